@@ -1,0 +1,17 @@
+# One image for the API and the worker (the command picks which).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY workflows ./workflows
+COPY activities ./activities
+COPY api ./api
+COPY worker ./worker
+COPY extraction ./extraction
+COPY eval ./eval
+COPY stack ./stack
+RUN pip install --no-cache-dir . && useradd --create-home minimeter
+USER minimeter
+EXPOSE 8000
+CMD ["python", "-m", "api"]

@@ -1,0 +1,82 @@
+"""Persist: write the normalized bill to Postgres exactly once."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import asyncpg
+from temporalio import activity
+
+from shared.models import PersistOutcome, PersistRequest
+
+logger = logging.getLogger(__name__)
+
+_BILL_NAMESPACE = uuid.UUID("6f1d8f1e-4c0a-4bb5-9d0e-4d2f3c7a9b10")
+
+
+def bill_id_for(job_id: str) -> str:
+    """A bill's id is derived from its job, so every retry writes the same row."""
+    return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
+
+
+class BillActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def persist_bill(self, request: PersistRequest) -> PersistOutcome:
+        """Safe to rerun: keyed by job id; a bill already stored by another job is a duplicate.
+
+        Duplicates are found by content hash (same file again) or by natural key
+        (account number + billing period), inside one transaction.
+        """
+        bill = request.bill
+        bill_id = bill_id_for(request.job_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
+            mine = await conn.fetchval("SELECT id FROM bills WHERE job_id = $1", request.job_id)
+            if mine is not None:
+                return PersistOutcome(bill_id=str(mine))
+            existing = await conn.fetchrow(
+                """
+                SELECT id, job_id FROM bills
+                 WHERE utility_account_id = $1
+                   AND (content_sha256 = $2
+                        OR (account_number IS NOT DISTINCT FROM $3
+                            AND bill_period_start IS NOT DISTINCT FROM $4
+                            AND bill_period_end IS NOT DISTINCT FROM $5))
+                 LIMIT 1
+                """,
+                request.utility_account_id, request.artifact.sha256, bill.account_number,
+                bill.bill_period_start, bill.bill_period_end,
+            )
+            if existing is not None:
+                logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
+                return PersistOutcome(bill_id=str(existing["id"]), duplicate_of_job=str(existing["job_id"]))
+            await conn.execute(
+                """
+                INSERT INTO bills (id, job_id, customer_id, utility_account_id, provider, account_number,
+                                   statement_date, bill_period_start, bill_period_end, due_date, currency,
+                                   total_amount, previous_balance, payments_received, current_charges,
+                                   content_sha256, source, payload)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                """,
+                bill_id, request.job_id, request.customer_id, request.utility_account_id,
+                bill.provider, bill.account_number, bill.statement_date, bill.bill_period_start,
+                bill.bill_period_end, bill.due_date, bill.currency, bill.total_amount,
+                bill.previous_balance, bill.payments_received, bill.current_charges,
+                request.artifact.sha256, request.source, bill.model_dump(mode="json"),
+            )
+            await conn.executemany(
+                "INSERT INTO bill_line_items (bill_id, position, description, category, amount, commodity)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                [(bill_id, i, li.description, li.category, li.amount, li.commodity) for i, li in enumerate(bill.line_items)],
+            )
+            await conn.executemany(
+                "INSERT INTO bill_usage (bill_id, position, commodity, quantity, unit, meter_number)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                [(bill_id, i, u.commodity, u.quantity, u.unit, u.meter_number) for i, u in enumerate(bill.usage)],
+            )
+        logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
+        return PersistOutcome(bill_id=bill_id)

@@ -1,0 +1,57 @@
+"""The connector interface: locate a bill for an account, then read its bytes by locator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.bill import Provider
+
+
+class BillNotAvailable(Exception):
+    """The provider has no bill for this account (yet): retried, then the job fails."""
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    source_uri: str
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    provider: Provider | None
+    account_number: str
+
+
+class Connector(Protocol):
+    scheme: str
+
+    def locate(self, account: AccountInfo, *, job_id: str) -> str:
+        """A stable locator of the bill this job ingests (same job → same locator)."""
+        ...
+
+    def read(self, source_uri: str) -> SourceDocument:
+        """The bill's bytes; must return identical bytes for the same locator."""
+        ...
+
+
+class ConnectorRegistry:
+    """Connectors by provider (for fetching) and by URI scheme (for reading back)."""
+
+    def __init__(self, default: Connector, by_provider: dict[Provider, Connector] | None = None) -> None:
+        self._default = default
+        self._by_provider = by_provider or {}
+        self._by_scheme = {default.scheme: default} | {c.scheme: c for c in self._by_provider.values()}
+
+    def for_account(self, account: AccountInfo) -> Connector:
+        return self._by_provider.get(account.provider, self._default) if account.provider else self._default
+
+    def for_uri(self, source_uri: str) -> Connector:
+        scheme = source_uri.split("://", 1)[0]
+        try:
+            return self._by_scheme[scheme]
+        except KeyError:
+            raise BillNotAvailable(f"no connector reads {scheme}:// sources") from None

@@ -1,0 +1,110 @@
+"""Extract and validate: turn the stored raw bill into a checked NormalizedBill and a decision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import TypeVar
+
+from temporalio import activity
+
+from extraction.document import Document, DocumentRejected, read_document
+from extraction.checks import check_bill
+from extraction.engine import Extraction, extract
+from extraction.pipeline import decide
+from shared.artifacts import ArtifactStore
+from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+HEARTBEAT_SECONDS = 5.0
+
+
+class DocumentCache:
+    """A few recently parsed documents, so validate does not re-parse what extract just read."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Document | None:
+        with self._lock:
+            doc = self._items.get(key)
+            if doc is not None:
+                self._items.move_to_end(key)
+            return doc
+
+    def put(self, key: str, doc: Document) -> None:
+        with self._lock:
+            self._items[key] = doc
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class ExtractionActivities:
+    def __init__(self, store: ArtifactStore, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._documents = DocumentCache()
+        self._calls = ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="extract")
+
+    def _document(self, uri: str, sha256: str) -> Document:
+        cached = self._documents.get(sha256)
+        if cached is not None:
+            return cached
+        document = read_document(self._store.read(uri), max_pages=self._settings.max_pdf_pages)
+        self._documents.put(sha256, document)
+        return document
+
+    def _with_heartbeats(self, fn: Callable[[], T]) -> T:
+        """Run a long call beside a heartbeat loop, so cancellation and worker loss are noticed."""
+        future = self._calls.submit(fn)
+        while True:
+            try:
+                return future.result(timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                activity.heartbeat()
+                if activity.is_cancelled():
+                    future.cancel()
+                    raise
+
+    @activity.defn
+    def extract_bill(self, request: ExtractRequest) -> ExtractionOutcome:
+        """Safe to rerun: reads the stored object and writes nothing."""
+        activity.heartbeat()
+        try:
+            document = self._document(request.artifact.uri, request.artifact.sha256)
+        except DocumentRejected as rejected:
+            logger.info("document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason})
+            return ExtractionOutcome(bill=None, reasons=[rejected.reason], extractor="none", pages=0)
+        result: Extraction = self._with_heartbeats(
+            lambda: extract(document, provider_hint=request.provider, settings=self._settings)
+        )
+        logger.info(
+            "bill extracted",
+            extra={"job_id": request.job_id, "step": "extract_bill", "extractor": result.extractor, "reasons": result.reasons},
+        )
+        return ExtractionOutcome(bill=result.bill, reasons=result.reasons, extractor=result.extractor, pages=result.pages)
+
+    @activity.defn
+    def validate_bill(self, request: ValidateRequest) -> ValidationOutcome:
+        """Safe to rerun: pure checks over the extraction and the stored document's text."""
+        outcome = request.extraction
+        text: str | None = None
+        if outcome.bill is not None:
+            text = self._document(request.artifact.uri, request.artifact.sha256).text
+        checks = check_bill(outcome.bill, text=text) if outcome.bill is not None else []
+        extraction = Extraction(bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages)
+        decision, reasons = decide(extraction, checks)
+        logger.info(
+            "bill validated",
+            extra={"job_id": request.job_id, "step": "validate_bill", "decision": decision, "reasons": reasons},
+        )
+        return ValidationOutcome(decision=decision, reasons=reasons)

@@ -1,0 +1,57 @@
+"""Job bookkeeping in Postgres (``ingestion_jobs``)."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from temporalio import activity
+
+from shared.models import JobRef, JobStatus, JobStatusUpdate
+
+logger = logging.getLogger(__name__)
+
+
+class JobActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def mark_job_running(self, job: JobRef) -> None:
+        """Safe to rerun: sets the same status; never moves a finished job back."""
+        attempt = activity.info().attempt
+        await self._pool.execute(
+            """
+            UPDATE ingestion_jobs
+               SET status = $2, attempts = attempts + 1, updated_at = now(),
+                   started_at = COALESCE(started_at, now())
+             WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+            """,
+            job.job_id,
+            JobStatus.RUNNING,
+        )
+        logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": attempt})
+
+    @activity.defn
+    async def mark_job_finished(self, update: JobStatusUpdate) -> None:
+        """Safe to rerun: writes the same final state again (last writer is the workflow)."""
+        result = update.result.model_dump(mode="json") if update.result else None
+        await self._pool.execute(
+            """
+            UPDATE ingestion_jobs
+               SET status = $2, error = $3, result = $4, steps = $5,
+                   reasons = $6, updated_at = now(), finished_at = COALESCE(finished_at, now()),
+                   duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
+             WHERE id = $1
+            """,
+            update.job_id,
+            update.status,
+            update.error,
+            result,
+            [s.model_dump(mode="json") for s in update.steps],
+            update.result.reasons if update.result else [],
+        )
+        logger.info(
+            "job finished",
+            extra={"job_id": update.job_id, "step": "mark_job_finished", "status": str(update.status)},
+        )

@@ -1,0 +1,106 @@
+"""Review bookkeeping: tasks reviewers see, escalations, and the audit trail of decisions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+
+from shared.bill import NormalizedBill
+from shared.models import JobStatus
+from shared.review import ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
+
+logger = logging.getLogger(__name__)
+
+
+def bill_diff(before: NormalizedBill | None, after: NormalizedBill | None) -> dict[str, dict[str, Any]]:
+    """Field-by-field changes a reviewer made: ``{field: {"before": x, "after": y}}``."""
+    old = before.model_dump(mode="json") if before else {}
+    new = after.model_dump(mode="json") if after else {}
+    return {
+        key: {"before": old.get(key), "after": new.get(key)}
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    }
+
+
+class ReviewActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def open_review_task(self, task: ReviewTaskOpen) -> None:
+        """Safe to rerun: one task per job (upsert), and the job moves to NEEDS_REVIEW."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (job_id) DO UPDATE
+                   SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, bill = EXCLUDED.bill,
+                       revision = EXCLUDED.revision, updated_at = now()
+                """,
+                task.job_id, task.status, task.reasons,
+                task.bill.model_dump(mode="json") if task.bill else None,
+                task.artifact_uri, task.revision,
+            )
+            await conn.execute(
+                "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now() WHERE id = $1",
+                task.job_id, JobStatus.NEEDS_REVIEW, task.reasons,
+            )
+        logger.info("review task opened", extra={"job_id": task.job_id, "step": "open_review_task", "reasons": task.reasons})
+
+    @activity.defn
+    async def escalate_review(self, update: ReviewTaskUpdate) -> None:
+        """Safe to rerun: marks the task escalated (idempotent) and notifies (a log line for now).
+
+        This is the notification hook: wire e-mail or paging here.
+        """
+        await self._set_status(update, closed=False)
+        logger.warning("review SLA missed: escalated", extra={"job_id": update.job_id, "step": "escalate_review"})
+
+    @activity.defn
+    async def close_review_task(self, update: ReviewTaskUpdate) -> None:
+        """Safe to rerun: sets the task's final status."""
+        await self._set_status(update, closed=True)
+
+    async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
+        await self._pool.execute(
+            """
+            UPDATE review_tasks
+               SET status = $2, revision = $3, updated_at = now(),
+                   escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now()) ELSE escalated_at END,
+                   closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
+             WHERE job_id = $1
+            """,
+            update.job_id, update.status, update.revision, closed,
+        )
+
+    @activity.defn
+    async def record_review_decision(self, audit: ReviewAudit) -> None:
+        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE."""
+        decision = audit.decision
+        after = decision.bill if decision.bill is not None else (audit.before if decision.action == "approve" else None)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (job_id, revision) DO NOTHING
+                """,
+                audit.job_id, audit.revision, decision.action, decision.reviewer, decision.note,
+                audit.before.model_dump(mode="json") if audit.before else None,
+                after.model_dump(mode="json") if after else None,
+                bill_diff(audit.before, after),
+            )
+            await conn.execute(
+                "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = COALESCE(closed_at, now())"
+                " WHERE job_id = $1",
+                audit.job_id, ReviewStatus.DONE,
+            )
+        logger.info(
+            "review decided",
+            extra={"job_id": audit.job_id, "step": "record_review_decision", "action": str(decision.action), "reviewer": decision.reviewer},
+        )

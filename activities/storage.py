@@ -1,0 +1,72 @@
+"""Store raw: archive the fetched bill in object storage, create-once, and record it in Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.connectors.base import ConnectorRegistry
+from shared.artifacts import ArtifactStore
+from shared.models import ArtifactRef, StoreRequest
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "text/plain": "txt",
+}
+
+
+def extension_for(content_type: str) -> str:
+    return EXTENSIONS.get(content_type, "bin")
+
+
+async def record_artifact(pool: asyncpg.Pool, job_id: str, ref: ArtifactRef) -> None:
+    """Upsert the ``artifacts`` row keyed by (job, sha256)."""
+    await pool.execute(
+        """
+        INSERT INTO artifacts (job_id, uri, sha256, size, content_type)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (job_id, sha256) DO UPDATE SET uri = EXCLUDED.uri
+        """,
+        job_id, ref.uri, ref.sha256, ref.size, ref.content_type,
+    )
+
+
+class StorageActivities:
+    def __init__(self, pool: asyncpg.Pool, store: ArtifactStore, connectors: ConnectorRegistry) -> None:
+        self._pool = pool
+        self._store = store
+        self._connectors = connectors
+
+    @activity.defn
+    async def store_raw_bill(self, request: StoreRequest) -> ArtifactRef:
+        """Safe to rerun: the object is written create-once under its content hash (412 → verify)."""
+        fetched = request.fetched
+        if await asyncio.to_thread(self._store.exists, fetched.source_uri):
+            ref = ArtifactRef(uri=fetched.source_uri, sha256=fetched.sha256, size=fetched.size, content_type=fetched.content_type)
+        else:
+            document = await asyncio.to_thread(self._connectors.for_uri(fetched.source_uri).read, fetched.source_uri)
+            digest = hashlib.sha256(document.data).hexdigest()
+            if digest != fetched.sha256:
+                raise ApplicationError(
+                    "the source changed between fetch and store", type="ArtifactConflict", non_retryable=True
+                )
+            ref = await asyncio.to_thread(
+                self._store.put_once,
+                job_id=request.job_id,
+                data=document.data,
+                content_type=document.content_type,
+                ext=extension_for(document.content_type),
+                metadata={"job_id": request.job_id, "provider": str(fetched.provider or "unknown")},
+            )
+        await record_artifact(self._pool, request.job_id, ref)
+        logger.info("raw bill stored", extra={"job_id": request.job_id, "step": "store_raw_bill", "uri": ref.uri})
+        return ref

@@ -1,0 +1,1 @@
+"""HTTP in front of Temporal: translates requests to workflow starts, queries and updates."""

@@ -1,0 +1,96 @@
+"""API keys and roles: who is calling, and what they may see.
+
+Keys are random tokens shown once; Postgres stores only their SHA-256 (a key
+has 256 bits of entropy, so a fast hash is enough). A key bound to a customer
+sees only that customer's data; other customers' objects answer 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+import asyncpg
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "mm_"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INGEST = "ingest"
+    REVIEWER = "reviewer"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    name: str
+    role: Role
+    customer_id: int | None
+
+    @property
+    def identity(self) -> str:
+        """How this caller appears in audit trails (never client-supplied)."""
+        return f"{self.name} (key {self.key_id})"
+
+    def can_see_customer(self, customer_id: int) -> bool:
+        return self.customer_id is None or self.customer_id == customer_id
+
+
+AUTH_DISABLED_PRINCIPAL = Principal(key_id=0, name="auth-disabled", role=Role.ADMIN, customer_id=None)
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    id: int
+    key: str
+    name: str
+    role: Role
+    customer_id: int | None
+
+
+async def create_key(
+    pool: asyncpg.Pool, *, name: str, role: Role, customer_id: int | None = None
+) -> CreatedKey:
+    """Create a key; the plaintext is returned once and never stored."""
+    key = generate_key()
+    key_id = await pool.fetchval(
+        "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        name, role, customer_id, hash_key(key), key[: len(KEY_PREFIX) + 4],
+    )
+    return CreatedKey(id=int(key_id), key=key, name=name, role=role, customer_id=customer_id)
+
+
+async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
+    """The principal for a presented key, or None when unknown or revoked."""
+    row = await pool.fetchrow(
+        "SELECT id, name, role, customer_id, last_used_at < now() - interval '60 seconds' AS stale,"
+        " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        hash_key(key),
+    )
+    if row is None:
+        return None
+    if row["stale"] or row["never"]:
+        await pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", row["id"])
+    return Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), customer_id=row["customer_id"])
+
+
+async def revoke_key(pool: asyncpg.Pool, key_id: int) -> bool:
+    status = await pool.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return bool(status.endswith(" 1"))

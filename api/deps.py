@@ -1,0 +1,108 @@
+"""FastAPI dependencies as ``Annotated`` aliases: state, database, Temporal client, caller."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate
+from api.problems import Problem
+from api.state import AppState
+
+logger = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="API key as `Authorization: Bearer <key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+SESSION_COOKIE = "mm_session"
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.minimeter
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_pool(state: StateDep) -> asyncpg.Pool:
+    return state.pool
+
+
+def get_client(state: StateDep) -> Client:
+    return state.client
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+ClientDep = Annotated[Client, Depends(get_client)]
+
+UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def get_principal(
+    request: Request,
+    state: StateDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    """The caller behind the presented key (401 when missing, unknown or revoked)."""
+    if state.settings.auth_disabled:
+        return AUTH_DISABLED_PRINCIPAL
+    key = bearer.credentials if bearer is not None else header_key
+    if not key:
+        key = getattr(request.state, "session_key", None)
+    if not key:
+        raise Problem(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=UNAUTHORIZED)
+    principal = await authenticate(state.pool, key)
+    if principal is None:
+        raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits admins and the given roles (403 for others)."""
+    allowed = {Role.ADMIN, *roles}
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Problem(403, f"the {principal.role} role may not do this")
+        return principal
+
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(require())]
+IngestDep = Annotated[Principal, Depends(require(Role.INGEST))]
+ReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIEWER, Role.VIEWER))]
+ReviewerDep = Annotated[Principal, Depends(require(Role.REVIEWER))]
+ArtifactReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIEWER))]
+DashboardDep = Annotated[Principal, Depends(require(Role.VIEWER))]
+
+
+
+def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
+
+    async def check(state: StateDep, principal: PrincipalDep) -> None:
+        wait = state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
+        if wait is not None:
+            raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
+
+    return check
+
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""A database id in a path: out-of-range values are a 422, never a database error."""
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, description="Same key, same job: never a second workflow"),
+]

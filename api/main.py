@@ -1,0 +1,68 @@
+"""The FastAPI application: a thin assembly of routers around one lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.problems import install_problem_handlers
+from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
+from api.state import AppState
+from api.uploads import UploadSizeLimit
+from shared.analytics import build_analytics_sink
+from shared.artifacts import build_artifact_store
+from shared.codec import EncryptionCodec, load_key_ring
+from shared.db import create_pool, migrate
+from shared.logs import configure_logging
+from shared.settings import Settings, get_settings
+from shared.temporal import connect_client
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
+        if settings.auth_disabled:
+            logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
+        client = await connect_client(settings)
+        pool = await create_pool(settings)
+        await migrate(pool)
+        store = build_artifact_store(settings)
+        await asyncio.to_thread(store.ensure_bucket)
+        sink = build_analytics_sink(settings)
+        app.state.minimeter = AppState(
+            settings=settings, client=client, pool=pool, store=store, sink=sink,
+            codec=EncryptionCodec(load_key_ring(settings)),
+        )
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="MiniMeter",
+        version="0.1.0",
+        summary="Utility bills in, clean validated data out, on Temporal.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(UploadSizeLimit, max_bytes=settings.upload_max_bytes, paths=("/bills",))
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Namespace"],
+        allow_credentials=True,
+    )
+    for module in (health, customers, jobs, bills, dashboard, reviews, admin):
+        app.include_router(module.router)
+    return app

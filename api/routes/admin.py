@@ -1,0 +1,36 @@
+"""Operator endpoints: the Temporal Web UI's codec server and the secrets presence check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from api.deps import AdminDep, StateDep
+from shared.codec import decode_payloads_json, encode_payloads_json
+
+router = APIRouter(tags=["admin"])
+
+
+@router.post("/codec/decode")
+async def codec_decode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Decrypt payloads for the Temporal Web UI (remote codec protocol; admin only)."""
+    return await decode_payloads_json(state.codec, body)
+
+
+@router.post("/codec/encode")
+async def codec_encode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Encrypt payloads (remote codec protocol; admin only)."""
+    return await encode_payloads_json(state.codec, body)
+
+
+@router.get("/secrets/check")
+async def secrets_check(state: StateDep, _: AdminDep) -> dict[str, bool]:
+    """Which secrets are configured: presence only, never values."""
+    s = state.settings
+    return {
+        "database_url": s.database_url is not None,
+        "payload_keys": s.payload_keys is not None,
+        "gemini_api_key": s.gemini_configured,
+        "temporal_api_key": s.temporal_api_key is not None,
+    }

@@ -1,0 +1,67 @@
+"""``POST /bills``: upload a bill file and ingest it with the same workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
+
+from activities.storage import extension_for, record_artifact
+from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
+from api.problems import Problem
+from api.schemas import JobPublic
+from api.services.accounts import get_account
+from api.services.jobs import find_idempotent_job, job_public, start_job
+from extraction.document import sniff_content_type
+from shared.models import JobType
+
+router = APIRouter(tags=["bills"])
+
+SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
+
+
+@router.post(
+    "/bills",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    dependencies=[Depends(rate_limit("upload"))],
+    responses={200: {"model": JobPublic}, 413: {"description": "file too large"}, 415: {"description": "not a bill format"}},
+)
+async def upload_bill(
+    state: StateDep,
+    principal: IngestDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or plain text")],
+    utility_account_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
+    idempotency_key: IdempotencyKey = None,
+) -> JobPublic:
+    """Store the file (type sniffed from its bytes; the filename is never used) and start ingestion."""
+    account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
+    existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
+    if existing is not None:
+        response.status_code = status.HTTP_200_OK
+        return job_public(existing, state.settings)
+    data = await file.read(state.settings.upload_max_bytes + 1)
+    if len(data) > state.settings.upload_max_bytes:
+        raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
+    if not data:
+        raise Problem(422, "the uploaded file is empty")
+    content_type = sniff_content_type(data)
+    if content_type not in SUPPORTED:
+        raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
+    job_id = str(uuid.uuid4())
+    ref = await asyncio.to_thread(
+        state.store.put_once,
+        job_id=job_id, data=data, content_type=content_type, ext=extension_for(content_type),
+        metadata={"job_id": job_id, "provider": str(account["provider"] or "unknown"), "source": "upload"},
+    )
+    job, created = await start_job(
+        pool=state.pool, client=state.client, settings=state.settings, principal=principal, account=account,
+        job_type=JobType.UPLOAD, idempotency_key=idempotency_key, job_id=job_id, upload=ref,
+    )
+    if created:
+        await record_artifact(state.pool, job_id, ref)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return job_public(job, state.settings)

@@ -1,0 +1,61 @@
+"""``GET /customers/{id}/dashboard``: accounts, recent bills, totals and monthly figures."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from fastapi import APIRouter
+
+from api.deps import DashboardDep, IdPath, StateDep
+from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
+from api.services.accounts import account_public, get_customer
+from shared.models import MonthlyTotalPublic
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/customers/{customer_id}/dashboard", response_model=DashboardPublic)
+async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDep) -> DashboardPublic:
+    """One customer's picture: monthly totals come from the analytics rollup (Postgres if disabled)."""
+    pool = state.pool
+    customer = await get_customer(pool, principal=principal, customer_id=customer_id)
+    accounts = await pool.fetch("SELECT * FROM utility_accounts WHERE customer_id = $1 ORDER BY id", customer_id)
+    bills = await pool.fetch(
+        "SELECT * FROM bills WHERE customer_id = $1 ORDER BY bill_period_end DESC NULLS LAST, created_at DESC LIMIT 10",
+        customer_id,
+    )
+    counts = await pool.fetch(
+        "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = $1 GROUP BY status", customer_id
+    )
+    totals = await pool.fetchrow(
+        "SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1", customer_id
+    )
+    if state.sink is not None:
+        monthly = [
+            MonthlyTotalPublic(utility_account_id=m.utility_account_id, month=m.month, total_cost=m.total_cost, kwh=m.kwh, bills=m.bills)
+            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id)
+        ]
+        source = "analytics_rollup"
+    else:
+        rows = await pool.fetch(
+            """
+            SELECT utility_account_id, date_trunc('month', bill_period_end)::date AS month,
+                   sum(total_amount) AS total_cost, count(*) AS bills
+              FROM bills WHERE customer_id = $1 AND bill_period_end IS NOT NULL
+             GROUP BY 1, 2 ORDER BY 2 DESC LIMIT 24
+            """,
+            customer_id,
+        )
+        monthly = [MonthlyTotalPublic(**dict(r)) for r in rows]
+        source = "postgres"
+    return DashboardPublic(
+        customer=CustomerPublic.model_validate(customer),
+        accounts=[UtilityAccountPublic.model_validate(account_public(dict(a))) for a in accounts],
+        recent_bills=[BillPublic.model_validate({**dict(b), "id": str(b["id"]), "job_id": str(b["job_id"])}) for b in bills],
+        jobs_by_status={r["status"]: r["n"] for r in counts},
+        bills_count=totals["n"],
+        total_billed=Decimal(totals["total"]),
+        monthly=monthly,
+        monthly_source=source,
+    )

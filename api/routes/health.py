@@ -1,0 +1,30 @@
+"""``/health``: is Temporal reachable, is Postgres reachable (no key needed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", responses={503: {"description": "a dependency is down"}})
+async def health(state: StateDep) -> JSONResponse:
+    """Liveness of the API and its two hard dependencies."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(state.pool.fetchval("SELECT 1"), timeout=3)
+        checks["postgres"] = "ok"
+    except Exception:  # noqa: BLE001 - reported, not raised
+        checks["postgres"] = "unreachable"
+    try:
+        await asyncio.wait_for(state.client.service_client.check_health(), timeout=3)
+        checks["temporal"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["temporal"] = "unreachable"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)

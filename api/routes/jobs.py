@@ -1,0 +1,127 @@
+"""Ingestion jobs: start one (idempotently), read one, list them, fetch the raw bill."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.concurrency import iterate_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.deps import (
+    ArtifactReaderDep,
+    ClientDep,
+    IdempotencyKey,
+    IdPath,
+    IngestDep,
+    PoolDep,
+    ReaderDep,
+    StateDep,
+    rate_limit,
+)
+from api.problems import Problem
+from api.schemas import JobCreate, JobPage, JobPublic
+from api.services.accounts import get_account
+from api.services.jobs import get_job_row, job_public, read_job, start_job
+from shared.models import JobStatus, JobType
+
+router = APIRouter(tags=["jobs"])
+
+StartLimit = Depends(rate_limit("start_job"))
+
+
+async def _start(
+    state: StateDep, principal: IngestDep, response: Response, account_id: int, idempotency_key: str | None
+) -> JobPublic:
+    account = await get_account(state.pool, principal=principal, account_id=account_id)
+    job, created = await start_job(
+        pool=state.pool, client=state.client, settings=state.settings, principal=principal,
+        account=account, job_type=JobType.CONNECTOR, idempotency_key=idempotency_key,
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return job_public(job, state.settings)
+
+
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
+             responses={200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"}})
+async def create_job(
+    body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
+) -> JobPublic:
+    """Start ingesting the latest bill of a utility account; returns the job at once."""
+    return await _start(state, principal, response, body.utility_account_id, idempotency_key)
+
+
+@router.post("/agent/run", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
+             responses={200: {"model": JobPublic}})
+async def agent_run(
+    utility_account_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None,
+) -> JobPublic:
+    """Kept from the original service: same as ``POST /jobs``."""
+    return await _start(state, principal, response, utility_account_id, idempotency_key)
+
+
+@router.post("/ingest/run", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
+             responses={200: {"model": JobPublic}})
+async def ingest_run(
+    body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
+) -> JobPublic:
+    """Kept from the original service: same as ``POST /jobs``."""
+    return await _start(state, principal, response, body.utility_account_id, idempotency_key)
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+async def get_job(job_id: str, state: StateDep, principal: ReaderDep) -> JobPublic:
+    """Status, steps (live while running), result, workflow id and Web UI link."""
+    return await read_job(state.pool, state.client, state.settings, principal=principal, job_id=job_id)
+
+
+@router.get("/agent/result/{job_id}", response_model=JobPublic)
+async def agent_result(job_id: str, state: StateDep, principal: ReaderDep) -> JobPublic:
+    """Kept from the original service: same as ``GET /jobs/{job_id}``."""
+    return await read_job(state.pool, state.client, state.settings, principal=principal, job_id=job_id)
+
+
+@router.get("/jobs", response_model=JobPage)
+async def list_jobs(
+    state: StateDep,
+    principal: ReaderDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobPage:
+    """Jobs, newest first, filtered by status and customer (scoped keys see their own)."""
+    if principal.customer_id is not None:
+        if customer_id is not None and customer_id != principal.customer_id:
+            return JobPage(items=[], total=0, limit=limit, offset=offset)
+        customer_id = principal.customer_id
+    where = "($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR customer_id = $2)"
+    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
+    rows = await state.pool.fetch(
+        f"SELECT * FROM ingestion_jobs WHERE {where} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+        status_filter, customer_id, limit, offset,
+    )
+    return JobPage(items=[job_public(dict(r), state.settings) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/jobs/{job_id}/artifact",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}, "text/plain": {}}}},
+)
+async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDep) -> StreamingResponse:
+    """Stream the stored raw bill with its content type."""
+    job = await get_job_row(state.pool, principal=principal, job_id=job_id)
+    row = await state.pool.fetchrow(
+        "SELECT uri, content_type, size FROM artifacts WHERE job_id = $1 ORDER BY created_at LIMIT 1", job["id"]
+    )
+    if row is None:
+        raise Problem(404, f"job {job_id} has no stored bill yet")
+    chunks = iterate_in_threadpool(state.store.iter_chunks(row["uri"]))
+    return StreamingResponse(
+        chunks,
+        media_type=row["content_type"],
+        headers={"Content-Length": str(row["size"]), "Content-Disposition": f'inline; filename="bill-{job["id"]}"',
+                 "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,138 @@
+"""Human review over REST: the queue, one task, and a decision (sent as a workflow update)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.auth import Principal
+from api.deps import ReviewerDep, StateDep
+from api.problems import Problem
+from api.schemas import (
+    ReviewDecisionCreate,
+    ReviewDecisionResult,
+    ReviewPage,
+    ReviewSummary,
+    ReviewTaskPublic,
+)
+from api.services.jobs import get_job_row
+from api.state import AppState
+from shared.bill import Provider
+from shared.models import JobStatus
+from shared.review import ReviewDecision, ReviewStatus
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+router = APIRouter(tags=["reviews"])
+
+OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
+_SELECT = """
+    SELECT t.*, j.customer_id, j.utility_account_id, a.provider
+      FROM review_tasks t
+      JOIN ingestion_jobs j ON j.id = t.job_id
+      JOIN utility_accounts a ON a.id = j.utility_account_id
+"""
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "job_id": str(row["job_id"]),
+        "status": row["status"],
+        "reasons": row["reasons"],
+        "provider": row["provider"],
+        "customer_id": row["customer_id"],
+        "utility_account_id": row["utility_account_id"],
+        "created_at": row["created_at"],
+        "age_seconds": int((datetime.now(UTC) - row["created_at"]).total_seconds()),
+        "revision": row["revision"],
+    }
+
+
+@router.get("/reviews", response_model=ReviewPage)
+async def list_reviews(
+    state: StateDep,
+    principal: ReviewerDep,
+    provider: Provider | None = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ReviewPage:
+    """Open reviews (pending and escalated), oldest first, with reasons and age."""
+    return ReviewPage(**await review_queue(state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset))
+
+
+async def review_queue(
+    state: AppState, principal: Principal, *, provider: Provider | None, customer_id: int | None, limit: int, offset: int
+) -> dict[str, Any]:
+    if principal.customer_id is not None:
+        if customer_id is not None and customer_id != principal.customer_id:
+            return {"items": [], "total": 0, "limit": limit, "offset": offset}
+        customer_id = principal.customer_id
+    where = "t.status = ANY($1::text[]) AND ($2::text IS NULL OR a.provider = $2) AND ($3::bigint IS NULL OR j.customer_id = $3)"
+    total = await state.pool.fetchval(
+        f"SELECT count(*) FROM review_tasks t JOIN ingestion_jobs j ON j.id = t.job_id"
+        f" JOIN utility_accounts a ON a.id = j.utility_account_id WHERE {where}",
+        OPEN, provider, customer_id,
+    )
+    rows = await state.pool.fetch(
+        f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.job_id LIMIT $4 OFFSET $5",
+        OPEN, provider, customer_id, limit, offset,
+    )
+    return {"items": [ReviewSummary(**_summary(r)) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+async def read_task(state: AppState, principal: Principal, job_id: str) -> ReviewTaskPublic:
+    job = await get_job_row(state.pool, principal=principal, job_id=job_id)
+    row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
+    if row is None:
+        raise Problem(404, f"job {job_id} has no review task")
+    return ReviewTaskPublic(**_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job_id}/artifact")
+
+
+@router.get("/reviews/{job_id}", response_model=ReviewTaskPublic)
+async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> ReviewTaskPublic:
+    """One review task: reasons, extracted fields, raw bill link and the revision to echo back."""
+    return await read_task(state, principal, job_id)
+
+
+@router.post(
+    "/reviews/{job_id}",
+    response_model=ReviewDecisionResult,
+    responses={409: {"description": "stale revision or not awaiting review"}, 422: {"description": "invalid correction"}},
+)
+async def decide_review(
+    job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep
+) -> ReviewDecisionResult:
+    """Approve, correct or reject; answers with the job's status once the workflow applied it."""
+    return await submit_decision(state, principal, job_id, body)
+
+
+async def submit_decision(
+    state: AppState, principal: Principal, job_id: str, body: ReviewDecisionCreate
+) -> ReviewDecisionResult:
+    job = await get_job_row(state.pool, principal=principal, job_id=job_id)
+    if JobStatus(job["status"]).is_terminal:
+        raise Problem(409, f"the job is not awaiting review (status {job['status']})")
+    try:
+        decision = ReviewDecision(
+            action=body.action, revision=body.revision, bill=body.bill, note=body.note, reviewer=principal.identity
+        )
+    except ValidationError as err:
+        raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
+    handle = state.client.get_workflow_handle(job["workflow_id"])
+    try:
+        ack = await handle.execute_update(BillIngestionWorkflow.submit_review, decision)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
+            raise Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details]) from None
+        message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
+        raise Problem(409, str(message)) from None
+    except RPCError:
+        raise Problem(409, "the job is not awaiting review") from None
+    return ReviewDecisionResult(job_id=job_id, status=ack.status)

@@ -1,0 +1,136 @@
+"""Request and response bodies of the REST API (families share a prefix: ``JobCreate``, ``JobPublic``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from shared.bill import NormalizedBill, Provider
+from shared.models import JobStatus, JobType, MonthlyTotalPublic, StepRecord
+from shared.review import ReviewAction, ReviewStatus
+
+
+class CustomerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+
+
+class CustomerPublic(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    created_at: datetime
+
+
+class UtilityAccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: int = Field(gt=0, lt=2**63)
+    provider: Provider | None = None
+    account_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")
+    label: str | None = Field(default=None, max_length=200)
+
+
+class UtilityAccountPublic(BaseModel):
+    id: int
+    customer_id: int
+    provider: Provider | None
+    account_number_masked: str
+    label: str | None
+    created_at: datetime
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    utility_account_id: int = Field(gt=0, lt=2**63)
+
+
+class JobPublic(BaseModel):
+    id: str
+    status: JobStatus
+    customer_id: int
+    utility_account_id: int
+    job_type: JobType
+    workflow_id: str
+    web_ui_url: str
+    attempts: int
+    error: str | None
+    reasons: list[str]
+    current_step: str | None = None
+    steps: list[StepRecord]
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    duration_ms: int | None
+
+
+class JobPage(BaseModel):
+    items: list[JobPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class BillPublic(BaseModel):
+    id: str
+    job_id: str
+    utility_account_id: int
+    bill_period_start: date | None
+    bill_period_end: date | None
+    due_date: date | None
+    total_amount: Decimal | None
+    currency: str
+    created_at: datetime
+
+
+class DashboardPublic(BaseModel):
+    customer: CustomerPublic
+    accounts: list[UtilityAccountPublic]
+    recent_bills: list[BillPublic]
+    jobs_by_status: dict[str, int]
+    bills_count: int
+    total_billed: Decimal
+    monthly: list[MonthlyTotalPublic]
+    monthly_source: str
+
+
+class ReviewSummary(BaseModel):
+    job_id: str
+    status: ReviewStatus
+    reasons: list[str]
+    provider: Provider | None
+    customer_id: int
+    utility_account_id: int
+    created_at: datetime
+    age_seconds: int
+    revision: str
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class ReviewTaskPublic(ReviewSummary):
+    bill: NormalizedBill | None
+    artifact_url: str
+
+
+class ReviewDecisionCreate(BaseModel):
+    """A decision as the API receives it; the reviewer is the caller's key, never this body."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: ReviewAction
+    revision: str = Field(min_length=1, max_length=64)
+    bill: NormalizedBill | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewDecisionResult(BaseModel):
+    job_id: str
+    status: JobStatus

@@ -1,0 +1,1 @@
+"""What the routes do, as small verbs with keyword-only arguments."""

@@ -1,0 +1,169 @@
+"""Start ingestion jobs idempotently, and read them back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from api.auth import Principal
+from api.problems import Problem
+from api.schemas import JobPublic
+from shared import search_attributes as sa
+from shared.bill import Provider
+from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType
+from shared.settings import Settings
+from shared.temporal import web_ui_link, workflow_id_for
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+logger = logging.getLogger(__name__)
+
+
+def idempotency_scope(principal: Principal) -> str:
+    """Idempotency keys are scoped per API key: two callers never collide."""
+    return f"key:{principal.key_id}"
+
+
+async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    row = await pool.fetchrow(
+        "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2",
+        idempotency_scope(principal), key,
+    )
+    return dict(row) if row else None
+
+
+async def start_job(
+    *,
+    pool: asyncpg.Pool,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    account: dict[str, Any],
+    job_type: JobType,
+    idempotency_key: str | None,
+    job_id: str | None = None,
+    upload: ArtifactRef | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Record the job, then start its workflow; returns (job row, created now).
+
+    The same Idempotency-Key returns the same job and never a second workflow:
+    the row is unique per (key scope, key), and the workflow id derives from the
+    job id with USE_EXISTING, so a retried start after a crash is also safe.
+    """
+    job_id = job_id or str(uuid.uuid4())
+    scope = idempotency_scope(principal) if idempotency_key else None
+    row = await pool.fetchrow(
+        """
+        INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
+                                    idempotency_scope, idempotency_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING
+        RETURNING *
+        """,
+        job_id, account["customer_id"], account["id"], workflow_id_for(job_id), job_type,
+        JobStatus.PENDING, scope, idempotency_key,
+    )
+    created = row is not None
+    if row is None:
+        existing = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
+        assert existing is not None
+        if existing["utility_account_id"] != account["id"]:
+            raise Problem(422, "this Idempotency-Key was already used for a different request")
+        job = existing
+    else:
+        job = dict(row)
+    if created or job["status"] == JobStatus.PENDING:
+        await _start_workflow(client, settings, job=job, provider=account["provider"], upload=upload)
+    return job, created
+
+
+async def _start_workflow(
+    client: Client, settings: Settings, *, job: dict[str, Any], provider: str | None, upload: ArtifactRef | None
+) -> None:
+    request = IngestionRequest(
+        job_id=str(job["id"]),
+        customer_id=job["customer_id"],
+        utility_account_id=job["utility_account_id"],
+        provider=Provider(provider) if provider else None,
+        job_type=JobType(job["job_type"]),
+        upload=upload,
+        review_sla_seconds=int(settings.review_sla.total_seconds()),
+        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
+    )
+    attributes: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.CUSTOMER_ID, job["customer_id"]),
+        SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
+    ]
+    if provider:
+        attributes.append(SearchAttributePair(sa.PROVIDER, provider))
+    await client.start_workflow(
+        BillIngestionWorkflow.run,
+        request,
+        id=job["workflow_id"],
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(attributes),
+        static_summary=f"{job['job_type']} bill for account {job['utility_account_id']}",
+    )
+
+
+async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) -> dict[str, Any]:
+    """The job row, or 404 when unknown, malformed or another customer's."""
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise Problem(404, f"job {job_id} not found") from None
+    row = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id)
+    if row is None or not principal.can_see_customer(row["customer_id"]):
+        raise Problem(404, f"job {job_id} not found")
+    return dict(row)
+
+
+async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
+    """The running workflow's own view of its steps (a query, not a long poll)."""
+    try:
+        return await client.get_workflow_handle(workflow_id).query(BillIngestionWorkflow.progress)
+    except RPCError:
+        return None
+    except Exception:  # noqa: BLE001 - a query that fails must not fail the read
+        logger.warning("progress query failed", extra={"workflow_id": workflow_id})
+        return None
+
+
+def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | None = None) -> JobPublic:
+    steps = progress.steps if progress else row["steps"]
+    return JobPublic(
+        id=str(row["id"]),
+        status=row["status"],
+        customer_id=row["customer_id"],
+        utility_account_id=row["utility_account_id"],
+        job_type=row["job_type"],
+        workflow_id=row["workflow_id"],
+        web_ui_url=web_ui_link(settings, row["workflow_id"]),
+        attempts=row["attempts"],
+        error=row["error"],
+        reasons=row["reasons"] or [],
+        current_step=progress.current_step if progress else None,
+        steps=steps,
+        result=row["result"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        duration_ms=row["duration_ms"],
+    )
+
+
+async def read_job(
+    pool: asyncpg.Pool, client: Client, settings: Settings, *, principal: Principal, job_id: str
+) -> JobPublic:
+    row = await get_job_row(pool, principal=principal, job_id=job_id)
+    progress = None
+    if not JobStatus(row["status"]).is_terminal:
+        progress = await live_progress(client, row["workflow_id"])
+    return job_public(row, settings, progress)

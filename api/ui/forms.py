@@ -1,0 +1,108 @@
+"""The review form as flat strings, to and from a NormalizedBill.
+
+The form keeps what the reviewer typed, valid or not, so a refused correction is shown
+again exactly as submitted. Rows are named ``line_items-<n>-<field>`` and ``usage-<n>-<field>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.bill import NormalizedBill
+
+SCALAR_FIELDS = (
+    "provider", "provider_name", "account_number", "customer_name", "service_address",
+    "statement_date", "bill_period_start", "bill_period_end", "due_date", "currency",
+    "total_amount", "previous_balance", "payments_received", "current_charges",
+)
+MONEY_FIELDS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges"})
+ROW_FIELDS: dict[str, tuple[str, ...]] = {
+    "line_items": ("description", "category", "amount", "commodity"),
+    "usage": ("commodity", "quantity", "unit", "meter_number"),
+}
+# A row with none of these filled in is an unused blank row (or one the reviewer cleared).
+ROW_KEYS: dict[str, tuple[str, ...]] = {"line_items": ("description", "amount"), "usage": ("quantity",)}
+_ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,3})-(\w+)")
+
+Row = dict[str, str]
+
+
+@dataclass
+class BillForm:
+    fields: dict[str, str] = field(default_factory=dict)
+    rows: dict[str, list[Row]] = field(default_factory=lambda: {"line_items": [], "usage": []})
+
+    @classmethod
+    def from_bill(cls, bill: NormalizedBill | None) -> BillForm:
+        data = (bill or NormalizedBill()).model_dump(mode="json")
+        return cls(
+            fields={name: _text(data[name]) for name in SCALAR_FIELDS},
+            rows={
+                kind: [{k: _text(row.get(k)) for k in keys} for row in data[kind]]
+                for kind, keys in ROW_FIELDS.items()
+            },
+        )
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Any]) -> BillForm:
+        fields = {name: str(form.get(name) or "").strip() for name in SCALAR_FIELDS}
+        indexed: dict[str, dict[int, Row]] = {kind: {} for kind in ROW_FIELDS}
+        for name, value in form.items():
+            match = _ROW_NAME.fullmatch(name)
+            if match and match[3] in ROW_FIELDS[match[1]]:
+                indexed[match[1]].setdefault(int(match[2]), {})[match[3]] = str(value or "").strip()
+        rows = {
+            kind: [
+                {k: row.get(k, "") for k in ROW_FIELDS[kind]}
+                for _, row in sorted(by_index.items())
+                if any(row.get(k) for k in ROW_KEYS[kind])
+            ]
+            for kind, by_index in indexed.items()
+        }
+        return cls(fields=fields, rows=rows)
+
+    def to_bill(self) -> NormalizedBill:
+        """The bill the form describes; raises ``ValidationError`` naming the bad inputs."""
+        data: dict[str, Any] = {
+            name: _money(value) if name in MONEY_FIELDS else value
+            for name, value in self.fields.items()
+            if value
+        }
+        for kind, rows in self.rows.items():
+            data[kind] = [
+                {k: _money(v) if k in {"amount", "quantity"} else v for k, v in row.items() if v} for row in rows
+            ]
+        return NormalizedBill.model_validate(data)
+
+    def rendered_rows(self, kind: str, blanks: int) -> list[Row]:
+        """The rows plus a few blank ones to add entries without JavaScript."""
+        return self.rows[kind] + [dict.fromkeys(ROW_FIELDS[kind], "") for _ in range(blanks)]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _money(value: str) -> str:
+    """Accept what people type: ``$1,234.50`` is 1234.50."""
+    return value.replace("$", "").replace(",", "").replace(" ", "")
+
+
+def error_messages(err: ValidationError) -> tuple[list[str], set[str]]:
+    """Readable messages and the top-level fields they concern."""
+    messages: list[str] = []
+    names: set[str] = set()
+    for error in err.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in ROW_FIELDS and len(loc) >= 3 and loc[1].isdigit():
+            where = f"{loc[0].replace('_', ' ')} row {int(loc[1]) + 1}, {loc[2]}"
+        else:
+            where = " ".join(loc).replace("_", " ") or "bill"
+        names.update(loc[:1])
+        messages.append(f"{where}: {error.get('msg', 'invalid')}")
+    return messages, names

@@ -1,0 +1,92 @@
+"""Sign in with an API key, sign out."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate
+from api.deps import StateDep
+from api.problems import Problem
+from api.ui.deps import HOME_PATH, LOGIN_PATH, safe_next, verify_csrf
+from api.ui.session import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    clear_cookie,
+    current_session,
+    login_binding,
+    sessions_for,
+    set_cookie,
+)
+from api.ui.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+REVIEW_ROLES = frozenset({Role.ADMIN, Role.REVIEWER})
+LOGIN_FORM_SECONDS = 3600
+
+
+def _login_page(request: Request, nonce: str, *, next_path: str, error: str | None, status_code: int) -> Response:
+    token = sessions_for(request.app).csrf_token(login_binding(nonce))
+    response = render(
+        request, "login.html", {"login_token": token, "next": next_path, "error": error}, status_code=status_code
+    )
+    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)
+    return response
+
+
+@router.get(LOGIN_PATH)
+async def login_form(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> Response:
+    """The sign-in form; its CSRF token is bound to a nonce cookie set alongside."""
+    if current_session(request) is not None:
+        return RedirectResponse(safe_next(next_path), status_code=303)
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    return _login_page(request, nonce, next_path=safe_next(next_path), error=None, status_code=200)
+
+
+@router.post(LOGIN_PATH)
+async def login(
+    request: Request,
+    state: StateDep,
+    key: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME_PATH,
+) -> Response:
+    """Check the key and its role, then open a session (a new id every time)."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    store = sessions_for(request.app)
+    if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
+        # SameSite=Strict keeps the nonce cookie off cross-site posts: this stops login CSRF.
+        raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
+    principal = await _principal(state, key.strip())
+    if principal is None:
+        return _login_page(request, nonce, next_path=safe_next(next_path), error="That key is invalid or revoked.",
+                           status_code=401)
+    if principal.role not in REVIEW_ROLES:
+        return _login_page(request, nonce, next_path=safe_next(next_path),
+                           error=f"A {principal.role} key cannot review bills: use a reviewer key.", status_code=403)
+    session = store.create(key.strip())
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
+    clear_cookie(request, response, LOGIN_COOKIE)
+    return response
+
+
+async def _principal(state: StateDep, key: str) -> Principal | None:
+    if state.settings.auth_disabled:
+        return AUTH_DISABLED_PRINCIPAL
+    return await authenticate(state.pool, key) if key else None
+
+
+@router.post("/ui/logout", dependencies=[Depends(verify_csrf)])
+async def logout(request: Request) -> Response:
+    """End the session here (not just in the browser): the id stops working at once."""
+    session = current_session(request)
+    if session is not None:
+        sessions_for(request.app).drop(session.id)
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    clear_cookie(request, response, SESSION_COOKIE)
+    return response

@@ -1,0 +1,69 @@
+"""Resolve the reviewer's session cookie to an API key for the review UI, and only for it.
+
+``get_principal`` falls back to ``request.state.session_key``; setting it only under
+``/ui`` and for ``GET /jobs/{id}/artifact`` (the raw bill the review page embeds) keeps
+the cookie from authenticating any other REST call, so the JSON API needs no CSRF defence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.ui.session import SESSION_COOKIE, sessions_for
+
+UI_PREFIX = "/ui"
+_ARTIFACT_PATH = re.compile(r"/jobs/[^/]+/artifact")
+
+UI_HEADERS = {
+    # No inline script or style anywhere in the templates, so the policy can be strict.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none';"
+        " form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+ARTIFACT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'", "Cache-Control": "private, no-store"}
+
+
+def is_ui_path(path: str) -> bool:
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
+def _is_artifact(scope: Scope) -> bool:
+    return scope["method"] in {"GET", "HEAD"} and _ARTIFACT_PATH.fullmatch(scope["path"]) is not None
+
+
+class UISessionMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ui, artifact = is_ui_path(scope["path"]), _is_artifact(scope)
+        if not (ui or artifact):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        session = sessions_for(scope["app"]).get(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            request.state.ui_session = session
+            request.state.session_key = session.key
+        extra = UI_HEADERS if ui else ARTIFACT_HEADERS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,58 @@
+"""Which bill fields a review reason points at, so the form can flag them where they are edited.
+
+Reason codes come from ``extraction.checks`` (``missing_field:due_date``, ``sum_mismatch``…);
+a code this table does not know still shows in the list of reasons, just not beside a field.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from shared.bill import NormalizedBill
+
+BILL_FIELDS = frozenset(NormalizedBill.model_fields)
+
+_FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
+    "sum_mismatch": ("current_charges", "line_items"),
+    "balance_mismatch": ("total_amount", "previous_balance", "payments_received", "current_charges"),
+    "bad_period": ("bill_period_start", "bill_period_end"),
+    "bad_statement_date": ("statement_date", "bill_period_end"),
+    "bad_due_date": ("due_date",),
+    "unit_mismatch": ("usage",),
+}
+
+_TEXT_BY_CODE: dict[str, str] = {
+    "missing_field": "missing",
+    "no_evidence": "not found in the bill's text",
+    "unit_mismatch": "unit does not fit the commodity",
+    "sum_mismatch": "line items do not add up to the current charges",
+    "balance_mismatch": "previous balance − payments + current charges ≠ total",
+    "bad_period": "the billing period is not 1–100 days long",
+    "bad_statement_date": "the statement is dated before the period ends",
+    "bad_due_date": "the due date is not after the statement date",
+}
+
+
+def fields_for(reason: str) -> tuple[str, ...]:
+    code, _, subject = reason.partition(":")
+    if code in _FIELDS_BY_CODE:
+        return _FIELDS_BY_CODE[code]
+    return (subject,) if subject in BILL_FIELDS else ()
+
+
+def describe(reason: str) -> str:
+    """A reviewer-readable sentence for a reason code (the code itself when unknown)."""
+    code, _, subject = reason.partition(":")
+    text = _TEXT_BY_CODE.get(code)
+    if text is None:
+        return reason.replace("_", " ")
+    return f"{subject.replace('_', ' ')}: {text}" if subject else text
+
+
+def flagged_fields(reasons: list[str]) -> dict[str, list[str]]:
+    """Field name -> the descriptions of the reasons that implicate it."""
+    flagged: dict[str, list[str]] = defaultdict(list)
+    for reason in reasons:
+        for name in fields_for(reason):
+            flagged[name].append(describe(reason))
+    return dict(flagged)

@@ -1,0 +1,52 @@
+"""Jinja2 for the review UI: autoescaping everywhere, and the few helpers templates need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.ui.session import current_session, session_binding, sessions_for
+from shared.bill import Commodity, LineItemCategory, Provider, UsageUnit
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def age(seconds: int) -> str:
+    """``3m``, ``5h 10m``, ``2d 4h``: how long a task has waited, at a glance."""
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days}d {hours % 24}h"
+    if hours:
+        return f"{hours}h {minutes % 60}m"
+    return f"{minutes}m"
+
+
+def _environment() -> Environment:
+    # autoescape=True for every template whatever its extension: all values are untrusted
+    # (bill text comes from uploaded documents).
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined)
+    env.filters["age"] = age
+    env.globals.update(
+        providers=[p.value for p in Provider],
+        categories=[c.value for c in LineItemCategory],
+        commodities=[c.value for c in Commodity],
+        units=[u.value for u in UsageUnit],
+    )
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> Response:
+    """A page with the signed-in session's CSRF token (forms on every page need it)."""
+    session = current_session(request)
+    token = sessions_for(request.app).csrf_token(session_binding(session)) if session else ""
+    base = {"signed_in": session is not None, "csrf_token": token}
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)

@@ -1,0 +1,1 @@
+"""Evaluation: a seeded generator of synthetic bills, the committed set, and the harness."""

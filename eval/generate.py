@@ -1,0 +1,187 @@
+"""Generate the synthetic eval set, and sample bills for the mock connector.
+
+    python -m eval.generate DIR      # writes NAME.{pdf,txt,png,jpg} + NAME.expected.json
+
+Deterministic: the same code writes the same set (seeded by case name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from eval import adversarial, render_image, render_text
+from eval.brands import KNOWN, UNKNOWN, Brand
+from eval.render_pdf import LAYOUTS
+from eval.synth import BillFacts, make_facts, rng_for
+from shared.bill import NormalizedBill, Provider
+
+Category = Literal["known", "unknown", "adversarial"]
+SAMPLE_LAYOUTS = ("classic", "grid", "columns", "two_page")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    suffix: str
+    data: bytes
+    decision: Literal["accept", "review", "reject"]
+    category: Category
+    bill: NormalizedBill | None
+    reasons: list[str] = field(default_factory=list)
+
+    def golden(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "category": self.category,
+            "reasons": self.reasons,
+            "bill": self.bill.model_dump(mode="json") if self.bill else None,
+        }
+
+
+def sample_bill(
+    provider: Provider | None, *, seed: int | str, account_number: str | None = None
+) -> tuple[bytes, str, NormalizedBill]:
+    """A well-formed, auto-acceptable PDF bill; the layout varies with ``seed``.
+
+    ``provider=None`` gives a bill from an invented provider (read by the generic rules).
+    """
+    rng = rng_for(f"sample:{provider}:{seed}")
+    brand = KNOWN[provider] if provider is not None else rng.choice(UNKNOWN)
+    facts = make_facts(brand, rng, account=account_number)
+    layout = SAMPLE_LAYOUTS[rng.randrange(len(SAMPLE_LAYOUTS))]
+    return LAYOUTS[layout](facts), "application/pdf", facts.bill
+
+
+def cases() -> Iterator[Case]:
+    """Every case of the committed set, in a stable order."""
+    for provider, brand in KNOWN.items():
+        for layout in ("classic", "grid", "columns"):
+            for n in range(3):
+                yield _pdf(brand, f"{provider.value}_{layout}_{n}", layout, "known")
+        yield _pdf(brand, f"{provider.value}_two_page", "two_page", "known")
+    for brand in UNKNOWN:
+        for layout in ("classic", "grid", "columns"):
+            yield _pdf(brand, f"unknown_{brand.key}_{layout}", layout, "unknown")
+    for brand in UNKNOWN[:2]:
+        yield _pdf(brand, f"unknown_{brand.key}_two_page", "two_page", "unknown")
+    yield from _emails()
+    yield from _adversarial()
+
+
+def _facts(brand: Brand, name: str) -> BillFacts:
+    return make_facts(brand, rng_for(name))
+
+
+def _pdf(brand: Brand, name: str, layout: str, category: Category) -> Case:
+    facts = _facts(brand, name)
+    return Case(name, ".pdf", LAYOUTS[layout](facts), "accept", category, facts.bill)
+
+
+def _emails() -> Iterator[Case]:
+    for brand, category in (
+        (KNOWN[Provider.PGE], "known"),
+        (UNKNOWN[0], "unknown"),
+        (UNKNOWN[2], "unknown"),
+    ):
+        name = f"email_{brand.key}"
+        facts = _facts(brand, name)
+        yield Case(name, ".txt", render_text.email(facts), "accept", category, facts.bill)  # type: ignore[arg-type]
+
+
+def _adversarial() -> Iterator[Case]:
+    duke, coned, sfpuc = KNOWN[Provider.DUKE], KNOWN[Provider.CONED], KNOWN[Provider.SFPUC]
+    yield Case(
+        "adv_receipt",
+        ".pdf",
+        adversarial.receipt(rng_for("receipt")),
+        "review",
+        "adversarial",
+        None,
+        ["not_a_bill"],
+    )
+    for name, brand in (
+        ("adv_sum_mismatch_duke", duke),
+        ("adv_sum_mismatch_northwind", UNKNOWN[0]),
+    ):
+        printed, data = adversarial.sum_mismatch(_facts(brand, name))
+        yield Case(name, ".pdf", data, "review", "adversarial", printed.bill, ["sum_mismatch"])
+    printed, data = adversarial.balance_mismatch(_facts(coned, "adv_balance_mismatch"))
+    yield Case(
+        "adv_balance_mismatch",
+        ".pdf",
+        data,
+        "review",
+        "adversarial",
+        printed.bill,
+        ["balance_mismatch"],
+    )
+    scans: tuple[tuple[str, str, Callable[[BillFacts], bytes]], ...] = (
+        ("adv_scan_pdf", ".pdf", render_image.image_pdf),
+        ("adv_scan_png", ".png", render_image.png),
+        ("adv_photo_jpg", ".jpg", render_image.jpeg),
+    )
+    for name, suffix, render in scans:
+        facts = _facts(sfpuc if suffix == ".png" else coned, name)
+        yield Case(
+            name, suffix, render(facts), "review", "adversarial", facts.bill, ["no_text_layer"]
+        )
+    yield Case("adv_empty", ".pdf", b"", "reject", "adversarial", None, ["empty_file"])
+    yield Case(
+        "adv_corrupt",
+        ".pdf",
+        adversarial.corrupt_pdf(rng_for("corrupt")),
+        "reject",
+        "adversarial",
+        None,
+        ["corrupt_file"],
+    )
+    yield Case(
+        "adv_docx_renamed",
+        ".pdf",
+        adversarial.renamed_docx(),
+        "reject",
+        "adversarial",
+        None,
+        ["unsupported_type"],
+    )
+    yield Case(
+        "adv_too_many_pages",
+        ".pdf",
+        adversarial.too_many_pages(),
+        "reject",
+        "adversarial",
+        None,
+        ["too_many_pages"],
+    )
+
+
+def write_set(directory: Path) -> list[Case]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = list(cases())
+    for case in written:
+        (directory / f"{case.name}{case.suffix}").write_bytes(case.data)
+        golden = json.dumps(case.golden(), indent=2, sort_keys=True) + "\n"
+        (directory / f"{case.name}.expected.json").write_text(golden, encoding="utf-8")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.generate", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("directory", type=Path, help="where to write the bills and golden files")
+    args = parser.parse_args(argv)
+    written = write_set(args.directory)
+    size = sum(len(c.data) for c in written)
+    print(f"wrote {len(written)} bills ({size / 1024:.0f} KiB) to {args.directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Validation of a NormalizedBill: reason codes, [] meaning verified.
+
+Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
+validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
+(``extraction.evidence`` and ``extraction.values`` are stdlib only).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from extraction.evidence import Evidence
+from shared.bill import UNITS_BY_COMMODITY, NormalizedBill
+
+MAX_PERIOD_DAYS = 100
+CORE_DATES = ("bill_period_start", "bill_period_end", "due_date")
+
+
+def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
+    """Every reason not to trust ``bill`` as-is; ``text`` adds the evidence checks."""
+    reasons = _missing(bill)
+    reasons += _arithmetic(bill)
+    reasons += _dates(bill)
+    reasons += _units(bill)
+    if text is not None:
+        reasons += _evidence(bill, Evidence(text))
+    return reasons
+
+
+def _missing(bill: NormalizedBill) -> list[str]:
+    required: dict[str, object] = {
+        "account_number": bill.account_number,
+        "total_amount": bill.total_amount,
+        "bill_period_start": bill.bill_period_start,
+        "bill_period_end": bill.bill_period_end,
+        "due_date": bill.due_date,
+    }
+    reasons = [f"missing_field:{name}" for name, value in required.items() if value is None]
+    if not bill.usage:
+        reasons.append("missing_field:usage")
+    if bill.current_charges is None and not bill.line_items:
+        # Without charges nothing corroborates the total: it could be any number on the page.
+        reasons.append("missing_field:current_charges")
+    return reasons
+
+
+def _arithmetic(bill: NormalizedBill) -> list[str]:
+    reasons: list[str] = []
+    items_sum = sum((item.amount for item in bill.line_items), Decimal("0"))
+    if bill.line_items and bill.current_charges is not None and items_sum != bill.current_charges:
+        reasons.append("sum_mismatch")
+    current = (
+        bill.current_charges
+        if bill.current_charges is not None
+        else (items_sum if bill.line_items else None)
+    )
+    if bill.total_amount is not None and current is not None:
+        previous = bill.previous_balance or Decimal("0")
+        paid = bill.payments_received or Decimal("0")
+        if previous - paid + current != bill.total_amount:
+            reasons.append("balance_mismatch")
+    return reasons
+
+
+def _dates(bill: NormalizedBill) -> list[str]:
+    reasons: list[str] = []
+    start, end = bill.bill_period_start, bill.bill_period_end
+    if start is not None and end is not None and not 1 <= (end - start).days <= MAX_PERIOD_DAYS:
+        reasons.append("bad_period")
+    if bill.statement_date is not None and end is not None and bill.statement_date < end:
+        reasons.append("bad_statement_date")
+    issued: date | None = bill.statement_date or end
+    if bill.due_date is not None and issued is not None and bill.due_date <= issued:
+        reasons.append("bad_due_date")
+    return reasons
+
+
+def _units(bill: NormalizedBill) -> list[str]:
+    return [
+        f"unit_mismatch:{reading.commodity.value}"
+        for reading in bill.usage
+        if reading.unit not in UNITS_BY_COMMODITY[reading.commodity]
+    ]
+
+
+def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
+    reasons: list[str] = []
+    if bill.account_number is not None and not evidence.has_account(bill.account_number):
+        reasons.append("no_evidence:account_number")
+    if bill.total_amount is not None and not evidence.has_amount(bill.total_amount):
+        reasons.append("no_evidence:total_amount")
+    for name in (*CORE_DATES, "statement_date"):
+        value = getattr(bill, name)
+        if value is not None and not evidence.has_date(value):
+            reasons.append(f"no_evidence:{name}")
+    if any(not evidence.has_number(reading.quantity) for reading in bill.usage):
+        reasons.append("no_evidence:usage")
+    return reasons

@@ -1,0 +1,143 @@
+"""Raw bytes to a readable document: sniff the type, refuse what cannot be read, pull PDF text.
+
+Everything a user can upload passes through here first, so every failure is a typed
+``DocumentRejected`` (terminal: retrying the same bytes cannot help).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+from pypdf import PageObject, PdfReader
+from pypdf.errors import PyPdfError
+
+logger = logging.getLogger(__name__)
+
+RejectReason = Literal["empty_file", "corrupt_file", "unsupported_type", "too_many_pages"]
+REJECT_REASONS: frozenset[str] = frozenset(
+    {"empty_file", "corrupt_file", "unsupported_type", "too_many_pages"}
+)
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TEXT = "text/plain"
+
+_SNIFF_BYTES = 64 * 1024
+_MIN_TEXT_CHARS = 20  # fewer alphanumerics than this on every page means a scan
+
+
+class DocumentRejected(Exception):
+    """The bytes are not a bill we can read; non-retryable by design."""
+
+    def __init__(self, reason: RejectReason, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason: RejectReason = reason
+        self.detail = detail
+
+
+def sniff_content_type(data: bytes) -> str | None:
+    """The content type the bytes really are, whatever the file name or header claimed."""
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return PDF
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data and _looks_like_text(data[:_SNIFF_BYTES]):
+        return TEXT
+    return None
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return False
+    text = _decode(sample)
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t\f")
+    return printable >= 0.95 * len(text)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A sample cut in the middle of a multi-byte character is still UTF-8.
+        if error.start >= len(data) - 3:
+            return data[: error.start].decode("utf-8")
+        return data.decode("latin-1")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A readable upload: its bytes, real type, and text per page ([] for images)."""
+
+    data: bytes = field(repr=False)
+    content_type: str
+    pages: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n\f\n".join(self.pages)
+
+    @property
+    def has_text_layer(self) -> bool:
+        return sum(ch.isalnum() for ch in self.text) >= _MIN_TEXT_CHARS
+
+    @property
+    def page_count(self) -> int:
+        return max(len(self.pages), 1)
+
+
+def read_document(data: bytes, *, max_pages: int = 50) -> Document:
+    """Parse ``data`` into a Document, or raise DocumentRejected saying why not."""
+    if not data.strip():
+        raise DocumentRejected("empty_file")
+    content_type = sniff_content_type(data)
+    if content_type == PDF:
+        return Document(data=data, content_type=PDF, pages=_pdf_pages(data, max_pages))
+    if content_type in (PNG, JPEG):
+        _verify_image(data)
+        return Document(data=data, content_type=content_type, pages=[])
+    if content_type == TEXT:
+        return Document(data=data, content_type=TEXT, pages=[_decode(data)])
+    raise DocumentRejected("unsupported_type")
+
+
+def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentRejected("unsupported_type", "password-protected PDF")
+        count = len(reader.pages)
+        if count > max_pages:
+            raise DocumentRejected("too_many_pages", f"{count} pages > {max_pages}")
+        if count == 0:
+            raise DocumentRejected("corrupt_file", "no pages")
+        return [_page_text(page) for page in reader.pages]
+    except DocumentRejected:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
+        # pypdf signals broken structure with a spread of exception types.
+        raise DocumentRejected("corrupt_file", type(error).__name__) from error
+
+
+def _page_text(page: PageObject) -> str:
+    """Layout mode keeps columns apart, which label-above-value bills need."""
+    try:
+        return page.extract_text(extraction_mode="layout")
+    except Exception:
+        logger.debug("layout extraction failed; using plain mode", exc_info=True)
+        return page.extract_text()
+
+
+def _verify_image(data: bytes) -> None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise DocumentRejected("corrupt_file", type(error).__name__) from error

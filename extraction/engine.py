@@ -1,0 +1,112 @@
+"""Which extractor reads a document: rules, Gemini, or rules checked against Gemini.
+
+``EXTRACTOR=auto`` trusts the rules alone only when a provider template matched and the
+bill verifies; otherwise Gemini (when configured) reads it, and a disagreement with the
+rules on a core field sends the bill to review.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from extraction.checks import check_bill
+from extraction.document import Document
+from extraction.gemini import GeminiExtractor
+from extraction.rules.extractor import RuleResult, extract_with_rules
+from extraction.wire import MalformedModelOutput
+from shared.bill import NormalizedBill, Provider
+from shared.settings import ExtractorMode, Settings
+
+CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
+
+
+class Extraction(BaseModel):
+    """What an extractor read, and its own doubts (check_bill adds the rest)."""
+
+    bill: NormalizedBill | None
+    reasons: list[str]
+    extractor: str
+    pages: int
+
+
+def extract(
+    document: Document, *, provider_hint: Provider | None, settings: Settings
+) -> Extraction:
+    """Read ``document``; raises GeminiUnavailable when Gemini is needed but busy."""
+    mode = settings.extractor
+    if mode is ExtractorMode.RULES or not settings.gemini_configured:
+        result = _rules(document, provider_hint)
+        if mode is ExtractorMode.GEMINI:
+            result.reasons.append("gemini_not_configured")
+        return result
+    if mode is ExtractorMode.GEMINI or not document.has_text_layer:
+        return _gemini(document, provider_hint, settings, rules=None)
+    rules = _rules(document, provider_hint)
+    if _trusted(rules, document):
+        return rules
+    return _gemini(document, provider_hint, settings, rules=rules)
+
+
+def _rules(document: Document, hint: Provider | None) -> Extraction:
+    if not document.has_text_layer:
+        return Extraction(
+            bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count
+        )
+    result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
+    return Extraction(
+        bill=result.bill,
+        reasons=result.reasons,
+        extractor=result.extractor,
+        pages=document.page_count,
+    )
+
+
+def _trusted(rules: Extraction, document: Document) -> bool:
+    return (
+        rules.bill is not None
+        and rules.bill.provider is not None
+        and not rules.reasons
+        and not check_bill(rules.bill, text=document.text)
+    )
+
+
+def _gemini(
+    document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None
+) -> Extraction:
+    known = rules.bill.provider if rules is not None and rules.bill is not None else None
+    provider = hint or known
+    pages = document.page_count
+    try:
+        bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
+    except MalformedModelOutput:
+        fallback = rules.bill if rules is not None else None
+        return Extraction(
+            bill=fallback, reasons=["malformed_model_output"], extractor="gemini", pages=pages
+        )
+    if bill is None:
+        return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
+    reasons = []
+    if rules is not None and rules.bill is not None and disagree(rules.bill, bill):
+        reasons.append("extractor_disagreement")
+    return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
+
+
+def disagree(a: NormalizedBill, b: NormalizedBill) -> bool:
+    """Whether two readings differ on a core field both of them found."""
+    for name in CORE_FIELDS:
+        left, right = _core(getattr(a, name)), _core(getattr(b, name))
+        if left is not None and right is not None and left != right:
+            return True
+    usage_a = {(u.commodity, u.quantity) for u in a.usage}
+    usage_b = {(u.commodity, u.quantity) for u in b.usage}
+    return bool(usage_a and usage_b and usage_a != usage_b)
+
+
+def _core(value: object) -> object:
+    if isinstance(value, str):
+        return "".join(ch for ch in value.upper() if ch.isalnum()) or None
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value

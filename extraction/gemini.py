@@ -1,0 +1,142 @@
+"""GeminiExtractor: the model reads the bill (PDF, image or text) into the wire schema.
+
+Transient failures (429, 5xx, timeouts) raise ``GeminiUnavailable`` and are retried by
+Temporal, so the SDK's own retries are off. Answers that are cut off or do not parse
+become ``MalformedModelOutput``: a reason for review, never a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+import httpx
+import httpx2
+from google import genai
+from google.genai import errors, types
+from pydantic import ValidationError
+
+from extraction.document import TEXT, Document
+from extraction.prompt import build_prompt
+from extraction.wire import MalformedModelOutput, WireBill, to_bill
+from shared.bill import NormalizedBill, Provider
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_OUTPUT_TOKENS = 8192
+# google-genai 3.x defaults to v1; pin v1beta, where structured output is complete (and the
+# path the team's fakes and notes expect: /v1beta/models/{model}:generateContent).
+API_VERSION = "v1beta"
+_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# google-genai sends with httpx2 by default and httpx when asked to; both time out alike.
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx2.TransportError, httpx.TransportError)
+
+
+class GeminiError(Exception):
+    """Base of Gemini failures."""
+
+
+class GeminiUnavailable(GeminiError):
+    """Rate-limited, overloaded or too slow: worth retrying later."""
+
+
+class GeminiRejected(GeminiError):
+    """The request itself was refused (bad key, bad request): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class GeminiConfig:
+    api_key: str
+    model: str
+    base_url: str | None
+    timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GeminiConfig:
+        if settings.gemini_api_key is None:
+            raise GeminiRejected("GEMINI_API_KEY is not set")
+        return cls(
+            api_key=settings.gemini_api_key.get_secret_value(),
+            model=settings.gemini_model,
+            base_url=settings.gemini_base_url,
+            timeout_seconds=settings.gemini_timeout_seconds,
+        )
+
+
+@lru_cache(maxsize=4)
+def _client(config: GeminiConfig) -> genai.Client:
+    """One client (and connection pool) per configuration, shared by worker threads."""
+    return genai.Client(
+        api_key=config.api_key,
+        http_options=types.HttpOptions(
+            base_url=config.base_url,
+            api_version=API_VERSION,
+            timeout=max(1, int(config.timeout_seconds * 1000)),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        ),
+    )
+
+
+class GeminiExtractor:
+    """Extract a bill with Gemini structured output."""
+
+    def __init__(self, config: GeminiConfig) -> None:
+        self._config = config
+        self._client = _client(config)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GeminiExtractor:
+        return cls(GeminiConfig.from_settings(settings))
+
+    def extract(self, document: Document, *, provider: Provider | None) -> NormalizedBill | None:
+        """The bill, or None when the model says this is not a utility bill.
+
+        Raises GeminiUnavailable (retry later), GeminiRejected, or MalformedModelOutput.
+        """
+        response = self._generate(document, provider)
+        wire = _parse(response)
+        if not wire.is_utility_bill:
+            return None
+        return to_bill(wire, provider=provider)
+
+    def _generate(
+        self, document: Document, provider: Provider | None
+    ) -> types.GenerateContentResponse:
+        if document.content_type == TEXT:
+            content = types.Part.from_text(text=document.text)
+        else:
+            content = types.Part.from_bytes(data=document.data, mime_type=document.content_type)
+        config = types.GenerateContentConfig(
+            response_mime_type="application/json",
+            response_schema=WireBill,
+            max_output_tokens=MAX_OUTPUT_TOKENS,
+            temperature=0.0,
+        )
+        try:
+            return self._client.models.generate_content(
+                model=self._config.model,
+                contents=[content, build_prompt(provider)],
+                config=config,
+            )
+        except errors.APIError as error:
+            if error.code in _TRANSIENT_STATUS:
+                raise GeminiUnavailable(f"gemini {error.code}: {error.message}") from error
+            raise GeminiRejected(f"gemini {error.code}: {error.message}") from error
+        except _TRANSPORT_ERRORS as error:
+            raise GeminiUnavailable(f"gemini transport: {type(error).__name__}") from error
+
+
+def _parse(response: types.GenerateContentResponse) -> WireBill:
+    candidates = response.candidates or []
+    if not candidates:
+        raise MalformedModelOutput("no candidates (prompt blocked?)")
+    finish = candidates[0].finish_reason
+    if finish is not None and finish != types.FinishReason.STOP:
+        # MAX_TOKENS leaves truncated JSON; SAFETY and friends leave none.
+        raise MalformedModelOutput(f"finish_reason={finish}")
+    try:
+        return WireBill.model_validate_json(response.text or "")
+    except ValidationError as error:
+        raise MalformedModelOutput("response does not match the schema") from error

@@ -1,0 +1,1 @@
+"""The offline, deterministic extractor: provider templates plus a generic label reader."""

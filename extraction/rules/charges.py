@@ -1,0 +1,101 @@
+"""Line items: the rows of the charges table, from its heading down to its total.
+
+Subtotals and the account summary are not items; each item takes its commodity from
+the section it sits in ("Gas Charges") and a category from its wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from extraction.rules.layout import Line, cells
+from extraction.values import iter_money
+from shared.bill import Commodity, LineItem, LineItemCategory
+
+_SECTION = re.compile(
+    r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
+    r"(?:(?P<commodity>electric(?:ity)?|gas|water|sewer|wastewater)\s+)?"
+    r"(?:service\s+|delivery\s+)?charges(?:\s+details?)?\s*:?$"
+    r"|^description$|^details?\s+of\s+(?:current\s+)?charges",
+    re.IGNORECASE,
+)
+_NOT_ITEM = re.compile(
+    r"^(?:sub)?total\b|balance|payment|amount\s+due|previous|current\s+bill|amount\s+enclosed",
+    re.IGNORECASE,
+)
+_CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
+    (category, re.compile(pattern, re.IGNORECASE))
+    for category, pattern in (
+        (LineItemCategory.TAX, r"tax|surcharge|franchise|regulatory|puc\b"),
+        (
+            LineItemCategory.FEE,
+            r"\bfee\b|customer\s+charge|basic\s+(?:service\s+)?charge|service\s+charge|meter\s+charge|minimum",
+        ),
+        (
+            LineItemCategory.SUPPLY,
+            r"generation|supply|energy\s+charge|commodity|procurement|water\s+usage|usage\s+charge",
+        ),
+        (
+            LineItemCategory.DELIVERY,
+            r"delivery|distribution|transmission|transport|sewer|wastewater",
+        ),
+    )
+)
+_WORD_COMMODITY = {
+    "electric": Commodity.ELECTRICITY,
+    "electricity": Commodity.ELECTRICITY,
+    "gas": Commodity.GAS,
+    "water": Commodity.WATER,
+    "sewer": Commodity.WATER,
+    "wastewater": Commodity.WATER,
+}
+
+
+def read_line_items(lines: Sequence[Line], *, end: re.Pattern[str]) -> list[LineItem]:
+    """Rows between a charges heading and ``end`` (the current-charges or total label)."""
+    items: list[LineItem] = []
+    inside = False
+    commodity: Commodity | None = None
+    for line in lines:
+        row = cells(line.text)
+        if not row:
+            continue
+        heading = _SECTION.match(row[0].text)
+        if heading is not None and not any(iter_money(line.text)):
+            inside = True
+            word = heading.group("commodity")
+            commodity = _WORD_COMMODITY[word.lower()] if word else commodity
+            continue
+        if not inside:
+            continue
+        if end.search(line.text):
+            inside = False
+            continue
+        item = _item(line.text, commodity)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _item(text: str, commodity: Commodity | None) -> LineItem | None:
+    amounts = list(iter_money(text))
+    if not amounts or text[amounts[-1].end :].strip():
+        return None  # the amount must close the row, as in an "Amount" column
+    last = amounts[-1]
+    description = " ".join(text[: last.start].split()).strip(" .:")
+    if _NOT_ITEM.search(description) or not re.search(r"[A-Za-z]{2}", description):
+        return None
+    return LineItem(
+        description=description[:200],
+        category=_category(description),
+        amount=last.value,
+        commodity=commodity,
+    )
+
+
+def _category(description: str) -> LineItemCategory:
+    for category, pattern in _CATEGORIES:
+        if pattern.search(description):
+            return category
+    return LineItemCategory.OTHER

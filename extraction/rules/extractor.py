@@ -1,0 +1,117 @@
+"""RuleExtractor: the offline path. Pick a template, read every field, say what is doubtful."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from extraction.rules.charges import read_line_items
+from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
+from extraction.rules.layout import Candidate, LabelSet, Line, choose, find_candidates, to_lines
+from extraction.rules.templates import Template, select_template
+from extraction.rules.usage import read_usage
+from extraction.rules.vocabulary import GENERIC
+from extraction.values import UNIT_RE, Found
+from shared.bill import NormalizedBill, Provider
+
+T = TypeVar("T")
+
+# A wrong total must never pass silently: disagreeing labels send these to review.
+_CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
+_BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
+
+_TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
+    "account_number": take_account,
+    "total_amount": take_money,
+    "previous_balance": take_money,
+    "payments_received": take_money,
+    "current_charges": take_money,
+    "statement_date": take_date,
+    "due_date": take_date,
+    "period": take_period,
+    "customer_name": take_text,
+    "service_address": take_text,
+}
+
+
+@dataclass
+class RuleResult:
+    bill: NormalizedBill | None
+    reasons: list[str] = field(default_factory=list)
+    extractor: str = "rules:generic"
+
+
+def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) -> RuleResult:
+    """Read a bill from its text pages; never raises on odd text, says why instead."""
+    lines = to_lines(pages)
+    text = "\n".join(line.text for line in lines)
+    template, clash = select_template(text, provider_hint)
+    name = f"rules:{template.provider.value}" if template else "rules:generic"
+    labels = _labels(template)
+    stop = _stop_pattern(labels)
+
+    values: dict[str, Any] = {}
+    reasons: list[str] = ["provider_mismatch"] if clash else []
+    for key, take in _TAKERS.items():
+        candidates: list[Candidate[Any]] = find_candidates(lines, labels[key], take, stop=stop)
+        value, conflict = choose(candidates)
+        values[key] = value
+        if conflict and key in _CONFLICT_MATTERS:
+            reasons.append(f"conflicting_values:{key}")
+
+    signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
+    if template is None and signals < 3:
+        return RuleResult(None, ["not_a_bill"], name)
+
+    usage, usage_conflict = read_usage(
+        lines,
+        extra_labels=template.labels.get("usage", ()) if template else (),
+        ccf_default=template.ccf_commodity if template else None,
+    )
+    if usage_conflict:
+        reasons.append("conflicting_values:usage")
+    period = values.pop("period")
+    payments = values.pop("payments_received")
+    bill = NormalizedBill(
+        provider=template.provider if template else None,
+        provider_name=template.name if template else _letterhead(lines),
+        bill_period_start=period[0] if period else None,
+        bill_period_end=period[1] if period else None,
+        payments_received=abs(payments) if isinstance(payments, Decimal) else None,
+        usage=usage,
+        line_items=read_line_items(lines, end=_union(labels, "current_charges", "total_amount")),
+        **values,
+    )
+    if template is None and not bill.account_number and not bill.usage:
+        return RuleResult(None, [*reasons, "no_template"], name)
+    return RuleResult(bill, reasons, name)
+
+
+def _labels(template: Template | None) -> dict[str, LabelSet]:
+    if template is None:
+        return dict(GENERIC)
+    return {
+        key: labels.extended(*template.labels[key]) if key in template.labels else labels
+        for key, labels in GENERIC.items()
+    }
+
+
+def _stop_pattern(labels: dict[str, LabelSet]) -> re.Pattern[str]:
+    return _union(labels, *(key for key in labels if key != "meter_number"))
+
+
+def _union(labels: dict[str, LabelSet], *keys: str) -> re.Pattern[str]:
+    wordings = [pattern.pattern for key in keys for pattern in labels[key].patterns]
+    return re.compile("|".join(wordings), re.IGNORECASE)
+
+
+def _letterhead(lines: Sequence[Line]) -> str | None:
+    """An unknown provider's name: the first line of text, if it reads like a name."""
+    for line in lines[:5]:
+        first = line.text.strip().split("  ")[0].strip()
+        if re.fullmatch(r"[A-Z][A-Za-z&.,' -]{2,80}", first):
+            return first
+    return None

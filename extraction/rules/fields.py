@@ -1,0 +1,44 @@
+"""Value takers: given the text right of (or below) a label, the value it starts with."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date
+from decimal import Decimal
+
+from extraction.values import Found, iter_dates, iter_money, take_account_number
+
+_RANGE_GAP = re.compile(r"\s*(?:-|–|—|to|through|thru|until)\s*", re.IGNORECASE)
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
+
+
+def take_money(region: str) -> Found[Decimal] | None:
+    return next(iter_money(region), None)
+
+
+def take_date(region: str) -> Found[date] | None:
+    return next(iter_dates(region), None)
+
+
+def take_period(region: str) -> Found[tuple[date, date]] | None:
+    """Two dates joined by "-", "to" or "through": the billing period."""
+    dates = list(iter_dates(region))
+    for first, second in itertools.pairwise(dates):
+        if _RANGE_GAP.fullmatch(region[first.end : second.start]):
+            return Found((first.value, second.value), first.start, second.end)
+    return None
+
+
+def take_account(region: str) -> Found[str] | None:
+    return take_account_number(region)
+
+
+def take_text(region: str) -> Found[str] | None:
+    """The first cell of free text (a name or an address line)."""
+    stripped = region.lstrip(" :#\t")
+    offset = len(region) - len(stripped)
+    cell = re.split(r"\s{2,}", stripped, maxsplit=1)[0].strip()
+    if not _NAME_RE.fullmatch(cell) or not re.search(r"[A-Za-z]{2}", cell):
+        return None
+    return Found(cell, offset, offset + len(cell))

@@ -1,0 +1,163 @@
+"""Lines and cells of layout-mode text, and the search for "label, then value" pairs.
+
+A value sits right of its label on the same line, or in the cell just below it
+(summary boxes and header rows). Cells are runs of text separated by 2+ spaces,
+which is how pypdf's layout mode renders separate columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from extraction.values import Found
+
+T = TypeVar("T")
+Take = Callable[[str], Found[T] | None]
+
+_CELL_RE = re.compile(r"\S+(?: \S+)*")
+
+
+@dataclass(frozen=True)
+class Line:
+    page: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[T]):
+    """One reading of a field: the value, how good its label was, and where it was."""
+
+    value: T
+    priority: int
+    line: int
+
+
+def to_lines(pages: Sequence[str]) -> list[Line]:
+    return [
+        Line(page=number, text=text.rstrip())
+        for number, page in enumerate(pages)
+        for text in page.splitlines()
+    ]
+
+
+def cells(text: str) -> list[Cell]:
+    return [Cell(m.start(), m.end(), m.group()) for m in _CELL_RE.finditer(text)]
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Wordings of one field's label, best first; ``exclude`` vetoes a hit by its context.
+
+    ``exclude`` is matched against the text of the label's cell around the hit, so
+    "Previous Amount Due" is not read as "Amount Due".
+    """
+
+    patterns: tuple[re.Pattern[str], ...]
+    exclude: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, *wordings: str, exclude: str | None = None) -> LabelSet:
+        return cls(
+            tuple(re.compile(rf"(?<![\w]){w}(?![\w])", re.IGNORECASE) for w in wordings),
+            re.compile(exclude, re.IGNORECASE) if exclude else None,
+        )
+
+    def extended(self, *wordings: str) -> LabelSet:
+        """A template's own wordings, tried before the generic ones."""
+        return LabelSet(LabelSet.of(*wordings).patterns + self.patterns, self.exclude)
+
+
+@dataclass(frozen=True)
+class Hit:
+    line: int
+    start: int
+    end: int
+    priority: int
+
+
+def label_hits(lines: Sequence[Line], labels: LabelSet) -> list[Hit]:
+    hits: list[Hit] = []
+    for index, line in enumerate(lines):
+        taken: list[tuple[int, int]] = []
+        for priority, pattern in enumerate(labels.patterns):
+            for match in pattern.finditer(line.text):
+                if any(s < match.end() and match.start() < e for s, e in taken):
+                    continue  # a better wording already claimed these characters
+                if labels.exclude and _excluded(line.text, match, labels.exclude):
+                    continue
+                taken.append((match.start(), match.end()))
+                hits.append(Hit(index, match.start(), match.end(), priority))
+    return hits
+
+
+def _excluded(text: str, match: re.Match[str], exclude: re.Pattern[str]) -> bool:
+    cell = next((c for c in cells(text) if c.start <= match.start() < c.end), None)
+    context = cell.text if cell else text
+    return exclude.search(context) is not None
+
+
+def find_candidates(
+    lines: Sequence[Line],
+    labels: LabelSet,
+    take: Take[T],
+    *,
+    stop: re.Pattern[str],
+) -> list[Candidate[T]]:
+    """Values next to (right of, else below) each hit of ``labels``.
+
+    ``stop`` matches any field's label: the value right of a label must come before
+    the next label on the line, or it belongs to that other label.
+    """
+    found: list[Candidate[T]] = []
+    for hit in label_hits(lines, labels):
+        value = _right_of(lines[hit.line].text, hit, take, stop)
+        if value is None:
+            value = _below(lines, hit, take)
+        if value is not None:
+            found.append(Candidate(value, hit.priority, hit.line))
+    return found
+
+
+def _right_of(text: str, hit: Hit, take: Take[T], stop: re.Pattern[str]) -> T | None:
+    region = text[hit.end :]
+    next_label = stop.search(region)
+    if next_label is not None and next_label.start() > 0:
+        region = region[: next_label.start()]
+    found = take(region)
+    return found.value if found else None
+
+
+def _below(lines: Sequence[Line], hit: Hit, take: Take[T]) -> T | None:
+    """The cell under the label's cell, on the next non-blank line."""
+    own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
+    below = next((line for line in lines[hit.line + 1 :] if line.text.strip()), None)
+    if own is None or below is None or below.page != lines[hit.line].page:
+        return None
+    for cell in cells(below.text):
+        if cell.start < own.end and own.start < cell.end:
+            found = take(cell.text)
+            if found is not None and _whole(cell.text, found):
+                return found.value
+    return None
+
+
+def _whole(text: str, found: Found[T]) -> bool:
+    return not text[: found.start].strip(" :#") and not text[found.end :].strip()
+
+
+def choose(candidates: Sequence[Candidate[T]]) -> tuple[T | None, bool]:
+    """The value of the best-labelled, earliest candidate, and whether others disagree."""
+    if not candidates:
+        return None, False
+    best = min(candidates, key=lambda c: (c.priority, c.line))
+    return best.value, any(c.value != best.value for c in candidates)

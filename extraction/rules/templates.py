@@ -1,0 +1,100 @@
+"""Known providers, invoice2data style: keywords that identify the bill, plus its own wordings.
+
+A template is data, not code: adding a provider means adding one entry here. ``quirks``
+is also sent to Gemini when the provider is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from shared.bill import Commodity, Provider
+
+
+@dataclass(frozen=True)
+class Template:
+    provider: Provider
+    name: str
+    keywords: tuple[str, ...]
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ccf_commodity: Commodity | None = None
+    quirks: str = ""
+
+    def matches(self, text: str) -> bool:
+        return any(re.search(k, text, re.IGNORECASE) for k in self.keywords)
+
+
+TEMPLATES: tuple[Template, ...] = (
+    Template(
+        provider=Provider.PGE,
+        name="Pacific Gas and Electric Company",
+        keywords=(r"pacific\s+gas\s+and\s+electric", r"\bPG&E\b", r"pge\.com"),
+        labels={
+            "previous_balance": (r"amount\s+due\s+on\s+previous\s+statement",),
+            "payments_received": (r"payment\(s\)\s+received(?:\s+since\s+last\s+statement)?",),
+            "current_charges": (r"total\s+pg&e\s+charges",),
+        },
+        ccf_commodity=Commodity.GAS,
+        quirks=(
+            "Combined electric (kWh) and gas (therms) statements; 'Amount Due on Previous "
+            "Statement' is the previous balance, not the total; account numbers look like "
+            "1234567890-1."
+        ),
+    ),
+    Template(
+        provider=Provider.CONED,
+        name="Con Edison",
+        keywords=(r"\bcon\s*edison\b", r"consolidated\s+edison", r"coned\.com"),
+        labels={
+            "previous_balance": (r"balance\s+from\s+last\s+bill",),
+            "current_charges": (r"total\s+charges",),
+        },
+        ccf_commodity=Commodity.GAS,
+        quirks=(
+            "Dates are printed like 'Dec 05, 2025'; gas usage is in therms or ccf; account "
+            "numbers look like 12-3456-7890-1234-5."
+        ),
+    ),
+    Template(
+        provider=Provider.DUKE,
+        name="Duke Energy",
+        keywords=(r"\bduke\s+energy\b", r"duke-energy\.com"),
+        labels={
+            "current_charges": (r"current\s+bill",),
+            "usage": (r"energy\s+used",),
+        },
+        quirks=(
+            "Electric only (kWh); 'Current Bill' is the current charges; account numbers "
+            "are 12 digits grouped 4-4-4."
+        ),
+    ),
+    Template(
+        provider=Provider.SFPUC,
+        name="San Francisco Public Utilities Commission",
+        keywords=(r"san\s+francisco\s+public\s+utilities", r"\bSFPUC\b", r"sfwater\.org"),
+        labels={
+            "current_charges": (r"total\s+water\s+and\s+sewer\s+charges",),
+            "usage": (r"units\s+billed",),
+        },
+        ccf_commodity=Commodity.WATER,
+        quirks=(
+            "Water and sewer; usage is in units of CCF (1 CCF = 748 gallons); sewer charges "
+            "are line items, not a separate usage."
+        ),
+    ),
+)
+
+BY_PROVIDER: dict[Provider, Template] = {t.provider: t for t in TEMPLATES}
+
+
+def select_template(text: str, hint: Provider | None) -> tuple[Template | None, bool]:
+    """The template whose keywords the text has (else the hint's), and whether they clash."""
+    matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text)]
+    if len(matched) == 1:
+        template = matched[0]
+        return template, hint is not None and hint is not template.provider
+    if hint is not None and hint in BY_PROVIDER:
+        return BY_PROVIDER[hint], False
+    return None, False

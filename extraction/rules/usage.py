@@ -1,0 +1,124 @@
+"""Usage readings: a quantity with a unit, labelled as usage on its line or in its column.
+
+Rate lines ("512 kWh @ $0.12") and tier lines name quantities too; only lines that say
+usage (or sit under a "Usage" column) count, and "total" wordings win.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from extraction.rules.layout import Line, cells
+from extraction.values import UNIT_RE, normalize_unit, take_account_number
+from shared.bill import Commodity, UsageReading, UsageUnit
+
+_TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
+_USAGE = r"usage|used|consumption|billed|units"
+_RATE = re.compile(r"[@$×]|\bx\s|\bper\b|/\s*(?:kwh|therm|ccf|gal)", re.IGNORECASE)
+_COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
+_METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
+_BY_UNIT = {
+    UsageUnit.KWH: Commodity.ELECTRICITY,
+    UsageUnit.THERM: Commodity.GAS,
+    UsageUnit.GAL: Commodity.WATER,
+}
+_BY_WORD = {
+    "electric": Commodity.ELECTRICITY,
+    "electricity": Commodity.ELECTRICITY,
+    "gas": Commodity.GAS,
+    "water": Commodity.WATER,
+    "sewer": Commodity.WATER,
+}
+
+
+@dataclass(frozen=True)
+class _Seen:
+    commodity: Commodity
+    quantity: Decimal
+    unit: UsageUnit
+    priority: int
+    line: int
+
+
+def read_usage(
+    lines: Sequence[Line], *, extra_labels: Sequence[str], ccf_default: Commodity | None
+) -> tuple[list[UsageReading], bool]:
+    """One reading per commodity, and whether usage lines disagreed."""
+    labels = re.compile("|".join([_TOTAL, *extra_labels, _USAGE]), re.IGNORECASE)
+    total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
+    seen: list[_Seen] = []
+    for index, line in enumerate(lines):
+        for match in UNIT_RE.finditer(line.text):
+            cell = next((c for c in cells(line.text) if c.start <= match.start() < c.end), None)
+            if cell is None or _RATE.search(cell.text):
+                continue
+            priority = _priority(lines, index, match.start(), labels, total)
+            if priority is None:
+                continue
+            unit = UsageUnit(normalize_unit(match.group("u")))
+            commodity = _commodity(lines, index, unit, ccf_default)
+            if commodity is None:
+                continue
+            quantity = Decimal(match.group("q").replace(",", ""))
+            seen.append(_Seen(commodity, quantity, unit, priority, index))
+    readings: list[UsageReading] = []
+    conflict = False
+    for commodity in Commodity:
+        mine = [s for s in seen if s.commodity is commodity]
+        if not mine:
+            continue
+        best = min(mine, key=lambda s: (s.priority, s.line))
+        conflict |= any(s.quantity != best.quantity for s in mine if s.priority == best.priority)
+        meter = _meter_near(lines, best.line)
+        readings.append(
+            UsageReading(
+                commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter
+            )
+        )
+    return readings, conflict
+
+
+def _priority(
+    lines: Sequence[Line], index: int, column: int, labels: re.Pattern[str], total: re.Pattern[str]
+) -> int | None:
+    """0 for a "total usage" line, 1 for a usage line, 2 under a usage column, else None."""
+    text = lines[index].text
+    if total.search(text):
+        return 0
+    if labels.search(text):
+        return 1
+    for above in reversed(lines[max(0, index - 3) : index]):
+        for cell in cells(above.text):
+            if cell.start <= column < cell.end + 4 and labels.search(cell.text):
+                return 2
+    return None
+
+
+def _commodity(
+    lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: Commodity | None
+) -> Commodity | None:
+    if unit in _BY_UNIT:
+        return _BY_UNIT[unit]
+    for line in reversed(lines[max(0, index - 8) : index + 1]):
+        words = _COMMODITY_WORD.findall(line.text)
+        if words:
+            return _BY_WORD[words[-1].lower()]
+    return ccf_default
+
+
+def _meter_near(lines: Sequence[Line], index: int) -> str | None:
+    """The meter number printed on, or a few lines above, the usage line (or under its label)."""
+    for at in range(index, max(-1, index - 5), -1):
+        match = _METER.search(lines[at].text)
+        if match is None:
+            continue
+        found = take_account_number(lines[at].text[match.end() :])
+        if found is None and at + 1 < len(lines):
+            under = [c for c in cells(lines[at + 1].text) if c.start <= match.start() < c.end]
+            found = take_account_number(under[0].text) if under else None
+        if found is not None:
+            return found.value
+    return None

@@ -1,0 +1,103 @@
+"""How bills label their fields: the generic wordings, best first, as regular expressions.
+
+Templates add provider-specific wordings in front of these (``Template.labels``).
+"""
+
+from __future__ import annotations
+
+from extraction.rules.layout import LabelSet
+
+_NOT_CURRENT = (
+    r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
+)
+
+GENERIC: dict[str, LabelSet] = {
+    "account_number": LabelSet.of(
+        r"customer\s+account\s+(?:number|no\.?|#)",
+        r"account\s+number",
+        r"account\s+no\.?",
+        r"account\s*#",
+        r"acct\.?\s*(?:no\.?|#|number)",
+        r"account\s+id",
+        r"account",
+    ),
+    "total_amount": LabelSet.of(
+        r"total\s+amount\s+due",
+        r"total\s+amount\s+now\s+due",
+        r"amount\s+due",
+        r"total\s+due",
+        r"total\s+balance\s+due",
+        r"balance\s+due",
+        r"amount\s+now\s+due",
+        r"please\s+pay",
+        r"pay\s+this\s+amount",
+        r"amount\s+to\s+pay",
+        r"new\s+balance",
+        exclude=_NOT_CURRENT,
+    ),
+    "previous_balance": LabelSet.of(
+        r"previous\s+balance",
+        r"previous\s+amount\s+due",
+        r"balance\s+forward",
+        r"balance\s+from\s+(?:last|previous)\s+bill",
+        r"last\s+bill\s+amount",
+        r"amount\s+of\s+last\s+bill",
+        r"prior\s+balance",
+    ),
+    "payments_received": LabelSet.of(
+        r"payments?\s+received",
+        r"total\s+payments",
+        r"payments?\s+and\s+credits",
+        r"payments?\s*-?\s*thank\s+you",
+        r"thank\s+you\s+for\s+your\s+payment",
+        r"payments?",
+        exclude=r"due|enclos|remit|options|coupon|stub|address|ways",
+    ),
+    "current_charges": LabelSet.of(
+        r"total\s+current\s+charges",
+        r"total\s+new\s+charges",
+        r"current\s+charges",
+        r"new\s+charges",
+        r"total\s+charges\s+this\s+(?:period|month|bill)",
+        r"charges\s+this\s+period",
+    ),
+    "statement_date": LabelSet.of(
+        r"statement\s+date",
+        r"bill(?:ing)?\s+date",
+        r"date\s+of\s+(?:bill|statement)",
+        r"invoice\s+date",
+        r"issue\s+date",
+        r"date\s+issued",
+        r"bill\s+issued",
+        r"mailing\s+date",
+        r"date\s+mailed",
+    ),
+    "due_date": LabelSet.of(
+        r"payment\s+due\s+date",
+        r"due\s+date",
+        r"payment\s+due(?:\s+by|\s+on)?",
+        r"please\s+pay\s+by",
+        r"pay\s+by",
+        r"due\s+by",
+        r"due\s+on",
+    ),
+    "period": LabelSet.of(
+        r"billing\s+period",
+        r"service\s+period",
+        r"billing\s+cycle",
+        r"statement\s+period",
+        r"bill\s+period",
+        r"service\s+dates",
+        r"period\s+of\s+service",
+        r"service\s+from",
+        r"for\s+service(?:\s+from)?",
+        r"usage\s+period",
+    ),
+    "customer_name": LabelSet.of(
+        r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"
+    ),
+    "service_address": LabelSet.of(
+        r"service\s+address", r"service\s+location", r"premises\s+address"
+    ),
+    "meter_number": LabelSet.of(r"meter\s+(?:number|no\.?|#|id)", r"meter"),
+}

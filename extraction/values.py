@@ -1,0 +1,186 @@
+"""Tolerant parsers for the values printed on bills: money, dates, quantities, account numbers.
+
+Stdlib only, because ``extraction.checks`` (imported by workflow code) reuses the formats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+MONTHS: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+
+DATE_RE = re.compile(
+    rf"""
+    (?<![\w/-])(?:
+        (?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})
+      | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
+      | (?P<tm>{_MONTH})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
+      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\.?,?\s+(?P<dy>\d{{4}})
+    )(?![\w/])
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+MONEY_RE = re.compile(
+    r"""
+    (?<![\w.,$-])
+    (?P<open>\(\s*)?
+    (?P<minus>-\s*)?
+    (?P<usd>\$\s*)?
+    (?P<minus2>-\s*)?
+    (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
+    (?![\d%,]|\.\d)
+    (?P<close>\s*\))?
+    (?P<cr>\s*CR\b)?
+    """,
+    re.VERBOSE,
+)
+
+QUANTITY_RE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w,]|\.\d)")
+
+UNIT_RE = re.compile(
+    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
+    r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Found(Generic[T]):
+    """A value found in a line, with where it was, so callers can reason about columns."""
+
+    value: T
+    start: int
+    end: int
+
+
+def iter_dates(text: str) -> Iterator[Found[date]]:
+    for match in DATE_RE.finditer(text):
+        parsed = _date_from_match(match)
+        if parsed is not None:
+            yield Found(parsed, match.start(), match.end())
+
+
+def parse_date(text: str) -> date | None:
+    """The single date ``text`` consists of (surrounding spaces allowed), else None."""
+    match = DATE_RE.fullmatch(text.strip())
+    return _date_from_match(match) if match else None
+
+
+def _date_from_match(match: re.Match[str]) -> date | None:
+    g = match.groupdict()
+    try:
+        if g["iy"]:
+            return date(int(g["iy"]), int(g["im"]), int(g["id"]))
+        if g["nm"]:
+            year = int(g["ny"])
+            year = year + 2000 if year < 100 else year
+            return date(year, int(g["nm"]), int(g["nd"]))
+        if g["tm"]:
+            return date(int(g["ty"]), MONTHS[g["tm"].lower()], int(g["td"]))
+        return date(int(g["dy"]), MONTHS[g["dm"].lower()], int(g["dd"]))
+    except ValueError:
+        return None
+
+
+def iter_money(text: str) -> Iterator[Found[Decimal]]:
+    for match in MONEY_RE.finditer(text):
+        g = match.groupdict()
+        amount = Decimal(f"{g['num'].replace(',', '')}.{g['cents']}")
+        negative = bool(g["minus"] or g["minus2"] or g["cr"] or (g["open"] and g["close"]))
+        start = match.start("num") if g["open"] and not g["close"] else match.start()
+        yield Found(-amount if negative else amount, start, match.end())
+
+
+def parse_money(text: str) -> Decimal | None:
+    """The amount ``text`` consists of: "$1,234.56", "-20.00", "20.00 CR", "($20.00)"."""
+    stripped = text.strip()
+    for found in iter_money(stripped):
+        if found.start == 0 and found.end == len(stripped):
+            return found.value
+    return None
+
+
+def parse_quantity(text: str) -> Decimal | None:
+    """A plain number such as "1,234" or "512.5"; None for anything else."""
+    cleaned = text.strip().replace(",", "")
+    if not re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        return None
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        return None
+
+
+ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def _account_token(token: str) -> bool:
+    """Digits, or upper-case letters: "1234", "NW-0042", "SG"; not the word "Jan"."""
+    return bool(ACCOUNT_TOKEN_RE.fullmatch(token)) and (
+        any(ch.isdigit() for ch in token) or token.isupper()
+    )
+
+
+def take_account_number(text: str) -> Found[str] | None:
+    """The account number at the start of ``text``: digit/upper-case tokens, at least one digit.
+
+    Stops at the first ordinary word, so "1234 5678 Statement Date" yields "1234 5678".
+    """
+    offset = len(text) - len(text.lstrip(" :#.\t"))
+    tokens: list[str] = []
+    position = offset
+    end = offset
+    for token_match in re.finditer(r"\S+", text[offset:]):
+        token = token_match.group()
+        gap = text[position : offset + token_match.start()]
+        if (tokens and len(gap) > 1) or not _account_token(token):
+            break
+        if parse_date(token) is not None or parse_money(token) is not None:
+            break
+        tokens.append(token)
+        position = end = offset + token_match.end()
+    value = " ".join(tokens).strip("-")
+    if not value or not any(ch.isdigit() for ch in value) or len(value) > 64:
+        return None
+    return Found(value, offset, end)
+
+
+def normalize_unit(raw: str) -> str:
+    """Bill spellings of a unit mapped to ``shared.bill.UsageUnit`` values."""
+    lowered = raw.lower()
+    if lowered == "kwh":
+        return "kWh"
+    if lowered.startswith("therm"):
+        return "therm"
+    if lowered in {"ccf", "hcf"}:
+        return "CCF"
+    return "gal"

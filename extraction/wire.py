@@ -1,0 +1,155 @@
+"""The JSON shape Gemini fills in, and its conversion to a NormalizedBill.
+
+The wire schema is deliberately plain (strings, lists, no defaults, no Decimal/date):
+structured output handles that reliably, and all parsing happens here, where a bad
+value becomes ``MalformedModelOutput`` instead of a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ValidationError
+
+from extraction.values import parse_date, parse_money, parse_quantity
+from shared.bill import (
+    Commodity,
+    LineItem,
+    LineItemCategory,
+    NormalizedBill,
+    Provider,
+    UsageReading,
+    UsageUnit,
+)
+
+
+class MalformedModelOutput(ValueError):
+    """The model answered, but not with a usable bill."""
+
+
+class WireUsage(BaseModel):
+    commodity: str
+    quantity: str
+    unit: str
+    meter_number: str | None
+
+
+class WireLineItem(BaseModel):
+    description: str
+    category: str
+    amount: str
+    commodity: str | None
+
+
+class WireBill(BaseModel):
+    is_utility_bill: bool
+    provider_name: str | None
+    account_number: str | None
+    customer_name: str | None
+    service_address: str | None
+    statement_date: str | None
+    bill_period_start: str | None
+    bill_period_end: str | None
+    due_date: str | None
+    currency: str | None
+    total_amount: str | None
+    previous_balance: str | None
+    payments_received: str | None
+    current_charges: str | None
+    usage: list[WireUsage]
+    line_items: list[WireLineItem]
+
+
+_UNITS = {
+    "kwh": UsageUnit.KWH,
+    "therm": UsageUnit.THERM,
+    "therms": UsageUnit.THERM,
+    "ccf": UsageUnit.CCF,
+    "hcf": UsageUnit.CCF,
+    "gal": UsageUnit.GAL,
+    "gallon": UsageUnit.GAL,
+    "gallons": UsageUnit.GAL,
+}
+
+
+_CATEGORIES = frozenset(c.value for c in LineItemCategory)
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d{1,2})?")
+
+
+def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
+    """Convert, refusing anything the model wrote that does not parse."""
+    try:
+        payments = _money(wire.payments_received)
+        return NormalizedBill(
+            provider=provider,
+            provider_name=_text(wire.provider_name),
+            account_number=_text(wire.account_number),
+            customer_name=_text(wire.customer_name),
+            service_address=_text(wire.service_address),
+            statement_date=_date(wire.statement_date),
+            bill_period_start=_date(wire.bill_period_start),
+            bill_period_end=_date(wire.bill_period_end),
+            due_date=_date(wire.due_date),
+            currency=(_text(wire.currency) or "USD").upper(),
+            total_amount=_money(wire.total_amount),
+            previous_balance=_money(wire.previous_balance),
+            payments_received=abs(payments) if payments is not None else None,
+            current_charges=_money(wire.current_charges),
+            usage=[_usage(u) for u in wire.usage],
+            line_items=[_line_item(i) for i in wire.line_items],
+        )
+    except (ValidationError, KeyError, ValueError) as error:
+        raise MalformedModelOutput(str(error)) from error
+
+
+def _text(value: str | None) -> str | None:
+    cleaned = (value or "").strip()
+    return cleaned or None
+
+
+def _date(value: str | None) -> date | None:
+    if not _text(value):
+        return None
+    parsed = parse_date(value or "")
+    if parsed is None:
+        raise MalformedModelOutput(f"not a date: {value!r}")
+    return parsed
+
+
+def _money(value: str | None) -> Decimal | None:
+    if not _text(value):
+        return None
+    text = (value or "").strip()
+    parsed = parse_money(text)
+    if parsed is None and _PLAIN_NUMBER.fullmatch(text):
+        parsed = Decimal(text)
+    if parsed is None:
+        raise MalformedModelOutput(f"not an amount: {value!r}")
+    return parsed
+
+
+def _usage(wire: WireUsage) -> UsageReading:
+    quantity = parse_quantity(wire.quantity)
+    if quantity is None:
+        raise MalformedModelOutput(f"not a quantity: {wire.quantity!r}")
+    return UsageReading(
+        commodity=Commodity(wire.commodity.strip().lower()),
+        quantity=quantity,
+        unit=_UNITS[wire.unit.strip().lower()],
+        meter_number=_text(wire.meter_number),
+    )
+
+
+def _line_item(wire: WireLineItem) -> LineItem:
+    amount = _money(wire.amount)
+    if amount is None:
+        raise MalformedModelOutput(f"line item without amount: {wire.description!r}")
+    category = wire.category.strip().lower()
+    return LineItem(
+        description=wire.description.strip()[:200] or "charge",
+        category=LineItemCategory(category) if category in _CATEGORIES else LineItemCategory.OTHER,
+        amount=amount,
+        commodity=Commodity(wire.commodity.strip().lower()) if _text(wire.commodity) else None,
+    )

@@ -1,0 +1,1 @@
+"""The vocabulary MiniMeter's API, worker and activities share: settings, models, clients."""

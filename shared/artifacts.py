@@ -1,0 +1,338 @@
+"""Raw-bill store: every original document is kept once, named by its content hash.
+
+Objects live at ``raw/bills/{job_id}/{sha256}.{ext}`` and are written create-once
+(GCS ``ifGenerationMatch=0``; ``O_EXCL`` + ``link`` on disk). An activity retried
+after a lost response therefore finds its own object: the store compares the stored
+hash with ours and succeeds. A *different* hash under the same name can never be
+fixed by retrying, so it raises ``ArtifactConflict``, whose class name is listed in
+the Temporal retry policies' ``non_retryable_error_types``. Outages raise
+``ArtifactStoreUnavailable`` (or let the client's exception through), which Temporal
+retries.
+
+Methods block: callers run them in a thread pool (sync activities, ``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+import requests
+from google.api_core import exceptions as gexc
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.storage import Blob, Client
+from google.cloud.storage.exceptions import InvalidResponse
+
+from shared.models import ArtifactRef
+from shared.settings import ArtifactStoreKind, Settings
+
+DEFAULT_CHUNK_SIZE = 1024 * 1024
+SHA256_KEY = "sha256"
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_EXT = re.compile(r"^[a-z0-9]{1,10}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArtifactConflict(Exception):
+    """Another document already sits under this content-addressed name: never retry."""
+
+
+class ArtifactNotFound(Exception):
+    """The URI points at no stored object."""
+
+
+class ArtifactStoreUnavailable(Exception):
+    """The store could not be reached or answered 5xx/429: retrying later may succeed."""
+
+
+class InvalidArtifactName(ValueError):
+    """A job id, extension or URI that could escape the store's namespace."""
+
+
+class ArtifactStore(Protocol):
+    def ensure_bucket(self) -> None: ...
+
+    def put_once(
+        self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
+    ) -> ArtifactRef: ...
+
+    def read(self, uri: str) -> bytes: ...
+
+    def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]: ...
+
+    def exists(self, uri: str) -> bool: ...
+
+
+def object_name(job_id: str, sha256: str, ext: str) -> str:
+    """The content-addressed object name; refuses ids that could leave ``raw/bills/{job}/``."""
+    if not _JOB_ID.fullmatch(job_id):
+        raise InvalidArtifactName(f"job id {job_id!r} is not a safe path component")
+    if not _EXT.fullmatch(ext):
+        raise InvalidArtifactName(f"extension {ext!r} must be 1-10 lowercase letters or digits")
+    if not _SHA256.fullmatch(sha256):
+        raise InvalidArtifactName("sha256 must be 64 lowercase hex digits")
+    return f"raw/bills/{job_id}/{sha256}.{ext}"
+
+
+def _check_object_name(name: str) -> str:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[:2] != ["raw", "bills"] or "." not in parts[3]:
+        raise InvalidArtifactName(f"{name!r} is not a raw bill object name")
+    sha256, ext = parts[3].split(".", 1)
+    return object_name(parts[2], sha256, ext)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- Google Cloud Storage -------------------------------------------------------------
+
+# (connect, read) seconds. Client-side retries are off: Temporal's retry policy owns them.
+GCS_TIMEOUT = (5.0, 120.0)
+
+
+class GcsArtifactStore:
+    """Raw bills in a GCS bucket (or fake-gcs-server when ``endpoint`` is given)."""
+
+    def __init__(self, *, bucket: str, project: str, endpoint: str | None = None) -> None:
+        if endpoint is None:
+            self._client = Client(project=project)
+        else:
+            # Explicit endpoint + anonymous credentials: no global STORAGE_EMULATOR_HOST needed.
+            self._client = Client(
+                project=project,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options=ClientOptions(api_endpoint=endpoint),
+            )
+        self._bucket_name = bucket
+        self._bucket = self._client.bucket(bucket)
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket_name
+
+    def ensure_bucket(self) -> None:
+        with _translate_errors():
+            if self._client.lookup_bucket(self._bucket_name, timeout=GCS_TIMEOUT) is not None:
+                return
+            with suppress(gexc.Conflict):  # created concurrently by another process
+                self._client.create_bucket(self._bucket_name, timeout=GCS_TIMEOUT)
+
+    def put_once(
+        self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
+    ) -> ArtifactRef:
+        sha256 = _sha256(data)
+        name = object_name(job_id, sha256, ext)
+        uri = f"gs://{self._bucket_name}/{name}"
+        ref = ArtifactRef(uri=uri, sha256=sha256, size=len(data), content_type=content_type)
+        blob = self._bucket.blob(name)
+        blob.metadata = {**metadata, SHA256_KEY: sha256}
+        with _translate_errors():
+            try:
+                _upload_in_one_request(blob, data, content_type)
+            except gexc.PreconditionFailed:
+                self._verify_existing(name, data, sha256)
+        return ref
+
+    def _verify_existing(self, name: str, data: bytes, sha256: str) -> None:
+        """Our earlier attempt (or a twin job) stored it: same content is success, other is a conflict."""
+        stored = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
+        if stored is None:  # deleted between the 412 and now: a retry will write it again
+            raise ArtifactStoreUnavailable(f"{name} vanished after a precondition failure")
+        stored_sha = (stored.metadata or {}).get(SHA256_KEY)
+        if stored_sha is not None:
+            same = stored_sha == sha256 and stored.size == len(data)
+        else:  # written by something else: fall back to the server-computed MD5
+            md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+            same = stored.md5_hash == md5 and stored.size == len(data)
+        if not same:
+            raise ArtifactConflict(f"gs://{self._bucket_name}/{name} holds different content")
+
+    def read(self, uri: str) -> bytes:
+        blob = self._bucket.blob(self._name_of(uri))
+        with _translate_errors():
+            data: bytes = blob.download_as_bytes(timeout=GCS_TIMEOUT, retry=None)
+        return data
+
+    def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """Ranged reads pinned to one generation, never past the end.
+
+        Not ``Blob.open("rb")``: its reader asks for a range starting at the object's
+        size when the size is a multiple of the chunk size, and fake-gcs-server 1.54
+        resets the connection instead of answering 416.
+        """
+        name = self._name_of(uri)
+        with _translate_errors():
+            blob = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
+            if blob is None or blob.size is None:
+                raise ArtifactNotFound(uri)
+            for start in range(0, blob.size, chunk_size):
+                end = min(start + chunk_size, blob.size) - 1  # inclusive
+                yield blob.download_as_bytes(
+                    start=start, end=end, if_generation_match=blob.generation, timeout=GCS_TIMEOUT, retry=None
+                )
+
+    def exists(self, uri: str) -> bool:
+        """False for URIs outside this bucket (e.g. a connector's locator), so callers may probe freely."""
+        try:
+            name = self._name_of(uri)
+        except InvalidArtifactName:
+            return False
+        with _translate_errors():
+            return bool(self._bucket.blob(name).exists(timeout=GCS_TIMEOUT, retry=None))
+
+    def _name_of(self, uri: str) -> str:
+        parsed = urlparse(uri)
+        if parsed.scheme != "gs" or parsed.netloc != self._bucket_name:
+            raise InvalidArtifactName(f"{uri!r} is not in gs://{self._bucket_name}")
+        return _check_object_name(parsed.path.lstrip("/"))
+
+
+def _upload_in_one_request(blob: Blob, data: bytes, content_type: str) -> None:
+    """Upload with ``ifGenerationMatch=0`` as one multipart request, whatever the size.
+
+    ``Blob.upload_from_string`` switches to a resumable (two-request) upload above
+    8 MiB. fake-gcs-server 1.54 drops preconditions on resumable uploads
+    (fsouza/fake-gcs-server#1967), so a second write would silently overwrite; real
+    GCS accepts single-request uploads of this size (bills are <= 20 MB). The
+    private call is pinned by tests/storage/test_artifacts_gcs.py (9 MiB case).
+    """
+    try:
+        response = blob._do_multipart_upload(
+            client=None,
+            stream=io.BytesIO(data),
+            content_type=content_type,
+            size=len(data),
+            predefined_acl=None,
+            if_generation_match=0,
+            if_generation_not_match=None,
+            if_metageneration_match=None,
+            if_metageneration_not_match=None,
+            timeout=GCS_TIMEOUT,
+            retry=None,
+        )
+    except InvalidResponse as exc:  # the media layer's error: give it its HTTP meaning (412, 503...)
+        status = exc.response.status_code
+        raise gexc.from_http_status(status, str(exc), response=exc.response) from exc  # type: ignore[no-untyped-call]
+    blob._set_properties(response.json())
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Map 404 to ``ArtifactNotFound`` and outages (connection, timeout, 429, 5xx) to ``ArtifactStoreUnavailable``."""
+    try:
+        yield
+    except gexc.NotFound as exc:
+        raise ArtifactNotFound(str(exc)) from exc
+    except (gexc.ServerError, gexc.TooManyRequests, requests.ConnectionError, requests.Timeout) as exc:
+        raise ArtifactStoreUnavailable(str(exc)) from exc
+
+
+# --- Local filesystem -------------------------------------------------------------------
+
+
+class LocalArtifactStore:
+    """Raw bills under a directory, for ``ARTIFACT_STORE=local``: same names and guarantees as GCS."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root.resolve()
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def ensure_bucket(self) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+
+    def put_once(
+        self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
+    ) -> ArtifactRef:
+        sha256 = _sha256(data)
+        path = self._root / object_name(job_id, sha256, ext)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ref = ArtifactRef(uri=path.as_uri(), sha256=sha256, size=len(data), content_type=content_type)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # O_EXCL
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            # link() fails if the name exists (rename would overwrite): the create-once step.
+            os.link(tmp, path)
+        except FileExistsError:
+            if _sha256(path.read_bytes()) != sha256:
+                raise ArtifactConflict(f"{path} holds different content") from None
+        finally:
+            os.unlink(tmp)
+        sidecar = {"content_type": content_type, "metadata": {**metadata, SHA256_KEY: sha256}}
+        _write_atomically(path.with_name(path.name + ".meta.json"), json.dumps(sidecar).encode())
+        return ref
+
+    def read(self, uri: str) -> bytes:
+        return self._existing(uri).read_bytes()
+
+    def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        with self._existing(uri).open("rb") as source:
+            while chunk := source.read(chunk_size):
+                yield chunk
+
+    def exists(self, uri: str) -> bool:
+        """False for URIs outside this store (e.g. a connector's locator)."""
+        try:
+            return self._path_of(uri).is_file()
+        except InvalidArtifactName:
+            return False
+
+    def _existing(self, uri: str) -> Path:
+        path = self._path_of(uri)
+        if not path.is_file():
+            raise ArtifactNotFound(uri)
+        return path
+
+    def _path_of(self, uri: str) -> Path:
+        parsed = urlparse(uri)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            raise InvalidArtifactName(f"{uri!r} is not a file:// URI")
+        path = Path(unquote(parsed.path))
+        try:
+            relative = path.relative_to(self._root)
+        except ValueError:
+            raise InvalidArtifactName(f"{uri!r} is outside {self._root}") from None
+        return self._root / _check_object_name(relative.as_posix())
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+    os.replace(tmp, path)
+
+
+def _endpoint(host: str | None) -> str | None:
+    if host is None:
+        return None
+    return host if "://" in host else f"http://{host}"
+
+
+def build_artifact_store(settings: Settings) -> ArtifactStore:
+    """The store ``ARTIFACT_STORE`` selects; GCS goes to the emulator when STORAGE_EMULATOR_HOST is set."""
+    if settings.artifact_store is ArtifactStoreKind.LOCAL:
+        return LocalArtifactStore(settings.data_dir / "artifacts")
+    return GcsArtifactStore(
+        bucket=settings.gcs_bucket,
+        project=settings.gcp_project,
+        endpoint=_endpoint(settings.storage_emulator_host),
+    )

@@ -1,0 +1,229 @@
+"""Payload encryption: Temporal stores only ciphertext of bills, accounts and decisions.
+
+Every payload the client, worker, replayer or tests exchange with the server passes
+through :class:`EncryptionCodec` (AES-256-GCM). Keys rotate by key id: the first key of
+the ring encrypts, every key in the ring decrypts, so old histories stay readable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import secrets
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
+
+from shared.settings import Environment, Settings
+
+logger = logging.getLogger(__name__)
+
+ENCODING = b"binary/encrypted"
+KEY_ID_METADATA = "encryption-key-id"
+KEY_FILE_NAME = "payload.keys"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class PayloadDecryptionError(ValueError):
+    """An encrypted payload could not be decrypted: a missing key or tampered data."""
+
+
+class UnknownKeyId(PayloadDecryptionError):
+    """The payload was encrypted with a key id this ring does not hold (a retired or foreign key)."""
+
+
+class CodecRequestInvalid(ValueError):
+    """A codec-server request body is not protobuf-JSON ``Payloads``."""
+
+
+class KeyRing:
+    """Key ids mapped to AES-256 keys, in order: the first encrypts, all decrypt."""
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise ValueError("a key ring needs at least one key")
+        self._ciphers: dict[str, AESGCM] = {}
+        for position, (kid, key) in enumerate(keys, start=1):
+            if not _KEY_ID.fullmatch(kid):
+                raise ValueError(f"key {position}: key id must match {_KEY_ID.pattern}")
+            if kid in self._ciphers:
+                raise ValueError(f"key {position}: key id repeats an earlier one")
+            if len(key) != KEY_BYTES:
+                raise ValueError(f"key {position}: key must be {KEY_BYTES} bytes (AES-256)")
+            self._ciphers[kid] = AESGCM(key)
+        self.primary_kid: str = keys[0][0]
+
+    @classmethod
+    def generate(cls, kid: str = "local") -> KeyRing:
+        """A ring with one fresh random key: tests and throwaway environments."""
+        return cls([(kid, AESGCM.generate_key(bit_length=256))])
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._ciphers)
+
+    def cipher(self, kid: str) -> AESGCM:
+        try:
+            return self._ciphers[kid]
+        except KeyError:
+            raise UnknownKeyId(
+                f"payload was encrypted with key id {kid[:64]!r}, which is not in PAYLOAD_KEYS "
+                f"(known: {', '.join(self._ciphers)}); add the old key back to decrypt it"
+            ) from None
+
+    def __repr__(self) -> str:
+        # Never show key material, even in tracebacks or debuggers.
+        return f"KeyRing(key_ids={list(self._ciphers)!r})"
+
+
+def parse_key_ring(spec: str) -> KeyRing:
+    """Parse ``"kid:base64key[,kid:base64key]"``; errors name positions, never key material."""
+    keys: list[tuple[str, bytes]] = []
+    entries = [entry.strip() for entry in spec.replace("\n", ",").split(",")]
+    for position, entry in enumerate((e for e in entries if e), start=1):
+        kid, sep, encoded = entry.partition(":")
+        if not sep or not kid.strip() or not encoded.strip():
+            raise ValueError(f"payload key {position} is not in 'kid:base64key' form")
+        keys.append((kid.strip(), _decode_key(encoded.strip(), position)))
+    if not keys:
+        raise ValueError("payload key spec is empty")
+    return KeyRing(keys)
+
+
+def _decode_key(encoded: str, position: int) -> bytes:
+    try:
+        # Accept standard and URL-safe alphabets; validate=True refuses stray characters.
+        key = base64.b64decode(encoded.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"payload key {position} is not valid base64") from None
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"payload key {position} must decode to {KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def load_key_ring(settings: Settings) -> KeyRing:
+    """``PAYLOAD_KEYS`` when set; outside production, a key file made once under ``data_dir``."""
+    spec = settings.payload_keys.get_secret_value().strip() if settings.payload_keys else ""
+    if spec:  # an empty PAYLOAD_KEYS= (common in compose files) means unset
+        return parse_key_ring(spec)
+    if settings.env is Environment.PRODUCTION:
+        raise RuntimeError("PAYLOAD_KEYS must be set when ENV=production")
+    return _local_key_file(settings.data_dir / KEY_FILE_NAME)
+
+
+def _local_key_file(path: Path) -> KeyRing:
+    """Read the local key file, creating it atomically on first use.
+
+    The key is written to a private temp file and hard-linked into place: ``link`` fails
+    when the name exists, so concurrent first starts agree on one complete file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        kid = f"local-{secrets.token_hex(4)}"
+        line = f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}\n"
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return _read_key_file(path)
+
+
+def _read_key_file(path: Path) -> KeyRing:
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        logger.warning("payload key file is readable by others; chmod 600 it", extra={"path": str(path)})
+    try:
+        return parse_key_ring(path.read_text())
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+class EncryptionCodec(PayloadCodec):
+    """AES-256-GCM over the whole serialized payload, tagged with the key id that sealed it."""
+
+    def __init__(self, key_ring: KeyRing) -> None:
+        self._ring = key_ring
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        kid = self._ring.primary_kid
+        cipher = self._ring.cipher(kid)
+        sealed = []
+        for payload in payloads:
+            nonce = os.urandom(NONCE_BYTES)
+            ciphertext = cipher.encrypt(nonce, payload.SerializeToString(), _associated_data(kid))
+            sealed.append(
+                Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: kid.encode()}, data=nonce + ciphertext)
+            )
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._open(payload) for payload in payloads]
+
+    def _open(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # written before encryption was enabled, or by a party without a codec
+        raw_kid = payload.metadata.get(KEY_ID_METADATA)
+        if raw_kid is None:
+            raise PayloadDecryptionError("encrypted payload carries no key id")
+        kid = raw_kid.decode(errors="replace")
+        cipher = self._ring.cipher(kid)
+        nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
+        try:
+            plaintext = cipher.decrypt(nonce, ciphertext, _associated_data(kid))
+        except InvalidTag:
+            raise PayloadDecryptionError(f"payload sealed with key id {kid!r} failed authentication") from None
+        return Payload.FromString(plaintext)
+
+
+def _associated_data(kid: str) -> bytes:
+    # Binding the key id means a payload cannot be relabelled to be opened under another key.
+    return b"minimeter-payload-v1:" + kid.encode()
+
+
+def data_converter(key_ring: KeyRing) -> DataConverter:
+    """The one converter for client, worker, replayer and tests: pydantic JSON, then encryption."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key_ring))
+
+
+async def decode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Remote codec protocol ``/decode``: protobuf-JSON ``Payloads`` in, decoded ``Payloads`` out."""
+    return _to_json(await codec.decode(_from_json(body)))
+
+
+async def encode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Remote codec protocol ``/encode``: protobuf-JSON ``Payloads`` in, encoded ``Payloads`` out."""
+    return _to_json(await codec.encode(_from_json(body)))
+
+
+def _from_json(body: Mapping[str, Any]) -> list[Payload]:
+    try:
+        message = json_format.ParseDict(dict(body), Payloads(), ignore_unknown_fields=True)
+    except json_format.ParseError:
+        raise CodecRequestInvalid("body must be protobuf-JSON Payloads: {'payloads': [...]}") from None
+    return list(message.payloads)
+
+
+def _to_json(payloads: Sequence[Payload]) -> dict[str, Any]:
+    # Built per payload so an empty list still answers {"payloads": []}.
+    return {"payloads": [json_format.MessageToDict(payload) for payload in payloads]}

@@ -1,0 +1,86 @@
+"""Postgres access: one asyncpg pool per process and versioned SQL migrations.
+
+Migrations are the ``NNNN_name.sql`` files beside this module, applied in order,
+each once, inside a transaction, recorded in ``schema_migrations``. An advisory
+lock makes concurrent starters (API and worker at once) safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from shared.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_ID = 72_616_001
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` when set; otherwise the embedded server under ``.data/`` (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from stack.services import embedded_postgres_url
+
+    return embedded_postgres_url(settings.data_dir / "postgres")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(settings: Settings, *, dsn: str | None = None) -> asyncpg.Pool:
+    """Create the process's single pool (JSON columns decoded to Python objects)."""
+    pool = await asyncpg.create_pool(
+        dsn or resolve_database_url(settings),
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        init=_init_connection,
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+def migration_files() -> list[Path]:
+    return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply pending migrations; returns the versions applied now."""
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
+        try:
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for path in migration_files():
+                version = path.stem
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                    )
+                applied_now.append(version)
+                logger.info("migration applied", extra={"migration": version})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
+    return applied_now
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

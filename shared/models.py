@@ -1,0 +1,223 @@
+"""Domain records and the typed inputs/outputs of workflows and activities.
+
+Every Temporal payload is one of these small Pydantic models, so fields can be
+added later without breaking recorded histories. Raw bill bytes never appear
+here: workflows carry an ``ArtifactRef`` (claim check) instead.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.bill import NormalizedBill, Provider
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    NEEDS_REVIEW = "NEEDS_REVIEW"
+    SUCCEEDED = "SUCCEEDED"
+    DUPLICATE = "DUPLICATE"
+    REJECTED = "REJECTED"
+    REVIEW_EXPIRED = "REVIEW_EXPIRED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in {JobStatus.PENDING, JobStatus.RUNNING, JobStatus.NEEDS_REVIEW}
+
+
+class JobType(StrEnum):
+    CONNECTOR = "connector"
+    UPLOAD = "upload"
+
+
+Decision = Literal["accept", "review", "reject"]
+
+
+class Customer(BaseModel):
+    id: int
+    name: str
+    email: str | None = None
+    created_at: AwareDatetime
+
+
+class UtilityAccount(BaseModel):
+    id: int
+    customer_id: int
+    provider: Provider | None
+    account_number: str
+    label: str | None = None
+    created_at: AwareDatetime
+
+
+class ArtifactRef(BaseModel):
+    """Where a raw bill lives in object storage: the claim check workflows carry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str
+    sha256: str
+    size: int
+    content_type: str
+
+
+class StepRecord(BaseModel):
+    name: str
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    duration_ms: int | None = None
+    attempt_error: str | None = None
+
+
+# --- workflow input/output ---------------------------------------------------------
+
+
+class IngestionRequest(BaseModel):
+    """Input of ``BillIngestionWorkflow``: what to ingest, never the bytes themselves."""
+
+    job_id: str
+    customer_id: int
+    utility_account_id: int
+    provider: Provider | None = None
+    job_type: JobType = JobType.CONNECTOR
+    upload: ArtifactRef | None = None
+    """For uploads: where the API already stored the file."""
+    review_sla_seconds: int = 24 * 3600
+    review_timeout_seconds: int = 7 * 24 * 3600
+
+
+class IngestionResult(BaseModel):
+    job_id: str
+    status: JobStatus
+    decision: Decision | None = None
+    reasons: list[str] = Field(default_factory=list)
+    bill_id: str | None = None
+    duplicate_of: str | None = None
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    artifact: ArtifactRef | None = None
+    error: str | None = None
+    reviewer: str | None = None
+    note: str | None = None
+
+
+class JobProgress(BaseModel):
+    """What the ``progress`` query returns: the current step and the steps done."""
+
+    job_id: str
+    status: JobStatus
+    current_step: str | None
+    steps: list[StepRecord]
+    reasons: list[str] = Field(default_factory=list)
+    review_revision: str | None = None
+
+
+# --- activity inputs/outputs -------------------------------------------------------
+
+
+class JobRef(BaseModel):
+    job_id: str
+
+
+class JobStatusUpdate(BaseModel):
+    job_id: str
+    status: JobStatus
+    error: str | None = None
+    result: IngestionResult | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    attempts: int | None = None
+
+
+class FetchRequest(BaseModel):
+    job_id: str
+    utility_account_id: int
+    provider: Provider | None
+    upload: ArtifactRef | None = None
+
+
+class FetchedBill(BaseModel):
+    """A bill pinned at its source: a connector locator and its content hash."""
+
+    source_uri: str
+    sha256: str
+    size: int
+    content_type: str
+    provider: Provider | None
+
+
+class StoreRequest(BaseModel):
+    job_id: str
+    fetched: FetchedBill
+
+
+class ExtractRequest(BaseModel):
+    job_id: str
+    artifact: ArtifactRef
+    provider: Provider | None
+
+
+class ExtractionOutcome(BaseModel):
+    bill: NormalizedBill | None
+    reasons: list[str]
+    extractor: str
+    pages: int
+
+
+class ValidateRequest(BaseModel):
+    job_id: str
+    artifact: ArtifactRef
+    extraction: ExtractionOutcome
+
+
+class ValidationOutcome(BaseModel):
+    decision: Decision
+    reasons: list[str]
+
+
+class PersistRequest(BaseModel):
+    job_id: str
+    customer_id: int
+    utility_account_id: int
+    artifact: ArtifactRef
+    bill: NormalizedBill
+    source: Literal["extraction", "review"] = "extraction"
+
+
+class PersistOutcome(BaseModel):
+    bill_id: str
+    duplicate_of_job: str | None = None
+    """Set when an earlier job already stored this bill: nothing new was written."""
+
+
+class PublishRequest(BaseModel):
+    job_id: str
+    bill_id: str
+    customer_id: int
+    utility_account_id: int
+    bill: NormalizedBill
+
+
+class MonthlyTotalPublic(BaseModel):
+    utility_account_id: int
+    month: date
+    total_cost: Decimal
+    kwh: Decimal | None = None
+    bills: int
+
+
+class BillSummary(BaseModel):
+    id: str
+    utility_account_id: int
+    job_id: str
+    bill_period_start: date | None
+    bill_period_end: date | None
+    due_date: date | None
+    total_amount: Decimal | None
+    currency: str
+    created_at: datetime

@@ -1,0 +1,66 @@
+"""Messages of the human-review loop: the decision a reviewer sends and what they get back."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+from shared.bill import NormalizedBill
+from shared.models import JobStatus
+
+
+class ReviewAction(StrEnum):
+    APPROVE = "approve"
+    CORRECT = "correct"
+    REJECT = "reject"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "PENDING"
+    ESCALATED = "ESCALATED"
+    DONE = "DONE"
+    EXPIRED = "EXPIRED"
+
+
+class ReviewDecision(BaseModel):
+    """A reviewer's decision, sent by signal (``review_decision``) or update (``submit_review``)."""
+
+    action: ReviewAction
+    revision: str = Field(min_length=1, max_length=64)
+    bill: NormalizedBill | None = None
+    reviewer: str = Field(default="unknown", max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _correct_needs_bill(self) -> ReviewDecision:
+        if self.action is ReviewAction.CORRECT and self.bill is None:
+            raise ValueError("a 'correct' decision needs the full corrected bill")
+        return self
+
+
+class ReviewAck(BaseModel):
+    job_id: str
+    status: JobStatus
+
+
+class ReviewTaskOpen(BaseModel):
+    job_id: str
+    reasons: list[str]
+    bill: NormalizedBill | None
+    artifact_uri: str
+    revision: str
+    status: ReviewStatus = ReviewStatus.PENDING
+
+
+class ReviewTaskUpdate(BaseModel):
+    job_id: str
+    status: ReviewStatus
+    revision: str
+
+
+class ReviewAudit(BaseModel):
+    job_id: str
+    decision: ReviewDecision
+    before: NormalizedBill | None
+    revision: str

@@ -1,0 +1,54 @@
+"""Temporal Schedules MiniMeter keeps: created on startup, updated in place when their spec changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+
+ROLLUP_SCHEDULE_ID = "analytics-rollup"
+
+
+def rollup_schedule(*, task_queue: str, every: timedelta, window_days: int = 62) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AnalyticsRollupWorkflow.run,
+            RollupInput(window_days=window_days),
+            # The server appends the scheduled time, so each run has its own id.
+            id=ROLLUP_SCHEDULE_ID,
+            task_queue=task_queue,
+            execution_timeout=timedelta(hours=1),
+            static_summary="Recompute monthly cost and usage per account",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # A slow rollup must not pile up runs; the next one covers the same window anyway.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_rollup_schedule(
+    client: Client, *, task_queue: str, every: timedelta = timedelta(hours=1), window_days: int = 62
+) -> None:
+    """Create the ``analytics-rollup`` schedule, or replace its spec and action if it exists (idempotent)."""
+    schedule = rollup_schedule(task_queue=task_queue, every=every, window_days=window_days)
+    try:
+        await client.create_schedule(ROLLUP_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(ROLLUP_SCHEDULE_ID).update(replace)

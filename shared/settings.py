@@ -1,0 +1,124 @@
+"""Runtime configuration: every knob is an environment variable with an embedded default.
+
+With nothing set, MiniMeter runs fully locally (dev server, embedded Postgres,
+emulators, offline extractor). Setting the same variables points the same code
+at real Temporal, Cloud SQL, GCS, BigQuery and Gemini.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ExtractorMode(StrEnum):
+    AUTO = "auto"
+    RULES = "rules"
+    GEMINI = "gemini"
+
+
+class ArtifactStoreKind(StrEnum):
+    GCS = "gcs"
+    LOCAL = "local"
+
+
+class AnalyticsKind(StrEnum):
+    BIGQUERY = "bigquery"
+    LOCAL = "local"
+    DISABLED = "disabled"
+
+
+class Settings(BaseSettings):
+    """One settings object per process, read from the environment once."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = REPO_ROOT / ".data"
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", description="json or console")
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "minimeter-ingestion"
+    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_url: str = "http://localhost:8233"
+
+    # Postgres (embedded server when unset)
+    database_url: SecretStr | None = None
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    upload_max_bytes: int = 20 * 1024 * 1024
+    rate_limit_per_minute: int = 600
+    auth_disabled: bool = False
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
+
+    # Payload encryption: "kid:base64key[,kid:base64key]"; first is used to encrypt.
+    payload_keys: SecretStr | None = None
+
+    # Extraction
+    extractor: ExtractorMode = ExtractorMode.AUTO
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = 60.0
+    max_pdf_pages: int = 50
+
+    # Raw bills and analytics
+    artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
+    gcs_bucket: str = "minimeter-raw-bills"
+    storage_emulator_host: str | None = None
+    gcp_project: str = "minimeter-local"
+    analytics: AnalyticsKind = AnalyticsKind.BIGQUERY
+    bq_dataset: str = "minimeter"
+    bigquery_emulator_host: str | None = None
+
+    # Human review
+    review_sla: timedelta = timedelta(hours=24)
+    review_timeout: timedelta = timedelta(days=7)
+
+    # Worker
+    worker_max_concurrent_activities: int = 64
+    worker_max_concurrent_workflow_tasks: int = 32
+    worker_activity_threads: int = 64
+    worker_graceful_shutdown_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if self.auth_disabled:
+                raise ValueError("AUTH_DISABLED=true is refused when ENV=production")
+            if self.payload_keys is None:
+                raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set when ENV=production")
+        return self
+
+    @property
+    def gemini_configured(self) -> bool:
+        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, created once."""
+    return Settings()

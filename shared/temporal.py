@@ -1,0 +1,38 @@
+"""The one way MiniMeter connects to Temporal: pydantic payloads, encrypted at rest."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, TLSConfig
+from temporalio.converter import DataConverter
+
+from shared.codec import data_converter, load_key_ring
+from shared.settings import Settings
+
+WORKFLOW_ID_PREFIX = "bill-ingestion-"
+
+
+def workflow_id_for(job_id: str) -> str:
+    """Workflow ids derive from job ids, so a start is idempotent per job."""
+    return f"{WORKFLOW_ID_PREFIX}{job_id}"
+
+
+def converter_for(settings: Settings) -> DataConverter:
+    """The pydantic converter with the payload encryption codec: used by every party."""
+    return data_converter(load_key_ring(settings))
+
+
+async def connect_client(settings: Settings) -> Client:
+    """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS/API key for Temporal Cloud)."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=converter_for(settings),
+        tls=TLSConfig() if settings.temporal_tls or api_key else False,
+        api_key=api_key,
+    )
+
+
+def web_ui_link(settings: Settings, workflow_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"

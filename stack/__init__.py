@@ -1,0 +1,1 @@
+"""The local stack: processes MiniMeter starts for itself when nothing is configured."""

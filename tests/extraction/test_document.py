@@ -1,0 +1,103 @@
+"""Reading uploads: type sniffing, refusals with their reasons, text per page."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fpdf import FPDF
+from PIL import Image
+
+from eval import adversarial, render_image
+from eval.brands import KNOWN
+from eval.generate import sample_bill
+from eval.synth import make_facts, rng_for
+from extraction.document import DocumentRejected, read_document, sniff_content_type
+from shared.bill import Provider
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("1", (8, 8)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.7\n...", "application/pdf"),
+        (b"\xef\xbb\xbf junk\n%PDF-1.4", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n....", "image/png"),
+        (b"\xff\xd8\xff\xe0....", "image/jpeg"),
+        (b"Amount due: $84.12\nDue date: 01/26/2026\n", "text/plain"),
+        ("Café Électrique — facture\n".encode("latin-1", "replace"), "text/plain"),
+        (b"PK\x03\x04\x14\x00\x06\x00", None),
+        (bytes(range(256)) * 4, None),
+        (b"", None),
+    ],
+)
+def test_sniff(data: bytes, expected: str | None) -> None:
+    assert sniff_content_type(data) == expected
+
+
+def test_pdf_text_per_page() -> None:
+    data, content_type, expected = sample_bill(Provider.PGE, seed="pages")
+    document = read_document(data)
+    assert content_type == document.content_type == "application/pdf"
+    assert document.has_text_layer
+    assert expected.account_number and expected.account_number in document.text
+    assert len(document.pages) == document.page_count >= 1
+
+
+def test_text_document() -> None:
+    document = read_document(b"Account number: 1234\nAmount due: $84.12\n")
+    assert document.content_type == "text/plain"
+    assert document.pages == ["Account number: 1234\nAmount due: $84.12\n"]
+
+
+def test_images_and_scans_have_no_text_layer() -> None:
+    facts = make_facts(KNOWN[Provider.SFPUC], rng_for("doc"))
+    png = read_document(render_image.png(facts))
+    assert (png.content_type, png.pages, png.has_text_layer) == ("image/png", [], False)
+    scan = read_document(render_image.image_pdf(facts))
+    assert scan.content_type == "application/pdf" and not scan.has_text_layer
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty_file"),
+        (b"  \n\t ", "empty_file"),
+        (adversarial.corrupt_pdf(rng_for("x")), "corrupt_file"),
+        (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF", "corrupt_file"),
+        (_png()[:20], "corrupt_file"),
+        (adversarial.renamed_docx(), "unsupported_type"),
+        (b"GIF89a\x01\x00\x01\x00\x00\x00\x00", "unsupported_type"),
+    ],
+)
+def test_rejections(data: bytes, reason: str) -> None:
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(data)
+    assert caught.value.reason == reason
+
+
+def test_page_limit() -> None:
+    pdf = FPDF()
+    for _ in range(3):
+        pdf.add_page()
+    data = bytes(pdf.output())
+    assert len(read_document(data, max_pages=3).pages) == 3
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(data, max_pages=2)
+    assert caught.value.reason == "too_many_pages"
+
+
+def test_password_protected_pdf_is_unsupported() -> None:
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 5, "Amount due $10.00")
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(bytes(pdf.output()))
+    assert caught.value.reason == "unsupported_type"

@@ -1,0 +1,126 @@
+"""extract(): which extractor runs in each mode, and how rules and Gemini are reconciled."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from eval import render_image
+from eval.brands import KNOWN
+from eval.generate import sample_bill
+from eval.synth import make_facts, rng_for
+from extraction.document import read_document
+from extraction.engine import disagree, extract
+from extraction.gemini import GeminiUnavailable
+from shared.bill import Provider
+from shared.settings import ExtractorMode, Settings
+from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
+
+
+def test_rules_mode_reads_known_provider(offline_settings: Settings) -> None:
+    data, _, expected = sample_bill(Provider.SFPUC, seed=2)
+    result = extract(read_document(data), provider_hint=Provider.SFPUC, settings=offline_settings)
+    assert result.extractor == "rules:sfpuc" and result.reasons == [] and result.pages >= 1
+    assert result.bill is not None and result.bill.total_amount == expected.total_amount
+
+
+def test_offline_image_has_no_text_layer(offline_settings: Settings) -> None:
+    facts = make_facts(KNOWN[Provider.CONED], rng_for("img"))
+    for data in (render_image.png(facts), render_image.image_pdf(facts)):
+        result = extract(read_document(data), provider_hint=None, settings=offline_settings)
+        assert (result.bill, result.reasons) == (None, ["no_text_layer"])
+
+
+def test_trusted_template_does_not_call_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    data, _, _ = sample_bill(Provider.DUKE, seed=5)
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert result.extractor == "rules:duke" and result.reasons == []
+    assert fake_gemini.request_count == 0
+
+
+def test_unknown_provider_is_confirmed_by_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    data, _, expected = sample_bill(None, seed=5)
+    fake_gemini.push(200, bill_response(wire_from_bill(expected)))
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert result.extractor == "gemini" and result.reasons == []
+    assert result.bill is not None and result.bill.total_amount == expected.total_amount
+    assert fake_gemini.request_count == 1
+
+
+def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    data, _, expected = sample_bill(None, seed=6)
+    assert expected.total_amount is not None
+    wrong = expected.model_copy(update={"total_amount": expected.total_amount + Decimal("10.00")})
+    fake_gemini.push(200, bill_response(wire_from_bill(wrong)))
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert result.reasons == ["extractor_disagreement"]
+
+
+def test_malformed_output_keeps_the_rules_reading(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    data, _, expected = sample_bill(None, seed=7)
+    fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert result.reasons == ["malformed_model_output"]
+    assert result.bill is not None and result.bill.account_number == expected.account_number
+
+
+def test_gemini_reads_images(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    facts = make_facts(KNOWN[Provider.SFPUC], rng_for("img2"))
+    fake_gemini.push(200, bill_response(wire_from_bill(facts.bill)))
+    result = extract(
+        read_document(render_image.png(facts)),
+        provider_hint=Provider.SFPUC,
+        settings=gemini_settings,
+    )
+    assert result.extractor == "gemini" and result.bill is not None
+    assert result.bill.provider is Provider.SFPUC
+
+
+def test_gemini_says_not_a_bill(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    data, _, expected = sample_bill(None, seed=8)
+    fake_gemini.push(200, bill_response(wire_from_bill(expected, is_utility_bill=False)))
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+
+
+def test_transient_errors_propagate_for_temporal_to_retry(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    data, _, _ = sample_bill(None, seed=9)
+    fake_gemini.push(429, error_body(429))
+    with pytest.raises(GeminiUnavailable):
+        extract(read_document(data), provider_hint=None, settings=gemini_settings)
+
+
+def test_gemini_mode_without_key_falls_back_to_review() -> None:
+    data, _, _ = sample_bill(Provider.PGE, seed=1)
+    settings = Settings(extractor=ExtractorMode.GEMINI, gemini_api_key=None)
+    result = extract(read_document(data), provider_hint=None, settings=settings)
+    assert "gemini_not_configured" in result.reasons
+
+
+def test_rules_mode_never_calls_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    data, _, _ = sample_bill(None, seed=10)
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.RULES})
+    assert (
+        extract(read_document(data), provider_hint=None, settings=settings).extractor
+        == "rules:generic"
+    )
+    assert fake_gemini.request_count == 0
+
+
+def test_disagree_ignores_formatting_and_missing_values() -> None:
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    assert bill.account_number is not None
+    spaced = bill.model_copy(
+        update={"account_number": bill.account_number.replace("-", " "), "due_date": None}
+    )
+    assert not disagree(bill, spaced)
+    assert disagree(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]}))

@@ -1,0 +1,194 @@
+"""GeminiExtractor against a local fake of generateContent, through the real google-genai client."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from eval.generate import sample_bill
+from extraction.document import read_document
+from extraction.gemini import GeminiExtractor, GeminiRejected, GeminiUnavailable
+from extraction.wire import MalformedModelOutput
+from shared.bill import Commodity, Provider
+from shared.settings import Settings
+from tests.fakes.gemini import FakeGemini, bill_response, error_body
+
+
+def wire_fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "is_utility_bill": True,
+        "provider_name": "Duke Energy",
+        "account_number": "9100 1234 5678",
+        "customer_name": "Jane Doe",
+        "service_address": None,
+        "statement_date": "2026-01-05",
+        "bill_period_start": "2025-12-03",
+        "bill_period_end": "2026-01-02",
+        "due_date": "2026-01-26",
+        "currency": "USD",
+        "total_amount": "84.12",
+        "previous_balance": "50.00",
+        "payments_received": "-50.00",
+        "current_charges": "84.12",
+        "usage": [
+            {"commodity": "electricity", "quantity": "512", "unit": "kWh", "meter_number": "123"}
+        ],
+        "line_items": [
+            {
+                "description": "Energy",
+                "category": "supply",
+                "amount": "74.12",
+                "commodity": "electricity",
+            },
+            {
+                "description": "Customer charge",
+                "category": "fee",
+                "amount": "$10.00",
+                "commodity": None,
+            },
+        ],
+    }
+    fields.update(overrides)
+    return fields
+
+
+@pytest.fixture
+def pdf_document() -> Any:
+    data, _, _ = sample_bill(Provider.DUKE, seed=1)
+    return read_document(data)
+
+
+def test_success_converts_wire_to_bill(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(200, bill_response(wire_fields()))
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(
+        pdf_document, provider=Provider.DUKE
+    )
+    assert bill is not None
+    assert bill.provider is Provider.DUKE
+    assert str(bill.total_amount) == "84.12"
+    assert str(bill.payments_received) == "50.00"  # sign normalised: money received is positive
+    assert bill.usage[0].commodity is Commodity.ELECTRICITY
+    assert [str(i.amount) for i in bill.line_items] == ["74.12", "10.00"]
+
+
+def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(200, bill_response(wire_fields()))
+    GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=Provider.DUKE)
+    (request,) = fake_gemini.requests
+    assert request.path == "/v1beta/models/gemini-test:generateContent"
+    parts = request.body["contents"][0]["parts"]
+    inline = parts[0]["inlineData"]
+    assert (inline.get("mimeType") or inline.get("mime_type")) == "application/pdf"
+    encoded = inline["data"]
+    assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)) == pdf_document.data
+    prompt = " ".join(
+        p.get("text", "") for content in request.body["contents"] for p in content["parts"]
+    )
+    assert "Duke Energy" in prompt and "Current Bill" in prompt  # provider quirks are included
+    config = request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["maxOutputTokens"] > 0
+    schema = config.get("responseSchema") or config.get("responseJsonSchema")
+    assert schema is not None and "total_amount" in str(schema)
+
+
+def test_not_a_bill_returns_none(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(200, bill_response(wire_fields(is_utility_bill=False)))
+    assert (
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None) is None
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        bill_response("{not json"),
+        bill_response({"is_utility_bill": True}),
+        bill_response(wire_fields(total_amount="eighty dollars")),
+        bill_response(wire_fields(due_date="someday")),
+        bill_response(
+            wire_fields(
+                usage=[
+                    {"commodity": "plasma", "quantity": "1", "unit": "kWh", "meter_number": None}
+                ]
+            )
+        ),
+        bill_response(wire_fields(), finish_reason="MAX_TOKENS"),
+        bill_response(wire_fields(), finish_reason="SAFETY"),
+        {"candidates": []},
+    ],
+    ids=[
+        "bad-json",
+        "missing-fields",
+        "bad-amount",
+        "bad-date",
+        "bad-commodity",
+        "max-tokens",
+        "safety",
+        "empty",
+    ],
+)
+def test_malformed_output_is_a_typed_error(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, reply: dict[str, Any]
+) -> None:
+    fake_gemini.push(200, reply)
+    with pytest.raises(MalformedModelOutput):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+
+
+def test_429_is_unavailable_then_a_retry_succeeds(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(429, error_body(429))
+    fake_gemini.push(200, bill_response(wire_fields()))
+    extractor = GeminiExtractor.from_settings(gemini_settings)
+    with pytest.raises(GeminiUnavailable):
+        extractor.extract(pdf_document, provider=None)
+    assert fake_gemini.request_count == 1  # the SDK did not retry on its own
+    assert extractor.extract(pdf_document, provider=None) is not None
+    assert fake_gemini.request_count == 2
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_unavailable(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, status: int
+) -> None:
+    fake_gemini.push(status, error_body(status))
+    with pytest.raises(GeminiUnavailable):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert fake_gemini.request_count == 1
+
+
+def test_timeout_is_unavailable(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(200, bill_response(wire_fields()), delay=2.0)
+    settings = gemini_settings.model_copy(update={"gemini_timeout_seconds": 0.3})
+    with pytest.raises(GeminiUnavailable):
+        GeminiExtractor.from_settings(settings).extract(pdf_document, provider=None)
+
+
+def test_bad_request_is_rejected_not_retried(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    fake_gemini.push(400, error_body(400))
+    with pytest.raises(GeminiRejected):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+
+
+def test_text_documents_are_sent_as_text(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    fake_gemini.push(200, bill_response(wire_fields()))
+    document = read_document(b"Account number: 1234\nAmount due: $84.12\nDue date: 01/26/2026\n")
+    GeminiExtractor.from_settings(gemini_settings).extract(document, provider=None)
+    parts = fake_gemini.requests[0].body["contents"][0]["parts"]
+    assert "Amount due: $84.12" in parts[0]["text"]

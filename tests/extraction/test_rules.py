@@ -1,0 +1,147 @@
+"""The offline extractor: provider templates, the generic label reader, and its doubts."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from eval import adversarial
+from eval.generate import sample_bill
+from eval.synth import rng_for
+from extraction.document import read_document
+from extraction.rules.extractor import extract_with_rules
+from extraction.rules.templates import select_template
+from shared.bill import Commodity, Provider, UsageUnit
+
+CORE = (
+    "account_number",
+    "bill_period_start",
+    "bill_period_end",
+    "due_date",
+    "total_amount",
+    "previous_balance",
+    "payments_received",
+    "current_charges",
+    "statement_date",
+)
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+@pytest.mark.parametrize("seed", range(8))
+def test_templates_read_every_layout(provider: Provider, seed: int) -> None:
+    data, _, expected = sample_bill(provider, seed=seed)
+    result = extract_with_rules(read_document(data).pages, provider_hint=None)
+    assert result.extractor == f"rules:{provider.value}"
+    assert result.reasons == []
+    assert result.bill is not None
+    for name in CORE:
+        assert getattr(result.bill, name) == getattr(expected, name), name
+    assert [(u.commodity, u.quantity, u.unit) for u in result.bill.usage] == [
+        (u.commodity, u.quantity, u.unit) for u in expected.usage
+    ]
+    assert [i.amount for i in result.bill.line_items] == [i.amount for i in expected.line_items]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_generic_reader_on_unknown_providers(seed: int) -> None:
+    data, _, expected = sample_bill(None, seed=seed)
+    result = extract_with_rules(read_document(data).pages, provider_hint=None)
+    assert result.extractor == "rules:generic"
+    assert result.bill is not None and result.bill.provider is None
+    for name in CORE:
+        assert getattr(result.bill, name) == getattr(expected, name), name
+
+
+PLAIN = """\
+RIVERSIDE UTILITY AUTHORITY
+Customer Account No. 0042-1177
+
+Statement Date      Due Date           Amount Due
+5 January 2026      2026-01-26         $1,234.50
+
+Service Period: Dec 3, 2025 through Jan 2, 2026
+
+Previous Balance                       $200.00
+Payments - Thank You                   200.00 CR
+Current Charges                        $1,234.50
+
+Water Charges
+  Water service fee                    $24.50
+  Water usage charge                   $1,230.00
+  Conservation credit                  ($20.00)
+Total Current Charges                  $1,234.50
+
+Water used this period: 1,234 gallons
+"""
+
+
+def test_generic_labels_left_and_above_and_formats() -> None:
+    result = extract_with_rules([PLAIN], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == []
+    assert bill.account_number == "0042-1177"
+    assert bill.statement_date == date(2026, 1, 5)
+    assert bill.due_date == date(2026, 1, 26)
+    assert bill.total_amount == Decimal("1234.50")
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+    assert bill.payments_received == Decimal("200.00")
+    assert [i.amount for i in bill.line_items] == [
+        Decimal("24.50"),
+        Decimal("1230.00"),
+        Decimal("-20.00"),
+    ]
+    assert bill.line_items[0].commodity is Commodity.WATER
+    assert [(u.commodity, u.quantity, u.unit) for u in bill.usage] == [
+        (Commodity.WATER, Decimal("1234"), UsageUnit.GAL)
+    ]
+    assert bill.provider_name == "RIVERSIDE UTILITY AUTHORITY"
+
+
+def test_total_only_on_page_two() -> None:
+    page_one, page_two = PLAIN.split("Previous Balance")
+    page_one = page_one.replace("Amount Due", "").replace("$1,234.50", "")
+    page_two = "Previous Balance" + page_two + "\nTotal Amount Due                  $1,234.50\n"
+    result = extract_with_rules([page_one, page_two], provider_hint=None)
+    assert result.bill is not None and result.bill.total_amount == Decimal("1234.50")
+    assert result.bill.due_date == date(2026, 1, 26)
+
+
+def test_past_due_and_late_amounts_are_not_the_total() -> None:
+    text = PLAIN.replace(
+        "Current Charges                        $1,234.50\n",
+        "Current Charges                        $1,234.50\nPast Due Amount     $0.00\n"
+        "Amount due after 02/10/2026           $1,259.50\n",
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.total_amount == Decimal("1234.50")
+
+
+def test_conflicting_totals_are_flagged() -> None:
+    text = PLAIN + "\nAmount Due   $999.99\n"
+    assert (
+        "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
+    )
+
+
+def test_receipt_is_not_a_bill() -> None:
+    document = read_document(adversarial.receipt(rng_for("receipt")))
+    result = extract_with_rules(document.pages, provider_hint=None)
+    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+
+
+def test_template_selection_and_hint() -> None:
+    template, clash = select_template("Questions? Visit duke-energy.com", None)
+    assert template is not None and template.provider is Provider.DUKE and not clash
+    template, clash = select_template("Duke Energy", Provider.PGE)
+    assert template is not None and template.provider is Provider.DUKE and clash
+    template, clash = select_template("Some Water Company", Provider.SFPUC)
+    assert template is not None and template.provider is Provider.SFPUC and not clash
+    assert select_template("Some Water Company", None) == (None, False)
+
+
+def test_provider_mismatch_goes_to_review() -> None:
+    data, _, _ = sample_bill(Provider.CONED, seed=3)
+    result = extract_with_rules(read_document(data).pages, provider_hint=Provider.PGE)
+    assert "provider_mismatch" in result.reasons

@@ -1,0 +1,93 @@
+"""The value parsers every extractor and the evidence check rely on."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from extraction.values import (
+    iter_dates,
+    parse_date,
+    parse_money,
+    parse_quantity,
+    take_account_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$1,234.56", "1234.56"),
+        ("1234.56", "1234.56"),
+        ("-$20.00", "-20.00"),
+        ("$-20.00", "-20.00"),
+        ("20.00 CR", "-20.00"),
+        ("($20.00)", "-20.00"),
+        ("(1,020.00)", "-1020.00"),
+    ],
+)
+def test_money_formats(text: str, expected: str) -> None:
+    assert parse_money(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["0.12345", "7.25%", "512.000", "12", "abc", "1.2.3"])
+def test_not_money(text: str) -> None:
+    assert parse_money(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01/05/2026",
+        "1/5/26",
+        "Jan 5, 2026",
+        "Jan. 05, 2026",
+        "January 5, 2026",
+        "2026-01-05",
+        "5 January 2026",
+        "5th Jan 2026",
+        "01-05-2026",
+    ],
+)
+def test_date_formats(text: str) -> None:
+    assert parse_date(text) == date(2026, 1, 5)
+
+
+@pytest.mark.parametrize("text", ["13/45/2026", "2026-02-30", "Foo 5, 2026", "5/2026"])
+def test_not_dates(text: str) -> None:
+    assert parse_date(text) is None
+
+
+def test_dates_in_a_range() -> None:
+    found = [f.value for f in iter_dates("Service from Dec 3, 2025 to Jan 2, 2026")]
+    assert found == [date(2025, 12, 3), date(2026, 1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (": 1234567890-1", "1234567890-1"),
+        ("9100 1234 5678   Jan 5, 2026", "9100 1234 5678"),
+        (" 12-3456-7890-1234-5 Statement", "12-3456-7890-1234-5"),
+        ("NW-004211", "NW-004211"),
+        ("SG 12345 678", "SG 12345 678"),
+        ("acc-12", "acc-12"),
+        ("1234567890 01/05/2026", "1234567890"),
+    ],
+)
+def test_account_numbers(text: str, expected: str) -> None:
+    found = take_account_number(text)
+    assert found is not None and found.value == expected
+
+
+@pytest.mark.parametrize("text", ["Summary", "Jan 5, 2026", "$84.12", ""])
+def test_not_account_numbers(text: str) -> None:
+    assert take_account_number(text) is None
+
+
+def test_quantities() -> None:
+    assert parse_quantity("1,234") == Decimal("1234")
+    assert parse_quantity("512.5") == Decimal("512.5")
+    assert parse_quantity("12 kWh") is None

@@ -1,0 +1,92 @@
+"""Every route of the app against every role: allowed means not 401/403, forbidden means exactly 403."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+from starlette.routing import BaseRoute, Mount, Route
+
+from api.auth import Role
+from api.main import create_app
+from shared.settings import Settings
+from tests.security.access import EXPECTED, PUBLIC, ROLES, SKIPPED_PREFIXES, expected_cell, markdown
+from tests.security.conftest import caller
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def app_endpoints(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path) for every route the app serves, /ui excluded; mounts elsewhere are listed as ``*``.
+
+    FastAPI nests included routers (``_IncludedRouter``); they are walked through their
+    ``original_router`` so routes hidden from the OpenAPI schema are found too.
+    """
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context_prefix = getattr(getattr(route, "include_context", None), "prefix", "")
+            found |= app_endpoints(included.routes, prefix + context_prefix)
+            continue
+        path = prefix + getattr(route, "path", "")
+        if path.startswith(SKIPPED_PREFIXES):
+            continue
+        if isinstance(route, Route):
+            found |= {(m, path) for m in (route.methods or {"GET"}) - IGNORED_METHODS}
+        elif isinstance(route, Mount):
+            found.add(("*", path))
+        else:
+            found.add(("?", f"{path} ({type(route).__name__})"))
+    return found
+
+
+def concrete(path: str) -> str:
+    """A path with its parameters filled: ids that pass validation but name nothing."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(uuid.uuid4()) if m.group(1) == "job_id" else "999999999", path)
+
+
+async def request(client: httpx.AsyncClient, method: str, path: str) -> int:
+    body: dict[str, object] | None = {} if method == "POST" else None
+    return (await client.request(method, concrete(path), json=body)).status_code
+
+
+async def test_expectation_table_covers_every_endpoint(app_settings: Settings, http: httpx.AsyncClient) -> None:
+    served = app_endpoints(create_app(app_settings).routes)
+    documented = {
+        (method.upper(), path)
+        for path, item in (await http.get("/openapi.json")).json()["paths"].items()
+        for method in item
+        if not path.startswith(SKIPPED_PREFIXES)
+    }
+    assert documented <= served, f"documented but not served: {sorted(documented - served)}"
+    missing = served - EXPECTED.keys()
+    assert not missing, f"add these endpoints to tests/security/access.py EXPECTED: {sorted(missing)}"
+    stale = EXPECTED.keys() - served
+    assert not stale, f"EXPECTED names endpoints the app no longer serves: {sorted(stale)}"
+
+
+async def test_role_endpoint_matrix(api_url: str, role_keys: dict[Role, str]) -> None:
+    observed: dict[tuple[str, str], dict[Role | None, str]] = {endpoint: {} for endpoint in EXPECTED}
+    wrong: list[str] = []
+    for role in [*ROLES, None]:
+        async with caller(api_url, role_keys[role] if role else None) as client:
+            for (method, path), allowed in EXPECTED.items():
+                status = await request(client, method, path)
+                observed[(method, path)][role] = str(status)
+                if expected_cell(allowed, role):
+                    ok = status not in {401, 403}
+                else:
+                    ok = status == (401 if role is None else 403)
+                if not ok:
+                    wrong.append(f"{method} {path} as {role or 'anonymous'}: {status}")
+    print("\n" + markdown(observed))
+    assert not wrong, "access matrix violated:\n" + "\n".join(wrong)
+
+
+async def test_public_endpoints_need_no_key(anon_http: httpx.AsyncClient) -> None:
+    for (method, path), allowed in EXPECTED.items():
+        if allowed is PUBLIC:
+            response = await anon_http.request(method, path)
+            assert response.status_code < 400 or (path == "/health" and response.status_code == 503), (method, path)

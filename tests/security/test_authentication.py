@@ -1,0 +1,56 @@
+"""401 for a missing, unknown or revoked key, whichever header carries it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from api.auth import Role, create_key, revoke_key
+from worker.resources import Resources
+
+PROTECTED = "/jobs"
+
+
+def assert_unauthorized(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer mm_not-a-real-key"},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        {"X-API-Key": ""},
+        {"X-API-Key": "mm_not-a-real-key"},
+        {"Authorization": "Bearer ' OR '1'='1"},
+    ],
+    ids=["none", "empty-bearer", "unknown-bearer", "basic-auth", "empty-header", "unknown-header", "injection"],
+)
+async def test_missing_or_unknown_key_is_401(anon_http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    assert_unauthorized(await anon_http.get(PROTECTED, headers=headers))
+
+
+async def test_revoked_key_is_401_in_either_header(anon_http: httpx.AsyncClient, resources: Resources) -> None:
+    created = await create_key(resources.pool, name="soon-revoked", role=Role.VIEWER)
+    bearer = {"Authorization": f"Bearer {created.key}"}
+    header = {"X-API-Key": created.key}
+    assert (await anon_http.get(PROTECTED, headers=bearer)).status_code == 200
+    assert (await anon_http.get(PROTECTED, headers=header)).status_code == 200
+
+    assert await revoke_key(resources.pool, created.id)
+    assert not await revoke_key(resources.pool, created.id), "a second revoke reports nothing to revoke"
+
+    assert_unauthorized(await anon_http.get(PROTECTED, headers=bearer))
+    assert_unauthorized(await anon_http.get(PROTECTED, headers=header))
+
+
+async def test_hash_of_a_key_is_not_a_key(anon_http: httpx.AsyncClient, resources: Resources) -> None:
+    """What the database stores (SHA-256 and prefix) must not authenticate if it leaks."""
+    created = await create_key(resources.pool, name="hash-leak", role=Role.ADMIN)
+    row = await resources.pool.fetchrow("SELECT key_hash, prefix FROM api_keys WHERE id = $1", created.id)
+    for stored in (row["key_hash"], row["prefix"]):
+        assert_unauthorized(await anon_http.get(PROTECTED, headers={"Authorization": f"Bearer {stored}"}))

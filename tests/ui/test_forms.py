@@ -1,0 +1,69 @@
+"""The review form to and from a NormalizedBill, and the reason codes it flags."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from api.ui.forms import BillForm, error_messages
+from api.ui.reasons import describe, fields_for, flagged_fields
+from shared.bill import NormalizedBill
+
+BILL = NormalizedBill.model_validate({
+    "provider": "pge", "account_number": "1234-5678-90", "due_date": "2026-03-25",
+    "total_amount": "75.00", "current_charges": "60.00",
+    "usage": [{"commodity": "electricity", "quantity": "350", "unit": "kWh"}],
+    "line_items": [{"description": "Supply", "category": "supply", "amount": "40.00"},
+                   {"description": "Delivery", "category": "delivery", "amount": "20.00"}],
+})
+
+
+def posted(form: BillForm, blanks: int = 2) -> dict[str, str]:
+    """What a browser submits for the rendered form (blank rows included)."""
+    data = dict(form.fields)
+    for kind in ("line_items", "usage"):
+        for i, row in enumerate(form.rendered_rows(kind, blanks)):
+            data.update({f"{kind}-{i}-{k}": v for k, v in row.items()})
+    return data
+
+
+def test_an_unchanged_form_gives_back_the_same_bill() -> None:
+    form = BillForm.from_form(posted(BillForm.from_bill(BILL)))
+    assert form.to_bill() == BILL
+
+
+def test_edits_blank_rows_and_typed_money() -> None:
+    data = posted(BillForm.from_bill(BILL))
+    data |= {"total_amount": "$1,060.00", "line_items-1-amount": "1,020", "line_items-2-description": "Tax",
+             "line_items-2-amount": "0.5", "usage-0-quantity": "", "customer_name": "  "}
+    bill = BillForm.from_form(data).to_bill()
+    assert bill.total_amount == Decimal("1060.00")
+    assert [i.amount for i in bill.line_items] == [Decimal("40.00"), Decimal("1020.00"), Decimal("0.50")]
+    assert bill.usage == [], "a cleared quantity removes the row"
+    assert bill.customer_name is None
+
+
+def test_invalid_values_are_named_by_field_and_row() -> None:
+    data = posted(BillForm.from_bill(BILL)) | {"due_date": "soon", "line_items-1-amount": "lots"}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    messages, names = error_messages(err.value)
+    assert names == {"due_date", "line_items"}
+    assert any(m.startswith("line items row 2, amount:") for m in messages)
+
+
+def test_reason_codes_point_at_their_fields() -> None:
+    assert fields_for("missing_field:due_date") == ("due_date",)
+    assert fields_for("no_evidence:total_amount") == ("total_amount",)
+    assert set(fields_for("sum_mismatch")) == {"current_charges", "line_items"}
+    assert "total_amount" in fields_for("balance_mismatch")
+    assert fields_for("bad_period") == ("bill_period_start", "bill_period_end")
+    assert fields_for("unit_mismatch:gas") == ("usage",)
+    assert fields_for("no_bill_extracted") == ()
+    assert fields_for("missing_field:not_a_field") == ()
+    flagged = flagged_fields(["sum_mismatch", "balance_mismatch"])
+    assert len(flagged["current_charges"]) == 2
+    assert describe("missing_field:due_date") == "due date: missing"
+    assert describe("something_new") == "something new"

@@ -1,0 +1,78 @@
+"""A reviewer in headless Chromium: sign in, open the queue and the task, correct the total, save."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import wait_for_status
+from tests.ui.conftest import bill_needing_review
+from worker.resources import Resources
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None,
+    reason=f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test",
+)
+
+
+async def test_reviewer_corrects_a_bill_in_the_browser(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    job: dict[str, Any] = await bill_needing_review(http, unique)
+    job_id = job["id"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            await page.goto(f"{ui_url}/ui/reviews")
+            assert "/ui/login" in page.url
+            await page.fill("#key", reviewer_key)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(f"{ui_url}/ui/reviews")
+
+            queue_shot = tmp_path / "review-queue.png"
+            await page.screenshot(path=str(queue_shot), full_page=True)
+            print(f"\nscreenshot of the queue: {queue_shot}")
+            await page.click(f'a[href="/ui/reviews/{job_id}"]')
+            await page.wait_for_url(f"**/ui/reviews/{job_id}")
+            total = page.locator("#f-total_amount")
+            await expect(total).to_have_value("75.00")
+            await expect(page.locator(".field.flagged #f-total_amount")).to_have_count(1)
+            await expect(page.locator("#reasons")).to_contain_text("balance_mismatch")
+            task_shot = tmp_path / "review-task.png"
+            await page.screenshot(path=str(task_shot), full_page=True)
+            print(f"screenshot of the review task: {task_shot}")
+
+            await total.fill("60.00")
+            await page.get_by_role("button", name="Save corrections").click()
+            await page.wait_for_url(f"{ui_url}/ui/reviews")
+            await expect(page.locator(".flash")).to_contain_text(f"Job {job_id} corrected: now SUCCEEDED")
+            done_shot = tmp_path / "review-queue-after.png"
+            await page.screenshot(path=str(done_shot), full_page=True)
+            print(f"screenshot of the queue afterwards: {done_shot}")
+        finally:
+            await browser.close()
+
+    done = await wait_for_status(http, job_id)
+    assert done["status"] == "SUCCEEDED", done
+    bill = await resources.pool.fetchrow("SELECT total_amount FROM bills WHERE job_id = $1", job_id)
+    assert bill is not None and bill["total_amount"] == Decimal("60.00")
+    decision = await resources.pool.fetchrow(
+        "SELECT action, reviewer, diff FROM review_decisions WHERE job_id = $1", job_id
+    )
+    assert decision["action"] == "correct" and decision["reviewer"].startswith("ui-reviewer")
+    assert decision["diff"]["total_amount"] == {"before": "75.00", "after": "60.00"}

@@ -1,0 +1,182 @@
+"""The review UI over real HTTP: sign-in, cookie flags, roles, CSRF, and the decision form's refusals."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from api.auth import Role, create_key, revoke_key
+from tests.ui.conftest import csrf_of, sign_in
+from worker.resources import Resources
+
+
+def flags_of(response: httpx.Response, name: str) -> list[str]:
+    """The attributes of the one Set-Cookie header for ``name``, lower-cased."""
+    cookies = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    assert len(cookies) == 1, response.headers
+    return [part.strip().lower() for part in cookies[0].split(";")]
+
+
+async def test_unauthenticated_pages_redirect_to_login(ui_url: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as anon:
+        for path in ("/ui/reviews", "/ui/reviews/00000000-0000-0000-0000-000000000000"):
+            response = await anon.get(path)
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/ui/login?next=%2Fui%2Freviews")
+        assert (await anon.get("/ui/login")).status_code == 200
+
+
+async def test_bad_key_is_401_with_the_form_again(ui_url: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        response = await sign_in(client, "mm_not-a-real-key")
+        assert response.status_code == 401
+        assert "invalid or revoked" in response.text
+        assert 'name="key"' in response.text
+        assert "mm_session" not in client.cookies
+
+
+async def test_login_without_csrf_token_is_403(ui_url: str, reviewer_key: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        await client.get("/ui/login")
+        response = await client.post("/ui/login", data={"key": reviewer_key, "csrf_token": "forged"})
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "mm_session" not in client.cookies
+
+
+async def test_session_cookie_is_httponly_strict_and_opaque(ui_url: str, reviewer_key: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        response = await sign_in(client, reviewer_key)
+    assert response.status_code == 303 and response.headers["location"] == "/ui/reviews"
+    flags = flags_of(response, "mm_session")
+    assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+    assert "secure" not in flags, "plain-HTTP localhost keeps working in development"
+    assert reviewer_key not in response.headers["set-cookie"]
+
+
+async def test_cookies_are_secure_off_localhost(ui_url: str, reviewer_key: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": "review.minimeter.example"}) as client:
+        form = await client.get("/ui/login")
+        nonce = form.cookies.get("mm_login")
+        assert nonce and "secure" in flags_of(form, "mm_login")
+        # A real browser would only send the Secure nonce over HTTPS; this client needs telling.
+        data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
+        response = await client.post("/ui/login", data=data, headers={"Cookie": f"mm_login={nonce}"})
+    assert response.status_code == 303
+    assert "secure" in flags_of(response, "mm_session")
+
+
+async def test_viewer_cannot_sign_in_or_open_the_queue(ui_url: str, viewer_key: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        response = await sign_in(client, viewer_key)
+        assert response.status_code == 403 and "cannot review" in response.text
+        assert "mm_session" not in client.cookies
+        queue = await client.get("/ui/reviews", headers={"Authorization": f"Bearer {viewer_key}"})
+        assert queue.status_code == 403
+
+
+async def test_queue_and_task_page_show_the_failing_checks(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    job_id = review_job["id"]
+    queue = await reviewer.get("/ui/reviews")
+    assert queue.status_code == 200
+    assert f'href="/ui/reviews/{job_id}"' in queue.text
+    assert queue.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in queue.headers["content-security-policy"]
+
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert page.status_code == 200
+    assert f'src="/jobs/{job_id}/artifact"' in page.text
+    assert 'id="f-total_amount"' in page.text and 'value="75.00"' in page.text
+    assert 'aria-describedby="why-total_amount"' in page.text, "balance_mismatch flags the total"
+
+    raw = await reviewer.get(f"/jobs/{job_id}/artifact")
+    assert raw.status_code == 200 and b"Total Amount Due" in raw.content, "the session reaches the embedded bill"
+    assert (await reviewer.get(f"/jobs/{job_id}")).status_code == 401, "the cookie authenticates nothing else"
+
+
+async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    revision = review_job_revision(page.text)
+    for token in (None, "0" * 64, csrf_of(page)[:-1] + "0"):
+        data = {"action": "approve", "revision": revision, **({"csrf_token": token} if token else {})}
+        response = await reviewer.post(f"/ui/reviews/{job_id}", data=data)
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_another_sessions_token_is_403(
+    ui_url: str, reviewer_key: str, reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    job_id = review_job["id"]
+    async with httpx.AsyncClient(base_url=ui_url) as other:
+        await sign_in(other, reviewer_key)
+        foreign = csrf_of(await other.get(f"/ui/reviews/{job_id}"))
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    data = {"action": "approve", "revision": review_job_revision(page.text), "csrf_token": foreign}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=data)
+    assert response.status_code == 403
+
+
+async def test_refused_correction_re_renders_with_failing_checks(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "note": "still wrong"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 422, response.text
+    assert "the corrected bill fails validation" in response.text
+    assert "<code>balance_mismatch</code>" in response.text
+    assert ">still wrong</textarea>" in response.text, "what the reviewer typed is kept"
+
+    form["total_amount"] = "not money"
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 422 and "total amount" in response.text
+
+    rejected = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"action": "reject", "note": ""})
+    assert rejected.status_code == 422 and "Say why in the note" in rejected.text
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_logout_ends_the_session_on_the_server(ui_url: str, reviewer_key: str) -> None:
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        await sign_in(client, reviewer_key)
+        stolen = client.cookies["mm_session"]
+        queue = await client.get("/ui/reviews")
+        assert queue.status_code == 200
+        response = await client.post("/ui/logout", data={"csrf_token": csrf_of(queue)})
+        assert response.status_code == 303 and response.headers["location"] == "/ui/login"
+    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_session": stolen}) as replay:
+        assert (await replay.get("/ui/reviews")).status_code == 303
+
+
+def review_job_revision(html: str) -> str:
+    return form_fields(html)["revision"]
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The decision form's text inputs and selected options, as a browser would submit them."""
+    fields = {m[1]: m[2] for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html)}
+    for select in re.finditer(r'<select name="([^"]+)".*?</select>', html, re.DOTALL):
+        chosen = re.search(r'<option value="([^"]*)" selected>', select[0])
+        fields[select[1]] = chosen[1] if chosen else ""
+    fields.pop("csrf_token", None)
+    return fields
+
+
+async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources) -> None:
+    """Every request re-authenticates the key behind the session, so revocation is immediate."""
+    created = await create_key(resources.pool, name="ui-soon-revoked", role=Role.REVIEWER)
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        await sign_in(client, created.key)
+        assert (await client.get("/ui/reviews")).status_code == 200
+        await revoke_key(resources.pool, created.id)
+        assert (await client.get("/ui/reviews")).status_code == 401

@@ -1,0 +1,1 @@
+"""Wires workflows and activities to the task queue; nothing else."""

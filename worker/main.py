@@ -1,0 +1,101 @@
+"""Build and run a MiniMeter worker against any Temporal address."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.analytics import AnalyticsActivities
+from activities.bills import BillActivities
+from activities.extraction import ExtractionActivities
+from activities.fetching import FetchActivities
+from activities.jobs import JobActivities
+from activities.review import ReviewActivities
+from activities.rollup import RollupActivities
+from activities.storage import StorageActivities
+from shared.logs import configure_logging
+from shared.schedules import ensure_rollup_schedule
+from shared.settings import Settings, get_settings
+from shared.temporal import connect_client
+from worker.resources import Resources, open_resources
+from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.rollup import AnalyticsRollupWorkflow
+
+logger = logging.getLogger(__name__)
+
+WORKFLOWS = [BillIngestionWorkflow, AnalyticsRollupWorkflow]
+
+
+def build_worker(
+    client: Client,
+    resources: Resources,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    """A worker with every MiniMeter workflow and activity registered."""
+    jobs = JobActivities(resources.pool)
+    fetch = FetchActivities(resources.pool, resources.connectors)
+    storage = StorageActivities(resources.pool, resources.store, resources.connectors)
+    extraction = ExtractionActivities(resources.store, settings)
+    bills = BillActivities(resources.pool)
+    analytics = AnalyticsActivities(resources.sink)
+    review = ReviewActivities(resources.pool)
+    rollup = RollupActivities(resources.sink)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            jobs.mark_job_running,
+            jobs.mark_job_finished,
+            fetch.fetch_bill,
+            storage.store_raw_bill,
+            extraction.extract_bill,
+            extraction.validate_bill,
+            bills.persist_bill,
+            analytics.publish_analytics,
+            review.open_review_task,
+            review.escalate_review,
+            review.close_review_task,
+            review.record_review_decision,
+            rollup.rollup_analytics,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity"),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish."""
+    client = await connect_client(settings)
+    resources = await open_resources(settings)
+    worker = build_worker(client, resources, settings)
+    if resources.sink is not None:
+        await ensure_rollup_schedule(client, task_queue=settings.temporal_task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
+    async with worker:
+        await stop.wait()
+        logger.info("worker shutting down gracefully")
+    await resources.close()
+    logger.info("worker stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))

@@ -1,0 +1,39 @@
+"""The per-process clients every activity shares: one pool, one store, one sink."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+
+from activities.connectors.base import ConnectorRegistry
+from activities.connectors.mock import MockConnector
+from shared.analytics import AnalyticsSink, build_analytics_sink
+from shared.artifacts import ArtifactStore, build_artifact_store
+from shared.db import create_pool, migrate
+from shared.settings import Settings
+
+
+@dataclass
+class Resources:
+    pool: asyncpg.Pool
+    store: ArtifactStore
+    sink: AnalyticsSink | None
+    connectors: ConnectorRegistry
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def open_resources(settings: Settings, *, run_migrations: bool = True) -> Resources:
+    """Create each client once per process (never per activity) and make sure schemas exist."""
+    pool = await create_pool(settings)
+    if run_migrations:
+        await migrate(pool)
+    store = build_artifact_store(settings)
+    sink = build_analytics_sink(settings)
+    await asyncio.to_thread(store.ensure_bucket)
+    if sink is not None:
+        await asyncio.to_thread(sink.ensure_schema)
+    return Resources(pool=pool, store=store, sink=sink, connectors=ConnectorRegistry(default=MockConnector()))

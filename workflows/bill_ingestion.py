@@ -1,0 +1,330 @@
+"""BillIngestionWorkflow: the life of one bill, from provider to warehouse.
+
+mark running → fetch → store raw → extract → validate → (human review) →
+persist → publish analytics → mark finished. Each step is an activity with the
+policy declared in ``workflows.policies``; this module does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.analytics import AnalyticsActivities
+    from activities.bills import BillActivities
+    from activities.extraction import ExtractionActivities
+    from activities.fetching import FetchActivities
+    from activities.jobs import JobActivities
+    from activities.review import ReviewActivities
+    from activities.storage import StorageActivities
+    from extraction.checks import check_bill
+    from shared import search_attributes as sa
+    from shared.bill import NormalizedBill
+    from shared.models import (
+        ArtifactRef,
+        ExtractionOutcome,
+        ExtractRequest,
+        FetchRequest,
+        IngestionRequest,
+        IngestionResult,
+        JobProgress,
+        JobRef,
+        JobStatus,
+        JobStatusUpdate,
+        PersistRequest,
+        PublishRequest,
+        StepRecord,
+        StoreRequest,
+        ValidateRequest,
+    )
+    from shared.review import (
+        ReviewAck,
+        ReviewAction,
+        ReviewAudit,
+        ReviewDecision,
+        ReviewStatus,
+        ReviewTaskOpen,
+        ReviewTaskUpdate,
+    )
+    from workflows import policies
+    from workflows.policies import ActivityPolicy
+
+T = TypeVar("T")
+
+
+class ReviewOutcome:
+    """What the review wait ended with: a decision, or expiry."""
+
+    def __init__(self, decision: ReviewDecision | None) -> None:
+        self.decision = decision
+
+
+@workflow.defn
+class BillIngestionWorkflow:
+    def __init__(self) -> None:
+        self._job_id = ""
+        self._status = JobStatus.PENDING
+        self._current_step: str | None = None
+        self._steps: list[StepRecord] = []
+        self._reasons: list[str] = []
+        self._extracted: NormalizedBill | None = None
+        self._revision: str | None = None
+        self._decision: ReviewDecision | None = None
+
+    # --- queries and messages ----------------------------------------------------
+
+    @workflow.query
+    def progress(self) -> JobProgress:
+        return JobProgress(
+            job_id=self._job_id,
+            status=self._status,
+            current_step=self._current_step,
+            steps=list(self._steps),
+            reasons=list(self._reasons),
+            review_revision=self._revision if self._awaiting_review() else None,
+        )
+
+    @workflow.signal
+    def review_decision(self, decision: ReviewDecision) -> None:
+        """Fire-and-forget decisions (CLI, scripts). Invalid ones are logged and dropped."""
+        problem = self._review_problem(decision)
+        if problem is not None:
+            workflow.logger.warning(
+                "review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]}
+            )
+            return
+        self._decision = decision
+
+    @workflow.update
+    async def submit_review(self, decision: ReviewDecision) -> ReviewAck:
+        """The REST API's decision path: answers with the job's status once it is applied."""
+        self._decision = decision
+        await workflow.wait_condition(lambda: self._status is not JobStatus.NEEDS_REVIEW)
+        await workflow.wait_condition(lambda: self._status.is_terminal)
+        return ReviewAck(job_id=self._job_id, status=self._status)
+
+    @submit_review.validator
+    def _validate_review(self, decision: ReviewDecision) -> None:
+        # Raising here rejects the update before anything is written to history.
+        problem = self._review_problem(decision)
+        if problem is not None:
+            error_type, message, details = problem
+            raise ApplicationError(message, *details, type=error_type)
+
+    def _awaiting_review(self) -> bool:
+        return self._status is JobStatus.NEEDS_REVIEW and self._decision is None
+
+    def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+        if not self._awaiting_review():
+            return ("ReviewNotPending", f"job is not awaiting review (status {self._status})", [])
+        if decision.revision != self._revision:
+            return ("StaleRevision", "the review task changed since it was read", [])
+        if decision.action is ReviewAction.APPROVE and self._extracted is None:
+            return ("InvalidCorrection", "nothing was extracted to approve: send a correction", [])
+        if decision.action is ReviewAction.CORRECT and decision.bill is not None:
+            failing = check_bill(decision.bill, text=None)
+            if failing:
+                return ("InvalidCorrection", "the corrected bill fails validation", failing)
+        return None
+
+    # --- the pipeline --------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        self._job_id = request.job_id
+        self._status = JobStatus.RUNNING
+        workflow.upsert_search_attributes(
+            [sa.JOB_STATUS.value_set(JobStatus.RUNNING), sa.CUSTOMER_ID.value_set(request.customer_id)]
+            + ([sa.PROVIDER.value_set(request.provider)] if request.provider else [])
+        )
+        try:
+            result = await self._ingest(request)
+        except FailureError as err:
+            result = await self._fail(request, err)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if result.status is JobStatus.FAILED:
+            raise ApplicationError(result.error or "ingestion failed", type="IngestionFailed", non_retryable=True)
+        return result
+
+    async def _ingest(self, request: IngestionRequest) -> IngestionResult:
+        job = request.job_id
+        await self._step("mark_job_running", JobActivities.mark_job_running, JobRef(job_id=job), policies.DATABASE)
+        fetched = await self._step(
+            "fetch_bill",
+            FetchActivities.fetch_bill,
+            FetchRequest(job_id=job, utility_account_id=request.utility_account_id, provider=request.provider, upload=request.upload),
+            policies.FETCH,
+        )
+        artifact = await self._step(
+            "store_raw_bill", StorageActivities.store_raw_bill, StoreRequest(job_id=job, fetched=fetched), policies.STORAGE
+        )
+        provider = request.provider or fetched.provider
+        extraction = await self._step(
+            "extract_bill",
+            ExtractionActivities.extract_bill,
+            ExtractRequest(job_id=job, artifact=artifact, provider=provider),
+            policies.EXTRACT,
+        )
+        validation = await self._step(
+            "validate_bill",
+            ExtractionActivities.validate_bill,
+            ValidateRequest(job_id=job, artifact=artifact, extraction=extraction),
+            policies.VALIDATE,
+        )
+        self._reasons = list(validation.reasons)
+        base = IngestionResult(job_id=job, status=JobStatus.RUNNING, decision=validation.decision, reasons=validation.reasons, artifact=artifact)
+
+        if validation.decision == "reject":
+            reason = "rejected: " + ", ".join(validation.reasons or ["unreadable input"])
+            return await self._finish(base.model_copy(update={"status": JobStatus.FAILED, "error": reason}))
+
+        bill = extraction.bill
+        source = "extraction"
+        if validation.decision == "review":
+            decision = await self._review(request, extraction, artifact)
+            if decision is None:
+                return await self._finish(base.model_copy(update={"status": JobStatus.REVIEW_EXPIRED, "error": "no review decision before the timeout"}))
+            base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
+            if decision.action is ReviewAction.REJECT:
+                return await self._finish(base.model_copy(update={"status": JobStatus.REJECTED, "error": decision.note or "rejected by reviewer"}))
+            if decision.action is ReviewAction.CORRECT:
+                bill, source = decision.bill, "review"
+
+        if bill is None:  # unreachable: validation and review guarantee a bill here
+            raise ApplicationError("no bill to persist", type="ExtractionInvalid", non_retryable=True)
+        persisted = await self._step(
+            "persist_bill",
+            BillActivities.persist_bill,
+            PersistRequest(job_id=job, customer_id=request.customer_id, utility_account_id=request.utility_account_id, artifact=artifact, bill=bill, source=source),
+            policies.DATABASE,
+        )
+        done = base.model_copy(update={"bill_id": persisted.bill_id, "total_amount": bill.total_amount, "currency": bill.currency})
+        if persisted.duplicate_of_job is not None:
+            return await self._finish(done.model_copy(update={"status": JobStatus.DUPLICATE, "duplicate_of": persisted.duplicate_of_job}))
+        await self._step(
+            "publish_analytics",
+            AnalyticsActivities.publish_analytics,
+            PublishRequest(job_id=job, bill_id=persisted.bill_id, customer_id=request.customer_id, utility_account_id=request.utility_account_id, bill=bill),
+            policies.ANALYTICS,
+        )
+        return await self._finish(done.model_copy(update={"status": JobStatus.SUCCEEDED}))
+
+    # --- human review ----------------------------------------------------------------
+
+    async def _review(
+        self, request: IngestionRequest, extraction: ExtractionOutcome, artifact: ArtifactRef
+    ) -> ReviewDecision | None:
+        """Open a review task and wait durably for a decision (None when it expired)."""
+        self._extracted = extraction.bill
+        self._revision = workflow.uuid4().hex
+        await self._step(
+            "open_review_task",
+            ReviewActivities.open_review_task,
+            ReviewTaskOpen(job_id=request.job_id, reasons=self._reasons, bill=extraction.bill, artifact_uri=artifact.uri, revision=self._revision),
+            policies.DATABASE,
+        )
+        self._status = JobStatus.NEEDS_REVIEW
+        workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.PENDING), sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW)])
+        workflow.set_current_details("awaiting review: " + ", ".join(self._reasons))
+        self._current_step = "awaiting_review"
+
+        sla = timedelta(seconds=request.review_sla_seconds)
+        expiry = timedelta(seconds=request.review_timeout_seconds)
+        if not await self._wait_for_decision(sla):
+            self._revision = workflow.uuid4().hex
+            workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.ESCALATED)])
+            await self._step(
+                "escalate_review",
+                ReviewActivities.escalate_review,
+                ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.ESCALATED, revision=self._revision),
+                policies.NOTIFY,
+            )
+            self._current_step = "awaiting_review"
+            if not await self._wait_for_decision(max(expiry - sla, timedelta(seconds=1))):
+                self._status = JobStatus.RUNNING
+                workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.EXPIRED)])
+                await self._step(
+                    "expire_review",
+                    ReviewActivities.close_review_task,
+                    ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.EXPIRED, revision=self._revision),
+                    policies.DATABASE,
+                )
+                return None
+
+        decision = self._decision
+        assert decision is not None
+        self._status = JobStatus.RUNNING
+        workflow.set_current_details(f"review decided: {decision.action}")
+        await self._step(
+            "record_review_decision",
+            ReviewActivities.record_review_decision,
+            ReviewAudit(job_id=request.job_id, decision=decision, before=extraction.bill, revision=self._revision),
+            policies.DATABASE,
+        )
+        workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.DONE)])
+        return decision
+
+    async def _wait_for_decision(self, timeout: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    async def _step(
+        self,
+        name: str,
+        activity_fn: Callable[[Any, Any], Awaitable[T]] | Callable[[Any, Any], T],
+        arg: Any,
+        policy: ActivityPolicy,
+    ) -> T:
+        """Run one activity and record the step (name, start, duration) for the progress query."""
+        self._current_step = name
+        record = StepRecord(name=name, started_at=workflow.now())
+        self._steps.append(record)
+        result: T = await workflow.execute_activity_method(
+            activity_fn,  # type: ignore[arg-type]
+            arg,
+            start_to_close_timeout=policy.start_to_close,
+            heartbeat_timeout=policy.heartbeat,
+            retry_policy=policy.retry,
+            summary=name,
+        )
+        finished = workflow.now()
+        self._steps[-1] = record.model_copy(
+            update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
+        )
+        return result
+
+    async def _finish(self, result: IngestionResult) -> IngestionResult:
+        self._status = result.status
+        self._current_step = None
+        await workflow.execute_activity_method(
+            JobActivities.mark_job_finished,
+            JobStatusUpdate(job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps),
+            start_to_close_timeout=policies.DATABASE.start_to_close,
+            retry_policy=policies.DATABASE.retry,
+            summary="mark_job_finished",
+        )
+        workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])
+        workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
+        return result
+
+    async def _fail(self, request: IngestionRequest, err: FailureError) -> IngestionResult:
+        """A step failed for good: record FAILED with the root cause, then fail the workflow."""
+        cause: BaseException = err
+        while isinstance(cause, ActivityError) and cause.cause is not None:
+            cause = cause.cause
+        step = self._current_step or "unknown"
+        error_type = getattr(cause, "type", None) or type(cause).__name__
+        reason = f"{step} failed: {error_type}: {cause}"
+        if self._steps and self._steps[-1].finished_at is None:
+            self._steps[-1] = self._steps[-1].model_copy(update={"attempt_error": str(cause)[:500]})
+        return await self._finish(IngestionResult(job_id=request.job_id, status=JobStatus.FAILED, error=reason, reasons=self._reasons))

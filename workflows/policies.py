@@ -1,0 +1,53 @@
+"""Every activity's timeouts and retry policy, in one readable place (README mirrors it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+NON_RETRYABLE = [
+    "DocumentRejected",  # empty, corrupt or unsupported file: retrying cannot help
+    "ArtifactConflict",  # the stored object has other content than ours
+    "UnknownAccount",  # the job points at an account that does not exist
+    "ExtractionInvalid",  # the extractor produced something unusable
+]
+
+
+@dataclass(frozen=True)
+class ActivityPolicy:
+    start_to_close: timedelta
+    retry: RetryPolicy
+    heartbeat: timedelta | None = None
+    schedule_to_close: timedelta | None = None
+
+
+def _retry(
+    initial: float, maximum: float, attempts: int, backoff: float = 2.0
+) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=initial),
+        backoff_coefficient=backoff,
+        maximum_interval=timedelta(seconds=maximum),
+        maximum_attempts=attempts,
+        non_retryable_error_types=NON_RETRYABLE,
+    )
+
+
+# Bookkeeping in Postgres: must outlive a database restart (about 2 minutes of retries).
+DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 10, 15))
+# A provider portal that has no bill yet is retried a few times, then the job fails.
+FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 5, 4))
+# Object storage: transient 5xx and connection errors are common and safe to retry.
+STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
+# Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives.
+EXTRACT = ActivityPolicy(
+    timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timedelta(seconds=30)
+)
+# Validation is pure computation over the stored document.
+VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 10, 3))
+# Analytics sink: streaming inserts are idempotent by bill id, so retry generously.
+ANALYTICS = ActivityPolicy(timedelta(seconds=60), _retry(1, 60, 20))
+# Notifications on review escalation.
+NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(1, 30, 5))

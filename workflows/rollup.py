@@ -1,0 +1,52 @@
+"""AnalyticsRollupWorkflow: refresh the monthly rollup for the recent window.
+
+Started by the ``analytics-rollup`` Temporal Schedule (``shared.schedules``); the
+window ends on the day the run started, so a replay computes the same window.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.rollup import RollupActivities, RollupResult, RollupWindow
+    from workflows.policies import NON_RETRYABLE, ActivityPolicy
+
+# A warehouse MERGE over two months may queue for slots: minutes, not seconds. The next
+# scheduled run recomputes the same window, so a few attempts are enough.
+ROLLUP = ActivityPolicy(
+    start_to_close=timedelta(minutes=10),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=5,
+        non_retryable_error_types=NON_RETRYABLE,
+    ),
+)
+
+
+class RollupInput(BaseModel):
+    window_days: int = Field(default=62, ge=1, le=3660)
+    """How far back bills may still change (late bills, review corrections)."""
+
+
+@workflow.defn
+class AnalyticsRollupWorkflow:
+    @workflow.run
+    async def run(self, inp: RollupInput) -> RollupResult:
+        # workflow.now() is the recorded start time: the same window on every replay.
+        today = workflow.now().date()
+        window = RollupWindow(window_start=today - timedelta(days=inp.window_days), window_end=today)
+        workflow.set_current_details(f"rolling up {window.window_start} .. {window.window_end}")
+        return await workflow.execute_activity_method(
+            RollupActivities.rollup_analytics,
+            window,
+            start_to_close_timeout=ROLLUP.start_to_close,
+            retry_policy=ROLLUP.retry,
+            summary=f"rollup {window.window_start}..{window.window_end}",
+        )
