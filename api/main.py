@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api import ui
 from api.problems import install_problem_handlers
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.state import AppState
@@ -65,4 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (health, customers, jobs, bills, dashboard, reviews, admin):
         app.include_router(module.router)
+    app.include_router(ui.router)
+    app.add_middleware(ui.UISessionMiddleware)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 FIELDS = (
@@ -88,8 +89,6 @@ def field_value(bill: dict[str, Any], name: str) -> Any:
 
 
 def _number(value: Any) -> str:
-    from decimal import Decimal
-
     return str(Decimal(str(value)).normalize())
 
 
@@ -153,8 +152,9 @@ def format_table(summary: dict[str, Any]) -> str:
     lines.append(f"accept precision     {_pct(summary['accept_precision'])}")
     for category, figures in summary["by_category"].items():
         lines.append(
-            f"  {category:<18} {figures['bills']:>3} bills, accepted {_pct(figures['accept_rate'])}, "
-            f"golden decision {_pct(figures['golden_decision_matched'])}"
+            f"  {category:<18} {figures['bills']:>3} bills, "
+            f"accepted {_pct(figures['accept_rate'])}, "
+            f"golden {_pct(figures['golden_decision_matched'])}"
         )
     if summary["wrong_accepts"]:
         lines.append(f"WRONG ACCEPTS        {', '.join(summary['wrong_accepts'])}")

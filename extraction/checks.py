@@ -37,7 +37,9 @@ def _missing(bill: NormalizedBill) -> list[str]:
         "due_date": bill.due_date,
     }
     reasons = [f"missing_field:{name}" for name, value in required.items() if value is None]
-    if not bill.usage:
+    billed = {item.commodity for item in bill.line_items if item.commodity is not None}
+    if not bill.usage or billed - {reading.commodity for reading in bill.usage}:
+        # Gas charges without a gas reading: a usage line was missed, not a gas-free bill.
         reasons.append("missing_field:usage")
     if bill.current_charges is None and not bill.line_items:
         # Without charges nothing corroborates the total: it could be any number on the page.

@@ -108,6 +108,7 @@ class GeminiExtractor:
             content = types.Part.from_text(text=document.text)
         else:
             content = types.Part.from_bytes(data=document.data, mime_type=document.content_type)
+        prompt = types.Part.from_text(text=build_prompt(provider))
         config = types.GenerateContentConfig(
             response_mime_type="application/json",
             response_schema=WireBill,
@@ -117,7 +118,9 @@ class GeminiExtractor:
         try:
             return self._client.models.generate_content(
                 model=self._config.model,
-                contents=[content, build_prompt(provider)],
+                contents=[
+                    types.Content(role="user", parts=[content, prompt]),
+                ],
                 config=config,
             )
         except errors.APIError as error:

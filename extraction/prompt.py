@@ -8,12 +8,15 @@ from shared.bill import Provider
 _TASK = """You read one utility bill (electricity, gas or water) and return its fields as JSON.
 Rules:
 - Copy values exactly as printed; never compute or guess. Use null when a field is not printed.
-- Dates as YYYY-MM-DD. Amounts as plain decimals with two places, e.g. "1234.56"; credits negative.
+- Dates as YYYY-MM-DD. Amounts as plain decimals with two places, e.g. "1234.56";
+  credits negative.
 - total_amount is the total amount due now, not the previous balance, a past-due amount or a
-  minimum payment. payments_received is the money received since the last bill, as a positive number.
+  minimum payment. payments_received is the money received since the last bill, as a
+  positive number.
 - usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF or gal);
   commodity is electricity, gas or water.
-- line_items: each charge row of the current charges, category one of supply, delivery, tax, fee, other.
+- line_items: each charge row of the current charges; category is one of supply, delivery,
+  tax, fee, other.
 - is_utility_bill is false for anything that is not a utility bill (receipts, letters, ads).
 """
 

@@ -147,9 +147,10 @@ def _line_item(wire: WireLineItem) -> LineItem:
     if amount is None:
         raise MalformedModelOutput(f"line item without amount: {wire.description!r}")
     category = wire.category.strip().lower()
+    commodity = _text(wire.commodity)
     return LineItem(
         description=wire.description.strip()[:200] or "charge",
         category=LineItemCategory(category) if category in _CATEGORIES else LineItemCategory.OTHER,
         amount=amount,
-        commodity=Commodity(wire.commodity.strip().lower()) if _text(wire.commodity) else None,
+        commodity=Commodity(commodity.lower()) if commodity else None,
     )

@@ -8,7 +8,6 @@ the demo job's result; Ctrl-C stops everything (the worker gracefully).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -16,11 +15,9 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from shared.settings import Settings, get_settings
+from stack.demo import run_demo, say
 from stack.emulators import BigQueryEmulator, GcsEmulator
 from stack.services import embedded_postgres_url, start_temporal_dev_server, wait_for_port
 
@@ -28,13 +25,11 @@ GCS_PORT = 9023
 BQ_PORT = 9050
 
 
-def _say(message: str) -> None:
-    print(f"minimeter | {message}", flush=True)
-
-
 def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-    return subprocess.Popen([sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes], name: str, *, timeout: float = 40) -> None:
@@ -43,10 +38,10 @@ def _stop(proc: subprocess.Popen[bytes], name: str, *, timeout: float = 40) -> N
     proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(timeout=timeout)
-        _say(f"{name} stopped (exit {code})")
+        say(f"{name} stopped (exit {code})")
     except subprocess.TimeoutExpired:
         proc.kill()
-        _say(f"{name} killed after {timeout:.0f}s")
+        say(f"{name} killed after {timeout:.0f}s")
 
 
 async def _admin_key(settings: Settings) -> str:
@@ -66,39 +61,8 @@ async def _admin_key(settings: Settings) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(created.key + "\n")
-    _say(f"created an admin API key (shown once; saved to {path}): {created.key}")
+    say(f"created an admin API key (shown once; saved to {path}): {created.key}")
     return created.key
-
-
-def _demo(api: str, key: str, settings: Settings) -> None:
-    """Ingest one demo bill through the REST API and print what happened."""
-    headers = {"Authorization": f"Bearer {key}"}
-    state_file = settings.data_dir / "demo.json"
-    with httpx.Client(base_url=api, headers=headers, timeout=30) as http:
-        demo: dict[str, Any] = json.loads(state_file.read_text()) if state_file.exists() else {}
-        if "account_id" not in demo:
-            customer = http.post("/customers", json={"name": "Demo Customer", "email": "demo@example.com"}).json()
-            account = http.post(
-                "/utility-accounts",
-                json={"customer_id": customer["id"], "provider": "pge", "account_number": "4401-2290-117"},
-            ).json()
-            demo = {"customer_id": customer["id"], "account_id": account["id"]}
-            state_file.write_text(json.dumps(demo))
-        started = time.monotonic()
-        job = http.post("/jobs", json={"utility_account_id": demo["account_id"]}).json()
-        _say(f"demo job {job['id']} started")
-        while job["status"] not in {"SUCCEEDED", "DUPLICATE", "FAILED", "NEEDS_REVIEW", "REJECTED"}:
-            time.sleep(0.3)
-            job = http.get(f"/jobs/{job['id']}").json()
-        result = job.get("result") or {}
-        _say(f"demo job id:      {job['id']}")
-        _say(f"final status:     {job['status']} ({time.monotonic() - started:.1f}s)")
-        _say(f"extracted total:  {result.get('total_amount')} {result.get('currency') or ''}")
-        _say(f"raw bill:         {(result.get('artifact') or {}).get('uri')}")
-        _say(f"Temporal Web UI:  {job['web_ui_url']}")
-        dashboard = http.get(f"/customers/{demo['customer_id']}/dashboard").json()
-        _say("dashboard (BigQuery rollup months): " + json.dumps(dashboard.get("monthly", [])[:3], default=str))
-        _say(f"bills for the demo customer: {dashboard.get('bills_count')}, total billed {dashboard.get('total_billed')}")
 
 
 def main() -> None:
@@ -113,22 +77,22 @@ def main() -> None:
         if "TEMPORAL_ADDRESS" not in os.environ:
             temporal = start_temporal_dev_server(db_file=data / "temporal.db", log_file=logs / "temporal.log")
             stack.callback(_stop, temporal, "temporal dev server")
-            _say("Temporal dev server on localhost:7233, Web UI http://localhost:8233")
+            say("Temporal dev server on localhost:7233, Web UI http://localhost:8233")
         if settings.database_url is None:
             env["DATABASE_URL"] = embedded_postgres_url(data / "postgres", stop_on_exit=True)
-            _say(f"embedded Postgres in {data / 'postgres'}")
+            say(f"embedded Postgres in {data / 'postgres'}")
         if "STORAGE_EMULATOR_HOST" not in os.environ and settings.artifact_store == "gcs":
             gcs = GcsEmulator(data_dir=data / "gcs", port=GCS_PORT, log_file=logs / "gcs.log")
             gcs.start()
             stack.callback(gcs.stop)
             env["STORAGE_EMULATOR_HOST"] = gcs.url
-            _say(f"GCS emulator {gcs.url}")
+            say(f"GCS emulator {gcs.url}")
         if "BIGQUERY_EMULATOR_HOST" not in os.environ and settings.analytics == "bigquery":
             bq = BigQueryEmulator(data_dir=data / "bigquery", port=BQ_PORT, log_file=logs / "bigquery.log")
             bq.start()
             stack.callback(bq.stop)
             env["BIGQUERY_EMULATOR_HOST"] = bq.url
-            _say(f"BigQuery emulator {bq.url}")
+            say(f"BigQuery emulator {bq.url}")
 
         os.environ.update(env)
         child_settings = Settings()
@@ -139,15 +103,15 @@ def main() -> None:
         stack.callback(_stop, api, "api")
         wait_for_port(settings.api_host, settings.api_port, timeout=60)
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        _say(f"API {api_url} (OpenAPI at {api_url}/docs); logs in {logs}")
-        _demo(api_url, key, child_settings)
-        _say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
+        say(f"API {api_url} (OpenAPI at {api_url}/docs); logs in {logs}")
+        run_demo(api_url, key, child_settings)
+        say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
         try:
             while worker.poll() is None and api.poll() is None:
                 time.sleep(0.5)
-            _say("a child process exited; stopping")
+            say("a child process exited; stopping")
         except KeyboardInterrupt:
-            _say("stopping")
+            say("stopping")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Line items: the rows of the charges table, from its heading down to its total.
 
-Subtotals and the account summary are not items; each item takes its commodity from
-the section it sits in ("Gas Charges") and a category from its wording.
+Subtotals and the account summary are not items; each item takes its commodity from its
+own wording ("Gas delivery charge") or its section ("Gas Charges"), and a category from
+its wording.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer|wastewater)\b", re.IGNORECASE)
 _WORD_COMMODITY = {
     "electric": Commodity.ELECTRICITY,
     "electricity": Commodity.ELECTRICITY,
@@ -90,8 +92,14 @@ def _item(text: str, commodity: Commodity | None) -> LineItem | None:
         description=description[:200],
         category=_category(description),
         amount=last.value,
-        commodity=commodity,
+        commodity=_named_commodity(description) or commodity,
     )
+
+
+def _named_commodity(description: str) -> Commodity | None:
+    """The commodity a row names ("Gas delivery charge"), which beats its section's."""
+    word = _COMMODITY_WORD.search(description)
+    return _WORD_COMMODITY[word.group(1).lower()] if word else None
 
 
 def _category(description: str) -> LineItemCategory:

@@ -17,7 +17,7 @@ from shared.bill import Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|billed|units"
-_RATE = re.compile(r"[@$×]|\bx\s|\bper\b|/\s*(?:kwh|therm|ccf|gal)", re.IGNORECASE)
+_RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:kwh|therm|ccf|gal)", re.IGNORECASE)
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
 _BY_UNIT = {

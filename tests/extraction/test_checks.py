@@ -44,13 +44,21 @@ def test_missing_usage_and_charges(sample: tuple[NormalizedBill, str]) -> None:
     assert {"missing_field:usage", "missing_field:current_charges"} <= set(reasons)
 
 
+def test_every_billed_commodity_needs_usage(sample: tuple[NormalizedBill, str]) -> None:
+    bill = sample[0]
+    assert {u.commodity for u in bill.usage} == {Commodity.ELECTRICITY, Commodity.GAS}
+    only_electric = [u for u in bill.usage if u.commodity is Commodity.ELECTRICITY]
+    assert check_bill(changed(bill, usage=only_electric), text=None) == ["missing_field:usage"]
+
+
 def test_statement_date_is_optional(sample: tuple[NormalizedBill, str]) -> None:
     assert check_bill(changed(sample[0], statement_date=None), text=None) == []
 
 
 def test_sum_mismatch(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
-    items = [bill.line_items[0].model_copy(update={"amount": bill.line_items[0].amount + 1}), *bill.line_items[1:]]
+    first = bill.line_items[0]
+    items = [first.model_copy(update={"amount": first.amount + 1}), *bill.line_items[1:]]
     assert check_bill(changed(bill, line_items=[i.model_dump() for i in items]), text=None) == [
         "sum_mismatch"
     ]

@@ -108,6 +108,7 @@ async def test_oversize_upload_is_413_with_bounded_memory(
     )
     elapsed = time.monotonic() - started
     growth = rss() - before
+    print(f"\n{size // MB} MB, declared={declared}: {status} in {elapsed:.2f}s, RSS {growth / MB:+.1f} MB")
     assert status == 413
     assert content_type.startswith("application/problem+json")
     assert elapsed < MAX_SECONDS, f"413 took {elapsed:.1f}s"
