@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
-from api.problems import install_problem_handlers
+from api.problems import install_problem_handlers, problem_responses
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.state import AppState
 from api.uploads import UploadSizeLimit
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Utility bills in, clean validated data out, on Temporal.",
         lifespan=lifespan,
+        responses=problem_responses(401, 403, 404, 422, 429),
     )
     install_problem_handlers(app)
     app.add_middleware(UploadSizeLimit, max_bytes=settings.upload_max_bytes, paths=("/bills",))

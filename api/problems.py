@@ -8,11 +8,44 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDetails(BaseModel):
+    """The RFC 9457 body every error answers with (extra members, e.g. ``errors``, allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: Any = None
+    instance: str | None = None
+
+
+_DESCRIPTIONS = {
+    401: "missing, invalid or revoked API key",
+    403: "the key's role may not do this",
+    404: "not found (or not the caller's)",
+    409: "conflicts with the current state",
+    413: "the upload is too large",
+    415: "unsupported media type",
+    422: "the request is invalid",
+    429: "rate limit exceeded (see Retry-After)",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json errors, so clients and fuzzers know them."""
+    schema = ProblemDetails.model_json_schema()
+    return {
+        code: {"description": _DESCRIPTIONS.get(code, "error"), "content": {PROBLEM_JSON: {"schema": schema}}}
+        for code in codes
+    }
 
 
 class Problem(HTTPException):

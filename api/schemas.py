@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from shared.bill import NormalizedBill, Provider
+from shared.bill import NormalizedBill, Provider, Text
 from shared.models import JobStatus, JobType, MonthlyTotalPublic, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
 
 
@@ -31,7 +31,7 @@ class UtilityAccountCreate(BaseModel):
     customer_id: int = Field(gt=0, lt=2**63)
     provider: Provider | None = None
     account_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")
-    label: str | None = Field(default=None, max_length=200)
+    label: Text | None = Field(default=None, max_length=200)
 
 
 class UtilityAccountPublic(BaseModel):
@@ -128,7 +128,7 @@ class ReviewDecisionCreate(BaseModel):
     action: ReviewAction
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class ReviewDecisionResult(BaseModel):

@@ -35,28 +35,36 @@ class UploadSizeLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        exceeded = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app answers once the body was cut off (a parser may turn the
+            # interruption into a 400), the client gets the 413 it deserves.
+            nonlocal refused
+            if exceeded:
+                if not refused:
+                    refused = True
+                    await self._refuse(send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            pass
+        if exceeded and not refused:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         import json

@@ -24,6 +24,16 @@ Money = Annotated[Decimal, AfterValidator(_to_cents)]
 """A Decimal amount held to exactly two places."""
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""Free text that Postgres can store (TEXT and JSONB refuse NUL characters)."""
+
+
 class Provider(StrEnum):
     PGE = "pge"
     CONED = "coned"
@@ -65,13 +75,13 @@ class UsageReading(BaseModel):
     commodity: Commodity
     quantity: Decimal
     unit: UsageUnit
-    meter_number: str | None = None
+    meter_number: Text | None = None
 
 
 class LineItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    description: str = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=200)
     category: LineItemCategory = LineItemCategory.OTHER
     amount: Money
     commodity: Commodity | None = None
@@ -83,10 +93,10 @@ class NormalizedBill(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     provider: Provider | None = None
-    provider_name: str | None = Field(default=None, max_length=200)
-    account_number: str | None = Field(default=None, max_length=64)
-    customer_name: str | None = Field(default=None, max_length=200)
-    service_address: str | None = Field(default=None, max_length=400)
+    provider_name: Text | None = Field(default=None, max_length=200)
+    account_number: Text | None = Field(default=None, max_length=64)
+    customer_name: Text | None = Field(default=None, max_length=200)
+    service_address: Text | None = Field(default=None, max_length=400)
     statement_date: date | None = None
     bill_period_start: date | None = None
     bill_period_end: date | None = None

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from shared.bill import NormalizedBill
+from shared.bill import NormalizedBill, Text
 from shared.models import JobStatus
 
 
@@ -29,8 +29,8 @@ class ReviewDecision(BaseModel):
     action: ReviewAction
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
-    reviewer: str = Field(default="unknown", max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
+    reviewer: Text = Field(default="unknown", max_length=200)
+    note: Text | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
     def _correct_needs_bill(self) -> ReviewDecision:

@@ -6,8 +6,10 @@ downloaded at run time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -99,7 +101,15 @@ def pg_ctl(pgdata: Path, *args: str) -> None:
 
 
 def stop_embedded_postgres(pgdata: Path) -> None:
-    pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    """Stop the server (fast shutdown); if pg_ctl cannot, signal the postmaster directly."""
+    try:
+        pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    except subprocess.SubprocessError:
+        pid_file = pgdata / "postmaster.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().split()[0])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
 
 
 def start_embedded_postgres(pgdata: Path) -> str:

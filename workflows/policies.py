@@ -12,6 +12,7 @@ NON_RETRYABLE = [
     "ArtifactConflict",  # the stored object has other content than ours
     "UnknownAccount",  # the job points at an account that does not exist
     "ExtractionInvalid",  # the extractor produced something unusable
+    "GeminiRejected",  # a 4xx from Gemini other than 408/429: our request is wrong
 ]
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
 from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import find_idempotent_job, job_public, start_job
@@ -27,7 +27,7 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[Depends(rate_limit("upload"))],
-    responses={200: {"model": JobPublic}, 413: {"description": "file too large"}, 415: {"description": "not a bill format"}},
+    responses={200: {"model": JobPublic}, **problem_responses(413, 415)},
 )
 async def upload_bill(
     state: StateDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import AdminDep, IdPath, IngestDep, PoolDep, ReaderDep
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
 from api.services.accounts import account_public, get_account, get_customer
 
@@ -27,7 +27,10 @@ async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep
     return CustomerPublic.model_validate(await get_customer(pool, principal=principal, customer_id=customer_id))
 
 
-@router.post("/utility-accounts", status_code=status.HTTP_201_CREATED, response_model=UtilityAccountPublic)
+@router.post(
+    "/utility-accounts", status_code=status.HTTP_201_CREATED, response_model=UtilityAccountPublic,
+    responses=problem_responses(409),
+)
 async def create_utility_account(body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep) -> UtilityAccountPublic:
     """Attach a utility account (provider + account number) to a customer."""
     await get_customer(pool, principal=principal, customer_id=body.customer_id)

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.schemas import (
     ReviewDecisionCreate,
     ReviewDecisionResult,
@@ -103,7 +103,7 @@ async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> Re
 @router.post(
     "/reviews/{job_id}",
     response_model=ReviewDecisionResult,
-    responses={409: {"description": "stale revision or not awaiting review"}, 422: {"description": "invalid correction"}},
+    responses=problem_responses(409),
 )
 async def decide_review(
     job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep
