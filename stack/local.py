@@ -1,0 +1,179 @@
+"""The local stack as child processes: used by `make run`, the benchmark and the chaos run.
+
+Each service can be stopped and started again on the same ports and data, which is
+what fault injection needs (kill a worker, bounce Postgres, restart Temporal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.settings import Settings
+from stack.emulators import BigQueryEmulator, GcsEmulator
+from stack.services import (
+    embedded_postgres_url,
+    start_embedded_postgres,
+    start_temporal_dev_server,
+    stop_embedded_postgres,
+    wait_for_port,
+)
+
+
+@dataclass
+class StackOptions:
+    data_dir: Path
+    temporal_db: Path | None = None
+    """SQLite file for the dev server; None keeps Temporal in memory."""
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    api_port: int = 8000
+    gcs_port: int = 9023
+    bq_port: int = 9050
+    use_emulators: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for the worker and API processes (e.g. WORKER_* tuning)."""
+
+
+class LocalStack:
+    """Start, stop and restart the pieces of a local MiniMeter."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.logs = options.data_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.env: dict[str, str] = {**os.environ, "DATA_DIR": str(options.data_dir), **options.env}
+        self.temporal: subprocess.Popen[bytes] | None = None
+        self.gcs: GcsEmulator | None = None
+        self.bigquery: BigQueryEmulator | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.api: subprocess.Popen[bytes] | None = None
+        self._pgdata = options.data_dir / "postgres"
+
+    # --- infrastructure --------------------------------------------------------------
+
+    def start_services(self) -> None:
+        """Temporal (unless TEMPORAL_ADDRESS is set), Postgres (unless DATABASE_URL is), emulators."""
+        if "TEMPORAL_ADDRESS" not in os.environ:
+            self.start_temporal()
+            self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.options.temporal_port}"
+        if "DATABASE_URL" not in os.environ:
+            self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
+        if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in os.environ:
+            self.gcs = GcsEmulator(data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port,
+                                   log_file=self.logs / "gcs.log")
+            self.gcs.start()
+            self.env["STORAGE_EMULATOR_HOST"] = self.gcs.url
+        if self.options.use_emulators and "BIGQUERY_EMULATOR_HOST" not in os.environ:
+            self.bigquery = BigQueryEmulator(data_dir=self.options.data_dir / "bigquery", port=self.options.bq_port,
+                                             log_file=self.logs / "bigquery.log")
+            self.bigquery.start()
+            self.env["BIGQUERY_EMULATOR_HOST"] = self.bigquery.url
+
+    def start_temporal(self) -> None:
+        self.temporal = start_temporal_dev_server(
+            db_file=self.options.temporal_db,
+            port=self.options.temporal_port,
+            ui_port=self.options.ui_port,
+            log_file=self.logs / "temporal.log",
+        )
+
+    def stop_temporal(self) -> None:
+        if self.temporal is not None:
+            stop_process(self.temporal)
+            self.temporal = None
+
+    def stop_postgres(self) -> None:
+        stop_embedded_postgres(self._pgdata)
+
+    def start_postgres(self) -> None:
+        start_embedded_postgres(self._pgdata)
+
+    def settings(self) -> Settings:
+        """Settings as the child processes see them."""
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+        try:
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    # --- application processes ---------------------------------------------------------
+
+    def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        out = open(self.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        return subprocess.Popen(
+            [sys.executable, "-m", module], env={**self.env, **(extra_env or {})},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn("worker", f"worker-{len(self.workers)}.log")
+        self.workers.append(proc)
+        return proc
+
+    def start_api(self) -> subprocess.Popen[bytes]:
+        self.api = self._spawn("api", "api.log", {"API_PORT": str(self.options.api_port)})
+        wait_for_port("127.0.0.1", self.options.api_port, timeout=60)
+        return self.api
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.api_port}"
+
+    def admin_key(self) -> str:
+        """The stack's admin key: created once, kept in DATA_DIR/admin.key."""
+        return asyncio.run(ensure_admin_key(self.settings()))
+
+    def close(self) -> None:
+        """Stop everything, application first (the worker gracefully), infrastructure last."""
+        if self.api is not None:
+            stop_process(self.api)
+        for proc in self.workers:
+            stop_process(proc)
+        if self.bigquery is not None:
+            self.bigquery.stop()
+        if self.gcs is not None:
+            self.gcs.stop()
+        self.stop_temporal()
+        if "DATABASE_URL" not in os.environ:
+            self.stop_postgres()
+
+
+def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 40) -> int | None:
+    """SIGTERM, wait, then SIGKILL: returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+async def ensure_admin_key(settings: Settings) -> str:
+    """Create the first admin key once; later runs reuse ``DATA_DIR/admin.key`` (mode 0600)."""
+    from api.auth import Role, create_key
+    from shared.db import create_pool, migrate
+
+    path = settings.data_dir / "admin.key"
+    if path.exists():
+        return path.read_text().strip()
+    pool = await create_pool(settings)
+    try:
+        await migrate(pool)
+        created = await create_key(pool, name="local-admin", role=Role.ADMIN)
+    finally:
+        await pool.close()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(created.key + "\n")
+    return created.key
