@@ -48,8 +48,11 @@ class BillActivities:
                             AND bill_period_end IS NOT DISTINCT FROM $5))
                  LIMIT 1
                 """,
-                request.utility_account_id, request.artifact.sha256, bill.account_number,
-                bill.bill_period_start, bill.bill_period_end,
+                request.utility_account_id,
+                request.artifact.sha256,
+                bill.account_number,
+                bill.bill_period_start,
+                bill.bill_period_end,
             )
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
@@ -62,16 +65,32 @@ class BillActivities:
                                    content_sha256, source, payload)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                 """,
-                bill_id, request.job_id, request.customer_id, request.utility_account_id,
-                bill.provider, bill.account_number, bill.statement_date, bill.bill_period_start,
-                bill.bill_period_end, bill.due_date, bill.currency, bill.total_amount,
-                bill.previous_balance, bill.payments_received, bill.current_charges,
-                request.artifact.sha256, request.source, bill.model_dump(mode="json"),
+                bill_id,
+                request.job_id,
+                request.customer_id,
+                request.utility_account_id,
+                bill.provider,
+                bill.account_number,
+                bill.statement_date,
+                bill.bill_period_start,
+                bill.bill_period_end,
+                bill.due_date,
+                bill.currency,
+                bill.total_amount,
+                bill.previous_balance,
+                bill.payments_received,
+                bill.current_charges,
+                request.artifact.sha256,
+                request.source,
+                bill.model_dump(mode="json"),
             )
             await conn.executemany(
                 "INSERT INTO bill_line_items (bill_id, position, description, category, amount, commodity)"
                 " VALUES ($1, $2, $3, $4, $5, $6)",
-                [(bill_id, i, li.description, li.category, li.amount, li.commodity) for i, li in enumerate(bill.line_items)],
+                [
+                    (bill_id, i, li.description, li.category, li.amount, li.commodity)
+                    for i, li in enumerate(bill.line_items)
+                ],
             )
             await conn.executemany(
                 "INSERT INTO bill_usage (bill_id, position, commodity, quantity, unit, meter_number)"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from temporalio import activity
 
-from extraction.document import Document, DocumentRejected, read_document
 from extraction.checks import check_bill
+from extraction.document import Document, DocumentRejected, read_document
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
@@ -82,16 +82,25 @@ class ExtractionActivities:
         try:
             document = self._document(request.artifact.uri, request.artifact.sha256)
         except DocumentRejected as rejected:
-            logger.info("document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason})
+            logger.info(
+                "document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason}
+            )
             return ExtractionOutcome(bill=None, reasons=[rejected.reason], extractor="none", pages=0)
         result: Extraction = self._with_heartbeats(
             lambda: extract(document, provider_hint=request.provider, settings=self._settings)
         )
         logger.info(
             "bill extracted",
-            extra={"job_id": request.job_id, "step": "extract_bill", "extractor": result.extractor, "reasons": result.reasons},
+            extra={
+                "job_id": request.job_id,
+                "step": "extract_bill",
+                "extractor": result.extractor,
+                "reasons": result.reasons,
+            },
         )
-        return ExtractionOutcome(bill=result.bill, reasons=result.reasons, extractor=result.extractor, pages=result.pages)
+        return ExtractionOutcome(
+            bill=result.bill, reasons=result.reasons, extractor=result.extractor, pages=result.pages
+        )
 
     @activity.defn
     def validate_bill(self, request: ValidateRequest) -> ValidationOutcome:
@@ -101,7 +110,9 @@ class ExtractionActivities:
         if outcome.bill is not None:
             text = self._document(request.artifact.uri, request.artifact.sha256).text
         checks = check_bill(outcome.bill, text=text) if outcome.bill is not None else []
-        extraction = Extraction(bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages)
+        extraction = Extraction(
+            bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages
+        )
         decision, reasons = decide(extraction, checks)
         logger.info(
             "bill validated",

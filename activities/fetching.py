@@ -27,13 +27,27 @@ class FetchActivities:
         """Safe to rerun: the locator is derived from the job id, and reading it has no effect."""
         if request.upload is not None:
             ref = request.upload
-            return FetchedBill(source_uri=ref.uri, sha256=ref.sha256, size=ref.size, content_type=ref.content_type, provider=request.provider)
+            return FetchedBill(
+                source_uri=ref.uri,
+                sha256=ref.sha256,
+                size=ref.size,
+                content_type=ref.content_type,
+                provider=request.provider,
+            )
         row = await self._pool.fetchrow(
             "SELECT id, provider, account_number FROM utility_accounts WHERE id = $1", request.utility_account_id
         )
         if row is None:
-            raise ApplicationError(f"utility account {request.utility_account_id} does not exist", type="UnknownAccount", non_retryable=True)
-        account = AccountInfo(id=row["id"], provider=Provider(row["provider"]) if row["provider"] else None, account_number=row["account_number"])
+            raise ApplicationError(
+                f"utility account {request.utility_account_id} does not exist",
+                type="UnknownAccount",
+                non_retryable=True,
+            )
+        account = AccountInfo(
+            id=row["id"],
+            provider=Provider(row["provider"]) if row["provider"] else None,
+            account_number=row["account_number"],
+        )
         connector = self._connectors.for_account(account)
         source_uri = connector.locate(account, job_id=request.job_id)
         document = await asyncio.to_thread(connector.read, source_uri)

@@ -42,15 +42,22 @@ class ReviewActivities:
                    SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, bill = EXCLUDED.bill,
                        revision = EXCLUDED.revision, updated_at = now()
                 """,
-                task.job_id, task.status, task.reasons,
+                task.job_id,
+                task.status,
+                task.reasons,
                 task.bill.model_dump(mode="json") if task.bill else None,
-                task.artifact_uri, task.revision,
+                task.artifact_uri,
+                task.revision,
             )
             await conn.execute(
                 "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now() WHERE id = $1",
-                task.job_id, JobStatus.NEEDS_REVIEW, task.reasons,
+                task.job_id,
+                JobStatus.NEEDS_REVIEW,
+                task.reasons,
             )
-        logger.info("review task opened", extra={"job_id": task.job_id, "step": "open_review_task", "reasons": task.reasons})
+        logger.info(
+            "review task opened", extra={"job_id": task.job_id, "step": "open_review_task", "reasons": task.reasons}
+        )
 
     @activity.defn
     async def escalate_review(self, update: ReviewTaskUpdate) -> None:
@@ -75,7 +82,10 @@ class ReviewActivities:
                    closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
              WHERE job_id = $1
             """,
-            update.job_id, update.status, update.revision, closed,
+            update.job_id,
+            update.status,
+            update.revision,
+            closed,
         )
 
     @activity.defn
@@ -90,7 +100,11 @@ class ReviewActivities:
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                 ON CONFLICT (job_id, revision) DO NOTHING
                 """,
-                audit.job_id, audit.revision, decision.action, decision.reviewer, decision.note,
+                audit.job_id,
+                audit.revision,
+                decision.action,
+                decision.reviewer,
+                decision.note,
                 audit.before.model_dump(mode="json") if audit.before else None,
                 after.model_dump(mode="json") if after else None,
                 bill_diff(audit.before, after),
@@ -98,9 +112,15 @@ class ReviewActivities:
             await conn.execute(
                 "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = COALESCE(closed_at, now())"
                 " WHERE job_id = $1",
-                audit.job_id, ReviewStatus.DONE,
+                audit.job_id,
+                ReviewStatus.DONE,
             )
         logger.info(
             "review decided",
-            extra={"job_id": audit.job_id, "step": "record_review_decision", "action": str(decision.action), "reviewer": decision.reviewer},
+            extra={
+                "job_id": audit.job_id,
+                "step": "record_review_decision",
+                "action": str(decision.action),
+                "reviewer": decision.reviewer,
+            },
         )

@@ -36,7 +36,11 @@ async def record_artifact(pool: asyncpg.Pool, job_id: str, ref: ArtifactRef) -> 
         VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (job_id, sha256) DO UPDATE SET uri = EXCLUDED.uri
         """,
-        job_id, ref.uri, ref.sha256, ref.size, ref.content_type,
+        job_id,
+        ref.uri,
+        ref.sha256,
+        ref.size,
+        ref.content_type,
     )
 
 
@@ -51,7 +55,9 @@ class StorageActivities:
         """Safe to rerun: the object is written create-once under its content hash (412 → verify)."""
         fetched = request.fetched
         if await asyncio.to_thread(self._store.exists, fetched.source_uri):
-            ref = ArtifactRef(uri=fetched.source_uri, sha256=fetched.sha256, size=fetched.size, content_type=fetched.content_type)
+            ref = ArtifactRef(
+                uri=fetched.source_uri, sha256=fetched.sha256, size=fetched.size, content_type=fetched.content_type
+            )
         else:
             document = await asyncio.to_thread(self._connectors.for_uri(fetched.source_uri).read, fetched.source_uri)
             digest = hashlib.sha256(document.data).hexdigest()

@@ -63,14 +63,16 @@ class CreatedKey:
     customer_id: int | None
 
 
-async def create_key(
-    pool: asyncpg.Pool, *, name: str, role: Role, customer_id: int | None = None
-) -> CreatedKey:
+async def create_key(pool: asyncpg.Pool, *, name: str, role: Role, customer_id: int | None = None) -> CreatedKey:
     """Create a key; the plaintext is returned once and never stored."""
     key = generate_key()
     key_id = await pool.fetchval(
         "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        name, role, customer_id, hash_key(key), key[: len(KEY_PREFIX) + 4],
+        name,
+        role,
+        customer_id,
+        hash_key(key),
+        key[: len(KEY_PREFIX) + 4],
     )
     return CreatedKey(id=int(key_id), key=key, name=name, role=role, customer_id=customer_id)
 
@@ -90,7 +92,5 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
 
 
 async def revoke_key(pool: asyncpg.Pool, key_id: int) -> bool:
-    status = await pool.execute(
-        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
-    )
+    status = await pool.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id)
     return bool(status.endswith(" 1"))

@@ -88,7 +88,6 @@ ArtifactReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIE
 DashboardDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 
 
-
 def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
     """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
 
@@ -99,10 +98,13 @@ def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
 
     return check
 
+
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 """A database id in a path: out-of-range values are a 422, never a database error."""
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200, description="Same key, same job: never a second workflow"),
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=200, description="Same key, same job: never a second workflow"
+    ),
 ]

@@ -62,9 +62,13 @@ async def _list(pool: asyncpg.Pool) -> int:
     )
     table = [LIST_COLUMNS] + [
         (
-            str(r["id"]), r["name"], r["role"],
+            str(r["id"]),
+            r["name"],
+            r["role"],
             str(r["customer_id"]) if r["customer_id"] is not None else "all",
-            _when(r["created_at"]), _when(r["last_used_at"]), _when(r["revoked_at"]),
+            _when(r["created_at"]),
+            _when(r["last_used_at"]),
+            _when(r["revoked_at"]),
         )
         for r in rows
     ]

@@ -41,7 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(store.ensure_bucket)
         sink = build_analytics_sink(settings)
         app.state.minimeter = AppState(
-            settings=settings, client=client, pool=pool, store=store, sink=sink,
+            settings=settings,
+            client=client,
+            pool=pool,
+            store=store,
+            sink=sink,
             codec=EncryptionCodec(load_key_ring(settings)),
         )
         try:

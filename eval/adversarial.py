@@ -39,9 +39,7 @@ def sum_mismatch(facts: BillFacts) -> tuple[BillFacts, bytes]:
     items = list(facts.bill.line_items)
     items[1] = items[1].model_copy(update={"amount": items[1].amount + Decimal("5.00")})
     bad = facts.bill.model_copy(update={"line_items": items})
-    printed = BillFacts(
-        facts.brand, bad, facts.customer, facts.street, facts.city, facts.meters, facts.rates
-    )
+    printed = BillFacts(facts.brand, bad, facts.customer, facts.street, facts.city, facts.meters, facts.rates)
     return printed, LAYOUTS["classic"](printed)
 
 
@@ -49,9 +47,7 @@ def balance_mismatch(facts: BillFacts) -> tuple[BillFacts, bytes]:
     """A total that does not follow from previous balance, payments and current charges."""
     assert facts.bill.total_amount is not None
     bad = facts.bill.model_copy(update={"total_amount": facts.bill.total_amount + Decimal("41.00")})
-    printed = BillFacts(
-        facts.brand, bad, facts.customer, facts.street, facts.city, facts.meters, facts.rates
-    )
+    printed = BillFacts(facts.brand, bad, facts.customer, facts.street, facts.city, facts.meters, facts.rates)
     return printed, LAYOUTS["grid"](printed)
 
 

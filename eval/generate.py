@@ -128,9 +128,7 @@ def _adversarial() -> Iterator[Case]:
     )
     for name, suffix, render in scans:
         facts = _facts(sfpuc if suffix == ".png" else coned, name)
-        yield Case(
-            name, suffix, render(facts), "review", "adversarial", facts.bill, ["no_text_layer"]
-        )
+        yield Case(name, suffix, render(facts), "review", "adversarial", facts.bill, ["no_text_layer"])
     yield Case("adv_empty", ".pdf", b"", "reject", "adversarial", None, ["empty_file"])
     yield Case(
         "adv_corrupt",
@@ -172,9 +170,7 @@ def write_set(directory: Path) -> list[Case]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.generate", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m eval.generate", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="where to write the bills and golden files")
     args = parser.parse_args(argv)
     written = write_set(args.directory)

@@ -26,8 +26,7 @@ def _text_lines(facts: BillFacts) -> list[str]:
         "",
         f"{brand.wording.account} {b.account_number}",
         f"{brand.wording.statement} {brand.date(b.statement_date)}",
-        f"{brand.wording.period} {brand.date(b.bill_period_start)}"
-        f" - {brand.date(b.bill_period_end)}",
+        f"{brand.wording.period} {brand.date(b.bill_period_start)} - {brand.date(b.bill_period_end)}",
         f"{brand.wording.due} {brand.date(b.due_date)}",
         "",
         *[f"{item.description:<36}{brand.money(item.amount):>12}" for item in b.line_items],

@@ -49,9 +49,7 @@ class Sheet:
         self.pdf.set_xy(x, y)
         self.pdf.cell(width, size * 0.5, s, align=align)
 
-    def row(
-        self, y: float, *cells: tuple[float, str, float, str], size: float = 8.5, bold: bool = False
-    ) -> None:
+    def row(self, y: float, *cells: tuple[float, str, float, str], size: float = 8.5, bold: bool = False) -> None:
         """Cells as (x, text, width, align)."""
         for x, s, width, align in cells:
             self.text(x, y, s, size=size, bold=bold, width=width, align=align)
@@ -124,9 +122,7 @@ def _stub(s: Sheet, facts: BillFacts, y: float) -> None:
     s.text(14, y + 35, facts.city.upper(), size=8)
 
 
-def _item_rows(
-    s: Sheet, facts: BillFacts, items: list[LineItem], y: float, *, rates: bool
-) -> float:
+def _item_rows(s: Sheet, facts: BillFacts, items: list[LineItem], y: float, *, rates: bool) -> float:
     for item in items:
         s.text(18, y, item.description)
         if rates and item.category.value == "supply" and item.commodity is not None:
@@ -289,8 +285,7 @@ def columns(facts: BillFacts) -> bytes:
         s.text(
             18,
             y + 6 + i * 4.6,
-            f"{NOUN[meter.commodity]} {w.meter} {meter.number}: "
-            f"{meter.previous_read:,} to {meter.current_read:,}",
+            f"{NOUN[meter.commodity]} {w.meter} {meter.number}: {meter.previous_read:,} to {meter.current_read:,}",
         )
         s.text(120, y + 6 + i * 4.6, f"{w.usage} {meter.usage:,} {meter.unit.value}")
     _stub(s, facts, 222)

@@ -37,10 +37,7 @@ def email(facts: BillFacts) -> bytes:
         *[f"  {item.description} ..... {money(item.amount)}" for item in b.line_items],
         f"  Total current charges ..... {money(sum((i.amount for i in b.line_items), Decimal(0)))}",
         "",
-        *[
-            f"Usage this period: {m.usage:,} {m.unit.value} (meter {m.number})"
-            for m in facts.meters
-        ],
+        *[f"Usage this period: {m.usage:,} {m.unit.value} (meter {m.number})" for m in facts.meters],
         "",
         f"Pay online at {brand.website} or call {brand.phone}.",
         "Please do not reply to this message.",

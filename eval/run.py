@@ -98,10 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(result["summary"]))
     for outcome in outcomes:
         if outcome.decision != outcome.golden.get("decision"):
-            print(
-                f"  {outcome.file}: {outcome.decision} {outcome.reasons} "
-                f"(golden {outcome.golden.get('decision')})"
-            )
+            print(f"  {outcome.file}: {outcome.decision} {outcome.reasons} (golden {outcome.golden.get('decision')})")
     return 0
 
 

@@ -80,10 +80,7 @@ def field_value(bill: dict[str, Any], name: str) -> Any:
         return sorted(_number(i["amount"]) for i in value or [])
     if name == "account_number" and isinstance(value, str):
         return "".join(ch for ch in value.upper() if ch.isalnum())
-    if (
-        name in ("total_amount", "previous_balance", "payments_received", "current_charges")
-        and value is not None
-    ):
+    if name in ("total_amount", "previous_balance", "payments_received", "current_charges") and value is not None:
         return _number(value)
     return value
 
@@ -97,8 +94,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     accuracy = {
         name: _ratio(
             sum(
-                o.bill is not None
-                and field_value(o.bill, name) == field_value(o.golden["bill"], name)
+                o.bill is not None and field_value(o.bill, name) == field_value(o.golden["bill"], name)
                 for o in with_gold
             ),
             len(with_gold),
@@ -114,9 +110,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "accept_rate": _ratio(len(accepted), len(outcomes)),
         "accept_precision": _ratio(sum(o.core_correct for o in accepted), len(accepted)),
         "wrong_accepts": [o.file for o in accepted if not o.core_correct],
-        "decision_agreement": _ratio(
-            sum(o.decision == o.golden.get("decision") for o in outcomes), len(outcomes)
-        ),
+        "decision_agreement": _ratio(sum(o.decision == o.golden.get("decision") for o in outcomes), len(outcomes)),
         "by_category": {
             c: {
                 "bills": sum(o.category == c for o in outcomes),
@@ -125,9 +119,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
                     sum(o.category == c for o in outcomes),
                 ),
                 "golden_decision_matched": _ratio(
-                    sum(
-                        o.category == c and o.decision == o.golden.get("decision") for o in outcomes
-                    ),
+                    sum(o.category == c and o.decision == o.golden.get("decision") for o in outcomes),
                     sum(o.category == c for o in outcomes),
                 ),
             }

@@ -87,9 +87,7 @@ def make_facts(
     meters = tuple(_meter(rng, commodity, unit) for commodity, unit in brand.commodities)
     rates = {m.commodity: _rate(rng, m.unit) for m in meters}
     items = [item for m in meters for item in _charges(rng, m, rates[m.commodity])]
-    wants_credit = (
-        credit if credit is not None else (brand.credit is not None and rng.random() < 0.4)
-    )
+    wants_credit = credit if credit is not None else (brand.credit is not None and rng.random() < 0.4)
     if wants_credit and brand.credit:
         items.append(
             LineItem(
@@ -100,16 +98,10 @@ def make_facts(
         )
     current = sum((i.amount for i in items), Decimal("0"))
     if current <= 0:
-        items.append(
-            LineItem(
-                description="Minimum charge", category=LineItemCategory.FEE, amount=Decimal("25.00")
-            )
-        )
+        items.append(LineItem(description="Minimum charge", category=LineItemCategory.FEE, amount=Decimal("25.00")))
         current = sum((i.amount for i in items), Decimal("0"))
     previous = Decimal(rng.randrange(2500, 32000)) / 100
-    paid = rng.choice(
-        [previous, previous, previous, Decimal(rng.randrange(1000, 2400)) / 100, Decimal("0.00")]
-    )
+    paid = rng.choice([previous, previous, previous, Decimal(rng.randrange(1000, 2400)) / 100, Decimal("0.00")])
     customer = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
     street = f"{rng.randrange(10, 9999)} {rng.choice(STREETS)}"
     city = rng.choice(CITIES)
@@ -128,9 +120,7 @@ def make_facts(
         payments_received=paid,
         current_charges=current,
         usage=[
-            UsageReading(
-                commodity=m.commodity, quantity=Decimal(m.usage), unit=m.unit, meter_number=m.number
-            )
+            UsageReading(commodity=m.commodity, quantity=Decimal(m.usage), unit=m.unit, meter_number=m.number)
             for m in meters
         ],
         line_items=items,
@@ -163,9 +153,7 @@ def _money(value: Decimal) -> Decimal:
 def _charges(rng: random.Random, meter: Meter, rate: Decimal) -> list[LineItem]:
     commodity = meter.commodity
     energy = _money(rate * meter.usage)
-    noun = {Commodity.ELECTRICITY: "Electric", Commodity.GAS: "Gas", Commodity.WATER: "Water"}[
-        commodity
-    ]
+    noun = {Commodity.ELECTRICITY: "Electric", Commodity.GAS: "Gas", Commodity.WATER: "Water"}[commodity]
     items = [
         LineItem(
             description=f"{noun} customer charge",
@@ -174,9 +162,7 @@ def _charges(rng: random.Random, meter: Meter, rate: Decimal) -> list[LineItem]:
             commodity=commodity,
         ),
         LineItem(
-            description=f"{noun} usage charge"
-            if commodity is Commodity.WATER
-            else f"{noun} energy charge",
+            description=f"{noun} usage charge" if commodity is Commodity.WATER else f"{noun} energy charge",
             category=LineItemCategory.SUPPLY,
             amount=energy,
             commodity=commodity,

@@ -52,11 +52,7 @@ def _arithmetic(bill: NormalizedBill) -> list[str]:
     items_sum = sum((item.amount for item in bill.line_items), Decimal("0"))
     if bill.line_items and bill.current_charges is not None and items_sum != bill.current_charges:
         reasons.append("sum_mismatch")
-    current = (
-        bill.current_charges
-        if bill.current_charges is not None
-        else (items_sum if bill.line_items else None)
-    )
+    current = bill.current_charges if bill.current_charges is not None else (items_sum if bill.line_items else None)
     if bill.total_amount is not None and current is not None:
         previous = bill.previous_balance or Decimal("0")
         paid = bill.payments_received or Decimal("0")

@@ -18,9 +18,7 @@ from pypdf.errors import PyPdfError
 logger = logging.getLogger(__name__)
 
 RejectReason = Literal["empty_file", "corrupt_file", "unsupported_type", "too_many_pages"]
-REJECT_REASONS: frozenset[str] = frozenset(
-    {"empty_file", "corrupt_file", "unsupported_type", "too_many_pages"}
-)
+REJECT_REASONS: frozenset[str] = frozenset({"empty_file", "corrupt_file", "unsupported_type", "too_many_pages"})
 
 PDF = "application/pdf"
 PNG = "image/png"

@@ -31,9 +31,7 @@ class Extraction(BaseModel):
     pages: int
 
 
-def extract(
-    document: Document, *, provider_hint: Provider | None, settings: Settings
-) -> Extraction:
+def extract(document: Document, *, provider_hint: Provider | None, settings: Settings) -> Extraction:
     """Read ``document``; raises GeminiUnavailable when Gemini is needed but busy."""
     mode = settings.extractor
     if mode is ExtractorMode.RULES or not settings.gemini_configured:
@@ -51,9 +49,7 @@ def extract(
 
 def _rules(document: Document, hint: Provider | None) -> Extraction:
     if not document.has_text_layer:
-        return Extraction(
-            bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count
-        )
+        return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count)
     result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
     return Extraction(
         bill=result.bill,
@@ -72,9 +68,7 @@ def _trusted(rules: Extraction, document: Document) -> bool:
     )
 
 
-def _gemini(
-    document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None
-) -> Extraction:
+def _gemini(document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None) -> Extraction:
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = hint or known
     pages = document.page_count
@@ -82,9 +76,7 @@ def _gemini(
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
         fallback = rules.bill if rules is not None else None
-        return Extraction(
-            bill=fallback, reasons=["malformed_model_output"], extractor="gemini", pages=pages
-        )
+        return Extraction(bill=fallback, reasons=["malformed_model_output"], extractor="gemini", pages=pages)
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
     reasons = []

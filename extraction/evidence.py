@@ -31,8 +31,7 @@ class Evidence:
         self.dates = {found.value for found in iter_dates(flat)}
         self.amounts = {abs(found.value) for found in iter_money(flat)}
         self.numbers = {
-            Decimal(match.group(1).replace(",", "") + (match.group(2) or ""))
-            for match in _NUMBER_RE.finditer(flat)
+            Decimal(match.group(1).replace(",", "") + (match.group(2) or "")) for match in _NUMBER_RE.finditer(flat)
         }
 
     def has_date(self, value: date) -> bool:

@@ -101,9 +101,7 @@ class GeminiExtractor:
             return None
         return to_bill(wire, provider=provider)
 
-    def _generate(
-        self, document: Document, provider: Provider | None
-    ) -> types.GenerateContentResponse:
+    def _generate(self, document: Document, provider: Provider | None) -> types.GenerateContentResponse:
         if document.content_type == TEXT:
             content = types.Part.from_text(text=document.text)
         else:

@@ -145,9 +145,7 @@ ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 def _account_token(token: str) -> bool:
     """Digits, or upper-case letters: "1234", "NW-0042", "SG"; not the word "Jan"."""
-    return bool(ACCOUNT_TOKEN_RE.fullmatch(token)) and (
-        any(ch.isdigit() for ch in token) or token.isupper()
-    )
+    return bool(ACCOUNT_TOKEN_RE.fullmatch(token)) and (any(ch.isdigit() for ch in token) or token.isupper())
 
 
 def take_account_number(text: str) -> Found[str] | None:

@@ -33,9 +33,7 @@ def resolve_database_url(settings: Settings) -> str:
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def create_pool(settings: Settings, *, dsn: str | None = None) -> asyncpg.Pool:
@@ -72,9 +70,7 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                     continue
                 async with conn.transaction():
                     await conn.execute(path.read_text())
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version) VALUES ($1)", version
-                    )
+                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
                 applied_now.append(version)
                 logger.info("migration applied", extra={"migration": version})
         finally:

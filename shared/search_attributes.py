@@ -1,5 +1,7 @@
 """Typed search attributes: how operators find jobs in Temporal's visibility store."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 REVIEW_STATUS = SearchAttributeKey.for_keyword("ReviewStatus")
@@ -7,7 +9,7 @@ PROVIDER = SearchAttributeKey.for_keyword("Provider")
 CUSTOMER_ID = SearchAttributeKey.for_int("CustomerId")
 JOB_STATUS = SearchAttributeKey.for_keyword("JobStatus")
 
-ALL = [REVIEW_STATUS, PROVIDER, CUSTOMER_ID, JOB_STATUS]
+ALL: list[SearchAttributeKey[Any]] = [REVIEW_STATUS, PROVIDER, CUSTOMER_ID, JOB_STATUS]
 
 
 def dev_server_flags() -> list[str]:

@@ -55,9 +55,13 @@ def _bigquery_rows(settings: Settings, job_id: str) -> list[dict[str, Any]]:
 
     endpoint = settings.bigquery_emulator_host
     client = (
-        bigquery.Client(project=settings.gcp_project, credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                        client_options=ClientOptions(api_endpoint=endpoint))
-        if endpoint else bigquery.Client(project=settings.gcp_project)
+        bigquery.Client(
+            project=settings.gcp_project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=endpoint),
+        )
+        if endpoint
+        else bigquery.Client(project=settings.gcp_project)
     )
     sql = (
         "SELECT bill_id, provider, bill_period_start, bill_period_end, total_amount, currency"

@@ -65,13 +65,17 @@ class LocalStack:
         if "DATABASE_URL" not in os.environ:
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
         if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in os.environ:
-            self.gcs = GcsEmulator(data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port,
-                                   log_file=self.logs / "gcs.log")
+            self.gcs = GcsEmulator(
+                data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port, log_file=self.logs / "gcs.log"
+            )
             self.gcs.start()
             self.env["STORAGE_EMULATOR_HOST"] = self.gcs.url
         if self.options.use_emulators and "BIGQUERY_EMULATOR_HOST" not in os.environ:
-            self.bigquery = BigQueryEmulator(data_dir=self.options.data_dir / "bigquery", port=self.options.bq_port,
-                                             log_file=self.logs / "bigquery.log")
+            self.bigquery = BigQueryEmulator(
+                data_dir=self.options.data_dir / "bigquery",
+                port=self.options.bq_port,
+                log_file=self.logs / "bigquery.log",
+            )
             self.bigquery.start()
             self.env["BIGQUERY_EMULATOR_HOST"] = self.bigquery.url
 
@@ -110,8 +114,11 @@ class LocalStack:
     def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         out = open(self.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         return subprocess.Popen(
-            [sys.executable, "-m", module], env={**self.env, **(extra_env or {})},
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", module],
+            env={**self.env, **(extra_env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start_worker(self) -> subprocess.Popen[bytes]:

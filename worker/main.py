@@ -68,7 +68,9 @@ def build_worker(
             review.record_review_decision,
             rollup.rollup_analytics,
         ],
-        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity"),
+        activity_executor=ThreadPoolExecutor(
+            max_workers=settings.worker_activity_threads, thread_name_prefix="activity"
+        ),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=max_cached_workflows,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -55,13 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ActivityPolicy
 
 T = TypeVar("T")
-
-
-class ReviewOutcome:
-    """What the review wait ended with: a decision, or expiry."""
-
-    def __init__(self, decision: ReviewDecision | None) -> None:
-        self.decision = decision
+A = TypeVar("A")
 
 
 @workflow.defn
@@ -94,9 +89,7 @@ class BillIngestionWorkflow:
         """Fire-and-forget decisions (CLI, scripts). Invalid ones are logged and dropped."""
         problem = self._review_problem(decision)
         if problem is not None:
-            workflow.logger.warning(
-                "review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]}
-            )
+            workflow.logger.warning("review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]})
             return
         self._decision = decision
 
@@ -138,10 +131,13 @@ class BillIngestionWorkflow:
     async def run(self, request: IngestionRequest) -> IngestionResult:
         self._job_id = request.job_id
         self._status = JobStatus.RUNNING
-        workflow.upsert_search_attributes(
-            [sa.JOB_STATUS.value_set(JobStatus.RUNNING), sa.CUSTOMER_ID.value_set(request.customer_id)]
-            + ([sa.PROVIDER.value_set(request.provider)] if request.provider else [])
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.JOB_STATUS.value_set(JobStatus.RUNNING),
+            sa.CUSTOMER_ID.value_set(request.customer_id),
+        ]
+        if request.provider:
+            updates.append(sa.PROVIDER.value_set(request.provider))
+        workflow.upsert_search_attributes(updates)
         try:
             result = await self._ingest(request)
         except FailureError as err:
@@ -157,11 +153,19 @@ class BillIngestionWorkflow:
         fetched = await self._step(
             "fetch_bill",
             FetchActivities.fetch_bill,
-            FetchRequest(job_id=job, utility_account_id=request.utility_account_id, provider=request.provider, upload=request.upload),
+            FetchRequest(
+                job_id=job,
+                utility_account_id=request.utility_account_id,
+                provider=request.provider,
+                upload=request.upload,
+            ),
             policies.FETCH,
         )
         artifact = await self._step(
-            "store_raw_bill", StorageActivities.store_raw_bill, StoreRequest(job_id=job, fetched=fetched), policies.STORAGE
+            "store_raw_bill",
+            StorageActivities.store_raw_bill,
+            StoreRequest(job_id=job, fetched=fetched),
+            policies.STORAGE,
         )
         provider = request.provider or fetched.provider
         extraction = await self._step(
@@ -177,7 +181,13 @@ class BillIngestionWorkflow:
             policies.VALIDATE,
         )
         self._reasons = list(validation.reasons)
-        base = IngestionResult(job_id=job, status=JobStatus.RUNNING, decision=validation.decision, reasons=validation.reasons, artifact=artifact)
+        base = IngestionResult(
+            job_id=job,
+            status=JobStatus.RUNNING,
+            decision=validation.decision,
+            reasons=validation.reasons,
+            artifact=artifact,
+        )
 
         if validation.decision == "reject":
             reason = "rejected: " + ", ".join(validation.reasons or ["unreadable input"])
@@ -188,10 +198,18 @@ class BillIngestionWorkflow:
         if validation.decision == "review":
             decision = await self._review(request, extraction, artifact)
             if decision is None:
-                return await self._finish(base.model_copy(update={"status": JobStatus.REVIEW_EXPIRED, "error": "no review decision before the timeout"}))
+                return await self._finish(
+                    base.model_copy(
+                        update={"status": JobStatus.REVIEW_EXPIRED, "error": "no review decision before the timeout"}
+                    )
+                )
             base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
             if decision.action is ReviewAction.REJECT:
-                return await self._finish(base.model_copy(update={"status": JobStatus.REJECTED, "error": decision.note or "rejected by reviewer"}))
+                return await self._finish(
+                    base.model_copy(
+                        update={"status": JobStatus.REJECTED, "error": decision.note or "rejected by reviewer"}
+                    )
+                )
             if decision.action is ReviewAction.CORRECT:
                 bill, source = decision.bill, "review"
 
@@ -200,16 +218,33 @@ class BillIngestionWorkflow:
         persisted = await self._step(
             "persist_bill",
             BillActivities.persist_bill,
-            PersistRequest(job_id=job, customer_id=request.customer_id, utility_account_id=request.utility_account_id, artifact=artifact, bill=bill, source=source),
+            PersistRequest(
+                job_id=job,
+                customer_id=request.customer_id,
+                utility_account_id=request.utility_account_id,
+                artifact=artifact,
+                bill=bill,
+                source=source,
+            ),
             policies.DATABASE,
         )
-        done = base.model_copy(update={"bill_id": persisted.bill_id, "total_amount": bill.total_amount, "currency": bill.currency})
+        done = base.model_copy(
+            update={"bill_id": persisted.bill_id, "total_amount": bill.total_amount, "currency": bill.currency}
+        )
         if persisted.duplicate_of_job is not None:
-            return await self._finish(done.model_copy(update={"status": JobStatus.DUPLICATE, "duplicate_of": persisted.duplicate_of_job}))
+            return await self._finish(
+                done.model_copy(update={"status": JobStatus.DUPLICATE, "duplicate_of": persisted.duplicate_of_job})
+            )
         await self._step(
             "publish_analytics",
             AnalyticsActivities.publish_analytics,
-            PublishRequest(job_id=job, bill_id=persisted.bill_id, customer_id=request.customer_id, utility_account_id=request.utility_account_id, bill=bill),
+            PublishRequest(
+                job_id=job,
+                bill_id=persisted.bill_id,
+                customer_id=request.customer_id,
+                utility_account_id=request.utility_account_id,
+                bill=bill,
+            ),
             policies.ANALYTICS,
         )
         return await self._finish(done.model_copy(update={"status": JobStatus.SUCCEEDED}))
@@ -225,11 +260,19 @@ class BillIngestionWorkflow:
         await self._step(
             "open_review_task",
             ReviewActivities.open_review_task,
-            ReviewTaskOpen(job_id=request.job_id, reasons=self._reasons, bill=extraction.bill, artifact_uri=artifact.uri, revision=self._revision),
+            ReviewTaskOpen(
+                job_id=request.job_id,
+                reasons=self._reasons,
+                bill=extraction.bill,
+                artifact_uri=artifact.uri,
+                revision=self._revision,
+            ),
             policies.DATABASE,
         )
         self._status = JobStatus.NEEDS_REVIEW
-        workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.PENDING), sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW)])
+        workflow.upsert_search_attributes(
+            [sa.REVIEW_STATUS.value_set(ReviewStatus.PENDING), sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW)]
+        )
         workflow.set_current_details("awaiting review: " + ", ".join(self._reasons))
         self._current_step = "awaiting_review"
 
@@ -269,28 +312,31 @@ class BillIngestionWorkflow:
         workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.DONE)])
         return decision
 
-    async def _wait_for_decision(self, timeout: timedelta) -> bool:
+    async def _wait_for_decision(self, within: timedelta) -> bool:
+        """A durable timer: True when a decision arrived within the time, False when it ran out."""
         try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=within)
         except TimeoutError:
             return False
         return True
 
     # --- bookkeeping -------------------------------------------------------------------
 
+    @overload
     async def _step(
-        self,
-        name: str,
-        activity_fn: Callable[[Any, Any], Awaitable[T]] | Callable[[Any, Any], T],
-        arg: Any,
-        policy: ActivityPolicy,
-    ) -> T:
+        self, name: str, activity_fn: Callable[[Any, A], Awaitable[T]], arg: A, policy: ActivityPolicy
+    ) -> T: ...
+
+    @overload
+    async def _step(self, name: str, activity_fn: Callable[[Any, A], T], arg: A, policy: ActivityPolicy) -> T: ...
+
+    async def _step(self, name: str, activity_fn: Any, arg: Any, policy: ActivityPolicy) -> Any:
         """Run one activity and record the step (name, start, duration) for the progress query."""
         self._current_step = name
         record = StepRecord(name=name, started_at=workflow.now())
         self._steps.append(record)
-        result: T = await workflow.execute_activity_method(
-            activity_fn,  # type: ignore[arg-type]
+        result = await workflow.execute_activity_method(
+            activity_fn,
             arg,
             start_to_close_timeout=policy.start_to_close,
             heartbeat_timeout=policy.heartbeat,
@@ -308,7 +354,9 @@ class BillIngestionWorkflow:
         self._current_step = None
         await workflow.execute_activity_method(
             JobActivities.mark_job_finished,
-            JobStatusUpdate(job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps),
+            JobStatusUpdate(
+                job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
+            ),
             start_to_close_timeout=policies.DATABASE.start_to_close,
             retry_policy=policies.DATABASE.retry,
             summary="mark_job_finished",
@@ -327,4 +375,6 @@ class BillIngestionWorkflow:
         reason = f"{step} failed: {error_type}: {cause}"
         if self._steps and self._steps[-1].finished_at is None:
             self._steps[-1] = self._steps[-1].model_copy(update={"attempt_error": str(cause)[:500]})
-        return await self._finish(IngestionResult(job_id=request.job_id, status=JobStatus.FAILED, error=reason, reasons=self._reasons))
+        return await self._finish(
+            IngestionResult(job_id=request.job_id, status=JobStatus.FAILED, error=reason, reasons=self._reasons)
+        )

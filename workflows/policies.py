@@ -24,9 +24,7 @@ class ActivityPolicy:
     schedule_to_close: timedelta | None = None
 
 
-def _retry(
-    initial: float, maximum: float, attempts: int, backoff: float = 2.0
-) -> RetryPolicy:
+def _retry(initial: float, maximum: float, attempts: int, backoff: float = 2.0) -> RetryPolicy:
     return RetryPolicy(
         initial_interval=timedelta(seconds=initial),
         backoff_coefficient=backoff,
@@ -43,9 +41,7 @@ FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 5, 4))
 # Object storage: transient 5xx and connection errors are common and safe to retry.
 STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives.
-EXTRACT = ActivityPolicy(
-    timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timedelta(seconds=30)
-)
+EXTRACT = ActivityPolicy(timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timedelta(seconds=30))
 # Validation is pure computation over the stored document.
 VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 10, 3))
 # Analytics sink: streaming inserts are idempotent by bill id, so retry generously.

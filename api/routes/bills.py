@@ -54,12 +54,22 @@ async def upload_bill(
     job_id = str(uuid.uuid4())
     ref = await asyncio.to_thread(
         state.store.put_once,
-        job_id=job_id, data=data, content_type=content_type, ext=extension_for(content_type),
+        job_id=job_id,
+        data=data,
+        content_type=content_type,
+        ext=extension_for(content_type),
         metadata={"job_id": job_id, "provider": str(account["provider"] or "unknown"), "source": "upload"},
     )
     job, created = await start_job(
-        pool=state.pool, client=state.client, settings=state.settings, principal=principal, account=account,
-        job_type=JobType.UPLOAD, idempotency_key=idempotency_key, job_id=job_id, upload=ref,
+        pool=state.pool,
+        client=state.client,
+        settings=state.settings,
+        principal=principal,
+        account=account,
+        job_type=JobType.UPLOAD,
+        idempotency_key=idempotency_key,
+        job_id=job_id,
+        upload=ref,
     )
     if created:
         await record_artifact(state.pool, job_id, ref)

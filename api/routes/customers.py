@@ -15,9 +15,7 @@ router = APIRouter(tags=["customers"])
 @router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic)
 async def create_customer(body: CustomerCreate, pool: PoolDep, _: AdminDep) -> CustomerPublic:
     """Create a customer (admin)."""
-    row = await pool.fetchrow(
-        "INSERT INTO customers (name, email) VALUES ($1, $2) RETURNING *", body.name, body.email
-    )
+    row = await pool.fetchrow("INSERT INTO customers (name, email) VALUES ($1, $2) RETURNING *", body.name, body.email)
     return CustomerPublic.model_validate(dict(row))
 
 
@@ -28,10 +26,14 @@ async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep
 
 
 @router.post(
-    "/utility-accounts", status_code=status.HTTP_201_CREATED, response_model=UtilityAccountPublic,
+    "/utility-accounts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UtilityAccountPublic,
     responses=problem_responses(409),
 )
-async def create_utility_account(body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep) -> UtilityAccountPublic:
+async def create_utility_account(
+    body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep
+) -> UtilityAccountPublic:
     """Attach a utility account (provider + account number) to a customer."""
     await get_customer(pool, principal=principal, customer_id=body.customer_id)
     row = await pool.fetchrow(
@@ -41,7 +43,10 @@ async def create_utility_account(body: UtilityAccountCreate, pool: PoolDep, prin
         ON CONFLICT (customer_id, provider, account_number) DO NOTHING
         RETURNING *
         """,
-        body.customer_id, body.provider, body.account_number, body.label,
+        body.customer_id,
+        body.provider,
+        body.account_number,
+        body.label,
     )
     if row is None:
         raise Problem(409, "this customer already has that account with that provider")
@@ -51,4 +56,6 @@ async def create_utility_account(body: UtilityAccountCreate, pool: PoolDep, prin
 @router.get("/utility-accounts/{account_id}", response_model=UtilityAccountPublic)
 async def read_utility_account(account_id: IdPath, pool: PoolDep, principal: ReaderDep) -> UtilityAccountPublic:
     """One utility account (the account number is masked)."""
-    return UtilityAccountPublic.model_validate(account_public(await get_account(pool, principal=principal, account_id=account_id)))
+    return UtilityAccountPublic.model_validate(
+        account_public(await get_account(pool, principal=principal, account_id=account_id))
+    )

@@ -33,7 +33,13 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
     )
     if state.sink is not None:
         monthly = [
-            MonthlyTotalPublic(utility_account_id=m.utility_account_id, month=m.month, total_cost=m.total_cost, kwh=m.kwh, bills=m.bills)
+            MonthlyTotalPublic(
+                utility_account_id=m.utility_account_id,
+                month=m.month,
+                total_cost=m.total_cost,
+                kwh=m.kwh,
+                bills=m.bills,
+            )
             for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id)
         ]
         source = "analytics_rollup"
@@ -52,7 +58,9 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
     return DashboardPublic(
         customer=CustomerPublic.model_validate(customer),
         accounts=[UtilityAccountPublic.model_validate(account_public(dict(a))) for a in accounts],
-        recent_bills=[BillPublic.model_validate({**dict(b), "id": str(b["id"]), "job_id": str(b["job_id"])}) for b in bills],
+        recent_bills=[
+            BillPublic.model_validate({**dict(b), "id": str(b["id"]), "job_id": str(b["job_id"])}) for b in bills
+        ],
         jobs_by_status={r["status"]: r["n"] for r in counts},
         bills_count=totals["n"],
         total_billed=Decimal(totals["total"]),

@@ -10,11 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import (
     ArtifactReaderDep,
-    ClientDep,
     IdempotencyKey,
-    IdPath,
     IngestDep,
-    PoolDep,
     ReaderDep,
     StateDep,
     rate_limit,
@@ -35,15 +32,25 @@ async def _start(
 ) -> JobPublic:
     account = await get_account(state.pool, principal=principal, account_id=account_id)
     job, created = await start_job(
-        pool=state.pool, client=state.client, settings=state.settings, principal=principal,
-        account=account, job_type=JobType.CONNECTOR, idempotency_key=idempotency_key,
+        pool=state.pool,
+        client=state.client,
+        settings=state.settings,
+        principal=principal,
+        account=account,
+        job_type=JobType.CONNECTOR,
+        idempotency_key=idempotency_key,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)
 
 
-@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
-             responses={200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"}})
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    dependencies=[StartLimit],
+    responses={200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"}},
+)
 async def create_job(
     body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
 ) -> JobPublic:
@@ -51,18 +58,31 @@ async def create_job(
     return await _start(state, principal, response, body.utility_account_id, idempotency_key)
 
 
-@router.post("/agent/run", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
-             responses={200: {"model": JobPublic}})
+@router.post(
+    "/agent/run",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    dependencies=[StartLimit],
+    responses={200: {"model": JobPublic}},
+)
 async def agent_run(
     utility_account_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
-    state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None,
+    state: StateDep,
+    principal: IngestDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Kept from the original service: same as ``POST /jobs``."""
     return await _start(state, principal, response, utility_account_id, idempotency_key)
 
 
-@router.post("/ingest/run", status_code=status.HTTP_201_CREATED, response_model=JobPublic, dependencies=[StartLimit],
-             responses={200: {"model": JobPublic}})
+@router.post(
+    "/ingest/run",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    dependencies=[StartLimit],
+    responses={200: {"model": JobPublic}},
+)
 async def ingest_run(
     body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
 ) -> JobPublic:
@@ -100,7 +120,10 @@ async def list_jobs(
     total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
     rows = await state.pool.fetch(
         f"SELECT * FROM ingestion_jobs WHERE {where} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
-        status_filter, customer_id, limit, offset,
+        status_filter,
+        customer_id,
+        limit,
+        offset,
     )
     return JobPage(items=[job_public(dict(r), state.settings) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -122,6 +145,9 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
     return StreamingResponse(
         chunks,
         media_type=row["content_type"],
-        headers={"Content-Length": str(row["size"]), "Content-Disposition": f'inline; filename="bill-{job["id"]}"',
-                 "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Content-Length": str(row["size"]),
+            "Content-Disposition": f'inline; filename="bill-{job["id"]}"',
+            "X-Content-Type-Options": "nosniff",
+        },
     )

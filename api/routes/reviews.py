@@ -63,25 +63,42 @@ async def list_reviews(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ReviewPage:
     """Open reviews (pending and escalated), oldest first, with reasons and age."""
-    return ReviewPage(**await review_queue(state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset))
+    return ReviewPage(
+        **await review_queue(state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset)
+    )
 
 
 async def review_queue(
-    state: AppState, principal: Principal, *, provider: Provider | None, customer_id: int | None, limit: int, offset: int
+    state: AppState,
+    principal: Principal,
+    *,
+    provider: Provider | None,
+    customer_id: int | None,
+    limit: int,
+    offset: int,
 ) -> dict[str, Any]:
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return {"items": [], "total": 0, "limit": limit, "offset": offset}
         customer_id = principal.customer_id
-    where = "t.status = ANY($1::text[]) AND ($2::text IS NULL OR a.provider = $2) AND ($3::bigint IS NULL OR j.customer_id = $3)"
+    where = (
+        "t.status = ANY($1::text[]) AND ($2::text IS NULL OR a.provider = $2)"
+        " AND ($3::bigint IS NULL OR j.customer_id = $3)"
+    )
     total = await state.pool.fetchval(
         f"SELECT count(*) FROM review_tasks t JOIN ingestion_jobs j ON j.id = t.job_id"
         f" JOIN utility_accounts a ON a.id = j.utility_account_id WHERE {where}",
-        OPEN, provider, customer_id,
+        OPEN,
+        provider,
+        customer_id,
     )
     rows = await state.pool.fetch(
         f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.job_id LIMIT $4 OFFSET $5",
-        OPEN, provider, customer_id, limit, offset,
+        OPEN,
+        provider,
+        customer_id,
+        limit,
+        offset,
     )
     return {"items": [ReviewSummary(**_summary(r)) for r in rows], "total": total, "limit": limit, "offset": offset}
 

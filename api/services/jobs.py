@@ -34,7 +34,8 @@ async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: 
         return None
     row = await pool.fetchrow(
         "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2",
-        idempotency_scope(principal), key,
+        idempotency_scope(principal),
+        key,
     )
     return dict(row) if row else None
 
@@ -67,8 +68,14 @@ async def start_job(
         ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING
         RETURNING *
         """,
-        job_id, account["customer_id"], account["id"], workflow_id_for(job_id), job_type,
-        JobStatus.PENDING, scope, idempotency_key,
+        job_id,
+        account["customer_id"],
+        account["id"],
+        workflow_id_for(job_id),
+        job_type,
+        JobStatus.PENDING,
+        scope,
+        idempotency_key,
     )
     created = row is not None
     if row is None:

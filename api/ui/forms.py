@@ -16,9 +16,20 @@ from pydantic import ValidationError
 from shared.bill import NormalizedBill
 
 SCALAR_FIELDS = (
-    "provider", "provider_name", "account_number", "customer_name", "service_address",
-    "statement_date", "bill_period_start", "bill_period_end", "due_date", "currency",
-    "total_amount", "previous_balance", "payments_received", "current_charges",
+    "provider",
+    "provider_name",
+    "account_number",
+    "customer_name",
+    "service_address",
+    "statement_date",
+    "bill_period_start",
+    "bill_period_end",
+    "due_date",
+    "currency",
+    "total_amount",
+    "previous_balance",
+    "payments_received",
+    "current_charges",
 )
 MONEY_FIELDS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges"})
 ROW_FIELDS: dict[str, tuple[str, ...]] = {
@@ -43,8 +54,7 @@ class BillForm:
         return cls(
             fields={name: _text(data[name]) for name in SCALAR_FIELDS},
             rows={
-                kind: [{k: _text(row.get(k)) for k in keys} for row in data[kind]]
-                for kind, keys in ROW_FIELDS.items()
+                kind: [{k: _text(row.get(k)) for k in keys} for row in data[kind]] for kind, keys in ROW_FIELDS.items()
             },
         )
 
@@ -69,9 +79,7 @@ class BillForm:
     def to_bill(self) -> NormalizedBill:
         """The bill the form describes; raises ``ValidationError`` naming the bad inputs."""
         data: dict[str, Any] = {
-            name: _money(value) if name in MONEY_FIELDS else value
-            for name, value in self.fields.items()
-            if value
+            name: _money(value) if name in MONEY_FIELDS else value for name, value in self.fields.items() if value
         }
         for kind, rows in self.rows.items():
             data[kind] = [

@@ -63,11 +63,17 @@ async def login(
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
     principal = await _principal(state, key.strip())
     if principal is None:
-        return _login_page(request, nonce, next_path=safe_next(next_path), error="That key is invalid or revoked.",
-                           status_code=401)
+        return _login_page(
+            request, nonce, next_path=safe_next(next_path), error="That key is invalid or revoked.", status_code=401
+        )
     if principal.role not in REVIEW_ROLES:
-        return _login_page(request, nonce, next_path=safe_next(next_path),
-                           error=f"A {principal.role} key cannot review bills: use a reviewer key.", status_code=403)
+        return _login_page(
+            request,
+            nonce,
+            next_path=safe_next(next_path),
+            error=f"A {principal.role} key cannot review bills: use a reviewer key.",
+            status_code=403,
+        )
     session = store.create(key.strip())
     response = RedirectResponse(safe_next(next_path), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)

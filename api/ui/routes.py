@@ -57,14 +57,22 @@ async def queue_page(
     chosen = provider if provider in PROVIDERS else None
     customer = int(customer_id) if customer_id and customer_id.isdigit() and len(customer_id) < 19 else None
     page = await review_queue(
-        state, principal, provider=Provider(chosen) if chosen else None, customer_id=customer,
-        limit=PAGE_SIZE, offset=offset,
+        state,
+        principal,
+        provider=Provider(chosen) if chosen else None,
+        customer_id=customer,
+        limit=PAGE_SIZE,
+        offset=offset,
     )
     session = current_session(request)
     flashes = session.pop_flashes() if session else []
     context = {
-        **page, "flashes": flashes, "provider": chosen or "", "customer_id": str(customer or ""),
-        "describe": describe, "page_size": PAGE_SIZE,
+        **page,
+        "flashes": flashes,
+        "provider": chosen or "",
+        "customer_id": str(customer or ""),
+        "describe": describe,
+        "page_size": PAGE_SIZE,
     }
     return render(request, "queue.html", context)
 
@@ -86,8 +94,16 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     except ValidationError as err:
         messages, names = error_messages(err)
         task = await read_task(state, principal, job_id)
-        return _task_response(request, task, values, error="Some values are not valid.", errors=messages,
-                              extra_flags=names, note=note, status_code=422)
+        return _task_response(
+            request,
+            task,
+            values,
+            error="Some values are not valid.",
+            errors=messages,
+            extra_flags=names,
+            note=note,
+            status_code=422,
+        )
     except ValueError as err:
         task = await read_task(state, principal, job_id)
         return _task_response(request, task, values, error=str(err), note=note, status_code=422)
@@ -99,8 +115,14 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         return _task_response(
-            request, task, values, error=str(problem.detail), failing=failing,
-            errors=[str(e) for e in problem.extra.get("errors", [])], note=note, status_code=problem.status_code,
+            request,
+            task,
+            values,
+            error=str(problem.detail),
+            failing=failing,
+            errors=[str(e) for e in problem.extra.get("errors", [])],
+            note=note,
+            status_code=problem.status_code,
         )
     session = current_session(request)
     if session is not None:
@@ -138,10 +160,17 @@ def _task_response(
     for name in extra_flags or ():
         flagged.setdefault(name, []).append("invalid value")
     context = {
-        "task": task, "form": values, "flagged": flagged, "error": error, "errors": errors or [],
-        "reasons": [(r, describe(r)) for r in reasons], "failing_now": bool(failing), "editable": task.status in OPEN,
+        "task": task,
+        "form": values,
+        "flagged": flagged,
+        "error": error,
+        "errors": errors or [],
+        "reasons": [(r, describe(r)) for r in reasons],
+        "failing_now": bool(failing),
+        "editable": task.status in OPEN,
         "line_items": values.rendered_rows("line_items", BLANK_LINE_ITEMS),
-        "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS), "note": note,
+        "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS),
+        "note": note,
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -51,7 +51,10 @@ class SessionStore:
     """Session id -> API key, with an absolute expiry and a bound on how many are kept."""
 
     def __init__(
-        self, *, ttl_seconds: float = SESSION_TTL_SECONDS, max_sessions: int = MAX_SESSIONS,
+        self,
+        *,
+        ttl_seconds: float = SESSION_TTL_SECONDS,
+        max_sessions: int = MAX_SESSIONS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl_seconds
@@ -117,7 +120,12 @@ def current_session(request: Request) -> Session | None:
 def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
     """HttpOnly and SameSite=Strict always; Secure except on plain-HTTP localhost development."""
     response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="strict",
         secure=request.url.hostname not in LOCAL_HOSTS,
     )
 

@@ -43,11 +43,7 @@ class Candidate(Generic[T]):
 
 
 def to_lines(pages: Sequence[str]) -> list[Line]:
-    return [
-        Line(page=number, text=text.rstrip())
-        for number, page in enumerate(pages)
-        for text in page.splitlines()
-    ]
+    return [Line(page=number, text=text.rstrip()) for number, page in enumerate(pages) for text in page.splitlines()]
 
 
 def cells(text: str) -> list[Cell]:

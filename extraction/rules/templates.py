@@ -66,8 +66,7 @@ TEMPLATES: tuple[Template, ...] = (
             "usage": (r"energy\s+used",),
         },
         quirks=(
-            "Electric only (kWh); 'Current Bill' is the current charges; account numbers "
-            "are 12 digits grouped 4-4-4."
+            "Electric only (kWh); 'Current Bill' is the current charges; account numbers are 12 digits grouped 4-4-4."
         ),
     ),
     Template(

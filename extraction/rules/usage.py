@@ -73,11 +73,7 @@ def read_usage(
         best = min(mine, key=lambda s: (s.priority, s.line))
         conflict |= any(s.quantity != best.quantity for s in mine if s.priority == best.priority)
         meter = _meter_near(lines, best.line)
-        readings.append(
-            UsageReading(
-                commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter
-            )
-        )
+        readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
 
 
@@ -97,9 +93,7 @@ def _priority(
     return None
 
 
-def _commodity(
-    lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: Commodity | None
-) -> Commodity | None:
+def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: Commodity | None) -> Commodity | None:
     if unit in _BY_UNIT:
         return _BY_UNIT[unit]
     for line in reversed(lines[max(0, index - 8) : index + 1]):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from extraction.rules.layout import LabelSet
 
-_NOT_CURRENT = (
-    r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
-)
+_NOT_CURRENT = r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
 
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
@@ -93,11 +91,7 @@ GENERIC: dict[str, LabelSet] = {
         r"for\s+service(?:\s+from)?",
         r"usage\s+period",
     ),
-    "customer_name": LabelSet.of(
-        r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"
-    ),
-    "service_address": LabelSet.of(
-        r"service\s+address", r"service\s+location", r"premises\s+address"
-    ),
+    "customer_name": LabelSet.of(r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"),
+    "service_address": LabelSet.of(r"service\s+address", r"service\s+location", r"premises\s+address"),
     "meter_number": LabelSet.of(r"meter\s+(?:number|no\.?|#|id)", r"meter"),
 }

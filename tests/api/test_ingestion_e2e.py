@@ -74,9 +74,12 @@ async def test_same_idempotency_key_gives_one_job_and_one_workflow(
     assert len(ids) == 1
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
     job_id = ids.pop()
-    assert await resources.pool.fetchval(
-        "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1", account["id"]
-    ) == 1
+    assert (
+        await resources.pool.fetchval(
+            "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1", account["id"]
+        )
+        == 1
+    )
     await wait_for_status(http, job_id)
     runs = [w async for w in client.list_workflows(f"WorkflowId = 'bill-ingestion-{job_id}'")]
     assert len(runs) == 1
@@ -99,7 +102,7 @@ async def test_failing_connector_ends_failed_after_retries(
 ) -> None:
     account = await create_account(http, provider=None, account_number=f"NONE-{unique}")
     job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
-    done = await wait_for_status(http, job["id"], timeout=90)
+    done = await wait_for_status(http, job["id"], within=90)
     assert done["status"] == "FAILED"
     assert "fetch_bill failed" in done["error"] and "BillNotAvailable" in done["error"]
     history = await client.get_workflow_handle(job["workflow_id"]).fetch_history()

@@ -38,9 +38,7 @@ def test_committed_set_is_small() -> None:
 @pytest.mark.parametrize("provider", [*Provider, None])
 def test_samples_are_auto_accepted(provider: Provider | None) -> None:
     for seed in range(12):
-        data, content_type, expected = sample_bill(
-            provider, seed=f"job-{seed}", account_number=None
-        )
+        data, content_type, expected = sample_bill(provider, seed=f"job-{seed}", account_number=None)
         report = analyze(data, provider_hint=provider, settings=OFFLINE)
         assert content_type == "application/pdf"
         assert report.decision == "accept", (seed, report.reasons)

@@ -38,9 +38,7 @@ def test_missing_core_field(sample: tuple[NormalizedBill, str], field: str) -> N
 
 
 def test_missing_usage_and_charges(sample: tuple[NormalizedBill, str]) -> None:
-    reasons = check_bill(
-        changed(sample[0], usage=[], line_items=[], current_charges=None), text=None
-    )
+    reasons = check_bill(changed(sample[0], usage=[], line_items=[], current_charges=None), text=None)
     assert {"missing_field:usage", "missing_field:current_charges"} <= set(reasons)
 
 
@@ -59,17 +57,15 @@ def test_sum_mismatch(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
     first = bill.line_items[0]
     items = [first.model_copy(update={"amount": first.amount + 1}), *bill.line_items[1:]]
-    assert check_bill(changed(bill, line_items=[i.model_dump() for i in items]), text=None) == [
-        "sum_mismatch"
-    ]
+    assert check_bill(changed(bill, line_items=[i.model_dump() for i in items]), text=None) == ["sum_mismatch"]
 
 
 def test_balance_mismatch(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
     assert bill.total_amount is not None
-    assert check_bill(
-        changed(bill, total_amount=bill.total_amount + Decimal("0.01")), text=None
-    ) == ["balance_mismatch"]
+    assert check_bill(changed(bill, total_amount=bill.total_amount + Decimal("0.01")), text=None) == [
+        "balance_mismatch"
+    ]
 
 
 def test_balance_uses_line_items_when_current_charges_missing(
@@ -78,9 +74,7 @@ def test_balance_uses_line_items_when_current_charges_missing(
     assert check_bill(changed(sample[0], current_charges=None), text=None) == []
 
 
-@pytest.mark.parametrize(
-    ("start_offset", "reason"), [(0, "bad_period"), (-1, "bad_period"), (101, "bad_period")]
-)
+@pytest.mark.parametrize(("start_offset", "reason"), [(0, "bad_period"), (-1, "bad_period"), (101, "bad_period")])
 def test_bad_period(sample: tuple[NormalizedBill, str], start_offset: int, reason: str) -> None:
     bill = sample[0]
     assert bill.bill_period_end is not None
@@ -91,9 +85,7 @@ def test_bad_period(sample: tuple[NormalizedBill, str], start_offset: int, reaso
 def test_statement_before_period_end(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
     assert bill.bill_period_end is not None
-    reasons = check_bill(
-        changed(bill, statement_date=bill.bill_period_end - timedelta(days=3)), text=None
-    )
+    reasons = check_bill(changed(bill, statement_date=bill.bill_period_end - timedelta(days=3)), text=None)
     assert "bad_statement_date" in reasons
 
 
@@ -116,9 +108,7 @@ def test_unit_mismatch(sample: tuple[NormalizedBill, str]) -> None:
         ({"statement_date": date(2030, 1, 1)}, "no_evidence:statement_date"),
     ],
 )
-def test_no_evidence(
-    sample: tuple[NormalizedBill, str], update: dict[str, Any], reason: str
-) -> None:
+def test_no_evidence(sample: tuple[NormalizedBill, str], update: dict[str, Any], reason: str) -> None:
     assert reason in check_bill(changed(sample[0], **update), text=sample[1])
 
 
@@ -137,9 +127,7 @@ def test_no_evidence_total_and_usage(sample: tuple[NormalizedBill, str]) -> None
 
 
 def test_evidence_accepts_other_formats() -> None:
-    bill = NormalizedBill(
-        account_number="1234-5678", total_amount=Decimal("1234.50"), due_date=date(2026, 1, 26)
-    )
+    bill = NormalizedBill(account_number="1234-5678", total_amount=Decimal("1234.50"), due_date=date(2026, 1, 26))
     text = "Acct 1234 5678. Please pay $1,234.50 by January 26, 2026."
     assert not [r for r in check_bill(bill, text=text) if r.startswith("no_evidence")]
 

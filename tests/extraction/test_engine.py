@@ -32,18 +32,14 @@ def test_offline_image_has_no_text_layer(offline_settings: Settings) -> None:
         assert (result.bill, result.reasons) == (None, ["no_text_layer"])
 
 
-def test_trusted_template_does_not_call_gemini(
-    fake_gemini: FakeGemini, gemini_settings: Settings
-) -> None:
+def test_trusted_template_does_not_call_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, _ = sample_bill(Provider.DUKE, seed=5)
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
     assert result.extractor == "rules:duke" and result.reasons == []
     assert fake_gemini.request_count == 0
 
 
-def test_unknown_provider_is_confirmed_by_gemini(
-    fake_gemini: FakeGemini, gemini_settings: Settings
-) -> None:
+def test_unknown_provider_is_confirmed_by_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, expected = sample_bill(None, seed=5)
     fake_gemini.push(200, bill_response(wire_from_bill(expected)))
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
@@ -61,9 +57,7 @@ def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: S
     assert result.reasons == ["extractor_disagreement"]
 
 
-def test_malformed_output_keeps_the_rules_reading(
-    fake_gemini: FakeGemini, gemini_settings: Settings
-) -> None:
+def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, expected = sample_bill(None, seed=7)
     fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
@@ -90,9 +84,7 @@ def test_gemini_says_not_a_bill(fake_gemini: FakeGemini, gemini_settings: Settin
     assert (result.bill, result.reasons) == (None, ["not_a_bill"])
 
 
-def test_transient_errors_propagate_for_temporal_to_retry(
-    fake_gemini: FakeGemini, gemini_settings: Settings
-) -> None:
+def test_transient_errors_propagate_for_temporal_to_retry(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, _ = sample_bill(None, seed=9)
     fake_gemini.push(429, error_body(429))
     with pytest.raises(GeminiUnavailable):
@@ -109,18 +101,13 @@ def test_gemini_mode_without_key_falls_back_to_review() -> None:
 def test_rules_mode_never_calls_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, _ = sample_bill(None, seed=10)
     settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.RULES})
-    assert (
-        extract(read_document(data), provider_hint=None, settings=settings).extractor
-        == "rules:generic"
-    )
+    assert extract(read_document(data), provider_hint=None, settings=settings).extractor == "rules:generic"
     assert fake_gemini.request_count == 0
 
 
 def test_disagree_ignores_formatting_and_missing_values() -> None:
     _, _, bill = sample_bill(Provider.PGE, seed=1)
     assert bill.account_number is not None
-    spaced = bill.model_copy(
-        update={"account_number": bill.account_number.replace("-", " "), "due_date": None}
-    )
+    spaced = bill.model_copy(update={"account_number": bill.account_number.replace("-", " "), "due_date": None})
     assert not disagree(bill, spaced)
     assert disagree(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]}))

@@ -32,9 +32,7 @@ def wire_fields(**overrides: Any) -> dict[str, Any]:
         "previous_balance": "50.00",
         "payments_received": "-50.00",
         "current_charges": "84.12",
-        "usage": [
-            {"commodity": "electricity", "quantity": "512", "unit": "kWh", "meter_number": "123"}
-        ],
+        "usage": [{"commodity": "electricity", "quantity": "512", "unit": "kWh", "meter_number": "123"}],
         "line_items": [
             {
                 "description": "Energy",
@@ -60,13 +58,9 @@ def pdf_document() -> Any:
     return read_document(data)
 
 
-def test_success_converts_wire_to_bill(
-    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
-) -> None:
+def test_success_converts_wire_to_bill(fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any) -> None:
     fake_gemini.push(200, bill_response(wire_fields()))
-    bill = GeminiExtractor.from_settings(gemini_settings).extract(
-        pdf_document, provider=Provider.DUKE
-    )
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=Provider.DUKE)
     assert bill is not None
     assert bill.provider is Provider.DUKE
     assert str(bill.total_amount) == "84.12"
@@ -87,9 +81,7 @@ def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     assert (inline.get("mimeType") or inline.get("mime_type")) == "application/pdf"
     encoded = inline["data"]
     assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)) == pdf_document.data
-    prompt = " ".join(
-        p.get("text", "") for content in request.body["contents"] for p in content["parts"]
-    )
+    prompt = " ".join(p.get("text", "") for content in request.body["contents"] for p in content["parts"])
     assert "Duke Energy" in prompt and "Current Bill" in prompt  # provider quirks are included
     config = request.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
@@ -98,13 +90,9 @@ def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     assert schema is not None and "total_amount" in str(schema)
 
 
-def test_not_a_bill_returns_none(
-    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
-) -> None:
+def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any) -> None:
     fake_gemini.push(200, bill_response(wire_fields(is_utility_bill=False)))
-    assert (
-        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None) is None
-    )
+    assert GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None) is None
 
 
 @pytest.mark.parametrize(
@@ -115,11 +103,7 @@ def test_not_a_bill_returns_none(
         bill_response(wire_fields(total_amount="eighty dollars")),
         bill_response(wire_fields(due_date="someday")),
         bill_response(
-            wire_fields(
-                usage=[
-                    {"commodity": "plasma", "quantity": "1", "unit": "kWh", "meter_number": None}
-                ]
-            )
+            wire_fields(usage=[{"commodity": "plasma", "quantity": "1", "unit": "kWh", "meter_number": None}])
         ),
         bill_response(wire_fields(), finish_reason="MAX_TOKENS"),
         bill_response(wire_fields(), finish_reason="SAFETY"),
@@ -167,9 +151,7 @@ def test_server_errors_are_unavailable(
     assert fake_gemini.request_count == 1
 
 
-def test_timeout_is_unavailable(
-    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
-) -> None:
+def test_timeout_is_unavailable(fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any) -> None:
     fake_gemini.push(200, bill_response(wire_fields()), delay=2.0)
     settings = gemini_settings.model_copy(update={"gemini_timeout_seconds": 0.3})
     with pytest.raises(GeminiUnavailable):
@@ -184,9 +166,7 @@ def test_bad_request_is_rejected_not_retried(
         GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
 
 
-def test_text_documents_are_sent_as_text(
-    fake_gemini: FakeGemini, gemini_settings: Settings
-) -> None:
+def test_text_documents_are_sent_as_text(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     fake_gemini.push(200, bill_response(wire_fields()))
     document = read_document(b"Account number: 1234\nAmount due: $84.12\nDue date: 01/26/2026\n")
     GeminiExtractor.from_settings(gemini_settings).extract(document, provider=None)

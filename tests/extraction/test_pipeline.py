@@ -11,9 +11,7 @@ from shared.settings import Settings
 
 def _extraction(reasons: list[str], *, with_bill: bool = True) -> Extraction:
     _, _, bill = sample_bill(Provider.PGE, seed=1)
-    return Extraction(
-        bill=bill if with_bill else None, reasons=reasons, extractor="rules:pge", pages=1
-    )
+    return Extraction(bill=bill if with_bill else None, reasons=reasons, extractor="rules:pge", pages=1)
 
 
 def test_accept_only_without_any_reason() -> None:

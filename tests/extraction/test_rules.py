@@ -120,9 +120,7 @@ def test_past_due_and_late_amounts_are_not_the_total() -> None:
 
 def test_conflicting_totals_are_flagged() -> None:
     text = PLAIN + "\nAmount Due   $999.99\n"
-    assert (
-        "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
-    )
+    assert "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
 
 
 def test_receipt_is_not_a_bill() -> None:

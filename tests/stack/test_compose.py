@@ -60,7 +60,11 @@ def test_ui_points_at_the_codec_endpoint(services: dict) -> None:
 def test_docker_compose_config_is_valid() -> None:
     env = {"TEMPORAL_DB_PASSWORD": "x", "APP_DB_PASSWORD": "x", "PAYLOAD_KEYS": "k:x", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [shutil.which("docker") or "docker", "compose", "-f", str(COMPOSE), "config", "-q"], env=env, capture_output=True, text=True, timeout=60
+        [shutil.which("docker") or "docker", "compose", "-f", str(COMPOSE), "config", "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if "is not a docker command" in result.stderr or "unknown" in result.stderr.lower():
         pytest.skip("docker compose plugin not installed")

@@ -28,7 +28,7 @@ AS_OF = date(2024, 4, 15)
 
 @pytest.fixture(params=["bigquery", "local"])
 def sink(request: pytest.FixtureRequest) -> AnalyticsSink:
-    return request.getfixturevalue("bq_sink" if request.param == "bigquery" else "local_sink")  # type: ignore[no-any-return]
+    return request.getfixturevalue("bq_sink" if request.param == "bigquery" else "local_sink")
 
 
 def query(sink: AnalyticsSink, sql: str) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ async def bill_needing_review(http: httpx.AsyncClient, unique: str) -> dict[str,
         data={"utility_account_id": str(account["id"])},
     )
     assert response.status_code == 201, response.text
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL}, timeout=90)
+    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL}, within=90)
     assert job["status"] == "NEEDS_REVIEW", job
     assert "balance_mismatch" in job["reasons"], job
     return job

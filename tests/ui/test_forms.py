@@ -11,13 +11,20 @@ from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
-BILL = NormalizedBill.model_validate({
-    "provider": "pge", "account_number": "1234-5678-90", "due_date": "2026-03-25",
-    "total_amount": "75.00", "current_charges": "60.00",
-    "usage": [{"commodity": "electricity", "quantity": "350", "unit": "kWh"}],
-    "line_items": [{"description": "Supply", "category": "supply", "amount": "40.00"},
-                   {"description": "Delivery", "category": "delivery", "amount": "20.00"}],
-})
+BILL = NormalizedBill.model_validate(
+    {
+        "provider": "pge",
+        "account_number": "1234-5678-90",
+        "due_date": "2026-03-25",
+        "total_amount": "75.00",
+        "current_charges": "60.00",
+        "usage": [{"commodity": "electricity", "quantity": "350", "unit": "kWh"}],
+        "line_items": [
+            {"description": "Supply", "category": "supply", "amount": "40.00"},
+            {"description": "Delivery", "category": "delivery", "amount": "20.00"},
+        ],
+    }
+)
 
 
 def posted(form: BillForm, blanks: int = 2) -> dict[str, str]:
@@ -36,8 +43,14 @@ def test_an_unchanged_form_gives_back_the_same_bill() -> None:
 
 def test_edits_blank_rows_and_typed_money() -> None:
     data = posted(BillForm.from_bill(BILL))
-    data |= {"total_amount": "$1,060.00", "line_items-1-amount": "1,020", "line_items-2-description": "Tax",
-             "line_items-2-amount": "0.5", "usage-0-quantity": "", "customer_name": "  "}
+    data |= {
+        "total_amount": "$1,060.00",
+        "line_items-1-amount": "1,020",
+        "line_items-2-description": "Tax",
+        "line_items-2-amount": "0.5",
+        "usage-0-quantity": "",
+        "customer_name": "  ",
+    }
     bill = BillForm.from_form(data).to_bill()
     assert bill.total_amount == Decimal("1060.00")
     assert [i.amount for i in bill.line_items] == [Decimal("40.00"), Decimal("1020.00"), Decimal("0.50")]

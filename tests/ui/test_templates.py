@@ -16,14 +16,27 @@ JOB_ID = "0f0f0f0f-0000-4000-8000-000000000001"
 
 
 def task(**changes: Any) -> ReviewTaskPublic:
-    bill = NormalizedBill.model_validate({
-        "customer_name": EVIL, "account_number": "1", "total_amount": "75.00", "current_charges": "60.00",
-        "line_items": [{"description": EVIL, "amount": "60.00"}],
-    })
+    bill = NormalizedBill.model_validate(
+        {
+            "customer_name": EVIL,
+            "account_number": "1",
+            "total_amount": "75.00",
+            "current_charges": "60.00",
+            "line_items": [{"description": EVIL, "amount": "60.00"}],
+        }
+    )
     values = {
-        "job_id": JOB_ID, "status": "PENDING", "reasons": ["balance_mismatch", "missing_field:due_date", EVIL],
-        "provider": "pge", "customer_id": 1, "utility_account_id": 2, "created_at": datetime.now(UTC),
-        "age_seconds": 7300, "revision": "r1", "bill": bill, "artifact_url": f"/jobs/{JOB_ID}/artifact",
+        "job_id": JOB_ID,
+        "status": "PENDING",
+        "reasons": ["balance_mismatch", "missing_field:due_date", EVIL],
+        "provider": "pge",
+        "customer_id": 1,
+        "utility_account_id": 2,
+        "created_at": datetime.now(UTC),
+        "age_seconds": 7300,
+        "revision": "r1",
+        "bill": bill,
+        "artifact_url": f"/jobs/{JOB_ID}/artifact",
     }
     return ReviewTaskPublic(**(values | changes))
 
@@ -31,9 +44,18 @@ def task(**changes: Any) -> ReviewTaskPublic:
 def render_review(t: ReviewTaskPublic, **context: Any) -> str:
     form = BillForm.from_bill(t.bill)
     base = {
-        "signed_in": True, "csrf_token": "tok", "task": t, "form": form, "flagged": flagged_fields(t.reasons),
-        "error": None, "errors": [], "reasons": [(r, describe(r)) for r in t.reasons], "failing_now": False,
-        "editable": True, "line_items": form.rendered_rows("line_items", 2), "usage": form.rendered_rows("usage", 1),
+        "signed_in": True,
+        "csrf_token": "tok",
+        "task": t,
+        "form": form,
+        "flagged": flagged_fields(t.reasons),
+        "error": None,
+        "errors": [],
+        "reasons": [(r, describe(r)) for r in t.reasons],
+        "failing_now": False,
+        "editable": True,
+        "line_items": form.rendered_rows("line_items", 2),
+        "usage": form.rendered_rows("usage", 1),
         "note": "",
     }
     return templates.env.get_template("review.html").render(base | context)
@@ -59,8 +81,17 @@ def test_closed_task_is_read_only() -> None:
 def test_queue_page_lists_reasons_and_age() -> None:
     item = task().model_dump(exclude={"bill", "artifact_url"})
     html = templates.env.get_template("queue.html").render(
-        signed_in=True, csrf_token="tok", items=[type("Row", (), item)], total=1, limit=50, offset=0,
-        flashes=[EVIL], provider="pge", customer_id="", describe=describe, page_size=50,
+        signed_in=True,
+        csrf_token="tok",
+        items=[type("Row", (), item)],
+        total=1,
+        limit=50,
+        offset=0,
+        flashes=[EVIL],
+        provider="pge",
+        customer_id="",
+        describe=describe,
+        page_size=50,
     )
     assert f'href="/ui/reviews/{JOB_ID}"' in html
     assert "2h 1m" in html and "total amount due" not in html

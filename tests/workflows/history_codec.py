@@ -17,9 +17,12 @@ def _payloads_in(message: Message) -> list[Payload]:
     for field, value in message.ListFields():
         if field.message_type is None:
             continue
-        values = value.values() if field.message_type.GetOptions().map_entry else (
-            value if field.label == field.LABEL_REPEATED else [value]
-        )
+        if isinstance(value, Message):
+            values: list[object] = [value]
+        elif field.message_type.GetOptions().map_entry:
+            values = list(value.values())
+        else:
+            values = list(value)
         for item in values:
             if isinstance(item, Payload):
                 found.append(item)
