@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -32,15 +34,8 @@ logger = logging.getLogger(__name__)
 WORKFLOWS = [BillIngestionWorkflow, AnalyticsRollupWorkflow]
 
 
-def build_worker(
-    client: Client,
-    resources: Resources,
-    settings: Settings,
-    *,
-    task_queue: str | None = None,
-    max_cached_workflows: int = 1000,
-) -> Worker:
-    """A worker with every MiniMeter workflow and activity registered."""
+def pipeline_activities(resources: Resources, settings: Settings) -> list[Callable[..., Any]]:
+    """Every activity MiniMeter registers, bound to this process's shared clients."""
     jobs = JobActivities(resources.pool)
     fetch = FetchActivities(resources.pool, resources.connectors)
     storage = StorageActivities(resources.pool, resources.store, resources.connectors)
@@ -49,25 +44,38 @@ def build_worker(
     analytics = AnalyticsActivities(resources.sink)
     review = ReviewActivities(resources.pool)
     rollup = RollupActivities(resources.sink)
+    return [
+        jobs.mark_job_running,
+        jobs.mark_job_finished,
+        fetch.fetch_bill,
+        storage.store_raw_bill,
+        extraction.extract_bill,
+        extraction.validate_bill,
+        bills.persist_bill,
+        analytics.publish_analytics,
+        review.open_review_task,
+        review.escalate_review,
+        review.close_review_task,
+        review.record_review_decision,
+        rollup.rollup_analytics,
+    ]
+
+
+def build_worker(
+    client: Client,
+    resources: Resources,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    max_cached_workflows: int = 1000,
+    activities: list[Callable[..., Any]] | None = None,
+) -> Worker:
+    """A worker with every MiniMeter workflow and activity registered (``activities`` replaces them)."""
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[
-            jobs.mark_job_running,
-            jobs.mark_job_finished,
-            fetch.fetch_bill,
-            storage.store_raw_bill,
-            extraction.extract_bill,
-            extraction.validate_bill,
-            bills.persist_bill,
-            analytics.publish_analytics,
-            review.open_review_task,
-            review.escalate_review,
-            review.close_review_task,
-            review.record_review_decision,
-            rollup.rollup_analytics,
-        ],
+        activities=activities if activities is not None else pipeline_activities(resources, settings),
         activity_executor=ThreadPoolExecutor(
             max_workers=settings.worker_activity_threads, thread_name_prefix="activity"
         ),

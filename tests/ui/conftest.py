@@ -17,7 +17,7 @@ from api.auth import Role, create_key
 from api.main import create_app
 from shared.settings import Settings
 from stack.services import free_port
-from tests.helpers import TERMINAL, create_account, wait_for_status
+from tests.helpers import TERMINAL, account_digits, bill_needing_review, bill_text, create_account, wait_for_status  # noqa: F401
 from worker.resources import Resources
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -60,49 +60,6 @@ async def reviewer_key(resources: Resources) -> str:
 @pytest.fixture(scope="session")
 async def viewer_key(resources: Resources) -> str:
     return (await create_key(resources.pool, name="ui-viewer", role=Role.VIEWER)).key
-
-
-def bill_text(account_number: str, *, total: str = "75.00") -> str:
-    """A plain-text PG&E bill whose total disagrees with its charges: only ``balance_mismatch`` fails."""
-    return f"""Pacific Gas and Electric Company
-Account Number: {account_number}
-Customer: Jane Reviewer
-Statement Date: 03/05/2026
-Billing Period: 02/01/2026 - 02/28/2026
-Due Date: 03/25/2026
-
-Previous Balance          $0.00
-Payments Received         $0.00
-Total Amount Due         ${total}
-
-Electric Charges
-Electric Supply           $40.00
-Electric Delivery         $20.00
-Current Charges          $60.00
-
-Total Usage               350 kWh
-"""
-
-
-def account_digits(unique: str) -> str:
-    digits = str(int(unique, 16))[-10:].rjust(10, "7")
-    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
-
-
-async def bill_needing_review(http: httpx.AsyncClient, unique: str) -> dict[str, Any]:
-    """Upload a bill whose total is wrong and wait until its workflow asks for a review."""
-    number = account_digits(unique)
-    account = await create_account(http, provider="pge", account_number=number)
-    response = await http.post(
-        "/bills",
-        files={"file": ("bill.txt", bill_text(number).encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    assert response.status_code == 201, response.text
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL}, within=90)
-    assert job["status"] == "NEEDS_REVIEW", job
-    assert "balance_mismatch" in job["reasons"], job
-    return job
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,100 @@
+"""Real runs of BillIngestionWorkflow, one per path through it: recorded as replay fixtures."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.client import Client
+
+from shared.models import PublishRequest
+from shared.settings import Settings
+from tests.helpers import bill_needing_review, create_account, wait_for_status
+from worker.main import build_worker, pipeline_activities
+from worker.resources import Resources
+
+Scenario = Callable[..., Awaitable[str]]
+
+
+async def accepted(http: httpx.AsyncClient, **_: Any) -> str:
+    account = await create_account(http, provider="pge", account_number=f"ACC-{uuid.uuid4().hex[:8]}")
+    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
+    done = await wait_for_status(http, job["id"])
+    assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+async def _decide(http: httpx.AsyncClient, action: str) -> str:
+    job = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    body: dict[str, Any] = {"action": action, "revision": task["revision"], "note": f"{action} by scenario"}
+    if action == "correct":
+        body["bill"] = {**task["bill"], "total_amount": "60.00"}
+    response = await http.post(f"/reviews/{job['id']}", json=body)
+    assert response.status_code == 200, response.text
+    return str(job["workflow_id"])
+
+
+async def review_corrected(http: httpx.AsyncClient, **_: Any) -> str:
+    return await _decide(http, "correct")
+
+
+async def review_rejected(http: httpx.AsyncClient, **_: Any) -> str:
+    return await _decide(http, "reject")
+
+
+async def failed_job(http: httpx.AsyncClient, **_: Any) -> str:
+    account = await create_account(http, provider=None, account_number=f"NONE-{uuid.uuid4().hex[:8]}")
+    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
+    done = await wait_for_status(http, job["id"], within=90)
+    assert done["status"] == "FAILED", done
+    return str(job["workflow_id"])
+
+
+async def step_retried(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """publish_analytics fails twice (a flaky warehouse), then succeeds: on a worker of its own."""
+    queue = f"flaky-{uuid.uuid4().hex[:8]}"
+    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
+
+    @activity.defn(name="publish_analytics")
+    def flaky_publish(request: PublishRequest) -> None:
+        if activity.info().attempt <= 2:
+            raise RuntimeError("analytics sink unavailable (injected)")
+        real["publish_analytics"](request)
+
+    activities = [fn for name, fn in real.items() if name != "publish_analytics"] + [flaky_publish]
+    flaky_settings = settings.model_copy(update={"temporal_task_queue": queue})
+    from api.auth import Role, create_key
+
+    # The API starts jobs on its own queue; this job goes through the service layer onto ours.
+    from api.services.jobs import start_job
+
+    account = await create_account(http, provider="duke", account_number=f"DK-{uuid.uuid4().hex[:8]}")
+    row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
+    key = await create_key(resources.pool, name="scenario", role=Role.ADMIN)
+    from api.auth import authenticate
+
+    principal = await authenticate(resources.pool, key.key)
+    assert principal is not None
+    async with build_worker(client, resources, flaky_settings, activities=activities):
+        job, _ = await start_job(
+            pool=resources.pool, client=client, settings=flaky_settings, principal=principal,
+            account=dict(row), job_type="connector", idempotency_key=None,  # type: ignore[arg-type]
+        )
+        done = await wait_for_status(http, str(job["id"]), within=90)
+    assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "accepted": accepted,
+    "review_corrected": review_corrected,
+    "review_rejected": review_rejected,
+    "step_retried": step_retried,
+    "failed_job": failed_job,
+}
