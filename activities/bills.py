@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 from temporalio import activity
 
-from shared.models import PersistOutcome, PersistRequest
+from shared.models import DuplicateFound, DuplicateQuery, PersistOutcome, PersistRequest
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,19 @@ def bill_id_for(job_id: str) -> str:
 class BillActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+
+    @activity.defn
+    async def find_duplicate(self, query: DuplicateQuery) -> DuplicateFound:
+        """Read-only, so safe to rerun: has another job already stored this exact file for the account?"""
+        row = await self._pool.fetchrow(
+            "SELECT id, job_id FROM bills WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3",
+            query.utility_account_id,
+            query.sha256,
+            query.job_id,
+        )
+        if row is None:
+            return DuplicateFound()
+        return DuplicateFound(bill_id=str(row["id"]), job_id=str(row["job_id"]))
 
     @activity.defn
     async def persist_bill(self, request: PersistRequest) -> PersistOutcome:

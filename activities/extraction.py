@@ -25,6 +25,17 @@ T = TypeVar("T")
 HEARTBEAT_SECONDS = 5.0
 
 
+def _account_key(number: str) -> str:
+    return "".join(ch for ch in number.upper() if ch.isalnum())
+
+
+def same_account(expected: str | None, printed: str | None) -> bool:
+    """Whether the bill is for the utility account the job is about (formatting aside)."""
+    if expected is None or printed is None:
+        return True
+    return _account_key(expected) == _account_key(printed)
+
+
 class DocumentCache:
     """A few recently parsed documents, so validate does not re-parse what extract just read."""
 
@@ -110,6 +121,8 @@ class ExtractionActivities:
         if outcome.bill is not None:
             text = self._document(request.artifact.uri, request.artifact.sha256).text
         checks = check_bill(outcome.bill, text=text) if outcome.bill is not None else []
+        if outcome.bill is not None and not same_account(request.account_number, outcome.bill.account_number):
+            checks.append("account_mismatch")
         extraction = Extraction(
             bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages
         )

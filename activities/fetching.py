@@ -25,15 +25,6 @@ class FetchActivities:
     @activity.defn
     async def fetch_bill(self, request: FetchRequest) -> FetchedBill:
         """Safe to rerun: the locator is derived from the job id, and reading it has no effect."""
-        if request.upload is not None:
-            ref = request.upload
-            return FetchedBill(
-                source_uri=ref.uri,
-                sha256=ref.sha256,
-                size=ref.size,
-                content_type=ref.content_type,
-                provider=request.provider,
-            )
         row = await self._pool.fetchrow(
             "SELECT id, provider, account_number FROM utility_accounts WHERE id = $1", request.utility_account_id
         )
@@ -48,6 +39,16 @@ class FetchActivities:
             provider=Provider(row["provider"]) if row["provider"] else None,
             account_number=row["account_number"],
         )
+        if request.upload is not None:
+            ref = request.upload
+            return FetchedBill(
+                source_uri=ref.uri,
+                sha256=ref.sha256,
+                size=ref.size,
+                content_type=ref.content_type,
+                provider=request.provider,
+                account_number=account.account_number,
+            )
         connector = self._connectors.for_account(account)
         source_uri = connector.locate(account, job_id=request.job_id)
         document = await asyncio.to_thread(connector.read, source_uri)
@@ -58,4 +59,5 @@ class FetchActivities:
             size=len(document.data),
             content_type=document.content_type,
             provider=account.provider,
+            account_number=account.account_number,
         )

@@ -149,6 +149,8 @@ class FetchedBill(BaseModel):
     size: int
     content_type: str
     provider: Provider | None
+    account_number: str | None = None
+    """The utility account's number: the bill must be for this account."""
 
 
 class StoreRequest(BaseModel):
@@ -173,6 +175,8 @@ class ValidateRequest(BaseModel):
     job_id: str
     artifact: ArtifactRef
     extraction: ExtractionOutcome
+    account_number: str | None = None
+    """When known, a bill for another account goes to review (``account_mismatch``)."""
 
 
 class ValidationOutcome(BaseModel):
@@ -187,6 +191,18 @@ class PersistRequest(BaseModel):
     artifact: ArtifactRef
     bill: NormalizedBill
     source: Literal["extraction", "review"] = "extraction"
+
+
+class DuplicateQuery(BaseModel):
+    job_id: str
+    utility_account_id: int
+    sha256: str
+
+
+class DuplicateFound(BaseModel):
+    bill_id: str | None = None
+    job_id: str | None = None
+    """The earlier job that stored the same file for this account (None when it is new)."""
 
 
 class PersistOutcome(BaseModel):

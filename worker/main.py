@@ -51,6 +51,7 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
         storage.store_raw_bill,
         extraction.extract_bill,
         extraction.validate_bill,
+        bills.find_duplicate,
         bills.persist_bill,
         analytics.publish_analytics,
         review.open_review_task,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.bill import NormalizedBill
     from shared.models import (
         ArtifactRef,
+        DuplicateQuery,
         ExtractionOutcome,
         ExtractRequest,
         FetchRequest,
@@ -54,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import policies
     from workflows.policies import ActivityPolicy
+
+DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -167,6 +170,25 @@ class BillIngestionWorkflow:
             StoreRequest(job_id=job, fetched=fetched),
             policies.STORAGE,
         )
+        if workflow.patched(DUPLICATE_CHECK_PATCH):
+            # Added after the first release: the same file again for the same account ends here,
+            # before extraction and before a second review task. Old runs replay the old path.
+            duplicate = await self._step(
+                "find_duplicate",
+                BillActivities.find_duplicate,
+                DuplicateQuery(job_id=job, utility_account_id=request.utility_account_id, sha256=artifact.sha256),
+                policies.DATABASE,
+            )
+            if duplicate.job_id is not None:
+                return await self._finish(
+                    IngestionResult(
+                        job_id=job,
+                        status=JobStatus.DUPLICATE,
+                        bill_id=duplicate.bill_id,
+                        duplicate_of=duplicate.job_id,
+                        artifact=artifact,
+                    )
+                )
         provider = request.provider or fetched.provider
         extraction = await self._step(
             "extract_bill",
@@ -177,7 +199,9 @@ class BillIngestionWorkflow:
         validation = await self._step(
             "validate_bill",
             ExtractionActivities.validate_bill,
-            ValidateRequest(job_id=job, artifact=artifact, extraction=extraction),
+            ValidateRequest(
+                job_id=job, artifact=artifact, extraction=extraction, account_number=fetched.account_number
+            ),
             policies.VALIDATE,
         )
         self._reasons = list(validation.reasons)

@@ -15,6 +15,7 @@ PIPELINE = [
     "mark_job_running",
     "fetch_bill",
     "store_raw_bill",
+    "find_duplicate",
     "extract_bill",
     "validate_bill",
     "persist_bill",

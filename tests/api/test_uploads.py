@@ -1,0 +1,159 @@
+"""``POST /bills``: uploads go through the same workflow; bad files get clear errors, never retries."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from tests.helpers import TERMINAL, bill_text, create_account, wait_for_status
+from worker.resources import Resources
+
+BILLS = Path(__file__).parents[2] / "eval" / "bills"
+
+
+async def upload(
+    http: httpx.AsyncClient, account_id: int, data: bytes, *, filename: str = "bill.pdf", key: str | None = None
+) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return await http.post(
+        "/bills",
+        files={"file": (filename, data, "application/octet-stream")},
+        data={"utility_account_id": str(account_id)},
+        headers=headers,
+    )
+
+
+async def scheduled_activities(client: Client, workflow_id: str) -> list[tuple[str, int]]:
+    """(activity type, attempts) for each activity the workflow ran."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    return [
+        (
+            names[e.activity_task_started_event_attributes.scheduled_event_id],
+            e.activity_task_started_event_attributes.attempt,
+        )
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+
+
+async def test_known_provider_pdf_is_accepted_with_golden_values(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    golden = json.loads((BILLS / "pge_classic_0.expected.json").read_text())["bill"]
+    account = await create_account(http, provider="pge", account_number=golden["account_number"].replace("-", " "))
+    # A hostile filename: the type is sniffed from the bytes, the name never reaches a path.
+    response = await upload(http, account["id"], (BILLS / "pge_classic_0.pdf").read_bytes(), filename="../../x.png")
+    assert response.status_code == 201, response.text
+    job = await wait_for_status(http, response.json()["id"])
+    assert job["status"] == "SUCCEEDED", job
+    bill = await resources.pool.fetchrow("SELECT * FROM bills WHERE job_id = $1", job["id"])
+    assert bill["total_amount"] == Decimal(golden["total_amount"])
+    assert str(bill["bill_period_end"]) == golden["bill_period_end"]
+    assert bill["account_number"] == golden["account_number"]
+    artifact = await resources.pool.fetchrow("SELECT * FROM artifacts WHERE job_id = $1", job["id"])
+    assert artifact["content_type"] == "application/pdf"
+    assert artifact["uri"].endswith(f"/raw/bills/{job['id']}/{artifact['sha256']}.pdf")
+    raw = await http.get(f"/jobs/{job['id']}/artifact")
+    assert raw.status_code == 200 and raw.headers["content-type"] == "application/pdf"
+    assert raw.content == (BILLS / "pge_classic_0.pdf").read_bytes()
+
+
+async def test_bill_for_another_account_goes_to_review(http: httpx.AsyncClient, unique: str) -> None:
+    account = await create_account(http, provider="pge", account_number=f"9999-{unique}")
+    response = await upload(http, account["id"], (BILLS / "pge_classic_2.pdf").read_bytes())
+    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    assert job["status"] == "NEEDS_REVIEW"
+    assert job["reasons"] == ["account_mismatch"]
+
+
+async def test_doubtful_bill_goes_to_review_with_reasons(http: httpx.AsyncClient, unique: str) -> None:
+    account = await create_account(http, provider="pge", account_number=f"5512-{unique}")
+    response = await upload(http, account["id"], bill_text(f"5512-{unique}").encode(), filename="bill.txt")
+    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    assert job["status"] == "NEEDS_REVIEW"
+    assert job["reasons"] == ["balance_mismatch"]
+
+
+async def test_image_offline_goes_to_review_as_no_text_layer(http: httpx.AsyncClient, unique: str) -> None:
+    account = await create_account(http, provider="duke", account_number=f"IMG-{unique}")
+    response = await upload(http, account["id"], (BILLS / "adv_scan_png.png").read_bytes(), filename="scan.png")
+    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    assert job["status"] == "NEEDS_REVIEW"
+    assert "no_text_layer" in job["reasons"]
+
+
+async def test_corrupt_pdf_fails_at_once_with_reason(http: httpx.AsyncClient, client: Client, unique: str) -> None:
+    account = await create_account(http, provider="coned", account_number=f"COR-{unique}")
+    response = await upload(http, account["id"], (BILLS / "adv_corrupt.pdf").read_bytes())
+    assert response.status_code == 201
+    job = await wait_for_status(http, response.json()["id"])
+    assert job["status"] == "FAILED"
+    assert "corrupt_file" in job["error"]
+    activities = await scheduled_activities(client, job["workflow_id"])
+    assert ("extract_bill", 1) in activities and all(attempt == 1 for _, attempt in activities)
+
+
+async def test_empty_and_unsupported_files_are_refused(http: httpx.AsyncClient, unique: str) -> None:
+    account = await create_account(http, provider="coned", account_number=f"BAD-{unique}")
+    empty = await upload(http, account["id"], b"")
+    assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
+    zipped = await upload(http, account["id"], b"PK\x03\x04" + bytes(range(256)) * 4, filename="bill.pdf")
+    assert zipped.status_code == 415
+    assert "PDF, PNG, JPEG or plain-text" in zipped.json()["detail"]
+    jobs = (await http.get("/jobs", params={"customer_id": account["customer_id"]})).json()
+    assert jobs["total"] == 0
+
+
+async def test_upload_idempotency_key_returns_the_same_job(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"IDEM-{unique}")
+    data = bill_text(f"IDEM-{unique}").encode()
+    first = await upload(http, account["id"], data, filename="a.txt", key=f"up-{unique}")
+    second = await upload(http, account["id"], data, filename="a.txt", key=f"up-{unique}")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    count = await resources.pool.fetchval(
+        "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1", account["id"]
+    )
+    assert count == 1
+
+
+async def test_same_file_again_is_duplicate_before_extraction(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    golden = json.loads((BILLS / "pge_classic_1.expected.json").read_text())["bill"]
+    account = await create_account(http, provider="pge", account_number=golden["account_number"])
+    data = (BILLS / "pge_classic_1.pdf").read_bytes()
+    first = await wait_for_status(http, (await upload(http, account["id"], data)).json()["id"])
+    second = await wait_for_status(http, (await upload(http, account["id"], data)).json()["id"])
+    assert first["status"] == "SUCCEEDED"
+    assert second["status"] == "DUPLICATE"
+    assert second["result"]["duplicate_of"] == first["id"]
+    assert "extract_bill" not in [name for name, _ in await scheduled_activities(client, second["workflow_id"])]
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"]) == 1
+
+
+async def test_same_bill_in_other_bytes_is_duplicate_by_natural_key(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"7001-{unique}")
+    text = bill_text(f"7001-{unique}", total="60.00")
+    first = await wait_for_status(
+        http, (await upload(http, account["id"], text.encode(), filename="a.txt")).json()["id"]
+    )
+    again = (text + "\nThank you for your payment.\n").encode()
+    second = await wait_for_status(http, (await upload(http, account["id"], again, filename="b.txt")).json()["id"])
+    assert (first["status"], second["status"]) == ("SUCCEEDED", "DUPLICATE")
+    assert second["result"]["duplicate_of"] == first["id"]
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"]) == 1

@@ -1,0 +1,176 @@
+"""Durability tests: real components broken on purpose, one task queue (and worker) per test.
+
+Jobs are started through the API's own service function (``api.services.jobs.start_job``)
+with a settings copy naming the test's queue, so only that test's worker picks them up
+and the session worker never sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from api.auth import Principal, Role
+from api.services.jobs import start_job
+from shared.bill import Provider
+from shared.models import ArtifactRef, JobType
+from shared.settings import Settings
+
+SYSTEM = Principal(key_id=0, name="durability-tests", role=Role.ADMIN, customer_id=None)
+
+
+@dataclass
+class Job:
+    id: str
+    handle: WorkflowHandle[Any, Any]
+
+
+async def create_account(pool: asyncpg.Pool, *, provider: Provider | None, account_number: str) -> dict[str, Any]:
+    """A customer and one utility account, written straight to ``pool``'s database."""
+    customer_id = await pool.fetchval("INSERT INTO customers (name) VALUES ($1) RETURNING id", f"Durable {account_number}")
+    row = await pool.fetchrow(
+        "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, $2, $3) RETURNING *",
+        customer_id,
+        provider,
+        account_number,
+    )
+    return dict(row)
+
+
+async def start_on_queue(
+    *,
+    pool: asyncpg.Pool,
+    client: Client,
+    settings: Settings,
+    queue: str,
+    account: dict[str, Any],
+    upload: ArtifactRef | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """Record a job and start its workflow on ``queue``, exactly as the API would."""
+    job, _ = await start_job(
+        pool=pool,
+        client=client,
+        settings=settings.model_copy(update={"temporal_task_queue": queue}),
+        principal=SYSTEM,
+        account=account,
+        job_type=JobType.UPLOAD if upload else JobType.CONNECTOR,
+        idempotency_key=None,
+        job_id=job_id,
+        upload=upload,
+    )
+    return Job(id=str(job["id"]), handle=client.get_workflow_handle(job["workflow_id"]))
+
+
+async def history_events(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
+    return list((await handle.fetch_history()).events)
+
+
+def attempts_by_activity(events: Sequence[HistoryEvent]) -> dict[str, int]:
+    """The highest attempt each activity type reached (attempts are on the started events)."""
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    attempts: dict[str, int] = {}
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = e.activity_task_started_event_attributes
+            name = scheduled[attrs.scheduled_event_id]
+            attempts[name] = max(attempts.get(name, 0), attrs.attempt)
+    return attempts
+
+
+def last_failure(events: Sequence[HistoryEvent], activity_type: str) -> str:
+    """The last failure message recorded on the started event of ``activity_type`` (retries keep it)."""
+    scheduled = {
+        e.event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+    }
+    for e in events:
+        attrs = e.activity_task_started_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and attrs.scheduled_event_id in scheduled:
+            return attrs.last_failure.message
+    return ""
+
+
+async def job_row(pool: asyncpg.Pool, job_id: str) -> dict[str, Any]:
+    row = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id)
+    assert row is not None, job_id
+    return dict(row)
+
+
+async def wait_until(predicate: Any, *, within: float, every: float = 0.1, what: str = "condition") -> Any:
+    """Poll an async predicate until it returns something truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {within:.0f}s")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class ActivityRun:
+    activity_type: str
+    attempt: int
+    started: float
+    ended: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class ActivityRecorder(Interceptor):
+    """Observes every activity a worker runs (when, how it ended); changes nothing."""
+
+    runs: list[ActivityRun] = field(default_factory=list)
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Recording(next, self.runs)
+
+    def of(self, activity_type: str) -> list[ActivityRun]:
+        return [r for r in self.runs if r.activity_type == activity_type]
+
+
+class _Recording(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, runs: list[ActivityRun]) -> None:
+        super().__init__(next)
+        self._runs = runs
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        run = ActivityRun(activity_type=info.activity_type, attempt=info.attempt, started=time.monotonic())
+        self._runs.append(run)
+        try:
+            return await super().execute_activity(input)
+        except BaseException as error:
+            run.error = type(error).__name__
+            raise
+        finally:
+            run.ended = time.monotonic()
+
+
+@pytest.fixture()
+def queue() -> str:
+    return f"durable-{uuid.uuid4().hex[:10]}"

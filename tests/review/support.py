@@ -1,0 +1,207 @@
+"""What the review tests share: bills that need review, decisions, and reading Temporal and the warehouse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHandle
+
+from activities.storage import extension_for, record_artifact
+from api.auth import Principal, Role
+from api.services.jobs import start_job
+from shared.artifacts import ArtifactStore
+from shared.models import JobType
+from shared.review import ReviewDecision
+from shared.settings import Settings
+from tests.helpers import account_digits, bill_needing_review, bill_text, create_account
+
+T = TypeVar("T")
+
+SYSTEM = Principal(key_id=0, name="review-tests", role=Role.ADMIN, customer_id=None)
+
+# The bill of tests.helpers.bill_text reads: total 75.00, charges 40.00 + 20.00 = 60.00.
+EXTRACTED_TOTAL = "75.00"
+CORRECT_TOTAL = "60.00"
+
+
+@dataclass
+class Review:
+    """A job waiting for a human, with the task as ``GET /reviews/{job_id}`` shows it."""
+
+    job_id: str
+    workflow_id: str
+    customer_id: int
+    task: dict[str, Any]
+
+    @property
+    def revision(self) -> str:
+        return str(self.task["revision"])
+
+    @property
+    def bill(self) -> dict[str, Any]:
+        bill: dict[str, Any] = self.task["bill"]
+        return bill
+
+    def corrected(self, **changes: Any) -> dict[str, Any]:
+        """The extracted bill with a reviewer's changes (JSON form, amounts as strings)."""
+        return {**self.bill, **changes}
+
+
+async def open_review(http: httpx.AsyncClient, unique: str) -> Review:
+    """Upload a bill whose total disagrees with its charges (session queue) and read its review task."""
+    job = await bill_needing_review(http, unique)
+    return Review(
+        job_id=job["id"],
+        workflow_id=job["workflow_id"],
+        customer_id=job["customer_id"],
+        task=await read_task(http, job["id"]),
+    )
+
+
+async def read_task(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    response = await http.get(f"/reviews/{job_id}")
+    assert response.status_code == 200, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def start_upload_on_queue(
+    *, http: httpx.AsyncClient, pool: asyncpg.Pool, store: ArtifactStore, client: Client, settings: Settings, unique: str
+) -> WorkflowHandle[Any, Any]:
+    """What ``POST /bills`` does, but through ``start_job`` with ``settings`` (its queue and review timers)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    job_id = str(uuid.uuid4())
+    data = bill_text(number).encode()
+    ref = await asyncio.to_thread(
+        store.put_once,
+        job_id=job_id,
+        data=data,
+        content_type="text/plain",
+        ext=extension_for("text/plain"),
+        metadata={"job_id": job_id, "provider": "pge", "source": "upload"},
+    )
+    job, created = await start_job(
+        pool=pool,
+        client=client,
+        settings=settings,
+        principal=SYSTEM,
+        account=account,
+        job_type=JobType.UPLOAD,
+        idempotency_key=None,
+        job_id=job_id,
+        upload=ref,
+    )
+    assert created
+    await record_artifact(pool, job_id, ref)
+    return client.get_workflow_handle(job["workflow_id"])
+
+
+def job_id_of(handle: WorkflowHandle[Any, Any]) -> str:
+    return handle.id.removeprefix("bill-ingestion-")
+
+
+async def wait_until(predicate: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+async def wait_for_job(pool: asyncpg.Pool, job_id: str, statuses: set[str], *, within: float = 30) -> dict[str, Any]:
+    """The job row once its status is one of ``statuses`` (read from Postgres: no worker needed)."""
+
+    async def row() -> dict[str, Any] | None:
+        found = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id)
+        return dict(found) if found is not None and found["status"] in statuses else None
+
+    return await wait_until(row, within=within, what=f"job {job_id} in {sorted(statuses)}")
+
+
+async def wait_for_review_status(client: Client, workflow_id: str, status: str, *, within: float = 10) -> None:
+    """Visibility lags behind upserts: poll ``ReviewStatus`` for this one workflow."""
+    query = f'WorkflowId = "{workflow_id}" AND ReviewStatus = "{status}"'
+
+    async def listed() -> bool:
+        return any([w async for w in client.list_workflows(query)])
+
+    await wait_until(listed, within=within, what=f"visibility query {query}")
+
+
+async def history(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
+    return list((await handle.fetch_history()).events)
+
+
+def activity_names(events: list[HistoryEvent]) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def decisions_in_history(client: Client, events: list[HistoryEvent]) -> list[tuple[str, ReviewDecision]]:
+    """Every decision the workflow accepted into its history: ("update" | "signal", decoded decision)."""
+    found: list[tuple[str, ReviewDecision]] = []
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = e.workflow_execution_update_accepted_event_attributes.accepted_request
+            if request.input.name == "submit_review":
+                [decision] = await client.data_converter.decode(request.input.args.payloads, [ReviewDecision])
+                found.append(("update", decision))
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signal = e.workflow_execution_signaled_event_attributes
+            if signal.signal_name == "review_decision":
+                [decision] = await client.data_converter.decode(signal.input.payloads, [ReviewDecision])
+                found.append(("signal", decision))
+    return found
+
+
+async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]]:
+    """The job's rows in ``normalized_bills_latest`` (what dashboards and rollups read)."""
+    host = settings.bigquery_emulator_host
+    assert host is not None, "the session settings point BigQuery at the emulator"
+    bq = bigquery.Client(
+        project=settings.gcp_project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=host if "://" in host else f"http://{host}"),
+    )
+    sql = (
+        f"SELECT bill_id, job_id, total_amount FROM `{settings.gcp_project}.{settings.bq_dataset}"
+        ".normalized_bills_latest` WHERE job_id = @job_id"
+    )
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("job_id", "STRING", job_id)])
+
+    def run() -> list[dict[str, Any]]:
+        return [dict(row.items()) for row in bq.query(sql, job_config=config).result(timeout=30)]
+
+    return await asyncio.to_thread(run)
+
+
+def review_settings(settings: Settings, queue: str, *, sla: float = 3600, timeout: float = 7200) -> Settings:
+    """A copy of the session settings on ``queue`` with short review timers."""
+    return settings.model_copy(
+        update={
+            "temporal_task_queue": queue,
+            "review_sla": timedelta(seconds=sla),
+            "review_timeout": timedelta(seconds=timeout),
+        }
+    )

@@ -1,0 +1,191 @@
+"""A bill needing review is queued, found by operators, decided by REST or signal, and audited."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from shared.review import ReviewAction, ReviewDecision
+from shared.settings import Settings
+from tests.review.support import (
+    CORRECT_TOTAL,
+    EXTRACTED_TOTAL,
+    activity_names,
+    analytics_rows,
+    decisions_in_history,
+    history,
+    open_review,
+    wait_for_job,
+    wait_for_review_status,
+)
+from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+
+async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    reviewer_identity: str,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    review = await open_review(http, unique)
+
+    queue = await reviewer_http.get("/reviews", params={"customer_id": review.customer_id})
+    assert queue.status_code == 200, queue.text
+    [item] = queue.json()["items"]
+    assert item["job_id"] == review.job_id
+    assert item["status"] == "PENDING"
+    assert item["reasons"] == ["balance_mismatch"]
+    assert 0 <= item["age_seconds"] < 120
+    assert item["revision"] == review.revision
+    await wait_for_review_status(client, review.workflow_id, "PENDING")
+
+    assert review.bill["total_amount"] == EXTRACTED_TOTAL
+    response = await reviewer_http.post(
+        f"/reviews/{review.job_id}",
+        json={
+            "action": "correct",
+            "revision": review.revision,
+            "bill": review.corrected(total_amount=CORRECT_TOTAL),
+            "note": "total misread",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"job_id": review.job_id, "status": "SUCCEEDED"}
+
+    pool = resources.pool
+    job = await wait_for_job(pool, review.job_id, {"SUCCEEDED", "FAILED", "DUPLICATE"})
+    assert job["status"] == "SUCCEEDED"
+    assert job["result"]["reviewer"] == reviewer_identity
+    bill = await pool.fetchrow("SELECT total_amount, current_charges, source FROM bills WHERE job_id = $1", review.job_id)
+    assert bill is not None
+    assert (bill["total_amount"], bill["current_charges"], bill["source"]) == (
+        Decimal(CORRECT_TOTAL),
+        Decimal("60.00"),
+        "review",
+    )
+    [published] = await analytics_rows(app_settings, review.job_id)
+    assert Decimal(published["total_amount"]) == Decimal(CORRECT_TOTAL)
+    await wait_for_review_status(client, review.workflow_id, "DONE")
+    assert (await reviewer_http.get("/reviews", params={"customer_id": review.customer_id})).json()["items"] == []
+
+    audit = await pool.fetch("SELECT * FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert len(audit) == 1
+    [row] = audit
+    assert row["action"] == "correct"
+    assert row["reviewer"] == reviewer_identity
+    assert row["note"] == "total misread"
+    assert row["before"]["total_amount"] == EXTRACTED_TOTAL
+    assert row["after"]["total_amount"] == CORRECT_TOTAL
+    assert row["diff"] == {"total_amount": {"before": EXTRACTED_TOTAL, "after": CORRECT_TOTAL}}
+    task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", review.job_id)
+    assert task["status"] == "DONE" and task["closed_at"] is not None
+
+    events = await history(client.get_workflow_handle(review.workflow_id))
+    [(kind, decision)] = await decisions_in_history(client, events)
+    assert kind == "update"
+    assert decision.action is ReviewAction.CORRECT
+    assert decision.reviewer == reviewer_identity
+    assert decision.bill is not None and decision.bill.total_amount == Decimal(CORRECT_TOTAL)
+    assert activity_names(events).count("record_review_decision") == 1
+
+
+async def test_rest_approval_stores_the_extracted_values(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    reviewer_identity: str,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    review = await open_review(http, unique)
+    await wait_for_review_status(client, review.workflow_id, "PENDING")
+
+    response = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "SUCCEEDED"
+
+    pool = resources.pool
+    assert (await wait_for_job(pool, review.job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
+    bill = await pool.fetchrow("SELECT total_amount, source FROM bills WHERE job_id = $1", review.job_id)
+    assert bill is not None
+    assert (bill["total_amount"], bill["source"]) == (Decimal(EXTRACTED_TOTAL), "extraction")
+    [published] = await analytics_rows(app_settings, review.job_id)
+    assert Decimal(published["total_amount"]) == Decimal(EXTRACTED_TOTAL)
+    await wait_for_review_status(client, review.workflow_id, "DONE")
+
+    row = await pool.fetchrow("SELECT * FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert (row["action"], row["reviewer"]) == ("approve", reviewer_identity)
+    assert row["after"] == row["before"] and row["diff"] == {}
+
+
+@pytest.mark.parametrize("action", [ReviewAction.CORRECT, ReviewAction.APPROVE])
+async def test_signal_decision_is_applied_and_recorded(
+    action: ReviewAction, http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    await wait_for_review_status(client, review.workflow_id, "PENDING")
+    handle = client.get_workflow_handle_for(BillIngestionWorkflow.run, review.workflow_id)
+
+    corrected = review.corrected(total_amount=CORRECT_TOTAL) if action is ReviewAction.CORRECT else None
+    decision = ReviewDecision(
+        action=action, revision=review.revision, bill=corrected, reviewer="ops-cli", note="via signal"
+    )
+    await handle.signal(BillIngestionWorkflow.review_decision, decision)
+    result = await handle.result()
+    assert result.status == "SUCCEEDED"
+    assert result.reviewer == "ops-cli"
+
+    pool = resources.pool
+    expected = CORRECT_TOTAL if action is ReviewAction.CORRECT else EXTRACTED_TOTAL
+    assert (await wait_for_job(pool, review.job_id, {"SUCCEEDED"}))["status"] == "SUCCEEDED"
+    assert await pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", review.job_id) == Decimal(expected)
+    row = await pool.fetchrow("SELECT action, reviewer FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert (row["action"], row["reviewer"]) == (action.value, "ops-cli")
+    await wait_for_review_status(client, review.workflow_id, "DONE")
+
+    [(kind, recorded)] = await decisions_in_history(client, await history(handle))
+    assert kind == "signal"
+    assert recorded == decision
+
+
+async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    reviewer_identity: str,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    review = await open_review(http, unique)
+
+    note = "not a bill of this account"
+    response = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": note}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "REJECTED"
+
+    pool = resources.pool
+    job = await wait_for_job(pool, review.job_id, {"REJECTED", "SUCCEEDED", "FAILED"})
+    assert job["status"] == "REJECTED"
+    assert job["error"] == note
+    assert job["result"]["note"] == note and job["result"]["reviewer"] == reviewer_identity
+    assert await pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", review.job_id) == 0
+    assert await analytics_rows(app_settings, review.job_id) == []
+    row = await pool.fetchrow("SELECT action, note, after FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert (row["action"], row["note"], row["after"]) == ("reject", note, None)
+    await wait_for_review_status(client, review.workflow_id, "DONE")
+    events = await history(client.get_workflow_handle(review.workflow_id))
+    assert "persist_bill" not in activity_names(events)
+    assert "publish_analytics" not in activity_names(events)

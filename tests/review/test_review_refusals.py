@@ -1,0 +1,106 @@
+"""Decisions the API refuses: stale, invalid, malformed, or too late. None of them reaches history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from tests.review.support import (
+    CORRECT_TOTAL,
+    Review,
+    decisions_in_history,
+    history,
+    open_review,
+    read_task,
+)
+from worker.resources import Resources
+
+
+@pytest.fixture(scope="module")
+async def waiting(http: httpx.AsyncClient) -> Review:
+    """One review left open by every test of this module (each refusal must leave it untouched)."""
+    return await open_review(http, "ref" + __import__("uuid").uuid4().hex[:7])
+
+
+async def assert_still_waiting(review: Review, http: httpx.AsyncClient, client: Client, resources: Resources) -> None:
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    assert job["status"] == "NEEDS_REVIEW", job
+    assert (await read_task(http, review.job_id))["status"] == "PENDING"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", review.job_id) == 0
+    # A refused update never reaches history: the validator rejects it first.
+    assert await decisions_in_history(client, await history(client.get_workflow_handle(review.workflow_id))) == []
+
+
+async def decide(http: httpx.AsyncClient, review: Review, body: dict[str, Any]) -> httpx.Response:
+    return await http.post(f"/reviews/{review.job_id}", json=body)
+
+
+async def test_stale_revision_is_a_conflict(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    response = await decide(reviewer_http, waiting, {"action": "approve", "revision": "0" * 32})
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "changed" in response.json()["detail"]
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_correction_failing_validation_lists_the_failing_checks(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    items = [{**item, "amount": "10.00"} for item in waiting.bill["line_items"]]
+    assert items, "the extracted bill has line items to break"
+    bill = waiting.corrected(total_amount=CORRECT_TOTAL, current_charges=CORRECT_TOTAL, line_items=items)
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert response.json()["failing_checks"] == ["sum_mismatch"]
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_correction_still_out_of_balance_lists_the_failing_checks(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    bill = waiting.corrected(due_date=None)  # still 75.00 against 60.00 of charges, and now no due date
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert sorted(response.json()["failing_checks"]) == ["balance_mismatch", "missing_field:due_date"]
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_correct_without_a_bill_is_invalid(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision})
+    assert response.status_code == 422, response.text
+    assert any("corrected bill" in error for error in response.json()["errors"])
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+@pytest.mark.parametrize("extra", [{"reviewer": "somebody else"}, {"status": "SUCCEEDED"}])
+async def test_body_fields_beyond_the_decision_are_refused(
+    extra: dict[str, str],
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    response = await decide(reviewer_http, waiting, {"action": "approve", "revision": waiting.revision, **extra})
+    assert response.status_code == 422, response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_decision_for_a_finished_job_is_a_conflict(
+    reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    first = await decide(reviewer_http, review, {"action": "approve", "revision": review.revision})
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "SUCCEEDED"
+
+    again = await decide(reviewer_http, review, {"action": "reject", "revision": review.revision})
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
