@@ -48,3 +48,6 @@ VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 10, 3))
 ANALYTICS = ActivityPolicy(timedelta(seconds=60), _retry(1, 60, 20))
 # Notifications on review escalation.
 NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(1, 30, 5))
+# A warehouse MERGE over two months may queue for slots: minutes, not seconds. The next
+# scheduled run recomputes the same window, so a few attempts are enough.
+ROLLUP = ActivityPolicy(timedelta(minutes=10), _retry(5, 120, 5))

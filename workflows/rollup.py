@@ -10,24 +10,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.rollup import RollupActivities, RollupResult, RollupWindow
-    from workflows.policies import NON_RETRYABLE, ActivityPolicy
-
-# A warehouse MERGE over two months may queue for slots: minutes, not seconds. The next
-# scheduled run recomputes the same window, so a few attempts are enough.
-ROLLUP = ActivityPolicy(
-    start_to_close=timedelta(minutes=10),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=2),
-        maximum_attempts=5,
-        non_retryable_error_types=NON_RETRYABLE,
-    ),
-)
+    from workflows.policies import ROLLUP
 
 
 class RollupInput(BaseModel):

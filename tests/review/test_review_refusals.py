@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,9 +23,12 @@ from worker.resources import Resources
 
 
 @pytest.fixture(scope="module")
-async def waiting(http: httpx.AsyncClient) -> Review:
-    """One review left open by every test of this module (each refusal must leave it untouched)."""
-    return await open_review(http, uuid.uuid4().hex[:10])
+async def waiting(http: httpx.AsyncClient) -> AsyncIterator[Review]:
+    """One review every refusal of this module leaves untouched; rejected at the end so no task stays open."""
+    review = await open_review(http, uuid.uuid4().hex[:10])
+    yield review
+    done = await http.post(f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision})
+    assert done.status_code == 200, done.text
 
 
 async def assert_still_waiting(review: Review, http: httpx.AsyncClient, client: Client, resources: Resources) -> None:
