@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +101,20 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = 32
     worker_activity_threads: int = 64
     worker_graceful_shutdown_seconds: float = 30.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment, then Google Secret Manager (when configured)."""
+        from shared.secrets import SecretManagerSource
+
+        return (init_settings, env_settings, SecretManagerSource(settings_cls), file_secret_settings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -1,0 +1,69 @@
+"""Secrets from Google Secret Manager, when ``SECRET_MANAGER_PROJECT`` is set.
+
+An environment variable always wins; otherwise each secret setting is read from the
+secret ``{SECRET_MANAGER_PREFIX}{name}`` (e.g. ``minimeter-database-url``), latest
+version. Nothing is read, and no client is built, when the project is unset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+logger = logging.getLogger(__name__)
+
+SECRET_FIELDS = ("database_url", "payload_keys", "gemini_api_key", "temporal_api_key")
+
+
+def secret_name(field: str, prefix: str) -> str:
+    return prefix + field.replace("_", "-")
+
+
+class SecretManagerSource(PydanticBaseSettingsSource):
+    """A settings source that asks Secret Manager for the secret fields the environment lacks."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._project = os.environ.get("SECRET_MANAGER_PROJECT")
+        self._prefix = os.environ.get("SECRET_MANAGER_PREFIX", "minimeter-")
+        self._endpoint = os.environ.get("SECRET_MANAGER_ENDPOINT")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if not self._project:
+            return {}
+        missing = [f for f in SECRET_FIELDS if f.upper() not in os.environ and f not in os.environ]
+        if not missing:
+            return {}
+        from google.api_core.exceptions import NotFound
+        from google.cloud import secretmanager
+
+        client = self._client(secretmanager)
+        found: dict[str, Any] = {}
+        for field in missing:
+            name = f"projects/{self._project}/secrets/{secret_name(field, self._prefix)}/versions/latest"
+            try:
+                response = client.access_secret_version(name=name, timeout=10)
+            except NotFound:
+                continue
+            found[field] = response.payload.data.decode()
+            logger.info("secret loaded from Secret Manager", extra={"setting": field})
+        return found
+
+    def _client(self, secretmanager: Any) -> Any:
+        if self._endpoint is None:
+            return secretmanager.SecretManagerServiceClient()
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return secretmanager.SecretManagerServiceClient(
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            transport="rest",
+            client_options=ClientOptions(api_endpoint=self._endpoint),
+        )

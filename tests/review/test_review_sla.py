@@ -1,0 +1,136 @@
+"""Review timers: escalation when the SLA passes, expiry at the timeout (real timers, short durations).
+
+The durations come from settings (``review_sla`` / ``review_timeout``) through ``start_job``,
+as in production; each test has its own worker on its own task queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+
+from shared.models import JobStatus
+from shared.settings import Settings
+from tests.review.support import (
+    CORRECT_TOTAL,
+    activity_names,
+    history,
+    job_id_of,
+    read_task,
+    review_settings,
+    start_upload_on_queue,
+    wait_for_job,
+    wait_for_review_status,
+    wait_until,
+)
+from worker.main import build_worker
+from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+
+def timer_seconds(events: list[HistoryEvent]) -> list[float]:
+    return [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+
+
+async def escalated_task(pool: Any, job_id: str) -> dict[str, Any]:
+    """The task row once ``escalate_review`` ran (the search attribute is upserted just before it)."""
+
+    async def row() -> dict[str, Any] | None:
+        found = await pool.fetchrow("SELECT * FROM review_tasks WHERE job_id = $1", job_id)
+        return dict(found) if found is not None and found["status"] == "ESCALATED" else None
+
+    return await wait_until(row, within=10, what=f"review task of {job_id} escalated")
+
+
+async def test_review_escalates_after_the_sla_then_expires_at_the_timeout(
+    queue: str,
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    settings = review_settings(app_settings, queue, sla=2, timeout=5)
+    pool = resources.pool
+    async with build_worker(client, resources, settings):
+        handle = await start_upload_on_queue(
+            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
+        )
+        job_id = job_id_of(handle)
+        await wait_for_review_status(client, handle.id, "PENDING")
+        opened = await read_task(reviewer_http, job_id)
+        assert opened["status"] == "PENDING"
+
+        await wait_for_review_status(client, handle.id, "ESCALATED")
+        task = await escalated_task(pool, job_id)
+        assert task["escalated_at"] is not None and task["closed_at"] is None
+        assert task["revision"] != opened["revision"], "escalation invalidates what reviewers had read"
+        queue_page = (await reviewer_http.get("/reviews", params={"customer_id": opened["customer_id"]})).json()
+        assert [(i["job_id"], i["status"]) for i in queue_page["items"]] == [(job_id, "ESCALATED")]
+
+        result = await client.get_workflow_handle_for(BillIngestionWorkflow.run, handle.id).result()
+    assert result.status is JobStatus.REVIEW_EXPIRED
+
+    job = await wait_for_job(pool, job_id, {"REVIEW_EXPIRED"})
+    assert job["error"] == "no review decision before the timeout"
+    await wait_for_review_status(client, handle.id, "EXPIRED")
+    task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+    assert task["status"] == "EXPIRED" and task["closed_at"] is not None
+    assert await pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+    events = await history(handle)
+    names = activity_names(events)
+    assert names.count("escalate_review") == 1
+    assert names.count("close_review_task") == 1
+    assert "record_review_decision" not in names and "persist_bill" not in names
+    assert timer_seconds(events) == [2, 3], "the SLA timer, then the rest of the timeout"
+
+    late = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": opened["revision"]})
+    assert late.status_code == 409, late.text
+    assert "REVIEW_EXPIRED" in late.json()["detail"]
+
+
+async def test_escalated_review_is_decided_with_the_revision_it_shows_now(
+    queue: str,
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    settings = review_settings(app_settings, queue, sla=1, timeout=60)
+    pool = resources.pool
+    async with build_worker(client, resources, settings):
+        handle = await start_upload_on_queue(
+            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
+        )
+        job_id = job_id_of(handle)
+        await wait_for_review_status(client, handle.id, "PENDING")
+        before = await read_task(reviewer_http, job_id)
+        await escalated_task(pool, job_id)
+        now = await read_task(reviewer_http, job_id)
+        assert now["status"] == "ESCALATED"
+
+        body = {"action": "correct", "bill": {**now["bill"], "total_amount": CORRECT_TOTAL}}
+        stale = await reviewer_http.post(f"/reviews/{job_id}", json={**body, "revision": before["revision"]})
+        assert stale.status_code == 409, stale.text
+        decided = await reviewer_http.post(f"/reviews/{job_id}", json={**body, "revision": now["revision"]})
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["status"] == "SUCCEEDED"
+
+    await wait_for_review_status(client, handle.id, "DONE")
+    assert str(await pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id)) == CORRECT_TOTAL
+    row = await pool.fetchrow("SELECT revision FROM review_decisions WHERE job_id = $1", job_id)
+    assert row["revision"] == now["revision"]
+    assert (await pool.fetchrow("SELECT status FROM review_tasks WHERE job_id = $1", job_id))["status"] == "DONE"

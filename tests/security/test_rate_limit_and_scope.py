@@ -1,0 +1,80 @@
+"""Per-key rate limits on job starts and uploads, and idempotency keys scoped per API key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from api.auth import Role, create_key
+from api.main import create_app
+from api.ratelimit import RateLimiter
+from shared.settings import Settings
+from stack.services import free_port
+from tests.helpers import create_account
+from worker.resources import Resources
+
+
+@pytest.fixture(scope="module")
+async def limited_url(app_settings: Settings, worker: object) -> AsyncIterator[str]:
+    """The same app with a budget of 3 starts a minute per key."""
+    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 3}))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_job_starts_past_the_budget_get_429_with_retry_after(
+    limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"RL-{unique}")
+    key = (await create_key(resources.pool, name=f"rl-{unique}", role=Role.INGEST)).key
+    other = (await create_key(resources.pool, name=f"rl2-{unique}", role=Role.INGEST)).key
+    async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        codes = [(await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code for _ in range(4)]
+        assert codes == [201, 201, 201, 429]
+        refused = await c.post("/jobs", json={"utility_account_id": account["id"]})
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["content-type"] == "application/problem+json"
+        upload = await c.post(
+            "/bills",
+            files={"file": ("b.txt", b"hello bill", "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+        )
+        assert upload.status_code != 429  # uploads have their own budget
+    async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {other}"}) as c:
+        assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 201
+
+
+def test_rate_limiter_refills_over_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("api.ratelimit.time.monotonic", lambda: now[0])
+    limiter = RateLimiter()
+    assert [limiter.acquire(1, "x", per_minute=2) for _ in range(3)] == [None, None, 30]
+    now[0] += 30
+    assert limiter.acquire(1, "x", per_minute=2) is None
+
+
+async def test_idempotency_keys_are_scoped_per_api_key(
+    api_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="coned", account_number=f"SC-{unique}")
+    keys = [(await create_key(resources.pool, name=f"scope-{i}-{unique}", role=Role.INGEST)).key for i in range(2)]
+    ids = []
+    for key in keys:
+        async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {key}"}) as c:
+            response = await c.post(
+                "/jobs", json={"utility_account_id": account["id"]}, headers={"Idempotency-Key": f"same-{unique}"}
+            )
+            assert response.status_code == 201
+            ids.append(response.json()["id"])
+    assert ids[0] != ids[1]

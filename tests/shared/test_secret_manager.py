@@ -1,0 +1,76 @@
+"""Settings read missing secrets from Secret Manager (a local fake of its REST API); env wins."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from shared.settings import Settings
+
+SECRETS = {"minimeter-database-url": "postgresql://sm@db/app", "minimeter-gemini-api-key": "from-secret-manager"}
+
+
+class _FakeSecretManager(BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.requests.append(self.path)
+        # /v1/projects/{project}/secrets/{name}/versions/latest:access
+        parts = self.path.split("/")
+        name = parts[5] if len(parts) > 5 else ""
+        if parts[3] != "proj-1" or name not in SECRETS:
+            self.send_response(404)
+            body = json.dumps({"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}).encode()
+        else:
+            self.send_response(200)
+            data = base64.b64encode(SECRETS[name].encode()).decode()
+            body = json.dumps({"name": self.path, "payload": {"data": data}}).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def fake_secret_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeSecretManager)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FakeSecretManager.requests = []
+    monkeypatch.setenv("SECRET_MANAGER_PROJECT", "proj-1")
+    monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    for name in ("DATABASE_URL", "GEMINI_API_KEY", "PAYLOAD_KEYS", "TEMPORAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    yield _FakeSecretManager.requests
+    server.shutdown()
+
+
+def test_missing_secrets_come_from_secret_manager(fake_secret_manager: list[str]) -> None:
+    settings = Settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql://sm@db/app"
+    assert settings.gemini_configured
+    assert settings.payload_keys is None  # not in Secret Manager: stays unset
+    assert any("minimeter-payload-keys" in path for path in fake_secret_manager)
+
+
+def test_environment_wins_and_is_not_looked_up(fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://env@db/app")
+    settings = Settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql://env@db/app"
+    assert not any("database-url" in path for path in fake_secret_manager)
+
+
+def test_nothing_is_asked_without_a_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_MANAGER_PROJECT", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert Settings().database_url is None
