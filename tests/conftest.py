@@ -3,7 +3,6 @@ a worker and the API served over real HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import secrets
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -25,7 +23,8 @@ from api.main import create_app
 from shared import search_attributes
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
-from stack.services import embedded_postgres_url, free_port, stop_embedded_postgres, temporal_binary
+from stack.services import embedded_postgres_url, stop_embedded_postgres, temporal_binary
+from tests.helpers import serve
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
@@ -114,18 +113,8 @@ async def worker(client: Client, resources: Resources, app_settings: Settings) -
 @pytest.fixture(scope="session")
 async def api_url(app_settings: Settings, worker: Worker) -> AsyncIterator[str]:
     """The real app served by uvicorn on a free port (real HTTP, real lifespan)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve(create_app(app_settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

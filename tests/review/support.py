@@ -79,7 +79,13 @@ async def read_task(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
 
 
 async def start_upload_on_queue(
-    *, http: httpx.AsyncClient, pool: asyncpg.Pool, store: ArtifactStore, client: Client, settings: Settings, unique: str
+    *,
+    http: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    store: ArtifactStore,
+    client: Client,
+    settings: Settings,
+    unique: str,
 ) -> WorkflowHandle[Any, Any]:
     """What ``POST /bills`` does, but through ``start_job`` with ``settings`` (its queue and review timers)."""
     number = account_digits(unique)

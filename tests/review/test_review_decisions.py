@@ -63,7 +63,9 @@ async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
     job = await wait_for_job(pool, review.job_id, {"SUCCEEDED", "FAILED", "DUPLICATE"})
     assert job["status"] == "SUCCEEDED"
     assert job["result"]["reviewer"] == reviewer_identity
-    bill = await pool.fetchrow("SELECT total_amount, current_charges, source FROM bills WHERE job_id = $1", review.job_id)
+    bill = await pool.fetchrow(
+        "SELECT total_amount, current_charges, source FROM bills WHERE job_id = $1", review.job_id
+    )
     assert bill is not None
     assert (bill["total_amount"], bill["current_charges"], bill["source"]) == (
         Decimal(CORRECT_TOTAL),

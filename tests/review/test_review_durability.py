@@ -47,7 +47,9 @@ async def awaiting_review(handle: WorkflowHandle[Any, Any]) -> str:
     return await wait_until(revision, within=30, what=f"{handle.id} awaiting review")
 
 
-def replacing(resources: Resources, settings: Settings, by_name: dict[str, Callable[..., Any]]) -> list[Callable[..., Any]]:
+def replacing(
+    resources: Resources, settings: Settings, by_name: dict[str, Callable[..., Any]]
+) -> list[Callable[..., Any]]:
     """The worker's activities, some replaced by name (the replacement is ``activity.defn(name=...)``)."""
     kept = [fn for fn in pipeline_activities(resources, settings) if fn.__name__ not in by_name]
     return [*kept, *by_name.values()]
@@ -157,9 +159,7 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
             pending: asyncio.Task[httpx.Response] | None = None
             if path == "signal":
                 await handle.signal(BillIngestionWorkflow.review_decision, ReviewDecision(**decision))
-                await wait_until(
-                    lambda: signal_processed(handle), within=10, what="a workflow task after the signal"
-                )
+                await wait_until(lambda: signal_processed(handle), within=10, what="a workflow task after the signal")
             else:
                 pending = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=decision))
                 await asyncio.wait([pending], timeout=1)
@@ -225,7 +225,9 @@ async def test_job_reads_final_as_soon_as_the_decision_is_answered(
         await asyncio.sleep(1.5)  # a slow database (or its retries) between the decision and the final row
         await real_finish(update)
 
-    async with build_worker(client, resources, settings, activities=replacing(resources, settings, {"mark_job_finished": slow_finish})):
+    async with build_worker(
+        client, resources, settings, activities=replacing(resources, settings, {"mark_job_finished": slow_finish})
+    ):
         handle = await start_upload_on_queue(
             http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
         )

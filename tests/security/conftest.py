@@ -23,7 +23,4 @@ async def caller(api_url: str, key: str | None) -> AsyncIterator[httpx.AsyncClie
 @pytest.fixture(scope="session")
 async def role_keys(resources: Resources) -> dict[Role, str]:
     """One unscoped key per role (sees every customer)."""
-    return {
-        role: (await create_key(resources.pool, name=f"security-{role}", role=role)).key
-        for role in Role
-    }
+    return {role: (await create_key(resources.pool, name=f"security-{role}", role=role)).key for role in Role}

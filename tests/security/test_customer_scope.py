@@ -47,20 +47,33 @@ async def _tenant(http: httpx.AsyncClient, resources: Resources, name: str) -> T
     await pool.execute(
         "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
         " VALUES ($1, $2, $3, $4, 'upload', 'SUCCEEDED')",
-        job_id, customer["id"], account_id, f"security-test-{job_id}",
+        job_id,
+        customer["id"],
+        account_id,
+        f"security-test-{job_id}",
     )
     ref = await asyncio.to_thread(
-        resources.store.put_once, job_id=job_id, data=f"bill of {name}\n".encode(), content_type="text/plain",
-        ext="txt", metadata={"job_id": job_id},
+        resources.store.put_once,
+        job_id=job_id,
+        data=f"bill of {name}\n".encode(),
+        content_type="text/plain",
+        ext="txt",
+        metadata={"job_id": job_id},
     )
     await pool.execute(
         "INSERT INTO artifacts (job_id, uri, sha256, size, content_type) VALUES ($1, $2, $3, $4, $5)",
-        job_id, ref.uri, ref.sha256, ref.size, ref.content_type,
+        job_id,
+        ref.uri,
+        ref.sha256,
+        ref.size,
+        ref.content_type,
     )
     await pool.execute(
         "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
         " VALUES ($1, 'PENDING', $2, $3, 'r1')",
-        job_id, ["security test"], ref.uri,
+        job_id,
+        ["security test"],
+        ref.uri,
     )
     return Tenant(customer_id=customer["id"], account_id=account_id, job_id=job_id)
 
@@ -80,8 +93,10 @@ async def tenants(http: httpx.AsyncClient, resources: Resources) -> AsyncIterato
 
 
 def bill_upload(account_id: int) -> dict[str, object]:
-    return {"files": {"file": ("bill.txt", b"Total due $12.00\n", "text/plain")},
-            "data": {"utility_account_id": str(account_id)}}
+    return {
+        "files": {"file": ("bill.txt", b"Total due $12.00\n", "text/plain")},
+        "data": {"utility_account_id": str(account_id)},
+    }
 
 
 async def test_other_customers_objects_answer_404(api_url: str, tenants: Tenants) -> None:
@@ -97,8 +112,12 @@ async def test_other_customers_objects_answer_404(api_url: str, tenants: Tenants
         (Role.INGEST, "GET", f"/jobs/{b.job_id}/artifact", {}),
         (Role.REVIEWER, "GET", f"/reviews/{b.job_id}", {}),
         (Role.REVIEWER, "POST", f"/reviews/{b.job_id}", {"json": {"action": "approve", "revision": "r1"}}),
-        (Role.INGEST, "POST", "/utility-accounts",
-         {"json": {"customer_id": b.customer_id, "provider": "pge", "account_number": "SEC-INTRUDER"}}),
+        (
+            Role.INGEST,
+            "POST",
+            "/utility-accounts",
+            {"json": {"customer_id": b.customer_id, "provider": "pge", "account_number": "SEC-INTRUDER"}},
+        ),
         (Role.INGEST, "POST", "/jobs", {"json": {"utility_account_id": b.account_id}}),
         (Role.INGEST, "POST", "/ingest/run", {"json": {"utility_account_id": b.account_id}}),
         (Role.INGEST, "POST", f"/agent/run?utility_account_id={b.account_id}", {}),

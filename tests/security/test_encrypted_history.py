@@ -76,7 +76,7 @@ async def create_sensitive_account(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def upload(http: httpx.AsyncClient, account_id: int, text: str) -> str:
-    """Upload ``text`` as a plain-text bill; the new job's id."""
+    """Upload ``text`` as a bill file (the API sniffs its type from the bytes); the new job's id."""
     response = await http.post(
         "/bills",
         files={"file": ("bill.txt", text.encode(), "text/plain")},
@@ -219,10 +219,10 @@ async def test_session_client_decodes_result_and_bill(finished_job: dict[str, An
 
 
 async def test_failed_job_history_names_reasons_not_bill_data(http: httpx.AsyncClient, client: Client) -> None:
-    """A rejected document fails the workflow; its failure messages are plaintext, so they must be codes."""
+    """A corrupt PDF full of bill data fails the workflow; failure text is stored in the clear, so it must be codes."""
     account = await create_sensitive_account(http)
-    letter = f"Dear {CUSTOMER_NAME},\nthank you for your payment on account {ACCOUNT_NUMBER}.\n{BILL_LINE}\n"
-    job = await wait_for_status(http, await upload(http, account["id"], letter), within=90)
+    corrupt_pdf = f"%PDF-1.7\n{sensitive_bill_text()}%%EOF\n"
+    job = await wait_for_status(http, await upload(http, account["id"], corrupt_pdf), within=90)
     assert job["status"] == "FAILED", job
 
     events = await raw_history(client, job["workflow_id"])

@@ -24,8 +24,13 @@ class Run:
 async def keys_cli(pg_url: str, *args: str) -> Run:
     env = {**os.environ, "DATABASE_URL": pg_url, "ENV": "test"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.keys", *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "api.keys",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from api.auth import Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
 from shared.settings import Settings
-from stack.services import free_port
-from tests.helpers import create_account
+from tests.helpers import create_account, serve
 from worker.resources import Resources
 
 
 @pytest.fixture(scope="module")
 async def limited_url(app_settings: Settings, worker: object) -> AsyncIterator[str]:
     """The same app with a budget of 3 starts a minute per key."""
-    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 3}))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve(create_app(app_settings.model_copy(update={"rate_limit_per_minute": 3}))) as url:
+        yield url
 
 
 async def test_job_starts_past_the_budget_get_429_with_retry_after(

@@ -65,7 +65,10 @@ def fuzz_operation(
 
     @hypothesis.seed(SEED)
     @hypothesis.settings(
-        max_examples=MAX_EXAMPLES, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
+        max_examples=MAX_EXAMPLES,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     @hypothesis.given(case=operation.as_strategy())
@@ -89,12 +92,14 @@ def fuzz_operation(
 def fuzz(api_url: str, admin_key: str) -> FuzzReport:
     """Blocking (requests under the hood): run it in a thread so the in-process server keeps serving."""
     auth = {"Authorization": f"Bearer {admin_key}"}
-    config = schemathesis.Config.from_dict({
-        "seed": SEED,
-        "headers": auth,
-        "generation": {"mode": "positive", "max-examples": MAX_EXAMPLES},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "headers": auth,
+            "generation": {"mode": "positive", "max-examples": MAX_EXAMPLES},
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        }
+    )
     schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json", config=config).exclude(path_regex=EXCLUDED_PATHS)
     report = FuzzReport()
     for result in schema.get_all_operations():

@@ -59,8 +59,11 @@ def server_errors(results: list[tuple[str, str, httpx.Response]]) -> list[str]:
 async def test_customer_fields(http: httpx.AsyncClient, resources: Resources) -> None:
     results = []
     for payload in PAYLOADS:
-        for field, body in (("name", {"name": payload}), ("email", {"name": "x", "email": payload}),
-                            ("email@", {"name": "x", "email": f"{payload}@example.com"})):
+        for field, body in (
+            ("name", {"name": payload}),
+            ("email", {"name": "x", "email": payload}),
+            ("email@", {"name": "x", "email": f"{payload}@example.com"}),
+        ):
             response = await http.post("/customers", json=body)
             results.append((f"POST /customers {field}", payload, response))
             if response.status_code == 201:
@@ -76,9 +79,11 @@ async def test_account_fields(http: httpx.AsyncClient, resources: Resources) -> 
     customer_id = (await http.post("/customers", json={"name": "injection target"})).json()["id"]
     results = []
     for payload in PAYLOADS:
-        for field, extra in (("account_number", {"account_number": payload}),
-                             ("label", {"account_number": f"INJ-{uuid.uuid4().hex[:8]}", "label": payload}),
-                             ("provider", {"account_number": f"INJ-{uuid.uuid4().hex[:8]}", "provider": payload})):
+        for field, extra in (
+            ("account_number", {"account_number": payload}),
+            ("label", {"account_number": f"INJ-{uuid.uuid4().hex[:8]}", "label": payload}),
+            ("provider", {"account_number": f"INJ-{uuid.uuid4().hex[:8]}", "provider": payload}),
+        ):
             response = await http.post("/utility-accounts", json={"customer_id": customer_id, **extra})
             results.append((f"POST /utility-accounts {field}", payload, response))
             if response.status_code == 201:
@@ -112,16 +117,28 @@ async def test_path_and_query_parameters(http: httpx.AsyncClient) -> None:
     results = []
     for payload in PAYLOADS:
         quoted = quote(payload, safe="")
-        for method, path in (("GET", "/jobs/{}"), ("GET", "/agent/result/{}"), ("GET", "/jobs/{}/artifact"),
-                             ("GET", "/reviews/{}"), ("GET", "/customers/{}"), ("GET", "/utility-accounts/{}"),
-                             ("GET", "/customers/{}/dashboard")):
+        for method, path in (
+            ("GET", "/jobs/{}"),
+            ("GET", "/agent/result/{}"),
+            ("GET", "/jobs/{}/artifact"),
+            ("GET", "/reviews/{}"),
+            ("GET", "/customers/{}"),
+            ("GET", "/utility-accounts/{}"),
+            ("GET", "/customers/{}/dashboard"),
+        ):
             response = await http.request(method, path.format(quoted))
             results.append((f"{method} {path}", payload, response))
             assert response.status_code in {404, 422} or response.status_code >= 500, (path, payload, response.text)
         response = await http.post(f"/reviews/{quoted}", json={"action": "approve", "revision": payload[:64] or "r"})
         results.append(("POST /reviews/{job_id}", payload, response))
-        for path, param in (("/jobs", "status"), ("/jobs", "customer_id"), ("/jobs", "limit"), ("/jobs", "offset"),
-                            ("/reviews", "provider"), ("/reviews", "customer_id")):
+        for path, param in (
+            ("/jobs", "status"),
+            ("/jobs", "customer_id"),
+            ("/jobs", "limit"),
+            ("/jobs", "offset"),
+            ("/reviews", "provider"),
+            ("/reviews", "customer_id"),
+        ):
             response = await http.get(path, params={param: payload})
             results.append((f"GET {path}?{param}", payload, response))
             assert response.status_code != 200 or response.json()["items"] == [], "an injected filter matched rows"

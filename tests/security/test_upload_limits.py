@@ -32,8 +32,8 @@ def rss() -> int:
 async def multipart_stream(account_id: int, total: int) -> AsyncIterator[bytes]:
     """A well-formed multipart body whose file part is ``total`` bytes, generated as it is sent."""
     yield (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"utility_account_id\"\r\n\r\n{account_id}\r\n"
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bill.pdf\"\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="utility_account_id"\r\n\r\n{account_id}\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="bill.pdf"\r\n'
         "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n"
     ).encode()
     sent = 0

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -16,9 +17,9 @@ SECRETS = {"minimeter-database-url": "postgresql://sm@db/app", "minimeter-gemini
 
 
 class _FakeSecretManager(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.requests.append(self.path)
         # /v1/projects/{project}/secrets/{name}/versions/latest:access
         parts = self.path.split("/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -10,46 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from temporalio.worker import Worker
 
 from api.auth import Role, create_key
-from api.main import create_app
-from shared.settings import Settings
-from stack.services import free_port
 from tests.helpers import TERMINAL, account_digits, bill_needing_review, bill_text, create_account, wait_for_status  # noqa: F401
 from worker.resources import Resources
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def ui_wired(app: Any) -> bool:
-    return any(getattr(route, "path", None) == "/ui/login" for route in app.routes)
-
-
 @pytest.fixture(scope="session")
-async def ui_url(api_url: str, app_settings: Settings, worker: Worker) -> AsyncIterator[str]:
-    """The session's API when main.py already wires the UI; otherwise the same app with it added."""
-    async with httpx.AsyncClient(base_url=api_url) as probe:
-        if (await probe.get("/ui/login")).status_code == 200:
-            yield api_url
-            return
-    from api import ui
-
-    app = create_app(app_settings)
-    if not ui_wired(app):
-        app.include_router(ui.router)
-        app.add_middleware(ui.UISessionMiddleware)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+def ui_url(api_url: str) -> str:
+    """The session's API serves the review UI too."""
+    return api_url
 
 
 @pytest.fixture(scope="session")

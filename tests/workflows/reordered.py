@@ -20,7 +20,9 @@ class ReorderedBillIngestionWorkflow(BillIngestionWorkflow):
     async def run(self, request: IngestionRequest) -> IngestionResult:
         await workflow.execute_activity_method(
             FetchActivities.fetch_bill,
-            FetchRequest(job_id=request.job_id, utility_account_id=request.utility_account_id, provider=request.provider),
+            FetchRequest(
+                job_id=request.job_id, utility_account_id=request.utility_account_id, provider=request.provider
+            ),
             start_to_close_timeout=policies.FETCH.start_to_close,
         )
         return await super().run(request)

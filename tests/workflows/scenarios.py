@@ -83,8 +83,13 @@ async def step_retried(
     assert principal is not None
     async with build_worker(client, resources, flaky_settings, activities=activities):
         job, _ = await start_job(
-            pool=resources.pool, client=client, settings=flaky_settings, principal=principal,
-            account=dict(row), job_type="connector", idempotency_key=None,  # type: ignore[arg-type]
+            pool=resources.pool,
+            client=client,
+            settings=flaky_settings,
+            principal=principal,
+            account=dict(row),
+            job_type="connector",
+            idempotency_key=None,  # type: ignore[arg-type]
         )
         done = await wait_for_status(http, str(job["id"]), within=90)
     assert done["status"] == "SUCCEEDED", done

@@ -1,0 +1,115 @@
+"""Export reviewers' corrections as eval cases: each original bill next to its corrected golden file.
+
+    python -m eval.export_corrections DIR
+
+Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET``,
+``STORAGE_EMULATOR_HOST``...) as the worker does. For every ``correct`` decision in
+``review_decisions`` it writes ``review_<job id>.<ext>`` (the stored original; the extension
+follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
+``accept``), so ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
+Running it again rewrites the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from activities.storage import extension_for
+from eval.generate import Case, Category
+from shared.artifacts import ArtifactStore, build_artifact_store
+from shared.bill import NormalizedBill
+from shared.db import create_pool
+from shared.settings import Settings
+
+# The latest correction of each job, with the raw bill it corrects.
+CORRECTIONS_SQL = """
+SELECT DISTINCT ON (d.job_id) d.job_id, d.after, t.artifact_uri, a.content_type
+  FROM review_decisions d
+  JOIN review_tasks t ON t.job_id = d.job_id
+  LEFT JOIN artifacts a ON a.job_id = d.job_id AND a.uri = t.artifact_uri
+ WHERE d.action = 'correct' AND d.after IS NOT NULL
+ ORDER BY d.job_id, d.decided_at DESC
+"""
+
+
+@dataclass(frozen=True)
+class Correction:
+    job_id: str
+    bill: NormalizedBill
+    artifact_uri: str
+    content_type: str | None
+
+    @property
+    def name(self) -> str:
+        return f"review_{self.job_id}"
+
+    @property
+    def suffix(self) -> str:
+        if self.content_type is not None:
+            return "." + extension_for(self.content_type)
+        return Path(self.artifact_uri).suffix  # objects are named raw/bills/{job}/{sha256}.{ext}
+
+
+async def corrections(pool: asyncpg.Pool) -> list[Correction]:
+    return [
+        Correction(
+            job_id=str(row["job_id"]),
+            bill=NormalizedBill.model_validate(row["after"]),
+            artifact_uri=row["artifact_uri"],
+            content_type=row["content_type"],
+        )
+        for row in await pool.fetch(CORRECTIONS_SQL)
+    ]
+
+
+def golden_case(correction: Correction, data: bytes) -> Case:
+    """The correction in the eval set's own shape (``eval.generate.Case``): the reviewer's bill is the truth."""
+    category: Category = "known" if correction.bill.provider is not None else "unknown"
+    return Case(correction.name, correction.suffix, data, "accept", category, correction.bill)
+
+
+def write_case(directory: Path, case: Case) -> None:
+    """Written exactly as ``eval.generate.write_set`` writes the committed set."""
+    (directory / f"{case.name}{case.suffix}").write_bytes(case.data)
+    golden = json.dumps(case.golden(), indent=2, sort_keys=True) + "\n"
+    (directory / f"{case.name}.expected.json").write_text(golden, encoding="utf-8")
+
+
+async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -> list[Case]:
+    """Write every correction to ``directory`` (which must exist); returns the cases written."""
+    written: list[Case] = []
+    for correction in await corrections(pool):
+        data = await asyncio.to_thread(store.read, correction.artifact_uri)
+        case = golden_case(correction, data)
+        await asyncio.to_thread(write_case, directory, case)
+        written.append(case)
+    return written
+
+
+async def _run(directory: Path, settings: Settings) -> list[Case]:
+    pool = await create_pool(settings)
+    try:
+        return await export(directory, pool=pool, store=build_artifact_store(settings))
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.export_corrections", description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="where to write the bills and golden files")
+    args = parser.parse_args(argv)
+    args.directory.mkdir(parents=True, exist_ok=True)
+    written = asyncio.run(_run(args.directory, Settings()))
+    print(f"exported {len(written)} corrected bills to {args.directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
