@@ -11,8 +11,9 @@ from typing import TypeVar
 
 from temporalio import activity
 
+from extraction.bounded import BoundedReader
 from extraction.checks import check_bill
-from extraction.document import Document, DocumentRejected, read_document
+from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
@@ -64,13 +65,14 @@ class ExtractionActivities:
         self._store = store
         self._settings = settings
         self._documents = DocumentCache()
+        self._reader = BoundedReader(timeout_seconds=settings.pdf_parse_timeout_seconds)
         self._calls = ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="extract")
 
     def _document(self, uri: str, sha256: str) -> Document:
         cached = self._documents.get(sha256)
         if cached is not None:
             return cached
-        document = read_document(self._store.read(uri), max_pages=self._settings.max_pdf_pages)
+        document = self._reader.read(self._store.read(uri), max_pages=self._settings.max_pdf_pages)
         self._documents.put(sha256, document)
         return document
 

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 60.0
     max_pdf_pages: int = 50
+    pdf_parse_timeout_seconds: float = 20.0
 
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS

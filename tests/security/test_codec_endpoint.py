@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.auth import Role
-from shared.codec import ENCODING
+from shared.codec import ENCODING, KEY_ID_METADATA
 from shared.settings import Settings
 from tests.security.conftest import caller
 from tests.security.test_encrypted_history import (
@@ -31,6 +32,10 @@ from tests.security.test_encrypted_history import (
 UI_ORIGIN = "http://localhost:8233"
 OTHER_ORIGIN = "https://evil.example"
 UI_HEADERS = {"Content-Type": "application/json", "X-Namespace": "default"}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def plaintext(payload: dict[str, Any]) -> str:
@@ -46,7 +51,7 @@ def encoding(payload: dict[str, Any]) -> str:
 async def history_body(http: httpx.AsyncClient, client: Client) -> AsyncIterator[dict[str, Any]]:
     """Protobuf-JSON ``Payloads`` of every activity input and result of a finished job, straight from history."""
     job = await ingest_sensitive_bill(http)
-    payloads = []
+    payloads: list[Payload] = []
     for event in await raw_history(client, job["workflow_id"]):
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             payloads += event.activity_task_scheduled_event_attributes.input.payloads
@@ -75,10 +80,7 @@ async def test_admin_decodes_history_payloads_to_the_bill(
 
 
 async def test_encode_then_decode_round_trips(http: httpx.AsyncClient) -> None:
-    original = {
-        "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-        "data": base64.b64encode(json.dumps({"account_number": ACCOUNT_NUMBER}).encode()).decode(),
-    }
+    original = {"metadata": {"encoding": b64(b"json/plain")}, "data": b64(json.dumps({"n": ACCOUNT_NUMBER}).encode())}
     encoded = await http.post("/codec/encode", json={"payloads": [original]})
     assert encoded.status_code == 200, encoded.text
     [sealed] = encoded.json()["payloads"]
@@ -139,3 +141,24 @@ async def test_other_origins_are_refused(anon_http: httpx.AsyncClient, admin_key
         headers={**UI_HEADERS, "Origin": OTHER_ORIGIN, "Authorization": f"Bearer {admin_key}"},
     )
     assert "access-control-allow-origin" not in actual.headers
+
+
+def undecryptable(kid: str) -> dict[str, Any]:
+    """A payload that claims to be ours but cannot be opened: tampered, or sealed with a retired key."""
+    return {"metadata": {"encoding": b64(ENCODING), KEY_ID_METADATA: b64(kid.encode())}, "data": b64(b"x" * 40)}
+
+
+@pytest.mark.xfail(strict=True, reason="proposal: map CodecRequestInvalid/PayloadDecryptionError to 400/422")
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"payloads": [undecryptable("test1")]},
+        {"payloads": [undecryptable("retired-2024")]},
+        {"payloads": "not a list"},
+    ],
+    ids=["tampered", "unknown-key", "malformed"],
+)
+async def test_undecodable_requests_are_client_errors(http: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    """Today each is a 500 with two ERROR tracebacks in the logs; the Web UI then shows raw payloads."""
+    response = await http.post("/codec/decode", json=body)
+    assert response.status_code in {400, 422}, response.text

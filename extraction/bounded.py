@@ -1,0 +1,67 @@
+"""PDF parsing with a hard time limit, in a separate process.
+
+A crafted PDF can make a parser spin for minutes; a thread cannot be stopped, so
+an activity timeout alone would leave the worker's CPU burning. Parsing PDFs in a
+small process pool lets us kill a parse that overruns, refuse the file, and keep
+the worker healthy. Text and images are cheap and stay in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+
+from extraction.document import PDF, Document, DocumentRejected, read_document, sniff_content_type
+
+logger = logging.getLogger(__name__)
+
+
+class BoundedReader:
+    """``read_document`` with a deadline for PDFs; one pool per process, rebuilt after a kill."""
+
+    def __init__(self, *, workers: int = 2, timeout_seconds: float = 20.0) -> None:
+        self._workers = workers
+        self._timeout = timeout_seconds
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # forkserver: never fork a process that runs threads (the worker does).
+                context = multiprocessing.get_context("forkserver")
+                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            return self._pool
+
+    def _reset(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def read(self, data: bytes, *, max_pages: int) -> Document:
+        if sniff_content_type(data) != PDF:
+            return read_document(data, max_pages=max_pages)
+        pool = self._executor()
+        future = pool.submit(read_document, data, max_pages=max_pages)
+        try:
+            return future.result(timeout=self._timeout)
+        except FutureTimeout:
+            logger.warning("PDF parse exceeded its time limit; parser killed", extra={"seconds": self._timeout})
+            self._reset(pool)
+            raise DocumentRejected("corrupt_file", f"parsing took longer than {self._timeout:g}s") from None
+        except BrokenProcessPool:
+            self._reset(pool)
+            raise DocumentRejected("corrupt_file", "the parser crashed on this file") from None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
