@@ -29,6 +29,7 @@ class ProblemDetails(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "the request body is malformed",
     401: "missing, invalid or revoked API key",
     403: "the key's role may not do this",
     404: "not found (or not the caller's)",

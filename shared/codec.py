@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from shared.settings import Environment, Settings
 
@@ -202,8 +202,16 @@ def _associated_data(kid: str) -> bytes:
 
 
 def data_converter(key_ring: KeyRing) -> DataConverter:
-    """The one converter for client, worker, replayer and tests: pydantic JSON, then encryption."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(key_ring))
+    """The one converter for client, worker, replayer and tests: pydantic JSON, then encryption.
+
+    Failure messages and stack traces are sealed too (the error type stays readable): an
+    exception's text can quote bill fields, and history stores it outside any payload.
+    """
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(key_ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def decode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -245,6 +245,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     root.setLevel(settings.log_level.upper())
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # At DEBUG the SDK logs every activity completion and task token: never wanted in our logs.
+    logging.getLogger("temporalio.worker").setLevel(max(root.level, logging.INFO))
     # Both formats print Temporal's details as fields; appending them to the message too is noise.
     activity.logger.activity_info_on_message = False
     workflow.logger.workflow_info_on_message = False

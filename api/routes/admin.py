@@ -7,21 +7,30 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from api.deps import AdminDep, StateDep
-from shared.codec import decode_payloads_json, encode_payloads_json
+from api.problems import Problem, problem_responses
+from shared.codec import CodecRequestInvalid, PayloadDecryptionError, decode_payloads_json, encode_payloads_json
 
 router = APIRouter(tags=["admin"])
 
 
-@router.post("/codec/decode")
+@router.post("/codec/decode", responses=problem_responses(400))
 async def codec_decode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Decrypt payloads for the Temporal Web UI (remote codec protocol; admin only)."""
-    return await decode_payloads_json(state.codec, body)
+    try:
+        return await decode_payloads_json(state.codec, body)
+    except CodecRequestInvalid as error:
+        raise Problem(400, str(error)) from None
+    except PayloadDecryptionError as error:  # tampered, or sealed with a key no longer in PAYLOAD_KEYS
+        raise Problem(422, str(error)) from None
 
 
-@router.post("/codec/encode")
+@router.post("/codec/encode", responses=problem_responses(400))
 async def codec_encode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Encrypt payloads (remote codec protocol; admin only)."""
-    return await encode_payloads_json(state.codec, body)
+    try:
+        return await encode_payloads_json(state.codec, body)
+    except CodecRequestInvalid as error:
+        raise Problem(400, str(error)) from None
 
 
 @router.get("/secrets/check")

@@ -23,10 +23,13 @@ from activities.storage import extension_for, record_artifact
 from api.auth import Principal, Role
 from api.services.jobs import start_job
 from shared.artifacts import ArtifactStore
-from shared.models import JobType
+from shared.models import IngestionResult, JobStatus, JobType
 from shared.review import ReviewDecision
 from shared.settings import Settings
 from tests.helpers import account_digits, bill_needing_review, bill_text, create_account
+from worker.main import pipeline_activities
+from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 T = TypeVar("T")
 
@@ -114,6 +117,34 @@ async def start_upload_on_queue(
     assert created
     await record_artifact(pool, job_id, ref)
     return client.get_workflow_handle(job["workflow_id"])
+
+
+async def result_of(client: Client, workflow_id: str, *, within: float = 30) -> IngestionResult:
+    """The workflow's result, failing fast instead of hanging when it never finishes."""
+    handle = client.get_workflow_handle_for(BillIngestionWorkflow.run, workflow_id)
+    return await asyncio.wait_for(handle.result(), timeout=within)
+
+
+async def awaiting_review(handle: WorkflowHandle[Any, Any]) -> str:
+    """Wait until the workflow itself (not just Postgres) awaits a decision; returns its revision."""
+
+    async def revision() -> str | None:
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        return progress.review_revision if progress.status is JobStatus.NEEDS_REVIEW else None
+
+    return await wait_until(revision, within=30, what=f"{handle.id} awaiting review")
+
+
+def replacing(
+    resources: Resources, settings: Settings, by_name: dict[str, Callable[..., Any]]
+) -> list[Callable[..., Any]]:
+    """The worker's activities, some replaced by name (the replacement is ``activity.defn(name=...)``)."""
+    kept = [fn for fn in pipeline_activities(resources, settings) if fn.__name__ not in by_name]
+    return [*kept, *by_name.values()]
+
+
+def real_activity(resources: Resources, settings: Settings, name: str) -> Callable[..., Any]:
+    return next(fn for fn in pipeline_activities(resources, settings) if fn.__name__ == name)
 
 
 def job_id_of(handle: WorkflowHandle[Any, Any]) -> str:

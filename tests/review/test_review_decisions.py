@@ -18,6 +18,7 @@ from tests.review.support import (
     decisions_in_history,
     history,
     open_review,
+    result_of,
     wait_for_job,
     wait_for_review_status,
 )
@@ -136,14 +137,14 @@ async def test_signal_decision_is_applied_and_recorded(
 ) -> None:
     review = await open_review(http, unique)
     await wait_for_review_status(client, review.workflow_id, "PENDING")
-    handle = client.get_workflow_handle_for(BillIngestionWorkflow.run, review.workflow_id)
+    handle = client.get_workflow_handle(review.workflow_id)
 
     corrected = review.corrected(total_amount=CORRECT_TOTAL) if action is ReviewAction.CORRECT else None
     decision = ReviewDecision(
         action=action, revision=review.revision, bill=corrected, reviewer="ops-cli", note="via signal"
     )
     await handle.signal(BillIngestionWorkflow.review_decision, decision)
-    result = await handle.result()
+    result = await result_of(client, review.workflow_id)
     assert result.status == "SUCCEEDED"
     assert result.reviewer == "ops-cli"
 

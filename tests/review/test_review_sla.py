@@ -21,6 +21,7 @@ from tests.review.support import (
     history,
     job_id_of,
     read_task,
+    result_of,
     review_settings,
     start_upload_on_queue,
     wait_for_job,
@@ -29,7 +30,6 @@ from tests.review.support import (
 )
 from worker.main import build_worker
 from worker.resources import Resources
-from workflows.bill_ingestion import BillIngestionWorkflow
 
 
 def timer_seconds(events: list[HistoryEvent]) -> list[float]:
@@ -77,7 +77,7 @@ async def test_review_escalates_after_the_sla_then_expires_at_the_timeout(
         queue_page = (await reviewer_http.get("/reviews", params={"customer_id": opened["customer_id"]})).json()
         assert [(i["job_id"], i["status"]) for i in queue_page["items"]] == [(job_id, "ESCALATED")]
 
-        result = await client.get_workflow_handle_for(BillIngestionWorkflow.run, handle.id).result()
+        result = await result_of(client, handle.id)
     assert result.status is JobStatus.REVIEW_EXPIRED
 
     job = await wait_for_job(pool, job_id, {"REVIEW_EXPIRED"})

@@ -1,0 +1,110 @@
+"""The stack a bench runs on: ``stack.local.LocalStack`` in a temp dir, on free ports.
+
+``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` (and the emulator hosts) in the environment
+are used instead of starting those services, as ``LocalStack`` does. Every run gets
+its own task queues, so a shared server never hands a bench task to another worker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from stack.local import LocalStack, StackOptions, stop_process
+from stack.services import free_port
+
+BENCH_ENV = {
+    "EXTRACTOR": "rules",  # offline extractor: no Gemini calls in a benchmark
+    "RATE_LIMIT_PER_MINUTE": "0",  # the per-key start limit would throttle the clients
+    "LOG_FORMAT": "json",
+}
+
+
+class BenchStack:
+    def __init__(self, data_dir: Path, *, run_id: str, env: dict[str, str], temporal_in_memory: bool) -> None:
+        self.run_id = run_id
+        self.task_queue = f"bench-{run_id}"
+        self.noop_task_queue = f"bench-noop-{run_id}"
+        options = StackOptions(
+            data_dir=data_dir,
+            temporal_db=None if temporal_in_memory else data_dir / "temporal.db",
+            temporal_port=free_port(),
+            ui_port=free_port(),
+            api_port=free_port(),
+            gcs_port=free_port(),
+            bq_port=free_port(),
+            env={**BENCH_ENV, "TEMPORAL_TASK_QUEUE": self.task_queue, **env},
+        )
+        self.local = LocalStack(options)
+        self.noop_workers: list[subprocess.Popen[bytes]] = []
+        self.admin_key = ""
+
+    def start_services(self) -> None:
+        self.local.start_services()
+        self.admin_key = self.local.admin_key()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.local.env
+
+    @property
+    def database_url(self) -> str:
+        return self.local.env["DATABASE_URL"]
+
+    @property
+    def api_url(self) -> str:
+        return self.local.api_url
+
+    def start_noop_workers(self, count: int) -> None:
+        env = {**self.local.env, "BENCH_NOOP_TASK_QUEUE": self.noop_task_queue}
+        for i in range(count):
+            log = open(self.local.logs / f"noop-worker-{i}.log", "ab")  # noqa: SIM115 - the child's lifetime
+            self.noop_workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.noop_worker"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def stop_noop_workers(self) -> None:
+        for proc in self.noop_workers:
+            stop_process(proc)
+        self.noop_workers = []
+
+    def start_pipeline(self, workers: int) -> None:
+        for _ in range(workers):
+            self.local.start_worker()
+        self.local.start_api()
+
+    def process_groups(self) -> dict[str, list[int]]:
+        """Root pids by role, for the sampler (roles without a local process are left out)."""
+        groups: dict[str, list[int]] = {
+            "worker": [p.pid for p in self.local.workers + self.noop_workers if p.poll() is None],
+        }
+        if self.local.api is not None:
+            groups["api"] = [self.local.api.pid]
+        if self.local.temporal is not None:
+            groups["temporal"] = [self.local.temporal.pid]
+        postmaster = self.local.options.data_dir / "postgres" / "postmaster.pid"
+        if "DATABASE_URL" not in os.environ and postmaster.exists():
+            groups["postgres"] = [int(postmaster.read_text().split()[0])]
+        emulators = [
+            child.pid
+            for child in psutil.Process().children()
+            if any(tag in " ".join(child.cmdline()) for tag in ("fake-gcs", "bq_offline"))
+        ]
+        if emulators:
+            groups["emulators"] = emulators
+        groups["bench"] = [os.getpid()]
+        return groups
+
+    def close(self) -> None:
+        self.stop_noop_workers()
+        self.local.close()

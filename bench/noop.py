@@ -1,0 +1,179 @@
+"""The ceiling: a workflow shaped like BillIngestionWorkflow whose activities do nothing.
+
+Same steps in the same order, same timeouts and retry policies (``workflows.policies``),
+the same sync/async split (sync activities run on the worker's thread pool), the same
+search-attribute upserts and the same heartbeat in extraction. Whatever this reaches
+per second on a server and worker is what orchestration alone costs; the pipeline
+cannot beat it. Steps can be run as local activities to prototype that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from shared import search_attributes as sa
+    from shared.models import JobStatus, StepRecord
+    from workflows import policies
+    from workflows.policies import ActivityPolicy
+
+
+class NoopRequest(BaseModel):
+    job_id: str
+    customer_id: int
+    provider: str
+    steps: list[str]
+    local_steps: list[str] = Field(default_factory=list)
+    """Steps run as local activities (a prototype of that change; none by default)."""
+    upserts: bool = True
+
+
+class NoopStep(BaseModel):
+    job_id: str
+    step: str
+
+
+class NoopResult(BaseModel):
+    job_id: str
+    steps: int
+
+
+class NoopActivities:
+    """One no-op per pipeline activity; ``def`` where the real one is sync (thread pool)."""
+
+    @activity.defn
+    async def mark_job_running(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    async def fetch_bill(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    async def store_raw_bill(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    async def find_duplicate(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    def extract_bill(self, step: NoopStep) -> NoopStep:
+        activity.heartbeat()  # the real one heartbeats once before it starts work
+        return step
+
+    @activity.defn
+    def validate_bill(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    async def persist_bill(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    def publish_analytics(self, step: NoopStep) -> NoopStep:
+        return step
+
+    @activity.defn
+    async def mark_job_finished(self, step: NoopStep) -> NoopStep:
+        return step
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [getattr(self, name) for name in STEP_POLICIES]
+
+
+STEP_POLICIES: dict[str, ActivityPolicy] = {
+    "mark_job_running": policies.DATABASE,
+    "fetch_bill": policies.FETCH,
+    "store_raw_bill": policies.STORAGE,
+    "find_duplicate": policies.DATABASE,
+    "extract_bill": policies.EXTRACT,
+    "validate_bill": policies.VALIDATE,
+    "persist_bill": policies.DATABASE,
+    "publish_analytics": policies.ANALYTICS,
+    "mark_job_finished": policies.DATABASE,
+}
+"""The happy path of BillIngestionWorkflow, in order, with each step's policy."""
+
+STEP_ACTIVITIES: dict[str, Callable[..., Any]] = {
+    "mark_job_running": NoopActivities.mark_job_running,
+    "fetch_bill": NoopActivities.fetch_bill,
+    "store_raw_bill": NoopActivities.store_raw_bill,
+    "find_duplicate": NoopActivities.find_duplicate,
+    "extract_bill": NoopActivities.extract_bill,
+    "validate_bill": NoopActivities.validate_bill,
+    "persist_bill": NoopActivities.persist_bill,
+    "publish_analytics": NoopActivities.publish_analytics,
+    "mark_job_finished": NoopActivities.mark_job_finished,
+}
+
+
+@workflow.defn
+class NoopIngestionWorkflow:
+    def __init__(self) -> None:
+        self._steps: list[StepRecord] = []
+
+    @workflow.run
+    async def run(self, request: NoopRequest) -> NoopResult:
+        if request.upserts:
+            workflow.upsert_search_attributes(
+                [
+                    sa.JOB_STATUS.value_set(JobStatus.RUNNING),
+                    sa.CUSTOMER_ID.value_set(request.customer_id),
+                    sa.PROVIDER.value_set(request.provider),
+                ]
+            )
+        for name in request.steps:
+            await self._step(name, request, local=name in request.local_steps)
+        if request.upserts:
+            workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(JobStatus.SUCCEEDED)])
+        return NoopResult(job_id=request.job_id, steps=len(self._steps))
+
+    async def _step(self, name: str, request: NoopRequest, *, local: bool) -> None:
+        """The same bookkeeping as BillIngestionWorkflow._step, around a no-op activity."""
+        policy = STEP_POLICIES[name]
+        record = StepRecord(name=name, started_at=workflow.now())
+        self._steps.append(record)
+        arg = NoopStep(job_id=request.job_id, step=name)
+        if local:
+            # A local activity runs inside the workflow task's worker: no activity task
+            # round trip through the server, one marker event instead of three events.
+            await workflow.execute_local_activity_method(
+                STEP_ACTIVITIES[name],
+                arg,
+                start_to_close_timeout=policy.start_to_close,
+                retry_policy=policy.retry,
+                summary=name,
+            )
+        else:
+            await workflow.execute_activity_method(
+                STEP_ACTIVITIES[name],
+                arg,
+                start_to_close_timeout=policy.start_to_close,
+                heartbeat_timeout=policy.heartbeat,
+                retry_policy=policy.retry,
+                summary=name,
+            )
+        finished = workflow.now()
+        self._steps[-1] = record.model_copy(
+            update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
+        )
+
+
+def default_steps() -> list[str]:
+    """The steps BillIngestionWorkflow runs for an accepted bill in this checkout.
+
+    ``find_duplicate`` belongs to the patched path; a checkout without that patch runs
+    the 8 original steps.
+    """
+    import workflows.bill_ingestion as real
+
+    steps = list(STEP_POLICIES)
+    if not hasattr(real, "DUPLICATE_CHECK_PATCH"):
+        steps.remove("find_duplicate")
+    return steps
+

@@ -1,0 +1,54 @@
+"""``python -m bench.noop_worker``: the ceiling's worker, configured like ``worker.main.build_worker``.
+
+Same client (pydantic converter + encryption codec), same thread pool and slot
+settings (``WORKER_*``), same workflow cache size; only the workflow and its
+activities are the no-op ones, on ``BENCH_NOOP_TASK_QUEUE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from bench.noop import NoopActivities, NoopIngestionWorkflow
+from shared.logs import configure_logging
+from shared.settings import get_settings
+from shared.temporal import connect_client
+
+MAX_CACHED_WORKFLOWS = 1000  # build_worker's default
+
+
+async def run() -> None:
+    settings = get_settings()
+    client = await connect_client(settings)
+    worker = Worker(
+        client,
+        task_queue=os.environ["BENCH_NOOP_TASK_QUEUE"],
+        workflows=[NoopIngestionWorkflow],
+        activities=NoopActivities().all(),
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity"),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        await stop.wait()
+
+
+def main() -> None:
+    configure_logging(get_settings())
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""CPU and memory of the stack's processes, sampled with psutil while a phase runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+
+@dataclass
+class GroupUsage:
+    """One named group of process trees (e.g. every worker process and its children)."""
+
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    """Peak of the group's summed RSS."""
+    peak_tree_rss_mb: float = 0.0
+    """Peak RSS of the largest single tree in the group (one worker process)."""
+    series: list[tuple[float, float, float]] = field(default_factory=list)
+    """(seconds since start, CPU %, RSS MB) per sample."""
+
+    def summary(self, wall: float) -> dict[str, float]:
+        return {
+            "cpu_pct_avg": round(100 * self.cpu_seconds / wall, 1) if wall > 0 else 0.0,
+            "cpu_seconds": round(self.cpu_seconds, 1),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1),
+        }
+
+
+def _tree(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
+class ProcessSampler:
+    """Samples every ``interval`` seconds on a thread until stopped; CPU is exact (cpu_times deltas)."""
+
+    def __init__(
+        self, groups: dict[str, list[int]], *, flat: frozenset[str] = frozenset({"bench"}), interval: float = 0.5
+    ) -> None:
+        self._flat = flat  # groups measured without children: the bench process is every service's parent
+        self._roots = {name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()}
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
+        self._last: dict[int, float] = {}
+        self._cache: dict[int, psutil.Process] = {}
+        self.usage = {name: GroupUsage() for name in groups}
+        self.started = 0.0
+        self.wall = 0.0
+
+    def __enter__(self) -> ProcessSampler:
+        self.started = time.monotonic()
+        self._sample(record=False)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample(record=True)
+        self.wall = time.monotonic() - self.started
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {name: usage.summary(self.wall) for name, usage in self.usage.items()}
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample(record=True)
+
+    def _sample(self, *, record: bool) -> None:
+        now = time.monotonic()
+        elapsed = now - self.started
+        for name, roots in self._roots.items():
+            usage = self.usage[name]
+            delta = 0.0
+            rss_total = 0.0
+            for root in roots:
+                rss_tree = 0.0
+                for proc in [root] if name in self._flat else _tree(root):
+                    proc = self._cache.setdefault(proc.pid, proc)  # cpu_times of the same object
+                    try:
+                        seconds = _cpu_seconds(proc)
+                        rss_tree += proc.memory_info().rss / 2**20
+                    except psutil.Error:
+                        continue
+                    delta += seconds - self._last.get(proc.pid, seconds)
+                    self._last[proc.pid] = seconds
+                rss_total += rss_tree
+                usage.peak_tree_rss_mb = max(usage.peak_tree_rss_mb, rss_tree)
+            usage.peak_rss_mb = max(usage.peak_rss_mb, rss_total)
+            if record:
+                usage.cpu_seconds += delta
+                previous = usage.series[-1][0] if usage.series else 0.0
+                span = max(elapsed - previous, 1e-6)
+                usage.series.append((round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1)))
