@@ -31,6 +31,7 @@ class CeilingResult:
     completions_per_second: list[int]
     steps: list[str]
     local_steps: list[str]
+    latency_sample_ms: list[float] = field(default_factory=list)
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -141,4 +142,5 @@ async def run_ceiling(
         completions_per_second=per_second([c - span.first_start for c in closes]),
         steps=steps,
         local_steps=local_steps,
+        latency_sample_ms=latencies,
     )

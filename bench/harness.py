@@ -59,28 +59,33 @@ class BenchStack:
     def api_url(self) -> str:
         return self.local.api_url
 
+    def _spawn(self, module: str, log_name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.local.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        return subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**self.local.env, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
     def start_noop_workers(self, count: int) -> None:
-        env = {**self.local.env, "BENCH_NOOP_TASK_QUEUE": self.noop_task_queue}
         for i in range(count):
-            log = open(self.local.logs / f"noop-worker-{i}.log", "ab")  # noqa: SIM115 - the child's lifetime
-            self.noop_workers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "bench.noop_worker"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+            env = {"BENCH_NOOP_TASK_QUEUE": self.noop_task_queue}
+            self.noop_workers.append(self._spawn("bench.noop_worker", f"noop-worker-{i}.log", env))
 
     def stop_noop_workers(self) -> None:
         for proc in self.noop_workers:
             stop_process(proc)
         self.noop_workers = []
 
-    def start_pipeline(self, workers: int) -> None:
-        for _ in range(workers):
-            self.local.start_worker()
+    def start_pipeline(self, workers: int, *, prototype: dict[str, str] | None = None) -> None:
+        """``workers`` worker processes (``bench.proto_worker`` when prototype settings are given), then the API."""
+        for i in range(workers):
+            if prototype:
+                self.local.workers.append(self._spawn("bench.proto_worker", f"proto-worker-{i}.log", prototype))
+            else:
+                self.local.start_worker()
         self.local.start_api()
 
     def process_groups(self) -> dict[str, list[int]]:

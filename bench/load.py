@@ -22,17 +22,22 @@ StartOne = Callable[[int], Awaitable[tuple[str, int, float, float]]]
 """Start item ``i``; returns (key, retries, sent_at, latency_ms) of the successful attempt."""
 
 
-async def drive(count: int, clients: int, start_one: StartOne, *, on_start: Callable[[], None] | None = None) -> list[Started]:
-    """Run ``clients`` loops that take the next index until ``count`` have started."""
+async def drive(count: int, clients: int, start_one: StartOne, *, rate: float = 0) -> list[Started]:
+    """Run ``clients`` loops that take the next index until ``count`` have started.
+
+    With ``rate`` > 0, item ``i`` is not sent before ``i / rate`` seconds (an arrival rate
+    instead of as-fast-as-answered), so latency is measured below saturation.
+    """
     next_index = iter(range(count))
     started: list[Started] = []
+    origin = time.monotonic()
 
     async def client() -> None:
         for i in next_index:  # a shared iterator: each index goes to exactly one client
+            if rate > 0:
+                await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
             key, retries, sent_at, latency_ms = await start_one(i)
             started.append(Started(key=key, sent_at=sent_at, latency_ms=latency_ms, retries=retries))
-            if on_start is not None:
-                on_start()
 
     await asyncio.gather(*(client() for _ in range(max(1, clients))))
     return started

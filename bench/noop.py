@@ -176,4 +176,3 @@ def default_steps() -> list[str]:
     if not hasattr(real, "DUPLICATE_CHECK_PATCH"):
         steps.remove("find_duplicate")
     return steps
-

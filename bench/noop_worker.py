@@ -31,7 +31,9 @@ async def run() -> None:
         task_queue=os.environ["BENCH_NOOP_TASK_QUEUE"],
         workflows=[NoopIngestionWorkflow],
         activities=NoopActivities().all(),
-        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity"),
+        activity_executor=ThreadPoolExecutor(
+            max_workers=settings.worker_activity_threads, thread_name_prefix="activity"
+        ),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,

@@ -17,7 +17,9 @@ class GroupUsage:
     peak_rss_mb: float = 0.0
     """Peak of the group's summed RSS."""
     peak_tree_rss_mb: float = 0.0
-    """Peak RSS of the largest single tree in the group (one worker process)."""
+    """Peak RSS of the largest single tree in the group (one worker process and its children)."""
+    peak_root_rss_mb: float = 0.0
+    """Peak RSS of the largest root process alone (without children such as a PDF parser pool)."""
     series: list[tuple[float, float, float]] = field(default_factory=list)
     """(seconds since start, CPU %, RSS MB) per sample."""
 
@@ -27,7 +29,13 @@ class GroupUsage:
             "cpu_seconds": round(self.cpu_seconds, 1),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1),
+            "peak_root_rss_mb": round(self.peak_root_rss_mb, 1),
         }
+
+
+def _busy_seconds() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -49,7 +57,9 @@ class ProcessSampler:
         self, groups: dict[str, list[int]], *, flat: frozenset[str] = frozenset({"bench"}), interval: float = 0.5
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
-        self._roots = {name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()}
+        self._roots = {
+            name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
+        }
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
@@ -58,8 +68,11 @@ class ProcessSampler:
         self.usage = {name: GroupUsage() for name in groups}
         self.started = 0.0
         self.wall = 0.0
+        self._machine = 0.0
+        self.machine_busy_seconds = 0.0
 
     def __enter__(self) -> ProcessSampler:
+        self._machine = _busy_seconds()
         self.started = time.monotonic()
         self._sample(record=False)
         self._thread.start()
@@ -70,9 +83,20 @@ class ProcessSampler:
         self._thread.join()
         self._sample(record=True)
         self.wall = time.monotonic() - self.started
+        self.machine_busy_seconds = _busy_seconds() - self._machine
 
     def summary(self) -> dict[str, dict[str, float]]:
-        return {name: usage.summary(self.wall) for name, usage in self.usage.items()}
+        """Per group, plus ``machine``: every core's busy time, and how much of it was not ours
+        (other sessions' tests on a shared machine show up there)."""
+        groups = {name: usage.summary(self.wall) for name, usage in self.usage.items()}
+        ours = sum(u.cpu_seconds for u in self.usage.values())
+        wall = max(self.wall, 1e-9)
+        groups["machine"] = {
+            "busy_pct": round(100 * self.machine_busy_seconds / wall, 1),
+            "outside_bench_pct": round(100 * max(0.0, self.machine_busy_seconds - ours) / wall, 1),
+            "cores": float(psutil.cpu_count() or 0),
+        }
+        return groups
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -91,9 +115,12 @@ class ProcessSampler:
                     proc = self._cache.setdefault(proc.pid, proc)  # cpu_times of the same object
                     try:
                         seconds = _cpu_seconds(proc)
-                        rss_tree += proc.memory_info().rss / 2**20
+                        rss = proc.memory_info().rss / 2**20
                     except psutil.Error:
                         continue
+                    rss_tree += rss
+                    if proc.pid == root.pid:
+                        usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, rss)
                     delta += seconds - self._last.get(proc.pid, seconds)
                     self._last[proc.pid] = seconds
                 rss_total += rss_tree

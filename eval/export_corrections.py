@@ -16,14 +16,14 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
 from activities.storage import extension_for
 from eval.generate import Case, Category
-from shared.artifacts import ArtifactStore, build_artifact_store
+from shared.artifacts import ArtifactNotFound, ArtifactStore, InvalidArtifactName, build_artifact_store
 from shared.bill import NormalizedBill
 from shared.db import create_pool
 from shared.settings import Settings
@@ -82,18 +82,29 @@ def write_case(directory: Path, case: Case) -> None:
     (directory / f"{case.name}.expected.json").write_text(golden, encoding="utf-8")
 
 
-async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -> list[Case]:
-    """Write every correction to ``directory`` (which must exist); returns the cases written."""
-    written: list[Case] = []
+@dataclass
+class Exported:
+    written: list[Case] = field(default_factory=list)
+    missing: list[Correction] = field(default_factory=list)
+    """Corrections whose raw bill is no longer in the store (or was stored elsewhere)."""
+
+
+async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -> Exported:
+    """Write every correction whose raw bill can be read to ``directory`` (which must exist)."""
+    done = Exported()
     for correction in await corrections(pool):
-        data = await asyncio.to_thread(store.read, correction.artifact_uri)
+        try:
+            data = await asyncio.to_thread(store.read, correction.artifact_uri)
+        except (ArtifactNotFound, InvalidArtifactName):
+            done.missing.append(correction)
+            continue
         case = golden_case(correction, data)
         await asyncio.to_thread(write_case, directory, case)
-        written.append(case)
-    return written
+        done.written.append(case)
+    return done
 
 
-async def _run(directory: Path, settings: Settings) -> list[Case]:
+async def _run(directory: Path, settings: Settings) -> Exported:
     pool = await create_pool(settings)
     try:
         return await export(directory, pool=pool, store=build_artifact_store(settings))
@@ -106,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, help="where to write the bills and golden files")
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)
-    written = asyncio.run(_run(args.directory, Settings()))
-    print(f"exported {len(written)} corrected bills to {args.directory}")
+    done = asyncio.run(_run(args.directory, Settings()))
+    for correction in done.missing:
+        print(f"skipped job {correction.job_id}: {correction.artifact_uri} cannot be read", file=sys.stderr)
+    print(f"exported {len(done.written)} corrected bills to {args.directory}")
     return 0
 
 

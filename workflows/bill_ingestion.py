@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ActivityPolicy
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
+EARLY_REVIEW_PATCH = "review-accepts-decisions-while-task-opens"
+STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -281,6 +283,10 @@ class BillIngestionWorkflow:
         """Open a review task and wait durably for a decision (None when it expired)."""
         self._extracted = extraction.bill
         self._revision = workflow.uuid4().hex
+        if workflow.patched(EARLY_REVIEW_PATCH):
+            # The task is readable as soon as open_review_task commits, before its completion reaches
+            # us: accept a decision from that moment on, or a fast reviewer's decision would be lost.
+            self._status = JobStatus.NEEDS_REVIEW
         await self._step(
             "open_review_task",
             ReviewActivities.open_review_task,
@@ -374,7 +380,9 @@ class BillIngestionWorkflow:
         return result
 
     async def _finish(self, result: IngestionResult) -> IngestionResult:
-        self._status = result.status
+        recorded_first = workflow.patched(STATUS_AFTER_RECORD_PATCH)
+        if not recorded_first:
+            self._status = result.status
         self._current_step = None
         await workflow.execute_activity_method(
             JobActivities.mark_job_finished,
@@ -385,6 +393,8 @@ class BillIngestionWorkflow:
             retry_policy=policies.DATABASE.retry,
             summary="mark_job_finished",
         )
+        # Updates answer once the status is terminal: only after Postgres says so too.
+        self._status = result.status
         workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])
         workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
         return result

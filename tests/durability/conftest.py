@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio import client as temporal_client
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -29,8 +30,9 @@ from temporalio.worker import (
 from api.auth import Principal, Role
 from api.services.jobs import start_job
 from shared.bill import Provider
-from shared.models import ArtifactRef, JobType
+from shared.models import ArtifactRef, IngestionResult, JobType
 from shared.settings import Settings
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 SYSTEM = Principal(key_id=0, name="durability-tests", role=Role.ADMIN, customer_id=None)
 
@@ -38,7 +40,7 @@ SYSTEM = Principal(key_id=0, name="durability-tests", role=Role.ADMIN, customer_
 @dataclass
 class Job:
     id: str
-    handle: WorkflowHandle[Any, Any]
+    handle: WorkflowHandle[Any, IngestionResult]
 
 
 async def create_account(pool: asyncpg.Pool, *, provider: Provider | None, account_number: str) -> dict[str, Any]:
@@ -75,7 +77,7 @@ async def start_on_queue(
         job_id=job_id,
         upload=upload,
     )
-    return Job(id=str(job["id"]), handle=client.get_workflow_handle(job["workflow_id"]))
+    return Job(id=str(job["id"]), handle=client.get_workflow_handle_for(BillIngestionWorkflow.run, job["workflow_id"]))
 
 
 async def history_events(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
@@ -140,11 +142,14 @@ class ActivityRun:
     error: str | None = None
 
 
-@dataclass
-class ActivityRecorder(Interceptor):
-    """Observes every activity a worker runs (when, how it ended); changes nothing."""
+class ActivityRecorder(temporal_client.Interceptor, Interceptor):
+    """Observes every activity a worker runs (when, how it ended); changes nothing.
 
-    runs: list[ActivityRun] = field(default_factory=list)
+    Given to a ``Client``, it is used by every worker built on that client.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[ActivityRun] = []
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _Recording(next, self.runs)

@@ -124,8 +124,11 @@ async def test_slow_gemini_heartbeats_and_cancellation_stops_it(
         found = [p for p in pending if p.activity_type.name == "extract_bill" and p.HasField("last_heartbeat_time")]
         return found[0] if found else None
 
+    async def asked() -> bool:
+        return gemini.request_count == 1
+
+    await wait_until(asked, within=30, what="the Gemini request")
     pending = await wait_until(heartbeating, within=30, what="extract_bill heartbeat")
-    assert gemini.request_count == 1
     cancelled_at = time.monotonic()
     await job.handle.cancel()
 

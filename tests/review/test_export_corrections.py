@@ -11,11 +11,21 @@ from typing import Any
 
 import httpx
 
+from eval.export_corrections import export
+from shared.artifacts import ArtifactNotFound
 from shared.bill import NormalizedBill
 from shared.settings import REPO_ROOT, Settings
 from tests.helpers import account_digits, bill_text
 from tests.review.support import CORRECT_TOTAL, open_review
 from worker.resources import Resources
+
+
+class EmptyStore:
+    """An artifact store that has lost everything."""
+
+    def read(self, uri: str) -> bytes:
+        raise ArtifactNotFound(uri)
+
 
 COMMITTED_GOLDEN = REPO_ROOT / "eval" / "bills" / "adv_balance_mismatch.expected.json"
 
@@ -72,7 +82,6 @@ async def test_corrections_are_exported_as_eval_cases_that_eval_run_reads(
 
     out = tmp_path / "corrections"
     printed = await run_module("eval.export_corrections", str(out), env=worker_env(app_settings))
-    assert "exported" in printed
 
     name = f"review_{corrected.job_id}"
     assert (out / f"{name}.txt").read_bytes() == bill_text(account_digits(unique)).encode()
@@ -88,13 +97,14 @@ async def test_corrections_are_exported_as_eval_cases_that_eval_run_reads(
     assert golden["bill"] == stored_after
     assert not list(out.glob(f"review_{approved.job_id}*")), "only corrections become cases"
     exported = {p.name for p in out.glob("review_*.expected.json")}
-    count = await resources.pool.fetchval(
-        "SELECT count(DISTINCT job_id) FROM review_decisions WHERE action = 'correct'"
-    )
-    assert len(exported) == count
+    assert f"exported {len(exported)} corrected bills" in printed
+
+    gone = await export(tmp_path / "gone", pool=resources.pool, store=EmptyStore())  # type: ignore[arg-type]
+    assert corrected.job_id in {c.job_id for c in gone.missing}
+    assert gone.written == [], "a correction whose raw bill is gone is skipped, not half-written"
 
     report = tmp_path / "report.json"
     await run_module("eval.run", str(out), "--extractor", "rules", "--json", str(report), env=worker_env(app_settings))
     scored = {b["file"]: b for b in json.loads(report.read_text(encoding="utf-8"))["bills"]}
     assert scored[f"{name}.txt"]["expected_decision"] == "accept"
-    assert len(scored) == count
+    assert len(scored) == len(exported)

@@ -1,4 +1,4 @@
-"""Decisions racing the workflow's own bookkeeping. Both tests document bugs (strict xfail).
+"""Decisions racing the workflow's own bookkeeping (both races fixed behind ``workflow.patched``).
 
 * A task is readable (Postgres, ``GET /reviews``) as soon as ``open_review_task`` commits,
   but the workflow accepts decisions only once it has seen that activity complete.
@@ -11,7 +11,6 @@ the window deterministic.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from shared.models import JobStatusUpdate
+from shared.models import JobProgress, JobStatusUpdate
 from shared.review import ReviewDecision, ReviewTaskOpen
 from shared.settings import Settings
 from tests.review.support import (
@@ -41,12 +40,6 @@ from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a decision that arrives while open_review_task is finishing is dropped (signal) or refused "
-    "(update): the workflow flips to NEEDS_REVIEW only after the activity, but Postgres and the API show the "
-    "task as soon as the activity commits",
-)
 @pytest.mark.parametrize("path", ["signal", "rest"])
 async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
     path: str,
@@ -96,7 +89,7 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
             assert "record_review_decision" in names, "the decision was lost: the workflow waits for another"
         finally:
             release.set()
-            await finish_if_waiting(handle, reviewer_http, job_id)
+            await finish_if_waiting(client, handle, reviewer_http, job_id)
 
 
 async def signal_processed(handle: WorkflowHandle[Any, Any]) -> bool:
@@ -114,23 +107,23 @@ async def next_step_after_open(handle: WorkflowHandle[Any, Any]) -> list[str] | 
     return names if waiting or "record_review_decision" in names else None
 
 
-async def finish_if_waiting(handle: WorkflowHandle[Any, Any], http: httpx.AsyncClient, job_id: str) -> None:
-    """Leave no open review behind: reject whatever still waits, then wait for the end."""
-    with contextlib.suppress(Exception):
+async def finish_if_waiting(
+    client: Client, handle: WorkflowHandle[Any, Any], http: httpx.AsyncClient, job_id: str
+) -> None:
+    """Leave no open review behind: once the workflow has settled, reject what still waits, then await the end."""
+
+    async def settled() -> JobProgress | None:
         progress = await handle.query(BillIngestionWorkflow.progress)
-        if progress.review_revision is not None:
-            await http.post(
-                f"/reviews/{job_id}",
-                json={"action": "reject", "revision": progress.review_revision, "note": "test cleanup"},
-            )
-        await asyncio.wait_for(handle.result(), timeout=30)
+        return progress if progress.review_revision is not None or progress.status.is_terminal else None
+
+    progress = await wait_until(settled, within=10, what=f"{handle.id} to wait for a review or finish")
+    if progress.review_revision is not None:
+        body = {"action": "reject", "revision": progress.review_revision, "note": "test cleanup"}
+        response = await http.post(f"/reviews/{job_id}", json=body)
+        assert response.status_code == 200, response.text
+    await result_of(client, handle.id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: submit_review answers as soon as _finish sets the terminal status, before mark_job_finished "
-    "has written it: the job row still says NEEDS_REVIEW after the 200",
-)
 async def test_job_reads_final_as_soon_as_the_decision_is_answered(
     queue: str,
     http: httpx.AsyncClient,

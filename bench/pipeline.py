@@ -1,0 +1,264 @@
+"""Phase 2: N bills through the REST API (POST /jobs) by C clients, watched in Postgres → bills/s."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+from tqdm import tqdm
+
+from bench.load import drive, timed
+from bench.stats import Span, distribution, per_second
+from shared.models import JobStatus
+
+PROVIDERS = ("pge", "coned", "duke", "sfpuc")
+ACCOUNTS_PER_CUSTOMER = 10
+DONE = [s.value for s in JobStatus if s.is_terminal] + [JobStatus.NEEDS_REVIEW.value]
+"""A job needing review is done as far as throughput goes (it waits for a person); reported apart."""
+TABLES = ("ingestion_jobs", "artifacts", "bills", "bill_line_items", "bill_usage")
+RETRY_STATUSES = {429, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    customer_id: int
+    provider: str
+    account_number: str
+
+
+@dataclass
+class PipelineResult:
+    bills: int
+    statuses: dict[str, int]
+    span: Span
+    api_ms: dict[str, float]
+    api_retries: int
+    e2e_ms: dict[str, float]
+    steps_ms: dict[str, dict[str, float]]
+    rows_written: dict[str, int]
+    completions_per_second: list[int]
+    starts_per_second: list[int]
+    e2e_sample_ms: list[float]
+    api_sample_ms: list[float]
+    jobs: list[tuple[str, str, str]]
+    """(job id, provider, account number) of every job: extraction-alone replays these bills."""
+    resources: dict[str, dict[str, float]] = field(default_factory=dict)
+    resource_series: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def bps(self) -> float:
+        return self.span.rate(self.done)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bills": self.bills,
+            "done": self.done,
+            "statuses": self.statuses,
+            "seconds": round(self.span.seconds, 2),
+            "bps": round(self.bps, 2),
+            "api_ms": self.api_ms,
+            "api_retries": self.api_retries,
+            "e2e_ms": self.e2e_ms,
+            "steps_ms": self.steps_ms,
+            "rows_written": self.rows_written,
+            "resources": self.resources,
+            "completions_per_second": self.completions_per_second,
+            "starts_per_second": self.starts_per_second,
+        }
+
+
+async def seed_accounts(database_url: str, *, run_id: str, bills: int, bills_per_account: int) -> list[Account]:
+    """Utility accounts for this run (one per ``bills_per_account`` bills, providers round-robin), ten per customer.
+
+    Bills of one account collide on the natural key (same billing period) now and then;
+    such jobs end DUPLICATE and are reported, not failed.
+    """
+    count = max(1, math.ceil(bills / bills_per_account))
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await _insert_accounts(conn, run_id=run_id, count=count)
+    finally:
+        await conn.close()
+
+
+async def _insert_accounts(conn: asyncpg.Connection, *, run_id: str, count: int) -> list[Account]:
+    customers = await conn.fetch(
+        "INSERT INTO customers (name) SELECT 'bench ' || $1 || ' #' || g FROM generate_series(1, $2) g RETURNING id",
+        run_id,
+        math.ceil(count / ACCOUNTS_PER_CUSTOMER),
+    )
+    customer_ids = sorted(r["id"] for r in customers)
+    specs = [
+        (customer_ids[i // ACCOUNTS_PER_CUSTOMER], PROVIDERS[i % len(PROVIDERS)], f"BN-{run_id[-6:]}-{i:06d}")
+        for i in range(count)
+    ]
+    rows = await conn.fetch(
+        """
+        INSERT INTO utility_accounts (customer_id, provider, account_number, label)
+        SELECT c, p, a, 'bench' FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(c, p, a)
+        RETURNING id, customer_id, provider, account_number
+        """,
+        [s[0] for s in specs],
+        [s[1] for s in specs],
+        [s[2] for s in specs],
+    )
+    return sorted(
+        (Account(r["id"], r["customer_id"], r["provider"], r["account_number"]) for r in rows), key=lambda a: a.id
+    )
+
+
+async def _table_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in TABLES}
+    stats = await conn.fetchrow(
+        "SELECT tup_inserted, tup_updated FROM pg_stat_database WHERE datname = current_database()"
+    )
+    counts["pg_tuples_inserted"] = int(stats["tup_inserted"])
+    counts["pg_tuples_updated"] = int(stats["tup_updated"])
+    return counts
+
+
+async def _statuses(conn: asyncpg.Connection, customer_ids: list[int]) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = ANY($1::bigint[]) GROUP BY status",
+        customer_ids,
+    )
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def _step_durations(conn: asyncpg.Connection, customer_ids: list[int]) -> dict[str, dict[str, float]]:
+    """Per step: p50/p95 of the activity's duration as the workflow recorded it (schedule to result)."""
+    rows = await conn.fetch(
+        """
+        SELECT s->>'name' AS step, count(*) AS n,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY (s->>'duration_ms')::int) AS p50,
+               percentile_disc(0.95) WITHIN GROUP (ORDER BY (s->>'duration_ms')::int) AS p95,
+               avg((s->>'duration_ms')::int) AS mean
+          FROM ingestion_jobs j, jsonb_array_elements(j.steps) s
+         WHERE j.customer_id = ANY($1::bigint[]) AND s ? 'duration_ms' AND s->>'duration_ms' IS NOT NULL
+         GROUP BY 1 ORDER BY min((s->>'started_at')::timestamptz - j.created_at)
+        """,
+        customer_ids,
+    )
+    return {
+        r["step"]: {
+            "n": int(r["n"]),
+            "p50": float(r["p50"]),
+            "p95": float(r["p95"]),
+            "mean": round(float(r["mean"]), 1),
+        }
+        for r in rows
+    }
+
+
+async def run_pipeline(
+    *,
+    api_url: str,
+    api_key: str,
+    database_url: str,
+    accounts: list[Account],
+    bills: int,
+    clients: int,
+    rate: float,
+    stall_seconds: float,
+    progress: bool,
+) -> PipelineResult:
+    """Start ``bills`` jobs (accounts round-robin) and wait until every one is done or the run stalls."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        customer_ids = sorted({a.customer_id for a in accounts})
+        before = await _table_counts(conn)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        retries = 0
+        async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60, limits=limits) as http:
+
+            async def start(i: int) -> tuple[str, int, float, float]:
+                nonlocal retries
+                account = accounts[i % len(accounts)]
+                for attempt in range(20):
+
+                    async def call() -> str:
+                        response = await http.post("/jobs", json={"utility_account_id": account.id})
+                        if response.status_code in RETRY_STATUSES:
+                            return ""
+                        response.raise_for_status()
+                        return str(response.json()["id"])
+
+                    job_id, sent_at, latency = await timed(call)
+                    if job_id:
+                        return job_id, attempt, sent_at, latency
+                    retries += 1
+                    await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
+                raise RuntimeError(f"POST /jobs kept failing for bill {i}")
+
+            bar = tqdm(total=bills, desc="pipeline", unit="bill", disable=not progress, smoothing=0.1)
+            starting = asyncio.create_task(drive(bills, clients, start, rate=rate))
+            done = 0
+            last_change = time.monotonic()
+            while True:
+                await asyncio.sleep(0.5)
+                if starting.done() and starting.exception() is not None:
+                    raise starting.exception()  # type: ignore[misc]
+                statuses = await _statuses(conn, customer_ids)
+                now_done = sum(n for status, n in statuses.items() if status in DONE)
+                if now_done != done:
+                    bar.update(now_done - done)
+                    done = now_done
+                    last_change = time.monotonic()
+                if starting.done() and done >= bills:
+                    break
+                if time.monotonic() - last_change > stall_seconds:
+                    bar.write(f"pipeline: no progress for {stall_seconds:.0f}s, stopping at {done}/{bills}")
+                    break
+            bar.close()
+            started = await starting if starting.done() else []
+            if not starting.done():
+                starting.cancel()
+        await asyncio.sleep(1.1)  # backends flush pg_stat counters at most once a second
+        after = await _table_counts(conn)
+        rows = await conn.fetch(
+            """
+            SELECT j.id, j.status, EXTRACT(EPOCH FROM j.created_at) AS created,
+                   EXTRACT(EPOCH FROM j.finished_at) AS finished, a.provider, a.account_number
+              FROM ingestion_jobs j JOIN utility_accounts a ON a.id = j.utility_account_id
+             WHERE j.customer_id = ANY($1::bigint[])
+            """,
+            customer_ids,
+        )
+        steps = await _step_durations(conn, customer_ids)
+    finally:
+        await conn.close()
+
+    finished = [(float(r["created"]), float(r["finished"])) for r in rows if r["finished"] is not None]
+    first = min((float(r["created"]) for r in rows), default=0.0)
+    last = max((f for _, f in finished), default=first)
+    e2e = [(f - c) * 1000 for c, f in finished]
+    statuses: dict[str, int] = {}
+    for r in rows:
+        if r["status"] in DONE:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return PipelineResult(
+        bills=bills,
+        statuses=statuses,
+        span=Span(first_start=first, last_finish=last),
+        api_ms=distribution([s.latency_ms for s in started]),
+        api_retries=retries,
+        e2e_ms=distribution(e2e, digits=0),
+        steps_ms=steps,
+        rows_written={k: after[k] - before[k] for k in after},
+        completions_per_second=per_second([f - first for _, f in finished]),
+        starts_per_second=per_second([float(r["created"]) - first for r in rows]),
+        e2e_sample_ms=e2e,
+        api_sample_ms=[s.latency_ms for s in started],
+        jobs=[(str(r["id"]), str(r["provider"]), str(r["account_number"])) for r in rows],
+    )

@@ -1,0 +1,64 @@
+"""Prototype: BillIngestionWorkflow with its short database bookkeeping steps as local activities.
+
+Registered under the real workflow's name by ``bench.proto_worker`` (``BENCH_LOCAL_STEPS``),
+so the API starts it unchanged. A local activity runs in the worker that holds the
+workflow task: no activity task goes through the server and history gets one marker
+instead of scheduled/started/completed events. Retries, timeouts and at-least-once
+execution are as before (``workflows.policies.DATABASE``); what is lost is the
+activity's own row in the Web UI until it completes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jobs import JobActivities
+    from shared import search_attributes as sa
+    from shared.models import IngestionRequest, IngestionResult, JobStatusUpdate, StepRecord
+    from workflows import policies
+    from workflows.bill_ingestion import BillIngestionWorkflow
+    from workflows.policies import ActivityPolicy
+
+LOCAL_STEPS = frozenset({"mark_job_running", "find_duplicate"})
+"""Plus mark_job_finished (in ``_finish``): idempotent single-statement writes/reads that take milliseconds."""
+
+
+@workflow.defn(name="BillIngestionWorkflow")
+class LocalStepsBillIngestionWorkflow(BillIngestionWorkflow):
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        return await super().run(request)
+
+    async def _step(self, name: str, activity_fn: Any, arg: Any, policy: ActivityPolicy) -> Any:
+        if name not in LOCAL_STEPS:
+            return await super()._step(name, activity_fn, arg, policy)
+        self._current_step = name
+        record = StepRecord(name=name, started_at=workflow.now())
+        self._steps.append(record)
+        result = await workflow.execute_local_activity_method(
+            activity_fn, arg, start_to_close_timeout=policy.start_to_close, retry_policy=policy.retry, summary=name
+        )
+        finished = workflow.now()
+        self._steps[-1] = record.model_copy(
+            update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
+        )
+        return result
+
+    async def _finish(self, result: IngestionResult) -> IngestionResult:
+        self._status = result.status
+        self._current_step = None
+        await workflow.execute_local_activity_method(
+            JobActivities.mark_job_finished,
+            JobStatusUpdate(
+                job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
+            ),
+            start_to_close_timeout=policies.DATABASE.start_to_close,
+            retry_policy=policies.DATABASE.retry,
+            summary="mark_job_finished",
+        )
+        workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])
+        workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
+        return result

@@ -1,0 +1,175 @@
+"""What a run prints (table, ratios, the one summary line) and keeps (JSON, PNG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.ceiling import CeilingResult
+from bench.extraction_alone import ExtractionResult
+from bench.pipeline import PipelineResult
+
+TARGETS = {
+    "pipeline_vs_ceiling": 0.8,
+    "api_p99_ms": 50.0,
+    "worker_rss_mb": 400.0,
+    "extraction_ms_per_page": 50.0,
+}
+
+
+def ratios(
+    ceiling: CeilingResult | None, pipeline: PipelineResult | None, extraction: ExtractionResult | None
+) -> dict[str, float | None]:
+    return {
+        "pipeline_vs_ceiling": round(pipeline.bps / ceiling.wps, 3) if pipeline and ceiling and ceiling.wps else None,
+        "pipeline_vs_extraction": (
+            round(pipeline.bps / extraction.bps, 3) if pipeline and extraction and extraction.bps else None
+        ),
+    }
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "na" if value is None else f"{value:.{digits}f}"
+
+
+def summary_line(
+    bills: int, ceiling: CeilingResult | None, pipeline: PipelineResult | None, extraction: ExtractionResult | None
+) -> str:
+    """The run's one-line result, always the last line printed (parsed by scripts and the smoke test)."""
+    worker = pipeline.resources.get("worker", {}) if pipeline else {}
+    return (
+        f"bench: bills={bills}"
+        f" pipeline_bps={_fmt(pipeline.bps if pipeline else None)}"
+        f" ceiling_wps={_fmt(ceiling.wps if ceiling else None)}"
+        f" ratio={_fmt(ratios(ceiling, pipeline, extraction)['pipeline_vs_ceiling'], 2)}"
+        f" api_p99_ms={_fmt(pipeline.api_ms.get('p99') if pipeline else None, 0)}"
+        f" rss_mb={_fmt(worker.get('peak_tree_rss_mb'), 0)}"
+    )
+
+
+def table(
+    config: dict[str, Any],
+    ceiling: CeilingResult | None,
+    pipeline: PipelineResult | None,
+    extraction: ExtractionResult | None,
+) -> list[str]:
+    lines = [
+        f"bench {config['run_id']}: {config['bills']} bills, {config['clients']} clients, "
+        f"{config['workers']} worker process(es), temporal {config['temporal']}, env {config['env_overrides']}",
+        "",
+        f"{'phase':<12}{'items':>8}{'done':>8}{'seconds':>9}{'rate/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
+    ]
+    if ceiling:
+        c = ceiling.latency_ms
+        lines.append(
+            f"{'ceiling':<12}{ceiling.workflows:>8}{ceiling.completed:>8}{ceiling.span.seconds:>9.1f}"
+            f"{ceiling.wps:>9.1f}{c.get('p50', 0):>9.0f}{c.get('p95', 0):>9.0f}{c.get('p99', 0):>9.0f}"
+        )
+    if pipeline:
+        e = pipeline.e2e_ms
+        lines.append(
+            f"{'pipeline':<12}{pipeline.bills:>8}{pipeline.done:>8}{pipeline.span.seconds:>9.1f}"
+            f"{pipeline.bps:>9.1f}{e.get('p50', 0):>9.0f}{e.get('p95', 0):>9.0f}{e.get('p99', 0):>9.0f}"
+        )
+        a = pipeline.api_ms
+        lines.append(
+            f"{'  API POST':<12}{a.get('n', 0):>8}{'':>8}{'':>9}{'':>9}"
+            f"{a.get('p50', 0):>9.1f}{a.get('p95', 0):>9.1f}{a.get('p99', 0):>9.1f}"
+        )
+    if extraction:
+        x = extraction.per_bill_ms
+        lines.append(
+            f"{'extraction':<12}{extraction.bills:>8}{extraction.bills:>8}{extraction.seconds:>9.1f}"
+            f"{extraction.bps:>9.1f}{x.get('p50', 0):>9.1f}{x.get('p95', 0):>9.1f}{x.get('p99', 0):>9.1f}"
+            f"   ({extraction.ms_per_page:.1f} ms/page, {extraction.pages} pages, {extraction.decisions})"
+        )
+    if ceiling:
+        lines += ["", "ceiling: " + _resources(ceiling.resources)]
+    if pipeline:
+        lines += [
+            "pipeline: " + _resources(pipeline.resources),
+            f"statuses: {pipeline.statuses}; API retries (429/5xx): {pipeline.api_retries}",
+            "rows written: " + ", ".join(f"{k} {v}" for k, v in pipeline.rows_written.items()),
+            "steps (p50/p95 ms, schedule→result): "
+            + ", ".join(f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in pipeline.steps_ms.items()),
+        ]
+    r = ratios(ceiling, pipeline, extraction)
+    lines += [
+        "",
+        f"pipeline ÷ ceiling = {_fmt(r['pipeline_vs_ceiling'], 2)} (target ≥ {TARGETS['pipeline_vs_ceiling']}); "
+        f"pipeline ÷ extraction alone = {_fmt(r['pipeline_vs_extraction'], 2)}",
+    ]
+    return lines
+
+
+def _resources(resources: dict[str, dict[str, float]]) -> str:
+    groups = [f"{k} {_usage(v)}" for k, v in resources.items() if k != "machine"]
+    machine = resources.get("machine")
+    if machine:
+        groups.append(f"machine busy {machine['busy_pct']:.0f}% ({machine['outside_bench_pct']:.0f}% not ours)")
+    return ", ".join(groups)
+
+
+def _usage(v: dict[str, float]) -> str:
+    rss = f"{v['peak_tree_rss_mb']:.0f} MB"
+    if v.get("peak_root_rss_mb") and v["peak_root_rss_mb"] < v["peak_tree_rss_mb"] - 1:
+        rss += f" ({v['peak_root_rss_mb']:.0f} MB without children)"
+    return f"{v['cpu_pct_avg']:.0f}% CPU / {rss}"
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
+
+
+def plot(path: Path, ceiling: CeilingResult | None, pipeline: PipelineResult | None, title: str) -> None:
+    """Throughput over time (both phases), worker/server CPU, and latency distributions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    ax = axes[0][0]
+    if ceiling:
+        ax.plot(_smooth(ceiling.completions_per_second), label="ceiling completions/s (5 s avg)")
+    if pipeline:
+        ax.plot(_smooth(pipeline.completions_per_second), label="pipeline completions/s (5 s avg)")
+        ax.plot(_smooth(pipeline.starts_per_second), label="pipeline POSTs/s (5 s avg)", alpha=0.5)
+    ax.set(title="throughput over time", xlabel="seconds since first start", ylabel="per second")
+    ax.legend()
+    ax = axes[0][1]
+    if pipeline:
+        for name, series in pipeline.resource_series.items():
+            if series:
+                ax.plot([s[0] for s in series], [s[1] for s in series], label=f"{name} CPU %")
+    ax.set(title="pipeline CPU by process group (200% = both cores)", xlabel="seconds", ylabel="CPU %")
+    ax.legend(fontsize="small")
+    ax = axes[1][0]
+    if pipeline and pipeline.e2e_sample_ms:
+        ax.hist([v / 1000 for v in pipeline.e2e_sample_ms], bins=60, alpha=0.7, label="pipeline POST→done")
+    if ceiling and ceiling.latency_sample_ms:
+        ax.hist([v / 1000 for v in ceiling.latency_sample_ms], bins=60, alpha=0.7, label="ceiling start→close")
+    ax.set(title="end-to-end latency", xlabel="seconds", ylabel="workflows")
+    ax.legend()
+    ax = axes[1][1]
+    if pipeline and pipeline.api_sample_ms:
+        ax.hist(pipeline.api_sample_ms, bins=60, color="tab:green")
+    ax.set(title="API POST /jobs latency", xlabel="ms", ylabel="requests")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _smooth(values: list[int], window: int = 5) -> list[float]:
+    out: list[float] = []
+    total = 0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out

@@ -1,0 +1,59 @@
+"""The benchmark machinery end to end on a handful of bills (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import summary_line
+from bench.stats import distribution, per_second, percentile
+
+REPO = Path(__file__).resolve().parents[2]
+SUMMARY = re.compile(
+    r"^bench: bills=\d+ pipeline_bps=\d+\.\d ceiling_wps=\d+\.\d ratio=\d+\.\d\d api_p99_ms=\d+ rss_mb=\d+$"
+)
+
+
+@pytest.mark.timeout(600)
+def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--bills", "10", "--clients", "4", "--no-progress"]
+        + ["--results-dir", str(results), "--label", "smoke", "--stall-seconds", "60"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert SUMMARY.match(last), last
+    assert last.startswith("bench: bills=10 ")
+
+    [json_path] = results.glob("*-smoke.json")
+    document = json.loads(json_path.read_text())
+    assert document["summary"] == last
+    assert document["pipeline"]["done"] == 10
+    assert sum(document["pipeline"]["statuses"].values()) == 10
+    assert document["ceiling"]["completed"] == 10
+    assert document["extraction"]["bills"] == 10
+    assert json_path.with_suffix(".png").stat().st_size > 0
+
+
+def test_summary_line_without_phases_says_na() -> None:
+    assert summary_line(5, None, None, None) == (
+        "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na"
+    )
+
+
+def test_percentiles_and_series() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    assert distribution(values)["p95"] == 95
+    assert distribution([]) == {"n": 0}
+    assert per_second([0.1, 0.9, 1.5, 3.0]) == [2, 1, 0, 1]
