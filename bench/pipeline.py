@@ -207,10 +207,10 @@ async def run_pipeline(
             last_change = time.monotonic()
             while True:
                 await asyncio.sleep(0.5)
-                if starting.done() and starting.exception() is not None:
-                    raise starting.exception()  # type: ignore[misc]
-                statuses = await _statuses(conn, customer_ids)
-                now_done = sum(n for status, n in statuses.items() if status in DONE)
+                if starting.done():
+                    starting.result()  # a client that gave up fails the run here
+                live = await _statuses(conn, customer_ids)
+                now_done = sum(n for status, n in live.items() if status in DONE)
                 if now_done != done:
                     bar.update(now_done - done)
                     done = now_done

@@ -2,8 +2,8 @@
 
     python -m bench.run                          # 1,000 bills, 32 clients, one worker process
     python -m bench.run --bills 10000 --workers 2
-    python -m bench.run --env WORKER_MAX_CONCURRENT_ACTIVITIES=128 --env DB_POOL_MAX=20
-    python -m bench.run --ceiling-local mark_job_running,find_duplicate,mark_job_finished
+    python -m bench.run --env WORKER_MAX_CONCURRENT_ACTIVITIES=128 --env LOG_LEVEL=WARNING
+    python -m bench.run --local-steps --ceiling-local mark_job_running,find_duplicate,mark_job_finished
 
 1. Ceiling: ``bench.noop.NoopIngestionWorkflow`` (the pipeline's steps, policies and
    sync/async split, activities that do nothing) on worker processes configured like
@@ -14,8 +14,12 @@
 3. Extraction alone: ``extraction.pipeline.analyze`` over the same bills in-process.
 
 Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and ends
-with one ``bench: ...`` line. The stack runs in a temp dir on free ports; set
-``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use existing services instead.
+with one ``bench: ...`` line. The stack runs in a temp dir on free ports, with the
+Temporal dev server in memory (``--temporal-sqlite`` for ``make run``'s SQLite file,
+which makes the server I/O-bound); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use
+existing services instead. ``--analytics-batch-ms``, ``--local-steps`` and
+``--max-cached-workflows`` run ``bench.proto_worker``: proposed changes, measured
+before anyone edits ``worker/``, ``workflows/`` or ``shared/``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ here: workflows carry an ``ArtifactRef`` (claim check) instead.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -225,15 +225,3 @@ class MonthlyTotalPublic(BaseModel):
     total_cost: Decimal
     kwh: Decimal | None = None
     bills: int
-
-
-class BillSummary(BaseModel):
-    id: str
-    utility_account_id: int
-    job_id: str
-    bill_period_start: date | None
-    bill_period_end: date | None
-    due_date: date | None
-    total_amount: Decimal | None
-    currency: str
-    created_at: datetime

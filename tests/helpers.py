@@ -58,12 +58,15 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
-def bill_text(account_number: str, *, total: str = "75.00") -> str:
-    """A plain-text PG&E bill whose total disagrees with its charges: only ``balance_mismatch`` fails."""
+def bill_text(
+    account_number: str, *, total: str = "75.00", customer: str = "Jane Reviewer", extra_line: str | None = None
+) -> str:
+    """A plain-text PG&E bill; at the default total it disagrees with its charges (``balance_mismatch``)."""
+    extra = f"{extra_line}\n" if extra_line else ""
     return f"""Pacific Gas and Electric Company
 Account Number: {account_number}
-Customer: Jane Reviewer
-Statement Date: 03/05/2026
+Customer: {customer}
+{extra}Statement Date: 03/05/2026
 Billing Period: 02/01/2026 - 02/28/2026
 Due Date: 03/25/2026
 

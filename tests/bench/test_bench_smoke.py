@@ -22,9 +22,9 @@ SUMMARY = re.compile(
 @pytest.mark.timeout(600)
 def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
+    args = ["--bills", "10", "--clients", "4", "--no-progress", "--results-dir", str(results), "--label", "smoke"]
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--bills", "10", "--clients", "4", "--no-progress"]
-        + ["--results-dir", str(results), "--label", "smoke", "--stall-seconds", "60"],
+        [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ from typing import Any
 import asyncpg
 import pytest
 from temporalio import activity
+from temporalio import client as temporal_client
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio import client as temporal_client
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -45,7 +45,9 @@ class Job:
 
 async def create_account(pool: asyncpg.Pool, *, provider: Provider | None, account_number: str) -> dict[str, Any]:
     """A customer and one utility account, written straight to ``pool``'s database."""
-    customer_id = await pool.fetchval("INSERT INTO customers (name) VALUES ($1) RETURNING id", f"Durable {account_number}")
+    customer_id = await pool.fetchval(
+        "INSERT INTO customers (name) VALUES ($1) RETURNING id", f"Durable {account_number}"
+    )
     row = await pool.fetchrow(
         "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, $2, $3) RETURNING *",
         customer_id,

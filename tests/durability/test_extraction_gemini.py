@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from temporalio.exceptions import CancelledError
 
 from eval.generate import sample_bill
 from shared.bill import Provider
+from shared.models import JobStatus
 from shared.settings import ExtractorMode, Settings
 from tests.durability.conftest import (
     ActivityRecorder,
@@ -21,7 +23,6 @@ from tests.durability.conftest import (
     create_account,
     history_events,
     job_row,
-    last_failure,
     start_on_queue,
     wait_until,
 )
@@ -79,12 +80,13 @@ async def test_gemini_503_is_retried_with_backoff_then_succeeds(
     gemini_settings: Settings,
     gemini: FakeGemini,
     gemini_worker: None,
+    recorder: ActivityRecorder,
     queue: str,
     unique: str,
 ) -> None:
     number = f"GEM-{unique}"
     account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
-    job_id = "00000000-0000-4000-8000-" + unique.rjust(12, "0")[:12]
+    job_id = str(uuid.uuid4())
     gemini.push(503, error_body(503, "model overloaded"))
     gemini.push(200, perfect_answer(Provider.PGE, number, job_id))
 
@@ -93,15 +95,16 @@ async def test_gemini_503_is_retried_with_backoff_then_succeeds(
     )
     result = await asyncio.wait_for(job.handle.result(), timeout=60)
 
-    assert result.status == "SUCCEEDED", result
+    assert result.status == JobStatus.SUCCEEDED, result
     assert gemini.request_count == 2
-    events = await history_events(job.handle)
-    assert attempts_by_activity(events)["extract_bill"] == 2
-    assert "503" in last_failure(events, "extract_bill")
-    assert (await job_row(resources.pool, job.id))["status"] == "SUCCEEDED"
+    assert attempts_by_activity(await history_events(job.handle))["extract_bill"] == 2
+    first, second = recorder.of("extract_bill")
+    assert first.error == "GeminiUnavailable" and second.error is None
+    assert second.started - first.ended >= 1.5  # policies.EXTRACT backs off 2 s before the retry
+    assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED
 
 
-async def test_slow_gemini_heartbeats_and_cancellation_stops_it(
+async def test_slow_gemini_heartbeats_and_a_cancel_stops_the_activity(
     client: Client,
     resources: Resources,
     gemini_settings: Settings,
@@ -112,38 +115,64 @@ async def test_slow_gemini_heartbeats_and_cancellation_stops_it(
     unique: str,
 ) -> None:
     delay = 60.0
-    number = f"SLOW-{unique}"
-    account = await create_account(resources.pool, provider=Provider.DUKE, account_number=number)
+    account = await create_account(resources.pool, provider=Provider.DUKE, account_number=f"SLOW-{unique}")
     gemini.push(200, bill_response({"is_utility_bill": False}), delay=delay)
     job = await start_on_queue(
         pool=resources.pool, client=client, settings=gemini_settings, queue=queue, account=account
     )
 
-    async def heartbeating() -> object:
+    async def asked() -> bool:
+        return gemini.request_count == 1
+
+    async def heartbeat_recorded() -> bool:
         pending = (await job.handle.describe()).raw_description.pending_activities
-        found = [p for p in pending if p.activity_type.name == "extract_bill" and p.HasField("last_heartbeat_time")]
-        return found[0] if found else None
+        return any(p.activity_type.name == "extract_bill" and p.HasField("last_heartbeat_time") for p in pending)
+
+    await wait_until(asked, within=30, what="the Gemini request")
+    await wait_until(heartbeat_recorded, within=10, what="an extract_bill heartbeat")
+    cancelled_at = time.monotonic()
+    await job.handle.cancel()
+
+    async def extract_ended() -> bool:
+        return recorder.of("extract_bill")[-1].ended is not None
+
+    await wait_until(extract_ended, within=45, what="extract_bill to end")
+    run = recorder.of("extract_bill")[-1]
+    print(f"cancel reached the activity after {run.ended - cancelled_at:.1f}s")
+    assert run.error == "CancelledError"
+    assert run.ended - cancelled_at < 35  # heartbeats throttled to 0.8 x 30 s, plus one 5 s heartbeat tick
+    assert gemini.request_count == 1
+    row = await wait_until(lambda: _terminal_row(resources, job.id), within=10, what="a terminal job row")
+    assert JobStatus(row["status"]).is_terminal, row
+
+
+async def _terminal_row(resources: Resources, job_id: str) -> dict[str, object] | None:
+    row = await job_row(resources.pool, job_id)
+    return row if JobStatus(row["status"]).is_terminal else None
+
+
+@pytest.mark.xfail(strict=True, reason="BillIngestionWorkflow turns a cancel into FAILED (see durability report)")
+async def test_cancelled_job_ends_canceled_not_failed(
+    client: Client,
+    resources: Resources,
+    gemini_settings: Settings,
+    gemini: FakeGemini,
+    gemini_worker: None,
+    queue: str,
+    unique: str,
+) -> None:
+    account = await create_account(resources.pool, provider=Provider.SFPUC, account_number=f"CANCEL-{unique}")
+    gemini.push(200, bill_response({"is_utility_bill": False}), delay=3)
+    job = await start_on_queue(
+        pool=resources.pool, client=client, settings=gemini_settings, queue=queue, account=account
+    )
 
     async def asked() -> bool:
         return gemini.request_count == 1
 
     await wait_until(asked, within=30, what="the Gemini request")
-    pending = await wait_until(heartbeating, within=30, what="extract_bill heartbeat")
-    cancelled_at = time.monotonic()
     await job.handle.cancel()
-
     with pytest.raises(WorkflowFailureError) as failure:
-        await asyncio.wait_for(job.handle.result(), timeout=45)
-    assert isinstance(failure.value.cause, CancelledError)
+        await asyncio.wait_for(job.handle.result(), timeout=30)
+    assert isinstance(failure.value.cause, CancelledError), failure.value.cause
     assert (await job.handle.describe()).status == WorkflowExecutionStatus.CANCELED
-
-    async def extract_ended() -> bool:
-        runs = recorder.of("extract_bill")
-        return bool(runs) and runs[-1].ended is not None
-
-    await wait_until(extract_ended, within=40, what="extract_bill ended")
-    run = recorder.of("extract_bill")[-1]
-    print("pending", pending, "run", run, "cancel->end", run.ended - cancelled_at)
-    assert run.error == "CancelledError"
-    assert run.ended - run.started < delay
-    print(await job_row(resources.pool, job.id))

@@ -7,12 +7,11 @@ operator, a database dump or the Web UI without a codec server sees.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
@@ -25,7 +24,8 @@ from temporalio.exceptions import ApplicationError
 from shared.codec import ENCODING, KEY_ID_METADATA, load_key_ring
 from shared.models import ExtractionOutcome, IngestionResult, JobStatus
 from shared.settings import Settings
-from tests.helpers import TERMINAL, wait_for_status
+from tests.helpers import TERMINAL, bill_text, wait_for_status
+from tests.workflows.history_codec import nested
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 ACCOUNT_NUMBER = "7788-9900-1234-5678"
@@ -42,25 +42,7 @@ PATCH_MARKER = "core_patch"
 
 def sensitive_bill_text(*, total: str = "75.00") -> str:
     """A PG&E text bill whose total disagrees with its charges, so it needs a review."""
-    return f"""Pacific Gas and Electric Company
-Account Number: {ACCOUNT_NUMBER}
-Customer: {CUSTOMER_NAME}
-{BILL_LINE}
-Statement Date: 03/05/2026
-Billing Period: 02/01/2026 - 02/28/2026
-Due Date: 03/25/2026
-
-Previous Balance          $0.00
-Payments Received         $0.00
-Total Amount Due         ${total}
-
-Electric Charges
-Electric Supply           $40.00
-Electric Delivery         $20.00
-Current Charges          $60.00
-
-Total Usage               350 kWh
-"""
+    return bill_text(ACCOUNT_NUMBER, total=total, customer=CUSTOMER_NAME, extra_line=BILL_LINE)
 
 
 async def create_sensitive_account(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -120,23 +102,6 @@ async def raw_history(client: Client, workflow_id: str) -> list[HistoryEvent]:
     """The stored events of a workflow, as the keyless client receives them."""
     reader = await keyless_client(client)
     return list((await reader.get_workflow_handle(workflow_id).fetch_history()).events)
-
-
-def nested(message: Message, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Message]]:
-    """``message`` and every message inside it (repeated and map fields too), with its field path."""
-    yield path, message
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if isinstance(value, Message):
-            items: list[Any] = [value]
-        elif field.message_type.GetOptions().map_entry:
-            items = list(value.values())
-        else:
-            items = list(value)
-        for item in items:
-            if isinstance(item, Message):
-                yield from nested(item, (*path, field.name))
 
 
 def payloads_in(events: list[HistoryEvent]) -> list[tuple[HistoryEvent, tuple[str, ...], Payload]]:

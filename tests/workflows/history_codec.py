@@ -6,29 +6,34 @@ ring (the codec passes unencrypted payloads through on decode).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.converter import PayloadCodec
 
 
-def _payloads_in(message: Message) -> list[Payload]:
-    found: list[Payload] = []
+def nested(message: Message, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Message]]:
+    """``message`` and every message inside it (repeated and map fields too), with its field path."""
+    yield path, message
     for field, value in message.ListFields():
         if field.message_type is None:
             continue
         if isinstance(value, Message):
-            values: list[object] = [value]
+            items: list[Any] = [value]
         elif field.message_type.GetOptions().map_entry:
-            values = list(value.values())
+            items = list(value.values())
         else:
-            values = list(value)
-        for item in values:
-            if isinstance(item, Payload):
-                found.append(item)
-            elif isinstance(item, Message):
-                found.extend(_payloads_in(item))
-    return found
+            items = list(value)
+        for item in items:
+            if isinstance(item, Message):
+                yield from nested(item, (*path, field.name))
+
+
+def _payloads_in(message: Message) -> list[Payload]:
+    return [m for _, m in nested(message) if isinstance(m, Payload)]
 
 
 async def decrypt_history(history: WorkflowHistory, codec: PayloadCodec) -> WorkflowHistory:

@@ -27,5 +27,5 @@ async def test_record(
     workflow_id = await SCENARIOS[name](http, client=client, resources=resources, settings=app_settings)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     plain = await decrypt_history(history, EncryptionCodec(load_key_ring(app_settings)))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-off script, not a server
     (out_dir / f"{name}.json").write_text(plain.to_json())

@@ -10,13 +10,16 @@ import httpx
 from temporalio import activity
 from temporalio.client import Client
 
-from shared.models import PublishRequest
+from api.auth import Principal, Role
+from api.services.jobs import start_job
+from shared.models import JobType, PublishRequest
 from shared.settings import Settings
 from tests.helpers import bill_needing_review, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 
 Scenario = Callable[..., Awaitable[str]]
+SCENARIO_PRINCIPAL = Principal(key_id=0, name="history-recorder", role=Role.ADMIN, customer_id=None)
 
 
 async def accepted(http: httpx.AsyncClient, **_: Any) -> str:
@@ -69,27 +72,18 @@ async def step_retried(
 
     activities = [fn for name, fn in real.items() if name != "publish_analytics"] + [flaky_publish]
     flaky_settings = settings.model_copy(update={"temporal_task_queue": queue})
-    from api.auth import Role, create_key
-
-    # The API starts jobs on its own queue; this job goes through the service layer onto ours.
-    from api.services.jobs import start_job
-
     account = await create_account(http, provider="duke", account_number=f"DK-{uuid.uuid4().hex[:8]}")
     row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
-    key = await create_key(resources.pool, name="scenario", role=Role.ADMIN)
-    from api.auth import authenticate
-
-    principal = await authenticate(resources.pool, key.key)
-    assert principal is not None
+    # The API starts jobs on its own queue; this job goes through the service layer onto ours.
     async with build_worker(client, resources, flaky_settings, activities=activities):
         job, _ = await start_job(
             pool=resources.pool,
             client=client,
             settings=flaky_settings,
-            principal=principal,
+            principal=SCENARIO_PRINCIPAL,
             account=dict(row),
-            job_type="connector",
-            idempotency_key=None,  # type: ignore[arg-type]
+            job_type=JobType.CONNECTOR,
+            idempotency_key=None,
         )
         done = await wait_for_status(http, str(job["id"]), within=90)
     assert done["status"] == "SUCCEEDED", done
