@@ -76,7 +76,7 @@ async def step_retried(
     row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
     # The API starts jobs on its own queue; this job goes through the service layer onto ours.
     async with build_worker(client, resources, flaky_settings, activities=activities):
-        job, _ = await start_job(
+        job, _created = await start_job(
             pool=resources.pool,
             client=client,
             settings=flaky_settings,
