@@ -130,7 +130,9 @@ async def awaiting_review(handle: WorkflowHandle[Any, Any]) -> str:
 
     async def revision() -> str | None:
         progress = await handle.query(BillIngestionWorkflow.progress)
-        return progress.review_revision if progress.status is JobStatus.NEEDS_REVIEW else None
+        # current_step turns to awaiting_review once the task is recorded (status flips slightly earlier).
+        waiting = progress.status is JobStatus.NEEDS_REVIEW and progress.current_step == "awaiting_review"
+        return progress.review_revision if waiting else None
 
     return await wait_until(revision, within=30, what=f"{handle.id} awaiting review")
 
