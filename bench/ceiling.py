@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from tqdm import tqdm
 
-from bench.load import drive, timed
+from bench.load import InFlightLimit, drive, timed
 from bench.noop import NoopIngestionWorkflow, NoopRequest
 from bench.stats import Span, distribution, per_second
 from shared import search_attributes as sa
@@ -70,6 +70,7 @@ async def run_ceiling(
     local_steps: list[str],
     stall_seconds: float,
     progress: bool,
+    max_in_flight: int = 0,
 ) -> CeilingResult:
     """Start the no-op workflows the way the API starts real ones, then wait for all of them."""
 
@@ -100,7 +101,8 @@ async def run_ceiling(
 
     base = f"TaskQueue = '{task_queue}'"
     bar = tqdm(total=workflows, desc="ceiling", unit="wf", disable=not progress, smoothing=0.1)
-    starting = asyncio.create_task(drive(workflows, clients, start))
+    in_flight = InFlightLimit(max_in_flight)
+    starting = asyncio.create_task(drive(workflows, clients, start, in_flight=in_flight))
     done = failed = 0
     last_change = time.monotonic()
     while True:
@@ -111,6 +113,7 @@ async def run_ceiling(
             bar.update(now_done + failed - done)
             done = now_done + failed
             last_change = time.monotonic()
+            await in_flight.set_done(done)
         if starting.done() and done >= workflows:
             break
         if time.monotonic() - last_change > stall_seconds:

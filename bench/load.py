@@ -22,11 +22,39 @@ StartOne = Callable[[int], Awaitable[tuple[str, int, float, float]]]
 """Start item ``i``; returns (key, retries, sent_at, latency_ms) of the successful attempt."""
 
 
-async def drive(count: int, clients: int, start_one: StartOne, *, rate: float = 0) -> list[Started]:
+class InFlightLimit:
+    """Starters wait while ``limit`` items are started and not yet done (0: no limit).
+
+    Backpressure as a well-behaved producer would apply it: keeps the workflows in flight
+    below the worker's workflow cache, where every task is a cache hit instead of a replay.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.started = 0
+        self.done = 0
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            if self.limit > 0:
+                await self._changed.wait_for(lambda: self.started - self.done < self.limit)
+            self.started += 1
+
+    async def set_done(self, done: int) -> None:
+        async with self._changed:
+            self.done = done
+            self._changed.notify_all()
+
+
+async def drive(
+    count: int, clients: int, start_one: StartOne, *, rate: float = 0, in_flight: InFlightLimit | None = None
+) -> list[Started]:
     """Run ``clients`` loops that take the next index until ``count`` have started.
 
     With ``rate`` > 0, item ``i`` is not sent before ``i / rate`` seconds (an arrival rate
-    instead of as-fast-as-answered), so latency is measured below saturation.
+    instead of as-fast-as-answered), so latency is measured below saturation. With
+    ``in_flight``, a start also waits for room under that limit.
     """
     next_index = iter(range(count))
     started: list[Started] = []
@@ -36,6 +64,8 @@ async def drive(count: int, clients: int, start_one: StartOne, *, rate: float = 
         for i in next_index:  # a shared iterator: each index goes to exactly one client
             if rate > 0:
                 await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
+            if in_flight is not None:
+                await in_flight.acquire()
             key, retries, sent_at, latency_ms = await start_one(i)
             started.append(Started(key=key, sent_at=sent_at, latency_ms=latency_ms, retries=retries))
 

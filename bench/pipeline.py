@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 from tqdm import tqdm
 
-from bench.load import drive, timed
+from bench.load import InFlightLimit, drive, timed
 from bench.stats import Span, distribution, per_second
 from shared.models import JobStatus
 
@@ -171,6 +171,7 @@ async def run_pipeline(
     rate: float,
     stall_seconds: float,
     progress: bool,
+    max_in_flight: int = 0,
 ) -> PipelineResult:
     """Start ``bills`` jobs (accounts round-robin) and wait until every one is done or the run stalls."""
     conn = await asyncpg.connect(database_url)
@@ -202,7 +203,8 @@ async def run_pipeline(
                 raise RuntimeError(f"POST /jobs kept failing for bill {i}")
 
             bar = tqdm(total=bills, desc="pipeline", unit="bill", disable=not progress, smoothing=0.1)
-            starting = asyncio.create_task(drive(bills, clients, start, rate=rate))
+            in_flight = InFlightLimit(max_in_flight)
+            starting = asyncio.create_task(drive(bills, clients, start, rate=rate, in_flight=in_flight))
             done = 0
             last_change = time.monotonic()
             while True:
@@ -215,6 +217,7 @@ async def run_pipeline(
                     bar.update(now_done - done)
                     done = now_done
                     last_change = time.monotonic()
+                    await in_flight.set_done(done)
                 if starting.done() and done >= bills:
                     break
                 if time.monotonic() - last_change > stall_seconds:

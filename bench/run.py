@@ -81,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pace all clients together to this many POSTs/s (default: as fast as answered)",
     )
     parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=0,
+        help="clients wait while this many are started and not done (default: no limit)",
+    )
+    parser.add_argument(
         "--analytics-batch-ms",
         type=float,
         default=0,
@@ -159,6 +165,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
                 local_steps=_csv(args.ceiling_local),
                 stall_seconds=args.stall_seconds,
                 progress=progress,
+                max_in_flight=args.max_in_flight,
             )
         outcome.ceiling.resources = sampler.summary()
         stack.stop_noop_workers()
@@ -179,6 +186,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
                 rate=args.rate,
                 stall_seconds=args.stall_seconds,
                 progress=progress,
+                max_in_flight=args.max_in_flight,
             )
         outcome.pipeline.resources = sampler.summary()
         outcome.pipeline.resource_series = {name: u.series for name, u in sampler.usage.items()}
@@ -215,6 +223,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
         "workers": args.workers,
         "ceiling_local": _csv(args.ceiling_local),
         "rate": args.rate or None,
+        "max_in_flight": args.max_in_flight or None,
         "prototype": prototype_env(args),
         "bills_per_account": args.bills_per_account,
         "temporal": "external"

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class StackOptions:
     use_emulators: bool = True
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the worker and API processes (e.g. WORKER_* tuning)."""
+    reuse_services: bool = True
+    """Use the services TEMPORAL_ADDRESS, DATABASE_URL and the emulator hosts name, when set.
+    False starts all of them here (the chaos run must own what it breaks)."""
 
 
 class LocalStack:
@@ -57,20 +61,25 @@ class LocalStack:
 
     # --- infrastructure --------------------------------------------------------------
 
+    @property
+    def _external(self) -> Mapping[str, str]:
+        return os.environ if self.options.reuse_services else {}
+
     def start_services(self) -> None:
         """Temporal (unless TEMPORAL_ADDRESS is set), Postgres (unless DATABASE_URL is), emulators."""
-        if "TEMPORAL_ADDRESS" not in os.environ:
+        external = self._external
+        if "TEMPORAL_ADDRESS" not in external:
             self.start_temporal()
             self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.options.temporal_port}"
-        if "DATABASE_URL" not in os.environ:
+        if "DATABASE_URL" not in external:
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
-        if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in os.environ:
+        if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in external:
             self.gcs = GcsEmulator(
                 data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port, log_file=self.logs / "gcs.log"
             )
             self.gcs.start()
             self.env["STORAGE_EMULATOR_HOST"] = self.gcs.url
-        if self.options.use_emulators and "BIGQUERY_EMULATOR_HOST" not in os.environ:
+        if self.options.use_emulators and "BIGQUERY_EMULATOR_HOST" not in external:
             self.bigquery = BigQueryEmulator(
                 data_dir=self.options.data_dir / "bigquery",
                 port=self.options.bq_port,
@@ -150,7 +159,7 @@ class LocalStack:
         if self.gcs is not None:
             self.gcs.stop()
         self.stop_temporal()
-        if "DATABASE_URL" not in os.environ:
+        if "DATABASE_URL" not in self._external:
             self.stop_postgres()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.load import InFlightLimit, drive
 from bench.report import summary_line
 from bench.stats import distribution, per_second, percentile
 
@@ -57,3 +59,22 @@ def test_percentiles_and_series() -> None:
     assert distribution(values)["p95"] == 95
     assert distribution([]) == {"n": 0}
     assert per_second([0.1, 0.9, 1.5, 3.0]) == [2, 1, 0, 1]
+
+
+async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() -> None:
+    limit = InFlightLimit(3)
+    peak = 0
+
+    async def start(i: int) -> tuple[str, int, float, float]:
+        nonlocal peak
+        peak = max(peak, limit.started - limit.done)
+        return str(i), 0, 0.0, 1.0
+
+    async def finish_all() -> None:
+        while limit.done < 10:
+            await asyncio.sleep(0.001)
+            await limit.set_done(min(limit.started, 10))
+
+    started, _ = await asyncio.gather(drive(10, 4, start, in_flight=limit), finish_all())
+    assert sorted(int(s.key) for s in started) == list(range(10))
+    assert peak <= 3

@@ -44,7 +44,6 @@ def gemini_settings(app_settings: Settings, gemini: FakeGemini) -> Settings:
             "extractor": ExtractorMode.GEMINI,
             "gemini_api_key": SecretStr("fake"),
             "gemini_base_url": gemini.url,
-            "gemini_timeout_seconds": 120.0,
         }
     )
 
@@ -99,6 +98,7 @@ async def test_gemini_503_is_retried_with_backoff_then_succeeds(
     assert gemini.request_count == 2
     assert attempts_by_activity(await history_events(job.handle))["extract_bill"] == 2
     first, second = recorder.of("extract_bill")
+    assert first.ended is not None
     assert first.error == "GeminiUnavailable" and second.error is None
     assert second.started - first.ended >= 1.5  # policies.EXTRACT backs off 2 s before the retry
     assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED
@@ -114,7 +114,7 @@ async def test_slow_gemini_heartbeats_and_a_cancel_stops_the_activity(
     queue: str,
     unique: str,
 ) -> None:
-    delay = 60.0
+    delay = 45.0  # longer than a cancel takes to arrive (~25 s), short enough not to linger after the test
     account = await create_account(resources.pool, provider=Provider.DUKE, account_number=f"SLOW-{unique}")
     gemini.push(200, bill_response({"is_utility_bill": False}), delay=delay)
     job = await start_on_queue(
@@ -138,6 +138,7 @@ async def test_slow_gemini_heartbeats_and_a_cancel_stops_the_activity(
 
     await wait_until(extract_ended, within=45, what="extract_bill to end")
     run = recorder.of("extract_bill")[-1]
+    assert run.ended is not None
     print(f"cancel reached the activity after {run.ended - cancelled_at:.1f}s")
     assert run.error == "CancelledError"
     assert run.ended - cancelled_at < 35  # heartbeats throttled to 0.8 x 30 s, plus one 5 s heartbeat tick

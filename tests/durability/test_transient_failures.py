@@ -1,0 +1,101 @@
+"""Transient outages of real components are retried with backoff and the job still succeeds.
+
+Each test breaks its own copy of the component (a dedicated Postgres, a dedicated GCS
+emulator) behind a dedicated worker, so the session's shared services stay healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from temporalio.client import Client
+
+from shared.bill import Provider
+from shared.models import JobStatus
+from shared.settings import Settings
+from stack.emulators import GcsEmulator
+from stack.services import embedded_postgres_url, start_embedded_postgres, stop_embedded_postgres
+from tests.durability.conftest import attempts_by_activity, create_account, history_events, job_row, start_on_queue
+from worker.main import build_worker
+from worker.resources import Resources, open_resources
+
+OUTAGE_SECONDS = 2.5
+
+
+@pytest.fixture(scope="module")
+def own_pgdata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    pgdata = tmp_path_factory.mktemp("durable-pg") / "pg"
+    embedded_postgres_url(pgdata)
+    yield pgdata
+    stop_embedded_postgres(pgdata)
+
+
+@pytest.fixture()
+async def own_pg_resources(app_settings: Settings, own_pgdata: Path) -> AsyncIterator[Resources]:
+    settings = app_settings.model_copy(update={"database_url": SecretStr(embedded_postgres_url(own_pgdata))})
+    resources = await open_resources(settings)
+    yield resources
+    await resources.close()
+
+
+async def test_postgres_outage_is_retried_and_the_job_succeeds(
+    client: Client, app_settings: Settings, own_pg_resources: Resources, own_pgdata: Path, queue: str, unique: str
+) -> None:
+    pool = own_pg_resources.pool
+    account = await create_account(pool, provider=Provider.CONED, account_number=f"PG-{unique}")
+    job = await start_on_queue(pool=pool, client=client, settings=app_settings, queue=queue, account=account)
+
+    stop_embedded_postgres(own_pgdata)  # connections refused from here on
+    async with build_worker(client, own_pg_resources, app_settings, task_queue=queue):
+        await asyncio.sleep(OUTAGE_SECONDS)
+        start_embedded_postgres(own_pgdata)
+        result = await asyncio.wait_for(job.handle.result(), timeout=60)
+
+    assert result.status == JobStatus.SUCCEEDED, result
+    attempts = attempts_by_activity(await history_events(job.handle))
+    assert attempts["mark_job_running"] > 1, attempts
+    row = await job_row(pool, job.id)
+    assert row["status"] == JobStatus.SUCCEEDED and row["attempts"] == 1, row
+    assert await pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job.id) == 1
+
+
+@pytest.fixture()
+def own_gcs(tmp_path: Path) -> Iterator[GcsEmulator]:
+    with GcsEmulator(data_dir=tmp_path / "gcs") as emulator:
+        yield emulator
+
+
+@pytest.fixture()
+async def own_gcs_resources(app_settings: Settings, own_gcs: GcsEmulator) -> AsyncIterator[tuple[Settings, Resources]]:
+    settings = app_settings.model_copy(
+        update={"storage_emulator_host": own_gcs.url, "gcs_bucket": f"durable-{uuid.uuid4().hex[:8]}"}
+    )
+    resources = await open_resources(settings)
+    yield settings, resources
+    await resources.close()
+
+
+async def test_storage_outage_is_retried_and_the_job_succeeds(
+    client: Client, own_gcs: GcsEmulator, own_gcs_resources: tuple[Settings, Resources], queue: str, unique: str
+) -> None:
+    settings, resources = own_gcs_resources
+    account = await create_account(resources.pool, provider=Provider.SFPUC, account_number=f"GCS-{unique}")
+
+    own_gcs.stop()  # same port and data when it comes back
+    job = await start_on_queue(pool=resources.pool, client=client, settings=settings, queue=queue, account=account)
+    async with build_worker(client, resources, settings, task_queue=queue):
+        await asyncio.sleep(OUTAGE_SECONDS)
+        own_gcs.start()
+        result = await asyncio.wait_for(job.handle.result(), timeout=60)
+
+    assert result.status == JobStatus.SUCCEEDED, result
+    attempts = attempts_by_activity(await history_events(job.handle))
+    assert attempts["store_raw_bill"] > 1, attempts
+    assert result.artifact is not None and result.artifact.uri.startswith(f"gs://{settings.gcs_bucket}/raw/bills/")
+    assert await asyncio.to_thread(resources.store.exists, result.artifact.uri)
+    assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED
