@@ -26,6 +26,7 @@ class JobStatus(StrEnum):
     REJECTED = "REJECTED"
     REVIEW_EXPIRED = "REVIEW_EXPIRED"
     FAILED = "FAILED"
+    CANCELED = "CANCELED"
 
     @property
     def is_terminal(self) -> bool:

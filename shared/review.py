@@ -21,6 +21,7 @@ class ReviewStatus(StrEnum):
     ESCALATED = "ESCALATED"
     DONE = "DONE"
     EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
 
 
 class ReviewDecision(BaseModel):

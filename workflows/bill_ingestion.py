@@ -7,13 +7,14 @@ policy declared in ``workflows.policies``; this module does no I/O.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.analytics import AnalyticsActivities
@@ -60,7 +61,21 @@ DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 EARLY_REVIEW_PATCH = "review-accepts-decisions-while-task-opens"
 STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 
+RECORD_CANCELLATION_PATCH = "record-cancellation"
+
 T = TypeVar("T")
+
+
+def _is_cancellation(err: BaseException) -> bool:
+    """A cancel request, whether it hit the workflow's own wait or an activity it was running."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, (asyncio.CancelledError, CancelledError)):
+            return True
+        cause = cause.cause if isinstance(cause, FailureError) else None
+    return False
+
+
 A = TypeVar("A")
 
 
@@ -145,8 +160,14 @@ class BillIngestionWorkflow:
         workflow.upsert_search_attributes(updates)
         try:
             result = await self._ingest(request)
-        except FailureError as err:
-            result = await self._fail(request, err)
+        except (asyncio.CancelledError, FailureError) as err:
+            if not _is_cancellation(err):
+                result = await self._fail(request, err)  # type: ignore[arg-type]
+            else:
+                if workflow.patched(RECORD_CANCELLATION_PATCH):
+                    # Cleanup still runs after a cancel request: close the task, record the job's end.
+                    await self._record_cancellation(request)
+                raise asyncio.CancelledError("cancelled by request") from None
         await workflow.wait_condition(workflow.all_handlers_finished)
         if result.status is JobStatus.FAILED:
             raise ApplicationError(result.error or "ingestion failed", type="IngestionFailed", non_retryable=True)
@@ -398,6 +419,19 @@ class BillIngestionWorkflow:
         workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])
         workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
         return result
+
+    async def _record_cancellation(self, request: IngestionRequest) -> None:
+        if self._revision is not None and self._status is JobStatus.NEEDS_REVIEW:
+            await self._step(
+                "cancel_review",
+                ReviewActivities.close_review_task,
+                ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.CANCELED, revision=self._revision),
+                policies.DATABASE,
+            )
+            workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED)])
+        await self._finish(
+            IngestionResult(job_id=request.job_id, status=JobStatus.CANCELED, error="cancelled by request")
+        )
 
     async def _fail(self, request: IngestionRequest, err: FailureError) -> IngestionResult:
         """A step failed for good: record FAILED with the root cause, then fail the workflow."""

@@ -18,10 +18,6 @@ from worker.main import build_worker
 from worker.resources import Resources
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the review wait raises asyncio.CancelledError past `except FailureError`: row stays NEEDS_REVIEW",
-)
 async def test_cancel_while_awaiting_review_closes_the_job_and_the_task(
     client: Client, resources: Resources, app_settings: Settings, queue: str, unique: str
 ) -> None:

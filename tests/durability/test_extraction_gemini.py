@@ -152,7 +152,6 @@ async def _terminal_row(resources: Resources, job_id: str) -> dict[str, object] 
     return row if JobStatus(row["status"]).is_terminal else None
 
 
-@pytest.mark.xfail(strict=True, reason="BillIngestionWorkflow turns a cancel into FAILED (see durability report)")
 async def test_cancelled_job_ends_canceled_not_failed(
     client: Client,
     resources: Resources,
