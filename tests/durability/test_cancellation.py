@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from shared.bill import Provider
