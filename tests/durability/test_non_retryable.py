@@ -47,7 +47,7 @@ async def test_artifact_conflict_fails_the_job_after_one_attempt(
     name = object_name(job_id, hashlib.sha256(document.data).hexdigest(), extension_for(document.content_type))
     bucket = storage.Client(
         project=app_settings.gcp_project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options=ClientOptions(api_endpoint=app_settings.storage_emulator_host),
     ).bucket(app_settings.gcs_bucket)
     await asyncio.to_thread(bucket.blob(name).upload_from_string, b"%PDF-1.4 not this job's bill", "application/pdf")

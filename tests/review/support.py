@@ -220,7 +220,7 @@ async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]
     assert host is not None, "the session settings point BigQuery at the emulator"
     bq = bigquery.Client(
         project=settings.gcp_project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options=ClientOptions(api_endpoint=host if "://" in host else f"http://{host}"),
     )
     sql = (

@@ -34,7 +34,7 @@ def test_cli_passes_arguments_through() -> None:
 def test_emulator_started_offline_runs_queries_and_load_jobs(bigquery_emulator: BigQueryEmulator) -> None:
     client = bigquery.Client(
         project="minimeter-local",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        credentials=AnonymousCredentials(),
         client_options=ClientOptions(api_endpoint=bigquery_emulator.url),
     )
     assert [tuple(r.values()) for r in client.query("SELECT 1 AS one").result()] == [(1,)]

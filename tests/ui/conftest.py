@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.auth import Role, create_key
-from tests.helpers import TERMINAL, account_digits, bill_needing_review, bill_text, create_account, wait_for_status  # noqa: F401
+from tests.helpers import bill_needing_review
 from worker.resources import Resources
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

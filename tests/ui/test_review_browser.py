@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import wait_for_status
-from tests.ui.conftest import bill_needing_review
+from tests.helpers import bill_needing_review, wait_for_status
 from worker.resources import Resources
 
 CHROMIUM = "/usr/bin/chromium"
