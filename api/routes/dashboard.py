@@ -40,7 +40,7 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
                 kwh=m.kwh,
                 bills=m.bills,
             )
-            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id)
+            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=24)
         ]
         source = "analytics_rollup"
     else:
