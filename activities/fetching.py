@@ -10,11 +10,14 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.connectors.base import AccountInfo, ConnectorRegistry
+from activities.connectors.base import AccountInfo, BillNotAvailable, ConnectorRegistry
 from shared.bill import Provider
 from shared.models import FetchedBill, FetchRequest
 
 logger = logging.getLogger(__name__)
+
+MAX_NO_BILL_ATTEMPTS = 4
+"""A provider with no bill yet is asked this many times (a database outage is retried longer)."""
 
 
 class FetchActivities:
@@ -50,8 +53,13 @@ class FetchActivities:
                 account_number=account.account_number,
             )
         connector = self._connectors.for_account(account)
-        source_uri = connector.locate(account, job_id=request.job_id)
-        document = await asyncio.to_thread(connector.read, source_uri)
+        try:
+            source_uri = connector.locate(account, job_id=request.job_id)
+            document = await asyncio.to_thread(connector.read, source_uri)
+        except BillNotAvailable as missing:
+            if activity.info().attempt >= MAX_NO_BILL_ATTEMPTS:
+                raise ApplicationError(str(missing), type="BillNotAvailable", non_retryable=True) from missing
+            raise
         logger.info("bill fetched", extra={"job_id": request.job_id, "step": "fetch_bill", "bytes": len(document.data)})
         return FetchedBill(
             source_uri=source_uri,

@@ -36,8 +36,9 @@ def _retry(initial: float, maximum: float, attempts: int, backoff: float = 2.0) 
 
 # Bookkeeping in Postgres: must outlive a database restart (about 2 minutes of retries).
 DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 10, 15))
-# A provider portal that has no bill yet is retried a few times, then the job fails.
-FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 5, 4))
+# Fetch reads Postgres too, so it outlives a database restart; a provider portal that has no bill
+# yet gives up after MAX_NO_BILL_ATTEMPTS (activities/fetching.py), then the job fails.
+FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
 # Object storage: transient 5xx and connection errors are common and safe to retry.
 STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives.
