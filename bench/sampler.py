@@ -46,8 +46,9 @@ def _tree(root: psutil.Process) -> list[psutil.Process]:
 
 
 def _cpu_seconds(proc: psutil.Process) -> float:
+    # Not children_*: children are sampled themselves, and a reaped child's time would count twice.
     times = proc.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    return float(times.user + times.system)
 
 
 class ProcessSampler:
@@ -129,5 +130,7 @@ class ProcessSampler:
             if record:
                 usage.cpu_seconds += delta
                 previous = usage.series[-1][0] if usage.series else 0.0
-                span = max(elapsed - previous, 1e-6)
+                span = elapsed - previous
+                if span < self._interval / 2:
+                    continue  # the closing sample right after a periodic one: too short for a rate
                 usage.series.append((round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1)))
