@@ -1,4 +1,4 @@
-"""Publish: stream the persisted bill to the analytics warehouse."""
+"""Publish: stream the persisted bill to the analytics warehouse, batched per worker."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from temporalio import activity
 
+from activities.analytics_batch import PublishBatcher
 from shared.analytics import AnalyticsBill, AnalyticsSink
 from shared.models import PublishRequest
 
@@ -13,16 +14,18 @@ logger = logging.getLogger(__name__)
 
 
 class AnalyticsActivities:
-    def __init__(self, sink: AnalyticsSink | None) -> None:
-        self._sink = sink
+    def __init__(self, sink: AnalyticsSink | None, *, batch_max_bills: int = 1, batch_max_wait: float = 0.0) -> None:
+        self._batcher = (
+            None if sink is None else PublishBatcher(sink, max_bills=batch_max_bills, max_wait=batch_max_wait)
+        )
 
     @activity.defn
-    def publish_analytics(self, request: PublishRequest) -> None:
+    async def publish_analytics(self, request: PublishRequest) -> None:
         """Safe to rerun: rows are keyed by the bill id and read through a deduplicating view."""
-        if self._sink is None:
+        if self._batcher is None:
             logger.info("analytics disabled", extra={"job_id": request.job_id, "step": "publish_analytics"})
             return
-        self._sink.publish_bill(
+        await self._batcher.publish(
             AnalyticsBill(
                 bill_id=request.bill_id,
                 job_id=request.job_id,
@@ -33,3 +36,7 @@ class AnalyticsActivities:
             )
         )
         logger.info("bill published", extra={"job_id": request.job_id, "step": "publish_analytics"})
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.close()

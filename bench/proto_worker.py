@@ -5,7 +5,6 @@ only what the ``BENCH_*`` variables ask for differs, so a change can be measured
 anyone edits ``worker/`` or ``shared/``:
 
 * ``BENCH_MAX_CACHED_WORKFLOWS``: ``build_worker(max_cached_workflows=...)`` (default 1000).
-* ``BENCH_ANALYTICS_BATCH_MS``: coalesce concurrent analytics publishes (``bench.batching_sink``).
 * ``BENCH_LOCAL_STEPS=1``: ``bench.proto_workflow`` (database bookkeeping as local activities)
   registered as ``BillIngestionWorkflow``.
 """
@@ -16,7 +15,6 @@ import asyncio
 import os
 import signal
 
-from bench.batching_sink import batching
 from shared.logs import configure_logging
 from shared.settings import get_settings
 from shared.temporal import connect_client
@@ -35,7 +33,6 @@ async def run() -> None:
 
         # build_worker registers worker.main.WORKFLOWS: swap the ingestion workflow for the prototype.
         worker_main.WORKFLOWS = [LocalStepsBillIngestionWorkflow, AnalyticsRollupWorkflow]
-    resources.sink = batching(resources.sink, float(os.environ.get("BENCH_ANALYTICS_BATCH_MS", "0")) / 1000)
     worker = build_worker(
         client, resources, settings, max_cached_workflows=int(os.environ.get("BENCH_MAX_CACHED_WORKFLOWS", "1000"))
     )

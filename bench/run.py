@@ -17,7 +17,7 @@ Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and
 with one ``bench: ...`` line. The stack runs in a temp dir on free ports, with the
 Temporal dev server in memory (``--temporal-sqlite`` for ``make run``'s SQLite file,
 which makes the server I/O-bound); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use
-existing services instead. ``--analytics-batch-ms``, ``--local-steps`` and
+existing services instead. ``--local-steps`` and
 ``--max-cached-workflows`` run ``bench.proto_worker``: proposed changes, measured
 before anyone edits ``worker/``, ``workflows/`` or ``shared/``.
 """
@@ -86,12 +86,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="clients wait while this many are started and not done (default: no limit)",
-    )
-    parser.add_argument(
-        "--analytics-batch-ms",
-        type=float,
-        default=0,
-        help="prototype: coalesce analytics publishes (bench.proto_worker)",
     )
     parser.add_argument(
         "--local-steps",
@@ -197,8 +191,6 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
 def prototype_env(args: argparse.Namespace) -> dict[str, str]:
     """Settings for ``bench.proto_worker``; empty means the pipeline runs the real ``python -m worker``."""
     env: dict[str, str] = {}
-    if args.analytics_batch_ms:
-        env["BENCH_ANALYTICS_BATCH_MS"] = str(args.analytics_batch_ms)
     if args.local_steps:
         env["BENCH_LOCAL_STEPS"] = "1"
     if args.max_cached_workflows is not None:

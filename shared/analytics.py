@@ -21,6 +21,11 @@ Idempotency design (why an append-only table plus deduplicating views, not MERGE
   compaction could drop them, but is not needed for correctness.
 * Child rows are inserted before the bill row, so a reader never sees a bill
   revision whose line items have not arrived.
+* ``publish_bills`` writes many bills in one insertAll per table (at most
+  ``INSERT_CHUNK_ROWS`` rows per request, as BigQuery advises). Each row keeps its
+  own insertId and the views still dedupe, so a batch that fails and is retried bill
+  by bill writes nothing the views would count twice; a row the warehouse refuses
+  fails only the bill it belongs to, whose bill row is then not written.
 * ``rollup`` *is* a single MERGE into ``monthly_account_rollup`` (a table never
   streamed into): rows of the window are updated, inserted, or deleted when their
   account-month vanished (``WHEN NOT MATCHED BY SOURCE``), all in one atomic
@@ -97,6 +102,10 @@ class AnalyticsSink(Protocol):
     def ensure_schema(self) -> None: ...
 
     def publish_bill(self, row: AnalyticsBill) -> None: ...
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        """Write many bills at once; returns bill id → why its rows were refused, raises on an outage."""
+        ...
 
     def rollup(self, window_start: date, window_end: date) -> int: ...
 
@@ -273,6 +282,25 @@ class BillRows:
     line_items: list[dict[str, Any]]
     intervals: list[dict[str, Any]]
     ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def for_table(self, spec: TableSpec) -> list[dict[str, Any]]:
+        return {
+            NORMALIZED_BILLS.name: self.normalized,
+            BILL_LINE_ITEMS.name: self.line_items,
+            INTERVAL_USAGE.name: self.intervals,
+        }[spec.name]
+
+
+CHILDREN_FIRST = (BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS)
+"""Insert order: a bill row only ever lands after its line items and intervals."""
+INSERT_CHUNK_ROWS = 500
+"""BigQuery's advice for insertAll: at most about 500 rows per request."""
+
+
+def raise_refused(refused: Mapping[str, str]) -> None:
+    """Turn ``publish_bills``'s refusals into the retryable failure callers of one bill expect."""
+    if refused:
+        raise AnalyticsPublishFailed("; ".join(refused.values()))
 
 
 def revision_of(bill: NormalizedBill) -> str:
@@ -468,24 +496,35 @@ class BigQuerySink:
             self._run(f"CREATE OR REPLACE VIEW {self._ref(name)} AS {query}")
 
     def publish_bill(self, row: AnalyticsBill) -> None:
-        rows = bill_rows(row, published_at=datetime.now(UTC))
-        # Children first: the *_latest views hide them until the bill row arrives.
-        for spec, batch in (
-            (BILL_LINE_ITEMS, rows.line_items),
-            (INTERVAL_USAGE, rows.intervals),
-            (NORMALIZED_BILLS, rows.normalized),
-        ):
-            if not batch:
-                continue
-            errors = self._client.insert_rows_json(
-                f"{self._project}.{self._dataset}.{spec.name}",
-                batch,
-                row_ids=rows.ids[spec.name],
-                timeout=BQ_TIMEOUT,
-                retry=INSERT_RETRY,
-            )
-            if errors:
-                raise AnalyticsPublishFailed(f"{spec.name} rejected rows of bill {row.bill_id}: {errors[:3]}")
+        raise_refused(self.publish_bills([row]))
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        published_at = datetime.now(UTC)
+        built = [(row.bill_id, bill_rows(row, published_at=published_at)) for row in rows]
+        refused: dict[str, str] = {}
+        for spec in CHILDREN_FIRST:  # the *_latest views hide children until their bill row arrives
+            owners: list[str] = []
+            payload: list[dict[str, Any]] = []
+            ids: list[str] = []
+            for bill_id, bill in built:
+                if bill_id in refused:
+                    continue  # never write a bill row over children the warehouse refused
+                part = bill.for_table(spec)
+                payload += part
+                ids += bill.ids[spec.name]
+                owners += [bill_id] * len(part)
+            for start in range(0, len(payload), INSERT_CHUNK_ROWS):
+                errors = self._client.insert_rows_json(
+                    f"{self._project}.{self._dataset}.{spec.name}",
+                    payload[start : start + INSERT_CHUNK_ROWS],
+                    row_ids=ids[start : start + INSERT_CHUNK_ROWS],
+                    timeout=BQ_TIMEOUT,
+                    retry=INSERT_RETRY,
+                )
+                for error in errors:
+                    bill_id = owners[start + int(error["index"])]
+                    refused.setdefault(bill_id, f"{spec.name} rejected rows of bill {bill_id}: {error['errors'][:3]}")
+        return refused
 
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches; returns how many rows that window now holds."""
@@ -558,19 +597,22 @@ class LocalAnalyticsSink:
                 conn.execute(_duckdb_sql(f"CREATE OR REPLACE VIEW {name} AS {_render(body, str)}"))
 
     def publish_bill(self, row: AnalyticsBill) -> None:
-        rows = bill_rows(row, published_at=datetime.now(UTC))
+        raise_refused(self.publish_bills([row]))
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        """One transaction for the whole batch: DuckDB refuses all of it or none."""
+        published_at = datetime.now(UTC)
+        built = [bill_rows(row, published_at=published_at) for row in rows]
         with self._connect() as conn:
             conn.execute("BEGIN TRANSACTION")
-            for spec, batch in (
-                (BILL_LINE_ITEMS, rows.line_items),
-                (INTERVAL_USAGE, rows.intervals),
-                (NORMALIZED_BILLS, rows.normalized),
-            ):
+            for spec in CHILDREN_FIRST:
+                batch = [r for bill in built for r in bill.for_table(spec)]
                 if batch:
                     names = [c.name for c in spec.columns]
                     sql = f"INSERT INTO {spec.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
                     conn.executemany(sql, [[_duckdb_value(r[n]) for n in names] for r in batch])
             conn.execute("COMMIT")
+        return {}
 
     def rollup(self, window_start: date, window_end: date) -> int:
         first, last = rollup_months(window_start, window_end)

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     analytics: AnalyticsKind = AnalyticsKind.BIGQUERY
     bq_dataset: str = "minimeter"
     bigquery_emulator_host: str | None = None
+    analytics_batch_max_bills: int = Field(default=100, ge=1)
+    """Bills one worker writes to the warehouse in one request per table, at most."""
+    analytics_batch_max_wait_ms: int = Field(default=500, ge=0)
+    """How long the first bill of a batch waits for others: fewer requests, a little latency."""
 
     # Human review
     review_sla: timedelta = timedelta(hours=24)

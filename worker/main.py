@@ -41,7 +41,11 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
     storage = StorageActivities(resources.pool, resources.store, resources.connectors)
     extraction = ExtractionActivities(resources.store, settings)
     bills = BillActivities(resources.pool)
-    analytics = AnalyticsActivities(resources.sink)
+    analytics = AnalyticsActivities(
+        resources.sink,
+        batch_max_bills=settings.analytics_batch_max_bills,
+        batch_max_wait=settings.analytics_batch_max_wait_ms / 1000,
+    )
     review = ReviewActivities(resources.pool)
     rollup = RollupActivities(resources.sink)
     return [

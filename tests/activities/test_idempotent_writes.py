@@ -66,7 +66,7 @@ async def test_store_persist_publish_twice_write_once(
         bill=bill,
     )
     for _ in range(2):
-        env.run(analytics.publish_analytics, publish)
+        await env.run(analytics.publish_analytics, publish)
 
     gcs = storage.Client(
         project=app_settings.gcp_project,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.analytics import BigQuerySink, LocalAnalyticsSink
+from shared.analytics import AnalyticsSink, BigQuerySink, LocalAnalyticsSink
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore
 from stack.emulators import BigQueryEmulator, GcsEmulator
 
@@ -40,3 +40,9 @@ def local_sink(tmp_path: Path) -> LocalAnalyticsSink:
     sink = LocalAnalyticsSink(tmp_path / "analytics.duckdb")
     sink.ensure_schema()
     return sink
+
+
+@pytest.fixture(params=["bigquery", "local"])
+def sink(request: pytest.FixtureRequest) -> AnalyticsSink:
+    """Each analytics sink in turn: the BigQuery emulator and the local DuckDB file."""
+    return request.getfixturevalue("bq_sink" if request.param == "bigquery" else "local_sink")

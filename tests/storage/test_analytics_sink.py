@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from shared.analytics import (
     AnalyticsBill,
     AnalyticsSink,
@@ -24,11 +22,6 @@ from shared.bill import Commodity, LineItem, NormalizedBill, Provider, UsageRead
 from shared.settings import AnalyticsKind, Settings
 
 AS_OF = date(2024, 4, 15)
-
-
-@pytest.fixture(params=["bigquery", "local"])
-def sink(request: pytest.FixtureRequest) -> AnalyticsSink:
-    return request.getfixturevalue("bq_sink" if request.param == "bigquery" else "local_sink")
 
 
 def query(sink: AnalyticsSink, sql: str) -> list[dict[str, Any]]:

@@ -65,10 +65,10 @@ async def step_retried(
     real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
 
     @activity.defn(name="publish_analytics")
-    def flaky_publish(request: PublishRequest) -> None:
+    async def flaky_publish(request: PublishRequest) -> None:
         if activity.info().attempt <= 2:
             raise RuntimeError("analytics sink unavailable (injected)")
-        real["publish_analytics"](request)
+        await real["publish_analytics"](request)
 
     activities = [fn for name, fn in real.items() if name != "publish_analytics"] + [flaky_publish]
     flaky_settings = settings.model_copy(update={"temporal_task_queue": queue})

@@ -1,0 +1,103 @@
+"""Group the publishes of one worker into few warehouse requests.
+
+Every ``insertAll`` costs a round trip and per-request work on the warehouse side
+(in the local emulator about 14 ms of CPU, against under 1 ms per extra bill), and a
+bill writes three tables. So concurrent ``publish_analytics`` activities hand their
+bill to one ``PublishBatcher``: it waits up to ``max_wait`` after the first bill of a
+batch (or until ``max_bills`` have joined), writes the batch with one
+``publish_bills`` call in a thread, and answers each caller with its own bill's
+outcome. Rows that arrive during a write form the next batch, so batches grow with
+load by themselves.
+
+Nothing is acknowledged early: an activity completes only after its rows are in the
+warehouse, so a worker that dies mid-batch loses nothing (Temporal retries the
+activities), and retried rows are harmless (same insertIds, deduplicating views).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from shared.analytics import AnalyticsBill, AnalyticsPublishFailed, AnalyticsSink
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Waiting:
+    bill: AnalyticsBill
+    outcome: asyncio.Future[None]
+    arrived: float
+
+
+class PublishBatcher:
+    """Coalesce ``publish`` calls on one event loop into batched ``sink.publish_bills`` calls."""
+
+    def __init__(self, sink: AnalyticsSink, *, max_bills: int, max_wait: float) -> None:
+        if max_bills < 1:
+            raise ValueError("max_bills must be at least 1")
+        self._sink = sink
+        self._max_bills = max_bills
+        self._max_wait = max_wait
+        self._waiting: list[_Waiting] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def publish(self, bill: AnalyticsBill) -> None:
+        """Return once this bill's rows are written; raise ``AnalyticsPublishFailed`` or the outage."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(_Waiting(bill, outcome, loop.time()))
+        self._arrived.set()
+        if len(self._waiting) >= self._max_bills:
+            self._full.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_forever(), name="analytics-batcher")
+        await outcome
+
+    async def close(self) -> None:
+        """Stop the flusher (callers still waiting see it cancelled and are retried by Temporal)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for waiting in self._waiting:
+            if not waiting.outcome.done():
+                waiting.outcome.cancel()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._arrived.wait()
+            linger = self._waiting[0].arrived + self._max_wait - asyncio.get_running_loop().time()
+            if len(self._waiting) < self._max_bills and linger > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), timeout=linger)
+            batch, self._waiting = self._waiting[: self._max_bills], self._waiting[self._max_bills :]
+            if not self._waiting:
+                self._arrived.clear()
+            if len(self._waiting) < self._max_bills:
+                self._full.clear()
+            await self._write([w for w in batch if not w.outcome.done()])
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        if not batch:
+            return
+        try:
+            refused = await asyncio.to_thread(self._sink.publish_bills, [w.bill for w in batch])
+        except Exception as outage:  # noqa: BLE001 - every caller of the batch gets it and retries alone
+            logger.warning("analytics batch failed", extra={"bills": len(batch), "error": type(outage).__name__})
+            for waiting in batch:
+                if not waiting.outcome.done():
+                    waiting.outcome.set_exception(outage)
+            return
+        for waiting in batch:
+            if waiting.outcome.done():
+                continue  # the activity was cancelled meanwhile
+            reason = refused.get(waiting.bill.bill_id)
+            if reason is None:
+                waiting.outcome.set_result(None)
+            else:
+                waiting.outcome.set_exception(AnalyticsPublishFailed(reason))
