@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import ui
 from api.problems import install_problem_handlers, problem_responses
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
+from api.services.dispatch import JobDispatcher
 from api.state import AppState
 from api.uploads import UploadSizeLimit
 from shared.analytics import build_analytics_sink
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = build_artifact_store(settings)
         await asyncio.to_thread(store.ensure_bucket)
         sink = build_analytics_sink(settings)
+        dispatcher = JobDispatcher(pool, client, settings)
+        dispatcher.start()
         app.state.minimeter = AppState(
             settings=settings,
             client=client,
@@ -47,10 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store=store,
             sink=sink,
             codec=EncryptionCodec(load_key_ring(settings)),
+            dispatcher=dispatcher,
         )
         try:
             yield
         finally:
+            await dispatcher.stop()
             await pool.close()
 
     app = FastAPI(

@@ -8,6 +8,7 @@ import asyncpg
 from temporalio.client import Client
 
 from api.ratelimit import RateLimiter
+from api.services.dispatch import JobDispatcher
 from shared.analytics import AnalyticsSink
 from shared.artifacts import ArtifactStore
 from shared.codec import EncryptionCodec
@@ -22,4 +23,5 @@ class AppState:
     store: ArtifactStore
     sink: AnalyticsSink | None
     codec: EncryptionCodec
+    dispatcher: JobDispatcher
     limiter: RateLimiter = field(default_factory=RateLimiter)

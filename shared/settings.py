@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     upload_max_bytes: int = 20 * 1024 * 1024
     rate_limit_per_minute: int = 600
+    job_dispatch_max_running: int = Field(default=200, ge=1)
+    """Jobs started on Temporal and not yet finished or waiting for review, across all API processes."""
+    job_dispatch_batch: int = Field(default=64, ge=1)
+    """Jobs one dispatcher starts per round (concurrent start calls)."""
     auth_disabled: bool = False
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
 

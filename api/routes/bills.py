@@ -68,6 +68,7 @@ async def upload_bill(
         account=account,
         job_type=JobType.UPLOAD,
         idempotency_key=idempotency_key,
+        dispatcher=state.dispatcher,
         job_id=job_id,
         upload=ref,
     )

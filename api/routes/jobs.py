@@ -39,6 +39,7 @@ async def _start(
         account=account,
         job_type=JobType.CONNECTOR,
         idempotency_key=idempotency_key,
+        dispatcher=state.dispatcher,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)

@@ -8,13 +8,12 @@ from typing import Any
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from api.auth import Principal
 from api.problems import Problem
 from api.schemas import JobPublic
-from shared import search_attributes as sa
+from api.services.dispatch import JobDispatcher, start_ingestion
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType
 from shared.settings import Settings
@@ -51,20 +50,35 @@ async def start_job(
     idempotency_key: str | None,
     job_id: str | None = None,
     upload: ArtifactRef | None = None,
+    dispatcher: JobDispatcher | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Record the job, then start its workflow; returns (job row, created now).
+    """Record the job and have its workflow started; returns (job row, created now).
+
+    With a ``dispatcher`` (the API) the row is the whole answer: the dispatcher starts
+    the workflow when there is room. Without one the workflow is started here, before
+    returning, on ``settings``' task queue (tests and tools that run their own worker).
 
     The same Idempotency-Key returns the same job and never a second workflow:
     the row is unique per (key scope, key), and the workflow id derives from the
-    job id with USE_EXISTING, so a retried start after a crash is also safe.
+    job id with REJECT_DUPLICATE, so a retried start after a crash is also safe.
     """
     job_id = job_id or str(uuid.uuid4())
     scope = idempotency_scope(principal) if idempotency_key else None
+    request = IngestionRequest(
+        job_id=job_id,
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        provider=Provider(account["provider"]) if account["provider"] else None,
+        job_type=job_type,
+        upload=upload,
+        review_sla_seconds=int(settings.review_sla.total_seconds()),
+        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
+    )
     row = await pool.fetchrow(
         """
         INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
-                                    idempotency_scope, idempotency_key)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                    idempotency_scope, idempotency_key, start_request, dispatched_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END)
         ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING
         RETURNING *
         """,
@@ -76,6 +90,8 @@ async def start_job(
         JobStatus.PENDING,
         scope,
         idempotency_key,
+        request.model_dump(mode="json"),
+        dispatcher is None,
     )
     created = row is not None
     if row is None:
@@ -86,39 +102,12 @@ async def start_job(
         job = existing
     else:
         job = dict(row)
-    if created or job["status"] == JobStatus.PENDING:
-        await _start_workflow(client, settings, job=job, provider=account["provider"], upload=upload)
+    if dispatcher is not None:
+        dispatcher.wake()
+    elif created or job["status"] == JobStatus.PENDING:
+        start = IngestionRequest.model_validate(job["start_request"]) if job["start_request"] else request
+        await start_ingestion(client, settings, workflow_id=job["workflow_id"], request=start)
     return job, created
-
-
-async def _start_workflow(
-    client: Client, settings: Settings, *, job: dict[str, Any], provider: str | None, upload: ArtifactRef | None
-) -> None:
-    request = IngestionRequest(
-        job_id=str(job["id"]),
-        customer_id=job["customer_id"],
-        utility_account_id=job["utility_account_id"],
-        provider=Provider(provider) if provider else None,
-        job_type=JobType(job["job_type"]),
-        upload=upload,
-        review_sla_seconds=int(settings.review_sla.total_seconds()),
-        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
-    )
-    attributes: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(sa.CUSTOMER_ID, job["customer_id"]),
-        SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
-    ]
-    if provider:
-        attributes.append(SearchAttributePair(sa.PROVIDER, provider))
-    await client.start_workflow(
-        BillIngestionWorkflow.run,
-        request,
-        id=job["workflow_id"],
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(attributes),
-        static_summary=f"{job['job_type']} bill for account {job['utility_account_id']}",
-    )
 
 
 async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""Start accepted jobs on Temporal, never more than a set number running at once.
+
+``POST /jobs`` (and ``/bills``) only inserts the job row, with the workflow input in
+``start_request``, and wakes the dispatcher: the caller gets its job id after one
+INSERT, whatever Temporal's load. The dispatcher then starts jobs oldest first while
+fewer than ``JOB_DISPATCH_MAX_RUNNING`` are PENDING or RUNNING, so a burst of 10,000
+uploads waits in Postgres rather than as 10,000 open workflows competing for the
+workers' cache and slots (jobs waiting for a reviewer do not count).
+
+Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED``,
+started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
+mid-way rolls back, and the next one starts those jobs again; the workflow id is the
+job's, with ``REJECT_DUPLICATE``, so a second start finds the first and changes nothing.
+Several API processes can dispatch side by side: the limit is counted in Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from shared import search_attributes as sa
+from shared.models import IngestionRequest, JobStatus
+from shared.settings import Settings
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 2.0
+"""Without a wake-up, look for jobs other API processes accepted this often."""
+FULL_POLL_SECONDS = 0.2
+"""While jobs wait for room, check this often whether running ones finished."""
+ERROR_BACKOFF_SECONDS = 1.0
+
+_WAITING = "dispatched_at IS NULL AND start_request IS NOT NULL"
+_RUNNING = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at IS NOT NULL"
+
+
+async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
+    """Start the job's one workflow; a start that finds it already there is a success."""
+    attributes: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.CUSTOMER_ID, request.customer_id),
+        SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
+    ]
+    if request.provider:
+        attributes.append(SearchAttributePair(sa.PROVIDER, request.provider.value))
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            BillIngestionWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(attributes),
+            static_summary=f"{request.job_type} bill for account {request.utility_account_id}",
+        )
+
+
+class JobDispatcher:
+    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """A job was accepted: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="job-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                started, waiting = await self.dispatch_once()
+            except Exception:
+                logger.warning("job dispatch failed; retrying", exc_info=True)
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+                continue
+            if started:
+                continue
+            timeout = FULL_POLL_SECONDS if waiting else IDLE_POLL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            self._wake.clear()
+
+    async def dispatch_once(self) -> tuple[int, bool]:
+        """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
+        limit = self._settings.job_dispatch_max_running
+        async with self._pool.acquire() as conn, conn.transaction():
+            running = await conn.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}")
+            room = min(limit - running, self._settings.job_dispatch_batch)
+            if room <= 0:
+                waiting = await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")
+                return 0, bool(waiting)
+            rows = await conn.fetch(
+                f"""
+                SELECT id, workflow_id, start_request FROM ingestion_jobs
+                WHERE {_WAITING} ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+                """,
+                room + 1,  # one more tells whether others wait
+            )
+            claimed = rows[:room]
+            outcomes = await asyncio.gather(
+                *(
+                    start_ingestion(
+                        self._client,
+                        self._settings,
+                        workflow_id=row["workflow_id"],
+                        request=IngestionRequest.model_validate(row["start_request"]),
+                    )
+                    for row in claimed
+                ),
+                return_exceptions=True,
+            )
+            started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
+            await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:  # left undispatched: the next round tries them again
+            logger.warning("jobs not started yet", extra={"jobs": len(failures), "error": repr(failures[0])})
+            await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+        if started:
+            logger.info("jobs dispatched", extra={"jobs": len(started), "running_before": running})
+        return len(started), len(rows) > len(started)

@@ -1,0 +1,146 @@
+"""The job dispatcher: accepted jobs start oldest first, never more than the limit at once, exactly once.
+
+Each test has a database of its own (jobs of other tests would count towards the
+limit) and a task queue no worker polls, so started workflows stay open and countable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import Client
+
+from api.auth import Principal, Role
+from api.services.dispatch import JobDispatcher
+from api.services.jobs import start_job
+from shared.db import create_pool, migrate
+from shared.models import JobStatus, JobType
+from shared.settings import Settings
+
+PRINCIPAL = Principal(key_id=1, name="dispatch-test", role=Role.INGEST, customer_id=None)
+
+
+@pytest.fixture()
+async def own_db(pg_url: str, app_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    name = f"dispatch_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(pg_url)
+    await admin.execute(f"CREATE DATABASE {name}")
+    dsn = urlsplit(pg_url)._replace(path=f"/{name}").geturl()
+    pool = await create_pool(app_settings, dsn=dsn)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+    await admin.execute(f"DROP DATABASE {name}")
+    await admin.close()
+
+
+async def account_in(pool: asyncpg.Pool) -> dict[str, Any]:
+    customer = await pool.fetchval("INSERT INTO customers (name) VALUES ('Dispatch Co') RETURNING id")
+    row = await pool.fetchrow(
+        "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, 'pge', 'PG-1') RETURNING *",
+        customer,
+    )
+    return dict(row)
+
+
+def idle_queue(app_settings: Settings, limit: int) -> Settings:
+    return app_settings.model_copy(
+        update={"temporal_task_queue": f"idle-{uuid.uuid4().hex[:8]}", "job_dispatch_max_running": limit}
+    )
+
+
+async def accept(
+    pool: asyncpg.Pool, client: Client, settings: Settings, dispatcher: JobDispatcher, n: int
+) -> list[str]:
+    account = await account_in(pool)
+    jobs = []
+    for _ in range(n):
+        job, created = await start_job(
+            pool=pool,
+            client=client,
+            settings=settings,
+            principal=PRINCIPAL,
+            account=account,
+            job_type=JobType.CONNECTOR,
+            idempotency_key=None,
+            dispatcher=dispatcher,
+        )
+        assert created and job["status"] == JobStatus.PENDING and job["dispatched_at"] is None
+        jobs.append(str(job["id"]))
+    return jobs
+
+
+async def dispatched(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT id FROM ingestion_jobs WHERE dispatched_at IS NOT NULL ORDER BY created_at")
+    return [str(r["id"]) for r in rows]
+
+
+async def workflow_runs(client: Client, job_ids: list[str]) -> list[str]:
+    runs = []
+    for job_id in job_ids:
+        description = await client.get_workflow_handle(f"bill-ingestion-{job_id}").describe()
+        assert description.raw_description.workflow_execution_info.status == (
+            WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+        )
+        runs.append(description.run_id)
+    return runs
+
+
+async def test_jobs_start_oldest_first_and_only_while_there_is_room(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    settings = idle_queue(app_settings, limit=2)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    jobs = await accept(own_db, client, settings, dispatcher, 5)
+
+    assert await dispatcher.dispatch_once() == (2, True)
+    assert await dispatched(own_db) == jobs[:2]
+    assert await dispatcher.dispatch_once() == (0, True)  # full: two PENDING jobs are running
+
+    await own_db.execute("UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = $1", jobs[0])
+    await own_db.execute("UPDATE ingestion_jobs SET status = 'NEEDS_REVIEW' WHERE id = $1", jobs[1])
+    assert await dispatcher.dispatch_once() == (2, True)  # a finished job and one waiting for a human free room
+    assert await dispatched(own_db) == jobs[:4]
+    assert len(set(await workflow_runs(client, jobs[:4]))) == 4
+
+
+async def test_a_start_repeated_after_a_crash_finds_the_first_run(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    settings = idle_queue(app_settings, limit=10)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    jobs = await accept(own_db, client, settings, dispatcher, 3)
+    assert await dispatcher.dispatch_once() == (3, False)
+    first_runs = await workflow_runs(client, jobs)
+
+    # A dispatcher that started the workflows but died before its commit leaves them undispatched.
+    await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = NULL")
+    assert await dispatcher.dispatch_once() == (3, False)
+
+    assert await workflow_runs(client, jobs) == first_runs
+    assert await dispatched(own_db) == jobs
+
+
+async def test_the_running_dispatcher_starts_what_the_api_accepts(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    settings = idle_queue(app_settings, limit=10)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    dispatcher.start()
+    try:
+        jobs = await accept(own_db, client, settings, dispatcher, 3)
+        for _ in range(100):
+            if await dispatched(own_db) == jobs:
+                break
+            await asyncio.sleep(0.05)
+        assert await dispatched(own_db) == jobs
+        assert len(await workflow_runs(client, jobs)) == 3
+    finally:
+        await dispatcher.stop()
