@@ -22,7 +22,8 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key"
 SESSION_COOKIE = "mm_session"
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """``async`` on purpose, like every dependency here: FastAPI runs a plain ``def`` in a thread."""
     state: AppState = request.app.state.minimeter
     return state
 
@@ -30,11 +31,11 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_pool(state: StateDep) -> asyncpg.Pool:
+async def get_pool(state: StateDep) -> asyncpg.Pool:
     return state.pool
 
 
-def get_client(state: StateDep) -> Client:
+async def get_client(state: StateDep) -> Client:
     return state.client
 
 

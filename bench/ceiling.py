@@ -74,7 +74,7 @@ async def run_ceiling(
 ) -> CeilingResult:
     """Start the no-op workflows the way the API starts real ones, then wait for all of them."""
 
-    async def start(i: int) -> tuple[str, int, float, float]:
+    async def start(i: int, _client: int) -> tuple[str, int, float, float]:
         provider = PROVIDERS[i % len(PROVIDERS)]
         workflow_id = f"bench-noop-{run_id}-{i}"
 

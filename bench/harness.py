@@ -71,7 +71,7 @@ class BenchStack:
 
     def start_noop_workers(self, count: int) -> None:
         for i in range(count):
-            env = {"BENCH_NOOP_TASK_QUEUE": self.noop_task_queue}
+            env = {"BENCH_NOOP_TASK_QUEUE": self.noop_task_queue, **self.local.worker_env}
             self.noop_workers.append(self._spawn("bench.noop_worker", f"noop-worker-{i}.log", env))
 
     def stop_noop_workers(self) -> None:
@@ -83,7 +83,8 @@ class BenchStack:
         """``workers`` worker processes (``bench.proto_worker`` when prototype settings are given), then the API."""
         for i in range(workers):
             if prototype:
-                self.local.workers.append(self._spawn("bench.proto_worker", f"proto-worker-{i}.log", prototype))
+                env = {**prototype, **self.local.worker_env}
+                self.local.workers.append(self._spawn("bench.proto_worker", f"proto-worker-{i}.log", env))
             else:
                 self.local.start_worker()
         self.local.start_api()

@@ -18,8 +18,8 @@ class Started:
     retries: int
 
 
-StartOne = Callable[[int], Awaitable[tuple[str, int, float, float]]]
-"""Start item ``i``; returns (key, retries, sent_at, latency_ms) of the successful attempt."""
+StartOne = Callable[[int, int], Awaitable[tuple[str, int, float, float]]]
+"""Start item ``i`` as client ``c``; returns (key, retries, sent_at, latency_ms) of the successful attempt."""
 
 
 class InFlightLimit:
@@ -60,16 +60,16 @@ async def drive(
     started: list[Started] = []
     origin = time.monotonic()
 
-    async def client() -> None:
+    async def client(c: int) -> None:
         for i in next_index:  # a shared iterator: each index goes to exactly one client
             if rate > 0:
                 await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
             if in_flight is not None:
                 await in_flight.acquire()
-            key, retries, sent_at, latency_ms = await start_one(i)
+            key, retries, sent_at, latency_ms = await start_one(i, c)
             started.append(Started(key=key, sent_at=sent_at, latency_ms=latency_ms, retries=retries))
 
-    await asyncio.gather(*(client() for _ in range(max(1, clients))))
+    await asyncio.gather(*(client(c) for c in range(max(1, clients))))
     return started
 
 

@@ -48,7 +48,9 @@ async def run() -> None:
 
 
 def main() -> None:
-    configure_logging(get_settings())
+    settings = get_settings()
+    configure_logging(settings)
+    os.nice(settings.worker_nice)  # as python -m worker does
     asyncio.run(run())
 
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = 32
     worker_activity_threads: int = 64
     worker_graceful_shutdown_seconds: float = 30.0
+    worker_nice: int = Field(default=0, ge=0, le=19)
+    """Lower the worker's CPU priority (Unix nice) where it shares a machine with the API and
+    Temporal: background work yields to interactive requests. The local stack sets 10."""
 
     @classmethod
     def settings_customise_sources(

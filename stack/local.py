@@ -25,6 +25,8 @@ from stack.services import (
     wait_for_port,
 )
 
+CO_LOCATED_WORKER_NICE = "10"
+
 
 @dataclass
 class StackOptions:
@@ -130,8 +132,16 @@ class LocalStack:
             start_new_session=True,
         )
 
+    @property
+    def worker_env(self) -> dict[str, str]:
+        """Everything shares this machine: batch work yields to API requests and Temporal."""
+        return {"WORKER_NICE": self.env.get("WORKER_NICE", CO_LOCATED_WORKER_NICE)}
+
     def start_worker(self) -> subprocess.Popen[bytes]:
-        proc = self._spawn("worker", f"worker-{len(self.workers)}.log")
+        # Everything shares this machine: the worker's batch work yields to API requests and Temporal.
+        proc = self._spawn(
+            "worker", f"worker-{len(self.workers)}.log", {"WORKER_NICE": self.env.get("WORKER_NICE", "10")}
+        )
         self.workers.append(proc)
         return proc
 

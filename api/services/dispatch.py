@@ -99,20 +99,22 @@ class JobDispatcher:
                 continue
             if started:
                 continue
-            timeout = FULL_POLL_SECONDS if waiting else IDLE_POLL_SECONDS
+            if waiting:  # full: only finishing jobs make room, and those are polled, not signalled
+                await asyncio.sleep(FULL_POLL_SECONDS)
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
             self._wake.clear()
 
     async def dispatch_once(self) -> tuple[int, bool]:
         """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
         limit = self._settings.job_dispatch_max_running
+        running = await self._pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}")
+        room = min(limit - running, self._settings.job_dispatch_batch)
+        if room <= 0:
+            waiting = await self._pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")
+            return 0, bool(waiting)
         async with self._pool.acquire() as conn, conn.transaction():
-            running = await conn.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}")
-            room = min(limit - running, self._settings.job_dispatch_batch)
-            if room <= 0:
-                waiting = await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")
-                return 0, bool(waiting)
             rows = await conn.fetch(
                 f"""
                 SELECT id, workflow_id, start_request FROM ingestion_jobs

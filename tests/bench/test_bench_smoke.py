@@ -64,10 +64,12 @@ def test_percentiles_and_series() -> None:
 async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() -> None:
     limit = InFlightLimit(3)
     peak = 0
+    clients_used: set[int] = set()
 
-    async def start(i: int) -> tuple[str, int, float, float]:
+    async def start(i: int, client: int) -> tuple[str, int, float, float]:
         nonlocal peak
         peak = max(peak, limit.started - limit.done)
+        clients_used.add(client)
         return str(i), 0, 0.0, 1.0
 
     async def finish_all() -> None:
@@ -78,3 +80,4 @@ async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() ->
     started, _ = await asyncio.gather(drive(10, 4, start, in_flight=limit), finish_all())
     assert sorted(int(s.key) for s in started) == list(range(10))
     assert peak <= 3
+    assert clients_used <= {0, 1, 2, 3}
