@@ -7,6 +7,7 @@ different statements.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qs, urlparse
 
 from activities.connectors.base import AccountInfo, BillNotAvailable, SourceDocument
@@ -30,5 +31,12 @@ class MockConnector:
             raise BillNotAvailable(f"the mock connector has no bills for provider {parsed.netloc!r}") from None
         account_number = parsed.path.lstrip("/")
         seed = parse_qs(parsed.query).get("seed", [""])[0]
-        data, content_type, _expected = sample_bill(provider, seed=seed, account_number=account_number)
+        data, content_type = _render(provider, seed, account_number)
         return SourceDocument(source_uri=source_uri, data=data, content_type=content_type)
+
+
+@lru_cache(maxsize=128)
+def _render(provider: Provider, seed: str, account_number: str) -> tuple[bytes, str]:
+    """Fetch and store both read the bill: render each one once (rendering a PDF costs milliseconds)."""
+    data, content_type, _expected = sample_bill(provider, seed=seed, account_number=account_number)
+    return data, content_type

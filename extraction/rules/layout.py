@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from extraction.values import Found
@@ -68,6 +69,11 @@ class LabelSet:
             re.compile(exclude, re.IGNORECASE) if exclude else None,
         )
 
+    @cached_property
+    def any_wording(self) -> re.Pattern[str]:
+        """One scan that tells whether a line holds any of the wordings (most lines hold none)."""
+        return re.compile("|".join(f"(?:{p.pattern})" for p in self.patterns), re.IGNORECASE)
+
     def extended(self, *wordings: str) -> LabelSet:
         """A template's own wordings, tried before the generic ones."""
         return LabelSet(LabelSet.of(*wordings).patterns + self.patterns, self.exclude)
@@ -84,6 +90,8 @@ class Hit:
 def label_hits(lines: Sequence[Line], labels: LabelSet) -> list[Hit]:
     hits: list[Hit] = []
     for index, line in enumerate(lines):
+        if labels.any_wording.search(line.text) is None:
+            continue
         taken: list[tuple[int, int]] = []
         for priority, pattern in enumerate(labels.patterns):
             for match in pattern.finditer(line.text):
