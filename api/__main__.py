@@ -1,9 +1,13 @@
 """``python -m api``: serve the API with uvicorn (settings from the environment)."""
 
-import uvicorn
+from shared.lean import skip_unused_optional_imports
 
-from shared.logs import configure_logging
-from shared.settings import get_settings
+skip_unused_optional_imports()
+
+import uvicorn  # noqa: E402 - after the line above, on purpose
+
+from shared.logs import configure_logging  # noqa: E402
+from shared.settings import get_settings  # noqa: E402
 
 settings = get_settings()
 configure_logging(settings)

@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from extraction.checks import check_bill
 from extraction.document import Document
-from extraction.gemini import GeminiExtractor
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
 from shared.bill import NormalizedBill, Provider
@@ -72,6 +71,8 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = hint or known
     pages = document.page_count
+    from extraction.gemini import GeminiExtractor  # google-genai weighs ~50 MB: only load it when used
+
     try:
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
