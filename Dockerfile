@@ -11,7 +11,8 @@ COPY worker ./worker
 COPY extraction ./extraction
 COPY eval ./eval
 COPY stack ./stack
-RUN pip install --no-cache-dir . && useradd --create-home minimeter
+# Bytecode for /app too: the workflow sandbox re-imports workflow modules for every run.
+RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --create-home minimeter
 USER minimeter
 EXPOSE 8000
 CMD ["python", "-m", "api"]

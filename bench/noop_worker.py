@@ -8,6 +8,7 @@ activities are the no-op ones, on ``BENCH_NOOP_TASK_QUEUE``.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from bench import noop
 from bench.noop import NoopActivities, NoopIngestionWorkflow
 from shared.logs import configure_logging
 from shared.settings import get_settings
@@ -51,6 +53,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     os.nice(settings.worker_nice)  # as python -m worker does
+    compileall.compile_file(noop.__file__, quiet=2)  # as worker.main.warm_workflow_bytecode does
     asyncio.run(run())
 
 

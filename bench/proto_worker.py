@@ -49,6 +49,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings)
     os.nice(settings.worker_nice)  # as python -m worker does
+    worker_main.warm_workflow_bytecode()
     asyncio.run(run())
 
 
