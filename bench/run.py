@@ -7,7 +7,8 @@
 
 1. Ceiling: ``bench.noop.NoopIngestionWorkflow`` (the pipeline's steps, policies and
    sync/async split, activities that do nothing) on worker processes configured like
-   the real one, N workflows started by C clients → workflows/s.
+   the real one, N workflows started by C clients, at most ``JOB_DISPATCH_MAX_RUNNING``
+   open at once as the API's dispatcher allows jobs → workflows/s.
 2. Pipeline: N bills started with ``POST /jobs`` by C clients (mock connector, mixed
    providers and layouts, offline extractor), completion read from ``ingestion_jobs``
    in Postgres (no per-job GETs) → bills/s, POST→done latency, API latency, CPU/RSS.
@@ -85,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-in-flight",
         type=int,
         default=0,
-        help="clients wait while this many are started and not done (default: no limit)",
+        help="clients wait while this many are started and not done (default: none for the pipeline, "
+        "JOB_DISPATCH_MAX_RUNNING for the ceiling)",
     )
     parser.add_argument(
         "--local-steps",
@@ -160,7 +162,8 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
                 local_steps=_csv(args.ceiling_local),
                 stall_seconds=args.stall_seconds,
                 progress=progress,
-                max_in_flight=args.max_in_flight,
+                # The same admission as the pipeline: its dispatcher keeps this many jobs open.
+                max_in_flight=args.max_in_flight or settings.job_dispatch_max_running,
             )
         outcome.ceiling.resources = sampler.summary()
         stack.stop_noop_workers()
