@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     """Jobs started on Temporal and not yet finished or waiting for review, across all API processes."""
     job_dispatch_batch: int = Field(default=64, ge=1)
     """Jobs one dispatcher starts per round (concurrent start calls)."""
+    job_dispatch_stale_after: timedelta = timedelta(hours=1)
+    """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
     auth_disabled: bool = False
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
 

@@ -5,7 +5,9 @@
 INSERT, whatever Temporal's load. The dispatcher then starts jobs oldest first while
 fewer than ``JOB_DISPATCH_MAX_RUNNING`` are PENDING or RUNNING, so a burst of 10,000
 uploads waits in Postgres rather than as 10,000 open workflows competing for the
-workers' cache and slots (jobs waiting for a reviewer do not count).
+workers' cache and slots (jobs waiting for a reviewer do not count, nor do jobs started
+longer than ``JOB_DISPATCH_STALE_AFTER`` ago: a workflow terminated by hand never records
+its end, and must not hold a place for ever).
 
 Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED``,
 started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
@@ -45,7 +47,7 @@ FULL_POLL_SECONDS = 0.2
 ERROR_BACKOFF_SECONDS = 1.0
 
 _WAITING = "dispatched_at IS NULL AND start_request IS NOT NULL"
-_RUNNING = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at IS NOT NULL"
+_RUNNING = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
 
 
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
@@ -109,7 +111,9 @@ class JobDispatcher:
     async def dispatch_once(self) -> tuple[int, bool]:
         """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
         limit = self._settings.job_dispatch_max_running
-        running = await self._pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}")
+        running = await self._pool.fetchval(
+            f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}", self._settings.job_dispatch_stale_after
+        )
         room = min(limit - running, self._settings.job_dispatch_batch)
         if room <= 0:
             waiting = await self._pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")

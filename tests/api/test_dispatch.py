@@ -144,3 +144,18 @@ async def test_the_running_dispatcher_starts_what_the_api_accepts(
         assert len(await workflow_runs(client, jobs)) == 3
     finally:
         await dispatcher.stop()
+
+
+async def test_a_job_started_long_ago_stops_holding_a_place(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """A workflow terminated by hand never records its end: its job must not count for ever."""
+    settings = idle_queue(app_settings, limit=1)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    jobs = await accept(own_db, client, settings, dispatcher, 2)
+    assert await dispatcher.dispatch_once() == (1, True)
+    assert await dispatcher.dispatch_once() == (0, True)
+
+    await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
+    assert await dispatcher.dispatch_once() == (1, False)
+    assert await dispatched(own_db) == jobs

@@ -1,0 +1,34 @@
+"""Entry points keep pyarrow and the BigQuery Storage client out; the BigQuery client still works without them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from shared.settings import REPO_ROOT
+
+PROBE = """
+import sys
+from shared.lean import skip_unused_optional_imports
+skip_unused_optional_imports()
+from shared.analytics import BigQuerySink  # imports google.cloud.bigquery
+try:
+    import pyarrow
+except ImportError:
+    print("pyarrow: absent")
+print("bigquery:", "google.cloud.bigquery.client" in sys.modules)
+"""
+
+
+def test_an_entry_point_runs_without_the_unused_optional_modules() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True, cwd=REPO_ROOT
+    )
+    assert probe.stdout.splitlines() == ["pyarrow: absent", "bigquery: True"]
+
+
+def test_the_worker_and_api_entry_points_call_it_first() -> None:
+    for entry in ("worker/__main__.py", "api/__main__.py"):
+        source = (REPO_ROOT / entry).read_text().splitlines()
+        code = [line for line in source if line and not line.startswith(('"""', "#"))]
+        assert code[:2] == ["from shared.lean import skip_unused_optional_imports", "skip_unused_optional_imports()"]
