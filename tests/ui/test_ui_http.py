@@ -104,7 +104,9 @@ async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
     job_id = review_job["id"]
     page = await reviewer.get(f"/ui/reviews/{job_id}")
     revision = review_job_revision(page.text)
-    for token in (None, "0" * 64, csrf_of(page)[:-1] + "0"):
+    real = csrf_of(page)
+    altered = real[:-1] + ("1" if real[-1] == "0" else "0")  # one character off, never the real token
+    for token in (None, "0" * 64, altered):
         data = {"action": "approve", "revision": revision, **({"csrf_token": token} if token else {})}
         response = await reviewer.post(f"/ui/reviews/{job_id}", data=data)
         assert response.status_code == 403, response.text
