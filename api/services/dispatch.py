@@ -108,6 +108,11 @@ class JobDispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
             self._wake.clear()
 
+    async def _start(self, row: asyncpg.Record) -> None:
+        """One job's start; a row that fails (even to parse) stays undispatched and fails alone."""
+        request = IngestionRequest.model_validate(row["start_request"])
+        await start_ingestion(self._client, self._settings, workflow_id=row["workflow_id"], request=request)
+
     async def dispatch_once(self) -> tuple[int, bool]:
         """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
         limit = self._settings.job_dispatch_max_running
@@ -127,18 +132,7 @@ class JobDispatcher:
                 room + 1,  # one more tells whether others wait
             )
             claimed = rows[:room]
-            outcomes = await asyncio.gather(
-                *(
-                    start_ingestion(
-                        self._client,
-                        self._settings,
-                        workflow_id=row["workflow_id"],
-                        request=IngestionRequest.model_validate(row["start_request"]),
-                    )
-                    for row in claimed
-                ),
-                return_exceptions=True,
-            )
+            outcomes = await asyncio.gather(*(self._start(row) for row in claimed), return_exceptions=True)
             started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
             await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
