@@ -36,7 +36,3 @@ class AnalyticsActivities:
             )
         )
         logger.info("bill published", extra={"job_id": request.job_id, "step": "publish_analytics"})
-
-    async def close(self) -> None:
-        if self._batcher is not None:
-            await self._batcher.close()

@@ -138,10 +138,7 @@ class LocalStack:
         return {"WORKER_NICE": self.env.get("WORKER_NICE", CO_LOCATED_WORKER_NICE)}
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        # Everything shares this machine: the worker's batch work yields to API requests and Temporal.
-        proc = self._spawn(
-            "worker", f"worker-{len(self.workers)}.log", {"WORKER_NICE": self.env.get("WORKER_NICE", "10")}
-        )
+        proc = self._spawn("worker", f"worker-{len(self.workers)}.log", self.worker_env)
         self.workers.append(proc)
         return proc
 
