@@ -105,7 +105,11 @@ async def start_job(
     if dispatcher is not None:
         dispatcher.wake()
     elif created or job["status"] == JobStatus.PENDING:
-        start = IngestionRequest.model_validate(job["start_request"]) if job["start_request"] else request
+        # Rows from before migration 0004 carry no stored input: rebuild it for that job, not this one.
+        stored = job["start_request"]
+        start = (
+            IngestionRequest.model_validate(stored) if stored else request.model_copy(update={"job_id": str(job["id"])})
+        )
         await start_ingestion(client, settings, workflow_id=job["workflow_id"], request=start)
     return job, created
 

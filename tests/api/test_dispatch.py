@@ -19,9 +19,9 @@ from temporalio.client import Client
 
 from api.auth import Principal, Role
 from api.services.dispatch import JobDispatcher
-from api.services.jobs import start_job
+from api.services.jobs import idempotency_scope, start_job
 from shared.db import create_pool, migrate
-from shared.models import JobStatus, JobType
+from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
 
 PRINCIPAL = Principal(key_id=1, name="dispatch-test", role=Role.INGEST, customer_id=None)
@@ -159,3 +159,38 @@ async def test_a_job_started_long_ago_stops_holding_a_place(
     await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
     assert await dispatcher.dispatch_once() == (1, False)
     assert await dispatched(own_db) == jobs
+
+
+async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """A PENDING row without stored input, retried with its Idempotency-Key, starts for that row's job."""
+    settings = idle_queue(app_settings, limit=10)
+    account = await account_in(own_db)
+    old_job = str(uuid.uuid4())
+    await own_db.execute(
+        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,"
+        " idempotency_scope, idempotency_key, dispatched_at)"
+        " VALUES ($1, $2, $3, $4, 'connector', 'PENDING', $5, 'legacy-key', now())",
+        old_job,
+        account["customer_id"],
+        account["id"],
+        f"bill-ingestion-{old_job}",
+        idempotency_scope(PRINCIPAL),
+    )
+
+    job, created = await start_job(
+        pool=own_db,
+        client=client,
+        settings=settings,
+        principal=PRINCIPAL,
+        account=account,
+        job_type=JobType.CONNECTOR,
+        idempotency_key="legacy-key",
+    )
+
+    assert not created and str(job["id"]) == old_job
+    history = await client.get_workflow_handle(f"bill-ingestion-{old_job}").fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [request] = await client.data_converter.decode(started.input.payloads, [IngestionRequest])
+    assert request.job_id == old_job
