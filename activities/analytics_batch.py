@@ -19,11 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from shared.analytics import AnalyticsBill, AnalyticsPublishFailed, AnalyticsSink
+from shared.analytics import AnalyticsBill, AnalyticsPublishFailed
 
 logger = logging.getLogger(__name__)
+
+
+class BillsWriter(Protocol):
+    """All a batcher needs of an ``AnalyticsSink``."""
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]: ...
 
 
 @dataclass
@@ -36,7 +44,7 @@ class _Waiting:
 class PublishBatcher:
     """Coalesce ``publish`` calls on one event loop into batched ``sink.publish_bills`` calls."""
 
-    def __init__(self, sink: AnalyticsSink, *, max_bills: int, max_wait: float) -> None:
+    def __init__(self, sink: BillsWriter, *, max_bills: int, max_wait: float) -> None:
         if max_bills < 1:
             raise ValueError("max_bills must be at least 1")
         self._sink = sink

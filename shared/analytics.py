@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import ROUND_DOWN, Decimal
@@ -276,19 +276,10 @@ _MAX_SPREAD_DAYS = 400
 
 @dataclass
 class BillRows:
-    """The rows one publish writes, each with its stable insertId."""
+    """The rows one publish writes, per table name, each with its stable insertId."""
 
-    normalized: list[dict[str, Any]]
-    line_items: list[dict[str, Any]]
-    intervals: list[dict[str, Any]]
-    ids: dict[str, list[str]] = field(default_factory=dict)
-
-    def for_table(self, spec: TableSpec) -> list[dict[str, Any]]:
-        return {
-            NORMALIZED_BILLS.name: self.normalized,
-            BILL_LINE_ITEMS.name: self.line_items,
-            INTERVAL_USAGE.name: self.intervals,
-        }[spec.name]
+    rows: dict[str, list[dict[str, Any]]]
+    ids: dict[str, list[str]]
 
 
 CHILDREN_FIRST = (BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS)
@@ -399,9 +390,11 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
         ]
     base = f"{row.bill_id}:{revision}"
     return BillRows(
-        normalized=[normalized],
-        line_items=line_items,
-        intervals=intervals,
+        rows={
+            NORMALIZED_BILLS.name: [normalized],
+            BILL_LINE_ITEMS.name: line_items,
+            INTERVAL_USAGE.name: intervals,
+        },
         ids={
             NORMALIZED_BILLS.name: [base],
             BILL_LINE_ITEMS.name: [f"{base}:li{r['line_no']}" for r in line_items],
@@ -509,7 +502,7 @@ class BigQuerySink:
             for bill_id, bill in built:
                 if bill_id in refused:
                     continue  # never write a bill row over children the warehouse refused
-                part = bill.for_table(spec)
+                part = bill.rows[spec.name]
                 payload += part
                 ids += bill.ids[spec.name]
                 owners += [bill_id] * len(part)
@@ -606,7 +599,7 @@ class LocalAnalyticsSink:
         with self._connect() as conn:
             conn.execute("BEGIN TRANSACTION")
             for spec in CHILDREN_FIRST:
-                batch = [r for bill in built for r in bill.for_table(spec)]
+                batch = [r for bill in built for r in bill.rows[spec.name]]
                 if batch:
                     names = [c.name for c in spec.columns]
                     sql = f"INSERT INTO {spec.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"

@@ -42,7 +42,7 @@ def latest_ids(sink: AnalyticsSink) -> set[str]:
 
 async def test_concurrent_publishes_share_one_request_per_table(sink: AnalyticsSink) -> None:
     recording = Recording(sink)
-    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.2)  # type: ignore[arg-type]
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.2)
     rows = bills(12)
 
     await asyncio.gather(*(batcher.publish(r) for r in rows))
@@ -56,7 +56,7 @@ async def test_concurrent_publishes_share_one_request_per_table(sink: AnalyticsS
 
 async def test_a_full_batch_is_written_without_waiting(sink: AnalyticsSink) -> None:
     recording = Recording(sink)
-    batcher = PublishBatcher(recording, max_bills=4, max_wait=30)  # type: ignore[arg-type]
+    batcher = PublishBatcher(recording, max_bills=4, max_wait=30)
     rows = bills(8)
 
     await asyncio.wait_for(asyncio.gather(*(batcher.publish(r) for r in rows)), timeout=20)
@@ -68,7 +68,7 @@ async def test_a_full_batch_is_written_without_waiting(sink: AnalyticsSink) -> N
 
 async def test_a_refused_bill_fails_alone(local_sink: AnalyticsSink) -> None:
     recording = Recording(local_sink)
-    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.1)  # type: ignore[arg-type]
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.1)
     good, bad = bills(2)
     recording.refuse.add(bad.bill_id)
 
@@ -82,7 +82,7 @@ async def test_a_refused_bill_fails_alone(local_sink: AnalyticsSink) -> None:
 
 async def test_an_outage_fails_every_caller_and_a_retry_writes_each_bill_once(local_sink: AnalyticsSink) -> None:
     recording = Recording(local_sink)
-    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.05)  # type: ignore[arg-type]
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.05)
     rows = bills(3)
     recording.outages = 1
 
@@ -97,7 +97,7 @@ async def test_an_outage_fails_every_caller_and_a_retry_writes_each_bill_once(lo
 
 async def test_a_cancelled_caller_does_not_disturb_the_batch(local_sink: AnalyticsSink) -> None:
     recording = Recording(local_sink)
-    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.3)  # type: ignore[arg-type]
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.3)
     kept, dropped = bills(2)
 
     keep = asyncio.create_task(batcher.publish(kept))
