@@ -77,6 +77,15 @@ async def accept(
     return jobs
 
 
+async def dispatcher_with_jobs(
+    pool: asyncpg.Pool, client: Client, app_settings: Settings, *, limit: int, jobs: int
+) -> tuple[JobDispatcher, list[str]]:
+    """A dispatcher for an idle queue and ``jobs`` accepted jobs, oldest first, not yet dispatched."""
+    settings = idle_queue(app_settings, limit=limit)
+    dispatcher = JobDispatcher(pool, client, settings)
+    return dispatcher, await accept(pool, client, settings, dispatcher, jobs)
+
+
 async def dispatched(pool: asyncpg.Pool) -> list[str]:
     rows = await pool.fetch("SELECT id FROM ingestion_jobs WHERE dispatched_at IS NOT NULL ORDER BY created_at")
     return [str(r["id"]) for r in rows]
@@ -96,9 +105,7 @@ async def workflow_runs(client: Client, job_ids: list[str]) -> list[str]:
 async def test_jobs_start_oldest_first_and_only_while_there_is_room(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    settings = idle_queue(app_settings, limit=2)
-    dispatcher = JobDispatcher(own_db, client, settings)
-    jobs = await accept(own_db, client, settings, dispatcher, 5)
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=2, jobs=5)
 
     assert await dispatcher.dispatch_once() == (2, True)
     assert await dispatched(own_db) == jobs[:2]
@@ -114,9 +121,7 @@ async def test_jobs_start_oldest_first_and_only_while_there_is_room(
 async def test_a_start_repeated_after_a_crash_finds_the_first_run(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    settings = idle_queue(app_settings, limit=10)
-    dispatcher = JobDispatcher(own_db, client, settings)
-    jobs = await accept(own_db, client, settings, dispatcher, 3)
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=10, jobs=3)
     assert await dispatcher.dispatch_once() == (3, False)
     first_runs = await workflow_runs(client, jobs)
 
@@ -150,9 +155,7 @@ async def test_a_job_started_long_ago_stops_holding_a_place(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
     """A workflow terminated by hand never records its end: its job must not count for ever."""
-    settings = idle_queue(app_settings, limit=1)
-    dispatcher = JobDispatcher(own_db, client, settings)
-    jobs = await accept(own_db, client, settings, dispatcher, 2)
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=1, jobs=2)
     assert await dispatcher.dispatch_once() == (1, True)
     assert await dispatcher.dispatch_once() == (0, True)
 

@@ -29,9 +29,11 @@ from temporalio.worker import (
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
+from shared.artifacts import ArtifactStore
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionResult, JobType
 from shared.settings import Settings
+from tests.helpers import bill_text
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 SYSTEM = Principal(key_id=0, name="durability-tests", role=Role.ADMIN, customer_id=None)
@@ -57,6 +59,20 @@ async def create_account(pool: asyncpg.Pool, *, provider: Provider | None, accou
     return dict(row)
 
 
+async def stored_text_bill(store: ArtifactStore, account_number: str) -> tuple[str, ArtifactRef]:
+    """A new job id and its text bill already in the store, as ``POST /bills`` leaves them."""
+    job_id = str(uuid.uuid4())
+    upload = await asyncio.to_thread(
+        store.put_once,
+        job_id=job_id,
+        data=bill_text(account_number).encode(),
+        content_type="text/plain",
+        ext="txt",
+        metadata={"job_id": job_id, "source": "upload"},
+    )
+    return job_id, upload
+
+
 async def start_on_queue(
     *,
     pool: asyncpg.Pool,
@@ -67,7 +83,7 @@ async def start_on_queue(
     upload: ArtifactRef | None = None,
     job_id: str | None = None,
 ) -> Job:
-    """Record a job and start its workflow on ``queue``, exactly as the API would."""
+    """Record a job as the API does, and start its workflow on ``queue`` at once (no dispatcher)."""
     job, _ = await start_job(
         pool=pool,
         client=client,

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
-from tests.durability.conftest import create_account, job_row, start_on_queue, wait_until
-from tests.helpers import account_digits, bill_text
+from tests.durability.conftest import create_account, job_row, start_on_queue, stored_text_bill, wait_until
+from tests.helpers import account_digits
 from worker.main import build_worker
 from worker.resources import Resources
 
@@ -22,15 +19,7 @@ async def test_cancel_while_awaiting_review_closes_the_job_and_the_task(
 ) -> None:
     number = account_digits(unique)
     account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
-    job_id = str(uuid.uuid4())
-    upload = await asyncio.to_thread(
-        resources.store.put_once,
-        job_id=job_id,
-        data=bill_text(number).encode(),
-        content_type="text/plain",
-        ext="txt",
-        metadata={"job_id": job_id, "source": "upload"},
-    )
+    job_id, upload = await stored_text_bill(resources.store, number)
     async with build_worker(client, resources, app_settings, task_queue=queue):
         job = await start_on_queue(
             pool=resources.pool,

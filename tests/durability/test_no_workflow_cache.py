@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.client import Client
@@ -12,8 +11,15 @@ from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.durability.conftest import create_account, history_events, job_row, start_on_queue, wait_until
-from tests.helpers import account_digits, bill_text
+from tests.durability.conftest import (
+    create_account,
+    history_events,
+    job_row,
+    start_on_queue,
+    stored_text_bill,
+    wait_until,
+)
+from tests.helpers import account_digits
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -24,15 +30,7 @@ async def test_review_and_approval_with_max_cached_workflows_zero(
 ) -> None:
     number = account_digits(unique)
     account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
-    job_id = str(uuid.uuid4())
-    upload = await asyncio.to_thread(
-        resources.store.put_once,
-        job_id=job_id,
-        data=bill_text(number).encode(),
-        content_type="text/plain",
-        ext="txt",
-        metadata={"job_id": job_id, "source": "upload"},
-    )
+    job_id, upload = await stored_text_bill(resources.store, number)
 
     async with build_worker(client, resources, app_settings, task_queue=queue, max_cached_workflows=0):
         job = await start_on_queue(
