@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from cachetools import LRUCache
 from temporalio import activity
 
 from extraction.bounded import BoundedReader
@@ -41,23 +41,16 @@ class DocumentCache:
     """A few recently parsed documents, so validate does not re-parse what extract just read."""
 
     def __init__(self, size: int = 32) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Document] = OrderedDict()
+        self._items: LRUCache[str, Document] = LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Document | None:
         with self._lock:
-            doc = self._items.get(key)
-            if doc is not None:
-                self._items.move_to_end(key)
-            return doc
+            return self._items.get(key)
 
     def put(self, key: str, doc: Document) -> None:
         with self._lock:
             self._items[key] = doc
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
 
 
 class ExtractionActivities:

@@ -12,6 +12,7 @@ from activities.connectors.mock import MockConnector
 from shared.analytics import AnalyticsSink, build_analytics_sink
 from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.db import create_pool, migrate
+from shared.recent_artifacts import RecentArtifacts
 from shared.settings import Settings
 
 
@@ -32,6 +33,8 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     if run_migrations:
         await migrate(pool)
     store = build_artifact_store(settings)
+    if settings.worker_recent_artifacts_bytes > 0:
+        store = RecentArtifacts(store, max_bytes=settings.worker_recent_artifacts_bytes)
     sink = build_analytics_sink(settings)
     await asyncio.to_thread(store.ensure_bucket)
     if sink is not None:

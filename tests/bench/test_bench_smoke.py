@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import re
 import subprocess
@@ -11,10 +12,28 @@ from pathlib import Path
 
 import pytest
 
+from activities.analytics import AnalyticsActivities
+from activities.bills import BillActivities
+from activities.extraction import ExtractionActivities
+from activities.fetching import FetchActivities
+from activities.jobs import JobActivities
+from activities.storage import StorageActivities
 from bench.load import InFlightLimit, drive
+from bench.noop import STEP_ACTIVITIES
 from bench.report import summary_line
 from bench.stats import distribution, per_second, percentile
 
+REAL_ACTIVITY_METHODS = [
+    JobActivities.mark_job_running,
+    JobActivities.mark_job_finished,
+    FetchActivities.fetch_bill,
+    StorageActivities.store_raw_bill,
+    BillActivities.find_duplicate,
+    BillActivities.persist_bill,
+    ExtractionActivities.extract_bill,
+    ExtractionActivities.validate_bill,
+    AnalyticsActivities.publish_analytics,
+]
 REPO = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(
     r"^bench: bills=\d+ pipeline_bps=\d+\.\d ceiling_wps=\d+\.\d ratio=\d+\.\d\d api_p99_ms=\d+ rss_mb=\d+$"
@@ -81,3 +100,12 @@ async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() ->
     assert sorted(int(s.key) for s in started) == list(range(10))
     assert peak <= 3
     assert clients_used <= {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("step", list(STEP_ACTIVITIES))
+def test_the_ceiling_mirrors_each_real_activity(step: str) -> None:
+    """A no-op step runs where the real one does (event loop or thread pool), under the same name."""
+    real = {fn.__name__: fn for fn in REAL_ACTIVITY_METHODS}[step]
+    noop = STEP_ACTIVITIES[step]
+
+    assert inspect.iscoroutinefunction(noop) == inspect.iscoroutinefunction(real)

@@ -1,0 +1,57 @@
+"""Raw bills this worker just wrote or read, kept in memory so extraction skips a download.
+
+``store_raw_bill`` uploads a bill and ``extract_bill`` reads it back moments later,
+usually in the same worker. Object names carry the content's SHA-256 and objects are
+written once, so a name always means the same bytes: a copy kept here cannot go stale.
+The cache is bounded by bytes; a miss just reads the store as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from cachetools import LRUCache
+
+from shared.artifacts import DEFAULT_CHUNK_SIZE, ArtifactStore
+from shared.models import ArtifactRef
+
+
+class RecentArtifacts:
+    """An ``ArtifactStore`` that remembers the last ``max_bytes`` of objects it wrote or read."""
+
+    def __init__(self, store: ArtifactStore, *, max_bytes: int) -> None:
+        self._store = store
+        self._max_object = max_bytes // 4
+        """Larger objects are not kept: one big upload must not flush every small bill."""
+        self._recent: LRUCache[str, bytes] = LRUCache(maxsize=max(1, max_bytes), getsizeof=len)
+        self._lock = threading.Lock()  # activities call the store from several threads
+
+    def ensure_bucket(self) -> None:
+        self._store.ensure_bucket()
+
+    def put_once(
+        self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
+    ) -> ArtifactRef:
+        ref = self._store.put_once(job_id=job_id, data=data, content_type=content_type, ext=ext, metadata=metadata)
+        self._remember(ref.uri, data)
+        return ref
+
+    def read(self, uri: str) -> bytes:
+        with self._lock:
+            data = self._recent.get(uri)
+        if data is None:
+            data = self._store.read(uri)
+            self._remember(uri, data)
+        return data
+
+    def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        return self._store.iter_chunks(uri, chunk_size)
+
+    def exists(self, uri: str) -> bool:
+        return self._store.exists(uri)
+
+    def _remember(self, uri: str, data: bytes) -> None:
+        if 0 < len(data) <= self._max_object:
+            with self._lock:
+                self._recent[uri] = data
