@@ -1,10 +1,11 @@
 """The ceiling: a workflow shaped like BillIngestionWorkflow whose activities do nothing.
 
 Same steps in the same order, same timeouts and retry policies (``workflows.policies``),
-the same sync/async split (sync activities run on the worker's thread pool) and the same
-search-attribute upserts. Whatever this reaches per second on a server and worker is
-what orchestration alone costs; the pipeline cannot beat it. Steps can be run as local
-activities to prototype that change.
+the same sync/async split (sync activities run on the worker's thread pool), the same
+search-attribute upserts and the same patch checks (each records a marker and upserts
+``TemporalChangeVersion``: two more visibility writes per run). Whatever this reaches per
+second on a server and worker is what orchestration alone costs; the pipeline cannot beat
+it. Steps can be run as local activities to prototype that change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from shared import search_attributes as sa
     from shared.models import JobStatus, StepRecord
     from workflows import policies
+    from workflows.bill_ingestion import DUPLICATE_CHECK_PATCH, STATUS_AFTER_RECORD_PATCH
     from workflows.policies import ActivityPolicy
 
 
@@ -99,6 +101,12 @@ STEP_POLICIES: dict[str, ActivityPolicy] = {
 }
 """The happy path of BillIngestionWorkflow, in order, with each step's policy."""
 
+PATCHED_BEFORE: dict[str, str] = {
+    "find_duplicate": DUPLICATE_CHECK_PATCH,
+    "mark_job_finished": STATUS_AFTER_RECORD_PATCH,
+}
+"""The patches BillIngestionWorkflow checks on every run, by the step each one precedes."""
+
 STEP_ACTIVITIES: dict[str, Callable[..., Any]] = {
     "mark_job_running": NoopActivities.mark_job_running,
     "fetch_bill": NoopActivities.fetch_bill,
@@ -128,6 +136,8 @@ class NoopIngestionWorkflow:
                 ]
             )
         for name in request.steps:
+            if name in PATCHED_BEFORE:
+                workflow.patched(PATCHED_BEFORE[name])
             await self._step(name, request, local=name in request.local_steps)
         if request.upserts:
             workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(JobStatus.SUCCEEDED)])

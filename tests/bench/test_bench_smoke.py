@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import json
 import re
@@ -19,7 +20,7 @@ from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.storage import StorageActivities
 from bench.load import InFlightLimit, drive
-from bench.noop import STEP_ACTIVITIES
+from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
 from bench.report import summary_line
 from bench.stats import distribution, per_second, percentile
 
@@ -109,3 +110,16 @@ def test_the_ceiling_mirrors_each_real_activity(step: str) -> None:
     noop = STEP_ACTIVITIES[step]
 
     assert inspect.iscoroutinefunction(noop) == inspect.iscoroutinefunction(real)
+
+
+def test_the_ceiling_checks_the_patches_an_accepted_bill_records() -> None:
+    """Each patch marker costs the server a marker and a visibility write: the no-op pays them too."""
+    history = json.loads((REPO / "tests" / "histories" / "current" / "accepted.json").read_text())
+    recorded = {
+        json.loads(base64.b64decode(payload["data"]))["id"]
+        for event in history["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        for payload in event["markerRecordedEventAttributes"]["details"]["patch-data"]["payloads"]
+    }
+
+    assert set(PATCHED_BEFORE.values()) == recorded

@@ -14,7 +14,7 @@ from api.auth import Principal, Role
 from api.services.jobs import start_job
 from shared.models import JobType, PublishRequest
 from shared.settings import Settings
-from tests.helpers import bill_needing_review, create_account, wait_for_status
+from tests.helpers import TERMINAL, bill_needing_review, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 
@@ -47,6 +47,17 @@ async def review_corrected(http: httpx.AsyncClient, **_: Any) -> str:
 
 async def review_rejected(http: httpx.AsyncClient, **_: Any) -> str:
     return await _decide(http, "reject")
+
+
+async def cancelled_in_review(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """An operator cancels a job while it waits for a reviewer: the review task closes, the job ends CANCELED."""
+    job = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    await client.get_workflow_handle(job["workflow_id"]).cancel()
+    done = await wait_for_status(http, job["id"], {"CANCELED", *TERMINAL}, within=60)
+    assert done["status"] == "CANCELED", done
+    review = (await http.get(f"/reviews/{job['id']}")).json()
+    assert review["status"] == "CANCELED", review
+    return str(job["workflow_id"])
 
 
 async def failed_job(http: httpx.AsyncClient, **_: Any) -> str:
@@ -96,4 +107,5 @@ SCENARIOS: dict[str, Scenario] = {
     "review_rejected": review_rejected,
     "step_retried": step_retried,
     "failed_job": failed_job,
+    "cancelled_in_review": cancelled_in_review,
 }

@@ -25,7 +25,14 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_histories_are_committed() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"accepted", "review_corrected", "review_rejected", "step_retried", "failed_job"} <= names
+    assert {
+        "accepted",
+        "review_corrected",
+        "review_rejected",
+        "step_retried",
+        "failed_job",
+        "cancelled_in_review",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
