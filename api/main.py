@@ -14,6 +14,7 @@ from api import ui
 from api.problems import install_problem_handlers, problem_responses
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.services.dispatch import JobDispatcher
+from api.services.reconcile import JobReconciler
 from api.state import AppState
 from api.uploads import UploadSizeLimit
 from shared.analytics import build_analytics_sink
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sink = build_analytics_sink(settings)
         dispatcher = JobDispatcher(pool, client, settings)
         dispatcher.start()
+        reconciler = JobReconciler(pool, client, settings)
+        reconciler.start()
         app.state.minimeter = AppState(
             settings=settings,
             client=client,
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await reconciler.stop()
             await dispatcher.stop()
             await pool.close()
 

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     """Jobs one dispatcher starts per round (concurrent start calls)."""
     job_dispatch_stale_after: timedelta = timedelta(hours=1)
     """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
+    job_reconcile_after: timedelta = timedelta(minutes=10)
+    """Open jobs unchanged this long are checked against Temporal (each at most once per period):
+    a workflow ended from outside (Terminate in the Web UI) has its job recorded as ended."""
+    job_reconcile_batch: int = Field(default=100, ge=1)
+    """Jobs one reconciliation round checks (one describe call each)."""
     auth_disabled: bool = False
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
 

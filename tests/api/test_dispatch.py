@@ -8,52 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
-import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 
-from api.auth import Principal, Role
 from api.services.dispatch import JobDispatcher
 from api.services.jobs import idempotency_scope, start_job
-from shared.db import create_pool, migrate
 from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
-
-PRINCIPAL = Principal(key_id=1, name="dispatch-test", role=Role.INGEST, customer_id=None)
-
-
-@pytest.fixture()
-async def own_db(pg_url: str, app_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    name = f"dispatch_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(pg_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    dsn = urlsplit(pg_url)._replace(path=f"/{name}").geturl()
-    pool = await create_pool(app_settings, dsn=dsn)
-    await migrate(pool)
-    yield pool
-    await pool.close()
-    await admin.execute(f"DROP DATABASE {name}")
-    await admin.close()
-
-
-async def account_in(pool: asyncpg.Pool) -> dict[str, Any]:
-    customer = await pool.fetchval("INSERT INTO customers (name) VALUES ('Dispatch Co') RETURNING id")
-    row = await pool.fetchrow(
-        "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, 'pge', 'PG-1') RETURNING *",
-        customer,
-    )
-    return dict(row)
-
-
-def idle_queue(app_settings: Settings, limit: int) -> Settings:
-    return app_settings.model_copy(
-        update={"temporal_task_queue": f"idle-{uuid.uuid4().hex[:8]}", "job_dispatch_max_running": limit}
-    )
+from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue
 
 
 async def accept(

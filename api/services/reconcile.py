@@ -1,0 +1,155 @@
+"""Record the end of jobs whose workflow was ended from outside MiniMeter.
+
+A workflow records its own end (``mark_job_finished``, after a cancel request too), so
+a job row still PENDING, RUNNING or NEEDS_REVIEW while Temporal says its workflow is
+closed means someone ended it from outside: Terminate in the Web UI or the CLI, or a
+run timeout. Such a row would show a live job for ever and keep its review task in the
+reviewers' queue. The reconciler asks Temporal about open rows that have not changed
+for ``JOB_RECONCILE_AFTER``, each at most once per that period, and records what
+happened: FAILED with the reason (CANCELED for a cancellation), the review task closed.
+
+It acts only on Temporal's positive answer: a running workflow is left alone however
+long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
+logged, never failed, so a misconfiguration cannot fail every open job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared.models import JobStatus
+from shared.review import ReviewStatus
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 60.0
+
+_OPEN = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}', '{JobStatus.NEEDS_REVIEW}')"
+_ENDED_OUTSIDE = {
+    WorkflowExecutionStatus.TERMINATED: (JobStatus.FAILED, "terminated outside MiniMeter"),
+    WorkflowExecutionStatus.TIMED_OUT: (JobStatus.FAILED, "timed out (workflow run timeout)"),
+    WorkflowExecutionStatus.FAILED: (JobStatus.FAILED, "failed before recording its end"),
+    WorkflowExecutionStatus.CANCELED: (JobStatus.CANCELED, "cancelled before recording its end"),
+}
+"""Closed statuses whose job row may still be open, and what the job becomes."""
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    checked: int
+    ended: int
+    unknown: int
+
+
+class JobReconciler:
+    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="job-reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                checked = (await self.reconcile_once()).checked
+            except Exception:
+                logger.warning("job reconciliation failed; retrying later", exc_info=True)
+                checked = 0
+            if checked < self._settings.job_reconcile_batch:  # a full batch: more rows are due now
+                await asyncio.sleep(POLL_SECONDS)
+
+    async def reconcile_once(self) -> Reconciled:
+        """Check up to ``JOB_RECONCILE_BATCH`` due rows, least recently checked first."""
+        rows = await self._pool.fetch(
+            f"""
+            SELECT id, workflow_id FROM ingestion_jobs
+             WHERE {_OPEN} AND dispatched_at IS NOT NULL
+               AND COALESCE(checked_at, updated_at) < now() - $1::interval
+             ORDER BY COALESCE(checked_at, updated_at) LIMIT $2
+            """,
+            self._settings.job_reconcile_after,
+            self._settings.job_reconcile_batch,
+        )
+        ended = unknown = 0
+        for row in rows:
+            outcome = await self._check(str(row["id"]), row["workflow_id"])
+            ended += outcome is True
+            unknown += outcome is None
+        return Reconciled(checked=len(rows), ended=ended, unknown=unknown)
+
+    async def _check(self, job_id: str, workflow_id: str) -> bool | None:
+        """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            status = (await handle.describe()).status
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            logger.warning(
+                "job's workflow is unknown to Temporal", extra={"job_id": job_id, "workflow_id": workflow_id}
+            )
+            await self._checked(job_id)
+            return None
+        if status not in _ENDED_OUTSIDE:
+            await self._checked(job_id)
+            return False
+        job_status, what = _ENDED_OUTSIDE[status]
+        reason = await self._close_reason(workflow_id)
+        error = f"workflow {what}" + (f": {reason}" if reason else "")
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated = await conn.execute(
+                f"""
+                UPDATE ingestion_jobs
+                   SET status = $2, error = $3, updated_at = now(), checked_at = now(),
+                       finished_at = COALESCE(finished_at, now()),
+                       duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
+                 WHERE id = $1 AND {_OPEN}
+                """,
+                job_id,
+                job_status,
+                error,
+            )
+            if not updated.endswith(" 1"):  # its last activity recorded an end after all
+                return False
+            await conn.execute(
+                "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = COALESCE(closed_at, now())"
+                " WHERE job_id = $1 AND status IN ($3, $4)",
+                job_id,
+                ReviewStatus.CANCELED,
+                ReviewStatus.PENDING,
+                ReviewStatus.ESCALATED,
+            )
+        logger.warning(
+            "job ended outside MiniMeter recorded",
+            extra={"job_id": job_id, "workflow_id": workflow_id, "status": str(job_status), "error": error},
+        )
+        return True
+
+    async def _checked(self, job_id: str) -> None:
+        await self._pool.execute("UPDATE ingestion_jobs SET checked_at = now() WHERE id = $1", job_id)
+
+    async def _close_reason(self, workflow_id: str) -> str | None:
+        """The reason an operator gave for a termination (the Web UI and CLI ask for one)."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        async for event in handle.fetch_history_events(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT):
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+                reason = event.workflow_execution_terminated_event_attributes.reason
+                identity = event.workflow_execution_terminated_event_attributes.identity
+                return " ".join(part for part in (reason, f"(by {identity})" if identity else "") if part) or None
+        return None

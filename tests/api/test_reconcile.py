@@ -1,0 +1,126 @@
+"""The reconciler: a job whose workflow was ended from outside MiniMeter is recorded as ended.
+
+Jobs start on a task queue no worker polls, so their workflows stay open until the test
+terminates or cancels them, as an operator would in the Web UI.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+from temporalio.client import Client
+
+from api.services.jobs import start_job
+from api.services.reconcile import JobReconciler, Reconciled
+from shared.models import JobStatus, JobType
+from shared.review import ReviewStatus
+from shared.settings import Settings
+from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue
+
+
+async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: int) -> list[str]:
+    """``n`` jobs started (PENDING, workflow open), their rows last changed an hour ago."""
+    account = await account_in(pool)
+    jobs = []
+    for _ in range(n):
+        job, _created = await start_job(
+            pool=pool,
+            client=client,
+            settings=settings,
+            principal=PRINCIPAL,
+            account=account,
+            job_type=JobType.CONNECTOR,
+            idempotency_key=None,
+        )
+        jobs.append(str(job["id"]))
+    await pool.execute("UPDATE ingestion_jobs SET updated_at = now() - interval '1 hour'")
+    return jobs
+
+
+async def job(pool: asyncpg.Pool, job_id: str) -> asyncpg.Record:
+    row = await pool.fetchrow("SELECT status, error, finished_at FROM ingestion_jobs WHERE id = $1", job_id)
+    assert row is not None
+    return row
+
+
+def reconciler(pool: asyncpg.Pool, client: Client, app_settings: Settings) -> tuple[JobReconciler, Settings]:
+    settings = idle_queue(app_settings).model_copy(update={"job_reconcile_after": timedelta(minutes=10)})
+    return JobReconciler(pool, client, settings), settings
+
+
+async def test_a_terminated_job_is_recorded_failed_with_the_operators_reason(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    checker, settings = reconciler(own_db, client, app_settings)
+    terminated, running = await open_jobs(own_db, client, settings, 2)
+    await client.get_workflow_handle(f"bill-ingestion-{terminated}").terminate(reason="bad bill loops")
+
+    assert await checker.reconcile_once() == Reconciled(checked=2, ended=1, unknown=0)
+
+    ended = await job(own_db, terminated)
+    assert ended["status"] == JobStatus.FAILED
+    assert "terminated outside MiniMeter: bad bill loops" in ended["error"]
+    assert ended["finished_at"] is not None
+    assert (await job(own_db, running))["status"] == JobStatus.PENDING  # still running: left alone
+
+
+async def test_an_open_review_task_closes_with_its_job(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    checker, settings = reconciler(own_db, client, app_settings)
+    (waiting,) = await open_jobs(own_db, client, settings, 1)
+    await own_db.execute("UPDATE ingestion_jobs SET status = 'NEEDS_REVIEW' WHERE id = $1", waiting)
+    await own_db.execute(
+        "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
+        " VALUES ($1, $2, '[]', 'gs://b/o', 'r1')",
+        waiting,
+        ReviewStatus.PENDING,
+    )
+    await client.get_workflow_handle(f"bill-ingestion-{waiting}").cancel()
+    # A cancel request reaches a workflow through a task; with no worker it is still open.
+    assert await checker.reconcile_once() == Reconciled(checked=1, ended=0, unknown=0)
+    await client.get_workflow_handle(f"bill-ingestion-{waiting}").terminate(reason="queue cleanup")
+    await own_db.execute("UPDATE ingestion_jobs SET checked_at = now() - interval '1 hour' WHERE id = $1", waiting)
+
+    assert await checker.reconcile_once() == Reconciled(checked=1, ended=1, unknown=0)
+
+    assert (await job(own_db, waiting))["status"] == JobStatus.FAILED
+    task = await own_db.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", waiting)
+    assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None
+
+
+async def test_each_job_is_checked_once_per_period_and_recent_ones_not_at_all(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    checker, settings = reconciler(own_db, client, app_settings)
+    old = await open_jobs(own_db, client, settings, 2)
+    (recent,) = await open_jobs(own_db, client, settings, 1)  # open_jobs aged every row: make this one new
+    await own_db.execute("UPDATE ingestion_jobs SET updated_at = now() WHERE id = $1", recent)
+
+    assert (await checker.reconcile_once()).checked == 2
+    assert (await checker.reconcile_once()).checked == 0  # checked now: not again within the period
+
+    checked = await own_db.fetch("SELECT id FROM ingestion_jobs WHERE checked_at IS NOT NULL")
+    assert sorted(str(r["id"]) for r in checked) == sorted(old)
+
+
+async def test_a_job_temporal_does_not_know_is_never_failed(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    checker, settings = reconciler(own_db, client, app_settings)
+    (lost,) = await open_jobs(own_db, client, settings, 1)
+    await own_db.execute("UPDATE ingestion_jobs SET workflow_id = 'bill-ingestion-nowhere' WHERE id = $1", lost)
+
+    assert await checker.reconcile_once() == Reconciled(checked=1, ended=0, unknown=1)
+    assert (await job(own_db, lost))["status"] == JobStatus.PENDING
+
+
+async def test_a_finished_job_is_not_rewritten(own_db: asyncpg.Pool, client: Client, app_settings: Settings) -> None:
+    checker, settings = reconciler(own_db, client, app_settings)
+    (done,) = await open_jobs(own_db, client, settings, 1)
+    await client.get_workflow_handle(f"bill-ingestion-{done}").terminate(reason="after the fact")
+    await own_db.execute("UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = $1", done)
+
+    assert (await checker.reconcile_once()).checked == 0
+    assert (await job(own_db, done))["status"] == JobStatus.SUCCEEDED
