@@ -102,7 +102,8 @@ class JobReconciler:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             logger.warning(
-                "job's workflow is unknown to Temporal", extra={"job_id": job_id, "workflow_id": workflow_id}
+                "job's workflow is unknown to Temporal",
+                extra={"job_id": job_id, "workflow_id": workflow_id, "step": "reconcile"},
             )
             await self._checked(job_id)
             return None
@@ -137,7 +138,13 @@ class JobReconciler:
             )
         logger.warning(
             "job ended outside MiniMeter recorded",
-            extra={"job_id": job_id, "workflow_id": workflow_id, "status": str(job_status), "error": error},
+            extra={
+                "job_id": job_id,
+                "workflow_id": workflow_id,
+                "step": "reconcile",
+                "status": str(job_status),
+                "error": error,
+            },
         )
         return True
 
