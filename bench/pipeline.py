@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import asyncpg
 from tqdm import tqdm
 
-from bench.load import InFlightLimit, drive, timed
+from bench.api_clients import job_starter
+from bench.load import InFlightLimit, drive
 from bench.stats import Span, distribution, per_second
 from shared.models import JobStatus
 
@@ -22,7 +21,6 @@ ACCOUNTS_PER_CUSTOMER = 10
 DONE = [s.value for s in JobStatus if s.is_terminal] + [JobStatus.NEEDS_REVIEW.value]
 """A job needing review is done as far as throughput goes (it waits for a person); reported apart."""
 TABLES = ("ingestion_jobs", "artifacts", "bills", "bill_line_items", "bill_usage")
-RETRY_STATUSES = {429, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -179,48 +177,10 @@ async def run_pipeline(
     try:
         customer_ids = sorted({a.customer_id for a in accounts})
         before = await _table_counts(conn)
-        headers = {"Authorization": f"Bearer {api_key}"}
-        retries = 0
-        # One connection per client, as separate callers have, on aiohttp: the clients share the
-        # machine with the API, and per request httpx cost the bench 0.65 ms of CPU where aiohttp
-        # costs 0.2 ms (one shared httpx client with 32 connections cost 2.6 ms). A busy bench
-        # process reports its own queueing as API latency.
-        async with contextlib.AsyncExitStack() as stack:
-            sessions = [
-                await stack.enter_async_context(
-                    aiohttp.ClientSession(
-                        base_url=api_url,
-                        headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=60),
-                        connector=aiohttp.TCPConnector(limit=1),
-                    )
-                )
-                for _ in range(max(1, clients))
-            ]
-
-            async def start(i: int, client: int) -> tuple[str, int, float, float]:
-                nonlocal retries
-                account = accounts[i % len(accounts)]
-                session = sessions[client]
-                for attempt in range(20):
-
-                    async def call() -> str:
-                        async with session.post("/jobs", json={"utility_account_id": account.id}) as response:
-                            if response.status in RETRY_STATUSES:
-                                return ""
-                            response.raise_for_status()
-                            return str((await response.json())["id"])
-
-                    job_id, sent_at, latency = await timed(call)
-                    if job_id:
-                        return job_id, attempt, sent_at, latency
-                    retries += 1
-                    await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
-                raise RuntimeError(f"POST /jobs kept failing for bill {i}")
-
+        async with job_starter(api_url, api_key, clients=clients, account_ids=[a.id for a in accounts]) as starter:
             bar = tqdm(total=bills, desc="pipeline", unit="bill", disable=not progress, smoothing=0.1)
             in_flight = InFlightLimit(max_in_flight)
-            starting = asyncio.create_task(drive(bills, clients, start, rate=rate, in_flight=in_flight))
+            starting = asyncio.create_task(drive(bills, clients, starter.start, rate=rate, in_flight=in_flight))
             done = 0
             last_change = time.monotonic()
             while True:
@@ -271,7 +231,7 @@ async def run_pipeline(
         statuses=statuses,
         span=Span(first_start=first, last_finish=last),
         api_ms=distribution([s.latency_ms for s in started]),
-        api_retries=retries,
+        api_retries=starter.retries,
         e2e_ms=distribution(e2e, digits=0),
         steps_ms=steps,
         rows_written={k: after[k] - before[k] for k in after},

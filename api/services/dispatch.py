@@ -33,6 +33,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.services.background import BackgroundLoop
 from shared import search_attributes as sa
 from shared.models import IngestionRequest, JobStatus
 from shared.settings import Settings
@@ -71,25 +72,18 @@ async def start_ingestion(client: Client, settings: Settings, *, workflow_id: st
         )
 
 
-class JobDispatcher:
+class JobDispatcher(BackgroundLoop):
+    name = "job-dispatcher"
+
     def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
         self._pool = pool
         self._client = client
         self._settings = settings
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """A job was accepted: look now rather than at the next poll."""
         self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-dispatcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

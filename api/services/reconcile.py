@@ -24,6 +24,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.services.background import BackgroundLoop
 from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
@@ -49,20 +50,13 @@ class Reconciled:
     unknown: int
 
 
-class JobReconciler:
+class JobReconciler(BackgroundLoop):
+    name = "job-reconciler"
+
     def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
         self._pool = pool
         self._client = client
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-reconciler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

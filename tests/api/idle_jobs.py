@@ -6,8 +6,12 @@ import uuid
 from typing import Any
 
 import asyncpg
+from temporalio.client import Client
 
 from api.auth import Principal, Role
+from api.services.dispatch import JobDispatcher
+from api.services.jobs import start_job
+from shared.models import JobType
 from shared.settings import Settings
 
 PRINCIPAL = Principal(key_id=1, name="jobs-test", role=Role.INGEST, customer_id=None)
@@ -26,3 +30,25 @@ def idle_queue(app_settings: Settings, limit: int = 64) -> Settings:
     return app_settings.model_copy(
         update={"temporal_task_queue": f"idle-{uuid.uuid4().hex[:8]}", "job_dispatch_max_running": limit}
     )
+
+
+async def start_jobs(
+    pool: asyncpg.Pool, client: Client, settings: Settings, n: int, *, dispatcher: JobDispatcher | None = None
+) -> list[dict[str, Any]]:
+    """``n`` new jobs of one account, as the API accepts them (started at once without a dispatcher)."""
+    account = await account_in(pool)
+    jobs = []
+    for _ in range(n):
+        job, created = await start_job(
+            pool=pool,
+            client=client,
+            settings=settings,
+            principal=PRINCIPAL,
+            account=account,
+            job_type=JobType.CONNECTOR,
+            idempotency_key=None,
+            dispatcher=dispatcher,
+        )
+        assert created
+        jobs.append(job)
+    return jobs

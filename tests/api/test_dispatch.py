@@ -17,28 +17,15 @@ from api.services.dispatch import JobDispatcher
 from api.services.jobs import idempotency_scope, start_job
 from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
-from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue
+from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue, start_jobs
 
 
 async def accept(
     pool: asyncpg.Pool, client: Client, settings: Settings, dispatcher: JobDispatcher, n: int
 ) -> list[str]:
-    account = await account_in(pool)
-    jobs = []
-    for _ in range(n):
-        job, created = await start_job(
-            pool=pool,
-            client=client,
-            settings=settings,
-            principal=PRINCIPAL,
-            account=account,
-            job_type=JobType.CONNECTOR,
-            idempotency_key=None,
-            dispatcher=dispatcher,
-        )
-        assert created and job["status"] == JobStatus.PENDING and job["dispatched_at"] is None
-        jobs.append(str(job["id"]))
-    return jobs
+    jobs = await start_jobs(pool, client, settings, n, dispatcher=dispatcher)
+    assert all(job["status"] == JobStatus.PENDING and job["dispatched_at"] is None for job in jobs)
+    return [str(job["id"]) for job in jobs]
 
 
 async def dispatcher_with_jobs(

@@ -11,31 +11,18 @@ from datetime import timedelta
 import asyncpg
 from temporalio.client import Client
 
-from api.services.jobs import start_job
 from api.services.reconcile import JobReconciler, Reconciled
-from shared.models import JobStatus, JobType
+from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
-from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue
+from tests.api.idle_jobs import idle_queue, start_jobs
 
 
 async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: int) -> list[str]:
     """``n`` jobs started (PENDING, workflow open), their rows last changed an hour ago."""
-    account = await account_in(pool)
-    jobs = []
-    for _ in range(n):
-        job, _created = await start_job(
-            pool=pool,
-            client=client,
-            settings=settings,
-            principal=PRINCIPAL,
-            account=account,
-            job_type=JobType.CONNECTOR,
-            idempotency_key=None,
-        )
-        jobs.append(str(job["id"]))
+    jobs = await start_jobs(pool, client, settings, n)
     await pool.execute("UPDATE ingestion_jobs SET updated_at = now() - interval '1 hour'")
-    return jobs
+    return [str(job["id"]) for job in jobs]
 
 
 async def job(pool: asyncpg.Pool, job_id: str) -> asyncpg.Record:

@@ -67,6 +67,24 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert json_path.with_suffix(".png").stat().st_size > 0
 
 
+@pytest.mark.timeout(300)
+def test_api_alone_answers_every_post_and_reports_each_round() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.api_alone", "--requests", "40", "--clients", "4", "--rounds", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("round ")]
+    assert [line.split(":")[0] for line in rounds] == ["round 1", "round 2"]
+    assert all(
+        re.search(r": 40 POST /jobs by 4 clients, \d+/s, p50/p95/p99 [\d.]+/[\d.]+/[\d.]+ ms, CPU per request", line)
+        for line in rounds
+    ), rounds
+
+
 def test_summary_line_without_phases_says_na() -> None:
     assert summary_line(5, None, None, None) == (
         "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na"

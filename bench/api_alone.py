@@ -1,0 +1,74 @@
+"""``python -m bench.api_alone``: ``POST /jobs`` on an otherwise idle stack, no worker.
+
+What the API alone answers: C clients send N starts as fast as they are answered, twice
+(the first round includes warm-up: new pool connections, first-time code paths). Prints
+requests/s, latency p50/p95/p99, and the CPU each request cost the API and the clients.
+The dispatcher starts the first ``JOB_DISPATCH_MAX_RUNNING`` jobs; with no worker the rest
+wait in Postgres, as they would behind a busy worker.
+
+    python -m bench.api_alone --requests 2000 --clients 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.api_clients import job_starter
+from bench.harness import BenchStack
+from bench.load import drive
+from bench.pipeline import seed_accounts
+from bench.stats import distribution
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def measure(stack: BenchStack, *, requests: int, clients: int, rounds: int) -> None:
+    accounts = await seed_accounts(stack.database_url, run_id=stack.run_id, bills=requests, bills_per_account=10)
+    assert stack.local.api is not None
+    api, bench = psutil.Process(stack.local.api.pid), psutil.Process()
+    async with job_starter(
+        stack.api_url, stack.admin_key, clients=clients, account_ids=[a.id for a in accounts]
+    ) as starter:
+        for round_number in range(1, rounds + 1):
+            api_cpu, bench_cpu, began = _cpu_seconds(api), _cpu_seconds(bench), time.perf_counter()
+            started = await drive(requests, clients, starter.start)
+            seconds = time.perf_counter() - began
+            latency = distribution([s.latency_ms for s in started])
+            print(
+                f"round {round_number}: {requests} POST /jobs by {clients} clients, {requests / seconds:.0f}/s, "
+                f"p50/p95/p99 {latency['p50']}/{latency['p95']}/{latency['p99']} ms, CPU per request: "
+                f"API {(_cpu_seconds(api) - api_cpu) * 1000 / requests:.2f} ms, "
+                f"clients {(_cpu_seconds(bench) - bench_cpu) * 1000 / requests:.2f} ms"
+                + (f", {starter.retries} retried" if starter.retries else ""),
+                flush=True,
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.api_alone", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="POSTs per round (default 2000)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds on the same API process (default 2)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
+        stack = BenchStack(Path(data_dir), run_id=secrets.token_hex(4), env={}, temporal_in_memory=True)
+        try:
+            stack.start_services()
+            stack.local.start_api()
+            asyncio.run(measure(stack, requests=args.requests, clients=args.clients, rounds=args.rounds))
+        finally:
+            stack.close()
+
+
+if __name__ == "__main__":
+    main()
