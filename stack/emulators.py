@@ -28,6 +28,8 @@ from stack.services import free_port
 
 logger = logging.getLogger(__name__)
 
+PORT_ATTEMPTS = 3
+
 _ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -58,6 +60,7 @@ class _Emulator:
         self.log_file = log_file or data_dir / f"{self.name}.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -71,18 +74,43 @@ class _Emulator:
         raise NotImplementedError
 
     def start(self) -> Self:
-        """Start the process (same port and data on a restart) and wait until it answers HTTP."""
+        """Start the process (same port and data on a restart) and wait until it answers HTTP.
+
+        A first start whose port another process took since ``free_port()`` picked it (a race
+        with anything binding ephemeral ports) moves to fresh ports; a restart keeps its address.
+        """
         if self.running:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+            try:
+                self._spawn_and_wait()
+                break
+            except RuntimeError:
+                if self._started or attempt == PORT_ATTEMPTS or not self._port_was_taken(log_start):
+                    raise
+                logger.warning("%s: port %s was taken; trying fresh ports", self.name, self.port)
+                self._pick_fresh_ports()
+        self._started = True
+        logger.info("%s ready at %s (log %s)", self.name, self.url, self.log_file)
+        return self
+
+    def _spawn_and_wait(self) -> None:
         self._log = open(self.log_file, "ab")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
         )
         self._wait_ready()
-        logger.info("%s ready at %s (log %s)", self.name, self.url, self.log_file)
-        return self
+
+    def _port_was_taken(self, log_start: int) -> bool:
+        with open(self.log_file, "rb") as log:
+            log.seek(log_start)
+            return b"address already in use" in log.read()
+
+    def _pick_fresh_ports(self) -> None:
+        self.port = free_port()
 
     def stop(self) -> None:
         """Terminate (then kill after 5 s) the process; safe to call twice."""
@@ -172,6 +200,10 @@ class BigQueryEmulator(_Emulator):
         self.grpc_port = grpc_port or free_port()
         self.project = project
         self.ephemeral = ephemeral
+
+    def _pick_fresh_ports(self) -> None:
+        super()._pick_fresh_ports()
+        self.grpc_port = free_port()
 
     def command(self) -> list[str]:
         storage = ["--ephemeral"] if self.ephemeral else ["--data-dir", str(self.data_dir / "db")]

@@ -1,0 +1,39 @@
+"""An emulator whose port was taken before it could bind: a first start moves, a restart does not."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from stack.emulators import GcsEmulator
+
+
+@contextmanager
+def holding(port: int) -> Iterator[None]:
+    """Another process's listener on ``port``, as in the race with ``free_port()``."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port may linger in TIME_WAIT
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        yield
+
+
+def test_a_first_start_moves_to_a_free_port(tmp_path: Path) -> None:
+    emulator = GcsEmulator(data_dir=tmp_path / "gcs")
+    taken = emulator.port
+    with holding(taken), emulator:
+        assert emulator.port != taken
+        assert emulator.running
+
+
+def test_a_restart_keeps_its_address_or_fails(tmp_path: Path) -> None:
+    emulator = GcsEmulator(data_dir=tmp_path / "gcs")
+    with emulator:
+        port = emulator.port
+    with holding(port), pytest.raises(RuntimeError, match="exited during startup"):
+        emulator.start()
+    assert emulator.port == port
