@@ -69,10 +69,11 @@ class Settings(BaseSettings):
     api_port: int = 8000
     upload_max_bytes: int = 20 * 1024 * 1024
     rate_limit_per_minute: int = 600
-    job_dispatch_max_running: int = Field(default=128, ge=1)
+    job_dispatch_max_running: int = Field(default=64, ge=1)
     """Jobs started on Temporal and not yet finished or waiting for review, across all API processes.
-    Too few caps throughput at this many ÷ one job's time (64 capped a slowed dev server at 7 bills/s);
-    too many only queues tasks on the server (200 ran 1,000 bills 15% slower). Raise it with workers."""
+    About the workers' activity slots (64 each): more only queues tasks on the server (200 ran 1,000
+    bills 15% slower, 128 6% slower); throughput is capped at this many ÷ one job's time. Raise it
+    with more workers."""
     job_dispatch_batch: int = Field(default=64, ge=1)
     """Jobs one dispatcher starts per round (concurrent start calls)."""
     job_dispatch_stale_after: timedelta = timedelta(hours=1)

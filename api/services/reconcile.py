@@ -4,8 +4,9 @@ A workflow records its own end (``mark_job_finished``, after a cancel request to
 a job row still PENDING, RUNNING or NEEDS_REVIEW while Temporal says its workflow is
 closed means someone ended it from outside: Terminate in the Web UI or the CLI, or a
 run timeout. Such a row would show a live job for ever and keep its review task in the
-reviewers' queue. The reconciler asks Temporal about open rows that have not changed
-for ``JOB_RECONCILE_AFTER``, each at most once per that period, and records what
+reviewers' queue. The reconciler asks Temporal about open rows not changed, dispatched
+or checked for ``JOB_RECONCILE_AFTER`` (a job that waited long for dispatch is not
+checked the moment it starts), each at most once per that period, and records what
 happened: FAILED with the reason (CANCELED for a cancellation), the review task closed.
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
@@ -74,8 +75,8 @@ class JobReconciler(BackgroundLoop):
             f"""
             SELECT id, workflow_id FROM ingestion_jobs
              WHERE {_OPEN} AND dispatched_at IS NOT NULL
-               AND COALESCE(checked_at, updated_at) < now() - $1::interval
-             ORDER BY COALESCE(checked_at, updated_at) LIMIT $2
+               AND GREATEST(updated_at, dispatched_at, checked_at) < now() - $1::interval
+             ORDER BY GREATEST(updated_at, dispatched_at, checked_at) LIMIT $2
             """,
             self._settings.job_reconcile_after,
             self._settings.job_reconcile_batch,

@@ -4,5 +4,5 @@
 
 ALTER TABLE ingestion_jobs ADD COLUMN checked_at TIMESTAMPTZ;
 
-CREATE INDEX ingestion_jobs_open_idx ON ingestion_jobs ((COALESCE(checked_at, updated_at)))
+CREATE INDEX ingestion_jobs_open_idx ON ingestion_jobs ((GREATEST(updated_at, dispatched_at, checked_at)))
     WHERE status IN ('PENDING', 'RUNNING', 'NEEDS_REVIEW') AND dispatched_at IS NOT NULL;

@@ -21,7 +21,9 @@ from tests.api.idle_jobs import idle_queue, start_jobs
 async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: int) -> list[str]:
     """``n`` jobs started (PENDING, workflow open), their rows last changed an hour ago."""
     jobs = await start_jobs(pool, client, settings, n)
-    await pool.execute("UPDATE ingestion_jobs SET updated_at = now() - interval '1 hour'")
+    await pool.execute(
+        "UPDATE ingestion_jobs SET updated_at = now() - interval '1 hour', dispatched_at = now() - interval '1 hour'"
+    )
     return [str(job["id"]) for job in jobs]
 
 
@@ -82,8 +84,10 @@ async def test_each_job_is_checked_once_per_period_and_recent_ones_not_at_all(
 ) -> None:
     checker, settings = reconciler(own_db, client, app_settings)
     old = await open_jobs(own_db, client, settings, 2)
-    (recent,) = await open_jobs(own_db, client, settings, 1)  # open_jobs aged every row: make this one new
+    recent, just_dispatched = await open_jobs(own_db, client, settings, 2)  # open_jobs ages every row
     await own_db.execute("UPDATE ingestion_jobs SET updated_at = now() WHERE id = $1", recent)
+    # Waited an hour in the queue, started now: not checked the moment it starts.
+    await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = $1", just_dispatched)
 
     assert (await checker.reconcile_once()).checked == 2
     assert (await checker.reconcile_once()).checked == 0  # checked now: not again within the period
