@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistoryEventFilterType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
@@ -34,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 60.0
 
-_OPEN = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}', '{JobStatus.NEEDS_REVIEW}')"
+_OPEN = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus if not status.is_terminal))
+"""Jobs not yet ended, as ``JobStatus.is_terminal`` defines them."""
 _ENDED_OUTSIDE = {
     WorkflowExecutionStatus.TERMINATED: (JobStatus.FAILED, "terminated outside MiniMeter"),
     WorkflowExecutionStatus.TIMED_OUT: (JobStatus.FAILED, "timed out (workflow run timeout)"),
@@ -106,7 +108,7 @@ class JobReconciler(BackgroundLoop):
             await self._checked(job_id)
             return False
         job_status, what = _ENDED_OUTSIDE[status]
-        reason = await self._close_reason(workflow_id)
+        reason = await self._close_reason(handle)
         error = f"workflow {what}" + (f": {reason}" if reason else "")
         async with self._pool.acquire() as conn, conn.transaction():
             updated = await conn.execute(
@@ -146,9 +148,9 @@ class JobReconciler(BackgroundLoop):
     async def _checked(self, job_id: str) -> None:
         await self._pool.execute("UPDATE ingestion_jobs SET checked_at = now() WHERE id = $1", job_id)
 
-    async def _close_reason(self, workflow_id: str) -> str | None:
+    @staticmethod
+    async def _close_reason(handle: WorkflowHandle[Any, Any]) -> str | None:
         """The reason an operator gave for a termination (the Web UI and CLI ask for one)."""
-        handle = self._client.get_workflow_handle(workflow_id)
         async for event in handle.fetch_history_events(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT):
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
                 reason = event.workflow_execution_terminated_event_attributes.reason
