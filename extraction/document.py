@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal
 
 from PIL import Image
@@ -84,7 +85,8 @@ class Document:
 
     @property
     def has_text_layer(self) -> bool:
-        return sum(ch.isalnum() for ch in self.text) >= _MIN_TEXT_CHARS
+        alphanumerics = filter(str.isalnum, self.text)
+        return len(list(islice(alphanumerics, _MIN_TEXT_CHARS))) == _MIN_TEXT_CHARS
 
     @property
     def page_count(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from extraction.rules.layout import Line, cells
+from extraction.rules.layout import Line, Wordings, cells
 from extraction.values import iter_money
 from shared.bill import Commodity, LineItem, LineItemCategory
 
@@ -54,7 +54,7 @@ _WORD_COMMODITY = {
 }
 
 
-def read_line_items(lines: Sequence[Line], *, end: re.Pattern[str]) -> list[LineItem]:
+def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
     """Rows between a charges heading and ``end`` (the current-charges or total label)."""
     items: list[LineItem] = []
     inside = False
@@ -71,7 +71,7 @@ def read_line_items(lines: Sequence[Line], *, end: re.Pattern[str]) -> list[Line
             continue
         if not inside:
             continue
-        if end.search(line.text):
+        if end.search(line.folded):
             inside = False
             continue
         item = _item(line.text, commodity)

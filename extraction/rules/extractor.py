@@ -6,12 +6,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from extraction.rules.charges import read_line_items
 from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
-from extraction.rules.layout import Candidate, LabelSet, Line, choose, find_candidates, to_lines
-from extraction.rules.templates import Template, select_template
+from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
+from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import GENERIC
 from extraction.values import UNIT_RE, Found
@@ -50,8 +51,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     text = "\n".join(line.text for line in lines)
     template, clash = select_template(text, provider_hint)
     name = f"rules:{template.provider.value}" if template else "rules:generic"
-    labels = _labels(template)
-    stop = _stop_pattern(labels)
+    labels, stop, charges_end = _vocabulary(template.provider if template else None)
 
     values: dict[str, Any] = {}
     reasons: list[str] = ["provider_mismatch"] if clash else []
@@ -82,12 +82,20 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         bill_period_end=period[1] if period else None,
         payments_received=abs(payments) if isinstance(payments, Decimal) else None,
         usage=usage,
-        line_items=read_line_items(lines, end=_union(labels, "current_charges", "total_amount")),
+        line_items=read_line_items(lines, end=charges_end),
         **values,
     )
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     return RuleResult(bill, reasons, name)
+
+
+@cache
+def _vocabulary(provider: Provider | None) -> tuple[dict[str, LabelSet], Wordings, Wordings]:
+    """Labels for a provider's bills (compiled once): each field's, any field's, and where charges end."""
+    labels = _labels(BY_PROVIDER.get(provider) if provider else None)
+    stop = _union(labels, *(key for key in labels if key != "meter_number"))
+    return labels, stop, _union(labels, "current_charges", "total_amount")
 
 
 def _labels(template: Template | None) -> dict[str, LabelSet]:
@@ -99,13 +107,8 @@ def _labels(template: Template | None) -> dict[str, LabelSet]:
     }
 
 
-def _stop_pattern(labels: dict[str, LabelSet]) -> re.Pattern[str]:
-    return _union(labels, *(key for key in labels if key != "meter_number"))
-
-
-def _union(labels: dict[str, LabelSet], *keys: str) -> re.Pattern[str]:
-    wordings = [pattern.pattern for key in keys for pattern in labels[key].patterns]
-    return re.compile("|".join(wordings), re.IGNORECASE)
+def _union(labels: dict[str, LabelSet], *keys: str) -> Wordings:
+    return Wordings.of(*(wording for key in keys for wording in labels[key].wordings))
 
 
 def _letterhead(lines: Sequence[Line]) -> str | None:

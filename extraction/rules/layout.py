@@ -8,7 +8,8 @@ which is how pypdf's layout mode renders separate columns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import string
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
@@ -19,12 +20,25 @@ T = TypeVar("T")
 Take = Callable[[str], Found[T] | None]
 
 _CELL_RE = re.compile(r"\S+(?: \S+)*")
+_WORD_CHAR = re.compile(r"\w")
+_ESCAPE = re.compile(r"\\.")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold(text: str) -> str:
+    """Lower case, same length: a match in the folded text marks the same characters in ``text``."""
+    folded = text.lower()
+    return folded if len(folded) == len(text) else text.translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True)
 class Line:
     page: int
     text: str
+
+    @cached_property
+    def folded(self) -> str:
+        return fold(self.text)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,42 @@ def cells(text: str) -> list[Cell]:
 
 
 @dataclass(frozen=True)
+class Wordings:
+    """Label wordings (regular expressions in lower case) found as whole words in folded text.
+
+    Compiled case-sensitive and without a leading look-behind, so that ``re`` skips ahead
+    to the wordings' first letters instead of trying every wording at every position of
+    layout text that is mostly spaces (~50x faster than ``(?<!\\w)…`` with IGNORECASE);
+    the word boundary before a match is checked here instead, with the same result.
+    """
+
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, *wordings: str) -> Wordings:
+        for wording in wordings:
+            if any(char.isupper() for char in _ESCAPE.sub("", wording)):
+                raise ValueError(f"label wordings are matched on folded text; write {wording!r} in lower case")
+        return cls(re.compile("(?:" + "|".join(f"(?:{w})" for w in wordings) + r")(?!\w)"))
+
+    def search(self, folded: str, pos: int = 0) -> re.Match[str] | None:
+        """The first whole-word match at or after ``pos`` (the start of the text counts as a boundary)."""
+        while (match := self.pattern.search(folded, pos)) is not None:
+            start = match.start()
+            if start == 0 or _WORD_CHAR.match(folded, start - 1) is None:
+                return match
+            pos = start + 1
+        return None
+
+    def finditer(self, folded: str) -> Iterator[re.Match[str]]:
+        """Non-overlapping whole-word matches, left to right, as ``re.finditer`` gives them."""
+        pos = 0
+        while (match := self.search(folded, pos)) is not None:
+            yield match
+            pos = max(match.end(), match.start() + 1)
+
+
+@dataclass(frozen=True)
 class LabelSet:
     """Wordings of one field's label, best first; ``exclude`` vetoes a hit by its context.
 
@@ -59,24 +109,25 @@ class LabelSet:
     "Previous Amount Due" is not read as "Amount Due".
     """
 
-    patterns: tuple[re.Pattern[str], ...]
+    wordings: tuple[str, ...]
     exclude: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, *wordings: str, exclude: str | None = None) -> LabelSet:
-        return cls(
-            tuple(re.compile(rf"(?<![\w]){w}(?![\w])", re.IGNORECASE) for w in wordings),
-            re.compile(exclude, re.IGNORECASE) if exclude else None,
-        )
+        return cls(wordings, re.compile(exclude, re.IGNORECASE) if exclude else None)
 
     @cached_property
-    def any_wording(self) -> re.Pattern[str]:
+    def patterns(self) -> tuple[Wordings, ...]:
+        return tuple(Wordings.of(w) for w in self.wordings)
+
+    @cached_property
+    def any_wording(self) -> Wordings:
         """One scan that tells whether a line holds any of the wordings (most lines hold none)."""
-        return re.compile("|".join(f"(?:{p.pattern})" for p in self.patterns), re.IGNORECASE)
+        return Wordings.of(*self.wordings)
 
     def extended(self, *wordings: str) -> LabelSet:
         """A template's own wordings, tried before the generic ones."""
-        return LabelSet(LabelSet.of(*wordings).patterns + self.patterns, self.exclude)
+        return LabelSet(wordings + self.wordings, self.exclude)
 
 
 @dataclass(frozen=True)
@@ -90,11 +141,11 @@ class Hit:
 def label_hits(lines: Sequence[Line], labels: LabelSet) -> list[Hit]:
     hits: list[Hit] = []
     for index, line in enumerate(lines):
-        if labels.any_wording.search(line.text) is None:
+        if labels.any_wording.search(line.folded) is None:
             continue
         taken: list[tuple[int, int]] = []
         for priority, pattern in enumerate(labels.patterns):
-            for match in pattern.finditer(line.text):
+            for match in pattern.finditer(line.folded):
                 if any(s < match.end() and match.start() < e for s, e in taken):
                     continue  # a better wording already claimed these characters
                 if labels.exclude and _excluded(line.text, match, labels.exclude):
@@ -115,7 +166,7 @@ def find_candidates(
     labels: LabelSet,
     take: Take[T],
     *,
-    stop: re.Pattern[str],
+    stop: Wordings,
 ) -> list[Candidate[T]]:
     """Values next to (right of, else below) each hit of ``labels``.
 
@@ -124,7 +175,7 @@ def find_candidates(
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
-        value = _right_of(lines[hit.line].text, hit, take, stop)
+        value = _right_of(lines[hit.line], hit, take, stop)
         if value is None:
             value = _below(lines, hit, take)
         if value is not None:
@@ -132,9 +183,9 @@ def find_candidates(
     return found
 
 
-def _right_of(text: str, hit: Hit, take: Take[T], stop: re.Pattern[str]) -> T | None:
-    region = text[hit.end :]
-    next_label = stop.search(region)
+def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> T | None:
+    region = line.text[hit.end :]
+    next_label = stop.search(line.folded[hit.end :])
     if next_label is not None and next_label.start() > 0:
         region = region[: next_label.start()]
     found = take(region)
