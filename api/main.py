@@ -21,6 +21,7 @@ from shared.analytics import build_analytics_sink
 from shared.artifacts import build_artifact_store
 from shared.codec import EncryptionCodec, load_key_ring
 from shared.db import create_pool, migrate
+from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
 from shared.temporal import connect_client
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             codec=EncryptionCodec(load_key_ring(settings)),
             dispatcher=dispatcher,
         )
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from bench import noop
 from bench.noop import NoopActivities, NoopIngestionWorkflow
+from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import get_settings
 from shared.temporal import connect_client
@@ -45,6 +46,7 @@ async def run() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    freeze_startup_heap()  # as python -m worker does
     async with worker:
         await stop.wait()
 

@@ -1,7 +1,8 @@
-"""Keep optional heavy modules that MiniMeter never uses out of its long-running processes."""
+"""Keep MiniMeter's long-running processes lean: no unused heavy modules, no GC over start-up objects."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 UNUSED_OPTIONAL_MODULES = ("pyarrow", "google.cloud.bigquery_storage_v1")
@@ -17,3 +18,15 @@ def skip_unused_optional_imports() -> None:
     for name in UNUSED_OPTIONAL_MODULES:
         if name not in sys.modules:
             sys.modules[name] = None  # type: ignore[assignment]
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive after start-up out of the garbage collector's sight.
+
+    Call once the process is ready to serve. What start-up builds (FastAPI's and
+    Pydantic's schemas, Temporal's SDK, the Google clients: a few hundred thousand
+    objects) lives as long as the process, yet every full collection walked it again:
+    that pause was the API's p99 (``python -m bench.api_alone``: ~70 ms, ~30 ms frozen).
+    """
+    gc.collect()
+    gc.freeze()

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # Postgres (embedded server when unset)
     database_url: SecretStr | None = None
     db_pool_min: int = 1
-    db_pool_max: int = 10
+    db_pool_max: int = 20
 
     # API
     api_host: str = "127.0.0.1"

@@ -25,6 +25,7 @@ from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.rollup import RollupActivities
 from activities.storage import StorageActivities
+from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, get_settings
@@ -120,6 +121,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
+    freeze_startup_heap()
     async with worker:
         await stop.wait()
         logger.info("worker shutting down gracefully")

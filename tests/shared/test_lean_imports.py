@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -32,3 +33,8 @@ def test_the_worker_and_api_entry_points_call_it_first() -> None:
         source = (REPO_ROOT / entry).read_text().splitlines()
         code = [line for line in source if line and not line.startswith(('"""', "#"))]
         assert code[:2] == ["from shared.lean import skip_unused_optional_imports", "skip_unused_optional_imports()"]
+
+
+async def test_the_api_freezes_its_start_up_heap(api_url: str) -> None:
+    """Once the real lifespan has run (``api_url`` serves it), start-up objects are out of the GC's sight."""
+    assert gc.get_freeze_count() > 10_000
