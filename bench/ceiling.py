@@ -33,10 +33,22 @@ class CeilingResult:
     local_steps: list[str]
     latency_sample_ms: list[float] = field(default_factory=list)
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
+    after: CeilingResult | None = None
+    """The same ceiling again after the pipeline, on the server the pipeline's executions have aged."""
 
     @property
     def wps(self) -> float:
         return self.span.rate(self.completed)
+
+    @property
+    def reference_wps(self) -> float:
+        """What the pipeline is compared with: the mean of the runs before and after it, when both ran.
+
+        The dev server slows as executions accumulate (in-memory SQLite, visibility), so
+        a ceiling measured only before the pipeline is taken on a younger server than
+        the pipeline ran on; the mean of before and after cancels that linear drift.
+        """
+        return self.wps if self.after is None else (self.wps + self.after.wps) / 2
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +64,8 @@ class CeilingResult:
             "latency_ms": self.latency_ms,
             "resources": self.resources,
             "completions_per_second": self.completions_per_second,
+            "after": self.after.as_json() if self.after else None,
+            "reference_wps": round(self.reference_wps, 2),
         }
 
 

@@ -69,10 +69,14 @@ class BenchStack:
             start_new_session=True,
         )
 
-    def start_noop_workers(self, count: int) -> None:
+    def start_noop_workers(self, count: int, *, round_name: str = "") -> str:
+        """``count`` no-op workers on the round's own task queue, which is returned."""
+        task_queue = f"{self.noop_task_queue}-{round_name}" if round_name else self.noop_task_queue
         for i in range(count):
-            env = {"BENCH_NOOP_TASK_QUEUE": self.noop_task_queue, **self.local.worker_env}
-            self.noop_workers.append(self._spawn("bench.noop_worker", f"noop-worker-{i}.log", env))
+            env = {"BENCH_NOOP_TASK_QUEUE": task_queue, **self.local.worker_env}
+            log = f"noop-worker-{round_name or 'first'}-{i}.log"
+            self.noop_workers.append(self._spawn("bench.noop_worker", log, env))
+        return task_queue
 
     def stop_noop_workers(self) -> None:
         for proc in self.noop_workers:
@@ -88,6 +92,15 @@ class BenchStack:
             else:
                 self.local.start_worker()
         self.local.start_api()
+
+    def stop_pipeline(self) -> None:
+        """Stop the API and the workers (the ceiling runs again after the pipeline, alone)."""
+        if self.local.api is not None:
+            stop_process(self.local.api)
+            self.local.api = None
+        for proc in self.local.workers:
+            stop_process(proc)
+        self.local.workers = []
 
     def process_groups(self) -> dict[str, list[int]]:
         """Root pids by role, for the sampler (roles without a local process are left out)."""

@@ -107,6 +107,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="dev server on a SQLite file like make run (default: in memory; the file makes it I/O-bound)",
     )
     parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument(
+        "--ceiling-once",
+        action="store_true",
+        help="measure the ceiling only before the pipeline, not again after it (the ratio then favours the ceiling)",
+    )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-extraction", action="store_true")
     parser.add_argument("--stall-seconds", type=float, default=120, help="give up after this long without progress")
@@ -150,24 +155,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
     progress = not args.no_progress
     client = await connect_client(settings)
     if not args.skip_ceiling:
-        stack.start_noop_workers(args.workers)
-        await wait_for_pollers(client, stack.noop_task_queue, args.workers)
-        with ProcessSampler(stack.process_groups()) as sampler:
-            outcome.ceiling = await run_ceiling(
-                client,
-                run_id=stack.run_id,
-                task_queue=stack.noop_task_queue,
-                workflows=args.ceiling_workflows or args.bills,
-                clients=args.clients,
-                steps=default_steps(),
-                local_steps=_csv(args.ceiling_local),
-                stall_seconds=args.stall_seconds,
-                progress=progress,
-                # The same admission as the pipeline: its dispatcher keeps this many jobs open.
-                max_in_flight=args.max_in_flight or settings.job_dispatch_max_running,
-            )
-        outcome.ceiling.resources = sampler.summary()
-        stack.stop_noop_workers()
+        outcome.ceiling = await _ceiling(stack, client, args, settings)
     if not args.skip_pipeline:
         accounts = await seed_accounts(
             stack.database_url, run_id=stack.run_id, bills=args.bills, bills_per_account=args.bills_per_account
@@ -189,7 +177,35 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
             )
         outcome.pipeline.resources = sampler.summary()
         outcome.pipeline.resource_series = {name: u.series for name, u in sampler.usage.items()}
+        if outcome.ceiling is not None and not args.ceiling_once:
+            stack.stop_pipeline()
+            outcome.ceiling.after = await _ceiling(stack, client, args, settings, round_name="after")
     return outcome
+
+
+async def _ceiling(
+    stack: BenchStack, client: Client, args: argparse.Namespace, settings: Settings, *, round_name: str = ""
+) -> CeilingResult:
+    """One ceiling round on its own task queue and workflow ids (a second round must not count the first)."""
+    task_queue = stack.start_noop_workers(args.workers, round_name=round_name)
+    await wait_for_pollers(client, task_queue, args.workers)
+    with ProcessSampler(stack.process_groups()) as sampler:
+        result = await run_ceiling(
+            client,
+            run_id=f"{stack.run_id}-{round_name}" if round_name else stack.run_id,
+            task_queue=task_queue,
+            workflows=args.ceiling_workflows or args.bills,
+            clients=args.clients,
+            steps=default_steps(),
+            local_steps=_csv(args.ceiling_local),
+            stall_seconds=args.stall_seconds,
+            progress=not args.no_progress,
+            # The same admission as the pipeline: its dispatcher keeps this many jobs open.
+            max_in_flight=args.max_in_flight or settings.job_dispatch_max_running,
+        )
+    result.resources = sampler.summary()
+    stack.stop_noop_workers()
+    return result
 
 
 def prototype_env(args: argparse.Namespace) -> dict[str, str]:

@@ -63,6 +63,12 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert document["pipeline"]["done"] == 10
     assert sum(document["pipeline"]["statuses"].values()) == 10
     assert document["ceiling"]["completed"] == 10
+    after = document["ceiling"]["after"]  # the ceiling again after the pipeline, on its own queue
+    assert after["completed"] == 10
+    assert document["ceiling"]["reference_wps"] == pytest.approx(
+        (document["ceiling"]["wps"] + after["wps"]) / 2, abs=0.01
+    )
+    assert "(again, after the pipeline)" in proc.stdout
     assert document["extraction"]["bills"] == 10
     assert json_path.with_suffix(".png").stat().st_size > 0
 
