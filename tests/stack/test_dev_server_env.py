@@ -1,4 +1,4 @@
-"""The dev server gets Go's garbage-collector settings by default, and an operator's own win."""
+"""The dev server gets Go's garbage-collector default, and an operator's own settings win."""
 
 from __future__ import annotations
 
