@@ -13,7 +13,7 @@ import asyncpg
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 
-from api.services.dispatch import JobDispatcher
+from api.services.dispatch import STARTS_AT_ONCE, JobDispatcher
 from api.services.jobs import idempotency_scope, start_job
 from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
@@ -67,6 +67,35 @@ async def test_jobs_start_oldest_first_and_only_while_there_is_room(
     assert await dispatcher.dispatch_once() == (2, True)  # a finished job and one waiting for a human free room
     assert await dispatched(own_db) == jobs[:4]
     assert len(set(await workflow_runs(client, jobs[:4]))) == 4
+
+
+class CountingDispatcher(JobDispatcher):
+    """Records how many starts were in flight together."""
+
+    in_flight = 0
+    peak = 0
+
+    async def _start(self, row: asyncpg.Record) -> None:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await super()._start(row)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_large_round_starts_a_few_at_a_time_and_all_of_them(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """The API answers requests on the dispatcher's event loop: no round may start everything at once."""
+    settings = idle_queue(app_settings, limit=3 * STARTS_AT_ONCE)
+    dispatcher = CountingDispatcher(own_db, client, settings)
+    jobs = await accept(own_db, client, settings, dispatcher, 3 * STARTS_AT_ONCE)
+
+    assert await dispatcher.dispatch_once() == (3 * STARTS_AT_ONCE, False)
+    assert dispatcher.peak == STARTS_AT_ONCE
+    assert await dispatched(own_db) == jobs
+    assert len(set(await workflow_runs(client, jobs))) == len(jobs)
 
 
 async def test_a_start_repeated_after_a_crash_finds_the_first_run(
