@@ -148,6 +148,9 @@ def plot(path: Path, ceiling: CeilingResult | None, pipeline: PipelineResult | N
     ax = axes[0][0]
     if ceiling:
         ax.plot(_smooth(ceiling.completions_per_second), label="ceiling completions/s (5 s avg)")
+    if ceiling and ceiling.after:
+        after = _smooth(ceiling.after.completions_per_second)
+        ax.plot(after, label="ceiling after the pipeline", color="tab:blue", linestyle="--")
     if pipeline:
         ax.plot(_smooth(pipeline.completions_per_second), label="pipeline completions/s (5 s avg)")
         ax.plot(_smooth(pipeline.starts_per_second), label="pipeline POSTs/s (5 s avg)", alpha=0.5)

@@ -12,6 +12,9 @@
 2. Pipeline: N bills started with ``POST /jobs`` by C clients (mock connector, mixed
    providers and layouts, offline extractor), completion read from ``ingestion_jobs``
    in Postgres (no per-job GETs) → bills/s, POST→done latency, API latency, CPU/RSS.
+   The ceiling runs again once the pipeline has stopped (``--ceiling-once`` skips it),
+   and the ratio compares the pipeline with the mean of both: one was taken on a younger
+   server than the pipeline ran on, one on an older (the dev server slows as runs pile up).
 3. Extraction alone: ``extraction.pipeline.analyze`` over the same bills in-process.
 
 Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and ends
