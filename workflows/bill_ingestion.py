@@ -17,6 +17,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.policies as policies  # not `from workflows import`: that form runs it again per workflow
     from activities.analytics import AnalyticsActivities
     from activities.bills import BillActivities
     from activities.extraction import ExtractionActivities
@@ -54,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewTaskOpen,
         ReviewTaskUpdate,
     )
-    from workflows import policies
     from workflows.policies import ActivityPolicy
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
