@@ -25,13 +25,22 @@ BENCH_ENV = {
 
 
 class BenchStack:
-    def __init__(self, data_dir: Path, *, run_id: str, env: dict[str, str], temporal_in_memory: bool) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        run_id: str,
+        env: dict[str, str],
+        temporal_in_memory: bool,
+        warehouse_in_memory: bool = True,
+    ) -> None:
         self.run_id = run_id
         self.task_queue = f"bench-{run_id}"
         self.noop_task_queue = f"bench-noop-{run_id}"
         options = StackOptions(
             data_dir=data_dir,
             temporal_db=None if temporal_in_memory else data_dir / "temporal.db",
+            bigquery_in_memory=warehouse_in_memory,
             temporal_port=free_port(),
             ui_port=free_port(),
             api_port=free_port(),

@@ -33,6 +33,8 @@ class StackOptions:
     data_dir: Path
     temporal_db: Path | None = None
     """SQLite file for the dev server; None keeps Temporal in memory."""
+    bigquery_in_memory: bool = False
+    """The BigQuery emulator's DuckDB in memory instead of under ``data_dir`` (nothing survives a stop)."""
     temporal_port: int = 7233
     ui_port: int = 8233
     api_port: int = 8000
@@ -85,6 +87,7 @@ class LocalStack:
             self.bigquery = BigQueryEmulator(
                 data_dir=self.options.data_dir / "bigquery",
                 port=self.options.bq_port,
+                ephemeral=self.options.bigquery_in_memory,
                 log_file=self.logs / "bigquery.log",
             )
             self.bigquery.start()

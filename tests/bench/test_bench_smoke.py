@@ -7,6 +7,7 @@ import base64
 import inspect
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ SUMMARY = re.compile(
 def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     args = ["--bills", "10", "--clients", "4", "--no-progress", "--results-dir", str(results), "--label", "smoke"]
+    args += ["--keep-data"]
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
         cwd=REPO,
@@ -71,6 +73,13 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert "(again, after the pipeline)" in proc.stdout
     assert document["extraction"]["bills"] == 10
     assert json_path.with_suffix(".png").stat().st_size > 0
+
+    data_dir = Path(re.search(r"starting the stack in (\S+)", proc.stdout)[1])  # type: ignore[index]
+    try:
+        assert document["config"]["warehouse"] == "memory"  # the emulator wrote no DuckDB file
+        assert (data_dir / "logs" / "bigquery.log").exists() and not (data_dir / "bigquery" / "db").exists()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.timeout(300)
