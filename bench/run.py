@@ -62,7 +62,6 @@ from shared.temporal import connect_client
 from stack.local import CO_LOCATED_WORKER_NICE
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-EMULATOR_SAFE_BILLS = 3000
 
 
 @dataclass
@@ -287,12 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     data_dir = Path(tempfile.mkdtemp(prefix="minimeter-bench-"))
     env = dict(kv.split("=", 1) for kv in args.env)
-    if args.bills > EMULATOR_SAFE_BILLS and "ANALYTICS" not in env and "BIGQUERY_EMULATOR_HOST" not in os.environ:
-        print(
-            "bench: note: the BigQuery emulator keeps every row in memory (8.5 GB after 10,000 bills here);"
-            " pass --env ANALYTICS=disabled on a smaller machine",
-            file=sys.stderr,
-        )
     stack = BenchStack(
         data_dir,
         run_id=run_id,
