@@ -20,11 +20,11 @@
 Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and ends
 with one ``bench: ...`` line. The stack runs in a temp dir on free ports, with the
 Temporal dev server in memory (``--temporal-sqlite`` for ``make run``'s SQLite file,
-which makes the server I/O-bound) and so the BigQuery emulator (``--warehouse-on-disk``
-for its DuckDB file: a commit there costs ~40% more emulator CPU); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use
-existing services instead. ``--local-steps`` and
-``--max-cached-workflows`` run ``bench.proto_worker``: proposed changes, measured
-before anyone edits ``worker/``, ``workflows/`` or ``shared/``.
+which makes the server I/O-bound) and the BigQuery emulator in memory too
+(``--warehouse-on-disk`` for its DuckDB file, where each insert costs ~40% more of its
+CPU); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use existing services instead.
+``--local-steps`` and ``--max-cached-workflows`` run ``bench.proto_worker``: proposed
+changes, measured before anyone edits ``worker/``, ``workflows/`` or ``shared/``.
 """
 
 from __future__ import annotations
