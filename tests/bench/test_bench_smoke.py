@@ -46,7 +46,7 @@ SUMMARY = re.compile(
 def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     args = ["--bills", "10", "--clients", "4", "--no-progress", "--results-dir", str(results), "--label", "smoke"]
-    args += ["--keep-data"]
+    args += ["--keep-data"]  # to look for the emulator's files afterwards
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
         cwd=REPO,

@@ -33,12 +33,16 @@ def test_cli_passes_arguments_through() -> None:
     assert done.returncode == 0 and "bqemulator 1.4.0" in done.stdout
 
 
-def test_emulator_started_offline_runs_queries_and_load_jobs(bigquery_emulator: BigQueryEmulator) -> None:
-    client = bigquery.Client(
+def _client(emulator: BigQueryEmulator) -> bigquery.Client:
+    return bigquery.Client(
         project="minimeter-local",
         credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=bigquery_emulator.url),
+        client_options=ClientOptions(api_endpoint=emulator.url),
     )
+
+
+def test_emulator_started_offline_runs_queries_and_load_jobs(bigquery_emulator: BigQueryEmulator) -> None:
+    client = _client(bigquery_emulator)
     assert [tuple(r.values()) for r in client.query("SELECT 1 AS one").result()] == [(1,)]
 
     client.create_dataset("minimeter-local.offline_check", exists_ok=True)
@@ -75,22 +79,13 @@ def test_a_write_is_announced_without_copying_the_table() -> None:
 
 def test_streamed_rows_are_counted_by_the_next_query(bigquery_emulator: BigQueryEmulator) -> None:
     """Without the per-write snapshot, streamed rows are still read by the next query."""
-    client = bigquery.Client(
-        project="minimeter-local",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=bigquery_emulator.url),
-    )
+    client = _client(bigquery_emulator)
     client.create_dataset("minimeter-local.stream_check", exists_ok=True)
-    table = client.create_table(
-        bigquery.Table("minimeter-local.stream_check.rows", schema=[bigquery.SchemaField("n", "INT64")]),
-        exists_ok=True,
-    )
+    table_id = "minimeter-local.stream_check.rows"
+    table = client.create_table(bigquery.Table(table_id, schema=[bigquery.SchemaField("n", "INT64")]), exists_ok=True)
     counted = []
     for n in range(3):
         assert client.insert_rows_json(table, [{"n": n}]) == []
-        counted.append(
-            next(iter(client.query(f"SELECT COUNT(*) AS c FROM `{table.full_table_id.replace(':', '.')}`").result()))[
-                "c"
-            ]
-        )
+        [row] = client.query(f"SELECT COUNT(*) AS c FROM `{table_id}`").result()
+        counted.append(row["c"])
     assert counted == [1, 2, 3]
