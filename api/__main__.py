@@ -1,4 +1,8 @@
-"""``python -m api``: serve the API with uvicorn (settings from the environment)."""
+"""``python -m api``: serve the API with uvicorn (settings from the environment).
+
+With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, each importing this module
+again (not as ``__main__``): hence the guard, and the import trimming before it.
+"""
 
 from shared.lean import skip_unused_optional_imports
 
@@ -9,6 +13,19 @@ import uvicorn  # noqa: E402 - after the line above, on purpose
 from shared.logs import configure_logging  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
 
-settings = get_settings()
-configure_logging(settings)
-uvicorn.run("api.main:create_app", factory=True, host=settings.api_host, port=settings.api_port, log_config=None)
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_processes,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -79,10 +79,15 @@ async def create_key(pool: asyncpg.Pool, *, name: str, role: Role, customer_id: 
 
 async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
     """The principal for a presented key, or None when unknown or revoked."""
+    return await authenticate_hash(pool, hash_key(key))
+
+
+async def authenticate_hash(pool: asyncpg.Pool, key_hash: str) -> Principal | None:
+    """``authenticate`` for a key known only by its hash (a reviewer's sign-in session)."""
     row = await pool.fetchrow(
         "SELECT id, name, role, customer_id, last_used_at < now() - interval '60 seconds' AS stale,"
         " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        hash_key(key),
+        key_hash,
     )
     if row is None:
         return None

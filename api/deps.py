@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
-from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate
+from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
 from api.problems import Problem
 from api.state import AppState
 
@@ -55,11 +55,10 @@ async def get_principal(
     if state.settings.auth_disabled:
         return AUTH_DISABLED_PRINCIPAL
     key = bearer.credentials if bearer is not None else header_key
-    if not key:
-        key = getattr(request.state, "session_key", None)
-    if not key:
+    key_hash = hash_key(key) if key else getattr(request.state, "session_key_hash", None)
+    if not key_hash:
         raise Problem(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=UNAUTHORIZED)
-    principal = await authenticate(state.pool, key)
+    principal = await authenticate_hash(state.pool, key_hash)
     if principal is None:
         raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED)
     request.state.principal = principal

@@ -16,6 +16,7 @@ from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
 from api.state import AppState
+from api.ui.session import SessionStore
 from api.uploads import UploadSizeLimit
 from shared.analytics import build_analytics_sink
 from shared.artifacts import build_artifact_store
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sink=sink,
             codec=EncryptionCodec(load_key_ring(settings)),
             dispatcher=dispatcher,
+            sessions=await SessionStore.open(pool),
         )
         freeze_startup_heap()
         try:

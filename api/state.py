@@ -1,8 +1,9 @@
-"""What the API process holds for its lifetime: one Temporal client, one pool, one store."""
+"""What the API process holds for its lifetime: one Temporal client, one pool, one artifact store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 from temporalio.client import Client
@@ -14,6 +15,9 @@ from shared.artifacts import ArtifactStore
 from shared.codec import EncryptionCodec
 from shared.settings import Settings
 
+if TYPE_CHECKING:  # api.ui imports the routes, which import this module
+    from api.ui.session import SessionStore
+
 
 @dataclass
 class AppState:
@@ -24,4 +28,6 @@ class AppState:
     sink: AnalyticsSink | None
     codec: EncryptionCodec
     dispatcher: JobDispatcher
+    sessions: SessionStore
+    """Reviewer sign-in sessions, shared with every other API process through Postgres."""
     limiter: RateLimiter = field(default_factory=RateLimiter)

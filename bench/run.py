@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bills", type=int, default=1000, help="bills through the pipeline (default 1000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent API clients / starters (default 32)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on the same server (default 1)")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="API processes on the API's one port (API_PROCESSES, default 1)"
+    )
     parser.add_argument("--ceiling-workflows", type=int, help="no-op workflows (default: --bills)")
     parser.add_argument(
         "--ceiling-local", default="", help="comma-separated steps the no-op runs as local activities (a prototype)"
@@ -132,6 +135,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [s for s in _csv(args.ceiling_local) if s not in STEP_POLICIES]
     if unknown:
         parser.error(f"--ceiling-local: unknown steps {unknown}; known: {list(STEP_POLICIES)}")
+    if args.api_processes < 1:
+        parser.error("--api-processes takes 1 or more")
     if any("=" not in kv for kv in args.env):
         parser.error("--env takes KEY=VALUE")
     return args
@@ -242,6 +247,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
         "bills": args.bills,
         "clients": args.clients,
         "workers": args.workers,
+        "api_processes": args.api_processes,
         "ceiling_local": _csv(args.ceiling_local),
         "rate": args.rate or None,
         "max_in_flight": args.max_in_flight or None,
@@ -285,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     data_dir = Path(tempfile.mkdtemp(prefix="minimeter-bench-"))
-    env = dict(kv.split("=", 1) for kv in args.env)
+    env = {"API_PROCESSES": str(args.api_processes), **dict(kv.split("=", 1) for kv in args.env)}
     stack = BenchStack(
         data_dir,
         run_id=run_id,

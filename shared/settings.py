@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_processes: int = Field(default=1, ge=1)
+    """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
+    own pool, Temporal client and dispatcher; sign-in sessions live in Postgres, rate limits stay
+    per process."""
     upload_max_bytes: int = 20 * 1024 * 1024
     rate_limit_per_minute: int = 600
     job_dispatch_max_running: int = Field(default=64, ge=1)

@@ -74,7 +74,7 @@ async def login(
             error=f"A {principal.role} key cannot review bills: use a reviewer key.",
             status_code=403,
         )
-    session = store.create(key.strip())
+    session = await store.create(key.strip())
     response = RedirectResponse(safe_next(next_path), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
     clear_cookie(request, response, LOGIN_COOKIE)
@@ -89,10 +89,10 @@ async def _principal(state: StateDep, key: str) -> Principal | None:
 
 @router.post("/ui/logout", dependencies=[Depends(verify_csrf)])
 async def logout(request: Request) -> Response:
-    """End the session here (not just in the browser): the id stops working at once."""
+    """End the session on the server (not just in the browser): the id stops working at once, everywhere."""
     session = current_session(request)
     if session is not None:
-        sessions_for(request.app).drop(session.id)
+        await sessions_for(request.app).drop(session.id)
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)
     return response

@@ -1,6 +1,6 @@
 """Resolve the reviewer's session cookie to an API key for the review UI, and only for it.
 
-``get_principal`` falls back to ``request.state.session_key``; setting it only under
+``get_principal`` falls back to ``request.state.session_key_hash``; setting it only under
 ``/ui`` and for ``GET /jobs/{id}/artifact`` (the raw bill the review page embeds) keeps
 the cookie from authenticating any other REST call, so the JSON API needs no CSRF defence.
 """
@@ -53,10 +53,10 @@ class UISessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        session = sessions_for(scope["app"]).get(request.cookies.get(SESSION_COOKIE))
+        session = await sessions_for(scope["app"]).get(request.cookies.get(SESSION_COOKIE))
         if session is not None:
             request.state.ui_session = session
-            request.state.session_key = session.key
+            request.state.session_key_hash = session.key_hash
         extra = UI_HEADERS if ui else ARTIFACT_HEADERS
 
         async def send_with_headers(message: Message) -> None:

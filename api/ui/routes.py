@@ -19,7 +19,7 @@ from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
 from api.ui.deps import HOME_PATH, require_login, verify_csrf
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
-from api.ui.session import current_session
+from api.ui.session import current_session, sessions_for
 from api.ui.templating import STATIC_DIR, render
 from shared.bill import Provider
 from shared.review import ReviewAction
@@ -65,7 +65,7 @@ async def queue_page(
         offset=offset,
     )
     session = current_session(request)
-    flashes = session.pop_flashes() if session else []
+    flashes = await sessions_for(request.app).pop_flashes(session) if session else []
     context = {
         **page,
         "flashes": flashes,
@@ -126,7 +126,7 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
         )
     session = current_session(request)
     if session is not None:
-        session.flashes.append(f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
+        await sessions_for(request.app).flash(session, f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
     return RedirectResponse(HOME_PATH, status_code=303)
 
 

@@ -1,14 +1,15 @@
-"""Reviewer sign-in sessions and their CSRF tokens, held in this process's memory.
+"""Reviewer sign-in sessions and their CSRF tokens, kept in Postgres.
 
 The browser's ``mm_session`` cookie carries only a random session id; the API key it
-stands for never leaves the server. Trade-off: sessions die with the process and are
-not shared between API replicas (sign in again after a restart, or pin reviewers to one
-replica); moving the map to Postgres keyed by a hash of the id lifts both limits. In
-exchange, logout really ends a session, and a revoked key stops working at once because
-every request re-authenticates the key behind the session.
+stands for never leaves the server. Postgres holds the SHA-256 of both, never either
+value, so a database read yields no cookie and no key. Every API process (several
+behind one port, replicas behind a load balancer, a restarted one) sees the same
+sessions. Logout deletes the row, so it ends the session everywhere at once; a revoked
+key stops working at once because every request re-authenticates the key behind it.
 
-CSRF tokens are an HMAC of the session id under a per-process secret: a page can echo
-its token back, another site cannot compute it without the HttpOnly cookie.
+CSRF tokens are an HMAC of the session id (or of the sign-in form's nonce) under a key
+created once in ``app_secrets`` and read by every process: a page can echo its token
+back, another site cannot compute it without the HttpOnly cookie.
 """
 
 from __future__ import annotations
@@ -16,76 +17,110 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
+
+from api.auth import hash_key
 
 SESSION_COOKIE = "mm_session"
 LOGIN_COOKIE = "mm_login"
 """A pre-sign-in nonce binding the login form's CSRF token to this browser."""
 
 SESSION_TTL_SECONDS = 8 * 3600
-MAX_SESSIONS = 10_000
+CSRF_SECRET_NAME = "ui_csrf"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Session:
-    id: str
-    key: str = field(repr=False)
-    expires_at: float
-    flashes: list[str] = field(default_factory=list)
+    id: str = field(repr=False)
+    """The cookie's value: known only while serving a request that presented it."""
+    key_hash: str = field(repr=False)
+    expires_at: datetime
 
-    def pop_flashes(self) -> list[str]:
-        """Messages for the next page shown, each shown once."""
-        flashes, self.flashes = self.flashes, []
-        return flashes
+
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+async def shared_secret(pool: asyncpg.Pool, name: str) -> bytes:
+    """The named secret, created by whichever process asks first; the same bytes for all."""
+    await pool.execute(
+        "INSERT INTO app_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        name,
+        secrets.token_bytes(32),
+    )
+    value = await pool.fetchval("SELECT value FROM app_secrets WHERE name = $1", name)
+    return bytes(value)
 
 
 class SessionStore:
-    """Session id -> API key, with an absolute expiry and a bound on how many are kept."""
+    """Session id -> API key hash, with an absolute expiry; expired rows go at the next sign-in."""
 
-    def __init__(
-        self,
-        *,
-        ttl_seconds: float = SESSION_TTL_SECONDS,
-        max_sessions: int = MAX_SESSIONS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, secret: bytes, *, ttl_seconds: int = SESSION_TTL_SECONDS) -> None:
+        self._pool = pool
+        self._secret = secret
         self._ttl = ttl_seconds
-        self._max = max_sessions
-        self._clock = clock
-        self._secret = secrets.token_bytes(32)
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    @classmethod
+    async def open(cls, pool: asyncpg.Pool, *, ttl_seconds: int = SESSION_TTL_SECONDS) -> SessionStore:
+        return cls(pool, await shared_secret(pool, CSRF_SECRET_NAME), ttl_seconds=ttl_seconds)
 
     @property
     def ttl_seconds(self) -> int:
-        return int(self._ttl)
+        return self._ttl
 
-    def create(self, key: str) -> Session:
+    async def create(self, key: str) -> Session:
         """A fresh id on every sign-in, so an id planted before sign-in is never promoted."""
-        session = Session(id=secrets.token_urlsafe(32), key=key, expires_at=self._clock() + self._ttl)
-        self._sessions[session.id] = session
-        while len(self._sessions) > self._max:
-            self._sessions.popitem(last=False)
-        return session
+        session_id = secrets.token_urlsafe(32)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM ui_sessions WHERE expires_at <= now()")
+            expires_at = await conn.fetchval(
+                "INSERT INTO ui_sessions (id_hash, key_hash, expires_at) VALUES ($1, $2, now() + $3::interval)"
+                " RETURNING expires_at",
+                _id_hash(session_id),
+                hash_key(key),
+                timedelta(seconds=self._ttl),
+            )
+        return Session(id=session_id, key_hash=hash_key(key), expires_at=expires_at)
 
-    def get(self, session_id: str | None) -> Session | None:
+    async def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
-        session = self._sessions.get(session_id)
-        if session is not None and session.expires_at <= self._clock():
-            del self._sessions[session_id]
-            return None
-        return session
+        row = await self._pool.fetchrow(
+            "SELECT key_hash, expires_at FROM ui_sessions WHERE id_hash = $1 AND expires_at > now()",
+            _id_hash(session_id),
+        )
+        return Session(id=session_id, key_hash=row["key_hash"], expires_at=row["expires_at"]) if row else None
 
-    def drop(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+    async def drop(self, session_id: str) -> None:
+        await self._pool.execute("DELETE FROM ui_sessions WHERE id_hash = $1", _id_hash(session_id))
+
+    async def flash(self, session: Session, message: str) -> None:
+        """A message for the next page this session shows."""
+        await self._pool.execute(
+            "UPDATE ui_sessions SET flashes = flashes || jsonb_build_array($2::text) WHERE id_hash = $1",
+            _id_hash(session.id),
+            message,
+        )
+
+    async def pop_flashes(self, session: Session) -> list[str]:
+        """The pending messages, each shown once (two pages loading at once never both get one)."""
+        flashes = await self._pool.fetchval(
+            """
+            WITH taken AS (SELECT id_hash, flashes FROM ui_sessions WHERE id_hash = $1 FOR UPDATE)
+            UPDATE ui_sessions s SET flashes = '[]' FROM taken
+            WHERE s.id_hash = taken.id_hash AND taken.flashes <> '[]'
+            RETURNING taken.flashes
+            """,
+            _id_hash(session.id),
+        )
+        return [str(m) for m in flashes or []]
 
     def csrf_token(self, binding: str) -> str:
         return hmac.new(self._secret, binding.encode(), hashlib.sha256).hexdigest()
@@ -103,11 +138,8 @@ def login_binding(nonce: str) -> str:
 
 
 def sessions_for(app: Any) -> SessionStore:
-    """The app's one store, created on first use so no lifespan wiring is needed."""
-    store: SessionStore | None = getattr(app.state, "ui_sessions", None)
-    if store is None:
-        store = SessionStore()
-        app.state.ui_sessions = store
+    """The store the app's lifespan opened."""
+    store: SessionStore = app.state.minimeter.sessions
     return store
 
 

@@ -46,7 +46,8 @@ SUMMARY = re.compile(
 def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     args = ["--bills", "10", "--clients", "4", "--no-progress", "--results-dir", str(results), "--label", "smoke"]
-    args += ["--keep-data"]  # to look for the emulator's files afterwards
+    args += ["--api-processes", "2"]  # the pipeline's starts go through two API processes on one port
+    args += ["--keep-data"]  # to look for the emulator's and the API's files afterwards
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
         cwd=REPO,
@@ -78,6 +79,10 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     try:
         assert document["config"]["warehouse"] == "memory"  # the emulator wrote no DuckDB file
         assert (data_dir / "logs" / "bigquery.log").exists() and not (data_dir / "bigquery" / "db").exists()
+        assert document["config"]["api_processes"] == 2
+        api_log = (data_dir / "logs" / "api.log").read_text()
+        assert api_log.count("Application startup complete.") == 2, api_log[-3000:]
+        assert api_log.count("Finished server process") == 2, "both stopped cleanly with the bench"
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -1,53 +1,100 @@
-"""The in-memory session store: expiry, bounds, and CSRF tokens bound to one session."""
+"""The Postgres session store: expiry, nothing secret at rest, and one view for every API process."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from api.auth import hash_key
 from api.ui.session import SessionStore, login_binding, session_binding
+from shared.db import create_pool
+from shared.settings import Settings
+from worker.resources import Resources
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_sessions_expire_and_can_be_dropped() -> None:
-    clock = Clock()
-    store = SessionStore(ttl_seconds=60, clock=clock)
-    session = store.create("mm_key")
-    assert store.get(session.id) is session
-    clock.now += 61
-    assert store.get(session.id) is None
-    again = store.create("mm_key")
-    store.drop(again.id)
-    assert store.get(again.id) is None
-    assert store.get(None) is None and store.get("") is None
+@pytest.fixture()
+async def other_process_pool(app_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A second pool, as a second API process would have."""
+    pool = await create_pool(app_settings)
+    yield pool
+    await pool.close()
 
 
-def test_each_sign_in_gets_a_new_id_and_the_oldest_are_evicted() -> None:
-    store = SessionStore(max_sessions=2)
-    first, second, third = (store.create("mm_key") for _ in range(3))
-    assert len({first.id, second.id, third.id}) == 3
-    assert store.get(first.id) is None and store.get(third.id) is third
-    assert "mm_key" not in repr(third), "the key never shows in logs"
+def new_key() -> str:
+    return f"mm_test_{uuid.uuid4().hex}"
 
 
-def test_csrf_tokens_are_bound_to_one_session_and_one_store() -> None:
-    store, other = SessionStore(), SessionStore()
-    a, b = store.create("k"), store.create("k")
+async def sessions_of(pool: asyncpg.Pool, key: str) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM ui_sessions WHERE key_hash = $1", hash_key(key)))
+
+
+async def test_sessions_expire_and_expired_rows_go_at_the_next_sign_in(resources: Resources) -> None:
+    key = new_key()
+    short = await SessionStore.open(resources.pool, ttl_seconds=0)
+    expired = await short.create(key)
+    assert await short.get(expired.id) is None
+    assert await sessions_of(resources.pool, key) == 1
+    store = await SessionStore.open(resources.pool, ttl_seconds=60)
+    live = await store.create(key)
+    assert await sessions_of(resources.pool, key) == 1, "the expired row is gone"
+    got = await store.get(live.id)
+    assert got is not None and got.key_hash == hash_key(key)
+    assert await store.get(None) is None and await store.get("") is None and await store.get("nope") is None
+
+
+async def test_each_sign_in_gets_a_new_id_and_logout_drops_only_that_one(resources: Resources) -> None:
+    key = new_key()
+    store = await SessionStore.open(resources.pool)
+    first, second = await store.create(key), await store.create(key)
+    assert first.id != second.id
+    await store.drop(first.id)
+    assert await store.get(first.id) is None and await store.get(second.id) is not None
+    assert key not in repr(second) and second.id not in repr(second), "neither shows in logs"
+
+
+async def test_neither_the_session_id_nor_the_key_is_stored(resources: Resources) -> None:
+    key = new_key()
+    store = await SessionStore.open(resources.pool)
+    session = await store.create(key)
+    rows = await resources.pool.fetch("SELECT * FROM ui_sessions WHERE key_hash = $1", hash_key(key))
+    assert len(rows) == 1
+    stored = " ".join(str(v) for v in rows[0].values())
+    assert session.id not in stored and key not in stored
+
+
+async def test_another_process_sees_the_session_and_accepts_its_csrf_token(
+    resources: Resources, other_process_pool: asyncpg.Pool
+) -> None:
+    here, there = await SessionStore.open(resources.pool), await SessionStore.open(other_process_pool)
+    session = await here.create(new_key())
+    seen = await there.get(session.id)
+    assert seen is not None and seen.key_hash == session.key_hash
+    token = here.csrf_token(session_binding(session))
+    assert there.csrf_valid(session_binding(seen), token)
+    await there.drop(session.id)
+    assert await here.get(session.id) is None, "logout in one process ends the session in all"
+
+
+async def test_csrf_tokens_are_bound_to_one_session_or_one_sign_in_form(resources: Resources) -> None:
+    store = await SessionStore.open(resources.pool)
+    a, b = await store.create(new_key()), await store.create(new_key())
     token = store.csrf_token(session_binding(a))
     assert store.csrf_valid(session_binding(a), token)
     assert not store.csrf_valid(session_binding(b), token)
-    assert not other.csrf_valid(session_binding(a), token), "a restart invalidates old forms"
     assert not store.csrf_valid(login_binding(a.id), token)
     assert not store.csrf_valid(session_binding(a), None)
     assert not store.csrf_valid(session_binding(a), "")
+    assert not SessionStore(resources.pool, b"another secret").csrf_valid(session_binding(a), token)
 
 
-def test_flashes_show_once() -> None:
-    session = SessionStore().create("k")
-    session.flashes.append("done")
-    assert session.pop_flashes() == ["done"]
-    assert session.pop_flashes() == []
+async def test_flashes_show_once_in_order(resources: Resources) -> None:
+    store = await SessionStore.open(resources.pool)
+    session, other = await store.create(new_key()), await store.create(new_key())
+    await store.flash(session, "first")
+    await store.flash(session, "second")
+    assert await store.pop_flashes(other) == []
+    assert await store.pop_flashes(session) == ["first", "second"]
+    assert await store.pop_flashes(session) == []

@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 
 from api.auth import Role, create_key, revoke_key
+from api.main import create_app
+from shared.settings import Settings
+from tests.helpers import serve
 from tests.ui.conftest import csrf_of, sign_in
 from worker.resources import Resources
 
@@ -182,3 +185,16 @@ async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources
         assert (await client.get("/ui/reviews")).status_code == 200
         await revoke_key(resources.pool, created.id)
         assert (await client.get("/ui/reviews")).status_code == 401
+
+
+async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: str, app_settings: Settings) -> None:
+    """Sign in on one API process, review and sign out on another: replicas share sessions."""
+    async with serve(create_app(app_settings)) as second_url, httpx.AsyncClient(base_url=ui_url) as first:
+        assert (await sign_in(first, reviewer_key)).status_code == 303
+        cookies = {"mm_session": first.cookies["mm_session"]}
+        async with httpx.AsyncClient(base_url=second_url, cookies=cookies) as second:
+            queue = await second.get("/ui/reviews")
+            assert queue.status_code == 200 and "Sign out" in queue.text
+            response = await second.post("/ui/logout", data={"csrf_token": csrf_of(await first.get("/ui/reviews"))})
+            assert response.status_code == 303, "a form from one process is accepted by another"
+        assert (await first.get("/ui/reviews")).status_code == 303, "signed out everywhere"
