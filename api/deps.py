@@ -92,7 +92,7 @@ def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
     """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
 
     async def check(state: StateDep, principal: PrincipalDep) -> None:
-        wait = state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
+        wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
         if wait is not None:
             raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
 

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
 from api.problems import install_problem_handlers, problem_responses
+from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             codec=EncryptionCodec(load_key_ring(settings)),
             dispatcher=dispatcher,
             sessions=await SessionStore.open(pool),
+            limiter=RateLimiter(pool),
         )
         freeze_startup_heap()
         try:

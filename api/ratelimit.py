@@ -1,36 +1,44 @@
-"""Per-key rate limits for expensive calls (job starts, uploads): a token bucket in memory.
+"""Per-key rate limits for expensive calls (job starts, uploads): token buckets in Postgres.
 
-Each API process keeps its own buckets; with N API processes the effective
-limit is N times the configured one (documented in README).
+One row per (key, action), so every API process and replica draws on the same budget:
+``API_PROCESSES=4`` does not make it four times larger. Taking a token is one statement
+that locks the row, so concurrent requests cannot spend the same token twice.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
+import asyncpg
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+_TAKE = """
+INSERT INTO rate_limit_buckets AS b (key_id, action, tokens, updated_at)
+VALUES ($1, $2, $3::float8 - 1, clock_timestamp())
+ON CONFLICT (key_id, action) DO UPDATE
+   SET tokens = LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * $3 / 60) - 1,
+       updated_at = clock_timestamp()
+ WHERE LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * $3 / 60) >= 1
+RETURNING tokens
+"""
+_AVAILABLE = """
+SELECT LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated_at) * $3 / 60)
+  FROM rate_limit_buckets WHERE key_id = $1 AND action = $2
+"""
 
 
 class RateLimiter:
-    def __init__(self) -> None:
-        self._buckets: dict[tuple[int, str], _Bucket] = {}
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-    def acquire(self, key_id: int, action: str, *, per_minute: int) -> float | None:
-        """Take a token; returns None when allowed, else the seconds to wait (Retry-After)."""
+    async def acquire(self, key_id: int, action: str, *, per_minute: int) -> float | None:
+        """Take a token; returns None when allowed, else the seconds to wait (Retry-After).
+
+        A full bucket holds ``per_minute`` tokens and refills at ``per_minute`` a minute.
+        """
         if per_minute <= 0:
             return None
-        now = time.monotonic()
-        rate = per_minute / 60.0
-        bucket = self._buckets.setdefault((key_id, action), _Bucket(tokens=float(per_minute), updated=now))
-        bucket.tokens = min(float(per_minute), bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        capacity = float(per_minute)
+        if await self._pool.fetchval(_TAKE, key_id, action, capacity) is not None:
             return None
-        return max(1.0, math.ceil((1.0 - bucket.tokens) / rate))
+        available = await self._pool.fetchval(_AVAILABLE, key_id, action, capacity) or 0.0
+        return max(1.0, math.ceil((1.0 - available) / (capacity / 60)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -30,4 +30,5 @@ class AppState:
     dispatcher: JobDispatcher
     sessions: SessionStore
     """Reviewer sign-in sessions, shared with every other API process through Postgres."""
-    limiter: RateLimiter = field(default_factory=RateLimiter)
+    limiter: RateLimiter
+    """Per-key budgets for starts and uploads, shared with every other API process through Postgres."""

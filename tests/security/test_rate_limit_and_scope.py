@@ -1,7 +1,8 @@
-"""Per-key rate limits on job starts and uploads, and idempotency keys scoped per API key."""
+"""Per-key rate limits on starts and uploads (one budget across API processes); idempotency keys per API key."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from api.auth import Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
+from shared.db import create_pool
 from shared.settings import Settings
 from tests.helpers import create_account, serve
 from worker.resources import Resources
@@ -45,13 +47,41 @@ async def test_job_starts_past_the_budget_get_429_with_retry_after(
         assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 201
 
 
-def test_rate_limiter_refills_over_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [1000.0]
-    monkeypatch.setattr("api.ratelimit.time.monotonic", lambda: now[0])
-    limiter = RateLimiter()
-    assert [limiter.acquire(1, "x", per_minute=2) for _ in range(3)] == [None, None, 30]
-    now[0] += 30
-    assert limiter.acquire(1, "x", per_minute=2) is None
+async def test_the_budget_refills_over_time(resources: Resources, unique: str) -> None:
+    limiter, key_id = RateLimiter(resources.pool), _key_id(unique)
+    assert [await limiter.acquire(key_id, "x", per_minute=2) for _ in range(3)] == [None, None, 30]
+    await _age_bucket(resources, key_id, seconds=15)  # half a token back: not enough yet
+    assert await limiter.acquire(key_id, "x", per_minute=2) == 15
+    await _age_bucket(resources, key_id, seconds=15)
+    assert await limiter.acquire(key_id, "x", per_minute=2) is None
+    assert await limiter.acquire(key_id, "y", per_minute=2) is None, "each action has its own budget"
+    assert await limiter.acquire(key_id, "x", per_minute=0) is None, "0 turns the limit off"
+
+
+async def test_api_processes_share_one_budget(resources: Resources, app_settings: Settings, unique: str) -> None:
+    """Two limiters on two pools, as two API processes have: together they allow the budget once."""
+    other_pool = await create_pool(app_settings)
+    try:
+        here, there, key_id = RateLimiter(resources.pool), RateLimiter(other_pool), _key_id(unique)
+        outcomes = await asyncio.gather(
+            *(limiter.acquire(key_id, "start", per_minute=5) for limiter in [here, there] * 5)
+        )
+        assert outcomes.count(None) == 5, outcomes
+    finally:
+        await other_pool.close()
+
+
+def _key_id(unique: str) -> int:
+    """A key id no other test uses (buckets need no api_keys row)."""
+    return int(unique, 16) % 2**62 + 2**40
+
+
+async def _age_bucket(resources: Resources, key_id: int, *, seconds: int) -> None:
+    await resources.pool.execute(
+        "UPDATE rate_limit_buckets SET updated_at = updated_at - make_interval(secs => $2) WHERE key_id = $1",
+        key_id,
+        seconds,
+    )
 
 
 async def test_idempotency_keys_are_scoped_per_api_key(
