@@ -1,8 +1,4 @@
-"""``python -m api``: serve the API with uvicorn (settings from the environment).
-
-With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, each importing this module
-again (not as ``__main__``): hence the guard, and the import trimming before it.
-"""
+"""``python -m api``: serve the API with uvicorn (settings from the environment)."""
 
 from shared.lean import skip_unused_optional_imports
 
@@ -15,6 +11,8 @@ from shared.settings import get_settings  # noqa: E402
 
 
 def main() -> None:
+    """With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, and each imports this module
+    again (not as ``__main__``): hence the guard below, and the import trimming above it."""
     settings = get_settings()
     configure_logging(settings)
     uvicorn.run(
