@@ -26,6 +26,7 @@ from bench.harness import BenchStack
 from bench.load import drive
 from bench.pipeline import seed_accounts
 from bench.stats import distribution
+from stack.local import stop_on_sigterm
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds on the same API (default 2)")
     parser.add_argument("--api-processes", type=int, default=1, help="API processes on one port (default 1)")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
         env = {"API_PROCESSES": str(args.api_processes)}
         stack = BenchStack(Path(data_dir), run_id=secrets.token_hex(4), env=env, temporal_in_memory=True)

@@ -58,7 +58,7 @@ from shared import search_attributes as sa
 from shared.models import JobStatus
 from shared.settings import Settings
 from shared.temporal import connect_client, workflow_id_for
-from stack.local import LocalStack, StackOptions, stop_process
+from stack.local import LocalStack, StackOptions, stop_on_sigterm, stop_process
 from stack.services import free_port
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -726,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--deadline", type=float, default=ChaosPlan.deadline)
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     plan = ChaosPlan(
         bills=args.bills,

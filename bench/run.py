@@ -59,7 +59,7 @@ from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import ProcessSampler
 from shared.settings import Settings
 from shared.temporal import connect_client
-from stack.local import CO_LOCATED_WORKER_NICE
+from stack.local import CO_LOCATED_WORKER_NICE, stop_on_sigterm
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -289,6 +289,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     data_dir = Path(tempfile.mkdtemp(prefix="minimeter-bench-"))
     env = {"API_PROCESSES": str(args.api_processes), **dict(kv.split("=", 1) for kv in args.env)}

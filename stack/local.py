@@ -173,6 +173,19 @@ class LocalStack:
             self.stop_postgres()
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, a supervisor, a CI timeout) unwind like Ctrl-C.
+
+    Python's default ends the process at once, skipping the ``finally`` that stops the
+    stack: Temporal, Postgres, the emulators and the API would run on, orphaned.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 40) -> int | None:
     """SIGTERM, wait, then SIGKILL: returns the exit code."""
     if proc.poll() is not None:

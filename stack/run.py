@@ -12,10 +12,11 @@ import time
 
 from shared.settings import get_settings
 from stack.demo import run_demo, say
-from stack.local import LocalStack, StackOptions
+from stack.local import LocalStack, StackOptions, stop_on_sigterm
 
 
 def main() -> None:
+    stop_on_sigterm()
     settings = get_settings()
     t0 = time.monotonic()
     first_run = not (settings.data_dir / "admin.key").exists()

@@ -8,10 +8,12 @@ import inspect
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from activities.analytics import AnalyticsActivities
@@ -161,3 +163,24 @@ def test_the_ceiling_checks_the_patches_an_accepted_bill_records() -> None:
     }
 
     assert set(PATCHED_BEFORE.values()) == recorded
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_stops_the_bench_and_every_process_it_started() -> None:
+    """A bench stopped by ``kill`` (or a CI timeout) must not leave its stack running."""
+    args = ["--requests", "20", "--clients", "2", "--rounds", "100000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.api_alone", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("round 1: "), first  # the whole stack is up and serving
+        started = psutil.Process(proc.pid).children(recursive=True)
+        assert len(started) >= 3, started  # Temporal, the emulators, the API
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) != 0
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:
+        proc.kill()
