@@ -204,6 +204,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which of several API or worker processes on one host said it
         }
         entry.update(_extras(record))
         if record.exc_info and not record.exc_text:

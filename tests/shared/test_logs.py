@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,7 @@ def test_json_line_carries_explicit_context(output: io.StringIO) -> None:
     assert record["logger"] == "activities.bills"
     assert record["job_id"] == "j-1" and record["step"] == "persist_bill"
     assert record["ts"].endswith("Z") and datetime.fromisoformat(record["ts"]).utcoffset() is not None
+    assert record["pid"] == os.getpid()
 
 
 def test_activity_logs_are_flattened_from_temporal_context(output: io.StringIO) -> None:
