@@ -38,14 +38,14 @@ def _busy_seconds() -> float:
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
-def _tree(root: psutil.Process) -> list[psutil.Process]:
+def process_tree(root: psutil.Process) -> list[psutil.Process]:
     try:
         return [root, *root.children(recursive=True)]
     except psutil.Error:
         return []
 
 
-def _cpu_seconds(proc: psutil.Process) -> float:
+def cpu_seconds(proc: psutil.Process) -> float:
     # Not children_*: children are sampled themselves, and a reaped child's time would count twice.
     times = proc.cpu_times()
     return float(times.user + times.system)
@@ -112,10 +112,10 @@ class ProcessSampler:
             rss_total = 0.0
             for root in roots:
                 rss_tree = 0.0
-                for proc in [root] if name in self._flat else _tree(root):
+                for proc in [root] if name in self._flat else process_tree(root):
                     proc = self._cache.setdefault(proc.pid, proc)  # cpu_times of the same object
                     try:
-                        seconds = _cpu_seconds(proc)
+                        seconds = cpu_seconds(proc)
                         rss = proc.memory_info().rss / 2**20
                     except psutil.Error:
                         continue
