@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -21,6 +22,7 @@ from temporalio.worker import Worker
 from api.auth import Role, create_key
 from api.main import create_app
 from shared import search_attributes
+from shared.db import create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
 from stack.services import embedded_postgres_url, stop_embedded_postgres, temporal_binary
@@ -100,6 +102,14 @@ async def resources(app_settings: Settings) -> AsyncIterator[Resources]:
     res = await open_resources(app_settings)
     yield res
     await res.close()
+
+
+@pytest.fixture()
+async def other_process_pool(app_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A second pool on the same database, as a second API process would have."""
+    pool = await create_pool(app_settings)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture(scope="session")

@@ -77,17 +77,17 @@ class SessionStore:
 
     async def create(self, key: str) -> Session:
         """A fresh id on every sign-in, so an id planted before sign-in is never promoted."""
-        session_id = secrets.token_urlsafe(32)
+        session_id, key_hash = secrets.token_urlsafe(32), hash_key(key)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM ui_sessions WHERE expires_at <= now()")
             expires_at = await conn.fetchval(
                 "INSERT INTO ui_sessions (id_hash, key_hash, expires_at) VALUES ($1, $2, now() + $3::interval)"
                 " RETURNING expires_at",
                 _id_hash(session_id),
-                hash_key(key),
+                key_hash,
                 timedelta(seconds=self._ttl),
             )
-        return Session(id=session_id, key_hash=hash_key(key), expires_at=expires_at)
+        return Session(id=session_id, key_hash=key_hash, expires_at=expires_at)
 
     async def get(self, session_id: str | None) -> Session | None:
         if not session_id:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
 from api.auth import Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
-from shared.db import create_pool
 from shared.settings import Settings
 from tests.helpers import create_account, serve
 from worker.resources import Resources
@@ -58,17 +58,13 @@ async def test_the_budget_refills_over_time(resources: Resources, unique: str) -
     assert await limiter.acquire(key_id, "x", per_minute=0) is None, "0 turns the limit off"
 
 
-async def test_api_processes_share_one_budget(resources: Resources, app_settings: Settings, unique: str) -> None:
+async def test_api_processes_share_one_budget(
+    resources: Resources, other_process_pool: asyncpg.Pool, unique: str
+) -> None:
     """Two limiters on two pools, as two API processes have: together they allow the budget once."""
-    other_pool = await create_pool(app_settings)
-    try:
-        here, there, key_id = RateLimiter(resources.pool), RateLimiter(other_pool), _key_id(unique)
-        outcomes = await asyncio.gather(
-            *(limiter.acquire(key_id, "start", per_minute=5) for limiter in [here, there] * 5)
-        )
-        assert outcomes.count(None) == 5, outcomes
-    finally:
-        await other_pool.close()
+    here, there, key_id = RateLimiter(resources.pool), RateLimiter(other_process_pool), _key_id(unique)
+    outcomes = await asyncio.gather(*(limiter.acquire(key_id, "start", per_minute=5) for limiter in [here, there] * 5))
+    assert outcomes.count(None) == 5, outcomes
 
 
 def _key_id(unique: str) -> int:

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from api.auth import hash_key
 from api.ui.session import SessionStore, login_binding, session_binding
-from shared.db import create_pool
-from shared.settings import Settings
 from worker.resources import Resources
-
-
-@pytest.fixture()
-async def other_process_pool(app_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """A second pool, as a second API process would have."""
-    pool = await create_pool(app_settings)
-    yield pool
-    await pool.close()
 
 
 def new_key() -> str:
