@@ -72,13 +72,22 @@ class JobReconciler(BackgroundLoop):
                 await asyncio.sleep(POLL_SECONDS)
 
     async def reconcile_once(self) -> Reconciled:
-        """Check up to ``JOB_RECONCILE_BATCH`` due rows, least recently checked first."""
+        """Check up to ``JOB_RECONCILE_BATCH`` due rows, least recently checked first.
+
+        The rows are claimed (``checked_at`` set) before Temporal is asked, skipping rows
+        another reconciler holds: with several API processes or replicas each due row is
+        described once per period, not once per process. A process that dies after claiming
+        leaves its rows to the next period."""
         rows = await self._pool.fetch(
             f"""
-            SELECT id, workflow_id FROM ingestion_jobs
-             WHERE {_OPEN} AND dispatched_at IS NOT NULL
-               AND GREATEST(updated_at, dispatched_at, checked_at) < now() - $1::interval
-             ORDER BY GREATEST(updated_at, dispatched_at, checked_at) LIMIT $2
+            UPDATE ingestion_jobs SET checked_at = now()
+             WHERE id IN (
+                   SELECT id FROM ingestion_jobs
+                    WHERE {_OPEN} AND dispatched_at IS NOT NULL
+                      AND GREATEST(updated_at, dispatched_at, checked_at) < now() - $1::interval
+                    ORDER BY GREATEST(updated_at, dispatched_at, checked_at) LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+            RETURNING id, workflow_id
             """,
             self._settings.job_reconcile_after,
             self._settings.job_reconcile_batch,
@@ -102,10 +111,8 @@ class JobReconciler(BackgroundLoop):
                 "job's workflow is unknown to Temporal",
                 extra={"job_id": job_id, "workflow_id": workflow_id, "step": "reconcile"},
             )
-            await self._checked(job_id)
             return None
         if status not in _ENDED_OUTSIDE:
-            await self._checked(job_id)
             return False
         job_status, what = _ENDED_OUTSIDE[status]
         reason = await self._close_reason(handle)
@@ -144,9 +151,6 @@ class JobReconciler(BackgroundLoop):
             },
         )
         return True
-
-    async def _checked(self, job_id: str) -> None:
-        await self._pool.execute("UPDATE ingestion_jobs SET checked_at = now() WHERE id = $1", job_id)
 
     @staticmethod
     async def _close_reason(handle: WorkflowHandle[Any, Any]) -> str | None:
