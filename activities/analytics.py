@@ -14,9 +14,18 @@ logger = logging.getLogger(__name__)
 
 
 class AnalyticsActivities:
-    def __init__(self, sink: AnalyticsSink | None, *, batch_max_bills: int = 1, batch_max_wait: float = 0.0) -> None:
+    def __init__(
+        self,
+        sink: AnalyticsSink | None,
+        *,
+        batch_max_bills: int = 1,
+        batch_max_wait: float = 0.0,
+        batch_quiet: float | None = None,
+    ) -> None:
         self._batcher = (
-            None if sink is None else PublishBatcher(sink, max_bills=batch_max_bills, max_wait=batch_max_wait)
+            None
+            if sink is None
+            else PublishBatcher(sink, max_bills=batch_max_bills, max_wait=batch_max_wait, quiet=batch_quiet)
         )
 
     @activity.defn

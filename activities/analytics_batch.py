@@ -3,11 +3,12 @@
 Every ``insertAll`` costs a round trip and per-request work on the warehouse side
 (in the local emulator about 14 ms of CPU, against under 1 ms per extra bill), and a
 bill writes three tables. So concurrent ``publish_analytics`` activities hand their
-bill to one ``PublishBatcher``: it waits up to ``max_wait`` after the first bill of a
-batch (or until ``max_bills`` have joined), writes the batch with one
-``publish_bills`` call in a thread, and answers each caller with its own bill's
-outcome. Rows that arrive during a write form the next batch, so batches grow with
-load by themselves.
+bill to one ``PublishBatcher``: it writes the batch with one ``publish_bills`` call in
+a thread, and answers each caller with its own bill's outcome. A batch is written once
+no bill has joined it for ``quiet`` (a lone bill waits only that long), once its first
+bill has waited ``max_wait`` (under steady load bills keep coming, so batches grow up to
+that age), or as soon as ``max_bills`` have joined. Rows that arrive during a write form
+the next batch.
 
 Nothing is acknowledged early: an activity completes only after its rows are in the
 warehouse, so a worker that dies mid-batch loses nothing (Temporal retries the
@@ -44,15 +45,17 @@ class _Waiting:
 class PublishBatcher:
     """Coalesce ``publish`` calls on one event loop into batched ``sink.publish_bills`` calls."""
 
-    def __init__(self, sink: BillsWriter, *, max_bills: int, max_wait: float) -> None:
+    def __init__(self, sink: BillsWriter, *, max_bills: int, max_wait: float, quiet: float | None = None) -> None:
+        """``quiet`` defaults to ``max_wait``: every batch then waits ``max_wait`` from its first bill."""
         if max_bills < 1:
             raise ValueError("max_bills must be at least 1")
         self._sink = sink
         self._max_bills = max_bills
         self._max_wait = max_wait
+        self._quiet = max_wait if quiet is None else min(quiet, max_wait)
         self._waiting: list[_Waiting] = []
         self._arrived = asyncio.Event()
-        self._full = asyncio.Event()
+        """Set by every new bill; the flusher clears it before each wait."""
         self._flusher: asyncio.Task[None] | None = None
 
     async def publish(self, bill: AnalyticsBill) -> None:
@@ -61,8 +64,6 @@ class PublishBatcher:
         outcome: asyncio.Future[None] = loop.create_future()
         self._waiting.append(_Waiting(bill, outcome, loop.time()))
         self._arrived.set()
-        if len(self._waiting) >= self._max_bills:
-            self._full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_forever(), name="analytics-batcher")
         await outcome
@@ -77,17 +78,19 @@ class PublishBatcher:
                 waiting.outcome.cancel()
 
     async def _flush_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._arrived.wait()
-            linger = self._waiting[0].arrived + self._max_wait - asyncio.get_running_loop().time()
-            if len(self._waiting) < self._max_bills and linger > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), timeout=linger)
-            batch, self._waiting = self._waiting[: self._max_bills], self._waiting[self._max_bills :]
             if not self._waiting:
                 self._arrived.clear()
-            if len(self._waiting) < self._max_bills:
-                self._full.clear()
+                await self._arrived.wait()
+            while len(self._waiting) < self._max_bills:
+                due = min(self._waiting[0].arrived + self._max_wait, self._waiting[-1].arrived + self._quiet)
+                if due <= loop.time():
+                    break
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), timeout=due - loop.time())
+            batch, self._waiting = self._waiting[: self._max_bills], self._waiting[self._max_bills :]
             await self._write([w for w in batch if not w.outcome.done()])
 
     async def _write(self, batch: list[_Waiting]) -> None:

@@ -271,6 +271,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
                 "job_dispatch_max_running": settings.job_dispatch_max_running,
                 "analytics_batch_max_bills": settings.analytics_batch_max_bills,
                 "analytics_batch_max_wait_ms": settings.analytics_batch_max_wait_ms,
+                "analytics_batch_quiet_ms": settings.analytics_batch_quiet_ms,
                 "worker_nice": int(
                     dict(kv.split("=", 1) for kv in args.env).get("WORKER_NICE", CO_LOCATED_WORKER_NICE)
                 ),

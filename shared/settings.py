@@ -112,8 +112,10 @@ class Settings(BaseSettings):
     bigquery_emulator_host: str | None = None
     analytics_batch_max_bills: int = Field(default=100, ge=1)
     """Bills one worker writes to the warehouse in one request per table, at most."""
-    analytics_batch_max_wait_ms: int = Field(default=500, ge=0)
-    """How long the first bill of a batch waits for others: fewer requests, a little latency."""
+    analytics_batch_max_wait_ms: int = Field(default=2000, ge=0)
+    """How long the first bill of a batch may wait while others keep joining it (steady load)."""
+    analytics_batch_quiet_ms: int = Field(default=500, ge=0)
+    """A batch no bill joined for this long is written: a lone bill waits only this."""
 
     # Human review
     review_sla: timedelta = timedelta(hours=24)

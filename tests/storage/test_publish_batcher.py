@@ -111,3 +111,36 @@ async def test_a_cancelled_caller_does_not_disturb_the_batch(local_sink: Analyti
     assert recording.batches == [[kept.bill_id]]
     assert latest_ids(local_sink) == {kept.bill_id}
     await batcher.close()
+
+
+async def test_a_lone_bill_waits_only_the_quiet_time(local_sink: AnalyticsSink) -> None:
+    recording = Recording(local_sink)
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=60, quiet=0.1)
+    (row,) = bills(1)
+
+    await asyncio.wait_for(batcher.publish(row), timeout=20)  # not the 60 s a steady stream may wait
+
+    assert recording.batches == [[row.bill_id]]
+    await batcher.close()
+
+
+async def test_bills_that_keep_coming_share_a_batch_until_it_is_max_wait_old(local_sink: AnalyticsSink) -> None:
+    recording = Recording(local_sink)
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=1.0, quiet=5)
+    rows = bills(10)
+
+    async def one_every_200_ms() -> None:
+        calls = []
+        for row in rows:
+            calls.append(asyncio.create_task(batcher.publish(row)))
+            await asyncio.sleep(0.2)
+        await asyncio.gather(*calls)
+
+    await asyncio.wait_for(one_every_200_ms(), timeout=30)
+
+    # Each gap is far inside the quiet time, so only the age limit splits the stream:
+    # ~2 s of bills in batches at most 1 s old, about five bills each.
+    assert 2 <= len(recording.batches) < len(rows)
+    assert sorted(b for batch in recording.batches for b in batch) == sorted(r.bill_id for r in rows)
+    assert latest_ids(local_sink) == {r.bill_id for r in rows}
+    await batcher.close()
