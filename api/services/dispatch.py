@@ -13,7 +13,9 @@ Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED
 started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
 mid-way rolls back, and the next one starts those jobs again; the workflow id is the
 job's, with ``REJECT_DUPLICATE``, so a second start finds the first and changes nothing.
-Several API processes can dispatch side by side: the limit is counted in Postgres.
+Several API processes can dispatch side by side, one round at a time: a round counts,
+claims and starts under a transaction-scoped advisory lock, so between them they never
+run more than the limit (a process that finds the lock taken tries again shortly).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ STARTS_AT_ONCE = 8
 """Workflow starts in flight together. Each start spends about a millisecond of this event
 loop (input, codec, request) before its gRPC call yields, and ``POST /jobs`` shares the
 loop: 64 started at once held every request up for ~100 ms."""
+
+DISPATCH_LOCK = "minimeter.job-dispatch"
+"""The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
 
 _WAITING = "dispatched_at IS NULL AND start_request IS NOT NULL"
 _RUNNING = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
@@ -114,14 +119,16 @@ class JobDispatcher(BackgroundLoop):
     async def dispatch_once(self) -> tuple[int, bool]:
         """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
         limit = self._settings.job_dispatch_max_running
-        running = await self._pool.fetchval(
-            f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}", self._settings.job_dispatch_stale_after
-        )
-        room = min(limit - running, self._settings.job_dispatch_batch)
-        if room <= 0:
-            waiting = await self._pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")
-            return 0, bool(waiting)
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", DISPATCH_LOCK):
+                return 0, True  # another process's round: its count includes what it starts
+            running = await conn.fetchval(
+                f"SELECT count(*) FROM ingestion_jobs WHERE {_RUNNING}", self._settings.job_dispatch_stale_after
+            )
+            room = min(limit - running, self._settings.job_dispatch_batch)
+            if room <= 0:
+                waiting = await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM ingestion_jobs WHERE {_WAITING})")
+                return 0, bool(waiting)
             rows = await conn.fetch(
                 f"""
                 SELECT id, workflow_id, start_request FROM ingestion_jobs

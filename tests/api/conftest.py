@@ -25,3 +25,14 @@ async def own_db(pg_url: str, app_settings: Settings) -> AsyncIterator[asyncpg.P
     await pool.close()
     await admin.execute(f"DROP DATABASE {name}")
     await admin.close()
+
+
+@pytest.fixture()
+async def own_db_other_process(
+    own_db: asyncpg.Pool, pg_url: str, app_settings: Settings
+) -> AsyncIterator[asyncpg.Pool]:
+    """A second pool on the same database of one's own, as a second API process would have."""
+    database = await own_db.fetchval("SELECT current_database()")
+    pool = await create_pool(app_settings, dsn=urlsplit(pg_url)._replace(path=f"/{database}").geturl())
+    yield pool
+    await pool.close()

@@ -69,6 +69,20 @@ async def test_jobs_start_oldest_first_and_only_while_there_is_room(
     assert len(set(await workflow_runs(client, jobs[:4]))) == 4
 
 
+async def test_api_processes_side_by_side_never_run_more_than_the_limit(
+    own_db: asyncpg.Pool, own_db_other_process: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=3, jobs=8)
+    other = JobDispatcher(own_db_other_process, client, idle_queue(app_settings, limit=3))
+
+    rounds = await asyncio.gather(dispatcher.dispatch_once(), other.dispatch_once())
+    rounds += await asyncio.gather(dispatcher.dispatch_once(), other.dispatch_once())
+
+    # Both saw room for three at first; one round at a time means three in all, oldest first.
+    assert sum(started for started, _ in rounds) == 3
+    assert await dispatched(own_db) == jobs[:3]
+
+
 class CountingDispatcher(JobDispatcher):
     """Records how many starts were in flight together."""
 

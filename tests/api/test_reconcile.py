@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import asyncpg
 from temporalio.client import Client
 
 from api.services.reconcile import JobReconciler, Reconciled
-from shared.db import create_pool
 from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
@@ -121,17 +119,13 @@ async def test_a_finished_job_is_not_rewritten(own_db: asyncpg.Pool, client: Cli
 
 
 async def test_two_api_processes_never_check_the_same_job(
-    own_db: asyncpg.Pool, pg_url: str, client: Client, app_settings: Settings
+    own_db: asyncpg.Pool, own_db_other_process: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
     checker, settings = reconciler(own_db, client, app_settings)
     due = await open_jobs(own_db, client, settings, 6)
-    database = await own_db.fetchval("SELECT current_database()")
-    other_pool = await create_pool(settings, dsn=urlsplit(pg_url)._replace(path=f"/{database}").geturl())
-    try:
-        other = JobReconciler(other_pool, client, settings)
-        first, second = await asyncio.gather(checker.reconcile_once(), other.reconcile_once())
-    finally:
-        await other_pool.close()
+    other = JobReconciler(own_db_other_process, client, settings)
+
+    first, second = await asyncio.gather(checker.reconcile_once(), other.reconcile_once())
 
     # Each due job described once between them, none twice, none left out.
     assert first.checked + second.checked == len(due)
