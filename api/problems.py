@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     415: "unsupported media type",
     422: "the request is invalid",
     429: "rate limit exceeded (see Retry-After)",
+    503: "a dependency (Temporal) did not answer: try again",
 }
 
 

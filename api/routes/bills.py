@@ -13,7 +13,7 @@ from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
 from api.problems import Problem, problem_responses
 from api.schemas import JobPublic
 from api.services.accounts import get_account
-from api.services.jobs import find_idempotent_job, job_public, start_job
+from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job
 from extraction.document import sniff_content_type
 from shared.models import JobType
 
@@ -41,6 +41,7 @@ async def upload_bill(
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
     existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
     if existing is not None:
+        check_replay(existing, account=account, job_type=JobType.UPLOAD)
         response.status_code = status.HTTP_200_OK
         return job_public(existing, state.settings)
     data = await file.read(state.settings.upload_max_bytes + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi import APIRouter
@@ -10,9 +11,13 @@ from fastapi import APIRouter
 from api.deps import DashboardDep, IdPath, StateDep
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
+from shared.analytics import months_back
 from shared.models import MonthlyTotalPublic
 
 router = APIRouter(tags=["dashboard"])
+
+DASHBOARD_MONTHS = 24
+"""Monthly figures cover this month and the 23 before it, from either source."""
 
 
 @router.get("/customers/{customer_id}/dashboard", response_model=DashboardPublic)
@@ -40,18 +45,21 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
                 kwh=m.kwh,
                 bills=m.bills,
             )
-            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=24)
+            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
         ]
         source = "analytics_rollup"
     else:
+        # The same 24 months the rollup answers for (not 24 rows: one per account and month);
+        # a month whose bills all lack a total counts 0, as the rollup does.
         rows = await pool.fetch(
             """
             SELECT utility_account_id, date_trunc('month', bill_period_end)::date AS month,
-                   sum(total_amount) AS total_cost, count(*) AS bills
-              FROM bills WHERE customer_id = $1 AND bill_period_end IS NOT NULL
-             GROUP BY 1, 2 ORDER BY 2 DESC LIMIT 24
+                   COALESCE(sum(total_amount), 0) AS total_cost, count(*) AS bills
+              FROM bills WHERE customer_id = $1 AND bill_period_end >= $2
+             GROUP BY 1, 2 ORDER BY 2 DESC, 1
             """,
             customer_id,
+            months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS),
         )
         monthly = [MonthlyTotalPublic(**dict(r)) for r in rows]
         source = "postgres"

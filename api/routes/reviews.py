@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
@@ -120,7 +120,7 @@ async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> Re
 @router.post(
     "/reviews/{job_id}",
     response_model=ReviewDecisionResult,
-    responses=problem_responses(409),
+    responses=problem_responses(409, 503),
 )
 async def decide_review(
     job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep
@@ -150,6 +150,9 @@ async def submit_decision(
             raise Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details]) from None
         message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
         raise Problem(409, str(message)) from None
-    except RPCError:
-        raise Problem(409, "the job is not awaiting review") from None
+    except RPCError as err:
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
+            raise Problem(409, "the job is not awaiting review") from None
+        # It may or may not have been applied: a repeat is safe (a decided task refuses it with 409).
+        raise Problem(503, "Temporal did not answer; send the decision again") from None
     return ReviewDecisionResult(job_id=job_id, status=ack.status)

@@ -39,6 +39,12 @@ async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: 
     return dict(row) if row else None
 
 
+def check_replay(existing: dict[str, Any], *, account: dict[str, Any], job_type: JobType) -> None:
+    """An Idempotency-Key answers again only for the request it was first used with."""
+    if existing["utility_account_id"] != account["id"] or existing["job_type"] != job_type:
+        raise Problem(422, "this Idempotency-Key was already used for a different request")
+
+
 async def start_job(
     *,
     pool: asyncpg.Pool,
@@ -97,8 +103,7 @@ async def start_job(
     if row is None:
         existing = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
         assert existing is not None
-        if existing["utility_account_id"] != account["id"]:
-            raise Problem(422, "this Idempotency-Key was already used for a different request")
+        check_replay(existing, account=account, job_type=job_type)
         job = existing
     else:
         job = dict(row)
@@ -117,10 +122,10 @@ async def start_job(
 async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) -> dict[str, Any]:
     """The job row, or 404 when unknown, malformed or another customer's."""
     try:
-        uuid.UUID(job_id)
+        key = uuid.UUID(job_id)  # any spelling uuid accepts ({…}, urn:uuid:…), passed on parsed
     except ValueError:
         raise Problem(404, f"job {job_id} not found") from None
-    row = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id)
+    row = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", key)
     if row is None or not principal.can_see_customer(row["customer_id"]):
         raise Problem(404, f"job {job_id} not found")
     return dict(row)

@@ -55,7 +55,8 @@ async def queue_page(
 ) -> Response:
     """Open tasks, oldest first; filter values that do not parse are ignored, not a 422."""
     chosen = provider if provider in PROVIDERS else None
-    customer = int(customer_id) if customer_id and customer_id.isdigit() and len(customer_id) < 19 else None
+    digits = customer_id or ""
+    customer = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
     page = await review_queue(
         state,
         principal,
@@ -110,7 +111,7 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:
-        if problem.status_code not in {409, 422}:
+        if problem.status_code not in {409, 422, 503}:
             raise
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -157,3 +159,33 @@ async def test_same_bill_in_other_bytes_is_duplicate_by_natural_key(
     assert (first["status"], second["status"]) == ("SUCCEEDED", "DUPLICATE")
     assert second["result"]["duplicate_of"] == first["id"]
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"]) == 1
+
+
+async def test_an_idempotency_key_replays_only_its_own_request(http: httpx.AsyncClient, unique: str) -> None:
+    first_account = await create_account(http, provider="pge", account_number=f"IDA-{unique}")
+    other_account = await create_account(http, provider="pge", account_number=f"IDB-{unique}")
+    data = bill_text(f"IDA-{unique}").encode()
+    assert (await upload(http, first_account["id"], data, key=f"up-{unique}")).status_code == 201
+
+    elsewhere = await upload(http, other_account["id"], data, key=f"up-{unique}")
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert "already used for a different request" in elsewhere.json()["detail"]
+
+    started = await http.post(
+        "/jobs", json={"utility_account_id": first_account["id"]}, headers={"Idempotency-Key": f"run-{unique}"}
+    )
+    assert started.status_code == 201, started.text
+    as_upload = await upload(http, first_account["id"], data, key=f"run-{unique}")
+    assert as_upload.status_code == 422, "a key first used to fetch from the provider is not an upload's"
+
+
+async def test_a_job_is_found_under_any_spelling_of_its_id(http: httpx.AsyncClient, unique: str) -> None:
+    account = await create_account(http, provider="pge", account_number=f"UUID-{unique}")
+    job = (await upload(http, account["id"], bill_text(f"UUID-{unique}").encode())).json()
+    plain = uuid.UUID(job["id"])
+
+    for spelling in (f"{{{plain}}}", plain.urn, plain.hex, str(plain).upper()):
+        response = await http.get(f"/jobs/{quote(spelling, safe='')}")
+        assert response.status_code == 200, (spelling, response.text)
+        assert response.json()["id"] == job["id"]
+    assert (await http.get(f"/reviews/{quote(f'{{{uuid.uuid4()}}}', safe='')}")).status_code == 404

@@ -101,6 +101,15 @@ async def test_queue_and_task_page_show_the_failing_checks(
     assert (await reviewer.get(f"/jobs/{job_id}")).status_code == 401, "the cookie authenticates nothing else"
 
 
+async def test_queue_filters_that_do_not_parse_are_ignored(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    for customer_id in ("²", "١٢", "abc", "9" * 30, ""):  # superscript and Arabic-Indic digits are no ids
+        queue = await reviewer.get("/ui/reviews", params={"customer_id": customer_id})
+        assert queue.status_code == 200, (customer_id, queue.text)
+        assert f'href="/ui/reviews/{review_job["id"]}"' in queue.text, "an ignored filter shows every task"
+
+
 async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
     reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
 ) -> None:

@@ -1,0 +1,85 @@
+"""``GET /customers/{id}/dashboard`` with analytics disabled: the monthly figures come from Postgres."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import asyncpg
+import httpx
+import pytest
+
+from api.main import create_app
+from shared.analytics import months_back
+from shared.settings import AnalyticsKind, Settings
+from tests.helpers import serve
+from worker.resources import Resources
+
+
+@pytest.fixture()
+async def postgres_dashboard(app_settings: Settings, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = app_settings.model_copy(update={"analytics": AnalyticsKind.DISABLED})
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as http,
+    ):
+        yield http
+
+
+async def add_bill(pool: asyncpg.Pool, account: dict[str, int], period_end: date, total: str | None) -> None:
+    job_id, bill_id = uuid.uuid4(), uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
+        " VALUES ($1, $2, $3, $4, 'upload', 'SUCCEEDED')",
+        job_id,
+        account["customer_id"],
+        account["id"],
+        f"manual-{job_id}",
+    )
+    await pool.execute(
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, bill_period_end, currency, total_amount,"
+        " content_sha256, source, payload) VALUES ($1, $2, $3, $4, $5, 'USD', $6, $7, 'extraction', $8)",
+        bill_id,
+        job_id,
+        account["customer_id"],
+        account["id"],
+        period_end,
+        Decimal(total) if total is not None else None,
+        uuid.uuid4().hex,
+        json.dumps({}),
+    )
+
+
+async def test_every_account_gets_24_months_and_a_month_without_totals_counts_zero(
+    postgres_dashboard: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    pool = resources.pool
+    customer = (await http.post("/customers", json={"name": f"Dashboard {unique}"})).json()
+    accounts = []
+    for n in range(3):
+        created = await http.post(
+            "/utility-accounts",
+            json={"customer_id": customer["id"], "provider": "pge", "account_number": f"DB{n}-{unique}"},
+        )
+        accounts.append(created.json())
+    this_month = months_back(datetime.now(UTC).date(), 1)
+    for months_ago in range(12):  # a bill a month per account: 36 account-months, more than 24 rows
+        end = months_back(this_month, months_ago + 1).replace(day=20)
+        for account in accounts:
+            await add_bill(pool, account, end, "10.00")
+    lone = months_back(this_month, 24).replace(day=5)  # the oldest month shown, its bill without a total
+    await add_bill(pool, accounts[0], lone, None)
+    await add_bill(pool, accounts[0], months_back(this_month, 25).replace(day=5), "99.00")  # one month too old
+
+    response = await postgres_dashboard.get(f"/customers/{customer['id']}/dashboard")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["monthly_source"] == "postgres"
+    monthly = {(m["utility_account_id"], m["month"]): m for m in body["monthly"]}
+    assert len(monthly) == 3 * 12 + 1
+    assert Decimal(monthly[(accounts[0]["id"], lone.replace(day=1).isoformat())]["total_cost"]) == 0
+    assert all(m["month"] >= lone.replace(day=1).isoformat() for m in body["monthly"])
