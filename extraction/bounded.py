@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
@@ -20,35 +20,59 @@ from extraction.document import PDF, Document, DocumentRejected, read_document, 
 logger = logging.getLogger(__name__)
 
 
+class _PoolBroken(Exception):
+    """A child died while parsing: this file crashed it, or another parse overran and its pool was reset."""
+
+
 class BoundedReader:
-    """``read_document`` with a deadline for PDFs; one pool per process, rebuilt after a kill."""
+    """``read_document`` with a deadline for PDFs; one pool per process, rebuilt after a kill.
+
+    At most ``workers`` parses are handed to the pool at once, so the deadline measures
+    parsing, never time spent queued behind a slow file. Killing an overrunning parse
+    kills the pool's other children too; a file whose parse dies that way is parsed
+    again in a child of its own, and only a crash there is held against it.
+    """
 
     def __init__(self, *, workers: int = 2, timeout_seconds: float = 20.0) -> None:
         self._workers = workers
         self._timeout = timeout_seconds
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(workers)
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # forkserver: never fork a process that runs threads (the worker does).
-                context = multiprocessing.get_context("forkserver")
-                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+                self._pool = _new_pool(self._workers)
             return self._pool
 
     def _reset(self, pool: ProcessPoolExecutor) -> None:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # None once shut down
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
     def read(self, data: bytes, *, max_pages: int) -> Document:
         if sniff_content_type(data) != PDF:
             return read_document(data, max_pages=max_pages)
-        pool = self._executor()
+        with self._slots:
+            pool = self._executor()
+            try:
+                return self._parse(pool, data, max_pages)
+            except _PoolBroken:
+                self._reset(pool)
+            logger.warning("PDF parser died mid-parse; parsing the file again on its own")
+            alone = _new_pool(1)
+            try:
+                return self._parse(alone, data, max_pages)
+            except _PoolBroken:
+                raise DocumentRejected("corrupt_file", "the parser crashed on this file") from None
+            finally:
+                self._reset(alone)
+
+    def _parse(self, pool: ProcessPoolExecutor, data: bytes, max_pages: int) -> Document:
         future = pool.submit(read_document, data, max_pages=max_pages)
         try:
             return future.result(timeout=self._timeout)
@@ -56,12 +80,16 @@ class BoundedReader:
             logger.warning("PDF parse exceeded its time limit; parser killed", extra={"seconds": self._timeout})
             self._reset(pool)
             raise DocumentRejected("corrupt_file", f"parsing took longer than {self._timeout:g}s") from None
-        except BrokenProcessPool:
-            self._reset(pool)
-            raise DocumentRejected("corrupt_file", "the parser crashed on this file") from None
+        except (BrokenProcessPool, CancelledError) as broken:
+            raise _PoolBroken from broken
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: never fork a process that runs threads (the worker does).
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
