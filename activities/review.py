@@ -32,7 +32,10 @@ class ReviewActivities:
 
     @activity.defn
     async def open_review_task(self, task: ReviewTaskOpen) -> None:
-        """Safe to rerun: one task per job (upsert), and the job moves to NEEDS_REVIEW."""
+        """Safe to rerun: one task per job (upsert), and the job moves to NEEDS_REVIEW.
+
+        A late attempt (say, one still running when the job was cancelled) changes nothing
+        once the task is closed or the job has ended: it cannot put either back in the queue."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
@@ -41,6 +44,7 @@ class ReviewActivities:
                 ON CONFLICT (job_id) DO UPDATE
                    SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, bill = EXCLUDED.bill,
                        revision = EXCLUDED.revision, updated_at = now()
+                 WHERE review_tasks.closed_at IS NULL
                 """,
                 task.job_id,
                 task.status,
@@ -50,7 +54,8 @@ class ReviewActivities:
                 task.revision,
             )
             await conn.execute(
-                "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now() WHERE id = $1",
+                "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now()"
+                " WHERE id = $1 AND status IN ('PENDING', 'RUNNING', 'NEEDS_REVIEW')",
                 task.job_id,
                 JobStatus.NEEDS_REVIEW,
                 task.reasons,

@@ -43,12 +43,14 @@ FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
 STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives.
 EXTRACT = ActivityPolicy(timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timedelta(seconds=30))
-# Validation is pure computation over the stored document.
-VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 10, 3))
+# Validation checks the extraction against the document's text: the worker that just extracted
+# it has the text in memory, any other reads the stored object again, so retry like storage.
+VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Analytics sink: streaming inserts are idempotent by bill id, so retry generously.
 ANALYTICS = ActivityPolicy(timedelta(seconds=60), _retry(1, 60, 20))
-# Notifications on review escalation.
-NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(1, 30, 5))
+# Review escalation: marks the task escalated in Postgres, then notifies. A failure fails the
+# job, so it must outlive a database restart like the bookkeeping steps.
+NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(0.5, 10, 15))
 # A warehouse MERGE over two months may queue for slots: minutes, not seconds. The next
 # scheduled run recomputes the same window, so a few attempts are enough.
 ROLLUP = ActivityPolicy(timedelta(minutes=10), _retry(5, 120, 5))

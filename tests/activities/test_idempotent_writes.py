@@ -13,8 +13,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.analytics import AnalyticsActivities
 from activities.bills import BillActivities
 from activities.fetching import FetchActivities
+from activities.review import ReviewActivities
 from activities.storage import StorageActivities
 from shared.models import FetchRequest, PersistRequest, PublishRequest, StoreRequest
+from shared.review import ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.helpers import create_account
 from worker.resources import Resources
@@ -98,3 +100,36 @@ async def test_store_persist_publish_twice_write_once(
 
     assert count("normalized_bills") == 2  # the emulator keeps both streamed rows (no insertId dedupe)...
     assert count("normalized_bills_latest") == 1  # ...and readers see exactly one through the view
+
+
+async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_task_alone(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job_id = str(uuid.uuid4())
+    pool = resources.pool
+    await pool.execute(
+        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
+        " VALUES ($1, $2, $3, $4, 'upload', 'RUNNING')",
+        job_id,
+        account["customer_id"],
+        account["id"],
+        f"manual-{job_id}",
+    )
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = ReviewTaskOpen(
+        job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
+    )
+    await env.run(review.open_review_task, opening)
+    # The job is cancelled: its task closed and its end recorded, as the workflow's cleanup does.
+    await env.run(
+        review.close_review_task, ReviewTaskUpdate(job_id=job_id, status=ReviewStatus.CANCELED, revision="r2")
+    )
+    await pool.execute("UPDATE ingestion_jobs SET status = 'CANCELED' WHERE id = $1", job_id)
+
+    await env.run(review.open_review_task, opening)  # the first attempt, still running, commits late
+
+    task = await pool.fetchrow("SELECT status, revision, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+    assert (task["status"], task["revision"]) == (ReviewStatus.CANCELED, "r2") and task["closed_at"] is not None
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "CANCELED"

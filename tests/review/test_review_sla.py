@@ -14,10 +14,12 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from shared.models import JobStatus
+from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.review.support import (
     CORRECT_TOTAL,
     activity_names,
+    awaiting_review,
     history,
     job_id_of,
     read_task,
@@ -30,6 +32,7 @@ from tests.review.support import (
 )
 from worker.main import build_worker
 from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 
 def timer_seconds(events: list[HistoryEvent]) -> list[float]:
@@ -134,3 +137,41 @@ async def test_escalated_review_is_decided_with_the_revision_it_shows_now(
     row = await pool.fetchrow("SELECT revision FROM review_decisions WHERE job_id = $1", job_id)
     assert row["revision"] == now["revision"]
     assert (await pool.fetchrow("SELECT status FROM review_tasks WHERE job_id = $1", job_id))["status"] == "DONE"
+
+
+async def test_a_decision_that_arrives_with_the_deadline_counts(
+    queue: str,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    """No worker runs while the SLA passes and a decision arrives: one task then brings both.
+
+    The SDK applies signals and updates before timers within a task, so the decision is seen
+    before the deadline's timer: this keeps it so (the job neither escalates nor expires)."""
+    settings = review_settings(app_settings, queue, sla=2, timeout=60)
+    pool = resources.pool
+    async with build_worker(client, resources, settings):
+        handle = await start_upload_on_queue(
+            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
+        )
+        revision = await awaiting_review(handle)
+
+    async def timer_fired() -> bool:
+        return any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in await history(handle))
+
+    await wait_until(timer_fired, within=30, what="the SLA timer fired with no worker running")
+    await handle.signal(
+        BillIngestionWorkflow.review_decision,
+        ReviewDecision(action=ReviewAction.APPROVE, revision=revision, reviewer="on-time reviewer"),
+    )
+    async with build_worker(client, resources, settings):
+        result = await result_of(client, handle.id)
+
+    assert result.status is JobStatus.SUCCEEDED and result.reviewer == "on-time reviewer"
+    names = activity_names(await history(handle))
+    assert "escalate_review" not in names, "the decision came in time: nothing to escalate"
+    audited = await pool.fetchval("SELECT revision FROM review_decisions WHERE job_id = $1", job_id_of(handle))
+    assert audited == revision, "audited under the revision the reviewer saw"
