@@ -75,7 +75,7 @@ async def test_api_processes_side_by_side_never_run_more_than_the_limit(
     dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=3, jobs=8)
     other = JobDispatcher(own_db_other_process, client, idle_queue(app_settings, limit=3))
 
-    rounds = await asyncio.gather(dispatcher.dispatch_once(), other.dispatch_once())
+    rounds = [*await asyncio.gather(dispatcher.dispatch_once(), other.dispatch_once())]
     rounds += await asyncio.gather(dispatcher.dispatch_once(), other.dispatch_once())
 
     # Both saw room for three at first; one round at a time means three in all, oldest first.
