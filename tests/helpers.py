@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
@@ -102,3 +104,19 @@ async def bill_needing_review(http: httpx.AsyncClient, unique: str) -> dict[str,
     assert job["status"] == "NEEDS_REVIEW", job
     assert "balance_mismatch" in job["reasons"], job
     return job
+
+
+async def insert_job(pool: asyncpg.Pool, account: dict[str, Any], *, job_type: str = "upload", status: str) -> str:
+    """A job row written by hand (no workflow behind it), for tests of what reads or updates jobs."""
+    job_id = str(uuid.uuid4())
+    await pool.execute(
+        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        job_id,
+        account["customer_id"],
+        account["id"],
+        f"manual-{job_id}",
+        job_type,
+        status,
+    )
+    return job_id

@@ -18,7 +18,7 @@ from activities.storage import StorageActivities
 from shared.models import FetchRequest, PersistRequest, PublishRequest, StoreRequest
 from shared.review import ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
-from tests.helpers import create_account
+from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 
 
@@ -26,15 +26,7 @@ async def test_store_persist_publish_twice_write_once(
     http: httpx.AsyncClient, resources: Resources, app_settings: Settings
 ) -> None:
     account = await create_account(http, provider="sfpuc", account_number=f"SF-{uuid.uuid4().hex[:8]}")
-    job_id = str(uuid.uuid4())
-    await resources.pool.execute(
-        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
-        " VALUES ($1, $2, $3, $4, 'connector', 'RUNNING')",
-        job_id,
-        account["customer_id"],
-        account["id"],
-        f"manual-{job_id}",
-    )
+    job_id = await insert_job(resources.pool, account, job_type="connector", status="RUNNING")
     env = ActivityEnvironment()
     fetch = FetchActivities(resources.pool, resources.connectors)
     storage_acts = StorageActivities(resources.pool, resources.store, resources.connectors)
@@ -106,16 +98,8 @@ async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_tas
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
     account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job_id = str(uuid.uuid4())
     pool = resources.pool
-    await pool.execute(
-        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
-        " VALUES ($1, $2, $3, $4, 'upload', 'RUNNING')",
-        job_id,
-        account["customer_id"],
-        account["id"],
-        f"manual-{job_id}",
-    )
+    job_id = await insert_job(pool, account, status="RUNNING")
     env = ActivityEnvironment()
     review = ReviewActivities(pool)
     opening = ReviewTaskOpen(

@@ -15,7 +15,7 @@ import pytest
 from api.main import create_app
 from shared.analytics import months_back
 from shared.settings import AnalyticsKind, Settings
-from tests.helpers import serve
+from tests.helpers import insert_job, serve
 from worker.resources import Resources
 
 
@@ -30,15 +30,7 @@ async def postgres_dashboard(app_settings: Settings, admin_key: str) -> AsyncIte
 
 
 async def add_bill(pool: asyncpg.Pool, account: dict[str, int], period_end: date, total: str | None) -> None:
-    job_id, bill_id = uuid.uuid4(), uuid.uuid4()
-    await pool.execute(
-        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
-        " VALUES ($1, $2, $3, $4, 'upload', 'SUCCEEDED')",
-        job_id,
-        account["customer_id"],
-        account["id"],
-        f"manual-{job_id}",
-    )
+    job_id, bill_id = await insert_job(pool, account, status="SUCCEEDED"), uuid.uuid4()
     await pool.execute(
         "INSERT INTO bills (id, job_id, customer_id, utility_account_id, bill_period_end, currency, total_amount,"
         " content_sha256, source, payload) VALUES ($1, $2, $3, $4, $5, 'USD', $6, $7, 'extraction', $8)",
