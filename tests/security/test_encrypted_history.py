@@ -6,6 +6,7 @@ operator, a database dump or the Web UI without a codec server sees.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
@@ -189,6 +190,9 @@ async def test_failed_job_history_names_reasons_not_bill_data(http: httpx.AsyncC
     corrupt_pdf = f"%PDF-1.7\n{sensitive_bill_text()}%%EOF\n"
     job = await wait_for_status(http, await upload(http, account["id"], corrupt_pdf), within=90)
     assert job["status"] == "FAILED", job
+    # The row says FAILED once mark_job_finished ran; the workflow fails in its next task.
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(client.get_workflow_handle(job["workflow_id"]).result(), timeout=60)
 
     events = await raw_history(client, job["workflow_id"])
     failures = failures_in(events)
