@@ -39,7 +39,7 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 
 DATE_RE = re.compile(
     rf"""
-    (?<![\w/-])(?:
+    (?:(?<![\w/-])|(?<=\d{{4}}-))(?:  # after a year and a bare hyphen too: "01/05/2026-02/04/2026"
         (?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})
       | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
       | (?P<tm>{_MONTH})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
@@ -60,6 +60,7 @@ MONEY_RE = re.compile(
     (?![\d%,]|\.\d)
     (?P<close>\s*\))?
     (?P<cr>\s*CR\b)?
+    (?P<trail>-(?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
     """,
     re.VERBOSE,
 )
@@ -115,13 +116,13 @@ def iter_money(text: str) -> Iterator[Found[Decimal]]:
     for match in MONEY_RE.finditer(text):
         g = match.groupdict()
         amount = Decimal(f"{g['num'].replace(',', '')}.{g['cents']}")
-        negative = bool(g["minus"] or g["minus2"] or g["cr"] or (g["open"] and g["close"]))
+        negative = bool(g["minus"] or g["minus2"] or g["cr"] or g["trail"] or (g["open"] and g["close"]))
         start = match.start("num") if g["open"] and not g["close"] else match.start()
         yield Found(-amount if negative else amount, start, match.end())
 
 
 def parse_money(text: str) -> Decimal | None:
-    """The amount ``text`` consists of: "$1,234.56", "-20.00", "20.00 CR", "($20.00)"."""
+    """The amount ``text`` consists of: "$1,234.56", "-20.00", "20.00 CR", "20.00-", "($20.00)"."""
     stripped = text.strip()
     for found in iter_money(stripped):
         if found.start == 0 and found.end == len(stripped):

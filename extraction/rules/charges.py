@@ -22,7 +22,8 @@ _SECTION = re.compile(
     re.IGNORECASE,
 )
 _NOT_ITEM = re.compile(
-    r"^(?:sub)?total\b|balance|payment|amount\s+due|previous|current\s+bill|amount\s+enclosed",
+    r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
+    r"|amount\s+enclosed",  # a late payment charge is an item
     re.IGNORECASE,
 )
 _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(

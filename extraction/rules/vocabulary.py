@@ -49,7 +49,7 @@ GENERIC: dict[str, LabelSet] = {
         r"payments?\s*-?\s*thank\s+you",
         r"thank\s+you\s+for\s+your\s+payment",
         r"payments?",
-        exclude=r"due|enclos|remit|options|coupon|stub|address|ways",
+        exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late",
     ),
     "current_charges": LabelSet.of(
         r"total\s+current\s+charges",

@@ -99,6 +99,28 @@ def test_generic_labels_left_and_above_and_formats() -> None:
     assert bill.provider_name == "RIVERSIDE UTILITY AUTHORITY"
 
 
+def test_late_payment_charge_trailing_minus_credit_and_hyphenated_period() -> None:
+    text = (
+        PLAIN.replace("Dec 3, 2025 through Jan 2, 2026", "12/03/2025-01/02/2026")
+        .replace(
+            "  Conservation credit                  ($20.00)\n",
+            "  Conservation credit                  20.00-\n  Late payment charge                  $5.00\n",
+        )
+        .replace("$1,234.50", "$1,239.50")
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == []
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+    assert bill.payments_received == Decimal("200.00"), "the late payment charge is no payment"
+    assert [i.amount for i in bill.line_items] == [
+        Decimal("24.50"),
+        Decimal("1230.00"),
+        Decimal("-20.00"),
+        Decimal("5.00"),
+    ]
+
+
 def test_total_only_on_page_two() -> None:
     page_one, page_two = PLAIN.split("Previous Balance")
     page_one = page_one.replace("Amount Due", "").replace("$1,234.50", "")

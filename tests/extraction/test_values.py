@@ -24,6 +24,8 @@ from extraction.values import (
         ("-$20.00", "-20.00"),
         ("$-20.00", "-20.00"),
         ("20.00 CR", "-20.00"),
+        ("20.00-", "-20.00"),
+        ("$1,020.00-", "-1020.00"),
         ("($20.00)", "-20.00"),
         ("(1,020.00)", "-1020.00"),
     ],
@@ -60,9 +62,22 @@ def test_not_dates(text: str) -> None:
     assert parse_date(text) is None
 
 
-def test_dates_in_a_range() -> None:
-    found = [f.value for f in iter_dates("Service from Dec 3, 2025 to Jan 2, 2026")]
-    assert found == [date(2025, 12, 3), date(2026, 1, 2)]
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Service from Dec 3, 2025 to Jan 2, 2026",
+        "Billing Period: 12/03/2025-01/02/2026",
+        "Billing Period: Dec 3, 2025-Jan 2, 2026",
+        "Billing Period: 2025-12-03 - 2026-01-02",
+    ],
+)
+def test_dates_in_a_range(text: str) -> None:
+    assert [f.value for f in iter_dates(text)] == [date(2025, 12, 3), date(2026, 1, 2)]
+
+
+@pytest.mark.parametrize("text", ["Call 1-800-555-0100", "Ref 415-12/03/25", "Amounts 25.00-30.00"])
+def test_no_dates_inside_other_numbers(text: str) -> None:
+    assert [f.value for f in iter_dates(text)] == []
 
 
 @pytest.mark.parametrize(
