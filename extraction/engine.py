@@ -69,7 +69,9 @@ def _trusted(rules: Extraction, document: Document) -> bool:
 
 def _gemini(document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None) -> Extraction:
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
-    provider = hint or known
+    provider = known or hint  # the provider the document shows, over the one its account names
+    # Gemini can settle what the rules reader doubted, but not that the bill is another provider's.
+    carried = [r for r in rules.reasons if r == "provider_mismatch"] if rules is not None else []
     pages = document.page_count
     from extraction.gemini import GeminiExtractor  # google-genai weighs ~50 MB: only load it when used
 
@@ -77,10 +79,11 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
         fallback = rules.bill if rules is not None else None
-        return Extraction(bill=fallback, reasons=["malformed_model_output"], extractor="gemini", pages=pages)
+        reasons = [*carried, "malformed_model_output"]
+        return Extraction(bill=fallback, reasons=reasons, extractor="gemini", pages=pages)
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
-    reasons = []
+    reasons = list(carried)
     if rules is not None and rules.bill is not None and disagree(rules.bill, bill):
         reasons.append("extractor_disagreement")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)

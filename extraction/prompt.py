@@ -16,7 +16,7 @@ Rules:
 - usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF or gal);
   commodity is electricity, gas or water.
 - line_items: each charge row of the current charges; category is one of supply, delivery,
-  tax, fee, other.
+  tax, fee, other; commodity is electricity, gas, water (sewer counts as water) or null.
 - is_utility_bill is false for anything that is not a utility bill (receipts, letters, ads).
 """
 

@@ -74,6 +74,18 @@ _UNITS = {
 }
 
 
+_COMMODITIES = {
+    "electricity": Commodity.ELECTRICITY,
+    "electric": Commodity.ELECTRICITY,
+    "power": Commodity.ELECTRICITY,
+    "gas": Commodity.GAS,
+    "natural gas": Commodity.GAS,
+    "water": Commodity.WATER,
+    "sewer": Commodity.WATER,
+    "wastewater": Commodity.WATER,
+}
+"""The words the model uses for a commodity (a water bill's sewer charges are water's)."""
+
 _CATEGORIES = frozenset(c.value for c in LineItemCategory)
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d{1,2})?")
 
@@ -134,12 +146,11 @@ def _usage(wire: WireUsage) -> UsageReading:
     quantity = parse_quantity(wire.quantity)
     if quantity is None:
         raise MalformedModelOutput(f"not a quantity: {wire.quantity!r}")
-    return UsageReading(
-        commodity=Commodity(wire.commodity.strip().lower()),
-        quantity=quantity,
-        unit=_UNITS[wire.unit.strip().lower()],
-        meter_number=_text(wire.meter_number),
-    )
+    commodity = _COMMODITIES.get(wire.commodity.strip().lower())
+    unit = _UNITS.get(wire.unit.strip().lower())
+    if commodity is None or unit is None:
+        raise MalformedModelOutput(f"usage in unknown terms: {wire.commodity!r} in {wire.unit!r}")
+    return UsageReading(commodity=commodity, quantity=quantity, unit=unit, meter_number=_text(wire.meter_number))
 
 
 def _line_item(wire: WireLineItem) -> LineItem:
@@ -147,10 +158,9 @@ def _line_item(wire: WireLineItem) -> LineItem:
     if amount is None:
         raise MalformedModelOutput(f"line item without amount: {wire.description!r}")
     category = wire.category.strip().lower()
-    commodity = _text(wire.commodity)
     return LineItem(
         description=wire.description.strip()[:200] or "charge",
         category=LineItemCategory(category) if category in _CATEGORIES else LineItemCategory.OTHER,
         amount=amount,
-        commodity=Commodity(commodity.lower()) if commodity else None,
+        commodity=_COMMODITIES.get((wire.commodity or "").strip().lower()),  # an unknown word: not said
     )

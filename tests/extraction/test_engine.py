@@ -57,6 +57,17 @@ def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: S
     assert result.reasons == ["extractor_disagreement"]
 
 
+def test_a_bill_of_another_provider_than_its_accounts_stays_in_doubt(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    data, _, expected = sample_bill(Provider.CONED, seed=7)
+    fake_gemini.push(200, bill_response(wire_from_bill(expected)))
+    result = extract(read_document(data), provider_hint=Provider.PGE, settings=gemini_settings)
+    assert "provider_mismatch" in result.reasons, "Gemini's reading does not make a Con Edison bill PG&E's"
+    prompt = " ".join(p.get("text", "") for c in fake_gemini.requests[0].body["contents"] for p in c["parts"])
+    assert "Con Edison" in prompt and "Pacific Gas" not in prompt, "the quirks of the provider the bill shows"
+
+
 def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, expected = sample_bill(None, seed=7)
     fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))

@@ -69,6 +69,32 @@ def test_success_converts_wire_to_bill(fake_gemini: FakeGemini, gemini_settings:
     assert [str(i.amount) for i in bill.line_items] == ["74.12", "10.00"]
 
 
+def test_the_models_words_for_a_commodity_are_understood(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    """A water bill's "sewer" row, "Electric" or "wastewater" must not throw the whole answer away."""
+    items = [
+        {"description": "Energy", "category": "supply", "amount": "74.12", "commodity": "Electric"},
+        {"description": "Sewer service", "category": "delivery", "amount": "6.00", "commodity": "sewer"},
+        {"description": "Customer charge", "category": "fee", "amount": "4.00", "commodity": "stormwater?"},
+    ]
+    usage = [{"commodity": "Power", "quantity": "512", "unit": "KWH", "meter_number": None}]
+    fake_gemini.push(200, bill_response(wire_fields(line_items=items, usage=usage)))
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=Provider.DUKE)
+    assert bill is not None
+    assert [i.commodity for i in bill.line_items] == [Commodity.ELECTRICITY, Commodity.WATER, None]
+    assert bill.usage[0].commodity is Commodity.ELECTRICITY
+
+
+def test_usage_in_unknown_units_is_malformed_and_says_which(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    usage = [{"commodity": "electricity", "quantity": "512", "unit": "units", "meter_number": None}]
+    fake_gemini.push(200, bill_response(wire_fields(usage=usage)))
+    with pytest.raises(MalformedModelOutput, match="usage in unknown terms"):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=Provider.DUKE)
+
+
 def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
 ) -> None:
