@@ -73,7 +73,10 @@ class BoundedReader:
                 self._reset(alone)
 
     def _parse(self, pool: ProcessPoolExecutor, data: bytes, max_pages: int) -> Document:
-        future = pool.submit(read_document, data, max_pages=max_pages)
+        try:
+            future = pool.submit(read_document, data, max_pages=max_pages)
+        except RuntimeError as shut:  # shut down a moment ago for another file (BrokenProcessPool is one too)
+            raise _PoolBroken from shut
         try:
             return future.result(timeout=self._timeout)
         except FutureTimeout:
