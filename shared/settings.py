@@ -69,8 +69,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_processes: int = Field(default=1, ge=1)
     """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
-    own pool, Temporal client and dispatcher; sign-in sessions live in Postgres, rate limits stay
-    per process."""
+    own pool, Temporal client and dispatcher; sign-in sessions and rate limits live in Postgres."""
     upload_max_bytes: int = 20 * 1024 * 1024
     rate_limit_per_minute: int = 600
     job_dispatch_max_running: int = Field(default=64, ge=1)

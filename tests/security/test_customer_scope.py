@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from activities.storage import record_artifact
 from api.auth import Role, create_key
+from tests.helpers import insert_job
 from tests.security.conftest import caller
 from worker.resources import Resources
 
@@ -42,16 +44,8 @@ async def _tenant(http: httpx.AsyncClient, resources: Resources, name: str) -> T
     )
     assert account.status_code == 201, account.text
     account_id = account.json()["id"]
-    job_id = str(uuid.uuid4())
     pool = resources.pool
-    await pool.execute(
-        "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
-        " VALUES ($1, $2, $3, $4, 'upload', 'SUCCEEDED')",
-        job_id,
-        customer["id"],
-        account_id,
-        f"security-test-{job_id}",
-    )
+    job_id = await insert_job(pool, account.json(), status="SUCCEEDED")
     ref = await asyncio.to_thread(
         resources.store.put_once,
         job_id=job_id,
@@ -60,14 +54,7 @@ async def _tenant(http: httpx.AsyncClient, resources: Resources, name: str) -> T
         ext="txt",
         metadata={"job_id": job_id},
     )
-    await pool.execute(
-        "INSERT INTO artifacts (job_id, uri, sha256, size, content_type) VALUES ($1, $2, $3, $4, $5)",
-        job_id,
-        ref.uri,
-        ref.sha256,
-        ref.size,
-        ref.content_type,
-    )
+    await record_artifact(pool, job_id, ref)
     await pool.execute(
         "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
         " VALUES ($1, 'PENDING', $2, $3, 'r1')",
