@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from temporalio.client import Client, WorkflowFailureError
 
 from stack.services import free_port
 
@@ -120,3 +121,14 @@ async def insert_job(pool: asyncpg.Pool, account: dict[str, Any], *, job_type: s
         status,
     )
     return job_id
+
+
+async def wait_for_failed_run(client: Client, workflow_id: str, *, within: float = 60) -> WorkflowFailureError:
+    """The run's failure once it has failed: a job row turns FAILED one workflow task before that.
+
+    Read a failed job's history only after this, or its last events may not be there yet."""
+    try:
+        await asyncio.wait_for(client.get_workflow_handle(workflow_id).result(), timeout=within)
+    except WorkflowFailureError as failure:
+        return failure
+    raise AssertionError(f"{workflow_id} completed; it was expected to fail")

@@ -8,7 +8,7 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from tests.helpers import create_account, wait_for_status
+from tests.helpers import create_account, wait_for_failed_run, wait_for_status
 from worker.resources import Resources
 
 PIPELINE = [
@@ -106,6 +106,7 @@ async def test_failing_connector_ends_failed_after_retries(
     done = await wait_for_status(http, job["id"], within=90)
     assert done["status"] == "FAILED"
     assert "fetch_bill failed" in done["error"] and "BillNotAvailable" in done["error"]
+    await wait_for_failed_run(client, job["workflow_id"])
     history = await client.get_workflow_handle(job["workflow_id"]).fetch_history()
     failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
     assert failed and failed[0].activity_task_failed_event_attributes.retry_state != 0
