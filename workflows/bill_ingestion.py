@@ -8,9 +8,9 @@ policy declared in ``workflows.policies``; this module does no I/O.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -62,6 +62,8 @@ EARLY_REVIEW_PATCH = "review-accepts-decisions-while-task-opens"
 STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 
 RECORD_CANCELLATION_PATCH = "record-cancellation"
+FINISH_ONCE_STORING_PATCH = "finish-once-storing"
+"""Recorded only by runs cancelled after persist_bill began; earlier runs recorded the cancel instead."""
 
 T = TypeVar("T")
 
@@ -241,7 +243,7 @@ class BillIngestionWorkflow:
             return await self._finish(base.model_copy(update={"status": JobStatus.FAILED, "error": reason}))
 
         bill = extraction.bill
-        source = "extraction"
+        source: Literal["extraction", "review"] = "extraction"
         if validation.decision == "review":
             decision = await self._review(request, extraction, artifact)
             if decision is None:
@@ -262,6 +264,41 @@ class BillIngestionWorkflow:
 
         if bill is None:  # unreachable: validation and review guarantee a bill here
             raise ApplicationError("no bill to persist", type="ExtractionInvalid", non_retryable=True)
+        return await self._past_cancel(self._store(request, base, artifact, bill, source))
+
+    async def _past_cancel(self, steps: Coroutine[Any, Any, IngestionResult]) -> IngestionResult:
+        """Run the steps from persist_bill on to the end, even if a cancel request arrives meanwhile.
+
+        Once persisting has begun the bill may be committed, so the truthful ending is the one the
+        data reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored,
+        unpublished bill. Runs from before this patch let the cancel through; they replay so.
+        """
+        task = asyncio.create_task(steps)
+        while not task.done():
+            try:
+                await workflow.wait([task])
+            except asyncio.CancelledError:
+                if not workflow.patched(FINISH_ONCE_STORING_PATCH):
+                    task.cancel()  # the old way: the cancel reaches the running step
+                    return await task
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()  # this request is answered; later awaits must not see it again
+                workflow.logger.info(
+                    "cancel request arrived after the bill began storing: finishing the job",
+                    extra={"job_id": self._job_id, "step": self._current_step},
+                )
+        return task.result()  # outside the loop: a step that itself ended cancelled still propagates
+
+    async def _store(
+        self,
+        request: IngestionRequest,
+        base: IngestionResult,
+        artifact: ArtifactRef,
+        bill: NormalizedBill,
+        source: Literal["extraction", "review"],
+    ) -> IngestionResult:
+        job = request.job_id
         persisted = await self._step(
             "persist_bill",
             BillActivities.persist_bill,

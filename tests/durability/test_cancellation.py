@@ -1,15 +1,26 @@
-"""Cancelling a job waiting for review must leave no open review task and no job row stuck."""
+"""Cancelling a job: one waiting for review closes its task; one already storing its bill finishes."""
 
 from __future__ import annotations
 
+import httpx
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
-from tests.durability.conftest import create_account, job_row, start_on_queue, stored_text_bill, wait_until
+from tests.durability.conftest import (
+    attempts_by_activity,
+    create_account,
+    history_events,
+    job_row,
+    start_on_queue,
+    stored_text_bill,
+    wait_until,
+)
 from tests.helpers import account_digits
+from tests.workflows.scenarios import cancelled_while_persisting
 from worker.main import build_worker
 from worker.resources import Resources
 
@@ -47,3 +58,19 @@ async def test_cancel_while_awaiting_review_closes_the_job_and_the_task(
     assert JobStatus(row["status"]).is_terminal, row
     task = await resources.pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", job.id)
     assert task not in (ReviewStatus.PENDING, ReviewStatus.ESCALATED), task
+
+
+async def test_cancel_after_the_bill_began_storing_finishes_the_job(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """persist_bill is held until the workflow has seen the cancel: the bill is stored, published, SUCCEEDED."""
+    workflow_id = await cancelled_while_persisting(http, client=client, resources=resources, settings=app_settings)
+
+    handle = client.get_workflow_handle(workflow_id)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    events = await history_events(handle)
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED in [e.event_type for e in events]
+    assert attempts_by_activity(events)["publish_analytics"] == 1
+    job = await resources.pool.fetchrow("SELECT id, status FROM ingestion_jobs WHERE workflow_id = $1", workflow_id)
+    assert job["status"] == JobStatus.SUCCEEDED
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job["id"]) == 1

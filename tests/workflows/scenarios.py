@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import JobType, PublishRequest
+from shared.models import JobType, PersistOutcome, PersistRequest, PublishRequest
 from shared.settings import Settings
 from tests.helpers import TERMINAL, bill_needing_review, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
@@ -54,7 +56,7 @@ async def cancelled_in_review(http: httpx.AsyncClient, *, client: Client, **_: A
     job = await bill_needing_review(http, uuid.uuid4().hex[:10])
     await client.get_workflow_handle(job["workflow_id"]).cancel()
     done = await wait_for_status(http, job["id"], {"CANCELED", *TERMINAL}, within=60)
-    assert done["status"] == "CANCELED", done
+    assert done["status"] == "SUCCEEDED", done
     review = (await http.get(f"/reviews/{job['id']}")).json()
     assert review["status"] == "CANCELED", review
     return str(job["workflow_id"])
@@ -101,6 +103,60 @@ async def step_retried(
     return str(job["workflow_id"])
 
 
+async def _cancel_handled(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> None:
+    """Wait until a workflow task has completed after the cancel request (the workflow has seen it)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        requested = events.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED)
+        if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[requested:]:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the workflow never handled the cancel request"
+        await asyncio.sleep(0.1)
+
+
+async def cancelled_while_persisting(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """An operator cancels a job while its bill is being stored: the job still ends SUCCEEDED and published.
+
+    persist_bill is held until the workflow has seen the cancel request, on a worker of its own.
+    """
+    queue = f"persisting-{uuid.uuid4().hex[:8]}"
+    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    @activity.defn(name="persist_bill")
+    async def held_persist(request: PersistRequest) -> PersistOutcome:
+        reached.set()
+        await release.wait()
+        outcome: PersistOutcome = await real["persist_bill"](request)
+        return outcome
+
+    activities = [fn for name, fn in real.items() if name != "persist_bill"] + [held_persist]
+    held_settings = settings.model_copy(update={"temporal_task_queue": queue})
+    account = await create_account(http, provider="pge", account_number=f"ACC-{uuid.uuid4().hex[:8]}")
+    row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
+    async with build_worker(client, resources, held_settings, activities=activities):
+        job, _created = await start_job(
+            pool=resources.pool,
+            client=client,
+            settings=held_settings,
+            principal=SCENARIO_PRINCIPAL,
+            account=dict(row),
+            job_type=JobType.CONNECTOR,
+            idempotency_key=None,
+        )
+        await asyncio.wait_for(reached.wait(), timeout=60)
+        handle = client.get_workflow_handle(job["workflow_id"])
+        await handle.cancel()
+        await _cancel_handled(handle)
+        release.set()
+        done = await wait_for_status(http, str(job["id"]), {"CANCELED", *TERMINAL}, within=60)
+    assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
 SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
@@ -108,4 +164,5 @@ SCENARIOS: dict[str, Scenario] = {
     "step_retried": step_retried,
     "failed_job": failed_job,
     "cancelled_in_review": cancelled_in_review,
+    "cancelled_while_persisting": cancelled_while_persisting,
 }

@@ -32,6 +32,7 @@ def test_histories_are_committed() -> None:
         "step_retried",
         "failed_job",
         "cancelled_in_review",
+        "cancelled_while_persisting",
     } <= names
 
 
