@@ -1,4 +1,4 @@
-"""A database of one's own, for tests that count every job in it (dispatcher, reconciler)."""
+"""A database of one's own, for tests that count every job in it (dispatcher, reconciler) or run their own API."""
 
 from __future__ import annotations
 
