@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
+from shared.bill import MONEY_LIMIT, QUANTITY_LIMIT
+
 T = TypeVar("T")
 
 MONTHS: dict[str, int] = {
@@ -39,7 +41,8 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 
 DATE_RE = re.compile(
     rf"""
-    (?:(?<![\w/-])|(?<=\d{{4}}-))(?:  # after a year and a bare hyphen too: "01/05/2026-02/04/2026"
+    (?:(?<![\w/-])|(?<=\d{{4}}-)|(?<=[/.-]\d{{2}}-))(?:  # after a date's year and a bare hyphen too:
+                                                     # "01/05/2026-02/04/2026", "01/05/26-02/04/26"
         (?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})
       | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
       | (?P<tm>{_MONTH})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
@@ -113,9 +116,12 @@ def _date_from_match(match: re.Match[str]) -> date | None:
 
 
 def iter_money(text: str) -> Iterator[Found[Decimal]]:
+    """Amounts in ``text``; a figure too large for any bill to hold is not one."""
     for match in MONEY_RE.finditer(text):
         g = match.groupdict()
         amount = Decimal(f"{g['num'].replace(',', '')}.{g['cents']}")
+        if amount >= MONEY_LIMIT:
+            continue
         negative = bool(g["minus"] or g["minus2"] or g["cr"] or g["trail"] or (g["open"] and g["close"]))
         start = match.start("num") if g["open"] and not g["close"] else match.start()
         yield Found(-amount if negative else amount, start, match.end())
@@ -136,9 +142,10 @@ def parse_quantity(text: str) -> Decimal | None:
     if not re.fullmatch(r"\d+(\.\d+)?", cleaned):
         return None
     try:
-        return Decimal(cleaned)
+        quantity = Decimal(cleaned)
     except InvalidOperation:
         return None
+    return quantity if quantity < QUANTITY_LIMIT else None
 
 
 ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

@@ -14,14 +14,36 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CENT = Decimal("0.01")
+MONEY_LIMIT = Decimal(10) ** 12
+"""Amounts stay below this in size: Postgres holds them as NUMERIC(14, 2)."""
+QUANTITY_STEP = Decimal("0.0001")
+QUANTITY_LIMIT = Decimal(10) ** 14
+"""Usage quantities: NUMERIC(18, 4) in Postgres, so four places and fourteen integer digits."""
+
+
+def _held(value: Decimal, step: Decimal, limit: Decimal, what: str) -> Decimal:
+    """``value`` rounded to ``step``, or a ValueError (a review reason, not a crash) when it cannot be stored."""
+    if not value.is_finite() or abs(value) >= limit:
+        raise ValueError(f"{what} must be finite and below {limit:,.0f} in size")
+    held = value.quantize(step, rounding=ROUND_HALF_UP)
+    if abs(held) >= limit:
+        raise ValueError(f"{what} must be below {limit:,.0f} in size")
+    return held
 
 
 def _to_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return _held(value, CENT, MONEY_LIMIT, "amounts")
+
+
+def _to_quantity(value: Decimal) -> Decimal:
+    return _held(value, QUANTITY_STEP, QUANTITY_LIMIT, "quantities")
 
 
 Money = Annotated[Decimal, AfterValidator(_to_cents)]
 """A Decimal amount held to exactly two places."""
+
+Quantity = Annotated[Decimal, AfterValidator(_to_quantity)]
+"""A usage quantity held to four places, as every store keeps it."""
 
 
 def _no_nul(value: str) -> str:
@@ -73,7 +95,7 @@ class UsageReading(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     commodity: Commodity
-    quantity: Decimal
+    quantity: Quantity
     unit: UsageUnit
     meter_number: Text | None = None
 

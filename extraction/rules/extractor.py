@@ -9,6 +9,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from extraction.rules.charges import read_line_items
 from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
 from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
@@ -75,16 +77,20 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         reasons.append("conflicting_values:usage")
     period = values.pop("period")
     payments = values.pop("payments_received")
-    bill = NormalizedBill(
-        provider=template.provider if template else None,
-        provider_name=template.name if template else _letterhead(lines),
-        bill_period_start=period[0] if period else None,
-        bill_period_end=period[1] if period else None,
-        payments_received=abs(payments) if isinstance(payments, Decimal) else None,
-        usage=usage,
-        line_items=read_line_items(lines, end=charges_end),
-        **values,
-    )
+    try:
+        bill = NormalizedBill(
+            provider=template.provider if template else None,
+            provider_name=template.name if template else _letterhead(lines),
+            bill_period_start=period[0] if period else None,
+            bill_period_end=period[1] if period else None,
+            payments_received=abs(payments) if isinstance(payments, Decimal) else None,
+            usage=usage,
+            line_items=read_line_items(lines, end=charges_end),
+            **values,
+        )
+    except ValidationError as error:  # a value the bill model refuses: a reviewer reads the bill instead
+        fields = sorted({".".join(str(part) for part in e["loc"][:1]) for e in error.errors()})
+        return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     return RuleResult(bill, reasons, name)

@@ -58,7 +58,12 @@ class Candidate(Generic[T]):
 
 
 def to_lines(pages: Sequence[str]) -> list[Line]:
-    return [Line(page=number, text=text.rstrip()) for number, page in enumerate(pages) for text in page.splitlines()]
+    """The pages' lines, without NUL characters (a PDF font can map a glyph to one; Postgres refuses them)."""
+    return [
+        Line(page=number, text=text.replace("\x00", "").rstrip())
+        for number, page in enumerate(pages)
+        for text in page.splitlines()
+    ]
 
 
 def cells(text: str) -> list[Cell]:
@@ -195,7 +200,7 @@ def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> T | None:
 def _below(lines: Sequence[Line], hit: Hit, take: Take[T]) -> T | None:
     """The cell under the label's cell, on the next non-blank line."""
     own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
-    below = next((line for line in lines[hit.line + 1 :] if line.text.strip()), None)
+    below = next((lines[i] for i in range(hit.line + 1, len(lines)) if lines[i].text.strip()), None)
     if own is None or below is None or below.page != lines[hit.line].page:
         return None
     for cell in cells(below.text):

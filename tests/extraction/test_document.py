@@ -92,6 +92,25 @@ def test_page_limit() -> None:
     assert caught.value.reason == "too_many_pages"
 
 
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("Amount due 1.00 " * 70, "a line of"),  # the rules reader's work grows with hits × line length
+        ("Amount due 1.00\n" * 16_000, "non-blank characters"),
+    ],
+)
+def test_text_beyond_any_bill_is_refused(text: str, detail: str) -> None:
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(text.encode())
+    assert caught.value.reason == "too_much_text" and detail in caught.value.detail
+
+
+def test_text_limits_leave_a_long_bill_alone() -> None:
+    """Fifty dense pages, 200 characters wide with layout padding, are still a document."""
+    page = ("Usage charge" + " " * 170 + "$12.34\n") * 60
+    assert len(read_document(("\f".join([page] * 50)).encode()).pages) == 1
+
+
 def test_password_protected_pdf_is_unsupported() -> None:
     pdf = FPDF()
     pdf.set_encryption(owner_password="owner", user_password="secret")

@@ -11,6 +11,7 @@ from eval import adversarial
 from eval.generate import sample_bill
 from eval.synth import rng_for
 from extraction.document import read_document
+from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
 from extraction.rules.templates import select_template
 from shared.bill import Commodity, Provider, UsageUnit
@@ -119,6 +120,37 @@ def test_late_payment_charge_trailing_minus_credit_and_hyphenated_period() -> No
         Decimal("-20.00"),
         Decimal("5.00"),
     ]
+
+
+def test_two_digit_year_period_without_spaces() -> None:
+    text = PLAIN.replace("Dec 3, 2025 through Jan 2, 2026", "12/03/25-01/02/26")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+
+
+def test_an_amount_too_large_to_store_is_no_amount() -> None:
+    """27 digits would crash rounding to cents, 13 overflow Postgres: neither is read, so the total is missing."""
+    for figure in ("$111,111,111,111,111,111,111,111,111.00", "$1,000,000,000,000.00"):
+        text = PLAIN.replace("$1,234.50\n\nService", f"{figure}\n\nService")
+        result = extract_with_rules([text], provider_hint=None)
+        assert result.bill is not None and result.bill.total_amount is None, figure
+
+
+def test_nul_characters_are_dropped_not_a_crash() -> None:
+    """A PDF font can map a glyph to U+0000; Postgres refuses it, and the bill model with it."""
+    text = PLAIN.replace("Water service fee", "Water\x00 service fee")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.line_items[0].description == "Water service fee"
+
+
+def test_a_value_the_bill_model_refuses_is_a_reason_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The readers' values normally fit the model; should one not, the bill goes to review, not the job down."""
+    monkeypatch.setattr(extractor, "read_line_items", lambda lines, end: [{"description": "", "amount": "1.00"}])
+    result = extract_with_rules([PLAIN], provider_hint=None)
+    assert result.bill is None
+    assert "unreadable_value:line_items" in result.reasons
 
 
 def test_total_only_on_page_two() -> None:

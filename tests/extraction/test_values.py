@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from extraction.values import (
     iter_dates,
@@ -14,6 +15,7 @@ from extraction.values import (
     parse_quantity,
     take_account_number,
 )
+from shared.bill import Commodity, LineItem, UsageReading, UsageUnit
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,8 @@ def test_not_dates(text: str) -> None:
         "Billing Period: 12/03/2025-01/02/2026",
         "Billing Period: Dec 3, 2025-Jan 2, 2026",
         "Billing Period: 2025-12-03 - 2026-01-02",
+        "Billing Period: 12/03/25-01/02/26",
+        "Billing Period: 2025-12-03-2026-01-02",
     ],
 )
 def test_dates_in_a_range(text: str) -> None:
@@ -106,3 +110,23 @@ def test_quantities() -> None:
     assert parse_quantity("1,234") == Decimal("1234")
     assert parse_quantity("512.5") == Decimal("512.5")
     assert parse_quantity("12 kWh") is None
+    assert parse_quantity("1" * 15) is None, "Postgres holds 14 integer digits"
+
+
+@pytest.mark.parametrize(
+    ("amount", "stored"),
+    [("-5.005", "-5.01"), ("999999999999.99", "999999999999.99"), ("0.004", "0.00")],
+)
+def test_money_is_held_to_cents(amount: str, stored: str) -> None:
+    assert LineItem(description="x", amount=Decimal(amount)).amount == Decimal(stored)
+
+
+@pytest.mark.parametrize("amount", ["1e30", "111111111111111111111111111.00", "999999999999.995", "-1000000000000"])
+def test_money_too_large_to_store_is_a_validation_error(amount: str) -> None:
+    with pytest.raises(ValidationError, match="below 1,000,000,000,000"):
+        LineItem(description="x", amount=Decimal(amount))
+
+
+def test_quantities_are_held_to_four_places() -> None:
+    reading = UsageReading(commodity=Commodity.GAS, quantity=Decimal("512.12345"), unit=UsageUnit.CCF)
+    assert reading.quantity == Decimal("512.1235")

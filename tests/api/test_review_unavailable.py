@@ -1,0 +1,80 @@
+"""Temporal, or every worker, gone while a reviewer decides: a 503 that says to send the decision again."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.auth import Role, create_key
+from api.main import create_app
+from api.routes import reviews
+from shared import search_attributes
+from shared.bill import Provider
+from shared.settings import Settings
+from shared.temporal import converter_for
+from stack.services import temporal_binary
+from tests.durability.conftest import create_account
+from tests.helpers import create_account as create_account_over_http
+from tests.helpers import insert_job, serve
+from worker.resources import Resources
+
+
+async def test_review_decision_while_temporal_is_down_is_a_503(
+    own_db: asyncpg.Pool, pg_url: str, app_settings: Settings
+) -> None:
+    """The decision may or may not have reached the workflow, and repeating it is safe: 503, not 409 or 500."""
+    server = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=search_attributes.ALL,
+        data_converter=converter_for(app_settings),
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    database = await own_db.fetchval("SELECT current_database()")
+    settings = app_settings.model_copy(
+        update={
+            "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
+            "temporal_address": server.client.service_client.config.target_host,
+        }
+    )
+    account = await create_account(own_db, provider=Provider.PGE, account_number="5550001")
+    job_id = await insert_job(own_db, account, status="NEEDS_REVIEW")
+    reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
+
+    async with serve(create_app(settings)) as url:
+        await server.shutdown()
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
+            response = await http.post(
+                f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32}, timeout=60
+            )
+
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "again" in response.json()["detail"]
+
+
+async def test_review_decision_no_worker_takes_is_a_503(
+    http: httpx.AsyncClient, client: Client, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run exists but no worker polls its queue (all down): the update times out into a 503, not a hang."""
+    monkeypatch.setattr(reviews, "REVIEW_UPDATE_TIMEOUT", timedelta(seconds=2))
+    account = await create_account_over_http(http, provider="pge", account_number=f"NW-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(resources.pool, account, status="NEEDS_REVIEW")
+    workflow_id = await resources.pool.fetchval("SELECT workflow_id FROM ingestion_jobs WHERE id = $1", job_id)
+    handle = await client.start_workflow(
+        "BillIngestionWorkflow", id=workflow_id, task_queue=f"no-worker-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        response = await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32})
+    finally:
+        await handle.terminate("test over")
+
+    assert response.status_code == 503, response.text
+    assert "again" in response.json()["detail"]
