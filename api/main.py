@@ -18,7 +18,7 @@ from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
 from api.state import AppState
 from api.ui.session import SessionStore
-from api.uploads import UploadSizeLimit
+from api.uploads import BodySizeLimit
 from shared.analytics import build_analytics_sink
 from shared.artifacts import build_artifact_store
 from shared.codec import EncryptionCodec, load_key_ring
@@ -76,7 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=problem_responses(401, 403, 404, 422, 429),
     )
     install_problem_handlers(app)
-    app.add_middleware(UploadSizeLimit, max_bytes=settings.upload_max_bytes, paths=("/bills",))
+    for module in (health, customers, jobs, bills, dashboard, reviews, admin):
+        app.include_router(module.router)
+    app.include_router(ui.router)
+    # The last added runs first: CORS (so every answer, a 413 too, is readable cross-origin), then the
+    # body limit (so no middleware or route reads a body it has not measured), then UI sessions.
+    app.add_middleware(ui.UISessionMiddleware)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.request_max_bytes,
+        upload_bytes=settings.upload_max_bytes,
+        upload_paths=("/bills",),
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -84,8 +95,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Namespace"],
         allow_credentials=True,
     )
-    for module in (health, customers, jobs, bills, dashboard, reviews, admin):
-        app.include_router(module.router)
-    app.include_router(ui.router)
-    app.add_middleware(ui.UISessionMiddleware)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,26 +16,36 @@ class BodyTooLarge(Exception):
     pass
 
 
-class UploadSizeLimit:
-    """Refuse request bodies over the limit as they stream in, before they are buffered.
+class BodySizeLimit:
+    """Refuse request bodies over their limit as they stream in, before they are buffered.
 
-    A declared Content-Length over the limit is refused at once; an undeclared
-    (chunked) body is counted and cut off as soon as it passes the limit.
+    Uploads (``upload_paths``) may carry a bill; every other body is JSON or a form and gets
+    ``max_bytes``. FastAPI reads a body before it checks the caller's key, so without this an
+    anonymous request could make the process hold gigabytes. A declared Content-Length over the
+    limit is refused at once; an undeclared (chunked) body is counted and cut off as soon as it
+    passes the limit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, paths: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int, upload_paths: tuple[str, ...]) -> None:
         self.app = app
-        self.max_bytes = max_bytes + MULTIPART_OVERHEAD
-        self.limit_label = max_bytes
-        self.paths = paths
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        upload = scope["path"] in self.upload_paths
+        limit = self.upload_bytes + MULTIPART_OVERHEAD if upload else self.max_bytes
+        detail = (
+            f"uploads are limited to {self.upload_bytes} bytes"
+            if upload
+            else f"request bodies are limited to {self.max_bytes} bytes"
+        )
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, detail)
             return
         received = 0
         exceeded = False
@@ -45,7 +56,7 @@ class UploadSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     exceeded = True
                     raise BodyTooLarge
             return message
@@ -57,35 +68,22 @@ class UploadSizeLimit:
             if exceeded:
                 if not refused:
                     refused = True
-                    await self._refuse(send)
+                    await _refuse(send, detail)
                 return
             await send(message)
 
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not refused:
-            await self._refuse(send)
+            await _refuse(send, detail)
 
-    async def _refuse(self, send: Send) -> None:
-        import json
 
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"uploads are limited to {self.limit_label} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+async def _refuse(send: Send, detail: str) -> None:
+    body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail}).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

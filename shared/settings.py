@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
     own pool, Temporal client and dispatcher; sign-in sessions and rate limits live in Postgres."""
     upload_max_bytes: int = 20 * 1024 * 1024
+    request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Every other request body (JSON, forms): a review correction is a few kilobytes."""
     rate_limit_per_minute: int = 600
     job_dispatch_max_running: int = Field(default=64, ge=1)
     """Jobs started on Temporal and not yet finished or waiting for review, across all API processes.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -31,6 +31,8 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 router = APIRouter(tags=["reviews"])
 
 OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
+REVIEW_UPDATE_TIMEOUT = timedelta(seconds=15)
+"""How long a decision waits for the workflow to take it (a worker must be up) before a 503."""
 _SELECT = """
     SELECT t.*, j.customer_id, j.utility_account_id, a.provider
       FROM review_tasks t
@@ -143,7 +145,9 @@ async def submit_decision(
         raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
     try:
-        ack = await handle.execute_update(BillIngestionWorkflow.submit_review, decision)
+        ack = await handle.execute_update(
+            BillIngestionWorkflow.submit_review, decision, rpc_timeout=REVIEW_UPDATE_TIMEOUT
+        )
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
@@ -155,4 +159,7 @@ async def submit_decision(
             raise Problem(409, "the job is not awaiting review") from None
         # It may or may not have been applied: a repeat is safe (a decided task refuses it with 409).
         raise Problem(503, "Temporal did not answer; send the decision again") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
+        raise Problem(503, "the workflow did not answer in time; send the decision again") from None
     return ReviewDecisionResult(job_id=job_id, status=ack.status)

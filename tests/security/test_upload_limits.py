@@ -1,4 +1,8 @@
-"""Oversize uploads are refused with 413 while streaming: quickly, and without buffering the body."""
+"""Oversize bodies are refused with 413 while streaming: quickly, and without buffering the body.
+
+Uploads have ``UPLOAD_MAX_BYTES``; every other body (JSON, forms) ``REQUEST_MAX_BYTES``, checked
+before the caller's key, since FastAPI reads a body before its dependencies run.
+"""
 
 from __future__ import annotations
 
@@ -53,10 +57,26 @@ def test_app_uses_a_small_limit(app_settings: Settings) -> None:
     assert app_settings.upload_max_bytes <= 20 * MB
 
 
-async def raw_post_bills(
-    api_url: str, key: str, body: AsyncIterator[bytes], *, declared: int | None
+async def json_stream(total: int) -> AsyncIterator[bytes]:
+    """A JSON object with one string field of ``total`` bytes, generated as it is sent."""
+    yield b'{"utility_account_id": 1, "padding": "'
+    sent = 0
+    while sent < total:
+        yield CHUNK
+        sent += len(CHUNK)
+    yield b'"}'
+
+
+async def raw_post(
+    api_url: str,
+    key: str | None,
+    body: AsyncIterator[bytes],
+    *,
+    declared: int | None,
+    path: str = "/bills",
+    content_type: str = f"multipart/form-data; boundary={BOUNDARY}",
 ) -> tuple[int, str]:
-    """POST /bills over a raw socket, reading the answer while still sending.
+    """POST over a raw socket, reading the answer while still sending.
 
     Reading concurrently matters: the server answers 413 and closes while the client is
     mid-body, and a client that only reads after a failed write (as httpx does) loses
@@ -65,10 +85,11 @@ async def raw_post_bills(
     url = urlsplit(api_url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     framing = f"Content-Length: {declared}" if declared is not None else "Transfer-Encoding: chunked"
+    authorization = f"Authorization: Bearer {key}\r\n" if key else ""
     writer.write(
         (
-            f"POST /bills HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{framing}\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\n{authorization}"
+            f"Content-Type: {content_type}\r\n{framing}\r\n\r\n"
         ).encode()
     )
 
@@ -103,9 +124,7 @@ async def test_oversize_upload_is_413_with_bounded_memory(
 ) -> None:
     before = rss()
     started = time.monotonic()
-    status, content_type = await raw_post_bills(
-        api_url, admin_key, multipart_stream(account_id, size), declared=declared
-    )
+    status, content_type = await raw_post(api_url, admin_key, multipart_stream(account_id, size), declared=declared)
     elapsed = time.monotonic() - started
     growth = rss() - before
     print(f"\n{size // MB} MB, declared={declared}: {status} in {elapsed:.2f}s, RSS {growth / MB:+.1f} MB")
@@ -123,3 +142,17 @@ async def test_upload_within_the_limit_is_not_refused(http: httpx.AsyncClient, a
         data={"utility_account_id": str(account_id)},
     )
     assert response.status_code in {200, 201}, response.text
+
+
+@pytest.mark.parametrize("path", ["/jobs", f"/reviews/{uuid.UUID(int=1)}", "/ui/login"])
+async def test_oversize_body_without_a_key_is_413_with_bounded_memory(api_url: str, path: str) -> None:
+    """No key at all: the body would otherwise be read whole before the 401 (chunked bodies are
+    counted as they stream by the same code, tested on /bills above)."""
+    before = rss()
+    status, content_type = await raw_post(
+        api_url, None, json_stream(100 * MB), declared=100 * MB, path=path, content_type="application/json"
+    )
+    growth = rss() - before
+    assert status == 413
+    assert content_type.startswith("application/problem+json")
+    assert growth < MAX_RSS_GROWTH, f"RSS grew by {growth / MB:.0f} MB"
