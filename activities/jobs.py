@@ -8,6 +8,7 @@ import asyncpg
 from temporalio import activity
 
 from shared.models import JobRef, JobStatus, JobStatusUpdate
+from shared.review import ReviewStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,25 @@ class JobActivities:
 
     @activity.defn
     async def mark_job_finished(self, update: JobStatusUpdate) -> None:
-        """Safe to rerun: writes the same final state again (last writer is the workflow)."""
+        """Safe to rerun: writes the same final state again (last writer is the workflow).
+
+        A review task still open is closed (CANCELED) in the same statement: however the job
+        ended (a step out of retries while it waited, say), reviewers no longer see it queued.
+        """
         result = update.result.model_dump(mode="json") if update.result else None
         await self._pool.execute(
             """
-            UPDATE ingestion_jobs
-               SET status = $2, error = $3, result = $4, steps = $5,
-                   reasons = $6, updated_at = now(), finished_at = COALESCE(finished_at, now()),
-                   duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
-             WHERE id = $1
+            WITH job AS (
+                UPDATE ingestion_jobs
+                   SET status = $2, error = $3, result = $4, steps = $5,
+                       reasons = $6, updated_at = now(), finished_at = COALESCE(finished_at, now()),
+                       duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
+                 WHERE id = $1
+                RETURNING id
+            )
+            UPDATE review_tasks
+               SET status = $7, updated_at = now(), closed_at = now()
+             WHERE job_id = (SELECT id FROM job) AND closed_at IS NULL
             """,
             update.job_id,
             update.status,
@@ -50,6 +61,7 @@ class JobActivities:
             result,
             [s.model_dump(mode="json") for s in update.steps],
             update.result.reasons if update.result else [],
+            ReviewStatus.CANCELED,
         )
         logger.info(
             "job finished",

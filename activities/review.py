@@ -79,13 +79,14 @@ class ReviewActivities:
         await self._set_status(update, closed=True)
 
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
+        """Closing is final: an escalation that lands late leaves a closed task closed."""
         await self._pool.execute(
             """
             UPDATE review_tasks
                SET status = $2, revision = $3, updated_at = now(),
                    escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now()) ELSE escalated_at END,
                    closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
-             WHERE job_id = $1
+             WHERE job_id = $1 AND ($4 OR closed_at IS NULL)
             """,
             update.job_id,
             update.status,

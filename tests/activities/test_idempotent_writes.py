@@ -13,9 +13,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.analytics import AnalyticsActivities
 from activities.bills import BillActivities
 from activities.fetching import FetchActivities
+from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.storage import StorageActivities
-from shared.models import FetchRequest, PersistRequest, PublishRequest, StoreRequest
+from shared.models import FetchRequest, JobStatus, JobStatusUpdate, PersistRequest, PublishRequest, StoreRequest
 from shared.review import ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.helpers import create_account, insert_job
@@ -117,3 +118,28 @@ async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_tas
     task = await pool.fetchrow("SELECT status, revision, closed_at FROM review_tasks WHERE job_id = $1", job_id)
     assert (task["status"], task["revision"]) == (ReviewStatus.CANCELED, "r2") and task["closed_at"] is not None
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "CANCELED"
+
+
+async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_leaves_it_closed(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A step out of retries while the job waited for review: the task leaves the reviewers' queue."""
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    pool = resources.pool
+    job_id = await insert_job(pool, account, status="RUNNING")
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = ReviewTaskOpen(
+        job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
+    )
+    await env.run(review.open_review_task, opening)
+
+    failed = JobStatusUpdate(job_id=job_id, status=JobStatus.FAILED, error="record_review_decision: out of retries")
+    for _ in range(2):  # a retry after a lost response changes nothing
+        await env.run(JobActivities(pool).mark_job_finished, failed)
+    late = ReviewTaskUpdate(job_id=job_id, status=ReviewStatus.ESCALATED, revision="r1")
+    await env.run(review.escalate_review, late)  # an attempt from before the failure, committing late
+
+    task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+    assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "FAILED"
