@@ -85,10 +85,11 @@ class ExtractionActivities:
     def extract_bill(self, request: ExtractRequest) -> ExtractionOutcome:
         """Safe to rerun: reads the stored object and writes nothing.
 
-        No heartbeat up front (one server round trip per bill): parsing is bounded well
-        inside the 30 s heartbeat timeout, and the extraction beats every 5 s."""
+        No heartbeat up front (one server round trip per bill); reading the document and
+        extracting each beat every 5 s once they take longer, so a slow object read or a
+        wait for a parse slot under load never trips the 30 s heartbeat timeout."""
         try:
-            document = self._document(request.artifact.uri, request.artifact.sha256)
+            document = self._with_heartbeats(lambda: self._document(request.artifact.uri, request.artifact.sha256))
         except DocumentRejected as rejected:
             logger.info(
                 "document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason}

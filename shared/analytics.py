@@ -443,8 +443,10 @@ def _render(sql: str, ref: Callable[[str], str]) -> str:
 
 BQ_TIMEOUT = 60.0
 # Short client-side retries: a sync activity cannot be interrupted, so the client must give up
-# well inside the activity's start-to-close timeout and leave the rest to Temporal.
-INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(20)
+# well inside the activity's start-to-close timeout and leave the rest to Temporal. A batch writes
+# up to three tables one after another: 3 × 15 s stays inside publish_analytics' 2 minutes.
+INSERT_TIMEOUT = 10.0
+INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(15)
 
 
 class BigQuerySink:
@@ -511,7 +513,7 @@ class BigQuerySink:
                     f"{self._project}.{self._dataset}.{spec.name}",
                     payload[start : start + INSERT_CHUNK_ROWS],
                     row_ids=ids[start : start + INSERT_CHUNK_ROWS],
-                    timeout=BQ_TIMEOUT,
+                    timeout=INSERT_TIMEOUT,
                     retry=INSERT_RETRY,
                 )
                 for error in errors:

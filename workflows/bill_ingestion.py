@@ -427,6 +427,7 @@ class BillIngestionWorkflow:
             activity_fn,
             arg,
             start_to_close_timeout=policy.start_to_close,
+            schedule_to_close_timeout=policy.schedule_to_close,
             heartbeat_timeout=policy.heartbeat,
             retry_policy=policy.retry,
             summary=name,

@@ -46,8 +46,11 @@ EXTRACT = ActivityPolicy(timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timed
 # Validation checks the extraction against the document's text: the worker that just extracted
 # it has the text in memory, any other reads the stored object again, so retry like storage.
 VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
-# Analytics sink: streaming inserts are idempotent by bill id, so retry generously.
-ANALYTICS = ActivityPolicy(timedelta(seconds=60), _retry(1, 60, 20))
+# Analytics sink: streaming inserts are idempotent by bill id, so retry generously. The bill is
+# already stored in Postgres, and a job that failed here could not be sent again (the same file
+# is a DUPLICATE): keep trying through a warehouse outage of up to a day, the job RUNNING (its
+# pending attempts and last failure in the Web UI), rather than leave the warehouse without it.
+ANALYTICS = ActivityPolicy(timedelta(minutes=2), _retry(1, 60, 0), schedule_to_close=timedelta(hours=24))
 # Review escalation: marks the task escalated in Postgres, then notifies. A failure fails the
 # job, so it must outlive a database restart like the bookkeeping steps.
 NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(0.5, 10, 15))
