@@ -191,7 +191,7 @@ class EncryptionCodec(PayloadCodec):
         nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plaintext = cipher.decrypt(nonce, ciphertext, _associated_data(kid))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: data too short to hold a nonce (truncated)
             raise PayloadDecryptionError(f"payload sealed with key id {kid!r} failed authentication") from None
         return Payload.FromString(plaintext)
 

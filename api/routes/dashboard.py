@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from api.services.accounts import account_public, get_customer
 from shared.analytics import months_back
 from shared.models import MonthlyTotalPublic
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["dashboard"])
 
 DASHBOARD_MONTHS = 24
@@ -22,7 +24,7 @@ DASHBOARD_MONTHS = 24
 
 @router.get("/customers/{customer_id}/dashboard", response_model=DashboardPublic)
 async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDep) -> DashboardPublic:
-    """One customer's picture: monthly totals come from the analytics rollup (Postgres if disabled)."""
+    """One customer's picture: monthly totals come from the analytics rollup (Postgres if disabled or down)."""
     pool = state.pool
     customer = await get_customer(pool, principal=principal, customer_id=customer_id)
     accounts = await pool.fetch("SELECT * FROM utility_accounts WHERE customer_id = $1 ORDER BY id", customer_id)
@@ -36,19 +38,24 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
     totals = await pool.fetchrow(
         "SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1", customer_id
     )
+    monthly: list[MonthlyTotalPublic] | None = None
+    source = "postgres"
     if state.sink is not None:
-        monthly = [
-            MonthlyTotalPublic(
-                utility_account_id=m.utility_account_id,
-                month=m.month,
-                total_cost=m.total_cost,
-                kwh=m.kwh,
-                bills=m.bills,
-            )
-            for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
-        ]
-        source = "analytics_rollup"
-    else:
+        try:
+            monthly = [
+                MonthlyTotalPublic(
+                    utility_account_id=m.utility_account_id,
+                    month=m.month,
+                    total_cost=m.total_cost,
+                    kwh=m.kwh,
+                    bills=m.bills,
+                )
+                for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
+            ]
+            source = "analytics_rollup"
+        except Exception:  # any warehouse failure: the same figures from Postgres
+            logger.warning("analytics rollup unavailable; monthly figures from Postgres", exc_info=True)
+    if monthly is None:
         # The same 24 months the rollup answers for (not 24 rows: one per account and month);
         # a month whose bills all lack a total counts 0, as the rollup does.
         rows = await pool.fetch(
@@ -62,7 +69,6 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
             months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS),
         )
         monthly = [MonthlyTotalPublic(**dict(r)) for r in rows]
-        source = "postgres"
     return DashboardPublic(
         customer=CustomerPublic.model_validate(customer),
         accounts=[UtilityAccountPublic.model_validate(account_public(dict(a))) for a in accounts],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -20,6 +22,7 @@ from api.problems import Problem
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import get_job_row, job_public, read_job, start_job
+from shared.artifacts import ArtifactNotFound
 from shared.models import JobStatus, JobType
 
 router = APIRouter(tags=["jobs"])
@@ -142,9 +145,13 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
     )
     if row is None:
         raise Problem(404, f"job {job_id} has no stored bill yet")
-    chunks = iterate_in_threadpool(state.store.iter_chunks(row["uri"]))
+    chunks = state.store.iter_chunks(row["uri"])
+    try:  # the first chunk before the 200: a missing object is a 404, not a cut-off download
+        first = await asyncio.to_thread(next, chunks, b"")
+    except ArtifactNotFound:
+        raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
     return StreamingResponse(
-        chunks,
+        _prepended(first, iterate_in_threadpool(chunks)),
         media_type=row["content_type"],
         headers={
             "Content-Length": str(row["size"]),
@@ -152,3 +159,9 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk

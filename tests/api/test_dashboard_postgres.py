@@ -1,4 +1,4 @@
-"""``GET /customers/{id}/dashboard`` with analytics disabled: the monthly figures come from Postgres."""
+"""``GET /customers/{id}/dashboard`` with analytics disabled or failing: the monthly figures come from Postgres."""
 
 from __future__ import annotations
 
@@ -75,3 +75,28 @@ async def test_every_account_gets_24_months_and_a_month_without_totals_counts_ze
     assert len(monthly) == 3 * 12 + 1
     assert Decimal(monthly[(accounts[0]["id"], lone.replace(day=1).isoformat())]["total_cost"]) == 0
     assert all(m["month"] >= lone.replace(day=1).isoformat() for m in body["monthly"])
+
+
+async def test_a_failing_warehouse_falls_back_to_postgres(
+    app_settings: Settings, admin_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A dataset no worker has created yet (or a warehouse outage): a 200 from Postgres, not a 500."""
+    settings = app_settings.model_copy(update={"bq_dataset": f"never_created_{uuid.uuid4().hex[:8]}"})
+    customer = (await http.post("/customers", json={"name": f"Warehouse down {unique}"})).json()
+    account = (
+        await http.post(
+            "/utility-accounts",
+            json={"customer_id": customer["id"], "provider": "pge", "account_number": f"WD-{unique}"},
+        )
+    ).json()
+    await add_bill(resources.pool, account, months_back(datetime.now(UTC).date(), 1).replace(day=20), "42.00")
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as broken,
+    ):
+        response = await broken.get(f"/customers/{customer['id']}/dashboard")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["monthly_source"] == "postgres"
+    assert [Decimal(m["total_cost"]) for m in body["monthly"]] == [Decimal("42.00")]

@@ -12,7 +12,10 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from tests.helpers import TERMINAL, bill_text, create_account, wait_for_status
+from activities.storage import record_artifact
+from shared.models import ArtifactRef
+from shared.settings import Settings
+from tests.helpers import TERMINAL, bill_text, create_account, insert_job, wait_for_status
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"
@@ -68,6 +71,27 @@ async def test_known_provider_pdf_is_accepted_with_golden_values(
     raw = await http.get(f"/jobs/{job['id']}/artifact")
     assert raw.status_code == 200 and raw.headers["content-type"] == "application/pdf"
     assert raw.content == (BILLS / "pge_classic_0.pdf").read_bytes()
+
+
+async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
+    http: httpx.AsyncClient, resources: Resources, app_settings: Settings, unique: str
+) -> None:
+    """Removed by a lifecycle rule, say: a 404 with a reason, not a 200 cut off mid-download."""
+    account = await create_account(http, provider="pge", account_number=f"GONE-{unique}")
+    job_id = await insert_job(resources.pool, account, status="SUCCEEDED")
+    sha = "0" * 64
+    gone = ArtifactRef(
+        uri=f"gs://{app_settings.gcs_bucket}/raw/bills/{job_id}/{sha}.pdf",
+        sha256=sha,
+        size=1234,
+        content_type="application/pdf",
+    )
+    await record_artifact(resources.pool, job_id, gone)
+
+    response = await http.get(f"/jobs/{job_id}/artifact")
+
+    assert response.status_code == 404, response.text
+    assert "no longer in object storage" in response.json()["detail"]
 
 
 async def test_bill_for_another_account_goes_to_review(http: httpx.AsyncClient, unique: str) -> None:

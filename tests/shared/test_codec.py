@@ -127,8 +127,11 @@ async def test_tampered_or_relabelled_ciphertext_fails() -> None:
     relabelled = Payload()
     relabelled.CopyFrom(sealed)
     relabelled.metadata[KEY_ID_METADATA] = b"b"
+    truncated = Payload()
+    truncated.CopyFrom(sealed)
+    truncated.data = sealed.data[:5]  # shorter than a nonce: the cipher's own ValueError, mapped too
 
-    for bad in (flipped, relabelled):
+    for bad in (flipped, relabelled, truncated):
         with pytest.raises(PayloadDecryptionError, match="failed authentication"):
             await codec.decode([bad])
 
