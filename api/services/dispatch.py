@@ -26,6 +26,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -112,7 +113,8 @@ class JobDispatcher(BackgroundLoop):
             self._wake.clear()
 
     async def _start(self, row: asyncpg.Record) -> None:
-        """One job's start; a row that fails (even to parse) stays undispatched and fails alone."""
+        """One job's start; a row that fails stays undispatched and fails alone (one that cannot be
+        parsed is failed for good by the round)."""
         request = IngestionRequest.model_validate(row["start_request"])
         await start_ingestion(self._client, self._settings, workflow_id=row["workflow_id"], request=request)
 
@@ -146,7 +148,24 @@ class JobDispatcher(BackgroundLoop):
             outcomes = await asyncio.gather(*(start(row) for row in claimed), return_exceptions=True)
             started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
             await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)
-        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            unreadable = [
+                (row["id"], f"its stored start request is unreadable ({outcome.error_count()} errors)")
+                for row, outcome in zip(claimed, outcomes, strict=True)
+                if isinstance(outcome, ValidationError)
+            ]
+            if unreadable:  # no retry can read it: fail the job, or it heads every round and blocks newer ones
+                await conn.executemany(
+                    "UPDATE ingestion_jobs SET status = $3, error = $2, dispatched_at = now(), updated_at = now(),"
+                    " finished_at = now() WHERE id = $1",
+                    [(job_id, error, JobStatus.FAILED) for job_id, error in unreadable],
+                )
+                for job_id, error in unreadable:
+                    logger.error("job failed before it started", extra={"job_id": str(job_id), "error": error})
+        failures = [
+            outcome
+            for outcome in outcomes
+            if isinstance(outcome, BaseException) and not isinstance(outcome, ValidationError)
+        ]
         if failures:  # left undispatched: the next round tries them again
             logger.warning("jobs not started yet", extra={"jobs": len(failures), "error": repr(failures[0])})
             await asyncio.sleep(ERROR_BACKOFF_SECONDS)

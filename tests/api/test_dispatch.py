@@ -191,3 +191,20 @@ async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
     started = history.events[0].workflow_execution_started_event_attributes
     [request] = await client.data_converter.decode(started.input.payloads, [IngestionRequest])
     assert request.job_id == old_job
+
+
+async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking_the_queue(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """The oldest row heads every round: unreadable for good (an input from an incompatible release,
+    say), it is failed with the reason, and the jobs behind it start."""
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=1, jobs=2)
+    await own_db.execute("UPDATE ingestion_jobs SET start_request = '{\"job_id\": 1}' WHERE id = $1", jobs[0])
+
+    assert await dispatcher.dispatch_once() == (0, True)
+    assert await dispatcher.dispatch_once() == (1, False)
+
+    broken = await own_db.fetchrow("SELECT status, error, dispatched_at FROM ingestion_jobs WHERE id = $1", jobs[0])
+    assert broken["status"] == JobStatus.FAILED and "unreadable" in broken["error"]
+    assert await dispatched(own_db) == jobs
+    assert len(await workflow_runs(client, jobs[1:])) == 1
