@@ -42,7 +42,7 @@ class BillActivities:
         """Safe to rerun: keyed by job id; a bill already stored by another job is a duplicate.
 
         Duplicates are found by content hash (same file again) or by natural key
-        (account number + billing period), inside one transaction.
+        (account number + billing period, when the bill has one), inside one transaction.
         """
         bill = request.bill
         bill_id = bill_id_for(request.job_id)
@@ -57,8 +57,8 @@ class BillActivities:
                  WHERE utility_account_id = $1
                    AND (content_sha256 = $2
                         OR (account_number IS NOT DISTINCT FROM $3
-                            AND bill_period_start IS NOT DISTINCT FROM $4
-                            AND bill_period_end IS NOT DISTINCT FROM $5))
+                            AND bill_period_start = $4
+                            AND bill_period_end = $5))
                  LIMIT 1
                 """,
                 request.utility_account_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import httpx
 from google.api_core.client_options import ClientOptions
@@ -16,7 +17,16 @@ from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.storage import StorageActivities
-from shared.models import FetchRequest, JobStatus, JobStatusUpdate, PersistRequest, PublishRequest, StoreRequest
+from shared.bill import NormalizedBill
+from shared.models import (
+    ArtifactRef,
+    FetchRequest,
+    JobStatus,
+    JobStatusUpdate,
+    PersistRequest,
+    PublishRequest,
+    StoreRequest,
+)
 from shared.review import ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.helpers import create_account, insert_job
@@ -143,3 +153,28 @@ async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_le
     task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job_id)
     assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "FAILED"
+
+
+async def test_bills_without_a_period_are_told_apart_by_their_file_alone(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """Two statements approved as they were, neither with a period: two bills, not a DUPLICATE."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    bills = BillActivities(resources.pool)
+    env = ActivityEnvironment()
+    outcomes = []
+    for total, sha in (("10.00", "a" * 64), ("20.00", "b" * 64), ("20.00", "b" * 64)):
+        job_id = await insert_job(resources.pool, account, status="RUNNING")
+        bill = NormalizedBill(account_number=number, total_amount=Decimal(total))
+        artifact = ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="text/plain")
+        request = PersistRequest(
+            job_id=job_id,
+            customer_id=account["customer_id"],
+            utility_account_id=account["id"],
+            artifact=artifact,
+            bill=bill,
+        )
+        outcomes.append(await env.run(bills.persist_bill, request))
+
+    assert [o.duplicate_of_job is None for o in outcomes] == [True, True, False], "the same file again still is one"
