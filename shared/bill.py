@@ -36,6 +36,10 @@ def _to_cents(value: Decimal) -> Decimal:
 
 
 def _to_quantity(value: Decimal) -> Decimal:
+    """Only a reading with more than four places is rounded: "1142" stays as written."""
+    exponent = value.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and infinities: _held refuses those
+    if isinstance(exponent, int) and exponent >= -4 and abs(value) < QUANTITY_LIMIT:
+        return value
     return _held(value, QUANTITY_STEP, QUANTITY_LIMIT, "quantities")
 
 
@@ -43,7 +47,7 @@ Money = Annotated[Decimal, AfterValidator(_to_cents)]
 """A Decimal amount held to exactly two places."""
 
 Quantity = Annotated[Decimal, AfterValidator(_to_quantity)]
-"""A usage quantity held to four places, as every store keeps it."""
+"""A usage quantity of at most four places, as every store keeps it."""
 
 
 def _no_nul(value: str) -> str:
