@@ -7,6 +7,7 @@ import logging
 import asyncpg
 from temporalio import activity
 
+from shared.db import JOB_ENDED
 from shared.models import JobRef, JobStatus, JobStatusUpdate
 from shared.review import ReviewStatus
 
@@ -42,12 +43,10 @@ class JobActivities:
         """
         result = update.result.model_dump(mode="json") if update.result else None
         await self._pool.execute(
-            """
+            f"""
             WITH job AS (
                 UPDATE ingestion_jobs
-                   SET status = $2, error = $3, result = $4, steps = $5,
-                       reasons = $6, updated_at = now(), finished_at = COALESCE(finished_at, now()),
-                       duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
+                   SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, {JOB_ENDED}
                  WHERE id = $1
                 RETURNING id
             )

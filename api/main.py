@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.request_max_bytes,
         upload_bytes=settings.upload_max_bytes,
-        upload_paths=("/bills",),
+        upload_paths=("/bills", "/codec/encode", "/codec/decode"),  # the codec: Temporal payloads up to 2 MB
     )
     app.add_middleware(
         CORSMiddleware,

@@ -19,11 +19,11 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """Refuse request bodies over their limit as they stream in, before they are buffered.
 
-    Uploads (``upload_paths``) may carry a bill; every other body is JSON or a form and gets
-    ``max_bytes``. FastAPI reads a body before it checks the caller's key, so without this an
-    anonymous request could make the process hold gigabytes. A declared Content-Length over the
-    limit is refused at once; an undeclared (chunked) body is counted and cut off as soon as it
-    passes the limit.
+    Uploads (``upload_paths``: a bill, or the Web UI's payloads for the codec) get ``upload_bytes``;
+    every other body is JSON or a form and gets ``max_bytes`` (GET, HEAD and OPTIONS pass as they
+    are). FastAPI reads a body before it checks the caller's key, so without this an anonymous
+    request could make the process hold gigabytes. A declared Content-Length over the limit is
+    refused at once; an undeclared (chunked) body is counted and cut off as soon as it passes it.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int, upload_paths: tuple[str, ...]) -> None:

@@ -32,9 +32,12 @@ _SNIFF_BYTES = 64 * 1024
 _MIN_TEXT_CHARS = 20  # fewer alphanumerics than this on every page means a scan
 MAX_LINE_CHARS = 1_000
 MAX_INK_CHARS = 200_000
-"""Text limits, far beyond any bill (a dense page is ~3,000 non-blank characters, 100–250 wide):
-the rules reader's work grows faster than its input, and a thread cannot be stopped, so a
-crafted text must be refused before extraction (its worst case within them: a few seconds)."""
+MAX_INK_PER_PAGE = 6_000
+"""Text limits, far beyond any bill (a dense page is 2,000–4,000 non-blank characters, its
+layout lines 100–250 wide): a line, and a document of the larger of ``MAX_INK_CHARS`` and
+``MAX_INK_PER_PAGE`` per page. The rules reader's work grows faster than its input, and a
+thread cannot be stopped, so a crafted text is refused before extraction (the worst case
+within the limits: seconds, not hours)."""
 
 
 class DocumentRejected(Exception):
@@ -106,24 +109,26 @@ def read_document(data: bytes, *, max_pages: int = 50) -> Document:
         raise DocumentRejected("empty_file")
     content_type = sniff_content_type(data)
     if content_type == PDF:
-        return Document(data=data, content_type=PDF, pages=_within_limits(_pdf_pages(data, max_pages)))
+        return Document(data=data, content_type=PDF, pages=within_text_limits(_pdf_pages(data, max_pages)))
     if content_type in (PNG, JPEG):
         _verify_image(data)
         return Document(data=data, content_type=content_type, pages=[])
     if content_type == TEXT:
-        return Document(data=data, content_type=TEXT, pages=_within_limits([_decode(data)]))
+        return Document(data=data, content_type=TEXT, pages=within_text_limits([_decode(data)]))
     raise DocumentRejected("unsupported_type")
 
 
-def _within_limits(pages: list[str]) -> list[str]:
+def within_text_limits(pages: list[str]) -> list[str]:
+    """``pages`` unchanged, or DocumentRejected("too_much_text") saying which limit they pass."""
+    limit = max(MAX_INK_CHARS, MAX_INK_PER_PAGE * len(pages))
     ink = 0
     for page in pages:
         for line in page.splitlines():
             if len(line.rstrip()) > MAX_LINE_CHARS:
                 raise DocumentRejected("too_much_text", f"a line of {len(line.rstrip())} characters > {MAX_LINE_CHARS}")
         ink += len(page) - sum(page.count(blank) for blank in " \n\t\f\r")
-        if ink > MAX_INK_CHARS:
-            raise DocumentRejected("too_much_text", f"over {MAX_INK_CHARS} non-blank characters")
+        if ink > limit:
+            raise DocumentRejected("too_much_text", f"over {limit} non-blank characters in {len(pages)} page(s)")
     return pages
 
 

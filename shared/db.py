@@ -17,6 +17,12 @@ import asyncpg
 from shared.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+JOB_ENDED = (
+    "updated_at = now(), finished_at = COALESCE(finished_at, now()),"
+    " duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT"
+)
+"""The columns every writer of a job's end sets the same way (``UPDATE ingestion_jobs SET …, {JOB_ENDED}``)."""
 _MIGRATION_LOCK_ID = 72_616_001
 
 logger = logging.getLogger(__name__)

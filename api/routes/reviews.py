@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +33,8 @@ router = APIRouter(tags=["reviews"])
 OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
 REVIEW_UPDATE_TIMEOUT = timedelta(seconds=15)
 """How long a decision waits for the workflow to take it (a worker must be up) before a 503."""
+REVIEW_RESULT_WAIT = timedelta(seconds=15)
+"""How long a taken decision waits for the job's end before answering 202 with the job still RUNNING."""
 _SELECT = """
     SELECT t.*, j.customer_id, j.utility_account_id, a.provider
       FROM review_tasks t
@@ -122,13 +124,19 @@ async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> Re
 @router.post(
     "/reviews/{job_id}",
     response_model=ReviewDecisionResult,
-    responses=problem_responses(409, 503),
+    responses={
+        **problem_responses(409, 503),
+        202: {"model": ReviewDecisionResult, "description": "decision taken; the job has not ended yet (RUNNING)"},
+    },
 )
 async def decide_review(
-    job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep
+    job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep, response: Response
 ) -> ReviewDecisionResult:
-    """Approve, correct or reject; answers with the job's status once the workflow applied it."""
-    return await submit_decision(state, principal, job_id, body)
+    """Approve, correct or reject; answers with the job's final status once the workflow applied it."""
+    result = await submit_decision(state, principal, job_id, body)
+    if not result.status.is_terminal:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return result
 
 
 async def submit_decision(
@@ -145,15 +153,14 @@ async def submit_decision(
         raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
     try:
-        ack = await handle.execute_update(
-            BillIngestionWorkflow.submit_review, decision, rpc_timeout=REVIEW_UPDATE_TIMEOUT
+        update = await handle.start_update(
+            BillIngestionWorkflow.submit_review,
+            decision,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            rpc_timeout=REVIEW_UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
-            raise Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details]) from None
-        message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
-        raise Problem(409, str(message)) from None
+        raise _refusal(err) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise Problem(409, "the job is not awaiting review") from None
@@ -162,4 +169,21 @@ async def submit_decision(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
         raise Problem(503, "the workflow did not answer in time; send the decision again") from None
+    try:
+        ack = await update.result(rpc_timeout=REVIEW_RESULT_WAIT)
+    except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
+        raise _refusal(err) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+        # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
+        # outage keeps it publishing): say so rather than hold the reviewer's request open.
+        return ReviewDecisionResult(job_id=job_id, status=JobStatus.RUNNING)
     return ReviewDecisionResult(job_id=job_id, status=ack.status)
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> Problem:
+    """The workflow's validator refused the decision: 422 for a correction that fails checks, else 409."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
+        return Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details])
+    message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
+    return Problem(409, str(message))

@@ -5,9 +5,9 @@
 INSERT, whatever Temporal's load. The dispatcher then starts jobs oldest first while
 fewer than ``JOB_DISPATCH_MAX_RUNNING`` are PENDING or RUNNING, so a burst of 10,000
 uploads waits in Postgres rather than as 10,000 open workflows competing for the
-workers' cache and slots (jobs waiting for a reviewer do not count, nor do jobs started
-longer than ``JOB_DISPATCH_STALE_AFTER`` ago: a workflow terminated by hand never records
-its end, and must not hold a place for ever).
+workers' cache and slots (jobs waiting for a reviewer do not count, nor do jobs whose bill
+is stored, nor jobs started longer than ``JOB_DISPATCH_STALE_AFTER`` ago: a workflow
+terminated by hand never records its end, and must not hold a place for ever).
 
 Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED``,
 started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
@@ -38,6 +38,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.services.background import BackgroundLoop
 from shared import search_attributes as sa
+from shared.db import JOB_ENDED
 from shared.models import IngestionRequest, JobStatus
 from shared.settings import Settings
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -58,7 +59,12 @@ DISPATCH_LOCK = "minimeter.job-dispatch"
 """The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
 
 _WAITING = "dispatched_at IS NULL AND start_request IS NOT NULL"
-_RUNNING = f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
+_RUNNING = (
+    f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
+    " AND NOT EXISTS (SELECT 1 FROM bills WHERE bills.job_id = ingestion_jobs.id)"
+)
+"""Jobs that hold a place. One whose bill is stored only publishes it now: through a warehouse
+outage it retries for hours on a timer, using no worker, and must not stop new bills coming in."""
 
 
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
@@ -114,7 +120,7 @@ class JobDispatcher(BackgroundLoop):
 
     async def _start(self, row: asyncpg.Record) -> None:
         """One job's start; a row that fails stays undispatched and fails alone (one that cannot be
-        parsed is failed for good by the round)."""
+        parsed for longer than ``JOB_DISPATCH_STALE_AFTER`` is failed for good by the round)."""
         request = IngestionRequest.model_validate(row["start_request"])
         await start_ingestion(self._client, self._settings, workflow_id=row["workflow_id"], request=request)
 
@@ -153,19 +159,27 @@ class JobDispatcher(BackgroundLoop):
                 for row, outcome in zip(claimed, outcomes, strict=True)
                 if isinstance(outcome, ValidationError)
             ]
-            if unreadable:  # no retry can read it: fail the job, or it heads every round and blocks newer ones
-                await conn.executemany(
-                    "UPDATE ingestion_jobs SET status = $3, error = $2, dispatched_at = now(), updated_at = now(),"
-                    " finished_at = now() WHERE id = $1",
-                    [(job_id, error, JobStatus.FAILED) for job_id, error in unreadable],
+            if unreadable:
+                # Mid-rollout an older process may not read what a newer one wrote; a newer one takes
+                # its round soon. Unreadable for longer than that, no retry will read it: fail the job,
+                # or it heads every round (and with one place free, blocks every newer job).
+                failed = await conn.fetch(
+                    f"""
+                    UPDATE ingestion_jobs AS j SET status = $4, error = u.error, dispatched_at = now(), {JOB_ENDED}
+                      FROM unnest($1::uuid[], $2::text[]) AS u(id, error)
+                     WHERE j.id = u.id AND j.created_at < now() - $3::interval
+                    RETURNING j.id, j.error
+                    """,
+                    [job_id for job_id, _ in unreadable],
+                    [error for _, error in unreadable],
+                    self._settings.job_dispatch_stale_after,
+                    JobStatus.FAILED,
                 )
-                for job_id, error in unreadable:
-                    logger.error("job failed before it started", extra={"job_id": str(job_id), "error": error})
-        failures = [
-            outcome
-            for outcome in outcomes
-            if isinstance(outcome, BaseException) and not isinstance(outcome, ValidationError)
-        ]
+                for row in failed:
+                    logger.error(
+                        "job failed before it started", extra={"job_id": str(row["id"]), "error": row["error"]}
+                    )
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:  # left undispatched: the next round tries them again
             logger.warning("jobs not started yet", extra={"jobs": len(failures), "error": repr(failures[0])})
             await asyncio.sleep(ERROR_BACKOFF_SECONDS)

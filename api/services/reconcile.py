@@ -27,6 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, W
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
+from shared.db import JOB_ENDED
 from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
@@ -121,9 +122,7 @@ class JobReconciler(BackgroundLoop):
             updated = await conn.execute(
                 f"""
                 UPDATE ingestion_jobs
-                   SET status = $2, error = $3, updated_at = now(), checked_at = now(),
-                       finished_at = COALESCE(finished_at, now()),
-                       duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT
+                   SET status = $2, error = $3, checked_at = now(), {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
                 """,
                 job_id,

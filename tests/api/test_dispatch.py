@@ -196,15 +196,41 @@ async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
 async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking_the_queue(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    """The oldest row heads every round: unreadable for good (an input from an incompatible release,
-    say), it is failed with the reason, and the jobs behind it start."""
+    """The oldest row heads every round: unreadable for longer than a rollout takes, it is failed with
+    the reason, and the jobs behind it start."""
     dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=1, jobs=2)
     await own_db.execute("UPDATE ingestion_jobs SET start_request = '{\"job_id\": 1}' WHERE id = $1", jobs[0])
 
-    assert await dispatcher.dispatch_once() == (0, True)
+    assert await dispatcher.dispatch_once() == (0, True)  # a newer release's row, perhaps: left for a while
+    assert await dispatched(own_db) == []
+    await own_db.execute("UPDATE ingestion_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
+    assert await dispatcher.dispatch_once() == (0, True)  # unreadable for longer than JOB_DISPATCH_STALE_AFTER
     assert await dispatcher.dispatch_once() == (1, False)
 
     broken = await own_db.fetchrow("SELECT status, error, dispatched_at FROM ingestion_jobs WHERE id = $1", jobs[0])
     assert broken["status"] == JobStatus.FAILED and "unreadable" in broken["error"]
     assert await dispatched(own_db) == jobs
     assert len(await workflow_runs(client, jobs[1:])) == 1
+
+
+async def test_a_job_whose_bill_is_stored_no_longer_holds_a_place(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """It only publishes to the warehouse now, which may retry for hours: new bills keep coming in."""
+    dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=1, jobs=2)
+    assert await dispatcher.dispatch_once() == (1, True)
+    assert await dispatcher.dispatch_once() == (0, True)
+
+    job = await own_db.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", jobs[0])
+    await own_db.execute(
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
+        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', '{}')",
+        uuid.uuid4(),
+        job["id"],
+        job["customer_id"],
+        job["utility_account_id"],
+        uuid.uuid4().hex,
+    )
+
+    assert await dispatcher.dispatch_once() == (1, False)
+    assert await dispatched(own_db) == jobs

@@ -12,7 +12,7 @@ from eval import adversarial, render_image
 from eval.brands import KNOWN
 from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
-from extraction.document import DocumentRejected, read_document, sniff_content_type
+from extraction.document import DocumentRejected, read_document, sniff_content_type, within_text_limits
 from shared.bill import Provider
 
 
@@ -105,10 +105,15 @@ def test_text_beyond_any_bill_is_refused(text: str, detail: str) -> None:
     assert caught.value.reason == "too_much_text" and detail in caught.value.detail
 
 
-def test_text_limits_leave_a_long_bill_alone() -> None:
-    """Fifty dense pages, 200 characters wide with layout padding, are still a document."""
-    page = ("Usage charge" + " " * 170 + "$12.34\n") * 60
-    assert len(read_document(("\f".join([page] * 50)).encode()).pages) == 1
+def test_text_limits_leave_long_bills_alone() -> None:
+    """A long text bill, and fifty dense PDF pages (more in all than one text may hold)."""
+    line = "Usage charge" + " " * 170 + "$12.34\n"  # layout padding is not counted
+    assert read_document((line * 10_000).encode()).pages  # 180,000 non-blank characters
+    dense_page = "Usage charge  $12.34  " * 250  # ~4,500 non-blank characters on 250 lines
+    dense_page = "\n".join([dense_page[i : i + 120] for i in range(0, len(dense_page), 120)])
+    assert len(within_text_limits([dense_page] * 50)) == 50
+    with pytest.raises(DocumentRejected):
+        within_text_limits(["\n".join([dense_page] * 50)])
 
 
 def test_password_protected_pdf_is_unsupported() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 from temporalio.client import Client
 
+from api.routes import reviews
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.review.support import (
@@ -129,6 +131,32 @@ async def test_rest_approval_stores_the_extracted_values(
     row = await pool.fetchrow("SELECT * FROM review_decisions WHERE job_id = $1", review.job_id)
     assert (row["action"], row["reviewer"]) == ("approve", reviewer_identity)
     assert row["after"] == row["before"] and row["diff"] == {}
+
+
+async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_ends(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job that stays RUNNING after the decision (a warehouse outage, say) must not hold the request open."""
+    monkeypatch.setattr(reviews, "REVIEW_RESULT_WAIT", timedelta(milliseconds=10))
+    review = await open_review(http, unique)
+    await wait_for_review_status(client, review.workflow_id, "PENDING")
+
+    response = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "RUNNING"
+    assert (await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
+    again = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
+    )
+    assert again.status_code == 409, "taken once: a repeat is refused"
 
 
 @pytest.mark.parametrize("action", [ReviewAction.CORRECT, ReviewAction.APPROVE])

@@ -56,7 +56,7 @@ async def cancelled_in_review(http: httpx.AsyncClient, *, client: Client, **_: A
     job = await bill_needing_review(http, uuid.uuid4().hex[:10])
     await client.get_workflow_handle(job["workflow_id"]).cancel()
     done = await wait_for_status(http, job["id"], {"CANCELED", *TERMINAL}, within=60)
-    assert done["status"] == "SUCCEEDED", done
+    assert done["status"] == "CANCELED", done
     review = (await http.get(f"/reviews/{job['id']}")).json()
     assert review["status"] == "CANCELED", review
     return str(job["workflow_id"])
