@@ -6,7 +6,7 @@ INSERT, whatever Temporal's load. The dispatcher then starts jobs oldest first w
 fewer than ``JOB_DISPATCH_MAX_RUNNING`` are PENDING or RUNNING, so a burst of 10,000
 uploads waits in Postgres rather than as 10,000 open workflows competing for the
 workers' cache and slots (jobs waiting for a reviewer do not count, nor do jobs whose bill
-is stored, nor jobs started longer than ``JOB_DISPATCH_STALE_AFTER`` ago: a workflow
+was stored over a minute ago, nor jobs started longer than ``JOB_DISPATCH_STALE_AFTER`` ago: a workflow
 terminated by hand never records its end, and must not hold a place for ever).
 
 Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED``,
@@ -59,12 +59,17 @@ DISPATCH_LOCK = "minimeter.job-dispatch"
 """The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
 
 _WAITING = "dispatched_at IS NULL AND start_request IS NOT NULL"
+STORED_RELEASE = "60 seconds"
 _RUNNING = (
     f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
-    " AND NOT EXISTS (SELECT 1 FROM bills WHERE bills.job_id = ingestion_jobs.id)"
+    " AND NOT EXISTS (SELECT 1 FROM bills WHERE bills.job_id = ingestion_jobs.id"
+    f" AND bills.created_at < now() - interval '{STORED_RELEASE}')"
 )
-"""Jobs that hold a place. One whose bill is stored only publishes it now: through a warehouse
-outage it retries for hours on a timer, using no worker, and must not stop new bills coming in."""
+"""Jobs that hold a place. One whose bill was stored over a minute ago is only publishing it, and
+retrying: through a warehouse outage it waits for hours on a timer, using no worker, and must not
+stop new bills coming in. A publish normally takes seconds; releasing the place as soon as the bill
+was stored let more jobs run than the limit (each step's queueing doubled, 5.6 → 5.1 bills/s in one
+1,000-bill run)."""
 
 
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
