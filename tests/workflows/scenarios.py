@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -70,34 +71,54 @@ async def failed_job(http: httpx.AsyncClient, **_: Any) -> str:
     return str(job["workflow_id"])
 
 
-async def step_retried(
-    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
-) -> str:
-    """publish_analytics fails twice (a flaky warehouse), then succeeds: on a worker of its own."""
-    queue = f"flaky-{uuid.uuid4().hex[:8]}"
-    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
+@asynccontextmanager
+async def _job_on_own_worker(
+    http: httpx.AsyncClient,
+    *,
+    client: Client,
+    resources: Resources,
+    settings: Settings,
+    provider: str,
+    stand_in: Callable[..., Any],
+) -> AsyncIterator[dict[str, Any]]:
+    """A connector job started on a worker of its own, where ``stand_in`` replaces its namesake activity.
 
-    @activity.defn(name="publish_analytics")
-    async def flaky_publish(request: PublishRequest) -> None:
-        if activity.info().attempt <= 2:
-            raise RuntimeError("analytics sink unavailable (injected)")
-        await real["publish_analytics"](request)
-
-    activities = [fn for name, fn in real.items() if name != "publish_analytics"] + [flaky_publish]
-    flaky_settings = settings.model_copy(update={"temporal_task_queue": queue})
-    account = await create_account(http, provider="duke", account_number=f"DK-{uuid.uuid4().hex[:8]}")
+    The API starts jobs on its own queue; this job goes through the service layer onto ours.
+    """
+    name = stand_in.__name__
+    own = settings.model_copy(update={"temporal_task_queue": f"{name}-{uuid.uuid4().hex[:8]}"})
+    activities = [fn for fn in pipeline_activities(resources, settings) if fn.__name__ != name] + [stand_in]
+    account = await create_account(http, provider=provider, account_number=f"OWN-{uuid.uuid4().hex[:8]}")
     row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
-    # The API starts jobs on its own queue; this job goes through the service layer onto ours.
-    async with build_worker(client, resources, flaky_settings, activities=activities):
+    async with build_worker(client, resources, own, activities=activities):
         job, _created = await start_job(
             pool=resources.pool,
             client=client,
-            settings=flaky_settings,
+            settings=own,
             principal=SCENARIO_PRINCIPAL,
             account=dict(row),
             job_type=JobType.CONNECTOR,
             idempotency_key=None,
         )
+        yield job
+
+
+async def step_retried(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """publish_analytics fails twice (a flaky warehouse), then succeeds: on a worker of its own."""
+    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
+
+    @activity.defn
+    async def publish_analytics(request: PublishRequest) -> None:
+        if activity.info().attempt <= 2:
+            raise RuntimeError("analytics sink unavailable (injected)")
+        await real["publish_analytics"](request)
+
+    own_worker = _job_on_own_worker(
+        http, client=client, resources=resources, settings=settings, provider="duke", stand_in=publish_analytics
+    )
+    async with own_worker as job:
         done = await wait_for_status(http, str(job["id"]), within=90)
     assert done["status"] == "SUCCEEDED", done
     return str(job["workflow_id"])
@@ -122,31 +143,20 @@ async def cancelled_while_persisting(
 
     persist_bill is held until the workflow has seen the cancel request, on a worker of its own.
     """
-    queue = f"persisting-{uuid.uuid4().hex[:8]}"
     real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
     reached, release = asyncio.Event(), asyncio.Event()
 
-    @activity.defn(name="persist_bill")
-    async def held_persist(request: PersistRequest) -> PersistOutcome:
+    @activity.defn
+    async def persist_bill(request: PersistRequest) -> PersistOutcome:
         reached.set()
         await release.wait()
         outcome: PersistOutcome = await real["persist_bill"](request)
         return outcome
 
-    activities = [fn for name, fn in real.items() if name != "persist_bill"] + [held_persist]
-    held_settings = settings.model_copy(update={"temporal_task_queue": queue})
-    account = await create_account(http, provider="pge", account_number=f"ACC-{uuid.uuid4().hex[:8]}")
-    row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
-    async with build_worker(client, resources, held_settings, activities=activities):
-        job, _created = await start_job(
-            pool=resources.pool,
-            client=client,
-            settings=held_settings,
-            principal=SCENARIO_PRINCIPAL,
-            account=dict(row),
-            job_type=JobType.CONNECTOR,
-            idempotency_key=None,
-        )
+    own_worker = _job_on_own_worker(
+        http, client=client, resources=resources, settings=settings, provider="pge", stand_in=persist_bill
+    )
+    async with own_worker as job:
         await asyncio.wait_for(reached.wait(), timeout=60)
         handle = client.get_workflow_handle(job["workflow_id"])
         await handle.cancel()
