@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import asyncpg
 import httpx
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -105,18 +106,27 @@ async def test_store_persist_publish_twice_write_once(
     assert count("normalized_bills_latest") == 1  # ...and readers see exactly one through the view
 
 
-async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_task_alone(
-    http: httpx.AsyncClient, resources: Resources
-) -> None:
+async def open_task_of_a_running_job(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, env: ActivityEnvironment, review: ReviewActivities
+) -> ReviewTaskOpen:
+    """A RUNNING job of a new account, its review task opened (revision r1); returns the opening."""
     account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    pool = resources.pool
     job_id = await insert_job(pool, account, status="RUNNING")
-    env = ActivityEnvironment()
-    review = ReviewActivities(pool)
     opening = ReviewTaskOpen(
         job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
     )
     await env.run(review.open_review_task, opening)
+    return opening
+
+
+async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_task_alone(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    job_id = opening.job_id
     # The job is cancelled: its task closed and its end recorded, as the workflow's cleanup does.
     await env.run(
         review.close_review_task, ReviewTaskUpdate(job_id=job_id, status=ReviewStatus.CANCELED, revision="r2")
@@ -134,15 +144,11 @@ async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_le
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
     """A step out of retries while the job waited for review: the task leaves the reviewers' queue."""
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
     pool = resources.pool
-    job_id = await insert_job(pool, account, status="RUNNING")
     env = ActivityEnvironment()
     review = ReviewActivities(pool)
-    opening = ReviewTaskOpen(
-        job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
-    )
-    await env.run(review.open_review_task, opening)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    job_id = opening.job_id
 
     failed = JobStatusUpdate(job_id=job_id, status=JobStatus.FAILED, error="record_review_decision: out of retries")
     for _ in range(2):  # a retry after a lost response changes nothing
