@@ -18,6 +18,7 @@ from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
+from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -130,3 +131,16 @@ class ExtractionActivities:
             extra={"job_id": request.job_id, "step": "validate_bill", "decision": decision, "reasons": reasons},
         )
         return ValidationOutcome(decision=decision, reasons=reasons)
+
+    @activity.defn
+    def check_corrected_bill(self, request: CorrectionCheck) -> CorrectionVerdict:
+        """Safe to rerun: pure checks over the bill it is given (no document, no writes).
+
+        The checks of ``submit_review``'s validator, for a correction sent by signal: a signal
+        handler runs again on every replay, so the verdict must come back from history instead."""
+        failing = check_bill(request.bill, text=None)
+        logger.info(
+            "corrected bill checked",
+            extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},
+        )
+        return CorrectionVerdict(failing=failing)

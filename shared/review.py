@@ -65,3 +65,15 @@ class ReviewAudit(BaseModel):
     decision: ReviewDecision
     before: NormalizedBill | None
     revision: str
+
+
+class CorrectionCheck(BaseModel):
+    """A corrected bill that arrived by signal, to be checked before the workflow takes it."""
+
+    job_id: str
+    bill: NormalizedBill
+
+
+class CorrectionVerdict(BaseModel):
+    failing: list[str]
+    """The checks the corrected bill fails ([] when it passes): those ``submit_review``'s validator runs."""

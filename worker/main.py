@@ -61,6 +61,7 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
         storage.store_raw_bill,
         extraction.extract_bill,
         extraction.validate_bill,
+        extraction.check_corrected_bill,
         bills.find_duplicate,
         bills.persist_bill,
         analytics.publish_analytics,

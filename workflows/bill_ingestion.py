@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ValidateRequest,
     )
     from shared.review import (
+        CorrectionCheck,
         ReviewAck,
         ReviewAction,
         ReviewAudit,
@@ -64,6 +65,9 @@ STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 RECORD_CANCELLATION_PATCH = "record-cancellation"
 FINISH_ONCE_STORING_PATCH = "finish-once-storing"
 """Recorded only by runs cancelled after persist_bill began; earlier runs recorded the cancel instead."""
+SIGNALLED_CORRECTION_PATCH = "signalled-correction-checked-by-activity"
+"""Recorded only by runs sent a correction by signal: check_corrected_bill judges it, since a signal
+handler runs again on replay and check_bill may judge differently by then. Earlier runs checked it there."""
 
 T = TypeVar("T")
 
@@ -92,6 +96,7 @@ class BillIngestionWorkflow:
         self._extracted: NormalizedBill | None = None
         self._revision: str | None = None
         self._decision: ReviewDecision | None = None
+        self._correction_unchecked = False
 
     # --- queries and messages ----------------------------------------------------
 
@@ -109,7 +114,15 @@ class BillIngestionWorkflow:
     @workflow.signal
     def review_decision(self, decision: ReviewDecision) -> None:
         """Fire-and-forget decisions (CLI, scripts). Invalid ones are logged and dropped."""
-        problem = self._review_problem(decision)
+        problem = self._decision_problem(decision)
+        if problem is None and decision.action is ReviewAction.CORRECT and decision.bill is not None:
+            # Asked only here, so runs without a signalled correction record no marker.
+            if workflow.patched(SIGNALLED_CORRECTION_PATCH):
+                # No check_bill here: this handler runs again on every replay, and a changed check would
+                # take the other branch. _wait_for_decision has an activity judge it, once, into history.
+                self._decision, self._correction_unchecked = decision, True
+                return
+            problem = self._correction_problem(decision)
         if problem is not None:
             workflow.logger.warning("review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]})
             return
@@ -135,12 +148,19 @@ class BillIngestionWorkflow:
         return self._status is JobStatus.NEEDS_REVIEW and self._decision is None
 
     def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+        return self._decision_problem(decision) or self._correction_problem(decision)
+
+    def _decision_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+        """What refuses any decision, whatever its bill: the job's state and the revision."""
         if not self._awaiting_review():
             return ("ReviewNotPending", f"job is not awaiting review (status {self._status})", [])
         if decision.revision != self._revision:
             return ("StaleRevision", "the review task changed since it was read", [])
         if decision.action is ReviewAction.APPROVE and self._extracted is None:
             return ("InvalidCorrection", "nothing was extracted to approve: send a correction", [])
+        return None
+
+    def _correction_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
             failing = check_bill(decision.bill, text=None)
             if failing:
@@ -401,12 +421,48 @@ class BillIngestionWorkflow:
         return decision
 
     async def _wait_for_decision(self, within: timedelta) -> bool:
-        """A durable timer: True when a decision arrived within the time, False when it ran out."""
-        try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=within)
-        except TimeoutError:
-            return False
-        return True
+        """A durable timer: True when a decision arrived within the time, False when it ran out.
+
+        A dropped correction does not extend the wait: the next one waits for what is left of ``within``."""
+        deadline = workflow.now() + within
+        remaining = within
+        while True:
+            try:
+                await workflow.wait_condition(lambda: self._decision is not None, timeout=remaining)
+            except TimeoutError:
+                return False
+            if await self._decision_stands():
+                return True
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                return False
+
+    async def _decision_stands(self) -> bool:
+        """False when the decision was a signalled correction that fails the checks: it is dropped."""
+        decision = self._decision
+        if not self._correction_unchecked or decision is None or decision.bill is None:
+            return True
+        verdict = await self._step(
+            "check_corrected_bill",
+            ExtractionActivities.check_corrected_bill,
+            CorrectionCheck(job_id=self._job_id, bill=decision.bill),
+            policies.VALIDATE,
+        )
+        self._correction_unchecked = False
+        if not verdict.failing:
+            return True
+        workflow.logger.warning(
+            "review signal ignored",
+            extra={
+                "job_id": self._job_id,
+                "reason": "the corrected bill fails validation",
+                "failing_checks": verdict.failing,
+            },
+        )
+        # The task and its revision stay as they were, so the reviewer can send a fixed correction.
+        self._decision = None
+        self._current_step = "awaiting_review"
+        return False
 
     # --- bookkeeping -------------------------------------------------------------------
 

@@ -189,6 +189,15 @@ async def history(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
     return list((await handle.fetch_history()).events)
 
 
+def timer_seconds(events: list[HistoryEvent]) -> list[float]:
+    """The durations of the timers the run started, in order (review SLA, then expiry)."""
+    return [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+
+
 def activity_names(events: list[HistoryEvent]) -> list[str]:
     return [
         e.activity_task_scheduled_event_attributes.activity_type.name

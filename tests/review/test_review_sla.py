@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from shared.models import JobStatus
@@ -26,6 +25,7 @@ from tests.review.support import (
     result_of,
     review_settings,
     start_upload_on_queue,
+    timer_seconds,
     wait_for_job,
     wait_for_review_status,
     wait_until,
@@ -33,14 +33,6 @@ from tests.review.support import (
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
-
-
-def timer_seconds(events: list[HistoryEvent]) -> list[float]:
-    return [
-        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
-    ]
 
 
 async def escalated_task(pool: Any, job_id: str) -> dict[str, Any]:

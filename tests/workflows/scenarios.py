@@ -15,11 +15,13 @@ from temporalio.client import Client, WorkflowHandle
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import JobType, PersistOutcome, PersistRequest, PublishRequest
+from shared.models import JobStatus, JobType, PersistOutcome, PersistRequest, PublishRequest
+from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import TERMINAL, bill_needing_review, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 Scenario = Callable[..., Awaitable[str]]
 SCENARIO_PRINCIPAL = Principal(key_id=0, name="history-recorder", role=Role.ADMIN, customer_id=None)
@@ -50,6 +52,40 @@ async def review_corrected(http: httpx.AsyncClient, **_: Any) -> str:
 
 async def review_rejected(http: httpx.AsyncClient, **_: Any) -> str:
     return await _decide(http, "reject")
+
+
+async def review_corrected_by_signal(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """A script signals a correction that fails the checks (dropped), then a fixed one under the same revision."""
+    job = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    handle = client.get_workflow_handle(job["workflow_id"])
+
+    async def correct(**changes: Any) -> None:
+        bill = {**task["bill"], **changes}
+        decision = ReviewDecision(action=ReviewAction.CORRECT, revision=task["revision"], bill=bill, reviewer="script")
+        await handle.signal(BillIngestionWorkflow.review_decision, decision)
+
+    await correct(due_date=None)  # still out of balance, and now without a due date
+    await _awaiting_review_again(handle, task["revision"])
+    await correct(total_amount="60.00")
+    done = await wait_for_status(http, job["id"], within=60)
+    assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+async def _awaiting_review_again(handle: WorkflowHandle[Any, Any], revision: str, *, within: float = 30) -> None:
+    """Wait until the workflow has handled the last signal and awaits a decision again, under ``revision``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        signalled = len(events) - events[::-1].index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+        if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[signalled:]:
+            progress = await handle.query(BillIngestionWorkflow.progress)
+            if progress.current_step == "awaiting_review" and progress.review_revision == revision:
+                return
+            assert progress.status is JobStatus.NEEDS_REVIEW, progress
+        assert asyncio.get_running_loop().time() < deadline, "the workflow never went back to awaiting review"
+        await asyncio.sleep(0.1)
 
 
 async def cancelled_in_review(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
@@ -171,6 +207,7 @@ SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
     "review_rejected": review_rejected,
+    "review_corrected_by_signal": review_corrected_by_signal,
     "step_retried": step_retried,
     "failed_job": failed_job,
     "cancelled_in_review": cancelled_in_review,

@@ -28,6 +28,7 @@ def test_histories_are_committed() -> None:
     assert {
         "accepted",
         "review_corrected",
+        "review_corrected_by_signal",
         "review_rejected",
         "step_retried",
         "failed_job",
@@ -41,6 +42,29 @@ async def test_history_replays_with_current_code(path: Path) -> None:
     # A fresh key ring: committed histories are stored decrypted, and the codec passes plaintext through.
     replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
     await replayer.replay_workflow(load(path))
+
+
+def corrected_by_signal(version: str) -> WorkflowHistory:
+    return load(Path(__file__).parents[1] / "histories" / version / "review_corrected_by_signal.json")
+
+
+@pytest.mark.parametrize("failing", [[], ["sum_mismatch"]], ids=["passes-all", "fails-all"])
+async def test_signalled_corrections_replay_whatever_the_checks_say_now(
+    failing: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Since SIGNALLED_CORRECTION_PATCH the verdict on a signalled correction comes back from history."""
+    monkeypatch.setattr("extraction.checks.check_bill", lambda bill, *, text: list(failing))
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    await replayer.replay_workflow(corrected_by_signal("current"))
+
+
+async def test_before_the_patch_changed_checks_broke_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """v4/ ran before the patch: its signal handler judged the correction, so checks that now refuse
+    the one it accepted break its replay. This also proves the stand-in is what replay calls."""
+    monkeypatch.setattr("extraction.checks.check_bill", lambda bill, *, text: ["sum_mismatch"])
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(corrected_by_signal("v4"))
 
 
 @pytest.mark.parametrize("path", [p for p in HISTORIES if p.stem == "accepted"], ids=lambda p: p.parent.name)

@@ -1,0 +1,207 @@
+"""A correction sent by signal is checked by an activity, never in the signal handler (which replays).
+
+A failing one is logged and dropped; the review waits on, same task, same revision, same deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHandle
+
+from shared.models import JobProgress, JobStatus
+from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
+from shared.settings import Settings
+from tests.review.support import (
+    CORRECT_TOTAL,
+    activity_names,
+    awaiting_review,
+    decisions_in_history,
+    history,
+    job_id_of,
+    open_review,
+    read_task,
+    result_of,
+    review_settings,
+    start_upload_on_queue,
+    timer_seconds,
+    wait_for_job,
+    wait_for_review_status,
+    wait_until,
+)
+from worker.main import build_worker
+from worker.resources import Resources
+from workflows.bill_ingestion import SIGNALLED_CORRECTION_PATCH, BillIngestionWorkflow
+
+# The extracted bill still out of balance (75.00 against 60.00 of charges), and now without a due date.
+BROKEN = {"due_date": None}
+BROKEN_CHECKS = ["missing_field:due_date", "balance_mismatch"]
+
+
+def patches(events: list[HistoryEvent]) -> list[str]:
+    """The patch ids the run recorded, in order (the marker's details are plain JSON, never encrypted)."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+
+
+async def verdicts(client: Client, events: list[HistoryEvent]) -> list[CorrectionVerdict]:
+    """What each ``check_corrected_bill`` returned, as recorded in history."""
+    checks = {
+        e.event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "check_corrected_bill"
+    }
+    found: list[CorrectionVerdict] = []
+    for e in events:
+        completed = e.activity_task_completed_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and completed.scheduled_event_id in checks:
+            [verdict] = await client.data_converter.decode(completed.result.payloads, [CorrectionVerdict])
+            found.append(verdict)
+    return found
+
+
+async def signal_correction(handle: WorkflowHandle[Any, Any], revision: str, bill: dict[str, Any]) -> None:
+    decision = ReviewDecision(action=ReviewAction.CORRECT, revision=revision, bill=bill, reviewer="ops-cli")
+    await handle.signal(BillIngestionWorkflow.review_decision, decision)
+
+
+async def dropped(handle: WorkflowHandle[Any, Any], revision: str) -> JobProgress:
+    """The progress once the check of a signalled correction has run and the workflow awaits a decision again."""
+
+    async def waiting_again() -> JobProgress | None:
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        checked = any(s.name == "check_corrected_bill" and s.finished_at is not None for s in progress.steps)
+        again = progress.current_step == "awaiting_review" and progress.review_revision == revision
+        return progress if checked and again else None
+
+    return await wait_until(waiting_again, within=30, what=f"{handle.id} to drop the correction and wait again")
+
+
+async def test_failing_signalled_correction_is_dropped_and_a_fixed_one_completes(
+    queue: str,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = review_settings(app_settings, queue)
+    pool = resources.pool
+    # No cache: every workflow task replays the run from its history, signal handler included.
+    async with build_worker(client, resources, settings, max_cached_workflows=0):
+        handle = await start_upload_on_queue(
+            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
+        )
+        job_id = job_id_of(handle)
+        revision = await awaiting_review(handle)
+        task = await read_task(http, job_id)
+
+        with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+            await signal_correction(handle, revision, {**task["bill"], **BROKEN})
+            progress = await dropped(handle, revision)
+        assert progress.status is JobStatus.NEEDS_REVIEW
+        assert (await read_task(http, job_id))["status"] == "PENDING"
+        assert (await pool.fetchrow("SELECT status FROM ingestion_jobs WHERE id = $1", job_id))["status"] == (
+            "NEEDS_REVIEW"
+        )
+        assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+        assert await pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+
+        await signal_correction(handle, revision, {**task["bill"], "total_amount": CORRECT_TOTAL})
+        result = await result_of(client, handle.id)
+
+    assert result.status is JobStatus.SUCCEEDED and result.reviewer == "ops-cli"
+    assert (await wait_for_job(pool, job_id, {"SUCCEEDED"}))["status"] == "SUCCEEDED"
+    assert await pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id) == Decimal(CORRECT_TOTAL)
+    audit = await pool.fetch("SELECT revision, after FROM review_decisions WHERE job_id = $1", job_id)
+    assert [(row["revision"], row["after"]["total_amount"]) for row in audit] == [(revision, CORRECT_TOTAL)]
+
+    # This job's warning. Without a cache a query's replay may log it again (the SDK marks the last
+    # activation of such a replay as new), so each one is checked rather than counted.
+    warnings = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith("review signal ignored") and r.__dict__.get("job_id") == job_id
+    ]
+    assert warnings
+    for warning in warnings:
+        assert warning.__dict__["failing_checks"] == BROKEN_CHECKS
+        assert task["bill"]["account_number"] not in repr(vars(warning)), "no bill data in the log"
+
+    events = await history(handle)
+    assert [kind for kind, _ in await decisions_in_history(client, events)] == ["signal", "signal"]
+    names = activity_names(events)
+    assert await verdicts(client, events) == [CorrectionVerdict(failing=BROKEN_CHECKS), CorrectionVerdict(failing=[])]
+    assert names.count("record_review_decision") == 1 and names.count("persist_bill") == 1
+
+
+@pytest.mark.parametrize("action", [ReviewAction.CORRECT, ReviewAction.APPROVE])
+async def test_only_a_signalled_correction_is_checked_by_an_activity(
+    action: ReviewAction, http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    await wait_for_review_status(client, review.workflow_id, "PENDING")
+    handle = client.get_workflow_handle(review.workflow_id)
+
+    corrected = review.corrected(total_amount=CORRECT_TOTAL) if action is ReviewAction.CORRECT else None
+    decision = ReviewDecision(action=action, revision=review.revision, bill=corrected, reviewer="ops-cli")
+    await handle.signal(BillIngestionWorkflow.review_decision, decision)
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
+
+    events = await history(handle)
+    names = activity_names(events)
+    if action is ReviewAction.CORRECT:
+        # The verdict is in history: a replay reads it back, whatever check_bill says by then.
+        assert names.index("record_review_decision") == names.index("check_corrected_bill") + 1
+        assert await verdicts(client, events) == [CorrectionVerdict(failing=[])]
+        assert SIGNALLED_CORRECTION_PATCH in patches(events)
+    else:
+        # Nothing to check: the run pays neither the activity nor the patch's marker.
+        assert "check_corrected_bill" not in names
+        assert SIGNALLED_CORRECTION_PATCH not in patches(events)
+    await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED"})
+
+
+async def test_a_dropped_correction_does_not_restart_the_review_deadline(
+    queue: str,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    settings = review_settings(app_settings, queue, sla=3, timeout=60)
+    pool = resources.pool
+    async with build_worker(client, resources, settings):
+        handle = await start_upload_on_queue(
+            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
+        )
+        job_id = job_id_of(handle)
+        revision = await awaiting_review(handle)
+        task = await read_task(http, job_id)
+        await signal_correction(handle, revision, {**task["bill"], **BROKEN})
+        await dropped(handle, revision)
+
+        await wait_for_review_status(client, handle.id, "ESCALATED")
+        escalated = await awaiting_review(handle)
+        assert escalated != revision
+        await signal_correction(handle, escalated, {**task["bill"], "total_amount": CORRECT_TOTAL})
+        assert (await result_of(client, handle.id)).status is JobStatus.SUCCEEDED
+
+    sla, rest_of_sla, after_escalation = timer_seconds(await history(handle))
+    assert sla == 3
+    assert 0 < rest_of_sla < 3, "the wait went on to the SLA's deadline, not a fresh 3 s"
+    assert after_escalation == 57, "the timeout counts from the start of the review, as before"
