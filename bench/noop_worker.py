@@ -20,6 +20,7 @@ from bench import noop
 from bench.noop import NoopActivities, NoopIngestionWorkflow
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
+from shared.priority import lower_priority
 from shared.settings import get_settings
 from shared.temporal import connect_client
 
@@ -54,7 +55,7 @@ async def run() -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    os.nice(settings.worker_nice)  # as python -m worker does
+    lower_priority(settings.worker_nice)  # as python -m worker does
     compileall.compile_file(noop.__file__, quiet=2)  # as worker.main.warm_workflow_bytecode does
     asyncio.run(run())
 

@@ -51,6 +51,20 @@ class PipelineResult:
     resource_series: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
     @property
+    def cpu_while_starting(self) -> dict[str, float]:
+        """Mean CPU % per process group over the seconds the clients were still starting jobs.
+
+        The API's start latency is measured there, so this is who the API shared the cores with.
+        """
+        window = len(self.starts_per_second)
+        means: dict[str, float] = {}
+        for name, series in self.resource_series.items():
+            samples = [cpu for t, cpu, _ in series if t <= window]
+            if samples:
+                means[name] = round(sum(samples) / len(samples), 1)
+        return means
+
+    @property
     def done(self) -> int:
         return sum(self.statuses.values())
 
@@ -71,6 +85,7 @@ class PipelineResult:
             "steps_ms": self.steps_ms,
             "rows_written": self.rows_written,
             "resources": self.resources,
+            "cpu_pct_while_starting": self.cpu_while_starting,
             "completions_per_second": self.completions_per_second,
             "starts_per_second": self.starts_per_second,
         }

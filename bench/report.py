@@ -89,6 +89,8 @@ def table(
     if pipeline:
         lines += [
             "pipeline: " + _resources(pipeline.resources),
+            f"while the clients started jobs (first {len(pipeline.starts_per_second)} s), CPU %: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in pipeline.cpu_while_starting.items()),
             f"statuses: {pipeline.statuses}; API retries (429/5xx): {pipeline.api_retries}",
             "rows written: " + ", ".join(f"{k} {v}" for k, v in pipeline.rows_written.items()),
             "steps (p50/p95 ms, schedule→result): "

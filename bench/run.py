@@ -59,7 +59,7 @@ from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import ProcessSampler
 from shared.settings import Settings
 from shared.temporal import connect_client
-from stack.local import CO_LOCATED_WORKER_NICE, stop_on_sigterm
+from stack.local import CO_LOCATED_BATCH_NICE, stop_on_sigterm
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -272,9 +272,8 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
                 "analytics_batch_max_bills": settings.analytics_batch_max_bills,
                 "analytics_batch_max_wait_ms": settings.analytics_batch_max_wait_ms,
                 "analytics_batch_quiet_ms": settings.analytics_batch_quiet_ms,
-                "worker_nice": int(
-                    dict(kv.split("=", 1) for kv in args.env).get("WORKER_NICE", CO_LOCATED_WORKER_NICE)
-                ),
+                "worker_nice": int(dict(kv.split("=", 1) for kv in args.env).get("WORKER_NICE", CO_LOCATED_BATCH_NICE)),
+                "dev_server_nice": CO_LOCATED_BATCH_NICE,
             }
             if settings
             else {}

@@ -131,8 +131,9 @@ class Settings(BaseSettings):
     """Raw bills a worker keeps in memory after storing them, so extraction need not download
     them again (0 turns it off). Objects are content-addressed: a kept copy never goes stale."""
     worker_nice: int = Field(default=0, ge=0, le=19)
-    """Lower the worker's CPU priority (Unix nice) where it shares a machine with the API and
-    Temporal: background work yields to interactive requests. The local stack sets 10."""
+    """Lower the worker's CPU priority (Unix nice) where it shares a machine with the API:
+    background work yields to interactive requests. The local stack sets 10 (and runs the dev
+    server at 10 too). See ``shared.priority`` for why the session's value matters."""
 
     @classmethod
     def settings_customise_sources(

@@ -25,7 +25,9 @@ from stack.services import (
     wait_for_port,
 )
 
-CO_LOCATED_WORKER_NICE = "10"
+CO_LOCATED_BATCH_NICE = 10
+"""How much nicer than the API the worker and the dev server run in the local stack (``WORKER_NICE``
+overrides the worker's): the API answers people, the other two work through a queue."""
 
 
 @dataclass
@@ -99,6 +101,7 @@ class LocalStack:
             port=self.options.temporal_port,
             ui_port=self.options.ui_port,
             log_file=self.logs / "temporal.log",
+            nice=CO_LOCATED_BATCH_NICE,
         )
 
     def stop_temporal(self) -> None:
@@ -137,8 +140,8 @@ class LocalStack:
 
     @property
     def worker_env(self) -> dict[str, str]:
-        """Everything shares this machine: batch work yields to API requests and Temporal."""
-        return {"WORKER_NICE": self.env.get("WORKER_NICE", CO_LOCATED_WORKER_NICE)}
+        """Everything shares this machine: batch work yields to API requests."""
+        return {"WORKER_NICE": self.env.get("WORKER_NICE", str(CO_LOCATED_BATCH_NICE))}
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = self._spawn("worker", f"worker-{len(self.workers)}.log", self.worker_env)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from shared import search_attributes
+from shared.priority import lower_session_priority
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,14 @@ def start_temporal_dev_server(
     port: int = 7233,
     ui_port: int = 8233,
     log_file: Path | None = None,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
-    """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None)."""
+    """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None).
+
+    ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
+    on one machine, the server is batch work like the worker."""
     args = [
+        *(["nice", "-n", str(nice)] if nice > 0 and shutil.which("nice") else []),
         temporal_binary(),
         "server",
         "start-dev",
@@ -96,6 +102,7 @@ def start_temporal_dev_server(
         args += ["--db-filename", str(db_file)]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=dev_server_env())
+    lower_session_priority(proc.pid, nice)  # it leads a session of its own
     wait_for_port("127.0.0.1", port, timeout=60)
     return proc
 

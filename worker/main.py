@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import compileall
 import logging
-import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from activities.rollup import RollupActivities
 from activities.storage import StorageActivities
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
+from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, get_settings
 from shared.temporal import connect_client
@@ -134,7 +134,6 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    if settings.worker_nice:
-        os.nice(settings.worker_nice)
+    lower_priority(settings.worker_nice)
     warm_workflow_bytecode()
     asyncio.run(run_worker(settings))
