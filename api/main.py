@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auth_disabled:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
         client = await connect_client(settings)
-        pool = await create_pool(settings)
+        pool = await create_pool(settings, open_all=True)
         await migrate(pool)
         store = build_artifact_store(settings)
         await asyncio.to_thread(store.ensure_bucket)

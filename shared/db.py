@@ -49,11 +49,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     itself; an open transaction is still rolled back (asyncpg does that before calling this)."""
 
 
-async def create_pool(settings: Settings, *, dsn: str | None = None) -> asyncpg.Pool:
-    """Create the process's single pool (JSON columns decoded to Python objects)."""
+async def create_pool(settings: Settings, *, dsn: str | None = None, open_all: bool = False) -> asyncpg.Pool:
+    """Create the process's single pool (JSON columns decoded to Python objects).
+
+    ``open_all`` opens all ``DB_POOL_MAX`` connections now and keeps them: for the API, whose
+    bursts of requests otherwise wait while new connections log in and load their JSON codecs
+    (a type lookup each). In the benchmark's burst of 1,000 starts, the slowest requests were
+    all in its first half second, the pool growing from one connection to twenty.
+    """
     pool = await asyncpg.create_pool(
         dsn or resolve_database_url(settings),
-        min_size=settings.db_pool_min,
+        min_size=settings.db_pool_max if open_all else settings.db_pool_min,
         max_size=settings.db_pool_max,
         init=_init_connection,
         reset=_keep_session,
