@@ -8,7 +8,7 @@ policy declared in ``workflows.policies``; this module does no I/O.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, overload
 
@@ -65,6 +65,8 @@ STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 RECORD_CANCELLATION_PATCH = "record-cancellation"
 FINISH_ONCE_STORING_PATCH = "finish-once-storing"
 """Recorded only by runs cancelled after persist_bill began; earlier runs recorded the cancel instead."""
+FINISH_ONCE_ENDING_PATCH = "finish-once-ending"
+"""Recorded only by runs cancelled while mark_job_finished ran outside _store; earlier runs let the cancel reach it."""
 SIGNALLED_CORRECTION_PATCH = "signalled-correction-checked-by-activity"
 """Recorded only by runs sent a correction by signal: check_corrected_bill judges it, since a signal
 handler runs again on replay and check_bill may judge differently by then. Earlier runs checked it there."""
@@ -284,29 +286,30 @@ class BillIngestionWorkflow:
 
         if bill is None:  # unreachable: validation and review guarantee a bill here
             raise ApplicationError("no bill to persist", type="ExtractionInvalid", non_retryable=True)
-        return await self._past_cancel(self._store(request, base, artifact, bill, source))
+        # Once persisting has begun the bill may be committed: the truthful ending is the one the data
+        # reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored, unpublished bill.
+        return await self._past_cancel(self._store(request, base, artifact, bill, source), FINISH_ONCE_STORING_PATCH)
 
-    async def _past_cancel(self, steps: Coroutine[Any, Any, IngestionResult]) -> IngestionResult:
-        """Run the steps from persist_bill on to the end, even if a cancel request arrives meanwhile.
+    async def _past_cancel(self, steps: Awaitable[T], patch: str) -> T:
+        """Run ``steps`` to their end even if a cancel request arrives meanwhile: it is logged and declined.
 
-        Once persisting has begun the bill may be committed, so the truthful ending is the one the
-        data reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored,
-        unpublished bill. Runs from before this patch let the cancel through; they replay so.
+        Runs from before ``patch`` let the cancel through to the running step; they replay so. A cancel
+        is answered by the outermost of nested calls only (it alone awaits in the cancelled task).
         """
-        task = asyncio.create_task(steps)
+        task = asyncio.ensure_future(steps)
         while not task.done():
             try:
                 await workflow.wait([task])
             except asyncio.CancelledError:
-                if not workflow.patched(FINISH_ONCE_STORING_PATCH):
+                if not workflow.patched(patch):
                     task.cancel()  # the old way: the cancel reaches the running step
                     return await task
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()  # this request is answered; later awaits must not see it again
                 workflow.logger.info(
-                    "cancel request arrived after the bill began storing: finishing the job",
-                    extra={"job_id": self._job_id, "step": self._current_step},
+                    "cancel request declined: finishing the job",
+                    extra={"job_id": self._job_id, "step": self._current_step or "mark_job_finished", "patch": patch},
                 )
         return task.result()  # outside the loop: a step that itself ended cancelled still propagates
 
@@ -499,7 +502,8 @@ class BillIngestionWorkflow:
         if not recorded_first:
             self._status = result.status
         self._current_step = None
-        await workflow.execute_activity_method(
+        # Started here, not in _past_cancel's task, so the command is issued exactly where it always was.
+        recording = workflow.start_activity_method(
             JobActivities.mark_job_finished,
             JobStatusUpdate(
                 job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
@@ -508,6 +512,8 @@ class BillIngestionWorkflow:
             retry_policy=policies.DATABASE.retry,
             summary="mark_job_finished",
         )
+        # The end is decided: a cancel request now would write a second one, or lose a failure's cause.
+        await self._past_cancel(recording, FINISH_ONCE_ENDING_PATCH)
         # Updates answer once the status is terminal: only after Postgres says so too.
         self._status = result.status
         workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])

@@ -8,6 +8,7 @@ and the session worker never sees them.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -116,6 +117,16 @@ def attempts_by_activity(events: Sequence[HistoryEvent]) -> dict[str, int]:
             name = scheduled[attrs.scheduled_event_id]
             attempts[name] = max(attempts.get(name, 0), attrs.attempt)
     return attempts
+
+
+def patches(events: Sequence[HistoryEvent]) -> list[str]:
+    """The patch ids the run recorded, in order (the marker's details are plain JSON, never encrypted)."""
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
 
 
 def last_failure(events: Sequence[HistoryEvent], activity_type: str) -> str:

@@ -1,10 +1,11 @@
-"""Cancelling a job: one waiting for review closes its task; one already storing its bill finishes."""
+"""Cancelling a job: one waiting for review closes its task; one storing its bill or recording its end finishes."""
 
 from __future__ import annotations
 
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError
 
 from shared.bill import Provider
 from shared.models import JobStatus
@@ -15,14 +16,20 @@ from tests.durability.conftest import (
     create_account,
     history_events,
     job_row,
+    patches,
     start_on_queue,
     stored_text_bill,
     wait_until,
 )
-from tests.helpers import account_digits
-from tests.workflows.scenarios import cancelled_while_persisting
+from tests.helpers import account_digits, wait_for_failed_run
+from tests.workflows.scenarios import (
+    cancelled_while_finishing,
+    cancelled_while_persisting,
+    job_cancelled_while_finishing,
+)
 from worker.main import build_worker
 from worker.resources import Resources
+from workflows.bill_ingestion import FINISH_ONCE_ENDING_PATCH, FINISH_ONCE_STORING_PATCH
 
 
 async def test_cancel_while_awaiting_review_closes_the_job_and_the_task(
@@ -74,3 +81,39 @@ async def test_cancel_after_the_bill_began_storing_finishes_the_job(
     job = await resources.pool.fetchrow("SELECT id, status FROM ingestion_jobs WHERE workflow_id = $1", workflow_id)
     assert job["status"] == JobStatus.SUCCEEDED
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job["id"]) == 1
+
+
+async def test_cancel_while_a_failure_is_recorded_still_fails_the_job(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """fetch_bill fails for good; mark_job_finished is held until the workflow has seen the cancel:
+    the job ends FAILED with its cause, written once, and the run fails rather than ending CANCELED."""
+    workflow_id = await cancelled_while_finishing(http, client=client, resources=resources, settings=app_settings)
+
+    failure = await wait_for_failed_run(client, workflow_id)
+    assert isinstance(failure.cause, ApplicationError) and failure.cause.type == "IngestionFailed", failure.cause
+    events = await history_events(client.get_workflow_handle(workflow_id))
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED in [e.event_type for e in events]
+    assert FINISH_ONCE_ENDING_PATCH in patches(events)
+    assert [e.activity_task_scheduled_event_attributes.activity_type.name for e in events].count(
+        "mark_job_finished"
+    ) == 1
+    job = await resources.pool.fetchrow("SELECT status, error FROM ingestion_jobs WHERE workflow_id = $1", workflow_id)
+    assert job["status"] == JobStatus.FAILED
+    assert job["error"].startswith("fetch_bill failed: BillNotAvailable"), job["error"]
+
+
+async def test_cancel_while_a_stored_bill_ends_records_the_storing_patch_only(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """Recording the end of a stored bill runs inside the storing steps: their decline answers the cancel,
+    so the run records that patch alone. (A guard on the nesting; it held before the ending patch too.)"""
+    done = await job_cancelled_while_finishing(
+        http, client=client, resources=resources, settings=app_settings, provider="pge"
+    )
+
+    assert done["status"] == "SUCCEEDED", done
+    handle = client.get_workflow_handle(done["workflow_id"])
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    recorded = patches(await history_events(handle))
+    assert FINISH_ONCE_STORING_PATCH in recorded and FINISH_ONCE_ENDING_PATCH not in recorded, recorded

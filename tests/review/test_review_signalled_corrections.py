@@ -5,7 +5,6 @@ A failing one is logged and dropped; the review waits on, same task, same revisi
 
 from __future__ import annotations
 
-import json
 import logging
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from shared.models import JobProgress, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
+from tests.durability.conftest import patches
 from tests.review.support import (
     CORRECT_TOTAL,
     activity_names,
@@ -43,16 +43,6 @@ from workflows.bill_ingestion import SIGNALLED_CORRECTION_PATCH, BillIngestionWo
 # The extracted bill still out of balance (75.00 against 60.00 of charges), and now without a due date.
 BROKEN = {"due_date": None}
 BROKEN_CHECKS = ["missing_field:due_date", "balance_mismatch"]
-
-
-def patches(events: list[HistoryEvent]) -> list[str]:
-    """The patch ids the run recorded, in order (the marker's details are plain JSON, never encrypted)."""
-    return [
-        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-    ]
 
 
 async def verdicts(client: Client, events: list[HistoryEvent]) -> list[CorrectionVerdict]:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import JobStatus, JobType, PersistOutcome, PersistRequest, PublishRequest
+from shared.models import JobStatus, JobStatusUpdate, JobType, PersistOutcome, PersistRequest, PublishRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import TERMINAL, bill_needing_review, create_account, wait_for_status
@@ -114,7 +114,7 @@ async def _job_on_own_worker(
     client: Client,
     resources: Resources,
     settings: Settings,
-    provider: str,
+    provider: str | None,
     stand_in: Callable[..., Any],
 ) -> AsyncIterator[dict[str, Any]]:
     """A connector job started on a worker of its own, where ``stand_in`` replaces its namesake activity.
@@ -172,6 +172,23 @@ async def _cancel_handled(handle: WorkflowHandle[Any, Any], *, within: float = 3
         await asyncio.sleep(0.1)
 
 
+async def _cancel_while_held(
+    http: httpx.AsyncClient, *, client: Client, job: dict[str, Any], reached: asyncio.Event, release: asyncio.Event
+) -> dict[str, Any]:
+    """Cancel ``job`` once its held activity is ``reached``; ``release`` it once the workflow has seen the cancel.
+
+    Returns the job as the API shows it at its end, once its run has closed (before its worker stops).
+    """
+    await asyncio.wait_for(reached.wait(), timeout=60)
+    handle = client.get_workflow_handle(job["workflow_id"])
+    await handle.cancel()
+    await _cancel_handled(handle)
+    release.set()
+    with suppress(WorkflowFailureError):  # failed or cancelled: the caller judges the ending
+        await asyncio.wait_for(handle.result(), timeout=60)
+    return await wait_for_status(http, str(job["id"]), {"CANCELED", *TERMINAL}, within=60)
+
+
 async def cancelled_while_persisting(
     http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
 ) -> str:
@@ -193,14 +210,46 @@ async def cancelled_while_persisting(
         http, client=client, resources=resources, settings=settings, provider="pge", stand_in=persist_bill
     )
     async with own_worker as job:
-        await asyncio.wait_for(reached.wait(), timeout=60)
-        handle = client.get_workflow_handle(job["workflow_id"])
-        await handle.cancel()
-        await _cancel_handled(handle)
-        release.set()
-        done = await wait_for_status(http, str(job["id"]), {"CANCELED", *TERMINAL}, within=60)
+        done = await _cancel_while_held(http, client=client, job=job, reached=reached, release=release)
     assert done["status"] == "SUCCEEDED", done
     return str(job["workflow_id"])
+
+
+async def job_cancelled_while_finishing(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, provider: str | None
+) -> dict[str, Any]:
+    """A connector job whose mark_job_finished is held until the workflow has seen a cancel request.
+
+    Returns the job as the API shows it at its end.
+    """
+    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    @activity.defn
+    async def mark_job_finished(update: JobStatusUpdate) -> None:
+        reached.set()
+        await release.wait()
+        await real["mark_job_finished"](update)
+
+    own_worker = _job_on_own_worker(
+        http, client=client, resources=resources, settings=settings, provider=provider, stand_in=mark_job_finished
+    )
+    async with own_worker as job:
+        return await _cancel_while_held(http, client=client, job=job, reached=reached, release=release)
+
+
+async def cancelled_while_finishing(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """An operator cancels a job while its failure is being recorded: the job still ends FAILED, with its cause.
+
+    The account has no provider, so fetch_bill fails for good before anything is stored.
+    """
+    done = await job_cancelled_while_finishing(
+        http, client=client, resources=resources, settings=settings, provider=None
+    )
+    assert done["status"] == "FAILED", done
+    return str(done["workflow_id"])
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -212,4 +261,5 @@ SCENARIOS: dict[str, Scenario] = {
     "failed_job": failed_job,
     "cancelled_in_review": cancelled_in_review,
     "cancelled_while_persisting": cancelled_while_persisting,
+    "cancelled_while_finishing": cancelled_while_finishing,
 }
