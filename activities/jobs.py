@@ -20,17 +20,23 @@ class JobActivities:
 
     @activity.defn
     async def mark_job_running(self, job: JobRef) -> None:
-        """Safe to rerun: sets the same status; never moves a finished job back."""
-        attempt = activity.info().attempt
+        """Safe to rerun: sets the same status; never moves a finished job back.
+
+        ``attempts`` counts the workflow runs that started the job (one, unless an operator reset
+        it), so a retry in the same run, whose first try may have committed, does not count again.
+        """
+        info = activity.info()
+        attempt = info.attempt
         await self._pool.execute(
             """
             UPDATE ingestion_jobs
-               SET status = $2, attempts = attempts + 1, updated_at = now(),
-                   started_at = COALESCE(started_at, now())
+               SET status = $2, attempts = attempts + (last_run_id IS DISTINCT FROM $3)::int, last_run_id = $3,
+                   updated_at = now(), started_at = COALESCE(started_at, now())
              WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
             """,
             job.job_id,
             JobStatus.RUNNING,
+            info.workflow_run_id,
         )
         logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": attempt})
 

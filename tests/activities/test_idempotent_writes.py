@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from shared.bill import NormalizedBill
 from shared.models import (
     ArtifactRef,
     FetchRequest,
+    JobRef,
     JobStatus,
     JobStatusUpdate,
     PersistRequest,
@@ -159,6 +161,26 @@ async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_le
     task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job_id)
     assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "FAILED"
+
+
+async def test_a_job_counts_the_runs_that_started_it_not_the_tries(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """mark_job_running again after a lost response is the same run's start; a reset's run is another."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(pool, account, status="PENDING")
+    jobs = JobActivities(pool)
+    env = ActivityEnvironment()
+
+    async def start(run_id: str, attempt: int) -> int:
+        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, attempt=attempt)
+        await env.run(jobs.mark_job_running, JobRef(job_id=job_id))
+        return int(await pool.fetchval("SELECT attempts FROM ingestion_jobs WHERE id = $1", job_id))
+
+    assert [await start("run-1", 1), await start("run-1", 2)] == [1, 1]
+    assert await start("run-2", 1) == 2  # an operator reset the workflow: a second run started the job
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "RUNNING"
 
 
 async def test_bills_without_a_period_are_told_apart_by_their_file_alone(
