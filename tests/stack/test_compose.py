@@ -27,6 +27,11 @@ def test_temporal_runs_on_postgres(services: dict) -> None:
     assert services["temporal"]["depends_on"]["temporal-db"]["condition"] == "service_healthy"
 
 
+def test_workers_yield_the_cpu_to_the_api_on_a_shared_host(services: dict) -> None:
+    default_weight = 1024
+    assert services["worker"]["cpu_shares"] < services["api"].get("cpu_shares", default_weight)
+
+
 @pytest.mark.parametrize("name", ["api", "worker"])
 def test_app_services_wait_for_healthy_dependencies(services: dict, name: str) -> None:
     service = services[name]
