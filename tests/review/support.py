@@ -24,7 +24,7 @@ from api.auth import Principal, Role
 from api.services.jobs import start_job
 from shared.artifacts import ArtifactStore
 from shared.models import IngestionResult, JobStatus, JobType
-from shared.review import ReviewDecision
+from shared.review import CorrectionVerdict, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import account_digits, bill_needing_review, bill_text, create_account
 from worker.main import pipeline_activities
@@ -187,6 +187,23 @@ async def wait_for_review_status(client: Client, workflow_id: str, status: str, 
 
 async def history(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:
     return list((await handle.fetch_history()).events)
+
+
+async def verdicts(client: Client, events: list[HistoryEvent]) -> list[CorrectionVerdict]:
+    """What each ``check_corrected_bill`` returned, as recorded in history."""
+    checks = {
+        e.event_id
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "check_corrected_bill"
+    }
+    found: list[CorrectionVerdict] = []
+    for e in events:
+        completed = e.activity_task_completed_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and completed.scheduled_event_id in checks:
+            [verdict] = await client.data_converter.decode(completed.result.payloads, [CorrectionVerdict])
+            found.append(verdict)
+    return found
 
 
 def timer_seconds(events: list[HistoryEvent]) -> list[float]:

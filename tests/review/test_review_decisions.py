@@ -10,8 +10,9 @@ import pytest
 from temporalio.client import Client
 
 from api.routes import reviews
-from shared.review import ReviewAction, ReviewDecision
+from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
+from tests.durability.conftest import patches
 from tests.review.support import (
     CORRECT_TOTAL,
     EXTRACTED_TOTAL,
@@ -21,11 +22,12 @@ from tests.review.support import (
     history,
     open_review,
     result_of,
+    verdicts,
     wait_for_job,
     wait_for_review_status,
 )
 from worker.resources import Resources
-from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.bill_ingestion import SIGNALLED_CORRECTION_PATCH, BillIngestionWorkflow
 
 
 async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
@@ -184,9 +186,20 @@ async def test_signal_decision_is_applied_and_recorded(
     assert (row["action"], row["reviewer"]) == (action.value, "ops-cli")
     await wait_for_review_status(client, review.workflow_id, "DONE")
 
-    [(kind, recorded)] = await decisions_in_history(client, await history(handle))
+    events = await history(handle)
+    [(kind, recorded)] = await decisions_in_history(client, events)
     assert kind == "signal"
     assert recorded == decision
+    names = activity_names(events)
+    if action is ReviewAction.CORRECT:
+        # The verdict is in history: a replay reads it back, whatever check_bill says by then.
+        assert names.index("record_review_decision") == names.index("check_corrected_bill") + 1
+        assert await verdicts(client, events) == [CorrectionVerdict(failing=[])]
+        assert SIGNALLED_CORRECTION_PATCH in patches(events)
+    else:
+        # Nothing to check: the run pays neither the activity nor the patch's marker.
+        assert "check_corrected_bill" not in names
+        assert SIGNALLED_CORRECTION_PATCH not in patches(events)
 
 
 async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(

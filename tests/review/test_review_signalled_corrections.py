@@ -11,14 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.durability.conftest import patches
 from tests.review.support import (
     CORRECT_TOTAL,
     activity_names,
@@ -26,40 +23,23 @@ from tests.review.support import (
     decisions_in_history,
     history,
     job_id_of,
-    open_review,
     read_task,
     result_of,
     review_settings,
     start_upload_on_queue,
     timer_seconds,
+    verdicts,
     wait_for_job,
     wait_for_review_status,
     wait_until,
 )
 from worker.main import build_worker
 from worker.resources import Resources
-from workflows.bill_ingestion import SIGNALLED_CORRECTION_PATCH, BillIngestionWorkflow
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 # The extracted bill still out of balance (75.00 against 60.00 of charges), and now without a due date.
 BROKEN = {"due_date": None}
 BROKEN_CHECKS = ["missing_field:due_date", "balance_mismatch"]
-
-
-async def verdicts(client: Client, events: list[HistoryEvent]) -> list[CorrectionVerdict]:
-    """What each ``check_corrected_bill`` returned, as recorded in history."""
-    checks = {
-        e.event_id
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "check_corrected_bill"
-    }
-    found: list[CorrectionVerdict] = []
-    for e in events:
-        completed = e.activity_task_completed_event_attributes
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and completed.scheduled_event_id in checks:
-            [verdict] = await client.data_converter.decode(completed.result.payloads, [CorrectionVerdict])
-            found.append(verdict)
-    return found
 
 
 async def signal_correction(handle: WorkflowHandle[Any, Any], revision: str, bill: dict[str, Any]) -> None:
@@ -136,33 +116,6 @@ async def test_failing_signalled_correction_is_dropped_and_a_fixed_one_completes
     names = activity_names(events)
     assert await verdicts(client, events) == [CorrectionVerdict(failing=BROKEN_CHECKS), CorrectionVerdict(failing=[])]
     assert names.count("record_review_decision") == 1 and names.count("persist_bill") == 1
-
-
-@pytest.mark.parametrize("action", [ReviewAction.CORRECT, ReviewAction.APPROVE])
-async def test_only_a_signalled_correction_is_checked_by_an_activity(
-    action: ReviewAction, http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
-) -> None:
-    review = await open_review(http, unique)
-    await wait_for_review_status(client, review.workflow_id, "PENDING")
-    handle = client.get_workflow_handle(review.workflow_id)
-
-    corrected = review.corrected(total_amount=CORRECT_TOTAL) if action is ReviewAction.CORRECT else None
-    decision = ReviewDecision(action=action, revision=review.revision, bill=corrected, reviewer="ops-cli")
-    await handle.signal(BillIngestionWorkflow.review_decision, decision)
-    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
-
-    events = await history(handle)
-    names = activity_names(events)
-    if action is ReviewAction.CORRECT:
-        # The verdict is in history: a replay reads it back, whatever check_bill says by then.
-        assert names.index("record_review_decision") == names.index("check_corrected_bill") + 1
-        assert await verdicts(client, events) == [CorrectionVerdict(failing=[])]
-        assert SIGNALLED_CORRECTION_PATCH in patches(events)
-    else:
-        # Nothing to check: the run pays neither the activity nor the patch's marker.
-        assert "check_corrected_bill" not in names
-        assert SIGNALLED_CORRECTION_PATCH not in patches(events)
-    await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED"})
 
 
 async def test_a_dropped_correction_does_not_restart_the_review_deadline(
