@@ -4,8 +4,8 @@ With autogroup (``CONFIG_SCHED_AUTOGROUP``, on in most distributions' kernels an
 benchmark's VMs), the scheduler first shares the CPU equally between sessions, and a nice
 value only weighs against threads of the same session. A worker started in a session of its
 own at nice 10 kept a full share beside the API: under the benchmark's burst of starts the
-API got about half a core and answered ``POST /jobs`` in 300 ms at p99 (134 ms once the
-worker's and the dev server's sessions yielded too). A session's own nice value (in
+API got about half a core and answered ``POST /jobs`` in 280–300 ms at p99 (226–242 ms once
+the worker's and the dev server's sessions yielded too). A session's own nice value (in
 ``/proc/<pid>/autogroup``) can be raised without privileges.
 """
 
