@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import stat
@@ -26,9 +27,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from shared.codec import (
+    COMPRESS_FROM_BYTES,
+    COMPRESSION_METADATA,
     ENCODING,
     KEY_FILE_NAME,
     KEY_ID_METADATA,
+    NONCE_BYTES,
+    ZLIB,
     CodecRequestInvalid,
     EncryptionCodec,
     KeyRing,
@@ -140,6 +145,59 @@ async def test_unencrypted_payloads_pass_through_decode() -> None:
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"hello"')
 
     assert await EncryptionCodec(KeyRing.generate()).decode([plain]) == [plain]
+
+
+def _bill_payload() -> Payload:
+    """A bill-sized JSON payload, as repetitive as a real one (keys and figures repeat)."""
+    lines = [{"description": f"Delivery tier {i}", "amount": f"{i}.25", "category": "delivery"} for i in range(12)]
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"account": ACCOUNT, "lines": lines}).encode())
+
+
+async def test_large_payloads_are_compressed_before_sealing_small_ones_are_not() -> None:
+    codec = EncryptionCodec(KeyRing.generate())
+    bill, status = _bill_payload(), Payload(metadata={"encoding": b"json/plain"}, data=b'"RUNNING"')
+    assert len(bill.SerializeToString()) >= COMPRESS_FROM_BYTES > len(status.SerializeToString())
+
+    sealed_bill, sealed_status = await codec.encode([bill, status])
+
+    assert sealed_bill.metadata[COMPRESSION_METADATA] == ZLIB
+    assert len(sealed_bill.data) < len(bill.SerializeToString()) / 2
+    assert COMPRESSION_METADATA not in sealed_status.metadata
+    assert await codec.decode([sealed_bill, sealed_status]) == [bill, status]
+
+
+async def test_payloads_sealed_before_compression_still_open() -> None:
+    """Histories written by the previous release: AES-GCM over the payload, the key id bound alone."""
+    ring = KeyRing.generate("k1")
+    bill = _bill_payload()
+    nonce = os.urandom(NONCE_BYTES)
+    legacy = Payload(
+        metadata={"encoding": ENCODING, KEY_ID_METADATA: b"k1"},
+        data=nonce + ring.cipher("k1").encrypt(nonce, bill.SerializeToString(), b"minimeter-payload-v1:k1"),
+    )
+
+    assert await EncryptionCodec(ring).decode([legacy]) == [bill]
+
+
+async def test_compression_flag_cannot_be_stripped_added_or_unknown() -> None:
+    codec = EncryptionCodec(KeyRing.generate())
+    sealed_bill, sealed_small = await codec.encode([_bill_payload(), Payload(data=b"x")])
+
+    stripped = Payload()
+    stripped.CopyFrom(sealed_bill)
+    del stripped.metadata[COMPRESSION_METADATA]
+    added = Payload()
+    added.CopyFrom(sealed_small)
+    added.metadata[COMPRESSION_METADATA] = ZLIB
+    for bad in (stripped, added):
+        with pytest.raises(PayloadDecryptionError, match="failed authentication"):
+            await codec.decode([bad])
+
+    unknown = Payload()
+    unknown.CopyFrom(sealed_bill)
+    unknown.metadata[COMPRESSION_METADATA] = b"zstd"
+    with pytest.raises(PayloadDecryptionError, match="compressed with b'zstd': this release reads zlib only"):
+        await codec.decode([unknown])
 
 
 @pytest.mark.parametrize(
