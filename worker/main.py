@@ -73,13 +73,17 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
     ]
 
 
+MAX_CACHED_WORKFLOWS = 1000
+"""Workflow runs a worker keeps in memory between tasks (the SDK's default too)."""
+
+
 def build_worker(
     client: Client,
     resources: Resources,
     settings: Settings,
     *,
     task_queue: str | None = None,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
     activities: list[Callable[..., Any]] | None = None,
 ) -> Worker:
     """A worker with every MiniMeter workflow and activity registered (``activities`` replaces them)."""

@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from api.auth import CreatedKey, Role, create_key
+from shared.settings import Settings
+from tests.review.support import OwnQueue
 from worker.resources import Resources
 
 
@@ -35,3 +38,11 @@ def reviewer_identity(reviewer: CreatedKey) -> str:
 @pytest.fixture()
 def queue() -> str:
     return f"review-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def own_queue(
+    queue: str, http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings, unique: str
+) -> OwnQueue:
+    """What a test's own worker and upload need, so its arrange step is one ``async with``."""
+    return OwnQueue(http=http, client=client, resources=resources, app_settings=app_settings, name=queue, unique=unique)

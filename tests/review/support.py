@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from shared.models import IngestionResult, JobStatus, JobType
 from shared.review import CorrectionVerdict, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import account_digits, bill_needing_review, bill_text, create_account
-from worker.main import pipeline_activities
+from worker.main import MAX_CACHED_WORKFLOWS, build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -117,6 +118,49 @@ async def start_upload_on_queue(
     assert created
     await record_artifact(pool, job_id, ref)
     return client.get_workflow_handle(job["workflow_id"])
+
+
+@dataclass
+class OwnQueue:
+    """A test's own task queue: its worker runs with the test's timers and activities, unseen by the session's."""
+
+    http: httpx.AsyncClient
+    client: Client
+    resources: Resources
+    app_settings: Settings
+    name: str
+    unique: str
+
+    def settings(self, *, sla: float = 3600, timeout: float = 7200) -> Settings:
+        """A copy of the session settings on this queue with the test's review timers."""
+        return self.app_settings.model_copy(
+            update={
+                "temporal_task_queue": self.name,
+                "review_sla": timedelta(seconds=sla),
+                "review_timeout": timedelta(seconds=timeout),
+            }
+        )
+
+    @asynccontextmanager
+    async def upload(
+        self,
+        settings: Settings,
+        *,
+        max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
+        activities: list[Callable[..., Any]] | None = None,
+    ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+        """Run a worker on this queue and start one upload there, so the job runs only on what the test set."""
+        async with build_worker(
+            self.client, self.resources, settings, max_cached_workflows=max_cached_workflows, activities=activities
+        ):
+            yield await start_upload_on_queue(
+                http=self.http,
+                pool=self.resources.pool,
+                store=self.resources.store,
+                client=self.client,
+                settings=settings,
+                unique=self.unique,
+            )
 
 
 async def result_of(client: Client, workflow_id: str, *, within: float = 30) -> IngestionResult:
@@ -259,14 +303,3 @@ async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]
         return [dict(row.items()) for row in bq.query(sql, job_config=config).result(timeout=30)]
 
     return await asyncio.to_thread(run)
-
-
-def review_settings(settings: Settings, queue: str, *, sla: float = 3600, timeout: float = 7200) -> Settings:
-    """A copy of the session settings on ``queue`` with short review timers."""
-    return settings.model_copy(
-        update={
-            "temporal_task_queue": queue,
-            "review_sla": timedelta(seconds=sla),
-            "review_timeout": timedelta(seconds=timeout),
-        }
-    )

@@ -14,9 +14,9 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
-from shared.settings import Settings
 from tests.review.support import (
     CORRECT_TOTAL,
+    OwnQueue,
     activity_names,
     awaiting_review,
     decisions_in_history,
@@ -24,8 +24,6 @@ from tests.review.support import (
     job_id_of,
     read_task,
     result_of,
-    review_settings,
-    start_upload_on_queue,
     wait_for_job,
 )
 from worker.main import build_worker
@@ -35,22 +33,12 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 
 @pytest.mark.parametrize("path", ["signal", "rest"])
 async def test_decision_sent_while_the_worker_is_down_completes_exactly_once(
-    path: str,
-    queue: str,
-    http: httpx.AsyncClient,
-    reviewer_http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    path: str, own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:
-    settings = review_settings(app_settings, queue)
+    settings = own_queue.settings()
     pool = resources.pool
     # No cache: the restarted worker rebuilds the workflow from history alone.
-    async with build_worker(client, resources, settings, max_cached_workflows=0):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(settings, max_cached_workflows=0) as handle:
         await awaiting_review(handle)
     job_id = job_id_of(handle)
 

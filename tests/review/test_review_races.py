@@ -21,8 +21,8 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatusUpdate
 from shared.review import ReviewDecision, ReviewTaskOpen
-from shared.settings import Settings
 from tests.review.support import (
+    OwnQueue,
     activity_names,
     awaiting_review,
     history,
@@ -31,11 +31,8 @@ from tests.review.support import (
     real_activity,
     replacing,
     result_of,
-    review_settings,
-    start_upload_on_queue,
     wait_until,
 )
-from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -43,15 +40,13 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 @pytest.mark.parametrize("path", ["signal", "rest"])
 async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
     path: str,
-    queue: str,
+    own_queue: OwnQueue,
     http: httpx.AsyncClient,
     reviewer_http: httpx.AsyncClient,
     client: Client,
     resources: Resources,
-    app_settings: Settings,
-    unique: str,
 ) -> None:
-    settings = review_settings(app_settings, queue)
+    settings = own_queue.settings()
     opened, release = asyncio.Event(), asyncio.Event()
     real_open = real_activity(resources, settings, "open_review_task")
 
@@ -62,10 +57,7 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
         await release.wait()  # ...but the workflow has not yet seen the activity complete
 
     activities = replacing(resources, settings, {"open_review_task": open_then_hold})
-    async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         try:
             await asyncio.wait_for(opened.wait(), timeout=30)
@@ -125,15 +117,9 @@ async def finish_if_waiting(
 
 
 async def test_job_reads_final_as_soon_as_the_decision_is_answered(
-    queue: str,
-    http: httpx.AsyncClient,
-    reviewer_http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    own_queue: OwnQueue, http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:
-    settings = review_settings(app_settings, queue)
+    settings = own_queue.settings()
     real_finish = real_activity(resources, settings, "mark_job_finished")
 
     @activity.defn(name="mark_job_finished")
@@ -141,12 +127,8 @@ async def test_job_reads_final_as_soon_as_the_decision_is_answered(
         await asyncio.sleep(1.5)  # a slow database (or its retries) between the decision and the final row
         await real_finish(update)
 
-    async with build_worker(
-        client, resources, settings, activities=replacing(resources, settings, {"mark_job_finished": slow_finish})
-    ):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    activities = replacing(resources, settings, {"mark_job_finished": slow_finish})
+    async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         revision = await awaiting_review(handle)
         response = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})

@@ -15,9 +15,9 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
-from shared.settings import Settings
 from tests.review.support import (
     CORRECT_TOTAL,
+    OwnQueue,
     activity_names,
     awaiting_review,
     decisions_in_history,
@@ -25,15 +25,12 @@ from tests.review.support import (
     job_id_of,
     read_task,
     result_of,
-    review_settings,
-    start_upload_on_queue,
     timer_seconds,
     verdicts,
     wait_for_job,
     wait_for_review_status,
     wait_until,
 )
-from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -60,21 +57,15 @@ async def dropped(handle: WorkflowHandle[Any, Any], revision: str) -> JobProgres
 
 
 async def test_failing_signalled_correction_is_dropped_and_a_fixed_one_completes(
-    queue: str,
+    own_queue: OwnQueue,
     http: httpx.AsyncClient,
     client: Client,
     resources: Resources,
-    app_settings: Settings,
-    unique: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = review_settings(app_settings, queue)
     pool = resources.pool
     # No cache: every workflow task replays the run from its history, signal handler included.
-    async with build_worker(client, resources, settings, max_cached_workflows=0):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(own_queue.settings(), max_cached_workflows=0) as handle:
         job_id = job_id_of(handle)
         revision = await awaiting_review(handle)
         task = await read_task(http, job_id)
@@ -119,19 +110,9 @@ async def test_failing_signalled_correction_is_dropped_and_a_fixed_one_completes
 
 
 async def test_a_dropped_correction_does_not_restart_the_review_deadline(
-    queue: str,
-    http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    own_queue: OwnQueue, http: httpx.AsyncClient, client: Client
 ) -> None:
-    settings = review_settings(app_settings, queue, sla=3, timeout=60)
-    pool = resources.pool
-    async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(own_queue.settings(sla=3, timeout=60)) as handle:
         job_id = job_id_of(handle)
         revision = await awaiting_review(handle)
         task = await read_task(http, job_id)

@@ -14,17 +14,15 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
-from shared.settings import Settings
 from tests.review.support import (
     CORRECT_TOTAL,
+    OwnQueue,
     activity_names,
     awaiting_review,
     history,
     job_id_of,
     read_task,
     result_of,
-    review_settings,
-    start_upload_on_queue,
     timer_seconds,
     wait_for_job,
     wait_for_review_status,
@@ -46,20 +44,10 @@ async def escalated_task(pool: Any, job_id: str) -> dict[str, Any]:
 
 
 async def test_review_escalates_after_the_sla_then_expires_at_the_timeout(
-    queue: str,
-    http: httpx.AsyncClient,
-    reviewer_http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:
-    settings = review_settings(app_settings, queue, sla=2, timeout=5)
     pool = resources.pool
-    async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(own_queue.settings(sla=2, timeout=5)) as handle:
         job_id = job_id_of(handle)
         await wait_for_review_status(client, handle.id, "PENDING")
         opened = await read_task(reviewer_http, job_id)
@@ -96,20 +84,10 @@ async def test_review_escalates_after_the_sla_then_expires_at_the_timeout(
 
 
 async def test_escalated_review_is_decided_with_the_revision_it_shows_now(
-    queue: str,
-    http: httpx.AsyncClient,
-    reviewer_http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:
-    settings = review_settings(app_settings, queue, sla=1, timeout=60)
     pool = resources.pool
-    async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(own_queue.settings(sla=1, timeout=60)) as handle:
         job_id = job_id_of(handle)
         await wait_for_review_status(client, handle.id, "PENDING")
         before = await read_task(reviewer_http, job_id)
@@ -132,23 +110,15 @@ async def test_escalated_review_is_decided_with_the_revision_it_shows_now(
 
 
 async def test_a_decision_that_arrives_with_the_deadline_counts(
-    queue: str,
-    http: httpx.AsyncClient,
-    client: Client,
-    resources: Resources,
-    app_settings: Settings,
-    unique: str,
+    own_queue: OwnQueue, client: Client, resources: Resources
 ) -> None:
     """No worker runs while the SLA passes and a decision arrives: one task then brings both.
 
     The SDK applies signals and updates before timers within a task, so the decision is seen
     before the deadline's timer: this keeps it so (the job neither escalates nor expires)."""
-    settings = review_settings(app_settings, queue, sla=2, timeout=60)
+    settings = own_queue.settings(sla=2, timeout=60)
     pool = resources.pool
-    async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
+    async with own_queue.upload(settings) as handle:
         revision = await awaiting_review(handle)
 
     async def timer_fired() -> bool:
