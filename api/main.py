@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool=pool,
             store=store,
             sink=sink,
-            codec=EncryptionCodec(load_key_ring(settings)),
+            codec=EncryptionCodec(load_key_ring(settings), compress=settings.payload_compression),
             dispatcher=dispatcher,
             sessions=await SessionStore.open(pool),
             limiter=RateLimiter(pool),

@@ -167,29 +167,30 @@ def _read_key_file(path: Path) -> KeyRing:
 class EncryptionCodec(PayloadCodec):
     """zlib, then AES-256-GCM, over the whole serialized payload, tagged with the key id that sealed it.
 
-    Compressing first halves a bill's payloads (~1.8 KB of JSON → ~0.7 KB), and each of the
-    pipeline's workflows carries its bill in five of them: in the benchmark's no-op workflow,
+    Compressing first shrinks a bill's payloads to ~40% (~1.8 KB of JSON → ~0.7 KB), and each of
+    the pipeline's workflows carries its bill in five of them: in the benchmark's no-op workflow,
     ~9 KB more payload per run cost the server and worker ~10% of their throughput. A payload
     compresses only when that makes it smaller, and says so in its metadata, which the
     ciphertext's associated data binds. Compressing before encrypting lets a payload's length
     depend on its content. That matters when attacker-chosen text shares a payload with a secret
     the attacker wants and can watch lengths; here a payload carries one account's data, and
-    only Temporal's operators see lengths.
+    only those who can read Temporal's store see lengths. With ``compress=False`` (the
+    ``PAYLOAD_COMPRESSION`` setting) nothing is compressed, but compressed payloads still open.
     """
 
-    def __init__(self, key_ring: KeyRing) -> None:
+    def __init__(self, key_ring: KeyRing, *, compress: bool = True) -> None:
         self._ring = key_ring
+        self._compress = compress
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         kid = self._ring.primary_kid
         cipher = self._ring.cipher(kid)
         return [self._seal(cipher, kid, payload.SerializeToString()) for payload in payloads]
 
-    @staticmethod
-    def _seal(cipher: AESGCM, kid: str, plaintext: bytes) -> Payload:
+    def _seal(self, cipher: AESGCM, kid: str, plaintext: bytes) -> Payload:
         metadata = {"encoding": ENCODING, KEY_ID_METADATA: kid.encode()}
         compression = b""
-        if len(plaintext) >= COMPRESS_FROM_BYTES:
+        if self._compress and len(plaintext) >= COMPRESS_FROM_BYTES:
             compressed = zlib.compress(plaintext)
             if len(compressed) < len(plaintext):
                 plaintext, compression = compressed, ZLIB
@@ -229,7 +230,7 @@ def _associated_data(kid: str, compression: bytes = b"") -> bytes:
     return ad + b";compression=" + compression if compression else ad
 
 
-def data_converter(key_ring: KeyRing) -> DataConverter:
+def data_converter(key_ring: KeyRing, *, compress: bool = True) -> DataConverter:
     """The one converter for client, worker, replayer and tests: pydantic JSON, then encryption.
 
     Failure messages and stack traces are sealed too (the error type stays readable): an
@@ -237,7 +238,7 @@ def data_converter(key_ring: KeyRing) -> DataConverter:
     """
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(key_ring),
+        payload_codec=EncryptionCodec(key_ring, compress=compress),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
 
     # Payload encryption: "kid:base64key[,kid:base64key]"; first is used to encrypt.
     payload_keys: SecretStr | None = None
+    payload_compression: bool = True
+    """Compress payloads of 256 bytes or more before sealing them. Every release since reads them either
+    way, so upgrading from one that cannot read them: roll out with ``false``, then turn it on."""
 
     # Extraction
     extractor: ExtractorMode = ExtractorMode.AUTO

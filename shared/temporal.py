@@ -18,7 +18,7 @@ def workflow_id_for(job_id: str) -> str:
 
 def converter_for(settings: Settings) -> DataConverter:
     """The pydantic converter with the payload encryption codec: used by every party."""
-    return data_converter(load_key_ring(settings))
+    return data_converter(load_key_ring(settings), compress=settings.payload_compression)
 
 
 async def connect_client(settings: Settings) -> Client:

@@ -46,6 +46,7 @@ from shared.codec import (
     parse_key_ring,
 )
 from shared.settings import REPO_ROOT, Environment, Settings
+from shared.temporal import converter_for
 
 ACCOUNT = "9876543210123"
 
@@ -177,6 +178,22 @@ async def test_payloads_sealed_before_compression_still_open() -> None:
     )
 
     assert await EncryptionCodec(ring).decode([legacy]) == [bill]
+
+
+async def test_compression_off_seals_plainly_and_still_opens_compressed_payloads(tmp_path: Path) -> None:
+    """``PAYLOAD_COMPRESSION=false``, the first step of rolling out from a release that cannot read them."""
+    spec, _ = _spec("k1")
+    settings = _dev_settings(tmp_path, spec).model_copy(update={"payload_compression": False})
+    plain_codec = converter_for(settings).payload_codec
+    assert plain_codec is not None
+    bill = _bill_payload()
+
+    [sealed_plainly] = await plain_codec.encode([bill])
+    [compressed] = await EncryptionCodec(parse_key_ring(spec)).encode([bill])
+
+    assert COMPRESSION_METADATA not in sealed_plainly.metadata
+    assert compressed.metadata[COMPRESSION_METADATA] == ZLIB
+    assert await plain_codec.decode([sealed_plainly, compressed]) == [bill, bill]
 
 
 async def test_compression_flag_cannot_be_stripped_added_or_unknown() -> None:
