@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import json
 import re
@@ -22,6 +23,7 @@ from activities.extraction import ExtractionActivities
 from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.storage import StorageActivities
+from bench.api_clients import job_starter
 from bench.load import InFlightLimit, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
 from bench.report import summary_line
@@ -105,6 +107,42 @@ def test_api_alone_answers_every_post_and_reports_each_round() -> None:
         re.search(r": 40 POST /jobs by 4 clients, \d+/s, p50/p95/p99 [\d.]+/[\d.]+/[\d.]+ ms, CPU per request", line)
         for line in rounds
     ), rounds
+
+
+def _header(head: str, name: str) -> str:
+    match = re.search(rf"^{name}: (\S+)", head, re.MULTILINE)
+    assert match is not None, head
+    return match.group(1)
+
+
+async def test_a_start_whose_connection_dropped_is_sent_again_with_the_same_idempotency_key() -> None:
+    """The server reads the first POST and hangs up without answering, as an idle keep-alive
+    connection closed under a request does; the start is sent again, and only under its own key."""
+    keys: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+                await reader.readexactly(int(_header(head, "content-length")))
+                keys.append(_header(head, "idempotency-key"))
+                if len(keys) == 1:
+                    break
+                body = json.dumps({"id": f"job-{len(keys)}"}).encode()
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n")
+                writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, job_starter(f"http://127.0.0.1:{port}", "key", clients=1, account_ids=[7]) as starter:
+        first = await starter.start(0, 0)
+        second = await starter.start(1, 0)
+    assert (first[0], first[1]) == ("job-2", 1)  # answered on the second attempt
+    assert second[:2] == ("job-3", 0)
+    assert keys[0] == keys[1] != keys[2]
+    assert starter.retries == 1
 
 
 def test_summary_line_without_phases_says_na() -> None:
