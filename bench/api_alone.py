@@ -7,6 +7,7 @@ The dispatcher starts the first ``JOB_DISPATCH_MAX_RUNNING`` jobs; with no worke
 wait in Postgres, as they would behind a busy worker.
 
     python -m bench.api_alone --requests 2000 --clients 32 [--api-processes 2]
+    python -m bench.api_alone --floor    # bench.floor_app instead: the framework's floor here
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds on the same API (default 2)")
     parser.add_argument("--api-processes", type=int, default=1, help="API processes on one port (default 1)")
+    parser.add_argument(
+        "--floor", action="store_true", help="serve bench.floor_app (a start's three statements, nothing more)"
+    )
     args = parser.parse_args(argv)
     stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
@@ -75,7 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         stack = BenchStack(Path(data_dir), run_id=secrets.token_hex(4), env=env, temporal_in_memory=True)
         try:
             stack.start_services()
-            stack.local.start_api()
+            if args.floor:
+                stack.start_floor_api()
+            else:
+                stack.local.start_api()
             asyncio.run(measure(stack, requests=args.requests, clients=args.clients, rounds=args.rounds))
         finally:
             stack.close()

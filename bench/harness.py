@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from stack.local import LocalStack, StackOptions, stop_process
-from stack.services import free_port
+from stack.services import free_port, wait_for_port
 
 BENCH_ENV = {
     "EXTRACTOR": "rules",  # offline extractor: no Gemini calls in a benchmark
@@ -101,6 +101,12 @@ class BenchStack:
             else:
                 self.local.start_worker()
         self.local.start_api()
+
+    def start_floor_api(self) -> None:
+        """``bench.floor_app`` in the API's place, on its port (``bench.api_alone --floor``)."""
+        port = self.local.options.api_port
+        self.local.api = self._spawn("bench.floor_app", "floor-api.log", {"API_PORT": str(port)})
+        wait_for_port("127.0.0.1", port, timeout=60)
 
     def stop_pipeline(self) -> None:
         """Stop the API and the workers (the ceiling runs again after the pipeline, alone)."""

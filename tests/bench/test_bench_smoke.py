@@ -92,9 +92,12 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
 
 
 @pytest.mark.timeout(300)
-def test_api_alone_answers_every_post_and_reports_each_round() -> None:
+@pytest.mark.parametrize("server", ["api", "floor"])
+def test_api_alone_answers_every_post_and_reports_each_round(server: str) -> None:
+    """``--floor`` serves ``bench.floor_app`` instead, measured the same way."""
+    floor = ["--floor"] if server == "floor" else []
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.api_alone", "--requests", "40", "--clients", "4", "--rounds", "2"],
+        [sys.executable, "-m", "bench.api_alone", "--requests", "40", "--clients", "4", "--rounds", "2", *floor],
         cwd=REPO,
         capture_output=True,
         text=True,

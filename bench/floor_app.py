@@ -1,0 +1,92 @@
+"""``POST /jobs`` at its floor: FastAPI, uvicorn and asyncpg doing a start's three statements, nothing more.
+
+``python -m bench.api_alone --floor`` serves this in the API's place, on the same stack, pool
+settings and tables, and measures it the same way. What the API costs above it is what
+MiniMeter adds: middleware, the dependency graph (roles, rate limit, idempotency), logging,
+the idempotent insert with the workflow input, the dispatcher. If the floor alone misses a
+latency target, no tuning of the API's own code can meet it on that machine.
+Not a product path: no roles, scopes or idempotency; it never starts a workflow.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from api.auth import hash_key
+from shared.db import create_pool
+from shared.models import JobStatus, JobType
+from shared.settings import Settings, get_settings
+from shared.temporal import workflow_id_for
+
+
+class FloorJobCreate(BaseModel):
+    utility_account_id: int = Field(ge=1)
+
+
+class FloorJob(BaseModel):
+    id: str
+    status: JobStatus
+    utility_account_id: int
+    created_at: datetime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    pools: list[asyncpg.Pool] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pools.append(await create_pool(settings, open_all=True))
+        yield
+        await pools[0].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/jobs", status_code=201)
+    async def create_job(body: FloorJobCreate, authorization: Annotated[str, Header()]) -> FloorJob:
+        pool = pools[0]
+        key_id = await pool.fetchval(
+            "SELECT id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            hash_key(authorization.removeprefix("Bearer ")),
+        )
+        if key_id is None:
+            raise HTTPException(401, "unknown key")
+        account = await pool.fetchrow(
+            "SELECT id, customer_id FROM utility_accounts WHERE id = $1", body.utility_account_id
+        )
+        if account is None:
+            raise HTTPException(404, "no such account")
+        job_id = str(uuid.uuid4())
+        row = await pool.fetchrow(
+            """
+            INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING status, created_at
+            """,
+            job_id,
+            account["customer_id"],
+            account["id"],
+            workflow_id_for(job_id),
+            JobType.CONNECTOR,
+            JobStatus.PENDING,
+        )
+        return FloorJob(id=job_id, status=row["status"], utility_account_id=account["id"], created_at=row["created_at"])
+
+    return app
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
+
+
+if __name__ == "__main__":
+    main()
