@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         "--floor", action="store_true", help="serve bench.floor_app (a start's three statements, nothing more)"
     )
     args = parser.parse_args(argv)
+    if args.floor and args.api_processes != 1:
+        parser.error("--floor serves one process")
     stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
         env = {"API_PROCESSES": str(args.api_processes)}

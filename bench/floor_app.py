@@ -1,9 +1,9 @@
 """``POST /jobs`` at its floor: FastAPI, uvicorn and asyncpg doing a start's three statements, nothing more.
 
 ``python -m bench.api_alone --floor`` serves this in the API's place, on the same stack, pool
-settings and tables, and measures it the same way. What the API costs above it is what
-MiniMeter adds: middleware, the dependency graph (roles, rate limit, idempotency), logging,
-the idempotent insert with the workflow input, the dispatcher. If the floor alone misses a
+settings, tables and frozen start-up heap, and measures it the same way. What the API costs
+above it is what MiniMeter adds: middleware, the dependency graph (roles, rate limit,
+idempotency), logging, the idempotent insert with the workflow input, the dispatcher. If the floor alone misses a
 latency target, no tuning of the API's own code can meet it on that machine.
 Not a product path: no roles, scopes or idempotency; it never starts a workflow.
 """
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import hash_key
 from shared.db import create_pool
+from shared.lean import freeze_startup_heap
 from shared.models import JobStatus, JobType
 from shared.settings import Settings, get_settings
 from shared.temporal import workflow_id_for
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pools.append(await create_pool(settings, open_all=True))
+        freeze_startup_heap()  # as the API does: full collections then skip start-up's objects
         yield
         await pools[0].close()
 
