@@ -3,9 +3,10 @@
 ``python -m bench.api_alone --floor`` serves this in the API's place, on the same stack, pool
 settings, tables and frozen start-up heap, and measures it the same way. What the API costs
 above it is what MiniMeter adds: middleware, the dependency graph (roles, rate limit,
-idempotency), logging, the idempotent insert with the workflow input, the dispatcher. If the floor alone misses a
-latency target, no tuning of the API's own code can meet it on that machine.
-Not a product path: no roles, scopes or idempotency; it never starts a workflow.
+idempotency), logging, the idempotent insert with the workflow input, the dispatcher. If the
+floor alone misses a latency target, no tuning of the API's own code can meet it there.
+Not a product path: no roles, scopes or idempotency, and the jobs it inserts never start a
+workflow (they stay PENDING), so it belongs on the bench's own stack, not a shared database.
 """
 
 from __future__ import annotations
