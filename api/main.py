@@ -21,7 +21,7 @@ from api.ui.session import SessionStore
 from api.uploads import BodySizeLimit
 from shared.analytics import build_analytics_sink
 from shared.artifacts import build_artifact_store
-from shared.codec import EncryptionCodec, load_key_ring
+from shared.codec import EncryptionCodec
 from shared.db import create_pool, migrate
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auth_disabled:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
         client = await connect_client(settings)
+        # The codec server seals and opens with the client's own codec: one configuration, one key ring.
+        codec = client.data_converter.payload_codec
+        assert isinstance(codec, EncryptionCodec), "connect_client always seals payloads"
         pool = await create_pool(settings, open_all=True)
         await migrate(pool)
         store = build_artifact_store(settings)
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool=pool,
             store=store,
             sink=sink,
-            codec=EncryptionCodec(load_key_ring(settings), compress=settings.payload_compression),
+            codec=codec,
             dispatcher=dispatcher,
             sessions=await SessionStore.open(pool),
             limiter=RateLimiter(pool),
