@@ -56,7 +56,7 @@ class BillActivities:
                 SELECT id, job_id FROM bills
                  WHERE utility_account_id = $1
                    AND (content_sha256 = $2
-                        OR (account_number IS NOT DISTINCT FROM $3
+                        OR (account_key IS NOT DISTINCT FROM account_key($3)
                             AND bill_period_start = $4
                             AND bill_period_end = $5))
                  LIMIT 1

@@ -17,6 +17,7 @@ from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
+from shared.bill import account_key
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
 from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
@@ -27,15 +28,11 @@ T = TypeVar("T")
 HEARTBEAT_SECONDS = 5.0
 
 
-def _account_key(number: str) -> str:
-    return "".join(ch for ch in number.upper() if ch.isalnum())
-
-
 def same_account(expected: str | None, printed: str | None) -> bool:
     """Whether the bill is for the utility account the job is about (formatting aside)."""
     if expected is None or printed is None:
         return True
-    return _account_key(expected) == _account_key(printed)
+    return account_key(expected) == account_key(printed)
 
 
 class DocumentCache:

@@ -6,6 +6,7 @@ Money is ``Decimal`` rounded to cents, dates are ``date``.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -48,6 +49,14 @@ Money = Annotated[Decimal, AfterValidator(_to_cents)]
 
 Quantity = Annotated[Decimal, AfterValidator(_to_quantity)]
 """A usage quantity of at most four places, as every store keeps it."""
+
+
+def account_key(number: str) -> str:
+    """An account number with its formatting dropped: "1234-5678 9012" and "123456789012" are one account.
+
+    The same rule as the ``account_key`` SQL function (migration 0010) that the unique keys use.
+    """
+    return re.sub(r"[^A-Za-z0-9]", "", number).upper()
 
 
 def _no_nul(value: str) -> str:

@@ -40,7 +40,7 @@ async def create_utility_account(
         """
         INSERT INTO utility_accounts (customer_id, provider, account_number, label)
         VALUES ($1, $2, $3, $4)
-        ON CONFLICT (customer_id, provider, account_number) DO NOTHING
+        ON CONFLICT (customer_id, provider, account_key) DO NOTHING
         RETURNING *
         """,
         body.customer_id,
@@ -48,8 +48,15 @@ async def create_utility_account(
         body.account_number,
         body.label,
     )
-    if row is None:
-        raise Problem(409, "this customer already has that account with that provider")
+    if row is None:  # the same number, however written: name it, so a client whose 201 was lost can go on
+        existing = await pool.fetchval(
+            "SELECT id FROM utility_accounts"
+            " WHERE customer_id = $1 AND provider IS NOT DISTINCT FROM $2 AND account_key = account_key($3)",
+            body.customer_id,
+            body.provider,
+            body.account_number,
+        )
+        raise Problem(409, "this customer already has that account with that provider", utility_account_id=existing)
     return UtilityAccountPublic.model_validate(account_public(dict(row)))
 
 

@@ -68,11 +68,14 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if template is None and signals < 3:
         return RuleResult(None, ["not_a_bill"], name)
 
-    usage, usage_conflict = read_usage(
-        lines,
-        extra_labels=template.labels.get("usage", ()) if template else (),
-        ccf_default=template.ccf_commodity if template else None,
-    )
+    try:
+        usage, usage_conflict = read_usage(
+            lines,
+            extra_labels=template.labels.get("usage", ()) if template else (),
+            ccf_default=template.ccf_commodity if template else None,
+        )
+    except ValidationError:  # a quantity no store can hold (fifteen digits and more): a reviewer reads it
+        return RuleResult(None, [*reasons, "unreadable_value:usage"], name)
     if usage_conflict:
         reasons.append("conflicting_values:usage")
     period = values.pop("period")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import asyncpg
@@ -206,3 +207,35 @@ async def test_bills_without_a_period_are_told_apart_by_their_file_alone(
         outcomes.append(await env.run(bills.persist_bill, request))
 
     assert [o.duplicate_of_job is None for o in outcomes] == [True, True, False], "the same file again still is one"
+
+
+async def test_one_statement_with_its_account_number_written_two_ways_is_stored_once(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A PDF read as "PG-1234-5678" and its scan read as "pg 1234 5678": the second is a DUPLICATE."""
+    digits = f"{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=f"PG-{digits[:4]}-{digits[4:]}")
+    bills = BillActivities(resources.pool)
+    env = ActivityEnvironment()
+    outcomes = []
+    for printed, sha in ((f"PG-{digits[:4]}-{digits[4:]}", "c" * 64), (f"pg {digits[:4]} {digits[4:]}", "d" * 64)):
+        job_id = await insert_job(resources.pool, account, status="RUNNING")
+        bill = NormalizedBill(
+            account_number=printed,
+            bill_period_start=date(2026, 1, 1),
+            bill_period_end=date(2026, 1, 31),
+            total_amount=Decimal("42.00"),
+        )
+        artifact = ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="application/pdf")
+        request = PersistRequest(
+            job_id=job_id,
+            customer_id=account["customer_id"],
+            utility_account_id=account["id"],
+            artifact=artifact,
+            bill=bill,
+        )
+        outcomes.append(await env.run(bills.persist_bill, request))
+
+    assert outcomes[1].duplicate_of_job is not None and outcomes[1].bill_id == outcomes[0].bill_id
+    stored = await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"])
+    assert stored == 1

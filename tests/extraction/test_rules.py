@@ -137,6 +137,14 @@ def test_an_amount_too_large_to_store_is_no_amount() -> None:
         assert result.bill is not None and result.bill.total_amount is None, figure
 
 
+def test_a_usage_figure_too_large_to_store_is_a_reason_not_a_crash() -> None:
+    """Fifteen digits overflow NUMERIC(18, 4): the bill goes to review instead of failing its job."""
+    text = PLAIN.replace("1,234 gallons", "100,000,000,000,000 gallons")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is None
+    assert result.reasons == ["unreadable_value:usage"]
+
+
 def test_nul_characters_are_dropped_not_a_crash() -> None:
     """A PDF font can map a glyph to U+0000; Postgres refuses it, and the bill model with it."""
     text = PLAIN.replace("Water service fee", "Water\x00 service fee")
