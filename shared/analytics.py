@@ -513,6 +513,7 @@ class BigQuerySink:
                     f"{self._project}.{self._dataset}.{spec.name}",
                     payload[start : start + INSERT_CHUNK_ROWS],
                     row_ids=ids[start : start + INSERT_CHUNK_ROWS],
+                    skip_invalid_rows=True,  # else one bad row fails ("stopped") every other bill's rows too
                     timeout=INSERT_TIMEOUT,
                     retry=INSERT_RETRY,
                 )

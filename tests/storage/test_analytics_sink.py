@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from shared import analytics
 from shared.analytics import (
     AnalyticsBill,
     AnalyticsSink,
@@ -20,6 +23,7 @@ from shared.analytics import (
 )
 from shared.bill import Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.settings import AnalyticsKind, Settings
+from tests.fakes.bigquery_insert import FakeInsertAll
 
 AS_OF = date(2024, 4, 15)
 
@@ -195,3 +199,22 @@ def test_factory(tmp_path: Any) -> None:
     assert isinstance(
         build_analytics_sink(Settings(analytics=AnalyticsKind.LOCAL, data_dir=tmp_path)), LocalAnalyticsSink
     )
+
+
+def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BigQuery refuses a whole insertAll for one invalid row unless told to skip it: the batch's other bills land."""
+    good, bad = published(electric_bill()), published(electric_bill(end=date(2024, 2, 29)))
+    real_rows = analytics.bill_rows
+
+    def with_a_bad_bill_row(row: AnalyticsBill, *, published_at: datetime) -> analytics.BillRows:
+        built = real_rows(row, published_at=published_at)
+        if row.bill_id == bad.bill_id:
+            built.rows[analytics.NORMALIZED_BILLS.name][0]["no_such_column"] = 1
+        return built
+
+    monkeypatch.setattr(analytics, "bill_rows", with_a_bad_bill_row)
+    with FakeInsertAll() as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        refused = sink.publish_bills([good, bad])
+    assert set(refused) == {bad.bill_id}
+    assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [good.bill_id]
