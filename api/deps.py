@@ -45,16 +45,19 @@ ClientDep = Annotated[Client, Depends(get_client)]
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_principal(
-    request: Request,
-    state: StateDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header_key: Annotated[str | None, Depends(_header)],
-) -> Principal:
-    """The caller behind the presented key (401 when missing, unknown or revoked)."""
+async def authenticate_request(request: Request, state: AppState) -> Principal:
+    """The caller behind the request's key, or its UI session (401 when missing, unknown or revoked).
+
+    Found once per request: ``AuthenticateBeforeBody`` calls this before the body is read,
+    ``get_principal`` again after, and the second call takes the first one's answer.
+    """
     if state.settings.auth_disabled:
         return AUTH_DISABLED_PRINCIPAL
-    key = bearer.credentials if bearer is not None else header_key
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    bearer = await _bearer(request)
+    key = bearer.credentials if bearer is not None else await _header(request)
     key_hash = hash_key(key) if key else getattr(request.state, "session_key_hash", None)
     if not key_hash:
         raise Problem(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=UNAUTHORIZED)
@@ -63,6 +66,16 @@ async def get_principal(
         raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED)
     request.state.principal = principal
     return principal
+
+
+async def get_principal(
+    request: Request,
+    state: StateDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    """The caller (``bearer`` and ``header_key`` put both ways to present a key in the OpenAPI document)."""
+    return await authenticate_request(request, state)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
+from api.auth_first import AuthenticateBeforeBody
 from api.problems import install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(ui.router)
     # The last added runs first: CORS (so every answer, a 413 too, is readable cross-origin), then the
-    # body limit (so no middleware or route reads a body it has not measured), then UI sessions.
+    # body limit (so no middleware or route reads a body it has not measured), then UI sessions, then
+    # the key check that answers 401 before FastAPI parses a body.
+    app.add_middleware(AuthenticateBeforeBody)
     app.add_middleware(ui.UISessionMiddleware)
     app.add_middleware(
         BodySizeLimit,

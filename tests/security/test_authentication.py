@@ -54,3 +54,17 @@ async def test_hash_of_a_key_is_not_a_key(anon_http: httpx.AsyncClient, resource
     row = await resources.pool.fetchrow("SELECT key_hash, prefix FROM api_keys WHERE id = $1", created.id)
     for stored in (row["key_hash"], row["prefix"]):
         assert_unauthorized(await anon_http.get(PROTECTED, headers={"Authorization": f"Bearer {stored}"}))
+
+
+@pytest.mark.parametrize("path", ["/codec/decode", "/codec/encode", "/jobs", "/customers", "/bills"])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer mm_not-a-real-key"}], ids=["none", "unknown"])
+async def test_a_body_is_not_read_before_the_key_is_checked(
+    anon_http: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    """FastAPI parses a body before a route's dependencies: unchecked, a keyless caller could have
+    the API parse 20 MB of JSON. Malformed JSON shows the order: 401, not the parser's 422."""
+    assert_unauthorized(
+        await anon_http.post(
+            path, content=b'{"payloads": [{}, {}, ', headers={**headers, "Content-Type": "application/json"}
+        )
+    )

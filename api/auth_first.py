@@ -1,0 +1,54 @@
+"""Authenticate a request that carries a body before anything reads that body.
+
+FastAPI reads and parses a route's body before it solves the route's dependencies, so
+without this a caller with no key could have the API parse a megabyte of JSON (twenty
+for the codec server, a form upload for ``POST /bills``) before answering 401. Here the
+401 comes from the headers alone; the route's own ``get_principal`` then reuses the
+principal found, so a key is looked up once per request as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.deps import authenticate_request
+from api.problems import Problem, problem_response
+from api.state import AppState
+from api.ui.middleware import is_ui_path
+
+logger = logging.getLogger(__name__)
+
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class AuthenticateBeforeBody:
+    """401 before the body for every request that has one, but the review UI's (its forms sign in)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in BODILESS or is_ui_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        state: AppState = scope["app"].state.minimeter
+        try:
+            await authenticate_request(request, state)
+        except Problem as refused:
+            answer = problem_response(
+                request,
+                refused.status_code,
+                refused.detail,
+                title=refused.title,
+                headers=refused.headers,
+                **refused.extra,
+            )
+            await answer(scope, receive, send)
+            return
+        except Exception:  # e.g. Postgres down: the route's own dependency answers as it always has
+            logger.debug("authentication before the body failed; the route will try again", exc_info=True)
+        await self.app(scope, receive, send)
