@@ -35,8 +35,14 @@ class ReviewActivities:
         """Safe to rerun: one task per job (upsert), and the job moves to NEEDS_REVIEW.
 
         A late attempt (say, one still running when the job was cancelled) changes nothing
-        once the task is closed or the job has ended: it cannot put either back in the queue."""
+        once the task is closed or the job has ended: it cannot put either back in the queue.
+        The job's row is locked first, so ``mark_job_finished`` commits before this or after it.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
+            status = await conn.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1 FOR UPDATE", task.job_id)
+            if status is None or JobStatus(status).is_terminal:
+                logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
+                return
             await conn.execute(
                 """
                 INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision)
@@ -115,9 +121,9 @@ class ReviewActivities:
                 after.model_dump(mode="json") if after else None,
                 bill_diff(audit.before, after),
             )
-            await conn.execute(
-                "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = COALESCE(closed_at, now())"
-                " WHERE job_id = $1",
+            await conn.execute(  # a task already closed (the job cancelled meanwhile) keeps its status
+                "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = now()"
+                " WHERE job_id = $1 AND closed_at IS NULL",
                 audit.job_id,
                 ReviewStatus.DONE,
             )

@@ -31,6 +31,8 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 router = APIRouter(tags=["reviews"])
 
 OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
+WAITING = [status for status in JobStatus if not status.is_terminal]
+"""Job statuses whose review task may be in the queue."""
 REVIEW_UPDATE_TIMEOUT = timedelta(seconds=15)
 """How long a decision waits for the workflow to take it (a worker must be up) before a 503."""
 REVIEW_RESULT_WAIT = timedelta(seconds=15)
@@ -85,8 +87,10 @@ async def review_queue(
         if customer_id is not None and customer_id != principal.customer_id:
             return {"items": [], "total": 0, "limit": limit, "offset": offset}
         customer_id = principal.customer_id
+    # A task is a reviewer's only while its job waits: should a late write leave one open for a job
+    # that has ended (cancelled while the task was being opened), the queue still does not show it.
     where = (
-        "t.status = ANY($1::text[]) AND ($2::text IS NULL OR a.provider = $2)"
+        "t.status = ANY($1::text[]) AND j.status = ANY($4::text[]) AND ($2::text IS NULL OR a.provider = $2)"
         " AND ($3::bigint IS NULL OR j.customer_id = $3)"
     )
     total = await state.pool.fetchval(
@@ -95,12 +99,14 @@ async def review_queue(
         OPEN,
         provider,
         customer_id,
+        WAITING,
     )
     rows = await state.pool.fetch(
-        f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.job_id LIMIT $4 OFFSET $5",
+        f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.job_id LIMIT $5 OFFSET $6",
         OPEN,
         provider,
         customer_id,
+        WAITING,
         limit,
         offset,
     )

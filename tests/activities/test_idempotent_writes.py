@@ -31,7 +31,7 @@ from shared.models import (
     PublishRequest,
     StoreRequest,
 )
-from shared.review import ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
+from shared.review import ReviewAction, ReviewAudit, ReviewDecision, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.helpers import create_account, insert_job
 from worker.resources import Resources
@@ -141,6 +141,62 @@ async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_tas
     task = await pool.fetchrow("SELECT status, revision, closed_at FROM review_tasks WHERE job_id = $1", job_id)
     assert (task["status"], task["revision"]) == (ReviewStatus.CANCELED, "r2") and task["closed_at"] is not None
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "CANCELED"
+
+
+async def test_a_late_open_review_task_puts_no_task_in_the_queue_of_a_job_that_ended_before_it(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """Cancelled before the task's first write committed: its close found nothing, and nothing appears later."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(pool, account, status="CANCELED")
+    opening = ReviewTaskOpen(
+        job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
+    )
+
+    await ActivityEnvironment().run(ReviewActivities(pool).open_review_task, opening)
+
+    assert await pool.fetchval("SELECT count(*) FROM review_tasks WHERE job_id = $1", job_id) == 0
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "CANCELED"
+
+
+async def test_a_late_decision_record_leaves_a_cancelled_task_cancelled(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The decision is audited as made; the task keeps the CANCELED its job's end gave it."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    cancelled = ReviewTaskUpdate(job_id=opening.job_id, status=ReviewStatus.CANCELED, revision="r1")
+    await env.run(review.close_review_task, cancelled)
+
+    decision = ReviewDecision(action=ReviewAction.REJECT, revision="r1", reviewer="late")
+    await env.run(
+        review.record_review_decision, ReviewAudit(job_id=opening.job_id, decision=decision, before=None, revision="r1")
+    )
+
+    assert await pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", opening.job_id) == "CANCELED"
+    assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", opening.job_id) == 1
+
+
+async def test_a_task_left_open_for_a_job_that_ended_is_not_in_the_reviewers_queue(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """What a late task write racing the job's end could leave (the end's statement cannot see a row
+    committed after it began): the queue lists only tasks whose job still waits."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    opening = await open_task_of_a_running_job(http, pool, env, ReviewActivities(pool))
+    customer_id = await pool.fetchval("SELECT customer_id FROM ingestion_jobs WHERE id = $1", opening.job_id)
+    assert [i["job_id"] for i in (await http.get("/reviews", params={"customer_id": customer_id})).json()["items"]] == [
+        opening.job_id
+    ]
+
+    await pool.execute("UPDATE ingestion_jobs SET status = 'CANCELED' WHERE id = $1", opening.job_id)
+
+    queue = (await http.get("/reviews", params={"customer_id": customer_id})).json()
+    assert (queue["items"], queue["total"]) == ([], 0)
 
 
 async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_leaves_it_closed(
