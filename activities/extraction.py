@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from cachetools import LRUCache
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from extraction.bounded import BoundedReader
 from extraction.checks import check_bill
@@ -115,7 +116,12 @@ class ExtractionActivities:
         outcome = request.extraction
         text: str | None = None
         if outcome.bill is not None:
-            text = self._document(request.artifact.uri, request.artifact.sha256).text
+            try:
+                text = self._document(request.artifact.uri, request.artifact.sha256).text
+            except DocumentRejected as rejected:  # it was read once: a parse timed out under load, say
+                raise ApplicationError(
+                    f"the stored bill did not read again: {rejected.reason}", type="DocumentRereadFailed"
+                ) from rejected
         checks = check_bill(outcome.bill, text=text) if outcome.bill is not None else []
         if outcome.bill is not None and not same_account(request.account_number, outcome.bill.account_number):
             checks.append("account_mismatch")
