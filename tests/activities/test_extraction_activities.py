@@ -18,7 +18,7 @@ from shared.settings import Settings
 from workflows.policies import NON_RETRYABLE
 
 
-async def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_failed(
+def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_failed(
     tmp_path: Path, settings: Settings
 ) -> None:
     """validate_bill rereads the stored bill when another worker extracted it. The bill was read once,
@@ -35,7 +35,7 @@ async def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_fail
     activities = ExtractionActivities(store, settings)  # a fresh worker: nothing cached
 
     with pytest.raises(ApplicationError) as raised:
-        await ActivityEnvironment().run(
+        ActivityEnvironment().run(
             activities.validate_bill, ValidateRequest(job_id=job_id, artifact=artifact, extraction=extracted)
         )
     assert raised.value.type == "DocumentRereadFailed" and raised.value.type not in NON_RETRYABLE
