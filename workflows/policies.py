@@ -41,8 +41,12 @@ DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 10, 15))
 FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
 # Object storage: transient 5xx and connection errors are common and safe to retry.
 STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
-# Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives.
-EXTRACT = ActivityPolicy(timedelta(minutes=3), _retry(2, 60, 6), heartbeat=timedelta(seconds=30))
+# Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives. Gemini's
+# overloads last minutes, not seconds: retry for up to 30 minutes (schedule-to-close), not six tries
+# (a minute), before the job fails. Requests it refuses (GeminiRejected) fail at once.
+EXTRACT = ActivityPolicy(
+    timedelta(minutes=3), _retry(2, 60, 0), heartbeat=timedelta(seconds=30), schedule_to_close=timedelta(minutes=30)
+)
 # Validation checks the extraction against the document's text: the worker that just extracted
 # it has the text in memory, any other reads the stored object again, so retry like storage.
 VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
