@@ -14,6 +14,10 @@ from extraction.evidence import Evidence
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill
 
 MAX_PERIOD_DAYS = 100
+MAX_STATEMENT_LAG_DAYS = 180
+"""A statement dated half a year after its period ends is a misread (or mistyped) year, not a bill."""
+MAX_DUE_DAYS = 180
+"""Likewise a due date half a year after the statement: bills are due in weeks."""
 CORE_DATES = ("bill_period_start", "bill_period_end", "due_date")
 
 
@@ -66,10 +70,11 @@ def _dates(bill: NormalizedBill) -> list[str]:
     start, end = bill.bill_period_start, bill.bill_period_end
     if start is not None and end is not None and not 1 <= (end - start).days <= MAX_PERIOD_DAYS:
         reasons.append("bad_period")
-    if bill.statement_date is not None and end is not None and bill.statement_date < end:
+    statement = bill.statement_date
+    if statement is not None and end is not None and not 0 <= (statement - end).days <= MAX_STATEMENT_LAG_DAYS:
         reasons.append("bad_statement_date")
     issued: date | None = bill.statement_date or end
-    if bill.due_date is not None and issued is not None and bill.due_date <= issued:
+    if bill.due_date is not None and issued is not None and not 1 <= (bill.due_date - issued).days <= MAX_DUE_DAYS:
         reasons.append("bad_due_date")
     return reasons
 

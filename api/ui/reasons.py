@@ -28,8 +28,8 @@ _TEXT_BY_CODE: dict[str, str] = {
     "sum_mismatch": "line items do not add up to the current charges",
     "balance_mismatch": "previous balance − payments + current charges ≠ total",
     "bad_period": "the billing period is not 1–100 days long",
-    "bad_statement_date": "the statement is dated before the period ends",
-    "bad_due_date": "the due date is not after the statement date",
+    "bad_statement_date": "the statement is dated before the period ends, or over 180 days after",
+    "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
 }
 
 

@@ -95,6 +95,28 @@ def test_due_before_statement(sample: tuple[NormalizedBill, str]) -> None:
     assert check_bill(changed(bill, due_date=bill.statement_date), text=None) == ["bad_due_date"]
 
 
+@pytest.mark.parametrize(
+    ("field", "days", "reason"),
+    [
+        ("statement_date", 180, None),
+        ("statement_date", 181, "bad_statement_date"),
+        ("due_date", 180, None),
+        ("due_date", 181, "bad_due_date"),
+    ],
+)
+def test_a_date_a_year_out_is_a_reason(
+    sample: tuple[NormalizedBill, str], field: str, days: int, reason: str | None
+) -> None:
+    """A reviewer typing 2062 for 2026 (check_bill vets corrections too): half a year out is a misread year."""
+    bill = sample[0]
+    assert bill.bill_period_end is not None and bill.statement_date is not None
+    base = bill.bill_period_end if field == "statement_date" else bill.statement_date
+    moved = changed(bill, **{field: base + timedelta(days=days)})
+    if field == "statement_date":  # keep the due date after the moved statement
+        moved = changed(moved, due_date=base + timedelta(days=days + 20))
+    assert check_bill(moved, text=None) == ([reason] if reason else [])
+
+
 def test_unit_mismatch(sample: tuple[NormalizedBill, str]) -> None:
     usage = [UsageReading(commodity=Commodity.WATER, quantity=Decimal(5), unit=UsageUnit.KWH)]
     assert "unit_mismatch:water" in check_bill(changed(sample[0], usage=usage), text=None)
