@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from temporalio import activity, workflow
 
-from shared.settings import Settings
+from shared.settings import LogFormat, Settings
 from shared.temporal import WORKFLOW_ID_PREFIX
 
 CONTEXT_FIELDS = ("job_id", "workflow_id", "run_id", "step", "attempt")
@@ -240,10 +240,10 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     setattr(handler, _HANDLER_MARK, True)
     handler.addFilter(ContextFilter())
     handler.addFilter(MaskingFilter())
-    console = settings.log_format.lower() == "console"
+    console = settings.log_format == LogFormat.CONSOLE
     handler.setFormatter(ConsoleFormatter() if console else JsonFormatter())
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(str(settings.log_level))
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # At DEBUG the SDK logs every activity completion and task token: never wanted in our logs.

@@ -38,7 +38,9 @@ class SecretManagerSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         if not self._project:
             return {}
-        missing = [f for f in SECRET_FIELDS if f.upper() not in os.environ and f not in os.environ]
+        # An empty variable is no value (the settings ignore it too): a compose file's placeholder
+        # ``GEMINI_API_KEY=`` must not hide the key stored here.
+        missing = [f for f in SECRET_FIELDS if not os.environ.get(f.upper()) and not os.environ.get(f)]
         if not missing:
             return {}
         from google.api_core.exceptions import NotFound

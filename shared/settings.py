@@ -41,15 +41,37 @@ class AnalyticsKind(StrEnum):
     DISABLED = "disabled"
 
 
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LogLevel | None:
+        """``LOG_LEVEL=info`` is meant as INFO; ``LOG_LEVEL=verbose`` is refused at start-up."""
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LogFormat | None:
+        return cls._value2member_map_.get(value.lower()) if isinstance(value, str) else None  # type: ignore[return-value]
+
+
 class Settings(BaseSettings):
     """One settings object per process, read from the environment once."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = REPO_ROOT / ".data"
-    log_level: str = "INFO"
-    log_format: str = Field(default="json", description="json or console")
+    log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = Field(default=LogFormat.JSON, description="json or console")
 
     # Temporal
     temporal_address: str = "localhost:7233"

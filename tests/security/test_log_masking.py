@@ -24,7 +24,7 @@ from temporalio.client import Client
 
 from shared.logs import configure_logging
 from shared.review import ReviewAction, ReviewDecision
-from shared.settings import Settings
+from shared.settings import LogFormat, LogLevel, Settings
 from tests.helpers import TERMINAL, wait_for_status
 from tests.security.test_encrypted_history import (
     ACCOUNT_NUMBER,
@@ -50,7 +50,9 @@ def captured_logs(settings: Settings) -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     buffer = io.StringIO()
-    configure_logging(settings.model_copy(update={"log_level": "DEBUG", "log_format": "json"}), stream=buffer)
+    configure_logging(
+        settings.model_copy(update={"log_level": LogLevel.DEBUG, "log_format": LogFormat.JSON}), stream=buffer
+    )
     try:
         yield buffer
     finally:

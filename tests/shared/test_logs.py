@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment
 
 from shared.logs import NOISY_LOGGERS, configure_logging, log_context, mask_account, mask_text
-from shared.settings import Settings
+from shared.settings import LogFormat, LogLevel, Settings
 
 API_KEY = "mm_Zx9-Qw_ErTy1234UiOpAsDf"
 ACCOUNT = "4455-6677-8899"
@@ -182,3 +183,20 @@ def test_mask_account(raw: str, masked: str) -> None:
 )
 def test_mask_text_leaves_dates_ids_and_amounts(harmless: str) -> None:
     assert mask_text(harmless) == harmless
+
+
+@pytest.mark.parametrize(("variable", "value"), [("LOG_FORMAT", "text"), ("LOG_LEVEL", "verbose")])
+def test_a_log_setting_that_means_nothing_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """``LOG_FORMAT=text`` used to give JSON without a word, and a bad level failed only once logging began."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.lower()):
+        Settings()
+
+
+def test_log_settings_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "Console")
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    settings = Settings()
+    assert (settings.log_format, settings.log_level) == (LogFormat.CONSOLE, LogLevel.WARNING)

@@ -71,6 +71,17 @@ def test_environment_wins_and_is_not_looked_up(fake_secret_manager: list[str], m
     assert not any("database-url" in path for path in fake_secret_manager)
 
 
+def test_an_empty_variable_is_no_value_and_secret_manager_is_asked(
+    fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GEMINI_API_KEY=`` left as a placeholder in a compose file must not hide the stored key
+    (EXTRACTOR=auto would quietly run without Gemini)."""
+    monkeypatch.setenv("GEMINI_API_KEY", "")
+    settings = Settings()
+    assert settings.gemini_api_key is not None
+    assert settings.gemini_api_key.get_secret_value() == "from-secret-manager"
+
+
 def test_nothing_is_asked_without_a_project(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SECRET_MANAGER_PROJECT", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
