@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from typing import Annotated
 
@@ -39,14 +40,15 @@ async def upload_bill(
 ) -> JobPublic:
     """Store the file (type sniffed from its bytes; the filename is never used) and start ingestion."""
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
-    existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
-    if existing is not None:
-        check_replay(existing, account=account, job_type=JobType.UPLOAD)
-        response.status_code = status.HTTP_200_OK
-        return job_public(existing, state.settings)
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
         raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
+    existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
+    if existing is not None:
+        sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: off the loop
+        check_replay(existing, account=account, job_type=JobType.UPLOAD, upload_sha256=sha256)
+        response.status_code = status.HTTP_200_OK
+        return job_public(existing, state.settings)
     if not data:
         raise Problem(422, "the uploaded file is empty")
     content_type = sniff_content_type(data)

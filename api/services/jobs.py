@@ -39,10 +39,15 @@ async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: 
     return dict(row) if row else None
 
 
-def check_replay(existing: dict[str, Any], *, account: dict[str, Any], job_type: JobType) -> None:
-    """An Idempotency-Key answers again only for the request it was first used with."""
+def check_replay(
+    existing: dict[str, Any], *, account: dict[str, Any], job_type: JobType, upload_sha256: str | None = None
+) -> None:
+    """An Idempotency-Key answers again only for the request it was first used with (an upload: the same file)."""
     if existing["utility_account_id"] != account["id"] or existing["job_type"] != job_type:
         raise Problem(422, "this Idempotency-Key was already used for a different request")
+    first_upload = (existing.get("start_request") or {}).get("upload") or {}
+    if upload_sha256 is not None and first_upload.get("sha256") not in (None, upload_sha256):
+        raise Problem(422, "this Idempotency-Key was already used to upload a different file")
 
 
 async def start_job(
@@ -103,7 +108,7 @@ async def start_job(
     if row is None:
         existing = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
         assert existing is not None
-        check_replay(existing, account=account, job_type=job_type)
+        check_replay(existing, account=account, job_type=job_type, upload_sha256=upload.sha256 if upload else None)
         job = existing
     else:
         job = dict(row)

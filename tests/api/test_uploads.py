@@ -202,6 +202,10 @@ async def test_an_idempotency_key_replays_only_its_own_request(http: httpx.Async
     as_upload = await upload(http, first_account["id"], data, key=f"run-{unique}")
     assert as_upload.status_code == 422, "a key first used to fetch from the provider is not an upload's"
 
+    other_file = await upload(http, first_account["id"], data + b"\nPage 2\n", key=f"up-{unique}")
+    assert other_file.status_code == 422, "another file under the first file's key would be dropped unread"
+    assert "different file" in other_file.json()["detail"]
+
 
 async def test_a_job_is_found_under_any_spelling_of_its_id(http: httpx.AsyncClient, unique: str) -> None:
     account = await create_account(http, provider="pge", account_number=f"UUID-{unique}")
