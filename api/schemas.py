@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from shared.analytics import MonthlyTotal
 from shared.bill import NormalizedBill, Provider, Text
-from shared.models import JobStatus, JobType, MonthlyTotalPublic, StepRecord
+from shared.models import JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
 
@@ -93,8 +94,9 @@ class DashboardPublic(BaseModel):
     jobs_by_status: dict[str, int]
     bills_count: int
     total_billed: Decimal
-    monthly: list[MonthlyTotalPublic]
+    monthly: list[MonthlyTotal]
     monthly_source: str
+    """``analytics_rollup``, or ``postgres`` when analytics is off or down: the same figures either way."""
 
 
 class ReviewSummary(BaseModel):

@@ -7,7 +7,6 @@ here: workflows carry an ``ArtifactRef`` (claim check) instead.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -218,11 +217,3 @@ class PublishRequest(BaseModel):
     customer_id: int
     utility_account_id: int
     bill: NormalizedBill
-
-
-class MonthlyTotalPublic(BaseModel):
-    utility_account_id: int
-    month: date
-    total_cost: Decimal
-    kwh: Decimal | None = None
-    bills: int

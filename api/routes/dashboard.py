@@ -12,14 +12,30 @@ from fastapi import APIRouter
 from api.deps import DashboardDep, IdPath, StateDep
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
-from shared.analytics import months_back
-from shared.models import MonthlyTotalPublic
+from shared.analytics import MonthlyTotal, months_back
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["dashboard"])
 
 DASHBOARD_MONTHS = 24
 """Monthly figures cover this month and the 23 before it, from either source."""
+
+MONTHLY_FROM_POSTGRES = """
+SELECT b.utility_account_id, b.month, COALESCE(sum(b.total_amount), 0) AS total_cost,
+       COALESCE(sum(u.kwh), 0) AS kwh, COALESCE(sum(u.therms), 0) AS therms,
+       COALESCE(sum(u.ccf), 0) AS ccf, COALESCE(sum(u.gallons), 0) AS gallons, count(*) AS bills
+  FROM (SELECT *, date_trunc('month', COALESCE(bill_period_end, statement_date, (created_at AT TIME ZONE 'UTC')::date))
+                  ::date AS month
+          FROM bills WHERE customer_id = $1) AS b
+  LEFT JOIN LATERAL (
+        SELECT sum(quantity) FILTER (WHERE unit = 'kWh') AS kwh, sum(quantity) FILTER (WHERE unit = 'therm') AS therms,
+               sum(quantity) FILTER (WHERE unit = 'CCF') AS ccf, sum(quantity) FILTER (WHERE unit = 'gal') AS gallons
+          FROM bill_usage WHERE bill_id = b.id) AS u ON TRUE
+ WHERE b.month >= $2
+ GROUP BY 1, 2 ORDER BY 2 DESC, 1
+"""
+"""The rollup's figures (``shared.analytics.ROLLUP_SQL``) from Postgres: the same months, measures and
+zeroes, so the dashboard's answer has one shape whichever source gave it."""
 
 
 @router.get("/customers/{customer_id}/dashboard", response_model=DashboardPublic)
@@ -38,37 +54,19 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
     totals = await pool.fetchrow(
         "SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1", customer_id
     )
-    monthly: list[MonthlyTotalPublic] | None = None
+    monthly: list[MonthlyTotal] | None = None
     source = "postgres"
     if state.sink is not None:
         try:
-            monthly = [
-                MonthlyTotalPublic(
-                    utility_account_id=m.utility_account_id,
-                    month=m.month,
-                    total_cost=m.total_cost,
-                    kwh=m.kwh,
-                    bills=m.bills,
-                )
-                for m in await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
-            ]
+            monthly = await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
             source = "analytics_rollup"
         except Exception:  # any warehouse failure: the same figures from Postgres
             logger.warning("analytics rollup unavailable; monthly figures from Postgres", exc_info=True)
     if monthly is None:
-        # The same 24 months the rollup answers for (not 24 rows: one per account and month);
-        # a month whose bills all lack a total counts 0, as the rollup does.
         rows = await pool.fetch(
-            """
-            SELECT utility_account_id, date_trunc('month', bill_period_end)::date AS month,
-                   COALESCE(sum(total_amount), 0) AS total_cost, count(*) AS bills
-              FROM bills WHERE customer_id = $1 AND bill_period_end >= $2
-             GROUP BY 1, 2 ORDER BY 2 DESC, 1
-            """,
-            customer_id,
-            months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS),
+            MONTHLY_FROM_POSTGRES, customer_id, months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS)
         )
-        monthly = [MonthlyTotalPublic(**dict(r)) for r in rows]
+        monthly = [MonthlyTotal(**dict(r)) for r in rows]
     return DashboardPublic(
         customer=CustomerPublic.model_validate(customer),
         accounts=[UtilityAccountPublic.model_validate(account_public(dict(a))) for a in accounts],

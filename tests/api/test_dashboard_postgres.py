@@ -1,12 +1,15 @@
-"""``GET /customers/{id}/dashboard`` with analytics disabled or failing: the monthly figures come from Postgres."""
+"""``GET /customers/{id}/dashboard``: monthly figures from the analytics rollup, or from Postgres when
+analytics is disabled or failing, the same either way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
@@ -15,7 +18,7 @@ import pytest
 from api.main import create_app
 from shared.analytics import months_back
 from shared.settings import AnalyticsKind, Settings
-from tests.helpers import insert_job, serve
+from tests.helpers import account_digits, bill_text, create_account, insert_job, serve, wait_for_status
 from worker.resources import Resources
 
 
@@ -100,3 +103,46 @@ async def test_a_failing_warehouse_falls_back_to_postgres(
     body = response.json()
     assert body["monthly_source"] == "postgres"
     assert [Decimal(m["total_cost"]) for m in body["monthly"]] == [Decimal("42.00")]
+
+
+def _figures(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The monthly rows with their numbers as Decimals ("60" from the warehouse is "60.00" from Postgres)."""
+    return [
+        {k: Decimal(v) if isinstance(v, str) and k != "month" else v for k, v in m.items()} for m in body["monthly"]
+    ]
+
+
+async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
+    http: httpx.AsyncClient, postgres_dashboard: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Two bills through the pipeline, then the rollup: both sources answer the same months, costs and kWh."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    february = bill_text(number, total="60.00")
+    march = (
+        february.replace("02/01/2026 - 02/28/2026", "03/01/2026 - 03/31/2026")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 04/05/2026")
+        .replace("Due Date: 03/25/2026", "Due Date: 04/25/2026")
+        .replace("350 kWh", "410 kWh")
+    )
+    for text in (february, march):
+        started = await http.post(
+            "/bills",
+            files={"file": ("bill.txt", text.encode(), "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+        )
+        assert started.status_code == 201, started.text
+        assert (await wait_for_status(http, started.json()["id"], within=90))["status"] == "SUCCEEDED"
+    sink = resources.sink
+    assert sink is not None, "the session's worker publishes to the BigQuery emulator"
+    await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 3, 31))
+
+    from_rollup = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    from_postgres = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+
+    assert (from_rollup["monthly_source"], from_postgres["monthly_source"]) == ("analytics_rollup", "postgres")
+    assert _figures(from_rollup) == _figures(from_postgres)
+    assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(from_postgres)] == [
+        ("2026-03-01", Decimal(60), Decimal(410), 1),
+        ("2026-02-01", Decimal(60), Decimal(350), 1),
+    ]
