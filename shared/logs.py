@@ -72,7 +72,7 @@ _API_KEY = re.compile(r"\bmm_[A-Za-z0-9_-]{16,}")
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 # "api_key=...", "X-API-Key: ...", '"password": "..."': the name ends in a secret word.
 _KEY_VALUE = re.compile(
-    r"(?i)\b([\w-]*(?:key|token|secret|password|passwd|pwd|authorization|cookie|credentials?))"
+    r"(?i)\b([\w-]*(?:keys?|token|secrets?|passwords?|passwd|pwd|authorization|cookies?|credentials?))"
     r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")

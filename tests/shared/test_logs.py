@@ -171,6 +171,23 @@ def test_mask_account(raw: str, masked: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "secret",
+    [
+        "PAYLOAD_KEYS=k1:c2VjcmV0LWtleS1ieXRlcw",
+        "db_passwords: hunter2",
+        "client_secrets='s3cr3t'",
+        "session_cookies=abc.def",
+        "api_token=t0k3n",
+    ],
+)
+def test_mask_text_masks_secret_names_in_the_plural_too(secret: str) -> None:
+    """A variable of several keys (``PAYLOAD_KEYS``) is as secret as one."""
+    name, _, value = secret.partition("=") if "=" in secret else secret.partition(":")
+    masked = mask_text(f"refused {secret} at start-up")
+    assert value.strip(" '") not in masked and name in masked
+
+
+@pytest.mark.parametrize(
     "harmless",
     [
         "period 2024-01-15 to 2024-02-14",
