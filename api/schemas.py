@@ -73,6 +73,8 @@ class JobPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the page after this one; stable while new jobs arrive (None: no more)."""
 
 
 class BillPublic(BaseModel):

@@ -18,10 +18,10 @@ from api.deps import (
     StateDep,
     rate_limit,
 )
-from api.problems import Problem
+from api.problems import Problem, problem_responses
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
-from api.services.jobs import get_job_row, job_public, read_job, start_job
+from api.services.jobs import JobCursor, get_job_row, job_public, read_job, start_job
 from shared.artifacts import ArtifactNotFound
 from shared.models import JobStatus, JobType
 
@@ -106,7 +106,7 @@ async def agent_result(job_id: str, state: StateDep, principal: ReaderDep) -> Jo
     return await read_job(state.pool, state.client, state.settings, principal=principal, job_id=job_id)
 
 
-@router.get("/jobs", response_model=JobPage)
+@router.get("/jobs", response_model=JobPage, responses=problem_responses(422))
 async def list_jobs(
     state: StateDep,
     principal: ReaderDep,
@@ -114,8 +114,16 @@ async def list_jobs(
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status and customer (scoped keys see their own)."""
+    """Jobs, newest first, filtered by status and customer (scoped keys see their own).
+
+    Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while jobs are being
+    created: an offset counts from the newest job, so every new one shifts the pages after it.
+    """
+    if cursor is not None and offset:
+        raise Problem(422, "send either cursor or offset, not both")
+    after = JobCursor.decode(cursor) if cursor is not None else None
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return JobPage(items=[], total=0, limit=limit, offset=offset)
@@ -123,13 +131,24 @@ async def list_jobs(
     where = "($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR customer_id = $2)"
     total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
     rows = await state.pool.fetch(
-        f"SELECT * FROM ingestion_jobs WHERE {where} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+        f"SELECT * FROM ingestion_jobs WHERE {where}"
+        " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
         status_filter,
         customer_id,
         limit,
         offset,
+        after.created_at if after else None,
+        after.job_id if after else None,
     )
-    return JobPage(items=[job_public(dict(r), state.settings) for r in rows], total=total, limit=limit, offset=offset)
+    last = rows[-1] if len(rows) == limit else None
+    return JobPage(
+        items=[job_public(dict(r), state.settings) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=JobCursor(created_at=last["created_at"], job_id=last["id"]).encode() if last else None,
+    )
 
 
 @router.get(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +25,28 @@ from shared.temporal import web_ui_link, workflow_id_for
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobCursor:
+    """Where a page of ``GET /jobs`` ended (newest first): the next page starts after this job."""
+
+    created_at: datetime
+    job_id: uuid.UUID
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.created_at.isoformat()}|{self.job_id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, cursor: str) -> JobCursor:
+        try:
+            stamp, _, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+            created_at = datetime.fromisoformat(stamp)
+            if created_at.tzinfo is None:
+                raise ValueError("a cursor's time is in UTC")
+            return cls(created_at=created_at, job_id=uuid.UUID(job_id))
+        except (ValueError, UnicodeError, binascii.Error):
+            raise Problem(422, "cursor is not a next_cursor this API gave") from None
 
 
 def idempotency_scope(principal: Principal) -> str:

@@ -1,0 +1,38 @@
+"""``GET /jobs``: newest first, and a cursor that keeps its place while new jobs arrive."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import create_account, insert_job
+from worker.resources import Resources
+
+
+async def test_paging_by_cursor_neither_repeats_nor_skips_a_job_while_jobs_arrive(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """By offset, a job created between two pages pushes the first page's last job onto the second."""
+    account = await create_account(http, provider="pge", account_number=f"PAGE-{unique}")
+    older = [await insert_job(resources.pool, account, status="SUCCEEDED") for _ in range(5)]
+    query = {"customer_id": account["customer_id"], "limit": 2}
+
+    first = (await http.get("/jobs", params=query)).json()
+    newer = await insert_job(resources.pool, account, status="SUCCEEDED")
+    seen = [job["id"] for job in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        page = (await http.get("/jobs", params={**query, "cursor": cursor})).json()
+        seen += [job["id"] for job in page["items"]]
+        cursor = page["next_cursor"]
+
+    assert sorted(seen) == sorted(older), "every job there when paging began, once; the newer one is on page one"
+    assert len(seen) == len(set(seen))
+    assert (await http.get("/jobs", params=query)).json()["items"][0]["id"] == newer
+
+
+async def test_a_cursor_that_is_not_one_is_a_422(http: httpx.AsyncClient) -> None:
+    for bad in ("not-base64!", "bm8gYmFy", "MjAyNi0wMS0wMXxub3QtYS11dWlk"):
+        response = await http.get("/jobs", params={"cursor": bad})
+        assert response.status_code == 422, response.text
+    both = await http.get("/jobs", params={"cursor": "x", "offset": 2})
+    assert both.status_code == 422 and "either cursor or offset" in both.json()["detail"]
