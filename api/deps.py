@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
 from api.problems import Problem
+from api.services.jobs import find_idempotent_job
 from api.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -101,23 +102,27 @@ ArtifactReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIE
 DashboardDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 
 
-def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
-    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
-
-    async def check(state: StateDep, principal: PrincipalDep) -> None:
-        wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
-        if wait is not None:
-            raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
-
-    return check
-
-
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-"""A database id in a path: out-of-range values are a 422, never a database error."""
-
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key", min_length=1, max_length=200, description="Same key, same job: never a second workflow"
     ),
 ]
+
+
+def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
+
+    async def check(state: StateDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None) -> None:
+        wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
+        if wait is None:
+            return
+        if idempotency_key and await find_idempotent_job(state.pool, principal=principal, key=idempotency_key):
+            return  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
+        raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
+
+    return check
+
+
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""A database id in a path: out-of-range values are a 422, never a database error."""

@@ -94,3 +94,21 @@ async def test_idempotency_keys_are_scoped_per_api_key(
             assert response.status_code == 201
             ids.append(response.json()["id"])
     assert ids[0] != ids[1]
+
+
+async def test_a_retried_start_is_answered_even_past_the_budget(
+    limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A client whose 201 was lost sends the start again under its Idempotency-Key: it gets its job, not a 429."""
+    account = await create_account(http, provider="pge", account_number=f"RLR-{unique}")
+    key = (await create_key(resources.pool, name=f"rlr-{unique}", role=Role.INGEST)).key
+    async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        body = {"utility_account_id": account["id"]}
+        first = await c.post("/jobs", json=body, headers={"Idempotency-Key": f"once-{unique}"})
+        assert [(await c.post("/jobs", json=body)).status_code for _ in range(3)] == [201, 201, 429]
+
+        again = await c.post("/jobs", json=body, headers={"Idempotency-Key": f"once-{unique}"})
+        assert (first.status_code, again.status_code) == (201, 200), again.text
+        assert again.json()["id"] == first.json()["id"]
+        fresh = await c.post("/jobs", json=body, headers={"Idempotency-Key": f"new-{unique}"})
+        assert fresh.status_code == 429, "a key never used is a new start: the budget applies"
