@@ -12,7 +12,9 @@ COPY extraction ./extraction
 COPY eval ./eval
 COPY stack ./stack
 # Bytecode for /app too: the workflow sandbox re-imports workflow modules for every run.
-RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --create-home minimeter
+# DATA_DIR (/app/.data) is the service user's: ARTIFACT_STORE=local and ANALYTICS=local write there.
+RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --create-home minimeter \
+    && mkdir -p /app/.data && chown minimeter /app/.data
 USER minimeter
 EXPOSE 8000
 CMD ["python", "-m", "api"]

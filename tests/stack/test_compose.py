@@ -57,13 +57,36 @@ def test_no_credentials_committed() -> None:
             assert value.strip().startswith("${"), f"literal credential in compose file: {line.strip()}"
 
 
+def test_only_the_api_listens_beyond_the_host(services: dict) -> None:
+    """Temporal's frontend and Web UI ask no one who they are: anyone reaching them could reset workflows."""
+    published = {name: service.get("ports", []) for name, service in services.items()}
+    assert published.pop("api") == ["8000:8000"]
+    assert all(port.startswith("127.0.0.1:") for ports in published.values() for port in ports), published
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_app_services_are_given_google_credentials_and_a_project(services: dict, name: str) -> None:
+    """Without them the API and the workers fail at start-up anywhere but on Google Cloud."""
+    env = services[name]["environment"]
+    assert env["GCP_PROJECT"].startswith("${GCP_PROJECT:?")
+    mounts = [volume.rsplit(":", 2) for volume in services[name]["volumes"]]
+    assert [target for _, target, mode in mounts if mode == "ro"] == [env["GOOGLE_APPLICATION_CREDENTIALS"]]
+
+
 def test_ui_points_at_the_codec_endpoint(services: dict) -> None:
     assert services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 def test_docker_compose_config_is_valid() -> None:
-    env = {"TEMPORAL_DB_PASSWORD": "x", "APP_DB_PASSWORD": "x", "PAYLOAD_KEYS": "k:x", "PATH": "/usr/bin:/bin"}
+    env = {
+        "TEMPORAL_DB_PASSWORD": "x",
+        "APP_DB_PASSWORD": "x",
+        "PAYLOAD_KEYS": "k:x",
+        "GCP_PROJECT": "p",
+        "GCP_CREDENTIALS_FILE": "/dev/null",
+        "PATH": "/usr/bin:/bin",
+    }
     result = subprocess.run(
         [shutil.which("docker") or "docker", "compose", "-f", str(COMPOSE), "config", "-q"],
         env=env,
