@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -83,13 +84,24 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     return [line, head, line, *body, line]
 
 
-def run_demo(api: str, key: str, settings: Settings) -> None:
-    """Ingest one demo bill through the REST API and print what happened and where it landed."""
+def run_demo(
+    api: str, key: str, settings: Settings, *, running: Callable[[], bool] = lambda: True, within: float = 180
+) -> None:
+    """Ingest one demo bill through the REST API and print what happened and where it landed.
+
+    Gives up waiting (and says so) when ``running`` turns false, a worker or the API having
+    exited, or after ``within`` seconds: ``make run`` must not hang on a job nothing works on.
+    """
     with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
         demo = _demo_account(http, settings)
         started = time.monotonic()
         job = http.post("/jobs", json={"utility_account_id": demo["account_id"]}).json()
         while job["status"] not in TERMINAL:
+            if not running():
+                raise RuntimeError(f"a child process exited while the demo job was {job['status']}: see the logs")
+            if time.monotonic() - started > within:
+                say(f"demo job {job['id']} still {job['status']} after {within:.0f}s: see {job['web_ui_url']}")
+                return
             time.sleep(0.2)
             job = http.get(f"/jobs/{job['id']}").json()
         result = job.get("result") or {}

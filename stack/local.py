@@ -19,11 +19,22 @@ from shared.settings import Settings
 from stack.emulators import BigQueryEmulator, GcsEmulator
 from stack.services import (
     embedded_postgres_url,
+    ensure_port_free,
     start_embedded_postgres,
     start_temporal_dev_server,
     stop_embedded_postgres,
+    stop_process,
     wait_for_port,
 )
+
+__all__ = [
+    "CO_LOCATED_BATCH_NICE",
+    "LocalStack",
+    "StackOptions",
+    "finish_stopping_undisturbed",
+    "stop_on_sigterm",
+    "stop_process",
+]
 
 CO_LOCATED_BATCH_NICE = 10
 """How much nicer than the API the worker and the dev server run in the local stack (``WORKER_NICE``
@@ -149,8 +160,9 @@ class LocalStack:
         return proc
 
     def start_api(self) -> subprocess.Popen[bytes]:
+        ensure_port_free("127.0.0.1", self.options.api_port, "the API")
         self.api = self._spawn("api", "api.log", {"API_PORT": str(self.options.api_port)})
-        wait_for_port("127.0.0.1", self.options.api_port, timeout=60)
+        wait_for_port("127.0.0.1", self.options.api_port, timeout=60, process=self.api)  # close() stops it
         return self.api
 
     @property
@@ -176,29 +188,29 @@ class LocalStack:
             self.stop_postgres()
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""``kill``, a supervisor or a CI timeout; a closed terminal or a dropped SSH session."""
+
+
 def stop_on_sigterm() -> None:
-    """Make SIGTERM (``kill``, a supervisor, a CI timeout) unwind like Ctrl-C.
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C.
 
     Python's default ends the process at once, skipping the ``finally`` that stops the
-    stack: Temporal, Postgres, the emulators and the API would run on, orphaned.
+    stack: Temporal, Postgres, the emulators and the API (each in a session of its own)
+    would run on, orphaned, holding their ports.
     """
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+
+
+def finish_stopping_undisturbed() -> None:
+    """Once stopping has begun, a second Ctrl-C, SIGTERM or SIGHUP must not cut it short."""
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 40) -> int | None:
-    """SIGTERM, wait, then SIGKILL: returns the exit code."""
-    if proc.poll() is not None:
-        return proc.returncode
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 async def ensure_admin_key(settings: Settings) -> str:

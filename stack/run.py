@@ -7,12 +7,11 @@ the demo job's result; Ctrl-C stops everything (the worker gracefully).
 
 from __future__ import annotations
 
-import signal
 import time
 
 from shared.settings import get_settings
 from stack.demo import run_demo, say
-from stack.local import LocalStack, StackOptions, stop_on_sigterm
+from stack.local import LocalStack, StackOptions, finish_stopping_undisturbed, stop_on_sigterm
 
 
 def main() -> None:
@@ -37,7 +36,7 @@ def main() -> None:
         worker = stack.start_worker()
         api = stack.start_api()
         say(f"API {stack.api_url} (OpenAPI at {stack.api_url}/docs); logs in {stack.logs}")
-        run_demo(stack.api_url, key, stack.settings())
+        run_demo(stack.api_url, key, stack.settings(), running=lambda: worker.poll() is None and api.poll() is None)
         say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
         while worker.poll() is None and api.poll() is None:
             time.sleep(0.5)
@@ -45,7 +44,7 @@ def main() -> None:
     except KeyboardInterrupt:
         say("stopping")
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
+        finish_stopping_undisturbed()
         stack.close()
         say("stopped")
 

@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from shared import search_attributes
 from shared.priority import lower_session_priority
@@ -40,15 +42,71 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
+def port_in_use(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Refuse to start ``what`` where something already listens: waiting for the port would find
+    that process instead, while ours died unseen (a dev server left by an earlier run, say)."""
+    if port_in_use(host, port):
+        raise RuntimeError(f"{host}:{port} is already in use, so {what} cannot listen there (left running earlier?)")
+
+
+def wait_for_port(
+    host: str, port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until ``host:port`` accepts connections; with ``process``, fail as soon as it exits instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process meant to listen on {host}:{port} exited ({process.returncode})")
+        if port_in_use(host, port):
+            return
+        time.sleep(0.1)
     raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s")
+
+
+def start_listening(
+    args: list[str],
+    *,
+    port: int,
+    what: str,
+    timeout: float,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    **popen: Any,
+) -> subprocess.Popen[bytes]:
+    """Start a server process in a session of its own and wait for its port.
+
+    Whatever interrupts the wait (Ctrl-C, SIGTERM, a timeout, the process dying) stops the
+    process before it goes on: nobody else holds it yet, so nobody else would.
+    """
+    ensure_port_free("127.0.0.1", port, what)
+    proc: subprocess.Popen[bytes] = subprocess.Popen(args, start_new_session=True, **popen)
+    try:
+        if on_start is not None:
+            on_start(proc)
+        wait_for_port("127.0.0.1", port, timeout=timeout, process=proc)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 40) -> int | None:
+    """SIGTERM, wait, then SIGKILL: returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 DEV_SERVER_GO_ENV = {"GOGC": "400"}
@@ -101,10 +159,16 @@ def start_temporal_dev_server(
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=dev_server_env())
-    lower_session_priority(proc.pid, nice)  # it leads a session of its own
-    wait_for_port("127.0.0.1", port, timeout=60)
-    return proc
+    return start_listening(
+        args,
+        port=port,
+        what="the Temporal dev server",
+        timeout=60,
+        on_start=lambda proc: lower_session_priority(proc.pid, nice),  # it leads a session of its own
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=dev_server_env(),
+    )
 
 
 def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyped-def]

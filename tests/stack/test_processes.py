@@ -1,0 +1,58 @@
+"""The local stack's child processes: none is left running when starting it fails or is interrupted."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stack.services import free_port, start_listening
+
+NEVER_LISTENS = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def test_a_server_that_dies_before_listening_is_reported_at_once() -> None:
+    """Not after the whole timeout: the wait watches the process as well as the port."""
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"exited \(3\)"):
+        start_listening([sys.executable, "-c", "raise SystemExit(3)"], port=free_port(), what="a server", timeout=30)
+    assert time.monotonic() - began < 10
+
+
+def test_a_server_whose_wait_is_cut_short_is_stopped_not_orphaned() -> None:
+    """A timeout here, or Ctrl-C or SIGTERM in ``make run``: the half-started server goes too."""
+    started: list[subprocess.Popen[bytes]] = []
+    with pytest.raises(TimeoutError):
+        start_listening(NEVER_LISTENS, port=free_port(), what="a server", timeout=0.5, on_start=started.append)
+    [proc] = started
+    assert proc.poll() is not None, "the process outlived its failed start"
+
+
+def test_a_port_already_taken_is_refused_before_anything_starts() -> None:
+    """Else the wait would find the old listener (a dev server left by an earlier run) and go on with it."""
+    started: list[subprocess.Popen[bytes]] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match="already in use"):
+            start_listening(NEVER_LISTENS, port=port, what="a server", timeout=5, on_start=started.append)
+    assert started == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_unwind_like_ctrl_c(signum: int) -> None:
+    """A closed terminal (SIGHUP) must stop the stack's children as Ctrl-C does, through ``finally``."""
+    program = (
+        "import time\nfrom stack.local import stop_on_sigterm\nstop_on_sigterm()\nprint('ready', flush=True)\n"
+        "try:\n    time.sleep(30)\nfinally:\n    print('stopping the stack', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signum)
+    out, _ = proc.communicate(timeout=20)
+    assert "stopping the stack" in out
