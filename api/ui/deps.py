@@ -6,11 +6,14 @@ from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
 
+from api.auth import Principal, Role
+from api.deps import authenticate_request
 from api.problems import Problem
 from api.ui.session import current_session, session_binding, sessions_for
 
 LOGIN_PATH = "/ui/login"
 HOME_PATH = "/ui/reviews"
+REVIEW_ROLES = frozenset({Role.ADMIN, Role.REVIEWER})
 
 
 class LoginRequired(HTTPException):
@@ -28,10 +31,25 @@ def safe_next(target: str | None) -> str:
     return HOME_PATH
 
 
-def require_login(request: Request) -> None:
-    """No session and no API key header: send the browser to sign in rather than a 401."""
+async def require_login(request: Request) -> None:
+    """No session and no API key header: send the browser to sign in rather than a 401.
+
+    A session whose key was revoked, or no longer has a reviewer's role, ends here and the
+    browser signs in again: else every page would answer 401 or 403, none would offer Sign
+    out, and the browser would be locked out until its cookie expired.
+    """
     headers = request.headers
-    if current_session(request) is None and "authorization" not in headers and "x-api-key" not in headers:
+    if "authorization" in headers or "x-api-key" in headers:
+        return
+    session = current_session(request)
+    if session is None:
+        raise LoginRequired(request)
+    try:
+        principal: Principal | None = await authenticate_request(request, request.app.state.minimeter)
+    except Problem:
+        principal = None
+    if principal is None or principal.role not in REVIEW_ROLES:
+        await sessions_for(request.app).drop(session.id)
         raise LoginRequired(request)
 
 

@@ -96,9 +96,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
 def _money(value: str) -> str:
-    """Accept what people type: ``$1,234.50`` is 1234.50."""
-    return value.replace("$", "").replace(",", "").replace(" ", "")
+    """Accept what people type: ``$1,234.50`` is 1234.50; ``12,50`` is refused, not read as 1250."""
+    plain = value.replace("$", "").replace(" ", "")
+    if "," in plain and not _THOUSANDS.fullmatch(plain):
+        raise ValueError(f"{value!r}: write numbers with a point for decimals (1234.50 or 1,234.50)")
+    return plain.replace(",", "")
 
 
 def error_messages(err: ValidationError) -> tuple[list[str], set[str]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate
+from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
 from api.problems import Problem
-from api.ui.deps import HOME_PATH, LOGIN_PATH, safe_next, verify_csrf
+from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verify_csrf
 from api.ui.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -25,7 +25,6 @@ from api.ui.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-REVIEW_ROLES = frozenset({Role.ADMIN, Role.REVIEWER})
 LOGIN_FORM_SECONDS = 3600
 
 
@@ -87,11 +86,16 @@ async def _principal(state: StateDep, key: str) -> Principal | None:
     return await authenticate(state.pool, key) if key else None
 
 
-@router.post("/ui/logout", dependencies=[Depends(verify_csrf)])
+@router.post("/ui/logout")
 async def logout(request: Request) -> Response:
-    """End the session on the server (not just in the browser): the id stops working at once, everywhere."""
+    """End the session on the server (not just in the browser): the id stops working at once, everywhere.
+
+    A page left open past its session's end signs out too (to the sign-in page, not a 403): with
+    no session there is nothing a forged request could end, so no CSRF token to check.
+    """
     session = current_session(request)
     if session is not None:
+        await verify_csrf(request)
         await sessions_for(request.app).drop(session.id)
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)

@@ -108,6 +108,10 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     except ValueError as err:
         task = await read_task(state, principal, job_id)
         return _task_response(request, task, values, error=str(err), note=note, status_code=422)
+    if body.action is ReviewAction.APPROVE:
+        task = await read_task(state, principal, job_id)
+        if values != BillForm.from_bill(task.bill):  # Enter in a field submits with the first button: Approve
+            return _task_response(request, task, values, error=EDITED_BUT_APPROVED, note=note, status_code=422)
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:
@@ -129,6 +133,12 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     if session is not None:
         await sessions_for(request.app).flash(session, f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
     return RedirectResponse(HOME_PATH, status_code=303)
+
+
+EDITED_BUT_APPROVED = (
+    "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
+    " your changes, or reload the page to approve the extracted values."
+)
 
 
 def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:

@@ -33,7 +33,7 @@ class Tenants:
 
 
 async def _tenant(http: httpx.AsyncClient, resources: Resources, name: str) -> Tenant:
-    """A customer, an account, a finished job with a stored bill and an open review task.
+    """A customer, an account, a job awaiting review with a stored bill and its open review task.
 
     Rows are written directly: this is about who may read them, not about the pipeline.
     """
@@ -45,7 +45,7 @@ async def _tenant(http: httpx.AsyncClient, resources: Resources, name: str) -> T
     assert account.status_code == 201, account.text
     account_id = account.json()["id"]
     pool = resources.pool
-    job_id = await insert_job(pool, account.json(), status="SUCCEEDED")
+    job_id = await insert_job(pool, account.json(), status="NEEDS_REVIEW")
     ref = await asyncio.to_thread(
         resources.store.put_once,
         job_id=job_id,

@@ -58,6 +58,23 @@ def test_edits_blank_rows_and_typed_money() -> None:
     assert bill.customer_name is None
 
 
+@pytest.mark.parametrize(
+    ("field", "typed"), [("total_amount", "12,50"), ("line_items-0-amount", "1.234,56"), ("usage-0-quantity", "1,5")]
+)
+def test_a_decimal_comma_is_refused_not_read_as_thousands(field: str, typed: str) -> None:
+    """A keyboard in many locales types 12,50 for twelve and a half: read as 1250 it would pass unseen."""
+    data = posted(BillForm.from_bill(BILL)) | {field: typed}
+    with pytest.raises(ValueError, match="point for decimals"):
+        BillForm.from_form(data).to_bill()
+
+
+def test_an_edited_form_is_not_the_bill_as_extracted() -> None:
+    """What the review page compares before an Approve (Enter in a field submits with Approve)."""
+    assert BillForm.from_form(posted(BillForm.from_bill(BILL))) == BillForm.from_bill(BILL)
+    edited = posted(BillForm.from_bill(BILL)) | {"total_amount": "60.00"}
+    assert BillForm.from_form(edited) != BillForm.from_bill(BILL)
+
+
 def test_invalid_values_are_named_by_field_and_row() -> None:
     data = posted(BillForm.from_bill(BILL)) | {"due_date": "soon", "line_items-1-amount": "lots"}
     with pytest.raises(ValidationError) as err:

@@ -160,6 +160,20 @@ async def test_refused_correction_re_renders_with_failing_checks(
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
+async def test_approve_with_edited_fields_keeps_the_edits_and_decides_nothing(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    """Enter in a field submits the form with its first button, Approve: the edits must not be dropped."""
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "approve", "total_amount": "60.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 422, response.text
+    assert "use Save corrections" in response.text
+    assert 'value="60.00"' in response.text, "the reviewer's edit is still in the form"
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
 async def test_logout_ends_the_session_on_the_server(ui_url: str, reviewer_key: str) -> None:
     async with httpx.AsyncClient(base_url=ui_url) as client:
         await sign_in(client, reviewer_key)
@@ -193,7 +207,29 @@ async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources
         await sign_in(client, created.key)
         assert (await client.get("/ui/reviews")).status_code == 200
         await revoke_key(resources.pool, created.id)
-        assert (await client.get("/ui/reviews")).status_code == 401
+        ended = await client.get("/ui/reviews")
+        assert (ended.status_code, ended.headers["location"]) == (303, "/ui/login?next=%2Fui%2Freviews")
+        assert (await client.get("/ui/login")).status_code == 200, "the sign-in form, not a loop back to the queue"
+
+
+async def test_a_key_that_lost_its_reviewer_role_is_sent_to_sign_in(ui_url: str, resources: Resources) -> None:
+    """Not a 403 on every page with no way to sign out: the session ends and the sign-in form shows."""
+    created = await create_key(resources.pool, name="ui-demoted", role=Role.REVIEWER)
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        await sign_in(client, created.key)
+        await resources.pool.execute("UPDATE api_keys SET role = 'viewer' WHERE id = $1", created.id)
+        assert (await client.get("/ui/reviews")).status_code == 303
+        assert (await client.get("/ui/login")).status_code == 200
+
+
+async def test_signing_out_of_an_ended_session_goes_to_sign_in(ui_url: str, reviewer_key: str) -> None:
+    """A page left open past its session's end: Sign out answers with the sign-in page, not a 403."""
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        await sign_in(client, reviewer_key)
+        token = csrf_of(await client.get("/ui/reviews"))
+        client.cookies.set("mm_session", "long-gone")
+        response = await client.post("/ui/logout", data={"csrf_token": token})
+        assert (response.status_code, response.headers["location"]) == (303, "/ui/login")
 
 
 async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: str, app_settings: Settings) -> None:
