@@ -122,10 +122,12 @@ class ReviewActivities:
                 bill_diff(audit.before, after),
             )
             await conn.execute(  # a task already closed (the job cancelled meanwhile) keeps its status
-                "UPDATE review_tasks SET status = $2, updated_at = now(), closed_at = now()"
+                "UPDATE review_tasks SET status = $2, bill = COALESCE($3, bill), updated_at = now(), closed_at = now()"
                 " WHERE job_id = $1 AND closed_at IS NULL",
                 audit.job_id,
                 ReviewStatus.DONE,
+                # A corrected task shows the bill as corrected, not as it was extracted.
+                decision.bill.model_dump(mode="json") if decision.bill is not None else None,
             )
         logger.info(
             "review decided",

@@ -180,6 +180,23 @@ async def test_a_late_decision_record_leaves_a_cancelled_task_cancelled(
     assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", opening.job_id) == 1
 
 
+async def test_a_corrected_task_keeps_the_bill_as_corrected(http: httpx.AsyncClient, resources: Resources) -> None:
+    """The task's page, read-only once decided, shows what was stored: the reviewer's values."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    corrected = NormalizedBill(account_number="PG-1", total_amount=Decimal("60.00"))
+    decision = ReviewDecision(action=ReviewAction.CORRECT, revision="r1", bill=corrected, reviewer="r")
+    audit = ReviewAudit(job_id=opening.job_id, decision=decision, before=None, revision="r1")
+    for _ in range(2):  # a retry after a lost response changes nothing
+        await env.run(review.record_review_decision, audit)
+
+    task = await pool.fetchrow("SELECT status, bill FROM review_tasks WHERE job_id = $1", opening.job_id)
+    assert task["status"] == ReviewStatus.DONE
+    assert NormalizedBill.model_validate(task["bill"]) == corrected
+
+
 async def test_a_task_left_open_for_a_job_that_ended_is_not_in_the_reviewers_queue(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
