@@ -95,7 +95,11 @@ class DashboardPublic(BaseModel):
     recent_bills: list[BillPublic]
     jobs_by_status: dict[str, int]
     bills_count: int
-    total_billed: Decimal
+    total_billed: Decimal | None
+    """All bills' totals added up, when they share one currency (``currency``); None when they do not."""
+    currency: str | None
+    total_billed_by_currency: dict[str, Decimal]
+    """Each currency's bills added up apart: amounts in two currencies are never summed."""
     monthly: list[MonthlyTotal]
     monthly_source: str
     """``analytics_rollup``, or ``postgres`` when analytics is off or down: the same figures either way."""

@@ -118,7 +118,7 @@ def run_demo(
             asyncio.run(_refresh_rollup(settings))
         dashboard = http.get(f"/customers/{demo['customer_id']}/dashboard").json()
         say(
-            f"dashboard: {dashboard['bills_count']} bills, {dashboard['total_billed']} billed; "
+            f"dashboard: {dashboard['bills_count']} bills, {dashboard['total_billed_by_currency']} billed; "
             f"monthly ({dashboard['monthly_source']}): "
             + json.dumps([{k: m[k] for k in ("month", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]])
         )

@@ -51,9 +51,13 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
     counts = await pool.fetch(
         "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = $1 GROUP BY status", customer_id
     )
-    totals = await pool.fetchrow(
-        "SELECT count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1", customer_id
+    by_currency = await pool.fetch(
+        "SELECT currency, count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1"
+        " GROUP BY currency ORDER BY currency",
+        customer_id,
     )
+    totals = {r["currency"]: Decimal(r["total"]) for r in by_currency}
+    currency = next(iter(totals)) if len(totals) == 1 else None
     monthly: list[MonthlyTotal] | None = None
     source = "postgres"
     if state.sink is not None:
@@ -74,8 +78,10 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
             BillPublic.model_validate({**dict(b), "id": str(b["id"]), "job_id": str(b["job_id"])}) for b in bills
         ],
         jobs_by_status={r["status"]: r["n"] for r in counts},
-        bills_count=totals["n"],
-        total_billed=Decimal(totals["total"]),
+        bills_count=sum(r["n"] for r in by_currency),
+        total_billed=totals[currency] if currency else (Decimal(0) if not totals else None),
+        currency=currency,
+        total_billed_by_currency=totals,
         monthly=monthly,
         monthly_source=source,
     )

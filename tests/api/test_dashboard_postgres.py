@@ -32,11 +32,13 @@ async def postgres_dashboard(app_settings: Settings, admin_key: str) -> AsyncIte
         yield http
 
 
-async def add_bill(pool: asyncpg.Pool, account: dict[str, int], period_end: date, total: str | None) -> None:
+async def add_bill(
+    pool: asyncpg.Pool, account: dict[str, int], period_end: date, total: str | None, *, currency: str = "USD"
+) -> None:
     job_id, bill_id = await insert_job(pool, account, status="SUCCEEDED"), uuid.uuid4()
     await pool.execute(
         "INSERT INTO bills (id, job_id, customer_id, utility_account_id, bill_period_end, currency, total_amount,"
-        " content_sha256, source, payload) VALUES ($1, $2, $3, $4, $5, 'USD', $6, $7, 'extraction', $8)",
+        " content_sha256, source, payload) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, 'extraction', $8)",
         bill_id,
         job_id,
         account["customer_id"],
@@ -45,7 +47,23 @@ async def add_bill(pool: asyncpg.Pool, account: dict[str, int], period_end: date
         Decimal(total) if total is not None else None,
         uuid.uuid4().hex,
         json.dumps({}),
+        currency,
     )
+
+
+async def test_amounts_in_two_currencies_are_totalled_apart_never_summed(
+    postgres_dashboard: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"FX-{unique}")
+    end = months_back(datetime.now(UTC).date(), 1).replace(day=20)
+    await add_bill(resources.pool, account, end, "10.00")
+    one = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    assert (one["total_billed"], one["currency"], one["total_billed_by_currency"]) == ("10.00", "USD", {"USD": "10.00"})
+
+    await add_bill(resources.pool, account, end, "5.00", currency="CAD")
+    two = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    assert (two["total_billed"], two["currency"]) == (None, None), "15.00 of what?"
+    assert two["total_billed_by_currency"] == {"CAD": "5.00", "USD": "10.00"} and two["bills_count"] == 2
 
 
 async def test_every_account_gets_24_months_and_a_month_without_totals_counts_zero(
