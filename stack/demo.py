@@ -117,8 +117,9 @@ def run_demo(
         if settings.analytics is not AnalyticsKind.DISABLED:
             asyncio.run(_refresh_rollup(settings))
         dashboard = http.get(f"/customers/{demo['customer_id']}/dashboard").json()
+        billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
         say(
-            f"dashboard: {dashboard['bills_count']} bills, {dashboard['total_billed_by_currency']} billed; "
+            f"dashboard: {dashboard['bills_count']} bills, {billed or 'nothing'} billed; "
             f"monthly ({dashboard['monthly_source']}): "
             + json.dumps([{k: m[k] for k in ("month", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]])
         )
