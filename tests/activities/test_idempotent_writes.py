@@ -6,6 +6,7 @@ import dataclasses
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,6 +28,7 @@ from shared.models import (
     JobRef,
     JobStatus,
     JobStatusUpdate,
+    PersistOutcome,
     PersistRequest,
     PublishRequest,
     StoreRequest,
@@ -107,6 +109,21 @@ async def test_store_persist_publish_twice_write_once(
 
     assert count("normalized_bills") == 2  # the emulator keeps both streamed rows (no insertId dedupe)...
     assert count("normalized_bills_latest") == 1  # ...and readers see exactly one through the view
+
+
+async def persist_as_a_new_job(
+    resources: Resources, account: dict[str, Any], bill: NormalizedBill, sha: str
+) -> PersistOutcome:
+    """``persist_bill`` for a new RUNNING job of ``account`` whose stored file has hash ``sha``."""
+    job_id = await insert_job(resources.pool, account, status="RUNNING")
+    request = PersistRequest(
+        job_id=job_id,
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        artifact=ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="text/plain"),
+        bill=bill,
+    )
+    return await ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, request)
 
 
 async def open_task_of_a_running_job(
@@ -263,21 +280,12 @@ async def test_bills_without_a_period_are_told_apart_by_their_file_alone(
     """Two statements approved as they were, neither with a period: two bills, not a DUPLICATE."""
     number = f"PG-{uuid.uuid4().hex[:8]}"
     account = await create_account(http, provider="pge", account_number=number)
-    bills = BillActivities(resources.pool)
-    env = ActivityEnvironment()
-    outcomes = []
-    for total, sha in (("10.00", "a" * 64), ("20.00", "b" * 64), ("20.00", "b" * 64)):
-        job_id = await insert_job(resources.pool, account, status="RUNNING")
-        bill = NormalizedBill(account_number=number, total_amount=Decimal(total))
-        artifact = ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="text/plain")
-        request = PersistRequest(
-            job_id=job_id,
-            customer_id=account["customer_id"],
-            utility_account_id=account["id"],
-            artifact=artifact,
-            bill=bill,
+    outcomes = [
+        await persist_as_a_new_job(
+            resources, account, NormalizedBill(account_number=number, total_amount=Decimal(t)), sha
         )
-        outcomes.append(await env.run(bills.persist_bill, request))
+        for t, sha in (("10.00", "a" * 64), ("20.00", "b" * 64), ("20.00", "b" * 64))
+    ]
 
     assert [o.duplicate_of_job is None for o in outcomes] == [True, True, False], "the same file again still is one"
 
@@ -288,26 +296,15 @@ async def test_one_statement_with_its_account_number_written_two_ways_is_stored_
     """A PDF read as "PG-1234-5678" and its scan read as "pg 1234 5678": the second is a DUPLICATE."""
     digits = f"{uuid.uuid4().int % 10**8:08d}"
     account = await create_account(http, provider="pge", account_number=f"PG-{digits[:4]}-{digits[4:]}")
-    bills = BillActivities(resources.pool)
-    env = ActivityEnvironment()
     outcomes = []
     for printed, sha in ((f"PG-{digits[:4]}-{digits[4:]}", "c" * 64), (f"pg {digits[:4]} {digits[4:]}", "d" * 64)):
-        job_id = await insert_job(resources.pool, account, status="RUNNING")
         bill = NormalizedBill(
             account_number=printed,
             bill_period_start=date(2026, 1, 1),
             bill_period_end=date(2026, 1, 31),
             total_amount=Decimal("42.00"),
         )
-        artifact = ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="application/pdf")
-        request = PersistRequest(
-            job_id=job_id,
-            customer_id=account["customer_id"],
-            utility_account_id=account["id"],
-            artifact=artifact,
-            bill=bill,
-        )
-        outcomes.append(await env.run(bills.persist_bill, request))
+        outcomes.append(await persist_as_a_new_job(resources, account, bill, sha))
 
     assert outcomes[1].duplicate_of_job is not None and outcomes[1].bill_id == outcomes[0].bill_id
     stored = await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"])

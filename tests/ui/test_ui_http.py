@@ -139,13 +139,20 @@ async def test_another_sessions_token_is_403(
     assert response.status_code == 403
 
 
+async def post_review_form(
+    reviewer: httpx.AsyncClient, job_id: str, **changes: str
+) -> tuple[dict[str, str], httpx.Response]:
+    """Post the task page's form as rendered, with ``changes``; returns the form sent and the answer."""
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page)} | changes
+    return form, await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+
+
 async def test_refused_correction_re_renders_with_failing_checks(
     reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
 ) -> None:
     job_id = review_job["id"]
-    page = await reviewer.get(f"/ui/reviews/{job_id}")
-    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "note": "still wrong"}
-    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    form, response = await post_review_form(reviewer, job_id, action="correct", note="still wrong")
     assert response.status_code == 422, response.text
     assert "the corrected bill fails validation" in response.text
     assert "<code>balance_mismatch</code>" in response.text
@@ -165,9 +172,7 @@ async def test_approve_with_edited_fields_keeps_the_edits_and_decides_nothing(
 ) -> None:
     """Enter in a field submits the form with its first button, Approve: the edits must not be dropped."""
     job_id = review_job["id"]
-    page = await reviewer.get(f"/ui/reviews/{job_id}")
-    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "approve", "total_amount": "60.00"}
-    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    _, response = await post_review_form(reviewer, job_id, action="approve", total_amount="60.00")
     assert response.status_code == 422, response.text
     assert "use Save corrections" in response.text
     assert 'value="60.00"' in response.text, "the reviewer's edit is still in the form"
