@@ -14,9 +14,8 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import authenticate_request
-from api.problems import Problem, problem_response
-from api.state import AppState
+from api.deps import authenticate_request, get_state
+from api.problems import Problem, answer_problem
 from api.ui.middleware import is_ui_path
 
 logger = logging.getLogger(__name__)
@@ -35,19 +34,10 @@ class AuthenticateBeforeBody:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        state: AppState = scope["app"].state.minimeter
         try:
-            await authenticate_request(request, state)
+            await authenticate_request(request, await get_state(request))
         except Problem as refused:
-            answer = problem_response(
-                request,
-                refused.status_code,
-                refused.detail,
-                title=refused.title,
-                headers=refused.headers,
-                **refused.extra,
-            )
-            await answer(scope, receive, send)
+            await answer_problem(request, refused)(scope, receive, send)
             return
         except Exception:  # e.g. Postgres down: the route's own dependency answers as it always has
             logger.debug("authentication before the body failed; the route will try again", exc_info=True)

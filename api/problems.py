@@ -90,10 +90,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 
+def answer_problem(request: Request, exc: Problem) -> JSONResponse:
+    """The response for a raised ``Problem``, whether a route or a middleware raised it."""
+    return problem_response(request, exc.status_code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status_code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+        return answer_problem(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

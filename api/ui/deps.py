@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 
 from api.auth import Principal, Role
-from api.deps import authenticate_request
+from api.deps import authenticate_request, get_state
 from api.problems import Problem
 from api.ui.session import current_session, session_binding, sessions_for
 
@@ -45,7 +45,7 @@ async def require_login(request: Request) -> None:
     if session is None:
         raise LoginRequired(request)
     try:
-        principal: Principal | None = await authenticate_request(request, request.app.state.minimeter)
+        principal: Principal | None = await authenticate_request(request, await get_state(request))
     except Problem:
         principal = None
     if principal is None or principal.role not in REVIEW_ROLES:
