@@ -85,6 +85,9 @@ class BillPublic(BaseModel):
     bill_period_end: date | None
     due_date: date | None
     total_amount: Decimal | None
+    """The amount due, unpaid balances of earlier bills included."""
+    current_charges: Decimal | None
+    """This bill's own charges."""
     currency: str
     created_at: datetime
 
@@ -96,7 +99,10 @@ class DashboardPublic(BaseModel):
     jobs_by_status: dict[str, int]
     bills_count: int
     total_billed: Decimal | None
-    """All bills' totals added up, when they share one currency (``currency``); None when they do not."""
+    """All bills' charges added up, when they share one currency (``currency``); None when they do not.
+
+    A bill's charges are its ``current_charges`` (its amount due where it states none): an amount
+    due carries the unpaid balance of the bill before, which would be counted twice."""
     currency: str | None
     total_billed_by_currency: dict[str, Decimal]
     """Each currency's bills added up apart: amounts in two currencies are never summed."""

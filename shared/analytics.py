@@ -30,11 +30,17 @@ Idempotency design (why an append-only table plus deduplicating views, not MERGE
   streamed into): rows of the window are updated, inserted, or deleted when their
   account-month vanished (``WHEN NOT MATCHED BY SOURCE``), all in one atomic
   statement. Unchanged rows are not rewritten, so running it twice yields an
-  identical table, ``computed_at`` included.
+  identical table, ``computed_at`` included. The window also takes in the months of
+  every bill published since its first day, whatever month the bill is for (a
+  year of old bills uploaded at once, or a correction that moved a bill's month).
 
 Months: a bill belongs to the month of its ``bill_period_end`` (else its statement
-date, else the day it was published). Totals add ``total_amount`` across bills
-without currency conversion (accounts bill in one currency).
+date, else the day it was published). Usage totals are per commodity and unit
+(``USAGE_COLUMNS``): CCF measures gas and water alike, so each has its own column.
+A month's cost is its bills' ``current_charges``, not the amount due: the amount
+due carries last month's unpaid balance, which would be counted again
+(``total_amount`` only where a bill states no current charges). Months are per
+currency and never convert one into another.
 
 ``LocalAnalyticsSink`` keeps the same tables in a DuckDB file and runs the same
 BigQuery SQL, translated by sqlglot (as bqemulator does), for ``ANALYTICS=local``.
@@ -62,7 +68,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from pydantic import AwareDatetime, BaseModel
 
-from shared.bill import CENT, NormalizedBill, UsageUnit
+from shared.bill import CENT, Commodity, NormalizedBill, UsageUnit
 from shared.settings import AnalyticsKind, Settings
 
 if TYPE_CHECKING:
@@ -86,10 +92,13 @@ class MonthlyTotal(BaseModel):
 
     utility_account_id: int
     month: date
+    currency: str
     total_cost: Decimal
+    """The month's charges: each bill's ``current_charges`` (its amount due where it states none)."""
     kwh: Decimal
     therms: Decimal
-    ccf: Decimal
+    gas_ccf: Decimal
+    water_ccf: Decimal
     gallons: Decimal
     bills: int
 
@@ -107,7 +116,10 @@ class AnalyticsSink(Protocol):
         """Write many bills at once; returns bill id → why its rows were refused, raises on an outage."""
         ...
 
-    def rollup(self, window_start: date, window_end: date) -> int: ...
+    def rollup(self, window_start: date, window_end: date) -> int:
+        """Recompute the months the window touches, and those of bills published since it began;
+        returns how many account-months that span now holds."""
+        ...
 
     def monthly_totals(
         self, customer_id: int, *, months: int = 12, as_of: date | None = None
@@ -146,7 +158,16 @@ _KEYS = (
     _c("utility_account_id", "INT64", True),
 )
 _STAMPS = (_c("created_at", "TIMESTAMP", True), _c("published_at", "TIMESTAMP", True))
-_USAGE_TOTALS = (_c("kwh", "NUMERIC"), _c("therms", "NUMERIC"), _c("ccf", "NUMERIC"), _c("gallons", "NUMERIC"))
+USAGE_COLUMNS: dict[tuple[Commodity, UsageUnit], str] = {
+    (Commodity.ELECTRICITY, UsageUnit.KWH): "kwh",
+    (Commodity.GAS, UsageUnit.THERM): "therms",
+    (Commodity.GAS, UsageUnit.CCF): "gas_ccf",
+    (Commodity.WATER, UsageUnit.CCF): "water_ccf",
+    (Commodity.WATER, UsageUnit.GAL): "gallons",
+}
+"""The total each reading adds to, by commodity and unit: a reading whose unit does not fit its
+commodity (a reviewer approved it as read) adds to none and stays in ``usage`` only."""
+_USAGE_TOTALS = tuple(_c(name, "NUMERIC") for name in USAGE_COLUMNS.values())
 
 NORMALIZED_BILLS = TableSpec(
     "normalized_bills",
@@ -160,6 +181,7 @@ NORMALIZED_BILLS = TableSpec(
         _c("total_amount", "NUMERIC"),
         _c("currency", "STRING", True),
         *_USAGE_TOTALS,
+        _c("current_charges", "NUMERIC"),
         Column(
             "usage",
             "RECORD",
@@ -206,6 +228,7 @@ MONTHLY_ACCOUNT_ROLLUP = TableSpec(
         *_USAGE_TOTALS,
         _c("bills", "INT64", True),
         _c("computed_at", "TIMESTAMP", True),
+        _c("currency", "STRING"),
     ),
     partition_by="month",
     partition_type="MONTH",
@@ -228,48 +251,61 @@ VIEWS = {
         WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY iu.bill_id, iu.ts ORDER BY iu.published_at DESC) = 1""",
 }
 
-_MEASURES = ("total_cost", "kwh", "therms", "ccf", "gallons", "bills")
+_MEASURES = ("total_cost", *USAGE_COLUMNS.values(), "bills")
+_MONTH = "DATE_TRUNC(COALESCE(bill_period_end, statement_date, DATE(created_at)), MONTH)"
 
 ROLLUP_SQL = f"""
 MERGE {{monthly_account_rollup}} AS T
 USING (
-  SELECT customer_id, utility_account_id, month,
-         SUM(COALESCE(total_amount, 0)) AS total_cost,
-         COALESCE(SUM(kwh), 0) AS kwh, COALESCE(SUM(therms), 0) AS therms,
-         COALESCE(SUM(ccf), 0) AS ccf, COALESCE(SUM(gallons), 0) AS gallons,
+  SELECT customer_id, utility_account_id, month, currency,
+         SUM(COALESCE(current_charges, total_amount, 0)) AS total_cost,
+         {", ".join(f"COALESCE(SUM({u}), 0) AS {u}" for u in USAGE_COLUMNS.values())},
          COUNT(*) AS bills
   FROM (
-    SELECT *, DATE_TRUNC(COALESCE(bill_period_end, statement_date, DATE(created_at)), MONTH) AS month
+    SELECT *, {_MONTH} AS month
     FROM {{normalized_bills_latest}}
   ) AS b
   WHERE month BETWEEN @first_month AND @last_month
-  GROUP BY customer_id, utility_account_id, month
+  GROUP BY customer_id, utility_account_id, month, currency
 ) AS S
 ON T.customer_id = S.customer_id AND T.utility_account_id = S.utility_account_id AND T.month = S.month
+   AND T.currency = S.currency
 WHEN MATCHED AND ({" OR ".join(f"T.{m} IS DISTINCT FROM S.{m}" for m in _MEASURES)}) THEN
   UPDATE SET {", ".join(f"{m} = S.{m}" for m in _MEASURES)}, computed_at = CURRENT_TIMESTAMP()
 WHEN NOT MATCHED BY TARGET THEN
-  INSERT (customer_id, utility_account_id, month, {", ".join(_MEASURES)}, computed_at)
-  VALUES (S.customer_id, S.utility_account_id, S.month, {", ".join(f"S.{m}" for m in _MEASURES)}, CURRENT_TIMESTAMP())
+  INSERT (customer_id, utility_account_id, month, currency, {", ".join(_MEASURES)}, computed_at)
+  VALUES (S.customer_id, S.utility_account_id, S.month, S.currency, {", ".join(f"S.{m}" for m in _MEASURES)},
+          CURRENT_TIMESTAMP())
 WHEN NOT MATCHED BY SOURCE AND T.month BETWEEN @first_month AND @last_month THEN
   DELETE
 """
+
+ROLLUP_REACH_SQL = f"""
+SELECT MIN(month) AS first_month, MAX(month) AS last_month
+FROM (SELECT {_MONTH} AS month FROM {{normalized_bills}}
+      WHERE bill_id IN (SELECT bill_id FROM {{normalized_bills}}
+                        WHERE published_at >= TIMESTAMP(@published_since))
+      UNION ALL
+      SELECT month FROM {{monthly_account_rollup}} WHERE currency IS NULL) AS m
+"""
+"""The months of every revision of each bill published since the window's first day (the months
+those bills are in now, and the ones a correction moved them out of), and of rows an earlier
+release rolled up before months had a currency, so the first rollup after it rewrites them."""
 
 ROLLUP_COUNT_SQL = """
 SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month
 """
 
-MONTHLY_TOTALS_SQL = """
-SELECT utility_account_id, month, total_cost, kwh, therms, ccf, gallons, bills
-FROM {monthly_account_rollup}
+MONTHLY_TOTALS_SQL = f"""
+SELECT utility_account_id, month, currency, {", ".join(_MEASURES)}
+FROM {{monthly_account_rollup}}
 WHERE customer_id = @customer_id AND month >= @since
-ORDER BY month DESC, utility_account_id
+ORDER BY month DESC, utility_account_id, currency
 """
 
 
 # --- rows ---------------------------------------------------------------------------
 
-_UNIT_COLUMNS = {UsageUnit.KWH: "kwh", UsageUnit.THERM: "therms", UsageUnit.CCF: "ccf", UsageUnit.GAL: "gallons"}
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
 
@@ -319,9 +355,10 @@ def _day(value: date | None) -> str | None:
 def _usage_totals(bill: NormalizedBill) -> dict[str, str | None]:
     totals: dict[str, Decimal] = {}
     for reading in bill.usage:
-        column = _UNIT_COLUMNS[reading.unit]
-        totals[column] = totals.get(column, Decimal(0)) + reading.quantity
-    return {column: _num(totals.get(column)) for column in _UNIT_COLUMNS.values()}
+        column = USAGE_COLUMNS.get((reading.commodity, reading.unit))
+        if column is not None:
+            totals[column] = totals.get(column, Decimal(0)) + reading.quantity
+    return {column: _num(totals.get(column)) for column in USAGE_COLUMNS.values()}
 
 
 def daily_kwh(start: date, end: date, kwh: Decimal) -> list[tuple[date, Decimal]]:
@@ -364,6 +401,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
         "bill_period_end": _day(bill.bill_period_end),
         "due_date": _day(bill.due_date),
         "total_amount": _num(bill.total_amount),
+        "current_charges": _num(bill.current_charges),
         "currency": bill.currency,
         **totals,
         "usage": [
@@ -419,6 +457,18 @@ def rollup_months(window_start: date, window_end: date) -> tuple[date, date]:
     return window_start.replace(day=1), window_end.replace(day=1)
 
 
+def widened(months: tuple[date, date], reach: Mapping[str, Any] | None) -> tuple[date, date]:
+    """``months`` stretched to take in ``ROLLUP_REACH_SQL``'s answer (None when nothing was published)."""
+    first, last = months
+    if reach is None or reach["first_month"] is None:
+        return first, last
+    return min(first, _as_date(reach["first_month"])), max(last, _as_date(reach["last_month"]))
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
 def months_back(as_of: date, months: int) -> date:
     """First day of the month ``months - 1`` months before ``as_of``'s month."""
     index = as_of.year * 12 + as_of.month - 1 - (months - 1)
@@ -431,15 +481,15 @@ def _plain(value: Any) -> Decimal:
 
 
 def _monthly_total(record: Mapping[str, Any]) -> MonthlyTotal:
-    return MonthlyTotal(
-        utility_account_id=record["utility_account_id"],
-        month=record["month"],
-        total_cost=Decimal(record["total_cost"]).quantize(CENT),
-        kwh=_plain(record["kwh"]),
-        therms=_plain(record["therms"]),
-        ccf=_plain(record["ccf"]),
-        gallons=_plain(record["gallons"]),
-        bills=record["bills"],
+    return MonthlyTotal.model_validate(
+        {
+            "utility_account_id": record["utility_account_id"],
+            "month": record["month"],
+            "currency": record["currency"],
+            "total_cost": Decimal(record["total_cost"]).quantize(CENT),
+            **{column: _plain(record[column]) for column in USAGE_COLUMNS.values()},
+            "bills": record["bills"],
+        }
     )
 
 
@@ -478,14 +528,21 @@ class BigQuerySink:
         return f"`{self._project}.{self._dataset}.{name}`"
 
     def ensure_schema(self) -> None:
-        """Create the dataset, tables (partitioned, clustered) and views if missing; views are replaced."""
+        """Create the dataset, tables (partitioned, clustered) and views if missing; views are replaced.
+
+        A table created by an earlier release gets the columns added since (``added_columns``) by a
+        schema patch, as BigQuery documents; columns no longer written stay, NULL in new rows."""
         self._client.create_dataset(f"{self._project}.{self._dataset}", exists_ok=True, timeout=BQ_TIMEOUT)
         for spec in TABLES:
             table = bigquery.Table(f"{self._project}.{self._dataset}.{spec.name}", schema=_bq_schema(spec.columns))
             if spec.partition_by:
                 table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_by)
             table.clustering_fields = list(spec.cluster_by) or None
-            self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT)
+            existing = self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT)
+            missing = added_columns(spec, {field.name for field in existing.schema})
+            if missing:
+                existing.schema = [*existing.schema, *_bq_schema(missing)]
+                self._client.update_table(existing, ["schema"], timeout=BQ_TIMEOUT)
         for name, body in VIEWS.items():
             self._ensure_view(name, _render(body, self._ref))
 
@@ -548,8 +605,9 @@ class BigQuerySink:
         return refused
 
     def rollup(self, window_start: date, window_end: date) -> int:
-        """Recompute the account-months the window touches; returns how many rows that window now holds."""
-        first, last = rollup_months(window_start, window_end)
+        """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
+        reach = self._run(_render(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
+        first, last = widened(rollup_months(window_start, window_end), dict(reach[0].items()) if reach else None)
         params = {"first_month": first, "last_month": last}
         self._run(_render(ROLLUP_SQL, self._ref), params)
         return int(next(iter(self._run(_render(ROLLUP_COUNT_SQL, self._ref), params)))["n"])
@@ -562,6 +620,18 @@ class BigQuerySink:
     def _run(self, sql: str, params: Mapping[str, int | date] | None = None) -> list[bigquery.Row]:
         config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in (params or {}).items()])
         return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
+
+
+def added_columns(spec: TableSpec, existing: set[str]) -> tuple[Column, ...]:
+    """The columns ``spec`` has and a table created by an earlier release lacks.
+
+    Rows already stored have no value for a new column, so it must be NULLABLE: a REQUIRED one
+    stops the start-up here with its name, before any row is written to a half-changed table."""
+    missing = tuple(c for c in spec.columns if c.name not in existing)
+    required = [c.name for c in missing if c.required]
+    if required:
+        raise ValueError(f"{spec.name}: a column added to an existing table must be nullable: {', '.join(required)}")
+    return missing
 
 
 def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
@@ -614,6 +684,11 @@ class LocalAnalyticsSink:
                     f"{c.name} {_DUCKDB_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in spec.columns
                 )
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({columns})")
+                existing = conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [spec.name]
+                ).fetchall()
+                for column in added_columns(spec, {name for (name,) in existing}):
+                    conn.execute(f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {_DUCKDB_TYPES[column.type]}")
             for name, body in VIEWS.items():
                 conn.execute(_duckdb_sql(f"CREATE OR REPLACE VIEW {name} AS {_render(body, str)}"))
 
@@ -636,9 +711,14 @@ class LocalAnalyticsSink:
         return {}
 
     def rollup(self, window_start: date, window_end: date) -> int:
-        first, last = rollup_months(window_start, window_end)
-        params = {"first_month": first, "last_month": last}
         with self._connect() as conn:
+            cursor = conn.execute(_duckdb_sql(_render(ROLLUP_REACH_SQL, str)), {"published_since": window_start})
+            names = [d[0] for d in cursor.description or []]
+            reach = cursor.fetchone()
+            first, last = widened(
+                rollup_months(window_start, window_end), dict(zip(names, reach, strict=True)) if reach else None
+            )
+            params = {"first_month": first, "last_month": last}
             conn.execute(_duckdb_sql(_render(ROLLUP_SQL, str)), params)
             found = conn.execute(_duckdb_sql(_render(ROLLUP_COUNT_SQL, str)), params).fetchone()
         return int(found[0]) if found else 0

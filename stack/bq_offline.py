@@ -16,6 +16,9 @@ Why this wrapper exists (bqemulator 1.4.0, duckdb 2.0.0):
   queries ``FOR SYSTEM_TIME AS OF``, so the wrapper keeps the change event (it clears
   the query cache) and skips the copy; a time-travel query then reads the live table.
   ``CREATE SNAPSHOT TABLE`` still snapshots.
+* A table patch that adds columns (``tables.patch``/``update``, which is how the
+  official client's ``update_table`` adds one) changes only its catalog, so the next
+  ``insertAll`` fails on a DuckDB table that lacks them; the wrapper adds them there too.
 
 The patches are applied at import time and touch nothing else; every argument is
 passed to bqemulator's own CLI unchanged.
@@ -24,13 +27,19 @@ passed to bqemulator's own CLI unchanged.
 from __future__ import annotations
 
 import logging
+from typing import Annotated, Any
 
 from bqemulator import cli
-from bqemulator.api.routes import upload
+from bqemulator.api.dependencies import AppContext, get_context
+from bqemulator.api.routes import tables, upload
 from bqemulator.catalog.models import SnapshotMeta
 from bqemulator.domain.events import TableDataChanged
 from bqemulator.storage.engine import DuckDBEngine
+from bqemulator.storage.sql_identifiers import quoted_table_ref
+from bqemulator.storage.type_map import bq_schema_to_duckdb_columns
 from bqemulator.versioning.snapshots import SnapshotManager
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +58,44 @@ def _announce_change_without_snapshot(
     return None
 
 
+_TABLE_PATH = "/projects/{project_id}/datasets/{dataset_id}/tables/{table_id}"
+
+
+async def _patch_table_and_its_columns(
+    project_id: str,
+    dataset_id: str,
+    table_id: str,
+    request: Request,
+    ctx: Annotated[AppContext, Depends(get_context)],
+) -> dict[str, Any]:
+    """bqemulator's table patch, then the columns it added to the catalog added to the DuckDB table."""
+    before = ctx.catalog.get_table(project_id, dataset_id, table_id)
+    known = {field.name for field in before.schema_.fields} if before is not None else set()
+    answer = await tables.patch_table(project_id, dataset_id, table_id, request, ctx)
+    after = ctx.catalog.get_table(project_id, dataset_id, table_id)
+    added = [tables._field_to_rest(f) for f in (after.schema_.fields if after else []) if f.name not in known]
+    if added:
+        target = quoted_table_ref(project_id, dataset_id, table_id)
+        async with ctx.engine.write_lock():
+            for name, duckdb_type in bq_schema_to_duckdb_columns(added):
+                ctx.engine.execute(f'ALTER TABLE {target} ADD COLUMN IF NOT EXISTS "{name}" {duckdb_type}')
+    return answer
+
+
+def _route_table_patches_through_duckdb() -> None:
+    for route in list(tables.router.routes):
+        if (
+            isinstance(route, APIRoute)
+            and route.path == tables.router.prefix + _TABLE_PATH
+            and (route.methods or set()) & {"PATCH", "PUT"}
+        ):
+            tables.router.routes.remove(route)
+            tables.router.add_api_route(_TABLE_PATH, _patch_table_and_its_columns, methods=sorted(route.methods or ()))
+
+
 def apply_patches() -> None:
-    """Start without network, accept the official client's load uploads, no copy per write."""
+    """Start without network, accept the official client's load uploads, no copy per write,
+    columns a table patch adds land in the table too."""
     DuckDBEngine._load_spatial = _skip_spatial  # type: ignore[method-assign]
     SnapshotManager.record_change = _announce_change_without_snapshot  # type: ignore[method-assign]
     if CLIENT_MEDIA_TYPE not in upload._PERMITTED_MEDIA_CONTENT_TYPES:
@@ -58,6 +103,7 @@ def apply_patches() -> None:
             *upload._PERMITTED_MEDIA_CONTENT_TYPES,
             CLIENT_MEDIA_TYPE,
         )
+    _route_table_patches_through_duckdb()
 
 
 apply_patches()

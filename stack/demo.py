@@ -121,5 +121,5 @@ def run_demo(
         say(
             f"dashboard: {dashboard['bills_count']} bills, {billed or 'nothing'} billed; "
             f"monthly ({dashboard['monthly_source']}): "
-            + json.dumps([{k: m[k] for k in ("month", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]])
+            + json.dumps([{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]])
         )

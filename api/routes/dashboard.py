@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from api.deps import DashboardDep, IdPath, StateDep
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
-from shared.analytics import MonthlyTotal, months_back
+from shared.analytics import USAGE_COLUMNS, MonthlyTotal, months_back
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["dashboard"])
@@ -20,19 +20,23 @@ router = APIRouter(tags=["dashboard"])
 DASHBOARD_MONTHS = 24
 """Monthly figures cover this month and the 23 before it, from either source."""
 
-MONTHLY_FROM_POSTGRES = """
-SELECT b.utility_account_id, b.month, COALESCE(sum(b.total_amount), 0) AS total_cost,
-       COALESCE(sum(u.kwh), 0) AS kwh, COALESCE(sum(u.therms), 0) AS therms,
-       COALESCE(sum(u.ccf), 0) AS ccf, COALESCE(sum(u.gallons), 0) AS gallons, count(*) AS bills
+_USAGE_SUMS = ", ".join(
+    f"sum(quantity) FILTER (WHERE commodity = '{commodity.value}' AND unit = '{unit.value}') AS {column}"
+    for (commodity, unit), column in USAGE_COLUMNS.items()
+)
+CHARGES = "COALESCE(current_charges, total_amount)"
+"""What a bill cost: its current charges. Its amount due adds last month's unpaid balance, which
+the month before already counted (``shared.analytics.ROLLUP_SQL`` does the same)."""
+
+MONTHLY_FROM_POSTGRES = f"""
+SELECT b.utility_account_id, b.month, b.currency, COALESCE(sum({CHARGES}), 0) AS total_cost,
+       {", ".join(f"COALESCE(sum(u.{column}), 0) AS {column}" for column in USAGE_COLUMNS.values())}, count(*) AS bills
   FROM (SELECT *, date_trunc('month', COALESCE(bill_period_end, statement_date, (created_at AT TIME ZONE 'UTC')::date))
                   ::date AS month
           FROM bills WHERE customer_id = $1) AS b
-  LEFT JOIN LATERAL (
-        SELECT sum(quantity) FILTER (WHERE unit = 'kWh') AS kwh, sum(quantity) FILTER (WHERE unit = 'therm') AS therms,
-               sum(quantity) FILTER (WHERE unit = 'CCF') AS ccf, sum(quantity) FILTER (WHERE unit = 'gal') AS gallons
-          FROM bill_usage WHERE bill_id = b.id) AS u ON TRUE
+  LEFT JOIN LATERAL (SELECT {_USAGE_SUMS} FROM bill_usage WHERE bill_id = b.id) AS u ON TRUE
  WHERE b.month >= $2
- GROUP BY 1, 2 ORDER BY 2 DESC, 1
+ GROUP BY 1, 2, 3 ORDER BY 2 DESC, 1, 3
 """
 """The rollup's figures (``shared.analytics.ROLLUP_SQL``) from Postgres: the same months, measures and
 zeroes, so the dashboard's answer has one shape whichever source gave it."""
@@ -52,7 +56,7 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
         "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = $1 GROUP BY status", customer_id
     )
     by_currency = await pool.fetch(
-        "SELECT currency, count(*) AS n, COALESCE(sum(total_amount), 0) AS total FROM bills WHERE customer_id = $1"
+        f"SELECT currency, count(*) AS n, COALESCE(sum({CHARGES}), 0) AS total FROM bills WHERE customer_id = $1"
         " GROUP BY currency ORDER BY currency",
         customer_id,
     )

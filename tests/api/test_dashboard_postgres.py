@@ -33,12 +33,21 @@ async def postgres_dashboard(app_settings: Settings, admin_key: str) -> AsyncIte
 
 
 async def add_bill(
-    pool: asyncpg.Pool, account: dict[str, int], period_end: date, total: str | None, *, currency: str = "USD"
+    pool: asyncpg.Pool,
+    account: dict[str, int],
+    period_end: date,
+    total: str | None,
+    *,
+    currency: str = "USD",
+    charges: str | None = None,
+    usage: tuple[tuple[str, str, str], ...] = (),
 ) -> None:
+    """A stored bill: ``total`` is its amount due, ``charges`` its own charges, ``usage`` (commodity, qty, unit)."""
     job_id, bill_id = await insert_job(pool, account, status="SUCCEEDED"), uuid.uuid4()
     await pool.execute(
         "INSERT INTO bills (id, job_id, customer_id, utility_account_id, bill_period_end, currency, total_amount,"
-        " content_sha256, source, payload) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, 'extraction', $8)",
+        " current_charges, content_sha256, source, payload)"
+        " VALUES ($1, $2, $3, $4, $5, $9, $6, $10, $7, 'extraction', $8)",
         bill_id,
         job_id,
         account["customer_id"],
@@ -48,6 +57,11 @@ async def add_bill(
         uuid.uuid4().hex,
         json.dumps({}),
         currency,
+        Decimal(charges) if charges is not None else None,
+    )
+    await pool.executemany(
+        "INSERT INTO bill_usage (bill_id, position, commodity, quantity, unit) VALUES ($1, $2, $3, $4, $5)",
+        [(bill_id, n, commodity, Decimal(quantity), unit) for n, (commodity, quantity, unit) in enumerate(usage)],
     )
 
 
@@ -64,6 +78,31 @@ async def test_amounts_in_two_currencies_are_totalled_apart_never_summed(
     two = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
     assert (two["total_billed"], two["currency"]) == (None, None), "15.00 of what?"
     assert two["total_billed_by_currency"] == {"CAD": "5.00", "USD": "10.00"} and two["bills_count"] == 2
+
+
+async def test_months_count_charges_per_currency_and_gas_apart_from_water(
+    postgres_dashboard: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """February's 220.00 due carries January's unpaid 100.00: the two months cost 220.00, not 320.00."""
+    account = await create_account(http, provider="pge", account_number=f"CH-{unique}")
+    january = months_back(datetime.now(UTC).date(), 2).replace(day=20)
+    february = months_back(datetime.now(UTC).date(), 1).replace(day=20)
+    await add_bill(resources.pool, account, january, "100.00", charges="100.00")
+    await add_bill(resources.pool, account, february, "220.00", charges="120.00")
+    municipal = (("gas", "30", "CCF"), ("water", "12.5", "CCF"), ("water", "2", "CCF"))
+    await add_bill(resources.pool, account, february, "5.00", currency="CAD", usage=municipal)
+
+    body = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+
+    months = {(m["month"], m["currency"]): m for m in body["monthly"]}
+    assert {key: Decimal(m["total_cost"]) for key, m in months.items()} == {
+        (january.replace(day=1).isoformat(), "USD"): Decimal("100.00"),
+        (february.replace(day=1).isoformat(), "USD"): Decimal("120.00"),
+        (february.replace(day=1).isoformat(), "CAD"): Decimal("5.00"),
+    }
+    cad = months[(february.replace(day=1).isoformat(), "CAD")]
+    assert (Decimal(cad["gas_ccf"]), Decimal(cad["water_ccf"])) == (Decimal(30), Decimal("14.5"))
+    assert body["total_billed_by_currency"] == {"CAD": "5.00", "USD": "220.00"}
 
 
 async def test_every_account_gets_24_months_and_a_month_without_totals_counts_zero(
@@ -126,7 +165,8 @@ async def test_a_failing_warehouse_falls_back_to_postgres(
 def _figures(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The monthly rows with their numbers as Decimals ("60" from the warehouse is "60.00" from Postgres)."""
     return [
-        {k: Decimal(v) if isinstance(v, str) and k != "month" else v for k, v in m.items()} for m in body["monthly"]
+        {k: Decimal(v) if isinstance(v, str) and k not in ("month", "currency") else v for k, v in m.items()}
+        for m in body["monthly"]
     ]
 
 
