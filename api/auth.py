@@ -64,7 +64,13 @@ class CreatedKey:
 
 
 async def create_key(pool: asyncpg.Pool, *, name: str, role: Role, customer_id: int | None = None) -> CreatedKey:
-    """Create a key; the plaintext is returned once and never stored."""
+    """Create a key; the plaintext is returned once and never stored.
+
+    An admin key is never bound to a customer: admin routes (new customers, the payload codec,
+    the secrets check) act on every customer's data, so the binding would promise a limit that
+    none of them can keep."""
+    if role is Role.ADMIN and customer_id is not None:
+        raise ValueError("an admin key acts on every customer: create it without a customer")
     key = generate_key()
     key_id = await pool.fetchval(
         "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix) VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _create(pool: asyncpg.Pool, *, role: Role, name: str, customer_id: int | None) -> int:
+    if role is Role.ADMIN and customer_id is not None:
+        print("error: an admin key acts on every customer; bind a viewer, ingest or reviewer key", file=sys.stderr)
+        return 1
     if customer_id is not None and await pool.fetchval("SELECT 1 FROM customers WHERE id = $1", customer_id) is None:
         print(f"error: customer {customer_id} does not exist", file=sys.stderr)
         return 1

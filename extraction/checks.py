@@ -74,7 +74,8 @@ def _dates(bill: NormalizedBill) -> list[str]:
     if statement is not None and end is not None and not 0 <= (statement - end).days <= MAX_STATEMENT_LAG_DAYS:
         reasons.append("bad_statement_date")
     issued: date | None = bill.statement_date or end
-    if bill.due_date is not None and issued is not None and not 1 <= (bill.due_date - issued).days <= MAX_DUE_DAYS:
+    # 0 days: "due upon receipt"
+    if bill.due_date is not None and issued is not None and not 0 <= (bill.due_date - issued).days <= MAX_DUE_DAYS:
         reasons.append("bad_due_date")
     return reasons
 

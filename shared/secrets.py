@@ -28,9 +28,10 @@ class SecretManagerSource(PydanticBaseSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
-        self._project = os.environ.get("SECRET_MANAGER_PROJECT")
-        self._prefix = os.environ.get("SECRET_MANAGER_PREFIX", "minimeter-")
-        self._endpoint = os.environ.get("SECRET_MANAGER_ENDPOINT")
+        # empty counts as unset, as for every setting (``env_ignore_empty``)
+        self._project = os.environ.get("SECRET_MANAGER_PROJECT") or None
+        self._prefix = os.environ.get("SECRET_MANAGER_PREFIX") or "minimeter-"
+        self._endpoint = os.environ.get("SECRET_MANAGER_ENDPOINT") or None
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False

@@ -12,7 +12,11 @@ from api.deps import StateDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}})
+@router.api_route(
+    "/health",
+    methods=["GET", "HEAD"],
+    responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
+)
 async def health(state: StateDep) -> JSONResponse:
     """Liveness of the API and its two hard dependencies."""
     checks: dict[str, str] = {}

@@ -34,6 +34,12 @@ async def _start(
     state: StateDep, principal: IngestDep, response: Response, account_id: int, idempotency_key: str | None
 ) -> JobPublic:
     account = await get_account(state.pool, principal=principal, account_id=account_id)
+    if account["provider"] is None:
+        raise Problem(
+            422,
+            f"utility account {account_id} has no provider, so no connector can fetch its bills:"
+            " upload the bill with POST /bills",
+        )
     job, created = await start_job(
         pool=state.pool,
         client=state.client,

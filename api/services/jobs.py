@@ -7,7 +7,7 @@ import binascii
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -44,8 +44,9 @@ class JobCursor:
             created_at = datetime.fromisoformat(stamp)
             if created_at.tzinfo is None:
                 raise ValueError("a cursor's time is in UTC")
-            return cls(created_at=created_at, job_id=uuid.UUID(job_id))
-        except (ValueError, UnicodeError, binascii.Error):
+            # in UTC here, where a forged one out of range is refused, not in the driver (a 500)
+            return cls(created_at=created_at.astimezone(UTC), job_id=uuid.UUID(job_id))
+        except (ValueError, OverflowError, UnicodeError, binascii.Error):
             raise Problem(422, "cursor is not a next_cursor this API gave") from None
 
 

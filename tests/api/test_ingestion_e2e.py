@@ -8,6 +8,10 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from api.auth import Principal, Role
+from api.services.jobs import start_job
+from shared.models import JobType
+from shared.settings import Settings
 from tests.helpers import create_account, wait_for_failed_run, wait_for_status
 from worker.resources import Resources
 
@@ -99,11 +103,22 @@ async def test_unknown_job_is_404_and_bad_body_is_422(http: httpx.AsyncClient) -
 
 
 async def test_failing_connector_ends_failed_after_retries(
-    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+    http: httpx.AsyncClient, client: Client, app_settings: Settings, resources: Resources, unique: str
 ) -> None:
     account = await create_account(http, provider=None, account_number=f"NONE-{unique}")
-    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
-    done = await wait_for_status(http, job["id"], within=90)
+    refused = await http.post("/jobs", json={"utility_account_id": account["id"]})
+    assert refused.status_code == 422 and "POST /bills" in refused.json()["detail"]
+    # No connector has a bill for it: the same job started past the API's check fails in fetch_bill.
+    job, _ = await start_job(
+        pool=resources.pool,
+        client=client,
+        settings=app_settings,
+        principal=Principal(key_id=0, name="connector-test", role=Role.ADMIN, customer_id=None),
+        account=account,
+        job_type=JobType.CONNECTOR,
+        idempotency_key=None,
+    )
+    done = await wait_for_status(http, str(job["id"]), within=90)
     assert done["status"] == "FAILED"
     assert "fetch_bill failed" in done["error"] and "BillNotAvailable" in done["error"]
     await wait_for_failed_run(client, job["workflow_id"])

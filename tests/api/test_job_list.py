@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
+
 import httpx
 
 from tests.helpers import create_account, insert_job
@@ -31,7 +34,11 @@ async def test_paging_by_cursor_neither_repeats_nor_skips_a_job_while_jobs_arriv
 
 
 async def test_a_cursor_that_is_not_one_is_a_422(http: httpx.AsyncClient) -> None:
-    for bad in ("not-base64!", "bm8gYmFy", "MjAyNi0wMS0wMXxub3QtYS11dWlk"):
+    out_of_range = [  # valid times that UTC cannot hold: refused here, not by the database driver
+        base64.urlsafe_b64encode(f"{stamp}|{uuid.uuid4()}".encode()).decode()
+        for stamp in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00")
+    ]
+    for bad in ("not-base64!", "bm8gYmFy", "MjAyNi0wMS0wMXxub3QtYS11dWlk", *out_of_range):
         response = await http.get("/jobs", params={"cursor": bad})
         assert response.status_code == 422, response.text
     both = await http.get("/jobs", params={"cursor": "x", "offset": 2})

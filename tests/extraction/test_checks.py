@@ -92,7 +92,8 @@ def test_statement_before_period_end(sample: tuple[NormalizedBill, str]) -> None
 def test_due_before_statement(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
     assert bill.statement_date is not None
-    assert check_bill(changed(bill, due_date=bill.statement_date), text=None) == ["bad_due_date"]
+    assert check_bill(changed(bill, due_date=bill.statement_date - timedelta(days=1)), text=None) == ["bad_due_date"]
+    assert check_bill(changed(bill, due_date=bill.statement_date), text=None) == []  # "due upon receipt"
 
 
 @pytest.mark.parametrize(

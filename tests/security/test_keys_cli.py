@@ -8,8 +8,9 @@ import sys
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
-from api.auth import Role, authenticate, hash_key
+from api.auth import Role, authenticate, create_key, hash_key
 from tests.security.conftest import caller
 from worker.resources import Resources
 
@@ -80,4 +81,9 @@ async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resourc
     assert unknown.code == 1 and "does not exist" in unknown.err and unknown.out == ""
     bad_role = await keys_cli(pg_url, "create", "--role", "root", "--name", "ghost")
     assert bad_role.code == 2 and bad_role.out == ""
+    customer = await resources.pool.fetchval("INSERT INTO customers (name) VALUES ('bound admin') RETURNING id")
+    bound_admin = await keys_cli(pg_url, "create", "--role", "admin", "--name", "ghost", "--customer-id", str(customer))
+    assert bound_admin.code == 1 and "every customer" in bound_admin.err and bound_admin.out == ""
+    with pytest.raises(ValueError, match="every customer"):  # admin routes act on all customers' data
+        await create_key(resources.pool, name="ghost", role=Role.ADMIN, customer_id=customer)
     assert await resources.pool.fetchval("SELECT count(*) FROM api_keys") == before

@@ -82,6 +82,12 @@ def test_an_empty_variable_is_no_value_and_secret_manager_is_asked(
     assert settings.gemini_api_key.get_secret_value() == "from-secret-manager"
 
 
+def test_an_empty_prefix_is_the_default_prefix(fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_MANAGER_PREFIX", "")
+    Settings()
+    assert any("/secrets/minimeter-database-url/" in path for path in fake_secret_manager), fake_secret_manager
+
+
 def test_nothing_is_asked_without_a_project(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SECRET_MANAGER_PROJECT", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
