@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
+
 from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from shared.codec import data_converter, load_key_ring
 from shared.settings import Settings
@@ -21,6 +25,19 @@ def converter_for(settings: Settings) -> DataConverter:
     return data_converter(load_key_ring(settings), compress=settings.payload_compression)
 
 
+CORE_LOGGER = "temporalio.core"
+
+
+@cache
+def core_runtime() -> Runtime:
+    """The SDK core's runtime, one per process, its warnings (gRPC calls retried while the server is
+    down, heartbeat trouble) forwarded to the ``temporalio.core`` logger: they become the same JSON
+    lines as every other log line, instead of coloured text on stderr that a log pipeline cannot parse."""
+    forwarding = LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER), append_target_to_name=False)
+    filter_ = TelemetryFilter(core_level="WARN", other_level="ERROR")  # the SDK's default levels
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter_, forwarding=forwarding)))
+
+
 async def connect_client(settings: Settings) -> Client:
     """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS/API key for Temporal Cloud)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
@@ -30,6 +47,7 @@ async def connect_client(settings: Settings) -> Client:
         data_converter=converter_for(settings),
         tls=TLSConfig() if settings.temporal_tls or api_key else False,
         api_key=api_key,
+        runtime=core_runtime(),
     )
 
 
