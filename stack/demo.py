@@ -23,16 +23,60 @@ def say(message: str) -> None:
     print(f"minimeter | {message}", flush=True)
 
 
+class DemoFailed(Exception):
+    """A demo request failed: the demo stops there and says which request, and why, in one line."""
+
+
+def _send(http: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    try:
+        return http.request(method, path, json=body)
+    except httpx.TransportError as error:
+        raise DemoFailed(f"{method} {path} failed: {error!r}") from error
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    """The body of a successful response; an error's body is a problem+json, not what was asked for."""
+    if response.is_success:
+        return dict(response.json())
+    request = f"{response.request.method} {response.request.url.path}"
+    raise DemoFailed(f"{request} answered {response.status_code}: {_detail(response)}")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    return str(problem.get("detail") or problem.get("title")) if isinstance(problem, dict) else str(problem)
+
+
+def _call(http: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _ok(_send(http, method, path, body))
+
+
+def _saved_account_known(http: httpx.Client, demo: dict[str, Any]) -> bool:
+    """Whether the API still has the saved account: a new database (or DATABASE_URL) has not."""
+    response = _send(http, "GET", f"/utility-accounts/{demo['account_id']}")
+    if response.status_code == 404:
+        return False
+    _ok(response)
+    return True
+
+
 def _demo_account(http: httpx.Client, settings: Settings) -> dict[str, Any]:
-    """The demo customer and account, created on the first run and reused after."""
+    """The demo customer and account, created on the first run and reused while the API knows them."""
     state_file = settings.data_dir / "demo.json"
     if state_file.exists():
-        return dict(json.loads(state_file.read_text()))
-    customer = http.post("/customers", json={"name": "Demo Customer", "email": "demo@example.com"}).json()
-    account = http.post(
+        saved = dict(json.loads(state_file.read_text()))
+        if _saved_account_known(http, saved):
+            return saved
+    customer = _call(http, "POST", "/customers", {"name": "Demo Customer", "email": "demo@example.com"})
+    account = _call(
+        http,
+        "POST",
         "/utility-accounts",
-        json={"customer_id": customer["id"], "provider": "pge", "account_number": "4401-2290-117"},
-    ).json()
+        {"customer_id": customer["id"], "provider": "pge", "account_number": "4401-2290-117"},
+    )
     demo = {"customer_id": customer["id"], "account_id": account["id"]}
     state_file.write_text(json.dumps(demo))
     return demo
@@ -89,37 +133,52 @@ def run_demo(
 ) -> None:
     """Ingest one demo bill through the REST API and print what happened and where it landed.
 
-    Gives up waiting (and says so) when ``running`` turns false, a worker or the API having
+    Gives up waiting (and says so) when ``running`` turns false, a child of the stack having
     exited, or after ``within`` seconds: ``make run`` must not hang on a job nothing works on.
+    A failed request stops the demo with one line; the stack runs on.
     """
     with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-        demo = _demo_account(http, settings)
-        started = time.monotonic()
-        job = http.post("/jobs", json={"utility_account_id": demo["account_id"]}).json()
-        while job["status"] not in TERMINAL:
-            if not running():
-                raise RuntimeError(f"a child process exited while the demo job was {job['status']}: see the logs")
-            if time.monotonic() - started > within:
-                say(f"demo job {job['id']} still {job['status']} after {within:.0f}s: see {job['web_ui_url']}")
-                return
-            time.sleep(0.2)
-            job = http.get(f"/jobs/{job['id']}").json()
-        result = job.get("result") or {}
-        say(f"demo job id:      {job['id']}")
-        say(f"final status:     {job['status']} ({time.monotonic() - started:.1f}s)")
-        say(f"extracted total:  {result.get('total_amount')} {result.get('currency') or ''}")
-        say(f"raw bill in GCS:  {(result.get('artifact') or {}).get('uri')}")
-        say(f"Temporal Web UI:  {job['web_ui_url']}")
-        if settings.analytics is AnalyticsKind.BIGQUERY and job["status"] == "SUCCEEDED":
-            say("BigQuery> SELECT … FROM normalized_bills_latest WHERE job_id = '" + job["id"] + "'")
-            for line in _table(_bigquery_rows(settings, job["id"])):
-                say("  " + line)
-        if settings.analytics is not AnalyticsKind.DISABLED:
-            asyncio.run(_refresh_rollup(settings))
-        dashboard = http.get(f"/customers/{demo['customer_id']}/dashboard").json()
-        billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
-        say(
-            f"dashboard: {dashboard['bills_count']} bills, {billed or 'nothing'} billed; "
-            f"monthly ({dashboard['monthly_source']}): "
-            + json.dumps([{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]])
-        )
+        try:
+            _demo(http, settings, running=running, within=within)
+        except DemoFailed as failure:
+            say(f"demo stopped: {failure}")
+
+
+def _demo(http: httpx.Client, settings: Settings, *, running: Callable[[], bool], within: float) -> None:
+    demo = _demo_account(http, settings)
+    started = time.monotonic()
+    job = _call(http, "POST", "/jobs", {"utility_account_id": demo["account_id"]})
+    while job["status"] not in TERMINAL:
+        if not running():
+            raise DemoFailed(f"a child process exited while the demo job was {job['status']}")
+        if time.monotonic() - started > within:
+            say(f"demo job {job['id']} still {job['status']} after {within:.0f}s: see {job['web_ui_url']}")
+            return
+        time.sleep(0.2)
+        job = _call(http, "GET", f"/jobs/{job['id']}")
+    _report(job, settings, took=time.monotonic() - started)
+    if settings.analytics is not AnalyticsKind.DISABLED:
+        asyncio.run(_refresh_rollup(settings))
+    _report_dashboard(_call(http, "GET", f"/customers/{demo['customer_id']}/dashboard"))
+
+
+def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
+    result = job.get("result") or {}
+    say(f"demo job id:      {job['id']}")
+    say(f"final status:     {job['status']} ({took:.1f}s)")
+    say(f"extracted total:  {result.get('total_amount')} {result.get('currency') or ''}")
+    say(f"raw bill in GCS:  {(result.get('artifact') or {}).get('uri')}")
+    say(f"Temporal Web UI:  {job['web_ui_url']}")
+    if settings.analytics is AnalyticsKind.BIGQUERY and job["status"] == "SUCCEEDED":
+        say("BigQuery> SELECT … FROM normalized_bills_latest WHERE job_id = '" + job["id"] + "'")
+        for line in _table(_bigquery_rows(settings, job["id"])):
+            say("  " + line)
+
+
+def _report_dashboard(dashboard: dict[str, Any]) -> None:
+    billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
+    monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]]
+    say(
+        f"dashboard: {dashboard['bills_count']} bills, {billed or 'nothing'} billed; "
+        f"monthly ({dashboard['monthly_source']}): " + json.dumps(monthly)
+    )

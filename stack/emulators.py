@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from shared.settings import REPO_ROOT
-from stack.services import free_port
+from stack.services import StackError, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ class _Emulator:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def poll(self) -> int | None:
+        """The exit code once the process has exited by itself (None while it runs, or after ``stop()``)."""
+        return None if self._process is None else self._process.poll()
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -131,7 +135,7 @@ class _Emulator:
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"{self.name} exited during startup; see {self.log_file}")
+                raise StackError(f"{self.name} exited during startup; see {self.log_file}")
             try:
                 with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:
                     if response.status == 200:

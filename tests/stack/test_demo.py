@@ -1,0 +1,71 @@
+"""``make run``'s demo against an API that forgot its account or refuses a request: no ``KeyError``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from shared.settings import AnalyticsKind, Environment, Settings
+from stack.demo import run_demo
+from tests.helpers import serve
+
+REFUSAL = "Temporal did not answer: try again"
+
+
+def problem(status: int, detail: str, path: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": "Error", "status": status, "detail": detail, "instance": path}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def fresh_database_api(posted_jobs: list[dict[str, Any]]) -> FastAPI:
+    """An API on a new database: it knows no account 7, makes customer 5 and account 8, refuses jobs."""
+    app = FastAPI()
+
+    @app.get("/utility-accounts/{account_id}")
+    async def read_account(account_id: int) -> JSONResponse:
+        return problem(404, f"utility account {account_id} not found", f"/utility-accounts/{account_id}")
+
+    @app.post("/customers", status_code=201)
+    async def create_customer() -> dict[str, int]:
+        return {"id": 5}
+
+    @app.post("/utility-accounts", status_code=201)
+    async def create_account() -> dict[str, int]:
+        return {"id": 8}
+
+    @app.post("/jobs")
+    async def create_job(body: dict[str, Any]) -> JSONResponse:
+        posted_jobs.append(body)
+        return problem(503, REFUSAL, "/jobs")
+
+    return app
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "demo.json").write_text(json.dumps({"customer_id": 1, "account_id": 7}))
+    return Settings(env=Environment.TEST, data_dir=tmp_path, analytics=AnalyticsKind.DISABLED)
+
+
+async def test_a_saved_account_the_api_does_not_know_is_created_again(settings: Settings) -> None:
+    posted_jobs: list[dict[str, Any]] = []
+    async with serve(fresh_database_api(posted_jobs)) as url:
+        await asyncio.to_thread(run_demo, url, "mm_key", settings)
+    assert json.loads((settings.data_dir / "demo.json").read_text()) == {"customer_id": 5, "account_id": 8}
+    assert posted_jobs == [{"utility_account_id": 8}]
+
+
+async def test_a_refused_request_stops_the_demo_in_one_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its problem+json ``status`` (an int) once passed for a job's and the loop crashed on ``job['id']``."""
+    async with serve(fresh_database_api([])) as url:
+        await asyncio.to_thread(run_demo, url, "mm_key", settings)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"minimeter | demo stopped: POST /jobs answered 503: {REFUSAL}"]
