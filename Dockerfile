@@ -12,7 +12,8 @@ COPY extraction ./extraction
 COPY eval ./eval
 COPY stack ./stack
 # Bytecode for /app too: the workflow sandbox re-imports workflow modules for every run.
-# DATA_DIR (/app/.data) is the service user's: ARTIFACT_STORE=local and ANALYTICS=local write there.
+# DATA_DIR (/app/.data) is the service user's: ARTIFACT_STORE=local writes there. The image runs against
+# BigQuery: ANALYTICS=local needs the [local] extra (DuckDB, sqlglot), left out here, and says so at start.
 RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --create-home minimeter \
     && mkdir -p /app/.data && chown minimeter /app/.data
 USER minimeter

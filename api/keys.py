@@ -90,7 +90,7 @@ async def _revoke(pool: asyncpg.Pool, key_id: int) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    pool = await create_pool(get_settings())
+    pool = await create_pool(get_settings(), one_shot=True)
     try:
         await migrate(pool)
         if args.command == "create":

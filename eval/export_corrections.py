@@ -105,7 +105,7 @@ async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -
 
 
 async def _run(directory: Path, settings: Settings) -> Exported:
-    pool = await create_pool(settings)
+    pool = await create_pool(settings, one_shot=True)
     try:
         return await export(directory, pool=pool, store=build_artifact_store(settings))
     finally:

@@ -49,6 +49,7 @@ BigQuery SQL, translated by sqlglot (as bqemulator does), for ``ANALYTICS=local`
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import threading
 import time
@@ -778,6 +779,9 @@ def build_analytics_sink(settings: Settings) -> AnalyticsSink | None:
     if settings.analytics is AnalyticsKind.DISABLED:
         return None
     if settings.analytics is AnalyticsKind.LOCAL:
+        missing = [name for name in ("duckdb", "sqlglot") if importlib.util.find_spec(name) is None]
+        if missing:  # the [local] extra, which a production image leaves out: say so at start, not at a first insert
+            raise RuntimeError(f"ANALYTICS=local needs {' and '.join(missing)}: pip install 'minimeter[local]'")
         return LocalAnalyticsSink(settings.data_dir / "analytics.duckdb")
     return BigQuerySink(
         project=settings.gcp_project, dataset=settings.bq_dataset, endpoint=_endpoint(settings.bigquery_emulator_host)

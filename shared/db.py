@@ -28,13 +28,18 @@ _MIGRATION_LOCK_ID = 72_616_001
 logger = logging.getLogger(__name__)
 
 
-def resolve_database_url(settings: Settings) -> str:
-    """``DATABASE_URL`` when set; otherwise the embedded server under ``.data/`` (started if needed)."""
+def resolve_database_url(settings: Settings, *, one_shot: bool = False) -> str:
+    """``DATABASE_URL`` when set; otherwise the embedded server under ``.data/`` (started if needed).
+
+    ``one_shot``: a command that ends when its work does (``api.keys``, an export) stops the
+    embedded server at exit if it started it, and leaves one already running (``make run``'s) alone.
+    """
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    from stack.services import embedded_postgres_url
+    from stack.services import embedded_postgres_url, postmaster
 
-    return embedded_postgres_url(settings.data_dir / "postgres")
+    pgdata = settings.data_dir / "postgres"
+    return embedded_postgres_url(pgdata, stop_on_exit=one_shot and postmaster(pgdata) is None)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -49,8 +54,12 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     itself; an open transaction is still rolled back (asyncpg does that before calling this)."""
 
 
-async def create_pool(settings: Settings, *, dsn: str | None = None, open_all: bool = False) -> asyncpg.Pool:
+async def create_pool(
+    settings: Settings, *, dsn: str | None = None, open_all: bool = False, one_shot: bool = False
+) -> asyncpg.Pool:
     """Create the process's single pool (JSON columns decoded to Python objects).
+
+    ``one_shot``: see ``resolve_database_url``.
 
     ``open_all`` opens all ``DB_POOL_MAX`` connections now and keeps them: for the API, whose
     bursts of requests otherwise wait while new connections log in and load their JSON codecs
@@ -58,7 +67,7 @@ async def create_pool(settings: Settings, *, dsn: str | None = None, open_all: b
     all in its first half second, the pool growing from one connection to twenty.
     """
     pool = await asyncpg.create_pool(
-        dsn or resolve_database_url(settings),
+        dsn or resolve_database_url(settings, one_shot=one_shot),
         min_size=settings.db_pool_max if open_all else settings.db_pool_min,
         max_size=settings.db_pool_max,
         init=_init_connection,

@@ -72,6 +72,16 @@ was stored let more jobs run than the limit (each step's queueing doubled, 5.6 â
 1,000-bill run)."""
 
 
+LOGGED_IDS = 20
+"""A dispatch log line names this many of its jobs at most: enough to find a stuck one, never a page."""
+
+
+def _named(rows: list[asyncpg.Record]) -> dict[str, list[str]]:
+    """The job and workflow ids a log line names, so an operator can tell which jobs wait."""
+    shown = rows[:LOGGED_IDS]
+    return {"job_ids": [str(r["id"]) for r in shown], "workflow_ids": [r["workflow_id"] for r in shown]}
+
+
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
     """Start the job's one workflow; a start that finds it already there is a success."""
     attributes: list[SearchAttributePair[Any]] = [
@@ -184,10 +194,20 @@ class JobDispatcher(BackgroundLoop):
                     logger.error(
                         "job failed before it started", extra={"job_id": str(row["id"]), "error": row["error"]}
                     )
-        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        failures = [(row, outcome) for row, outcome in zip(claimed, outcomes, strict=True) if outcome is not None]
         if failures:  # left undispatched: the next round tries them again
-            logger.warning("jobs not started yet", extra={"jobs": len(failures), "error": repr(failures[0])})
+            logger.warning(
+                "jobs not started yet",
+                extra={"jobs": len(failures), **_named([row for row, _ in failures]), "error": repr(failures[0][1])},
+            )
             await asyncio.sleep(ERROR_BACKOFF_SECONDS)
         if started:
-            logger.info("jobs dispatched", extra={"jobs": len(started), "running_before": running})
+            logger.info(
+                "jobs dispatched",
+                extra={
+                    "jobs": len(started),
+                    **_named([r for r in claimed if r["id"] in started]),
+                    "running_before": running,
+                },
+            )
         return len(started), len(rows) > len(started)

@@ -7,9 +7,11 @@ limit) and a task queue no worker polls, so started workflows stay open and coun
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import asyncpg
+import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 
@@ -194,14 +196,17 @@ async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
 
 
 async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking_the_queue(
-    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The oldest row heads every round: unreadable for longer than a rollout takes, it is failed with
     the reason, and the jobs behind it start."""
     dispatcher, jobs = await dispatcher_with_jobs(own_db, client, app_settings, limit=1, jobs=2)
     await own_db.execute("UPDATE ingestion_jobs SET start_request = '{\"job_id\": 1}' WHERE id = $1", jobs[0])
 
-    assert await dispatcher.dispatch_once() == (0, True)  # a newer release's row, perhaps: left for a while
+    with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
+        assert await dispatcher.dispatch_once() == (0, True)  # a newer release's row, perhaps: left for a while
+    [waiting] = [r for r in caplog.records if r.getMessage() == "jobs not started yet"]
+    assert waiting.job_ids == [jobs[0]] and waiting.workflow_ids == [f"bill-ingestion-{jobs[0]}"]  # type: ignore[attr-defined]
     assert await dispatched(own_db) == []
     await own_db.execute("UPDATE ingestion_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
     assert await dispatcher.dispatch_once() == (0, True)  # unreadable for longer than JOB_DISPATCH_STALE_AFTER

@@ -6,11 +6,13 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
 from api.auth import Role, authenticate, create_key, hash_key
+from stack.services import embedded_postgres_url, postmaster, still_running, stop_embedded_postgres
 from tests.security.conftest import caller
 from worker.resources import Resources
 
@@ -22,8 +24,10 @@ class Run:
     err: str
 
 
-async def keys_cli(pg_url: str, *args: str) -> Run:
-    env = {**os.environ, "DATABASE_URL": pg_url, "ENV": "test"}
+async def keys_cli(pg_url: str | None, *args: str, data_dir: Path | None = None) -> Run:
+    """``python -m api.keys`` against ``pg_url``, or (None) the embedded server in ``data_dir``."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"ENV": "test"}
+    env |= {"DATABASE_URL": pg_url} if pg_url else {"DATA_DIR": str(data_dir)}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -33,7 +37,7 @@ async def keys_cli(pg_url: str, *args: str) -> Run:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return Run(process.returncode, out.decode(), err.decode())
 
@@ -87,3 +91,21 @@ async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resourc
     with pytest.raises(ValueError, match="every customer"):  # admin routes act on all customers' data
         await create_key(resources.pool, name="ghost", role=Role.ADMIN, customer_id=customer)
     assert await resources.pool.fetchval("SELECT count(*) FROM api_keys") == before
+
+
+async def test_the_embedded_server_it_started_is_stopped_and_a_running_one_left_alone(tmp_path: Path) -> None:
+    """Without DATABASE_URL the CLI starts the embedded Postgres if needed: it must not outlive the command,
+    nor may the command stop the server ``make run`` started."""
+    pgdata = tmp_path / "postgres"
+    listed = await keys_cli(None, "list", data_dir=tmp_path)
+    assert listed.code == 0, listed.err
+    assert postmaster(pgdata) is None, "the CLI left the embedded Postgres it started running"
+
+    await asyncio.to_thread(embedded_postgres_url, pgdata)  # as make run's stack would have
+    try:
+        server = postmaster(pgdata)
+        assert server is not None
+        assert (await keys_cli(None, "list", data_dir=tmp_path)).code == 0
+        assert still_running(server), "the CLI stopped a server it did not start"
+    finally:
+        await asyncio.to_thread(stop_embedded_postgres, pgdata)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+
+from stack.services import temporal_binary
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.temporal.yml"
 
@@ -71,6 +76,43 @@ def test_app_services_are_given_google_credentials_and_a_project(services: dict,
     assert env["GCP_PROJECT"].startswith("${GCP_PROJECT:?")
     mounts = [volume.rsplit(":", 2) for volume in services[name]["volumes"]]
     assert [target for _, target, mode in mounts if mode == "ro"] == [env["GOOGLE_APPLICATION_CREDENTIALS"]]
+
+
+def _setup_command(services: dict, address: str) -> str:
+    """temporal-setup's command as its shell runs it (compose turns ``$$`` into ``$``), aimed at ``address``."""
+    [command] = services["temporal-setup"]["command"]
+    return str(command).replace("$$", "$").replace("temporal:7233", address)
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
+
+
+async def test_setup_registers_the_search_attributes_and_fails_on_a_clash(services: dict) -> None:
+    """Run with the real CLI against dev servers: twice is fine, a clash fails (no ``|| true`` hides it)."""
+    path = {"PATH": f"{Path(temporal_binary()).parent}:/usr/bin:/bin"}
+    for clash in (False, True):
+        server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary())
+        address = server.client.service_client.config.target_host
+        setup = ["sh", "-c", _setup_command(services, address)]
+        try:
+            if clash:  # a deployment where JobStatus was registered with another type
+                await asyncio.to_thread(
+                    _run,
+                    [temporal_binary(), "operator", "search-attribute", "create", "--address", address,
+                     "--namespace", "default", "--name", "JobStatus", "--type", "Int"],
+                )  # fmt: skip
+                failed = await asyncio.to_thread(_run, setup, path)
+                assert failed.returncode != 0 and "different type" in failed.stderr
+                continue
+            runs = [await asyncio.to_thread(_run, setup, path) for _ in range(2)]
+            assert [run.returncode for run in runs] == [0, 0], [run.stderr for run in runs]
+            registered = await server.client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace="default")
+            )
+            assert {"ReviewStatus", "Provider", "CustomerId", "JobStatus"} <= set(registered.custom_attributes)
+        finally:
+            await server.shutdown()
 
 
 def test_ui_points_at_the_codec_endpoint(services: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -350,6 +351,16 @@ def test_factory(tmp_path: Any) -> None:
     assert isinstance(
         build_analytics_sink(Settings(analytics=AnalyticsKind.LOCAL, data_dir=tmp_path)), LocalAnalyticsSink
     )
+
+
+def test_local_analytics_without_duckdb_says_what_to_install(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production image leaves the [local] extra out: ANALYTICS=local there must fail at start, clearly."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "duckdb" else real_find_spec(name, *a)
+    )
+    with pytest.raises(RuntimeError, match=r"ANALYTICS=local needs duckdb: pip install 'minimeter\[local\]'"):
+        build_analytics_sink(Settings(analytics=AnalyticsKind.LOCAL, data_dir=tmp_path))
 
 
 def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest.MonkeyPatch) -> None:
