@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import date, datetime
 
 import asyncpg
 from temporalio import activity
@@ -43,22 +44,29 @@ class BillActivities:
 
         Duplicates are found by content hash (same file again) or by natural key
         (account number + billing period, when the bill has one), inside one transaction.
+        A bill for a stored period whose statement is dated later is the utility's re-issue:
+        it replaces the stored one under the same bill id, which ``bill_revisions`` keeps.
         """
         bill = request.bill
-        bill_id = bill_id_for(request.job_id)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
             mine = await conn.fetchval("SELECT id FROM bills WHERE job_id = $1", request.job_id)
             if mine is not None:
-                return PersistOutcome(bill_id=str(mine))
+                revised = await conn.fetchval(
+                    "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
+                    mine,
+                    request.job_id,
+                )
+                return PersistOutcome(bill_id=str(mine), revised_job=str(revised) if revised else None)
             existing = await conn.fetchrow(
                 """
-                SELECT id, job_id FROM bills
+                SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file FROM bills
                  WHERE utility_account_id = $1
                    AND (content_sha256 = $2
                         OR (account_key IS NOT DISTINCT FROM account_key($3)
                             AND bill_period_start = $4
                             AND bill_period_end = $5))
+                 ORDER BY content_sha256 = $2 DESC
                  LIMIT 1
                 """,
                 request.utility_account_id,
@@ -67,48 +75,83 @@ class BillActivities:
                 bill.bill_period_start,
                 bill.bill_period_end,
             )
+            if existing is not None and _reissued(existing, bill.statement_date):
+                await conn.execute(
+                    "INSERT INTO bill_revisions (bill_id, job_id, replaced_by_job, content_sha256, source, payload)"
+                    " SELECT id, job_id, $2, content_sha256, source, payload FROM bills WHERE id = $1",
+                    existing["id"],
+                    request.job_id,
+                )
+                await conn.execute("DELETE FROM bills WHERE id = $1", existing["id"])  # its children go with it
+                await _write_bill(conn, request, bill_id=str(existing["id"]), created_at=existing["created_at"])
+                logger.info(
+                    "bill revised by a re-issued statement",
+                    extra={"job_id": request.job_id, "step": "persist_bill", "revised_job": str(existing["job_id"])},
+                )
+                return PersistOutcome(bill_id=str(existing["id"]), revised_job=str(existing["job_id"]))
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
                 return PersistOutcome(bill_id=str(existing["id"]), duplicate_of_job=str(existing["job_id"]))
-            await conn.execute(
-                """
-                INSERT INTO bills (id, job_id, customer_id, utility_account_id, provider, account_number,
-                                   statement_date, bill_period_start, bill_period_end, due_date, currency,
-                                   total_amount, previous_balance, payments_received, current_charges,
-                                   content_sha256, source, payload)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                """,
-                bill_id,
-                request.job_id,
-                request.customer_id,
-                request.utility_account_id,
-                bill.provider,
-                bill.account_number,
-                bill.statement_date,
-                bill.bill_period_start,
-                bill.bill_period_end,
-                bill.due_date,
-                bill.currency,
-                bill.total_amount,
-                bill.previous_balance,
-                bill.payments_received,
-                bill.current_charges,
-                request.artifact.sha256,
-                request.source,
-                bill.model_dump(mode="json"),
-            )
-            await conn.executemany(
-                "INSERT INTO bill_line_items (bill_id, position, description, category, amount, commodity)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                [
-                    (bill_id, i, li.description, li.category, li.amount, li.commodity)
-                    for i, li in enumerate(bill.line_items)
-                ],
-            )
-            await conn.executemany(
-                "INSERT INTO bill_usage (bill_id, position, commodity, quantity, unit, meter_number)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                [(bill_id, i, u.commodity, u.quantity, u.unit, u.meter_number) for i, u in enumerate(bill.usage)],
-            )
+            bill_id = bill_id_for(request.job_id)
+            await _write_bill(conn, request, bill_id=bill_id, created_at=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
         return PersistOutcome(bill_id=bill_id)
+
+
+def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:
+    """Whether a bill for ``stored``'s period is the utility's re-issue of it: another file, dated later.
+
+    The same statement read again (another scan, a reviewer's correction of it) carries the same date,
+    and stays a duplicate: it never overwrites what a person approved."""
+    return (
+        not stored["same_file"]
+        and statement_date is not None
+        and stored["statement_date"] is not None
+        and statement_date > stored["statement_date"]
+    )
+
+
+async def _write_bill(
+    conn: asyncpg.Connection, request: PersistRequest, *, bill_id: str, created_at: datetime | None
+) -> None:
+    """The bill's row and children; ``created_at`` (a revision keeps its first) else now."""
+    bill = request.bill
+    await conn.execute(
+        """
+        INSERT INTO bills (id, job_id, customer_id, utility_account_id, provider, account_number,
+                           statement_date, bill_period_start, bill_period_end, due_date, currency,
+                           total_amount, previous_balance, payments_received, current_charges,
+                           content_sha256, source, payload, created_at, revised_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                COALESCE($19, now()), CASE WHEN $19::timestamptz IS NOT NULL THEN now() END)
+        """,
+        bill_id,
+        request.job_id,
+        request.customer_id,
+        request.utility_account_id,
+        bill.provider,
+        bill.account_number,
+        bill.statement_date,
+        bill.bill_period_start,
+        bill.bill_period_end,
+        bill.due_date,
+        bill.currency,
+        bill.total_amount,
+        bill.previous_balance,
+        bill.payments_received,
+        bill.current_charges,
+        request.artifact.sha256,
+        request.source,
+        bill.model_dump(mode="json"),
+        created_at,
+    )
+    await conn.executemany(
+        "INSERT INTO bill_line_items (bill_id, position, description, category, amount, commodity)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(bill_id, i, li.description, li.category, li.amount, li.commodity) for i, li in enumerate(bill.line_items)],
+    )
+    await conn.executemany(
+        "INSERT INTO bill_usage (bill_id, position, commodity, quantity, unit, meter_number)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(bill_id, i, u.commodity, u.quantity, u.unit, u.meter_number) for i, u in enumerate(bill.usage)],
+    )

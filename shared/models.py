@@ -99,6 +99,8 @@ class IngestionResult(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     bill_id: str | None = None
     duplicate_of: str | None = None
+    revises: str | None = None
+    """The job whose stored bill this one, a re-issued statement for its period, replaced."""
     total_amount: Decimal | None = None
     currency: str | None = None
     artifact: ArtifactRef | None = None
@@ -209,6 +211,8 @@ class PersistOutcome(BaseModel):
     bill_id: str
     duplicate_of_job: str | None = None
     """Set when an earlier job already stored this bill: nothing new was written."""
+    revised_job: str | None = None
+    """Set when this bill, a re-issued statement, replaced the one that job stored (same bill id)."""
 
 
 class PublishRequest(BaseModel):

@@ -336,7 +336,12 @@ class BillIngestionWorkflow:
             policies.DATABASE,
         )
         done = base.model_copy(
-            update={"bill_id": persisted.bill_id, "total_amount": bill.total_amount, "currency": bill.currency}
+            update={
+                "bill_id": persisted.bill_id,
+                "total_amount": bill.total_amount,
+                "currency": bill.currency,
+                "revises": persisted.revised_job,
+            }
         )
         if persisted.duplicate_of_job is not None:
             return await self._finish(

@@ -63,7 +63,7 @@ STORED_RELEASE = "60 seconds"
 _RUNNING = (
     f"status IN ('{JobStatus.PENDING}', '{JobStatus.RUNNING}') AND dispatched_at > now() - $1::interval"
     " AND NOT EXISTS (SELECT 1 FROM bills WHERE bills.job_id = ingestion_jobs.id"
-    f" AND bills.created_at < now() - interval '{STORED_RELEASE}')"
+    f" AND COALESCE(bills.revised_at, bills.created_at) < now() - interval '{STORED_RELEASE}')"
 )
 """Jobs that hold a place. One whose bill was stored over a minute ago is only publishing it, and
 retrying: through a warehouse outage it waits for hours on a timer, using no worker, and must not

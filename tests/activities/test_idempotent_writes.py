@@ -309,3 +309,40 @@ async def test_one_statement_with_its_account_number_written_two_ways_is_stored_
     assert outcomes[1].duplicate_of_job is not None and outcomes[1].bill_id == outcomes[0].bill_id
     stored = await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"])
     assert stored == 1
+
+
+async def test_a_reissued_statement_persisted_twice_replaces_the_bill_once(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A retried persist of the re-issue answers as the first did, and keeps one revision, not two."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+
+    def february(statement: date, total: str) -> NormalizedBill:
+        return NormalizedBill(
+            account_number=number,
+            statement_date=statement,
+            bill_period_start=date(2026, 2, 1),
+            bill_period_end=date(2026, 2, 28),
+            total_amount=Decimal(total),
+        )
+
+    first = await persist_as_a_new_job(resources, account, february(date(2026, 3, 5), "60.00"), "e" * 64)
+    job_id = await insert_job(resources.pool, account, status="RUNNING")
+    reissue = PersistRequest(
+        job_id=job_id,
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        artifact=ArtifactRef(uri="gs://b/f", sha256="f" * 64, size=1, content_type="text/plain"),
+        bill=february(date(2026, 3, 12), "50.00"),
+    )
+    persist = BillActivities(resources.pool).persist_bill
+    outcomes = [await ActivityEnvironment().run(persist, reissue) for _ in range(2)]
+
+    first_job = await resources.pool.fetchval("SELECT job_id FROM bill_revisions WHERE bill_id = $1", first.bill_id)
+    assert outcomes == [PersistOutcome(bill_id=first.bill_id, revised_job=str(first_job))] * 2
+    assert await resources.pool.fetchval("SELECT count(*) FROM bill_revisions WHERE bill_id = $1", first.bill_id) == 1
+    row = await resources.pool.fetchrow("SELECT job_id, total_amount FROM bills WHERE id = $1", first.bill_id)
+    assert (str(row["job_id"]), row["total_amount"]) == (job_id, Decimal("50.00"))
+    older = await persist_as_a_new_job(resources, account, february(date(2026, 3, 1), "70.00"), "0" * 64)
+    assert older.duplicate_of_job == job_id, "a statement dated before the stored one replaces nothing"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
+from decimal import Decimal
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -10,9 +12,10 @@ from temporalio.client import Client
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
+from shared.analytics import BigQuerySink
 from shared.models import JobType
 from shared.settings import Settings
-from tests.helpers import create_account, wait_for_failed_run, wait_for_status
+from tests.helpers import account_digits, bill_text, create_account, wait_for_failed_run, wait_for_status
 from worker.resources import Resources
 
 PIPELINE = [
@@ -129,3 +132,47 @@ async def test_failing_connector_ends_failed_after_retries(
     fetch_attempts = max(e.activity_task_started_event_attributes.attempt for e in started)
     assert fetch_attempts == 4  # policies.FETCH.maximum_attempts: retried, then given up
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+
+
+async def test_a_reissued_statement_replaces_the_stored_bill_everywhere(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The utility re-issues February with other charges and a later date: one bill, the new figures,
+    in Postgres, the dashboard and the warehouse; the version it replaced is kept."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    original = bill_text(number, total="60.00")
+    reissue = (
+        original.replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
+        .replace("Current Charges          $60.00", "Current Charges          $50.00")
+        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
+    )
+    jobs = []
+    for text in (original, reissue, original):  # the first statement again, later: still a duplicate
+        started = await http.post(
+            "/bills",
+            files={"file": ("bill.txt", text.encode(), "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+        )
+        assert started.status_code == 201, started.text
+        jobs.append(await wait_for_status(http, started.json()["id"], within=90))
+
+    first, revised, again = jobs
+    assert (first["status"], revised["status"], again["status"]) == ("SUCCEEDED", "SUCCEEDED", "DUPLICATE")
+    assert revised["result"]["revises"] == first["id"]
+    assert revised["result"]["bill_id"] == first["result"]["bill_id"] == again["result"]["bill_id"]
+    pool = resources.pool
+    stored = await pool.fetch("SELECT * FROM bills WHERE utility_account_id = $1", account["id"])
+    assert [(str(b["job_id"]), b["total_amount"], b["statement_date"]) for b in stored] == [
+        (revised["id"], Decimal("50.00"), date(2026, 3, 12))
+    ]
+    kept = await pool.fetch("SELECT job_id, payload FROM bill_revisions WHERE bill_id = $1", stored[0]["id"])
+    assert [(str(r["job_id"]), r["payload"]["total_amount"]) for r in kept] == [(first["id"], "60.00")]
+    dashboard = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    assert (dashboard["bills_count"], dashboard["total_billed"]) == (1, "50.00")
+    sink = resources.sink
+    assert isinstance(sink, BigQuerySink), "the session's worker publishes to the BigQuery emulator"
+    view = sink._ref("normalized_bills_latest")
+    latest = await asyncio.to_thread(sink._run, f"SELECT total_amount FROM {view} WHERE bill_id = '{stored[0]['id']}'")
+    assert [row["total_amount"] for row in latest] == [Decimal("50.00")]
