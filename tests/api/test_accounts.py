@@ -34,6 +34,23 @@ async def test_an_account_number_written_another_way_is_the_same_account(http: h
     assert other_provider.status_code == 201, "the same number at another provider is another account"
 
 
+async def test_an_account_without_a_provider_and_one_with_it_are_one_account(http: httpx.AsyncClient) -> None:
+    """Otherwise a statement uploaded to each is stored twice, and the dashboard counts it twice."""
+    customer = (await http.post("/customers", json={"name": "Provider or not"})).json()
+    for first, second in ((None, "pge"), ("pge", None)):
+        number = f"NP-{uuid.uuid4().int % 10**10:010d}"
+        created = await http.post(
+            "/utility-accounts", json={"customer_id": customer["id"], "provider": first, "account_number": number}
+        )
+        assert created.status_code == 201, created.text
+        again = await http.post(
+            "/utility-accounts", json={"customer_id": customer["id"], "provider": second, "account_number": number}
+        )
+        assert again.status_code == 409, again.text
+        assert again.json()["utility_account_id"] == created.json()["id"]
+        assert "one account per number" in again.json()["detail"]
+
+
 async def test_the_database_and_python_agree_on_an_account_key(resources: Resources) -> None:
     """``shared.bill.account_key`` and the SQL function behind the unique keys are one rule."""
     numbers = ["1234-5678 9012", "ab12", "  Ab.12/x ", "NW-0042-7781", "Ünïcode-7", "", "---"]
