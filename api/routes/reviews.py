@@ -118,7 +118,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     if row is None:
         raise Problem(404, f"job {job_id} has no review task")
-    return ReviewTaskPublic(**_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job_id}/artifact")
+    return ReviewTaskPublic(**_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job['id']}/artifact")
 
 
 @router.get("/reviews/{job_id}", response_model=ReviewTaskPublic)
@@ -182,8 +182,8 @@ async def submit_decision(
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
-        return ReviewDecisionResult(job_id=job_id, status=JobStatus.RUNNING)
-    return ReviewDecisionResult(job_id=job_id, status=ack.status)
+        return ReviewDecisionResult(job_id=str(job["id"]), status=JobStatus.RUNNING)
+    return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> Problem:

@@ -27,8 +27,13 @@ async def waiting(http: httpx.AsyncClient) -> AsyncIterator[Review]:
     """One review every refusal of this module leaves untouched; rejected at the end so no task stays open."""
     review = await open_review(http, uuid.uuid4().hex[:10])
     yield review
-    done = await http.post(f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision})
+    # A job id in capitals is the same job: the answer names it as every other answer does.
+    spelled = review.job_id.upper()
+    task = (await http.get(f"/reviews/{spelled}")).json()
+    assert task["job_id"] == review.job_id and task["artifact_url"] == f"/jobs/{review.job_id}/artifact"
+    done = await http.post(f"/reviews/{spelled}", json={"action": "reject", "revision": review.revision})
     assert done.status_code == 200, done.text
+    assert done.json()["job_id"] == review.job_id
 
 
 async def assert_still_waiting(review: Review, http: httpx.AsyncClient, client: Client, resources: Resources) -> None:
