@@ -41,7 +41,7 @@ class AnalyticsActivities:
                 customer_id=request.customer_id,
                 utility_account_id=request.utility_account_id,
                 bill=request.bill,
-                created_at=activity.info().started_time,
+                created_at=request.stored_at or activity.info().started_time,
             )
         )
         logger.info("bill published", extra={"job_id": request.job_id, "step": "publish_analytics"})

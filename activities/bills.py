@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 _BILL_NAMESPACE = uuid.UUID("6f1d8f1e-4c0a-4bb5-9d0e-4d2f3c7a9b10")
 
 
+STORED_AT = "COALESCE(revised_at, created_at) AS stored_at"
+"""When a bill's current version was stored: the warehouse orders a bill's versions by it."""
+
+
 def bill_id_for(job_id: str) -> str:
     """A bill's id is derived from its job, so every retry writes the same row."""
     return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
@@ -50,14 +54,16 @@ class BillActivities:
         bill = request.bill
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
-            mine = await conn.fetchval("SELECT id FROM bills WHERE job_id = $1", request.job_id)
+            mine = await conn.fetchrow(f"SELECT id, {STORED_AT} FROM bills WHERE job_id = $1", request.job_id)
             if mine is not None:
                 revised = await conn.fetchval(
                     "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
-                    mine,
+                    mine["id"],
                     request.job_id,
                 )
-                return PersistOutcome(bill_id=str(mine), revised_job=str(revised) if revised else None)
+                return PersistOutcome(
+                    bill_id=str(mine["id"]), revised_job=str(revised) if revised else None, stored_at=mine["stored_at"]
+                )
             existing = await conn.fetchrow(
                 """
                 SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file FROM bills
@@ -83,19 +89,23 @@ class BillActivities:
                     request.job_id,
                 )
                 await conn.execute("DELETE FROM bills WHERE id = $1", existing["id"])  # its children go with it
-                await _write_bill(conn, request, bill_id=str(existing["id"]), created_at=existing["created_at"])
+                stored_at = await _write_bill(
+                    conn, request, bill_id=str(existing["id"]), created_at=existing["created_at"]
+                )
                 logger.info(
                     "bill revised by a re-issued statement",
                     extra={"job_id": request.job_id, "step": "persist_bill", "revised_job": str(existing["job_id"])},
                 )
-                return PersistOutcome(bill_id=str(existing["id"]), revised_job=str(existing["job_id"]))
+                return PersistOutcome(
+                    bill_id=str(existing["id"]), revised_job=str(existing["job_id"]), stored_at=stored_at
+                )
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
                 return PersistOutcome(bill_id=str(existing["id"]), duplicate_of_job=str(existing["job_id"]))
             bill_id = bill_id_for(request.job_id)
-            await _write_bill(conn, request, bill_id=bill_id, created_at=None)
+            stored_at = await _write_bill(conn, request, bill_id=bill_id, created_at=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
-        return PersistOutcome(bill_id=bill_id)
+        return PersistOutcome(bill_id=bill_id, stored_at=stored_at)
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:
@@ -113,10 +123,12 @@ def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:
 
 async def _write_bill(
     conn: asyncpg.Connection, request: PersistRequest, *, bill_id: str, created_at: datetime | None
-) -> None:
-    """The bill's row and children; ``created_at`` (a revision keeps its first) else now."""
+) -> datetime:
+    """The bill's row and children; ``created_at`` (a revision keeps its first) else now.
+
+    Returns when this version was stored, its place in line in the warehouse."""
     bill = request.bill
-    await conn.execute(
+    stored_at: datetime = await conn.fetchval(
         """
         INSERT INTO bills (id, job_id, customer_id, utility_account_id, provider, account_number,
                            statement_date, bill_period_start, bill_period_end, due_date, currency,
@@ -124,6 +136,7 @@ async def _write_bill(
                            content_sha256, source, payload, created_at, revised_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                 COALESCE($19, now()), CASE WHEN $19::timestamptz IS NOT NULL THEN now() END)
+        RETURNING COALESCE(revised_at, created_at)
         """,
         bill_id,
         request.job_id,
@@ -155,3 +168,4 @@ async def _write_bill(
         " VALUES ($1, $2, $3, $4, $5, $6)",
         [(bill_id, i, u.commodity, u.quantity, u.unit, u.meter_number) for i, u in enumerate(bill.usage)],
     )
+    return stored_at

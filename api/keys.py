@@ -41,13 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _create(pool: asyncpg.Pool, *, role: Role, name: str, customer_id: int | None) -> int:
-    if role is Role.ADMIN and customer_id is not None:
-        print("error: an admin key acts on every customer; bind a viewer, ingest or reviewer key", file=sys.stderr)
-        return 1
     if customer_id is not None and await pool.fetchval("SELECT 1 FROM customers WHERE id = $1", customer_id) is None:
         print(f"error: customer {customer_id} does not exist", file=sys.stderr)
         return 1
-    created = await create_key(pool, name=name, role=role, customer_id=customer_id)
+    try:
+        created = await create_key(pool, name=name, role=role, customer_id=customer_id)
+    except ValueError as refused:  # an admin key bound to a customer
+        print(f"error: {refused}; bind a viewer, ingest or reviewer key instead", file=sys.stderr)
+        return 1
     scope = f"customer {customer_id}" if customer_id is not None else "all customers"
     print(f"created key {created.id} ({role}, {scope}) for {name}", file=sys.stderr)
     print("store it now: it is shown only once", file=sys.stderr)

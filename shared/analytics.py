@@ -10,8 +10,10 @@ Idempotency design (why an append-only table plus deduplicating views, not MERGE
   ``normalized_bills_latest`` is ``QUALIFY ROW_NUMBER() OVER (PARTITION BY bill_id
   ORDER BY created_at DESC, published_at DESC) = 1``. Publishing the same bill twice
   (a Temporal retry after a lost response) therefore still counts once, and a
-  reviewer's correction (same ``bill_id``, later ``created_at``) replaces the
-  extracted version. ``bill_line_items_latest`` and ``interval_usage_latest`` keep
+  re-issued statement (same ``bill_id``, later ``created_at``) replaces the stored
+  one. ``created_at`` is when Postgres stored that version, so the re-issue wins
+  even if the original's publish, retried through an outage, lands after it.
+  ``bill_line_items_latest`` and ``interval_usage_latest`` keep
   the child rows of that winning revision only, so a correction with fewer line
   items leaves no stale ones behind.
 * MERGE was rejected for the publish path: streamed rows sit in BigQuery's
@@ -64,7 +66,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import NotFound, PreconditionFailed
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from pydantic import AwareDatetime, BaseModel
@@ -539,13 +541,26 @@ class BigQuerySink:
             if spec.partition_by:
                 table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_by)
             table.clustering_fields = list(spec.cluster_by) or None
-            existing = self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT)
-            missing = added_columns(spec, {field.name for field in existing.schema})
-            if missing:
-                existing.schema = [*existing.schema, *_bq_schema(missing)]
-                self._client.update_table(existing, ["schema"], timeout=BQ_TIMEOUT)
+            self._add_columns(spec, self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT))
         for name, body in VIEWS.items():
             self._ensure_view(name, _render(body, self._ref))
+
+    def _add_columns(self, spec: TableSpec, table: bigquery.Table) -> None:
+        """Patch in the columns ``spec`` added since ``table`` was created.
+
+        The patch carries the table's etag: when another process (a second worker starting beside
+        this one) patched it first, BigQuery answers 412, and the table is read again and compared anew."""
+        for _ in range(5):
+            missing = added_columns(spec, {field.name for field in table.schema})
+            if not missing:
+                return
+            table.schema = [*table.schema, *_bq_schema(missing)]
+            try:
+                self._client.update_table(table, ["schema"], timeout=BQ_TIMEOUT)
+                return
+            except PreconditionFailed:
+                table = self._client.get_table(table.reference, timeout=BQ_TIMEOUT)
+        raise RuntimeError(f"{spec.name}: its schema kept changing while columns were added; start again")
 
     def _ensure_view(self, name: str, query: str) -> None:
         """Replace a view only when its SQL changed: API and workers all start with ensure_schema,

@@ -46,6 +46,7 @@ _RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict
 # Flattened into CONTEXT_FIELDS (or not JSON-friendly), so never printed as-is.
 _DROPPED_EXTRAS = frozenset(
     {"temporal_activity", "temporal_workflow", "activity_info", "workflow_info", "color_message"}
+    | {"temporal_log"}  # the SDK core's own record, forwarded (shared.temporal): its fields are in the message
 )
 _SECRET_WORDS = frozenset(
     {"key", "keys", "apikey", "token", "secret", "secrets", "password", "passwd", "pwd", "authorization"}

@@ -213,6 +213,8 @@ class PersistOutcome(BaseModel):
     """Set when an earlier job already stored this bill: nothing new was written."""
     revised_job: str | None = None
     """Set when this bill, a re-issued statement, replaced the one that job stored (same bill id)."""
+    stored_at: AwareDatetime | None = None
+    """When Postgres stored this version of the bill (None in histories from before it was kept)."""
 
 
 class PublishRequest(BaseModel):
@@ -221,3 +223,6 @@ class PublishRequest(BaseModel):
     customer_id: int
     utility_account_id: int
     bill: NormalizedBill
+    stored_at: AwareDatetime | None = None
+    """The version's place in line in the warehouse: a re-issue stored after the original wins there
+    too, even when the original's publish, retried through an outage, lands after it."""

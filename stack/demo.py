@@ -55,12 +55,12 @@ def _call(http: httpx.Client, method: str, path: str, body: dict[str, Any] | Non
 
 
 def _saved_account_known(http: httpx.Client, demo: dict[str, Any]) -> bool:
-    """Whether the API still has the saved account: a new database (or DATABASE_URL) has not."""
+    """Whether the API still has the saved account: a new database has not, and another database
+    (DATABASE_URL) may hold an account of that id for some other customer."""
     response = _send(http, "GET", f"/utility-accounts/{demo['account_id']}")
     if response.status_code == 404:
         return False
-    _ok(response)
-    return True
+    return bool(_ok(response).get("customer_id") == demo["customer_id"])
 
 
 def _demo_account(http: httpx.Client, settings: Settings) -> dict[str, Any]:

@@ -356,6 +356,7 @@ class BillIngestionWorkflow:
                 customer_id=request.customer_id,
                 utility_account_id=request.utility_account_id,
                 bill=bill,
+                stored_at=persisted.stored_at,
             ),
             policies.ANALYTICS,
         )

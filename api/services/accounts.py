@@ -27,6 +27,53 @@ async def get_account(pool: asyncpg.Pool, *, principal: Principal, account_id: i
     return dict(row)
 
 
+ACCOUNTS_OF_A_CUSTOMER_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('minimeter.accounts:' || $1::bigint::text, 0))"
+)
+"""Registrations for one customer take turns: the check for the same account and the insert are one step."""
+
+SAME_ACCOUNT = """
+SELECT id, provider FROM utility_accounts
+ WHERE customer_id = $1 AND account_key = account_key($3)
+   AND (provider IS NOT DISTINCT FROM $2 OR provider IS NULL OR $2::text IS NULL)
+ ORDER BY id LIMIT 1
+"""
+"""The account a registration would repeat: the same number however written, at the same provider,
+or where either side names none. An account without a provider and one with it would each take
+the same statements, and the customer's totals would count them twice. (The same number at two
+named providers is two accounts.)"""
+
+
+async def register_account(
+    pool: asyncpg.Pool, *, customer_id: int, provider: str | None, account_number: str, label: str | None
+) -> dict[str, Any]:
+    """The new account's row; a 409 naming the account it would repeat, so a client whose 201 was lost
+    can go on with it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(ACCOUNTS_OF_A_CUSTOMER_LOCK, customer_id)
+        existing = await conn.fetchrow(SAME_ACCOUNT, customer_id, provider, account_number)
+        if existing is not None:
+            raise Problem(409, _repeated(existing["provider"], provider), utility_account_id=existing["id"])
+        row = await conn.fetchrow(
+            "INSERT INTO utility_accounts (customer_id, provider, account_number, label)"
+            " VALUES ($1, $2, $3, $4) RETURNING *",
+            customer_id,
+            provider,
+            account_number,
+            label,
+        )
+    return dict(row)
+
+
+def _repeated(existing: str | None, asked: str | None) -> str:
+    """Why a registration repeats an account, in the words of its 409."""
+    if existing == asked:
+        return "this customer already has that account with that provider"
+    if existing is None:
+        return "this customer already has that account number without a provider: one account per number"
+    return f"this customer already has that account number with provider {existing}: one account per number"
+
+
 def account_public(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],

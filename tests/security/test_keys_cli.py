@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -90,6 +91,12 @@ async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resourc
     assert bound_admin.code == 1 and "every customer" in bound_admin.err and bound_admin.out == ""
     with pytest.raises(ValueError, match="every customer"):  # admin routes act on all customers' data
         await create_key(resources.pool, name="ghost", role=Role.ADMIN, customer_id=customer)
+    with pytest.raises(asyncpg.CheckViolationError):  # nor can a row written past create_key hold one
+        await resources.pool.execute(
+            "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix)"
+            " VALUES ('ghost', 'admin', $1, 'h', 'mm_')",
+            customer,
+        )
     assert await resources.pool.fetchval("SELECT count(*) FROM api_keys") == before
 
 

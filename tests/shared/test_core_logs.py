@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from shared import search_attributes
+from shared.logs import JsonFormatter
 from shared.settings import Settings
 from shared.temporal import CORE_LOGGER, connect_client
 from stack.services import temporal_binary
@@ -50,3 +52,6 @@ async def test_a_worker_whose_server_went_away_logs_its_retries_through_python_l
     retried = [r for r in caplog.records if r.name == CORE_LOGGER]
     assert retried, "the core's retry warnings never reached the temporalio.core logger"
     assert "retried" in retried[0].getMessage() and retried[0].levelno == logging.WARNING
+    line = json.loads(JsonFormatter().format(retried[0]))  # as the worker's log shows it
+    assert line["logger"] == CORE_LOGGER and "retried" in line["message"]
+    assert "temporal_log" not in line, "the core's own record object is no field for a log pipeline"

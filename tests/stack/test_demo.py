@@ -23,12 +23,15 @@ def problem(status: int, detail: str, path: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def fresh_database_api(posted_jobs: list[dict[str, Any]]) -> FastAPI:
-    """An API on a new database: it knows no account 7, makes customer 5 and account 8, refuses jobs."""
+def fresh_database_api(posted_jobs: list[dict[str, Any]], *, account_7_of: int | None = None) -> FastAPI:
+    """An API on another database: its account 7 is unknown (or ``account_7_of`` another customer's),
+    it makes customer 5 and account 8, and refuses jobs."""
     app = FastAPI()
 
-    @app.get("/utility-accounts/{account_id}")
-    async def read_account(account_id: int) -> JSONResponse:
+    @app.get("/utility-accounts/{account_id}", response_model=None)
+    async def read_account(account_id: int) -> JSONResponse | dict[str, Any]:
+        if account_7_of is not None and account_id == 7:
+            return {"id": 7, "customer_id": account_7_of, "provider": "pge", "account_number": "****1234"}
         return problem(404, f"utility account {account_id} not found", f"/utility-accounts/{account_id}")
 
     @app.post("/customers", status_code=201)
@@ -53,12 +56,15 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(env=Environment.TEST, data_dir=tmp_path, analytics=AnalyticsKind.DISABLED)
 
 
-async def test_a_saved_account_the_api_does_not_know_is_created_again(settings: Settings) -> None:
+@pytest.mark.parametrize("account_7_of", [None, 99], ids=["unknown", "another-customers"])
+async def test_a_saved_account_the_api_does_not_know_is_created_again(
+    settings: Settings, account_7_of: int | None
+) -> None:
     posted_jobs: list[dict[str, Any]] = []
-    async with serve(fresh_database_api(posted_jobs)) as url:
+    async with serve(fresh_database_api(posted_jobs, account_7_of=account_7_of)) as url:
         await asyncio.to_thread(run_demo, url, "mm_key", settings)
     assert json.loads((settings.data_dir / "demo.json").read_text()) == {"customer_id": 5, "account_id": 8}
-    assert posted_jobs == [{"utility_account_id": 8}]
+    assert posted_jobs == [{"utility_account_id": 8}], "never a job on another customer's account"
 
 
 async def test_a_refused_request_stops_the_demo_in_one_line(

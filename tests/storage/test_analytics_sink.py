@@ -29,6 +29,7 @@ from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill,
 from shared.settings import AnalyticsKind, Settings
 from stack.emulators import BigQueryEmulator
 from tests.fakes.bigquery_insert import FakeInsertAll
+from tests.fakes.bigquery_tables import FakeTables
 
 AS_OF = date(2024, 4, 15)
 
@@ -303,6 +304,19 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
         Decimal(30),
         Decimal(0),
     )
+
+
+def test_columns_patched_in_by_another_process_first_are_not_added_twice() -> None:
+    """Two workers start together after an upgrade: the second's patch meets a changed etag (412)."""
+    spec = analytics.MONTHLY_ACCOUNT_ROLLUP
+    old = [{"name": c.name, "type": c.type, "mode": "NULLABLE"} for c in spec.columns if c.name != "currency"]
+    with FakeTables("p", "d", spec.name, old) as warehouse:
+        warehouse.patched_by_another = [*old, {"name": "currency", "type": "STRING", "mode": "NULLABLE"}]
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))
+
+        assert warehouse.patches == 1, "one patch, refused; the table read again already had the column"
+        assert [f["name"] for f in warehouse.fields].count("currency") == 1
 
 
 def test_a_required_column_is_never_added_to_an_existing_table() -> None:
