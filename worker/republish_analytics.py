@@ -1,0 +1,77 @@
+"""``python -m worker.republish_analytics``: write every stored bill to the warehouse again.
+
+Why: a release that adds warehouse columns leaves them NULL in the rows published before it
+(``gas_ccf``, ``water_ccf`` and ``current_charges`` came in one), and the rollup would count
+those bills as no gas or water and at their amount due. Publishing again writes each bill's
+current version with every column, dated when Postgres stored it: the views keep one row per
+bill, so running it twice changes nothing. The next rollup takes in their months (they were
+published within its window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import asyncpg
+
+from shared.analytics import AnalyticsBill, AnalyticsSink, build_analytics_sink
+from shared.bill import NormalizedBill
+from shared.db import create_pool, migrate
+from shared.settings import get_settings
+
+BATCH = 200
+"""Bills per ``publish_bills`` call: a few insertAll requests each, well under BigQuery's limits."""
+
+_PAGE = """
+SELECT id, job_id, customer_id, utility_account_id, payload, COALESCE(revised_at, created_at) AS stored_at
+  FROM bills WHERE id > $1 ORDER BY id LIMIT $2
+"""
+
+
+async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BATCH) -> int:
+    """Publish every bill in Postgres, a page at a time; returns how many. Raises if the warehouse refuses one."""
+    published, after = 0, "00000000-0000-0000-0000-000000000000"
+    while rows := await pool.fetch(_PAGE, after, batch):
+        bills = [
+            AnalyticsBill(
+                bill_id=str(row["id"]),
+                job_id=str(row["job_id"]),
+                customer_id=row["customer_id"],
+                utility_account_id=row["utility_account_id"],
+                bill=NormalizedBill.model_validate(row["payload"]),
+                created_at=row["stored_at"],
+            )
+            for row in rows
+        ]
+        refused = await asyncio.to_thread(sink.publish_bills, bills)
+        if refused:
+            raise RuntimeError(f"the warehouse refused {len(refused)} bills: {'; '.join(refused.values())}")
+        published += len(bills)
+        after = str(rows[-1]["id"])
+    return published
+
+
+async def _main() -> int:
+    settings = get_settings()
+    sink = build_analytics_sink(settings)
+    if sink is None:
+        print("analytics is disabled (ANALYTICS=disabled): nothing to republish", file=sys.stderr)
+        return 0
+    await asyncio.to_thread(sink.ensure_schema)
+    pool = await create_pool(settings, one_shot=True)
+    try:
+        await migrate(pool)
+        count = await republish(pool, sink)
+    finally:
+        await pool.close()
+    print(f"republished {count} bills; the next analytics rollup rewrites their months", file=sys.stderr)
+    return 0
+
+
+def main() -> None:
+    sys.exit(asyncio.run(_main()))
+
+
+if __name__ == "__main__":
+    main()
