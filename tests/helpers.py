@@ -61,6 +61,17 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
+async def upload_and_wait(http: httpx.AsyncClient, account: dict[str, Any], text: str) -> dict[str, Any]:
+    """``POST /bills`` with ``text`` as the account's bill, then the job once it has ended."""
+    started = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", text.encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert started.status_code == 201, started.text
+    return await wait_for_status(http, started.json()["id"], within=90)
+
+
 def bill_text(
     account_number: str, *, total: str = "75.00", customer: str = "Jane Reviewer", extra_line: str | None = None
 ) -> str:

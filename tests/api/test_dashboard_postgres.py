@@ -18,7 +18,7 @@ import pytest
 from api.main import create_app
 from shared.analytics import months_back
 from shared.settings import AnalyticsKind, Settings
-from tests.helpers import account_digits, bill_text, create_account, insert_job, serve, wait_for_status
+from tests.helpers import account_digits, bill_text, create_account, insert_job, serve, upload_and_wait
 from worker.resources import Resources
 
 
@@ -184,13 +184,7 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
         .replace("350 kWh", "410 kWh")
     )
     for text in (february, march):
-        started = await http.post(
-            "/bills",
-            files={"file": ("bill.txt", text.encode(), "text/plain")},
-            data={"utility_account_id": str(account["id"])},
-        )
-        assert started.status_code == 201, started.text
-        assert (await wait_for_status(http, started.json()["id"], within=90))["status"] == "SUCCEEDED"
+        assert (await upload_and_wait(http, account, text))["status"] == "SUCCEEDED"
     sink = resources.sink
     assert sink is not None, "the session's worker publishes to the BigQuery emulator"
     await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 3, 31))

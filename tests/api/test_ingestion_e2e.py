@@ -15,7 +15,14 @@ from api.services.jobs import start_job
 from shared.analytics import BigQuerySink
 from shared.models import JobType
 from shared.settings import Settings
-from tests.helpers import account_digits, bill_text, create_account, wait_for_failed_run, wait_for_status
+from tests.helpers import (
+    account_digits,
+    bill_text,
+    create_account,
+    upload_and_wait,
+    wait_for_failed_run,
+    wait_for_status,
+)
 from worker.resources import Resources
 
 PIPELINE = [
@@ -148,15 +155,8 @@ async def test_a_reissued_statement_replaces_the_stored_bill_everywhere(
         .replace("Current Charges          $60.00", "Current Charges          $50.00")
         .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
     )
-    jobs = []
-    for text in (original, reissue, original):  # the first statement again, later: still a duplicate
-        started = await http.post(
-            "/bills",
-            files={"file": ("bill.txt", text.encode(), "text/plain")},
-            data={"utility_account_id": str(account["id"])},
-        )
-        assert started.status_code == 201, started.text
-        jobs.append(await wait_for_status(http, started.json()["id"], within=90))
+    # the first statement again, later: still a duplicate
+    jobs = [await upload_and_wait(http, account, text) for text in (original, reissue, original)]
 
     first, revised, again = jobs
     assert (first["status"], revised["status"], again["status"]) == ("SUCCEEDED", "SUCCEEDED", "DUPLICATE")
