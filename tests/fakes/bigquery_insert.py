@@ -11,37 +11,23 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from shared.analytics import TABLES
+from tests.fakes.local_server import LocalFake, answer_json
 
 _PATH = re.compile(r"/bigquery/v2/projects/[^/]+/datasets/[^/]+/tables/(?P<table>[^/]+)/insertAll")
 _COLUMNS = {spec.name: {c.name for c in spec.columns} for spec in TABLES}
 
 
-class FakeInsertAll:
+class FakeInsertAll(LocalFake):
     """Keeps the rows it wrote, per table: ``written["normalized_bills"]``."""
 
     def __init__(self) -> None:
         self.written: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-insertall", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeInsertAll:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), name="fake-insertall")
 
     def insert(self, table: str, body: dict[str, Any]) -> dict[str, Any]:
         rows = [r["json"] for r in body.get("rows", [])]
@@ -62,12 +48,7 @@ class FakeInsertAll:
                 match = _PATH.fullmatch(self.path.split("?", 1)[0])
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, answer = (200, fake.insert(match["table"], json.loads(raw))) if match else (404, {})
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, status, answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -8,12 +8,13 @@ lose that race, as when a second worker patched the table first.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes.local_server import LocalFake, answer_json
 
-class FakeTables:
+
+class FakeTables(LocalFake):
     """One table, ``fields`` its schema; ``patches`` counts the patch requests that arrived."""
 
     def __init__(self, project: str, dataset: str, table: str, fields: list[dict[str, Any]]) -> None:
@@ -22,22 +23,7 @@ class FakeTables:
         self.etag = 1
         self.patches = 0
         self.patched_by_another: list[dict[str, Any]] | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-tables", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeTables:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), name="fake-tables")
 
     def resource(self) -> dict[str, Any]:
         return {"tableReference": self.reference, "schema": {"fields": self.fields}, "etag": str(self.etag)}
@@ -59,20 +45,12 @@ class FakeTables:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self) -> None:
-                self._answer(200, fake.resource())
+                answer_json(self, 200, fake.resource())
 
             def do_PATCH(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self._answer(*fake.patch(self.headers.get("If-Match"), json.loads(raw)))
+                answer_json(self, *fake.patch(self.headers.get("If-Match"), json.loads(raw)))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
