@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass, field
 
 import asyncpg
+from pydantic import ValidationError
 
 from shared.analytics import AnalyticsBill, AnalyticsSink, build_analytics_sink
 from shared.bill import NormalizedBill
@@ -29,27 +31,42 @@ SELECT id, job_id, customer_id, utility_account_id, payload, COALESCE(revised_at
 """
 
 
-async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BATCH) -> int:
-    """Publish every bill in Postgres, a page at a time; returns how many. Raises if the warehouse refuses one."""
-    published, after = 0, "00000000-0000-0000-0000-000000000000"
+@dataclass
+class Republished:
+    """What a run did: bills written again, and the ids of stored bills whose payload no longer reads."""
+
+    published: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BATCH) -> Republished:
+    """Publish every bill in Postgres, a page at a time. A payload that does not read as a bill is
+    named and skipped, so one damaged row does not hold back the rest. Raises if the warehouse refuses one."""
+    done, after = Republished(), "00000000-0000-0000-0000-000000000000"
     while rows := await pool.fetch(_PAGE, after, batch):
-        bills = [
-            AnalyticsBill(
-                bill_id=str(row["id"]),
-                job_id=str(row["job_id"]),
-                customer_id=row["customer_id"],
-                utility_account_id=row["utility_account_id"],
-                bill=NormalizedBill.model_validate(row["payload"]),
-                created_at=row["stored_at"],
+        bills = []
+        for row in rows:
+            try:
+                bill = NormalizedBill.model_validate(row["payload"])
+            except ValidationError:
+                done.unreadable.append(str(row["id"]))
+                continue
+            bills.append(
+                AnalyticsBill(
+                    bill_id=str(row["id"]),
+                    job_id=str(row["job_id"]),
+                    customer_id=row["customer_id"],
+                    utility_account_id=row["utility_account_id"],
+                    bill=bill,
+                    created_at=row["stored_at"],
+                )
             )
-            for row in rows
-        ]
-        refused = await asyncio.to_thread(sink.publish_bills, bills)
+        refused = await asyncio.to_thread(sink.publish_bills, bills) if bills else {}
         if refused:
             raise RuntimeError(f"the warehouse refused {len(refused)} bills: {'; '.join(refused.values())}")
-        published += len(bills)
+        done.published += len(bills)
         after = str(rows[-1]["id"])
-    return published
+    return done
 
 
 async def _main() -> int:
@@ -62,10 +79,17 @@ async def _main() -> int:
     pool = await create_pool(settings, one_shot=True)
     try:
         await migrate(pool)
-        count = await republish(pool, sink)
+        done = await republish(pool, sink)
     finally:
         await pool.close()
-    print(f"republished {count} bills; the next analytics rollup rewrites their months", file=sys.stderr)
+    print(f"republished {done.published} bills; the next analytics rollup rewrites their months", file=sys.stderr)
+    if done.unreadable:
+        print(
+            f"{len(done.unreadable)} stored bills have a payload that does not read as a bill and were not"
+            f" republished: {', '.join(done.unreadable)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -4,7 +4,6 @@ analytics is disabled or failing, the same either way."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -55,7 +54,13 @@ async def add_bill(
         period_end,
         Decimal(total) if total is not None else None,
         uuid.uuid4().hex,
-        json.dumps({}),
+        {  # the same bill as the columns say, as the codec stores a dict
+            "bill_period_end": period_end.isoformat(),
+            "currency": currency,
+            "total_amount": total,
+            "current_charges": charges,
+            "usage": [{"commodity": c, "quantity": q, "unit": u} for c, q, u in usage],
+        },
         currency,
         Decimal(charges) if charges is not None else None,
     )

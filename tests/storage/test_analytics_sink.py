@@ -432,8 +432,24 @@ async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
     bq_sink.publish_bill(old_shape)
     query(bq_sink, "UPDATE {normalized_bills} SET gas_ccf = NULL, current_charges = NULL WHERE TRUE")  # as before
 
-    assert await republish(resources.pool, bq_sink, batch=7) >= 1
-    assert await republish(resources.pool, bq_sink, batch=7) >= 1  # again: the view still holds one row
+    damaged_job, damaged = await insert_job(resources.pool, account, status="SUCCEEDED"), uuid.uuid4()
+    await resources.pool.execute(  # a payload stored as a JSON string, not an object
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
+        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6)",
+        damaged,
+        damaged_job,
+        account["customer_id"],
+        account["id"],
+        uuid.uuid4().hex,
+        "{}",
+    )
+    try:
+        first = await republish(resources.pool, bq_sink, batch=7)
+        again = await republish(resources.pool, bq_sink, batch=7)  # the view still holds one row per bill
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", damaged)
+    assert first.published >= 1 and again.published == first.published
+    assert str(damaged) in first.unreadable  # named, skipped, and the rest still published
     bq_sink.rollup(date(2024, 3, 1), date(2024, 3, 31))
 
     [march] = bq_sink.monthly_totals(account["customer_id"], months=36, as_of=AS_OF)
