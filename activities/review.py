@@ -10,7 +10,7 @@ from temporalio import activity
 
 from shared.bill import NormalizedBill
 from shared.models import JobStatus
-from shared.review import ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
+from shared.review import ReviewAction, ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,9 @@ class ReviewActivities:
     async def record_review_decision(self, audit: ReviewAudit) -> None:
         """Safe to rerun: one audit row per (job, revision); the task is closed as DONE."""
         decision = audit.decision
-        after = decision.bill if decision.bill is not None else (audit.before if decision.action == "approve" else None)
+        # What was stored, by the action: a bill that came with an approve or a reject was not.
+        corrected = decision.bill if decision.action is ReviewAction.CORRECT else None
+        after = corrected or (audit.before if decision.action is ReviewAction.APPROVE else None)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
@@ -127,7 +129,13 @@ class ReviewActivities:
                 audit.job_id,
                 ReviewStatus.DONE,
                 # A corrected task shows the bill as corrected, not as it was extracted.
-                decision.bill.model_dump(mode="json") if decision.bill is not None else None,
+                corrected.model_dump(mode="json") if corrected is not None else None,
+            )
+            await conn.execute(  # decided: the job runs on (persist, publish) until it ends
+                "UPDATE ingestion_jobs SET status = $2, updated_at = now() WHERE id = $1 AND status = $3",
+                audit.job_id,
+                JobStatus.RUNNING,
+                JobStatus.NEEDS_REVIEW,
             )
         logger.info(
             "review decided",

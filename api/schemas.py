@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.analytics import MonthlyTotal
-from shared.bill import NormalizedBill, Provider, Text
+from shared.bill import LineItem, NormalizedBill, Provider, Text, UsageReading
 from shared.models import JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
@@ -142,7 +142,37 @@ class ReviewDecisionCreate(BaseModel):
     action: ReviewAction
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
+    """The full corrected bill: with ``correct`` only."""
     note: Text | None = Field(default=None, max_length=2000)
+
+    @field_validator("bill", mode="before")
+    @classmethod
+    def _no_unknown_bill_fields(cls, bill: Any) -> Any:
+        """A misspelt field (``statement_dt``) would be dropped and the bill stored without it: refuse it.
+
+        Here, not on ``NormalizedBill``: stored payloads and workflow histories are read through that."""
+        if isinstance(bill, dict):
+            unknown = _unknown_fields(NormalizedBill, bill, "")
+            for name, model in (("line_items", LineItem), ("usage", UsageReading)):
+                items = bill.get(name)
+                for n, item in enumerate(items if isinstance(items, list) else []):
+                    if isinstance(item, dict):
+                        unknown += _unknown_fields(model, item, f"{name}[{n}].")
+            if unknown:
+                raise ValueError(f"fields a bill does not have: {', '.join(unknown)}")
+        return bill
+
+    @model_validator(mode="after")
+    def _bill_only_with_correct(self) -> ReviewDecisionCreate:
+        # An approve or reject stores the extracted bill or none: a bill sent with it would be recorded
+        # in the audit trail as if it had been stored.
+        if self.bill is not None and self.action is not ReviewAction.CORRECT:
+            raise ValueError(f"a bill is sent only with 'correct', not with {self.action.value!r}")
+        return self
+
+
+def _unknown_fields(model: type[BaseModel], data: dict[str, Any], prefix: str) -> list[str]:
+    return [f"{prefix}{key}" for key in data if key not in model.model_fields]
 
 
 class ReviewDecisionResult(BaseModel):

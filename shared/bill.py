@@ -59,6 +59,13 @@ def account_key(number: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", number).upper()
 
 
+def same_account(expected: str | None, printed: str | None) -> bool:
+    """Whether a bill is for the utility account a job is about (formatting aside; unknown on either side passes)."""
+    if expected is None or printed is None:
+        return True
+    return account_key(expected) == account_key(printed)
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")

@@ -72,6 +72,8 @@ class CorrectionCheck(BaseModel):
 
     job_id: str
     bill: NormalizedBill
+    account_number: str | None = None
+    """The job's account as fetched: a correction for another account is refused (None: not known)."""
 
 
 class CorrectionVerdict(BaseModel):

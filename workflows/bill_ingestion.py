@@ -1,8 +1,10 @@
 """BillIngestionWorkflow: the life of one bill, from provider to warehouse.
 
-mark running → fetch → store raw → extract → validate → (human review) →
-persist → publish analytics → mark finished. Each step is an activity with the
-policy declared in ``workflows.policies``; this module does no I/O.
+mark running → fetch → store raw → find duplicate (the same file again for the
+account ends the job here) → extract → validate → (human review; a correction sent
+by signal is re-checked by check_corrected_bill before it stands) → persist →
+publish analytics → mark finished. Each step is an activity with the policy
+declared in ``workflows.policies``; this module does no I/O.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.storage import StorageActivities
     from extraction.checks import check_bill
     from shared import search_attributes as sa
-    from shared.bill import NormalizedBill
+    from shared.bill import NormalizedBill, same_account
     from shared.models import (
         ArtifactRef,
         DuplicateQuery,
@@ -63,10 +65,13 @@ EARLY_REVIEW_PATCH = "review-accepts-decisions-while-task-opens"
 STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
 
 RECORD_CANCELLATION_PATCH = "record-cancellation"
+"""Recorded by runs cancelled since it: their review task is closed and the job's end recorded after the cancel."""
 FINISH_ONCE_STORING_PATCH = "finish-once-storing"
 """Recorded only by runs cancelled after persist_bill began; earlier runs recorded the cancel instead."""
 FINISH_ONCE_ENDING_PATCH = "finish-once-ending"
 """Recorded only by runs cancelled while mark_job_finished ran outside _store; earlier runs let the cancel reach it."""
+DECIDED_RUNNING_PATCH = "decided-review-reads-running"
+"""Runs from before it kept JobStatus NEEDS_REVIEW in visibility from the decision until they ended."""
 SIGNALLED_CORRECTION_PATCH = "signalled-correction-checked-by-activity"
 """Recorded only by runs sent a correction by signal: check_corrected_bill judges it, since a signal
 handler runs again on replay and check_bill may judge differently by then. Earlier runs checked it there."""
@@ -99,6 +104,8 @@ class BillIngestionWorkflow:
         self._revision: str | None = None
         self._decision: ReviewDecision | None = None
         self._correction_unchecked = False
+        self._account_number: str | None = None
+        """The account the fetched bill is for: a correction must be for it too."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -141,7 +148,7 @@ class BillIngestionWorkflow:
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         # Raising here rejects the update before anything is written to history.
-        problem = self._review_problem(decision)
+        problem = self._review_problem(decision) or self._account_problem(decision)
         if problem is not None:
             error_type, message, details = problem
             raise ApplicationError(message, *details, type=error_type)
@@ -167,6 +174,13 @@ class BillIngestionWorkflow:
             failing = check_bill(decision.bill, text=None)
             if failing:
                 return ("InvalidCorrection", "the corrected bill fails validation", failing)
+        return None
+
+    def _account_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+        """A correction for another account than the job's (asked by the validator only: no replay runs it)."""
+        bill = decision.bill if decision.action is ReviewAction.CORRECT else None
+        if bill is not None and not same_account(self._account_number, bill.account_number):
+            return ("InvalidCorrection", "the corrected bill is for another account", ["account_mismatch"])
         return None
 
     # --- the pipeline --------------------------------------------------------------
@@ -211,6 +225,7 @@ class BillIngestionWorkflow:
             ),
             policies.FETCH,
         )
+        self._account_number = fetched.account_number
         artifact = await self._step(
             "store_raw_bill",
             StorageActivities.store_raw_bill,
@@ -426,7 +441,10 @@ class BillIngestionWorkflow:
             ReviewAudit(job_id=request.job_id, decision=decision, before=extraction.bill, revision=self._revision),
             policies.DATABASE,
         )
-        workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.DONE)])
+        decided: list[SearchAttributeUpdate[Any]] = [sa.REVIEW_STATUS.value_set(ReviewStatus.DONE)]
+        if workflow.patched(DECIDED_RUNNING_PATCH):
+            decided.append(sa.JOB_STATUS.value_set(JobStatus.RUNNING))
+        workflow.upsert_search_attributes(decided)
         return decision
 
     async def _wait_for_decision(self, within: timedelta) -> bool:
@@ -454,7 +472,7 @@ class BillIngestionWorkflow:
         verdict = await self._step(
             "check_corrected_bill",
             ExtractionActivities.check_corrected_bill,
-            CorrectionCheck(job_id=self._job_id, bill=decision.bill),
+            CorrectionCheck(job_id=self._job_id, bill=decision.bill, account_number=self._account_number),
             policies.VALIDATE,
         )
         self._correction_unchecked = False

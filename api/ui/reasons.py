@@ -19,6 +19,8 @@ _FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
     "bad_statement_date": ("statement_date", "bill_period_end"),
     "bad_due_date": ("due_date",),
     "unit_mismatch": ("usage",),
+    "account_mismatch": ("account_number",),
+    "non_usd_currency": ("currency",),
 }
 
 _TEXT_BY_CODE: dict[str, str] = {
@@ -30,6 +32,9 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_period": "the billing period is not 1–100 days long",
     "bad_statement_date": "the statement is dated before the period ends, or over 180 days after",
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
+    "account_mismatch": "the bill's account number is not the job's utility account",
+    "non_usd_currency": "the bill names a currency other than US dollars: check the currency",
+    "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
 }
 
 

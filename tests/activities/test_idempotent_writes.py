@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
@@ -213,6 +214,47 @@ async def test_a_corrected_task_keeps_the_bill_as_corrected(http: httpx.AsyncCli
     task = await pool.fetchrow("SELECT status, bill FROM review_tasks WHERE job_id = $1", opening.job_id)
     assert task["status"] == ReviewStatus.DONE
     assert NormalizedBill.model_validate(task["bill"]) == corrected
+
+
+async def test_a_decided_job_reads_running_until_it_ends(http: httpx.AsyncClient, resources: Resources) -> None:
+    """Persist and publish still run after the decision: the job is no longer waiting for a person."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", opening.job_id) == "NEEDS_REVIEW"
+
+    decision = ReviewDecision(action=ReviewAction.APPROVE, revision="r1", reviewer="r")
+    await env.run(
+        review.record_review_decision, ReviewAudit(job_id=opening.job_id, decision=decision, before=None, revision="r1")
+    )
+
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", opening.job_id) == "RUNNING"
+
+
+@pytest.mark.parametrize("action", [ReviewAction.APPROVE, ReviewAction.REJECT])
+async def test_a_bill_that_came_with_approve_or_reject_is_not_audited_as_stored(
+    action: ReviewAction, http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A signal may carry one (the REST API refuses it): what was stored is the extracted bill, or none."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    extracted = NormalizedBill(account_number="PG-1", total_amount=Decimal("75.00"))
+    edited = NormalizedBill(account_number="PG-1", total_amount=Decimal("60.00"))
+    decision = ReviewDecision(action=action, revision="r1", bill=edited, reviewer="r")
+    await env.run(
+        review.record_review_decision,
+        ReviewAudit(job_id=opening.job_id, decision=decision, before=extracted, revision="r1"),
+    )
+
+    audit = await pool.fetchrow("SELECT after, diff FROM review_decisions WHERE job_id = $1", opening.job_id)
+    if action is ReviewAction.APPROVE:
+        assert (NormalizedBill.model_validate(audit["after"]), audit["diff"]) == (extracted, {})
+    else:
+        assert audit["after"] is None
+    assert await pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", opening.job_id) is None
 
 
 async def test_a_task_left_open_for_a_job_that_ended_is_not_in_the_reviewers_queue(

@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from shared.models import JobProgress, JobStatusUpdate
+from shared.models import JobProgress, JobStatusUpdate, PublishRequest
 from shared.review import ReviewDecision, ReviewTaskOpen
 from tests.review.support import (
     OwnQueue,
@@ -138,3 +138,44 @@ async def test_job_reads_final_as_soon_as_the_decision_is_answered(
             assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "SUCCEEDED"
         finally:
             await result_of(client, handle.id)
+
+
+async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
+    own_queue: OwnQueue, http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """After the decision nobody waits for a person: listing NEEDS_REVIEW jobs must not show it (a warehouse
+    outage can hold the publish for hours), in Postgres or in Temporal's visibility."""
+    settings = own_queue.settings()
+    real_publish = real_activity(resources, settings, "publish_analytics")
+    release = asyncio.Event()
+
+    @activity.defn(name="publish_analytics")
+    async def held_publish(request: PublishRequest) -> None:
+        await release.wait()
+        await real_publish(request)
+
+    activities = replacing(resources, settings, {"publish_analytics": held_publish})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        job_id = job_id_of(handle)
+        revision = await awaiting_review(handle)
+        sent = asyncio.create_task(
+            reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
+        )
+        try:
+            await wait_until(
+                lambda: _listed(client, f'WorkflowId = "{handle.id}" AND JobStatus = "RUNNING"'),
+                within=15,
+                what="the decided job listed RUNNING",
+            )
+            job = (await http.get(f"/jobs/{job_id}")).json()
+            assert job["status"] == "RUNNING", job
+            listed = await http.get("/jobs", params={"status": "NEEDS_REVIEW", "customer_id": job["customer_id"]})
+            assert listed.json()["items"] == []
+        finally:
+            release.set()
+            await result_of(client, handle.id)
+            await sent
+
+
+async def _listed(client: Client, query: str) -> bool | None:
+    return True if [w async for w in client.list_workflows(query)] else None

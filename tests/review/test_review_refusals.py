@@ -104,6 +104,59 @@ async def test_body_fields_beyond_the_decision_are_refused(
     await assert_still_waiting(waiting, http, client, resources)
 
 
+async def test_correction_for_another_account_is_refused(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """A mistyped account number would store the bill apart from the account's other bills of that period."""
+    bill = waiting.corrected(total_amount=CORRECT_TOTAL, account_number="0000-0000-0000")
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert response.json()["failing_checks"] == ["account_mismatch"]
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+async def test_a_bill_sent_with_approve_or_reject_is_refused(
+    action: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """The audit trail would record it as stored, and it would not be."""
+    bill = waiting.corrected(total_amount=CORRECT_TOTAL)
+    response = await decide(reviewer_http, waiting, {"action": action, "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert any("only with 'correct'" in str(error) for error in response.json()["errors"]), response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+@pytest.mark.parametrize(
+    ("misspelt", "named"),
+    [
+        ({"statement_dt": "2024-02-01"}, "statement_dt"),
+        ({"line_items": [{"description": "Delivery", "amount": "60.00", "type": "tax"}]}, "line_items[0].type"),
+        ({"usage": [{"commodity": "electricity", "quantity": "5", "unit": "kWh", "meter": "A"}]}, "usage[0].meter"),
+    ],
+)
+async def test_fields_a_bill_does_not_have_are_refused(
+    misspelt: dict[str, Any],
+    named: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """Dropped silently, a misspelt field would leave the stored bill without it."""
+    bill = {**waiting.corrected(total_amount=CORRECT_TOTAL), **misspelt}
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert any(named in str(error) for error in response.json()["errors"]), response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
 async def test_decision_for_a_finished_job_is_a_conflict(
     reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:

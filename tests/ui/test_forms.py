@@ -91,6 +91,8 @@ def test_reason_codes_point_at_their_fields() -> None:
     assert "total_amount" in fields_for("balance_mismatch")
     assert fields_for("bad_period") == ("bill_period_start", "bill_period_end")
     assert fields_for("unit_mismatch:gas") == ("usage",)
+    assert fields_for("account_mismatch") == ("account_number",)
+    assert fields_for("non_usd_currency") == ("currency",)
     assert fields_for("no_bill_extracted") == ()
     assert fields_for("missing_field:not_a_field") == ()
     flagged = flagged_fields(["sum_mismatch", "balance_mismatch"])

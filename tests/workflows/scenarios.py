@@ -15,10 +15,18 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import JobStatus, JobStatusUpdate, JobType, PersistOutcome, PersistRequest, PublishRequest
+from shared.models import (
+    ENDED_STATUSES,
+    JobStatus,
+    JobStatusUpdate,
+    JobType,
+    PersistOutcome,
+    PersistRequest,
+    PublishRequest,
+)
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.helpers import TERMINAL, bill_needing_review, create_account, wait_for_status
+from tests.helpers import bill_needing_review, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -92,17 +100,26 @@ async def cancelled_in_review(http: httpx.AsyncClient, *, client: Client, **_: A
     """An operator cancels a job while it waits for a reviewer: the review task closes, the job ends CANCELED."""
     job = await bill_needing_review(http, uuid.uuid4().hex[:10])
     await client.get_workflow_handle(job["workflow_id"]).cancel()
-    done = await wait_for_status(http, job["id"], {"CANCELED", *TERMINAL}, within=60)
+    done = await wait_for_status(http, job["id"], ENDED_STATUSES, within=60)
     assert done["status"] == "CANCELED", done
     review = (await http.get(f"/reviews/{job['id']}")).json()
     assert review["status"] == "CANCELED", review
     return str(job["workflow_id"])
 
 
-async def failed_job(http: httpx.AsyncClient, **_: Any) -> str:
+async def failed_job(http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings) -> str:
+    """A connector job for an account no connector serves (the API refuses it; the service layer does not)."""
     account = await create_account(http, provider=None, account_number=f"NONE-{uuid.uuid4().hex[:8]}")
-    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
-    done = await wait_for_status(http, job["id"], within=90)
+    job, _created = await start_job(
+        pool=resources.pool,
+        client=client,
+        settings=settings,
+        principal=SCENARIO_PRINCIPAL,
+        account=account,
+        job_type=JobType.CONNECTOR,
+        idempotency_key=None,
+    )
+    done = await wait_for_status(http, str(job["id"]), within=90)
     assert done["status"] == "FAILED", done
     return str(job["workflow_id"])
 
@@ -186,7 +203,7 @@ async def _cancel_while_held(
     release.set()
     with suppress(WorkflowFailureError):  # failed or cancelled: the caller judges the ending
         await asyncio.wait_for(handle.result(), timeout=60)
-    return await wait_for_status(http, str(job["id"]), {"CANCELED", *TERMINAL}, within=60)
+    return await wait_for_status(http, str(job["id"]), ENDED_STATUSES, within=60)
 
 
 async def cancelled_while_persisting(
