@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
-from shared.bill import account_key
+from shared.bill import same_account
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
 from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
@@ -29,25 +30,38 @@ T = TypeVar("T")
 HEARTBEAT_SECONDS = 5.0
 
 
-def same_account(expected: str | None, printed: str | None) -> bool:
-    """Whether the bill is for the utility account the job is about (formatting aside)."""
-    if expected is None or printed is None:
-        return True
-    return account_key(expected) == account_key(printed)
+DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
+
+
+def document_bytes(doc: Document) -> int:
+    """The memory a parsed document holds: its raw upload and its text."""
+    return len(doc.data) + sum(sys.getsizeof(page) for page in doc.pages)
 
 
 class DocumentCache:
-    """A few recently parsed documents, so validate does not re-parse what extract just read."""
+    """Recently parsed documents, so validate does not re-parse what extract just read.
 
-    def __init__(self, size: int = 32) -> None:
-        self._items: LRUCache[str, Document] = LRUCache(maxsize=size)
+    Bounded by bytes, not count: each holds its upload (up to 20 MiB), so 32 of them could
+    hold 640 MiB. Documents over a quarter of the budget are not kept, so one large upload
+    does not flush every small bill; a miss just reads the document again."""
+
+    def __init__(self, max_bytes: int = DOCUMENT_CACHE_BYTES) -> None:
+        self._max_document = max_bytes // 4
+        self._items: LRUCache[str, Document] = LRUCache(maxsize=max(1, max_bytes), getsizeof=document_bytes)
         self._lock = threading.Lock()
+
+    @property
+    def held_bytes(self) -> int:
+        with self._lock:
+            return int(self._items.currsize)
 
     def get(self, key: str) -> Document | None:
         with self._lock:
             return self._items.get(key)
 
     def put(self, key: str, doc: Document) -> None:
+        if document_bytes(doc) > self._max_document:
+            return
         with self._lock:
             self._items[key] = doc
 
@@ -142,6 +156,8 @@ class ExtractionActivities:
         The checks of ``submit_review``'s validator, for a correction sent by signal: a signal
         handler runs again on every replay, so the verdict must come back from history instead."""
         failing = check_bill(request.bill, text=None)
+        if not same_account(request.account_number, request.bill.account_number):
+            failing.append("account_mismatch")
         logger.info(
             "corrected bill checked",
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},

@@ -7,6 +7,7 @@ rules on a core field sends the bill to review.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -17,6 +18,8 @@ from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
 from shared.bill import NormalizedBill, Provider
 from shared.settings import ExtractorMode, Settings
+
+logger = logging.getLogger(__name__)
 
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
 
@@ -31,7 +34,8 @@ class Extraction(BaseModel):
 
 
 def extract(document: Document, *, provider_hint: Provider | None, settings: Settings) -> Extraction:
-    """Read ``document``; raises GeminiUnavailable when Gemini is needed but busy."""
+    """Read ``document``; raises GeminiUnavailable (busy) or GeminiMisconfigured (bad key or
+    model) when Gemini is needed, so Temporal retries."""
     mode = settings.extractor
     if mode is ExtractorMode.RULES or not settings.gemini_configured:
         result = _rules(document, provider_hint)
@@ -73,14 +77,16 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's.
     carried = [r for r in rules.reasons if r == "provider_mismatch"] if rules is not None else []
     pages = document.page_count
-    from extraction.gemini import GeminiExtractor  # google-genai weighs ~50 MB: only load it when used
+    from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
 
+    fallback = rules.bill if rules is not None else None
     try:
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
-        fallback = rules.bill if rules is not None else None
-        reasons = [*carried, "malformed_model_output"]
-        return Extraction(bill=fallback, reasons=reasons, extractor="gemini", pages=pages)
+        return Extraction(bill=fallback, reasons=[*carried, "malformed_model_output"], extractor="gemini", pages=pages)
+    except GeminiRejected as rejected:  # this document, not the deployment: a person reads it
+        logger.warning("gemini refused the document", extra={"error": str(rejected)})
+        return Extraction(bill=fallback, reasons=[*carried, "gemini_rejected"], extractor="gemini", pages=pages)
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
     reasons = list(carried)

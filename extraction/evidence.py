@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from extraction.values import iter_dates, iter_money
+from extraction.values import MINUS_SIGNS, iter_dates, iter_money, signed_quantity
 
-_NUMBER_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])")
+# A minus counts only where UNIT_RE would take it: not after a word ("NW-0042", "0-500").
+_NUMBER_RE = re.compile(
+    rf"(?:(?<![\w.,])(?P<sign>[{MINUS_SIGNS}]))?(?<![\d.,])(?P<q>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)(?![\d])"
+)
 _SEPARATORS = r"[\s\-./]*"
 
 
@@ -30,9 +33,7 @@ class Evidence:
         flat = " ".join(self.text.split())
         self.dates = {found.value for found in iter_dates(flat)}
         self.amounts = {abs(found.value) for found in iter_money(flat)}
-        self.numbers = {
-            Decimal(match.group(1).replace(",", "") + (match.group(2) or "")) for match in _NUMBER_RE.finditer(flat)
-        }
+        self.numbers = {signed_quantity(match["sign"], match["q"]) for match in _NUMBER_RE.finditer(flat)}
 
     def has_date(self, value: date) -> bool:
         return value in self.dates

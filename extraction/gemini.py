@@ -1,8 +1,10 @@
 """GeminiExtractor: the model reads the bill (PDF, image or text) into the wire schema.
 
 Transient failures (429, 5xx, timeouts) raise ``GeminiUnavailable`` and are retried by
-Temporal, so the SDK's own retries are off. Answers that are cut off or do not parse
-become ``MalformedModelOutput``: a reason for review, never a crash.
+Temporal, so the SDK's own retries are off. A refused key or a retired model raises
+``GeminiMisconfigured``, retried too: every job would fail alike until an operator fixes it.
+Gemini refusing one document (another 4xx) raises ``GeminiRejected``, and answers that are
+cut off or do not parse become ``MalformedModelOutput``: reasons for review, never a crash.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_OUTPUT_TOKENS = 8192
+THINKING_BUDGET = 0
+"""Thinking tokens count against MAX_OUTPUT_TOKENS and copying fields needs none: without this
+gemini-2.5-flash may think until the answer is cut off (finish_reason MAX_TOKENS). A model that
+cannot stop thinking (gemini-2.5-pro) refuses 0 with a 400: not a model for this extractor."""
 # google-genai 3.x defaults to v1; pin v1beta, where structured output is complete (and the
 # path the team's fakes and notes expect: /v1beta/models/{model}:generateContent).
 API_VERSION = "v1beta"
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_MISCONFIGURED_STATUS = frozenset({401, 403, 404})  # key refused or lacking rights, model retired
+_MISCONFIGURED_REASONS = frozenset({"API_KEY_INVALID"})  # Gemini says 400 to a bad key
 # google-genai sends with httpx2 by default and httpx when asked to; both time out alike.
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx2.TransportError, httpx.TransportError)
 
@@ -42,8 +50,12 @@ class GeminiUnavailable(GeminiError):
     """Rate-limited, overloaded or too slow: worth retrying later."""
 
 
+class GeminiMisconfigured(GeminiError):
+    """The deployment is wrong (bad key, retired model): jobs retry until an operator fixes it."""
+
+
 class GeminiRejected(GeminiError):
-    """The request itself was refused (bad key, bad request): retrying will not help."""
+    """Gemini refused this document (a 4xx not about the deployment): a person reads the bill."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ class GeminiExtractor:
     def extract(self, document: Document, *, provider: Provider | None) -> NormalizedBill | None:
         """The bill, or None when the model says this is not a utility bill.
 
-        Raises GeminiUnavailable (retry later), GeminiRejected, or MalformedModelOutput.
+        Raises GeminiUnavailable or GeminiMisconfigured (retry later), GeminiRejected, or MalformedModelOutput.
         """
         response = self._generate(document, provider)
         wire = _parse(response)
@@ -111,6 +123,7 @@ class GeminiExtractor:
             response_mime_type="application/json",
             response_schema=WireBill,
             max_output_tokens=MAX_OUTPUT_TOKENS,
+            thinking_config=types.ThinkingConfig(thinking_budget=THINKING_BUDGET),
             temperature=0.0,
         )
         try:
@@ -122,11 +135,41 @@ class GeminiExtractor:
                 config=config,
             )
         except errors.APIError as error:
-            if error.code in _TRANSIENT_STATUS:
-                raise GeminiUnavailable(f"gemini {error.code}: {error.message}") from error
-            raise GeminiRejected(f"gemini {error.code}: {error.message}") from error
+            raise _classify(error, self._config.model) from error
         except _TRANSPORT_ERRORS as error:
             raise GeminiUnavailable(f"gemini transport: {type(error).__name__}") from error
+
+
+def _classify(error: errors.APIError, model: str) -> GeminiError:
+    """Whose problem an error answer is: the moment's, the deployment's, or this document's."""
+    summary = f"gemini {error.code} {error.status}: {error.message}"
+    if error.code in _TRANSIENT_STATUS:
+        return GeminiUnavailable(summary)
+    reasons = _error_reasons(error)
+    if error.code in _MISCONFIGURED_STATUS or reasons & _MISCONFIGURED_REASONS:
+        # Never the key itself: only what Gemini said about it.
+        logger.error(
+            "gemini refuses this deployment's key or model; extraction retries until GEMINI_API_KEY or"
+            " GEMINI_MODEL is fixed",
+            extra={
+                "gemini_code": error.code,
+                "gemini_status": error.status,
+                "gemini_reasons": sorted(reasons),
+                "model": model,
+            },
+        )
+        return GeminiMisconfigured(summary)
+    return GeminiRejected(summary)
+
+
+def _error_reasons(error: errors.APIError) -> set[str]:
+    """The ``reason`` of each ErrorInfo in the error's details ("API_KEY_INVALID")."""
+    body = error.details if isinstance(error.details, dict) else {}
+    inner = body.get("error", body)
+    details = inner.get("details") if isinstance(inner, dict) else None
+    if not isinstance(details, list):
+        return set()
+    return {str(d["reason"]) for d in details if isinstance(d, dict) and d.get("reason")}
 
 
 def _parse(response: types.GenerateContentResponse) -> WireBill:

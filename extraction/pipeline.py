@@ -7,7 +7,6 @@ pieces stay separately callable.
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 from pydantic import BaseModel
 
@@ -15,9 +14,8 @@ from extraction.checks import check_bill
 from extraction.document import REJECT_REASONS, DocumentRejected, read_document
 from extraction.engine import Extraction, extract
 from shared.bill import NormalizedBill, Provider
+from shared.models import Decision
 from shared.settings import Settings
-
-Decision = Literal["accept", "review", "reject"]
 
 
 class Report(BaseModel):
@@ -40,7 +38,7 @@ def decide(extraction: Extraction, check_reasons: list[str]) -> tuple[Decision, 
 
 
 def analyze(data: bytes, *, provider_hint: Provider | None, settings: Settings) -> Report:
-    """Run the pipeline on raw bytes. Raises only GeminiUnavailable/GeminiRejected."""
+    """Run the pipeline on raw bytes. Raises only GeminiUnavailable/GeminiMisconfigured."""
     started = time.perf_counter()
     try:
         document = read_document(data, max_pages=settings.max_pdf_pages)

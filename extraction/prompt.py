@@ -10,11 +10,12 @@ Rules:
 - Copy values exactly as printed; never compute or guess. Use null when a field is not printed.
 - Dates as YYYY-MM-DD. Amounts as plain decimals with two places, e.g. "1234.56";
   credits negative.
+- currency is the ISO 4217 code of the amounts (USD, CAD, EUR, GBP), never a symbol such as "$".
 - total_amount is the total amount due now, not the previous balance, a past-due amount or a
   minimum payment. payments_received is the money received since the last bill, as a
   positive number.
 - usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF or gal);
-  commodity is electricity, gas or water.
+  commodity is electricity, gas or water. Net-metered usage may be negative: keep its minus sign.
 - line_items: each charge row of the current charges; category is one of supply, delivery,
   tax, fee, other; commodity is electricity, gas, water (sewer counts as water) or null.
 - is_utility_bill is false for anything that is not a utility bill (receipts, letters, ads).

@@ -68,10 +68,11 @@ MONEY_RE = re.compile(
     re.VERBOSE,
 )
 
-QUANTITY_RE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w,]|\.\d)")
+MINUS_SIGNS = "-\u2212"
+"""A hyphen-minus or U+2212 (typeset PDFs print the latter): a net-metering reading is negative."""
 
 UNIT_RE = re.compile(
-    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
+    rf"(?<![\w.])(?P<sign>[{MINUS_SIGNS}])?(?P<q>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
     r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
     re.IGNORECASE,
 )
@@ -136,16 +137,22 @@ def parse_money(text: str) -> Decimal | None:
     return None
 
 
+def signed_quantity(sign: str | None, digits: str) -> Decimal:
+    """``digits`` ("1,234.5") as a Decimal, negated when a minus sign is attached."""
+    quantity = Decimal(digits.replace(",", ""))
+    return -quantity if sign else quantity
+
+
 def parse_quantity(text: str) -> Decimal | None:
-    """A plain number such as "1,234" or "512.5"; None for anything else."""
-    cleaned = text.strip().replace(",", "")
-    if not re.fullmatch(r"\d+(\.\d+)?", cleaned):
+    """A plain number such as "1,234", "512.5" or "-245" (net metering); None for anything else."""
+    match = re.fullmatch(rf"(?P<sign>[{MINUS_SIGNS}])?(?P<q>\d[\d,]*(?:\.\d+)?)", text.strip())
+    if match is None:
         return None
     try:
-        quantity = Decimal(cleaned)
+        quantity = signed_quantity(match.group("sign"), match.group("q"))
     except InvalidOperation:
         return None
-    return quantity if quantity < QUANTITY_LIMIT else None
+    return quantity if abs(quantity) < QUANTITY_LIMIT else None
 
 
 ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

@@ -87,6 +87,8 @@ _COMMODITIES = {
 """The words the model uses for a commodity (a water bill's sewer charges are water's)."""
 
 _CATEGORIES = frozenset(c.value for c in LineItemCategory)
+_CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "€": "EUR", "£": "GBP"}
+"""Symbols the model may write despite being asked for ISO 4217 codes; a bare "$" is the US dollar."""
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d{1,2})?")
 
 
@@ -104,7 +106,7 @@ def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
             bill_period_start=_date(wire.bill_period_start),
             bill_period_end=_date(wire.bill_period_end),
             due_date=_date(wire.due_date),
-            currency=(_text(wire.currency) or "USD").upper(),
+            currency=_currency(wire.currency),
             total_amount=_money(wire.total_amount),
             previous_balance=_money(wire.previous_balance),
             payments_received=abs(payments) if payments is not None else None,
@@ -119,6 +121,12 @@ def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
 def _text(value: str | None) -> str | None:
     cleaned = (value or "").strip()
     return cleaned or None
+
+
+def _currency(value: str | None) -> str:
+    """An ISO 4217 code: "USD" when none is given, a known symbol mapped, anything else as written."""
+    code = (_text(value) or "USD").upper()
+    return _CURRENCY_SYMBOLS.get(code, code)
 
 
 def _date(value: str | None) -> date | None:

@@ -12,7 +12,7 @@ NON_RETRYABLE = [
     "ArtifactConflict",  # the stored object has other content than ours
     "UnknownAccount",  # the job points at an account that does not exist
     "ExtractionInvalid",  # the extractor produced something unusable
-    "GeminiRejected",  # a 4xx from Gemini other than 408/429: our request is wrong
+    "GeminiRejected",  # Gemini refused the document (the engine sends it to review instead)
 ]
 
 
@@ -43,7 +43,8 @@ FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
 STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives. Gemini's
 # overloads last minutes, not seconds: retry for up to 30 minutes (schedule-to-close), not six tries
-# (a minute), before the job fails. Requests it refuses (GeminiRejected) fail at once.
+# (a minute), before the job fails. A refused key or retired model (GeminiMisconfigured) is retried
+# alike, so jobs wait for an operator; a document Gemini refuses goes to review (gemini_rejected).
 EXTRACT = ActivityPolicy(
     timedelta(minutes=3), _retry(2, 60, 0), heartbeat=timedelta(seconds=30), schedule_to_close=timedelta(minutes=30)
 )

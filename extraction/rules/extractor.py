@@ -25,6 +25,12 @@ T = TypeVar("T")
 # A wrong total must never pass silently: disagreeing labels send these to review.
 _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
 _BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
+# The templates are US utilities': a bill that names another currency is read, but a person confirms it.
+_FOREIGN_CURRENCIES = {
+    "CAD": re.compile(r"\bCAD\b|\bCA?\$"),
+    "EUR": re.compile(r"\bEUR\b|\u20ac"),
+    "GBP": re.compile(r"\bGBP\b|\u00a3"),
+}
 
 _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "account_number": take_account,
@@ -80,8 +86,12 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         reasons.append("conflicting_values:usage")
     period = values.pop("period")
     payments = values.pop("payments_received")
+    foreign = _foreign_currencies(text)
+    if foreign:
+        reasons.append("non_usd_currency")
     try:
         bill = NormalizedBill(
+            currency=foreign[0] if len(foreign) == 1 else "USD",
             provider=template.provider if template else None,
             provider_name=template.name if template else _letterhead(lines),
             bill_period_start=period[0] if period else None,
@@ -97,6 +107,11 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     return RuleResult(bill, reasons, name)
+
+
+def _foreign_currencies(text: str) -> list[str]:
+    """The non-USD currencies ``text`` names by code or symbol ("CAD", "C$", "€", "£")."""
+    return [code for code, pattern in _FOREIGN_CURRENCIES.items() if pattern.search(text)]
 
 
 @cache

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from extraction.rules.layout import Line, cells
-from extraction.values import UNIT_RE, normalize_unit, take_account_number
+from extraction.values import UNIT_RE, normalize_unit, signed_quantity, take_account_number
 from shared.bill import Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
@@ -62,7 +62,7 @@ def read_usage(
             commodity = _commodity(lines, index, unit, ccf_default)
             if commodity is None:
                 continue
-            quantity = Decimal(match.group("q").replace(",", ""))
+            quantity = signed_quantity(match.group("sign"), match.group("q"))
             seen.append(_Seen(commodity, quantity, unit, priority, index))
     readings: list[UsageReading] = []
     conflict = False

@@ -10,7 +10,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.extraction import ExtractionActivities
+from activities.extraction import DOCUMENT_CACHE_BYTES, DocumentCache, ExtractionActivities, document_bytes
+from extraction.document import PDF, Document
 from shared.artifacts import LocalArtifactStore
 from shared.bill import NormalizedBill
 from shared.models import ExtractionOutcome, ValidateRequest
@@ -40,3 +41,26 @@ def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_failed(
         )
     assert raised.value.type == "DocumentRereadFailed" and raised.value.type not in NON_RETRYABLE
     assert not raised.value.non_retryable
+
+
+MiB = 1024 * 1024
+
+
+def test_the_document_cache_holds_no_more_bytes_than_its_budget() -> None:
+    """Each parsed document holds its upload (up to 20 MiB): a count of 32 let a worker hold 640 MiB."""
+    cache = DocumentCache()
+    documents = [Document(data=bytes([n]) * 2 * MiB, content_type=PDF, pages=["Amount due $1.00"]) for n in range(32)]
+    for n, document in enumerate(documents):
+        cache.put(str(n), document)
+    held = [document for n, document in enumerate(documents) if cache.get(str(n)) is not None]
+    assert sum(document_bytes(document) for document in held) <= DOCUMENT_CACHE_BYTES
+    assert cache.get("31") is documents[-1], "the most recent stays"
+    assert cache.held_bytes == sum(document_bytes(document) for document in held)
+
+
+def test_a_document_too_large_for_the_cache_does_not_flush_it() -> None:
+    cache = DocumentCache(max_bytes=8 * MiB)
+    small = Document(data=b"%PDF small", content_type=PDF, pages=["text"])
+    cache.put("small", small)
+    cache.put("large", Document(data=bytes(3 * MiB), content_type=PDF, pages=[]))
+    assert cache.get("large") is None and cache.get("small") is small

@@ -155,6 +155,20 @@ def test_evidence_accepts_other_formats() -> None:
     assert not [r for r in check_bill(bill, text=text) if r.startswith("no_evidence")]
 
 
+def test_evidence_keeps_the_sign_of_a_usage_figure() -> None:
+    """ "-245 kWh" is evidence for -245, not for 245; a hyphen after a word or digit is no minus."""
+    text = "Net usage: \u2212245 kWh. Meter NW-0042. Tier 0-500 kWh."
+
+    def usage(quantity: str) -> NormalizedBill:
+        reading = UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(quantity), unit=UsageUnit.KWH)
+        return NormalizedBill(usage=[reading])
+
+    for found in ("-245", "42", "500"):
+        assert "no_evidence:usage" not in check_bill(usage(found), text=text), found
+    for missing in ("245", "-42", "-500"):
+        assert "no_evidence:usage" in check_bill(usage(missing), text=text), missing
+
+
 def test_empty_text_means_no_evidence(sample: tuple[NormalizedBill, str]) -> None:
     reasons = check_bill(sample[0], text="")
     assert "no_evidence:total_amount" in reasons and "no_evidence:account_number" in reasons

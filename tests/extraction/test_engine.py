@@ -12,7 +12,8 @@ from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
 from extraction.document import read_document
 from extraction.engine import disagree, extract
-from extraction.gemini import GeminiUnavailable
+from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
+from extraction.pipeline import decide
 from shared.bill import Provider
 from shared.settings import ExtractorMode, Settings
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
@@ -99,6 +100,35 @@ def test_transient_errors_propagate_for_temporal_to_retry(fake_gemini: FakeGemin
     data, _, _ = sample_bill(None, seed=9)
     fake_gemini.push(429, error_body(429))
     with pytest.raises(GeminiUnavailable):
+        extract(read_document(data), provider_hint=None, settings=gemini_settings)
+
+
+def test_a_document_gemini_refuses_goes_to_review_with_the_rules_reading(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """A 400 about this document must not fail the job: a person reads the bill instead."""
+    data, _, expected = sample_bill(None, seed=7)
+    fake_gemini.push(400, error_body(400, "Request contains an invalid argument."))
+    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    assert result.reasons == ["gemini_rejected"]
+    assert result.bill is not None and result.bill.account_number == expected.account_number
+    assert decide(result, [])[0] == "review"
+
+
+def test_an_image_gemini_refuses_goes_to_review_without_a_bill(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    facts = make_facts(KNOWN[Provider.SFPUC], rng_for("img3"))
+    fake_gemini.push(400, error_body(400))
+    result = extract(read_document(render_image.png(facts)), provider_hint=None, settings=gemini_settings)
+    assert (result.bill, result.reasons) == (None, ["gemini_rejected"])
+    assert decide(result, []) == ("review", ["gemini_rejected"])
+
+
+def test_a_refused_key_propagates_for_temporal_to_retry(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    data, _, _ = sample_bill(None, seed=9)
+    fake_gemini.push(403, error_body(403))
+    with pytest.raises(GeminiMisconfigured):
         extract(read_document(data), provider_hint=None, settings=gemini_settings)
 
 

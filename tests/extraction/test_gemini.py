@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import logging
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from eval.generate import sample_bill
 from extraction.document import read_document
-from extraction.gemini import GeminiExtractor, GeminiRejected, GeminiUnavailable
+from extraction.gemini import GeminiExtractor, GeminiMisconfigured, GeminiRejected, GeminiUnavailable
 from extraction.wire import MalformedModelOutput
 from shared.bill import Commodity, Provider
 from shared.settings import Settings
 from tests.fakes.gemini import FakeGemini, bill_response, error_body
+from workflows.policies import NON_RETRYABLE
 
 
 def wire_fields(**overrides: Any) -> dict[str, Any]:
@@ -112,8 +115,36 @@ def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     config = request.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert config["maxOutputTokens"] > 0
+    thinking = config["thinkingConfig"]
+    assert (thinking.get("thinkingBudget", thinking.get("thinking_budget"))) == 0, "thinking would eat the answer"
     schema = config.get("responseSchema") or config.get("responseJsonSchema")
     assert schema is not None and "total_amount" in str(schema)
+
+
+@pytest.mark.parametrize("quantity", ["-245", "\u2212245"])
+def test_net_metered_usage_keeps_its_sign(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, quantity: str
+) -> None:
+    """A negative reading is a solar customer's, not a malformed answer."""
+    usage = [{"commodity": "electricity", "quantity": quantity, "unit": "kWh", "meter_number": None}]
+    fake_gemini.push(200, bill_response(wire_fields(usage=usage)))
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert bill is not None and bill.usage[0].quantity == Decimal("-245")
+
+
+@pytest.mark.parametrize(
+    ("written", "currency"),
+    [("$", "USD"), ("US$", "USD"), (" usd ", "USD"), (None, "USD"), ("cad", "CAD"), ("€", "EUR")],
+)
+def test_currency_symbols_become_codes(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, written: str | None, currency: str
+) -> None:
+    """ "$" is no ISO 4217 code, but no reason to throw the whole reading away."""
+    fake_gemini.push(200, bill_response(wire_fields(currency=written)))
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert bill is not None and bill.currency == currency
+    prompt = fake_gemini.requests[0].body["contents"][0]["parts"][1]["text"]
+    assert "ISO 4217" in prompt
 
 
 def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any) -> None:
@@ -190,6 +221,42 @@ def test_bad_request_is_rejected_not_retried(
     fake_gemini.push(400, error_body(400))
     with pytest.raises(GeminiRejected):
         GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+
+
+def key_invalid_body() -> dict[str, Any]:
+    """What Gemini answers to a key it does not know: a 400, told apart only by its details."""
+    body = error_body(400, "API key not valid. Please pass a valid API key.")
+    body["error"]["details"] = [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}
+    ]
+    return body
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        (400, key_invalid_body()),
+        (401, error_body(401)),
+        (403, error_body(403)),
+        (404, error_body(404, "model retired")),
+    ],
+    ids=["key-invalid", "unauthenticated", "permission-denied", "model-not-found"],
+)
+def test_a_deployment_problem_is_misconfigured_and_retryable(
+    fake_gemini: FakeGemini,
+    gemini_settings: Settings,
+    pdf_document: Any,
+    reply: tuple[int, dict[str, Any]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bad key or a retired model fails every job alike: they wait (retried) until an operator fixes it."""
+    fake_gemini.push(*reply)
+    with caplog.at_level(logging.ERROR, logger="extraction.gemini"), pytest.raises(GeminiMisconfigured):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert "GeminiMisconfigured" not in NON_RETRYABLE
+    (record,) = [r for r in caplog.records if r.name == "extraction.gemini"]
+    assert record.levelno == logging.ERROR and "GEMINI_API_KEY" in record.getMessage()
+    assert "test-key" not in f"{record.getMessage()} {record.__dict__}", "the key itself is never logged"
 
 
 def test_text_documents_are_sent_as_text(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:

@@ -10,6 +10,7 @@ import pytest
 from eval import adversarial
 from eval.generate import sample_bill
 from eval.synth import rng_for
+from extraction.checks import check_bill
 from extraction.document import read_document
 from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
@@ -143,6 +144,48 @@ def test_a_usage_figure_too_large_to_store_is_a_reason_not_a_crash() -> None:
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is None
     assert result.reasons == ["unreadable_value:usage"]
+
+
+@pytest.mark.parametrize("minus", ["-", "\u2212"])
+def test_net_metered_usage_keeps_its_sign(minus: str) -> None:
+    """Solar customers export more than they draw: "-245 kWh" is -245, and the evidence check finds it."""
+    text = PLAIN + f"\nNet electricity usage: {minus}245 kWh\n"
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.commodity, u.quantity) for u in result.bill.usage] == [
+        (Commodity.ELECTRICITY, Decimal("-245")),
+        (Commodity.WATER, Decimal("1234")),
+    ]
+    assert check_bill(result.bill, text=text) == []
+
+
+def test_a_hyphen_after_a_word_is_no_minus() -> None:
+    text = PLAIN.replace("Water used this period: 1,234 gallons", "Water used this period: Zone-1,234 gallons")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and [u.quantity for u in bill.usage] == [Decimal("1234")]
+
+
+def test_a_us_bill_is_in_dollars() -> None:
+    bill = extract_with_rules([PLAIN], provider_hint=None).bill
+    assert bill is not None and bill.currency == "USD"
+
+
+@pytest.mark.parametrize(
+    ("note", "currency"),
+    [
+        ("All amounts in CAD", "CAD"),
+        ("Amounts shown in C$", "CAD"),
+        ("Montant en \u20ac", "EUR"),
+        ("Amounts in EUR", "EUR"),
+        ("Prices in \u00a3 (GBP)", "GBP"),
+        ("Amounts in CAD; EUR on request", "USD"),  # two currencies: the reviewer picks one
+    ],
+)
+def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
+    """The rules read US bills; one that names another currency must not be accepted as dollars."""
+    result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
+    assert result.bill is not None and result.bill.currency == currency
+    assert result.reasons == ["non_usd_currency"]
 
 
 def test_nul_characters_are_dropped_not_a_crash() -> None:

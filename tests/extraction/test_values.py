@@ -113,6 +113,17 @@ def test_quantities() -> None:
     assert parse_quantity("1" * 15) is None, "Postgres holds 14 integer digits"
 
 
+@pytest.mark.parametrize(("text", "expected"), [("-245", "-245"), ("\u22121,234.5", "-1234.5"), (" -0.5 ", "-0.5")])
+def test_net_metered_quantities_keep_their_sign(text: str, expected: str) -> None:
+    """A net-metering reading is negative; refusing it threw the model's whole answer away."""
+    assert parse_quantity(text) == Decimal(expected)
+
+
+@pytest.mark.parametrize("text", ["--245", "- 245", "-", "-1" + "1" * 14])
+def test_not_signed_quantities(text: str) -> None:
+    assert parse_quantity(text) is None
+
+
 @pytest.mark.parametrize(
     ("amount", "stored"),
     [("-5.005", "-5.01"), ("999999999999.99", "999999999999.99"), ("0.004", "0.00")],
