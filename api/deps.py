@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="API key as `Authorization: Bearer <key>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
-SESSION_COOKIE = "mm_session"
 
 
 async def get_state(request: Request) -> AppState:

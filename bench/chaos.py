@@ -55,7 +55,7 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from shared import search_attributes as sa
-from shared.models import JobStatus
+from shared.models import SETTLED_STATUSES, JobStatus
 from shared.settings import Settings
 from shared.temporal import connect_client, workflow_id_for
 from stack.local import LocalStack, StackOptions, stop_on_sigterm, stop_process
@@ -63,7 +63,6 @@ from stack.services import free_port
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
-SETTLED = {s.value for s in JobStatus if s.is_terminal} | {JobStatus.NEEDS_REVIEW.value}
 STORED = {JobStatus.SUCCEEDED.value, JobStatus.DUPLICATE.value, JobStatus.NEEDS_REVIEW.value}
 """Statuses only reachable after the raw bill was stored."""
 CHAOS_ENV = {
@@ -306,7 +305,7 @@ async def watch(load: Load, database_url: str, stop: asyncio.Event) -> None:
                     rows = await conn.fetch(
                         "SELECT id::text, status FROM ingestion_jobs WHERE id = ANY($1::uuid[]) AND status = ANY($2)",
                         pending,
-                        list(SETTLED),
+                        list(SETTLED_STATUSES),
                     )
                 finally:
                     await conn.close()
@@ -437,7 +436,7 @@ async def check_postgres(conn: asyncpg.Connection, jobs: list[str], tally: Tally
             tally.bad("lost_job_row", job)
             continue
         status = row["status"]
-        if status not in SETTLED:
+        if status not in SETTLED_STATUSES:
             tally.bad("stuck", f"{job} {status}")
         if status == JobStatus.FAILED and not row["error"]:
             tally.bad("failed_without_reason", job)
@@ -446,7 +445,7 @@ async def check_postgres(conn: asyncpg.Connection, jobs: list[str], tally: Tally
             tally.bad("lost_bill_row", job)
         if count > 1:
             tally.bad("duplicated_postgres", f"{job} has {count} bills rows")
-        if status in SETTLED and status != JobStatus.SUCCEEDED and count:
+        if status in SETTLED_STATUSES and status != JobStatus.SUCCEEDED and count:
             tally.bad("bill_row_for_unsuccessful_job", f"{job} {status}")
         if artifacts[job] > 1 or (status in STORED and artifacts[job] != 1):
             tally.bad("artifact_rows", f"{job} {status} has {artifacts[job]} artifacts rows")

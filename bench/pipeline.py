@@ -14,12 +14,10 @@ from tqdm import tqdm
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, drive
 from bench.stats import Span, distribution, per_second
-from shared.models import JobStatus
+from shared.models import SETTLED_STATUSES
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
 ACCOUNTS_PER_CUSTOMER = 10
-DONE = [s.value for s in JobStatus if s.is_terminal] + [JobStatus.NEEDS_REVIEW.value]
-"""A job needing review is done as far as throughput goes (it waits for a person); reported apart."""
 TABLES = ("ingestion_jobs", "artifacts", "bills", "bill_line_items", "bill_usage")
 
 
@@ -203,7 +201,8 @@ async def run_pipeline(
                 if starting.done():
                     starting.result()  # a client that gave up fails the run here
                 live = await _statuses(conn, customer_ids)
-                now_done = sum(n for status, n in live.items() if status in DONE)
+                # A job needing review is done as far as throughput goes (it waits for a person); reported apart.
+                now_done = sum(n for status, n in live.items() if status in SETTLED_STATUSES)
                 if now_done != done:
                     bar.update(now_done - done)
                     done = now_done
@@ -239,7 +238,7 @@ async def run_pipeline(
     e2e = [(f - c) * 1000 for c, f in finished]
     statuses: dict[str, int] = {}
     for r in rows:
-        if r["status"] in DONE:
+        if r["status"] in SETTLED_STATUSES:
             statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     return PipelineResult(
         bills=bills,

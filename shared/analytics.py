@@ -65,13 +65,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from google.api_core.client_options import ClientOptions
 from google.api_core.exceptions import NotFound, PreconditionFailed
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from pydantic import AwareDatetime, BaseModel
 
 from shared.bill import CENT, Commodity, NormalizedBill, UsageUnit
+from shared.emulator import emulator_client_options, emulator_endpoint
 from shared.settings import AnalyticsKind, Settings
 
 if TYPE_CHECKING:
@@ -518,12 +517,7 @@ class BigQuerySink:
         if endpoint is None:
             self._client = bigquery.Client(project=project, location=location)
         else:
-            self._client = bigquery.Client(
-                project=project,
-                location=location,
-                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                client_options=ClientOptions(api_endpoint=endpoint),
-            )
+            self._client = bigquery.Client(project=project, location=location, **emulator_client_options(endpoint))
         self._project = project
         self._dataset = dataset
 
@@ -783,12 +777,6 @@ def _duckdb_value(value: Any) -> Any:
 # --- factory --------------------------------------------------------------------------
 
 
-def _endpoint(host: str | None) -> str | None:
-    if host is None:
-        return None
-    return host if "://" in host else f"http://{host}"
-
-
 def build_analytics_sink(settings: Settings) -> AnalyticsSink | None:
     """The sink ``ANALYTICS`` selects (None when disabled); BigQuery goes to the emulator when its host is set."""
     if settings.analytics is AnalyticsKind.DISABLED:
@@ -799,5 +787,7 @@ def build_analytics_sink(settings: Settings) -> AnalyticsSink | None:
             raise RuntimeError(f"ANALYTICS=local needs {' and '.join(missing)}: pip install 'minimeter[local]'")
         return LocalAnalyticsSink(settings.data_dir / "analytics.duckdb")
     return BigQuerySink(
-        project=settings.gcp_project, dataset=settings.bq_dataset, endpoint=_endpoint(settings.bigquery_emulator_host)
+        project=settings.gcp_project,
+        dataset=settings.bq_dataset,
+        endpoint=emulator_endpoint(settings.bigquery_emulator_host),
     )

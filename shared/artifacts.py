@@ -29,11 +29,10 @@ from urllib.parse import unquote, urlparse
 
 import requests
 from google.api_core import exceptions as gexc
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud.storage import Blob, Client
 from google.cloud.storage.exceptions import InvalidResponse
 
+from shared.emulator import emulator_client_options, emulator_endpoint
 from shared.models import ArtifactRef
 from shared.settings import ArtifactStoreKind, Settings
 
@@ -111,12 +110,7 @@ class GcsArtifactStore:
         if endpoint is None:
             self._client = Client(project=project)
         else:
-            # Explicit endpoint + anonymous credentials: no global STORAGE_EMULATOR_HOST needed.
-            self._client = Client(
-                project=project,
-                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-                client_options=ClientOptions(api_endpoint=endpoint),
-            )
+            self._client = Client(project=project, **emulator_client_options(endpoint))
         self._bucket_name = bucket
         self._bucket = self._client.bucket(bucket)
 
@@ -321,12 +315,6 @@ def _write_atomically(path: Path, content: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _endpoint(host: str | None) -> str | None:
-    if host is None:
-        return None
-    return host if "://" in host else f"http://{host}"
-
-
 def build_artifact_store(settings: Settings) -> ArtifactStore:
     """The store ``ARTIFACT_STORE`` selects; GCS goes to the emulator when STORAGE_EMULATOR_HOST is set."""
     if settings.artifact_store is ArtifactStoreKind.LOCAL:
@@ -334,5 +322,5 @@ def build_artifact_store(settings: Settings) -> ArtifactStore:
     return GcsArtifactStore(
         bucket=settings.gcs_bucket,
         project=settings.gcp_project,
-        endpoint=_endpoint(settings.storage_emulator_host),
+        endpoint=emulator_endpoint(settings.storage_emulator_host),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -50,8 +49,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Release a connection without asyncpg's reset query (RESET ALL, UNLISTEN *, CLOSE ALL,
     pg_advisory_unlock_all), a round trip on every release that measured about a fifth of the
-    API's CPU. MiniMeter sets no session state, listens nowhere and unlocks its one advisory lock
-    itself; an open transaction is still rolled back (asyncpg does that before calling this)."""
+    API's CPU. MiniMeter sets no session state and listens nowhere. Its one session-level advisory
+    lock (``migrate``'s) it unlocks itself; every other advisory lock it takes is transaction-level
+    (``pg_advisory_xact_lock``), released when the transaction ends. An open transaction is still
+    rolled back (asyncpg does that before calling this)."""
 
 
 async def create_pool(
@@ -105,7 +106,3 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
     return applied_now
-
-
-def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None

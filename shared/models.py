@@ -32,28 +32,19 @@ class JobStatus(StrEnum):
         return self not in {JobStatus.PENDING, JobStatus.RUNNING, JobStatus.NEEDS_REVIEW}
 
 
+ENDED_STATUSES: frozenset[str] = frozenset(status.value for status in JobStatus if status.is_terminal)
+"""Statuses a job never leaves (``JobStatus.is_terminal``): its workflow has ended."""
+
+SETTLED_STATUSES: frozenset[str] = ENDED_STATUSES | {JobStatus.NEEDS_REVIEW.value}
+"""Statuses a job is settled in as far as the pipeline goes: ended, or waiting for a person's review."""
+
+
 class JobType(StrEnum):
     CONNECTOR = "connector"
     UPLOAD = "upload"
 
 
 Decision = Literal["accept", "review", "reject"]
-
-
-class Customer(BaseModel):
-    id: int
-    name: str
-    email: str | None = None
-    created_at: AwareDatetime
-
-
-class UtilityAccount(BaseModel):
-    id: int
-    customer_id: int
-    provider: Provider | None
-    account_number: str
-    label: str | None = None
-    created_at: AwareDatetime
 
 
 class ArtifactRef(BaseModel):

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     bills 15% slower, 128 6% slower); throughput is capped at this many ÷ one job's time. Raise it
     with more workers."""
     job_dispatch_batch: int = Field(default=64, ge=1)
-    """Jobs one dispatcher starts per round (concurrent start calls)."""
+    """Jobs one dispatcher starts per round (at most ``STARTS_AT_ONCE`` start calls at a time)."""
     job_dispatch_stale_after: timedelta = timedelta(hours=1)
     """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
     job_reconcile_after: timedelta = timedelta(minutes=10)
@@ -143,9 +143,17 @@ class Settings(BaseSettings):
     analytics_batch_quiet_ms: int = Field(default=500, ge=0)
     """A batch no bill joined for this long is written: a lone bill waits only this."""
 
+    # Provider connectors
+    mock_connector: bool | None = None
+    """Fetch bills with the mock connector (generated bills, the only connector shipped so far).
+    Unset: on everywhere but ``ENV=production``, where ``POST /jobs`` is refused (upload bills instead)
+    so synthetic bills never land among real ones."""
+
     # Human review
     review_sla: timedelta = timedelta(hours=24)
+    """A task still open this long is escalated; at least a second, and shorter than ``review_timeout``."""
     review_timeout: timedelta = timedelta(days=7)
+    """A task still open this long expires (the job ends REVIEW_EXPIRED)."""
 
     # Worker
     worker_max_concurrent_activities: int = 64
@@ -175,6 +183,18 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, SecretManagerSource(settings_cls), file_secret_settings)
 
     @model_validator(mode="after")
+    def _review_timers_in_order(self) -> Settings:
+        # Whole seconds reach the workflow: 0 would escalate every task at once, and an SLA at or past
+        # the timeout would escalate a task a moment before it expires, or never.
+        if self.review_sla < timedelta(seconds=1):
+            raise ValueError(f"REVIEW_SLA must be at least one second (got {self.review_sla})")
+        if self.review_sla >= self.review_timeout:
+            raise ValueError(
+                f"REVIEW_SLA ({self.review_sla}) must be shorter than REVIEW_TIMEOUT ({self.review_timeout})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             if self.auth_disabled:
@@ -184,6 +204,10 @@ class Settings(BaseSettings):
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set when ENV=production")
         return self
+
+    @property
+    def mock_connector_on(self) -> bool:
+        return self.mock_connector if self.mock_connector is not None else self.env is not Environment.PRODUCTION
 
     @property
     def gemini_configured(self) -> bool:

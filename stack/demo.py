@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 
+from shared.models import SETTLED_STATUSES
 from shared.settings import AnalyticsKind, Settings
 from shared.temporal import connect_client
 from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
-
-TERMINAL = {"SUCCEEDED", "DUPLICATE", "FAILED", "NEEDS_REVIEW", "REJECTED", "REVIEW_EXPIRED"}
 
 
 def say(message: str) -> None:
@@ -148,7 +147,7 @@ def _demo(http: httpx.Client, settings: Settings, *, running: Callable[[], bool]
     demo = _demo_account(http, settings)
     started = time.monotonic()
     job = _call(http, "POST", "/jobs", {"utility_account_id": demo["account_id"]})
-    while job["status"] not in TERMINAL:
+    while job["status"] not in SETTLED_STATUSES:  # a review would wait for a person
         if not running():
             raise DemoFailed(f"a child process exited while the demo job was {job['status']}")
         if time.monotonic() - started > within:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client, WorkflowFailureError
 
+from shared.models import ENDED_STATUSES, SETTLED_STATUSES
 from stack.services import free_port
 
 
@@ -35,9 +36,6 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
         await task
 
 
-TERMINAL = {"SUCCEEDED", "DUPLICATE", "FAILED", "REJECTED", "REVIEW_EXPIRED"}
-
-
 async def create_account(http: httpx.AsyncClient, *, provider: str | None, account_number: str) -> dict[str, Any]:
     customer = (await http.post("/customers", json={"name": f"Customer {account_number}"})).json()
     response = await http.post(
@@ -49,7 +47,7 @@ async def create_account(http: httpx.AsyncClient, *, provider: str | None, accou
 
 
 async def wait_for_status(
-    http: httpx.AsyncClient, job_id: str, statuses: set[str] = TERMINAL, *, within: float = 60
+    http: httpx.AsyncClient, job_id: str, statuses: Set[str] = ENDED_STATUSES, *, within: float = 60
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
@@ -112,7 +110,7 @@ async def bill_needing_review(http: httpx.AsyncClient, unique: str) -> dict[str,
         data={"utility_account_id": str(account["id"])},
     )
     assert response.status_code == 201, response.text
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL}, within=90)
+    job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES, within=90)
     assert job["status"] == "NEEDS_REVIEW", job
     assert "balance_mismatch" in job["reasons"], job
     return job

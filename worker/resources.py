@@ -39,4 +39,9 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     await asyncio.to_thread(store.ensure_bucket)
     if sink is not None:
         await asyncio.to_thread(sink.ensure_schema)
-    return Resources(pool=pool, store=store, sink=sink, connectors=ConnectorRegistry(default=MockConnector()))
+    return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings))
+
+
+def connectors_for(settings: Settings) -> ConnectorRegistry:
+    """The mock is the only connector so far: off in production unless asked for (see ``MOCK_CONNECTOR``)."""
+    return ConnectorRegistry(default=MockConnector() if settings.mock_connector_on else None)

@@ -41,13 +41,19 @@ class Connector(Protocol):
 class ConnectorRegistry:
     """Connectors by provider (for fetching) and by URI scheme (for reading back)."""
 
-    def __init__(self, default: Connector, by_provider: dict[Provider, Connector] | None = None) -> None:
+    def __init__(self, default: Connector | None, by_provider: dict[Provider, Connector] | None = None) -> None:
         self._default = default
         self._by_provider = by_provider or {}
-        self._by_scheme = {default.scheme: default} | {c.scheme: c for c in self._by_provider.values()}
+        fallback = {default.scheme: default} if default is not None else {}
+        self._by_scheme = fallback | {c.scheme: c for c in self._by_provider.values()}
 
     def for_account(self, account: AccountInfo) -> Connector:
-        return self._by_provider.get(account.provider, self._default) if account.provider else self._default
+        connector = self._by_provider.get(account.provider) if account.provider else None
+        if connector is None:
+            connector = self._default
+        if connector is None:
+            raise BillNotAvailable(f"no connector fetches {account.provider or 'provider-less'} bills here")
+        return connector
 
     def for_uri(self, source_uri: str) -> Connector:
         scheme = source_uri.split("://", 1)[0]

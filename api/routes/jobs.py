@@ -40,6 +40,12 @@ async def _start(
             f"utility account {account_id} has no provider, so no connector can fetch its bills:"
             " upload the bill with POST /bills",
         )
+    if not state.settings.mock_connector_on:
+        raise Problem(
+            422,
+            f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
+            " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
+        )
     job, created = await start_job(
         pool=state.pool,
         client=state.client,

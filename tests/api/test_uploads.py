@@ -13,9 +13,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.storage import record_artifact
-from shared.models import ArtifactRef
+from shared.models import SETTLED_STATUSES, ArtifactRef
 from shared.settings import Settings
-from tests.helpers import TERMINAL, bill_text, create_account, insert_job, wait_for_status
+from tests.helpers import bill_text, create_account, insert_job, wait_for_status
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"
@@ -97,7 +97,7 @@ async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
 async def test_bill_for_another_account_goes_to_review(http: httpx.AsyncClient, unique: str) -> None:
     account = await create_account(http, provider="pge", account_number=f"9999-{unique}")
     response = await upload(http, account["id"], (BILLS / "pge_classic_2.pdf").read_bytes())
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES)
     assert job["status"] == "NEEDS_REVIEW"
     assert job["reasons"] == ["account_mismatch"]
 
@@ -105,7 +105,7 @@ async def test_bill_for_another_account_goes_to_review(http: httpx.AsyncClient, 
 async def test_doubtful_bill_goes_to_review_with_reasons(http: httpx.AsyncClient, unique: str) -> None:
     account = await create_account(http, provider="pge", account_number=f"5512-{unique}")
     response = await upload(http, account["id"], bill_text(f"5512-{unique}").encode(), filename="bill.txt")
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES)
     assert job["status"] == "NEEDS_REVIEW"
     assert job["reasons"] == ["balance_mismatch"]
 
@@ -113,7 +113,7 @@ async def test_doubtful_bill_goes_to_review_with_reasons(http: httpx.AsyncClient
 async def test_image_offline_goes_to_review_as_no_text_layer(http: httpx.AsyncClient, unique: str) -> None:
     account = await create_account(http, provider="duke", account_number=f"IMG-{unique}")
     response = await upload(http, account["id"], (BILLS / "adv_scan_png.png").read_bytes(), filename="scan.png")
-    job = await wait_for_status(http, response.json()["id"], {"NEEDS_REVIEW", *TERMINAL})
+    job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES)
     assert job["status"] == "NEEDS_REVIEW"
     assert "no_text_layer" in job["reasons"]
 

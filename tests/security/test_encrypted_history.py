@@ -22,9 +22,9 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.exceptions import ApplicationError
 
 from shared.codec import ENCODING, KEY_ID_METADATA, load_key_ring
-from shared.models import ExtractionOutcome, IngestionResult, JobStatus
+from shared.models import SETTLED_STATUSES, ExtractionOutcome, IngestionResult, JobStatus
 from shared.settings import Settings
-from tests.helpers import TERMINAL, bill_text, wait_for_failed_run, wait_for_status
+from tests.helpers import bill_text, wait_for_failed_run, wait_for_status
 from tests.workflows.history_codec import nested
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -82,7 +82,7 @@ async def ingest_sensitive_bill(http: httpx.AsyncClient) -> dict[str, Any]:
     """Upload the sensitive bill, approve it in review (note full of bill data), return the finished job."""
     account = await create_sensitive_account(http)
     job_id = await upload(http, account["id"], sensitive_bill_text())
-    job = await wait_for_status(http, job_id, {"NEEDS_REVIEW", *TERMINAL}, within=90)
+    job = await wait_for_status(http, job_id, SETTLED_STATUSES, within=90)
     assert job["status"] == "NEEDS_REVIEW", job
     done = await approve(http, job_id, note=REVIEW_NOTE)
     assert done["status"] == "SUCCEEDED", done

@@ -23,9 +23,10 @@ import pytest
 from temporalio.client import Client
 
 from shared.logs import configure_logging
+from shared.models import SETTLED_STATUSES
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import LogFormat, LogLevel, Settings
-from tests.helpers import TERMINAL, wait_for_status
+from tests.helpers import wait_for_status
 from tests.security.test_encrypted_history import (
     ACCOUNT_NUMBER,
     BILL_LINE,
@@ -87,7 +88,7 @@ def captured_output() -> Iterator[Callable[[], str]]:
 
 async def settle(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
     """Wait for the job; approve it if it asks for a review."""
-    job = await wait_for_status(http, job_id, {"NEEDS_REVIEW", *TERMINAL}, within=90)
+    job = await wait_for_status(http, job_id, SETTLED_STATUSES, within=90)
     return await approve(http, job_id, note=REVIEW_NOTE) if job["status"] == "NEEDS_REVIEW" else job
 
 
@@ -111,7 +112,7 @@ async def ingestion_logs(
         connector = await settle(http, started.json()["id"])
 
         upload_id = await upload(http, account["id"], sensitive_bill_text())
-        waiting = await wait_for_status(http, upload_id, {"NEEDS_REVIEW", *TERMINAL}, within=90)
+        waiting = await wait_for_status(http, upload_id, SETTLED_STATUSES, within=90)
         assert waiting["status"] == "NEEDS_REVIEW", waiting
         # A stale decision by signal: the workflow drops it and says so through workflow.logger.
         stale = ReviewDecision(action=ReviewAction.APPROVE, revision="stale", reviewer="script", note=REVIEW_NOTE)

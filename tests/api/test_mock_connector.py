@@ -1,0 +1,58 @@
+"""The mock connector (generated bills) never feeds a production deployment unless asked for."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from activities.connectors.base import AccountInfo, BillNotAvailable
+from api.main import create_app
+from shared.bill import Provider
+from shared.settings import Environment, Settings
+from tests.helpers import create_account, serve
+from worker.resources import Resources, connectors_for
+
+PRODUCTION = {
+    "env": Environment.PRODUCTION,
+    "database_url": SecretStr("postgresql://minimeter@db/minimeter"),
+    "payload_keys": SecretStr("k1:" + base64.b64encode(b"\x01" * 32).decode()),
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "on"),
+    [
+        ({}, True),
+        (PRODUCTION, False),
+        ({**PRODUCTION, "mock_connector": True}, True),
+        ({"mock_connector": False}, False),
+    ],
+)
+def test_the_mock_connector_is_off_in_production_unless_asked_for(settings: dict[str, object], on: bool) -> None:
+    assert Settings(**settings).mock_connector_on is on  # type: ignore[arg-type]
+
+
+def test_without_the_mock_no_connector_fetches_a_providers_bills() -> None:
+    registry = connectors_for(Settings(mock_connector=False))
+    with pytest.raises(BillNotAvailable, match="no connector fetches pge bills"):
+        registry.for_account(AccountInfo(id=1, provider=Provider.PGE, account_number="1"))
+    assert connectors_for(Settings()).for_account(AccountInfo(id=1, provider=Provider.PGE, account_number="1"))
+
+
+async def test_post_jobs_without_a_connector_says_to_upload(
+    http: httpx.AsyncClient, app_settings: Settings, admin_key: str, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"NOCONN-{unique}")
+    settings = app_settings.model_copy(update={"mock_connector": False})
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as api,
+    ):
+        refused = await api.post("/jobs", json={"utility_account_id": account["id"]})
+    assert refused.status_code == 422, refused.text
+    assert "POST /bills" in refused.json()["detail"] and "MOCK_CONNECTOR" in refused.json()["detail"]
+    jobs = "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1"
+    assert await resources.pool.fetchval(jobs, account["id"]) == 0
