@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from extraction.bounded import BoundedReader
-from extraction.checks import check_bill
+from extraction.checks import check_bill, check_correction
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
@@ -155,7 +155,7 @@ class ExtractionActivities:
 
         The checks of ``submit_review``'s validator, for a correction sent by signal: a signal
         handler runs again on every replay, so the verdict must come back from history instead."""
-        failing = check_bill(request.bill, text=None)
+        failing = check_correction(request.bill, override=request.override)
         if not same_account(request.account_number, request.bill.account_number):
             failing.append("account_mismatch")
         logger.info(

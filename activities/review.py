@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
+from extraction.checks import overridden_checks
 from shared.bill import NormalizedBill
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
@@ -110,8 +111,8 @@ class ReviewActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
-                INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff, overridden)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (job_id, revision) DO NOTHING
                 """,
                 audit.job_id,
@@ -122,6 +123,7 @@ class ReviewActivities:
                 audit.before.model_dump(mode="json") if audit.before else None,
                 after.model_dump(mode="json") if after else None,
                 bill_diff(audit.before, after),
+                overridden_checks(corrected) if corrected is not None and decision.override else [],
             )
             await conn.execute(  # a task already closed (the job cancelled meanwhile) keeps its status
                 "UPDATE review_tasks SET status = $2, bill = COALESCE($3, bill), updated_at = now(), closed_at = now()"

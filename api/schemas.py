@@ -144,6 +144,9 @@ class ReviewDecisionCreate(BaseModel):
     bill: NormalizedBill | None = None
     """The full corrected bill: with ``correct`` only."""
     note: Text | None = Field(default=None, max_length=2000)
+    override: bool = False
+    """With ``correct`` and a note: the bill is right as entered although plausibility checks fail
+    (an adjustment outside the charges, no meter reading, a long catch-up period)."""
 
     @field_validator("bill", mode="before")
     @classmethod

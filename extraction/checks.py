@@ -32,6 +32,39 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
     return reasons
 
 
+OVERRIDABLE = frozenset(
+    {
+        "sum_mismatch",
+        "balance_mismatch",
+        "bad_period",
+        "bad_statement_date",
+        "bad_due_date",
+        "missing_field:due_date",
+        "missing_field:usage",
+        "missing_field:current_charges",
+    }
+)
+"""Checks of plausibility, not of shape: a true bill can fail them (an adjustment outside the charges,
+a sewer-only bill with no reading, a catch-up period of four months), so a reviewer may store it as
+entered. A bill without account, total or period, with a unit the commodity cannot have, or with a
+period that ends before it starts, never is."""
+
+
+def check_correction(bill: NormalizedBill, *, override: bool) -> list[str]:
+    """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail."""
+    failing = check_bill(bill, text=None)
+    if not override:
+        return failing
+    start, end = bill.bill_period_start, bill.bill_period_end
+    backwards = start is not None and end is not None and end <= start
+    return [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
+
+
+def overridden_checks(bill: NormalizedBill) -> list[str]:
+    """The plausibility checks a bill stored by override fails (kept in the audit trail)."""
+    return [r for r in check_bill(bill, text=None) if r in OVERRIDABLE]
+
+
 def _missing(bill: NormalizedBill) -> list[str]:
     required: dict[str, object] = {
         "account_number": bill.account_number,

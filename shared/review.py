@@ -32,11 +32,15 @@ class ReviewDecision(BaseModel):
     bill: NormalizedBill | None = None
     reviewer: Text = Field(default="unknown", max_length=200)
     note: Text | None = Field(default=None, max_length=2000)
+    override: bool = False
+    """With ``correct``: store the bill as entered though plausibility checks fail (the note says why)."""
 
     @model_validator(mode="after")
     def _correct_needs_bill(self) -> ReviewDecision:
         if self.action is ReviewAction.CORRECT and self.bill is None:
             raise ValueError("a 'correct' decision needs the full corrected bill")
+        if self.override and (self.action is not ReviewAction.CORRECT or not self.note):
+            raise ValueError("override goes with 'correct' and a note saying why the bill is right as entered")
         return self
 
 
@@ -74,6 +78,8 @@ class CorrectionCheck(BaseModel):
     bill: NormalizedBill
     account_number: str | None = None
     """The job's account as fetched: a correction for another account is refused (None: not known)."""
+    override: bool = False
+    """The reviewer stores the bill as entered: only the checks no bill may fail apply."""
 
 
 class CorrectionVerdict(BaseModel):

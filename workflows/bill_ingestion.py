@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import check_bill
+    from extraction.checks import OVERRIDABLE, check_correction
     from shared import search_attributes as sa
     from shared.bill import NormalizedBill, same_account
     from shared.models import (
@@ -171,7 +171,10 @@ class BillIngestionWorkflow:
 
     def _correction_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
-            failing = check_bill(decision.bill, text=None)
+            failing = check_correction(decision.bill, override=decision.override)
+            if failing and OVERRIDABLE.issuperset(failing):
+                message = "the corrected bill fails validation; if the bill says so, send it with override and a note"
+                return ("InvalidCorrection", message, failing)
             if failing:
                 return ("InvalidCorrection", "the corrected bill fails validation", failing)
         return None
@@ -472,7 +475,12 @@ class BillIngestionWorkflow:
         verdict = await self._step(
             "check_corrected_bill",
             ExtractionActivities.check_corrected_bill,
-            CorrectionCheck(job_id=self._job_id, bill=decision.bill, account_number=self._account_number),
+            CorrectionCheck(
+                job_id=self._job_id,
+                bill=decision.bill,
+                account_number=self._account_number,
+                override=decision.override,
+            ),
             policies.VALIDATE,
         )
         self._correction_unchecked = False

@@ -153,7 +153,12 @@ async def submit_decision(
         raise Problem(409, f"the job is not awaiting review (status {job['status']})")
     try:
         decision = ReviewDecision(
-            action=body.action, revision=body.revision, bill=body.bill, note=body.note, reviewer=principal.identity
+            action=body.action,
+            revision=body.revision,
+            bill=body.bill,
+            note=body.note,
+            override=body.override,
+            reviewer=principal.identity,
         )
     except ValidationError as err:
         raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None

@@ -90,6 +90,7 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed."""
     form = await request.form()
     values, note = BillForm.from_form(form), str(form.get("note") or "")
+    override = form.get("override") == "on"
     try:
         body = _decision(form, values)
     except ValidationError as err:
@@ -103,15 +104,18 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             errors=messages,
             extra_flags=names,
             note=note,
+            override=override,
             status_code=422,
         )
     except ValueError as err:
         task = await read_task(state, principal, job_id)
-        return _task_response(request, task, values, error=str(err), note=note, status_code=422)
+        return _task_response(request, task, values, error=str(err), note=note, override=override, status_code=422)
     if body.action is ReviewAction.APPROVE:
         task = await read_task(state, principal, job_id)
         if values != BillForm.from_bill(task.bill):  # Enter in a field submits with the first button: Approve
-            return _task_response(request, task, values, error=EDITED_BUT_APPROVED, note=note, status_code=422)
+            return _task_response(
+                request, task, values, error=EDITED_BUT_APPROVED, note=note, override=override, status_code=422
+            )
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:
@@ -127,6 +131,7 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             failing=failing,
             errors=[str(e) for e in problem.extra.get("errors", [])],
             note=note,
+            override=override,
             status_code=problem.status_code,
         )
     session = current_session(request)
@@ -151,7 +156,12 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
     if action is ReviewAction.REJECT and note is None:
         raise ValueError("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None
-    return ReviewDecisionCreate(action=action, revision=str(form.get("revision") or ""), bill=bill, note=note)
+    override = action is ReviewAction.CORRECT and form.get("override") == "on"
+    if override and note is None:
+        raise ValueError("Say in the note why the bill is right as entered when you store it despite the checks.")
+    return ReviewDecisionCreate(
+        action=action, revision=str(form.get("revision") or ""), bill=bill, note=note, override=override
+    )
 
 
 def _task_response(
@@ -164,6 +174,7 @@ def _task_response(
     failing: list[str] | None = None,
     extra_flags: set[str] | None = None,
     note: str = "",
+    override: bool = False,
     status_code: int = 200,
 ) -> Response:
     reasons = failing or task.reasons
@@ -182,6 +193,7 @@ def _task_response(
         "line_items": values.rendered_rows("line_items", BLANK_LINE_ITEMS),
         "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS),
         "note": note,
+        "override": override,
     }
     return render(request, "review.html", context, status_code=status_code)
 

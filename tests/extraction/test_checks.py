@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from eval.generate import sample_bill
-from extraction.checks import check_bill
+from extraction.checks import check_bill, check_correction
 from extraction.document import read_document
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
 
@@ -172,3 +172,17 @@ def test_evidence_keeps_the_sign_of_a_usage_figure() -> None:
 def test_empty_text_means_no_evidence(sample: tuple[NormalizedBill, str]) -> None:
     reasons = check_bill(sample[0], text="")
     assert "no_evidence:total_amount" in reasons and "no_evidence:account_number" in reasons
+
+
+def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tuple[NormalizedBill, str]) -> None:
+    bill = sample[0]
+    assert bill.total_amount is not None and bill.bill_period_end is not None
+    adjusted = changed(bill, total_amount=bill.total_amount + Decimal("15.00"), usage=[])
+    assert sorted(check_correction(adjusted, override=False)) == ["balance_mismatch", "missing_field:usage"]
+    assert check_correction(adjusted, override=True) == []
+    catch_up = changed(bill, bill_period_start=bill.bill_period_end - timedelta(days=120))
+    assert check_correction(catch_up, override=True) == []
+    backwards = changed(bill, bill_period_start=bill.bill_period_end + timedelta(days=1))
+    assert check_correction(backwards, override=True) == ["bad_period"]
+    no_total = changed(bill, total_amount=None)
+    assert "missing_field:total_amount" in check_correction(no_total, override=True)

@@ -233,3 +233,29 @@ async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(
     events = await history(client.get_workflow_handle(review.workflow_id))
     assert "persist_bill" not in activity_names(events)
     assert "publish_analytics" not in activity_names(events)
+
+
+async def test_a_true_bill_failing_a_plausibility_check_is_stored_by_override(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """75.00 due on 60.00 of charges: a 15.00 adjustment the bill model has no field for. The reviewer
+    confirms the bill as printed; the audit row names the check overridden."""
+    review = await open_review(http, unique)
+    bill = review.corrected(statement_date=review.bill["bill_period_end"])  # one edit, the balance as printed
+    decision = {"action": "correct", "revision": review.revision, "bill": bill}
+
+    refused = await reviewer_http.post(f"/reviews/{review.job_id}", json=decision)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["failing_checks"] == ["balance_mismatch"] and "override" in refused.json()["detail"]
+
+    stored = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={**decision, "override": True, "note": "15.00 late fee outside charges"}
+    )
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["status"] == "SUCCEEDED"
+    row = await resources.pool.fetchrow("SELECT total_amount, source FROM bills WHERE job_id = $1", review.job_id)
+    assert (row["total_amount"], row["source"]) == (Decimal(EXTRACTED_TOTAL), "review")
+    audit = await resources.pool.fetchrow(
+        "SELECT overridden, note FROM review_decisions WHERE job_id = $1", review.job_id
+    )
+    assert (audit["overridden"], audit["note"]) == (["balance_mismatch"], "15.00 late fee outside charges")

@@ -157,6 +157,29 @@ async def test_fields_a_bill_does_not_have_are_refused(
     await assert_still_waiting(waiting, http, client, resources)
 
 
+async def test_override_needs_a_note(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    body = {"action": "correct", "revision": waiting.revision, "bill": waiting.bill, "override": True}
+    response = await decide(reviewer_http, waiting, body)
+    assert response.status_code == 422, response.text
+    assert any("note" in str(error) for error in response.json()["errors"]), response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_override_does_not_store_a_unit_the_commodity_cannot_have(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    usage = [{**reading, "unit": "therm"} for reading in waiting.bill["usage"]]
+    assert usage and usage[0]["commodity"] == "electricity", "the extracted bill has an electricity reading"
+    bill = waiting.corrected(usage=usage)
+    body = {"action": "correct", "revision": waiting.revision, "bill": bill, "override": True, "note": "as printed"}
+    response = await decide(reviewer_http, waiting, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["failing_checks"] == ["unit_mismatch:electricity"]  # the balance was overridden
+    await assert_still_waiting(waiting, http, client, resources)
+
+
 async def test_decision_for_a_finished_job_is_a_conflict(
     reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:

@@ -57,6 +57,7 @@ def render_review(t: ReviewTaskPublic, **context: Any) -> str:
         "line_items": form.rendered_rows("line_items", 2),
         "usage": form.rendered_rows("usage", 1),
         "note": "",
+        "override": False,
     }
     return templates.env.get_template("review.html").render(base | context)
 

@@ -157,6 +157,11 @@ async def test_refused_correction_re_renders_with_failing_checks(
     assert "the corrected bill fails validation" in response.text
     assert "<code>balance_mismatch</code>" in response.text
     assert ">still wrong</textarea>" in response.text, "what the reviewer typed is kept"
+    assert 'name="override">' in response.text, "storing it anyway is offered, unticked"
+
+    unexplained = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"override": "on", "note": ""})
+    assert unexplained.status_code == 422 and "Say in the note why the bill is right" in unexplained.text
+    assert 'name="override" checked>' in unexplained.text, "the box stays ticked"
 
     form["total_amount"] = "not money"
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
