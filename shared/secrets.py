@@ -12,11 +12,21 @@ import os
 from typing import Any
 
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
 
 SECRET_FIELDS = ("database_url", "payload_keys", "gemini_api_key", "temporal_api_key")
+
+
+class SecretManagerConfig(BaseSettings):
+    """Where the secrets are: read from ``SECRET_MANAGER_*`` like every other setting (any case, empty = unset)."""
+
+    model_config = SettingsConfigDict(env_prefix="SECRET_MANAGER_", case_sensitive=False, env_ignore_empty=True)
+    project: str | None = None
+    prefix: str = "minimeter-"
+    endpoint: str | None = None
+    """Another API endpoint (a private one, or a local fake in tests): anonymous credentials, REST."""
 
 
 def secret_name(field: str, prefix: str) -> str:
@@ -28,10 +38,8 @@ class SecretManagerSource(PydanticBaseSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
-        # empty counts as unset, as for every setting (``env_ignore_empty``)
-        self._project = os.environ.get("SECRET_MANAGER_PROJECT") or None
-        self._prefix = os.environ.get("SECRET_MANAGER_PREFIX") or "minimeter-"
-        self._endpoint = os.environ.get("SECRET_MANAGER_ENDPOINT") or None
+        config = SecretManagerConfig()
+        self._project, self._prefix, self._endpoint = config.project, config.prefix, config.endpoint
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -41,7 +49,8 @@ class SecretManagerSource(PydanticBaseSettingsSource):
             return {}
         # An empty variable is no value (the settings ignore it too): a compose file's placeholder
         # ``GEMINI_API_KEY=`` must not hide the key stored here.
-        missing = [f for f in SECRET_FIELDS if not os.environ.get(f.upper()) and not os.environ.get(f)]
+        present = {name.lower() for name, value in os.environ.items() if value}
+        missing = [f for f in SECRET_FIELDS if f not in present]
         if not missing:
             return {}
         from google.api_core.exceptions import NotFound

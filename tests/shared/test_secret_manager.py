@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +93,17 @@ def test_nothing_is_asked_without_a_project(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("SECRET_MANAGER_PROJECT", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert Settings().database_url is None
+
+
+def test_its_variables_are_read_in_any_case_like_every_setting(
+    fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = os.environ["SECRET_MANAGER_ENDPOINT"]
+    for name in ("SECRET_MANAGER_PROJECT", "SECRET_MANAGER_ENDPOINT"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("secret_manager_project", "proj-1")
+    monkeypatch.setenv("Secret_Manager_Endpoint", endpoint)
+    monkeypatch.setenv("database_url", "postgresql://env@db/app")  # set, in lower case: not looked up
+    settings = Settings()
+    assert settings.gemini_api_key is not None and settings.gemini_api_key.get_secret_value() == "from-secret-manager"
+    assert not any("database-url" in path for path in fake_secret_manager)
