@@ -52,7 +52,10 @@ class FetchActivities:
                 provider=request.provider,
                 account_number=account.account_number,
             )
-        connector = self._connectors.for_account(account)
+        try:
+            connector = self._connectors.for_account(account)
+        except BillNotAvailable as unserved:  # no connector for this provider here: retrying will not add one
+            raise ApplicationError(str(unserved), type="BillNotAvailable", non_retryable=True) from unserved
         try:
             source_uri = connector.locate(account, job_id=request.job_id)
             document = await asyncio.to_thread(connector.read, source_uri)

@@ -47,7 +47,7 @@ OVERRIDABLE = frozenset(
 """Checks of plausibility, not of shape: a true bill can fail them (an adjustment outside the charges,
 a sewer-only bill with no reading, a catch-up period of four months), so a reviewer may store it as
 entered. A bill without account, total or period, with a unit the commodity cannot have, or with a
-period that ends before it starts, never is."""
+period that ends on or before the day it starts, never is."""
 
 
 def check_correction(bill: NormalizedBill, *, override: bool) -> list[str]:

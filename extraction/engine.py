@@ -21,6 +21,7 @@ from shared.settings import ExtractorMode, Settings
 
 logger = logging.getLogger(__name__)
 
+_CARRIED_THROUGH_GEMINI = frozenset({"provider_mismatch", "non_usd_currency"})
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
 
 
@@ -74,8 +75,9 @@ def _trusted(rules: Extraction, document: Document) -> bool:
 def _gemini(document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None) -> Extraction:
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = known or hint  # the provider the document shows, over the one its account names
-    # Gemini can settle what the rules reader doubted, but not that the bill is another provider's.
-    carried = [r for r in rules.reasons if r == "provider_mismatch"] if rules is not None else []
+    # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
+    # nor its currency (it writes "$" for Canadian dollars as readily as for US ones).
+    carried = [r for r in rules.reasons if r in _CARRIED_THROUGH_GEMINI] if rules is not None else []
     pages = document.page_count
     from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from extraction.values import MINUS_SIGNS, iter_dates, iter_money, signed_quantity
+from extraction.values import MINUS_SIGNS, NOT_BEFORE_A_SIGN, iter_dates, iter_money, signed_quantity
 
 # A minus counts only where UNIT_RE would take it: not after a word ("NW-0042", "0-500").
 _NUMBER_RE = re.compile(
-    rf"(?:(?<![\w.,])(?P<sign>[{MINUS_SIGNS}]))?(?<![\d.,])(?P<q>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)(?![\d])"
+    rf"(?:(?<![\w.,{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?(?<![\d.,])(?P<q>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)(?![\d])"
 )
 _SEPARATORS = r"[\s\-./]*"
 

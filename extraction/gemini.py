@@ -1,8 +1,8 @@
 """GeminiExtractor: the model reads the bill (PDF, image or text) into the wire schema.
 
 Transient failures (429, 5xx, timeouts) raise ``GeminiUnavailable`` and are retried by
-Temporal, so the SDK's own retries are off. A refused key or a retired model raises
-``GeminiMisconfigured``, retried too: every job would fail alike until an operator fixes it.
+Temporal, so the SDK's own retries are off. A refused key, project or model raises
+``GeminiMisconfigured``, retried too (for up to 30 minutes): a fix in that time saves the jobs.
 Gemini refusing one document (another 4xx) raises ``GeminiRejected``, and answers that are
 cut off or do not parse become ``MalformedModelOutput``: reasons for review, never a crash.
 """
@@ -51,7 +51,7 @@ class GeminiUnavailable(GeminiError):
 
 
 class GeminiMisconfigured(GeminiError):
-    """The deployment is wrong (bad key, retired model): jobs retry until an operator fixes it."""
+    """The deployment is wrong (bad key, retired model): retried for up to 30 minutes, then the job fails."""
 
 
 class GeminiRejected(GeminiError):
@@ -146,11 +146,11 @@ def _classify(error: errors.APIError, model: str) -> GeminiError:
     if error.code in _TRANSIENT_STATUS:
         return GeminiUnavailable(summary)
     reasons = _error_reasons(error)
-    if error.code in _MISCONFIGURED_STATUS or reasons & _MISCONFIGURED_REASONS:
+    if _about_the_deployment(error, reasons):
         # Never the key itself: only what Gemini said about it.
         logger.error(
-            "gemini refuses this deployment's key or model; extraction retries until GEMINI_API_KEY or"
-            " GEMINI_MODEL is fixed",
+            "gemini refuses this deployment's key, model or project; extraction retries for up to 30 minutes"
+            " (then the job fails): fix GEMINI_API_KEY or GEMINI_MODEL",
             extra={
                 "gemini_code": error.code,
                 "gemini_status": error.status,
@@ -160,6 +160,14 @@ def _classify(error: errors.APIError, model: str) -> GeminiError:
         )
         return GeminiMisconfigured(summary)
     return GeminiRejected(summary)
+
+
+def _about_the_deployment(error: errors.APIError, reasons: set[str]) -> bool:
+    """A refusal every request would get: the key, the project (region, billing), or the model (one
+    that cannot turn thinking off refuses THINKING_BUDGET 0 with a 400 that names thinking)."""
+    if error.code in _MISCONFIGURED_STATUS or reasons & _MISCONFIGURED_REASONS:
+        return True
+    return error.status == "FAILED_PRECONDITION" or "thinking" in (error.message or "").lower()
 
 
 def _error_reasons(error: errors.APIError) -> set[str]:

@@ -71,8 +71,12 @@ MONEY_RE = re.compile(
 MINUS_SIGNS = "-\u2212"
 """A hyphen-minus or U+2212 (typeset PDFs print the latter): a net-metering reading is negative."""
 
+NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
+"""A minus after another dash (a rule "--1,234 gallons", an en or em dash) is layout, not a sign."""
+
 UNIT_RE = re.compile(
-    rf"(?<![\w.])(?P<sign>[{MINUS_SIGNS}])?(?P<q>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
+    rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
+    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
     r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
     re.IGNORECASE,
 )

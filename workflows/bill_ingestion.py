@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import OVERRIDABLE, check_correction
+    from extraction.checks import check_correction
     from shared import search_attributes as sa
     from shared.bill import NormalizedBill, same_account
     from shared.models import (
@@ -172,7 +172,7 @@ class BillIngestionWorkflow:
     def _correction_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
             failing = check_correction(decision.bill, override=decision.override)
-            if failing and OVERRIDABLE.issuperset(failing):
+            if failing and not decision.override and not check_correction(decision.bill, override=True):
                 message = "the corrected bill fails validation; if the bill says so, send it with override and a note"
                 return ("InvalidCorrection", message, failing)
             if failing:
@@ -180,10 +180,14 @@ class BillIngestionWorkflow:
         return None
 
     def _account_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
-        """A correction for another account than the job's (asked by the validator only: no replay runs it)."""
-        bill = decision.bill if decision.action is ReviewAction.CORRECT else None
+        """A decision that would store another account's bill under the job's account: a corrected bill,
+        or the extracted one approved as it is (asked by the validator only: no replay runs it)."""
+        corrected = decision.action is ReviewAction.CORRECT
+        bill = decision.bill if corrected else self._extracted if decision.action is ReviewAction.APPROVE else None
         if bill is not None and not same_account(self._account_number, bill.account_number):
-            return ("InvalidCorrection", "the corrected bill is for another account", ["account_mismatch"])
+            which = "corrected" if corrected else "extracted"
+            message = f"the {which} bill is for another account: correct its account number, or reject it"
+            return ("InvalidCorrection", message, ["account_mismatch"])
         return None
 
     # --- the pipeline --------------------------------------------------------------

@@ -44,7 +44,7 @@ STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives. Gemini's
 # overloads last minutes, not seconds: retry for up to 30 minutes (schedule-to-close), not six tries
 # (a minute), before the job fails. A refused key or retired model (GeminiMisconfigured) is retried
-# alike, so jobs wait for an operator; a document Gemini refuses goes to review (gemini_rejected).
+# alike for the same 30 minutes; a document Gemini refuses goes to review (gemini_rejected).
 EXTRACT = ActivityPolicy(
     timedelta(minutes=3), _retry(2, 60, 0), heartbeat=timedelta(seconds=30), schedule_to_close=timedelta(minutes=30)
 )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.connectors.base import AccountInfo, BillNotAvailable
+from activities.fetching import FetchActivities
 from api.main import create_app
 from shared.bill import Provider
+from shared.models import FetchRequest
 from shared.settings import Environment, Settings
 from tests.helpers import create_account, serve
 from worker.resources import Resources, connectors_for
@@ -56,3 +61,15 @@ async def test_post_jobs_without_a_connector_says_to_upload(
     assert "POST /bills" in refused.json()["detail"] and "MOCK_CONNECTOR" in refused.json()["detail"]
     jobs = "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1"
     assert await resources.pool.fetchval(jobs, account["id"]) == 0
+
+
+async def test_a_job_no_connector_serves_fails_at_once_not_after_retries(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A job queued before the mock was turned off: no retry will bring a connector."""
+    account = await create_account(http, provider="pge", account_number=f"UNSERVED-{unique}")
+    fetch = FetchActivities(resources.pool, connectors_for(Settings(mock_connector=False)))
+    request = FetchRequest(job_id=str(uuid.uuid4()), utility_account_id=account["id"], provider="pge")
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(fetch.fetch_bill, request)
+    assert refused.value.type == "BillNotAvailable" and refused.value.non_retryable

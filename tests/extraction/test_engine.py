@@ -14,8 +14,10 @@ from extraction.document import read_document
 from extraction.engine import disagree, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import decide
+from extraction.rules.extractor import extract_with_rules
 from shared.bill import Provider
 from shared.settings import ExtractorMode, Settings
+from tests.extraction.test_rules import PLAIN
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
 
 
@@ -67,6 +69,17 @@ def test_a_bill_of_another_provider_than_its_accounts_stays_in_doubt(
     assert "provider_mismatch" in result.reasons, "Gemini's reading does not make a Con Edison bill PG&E's"
     prompt = " ".join(p.get("text", "") for c in fake_gemini.requests[0].body["contents"] for p in c["parts"])
     assert "Con Edison" in prompt and "Pacific Gas" not in prompt, "the quirks of the provider the bill shows"
+
+
+def test_a_currency_in_doubt_stays_in_doubt_through_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    """Gemini writes "$" for Canadian dollars as readily as for US ones: its USD settles nothing."""
+    text = PLAIN + "\nAll amounts in CAD\n"
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["non_usd_currency"]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"currency": "USD"}))))
+    result = extract(read_document(text.encode()), provider_hint=None, settings=gemini_settings)
+    assert result.extractor == "gemini" and "non_usd_currency" in result.reasons
+    assert decide(result, [])[0] == "review"
 
 
 def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:

@@ -239,8 +239,10 @@ def key_invalid_body() -> dict[str, Any]:
         (401, error_body(401)),
         (403, error_body(403)),
         (404, error_body(404, "model retired")),
+        (400, error_body(400, "Budget 0 is invalid. This model only works in thinking mode.")),
+        (400, {"error": {"code": 400, "message": "User location is not supported", "status": "FAILED_PRECONDITION"}}),
     ],
-    ids=["key-invalid", "unauthenticated", "permission-denied", "model-not-found"],
+    ids=["key-invalid", "unauthenticated", "permission-denied", "model-not-found", "always-thinks", "region"],
 )
 def test_a_deployment_problem_is_misconfigured_and_retryable(
     fake_gemini: FakeGemini,
@@ -249,7 +251,7 @@ def test_a_deployment_problem_is_misconfigured_and_retryable(
     reply: tuple[int, dict[str, Any]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A bad key or a retired model fails every job alike: they wait (retried) until an operator fixes it."""
+    """A bad key, project or model fails every job alike: retried (for up to 30 minutes), not sent to review."""
     fake_gemini.push(*reply)
     with caplog.at_level(logging.ERROR, logger="extraction.gemini"), pytest.raises(GeminiMisconfigured):
         GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)

@@ -165,6 +165,15 @@ def test_a_hyphen_after_a_word_is_no_minus() -> None:
     assert bill is not None and [u.quantity for u in bill.usage] == [Decimal("1234")]
 
 
+@pytest.mark.parametrize("dashes", ["--", "\u2212\u2212", "\u2014-"])
+def test_a_minus_after_another_dash_is_no_sign(dashes: str) -> None:
+    """A rule of dashes before the figure ("--1,234 gallons") is layout, not a negative reading."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"Water used this period {dashes}1,234 gallons")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and [u.quantity for u in bill.usage] == [Decimal("1234")]
+    assert check_bill(bill, text=text) == []
+
+
 def test_a_us_bill_is_in_dollars() -> None:
     bill = extract_with_rules([PLAIN], provider_hint=None).bill
     assert bill is not None and bill.currency == "USD"

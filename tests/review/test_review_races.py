@@ -158,6 +158,11 @@ async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
     async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         revision = await awaiting_review(handle)
+        await wait_until(  # visibility lags: see NEEDS_REVIEW first, or RUNNING below could be the run's start
+            lambda: _listed(client, f'WorkflowId = "{handle.id}" AND JobStatus = "NEEDS_REVIEW"'),
+            within=15,
+            what="the job listed NEEDS_REVIEW",
+        )
         sent = asyncio.create_task(
             reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
         )

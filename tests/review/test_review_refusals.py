@@ -10,6 +10,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from shared.models import SETTLED_STATUSES
+from tests.helpers import account_digits, bill_text, create_account, wait_for_status
 from tests.review.support import (
     CORRECT_TOTAL,
     Review,
@@ -177,6 +179,42 @@ async def test_override_does_not_store_a_unit_the_commodity_cannot_have(
     response = await decide(reviewer_http, waiting, body)
     assert response.status_code == 422, response.text
     assert response.json()["failing_checks"] == ["unit_mismatch:electricity"]  # the balance was overridden
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_approving_an_extraction_of_another_accounts_bill_is_refused(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, unique: str
+) -> None:
+    """The bill uploaded is another account's: approved as read, it would be stored under this one."""
+    account = await create_account(http, provider="pge", account_number=account_digits(unique))
+    uploaded = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text("5555-1234-99").encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    job = await wait_for_status(http, uploaded.json()["id"], SETTLED_STATUSES, within=90)
+    assert job["status"] == "NEEDS_REVIEW" and "account_mismatch" in job["reasons"], job
+    review = Review(job_id=job["id"], workflow_id=job["workflow_id"], customer_id=job["customer_id"], task={})
+    review.task = await read_task(http, job["id"])
+
+    response = await decide(reviewer_http, review, {"action": "approve", "revision": review.revision})
+    assert response.status_code == 422, response.text
+    assert response.json()["failing_checks"] == ["account_mismatch"]
+    rejected = await decide(
+        reviewer_http, review, {"action": "reject", "revision": review.revision, "note": "not ours"}
+    )
+    assert rejected.status_code == 200, rejected.text
+
+
+async def test_override_is_not_offered_for_a_period_that_ends_before_it_starts(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    start, end = waiting.bill["bill_period_start"], waiting.bill["bill_period_end"]
+    bill = waiting.corrected(total_amount=CORRECT_TOTAL, bill_period_start=end, bill_period_end=start)
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert "bad_period" in response.json()["failing_checks"] and "override" not in response.json()["detail"]
     await assert_still_waiting(waiting, http, client, resources)
 
 
