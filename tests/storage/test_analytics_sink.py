@@ -283,11 +283,14 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
         emulator: BigQueryEmulator = request.getfixturevalue("bigquery_emulator")
         dataset = f"t_{uuid.uuid4().hex[:12]}"
         make = lambda: BigQuerySink(project="minimeter-local", dataset=dataset, endpoint=emulator.url)  # noqa: E731
+        module = "shared.analytics.bigquery"
     else:
         make = lambda: LocalAnalyticsSink(tmp_path / "analytics.duckdb")  # noqa: E731
-    with monkeypatch.context() as earlier:
-        earlier.setattr(analytics, "TABLES", tuple(_earlier_release(spec) for spec in analytics.TABLES))
+        module = "shared.analytics.local"
+    with monkeypatch.context() as earlier:  # TABLES where the sink's ensure_schema reads it
+        earlier.setattr(f"{module}.TABLES", tuple(_earlier_release(spec) for spec in analytics.TABLES))
         make().ensure_schema()
+    assert query(make(), "SELECT ccf FROM {normalized_bills}") == []  # the earlier release's table, not today's
 
     sink = make()
     sink.ensure_schema()
@@ -395,7 +398,7 @@ def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest
             built.rows[analytics.NORMALIZED_BILLS.name][0]["no_such_column"] = 1
         return built
 
-    monkeypatch.setattr(analytics, "bill_rows", with_a_bad_bill_row)
+    monkeypatch.setattr("shared.analytics.bigquery.bill_rows", with_a_bad_bill_row)  # where BigQuerySink reads it
     with FakeInsertAll() as warehouse:
         sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
         refused = sink.publish_bills([good, bad])

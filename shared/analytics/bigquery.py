@@ -1,0 +1,183 @@
+"""The BigQuery sink, the default (``ANALYTICS=bigquery``): real BigQuery, or bqemulator given its endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from google.api_core.exceptions import NotFound, PreconditionFailed
+from google.cloud import bigquery
+
+from shared.analytics.rows import CHILDREN_FIRST, bill_rows, raise_refused
+from shared.analytics.schema import TABLES, VIEWS, AnalyticsBill, Column, MonthlyTotal, TableSpec, added_columns
+from shared.analytics.sql import (
+    MONTHLY_TOTALS_SQL,
+    ROLLUP_COUNT_SQL,
+    ROLLUP_REACH_SQL,
+    ROLLUP_SQL,
+    _monthly_total,
+    _render,
+    months_back,
+    rollup_months,
+    widened,
+)
+from shared.emulator import emulator_client_options
+
+BQ_TIMEOUT = 60.0
+# Short client-side retries: a sync activity cannot be interrupted, so the client must give up
+# well inside the activity's start-to-close timeout and leave the rest to Temporal. A batch writes
+# up to three tables one after another: 3 × 15 s stays inside publish_analytics' 2 minutes.
+INSERT_TIMEOUT = 10.0
+INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(15)
+INSERT_CHUNK_ROWS = 500
+"""BigQuery's advice for insertAll: at most about 500 rows per request."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One row for ``insertAll``, with the bill it belongs to and its stable insertId."""
+
+    bill_id: str
+    row_id: str
+    row: dict[str, Any]
+
+
+class BigQuerySink:
+    """The warehouse in BigQuery (or bqemulator when ``endpoint`` is given)."""
+
+    def __init__(self, *, project: str, dataset: str, endpoint: str | None = None, location: str | None = None) -> None:
+        if endpoint is None:
+            self._client = bigquery.Client(project=project, location=location)
+        else:
+            self._client = bigquery.Client(project=project, location=location, **emulator_client_options(endpoint))
+        self._project = project
+        self._dataset = dataset
+
+    def _ref(self, name: str) -> str:
+        return f"`{self._project}.{self._dataset}.{name}`"
+
+    def ensure_schema(self) -> None:
+        """Create the dataset, tables (partitioned, clustered) and views if missing; views are replaced.
+
+        A table created by an earlier release gets the columns added since (``added_columns``) by a
+        schema patch, as BigQuery documents; columns no longer written stay, NULL in new rows."""
+        self._client.create_dataset(f"{self._project}.{self._dataset}", exists_ok=True, timeout=BQ_TIMEOUT)
+        for spec in TABLES:
+            table = bigquery.Table(f"{self._project}.{self._dataset}.{spec.name}", schema=_bq_schema(spec.columns))
+            if spec.partition_by:
+                table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_by)
+            table.clustering_fields = list(spec.cluster_by) or None
+            self._add_columns(spec, self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT))
+        for name, body in VIEWS.items():
+            self._ensure_view(name, _render(body, self._ref))
+
+    def _add_columns(self, spec: TableSpec, table: bigquery.Table) -> None:
+        """Patch in the columns ``spec`` added since ``table`` was created.
+
+        The patch carries the table's etag: when another process (a second worker starting beside
+        this one) patched it first, BigQuery answers 412, and the table is read again and compared anew."""
+        for _ in range(5):
+            missing = added_columns(spec, {field.name for field in table.schema})
+            if not missing:
+                return
+            table.schema = [*table.schema, *_bq_schema(missing)]
+            try:
+                self._client.update_table(table, ["schema"], timeout=BQ_TIMEOUT)
+                return
+            except PreconditionFailed:
+                table = self._client.get_table(table.reference, timeout=BQ_TIMEOUT)
+        raise RuntimeError(f"{spec.name}: its schema kept changing while columns were added; start again")
+
+    def _ensure_view(self, name: str, query: str) -> None:
+        """Replace a view only when its SQL changed: API and workers all start with ensure_schema,
+        and BigQuery rate-limits metadata updates per table."""
+        try:
+            current = self._client.get_table(f"{self._project}.{self._dataset}.{name}", timeout=BQ_TIMEOUT).view_query
+        except NotFound:
+            current = None
+        if (current or "").strip() != query.strip():
+            self._run(f"CREATE OR REPLACE VIEW {self._ref(name)} AS {query}")
+
+    def publish_bill(self, row: AnalyticsBill) -> None:
+        raise_refused(self.publish_bills([row]))
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        published_at = datetime.now(UTC)
+        built = [(row.bill_id, bill_rows(row, published_at=published_at)) for row in rows]
+        refused: dict[str, str] = {}
+        for spec in CHILDREN_FIRST:  # the *_latest views hide children until their bill row arrives
+            table_rows = [
+                _Row(bill_id, row_id, row)
+                for bill_id, bill in built
+                if bill_id not in refused  # never write a bill row over children the warehouse refused
+                for row_id, row in zip(bill.ids[spec.name], bill.rows[spec.name], strict=True)
+            ]
+            refused |= self._insert(spec.name, table_rows)
+        return refused
+
+    def _insert(self, table: str, rows: list[_Row]) -> dict[str, str]:
+        """Insert ``rows``; returns bill id → why, for the bills whose rows the warehouse refused.
+
+        BigQuery refuses a whole request for one invalid row, answering "stopped" for every
+        other row: those are sent once more without the refused bills, so one bad bill holds
+        back only itself. (``skipInvalidRows`` would do it in one request, but costs the
+        emulator 2.5x the CPU of every insert, refusals or not.)
+        """
+        refused: dict[str, str] = {}
+        for attempt in range(2):
+            stopped: list[_Row] = []
+            for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+                chunk = rows[start : start + INSERT_CHUNK_ROWS]
+                errors = self._client.insert_rows_json(
+                    f"{self._project}.{self._dataset}.{table}",
+                    [r.row for r in chunk],
+                    row_ids=[r.row_id for r in chunk],
+                    timeout=INSERT_TIMEOUT,
+                    retry=INSERT_RETRY,
+                )
+                for error in errors:
+                    row, reasons = chunk[int(error["index"])], error["errors"]
+                    if attempt == 0 and all(e.get("reason") == "stopped" for e in reasons):
+                        stopped.append(row)
+                    else:
+                        refused.setdefault(row.bill_id, f"{table} rejected rows of bill {row.bill_id}: {reasons[:3]}")
+            rows = [r for r in stopped if r.bill_id not in refused]
+            if not rows:
+                break
+        return refused
+
+    def rollup(self, window_start: date, window_end: date) -> int:
+        """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
+        reach = self._run(_render(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
+        first, last = widened(rollup_months(window_start, window_end), dict(reach[0].items()) if reach else None)
+        params = {"first_month": first, "last_month": last}
+        self._run(_render(ROLLUP_SQL, self._ref), params)
+        return int(next(iter(self._run(_render(ROLLUP_COUNT_SQL, self._ref), params)))["n"])
+
+    def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
+        since = months_back(as_of or datetime.now(UTC).date(), months)
+        rows = self._run(_render(MONTHLY_TOTALS_SQL, self._ref), {"customer_id": customer_id, "since": since})
+        return [_monthly_total(dict(r.items())) for r in rows]
+
+    def _run(self, sql: str, params: Mapping[str, int | date] | None = None) -> list[bigquery.Row]:
+        config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in (params or {}).items()])
+        return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
+
+
+def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
+    type_ = "INT64" if isinstance(value, int) else "DATE"
+    return bigquery.ScalarQueryParameter(name, type_, value)
+
+
+def _bq_schema(columns: Sequence[Column]) -> list[bigquery.SchemaField]:
+    return [
+        bigquery.SchemaField(
+            c.name,
+            c.type,
+            mode="REPEATED" if c.fields else ("REQUIRED" if c.required else "NULLABLE"),
+            fields=_bq_schema(c.fields),
+        )
+        for c in columns
+    ]

@@ -1,0 +1,151 @@
+"""A bill as the rows a publish writes: one builder, so both sinks store the same rows with the
+same insertIds, in the same order."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
+from shared.bill import NormalizedBill
+
+_KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
+_MAX_SPREAD_DAYS = 400
+
+
+class AnalyticsPublishFailed(Exception):
+    """The warehouse refused rows; retried by Temporal like any outage."""
+
+
+@dataclass
+class BillRows:
+    """The rows one publish writes, per table name, each with its stable insertId."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    ids: dict[str, list[str]]
+
+
+CHILDREN_FIRST = (BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS)
+"""Insert order: a bill row only ever lands after its line items and intervals."""
+
+
+def raise_refused(refused: Mapping[str, str]) -> None:
+    """Turn ``publish_bills``'s refusals into the retryable failure callers of one bill expect."""
+    if refused:
+        raise AnalyticsPublishFailed("; ".join(refused.values()))
+
+
+def revision_of(bill: NormalizedBill) -> str:
+    """A content hash: equal for retries of one publish, different for a corrected bill."""
+    return hashlib.sha256(bill.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _num(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _usage_totals(bill: NormalizedBill) -> dict[str, str | None]:
+    totals: dict[str, Decimal] = {}
+    for reading in bill.usage:
+        column = USAGE_COLUMNS.get((reading.commodity, reading.unit))
+        if column is not None:
+            totals[column] = totals.get(column, Decimal(0)) + reading.quantity
+    return {column: _num(totals.get(column)) for column in USAGE_COLUMNS.values()}
+
+
+def daily_kwh(start: date, end: date, kwh: Decimal) -> list[tuple[date, Decimal]]:
+    """Spread a bill's kWh evenly over the days of its period (both ends included).
+
+    Bills carry one reading per period, not meter intervals, so ``interval_usage``
+    holds one row per day at midnight UTC; the last day takes the rounding remainder
+    so the days add up to the bill exactly.
+    """
+    days = (end - start).days + 1
+    if days < 1 or days > _MAX_SPREAD_DAYS:
+        return []
+    share = (kwh / days).quantize(_KWH_SCALE, rounding=ROUND_DOWN)
+    spread = [(start + timedelta(days=i), share) for i in range(days)]
+    spread[-1] = (end, kwh - share * (days - 1))
+    return spread
+
+
+def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
+    """JSON-ready rows (Decimal as string, ISO dates) for the three fact tables."""
+    bill = row.bill
+    revision = revision_of(bill)
+    stamps = {
+        "created_at": row.created_at.astimezone(UTC).isoformat(),
+        "published_at": published_at.astimezone(UTC).isoformat(),
+    }
+    keys = {
+        "bill_id": row.bill_id,
+        "revision": revision,
+        "job_id": row.job_id,
+        "customer_id": row.customer_id,
+        "utility_account_id": row.utility_account_id,
+    }
+    totals = _usage_totals(bill)
+    normalized = {
+        **keys,
+        "provider": bill.provider.value if bill.provider else bill.provider_name,
+        "statement_date": _day(bill.statement_date),
+        "bill_period_start": _day(bill.bill_period_start),
+        "bill_period_end": _day(bill.bill_period_end),
+        "due_date": _day(bill.due_date),
+        "total_amount": _num(bill.total_amount),
+        "current_charges": _num(bill.current_charges),
+        "currency": bill.currency,
+        **totals,
+        "usage": [
+            {
+                "commodity": u.commodity.value,
+                "quantity": str(u.quantity),
+                "unit": u.unit.value,
+                "meter_number": u.meter_number,
+            }
+            for u in bill.usage
+        ],
+        "json_payload": bill.model_dump_json(),
+        **stamps,
+    }
+    line_items = [
+        {
+            **keys,
+            "line_no": n,
+            "description": item.description,
+            "category": item.category.value,
+            "commodity": item.commodity.value if item.commodity else None,
+            "amount": str(item.amount),
+            **stamps,
+        }
+        for n, item in enumerate(bill.line_items, start=1)
+    ]
+    intervals: list[dict[str, Any]] = []
+    kwh = totals["kwh"]
+    if kwh is not None and bill.bill_period_start and bill.bill_period_end:
+        intervals = [
+            {**keys, "ts": datetime.combine(day, clock(0), UTC).isoformat(), "kwh": str(share), **stamps}
+            for day, share in daily_kwh(bill.bill_period_start, bill.bill_period_end, Decimal(kwh))
+        ]
+    base = f"{row.bill_id}:{revision}"
+    return BillRows(
+        rows={
+            NORMALIZED_BILLS.name: [normalized],
+            BILL_LINE_ITEMS.name: line_items,
+            INTERVAL_USAGE.name: intervals,
+        },
+        ids={
+            NORMALIZED_BILLS.name: [base],
+            BILL_LINE_ITEMS.name: [f"{base}:li{r['line_no']}" for r in line_items],
+            INTERVAL_USAGE.name: [f"{base}:{r['ts'][:10]}" for r in intervals],
+        },
+    )

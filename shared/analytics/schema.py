@@ -1,0 +1,175 @@
+"""What the warehouse holds, for both sinks: the bill it receives, its tables and views, the
+month it gives back. Kept apart from either engine so both create the same tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel
+
+from shared.bill import Commodity, NormalizedBill, UsageUnit
+
+
+class AnalyticsBill(BaseModel):
+    """One persisted bill as the warehouse receives it."""
+
+    bill_id: str
+    job_id: str
+    customer_id: int
+    utility_account_id: int
+    bill: NormalizedBill
+    created_at: AwareDatetime
+    """When this revision of the bill was written; the latest revision wins."""
+
+
+class MonthlyTotal(BaseModel):
+    """One account-month of the rollup, as the dashboard shows it."""
+
+    utility_account_id: int
+    month: date
+    currency: str
+    total_cost: Decimal
+    """The month's charges: each bill's ``current_charges`` (its amount due where it states none)."""
+    kwh: Decimal
+    therms: Decimal
+    gas_ccf: Decimal
+    water_ccf: Decimal
+    gallons: Decimal
+    bills: int
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # BigQuery standard SQL type
+    required: bool = False
+    fields: tuple[Column, ...] = ()  # for a REPEATED RECORD
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    partition_by: str | None = None  # a TIMESTAMP or DATE column
+    partition_type: str = "DAY"
+    cluster_by: tuple[str, ...] = ()
+
+
+def _c(name: str, type_: str, required: bool = False) -> Column:
+    return Column(name, type_, required)
+
+
+_KEYS = (
+    _c("bill_id", "STRING", True),
+    _c("revision", "STRING", True),
+    _c("job_id", "STRING", True),
+    _c("customer_id", "INT64", True),
+    _c("utility_account_id", "INT64", True),
+)
+_STAMPS = (_c("created_at", "TIMESTAMP", True), _c("published_at", "TIMESTAMP", True))
+USAGE_COLUMNS: dict[tuple[Commodity, UsageUnit], str] = {
+    (Commodity.ELECTRICITY, UsageUnit.KWH): "kwh",
+    (Commodity.GAS, UsageUnit.THERM): "therms",
+    (Commodity.GAS, UsageUnit.CCF): "gas_ccf",
+    (Commodity.WATER, UsageUnit.CCF): "water_ccf",
+    (Commodity.WATER, UsageUnit.GAL): "gallons",
+}
+"""The total each reading adds to, by commodity and unit: a reading whose unit does not fit its
+commodity (a reviewer approved it as read) adds to none and stays in ``usage`` only."""
+_USAGE_TOTALS = tuple(_c(name, "NUMERIC") for name in USAGE_COLUMNS.values())
+
+NORMALIZED_BILLS = TableSpec(
+    "normalized_bills",
+    (
+        *_KEYS,
+        _c("provider", "STRING"),
+        _c("statement_date", "DATE"),
+        _c("bill_period_start", "DATE"),
+        _c("bill_period_end", "DATE"),
+        _c("due_date", "DATE"),
+        _c("total_amount", "NUMERIC"),
+        _c("currency", "STRING", True),
+        *_USAGE_TOTALS,
+        _c("current_charges", "NUMERIC"),
+        Column(
+            "usage",
+            "RECORD",
+            fields=(
+                _c("commodity", "STRING"),
+                _c("quantity", "NUMERIC"),
+                _c("unit", "STRING"),
+                _c("meter_number", "STRING"),
+            ),
+        ),
+        _c("json_payload", "JSON"),
+        *_STAMPS,
+    ),
+    partition_by="created_at",
+    cluster_by=("customer_id", "utility_account_id"),
+)
+BILL_LINE_ITEMS = TableSpec(
+    "bill_line_items",
+    (
+        *_KEYS,
+        _c("line_no", "INT64", True),
+        _c("description", "STRING"),
+        _c("category", "STRING"),
+        _c("commodity", "STRING"),
+        _c("amount", "NUMERIC"),
+        *_STAMPS,
+    ),
+    partition_by="created_at",
+    cluster_by=("customer_id", "utility_account_id"),
+)
+INTERVAL_USAGE = TableSpec(
+    "interval_usage",
+    (*_KEYS, _c("ts", "TIMESTAMP", True), _c("kwh", "NUMERIC", True), *_STAMPS),
+    partition_by="ts",
+    cluster_by=("customer_id", "utility_account_id"),
+)
+MONTHLY_ACCOUNT_ROLLUP = TableSpec(
+    "monthly_account_rollup",
+    (
+        _c("customer_id", "INT64", True),
+        _c("utility_account_id", "INT64", True),
+        _c("month", "DATE", True),
+        _c("total_cost", "NUMERIC", True),
+        *_USAGE_TOTALS,
+        _c("bills", "INT64", True),
+        _c("computed_at", "TIMESTAMP", True),
+        _c("currency", "STRING"),
+    ),
+    partition_by="month",
+    partition_type="MONTH",
+    cluster_by=("customer_id",),
+)
+TABLES = (NORMALIZED_BILLS, BILL_LINE_ITEMS, INTERVAL_USAGE, MONTHLY_ACCOUNT_ROLLUP)
+
+# BigQuery SQL; {name} is replaced by each backend's reference to that table or view.
+VIEWS = {
+    "normalized_bills_latest": """
+        SELECT * FROM {normalized_bills} WHERE TRUE
+        QUALIFY ROW_NUMBER() OVER (PARTITION BY bill_id ORDER BY created_at DESC, published_at DESC) = 1""",
+    "bill_line_items_latest": """
+        SELECT li.* FROM {bill_line_items} AS li
+        JOIN {normalized_bills_latest} AS b ON li.bill_id = b.bill_id AND li.revision = b.revision
+        WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY li.bill_id, li.line_no ORDER BY li.published_at DESC) = 1""",
+    "interval_usage_latest": """
+        SELECT iu.* FROM {interval_usage} AS iu
+        JOIN {normalized_bills_latest} AS b ON iu.bill_id = b.bill_id AND iu.revision = b.revision
+        WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY iu.bill_id, iu.ts ORDER BY iu.published_at DESC) = 1""",
+}
+
+
+def added_columns(spec: TableSpec, existing: set[str]) -> tuple[Column, ...]:
+    """The columns ``spec`` has and a table created by an earlier release lacks.
+
+    Rows already stored have no value for a new column, so it must be NULLABLE: a REQUIRED one
+    stops the start-up here with its name, before any row is written to a half-changed table."""
+    missing = tuple(c for c in spec.columns if c.name not in existing)
+    required = [c.name for c in missing if c.required]
+    if required:
+        raise ValueError(f"{spec.name}: a column added to an existing table must be nullable: {', '.join(required)}")
+    return missing

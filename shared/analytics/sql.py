@@ -1,0 +1,114 @@
+"""The SQL both sinks run, written once in BigQuery's dialect, and the month arithmetic around it.
+
+``{name}`` in a statement is replaced by each backend's reference to that table or view (``_render``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.analytics.schema import TABLES, USAGE_COLUMNS, VIEWS, MonthlyTotal
+from shared.bill import CENT
+
+_MEASURES = ("total_cost", *USAGE_COLUMNS.values(), "bills")
+_MONTH = "DATE_TRUNC(COALESCE(bill_period_end, statement_date, DATE(created_at)), MONTH)"
+
+ROLLUP_SQL = f"""
+MERGE {{monthly_account_rollup}} AS T
+USING (
+  SELECT customer_id, utility_account_id, month, currency,
+         SUM(COALESCE(current_charges, total_amount, 0)) AS total_cost,
+         {", ".join(f"COALESCE(SUM({u}), 0) AS {u}" for u in USAGE_COLUMNS.values())},
+         COUNT(*) AS bills
+  FROM (
+    SELECT *, {_MONTH} AS month
+    FROM {{normalized_bills_latest}}
+  ) AS b
+  WHERE month BETWEEN @first_month AND @last_month
+  GROUP BY customer_id, utility_account_id, month, currency
+) AS S
+ON T.customer_id = S.customer_id AND T.utility_account_id = S.utility_account_id AND T.month = S.month
+   AND T.currency = S.currency
+WHEN MATCHED AND ({" OR ".join(f"T.{m} IS DISTINCT FROM S.{m}" for m in _MEASURES)}) THEN
+  UPDATE SET {", ".join(f"{m} = S.{m}" for m in _MEASURES)}, computed_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED BY TARGET THEN
+  INSERT (customer_id, utility_account_id, month, currency, {", ".join(_MEASURES)}, computed_at)
+  VALUES (S.customer_id, S.utility_account_id, S.month, S.currency, {", ".join(f"S.{m}" for m in _MEASURES)},
+          CURRENT_TIMESTAMP())
+WHEN NOT MATCHED BY SOURCE AND T.month BETWEEN @first_month AND @last_month THEN
+  DELETE
+"""
+
+ROLLUP_REACH_SQL = f"""
+SELECT MIN(month) AS first_month, MAX(month) AS last_month
+FROM (SELECT {_MONTH} AS month FROM {{normalized_bills}}
+      WHERE bill_id IN (SELECT bill_id FROM {{normalized_bills}}
+                        WHERE published_at >= TIMESTAMP(@published_since))
+      UNION ALL
+      SELECT month FROM {{monthly_account_rollup}} WHERE currency IS NULL) AS m
+"""
+"""The months of every revision of each bill published since the window's first day (the months
+those bills are in now, and the ones a correction moved them out of), and of rows an earlier
+release rolled up before months had a currency, so the first rollup after it rewrites them."""
+
+ROLLUP_COUNT_SQL = """
+SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month
+"""
+
+MONTHLY_TOTALS_SQL = f"""
+SELECT utility_account_id, month, currency, {", ".join(_MEASURES)}
+FROM {{monthly_account_rollup}}
+WHERE customer_id = @customer_id AND month >= @since
+ORDER BY month DESC, utility_account_id, currency
+"""
+
+
+def rollup_months(window_start: date, window_end: date) -> tuple[date, date]:
+    """The whole months a window touches: a rollup always replaces complete months."""
+    if window_end < window_start:
+        raise ValueError("window_end is before window_start")
+    return window_start.replace(day=1), window_end.replace(day=1)
+
+
+def widened(months: tuple[date, date], reach: Mapping[str, Any] | None) -> tuple[date, date]:
+    """``months`` stretched to take in ``ROLLUP_REACH_SQL``'s answer (None when nothing was published)."""
+    first, last = months
+    if reach is None or reach["first_month"] is None:
+        return first, last
+    return min(first, _as_date(reach["first_month"])), max(last, _as_date(reach["last_month"]))
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def months_back(as_of: date, months: int) -> date:
+    """First day of the month ``months - 1`` months before ``as_of``'s month."""
+    index = as_of.year * 12 + as_of.month - 1 - (months - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _plain(value: Any) -> Decimal:
+    number = Decimal(value or 0)
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
+
+
+def _monthly_total(record: Mapping[str, Any]) -> MonthlyTotal:
+    return MonthlyTotal.model_validate(
+        {
+            "utility_account_id": record["utility_account_id"],
+            "month": record["month"],
+            "currency": record["currency"],
+            "total_cost": Decimal(record["total_cost"]).quantize(CENT),
+            **{column: _plain(record[column]) for column in USAGE_COLUMNS.values()},
+            "bills": record["bills"],
+        }
+    )
+
+
+def _render(sql: str, ref: Callable[[str], str]) -> str:
+    names = [t.name for t in TABLES] + list(VIEWS)
+    return sql.format(**{name: ref(name) for name in names})
