@@ -17,9 +17,9 @@ from shared.analytics.sql import (
     ROLLUP_COUNT_SQL,
     ROLLUP_REACH_SQL,
     ROLLUP_SQL,
-    _monthly_total,
-    _render,
+    monthly_total_of,
     months_back,
+    render_sql,
     rollup_months,
     widened,
 )
@@ -71,7 +71,7 @@ class BigQuerySink:
             table.clustering_fields = list(spec.cluster_by) or None
             self._add_columns(spec, self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT))
         for name, body in VIEWS.items():
-            self._ensure_view(name, _render(body, self._ref))
+            self._ensure_view(name, render_sql(body, self._ref))
 
     def _add_columns(self, spec: TableSpec, table: bigquery.Table) -> None:
         """Patch in the columns ``spec`` added since ``table`` was created.
@@ -150,16 +150,16 @@ class BigQuerySink:
 
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
-        reach = self._run(_render(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
+        reach = self._run(render_sql(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
         first, last = widened(rollup_months(window_start, window_end), dict(reach[0].items()) if reach else None)
         params = {"first_month": first, "last_month": last}
-        self._run(_render(ROLLUP_SQL, self._ref), params)
-        return int(next(iter(self._run(_render(ROLLUP_COUNT_SQL, self._ref), params)))["n"])
+        self._run(render_sql(ROLLUP_SQL, self._ref), params)
+        return int(next(iter(self._run(render_sql(ROLLUP_COUNT_SQL, self._ref), params)))["n"])
 
     def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
         since = months_back(as_of or datetime.now(UTC).date(), months)
-        rows = self._run(_render(MONTHLY_TOTALS_SQL, self._ref), {"customer_id": customer_id, "since": since})
-        return [_monthly_total(dict(r.items())) for r in rows]
+        rows = self._run(render_sql(MONTHLY_TOTALS_SQL, self._ref), {"customer_id": customer_id, "since": since})
+        return [monthly_total_of(dict(r.items())) for r in rows]
 
     def _run(self, sql: str, params: Mapping[str, int | date] | None = None) -> list[bigquery.Row]:
         config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in (params or {}).items()])

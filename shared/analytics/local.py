@@ -20,9 +20,9 @@ from shared.analytics.sql import (
     ROLLUP_COUNT_SQL,
     ROLLUP_REACH_SQL,
     ROLLUP_SQL,
-    _monthly_total,
-    _render,
+    monthly_total_of,
     months_back,
+    render_sql,
     rollup_months,
     widened,
 )
@@ -67,7 +67,7 @@ class LocalAnalyticsSink:
                 for column in added_columns(spec, {name for (name,) in existing}):
                     conn.execute(f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {_DUCKDB_TYPES[column.type]}")
             for name, body in VIEWS.items():
-                conn.execute(_duckdb_sql(f"CREATE OR REPLACE VIEW {name} AS {_render(body, str)}"))
+                conn.execute(_duckdb_sql(f"CREATE OR REPLACE VIEW {name} AS {render_sql(body, str)}"))
 
     def publish_bill(self, row: AnalyticsBill) -> None:
         raise_refused(self.publish_bills([row]))
@@ -89,25 +89,25 @@ class LocalAnalyticsSink:
 
     def rollup(self, window_start: date, window_end: date) -> int:
         with self._connect() as conn:
-            cursor = conn.execute(_duckdb_sql(_render(ROLLUP_REACH_SQL, str)), {"published_since": window_start})
+            cursor = conn.execute(_duckdb_sql(render_sql(ROLLUP_REACH_SQL, str)), {"published_since": window_start})
             names = [d[0] for d in cursor.description or []]
             reach = cursor.fetchone()
             first, last = widened(
                 rollup_months(window_start, window_end), dict(zip(names, reach, strict=True)) if reach else None
             )
             params = {"first_month": first, "last_month": last}
-            conn.execute(_duckdb_sql(_render(ROLLUP_SQL, str)), params)
-            found = conn.execute(_duckdb_sql(_render(ROLLUP_COUNT_SQL, str)), params).fetchone()
+            conn.execute(_duckdb_sql(render_sql(ROLLUP_SQL, str)), params)
+            found = conn.execute(_duckdb_sql(render_sql(ROLLUP_COUNT_SQL, str)), params).fetchone()
         return int(found[0]) if found else 0
 
     def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
         since = months_back(as_of or datetime.now(UTC).date(), months)
         with self._connect() as conn:
             cursor = conn.execute(
-                _duckdb_sql(_render(MONTHLY_TOTALS_SQL, str)), {"customer_id": customer_id, "since": since}
+                _duckdb_sql(render_sql(MONTHLY_TOTALS_SQL, str)), {"customer_id": customer_id, "since": since}
             )
             names = [d[0] for d in cursor.description or []]
-            return [_monthly_total(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+            return [monthly_total_of(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

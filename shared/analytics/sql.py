@@ -1,6 +1,6 @@
 """The SQL both sinks run, written once in BigQuery's dialect, and the month arithmetic around it.
 
-``{name}`` in a statement is replaced by each backend's reference to that table or view (``_render``).
+``{name}`` in a statement is replaced by each backend's reference to that table or view (``render_sql``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def _plain(value: Any) -> Decimal:
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
-def _monthly_total(record: Mapping[str, Any]) -> MonthlyTotal:
+def monthly_total_of(record: Mapping[str, Any]) -> MonthlyTotal:
+    """A row of MONTHLY_TOTALS_SQL, from either engine, as the dashboard's record."""
     return MonthlyTotal.model_validate(
         {
             "utility_account_id": record["utility_account_id"],
@@ -109,6 +110,7 @@ def _monthly_total(record: Mapping[str, Any]) -> MonthlyTotal:
     )
 
 
-def _render(sql: str, ref: Callable[[str], str]) -> str:
+def render_sql(sql: str, ref: Callable[[str], str]) -> str:
+    """``sql`` with each ``{table}`` and ``{view}`` replaced by ``ref(name)``, the engine's reference to it."""
     names = [t.name for t in TABLES] + list(VIEWS)
     return sql.format(**{name: ref(name) for name in names})
