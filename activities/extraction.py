@@ -155,9 +155,7 @@ class ExtractionActivities:
 
         The checks of ``submit_review``'s validator, for a correction sent by signal: a signal
         handler runs again on every replay, so the verdict must come back from history instead."""
-        failing = check_correction(request.bill, override=request.override)
-        if not same_account(request.account_number, request.bill.account_number):
-            failing.append("account_mismatch")
+        failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
         logger.info(
             "corrected bill checked",
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},

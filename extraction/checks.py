@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from extraction.evidence import Evidence
-from shared.bill import UNITS_BY_COMMODITY, NormalizedBill
+from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, same_account
 
 MAX_PERIOD_DAYS = 100
 MAX_STATEMENT_LAG_DAYS = 180
@@ -50,14 +50,17 @@ entered. A bill without account, total or period, with a unit the commodity cann
 period that ends on or before the day it starts, never is."""
 
 
-def check_correction(bill: NormalizedBill, *, override: bool) -> list[str]:
-    """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail."""
+def check_correction(bill: NormalizedBill, *, override: bool, account_number: str | None = None) -> list[str]:
+    """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail;
+    and, given the job's ``account_number``, a bill for another account (never overridable)."""
     failing = check_bill(bill, text=None)
-    if not override:
-        return failing
-    start, end = bill.bill_period_start, bill.bill_period_end
-    backwards = start is not None and end is not None and end <= start
-    return [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
+    if override:
+        start, end = bill.bill_period_start, bill.bill_period_end
+        backwards = start is not None and end is not None and end <= start
+        failing = [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
+    if not same_account(account_number, bill.account_number):
+        failing.append("account_mismatch")
+    return failing
 
 
 def overridden_checks(bill: NormalizedBill) -> list[str]:

@@ -148,7 +148,7 @@ class BillIngestionWorkflow:
     @submit_review.validator
     def _validate_review(self, decision: ReviewDecision) -> None:
         # Raising here rejects the update before anything is written to history.
-        problem = self._review_problem(decision) or self._account_problem(decision)
+        problem = self._review_problem(decision)
         if problem is not None:
             error_type, message, details = problem
             raise ApplicationError(message, *details, type=error_type)
@@ -157,7 +157,12 @@ class BillIngestionWorkflow:
         return self._status is JobStatus.NEEDS_REVIEW and self._decision is None
 
     def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
-        return self._decision_problem(decision) or self._correction_problem(decision)
+        """The validator's question (no replay runs it, so it may ask what older runs did not)."""
+        return (
+            self._decision_problem(decision)
+            or self._correction_problem(decision, self._account_number)
+            or self._approval_problem(decision)
+        )
 
     def _decision_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """What refuses any decision, whatever its bill: the job's state and the revision."""
@@ -169,24 +174,25 @@ class BillIngestionWorkflow:
             return ("InvalidCorrection", "nothing was extracted to approve: send a correction", [])
         return None
 
-    def _correction_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+    def _correction_problem(
+        self, decision: ReviewDecision, account_number: str | None = None
+    ) -> tuple[str, str, list[str]] | None:
+        """``account_number`` is the validator's: the replayed signal handler of older runs checks without it."""
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
-            failing = check_correction(decision.bill, override=decision.override)
-            if failing and not decision.override and not check_correction(decision.bill, override=True):
+            failing = check_correction(decision.bill, override=decision.override, account_number=account_number)
+            overridable = not check_correction(decision.bill, override=True, account_number=account_number)
+            if failing and not decision.override and overridable:
                 message = "the corrected bill fails validation; if the bill says so, send it with override and a note"
                 return ("InvalidCorrection", message, failing)
             if failing:
                 return ("InvalidCorrection", "the corrected bill fails validation", failing)
         return None
 
-    def _account_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
-        """A decision that would store another account's bill under the job's account: a corrected bill,
-        or the extracted one approved as it is (asked by the validator only: no replay runs it)."""
-        corrected = decision.action is ReviewAction.CORRECT
-        bill = decision.bill if corrected else self._extracted if decision.action is ReviewAction.APPROVE else None
+    def _approval_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
+        """Approving an extraction that reads another account's number would store that bill under this one."""
+        bill = self._extracted if decision.action is ReviewAction.APPROVE else None
         if bill is not None and not same_account(self._account_number, bill.account_number):
-            which = "corrected" if corrected else "extracted"
-            message = f"the {which} bill is for another account: correct its account number, or reject it"
+            message = "the extracted bill is for another account: correct its account number, or reject it"
             return ("InvalidCorrection", message, ["account_mismatch"])
         return None
 

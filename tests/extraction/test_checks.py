@@ -186,3 +186,6 @@ def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tupl
     assert check_correction(backwards, override=True) == ["bad_period"]
     no_total = changed(bill, total_amount=None)
     assert "missing_field:total_amount" in check_correction(no_total, override=True)
+    assert bill.account_number is not None
+    assert check_correction(adjusted, override=True, account_number=bill.account_number) == []
+    assert check_correction(adjusted, override=True, account_number="0000-0000") == ["account_mismatch"]
