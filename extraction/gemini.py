@@ -28,10 +28,9 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_OUTPUT_TOKENS = 8192
-THINKING_BUDGET = 0
-"""Thinking tokens count against MAX_OUTPUT_TOKENS and copying fields needs none: without this
-gemini-2.5-flash may think until the answer is cut off (finish_reason MAX_TOKENS). A model that
-cannot stop thinking (gemini-2.5-pro) refuses 0 with a 400: not a model for this extractor."""
+"""Room for the answer itself; a thinking budget (``GEMINI_THINKING_BUDGET``) is added on top, since
+Gemini counts thinking tokens against the output limit: without that a model may think until the
+answer is cut off (finish_reason MAX_TOKENS)."""
 # google-genai 3.x defaults to v1; pin v1beta, where structured output is complete (and the
 # path the team's fakes and notes expect: /v1beta/models/{model}:generateContent).
 API_VERSION = "v1beta"
@@ -64,6 +63,9 @@ class GeminiConfig:
     model: str
     base_url: str | None
     timeout_seconds: float
+    thinking_budget: int = 0
+    """0 for models that can answer without thinking (copying fields needs none); a model that cannot
+    (gemini-2.5-pro) refuses 0 with a 400 and needs a budget of its own."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeminiConfig:
@@ -74,6 +76,7 @@ class GeminiConfig:
             model=settings.gemini_model,
             base_url=settings.gemini_base_url,
             timeout_seconds=settings.gemini_timeout_seconds,
+            thinking_budget=settings.gemini_thinking_budget,
         )
 
 
@@ -122,8 +125,8 @@ class GeminiExtractor:
         config = types.GenerateContentConfig(
             response_mime_type="application/json",
             response_schema=WireBill,
-            max_output_tokens=MAX_OUTPUT_TOKENS,
-            thinking_config=types.ThinkingConfig(thinking_budget=THINKING_BUDGET),
+            max_output_tokens=MAX_OUTPUT_TOKENS + self._config.thinking_budget,
+            thinking_config=types.ThinkingConfig(thinking_budget=self._config.thinking_budget),
             temperature=0.0,
         )
         try:
@@ -150,7 +153,7 @@ def _classify(error: errors.APIError, model: str) -> GeminiError:
         # Never the key itself: only what Gemini said about it.
         logger.error(
             "gemini refuses this deployment's key, model or project; extraction retries for up to 30 minutes"
-            " (then the job fails): fix GEMINI_API_KEY or GEMINI_MODEL",
+            " (then the job fails): fix GEMINI_API_KEY, GEMINI_MODEL or GEMINI_THINKING_BUDGET",
             extra={
                 "gemini_code": error.code,
                 "gemini_status": error.status,
@@ -164,7 +167,7 @@ def _classify(error: errors.APIError, model: str) -> GeminiError:
 
 def _about_the_deployment(error: errors.APIError, reasons: set[str]) -> bool:
     """A refusal every request would get: the key, the project (region, billing), or the model (one
-    that cannot turn thinking off refuses THINKING_BUDGET 0 with a 400 that names thinking)."""
+    that cannot turn thinking off refuses a thinking budget of 0 with a 400 that names thinking)."""
     if error.code in _MISCONFIGURED_STATUS or reasons & _MISCONFIGURED_REASONS:
         return True
     return error.status == "FAILED_PRECONDITION" or "thinking" in (error.message or "").lower()

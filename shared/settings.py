@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 60.0
+    gemini_thinking_budget: int = Field(default=0, ge=0, le=32768)
+    """Thinking tokens per extraction: 0 (the default model answers without thinking); a model that
+    cannot turn thinking off (gemini-2.5-pro) needs at least 128. Added to the output limit."""
     max_pdf_pages: int = 50
     pdf_parse_timeout_seconds: float = 20.0
 

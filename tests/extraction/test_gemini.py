@@ -8,10 +8,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from eval.generate import sample_bill
 from extraction.document import read_document
-from extraction.gemini import GeminiExtractor, GeminiMisconfigured, GeminiRejected, GeminiUnavailable
+from extraction.gemini import (
+    MAX_OUTPUT_TOKENS,
+    GeminiExtractor,
+    GeminiMisconfigured,
+    GeminiRejected,
+    GeminiUnavailable,
+)
 from extraction.wire import MalformedModelOutput
 from shared.bill import Commodity, Provider
 from shared.settings import Settings
@@ -114,11 +121,30 @@ def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     assert "Duke Energy" in prompt and "Current Bill" in prompt  # provider quirks are included
     config = request.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
-    assert config["maxOutputTokens"] > 0
+    assert config["maxOutputTokens"] == MAX_OUTPUT_TOKENS
     thinking = config["thinkingConfig"]
     assert (thinking.get("thinkingBudget", thinking.get("thinking_budget"))) == 0, "thinking would eat the answer"
     schema = config.get("responseSchema") or config.get("responseJsonSchema")
     assert schema is not None and "total_amount" in str(schema)
+
+
+def test_a_thinking_budget_is_sent_and_added_to_the_answer_limit(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    """A model that cannot stop thinking (gemini-2.5-pro) gets its budget, and the answer keeps its room."""
+    fake_gemini.push(200, bill_response(wire_fields()))
+    settings = gemini_settings.model_copy(update={"gemini_thinking_budget": 1024})
+    GeminiExtractor.from_settings(settings).extract(pdf_document, provider=Provider.DUKE)
+    config = fake_gemini.requests[0].body["generationConfig"]
+    thinking = config["thinkingConfig"]
+    assert thinking.get("thinkingBudget", thinking.get("thinking_budget")) == 1024
+    assert config["maxOutputTokens"] == MAX_OUTPUT_TOKENS + 1024
+
+
+@pytest.mark.parametrize("budget", [-1, 32769])
+def test_a_thinking_budget_out_of_range_is_refused_at_start(budget: int) -> None:
+    with pytest.raises(ValidationError, match="gemini_thinking_budget"):
+        Settings(gemini_thinking_budget=budget)
 
 
 @pytest.mark.parametrize("quantity", ["-245", "\u2212245"])
