@@ -153,9 +153,12 @@ class ExtractionActivities:
     def check_corrected_bill(self, request: CorrectionCheck) -> CorrectionVerdict:
         """Safe to rerun: pure checks over the bill it is given (no document, no writes).
 
-        The checks of ``submit_review``'s validator, for a correction sent by signal: a signal
-        handler runs again on every replay, so the verdict must come back from history instead."""
-        failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
+        The checks of ``submit_review``'s validator, for a correction or an approval sent by signal: a
+        signal handler runs again on every replay, so the verdict must come back from history instead."""
+        if request.approving:
+            failing = [] if same_account(request.account_number, request.bill.account_number) else ["account_mismatch"]
+        else:
+            failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
         logger.info(
             "corrected bill checked",
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},

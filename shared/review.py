@@ -80,6 +80,9 @@ class CorrectionCheck(BaseModel):
     """The job's account as fetched: a correction for another account is refused (None: not known)."""
     override: bool = False
     """The reviewer stores the bill as entered: only the checks no bill may fail apply."""
+    approving: bool = False
+    """``bill`` is the extraction a reviewer approved as read: only whether it is this account's is asked
+    (the checks it failed are why it is in review)."""
 
 
 class CorrectionVerdict(BaseModel):

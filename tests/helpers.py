@@ -116,6 +116,20 @@ async def bill_needing_review(http: httpx.AsyncClient, unique: str) -> dict[str,
     return job
 
 
+async def bill_of_another_account(http: httpx.AsyncClient, unique: str) -> dict[str, Any]:
+    """Upload another account's bill to a new account and wait until its workflow asks for a review."""
+    account = await create_account(http, provider="pge", account_number=account_digits(unique))
+    response = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text("5555-1234-99").encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert response.status_code == 201, response.text
+    job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES, within=90)
+    assert job["status"] == "NEEDS_REVIEW" and "account_mismatch" in job["reasons"], job
+    return job
+
+
 async def insert_job(pool: asyncpg.Pool, account: dict[str, Any], *, job_type: str = "upload", status: str) -> str:
     """A job row written by hand (no workflow behind it), for tests of what reads or updates jobs."""
     job_id = str(uuid.uuid4())

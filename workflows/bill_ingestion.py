@@ -1,8 +1,8 @@
 """BillIngestionWorkflow: the life of one bill, from provider to warehouse.
 
 mark running → fetch → store raw → find duplicate (the same file again for the
-account ends the job here) → extract → validate → (human review; a correction sent
-by signal is re-checked by check_corrected_bill before it stands) → persist →
+account ends the job here) → extract → validate → (human review; a correction or
+approval sent by signal is checked by check_corrected_bill before it stands) → persist →
 publish analytics → mark finished. Each step is an activity with the policy
 declared in ``workflows.policies``; this module does no I/O.
 """
@@ -75,6 +75,9 @@ DECIDED_RUNNING_PATCH = "decided-review-reads-running"
 SIGNALLED_CORRECTION_PATCH = "signalled-correction-checked-by-activity"
 """Recorded only by runs sent a correction by signal: check_corrected_bill judges it, since a signal
 handler runs again on replay and check_bill may judge differently by then. Earlier runs checked it there."""
+SIGNALLED_APPROVAL_PATCH = "signalled-approval-checked-by-activity"
+"""Recorded only by runs sent an approval by signal: check_corrected_bill asks whether the extraction is
+for the job's account before it stands. Earlier runs took a signalled approval as it came."""
 
 T = TypeVar("T")
 
@@ -104,6 +107,7 @@ class BillIngestionWorkflow:
         self._revision: str | None = None
         self._decision: ReviewDecision | None = None
         self._correction_unchecked = False
+        self._approval_unchecked = False
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
 
@@ -132,6 +136,10 @@ class BillIngestionWorkflow:
                 self._decision, self._correction_unchecked = decision, True
                 return
             problem = self._correction_problem(decision)
+        if problem is None and decision.action is ReviewAction.APPROVE and workflow.patched(SIGNALLED_APPROVAL_PATCH):
+            # As for corrections: whether the extraction is this account's is judged by an activity, once.
+            self._decision, self._approval_unchecked = decision, True
+            return
         if problem is not None:
             workflow.logger.warning("review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]})
             return
@@ -478,33 +486,37 @@ class BillIngestionWorkflow:
                 return False
 
     async def _decision_stands(self) -> bool:
-        """False when the decision was a signalled correction that fails the checks: it is dropped."""
+        """False when the decision came by signal and fails its check (a correction failing the checks, an
+        approval of another account's extraction): it is dropped, and the review waits on."""
         decision = self._decision
-        if not self._correction_unchecked or decision is None or decision.bill is None:
+        if decision is None:
+            return True
+        if self._correction_unchecked and decision.bill is not None:
+            bill, approving, reason = decision.bill, False, "the corrected bill fails validation"
+        elif self._approval_unchecked and self._extracted is not None:
+            bill, approving, reason = self._extracted, True, "the extracted bill is for another account"
+        else:
             return True
         verdict = await self._step(
             "check_corrected_bill",
             ExtractionActivities.check_corrected_bill,
             CorrectionCheck(
                 job_id=self._job_id,
-                bill=decision.bill,
+                bill=bill,
                 account_number=self._account_number,
                 override=decision.override,
+                approving=approving,
             ),
             policies.VALIDATE,
         )
-        self._correction_unchecked = False
+        self._correction_unchecked = self._approval_unchecked = False
         if not verdict.failing:
             return True
         workflow.logger.warning(
             "review signal ignored",
-            extra={
-                "job_id": self._job_id,
-                "reason": "the corrected bill fails validation",
-                "failing_checks": verdict.failing,
-            },
+            extra={"job_id": self._job_id, "reason": reason, "failing_checks": verdict.failing},
         )
-        # The task and its revision stay as they were, so the reviewer can send a fixed correction.
+        # The task and its revision stay as they were, so the reviewer can send a fixed decision.
         self._decision = None
         self._current_step = "awaiting_review"
         return False

@@ -27,7 +27,7 @@ from tests.review.support import (
     wait_for_review_status,
 )
 from worker.resources import Resources
-from workflows.bill_ingestion import SIGNALLED_CORRECTION_PATCH, BillIngestionWorkflow
+from workflows.bill_ingestion import SIGNALLED_APPROVAL_PATCH, SIGNALLED_CORRECTION_PATCH, BillIngestionWorkflow
 
 
 async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
@@ -191,15 +191,16 @@ async def test_signal_decision_is_applied_and_recorded(
     assert kind == "signal"
     assert recorded == decision
     names = activity_names(events)
-    if action is ReviewAction.CORRECT:
-        # The verdict is in history: a replay reads it back, whatever check_bill says by then.
-        assert names.index("record_review_decision") == names.index("check_corrected_bill") + 1
-        assert await verdicts(client, events) == [CorrectionVerdict(failing=[])]
-        assert SIGNALLED_CORRECTION_PATCH in patches(events)
-    else:
-        # Nothing to check: the run pays neither the activity nor the patch's marker.
-        assert "check_corrected_bill" not in names
-        assert SIGNALLED_CORRECTION_PATCH not in patches(events)
+    # The verdict is in history: a replay reads it back, whatever the checks say by then. An approval
+    # is asked only whether the extraction is this account's (its other checks put it in review).
+    assert names.index("record_review_decision") == names.index("check_corrected_bill") + 1
+    assert await verdicts(client, events) == [CorrectionVerdict(failing=[])]
+    patch, other = (
+        (SIGNALLED_CORRECTION_PATCH, SIGNALLED_APPROVAL_PATCH)
+        if action is ReviewAction.CORRECT
+        else (SIGNALLED_APPROVAL_PATCH, SIGNALLED_CORRECTION_PATCH)
+    )
+    assert patch in patches(events) and other not in patches(events)
 
 
 async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(

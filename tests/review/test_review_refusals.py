@@ -10,8 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from shared.models import SETTLED_STATUSES
-from tests.helpers import account_digits, bill_text, create_account, wait_for_status
+from tests.helpers import bill_of_another_account
 from tests.review.support import (
     CORRECT_TOTAL,
     Review,
@@ -186,15 +185,7 @@ async def test_approving_an_extraction_of_another_accounts_bill_is_refused(
     http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, unique: str
 ) -> None:
     """The bill uploaded is another account's: approved as read, it would be stored under this one."""
-    account = await create_account(http, provider="pge", account_number=account_digits(unique))
-    uploaded = await http.post(
-        "/bills",
-        files={"file": ("bill.txt", bill_text("5555-1234-99").encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    job = await wait_for_status(http, uploaded.json()["id"], SETTLED_STATUSES, within=90)
-    assert job["status"] == "NEEDS_REVIEW" and "account_mismatch" in job["reasons"], job
+    job = await bill_of_another_account(http, unique)
     review = Review(job_id=job["id"], workflow_id=job["workflow_id"], customer_id=job["customer_id"], task={})
     review.task = await read_task(http, job["id"])
 

@@ -1,4 +1,4 @@
-"""A correction sent by signal is checked by an activity, never in the signal handler (which replays).
+"""A correction or approval sent by signal is checked by an activity, never in the signal handler (which replays).
 
 A failing one is logged and dropped; the review waits on, same task, same revision, same deadline.
 """
@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
+from tests.helpers import bill_of_another_account
 from tests.review.support import (
     CORRECT_TOTAL,
     OwnQueue,
@@ -129,3 +130,34 @@ async def test_a_dropped_correction_does_not_restart_the_review_deadline(
     assert sla == 3
     assert 0 < rest_of_sla < 3, "the wait went on to the SLA's deadline, not a fresh 3 s"
     assert after_escalation == 57, "the timeout counts from the start of the review, as before"
+
+
+async def test_a_signalled_approval_of_another_accounts_extraction_is_dropped(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Approved as read, another account's bill would be stored under this one: refused as the API refuses it."""
+    job = await bill_of_another_account(http, unique)
+    job_id = job["id"]
+    task = await read_task(http, job_id)
+    handle = client.get_workflow_handle(job["workflow_id"])
+
+    approval = ReviewDecision(action=ReviewAction.APPROVE, revision=task["revision"], reviewer="ops-cli")
+    with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+        await handle.signal(BillIngestionWorkflow.review_decision, approval)
+        progress = await dropped(handle, task["revision"])
+    assert progress.status is JobStatus.NEEDS_REVIEW
+    assert (await read_task(http, job_id))["status"] == "PENDING"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+    assert any(
+        r.getMessage().startswith("review signal ignored") and r.__dict__.get("failing_checks") == ["account_mismatch"]
+        for r in caplog.records
+        if r.__dict__.get("job_id") == job_id
+    )
+
+    rejection = ReviewDecision(
+        action=ReviewAction.REJECT, revision=task["revision"], reviewer="ops-cli", note="not ours"
+    )
+    await handle.signal(BillIngestionWorkflow.review_decision, rejection)
+    assert (await result_of(client, handle.id)).status is JobStatus.REJECTED
+    assert await verdicts(client, await history(handle)) == [CorrectionVerdict(failing=["account_mismatch"])]

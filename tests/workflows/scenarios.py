@@ -26,7 +26,7 @@ from shared.models import (
 )
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.helpers import bill_needing_review, create_account, wait_for_status
+from tests.helpers import bill_needing_review, bill_of_another_account, create_account, wait_for_status
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -78,6 +78,23 @@ async def review_corrected_by_signal(http: httpx.AsyncClient, *, client: Client,
     await correct(total_amount="60.00")
     done = await wait_for_status(http, job["id"], within=60)
     assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+async def review_approved_by_signal(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """A script approves another account's bill as read (dropped: it is checked first), then rejects it.
+
+    Before SIGNALLED_APPROVAL_PATCH the approval stood (v7/ has such a run: the bill was stored)."""
+    job = await bill_of_another_account(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    handle = client.get_workflow_handle(job["workflow_id"])
+    for action in (ReviewAction.APPROVE, ReviewAction.REJECT):
+        decision = ReviewDecision(action=action, revision=task["revision"], reviewer="script", note="by scenario")
+        await handle.signal(BillIngestionWorkflow.review_decision, decision)
+        if action is ReviewAction.APPROVE:
+            await _awaiting_review_again(handle, task["revision"])
+    done = await wait_for_status(http, job["id"], within=60)
+    assert done["status"] == "REJECTED", done
     return str(job["workflow_id"])
 
 
@@ -274,6 +291,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_corrected": review_corrected,
     "review_rejected": review_rejected,
     "review_corrected_by_signal": review_corrected_by_signal,
+    "review_approved_by_signal": review_approved_by_signal,
     "step_retried": step_retried,
     "failed_job": failed_job,
     "cancelled_in_review": cancelled_in_review,
