@@ -87,12 +87,14 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Apply pending migrations; returns the versions applied now."""
     applied_now: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
+        # Lock first: two CREATE TABLE IF NOT EXISTS at one moment collide in the catalog (a unique
+        # violation), as when API processes and worker replicas start together on an empty database.
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
         try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
             done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             for path in migration_files():
                 version = path.stem

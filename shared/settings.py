@@ -7,15 +7,30 @@ at real Temporal, Cloud SQL, GCS, BigQuery and Gemini.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_SECONDS = re.compile(r"\s*\d+(\.\d+)?\s*")
+
+
+def _seconds_or_iso(value: Any) -> Any:
+    """``3600`` in the environment is seconds, as the README says; pydantic alone reads only ISO 8601
+    (``PT1H``) or ``HH:MM:SS`` from a string."""
+    if isinstance(value, str) and _SECONDS.fullmatch(value):
+        return timedelta(seconds=float(value))
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+"""A length of time from the environment: seconds (``3600``), ISO 8601 (``PT1H``, ``P7D``) or ``HH:MM:SS``."""
 
 
 class Environment(StrEnum):
@@ -103,9 +118,9 @@ class Settings(BaseSettings):
     with more workers."""
     job_dispatch_batch: int = Field(default=64, ge=1)
     """Jobs one dispatcher starts per round (at most ``STARTS_AT_ONCE`` start calls at a time)."""
-    job_dispatch_stale_after: timedelta = timedelta(hours=1)
+    job_dispatch_stale_after: Duration = timedelta(hours=1)
     """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
-    job_reconcile_after: timedelta = timedelta(minutes=10)
+    job_reconcile_after: Duration = timedelta(minutes=10)
     """Open jobs unchanged this long are checked against Temporal (each at most once per period):
     a workflow ended from outside (Terminate in the Web UI) has its job recorded as ended."""
     job_reconcile_batch: int = Field(default=100, ge=1)
@@ -153,9 +168,9 @@ class Settings(BaseSettings):
     so synthetic bills never land among real ones."""
 
     # Human review
-    review_sla: timedelta = timedelta(hours=24)
+    review_sla: Duration = timedelta(hours=24)
     """A task still open this long is escalated; at least a second, and shorter than ``review_timeout``."""
-    review_timeout: timedelta = timedelta(days=7)
+    review_timeout: Duration = timedelta(days=7)
     """A task still open this long expires (the job ends REVIEW_EXPIRED)."""
 
     # Worker

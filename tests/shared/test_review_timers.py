@@ -33,3 +33,29 @@ def test_review_timers_in_order_are_kept(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("REVIEW_TIMEOUT", "P2D")
     settings = Settings()
     assert (settings.review_sla, settings.review_timeout) == (timedelta(hours=4), timedelta(days=2))
+
+
+@pytest.mark.parametrize(
+    ("sla", "timeout", "expected"),
+    [
+        ("3600", "86400", (timedelta(hours=1), timedelta(days=1))),
+        ("1.5", "PT1M", (timedelta(seconds=1.5), timedelta(minutes=1))),
+        ("01:00:00", "P1D", (timedelta(hours=1), timedelta(days=1))),
+    ],
+    ids=["seconds", "fractional-and-iso", "clock-and-iso"],
+)
+def test_review_timers_read_seconds_as_the_readme_says(
+    monkeypatch: pytest.MonkeyPatch, sla: str, timeout: str, expected: tuple[timedelta, timedelta]
+) -> None:
+    monkeypatch.setenv("REVIEW_SLA", sla)
+    monkeypatch.setenv("REVIEW_TIMEOUT", timeout)
+    settings = Settings()
+    assert (settings.review_sla, settings.review_timeout) == expected
+
+
+def test_other_durations_read_seconds_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOB_DISPATCH_STALE_AFTER", "7200")
+    monkeypatch.setenv("JOB_RECONCILE_AFTER", "600")
+    settings = Settings()
+    durations = (settings.job_dispatch_stale_after, settings.job_reconcile_after)
+    assert durations == (timedelta(hours=2), timedelta(minutes=10))

@@ -1,0 +1,34 @@
+"""Processes that start together on an empty database (compose: API processes and worker replicas) all migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from shared.db import create_pool, migrate, migration_files
+from shared.settings import Settings
+
+
+async def test_processes_migrating_an_empty_database_at_once_all_start(pg_url: str, app_settings: Settings) -> None:
+    """Two ``CREATE TABLE IF NOT EXISTS`` at one moment collide in Postgres's catalog: only one may run."""
+    admin = await asyncpg.connect(pg_url)
+    try:
+        for _ in range(3):
+            name = f"migrate_{uuid.uuid4().hex[:10]}"
+            await admin.execute(f"CREATE DATABASE {name}")
+            dsn = urlsplit(pg_url)._replace(path=f"/{name}").geturl()
+            pools = [await create_pool(app_settings, dsn=dsn) for _ in range(4)]
+            try:
+                applied = await asyncio.gather(*(migrate(pool) for pool in pools))
+                versions = await pools[0].fetch("SELECT version FROM schema_migrations ORDER BY version")
+            finally:
+                await asyncio.gather(*(pool.close() for pool in pools))
+                await admin.execute(f"DROP DATABASE {name}")
+            every = [path.stem for path in migration_files()]
+            assert sorted(v for process in applied for v in process) == every, "each migration applied once"
+            assert [row["version"] for row in versions] == every
+    finally:
+        await admin.close()
