@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
@@ -29,6 +30,12 @@ class Resources:
 
 async def open_resources(settings: Settings, *, run_migrations: bool = True) -> Resources:
     """Create each client once per process (never per activity) and make sure schemas exist."""
+    # The async activities call the blocking clients (storage, connectors, the warehouse) with
+    # asyncio.to_thread, on the loop's default pool: min(32, cores + 4) threads, 6 on two cores, so
+    # 64 activities queued for 6 threads and the wait counted against their timeouts.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity-io")
+    )
     pool = await create_pool(settings)
     if run_migrations:
         await migrate(pool)
