@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,7 +66,10 @@ class PublishBatcher:
         self._waiting.append(_Waiting(bill, outcome, loop.time()))
         self._arrived.set()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_forever(), name="analytics-batcher")
+            # A context of its own: created inside this caller's activity, it would log as that job forever.
+            self._flusher = asyncio.create_task(
+                self._flush_forever(), name="analytics-batcher", context=contextvars.Context()
+            )
         await outcome
 
     async def close(self) -> None:
@@ -99,7 +103,15 @@ class PublishBatcher:
         try:
             refused = await asyncio.to_thread(self._sink.publish_bills, [w.bill for w in batch])
         except Exception as outage:  # noqa: BLE001 - every caller of the batch gets it and retries alone
-            logger.warning("analytics batch failed", extra={"bills": len(batch), "error": type(outage).__name__})
+            logger.warning(
+                "analytics batch failed",
+                extra={
+                    "step": "publish_analytics",
+                    "bills": len(batch),
+                    "job_ids": [w.bill.job_id for w in batch],
+                    "error": type(outage).__name__,
+                },
+            )
             for waiting in batch:
                 if not waiting.outcome.done():
                     waiting.outcome.set_exception(outage)

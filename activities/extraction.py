@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import threading
@@ -13,7 +14,7 @@ from cachetools import LRUCache
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from extraction.bounded import BoundedReader
+from extraction.bounded import BoundedReader, ParseTimedOut
 from extraction.checks import check_bill, check_correction
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 5.0
+PARSE_ATTEMPTS = 3
+"""Attempts at a PDF that keeps outliving PDF_PARSE_TIMEOUT_SECONDS before a person is asked to read it."""
 
 
 DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
@@ -84,7 +87,7 @@ class ExtractionActivities:
 
     def _with_heartbeats(self, fn: Callable[[], T]) -> T:
         """Run a long call beside a heartbeat loop, so cancellation and worker loss are noticed."""
-        future = self._calls.submit(fn)
+        future = self._calls.submit(contextvars.copy_context().run, fn)  # its logs name the job and step
         while True:
             try:
                 return future.result(timeout=HEARTBEAT_SECONDS)
@@ -103,6 +106,8 @@ class ExtractionActivities:
         wait for a parse slot under load never trips the 30 s heartbeat timeout."""
         try:
             document = self._with_heartbeats(lambda: self._document(request.artifact.uri, request.artifact.sha256))
+        except ParseTimedOut as slow:
+            return self._parse_timed_out(request, slow)
         except DocumentRejected as rejected:
             logger.info(
                 "document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason}
@@ -123,6 +128,18 @@ class ExtractionActivities:
         return ExtractionOutcome(
             bill=result.bill, reasons=result.reasons, extractor=result.extractor, pages=result.pages
         )
+
+    def _parse_timed_out(self, request: ExtractRequest, slow: ParseTimedOut) -> ExtractionOutcome:
+        """Retried first (a busy worker, not the bill, may be why); after PARSE_ATTEMPTS, a review task
+        (``parse_timeout``): a person can still read a bill the parser cannot, and rejecting it as
+        corrupt would fail the job for the worker's load."""
+        attempt = activity.info().attempt
+        context = {"job_id": request.job_id, "step": "extract_bill", "attempt": attempt}
+        if attempt < PARSE_ATTEMPTS:
+            logger.warning("PDF parse timed out; extraction will be retried", extra=context)
+            raise ApplicationError(f"the PDF parse timed out: {slow.detail}", type="ParseTimedOut") from slow
+        logger.warning("PDF parse timed out on every attempt; a person reads the bill", extra=context)
+        return ExtractionOutcome(bill=None, reasons=["parse_timeout"], extractor="none", pages=0)
 
     @activity.defn
     def validate_bill(self, request: ValidateRequest) -> ValidationOutcome:

@@ -24,6 +24,11 @@ class _PoolBroken(Exception):
     """A child died while parsing: this file crashed it, or another parse overran and its pool was reset."""
 
 
+class ParseTimedOut(DocumentRejected):
+    """The parse outlived its time limit. A hostile file does, but so can a readable bill on a worker
+    busy with other work: callers that can try again later should (extract_bill does, a few times)."""
+
+
 class BoundedReader:
     """``read_document`` with a deadline for PDFs; one pool per process, rebuilt after a kill.
 
@@ -82,7 +87,7 @@ class BoundedReader:
         except FutureTimeout:
             logger.warning("PDF parse exceeded its time limit; parser killed", extra={"seconds": self._timeout})
             self._reset(pool)
-            raise DocumentRejected("corrupt_file", f"parsing took longer than {self._timeout:g}s") from None
+            raise ParseTimedOut("corrupt_file", f"parsing took longer than {self._timeout:g}s") from None
         except (BrokenProcessPool, CancelledError) as broken:
             raise _PoolBroken from broken
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +12,21 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.extraction import DOCUMENT_CACHE_BYTES, DocumentCache, ExtractionActivities, document_bytes
+from activities.extraction import (
+    DOCUMENT_CACHE_BYTES,
+    PARSE_ATTEMPTS,
+    DocumentCache,
+    ExtractionActivities,
+    document_bytes,
+)
+from eval.generate import sample_bill
 from extraction.document import PDF, Document
+from extraction.engine import Extraction
+from extraction.pipeline import decide
 from shared.artifacts import LocalArtifactStore
-from shared.bill import NormalizedBill
-from shared.models import ExtractionOutcome, ValidateRequest
+from shared.bill import NormalizedBill, Provider
+from shared.logs import ContextFilter
+from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest
 from shared.settings import Settings
 from workflows.policies import NON_RETRYABLE
 
@@ -41,6 +53,41 @@ def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_failed(
         )
     assert raised.value.type == "DocumentRereadFailed" and raised.value.type not in NON_RETRYABLE
     assert not raised.value.non_retryable
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_a_pdf_too_slow_to_parse_is_retried_then_reviewed_not_failed_as_corrupt(
+    tmp_path: Path, settings: Settings, attempt: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A readable bill can outlive the parse limit on a busy worker: retried, then read by a person."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    store.ensure_bucket()
+    job_id = str(uuid.uuid4())
+    data, _, _ = sample_bill(Provider.PGE, seed=7)
+    artifact = store.put_once(job_id=job_id, data=data, content_type=PDF, ext="pdf", metadata={})
+    hurried = settings.model_copy(update={"pdf_parse_timeout_seconds": 0.001})
+    activities = ExtractionActivities(store, hurried)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt, activity_type="extract_bill")
+    request = ExtractRequest(job_id=job_id, artifact=artifact, provider=Provider.PGE)
+
+    caplog.handler.addFilter(ContextFilter())
+    if attempt < PARSE_ATTEMPTS:
+        with pytest.raises(ApplicationError) as raised, caplog.at_level(logging.WARNING):
+            env.run(activities.extract_bill, request)
+        assert raised.value.type == "ParseTimedOut" and raised.value.type not in NON_RETRYABLE
+        assert not raised.value.non_retryable
+        # Logged on the parse's own thread, it still names the workflow and the step.
+        [killed] = [r for r in caplog.records if r.getMessage().startswith("PDF parse exceeded its time limit")]
+        context = (killed.__dict__.get("workflow_id"), killed.__dict__.get("step"))
+        assert context == (env.info.workflow_id, "extract_bill")
+        return
+    outcome = env.run(activities.extract_bill, request)
+    assert (outcome.bill, outcome.reasons) == (None, ["parse_timeout"])
+    assert decide(Extraction(bill=None, reasons=outcome.reasons, extractor="none", pages=0), []) == (
+        "review",
+        ["parse_timeout"],
+    )
 
 
 MiB = 1024 * 1024

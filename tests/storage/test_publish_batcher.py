@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import date
 
@@ -10,6 +11,7 @@ import pytest
 
 from activities.analytics_batch import PublishBatcher
 from shared.analytics import AnalyticsBill, AnalyticsPublishFailed, AnalyticsSink
+from shared.logs import ContextFilter, log_context
 from tests.storage.test_analytics_sink import electric_bill, published, query
 
 
@@ -92,6 +94,26 @@ async def test_an_outage_fails_every_caller_and_a_retry_writes_each_bill_once(lo
 
     await asyncio.gather(*(batcher.publish(r) for r in rows))  # what Temporal's retries do
     assert latest_ids(local_sink) == {r.bill_id for r in rows}
+    await batcher.close()
+
+
+async def test_a_failed_batch_is_logged_with_its_own_jobs_not_the_first_callers(
+    local_sink: AnalyticsSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The flusher is started inside the first caller's activity; it must not log as that job forever."""
+    recording = Recording(local_sink)
+    batcher = PublishBatcher(recording, max_bills=100, max_wait=0.05)
+    first, second = bills(2)
+    with log_context(job_id=first.job_id):
+        await batcher.publish(first)
+    recording.outages = 1
+    caplog.handler.addFilter(ContextFilter())
+    with caplog.at_level(logging.WARNING, logger="activities.analytics_batch"), pytest.raises(ConnectionError):
+        await batcher.publish(second)
+    [failed] = [r for r in caplog.records if r.getMessage() == "analytics batch failed"]
+    assert failed.__dict__["job_ids"] == [second.job_id]
+    assert getattr(failed, "job_id", None) is None, "logged as the job that started the flusher"
+    assert failed.__dict__["step"] == "publish_analytics"
     await batcher.close()
 
 
