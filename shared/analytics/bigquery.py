@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,13 +27,21 @@ from shared.analytics.sql import (
 from shared.emulator import emulator_client_options
 
 BQ_TIMEOUT = 60.0
-# Short client-side retries: a sync activity cannot be interrupted, so the client must give up
-# well inside the activity's start-to-close timeout and leave the rest to Temporal. A batch writes
-# up to three tables one after another: 3 × 15 s stays inside publish_analytics' 2 minutes.
+# Short client-side retries: a blocking call cannot be interrupted, so the client must give up well
+# inside publish_analytics' 2-minute start-to-close timeout and leave the rest to Temporal. A batch
+# writes three tables, one request per 500 rows (a full batch's daily usage alone is several), so
+# the whole batch has a budget too: past it, no further request starts and the batch fails.
 INSERT_TIMEOUT = 10.0
-INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(15)
+INSERT_RETRY_SECONDS = 15.0
+INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(INSERT_RETRY_SECONDS)
+PUBLISH_BUDGET_SECONDS = 90.0
+"""A batch's time for all its requests, inside publish_analytics' 2 minutes with a batch's wait to form."""
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
+
+
+class AnalyticsOutOfTime(TimeoutError):
+    """A batch outlived its budget: an outage like any other, retried by Temporal."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ class BigQuerySink:
         raise_refused(self.publish_bills([row]))
 
     def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        """Raises ``AnalyticsOutOfTime`` (retried: the rows already written have stable insertIds) when the
+        warehouse is too slow to take the batch within ``PUBLISH_BUDGET_SECONDS``."""
+        deadline = time.monotonic() + PUBLISH_BUDGET_SECONDS
         published_at = datetime.now(UTC)
         built = [(row.bill_id, bill_rows(row, published_at=published_at)) for row in rows]
         refused: dict[str, str] = {}
@@ -114,10 +126,10 @@ class BigQuerySink:
                 if bill_id not in refused  # never write a bill row over children the warehouse refused
                 for row_id, row in zip(bill.ids[spec.name], bill.rows[spec.name], strict=True)
             ]
-            refused |= self._insert(spec.name, table_rows)
+            refused |= self._insert(spec.name, table_rows, deadline=deadline)
         return refused
 
-    def _insert(self, table: str, rows: list[_Row]) -> dict[str, str]:
+    def _insert(self, table: str, rows: list[_Row], *, deadline: float) -> dict[str, str]:
         """Insert ``rows``; returns bill id → why, for the bills whose rows the warehouse refused.
 
         BigQuery refuses a whole request for one invalid row, answering "stopped" for every
@@ -130,12 +142,15 @@ class BigQuerySink:
             stopped: list[_Row] = []
             for start in range(0, len(rows), INSERT_CHUNK_ROWS):
                 chunk = rows[start : start + INSERT_CHUNK_ROWS]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AnalyticsOutOfTime(f"the warehouse took more than {PUBLISH_BUDGET_SECONDS:g}s for one batch")
                 errors = self._client.insert_rows_json(
                     f"{self._project}.{self._dataset}.{table}",
                     [r.row for r in chunk],
                     row_ids=[r.row_id for r in chunk],
-                    timeout=INSERT_TIMEOUT,
-                    retry=INSERT_RETRY,
+                    timeout=min(INSERT_TIMEOUT, left),
+                    retry=INSERT_RETRY if left >= INSERT_RETRY_SECONDS else INSERT_RETRY.with_deadline(left),
                 )
                 for error in errors:
                     row, reasons = chunk[int(error["index"])], error["errors"]

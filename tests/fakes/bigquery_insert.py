@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -26,6 +27,8 @@ class FakeInsertAll(LocalFake):
 
     def __init__(self) -> None:
         self.written: dict[str, list[dict[str, Any]]] = {}
+        self.delay = 0.0
+        """Seconds each answer takes: a warehouse having a slow day."""
         self._lock = threading.Lock()
         super().__init__(self._handler(), name="fake-insertall")
 
@@ -47,6 +50,7 @@ class FakeInsertAll(LocalFake):
             def do_POST(self) -> None:
                 match = _PATH.fullmatch(self.path.split("?", 1)[0])
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(fake.delay)
                 status, answer = (200, fake.insert(match["table"], json.loads(raw))) if match else (404, {})
                 answer_json(self, status, answer)
 

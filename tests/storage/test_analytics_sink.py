@@ -406,6 +406,24 @@ def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest
     assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [good.bill_id]
 
 
+def test_a_batch_the_warehouse_is_too_slow_for_stops_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full batch is several requests of up to 15 s each: past the batch's budget no further one starts,
+    so the activity fails and is retried instead of outliving its timeout while the thread still writes."""
+    bill = published(electric_bill())
+    monkeypatch.setattr("shared.analytics.bigquery.INSERT_CHUNK_ROWS", 1)  # a request per row, as in a full batch
+    monkeypatch.setattr("shared.analytics.bigquery.PUBLISH_BUDGET_SECONDS", 0.5)
+    with FakeInsertAll() as warehouse:
+        warehouse.delay = 0.2
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        with pytest.raises(Exception) as raised:  # AnalyticsOutOfTime, or the client giving up at the budget
+            sink.publish_bills([bill])
+        assert "normalized_bills" not in warehouse.written, f"the batch ran to its end ({raised.value!r})"
+
+        warehouse.delay = 0.0
+        assert sink.publish_bills([bill]) == {}  # Temporal's retry: every row, once (insertIds)
+    assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [bill.bill_id]
+
+
 async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
     http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink
 ) -> None:
