@@ -7,7 +7,7 @@ import binascii
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -163,10 +163,17 @@ async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) 
     return dict(row)
 
 
+PROGRESS_QUERY_TIMEOUT = timedelta(seconds=2)
+"""A query waits for a worker to answer it: with none running (a restart, an outage) it would hold
+``GET /jobs/{id}`` for the server's 30 s, where the stored steps answer at once."""
+
+
 async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
-    """The running workflow's own view of its steps (a query, not a long poll)."""
+    """The running workflow's own view of its steps (a query, not a long poll); None: use the stored ones."""
     try:
-        return await client.get_workflow_handle(workflow_id).query(BillIngestionWorkflow.progress)
+        return await client.get_workflow_handle(workflow_id).query(
+            BillIngestionWorkflow.progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
+        )
     except RPCError:
         return None
     except Exception:  # noqa: BLE001 - a query that fails must not fail the read

@@ -35,6 +35,9 @@ INSERT_TIMEOUT = 10.0
 INSERT_RETRY_SECONDS = 15.0
 INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(INSERT_RETRY_SECONDS)
 PUBLISH_BUDGET_SECONDS = 90.0
+READ_BUDGET_SECONDS = 10.0
+"""An interactive read's time (the dashboard's monthly figures), retries included: past it the read fails
+and the API answers from Postgres. The client's own defaults retry an unreachable warehouse for minutes."""
 """A batch's time for all its requests, inside publish_analytics' 2 minutes with a batch's wait to form."""
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
@@ -173,12 +176,23 @@ class BigQuerySink:
 
     def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
         since = months_back(as_of or datetime.now(UTC).date(), months)
-        rows = self._run(render_sql(MONTHLY_TOTALS_SQL, self._ref), {"customer_id": customer_id, "since": since})
+        params = {"customer_id": customer_id, "since": since}
+        rows = self._run(render_sql(MONTHLY_TOTALS_SQL, self._ref), params, budget=READ_BUDGET_SECONDS)
         return [monthly_total_of(dict(r.items())) for r in rows]
 
-    def _run(self, sql: str, params: Mapping[str, int | date] | None = None) -> list[bigquery.Row]:
+    def _run(
+        self, sql: str, params: Mapping[str, int | date] | None = None, *, budget: float | None = None
+    ) -> list[bigquery.Row]:
+        """``budget``: seconds for the whole query, retries included (None: the client's long defaults,
+        for the rollup and schema statements, which run in the background)."""
         config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in (params or {}).items()])
-        return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
+        if budget is None:
+            return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
+        deadline = time.monotonic() + budget
+        retry = bigquery.DEFAULT_RETRY.with_deadline(budget)
+        job = self._client.query(sql, job_config=config, timeout=budget, retry=retry, job_retry=None)
+        left = max(0.1, deadline - time.monotonic())
+        return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
 
 
 def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:

@@ -142,11 +142,16 @@ async def test_every_account_gets_24_months_and_a_month_without_totals_counts_ze
     assert all(m["month"] >= lone.replace(day=1).isoformat() for m in body["monthly"])
 
 
+@pytest.mark.parametrize("trouble", ["dataset-missing", "warehouse-unreachable"])
 async def test_a_failing_warehouse_falls_back_to_postgres(
-    app_settings: Settings, admin_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+    app_settings: Settings, admin_key: str, http: httpx.AsyncClient, resources: Resources, unique: str, trouble: str
 ) -> None:
-    """A dataset no worker has created yet (or a warehouse outage): a 200 from Postgres, not a 500."""
-    settings = app_settings.model_copy(update={"bq_dataset": f"never_created_{uuid.uuid4().hex[:8]}"})
+    """A dataset no worker has created yet, or a warehouse that does not answer (the client's own retries
+    would go on for minutes): a 200 from Postgres within the read's budget, not a 500 or a hang."""
+    if trouble == "dataset-missing":
+        settings = app_settings.model_copy(update={"bq_dataset": f"never_created_{uuid.uuid4().hex[:8]}"})
+    else:  # nothing listens on the discard port
+        settings = app_settings.model_copy(update={"bigquery_emulator_host": "http://127.0.0.1:9"})
     customer = (await http.post("/customers", json={"name": f"Warehouse down {unique}"})).json()
     account = (
         await http.post(

@@ -1,4 +1,4 @@
-"""Temporal, or every worker, gone while a reviewer decides: a 503 that says to send the decision again."""
+"""Temporal, or every worker, gone: a decision gets a 503 that says to send it again, a read the stored job."""
 
 from __future__ import annotations
 
@@ -78,3 +78,24 @@ async def test_review_decision_no_worker_takes_is_a_503(
 
     assert response.status_code == 503, response.text
     assert "again" in response.json()["detail"]
+
+
+async def test_reading_a_job_no_worker_takes_answers_from_postgres(
+    http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """The progress query waits for a worker: with none polling, GET /jobs/{id} answers with the stored
+    steps after PROGRESS_QUERY_TIMEOUT, not after the server's 30 s (clients poll this every few seconds)."""
+    account = await create_account_over_http(http, provider="pge", account_number=f"NW-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(resources.pool, account, status="RUNNING")
+    workflow_id = await resources.pool.fetchval("SELECT workflow_id FROM ingestion_jobs WHERE id = $1", job_id)
+    handle = await client.start_workflow(
+        "BillIngestionWorkflow", id=workflow_id, task_queue=f"no-worker-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        response = await http.get(f"/jobs/{job_id}", timeout=10)
+    finally:
+        await handle.terminate("test over")
+
+    assert response.status_code == 200, response.text
+    job = response.json()
+    assert (job["status"], job["current_step"], job["steps"]) == ("RUNNING", None, [])
