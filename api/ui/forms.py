@@ -76,6 +76,16 @@ class BillForm:
         }
         return cls(fields=fields, rows=rows)
 
+    def as_submitted(self) -> BillForm:
+        """The form as a browser sends it back untouched: a text input drops line breaks from its value
+        (an extracted address may have them) and ``from_form`` trims what it reads."""
+        return BillForm(
+            fields={name: _as_input(value) for name, value in self.fields.items()},
+            rows={
+                kind: [{k: _as_input(v) for k, v in row.items()} for row in rows] for kind, rows in self.rows.items()
+            },
+        )
+
     def to_bill(self) -> NormalizedBill:
         """The bill the form describes; raises ``ValidationError`` naming the bad inputs."""
         data: dict[str, Any] = {
@@ -94,6 +104,10 @@ class BillForm:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _as_input(value: str) -> str:
+    return value.replace("\r", "").replace("\n", "").strip()
 
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")

@@ -112,7 +112,7 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
         return _task_response(request, task, values, error=str(err), note=note, override=override, status_code=422)
     if body.action is ReviewAction.APPROVE:
         task = await read_task(state, principal, job_id)
-        if values != BillForm.from_bill(task.bill):  # Enter in a field submits with the first button: Approve
+        if values != BillForm.from_bill(task.bill).as_submitted():  # Enter in a field submits with Approve
             return _task_response(
                 request, task, values, error=EDITED_BUT_APPROVED, note=note, override=override, status_code=422
             )

@@ -176,7 +176,7 @@ class BigQuerySink:
 
     def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
         since = months_back(as_of or datetime.now(UTC).date(), months)
-        params = {"customer_id": customer_id, "since": since}
+        params: dict[str, int | date] = {"customer_id": customer_id, "since": since}
         rows = self._run(render_sql(MONTHLY_TOTALS_SQL, self._ref), params, budget=READ_BUDGET_SECONDS)
         return [monthly_total_of(dict(r.items())) for r in rows]
 

@@ -70,9 +70,30 @@ def test_a_decimal_comma_is_refused_not_read_as_thousands(field: str, typed: str
 
 def test_an_edited_form_is_not_the_bill_as_extracted() -> None:
     """What the review page compares before an Approve (Enter in a field submits with Approve)."""
-    assert BillForm.from_form(posted(BillForm.from_bill(BILL))) == BillForm.from_bill(BILL)
+    assert BillForm.from_form(posted(BillForm.from_bill(BILL))) == BillForm.from_bill(BILL).as_submitted()
     edited = posted(BillForm.from_bill(BILL)) | {"total_amount": "60.00"}
-    assert BillForm.from_form(edited) != BillForm.from_bill(BILL)
+    assert BillForm.from_form(edited) != BillForm.from_bill(BILL).as_submitted()
+
+
+def browser_posted(form: BillForm) -> dict[str, str]:
+    """``posted`` after the browser's value sanitization of a text input: line breaks are dropped."""
+    return {name: value.replace("\r", "").replace("\n", "") for name, value in posted(form).items()}
+
+
+def test_an_untouched_form_is_unedited_even_when_the_extraction_has_line_breaks() -> None:
+    """Gemini keeps an address's line breaks and a description's trailing space; a text input sends
+    neither back, and the reviewer who changed nothing must still be able to Approve."""
+    bill = BILL.model_copy(
+        update={
+            "service_address": "1 Main St\nSpringfield, IL",
+            "line_items": [BILL.line_items[0].model_copy(update={"description": "Supply "}), *BILL.line_items[1:]],
+        }
+    )
+    untouched = BillForm.from_form(browser_posted(BillForm.from_bill(bill)))
+    assert untouched != BillForm.from_bill(bill), "compared as stored, an untouched form reads as edited"
+    assert untouched == BillForm.from_bill(bill).as_submitted()
+    edited = browser_posted(BillForm.from_bill(bill)) | {"service_address": "2 Main St Springfield, IL"}
+    assert BillForm.from_form(edited) != BillForm.from_bill(bill).as_submitted()
 
 
 def test_invalid_values_are_named_by_field_and_row() -> None:
