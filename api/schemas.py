@@ -128,6 +128,8 @@ class ReviewPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the page after this one: no task is skipped while others are decided (None: no more)."""
 
 
 class ReviewTaskPublic(ReviewSummary):

@@ -21,7 +21,7 @@ from api.schemas import (
     ReviewSummary,
     ReviewTaskPublic,
 )
-from api.services.jobs import get_job_row
+from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from shared.bill import Provider
 from shared.models import JobStatus
@@ -59,7 +59,7 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/reviews", response_model=ReviewPage)
+@router.get("/reviews", response_model=ReviewPage, responses=problem_responses(422))
 async def list_reviews(
     state: StateDep,
     principal: ReviewerDep,
@@ -67,11 +67,20 @@ async def list_reviews(
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
 ) -> ReviewPage:
-    """Open reviews (pending and escalated), oldest first, with reasons and age."""
-    return ReviewPage(
-        **await review_queue(state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset)
+    """Open reviews (pending and escalated), oldest first, with reasons and age.
+
+    Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while reviewers work the
+    queue: a decided task leaves it, so an offset skips as many tasks as were decided before it.
+    """
+    if cursor is not None and offset:
+        raise Problem(422, "send either cursor or offset, not both")
+    after = JobCursor.decode(cursor) if cursor is not None else None
+    page = await review_queue(
+        state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset, after=after
     )
+    return ReviewPage(**page)
 
 
 async def review_queue(
@@ -82,7 +91,9 @@ async def review_queue(
     customer_id: int | None,
     limit: int,
     offset: int,
+    after: JobCursor | None = None,
 ) -> dict[str, Any]:
+    """A page of the open queue (``after``: the cursor where the page before ended), with its next cursor."""
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return {"items": [], "total": 0, "limit": limit, "offset": offset}
@@ -102,15 +113,26 @@ async def review_queue(
         WAITING,
     )
     rows = await state.pool.fetch(
-        f"{_SELECT} WHERE {where} ORDER BY t.created_at, t.job_id LIMIT $5 OFFSET $6",
+        f"{_SELECT} WHERE {where}"
+        " AND ($7::timestamptz IS NULL OR (t.created_at, t.job_id) > ($7, $8::uuid))"
+        " ORDER BY t.created_at, t.job_id LIMIT $5 OFFSET $6",
         OPEN,
         provider,
         customer_id,
         WAITING,
         limit,
         offset,
+        after.created_at if after else None,
+        after.job_id if after else None,
     )
-    return {"items": [ReviewSummary(**_summary(r)) for r in rows], "total": total, "limit": limit, "offset": offset}
+    last = rows[-1] if len(rows) == limit else None
+    return {
+        "items": [ReviewSummary(**_summary(r)) for r in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": JobCursor(created_at=last["created_at"], job_id=last["job_id"]).encode() if last else None,
+    }
 
 
 async def read_task(state: AppState, principal: Principal, job_id: str) -> ReviewTaskPublic:

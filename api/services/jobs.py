@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobCursor:
-    """Where a page of ``GET /jobs`` ended (newest first): the next page starts after this job."""
+    """Where a page ended, by the (created_at, job id) it is ordered by: the next page starts after it.
+
+    ``GET /jobs`` (newest first) and ``GET /reviews`` (oldest task first) page with it."""
 
     created_at: datetime
     job_id: uuid.UUID

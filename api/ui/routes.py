@@ -16,6 +16,7 @@ from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
+from api.services.jobs import JobCursor
 from api.ui.deps import HOME_PATH, require_login, verify_csrf
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
@@ -52,18 +53,23 @@ async def queue_page(
     provider: str | None = None,
     customer_id: str | None = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """Open tasks, oldest first; filter values that do not parse are ignored, not a 422."""
+    """Open tasks, oldest first; filter values (and a cursor) that do not parse are ignored, not a 422.
+
+    "next" follows the page's cursor: colleagues deciding tasks on the pages before do not make it skip any."""
     chosen = provider if provider in PROVIDERS else None
     digits = customer_id or ""
     customer = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
+    after = _cursor_or_none(cursor)
     page = await review_queue(
         state,
         principal,
         provider=Provider(chosen) if chosen else None,
         customer_id=customer,
         limit=PAGE_SIZE,
-        offset=offset,
+        offset=0 if after else offset,
+        after=after,
     )
     session = current_session(request)
     flashes = await sessions_for(request.app).pop_flashes(session) if session else []
@@ -74,8 +80,16 @@ async def queue_page(
         "customer_id": str(customer or ""),
         "describe": describe,
         "page_size": PAGE_SIZE,
+        "cursor": cursor if after else "",
     }
     return render(request, "queue.html", context)
+
+
+def _cursor_or_none(cursor: str | None) -> JobCursor | None:
+    try:
+        return JobCursor.decode(cursor) if cursor else None
+    except Problem:
+        return None
 
 
 @pages.get("/ui/reviews/{job_id}")

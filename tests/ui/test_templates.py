@@ -93,8 +93,12 @@ def test_queue_page_lists_reasons_and_age() -> None:
         customer_id="",
         describe=describe,
         page_size=50,
+        cursor="",
+        next_cursor="c2Vjb25k+/=",
     )
     assert f'href="/ui/reviews/{JOB_ID}"' in html
+    assert "cursor=c2Vjb25k%2B/%3D" in html or "cursor=c2Vjb25k%2B%2F%3D" in html, "the next page follows the cursor"
+    assert "first page" not in html
     assert "2h 1m" in html and "total amount due" not in html
     assert "previous balance − payments + current charges ≠ total" in html
     assert EVIL not in html
