@@ -28,7 +28,7 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[Depends(rate_limit("upload"))],
-    responses={200: {"model": JobPublic}, **problem_responses(413, 415)},
+    responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429)},
 )
 async def upload_bill(
     state: StateDep,

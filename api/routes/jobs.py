@@ -65,7 +65,10 @@ async def _start(
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[StartLimit],
-    responses={200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"}},
+    responses={
+        200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"},
+        **problem_responses(429),
+    },
 )
 async def create_job(
     body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
@@ -79,7 +82,7 @@ async def create_job(
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[StartLimit],
-    responses={200: {"model": JobPublic}},
+    responses={200: {"model": JobPublic}, **problem_responses(429)},
 )
 async def agent_run(
     utility_account_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
@@ -97,7 +100,7 @@ async def agent_run(
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[StartLimit],
-    responses={200: {"model": JobPublic}},
+    responses={200: {"model": JobPublic}, **problem_responses(429)},
 )
 async def ingest_run(
     body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None

@@ -67,6 +67,27 @@ async def test_expectation_table_covers_every_endpoint(app_settings: Settings, h
     assert not stale, f"EXPECTED names endpoints the app no longer serves: {sorted(stale)}"
 
 
+async def test_the_schema_lists_the_errors_each_endpoint_can_give(http: httpx.AsyncClient) -> None:
+    """A key's answers (401/403) only where a key is needed, 429 only where a rate limit applies."""
+    paths = (await http.get("/openapi.json")).json()["paths"]
+
+    def codes(method: str, path: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assert not codes("get", "/health") & {"401", "403", "429"}
+    assert {"401", "403"} <= codes("get", "/jobs") and "429" not in codes("get", "/jobs")
+    assert "429" not in codes("get", "/customers/{customer_id}/dashboard")
+    for method, path in (("post", "/jobs"), ("post", "/bills"), ("post", "/agent/run"), ("post", "/ingest/run")):
+        assert {"401", "403", "429"} <= codes(method, path), (method, path)
+    rate_limited = {
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "429" in operation.get("responses", {})
+    }
+    assert rate_limited == {("POST", "/jobs"), ("POST", "/bills"), ("POST", "/agent/run"), ("POST", "/ingest/run")}
+
+
 async def test_role_endpoint_matrix(api_url: str, role_keys: dict[Role, str]) -> None:
     observed: dict[tuple[str, str], dict[Role | None, str]] = {endpoint: {} for endpoint in EXPECTED}
     wrong: list[str] = []
