@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -60,21 +62,30 @@ async def test_review_decision_while_temporal_is_down_is_a_503(
     assert "again" in response.json()["detail"]
 
 
-async def test_review_decision_no_worker_takes_is_a_503(
-    http: httpx.AsyncClient, client: Client, resources: Resources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The run exists but no worker polls its queue (all down): the update times out into a 503, not a hang."""
-    monkeypatch.setattr(reviews, "REVIEW_UPDATE_TIMEOUT", timedelta(seconds=2))
+@asynccontextmanager
+async def job_no_worker_takes(
+    http: httpx.AsyncClient, client: Client, resources: Resources, *, status: str
+) -> AsyncIterator[str]:
+    """A job whose workflow runs on a queue no worker polls (all down), terminated afterwards."""
     account = await create_account_over_http(http, provider="pge", account_number=f"NW-{uuid.uuid4().hex[:8]}")
-    job_id = await insert_job(resources.pool, account, status="NEEDS_REVIEW")
+    job_id = await insert_job(resources.pool, account, status=status)
     workflow_id = await resources.pool.fetchval("SELECT workflow_id FROM ingestion_jobs WHERE id = $1", job_id)
     handle = await client.start_workflow(
         "BillIngestionWorkflow", id=workflow_id, task_queue=f"no-worker-{uuid.uuid4().hex[:8]}"
     )
     try:
-        response = await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32})
+        yield job_id
     finally:
         await handle.terminate("test over")
+
+
+async def test_review_decision_no_worker_takes_is_a_503(
+    http: httpx.AsyncClient, client: Client, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run exists but no worker polls its queue (all down): the update times out into a 503, not a hang."""
+    monkeypatch.setattr(reviews, "REVIEW_UPDATE_TIMEOUT", timedelta(seconds=2))
+    async with job_no_worker_takes(http, client, resources, status="NEEDS_REVIEW") as job_id:
+        response = await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32})
 
     assert response.status_code == 503, response.text
     assert "again" in response.json()["detail"]
@@ -85,16 +96,8 @@ async def test_reading_a_job_no_worker_takes_answers_from_postgres(
 ) -> None:
     """The progress query waits for a worker: with none polling, GET /jobs/{id} answers with the stored
     steps after PROGRESS_QUERY_TIMEOUT, not after the server's 30 s (clients poll this every few seconds)."""
-    account = await create_account_over_http(http, provider="pge", account_number=f"NW-{uuid.uuid4().hex[:8]}")
-    job_id = await insert_job(resources.pool, account, status="RUNNING")
-    workflow_id = await resources.pool.fetchval("SELECT workflow_id FROM ingestion_jobs WHERE id = $1", job_id)
-    handle = await client.start_workflow(
-        "BillIngestionWorkflow", id=workflow_id, task_queue=f"no-worker-{uuid.uuid4().hex[:8]}"
-    )
-    try:
+    async with job_no_worker_takes(http, client, resources, status="RUNNING") as job_id:
         response = await http.get(f"/jobs/{job_id}", timeout=10)
-    finally:
-        await handle.terminate("test over")
 
     assert response.status_code == 200, response.text
     job = response.json()
