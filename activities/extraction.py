@@ -15,12 +15,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from extraction.bounded import BoundedReader, ParseTimedOut
-from extraction.checks import check_bill, check_correction
+from extraction.checks import check_account, check_bill, check_correction
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
-from shared.bill import same_account
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
 from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
@@ -153,9 +152,9 @@ class ExtractionActivities:
                 raise ApplicationError(
                     f"the stored bill did not read again: {rejected.reason}", type="DocumentRereadFailed"
                 ) from rejected
-        checks = check_bill(outcome.bill, text=text) if outcome.bill is not None else []
-        if outcome.bill is not None and not same_account(request.account_number, outcome.bill.account_number):
-            checks.append("account_mismatch")
+        checks = []
+        if outcome.bill is not None:
+            checks = check_bill(outcome.bill, text=text) + check_account(outcome.bill, request.account_number)
         extraction = Extraction(
             bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages
         )
@@ -173,7 +172,7 @@ class ExtractionActivities:
         The checks of ``submit_review``'s validator, for a correction or an approval sent by signal: a
         signal handler runs again on every replay, so the verdict must come back from history instead."""
         if request.approving:
-            failing = [] if same_account(request.account_number, request.bill.account_number) else ["account_mismatch"]
+            failing = check_account(request.bill, request.account_number)
         else:
             failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
         logger.info(

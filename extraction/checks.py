@@ -58,9 +58,12 @@ def check_correction(bill: NormalizedBill, *, override: bool, account_number: st
         start, end = bill.bill_period_start, bill.bill_period_end
         backwards = start is not None and end is not None and end <= start
         failing = [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
-    if not same_account(account_number, bill.account_number):
-        failing.append("account_mismatch")
-    return failing
+    return failing + check_account(bill, account_number)
+
+
+def check_account(bill: NormalizedBill, account_number: str | None) -> list[str]:
+    """``account_mismatch`` when the bill reads another account's number than the job's (never overridable)."""
+    return [] if same_account(account_number, bill.account_number) else ["account_mismatch"]
 
 
 def overridden_checks(bill: NormalizedBill) -> list[str]:

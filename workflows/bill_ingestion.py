@@ -27,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import check_correction
+    from extraction.checks import check_account, check_correction
     from shared import search_attributes as sa
-    from shared.bill import NormalizedBill, same_account
+    from shared.bill import NormalizedBill
     from shared.models import (
         ArtifactRef,
         DuplicateQuery,
@@ -199,9 +199,10 @@ class BillIngestionWorkflow:
     def _approval_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """Approving an extraction that reads another account's number would store that bill under this one."""
         bill = self._extracted if decision.action is ReviewAction.APPROVE else None
-        if bill is not None and not same_account(self._account_number, bill.account_number):
+        failing = check_account(bill, self._account_number) if bill is not None else []
+        if failing:
             message = "the extracted bill is for another account: correct its account number, or reject it"
-            return ("InvalidCorrection", message, ["account_mismatch"])
+            return ("InvalidCorrection", message, failing)
         return None
 
     # --- the pipeline --------------------------------------------------------------

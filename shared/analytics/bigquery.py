@@ -35,10 +35,10 @@ INSERT_TIMEOUT = 10.0
 INSERT_RETRY_SECONDS = 15.0
 INSERT_RETRY = bigquery.DEFAULT_RETRY.with_deadline(INSERT_RETRY_SECONDS)
 PUBLISH_BUDGET_SECONDS = 90.0
+"""A batch's time for all its requests, inside publish_analytics' 2 minutes with a batch's wait to form."""
 READ_BUDGET_SECONDS = 10.0
 """An interactive read's time (the dashboard's monthly figures), retries included: past it the read fails
 and the API answers from Postgres. The client's own defaults retry an unreachable warehouse for minutes."""
-"""A batch's time for all its requests, inside publish_analytics' 2 minutes with a batch's wait to form."""
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
 
@@ -153,7 +153,7 @@ class BigQuerySink:
                     [r.row for r in chunk],
                     row_ids=[r.row_id for r in chunk],
                     timeout=min(INSERT_TIMEOUT, left),
-                    retry=INSERT_RETRY if left >= INSERT_RETRY_SECONDS else INSERT_RETRY.with_deadline(left),
+                    retry=INSERT_RETRY.with_deadline(min(INSERT_RETRY_SECONDS, left)),
                 )
                 for error in errors:
                     row, reasons = chunk[int(error["index"])], error["errors"]
