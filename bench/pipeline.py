@@ -18,6 +18,7 @@ from shared.models import SETTLED_STATUSES
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
 ACCOUNTS_PER_CUSTOMER = 10
+MEMORY_GROUPS = ("worker", "api")
 TABLES = ("ingestion_jobs", "artifacts", "bills", "bill_line_items", "bill_usage")
 
 
@@ -46,7 +47,7 @@ class PipelineResult:
     jobs: list[tuple[str, str, str]]
     """(job id, provider, account number) of every job: extraction-alone replays these bills."""
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
-    resource_series: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+    resource_series: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
 
     @property
     def cpu_while_starting(self) -> dict[str, float]:
@@ -57,10 +58,23 @@ class PipelineResult:
         window = len(self.starts_per_second)
         means: dict[str, float] = {}
         for name, series in self.resource_series.items():
-            samples = [cpu for t, cpu, _ in series if t <= window]
+            samples = [cpu for t, cpu, *_ in series if t <= window]
             if samples:
                 means[name] = round(sum(samples) / len(samples), 1)
         return means
+
+    def memory_per_minute(self, groups: tuple[str, ...] = MEMORY_GROUPS) -> dict[str, list[list[float]]]:
+        """Per minute of the run, ``[minute, peak RSS MB, peak root RSS MB]`` of the processes whose
+        memory must stay bounded: a 10,000-bill run levels off or it leaks, which one peak cannot tell."""
+        out: dict[str, list[list[float]]] = {}
+        for name in groups:
+            minutes: dict[int, list[float]] = {}
+            for t, _, rss, root in self.resource_series.get(name, []):
+                peak = minutes.setdefault(int(t // 60), [0.0, 0.0])
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], root)
+            if minutes:
+                out[name] = [[minute, *peaks] for minute, peaks in sorted(minutes.items())]
+        return out
 
     @property
     def done(self) -> int:
@@ -84,6 +98,7 @@ class PipelineResult:
             "rows_written": self.rows_written,
             "resources": self.resources,
             "cpu_pct_while_starting": self.cpu_while_starting,
+            "rss_mb_per_minute": self.memory_per_minute(),
             "completions_per_second": self.completions_per_second,
             "starts_per_second": self.starts_per_second,
         }

@@ -146,7 +146,7 @@ def plot(path: Path, ceiling: CeilingResult | None, pipeline: PipelineResult | N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    fig, axes = plt.subplots(3, 2, figsize=(13, 11))
     ax = axes[0][0]
     if ceiling:
         ax.plot(_smooth(ceiling.completions_per_second), label="ceiling completions/s (5 s avg)")
@@ -176,6 +176,25 @@ def plot(path: Path, ceiling: CeilingResult | None, pipeline: PipelineResult | N
     if pipeline and pipeline.api_sample_ms:
         ax.hist(pipeline.api_sample_ms, bins=60, color="tab:green")
     ax.set(title="API POST /jobs latency", xlabel="ms", ylabel="requests")
+    for bottom in axes[2]:
+        bottom.remove()
+    ax = fig.add_subplot(3, 1, 3)
+    if pipeline:
+        for name, minutes in pipeline.memory_per_minute().items():
+            line = ax.plot(
+                [m[0] for m in minutes], [m[1] for m in minutes], label=f"{name} RSS", marker="o", markersize=3
+            )[0]
+            ax.plot(
+                [m[0] for m in minutes],
+                [m[2] for m in minutes],
+                label=f"{name} RSS without children",
+                color=line.get_color(),
+                linestyle="--",
+                marker="o",
+                markersize=3,
+            )
+    ax.set(title="pipeline memory (peak per minute)", xlabel="minutes", ylabel="MB")
+    ax.legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,9 @@ class GroupUsage:
     """Peak RSS of the largest single tree in the group (one worker process and its children)."""
     peak_root_rss_mb: float = 0.0
     """Peak RSS of the largest root process alone (without children such as a PDF parser pool)."""
-    series: list[tuple[float, float, float]] = field(default_factory=list)
-    """(seconds since start, CPU %, RSS MB) per sample."""
+    series: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """(seconds since start, CPU %, summed RSS MB, largest root's RSS MB) per sample: whether memory
+    levels off or keeps growing over a long run shows here, not in the peaks."""
 
     def summary(self, wall: float) -> dict[str, float]:
         return {
@@ -110,6 +111,7 @@ class ProcessSampler:
             usage = self.usage[name]
             delta = 0.0
             rss_total = 0.0
+            root_rss = 0.0
             for root in roots:
                 rss_tree = 0.0
                 for proc in [root] if name in self._flat else process_tree(root):
@@ -121,16 +123,19 @@ class ProcessSampler:
                         continue
                     rss_tree += rss
                     if proc.pid == root.pid:
-                        usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, rss)
+                        root_rss = max(root_rss, rss)
                     delta += seconds - self._last.get(proc.pid, seconds)
                     self._last[proc.pid] = seconds
                 rss_total += rss_tree
                 usage.peak_tree_rss_mb = max(usage.peak_tree_rss_mb, rss_tree)
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss_total)
+            usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, root_rss)
             if record:
                 usage.cpu_seconds += delta
                 previous = usage.series[-1][0] if usage.series else 0.0
                 span = elapsed - previous
                 if span < self._interval / 2:
                     continue  # the closing sample right after a periodic one: too short for a rate
-                usage.series.append((round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1)))
+                usage.series.append(
+                    (round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1), round(root_rss, 1))
+                )

@@ -69,6 +69,9 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert document["summary"] == last
     assert document["pipeline"]["done"] == 10
     assert sum(document["pipeline"]["statuses"].values()) == 10
+    memory = document["pipeline"]["rss_mb_per_minute"]  # [minute, RSS, RSS without children]
+    assert set(memory) == {"worker", "api"}
+    assert memory["worker"][0][0] == 0 and memory["worker"][0][1] >= memory["worker"][0][2] > 20
     assert document["ceiling"]["completed"] == 10
     after = document["ceiling"]["after"]  # the ceiling again after the pipeline, on its own queue
     assert after["completed"] == 10
