@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from cachetools import LRUCache
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -20,6 +19,7 @@ from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
+from shared.bounded_cache import RECENT_ENTRIES, BoundedLRU
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
 from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
@@ -43,13 +43,16 @@ def document_bytes(doc: Document) -> int:
 class DocumentCache:
     """Recently parsed documents, so validate does not re-parse what extract just read.
 
-    Bounded by bytes, not count: each holds its upload (up to 20 MiB), so 32 of them could
-    hold 640 MiB. Documents over a quarter of the budget are not kept, so one large upload
-    does not flush every small bill; a miss just reads the document again."""
+    Bounded by bytes, since each holds its upload (up to 20 MiB) and 32 of them could hold
+    640 MiB, and by count, since validate reads a document seconds after extract parsed it.
+    Documents over a quarter of the budget are not kept, so one large upload does not flush
+    every small bill; a miss just reads the document again."""
 
-    def __init__(self, max_bytes: int = DOCUMENT_CACHE_BYTES) -> None:
+    def __init__(self, max_bytes: int = DOCUMENT_CACHE_BYTES, max_entries: int = RECENT_ENTRIES) -> None:
         self._max_document = max_bytes // 4
-        self._items: LRUCache[str, Document] = LRUCache(maxsize=max(1, max_bytes), getsizeof=document_bytes)
+        self._items: BoundedLRU[str, Document] = BoundedLRU(
+            max_bytes=max_bytes, max_entries=max_entries, getsizeof=document_bytes
+        )
         self._lock = threading.Lock()
 
     @property

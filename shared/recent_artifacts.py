@@ -3,7 +3,7 @@
 ``store_raw_bill`` uploads a bill and ``extract_bill`` reads it back moments later,
 usually in the same worker. Object names carry the content's SHA-256 and objects are
 written once, so a name always means the same bytes: a copy kept here cannot go stale.
-The cache is bounded by bytes; a miss just reads the store as before.
+The cache is bounded by bytes and by entries; a miss just reads the store as before.
 """
 
 from __future__ import annotations
@@ -11,20 +11,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from cachetools import LRUCache
-
 from shared.artifacts import DEFAULT_CHUNK_SIZE, ArtifactStore
+from shared.bounded_cache import RECENT_ENTRIES, BoundedLRU
 from shared.models import ArtifactRef
 
 
 class RecentArtifacts:
-    """An ``ArtifactStore`` that remembers the last ``max_bytes`` of objects it wrote or read."""
+    """An ``ArtifactStore`` that remembers the last ``max_entries`` objects it wrote or read, up to ``max_bytes``."""
 
-    def __init__(self, store: ArtifactStore, *, max_bytes: int) -> None:
+    def __init__(self, store: ArtifactStore, *, max_bytes: int, max_entries: int = RECENT_ENTRIES) -> None:
         self._store = store
         self._max_object = max_bytes // 4
         """Larger objects are not kept: one big upload must not flush every small bill."""
-        self._recent: LRUCache[str, bytes] = LRUCache(maxsize=max(1, max_bytes), getsizeof=len)
+        self._recent: BoundedLRU[str, bytes] = BoundedLRU(max_bytes=max_bytes, max_entries=max_entries, getsizeof=len)
         self._lock = threading.Lock()  # activities call the store from several threads
 
     def ensure_bucket(self) -> None:

@@ -25,6 +25,7 @@ from extraction.engine import Extraction
 from extraction.pipeline import decide
 from shared.artifacts import LocalArtifactStore
 from shared.bill import NormalizedBill, Provider
+from shared.bounded_cache import RECENT_ENTRIES
 from shared.logs import ContextFilter
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest
 from shared.settings import Settings
@@ -103,6 +104,16 @@ def test_the_document_cache_holds_no_more_bytes_than_its_budget() -> None:
     assert sum(document_bytes(document) for document in held) <= DOCUMENT_CACHE_BYTES
     assert cache.get("31") is documents[-1], "the most recent stays"
     assert cache.held_bytes == sum(document_bytes(document) for document in held)
+
+
+def test_the_document_cache_holds_no_more_entries_than_its_bound() -> None:
+    """Validate reads a document seconds after extract: small bills must not fill 32 MiB by the thousand."""
+    cache = DocumentCache(max_entries=RECENT_ENTRIES)
+    documents = [Document(data=b"%%PDF %d" % n, content_type=PDF, pages=["Amount due $1.00"]) for n in range(300)]
+    for n, document in enumerate(documents):
+        cache.put(str(n), document)
+    held = [n for n in range(300) if cache.get(str(n)) is not None]
+    assert held == list(range(300 - RECENT_ENTRIES, 300)), "the most recent stay"
 
 
 def test_a_document_too_large_for_the_cache_does_not_flush_it() -> None:

@@ -40,6 +40,18 @@ def test_the_oldest_bills_leave_first_once_the_bound_is_reached(local_store: Loc
     assert [recent.read(u) for u in uris[1:]] == [bytes([65 + i]) * 100 for i in range(1, 5)]
 
 
+def test_small_bills_are_bounded_by_count_as_well(local_store: LocalArtifactStore) -> None:
+    """Bytes alone let 32 MiB of 3 KB bills keep ten thousand that nothing reads again."""
+    recent = RecentArtifacts(local_store, max_bytes=1024 * 1024, max_entries=3)
+    uris = [_put(recent, f"job-{i}", bytes([65 + i]) * 10) for i in range(4)]
+    for uri in uris:
+        _delete_underneath(uri)
+
+    with pytest.raises(ArtifactNotFound):
+        recent.read(uris[0])
+    assert [recent.read(u) for u in uris[1:]] == [bytes([65 + i]) * 10 for i in range(1, 4)]
+
+
 def test_a_large_object_is_not_kept(local_store: LocalArtifactStore) -> None:
     recent = RecentArtifacts(local_store, max_bytes=400)
     small = _put(recent, "job-small", b"s" * 100)
