@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api import ui
 from api.auth_first import AuthenticateBeforeBody
+from api.cors import CodecCORS
 from api.problems import install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
@@ -50,9 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(store.ensure_bucket)
         sink = build_analytics_sink(settings)
         dispatcher = JobDispatcher(pool, client, settings)
-        dispatcher.start()
         reconciler = JobReconciler(pool, client, settings)
-        reconciler.start()
         app.state.minimeter = AppState(
             settings=settings,
             client=client,
@@ -65,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(pool),
         )
         freeze_startup_heap()
+        # Started last, so a failed start-up above leaves no loop running against a pool nobody closes.
+        dispatcher.start()
+        reconciler.start()
         try:
             yield
         finally:
@@ -95,11 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_bytes=settings.upload_max_bytes,
         upload_paths=("/bills", "/codec/encode", "/codec/decode"),  # the codec: Temporal payloads up to 2 MB
     )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Namespace"],
-        allow_credentials=True,
-    )
+    app.add_middleware(CodecCORS, allow_origins=settings.cors_origins)
     return app

@@ -14,6 +14,8 @@ from api.ui.session import current_session, session_binding, sessions_for
 LOGIN_PATH = "/ui/login"
 HOME_PATH = "/ui/reviews"
 REVIEW_ROLES = frozenset({Role.ADMIN, Role.REVIEWER})
+FORM_MAX_FIELDS = 20_000
+"""Four fields per line-item or usage row; what bounds a form is the request size limit, not this."""
 
 
 class LoginRequired(HTTPException):
@@ -56,6 +58,9 @@ async def require_login(request: Request) -> None:
 async def verify_csrf(request: Request) -> None:
     """403 unless the form echoes the token bound to this browser's session."""
     session = current_session(request)
-    token = (await request.form()).get("csrf_token")
+    # Starlette refuses a form of over 1,000 fields with a 400; a review page sends four per row,
+    # so a bill of ~250 line items could not be decided. This first parse is the one cached for the
+    # route, and the body size is already bounded (REQUEST_MAX_BYTES).
+    token = (await request.form(max_fields=FORM_MAX_FIELDS)).get("csrf_token")
     if session is None or not sessions_for(request.app).csrf_valid(session_binding(session), token):
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")

@@ -38,7 +38,7 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # A row with none of these filled in is an unused blank row (or one the reviewer cleared).
 ROW_KEYS: dict[str, tuple[str, ...]] = {"line_items": ("description", "amount"), "usage": ("quantity",)}
-_ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,3})-(\w+)")
+_ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,5})-(\w+)")
 
 Row = dict[str, str]
 
@@ -86,6 +86,32 @@ class BillForm:
             },
         )
 
+    def keeping_untouched(self, shown: BillForm) -> BillForm:
+        """This form with every value the reviewer left as the page showed it put back as extracted.
+
+        A text input drops line breaks and the form trims, so a correction would otherwise change
+        an address or description nobody edited. Rows are matched by position; a row the reviewer
+        removed shifts the rest, and only values equal to what the page showed are put back."""
+        sent_back = shown.as_submitted()
+
+        def kept(value: str, original: str | None, as_sent: str | None) -> str:
+            return original if original is not None and value == as_sent else value
+
+        fields = {
+            name: kept(value, shown.fields.get(name), sent_back.fields.get(name)) for name, value in self.fields.items()
+        }
+        rows = {
+            kind: [
+                {
+                    k: kept(v, _at(shown.rows[kind], i).get(k), _at(sent_back.rows[kind], i).get(k))
+                    for k, v in row.items()
+                }
+                for i, row in enumerate(rows)
+            ]
+            for kind, rows in self.rows.items()
+        }
+        return BillForm(fields=fields, rows=rows)
+
     def to_bill(self) -> NormalizedBill:
         """The bill the form describes; raises ``ValidationError`` naming the bad inputs."""
         data: dict[str, Any] = {
@@ -100,6 +126,10 @@ class BillForm:
     def rendered_rows(self, kind: str, blanks: int) -> list[Row]:
         """The rows plus a few blank ones to add entries without JavaScript."""
         return self.rows[kind] + [dict.fromkeys(ROW_FIELDS[kind], "") for _ in range(blanks)]
+
+
+def _at(rows: list[Row], index: int) -> Row:
+    return rows[index] if index < len(rows) else {}
 
 
 def _text(value: Any) -> str:

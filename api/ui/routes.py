@@ -105,11 +105,12 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     form = await request.form()
     values, note = BillForm.from_form(form), str(form.get("note") or "")
     override = form.get("override") == "on"
+    task = await read_task(state, principal, job_id)
+    shown = BillForm.from_bill(task.bill)
     try:
-        body = _decision(form, values)
+        body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
         messages, names = error_messages(err)
-        task = await read_task(state, principal, job_id)
         return _task_response(
             request,
             task,
@@ -122,14 +123,11 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             status_code=422,
         )
     except ValueError as err:
-        task = await read_task(state, principal, job_id)
         return _task_response(request, task, values, error=str(err), note=note, override=override, status_code=422)
-    if body.action is ReviewAction.APPROVE:
-        task = await read_task(state, principal, job_id)
-        if values != BillForm.from_bill(task.bill).as_submitted():  # Enter in a field submits with Approve
-            return _task_response(
-                request, task, values, error=EDITED_BUT_APPROVED, note=note, override=override, status_code=422
-            )
+    if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
+        return _task_response(
+            request, task, values, error=EDITED_BUT_APPROVED, note=note, override=override, status_code=422
+        )
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:

@@ -161,3 +161,19 @@ async def test_undecodable_requests_are_client_errors(http: httpx.AsyncClient, b
     """Today each is a 500 with two ERROR tracebacks in the logs; the Web UI then shows raw payloads."""
     response = await http.post("/codec/decode", json=body)
     assert response.status_code in {400, 422}, response.text
+
+
+@pytest.mark.parametrize("path", ["/ui/reviews", "/jobs", "/reviews"])
+async def test_only_the_codec_is_open_to_the_web_uis_origin(
+    anon_http: httpx.AsyncClient, api_url: str, admin_key: str, path: str
+) -> None:
+    """With credentials allowed everywhere, a page on the Web UI's origin could read review pages (and
+    their CSRF tokens) and raw bills with a reviewer's session cookie: SameSite ignores ports."""
+    preflight_answer = await anon_http.options(
+        path, headers=preflight(UI_ORIGIN) | {"Access-Control-Request-Method": "GET"}
+    )
+    assert "access-control-allow-origin" not in preflight_answer.headers
+    async with caller(api_url, admin_key) as admin:
+        response = await admin.get(path, headers={"Origin": UI_ORIGIN})
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-credentials" not in response.headers

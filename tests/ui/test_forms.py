@@ -96,6 +96,39 @@ def test_an_untouched_form_is_unedited_even_when_the_extraction_has_line_breaks(
     assert BillForm.from_form(edited) != BillForm.from_bill(bill).as_submitted()
 
 
+def test_a_correction_keeps_the_line_breaks_of_fields_the_reviewer_did_not_edit() -> None:
+    """Saving a fixed total must not store the address and descriptions as the text inputs flattened them."""
+    bill = BILL.model_copy(
+        update={
+            "service_address": "1 Main St\nSpringfield, IL",
+            "line_items": [
+                BILL.line_items[0].model_copy(update={"description": "Delivery\ncharge"}),
+                *BILL.line_items[1:],
+            ],
+        }
+    )
+    shown = BillForm.from_bill(bill)
+    sent = browser_posted(shown) | {"customer_name": "Jane Q Public"}
+    corrected = BillForm.from_form(sent).keeping_untouched(shown).to_bill()
+    assert corrected.service_address == "1 Main St\nSpringfield, IL"
+    assert corrected.line_items[0].description == "Delivery\ncharge"
+    assert corrected.customer_name == "Jane Q Public", "an edited field is taken as typed"
+
+    retyped = browser_posted(shown) | {
+        "service_address": "2 Main St, Springfield, IL",
+        "line_items-0-description": "Delivery",
+    }
+    corrected = BillForm.from_form(retyped).keeping_untouched(shown).to_bill()
+    assert (corrected.service_address, corrected.line_items[0].description) == (
+        "2 Main St, Springfield, IL",
+        "Delivery",
+    )
+
+    removed_first = {k: v for k, v in browser_posted(shown).items() if not k.startswith("line_items-0-")}
+    corrected = BillForm.from_form(removed_first).keeping_untouched(shown).to_bill()
+    assert [item.description for item in corrected.line_items] == [item.description for item in bill.line_items[1:]]
+
+
 def test_invalid_values_are_named_by_field_and_row() -> None:
     data = posted(BillForm.from_bill(BILL)) | {"due_date": "soon", "line_items-1-amount": "lots"}
     with pytest.raises(ValidationError) as err:

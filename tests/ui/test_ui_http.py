@@ -253,3 +253,19 @@ async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: s
             response = await second.post("/ui/logout", data={"csrf_token": csrf_of(await first.get("/ui/reviews"))})
             assert response.status_code == 303, "a form from one process is accepted by another"
         assert (await first.get("/ui/reviews")).status_code == 303, "signed out everywhere"
+
+
+async def test_a_bill_with_hundreds_of_rows_can_still_be_decided(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    """Four fields a row: Starlette's default of 1,000 form fields refused the page of a 250-row bill with a 400."""
+    rows = {
+        f"line_items-{i}-{field}": value
+        for i in range(300)
+        for field, value in (("description", f"Fee {i}"), ("category", "other"), ("amount", "1.00"), ("commodity", ""))
+    }
+    _, response = await post_review_form(reviewer, review_job["id"], action="correct", **rows)
+    assert response.status_code == 422, response.text[:500]
+    assert "the corrected bill fails validation" in response.text
+    assert 'name="line_items-299-amount" value="1.00"' in response.text, "every row is read back"
+    assert (await http.get(f"/jobs/{review_job['id']}")).json()["status"] == "NEEDS_REVIEW"

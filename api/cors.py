@@ -1,0 +1,35 @@
+"""Cross-origin access for the Temporal Web UI's codec calls, and for nothing else.
+
+The codec endpoint is the only route a browser calls from another origin. CORS with
+credentials on every route let a page on an allowed origin (the Web UI, or any site
+sharing it) read the review pages, their CSRF tokens and raw bills with the reviewer's
+session cookie, since SameSite ignores ports and sibling subdomains.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+CODEC_PREFIX = "/codec/"
+
+
+class CodecCORS:
+    """``CORSMiddleware`` for paths under ``/codec/``; every other path passes through untouched."""
+
+    def __init__(self, app: ASGIApp, *, allow_origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Namespace"],
+            # An SSO proxy in front of /codec (README) authenticates the Web UI by its cookie.
+            allow_credentials=True,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(CODEC_PREFIX):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
