@@ -23,6 +23,10 @@ JOB_ENDED = (
 )
 """The columns every writer of a job's end sets the same way (``UPDATE ingestion_jobs SET …, {JOB_ENDED}``)."""
 _MIGRATION_LOCK_ID = 72_616_001
+MIGRATION_TIMEOUT_SECONDS = 3600.0
+"""For the lock wait and each migration, instead of the pool's 30 s per statement: a migration that
+rewrites a large table (0010 took 25 s on 400k bills) would otherwise be cancelled on every start,
+and a process waiting while another migrates would die."""
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +93,7 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
     async with pool.acquire() as conn:
         # Lock first: two CREATE TABLE IF NOT EXISTS at one moment collide in the catalog (a unique
         # violation), as when API processes and worker replicas start together on an empty database.
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID, timeout=MIGRATION_TIMEOUT_SECONDS)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -101,7 +105,7 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                 if version in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(path.read_text())
+                    await conn.execute(path.read_text(), timeout=MIGRATION_TIMEOUT_SECONDS)
                     await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
                 applied_now.append(version)
                 logger.info("migration applied", extra={"migration": version})

@@ -3,9 +3,12 @@
 Why: a release that adds warehouse columns leaves them NULL in the rows published before it
 (``gas_ccf``, ``water_ccf`` and ``current_charges`` came in one), and the rollup would count
 those bills as no gas or water and at their amount due. Publishing again writes each bill's
-current version with every column, dated when Postgres stored it: the views keep one row per
-bill, so running it twice changes nothing. The next rollup takes in their months (they were
-published within its window).
+current version with every column. The views keep each bill's newest row, and releases before
+146b5de dated a row when its publish started, after Postgres stored the bill: a row dated when
+the bill was stored would lose to the very row it replaces. So each is dated when it was stored
+or just after the newest row the warehouse holds for it, whichever is later. Running it twice
+changes nothing a reader sees. The next rollup takes in their months (they were published
+within its window).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import asyncpg
 from pydantic import ValidationError
@@ -25,10 +29,12 @@ from shared.settings import get_settings
 BATCH = 200
 """Bills per ``publish_bills`` call: a few insertAll requests each, well under BigQuery's limits."""
 
-_PAGE = """
+_PAGE = "SELECT id FROM bills WHERE id > $1 ORDER BY id LIMIT $2"
+_BILLS = """
 SELECT id, job_id, customer_id, utility_account_id, payload, COALESCE(revised_at, created_at) AS stored_at
-  FROM bills WHERE id > $1 ORDER BY id LIMIT $2
+  FROM bills WHERE id = ANY($1::uuid[]) ORDER BY id
 """
+_AFTER = timedelta(microseconds=1)  # BigQuery TIMESTAMP's precision
 
 
 @dataclass
@@ -43,9 +49,12 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
     """Publish every bill in Postgres, a page at a time. A payload that does not read as a bill is
     named and skipped, so one damaged row does not hold back the rest. Raises if the warehouse refuses one."""
     done, after = Republished(), "00000000-0000-0000-0000-000000000000"
-    while rows := await pool.fetch(_PAGE, after, batch):
+    while page := [str(row["id"]) for row in await pool.fetch(_PAGE, after, batch)]:
+        # The warehouse is read before Postgres, so a version stored meanwhile is the one written
+        # here, and a version stored after this read is dated later than anything written here.
+        held = await asyncio.to_thread(sink.latest_dates, page)
         bills = []
-        for row in rows:
+        for row in await pool.fetch(_BILLS, page):
             try:
                 bill = NormalizedBill.model_validate(row["payload"])
             except ValidationError:
@@ -58,15 +67,19 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
                     customer_id=row["customer_id"],
                     utility_account_id=row["utility_account_id"],
                     bill=bill,
-                    created_at=row["stored_at"],
+                    created_at=_dated(row["stored_at"], held.get(str(row["id"]))),
                 )
             )
         refused = await asyncio.to_thread(sink.publish_bills, bills) if bills else {}
         if refused:
             raise RuntimeError(f"the warehouse refused {len(refused)} bills: {'; '.join(refused.values())}")
         done.published += len(bills)
-        after = str(rows[-1]["id"])
+        after = page[-1]
     return done
+
+
+def _dated(stored_at: datetime, newest_held: datetime | None) -> datetime:
+    return stored_at if newest_held is None else max(stored_at, newest_held + _AFTER)
 
 
 async def _main() -> int:

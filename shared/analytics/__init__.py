@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from shared.analytics.bigquery import BQ_TIMEOUT, INSERT_CHUNK_ROWS, INSERT_RETRY, INSERT_TIMEOUT, BigQuerySink
@@ -142,6 +142,10 @@ class AnalyticsSink(Protocol):
 
     def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
         """Write many bills at once; returns bill id → why its rows were refused, raises on an outage."""
+        ...
+
+    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
+        """The ``created_at`` of the newest row held for each bill (bills with none are left out)."""
         ...
 
     def rollup(self, window_start: date, window_end: date) -> int:

@@ -14,6 +14,7 @@ from google.cloud import bigquery
 from shared.analytics.rows import CHILDREN_FIRST, bill_rows, raise_refused
 from shared.analytics.schema import TABLES, VIEWS, AnalyticsBill, Column, MonthlyTotal, TableSpec, added_columns
 from shared.analytics.sql import (
+    LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
     ROLLUP_COUNT_SQL,
     ROLLUP_REACH_SQL,
@@ -166,6 +167,10 @@ class BigQuerySink:
                 break
         return refused
 
+    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
+        rows = self._run(render_sql(LATEST_DATES_SQL, self._ref), {"bill_ids": list(bill_ids)})
+        return {row["bill_id"]: row["created_at"].astimezone(UTC) for row in rows}
+
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
         reach = self._run(render_sql(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
@@ -181,7 +186,7 @@ class BigQuerySink:
         return [monthly_total_of(dict(r.items())) for r in rows]
 
     def _run(
-        self, sql: str, params: Mapping[str, int | date] | None = None, *, budget: float | None = None
+        self, sql: str, params: Mapping[str, int | date | list[str]] | None = None, *, budget: float | None = None
     ) -> list[bigquery.Row]:
         """``budget``: seconds for the whole query, retries included (None: the client's long defaults,
         for the rollup and schema statements, which run in the background)."""
@@ -195,7 +200,11 @@ class BigQuerySink:
         return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
 
 
-def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
+def _bq_param(
+    name: str, value: int | date | list[str]
+) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    if isinstance(value, list):
+        return bigquery.ArrayQueryParameter(name, "STRING", value)
     type_ = "INT64" if isinstance(value, int) else "DATE"
     return bigquery.ScalarQueryParameter(name, type_, value)
 

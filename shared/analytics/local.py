@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from shared.analytics.rows import CHILDREN_FIRST, bill_rows, raise_refused
 from shared.analytics.schema import TABLES, VIEWS, AnalyticsBill, MonthlyTotal, added_columns
 from shared.analytics.sql import (
+    LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
     ROLLUP_COUNT_SQL,
     ROLLUP_REACH_SQL,
@@ -86,6 +87,11 @@ class LocalAnalyticsSink:
                     conn.executemany(sql, [[_duckdb_value(r[n]) for n in names] for r in batch])
             conn.execute("COMMIT")
         return {}
+
+    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
+        with self._connect() as conn:
+            found = conn.execute(_duckdb_sql(render_sql(LATEST_DATES_SQL, str)), {"bill_ids": list(bill_ids)})
+            return {bill_id: created_at.astimezone(UTC) for bill_id, created_at in found.fetchall()}
 
     def rollup(self, window_start: date, window_end: date) -> int:
         with self._connect() as conn:

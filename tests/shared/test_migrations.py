@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from shared.db import create_pool, migrate, migration_files
+from shared.db import _MIGRATION_LOCK_ID, create_pool, migrate, migration_files
 from shared.settings import Settings
 
 
@@ -31,4 +31,27 @@ async def test_processes_migrating_an_empty_database_at_once_all_start(pg_url: s
             assert sorted(v for process in applied for v in process) == every, "each migration applied once"
             assert [row["version"] for row in versions] == every
     finally:
+        await admin.close()
+
+
+async def test_a_process_waiting_for_a_long_migration_is_not_cut_off_by_the_statement_timeout(pg_url: str) -> None:
+    """The pool's per-statement timeout (30 s, 1 s here) must not cancel the wait for the lock
+    or a migration that rewrites a large table."""
+    admin = await asyncpg.connect(pg_url)
+    name = f"migrate_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f"CREATE DATABASE {name}")
+    dsn = urlsplit(pg_url)._replace(path=f"/{name}").geturl()
+    holder = await asyncpg.connect(dsn)  # advisory locks are per database
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1, command_timeout=1)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
+        waiting = asyncio.create_task(migrate(pool))
+        await asyncio.sleep(2.5)  # another process migrating for longer than the statement timeout
+        assert not waiting.done(), waiting
+        await holder.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
+        assert await asyncio.wait_for(waiting, 60) == [path.stem for path in migration_files()]
+    finally:
+        await pool.close()
+        await holder.close()
+        await admin.execute(f"DROP DATABASE {name}")
         await admin.close()

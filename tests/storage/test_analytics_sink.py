@@ -117,6 +117,20 @@ def test_a_correction_replaces_the_bill_and_its_line_items(sink: AnalyticsSink) 
     assert query(sink, "SELECT COUNT(*) AS n FROM {bill_line_items_latest}")[0]["n"] == 1
 
 
+def test_latest_dates_are_each_bills_newest_row(sink: AnalyticsSink) -> None:
+    first = published(electric_bill())
+    sink.publish_bill(first)
+    later = first.created_at + timedelta(hours=1, microseconds=7)
+    sink.publish_bill(first.model_copy(update={"created_at": later}))
+    other = published(electric_bill(), created_at=first.created_at - timedelta(days=1))
+    sink.publish_bill(other)
+
+    assert sink.latest_dates([first.bill_id, other.bill_id, str(uuid.uuid4())]) == {
+        first.bill_id: later,
+        other.bill_id: other.created_at,
+    }
+
+
 def rollup_table(sink: AnalyticsSink) -> list[dict[str, Any]]:
     return query(sink, "SELECT * FROM {monthly_account_rollup} ORDER BY customer_id, utility_account_id, month")
 
@@ -449,7 +463,16 @@ async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
             bill=gas,
         ),
     )
-    old_shape = published(gas, bill_id=stored.bill_id, customer_id=account["customer_id"], account=account["id"])
+    # Releases before 146b5de dated a row when its publish started, after Postgres stored the bill.
+    assert stored.stored_at is not None
+    publish_started = stored.stored_at + timedelta(seconds=3)
+    old_shape = published(
+        gas,
+        bill_id=stored.bill_id,
+        customer_id=account["customer_id"],
+        account=account["id"],
+        created_at=publish_started,
+    )
     bq_sink.publish_bill(old_shape)
     query(bq_sink, "UPDATE {normalized_bills} SET gas_ccf = NULL, current_charges = NULL WHERE TRUE")  # as before
 
@@ -465,8 +488,8 @@ async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
         "{}",
     )
     try:
-        first = await republish(resources.pool, bq_sink, batch=7)
-        again = await republish(resources.pool, bq_sink, batch=7)  # the view still holds one row per bill
+        first = await republish(resources.pool, bq_sink, batch=50)
+        again = await republish(resources.pool, bq_sink, batch=50)  # the view still holds one row per bill
     finally:
         await resources.pool.execute("DELETE FROM bills WHERE id = $1", damaged)
     assert first.published >= 1 and again.published == first.published
