@@ -64,9 +64,16 @@ class BillActivities:
                 return PersistOutcome(
                     bill_id=str(mine["id"]), revised_job=str(revised) if revised else None, stored_at=mine["stored_at"]
                 )
+            replaced = await conn.fetchrow(
+                "SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond') AS stored_at"
+                " FROM bill_revisions WHERE job_id = $1",
+                request.job_id,
+            )
+            if replaced is not None:  # stored by an earlier try, then replaced by a re-issue: still stored
+                return PersistOutcome(bill_id=str(replaced["bill_id"]), stored_at=replaced["stored_at"])
             existing = await conn.fetchrow(
-                """
-                SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file FROM bills
+                f"""
+                SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, {STORED_AT} FROM bills
                  WHERE utility_account_id = $1
                    AND (content_sha256 = $2
                         OR (account_key IS NOT DISTINCT FROM account_key($3)
@@ -83,14 +90,15 @@ class BillActivities:
             )
             if existing is not None and _reissued(existing, bill.statement_date):
                 await conn.execute(
-                    "INSERT INTO bill_revisions (bill_id, job_id, replaced_by_job, content_sha256, source, payload)"
-                    " SELECT id, job_id, $2, content_sha256, source, payload FROM bills WHERE id = $1",
+                    "INSERT INTO bill_revisions"
+                    " (bill_id, job_id, replaced_by_job, content_sha256, source, payload, stored_at)"
+                    f" SELECT id, job_id, $2, content_sha256, source, payload, {STORED_AT} FROM bills WHERE id = $1",
                     existing["id"],
                     request.job_id,
                 )
                 await conn.execute("DELETE FROM bills WHERE id = $1", existing["id"])  # its children go with it
                 stored_at = await _write_bill(
-                    conn, request, bill_id=str(existing["id"]), created_at=existing["created_at"]
+                    conn, request, bill_id=str(existing["id"]), revises=(existing["created_at"], existing["stored_at"])
                 )
                 logger.info(
                     "bill revised by a re-issued statement",
@@ -103,7 +111,7 @@ class BillActivities:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
                 return PersistOutcome(bill_id=str(existing["id"]), duplicate_of_job=str(existing["job_id"]))
             bill_id = bill_id_for(request.job_id)
-            stored_at = await _write_bill(conn, request, bill_id=bill_id, created_at=None)
+            stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
         return PersistOutcome(bill_id=bill_id, stored_at=stored_at)
 
@@ -122,11 +130,18 @@ def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:
 
 
 async def _write_bill(
-    conn: asyncpg.Connection, request: PersistRequest, *, bill_id: str, created_at: datetime | None
+    conn: asyncpg.Connection,
+    request: PersistRequest,
+    *,
+    bill_id: str,
+    revises: tuple[datetime, datetime] | None,
 ) -> datetime:
-    """The bill's row and children; ``created_at`` (a revision keeps its first) else now.
+    """The bill's row and children. A revision keeps the first ``created_at`` of the bill it
+    ``revises`` and is dated after that bill's stored time.
 
-    Returns when this version was stored, its place in line in the warehouse."""
+    Returns when this version was stored, its place in line in the warehouse. That is the clock
+    once the account's lock is held, not ``now()`` (the transaction's start): a transaction that
+    began first but waited for the lock would date its version before the one it replaces."""
     bill = request.bill
     stored_at: datetime = await conn.fetchval(
         """
@@ -135,7 +150,9 @@ async def _write_bill(
                            total_amount, previous_balance, payments_received, current_charges,
                            content_sha256, source, payload, created_at, revised_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                COALESCE($19, now()), CASE WHEN $19::timestamptz IS NOT NULL THEN now() END)
+                COALESCE($19, clock_timestamp()),
+                CASE WHEN $19::timestamptz IS NOT NULL
+                     THEN GREATEST(clock_timestamp(), $20::timestamptz + interval '1 microsecond') END)
         RETURNING COALESCE(revised_at, created_at)
         """,
         bill_id,
@@ -156,7 +173,7 @@ async def _write_bill(
         request.artifact.sha256,
         request.source,
         bill.model_dump(mode="json"),
-        created_at,
+        *(revises or (None, None)),
     )
     await conn.executemany(
         "INSERT INTO bill_line_items (bill_id, position, description, category, amount, commodity)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from datetime import date
@@ -17,7 +18,7 @@ from google.cloud import bigquery, storage
 from temporalio.testing import ActivityEnvironment
 
 from activities.analytics import AnalyticsActivities
-from activities.bills import BillActivities
+from activities.bills import BillActivities, _write_bill, bill_id_for
 from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
@@ -126,6 +127,79 @@ async def persist_as_a_new_job(
         bill=bill,
     )
     return await ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, request)
+
+
+def february_statement(number: str, statement: date, total: str) -> NormalizedBill:
+    return NormalizedBill(
+        account_number=number,
+        statement_date=statement,
+        bill_period_start=date(2026, 2, 1),
+        bill_period_end=date(2026, 2, 28),
+        total_amount=Decimal(total),
+    )
+
+
+async def persist_request(
+    resources: Resources, account: dict[str, Any], bill: NormalizedBill, sha: str
+) -> PersistRequest:
+    job_id = await insert_job(resources.pool, account, status="RUNNING")
+    return PersistRequest(
+        job_id=job_id,
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        artifact=ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="text/plain"),
+        bill=bill,
+    )
+
+
+async def test_a_persist_retried_after_a_reissue_replaced_its_bill_is_still_stored(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The first try committed, its answer was lost, and a re-issue replaced the bill before the retry:
+    the job stored a bill (not a DUPLICATE of the job that revised it), dated before the re-issue."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    persist = BillActivities(resources.pool).persist_bill
+    original = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 5), "60.00"), "1" * 64
+    )
+    first_try = await ActivityEnvironment().run(persist, original)
+    reissue = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "2" * 64
+    )
+    revised = await ActivityEnvironment().run(persist, reissue)
+
+    retry = await ActivityEnvironment().run(persist, original)
+    assert retry.duplicate_of_job is None and retry.bill_id == first_try.bill_id
+    assert retry.stored_at == first_try.stored_at
+    assert revised.stored_at is not None and retry.stored_at is not None and retry.stored_at < revised.stored_at
+
+
+async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bill_it_replaces(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """``now()`` is the transaction's start: a re-issue that began first but got the account's lock after
+    the original was stored was dated before it, and the warehouse kept the original for good."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    original = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 5), "60.00"), "3" * 64
+    )
+    reissue = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "4" * 64
+    )
+    async with resources.pool.acquire() as holder:
+        await holder.execute("SELECT pg_advisory_lock($1)", account["id"])  # the original's persist, say
+        persisting = asyncio.create_task(
+            ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, reissue)
+        )
+        await asyncio.sleep(0.5)  # the re-issue's transaction has begun and waits for the lock
+        async with holder.transaction():
+            original_at = await _write_bill(holder, original, bill_id=bill_id_for(original.job_id), revises=None)
+        await holder.execute("SELECT pg_advisory_unlock($1)", account["id"])
+        revised = await asyncio.wait_for(persisting, 30)
+    assert revised.revised_job == original.job_id
+    assert revised.stored_at is not None and revised.stored_at > original_at
 
 
 async def open_task_of_a_running_job(
