@@ -44,7 +44,7 @@ class ReviewActivities:
             if status is None or JobStatus(status).is_terminal:
                 logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
-            await conn.execute(
+            opened = await conn.execute(
                 """
                 INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision)
                 VALUES ($1, $2, $3, $4, $5, $6)
@@ -60,6 +60,11 @@ class ReviewActivities:
                 task.artifact_uri,
                 task.revision,
             )
+            if opened == "INSERT 0 0":  # the task is closed (decided): the job runs on, not back to review
+                logger.info(
+                    "review task closed: not reopened", extra={"job_id": task.job_id, "step": "open_review_task"}
+                )
+                return
             await conn.execute(
                 "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now()"
                 " WHERE id = $1 AND status IN ('PENDING', 'RUNNING', 'NEEDS_REVIEW')",

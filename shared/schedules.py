@@ -42,13 +42,18 @@ def rollup_schedule(*, task_queue: str, every: timedelta, window_days: int = 62)
 async def ensure_rollup_schedule(
     client: Client, *, task_queue: str, every: timedelta = timedelta(hours=1), window_days: int = 62
 ) -> None:
-    """Create the ``analytics-rollup`` schedule, or replace its spec and action if it exists (idempotent)."""
+    """Create the ``analytics-rollup`` schedule, or replace its spec, action and policy if it exists (idempotent).
+
+    Its state stays as an operator left it: every worker start calls this, and a schedule paused
+    (with a note saying why) must stay paused through a deploy."""
     schedule = rollup_schedule(task_queue=task_queue, every=every, window_days=window_days)
     try:
         await client.create_schedule(ROLLUP_SCHEDULE_ID, schedule)
     except ScheduleAlreadyRunningError:
 
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
+        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            kept = current.description.schedule
+            kept.spec, kept.action, kept.policy = schedule.spec, schedule.action, schedule.policy
+            return ScheduleUpdate(schedule=kept)
 
         await client.get_schedule_handle(ROLLUP_SCHEDULE_ID).update(replace)

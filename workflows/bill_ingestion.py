@@ -110,6 +110,9 @@ class BillIngestionWorkflow:
         self._approval_unchecked = False
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
+        self._closing = False
+        """Set when the job is being failed or cancelled: no decision is taken any more, even while
+        the review task is still being closed (the status still reads NEEDS_REVIEW then)."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -162,7 +165,7 @@ class BillIngestionWorkflow:
             raise ApplicationError(message, *details, type=error_type)
 
     def _awaiting_review(self) -> bool:
-        return self._status is JobStatus.NEEDS_REVIEW and self._decision is None
+        return self._status is JobStatus.NEEDS_REVIEW and self._decision is None and not self._closing
 
     def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """The validator's question (no replay runs it, so it may ask what older runs did not)."""
@@ -564,6 +567,7 @@ class BillIngestionWorkflow:
                 job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
             ),
             start_to_close_timeout=policies.DATABASE.start_to_close,
+            schedule_to_close_timeout=policies.DATABASE.schedule_to_close,
             retry_policy=policies.DATABASE.retry,
             summary="mark_job_finished",
         )
@@ -576,6 +580,7 @@ class BillIngestionWorkflow:
         return result
 
     async def _record_cancellation(self, request: IngestionRequest) -> None:
+        self._closing = True
         if self._revision is not None and self._status is JobStatus.NEEDS_REVIEW:
             await self._step(
                 "cancel_review",
@@ -585,11 +590,14 @@ class BillIngestionWorkflow:
             )
             workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED)])
         await self._finish(
-            IngestionResult(job_id=request.job_id, status=JobStatus.CANCELED, error="cancelled by request")
+            IngestionResult(
+                job_id=request.job_id, status=JobStatus.CANCELED, error="cancelled by request", reasons=self._reasons
+            )
         )
 
     async def _fail(self, request: IngestionRequest, err: FailureError) -> IngestionResult:
         """A step failed for good: record FAILED with the root cause, then fail the workflow."""
+        self._closing = True
         cause: BaseException = err
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause

@@ -34,8 +34,12 @@ def _retry(initial: float, maximum: float, attempts: int, backoff: float = 2.0) 
     )
 
 
-# Bookkeeping in Postgres: must outlive a database restart (about 2 minutes of retries).
-DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 10, 15))
+# Bookkeeping in Postgres: must outlive a database restart, failover or maintenance window. Every
+# step is idempotent, and giving up costs more than waiting: a persist that committed but lost its
+# answer would end FAILED with the bill stored and never published (the same file again is a
+# DUPLICATE), and a finished job's last step would record a stored and published bill as FAILED.
+# So no attempt limit, for up to an hour (the job RUNNING, its last failure in the Web UI).
+DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 30, 0), schedule_to_close=timedelta(hours=1))
 # Fetch reads Postgres too, so it outlives a database restart; a provider portal that has no bill
 # yet gives up after MAX_NO_BILL_ATTEMPTS (activities/fetching.py), then the job fails.
 FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
@@ -58,7 +62,7 @@ VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 ANALYTICS = ActivityPolicy(timedelta(minutes=2), _retry(1, 60, 0), schedule_to_close=timedelta(hours=24))
 # Review escalation: marks the task escalated in Postgres, then notifies. A failure fails the
 # job, so it must outlive a database restart like the bookkeeping steps.
-NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(0.5, 10, 15))
+NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(0.5, 30, 0), schedule_to_close=timedelta(hours=1))
 # A warehouse MERGE over two months may queue for slots: minutes, not seconds. The next
 # scheduled run recomputes the same window, so a few attempts are enough.
 ROLLUP = ActivityPolicy(timedelta(minutes=10), _retry(5, 120, 5))

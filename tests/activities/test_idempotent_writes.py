@@ -236,6 +236,27 @@ async def test_a_late_open_review_task_leaves_a_cancelled_job_and_its_closed_tas
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "CANCELED"
 
 
+async def test_a_late_open_review_task_leaves_a_decided_job_running(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """An attempt that timed out but commits after the decision was recorded must not put the job, now
+    persisting and publishing, back to NEEDS_REVIEW (for hours, if the warehouse is down)."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    decision = ReviewDecision(action=ReviewAction.APPROVE, revision="r1", reviewer="quick")
+    await env.run(
+        review.record_review_decision, ReviewAudit(job_id=opening.job_id, decision=decision, before=None, revision="r1")
+    )
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", opening.job_id) == "RUNNING"
+
+    await env.run(review.open_review_task, opening)  # the first attempt commits late
+
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", opening.job_id) == "RUNNING"
+    assert await pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", opening.job_id) == "DONE"
+
+
 async def test_a_late_open_review_task_puts_no_task_in_the_queue_of_a_job_that_ended_before_it(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:

@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatusUpdate, PublishRequest
-from shared.review import ReviewDecision, ReviewTaskOpen
+from shared.review import ReviewDecision, ReviewTaskOpen, ReviewTaskUpdate
 from tests.review.support import (
     OwnQueue,
     activity_names,
@@ -31,6 +31,7 @@ from tests.review.support import (
     real_activity,
     replacing,
     result_of,
+    wait_for_job,
     wait_until,
 )
 from worker.resources import Resources
@@ -184,3 +185,37 @@ async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
 
 async def _listed(client: Client, query: str) -> bool | None:
     return True if [w async for w in client.list_workflows(query)] else None
+
+
+async def test_a_decision_sent_while_the_job_is_being_cancelled_is_refused(
+    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """While its review task is being closed the job still reads NEEDS_REVIEW, but no decision can
+    apply any more: it is refused (409), not accepted and then answered CANCELED. The cancelled job
+    keeps the reasons it went to review for."""
+    settings = own_queue.settings()
+    closing, release = asyncio.Event(), asyncio.Event()
+    real_close = real_activity(resources, settings, "close_review_task")
+
+    @activity.defn(name="close_review_task")
+    async def hold_close(update: ReviewTaskUpdate) -> None:
+        closing.set()
+        await release.wait()
+        await real_close(update)
+
+    activities = replacing(resources, settings, {"close_review_task": hold_close})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        job_id = job_id_of(handle)
+        try:
+            revision = await awaiting_review(handle)
+            reasons = (await handle.query(BillIngestionWorkflow.progress)).reasons
+            await handle.cancel()
+            await asyncio.wait_for(closing.wait(), timeout=30)
+            assert (await handle.query(BillIngestionWorkflow.progress)).review_revision is None
+            late = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
+            assert late.status_code == 409, late.text
+        finally:
+            release.set()
+        job = await wait_for_job(resources.pool, job_id, {"CANCELED"})
+    assert reasons and job["reasons"] == reasons
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0

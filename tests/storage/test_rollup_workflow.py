@@ -85,3 +85,18 @@ async def test_schedule_is_created_then_updated_in_place(env: WorkflowEnvironmen
         assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=30)]
     finally:
         await handle.delete()
+
+
+async def test_a_paused_schedule_stays_paused_when_a_worker_starts(env: WorkflowEnvironment) -> None:
+    """Every worker start ensures the schedule: a pause an operator explained must survive a deploy."""
+    await ensure_rollup_schedule(env.client, task_queue="q-one")
+    handle = env.client.get_schedule_handle(ROLLUP_SCHEDULE_ID)
+    try:
+        await handle.pause(note="warehouse migration: do not run")
+        await ensure_rollup_schedule(env.client, task_queue="q-two", every=timedelta(minutes=30))
+        described = await handle.describe()
+        assert described.schedule.state.paused
+        assert described.schedule.state.note == "warehouse migration: do not run"
+        assert [i.every for i in described.schedule.spec.intervals] == [timedelta(minutes=30)]
+    finally:
+        await handle.delete()
