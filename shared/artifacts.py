@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import tempfile
@@ -35,6 +36,8 @@ from google.cloud.storage.exceptions import InvalidResponse
 from shared.emulator import emulator_client_options, emulator_endpoint
 from shared.models import ArtifactRef
 from shared.settings import ArtifactStoreKind, Settings
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 SHA256_KEY = "sha256"
@@ -119,8 +122,17 @@ class GcsArtifactStore:
         return self._bucket_name
 
     def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing. A service account with object roles only (no
+        ``storage.buckets.get``) is told 403: the bucket is then taken to exist, as it must for
+        such an account, and its first write says otherwise if it does not."""
         with _translate_errors():
-            if self._client.lookup_bucket(self._bucket_name, timeout=GCS_TIMEOUT) is not None:
+            try:
+                if self._client.lookup_bucket(self._bucket_name, timeout=GCS_TIMEOUT) is not None:
+                    return
+            except gexc.Forbidden:
+                logger.warning(
+                    "no permission to look up the bucket: taking it to exist", extra={"bucket": self._bucket_name}
+                )
                 return
             with suppress(gexc.Conflict):  # created concurrently by another process
                 self._client.create_bucket(self._bucket_name, timeout=GCS_TIMEOUT)

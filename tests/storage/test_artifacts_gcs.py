@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from shared.artifacts import (
 )
 from shared.models import ArtifactRef
 from stack.emulators import GcsEmulator
+from tests.fakes.local_server import LocalFake, answer_json
 from workflows.policies import NON_RETRYABLE
 
 META = {"job_id": "job-1", "provider": "pge"}
@@ -124,3 +126,19 @@ def test_outage_raises_a_retryable_error_and_a_later_call_succeeds(tmp_path: Pat
         during = put(store, b"written during the outage")
         assert store.read(during.uri) == b"written during the outage"
         assert store.read(before.uri) == b"stored before the outage"
+
+
+class _NoBucketPermission(BaseHTTPRequestHandler):
+    """GCS for a service account with object roles only: bucket metadata is 403."""
+
+    def do_GET(self) -> None:
+        answer_json(self, 403, {"error": {"code": 403, "message": "caller lacks storage.buckets.get"}})
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_bucket_the_account_may_not_look_up_is_taken_to_exist() -> None:
+    """Least privilege (Storage Object Admin) cannot read bucket metadata: start-up must not crash on it."""
+    with LocalFake(_NoBucketPermission, name="gcs-403") as fake:
+        GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url).ensure_bucket()
