@@ -14,7 +14,6 @@ from typing import Literal
 
 from PIL import Image
 from pypdf import PageObject, PdfReader
-from pypdf.errors import PyPdfError
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +144,10 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
         return [_page_text(page) for page in reader.pages]
     except DocumentRejected:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as error:
-        # pypdf signals broken structure with a spread of exception types.
+    except Exception as error:
+        # pypdf signals broken structure with a spread of exception types, NotImplementedError
+        # (an unsupported filter) and RecursionError (nested arrays) among them; the same bytes
+        # fail the same way every time, so none of them may reach Temporal as a retryable error.
         raise DocumentRejected("corrupt_file", type(error).__name__) from error
 
 

@@ -1,8 +1,9 @@
 """Which extractor reads a document: rules, Gemini, or rules checked against Gemini.
 
-``EXTRACTOR=auto`` trusts the rules alone only when a provider template matched and the
-bill verifies; otherwise Gemini (when configured) reads it, and a disagreement with the
-rules on a core field sends the bill to review.
+``EXTRACTOR=auto`` trusts the rules alone only when the text has a provider template's
+keywords (the account's provider hint alone is a guess) and the bill verifies; otherwise
+Gemini (when configured) reads it, and a disagreement with the rules on a core field sends
+the bill to review.
 """
 
 from __future__ import annotations
@@ -39,37 +40,34 @@ def extract(document: Document, *, provider_hint: Provider | None, settings: Set
     model) when Gemini is needed, so Temporal retries."""
     mode = settings.extractor
     if mode is ExtractorMode.RULES or not settings.gemini_configured:
-        result = _rules(document, provider_hint)
+        result, _ = _rules(document, provider_hint)
         if mode is ExtractorMode.GEMINI:
             result.reasons.append("gemini_not_configured")
         return result
     if mode is ExtractorMode.GEMINI or not document.has_text_layer:
         return _gemini(document, provider_hint, settings, rules=None)
-    rules = _rules(document, provider_hint)
-    if _trusted(rules, document):
+    rules, template_matched = _rules(document, provider_hint)
+    if template_matched and _trusted(rules, document):
         return rules
     return _gemini(document, provider_hint, settings, rules=rules)
 
 
-def _rules(document: Document, hint: Provider | None) -> Extraction:
+def _rules(document: Document, hint: Provider | None) -> tuple[Extraction, bool]:
+    """The rules' reading, and whether the text matched its template's keywords (not just the hint)."""
     if not document.has_text_layer:
-        return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count)
+        return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count), False
     result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
-    return Extraction(
+    extraction = Extraction(
         bill=result.bill,
         reasons=result.reasons,
         extractor=result.extractor,
         pages=document.page_count,
     )
+    return extraction, result.template_matched
 
 
 def _trusted(rules: Extraction, document: Document) -> bool:
-    return (
-        rules.bill is not None
-        and rules.bill.provider is not None
-        and not rules.reasons
-        and not check_bill(rules.bill, text=document.text)
-    )
+    return rules.bill is not None and not rules.reasons and not check_bill(rules.bill, text=document.text)
 
 
 def _gemini(document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None) -> Extraction:

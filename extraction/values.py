@@ -54,16 +54,17 @@ DATE_RE = re.compile(
 
 MONEY_RE = re.compile(
     r"""
-    (?<![\w.,$-])
+    (?<![\w,$\-\u2212])
+    (?<!\d\.)  # a dot after a digit joins numbers ("1.2.34"); a dot leader ("Total.....$160.09") does not
     (?P<open>\(\s*)?
-    (?P<minus>-\s*)?
+    (?P<minus>[-\u2212]\s*)?  # U+2212 too: typeset PDFs print it for credits
     (?P<usd>\$\s*)?
-    (?P<minus2>-\s*)?
+    (?P<minus2>[-\u2212]\s*)?
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
     (?![\d%,]|\.\d)
     (?P<close>\s*\))?
-    (?P<cr>\s*CR\b)?
-    (?P<trail>-(?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
+    (?P<cr>[ \t]*(?i:cr|credit)\b(?![ \t]\w))?  # "20.00 CR", "20.00 cr", "20.00 CREDIT"; not "Credit Balance"
+    (?P<trail>[-\u2212](?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
     """,
     re.VERBOSE,
 )

@@ -89,7 +89,7 @@ _COMMODITIES = {
 _CATEGORIES = frozenset(c.value for c in LineItemCategory)
 _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "€": "EUR", "£": "GBP"}
 """Symbols the model may write despite being asked for ISO 4217 codes; a bare "$" is the US dollar."""
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d{1,2})?")
+_PLAIN_NUMBER = re.compile(r"[-\u2212]?\d+(?:\.\d{1,2})?")  # U+2212: the model copies a typeset minus
 
 
 def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
@@ -144,7 +144,7 @@ def _money(value: str | None) -> Decimal | None:
     text = (value or "").strip()
     parsed = parse_money(text)
     if parsed is None and _PLAIN_NUMBER.fullmatch(text):
-        parsed = Decimal(text)
+        parsed = Decimal(text.replace("\u2212", "-"))
     if parsed is None:
         raise MalformedModelOutput(f"not an amount: {value!r}")
     return parsed

@@ -51,18 +51,21 @@ class RuleResult:
     bill: NormalizedBill | None
     reasons: list[str] = field(default_factory=list)
     extractor: str = "rules:generic"
+    template_matched: bool = False
+    """The text has the template's keywords: only then may its reading be trusted without Gemini."""
 
 
 def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) -> RuleResult:
     """Read a bill from its text pages; never raises on odd text, says why instead."""
     lines = to_lines(pages)
     text = "\n".join(line.text for line in lines)
-    template, clash = select_template(text, provider_hint)
+    choice = select_template(text, provider_hint)
+    template = choice.template
     name = f"rules:{template.provider.value}" if template else "rules:generic"
     labels, stop, charges_end = _vocabulary(template.provider if template else None)
 
     values: dict[str, Any] = {}
-    reasons: list[str] = ["provider_mismatch"] if clash else []
+    reasons: list[str] = ["provider_mismatch"] if choice.clash else []
     for key, take in _TAKERS.items():
         candidates: list[Candidate[Any]] = find_candidates(lines, labels[key], take, stop=stop)
         value, conflict = choose(candidates)
@@ -93,7 +96,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         bill = NormalizedBill(
             currency=foreign[0] if len(foreign) == 1 else "USD",
             provider=template.provider if template else None,
-            provider_name=template.name if template else _letterhead(lines),
+            provider_name=template.name if choice.matched and template else _letterhead(lines),
             bill_period_start=period[0] if period else None,
             bill_period_end=period[1] if period else None,
             payments_received=abs(payments) if isinstance(payments, Decimal) else None,
@@ -106,7 +109,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
-    return RuleResult(bill, reasons, name)
+    return RuleResult(bill, reasons, name, template_matched=choice.matched)
 
 
 def _foreign_currencies(text: str) -> list[str]:

@@ -88,12 +88,21 @@ TEMPLATES: tuple[Template, ...] = (
 BY_PROVIDER: dict[Provider, Template] = {t.provider: t for t in TEMPLATES}
 
 
-def select_template(text: str, hint: Provider | None) -> tuple[Template | None, bool]:
-    """The template whose keywords the text has (else the hint's), and whether they clash."""
+@dataclass(frozen=True)
+class TemplateChoice:
+    """The template to read with; ``matched`` only when the text has its keywords (a hint alone is a guess)."""
+
+    template: Template | None
+    matched: bool = False
+    clash: bool = False
+
+
+def select_template(text: str, hint: Provider | None) -> TemplateChoice:
+    """The template whose keywords the text has, else the hint's (unmatched), and whether they clash."""
     matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text)]
     if len(matched) == 1:
         template = matched[0]
-        return template, hint is not None and hint is not template.provider
+        return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)
     if hint is not None and hint in BY_PROVIDER:
-        return BY_PROVIDER[hint], False
-    return None, False
+        return TemplateChoice(BY_PROVIDER[hint])
+    return TemplateChoice(None)

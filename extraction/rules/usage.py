@@ -1,7 +1,8 @@
 """Usage readings: a quantity with a unit, labelled as usage on its line or in its column.
 
 Rate lines ("512 kWh @ $0.12") and tier lines name quantities too; only lines that say
-usage (or sit under a "Usage" column) count, and "total" wordings win.
+usage (or sit under a "Usage" column) count, and "total" wordings win. Last year's usage,
+averages and unit notes ("Usage (1,000 gal)", "1 CCF = 748 gallons") are never the reading.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from extraction.rules.layout import Line, cells
+from extraction.rules.layout import Cell, Line, cells
 from extraction.values import UNIT_RE, normalize_unit, signed_quantity, take_account_number
 from shared.bill import Commodity, UsageReading, UsageUnit
 
@@ -19,6 +20,15 @@ _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|billed|units"
 _RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:kwh|therm|ccf|gal)", re.IGNORECASE)
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
+_OTHER_PERIOD = re.compile(
+    r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
+    r"|average|avg|daily|per\s+day|history)\b",
+    re.IGNORECASE,
+)
+_SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
+_CONVERSION = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
+_POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
+_LAST_FIGURE = re.compile(r"\d(?=\D*$)")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
 _BY_UNIT = {
     UsageUnit.KWH: Commodity.ELECTRICITY,
@@ -53,7 +63,9 @@ def read_usage(
     for index, line in enumerate(lines):
         for match in UNIT_RE.finditer(line.text):
             cell = next((c for c in cells(line.text) if c.start <= match.start() < c.end), None)
-            if cell is None or _RATE.search(cell.text):
+            if cell is None or _RATE.search(cell.text) or _unit_scale(line.text, match):
+                continue
+            if _OTHER_PERIOD.search(_wording(line.text, match, cell)):
                 continue
             priority = _priority(lines, index, match.start(), labels, total)
             if priority is None:
@@ -71,10 +83,28 @@ def read_usage(
         if not mine:
             continue
         best = min(mine, key=lambda s: (s.priority, s.line))
-        conflict |= any(s.quantity != best.quantity for s in mine if s.priority == best.priority)
+        conflict |= any(s.quantity != best.quantity for s in mine)  # a "total" line may be another period's
         meter = _meter_near(lines, best.line)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _unit_scale(text: str, match: re.Match[str]) -> bool:
+    """ "Usage (1,000 gal)", "in 100 CCF", "1 CCF = 748 gallons": a unit or its size, not a reading."""
+    before = text[: match.start()]
+    if _CONVERSION.search(before):
+        return True
+    return _POWER_OF_TEN.fullmatch(match.group("q").replace(",", "")) is not None and _SCALE.search(before) is not None
+
+
+def _wording(text: str, match: re.Match[str], cell: Cell) -> str:
+    """The words around a figure: from the figure before it on the line, to the end of its cell.
+
+    Not the whole line: a grid row reads "Previous 22,495   Current 22,739   Total usage 244 kWh".
+    """
+    before = text[: match.start()]
+    figure = _LAST_FIGURE.search(before)
+    return before[figure.end() if figure else 0 :] + text[match.end() : cell.end]
 
 
 def _priority(
@@ -89,7 +119,7 @@ def _priority(
     for above in reversed(lines[max(0, index - 3) : index]):
         for cell in cells(above.text):
             if cell.start <= column < cell.end + 4 and labels.search(cell.text):
-                return 2
+                return None if _OTHER_PERIOD.search(cell.text) else 2
     return None
 
 

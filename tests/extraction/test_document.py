@@ -7,6 +7,8 @@ import io
 import pytest
 from fpdf import FPDF
 from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from eval import adversarial, render_image
 from eval.brands import KNOWN
@@ -14,6 +16,35 @@ from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
 from extraction.document import DocumentRejected, read_document, sniff_content_type, within_text_limits
 from shared.bill import Provider
+
+
+def _pdf_of_content(content: bytes) -> bytes:
+    """A one-page PDF in Helvetica whose content stream is ``content``, unchecked."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    fonts = DictionaryObject({NameObject("/F1"): font})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+    stream = DecodedStreamObject()
+    stream.set_data(content)
+    page.replace_contents(stream.flate_encode())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _pdf_with_unknown_filter() -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 5, "Amount due $10.00")
+    return bytes(pdf.output()).replace(b"/FlateDecode", b"/FooBaDecode")  # same length: the xref stays right
 
 
 def _png() -> bytes:
@@ -79,6 +110,21 @@ def test_rejections(data: bytes, reason: str) -> None:
     with pytest.raises(DocumentRejected) as caught:
         read_document(data)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (_pdf_with_unknown_filter(), "NotImplementedError"),
+        (_pdf_of_content(b"BT /F1 12 Tf 10 10 Td " + b"[" * 5000 + b"(x)" + b"]" * 5000 + b" TJ ET"), "RecursionError"),
+    ],
+    ids=["unsupported-filter", "deeply-nested-array"],
+)
+def test_any_pypdf_failure_is_a_corrupt_file(data: bytes, error: str) -> None:
+    """Untyped, these escaped as retryable errors: the job retried for 30 minutes, then failed."""
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(data)
+    assert (caught.value.reason, caught.value.detail) == ("corrupt_file", error)
 
 
 def test_page_limit() -> None:

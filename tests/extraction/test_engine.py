@@ -10,6 +10,7 @@ from eval import render_image
 from eval.brands import KNOWN
 from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
+from extraction.checks import check_bill
 from extraction.document import read_document
 from extraction.engine import disagree, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
@@ -49,6 +50,15 @@ def test_unknown_provider_is_confirmed_by_gemini(fake_gemini: FakeGemini, gemini
     assert result.extractor == "gemini" and result.reasons == []
     assert result.bill is not None and result.bill.total_amount == expected.total_amount
     assert fake_gemini.request_count == 1
+
+
+def test_a_hint_alone_does_not_make_the_rules_trusted(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    """The account's provider is a guess about this upload: without the template's keywords Gemini reads it too."""
+    read = extract_with_rules([PLAIN], provider_hint=Provider.SFPUC)
+    assert read.bill is not None and read.reasons == [] and check_bill(read.bill, text=PLAIN) == []
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    result = extract(read_document(PLAIN.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
+    assert result.extractor == "gemini" and fake_gemini.request_count == 1
 
 
 def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:

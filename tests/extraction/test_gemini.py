@@ -19,7 +19,7 @@ from extraction.gemini import (
     GeminiRejected,
     GeminiUnavailable,
 )
-from extraction.wire import MalformedModelOutput
+from extraction.wire import MalformedModelOutput, WireBill, to_bill
 from shared.bill import Commodity, Provider
 from shared.settings import Settings
 from tests.fakes.gemini import FakeGemini, bill_response, error_body
@@ -156,6 +156,13 @@ def test_net_metered_usage_keeps_its_sign(
     fake_gemini.push(200, bill_response(wire_fields(usage=usage)))
     bill = GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
     assert bill is not None and bill.usage[0].quantity == Decimal("-245")
+
+
+@pytest.mark.parametrize("amount", ["\u221245.20", "\u2212$45.20", "\u221245.2"])
+def test_a_credit_in_typeset_minus_is_an_amount(amount: str) -> None:
+    """The model copies the page's U+2212: a net-metering credit, not a malformed answer."""
+    bill = to_bill(WireBill(**wire_fields(total_amount=amount, current_charges=amount)), provider=None)
+    assert bill.total_amount == bill.current_charges == Decimal("-45.20")
 
 
 @pytest.mark.parametrize(

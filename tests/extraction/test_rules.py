@@ -14,7 +14,7 @@ from extraction.checks import check_bill
 from extraction.document import read_document
 from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
-from extraction.rules.templates import select_template
+from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
 from shared.bill import Commodity, Provider, UsageUnit
 
 CORE = (
@@ -174,6 +174,80 @@ def test_a_minus_after_another_dash_is_no_sign(dashes: str) -> None:
     assert check_bill(bill, text=text) == []
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        "Total usage last year: 312 gallons",
+        "Total usage, same period last year: 312 gallons",
+        "Total usage previous period: 312 gallons",
+        "Average daily usage: 41 gallons",
+        "Water used this period: 1,234 gallons   Last year: 1,100 gallons",
+    ],
+)
+def test_usage_of_another_period_is_not_the_reading(other: str) -> None:
+    """A "total usage" line about last year used to replace this period's reading, silently."""
+    result = extract_with_rules([PLAIN + f"\n{other}\n"], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+
+
+def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
+    """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
+    result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)
+    assert "conflicting_values:usage" in result.reasons
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Usage (1,000 gal)",
+        "Water usage in 1,000 gallons",
+        "Units billed (100 CCF)",
+        "Water usage: 5 units (1 unit = 748 gallons)",
+    ],
+)
+def test_a_unit_note_is_not_a_reading(heading: str) -> None:
+    """ "Usage (1,000 gal)" heads figures counted in thousands ("7.995"): 1,000 gallons is no reading,
+    nor is the 748 gallons a unit holds."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"{heading}\n7.995")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
+
+
+def test_a_net_metering_credit_in_typeset_minus_stays_negative() -> None:
+    """Typeset PDFs print U+2212; the credit was read as an amount to pay."""
+    result = extract_with_rules([PLAIN.replace("$1,234.50", "\u2212$45.20")], provider_hint=None)
+    assert result.bill is not None
+    assert result.bill.total_amount == result.bill.current_charges == Decimal("-45.20")
+
+
+DOT_LEADERS = """\
+NORTHWIND ELECTRIC
+Account Number: 5512-0091
+Statement Date: 01/05/2026
+Due Date: 01/26/2026
+Billing Period: 12/03/2025 - 01/02/2026
+
+Electric Charges
+Electric customer charge..........$17.80
+Electric energy charge............$142.29
+Total Current Charges.............$160.09
+Total Amount Due..................$160.09
+Total usage: 512 kWh
+"""
+
+
+def test_amounts_after_dot_leaders_are_read() -> None:
+    """A dot before an amount rejected it, so these line items and totals were silently dropped."""
+    bill = extract_with_rules([DOT_LEADERS], provider_hint=None).bill
+    assert bill is not None
+    assert [(i.description, i.amount) for i in bill.line_items] == [
+        ("Electric customer charge", Decimal("17.80")),
+        ("Electric energy charge", Decimal("142.29")),
+    ]
+    assert bill.total_amount == bill.current_charges == Decimal("160.09")
+
+
 def test_a_us_bill_is_in_dollars() -> None:
     bill = extract_with_rules([PLAIN], provider_hint=None).bill
     assert bill is not None and bill.currency == "USD"
@@ -244,13 +318,20 @@ def test_receipt_is_not_a_bill() -> None:
 
 
 def test_template_selection_and_hint() -> None:
-    template, clash = select_template("Questions? Visit duke-energy.com", None)
-    assert template is not None and template.provider is Provider.DUKE and not clash
-    template, clash = select_template("Duke Energy", Provider.PGE)
-    assert template is not None and template.provider is Provider.DUKE and clash
-    template, clash = select_template("Some Water Company", Provider.SFPUC)
-    assert template is not None and template.provider is Provider.SFPUC and not clash
-    assert select_template("Some Water Company", None) == (None, False)
+    duke, sfpuc = BY_PROVIDER[Provider.DUKE], BY_PROVIDER[Provider.SFPUC]
+    assert select_template("Questions? Visit duke-energy.com", None) == TemplateChoice(duke, matched=True)
+    assert select_template("Duke Energy", Provider.PGE) == TemplateChoice(duke, matched=True, clash=True)
+    assert select_template("Some Water Company", Provider.SFPUC) == TemplateChoice(sfpuc, matched=False)
+    assert select_template("Some Water Company", None) == TemplateChoice(None)
+
+
+def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
+    """The hint is the account's provider, a guess about this upload: its labels help, its name is not stamped on."""
+    result = extract_with_rules([PLAIN], provider_hint=Provider.SFPUC)
+    assert result.bill is not None and result.bill.provider is Provider.SFPUC
+    assert result.bill.provider_name == "RIVERSIDE UTILITY AUTHORITY"
+    assert not result.template_matched
+    assert extract_with_rules([PLAIN + "\nsfwater.org\n"], provider_hint=Provider.SFPUC).template_matched
 
 
 def test_provider_mismatch_goes_to_review() -> None:

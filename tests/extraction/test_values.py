@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from extraction.values import (
     iter_dates,
+    iter_money,
     parse_date,
     parse_money,
     parse_quantity,
@@ -36,9 +37,41 @@ def test_money_formats(text: str, expected: str) -> None:
     assert parse_money(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["0.12345", "7.25%", "512.000", "12", "abc", "1.2.3"])
+@pytest.mark.parametrize("text", ["0.12345", "7.25%", "512.000", "12", "abc", "1.2.3", "1.2.34", "10.0.12.34"])
 def test_not_money(text: str) -> None:
     assert parse_money(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u2212$20.00",
+        "$\u221220.00",
+        "\u221220.00",
+        "20.00\u2212",
+        "20.00 cr",
+        "20.00 Cr",
+        "20.00 CREDIT",
+        "20.00 credit",
+    ],
+)
+def test_credits_in_every_spelling_are_negative(text: str) -> None:
+    """Typeset PDFs print U+2212, and billing systems write "Cr" or "CREDIT": a credit read as a charge
+    was accepted with the wrong sign."""
+    assert parse_money(text) == Decimal("-20.00")
+
+
+def test_a_word_after_credit_makes_it_a_label_not_a_suffix() -> None:
+    assert [f.value for f in iter_money("Balance $45.20 Credit limit $0.00")] == [Decimal("45.20"), Decimal("0.00")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Electric customer charge..........$17.80", "17.80"), ("Total........160.09", "160.09")],
+)
+def test_amounts_after_dot_leaders(text: str, expected: str) -> None:
+    """Only a dot after a digit joins numbers; a dot leader was read as one and the amount dropped."""
+    assert [f.value for f in iter_money(text)] == [Decimal(expected)]
 
 
 @pytest.mark.parametrize(
