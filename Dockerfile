@@ -2,6 +2,10 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# A container is reached from outside it (`docker run -p 8000:8000`), so the API listens on every
+# interface; and it runs as production, so a forgotten PAYLOAD_KEYS or DATABASE_URL stops it at start
+# instead of giving each container a key of its own and an embedded database.
+ENV API_HOST=0.0.0.0 ENV=production
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY workflows ./workflows

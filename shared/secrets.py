@@ -64,7 +64,9 @@ class SecretManagerSource(PydanticBaseSettingsSource):
                 response = client.access_secret_version(name=name, timeout=10)
             except NotFound:
                 continue
-            found[field] = response.payload.data.decode()
+            # `echo … | gcloud secrets create --data-file=-` stores a trailing newline: in a URL or a key
+            # it is a character like any other, and no secret here has meaningful outer whitespace.
+            found[field] = response.payload.data.decode().strip()
             logger.info("secret loaded from Secret Manager", extra={"setting": field})
         return found
 

@@ -81,7 +81,11 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     """One settings object per process, read from the environment once."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True)
+    # hide_input_in_errors: a refused setting's error would otherwise print the values read, the whole
+    # GEMINI_API_KEY or DATABASE_URL among them, to stderr before logging could mask anything.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = REPO_ROOT / ".data"
@@ -94,6 +98,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "minimeter-ingestion"
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    """The client certificate and its private key (PEM files) for mTLS, as Temporal Cloud's
+    certificate-authenticated namespaces require: both or neither; either turns TLS on."""
     temporal_ui_url: str = "http://localhost:8233"
 
     # Postgres (embedded server when unset)
@@ -210,6 +218,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"REVIEW_SLA ({self.review_sla}) must be shorter than REVIEW_TIMEOUT ({self.review_timeout})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _job_periods_positive(self) -> Settings:
+        # 0 would count no job as running (lifting JOB_DISPATCH_MAX_RUNNING) or check every open job
+        # on every round; a negative period means the same, less visibly.
+        for name in ("job_dispatch_stale_after", "job_reconcile_after"):
+            if getattr(self, name) < timedelta(seconds=1):
+                raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_cert_with_key(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)")
         return self
 
     @model_validator(mode="after")

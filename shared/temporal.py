@@ -38,14 +38,25 @@ def core_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter_, forwarding=forwarding)))
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS when asked for, implied by an API key or a client certificate; mTLS with the certificate."""
+    if settings.temporal_tls_cert is not None and settings.temporal_tls_key is not None:
+        return TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return TLSConfig() if settings.temporal_tls or api_key else False
+
+
 async def connect_client(settings: Settings) -> Client:
-    """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS/API key for Temporal Cloud)."""
+    """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS, mTLS or an API key for Temporal Cloud)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter_for(settings),
-        tls=TLSConfig() if settings.temporal_tls or api_key else False,
+        tls=tls_config(settings),
         api_key=api_key,
         runtime=core_runtime(),
     )

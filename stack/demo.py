@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from shared.emulator import emulator_client_options, emulator_endpoint
 from shared.models import SETTLED_STATUSES
 from shared.settings import AnalyticsKind, Settings
 from shared.temporal import connect_client
@@ -93,20 +94,12 @@ async def _refresh_rollup(settings: Settings) -> None:
 
 
 def _bigquery_rows(settings: Settings, job_id: str) -> list[dict[str, Any]]:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 
-    endpoint = settings.bigquery_emulator_host
-    client = (
-        bigquery.Client(
-            project=settings.gcp_project,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=endpoint),
-        )
-        if endpoint
-        else bigquery.Client(project=settings.gcp_project)
-    )
+    # As the app reads the setting: a bare ``localhost:9050`` gets its ``http://``.
+    endpoint = emulator_endpoint(settings.bigquery_emulator_host)
+    options = emulator_client_options(endpoint) if endpoint else {}
+    client = bigquery.Client(project=settings.gcp_project, **options)
     sql = (
         "SELECT bill_id, provider, bill_period_start, bill_period_end, total_amount, currency"
         f" FROM `{settings.gcp_project}.{settings.bq_dataset}.normalized_bills_latest` WHERE job_id = @job_id"
@@ -141,6 +134,14 @@ def run_demo(
             _demo(http, settings, running=running, within=within)
         except DemoFailed as failure:
             say(f"demo stopped: {failure}")
+        except Exception as error:  # noqa: BLE001 - a failed rollup or warehouse query ends the demo, not the stack
+            say(f"demo stopped: {_described(error)}")
+
+
+def _described(error: BaseException) -> str:
+    """The error and its causes in one line: a failed workflow says only "Workflow execution failed"."""
+    text = f"{type(error).__name__}: {error}"
+    return f"{text} (cause: {_described(error.__cause__)})" if error.__cause__ is not None else text
 
 
 def _demo(http: httpx.Client, settings: Settings, *, running: Callable[[], bool], within: float) -> None:

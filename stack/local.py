@@ -43,6 +43,9 @@ __all__ = [
     "stop_process",
 ]
 
+WORKER_STOP_MARGIN_SECONDS = 10.0
+"""Beyond WORKER_GRACEFUL_SHUTDOWN_SECONDS, for the worker to close its clients and exit before SIGKILL."""
+
 CO_LOCATED_BATCH_NICE = 10
 """How much nicer than the API the worker and the dev server run in the local stack (``WORKER_NICE``
 overrides the worker's): the API answers people, the other two work through a queue."""
@@ -106,6 +109,10 @@ class LocalStack:
         self._postmaster: psutil.Process | None = None
         """The embedded Postgres this stack started (and so stops); None when it started none."""
         self._logs_by_pid: dict[int, Path] = {}
+        default_grace = Settings.model_fields["worker_graceful_shutdown_seconds"].default
+        self.worker_stop_timeout: float = default_grace + WORKER_STOP_MARGIN_SECONDS
+        """How long ``close()`` waits for a worker after SIGTERM before killing it: past its graceful
+        shutdown (``start_worker()`` reads WORKER_GRACEFUL_SHUTDOWN_SECONDS as the worker will)."""
 
     # --- infrastructure --------------------------------------------------------------
 
@@ -114,21 +121,24 @@ class LocalStack:
         return os.environ if self.options.reuse_services else {}
 
     def start_services(self) -> None:
-        """Temporal (unless TEMPORAL_ADDRESS is set), Postgres (unless DATABASE_URL is), emulators."""
+        """Temporal (unless TEMPORAL_ADDRESS is set), Postgres (unless DATABASE_URL is), emulators.
+
+        An empty variable is unset here as in the settings (README): ``DATABASE_URL=`` starts Postgres,
+        where taking it as set would start nothing and leave the children nothing to connect to."""
         external = self._external
-        if "TEMPORAL_ADDRESS" not in external:
+        if not external.get("TEMPORAL_ADDRESS"):
             self.start_temporal()
             self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.options.temporal_port}"
-        if "DATABASE_URL" not in external:
+        if not external.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
             self._postmaster = postmaster(self._pgdata)
-        if self.options.use_emulators and "STORAGE_EMULATOR_HOST" not in external:
+        if self.options.use_emulators and not external.get("STORAGE_EMULATOR_HOST"):
             self.gcs = GcsEmulator(
                 data_dir=self.options.data_dir / "gcs", port=self.options.gcs_port, log_file=self.logs / "gcs.log"
             )
             self.gcs.start()
             self.env["STORAGE_EMULATOR_HOST"] = self.gcs.url
-        if self.options.use_emulators and "BIGQUERY_EMULATOR_HOST" not in external:
+        if self.options.use_emulators and not external.get("BIGQUERY_EMULATOR_HOST"):
             self.bigquery = BigQueryEmulator(
                 data_dir=self.options.data_dir / "bigquery",
                 port=self.options.bq_port,
@@ -195,6 +205,7 @@ class LocalStack:
         return {"WORKER_NICE": self.env.get("WORKER_NICE", str(CO_LOCATED_BATCH_NICE))}
 
     def start_worker(self) -> subprocess.Popen[bytes]:
+        self.worker_stop_timeout = self.settings().worker_graceful_shutdown_seconds + WORKER_STOP_MARGIN_SECONDS
         proc = self._spawn("worker", f"worker-{len(self.workers)}.log", self.worker_env)
         self.workers.append(proc)
         return proc
@@ -244,7 +255,7 @@ class LocalStack:
         if self.api is not None:
             stop_process(self.api)
         for proc in self.workers:
-            stop_process(proc)
+            stop_process(proc, timeout=self.worker_stop_timeout)
         if self.bigquery is not None:
             self.bigquery.stop()
         if self.gcs is not None:

@@ -29,7 +29,7 @@ def main() -> None:
         _run(stack, settings)
     except KeyboardInterrupt:
         say("stopping")
-    except StackError as error:  # a port in use, a server dead at birth: the message says it all
+    except StackError as error:  # a port in use, a server dead at birth, a child exited: the message says it all
         say(f"error: {error}")
         failed = True
     finally:
@@ -59,7 +59,7 @@ def _run(stack: LocalStack, settings: Settings) -> None:
         say(f"ready in {time.monotonic() - t0:.1f}s. Ctrl-C stops everything.")
     while (exited := stack.exited()) is None:
         time.sleep(0.5)
-    say(exited)
+    raise StackError(exited)  # nothing stopped it on purpose: exit non-zero, so a supervisor or CI sees it
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class StackError(RuntimeError):
-    """The stack cannot start as asked (a port in use, a server dead at birth): ``make run`` says
-    why in one line, since a traceback would only bury the message."""
+    """The stack cannot start as asked (a port in use, a server dead at birth), or a child of it
+    exited: ``make run`` says why in one line, since a traceback would only bury the message."""
 
 
 def temporal_binary() -> str:

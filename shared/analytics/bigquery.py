@@ -201,9 +201,7 @@ class BigQuerySink:
         return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
 
 
-def _bq_param(
-    name: str, value: int | date | list[str]
-) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+def _bq_param(name: str, value: int | date | list[str]) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
     if isinstance(value, list):
         return bigquery.ArrayQueryParameter(name, "STRING", value)
     type_ = "INT64" if isinstance(value, int) else "DATE"

@@ -107,3 +107,12 @@ def test_its_variables_are_read_in_any_case_like_every_setting(
     settings = Settings()
     assert settings.gemini_api_key is not None and settings.gemini_api_key.get_secret_value() == "from-secret-manager"
     assert not any("database-url" in path for path in fake_secret_manager)
+
+
+def test_a_stored_trailing_newline_is_dropped(fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``echo … | gcloud secrets create --data-file=-`` stores the newline: in a URL or a key it broke the value."""
+    monkeypatch.setitem(SECRETS, "minimeter-database-url", "postgresql://sm@db/app\n")
+    monkeypatch.setitem(SECRETS, "minimeter-gemini-api-key", "from-secret-manager\r\n")
+    settings = Settings()
+    assert settings.database_url is not None and settings.database_url.get_secret_value() == "postgresql://sm@db/app"
+    assert settings.gemini_api_key is not None and settings.gemini_api_key.get_secret_value() == "from-secret-manager"

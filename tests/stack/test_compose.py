@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,9 +13,11 @@ import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
+from shared.settings import Settings
 from stack.services import temporal_binary
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.temporal.yml"
+DOCKERFILE = COMPOSE.parent / "Dockerfile"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,62 @@ def test_app_services_wait_for_healthy_dependencies(services: dict, name: str) -
     env = service["environment"]
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert "@app-db:5432/" in env["DATABASE_URL"]
+    assert env["ENV"] == "production"
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_the_database_password_is_passed_apart_from_the_url(services: dict, name: str) -> None:
+    """Pasted into DATABASE_URL, a ``/ # ? @`` in it broke parsing, and the parse error printed part
+    of it. asyncpg takes PGPASSWORD when the URL carries none."""
+    env = services[name]["environment"]
+    assert env["DATABASE_URL"] == "postgresql://minimeter@app-db:5432/minimeter"
+    assert env["PGPASSWORD"].startswith("${APP_DB_PASSWORD:?")
+
+
+def test_admin_tools_is_pinned_to_a_tag_that_exists(services: dict) -> None:
+    """Since 1.24 admin-tools has no plain server-version tag (``admin-tools:1.29.1`` cannot be pulled):
+    tags are ``<server>-tctl-<x>-cli-<y>``, for the server auto-setup runs."""
+    server = services["temporal"]["image"].removeprefix("temporalio/auto-setup:")
+    image = services["temporal-setup"]["image"]
+    assert re.fullmatch(rf"temporalio/admin-tools:{re.escape(server)}-tctl-\d+\.\d+\.\d+-cli-\d+\.\d+\.\d+", image)
+
+
+def test_long_running_services_restart_and_the_setup_runs_once(services: dict) -> None:
+    for name, service in services.items():
+        expected = "no" if name == "temporal-setup" else "unless-stopped"
+        assert service.get("restart") == expected, name
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_the_bucket_must_be_named(services: dict, name: str) -> None:
+    """Bucket names are global: the default ``minimeter-raw-bills`` is, at best, someone else's."""
+    assert services[name]["environment"]["GCS_BUCKET"].startswith("${GCS_BUCKET:?")
+
+
+def test_docker_waits_for_the_workers_graceful_shutdown(services: dict) -> None:
+    """Past ``stop_grace_period`` Docker kills the worker, whatever WORKER_GRACEFUL_SHUTDOWN_SECONDS says."""
+    worker = services["worker"]
+    grace = float(worker["environment"].get("WORKER_GRACEFUL_SHUTDOWN_SECONDS", 0)) or (
+        Settings.model_fields["worker_graceful_shutdown_seconds"].default
+    )
+    period = re.fullmatch(r"(\d+)s", worker["stop_grace_period"])
+    assert period is not None and float(period.group(1)) >= grace + 5
+
+
+def _image_env() -> dict[str, str]:
+    """The ``ENV key=value ...`` lines of the Dockerfile."""
+    env: dict[str, str] = {}
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("ENV "):
+            env.update(pair.partition("=")[::2] for pair in line.removeprefix("ENV ").split())
+    return env
+
+
+def test_the_image_serves_beyond_the_container_as_production() -> None:
+    """``docker run -p 8000:8000`` must reach the API, and a forgotten PAYLOAD_KEYS must stop the
+    container at start, not give it a key of its own (development's fallback)."""
+    env = _image_env()
+    assert env["API_HOST"] == "0.0.0.0"
     assert env["ENV"] == "production"
 
 
@@ -126,6 +185,7 @@ def test_docker_compose_config_is_valid() -> None:
         "APP_DB_PASSWORD": "x",
         "PAYLOAD_KEYS": "k:x",
         "GCP_PROJECT": "p",
+        "GCS_BUCKET": "b",
         "GCP_CREDENTIALS_FILE": "/dev/null",
         "PATH": "/usr/bin:/bin",
     }

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
+import stack.demo
+from shared.analytics.bigquery import BigQuerySink
 from shared.settings import AnalyticsKind, Environment, Settings
 from stack.demo import run_demo
+from stack.emulators import BigQueryEmulator
 from tests.helpers import serve
 
 REFUSAL = "Temporal did not answer: try again"
@@ -75,3 +81,46 @@ async def test_a_refused_request_stops_the_demo_in_one_line(
         await asyncio.to_thread(run_demo, url, "mm_key", settings)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"minimeter | demo stopped: POST /jobs answered 503: {REFUSAL}"]
+
+
+def settled_job_api() -> FastAPI:
+    """An API whose job has succeeded as soon as it is started."""
+    app = FastAPI()
+
+    @app.get("/utility-accounts/{account_id}")
+    async def read_account(account_id: int) -> dict[str, Any]:
+        return {"id": account_id, "customer_id": 1, "provider": "pge", "account_number": "****1234"}
+
+    @app.post("/jobs")
+    async def create_job() -> dict[str, Any]:
+        return {"id": "job-1", "status": "SUCCEEDED", "web_ui_url": "http://ui/job-1", "result": {}}
+
+    return app
+
+
+async def test_a_failed_rollup_stops_the_demo_not_the_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a refused request was caught: a failed rollup workflow took ``make run`` and every child down."""
+    (tmp_path / "demo.json").write_text(json.dumps({"customer_id": 1, "account_id": 7}))
+    settings = Settings(env=Environment.TEST, data_dir=tmp_path, analytics=AnalyticsKind.LOCAL)
+
+    async def failing_rollup(settings: Settings) -> None:
+        raise WorkflowFailureError(cause=ApplicationError("no warehouse"))
+
+    monkeypatch.setattr(stack.demo, "_refresh_rollup", failing_rollup)
+    async with serve(settled_job_api()) as url:
+        await asyncio.to_thread(run_demo, url, "mm_key", settings)
+    last = capsys.readouterr().out.splitlines()[-1]
+    cause = "(cause: ApplicationError: no warehouse)"
+    assert last == f"minimeter | demo stopped: WorkflowFailureError: Workflow execution failed {cause}"
+
+
+def test_a_bare_bigquery_emulator_host_is_read_as_the_app_reads_it(bigquery_emulator: BigQueryEmulator) -> None:
+    """``BIGQUERY_EMULATOR_HOST=127.0.0.1:9050`` works for the app (``http://`` is implied); the demo's
+    own query raised ``requests.InvalidSchema`` on it."""
+    dataset = f"demo_{uuid.uuid4().hex[:8]}"
+    BigQuerySink(project="minimeter-local", dataset=dataset, endpoint=bigquery_emulator.url).ensure_schema()
+    bare = bigquery_emulator.url.removeprefix("http://")
+    settings = Settings(env=Environment.TEST, bigquery_emulator_host=bare, bq_dataset=dataset)
+    assert stack.demo._bigquery_rows(settings, "no-such-job") == []

@@ -47,9 +47,12 @@ def test_a_port_already_taken_is_refused_before_anything_starts() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_unwind_like_ctrl_c(signum: int) -> None:
     """A closed terminal (SIGHUP) must stop the stack's children as Ctrl-C does, through ``finally``."""
+    # 'ready' is printed inside the ``try``: printed before it, the signal could arrive (and raise)
+    # between the print and the ``try``, skipping the ``finally`` the test is about.
     program = (
-        "import time\nfrom stack.local import stop_on_sigterm\nstop_on_sigterm()\nprint('ready', flush=True)\n"
-        "try:\n    time.sleep(30)\nfinally:\n    print('stopping the stack', flush=True)\n"
+        "import time\nfrom stack.local import stop_on_sigterm\nstop_on_sigterm()\n"
+        "try:\n    print('ready', flush=True)\n    time.sleep(30)\n"
+        "finally:\n    print('stopping the stack', flush=True)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"

@@ -1,0 +1,56 @@
+"""The Temporal client's TLS: mTLS with a client certificate, as Temporal Cloud's certificate namespaces need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from temporalio.client import Client, TLSConfig
+
+from shared.settings import Environment, Settings
+from shared.temporal import connect_client
+
+
+@pytest.fixture()
+def connect_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What ``Client.connect`` is asked for, without connecting anywhere."""
+    calls: list[dict[str, Any]] = []
+
+    async def connect(target_host: str, **kwargs: Any) -> None:
+        calls.append({"target_host": target_host, **kwargs})
+
+    monkeypatch.setattr(Client, "connect", connect)
+    return calls
+
+
+def pem_pair(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_bytes(b"-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n")
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n")
+    return cert, key
+
+
+async def test_a_client_certificate_is_sent_with_its_key(tmp_path: Path, connect_calls: list[dict[str, Any]]) -> None:
+    """Setting them is enough: TEMPORAL_TLS need not be set as well."""
+    cert, key = pem_pair(tmp_path)
+    settings = Settings(env=Environment.TEST, data_dir=tmp_path, temporal_tls_cert=cert, temporal_tls_key=key)
+    await connect_client(settings)
+    [call] = connect_calls
+    assert call["tls"] == TLSConfig(client_cert=cert.read_bytes(), client_private_key=key.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("tls", "api_key", "expected"),
+    [(False, None, False), (True, None, TLSConfig()), (False, "tmprl-key", TLSConfig())],
+    ids=["plain", "tls", "api-key"],
+)
+async def test_without_a_certificate_tls_is_as_before(
+    tmp_path: Path, connect_calls: list[dict[str, Any]], tls: bool, api_key: str | None, expected: object
+) -> None:
+    key = SecretStr(api_key) if api_key else None
+    settings = Settings(env=Environment.TEST, data_dir=tmp_path, temporal_tls=tls, temporal_api_key=key)
+    await connect_client(settings)
+    [call] = connect_calls
+    assert call["tls"] == expected
