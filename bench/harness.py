@@ -127,7 +127,7 @@ class BenchStack:
         if self.local.temporal is not None:
             groups["temporal"] = [self.local.temporal.pid]
         postmaster = self.local.options.data_dir / "postgres" / "postmaster.pid"
-        if "DATABASE_URL" not in os.environ and postmaster.exists():
+        if not os.environ.get("DATABASE_URL") and postmaster.exists():  # empty is unset, as in the stack
             groups["postgres"] = [int(postmaster.read_text().split()[0])]
         emulators = [
             child.pid

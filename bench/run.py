@@ -254,11 +254,11 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
         "prototype": prototype_env(args),
         "bills_per_account": args.bills_per_account,
         "temporal": "external"
-        if "TEMPORAL_ADDRESS" in os.environ
+        if os.environ.get("TEMPORAL_ADDRESS")
         else ("sqlite" if args.temporal_sqlite else "memory"),
-        "postgres": "external" if "DATABASE_URL" in os.environ else "embedded",
+        "postgres": "external" if os.environ.get("DATABASE_URL") else "embedded",
         "warehouse": "external"
-        if "BIGQUERY_EMULATOR_HOST" in os.environ
+        if os.environ.get("BIGQUERY_EMULATOR_HOST")
         else ("disk" if args.warehouse_on_disk else "memory"),
         "env_overrides": dict(kv.split("=", 1) for kv in args.env),
         "worker_settings": (
