@@ -31,6 +31,10 @@ and a process waiting while another migrates would die."""
 logger = logging.getLogger(__name__)
 
 
+class DatabaseUrlUnusable(RuntimeError):
+    """``DATABASE_URL`` does not parse; the message says why without quoting it."""
+
+
 def resolve_database_url(settings: Settings, *, one_shot: bool = False) -> str:
     """``DATABASE_URL`` when set; otherwise the embedded server under ``.data/`` (started if needed).
 
@@ -71,14 +75,22 @@ async def create_pool(
     (a type lookup each). In the benchmark's burst of 1,000 starts, the slowest requests were
     all in its first half second, the pool growing from one connection to twenty.
     """
-    pool = await asyncpg.create_pool(
-        dsn or resolve_database_url(settings, one_shot=one_shot),
-        min_size=settings.db_pool_max if open_all else settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        init=_init_connection,
-        reset=_keep_session,
-        command_timeout=30,
-    )
+    try:
+        pool = await asyncpg.create_pool(
+            dsn or resolve_database_url(settings, one_shot=one_shot),
+            min_size=settings.db_pool_max if open_all else settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            init=_init_connection,
+            reset=_keep_session,
+            command_timeout=30,
+        )
+    except (ValueError, asyncpg.ClientConfigurationError) as error:
+        # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
+        # password, that is part of the password (printed raw by a crashing worker or api.keys).
+        raise DatabaseUrlUnusable(
+            f"DATABASE_URL could not be used ({type(error).__name__}): percent-encode reserved characters"
+            " in its password, or leave the password out of it and set PGPASSWORD"
+        ) from None
     assert pool is not None
     return pool
 

@@ -70,11 +70,17 @@ def log_context(**fields: Any) -> Iterator[None]:
 # --- masking -------------------------------------------------------------------------------
 
 _API_KEY = re.compile(r"\bmm_[A-Za-z0-9_-]{16,}")
-_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
-# "api_key=...", "X-API-Key: ...", '"password": "..."': the name ends in a secret word.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):[^/\s@]+@")
+# "api_key=...", "X-API-Key: ...", '"password": "..."': the name ends in a secret word. A name starts
+# a word and is at most 60 characters: a name that could start anywhere made a long hyphenated URL
+# (in an access log line, no key needed) cost quadratic time on the event loop, 5 s for 8 KB.
 _KEY_VALUE = re.compile(
-    r"(?i)\b([\w-]*(?:keys?|token|secrets?|passwords?|passwd|pwd|authorization|cookies?|credentials?))"
+    r"(?i)(?<![\w-])([\w-]{0,60}?(?:keys?|token|secrets?|passwords?|passwd|pwd|authorization|cookies?|credentials?))"
     r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
+)
+# "account_number=AB-1234-XY", "account no: 1234567": named as an account number, whatever its shape.
+_ACCOUNT_VALUE = re.compile(
+    r"(?i)(?<![\w-])((?:[\w-]{0,30}?[_-])?account[_ -]?(?:number|num|no|nr))([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 # 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates.
@@ -95,6 +101,7 @@ def mask_text(text: str) -> str:
     text = _API_KEY.sub("mm_" + REDACTED, text)
     text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     text = _KEY_VALUE.sub(rf"\1\2{REDACTED}", text)
+    text = _ACCOUNT_VALUE.sub(lambda match: match[1] + match[2] + mask_account(match[3]), text)
     text = _BEARER.sub(f"Bearer {REDACTED}", text)
     return _DIGIT_RUN.sub(lambda match: mask_account(match.group()), text)
 

@@ -188,6 +188,30 @@ def test_mask_text_masks_secret_names_in_the_plural_too(secret: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "kept", "hidden"),
+    [
+        ("GET /jobs?account_number=AB-1234-XY&limit=5", "account_number=****34XY&limit=5", "AB-1234"),
+        ("no bill for account no: 1234567 yet", "account no: ****4567 yet", "123"),
+        ("postgresql://:hunter2@db:5432/app", "postgresql://:", "hunter2"),
+    ],
+)
+def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(raw: str, kept: str, hidden: str) -> None:
+    """A named account number is masked whatever its shape (7 digits, letters and dashes), not only 8+ digits."""
+    masked = mask_text(raw)
+    assert kept in masked and hidden not in masked
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("word", ["a-", "1-", "api-", "account-"])
+def test_masking_a_long_line_takes_linear_time(word: str) -> None:
+    """Every access-log line is masked on the event loop: a pattern that could start at each word of a
+    hyphenated URL took 5 s for 8 KB (quadratic), so a few long URLs, no key needed, stalled the API.
+    256 KB took hours that way; linear, it takes well under a second (the timeout is only a guard)."""
+    line = "GET /health?" + word * (256 * 1024 // len(word)) + " HTTP/1.1"
+    assert mask_text(line).startswith("GET /health?")
+
+
+@pytest.mark.parametrize(
     "harmless",
     [
         "period 2024-01-15 to 2024-02-14",
