@@ -70,7 +70,16 @@ class BillActivities:
                 request.job_id,
             )
             if replaced is not None:  # stored by an earlier try, then replaced by a re-issue: still stored
-                return PersistOutcome(bill_id=str(replaced["bill_id"]), stored_at=replaced["stored_at"])
+                revised = await conn.fetchval(
+                    "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
+                    replaced["bill_id"],
+                    request.job_id,
+                )
+                return PersistOutcome(
+                    bill_id=str(replaced["bill_id"]),
+                    revised_job=str(revised) if revised else None,
+                    stored_at=replaced["stored_at"],
+                )
             existing = await conn.fetchrow(
                 f"""
                 SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, {STORED_AT} FROM bills

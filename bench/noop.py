@@ -156,6 +156,7 @@ class NoopIngestionWorkflow:
                 STEP_ACTIVITIES[name],
                 arg,
                 start_to_close_timeout=policy.start_to_close,
+                schedule_to_close_timeout=policy.schedule_to_close,
                 retry_policy=policy.retry,
                 summary=name,
             )
@@ -164,6 +165,7 @@ class NoopIngestionWorkflow:
                 STEP_ACTIVITIES[name],
                 arg,
                 start_to_close_timeout=policy.start_to_close,
+                schedule_to_close_timeout=policy.schedule_to_close,
                 heartbeat_timeout=policy.heartbeat,
                 retry_policy=policy.retry,
                 summary=name,

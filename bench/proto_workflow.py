@@ -38,7 +38,12 @@ class LocalStepsBillIngestionWorkflow(BillIngestionWorkflow):
         record = StepRecord(name=name, started_at=workflow.now())
         self._steps.append(record)
         result = await workflow.execute_local_activity_method(
-            activity_fn, arg, start_to_close_timeout=policy.start_to_close, retry_policy=policy.retry, summary=name
+            activity_fn,
+            arg,
+            start_to_close_timeout=policy.start_to_close,
+            schedule_to_close_timeout=policy.schedule_to_close,
+            retry_policy=policy.retry,
+            summary=name,
         )
         finished = workflow.now()
         self._steps[-1] = record.model_copy(

@@ -142,7 +142,7 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
         if count == 0:
             raise DocumentRejected("corrupt_file", "no pages")
         return [_page_text(page) for page in reader.pages]
-    except DocumentRejected:
+    except (DocumentRejected, MemoryError):  # short of memory now is not a broken file
         raise
     except Exception as error:
         # pypdf signals broken structure with a spread of exception types, NotImplementedError

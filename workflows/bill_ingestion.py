@@ -111,8 +111,9 @@ class BillIngestionWorkflow:
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
         self._closing = False
-        """Set when the job is being failed or cancelled: no decision is taken any more, even while
-        the review task is still being closed (the status still reads NEEDS_REVIEW then)."""
+        """Set when the job is being failed or cancelled: the update refuses decisions from then on,
+        though the status reads NEEDS_REVIEW while the review task is being closed. A signal's
+        decision is left to be ignored as before, since its handler runs again on every replay."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -124,7 +125,7 @@ class BillIngestionWorkflow:
             current_step=self._current_step,
             steps=list(self._steps),
             reasons=list(self._reasons),
-            review_revision=self._revision if self._awaiting_review() else None,
+            review_revision=self._revision if self._awaiting_review() and not self._closing else None,
         )
 
     @workflow.signal
@@ -165,10 +166,12 @@ class BillIngestionWorkflow:
             raise ApplicationError(message, *details, type=error_type)
 
     def _awaiting_review(self) -> bool:
-        return self._status is JobStatus.NEEDS_REVIEW and self._decision is None and not self._closing
+        return self._status is JobStatus.NEEDS_REVIEW and self._decision is None
 
     def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """The validator's question (no replay runs it, so it may ask what older runs did not)."""
+        if self._closing:  # not in _decision_problem: the signal handler runs on replay, and asks patches
+            return ("ReviewNotPending", f"job is being closed (status {self._status})", [])
         return (
             self._decision_problem(decision)
             or self._correction_problem(decision, self._account_number)

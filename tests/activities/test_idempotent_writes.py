@@ -174,6 +174,14 @@ async def test_a_persist_retried_after_a_reissue_replaced_its_bill_is_still_stor
     assert retry.stored_at == first_try.stored_at
     assert revised.stored_at is not None and retry.stored_at is not None and retry.stored_at < revised.stored_at
 
+    # The re-issue's own answer lost too, and a second re-issue replacing it before its retry:
+    # still stored, and still the revision of the original.
+    again = await persist_request(resources, account, february_statement(number, date(2026, 3, 20), "40.00"), "5" * 64)
+    await ActivityEnvironment().run(persist, again)
+    revised_retry = await ActivityEnvironment().run(persist, reissue)
+    assert (revised_retry.duplicate_of_job, revised_retry.revised_job) == (None, original.job_id)
+    assert revised_retry.stored_at == revised.stored_at
+
 
 async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bill_it_replaces(
     http: httpx.AsyncClient, resources: Resources

@@ -127,6 +127,17 @@ def test_any_pypdf_failure_is_a_corrupt_file(data: bytes, error: str) -> None:
     assert (caught.value.reason, caught.value.detail) == ("corrupt_file", error)
 
 
+def test_running_out_of_memory_is_not_a_broken_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bytes may parse on a retry with memory to spare: only what the file is rejects it."""
+
+    def short_of_memory(*_: object, **__: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("extraction.document.PdfReader", short_of_memory)
+    with pytest.raises(MemoryError):
+        read_document(_pdf_of_content(b"BT /F1 12 Tf 10 10 Td (x) Tj ET"))
+
+
 def test_page_limit() -> None:
     pdf = FPDF()
     for _ in range(3):
