@@ -63,7 +63,9 @@ MONEY_RE = re.compile(
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
     (?![\d%,]|\.\d)
     (?P<close>\s*\))?
-    (?P<cr>[ \t]*(?i:cr|credit)\b(?![ \t]\w))?  # "20.00 CR", "20.00 cr", "20.00 CREDIT"; not "Credit Balance"
+    # "20.00 CR" (as ever, even a column away), "20.00 cr", "20.00 CREDIT" in its own cell; not
+    # "Credit Balance", "Credit: $5.00" or "Credit/Adjustments" in the next column.
+    (?P<cr>(?:[ \t]*CR|[ \t]?(?i:cr|credit))\b(?![ \t]\w|[:/]))?
     (?P<trail>[-\u2212](?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
     """,
     re.VERBOSE,

@@ -29,6 +29,7 @@ _SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
 _CONVERSION = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
 _LAST_FIGURE = re.compile(r"\d(?=\D*$)")
+_CLAUSE_END = re.compile(r"[(,;]")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
 _BY_UNIT = {
     UsageUnit.KWH: Commodity.ELECTRICITY,
@@ -83,10 +84,19 @@ def read_usage(
         if not mine:
             continue
         best = min(mine, key=lambda s: (s.priority, s.line))
-        conflict |= any(s.quantity != best.quantity for s in mine)  # a "total" line may be another period's
+        conflict |= _disagree(best, mine)
         meter = _meter_near(lines, best.line)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
+    """Readings as well labelled as the best that differ from it; or less well labelled ones that
+    differ and do not add up to it (on-peak 150 and off-peak 200 under a total of 350 agree)."""
+    if any(s.quantity != best.quantity for s in seen if s.priority == best.priority):
+        return True
+    parts = [s.quantity for s in seen if s.priority != best.priority and s.quantity != best.quantity]
+    return bool(parts) and sum(parts, Decimal(0)) != best.quantity
 
 
 def _unit_scale(text: str, match: re.Match[str]) -> bool:
@@ -98,13 +108,16 @@ def _unit_scale(text: str, match: re.Match[str]) -> bool:
 
 
 def _wording(text: str, match: re.Match[str], cell: Cell) -> str:
-    """The words around a figure: from the figure before it on the line, to the end of its cell.
+    """The words around a figure: from the figure before it on the line, to the end of its cell or
+    of its clause.
 
-    Not the whole line: a grid row reads "Previous 22,495   Current 22,739   Total usage 244 kWh".
+    Not the whole line: a grid row reads "Previous 22,495   Current 22,739   Total usage 244 kWh";
+    and not an aside: "744 kWh (same period last year: 690 kWh)" is this period's 744.
     """
     before = text[: match.start()]
     figure = _LAST_FIGURE.search(before)
-    return before[figure.end() if figure else 0 :] + text[match.end() : cell.end]
+    after = _CLAUSE_END.split(text[match.end() : cell.end], maxsplit=1)[0]
+    return before[figure.end() if figure else 0 :] + after
 
 
 def _priority(
@@ -118,9 +131,18 @@ def _priority(
         return 1
     for above in reversed(lines[max(0, index - 3) : index]):
         for cell in cells(above.text):
-            if cell.start <= column < cell.end + 4 and labels.search(cell.text):
-                return None if _OTHER_PERIOD.search(cell.text) else 2
+            label = labels.search(cell.text) if cell.start <= column < cell.end + 4 else None
+            if label is not None:
+                return None if _OTHER_PERIOD.search(_label_phrase(cell.text, label)) else 2
     return None
+
+
+def _label_phrase(text: str, label: re.Match[str]) -> str:
+    """A column label with the two words before it and the one after ("Average Daily Usage",
+    "Usage History"), not the whole cell: a merged heading reads "Previous Read Current Read Usage"."""
+    before = text[: label.start()].split()[-2:]
+    after = text[label.end() :].split()[:1]
+    return " ".join([*before, label.group(), *after])
 
 
 def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: Commodity | None) -> Commodity | None:

@@ -191,6 +191,34 @@ def test_usage_of_another_period_is_not_the_reading(other: str) -> None:
     assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
 
 
+@pytest.mark.parametrize(
+    ("line", "quantity"),
+    [
+        ("Water used this period: 1,234 gallons (same period last year: 1,100 gallons)", "1234"),
+        ("Water used this period: 1,234 gallons, daily average 41 gallons", "1234"),
+    ],
+)
+def test_an_aside_about_another_period_leaves_this_periods_reading(line: str, quantity: str) -> None:
+    text = PLAIN.replace("Water used this period: 1,234 gallons", line)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal(quantity)]
+
+
+def test_a_merged_heading_naming_the_previous_read_still_labels_the_usage_column() -> None:
+    table = "Meter      Previous Read Current Read Usage\n12345      22,495        22,739       1,234 gallons\n"
+    text = PLAIN.replace("Water used this period: 1,234 gallons\n", table)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+
+
+def test_time_of_use_readings_that_add_up_to_the_total_agree() -> None:
+    """On-peak and off-peak lines under their total are its parts, not a conflict (a Gemini call or a review)."""
+    parts = "On-peak water used: 500 gallons\nOff-peak water used: 734 gallons\nTotal usage: 1,234 gallons\n"
+    result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons\n", parts)], provider_hint=None)
+    assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+    assert "conflicting_values:usage" not in result.reasons
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)

@@ -66,6 +66,19 @@ def test_a_word_after_credit_makes_it_a_label_not_a_suffix() -> None:
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        "Total Amount Due  $160.09      Credit/Adjustments $0.00",
+        "Total Amount Due $160.09 Credit: $0.00",
+        "Total Amount Due  $160.09   Credit   $0.00",
+    ],
+)
+def test_a_credit_label_in_the_next_column_is_not_the_amounts_sign(line: str) -> None:
+    """Only the uppercase "CR" marks a credit a column away; "Credit" there labels the next figure."""
+    assert [f.value for f in iter_money(line)] == [Decimal("160.09"), Decimal("0.00")]
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [("Electric customer charge..........$17.80", "17.80"), ("Total........160.09", "160.09")],
 )
