@@ -49,10 +49,10 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
     """Publish every bill in Postgres, a page at a time. A payload that does not read as a bill is
     named and skipped, so one damaged row does not hold back the rest. Raises if the warehouse refuses one."""
     done, after = Republished(), "00000000-0000-0000-0000-000000000000"
+    # The warehouse is read before Postgres, so a version stored meanwhile is the one written here,
+    # and a version stored after this read is dated later than anything written here.
+    held = await asyncio.to_thread(sink.latest_dates)
     while page := [str(row["id"]) for row in await pool.fetch(_PAGE, after, batch)]:
-        # The warehouse is read before Postgres, so a version stored meanwhile is the one written
-        # here, and a version stored after this read is dated later than anything written here.
-        held = await asyncio.to_thread(sink.latest_dates, page)
         bills = []
         for row in await pool.fetch(_BILLS, page):
             try:

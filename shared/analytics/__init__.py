@@ -144,8 +144,8 @@ class AnalyticsSink(Protocol):
         """Write many bills at once; returns bill id → why its rows were refused, raises on an outage."""
         ...
 
-    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
-        """The ``created_at`` of the newest row held for each bill (bills with none are left out)."""
+    def latest_dates(self) -> dict[str, datetime]:
+        """The ``created_at`` of the newest row held for each bill."""
         ...
 
     def rollup(self, window_start: date, window_end: date) -> int:

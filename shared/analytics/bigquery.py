@@ -168,8 +168,8 @@ class BigQuerySink:
                 break
         return refused
 
-    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
-        rows = self._run(render_sql(LATEST_DATES_SQL, self._ref), {"bill_ids": list(bill_ids)})
+    def latest_dates(self) -> dict[str, datetime]:
+        rows = self._run(render_sql(LATEST_DATES_SQL, self._ref))
         return {row["bill_id"]: row["created_at"].astimezone(UTC) for row in rows}
 
     def rollup(self, window_start: date, window_end: date) -> int:
@@ -187,7 +187,7 @@ class BigQuerySink:
         return [monthly_total_of(dict(r.items())) for r in rows]
 
     def _run(
-        self, sql: str, params: Mapping[str, int | date | list[str]] | None = None, *, budget: float | None = None
+        self, sql: str, params: Mapping[str, int | date] | None = None, *, budget: float | None = None
     ) -> list[bigquery.Row]:
         """``budget``: seconds for the whole query, retries included (None: the client's long defaults,
         for the rollup and schema statements, which run in the background)."""
@@ -201,9 +201,7 @@ class BigQuerySink:
         return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
 
 
-def _bq_param(name: str, value: int | date | list[str]) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
-    if isinstance(value, list):
-        return bigquery.ArrayQueryParameter(name, "STRING", value)
+def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
     type_ = "INT64" if isinstance(value, int) else "DATE"
     return bigquery.ScalarQueryParameter(name, type_, value)
 

@@ -88,9 +88,9 @@ class LocalAnalyticsSink:
             conn.execute("COMMIT")
         return {}
 
-    def latest_dates(self, bill_ids: Sequence[str]) -> dict[str, datetime]:
+    def latest_dates(self) -> dict[str, datetime]:
         with self._connect() as conn:
-            found = conn.execute(_duckdb_sql(render_sql(LATEST_DATES_SQL, str)), {"bill_ids": list(bill_ids)})
+            found = conn.execute(_duckdb_sql(render_sql(LATEST_DATES_SQL, str)))
             return {bill_id: created_at.astimezone(UTC) for bill_id, created_at in found.fetchall()}
 
     def rollup(self, window_start: date, window_end: date) -> int:

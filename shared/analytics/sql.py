@@ -55,10 +55,10 @@ those bills are in now, and the ones a correction moved them out of), and of row
 release rolled up before months had a currency, so the first rollup after it rewrites them."""
 
 LATEST_DATES_SQL = """
-SELECT bill_id, MAX(created_at) AS created_at FROM {normalized_bills}
-WHERE bill_id IN UNNEST(@bill_ids) GROUP BY bill_id
+SELECT bill_id, MAX(created_at) AS created_at FROM {normalized_bills} GROUP BY bill_id
 """
-"""The date of the newest row the warehouse holds for each of these bills (republishing dates past it)."""
+"""The date of the newest row the warehouse holds for each bill (republishing dates past it). One
+scan for the whole run: a filter by bill id cannot prune a table partitioned by date."""
 
 ROLLUP_COUNT_SQL = """
 SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month
