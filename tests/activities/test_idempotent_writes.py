@@ -118,14 +118,7 @@ async def persist_as_a_new_job(
     resources: Resources, account: dict[str, Any], bill: NormalizedBill, sha: str
 ) -> PersistOutcome:
     """``persist_bill`` for a new RUNNING job of ``account`` whose stored file has hash ``sha``."""
-    job_id = await insert_job(resources.pool, account, status="RUNNING")
-    request = PersistRequest(
-        job_id=job_id,
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        artifact=ArtifactRef(uri=f"gs://b/{sha}", sha256=sha, size=1, content_type="text/plain"),
-        bill=bill,
-    )
+    request = await persist_request(resources, account, bill, sha)
     return await ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, request)
 
 
@@ -142,6 +135,7 @@ def february_statement(number: str, statement: date, total: str) -> NormalizedBi
 async def persist_request(
     resources: Resources, account: dict[str, Any], bill: NormalizedBill, sha: str
 ) -> PersistRequest:
+    """A persist of ``bill`` for a new RUNNING job of ``account`` whose stored file has hash ``sha``."""
     job_id = await insert_job(resources.pool, account, status="RUNNING")
     return PersistRequest(
         job_id=job_id,
@@ -465,13 +459,7 @@ async def test_a_reissued_statement_persisted_twice_replaces_the_bill_once(
     account = await create_account(http, provider="pge", account_number=number)
 
     def february(statement: date, total: str) -> NormalizedBill:
-        return NormalizedBill(
-            account_number=number,
-            statement_date=statement,
-            bill_period_start=date(2026, 2, 1),
-            bill_period_end=date(2026, 2, 28),
-            total_amount=Decimal(total),
-        )
+        return february_statement(number, statement, total)
 
     first = await persist_as_a_new_job(resources, account, february(date(2026, 3, 5), "60.00"), "e" * 64)
     job_id = await insert_job(resources.pool, account, status="RUNNING")
