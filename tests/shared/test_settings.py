@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from shared.settings import Settings
 
-GEMINI_KEY = "AIzaSy-not-a-real-key-0123456789abcdef"
+GEMINI_KEY = "test-gemini-key-0123456789abcdef"  # any distinctive value: the test looks for it in the error
 
 
 @pytest.fixture()
@@ -60,7 +60,7 @@ def test_job_periods_of_a_second_or_more_are_kept(only: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize("given", ["TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"])
 def test_a_client_certificate_without_its_key_is_refused(only: pytest.MonkeyPatch, tmp_path: Path, given: str) -> None:
     pem = tmp_path / "client.pem"
-    pem.write_text("-----BEGIN-----\n")
+    pem.write_text("test client certificate\n")
     only.setenv(given, str(pem))
     with pytest.raises(ValidationError, match="TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together"):
         Settings()

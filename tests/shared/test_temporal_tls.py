@@ -27,8 +27,9 @@ def connect_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 def pem_pair(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "client.pem", tmp_path / "client.key"
-    cert.write_bytes(b"-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n")
-    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nkey\n-----END PRIVATE KEY-----\n")
+    # The client sends the files' bytes as they are: no need for anything shaped like a real key.
+    cert.write_bytes(b"test client certificate\n")
+    key.write_bytes(b"test client key\n")
     return cert, key
 
 
@@ -43,7 +44,7 @@ async def test_a_client_certificate_is_sent_with_its_key(tmp_path: Path, connect
 
 @pytest.mark.parametrize(
     ("tls", "api_key", "expected"),
-    [(False, None, False), (True, None, TLSConfig()), (False, "tmprl-key", TLSConfig())],
+    [(False, None, False), (True, None, TLSConfig()), (False, "test-api-key", TLSConfig())],
     ids=["plain", "tls", "api-key"],
 )
 async def test_without_a_certificate_tls_is_as_before(
