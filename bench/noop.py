@@ -153,23 +153,10 @@ class NoopIngestionWorkflow:
             # A local activity runs inside the workflow task's worker: no activity task
             # round trip through the server, one marker event instead of three events.
             await workflow.execute_local_activity_method(
-                STEP_ACTIVITIES[name],
-                arg,
-                start_to_close_timeout=policy.start_to_close,
-                schedule_to_close_timeout=policy.schedule_to_close,
-                retry_policy=policy.retry,
-                summary=name,
+                STEP_ACTIVITIES[name], arg, summary=name, **policy.local_options()
             )
         else:
-            await workflow.execute_activity_method(
-                STEP_ACTIVITIES[name],
-                arg,
-                start_to_close_timeout=policy.start_to_close,
-                schedule_to_close_timeout=policy.schedule_to_close,
-                heartbeat_timeout=policy.heartbeat,
-                retry_policy=policy.retry,
-                summary=name,
-            )
+            await workflow.execute_activity_method(STEP_ACTIVITIES[name], arg, summary=name, **policy.options())
         finished = workflow.now()
         self._steps[-1] = record.model_copy(
             update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}

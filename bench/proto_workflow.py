@@ -37,14 +37,7 @@ class LocalStepsBillIngestionWorkflow(BillIngestionWorkflow):
         self._current_step = name
         record = StepRecord(name=name, started_at=workflow.now())
         self._steps.append(record)
-        result = await workflow.execute_local_activity_method(
-            activity_fn,
-            arg,
-            start_to_close_timeout=policy.start_to_close,
-            schedule_to_close_timeout=policy.schedule_to_close,
-            retry_policy=policy.retry,
-            summary=name,
-        )
+        result = await workflow.execute_local_activity_method(activity_fn, arg, summary=name, **policy.local_options())
         finished = workflow.now()
         self._steps[-1] = record.model_copy(
             update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}

@@ -543,15 +543,7 @@ class BillIngestionWorkflow:
         self._current_step = name
         record = StepRecord(name=name, started_at=workflow.now())
         self._steps.append(record)
-        result = await workflow.execute_activity_method(
-            activity_fn,
-            arg,
-            start_to_close_timeout=policy.start_to_close,
-            schedule_to_close_timeout=policy.schedule_to_close,
-            heartbeat_timeout=policy.heartbeat,
-            retry_policy=policy.retry,
-            summary=name,
-        )
+        result = await workflow.execute_activity_method(activity_fn, arg, summary=name, **policy.options())
         finished = workflow.now()
         self._steps[-1] = record.model_copy(
             update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
@@ -569,10 +561,8 @@ class BillIngestionWorkflow:
             JobStatusUpdate(
                 job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
             ),
-            start_to_close_timeout=policies.DATABASE.start_to_close,
-            schedule_to_close_timeout=policies.DATABASE.schedule_to_close,
-            retry_policy=policies.DATABASE.retry,
             summary="mark_job_finished",
+            **policies.DATABASE.options(),
         )
         # The end is decided: a cancel request now would write a second one, or lose a failure's cause.
         await self._past_cancel(recording, FINISH_ONCE_ENDING_PATCH)

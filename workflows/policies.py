@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
@@ -16,12 +17,35 @@ NON_RETRYABLE = [
 ]
 
 
+class LocalActivityOptions(TypedDict):
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta | None
+    retry_policy: RetryPolicy
+
+
+class ActivityOptions(LocalActivityOptions):
+    heartbeat_timeout: timedelta | None
+
+
 @dataclass(frozen=True)
 class ActivityPolicy:
     start_to_close: timedelta
     retry: RetryPolicy
     heartbeat: timedelta | None = None
     schedule_to_close: timedelta | None = None
+
+    def options(self) -> ActivityOptions:
+        """Every field as ``execute_activity``'s keywords: one spelling, so no call leaves one out
+        (a policy without an attempt limit relies on its schedule-to-close)."""
+        return {**self.local_options(), "heartbeat_timeout": self.heartbeat}
+
+    def local_options(self) -> LocalActivityOptions:
+        """As ``options``, for a local activity (which has no heartbeat)."""
+        return {
+            "start_to_close_timeout": self.start_to_close,
+            "schedule_to_close_timeout": self.schedule_to_close,
+            "retry_policy": self.retry,
+        }
 
 
 def _retry(initial: float, maximum: float, attempts: int, backoff: float = 2.0) -> RetryPolicy:

@@ -32,7 +32,6 @@ class AnalyticsRollupWorkflow:
         return await workflow.execute_activity_method(
             RollupActivities.rollup_analytics,
             window,
-            start_to_close_timeout=ROLLUP.start_to_close,
-            retry_policy=ROLLUP.retry,
             summary=f"rollup {window.window_start}..{window.window_end}",
+            **ROLLUP.options(),
         )
