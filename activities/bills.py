@@ -20,6 +20,16 @@ STORED_AT = "COALESCE(revised_at, created_at) AS stored_at"
 """When a bill's current version was stored: the warehouse orders a bill's versions by it."""
 
 
+_STORED_BY_JOB = f"""
+SELECT id AS bill_id, {STORED_AT} FROM bills WHERE job_id = $1
+UNION ALL
+SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond') FROM bill_revisions WHERE job_id = $1
+"""
+"""Where this job's version of its bill is: current, or replaced by a re-issue since (kept in
+``bill_revisions``; rows from before 0014 have no ``stored_at``, and were stored before the
+replacement). A job stores one version, so at most one row."""
+
+
 def bill_id_for(job_id: str) -> str:
     """A bill's id is derived from its job, so every retry writes the same row."""
     return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
@@ -54,31 +64,17 @@ class BillActivities:
         bill = request.bill
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
-            mine = await conn.fetchrow(f"SELECT id, {STORED_AT} FROM bills WHERE job_id = $1", request.job_id)
-            if mine is not None:
+            mine = await conn.fetchrow(_STORED_BY_JOB, request.job_id)
+            if mine is not None:  # an earlier try stored it (and a re-issue may have replaced it since)
                 revised = await conn.fetchval(
                     "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
-                    mine["id"],
+                    mine["bill_id"],
                     request.job_id,
                 )
                 return PersistOutcome(
-                    bill_id=str(mine["id"]), revised_job=str(revised) if revised else None, stored_at=mine["stored_at"]
-                )
-            replaced = await conn.fetchrow(
-                "SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond') AS stored_at"
-                " FROM bill_revisions WHERE job_id = $1",
-                request.job_id,
-            )
-            if replaced is not None:  # stored by an earlier try, then replaced by a re-issue: still stored
-                revised = await conn.fetchval(
-                    "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
-                    replaced["bill_id"],
-                    request.job_id,
-                )
-                return PersistOutcome(
-                    bill_id=str(replaced["bill_id"]),
+                    bill_id=str(mine["bill_id"]),
                     revised_job=str(revised) if revised else None,
-                    stored_at=replaced["stored_at"],
+                    stored_at=mine["stored_at"],
                 )
             existing = await conn.fetchrow(
                 f"""
