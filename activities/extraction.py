@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -19,7 +18,7 @@ from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
-from shared.bounded_cache import RECENT_ENTRIES, BoundedLRU
+from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
 from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
@@ -40,35 +39,14 @@ def document_bytes(doc: Document) -> int:
     return len(doc.data) + sum(sys.getsizeof(page) for page in doc.pages)
 
 
-class DocumentCache:
+class DocumentCache(RecentCache[str, Document]):
     """Recently parsed documents, so validate does not re-parse what extract just read.
 
     Bounded by bytes, since each holds its upload (up to 20 MiB) and 32 of them could hold
-    640 MiB, and by count, since validate reads a document seconds after extract parsed it.
-    Documents over a quarter of the budget are not kept, so one large upload does not flush
-    every small bill; a miss just reads the document again."""
+    640 MiB, and by count, since validate reads a document seconds after extract parsed it."""
 
     def __init__(self, max_bytes: int = DOCUMENT_CACHE_BYTES, max_entries: int = RECENT_ENTRIES) -> None:
-        self._max_document = max_bytes // 4
-        self._items: BoundedLRU[str, Document] = BoundedLRU(
-            max_bytes=max_bytes, max_entries=max_entries, getsizeof=document_bytes
-        )
-        self._lock = threading.Lock()
-
-    @property
-    def held_bytes(self) -> int:
-        with self._lock:
-            return int(self._items.currsize)
-
-    def get(self, key: str) -> Document | None:
-        with self._lock:
-            return self._items.get(key)
-
-    def put(self, key: str, doc: Document) -> None:
-        if document_bytes(doc) > self._max_document:
-            return
-        with self._lock:
-            self._items[key] = doc
+        super().__init__(max_bytes=max_bytes, max_entries=max_entries, getsizeof=document_bytes)
 
 
 class ExtractionActivities:

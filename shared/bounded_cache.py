@@ -1,9 +1,10 @@
-"""An LRU cache bounded both by bytes and by entries, for the worker's short-lived caches."""
+"""A thread-safe LRU cache bounded both by bytes and by entries, for the worker's short-lived caches."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -19,14 +20,31 @@ nothing will read again: 32 MiB of 3 KB bills is ten thousand, and a 10,000-bill
 worker by the two caches filling (~40 MB) where a few hundred entries serve every hit."""
 
 
-class BoundedLRU(LRUCache[K, V]):
-    """``LRUCache`` sized by ``getsizeof`` up to ``max_bytes``, and holding at most ``max_entries``."""
+class RecentCache(Generic[K, V]):
+    """The last ``max_entries`` values put, up to ``max_bytes`` as ``getsizeof`` counts them.
 
-    def __init__(self, *, max_bytes: int, max_entries: int, getsizeof: Callable[[V], int]) -> None:
-        super().__init__(maxsize=max(1, max_bytes), getsizeof=getsizeof)
-        self.max_entries = max(1, max_entries)
+    A value over a quarter of the byte budget is not kept, so one large upload does not flush
+    every small bill; a miss just reads or parses again. Activities call it from several threads."""
 
-    def __setitem__(self, key: K, value: V) -> None:
-        super().__setitem__(key, value)
-        while len(self) > self.max_entries:
-            self.popitem()
+    def __init__(self, *, max_bytes: int, getsizeof: Callable[[V], int], max_entries: int = RECENT_ENTRIES) -> None:
+        self._items: LRUCache[K, V] = LRUCache(maxsize=max(1, max_bytes), getsizeof=getsizeof)
+        self._max_value = max_bytes // 4
+        self._max_entries = max(1, max_entries)
+        self._lock = threading.Lock()
+
+    @property
+    def held_bytes(self) -> int:
+        with self._lock:
+            return int(self._items.currsize)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        if self._items.getsizeof(value) > self._max_value:
+            return
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._max_entries:
+                self._items.popitem()

@@ -8,11 +8,10 @@ The cache is bounded by bytes and by entries; a miss just reads the store as bef
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 from shared.artifacts import DEFAULT_CHUNK_SIZE, ArtifactStore
-from shared.bounded_cache import RECENT_ENTRIES, BoundedLRU
+from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ArtifactRef
 
 
@@ -21,10 +20,7 @@ class RecentArtifacts:
 
     def __init__(self, store: ArtifactStore, *, max_bytes: int, max_entries: int = RECENT_ENTRIES) -> None:
         self._store = store
-        self._max_object = max_bytes // 4
-        """Larger objects are not kept: one big upload must not flush every small bill."""
-        self._recent: BoundedLRU[str, bytes] = BoundedLRU(max_bytes=max_bytes, max_entries=max_entries, getsizeof=len)
-        self._lock = threading.Lock()  # activities call the store from several threads
+        self._recent: RecentCache[str, bytes] = RecentCache(max_bytes=max_bytes, max_entries=max_entries, getsizeof=len)
 
     def ensure_bucket(self) -> None:
         self._store.ensure_bucket()
@@ -37,8 +33,7 @@ class RecentArtifacts:
         return ref
 
     def read(self, uri: str) -> bytes:
-        with self._lock:
-            data = self._recent.get(uri)
+        data = self._recent.get(uri)
         if data is None:
             data = self._store.read(uri)
             self._remember(uri, data)
@@ -51,6 +46,5 @@ class RecentArtifacts:
         return self._store.exists(uri)
 
     def _remember(self, uri: str, data: bytes) -> None:
-        if 0 < len(data) <= self._max_object:
-            with self._lock:
-                self._recent[uri] = data
+        if data:
+            self._recent.put(uri, data)

@@ -38,14 +38,13 @@ def core_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter_, forwarding=forwarding)))
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool:
+def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:
     """TLS when asked for, implied by an API key or a client certificate; mTLS with the certificate."""
     if settings.temporal_tls_cert is not None and settings.temporal_tls_key is not None:
         return TLSConfig(
             client_cert=settings.temporal_tls_cert.read_bytes(),
             client_private_key=settings.temporal_tls_key.read_bytes(),
         )
-    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return TLSConfig() if settings.temporal_tls or api_key else False
 
 
@@ -56,7 +55,7 @@ async def connect_client(settings: Settings) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=converter_for(settings),
-        tls=tls_config(settings),
+        tls=tls_config(settings, api_key=api_key),
         api_key=api_key,
         runtime=core_runtime(),
     )

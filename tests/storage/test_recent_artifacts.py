@@ -29,27 +29,26 @@ def test_a_stored_bill_is_read_back_without_the_store(local_store: LocalArtifact
     assert recent.read(uri) == b"bill one"
 
 
-def test_the_oldest_bills_leave_first_once_the_bound_is_reached(local_store: LocalArtifactStore) -> None:
-    recent = RecentArtifacts(local_store, max_bytes=400)  # 100-byte bills: four fit
-    uris = [_put(recent, f"job-{i}", bytes([65 + i]) * 100) for i in range(5)]
+@pytest.mark.parametrize(
+    ("bound", "size", "bills"),
+    [
+        ({"max_bytes": 400}, 100, 5),  # 100-byte bills: four fit
+        # Bytes alone let 32 MiB of 3 KB bills keep ten thousand that nothing reads again.
+        ({"max_bytes": 1024 * 1024, "max_entries": 3}, 10, 4),
+    ],
+    ids=["bytes", "entries"],
+)
+def test_the_oldest_bills_leave_first_once_the_bound_is_reached(
+    local_store: LocalArtifactStore, bound: dict[str, int], size: int, bills: int
+) -> None:
+    recent = RecentArtifacts(local_store, **bound)
+    uris = [_put(recent, f"job-{i}", bytes([65 + i]) * size) for i in range(bills)]
     for uri in uris:
         _delete_underneath(uri)
 
     with pytest.raises(ArtifactNotFound):
         recent.read(uris[0])
-    assert [recent.read(u) for u in uris[1:]] == [bytes([65 + i]) * 100 for i in range(1, 5)]
-
-
-def test_small_bills_are_bounded_by_count_as_well(local_store: LocalArtifactStore) -> None:
-    """Bytes alone let 32 MiB of 3 KB bills keep ten thousand that nothing reads again."""
-    recent = RecentArtifacts(local_store, max_bytes=1024 * 1024, max_entries=3)
-    uris = [_put(recent, f"job-{i}", bytes([65 + i]) * 10) for i in range(4)]
-    for uri in uris:
-        _delete_underneath(uri)
-
-    with pytest.raises(ArtifactNotFound):
-        recent.read(uris[0])
-    assert [recent.read(u) for u in uris[1:]] == [bytes([65 + i]) * 10 for i in range(1, 4)]
+    assert [recent.read(u) for u in uris[1:]] == [bytes([65 + i]) * size for i in range(1, bills)]
 
 
 def test_a_large_object_is_not_kept(local_store: LocalArtifactStore) -> None:
