@@ -34,6 +34,16 @@ def iso(d: date) -> str:
     return d.isoformat()
 
 
+def day_month_numeric(d: date) -> str:
+    """18/03/2026: Australian, New Zealand and many Canadian bills, in dollars too."""
+    return d.strftime("%d/%m/%Y")
+
+
+def billing_system(d: date) -> str:
+    """18-MAR-2026: as many utilities' billing systems print a date."""
+    return d.strftime("%d-%b-%Y").upper()
+
+
 def minus_dollar(amount: Decimal) -> str:
     return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 

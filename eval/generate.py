@@ -8,6 +8,7 @@ Deterministic: the same code writes the same set (seeded by case name).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eval import adversarial, render_image, render_text
-from eval.brands import KNOWN, UNKNOWN, Brand
+from eval.brands import KNOWN, UNKNOWN, Brand, billing_system, day_month_numeric
 from eval.render_pdf import LAYOUTS
 from eval.synth import BillFacts, make_facts, rng_for
 from shared.bill import NormalizedBill, Provider
@@ -92,6 +93,10 @@ def _emails() -> Iterator[Case]:
         name = f"email_{brand.key}"
         facts = _facts(brand, name)
         yield Case(name, ".txt", render_text.email(facts), "accept", category, facts.bill)  # type: ignore[arg-type]
+    for style, day in (("day_month", day_month_numeric), ("billing_system", billing_system)):
+        name = f"email_{UNKNOWN[3].key}_{style}"
+        facts = _facts(dataclasses.replace(UNKNOWN[3], date=day), name)
+        yield Case(name, ".txt", render_text.email(facts), "accept", "unknown", facts.bill)
 
 
 def _adversarial() -> Iterator[Case]:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from extraction.evidence import Evidence
-from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, same_account
+from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
 MAX_STATEMENT_LAG_DAYS = 180
@@ -137,6 +137,10 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         value = getattr(bill, name)
         if value is not None and not evidence.has_date(value):
             reasons.append(f"no_evidence:{name}")
-    if any(not evidence.has_number(reading.quantity) for reading in bill.usage):
+    # On a bill that counts in thousands of gallons, a gallon reading must be multiplied out.
+    scaled = [r for r in bill.usage if r.unit is UsageUnit.GAL and evidence.gallon_scales]
+    if any(not evidence.has_number(r.quantity) for r in bill.usage if r not in scaled):
         reasons.append("no_evidence:usage")
+    if any(not evidence.has_multiplied_out_gallons(r.quantity) for r in scaled):
+        reasons.append("unit_scale:usage")
     return reasons

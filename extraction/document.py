@@ -6,6 +6,7 @@ Everything a user can upload passes through here first, so every failure is a ty
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 from dataclasses import dataclass, field
@@ -62,8 +63,12 @@ def sniff_content_type(data: bytes) -> str | None:
     return None
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+"""How a Windows "Unicode" text export begins: its text is UTF-16, every other byte a NUL."""
+
+
 def _looks_like_text(sample: bytes) -> bool:
-    if b"\x00" in sample:
+    if b"\x00" in sample and not sample.startswith(_UTF16_BOMS):
         return False
     text = _decode(sample)
     printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t\f")
@@ -71,6 +76,12 @@ def _looks_like_text(sample: bytes) -> bool:
 
 
 def _decode(data: bytes) -> str:
+    """UTF-8 (its byte-order mark dropped, so the first line reads as printed), UTF-16 with a
+    byte-order mark, else Latin-1 (every byte is a character there)."""
+    if data.startswith(_UTF16_BOMS):
+        # A sample may end inside a character: the odd byte goes, a broken pair reads as U+FFFD.
+        return data[: len(data) - len(data) % 2].decode("utf-16", errors="replace")
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -9,6 +9,7 @@ cut off or do not parse become ``MalformedModelOutput``: reasons for review, nev
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -141,6 +142,10 @@ class GeminiExtractor:
             raise _classify(error, self._config.model) from error
         except _TRANSPORT_ERRORS as error:
             raise GeminiUnavailable(f"gemini transport: {type(error).__name__}") from error
+        except json.JSONDecodeError as error:
+            # A 200 whose body is no JSON: cut off on the way, or a proxy's page. Untyped, it failed the
+            # activity as a bare JSONDecodeError; it is the moment's problem, so retried like a 503.
+            raise GeminiUnavailable("gemini answered with a body that is not JSON") from error
 
 
 def _classify(error: errors.APIError, model: str) -> GeminiError:

@@ -16,6 +16,7 @@ Rules:
   positive number.
 - usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF or gal);
   commodity is electricity, gas or water. Net-metered usage may be negative: keep its minus sign.
+  Usage printed in multiples of a unit ("Usage (1,000 gal): 8") is multiplied out: 8000 gal.
 - line_items: each charge row of the current charges; category is one of supply, delivery,
   tax, fee, other; commodity is electricity, gas, water (sewer counts as water) or null.
 - is_utility_bill is false for anything that is not a utility bill (receipts, letters, ads).

@@ -43,7 +43,8 @@ DATE_RE = re.compile(
     rf"""
     (?:(?<![\w/-])|(?<=\d{{4}}-)|(?<=[/.-]\d{{2}}-))(?:  # after a date's year and a bare hyphen too:
                                                      # "01/05/2026-02/04/2026", "01/05/26-02/04/26"
-        (?P<iy>\d{{4}})-(?P<im>\d{{1,2}})-(?P<id>\d{{1,2}})
+        (?P<iy>\d{{4}})(?P<isep>[-/])(?P<im>\d{{1,2}})(?P=isep)(?P<id>\d{{1,2}})  # "2026-01-05", "2026/01/05"
+      | (?P<hd>\d{{1,2}})-(?P<hm>{_MONTH})-(?P<hy>\d{{4}}|\d{{2}})  # "05-Jan-2026", "05-JAN-26": billing systems' own
       | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
       | (?P<tm>{_MONTH})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
       | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\.?,?\s+(?P<dy>\d{{4}})
@@ -94,20 +95,34 @@ class Found(Generic[T]):
     end: int
 
 
-def iter_dates(text: str) -> Iterator[Found[date]]:
+def iter_dates(text: str, *, day_first: bool = False) -> Iterator[Found[date]]:
+    """Dates in ``text``; ``day_first`` reads "04/03/2026" as 4 March (see ``numeric_day_first``)."""
     for match in DATE_RE.finditer(text):
-        parsed = _date_from_match(match)
+        parsed = _date_from_match(match, day_first=day_first)
         if parsed is not None:
             yield Found(parsed, match.start(), match.end())
 
 
-def parse_date(text: str) -> date | None:
+def parse_date(text: str, *, day_first: bool = False) -> date | None:
     """The single date ``text`` consists of (surrounding spaces allowed), else None."""
     match = DATE_RE.fullmatch(text.strip())
-    return _date_from_match(match) if match else None
+    return _date_from_match(match, day_first=day_first) if match else None
 
 
-def _date_from_match(match: re.Match[str]) -> date | None:
+def numeric_day_first(text: str) -> bool:
+    """Whether ``text`` writes numeric dates day first: one of them ("18/03/2026") can only be read so,
+    and none ("03/18/2026") only month first. Australian and Canadian bills print "$" and day-first
+    dates; read month first, their dates were missing or, when every day was 12 or less, wrong."""
+    day_only = month_only = False
+    for match in DATE_RE.finditer(text):
+        if match["nm"]:
+            first, second = int(match["nm"]), int(match["nd"])
+            day_only |= 12 < first <= 31 and 1 <= second <= 12
+            month_only |= 12 < second <= 31 and 1 <= first <= 12
+    return day_only and not month_only
+
+
+def _date_from_match(match: re.Match[str], *, day_first: bool = False) -> date | None:
     g = match.groupdict()
     try:
         if g["iy"]:
@@ -115,7 +130,11 @@ def _date_from_match(match: re.Match[str]) -> date | None:
         if g["nm"]:
             year = int(g["ny"])
             year = year + 2000 if year < 100 else year
-            return date(year, int(g["nm"]), int(g["nd"]))
+            month, day = (int(g["nd"]), int(g["nm"])) if day_first else (int(g["nm"]), int(g["nd"]))
+            return date(year, month, day)
+        if g["hd"]:
+            year = int(g["hy"])
+            return date(year + 2000 if year < 100 else year, MONTHS[g["hm"].lower()], int(g["hd"]))
         if g["tm"]:
             return date(int(g["ty"]), MONTHS[g["tm"].lower()], int(g["td"]))
         return date(int(g["dy"]), MONTHS[g["dm"].lower()], int(g["dd"]))

@@ -34,6 +34,9 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
     "account_mismatch": "the bill's account number is not the job's utility account",
     "non_usd_currency": "the bill names a currency other than US dollars: check the currency",
+    "unit_scale": "printed in thousands of gallons, e.g. “(1,000 gal)”: enter it multiplied out",
+    "conflicting_values": "the bill prints different values for it: check which one is this bill's",
+    "unreadable_value": "printed in a form that could not be read",
     "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
 }
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose,
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import GENERIC
-from extraction.values import UNIT_RE, Found
+from extraction.values import UNIT_RE, Found, numeric_day_first
 from shared.bill import NormalizedBill, Provider
 
 T = TypeVar("T")
@@ -44,6 +44,13 @@ _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "customer_name": take_text,
     "service_address": take_text,
 }
+_DAY_FIRST_TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
+    **_TAKERS,
+    "statement_date": partial(take_date, day_first=True),
+    "due_date": partial(take_date, day_first=True),
+    "period": partial(take_period, day_first=True),
+}
+"""For a bill that writes "18/03/2026" (``numeric_day_first``)."""
 
 
 @dataclass
@@ -66,7 +73,8 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
 
     values: dict[str, Any] = {}
     reasons: list[str] = ["provider_mismatch"] if choice.clash else []
-    for key, take in _TAKERS.items():
+    takers = _DAY_FIRST_TAKERS if numeric_day_first(text) else _TAKERS
+    for key, take in takers.items():
         candidates: list[Candidate[Any]] = find_candidates(lines, labels[key], take, stop=stop)
         value, conflict = choose(candidates)
         values[key] = value
@@ -138,10 +146,22 @@ def _union(labels: dict[str, LabelSet], *keys: str) -> Wordings:
     return Wordings.of(*(wording for key in keys for wording in labels[key].wordings))
 
 
+_NAME = re.compile(r"[A-Z][A-Za-z&.,' -]{2,80}(?<!,)")
+_SENDER = re.compile(r"from:\s*\"?(?P<name>[^\"<]+?)\"?\s*<", re.IGNORECASE)
+_GREETING = re.compile(r"(?:hello|hi|dear|greetings|good\s+(?:morning|afternoon|evening))(?=[\s,!]|$)", re.IGNORECASE)
+
+
 def _letterhead(lines: Sequence[Line]) -> str | None:
-    """An unknown provider's name: the first line of text, if it reads like a name."""
+    """An unknown provider's name: an e-mailed bill's sender, else the first line that reads like a name.
+
+    Never a salutation: "Hello Luis Okafor," is the customer, and was stored as the provider.
+    """
+    for line in lines[:5]:
+        sender = _SENDER.match(line.text.strip())
+        if sender is not None and _NAME.fullmatch(sender["name"]):
+            return sender["name"]
     for line in lines[:5]:
         first = line.text.strip().split("  ")[0].strip()
-        if re.fullmatch(r"[A-Z][A-Za-z&.,' -]{2,80}", first):
+        if _NAME.fullmatch(first) and not _GREETING.match(first):
             return first
     return None

@@ -17,13 +17,13 @@ def take_money(region: str) -> Found[Decimal] | None:
     return next(iter_money(region), None)
 
 
-def take_date(region: str) -> Found[date] | None:
-    return next(iter_dates(region), None)
+def take_date(region: str, *, day_first: bool = False) -> Found[date] | None:
+    return next(iter_dates(region, day_first=day_first), None)
 
 
-def take_period(region: str) -> Found[tuple[date, date]] | None:
+def take_period(region: str, *, day_first: bool = False) -> Found[tuple[date, date]] | None:
     """Two dates joined by "-", "to" or "through": the billing period."""
-    dates = list(iter_dates(region))
+    dates = list(iter_dates(region, day_first=day_first))
     for first, second in itertools.pairwise(dates):
         if _RANGE_GAP.fullmatch(region[first.end : second.start]):
             return Found((first.value, second.value), first.start, second.end)

@@ -1,8 +1,9 @@
 """Usage readings: a quantity with a unit, labelled as usage on its line or in its column.
 
-Rate lines ("512 kWh @ $0.12") and tier lines name quantities too; only lines that say
+Rate lines ("512 kWh @ $0.12") and tier bounds ("0-500 kWh") name quantities too; only lines that say
 usage (or sit under a "Usage" column) count, and "total" wordings win. Last year's usage,
-averages and unit notes ("Usage (1,000 gal)", "1 CCF = 748 gallons") are never the reading.
+averages and unit notes ("1 CCF = 748 gallons") are never the reading; a thousand-gallon note
+("Usage (1,000 gal)   8") multiplies the figure it labels.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from extraction.rules.layout import Cell, Line, cells
-from extraction.values import UNIT_RE, normalize_unit, signed_quantity, take_account_number
+from extraction.values import UNIT_RE, normalize_unit, parse_quantity, signed_quantity, take_account_number
 from shared.bill import Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
@@ -27,7 +28,13 @@ _OTHER_PERIOD = re.compile(
 )
 _SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
 _CONVERSION = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
+_TIER_BOUND = re.compile(
+    r"(?:\b(?:over|above|first|next|up\s+to|excess\s+of|exceeding|beyond|from)|[<>\u2264\u2265]"
+    r"|\d\s*(?:[-\u2013\u2014]|to|through|thru))\s*$",
+    re.IGNORECASE,
+)
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
+_GALLON_NOTE = re.compile(r"(?:\(|\bin(?:\s+units\s+of)?)\s*$", re.IGNORECASE)
 _LAST_FIGURE = re.compile(r"\d(?=\D*$)")
 _CLAUSE_END = re.compile(r"[(,;]")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
@@ -64,9 +71,14 @@ def read_usage(
     for index, line in enumerate(lines):
         for match in UNIT_RE.finditer(line.text):
             cell = next((c for c in cells(line.text) if c.start <= match.start() < c.end), None)
-            if cell is None or _RATE.search(cell.text) or _unit_scale(line.text, match):
+            if cell is None or _RATE.search(cell.text) or _tier_bound(line.text, match):
                 continue
-            if _OTHER_PERIOD.search(_wording(line.text, match, cell)):
+            quantity: Decimal | None = signed_quantity(match.group("sign"), match.group("q"))
+            wording = _wording(line.text, match, cell)
+            if _unit_scale(line.text, match):
+                quantity = _scaled_reading(lines, index, match, cell)
+                wording = cell.text  # a column heading: "Previous" a column away is another heading
+            if quantity is None or _OTHER_PERIOD.search(wording):
                 continue
             priority = _priority(lines, index, match.start(), labels, total)
             if priority is None:
@@ -75,7 +87,6 @@ def read_usage(
             commodity = _commodity(lines, index, unit, ccf_default)
             if commodity is None:
                 continue
-            quantity = signed_quantity(match.group("sign"), match.group("q"))
             seen.append(_Seen(commodity, quantity, unit, priority, index))
     readings: list[UsageReading] = []
     conflict = False
@@ -92,7 +103,11 @@ def read_usage(
 
 def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
     """Readings as well labelled as the best that differ from it; or less well labelled ones that
-    differ and do not add up to it (on-peak 150 and off-peak 200 under a total of 350 agree)."""
+    differ and do not add up to it (on-peak 150 and off-peak 200 under a total of 350 agree).
+
+    Only in the best reading's unit: a gas bill prints its 92 CCF and the 95.3 therms they make,
+    a water bill its 12 CCF and their 8,976 gallons; neither is a conflict."""
+    seen = [s for s in seen if s.unit is best.unit]
     if any(s.quantity != best.quantity for s in seen if s.priority == best.priority):
         return True
     parts = [s.quantity for s in seen if s.priority != best.priority and s.quantity != best.quantity]
@@ -105,6 +120,44 @@ def _unit_scale(text: str, match: re.Match[str]) -> bool:
     if _CONVERSION.search(before):
         return True
     return _POWER_OF_TEN.fullmatch(match.group("q").replace(",", "")) is not None and _SCALE.search(before) is not None
+
+
+def _scaled_reading(lines: Sequence[Line], index: int, match: re.Match[str], cell: Cell) -> Decimal | None:
+    """The figure a thousand-gallon note labels, multiplied out: "Usage (1,000 gal)   8" (or 8 in the
+    cell below the note) is 8,000 gal. Only gallons, only "(" or "in" before the note (never "per",
+    a rate), and only a bare figure: the evidence check finds 8 on the page for 8,000 gal."""
+    text = lines[index].text
+    scale = Decimal(match.group("q").replace(",", ""))
+    if (
+        normalize_unit(match.group("u")) != UsageUnit.GAL
+        or scale < 10
+        or not _GALLON_NOTE.search(text[: match.start()])
+    ):
+        return None
+    rest = text[match.end() : cell.end].lstrip(" ):")
+    after = next((c.text for c in cells(text) if c.start >= cell.end), "")
+    for figure in (rest,) if rest else (after, _cell_under(lines, index, cell)):
+        quantity = parse_quantity(figure)
+        if quantity is not None and quantity >= 0:
+            return quantity * scale
+    return None
+
+
+def _cell_under(lines: Sequence[Line], index: int, cell: Cell) -> str:
+    """The one cell under ``cell`` on the next non-blank line of its page ("" if none or several)."""
+    below = next((line for line in lines[index + 1 :] if line.text.strip()), None)
+    if below is None or below.page != lines[index].page:
+        return ""
+    under = [c.text for c in cells(below.text) if c.start < cell.end and cell.start < c.end]
+    return under[0] if len(under) == 1 else ""
+
+
+def _tier_bound(text: str, match: re.Match[str]) -> bool:
+    """ "0-500 kWh", "over 500 kWh", "first 20 therms": where a rate tier starts or ends, not a reading.
+
+    Read as one, a tier line's bound was a third part beside the tiers' quantities, and a bill whose
+    tiers add up to its total went to review as conflicting."""
+    return _TIER_BOUND.search(text[: match.start()]) is not None
 
 
 def _wording(text: str, match: re.Match[str], cell: Cell) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from extraction.rules.layout import LabelSet
 
 _NOT_CURRENT = r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
+_OTHER_BILL = r"\b(?:next|previous|prior|last|upcoming)\b|\bago\b"
+"""A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period"."""
 
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
@@ -69,6 +71,7 @@ GENERIC: dict[str, LabelSet] = {
         r"bill\s+issued",
         r"mailing\s+date",
         r"date\s+mailed",
+        exclude=_OTHER_BILL,
     ),
     "due_date": LabelSet.of(
         r"payment\s+due\s+date",
@@ -90,6 +93,7 @@ GENERIC: dict[str, LabelSet] = {
         r"service\s+from",
         r"for\s+service(?:\s+from)?",
         r"usage\s+period",
+        exclude=_OTHER_BILL,
     ),
     "customer_name": LabelSet.of(r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"),
     "service_address": LabelSet.of(r"service\s+address", r"service\s+location", r"premises\s+address"),

@@ -86,6 +86,16 @@ def test_text_document() -> None:
     assert document.pages == ["Account number: 1234\nAmount due: $84.12\n"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_text_bill_saved_with_a_byte_order_mark_reads_as_printed(encoding: str) -> None:
+    """Windows "Unicode" exports are UTF-16 (refused as binary, 415, before) and Notepad's UTF-8 starts
+    with a mark that glued itself to the first line's first word."""
+    text = "Account number: 1234\nAmount due: $84.12\n"
+    data = ("\ufeff" + text if encoding == "utf-16-be" else text).encode(encoding)
+    assert sniff_content_type(data) == "text/plain"
+    assert read_document(data).pages == [text]
+
+
 def test_images_and_scans_have_no_text_layer() -> None:
     facts = make_facts(KNOWN[Provider.SFPUC], rng_for("doc"))
     png = read_document(render_image.png(facts))

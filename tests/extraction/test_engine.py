@@ -14,7 +14,7 @@ from extraction.checks import check_bill
 from extraction.document import read_document
 from extraction.engine import disagree, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
-from extraction.pipeline import decide
+from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import Provider
 from shared.settings import ExtractorMode, Settings
@@ -175,3 +175,22 @@ def test_disagree_ignores_formatting_and_missing_values() -> None:
     spaced = bill.model_copy(update={"account_number": bill.account_number.replace("-", " "), "due_date": None})
     assert not disagree(bill, spaced)
     assert disagree(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]}))
+
+
+THOUSAND_GALLONS = PLAIN.replace(
+    "Water used this period: 1,234 gallons\n", "Water Meter 44120098\n  Usage (1,000 gal)      8\n"
+)
+
+
+@pytest.mark.parametrize(("quantity", "decision"), [("8", "review"), ("8000", "accept")])
+def test_a_reading_in_thousands_of_gallons_counts_only_multiplied_out(
+    fake_gemini: FakeGemini, gemini_settings: Settings, quantity: str, decision: str
+) -> None:
+    """Gemini copying "Usage (1,000 gal)  8" as 8 gal was accepted: the figure 8 is in the text."""
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None
+    usage = [read.bill.usage[0].model_copy(update={"quantity": Decimal(quantity)})]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"usage": usage}))))
+    report = analyze(THOUSAND_GALLONS.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision) == ("gemini", decision)
+    assert (report.reasons == []) if decision == "accept" else ("unit_scale:usage" in report.reasons)

@@ -119,6 +119,7 @@ def test_request_sends_pdf_inline_with_schema_prompt_and_bounds(
     assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)) == pdf_document.data
     prompt = " ".join(p.get("text", "") for content in request.body["contents"] for p in content["parts"])
     assert "Duke Energy" in prompt and "Current Bill" in prompt  # provider quirks are included
+    assert "(1,000 gal)" in prompt, "thousands of gallons are multiplied out, or the reading goes to review"
     config = request.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert config["maxOutputTokens"] == MAX_OUTPUT_TOKENS
@@ -246,6 +247,23 @@ def test_timeout_is_unavailable(fake_gemini: FakeGemini, gemini_settings: Settin
     settings = gemini_settings.model_copy(update={"gemini_timeout_seconds": 0.3})
     with pytest.raises(GeminiUnavailable):
         GeminiExtractor.from_settings(settings).extract(pdf_document, provider=None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"candidates": [{"content": {"parts": [{"text": "{\\"is_utility', "<html><body>Gateway</body></html>"],
+    ids=["cut-off", "proxy-page"],
+)
+def test_an_answer_that_is_not_json_is_unavailable(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, body: str
+) -> None:
+    """A 200 with a cut-off or foreign body raised a bare JSONDecodeError out of the activity."""
+    fake_gemini.push(200, body)
+    fake_gemini.push(200, bill_response(wire_fields()))
+    extractor = GeminiExtractor.from_settings(gemini_settings)
+    with pytest.raises(GeminiUnavailable):
+        extractor.extract(pdf_document, provider=None)
+    assert extractor.extract(pdf_document, provider=None) is not None
 
 
 def test_bad_request_is_rejected_not_retried(

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from eval import adversarial
+from eval import adversarial, render_text
+from eval.brands import UNKNOWN, Brand
 from eval.generate import sample_bill
-from eval.synth import rng_for
+from eval.synth import make_facts, rng_for
 from extraction.checks import check_bill
 from extraction.document import read_document
+from extraction.pipeline import analyze
 from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
 from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
+from extraction.values import numeric_day_first
 from shared.bill import Commodity, Provider, UsageUnit
+from shared.settings import Settings
 
 CORE = (
     "account_number",
@@ -219,6 +225,37 @@ def test_time_of_use_readings_that_add_up_to_the_total_agree() -> None:
     assert "conflicting_values:usage" not in result.reasons
 
 
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "Water used this period: 1,234 gallons\nWater usage: 1.65 CCF\n",
+        "Water usage: 1.65 CCF\nTotal usage: 1,234 gallons\n",
+    ],
+)
+def test_one_reading_in_two_units_is_no_conflict(reading: str) -> None:
+    """Gas bills print the CCF read and the therms billed, water bills CCF and gallons: every one went to review."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons\n", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("1234"), UsageUnit.GAL)]
+
+
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        "Tier 1 usage  0-500 gallons     500 gallons\nTier 2 usage  over 500 gallons  734 gallons\n",
+        "Tier 1 usage (first 500 gallons)   500 gallons\nTier 2 usage (501 \u2013 2,000 gallons)   734 gallons\n",
+        "Usage tier  up to 500 gallons   500 gallons\nUsage tier  above 500 gallons   734 gallons\n",
+    ],
+)
+def test_tier_bounds_are_not_readings(tiers: str) -> None:
+    """Tiers that add up to the total agree; their bounds ("0-500", "over 500") were read as a third part."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons\n", f"{tiers}Total usage: 1,234 gallons\n")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)
@@ -228,18 +265,36 @@ def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> 
 @pytest.mark.parametrize(
     "heading",
     [
-        "Usage (1,000 gal)",
-        "Water usage in 1,000 gallons",
         "Units billed (100 CCF)",
         "Water usage: 5 units (1 unit = 748 gallons)",
+        "Usage charge per 1,000 gal",
     ],
 )
 def test_a_unit_note_is_not_a_reading(heading: str) -> None:
-    """ "Usage (1,000 gal)" heads figures counted in thousands ("7.995"): 1,000 gallons is no reading,
-    nor is the 748 gallons a unit holds."""
+    """The 748 gallons a unit holds is no reading, nor a rate's "per 1,000 gal"."""
     text = PLAIN.replace("Water used this period: 1,234 gallons", f"{heading}\n7.995")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "Usage (1,000 gal)\n7.995",
+        "Water usage in 1,000 gallons\n7.995",
+        "Meter 44120098   Usage (1,000 gal)   7.995",
+        "Water usage (1,000 gal): 7.995",
+        "Meter    Previous   Current   Usage (1,000 gal)   Days\n12345    1,204      1,212     7.995               31",
+    ],
+)
+def test_a_reading_in_thousands_of_gallons_is_multiplied_out(reading: str) -> None:
+    """ "Usage (1,000 gal)" heads figures counted in thousands: 7.995 is 7,995 gallons. Unread, every such
+    bill went to review for a missing usage."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("7995"), UsageUnit.GAL)]
+    assert check_bill(result.bill, text=text) == []
 
 
 def test_a_net_metering_credit_in_typeset_minus_stays_negative() -> None:
@@ -339,6 +394,68 @@ def test_conflicting_totals_are_flagged() -> None:
     assert "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        "Next Billing Date: 02/05/2026",
+        "Next bill date        Feb 4, 2026",
+        "Previous Statement Date: 12/05/2025",
+        "Last year's billing period: 12/03/2024 to 01/02/2025",
+        "Next service period: 01/03/2026 - 02/02/2026",
+    ],
+)
+def test_a_date_of_another_bill_is_no_conflict(other: str) -> None:
+    """Bills print when the next one comes and which period they compare with: each sent a good bill to review."""
+    result = extract_with_rules([PLAIN + f"\n{other}\n"], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.statement_date == date(2026, 1, 5)
+    assert (result.bill.bill_period_start, result.bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+
+
+def test_the_next_bills_date_is_not_this_ones() -> None:
+    """Without a statement date of its own, a bill was read as issued on its successor's date (and then
+    sent to review: due before it was issued)."""
+    text = (
+        PLAIN.replace("Statement Date      Due Date", "Date Printed        Due Date") + "\nNext Bill Date: 02/05/2026\n"
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.statement_date is None
+
+
+@pytest.mark.parametrize(
+    "day",
+    [lambda d: d.strftime("%d-%b-%Y").upper(), lambda d: d.strftime("%d-%b-%y"), lambda d: d.strftime("%Y/%m/%d")],
+    ids=["05-JAN-2026", "05-Jan-26", "2026/01/05"],
+)
+def test_dates_as_billing_systems_print_them(day: Callable[[date], str]) -> None:
+    """ "05-JAN-2026" and "2026/01/05" were no dates: every such bill went to review, Gemini's reading too
+    (the evidence check found none of its dates in the text)."""
+    brand = dataclasses.replace(UNKNOWN[3], date=day)
+    facts = make_facts(brand, rng_for("billing-system-dates"))
+    data = render_text.email(facts)
+    report = analyze(data, provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    for name in ("statement_date", "bill_period_start", "bill_period_end", "due_date"):
+        assert getattr(report.bill, name) == getattr(facts.bill, name), name
+    assert check_bill(facts.bill, text=data.decode()) == []
+
+
+def test_a_bill_with_day_first_dates_is_read_day_first() -> None:
+    """An Australian-style bill ("$", "18/03/2026") lost every date past the 12th and misread the rest;
+    a correct reading (Gemini's) found no evidence of its dates either."""
+    brand = dataclasses.replace(UNKNOWN[3], date=lambda d: d.strftime("%d/%m/%Y"))
+    facts = make_facts(brand, rng_for("au1"))
+    data = render_text.email(facts)
+    assert numeric_day_first(data.decode())
+    report = analyze(data, provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    for name in ("statement_date", "bill_period_start", "bill_period_end", "due_date"):
+        assert getattr(report.bill, name) == getattr(facts.bill, name), name
+    assert check_bill(facts.bill, text=data.decode()) == []
+
+
 def test_receipt_is_not_a_bill() -> None:
     document = read_document(adversarial.receipt(rng_for("receipt")))
     result = extract_with_rules(document.pages, provider_hint=None)
@@ -366,3 +483,18 @@ def test_provider_mismatch_goes_to_review() -> None:
     data, _, _ = sample_bill(Provider.CONED, seed=3)
     result = extract_with_rules(read_document(data).pages, provider_hint=Provider.PGE)
     assert "provider_mismatch" in result.reasons
+
+
+@pytest.mark.parametrize("brand", [UNKNOWN[0], UNKNOWN[2]], ids=lambda brand: brand.key)
+def test_an_emailed_bill_names_its_sender_not_the_customer_it_greets(brand: Brand) -> None:
+    """The provider of an e-mailed statement was read from "Hello Luis Okafor," and accepted."""
+    facts = make_facts(brand, rng_for(f"email-{brand.key}"))
+    report = analyze(render_text.email(facts), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.decision == "accept"
+    assert report.bill is not None and report.bill.provider_name == brand.name
+
+
+def test_a_letterhead_is_not_a_greeting() -> None:
+    text = "Hello Mei Chen\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Hi-Line Electric Cooperative")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.provider_name == "Hi-Line Electric Cooperative"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from extraction.values import (
     iter_dates,
     iter_money,
+    numeric_day_first,
     parse_date,
     parse_money,
     parse_quantity,
@@ -99,10 +100,28 @@ def test_amounts_after_dot_leaders(text: str, expected: str) -> None:
         "5 January 2026",
         "5th Jan 2026",
         "01-05-2026",
+        "05-Jan-2026",
+        "05-JAN-26",
+        "5-Jan-2026",
+        "2026/01/05",
     ],
 )
 def test_date_formats(text: str) -> None:
     assert parse_date(text) == date(2026, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "due"),
+    [
+        ("Issued 04/03/2026, due 18/03/2026", True, date(2026, 3, 18)),
+        ("Issued 03/04/2026, due 03/18/2026", False, date(2026, 3, 18)),
+        ("Issued 04/03/2026, due 10/03/2026", False, date(2026, 10, 3)),  # nothing says which: month first
+        ("Issued 18/03/2026, due 03/18/2026", False, date(2026, 3, 18)),  # both ways: month first
+    ],
+)
+def test_a_text_that_writes_dates_day_first_is_read_so(text: str, day_first: bool, due: date) -> None:
+    assert numeric_day_first(text) is day_first
+    assert [f.value for f in iter_dates(text, day_first=day_first)][-1] == due
 
 
 @pytest.mark.parametrize("text", ["13/45/2026", "2026-02-30", "Foo 5, 2026", "5/2026"])
@@ -119,6 +138,9 @@ def test_not_dates(text: str) -> None:
         "Billing Period: 2025-12-03 - 2026-01-02",
         "Billing Period: 12/03/25-01/02/26",
         "Billing Period: 2025-12-03-2026-01-02",
+        "Billing Period: 03-DEC-2025 - 02-JAN-2026",
+        "Billing Period: 03-Dec-25 to 02-Jan-26",
+        "Billing Period: 2025/12/03 - 2026/01/02",
     ],
 )
 def test_dates_in_a_range(text: str) -> None:

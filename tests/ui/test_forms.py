@@ -133,9 +133,20 @@ def test_invalid_values_are_named_by_field_and_row() -> None:
     data = posted(BillForm.from_bill(BILL)) | {"due_date": "soon", "line_items-1-amount": "lots"}
     with pytest.raises(ValidationError) as err:
         BillForm.from_form(data).to_bill()
-    messages, names = error_messages(err.value)
-    assert names == {"due_date", "line_items"}
+    messages, invalid = error_messages(err.value)
+    assert set(invalid) == {"due_date", "line_items-1-amount"}, "keyed by the input that holds the value"
     assert any(m.startswith("line items row 2, amount:") for m in messages)
+
+
+def test_a_decimal_comma_is_located_at_its_input() -> None:
+    """Reported like any other refused value, so the page can mark the input it was typed in."""
+    data = posted(BillForm.from_bill(BILL)) | {"total_amount": "12,50", "line_items-1-amount": "1.234,56"}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    messages, invalid = error_messages(err.value)
+    assert set(invalid) == {"total_amount", "line_items-1-amount"}
+    assert all("point for decimals" in m for m in invalid["total_amount"] + invalid["line_items-1-amount"])
+    assert "line items row 2, amount: write numbers with a point for decimals (1234.50 or 1,234.50)" in messages
 
 
 def test_reason_codes_point_at_their_fields() -> None:
@@ -153,3 +164,16 @@ def test_reason_codes_point_at_their_fields() -> None:
     assert len(flagged["current_charges"]) == 2
     assert describe("missing_field:due_date") == "due date: missing"
     assert describe("something_new") == "something new"
+
+
+def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
+    """A reviewer sees what to do, not a code: "usage: ... multiplied out", not "unit scale:usage"."""
+    assert describe("unit_scale:usage").startswith("usage: printed in thousands")
+    assert fields_for("unit_scale:usage") == ("usage",)
+    assert describe("conflicting_values:total_amount").startswith("total amount: the bill prints different values")
+    assert describe("unreadable_value:due_date") == "due date: printed in a form that could not be read"
+
+
+def test_a_currency_typed_in_lower_case_is_the_code() -> None:
+    data = posted(BillForm.from_bill(BILL)) | {"currency": " usd "}
+    assert BillForm.from_form(data).to_bill().currency == "USD"
