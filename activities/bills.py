@@ -30,6 +30,35 @@ SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond') FROM
 replacement). A job stores one version, so at most one row."""
 
 
+_SAME_BILL = f"""
+SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, {STORED_AT} FROM bills
+ WHERE utility_account_id = $1
+   AND (content_sha256 = $2
+        OR ((account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
+            AND bill_period_start = $4
+            AND bill_period_end = $5))
+ ORDER BY content_sha256 = $2 DESC, account_key IS NOT DISTINCT FROM account_key($3) DESC
+ LIMIT 1
+"""
+"""The stored bill this one repeats or re-issues: the same file, or the same period of the account.
+
+Every bill of a utility account is for that account (a bill reading another number never gets
+past review), so one whose number was not read (a photo approved as it was) is the same statement
+as the one whose number was: both would be stored, and the month counted twice. An exact match is
+preferred, so a period stored twice that way before is still answered by the row it collides with."""
+
+
+_SAME_FILE = """
+SELECT id, job_id FROM bills WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3
+UNION ALL
+SELECT r.bill_id, r.job_id FROM bills AS b JOIN bill_revisions AS r ON r.bill_id = b.id
+ WHERE b.utility_account_id = $1 AND r.content_sha256 = $2 AND r.job_id <> $3
+LIMIT 1
+"""
+"""The bill another job stored from this file: current, or since replaced by a re-issue (the file
+is still ingested: read again, it would go through extraction and review only to end a duplicate)."""
+
+
 def bill_id_for(job_id: str) -> str:
     """A bill's id is derived from its job, so every retry writes the same row."""
     return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
@@ -42,12 +71,7 @@ class BillActivities:
     @activity.defn
     async def find_duplicate(self, query: DuplicateQuery) -> DuplicateFound:
         """Read-only, so safe to rerun: has another job already stored this exact file for the account?"""
-        row = await self._pool.fetchrow(
-            "SELECT id, job_id FROM bills WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3",
-            query.utility_account_id,
-            query.sha256,
-            query.job_id,
-        )
+        row = await self._pool.fetchrow(_SAME_FILE, query.utility_account_id, query.sha256, query.job_id)
         if row is None:
             return DuplicateFound()
         return DuplicateFound(bill_id=str(row["id"]), job_id=str(row["job_id"]))
@@ -57,7 +81,7 @@ class BillActivities:
         """Safe to rerun: keyed by job id; a bill already stored by another job is a duplicate.
 
         Duplicates are found by content hash (same file again) or by natural key
-        (account number + billing period, when the bill has one), inside one transaction.
+        (account number where read + billing period, when the bill has one), inside one transaction.
         A bill for a stored period whose statement is dated later is the utility's re-issue:
         it replaces the stored one under the same bill id, which ``bill_revisions`` keeps.
         """
@@ -77,16 +101,7 @@ class BillActivities:
                     stored_at=mine["stored_at"],
                 )
             existing = await conn.fetchrow(
-                f"""
-                SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, {STORED_AT} FROM bills
-                 WHERE utility_account_id = $1
-                   AND (content_sha256 = $2
-                        OR (account_key IS NOT DISTINCT FROM account_key($3)
-                            AND bill_period_start = $4
-                            AND bill_period_end = $5))
-                 ORDER BY content_sha256 = $2 DESC
-                 LIMIT 1
-                """,
+                _SAME_BILL,
                 request.utility_account_id,
                 request.artifact.sha256,
                 bill.account_number,

@@ -20,10 +20,14 @@ class JobActivities:
 
     @activity.defn
     async def mark_job_running(self, job: JobRef) -> None:
-        """Safe to rerun: sets the same status; never moves a finished job back.
+        """Safe to rerun: sets the same status; never moves a job its own run finished back.
 
         ``attempts`` counts the workflow runs that started the job (one, unless an operator reset
         it), so a retry in the same run, whose first try may have committed, does not count again.
+        A new run (an operator's reset of a failed or terminated job) opens the job again if it
+        ended before the run began: it would otherwise read FAILED with the old error while it
+        runs, and its end would keep the old run's ``finished_at`` and duration. A late try of
+        this run's own step, after the run was cancelled and recorded CANCELED, opens nothing.
         """
         info = activity.info()
         attempt = info.attempt
@@ -31,12 +35,17 @@ class JobActivities:
             """
             UPDATE ingestion_jobs
                SET status = $2, attempts = attempts + (last_run_id IS DISTINCT FROM $3)::int, last_run_id = $3,
-                   updated_at = now(), started_at = COALESCE(started_at, now())
-             WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+                   updated_at = now(), started_at = COALESCE(started_at, now()),
+                   error = CASE WHEN status IN ('PENDING', 'RUNNING') THEN error END,
+                   finished_at = CASE WHEN status IN ('PENDING', 'RUNNING') THEN finished_at END,
+                   duration_ms = CASE WHEN status IN ('PENDING', 'RUNNING') THEN duration_ms END
+             WHERE id = $1
+               AND (status IN ('PENDING', 'RUNNING') OR (last_run_id IS DISTINCT FROM $3 AND finished_at < $4))
             """,
             job.job_id,
             JobStatus.RUNNING,
             info.workflow_run_id,
+            info.scheduled_time,  # an end from before this run began is another run's, never this one's
         )
         logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": attempt})
 

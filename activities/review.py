@@ -38,6 +38,9 @@ class ReviewActivities:
         A late attempt (say, one still running when the job was cancelled) changes nothing
         once the task is closed or the job has ended: it cannot put either back in the queue.
         The job's row is locked first, so ``mark_job_finished`` commits before this or after it.
+        A task closed before this step was scheduled is another run's (an operator reset the
+        ended job, and ``mark_job_running`` opened it again): it is opened again as new, or the
+        new run would wait unseen for a decision until its review expired.
         """
         async with self._pool.acquire() as conn, conn.transaction():
             status = await conn.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1 FOR UPDATE", task.job_id)
@@ -50,8 +53,13 @@ class ReviewActivities:
                 VALUES ($1, $2, $3, $4, $5, $6)
                 ON CONFLICT (job_id) DO UPDATE
                    SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, bill = EXCLUDED.bill,
-                       revision = EXCLUDED.revision, updated_at = now()
-                 WHERE review_tasks.closed_at IS NULL
+                       revision = EXCLUDED.revision, updated_at = now(),
+                       artifact_uri = EXCLUDED.artifact_uri,
+                       created_at = CASE WHEN review_tasks.closed_at IS NULL THEN review_tasks.created_at
+                                         ELSE now() END,
+                       escalated_at = CASE WHEN review_tasks.closed_at IS NULL THEN review_tasks.escalated_at END,
+                       closed_at = NULL
+                 WHERE review_tasks.closed_at IS NULL OR review_tasks.closed_at < $7
                 """,
                 task.job_id,
                 task.status,
@@ -59,6 +67,7 @@ class ReviewActivities:
                 task.bill.model_dump(mode="json") if task.bill else None,
                 task.artifact_uri,
                 task.revision,
+                activity.info().scheduled_time,  # a close after it is this run's: never undone
             )
             if opened == "INSERT 0 0":  # the task is closed (decided): the job runs on, not back to review
                 logger.info(

@@ -46,7 +46,13 @@ def revision_of(bill: NormalizedBill) -> str:
 
 
 def _num(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Fixed-point text for a NUMERIC column: ``str`` writes ``0E-9`` or ``1E+3`` for some values, which
+    the insert API is not documented to take."""
+    return None if value is None else _fixed(value)
+
+
+def _fixed(value: Decimal) -> str:
+    return format(value, "f")
 
 
 def _day(value: date | None) -> str | None:
@@ -108,7 +114,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
         "usage": [
             {
                 "commodity": u.commodity.value,
-                "quantity": str(u.quantity),
+                "quantity": _fixed(u.quantity),
                 "unit": u.unit.value,
                 "meter_number": u.meter_number,
             }
@@ -124,7 +130,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             "description": item.description,
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
-            "amount": str(item.amount),
+            "amount": _fixed(item.amount),
             **stamps,
         }
         for n, item in enumerate(bill.line_items, start=1)
@@ -133,7 +139,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
     kwh = totals["kwh"]
     if kwh is not None and bill.bill_period_start and bill.bill_period_end:
         intervals = [
-            {**keys, "ts": datetime.combine(day, clock(0), UTC).isoformat(), "kwh": str(share), **stamps}
+            {**keys, "ts": datetime.combine(day, clock(0), UTC).isoformat(), "kwh": _fixed(share), **stamps}
             for day, share in daily_kwh(bill.bill_period_start, bill.bill_period_end, Decimal(kwh))
         ]
     base = f"{row.bill_id}:{revision}"

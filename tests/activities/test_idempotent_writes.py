@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from shared.analytics import BigQuerySink
 from shared.bill import NormalizedBill
 from shared.models import (
     ArtifactRef,
+    DuplicateQuery,
     FetchRequest,
     JobRef,
     JobStatus,
@@ -505,3 +506,124 @@ async def test_a_reissued_statement_persisted_twice_replaces_the_bill_once(
     view = sink._ref("normalized_bills_latest")
     latest = sink._run(f"SELECT total_amount FROM {view} WHERE bill_id = '{first.bill_id}'")
     assert [row["total_amount"] for row in latest] == [Decimal("50.00")]
+
+
+@pytest.mark.parametrize("unread_first", [False, True])
+async def test_a_statement_whose_account_number_was_not_read_is_the_bill_whose_number_was(
+    unread_first: bool, http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The PDF read with its account number, a photo of it approved without one: one bill for the
+    period (the second a DUPLICATE), not two that the month's figures count twice. A later-dated
+    statement without the number still replaces it."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    read = february_statement(number, date(2026, 3, 5), "60.00")
+    unread = read.model_copy(update={"account_number": None})
+    first_bill, second_bill = (unread, read) if unread_first else (read, unread)
+
+    first = await persist_as_a_new_job(resources, account, first_bill, "6" * 64)
+    second = await persist_as_a_new_job(resources, account, second_bill, "7" * 64)
+
+    assert second.duplicate_of_job is not None and second.bill_id == first.bill_id
+    reissue = read.model_copy(update={"account_number": None, "statement_date": date(2026, 3, 12)})
+    revised = await persist_as_a_new_job(resources, account, reissue, "8" * 64)
+    assert revised.bill_id == first.bill_id and revised.revised_job is not None
+    stored = await resources.pool.fetch("SELECT total_amount FROM bills WHERE utility_account_id = $1", account["id"])
+    assert len(stored) == 1
+
+
+async def test_a_reset_run_opens_its_ended_job_again_and_records_its_own_end(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """An operator resets a job that failed (a warehouse outage outlasted its retries, say): while the new
+    run works the job reads RUNNING, not the old FAILED and error, and its end is its own. A step of a
+    run that began before the job ended (a late try) opens nothing."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(pool, account, status="PENDING")
+    jobs = JobActivities(pool)
+    env = ActivityEnvironment()
+
+    async def start(run_id: str, scheduled: datetime) -> asyncpg.Record:
+        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=scheduled)
+        await env.run(jobs.mark_job_running, JobRef(job_id=job_id))
+        row = await pool.fetchrow(
+            "SELECT status, error, attempts, finished_at FROM ingestion_jobs WHERE id = $1", job_id
+        )
+        assert row is not None
+        return row
+
+    async def end(status: JobStatus, error: str | None) -> datetime:
+        await env.run(jobs.mark_job_finished, JobStatusUpdate(job_id=job_id, status=status, error=error))
+        finished: datetime = await pool.fetchval("SELECT finished_at FROM ingestion_jobs WHERE id = $1", job_id)
+        return finished
+
+    first_run = await start("run-1", datetime.now(UTC))
+    failed_at = await end(JobStatus.FAILED, "publish_analytics failed: out of retries")
+    late = await start("run-1", failed_at)  # the failed run's own step, committing late
+    assert (late["status"], late["attempts"]) == ("FAILED", first_run["attempts"])
+
+    reset = await start("run-2", failed_at + timedelta(seconds=1))
+    assert (reset["status"], reset["error"], reset["finished_at"], reset["attempts"]) == ("RUNNING", None, None, 2)
+    succeeded_at = await end(JobStatus.SUCCEEDED, None)
+    assert succeeded_at > failed_at
+
+    begun_before_the_end = await start("run-3", succeeded_at - timedelta(seconds=1))
+    assert begun_before_the_end["status"] == "SUCCEEDED"
+
+
+async def test_a_reset_run_that_needs_review_opens_the_closed_task_again(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The failed run's task was closed (CANCELED) with its end; the reset run's own review must reach the
+    queue again, as new, while a late try of the old run's opening leaves a closed task closed."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, env, review)
+    job_id = opening.job_id
+    await pool.execute("UPDATE review_tasks SET escalated_at = now() WHERE job_id = $1", job_id)
+    failed = JobStatusUpdate(job_id=job_id, status=JobStatus.FAILED, error="escalate_review failed: out of retries")
+    await env.run(JobActivities(pool).mark_job_finished, failed)
+    closed = await pool.fetchrow("SELECT created_at, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+
+    env.info = dataclasses.replace(env.info, workflow_run_id="run-2", scheduled_time=closed["closed_at"])
+    await env.run(review.open_review_task, opening.model_copy(update={"revision": "r-late"}))
+    assert await pool.fetchval("SELECT closed_at FROM review_tasks WHERE job_id = $1", job_id) is not None
+
+    later = closed["closed_at"] + timedelta(seconds=1)
+    env.info = dataclasses.replace(env.info, scheduled_time=later)
+    await env.run(JobActivities(pool).mark_job_running, JobRef(job_id=job_id))
+    await env.run(review.open_review_task, opening.model_copy(update={"revision": "r-reset"}))
+
+    task = await pool.fetchrow("SELECT * FROM review_tasks WHERE job_id = $1", job_id)
+    assert (task["status"], task["revision"], task["closed_at"], task["escalated_at"]) == (
+        ReviewStatus.PENDING,
+        "r-reset",
+        None,
+        None,
+    )
+    assert task["created_at"] > closed["created_at"]
+    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "NEEDS_REVIEW"
+
+
+async def test_a_file_whose_bill_a_reissue_replaced_is_still_a_duplicate_before_extraction(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The original statement uploaded again after its re-issue was stored: the job ends DUPLICATE at
+    find_duplicate, naming the job that ingested that file, instead of being extracted and reviewed again."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    original = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 5), "60.00"), "9" * 64
+    )
+    stored = await ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, original)
+    await persist_as_a_new_job(resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "a" * 64)
+
+    again = await insert_job(resources.pool, account, status="RUNNING")
+    found = await ActivityEnvironment().run(
+        BillActivities(resources.pool).find_duplicate,
+        DuplicateQuery(job_id=again, utility_account_id=account["id"], sha256="9" * 64),
+    )
+
+    assert (found.bill_id, found.job_id) == (stored.bill_id, original.job_id)

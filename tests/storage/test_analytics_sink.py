@@ -378,6 +378,19 @@ def test_daily_kwh_adds_up_exactly() -> None:
     assert daily_kwh(date(2024, 2, 1), date(2024, 1, 1), Decimal(1)) == []
 
 
+def test_numeric_columns_are_written_in_fixed_point() -> None:
+    """A zero-kWh day or an amount parsed as "1E+3" went out as "0E-9" / "1E+3": plain digits only."""
+    bill = electric_bill(total="1E+3", kwh="0.000").model_copy(
+        update={"line_items": [LineItem(description="credit", amount=Decimal("-5E+1"))]}
+    )
+    rows = analytics.bill_rows(published(bill), published_at=datetime(2024, 2, 3, tzinfo=UTC)).rows
+    bill_row = rows[analytics.NORMALIZED_BILLS.name][0]
+    assert (bill_row["total_amount"], bill_row["usage"][0]["quantity"]) == ("1000.00", "0.000")
+    assert rows[analytics.BILL_LINE_ITEMS.name][0]["amount"] == "-50.00"
+    kwh = {row["kwh"] for row in rows[analytics.INTERVAL_USAGE.name]}
+    assert kwh and not any("E" in text for text in kwh), kwh
+
+
 def test_windows_cover_whole_months() -> None:
     assert rollup_months(date(2024, 1, 10), date(2024, 3, 5)) == (date(2024, 1, 1), date(2024, 3, 1))
     assert months_back(date(2024, 4, 15), 12) == date(2023, 5, 1)
