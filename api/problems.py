@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+STORAGE_RETRY_AFTER = "5"
+"""Retry-After (seconds) of a 503 for an object-storage outage: outages outlast a quick retry."""
+DATABASE_RETRY_AFTER = "5"
+"""Retry-After (seconds) of a 503 for a Postgres outage (a failover, a Cloud SQL proxy restart)."""
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # a connection lost mid-query
+    asyncpg.CannotConnectNowError,  # the server starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    OSError,  # a connection never made: refused, reset, timed out, no socket file
+)
+"""Errors that mean Postgres (or the way to it) is down, not that the request or the code is wrong.
+An ``OSError`` may, seldom, be another service's connection (object storage and Temporal raise errors of
+their own), hence the answer's "or another service the API needs"."""
 
 
 class ProblemDetails(BaseModel):
@@ -38,7 +56,7 @@ _DESCRIPTIONS = {
     415: "unsupported media type",
     422: "the request is invalid",
     429: "rate limit exceeded (see Retry-After)",
-    503: "a dependency (Temporal) did not answer: try again",
+    503: "a dependency (Temporal, object storage, the database) did not answer: try again (see Retry-After, if sent)",
 }
 
 
@@ -106,10 +124,31 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-        ]
+        errors: list[dict[str, Any]] = []
+        for e in exc.errors():
+            error = {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            if error not in errors:  # a header both a dependency and its route read (Idempotency-Key) fails twice
+                errors.append(error)
         return problem_response(request, 422, "the request is invalid: see errors", errors=errors)
+
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # A 503, not a 500: nothing was decided, and a client (or its retry library) should send it again.
+        # A plain OSError is also how a bug touching a file looks: keep its traceback in the log.
+        plain_os_error = isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError))
+        logger.warning(
+            "database unavailable",
+            extra={"path": request.url.path, "error": repr(exc)[:300]},
+            exc_info=exc if plain_os_error else None,
+        )
+        return problem_response(
+            request,
+            503,
+            "the database (or another service the API needs) did not answer: send the request again shortly",
+            headers={"Retry-After": DATABASE_RETRY_AFTER},
+        )
+
+    for error_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_type, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

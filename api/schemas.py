@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -13,11 +13,23 @@ from shared.bill import LineItem, NormalizedBill, Provider, Text, UsageReading
 from shared.models import JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
+BodyId = Annotated[int, Field(gt=0, lt=2**63, strict=True)]
+"""A database id in a JSON body: a JSON integer only. Lax parsing took ``true`` for id 1, so a client's
+slip started a job on, or attached an account to, whichever row happens to be number 1."""
+
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        """A name of spaces would store a customer nobody can tell apart from the next one."""
+        if not name.strip():
+            raise ValueError("a customer's name must not be blank")
+        return name.strip()
 
 
 class CustomerPublic(BaseModel):
@@ -29,7 +41,7 @@ class CustomerPublic(BaseModel):
 
 class UtilityAccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    customer_id: int = Field(gt=0, lt=2**63)
+    customer_id: BodyId
     provider: Provider | None = None
     account_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")
     label: Text | None = Field(default=None, max_length=200)
@@ -46,7 +58,7 @@ class UtilityAccountPublic(BaseModel):
 
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    utility_account_id: int = Field(gt=0, lt=2**63)
+    utility_account_id: BodyId
 
 
 class JobPublic(BaseModel):
@@ -120,7 +132,9 @@ class ReviewSummary(BaseModel):
     utility_account_id: int
     created_at: datetime
     age_seconds: int
+    """How long the task has waited: until now while open, until it closed once closed."""
     revision: str
+    closed_at: datetime | None = None
 
 
 class ReviewPage(BaseModel):
@@ -132,9 +146,25 @@ class ReviewPage(BaseModel):
     """Pass as ``cursor`` for the page after this one: no task is skipped while others are decided (None: no more)."""
 
 
+class ReviewDecisionTaken(BaseModel):
+    """How a closed task was decided, so a client refused with a 409 can see whose decision stands."""
+
+    action: ReviewAction
+    reviewer: str
+    note: str | None
+    decided_at: datetime
+    changed_fields: list[str]
+    """The fields a correction changed (none for an approval or a rejection)."""
+    overridden: list[str]
+    """Plausibility checks the reviewer stored the bill despite."""
+    job_status: JobStatus
+
+
 class ReviewTaskPublic(ReviewSummary):
     bill: NormalizedBill | None
     artifact_url: str
+    decision: ReviewDecisionTaken | None = None
+    """Set once a reviewer's decision closed the task (not for one that expired or was cancelled)."""
 
 
 class ReviewDecisionCreate(BaseModel):

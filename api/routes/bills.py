@@ -7,15 +7,16 @@ import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
 from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
-from api.problems import Problem, problem_responses
+from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job
 from extraction.document import sniff_content_type
+from shared.artifacts import ArtifactStoreUnavailable
 from shared.models import JobType
 
 router = APIRouter(tags=["bills"])
@@ -28,9 +29,10 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
     dependencies=[Depends(rate_limit("upload"))],
-    responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429)},
+    responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429, 503)},
 )
 async def upload_bill(
+    request: Request,
     state: StateDep,
     principal: IngestDep,
     response: Response,
@@ -39,6 +41,10 @@ async def upload_bill(
     idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Store the file (type sniffed from its bytes; the filename is never used) and start ingestion."""
+    form = await request.form()  # the form FastAPI parsed for the parameters, not a second read
+    if len(form.getlist("file")) > 1 or len(form.getlist("utility_account_id")) > 1:
+        # Only the last of each would be used: a client sending several bills at once would lose the others.
+        raise Problem(422, "send one file and one utility_account_id per request: upload each bill on its own")
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
@@ -55,14 +61,23 @@ async def upload_bill(
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
     job_id = str(uuid.uuid4())
-    ref = await asyncio.to_thread(
-        state.store.put_once,
-        job_id=job_id,
-        data=data,
-        content_type=content_type,
-        ext=extension_for(content_type),
-        metadata={"job_id": job_id, "provider": str(account["provider"] or "unknown"), "source": "upload"},
-    )
+    try:
+        ref = await asyncio.to_thread(
+            state.store.put_once,
+            job_id=job_id,
+            data=data,
+            content_type=content_type,
+            ext=extension_for(content_type),
+            metadata={"job_id": job_id, "provider": str(account["provider"] or "unknown"), "source": "upload"},
+        )
+    except ArtifactStoreUnavailable:
+        # Before any job row: the bill is not kept anywhere, so the client must be told to send it again
+        # (a 500 reads as "it broke", and retry libraries leave a 500 alone).
+        raise Problem(
+            503,
+            "object storage is unavailable, so the bill was not stored and no job was created: send it again",
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
+        ) from None
     job, created = await start_job(
         pool=state.pool,
         client=state.client,

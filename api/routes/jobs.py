@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from activities.storage import extension_for
 from api.deps import (
     ArtifactReaderDep,
     IdempotencyKey,
@@ -18,11 +19,11 @@ from api.deps import (
     StateDep,
     rate_limit,
 )
-from api.problems import Problem, problem_responses
+from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import JobCursor, get_job_row, job_public, read_job, start_job
-from shared.artifacts import ArtifactNotFound
+from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable
 from shared.models import JobStatus, JobType
 
 router = APIRouter(tags=["jobs"])
@@ -169,7 +170,10 @@ async def list_jobs(
 @router.get(
     "/jobs/{job_id}/artifact",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}, "text/plain": {}}}},
+    responses={
+        200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}, "text/plain": {}}},
+        **problem_responses(503),
+    },
 )
 async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDep) -> StreamingResponse:
     """Stream the stored raw bill with its content type."""
@@ -184,12 +188,17 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
         first = await asyncio.to_thread(next, chunks, b"")
     except ArtifactNotFound:
         raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
+    except ArtifactStoreUnavailable:
+        raise Problem(
+            503, "object storage is unavailable: try again shortly", headers={"Retry-After": STORAGE_RETRY_AFTER}
+        ) from None
     return StreamingResponse(
         _prepended(first, iterate_in_threadpool(chunks)),
         media_type=row["content_type"],
         headers={
             "Content-Length": str(row["size"]),
-            "Content-Disposition": f'inline; filename="bill-{job["id"]}"',
+            # With its extension: a reviewer who saves the bill gets a file their system opens.
+            "Content-Disposition": f'inline; filename="bill-{job["id"]}.{extension_for(row["content_type"])}"',
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -17,6 +24,7 @@ from api.problems import Problem, problem_responses
 from api.schemas import (
     ReviewDecisionCreate,
     ReviewDecisionResult,
+    ReviewDecisionTaken,
     ReviewPage,
     ReviewSummary,
     ReviewTaskPublic,
@@ -54,8 +62,9 @@ def _summary(row: Any) -> dict[str, Any]:
         "customer_id": row["customer_id"],
         "utility_account_id": row["utility_account_id"],
         "created_at": row["created_at"],
-        "age_seconds": int((datetime.now(UTC) - row["created_at"]).total_seconds()),
+        "age_seconds": int(((row["closed_at"] or datetime.now(UTC)) - row["created_at"]).total_seconds()),
         "revision": row["revision"],
+        "closed_at": row["closed_at"],
     }
 
 
@@ -120,12 +129,14 @@ async def review_queue(
         provider,
         customer_id,
         WAITING,
-        limit,
+        limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,
         after.created_at if after else None,
         after.job_id if after else None,
     )
-    last = rows[-1] if len(rows) == limit else None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
     return {
         "items": [ReviewSummary(**_summary(r)) for r in rows],
         "total": total,
@@ -140,7 +151,36 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     if row is None:
         raise Problem(404, f"job {job_id} has no review task")
-    return ReviewTaskPublic(**_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job['id']}/artifact")
+    decision = None if row["closed_at"] is None else await _read_decision(state, str(job["id"]))
+    return ReviewTaskPublic(
+        **_summary(row),
+        bill=row["bill"],
+        artifact_url=f"/jobs/{job['id']}/artifact",
+        decision=ReviewDecisionTaken(
+            action=decision["action"],
+            reviewer=decision["reviewer"],
+            note=decision["note"],
+            decided_at=decision["decided_at"],
+            changed_fields=sorted(decision["diff"] or {}),
+            overridden=list(decision["overridden"]),
+            job_status=decision["job_status"],
+        )
+        if decision
+        else None,
+    )
+
+
+async def _read_decision(state: AppState, job_id: str) -> dict[str, Any] | None:
+    """How a decided task was decided (action, reviewer, note, when, what changed) and the job's status now.
+
+    None while the task is open, and for one that expired or was cancelled: no decision closed it."""
+    row = await state.pool.fetchrow(
+        "SELECT d.action, d.reviewer, d.note, d.decided_at, d.diff, d.overridden, j.status AS job_status"
+        " FROM review_decisions d JOIN ingestion_jobs j ON j.id = d.job_id"
+        " WHERE d.job_id = $1 ORDER BY d.decided_at DESC LIMIT 1",
+        uuid.UUID(job_id),
+    )
+    return dict(row) if row else None
 
 
 @router.get("/reviews/{job_id}", response_model=ReviewTaskPublic)
@@ -171,8 +211,6 @@ async def submit_decision(
     state: AppState, principal: Principal, job_id: str, body: ReviewDecisionCreate
 ) -> ReviewDecisionResult:
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
-    if JobStatus(job["status"]).is_terminal:
-        raise Problem(409, f"the job is not awaiting review (status {job['status']})")
     try:
         decision = ReviewDecision(
             action=body.action,
@@ -185,10 +223,14 @@ async def submit_decision(
     except ValidationError as err:
         raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
+    update_id = decision_update_id(decision)
+    if JobStatus(job["status"]).is_terminal:
+        return await _repeated(handle, job, update_id)
     try:
         update = await handle.start_update(
             BillIngestionWorkflow.submit_review,
             decision,
+            id=update_id,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=REVIEW_UPDATE_TIMEOUT,
         )
@@ -197,7 +239,7 @@ async def submit_decision(
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise Problem(409, "the job is not awaiting review") from None
-        # It may or may not have been applied: a repeat is safe (a decided task refuses it with 409).
+        # It may or may not have been applied: a repeat is safe (the same update id; another decision gets a 409).
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
@@ -211,6 +253,29 @@ async def submit_decision(
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
         return ReviewDecisionResult(job_id=str(job["id"]), status=JobStatus.RUNNING)
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+
+
+async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str) -> ReviewDecisionResult:
+    """A job that has ended answers the decision that ended it as it did the first time; any other gets a 409.
+
+    Only the outcome of an update already in history is read: nothing new is sent to an ended job."""
+    try:
+        ack = await handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
+            rpc_timeout=REVIEW_RESULT_WAIT
+        )
+    except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+        raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
+    return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+
+
+def decision_update_id(decision: ReviewDecision) -> str:
+    """The same decision sent again (a double click, a repeat after a 503) is the same update.
+
+    Temporal answers a repeated update id with the first one's outcome, so the repeat learns that its
+    decision stands instead of being refused as "not awaiting review" by the validator. The reviewer
+    is part of the decision: a colleague's identical decision is another update, and is refused."""
+    digest = hashlib.sha256(decision.model_dump_json().encode()).hexdigest()[:32]
+    return f"review-{decision.revision}-{digest}"
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> Problem:

@@ -169,6 +169,7 @@ class JobDispatcher(BackgroundLoop):
             outcomes = await asyncio.gather(*(start(row) for row in claimed), return_exceptions=True)
             started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
             await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)
+            failed_for_good: set[Any] = set()
             unreadable = [
                 (row["id"], f"its stored start request is unreadable ({outcome.error_count()} errors)")
                 for row, outcome in zip(claimed, outcomes, strict=True)
@@ -191,10 +192,15 @@ class JobDispatcher(BackgroundLoop):
                     JobStatus.FAILED,
                 )
                 for row in failed:
+                    failed_for_good.add(row["id"])
                     logger.error(
                         "job failed before it started", extra={"job_id": str(row["id"]), "error": row["error"]}
                     )
-        failures = [(row, outcome) for row, outcome in zip(claimed, outcomes, strict=True) if outcome is not None]
+        failures = [
+            (row, outcome)
+            for row, outcome in zip(claimed, outcomes, strict=True)
+            if outcome is not None and row["id"] not in failed_for_good  # those ended: no round tries them again
+        ]
         if failures:  # left undispatched: the next round tries them again
             logger.warning(
                 "jobs not started yet",

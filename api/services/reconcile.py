@@ -11,7 +11,8 @@ happened: FAILED with the reason (CANCELED for a cancellation), the review task 
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
-logged, never failed, so a misconfiguration cannot fail every open job.
+logged, never failed, so a misconfiguration cannot fail every open job. A job whose workflow
+runs but which is still PENDING a period after it was started is logged too: no worker took it.
 """
 
 from __future__ import annotations
@@ -88,23 +89,24 @@ class JobReconciler(BackgroundLoop):
                       AND GREATEST(updated_at, dispatched_at, checked_at) < now() - $1::interval
                     ORDER BY GREATEST(updated_at, dispatched_at, checked_at) LIMIT $2
                       FOR UPDATE SKIP LOCKED)
-            RETURNING id, workflow_id
+            RETURNING id, workflow_id, status
             """,
             self._settings.job_reconcile_after,
             self._settings.job_reconcile_batch,
         )
         ended = unknown = 0
         for row in rows:
-            outcome = await self._check(str(row["id"]), row["workflow_id"])
+            outcome = await self._check(str(row["id"]), row["workflow_id"], JobStatus(row["status"]))
             ended += outcome is True
             unknown += outcome is None
         return Reconciled(checked=len(rows), ended=ended, unknown=unknown)
 
-    async def _check(self, job_id: str, workflow_id: str) -> bool | None:
+    async def _check(self, job_id: str, workflow_id: str, row_status: JobStatus) -> bool | None:
         """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            status = (await handle.describe()).status
+            described = await handle.describe()
+            status = described.status
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -114,6 +116,18 @@ class JobReconciler(BackgroundLoop):
             )
             return None
         if status not in _ENDED_OUTSIDE:
+            if status is WorkflowExecutionStatus.RUNNING and row_status is JobStatus.PENDING:
+                # Its first step marks a job RUNNING: a whole period later, no worker has taken it (none
+                # running, or none polling this queue) and nothing else would say so while it waits.
+                logger.warning(
+                    "job's workflow waits for a worker: is one polling its task queue?",
+                    extra={
+                        "job_id": job_id,
+                        "workflow_id": workflow_id,
+                        "task_queue": described.task_queue,
+                        "step": "reconcile",
+                    },
+                )
             return False
         job_status, what = _ENDED_OUTSIDE[status]
         reason = await self._close_reason(handle)

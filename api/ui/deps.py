@@ -55,12 +55,17 @@ async def require_login(request: Request) -> None:
         raise LoginRequired(request)
 
 
-async def verify_csrf(request: Request) -> None:
-    """403 unless the form echoes the token bound to this browser's session."""
+async def csrf_valid(request: Request) -> bool:
+    """Whether the form echoes the token bound to this browser's session."""
     session = current_session(request)
     # Starlette refuses a form of over 1,000 fields with a 400; a review page sends four per row,
     # so a bill of ~250 line items could not be decided. This first parse is the one cached for the
     # route, and the body size is already bounded (REQUEST_MAX_BYTES).
     token = (await request.form(max_fields=FORM_MAX_FIELDS)).get("csrf_token")
-    if session is None or not sessions_for(request.app).csrf_valid(session_binding(session), token):
+    return session is not None and sessions_for(request.app).csrf_valid(session_binding(session), token)
+
+
+async def verify_csrf(request: Request) -> None:
+    """403 unless the form echoes the token bound to this browser's session."""
+    if not await csrf_valid(request):
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")

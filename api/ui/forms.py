@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.bill import NormalizedBill
 
@@ -36,6 +37,7 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "line_items": ("description", "category", "amount", "commodity"),
     "usage": ("commodity", "quantity", "unit", "meter_number"),
 }
+NUMBER_ROW_FIELDS = frozenset({"amount", "quantity"})
 # A row with none of these filled in is an unused blank row (or one the reviewer cleared).
 ROW_KEYS: dict[str, tuple[str, ...]] = {"line_items": ("description", "amount"), "usage": ("quantity",)}
 _ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,5})-(\w+)")
@@ -113,14 +115,33 @@ class BillForm:
         return BillForm(fields=fields, rows=rows)
 
     def to_bill(self) -> NormalizedBill:
-        """The bill the form describes; raises ``ValidationError`` naming the bad inputs."""
+        """The bill the form describes; raises ``ValidationError`` naming the bad inputs.
+
+        A decimal comma is reported as a ValidationError too, located at its field or row, so the
+        page flags the input it is in rather than only quoting the value at the top."""
+        commas: list[InitErrorDetails] = []
+
+        def money(value: str, loc: tuple[str | int, ...]) -> str:
+            try:
+                return _money(value)
+            except ValueError:
+                commas.append({"type": PydanticCustomError("decimal_comma", DECIMAL_COMMA), "loc": loc, "input": value})
+                return value
+
         data: dict[str, Any] = {
-            name: _money(value) if name in MONEY_FIELDS else value for name, value in self.fields.items() if value
+            name: money(value, (name,)) if name in MONEY_FIELDS else value
+            for name, value in self.fields.items()
+            if value
         }
+        if "currency" in data:  # "usd" is plainly USD: not a refusal quoting the code's pattern
+            data["currency"] = data["currency"].upper()
         for kind, rows in self.rows.items():
             data[kind] = [
-                {k: _money(v) if k in {"amount", "quantity"} else v for k, v in row.items() if v} for row in rows
+                {k: money(v, (kind, i, k)) if k in NUMBER_ROW_FIELDS else v for k, v in row.items() if v}
+                for i, row in enumerate(rows)
             ]
+        if commas:
+            raise ValidationError.from_exception_data(NormalizedBill.__name__, commas)
         return NormalizedBill.model_validate(data)
 
     def rendered_rows(self, kind: str, blanks: int) -> list[Row]:
@@ -143,24 +164,34 @@ def _as_input(value: str) -> str:
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
+DECIMAL_COMMA = "write numbers with a point for decimals (1234.50 or 1,234.50)"
+
+
 def _money(value: str) -> str:
     """Accept what people type: ``$1,234.50`` is 1234.50; ``12,50`` is refused, not read as 1250."""
     plain = value.replace("$", "").replace(" ", "")
     if "," in plain and not _THOUSANDS.fullmatch(plain):
-        raise ValueError(f"{value!r}: write numbers with a point for decimals (1234.50 or 1,234.50)")
+        raise ValueError(f"{value!r}: {DECIMAL_COMMA}")
     return plain.replace(",", "")
 
 
-def error_messages(err: ValidationError) -> tuple[list[str], set[str]]:
-    """Readable messages and the top-level fields they concern."""
+def error_messages(err: ValidationError) -> tuple[list[str], dict[str, list[str]]]:
+    """Readable messages for the summary, and each input's own messages to show beside it.
+
+    Inputs are keyed by their form name (``total_amount``, ``line_items-2-amount``); an error about a
+    whole list (``line_items``) is keyed by the list."""
     messages: list[str] = []
-    names: set[str] = set()
+    by_input: dict[str, list[str]] = {}
     for error in err.errors():
         loc = [str(part) for part in error.get("loc", ())]
+        message = str(error.get("msg", "invalid"))
         if loc and loc[0] in ROW_FIELDS and len(loc) >= 3 and loc[1].isdigit():
             where = f"{loc[0].replace('_', ' ')} row {int(loc[1]) + 1}, {loc[2]}"
+            name = f"{loc[0]}-{loc[1]}-{loc[2]}"
         else:
             where = " ".join(loc).replace("_", " ") or "bill"
-        names.update(loc[:1])
-        messages.append(f"{where}: {error.get('msg', 'invalid')}")
-    return messages, names
+            name = loc[0] if loc else ""
+        if name:
+            by_input.setdefault(name, []).append(message)
+        messages.append(f"{where}: {message}")
+    return messages, by_input

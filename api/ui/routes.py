@@ -7,6 +7,7 @@ Every read and decision goes through the REST service functions (``review_queue`
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -17,7 +18,8 @@ from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
 from api.services.jobs import JobCursor
-from api.ui.deps import HOME_PATH, require_login, verify_csrf
+from api.state import AppState
+from api.ui.deps import HOME_PATH, csrf_valid, require_login
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
 from api.ui.session import current_session, sessions_for
@@ -29,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(require_login)])
 
 PAGE_SIZE = 50
+QUEUE_QUERY_MAX = 500
 BLANK_LINE_ITEMS = 2
 BLANK_USAGE_ROWS = 1
 PROVIDERS = frozenset(p.value for p in Provider)
@@ -59,8 +62,7 @@ async def queue_page(
 
     "next" follows the page's cursor: colleagues deciding tasks on the pages before do not make it skip any."""
     chosen = provider if provider in PROVIDERS else None
-    digits = customer_id or ""
-    customer = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
+    customer = _customer_or_none(customer_id)
     after = _cursor_or_none(cursor)
     page = await review_queue(
         state,
@@ -81,8 +83,35 @@ async def queue_page(
         "describe": describe,
         "page_size": PAGE_SIZE,
         "cursor": cursor if after else "",
+        "here": _queue_query(provider, customer_id, cursor),
     }
     return render(request, "queue.html", context)
+
+
+def _customer_or_none(digits: str | None) -> int | None:
+    digits = digits or ""
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
+
+
+def _queue_query(provider: str | None, customer_id: str | None, cursor: str | None) -> str:
+    """The queue's filters and page as a query string, keeping only values the queue understands."""
+    kept = {
+        "provider": provider if provider in PROVIDERS else None,
+        "customer_id": _customer_or_none(customer_id),
+        "cursor": cursor if _cursor_or_none(cursor) else None,
+    }
+    return urlencode({name: value for name, value in kept.items() if value})
+
+
+def _queue_from(raw: str | None) -> str:
+    """The queue a task was opened from (``?queue=``, then the form's hidden field), re-read, not trusted."""
+    params = parse_qs((raw or "")[:QUEUE_QUERY_MAX], max_num_fields=10)
+
+    def first(name: str) -> str | None:
+        values = params.get(name)
+        return values[0] if values else None
+
+    return _queue_query(first("provider"), first("customer_id"), first("cursor"))
 
 
 def _cursor_or_none(cursor: str | None) -> JobCursor | None:
@@ -93,40 +122,69 @@ def _cursor_or_none(cursor: str | None) -> JobCursor | None:
 
 
 @pages.get("/ui/reviews/{job_id}")
-async def task_page(job_id: str, request: Request, state: StateDep, principal: ReviewerDep) -> Response:
-    """The raw bill beside the extracted fields, with failing checks flagged where they are edited."""
+async def task_page(
+    job_id: str,
+    request: Request,
+    state: StateDep,
+    principal: ReviewerDep,
+    queue: Annotated[str | None, Query(max_length=QUEUE_QUERY_MAX)] = None,
+) -> Response:
+    """The raw bill beside the extracted fields, with failing checks flagged where they are edited.
+
+    ``queue`` is the queue page it was opened from: the decision returns there, filters and page kept."""
     task = await read_task(state, principal, job_id)
-    return _task_response(request, task, BillForm.from_bill(task.bill))
+    return await _task_response(request, state, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
 
 
-@pages.post("/ui/reviews/{job_id}", dependencies=[Depends(verify_csrf)])
+@pages.post("/ui/reviews/{job_id}")
 async def decide(job_id: str, request: Request, state: StateDep, principal: ReviewerDep) -> Response:
     """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed."""
+    forged_or_stale = not await csrf_valid(request)  # parses the form (the many-field limit is set there)
     form = await request.form()
     values, note = BillForm.from_form(form), str(form.get("note") or "")
     override = form.get("override") == "on"
+    queue = _queue_from(str(form.get("queue") or ""))
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
+    if forged_or_stale:
+        # Nothing is decided. The page is this signed-in reviewer's own (SameSite=Strict: no other site's
+        # post carries the cookie), loaded before they signed in again: give their edits back with a
+        # fresh token rather than a bare 403 that loses them.
+        return await _task_response(
+            request, state, task, values, error=STALE_FORM, note=note, override=override, queue=queue, status_code=403
+        )
     try:
         body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
-        messages, names = error_messages(err)
-        return _task_response(
+        messages, invalid = error_messages(err)
+        return await _task_response(
             request,
+            state,
             task,
             values,
-            error="Some values are not valid.",
+            error="Some values are not valid: each is marked beside its field.",
             errors=messages,
-            extra_flags=names,
+            invalid=invalid,
             note=note,
             override=override,
+            queue=queue,
             status_code=422,
         )
     except ValueError as err:
-        return _task_response(request, task, values, error=str(err), note=note, override=override, status_code=422)
+        return await _task_response(
+            request, state, task, values, error=str(err), note=note, override=override, queue=queue, status_code=422
+        )
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
-        return _task_response(
-            request, task, values, error=EDITED_BUT_APPROVED, note=note, override=override, status_code=422
+        return await _task_response(
+            request,
+            state,
+            task,
+            values,
+            error=EDITED_BUT_APPROVED,
+            note=note,
+            override=override,
+            queue=queue,
+            status_code=422,
         )
     try:
         result = await submit_decision(state, principal, job_id, body)
@@ -135,23 +193,40 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             raise
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
-        return _task_response(
+        error = str(problem.detail)
+        if task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form now has its revision
+            error += f". {MOVED_ON.format(status=task.status)}"
+        return await _task_response(
             request,
+            state,
             task,
             values,
-            error=str(problem.detail),
+            error=error,
             failing=failing,
             errors=[str(e) for e in problem.extra.get("errors", [])],
             note=note,
             override=override,
+            queue=queue,
             status_code=problem.status_code,
         )
     session = current_session(request)
     if session is not None:
         await sessions_for(request.app).flash(session, f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
-    return RedirectResponse(HOME_PATH, status_code=303)
+    return RedirectResponse(_queue_url(queue), status_code=303)
 
 
+def _queue_url(queue: str) -> str:
+    return f"{HOME_PATH}?{queue}" if queue else HOME_PATH
+
+
+MOVED_ON = (
+    "The task was updated while you had it open (it is {status} now): your entries are kept below;"
+    " check them against the bill and send again."
+)
+STALE_FORM = (
+    "Nothing was sent: this page was loaded under an earlier sign-in (its form has expired)."
+    " Your entries are below; check them and send again."
+)
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
     " your changes, or reload the page to approve the extracted values."
@@ -176,36 +251,48 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
     )
 
 
-def _task_response(
+async def _task_response(
     request: Request,
+    state: AppState,
     task: ReviewTaskPublic,
     values: BillForm,
     *,
     error: str | None = None,
     errors: list[str] | None = None,
     failing: list[str] | None = None,
-    extra_flags: set[str] | None = None,
+    invalid: dict[str, list[str]] | None = None,
     note: str = "",
     override: bool = False,
+    queue: str = "",
     status_code: int = 200,
 ) -> Response:
+    """``invalid``: the messages of each input whose value was refused (keyed by its form name).
+
+    A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
+    one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
     reasons = failing or task.reasons
     flagged = flagged_fields(reasons)
-    for name in extra_flags or ():
-        flagged.setdefault(name, []).append("invalid value")
+    for name in invalid or {}:
+        kind = name.split("-", 1)[0]
+        if kind != name:  # a row's input: its table is flagged too, the message goes beside the input
+            flagged.setdefault(kind, [])
     context = {
         "task": task,
         "form": values,
         "flagged": flagged,
+        "invalid": invalid or {},
         "error": error,
         "errors": errors or [],
         "reasons": [(r, describe(r)) for r in reasons],
         "failing_now": bool(failing),
         "editable": task.status in OPEN,
+        "decision": task.decision,
         "line_items": values.rendered_rows("line_items", BLANK_LINE_ITEMS),
         "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS),
         "note": note,
         "override": override,
+        "queue": queue,
+        "back": _queue_url(queue),
     }
     return render(request, "review.html", context, status_code=status_code)
 

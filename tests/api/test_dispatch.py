@@ -209,7 +209,11 @@ async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking
     assert waiting.job_ids == [jobs[0]] and waiting.workflow_ids == [f"bill-ingestion-{jobs[0]}"]  # type: ignore[attr-defined]
     assert await dispatched(own_db) == []
     await own_db.execute("UPDATE ingestion_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
-    assert await dispatcher.dispatch_once() == (0, True)  # unreadable for longer than JOB_DISPATCH_STALE_AFTER
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
+        assert await dispatcher.dispatch_once() == (0, True)  # unreadable for longer than JOB_DISPATCH_STALE_AFTER
+    # Failed for good, it is not also among the jobs "not started yet" that the next round would retry.
+    assert [r.getMessage() for r in caplog.records] == ["job failed before it started"]
     assert await dispatcher.dispatch_once() == (1, False)
 
     broken = await own_db.fetchrow("SELECT status, error, dispatched_at FROM ingestion_jobs WHERE id = $1", jobs[0])

@@ -7,9 +7,11 @@ terminates or cancels them, as an operator would in the Web UI.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import asyncpg
+import pytest
 from temporalio.client import Client
 
 from api.services.reconcile import JobReconciler, Reconciled
@@ -131,3 +133,21 @@ async def test_two_api_processes_never_check_the_same_job(
     assert first.checked + second.checked == len(due)
     checked = await own_db.fetchval("SELECT count(*) FROM ingestion_jobs WHERE checked_at IS NOT NULL")
     assert checked == len(due)
+
+
+async def test_a_job_no_worker_takes_is_named_for_the_operator(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Started a period ago and still PENDING: no worker polls its queue, and only this says so."""
+    checker, settings = reconciler(own_db, client, app_settings)
+    (waiting, started) = await open_jobs(own_db, client, settings, 2)
+    await own_db.execute("UPDATE ingestion_jobs SET status = 'RUNNING' WHERE id = $1", started)
+
+    with caplog.at_level(logging.WARNING, logger="api.services.reconcile"):
+        assert await checker.reconcile_once() == Reconciled(checked=2, ended=0, unknown=0)
+
+    named = [r for r in caplog.records if "waits for a worker" in r.getMessage()]
+    assert [(r.job_id, r.task_queue) for r in named] == [(waiting, settings.temporal_task_queue)]  # type: ignore[attr-defined]
+    assert (await job(own_db, waiting))["status"] == JobStatus.PENDING  # told about, never changed
+    for job_id in (waiting, started):
+        await client.get_workflow_handle(f"bill-ingestion-{job_id}").terminate(reason="test over")

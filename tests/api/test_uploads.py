@@ -71,6 +71,7 @@ async def test_known_provider_pdf_is_accepted_with_golden_values(
     raw = await http.get(f"/jobs/{job['id']}/artifact")
     assert raw.status_code == 200 and raw.headers["content-type"] == "application/pdf"
     assert raw.content == (BILLS / "pge_classic_0.pdf").read_bytes()
+    assert raw.headers["content-disposition"] == f'inline; filename="bill-{job["id"]}.pdf"'  # saved, it opens
 
 
 async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(

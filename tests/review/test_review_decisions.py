@@ -93,6 +93,12 @@ async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
     assert row["diff"] == {"total_amount": {"before": EXTRACTED_TOTAL, "after": CORRECT_TOTAL}}
     task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", review.job_id)
     assert task["status"] == "DONE" and task["closed_at"] is not None
+    closed = (await reviewer_http.get(f"/reviews/{review.job_id}")).json()
+    taken = closed["decision"]  # whose decision stands, for a colleague whose own was refused
+    assert (taken["action"], taken["reviewer"], taken["note"]) == ("correct", reviewer_identity, "total misread")
+    assert (taken["changed_fields"], taken["job_status"]) == (["total_amount"], "SUCCEEDED")
+    assert closed["closed_at"] is not None
+    assert closed["age_seconds"] == (await reviewer_http.get(f"/reviews/{review.job_id}")).json()["age_seconds"]
 
     events = await history(client.get_workflow_handle(review.workflow_id))
     [(kind, decision)] = await decisions_in_history(client, events)
@@ -158,7 +164,13 @@ async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_end
     again = await reviewer_http.post(
         f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
     )
-    assert again.status_code == 409, "taken once: a repeat is refused"
+    # Taken once: a repeat of the same decision (the client retrying) learns it stands, and changes nothing.
+    assert (again.status_code, again.json()["status"]) == (200, "SUCCEEDED"), again.text
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", review.job_id) == 1
+    other = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": "changed my mind"}
+    )
+    assert other.status_code == 409, "another decision is refused"
 
 
 @pytest.mark.parametrize("action", [ReviewAction.CORRECT, ReviewAction.APPROVE])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,15 +50,19 @@ def render_review(t: ReviewTaskPublic, **context: Any) -> str:
         "task": t,
         "form": form,
         "flagged": flagged_fields(t.reasons),
+        "invalid": {},
         "error": None,
         "errors": [],
         "reasons": [(r, describe(r)) for r in t.reasons],
         "failing_now": False,
         "editable": True,
+        "decision": None,
         "line_items": form.rendered_rows("line_items", 2),
         "usage": form.rendered_rows("usage", 1),
         "note": "",
         "override": False,
+        "queue": "",
+        "back": "/ui/reviews",
     }
     return templates.env.get_template("review.html").render(base | context)
 
@@ -72,6 +77,20 @@ def test_review_page_escapes_bill_text_and_flags_fields() -> None:
     assert html.count('name="csrf_token" value="tok"') == 2, "the decision form and the sign-out form"
     assert 'name="line_items-2-amount"' in html, "one row plus two blanks"
     assert "<script" not in html.replace("&lt;script", "")
+
+
+def test_a_refused_value_is_explained_beside_its_own_input() -> None:
+    """Not only in the summary at the top: the row's input says what is wrong, for eyes and screen readers."""
+    invalid = {"line_items-0-amount": ["write numbers with a point for decimals"], "due_date": ["not a date"]}
+    flagged = flagged_fields(task().reasons) | {"line_items": []}
+    html = render_review(task(), invalid=invalid, flagged=flagged)
+    amount = re.search(r'<input name="line_items-0-amount"[^>]*>', html)
+    assert amount is not None and 'aria-invalid="true"' in amount[0]
+    assert 'aria-describedby="why-line_items-0-amount"' in amount[0]
+    assert re.search(r'id="why-line_items-0-amount"><li>write numbers with a point for decimals</li>', html)
+    assert re.search(r'id="why-due_date"><li>due date: missing</li><li>not a date</li>', html)
+    description = re.search(r'<input name="line_items-0-description"[^>]*>', html)
+    assert description is not None and "aria-invalid" not in description[0], "only the refused input is marked"
 
 
 def test_closed_task_is_read_only() -> None:
@@ -94,6 +113,7 @@ def test_queue_page_lists_reasons_and_age() -> None:
         describe=describe,
         page_size=50,
         cursor="",
+        here="",
         next_cursor="c2Vjb25k+/=",
     )
     assert f'href="/ui/reviews/{JOB_ID}"' in html

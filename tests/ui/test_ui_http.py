@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import httpx
@@ -10,7 +11,7 @@ import httpx
 from api.auth import Role, create_key, revoke_key
 from api.main import create_app
 from shared.settings import Settings
-from tests.helpers import serve
+from tests.helpers import bill_needing_review, serve, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from worker.resources import Resources
 
@@ -122,7 +123,7 @@ async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
         data = {"action": "approve", "revision": revision, **({"csrf_token": token} if token else {})}
         response = await reviewer.post(f"/ui/reviews/{job_id}", data=data)
         assert response.status_code == 403, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "Nothing was sent" in response.text, "the page again, with what was typed, and nothing decided"
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
@@ -202,7 +203,7 @@ def review_job_revision(html: str) -> str:
 
 def form_fields(html: str) -> dict[str, str]:
     """The decision form's text inputs and selected options, as a browser would submit them."""
-    fields = {m[1]: m[2] for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html)}
+    fields = {m[1]: unescape(m[2]) for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html)}
     for select in re.finditer(r'<select name="([^"]+)".*?</select>', html, re.DOTALL):
         chosen = re.search(r'<option value="([^"]*)" selected>', select[0])
         fields[select[1]] = chosen[1] if chosen else ""
@@ -269,3 +270,115 @@ async def test_a_bill_with_hundreds_of_rows_can_still_be_decided(
     assert "the corrected bill fails validation" in response.text
     assert 'name="line_items-299-amount" value="1.00"' in response.text, "every row is read back"
     assert (await http.get(f"/jobs/{review_job['id']}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_a_refused_value_is_marked_beside_the_input_it_was_typed_in(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    """A decimal comma in the second line item: that input says so, keeps what was typed, and nothing is decided."""
+    job_id = review_job["id"]
+    _, response = await post_review_form(
+        reviewer, job_id, action="correct", **{"line_items-1-amount": "20,00", "due_date": "soon"}
+    )
+    assert response.status_code == 422, response.text
+    amount = re.search(r'<input name="line_items-1-amount"[^>]*>', response.text)
+    assert amount is not None and 'value="20,00"' in amount[0], "what the reviewer typed is kept"
+    assert 'aria-invalid="true" aria-describedby="why-line_items-1-amount"' in amount[0]
+    assert re.search(r'id="why-line_items-1-amount"><li>write numbers with a point for decimals', response.text)
+    other = re.search(r'<input name="line_items-0-amount"[^>]*>', response.text)
+    assert other is not None and "aria-invalid" not in other[0]
+    assert "invalid value" not in response.text, "the reason itself, not a placeholder"
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_a_decided_task_says_how_by_whom_and_why(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A reviewer opening a task a colleague rejected sees the rejection and its note, not just "DONE"."""
+    job = await bill_needing_review(http, unique)
+    job_id = job["id"]
+    _, response = await post_review_form(reviewer, job_id, action="reject", note="a scan of last month's bill")
+    assert response.status_code == 303, response.text
+    await wait_for_status(http, job_id)
+
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert page.status_code == 200
+    decided = re.search(r'<section class="decided".*?</section>', page.text, re.DOTALL)
+    assert decided is not None, page.text
+    assert "Rejected" in decided[0] and "by ui-reviewer (key " in decided[0]
+    assert "the job is now REJECTED" in decided[0]
+    assert "Note: a scan of last month&#39;s bill" in decided[0]
+    assert 'value="reject"' not in page.text, "and nothing can be decided any more"
+
+
+async def test_a_decision_returns_to_the_queue_as_it_was_filtered(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A reviewer working through one customer's bills stays on that customer's queue after each decision."""
+    job = await bill_needing_review(http, unique)
+    job_id, customer = job["id"], str(job["customer_id"])
+    queue = await reviewer.get("/ui/reviews", params={"customer_id": customer, "provider": "pge"})
+    link = re.search(rf'href="(/ui/reviews/{job_id}[^"]*)"', queue.text)
+    assert link is not None, queue.text
+    page = await reviewer.get(unescape(link[1]))
+    assert page.status_code == 200
+    back = f"/ui/reviews?provider=pge&amp;customer_id={customer}"
+    assert f'<a href="{back}">← queue</a>' in page.text
+
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "reject", "note": "not a bill"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/ui/reviews?provider=pge&customer_id={customer}"
+
+
+async def test_the_queue_a_task_returns_to_is_re_read_not_trusted(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    forged = "customer_id=7&next=//evil.example&provider=<script>&cursor=nope"
+    page = await reviewer.get(f"/ui/reviews/{review_job['id']}", params={"queue": forged})
+    assert page.status_code == 200
+    assert 'name="queue" value="customer_id=7"' in page.text
+    assert "evil.example" not in page.text and "<script>&" not in page.text
+
+
+async def test_a_correction_typed_before_signing_in_again_is_given_back_not_lost(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, unique: str
+) -> None:
+    """Signed in again (the session ended, or in another tab) while a task page was open: its form's
+    token is stale. The reviewer gets their edits back with a fresh form, not a bare 403."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        await sign_in(browser, reviewer_key)
+        page = await browser.get(f"/ui/reviews/{job_id}")
+        typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
+        typed |= {"note": "total from page 2"}
+        await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)})
+        assert (await sign_in(browser, reviewer_key)).status_code == 303
+
+        stale = await browser.post(f"/ui/reviews/{job_id}", data=typed)
+        assert stale.status_code == 403, stale.text
+        assert "Nothing was sent" in stale.text
+        assert 'id="f-total_amount" name="total_amount" type="text" inputmode="decimal" value="60.00"' in stale.text
+        assert ">total from page 2</textarea>" in stale.text
+        assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+        again = await browser.post(f"/ui/reviews/{job_id}", data=typed | {"csrf_token": csrf_of(stale)})
+        assert again.status_code == 303, again.text
+    assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+
+
+async def test_a_decision_on_a_task_that_moved_on_says_to_send_it_again(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    """The page was read before the task was escalated (its revision changed): the form comes back with the
+    new revision and the reviewer's entries, and the message says what to do, not only what happened."""
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    current = review_job_revision(page.text)
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"revision": "0" * 32})
+    assert response.status_code == 409, response.text
+    assert "changed since it was read" in response.text and "send again" in response.text
+    assert review_job_revision(response.text) == current
+    assert 'value="60.00"' in response.text
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"

@@ -1,0 +1,67 @@
+"""Request bodies a client got wrong are refused whole, with each reason once: nothing is written."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.helpers import bill_text, create_account
+from worker.resources import Resources
+
+
+async def test_a_boolean_is_not_an_id(http: httpx.AsyncClient, resources: Resources, unique: str) -> None:
+    """``true`` is not row 1: no job starts on, and no account joins, whichever row has that id."""
+    account = await create_account(http, provider="pge", account_number=f"BOOL-{unique}")
+    jobs_before = await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs")
+    accounts_before = await resources.pool.fetchval("SELECT count(*) FROM utility_accounts")
+
+    for path in ("/jobs", "/ingest/run"):
+        started = await http.post(path, json={"utility_account_id": True})
+        assert started.status_code == 422, started.text
+        assert started.json()["errors"][0]["loc"] == ["body", "utility_account_id"]
+    attached = await http.post(
+        "/utility-accounts", json={"customer_id": True, "provider": "pge", "account_number": f"B2-{unique}"}
+    )
+    assert attached.status_code == 422, attached.text
+    assert attached.json()["errors"][0]["loc"] == ["body", "customer_id"]
+
+    assert await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs") == jobs_before
+    assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == accounts_before
+    assert (await http.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 201
+
+
+async def test_a_blank_customer_name_is_refused_and_a_padded_one_trimmed(http: httpx.AsyncClient) -> None:
+    blank = await http.post("/customers", json={"name": " \t "})
+    assert blank.status_code == 422, blank.text
+    assert "blank" in blank.json()["errors"][0]["msg"]
+    padded = await http.post("/customers", json={"name": "  Acme Utilities  "})
+    assert padded.status_code == 201 and padded.json()["name"] == "Acme Utilities"
+
+
+async def test_each_invalid_field_is_reported_once(http: httpx.AsyncClient) -> None:
+    """The Idempotency-Key is read by the rate limit and by the route: one mistake, one error."""
+    response = await http.post("/jobs", json={"utility_account_id": 1}, headers={"Idempotency-Key": "k" * 201})
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["errors"]] == [["header", "Idempotency-Key"]]
+
+
+async def test_an_upload_of_several_files_is_refused_not_cut_to_one(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Only the last file would be ingested and the client told 201: every other bill silently lost."""
+    account = await create_account(http, provider="pge", account_number=f"MULTI-{unique}")
+    other = await create_account(http, provider="pge", account_number=f"MULTJ-{unique}")
+    texts = [bill_text(f"MULTI-{unique}", total=total).encode() for total in ("10.00", "20.00")]
+    bills = [("file", (f"bill-{n}.txt", text, "text/plain")) for n, text in enumerate(texts)]
+
+    several = await http.post("/bills", files=bills, data={"utility_account_id": str(account["id"])})
+    assert several.status_code == 422, several.text
+    assert "one file" in several.json()["detail"]
+    two_accounts = await http.post(
+        "/bills", files=bills[:1], data={"utility_account_id": [str(account["id"]), str(other["id"])]}
+    )
+    assert two_accounts.status_code == 422, two_accounts.text
+
+    jobs = "SELECT count(*) FROM ingestion_jobs WHERE customer_id = ANY($1::bigint[])"
+    assert await resources.pool.fetchval(jobs, [account["customer_id"], other["customer_id"]]) == 0
+    one = await http.post("/bills", files=bills[:1], data={"utility_account_id": str(account["id"])})
+    assert one.status_code == 201, one.text

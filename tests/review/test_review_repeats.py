@@ -1,0 +1,88 @@
+"""A decision sent again (a double click, a repeat after a 503 as the API advises) while the first is applied.
+
+The repeat must learn that its decision stands, not read "not awaiting review" as if it had been
+refused; a colleague's decision sent meanwhile is still refused. Each test holds
+``record_review_decision`` on its own worker, so the first decision is accepted and the job has not ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from temporalio import activity
+from temporalio.client import Client
+
+from api.auth import Role, create_key
+from shared.review import ReviewAudit
+from tests.review.support import (
+    CORRECT_TOTAL,
+    OwnQueue,
+    awaiting_review,
+    decisions_in_history,
+    history,
+    job_id_of,
+    read_task,
+    real_activity,
+    replacing,
+    result_of,
+)
+from worker.resources import Resources
+
+
+async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_once(
+    own_queue: OwnQueue,
+    reviewer_http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    api_url: str,
+) -> None:
+    settings = own_queue.settings()
+    recording, release = asyncio.Event(), asyncio.Event()
+    real_record = real_activity(resources, settings, "record_review_decision")
+
+    @activity.defn(name="record_review_decision")
+    async def held_record(audit: ReviewAudit) -> None:
+        recording.set()
+        await release.wait()
+        await real_record(audit)
+
+    activities = replacing(resources, settings, {"record_review_decision": held_record})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        job_id = job_id_of(handle)
+        try:
+            revision = await awaiting_review(handle)
+            task = await read_task(reviewer_http, job_id)
+            body = {
+                "action": "correct",
+                "revision": revision,
+                "bill": {**task["bill"], "total_amount": CORRECT_TOTAL},
+                "note": "total read from page 2",
+            }
+            first = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=body))
+            await asyncio.wait_for(recording.wait(), timeout=30)  # taken: the workflow records it
+
+            colleague = await create_key(resources.pool, name="review-repeat-colleague", role=Role.REVIEWER)
+            async with httpx.AsyncClient(
+                base_url=api_url, headers={"Authorization": f"Bearer {colleague.key}"}, timeout=60
+            ) as other:
+                refused = await other.post(f"/reviews/{job_id}", json=body)
+            assert refused.status_code == 409, "another reviewer's decision is still refused"
+
+            again = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=body))  # the double click
+        finally:
+            release.set()
+        responses = [await first, await again]
+        await result_of(client, handle.id)
+        # Sent once more after the job ended (a retry whose answer was lost): still the first answer.
+        responses.append(await reviewer_http.post(f"/reviews/{job_id}", json=body))
+        assert [r.status_code for r in responses] == [200, 200, 200], [r.text for r in responses]
+        assert {r.json()["status"] for r in responses} == {"SUCCEEDED"}
+        other_decision = {"action": "reject", "revision": revision, "note": "changed my mind"}
+        assert (await reviewer_http.post(f"/reviews/{job_id}", json=other_decision)).status_code == 409
+
+    assert len(await decisions_in_history(client, await history(handle))) == 1
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 1
+    assert str(await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id)) == (
+        CORRECT_TOTAL
+    )
