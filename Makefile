@@ -36,6 +36,7 @@ histories: $(STAMP)
 	$(PY) -m tests.record_histories
 
 eval: $(STAMP)
+	mkdir -p .data
 	$(PY) -m eval.run eval/bills --json .data/eval.json
 
 clean:

@@ -7,13 +7,13 @@ skip_unused_optional_imports()
 import uvicorn  # noqa: E402 - after the line above, on purpose
 
 from shared.logs import configure_logging  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.settings import settings_or_exit  # noqa: E402
 
 
 def main() -> None:
     """With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, and each imports this module
     again (not as ``__main__``): hence the guard below, and the import trimming above it."""
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings)
     uvicorn.run(
         "api.main:create_app",

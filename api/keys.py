@@ -19,9 +19,21 @@ import asyncpg
 
 from api.auth import Role, create_key, revoke_key
 from shared.db import create_pool, migrate
-from shared.settings import get_settings
+from shared.settings import settings_or_exit
 
 LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "revoked")
+
+
+def database_id(text: str) -> int:
+    """An id as Postgres stores it (1 to 2^63 - 1): argparse's own message for anything else, not
+    an asyncpg OverflowError traceback after the database was opened."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"no such id: {value} (ids are 1 to {2**63 - 1})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", required=True, help="who or what holds the key (shown in audit trails)")
-    create.add_argument("--customer-id", type=int, default=None, help="bind the key to one customer's data")
+    create.add_argument("--customer-id", type=database_id, default=None, help="bind the key to one customer's data")
 
     commands.add_parser("list", help="list keys (never the key or its hash)")
 
     revoke = commands.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("key_id", type=int, metavar="ID")
+    revoke.add_argument("key_id", type=database_id, metavar="ID")
     return parser
 
 
@@ -91,7 +103,7 @@ async def _revoke(pool: asyncpg.Pool, key_id: int) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    pool = await create_pool(get_settings(), one_shot=True)
+    pool = await create_pool(settings_or_exit(), one_shot=True)
     try:
         await migrate(pool)
         if args.command == "create":

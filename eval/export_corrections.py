@@ -26,7 +26,7 @@ from eval.generate import Case, Category
 from shared.artifacts import ArtifactNotFound, ArtifactStore, InvalidArtifactName, build_artifact_store
 from shared.bill import NormalizedBill
 from shared.db import create_pool
-from shared.settings import Settings
+from shared.settings import Settings, settings_or_exit
 
 # The latest correction of each job, with the raw bill it corrects.
 CORRECTIONS_SQL = """
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, help="where to write the bills and golden files")
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)
-    done = asyncio.run(_run(args.directory, Settings()))
+    done = asyncio.run(_run(args.directory, settings_or_exit()))
     for correction in done.missing:
         print(f"skipped job {correction.job_id}: {correction.artifact_uri} cannot be read", file=sys.stderr)
     print(f"exported {len(done.written)} corrected bills to {args.directory}")

@@ -19,7 +19,7 @@ from typing import Any
 from eval.scoring import Outcome, format_table, summarize
 from extraction.pipeline import analyze
 from shared.bill import Provider
-from shared.settings import ExtractorMode, Settings
+from shared.settings import ExtractorMode, Settings, settings_or_exit
 
 SUFFIXES = (".pdf", ".txt", ".png", ".jpg", ".jpeg")
 
@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # corrupt cases are expected here
     if not args.directory.is_dir() or not any(bill_files(args.directory)):
         parser.error(f"{args.directory} holds no NAME.<pdf|txt|png|jpg> + NAME.expected.json pairs")
-    settings = Settings()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # before the run: its figures are not lost after it
+    settings = settings_or_exit()
     if args.extractor:
         settings = settings.model_copy(update={"extractor": ExtractorMode(args.extractor)})
     outcomes = evaluate(args.directory, settings=settings, hint=args.hint)

@@ -202,13 +202,16 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {**{field: extras.pop(field) for field in CONTEXT_FIELDS if field in extras}, **extras}
 
 
+def _utc_timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: what Cloud Logging, Loki and ``jq`` all parse."""
 
     def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         entry: dict[str, Any] = {
-            "ts": ts.replace("+00:00", "Z"),
+            "ts": _utc_timestamp(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -229,6 +232,11 @@ class ConsoleFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """UTC, marked, as in the JSON lines: logging's default is local time with no zone, which
+        could not be lined up with the other processes' JSON lines or the Web UI's times."""
+        return _utc_timestamp(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

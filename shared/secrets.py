@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class SecretManagerSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         config = SecretManagerConfig()
         self._project, self._prefix, self._endpoint = config.project, config.prefix, config.endpoint
+        self._built: Any = None
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -53,17 +54,23 @@ class SecretManagerSource(PydanticBaseSettingsSource):
         missing = [f for f in SECRET_FIELDS if f not in present]
         if not missing:
             return {}
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import GoogleAPIError, NotFound
+        from google.auth.exceptions import GoogleAuthError
         from google.cloud import secretmanager
+        from requests import RequestException  # the REST transport's (SECRET_MANAGER_ENDPOINT) connection errors
 
-        client = self._client(secretmanager)
         found: dict[str, Any] = {}
         for field in missing:
             name = f"projects/{self._project}/secrets/{secret_name(field, self._prefix)}/versions/latest"
             try:
-                response = client.access_secret_version(name=name, timeout=10)
+                response = self._client(secretmanager).access_secret_version(name=name, timeout=10)
             except NotFound:
                 continue
+            except (GoogleAPIError, GoogleAuthError, RequestException) as error:
+                # A missing role (403) or no credentials at all is the usual first-deploy failure: say which
+                # secret was being read, in one line (``settings_or_exit``), not in a gRPC traceback.
+                why = " ".join(f"{type(error).__name__}: {error}".split())
+                raise SettingsError(f"SECRET_MANAGER_PROJECT: could not read {name} ({why})") from None
             # `echo … | gcloud secrets create --data-file=-` stores a trailing newline: in a URL or a key
             # it is a character like any other, and no secret here has meaningful outer whitespace.
             found[field] = response.payload.data.decode().strip()
@@ -71,6 +78,12 @@ class SecretManagerSource(PydanticBaseSettingsSource):
         return found
 
     def _client(self, secretmanager: Any) -> Any:
+        """Built once, on first use: building it looks up credentials, which can fail (no ADC) like a read."""
+        if self._built is None:
+            self._built = self._new_client(secretmanager)
+        return self._built
+
+    def _new_client(self, secretmanager: Any) -> Any:
         if self._endpoint is None:
             return secretmanager.SecretManagerServiceClient()
         from google.api_core.client_options import ClientOptions

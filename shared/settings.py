@@ -7,6 +7,8 @@ at real Temporal, Cloud SQL, GCS, BigQuery and Gemini.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -14,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SECONDS = re.compile(r"\s*\d+(\.\d+)?\s*")
@@ -31,6 +33,23 @@ def _seconds_or_iso(value: Any) -> Any:
 
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 """A length of time from the environment: seconds (``3600``), ISO 8601 (``PT1H``, ``P7D``) or ``HH:MM:SS``."""
+
+
+def _json_or_commas(value: Any) -> Any:
+    """``CORS_ORIGINS=http://localhost:8080`` is how a person writes one origin; pydantic-settings alone
+    reads only a JSON list (``["http://localhost:8080"]``), and refused the plain form at start-up."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:  # its message, never the value (it may be a misplaced secret)
+            raise ValueError(f"a JSON list that does not parse ({error.msg} at character {error.pos})") from None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
+"""A list from the environment: a JSON list, or comma-separated values."""
 
 
 class Environment(StrEnum):
@@ -134,7 +153,7 @@ class Settings(BaseSettings):
     job_reconcile_batch: int = Field(default=100, ge=1)
     """Jobs one reconciliation round checks (one describe call each)."""
     auth_disabled: bool = False
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233"])
+    cors_origins: StrList = Field(default_factory=lambda: ["http://localhost:8233"])
 
     # Payload encryption: "kid:base64key[,kid:base64key]"; first is used to encrypt.
     payload_keys: SecretStr | None = None
@@ -229,6 +248,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
         return self
 
+    @field_validator("temporal_tls_cert", "temporal_tls_key")
+    @classmethod
+    def _readable_file(cls, path: Path | None) -> Path | None:
+        # Read only when connecting: a wrong path, or a key mounted for another user (0600), failed the
+        # worker and the API there, as a traceback, instead of being refused at start by name.
+        if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+            raise ValueError("no file this process can read there")
+        return path
+
     @model_validator(mode="after")
     def _tls_cert_with_key(self) -> Settings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
@@ -259,3 +287,26 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, created once."""
     return Settings()
+
+
+def refusal(error: ValidationError | SettingsError) -> str:
+    """What was refused, one line, by the variables' names (``LOG_LEVEL``, not ``log_level``), never the values."""
+    if isinstance(error, SettingsError):  # a value the environment source could not decode (malformed JSON)
+        return re.sub(r'field "(\w+)"', lambda m: m[1].upper(), str(error))
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where.upper()}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def settings_or_exit() -> Settings:
+    """The settings, for an entry point: a refused one ends the process with one line naming the variable.
+
+    A traceback through pydantic's internals buried that line, in a log pipeline expecting JSON
+    lines among them, and gave an operator the fields' Python names to look for."""
+    try:
+        return get_settings()
+    except (ValidationError, SettingsError) as error:
+        raise SystemExit(f"minimeter: refused configuration: {refusal(error)}") from None

@@ -6,6 +6,11 @@ Why this wrapper exists (bqemulator 1.4.0, duckdb 2.0.0):
   start when DuckDB's extension repository is unreachable. MiniMeter stores no
   GEOGRAPHY, so the wrapper skips that load; ``ST_*`` queries would fail, which we
   never issue.
+* It then runs ``INSTALL avro`` (best effort) unless ``BQEMU_ENABLE_FORMAT_EXTENSIONS``
+  is false: a download from extensions.duckdb.org at run time, and offline a wait for
+  the network before the emulator answers (DuckDB's HTTP timeouts, where egress is
+  dropped rather than refused). MiniMeter loads no Avro, so the wrapper turns it off
+  unless that variable says otherwise.
 * Its upload route whitelists media content types, but google-cloud-bigquery sends
   the media part of a multipart load job as ``*/*``; the wrapper adds that type.
 * After every write it copies the whole table into a time-travel snapshot
@@ -27,6 +32,7 @@ passed to bqemulator's own CLI unchanged.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated, Any
 
 from bqemulator import cli
@@ -44,6 +50,7 @@ from fastapi.routing import APIRoute
 logger = logging.getLogger(__name__)
 
 CLIENT_MEDIA_TYPE = "*/*"
+NO_FORMAT_EXTENSIONS = ("BQEMU_ENABLE_FORMAT_EXTENSIONS", "false")
 
 
 def _skip_spatial(self: DuckDBEngine) -> None:
@@ -110,7 +117,8 @@ apply_patches()
 
 
 def main() -> None:
-    """Run bqemulator's CLI (``start``, ``version``, ...) with the patches in place."""
+    """Run bqemulator's CLI (``start``, ``version``, ...) with the patches in place, and no Avro download."""
+    os.environ.setdefault(*NO_FORMAT_EXTENSIONS)
     cli.main()
 
 

@@ -46,6 +46,9 @@ __all__ = [
 WORKER_STOP_MARGIN_SECONDS = 10.0
 """Beyond WORKER_GRACEFUL_SHUTDOWN_SECONDS, for the worker to close its clients and exit before SIGKILL."""
 
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+"""``API_HOST`` values that listen on every interface, the loopback among them."""
+
 CO_LOCATED_BATCH_NICE = 10
 """How much nicer than the API the worker and the dev server run in the local stack (``WORKER_NICE``
 overrides the worker's): the API answers people, the other two work through a queue."""
@@ -211,14 +214,27 @@ class LocalStack:
         return proc
 
     def start_api(self) -> subprocess.Popen[bytes]:
-        ensure_port_free("127.0.0.1", self.options.api_port, "the API")
+        host = self.api_host
+        ensure_port_free(host, self.options.api_port, "the API")
         self.api = self._spawn("api", "api.log", {"API_PORT": str(self.options.api_port)})
-        wait_for_port("127.0.0.1", self.options.api_port, timeout=60, process=self.api)  # close() stops it
+        log = self.logs / "api.log"
+        wait_for_port(host, self.options.api_port, timeout=60, process=self.api, log=log)  # close() stops it
         return self.api
 
     @property
+    def api_host(self) -> str:
+        """Where this machine reaches the API: the address it binds (``API_HOST``), the loopback for a
+        wildcard. Waiting on 127.0.0.1 whatever it bound, ``make run`` with ``API_HOST`` set to the
+        machine's own address (to reach the API from another one) gave up after a minute."""
+        # Read as the settings read it (any case, empty is unset), without validating every other setting:
+        # a child refusing one says so in its own log, which ``start_api`` names.
+        host = next((value for name, value in self.env.items() if name.upper() == "API_HOST" and value), "127.0.0.1")
+        return "127.0.0.1" if host in WILDCARD_HOSTS else host
+
+    @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.options.api_port}"
+        host = self.api_host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.options.api_port}"
 
     def admin_key(self) -> str:
         """The stack's admin key: created once, kept in DATA_DIR/admin.key (see ``new_admin_key``)."""

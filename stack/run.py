@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, settings_or_exit
 from stack.demo import run_demo, say
 from stack.local import LocalStack, StackOptions, finish_stopping_undisturbed, stop_on_sigterm
 from stack.services import StackError
@@ -18,7 +18,7 @@ from stack.services import StackError
 
 def main() -> None:
     stop_on_sigterm()
-    settings = get_settings()
+    settings = settings_or_exit()
     stack = LocalStack(
         StackOptions(
             data_dir=settings.data_dir, temporal_db=settings.data_dir / "temporal.db", api_port=settings.api_port
@@ -29,7 +29,8 @@ def main() -> None:
         _run(stack, settings)
     except KeyboardInterrupt:
         say("stopping")
-    except StackError as error:  # a port in use, a server dead at birth, a child exited: the message says it all
+    except (StackError, TimeoutError) as error:  # a port in use, a server dead or slow at birth, a child exited:
+        # the message says it all, with the log to read
         say(f"error: {error}")
         failed = True
     finally:

@@ -61,21 +61,46 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
     """Refuse to start ``what`` where something already listens: waiting for the port would find
     that process instead, while ours died unseen (a dev server left by an earlier run, say)."""
     if port_in_use(host, port):
-        raise StackError(f"{host}:{port} is already in use, so {what} cannot listen there (left running earlier?)")
+        raise StackError(
+            f"{host}:{port} is already in use{listener(port)}, so {what} cannot listen there (left running earlier?)"
+        )
+
+
+def listener(port: int) -> str:
+    """`` by pid 123 (temporal server start-dev …)``: after a ``make run`` killed outright (``kill -9``,
+    out of memory), its children hold the ports, and the operator needs to know what to stop.
+    Empty when the system will not say (another user's process, a platform without the call)."""
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    command = " ".join(" ".join(psutil.Process(conn.pid).cmdline()[:4]).split())  # one line
+                    return f" by pid {conn.pid} ({command[:120]})"
+                return f" by pid {conn.pid}"
+    return ""
 
 
 def wait_for_port(
-    host: str, port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+    host: str,
+    port: int,
+    *,
+    timeout: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
 ) -> None:
-    """Wait until ``host:port`` accepts connections; with ``process``, fail as soon as it exits instead."""
+    """Wait until ``host:port`` accepts connections; with ``process``, fail as soon as it exits instead.
+
+    ``log`` is named in the error: the process's own message is there, and ``make run`` prints where
+    the logs are only once everything has started."""
+    see = f"; see {log}" if log is not None else ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise StackError(f"the process meant to listen on {host}:{port} exited ({process.returncode})")
+            raise StackError(f"the process meant to listen on {host}:{port} exited ({process.returncode}){see}")
         if port_in_use(host, port):
             return
         time.sleep(0.1)
-    raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s")
+    raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s{see}")
 
 
 def start_listening(
@@ -85,6 +110,7 @@ def start_listening(
     what: str,
     timeout: float,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    log: Path | None = None,
     **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Start a server process in a session of its own and wait for its port.
@@ -97,7 +123,7 @@ def start_listening(
     try:
         if on_start is not None:
             on_start(proc)
-        wait_for_port("127.0.0.1", port, timeout=timeout, process=proc)
+        wait_for_port("127.0.0.1", port, timeout=timeout, process=proc, log=log)
     except BaseException:
         stop_process(proc)
         raise
@@ -144,7 +170,11 @@ def start_temporal_dev_server(
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
-    on one machine, the server is batch work like the worker."""
+    on one machine, the server is batch work like the worker.
+
+    The Web UI's port is checked first too: taken, the server exited at once, and the error
+    named only the frontend's port, which was free."""
+    ensure_port_free("127.0.0.1", ui_port, "the Temporal Web UI")
     args = [
         *(["nice", "-n", str(nice)] if nice > 0 and shutil.which("nice") else []),
         temporal_binary(),
@@ -172,6 +202,7 @@ def start_temporal_dev_server(
         what="the Temporal dev server",
         timeout=60,
         on_start=lambda proc: lower_session_priority(proc.pid, nice),  # it leads a session of its own
+        log=log_file,
         stdout=out,
         stderr=subprocess.STDOUT,
         env=dev_server_env(),

@@ -6,6 +6,7 @@ import asyncio
 import compileall
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,7 +29,7 @@ from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, settings_or_exit
 from shared.temporal import connect_client
 from worker.resources import Resources, open_resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -136,8 +137,14 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings)
     lower_priority(settings.worker_nice)
     warm_workflow_bytecode()
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except Exception:
+        # Logged, not left to Python's hook: its traceback reached stderr unmasked, one log entry per
+        # line in a pipeline that reads JSON lines, and without the pid that tells workers apart.
+        logger.critical("worker failed", exc_info=True)
+        sys.exit(1)

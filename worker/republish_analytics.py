@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from shared.analytics import AnalyticsBill, AnalyticsSink, build_analytics_sink
 from shared.bill import NormalizedBill
 from shared.db import create_pool, migrate
-from shared.settings import get_settings
+from shared.settings import settings_or_exit
 
 BATCH = 200
 """Bills per ``publish_bills`` call: a few insertAll requests each, well under BigQuery's limits."""
@@ -83,7 +83,7 @@ def _dated(stored_at: datetime, newest_held: datetime | None) -> datetime:
 
 
 async def _main() -> int:
-    settings = get_settings()
+    settings = settings_or_exit()
     sink = build_analytics_sink(settings)
     if sink is None:
         print("analytics is disabled (ANALYTICS=disabled): nothing to republish", file=sys.stderr)

@@ -86,6 +86,10 @@ async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resourc
     assert unknown.code == 1 and "does not exist" in unknown.err and unknown.out == ""
     bad_role = await keys_cli(pg_url, "create", "--role", "root", "--name", "ghost")
     assert bad_role.code == 2 and bad_role.out == ""
+    for args in (("create", "--role", "viewer", "--name", "ghost", "--customer-id", str(2**63)), ("revoke", "0")):
+        out_of_range = await keys_cli(pg_url, *args)  # an id no row can have: a usage error, no traceback
+        assert out_of_range.code == 2 and "no such id" in out_of_range.err, out_of_range.err
+        assert "Traceback" not in out_of_range.err
     customer = await resources.pool.fetchval("INSERT INTO customers (name) VALUES ('bound admin') RETURNING id")
     bound_admin = await keys_cli(pg_url, "create", "--role", "admin", "--name", "ghost", "--customer-id", str(customer))
     assert bound_admin.code == 1 and "every customer" in bound_admin.err and bound_admin.out == ""

@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment
 
-from shared.logs import NOISY_LOGGERS, configure_logging, log_context, mask_account, mask_text
+from shared.logs import (
+    NOISY_LOGGERS,
+    ConsoleFormatter,
+    JsonFormatter,
+    configure_logging,
+    log_context,
+    mask_account,
+    mask_text,
+)
 from shared.settings import LogFormat, LogLevel, Settings
 
 API_KEY = "mm_Zx9-Qw_ErTy1234UiOpAsDf"
@@ -241,3 +249,12 @@ def test_log_settings_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("LOG_LEVEL", "warning")
     settings = Settings()
     assert (settings.log_format, settings.log_level) == (LogFormat.CONSOLE, LogLevel.WARNING)
+
+
+def test_console_lines_carry_utc_times_like_the_json_lines() -> None:
+    """They carried local time with no zone: another process's JSON line, in UTC, could not be lined up."""
+    record = logging.LogRecord("worker", logging.INFO, __file__, 1, "started", None, None)
+    record.created = 1_780_000_000.25  # 2026-05-28T20:26:40.250Z
+    line = ConsoleFormatter().format(record)
+    assert line.startswith("2026-05-28T20:26:40.250Z INFO    worker: started")
+    assert json.loads(JsonFormatter().format(record))["ts"] == "2026-05-28T20:26:40.250Z"

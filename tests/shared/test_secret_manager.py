@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from shared.settings import Settings
+from shared.settings import REPO_ROOT, Settings
 
 SECRETS = {"minimeter-database-url": "postgresql://sm@db/app", "minimeter-gemini-api-key": "from-secret-manager"}
 
@@ -116,3 +118,38 @@ def test_a_stored_trailing_newline_is_dropped(fake_secret_manager: list[str], mo
     settings = Settings()
     assert settings.database_url is not None and settings.database_url.get_secret_value() == "postgresql://sm@db/app"
     assert settings.gemini_api_key is not None and settings.gemini_api_key.get_secret_value() == "from-secret-manager"
+
+
+class _RefusingSecretManager(BaseHTTPRequestHandler):
+    """Secret Manager to an identity without ``roles/secretmanager.secretAccessor``."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}})
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_refused_read_stops_the_process_in_one_line_naming_the_secret() -> None:
+    """A missing role is the usual first-deploy failure: it was a gRPC traceback through pydantic-settings."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingSecretManager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env |= {"SECRET_MANAGER_PROJECT": "proj-1", "SECRET_MANAGER_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "worker"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(
+        "minimeter: refused configuration: SECRET_MANAGER_PROJECT: could not read "
+        "projects/proj-1/secrets/minimeter-database-url/versions/latest (Forbidden: 403 "
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.emulators import GcsEmulator
+from stack.emulators import BigQueryEmulator, GcsEmulator
 
 
 @contextmanager
@@ -37,3 +37,11 @@ def test_a_restart_keeps_its_address_or_fails(tmp_path: Path) -> None:
     with holding(port), pytest.raises(RuntimeError, match="exited during startup"):
         emulator.start()
     assert emulator.port == port
+
+
+def test_the_bigquery_emulator_starts_without_reaching_for_the_network(tmp_path: Path) -> None:
+    """bqemulator downloads DuckDB's Avro extension at start unless told not to; MiniMeter loads no Avro."""
+    with BigQueryEmulator(data_dir=tmp_path / "bq", ephemeral=True) as emulator:
+        assert emulator.running
+    log = emulator.log_file.read_text()
+    assert "avro" not in log, log[-2000:]

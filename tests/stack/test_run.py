@@ -47,7 +47,7 @@ def test_a_child_that_exits_makes_make_run_fail(
 ) -> None:
     """It exited 0, so a supervisor or a CI job took a dead stack for a clean stop."""
     monkeypatch.setattr(stack.run, "LocalStack", _StackWhoseWorkerDies)
-    monkeypatch.setattr(stack.run, "get_settings", lambda: Settings(env=Environment.TEST, data_dir=tmp_path))
+    monkeypatch.setattr(stack.run, "settings_or_exit", lambda: Settings(env=Environment.TEST, data_dir=tmp_path))
     monkeypatch.setattr(stack.run, "run_demo", lambda *args, **kwargs: None)
     # Not this process's signal handlers: Ctrl-C must still stop pytest.
     monkeypatch.setattr(stack.run, "stop_on_sigterm", lambda: None)

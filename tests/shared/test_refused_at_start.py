@@ -1,0 +1,77 @@
+"""A refused setting stops ``python -m worker``, ``python -m api`` and ``make run`` with one line naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.settings import REPO_ROOT, Settings
+
+REFUSED = "minimeter: refused configuration: "
+MISPLACED = "not-a-level-but-a-pasted-token-4f9c"  # distinctive: the test looks for it in the output
+
+
+def run_entry_point(module: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The entry point as an operator starts it, with none of the settings set but ``env``."""
+    base = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    base.pop("SECRET_MANAGER_PROJECT", None)
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env={**base, **env},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("module", ["worker", "api", "stack.run"])
+def test_a_refused_setting_is_one_line_by_its_variable_name(module: str) -> None:
+    """It was a pydantic traceback naming ``log_level``: no JSON line, and not the name an operator sets."""
+    done = run_entry_point(module, LOG_LEVEL=MISPLACED, DB_POOL_MAX="twenty")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(REFUSED)
+    assert "LOG_LEVEL: Input should be 'DEBUG'" in line and "DB_POOL_MAX: " in line
+    assert MISPLACED not in done.stderr + done.stdout
+
+
+def test_a_cross_field_refusal_is_one_line_too() -> None:
+    done = run_entry_point("worker", REVIEW_SLA="P30D", REVIEW_TIMEOUT="P7D")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    expected = "REVIEW_SLA (30 days, 0:00:00) must be shorter than REVIEW_TIMEOUT (7 days, 0:00:00)"
+    assert done.stderr.strip() == REFUSED + expected
+
+
+@pytest.mark.parametrize(
+    ("given", "origins"),
+    [
+        ("http://localhost:8080", ["http://localhost:8080"]),
+        ("http://localhost:8080, https://ui.example.com", ["http://localhost:8080", "https://ui.example.com"]),
+        ('["http://localhost:8080"]', ["http://localhost:8080"]),
+    ],
+)
+def test_cors_origins_as_a_person_writes_them(monkeypatch: pytest.MonkeyPatch, given: str, origins: list[str]) -> None:
+    """One origin written plainly was a start-up failure: pydantic-settings reads only a JSON list."""
+    monkeypatch.setenv("CORS_ORIGINS", given)
+    assert Settings().cors_origins == origins
+
+
+def test_a_malformed_cors_list_is_refused_by_name() -> None:
+    done = run_entry_point("worker", CORS_ORIGINS='["http://localhost:8080"')
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith(REFUSED + "CORS_ORIGINS: a JSON list that does not parse")
+
+
+def test_a_client_certificate_path_that_is_no_file_is_refused_at_start(tmp_path: Path) -> None:
+    """It was read only when connecting: the worker and the API died there, in a traceback, after start-up."""
+    cert = tmp_path / "client.pem"
+    cert.write_text("test client certificate\n")
+    done = run_entry_point("worker", TEMPORAL_TLS_CERT=str(cert), TEMPORAL_TLS_KEY=str(tmp_path / "client.key"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == REFUSED + "TEMPORAL_TLS_KEY: no file this process can read there"
