@@ -113,13 +113,22 @@ def numeric_day_first(text: str) -> bool:
     """Whether ``text`` writes numeric dates day first: one of them ("18/03/2026") can only be read so,
     and none ("03/18/2026") only month first. Australian and Canadian bills print "$" and day-first
     dates; read month first, their dates were missing or, when every day was 12 or less, wrong."""
-    day_only = month_only = False
+    day_only: set[str] = set()
+    month_only = False
     for match in DATE_RE.finditer(text):
-        if match["nm"]:
+        if match["nm"] and _plausible_year(match["ny"]):
             first, second = int(match["nm"]), int(match["nd"])
-            day_only |= 12 < first <= 31 and 1 <= second <= 12
+            if 12 < first <= 31 and 1 <= second <= 12:
+                day_only.add(match[0])
             month_only |= 12 < second <= 31 and 1 <= first <= 12
-    return day_only and not month_only
+    # Two different such dates: one could be something else that looks like one (a reference
+    # "25-10-26", a meter read "14.02.26"), and it would turn every date of a US bill around.
+    return len(day_only) >= 2 and not month_only
+
+
+def _plausible_year(year: str) -> bool:
+    """A bill's year: an account number "24-07-5531" is no date of 5531."""
+    return len(year) == 2 or 2000 <= int(year) <= 2099
 
 
 def _date_from_match(match: re.Match[str], *, day_first: bool = False) -> date | None:

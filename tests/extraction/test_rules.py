@@ -289,12 +289,35 @@ def test_a_unit_note_is_not_a_reading(heading: str) -> None:
 )
 def test_a_reading_in_thousands_of_gallons_is_multiplied_out(reading: str) -> None:
     """ "Usage (1,000 gal)" heads figures counted in thousands: 7.995 is 7,995 gallons. Unread, every such
-    bill went to review for a missing usage."""
+    bill went to review for a missing usage. The evidence check confirms a figure beside its note only: in
+    a table, the one under it could be any column's (the meter's, 12345), so a person looks."""
     text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("7995"), UsageUnit.GAL)]
-    assert check_bill(result.bill, text=text) == []
+    in_a_table = "Days" in reading
+    assert check_bill(result.bill, text=text) == (["unit_scale:usage"] if in_a_table else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("Water used this period: 8,123 gallons\nRate: $5.20 per kgal", "8123000"),
+        ("Water used this period: 4,500 gallons\nBase charge (1,000 gal minimum)   12", "12000"),
+        ("Water used this period: 4,500 gallons\nBase charge includes 1,000 gal minimum", "4500000"),
+    ],
+)
+def test_a_rate_or_an_allowance_is_no_scale_to_multiply_a_reading_by(text: str, quantity: str) -> None:
+    """Only the figure a scale note heads is multiplied out: a reading a thousand times a figure elsewhere
+    on the page (what a model told to multiply out might send) has no evidence."""
+    bill_text = PLAIN.replace("Water used this period: 1,234 gallons", text)
+    result = extract_with_rules([bill_text], provider_hint=None)
+    assert result.bill is not None
+    inflated = result.bill.model_copy(
+        update={"usage": [result.bill.usage[0].model_copy(update={"quantity": Decimal(quantity)})]}
+    )
+    reasons = check_bill(inflated, text=bill_text)
+    assert "no_evidence:usage" in reasons or "unit_scale:usage" in reasons, reasons
 
 
 def test_a_net_metering_credit_in_typeset_minus_stays_negative() -> None:

@@ -113,7 +113,10 @@ def test_date_formats(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "day_first", "due"),
     [
-        ("Issued 04/03/2026, due 18/03/2026", True, date(2026, 3, 18)),
+        ("Period 01/02/2026 to 28/02/2026, due 18/03/2026", True, date(2026, 3, 18)),
+        ("Issued 04/03/2026, due 18/03/2026", False, date(2026, 4, 3)),  # one such date alone: month first
+        ("Account 24-07-5531 Ref 25-10-1234 issued 12/07/2026, due 01/01/2027", False, date(2027, 1, 1)),
+        ("Meter read 14.02.26, issued 12/07/2026, due 01/01/2027", False, date(2027, 1, 1)),
         ("Issued 03/04/2026, due 03/18/2026", False, date(2026, 3, 18)),
         ("Issued 04/03/2026, due 10/03/2026", False, date(2026, 10, 3)),  # nothing says which: month first
         ("Issued 18/03/2026, due 03/18/2026", False, date(2026, 3, 18)),  # both ways: month first
