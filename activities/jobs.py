@@ -7,7 +7,7 @@ import logging
 import asyncpg
 from temporalio import activity
 
-from shared.db import JOB_ENDED
+from shared.db import job_claimed, newer_run
 from shared.models import JobRef, JobStatus, JobStatusUpdate
 from shared.review import ReviewStatus
 
@@ -24,30 +24,25 @@ class JobActivities:
 
         ``attempts`` counts the workflow runs that started the job (one, unless an operator reset
         it), so a retry in the same run, whose first try may have committed, does not count again.
-        A new run (an operator's reset of a failed or terminated job) opens the job again if it
-        ended before the run began: it would otherwise read FAILED with the old error while it
-        runs, and its end would keep the old run's ``finished_at`` and duration. A late try of
-        this run's own step, after the run was cancelled and recorded CANCELED, opens nothing.
+        A later run (an operator's reset, of a live or an ended job) takes the job over: an ended
+        one is open again, or it would read FAILED with the old error while it runs. A late try of
+        a run that ended the job, or that a reset replaced, changes nothing.
         """
         info = activity.info()
-        attempt = info.attempt
         await self._pool.execute(
-            """
+            f"""
             UPDATE ingestion_jobs
-               SET status = $2, attempts = attempts + (last_run_id IS DISTINCT FROM $3)::int, last_run_id = $3,
-                   updated_at = now(), started_at = COALESCE(started_at, now()),
-                   error = CASE WHEN status IN ('PENDING', 'RUNNING') THEN error END,
-                   finished_at = CASE WHEN status IN ('PENDING', 'RUNNING') THEN finished_at END,
-                   duration_ms = CASE WHEN status IN ('PENDING', 'RUNNING') THEN duration_ms END
+               SET status = $2, {job_claimed("$3", "$4")}
              WHERE id = $1
-               AND (status IN ('PENDING', 'RUNNING') OR (last_run_id IS DISTINCT FROM $3 AND finished_at < $4))
+               AND ((status IN ('PENDING', 'RUNNING') AND (last_run_id IS NULL OR last_run_id = $3))
+                    OR {newer_run("$3", "$4")})
             """,
             job.job_id,
             JobStatus.RUNNING,
             info.workflow_run_id,
-            info.scheduled_time,  # an end from before this run began is another run's, never this one's
+            info.scheduled_time,  # the first try's: every retry of this step is the same run's start
         )
-        logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": attempt})
+        logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": info.attempt})
 
     @activity.defn
     async def mark_job_finished(self, update: JobStatusUpdate) -> None:
@@ -56,13 +51,22 @@ class JobActivities:
         A review task still open is closed (CANCELED) in the same statement: however the job
         ended (a step out of retries while it waited, say), reviewers no longer see it queued.
         """
+        info = activity.info()
         result = update.result.model_dump(mode="json") if update.result else None
+        newer = newer_run("$8", "$9")  # a reset's run whose first steps did not run again: its end is its own
+        ended_at = f"CASE WHEN {newer} THEN now() ELSE COALESCE(finished_at, now()) END"
         await self._pool.execute(
             f"""
             WITH job AS (
                 UPDATE ingestion_jobs
-                   SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, {JOB_ENDED}
+                   SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, ended_run_id = $8,
+                       last_run_id = $8, updated_at = now(),
+                       run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
+                       finished_at = {ended_at},
+                       duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
                  WHERE id = $1
+                   -- not a late try of a run an operator's reset has since replaced
+                   AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
                 RETURNING id
             )
             UPDATE review_tasks
@@ -76,6 +80,8 @@ class JobActivities:
             [s.model_dump(mode="json") for s in update.steps],
             update.result.reasons if update.result else [],
             ReviewStatus.CANCELED,
+            info.workflow_run_id,
+            info.scheduled_time,
         )
         logger.info(
             "job finished",

@@ -10,6 +10,7 @@ from temporalio import activity
 
 from extraction.checks import overridden_checks
 from shared.bill import NormalizedBill
+from shared.db import job_claimed, newer_run
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 
@@ -38,28 +39,44 @@ class ReviewActivities:
         A late attempt (say, one still running when the job was cancelled) changes nothing
         once the task is closed or the job has ended: it cannot put either back in the queue.
         The job's row is locked first, so ``mark_job_finished`` commits before this or after it.
-        A task closed before this step was scheduled is another run's (an operator reset the
-        ended job, and ``mark_job_running`` opened it again): it is opened again as new, or the
-        new run would wait unseen for a decision until its review expired.
+        An operator's reset is another run: a task that an earlier run opened and closed is opened
+        again, as new, and a job that run ended is taken over by this one (a reset to a point past
+        ``mark_job_running`` reaches here first), or the new run would wait unseen for a decision
+        until its review expired. A late attempt of a run a reset replaced changes nothing.
         """
+        info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():
-            status = await conn.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1 FOR UPDATE", task.job_id)
-            if status is None or JobStatus(status).is_terminal:
+            job = await conn.fetchrow(
+                f"SELECT status, last_run_id, {newer_run('$2', '$3')} AS newer"
+                " FROM ingestion_jobs WHERE id = $1 FOR UPDATE",
+                task.job_id,
+                info.workflow_run_id,
+                info.scheduled_time,
+            )
+            replaced = job is not None and job["last_run_id"] not in (None, info.workflow_run_id) and not job["newer"]
+            if job is None or replaced or (JobStatus(job["status"]).is_terminal and not job["newer"]):
                 logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
+            if job["newer"]:
+                await conn.execute(
+                    f"UPDATE ingestion_jobs SET status = 'RUNNING', {job_claimed('$2', '$3')} WHERE id = $1",
+                    task.job_id,
+                    info.workflow_run_id,
+                    info.scheduled_time,
+                )
             opened = await conn.execute(
                 """
-                INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision)
-                VALUES ($1, $2, $3, $4, $5, $6)
+                INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision, run_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (job_id) DO UPDATE
                    SET status = EXCLUDED.status, reasons = EXCLUDED.reasons, bill = EXCLUDED.bill,
                        revision = EXCLUDED.revision, updated_at = now(),
-                       artifact_uri = EXCLUDED.artifact_uri,
+                       artifact_uri = EXCLUDED.artifact_uri, run_id = EXCLUDED.run_id,
                        created_at = CASE WHEN review_tasks.closed_at IS NULL THEN review_tasks.created_at
                                          ELSE now() END,
                        escalated_at = CASE WHEN review_tasks.closed_at IS NULL THEN review_tasks.escalated_at END,
                        closed_at = NULL
-                 WHERE review_tasks.closed_at IS NULL OR review_tasks.closed_at < $7
+                 WHERE review_tasks.closed_at IS NULL OR review_tasks.run_id IS DISTINCT FROM EXCLUDED.run_id
                 """,
                 task.job_id,
                 task.status,
@@ -67,7 +84,7 @@ class ReviewActivities:
                 task.bill.model_dump(mode="json") if task.bill else None,
                 task.artifact_uri,
                 task.revision,
-                activity.info().scheduled_time,  # a close after it is this run's: never undone
+                info.workflow_run_id,  # a task this run closed (decided) is never opened again by it
             )
             if opened == "INSERT 0 0":  # the task is closed (decided): the job runs on, not back to review
                 logger.info(

@@ -21,7 +21,33 @@ JOB_ENDED = (
     "updated_at = now(), finished_at = COALESCE(finished_at, now()),"
     " duration_ms = (EXTRACT(EPOCH FROM (COALESCE(finished_at, now()) - created_at)) * 1000)::BIGINT"
 )
-"""The columns every writer of a job's end sets the same way (``UPDATE ingestion_jobs SET …, {JOB_ENDED}``)."""
+"""The columns a writer of a job's end sets (``UPDATE ingestion_jobs SET …, {JOB_ENDED}``); ``mark_job_finished``
+sets them alike, but for a reset's run, which ends the job anew."""
+
+
+def newer_run(run_id: str, scheduled_at: str) -> str:
+    """SQL: the run ``run_id`` (its step scheduled at ``scheduled_at``, both placeholders) is a later run
+    of the job's workflow than the one its row speaks for: an operator reset it. Not a late attempt of
+    the run that ended the job, nor of a run that an operator's reset has since replaced."""
+    # A job no run has started (its first step never committed) was never reset: any run's step is late.
+    return (
+        f"(last_run_id IS NOT NULL AND last_run_id <> {run_id} AND ended_run_id IS DISTINCT FROM {run_id}"
+        f" AND (run_scheduled_at IS NULL OR run_scheduled_at < {scheduled_at}))"
+    )
+
+
+def job_claimed(run_id: str, scheduled_at: str) -> str:
+    """SQL ``SET`` columns: the job's row now speaks for run ``run_id``, an ended job open again (its old
+    error and end cleared); ``attempts`` counts runs, not the tries of one run's step."""
+    open_now = "status IN ('PENDING', 'RUNNING', 'NEEDS_REVIEW')"
+    return (
+        f"attempts = attempts + (last_run_id IS DISTINCT FROM {run_id})::int, last_run_id = {run_id},"
+        f" run_scheduled_at = {scheduled_at}, updated_at = now(), started_at = COALESCE(started_at, now()),"
+        f" error = CASE WHEN {open_now} THEN error END, finished_at = CASE WHEN {open_now} THEN finished_at END,"
+        f" duration_ms = CASE WHEN {open_now} THEN duration_ms END"
+    )
+
+
 _MIGRATION_LOCK_ID = 72_616_001
 MIGRATION_TIMEOUT_SECONDS = 3600.0
 """For the lock wait and each migration, instead of the pool's 30 s per statement: a migration that

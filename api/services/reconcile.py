@@ -136,12 +136,13 @@ class JobReconciler(BackgroundLoop):
             updated = await conn.execute(
                 f"""
                 UPDATE ingestion_jobs
-                   SET status = $2, error = $3, checked_at = now(), {JOB_ENDED}
+                   SET status = $2, error = $3, checked_at = now(), ended_run_id = $4, {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
                 """,
                 job_id,
                 job_status,
                 error,
+                described.run_id,  # a late try of that run's first step must not open the job again
             )
             if not updated.endswith(" 1"):  # its last activity recorded an end after all
                 return False

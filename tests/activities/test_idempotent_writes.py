@@ -42,6 +42,9 @@ from shared.settings import Settings
 from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+"""When Temporal scheduled a run's first step, in the tests that tell runs apart."""
+
 
 async def test_store_persist_publish_twice_write_once(
     http: httpx.AsyncClient, resources: Resources, app_settings: Settings
@@ -406,7 +409,8 @@ async def test_a_job_counts_the_runs_that_started_it_not_the_tries(
     env = ActivityEnvironment()
 
     async def start(run_id: str, attempt: int) -> int:
-        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, attempt=attempt)
+        scheduled = T0 + timedelta(hours=int(run_id.removeprefix("run-")))  # a reset's run begins later
+        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, attempt=attempt, scheduled_time=scheduled)
         await env.run(jobs.mark_job_running, JobRef(job_id=job_id))
         return int(await pool.fetchval("SELECT attempts FROM ingestion_jobs WHERE id = $1", job_id))
 
@@ -532,79 +536,119 @@ async def test_a_statement_whose_account_number_was_not_read_is_the_bill_whose_n
     assert len(stored) == 1
 
 
-async def test_a_reset_run_opens_its_ended_job_again_and_records_its_own_end(
-    http: httpx.AsyncClient, resources: Resources
-) -> None:
-    """An operator resets a job that failed (a warehouse outage outlasted its retries, say): while the new
-    run works the job reads RUNNING, not the old FAILED and error, and its end is its own. A step of a
-    run that began before the job ended (a late try) opens nothing."""
-    pool = resources.pool
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job_id = await insert_job(pool, account, status="PENDING")
-    jobs = JobActivities(pool)
-    env = ActivityEnvironment()
+class Runs:
+    """Activities of one job as several workflow runs send them: ``run(id, at)`` sets the run and when
+    Temporal scheduled the step (its clock, never Postgres's)."""
 
-    async def start(run_id: str, scheduled: datetime) -> asyncpg.Record:
-        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=scheduled)
-        await env.run(jobs.mark_job_running, JobRef(job_id=job_id))
-        row = await pool.fetchrow(
-            "SELECT status, error, attempts, finished_at FROM ingestion_jobs WHERE id = $1", job_id
+    def __init__(self, pool: asyncpg.Pool, job_id: str) -> None:
+        self.pool, self.job_id, self.env = pool, job_id, ActivityEnvironment()
+
+    def run(self, run_id: str, at: datetime) -> Runs:
+        self.env.info = dataclasses.replace(self.env.info, workflow_run_id=run_id, scheduled_time=at)
+        return self
+
+    async def start(self) -> None:
+        await self.env.run(JobActivities(self.pool).mark_job_running, JobRef(job_id=self.job_id))
+
+    async def end(self, status: JobStatus, error: str | None = None) -> None:
+        update = JobStatusUpdate(job_id=self.job_id, status=status, error=error)
+        await self.env.run(JobActivities(self.pool).mark_job_finished, update)
+
+    async def open_review(self, revision: str) -> None:
+        opening = ReviewTaskOpen(
+            job_id=self.job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision=revision
+        )
+        await self.env.run(ReviewActivities(self.pool).open_review_task, opening)
+
+    async def job(self) -> asyncpg.Record:
+        row = await self.pool.fetchrow(
+            "SELECT status, error, attempts, last_run_id, finished_at FROM ingestion_jobs WHERE id = $1", self.job_id
         )
         assert row is not None
         return row
 
-    async def end(status: JobStatus, error: str | None) -> datetime:
-        await env.run(jobs.mark_job_finished, JobStatusUpdate(job_id=job_id, status=status, error=error))
-        finished: datetime = await pool.fetchval("SELECT finished_at FROM ingestion_jobs WHERE id = $1", job_id)
-        return finished
+    async def task(self) -> asyncpg.Record:
+        row = await self.pool.fetchrow("SELECT * FROM review_tasks WHERE job_id = $1", self.job_id)
+        assert row is not None
+        return row
 
-    first_run = await start("run-1", datetime.now(UTC))
-    failed_at = await end(JobStatus.FAILED, "publish_analytics failed: out of retries")
-    late = await start("run-1", failed_at)  # the failed run's own step, committing late
-    assert (late["status"], late["attempts"]) == ("FAILED", first_run["attempts"])
 
-    reset = await start("run-2", failed_at + timedelta(seconds=1))
+async def test_a_reset_run_opens_its_ended_job_again_and_records_its_own_end(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """An operator resets a job that failed (a warehouse outage outlasted its retries, say): while the new
+    run works the job reads RUNNING, not the old FAILED and error, and its end is its own. Late tries of
+    the old run, before or after the reset, change nothing."""
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(resources.pool, await insert_job(resources.pool, account, status="PENDING"))
+
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=5)).end(JobStatus.FAILED, "publish_analytics failed: out of retries")
+    failed = await job.job()
+    await job.run("run-1", T0).start()  # the failed run's own first step, a try committing late
+    assert (await job.job())["status"] == "FAILED"
+
+    await job.run("run-2", T0 + timedelta(hours=1)).start()  # reset to the first workflow task
+    reset = await job.job()
     assert (reset["status"], reset["error"], reset["finished_at"], reset["attempts"]) == ("RUNNING", None, None, 2)
-    succeeded_at = await end(JobStatus.SUCCEEDED, None)
-    assert succeeded_at > failed_at
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=5)).end(JobStatus.FAILED, "a late try of the replaced run")
+    assert (await job.job())[:4] == ("RUNNING", None, 2, "run-2")
 
-    begun_before_the_end = await start("run-3", succeeded_at - timedelta(seconds=1))
-    assert begun_before_the_end["status"] == "SUCCEEDED"
+    await job.run("run-2", T0 + timedelta(hours=1, minutes=1)).end(JobStatus.SUCCEEDED)
+    succeeded = await job.job()
+    assert succeeded["status"] == "SUCCEEDED" and succeeded["finished_at"] > failed["finished_at"]
+
+    # Reset to a point past its first steps: the run's end is still its own, not the one before.
+    await job.run("run-3", T0 + timedelta(hours=2)).end(JobStatus.FAILED, "run 3 failed")
+    again = await job.job()
+    assert (again["status"], again["last_run_id"]) == ("FAILED", "run-3")
+    assert again["finished_at"] > succeeded["finished_at"]
+
+
+async def test_a_late_first_step_of_a_run_that_ended_before_it_committed_opens_nothing(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """Cancelled (or terminated) before its first step committed: that step's late try is the same run's."""
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(resources.pool, await insert_job(resources.pool, account, status="PENDING"))
+    await job.run("run-1", T0 + timedelta(seconds=1)).end(JobStatus.CANCELED, "cancelled by request")
+    await job.run("run-1", T0).start()
+    assert (await job.job())[:3] == ("CANCELED", "cancelled by request", 0)
 
 
 async def test_a_reset_run_that_needs_review_opens_the_closed_task_again(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
-    """The failed run's task was closed (CANCELED) with its end; the reset run's own review must reach the
-    queue again, as new, while a late try of the old run's opening leaves a closed task closed."""
+    """The failed run's task was closed (CANCELED) with its end; the reset run's own review reaches the
+    queue again, as new, whether the reset began at the first step or past it. A late try of the old
+    run's opening leaves the closed task closed, and one after the reset leaves the new task alone."""
     pool = resources.pool
-    env = ActivityEnvironment()
-    review = ReviewActivities(pool)
-    opening = await open_task_of_a_running_job(http, pool, env, review)
-    job_id = opening.job_id
-    await pool.execute("UPDATE review_tasks SET escalated_at = now() WHERE job_id = $1", job_id)
-    failed = JobStatusUpdate(job_id=job_id, status=JobStatus.FAILED, error="escalate_review failed: out of retries")
-    await env.run(JobActivities(pool).mark_job_finished, failed)
-    closed = await pool.fetchrow("SELECT created_at, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+    for first_step_again in (True, False):
+        account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+        job = Runs(pool, await insert_job(pool, account, status="PENDING"))
+        await job.run("run-1", T0).start()
+        await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+        await pool.execute("UPDATE review_tasks SET escalated_at = now() WHERE job_id = $1", job.job_id)
+        await job.run("run-1", T0 + timedelta(hours=2)).end(JobStatus.FAILED, "escalate_review failed")
+        closed = await job.task()
+        await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")  # a late try of the old run
+        assert (await job.task())["closed_at"] is not None
 
-    env.info = dataclasses.replace(env.info, workflow_run_id="run-2", scheduled_time=closed["closed_at"])
-    await env.run(review.open_review_task, opening.model_copy(update={"revision": "r-late"}))
-    assert await pool.fetchval("SELECT closed_at FROM review_tasks WHERE job_id = $1", job_id) is not None
+        if first_step_again:
+            await job.run("run-2", T0 + timedelta(hours=3)).start()
+        await job.run("run-2", T0 + timedelta(hours=3, minutes=1)).open_review("r-reset")
+        await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r-late")  # the replaced run, late
 
-    later = closed["closed_at"] + timedelta(seconds=1)
-    env.info = dataclasses.replace(env.info, scheduled_time=later)
-    await env.run(JobActivities(pool).mark_job_running, JobRef(job_id=job_id))
-    await env.run(review.open_review_task, opening.model_copy(update={"revision": "r-reset"}))
-
-    task = await pool.fetchrow("SELECT * FROM review_tasks WHERE job_id = $1", job_id)
-    assert (task["status"], task["revision"], task["closed_at"], task["escalated_at"]) == (
-        ReviewStatus.PENDING,
-        "r-reset",
-        None,
-        None,
-    )
-    assert task["created_at"] > closed["created_at"]
-    assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "NEEDS_REVIEW"
+        task = await job.task()
+        assert (task["status"], task["revision"], task["closed_at"], task["escalated_at"]) == (
+            ReviewStatus.PENDING,
+            "r-reset",
+            None,
+            None,
+        )
+        assert task["created_at"] > closed["created_at"]
+        assert (await job.job())[:4] == ("NEEDS_REVIEW", None, 2, "run-2")
 
 
 async def test_a_file_whose_bill_a_reissue_replaced_is_still_a_duplicate_before_extraction(

@@ -31,7 +31,9 @@ async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: i
 
 
 async def job(pool: asyncpg.Pool, job_id: str) -> asyncpg.Record:
-    row = await pool.fetchrow("SELECT status, error, finished_at FROM ingestion_jobs WHERE id = $1", job_id)
+    row = await pool.fetchrow(
+        "SELECT status, error, finished_at, ended_run_id FROM ingestion_jobs WHERE id = $1", job_id
+    )
     assert row is not None
     return row
 
@@ -54,6 +56,9 @@ async def test_a_terminated_job_is_recorded_failed_with_the_operators_reason(
     assert ended["status"] == JobStatus.FAILED
     assert "terminated outside MiniMeter: bad bill loops" in ended["error"]
     assert ended["finished_at"] is not None
+    # That run's own late first step must not open the job again: the row names the run that ended.
+    described = await client.get_workflow_handle(f"bill-ingestion-{terminated}").describe()
+    assert ended["ended_run_id"] == described.run_id
     assert (await job(own_db, running))["status"] == JobStatus.PENDING  # still running: left alone
 
 
