@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,10 @@ PROBLEM_JSON = "application/problem+json"
 STORAGE_RETRY_AFTER = "5"
 """Retry-After (seconds) of a 503 for an object-storage outage: outages outlast a quick retry."""
 DATABASE_RETRY_AFTER = "5"
+DATABASE_DOWN_DETAIL = (
+    "the database did not answer: send the request again shortly (under the same Idempotency-Key, where the"
+    " route takes one)"
+)
 """Retry-After (seconds) of a 503 for a Postgres outage (a failover, a Cloud SQL proxy restart)."""
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -28,11 +34,22 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
-    OSError,  # a connection never made: refused, reset, timed out, no socket file
+    OSError,  # a connection never made: refused, reset, timed out, no socket file (asyncpg's own only)
 )
 """Errors that mean Postgres (or the way to it) is down, not that the request or the code is wrong.
-An ``OSError`` may, seldom, be another service's connection (object storage and Temporal raise errors of
-their own), hence the answer's "or another service the API needs"."""
+An ``OSError`` (``TimeoutError`` too) counts only when asyncpg raised it (``is_database_down``): one
+from anywhere else (a file, a full disk) is a bug, answered 500 and logged with its traceback."""
+
+
+def is_database_down(error: BaseException) -> bool:
+    """Whether ``error`` says Postgres cannot be reached (see ``DATABASE_UNAVAILABLE``)."""
+    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return isinstance(error, DATABASE_UNAVAILABLE)
+    if not isinstance(error, OSError):
+        return False
+    return any(
+        f"{os.sep}asyncpg{os.sep}" in frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 class ProblemDetails(BaseModel):
@@ -132,20 +149,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, 422, "the request is invalid: see errors", errors=errors)
 
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        # A 503, not a 500: nothing was decided, and a client (or its retry library) should send it again.
-        # A plain OSError is also how a bug touching a file looks: keep its traceback in the log.
-        plain_os_error = isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError))
-        logger.warning(
-            "database unavailable",
-            extra={"path": request.url.path, "error": repr(exc)[:300]},
-            exc_info=exc if plain_os_error else None,
-        )
-        return problem_response(
-            request,
-            503,
-            "the database (or another service the API needs) did not answer: send the request again shortly",
-            headers={"Retry-After": DATABASE_RETRY_AFTER},
-        )
+        if not is_database_down(exc):
+            return await _unexpected(request, exc)
+        # A 503, not a 500: the client (or its retry library) should send it again. A connection lost
+        # at COMMIT may have committed: the route's Idempotency-Key makes the repeat safe.
+        logger.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)[:300]})
+        return problem_response(request, 503, DATABASE_DOWN_DETAIL, headers={"Retry-After": DATABASE_RETRY_AFTER})
 
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, _database_down)

@@ -69,7 +69,10 @@ class JobPublic(BaseModel):
     job_type: JobType
     workflow_id: str
     web_ui_url: str
-    attempts: int = Field(description="workflow runs that started the job: 1, more only after an operator's reset")
+    attempts: int = Field(
+        description="workflow runs that started the job: 0 while it waits to start, 1 once started, more only after"
+        " an operator's reset"
+    )
     error: str | None
     reasons: list[str]
     current_step: str | None = None

@@ -146,8 +146,8 @@ def build_stack(data_dir: Path, run_id: str) -> LocalStack:
             temporal_port=free_port(),
             ui_port=free_port(),
             api_port=free_port(),
-            gcs_port=free_port(),
-            bq_port=free_port(),
+            gcs_port=None,
+            bq_port=None,
             env={**CHAOS_ENV, "TEMPORAL_TASK_QUEUE": f"chaos-{run_id}"},
             reuse_services=False,
         )

@@ -44,8 +44,8 @@ class BenchStack:
             temporal_port=free_port(),
             ui_port=free_port(),
             api_port=free_port(),
-            gcs_port=free_port(),
-            bq_port=free_port(),
+            gcs_port=None,
+            bq_port=None,
             env={**BENCH_ENV, "TEMPORAL_TASK_QUEUE": self.task_queue, **env},
         )
         self.local = LocalStack(options)

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     """The client certificate and its private key (PEM files) for mTLS, as Temporal Cloud's
     certificate-authenticated namespaces require: both or neither; either turns TLS on."""
+    temporal_tls_ca: Path | None = None
+    """The certificate authority (PEM) that signed a self-hosted server's certificate, when it is not
+    one the system trusts; turns TLS on."""
+    temporal_tls_server_name: str | None = None
+    """The name to verify the server's certificate against, when the address is not it (an IP, a
+    load balancer); turns TLS on."""
     temporal_ui_url: str = "http://localhost:8233"
 
     # Postgres (embedded server when unset)
@@ -248,7 +254,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
         return self
 
-    @field_validator("temporal_tls_cert", "temporal_tls_key")
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
     @classmethod
     def _readable_file(cls, path: Path | None) -> Path | None:
         # Read only when connecting: a wrong path, or a key mounted for another user (0600), failed the

@@ -39,13 +39,17 @@ def core_runtime() -> Runtime:
 
 
 def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:
-    """TLS when asked for, implied by an API key or a client certificate; mTLS with the certificate."""
-    if settings.temporal_tls_cert is not None and settings.temporal_tls_key is not None:
-        return TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-        )
-    return TLSConfig() if settings.temporal_tls or api_key else False
+    """TLS when asked for, implied by an API key, a client certificate, a CA or a server name; mTLS with
+    the certificate; a self-hosted server's own CA and name verified when given."""
+    cert, key, ca = settings.temporal_tls_cert, settings.temporal_tls_key, settings.temporal_tls_ca
+    if cert is None and ca is None and settings.temporal_tls_server_name is None:
+        return TLSConfig() if settings.temporal_tls or api_key else False
+    return TLSConfig(
+        client_cert=cert.read_bytes() if cert is not None else None,
+        client_private_key=key.read_bytes() if key is not None else None,
+        server_root_ca_cert=ca.read_bytes() if ca is not None else None,
+        domain=settings.temporal_tls_server_name,
+    )
 
 
 async def connect_client(settings: Settings) -> Client:

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from shared.settings import REPO_ROOT
-from stack.services import StackError, free_port
+from stack.services import StackError, ensure_port_free, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class _Emulator:
     def __init__(self, *, data_dir: Path, port: int | None = None, log_file: Path | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self._fixed_port = port is not None
+        """A port the caller chose (``make run``'s 9023, the one the README and the tools name): never moved."""
         self.log_file = log_file or data_dir / f"{self.name}.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -81,10 +83,14 @@ class _Emulator:
         """Start the process (same port and data on a restart) and wait until it answers HTTP.
 
         A first start whose port another process took since ``free_port()`` picked it (a race
-        with anything binding ephemeral ports) moves to fresh ports; a restart keeps its address.
+        with anything binding ephemeral ports) moves to fresh ports; a restart keeps its address,
+        and so does a port the caller chose: a taken one is refused, naming who holds it (an
+        emulator left by a killed run, serving the same data folder, say).
         """
         if self.running:
             return self
+        if self._fixed_port and not self._started:
+            ensure_port_free("127.0.0.1", self.port, self.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, PORT_ATTEMPTS + 1):
@@ -93,7 +99,7 @@ class _Emulator:
                 self._spawn_and_wait()
                 break
             except RuntimeError:
-                if self._started or attempt == PORT_ATTEMPTS or not self._port_was_taken(log_start):
+                if self._started or self._fixed_port or attempt == PORT_ATTEMPTS or not self._port_was_taken(log_start):
                     raise
                 logger.warning("%s: port %s was taken; trying fresh ports", self.name, self.port)
                 self._pick_fresh_ports()

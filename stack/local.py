@@ -64,8 +64,9 @@ class StackOptions:
     temporal_port: int = 7233
     ui_port: int = 8233
     api_port: int = 8000
-    gcs_port: int = 9023
-    bq_port: int = 9050
+    gcs_port: int | None = 9023
+    bq_port: int | None = 9050
+    """The emulators' ports (None: any free one, as tests and the bench use); a chosen one taken is refused."""
     use_emulators: bool = True
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the worker and API processes (e.g. WORKER_* tuning)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -74,10 +75,23 @@ def listener(port: int) -> str:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
                 with contextlib.suppress(psutil.Error):
-                    command = " ".join(" ".join(psutil.Process(conn.pid).cmdline()[:4]).split())  # one line
-                    return f" by pid {conn.pid} ({command[:120]})"
+                    return f" by pid {conn.pid} ({_program(psutil.Process(conn.pid))})"
                 return f" by pid {conn.pid}"
     return ""
+
+
+_PLAIN_WORD = re.compile(r"-m|[a-z][a-z0-9_.-]{0,30}")
+
+
+def _program(process: psutil.Process) -> str:
+    """``temporal server start-dev``, ``python -m stack.bq_offline``: the program and its leading plain
+    words, never an option's value (a token passed on the command line stays out of the message)."""
+    words = [process.name()]
+    for word in process.cmdline()[1:4]:
+        if not _PLAIN_WORD.fullmatch(word):
+            break
+        words.append(word)
+    return " ".join(words)
 
 
 def wait_for_port(

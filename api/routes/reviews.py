@@ -177,7 +177,8 @@ async def _read_decision(state: AppState, job_id: str) -> dict[str, Any] | None:
     row = await state.pool.fetchrow(
         "SELECT d.action, d.reviewer, d.note, d.decided_at, d.diff, d.overridden, j.status AS job_status"
         " FROM review_decisions d JOIN ingestion_jobs j ON j.id = d.job_id"
-        " WHERE d.job_id = $1 ORDER BY d.decided_at DESC LIMIT 1",
+        " JOIN review_tasks t ON t.job_id = d.job_id AND t.revision = d.revision"  # this task's, not a reset's past
+        " WHERE d.job_id = $1",
         uuid.UUID(job_id),
     )
     return dict(row) if row else None
@@ -263,8 +264,15 @@ async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], updat
         ack = await handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
             rpc_timeout=REVIEW_RESULT_WAIT
         )
-    except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+    except WorkflowUpdateFailedError:
         raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the ended run: not this decision
+            raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
+        # Temporal did not answer: whether this decision is the one that ended the job is still unknown.
+        raise Problem(503, "Temporal did not answer; send the decision again") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise Problem(503, "Temporal did not answer; send the decision again") from None
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
 
 

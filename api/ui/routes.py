@@ -136,6 +136,17 @@ async def task_page(
     return await _task_response(request, state, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
 
 
+def _from_this_origin(request: Request) -> bool:
+    """Whether the browser says the form was posted by a page of this very origin (scheme, host, port).
+
+    ``Sec-Fetch-Site`` where the browser sends it, else ``Origin``; neither (not a browser) is no."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    return origin is not None and origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 @pages.post("/ui/reviews/{job_id}")
 async def decide(job_id: str, request: Request, state: StateDep, principal: ReviewerDep) -> Response:
     """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed."""
@@ -147,9 +158,13 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
     if forged_or_stale:
-        # Nothing is decided. The page is this signed-in reviewer's own (SameSite=Strict: no other site's
-        # post carries the cookie), loaded before they signed in again: give their edits back with a
-        # fresh token rather than a bare 403 that loses them.
+        if not _from_this_origin(request):
+            # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
+            # a page there could post a crafted correction, and a re-rendered form with a fresh token
+            # would leave the reviewer one click from sending it.
+            raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
+        # Nothing is decided. The page is this signed-in reviewer's own, loaded before they signed in
+        # again: give their edits back with a fresh token rather than a bare 403 that loses them.
         return await _task_response(
             request, state, task, values, error=STALE_FORM, note=note, override=override, queue=queue, status_code=403
         )

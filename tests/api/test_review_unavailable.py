@@ -47,19 +47,24 @@ async def test_review_decision_while_temporal_is_down_is_a_503(
         }
     )
     account = await create_account(own_db, provider=Provider.PGE, account_number="5550001")
-    job_id = await insert_job(own_db, account, status="NEEDS_REVIEW")
+    waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
+    # Ended: a repeat of the decision that ended it asks Temporal for that decision's answer, so an
+    # unreachable Temporal is a 503 here too, not a 409 telling the client its applied decision was refused.
+    ended = await insert_job(own_db, account, status="SUCCEEDED")
     reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
 
     async with serve(create_app(settings)) as url:
         await server.shutdown()
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
-            response = await http.post(
-                f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32}, timeout=60
-            )
+            responses = [
+                await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32}, timeout=60)
+                for job_id in (waiting, ended)
+            ]
 
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert "again" in response.json()["detail"]
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "again" in response.json()["detail"]
 
 
 @asynccontextmanager

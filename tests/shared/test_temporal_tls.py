@@ -55,3 +55,32 @@ async def test_without_a_certificate_tls_is_as_before(
     await connect_client(settings)
     [call] = connect_calls
     assert call["tls"] == expected
+
+
+async def test_a_self_hosted_servers_ca_and_name_are_verified(
+    tmp_path: Path, connect_calls: list[dict[str, Any]]
+) -> None:
+    """A server whose certificate a private CA signed, reached by an address that is not its name."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"test certificate authority\n")
+    cert, key = pem_pair(tmp_path)
+    settings = Settings(
+        env=Environment.TEST, data_dir=tmp_path, temporal_tls_ca=ca, temporal_tls_server_name="temporal.internal"
+    )
+    await connect_client(settings)
+    with_client_cert = settings.model_copy(update={"temporal_tls_cert": cert, "temporal_tls_key": key})
+    await connect_client(with_client_cert)
+    assert [call["tls"] for call in connect_calls] == [
+        TLSConfig(server_root_ca_cert=ca.read_bytes(), domain="temporal.internal"),
+        TLSConfig(
+            client_cert=cert.read_bytes(),
+            client_private_key=key.read_bytes(),
+            server_root_ca_cert=ca.read_bytes(),
+            domain="temporal.internal",
+        ),
+    ]
+
+
+def test_an_unreadable_ca_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="temporal_tls_ca"):
+        Settings(env=Environment.TEST, data_dir=tmp_path, temporal_tls_ca=tmp_path / "missing.pem")

@@ -22,8 +22,8 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         bigquery_in_memory=True,
         temporal_port=free_port(),
         ui_port=free_port(),
-        gcs_port=free_port(),
-        bq_port=free_port(),
+        gcs_port=None,
+        bq_port=None,
         reuse_services=False,
     )
     local = LocalStack(options)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stack.emulators import BigQueryEmulator, GcsEmulator
+from stack.services import StackError, free_port
 
 
 @contextmanager
@@ -37,6 +38,16 @@ def test_a_restart_keeps_its_address_or_fails(tmp_path: Path) -> None:
     with holding(port), pytest.raises(RuntimeError, match="exited during startup"):
         emulator.start()
     assert emulator.port == port
+
+
+def test_a_port_the_caller_chose_is_never_moved(tmp_path: Path) -> None:
+    """make run's 9023 taken (an emulator left by a killed run): refused by name, not served elsewhere
+    while the README, the tools and that stray emulator all point at 9023."""
+    port = free_port()
+    emulator = GcsEmulator(data_dir=tmp_path / "gcs", port=port)
+    with holding(port), pytest.raises(StackError, match=f"127.0.0.1:{port} is already in use"):
+        emulator.start()
+    assert (emulator.port, emulator.running) == (port, False)
 
 
 def test_the_bigquery_emulator_starts_without_reaching_for_the_network(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from html import unescape
 from typing import Any
 
 import httpx
+import pytest
 
 from api.auth import Role, create_key, revoke_key
 from api.main import create_app
@@ -14,6 +15,9 @@ from shared.settings import Settings
 from tests.helpers import bill_needing_review, serve, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from worker.resources import Resources
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+"""What a browser says of a form its page on this origin posted."""
 
 
 def flags_of(response: httpx.Response, name: str) -> list[str]:
@@ -121,9 +125,29 @@ async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
     altered = real[:-1] + ("1" if real[-1] == "0" else "0")  # one character off, never the real token
     for token in (None, "0" * 64, altered):
         data = {"action": "approve", "revision": revision, **({"csrf_token": token} if token else {})}
-        response = await reviewer.post(f"/ui/reviews/{job_id}", data=data)
+        response = await reviewer.post(f"/ui/reviews/{job_id}", data=data, headers=SAME_ORIGIN)
         assert response.status_code == 403, response.text
         assert "Nothing was sent" in response.text, "the page again, with what was typed, and nothing decided"
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}, {}],
+    ids=["another-port-or-subdomain", "another-origin", "no-browser-word"],
+)
+async def test_a_forged_post_from_elsewhere_gets_no_form_back(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """A page on another port or subdomain (same site: the cookie goes along) posts a crafted correction:
+    a bare 403, never the review page filled with its values and a fresh token, one click from sending."""
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    crafted = form_fields(page.text) | {"action": "correct", "total_amount": "1.00", "note": "crafted"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=crafted, headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "crafted" not in response.text and "csrf_token" not in response.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
@@ -355,7 +379,7 @@ async def test_a_correction_typed_before_signing_in_again_is_given_back_not_lost
         await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)})
         assert (await sign_in(browser, reviewer_key)).status_code == 303
 
-        stale = await browser.post(f"/ui/reviews/{job_id}", data=typed)
+        stale = await browser.post(f"/ui/reviews/{job_id}", data=typed, headers=SAME_ORIGIN)
         assert stale.status_code == 403, stale.text
         assert "Nothing was sent" in stale.text
         assert 'id="f-total_amount" name="total_amount" type="text" inputmode="decimal" value="60.00"' in stale.text
