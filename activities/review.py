@@ -28,6 +28,12 @@ def bill_diff(before: NormalizedBill | None, after: NormalizedBill | None) -> di
     }
 
 
+def _owned_by_run(run_id: str) -> str:
+    """SQL: the task is the run's (``run_id``, a placeholder): opened by it, or before tasks recorded their
+    run. A run an operator's reset replaced no longer owns it: its late steps leave the new run's task alone."""
+    return f"(run_id IS NULL OR run_id = {run_id})"
+
+
 class ReviewActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -119,17 +125,18 @@ class ReviewActivities:
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
         """Closing is final: an escalation that lands late leaves a closed task closed."""
         await self._pool.execute(
-            """
+            f"""
             UPDATE review_tasks
                SET status = $2, revision = $3, updated_at = now(),
                    escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now()) ELSE escalated_at END,
                    closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
-             WHERE job_id = $1 AND ($4 OR closed_at IS NULL)
+             WHERE job_id = $1 AND ($4 OR closed_at IS NULL) AND {_owned_by_run('$5')}
             """,
             update.job_id,
             update.status,
             update.revision,
             closed,
+            activity.info().workflow_run_id,
         )
 
     @activity.defn
@@ -158,11 +165,12 @@ class ReviewActivities:
             )
             await conn.execute(  # a task already closed (the job cancelled meanwhile) keeps its status
                 "UPDATE review_tasks SET status = $2, bill = COALESCE($3, bill), updated_at = now(), closed_at = now()"
-                " WHERE job_id = $1 AND closed_at IS NULL",
+                f" WHERE job_id = $1 AND closed_at IS NULL AND {_owned_by_run('$4')}",
                 audit.job_id,
                 ReviewStatus.DONE,
                 # A corrected task shows the bill as corrected, not as it was extracted.
                 corrected.model_dump(mode="json") if corrected is not None else None,
+                activity.info().workflow_run_id,
             )
             await conn.execute(  # decided: the job runs on (persist, publish) until it ends
                 "UPDATE ingestion_jobs SET status = $2, updated_at = now() WHERE id = $1 AND status = $3",

@@ -639,6 +639,8 @@ async def test_a_reset_run_that_needs_review_opens_the_closed_task_again(
             await job.run("run-2", T0 + timedelta(hours=3)).start()
         await job.run("run-2", T0 + timedelta(hours=3, minutes=1)).open_review("r-reset")
         await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r-late")  # the replaced run, late
+        expired = ReviewTaskUpdate(job_id=job.job_id, status=ReviewStatus.EXPIRED, revision="r-late")
+        await job.env.run(ReviewActivities(pool).close_review_task, expired)  # still the replaced run
 
         task = await job.task()
         assert (task["status"], task["revision"], task["closed_at"], task["escalated_at"]) == (
