@@ -53,6 +53,12 @@ DATE_RE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+_NUMERIC_DATE_RE = re.compile(
+    r"(?:(?<![\w/-])|(?<=\d{4}-)|(?<=[/.-]\d{2}-))(?P<nm>\d{1,2})[/.-](?P<nd>\d{1,2})[/.-](?P<ny>\d{4}|\d{2})(?![\w/])"
+)
+"""DATE_RE's numeric form alone, for ``numeric_day_first``: scanning a bill with all of DATE_RE's
+alternatives twice per bill cost ~1 ms each."""
+
 MONEY_RE = re.compile(
     r"""
     (?<![\w,$\-\u2212])
@@ -115,8 +121,8 @@ def numeric_day_first(text: str) -> bool:
     dates; read month first, their dates were missing or, when every day was 12 or less, wrong."""
     day_only: set[str] = set()
     month_only = False
-    for match in DATE_RE.finditer(text):
-        if match["nm"] and _plausible_year(match["ny"]):
+    for match in _NUMERIC_DATE_RE.finditer(text):
+        if _plausible_year(match["ny"]):
             first, second = int(match["nm"]), int(match["nd"])
             if 12 < first <= 31 and 1 <= second <= 12:
                 day_only.add(match[0])
