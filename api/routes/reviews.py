@@ -45,6 +45,9 @@ REVIEW_UPDATE_TIMEOUT = timedelta(seconds=15)
 """How long a decision waits for the workflow to take it (a worker must be up) before a 503."""
 REVIEW_RESULT_WAIT = timedelta(seconds=15)
 """How long a taken decision waits for the job's end before answering 202 with the job still RUNNING."""
+ENDED_OUTCOME_TIMEOUT = timedelta(seconds=15)
+"""How long reading an ended job's decision back may take: Temporal has it already and answers at once,
+so running out means Temporal did not answer (a 503), not that the job is still busy."""
 _SELECT = """
     SELECT t.*, j.customer_id, j.utility_account_id, a.provider
       FROM review_tasks t
@@ -262,7 +265,7 @@ async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], updat
     Only the outcome of an update already in history is read: nothing new is sent to an ended job."""
     try:
         ack = await handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
-            rpc_timeout=REVIEW_RESULT_WAIT
+            rpc_timeout=ENDED_OUTCOME_TIMEOUT
         )
     except WorkflowUpdateFailedError:
         raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
