@@ -22,11 +22,11 @@ PROBLEM_JSON = "application/problem+json"
 STORAGE_RETRY_AFTER = "5"
 """Retry-After (seconds) of a 503 for an object-storage outage: outages outlast a quick retry."""
 DATABASE_RETRY_AFTER = "5"
+"""Retry-After (seconds) of a 503 for a Postgres outage (a failover, a Cloud SQL proxy restart)."""
 DATABASE_DOWN_DETAIL = (
     "the database did not answer: send the request again shortly (under the same Idempotency-Key, where the"
     " route takes one)"
 )
-"""Retry-After (seconds) of a 503 for a Postgres outage (a failover, a Cloud SQL proxy restart)."""
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,  # a connection lost mid-query
@@ -50,6 +50,15 @@ def is_database_down(error: BaseException) -> bool:
     return any(
         f"{os.sep}asyncpg{os.sep}" in frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)
     )
+
+
+def database_down_response(request: Request, error: BaseException) -> JSONResponse:
+    """The 503 for ``is_database_down`` errors, logged: the app's handler and the UI session middleware
+    (which runs outside the handlers) both answer with it."""
+    # A 503, not a 500: the client (or its retry library) should send it again. A connection lost
+    # at COMMIT may have committed: the route's Idempotency-Key makes the repeat safe.
+    logger.warning("database unavailable", extra={"path": request.url.path, "error": repr(error)[:300]})
+    return problem_response(request, 503, DATABASE_DOWN_DETAIL, headers={"Retry-After": DATABASE_RETRY_AFTER})
 
 
 class ProblemDetails(BaseModel):
@@ -151,10 +160,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_down(exc):
             return await _unexpected(request, exc)
-        # A 503, not a 500: the client (or its retry library) should send it again. A connection lost
-        # at COMMIT may have committed: the route's Idempotency-Key makes the repeat safe.
-        logger.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)[:300]})
-        return problem_response(request, 503, DATABASE_DOWN_DETAIL, headers={"Retry-After": DATABASE_RETRY_AFTER})
+        return database_down_response(request, exc)
 
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, _database_down)

@@ -154,37 +154,33 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     if row is None:
         raise Problem(404, f"job {job_id} has no review task")
-    decision = None if row["closed_at"] is None else await _read_decision(state, str(job["id"]))
+    decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     return ReviewTaskPublic(
-        **_summary(row),
-        bill=row["bill"],
-        artifact_url=f"/jobs/{job['id']}/artifact",
-        decision=ReviewDecisionTaken(
-            action=decision["action"],
-            reviewer=decision["reviewer"],
-            note=decision["note"],
-            decided_at=decision["decided_at"],
-            changed_fields=sorted(decision["diff"] or {}),
-            overridden=list(decision["overridden"]),
-            job_status=decision["job_status"],
-        )
-        if decision
-        else None,
+        **_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job['id']}/artifact", decision=decision
     )
 
 
-async def _read_decision(state: AppState, job_id: str) -> dict[str, Any] | None:
-    """How a decided task was decided (action, reviewer, note, when, what changed) and the job's status now.
-
-    None while the task is open, and for one that expired or was cancelled: no decision closed it."""
+async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> ReviewDecisionTaken | None:
+    """How the task's decision (its revision's: not a reset run's past one) was taken, and the job's
+    status now. None for a task that expired or was cancelled: no decision closed it."""
     row = await state.pool.fetchrow(
         "SELECT d.action, d.reviewer, d.note, d.decided_at, d.diff, d.overridden, j.status AS job_status"
         " FROM review_decisions d JOIN ingestion_jobs j ON j.id = d.job_id"
-        " JOIN review_tasks t ON t.job_id = d.job_id AND t.revision = d.revision"  # this task's, not a reset's past
-        " WHERE d.job_id = $1",
-        uuid.UUID(job_id),
+        " WHERE d.job_id = $1 AND d.revision = $2",
+        job_id,
+        revision,
     )
-    return dict(row) if row else None
+    if row is None:
+        return None
+    return ReviewDecisionTaken(
+        action=row["action"],
+        reviewer=row["reviewer"],
+        note=row["note"],
+        decided_at=row["decided_at"],
+        changed_fields=sorted(row["diff"] or {}),
+        overridden=list(row["overridden"]),
+        job_status=row["job_status"],
+    )
 
 
 @router.get("/reviews/{job_id}", response_model=ReviewTaskPublic)

@@ -7,24 +7,15 @@ the cookie from authenticating any other REST call, so the JSON API needs no CSR
 
 from __future__ import annotations
 
-import logging
 import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import (
-    DATABASE_DOWN_DETAIL,
-    DATABASE_RETRY_AFTER,
-    DATABASE_UNAVAILABLE,
-    PROBLEM_JSON,
-    is_database_down,
-)
+from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_down_response, is_database_down
 from api.ui.session import SESSION_COOKIE, sessions_for
-
-logger = logging.getLogger(__name__)
 
 UI_PREFIX = "/ui"
 _ARTIFACT_PATH = re.compile(r"/jobs/[^/]+/artifact")
@@ -51,22 +42,14 @@ def _is_artifact(scope: Scope) -> bool:
     return scope["method"] in {"GET", "HEAD"} and _ARTIFACT_PATH.fullmatch(scope["path"]) is not None
 
 
-def _database_down(ui: bool) -> Response:
-    """A 503 the reviewer can act on: in the page's own terms under ``/ui``, as problem+json otherwise."""
-    headers = {"Retry-After": DATABASE_RETRY_AFTER}
-    if not ui:
-        return JSONResponse(
-            {"title": "Service Unavailable", "status": 503, "detail": DATABASE_DOWN_DETAIL},
-            status_code=503,
-            headers=headers,
-            media_type=PROBLEM_JSON,
-        )
+def _database_down_page() -> Response:
+    """The 503 under ``/ui``, in the page's own terms."""
     page = (
         "<!doctype html><title>Try again shortly</title><h1>Try again in a few seconds</h1>"
         "<p>The review service cannot reach its database just now. Nothing was decided: go back and send"
         " your decision again, or reload this page, in a few seconds.</p>"
     )
-    return HTMLResponse(page, status_code=503, headers={**headers, **UI_HEADERS})
+    return HTMLResponse(page, status_code=503, headers={"Retry-After": DATABASE_RETRY_AFTER, **UI_HEADERS})
 
 
 class UISessionMiddleware:
@@ -88,8 +71,8 @@ class UISessionMiddleware:
             if not is_database_down(error):
                 raise
             # Outside the app's exception handlers: answered here, or a reviewer's page is a bare 500.
-            logger.warning("database unavailable", extra={"path": scope["path"], "error": repr(error)[:300]})
-            await _database_down(ui)(scope, receive, send)
+            answer = database_down_response(request, error)  # logged; a page of its own under /ui
+            await (_database_down_page() if ui else answer)(scope, receive, send)
             return
         if session is not None:
             request.state.ui_session = session

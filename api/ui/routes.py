@@ -18,7 +18,6 @@ from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
 from api.services.jobs import JobCursor
-from api.state import AppState
 from api.ui.deps import HOME_PATH, csrf_valid, require_login
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
@@ -133,7 +132,7 @@ async def task_page(
 
     ``queue`` is the queue page it was opened from: the decision returns there, filters and page kept."""
     task = await read_task(state, principal, job_id)
-    return await _task_response(request, state, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
+    return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
 
 
 def _from_this_origin(request: Request) -> bool:
@@ -165,16 +164,15 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
         # Nothing is decided. The page is this signed-in reviewer's own, loaded before they signed in
         # again: give their edits back with a fresh token rather than a bare 403 that loses them.
-        return await _task_response(
-            request, state, task, values, error=STALE_FORM, note=note, override=override, queue=queue, status_code=403
+        return _task_response(
+            request, task, values, error=STALE_FORM, note=note, override=override, queue=queue, status_code=403
         )
     try:
         body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
         messages, invalid = error_messages(err)
-        return await _task_response(
+        return _task_response(
             request,
-            state,
             task,
             values,
             error="Some values are not valid: each is marked beside its field.",
@@ -186,13 +184,12 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             status_code=422,
         )
     except ValueError as err:
-        return await _task_response(
-            request, state, task, values, error=str(err), note=note, override=override, queue=queue, status_code=422
+        return _task_response(
+            request, task, values, error=str(err), note=note, override=override, queue=queue, status_code=422
         )
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
-        return await _task_response(
+        return _task_response(
             request,
-            state,
             task,
             values,
             error=EDITED_BUT_APPROVED,
@@ -211,9 +208,8 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
         error = str(problem.detail)
         if task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form now has its revision
             error += f". {MOVED_ON.format(status=task.status)}"
-        return await _task_response(
+        return _task_response(
             request,
-            state,
             task,
             values,
             error=error,
@@ -266,9 +262,8 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
     )
 
 
-async def _task_response(
+def _task_response(
     request: Request,
-    state: AppState,
     task: ReviewTaskPublic,
     values: BillForm,
     *,
