@@ -130,7 +130,7 @@ class ReviewActivities:
                SET status = $2, revision = $3, updated_at = now(),
                    escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now()) ELSE escalated_at END,
                    closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
-             WHERE job_id = $1 AND ($4 OR closed_at IS NULL) AND {_owned_by_run('$5')}
+             WHERE job_id = $1 AND ($4 OR closed_at IS NULL) AND {_owned_by_run("$5")}
             """,
             update.job_id,
             update.status,
