@@ -59,7 +59,6 @@ from shared.models import SETTLED_STATUSES, JobStatus
 from shared.settings import Settings
 from shared.temporal import connect_client, workflow_id_for
 from stack.local import LocalStack, StackOptions, stop_on_sigterm, stop_process
-from stack.services import free_port
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
@@ -143,9 +142,9 @@ def build_stack(data_dir: Path, run_id: str) -> LocalStack:
         StackOptions(
             data_dir=data_dir,
             temporal_db=data_dir / "temporal.db",
-            temporal_port=free_port(),
-            ui_port=free_port(),
-            api_port=free_port(),
+            temporal_port=None,
+            ui_port=None,
+            api_port=None,
             gcs_port=None,
             bq_port=None,
             env={**CHAOS_ENV, "TEMPORAL_TASK_QUEUE": f"chaos-{run_id}"},

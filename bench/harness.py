@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from stack.local import LocalStack, StackOptions, stop_process
-from stack.services import free_port, wait_for_port
+from stack.services import wait_for_port
 
 BENCH_ENV = {
     "EXTRACTOR": "rules",  # offline extractor: no Gemini calls in a benchmark
@@ -41,9 +41,9 @@ class BenchStack:
             data_dir=data_dir,
             temporal_db=None if temporal_in_memory else data_dir / "temporal.db",
             bigquery_in_memory=warehouse_in_memory,
-            temporal_port=free_port(),
-            ui_port=free_port(),
-            api_port=free_port(),
+            temporal_port=None,
+            ui_port=None,
+            api_port=None,
             gcs_port=None,
             bq_port=None,
             env={**BENCH_ENV, "TEMPORAL_TASK_QUEUE": self.task_queue, **env},
@@ -104,7 +104,7 @@ class BenchStack:
 
     def start_floor_api(self) -> None:
         """``bench.floor_app`` in the API's place, on its port (``bench.api_alone --floor``)."""
-        port = self.local.options.api_port
+        port = self.local.api_port
         self.local.api = self._spawn("bench.floor_app", "floor-api.log", {"API_PORT": str(port)})
         wait_for_port("127.0.0.1", port, timeout=60)
 

@@ -24,11 +24,9 @@ from types import TracebackType
 from typing import IO, Self
 
 from shared.settings import REPO_ROOT
-from stack.services import StackError, ensure_port_free, free_port
+from stack.services import StackError, ensure_port_free, free_port, start_moving_if_taken
 
 logger = logging.getLogger(__name__)
-
-PORT_ATTEMPTS = 3
 
 _ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -93,16 +91,10 @@ class _Emulator:
             ensure_port_free("127.0.0.1", self.port, self.name)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
-            try:
-                self._spawn_and_wait()
-                break
-            except RuntimeError:
-                if self._started or self._fixed_port or attempt == PORT_ATTEMPTS or not self._port_was_taken(log_start):
-                    raise
-                logger.warning("%s: port %s was taken; trying fresh ports", self.name, self.port)
-                self._pick_fresh_ports()
+        movable = not (self._started or self._fixed_port)
+        start_moving_if_taken(
+            self._spawn_and_wait, move=self._pick_fresh_ports if movable else None, log=self.log_file, what=self.name
+        )
         self._started = True
         logger.info("%s ready at %s (log %s)", self.name, self.url, self.log_file)
         return self
@@ -113,11 +105,6 @@ class _Emulator:
             self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
         )
         self._wait_ready()
-
-    def _port_was_taken(self, log_start: int) -> bool:
-        with open(self.log_file, "rb") as log:
-            log.seek(log_start)
-            return b"address already in use" in log.read()
 
     def _pick_fresh_ports(self) -> None:
         self.port = free_port()

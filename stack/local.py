@@ -23,8 +23,10 @@ from stack.services import (
     embedded_postgres_url,
     ensure_port_free,
     forget_embedded_postgres,
+    free_port,
     postmaster,
     start_embedded_postgres,
+    start_moving_if_taken,
     start_temporal_dev_server,
     still_running,
     stop_embedded_postgres,
@@ -61,12 +63,14 @@ class StackOptions:
     """SQLite file for the dev server; None keeps Temporal in memory."""
     bigquery_in_memory: bool = False
     """The BigQuery emulator's DuckDB in memory instead of under ``data_dir`` (nothing survives a stop)."""
-    temporal_port: int = 7233
-    ui_port: int = 8233
-    api_port: int = 8000
+    temporal_port: int | None = 7233
+    ui_port: int | None = 8233
+    api_port: int | None = 8000
     gcs_port: int | None = 9023
     bq_port: int | None = 9050
-    """The emulators' ports (None: any free one, as tests and the bench use); a chosen one taken is refused."""
+    """Every service's port. None: any free one (tests, the bench, the chaos run), moved to another
+    if taken before the first start binds it; a chosen one taken is refused (``LocalStack.temporal_port``
+    and ``api_port`` say where they are)."""
     use_emulators: bool = True
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for the worker and API processes (e.g. WORKER_* tuning)."""
@@ -99,6 +103,12 @@ class LocalStack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
+        self.temporal_port = options.temporal_port or free_port()
+        self.ui_port = options.ui_port or free_port()
+        self.api_port = options.api_port or free_port()
+        self._temporal_started = False
+        self._api_started = False
+        """Restarts keep their ports: the worker and the API (the clients) know the address."""
         self.logs = options.data_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env: dict[str, str] = {**os.environ, "DATA_DIR": str(options.data_dir), **options.env}
@@ -132,7 +142,7 @@ class LocalStack:
         external = self._external
         if not external.get("TEMPORAL_ADDRESS"):
             self.start_temporal()
-            self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.options.temporal_port}"
+            self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.temporal_port}"
         if not external.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
             self._postmaster = postmaster(self._pgdata)
@@ -153,13 +163,24 @@ class LocalStack:
             self.env["BIGQUERY_EMULATOR_HOST"] = self.bigquery.url
 
     def start_temporal(self) -> None:
-        self.temporal = start_temporal_dev_server(
-            db_file=self.options.temporal_db,
-            port=self.options.temporal_port,
-            ui_port=self.options.ui_port,
-            log_file=self.logs / "temporal.log",
-            nice=CO_LOCATED_BATCH_NICE,
+        def start() -> None:
+            self.temporal = start_temporal_dev_server(
+                db_file=self.options.temporal_db,
+                port=self.temporal_port,
+                ui_port=self.ui_port,
+                log_file=self.logs / "temporal.log",
+                nice=CO_LOCATED_BATCH_NICE,
+            )
+
+        def move() -> None:
+            self.temporal_port, self.ui_port = free_port(), free_port()
+
+        # Only when both were picked: the log does not say which one was taken, and a chosen one stays.
+        movable = not self._temporal_started and self.options.temporal_port is None and self.options.ui_port is None
+        start_moving_if_taken(
+            start, move=move if movable else None, log=self.logs / "temporal.log", what="the Temporal dev server"
         )
+        self._temporal_started = True
 
     def stop_temporal(self) -> None:
         if self.temporal is not None:
@@ -215,11 +236,20 @@ class LocalStack:
         return proc
 
     def start_api(self) -> subprocess.Popen[bytes]:
-        host = self.api_host
-        ensure_port_free(host, self.options.api_port, "the API")
-        self.api = self._spawn("api", "api.log", {"API_PORT": str(self.options.api_port)})
-        log = self.logs / "api.log"
-        wait_for_port(host, self.options.api_port, timeout=60, process=self.api, log=log)  # close() stops it
+        host, log = self.api_host, self.logs / "api.log"
+
+        def start() -> None:
+            ensure_port_free(host, self.api_port, "the API")
+            self.api = self._spawn("api", "api.log", {"API_PORT": str(self.api_port)})
+            wait_for_port(host, self.api_port, timeout=60, process=self.api, log=log)  # close() stops it
+
+        def move() -> None:
+            self.api_port = free_port()
+
+        movable = not self._api_started and self.options.api_port is None
+        start_moving_if_taken(start, move=move if movable else None, log=log, what="the API")
+        self._api_started = True
+        assert self.api is not None
         return self.api
 
     @property
@@ -235,7 +265,7 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         host = self.api_host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.options.api_port}"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.api_port}"
 
     def admin_key(self) -> str:
         """The stack's admin key: created once, kept in DATA_DIR/admin.key (see ``new_admin_key``)."""

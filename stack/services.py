@@ -44,6 +44,14 @@ def temporal_binary() -> str:
     return found
 
 
+class PortTaken(StackError):
+    """Another process listens where a service was to start (``ensure_port_free``)."""
+
+
+PORT_ATTEMPTS = 3
+"""How many ports in all a first start on picked ports tries (``start_moving_if_taken``)."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,7 +70,7 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
     """Refuse to start ``what`` where something already listens: waiting for the port would find
     that process instead, while ours died unseen (a dev server left by an earlier run, say)."""
     if port_in_use(host, port):
-        raise StackError(
+        raise PortTaken(
             f"{host}:{port} is already in use{listener(port)}, so {what} cannot listen there (left running earlier?)"
         )
 
@@ -115,6 +123,41 @@ def wait_for_port(
             return
         time.sleep(0.1)
     raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s{see}")
+
+
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def log_says_port_taken(log: Path, since: int) -> bool:
+    """Whether ``log`` past byte ``since`` says a bind failed on a taken port (Go's, Python's and
+    uvicorn's words alike)."""
+    if not log.exists():
+        return False
+    with open(log, "rb") as text:
+        text.seek(since)
+        return b"address already in use" in text.read()
+
+
+def start_moving_if_taken(start: Callable[[], None], *, move: Callable[[], None] | None, log: Path, what: str) -> None:
+    """``start()``; when it fails on a port taken, ``move()`` to fresh ports and try again.
+
+    ``free_port()`` only finds a port free at that moment: anything binding ephemeral ports (a
+    server picking its own, a client's connection) can take it before the service binds it. CI lost
+    a chaos run's dev server to that race. ``move`` is None where the port must stay: one the caller
+    chose (the README and the tools name it; taken, it is refused, naming who holds it) or one a
+    restart reuses (its clients know the address)."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        since = log_size(log)
+        try:
+            start()
+            return
+        except RuntimeError as error:  # StackError, or an emulator that never answered
+            taken = isinstance(error, PortTaken) or log_says_port_taken(log, since)
+            if move is None or attempt == PORT_ATTEMPTS or not taken:
+                raise
+            logger.warning("%s: a port was taken since it was picked; trying fresh ports", what)
+            move()
 
 
 def start_listening(

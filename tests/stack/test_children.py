@@ -5,33 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from stack.local import LocalStack, StackOptions
-from stack.services import free_port
-
-
-@pytest.fixture()
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    """Temporal, embedded Postgres and both emulators, all started here on free ports."""
-    options = StackOptions(
-        data_dir=tmp_path,
-        bigquery_in_memory=True,
-        temporal_port=free_port(),
-        ui_port=free_port(),
-        gcs_port=None,
-        bq_port=None,
-        reuse_services=False,
-    )
-    local = LocalStack(options)
-    try:
-        local.start_services()
-        yield local
-    finally:
-        local.close()
+from stack.local import LocalStack
 
 
 def next_exit(stack: LocalStack, *, after: str | None = None, within: float = 20) -> str | None:

@@ -1,0 +1,77 @@
+"""A port picked free can be taken before its service binds it: a first start moves, a restart does not.
+
+CI lost a chaos run to this: the dev server exited 1 ("bind: address already in use") on the
+port ``free_port()`` had picked for it while the emulators and Postgres started."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stack.local import LocalStack, StackOptions
+from stack.services import StackError, port_in_use
+
+
+@contextmanager
+def bound(port: int) -> Iterator[None]:
+    """Another socket bound to ``port`` but not listening: ``ensure_port_free`` finds it free, the
+    service's own bind fails, as when the race is lost between the check and the bind."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        yield
+
+
+@pytest.fixture()
+def temporal_only(tmp_path: Path) -> Iterator[LocalStack]:
+    local = LocalStack(StackOptions(data_dir=tmp_path, temporal_port=None, ui_port=None, reuse_services=False))
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+def test_a_first_dev_server_start_moves_off_a_taken_port(temporal_only: LocalStack) -> None:
+    taken = temporal_only.temporal_port
+    with bound(taken):
+        temporal_only.start_temporal()
+        assert temporal_only.temporal_port != taken
+        assert port_in_use("127.0.0.1", temporal_only.temporal_port)
+    assert "address already in use" in (temporal_only.logs / "temporal.log").read_text()
+
+
+def test_a_dev_server_restart_keeps_its_address_or_fails(temporal_only: LocalStack) -> None:
+    """The worker and the API know the address: the chaos run's Temporal restart must come back there."""
+    temporal_only.start_temporal()
+    port = temporal_only.temporal_port
+    temporal_only.stop_temporal()
+    with bound(port), pytest.raises(StackError, match=f"127.0.0.1:{port} exited"):
+        temporal_only.start_temporal()
+    assert temporal_only.temporal_port == port
+
+
+def test_a_chosen_dev_server_port_is_never_moved(tmp_path: Path) -> None:
+    """``make run``'s 7233 is the one the README, the CLI and the worker name."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        port = other.getsockname()[1]
+        local = LocalStack(StackOptions(data_dir=tmp_path, temporal_port=port, ui_port=None, reuse_services=False))
+        try:
+            with pytest.raises(StackError, match=f"127.0.0.1:{port} exited"):
+                local.start_temporal()
+        finally:
+            local.close()
+    assert local.temporal_port == port
+
+
+async def test_a_first_api_start_moves_off_a_taken_port(stack: LocalStack) -> None:
+    taken = stack.api_port
+    with bound(taken):
+        stack.start_api()
+        assert stack.api_port != taken
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+        assert (await client.get("/openapi.json")).status_code == 200
