@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Set
@@ -16,24 +17,28 @@ from fastapi import FastAPI
 from temporalio.client import Client, WorkflowFailureError
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
-from stack.services import free_port
 
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Serve an app with uvicorn on a free port (real HTTP, real lifespan); yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-        if task.done():
-            task.result()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    """Serve an app with uvicorn on a free port (real HTTP, real lifespan); yields its URL.
+
+    The socket is bound here and handed over: a port only picked free could be taken before
+    uvicorn bound it."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        port = int(listening.getsockname()[1])
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+        task = asyncio.create_task(server.serve(sockets=[listening]))
+        while not server.started:
+            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
 
 
 async def create_account(http: httpx.AsyncClient, *, provider: str | None, account_number: str) -> dict[str, Any]:
