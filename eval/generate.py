@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from eval import adversarial, render_image, render_text
-from eval.brands import KNOWN, UNKNOWN, Brand, billing_system, day_month_numeric
+from eval.brands import KNOWN, UNKNOWN, Brand, billing_system, day_month_numeric, us_numeric
 from eval.render_pdf import LAYOUTS
 from eval.synth import BillFacts, make_facts, rng_for
 from shared.bill import NormalizedBill, Provider
@@ -97,6 +99,38 @@ def _emails() -> Iterator[Case]:
         name = f"email_{UNKNOWN[3].key}_{style}"
         facts = _facts(dataclasses.replace(UNKNOWN[3], date=day), name)
         yield Case(name, ".txt", render_text.email(facts), "accept", "unknown", facts.bill)
+    # Every day 12 or less: nothing in the dates themselves says which order they are written in.
+    for style, day in (("month_day", us_numeric), ("day_month", day_month_numeric)):
+        name = f"email_{UNKNOWN[3].key}_{style}_early_days"
+        facts = _early_days_facts(dataclasses.replace(UNKNOWN[3], date=day), name)
+        yield Case(name, ".txt", render_text.email(facts), "accept", "unknown", facts.bill)
+
+
+def _early_days_facts(brand: Brand, name: str) -> BillFacts:
+    """The first of ``name``'s seeded bills whose dates all fall on a 12th or earlier (one in fifteen)."""
+    for attempt in itertools.count():
+        facts = _facts(brand, f"{name}:{attempt}")
+        b = facts.bill
+        dates = (b.bill_period_start, b.bill_period_end, b.statement_date, b.due_date)
+        if all(d is not None and d.day <= 12 for d in dates):
+            return facts
+    raise AssertionError("unreachable")
+
+
+def _ambiguous_dates() -> Case:
+    """A day-first bill whose every date reads as a bill month first as well (1 Feb - 2 Mar, or 2 Jan -
+    3 Feb; issued 3 March, due 4 April either way), with nothing to say which: stored month first, its
+    period was a month off."""
+    facts = _facts(dataclasses.replace(UNKNOWN[3], date=day_month_numeric), "adv_ambiguous_dates")
+    dates = {
+        "bill_period_start": date(2026, 2, 1),
+        "bill_period_end": date(2026, 3, 2),
+        "statement_date": date(2026, 3, 3),
+        "due_date": date(2026, 4, 4),
+    }
+    facts = dataclasses.replace(facts, bill=facts.bill.model_copy(update=dates))
+    data = render_text.email(facts)
+    return Case("adv_ambiguous_dates", ".txt", data, "review", "adversarial", facts.bill, ["ambiguous_date_order"])
 
 
 def _adversarial() -> Iterator[Case]:
@@ -134,6 +168,7 @@ def _adversarial() -> Iterator[Case]:
     for name, suffix, render in scans:
         facts = _facts(sfpuc if suffix == ".png" else coned, name)
         yield Case(name, suffix, render(facts), "review", "adversarial", facts.bill, ["no_text_layer"])
+    yield _ambiguous_dates()
     yield Case("adv_empty", ".pdf", b"", "reject", "adversarial", None, ["empty_file"])
     yield Case(
         "adv_corrupt",

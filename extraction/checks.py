@@ -2,7 +2,7 @@
 
 Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
 validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
-(``extraction.evidence`` and ``extraction.values`` are stdlib only).
+(``extraction.evidence`` and ``extraction.values`` import nothing else).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from extraction.evidence import Evidence
+from extraction.values import swap_day_and_month
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
@@ -18,6 +19,9 @@ MAX_STATEMENT_LAG_DAYS = 180
 """A statement dated half a year after its period ends is a misread (or mistyped) year, not a bill."""
 MAX_DUE_DAYS = 180
 """Likewise a due date half a year after the statement: bills are due in weeks."""
+TYPICAL_LAG_DAYS = 45
+"""Bills are issued days after their period ends and fall due weeks later: a reading further out than
+this is the less likely of two."""
 CORE_DATES = ("bill_period_start", "bill_period_end", "due_date")
 
 
@@ -105,18 +109,39 @@ def _arithmetic(bill: NormalizedBill) -> list[str]:
 
 
 def _dates(bill: NormalizedBill) -> list[str]:
+    return date_reasons(bill.bill_period_start, bill.bill_period_end, bill.statement_date, bill.due_date)
+
+
+def date_reasons(
+    start: date | None,
+    end: date | None,
+    statement: date | None,
+    due: date | None,
+    *,
+    max_lag: int = MAX_STATEMENT_LAG_DAYS,
+    max_due: int = MAX_DUE_DAYS,
+) -> list[str]:
+    """What is wrong with a bill's dates (those it has): ``bad_period``, ``bad_statement_date``, ``bad_due_date``."""
     reasons: list[str] = []
-    start, end = bill.bill_period_start, bill.bill_period_end
     if start is not None and end is not None and not 1 <= (end - start).days <= MAX_PERIOD_DAYS:
         reasons.append("bad_period")
-    statement = bill.statement_date
-    if statement is not None and end is not None and not 0 <= (statement - end).days <= MAX_STATEMENT_LAG_DAYS:
+    if statement is not None and end is not None and not 0 <= (statement - end).days <= max_lag:
         reasons.append("bad_statement_date")
-    issued: date | None = bill.statement_date or end
+    issued: date | None = statement or end
     # 0 days: "due upon receipt"
-    if bill.due_date is not None and issued is not None and not 0 <= (bill.due_date - issued).days <= MAX_DUE_DAYS:
+    if due is not None and issued is not None and not 0 <= (due - issued).days <= max_due:
         reasons.append("bad_due_date")
     return reasons
+
+
+def date_fit(start: date | None, end: date | None, statement: date | None, due: date | None) -> tuple[bool, bool]:
+    """How well dates fit a bill: within the checks' bounds, and within a billing cycle's weeks (a
+    statement and its due date within ``TYPICAL_LAG_DAYS``). Between a text's two readings of numeric
+    dates ("04/03/2026"), the one that fits better is the bill's."""
+    return (
+        not date_reasons(start, end, statement, due),
+        not date_reasons(start, end, statement, due, max_lag=TYPICAL_LAG_DAYS, max_due=TYPICAL_LAG_DAYS),
+    )
 
 
 def _units(bill: NormalizedBill) -> list[str]:
@@ -133,14 +158,29 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:account_number")
     if bill.total_amount is not None and not evidence.has_amount(bill.total_amount):
         reasons.append("no_evidence:total_amount")
-    for name in (*CORE_DATES, "statement_date"):
-        value = getattr(bill, name)
-        if value is not None and not evidence.has_date(value):
-            reasons.append(f"no_evidence:{name}")
+    named: dict[str, date] = {
+        name: value for name in (*CORE_DATES, "statement_date") if (value := getattr(bill, name)) is not None
+    }
+    day_first = evidence.day_first_reading(list(named.values()))
+    reasons += [f"no_evidence:{name}" for name, value in named.items() if not evidence.has_date(value, day_first)]
+    if _other_reading_fits(bill, evidence, day_first=day_first):
+        reasons.append("ambiguous_date_order")
     # On a bill that counts in thousands of gallons, a gallon reading must be multiplied out.
     scaled = [r for r in bill.usage if r.unit is UsageUnit.GAL and evidence.gallon_scales]
     if any(not evidence.has_number(r.quantity) for r in bill.usage if r not in scaled):
         reasons.append("no_evidence:usage")
-    if any(not evidence.has_multiplied_out_gallons(r.quantity) for r in scaled):
+    if any(not evidence.has_gallon_reading(r.quantity) for r in scaled):
         reasons.append("unit_scale:usage")
     return reasons
+
+
+def _other_reading_fits(bill: NormalizedBill, evidence: Evidence, *, day_first: bool) -> bool:
+    """Whether the bill's numeric dates, read the other way round ("04/03/2026" as 4 March, not 3 April),
+    make other dates that fit a bill as well, with nothing on it (a US address, pounds) to say which.
+    Stored either way they may be a month or more off; a person settles it."""
+    two_way = evidence.two_way_dates(day_first=day_first)
+    if not two_way or evidence.day_first_place is day_first:
+        return False
+    dates = (bill.bill_period_start, bill.bill_period_end, bill.statement_date, bill.due_date)
+    other = tuple(swap_day_and_month(d) if d in two_way else d for d in dates)
+    return other != dates and date_fit(*other) >= date_fit(*dates)

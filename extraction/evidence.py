@@ -1,7 +1,7 @@
 """Does a value really occur in the document text? The guard against invented values.
 
 A value counts as present when any format the bill parsers recognise yields it
-("01/05/2026" and "Jan 5, 2026" are the same date). Stdlib only (see ``checks``).
+("01/05/2026" and "Jan 5, 2026" are the same date). Stdlib and ``shared.bill`` only (see ``checks``).
 """
 
 from __future__ import annotations
@@ -12,29 +12,33 @@ from datetime import date
 from decimal import Decimal
 
 from extraction.values import (
+    CONVERSION_BEFORE,
+    GALLON_SCALE_RE,
     MINUS_SIGNS,
     NOT_BEFORE_A_SIGN,
+    UNIT_RE,
+    day_first_place,
+    gallon_scale,
     iter_dates,
     iter_money,
-    numeric_day_first,
+    normalize_unit,
+    numeric_date_order,
+    scaled_figure,
     signed_quantity,
+    swap_day_and_month,
+    within,
 )
+from shared.bill import UsageUnit
 
 # A minus counts only where UNIT_RE would take it: not after a word ("NW-0042", "0-500").
 _NUMBER_RE = re.compile(
     rf"(?:(?<![\w.,{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?(?<![\d.,])(?P<q>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)(?![\d])"
 )
 _SEPARATORS = r"[\s\-./]*"
-_GALLON_SCALE = re.compile(
-    r"(?<!per )(?<!/)(?<!/ )"  # "$5.20 per kgal", "/1,000 gal": a rate, not the unit the usage is counted in
-    r"(?:\(\s*(?P<n>1,?0{2,})\s*gal(?:lons?)?\s*\)|\bin\s+(?:units\s+of\s+)?(?P<m>1,?0{2,})\s*gal(?:lons?)?\b"
-    r"|\b(?P<k>kgal|thousand\s+gallons)\b)",
-    re.IGNORECASE,
-)
-"""A bill that counts water in multiples of a gallon: "Usage (1,000 gal)", "in 1,000 gallons", "kgal"
-(not "per 1,000 gal", a rate; not "(1,000 gal minimum)", an allowance)."""
 _SCALED_FIGURE_WITHIN = 40
-"""How far after the note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
+"""How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
+_CONVERSION_WITHIN = 20
+"""How far before a quantity a conversion's "1 kgal =" may start."""
 
 
 @dataclass
@@ -43,29 +47,62 @@ class Evidence:
 
     text: str
     dates: set[date] = field(init=False)
+    """The text's dates, its numeric ones read in the order it writes them (month first when nothing says)."""
+    day_first_dates: set[date] = field(init=False)
+    """When nothing says which order the text writes numeric dates in: its dates read day first."""
+    written_day_first: bool = field(init=False)
+    two_way: frozenset[date] = field(init=False)
+    """See ``DateOrder.two_way``."""
+    day_first_place: bool | None = field(init=False)
+    """See ``day_first_place``: asked only when ``two_way`` has dates."""
     amounts: set[Decimal] = field(init=False)
     numbers: set[Decimal] = field(init=False)
     gallon_scales: set[Decimal] = field(init=False)
     scaled_gallons: set[Decimal] = field(init=False)
     """Each scale note's own figure, multiplied out: "Usage (1,000 gal)  8" gives 8,000."""
+    printed_gallons: set[Decimal] = field(init=False)
+    """Quantities printed in gallons ("4,500 gallons"), scale notes and conversions aside."""
 
     def __post_init__(self) -> None:
         flat = " ".join(self.text.split())
-        self.dates = {found.value for found in iter_dates(flat, day_first=numeric_day_first(flat))}
+        order = numeric_date_order(flat)
+        self.dates = {found.value for found in iter_dates(flat, day_first=order.day_first)}
+        self.written_day_first = order.day_first
+        self.two_way = order.two_way
+        self.day_first_dates = {found.value for found in iter_dates(flat, day_first=True)} if self.two_way else set()
+        self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
         self.numbers = {signed_quantity(match["sign"], match["q"]) for match in _NUMBER_RE.finditer(flat)}
         self.gallon_scales = set()
         self.scaled_gallons = set()
-        for match in _GALLON_SCALE.finditer(flat):
-            note = match["n"] or match["m"]
-            scale = Decimal(note.replace(",", "")) if note else Decimal(1000)
-            self.gallon_scales.add(scale)
-            figure = _NUMBER_RE.search(flat, match.end(), match.end() + _SCALED_FIGURE_WITHIN)
-            if figure is not None:
-                self.scaled_gallons.add(signed_quantity(figure["sign"], figure["q"]) * scale)
+        notes: list[tuple[int, int]] = []
+        for note in GALLON_SCALE_RE.finditer(flat):
+            self.gallon_scales.add(gallon_scale(note))
+            notes.append((note.start(), note.end()))
+            gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
+            if gallons is not None:
+                self.scaled_gallons.add(gallons)
+        self.printed_gallons = {
+            signed_quantity(match["sign"], match["q"])
+            for match in UNIT_RE.finditer(flat)
+            if normalize_unit(match["u"]) == UsageUnit.GAL
+            and not within(notes, match.start())
+            and not CONVERSION_BEFORE.search(flat, max(0, match.start() - _CONVERSION_WITHIN), match.start())
+        }
 
-    def has_date(self, value: date) -> bool:
-        return value in self.dates
+    def day_first_reading(self, values: list[date]) -> bool:
+        """Whether ``values`` (a reading's dates) are the text's numeric dates read day first: so on a text
+        that writes them so, or, when nothing says, where only that reading has them all."""
+        if self.two_way and not all(v in self.dates for v in values):
+            return all(v in self.day_first_dates for v in values)
+        return self.written_day_first
+
+    def has_date(self, value: date, day_first: bool = False) -> bool:
+        return value in (self.day_first_dates if day_first and self.two_way else self.dates)
+
+    def two_way_dates(self, *, day_first: bool) -> frozenset[date]:
+        """The numeric dates that read as other dates the other way round, as the reading has them."""
+        return frozenset(map(swap_day_and_month, self.two_way)) if day_first else self.two_way
 
     def has_amount(self, value: Decimal) -> bool:
         return abs(value) in self.amounts
@@ -73,12 +110,12 @@ class Evidence:
     def has_number(self, value: Decimal) -> bool:
         return value in self.numbers or value in self.amounts
 
-    def has_multiplied_out_gallons(self, quantity: Decimal) -> bool:
-        """On a bill that counts in thousands of gallons, a reading in gallons must be the note's own
-        figure multiplied out: "Usage (1,000 gal) 8" is 8,000 gal. 8 gal (a figure the text has) was
-        accepted a thousandth of the truth; any figure on the page times 1,000 would let a reading a
-        thousand times too big through instead."""
-        return quantity in self.scaled_gallons
+    def has_gallon_reading(self, quantity: Decimal) -> bool:
+        """On a bill that counts in thousands of gallons, a reading in gallons must be a scale note's own
+        figure multiplied out ("Usage (1,000 gal) 8" is 8,000 gal), or be printed in gallons. 8 gal (a
+        figure the text has) was accepted a thousandth of the truth; any figure on the page times 1,000
+        would let a reading a thousand times too big through instead."""
+        return quantity in self.scaled_gallons or quantity in self.printed_gallons
 
     def has_account(self, value: str) -> bool:
         """Same characters in order; spaces, dashes, dots and slashes may differ."""

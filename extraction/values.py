@@ -5,8 +5,9 @@ Stdlib only, because ``extraction.checks`` (imported by workflow code) reuses th
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -92,6 +93,52 @@ UNIT_RE = re.compile(
 )
 
 
+GALLON_SCALE_RE = re.compile(
+    r"(?<!per )(?<!/)(?<!/ )"  # "$5.20 per kgal", "/1,000 gal": a rate, not the unit the usage is counted in
+    r"(?:\(\s*(?:in\s+)?(?P<n>1,?0{2,})\s*gal(?:lons?)?\s*\)"
+    r"|\bin\s+(?:units\s+of\s+)?(?P<m>1,?0{2,})\s*gal(?:lons?)?\b(?!\s*min)"
+    r"|(?<![\w.,$])(?P<own>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
+    r"(?:kgal|thousands?\s+(?:of\s+)?gallons)\b(?!\s*=)"
+    r"|(?<![\d.,] )(?<![\d.,])\b(?:kgal|thousands?\s+(?:of\s+)?gallons)\b)",
+    re.IGNORECASE,
+)
+"""A note that usage is counted in multiples of a gallon: "Usage (1,000 gal)", "in units of 1,000
+gallons", "(kgal)", or a figure in them, its ``own``: "8 kgal"; not a rate's "per 1,000 gal" or
+"/kgal", an allowance's "(1,000 gal minimum)" or a conversion's "1 kgal = 1,000 gallons". The rules
+reader and the evidence check share it: each had its own, and one multiplied out what the other
+refused to confirm."""
+
+
+CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
+"""What stands before a conversion's result ("1 CCF = 748 gallons", "1 kgal = 1,000 gallons"): the size
+of a unit, never a reading."""
+
+
+def gallon_scale(note: re.Match[str]) -> Decimal:
+    """The gallons one unit of a ``GALLON_SCALE_RE`` note holds: 1,000 for "(1,000 gal)" and "kgal"."""
+    size = note["n"] or note["m"]
+    return Decimal(size.replace(",", "")) if size else Decimal(1000)
+
+
+def within(spans: Sequence[tuple[int, int]], position: int) -> bool:
+    """Whether ``position`` falls in one of ``spans`` (in order, apart): a search, since a crafted text
+    holds thousands of notes and quantities and comparing each with each grew with their product."""
+    index = bisect.bisect_right(spans, position, key=lambda span: span[0]) - 1
+    return index >= 0 and position < spans[index][1]
+
+
+def scaled_figure(note: re.Match[str], after: str) -> Decimal | None:
+    """The figure a ``GALLON_SCALE_RE`` note is about, in gallons: its own ("8 kgal"), else the bare
+    figure ``after`` it starts with (7.995 in "): 7.995 est."); none for a word ("Days") or an amount
+    ("$12.00": a note on a charge line)."""
+    if note["own"]:
+        figure: Decimal | None = parse_quantity(note["own"])
+    else:
+        tokens = after.lstrip(" ):").split(maxsplit=1)
+        figure = parse_quantity(tokens[0]) if tokens else None
+    return figure * gallon_scale(note) if figure is not None and figure >= 0 else None
+
+
 @dataclass(frozen=True)
 class Found(Generic[T]):
     """A value found in a line, with where it was, so callers can reason about columns."""
@@ -115,21 +162,69 @@ def parse_date(text: str, *, day_first: bool = False) -> date | None:
     return _date_from_match(match, day_first=day_first) if match else None
 
 
-def numeric_day_first(text: str) -> bool:
+@dataclass(frozen=True)
+class DateOrder:
+    """How a text writes its numeric dates: ``day_first`` or not, and whether nothing says."""
+
+    day_first: bool
+    two_way: frozenset[date] = frozenset()
+    """When no date decides the order: the month-first readings of the numeric dates that are other dates
+    read day first ("04/03/2026": 3 April, or 4 March). A US bill whose every day is 12 or less and a
+    British one alike; read month first, the British one's dates were silently wrong."""
+
+
+def numeric_date_order(text: str) -> DateOrder:
     """Whether ``text`` writes numeric dates day first: one of them ("18/03/2026") can only be read so,
     and none ("03/18/2026") only month first. Australian and Canadian bills print "$" and day-first
     dates; read month first, their dates were missing or, when every day was 12 or less, wrong."""
     day_only: set[str] = set()
     month_only = False
+    two_way: set[date] = set()
     for match in _NUMERIC_DATE_RE.finditer(text):
         if _plausible_year(match["ny"]):
             first, second = int(match["nm"]), int(match["nd"])
             if 12 < first <= 31 and 1 <= second <= 12:
                 day_only.add(match[0])
             month_only |= 12 < second <= 31 and 1 <= first <= 12
+            if 1 <= first <= 12 and 1 <= second <= 12 and first != second:
+                year = int(match["ny"])
+                two_way.add(date(year + 2000 if year < 100 else year, first, second))
     # Two different such dates: one could be something else that looks like one (a reference
     # "25-10-26", a meter read "14.02.26"), and it would turn every date of a US bill around.
-    return len(day_only) >= 2 and not month_only
+    if len(day_only) >= 2 and not month_only:
+        return DateOrder(day_first=True)
+    return DateOrder(day_first=False, two_way=frozenset() if month_only else frozenset(two_way))
+
+
+def numeric_day_first(text: str) -> bool:
+    """Whether ``text`` writes numeric dates day first (see ``numeric_date_order``)."""
+    return numeric_date_order(text).day_first
+
+
+def swap_day_and_month(value: date) -> date:
+    """``value`` as its numeric form reads the other way round: 4 March 2026 for 3 April 2026."""
+    return value.replace(month=value.day, day=value.month)
+
+
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND"
+    "|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY"
+)
+_MONTH_FIRST_PLACE = re.compile(rf"\b(?:{_US_STATES}),?\s+\d{{5}}(?:-\d{{4}})?(?!\d)")
+"""A US address ("Sacramento, CA 95899-7300"): the US writes dates month first."""
+_DAY_FIRST_PLACE = re.compile(
+    r"[\u00a3\u20ac]|\b(?:GBP|EUR|AUD|NZD|VAT|ABN)\b|\b(?:United\s+Kingdom|Australia|New\s+Zealand|Ireland)\b"
+)
+"""Pounds, euros, a VAT or an Australian business number, a country that writes dates day first."""
+
+
+def day_first_place(text: str) -> bool | None:
+    """Whether ``text`` places the bill where dates are written day first (True) or month first (False);
+    None when it says neither, or both."""
+    day_first, month_first = _DAY_FIRST_PLACE.search(text), _MONTH_FIRST_PLACE.search(text)
+    if bool(day_first) == bool(month_first):
+        return None
+    return bool(day_first)
 
 
 def _plausible_year(year: str) -> bool:

@@ -5,25 +5,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import cache, partial
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from extraction.checks import date_fit
 from extraction.rules.charges import read_line_items
 from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
 from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import GENERIC
-from extraction.values import UNIT_RE, Found, numeric_day_first
+from extraction.values import UNIT_RE, Found, day_first_place, numeric_date_order
 from shared.bill import NormalizedBill, Provider
 
 T = TypeVar("T")
 
 # A wrong total must never pass silently: disagreeing labels send these to review.
 _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
+_DATE_KEYS = ("statement_date", "due_date", "period")
 _BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
 # The templates are US utilities': a bill that names another currency is read, but a person confirms it.
 _FOREIGN_CURRENCIES = {
@@ -71,15 +74,23 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     name = f"rules:{template.provider.value}" if template else "rules:generic"
     labels, stop, charges_end = _vocabulary(template.provider if template else None)
 
-    values: dict[str, Any] = {}
     reasons: list[str] = ["provider_mismatch"] if choice.clash else []
-    takers = _DAY_FIRST_TAKERS if numeric_day_first(text) else _TAKERS
+    order = numeric_date_order(text)
+    takers = _DAY_FIRST_TAKERS if order.day_first else _TAKERS
+    read: dict[str, tuple[Any, bool]] = {}
     for key, take in takers.items():
         candidates: list[Candidate[Any]] = find_candidates(lines, labels[key], take, stop=stop)
-        value, conflict = choose(candidates)
-        values[key] = value
-        if conflict and key in _CONFLICT_MATTERS:
-            reasons.append(f"conflicting_values:{key}")
+        read[key] = choose(candidates)
+    if order.two_way:
+        day_first = {
+            key: choose(find_candidates(lines, labels[key], _DAY_FIRST_TAKERS[key], stop=stop)) for key in _DATE_KEYS
+        }
+        if _fits_better(day_first, read, day_first_place(text)):
+            read.update(day_first)
+    values: dict[str, Any] = {key: value for key, (value, _) in read.items()}
+    reasons += [
+        f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
+    ]
 
     signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
     if template is None and signals < 3:
@@ -118,6 +129,25 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
+
+
+def _fits_better(
+    day_first: dict[str, tuple[Any, bool]], month_first: dict[str, tuple[Any, bool]], place: bool | None
+) -> bool:
+    """Whether a text that leaves its numeric dates' order open ("04/03/2026") reads as a bill day first:
+    its dates fit one better (a period that does not end before it starts, a due date weeks after the
+    statement), or more of them are dates at all, or, all else equal, the bill is from where dates are
+    written so. Read month first, a British bill's dates were silently wrong. ``check_bill`` sends a bill
+    that reads as well either way to review."""
+
+    def fit(read: dict[str, tuple[Any, bool]], *, is_day_first: bool) -> tuple[bool, bool, int, bool]:
+        period: tuple[date, date] | None = read["period"][0]
+        start, end = period if period is not None else (None, None)
+        statement, due = read["statement_date"][0], read["due_date"][0]
+        found = sum(value is not None for value in (start, statement, due))
+        return (*date_fit(start, end, statement, due), found, place is is_day_first)
+
+    return fit(day_first, is_day_first=True) > fit(month_first, is_day_first=False)
 
 
 def _foreign_currencies(text: str) -> list[str]:

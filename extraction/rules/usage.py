@@ -9,12 +9,21 @@ averages and unit notes ("1 CCF = 748 gallons") are never the reading; a thousan
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from extraction.rules.layout import Cell, Line, cells
-from extraction.values import UNIT_RE, normalize_unit, parse_quantity, signed_quantity, take_account_number
+from extraction.values import (
+    CONVERSION_BEFORE,
+    GALLON_SCALE_RE,
+    UNIT_RE,
+    normalize_unit,
+    scaled_figure,
+    signed_quantity,
+    take_account_number,
+    within,
+)
 from shared.bill import Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
@@ -27,14 +36,12 @@ _OTHER_PERIOD = re.compile(
     re.IGNORECASE,
 )
 _SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
-_CONVERSION = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
 _TIER_BOUND = re.compile(
     r"(?:\b(?:over|above|first|next|up\s+to|excess\s+of|exceeding|beyond|from)|[<>\u2264\u2265]"
     r"|\d\s*(?:[-\u2013\u2014]|to|through|thru))\s*$",
     re.IGNORECASE,
 )
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
-_GALLON_NOTE = re.compile(r"(?:\(|\bin(?:\s+units\s+of)?)\s*$", re.IGNORECASE)
 _LAST_FIGURE = re.compile(r"\d(?=\D*$)")
 _CLAUSE_END = re.compile(r"[(,;]")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
@@ -68,22 +75,13 @@ def read_usage(
     labels = re.compile("|".join([_TOTAL, *extra_labels, _USAGE]), re.IGNORECASE)
     total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
     seen: list[_Seen] = []
-    for index, line in enumerate(lines):
-        for match in UNIT_RE.finditer(line.text):
-            cell = next((c for c in cells(line.text) if c.start <= match.start() < c.end), None)
-            if cell is None or _RATE.search(cell.text) or _tier_bound(line.text, match):
+    for index in range(len(lines)):
+        for column, quantity, unit, wording in _quantities(lines, index):
+            if _OTHER_PERIOD.search(wording):
                 continue
-            quantity: Decimal | None = signed_quantity(match.group("sign"), match.group("q"))
-            wording = _wording(line.text, match, cell)
-            if _unit_scale(line.text, match):
-                quantity = _scaled_reading(lines, index, match, cell)
-                wording = cell.text  # a column heading: "Previous" a column away is another heading
-            if quantity is None or _OTHER_PERIOD.search(wording):
-                continue
-            priority = _priority(lines, index, match.start(), labels, total)
+            priority = _priority(lines, index, column, labels, total)
             if priority is None:
                 continue
-            unit = UsageUnit(normalize_unit(match.group("u")))
             commodity = _commodity(lines, index, unit, ccf_default)
             if commodity is None:
                 continue
@@ -114,33 +112,52 @@ def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
     return bool(parts) and sum(parts, Decimal(0)) != best.quantity
 
 
+def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decimal, UsageUnit, str]]:
+    """The quantities on a line that could be a reading: where each stands, its value, unit and wording.
+
+    Not a rate's, a tier's bound or a unit's size; a thousand-gallon note ("Usage (1,000 gal)   8",
+    "Usage (kgal)   8") gives the figure it heads, multiplied out."""
+    text = lines[index].text
+    line_cells = cells(text)
+    notes = list(GALLON_SCALE_RE.finditer(text)) if "gal" in lines[index].folded else []
+    for note in notes:
+        cell = next((c for c in line_cells if c.start <= note.start() < c.end), None)
+        if cell is None or _RATE.search(cell.text):
+            continue
+        gallons = _gallons_noted(lines, index, note, cell, line_cells)
+        if gallons is not None:  # a column heading: "Previous" a column away is another heading
+            yield note.start(), gallons, UsageUnit.GAL, cell.text
+    spans = [note.span() for note in notes]
+    for match in UNIT_RE.finditer(text):
+        if within(spans, match.start()):
+            continue
+        cell = next((c for c in line_cells if c.start <= match.start() < c.end), None)
+        if cell is None or _RATE.search(cell.text) or _tier_bound(text, match) or _unit_scale(text, match):
+            continue
+        quantity = signed_quantity(match.group("sign"), match.group("q"))
+        yield match.start(), quantity, UsageUnit(normalize_unit(match.group("u"))), _wording(text, match, cell)
+
+
 def _unit_scale(text: str, match: re.Match[str]) -> bool:
-    """ "Usage (1,000 gal)", "in 100 CCF", "1 CCF = 748 gallons": a unit or its size, not a reading."""
+    """ "in 100 CCF", "(1,000 gal minimum)", "1 CCF = 748 gallons": a unit or its size, not a reading."""
     before = text[: match.start()]
-    if _CONVERSION.search(before):
+    if CONVERSION_BEFORE.search(before):
         return True
     return _POWER_OF_TEN.fullmatch(match.group("q").replace(",", "")) is not None and _SCALE.search(before) is not None
 
 
-def _scaled_reading(lines: Sequence[Line], index: int, match: re.Match[str], cell: Cell) -> Decimal | None:
-    """The figure a thousand-gallon note labels, multiplied out: "Usage (1,000 gal)   8" (or 8 in the
-    cell below the note) is 8,000 gal. Only gallons, only "(" or "in" before the note (never "per",
-    a rate), and only a bare figure: the evidence check finds 8 on the page for 8,000 gal."""
-    text = lines[index].text
-    scale = Decimal(match.group("q").replace(",", ""))
-    if (
-        normalize_unit(match.group("u")) != UsageUnit.GAL
-        or scale < 10
-        or not _GALLON_NOTE.search(text[: match.start()])
-    ):
-        return None
-    rest = text[match.end() : cell.end].lstrip(" ):")
-    after = next((c.text for c in cells(text) if c.start >= cell.end), "")
-    for figure in (rest,) if rest else (after, _cell_under(lines, index, cell)):
-        quantity = parse_quantity(figure)
-        if quantity is not None and quantity >= 0:
-            return quantity * scale
-    return None
+def _gallons_noted(
+    lines: Sequence[Line], index: int, note: re.Match[str], cell: Cell, line_cells: Sequence[Cell]
+) -> Decimal | None:
+    """The gallons a scale note gives: its own figure ("8 kgal"), else the one it heads in the rest of its
+    cell ("Usage (1,000 gal): 8"), else in the next cell, else in the one cell under it. The evidence check
+    finds all but the last beside the note (in a table it could be any column's: a person looks)."""
+    rest = lines[index].text[note.end() : cell.end]
+    if note["own"] or rest.strip(" ):"):
+        return scaled_figure(note, rest)
+    after = next((c.text for c in line_cells if c.start >= cell.end), "")
+    beside = scaled_figure(note, after)
+    return beside if beside is not None else scaled_figure(note, _cell_under(lines, index, cell))
 
 
 def _cell_under(lines: Sequence[Line], index: int, cell: Cell) -> str:

@@ -20,7 +20,7 @@ from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
 from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
 from extraction.values import numeric_day_first
-from shared.bill import Commodity, Provider, UsageUnit
+from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.settings import Settings
 
 CORE = (
@@ -320,6 +320,63 @@ def test_a_rate_or_an_allowance_is_no_scale_to_multiply_a_reading_by(text: str, 
     assert "no_evidence:usage" in reasons or "unit_scale:usage" in reasons, reasons
 
 
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Usage history (kgal):   1.1   1.2   1.3",
+        "Minimum charge (1,000 gallons)   $12.00",
+        "All water rates are in 1,000 gallons.",
+    ],
+)
+def test_a_reading_printed_in_gallons_needs_no_scale_note_figure(note: str) -> None:
+    """The rules reader took "1,234 gallons" as printed, but a scale note elsewhere on the page (a history
+    chart's, a charge's) made the evidence check refuse any reading that was not a note's figure multiplied
+    out: a good bill went to review as ``unit_scale:usage``."""
+    text = PLAIN + f"\n{note}\n"
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal("1234")]
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "Water usage (kgal)   1.234",
+        "Water usage (thousand gallons)   1.234",
+        "Water used this period: 1.234 kgal",
+        "Meter    Previous   Current   Usage (kgal)\n12345    1,204      1,212     1.234",
+    ],
+)
+def test_a_reading_in_kgal_is_multiplied_out_as_the_evidence_check_reads_it(reading: str) -> None:
+    """The evidence check knew "kgal" as a thousand gallons, the rules reader did not: such a bill went to
+    review for a missing usage. Read, its 1.234 is 1,234 gal; the evidence check confirms it beside its note
+    only, never a figure under it in a table, nor the 1.234 gal a thousandth of the truth."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("1234"), UsageUnit.GAL)]
+    assert check_bill(result.bill, text=text) == ([] if "Previous" not in reading else ["unit_scale:usage"])
+    unscaled = [result.bill.usage[0].model_copy(update={"quantity": Decimal("1.234")})]
+    assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": unscaled}), text=text)
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "Water usage (kgal)   1.234\nUsage note: 1 kgal = 1,000 gallons",
+        "Water usage in kgal (1 kgal = 1,000 gallons): 1.234",
+    ],
+)
+def test_a_kgal_conversion_is_no_reading_and_no_evidence(reading: str) -> None:
+    """ "1 kgal = 1,000 gallons" says what a kgal is: read as 1,000 gal, it was a bill's usage, accepted."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [u.quantity for u in result.bill.usage] in ([Decimal("1234")], [])
+    conversion = [UsageReading(commodity=Commodity.WATER, quantity=Decimal("1000"), unit=UsageUnit.GAL)]
+    assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": conversion}), text=text)
+
+
 def test_a_net_metering_credit_in_typeset_minus_stays_negative() -> None:
     """Typeset PDFs print U+2212; the credit was read as an amount to pay."""
     result = extract_with_rules([PLAIN.replace("$1,234.50", "\u2212$45.20")], provider_hint=None)
@@ -477,6 +534,67 @@ def test_a_bill_with_day_first_dates_is_read_day_first() -> None:
     for name in ("statement_date", "bill_period_start", "bill_period_end", "due_date"):
         assert getattr(report.bill, name) == getattr(facts.bill, name), name
     assert check_bill(facts.bill, text=data.decode()) == []
+
+
+def _numeric_dates(statement: str, due: str, start: str, end: str) -> str:
+    """PLAIN with its dates printed as numbers (same widths, so its columns stay where they are)."""
+    return PLAIN.replace("5 January 2026      2026-01-26", f"{statement}          {due}").replace(
+        "Dec 3, 2025 through Jan 2, 2026", f"{start} through {end}"
+    )
+
+
+def _dates_of(bill: NormalizedBill | None) -> tuple[date | None, ...]:
+    assert bill is not None
+    return (bill.bill_period_start, bill.bill_period_end, bill.statement_date, bill.due_date)
+
+
+def test_a_day_first_bill_whose_days_are_all_12_or_less_is_read_as_the_reading_that_makes_a_bill() -> None:
+    """ "03/12/2025 through 02/01/2026", issued 05/01/2026, due 12/02/2026: month first, a period of 326 days
+    (12 March to 1 February) and a due date in December; day first, December to January. No date past the
+    12th said so, so the bill was read month first and sent to review with its dates all wrong."""
+    text = _numeric_dates("05/01/2026", "12/02/2026", "03/12/2025", "02/01/2026")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert _dates_of(report.bill) == (date(2025, 12, 3), date(2026, 1, 2), date(2026, 1, 5), date(2026, 2, 12))
+
+
+AMBIGUOUS = _numeric_dates("03/03/2026", "04/04/2026", "01/02/2026", "02/03/2026")
+"""1 Feb - 2 Mar, or 2 Jan - 3 Feb: issued 3 March and due 4 April either way, a bill both ways."""
+MONTH_FIRST = (date(2026, 1, 2), date(2026, 2, 3), date(2026, 3, 3), date(2026, 4, 4))
+DAY_FIRST = (date(2026, 2, 1), date(2026, 3, 2), date(2026, 3, 3), date(2026, 4, 4))
+
+
+@pytest.mark.parametrize(
+    ("place", "decision", "reasons", "dates"),
+    [
+        ("", "review", ["ambiguous_date_order"], MONTH_FIRST),
+        ("Riverside, CA 92501", "accept", [], MONTH_FIRST),
+        ("ABN 51 824 753 556", "accept", [], DAY_FIRST),
+        ("Riverside NSW 2753, Australia", "accept", [], DAY_FIRST),
+    ],
+    ids=["nothing-says", "us-address", "abn", "australia"],
+)
+def test_dates_that_make_a_bill_either_way_are_read_as_the_bills_country_writes_them_or_reviewed(
+    place: str, decision: str, reasons: list[str], dates: tuple[date, ...]
+) -> None:
+    """Stored month first, the Australian bill's period was a month off, and accepted; a US bill (its
+    address says so) is not sent to review for dates that are its own either way."""
+    text = AMBIGUOUS + f"\n{place}\n"
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == (decision, reasons)
+    assert _dates_of(report.bill) == dates
+
+
+def test_a_reading_of_the_dates_is_evidenced_one_way_round_not_mixed() -> None:
+    """Gemini's day-first reading of a day-first bill had no evidence, being read month first; one date
+    read each way round still has none."""
+    bill = extract_with_rules([AMBIGUOUS], provider_hint=None).bill
+    assert bill is not None
+    text = AMBIGUOUS + "\nABN 51 824 753 556\n"
+    names = ("bill_period_start", "bill_period_end", "statement_date", "due_date")
+    assert check_bill(bill.model_copy(update=dict(zip(names, DAY_FIRST, strict=True))), text=text) == []
+    mixed = bill.model_copy(update={"bill_period_start": DAY_FIRST[0], "bill_period_end": MONTH_FIRST[1]})
+    assert "no_evidence:bill_period_start" in check_bill(mixed, text=text)
 
 
 def test_receipt_is_not_a_bill() -> None:

@@ -9,8 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from extraction.values import (
+    day_first_place,
     iter_dates,
     iter_money,
+    numeric_date_order,
     numeric_day_first,
     parse_date,
     parse_money,
@@ -125,6 +127,34 @@ def test_date_formats(text: str) -> None:
 def test_a_text_that_writes_dates_day_first_is_read_so(text: str, day_first: bool, due: date) -> None:
     assert numeric_day_first(text) is day_first
     assert [f.value for f in iter_dates(text, day_first=day_first)][-1] == due
+
+
+@pytest.mark.parametrize(
+    ("text", "two_way"),
+    [
+        ("Issued 04/03/2026, due 10/03/2026", {date(2026, 4, 3), date(2026, 10, 3)}),
+        ("Issued 04/03/2026, due 03/18/2026", set()),  # a date only month first decides
+        ("Period 01/02/2026 to 28/02/2026, due 18/03/2026", set()),  # two only day first decide
+        ("Issued 03/03/2026, due Apr 4, 2026", set()),  # the same date either way
+    ],
+)
+def test_numeric_dates_that_read_as_other_dates_either_way(text: str, two_way: set[date]) -> None:
+    assert numeric_date_order(text).two_way == two_way
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first"),
+    [
+        ("PO Box 997300, Sacramento, CA 95899-7300", False),
+        ("Total (inc. VAT)", True),
+        ("\u00a3120.00", True),
+        ("Sydney NSW 2000, Australia", True),
+        ("ABN 51 824 753 556, billing from Austin, TX 78701", None),
+        ("Account 1234 5678", None),
+    ],
+)
+def test_where_a_bill_is_from_says_how_it_writes_dates(text: str, day_first: bool | None) -> None:
+    assert day_first_place(text) is day_first
 
 
 @pytest.mark.parametrize("text", ["13/45/2026", "2026-02-30", "Foo 5, 2026", "5/2026"])
