@@ -9,6 +9,7 @@ from datetime import date, datetime
 import asyncpg
 from temporalio import activity
 
+from shared.db import LockSpace, xact_lock
 from shared.models import DuplicateFound, DuplicateQuery, PersistOutcome, PersistRequest
 
 logger = logging.getLogger(__name__)
@@ -20,10 +21,11 @@ STORED_AT = "COALESCE(revised_at, created_at) AS stored_at"
 """When a bill's current version was stored: the warehouse orders a bill's versions by it."""
 
 
-_STORED_BY_JOB = f"""
-SELECT id AS bill_id, {STORED_AT} FROM bills WHERE job_id = $1
+STORED_BY_JOB = f"""
+SELECT id AS bill_id, {STORED_AT}, payload FROM bills WHERE job_id = $1
 UNION ALL
-SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond') FROM bill_revisions WHERE job_id = $1
+SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond'), payload FROM bill_revisions
+ WHERE job_id = $1
 """
 """Where this job's version of its bill is: current, or replaced by a re-issue since (kept in
 ``bill_revisions``; rows from before 0014 have no ``stored_at``, and were stored before the
@@ -87,8 +89,8 @@ class BillActivities:
         """
         bill = request.bill
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
-            mine = await conn.fetchrow(_STORED_BY_JOB, request.job_id)
+            await conn.execute(xact_lock(LockSpace.ACCOUNT_BILLS), request.utility_account_id)
+            mine = await conn.fetchrow(STORED_BY_JOB, request.job_id)
             if mine is not None:  # an earlier try stored it (and a re-issue may have replaced it since)
                 revised = await conn.fetchval(
                     "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
