@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import asyncpg
@@ -33,6 +33,8 @@ class Principal:
     name: str
     role: Role
     customer_id: int | None
+    key_hash: str = field(default="", repr=False)
+    """The key's SHA-256 (never the key): unique to it for good, where ``key_id`` restarts with a new database."""
 
     @property
     def identity(self) -> str:
@@ -99,7 +101,9 @@ async def authenticate_hash(pool: asyncpg.Pool, key_hash: str) -> Principal | No
         return None
     if row["stale"] or row["never"]:
         await pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", row["id"])
-    return Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), customer_id=row["customer_id"])
+    return Principal(
+        key_id=row["id"], name=row["name"], role=Role(row["role"]), customer_id=row["customer_id"], key_hash=key_hash
+    )
 
 
 async def revoke_key(pool: asyncpg.Pool, key_id: int) -> bool:

@@ -104,7 +104,10 @@ DashboardDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        alias="Idempotency-Key", min_length=1, max_length=200, description="Same key, same job: never a second workflow"
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Same key, same answer: a request sent again never creates a second job or customer",
     ),
 ]
 

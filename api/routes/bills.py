@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from typing import Annotated
 
@@ -14,10 +15,12 @@ from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobPublic
 from api.services.accounts import get_account
-from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job
+from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
 from extraction.document import sniff_content_type
 from shared.artifacts import ArtifactStoreUnavailable
 from shared.models import JobType
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["bills"])
 
@@ -60,7 +63,7 @@ async def upload_bill(
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
-    job_id = str(uuid.uuid4())
+    job_id = upload_job_id(principal, idempotency_key) if idempotency_key else str(uuid.uuid4())
     try:
         ref = await asyncio.to_thread(
             state.store.put_once,
@@ -78,18 +81,26 @@ async def upload_bill(
             "object storage is unavailable, so the bill was not stored and no job was created: send it again",
             headers={"Retry-After": STORAGE_RETRY_AFTER},
         ) from None
-    job, created = await start_job(
-        pool=state.pool,
-        client=state.client,
-        settings=state.settings,
-        principal=principal,
-        account=account,
-        job_type=JobType.UPLOAD,
-        idempotency_key=idempotency_key,
-        dispatcher=state.dispatcher,
-        job_id=job_id,
-        upload=ref,
-    )
+    try:
+        job, created = await start_job(
+            pool=state.pool,
+            client=state.client,
+            settings=state.settings,
+            principal=principal,
+            account=account,
+            job_type=JobType.UPLOAD,
+            idempotency_key=idempotency_key,
+            dispatcher=state.dispatcher,
+            job_id=job_id,
+            upload=ref,
+        )
+    except Problem:
+        # Another request under this key won the race with a different file: this one's object stays
+        # unreferenced (the API may only create objects). Named, so an operator can remove it.
+        logger.warning(
+            "upload refused after storing its bill: object left unreferenced", extra={"uri": ref.uri, "job_id": job_id}
+        )
+        raise
     if created:
         await record_artifact(state.pool, job_id, ref)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK

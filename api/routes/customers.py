@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from api.deps import AdminDep, IdPath, IngestDep, PoolDep, ReaderDep
+from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
 from api.problems import problem_responses
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
-from api.services.accounts import account_public, get_account, get_customer, register_account
+from api.services.accounts import account_public, create_customer, get_account, get_customer, register_account
 
 router = APIRouter(tags=["customers"])
 
 
-@router.post("/customers", status_code=status.HTTP_201_CREATED, response_model=CustomerPublic)
-async def create_customer(body: CustomerCreate, pool: PoolDep, _: AdminDep) -> CustomerPublic:
-    """Create a customer (admin)."""
-    row = await pool.fetchrow("INSERT INTO customers (name, email) VALUES ($1, $2) RETURNING *", body.name, body.email)
-    return CustomerPublic.model_validate(dict(row))
+@router.post(
+    "/customers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CustomerPublic,
+    responses={200: {"model": CustomerPublic, "description": "the customer already created with this Idempotency-Key"}},
+)
+async def post_customer(
+    body: CustomerCreate, pool: PoolDep, principal: AdminDep, response: Response, idempotency_key: IdempotencyKey = None
+) -> CustomerPublic:
+    """Create a customer (admin); send it again under the same Idempotency-Key to get the same one."""
+    row, created = await create_customer(
+        pool, principal=principal, name=body.name, email=body.email, idempotency_key=idempotency_key
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return CustomerPublic.model_validate(row)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic)

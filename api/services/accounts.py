@@ -8,7 +8,33 @@ import asyncpg
 
 from api.auth import Principal
 from api.problems import Problem
+from api.services.jobs import REUSED_KEY, idempotency_scope
 from shared.logs import mask_account
+
+
+async def create_customer(
+    pool: asyncpg.Pool, *, principal: Principal, name: str, email: str | None, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """The customer row and whether it was created now: a create sent again under its Idempotency-Key
+    (its 201 lost to a timeout) answers with the customer it made, never a second one."""
+    scope = idempotency_scope(principal) if idempotency_key else None
+    row = await pool.fetchrow(
+        "INSERT INTO customers (name, email, idempotency_scope, idempotency_key) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING RETURNING *",
+        name,
+        email,
+        scope,
+        idempotency_key,
+    )
+    if row is not None:
+        return dict(row), True
+    existing = await pool.fetchrow(
+        "SELECT * FROM customers WHERE idempotency_scope = $1 AND idempotency_key = $2", scope, idempotency_key
+    )
+    assert existing is not None  # keys are never removed, and the conflict was on this one
+    if (existing["name"], existing["email"]) != (name, email):
+        raise Problem(422, REUSED_KEY)
+    return dict(existing), False
 
 
 async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id: int) -> dict[str, Any]:

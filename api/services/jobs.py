@@ -52,9 +52,26 @@ class JobCursor:
             raise Problem(422, "cursor is not a next_cursor this API gave") from None
 
 
+REUSED_KEY = "this Idempotency-Key was already used for a different request"
+
+
 def idempotency_scope(principal: Principal) -> str:
     """Idempotency keys are scoped per API key: two callers never collide."""
     return f"key:{principal.key_id}"
+
+
+UPLOAD_JOB_IDS = uuid.UUID("5d0f6c1e-3b1a-4f59-9a53-2f0c8e7b4a10")
+"""The namespace of ``upload_job_id``'s name-based ids."""
+
+
+def upload_job_id(principal: Principal, idempotency_key: str) -> str:
+    """The job id of an upload sent under an Idempotency-Key, the same for every request that sends it.
+
+    The bill is stored under its job's id before the job row exists. With a fresh id per request,
+    two sent side by side (a client retrying a timeout) stored it twice, and the loser's object was
+    left behind, referenced by nothing; with this one they write the same create-once object. The
+    key's hash is in it so a new database's key number 1 never meets the ids of an old one's."""
+    return str(uuid.uuid5(UPLOAD_JOB_IDS, f"{principal.key_id}:{principal.key_hash}:{idempotency_key}"))
 
 
 async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
@@ -73,7 +90,7 @@ def check_replay(
 ) -> None:
     """An Idempotency-Key answers again only for the request it was first used with (an upload: the same file)."""
     if existing["utility_account_id"] != account["id"] or existing["job_type"] != job_type:
-        raise Problem(422, "this Idempotency-Key was already used for a different request")
+        raise Problem(422, REUSED_KEY)
     first_upload = (existing.get("start_request") or {}).get("upload") or {}
     if upload_sha256 is not None and first_upload.get("sha256") not in (None, upload_sha256):
         raise Problem(422, "this Idempotency-Key was already used to upload a different file")
@@ -119,7 +136,7 @@ async def start_job(
         INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
                                     idempotency_scope, idempotency_key, start_request, dispatched_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END)
-        ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING
+        ON CONFLICT DO NOTHING  -- any: an upload's id derives from its key, so its twin conflicts on both
         RETURNING *
         """,
         job_id,
