@@ -66,14 +66,18 @@ def same_account(expected: str | None, printed: str | None) -> bool:
     return account_key(expected) == account_key(printed)
 
 
-def _no_nul(value: str) -> str:
+def _storable(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate, as JSON's "\udc00" escape gives
+        raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from None
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-"""Free text that Postgres can store (TEXT and JSONB refuse NUL characters)."""
+Text = Annotated[str, AfterValidator(_storable)]
+"""Free text that Postgres can store (TEXT and JSONB refuse NUL characters, UTF-8 lone surrogates)."""
 
 
 class Provider(StrEnum):

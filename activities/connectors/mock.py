@@ -8,7 +8,7 @@ different statements.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from activities.connectors.base import AccountInfo, BillNotAvailable, SourceDocument
 from eval.generate import sample_bill
@@ -21,7 +21,8 @@ class MockConnector:
     def locate(self, account: AccountInfo, *, job_id: str) -> str:
         if account.provider is None:
             raise BillNotAvailable("the mock connector has no bills for accounts without a known provider")
-        return f"mock://{account.provider}/{account.account_number}?seed={job_id}"
+        # Quoted: a "#" or "?" in the number would cut it short, and every job read the same bill.
+        return f"mock://{account.provider}/{quote(account.account_number, safe='')}?seed={job_id}"
 
     def read(self, source_uri: str) -> SourceDocument:
         parsed = urlparse(source_uri)
@@ -29,7 +30,7 @@ class MockConnector:
             provider = Provider(parsed.netloc)
         except ValueError:
             raise BillNotAvailable(f"the mock connector has no bills for provider {parsed.netloc!r}") from None
-        account_number = parsed.path.lstrip("/")
+        account_number = unquote(parsed.path.lstrip("/"))
         seed = parse_qs(parsed.query).get("seed", [""])[0]
         data, content_type = _render(provider, seed, account_number)
         return SourceDocument(source_uri=source_uri, data=data, content_type=content_type)

@@ -12,8 +12,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.connectors.base import AccountInfo, BillNotAvailable
+from activities.connectors.mock import MockConnector
 from activities.fetching import FetchActivities
 from api.main import create_app
+from extraction.document import read_document
 from shared.bill import Provider
 from shared.models import FetchRequest
 from shared.settings import Environment, Settings
@@ -73,3 +75,12 @@ async def test_a_job_no_connector_serves_fails_at_once_not_after_retries(
     with pytest.raises(ApplicationError) as refused:
         await ActivityEnvironment().run(fetch.fetch_bill, request)
     assert refused.value.type == "BillNotAvailable" and refused.value.non_retryable
+
+
+@pytest.mark.parametrize("number", ["7788#12", "7788?x=1", "77/88 %41"])
+def test_an_account_number_with_url_characters_reads_whole(number: str) -> None:
+    """Unquoted, "#" or "?" cut the number short in the locator: the bill was generated for "7788"."""
+    connector = MockConnector()
+    account = AccountInfo(id=1, provider=Provider.SFPUC, account_number=number)
+    document = read_document(connector.read(connector.locate(account, job_id=str(uuid.uuid4()))).data)
+    assert number in document.text

@@ -65,3 +65,17 @@ async def test_an_upload_of_several_files_is_refused_not_cut_to_one(
     assert await resources.pool.fetchval(jobs, [account["customer_id"], other["customer_id"]]) == 0
     one = await http.post("/bills", files=bills[:1], data={"utility_account_id": str(account["id"])})
     assert one.status_code == 201, one.text
+
+
+async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """JSON's ``\\udc00`` escape decodes to a str Postgres cannot encode: asyncpg failed, a 500."""
+    customer = (await http.post("/customers", json={"name": f"Surrogate {unique}"})).json()
+    body = f'{{"customer_id": {customer["id"]}, "account_number": "SG-{unique}", "label": "x\\udc00"}}'
+    before = await resources.pool.fetchval("SELECT count(*) FROM utility_accounts")
+    refused = await http.post("/utility-accounts", content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "label"]
+    assert "valid Unicode" in refused.json()["errors"][0]["msg"]
+    assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == before
