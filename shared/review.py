@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, model_validator
 from shared.bill import NormalizedBill, Text
 from shared.models import JobStatus
 
+REVIEWER_MAX_LENGTH = 200
+
 
 class ReviewAction(StrEnum):
     APPROVE = "approve"
@@ -30,7 +32,7 @@ class ReviewDecision(BaseModel):
     action: ReviewAction
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
-    reviewer: Text = Field(default="unknown", max_length=200)
+    reviewer: Text = Field(default="unknown", max_length=REVIEWER_MAX_LENGTH)
     note: Text | None = Field(default=None, max_length=2000)
     override: bool = False
     """With ``correct``: store the bill as entered though plausibility checks fail (the note says why)."""

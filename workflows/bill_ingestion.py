@@ -78,6 +78,12 @@ handler runs again on replay and check_bill may judge differently by then. Earli
 SIGNALLED_APPROVAL_PATCH = "signalled-approval-checked-by-activity"
 """Recorded only by runs sent an approval by signal: check_corrected_bill asks whether the extraction is
 for the job's account before it stands. Earlier runs took a signalled approval as it came."""
+REVIEW_CLOSED_AT_END_PATCH = "review-status-closed-at-end"
+"""Recorded only by runs that ended while their review was open, some other way than a decision or a cancel
+request met in review (a step out of retries, a cancel while the decision was being recorded): ReviewStatus
+turns CANCELED, as mark_job_finished closes the task. Earlier runs stayed listed PENDING or ESCALATED."""
+
+OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
 T = TypeVar("T")
 
@@ -110,6 +116,8 @@ class BillIngestionWorkflow:
         self._approval_unchecked = False
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
+        self._review_status: ReviewStatus | None = None
+        """As last upserted to the ReviewStatus search attribute (None: never in review)."""
         self._closing = False
         """Set when the job is being failed or cancelled: the update refuses decisions from then on,
         though the status reads NEEDS_REVIEW while the review task is being closed. A signal's
@@ -430,9 +438,7 @@ class BillIngestionWorkflow:
             policies.DATABASE,
         )
         self._status = JobStatus.NEEDS_REVIEW
-        workflow.upsert_search_attributes(
-            [sa.REVIEW_STATUS.value_set(ReviewStatus.PENDING), sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW)]
-        )
+        self._set_review_status(ReviewStatus.PENDING, sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW))
         workflow.set_current_details("awaiting review: " + ", ".join(self._reasons))
         self._current_step = "awaiting_review"
 
@@ -440,7 +446,7 @@ class BillIngestionWorkflow:
         expiry = timedelta(seconds=request.review_timeout_seconds)
         if not await self._wait_for_decision(sla):
             self._revision = workflow.uuid4().hex
-            workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.ESCALATED)])
+            self._set_review_status(ReviewStatus.ESCALATED)
             await self._step(
                 "escalate_review",
                 ReviewActivities.escalate_review,
@@ -450,7 +456,7 @@ class BillIngestionWorkflow:
             self._current_step = "awaiting_review"
             if not await self._wait_for_decision(max(expiry - sla, timedelta(seconds=1))):
                 self._status = JobStatus.RUNNING
-                workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.EXPIRED)])
+                self._set_review_status(ReviewStatus.EXPIRED)
                 await self._step(
                     "expire_review",
                     ReviewActivities.close_review_task,
@@ -469,11 +475,14 @@ class BillIngestionWorkflow:
             ReviewAudit(job_id=request.job_id, decision=decision, before=extraction.bill, revision=self._revision),
             policies.DATABASE,
         )
-        decided: list[SearchAttributeUpdate[Any]] = [sa.REVIEW_STATUS.value_set(ReviewStatus.DONE)]
-        if workflow.patched(DECIDED_RUNNING_PATCH):
-            decided.append(sa.JOB_STATUS.value_set(JobStatus.RUNNING))
-        workflow.upsert_search_attributes(decided)
+        decided = [sa.JOB_STATUS.value_set(JobStatus.RUNNING)] if workflow.patched(DECIDED_RUNNING_PATCH) else []
+        self._set_review_status(ReviewStatus.DONE, *decided)
         return decision
+
+    def _set_review_status(self, status: ReviewStatus, *also: SearchAttributeUpdate[Any]) -> None:
+        """Upserted and remembered: the job's end must know whether visibility still lists it for a reviewer."""
+        self._review_status = status
+        workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(status), *also])
 
     async def _wait_for_decision(self, within: timedelta) -> bool:
         """A durable timer: True when a decision arrived within the time, False when it ran out.
@@ -568,7 +577,13 @@ class BillIngestionWorkflow:
         await self._past_cancel(recording, FINISH_ONCE_ENDING_PATCH)
         # Updates answer once the status is terminal: only after Postgres says so too.
         self._status = result.status
-        workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(result.status)])
+        ended: list[SearchAttributeUpdate[Any]] = [sa.JOB_STATUS.value_set(result.status)]
+        if self._review_status in OPEN_REVIEW and workflow.patched(REVIEW_CLOSED_AT_END_PATCH):
+            # mark_job_finished closed the task (CANCELED): an operator listing ReviewStatus="PENDING"
+            # (or ESCALATED) must not find a job nobody can review any more.
+            self._review_status = ReviewStatus.CANCELED
+            ended.append(sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED))
+        workflow.upsert_search_attributes(ended)
         workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
         return result
 
@@ -581,7 +596,7 @@ class BillIngestionWorkflow:
                 ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.CANCELED, revision=self._revision),
                 policies.DATABASE,
             )
-            workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED)])
+            self._set_review_status(ReviewStatus.CANCELED)
         await self._finish(
             IngestionResult(
                 job_id=request.job_id, status=JobStatus.CANCELED, error="cancelled by request", reasons=self._reasons

@@ -33,7 +33,7 @@ from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from shared.bill import Provider
 from shared.models import JobStatus
-from shared.review import ReviewDecision, ReviewStatus
+from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 router = APIRouter(tags=["reviews"])
@@ -177,7 +177,8 @@ async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> 
         reviewer=row["reviewer"],
         note=row["note"],
         decided_at=row["decided_at"],
-        changed_fields=sorted(row["diff"] or {}),
+        # A rejection's audit diff is the extracted bill against none stored: no field was changed.
+        changed_fields=sorted(row["diff"] or {}) if row["action"] == ReviewAction.CORRECT else [],
         overridden=list(row["overridden"]),
         job_status=row["job_status"],
     )
@@ -218,7 +219,7 @@ async def submit_decision(
             bill=body.bill,
             note=body.note,
             override=body.override,
-            reviewer=principal.identity,
+            reviewer=_reviewer(principal),
         )
     except ValidationError as err:
         raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
@@ -273,6 +274,14 @@ async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], updat
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+
+
+def _reviewer(principal: Principal) -> str:
+    """The caller as the audit trail names it, within its length: a long key name is cut, never the key id."""
+    if len(principal.identity) <= REVIEWER_MAX_LENGTH:
+        return principal.identity
+    suffix = f"… (key {principal.key_id})"
+    return principal.name[: REVIEWER_MAX_LENGTH - len(suffix)].rstrip() + suffix
 
 
 def decision_update_id(decision: ReviewDecision) -> str:

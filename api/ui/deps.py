@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 
 from api.auth import Principal, Role
-from api.deps import authenticate_request, get_state
+from api.deps import authenticate_request, get_state, require
 from api.problems import Problem
 from api.ui.session import current_session, session_binding, sessions_for
 
@@ -53,6 +53,16 @@ async def require_login(request: Request) -> None:
     if principal is None or principal.role not in REVIEW_ROLES:
         await sessions_for(request.app).drop(session.id)
         raise LoginRequired(request)
+
+
+async def reviewer_or_sign_in(request: Request) -> Principal | None:
+    """The reviewer behind a form's post, or None where a page would be sent to sign in (``require_login``):
+    the post is answered with the sign-in form, which keeps what was sent rather than losing it to a redirect."""
+    try:
+        await require_login(request)
+    except LoginRequired:
+        return None
+    return await require(Role.REVIEWER)(await authenticate_request(request, await get_state(request)))
 
 
 async def csrf_valid(request: Request) -> bool:

@@ -12,6 +12,7 @@ from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
 from api.problems import Problem
 from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verify_csrf
+from api.ui.routes import draft_after_sign_in
 from api.ui.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -21,20 +22,9 @@ from api.ui.session import (
     sessions_for,
     set_cookie,
 )
-from api.ui.templating import render
+from api.ui.templating import login_page
 
 router = APIRouter(include_in_schema=False)
-
-LOGIN_FORM_SECONDS = 3600
-
-
-def _login_page(request: Request, nonce: str, *, next_path: str, error: str | None, status_code: int) -> Response:
-    token = sessions_for(request.app).csrf_token(login_binding(nonce))
-    response = render(
-        request, "login.html", {"login_token": token, "next": next_path, "error": error}, status_code=status_code
-    )
-    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)
-    return response
 
 
 @router.get(LOGIN_PATH)
@@ -43,7 +33,7 @@ async def login_form(request: Request, next_path: Annotated[str | None, Query(al
     if current_session(request) is not None:
         return RedirectResponse(safe_next(next_path), status_code=303)
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
-    return _login_page(request, nonce, next_path=safe_next(next_path), error=None, status_code=200)
+    return login_page(request, nonce, next_path=safe_next(next_path), error=None, status_code=200)
 
 
 @router.post(LOGIN_PATH)
@@ -53,8 +43,11 @@ async def login(
     key: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME_PATH,
+    draft: Annotated[str, Form()] = "",  # bounded by REQUEST_MAX_BYTES, as the decision form it carries
 ) -> Response:
-    """Check the key and its role, then open a session (a new id every time)."""
+    """Check the key and its role, then open a session (a new id every time).
+
+    With the ``draft`` of a decision sent after the session ended, the task page comes back with it."""
     nonce = request.cookies.get(LOGIN_COOKIE)
     store = sessions_for(request.app)
     if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
@@ -62,19 +55,26 @@ async def login(
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
     principal = await _principal(state, key.strip())
     if principal is None:
-        return _login_page(
-            request, nonce, next_path=safe_next(next_path), error="That key is invalid or revoked.", status_code=401
+        return login_page(
+            request,
+            nonce,
+            next_path=safe_next(next_path),
+            error="That key is invalid or revoked.",
+            status_code=401,
+            draft=draft,
         )
     if principal.role not in REVIEW_ROLES:
-        return _login_page(
+        return login_page(
             request,
             nonce,
             next_path=safe_next(next_path),
             error=f"A {principal.role} key cannot review bills: use a reviewer key.",
             status_code=403,
+            draft=draft,
         )
     session = await store.create(key.strip())
-    response = RedirectResponse(safe_next(next_path), status_code=303)
+    resumed = await draft_after_sign_in(request, state, principal, session, next_path, draft) if draft else None
+    response = resumed or RedirectResponse(safe_next(next_path), status_code=303)
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
     clear_cookie(request, response, LOGIN_COOKIE)
     return response

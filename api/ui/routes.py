@@ -6,29 +6,41 @@ Every read and decision goes through the REST service functions (``review_queue`
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
 from api.services.jobs import JobCursor
-from api.ui.deps import HOME_PATH, csrf_valid, require_login
+from api.state import AppState
+from api.ui.deps import (
+    FORM_MAX_FIELDS,
+    HOME_PATH,
+    LoginRequired,
+    csrf_valid,
+    require_login,
+    reviewer_or_sign_in,
+    safe_next,
+)
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
-from api.ui.session import current_session, sessions_for
-from api.ui.templating import STATIC_DIR, render
+from api.ui.session import LOGIN_COOKIE, Session, current_session, sessions_for
+from api.ui.templating import STATIC_DIR, login_page, render
 from shared.bill import Provider
 from shared.review import ReviewAction
 
 router = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(require_login)])
 
+TASK_PATH = "/ui/reviews/"
 PAGE_SIZE = 50
 QUEUE_QUERY_MAX = 500
 BLANK_LINE_ITEMS = 2
@@ -120,7 +132,7 @@ def _cursor_or_none(cursor: str | None) -> JobCursor | None:
         return None
 
 
-@pages.get("/ui/reviews/{job_id}")
+@pages.get(TASK_PATH + "{job_id}")
 async def task_page(
     job_id: str,
     request: Request,
@@ -146,9 +158,16 @@ def _from_this_origin(request: Request) -> bool:
     return origin is not None and origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-@pages.post("/ui/reviews/{job_id}")
-async def decide(job_id: str, request: Request, state: StateDep, principal: ReviewerDep) -> Response:
+@router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
+async def decide(
+    job_id: str,
+    request: Request,
+    state: StateDep,
+    principal: Annotated[Principal | None, Depends(reviewer_or_sign_in)],
+) -> Response:
     """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed."""
+    if principal is None:
+        return await _sign_in_to_send(request)
     forged_or_stale = not await csrf_valid(request)  # parses the form (the many-field limit is set there)
     form = await request.form()
     values, note = BillForm.from_form(form), str(form.get("note") or "")
@@ -164,8 +183,9 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
             raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
         # Nothing is decided. The page is this signed-in reviewer's own, loaded before they signed in
         # again: give their edits back with a fresh token rather than a bare 403 that loses them.
+        error = STALE_FORM if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
         return _task_response(
-            request, task, values, error=STALE_FORM, note=note, override=override, queue=queue, status_code=403
+            request, task, values, error=error, note=note, override=override, queue=queue, status_code=403
         )
     try:
         body = _decision(form, values.keeping_untouched(shown))
@@ -226,6 +246,49 @@ async def decide(job_id: str, request: Request, state: StateDep, principal: Revi
     return RedirectResponse(_queue_url(queue), status_code=303)
 
 
+async def _sign_in_to_send(request: Request) -> Response:
+    """The sign-in form, carrying the decision form the reviewer sent after their session ended.
+
+    Nothing is decided: once signed in they get the task page back with their entries (``draft_after_sign_in``)
+    and send it again. A post the browser does not say this origin made is sent to sign in without it, as a
+    page is: a page on another port or subdomain could otherwise put its own correction one click from sent."""
+    if not _from_this_origin(request):
+        raise LoginRequired(request)
+    form = await request.form(max_fields=FORM_MAX_FIELDS)
+    sent = [(name, value) for name, value in form.multi_items() if isinstance(value, str) and name != "csrf_token"]
+    draft = urlencode(sent)
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    return login_page(
+        request, nonce, next_path=safe_next(request.url.path), error=SIGNED_OUT, status_code=401, draft=draft
+    )
+
+
+async def draft_after_sign_in(
+    request: Request, state: AppState, principal: Principal, session: Session, next_path: str, draft: str
+) -> Response | None:
+    """The task page ``next_path`` names, with the entries of ``draft`` and the new session's token (None: no
+    such page, or none this key may read; the sign-in then goes on to ``next_path`` as usual)."""
+    job_id = next_path.removeprefix(TASK_PATH)
+    if job_id == next_path or not job_id or "/" in job_id:
+        return None
+    try:
+        form = dict(parse_qsl(draft, keep_blank_values=True, max_num_fields=FORM_MAX_FIELDS))
+        task = await read_task(state, principal, job_id)
+    except (ValueError, Problem):
+        return None
+    request.state.ui_session = session  # the page's forms carry the token of the session just opened
+    kept = task.status in OPEN
+    return _task_response(
+        request,
+        task,
+        BillForm.from_form(form),
+        error=KEPT_THROUGH_SIGN_IN if kept else CLOSED_SINCE.format(status=task.status),
+        note=str(form.get("note") or ""),
+        override=form.get("override") == "on",
+        queue=_queue_from(str(form.get("queue") or "")),
+    )
+
+
 def _queue_url(queue: str) -> str:
     return f"{HOME_PATH}?{queue}" if queue else HOME_PATH
 
@@ -238,6 +301,12 @@ STALE_FORM = (
     "Nothing was sent: this page was loaded under an earlier sign-in (its form has expired)."
     " Your entries are below; check them and send again."
 )
+SIGNED_OUT = (
+    "Your session ended before your decision arrived: nothing was sent. Sign in again to get the task back"
+    " with your entries."
+)
+KEPT_THROUGH_SIGN_IN = "Nothing was sent: your session had ended. Your entries are below; check them and send again."
+CLOSED_SINCE = "Nothing was sent: this task has been closed since you opened it (it is {status} now)."
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
     " your changes, or reload the page to approve the extracted values."
@@ -276,10 +345,14 @@ def _task_response(
     queue: str = "",
     status_code: int = 200,
 ) -> Response:
-    """``invalid``: the messages of each input whose value was refused (keyed by its form name).
+    """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
+    are shown only while the task is open.
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
+    editable = task.status in OPEN
+    if not editable:  # decided or closed meanwhile: the fields show the bill as stored, as the page says
+        values = BillForm.from_bill(task.bill)
     reasons = failing or task.reasons
     flagged = flagged_fields(reasons)
     for name in invalid or {}:
@@ -295,7 +368,7 @@ def _task_response(
         "errors": errors or [],
         "reasons": [(r, describe(r)) for r in reasons],
         "failing_now": bool(failing),
-        "editable": task.status in OPEN,
+        "editable": editable,
         "decision": task.decision,
         "line_items": values.rendered_rows("line_items", BLANK_LINE_ITEMS),
         "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS),

@@ -10,8 +10,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.ui.session import current_session, session_binding, sessions_for
+from api.ui.session import LOGIN_COOKIE, current_session, login_binding, session_binding, sessions_for, set_cookie
 from shared.bill import Commodity, LineItemCategory, Provider, UsageUnit
+
+LOGIN_FORM_SECONDS = 3600
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,3 +52,16 @@ def render(request: Request, name: str, context: dict[str, Any], *, status_code:
     token = sessions_for(request.app).csrf_token(session_binding(session)) if session else ""
     base = {"signed_in": session is not None, "csrf_token": token}
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def login_page(
+    request: Request, nonce: str, *, next_path: str, error: str | None, status_code: int, draft: str = ""
+) -> Response:
+    """The sign-in form; its CSRF token is bound to the nonce cookie set alongside.
+
+    ``draft``: a decision form posted after its session ended (URL-encoded), carried through sign-in."""
+    token = sessions_for(request.app).csrf_token(login_binding(nonce))
+    context = {"login_token": token, "next": next_path, "error": error, "draft": draft}
+    response = render(request, "login.html", context, status_code=status_code)
+    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)
+    return response

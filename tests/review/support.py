@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +21,7 @@ from google.cloud import bigquery
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from activities.storage import extension_for, record_artifact
 from api.auth import Principal, Role
@@ -191,6 +194,49 @@ def replacing(
 
 def real_activity(resources: Resources, settings: Settings, name: str) -> Callable[..., Any]:
     return next(fn for fn in pipeline_activities(resources, settings) if fn.__name__ == name)
+
+
+@dataclass
+class Held:
+    """An activity a test holds open: ``reached`` is set once it is called, and it goes on once ``release`` is."""
+
+    activity: Callable[..., Awaitable[Any]]
+    reached: asyncio.Event
+    release: asyncio.Event
+
+
+def held(real: Callable[..., Awaitable[Any]], *, after_real: bool = False) -> Held:
+    """``real`` held until released: before it runs, or (``after_real``) after it ran but before the workflow
+    learns it completed. ``functools.wraps`` keeps its activity definition, so it replaces ``real`` by name."""
+    _async_only(real)
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    @functools.wraps(real)
+    async def held_activity(*args: Any) -> Any:
+        result = await real(*args) if after_real else None
+        reached.set()
+        await release.wait()
+        return result if after_real else await real(*args)
+
+    return Held(held_activity, reached, release)
+
+
+def refusing(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
+    """``real`` failing for good (non-retryable), as a step out of retries would; it replaces ``real`` by name."""
+    _async_only(real)
+
+    @functools.wraps(real)
+    async def refused(*_: Any) -> None:
+        raise ApplicationError(f"{real.__name__} refused (injected)", non_retryable=True)
+
+    return refused
+
+
+def _async_only(real: Callable[..., Any]) -> None:
+    """The wrapper is async and keeps ``real``'s definition: a sync activity's would say sync, and the worker
+    would run the wrapper in a thread, returning an un-awaited coroutine."""
+    if not inspect.iscoroutinefunction(real):
+        raise TypeError(f"{real.__name__} is a sync activity: hold or refuse an async one")
 
 
 def job_id_of(handle: WorkflowHandle[Any, Any]) -> str:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from api.auth import Role, create_key
 from api.routes import reviews
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
@@ -242,6 +243,8 @@ async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(
     assert await analytics_rows(app_settings, review.job_id) == []
     row = await pool.fetchrow("SELECT action, note, after FROM review_decisions WHERE job_id = $1", review.job_id)
     assert (row["action"], row["note"], row["after"]) == ("reject", note, None)
+    taken = (await reviewer_http.get(f"/reviews/{review.job_id}")).json()["decision"]
+    assert (taken["action"], taken["changed_fields"]) == ("reject", []), "a rejection changes no field"
     await wait_for_review_status(client, review.workflow_id, "DONE")
     events = await history(client.get_workflow_handle(review.workflow_id))
     assert "persist_bill" not in activity_names(events)
@@ -272,3 +275,20 @@ async def test_a_true_bill_failing_a_plausibility_check_is_stored_by_override(
         "SELECT overridden, note FROM review_decisions WHERE job_id = $1", review.job_id
     )
     assert (audit["overridden"], audit["note"]) == (["balance_mismatch"], "15.00 late fee outside charges")
+
+
+async def test_a_reviewer_whose_key_has_a_long_name_can_still_decide(
+    http: httpx.AsyncClient, resources: Resources, api_url: str, unique: str
+) -> None:
+    """Key names are free text of any length; the audit trail's reviewer is at most 200 characters. A long
+    name was a 422 "the decision is invalid" on every decision that reviewer sent, though nothing in it was."""
+    review = await open_review(http, unique)
+    created = await create_key(resources.pool, name="night-shift reviewer " * 12, role=Role.REVIEWER)
+    async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {created.key}"}) as long_named:
+        decided = await long_named.post(
+            f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": "not a bill"}
+        )
+    assert decided.status_code == 200, decided.text
+    reviewer = await resources.pool.fetchval("SELECT reviewer FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert reviewer.startswith("night-shift reviewer") and reviewer.endswith(f"(key {created.id})")
+    assert len(reviewer) <= 200

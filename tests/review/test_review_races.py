@@ -19,12 +19,13 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from shared.models import JobProgress, JobStatusUpdate, PublishRequest
-from shared.review import ReviewDecision, ReviewTaskOpen, ReviewTaskUpdate
+from shared.models import JobProgress, JobStatusUpdate
+from shared.review import ReviewDecision
 from tests.review.support import (
     OwnQueue,
     activity_names,
     awaiting_review,
+    held,
     history,
     job_id_of,
     read_task,
@@ -48,20 +49,13 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
     resources: Resources,
 ) -> None:
     settings = own_queue.settings()
-    opened, release = asyncio.Event(), asyncio.Event()
-    real_open = real_activity(resources, settings, "open_review_task")
-
-    @activity.defn(name="open_review_task")
-    async def open_then_hold(task: ReviewTaskOpen) -> None:
-        await real_open(task)  # the task is now in Postgres, and the API lists it
-        opened.set()
-        await release.wait()  # ...but the workflow has not yet seen the activity complete
-
-    activities = replacing(resources, settings, {"open_review_task": open_then_hold})
+    # The task is in Postgres, and the API lists it, but the workflow has not yet seen the activity complete.
+    opening = held(real_activity(resources, settings, "open_review_task"), after_real=True)
+    activities = replacing(resources, settings, {"open_review_task": opening.activity})
     async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         try:
-            await asyncio.wait_for(opened.wait(), timeout=30)
+            await asyncio.wait_for(opening.reached.wait(), timeout=30)
             task = await read_task(reviewer_http, job_id)
             assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
             decision = {"action": "approve", "revision": task["revision"]}
@@ -72,7 +66,7 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
             else:
                 pending = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=decision))
                 await asyncio.wait([pending], timeout=1)
-            release.set()
+            opening.release.set()
             if pending is not None:
                 response = await pending
                 assert response.status_code == 200, response.text
@@ -81,7 +75,7 @@ async def test_decision_on_a_task_the_workflow_has_not_yet_seen_open_is_applied(
             )
             assert "record_review_decision" in names, "the decision was lost: the workflow waits for another"
         finally:
-            release.set()
+            opening.release.set()
             await finish_if_waiting(client, handle, reviewer_http, job_id)
 
 
@@ -147,15 +141,8 @@ async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
     """After the decision nobody waits for a person: listing NEEDS_REVIEW jobs must not show it (a warehouse
     outage can hold the publish for hours), in Postgres or in Temporal's visibility."""
     settings = own_queue.settings()
-    real_publish = real_activity(resources, settings, "publish_analytics")
-    release = asyncio.Event()
-
-    @activity.defn(name="publish_analytics")
-    async def held_publish(request: PublishRequest) -> None:
-        await release.wait()
-        await real_publish(request)
-
-    activities = replacing(resources, settings, {"publish_analytics": held_publish})
+    publishing = held(real_activity(resources, settings, "publish_analytics"))
+    activities = replacing(resources, settings, {"publish_analytics": publishing.activity})
     async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         revision = await awaiting_review(handle)
@@ -178,7 +165,7 @@ async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
             listed = await http.get("/jobs", params={"status": "NEEDS_REVIEW", "customer_id": job["customer_id"]})
             assert listed.json()["items"] == []
         finally:
-            release.set()
+            publishing.release.set()
             await result_of(client, handle.id)
             await sent
 
@@ -194,28 +181,20 @@ async def test_a_decision_sent_while_the_job_is_being_cancelled_is_refused(
     apply any more: it is refused (409), not accepted and then answered CANCELED. The cancelled job
     keeps the reasons it went to review for."""
     settings = own_queue.settings()
-    closing, release = asyncio.Event(), asyncio.Event()
-    real_close = real_activity(resources, settings, "close_review_task")
-
-    @activity.defn(name="close_review_task")
-    async def hold_close(update: ReviewTaskUpdate) -> None:
-        closing.set()
-        await release.wait()
-        await real_close(update)
-
-    activities = replacing(resources, settings, {"close_review_task": hold_close})
+    closing = held(real_activity(resources, settings, "close_review_task"))
+    activities = replacing(resources, settings, {"close_review_task": closing.activity})
     async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         try:
             revision = await awaiting_review(handle)
             reasons = (await handle.query(BillIngestionWorkflow.progress)).reasons
             await handle.cancel()
-            await asyncio.wait_for(closing.wait(), timeout=30)
+            await asyncio.wait_for(closing.reached.wait(), timeout=30)
             assert (await handle.query(BillIngestionWorkflow.progress)).review_revision is None
             late = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
             assert late.status_code == 409, late.text
         finally:
-            release.set()
+            closing.release.set()
         job = await wait_for_job(resources.pool, job_id, {"CANCELED"})
     assert reasons and job["reasons"] == reasons
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0

@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from temporalio import activity
 from temporalio.client import Client
 
 from api.auth import Role, create_key
-from shared.review import ReviewAudit
 from tests.review.support import (
     CORRECT_TOTAL,
     OwnQueue,
     awaiting_review,
     decisions_in_history,
+    held,
     history,
     job_id_of,
     read_task,
@@ -38,16 +37,8 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
     api_url: str,
 ) -> None:
     settings = own_queue.settings()
-    recording, release = asyncio.Event(), asyncio.Event()
-    real_record = real_activity(resources, settings, "record_review_decision")
-
-    @activity.defn(name="record_review_decision")
-    async def held_record(audit: ReviewAudit) -> None:
-        recording.set()
-        await release.wait()
-        await real_record(audit)
-
-    activities = replacing(resources, settings, {"record_review_decision": held_record})
+    recording = held(real_activity(resources, settings, "record_review_decision"))
+    activities = replacing(resources, settings, {"record_review_decision": recording.activity})
     async with own_queue.upload(settings, activities=activities) as handle:
         job_id = job_id_of(handle)
         try:
@@ -60,7 +51,7 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
                 "note": "total read from page 2",
             }
             first = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=body))
-            await asyncio.wait_for(recording.wait(), timeout=30)  # taken: the workflow records it
+            await asyncio.wait_for(recording.reached.wait(), timeout=30)  # taken: the workflow records it
 
             colleague = await create_key(resources.pool, name="review-repeat-colleague", role=Role.REVIEWER)
             async with httpx.AsyncClient(
@@ -71,7 +62,7 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
 
             again = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=body))  # the double click
         finally:
-            release.set()
+            recording.release.set()
         responses = [await first, await again]
         await result_of(client, handle.id)
         # Sent once more after the job ended (a retry whose answer was lost): still the first answer.

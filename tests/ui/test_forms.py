@@ -172,6 +172,8 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert fields_for("unit_scale:usage") == ("usage",)
     assert describe("conflicting_values:total_amount").startswith("total amount: the bill prints different values")
     assert describe("unreadable_value:due_date") == "due date: printed in a form that could not be read"
+    assert describe("ambiguous_date_order").startswith("the dates are numbers that read as a bill either way round")
+    assert fields_for("ambiguous_date_order") == ("bill_period_start", "bill_period_end", "statement_date", "due_date")
 
 
 def test_a_currency_typed_in_lower_case_is_the_code() -> None:

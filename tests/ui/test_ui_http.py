@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from html import unescape
 from typing import Any
@@ -406,3 +407,100 @@ async def test_a_decision_on_a_task_that_moved_on_says_to_send_it_again(
     assert review_job_revision(response.text) == current
     assert 'value="60.00"' in response.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_a_correction_sent_after_the_session_ended_comes_back_after_signing_in(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The session ends (its 8 hours are up) while a reviewer types a correction: Save answers with the sign-in
+    form, not a redirect that drops the form, and signing in brings the task back with their entries, nothing
+    decided until they send it again."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        await sign_in(browser, reviewer_key)
+        page = await browser.get(f"/ui/reviews/{job_id}")
+        typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
+        typed |= {"note": "total from page 2"}
+        await resources.pool.execute(
+            "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
+            hashlib.sha256(browser.cookies["mm_session"].encode()).hexdigest(),
+        )
+
+        signed_out = await browser.post(f"/ui/reviews/{job_id}", data=typed, headers=SAME_ORIGIN)
+        assert signed_out.status_code == 401, signed_out.text
+        assert "nothing was sent" in signed_out.text and 'name="key"' in signed_out.text
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        assert login["next"] == f"/ui/reviews/{job_id}" and "60.00" in login["draft"]
+
+        back = await browser.post("/ui/login", data=login)
+        assert back.status_code == 200, back.text
+        assert "Nothing was sent" in back.text and "Sign out" in back.text
+        assert 'id="f-total_amount" name="total_amount" type="text" inputmode="decimal" value="60.00"' in back.text
+        assert ">total from page 2</textarea>" in back.text
+        assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+        again = await browser.post(f"/ui/reviews/{job_id}", data=typed | {"csrf_token": csrf_of(back)})
+        assert again.status_code == 303, again.text
+    assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+
+
+async def test_a_post_from_elsewhere_without_a_session_is_sent_to_sign_in_without_its_form(
+    ui_url: str, review_job: dict[str, Any]
+) -> None:
+    """A page on another port or subdomain cannot have its crafted correction carried through the reviewer's
+    sign-in: only a post this origin made is kept."""
+    crafted = {"action": "correct", "total_amount": "1.00", "note": "crafted"}
+    async with httpx.AsyncClient(base_url=ui_url) as anon:
+        response = await anon.post(
+            f"/ui/reviews/{review_job['id']}", data=crafted, headers={"Sec-Fetch-Site": "same-site"}
+        )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/ui/login?next=%2Fui%2Freviews%2F{review_job['id']}"
+    assert "crafted" not in response.text
+
+
+async def test_a_decision_a_colleague_beat_shows_the_bill_they_stored_not_the_refused_entries(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A colleague corrected the bill while this reviewer typed their own correction: the refused page says
+    "the fields above show the bill as corrected", so they must show the colleague's bill, not the entries
+    that were never stored."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    stored = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
+    assert (await http.post(f"/reviews/{job_id}", json=stored)).status_code == 200
+
+    typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "61.00"}
+    refused = await reviewer.post(f"/ui/reviews/{job_id}", data=typed)
+    assert refused.status_code == 409, refused.text
+    assert "The fields above show the bill as corrected" in refused.text
+    total = re.search(r'<input id="f-total_amount"[^>]*>', refused.text)
+    assert total is not None and 'value="60.00"' in total[0], total
+    assert "61.00" not in refused.text
+
+
+async def test_signing_in_again_to_a_task_a_colleague_closed_meanwhile_says_so(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The session ended, and a colleague decided the task before the reviewer signed in again: the page they
+    get back says it is closed and shows the stored bill, not "check your entries and send again"."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        await sign_in(browser, reviewer_key)
+        page = await browser.get(f"/ui/reviews/{job_id}")
+        typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "61.00"}
+        await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)})
+        signed_out = await browser.post(f"/ui/reviews/{job_id}", data=typed, headers=SAME_ORIGIN)
+        assert signed_out.status_code == 401, signed_out.text
+
+        task = (await http.get(f"/reviews/{job_id}")).json()
+        corrected = {**task["bill"], "total_amount": "60.00"}
+        colleague = {"action": "correct", "revision": task["revision"], "bill": corrected}
+        assert (await http.post(f"/reviews/{job_id}", json=colleague)).status_code == 200
+
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        back = await browser.post("/ui/login", data=login)
+    assert back.status_code == 200, back.text
+    assert "this task has been closed since you opened it" in back.text
+    assert 'value="60.00"' in back.text and "61.00" not in back.text

@@ -15,18 +15,20 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import (
-    ENDED_STATUSES,
-    JobStatus,
-    JobStatusUpdate,
-    JobType,
-    PersistOutcome,
-    PersistRequest,
-    PublishRequest,
-)
+from shared.models import ENDED_STATUSES, JobStatus, JobType, PublishRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import bill_needing_review, bill_of_another_account, create_account, wait_for_status
+from tests.review.support import (
+    Held,
+    awaiting_review,
+    held,
+    job_id_of,
+    real_activity,
+    refusing,
+    replacing,
+    start_upload_on_queue,
+)
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -207,17 +209,17 @@ async def _cancel_handled(handle: WorkflowHandle[Any, Any], *, within: float = 3
 
 
 async def _cancel_while_held(
-    http: httpx.AsyncClient, *, client: Client, job: dict[str, Any], reached: asyncio.Event, release: asyncio.Event
+    http: httpx.AsyncClient, *, client: Client, job: dict[str, Any], hold: Held
 ) -> dict[str, Any]:
-    """Cancel ``job`` once its held activity is ``reached``; ``release`` it once the workflow has seen the cancel.
+    """Cancel ``job`` once its held activity is reached; release it once the workflow has seen the cancel.
 
     Returns the job as the API shows it at its end, once its run has closed (before its worker stops).
     """
-    await asyncio.wait_for(reached.wait(), timeout=60)
+    await asyncio.wait_for(hold.reached.wait(), timeout=60)
     handle = client.get_workflow_handle(job["workflow_id"])
     await handle.cancel()
     await _cancel_handled(handle)
-    release.set()
+    hold.release.set()
     with suppress(WorkflowFailureError):  # failed or cancelled: the caller judges the ending
         await asyncio.wait_for(handle.result(), timeout=60)
     return await wait_for_status(http, str(job["id"]), ENDED_STATUSES, within=60)
@@ -230,21 +232,12 @@ async def cancelled_while_persisting(
 
     persist_bill is held until the workflow has seen the cancel request, on a worker of its own.
     """
-    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    @activity.defn
-    async def persist_bill(request: PersistRequest) -> PersistOutcome:
-        reached.set()
-        await release.wait()
-        outcome: PersistOutcome = await real["persist_bill"](request)
-        return outcome
-
+    persisting = held(real_activity(resources, settings, "persist_bill"))
     own_worker = _job_on_own_worker(
-        http, client=client, resources=resources, settings=settings, provider="pge", stand_in=persist_bill
+        http, client=client, resources=resources, settings=settings, provider="pge", stand_in=persisting.activity
     )
     async with own_worker as job:
-        done = await _cancel_while_held(http, client=client, job=job, reached=reached, release=release)
+        done = await _cancel_while_held(http, client=client, job=job, hold=persisting)
     assert done["status"] == "SUCCEEDED", done
     return str(job["workflow_id"])
 
@@ -256,20 +249,12 @@ async def job_cancelled_while_finishing(
 
     Returns the job as the API shows it at its end.
     """
-    real = {fn.__name__: fn for fn in pipeline_activities(resources, settings)}
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    @activity.defn
-    async def mark_job_finished(update: JobStatusUpdate) -> None:
-        reached.set()
-        await release.wait()
-        await real["mark_job_finished"](update)
-
+    finishing = held(real_activity(resources, settings, "mark_job_finished"))
     own_worker = _job_on_own_worker(
-        http, client=client, resources=resources, settings=settings, provider=provider, stand_in=mark_job_finished
+        http, client=client, resources=resources, settings=settings, provider=provider, stand_in=finishing.activity
     )
     async with own_worker as job:
-        return await _cancel_while_held(http, client=client, job=job, reached=reached, release=release)
+        return await _cancel_while_held(http, client=client, job=job, hold=finishing)
 
 
 async def cancelled_while_finishing(
@@ -286,6 +271,34 @@ async def cancelled_while_finishing(
     return str(done["workflow_id"])
 
 
+async def failed_in_review(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """An approval whose record_review_decision fails for good: the job ends FAILED, its task closed (CANCELED).
+
+    On a worker of its own; an upload, as every bill needing review is here."""
+    own = settings.model_copy(update={"temporal_task_queue": f"failed-in-review-{uuid.uuid4().hex[:8]}"})
+    record = real_activity(resources, own, "record_review_decision")
+    activities = replacing(resources, own, {record.__name__: refusing(record)})
+    async with build_worker(client, resources, own, activities=activities):
+        handle = await start_upload_on_queue(
+            http=http,
+            pool=resources.pool,
+            store=resources.store,
+            client=client,
+            settings=own,
+            unique=uuid.uuid4().hex[:10],
+        )
+        revision = await awaiting_review(handle)
+        decision = ReviewDecision(action=ReviewAction.APPROVE, revision=revision, reviewer="script")
+        await handle.signal(BillIngestionWorkflow.review_decision, decision)
+        with suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+    done = await wait_for_status(http, job_id_of(handle), ENDED_STATUSES, within=60)
+    assert done["status"] == "FAILED", done
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
@@ -297,4 +310,5 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled_in_review": cancelled_in_review,
     "cancelled_while_persisting": cancelled_while_persisting,
     "cancelled_while_finishing": cancelled_while_finishing,
+    "failed_in_review": failed_in_review,
 }

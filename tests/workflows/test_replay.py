@@ -37,6 +37,7 @@ def test_histories_are_committed() -> None:
         "cancelled_in_review",
         "cancelled_while_persisting",
         "cancelled_while_finishing",
+        "failed_in_review",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
@@ -47,6 +48,7 @@ def test_histories_are_committed() -> None:
         "v6/review_corrected_by_signal",
         "v6/review_rejected",
         "v7/review_approved_by_signal",
+        "v8/failed_in_review",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
