@@ -15,7 +15,6 @@ from pathlib import Path
 import psutil
 
 from stack.local import LocalStack, StackOptions, stop_process
-from stack.services import wait_for_port
 
 BENCH_ENV = {
     "EXTRACTOR": "rules",  # offline extractor: no Gemini calls in a benchmark
@@ -103,10 +102,10 @@ class BenchStack:
         self.local.start_api()
 
     def start_floor_api(self) -> None:
-        """``bench.floor_app`` in the API's place, on its port (``bench.api_alone --floor``)."""
-        port = self.local.api_port
-        self.local.api = self._spawn("bench.floor_app", "floor-api.log", {"API_PORT": str(port)})
-        wait_for_port("127.0.0.1", port, timeout=60)
+        """``bench.floor_app`` in the API's place, on its port (``bench.api_alone --floor``), started as the
+        API is: spawned on a picked port and merely waited for, it could find another process's listener
+        there (and measure that) or die unseen until the wait gave up."""
+        self.local.start_api(module="bench.floor_app", log_name="floor-api.log")
 
     def stop_pipeline(self) -> None:
         """Stop the API and the workers (the ceiling runs again after the pipeline, alone)."""

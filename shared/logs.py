@@ -83,6 +83,9 @@ _ACCOUNT_VALUE = re.compile(
     r"(?i)(?<![\w-])((?:[\w-]{0,30}?[_-])?account[_ -]?(?:number|num|no|nr))([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+# A PEM private key (a service-account JSON's "private_key", a TLS key file quoted in an error): its body
+# spans lines and spaces, so the name=value rule above hid only its first word. An unended one runs to the end.
+_PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S)
 # 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates.
 _DIGIT_RUN = re.compile(r"(?<![\w-])(?<!\d\.)(?!\d{4}-\d{2}-\d{2}(?!\d))\d(?:[ -]?\d){7,}(?![\w-]|\.\d)")
 _ALREADY_MASKED = re.compile(r"\*{4}[A-Za-z0-9]{0,4}")
@@ -98,6 +101,7 @@ def mask_account(value: str) -> str:
 
 def mask_text(text: str) -> str:
     """Redact API keys, credentials, bearer tokens and account-like digit runs in free text."""
+    text = _PRIVATE_KEY.sub(REDACTED, text)
     text = _API_KEY.sub("mm_" + REDACTED, text)
     text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     text = _KEY_VALUE.sub(rf"\1\2{REDACTED}", text)

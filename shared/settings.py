@@ -131,12 +131,12 @@ class Settings(BaseSettings):
 
     # Postgres (embedded server when unset)
     database_url: SecretStr | None = None
-    db_pool_min: int = 1
-    db_pool_max: int = 20
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=20, ge=1)
 
     # API
     api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_port: int = Field(default=8000, ge=1, le=65535)
     api_processes: int = Field(default=1, ge=1)
     """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
     own pool, Temporal client and dispatcher; sign-in sessions and rate limits live in Postgres."""
@@ -207,10 +207,13 @@ class Settings(BaseSettings):
     """A task still open this long expires (the job ends REVIEW_EXPIRED)."""
 
     # Worker
-    worker_max_concurrent_activities: int = 64
-    worker_max_concurrent_workflow_tasks: int = 32
-    worker_activity_threads: int = 64
-    worker_graceful_shutdown_seconds: float = 30.0
+    # Bounded here: out of range, each stopped the worker only once connected, as an SDK or asyncpg
+    # traceback, where a refused setting is one line naming it (README).
+    worker_max_concurrent_activities: int = Field(default=64, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=32, ge=2)
+    """At least two: the SDK refuses fewer while it keeps workflows cached."""
+    worker_activity_threads: int = Field(default=64, ge=1)
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     worker_recent_artifacts_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Raw bills a worker keeps in memory after storing them, so extraction need not download
     them again (0 turns it off). Objects are content-addressed: a kept copy never goes stale."""
@@ -246,6 +249,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _pool_bounds_in_order(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:  # asyncpg refused the pool only when a process opened it
+            raise ValueError(f"DB_POOL_MIN ({self.db_pool_min}) must not exceed DB_POOL_MAX ({self.db_pool_max})")
+        return self
+
+    @model_validator(mode="after")
     def _job_periods_positive(self) -> Settings:
         # 0 would count no job as running (lifting JOB_DISPATCH_MAX_RUNNING) or check every open job
         # on every round; a negative period means the same, less visibly.
@@ -262,6 +271,17 @@ class Settings(BaseSettings):
         if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
             raise ValueError("no file this process can read there")
         return path
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _key_ring_parses(cls, keys: SecretStr | None) -> SecretStr | None:
+        # Parsed only when connecting to Temporal, a malformed ring stopped the worker and the API there,
+        # as a traceback in a log line, and ``make run`` only said a child had exited.
+        if keys is not None and keys.get_secret_value().strip():
+            from shared.codec import parse_key_ring  # imports this module: not at the top
+
+            parse_key_ring(keys.get_secret_value())  # its errors name the key's position, never its material
+        return keys
 
     @model_validator(mode="after")
     def _tls_cert_with_key(self) -> Settings:

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,11 @@ def _demo_account(http: httpx.Client, settings: Settings) -> dict[str, Any]:
     return demo
 
 
+DEMO_ROLLUP_TIMEOUT = timedelta(minutes=2)
+"""The demo's rollup takes seconds. Waited for without a limit, a worker that had died meanwhile left
+``make run`` waiting forever, never reaching the loop that names an exited child and stops."""
+
+
 async def _refresh_rollup(settings: Settings) -> None:
     """Run the analytics rollup once now (the schedule runs it hourly) so the dashboard has months."""
     client = await connect_client(settings)
@@ -90,6 +96,7 @@ async def _refresh_rollup(settings: Settings) -> None:
         RollupInput(window_days=3650),
         id=f"analytics-rollup-demo-{uuid.uuid4().hex[:8]}",
         task_queue=settings.temporal_task_queue,
+        execution_timeout=DEMO_ROLLUP_TIMEOUT,
     )
 
 

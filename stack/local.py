@@ -19,6 +19,7 @@ import psutil
 
 from shared.settings import Settings
 from stack.emulators import BigQueryEmulator, GcsEmulator
+from stack.log_rotation import LogLimit, LogRotator
 from stack.services import (
     embedded_postgres_url,
     ensure_port_free,
@@ -77,6 +78,8 @@ class StackOptions:
     reuse_services: bool = True
     """Use the services TEMPORAL_ADDRESS, DATABASE_URL and the emulator hosts name, when set.
     False starts all of them here (the chaos run must own what it breaks)."""
+    log_limit: LogLimit = field(default_factory=LogLimit)
+    """How large each child's log (``data_dir/logs/*.log``, the embedded Postgres's) grows before it is rotated."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,9 @@ class LocalStack:
         self.worker_stop_timeout: float = default_grace + WORKER_STOP_MARGIN_SECONDS
         """How long ``close()`` waits for a worker after SIGTERM before killing it: past its graceful
         shutdown (``start_worker()`` reads WORKER_GRACEFUL_SHUTDOWN_SECONDS as the worker will)."""
+        self._log_rotator = LogRotator(self.log_files, options.log_limit)
+        """Left unrotated, the logs of a stack running for weeks filled the disk."""
+        self._log_rotator.start()
 
     # --- infrastructure --------------------------------------------------------------
 
@@ -235,12 +241,13 @@ class LocalStack:
         self.workers.append(proc)
         return proc
 
-    def start_api(self) -> subprocess.Popen[bytes]:
-        host, log = self.api_host, self.logs / "api.log"
+    def start_api(self, *, module: str = "api", log_name: str = "api.log") -> subprocess.Popen[bytes]:
+        """The API (or ``module``, serving in its place on its port: ``bench.floor_app``)."""
+        host, log = self.api_host, self.logs / log_name
 
         def start() -> None:
             ensure_port_free(host, self.api_port, "the API")
-            self.api = self._spawn("api", "api.log", {"API_PORT": str(self.api_port)})
+            self.api = self._spawn(module, log_name, {"API_PORT": str(self.api_port)})
             wait_for_port(host, self.api_port, timeout=60, process=self.api, log=log)  # close() stops it
 
         def move() -> None:
@@ -275,6 +282,11 @@ class LocalStack:
 
     # --- watching ----------------------------------------------------------------------
 
+    def log_files(self) -> list[Path]:
+        """Every log the stack's children write: ``logs/*.log`` and the embedded Postgres's, when it started one."""
+        pg_log = [self._pgdata / "log"] if self._postmaster is not None else []
+        return sorted(self.logs.glob("*.log")) + pg_log
+
     def children(self) -> list[Child]:
         """Every process this stack started and still means to run, infrastructure first."""
         children: list[Child] = []
@@ -299,6 +311,7 @@ class LocalStack:
 
     def close(self) -> None:
         """Stop everything, application first (the worker gracefully), infrastructure last."""
+        self._log_rotator.stop()
         if self.api is not None:
             stop_process(self.api)
         for proc in self.workers:

@@ -49,7 +49,8 @@ class PortTaken(StackError):
 
 
 PORT_ATTEMPTS = 3
-"""How many ports in all a first start on picked ports tries (``start_moving_if_taken``)."""
+"""How many starts ``start_moving_if_taken`` tries when a bind fails: on fresh ports for a first start on
+picked ones, on the same ports otherwise."""
 
 
 def free_port() -> int:
@@ -135,7 +136,8 @@ def log_says_port_taken(log: Path, since: int) -> bool:
     if not log.exists():
         return False
     with open(log, "rb") as text:
-        text.seek(since)
+        if since <= os.fstat(text.fileno()).st_size:  # else rotated since (stack.log_rotation): all of it is new
+            text.seek(since)
         return b"address already in use" in text.read()
 
 
@@ -146,18 +148,26 @@ def start_moving_if_taken(start: Callable[[], None], *, move: Callable[[], None]
     server picking its own, a client's connection) can take it before the service binds it. CI lost
     a chaos run's dev server to that race. ``move`` is None where the port must stay: one the caller
     chose (the README and the tools name it; taken, it is refused, naming who holds it) or one a
-    restart reuses (its clients know the address)."""
+    restart reuses (its clients know the address). Such a start is still tried again on the same
+    ports when its own log says a bind failed but nothing listened on ours: the dev server picks
+    seven more ports for its internal services the same racy way, so a restart, or ``make run`` on
+    7233, failed on a port nobody had asked for."""
     for attempt in range(1, PORT_ATTEMPTS + 1):
         since = log_size(log)
         try:
             start()
             return
         except RuntimeError as error:  # StackError, or an emulator that never answered
-            taken = isinstance(error, PortTaken) or log_says_port_taken(log, since)
-            if move is None or attempt == PORT_ATTEMPTS or not taken:
+            ours_taken = isinstance(error, PortTaken)
+            if attempt == PORT_ATTEMPTS or not (ours_taken or log_says_port_taken(log, since)):
                 raise
-            logger.warning("%s: a port was taken since it was picked; trying fresh ports", what)
-            move()
+            if move is not None:
+                logger.warning("%s: a port was taken since it was picked; trying fresh ports", what)
+                move()
+            elif ours_taken:
+                raise
+            else:
+                logger.warning("%s: a bind failed on a taken port; trying again on the same ports", what)
 
 
 def start_listening(

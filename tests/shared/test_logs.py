@@ -209,6 +209,20 @@ def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(ra
     assert kept in masked and hidden not in masked
 
 
+PEM_HEADER, PEM_FOOTER = "-----BEGIN " + "PRIVATE KEY-----", "-----END " + "PRIVATE KEY-----"
+"""Built here, so that no secret scanner takes this file for one holding a key."""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\\n"], ids=["lines", "json-escaped"])
+def test_a_private_key_is_masked_whole(newline: str) -> None:
+    """A service-account JSON's ``private_key`` kept its body: only the first word was masked."""
+    body = newline.join(["fakekeyline0one", "fakekeyline0two"])
+    pem = f"{PEM_HEADER}{newline}{body}{newline}{PEM_FOOTER}{newline}"
+    masked = mask_text(f'could not load {{"private_key": "{pem}", "client_email": "ops@example.iam"}}')
+    assert "fakekeyline0" not in masked and "ops@example.iam" in masked
+    assert "fakekeyline0" not in mask_text(f"truncated: {PEM_HEADER}{newline}{body}")
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("word", ["a-", "1-", "api-", "account-"])
 def test_masking_a_long_line_takes_linear_time(word: str) -> None:

@@ -41,6 +41,15 @@ def test_a_refused_setting_is_one_line_by_its_variable_name(module: str) -> None
     assert MISPLACED not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize("module", ["worker", "api"])
+def test_malformed_payload_keys_are_refused_at_start(module: str) -> None:
+    """They were read only when connecting to Temporal: the process died there, as a traceback."""
+    done = run_entry_point(module, PAYLOAD_KEYS="k1:not-base64-9f3e!!")
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip() == REFUSED + "PAYLOAD_KEYS: payload key 1 is not valid base64"
+    assert "not-base64-9f3e" not in done.stderr + done.stdout
+
+
 def test_a_cross_field_refusal_is_one_line_too() -> None:
     done = run_entry_point("worker", REVIEW_SLA="P30D", REVIEW_TIMEOUT="P7D")
     assert done.returncode != 0 and "Traceback" not in done.stderr

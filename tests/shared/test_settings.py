@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,4 +64,25 @@ def test_a_client_certificate_without_its_key_is_refused(only: pytest.MonkeyPatc
     pem.write_text("test client certificate\n")
     only.setenv(given, str(pem))
     with pytest.raises(ValidationError, match="TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DB_POOL_MIN", "30", "DB_POOL_MIN (30) must not exceed DB_POOL_MAX (20)"),
+        ("DB_POOL_MAX", "0", "db_pool_max"),
+        ("API_PORT", "70000", "api_port"),
+        ("WORKER_MAX_CONCURRENT_ACTIVITIES", "0", "worker_max_concurrent_activities"),
+        ("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "1", "worker_max_concurrent_workflow_tasks"),
+        ("WORKER_ACTIVITY_THREADS", "0", "worker_activity_threads"),
+        ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "-1", "worker_graceful_shutdown_seconds"),
+    ],
+)
+def test_sizes_a_process_cannot_run_with_are_refused_at_start(
+    only: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    """Taken as given, each stopped the worker or the API once connected, as an SDK or asyncpg traceback."""
+    only.setenv(variable, value)
+    with pytest.raises(ValidationError, match=re.escape(said)):
         Settings()

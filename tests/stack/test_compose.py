@@ -70,6 +70,13 @@ def test_admin_tools_is_pinned_to_a_tag_that_exists(services: dict) -> None:
     assert re.fullmatch(rf"temporalio/admin-tools:{re.escape(server)}-tctl-\d+\.\d+\.\d+-cli-\d+\.\d+\.\d+", image)
 
 
+def test_every_services_log_is_bounded(services: dict) -> None:
+    """Docker's default json-file driver never rotates: a stack left running filled the host's disk."""
+    for name, service in services.items():
+        options = service.get("logging", {}).get("options", {})
+        assert options.get("max-size") and int(options.get("max-file", 1)) >= 1, name
+
+
 def test_long_running_services_restart_and_the_setup_runs_once(services: dict) -> None:
     for name, service in services.items():
         expected = "no" if name == "temporal-setup" else "unless-stopped"

@@ -6,7 +6,7 @@ port ``free_port()`` had picked for it while the emulators and Postgres started.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from stack.local import LocalStack, StackOptions
-from stack.services import StackError, port_in_use
+from stack.services import PORT_ATTEMPTS, PortTaken, StackError, port_in_use, start_moving_if_taken
 
 
 @contextmanager
@@ -75,3 +75,48 @@ async def test_a_first_api_start_moves_off_a_taken_port(stack: LocalStack) -> No
         assert stack.api_port != taken
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
         assert (await client.get("/openapi.json")).status_code == 200
+
+
+def failing_on_a_port_of_its_own(log: Path, failures: int) -> tuple[list[int], Callable[[], None]]:
+    """A server whose first ``failures`` starts die on a port it picked itself, as the dev server's internal ones."""
+    calls: list[int] = []
+
+    def start() -> None:
+        calls.append(1)
+        if len(calls) <= failures:
+            with open(log, "ab") as out:
+                out.write(b"listen tcp 127.0.0.1:41234: bind: address already in use\n")
+            raise StackError("the process meant to listen on 127.0.0.1:7233 exited (1)")
+
+    return calls, start
+
+
+def test_a_start_that_must_keep_its_ports_is_tried_again_when_one_of_the_servers_own_was_taken(
+    tmp_path: Path,
+) -> None:
+    """A restart (the chaos run's) or ``make run``'s 7233 failed for good on one of the seven ports the
+    dev server picks for its internal services, none of which anyone else had asked for."""
+    log = tmp_path / "temporal.log"
+    calls, start = failing_on_a_port_of_its_own(log, failures=1)
+    start_moving_if_taken(start, move=None, log=log, what="the Temporal dev server")
+    assert len(calls) == 2
+
+
+def test_a_start_that_keeps_failing_on_a_taken_port_gives_up(tmp_path: Path) -> None:
+    log = tmp_path / "temporal.log"
+    calls, start = failing_on_a_port_of_its_own(log, failures=PORT_ATTEMPTS)
+    with pytest.raises(StackError, match="exited"):
+        start_moving_if_taken(start, move=None, log=log, what="the Temporal dev server")
+    assert len(calls) == PORT_ATTEMPTS
+
+
+def test_a_chosen_port_someone_listens_on_is_refused_at_once(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def start() -> None:
+        calls.append(1)
+        raise PortTaken("127.0.0.1:7233 is already in use by pid 1 (temporal server start-dev)")
+
+    with pytest.raises(PortTaken):
+        start_moving_if_taken(start, move=None, log=tmp_path / "temporal.log", what="the Temporal dev server")
+    assert len(calls) == 1

@@ -12,8 +12,7 @@ import psutil
 import pytest
 
 from shared.priority import session_niceness
-from stack.local import stop_process
-from stack.services import free_port, start_temporal_dev_server
+from stack.local import CO_LOCATED_BATCH_NICE, LocalStack, StackOptions
 
 AUTOGROUP = Path("/proc/self/autogroup").exists()
 REPORT = (
@@ -51,14 +50,15 @@ def test_a_process_in_anothers_session_leaves_that_session_alone() -> None:
 
 
 def test_the_dev_server_runs_nicer_in_a_session_of_its_own(tmp_path: Path) -> None:
-    server = start_temporal_dev_server(
-        db_file=None, port=free_port(), ui_port=free_port(), log_file=tmp_path / "temporal.log", nice=5
-    )
+    # Started as the stack starts it, on picked ports it moves off if they are taken before it binds them.
+    stack = LocalStack(StackOptions(data_dir=tmp_path, temporal_port=None, ui_port=None, reuse_services=False))
     try:
-        assert psutil.Process(server.pid).nice() == os.nice(0) + 5
+        stack.start_temporal()
+        assert stack.temporal is not None
+        assert psutil.Process(stack.temporal.pid).nice() == os.nice(0) + CO_LOCATED_BATCH_NICE
         if AUTOGROUP:
-            assert session_niceness(server.pid) == 5
+            assert session_niceness(stack.temporal.pid) == CO_LOCATED_BATCH_NICE
         else:
             pytest.skip("no autogroup on this kernel: the threads' nice value is all there is")
     finally:
-        stop_process(server)
+        stack.close()
