@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from enum import IntEnum
 from pathlib import Path
 
 import asyncpg
@@ -47,27 +46,6 @@ def job_claimed(run_id: str, scheduled_at: str) -> str:
         f" error = CASE WHEN {open_now} THEN error END, finished_at = CASE WHEN {open_now} THEN finished_at END,"
         f" duration_ms = CASE WHEN {open_now} THEN duration_ms END"
     )
-
-
-class LockSpace(IntEnum):
-    """Each purpose's own advisory locks: the two-int form ``pg_advisory_xact_lock(space, key)``.
-
-    A bare number is a lock for everything keyed by it: account 72,616,001's bills would wait on a
-    migration, and account ``hashtext('minimeter.job-dispatch')``'s on every dispatch round. Postgres
-    keeps the two-int keys apart from the single-bigint ones, and ``space`` keeps purposes apart.
-    The single-bigint form stays the migration lock's (a process of an earlier release must still
-    exclude a newer one). Add a member for a new purpose; never reuse or renumber one."""
-
-    ACCOUNT_BILLS = 1
-    """``persist_bill``, per utility account: the duplicate check and the write are one step."""
-
-
-def xact_lock(space: LockSpace) -> str:
-    """SQL taking ``space``'s transaction-level lock for the BIGINT ``$1``.
-
-    Its low 32 bits are the key: ids 2**32 apart share a lock of the same purpose, which only
-    makes them take turns."""
-    return f"SELECT pg_advisory_xact_lock({int(space)}, $1::bigint::bit(32)::int)"
 
 
 _MIGRATION_LOCK_ID = 72_616_001

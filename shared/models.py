@@ -206,6 +206,8 @@ class PersistOutcome(BaseModel):
     """Set when this bill, a re-issued statement, replaced the one that job stored (same bill id)."""
     stored_at: AwareDatetime | None = None
     """When Postgres stored this version of the bill (None in histories from before it was kept)."""
+    stored_bill: NormalizedBill | None = None
+    """Set when this job had stored another reading of its bill (a run an operator reset): the one kept."""
 
 
 class PublishRequest(BaseModel):

@@ -49,7 +49,6 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
     bills = BillActivities(resources.pool)
     analytics = AnalyticsActivities(
         resources.sink,
-        pool=resources.pool,
         batch_max_bills=settings.analytics_batch_max_bills,
         batch_max_wait=settings.analytics_batch_max_wait_ms / 1000,
         batch_quiet=settings.analytics_batch_quiet_ms / 1000,

@@ -386,6 +386,8 @@ class BillIngestionWorkflow:
             ),
             policies.DATABASE,
         )
+        if persisted.stored_bill is not None:  # a reset run read it otherwise: Postgres keeps the first
+            bill = persisted.stored_bill
         done = base.model_copy(
             update={
                 "bill_id": persisted.bill_id,

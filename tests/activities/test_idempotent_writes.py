@@ -23,10 +23,8 @@ from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.storage import StorageActivities
-from api.services.dispatch import DISPATCH_LOCK
 from shared.analytics import BigQuerySink
 from shared.bill import NormalizedBill
-from shared.db import _MIGRATION_LOCK_ID, LockSpace, xact_lock
 from shared.models import (
     ArtifactRef,
     DuplicateQuery,
@@ -196,107 +194,43 @@ async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bi
     reissue = await persist_request(
         resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "4" * 64
     )
-    async with resources.pool.acquire() as holder, resources.pool.acquire() as writer:
-        locked = holder.transaction()  # the original's persist, say
-        await locked.start()
-        await holder.execute(xact_lock(LockSpace.ACCOUNT_BILLS), account["id"])
+    async with resources.pool.acquire() as holder:
+        await holder.execute("SELECT pg_advisory_lock($1)", account["id"])  # the original's persist, say
         persisting = asyncio.create_task(
             ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, reissue)
         )
         await asyncio.sleep(0.5)  # the re-issue's transaction has begun and waits for the lock
-        async with writer.transaction():
-            original_at = await _write_bill(writer, original, bill_id=bill_id_for(original.job_id), revises=None)
-        await locked.commit()
+        async with holder.transaction():
+            original_at = await _write_bill(holder, original, bill_id=bill_id_for(original.job_id), revises=None)
+        await holder.execute("SELECT pg_advisory_unlock($1)", account["id"])
         revised = await asyncio.wait_for(persisting, 30)
     assert revised.revised_job == original.job_id
     assert revised.stored_at is not None and revised.stored_at > original_at
 
 
-async def test_a_reset_run_that_read_its_bill_otherwise_publishes_the_version_postgres_stored(
+async def test_a_reset_run_that_read_its_bill_otherwise_is_answered_with_the_version_postgres_stored(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
     """An operator reset a job that had stored its bill; the new run's reviewer approved other figures
     (or Gemini read them otherwise). ``persist_bill`` keeps the stored row and writes nothing, so the
-    warehouse must show that row, not the run's bill: the dashboard's months and Postgres would disagree."""
+    run must end with, and publish, that row: the warehouse showed 75.00 where Postgres keeps 60.00."""
     number = f"PG-{uuid.uuid4().hex[:8]}"
     account = await create_account(http, provider="pge", account_number=number)
     stored_bill = february_statement(number, date(2026, 3, 5), "60.00")
     request = await persist_request(resources, account, stored_bill, uuid.uuid4().hex * 2)
     persist = BillActivities(resources.pool).persist_bill
     first_run = await ActivityEnvironment().run(persist, request)
+    assert first_run.stored_bill is None
+
+    retried = await ActivityEnvironment().run(persist, request)  # a lost answer: the same reading again
+    assert (retried.bill_id, retried.stored_at, retried.stored_bill) == (first_run.bill_id, first_run.stored_at, None)
+
     reset_bill = february_statement(number, date(2026, 3, 5), "75.00")
     reset_run = await ActivityEnvironment().run(persist, request.model_copy(update={"bill": reset_bill}))
     assert (reset_run.bill_id, reset_run.stored_at) == (first_run.bill_id, first_run.stored_at)
-
-    analytics = AnalyticsActivities(resources.sink, pool=resources.pool)
-    publish = PublishRequest(
-        job_id=request.job_id,
-        bill_id=reset_run.bill_id,
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=reset_bill,
-        stored_at=reset_run.stored_at,
-    )
-    await ActivityEnvironment().run(analytics.publish_analytics, publish)
-    sink = resources.sink
-    assert isinstance(sink, BigQuerySink)
-    view = sink._ref("normalized_bills_latest")
-    latest = sink._run(f"SELECT total_amount FROM {view} WHERE bill_id = '{reset_run.bill_id}'")
-    assert [row["total_amount"] for row in latest] == [Decimal("60.00")]
-
-
-async def account_numbered(pool: asyncpg.Pool, account_id: int) -> dict[str, Any]:
-    """The utility account with id ``account_id`` (created, with a customer, the first time)."""
-    customer_id = await pool.fetchval("INSERT INTO customers (name) VALUES ('lock numbers') RETURNING id")
-    await pool.execute(
-        "INSERT INTO utility_accounts (id, customer_id, provider, account_number) VALUES ($1, $2, 'pge', $3)"
-        " ON CONFLICT DO NOTHING",
-        account_id,
-        customer_id,
-        f"LK-{account_id}",
-    )
-    return dict(await pool.fetchrow("SELECT id, customer_id FROM utility_accounts WHERE id = $1", account_id))
-
-
-@pytest.mark.parametrize("holder_of_the_number", ["migration", "dispatch round"])
-async def test_an_account_whose_id_another_lock_uses_persists_while_that_lock_is_held(
-    holder_of_the_number: str, resources: Resources
-) -> None:
-    """The account's lock was the bare number of its id: the account numbered like the migration lock
-    waited for every migration another process ran, the one numbered ``hashtext`` of the dispatch lock
-    for every dispatch round (and each round was skipped while that account stored a bill)."""
-    pool = resources.pool
-    async with pool.acquire() as holder:
-        round_ = holder.transaction()
-        if holder_of_the_number == "migration":
-            number = _MIGRATION_LOCK_ID
-            await holder.execute("SELECT pg_advisory_lock($1)", number)  # another process migrating
-        else:
-            number = await holder.fetchval("SELECT hashtext($1)", DISPATCH_LOCK)
-            await round_.start()
-            assert await holder.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", DISPATCH_LOCK)
-        try:
-            account = await account_numbered(pool, number)
-            bill = february_statement(f"LK-{uuid.uuid4().hex[:8]}", date(2026, 3, 5), "60.00")
-            request = await persist_request(resources, account, bill, uuid.uuid4().hex * 2)
-            persisting = asyncio.create_task(ActivityEnvironment().run(BillActivities(pool).persist_bill, request))
-            while not persisting.done():
-                waiting = await holder.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                    " AND objid = $1::bigint::oid AND objsubid = 1",
-                    number,
-                )
-                if waiting:
-                    persisting.cancel()
-                    raise AssertionError(f"persist_bill waited for the {holder_of_the_number}'s lock")
-                await asyncio.sleep(0.05)
-            outcome = await persisting
-        finally:
-            if holder_of_the_number == "migration":
-                await holder.execute("SELECT pg_advisory_unlock($1)", number)
-            else:
-                await round_.commit()
-    assert outcome.duplicate_of_job is None and outcome.stored_at is not None
+    assert reset_run.stored_bill == stored_bill
+    stored_total = await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", request.job_id)
+    assert stored_total == Decimal("60.00")
 
 
 async def open_task_of_a_running_job(
