@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
@@ -63,7 +62,7 @@ async def upload_bill(
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
-    job_id = upload_job_id(principal, idempotency_key) if idempotency_key else str(uuid.uuid4())
+    job_id = upload_job_id(principal, idempotency_key)
     try:
         ref = await asyncio.to_thread(
             state.store.put_once,
@@ -96,10 +95,15 @@ async def upload_bill(
         )
     except Problem:
         # Another request under this key won the race with a different file: this one's object stays
-        # unreferenced (the API may only create objects). Named, so an operator can remove it.
-        logger.warning(
-            "upload refused after storing its bill: object left unreferenced", extra={"uri": ref.uri, "job_id": job_id}
-        )
+        # unreferenced (the API may only create objects). Named, so an operator can remove it; not when
+        # the winner stored the same object (the same file for another account), which is its live bill.
+        winner = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
+        winner_upload = ((winner or {}).get("start_request") or {}).get("upload") or {}
+        if winner_upload.get("uri") != ref.uri:
+            logger.warning(
+                "upload refused after storing its bill: object left unreferenced",
+                extra={"uri": ref.uri, "job_id": job_id},
+            )
         raise
     if created:
         await record_artifact(state.pool, job_id, ref)

@@ -64,13 +64,17 @@ UPLOAD_JOB_IDS = uuid.UUID("5d0f6c1e-3b1a-4f59-9a53-2f0c8e7b4a10")
 """The namespace of ``upload_job_id``'s name-based ids."""
 
 
-def upload_job_id(principal: Principal, idempotency_key: str) -> str:
-    """The job id of an upload sent under an Idempotency-Key, the same for every request that sends it.
+def upload_job_id(principal: Principal, idempotency_key: str | None) -> str:
+    """The job id of an upload: under an Idempotency-Key, the same for every request that sends it.
 
     The bill is stored under its job's id before the job row exists. With a fresh id per request,
     two sent side by side (a client retrying a timeout) stored it twice, and the loser's object was
     left behind, referenced by nothing; with this one they write the same create-once object. The
-    key's hash is in it so a new database's key number 1 never meets the ids of an old one's."""
+    key's hash is in it so a new database's key number 1 never meets the ids of an old one's; with
+    no key hash (``AUTH_DISABLED``) the id would repeat after a database reset, and its job would
+    find the old, closed workflow instead of a run of its own: a fresh id then."""
+    if idempotency_key is None or not principal.key_hash:
+        return str(uuid.uuid4())
     return str(uuid.uuid5(UPLOAD_JOB_IDS, f"{principal.key_id}:{principal.key_hash}:{idempotency_key}"))
 
 
@@ -153,7 +157,8 @@ async def start_job(
     created = row is not None
     if row is None:
         existing = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
-        assert existing is not None
+        if existing is None:  # every id derives from a fresh uuid or from the key: only the key can clash
+            raise RuntimeError(f"job {job_id} conflicted with a row that is not its Idempotency-Key's")
         check_replay(existing, account=account, job_type=job_type, upload_sha256=upload.sha256 if upload else None)
         job = existing
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from fastapi import FastAPI
 from google.cloud.storage import Client as StorageClient
 from pydantic import SecretStr
 
-from api.auth import Principal, Role, create_key, hash_key
+from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, create_key, hash_key
 from api.main import create_app
 from api.services.jobs import upload_job_id
 from api.state import AppState
@@ -115,3 +116,40 @@ def test_an_upload_job_id_is_the_keys_own_across_databases() -> None:
     assert upload_job_id(first, "bill-2026-11") == upload_job_id(again, "bill-2026-11")
     assert upload_job_id(first, "bill-2026-11") != upload_job_id(after_reset, "bill-2026-11")
     assert upload_job_id(first, "bill-2026-11") != upload_job_id(first, "bill-2026-12")
+
+
+async def test_a_twin_for_another_account_is_refused_without_calling_the_winners_bill_unreferenced(
+    racing_api: RacingApi, own_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture, unique: str
+) -> None:
+    """Both store the same object (same key, same file); the loser's 422 logged it as left unreferenced,
+    for an operator to delete: the winning job's live bill."""
+    state: AppState = racing_api.app.state.minimeter
+    state.store = StoresSideBySide(state.store, parties=2)
+    accounts = [
+        await create_account(own_db, provider=Provider.PGE, account_number=f"TWIN{side}-{unique}") for side in "AB"
+    ]
+    data = f"Pacific Gas and Electric Company\nAccount {unique}\nTotal Amount Due $10.00\n".encode()
+
+    with caplog.at_level(logging.WARNING, logger="api.routes.bills"):
+        answers = await asyncio.gather(
+            *(
+                racing_api.http.post(
+                    "/bills",
+                    files={"file": ("bill.txt", data, "text/plain")},
+                    data={"utility_account_id": str(account["id"])},
+                    headers={"Idempotency-Key": f"twin-{unique}"},
+                )
+                for account in accounts
+            )
+        )
+
+    assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+    assert [r for r in caplog.records if "unreferenced" in r.getMessage()] == []
+    assert await own_db.fetchval("SELECT count(*) FROM artifacts") == 1
+
+
+def test_without_a_key_hash_an_upload_job_id_is_never_repeated() -> None:
+    """``AUTH_DISABLED`` has no key hash: a derived id would repeat after a database reset, and the new
+    job would find the old database's closed workflow instead of a run of its own."""
+    anyone = AUTH_DISABLED_PRINCIPAL
+    assert upload_job_id(anyone, "bill-2026-11") != upload_job_id(anyone, "bill-2026-11")
