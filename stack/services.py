@@ -120,10 +120,25 @@ def wait_for_port(
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise StackError(f"the process meant to listen on {host}:{port} exited ({process.returncode}){see}")
-        if port_in_use(host, port):
+        if port_in_use(host, port) and (process is None or _listened_by(process, port)):
             return
         time.sleep(0.1)
     raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s{see}")
+
+
+def _listened_by(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether ``process`` (or a child of it) is what listens on ``port``: another process that took the
+    port while ours was starting would pass for it, and ours then exit on "address already in use".
+    True when the system will not say (another user's process, a platform without the call)."""
+    with contextlib.suppress(psutil.Error, OSError):
+        ours = {process.pid} | {child.pid for child in psutil.Process(process.pid).children(recursive=True)}
+        owners = {
+            conn.pid
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+        }
+        return not owners or None in owners or bool(owners & ours)
+    return True
 
 
 def log_size(log: Path) -> int:

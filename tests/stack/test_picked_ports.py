@@ -6,6 +6,8 @@ port ``free_port()`` had picked for it while the emulators and Postgres started.
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,14 @@ import httpx
 import pytest
 
 from stack.local import LocalStack, StackOptions
-from stack.services import PORT_ATTEMPTS, PortTaken, StackError, port_in_use, start_moving_if_taken
+from stack.services import (
+    PORT_ATTEMPTS,
+    PortTaken,
+    StackError,
+    port_in_use,
+    start_moving_if_taken,
+    wait_for_port,
+)
 
 
 @contextmanager
@@ -120,3 +129,32 @@ def test_a_chosen_port_someone_listens_on_is_refused_at_once(tmp_path: Path) -> 
     with pytest.raises(PortTaken):
         start_moving_if_taken(start, move=None, log=tmp_path / "temporal.log", what="the Temporal dev server")
     assert len(calls) == 1
+
+
+def test_a_listener_that_is_not_the_process_started_is_not_taken_for_it() -> None:
+    """Another process listening on the port while ours imports passed for ours: the stack went on,
+    and ours then exited on "address already in use" with nothing to move it."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            with pytest.raises(TimeoutError):
+                wait_for_port("127.0.0.1", port, timeout=1, process=starting)
+        finally:
+            starting.kill()
+            starting.wait()
+
+
+def test_the_process_started_is_recognised_as_the_listener() -> None:
+    program = "import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+    program += "print(s.getsockname()[1], flush=True); time.sleep(30)"
+    listening = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE)
+    try:
+        assert listening.stdout is not None
+        port = int(listening.stdout.readline())
+        wait_for_port("127.0.0.1", port, timeout=10, process=listening)
+    finally:
+        listening.kill()
+        listening.wait()
