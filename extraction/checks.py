@@ -2,7 +2,8 @@
 
 Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
 validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
-(``extraction.evidence`` and ``extraction.values`` import nothing else).
+(``extraction.evidence``, ``extraction.values`` and the rules reader's ``usage`` and ``layout`` the
+evidence check shares import nothing else).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
     }
     day_first = evidence.day_first_reading(list(named.values()))
     reasons += [f"no_evidence:{name}" for name, value in named.items() if not evidence.has_date(value, day_first)]
-    if _other_reading_fits(bill, evidence, day_first=day_first):
+    if _ambiguous_date_order(bill, evidence, day_first=day_first):
         reasons.append("ambiguous_date_order")
     # On a bill that counts in thousands of gallons, a gallon reading must be multiplied out.
     scaled = [r for r in bill.usage if r.unit is UsageUnit.GAL and evidence.gallon_scales]
@@ -174,13 +175,19 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
     return reasons
 
 
-def _other_reading_fits(bill: NormalizedBill, evidence: Evidence, *, day_first: bool) -> bool:
-    """Whether the bill's numeric dates, read the other way round ("04/03/2026" as 4 March, not 3 April),
-    make other dates that fit a bill as well, with nothing on it (a US address, pounds) to say which.
-    Stored either way they may be a month or more off; a person settles it."""
+def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first: bool) -> bool:
+    """Whether the bill's numeric dates might be its own the other way round ("04/03/2026" as 4 March,
+    not 3 April): read against the order of its place (a US address, pounds), which only a reading of
+    that order making no bill justifies (see ``extract_with_rules``); or, with nothing to say where it is
+    from, read the other way round they fit a bill as well. Stored either way they may be a month or more
+    off; a person settles it."""
     two_way = evidence.two_way_dates(day_first=day_first)
-    if not two_way or evidence.day_first_place is day_first:
+    if not two_way:
         return False
     dates = (bill.bill_period_start, bill.bill_period_end, bill.statement_date, bill.due_date)
     other = tuple(swap_day_and_month(d) if d in two_way else d for d in dates)
-    return other != dates and date_fit(*other) >= date_fit(*dates)
+    if other == dates:
+        return False
+    if evidence.day_first_place is not None:
+        return evidence.day_first_place is not day_first
+    return date_fit(*other) >= date_fit(*dates)

@@ -1,7 +1,8 @@
 """Does a value really occur in the document text? The guard against invented values.
 
 A value counts as present when any format the bill parsers recognise yields it
-("01/05/2026" and "Jan 5, 2026" are the same date). Stdlib and ``shared.bill`` only (see ``checks``).
+("01/05/2026" and "Jan 5, 2026" are the same date). Imports stdlib, ``shared.bill`` and the rules
+reader's parsers of lines (``extraction.rules.usage``, itself stdlib and ``shared.bill`` only; see ``checks``).
 """
 
 from __future__ import annotations
@@ -11,24 +12,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from extraction.rules.usage import gallons_read
 from extraction.values import (
-    CONVERSION_BEFORE,
     GALLON_SCALE_RE,
     MINUS_SIGNS,
     NOT_BEFORE_A_SIGN,
-    UNIT_RE,
     day_first_place,
     gallon_scale,
     iter_dates,
     iter_money,
-    normalize_unit,
     numeric_date_order,
     scaled_figure,
     signed_quantity,
     swap_day_and_month,
-    within,
 )
-from shared.bill import UsageUnit
 
 # A minus counts only where UNIT_RE would take it: not after a word ("NW-0042", "0-500").
 _NUMBER_RE = re.compile(
@@ -37,8 +34,6 @@ _NUMBER_RE = re.compile(
 _SEPARATORS = r"[\s\-./]*"
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
-_CONVERSION_WITHIN = 20
-"""How far before a quantity a conversion's "1 kgal =" may start."""
 
 
 @dataclass
@@ -61,7 +56,8 @@ class Evidence:
     scaled_gallons: set[Decimal] = field(init=False)
     """Each scale note's own figure, multiplied out: "Usage (1,000 gal)  8" gives 8,000."""
     printed_gallons: set[Decimal] = field(init=False)
-    """Quantities printed in gallons ("4,500 gallons"), scale notes and conversions aside."""
+    """Quantities printed in gallons that the rules reader could take for a reading ("4,500 gallons"):
+    not a rate's, a tier's bound, an allowance, a conversion or a scale note (see ``gallons_read``)."""
 
     def __post_init__(self) -> None:
         flat = " ".join(self.text.split())
@@ -75,20 +71,12 @@ class Evidence:
         self.numbers = {signed_quantity(match["sign"], match["q"]) for match in _NUMBER_RE.finditer(flat)}
         self.gallon_scales = set()
         self.scaled_gallons = set()
-        notes: list[tuple[int, int]] = []
         for note in GALLON_SCALE_RE.finditer(flat):
             self.gallon_scales.add(gallon_scale(note))
-            notes.append((note.start(), note.end()))
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)
-        self.printed_gallons = {
-            signed_quantity(match["sign"], match["q"])
-            for match in UNIT_RE.finditer(flat)
-            if normalize_unit(match["u"]) == UsageUnit.GAL
-            and not within(notes, match.start())
-            and not CONVERSION_BEFORE.search(flat, max(0, match.start() - _CONVERSION_WITHIN), match.start())
-        }
+        self.printed_gallons = set(gallons_read(self.text))
 
     def day_first_reading(self, values: list[date]) -> bool:
         """Whether ``values`` (a reading's dates) are the text's numeric dates read day first: so on a text

@@ -134,20 +134,27 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
 def _fits_better(
     day_first: dict[str, tuple[Any, bool]], month_first: dict[str, tuple[Any, bool]], place: bool | None
 ) -> bool:
-    """Whether a text that leaves its numeric dates' order open ("04/03/2026") reads as a bill day first:
-    its dates fit one better (a period that does not end before it starts, a due date weeks after the
-    statement), or more of them are dates at all, or, all else equal, the bill is from where dates are
-    written so. Read month first, a British bill's dates were silently wrong. ``check_bill`` sends a bill
-    that reads as well either way to review."""
+    """Whether a text that leaves its numeric dates' order open ("04/03/2026") reads as a bill day first.
 
-    def fit(read: dict[str, tuple[Any, bool]], *, is_day_first: bool) -> tuple[bool, bool, int, bool]:
+    The bill's place decides (a US address month first; pounds, euros, a VAT number day first) unless its
+    order makes no bill (a period that ends before it starts, a due date half a year out) and the other
+    does: ``check_bill`` sends such a bill, at odds with its place, to review. Fit within a billing cycle's
+    weeks is no reason to turn a place's order round: a US bill due net 60 was read day first, wrong and
+    accepted. Where nothing tells the place, the reading that fits better, or has more dates, is the
+    bill's; ``check_bill`` sends one that reads as well either way to review."""
+
+    def fit(read: dict[str, tuple[Any, bool]]) -> tuple[bool, bool, int]:
         period: tuple[date, date] | None = read["period"][0]
         start, end = period if period is not None else (None, None)
         statement, due = read["statement_date"][0], read["due_date"][0]
         found = sum(value is not None for value in (start, statement, due))
-        return (*date_fit(start, end, statement, due), found, place is is_day_first)
+        return (*date_fit(start, end, statement, due), found)
 
-    return fit(day_first, is_day_first=True) > fit(month_first, is_day_first=False)
+    day_first_fit, month_first_fit = fit(day_first), fit(month_first)
+    if place is None:
+        return day_first_fit > month_first_fit
+    (ours, _, _), (other, _, _) = (day_first_fit, month_first_fit) if place else (month_first_fit, day_first_fit)
+    return place != (other and not ours)
 
 
 def _foreign_currencies(text: str) -> list[str]:

@@ -28,7 +28,8 @@ from shared.bill import Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|billed|units"
-_RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:kwh|therm|ccf|gal)", re.IGNORECASE)
+_RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal)", re.IGNORECASE)
+"""A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal"."""
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _OTHER_PERIOD = re.compile(
     r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
@@ -115,8 +116,8 @@ def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
 def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decimal, UsageUnit, str]]:
     """The quantities on a line that could be a reading: where each stands, its value, unit and wording.
 
-    Not a rate's, a tier's bound or a unit's size; a thousand-gallon note ("Usage (1,000 gal)   8",
-    "Usage (kgal)   8") gives the figure it heads, multiplied out."""
+    A thousand-gallon note ("Usage (1,000 gal)   8", "Usage (kgal)   8") gives the figure it heads,
+    multiplied out; see ``_unit_quantities`` for the rest."""
     text = lines[index].text
     line_cells = cells(text)
     notes = list(GALLON_SCALE_RE.finditer(text)) if "gal" in lines[index].folded else []
@@ -127,6 +128,30 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decima
         gallons = _gallons_noted(lines, index, note, cell, line_cells)
         if gallons is not None:  # a column heading: "Previous" a column away is another heading
             yield note.start(), gallons, UsageUnit.GAL, cell.text
+    for match, cell in _unit_quantities(text, line_cells, notes):
+        quantity = signed_quantity(match.group("sign"), match.group("q"))
+        yield match.start(), quantity, UsageUnit(normalize_unit(match.group("u"))), _wording(text, match, cell)
+
+
+def gallons_read(text: str) -> Iterator[Decimal]:
+    """The quantities printed in gallons that could be a reading ("4,500 gallons"), line by line of
+    ``text``: what the evidence check confirms a gallon reading by on a bill counting in thousands of
+    gallons. Any gallons on the page let a Gemini reading of a rate's "per 1,000 gallons" or a tier's
+    "first 3,000 gallons" through."""
+    for text_line in text.splitlines():
+        if "gal" not in text_line.lower():
+            continue
+        notes = list(GALLON_SCALE_RE.finditer(text_line))
+        for match, _ in _unit_quantities(text_line, cells(text_line), notes):
+            if normalize_unit(match.group("u")) == UsageUnit.GAL:
+                yield signed_quantity(match.group("sign"), match.group("q"))
+
+
+def _unit_quantities(
+    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
+) -> Iterator[tuple[re.Match[str], Cell]]:
+    """The quantities with a unit on a line that could be a reading, and their cells: not a rate's, a
+    tier's bound, a unit's size, nor part of a thousand-gallon note (``notes``)."""
     spans = [note.span() for note in notes]
     for match in UNIT_RE.finditer(text):
         if within(spans, match.start()):
@@ -134,8 +159,7 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decima
         cell = next((c for c in line_cells if c.start <= match.start() < c.end), None)
         if cell is None or _RATE.search(cell.text) or _tier_bound(text, match) or _unit_scale(text, match):
             continue
-        quantity = signed_quantity(match.group("sign"), match.group("q"))
-        yield match.start(), quantity, UsageUnit(normalize_unit(match.group("u"))), _wording(text, match, cell)
+        yield match, cell
 
 
 def _unit_scale(text: str, match: re.Match[str]) -> bool:

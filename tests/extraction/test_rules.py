@@ -268,6 +268,7 @@ def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> 
         "Units billed (100 CCF)",
         "Water usage: 5 units (1 unit = 748 gallons)",
         "Usage charge per 1,000 gal",
+        "Usage charge 5.20/1,000 gal",
     ],
 )
 def test_a_unit_note_is_not_a_reading(heading: str) -> None:
@@ -358,6 +359,29 @@ def test_a_reading_in_kgal_is_multiplied_out_as_the_evidence_check_reads_it(read
     assert check_bill(result.bill, text=text) == ([] if "Previous" not in reading else ["unit_scale:usage"])
     unscaled = [result.bill.usage[0].model_copy(update={"quantity": Decimal("1.234")})]
     assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": unscaled}), text=text)
+
+
+@pytest.mark.parametrize(
+    ("line", "gallons"),
+    [
+        ("Rate: first 3,000 gallons at $2.00 per 1,000 gallons", "3000"),
+        ("Rate: first 3,000 gallons at $2.00 per 1,000 gallons", "1000"),
+        ("Usage charge 5.20/1,000 gal", "1000"),
+        ("Base charge (1,000 gal minimum)", "1000"),
+        ("Tier 2: over 5,000 gallons", "5000"),
+        ("Tier 1: up to 2,000 gallons", "2000"),
+    ],
+)
+def test_gallons_no_reader_takes_for_usage_are_no_evidence_of_a_gallon_reading(line: str, gallons: str) -> None:
+    """On a bill counting in thousands of gallons, any "N gallons" printed confirmed a gallon reading: one
+    taken from a rate ("per 1,000 gallons"), a tier's bound ("first 3,000 gallons") or an allowance was
+    accepted as the bill's usage."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"Water usage (1,000 gal)   8\n{line}")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal("8000")]
+    assert check_bill(result.bill, text=text) == []
+    misread = [result.bill.usage[0].model_copy(update={"quantity": Decimal(gallons)})]
+    assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": misread}), text=text)
 
 
 @pytest.mark.parametrize(
@@ -595,6 +619,65 @@ def test_a_reading_of_the_dates_is_evidenced_one_way_round_not_mixed() -> None:
     assert check_bill(bill.model_copy(update=dict(zip(names, DAY_FIRST, strict=True))), text=text) == []
     mixed = bill.model_copy(update={"bill_period_start": DAY_FIRST[0], "bill_period_end": MONTH_FIRST[1]})
     assert "no_evidence:bill_period_start" in check_bill(mixed, text=text)
+
+
+NET_60_MONTH_FIRST = _numeric_dates("07/03/2025", "09/03/2025", "06/01/2025", "07/02/2025")
+NET_60_DAY_FIRST = _numeric_dates("03/07/2025", "03/09/2025", "01/06/2025", "02/07/2025")
+"""1 June - 2 July, issued 3 July, due 3 September (net 60); the other way round 6 January - 7 February,
+issued 7 March, due 9 March: a billing cycle's weeks, nearer than the bill's own."""
+NET_60 = (date(2025, 6, 1), date(2025, 7, 2), date(2025, 7, 3), date(2025, 9, 3))
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        (NET_60_MONTH_FIRST, "Service address: 3509 Cedar Ln, Ashland, NC 27601"),
+        (NET_60_DAY_FIRST, "VAT Reg. No. GB 123 4567 89"),
+    ],
+    ids=["us-address", "vat"],
+)
+def test_dates_due_weeks_out_are_read_as_the_bills_place_writes_them(text: str, place: str) -> None:
+    """The reading that fit a billing cycle's weeks better won over the bill's place: a US bill due net 60
+    was stored 6 January - 7 February, due 9 March, and accepted (a British one, the same the other way)."""
+    report = analyze(f"{text}\n{place}\n".encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert _dates_of(report.bill) == NET_60
+
+
+def test_a_pound_bill_due_weeks_out_is_read_day_first() -> None:
+    text = NET_60_DAY_FIRST.replace("$", "\u00a3")
+    result = extract_with_rules([text], provider_hint=None)
+    assert _dates_of(result.bill) == NET_60
+    assert result.bill is not None and "ambiguous_date_order" not in check_bill(result.bill, text=text)
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        (_numeric_dates("05/01/2026", "12/02/2026", "03/12/2025", "02/01/2026"), "Riverside, CA 92501"),
+        (_numeric_dates("01/05/2026", "02/12/2026", "12/03/2025", "01/02/2026"), "VAT Reg. No. GB 123 4567 89"),
+    ],
+    ids=["us-address", "vat"],
+)
+def test_dates_that_make_no_bill_in_the_order_of_its_place_are_read_the_other_way_and_reviewed(
+    text: str, place: str
+) -> None:
+    """Read in its place's order, the bill's period would end before it starts: the other order is the only
+    bill, but one at odds with where it is from, so a person looks."""
+    report = analyze(f"{text}\n{place}\n".encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("review", ["ambiguous_date_order"])
+    assert _dates_of(report.bill) == (date(2025, 12, 3), date(2026, 1, 2), date(2026, 1, 5), date(2026, 2, 12))
+
+
+def test_a_reading_against_its_places_order_goes_to_review() -> None:
+    """Gemini's day-first reading of a US bill due net 60 fits a bill (6 January - 7 February, due 9
+    March) and was accepted: only a reading of the US order that makes no bill may turn it round."""
+    text = NET_60_MONTH_FIRST + "\nService address: 3509 Cedar Ln, Ashland, NC 27601\n"
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and check_bill(bill, text=text) == []
+    names = ("bill_period_start", "bill_period_end", "statement_date", "due_date")
+    swapped = dict(zip(names, (date(2025, 1, 6), date(2025, 2, 7), date(2025, 3, 7), date(2025, 3, 9)), strict=True))
+    assert check_bill(bill.model_copy(update=swapped), text=text) == ["ambiguous_date_order"]
 
 
 def test_receipt_is_not_a_bill() -> None:
