@@ -11,13 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
 from api.problems import Problem
-from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verify_csrf
+from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, from_this_origin, safe_next, verify_csrf
 from api.ui.routes import draft_after_sign_in
 from api.ui.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    SessionStore,
     clear_cookie,
     current_session,
+    draft_binding,
     login_binding,
     sessions_for,
     set_cookie,
@@ -44,6 +46,7 @@ async def login(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME_PATH,
     draft: Annotated[str, Form()] = "",  # bounded by REQUEST_MAX_BYTES, as the decision form it carries
+    draft_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Check the key and its role, then open a session (a new id every time).
 
@@ -53,6 +56,7 @@ async def login(
     if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
         # SameSite=Strict keeps the nonce cookie off cross-site posts: this stops login CSRF.
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
+    draft = draft if _draft_is_ours(request, store, nonce, next_path, draft, draft_token) else ""
     principal = await _principal(state, key.strip())
     if principal is None:
         return login_page(
@@ -78,6 +82,18 @@ async def login(
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
     clear_cookie(request, response, LOGIN_COOKIE)
     return response
+
+
+def _draft_is_ours(
+    request: Request, store: SessionStore, nonce: str, next_path: str, draft: str, draft_token: str
+) -> bool:
+    """Whether ``draft`` came back from the sign-in form our answer to this browser's own post carried.
+
+    Not from a page on another port or subdomain: it can set the nonce cookie and fetch the matching
+    token, and would put its chosen entries on the task page as the reviewer's own."""
+    if not draft:
+        return False
+    return from_this_origin(request) and store.csrf_valid(draft_binding(nonce, next_path, draft), draft_token)
 
 
 async def _principal(state: StateDep, key: str) -> Principal | None:

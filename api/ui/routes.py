@@ -26,13 +26,14 @@ from api.ui.deps import (
     HOME_PATH,
     LoginRequired,
     csrf_valid,
+    from_this_origin,
     require_login,
     reviewer_or_sign_in,
     safe_next,
 )
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
-from api.ui.session import LOGIN_COOKIE, Session, current_session, sessions_for
+from api.ui.session import Session, current_session, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
 from shared.bill import Provider
 from shared.review import ReviewAction
@@ -147,17 +148,6 @@ async def task_page(
     return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
 
 
-def _from_this_origin(request: Request) -> bool:
-    """Whether the browser says the form was posted by a page of this very origin (scheme, host, port).
-
-    ``Sec-Fetch-Site`` where the browser sends it, else ``Origin``; neither (not a browser) is no."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site == "same-origin"
-    origin = request.headers.get("origin")
-    return origin is not None and origin == f"{request.url.scheme}://{request.url.netloc}"
-
-
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
 async def decide(
     job_id: str,
@@ -176,7 +166,7 @@ async def decide(
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
     if forged_or_stale:
-        if not _from_this_origin(request):
+        if not from_this_origin(request):
             # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
             # a page there could post a crafted correction, and a re-rendered form with a fresh token
             # would leave the reviewer one click from sending it.
@@ -252,14 +242,19 @@ async def _sign_in_to_send(request: Request) -> Response:
     Nothing is decided: once signed in they get the task page back with their entries (``draft_after_sign_in``)
     and send it again. A post the browser does not say this origin made is sent to sign in without it, as a
     page is: a page on another port or subdomain could otherwise put its own correction one click from sent."""
-    if not _from_this_origin(request):
+    if not from_this_origin(request):
         raise LoginRequired(request)
     form = await request.form(max_fields=FORM_MAX_FIELDS)
     sent = [(name, value) for name, value in form.multi_items() if isinstance(value, str) and name != "csrf_token"]
     draft = urlencode(sent)
-    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    # A nonce of our own, never the cookie's: another page of the site can set that cookie and knows its value.
     return login_page(
-        request, nonce, next_path=safe_next(request.url.path), error=SIGNED_OUT, status_code=401, draft=draft
+        request,
+        secrets.token_urlsafe(16),
+        next_path=safe_next(request.url.path),
+        error=SIGNED_OUT,
+        status_code=401,
+        draft=draft,
     )
 
 

@@ -137,6 +137,15 @@ def login_binding(nonce: str) -> str:
     return f"login:{nonce}"
 
 
+def draft_binding(nonce: str, next_path: str, draft: str) -> str:
+    """A decision form carried through the sign-in form of ``nonce`` back to the task page ``next_path``.
+
+    Only the answer to that post signs one (with a nonce of its own), so a draft posted straight to the
+    sign-in form by any other page has no valid token."""
+    digests = (hashlib.sha256(part.encode()).hexdigest() for part in (next_path, draft))
+    return ":".join(("draft", nonce, *digests))
+
+
 def sessions_for(app: Any) -> SessionStore:
     """The store the app's lifespan opened."""
     store: SessionStore = app.state.minimeter.sessions

@@ -10,7 +10,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.ui.session import LOGIN_COOKIE, current_session, login_binding, session_binding, sessions_for, set_cookie
+from api.ui.session import (
+    LOGIN_COOKIE,
+    current_session,
+    draft_binding,
+    login_binding,
+    session_binding,
+    sessions_for,
+    set_cookie,
+)
 from shared.bill import Commodity, LineItemCategory, Provider, UsageUnit
 
 LOGIN_FORM_SECONDS = 3600
@@ -59,9 +67,17 @@ def login_page(
 ) -> Response:
     """The sign-in form; its CSRF token is bound to the nonce cookie set alongside.
 
-    ``draft``: a decision form posted after its session ended (URL-encoded), carried through sign-in."""
-    token = sessions_for(request.app).csrf_token(login_binding(nonce))
-    context = {"login_token": token, "next": next_path, "error": error, "draft": draft}
+    ``draft``: a decision form posted after its session ended (URL-encoded), carried through sign-in with a
+    token binding it to this nonce and ``next_path``: pass only one this browser's own post sent."""
+    store = sessions_for(request.app)
+    draft_token = store.csrf_token(draft_binding(nonce, next_path, draft)) if draft else ""
+    context = {
+        "login_token": store.csrf_token(login_binding(nonce)),
+        "next": next_path,
+        "error": error,
+        "draft": draft,
+        "draft_token": draft_token,
+    }
     response = render(request, "login.html", context, status_code=status_code)
     set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)
     return response

@@ -6,6 +6,7 @@ import hashlib
 import re
 from html import unescape
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -432,7 +433,7 @@ async def test_a_correction_sent_after_the_session_ended_comes_back_after_signin
         login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
         assert login["next"] == f"/ui/reviews/{job_id}" and "60.00" in login["draft"]
 
-        back = await browser.post("/ui/login", data=login)
+        back = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
         assert back.status_code == 200, back.text
         assert "Nothing was sent" in back.text and "Sign out" in back.text
         assert 'id="f-total_amount" name="total_amount" type="text" inputmode="decimal" value="60.00"' in back.text
@@ -500,7 +501,90 @@ async def test_signing_in_again_to_a_task_a_colleague_closed_meanwhile_says_so(
         assert (await http.post(f"/reviews/{job_id}", json=colleague)).status_code == 200
 
         login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
-        back = await browser.post("/ui/login", data=login)
+        back = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
     assert back.status_code == 200, back.text
     assert "this task has been closed since you opened it" in back.text
     assert 'value="60.00"' in back.text and "61.00" not in back.text
+
+
+async def signed_out_answer(ui_url: str, job_id: str, entries: dict[str, str], nonce: str = "") -> httpx.Response:
+    """The sign-in page (carrying a draft) that answers a decision a page of this origin posted without a session."""
+    cookies = {"mm_login": nonce} if nonce else None
+    async with httpx.AsyncClient(base_url=ui_url, cookies=cookies) as client:
+        response = await client.post(f"/ui/reviews/{job_id}", data=entries, headers=SAME_ORIGIN)
+    assert response.status_code == 401 and 'name="draft"' in response.text, response.text
+    return response
+
+
+def dropped(response: httpx.Response, job_id: str) -> bool:
+    """Whether a sign-in carrying a draft went on as a plain one: to the task page, not rendered with entries."""
+    return response.status_code == 303 and response.headers["location"] == f"/ui/reviews/{job_id}"
+
+
+async def test_a_draft_another_page_of_the_site_posts_to_sign_in_is_dropped(
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any]
+) -> None:
+    """A page on another port or subdomain can set the sign-in nonce cookie (cookies are not port-scoped) and
+    fetch its token, then post the sign-in form itself with a ``draft`` of its choosing: neither a wrong key's
+    answer nor the reviewer's real sign-in may show those entries as the reviewer's own."""
+    job_id, nonce = review_job["id"], "chosen-by-another-page"
+    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as other_page:
+        token = csrf_of(await other_page.get("/ui/login"))
+    crafted = urlencode({"action": "correct", "total_amount": "1.00", "note": "crafted"})
+    planted = {"csrf_token": token, "next": f"/ui/reviews/{job_id}", "draft": crafted}
+    cross = {"Sec-Fetch-Site": "same-site", "Origin": "http://evil.localhost:9999"}
+    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}, timeout=90) as victim:
+        wrong_key = await victim.post("/ui/login", data=planted | {"key": ""}, headers=cross)
+        assert wrong_key.status_code == 401 and 'name="draft"' not in wrong_key.text, wrong_key.text
+        assert "crafted" not in wrong_key.text
+        signed_in = await victim.post("/ui/login", data=planted | {"key": reviewer_key}, headers=cross)
+    assert dropped(signed_in, job_id), signed_in.text
+
+
+async def test_a_draft_our_sign_in_form_carried_is_dropped_when_another_page_posts_it(
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any]
+) -> None:
+    """Another page's own client can make the sign-in form carry its draft (it forges the origin headers a
+    browser would not) and toss that form's nonce cookie into the reviewer's browser; the reviewer's browser
+    posting that form from the other page says so, and the draft is dropped."""
+    job_id = review_job["id"]
+    minted = await signed_out_answer(ui_url, job_id, {"action": "correct", "total_amount": "1.00"})
+    planted = form_fields(minted.text) | {"csrf_token": csrf_of(minted), "key": reviewer_key}
+    tossed = {"mm_login": minted.cookies["mm_login"]}
+    async with httpx.AsyncClient(base_url=ui_url, cookies=tossed, timeout=90) as victim:
+        signed_in = await victim.post("/ui/login", data=planted, headers={"Sec-Fetch-Site": "same-site"})
+    assert dropped(signed_in, job_id), signed_in.text
+
+
+async def test_a_draft_the_sign_in_form_did_not_carry_is_dropped(
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any], http: httpx.AsyncClient, unique: str
+) -> None:
+    """A draft comes back only as our answer to the post signed it: for that sign-in form (its nonce), that
+    task, those entries; any other is dropped and the sign-in goes on without it."""
+    job_id, other_job = review_job["id"], (await bill_needing_review(http, unique))["id"]
+    answer = await signed_out_answer(ui_url, job_id, {"action": "correct", "total_amount": "60.00"})
+    login = form_fields(answer.text) | {"csrf_token": csrf_of(answer), "key": reviewer_key}
+    crafted = urlencode({"action": "correct", "total_amount": "1.00"})
+    another = await signed_out_answer(ui_url, job_id, {"action": "correct", "total_amount": "60.00"})
+    for name, posted in {
+        "no token": {k: v for k, v in login.items() if k != "draft_token"} | {"draft": crafted},
+        "other entries": login | {"draft": crafted},
+        "other task": login | {"next": f"/ui/reviews/{other_job}"},
+        "other sign-in form": login | {"draft_token": form_fields(another.text)["draft_token"]},
+    }.items():
+        cookies = {"mm_login": answer.cookies["mm_login"]}
+        async with httpx.AsyncClient(base_url=ui_url, cookies=cookies, timeout=90) as browser:
+            signed_in = await browser.post("/ui/login", data=posted, headers=SAME_ORIGIN)
+        assert dropped(signed_in, posted["next"].removeprefix("/ui/reviews/")), (name, signed_in.text)
+    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": answer.cookies["mm_login"]}) as browser:
+        kept = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+    assert kept.status_code == 200 and 'value="60.00"' in kept.text, kept.text
+
+
+async def test_the_sign_in_form_carrying_a_draft_has_a_nonce_of_its_own(
+    ui_url: str, review_job: dict[str, Any]
+) -> None:
+    """Not the nonce cookie's, which another page of the site may have set and knows the sign-in token of."""
+    nonce = "chosen-by-another-page"
+    answer = await signed_out_answer(ui_url, review_job["id"], {"action": "correct"}, nonce=nonce)
+    assert answer.cookies["mm_login"] != nonce
