@@ -3,8 +3,6 @@
 Every payload the client, worker, replayer or tests exchange with the server passes
 through :class:`EncryptionCodec` (zlib, then AES-256-GCM). Keys rotate by key id: the first
 key of the ring encrypts, every key in the ring decrypts, so old histories stay readable.
-The live parties (``shared.temporal.converter_for``) act only on what one of them sealed:
-a payload that is not encrypted was sent by someone without the keys.
 """
 
 from __future__ import annotations
@@ -38,10 +36,6 @@ ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 COMPRESSION_METADATA = "encryption-compression"
 ZLIB = b"zlib"
-REFUSED_ENCODING = b"minimeter/refused-unencrypted"
-"""What an unencrypted payload becomes for a party that refuses them: no payload converter reads it, so
-the SDK drops its signal and rejects its update (logged), where failing to decode would fail the workflow
-task over and over, the whole run stuck behind one stray signal."""
 COMPRESS_FROM_BYTES = 256
 """Smaller payloads (ids, statuses) are sealed as they are: zlib would save a few bytes at most."""
 KEY_FILE_NAME = "payload.keys"
@@ -184,14 +178,9 @@ class EncryptionCodec(PayloadCodec):
     ``PAYLOAD_COMPRESSION`` setting) nothing is compressed, but compressed payloads still open.
     """
 
-    def __init__(self, key_ring: KeyRing, *, compress: bool = True, refuse_plaintext: bool = False) -> None:
+    def __init__(self, key_ring: KeyRing, *, compress: bool = True) -> None:
         self._ring = key_ring
         self._compress = compress
-        self._refuse_plaintext = refuse_plaintext
-        """Passing unencrypted payloads through let anyone who reaches Temporal, with no key of ours (the
-        CLI, the Web UI without the codec), signal a review decision under any reviewer's name or start
-        a job: AES-GCM authenticates only when what it did not seal is refused. Off only to replay
-        histories stored decrypted (``tests/histories``)."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         kid = self._ring.primary_kid
@@ -211,27 +200,11 @@ class EncryptionCodec(PayloadCodec):
         return Payload(metadata=metadata, data=nonce + ciphertext)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._open(payload) if _sealed(payload) else self._unsealed(payload) for payload in payloads]
-
-    async def decode_for_display(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """For people (the Web UI, through ``/codec/decode``): what is not encrypted is shown as it is.
-
-        A history holds such payloads (a signal sent without the codec, which the worker refused), and
-        one refused here would fail the whole request: the UI would show nothing of the history."""
-        return [self._open(payload) if _sealed(payload) else payload for payload in payloads]
-
-    def _unsealed(self, payload: Payload) -> Payload:
-        if not self._refuse_plaintext:
-            return payload
-        encoding = payload.metadata.get("encoding", b"")[:64].decode(errors="replace")
-        logger.warning(
-            "refused a payload that is not encrypted: sent without the payload codec (temporal CLI or Web UI "
-            "without --codec-endpoint?); its signal is dropped, its update rejected",
-            extra={"payload_encoding": encoding},
-        )
-        return Payload(metadata={"encoding": REFUSED_ENCODING})
+        return [self._open(payload) for payload in payloads]
 
     def _open(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # written before encryption was enabled, or by a party without a codec
         raw_kid = payload.metadata.get(KEY_ID_METADATA)
         if raw_kid is None:
             raise PayloadDecryptionError("encrypted payload carries no key id")
@@ -249,10 +222,6 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(zlib.decompress(plaintext) if compression == ZLIB else plaintext)
 
 
-def _sealed(payload: Payload) -> bool:
-    return payload.metadata.get("encoding") == ENCODING
-
-
 def _associated_data(kid: str, compression: bytes = b"") -> bytes:
     # Binding the key id means a payload cannot be relabelled to be opened under another key; binding
     # the compression, that a compressed payload cannot pass for a plain one (or the reverse).
@@ -261,24 +230,22 @@ def _associated_data(kid: str, compression: bytes = b"") -> bytes:
     return ad + b";compression=" + compression if compression else ad
 
 
-def data_converter(key_ring: KeyRing, *, compress: bool = True, refuse_plaintext: bool = False) -> DataConverter:
+def data_converter(key_ring: KeyRing, *, compress: bool = True) -> DataConverter:
     """The one converter for client, worker, replayer and tests: pydantic JSON, then encryption.
 
     Failure messages and stack traces are sealed too (the error type stays readable): an
     exception's text can quote bill fields, and history stores it outside any payload.
-    Live parties refuse unencrypted payloads (``shared.temporal.converter_for``); a replayer
-    of histories stored decrypted does not.
     """
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(key_ring, compress=compress, refuse_plaintext=refuse_plaintext),
+        payload_codec=EncryptionCodec(key_ring, compress=compress),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 
-async def decode_payloads_json(codec: EncryptionCodec, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Remote codec protocol ``/decode``: protobuf-JSON ``Payloads`` in, decoded ``Payloads`` out (for display)."""
-    return _to_json(await codec.decode_for_display(_from_json(body)))
+async def decode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Remote codec protocol ``/decode``: protobuf-JSON ``Payloads`` in, decoded ``Payloads`` out."""
+    return _to_json(await codec.decode(_from_json(body)))
 
 
 async def encode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,8 @@ def workflow_id_for(job_id: str) -> str:
 
 
 def converter_for(settings: Settings) -> DataConverter:
-    """The pydantic converter with the payload encryption codec: used by every live party, which acts
-    only on payloads one of them sealed (``EncryptionCodec.refuse_plaintext``)."""
-    return data_converter(load_key_ring(settings), compress=settings.payload_compression, refuse_plaintext=True)
+    """The pydantic converter with the payload encryption codec: used by every party."""
+    return data_converter(load_key_ring(settings), compress=settings.payload_compression)
 
 
 CORE_LOGGER = "temporalio.core"
