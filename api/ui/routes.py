@@ -33,7 +33,7 @@ from api.ui.deps import (
 )
 from api.ui.forms import BillForm, error_messages
 from api.ui.reasons import describe, flagged_fields
-from api.ui.session import Session, current_session, sessions_for
+from api.ui.session import LOGIN_COOKIE, Session, current_session, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
 from shared.bill import Provider
 from shared.review import ReviewAction
@@ -247,10 +247,11 @@ async def _sign_in_to_send(request: Request) -> Response:
     form = await request.form(max_fields=FORM_MAX_FIELDS)
     sent = [(name, value) for name, value in form.multi_items() if isinstance(value, str) and name != "csrf_token"]
     draft = urlencode(sent)
-    # A nonce of our own, never the cookie's: another page of the site can set that cookie and knows its value.
+    # The cookie's nonce, so sign-in forms open in other tabs stay valid; a page on another port or subdomain
+    # may know it, but cannot post the draft back: login() keeps one only from this origin, signed by us.
     return login_page(
         request,
-        secrets.token_urlsafe(16),
+        request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16),
         next_path=safe_next(request.url.path),
         error=SIGNED_OUT,
         status_code=401,

@@ -581,10 +581,18 @@ async def test_a_draft_the_sign_in_form_did_not_carry_is_dropped(
     assert kept.status_code == 200 and 'value="60.00"' in kept.text, kept.text
 
 
-async def test_the_sign_in_form_carrying_a_draft_has_a_nonce_of_its_own(
-    ui_url: str, review_job: dict[str, Any]
+async def test_a_sign_in_form_open_in_another_tab_still_signs_in_after_a_draft(
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any]
 ) -> None:
-    """Not the nonce cookie's, which another page of the site may have set and knows the sign-in token of."""
-    nonce = "chosen-by-another-page"
-    answer = await signed_out_answer(ui_url, review_job["id"], {"action": "correct"}, nonce=nonce)
-    assert answer.cookies["mm_login"] != nonce
+    """The session ended with the queue and a task open in two tabs: the task tab's decision is answered
+    with a sign-in form carrying it, and the queue tab's own sign-in form must still work (it was a 403
+    while the draft's form took a nonce of its own)."""
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        queue_tab = await browser.get("/ui/login?next=/ui/reviews")
+        sign_in_there = form_fields(queue_tab.text) | {"csrf_token": csrf_of(queue_tab), "key": reviewer_key}
+        task_tab = await browser.post(
+            f"/ui/reviews/{review_job['id']}", data={"action": "correct"}, headers=SAME_ORIGIN
+        )
+        assert task_tab.status_code == 401 and 'name="draft"' in task_tab.text, task_tab.text
+        signed_in = await browser.post("/ui/login", data=sign_in_there, headers=SAME_ORIGIN)
+    assert signed_in.status_code == 303, signed_in.text
