@@ -49,13 +49,28 @@ def rotate_if_full(log: Path, limit: LogLimit) -> bool:
             backup(log, number).replace(backup(log, number + 1))
     if limit.backups > 0:
         try:
-            shutil.copyfile(log, backup(log, 1))
+            _copy_tail(log, backup(log, 1), keep=2 * limit.max_bytes)
         except OSError:  # the disk full, most likely: its lines are lost rather than the disk
             backup(log, 1).unlink(missing_ok=True)
             os.truncate(log, 0)
             raise
     os.truncate(log, 0)
     return True
+
+
+def _copy_tail(log: Path, target: Path, *, keep: int) -> None:
+    """Copy ``log`` to ``target``; of a log far over its limit, only the last ``keep`` bytes.
+
+    A log from before rotation (weeks of ``make run``) would otherwise be copied whole at the first
+    check: as much free disk again, on the disk this is meant to protect, and a longer window for
+    lines to fall between the copy and the truncation."""
+    with open(log, "rb") as source, open(target, "wb") as copy:
+        size = os.fstat(source.fileno()).st_size
+        if size > keep:
+            source.seek(size - keep)
+            source.readline()  # from the next whole line
+            copy.write(f"[rotation: the first {source.tell()} bytes of this log were dropped]\n".encode())
+        shutil.copyfileobj(source, copy)
 
 
 class LogRotator:

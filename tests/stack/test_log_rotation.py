@@ -10,11 +10,14 @@ from stack.log_rotation import LogLimit, backup, rotate_if_full
 from stack.services import log_says_port_taken
 
 
-def wait_for(path: Path, *, within: float = 30) -> bool:
+def rotated(log: Path, *, within: float = 30) -> bool:
+    """Whether ``log`` was copied aside and emptied: only then does a child's next line land in it (it is
+    created before the copy, so waiting for the copy alone let a line fall between copy and truncation)."""
     deadline = time.monotonic() + within
-    while not path.exists() and time.monotonic() < deadline:
+    done = lambda: backup(log, 1).exists() and log.stat().st_size == 0  # noqa: E731
+    while not done() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return path.exists()
+    return done()
 
 
 def test_a_full_log_is_copied_aside_and_its_writer_goes_on_from_the_start(tmp_path: Path) -> None:
@@ -38,7 +41,7 @@ def test_a_log_under_its_limit_is_left_alone(tmp_path: Path) -> None:
 
 
 def test_only_the_newest_copies_are_kept(tmp_path: Path) -> None:
-    log, limit = tmp_path / "api.log", LogLimit(max_bytes=1, backups=2)
+    log, limit = tmp_path / "api.log", LogLimit(max_bytes=5, backups=2)
     for generation in (b"first", b"second", b"third"):
         log.write_bytes(generation)
         rotate_if_full(log, limit)
@@ -52,13 +55,13 @@ def test_a_running_stacks_logs_are_rotated_without_being_asked(tmp_path: Path) -
     log = stack.logs / "worker-0.log"
     try:
         with open(log, "ab") as child:
-            child.write(b"x" * 5000)
+            child.write(b"x" * 1500)
             child.flush()
-            assert wait_for(backup(log, 1))
+            assert rotated(log)
             child.write(b"after\n")
     finally:
         stack.close()
-    assert backup(log, 1).read_bytes() == b"x" * 5000
+    assert backup(log, 1).read_bytes() == b"x" * 1500
     assert log.read_bytes() == b"after\n"
 
 
@@ -75,3 +78,15 @@ def test_a_port_taken_is_read_in_a_log_rotated_since(tmp_path: Path) -> None:
     since = log.stat().st_size
     log.write_bytes(b"listen tcp 127.0.0.1:7233: bind: address already in use\n")
     assert log_says_port_taken(log, since)
+
+
+def test_a_log_far_over_its_limit_keeps_only_its_tail(tmp_path: Path) -> None:
+    """A log from weeks before rotation was copied whole: as much free disk again, on a disk already full."""
+    log, limit = tmp_path / "api.log", LogLimit(max_bytes=100, backups=1)
+    log.write_bytes(b"".join(f"line {n:04}\n".encode() for n in range(1000)))  # 10,000 bytes
+    assert rotate_if_full(log, limit)
+    kept = backup(log, 1).read_bytes()
+    assert len(kept) < 300
+    assert kept.startswith(b"[rotation: the first ") and kept.endswith(b"line 0999\n")
+    assert all(line.startswith(b"line ") for line in kept.splitlines()[1:])
+    assert log.read_bytes() == b""
