@@ -376,8 +376,7 @@ async def test_a_correction_typed_before_signing_in_again_is_given_back_not_lost
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         await sign_in(browser, reviewer_key)
         page = await browser.get(f"/ui/reviews/{job_id}")
-        typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
-        typed |= {"note": "total from page 2"}
+        typed = typed_correction(page)
         await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)})
         assert (await sign_in(browser, reviewer_key)).status_code == 303
 
@@ -389,6 +388,12 @@ async def test_a_correction_typed_before_signing_in_again_is_given_back_not_lost
         again = await browser.post(f"/ui/reviews/{job_id}", data=typed | {"csrf_token": csrf_of(stale)})
         assert again.status_code == 303, again.text
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+
+
+def typed_correction(page: httpx.Response) -> dict[str, str]:
+    """The task page's form as a reviewer sends it after typing a total of 60.00 and a note."""
+    typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
+    return typed | {"note": "total from page 2"}
 
 
 def assert_typed_entries_back(page: httpx.Response) -> None:
@@ -425,8 +430,7 @@ async def test_a_correction_sent_after_the_session_ended_comes_back_after_signin
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         await sign_in(browser, reviewer_key)
         page = await browser.get(f"/ui/reviews/{job_id}")
-        typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
-        typed |= {"note": "total from page 2"}
+        typed = typed_correction(page)
         await resources.pool.execute(
             "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
             hashlib.sha256(browser.cookies["mm_session"].encode()).hexdigest(),
