@@ -3,6 +3,8 @@
 Every payload the client, worker, replayer or tests exchange with the server passes
 through :class:`EncryptionCodec` (zlib, then AES-256-GCM). Keys rotate by key id: the first
 key of the ring encrypts, every key in the ring decrypts, so old histories stay readable.
+A payload that arrives unencrypted still decodes (replay must not break), but is tagged, and
+the workflow refuses to act on a message decoded from it (``WorkflowMessage.unsealed``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
+from shared.models import WorkflowMessage
 from shared.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,8 @@ logger = logging.getLogger(__name__)
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 COMPRESSION_METADATA = "encryption-compression"
+UNSEALED_METADATA = "minimeter-unsealed"
+"""Set by :meth:`EncryptionCodec.decode` on a payload it found unencrypted: whoever wrote it had no key."""
 ZLIB = b"zlib"
 COMPRESS_FROM_BYTES = 256
 """Smaller payloads (ids, statuses) are sealed as they are: zlib would save a few bytes at most."""
@@ -204,7 +209,10 @@ class EncryptionCodec(PayloadCodec):
 
     def _open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload  # written before encryption was enabled, or by a party without a codec
+            # Written before encryption was enabled, or by a party without our keys. Refusing it here would
+            # also refuse it on replay, where a run that once accepted it must take the same path again: it
+            # opens, tagged, and the workflow decides (see SealAwarePayloadConverter).
+            return _tagged_unsealed(payload)
         raw_kid = payload.metadata.get(KEY_ID_METADATA)
         if raw_kid is None:
             raise PayloadDecryptionError("encrypted payload carries no key id")
@@ -219,7 +227,29 @@ class EncryptionCodec(PayloadCodec):
         except (InvalidTag, ValueError):  # ValueError: data too short to hold a nonce (truncated)
             raise PayloadDecryptionError(f"payload sealed with key id {kid!r} failed authentication") from None
         # Only what authenticated under our key is inflated: our own encoder's output, never a stranger's.
-        return Payload.FromString(zlib.decompress(plaintext) if compression == ZLIB else plaintext)
+        opened = Payload.FromString(zlib.decompress(plaintext) if compression == ZLIB else plaintext)
+        if UNSEALED_METADATA in opened.metadata:  # sealed by a key holder, whatever it once was: sealed now
+            del opened.metadata[UNSEALED_METADATA]
+        return opened
+
+
+def _tagged_unsealed(payload: Payload) -> Payload:
+    tagged = Payload()
+    tagged.CopyFrom(payload)
+    tagged.metadata[UNSEALED_METADATA] = b"1"
+    return tagged
+
+
+class SealAwarePayloadConverter(PydanticPayloadConverter):
+    """Pydantic JSON, plus: a :class:`WorkflowMessage` decoded from a payload the codec tagged unsealed is
+    marked so (``message.unsealed``), for the workflow to refuse what it must not act on."""
+
+    def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
+        values = super().from_payloads(payloads, type_hints)
+        for payload, value in zip(payloads, values, strict=True):
+            if isinstance(value, WorkflowMessage) and UNSEALED_METADATA in payload.metadata:
+                value.mark_unsealed()
+        return values
 
 
 def _associated_data(kid: str, compression: bytes = b"") -> bytes:
@@ -238,6 +268,7 @@ def data_converter(key_ring: KeyRing, *, compress: bool = True) -> DataConverter
     """
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=SealAwarePayloadConverter,
         payload_codec=EncryptionCodec(key_ring, compress=compress),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

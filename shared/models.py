@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr
 
 from shared.bill import NormalizedBill, Provider
 
@@ -69,7 +69,26 @@ class StepRecord(BaseModel):
 # --- workflow input/output ---------------------------------------------------------
 
 
-class IngestionRequest(BaseModel):
+class WorkflowMessage(BaseModel):
+    """What a workflow acts on when someone outside sends it (its start input, a review decision).
+
+    It remembers whether its payload came sealed with our payload keys: the codec tags a payload it
+    found unencrypted, and ``shared.codec.SealAwarePayloadConverter`` marks the model decoded from it.
+    A private attribute: never serialized, so a sender cannot set it.
+    """
+
+    _unsealed: bool = PrivateAttr(default=False)
+
+    @property
+    def unsealed(self) -> bool:
+        """True when decoded from a payload nobody sealed with our keys (sent without the codec)."""
+        return self._unsealed
+
+    def mark_unsealed(self) -> None:
+        self._unsealed = True
+
+
+class IngestionRequest(WorkflowMessage):
     """Input of ``BillIngestionWorkflow``: what to ingest, never the bytes themselves."""
 
     job_id: str

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from shared.bill import NormalizedBill, Text
-from shared.models import JobStatus
+from shared.models import JobStatus, WorkflowMessage
 
 REVIEWER_MAX_LENGTH = 200
 
@@ -26,7 +26,7 @@ class ReviewStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
-class ReviewDecision(BaseModel):
+class ReviewDecision(WorkflowMessage):
     """A reviewer's decision, sent by signal (``review_decision``) or update (``submit_review``)."""
 
     action: ReviewAction

@@ -82,6 +82,12 @@ REVIEW_CLOSED_AT_END_PATCH = "review-status-closed-at-end"
 """Recorded only by runs that ended while their review was open, some other way than a decision or a cancel
 request met in review (a step out of retries, a cancel while the decision was being recorded): ReviewStatus
 turns CANCELED, as mark_job_finished closes the task. Earlier runs stayed listed PENDING or ESCALATED."""
+UNSEALED_SIGNAL_PATCH = "unsealed-review-signal-dropped"
+"""Recorded only by runs sent a review_decision signal not sealed with our payload keys: it is dropped.
+Earlier runs acted on it (the README's CLI example once sent one without the codec)."""
+UNSEALED_START_PATCH = "unsealed-start-refused"
+"""Recorded only by runs started with an input not sealed with our payload keys: they fail at once.
+Earlier such runs went on as started."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -139,6 +145,13 @@ class BillIngestionWorkflow:
     @workflow.signal
     def review_decision(self, decision: ReviewDecision) -> None:
         """Fire-and-forget decisions (CLI, scripts). Invalid ones are logged and dropped."""
+        # Asked only of an unsealed signal, so runs sent only sealed ones record no marker. On replay a run
+        # that once acted on a plaintext signal (no marker) acts on it again.
+        if decision.unsealed and workflow.patched(UNSEALED_SIGNAL_PATCH):
+            workflow.logger.warning(
+                "review signal ignored", extra={"job_id": self._job_id, "reason": "not sealed with the payload keys"}
+            )
+            return
         problem = self._decision_problem(decision)
         if problem is None and decision.action is ReviewAction.CORRECT and decision.bill is not None:
             # Asked only here, so runs without a signalled correction record no marker.
@@ -178,6 +191,8 @@ class BillIngestionWorkflow:
 
     def _review_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """The validator's question (no replay runs it, so it may ask what older runs did not)."""
+        if decision.unsealed:  # anyone who reaches the frontend can send plaintext: only key holders decide
+            return ("UnsealedMessage", "the decision was not sealed with the payload keys: send it through the API", [])
         if self._closing:  # not in _decision_problem: the signal handler runs on replay, and asks patches
             return ("ReviewNotPending", f"job is being closed (status {self._status})", [])
         return (
@@ -223,6 +238,14 @@ class BillIngestionWorkflow:
 
     @workflow.run
     async def run(self, request: IngestionRequest) -> IngestionResult:
+        if request.unsealed and workflow.patched(UNSEALED_START_PATCH):
+            # Before any step: its job id may name a real job, whose row and review task this run must not touch.
+            # An ApplicationError fails the run; any other error would fail the task and retry it forever.
+            raise ApplicationError(
+                "the workflow input was not sealed with the payload keys: start jobs through the API",
+                type="UnsealedMessage",
+                non_retryable=True,
+            )
         self._job_id = request.job_id
         self._status = JobStatus.RUNNING
         updates: list[SearchAttributeUpdate[Any]] = [

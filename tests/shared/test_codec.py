@@ -33,6 +33,7 @@ from shared.codec import (
     KEY_FILE_NAME,
     KEY_ID_METADATA,
     NONCE_BYTES,
+    UNSEALED_METADATA,
     ZLIB,
     CodecRequestInvalid,
     EncryptionCodec,
@@ -45,6 +46,7 @@ from shared.codec import (
     load_key_ring,
     parse_key_ring,
 )
+from shared.review import ReviewAction, ReviewDecision
 from shared.settings import REPO_ROOT, Environment, Settings
 from shared.temporal import converter_for
 
@@ -81,7 +83,7 @@ async def test_pydantic_models_round_trip_encrypted() -> None:
     assert isinstance(decoded.amount, Decimal)
     assert payloads[0].metadata["encoding"] == ENCODING
     assert payloads[0].metadata[KEY_ID_METADATA] == b"k1"
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    assert issubclass(converter.payload_converter_class, pydantic_data_converter.payload_converter_class)
 
 
 async def test_ciphertext_hides_plaintext_and_uses_fresh_nonces() -> None:
@@ -142,10 +144,30 @@ async def test_tampered_or_relabelled_ciphertext_fails() -> None:
             await codec.decode([bad])
 
 
-async def test_unencrypted_payloads_pass_through_decode() -> None:
+async def test_unencrypted_payloads_open_tagged_unsealed() -> None:
+    """Never refused (a run that once accepted one must replay): opened as they are, tagged for the workflow."""
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"hello"')
 
-    assert await EncryptionCodec(KeyRing.generate()).decode([plain]) == [plain]
+    [opened] = await EncryptionCodec(KeyRing.generate()).decode([plain])
+
+    assert opened.data == plain.data and opened.metadata["encoding"] == b"json/plain"
+    assert opened.metadata[UNSEALED_METADATA] == b"1"
+    assert UNSEALED_METADATA not in plain.metadata, "the caller's payload is left as it was"
+
+
+async def test_only_a_model_decoded_from_an_unsealed_payload_reads_unsealed() -> None:
+    ring = KeyRing.generate()
+    codec, converter = EncryptionCodec(ring), data_converter(ring)
+    decision = ReviewDecision(action=ReviewAction.REJECT, revision="r1")
+
+    [sealed] = await converter.decode(await converter.encode([decision]), [ReviewDecision])
+    [unsealed] = await converter.decode(await pydantic_data_converter.encode([decision]), [ReviewDecision])
+    # A tag sealed inside by a key holder (the codec endpoint's /encode of a decoded payload) is dropped on opening.
+    [tagged] = await codec.decode(await pydantic_data_converter.encode([decision]))
+    [resealed] = await converter.decode(await codec.encode([tagged]), [ReviewDecision])
+
+    assert not sealed.unsealed and unsealed.unsealed and not resealed.unsealed
+    assert unsealed.model_dump() == decision.model_dump(), "the mark is no field: never serialized, never sent"
 
 
 def _bill_payload() -> Payload:

@@ -1,7 +1,9 @@
 """Decrypt every payload of a recorded history, so committed histories hold no ciphertext.
 
 Recorded runs use synthetic bills only; stored decrypted, they replay under any key
-ring (the codec passes unencrypted payloads through on decode).
+ring (the codec opens unencrypted payloads too, tagged unsealed). Payloads stored
+unencrypted (search attributes, patch markers, a message sent without the codec) are
+kept exactly as stored.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.converter import PayloadCodec
+
+from shared.codec import ENCODING
 
 
 def nested(message: Message, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Message]]:
@@ -42,7 +46,7 @@ async def decrypt_history(history: WorkflowHistory, codec: PayloadCodec) -> Work
     for original in history.events:
         event = type(original)()
         event.CopyFrom(original)
-        payloads = _payloads_in(event)
+        payloads = [p for p in _payloads_in(event) if p.metadata.get("encoding") == ENCODING]
         if payloads:
             decoded = await codec.decode(payloads)
             for target, plain in zip(payloads, decoded, strict=True):

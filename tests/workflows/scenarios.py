@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
+import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import ENDED_STATUSES, JobStatus, JobType, PublishRequest
+from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.helpers import bill_needing_review, bill_of_another_account, create_account, wait_for_status
@@ -29,6 +31,7 @@ from tests.review.support import (
     replacing,
     start_upload_on_queue,
 )
+from tests.security.test_encrypted_history import keyless_client
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -98,6 +101,48 @@ async def review_approved_by_signal(http: httpx.AsyncClient, *, client: Client, 
     done = await wait_for_status(http, job["id"], within=60)
     assert done["status"] == "REJECTED", done
     return str(job["workflow_id"])
+
+
+async def review_plaintext_signal(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """Someone without the payload keys signals a rejection in plain JSON (dropped), then a reviewer approves.
+
+    Before UNSEALED_SIGNAL_PATCH the plaintext rejection stood (v9/ has such a run: the job ended REJECTED).
+    The approval comes through the API (an update): committed histories are stored decrypted, so on replay
+    every payload reads unsealed, and a signal after the patch's marker would be dropped there too."""
+    job = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    plaintext = ReviewDecision(action=ReviewAction.REJECT, revision=task["revision"], reviewer="intruder")
+    await (
+        (await keyless_client(client))
+        .get_workflow_handle(job["workflow_id"])
+        .signal(BillIngestionWorkflow.review_decision, plaintext)
+    )
+    await _awaiting_review_again(client.get_workflow_handle(job["workflow_id"]), task["revision"])
+    body = {"action": "approve", "revision": task["revision"], "note": "approve by scenario"}
+    response = await http.post(f"/reviews/{job['id']}", json=body)
+    assert response.status_code == 200, response.text
+    done = await wait_for_status(http, job["id"], within=60)
+    assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+async def started_unsealed(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
+    """Someone without the payload keys starts the workflow in plain JSON: it fails at once, touching nothing."""
+    account = await create_account(http, provider="pge", account_number=f"RAW-{uuid.uuid4().hex[:8]}")
+    request = IngestionRequest(
+        job_id=str(uuid.uuid4()), customer_id=account["customer_id"], utility_account_id=account["id"]
+    )
+    handle = await (await keyless_client(client)).start_workflow(
+        BillIngestionWorkflow.run,
+        request,
+        id=f"unsealed-start-{uuid.uuid4().hex[:10]}",
+        task_queue=settings.temporal_task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=60)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage", cause
+    return handle.id
 
 
 async def _awaiting_review_again(handle: WorkflowHandle[Any, Any], revision: str, *, within: float = 30) -> None:
@@ -311,4 +356,6 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled_while_persisting": cancelled_while_persisting,
     "cancelled_while_finishing": cancelled_while_finishing,
     "failed_in_review": failed_in_review,
+    "review_plaintext_signal": review_plaintext_signal,
+    "started_unsealed": started_unsealed,
 }

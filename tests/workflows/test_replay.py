@@ -38,6 +38,8 @@ def test_histories_are_committed() -> None:
         "cancelled_while_persisting",
         "cancelled_while_finishing",
         "failed_in_review",
+        "review_plaintext_signal",
+        "started_unsealed",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
@@ -49,13 +51,16 @@ def test_histories_are_committed() -> None:
         "v6/review_rejected",
         "v7/review_approved_by_signal",
         "v8/failed_in_review",
+        "v9/review_plaintext_signal",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays_with_current_code(path: Path) -> None:
-    # A fresh key ring: committed histories are stored decrypted, and the codec passes plaintext through.
+    # A fresh key ring: committed histories are stored decrypted, and the codec opens plaintext too, tagged
+    # unsealed. So every message here reads unsealed: runs that recorded no unsealed-message patch marker
+    # must replay the same regardless (the patches are asked only of unsealed messages).
     replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
     await replayer.replay_workflow(load(path))
 
