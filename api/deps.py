@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from functools import cache
 from typing import Annotated, Any
 
 import asyncpg
@@ -83,8 +84,11 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits admins and the given roles (403 for others)."""
-    allowed = {Role.ADMIN, *roles}
+    return _require(frozenset({Role.ADMIN, *roles}))
 
+
+@cache  # one callable per set of roles: FastAPI runs a dependency it meets twice in a request once
+def _require(allowed: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Problem(403, f"the {principal.role} role may not do this")
@@ -112,10 +116,18 @@ IdempotencyKey = Annotated[
 ]
 
 
-def rate_limit(action: str) -> Callable[..., Coroutine[Any, Any, None]]:
-    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``."""
+def rate_limit(action: str, *roles: Role) -> Callable[..., Coroutine[Any, Any, None]]:
+    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``.
 
-    async def check(state: StateDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None) -> None:
+    ``roles`` are the route's own: the role check comes first, so a key refused the route (403)
+    spends no token of the budget for the calls it may make.
+    """
+    allowed = require(*roles)
+
+    # A default, not ``Annotated``: these annotations are strings, and ``allowed`` is no global to resolve them by.
+    async def check(
+        state: StateDep, principal: Principal = Depends(allowed), idempotency_key: IdempotencyKey = None
+    ) -> None:
         wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
         if wait is None:
             return

@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dispatcher=dispatcher,
             sessions=await SessionStore.open(pool),
             limiter=RateLimiter(pool),
+            reconciler=reconciler,
         )
         freeze_startup_heap()
         # Started last, so a failed start-up above leaves no loop running against a pool nobody closes.

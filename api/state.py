@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from api.ratelimit import RateLimiter
 from api.services.dispatch import JobDispatcher
+from api.services.reconcile import JobReconciler
 from shared.analytics import AnalyticsSink
 from shared.artifacts import ArtifactStore
 from shared.codec import EncryptionCodec
@@ -32,3 +33,5 @@ class AppState:
     """Reviewer sign-in sessions, shared with every other API process through Postgres."""
     limiter: RateLimiter
     """Per-key budgets for starts and uploads, shared with every other API process through Postgres."""
+    reconciler: JobReconciler
+    """Records the end of jobs whose workflow was ended from outside: every period, and when a request finds one."""

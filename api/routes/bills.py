@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
+from api.auth import Role
 from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobPublic
@@ -30,7 +31,7 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     "/bills",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    dependencies=[Depends(rate_limit("upload"))],
+    dependencies=[Depends(rate_limit("upload", Role.INGEST))],
     responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429, 503)},
 )
 async def upload_bill(

@@ -11,6 +11,7 @@ from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from activities.storage import extension_for
+from api.auth import Role
 from api.deps import (
     ArtifactReaderDep,
     IdempotencyKey,
@@ -28,7 +29,7 @@ from shared.models import JobStatus, JobType
 
 router = APIRouter(tags=["jobs"])
 
-StartLimit = Depends(rate_limit("start_job"))
+StartLimit = Depends(rate_limit("start_job", Role.INGEST))
 
 
 async def _start(
@@ -113,13 +114,17 @@ async def ingest_run(
 @router.get("/jobs/{job_id}", response_model=JobPublic)
 async def get_job(job_id: str, state: StateDep, principal: ReaderDep) -> JobPublic:
     """Status, steps (live while running), result, workflow id and Web UI link."""
-    return await read_job(state.pool, state.client, state.settings, principal=principal, job_id=job_id)
+    return await read_job(
+        state.pool, state.client, state.settings, principal=principal, job_id=job_id, reconciler=state.reconciler
+    )
 
 
 @router.get("/agent/result/{job_id}", response_model=JobPublic)
 async def agent_result(job_id: str, state: StateDep, principal: ReaderDep) -> JobPublic:
     """Kept from the original service: same as ``GET /jobs/{job_id}``."""
-    return await read_job(state.pool, state.client, state.settings, principal=principal, job_id=job_id)
+    return await read_job(
+        state.pool, state.client, state.settings, principal=principal, job_id=job_id, reconciler=state.reconciler
+    )
 
 
 @router.get("/jobs", response_model=JobPage, responses=problem_responses(422))
@@ -152,12 +157,14 @@ async def list_jobs(
         " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
         status_filter,
         customer_id,
-        limit,
+        limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,
         after.created_at if after else None,
         after.job_id if after else None,
     )
-    last = rows[-1] if len(rows) == limit else None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more else None
     return JobPage(
         items=[job_public(dict(r), state.settings) for r in rows],
         total=total,

@@ -154,6 +154,9 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     if row is None:
         raise Problem(404, f"job {job_id} has no review task")
+    if row["closed_at"] is None and await state.reconciler.record_if_ended(job):
+        # Ended from outside: shown closed before a reviewer corrects a bill no decision can reach.
+        row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     return ReviewTaskPublic(
         **_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job['id']}/artifact", decision=decision
@@ -239,7 +242,7 @@ async def submit_decision(
         raise _refusal(err) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
-            raise Problem(409, "the job is not awaiting review") from None
+            raise await _ended(state, principal, job) from None
         # It may or may not have been applied: a repeat is safe (the same update id; another decision gets a 409).
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -274,6 +277,15 @@ async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], updat
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+
+
+async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> Problem:
+    """The 409 for a decision on a job whose run has ended though its row is open (terminated from
+    outside): its end is recorded now, so the queue stops offering the task a reviewer was refused."""
+    if await state.reconciler.record_if_ended(job):
+        job = await get_job_row(state.pool, principal=principal, job_id=str(job["id"]))
+        return Problem(409, f"the job is not awaiting review (status {job['status']}: {job['error']})")
+    return Problem(409, "the job is not awaiting review")
 
 
 def _reviewer(principal: Principal) -> str:

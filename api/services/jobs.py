@@ -11,13 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryRejectedError
+from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
 
 from api.auth import Principal
 from api.problems import Problem
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
+from api.services.reconcile import JobReconciler
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType
 from shared.settings import Settings
@@ -193,11 +195,18 @@ PROGRESS_QUERY_TIMEOUT = timedelta(seconds=2)
 
 
 async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
-    """The running workflow's own view of its steps (a query, not a long poll); None: use the stored ones."""
+    """The running workflow's own view of its steps (a query, not a long poll); None: use the stored ones.
+
+    Raises ``WorkflowQueryRejectedError`` when the workflow is closed: a job row still open then was
+    ended from outside (a closed workflow would otherwise answer, replayed, as if it still waited)."""
     try:
         return await client.get_workflow_handle(workflow_id).query(
-            BillIngestionWorkflow.progress, rpc_timeout=PROGRESS_QUERY_TIMEOUT
+            BillIngestionWorkflow.progress,
+            reject_condition=QueryRejectCondition.NOT_OPEN,
+            rpc_timeout=PROGRESS_QUERY_TIMEOUT,
         )
+    except WorkflowQueryRejectedError:
+        raise
     except RPCError:
         return None
     except Exception:  # noqa: BLE001 - a query that fails must not fail the read
@@ -228,10 +237,22 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
 
 
 async def read_job(
-    pool: asyncpg.Pool, client: Client, settings: Settings, *, principal: Principal, job_id: str
+    pool: asyncpg.Pool,
+    client: Client,
+    settings: Settings,
+    *,
+    principal: Principal,
+    job_id: str,
+    reconciler: JobReconciler,
 ) -> JobPublic:
     row = await get_job_row(pool, principal=principal, job_id=job_id)
     progress = None
     if not JobStatus(row["status"]).is_terminal:
-        progress = await live_progress(client, row["workflow_id"])
+        try:
+            progress = await live_progress(client, row["workflow_id"])
+        except WorkflowQueryRejectedError:
+            # Closed: ended from outside (recorded now), or it finished after the row was read. Either way the
+            # row read again is the job's truth.
+            await reconciler.record_if_ended(row)
+            row = await get_job_row(pool, principal=principal, job_id=job_id)
     return job_public(row, settings, progress)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -46,6 +48,8 @@ _ENDED_OUTSIDE = {
     WorkflowExecutionStatus.CANCELED: (JobStatus.CANCELED, "cancelled before recording its end"),
 }
 """Closed statuses whose job row may still be open, and what the job becomes."""
+DESCRIBE_ON_REQUEST_TIMEOUT = timedelta(seconds=2)
+"""How long a request waits for Temporal to say whether a job's workflow is closed (``record_if_ended``)."""
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,37 @@ class JobReconciler(BackgroundLoop):
             unknown += outcome is None
         return Reconciled(checked=len(rows), ended=ended, unknown=unknown)
 
-    async def _check(self, job_id: str, workflow_id: str, row_status: JobStatus) -> bool | None:
+    async def record_if_ended(self, job: Mapping[str, Any]) -> bool:
+        """Record now the end of one open job whose workflow a request finds closed (a progress query
+        refused, a decision answered "not found", a reviewer opening its task), not a period later;
+        True when recorded.
+
+        Until then the job read ``NEEDS_REVIEW``, the queue kept offering its task, and every decision on
+        it was refused. As a round does, it acts only on Temporal's answer; a Temporal that does not
+        answer within ``DESCRIBE_ON_REQUEST_TIMEOUT`` leaves the row, and the request goes on as before."""
+        if job["dispatched_at"] is None or JobStatus(job["status"]).is_terminal:
+            return False  # no workflow yet, or an end already recorded
+        try:
+            return (
+                await self._check(
+                    str(job["id"]),
+                    job["workflow_id"],
+                    JobStatus(job["status"]),
+                    rpc_timeout=DESCRIBE_ON_REQUEST_TIMEOUT,
+                )
+                is True
+            )
+        except RPCError:
+            logger.warning("job's workflow could not be described", extra={"job_id": str(job["id"])}, exc_info=True)
+            return False
+
+    async def _check(
+        self, job_id: str, workflow_id: str, row_status: JobStatus, *, rpc_timeout: timedelta | None = None
+    ) -> bool | None:
         """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            described = await handle.describe()
+            described = await handle.describe(rpc_timeout=rpc_timeout)
             status = described.status
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:

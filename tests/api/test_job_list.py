@@ -33,6 +33,23 @@ async def test_paging_by_cursor_neither_repeats_nor_skips_a_job_while_jobs_arriv
     assert (await http.get("/jobs", params=query)).json()["items"][0]["id"] == newer
 
 
+async def test_the_last_page_offers_no_next_cursor_even_when_full(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A client following next_cursor stops at the last job, not after a request for an empty page."""
+    account = await create_account(http, provider="pge", account_number=f"LAST-{unique}")
+    for _ in range(4):
+        await insert_job(resources.pool, account, status="SUCCEEDED")
+    query = {"customer_id": account["customer_id"], "limit": 2}
+
+    first = (await http.get("/jobs", params=query)).json()
+    last = (await http.get("/jobs", params={**query, "cursor": first["next_cursor"]})).json()
+
+    assert len(last["items"]) == 2
+    assert last["next_cursor"] is None
+    assert (await http.get("/jobs", params={**query, "limit": 4})).json()["next_cursor"] is None
+
+
 async def test_a_cursor_that_is_not_one_is_a_422(http: httpx.AsyncClient) -> None:
     out_of_range = [  # valid times that UTC cannot hold: refused here, not by the database driver
         base64.urlsafe_b64encode(f"{stamp}|{uuid.uuid4()}".encode()).decode()

@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 import asyncpg
+import httpx
 import pytest
 from temporalio.client import Client
 
@@ -19,6 +20,7 @@ from shared.models import JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
+from tests.review.support import open_review
 
 
 async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: int) -> list[str]:
@@ -156,3 +158,45 @@ async def test_a_job_no_worker_takes_is_named_for_the_operator(
     assert (await job(own_db, waiting))["status"] == JobStatus.PENDING  # told about, never changed
     for job_id in (waiting, started):
         await client.get_workflow_handle(f"bill-ingestion-{job_id}").terminate(reason="test over")
+
+
+@pytest.mark.parametrize(
+    ("first_read", "reads_ended"), [("/jobs/{}", JobStatus.FAILED), ("/reviews/{}", ReviewStatus.CANCELED)]
+)
+async def test_reading_a_job_terminated_from_outside_records_its_end_at_once(
+    first_read: str, reads_ended: str, http: httpx.AsyncClient, client: Client, unique: str
+) -> None:
+    """Not a reconcile period later: until then it read NEEDS_REVIEW, its task PENDING and in the queue,
+    and a reviewer opening it could correct a bill no decision would reach."""
+    review = await open_review(http, unique)
+    waiting = (await http.get(f"/jobs/{review.job_id}")).json()
+    assert (waiting["status"], waiting["current_step"]) == ("NEEDS_REVIEW", "awaiting_review")  # live, as before
+    assert (await http.get(f"/reviews/{review.job_id}")).json()["status"] == ReviewStatus.PENDING
+    await client.get_workflow_handle(review.workflow_id).terminate(reason="operator cleanup")
+
+    assert (await http.get(first_read.format(review.job_id))).json()["status"] == reads_ended
+
+    task = (await http.get(f"/reviews/{review.job_id}")).json()
+    assert (task["status"], task["decision"]) == (ReviewStatus.CANCELED, None), task
+    ended = (await http.get(f"/jobs/{review.job_id}")).json()
+    assert ended["status"] == JobStatus.FAILED, ended
+    assert "terminated outside MiniMeter: operator cleanup" in ended["error"]
+    queue = (await http.get("/reviews", params={"customer_id": review.customer_id})).json()
+    assert queue["items"] == []
+
+
+async def test_a_decision_on_a_job_terminated_from_outside_takes_its_task_out_of_the_queue(
+    http: httpx.AsyncClient, client: Client, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    await client.get_workflow_handle(review.workflow_id).terminate(reason="operator cleanup")
+
+    refused = await http.post(
+        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.task["revision"]}
+    )
+
+    assert refused.status_code == 409, refused.text
+    assert "status FAILED" in refused.json()["detail"], refused.text
+    queue = (await http.get("/reviews", params={"customer_id": review.customer_id})).json()
+    assert queue["items"] == [], "the task the reviewer was refused is still offered"
+    assert (await http.get(f"/reviews/{review.job_id}")).json()["status"] == ReviewStatus.CANCELED

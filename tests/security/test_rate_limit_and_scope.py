@@ -112,3 +112,24 @@ async def test_a_retried_start_is_answered_even_past_the_budget(
         assert again.json()["id"] == first.json()["id"]
         fresh = await c.post("/jobs", json=body, headers={"Idempotency-Key": f"new-{unique}"})
         assert fresh.status_code == 429, "a key never used is a new start: the budget applies"
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.REVIEWER])
+async def test_a_key_refused_a_limited_route_gets_403_and_spends_no_token(
+    role: Role, limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Authenticate, authorize, then rate limit: past the budget a forbidden call is still a 403, never a 429."""
+    account = await create_account(http, provider="pge", account_number=f"RLF-{role}-{unique}")
+    created = await create_key(resources.pool, name=f"rlf-{role}-{unique}", role=role)
+    body = {"utility_account_id": account["id"]}
+    async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {created.key}"}) as c:
+        for _ in range(5):  # the budget is 3 a minute
+            for refused in [
+                await c.post("/jobs", json=body),
+                await c.post("/agent/run", params=body),
+                await c.post("/ingest/run", json=body),
+                await c.post("/bills", files={"file": ("b.txt", b"a bill", "text/plain")}, data=body),
+            ]:
+                assert refused.status_code == 403, (refused.request.url, refused.text)
+    spent = await resources.pool.fetchval("SELECT count(*) FROM rate_limit_buckets WHERE key_id = $1", created.id)
+    assert spent == 0, "a refused call took a token"
