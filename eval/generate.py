@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,6 +105,8 @@ def _emails() -> Iterator[Case]:
         name = f"email_{UNKNOWN[3].key}_{style}_early_days"
         facts = _early_days_facts(dataclasses.replace(UNKNOWN[3], date=day), name)
         yield Case(name, ".txt", render_text.email(facts), "accept", "unknown", facts.bill)
+    yield _kgal_minimum()
+    yield _stub_account()
 
 
 def _early_days_facts(brand: Brand, name: str) -> BillFacts:
@@ -131,6 +134,47 @@ def _ambiguous_dates() -> Case:
     facts = dataclasses.replace(facts, bill=facts.bill.model_copy(update=dates))
     data = render_text.email(facts)
     return Case("adv_ambiguous_dates", ".txt", data, "review", "adversarial", facts.bill, ["ambiguous_date_order"])
+
+
+def _kgal_minimum() -> Case:
+    """A water bill counting in thousands of gallons, with the gallons its minimum charge covers a line
+    below: "Minimum 2,000 gallons" is no reading (it disagreed with the bill's own, and went to review)."""
+    name = "email_cascade_kgal_minimum"
+    facts = _facts(UNKNOWN[1], name)
+    (meter,) = facts.meters
+    printed = f"Usage this period: {meter.usage:,} gal (meter {meter.number})"
+    kgal = f"Usage this period (kgal): {Decimal(meter.usage) / 1000} (meter {meter.number})"
+    minimum = "Minimum 2,000 gallons included in the customer charge"
+    text = render_text.email(facts).decode().replace(printed, f"{kgal}\n{minimum}")
+    assert kgal in text
+    return Case(name, ".txt", text.encode(), "accept", "unknown", facts.bill)
+
+
+def _stub_account() -> Case:
+    """A remittance line that prints the account number without its spaces ("SG12345678" for "SG 12345
+    678"): the same account, read as a second value it sent the bill to review."""
+    name = "email_summit_stub_account"
+    facts = _facts(UNKNOWN[2], name)
+    account, total = facts.bill.account_number, facts.bill.total_amount
+    assert account is not None and total is not None
+    stub = f"Remittance: Account {account.replace(' ', '')}   Amount due {UNKNOWN[2].money(total)}"
+    text = render_text.email(facts).decode() + f"\n{stub}\n"
+    return Case(name, ".txt", text.encode(), "accept", "unknown", facts.bill)
+
+
+def _dollars_of_another_country() -> Case:
+    """An Australian bill prints "$" and its ABN: accepted, its Australian dollars were stored as US ones."""
+    name = "adv_australian_dollars"
+    brand = dataclasses.replace(
+        UNKNOWN[0],
+        key="coastal",
+        name="Coastal Energy Pty Ltd",
+        address="Level 3, 120 Collins St, Melbourne VIC 3000   ABN 41 123 456 789",
+        date=day_month_numeric,
+    )
+    facts = _facts(brand, name)
+    facts = dataclasses.replace(facts, bill=facts.bill.model_copy(update={"currency": "AUD"}))
+    return Case(name, ".pdf", LAYOUTS["classic"](facts), "review", "adversarial", facts.bill, ["non_usd_currency"])
 
 
 def _adversarial() -> Iterator[Case]:
@@ -169,6 +213,7 @@ def _adversarial() -> Iterator[Case]:
         facts = _facts(sfpuc if suffix == ".png" else coned, name)
         yield Case(name, suffix, render(facts), "review", "adversarial", facts.bill, ["no_text_layer"])
     yield _ambiguous_dates()
+    yield _dollars_of_another_country()
     yield Case("adv_empty", ".pdf", b"", "reject", "adversarial", None, ["empty_file"])
     yield Case(
         "adv_corrupt",

@@ -17,6 +17,7 @@ from extraction.values import (
     GALLON_SCALE_RE,
     MINUS_SIGNS,
     NOT_BEFORE_A_SIGN,
+    allowance,
     day_first_place,
     gallon_scale,
     iter_dates,
@@ -54,10 +55,11 @@ class Evidence:
     numbers: set[Decimal] = field(init=False)
     gallon_scales: set[Decimal] = field(init=False)
     scaled_gallons: set[Decimal] = field(init=False)
-    """Each scale note's own figure, multiplied out: "Usage (1,000 gal)  8" gives 8,000."""
+    """The figure beside each scale note, multiplied out: "Usage (1,000 gal)  8" gives 8,000; not a
+    minimum's ("Minimum usage (1,000 gal)  2")."""
     printed_gallons: set[Decimal] = field(init=False)
-    """Quantities printed in gallons that the rules reader could take for a reading ("4,500 gallons"):
-    not a rate's, a tier's bound, an allowance, a conversion or a scale note (see ``gallons_read``)."""
+    """Gallons that the rules reader could take for a reading, printed ("4,500 gallons") or a note's own
+    figure ("4.5 kgal"): not a rate's, a tier's bound, a minimum, a conversion (see ``gallons_read``)."""
 
     def __post_init__(self) -> None:
         flat = " ".join(self.text.split())
@@ -73,6 +75,8 @@ class Evidence:
         self.scaled_gallons = set()
         for note in GALLON_SCALE_RE.finditer(flat):
             self.gallon_scales.add(gallon_scale(note))
+            if note["own"] or allowance(flat, note.start(), note.end()):
+                continue  # "8 kgal" is read on its line, with the reader's filters (``gallons_read``)
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)

@@ -114,6 +114,23 @@ CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?
 of a unit, never a reading."""
 
 
+_ALLOWANCE_BEFORE = re.compile(
+    r"\b(?:minimum|min\.?|allowance|includ(?:es?|ed|ing))(?:\s*(?:of|usage|use|charge|bill|for|[:(]|\$?[\d,]+\.\d\d))*\s*$",
+    re.IGNORECASE,
+)
+_ALLOWANCE_AFTER = re.compile(r"[ \t]?\)?[ \t]?(?:minimum|min\b|included|allowance)", re.IGNORECASE)
+
+
+def allowance(text: str, start: int, end: int) -> bool:
+    """Whether the quantity at ``text[start:end]`` is what a minimum charge covers: "Minimum 2,000 gallons",
+    "Minimum charge $12.00 (2,000 gal)", "includes 2,000 gallons", "(2,000 gal minimum)"; never a reading.
+    The rules reader and the evidence check share it: a gallon reading of a minimum went through both."""
+    return (
+        _ALLOWANCE_BEFORE.search(text, max(0, start - 80), start) is not None
+        or _ALLOWANCE_AFTER.match(text, end) is not None
+    )
+
+
 def gallon_scale(note: re.Match[str]) -> Decimal:
     """The gallons one unit of a ``GALLON_SCALE_RE`` note holds: 1,000 for "(1,000 gal)" and "kgal"."""
     size = note["n"] or note["m"]
@@ -302,10 +319,12 @@ def _account_token(token: str) -> bool:
 def take_account_number(text: str) -> Found[str] | None:
     """The account number at the start of ``text``: digit/upper-case tokens, at least one digit.
 
-    Stops at the first ordinary word, so "1234 5678 Statement Date" yields "1234 5678".
+    Stops at the first ordinary word, so "1234 5678 Statement Date" yields "1234 5678", and at a word in
+    capitals after the digits ("1234 5678 JANE DOE"); capitals lead a number only ("SG 12345 678").
     """
     offset = len(text) - len(text.lstrip(" :#.\t"))
     tokens: list[str] = []
+    digits = False
     position = offset
     end = offset
     for token_match in re.finditer(r"\S+", text[offset:]):
@@ -315,6 +334,9 @@ def take_account_number(text: str) -> Found[str] | None:
             break
         if parse_date(token) is not None or parse_money(token) is not None:
             break
+        if digits and not any(ch.isdigit() for ch in token):
+            break  # a word after the digits is the next field's: "4471-0023-9 JANE DOE", "… PIN 1234"
+        digits = digits or any(ch.isdigit() for ch in token)
         tokens.append(token)
         position = end = offset + token_match.end()
     value = " ".join(tokens).strip("-")

@@ -20,7 +20,7 @@ from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import GENERIC
 from extraction.values import UNIT_RE, Found, day_first_place, numeric_date_order
-from shared.bill import NormalizedBill, Provider
+from shared.bill import NormalizedBill, Provider, account_key
 
 T = TypeVar("T")
 
@@ -29,11 +29,16 @@ _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "st
 _DATE_KEYS = ("statement_date", "due_date", "period")
 _BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
 # The templates are US utilities': a bill that names another currency is read, but a person confirms it.
+# A Canadian, Australian or New Zealand bill prints a bare "$" too: its place names the currency.
 _FOREIGN_CURRENCIES = {
-    "CAD": re.compile(r"\bCAD\b|\bCA?\$"),
-    "EUR": re.compile(r"\bEUR\b|\u20ac"),
-    "GBP": re.compile(r"\bGBP\b|\u00a3"),
+    "AUD": re.compile(r"AUD\b|AU?\$|ABN\b|Australia"),
+    "CAD": re.compile(r"CAD\b|CA?\$|Canada\b|[ABMNOPQSY][BCEKLNSTU],?\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d\b"),  # "ON M5V 2T6"
+    "EUR": re.compile(r"EUR\b|\u20ac"),
+    "GBP": re.compile(r"GBP\b|\u00a3"),
+    "NZD": re.compile(r"NZD\b|NZ\$|New\s+Zealand\b"),
 }
+"""Without a leading ``\\b``, which made ``re`` try every wording at every position of the text (~1 ms a
+bill); ``_foreign_currencies`` checks that a match starts a word instead."""
 
 _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "account_number": take_account,
@@ -47,6 +52,8 @@ _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "customer_name": take_text,
     "service_address": take_text,
 }
+_COMPARED_AS: dict[str, Callable[[Any], object]] = {"account_number": account_key}
+"""How two readings of a field are the same value: an account number's formatting is no conflict."""
 _DAY_FIRST_TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     **_TAKERS,
     "statement_date": partial(take_date, day_first=True),
@@ -80,7 +87,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     read: dict[str, tuple[Any, bool]] = {}
     for key, take in takers.items():
         candidates: list[Candidate[Any]] = find_candidates(lines, labels[key], take, stop=stop)
-        read[key] = choose(candidates)
+        read[key] = choose(candidates, key=_COMPARED_AS.get(key))
     if order.two_way:
         day_first = {
             key: choose(find_candidates(lines, labels[key], _DAY_FIRST_TAKERS[key], stop=stop)) for key in _DATE_KEYS
@@ -158,8 +165,17 @@ def _fits_better(
 
 
 def _foreign_currencies(text: str) -> list[str]:
-    """The non-USD currencies ``text`` names by code or symbol ("CAD", "C$", "€", "£")."""
-    return [code for code, pattern in _FOREIGN_CURRENCIES.items() if pattern.search(text)]
+    """The non-USD currencies ``text`` names by code, symbol or place ("CAD", "C$", "€", "£", "ABN")."""
+    return [
+        code
+        for code, pattern in _FOREIGN_CURRENCIES.items()
+        if any(_starts_a_word(text, match.start()) for match in pattern.finditer(text))
+    ]
+
+
+def _starts_a_word(text: str, at: int) -> bool:
+    """Not inside a word: "FRAUD" names no Australian dollars, "12,50€" euros all the same."""
+    return at == 0 or not (text[at - 1].isalnum() and text[at].isalnum())
 
 
 @cache

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from extraction.values import Found, iter_dates, iter_money, take_account_number
 
-_RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|to|through|thru|until)\s*", re.IGNORECASE)
+_RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|(?:to|through|thru|until):?)\s*", re.IGNORECASE)
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
 
 

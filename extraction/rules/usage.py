@@ -18,6 +18,7 @@ from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
     UNIT_RE,
+    allowance,
     normalize_unit,
     scaled_figure,
     signed_quantity,
@@ -33,9 +34,15 @@ _RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _OTHER_PERIOD = re.compile(
     r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
-    r"|average|avg|daily|per\s+day|history)\b",
+    r"|average|avg|daily|per\s+day|history"
+    r"|(?:last|past)\s+(?:\d+|twelve)\s+months|(?:12|13|24|twelve)[-\s]months?|annual|yearly|year[-\s]to[-\s]date"
+    r"|ytd)\b",
     re.IGNORECASE,
 )
+_METER_READ = re.compile(
+    r"\b(?:current|present|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b", re.IGNORECASE
+)
+"""A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""
 _SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
 _TIER_BOUND = re.compile(
     r"(?:\b(?:over|above|first|next|up\s+to|excess\s+of|exceeding|beyond|from)|[<>\u2264\u2265]"
@@ -43,7 +50,8 @@ _TIER_BOUND = re.compile(
     re.IGNORECASE,
 )
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
-_LAST_FIGURE = re.compile(r"\d(?=\D*$)")
+_LAST_FIGURE = re.compile(r"\d(?!\s*-?\s*months?\b)(?=\D*$)")
+"""The figure a wording starts after; not a count of months ("last 12 months", "12-month"), which is wording."""
 _CLAUSE_END = re.compile(r"[(,;]")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
 _BY_UNIT = {
@@ -78,7 +86,7 @@ def read_usage(
     seen: list[_Seen] = []
     for index in range(len(lines)):
         for column, quantity, unit, wording in _quantities(lines, index):
-            if _OTHER_PERIOD.search(wording):
+            if _OTHER_PERIOD.search(wording) or _METER_READ.search(wording):
                 continue
             priority = _priority(lines, index, column, labels, total)
             if priority is None:
@@ -121,10 +129,7 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decima
     text = lines[index].text
     line_cells = cells(text)
     notes = list(GALLON_SCALE_RE.finditer(text)) if "gal" in lines[index].folded else []
-    for note in notes:
-        cell = next((c for c in line_cells if c.start <= note.start() < c.end), None)
-        if cell is None or _RATE.search(cell.text):
-            continue
+    for note, cell in _reading_notes(text, line_cells, notes):
         gallons = _gallons_noted(lines, index, note, cell, line_cells)
         if gallons is not None:  # a column heading: "Previous" a column away is another heading
             yield note.start(), gallons, UsageUnit.GAL, cell.text
@@ -134,30 +139,52 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decima
 
 
 def gallons_read(text: str) -> Iterator[Decimal]:
-    """The quantities printed in gallons that could be a reading ("4,500 gallons"), line by line of
-    ``text``: what the evidence check confirms a gallon reading by on a bill counting in thousands of
-    gallons. Any gallons on the page let a Gemini reading of a rate's "per 1,000 gallons" or a tier's
-    "first 3,000 gallons" through."""
+    """The gallons that could be a reading, printed ("4,500 gallons") or a note's own figure multiplied
+    out ("4.5 kgal"), line by line of ``text``: what the evidence check confirms a gallon reading by on
+    a bill counting in thousands of gallons. Any gallons on the page let a Gemini reading of a rate's
+    "per 1,000 gallons", a tier's "first 3,000 gallons" or a minimum's "Minimum 2,000 gallons" through."""
     for text_line in text.splitlines():
         if "gal" not in text_line.lower():
             continue
+        line_cells = cells(text_line)
         notes = list(GALLON_SCALE_RE.finditer(text_line))
-        for match, _ in _unit_quantities(text_line, cells(text_line), notes):
+        for note, _ in _reading_notes(text_line, line_cells, notes):
+            if note["own"]:
+                gallons = scaled_figure(note, "")
+                if gallons is not None:
+                    yield gallons
+        for match, _ in _unit_quantities(text_line, line_cells, notes):
             if normalize_unit(match.group("u")) == UsageUnit.GAL:
                 yield signed_quantity(match.group("sign"), match.group("q"))
+
+
+def _reading_notes(
+    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
+) -> Iterator[tuple[re.Match[str], Cell]]:
+    """The thousand-gallon notes on a line that could give a reading, and their cells: not a rate's
+    ("8 kgal @ $5.20"), a tier's bound ("over 3 kgal"), nor a minimum's ("Minimum 2 kgal")."""
+    for note in notes:
+        cell = next((c for c in line_cells if c.start <= note.start() < c.end), None)
+        if cell is None or _RATE.search(cell.text) or _tier_bound(text, note):
+            continue
+        if allowance(text, note.start(), note.end()):
+            continue
+        yield note, cell
 
 
 def _unit_quantities(
     text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
 ) -> Iterator[tuple[re.Match[str], Cell]]:
     """The quantities with a unit on a line that could be a reading, and their cells: not a rate's, a
-    tier's bound, a unit's size, nor part of a thousand-gallon note (``notes``)."""
+    tier's bound, a minimum's, a unit's size, nor part of a thousand-gallon note (``notes``)."""
     spans = [note.span() for note in notes]
     for match in UNIT_RE.finditer(text):
         if within(spans, match.start()):
             continue
         cell = next((c for c in line_cells if c.start <= match.start() < c.end), None)
         if cell is None or _RATE.search(cell.text) or _tier_bound(text, match) or _unit_scale(text, match):
+            continue
+        if allowance(text, match.start(), match.end()):
             continue
         yield match, cell
 

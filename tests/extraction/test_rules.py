@@ -129,6 +129,24 @@ def test_late_payment_charge_trailing_minus_credit_and_hyphenated_period() -> No
     ]
 
 
+@pytest.mark.parametrize(
+    "period",
+    [
+        "Service From: 12/03/2025 To: 01/02/2026",
+        "Service Period From: Dec 3, 2025  Through: Jan 2, 2026",
+        "Meter Read Dates: 12/03/2025 - 01/02/2026",
+        "Reading dates  Dec 3, 2025 to Jan 2, 2026   Next read date: Feb 3, 2026",
+    ],
+)
+def test_a_period_printed_from_and_to_or_as_read_dates(period: str) -> None:
+    """Billing systems print "From: 12/03/2025 To: 01/02/2026" (the colon after "To" left the period unread)
+    or only the meter's read dates (no period label)."""
+    text = PLAIN.replace("Service Period: Dec 3, 2025 through Jan 2, 2026", period)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.bill_period_start, result.bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+
+
 def test_two_digit_year_period_without_spaces() -> None:
     text = PLAIN.replace("Dec 3, 2025 through Jan 2, 2026", "12/03/25-01/02/26")
     bill = extract_with_rules([text], provider_hint=None).bill
@@ -188,6 +206,10 @@ def test_a_minus_after_another_dash_is_no_sign(dashes: str) -> None:
         "Total usage previous period: 312 gallons",
         "Average daily usage: 41 gallons",
         "Water used this period: 1,234 gallons   Last year: 1,100 gallons",
+        "Total usage, last 12 months: 14,800 gallons",
+        "12-month total usage: 14,800 gallons",
+        "Annual usage: 14,800 gallons",
+        "Year-to-date usage: 3,400 gallons",
     ],
 )
 def test_usage_of_another_period_is_not_the_reading(other: str) -> None:
@@ -202,12 +224,29 @@ def test_usage_of_another_period_is_not_the_reading(other: str) -> None:
     [
         ("Water used this period: 1,234 gallons (same period last year: 1,100 gallons)", "1234"),
         ("Water used this period: 1,234 gallons, daily average 41 gallons", "1234"),
+        ("Water used (2 months): 1,234 gallons   Last 12 months: 14,800 gallons", "1234"),
     ],
 )
 def test_an_aside_about_another_period_leaves_this_periods_reading(line: str, quantity: str) -> None:
     text = PLAIN.replace("Water used this period: 1,234 gallons", line)
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal(quantity)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Previous read 22,495 gallons   Current read 23,729 gallons   Water used 1,234 gallons",
+        "Water usage: Present reading 23,729 gallons, 1,234 gallons used",
+        "Meter reading 23,729 gallons   Total usage 1,234 gallons",
+    ],
+)
+def test_a_meter_register_is_not_the_reading(line: str) -> None:
+    """Where the meter stands ("Current read 23,729 gallons") beside what was used: read as a second reading,
+    the two disagreed and a good bill went to review (or the register was taken for the usage)."""
+    result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons", line)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
 
 
 def test_a_merged_heading_naming_the_previous_read_still_labels_the_usage_column() -> None:
@@ -370,6 +409,12 @@ def test_a_reading_in_kgal_is_multiplied_out_as_the_evidence_check_reads_it(read
         ("Base charge (1,000 gal minimum)", "1000"),
         ("Tier 2: over 5,000 gallons", "5000"),
         ("Tier 1: up to 2,000 gallons", "2000"),
+        ("Minimum 2,000 gallons", "2000"),
+        ("Monthly minimum: 2,000 gallons", "2000"),
+        ("Base charge includes 2,000 gallons", "2000"),
+        ("Base charge (2,000 gal minimum)", "2000"),
+        ("Minimum 2 kgal", "2000"),
+        ("Tier 2: over 5 kgal", "5000"),
     ],
 )
 def test_gallons_no_reader_takes_for_usage_are_no_evidence_of_a_gallon_reading(line: str, gallons: str) -> None:
@@ -382,6 +427,29 @@ def test_gallons_no_reader_takes_for_usage_are_no_evidence_of_a_gallon_reading(l
     assert check_bill(result.bill, text=text) == []
     misread = [result.bill.usage[0].model_copy(update={"quantity": Decimal(gallons)})]
     assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": misread}), text=text)
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "Water used this period: 4,500 gallons (minimum 2,000 gallons)",
+        "Water used this period: 4,500 gallons   Minimum usage 2,000 gallons",
+        "Water used this period: 4.5 kgal (minimum 2 kgal)",
+        "Water usage (1,000 gal)   4.5\nMinimum 2 kgal",
+    ],
+)
+def test_a_minimum_is_no_reading(reading: str) -> None:
+    """ "Minimum 2,000 gallons" is what a minimum charge covers: read beside the bill's 4,500 gallons, the
+    two disagreed and a good bill went to review (or, alone, the minimum was the reading). On a bill counting
+    in thousands of gallons the evidence check, which shares the reader's filters, confirms the 4,500 only."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("4500"), UsageUnit.GAL)]
+    assert check_bill(result.bill, text=text) == []
+    minimum = [result.bill.usage[0].model_copy(update={"quantity": Decimal("2000")})]
+    if "kgal" in reading:
+        assert "unit_scale:usage" in check_bill(result.bill.model_copy(update={"usage": minimum}), text=text)
 
 
 @pytest.mark.parametrize(
@@ -449,10 +517,16 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Amounts in EUR", "EUR"),
         ("Prices in \u00a3 (GBP)", "GBP"),
         ("Amounts in CAD; EUR on request", "USD"),  # two currencies: the reviewer picks one
+        ("Coastal Energy Pty Ltd   ABN 41 123 456 789   Tax Invoice", "AUD"),
+        ("Amounts in A$", "AUD"),
+        ("Maple Hydro, 55 King St W, Toronto, ON M5V 2T6", "CAD"),
+        ("Harbour Power Ltd, Wellington, New Zealand", "NZD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
-    """The rules read US bills; one that names another currency must not be accepted as dollars."""
+    """The rules read US bills; one that names another currency must not be accepted as dollars. Canadian,
+    Australian and New Zealand bills print a bare "$": their place names the currency (they were accepted
+    as US dollars)."""
     result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
     assert result.bill is not None and result.bill.currency == currency
     assert result.reasons == ["non_usd_currency"]
@@ -496,6 +570,30 @@ def test_past_due_and_late_amounts_are_not_the_total() -> None:
 def test_conflicting_totals_are_flagged() -> None:
     text = PLAIN + "\nAmount Due   $999.99\n"
     assert "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
+
+
+@pytest.mark.parametrize("label", ["Acct: ", "ACCT.: ", "Acct No. "])
+def test_an_abbreviated_account_label(label: str) -> None:
+    """ "Acct: 0042-1177" was no account label: the bill went to review without its account number."""
+    result = extract_with_rules([PLAIN.replace("Customer Account No. ", label)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.account_number == "0042-1177"
+
+
+@pytest.mark.parametrize(
+    ("stub", "conflict"),
+    [
+        ("Account: 00421177        Amount Due: $1,234.50", False),
+        ("Account Number 0042 1177        Amount Due $1,234.50", False),
+        ("Account: 0042-1178        Amount Due: $1,234.50", True),
+    ],
+)
+def test_an_account_number_printed_without_its_dashes_is_no_conflict(stub: str, conflict: bool) -> None:
+    """Payment stubs print the account number without its dashes or in groups: the same account (as the
+    job's account is matched), but read as a second value it sent every such bill to review."""
+    result = extract_with_rules([PLAIN + f"\n- - - - - - - - - -\n{stub}\n"], provider_hint=None)
+    assert result.bill is not None and result.bill.account_number == "0042-1177"
+    assert ("conflicting_values:account_number" in result.reasons) is conflict
 
 
 @pytest.mark.parametrize(
@@ -593,8 +691,8 @@ DAY_FIRST = (date(2026, 2, 1), date(2026, 3, 2), date(2026, 3, 3), date(2026, 4,
     [
         ("", "review", ["ambiguous_date_order"], MONTH_FIRST),
         ("Riverside, CA 92501", "accept", [], MONTH_FIRST),
-        ("ABN 51 824 753 556", "accept", [], DAY_FIRST),
-        ("Riverside NSW 2753, Australia", "accept", [], DAY_FIRST),
+        ("ABN 51 824 753 556", "review", ["non_usd_currency"], DAY_FIRST),
+        ("Riverside NSW 2753, Australia", "review", ["non_usd_currency"], DAY_FIRST),
     ],
     ids=["nothing-says", "us-address", "abn", "australia"],
 )
@@ -602,7 +700,8 @@ def test_dates_that_make_a_bill_either_way_are_read_as_the_bills_country_writes_
     place: str, decision: str, reasons: list[str], dates: tuple[date, ...]
 ) -> None:
     """Stored month first, the Australian bill's period was a month off, and accepted; a US bill (its
-    address says so) is not sent to review for dates that are its own either way."""
+    address says so) is not sent to review for dates that are its own either way. (The Australian bill
+    is in Australian dollars: a person confirms its currency, its dates read day first.)"""
     text = AMBIGUOUS + f"\n{place}\n"
     report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert (report.decision, report.reasons) == (decision, reasons)

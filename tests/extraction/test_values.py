@@ -195,6 +195,9 @@ def test_no_dates_inside_other_numbers(text: str) -> None:
         ("SG 12345 678", "SG 12345 678"),
         ("acc-12", "acc-12"),
         ("1234567890 01/05/2026", "1234567890"),
+        (": 4471-0023-9 JANE DOE", "4471-0023-9"),
+        (": 4471-0023-9 PIN 1234", "4471-0023-9"),
+        ("SG 12345 678 JANE DOE", "SG 12345 678"),
     ],
 )
 def test_account_numbers(text: str, expected: str) -> None:
