@@ -52,7 +52,9 @@ from typing import Any
 
 import asyncpg
 import httpx
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from shared import search_attributes as sa
 from shared.models import SETTLED_STATUSES, JobStatus
@@ -88,10 +90,48 @@ class ChaosPlan:
     """Faults fire between these fractions of the batch having settled."""
     deadline: float | None = None
     """Seconds from start to giving up on stragglers (reported as stuck); default 120 + 3 per bill."""
+    stall: float | None = None
+    """Seconds with no job advancing (a start, a step, a retry, a settle) before giving up sooner than
+    ``deadline``; None waits for the deadline."""
 
     @property
     def seconds_allowed(self) -> float:
         return self.deadline if self.deadline is not None else 120.0 + 3.0 * self.bills
+
+
+class Deadline:
+    """When the run gives up on its stragglers: at its cap, or sooner once no job has advanced for ``stall``
+    seconds. A fixed time alone failed a run that was still advancing on a busy machine (other tests beside
+    it, load ~7: three bills of forty left at 150 s), or had to be so long that a stuck run took ages to fail."""
+
+    def __init__(self, *, cap: float, stall: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.last_advance = clock()
+        self.cap = self.last_advance + cap
+        self.stall = stall
+
+    def advanced(self) -> None:
+        self.last_advance = self._clock()
+
+    @property
+    def at(self) -> float:
+        return self.cap if self.stall is None else min(self.cap, self.last_advance + self.stall)
+
+    def remaining(self) -> float:
+        return max(self.at - self._clock(), 0.0)
+
+    def passed(self) -> bool:
+        return self._clock() >= self.at
+
+    async def wait_for(self, room: asyncio.Condition, predicate: Callable[[], bool]) -> bool:
+        """``room.wait_for(predicate)``, ``room`` held, until the deadline (which moves as jobs advance);
+        False when the deadline came first."""
+        while not predicate():
+            if self.passed():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(room.wait_for(predicate), min(self.remaining(), 1.0))
+        return True
 
 
 @dataclass
@@ -231,25 +271,20 @@ class Load:
     def in_flight(self) -> int:
         return self._starting + sum(1 for j in self.jobs.values() if j not in self.settled)
 
-    async def run(self, deadline: float) -> None:
+    async def run(self, deadline: Deadline) -> None:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(self.plan.bills):
             queue.put_nowait(i)
         await asyncio.gather(*(self._client(queue, deadline) for _ in range(self.plan.concurrency)))
 
-    async def _client(self, queue: asyncio.Queue[int], deadline: float) -> None:
-        while time.monotonic() < deadline:
+    async def _client(self, queue: asyncio.Queue[int], deadline: Deadline) -> None:
+        while not deadline.passed():
             try:
                 i = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             async with self._room:
-                try:
-                    await asyncio.wait_for(
-                        self._room.wait_for(lambda: self.in_flight < self.plan.concurrency),
-                        max(deadline - time.monotonic(), 0),
-                    )
-                except TimeoutError:
+                if not await deadline.wait_for(self._room, lambda: self.in_flight < self.plan.concurrency):
                     return  # jobs in flight never settled: reported as stuck, and the rest as never started
                 self._starting += 1
             job_id = await self._start(i, deadline)
@@ -257,13 +292,14 @@ class Load:
                 self._starting -= 1
                 if job_id is not None:
                     self.jobs[i] = job_id
+                    deadline.advanced()
                 self._room.notify_all()
 
-    async def _start(self, i: int, deadline: float) -> str | None:
+    async def _start(self, i: int, deadline: Deadline) -> str | None:
         account = self.accounts[i % len(self.accounts)]
         headers = {"Idempotency-Key": f"chaos-{self.run_id}-{i}"}
         pause = 0.25
-        while time.monotonic() < deadline:
+        while not deadline.passed():
             try:
                 response = await self.http.post("/jobs", json={"utility_account_id": account}, headers=headers)
             except httpx.HTTPError:
@@ -278,22 +314,21 @@ class Load:
             pause = min(pause * 2, 2.0)
         return None
 
-    async def reach(self, settled: int, *, deadline: float) -> bool:
+    async def reach(self, settled: int, *, deadline: Deadline) -> bool:
         """Wait until ``settled`` jobs have settled; False when the deadline came first."""
         async with self._room:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._room.wait_for(lambda: len(self.settled) >= settled), max(deadline - time.monotonic(), 0)
-                )
-        return len(self.settled) >= settled
+            return await deadline.wait_for(self._room, lambda: len(self.settled) >= settled)
 
-    async def note_settled(self, statuses: dict[str, str]) -> None:
+    async def note_settled(self, statuses: dict[str, str]) -> bool:
+        """Whether any of them had not settled before."""
         async with self._room:
+            new = statuses.keys() - self.settled.keys()
             self.settled.update(statuses)
             self._room.notify_all()
+        return bool(new)
 
 
-async def watch(load: Load, database_url: str, stop: asyncio.Event) -> None:
+async def watch(load: Load, database_url: str, deadline: Deadline, stop: asyncio.Event) -> None:
     """Poll Postgres for the jobs in flight (a fresh connection each time: Postgres may be down)."""
     while not stop.is_set():
         pending = [j for j in load.jobs.values() if j not in load.settled]
@@ -308,9 +343,48 @@ async def watch(load: Load, database_url: str, stop: asyncio.Event) -> None:
                     )
                 finally:
                     await conn.close()
-                await load.note_settled({r["id"]: r["status"] for r in rows})
+                if await load.note_settled({r["id"]: r["status"] for r in rows}):
+                    deadline.advanced()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.5)
+
+
+async def track_steps(load: Load, client: Client, deadline: Deadline, stop: asyncio.Event) -> None:
+    """Note a job in flight advancing short of settling: its history grew, or an activity was retried (a
+    retry is recorded only once it ends). A SIGKILLed activity shows neither until its start-to-close
+    timeout (up to two minutes): ``--stall`` must be longer."""
+    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    while not stop.is_set():
+        pending = [j for j in load.jobs.values() if j not in load.settled]
+        described = await asyncio.gather(*(_describe(client, job) for job in pending))
+        for job, description in zip(pending, described, strict=True):
+            if description is None:
+                continue
+            pending_attempts = tuple(a.attempt for a in description.raw_description.pending_activities)
+            now = (description.history_length, pending_attempts)
+            if seen.get(job, now) != now:
+                deadline.advanced()
+            seen[job] = now
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2.0)
+
+
+async def _describe(client: Client, job: str) -> WorkflowExecutionDescription | None:
+    """None while Temporal cannot say (restarting, the workflow not started yet)."""
+    try:
+        return await client.get_workflow_handle(workflow_id_for(job)).describe()
+    except RPCError:
+        return None
+
+
+def current_step(description: WorkflowExecutionDescription) -> str:
+    """Where a running workflow is: its activities pending (attempt, state, last failure), else its history's length."""
+    steps = []
+    for pending in description.raw_description.pending_activities:
+        failure = f", last failure: {pending.last_failure.message[:160]}" if pending.last_failure.message else ""
+        state = PendingActivityState.Name(pending.state).removeprefix("PENDING_ACTIVITY_STATE_").lower()
+        steps.append(f"in {pending.activity_type.name} (attempt {pending.attempt}, {state}{failure})")
+    return "; ".join(steps) or f"no activity pending after {description.history_length} history events"
 
 
 # --- faults ----------------------------------------------------------------------------
@@ -344,7 +418,7 @@ async def inject(
     plan: ChaosPlan,
     rng: random.Random,
     t0: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> None:
     """Fire each fault once the batch reaches its point; one fault at a time."""
     actions: dict[str, Callable[[], Awaitable[str]]] = {
@@ -401,13 +475,21 @@ class Tally:
 
     def bad(self, kind: str, message: str) -> None:
         self.details[kind] += 1
-        if self.details[kind] <= 5:  # a few examples per kind are enough to debug
+        shown = EVERY_ONE_SHOWN.get(kind, 5)  # a few examples per kind are enough to debug
+        if self.details[kind] <= shown:
             self.problems.append(f"{kind}: {message}")
-        elif self.details[kind] == 6:
+        elif self.details[kind] == shown + 1:
             self.problems.append(f"{kind}: ... more")
 
 
-async def check_postgres(conn: asyncpg.Connection, jobs: list[str], tally: Tally) -> dict[str, dict[str, Any]]:
+EVERY_ONE_SHOWN = {"stuck": 100}
+"""Kinds whose every example is shown (up to this many): which jobs are stuck, and where, is the diagnosis."""
+
+
+async def check_postgres(
+    conn: asyncpg.Connection, jobs: list[str], tally: Tally, steps: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The job rows, tallying what is wrong; ``steps`` says where each running workflow is."""
     rows = {
         r["id"]: dict(r)
         for r in await conn.fetch("SELECT id::text, status, error FROM ingestion_jobs WHERE id = ANY($1::uuid[])", jobs)
@@ -436,7 +518,7 @@ async def check_postgres(conn: asyncpg.Connection, jobs: list[str], tally: Tally
             continue
         status = row["status"]
         if status not in SETTLED_STATUSES:
-            tally.bad("stuck", f"{job} {status}")
+            tally.bad("stuck", f"{job} {status}, workflow {steps.get(job, 'not running')}")
         if status == JobStatus.FAILED and not row["error"]:
             tally.bad("failed_without_reason", job)
         count = bills[job]
@@ -504,11 +586,12 @@ def check_analytics(settings: Settings, rows: dict[str, dict[str, Any]], tally: 
         tally.bad("analytics_row_for_unsuccessful_job", bill_id)
 
 
-async def workflow_outcomes(client: Client, jobs: list[str], within: float) -> dict[str, str]:
+async def workflow_outcomes(client: Client, jobs: list[str], within: float, steps: dict[str, str]) -> dict[str, str]:
     """Each job's workflow outcome: a completed run's result status, else the execution status.
 
     Waits up to ``within`` for runs still finishing their last task; a run waiting for a
-    review (its JobStatus search attribute says so) is left running.
+    review (its JobStatus search attribute says so) is left running. Where each run still
+    running otherwise is goes to ``steps``.
     """
     limit = asyncio.Semaphore(16)
 
@@ -526,6 +609,8 @@ async def workflow_outcomes(client: Client, jobs: list[str], within: float) -> d
                 return job, (await handle.result()).status
             if described.status == WorkflowExecutionStatus.RUNNING and waiting:
                 return job, JobStatus.NEEDS_REVIEW
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                steps[job] = current_step(described)
             return job, f"workflow {described.status.name if described.status else 'unknown'}"
 
     return dict(await asyncio.gather(*(one(job) for job in jobs)))
@@ -543,8 +628,8 @@ def check_workflows(outcomes: dict[str, str], rows: dict[str, dict[str, Any]], t
 # --- the run -----------------------------------------------------------------------------
 
 
-async def wait_settled(load: Load, deadline: float) -> None:
-    while time.monotonic() < deadline:
+async def wait_settled(load: Load, deadline: Deadline) -> None:
+    while not deadline.passed():
         started = len(load.jobs)
         settled = sum(1 for j in load.jobs.values() if j in load.settled)
         if started + len(load.refused) >= load.plan.bills and settled == started:
@@ -552,20 +637,21 @@ async def wait_settled(load: Load, deadline: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def show_progress(load: Load, t0: float, stop: asyncio.Event) -> None:
+async def show_progress(load: Load, t0: float, deadline: Deadline, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=15.0)
+        now = time.monotonic()
         say(
-            f"t={time.monotonic() - t0:5.1f}s started={len(load.jobs)} settled={len(load.settled)}"
-            f" in_flight={load.in_flight} api_retries={load.api_retries}"
+            f"t={now - t0:5.1f}s started={len(load.jobs)} settled={len(load.settled)}"
+            f" in_flight={load.in_flight} api_retries={load.api_retries} idle={now - deadline.last_advance:.0f}s"
         )
 
 
 async def run_chaos(plan: ChaosPlan, data_dir: Path) -> ChaosReport:
     """Start the stack, drive the batch while injecting faults, check the invariants, stop everything."""
     t0 = time.monotonic()
-    deadline = t0 + plan.seconds_allowed
+    deadline = Deadline(cap=plan.seconds_allowed, stall=plan.stall)
     rng = random.Random(plan.seed)
     run_id = uuid.uuid4().hex[:8]
     stack = build_stack(data_dir, run_id)
@@ -584,15 +670,18 @@ async def run_chaos(plan: ChaosPlan, data_dir: Path) -> ChaosReport:
             accounts = await create_accounts(http, max(4, -(-plan.bills // plan.bills_per_account)), rng)
             load = Load(http, accounts, plan, run_id)
             stop = asyncio.Event()
-            watcher = asyncio.create_task(watch(load, stack.env["DATABASE_URL"], stop))
+            watcher = asyncio.create_task(watch(load, stack.env["DATABASE_URL"], deadline, stop))
+            tracker = asyncio.create_task(track_steps(load, await connect_client(settings), deadline, stop))
             guard = asyncio.create_task(_supervise(supervisor, stop))
-            progress = asyncio.create_task(show_progress(load, t0, stop))
+            progress = asyncio.create_task(show_progress(load, t0, deadline, stop))
             injector = asyncio.create_task(inject(faults, stack, supervisor, load, plan, rng, t0, deadline))
             await load.run(deadline)
             await wait_settled(load, deadline)
+            if deadline.passed():
+                say(f"t={time.monotonic() - t0:5.1f}s giving up: {_why(deadline)}")
             await _finish_injection(injector, deadline)
             stop.set()
-            await asyncio.gather(watcher, guard, progress)
+            await asyncio.gather(watcher, tracker, guard, progress)
         tally = Tally()
         async with asyncio.timeout(300):
             report = await _check(stack, settings, load, tally)
@@ -613,11 +702,18 @@ async def _supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-async def _finish_injection(injector: asyncio.Task[None], deadline: float) -> None:
+def _why(deadline: Deadline) -> str:
+    if deadline.stall is not None and deadline.at < deadline.cap:
+        return f"no job advanced for {deadline.stall:.0f}s"
+    return "the deadline passed"
+
+
+async def _finish_injection(injector: asyncio.Task[None], deadline: Deadline) -> None:
     """Faults still pending when the batch settled early fire now (the run must inject them all)."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(injector, timeout=max(1.0, deadline - time.monotonic()))
-    if not injector.done():
+    await asyncio.wait({injector}, timeout=max(1.0, deadline.remaining()))
+    if injector.done():
+        injector.result()  # a fault that could not be injected fails the run
+    else:
         injector.cancel()
 
 
@@ -628,10 +724,11 @@ async def _check(stack: LocalStack, settings: Settings, load: Load, tally: Tally
     for _ in range(load.plan.bills - len(load.jobs) - len(load.refused)):
         tally.bad("lost_start", "never accepted before the deadline")
     # Temporal first: a run may still be finishing its last task; the rows are read after it did.
-    outcomes = await workflow_outcomes(await connect_client(settings), jobs, within=30)
+    steps: dict[str, str] = {}
+    outcomes = await workflow_outcomes(await connect_client(settings), jobs, within=30, steps=steps)
     conn = await asyncpg.connect(stack.env["DATABASE_URL"])
     try:
-        rows = await check_postgres(conn, jobs, tally)
+        rows = await check_postgres(conn, jobs, tally, steps)
     finally:
         await conn.close()
     check_workflows(outcomes, rows, tally)
@@ -723,6 +820,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fault-window", default="0.05,0.8", help="faults fire between these fractions of the batch settled"
     )
     parser.add_argument("--deadline", type=float, default=ChaosPlan.deadline)
+    parser.add_argument(
+        "--stall", type=float, default=ChaosPlan.stall, help="give up sooner once no job advanced for this long"
+    )
     args = parser.parse_args(argv)
     stop_on_sigterm()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
@@ -737,8 +837,10 @@ def main(argv: list[str] | None = None) -> int:
         temporal_restart=not args.no_temporal_restart,
         fault_window=_window(args.fault_window),
         deadline=args.deadline,
+        stall=args.stall,
     )
-    say(f"{plan.bills} bills, seed {seed}, deadline {plan.seconds_allowed:.0f}s")
+    stall = f", sooner after {plan.stall:.0f}s with no job advancing" if plan.stall is not None else ""
+    say(f"{plan.bills} bills, seed {seed}, deadline {plan.seconds_allowed:.0f}s{stall}")
     with contextlib.ExitStack() as cleanup:
         data_dir = args.data_dir
         if data_dir is None:

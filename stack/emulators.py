@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from shared.settings import REPO_ROOT
 from stack.services import StackError, ensure_port_free, free_port, start_moving_if_taken
@@ -59,7 +59,6 @@ class _Emulator:
         """A port the caller chose (``make run``'s 9023, the one the README and the tools name): never moved."""
         self.log_file = log_file or data_dir / f"{self.name}.log"
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._started = False
 
     @property
@@ -100,10 +99,10 @@ class _Emulator:
         return self
 
     def _spawn_and_wait(self) -> None:
-        self._log = open(self.log_file, "ab")  # noqa: SIM115 - closed in stop()
-        self._process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
-        )
+        with open(self.log_file, "ab") as log:  # the child writes through its own copy
+            self._process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
+            )
         self._wait_ready()
 
     def _pick_fresh_ports(self) -> None:
@@ -119,9 +118,6 @@ class _Emulator:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout

@@ -219,15 +219,16 @@ class LocalStack:
     # --- application processes ---------------------------------------------------------
 
     def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = open(self.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env={**self.env, **(extra_env or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._logs_by_pid[proc.pid] = Path(out.name)
+        log = self.logs / log_name
+        with open(log, "ab") as out:  # the child writes through its own copy: ours would leak one per restart
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._logs_by_pid[proc.pid] = log
         return proc
 
     @property

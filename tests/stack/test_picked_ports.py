@@ -9,12 +9,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.converter import DataConverter
 
+from stack import services
 from stack.local import LocalStack, StackOptions
 from stack.services import (
     PORT_ATTEMPTS,
@@ -24,6 +26,7 @@ from stack.services import (
     start_moving_if_taken,
     wait_for_port,
 )
+from tests.helpers import start_dev_server
 
 
 @contextmanager
@@ -32,6 +35,15 @@ def bound(port: int) -> Iterator[None]:
     service's own bind fails, as when the race is lost between the check and the bind."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+        yield
+
+
+@contextmanager
+def listening(port: int) -> Iterator[None]:
+    """Another server already listening on ``port`` when the service starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
         yield
 
 
@@ -51,6 +63,27 @@ def test_a_first_dev_server_start_moves_off_a_taken_port(temporal_only: LocalSta
         assert temporal_only.temporal_port != taken
         assert port_in_use("127.0.0.1", temporal_only.temporal_port)
     assert "address already in use" in (temporal_only.logs / "temporal.log").read_text()
+
+
+@pytest.mark.parametrize("taken_by", [bound, listening])
+async def test_the_suites_dev_server_moves_off_the_port_it_picked_when_another_process_took_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken_by: Callable[[int], AbstractContextManager[None]]
+) -> None:
+    """The SDK's ``start_local`` lost the session's dev server to this race, and with it every test needing it."""
+    pick = services.free_port
+    taken = pick()
+    picks = iter([taken])
+    monkeypatch.setattr(services, "free_port", lambda: next(picks, None) or pick())
+    with taken_by(taken):
+        env = await start_dev_server(log_file=tmp_path / "temporal.log", data_converter=DataConverter.default)
+        try:
+            assert env.client.service_client.config.target_host != f"127.0.0.1:{taken}"
+            assert (await env.client.count_workflows()).count == 0  # a server that answers, not a listener
+        finally:
+            await env.shutdown()
+    assert env.server.returncode is not None
+    if taken_by is bound:  # the race itself: free when checked, taken when the server bound it
+        assert "address already in use" in (tmp_path / "temporal.log").read_text()
 
 
 def test_a_dev_server_restart_keeps_its_address_or_fails(temporal_only: LocalStack) -> None:
