@@ -57,7 +57,9 @@ class DevServerEnvironment(WorkflowEnvironment):
         await asyncio.to_thread(stop_process, self.server)
 
 
-async def start_dev_server(*, log_file: Path, data_converter: DataConverter) -> DevServerEnvironment:
+async def start_dev_server(
+    *, log_file: Path, data_converter: DataConverter = DataConverter.default
+) -> DevServerEnvironment:
     """A Temporal dev server (in memory, our search attributes registered, its output in ``log_file``) and a
     client of it: ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never
     tries again when another process takes it first, failing every test that needed the server)."""

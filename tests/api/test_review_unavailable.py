@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -13,32 +14,24 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from api.auth import Role, create_key
 from api.main import create_app
 from api.routes import reviews
-from shared import search_attributes
 from shared.bill import Provider
 from shared.settings import Settings
 from shared.temporal import converter_for
-from stack.services import temporal_binary
 from tests.durability.conftest import create_account
 from tests.helpers import create_account as create_account_over_http
-from tests.helpers import insert_job, serve
+from tests.helpers import insert_job, serve, start_dev_server
 from worker.resources import Resources
 
 
 async def test_review_decision_while_temporal_is_down_is_a_503(
-    own_db: asyncpg.Pool, pg_url: str, app_settings: Settings
+    own_db: asyncpg.Pool, pg_url: str, app_settings: Settings, tmp_path: Path
 ) -> None:
     """The decision may or may not have reached the workflow, and repeating it is safe: 503, not 409 or 500."""
-    server = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=search_attributes.ALL,
-        data_converter=converter_for(app_settings),
-        dev_server_extra_args=["--log-level", "error"],
-    )
+    server = await start_dev_server(log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings))
     database = await own_db.fetchval("SELECT current_database()")
     settings = app_settings.model_copy(
         update={

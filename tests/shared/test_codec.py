@@ -23,7 +23,6 @@ from pydantic import BaseModel, SecretStr
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from shared.codec import (
@@ -49,6 +48,7 @@ from shared.codec import (
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import REPO_ROOT, Environment, Settings
 from shared.temporal import converter_for
+from tests.helpers import start_dev_server
 
 ACCOUNT = "9876543210123"
 
@@ -368,18 +368,14 @@ class EchoChargeWorkflow:
         return charge
 
 
-async def test_server_history_holds_only_ciphertext_and_replays() -> None:
+async def test_server_history_holds_only_ciphertext_and_replays(tmp_path: Path) -> None:
     """Client, worker and replayer share the converter; the server only ever sees ciphertext."""
     converter = data_converter(KeyRing.generate("k1"))
     charge = Charge(account_number=ACCOUNT, amount=Decimal("42.10"), period_start=date(2024, 3, 1))
     task_queue, workflow_id = f"tq-{uuid.uuid4()}", f"wf-{uuid.uuid4()}"
     # A workflow defined in a test module: run it unsandboxed rather than re-import pytest in the sandbox.
     runner = UnsandboxedWorkflowRunner()
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        data_converter=converter,
-        dev_server_extra_args=["--log-level", "error"],
-    ) as env:
+    async with await start_dev_server(log_file=tmp_path / "temporal.log", data_converter=converter) as env:
         async with Worker(env.client, task_queue=task_queue, workflows=[EchoChargeWorkflow], workflow_runner=runner):
             result = await env.client.execute_workflow(
                 EchoChargeWorkflow.run, charge, id=workflow_id, task_queue=task_queue

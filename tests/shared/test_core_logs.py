@@ -7,17 +7,16 @@ import contextlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from shared import search_attributes
 from shared.logs import JsonFormatter
 from shared.settings import Settings
 from shared.temporal import CORE_LOGGER, connect_client
-from stack.services import temporal_binary
+from tests.helpers import start_dev_server
 
 
 @activity.defn
@@ -26,13 +25,9 @@ def idle() -> None:
 
 
 async def test_a_worker_whose_server_went_away_logs_its_retries_through_python_logging(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    server = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=search_attributes.ALL,
-        dev_server_extra_args=["--log-level", "error"],
-    )
+    server = await start_dev_server(log_file=tmp_path / "temporal.log")
     client = await connect_client(
         settings.model_copy(update={"temporal_address": server.client.service_client.config.target_host})
     )

@@ -18,16 +18,14 @@ from activities.rollup import RollupActivities, RollupResult
 from shared.analytics import AnalyticsBill, LocalAnalyticsSink
 from shared.bill import NormalizedBill
 from shared.schedules import ROLLUP_SCHEDULE_ID, ensure_rollup_schedule
-from stack.services import temporal_binary
+from tests.helpers import start_dev_server
 from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
 
 
 @pytest.fixture(scope="module")
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
-        dev_server_extra_args=["--log-level", "error"],
+async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_dev_server(
+        log_file=tmp_path_factory.mktemp("rollup") / "temporal.log", data_converter=pydantic_data_converter
     )
     yield environment
     await environment.shutdown()
