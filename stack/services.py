@@ -248,9 +248,10 @@ def start_temporal_dev_server(
     ui_port: int | None = 8233,
     log_file: Path | None = None,
     nice: int = 0,
+    with_search_attributes: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
-    ``ui_port`` is None).
+    ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
     on one machine, the server is batch work like the worker.
@@ -273,7 +274,7 @@ def start_temporal_dev_server(
         "warn",
         "--namespace",
         "default",
-        *search_attributes.dev_server_flags(),
+        *(search_attributes.dev_server_flags() if with_search_attributes else []),
     ]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +293,9 @@ def start_temporal_dev_server(
         )
 
 
-def start_temporal_dev_server_on_free_ports(*, log_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_temporal_dev_server_on_free_ports(
+    *, log_file: Path, with_search_attributes: bool = True
+) -> tuple[subprocess.Popen[bytes], int]:
     """An in-memory dev server with no Web UI on a port picked free, moved to a fresh one when another
     process takes it (or one of the server's own) before the server binds it; returns it and its port.
 
@@ -303,7 +306,15 @@ def start_temporal_dev_server_on_free_ports(*, log_file: Path) -> tuple[subproce
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> None:
-        started.append(start_temporal_dev_server(db_file=None, port=ports[-1], ui_port=None, log_file=log_file))
+        started.append(
+            start_temporal_dev_server(
+                db_file=None,
+                port=ports[-1],
+                ui_port=None,
+                log_file=log_file,
+                with_search_attributes=with_search_attributes,
+            )
+        )
 
     start_moving_if_taken(
         start, move=lambda: ports.append(free_port()), log=log_file, what="the test suite's Temporal dev server"

@@ -58,12 +58,15 @@ class DevServerEnvironment(WorkflowEnvironment):
 
 
 async def start_dev_server(
-    *, log_file: Path, data_converter: DataConverter = DataConverter.default
+    *, log_file: Path, data_converter: DataConverter = DataConverter.default, with_search_attributes: bool = True
 ) -> DevServerEnvironment:
-    """A Temporal dev server (in memory, our search attributes registered, its output in ``log_file``) and a
+    """A Temporal dev server (in memory, our search attributes registered unless told not, its output in
+    ``log_file``) and a
     client of it: ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never
     tries again when another process takes it first, failing every test that needed the server)."""
-    server, port = await asyncio.to_thread(start_temporal_dev_server_on_free_ports, log_file=log_file)
+    server, port = await asyncio.to_thread(
+        start_temporal_dev_server_on_free_ports, log_file=log_file, with_search_attributes=with_search_attributes
+    )
     try:
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
     except BaseException:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-from temporalio.testing import WorkflowEnvironment
 
 from shared.settings import Settings
 from stack.services import temporal_binary
+from tests.helpers import start_dev_server
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.temporal.yml"
 DOCKERFILE = COMPOSE.parent / "Dockerfile"
@@ -154,11 +154,11 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
 
 
-async def test_setup_registers_the_search_attributes_and_fails_on_a_clash(services: dict) -> None:
+async def test_setup_registers_the_search_attributes_and_fails_on_a_clash(services: dict, tmp_path: Path) -> None:
     """Run with the real CLI against dev servers: twice is fine, a clash fails (no ``|| true`` hides it)."""
     path = {"PATH": f"{Path(temporal_binary()).parent}:/usr/bin:/bin"}
     for clash in (False, True):
-        server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary())
+        server = await start_dev_server(log_file=tmp_path / f"temporal-{clash}.log", with_search_attributes=False)
         address = server.client.service_client.config.target_host
         setup = ["sh", "-c", _setup_command(services, address)]
         try:
