@@ -65,17 +65,6 @@ async def reviewer_or_sign_in(request: Request) -> Principal | None:
     return await require(Role.REVIEWER)(await authenticate_request(request, await get_state(request)))
 
 
-def from_this_origin(request: Request) -> bool:
-    """Whether the browser says the form was posted by a page of this very origin (scheme, host, port).
-
-    ``Sec-Fetch-Site`` where the browser sends it, else ``Origin``; neither (not a browser) is no."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site == "same-origin"
-    origin = request.headers.get("origin")
-    return origin is not None and origin == f"{request.url.scheme}://{request.url.netloc}"
-
-
 async def csrf_valid(request: Request) -> bool:
     """Whether the form echoes the token bound to this browser's session."""
     session = current_session(request)

@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
 from api.problems import Problem
-from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, from_this_origin, safe_next, verify_csrf
+from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verify_csrf
+from api.ui.origin import from_this_origin
 from api.ui.routes import draft_after_sign_in
 from api.ui.session import (
     LOGIN_COOKIE,
@@ -21,6 +22,7 @@ from api.ui.session import (
     current_session,
     draft_binding,
     login_binding,
+    read_cookie,
     sessions_for,
     set_cookie,
 )
@@ -34,7 +36,7 @@ async def login_form(request: Request, next_path: Annotated[str | None, Query(al
     """The sign-in form; its CSRF token is bound to a nonce cookie set alongside."""
     if current_session(request) is not None:
         return RedirectResponse(safe_next(next_path), status_code=303)
-    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
+    nonce = read_cookie(request, LOGIN_COOKIE) or secrets.token_urlsafe(16)
     return login_page(request, nonce, next_path=safe_next(next_path), error=None, status_code=200)
 
 
@@ -51,10 +53,11 @@ async def login(
     """Check the key and its role, then open a session (a new id every time).
 
     With the ``draft`` of a decision sent after the session ended, the task page comes back with it."""
-    nonce = request.cookies.get(LOGIN_COOKIE)
+    nonce = read_cookie(request, LOGIN_COOKIE)
     store = sessions_for(request.app)
     if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
-        # SameSite=Strict keeps the nonce cookie off cross-site posts: this stops login CSRF.
+        # With SameSite=Strict, other sites' posts come without the nonce cookie. Pages on another port or
+        # subdomain of the site could toss one in and fetch its token: the UI middleware refuses their posts.
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
     draft = draft if _draft_is_ours(request, store, nonce, next_path, draft, draft_token) else ""
     principal = await _principal(state, key.strip())
@@ -72,15 +75,18 @@ async def login(
             request,
             nonce,
             next_path=safe_next(next_path),
-            error=f"A {principal.role} key cannot review bills: use a reviewer key.",
+            error=f"{_a(principal.role)} {principal.role} key cannot review bills: use a reviewer key.",
             status_code=403,
             draft=draft,
         )
     session = await store.create(key.strip())
+    if (replaced := current_session(request)) is not None:  # its cookie is about to be replaced: end it too
+        await store.drop(replaced.id)
     resumed = await draft_after_sign_in(request, state, principal, session, next_path, draft) if draft else None
     response = resumed or RedirectResponse(safe_next(next_path), status_code=303)
+    # The nonce cookie stays: sign-in forms open in other tabs, a draft's among them, still sign in. It opens
+    # nothing by itself, and every sign-in makes a session id of its own.
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
-    clear_cookie(request, response, LOGIN_COOKIE)
     return response
 
 
@@ -96,6 +102,10 @@ def _draft_is_ours(
     return from_this_origin(request) and store.csrf_valid(draft_binding(nonce, next_path, draft), draft_token)
 
 
+def _a(word: str) -> str:
+    return "An" if word[:1] in {"a", "e", "i", "o", "u"} else "A"  # "An ingest key", "A viewer key"
+
+
 async def _principal(state: StateDep, key: str) -> Principal | None:
     if state.settings.auth_disabled:
         return AUTH_DISABLED_PRINCIPAL
@@ -107,11 +117,14 @@ async def logout(request: Request) -> Response:
     """End the session on the server (not just in the browser): the id stops working at once, everywhere.
 
     A page left open past its session's end signs out too (to the sign-in page, not a 403): with
-    no session there is nothing a forged request could end, so no CSRF token to check.
+    no session there is nothing a forged request could end, so no CSRF token to check. So does one loaded
+    under an earlier sign-in (its token is that session's) where the browser says this origin posted it:
+    else Sign out there would leave the reviewer signed in.
     """
     session = current_session(request)
     if session is not None:
-        await verify_csrf(request)
+        if not from_this_origin(request):
+            await verify_csrf(request)
         await sessions_for(request.app).drop(session.id)
     response = RedirectResponse(LOGIN_PATH, status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)

@@ -1,4 +1,5 @@
-"""Resolve the reviewer's session cookie to an API key for the review UI, and only for it.
+"""Resolve the reviewer's session cookie to an API key for the review UI, and only for it; refuse
+forms another origin's page posted to it.
 
 ``get_principal`` falls back to ``request.state.session_key_hash``; setting it only under
 ``/ui`` and for ``GET /jobs/{id}/artifact`` (the raw bill the review page embeds) keeps
@@ -14,8 +15,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_down_response, is_database_down
-from api.ui.session import SESSION_COOKIE, sessions_for
+from api.problems import (
+    DATABASE_RETRY_AFTER,
+    DATABASE_UNAVAILABLE,
+    database_down_response,
+    is_database_down,
+    problem_response,
+)
+from api.ui.origin import SAFE_METHODS, from_another_origin
+from api.ui.session import SESSION_COOKIE, read_cookie, sessions_for
 
 UI_PREFIX = "/ui"
 _ARTIFACT_PATH = re.compile(r"/jobs/[^/]+/artifact")
@@ -32,6 +40,10 @@ UI_HEADERS = {
     "Cache-Control": "no-store",
 }
 ARTIFACT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'", "Cache-Control": "private, no-store"}
+FROM_ANOTHER_ORIGIN = (
+    "a page of another origin sent this form: the review UI takes forms only from its own pages;"
+    " open the review UI at its own address and send it from there"
+)
 
 
 def is_ui_path(path: str) -> bool:
@@ -65,8 +77,13 @@ class UISessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if ui and scope["method"] not in SAFE_METHODS and from_another_origin(request):
+            # Every form here, the sign-in first: a page on another port or subdomain of the site can toss
+            # the sign-in nonce cookie and fetch its token, then sign the reviewer in under its own key.
+            await problem_response(request, 403, FROM_ANOTHER_ORIGIN, headers=UI_HEADERS)(scope, receive, send)
+            return
         try:
-            session = await sessions_for(scope["app"]).get(request.cookies.get(SESSION_COOKIE))
+            session = await sessions_for(scope["app"]).get(read_cookie(request, SESSION_COOKIE))
         except DATABASE_UNAVAILABLE as error:
             if not is_database_down(error):
                 raise

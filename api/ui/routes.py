@@ -26,14 +26,14 @@ from api.ui.deps import (
     HOME_PATH,
     LoginRequired,
     csrf_valid,
-    from_this_origin,
     require_login,
     reviewer_or_sign_in,
     safe_next,
 )
 from api.ui.forms import BillForm, error_messages
+from api.ui.origin import from_this_origin
 from api.ui.reasons import describe, flagged_fields
-from api.ui.session import LOGIN_COOKIE, Session, current_session, sessions_for
+from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
 from shared.bill import Provider
 from shared.review import ReviewAction
@@ -160,11 +160,12 @@ async def decide(
         return await _sign_in_to_send(request)
     forged_or_stale = not await csrf_valid(request)  # parses the form (the many-field limit is set there)
     form = await request.form()
-    values, note = BillForm.from_form(form), str(form.get("note") or "")
+    values, note = BillForm.from_form(form), _note(form)
     override = form.get("override") == "on"
     queue = _queue_from(str(form.get("queue") or ""))
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
+    kept: dict[str, Any] = {"note": note, "override": override, "queue": queue}
     if forged_or_stale:
         if not from_this_origin(request):
             # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
@@ -181,33 +182,12 @@ async def decide(
         body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
         messages, invalid = error_messages(err)
-        return _task_response(
-            request,
-            task,
-            values,
-            error="Some values are not valid: each is marked beside its field.",
-            errors=messages,
-            invalid=invalid,
-            note=note,
-            override=override,
-            queue=queue,
-            status_code=422,
-        )
+        error = "Some values are not valid: each is marked beside its field."
+        return _refused(request, task, values, error=error, errors=messages, invalid=invalid, **kept)
     except ValueError as err:
-        return _task_response(
-            request, task, values, error=str(err), note=note, override=override, queue=queue, status_code=422
-        )
+        return _refused(request, task, values, error=str(err), **kept)
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
-        return _task_response(
-            request,
-            task,
-            values,
-            error=EDITED_BUT_APPROVED,
-            note=note,
-            override=override,
-            queue=queue,
-            status_code=422,
-        )
+        return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:
@@ -236,6 +216,37 @@ async def decide(
     return RedirectResponse(_queue_url(queue), status_code=303)
 
 
+def _refused(
+    request: Request,
+    task: ReviewTaskPublic,
+    values: BillForm,
+    *,
+    error: str,
+    note: str,
+    override: bool,
+    queue: str,
+    errors: list[str] | None = None,
+    invalid: dict[str, list[str]] | None = None,
+) -> Response:
+    """The form back with what to fix (422), nothing sent. On a task closed meanwhile, only that it is closed
+    (409): no fix makes it sendable, and its fields now show the stored bill (a colleague's correction would
+    make an untouched Approve read as edited)."""
+    if task.status not in OPEN:
+        error, errors, invalid = CLOSED_SINCE.format(status=task.status), None, None
+    return _task_response(
+        request,
+        task,
+        values,
+        error=error,
+        errors=errors,
+        invalid=invalid,
+        note=note,
+        override=override,
+        queue=queue,
+        status_code=422 if task.status in OPEN else 409,
+    )
+
+
 async def _sign_in_to_send(request: Request) -> Response:
     """The sign-in form, carrying the decision form the reviewer sent after their session ended.
 
@@ -251,7 +262,7 @@ async def _sign_in_to_send(request: Request) -> Response:
     # may know it, but cannot post the draft back: login() keeps one only from this origin, signed by us.
     return login_page(
         request,
-        request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16),
+        read_cookie(request, LOGIN_COOKIE) or secrets.token_urlsafe(16),
         next_path=safe_next(request.url.path),
         error=SIGNED_OUT,
         status_code=401,
@@ -279,7 +290,7 @@ async def draft_after_sign_in(
         task,
         BillForm.from_form(form),
         error=KEPT_THROUGH_SIGN_IN if kept else CLOSED_SINCE.format(status=task.status),
-        note=str(form.get("note") or ""),
+        note=_note(form),
         override=form.get("override") == "on",
         queue=_queue_from(str(form.get("queue") or "")),
     )
@@ -309,13 +320,19 @@ EDITED_BUT_APPROVED = (
 )
 
 
+def _note(form: Any) -> str:
+    """The note as typed: a browser sends each line break as CRLF, but its box counts one character for it
+    (``maxlength``), so a note that fitted there would be refused as too long."""
+    return str(form.get("note") or "").replace("\r\n", "\n")
+
+
 def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
     """Approve keeps the extracted bill; only Save corrections sends the edited one."""
     try:
         action = ReviewAction(str(form.get("action") or ""))
     except ValueError:
         raise ValueError("Choose Approve, Save corrections or Reject.") from None
-    note = str(form.get("note") or "").strip() or None
+    note = _note(form).strip() or None
     if action is ReviewAction.REJECT and note is None:
         raise ValueError("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None

@@ -1,6 +1,6 @@
 """Reviewer sign-in sessions and their CSRF tokens, kept in Postgres.
 
-The browser's ``mm_session`` cookie carries only a random session id; the API key it
+The browser's ``mm_session`` cookie (``__Host-mm_session`` over HTTPS) carries only a random session id; the API key it
 stands for never leaves the server. Postgres holds the SHA-256 of both, never either
 value, so a database read yields no cookie and no key. Every API process (several
 behind one port, replicas behind a load balancer, a restarted one) sees the same
@@ -158,20 +158,37 @@ def current_session(request: Request) -> Session | None:
     return session
 
 
+def _secure(request: Request) -> bool:
+    return request.url.hostname not in LOCAL_HOSTS
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """``__Host-`` wherever the cookie is Secure (everywhere but plain-HTTP localhost development).
+
+    A browser takes a ``__Host-`` cookie only from this host over HTTPS: a page on a sibling subdomain or
+    on plain HTTP cannot toss in a session or sign-in nonce of its choosing (a session of the attacker's
+    own would have the reviewer decide under the attacker's name). Only the prefixed name is read there."""
+    return f"__Host-{name}" if _secure(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, name))
+
+
 def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
-    """HttpOnly and SameSite=Strict always; Secure except on plain-HTTP localhost development."""
+    """HttpOnly and SameSite=Strict always; Secure (and ``__Host-``) except on plain-HTTP localhost development."""
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.hostname not in LOCAL_HOSTS,
+        secure=_secure(request),
     )
 
 
 def clear_cookie(request: Request, response: Response, name: str) -> None:
     response.delete_cookie(
-        name, path="/", httponly=True, samesite="strict", secure=request.url.hostname not in LOCAL_HOSTS
+        cookie_name(request, name), path="/", httponly=True, samesite="strict", secure=_secure(request)
     )

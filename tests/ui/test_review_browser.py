@@ -81,3 +81,29 @@ async def test_reviewer_corrects_a_bill_in_the_browser(
     )
     assert decision["action"] == "correct" and decision["reviewer"].startswith("ui-reviewer")
     assert decision["diff"]["total_amount"] == {"before": "75.00", "after": "60.00"}
+
+
+async def test_a_colleagues_note_keeps_its_lines(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A rejection's note written in lines (the reason, then where on the bill) reads in lines, not run together."""
+    from playwright.async_api import async_playwright
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    revision = (await http.get(f"/reviews/{job_id}")).json()["revision"]
+    note = "Not this account's bill.\nPage 2 names another customer."
+    rejected = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": note})
+    assert rejected.status_code == 200, rejected.text
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(60_000)
+            await page.goto(f"{ui_url}/ui/reviews/{job_id}")
+            await page.fill("#key", reviewer_key)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(f"**/ui/reviews/{job_id}")
+            shown = await page.locator("#decision-taken").inner_text()
+        finally:
+            await browser.close()
+    assert "Not this account's bill.\nPage 2 names another customer." in shown, shown

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +15,7 @@ import pytest
 
 from api.auth import Role, create_key, revoke_key
 from api.main import create_app
+from api.services.jobs import JobCursor
 from shared.settings import Settings
 from tests.helpers import bill_needing_review, serve, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
@@ -67,15 +70,16 @@ async def test_session_cookie_is_httponly_strict_and_opaque(ui_url: str, reviewe
 
 
 async def test_cookies_are_secure_off_localhost(ui_url: str, reviewer_key: str) -> None:
+    """Secure, and so ``__Host-`` named: no sibling subdomain or plain-HTTP page can set them (test_cross_origin)."""
     async with httpx.AsyncClient(base_url=ui_url, headers={"Host": "review.minimeter.example"}) as client:
         form = await client.get("/ui/login")
-        nonce = form.cookies.get("mm_login")
-        assert nonce and "secure" in flags_of(form, "mm_login")
+        nonce = form.cookies.get("__Host-mm_login")
+        assert nonce and "secure" in flags_of(form, "__Host-mm_login")
         # A real browser would only send the Secure nonce over HTTPS; this client needs telling.
         data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
-        response = await client.post("/ui/login", data=data, headers={"Cookie": f"mm_login={nonce}"})
+        response = await client.post("/ui/login", data=data, headers={"Cookie": f"__Host-mm_login={nonce}"})
     assert response.status_code == 303
-    assert "secure" in flags_of(response, "mm_session")
+    assert "secure" in flags_of(response, "__Host-mm_session")
 
 
 async def test_viewer_cannot_sign_in_or_open_the_queue(ui_url: str, viewer_key: str) -> None:
@@ -453,18 +457,23 @@ async def test_a_correction_sent_after_the_session_ended_comes_back_after_signin
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
 
 
+@pytest.mark.parametrize(
+    "headers", [{"Sec-Fetch-Site": "same-site"}, {}], ids=["browser-says-another-origin", "browser-says-nothing"]
+)
 async def test_a_post_from_elsewhere_without_a_session_is_sent_to_sign_in_without_its_form(
-    ui_url: str, review_job: dict[str, Any]
+    ui_url: str, review_job: dict[str, Any], headers: dict[str, str]
 ) -> None:
     """A page on another port or subdomain cannot have its crafted correction carried through the reviewer's
-    sign-in: only a post this origin made is kept."""
+    sign-in: only a post this origin made is kept. One the browser says another origin sent is refused outright;
+    one it says nothing of (its headers stripped) is sent to sign in, without the form."""
     crafted = {"action": "correct", "total_amount": "1.00", "note": "crafted"}
     async with httpx.AsyncClient(base_url=ui_url) as anon:
-        response = await anon.post(
-            f"/ui/reviews/{review_job['id']}", data=crafted, headers={"Sec-Fetch-Site": "same-site"}
-        )
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/ui/login?next=%2Fui%2Freviews%2F{review_job['id']}"
+        response = await anon.post(f"/ui/reviews/{review_job['id']}", data=crafted, headers=headers)
+    if headers:
+        assert response.status_code == 403, response.text
+    else:
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/ui/login?next=%2Fui%2Freviews%2F{review_job['id']}"
     assert "crafted" not in response.text
 
 
@@ -524,44 +533,57 @@ async def signed_out_answer(ui_url: str, job_id: str, entries: dict[str, str], n
     return response
 
 
+ELSEWHERE = {"Sec-Fetch-Site": "same-site", "Origin": "http://evil.localhost:9999"}
+"""What a browser says of a form a page on another port or subdomain posted."""
+
+
+def refused_outright(response: httpx.Response) -> bool:
+    """Whether a sign-in was refused before anything else (no session, no draft)."""
+    return response.status_code == 403 and "set-cookie" not in response.headers and "draft" not in response.text
+
+
 def dropped(response: httpx.Response, job_id: str) -> bool:
     """Whether a sign-in carrying a draft went on as a plain one: to the task page, not rendered with entries."""
     return response.status_code == 303 and response.headers["location"] == f"/ui/reviews/{job_id}"
 
 
+@pytest.mark.parametrize("cross", [ELSEWHERE, {}], ids=["browser-says-another-origin", "browser-says-nothing"])
 async def test_a_draft_another_page_of_the_site_posts_to_sign_in_is_dropped(
-    ui_url: str, reviewer_key: str, review_job: dict[str, Any]
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any], cross: dict[str, str]
 ) -> None:
     """A page on another port or subdomain can set the sign-in nonce cookie (cookies are not port-scoped) and
     fetch its token, then post the sign-in form itself with a ``draft`` of its choosing: neither a wrong key's
-    answer nor the reviewer's real sign-in may show those entries as the reviewer's own."""
+    answer nor the reviewer's real sign-in may show those entries as the reviewer's own. Where the browser says
+    another origin posted it, the sign-in itself is refused (test_cross_origin); where it says nothing (its
+    headers stripped), the draft is dropped."""
     job_id, nonce = review_job["id"], "chosen-by-another-page"
     async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as other_page:
         token = csrf_of(await other_page.get("/ui/login"))
     crafted = urlencode({"action": "correct", "total_amount": "1.00", "note": "crafted"})
     planted = {"csrf_token": token, "next": f"/ui/reviews/{job_id}", "draft": crafted}
-    cross = {"Sec-Fetch-Site": "same-site", "Origin": "http://evil.localhost:9999"}
     async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}, timeout=90) as victim:
         wrong_key = await victim.post("/ui/login", data=planted | {"key": ""}, headers=cross)
-        assert wrong_key.status_code == 401 and 'name="draft"' not in wrong_key.text, wrong_key.text
-        assert "crafted" not in wrong_key.text
+        assert wrong_key.status_code == (403 if cross else 401), wrong_key.text
+        assert 'name="draft"' not in wrong_key.text and "crafted" not in wrong_key.text
         signed_in = await victim.post("/ui/login", data=planted | {"key": reviewer_key}, headers=cross)
-    assert dropped(signed_in, job_id), signed_in.text
+    assert refused_outright(signed_in) if cross else dropped(signed_in, job_id), signed_in.text
 
 
+@pytest.mark.parametrize("cross", [ELSEWHERE, {}], ids=["browser-says-another-origin", "browser-says-nothing"])
 async def test_a_draft_our_sign_in_form_carried_is_dropped_when_another_page_posts_it(
-    ui_url: str, reviewer_key: str, review_job: dict[str, Any]
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any], cross: dict[str, str]
 ) -> None:
     """Another page's own client can make the sign-in form carry its draft (it forges the origin headers a
     browser would not) and toss that form's nonce cookie into the reviewer's browser; the reviewer's browser
-    posting that form from the other page says so, and the draft is dropped."""
+    posting that form from the other page says so, and the sign-in is refused; if it says nothing of where the
+    post came from, the draft is dropped."""
     job_id = review_job["id"]
     minted = await signed_out_answer(ui_url, job_id, {"action": "correct", "total_amount": "1.00"})
     planted = form_fields(minted.text) | {"csrf_token": csrf_of(minted), "key": reviewer_key}
     tossed = {"mm_login": minted.cookies["mm_login"]}
     async with httpx.AsyncClient(base_url=ui_url, cookies=tossed, timeout=90) as victim:
-        signed_in = await victim.post("/ui/login", data=planted, headers={"Sec-Fetch-Site": "same-site"})
-    assert dropped(signed_in, job_id), signed_in.text
+        signed_in = await victim.post("/ui/login", data=planted, headers=cross)
+    assert refused_outright(signed_in) if cross else dropped(signed_in, job_id), signed_in.text
 
 
 async def test_a_draft_the_sign_in_form_did_not_carry_is_dropped(
@@ -604,3 +626,144 @@ async def test_a_sign_in_form_open_in_another_tab_still_signs_in_after_a_draft(
         assert task_tab.status_code == 401 and 'name="draft"' in task_tab.text, task_tab.text
         signed_in = await browser.post("/ui/login", data=sign_in_there, headers=SAME_ORIGIN)
     assert signed_in.status_code == 303, signed_in.text
+
+
+async def test_a_sign_in_form_carrying_a_draft_still_works_after_signing_in_in_another_tab(
+    ui_url: str, reviewer_key: str, review_job: dict[str, Any], http: httpx.AsyncClient, unique: str
+) -> None:
+    """The session ended with two task tabs open and both decisions were answered with sign-in forms carrying
+    them: signing in on the first must not turn the second's sign-in into a 403 that loses its entries."""
+    jobs = review_job["id"], (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        tabs = []
+        for job_id, total, note in zip(jobs, ("60.00", "61.00"), ("first tab", "second tab"), strict=True):
+            typed = {"action": "correct", "total_amount": total, "note": note}
+            tab = await browser.post(f"/ui/reviews/{job_id}", data=typed, headers=SAME_ORIGIN)
+            assert tab.status_code == 401 and 'name="draft"' in tab.text, tab.text
+            tabs.append(form_fields(tab.text) | {"csrf_token": csrf_of(tab), "key": reviewer_key})
+        first = await browser.post("/ui/login", data=tabs[0], headers=SAME_ORIGIN)
+        assert first.status_code == 200 and ">first tab</textarea>" in first.text, first.text
+        second = await browser.post("/ui/login", data=tabs[1], headers=SAME_ORIGIN)
+    assert second.status_code == 200, second.text
+    assert ">second tab</textarea>" in second.text and 'value="61.00"' in second.text
+
+
+async def test_a_note_as_long_as_its_box_allows_is_taken(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The note's box takes 2,000 characters, a line break counting as one, and the browser sends each line
+    break as CRLF: a note with paragraphs that fits the box must not be refused as over 2,000 characters."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert 'maxlength="2000"' in page.text
+    lines = ["a scan of last month's bill, not this one".ljust(99, ".")] * 20  # 1,999 characters in the box
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "reject", "note": "\r\n".join(lines)}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 303, response.text
+    stored = await resources.pool.fetchval("SELECT note FROM review_decisions WHERE job_id = $1", job_id)
+    assert stored == "\n".join(lines)
+
+
+async def test_sign_out_from_a_page_loaded_under_an_earlier_sign_in_still_signs_out(
+    ui_url: str, reviewer_key: str, resources: Resources
+) -> None:
+    """A tab left open from before the session ended and the reviewer signed in again in another (its form's
+    token is the earlier session's): Sign out there must end the session, not answer 403 and leave the browser
+    signed in. A sign-out the browser does not say this origin posted still needs the current token."""
+    async with httpx.AsyncClient(base_url=ui_url) as browser:
+        await sign_in(browser, reviewer_key)
+        old_tab = await browser.get("/ui/reviews")
+        await resources.pool.execute(
+            "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
+            hashlib.sha256(browser.cookies["mm_session"].encode()).hexdigest(),
+        )
+        assert (await sign_in(browser, reviewer_key)).status_code == 303
+        stale = {"csrf_token": csrf_of(old_tab)}
+        assert (await browser.post("/ui/logout", data=stale)).status_code == 403, "not a browser's own page"
+        assert (await browser.get("/ui/reviews")).status_code == 200
+        response = await browser.post("/ui/logout", data=stale, headers=SAME_ORIGIN)
+        assert (response.status_code, response.headers["location"]) == (303, "/ui/login"), response.text
+        assert (await browser.get("/ui/reviews")).status_code == 303, "signed out"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"action": "correct", "total_amount": "12,50"},
+        {"action": "reject", "note": ""},
+        {"action": "approve", "total_amount": "61.00"},
+        {"action": "approve"},
+    ],
+    ids=["invalid-value", "reject-without-note", "approve-with-edits", "untouched-approve"],
+)
+async def test_a_refused_form_on_a_task_a_colleague_closed_says_it_is_closed(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str, sent: dict[str, str]
+) -> None:
+    """The page shows the colleague's stored bill and no decision buttons: a message asking to fix a value, add a
+    note or use Save corrections would send the reviewer after something they can no longer do."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    colleague = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
+    assert (await http.post(f"/reviews/{job_id}", json=colleague)).status_code == 200
+
+    response = await reviewer.post(
+        f"/ui/reviews/{job_id}", data=form_fields(page.text) | {"csrf_token": csrf_of(page)} | sent
+    )
+    assert response.status_code == 409, response.text
+    assert "this task has been closed since you opened it" in response.text
+    assert "Some values are not valid" not in response.text and "Say why" not in response.text
+    assert "You changed some fields" not in response.text and "write numbers with a point" not in response.text
+
+
+@pytest.mark.parametrize("action", ["approve", "correct"])
+async def test_a_decision_sent_twice_says_it_was_taken_both_times(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str, action: str
+) -> None:
+    """A double click: the browser shows the second answer, which must not say the task closed without them."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": action}
+    if action == "correct":
+        form |= {"total_amount": "60.00"}
+    for _ in range(2):
+        response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+        assert response.status_code == 303, response.text
+    queue = await reviewer.get(response.headers["location"])
+    assert f"Job {job_id} {action}" in queue.text
+
+
+async def test_a_later_queue_page_left_empty_does_not_say_there_is_nothing_to_review(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """The reviewer decided the last tasks of a later page (colleagues took the rest), and the decision returns
+    there: the bills on the first page still wait, so the page says so and leads back to it."""
+    await bill_needing_review(http, unique)
+    past_every_task = JobCursor(created_at=datetime(2100, 1, 1, tzinfo=UTC), job_id=uuid.UUID(int=0)).encode()
+    page = await reviewer.get("/ui/reviews", params={"provider": "pge", "cursor": past_every_task})
+    assert page.status_code == 200, page.text
+    assert "Nothing to review." not in page.text
+    assert re.search(r'<a href="/ui/reviews\?provider=pge&amp;customer_id=">[^<]*first page</a>', page.text)
+
+
+async def test_signing_in_again_ends_the_session_it_replaces(ui_url: str, reviewer_key: str) -> None:
+    """A second sign-in in the same browser (a sign-in form left open in another tab) replaces its cookie: the
+    session it replaces ends too, rather than staying valid, unseen, for the rest of its 8 hours."""
+    async with httpx.AsyncClient(base_url=ui_url) as browser:
+        other_tab = await browser.get("/ui/login")
+        await sign_in(browser, reviewer_key)
+        replaced = browser.cookies["mm_session"]
+        data = {"key": reviewer_key, "csrf_token": csrf_of(other_tab), "next": "/ui/reviews"}
+        again = await browser.post("/ui/login", data=data, headers=SAME_ORIGIN)
+        assert again.status_code == 303 and browser.cookies["mm_session"] != replaced, again.text
+        assert (await browser.get("/ui/reviews")).status_code == 200
+    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_session": replaced}) as replay:
+        assert (await replay.get("/ui/reviews")).status_code == 303
+
+
+async def test_an_ingest_key_is_told_it_cannot_review(ui_url: str, resources: Resources) -> None:
+    ingest_key = (await create_key(resources.pool, name="ui-ingest", role=Role.INGEST)).key
+    async with httpx.AsyncClient(base_url=ui_url) as client:
+        response = await sign_in(client, ingest_key)
+    assert response.status_code == 403
+    assert "An ingest key cannot review bills: use a reviewer key." in response.text, response.text

@@ -1,0 +1,41 @@
+"""Which page a browser says sent a request: one of this origin (scheme, host, port), or another.
+
+SameSite=Strict keeps the cookies off other sites' requests, not off those of another port or a sibling
+subdomain of this site: the origin, not the site, is what tells the reviewer's own pages from those.
+``Sec-Fetch-Site`` first (every current browser sends it), else ``Origin`` (older browsers), compared with
+the ``Host`` the request was sent to under its scheme or under https: behind a TLS-terminating proxy uvicorn
+does not trust (``FORWARDED_ALLOW_IPS``) the app sees http where the browser's Origin says https. An http
+Origin is never taken for a request the app sees as https.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _is_this_origin(request: Request, origin: str) -> bool:
+    here = request.url.netloc
+    return origin in {f"{request.url.scheme}://{here}", f"https://{here}"}
+
+
+def from_this_origin(request: Request) -> bool:
+    """Whether the browser says a page of this very origin sent the request; neither header (not a browser) is no."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    return origin is not None and _is_this_origin(request, origin)
+
+
+def from_another_origin(request: Request) -> bool:
+    """Whether the browser says a page of another origin sent the request (``Origin: null`` included).
+
+    Neither header is no: that is a script or an API client, which cannot send a reviewer's cookies, so
+    no forgery. ``Sec-Fetch-Site: none`` is the reviewer's own doing (the address bar, a bookmark)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in {"same-origin", "none"}
+    origin = request.headers.get("origin")
+    return origin is not None and not _is_this_origin(request, origin)
