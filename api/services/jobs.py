@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -199,15 +200,17 @@ async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
 
     Raises ``WorkflowQueryRejectedError`` when the workflow is closed: a job row still open then was
     ended from outside (a closed workflow would otherwise answer, replayed, as if it still waited)."""
+    querying = client.get_workflow_handle(workflow_id).query(
+        BillIngestionWorkflow.progress,
+        reject_condition=QueryRejectCondition.NOT_OPEN,
+        rpc_timeout=PROGRESS_QUERY_TIMEOUT,
+    )
     try:
-        return await client.get_workflow_handle(workflow_id).query(
-            BillIngestionWorkflow.progress,
-            reject_condition=QueryRejectCondition.NOT_OPEN,
-            rpc_timeout=PROGRESS_QUERY_TIMEOUT,
-        )
+        # rpc_timeout bounds each try; the client tries an unreachable server again for ~10 s in all.
+        return await asyncio.wait_for(querying, PROGRESS_QUERY_TIMEOUT.total_seconds())
     except WorkflowQueryRejectedError:
         raise
-    except RPCError:
+    except (RPCError, TimeoutError):
         return None
     except Exception:  # noqa: BLE001 - a query that fails must not fail the read
         logger.warning("progress query failed", extra={"workflow_id": workflow_id})

@@ -112,7 +112,8 @@ class JobReconciler(BackgroundLoop):
 
         Until then the job read ``NEEDS_REVIEW``, the queue kept offering its task, and every decision on
         it was refused. As a round does, it acts only on Temporal's answer; a Temporal that does not
-        answer within ``DESCRIBE_ON_REQUEST_TIMEOUT`` leaves the row, and the request goes on as before."""
+        answer within ``DESCRIBE_ON_REQUEST_TIMEOUT`` (all its retries in, when the server is down) leaves the
+        row, and the request goes on as before."""
         if job["dispatched_at"] is None or JobStatus(job["status"]).is_terminal:
             return False  # no workflow yet, or an end already recorded
         try:
@@ -125,7 +126,7 @@ class JobReconciler(BackgroundLoop):
                 )
                 is True
             )
-        except RPCError:
+        except (RPCError, TimeoutError):
             logger.warning("job's workflow could not be described", extra={"job_id": str(job["id"])}, exc_info=True)
             return False
 
@@ -135,7 +136,11 @@ class JobReconciler(BackgroundLoop):
         """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            described = await handle.describe(rpc_timeout=rpc_timeout)
+            describing = handle.describe(rpc_timeout=rpc_timeout)
+            # rpc_timeout bounds each try; the client tries an unreachable server again for ~10 s in all.
+            described = await (
+                describing if rpc_timeout is None else asyncio.wait_for(describing, rpc_timeout.total_seconds())
+            )
             status = described.status
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
