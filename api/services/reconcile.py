@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
@@ -50,6 +50,15 @@ _ENDED_OUTSIDE = {
 """Closed statuses whose job row may still be open, and what the job becomes."""
 DESCRIBE_ON_REQUEST_TIMEOUT = timedelta(seconds=2)
 """How long a request waits for Temporal to say whether a job's workflow is closed (``record_if_ended``)."""
+
+
+T = TypeVar("T")
+
+
+def _within(awaitable: Awaitable[T], timeout: timedelta | None) -> Awaitable[T]:
+    """``awaitable`` bounded by ``timeout`` in all: an rpc_timeout bounds each try, and the client tries an
+    unreachable server again for ~10 s."""
+    return awaitable if timeout is None else asyncio.wait_for(awaitable, timeout.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -136,11 +145,7 @@ class JobReconciler(BackgroundLoop):
         """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            describing = handle.describe(rpc_timeout=rpc_timeout)
-            # rpc_timeout bounds each try; the client tries an unreachable server again for ~10 s in all.
-            described = await (
-                describing if rpc_timeout is None else asyncio.wait_for(describing, rpc_timeout.total_seconds())
-            )
+            described = await _within(handle.describe(rpc_timeout=rpc_timeout), rpc_timeout)
             status = described.status
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
@@ -165,7 +170,7 @@ class JobReconciler(BackgroundLoop):
                 )
             return False
         job_status, what = _ENDED_OUTSIDE[status]
-        reason = await self._close_reason(handle)
+        reason = await _within(self._close_reason(handle), rpc_timeout)
         error = f"workflow {what}" + (f": {reason}" if reason else "")
         async with self._pool.acquire() as conn, conn.transaction():
             updated = await conn.execute(
