@@ -29,6 +29,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+from temporalio.exceptions import ApplicationError
 
 from shared.models import WorkflowMessage
 from shared.settings import Environment, Settings
@@ -242,14 +243,45 @@ def _tagged_unsealed(payload: Payload) -> Payload:
 
 class SealAwarePayloadConverter(PydanticPayloadConverter):
     """Pydantic JSON, plus: a :class:`WorkflowMessage` decoded from a payload the codec tagged unsealed is
-    marked so (``message.unsealed``), for the workflow to refuse what it must not act on."""
+    marked so (``message.unsealed``), for the workflow to refuse what it must not act on.
+
+    A payload meant as a :class:`WorkflowMessage` that is ``null``, or unsealed JSON the model refuses, raises
+    an :class:`ApplicationError`: the SDK then drops such a signal, rejects such an update and fails such a
+    start, where any other error fails the workflow task again and again, stalling the run. Sealed JSON the
+    model refuses still raises as before: a key holder sent it, perhaps a newer release during a rolling
+    deploy, and the task is retried until a worker that reads it takes it.
+    """
 
     def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
-        values = super().from_payloads(payloads, type_hints)
-        for payload, value in zip(payloads, values, strict=True):
-            if isinstance(value, WorkflowMessage) and UNSEALED_METADATA in payload.metadata:
-                value.mark_unsealed()
+        hints: list[type | None] = [*(type_hints or [])]
+        hints += [None] * (len(payloads) - len(hints))
+        values = []
+        for payload, hint in zip(payloads, hints, strict=False):
+            values.append(self._from_payload(payload, hint))
         return values
+
+    def _from_payload(self, payload: Payload, hint: type | None) -> Any:
+        message_type = hint if isinstance(hint, type) and issubclass(hint, WorkflowMessage) else None
+        try:
+            [value] = super().from_payloads([payload], [hint] if hint is not None else None)
+        except Exception as err:
+            if message_type is None or UNSEALED_METADATA not in payload.metadata:
+                raise
+            raise _not_a_message(message_type, payload, "could not be read as one") from err
+        if message_type is not None and value is None:  # encoding binary/null: no message, whoever sealed it
+            raise _not_a_message(message_type, payload, "was null")
+        if isinstance(value, WorkflowMessage) and UNSEALED_METADATA in payload.metadata:
+            value.mark_unsealed()
+        return value
+
+
+def _not_a_message(message_type: type, payload: Payload, problem: str) -> ApplicationError:
+    unsealed = UNSEALED_METADATA in payload.metadata
+    return ApplicationError(
+        f"the {message_type.__name__} {'not sealed with the payload keys ' if unsealed else ''}{problem}",
+        type="UnsealedMessage" if unsealed else "MessageInvalid",
+        non_retryable=True,
+    )
 
 
 def _associated_data(kid: str, compression: bytes = b"") -> bytes:

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewTaskOpen,
         ReviewTaskUpdate,
     )
+    from shared.temporal import workflow_id_for
     from workflows.policies import ActivityPolicy
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
@@ -83,11 +84,18 @@ REVIEW_CLOSED_AT_END_PATCH = "review-status-closed-at-end"
 request met in review (a step out of retries, a cancel while the decision was being recorded): ReviewStatus
 turns CANCELED, as mark_job_finished closes the task. Earlier runs stayed listed PENDING or ESCALATED."""
 UNSEALED_SIGNAL_PATCH = "unsealed-review-signal-dropped"
-"""Recorded only by runs sent a review_decision signal not sealed with our payload keys: it is dropped.
-Earlier runs acted on it (the README's CLI example once sent one without the codec)."""
+"""Recorded only by runs sent a review_decision signal not sealed with our payload keys: it is dropped, and
+every later one too. Earlier runs acted on it (the README's CLI example once sent one without the codec).
+The run's n-th unsealed signal asks its own id (this one, then ``-2``, ``-3`` ...): the SDK memoizes a patch's
+answer for the whole run, so one id answered False for a signal received before the patch would answer
+False again for every signal after it."""
 UNSEALED_START_PATCH = "unsealed-start-refused"
 """Recorded only by runs started with an input not sealed with our payload keys: they fail at once.
 Earlier such runs went on as started."""
+FOREIGN_WORKFLOW_ID_PATCH = "start-under-another-jobs-id-refused"
+"""Recorded only by runs started under another workflow id than their job's (``workflow_id_for``): a sealed
+input copied out of one job's history into a start under a new id would run that job again. They fail at once.
+The API starts each job under its own id, so no run it started asks this."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -128,6 +136,10 @@ class BillIngestionWorkflow:
         """Set when the job is being failed or cancelled: the update refuses decisions from then on,
         though the status reads NEEDS_REVIEW while the review task is being closed. A signal's
         decision is left to be ignored as before, since its handler runs again on every replay."""
+        self._unsealed_signals = 0
+        """review_decision signals decoded unsealed so far: numbers each one's UNSEALED_SIGNAL_PATCH id."""
+        self._dropping_unsealed = False
+        """Set once an unsealed signal was dropped: every later one is, without asking another patch."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -145,9 +157,7 @@ class BillIngestionWorkflow:
     @workflow.signal
     def review_decision(self, decision: ReviewDecision) -> None:
         """Fire-and-forget decisions (CLI, scripts). Invalid ones are logged and dropped."""
-        # Asked only of an unsealed signal, so runs sent only sealed ones record no marker. On replay a run
-        # that once acted on a plaintext signal (no marker) acts on it again.
-        if decision.unsealed and workflow.patched(UNSEALED_SIGNAL_PATCH):
+        if decision.unsealed and self._drops_unsealed_signal():
             workflow.logger.warning(
                 "review signal ignored", extra={"job_id": self._job_id, "reason": "not sealed with the payload keys"}
             )
@@ -169,6 +179,18 @@ class BillIngestionWorkflow:
             workflow.logger.warning("review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]})
             return
         self._decision = decision
+
+    def _drops_unsealed_signal(self) -> bool:
+        """Whether this unsealed signal is dropped. Asked only of unsealed signals, so runs sent only sealed ones
+        record no marker; on replay a run that once acted on a plaintext signal (no marker) acts on it again."""
+        if self._dropping_unsealed:  # one dropped (marker recorded): this signal came after the patch too
+            return True
+        self._unsealed_signals += 1
+        n = self._unsealed_signals
+        # A fresh id per signal: a junk plaintext signal acted on before the patch must not, through the SDK's
+        # memoized False, let every later one be acted on. The first keeps the id runs have recorded since.
+        self._dropping_unsealed = workflow.patched(UNSEALED_SIGNAL_PATCH if n == 1 else f"{UNSEALED_SIGNAL_PATCH}-{n}")
+        return self._dropping_unsealed
 
     @workflow.update
     async def submit_review(self, decision: ReviewDecision) -> ReviewAck:
@@ -244,6 +266,16 @@ class BillIngestionWorkflow:
             raise ApplicationError(
                 "the workflow input was not sealed with the payload keys: start jobs through the API",
                 type="UnsealedMessage",
+                non_retryable=True,
+            )
+        if workflow.info().workflow_id != workflow_id_for(request.job_id) and workflow.patched(
+            FOREIGN_WORKFLOW_ID_PATCH
+        ):
+            # Sealed, but not this job's run: a copy of its input started under a new id. Asked only on a
+            # mismatch, so the API's runs record nothing.
+            raise ApplicationError(
+                f"the workflow id is not job {request.job_id}'s: start jobs through the API",
+                type="WorkflowIdMismatch",
                 non_retryable=True,
             )
         self._job_id = request.job_id

@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, Work
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
-from shared.codec import ENCODING, KeyRing, data_converter
+from shared.codec import ENCODING
 from shared.models import IngestionRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
@@ -30,8 +30,17 @@ from stack.services import temporal_binary
 from tests.helpers import wait_for_status
 from tests.review.support import Review, history, open_review, read_task
 from tests.security.test_encrypted_history import keyless_client
+from tests.workflows.history_codec import replay_converter
+from tests.workflows.scenarios import review_plaintext_signal_across_deploy
 from tests.workflows.test_replay import load
-from workflows.bill_ingestion import UNSEALED_SIGNAL_PATCH, UNSEALED_START_PATCH, BillIngestionWorkflow
+from worker.resources import Resources
+from workflows.bill_ingestion import (
+    FOREIGN_WORKFLOW_ID_PATCH,
+    UNSEALED_SIGNAL_PATCH,
+    UNSEALED_START_PATCH,
+    BillIngestionWorkflow,
+)
+from workflows.rollup import UNSEALED_ROLLUP_START_PATCH, AnalyticsRollupWorkflow, RollupInput
 
 PLAINTEXT_SIGNAL_RUN = Path(__file__).parents[1] / "histories" / "v9" / "review_plaintext_signal.json"
 
@@ -184,5 +193,93 @@ async def test_a_run_that_acted_on_a_plaintext_signal_still_replays() -> None:
     assert payload.metadata["encoding"] != ENCODING, "the fixture's signal was sent without the codec"
     assert UNSEALED_SIGNAL_PATCH not in patches_in(list(recorded.events))
 
-    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
     await replayer.replay_workflow(recorded)
+
+
+async def test_a_plaintext_signal_before_the_deploy_lets_no_later_one_through(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """The SDK memoizes a patch's answer per run: had every unsealed signal asked one id, the False answered on
+    replay for a junk plaintext signal sent before the deploy would let every later plaintext signal decide.
+    The scenario asserts the intruder's approval was dropped and the reviewer's sealed rejection decided."""
+    workflow_id = await review_plaintext_signal_across_deploy(
+        http, client=client, resources=resources, settings=app_settings
+    )
+
+    patches = patches_in(await history(client.get_workflow_handle(workflow_id)))
+    assert f"{UNSEALED_SIGNAL_PATCH}-2" in patches and UNSEALED_SIGNAL_PATCH not in patches, patches
+
+
+async def test_a_null_signal_is_dropped_and_the_run_goes_on(
+    http: httpx.AsyncClient, client: Client, unique: str
+) -> None:
+    """Decoded to None, it failed the workflow task over and over: the run handled nothing after it."""
+    review = await open_review(http, unique)
+    handle = client.get_workflow_handle(review.workflow_id)
+
+    await (await keyless_client(client)).get_workflow_handle(review.workflow_id).signal("review_decision", None)
+
+    events = await signal_handled(handle, signals=1)
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in [e.event_type for e in events]
+    await assert_still_in_review(http, client, review)
+    await handle.signal(BillIngestionWorkflow.review_decision, intruders(review, ReviewAction.REJECT))
+    assert (await wait_for_status(http, review.job_id, within=60))["status"] == "REJECTED"
+
+
+async def test_a_null_start_fails_at_once(client: Client, app_settings: Settings) -> None:
+    handle = await (await keyless_client(client)).start_workflow(
+        "BillIngestionWorkflow",
+        None,
+        id=f"null-start-{uuid.uuid4().hex[:10]}",
+        task_queue=app_settings.temporal_task_queue,
+    )
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=30)
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage" and cause.non_retryable, cause
+
+
+async def test_a_sealed_start_under_another_id_fails_at_once_and_touches_no_job(
+    http: httpx.AsyncClient, client: Client, app_settings: Settings, unique: str
+) -> None:
+    """Anyone who reads history could copy a job's sealed input into a start under a new id: it would run the job
+    again (its row, its review task, a second bill)."""
+    review = await open_review(http, unique)
+    request = IngestionRequest(job_id=review.job_id, customer_id=review.customer_id, utility_account_id=1)
+    handle = await client.start_workflow(
+        BillIngestionWorkflow.run,
+        request,
+        id=f"copied-start-{uuid.uuid4().hex[:10]}",
+        task_queue=app_settings.temporal_task_queue,
+    )
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), timeout=30)
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "WorkflowIdMismatch" and cause.non_retryable, cause
+    events = await history(handle)
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in [e.event_type for e in events]
+    assert patches_in(events) == [FOREIGN_WORKFLOW_ID_PATCH]
+    await assert_still_in_review(http, client, review)
+
+
+async def test_an_unsealed_rollup_start_fails_at_once(client: Client, app_settings: Settings) -> None:
+    handle = await (await keyless_client(client)).start_workflow(
+        AnalyticsRollupWorkflow.run,
+        RollupInput(window_days=1),
+        id=f"unsealed-rollup-{uuid.uuid4().hex[:10]}",
+        task_queue=app_settings.temporal_task_queue,
+    )
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=30)
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage", cause
+    events = await history(client.get_workflow_handle(handle.id))
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in [e.event_type for e in events]
+    assert patches_in(events) == [UNSEALED_ROLLUP_START_PATCH]

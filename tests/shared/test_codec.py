@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf import json_format
@@ -23,6 +24,8 @@ from pydantic import BaseModel, SecretStr
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from shared.codec import (
@@ -168,6 +171,48 @@ async def test_only_a_model_decoded_from_an_unsealed_payload_reads_unsealed() ->
 
     assert not sealed.unsealed and unsealed.unsealed and not resealed.unsealed
     assert unsealed.model_dump() == decision.model_dump(), "the mark is no field: never serialized, never sent"
+
+
+@pytest.mark.parametrize(
+    ("value", "sealed", "error_type"),
+    [
+        (None, False, "UnsealedMessage"),
+        ({"action": "reject"}, False, "UnsealedMessage"),
+        ([1, 2], False, "UnsealedMessage"),
+        (None, True, "MessageInvalid"),
+    ],
+    ids=["null", "incomplete", "list", "sealed-null"],
+)
+async def test_what_is_no_message_raises_an_application_error(value: Any, sealed: bool, error_type: str) -> None:
+    """The SDK drops such a signal, rejects such an update and fails such a start: any other error failed the
+    workflow task over and over (a null review_decision signal stalled the run)."""
+    converter = data_converter(KeyRing.generate())
+    received = await _received(converter, value, sealed=sealed)
+
+    with pytest.raises(ApplicationError) as refused:
+        converter.payload_converter.from_payloads(received, [ReviewDecision])
+
+    assert refused.value.type == error_type and refused.value.non_retryable, refused.value
+    assert converter.payload_converter.from_payloads(received, None) == [value], "only a message's hint refuses it"
+
+
+async def test_sealed_json_the_model_refuses_fails_the_task_as_before() -> None:
+    """A key holder sent it (a newer release's message, mid-deploy): the task retries until a worker reads it."""
+    converter = data_converter(KeyRing.generate())
+    received = await _received(converter, {"action": "reject"}, sealed=True)
+
+    with pytest.raises(Exception) as failed:
+        converter.payload_converter.from_payloads(received, [ReviewDecision])
+
+    assert not isinstance(failed.value, ApplicationError), failed.value
+
+
+async def _received(converter: DataConverter, value: Any, *, sealed: bool) -> list[Payload]:
+    """``value`` as the worker's codec hands it to the payload converter, sealed with its keys or not."""
+    codec = converter.payload_codec
+    assert codec is not None
+    plain = await pydantic_data_converter.encode([value])
+    return await codec.decode(await codec.encode(plain) if sealed else plain)
 
 
 def _bill_payload() -> Payload:

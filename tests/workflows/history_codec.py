@@ -3,20 +3,27 @@
 Recorded runs use synthetic bills only; stored decrypted, they replay under any key
 ring (the codec opens unencrypted payloads too, tagged unsealed). Payloads stored
 unencrypted (search attributes, patch markers, a message sent without the codec) are
-kept exactly as stored.
+kept exactly as stored; a payload that was sealed is marked so (``minimeter-recorded-sealed``),
+and :func:`replay_converter` opens it as sealed, so its message replays as it ran. Histories
+recorded before the mark read every message unsealed, as they always did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
-from temporalio.converter import PayloadCodec
+from temporalio.converter import DataConverter, PayloadCodec
 
-from shared.codec import ENCODING
+from shared.codec import ENCODING, UNSEALED_METADATA, EncryptionCodec, KeyRing, data_converter
+
+RECORDED_SEALED_METADATA = "minimeter-recorded-sealed"
+"""Set on a committed history's payload that was sealed when recorded. Only :class:`RecordedHistoryCodec`
+(tests) reads it: the real codec tags any unencrypted payload unsealed, whatever its metadata says."""
 
 
 def nested(message: Message, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Message]]:
@@ -51,5 +58,27 @@ async def decrypt_history(history: WorkflowHistory, codec: PayloadCodec) -> Work
             decoded = await codec.decode(payloads)
             for target, plain in zip(payloads, decoded, strict=True):
                 target.CopyFrom(plain)
+                target.metadata[RECORDED_SEALED_METADATA] = b"1"
         events.append(event)
     return WorkflowHistory(history.workflow_id, events)
+
+
+class RecordedHistoryCodec(EncryptionCodec):
+    """The payload codec with a fresh key ring, for replaying committed histories: a payload marked
+    recorded-sealed opens as a sealed one would (untagged), any other as the real codec opens it."""
+
+    def __init__(self) -> None:
+        super().__init__(KeyRing.generate())
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        opened = await super().decode(payloads)
+        for recorded, payload in zip(payloads, opened, strict=True):
+            if RECORDED_SEALED_METADATA in recorded.metadata:
+                del payload.metadata[UNSEALED_METADATA]
+                del payload.metadata[RECORDED_SEALED_METADATA]
+        return opened
+
+
+def replay_converter() -> DataConverter:
+    """The workers' data converter, opening committed histories as they were recorded."""
+    return dataclasses.replace(data_converter(KeyRing.generate()), payload_codec=RecordedHistoryCodec())

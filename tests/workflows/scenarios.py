@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -14,6 +15,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
@@ -32,6 +34,7 @@ from tests.review.support import (
     start_upload_on_queue,
 )
 from tests.security.test_encrypted_history import keyless_client
+from tests.workflows.predeploy import PreDeployBillIngestionWorkflow
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -123,6 +126,77 @@ async def review_plaintext_signal(http: httpx.AsyncClient, *, client: Client, **
     assert response.status_code == 200, response.text
     done = await wait_for_status(http, job["id"], within=60)
     assert done["status"] == "SUCCEEDED", done
+    return str(job["workflow_id"])
+
+
+async def review_plaintext_signal_across_deploy(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """A junk plaintext signal reaches the run before UNSEALED_SIGNAL_PATCH is deployed (acted on: dropped as
+    stale), then after the deploy a plaintext approval (dropped: a patch id of its own, so the first signal's
+    memoized False does not let it through) and a sealed rejection, which decides.
+
+    The run starts on a queue of its own served by the old code; the current code's worker replaces it there
+    (no cache: it replays the run for every task)."""
+    own = settings.model_copy(update={"temporal_task_queue": f"deploy-{uuid.uuid4().hex[:10]}"})
+    keyless = await keyless_client(client)
+
+    async def plaintext(revision: str, action: ReviewAction) -> None:
+        decision = ReviewDecision(action=action, revision=revision, reviewer="intruder")
+        await keyless.get_workflow_handle(handle.id).signal(BillIngestionWorkflow.review_decision, decision)
+
+    async with predeploy_worker(client, resources, own):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        revision = await awaiting_review(handle)
+        await plaintext("probe", ReviewAction.REJECT)
+        await _awaiting_review_again(handle, revision)
+    async with build_worker(client, resources, own, max_cached_workflows=0):
+        await plaintext(revision, ReviewAction.APPROVE)
+        await _awaiting_review_again(handle, revision)
+        sealed = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="reviewer", note="by scenario")
+        await handle.signal(BillIngestionWorkflow.review_decision, sealed)
+        done = await wait_for_status(http, job_id_of(handle), within=60)
+    assert done["status"] == "REJECTED", done
+    return handle.id
+
+
+def predeploy_worker(client: Client, resources: Resources, settings: Settings) -> Worker:
+    """A worker on ``settings``' queue running the workflow as releases before UNSEALED_SIGNAL_PATCH did."""
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[PreDeployBillIngestionWorkflow],
+        activities=pipeline_activities(resources, settings),
+        activity_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predeploy"),
+    )
+
+
+async def review_sealed_between_plaintext(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """A plaintext rejection (dropped), a sealed correction failing the checks (judged by check_corrected_bill,
+    dropped), a plaintext approval (dropped), then a sealed rejection decides.
+
+    The sealed signals replay sealed only because the recorder marks what was sealed (history_codec): read
+    unsealed, they would be dropped on replay, without the activity the run scheduled."""
+    job = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    handle = client.get_workflow_handle(job["workflow_id"])
+    keyless = (await keyless_client(client)).get_workflow_handle(job["workflow_id"])
+
+    def decision(action: ReviewAction, **fields: Any) -> ReviewDecision:
+        return ReviewDecision(action=action, revision=task["revision"], reviewer="script", **fields)
+
+    await keyless.signal(BillIngestionWorkflow.review_decision, decision(ReviewAction.REJECT))
+    await _awaiting_review_again(handle, task["revision"])
+    failing = decision(ReviewAction.CORRECT, bill={**task["bill"], "due_date": None})  # still out of balance
+    await handle.signal(BillIngestionWorkflow.review_decision, failing)
+    await _awaiting_review_again(handle, task["revision"])
+    await keyless.signal(BillIngestionWorkflow.review_decision, decision(ReviewAction.APPROVE))
+    await _awaiting_review_again(handle, task["revision"])
+    await handle.signal(BillIngestionWorkflow.review_decision, decision(ReviewAction.REJECT, note="by scenario"))
+    done = await wait_for_status(http, job["id"], within=60)
+    assert done["status"] == "REJECTED", done
     return str(job["workflow_id"])
 
 
@@ -358,4 +432,6 @@ SCENARIOS: dict[str, Scenario] = {
     "failed_in_review": failed_in_review,
     "review_plaintext_signal": review_plaintext_signal,
     "started_unsealed": started_unsealed,
+    "review_plaintext_signal_across_deploy": review_plaintext_signal_across_deploy,
+    "review_sealed_between_plaintext": review_sealed_between_plaintext,
 }

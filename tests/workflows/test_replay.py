@@ -11,6 +11,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from shared.codec import KeyRing, data_converter
+from tests.workflows.history_codec import replay_converter
 from tests.workflows.reordered import ReorderedBillIngestionWorkflow
 from workflows.bill_ingestion import BillIngestionWorkflow
 
@@ -40,6 +41,8 @@ def test_histories_are_committed() -> None:
         "failed_in_review",
         "review_plaintext_signal",
         "started_unsealed",
+        "review_plaintext_signal_across_deploy",
+        "review_sealed_between_plaintext",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
@@ -58,11 +61,21 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays_with_current_code(path: Path) -> None:
-    # A fresh key ring: committed histories are stored decrypted, and the codec opens plaintext too, tagged
-    # unsealed. So every message here reads unsealed: runs that recorded no unsealed-message patch marker
-    # must replay the same regardless (the patches are asked only of unsealed messages).
-    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    # Committed histories are stored decrypted. A payload recorded sealed carries a mark, and opens sealed
+    # here; one without (every message of histories recorded before the mark) opens tagged unsealed, as a
+    # plaintext message would: runs that recorded no unsealed-message patch marker replay the same regardless
+    # (the patches are asked only of unsealed messages).
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
     await replayer.replay_workflow(load(path))
+
+
+async def test_recorded_seals_are_what_replays_a_sealed_signal_between_plaintext_ones() -> None:
+    """Read unsealed, as histories recorded before the mark read every message, its sealed correction would be
+    dropped as the plaintext signals were, without the check_corrected_bill the run scheduled."""
+    recorded = load(Path(__file__).parents[1] / "histories" / "current" / "review_sealed_between_plaintext.json")
+    all_unsealed = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    with pytest.raises(NondeterminismError):
+        await all_unsealed.replay_workflow(recorded)
 
 
 def corrected_by_signal(version: str) -> WorkflowHistory:
@@ -75,7 +88,7 @@ async def test_signalled_corrections_replay_whatever_the_checks_say_now(
 ) -> None:
     """Since SIGNALLED_CORRECTION_PATCH the verdict on a signalled correction comes back from history."""
     monkeypatch.setattr("extraction.checks.check_bill", lambda bill, *, text: list(failing))
-    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
     await replayer.replay_workflow(corrected_by_signal("current"))
 
 
@@ -83,13 +96,13 @@ async def test_before_the_patch_changed_checks_broke_replay(monkeypatch: pytest.
     """v4/ ran before the patch: its signal handler judged the correction, so checks that now refuse
     the one it accepted break its replay. This also proves the stand-in is what replay calls."""
     monkeypatch.setattr("extraction.checks.check_bill", lambda bill, *, text: ["sum_mismatch"])
-    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(corrected_by_signal("v4"))
 
 
 @pytest.mark.parametrize("path", [p for p in HISTORIES if p.stem == "accepted"], ids=lambda p: p.parent.name)
 async def test_reordered_workflow_fails_replay(path: Path) -> None:
-    replayer = Replayer(workflows=[ReorderedBillIngestionWorkflow], data_converter=data_converter(KeyRing.generate()))
+    replayer = Replayer(workflows=[ReorderedBillIngestionWorkflow], data_converter=replay_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(path))

@@ -1,0 +1,26 @@
+"""BillIngestionWorkflow as releases before UNSEALED_SIGNAL_PATCH ran it: every signal acted on, sealed or not.
+
+Registered under the real workflow's name, it lets a test run a job on the old code, then deploy the current
+code under it (a new worker on the same queue replays the run), as v9/ was recorded.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from shared.models import IngestionRequest, IngestionResult
+    from shared.review import ReviewDecision
+    from workflows.bill_ingestion import BillIngestionWorkflow
+
+
+@workflow.defn(name="BillIngestionWorkflow")
+class PreDeployBillIngestionWorkflow(BillIngestionWorkflow):
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        return await super().run(request)
+
+    @workflow.signal
+    def review_decision(self, decision: ReviewDecision) -> None:
+        # A fresh copy reads sealed: the handler takes it as the old one did, asking no unsealed-signal patch.
+        super().review_decision(ReviewDecision.model_validate(decision.model_dump()))
