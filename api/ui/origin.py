@@ -3,21 +3,24 @@
 SameSite=Strict keeps the cookies off other sites' requests, not off those of another port or a sibling
 subdomain of this site: the origin, not the site, is what tells the reviewer's own pages from those.
 ``Sec-Fetch-Site`` first (every current browser sends it), else ``Origin`` (older browsers), compared with
-the ``Host`` the request was sent to under its scheme or under https: behind a TLS-terminating proxy uvicorn
-does not trust (``FORWARDED_ALLOW_IPS``) the app sees http where the browser's Origin says https. An http
-Origin is never taken for a request the app sees as https.
+the ``Host`` the request was sent to under https wherever the browser reaches the app over HTTPS
+(``is_secure``): behind a TLS-terminating proxy uvicorn does not trust (``FORWARDED_ALLOW_IPS``) the app sees
+http where the browser's Origin says https, and an http Origin there is a plain-HTTP page of the same host,
+another origin. Only in plain-HTTP local development is the http origin this one.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
+from api.ui.session import is_secure
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _is_this_origin(request: Request, origin: str) -> bool:
-    here = request.url.netloc
-    return origin in {f"{request.url.scheme}://{here}", f"https://{here}"}
+    scheme = "https" if is_secure(request) else "http"
+    return origin == f"{scheme}://{request.url.netloc}"
 
 
 def from_this_origin(request: Request) -> bool:

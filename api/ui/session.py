@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import hash_key
+from shared.settings import Environment, Settings
 
 SESSION_COOKIE = "mm_session"
 LOGIN_COOKIE = "mm_login"
@@ -158,21 +159,54 @@ def current_session(request: Request) -> Session | None:
     return session
 
 
-def _secure(request: Request) -> bool:
-    return request.url.hostname not in LOCAL_HOSTS
+def is_secure(request: Request) -> bool:
+    """Whether the reviewer's browser reaches this app over HTTPS: anywhere but plain-HTTP local development.
+
+    Not the ``Host`` alone: a proxy that sends its upstream's (nginx's default ``Host $proxy_host`` with
+    ``proxy_pass http://127.0.0.1:8000``) would make every deployment look like localhost. So also the scheme
+    (uvicorn takes ``X-Forwarded-Proto`` from ``FORWARDED_ALLOW_IPS``), and always with ``ENV=production``."""
+    settings: Settings = request.app.state.minimeter.settings
+    return (
+        settings.env is Environment.PRODUCTION
+        or request.url.scheme == "https"
+        or request.url.hostname not in LOCAL_HOSTS
+    )
 
 
 def cookie_name(request: Request, name: str) -> str:
-    """``__Host-`` wherever the cookie is Secure (everywhere but plain-HTTP localhost development).
+    """``__Host-`` wherever the cookie is Secure (everywhere but plain-HTTP local development).
 
-    A browser takes a ``__Host-`` cookie only from this host over HTTPS: a page on a sibling subdomain or
-    on plain HTTP cannot toss in a session or sign-in nonce of its choosing (a session of the attacker's
-    own would have the reviewer decide under the attacker's name). Only the prefixed name is read there."""
-    return f"__Host-{name}" if _secure(request) else name
+    A browser takes a ``__Host-`` cookie only from this host over HTTPS, so a page on a sibling subdomain or on
+    plain HTTP cannot set that very name. It can set a look-alike (``read_cookie`` refuses those)."""
+    return f"__Host-{name}" if is_secure(request) else name
+
+
+def _cookie_pairs(request: Request) -> list[tuple[str, str]]:
+    """The Cookie header's name-value pairs as sent, names trimmed of spaces and tabs only."""
+    pairs = []
+    for chunk in "; ".join(request.headers.getlist("cookie")).split(";"):
+        name, _, value = chunk.partition("=") if "=" in chunk else ("", "", chunk)
+        pairs.append((name.strip(" \t"), value.strip(" \t")))
+    return pairs
+
+
+def cookie_shadowed(request: Request, name: str) -> bool:
+    """Whether the cookie comes twice, or beside a look-alike (``\\xa0__Host-mm_session``, ``MM_SESSION``).
+
+    A ``__Host-`` name only this host can set, but a sibling subdomain can set a look-alike for the whole site."""
+    wanted = cookie_name(request, name).casefold()
+    return sum(key.strip().casefold() == wanted for key, _ in _cookie_pairs(request)) > 1
 
 
 def read_cookie(request: Request, name: str) -> str | None:
-    return request.cookies.get(cookie_name(request, name))
+    """The cookie's value, or None when it is absent or shadowed (then the reviewer is sent to sign in).
+
+    Not Starlette's ``request.cookies``: it strips every name with ``str.strip()`` (``\\xa0__Host-mm_session``
+    reads as ``__Host-mm_session``) and keeps the last of two, so the reviewer could decide in the session of
+    whoever set the look-alike, under that key's name."""
+    wanted = cookie_name(request, name)
+    values = [value for key, value in _cookie_pairs(request) if key == wanted]
+    return values[0] if len(values) == 1 and not cookie_shadowed(request, name) else None
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
@@ -184,11 +218,11 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
         path="/",
         httponly=True,
         samesite="strict",
-        secure=_secure(request),
+        secure=is_secure(request),
     )
 
 
 def clear_cookie(request: Request, response: Response, name: str) -> None:
     response.delete_cookie(
-        cookie_name(request, name), path="/", httponly=True, samesite="strict", secure=_secure(request)
+        cookie_name(request, name), path="/", httponly=True, samesite="strict", secure=is_secure(request)
     )

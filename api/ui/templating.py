@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from api.ui.session import (
     LOGIN_COOKIE,
+    SESSION_COOKIE,
+    cookie_shadowed,
     current_session,
     draft_binding,
     login_binding,
@@ -22,6 +24,10 @@ from api.ui.session import (
 from shared.bill import Commodity, LineItemCategory, Provider, UsageUnit
 
 LOGIN_FORM_SECONDS = 3600
+SHADOWED = (
+    "This browser also holds a look-alike of the review UI's cookies, set by another page of this site: until"
+    " it is gone no sign-in here lasts. Remove this site's cookies in the browser's site settings, then sign in."
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -69,6 +75,8 @@ def login_page(
 
     ``draft``: a decision form posted after its session ended (URL-encoded), carried through sign-in with a
     token binding it to this nonce and ``next_path``: pass only one this browser's own post sent."""
+    if any(cookie_shadowed(request, name) for name in (SESSION_COOKIE, LOGIN_COOKIE)):
+        error = SHADOWED
     store = sessions_for(request.app)
     draft_token = store.csrf_token(draft_binding(nonce, next_path, draft)) if draft else ""
     context = {

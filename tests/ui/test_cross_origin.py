@@ -71,9 +71,10 @@ async def test_a_sign_in_from_this_origin_or_a_script_still_works(ui_url: str, r
         ({}, f"https://{OFF_LOCALHOST}", True),  # the proxy's X-Forwarded-Proto not trusted: the app sees http
         ({"X-Forwarded-Proto": "https"}, f"https://{OFF_LOCALHOST}", True),
         ({"X-Forwarded-Proto": "https"}, f"http://{OFF_LOCALHOST}", False),  # a plain-HTTP page of the same host
+        ({}, f"http://{OFF_LOCALHOST}", False),  # the same, where the app sees http: still not this origin
         ({}, f"https://sibling.{OFF_LOCALHOST}", False),
     ],
-    ids=["app-sees-http", "app-sees-https", "http-page-to-https", "sibling-subdomain"],
+    ids=["app-sees-http", "app-sees-https", "http-page-to-https", "http-page-app-sees-http", "sibling-subdomain"],
 )
 async def test_behind_a_tls_proxy_the_origin_is_the_browsers_https_one(
     ui_url: str, reviewer_key: str, forwarded: dict[str, str], origin: str, accepted: bool
@@ -125,3 +126,81 @@ async def test_over_https_the_cookies_are_host_prefixed_and_a_tossed_plain_one_i
         assert tossed.status_code == 303 and tossed.headers["location"].startswith("/ui/login")
         own = await victim.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={session}"})
         assert own.status_code == 200, own.text
+
+
+async def test_a_sign_out_without_its_token_from_a_plain_http_page_of_the_host_is_refused(
+    ui_url: str, reviewer_key: str
+) -> None:
+    """Behind a TLS proxy uvicorn does not trust, the app sees http; a page injected on plain HTTP of the same host
+    (``Origin: http://…``) is still another origin: it may not sign the reviewer out without the form's token."""
+    session = await _session_off_localhost(ui_url, reviewer_key)
+    cookie = {"Cookie": f"__Host-mm_session={session}"}
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST} | cookie) as browser:
+        assert refused(await browser.post("/ui/logout", data={}, headers={"Origin": f"http://{OFF_LOCALHOST}"}))
+        assert (await browser.get("/ui/reviews")).status_code == 200, "still signed in"
+
+
+async def test_in_plain_http_local_development_an_https_origin_is_another_one(ui_url: str, reviewer_key: str) -> None:
+    """Only where the browser reaches the app over HTTPS does an https Origin stand for this host."""
+    https_twin = ui_url.replace("http://", "https://", 1)
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Origin": https_twin}) as client:
+        assert refused(await sign_in(client, reviewer_key))
+
+
+async def _session_off_localhost(ui_url: str, key: str) -> str:
+    """A session id from signing in through a TLS proxy that keeps the ``Host`` (the cookies are ``__Host-``)."""
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as browser:
+        form = await browser.get("/ui/login")
+        data = {"key": key, "csrf_token": csrf_of(form)}
+        # A real browser would send the Secure nonce only over HTTPS; this client needs telling.
+        response = await browser.post(
+            "/ui/login", data=data, headers={"Cookie": f"__Host-mm_login={form.cookies['__Host-mm_login']}"}
+        )
+    assert response.status_code == 303, response.text
+    return response.cookies["__Host-mm_session"]
+
+
+@pytest.mark.parametrize("tossed_last", [True, False], ids=["tossed-last", "tossed-first"])
+@pytest.mark.parametrize("look_alike", ["\xa0__Host-mm_session", "\x85__Host-mm_session", "__Host-mm_session"])
+async def test_a_look_alike_session_cookie_signs_the_reviewer_out_not_in_as_its_setter(
+    ui_url: str,
+    reviewer_key: str,
+    attacker_key: str,
+    review_job: dict[str, Any],
+    http: httpx.AsyncClient,
+    look_alike: str,
+    tossed_last: bool,
+) -> None:
+    """A sibling subdomain cannot set ``__Host-mm_session``, but it can set ``\\xa0__Host-mm_session`` for the
+    whole site (Chromium keeps and sends it). Starlette's cookie parser strips names with ``str.strip()`` and
+    keeps the last of two: the reviewer would decide under the attacker's name. A name sent twice is no better."""
+    own, evil = await _session_off_localhost(ui_url, reviewer_key), await _session_off_localhost(ui_url, attacker_key)
+    pairs = [b"__Host-mm_session=" + own.encode(), look_alike.encode("latin-1") + b"=" + evil.encode()]
+    cookie = b"; ".join(pairs if tossed_last else pairs[::-1])
+    job_id = review_job["id"]
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as attacker:
+        evil_page = await attacker.get(f"/ui/reviews/{job_id}", headers={"Cookie": f"__Host-mm_session={evil}"})
+    approve = form_fields(evil_page.text) | {"csrf_token": csrf_of(evil_page), "action": "approve"}
+    async with httpx.AsyncClient(
+        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+    ) as victim:
+        page = await victim.get(f"/ui/reviews/{job_id}")
+        assert page.status_code == 303 and page.headers["location"].startswith("/ui/login"), page.text
+        hint = await victim.get(page.headers["location"])
+        assert "look-alike of the review UI&#39;s cookies" in hint.text, "signing in again would not last: say why"
+        sent = await victim.post(f"/ui/reviews/{job_id}", data=approve, headers={"Sec-Fetch-Site": "same-origin"})
+        assert sent.status_code == 401 and "Sign in" in sent.text, "answered with the sign-in form, nothing sent"
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_a_look_alike_sign_in_nonce_is_no_nonce(ui_url: str, reviewer_key: str) -> None:
+    """``\\x85__Host-mm_login`` from a sibling subdomain must not stand in for the sign-in form's own nonce."""
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as other_page:
+        token = csrf_of(await other_page.get("/ui/login", headers={"Cookie": "__Host-mm_login=tossed"}))
+    cookie = b"__Host-mm_login=own; \x85__Host-mm_login=tossed"
+    data = {"key": reviewer_key, "csrf_token": token}
+    async with httpx.AsyncClient(
+        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+    ) as victim:
+        response = await victim.post("/ui/login", data=data, headers={"Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 403 and "__Host-mm_session" not in response.headers.get("set-cookie", "")

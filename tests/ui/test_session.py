@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import asyncpg
+import pytest
+from starlette.requests import Request
 
 from api.auth import hash_key
-from api.ui.session import SessionStore, login_binding, session_binding
+from api.ui.session import SESSION_COOKIE, SessionStore, login_binding, read_cookie, session_binding
+from shared.settings import Environment
 from worker.resources import Resources
 
 
@@ -86,3 +90,47 @@ async def test_flashes_show_once_in_order(resources: Resources) -> None:
     assert await store.pop_flashes(other) == []
     assert await store.pop_flashes(session) == ["first", "second"]
     assert await store.pop_flashes(session) == []
+
+
+def local_request(*cookie_headers: bytes) -> Request:
+    """A plain-HTTP localhost request in development, where the session cookie is ``mm_session``."""
+    settings = SimpleNamespace(env=Environment.DEVELOPMENT)
+    app = SimpleNamespace(state=SimpleNamespace(minimeter=SimpleNamespace(settings=settings)))
+    headers = [(b"host", b"127.0.0.1:8000"), *((b"cookie", value) for value in cookie_headers)]
+    scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/ui", "query_string": b"", "headers": headers}
+    return Request(scope | {"app": app})
+
+
+@pytest.mark.parametrize(
+    ("cookie_headers", "read"),
+    [
+        ((b"a=1; mm_session=own; b=2",), "own"),
+        ((b"mm_session_x=1;\tmm_session=own ",), "own"),
+        ((b"",), None),
+        ((b"mm_session=own; mm_session=tossed",), None),
+        ((b"mm_session=own", b"mm_session=tossed"), None),
+        ((b"mm_session=own; \xa0mm_session=tossed",), None),
+        ((b"\x85mm_session=tossed; mm_session=own",), None),
+        ((b"mm_session=own; \x1fmm_session=tossed",), None),
+        ((b"mm_session=own; MM_Session=tossed",), None),
+        ((b"\xa0mm_session=tossed",), None),
+    ],
+    ids=[
+        "among-others",
+        "spaces-and-tabs-trimmed",
+        "absent",
+        "sent-twice",
+        "in-two-headers",
+        "nbsp-look-alike",
+        "nel-look-alike-first",
+        "control-look-alike",
+        "case-look-alike",
+        "look-alike-alone",
+    ],
+)
+def test_a_cookie_is_read_by_its_exact_name_and_not_at_all_beside_a_look_alike(
+    cookie_headers: tuple[bytes, ...], read: str | None
+) -> None:
+    """Another page of the site can set a name Starlette's parser would take for ours (it ``str.strip()``s
+    names, keeps the last of two): then there is no session, rather than perhaps the other page's."""
+    assert read_cookie(local_request(*cookie_headers), SESSION_COOKIE) == read

@@ -16,7 +16,7 @@ import pytest
 from api.auth import Role, create_key, revoke_key
 from api.main import create_app
 from api.services.jobs import JobCursor
-from shared.settings import Settings
+from shared.settings import Environment, Settings
 from tests.helpers import bill_needing_review, serve, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from worker.resources import Resources
@@ -79,6 +79,38 @@ async def test_cookies_are_secure_off_localhost(ui_url: str, reviewer_key: str) 
         data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
         response = await client.post("/ui/login", data=data, headers={"Cookie": f"__Host-mm_login={nonce}"})
     assert response.status_code == 303
+    assert "secure" in flags_of(response, "__Host-mm_session")
+
+
+async def test_cookies_are_secure_behind_a_proxy_that_sends_its_upstream_host(ui_url: str, reviewer_key: str) -> None:
+    """nginx's default ``Host $proxy_host`` makes the request look like localhost; its https scheme (uvicorn takes
+    ``X-Forwarded-Proto`` from a trusted proxy, 127.0.0.1 here) still makes the cookies Secure and ``__Host-``."""
+    proxied = {"Host": "127.0.0.1:8000", "X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(base_url=ui_url, headers=proxied) as client:
+        form = await client.get("/ui/login")
+        assert "secure" in flags_of(form, "__Host-mm_login")
+        data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
+        cookie = {"Cookie": f"__Host-mm_login={form.cookies['__Host-mm_login']}"} | SAME_ORIGIN
+        response = await client.post("/ui/login", data=data, headers=cookie)
+    assert response.status_code == 303, response.text
+    assert "secure" in flags_of(response, "__Host-mm_session")
+
+
+async def test_with_env_production_the_cookies_are_secure_and_the_origin_https_even_on_localhost(
+    reviewer_key: str, app_settings: Settings
+) -> None:
+    """A proxy that neither keeps the ``Host`` nor is trusted for its scheme: production is HTTPS all the same."""
+    production = app_settings.model_copy(update={"env": Environment.PRODUCTION})
+    async with serve(create_app(production)) as url, httpx.AsyncClient(base_url=url) as client:
+        form = await client.get("/ui/login")
+        assert "secure" in flags_of(form, "__Host-mm_login")
+        data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
+        cookie = {"Cookie": f"__Host-mm_login={form.cookies['__Host-mm_login']}"}
+        plain_http_page = await client.post("/ui/login", data=data, headers=cookie | {"Origin": url})
+        assert plain_http_page.status_code == 403, "a plain-HTTP page of the host is another origin"
+        https_origin = {"Origin": url.replace("http://", "https://", 1)}
+        response = await client.post("/ui/login", data=data, headers=cookie | https_origin)
+    assert response.status_code == 303, response.text
     assert "secure" in flags_of(response, "__Host-mm_session")
 
 
@@ -561,7 +593,11 @@ async def test_a_draft_another_page_of_the_site_posts_to_sign_in_is_dropped(
         token = csrf_of(await other_page.get("/ui/login"))
     crafted = urlencode({"action": "correct", "total_amount": "1.00", "note": "crafted"})
     planted = {"csrf_token": token, "next": f"/ui/reviews/{job_id}", "draft": crafted}
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}, timeout=90) as victim:
+    # As in a browser, the app's own Set-Cookie of the nonce replaces the tossed one rather than adding a second
+    # (a cookie sent twice is read as absent).
+    tossed = httpx.Cookies()
+    tossed.set("mm_login", nonce, domain=str(httpx.URL(ui_url).host))
+    async with httpx.AsyncClient(base_url=ui_url, cookies=tossed, timeout=90) as victim:
         wrong_key = await victim.post("/ui/login", data=planted | {"key": ""}, headers=cross)
         assert wrong_key.status_code == (403 if cross else 401), wrong_key.text
         assert 'name="draft"' not in wrong_key.text and "crafted" not in wrong_key.text
