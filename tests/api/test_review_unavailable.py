@@ -31,28 +31,30 @@ async def test_review_decision_while_temporal_is_down_is_a_503(
     own_db: asyncpg.Pool, pg_url: str, app_settings: Settings, tmp_path: Path
 ) -> None:
     """The decision may or may not have reached the workflow, and repeating it is safe: 503, not 409 or 500."""
-    server = await start_dev_server(log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings))
-    database = await own_db.fetchval("SELECT current_database()")
-    settings = app_settings.model_copy(
-        update={
-            "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
-            "temporal_address": server.client.service_client.config.target_host,
-        }
-    )
-    account = await create_account(own_db, provider=Provider.PGE, account_number="5550001")
-    waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
-    # Ended: a repeat of the decision that ended it asks Temporal for that decision's answer, so an
-    # unreachable Temporal is a 503 here too, not a 409 telling the client its applied decision was refused.
-    ended = await insert_job(own_db, account, status="SUCCEEDED")
-    reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
+    async with await start_dev_server(
+        log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings)
+    ) as server:  # stopped however the test ends
+        database = await own_db.fetchval("SELECT current_database()")
+        settings = app_settings.model_copy(
+            update={
+                "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
+                "temporal_address": server.client.service_client.config.target_host,
+            }
+        )
+        account = await create_account(own_db, provider=Provider.PGE, account_number="5550001")
+        waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
+        # Ended: a repeat of the decision that ended it asks Temporal for that decision's answer, so an
+        # unreachable Temporal is a 503 here too, not a 409 telling the client its applied decision was refused.
+        ended = await insert_job(own_db, account, status="SUCCEEDED")
+        reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
 
-    async with serve(create_app(settings)) as url:
-        await server.shutdown()
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
-            responses = [
-                await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32}, timeout=60)
-                for job_id in (waiting, ended)
-            ]
+        async with serve(create_app(settings)) as url:
+            await server.shutdown()
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
+                responses = [
+                    await http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "0" * 32}, timeout=60)
+                    for job_id in (waiting, ended)
+                ]
 
     for response in responses:
         assert response.status_code == 503, response.text
@@ -66,29 +68,31 @@ async def test_reading_a_task_or_job_while_temporal_is_down_answers_from_postgre
     """Opening a task asks Temporal whether its run ended outside MiniMeter, and reading a job asks the run
     for its steps: with Temporal down, both answer from Postgres after a bounded wait, not after the
     client's ~10 s of retries (reviewers open tasks, clients poll jobs)."""
-    server = await start_dev_server(log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings))
-    database = await own_db.fetchval("SELECT current_database()")
-    settings = app_settings.model_copy(
-        update={
-            "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
-            "temporal_address": server.client.service_client.config.target_host,
-        }
-    )
-    account = await create_account(own_db, provider=Provider.PGE, account_number="5550002")
-    waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
-    await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = $1", waiting)
-    await own_db.execute(
-        "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
-        " VALUES ($1, 'PENDING', '[]', 'gs://b/o', 'r1')",
-        waiting,
-    )
-    reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
+    async with await start_dev_server(
+        log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings)
+    ) as server:  # stopped however the test ends
+        database = await own_db.fetchval("SELECT current_database()")
+        settings = app_settings.model_copy(
+            update={
+                "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
+                "temporal_address": server.client.service_client.config.target_host,
+            }
+        )
+        account = await create_account(own_db, provider=Provider.PGE, account_number="5550002")
+        waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
+        await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = $1", waiting)
+        await own_db.execute(
+            "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
+            " VALUES ($1, 'PENDING', '[]', 'gs://b/o', 'r1')",
+            waiting,
+        )
+        reviewer = await create_key(own_db, name="reviewer", role=Role.REVIEWER)
 
-    async with serve(create_app(settings)) as url:
-        await server.shutdown()
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
-            task = await http.get(f"/reviews/{waiting}", timeout=5)
-            job = await http.get(f"/jobs/{waiting}", timeout=5)
+        async with serve(create_app(settings)) as url:
+            await server.shutdown()
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
+                task = await http.get(f"/reviews/{waiting}", timeout=5)
+                job = await http.get(f"/jobs/{waiting}", timeout=5)
 
     assert task.status_code == 200, task.text
     assert task.json()["status"] == "PENDING"

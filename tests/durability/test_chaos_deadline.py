@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from temporalio.api.common.v1 import ActivityType
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
-from bench.chaos import Deadline, Tally, current_step
+from bench import chaos
+from bench.chaos import ChaosPlan, Deadline, Tally, current_step
 
 
 class Clock:
@@ -107,3 +110,40 @@ def test_every_stuck_job_is_listed_where_other_kinds_show_a_few() -> None:
         tally.bad("artifact_rows", f"job-{i}")
     assert [p for p in tally.problems if p.startswith("stuck")] == [f"stuck: job-{i} RUNNING" for i in range(12)]
     assert len([p for p in tally.problems if p.startswith("artifact_rows")]) == 6  # five and "... more"
+
+
+class StackUp(Exception):
+    """Raised where the run's load would begin: the stack is up."""
+
+
+async def test_the_stall_clock_starts_once_the_stack_is_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Else a stack slow to start (a loaded CI machine) ate the stall period before any job could advance."""
+    clock = Clock()
+    deadlines: list[Deadline] = []
+
+    def deadline(*, cap: float, stall: float | None) -> Deadline:
+        deadlines.append(Deadline(cap=cap, stall=stall, clock=clock))
+        return deadlines[-1]
+
+    def start_services() -> None:
+        clock.now += 200  # longer than the stall period
+
+    async def create_accounts(*args: object) -> list[int]:
+        raise StackUp
+
+    stack = SimpleNamespace(
+        start_services=start_services,
+        admin_key=lambda: "key",
+        start_worker=lambda: None,
+        start_api=lambda: None,
+        settings=lambda: None,
+        api_url="http://127.0.0.1:9",
+    )
+    monkeypatch.setattr(chaos, "Deadline", deadline)
+    monkeypatch.setattr(chaos, "build_stack", lambda data_dir, run_id: stack)
+    monkeypatch.setattr(chaos, "create_accounts", create_accounts)
+    monkeypatch.setattr(chaos, "_close", lambda stack: None)
+    with pytest.raises(StackUp):
+        await chaos.run_chaos(ChaosPlan(bills=4, deadline=300, stall=60), tmp_path)
+    [started] = deadlines
+    assert not started.passed() and started.remaining() == 60

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from shared.settings import REPO_ROOT
+from tests.helpers import run_stopping_on_timeout
 
 SUMMARY = re.compile(r"^chaos: bills=(\d+) faults=(\d+) lost=(\d+) duplicated=(\d+) stuck=(\d+) seconds=(\d+)$")
 
@@ -19,9 +19,11 @@ STALL_SECONDS = 150
 the worker is retried after its start-to-close timeout, two minutes for publish_analytics)."""
 CAP_SECONDS = 480
 """Give up whatever happens."""
+STOP_GRACE_SECONDS = 60
+"""Past its own timeout, how long the run has after SIGTERM to stop its stack before it is SIGKILLed."""
 
 
-@pytest.mark.timeout(CAP_SECONDS + 180)
+@pytest.mark.timeout(CAP_SECONDS + 150 + STOP_GRACE_SECONDS + 30)
 def test_small_chaos_run_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     """Timed by progress, not the clock alone: under load (~7, other tests beside it) a fixed 150 s failed a run
     that was still advancing, with three bills of forty left; a stuck job still fails it, named with its step."""
@@ -34,12 +36,11 @@ def test_small_chaos_run_loses_nothing_and_duplicates_nothing(tmp_path: Path) ->
         *("--fault-window", "0.02,0.3"),
         *("--data-dir", str(tmp_path / "chaos")),
     ]
-    run = subprocess.run(
+    run = run_stopping_on_timeout(
         [sys.executable, "-m", "bench.chaos", *args],
         cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
         timeout=CAP_SECONDS + 150,  # the stack's start and the checks come on top of the run
+        grace=STOP_GRACE_SECONDS,
     )
     print(run.stdout)  # the table, for the pytest report when this fails
 

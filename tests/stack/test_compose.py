@@ -159,9 +159,9 @@ async def test_setup_registers_the_search_attributes_and_fails_on_a_clash(servic
     path = {"PATH": f"{Path(temporal_binary()).parent}:/usr/bin:/bin"}
     for clash in (False, True):
         server = await start_dev_server(log_file=tmp_path / f"temporal-{clash}.log", with_search_attributes=False)
-        address = server.client.service_client.config.target_host
-        setup = ["sh", "-c", _setup_command(services, address)]
         try:
+            address = server.client.service_client.config.target_host
+            setup = ["sh", "-c", _setup_command(services, address)]
             if clash:  # a deployment where JobStatus was registered with another type
                 await asyncio.to_thread(
                     _run,

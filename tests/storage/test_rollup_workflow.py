@@ -24,11 +24,10 @@ from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
 
 @pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
-    environment = await start_dev_server(
+    async with await start_dev_server(
         log_file=tmp_path_factory.mktemp("rollup") / "temporal.log", data_converter=pydantic_data_converter
-    )
-    yield environment
-    await environment.shutdown()
+    ) as environment:
+        yield environment
 
 
 async def test_workflow_rolls_up_the_window_ending_today(
