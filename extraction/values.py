@@ -125,10 +125,17 @@ def allowance(text: str, start: int, end: int) -> bool:
     """Whether the quantity at ``text[start:end]`` is what a minimum charge covers: "Minimum 2,000 gallons",
     "Minimum charge $12.00 (2,000 gal)", "includes 2,000 gallons", "(2,000 gal minimum)"; never a reading.
     The rules reader and the evidence check share it: a gallon reading of a minimum went through both."""
-    return (
-        _ALLOWANCE_BEFORE.search(text, max(0, start - 80), start) is not None
-        or _ALLOWANCE_AFTER.match(text, end) is not None
-    )
+    return allowance_at(text, start, end) is not None
+
+
+def allowance_at(text: str, start: int, end: int) -> int | None:
+    """Where the word that makes ``text[start:end]`` a minimum stands ("Minimum 2,000 gallons"), if any:
+    the rules reader doubts a minimum printed after a usage label ("Total usage above minimum 1,234")."""
+    before = _ALLOWANCE_BEFORE.search(text, max(0, start - 80), start)
+    if before is not None:
+        return before.start()
+    after = _ALLOWANCE_AFTER.match(text, end)
+    return after.end() if after is not None else None
 
 
 def gallon_scale(note: re.Match[str]) -> Decimal:
@@ -316,11 +323,28 @@ def _account_token(token: str) -> bool:
     return bool(ACCOUNT_TOKEN_RE.fullmatch(token)) and (any(ch.isdigit() for ch in token) or token.isupper())
 
 
+_FIELD_WORDS = frozenset({"PIN", "REF", "METER", "INVOICE", "ACCOUNT", "ACCT", "CUSTOMER", "SERVICE", "BILL"})
+"""Words in capitals that name the next field, whatever follows them: "4471-0023-9 PIN 1234"."""
+_DIGIT_GROUP = re.compile(r" \S*\d")
+
+
+def _next_fields_word(token: str, rest: str) -> bool:
+    """Whether ``token``, a word after an account number's digits, starts the next field: a word of three
+    letters or more with no digit group after it ("4471-0023-9 JANE DOE", "1234 5678 RESIDENTIAL"), or a
+    field's name ("PIN 1234"); not a letter group of the number ("0042 1177 A", "12 345 WR 678")."""
+    if any(ch.isdigit() for ch in token):
+        return False
+    if token in _FIELD_WORDS:
+        return True
+    return len(token) >= 3 and _DIGIT_GROUP.match(rest) is None
+
+
 def take_account_number(text: str) -> Found[str] | None:
     """The account number at the start of ``text``: digit/upper-case tokens, at least one digit.
 
     Stops at the first ordinary word, so "1234 5678 Statement Date" yields "1234 5678", and at a word in
-    capitals after the digits ("1234 5678 JANE DOE"); capitals lead a number only ("SG 12345 678").
+    capitals after the digits that no digit group follows ("1234 5678 JANE DOE"); letter groups of a number
+    stay ("SG 12345 678", "0042 1177 A", "12 345 WR 678").
     """
     offset = len(text) - len(text.lstrip(" :#.\t"))
     tokens: list[str] = []
@@ -334,8 +358,10 @@ def take_account_number(text: str) -> Found[str] | None:
             break
         if parse_date(token) is not None or parse_money(token) is not None:
             break
-        if digits and not any(ch.isdigit() for ch in token):
-            break  # a word after the digits is the next field's: "4471-0023-9 JANE DOE", "… PIN 1234"
+        if digits and _next_fields_word(token, text[offset + token_match.end() :]):
+            break
+        if not digits and len(token) >= 3 and token.isalpha():
+            break  # a name, not a number's prefix ("SG 12345 678"): "Acct: JANE DOE 4471-0023-9"
         digits = digits or any(ch.isdigit() for ch in token)
         tokens.append(token)
         position = end = offset + token_match.end()

@@ -12,13 +12,14 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 
 from extraction.rules.layout import Cell, Line, cells
 from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
     UNIT_RE,
-    allowance,
+    allowance_at,
     normalize_unit,
     scaled_figure,
     signed_quantity,
@@ -32,26 +33,50 @@ _USAGE = r"usage|used|consumption|billed|units"
 _RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal)", re.IGNORECASE)
 """A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal"."""
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
-_OTHER_PERIOD = re.compile(
+_ANOTHER_PERIOD = (
     r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
-    r"|average|avg|daily|per\s+day|history"
-    r"|(?:last|past)\s+(?:\d+|twelve)\s+months|(?:12|13|24|twelve)[-\s]months?|annual|yearly|year[-\s]to[-\s]date"
-    r"|ytd)\b",
+    r"|average|avg|daily|per\s+day|history)\b"
+)
+_LONGER_PERIOD = (
+    r"\b(?:(?:last|past)\s+(?:\d+|twelve)\s+months|(?:12|13|24|twelve)[-\s]months?|annual|yearly"
+    r"|year[-\s]to[-\s]date|ytd)\b"
+)
+_OTHER_PERIOD = re.compile(_ANOTHER_PERIOD, re.IGNORECASE)
+_OVER_A_YEAR = re.compile(_LONGER_PERIOD, re.IGNORECASE)
+"""Wording that names a year's usage ("Annual usage", "last 12 months") or a year's plan ("12-month budget
+billing"): only the former, next to its figure, makes the figure another period's (``_PERIOD_TAIL``)."""
+_OTHER_HEADING = re.compile(f"{_ANOTHER_PERIOD}|{_LONGER_PERIOD}", re.IGNORECASE)
+_METER_READ = re.compile(
+    r"\b(?:current|present|previous|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
 )
-_METER_READ = re.compile(
-    r"\b(?:current|present|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b", re.IGNORECASE
-)
 """A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""
+_SEPARATORS = r"[\s:,.()#/'\u2019\u2013\u2014-]|\bs\b"
+_UNITS = r"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\b"
+_REGISTER_TAIL = re.compile(rf"(?:{_SEPARATORS}|{_UNITS})*", re.IGNORECASE)
+_PERIOD_TAIL = re.compile(
+    rf"(?:{_SEPARATORS}|{_UNITS}|\b(?:period|total|daily|monthly|usage|use|used|consumption|billed|energy|water"
+    r"|gas|sewer|electric(?:ity)?)\b)*",
+    re.IGNORECASE,
+)
+"""What may stand between a qualifier and its figure: "Annual usage: ", "last 12 months: ", "Current read "; not
+"12-month budget billing): ", where the qualifier is the billing plan's and the figure this period's usage."""
 _SCALE = re.compile(r"(?:\(|\b(?:in|of|per))\s*$", re.IGNORECASE)
 _TIER_BOUND = re.compile(
     r"(?:\b(?:over|above|first|next|up\s+to|excess\s+of|exceeding|beyond|from)|[<>\u2264\u2265]"
     r"|\d\s*(?:[-\u2013\u2014]|to|through|thru))\s*$",
     re.IGNORECASE,
 )
+_TIER_WORDS_WITHIN = 80
+"""How far before a quantity ``_tier_bound`` looks: a tier's wording stands next to its bound, and a search
+of the whole line before every quantity and note was quadratic on a long line."""
+_WORDING_WITHIN = 200
+"""How far from a figure its wording reaches, each way (see ``_wording``)."""
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
-_LAST_FIGURE = re.compile(r"\d(?!\s*-?\s*months?\b)(?=\D*$)")
-"""The figure a wording starts after; not a count of months ("last 12 months", "12-month"), which is wording."""
+_LAST_FIGURE = re.compile(r"\d(?!\s*+(?:-\s*+)?months?\b)(?=\D*$)")
+"""The figure a wording starts after; not a count of months ("last 12 months", "12-month"), which is wording.
+Possessive: "spaces, dash, spaces" tried every split of a run of spaces after each digit (a 500-line page of
+"Usage 1 <985 spaces> 5 kWh" took 3 s)."""
 _CLAUSE_END = re.compile(r"[(,;]")
 _METER = re.compile(r"meter\s*(?:number|no\.?|#|id)?\s*:?\s*", re.IGNORECASE)
 _BY_UNIT = {
@@ -68,6 +93,30 @@ _BY_WORD = {
 }
 
 
+class _Aside(Enum):
+    """A figure that is no reading: another period's, a register's or a minimum's (``DROP``); or one that a
+    usage label names before the register or minimum wording (``DOUBT``: "Total usage (actual meter read):
+    744 kWh", "Total usage above minimum 1,234 gallons"), which another line's reading must not quietly beat."""
+
+    DROP = "drop"
+    DOUBT = "doubt"
+
+
+@dataclass(frozen=True)
+class _Figure:
+    column: int
+    cell: int
+    """Where its cell starts."""
+    quantity: Decimal
+    unit: UsageUnit
+    before: str
+    """Its wording before it: from the figure before it on the line (in its cell, for a note)."""
+    after: str
+    """Its wording after it: to the end of its cell or clause."""
+    minimum: int | None
+    """Where in ``before`` a minimum's wording starts (its length when the wording follows the figure)."""
+
+
 @dataclass(frozen=True)
 class _Seen:
     commodity: Commodity
@@ -75,6 +124,7 @@ class _Seen:
     unit: UsageUnit
     priority: int
     line: int
+    cell: int = 0
 
 
 def read_usage(
@@ -84,17 +134,23 @@ def read_usage(
     labels = re.compile("|".join([_TOTAL, *extra_labels, _USAGE]), re.IGNORECASE)
     total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
     seen: list[_Seen] = []
+    doubted: list[_Seen] = []
     for index in range(len(lines)):
-        for column, quantity, unit, wording in _quantities(lines, index):
-            if _OTHER_PERIOD.search(wording) or _METER_READ.search(wording):
+        figures = list(_quantities(lines, index))
+        text = lines[index].text
+        labelled = None if not figures else 0 if total.search(text) else 1 if labels.search(text) else None
+        for figure in figures:
+            aside = _set_aside(figure, labels)
+            if aside is _Aside.DROP:
                 continue
-            priority = _priority(lines, index, column, labels, total)
+            priority = labelled if labelled is not None else _under_a_label(lines, index, figure.column, labels)
             if priority is None:
                 continue
-            commodity = _commodity(lines, index, unit, ccf_default)
+            commodity = _commodity(lines, index, figure.unit, ccf_default)
             if commodity is None:
                 continue
-            seen.append(_Seen(commodity, quantity, unit, priority, index))
+            found = _Seen(commodity, figure.quantity, figure.unit, priority, index, figure.cell)
+            (doubted if aside is _Aside.DOUBT else seen).append(found)
     readings: list[UsageReading] = []
     conflict = False
     for commodity in Commodity:
@@ -102,7 +158,11 @@ def read_usage(
         if not mine:
             continue
         best = min(mine, key=lambda s: (s.priority, s.line))
-        conflict |= _disagree(best, mine)
+        conflict |= _disagree(best, mine) or any(
+            (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
+            for d in doubted
+            if d.commodity is commodity
+        )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
         meter = _meter_near(lines, best.line)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
@@ -121,7 +181,7 @@ def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
     return bool(parts) and sum(parts, Decimal(0)) != best.quantity
 
 
-def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decimal, UsageUnit, str]]:
+def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
     """The quantities on a line that could be a reading: where each stands, its value, unit and wording.
 
     A thousand-gallon note ("Usage (1,000 gal)   8", "Usage (kgal)   8") gives the figure it heads,
@@ -129,13 +189,47 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[tuple[int, Decima
     text = lines[index].text
     line_cells = cells(text)
     notes = list(GALLON_SCALE_RE.finditer(text)) if "gal" in lines[index].folded else []
-    for note, cell in _reading_notes(text, line_cells, notes):
+    for note, cell, minimum in _reading_notes(text, line_cells, notes):
         gallons = _gallons_noted(lines, index, note, cell, line_cells)
         if gallons is not None:  # a column heading: "Previous" a column away is another heading
-            yield note.start(), gallons, UsageUnit.GAL, cell.text
-    for match, cell in _unit_quantities(text, line_cells, notes):
+            start = _wording_start(text, cell.start, note.start())
+            before, after = text[start : note.start()], _clause_after(text, note.end(), cell)
+            minimum_at = _within(minimum, start, before)
+            yield _Figure(note.start(), cell.start, gallons, UsageUnit.GAL, before, after, minimum_at)
+    for match, cell, minimum in _unit_quantities(text, line_cells, notes):
         quantity = signed_quantity(match.group("sign"), match.group("q"))
-        yield match.start(), quantity, UsageUnit(normalize_unit(match.group("u"))), _wording(text, match, cell)
+        unit = UsageUnit(normalize_unit(match.group("u")))
+        start, after = _wording(text, match, cell)
+        before = text[start : match.start()]
+        yield _Figure(match.start(), cell.start, quantity, unit, before, after, _within(minimum, start, before))
+
+
+def _within(at: int | None, start: int, before: str) -> int | None:
+    """``at``, a position on the line, as one in ``before`` (which starts at ``start``)."""
+    return None if at is None else min(max(at - start, 0), len(before))
+
+
+def _set_aside(figure: _Figure, labels: re.Pattern[str]) -> _Aside | None:
+    """Whether ``figure`` is no reading, or a doubtful one (see ``_Aside``).
+
+    A year's wording or a register's before the figure counts only when nothing but labels and separators
+    stand between them ("Annual usage: 14,800", "Current read 23,729"): "Total usage (12-month budget
+    billing): 744 kWh" is this period's usage. A register's or a minimum's wording after a usage label is
+    doubted, not dropped: dropped, a total line's figure let a sub-line's win with no conflict ("Total usage
+    (actual meter read): 744 kWh" above "On-peak usage: 300 kWh")."""
+    before, after = figure.before, figure.after
+    if _OTHER_PERIOD.search(before) or _OTHER_HEADING.search(after):
+        return _Aside.DROP
+    if any(_PERIOD_TAIL.fullmatch(before, q.end()) for q in _OVER_A_YEAR.finditer(before)):
+        return _Aside.DROP
+    qualifiers = [q.start() for q in _METER_READ.finditer(before) if _REGISTER_TAIL.fullmatch(before, q.end())]
+    if _METER_READ.search(after):
+        qualifiers.append(len(before))
+    if figure.minimum is not None:
+        qualifiers.append(figure.minimum)
+    if not qualifiers:
+        return None
+    return _Aside.DOUBT if labels.search(before, 0, min(qualifiers)) else _Aside.DROP
 
 
 def gallons_read(text: str) -> Iterator[Decimal]:
@@ -148,35 +242,35 @@ def gallons_read(text: str) -> Iterator[Decimal]:
             continue
         line_cells = cells(text_line)
         notes = list(GALLON_SCALE_RE.finditer(text_line))
-        for note, _ in _reading_notes(text_line, line_cells, notes):
-            if note["own"]:
+        for note, _, minimum in _reading_notes(text_line, line_cells, notes):
+            if note["own"] and minimum is None:
                 gallons = scaled_figure(note, "")
                 if gallons is not None:
                     yield gallons
-        for match, _ in _unit_quantities(text_line, line_cells, notes):
-            if normalize_unit(match.group("u")) == UsageUnit.GAL:
+        for match, _, minimum in _unit_quantities(text_line, line_cells, notes):
+            if minimum is None and normalize_unit(match.group("u")) == UsageUnit.GAL:
                 yield signed_quantity(match.group("sign"), match.group("q"))
 
 
 def _reading_notes(
     text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
-) -> Iterator[tuple[re.Match[str], Cell]]:
-    """The thousand-gallon notes on a line that could give a reading, and their cells: not a rate's
-    ("8 kgal @ $5.20"), a tier's bound ("over 3 kgal"), nor a minimum's ("Minimum 2 kgal")."""
+) -> Iterator[tuple[re.Match[str], Cell, int | None]]:
+    """The thousand-gallon notes on a line that could give a reading, their cells, and where a minimum's
+    wording stands if one makes the note a minimum's ("Minimum 2 kgal"): not a rate's ("8 kgal @ $5.20"),
+    nor a tier's bound ("over 3 kgal")."""
     for note in notes:
         cell = next((c for c in line_cells if c.start <= note.start() < c.end), None)
         if cell is None or _RATE.search(cell.text) or _tier_bound(text, note):
             continue
-        if allowance(text, note.start(), note.end()):
-            continue
-        yield note, cell
+        yield note, cell, allowance_at(text, note.start(), note.end())
 
 
 def _unit_quantities(
     text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
-) -> Iterator[tuple[re.Match[str], Cell]]:
-    """The quantities with a unit on a line that could be a reading, and their cells: not a rate's, a
-    tier's bound, a minimum's, a unit's size, nor part of a thousand-gallon note (``notes``)."""
+) -> Iterator[tuple[re.Match[str], Cell, int | None]]:
+    """The quantities with a unit on a line that could be a reading, their cells, and where a minimum's
+    wording stands if one makes the quantity a minimum's: not a rate's, a tier's bound, a unit's size,
+    nor part of a thousand-gallon note (``notes``)."""
     spans = [note.span() for note in notes]
     for match in UNIT_RE.finditer(text):
         if within(spans, match.start()):
@@ -184,9 +278,7 @@ def _unit_quantities(
         cell = next((c for c in line_cells if c.start <= match.start() < c.end), None)
         if cell is None or _RATE.search(cell.text) or _tier_bound(text, match) or _unit_scale(text, match):
             continue
-        if allowance(text, match.start(), match.end()):
-            continue
-        yield match, cell
+        yield match, cell, allowance_at(text, match.start(), match.end())
 
 
 def _unit_scale(text: str, match: re.Match[str]) -> bool:
@@ -225,36 +317,40 @@ def _tier_bound(text: str, match: re.Match[str]) -> bool:
 
     Read as one, a tier line's bound was a third part beside the tiers' quantities, and a bill whose
     tiers add up to its total went to review as conflicting."""
-    return _TIER_BOUND.search(text[: match.start()]) is not None
+    return _TIER_BOUND.search(text, max(0, match.start() - _TIER_WORDS_WITHIN), match.start()) is not None
 
 
-def _wording(text: str, match: re.Match[str], cell: Cell) -> str:
-    """The words around a figure: from the figure before it on the line, to the end of its cell or
-    of its clause.
+def _wording(text: str, match: re.Match[str], cell: Cell) -> tuple[int, str]:
+    """The words around a figure: where they start, from the figure before it on the line; and those
+    after it, to the end of its cell or of its clause.
 
     Not the whole line: a grid row reads "Previous 22,495   Current 22,739   Total usage 244 kWh";
     and not an aside: "744 kWh (same period last year: 690 kWh)" is this period's 744.
     """
-    before = text[: match.start()]
-    figure = _LAST_FIGURE.search(before)
-    after = _CLAUSE_END.split(text[match.end() : cell.end], maxsplit=1)[0]
-    return before[figure.end() if figure else 0 :] + after
+    return _wording_start(text, 0, match.start()), _clause_after(text, match.end(), cell)
 
 
-def _priority(
-    lines: Sequence[Line], index: int, column: int, labels: re.Pattern[str], total: re.Pattern[str]
-) -> int | None:
-    """0 for a "total usage" line, 1 for a usage line, 2 under a usage column, else None."""
-    text = lines[index].text
-    if total.search(text):
-        return 0
-    if labels.search(text):
-        return 1
+def _clause_after(text: str, at: int, cell: Cell) -> str:
+    """The wording after ``text[at]``: to the end of its cell or of its clause, within ``_WORDING_WITHIN``."""
+    return _CLAUSE_END.split(text[at : min(cell.end, at + _WORDING_WITHIN)], maxsplit=1)[0]
+
+
+def _wording_start(text: str, start: int, at: int) -> int:
+    """Where the wording before ``text[at]`` starts: after the figure before it, from ``start``, and within
+    ``_WORDING_WITHIN`` (a line of a thousand figures is read once, not once a figure)."""
+    start = max(start, at - _WORDING_WITHIN)
+    figure = _LAST_FIGURE.search(text, start, at)
+    return figure.end() if figure else start
+
+
+def _under_a_label(lines: Sequence[Line], index: int, column: int, labels: re.Pattern[str]) -> int | None:
+    """A figure's priority on a line with no usage label (0 for a "total usage" line, 1 for a usage line):
+    2 under a usage column, else None."""
     for above in reversed(lines[max(0, index - 3) : index]):
         for cell in cells(above.text):
             label = labels.search(cell.text) if cell.start <= column < cell.end + 4 else None
             if label is not None:
-                return None if _OTHER_PERIOD.search(_label_phrase(cell.text, label)) else 2
+                return None if _OTHER_HEADING.search(_label_phrase(cell.text, label)) else 2
     return None
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from extraction.rules.layout import LabelSet
 
 _NOT_CURRENT = r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
-_OTHER_BILL = r"\b(?:next|previous|prior|last|upcoming)\b|\bago\b"
-"""A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period"."""
+_OTHER_BILL = r"\b(?:next|previous|prior|last|upcoming|scheduled|future)\b|\bago\b"
+"""A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period",
+"Scheduled Meter Read Dates"."""
 
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
@@ -94,10 +95,15 @@ GENERIC: dict[str, LabelSet] = {
         r"service\s+from",
         r"for\s+service(?:\s+from)?",
         r"usage\s+period",
-        r"(?:meter\s+)?read(?:ing)?\s+dates",
         exclude=_OTHER_BILL,
     ),
     "customer_name": LabelSet.of(r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"),
     "service_address": LabelSet.of(r"service\s+address", r"service\s+location", r"premises\s+address"),
     "meter_number": LabelSet.of(r"meter\s+(?:number|no\.?|#|id)", r"meter"),
 }
+
+FALLBACK: dict[str, LabelSet] = {
+    "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+dates", exclude=_OTHER_BILL),
+}
+"""Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
+read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review)."""

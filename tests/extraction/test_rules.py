@@ -147,6 +147,33 @@ def test_a_period_printed_from_and_to_or_as_read_dates(period: str) -> None:
     assert (result.bill.bill_period_start, result.bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
 
 
+def test_read_dates_beside_a_service_period_are_no_conflict() -> None:
+    """The meter's read dates are the period only on a bill that prints none: beside "Service Period" they
+    may differ, and the bill went to review as conflicting_values:period."""
+    text = PLAIN.replace(
+        "Service Period: Dec 3, 2025", "Meter Read Dates: 12/01/2025 - 12/31/2025\nService Period: Dec 3, 2025"
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.bill_period_start, result.bill.bill_period_end) == (date(2025, 12, 3), date(2026, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        "Scheduled Meter Read Dates: 02/03/2026 - 03/04/2026",
+        "Future Meter Read Dates\n02/03/2026 - 03/04/2026",
+        "Next read dates: 02/03/2026 - 03/04/2026",
+    ],
+)
+def test_another_bills_read_dates_are_not_its_period(period: str) -> None:
+    """ "Scheduled Meter Read Dates" are the next bill's: read as this one's period."""
+    text = PLAIN.replace("Service Period: Dec 3, 2025 through Jan 2, 2026", period)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert (result.bill.bill_period_start, result.bill.bill_period_end) == (None, None)
+
+
 def test_two_digit_year_period_without_spaces() -> None:
     text = PLAIN.replace("Dec 3, 2025 through Jan 2, 2026", "12/03/25-01/02/26")
     bill = extract_with_rules([text], provider_hint=None).bill
@@ -244,6 +271,47 @@ def test_an_aside_about_another_period_leaves_this_periods_reading(line: str, qu
 def test_a_meter_register_is_not_the_reading(line: str) -> None:
     """Where the meter stands ("Current read 23,729 gallons") beside what was used: read as a second reading,
     the two disagreed and a good bill went to review (or the register was taken for the usage)."""
+    result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons", line)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+
+
+@pytest.mark.parametrize(
+    ("total", "part"),
+    [
+        ("Total electric usage (actual meter read): 744 kWh", "On-peak usage: 300 kWh"),
+        ("Total electric usage (12-month budget billing): 744 kWh", "On-peak usage: 300 kWh"),
+        ("Total usage (from meter reading): 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Usage - Meter Read: 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage this period (12-month budget plan): 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage, annual service: 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage above minimum 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Water used, 12 month budget plan: 1,234 gallons", "Usage this period  1,500 gallons estimated"),
+        ("Total usage (meter read): 1,234 gallons   Irrigation usage 300 gallons", ""),
+        ("Total usage above minimum 1,234 gallons   Irrigation usage 300 gallons", ""),
+    ],
+)
+def test_a_usage_line_naming_a_register_a_plan_or_a_minimum_is_not_beaten_quietly(total: str, part: str) -> None:
+    """A register's, a year's or a minimum's wording anywhere on a usage line dropped the line, and a sub-line
+    ("On-peak usage: 300 kWh") was accepted as the bill's usage with nothing to disagree with it."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"{total}\n{part}")
+    if "kWh" in total:
+        text = text.replace("Water Charges", "Electric Charges")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.decision == "review"
+    assert "conflicting_values:usage" in report.reasons
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Water used this period (12-month budget plan): 1,234 gallons",
+        "Total usage, annual service: 1,234 gallons",
+        "Meter Read Usage: 1,234 gallons",
+    ],
+)
+def test_a_plan_or_a_register_named_in_a_usage_label_leaves_the_reading(line: str) -> None:
+    """ "12-month" names the budget plan, not the usage's period; "Meter Read Usage" is the usage."""
     result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons", line)], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
@@ -521,6 +589,14 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Amounts in A$", "AUD"),
         ("Maple Hydro, 55 King St W, Toronto, ON M5V 2T6", "CAD"),
         ("Harbour Power Ltd, Wellington, New Zealand", "NZD"),
+        ("Hydro Ottawa, 2711 Hunt Club Rd, Ottawa, Ontario K1G 3S4", "CAD"),
+        ("Hydro-Quebec, Montreal (Quebec) H2Z 1A4", "CAD"),
+        ("Toronto Hydro, Toronto, on M5V 2T6", "CAD"),
+        ("BC Hydro, 333 Dunsmuir St, Vancouver BC V6B5R3", "CAD"),
+        ("GST/HST registration 123456789 RT0001", "CAD"),
+        ("Origin Energy, GPO Box 1234, Sydney NSW 2001   GST included", "AUD"),
+        ("Watercare Services Ltd, Auckland 1010   GST No. 123-456-789", "USD"),  # GST: a person names it
+        ("Amounts in C$", "CAD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
@@ -530,6 +606,30 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
     result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
     assert result.bill is not None and result.bill.currency == currency
     assert result.reasons == ["non_usd_currency"]
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "Service Address: 4410 Foothill Blvd, La Canada Flintridge, CA 91011",
+        "Service Address: 12 Canada Ave, Holland, MI 49423",
+        "Service Address: 88 Australia Ave, Dayton, OH 45402",
+        "Service Address: 7 New Zealand Way, Austin, TX 78701",
+        "Mail payments to: PO Box 5500, Canada Township, PA 16000",
+        "Customer service: US and Canada 1-800-555-0100",
+        "Pay by phone from the US or Canada",
+        "Rate Schedule A$0.1123 per kWh",
+        "Australian Shepherd Rescue donation program",
+        "SC B2B 3C3 Program",
+        "Service Address: 1 Main St, Apt MN A1B 2C3",
+    ],
+)
+def test_a_us_bill_naming_a_foreign_place_is_in_dollars(note: str) -> None:
+    """A street, a town or a sentence naming Canada or Australia, a rate schedule "A" priced "$0.1123": none
+    is an address abroad, and each sent a US bill to review as non_usd_currency."""
+    result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
+    assert result.bill is not None and result.bill.currency == "USD"
+    assert result.reasons == []
 
 
 def test_nul_characters_are_dropped_not_a_crash() -> None:
@@ -586,6 +686,7 @@ def test_an_abbreviated_account_label(label: str) -> None:
         ("Account: 00421177        Amount Due: $1,234.50", False),
         ("Account Number 0042 1177        Amount Due $1,234.50", False),
         ("Account: 0042-1178        Amount Due: $1,234.50", True),
+        ("Account Number 0042-1177 B        Amount Due $1,234.50", True),
     ],
 )
 def test_an_account_number_printed_without_its_dashes_is_no_conflict(stub: str, conflict: bool) -> None:

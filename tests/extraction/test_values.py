@@ -198,6 +198,10 @@ def test_no_dates_inside_other_numbers(text: str) -> None:
         (": 4471-0023-9 JANE DOE", "4471-0023-9"),
         (": 4471-0023-9 PIN 1234", "4471-0023-9"),
         ("SG 12345 678 JANE DOE", "SG 12345 678"),
+        ("0042 1177 A", "0042 1177 A"),
+        ("12 345 WR 678", "12 345 WR 678"),
+        ("12 345 WR 678 JANE DOE", "12 345 WR 678"),
+        ("1234 5678 90 RESIDENTIAL", "1234 5678 90"),
     ],
 )
 def test_account_numbers(text: str, expected: str) -> None:
@@ -205,7 +209,7 @@ def test_account_numbers(text: str, expected: str) -> None:
     assert found is not None and found.value == expected
 
 
-@pytest.mark.parametrize("text", ["Summary", "Jan 5, 2026", "$84.12", ""])
+@pytest.mark.parametrize("text", ["Summary", "Jan 5, 2026", "$84.12", "", "JANE DOE 4471-0023-9"])
 def test_not_account_numbers(text: str) -> None:
     assert take_account_number(text) is None
 
