@@ -27,6 +27,7 @@ from shared.db import create_pool, migrate
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.startup import when_reachable
 from shared.temporal import connect_client
 
 logger = logging.getLogger(__name__)
@@ -40,11 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings)
         if settings.auth_disabled:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
-        client = await connect_client(settings)
+        client = await when_reachable(
+            "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
+        )
         # The codec server seals and opens with the client's own codec: one configuration, one key ring.
         codec = client.data_converter.payload_codec
         assert isinstance(codec, EncryptionCodec), "connect_client always seals payloads"
-        pool = await create_pool(settings, open_all=True)
+        pool = await when_reachable(
+            "Postgres", lambda: create_pool(settings, open_all=True), within=settings.startup_wait_seconds
+        )
         await migrate(pool)
         store = build_artifact_store(settings)
         await asyncio.to_thread(store.ensure_bucket)

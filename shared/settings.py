@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
 
+    startup_wait_seconds: float = Field(default=60.0, ge=0)
+    """How long the worker and the API wait at start for Temporal and Postgres to answer (0: not at all)."""
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

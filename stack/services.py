@@ -329,7 +329,7 @@ def start_temporal_dev_server(
 
 
 def start_temporal_dev_server_on_free_ports(
-    *, log_file: Path, with_search_attributes: bool = True
+    *, log_file: Path, with_search_attributes: bool = True, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     """An in-memory dev server with no Web UI on a port picked free, moved to a fresh one when another
     process takes it (or one of the server's own) before the server binds it; returns it and its port.
@@ -337,8 +337,9 @@ def start_temporal_dev_server_on_free_ports(
     The test suite's: the SDK's ``WorkflowEnvironment.start_local`` picks its port the same racy way and
     never tries again, and one lost race (to the emulators starting beside it, another dev server, the
     API) failed the whole session. Like start_local's, the server is in our process group and dies with us
-    (``bind_to_this_process``: with the thread calling this, so call it from one that lives as long)."""
-    ports = [free_port()]
+    (``bind_to_this_process``: with the thread calling this, so call it from one that lives as long).
+    A ``port`` given is kept: a client already points there."""
+    ports = [port or free_port()]
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> None:
@@ -354,7 +355,10 @@ def start_temporal_dev_server_on_free_ports(
         )
 
     start_moving_if_taken(
-        start, move=lambda: ports.append(free_port()), log=log_file, what="the test suite's Temporal dev server"
+        start,
+        move=None if port else lambda: ports.append(free_port()),
+        log=log_file,
+        what="the test suite's Temporal dev server",
     )
     return started[-1], ports[-1]
 

@@ -82,7 +82,11 @@ def _kill_once_started(starting: Future[tuple[subprocess.Popen[bytes], int]]) ->
 
 
 async def start_dev_server(
-    *, log_file: Path, data_converter: DataConverter = DataConverter.default, with_search_attributes: bool = True
+    *,
+    log_file: Path,
+    data_converter: DataConverter = DataConverter.default,
+    with_search_attributes: bool = True,
+    port: int | None = None,
 ) -> DevServerEnvironment:
     """A Temporal dev server (in memory, our search attributes registered unless told not, its output in
     ``log_file``) and a client of it; ``async with await start_dev_server(...) as env:`` stops it on the way out.
@@ -90,16 +94,18 @@ async def start_dev_server(
     ``WorkflowEnvironment.start_local`` without its port race (it picks a port free and never tries again when
     another process takes it first, failing every test that needed the server)."""
     starting = DEV_SERVER_STARTER.submit(
-        start_temporal_dev_server_on_free_ports, log_file=log_file, with_search_attributes=with_search_attributes
+        lambda: start_temporal_dev_server_on_free_ports(
+            log_file=log_file, with_search_attributes=with_search_attributes, port=port
+        )
     )
     try:
-        server, port = await asyncio.wrap_future(starting)
+        server, bound = await asyncio.wrap_future(starting)
     except asyncio.CancelledError:
         # A cancelled wait (a timeout, Ctrl-C) does not stop the thread: once it has started the server, it kills it.
         starting.add_done_callback(_kill_once_started)
         raise
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+        client = await Client.connect(f"127.0.0.1:{bound}", data_converter=data_converter)
     except BaseException:
         kill_server(server)
         raise

@@ -30,6 +30,7 @@ from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, settings_or_exit
+from shared.startup import when_reachable
 from shared.temporal import connect_client
 from worker.resources import Resources, open_resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -118,7 +119,7 @@ def warm_workflow_bytecode() -> None:
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish."""
-    client = await connect_client(settings)
+    client = await when_reachable("Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds)
     resources = await open_resources(settings)
     worker = build_worker(client, resources, settings)
     if resources.sink is not None:

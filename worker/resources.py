@@ -15,6 +15,7 @@ from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.db import create_pool, migrate
 from shared.recent_artifacts import RecentArtifacts
 from shared.settings import Settings
+from shared.startup import when_reachable
 
 
 @dataclass
@@ -36,7 +37,7 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity-io")
     )
-    pool = await create_pool(settings)
+    pool = await when_reachable("Postgres", lambda: create_pool(settings), within=settings.startup_wait_seconds)
     if run_migrations:
         await migrate(pool)
     store = build_artifact_store(settings)

@@ -1,0 +1,59 @@
+"""Wait for Temporal and Postgres at start, rather than exit because one came up a moment after us.
+
+After a host reboot, a deploy or a Postgres failover, the worker and the API often start before
+what they connect to listens. Exiting at once left them to a supervisor's restart loop (compose,
+Kubernetes), and under ``make run`` or the chaos run a worker that lost that race stayed down or
+counted as a crash. Only refusals are waited out (nothing listening, a server still starting): a
+wrong password or an unusable URL fails at once, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FIRST_DELAY_SECONDS = 0.5
+MAX_DELAY_SECONDS = 5.0
+TEMPORAL_UNREACHABLE = "Failed client connect"
+"""How the SDK's ``Client.connect`` says the frontend did not answer (a ``RuntimeError``)."""
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says nothing answered yet, as opposed to a refusal of who we are or what we sent."""
+    if isinstance(error, asyncpg.CannotConnectNowError):  # Postgres starting, recovering or shutting down
+        return True
+    if isinstance(error, OSError):  # refused, reset, no socket file yet, timed out
+        return True
+    return isinstance(error, RuntimeError) and str(error).startswith(TEMPORAL_UNREACHABLE)
+
+
+async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, within: float) -> T:
+    """``connect()``, tried again while ``what`` is unreachable, for up to ``within`` seconds in all.
+
+    The tries are 0.5 s apart, then doubling to 5 s; each wait is logged. After ``within`` (0: no
+    second try) the last error is raised, as a first failure was before."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    delay = FIRST_DELAY_SECONDS
+    attempt = 1
+    while True:
+        try:
+            return await connect()
+        except Exception as error:
+            if not is_unreachable(error) or loop.time() + delay > deadline:
+                raise
+            logger.warning(
+                f"{what} is not reachable yet; trying again",
+                extra={"attempt": attempt, "retry_in_s": delay, "error": f"{type(error).__name__}: {error}"[:300]},
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_DELAY_SECONDS)
+        attempt += 1
