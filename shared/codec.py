@@ -248,8 +248,8 @@ class SealAwarePayloadConverter(PydanticPayloadConverter):
     A payload meant as a :class:`WorkflowMessage` that is ``null``, or unsealed JSON the model refuses, raises
     an :class:`ApplicationError`: the SDK then drops such a signal, rejects such an update and fails such a
     start, where any other error fails the workflow task again and again, stalling the run. Sealed JSON the
-    model refuses still raises as before: a key holder sent it, perhaps a newer release during a rolling
-    deploy, and the task is retried until a worker that reads it takes it.
+    model refuses still raises as before, and the SDK decides: it drops such a signal (logged), rejects such
+    an update, and fails such a start's task until a worker that reads it (a newer release) takes it.
     """
 
     def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:

@@ -160,17 +160,23 @@ def current_session(request: Request) -> Session | None:
 
 
 def is_secure(request: Request) -> bool:
-    """Whether the reviewer's browser reaches this app over HTTPS: anywhere but plain-HTTP local development.
+    """Whether the reviewer's browser reaches this app over HTTPS: anywhere but plain HTTP to a loopback name.
 
     Not the ``Host`` alone: a proxy that sends its upstream's (nginx's default ``Host $proxy_host`` with
     ``proxy_pass http://127.0.0.1:8000``) would make every deployment look like localhost. So also the scheme
-    (uvicorn takes ``X-Forwarded-Proto`` from ``FORWARDED_ALLOW_IPS``), and always with ``ENV=production``."""
+    (uvicorn takes ``X-Forwarded-Proto`` from ``FORWARDED_ALLOW_IPS``), and, with ``ENV=production``, any
+    request a proxy forwarded. A browser on this machine reaching a production stack straight over
+    ``http://localhost`` (compose's) keeps plain cookies: Safari stores no Secure cookie from plain HTTP,
+    localhost included, and could not sign in."""
+    if request.url.scheme == "https" or request.url.hostname not in LOCAL_HOSTS:
+        return True
     settings: Settings = request.app.state.minimeter.settings
-    return (
-        settings.env is Environment.PRODUCTION
-        or request.url.scheme == "https"
-        or request.url.hostname not in LOCAL_HOSTS
-    )
+    return settings.env is Environment.PRODUCTION and _forwarded(request)
+
+
+def _forwarded(request: Request) -> bool:
+    """Whether a proxy says it forwarded the request (``Forwarded``, ``X-Forwarded-*``)."""
+    return any(name == "forwarded" or name.startswith("x-forwarded-") for name in request.headers)
 
 
 def cookie_name(request: Request, name: str) -> str:

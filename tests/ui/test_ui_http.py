@@ -96,12 +96,13 @@ async def test_cookies_are_secure_behind_a_proxy_that_sends_its_upstream_host(ui
     assert "secure" in flags_of(response, "__Host-mm_session")
 
 
-async def test_with_env_production_the_cookies_are_secure_and_the_origin_https_even_on_localhost(
+async def test_with_env_production_a_forwarded_request_gets_secure_cookies_and_the_https_origin_even_on_localhost(
     reviewer_key: str, app_settings: Settings
 ) -> None:
     """A proxy that neither keeps the ``Host`` nor is trusted for its scheme: production is HTTPS all the same."""
     production = app_settings.model_copy(update={"env": Environment.PRODUCTION})
-    async with serve(create_app(production)) as url, httpx.AsyncClient(base_url=url) as client:
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}  # all an untrusted proxy's headers tell
+    async with serve(create_app(production)) as url, httpx.AsyncClient(base_url=url, headers=forwarded) as client:
         form = await client.get("/ui/login")
         assert "secure" in flags_of(form, "__Host-mm_login")
         data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
@@ -112,6 +113,21 @@ async def test_with_env_production_the_cookies_are_secure_and_the_origin_https_e
         response = await client.post("/ui/login", data=data, headers=cookie | https_origin)
     assert response.status_code == 303, response.text
     assert "secure" in flags_of(response, "__Host-mm_session")
+
+
+async def test_with_env_production_a_browser_on_this_machine_signs_in_over_plain_http_localhost(
+    reviewer_key: str, app_settings: Settings
+) -> None:
+    """Compose's stack runs with ENV=production on http://localhost:8000: Safari stores no Secure cookie from
+    plain HTTP, so Secure cookies there left it no sign-in nonce, and every sign-in was a 403."""
+    production = app_settings.model_copy(update={"env": Environment.PRODUCTION})
+    async with serve(create_app(production)) as url, httpx.AsyncClient(base_url=url) as client:
+        form = await client.get("/ui/login")
+        assert "secure" not in flags_of(form, "mm_login")
+        data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
+        response = await client.post("/ui/login", data=data, headers={"Origin": url})
+    assert response.status_code == 303, response.text
+    assert "secure" not in flags_of(response, "mm_session")
 
 
 async def test_viewer_cannot_sign_in_or_open_the_queue(ui_url: str, viewer_key: str) -> None:
