@@ -22,8 +22,9 @@ T = TypeVar("T")
 
 FIRST_DELAY_SECONDS = 0.5
 MAX_DELAY_SECONDS = 5.0
-TEMPORAL_UNREACHABLE = "Failed client connect"
-"""How the SDK's ``Client.connect`` says the frontend did not answer (a ``RuntimeError``)."""
+TEMPORAL_UNREACHABLE = "Failed client connect: Server connection error"
+"""How the SDK's ``Client.connect`` says no connection was made (a ``RuntimeError``: refused, no such name
+yet), as opposed to a server that answered and refused us."""
 
 
 def is_unreachable(error: BaseException) -> bool:
