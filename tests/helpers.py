@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
@@ -251,3 +252,10 @@ async def wait_for_failed_run(client: Client, workflow_id: str, *, within: float
     except WorkflowFailureError as failure:
         return failure
     raise AssertionError(f"{workflow_id} completed; it was expected to fail")
+
+
+async def wait_for_refused_run(client: Client, workflow_id: str, error_type: str, *, within: float = 30) -> None:
+    """Wait for a run to fail, and check it failed with a non-retryable ``ApplicationError`` of ``error_type``
+    (a refusal, not an error its steps met)."""
+    cause = (await wait_for_failed_run(client, workflow_id, within=within)).cause
+    assert isinstance(cause, ApplicationError) and cause.type == error_type and cause.non_retryable, cause

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.auth import Role, create_key
 from api.main import create_app
@@ -27,20 +28,32 @@ from tests.helpers import insert_job, serve, start_dev_server
 from worker.resources import Resources
 
 
+@asynccontextmanager
+async def temporal_of_its_own(
+    own_db: asyncpg.Pool, pg_url: str, app_settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[WorkflowEnvironment, Settings]]:
+    """A dev server for this test alone (to shut down under the app), stopped however the test ends, and
+    settings pointing the app at it and at the test's own database."""
+    async with await start_dev_server(
+        log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings)
+    ) as server:
+        database = await own_db.fetchval("SELECT current_database()")
+        yield (
+            server,
+            app_settings.model_copy(
+                update={
+                    "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
+                    "temporal_address": server.client.service_client.config.target_host,
+                }
+            ),
+        )
+
+
 async def test_review_decision_while_temporal_is_down_is_a_503(
     own_db: asyncpg.Pool, pg_url: str, app_settings: Settings, tmp_path: Path
 ) -> None:
     """The decision may or may not have reached the workflow, and repeating it is safe: 503, not 409 or 500."""
-    async with await start_dev_server(
-        log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings)
-    ) as server:  # stopped however the test ends
-        database = await own_db.fetchval("SELECT current_database()")
-        settings = app_settings.model_copy(
-            update={
-                "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
-                "temporal_address": server.client.service_client.config.target_host,
-            }
-        )
+    async with temporal_of_its_own(own_db, pg_url, app_settings, tmp_path) as (server, settings):
         account = await create_account(own_db, provider=Provider.PGE, account_number="5550001")
         waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
         # Ended: a repeat of the decision that ended it asks Temporal for that decision's answer, so an
@@ -68,16 +81,7 @@ async def test_reading_a_task_or_job_while_temporal_is_down_answers_from_postgre
     """Opening a task asks Temporal whether its run ended outside MiniMeter, and reading a job asks the run
     for its steps: with Temporal down, both answer from Postgres after a bounded wait, not after the
     client's ~10 s of retries (reviewers open tasks, clients poll jobs)."""
-    async with await start_dev_server(
-        log_file=tmp_path / "temporal.log", data_converter=converter_for(app_settings)
-    ) as server:  # stopped however the test ends
-        database = await own_db.fetchval("SELECT current_database()")
-        settings = app_settings.model_copy(
-            update={
-                "database_url": SecretStr(urlsplit(pg_url)._replace(path=f"/{database}").geturl()),
-                "temporal_address": server.client.service_client.config.target_host,
-            }
-        )
+    async with temporal_of_its_own(own_db, pg_url, app_settings, tmp_path) as (server, settings):
         account = await create_account(own_db, provider=Provider.PGE, account_number="5550002")
         waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
         await own_db.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = $1", waiting)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
@@ -27,7 +27,7 @@ from shared.models import IngestionRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from stack.services import temporal_binary
-from tests.helpers import wait_for_status
+from tests.helpers import wait_for_refused_run, wait_for_status
 from tests.review.support import Review, history, open_review, read_task
 from tests.security.test_encrypted_history import keyless_client
 from tests.workflows.history_codec import replay_converter
@@ -172,11 +172,7 @@ async def test_unsealed_start_fails_at_once_and_touches_no_job(
         task_queue=app_settings.temporal_task_queue,
     )
 
-    with pytest.raises(WorkflowFailureError) as failed:
-        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=30)
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage" and cause.non_retryable, cause
+    await wait_for_refused_run(client, handle.id, "UnsealedMessage")
     events = await history(client.get_workflow_handle(handle.id))
     kinds = [e.event_type for e in events]
     assert kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1, "failed in its first task, not retried"
@@ -235,11 +231,7 @@ async def test_a_null_start_fails_at_once(client: Client, app_settings: Settings
         task_queue=app_settings.temporal_task_queue,
     )
 
-    with pytest.raises(WorkflowFailureError) as failed:
-        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=30)
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage" and cause.non_retryable, cause
+    await wait_for_refused_run(client, handle.id, "UnsealedMessage")
 
 
 async def test_a_sealed_start_under_another_id_fails_at_once_and_touches_no_job(
@@ -256,11 +248,7 @@ async def test_a_sealed_start_under_another_id_fails_at_once_and_touches_no_job(
         task_queue=app_settings.temporal_task_queue,
     )
 
-    with pytest.raises(WorkflowFailureError) as failed:
-        await asyncio.wait_for(handle.result(), timeout=30)
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "WorkflowIdMismatch" and cause.non_retryable, cause
+    await wait_for_refused_run(client, handle.id, "WorkflowIdMismatch")
     events = await history(handle)
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in [e.event_type for e in events]
     assert patches_in(events) == [FOREIGN_WORKFLOW_ID_PATCH]
@@ -275,11 +263,7 @@ async def test_an_unsealed_rollup_start_fails_at_once(client: Client, app_settin
         task_queue=app_settings.temporal_task_queue,
     )
 
-    with pytest.raises(WorkflowFailureError) as failed:
-        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=30)
-
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage", cause
+    await wait_for_refused_run(client, handle.id, "UnsealedMessage")
     events = await history(client.get_workflow_handle(handle.id))
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in [e.event_type for e in events]
     assert patches_in(events) == [UNSEALED_ROLLUP_START_PATCH]

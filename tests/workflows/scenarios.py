@@ -10,11 +10,9 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
-import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from api.auth import Principal, Role
@@ -22,7 +20,13 @@ from api.services.jobs import start_job
 from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.helpers import bill_needing_review, bill_of_another_account, create_account, wait_for_status
+from tests.helpers import (
+    bill_needing_review,
+    bill_of_another_account,
+    create_account,
+    wait_for_refused_run,
+    wait_for_status,
+)
 from tests.review.support import (
     Held,
     awaiting_review,
@@ -212,10 +216,7 @@ async def started_unsealed(http: httpx.AsyncClient, *, client: Client, settings:
         id=f"unsealed-start-{uuid.uuid4().hex[:10]}",
         task_queue=settings.temporal_task_queue,
     )
-    with pytest.raises(WorkflowFailureError) as failed:
-        await asyncio.wait_for(client.get_workflow_handle(handle.id).result(), timeout=60)
-    cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "UnsealedMessage", cause
+    await wait_for_refused_run(client, handle.id, "UnsealedMessage", within=60)
     return handle.id
 
 
