@@ -27,7 +27,7 @@ from shared.db import create_pool, migrate
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
-from shared.startup import when_reachable
+from shared.startup import stop_signals_cancel, when_reachable
 from shared.temporal import connect_client
 
 logger = logging.getLogger(__name__)
@@ -41,15 +41,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(settings)
         if settings.auth_disabled:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
-        client = await when_reachable(
-            "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
-        )
+        starting = asyncio.current_task()
+        assert starting is not None
+        with stop_signals_cancel(starting):  # told to stop while waiting for Temporal or Postgres: stop now
+            client = await when_reachable(
+                "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
+            )
+            pool = await when_reachable(
+                "Postgres", lambda: create_pool(settings, open_all=True), within=settings.startup_wait_seconds
+            )
         # The codec server seals and opens with the client's own codec: one configuration, one key ring.
         codec = client.data_converter.payload_codec
         assert isinstance(codec, EncryptionCodec), "connect_client always seals payloads"
-        pool = await when_reachable(
-            "Postgres", lambda: create_pool(settings, open_all=True), within=settings.startup_wait_seconds
-        )
         await migrate(pool)
         store = build_artifact_store(settings)
         await asyncio.to_thread(store.ensure_bucket)

@@ -505,7 +505,12 @@ async def check_postgres(
     # stored it first succeeded and its version is kept in bill_revisions, not lost.
     revised = {
         r["job_id"]
-        for r in await conn.fetch("SELECT job_id::text FROM bill_revisions WHERE job_id = ANY($1::uuid[])", jobs)
+        for r in await conn.fetch(
+            # Only while the bill that replaced it is there: a replaced bill that was then lost is lost.
+            "SELECT r.job_id::text FROM bill_revisions r JOIN bills b ON b.id = r.bill_id"
+            " WHERE r.job_id = ANY($1::uuid[])",
+            jobs,
+        )
     }
     natural = await conn.fetchval(
         """SELECT count(*) FROM (SELECT 1 FROM bills WHERE job_id = ANY($1::uuid[])

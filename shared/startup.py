@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import signal
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TypeVar
 
 import asyncpg
@@ -23,17 +28,26 @@ T = TypeVar("T")
 FIRST_DELAY_SECONDS = 0.5
 MAX_DELAY_SECONDS = 5.0
 TEMPORAL_UNREACHABLE = "Failed client connect: Server connection error"
-"""How the SDK's ``Client.connect`` says no connection was made (a ``RuntimeError``: refused, no such name
-yet), as opposed to a server that answered and refused us."""
+"""How the SDK's ``Client.connect`` says no connection was made (a ``RuntimeError``), as opposed to a server
+that answered and refused us; ``TEMPORAL_NOT_THERE`` narrows it to nothing listening or no such name yet
+(a TLS handshake that failed, an untrusted certificate, is a misconfiguration: it fails at once)."""
+TEMPORAL_NOT_THERE = ('"tcp connect error"', '"dns error"')
 
 
 def is_unreachable(error: BaseException) -> bool:
     """Whether ``error`` says nothing answered yet, as opposed to a refusal of who we are or what we sent."""
     if isinstance(error, asyncpg.CannotConnectNowError):  # Postgres starting, recovering or shutting down
         return True
+    if isinstance(error, ssl.SSLError) or "SSL" in str(error):  # a TLS misconfiguration: waiting will not fix it
+        return False
     if isinstance(error, OSError):  # refused, reset, no socket file yet, timed out
         return True
-    return isinstance(error, RuntimeError) and str(error).startswith(TEMPORAL_UNREACHABLE)
+    message = str(error)
+    return (
+        isinstance(error, RuntimeError)
+        and message.startswith(TEMPORAL_UNREACHABLE)
+        and any(kind in message for kind in TEMPORAL_NOT_THERE)
+    )
 
 
 async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, within: float) -> T:
@@ -58,3 +72,31 @@ async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, with
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_SECONDS)
         attempt += 1
+
+
+@contextmanager
+def stop_signals_cancel(task: asyncio.Task[object]) -> Iterator[None]:
+    """SIGTERM and SIGINT cancel ``task`` too, while in this block (the main thread only: elsewhere, nothing).
+
+    For the API's start: uvicorn's own handlers only note a stop signal while the app starts, so an API
+    waiting for Temporal or Postgres went on waiting for a minute after it was told to stop (past
+    compose's and Kubernetes' grace periods). The handlers it had are called as before, then restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    earlier = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def cancel(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(task.cancel)
+        handler = earlier[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, frame)
+
+    for sig in earlier:
+        signal.signal(sig, cancel)
+    try:
+        yield
+    finally:
+        for sig, handler in earlier.items():
+            signal.signal(sig, handler)

@@ -245,11 +245,13 @@ class LocalStack:
     def start_api(self, *, module: str = "api", log_name: str = "api.log") -> subprocess.Popen[bytes]:
         """The API (or ``module``, serving in its place on its port: ``bench.floor_app``)."""
         host, log = self.api_host, self.logs / log_name
+        # It may wait for Temporal, then Postgres, before it listens: past that, its own exit says why.
+        timeout = 60 + 2 * self.settings().startup_wait_seconds
 
         def start() -> None:
             ensure_port_free(host, self.api_port, "the API")
             self.api = self._spawn(module, log_name, {"API_PORT": str(self.api_port)})
-            wait_for_port(host, self.api_port, timeout=60, process=self.api, log=log)  # close() stops it
+            wait_for_port(host, self.api_port, timeout=timeout, process=self.api, log=log)  # close() stops it
 
         def move() -> None:
             self.api_port = free_port()

@@ -1,35 +1,74 @@
-"""The chaos run's Postgres check counts what persist_bill does as it does it."""
+"""The chaos run's Postgres check counts what persist_bill does as it does it, on real rows."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+import uuid
+from datetime import date
 
+import httpx
+from temporalio.testing import ActivityEnvironment
+
+from activities.bills import BillActivities
 from bench.chaos import Tally, check_postgres
-
-FIRST, REISSUE = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
-
-
-class Rows:
-    """An ``asyncpg.Connection`` answering the check's queries: both jobs succeeded, the second one with
-    the utility's re-issued statement for the first one's period, which replaced its bill."""
-
-    async def fetch(self, query: str, *args: object) -> list[dict[str, Any]]:
-        if "FROM ingestion_jobs" in query:
-            return [{"id": job, "status": "SUCCEEDED", "error": None} for job in (FIRST, REISSUE)]
-        if "FROM bills" in query:
-            return [{"job_id": REISSUE, "id": "bill-1"}]
-        if "FROM bill_revisions" in query:
-            return [{"job_id": FIRST}]
-        if "FROM artifacts" in query:
-            return [{"job_id": job} for job in (FIRST, REISSUE)]
-        raise AssertionError(query)
-
-    async def fetchval(self, query: str, *args: object) -> int:
-        return 0
+from shared.models import PersistRequest
+from tests.activities.test_idempotent_writes import february_statement, persist_request
+from tests.helpers import create_account
+from worker.resources import Resources
 
 
-async def test_a_bill_replaced_by_a_reissued_statement_is_not_lost() -> None:
-    """Its version is kept in bill_revisions; counted lost, a run where two statements shared a period failed."""
+async def stored_then_reissued(http: httpx.AsyncClient, resources: Resources) -> tuple[PersistRequest, PersistRequest]:
+    """Two SUCCEEDED jobs of one account: the second stored the utility's re-issued statement for the first
+    one's period, which replaced its bill (the first one's version kept in bill_revisions)."""
+    number = f"CH-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    first = await persist_request(resources, account, february_statement(number, date(2026, 3, 5), "60.00"), "3" * 64)
+    reissue = await persist_request(
+        resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "4" * 64
+    )
+    for request in (first, reissue):
+        await ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, request)
+        artifact = request.artifact
+        await resources.pool.execute(
+            "INSERT INTO artifacts (job_id, uri, sha256, size, content_type) VALUES ($1, $2, $3, $4, $5)",
+            uuid.UUID(request.job_id),
+            artifact.uri,
+            artifact.sha256,
+            artifact.size,
+            artifact.content_type,
+        )
+        await resources.pool.execute(
+            "UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = $1", uuid.UUID(request.job_id)
+        )
+    return first, reissue
+
+
+async def problems(resources: Resources, jobs: list[str]) -> list[str]:
     tally = Tally()
-    await check_postgres(cast(Any, Rows()), [FIRST, REISSUE], tally, {})
-    assert tally.problems == []
+    async with resources.pool.acquire() as conn:
+        await check_postgres(conn, jobs, tally, {})
+    return [str(problem) for problem in tally.problems]
+
+
+async def test_a_bill_replaced_by_a_reissued_statement_is_not_lost(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """Its version is kept in bill_revisions; counted lost, a run where two statements shared a period failed."""
+    first, reissue = await stored_then_reissued(http, resources)
+
+    assert await problems(resources, [first.job_id, reissue.job_id]) == []
+
+
+async def test_a_replaced_bill_whose_replacement_was_then_lost_is_lost(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The exemption holds only while the bill that replaced it is there."""
+    first, reissue = await stored_then_reissued(http, resources)
+    await resources.pool.execute(
+        "UPDATE ingestion_jobs SET status = 'FAILED', error = 'publish out of retries' WHERE id = $1",
+        uuid.UUID(reissue.job_id),
+    )
+    await resources.pool.execute("DELETE FROM bills WHERE job_id = $1", uuid.UUID(reissue.job_id))  # items cascade
+
+    found = await problems(resources, [first.job_id, reissue.job_id])
+
+    assert any("lost_bill_row" in problem and first.job_id in problem for problem in found), found

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import asyncpg
 import pytest
 
+from shared.settings import REPO_ROOT, Settings
 from shared.startup import is_unreachable, when_reachable
+from stack.services import free_port
 
 
 @pytest.mark.parametrize(
@@ -18,6 +29,10 @@ from shared.startup import is_unreachable, when_reachable
             "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
             'ConnectError(ConnectError("tcp connect error", 127.0.0.1:7233, Os { code: 111 })))'
         ),
+        RuntimeError(
+            "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
+            'ConnectError(ConnectError("dns error", Custom { kind: Uncategorized })))'
+        ),
     ],
 )
 def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
@@ -28,6 +43,12 @@ def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
     "error",
     [
         asyncpg.InvalidPasswordError("password authentication failed for user"),
+        ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate"),
+        ConnectionError("PostgreSQL server at 127.0.0.1:5432 rejected SSL upgrade"),
+        RuntimeError(
+            "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
+            "ConnectError(Custom { kind: InvalidData, error: InvalidCertificate(UnknownIssuer) }))"
+        ),
         asyncpg.InvalidCatalogNameError('database "minimeter" does not exist'),
         ValueError("DATABASE_URL could not be used"),
         RuntimeError("Failed client connect: Unauthenticated: invalid API key"),
@@ -61,3 +82,36 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
 
     with pytest.raises(ConnectionRefusedError):
         await when_reachable("Postgres", never, within=0)
+
+
+def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(payload_keys: str, tmp_path: Path) -> None:
+    """uvicorn only notes a stop signal while the app starts: the API waited out STARTUP_WAIT_SECONDS first,
+    past compose's and Kubernetes' grace periods."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.pop("SECRET_MANAGER_PROJECT", None)
+    env |= {
+        "ENV": "test",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "API_PORT": str(free_port()),
+        "PAYLOAD_KEYS": payload_keys,
+        "DATA_DIR": str(tmp_path / "data"),
+        "STARTUP_WAIT_SECONDS": "300",
+        "LOG_FORMAT": "json",
+    }
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        api = subprocess.Popen([sys.executable, "-m", "api"], env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while "Temporal is not reachable yet" not in log.read_text():
+            assert api.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        api.send_signal(signal.SIGTERM)
+        api.wait(timeout=30)  # not the 300 s of the wait
+    finally:
+        if api.poll() is None:
+            api.kill()
+            api.wait()
+    assert api.returncode != 0
+    waits = [json.loads(line) for line in log.read_text().splitlines() if "not reachable yet" in line]
+    assert len(waits) < 20, "it stopped waiting when told to"
