@@ -325,18 +325,30 @@ def _account_token(token: str) -> bool:
 
 _FIELD_WORDS = frozenset({"PIN", "REF", "METER", "INVOICE", "ACCOUNT", "ACCT", "CUSTOMER", "SERVICE", "BILL"})
 """Words in capitals that name the next field, whatever follows them: "4471-0023-9 PIN 1234"."""
-_DIGIT_GROUP = re.compile(r" \S*\d")
+_PHONE = re.compile(r"(?:1[-.])?\(?\d{3}\)?[-.]\d{3}[-.]\d{4}|\d{3}[-.]\d{4}")
+"""A phone number's token: "1-800-555-1234", "(800)555-1234", "555-1234"."""
+_NEXT_TOKEN = re.compile(r" (\S+)")
+
+
+def _another_fields_value(token: str) -> bool:
+    """Whether ``token``, after an account number's digits, is a date, a money amount or a phone number."""
+    return parse_date(token) is not None or parse_money(token) is not None or _PHONE.fullmatch(token) is not None
 
 
 def _next_fields_word(token: str, rest: str) -> bool:
-    """Whether ``token``, a word after an account number's digits, starts the next field: a word of three
-    letters or more with no digit group after it ("4471-0023-9 JANE DOE", "1234 5678 RESIDENTIAL"), or a
-    field's name ("PIN 1234"); not a letter group of the number ("0042 1177 A", "12 345 WR 678")."""
+    """Whether ``token``, a word after an account number's digits, starts the next field: any word of three
+    letters or more ("4471-0023-9 JANE DOE", "0042-1177 PAGE 1 OF 2", "0042-1177 RATE R1"), a field's name
+    ("PIN 1234"), or a letter group not followed by a digit group of the number ("0042-1177 SA ID 5512",
+    "0042-1177 PO BOX 123"); not a letter group of the number ("0042 1177 A", "12 345 WR 678")."""
     if any(ch.isdigit() for ch in token):
         return False
-    if token in _FIELD_WORDS:
+    if token in _FIELD_WORDS or len(token) >= 3:
         return True
-    return len(token) >= 3 and _DIGIT_GROUP.match(rest) is None
+    following = _NEXT_TOKEN.match(rest)
+    if following is None:
+        return False  # the number's last group: "0042 1177 A"
+    group = following.group(1)
+    return not any(ch.isdigit() for ch in group) or _another_fields_value(group)
 
 
 def take_account_number(text: str) -> Found[str] | None:

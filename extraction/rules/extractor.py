@@ -40,8 +40,9 @@ _POSTAL_CODE_RE = re.compile(_POSTAL_CODE)
 _AU_STATES = ("NSW", "VIC", "QLD", "TAS")
 """With a postcode ("Sydney NSW 2001"); not SA, WA, NT or ACT, which US bills print too ("SA 1234": an agreement)."""
 _COUNTRY = re.compile(r"Australia|Canada|New\s+Zealand")
-_PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?[ \t]+$")
-"""Looked for before a postal code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
+_PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?(?:[ \t]+|[ \t]*\r?\n[ \t]*)$")
+"""On the code's line or ending the line before it ("OTTAWA ON" above "K1P 1J1"). Looked for before a postal
+code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
 _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
     code: tuple(re.compile(wording) for wording in wordings)
     for code, wordings in {

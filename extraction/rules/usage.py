@@ -53,7 +53,10 @@ _METER_READ = re.compile(
 """A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""
 _SEPARATORS = r"[\s:,.()#/'\u2019\u2013\u2014-]|\bs\b"
 _UNITS = r"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\b"
-_REGISTER_TAIL = re.compile(rf"(?:{_SEPARATORS}|{_UNITS})*", re.IGNORECASE)
+_CELL_GAP = re.compile(r"[ \t]{2,}|\t")
+_READ_TYPE = r"\b(?:actual|act|estimated|est|customer|e|a)\b"
+"""A register's read-type note: "Current read (actual) 23,729", "Present Reading (Est.) 23,729", "reading E 23,729"."""
+_REGISTER_TAIL = re.compile(rf"(?:{_SEPARATORS}|{_UNITS}|{_READ_TYPE})*", re.IGNORECASE)
 _PERIOD_TAIL = re.compile(
     rf"(?:{_SEPARATORS}|{_UNITS}|\b(?:period|total|daily|monthly|usage|use|used|consumption|billed|energy|water"
     r"|gas|sewer|electric(?:ity)?)\b)*",
@@ -95,11 +98,15 @@ _BY_WORD = {
 
 class _Aside(Enum):
     """A figure that is no reading: another period's, a register's or a minimum's (``DROP``); or one that a
-    usage label names before the register or minimum wording (``DOUBT``: "Total usage (actual meter read):
-    744 kWh", "Total usage above minimum 1,234 gallons"), which another line's reading must not quietly beat."""
+    usage label names before the register or minimum wording, or before another period's wording after it
+    (``DOUBT``: "Total usage (actual meter read): 744 kWh", "Total usage above minimum 1,234 gallons", "Total
+    usage 1,234 gallons daily average 41 gallons"), which another line's reading must not quietly beat."""
 
     DROP = "drop"
     DOUBT = "doubt"
+    ROW = "row"
+    """A register in a grid row whose usage label is an earlier cell's ("Water usage   Current read 23,729
+    gallons   Used 1,234 gallons"): doubted unless the reading is that row's."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ class _Seen:
     priority: int
     line: int
     cell: int = 0
+    row: bool = False
+    """Doubted only against another line's reading (``_Aside.ROW``)."""
 
 
 def read_usage(
@@ -149,8 +158,8 @@ def read_usage(
             commodity = _commodity(lines, index, figure.unit, ccf_default)
             if commodity is None:
                 continue
-            found = _Seen(commodity, figure.quantity, figure.unit, priority, index, figure.cell)
-            (doubted if aside is _Aside.DOUBT else seen).append(found)
+            found = _Seen(commodity, figure.quantity, figure.unit, priority, index, figure.cell, aside is _Aside.ROW)
+            (seen if aside is None else doubted).append(found)
     readings: list[UsageReading] = []
     conflict = False
     for commodity in Commodity:
@@ -161,7 +170,7 @@ def read_usage(
         conflict |= _disagree(best, mine) or any(
             (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
             for d in doubted
-            if d.commodity is commodity
+            if d.commodity is commodity and not (d.row and d.line == best.line)
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
         meter = _meter_near(lines, best.line)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
@@ -218,18 +227,34 @@ def _set_aside(figure: _Figure, labels: re.Pattern[str]) -> _Aside | None:
     doubted, not dropped: dropped, a total line's figure let a sub-line's win with no conflict ("Total usage
     (actual meter read): 744 kWh" above "On-peak usage: 300 kWh")."""
     before, after = figure.before, figure.after
-    if _OTHER_PERIOD.search(before) or _OTHER_HEADING.search(after):
+    if _OTHER_PERIOD.search(before):
         return _Aside.DROP
+    if _OTHER_HEADING.search(after):  # after a usage label: "Total usage 1,234 gallons daily average 41 gallons"
+        return _Aside.DOUBT if labels.search(before) else _Aside.DROP
     if any(_PERIOD_TAIL.fullmatch(before, q.end()) for q in _OVER_A_YEAR.finditer(before)):
         return _Aside.DROP
-    qualifiers = [q.start() for q in _METER_READ.finditer(before) if _REGISTER_TAIL.fullmatch(before, q.end())]
+    registers = [q.start() for q in _METER_READ.finditer(before) if _REGISTER_TAIL.fullmatch(before, q.end())]
+    qualifiers = registers.copy()
     if _METER_READ.search(after):
         qualifiers.append(len(before))
     if figure.minimum is not None:
         qualifiers.append(figure.minimum)
     if not qualifiers:
         return None
-    return _Aside.DOUBT if labels.search(before, 0, min(qualifiers)) else _Aside.DROP
+    if not labels.search(before, 0, min(qualifiers)):
+        return _Aside.DROP
+    if len(qualifiers) == len(registers) and not any(
+        labels.search(before, _cell_start(before, q), q) for q in registers
+    ):
+        return _Aside.ROW
+    return _Aside.DOUBT
+
+
+def _cell_start(before: str, at: int) -> int:
+    """Where the cell of ``before[at]`` starts: a grid row's "Water usage   Current read (actual) 23,729
+    gallons   Used 1,234 gallons" labels its own cell's 1,234, not the register in the next cell."""
+    gaps = list(_CELL_GAP.finditer(before, 0, at))
+    return gaps[-1].end() if gaps else 0
 
 
 def gallons_read(text: str) -> Iterator[Decimal]:

@@ -289,6 +289,12 @@ def test_a_meter_register_is_not_the_reading(line: str) -> None:
         ("Water used, 12 month budget plan: 1,234 gallons", "Usage this period  1,500 gallons estimated"),
         ("Total usage (meter read): 1,234 gallons   Irrigation usage 300 gallons", ""),
         ("Total usage above minimum 1,234 gallons   Irrigation usage 300 gallons", ""),
+        ("Total water usage   Current read 23,729 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage   Current read (actual) 1,234 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage 1,234 gallons daily average 41 gallons", "Irrigation usage: 300 gallons"),
+        ("Total usage 1,234 gallons YTD 9,000 gallons", "Irrigation usage: 300 gallons"),
+        ("Usage this period 1,234 gallons vs last period 1,100 gallons", "Irrigation usage: 300 gallons"),
+        ("Total kWh used 744 kWh avg daily use 24 kWh", "Off-peak usage 444 kWh"),
     ],
 )
 def test_a_usage_line_naming_a_register_a_plan_or_a_minimum_is_not_beaten_quietly(total: str, part: str) -> None:
@@ -312,6 +318,38 @@ def test_a_usage_line_naming_a_register_a_plan_or_a_minimum_is_not_beaten_quietl
 )
 def test_a_plan_or_a_register_named_in_a_usage_label_leaves_the_reading(line: str) -> None:
     """ "12-month" names the budget plan, not the usage's period; "Meter Read Usage" is the usage."""
+    result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons", line)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Water usage: current read (actual) 23,729 gal, previous read (actual) 22,495 gal",
+        "Usage - Present Reading (Est.) 23,729 gallons   Previous Reading (Act.) 22,495 gallons",
+        "Usage: current reading (estimated) 23,729 gallons",
+        "Usage: present reading E 23,729 gallons",
+    ],
+)
+def test_a_register_with_a_read_type_note_is_not_the_usage(line: str) -> None:
+    """ "(actual)", "(Est.)" between a register's wording and its figure: the register was accepted as usage."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", line)
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.decision == "review"
+    assert "missing_field:usage" in report.reasons
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Water usage   Current read (actual) 23,729 gallons   Prior read (actual) 22,495 gallons   Used 1,234 gallons",
+        "Water usage   Present reading E 23,729 gallons   Previous reading A 22,495 gallons   Usage 1,234 gallons",
+        "Water usage   Current read 23,729 gallons   Used 1,234 gallons",
+    ],
+)
+def test_a_grid_row_of_registers_and_the_usage_is_read(line: str) -> None:
+    """A usage label in the row's first cell named the register cells beside it too: the row went to review."""
     result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons", line)], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
@@ -597,6 +635,8 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Origin Energy, GPO Box 1234, Sydney NSW 2001   GST included", "AUD"),
         ("Watercare Services Ltd, Auckland 1010   GST No. 123-456-789", "USD"),  # GST: a person names it
         ("Amounts in C$", "CAD"),
+        ("Hydro Ottawa\n2711 Hunt Club Rd\nOTTAWA ON\nK1P 1J1", "CAD"),  # the code on the province's next line
+        ("Hydro-Quebec\nMontreal (Quebec)\n  H2Z 1A4", "CAD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
