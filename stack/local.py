@@ -246,7 +246,7 @@ class LocalStack:
         """The API (or ``module``, serving in its place on its port: ``bench.floor_app``)."""
         host, log = self.api_host, self.logs / log_name
         # It may wait for Temporal, then Postgres, before it listens: past that, its own exit says why.
-        timeout = 60 + 2 * self.settings().startup_wait_seconds
+        timeout = 60 + 2 * self.startup_wait_seconds
 
         def start() -> None:
             ensure_port_free(host, self.api_port, "the API")
@@ -261,6 +261,17 @@ class LocalStack:
         self._api_started = True
         assert self.api is not None
         return self.api
+
+    @property
+    def startup_wait_seconds(self) -> float:
+        """``STARTUP_WAIT_SECONDS`` as the children read it, without validating every other setting (as
+        ``api_host``): a child refusing one says so in its own log. Unreadable here: the default."""
+        default = float(Settings.model_fields["startup_wait_seconds"].default)
+        raw = next((v for name, v in self.env.items() if name.upper() == "STARTUP_WAIT_SECONDS" and v), None)
+        try:
+            return max(0.0, float(raw)) if raw is not None else default
+        except ValueError:
+            return default
 
     @property
     def api_host(self) -> str:
