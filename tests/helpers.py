@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Set
@@ -23,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
+from shared.settings import REPO_ROOT, Settings
 from stack.services import start_temporal_dev_server_on_free_ports
 
 
@@ -259,3 +263,40 @@ async def wait_for_refused_run(client: Client, workflow_id: str, error_type: str
     (a refusal, not an error its steps met)."""
     cause = (await wait_for_failed_run(client, workflow_id, within=within)).cause
     assert isinstance(cause, ApplicationError) and cause.type == error_type and cause.non_retryable, cause
+
+
+def entry_point_env(**settings: str) -> dict[str, str]:
+    """The environment an operator starts an entry point with: none of MiniMeter's settings but ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.pop("SECRET_MANAGER_PROJECT", None)
+    return env | settings
+
+
+def run_entry_point(module: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module`` as an operator starts it, with none of the settings set but ``settings``, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env=entry_point_env(**settings),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def spawn_entry_point(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m module`` with ``env``, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", module], env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+
+
+async def until_logged(log: Path, message: str, process: subprocess.Popen[bytes], *, within: float = 90) -> None:
+    """Wait until ``process`` writes a JSON log line whose message is ``message``; failing if it exits first."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        text = await asyncio.to_thread(log.read_text)
+        if any(json.loads(line).get("message") == message for line in text.splitlines() if line.startswith("{")):
+            return
+        assert process.poll() is None, f"the process exited ({process.returncode}) before logging {message!r}"
+        assert asyncio.get_running_loop().time() < deadline, f"no {message!r} in {text[-2000:]}"
+        await asyncio.sleep(0.2)

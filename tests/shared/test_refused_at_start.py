@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from shared.settings import REPO_ROOT, Settings
+from shared.settings import Settings
+from tests.helpers import run_entry_point
 
 REFUSED = "minimeter: refused configuration: "
 MISPLACED = "not-a-level-but-a-pasted-token-4f9c"  # distinctive: the test looks for it in the output
-
-
-def run_entry_point(module: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The entry point as an operator starts it, with none of the settings set but ``env``."""
-    base = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    base.pop("SECRET_MANAGER_PROJECT", None)
-    return subprocess.run(
-        [sys.executable, "-m", module],
-        env={**base, **env},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("module", ["worker", "api", "stack.run"])

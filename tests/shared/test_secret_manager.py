@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +12,8 @@ from typing import ClassVar
 
 import pytest
 
-from shared.settings import REPO_ROOT, Settings
+from shared.settings import Settings
+from tests.helpers import run_entry_point
 
 SECRETS = {"minimeter-database-url": "postgresql://sm@db/app", "minimeter-gemini-api-key": "from-secret-manager"}
 
@@ -139,11 +138,9 @@ def test_a_refused_read_stops_the_process_in_one_line_naming_the_secret() -> Non
     """A missing role is the usual first-deploy failure: it was a gRPC traceback through pydantic-settings."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingSecretManager)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env |= {"SECRET_MANAGER_PROJECT": "proj-1", "SECRET_MANAGER_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "worker"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        done = run_entry_point(
+            "worker", SECRET_MANAGER_PROJECT="proj-1", SECRET_MANAGER_ENDPOINT=f"http://127.0.0.1:{server.server_port}"
         )
     finally:
         server.shutdown()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from shared.settings import REPO_ROOT, Settings
 from shared.startup import is_unreachable, when_reachable
 from stack.services import free_port
+from tests.helpers import entry_point_env, spawn_entry_point, until_logged
 
 
 @pytest.mark.parametrize(
@@ -84,30 +81,24 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
         await when_reachable("Postgres", never, within=0)
 
 
-def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(payload_keys: str, tmp_path: Path) -> None:
+async def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(payload_keys: str, tmp_path: Path) -> None:
     """uvicorn only notes a stop signal while the app starts: the API waited out STARTUP_WAIT_SECONDS first,
     past compose's and Kubernetes' grace periods."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.pop("SECRET_MANAGER_PROJECT", None)
-    env |= {
-        "ENV": "test",
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # nothing listens there
-        "API_PORT": str(free_port()),
-        "PAYLOAD_KEYS": payload_keys,
-        "DATA_DIR": str(tmp_path / "data"),
-        "STARTUP_WAIT_SECONDS": "300",
-        "LOG_FORMAT": "json",
-    }
+    env = entry_point_env(
+        ENV="test",
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",  # nothing listens there
+        API_PORT=str(free_port()),
+        PAYLOAD_KEYS=payload_keys,
+        DATA_DIR=str(tmp_path / "data"),
+        STARTUP_WAIT_SECONDS="300",
+        LOG_FORMAT="json",
+    )
     log = tmp_path / "api.log"
-    with log.open("wb") as out:
-        api = subprocess.Popen([sys.executable, "-m", "api"], env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
+    api = await asyncio.to_thread(spawn_entry_point, "api", env, log)
     try:
-        deadline = time.monotonic() + 60
-        while "Temporal is not reachable yet" not in log.read_text():
-            assert api.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
+        await until_logged(log, "Temporal is not reachable yet; trying again", api, within=60)
         api.send_signal(signal.SIGTERM)
-        api.wait(timeout=30)  # not the 300 s of the wait
+        await asyncio.to_thread(api.wait, 30)  # not the 300 s of the wait
     finally:
         if api.poll() is None:
             api.kill()
