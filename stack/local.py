@@ -262,12 +262,16 @@ class LocalStack:
         assert self.api is not None
         return self.api
 
+    def _child_setting(self, name: str) -> str | None:
+        """One setting as the children read it (any case, empty is unset), without validating every other
+        setting: a child refusing one says so in its own log, which ``start_api`` names."""
+        return next((value for key, value in self.env.items() if key.upper() == name and value), None)
+
     @property
     def startup_wait_seconds(self) -> float:
-        """``STARTUP_WAIT_SECONDS`` as the children read it, without validating every other setting (as
-        ``api_host``): a child refusing one says so in its own log. Unreadable here: the default."""
+        """``STARTUP_WAIT_SECONDS`` as the children read it; unreadable here, the default."""
         default = float(Settings.model_fields["startup_wait_seconds"].default)
-        raw = next((v for name, v in self.env.items() if name.upper() == "STARTUP_WAIT_SECONDS" and v), None)
+        raw = self._child_setting("STARTUP_WAIT_SECONDS")
         try:
             return max(0.0, float(raw)) if raw is not None else default
         except ValueError:
@@ -278,9 +282,7 @@ class LocalStack:
         """Where this machine reaches the API: the address it binds (``API_HOST``), the loopback for a
         wildcard. Waiting on 127.0.0.1 whatever it bound, ``make run`` with ``API_HOST`` set to the
         machine's own address (to reach the API from another one) gave up after a minute."""
-        # Read as the settings read it (any case, empty is unset), without validating every other setting:
-        # a child refusing one says so in its own log, which ``start_api`` names.
-        host = next((value for name, value in self.env.items() if name.upper() == "API_HOST" and value), "127.0.0.1")
+        host = self._child_setting("API_HOST") or "127.0.0.1"
         return "127.0.0.1" if host in WILDCARD_HOSTS else host
 
     @property
