@@ -109,9 +109,10 @@ reader and the evidence check share it: each had its own, and one multiplied out
 refused to confirm."""
 
 
-CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\s*=\s*$", re.IGNORECASE)
+CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\s*=\s*", re.IGNORECASE)
 """What stands before a conversion's result ("1 CCF = 748 gallons", "1 kgal = 1,000 gallons"): the size
-of a unit, never a reading."""
+of a unit, never a reading. A match ends where the result starts: found once a line, not looked for in
+all of the line before each figure."""
 
 
 _ALLOWANCE_BEFORE = re.compile(

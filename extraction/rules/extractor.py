@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from extraction.checks import date_fit
 from extraction.rules.charges import read_line_items
+from extraction.rules.currency import bill_currency
 from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
 from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
@@ -28,47 +29,6 @@ T = TypeVar("T")
 _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
 _DATE_KEYS = ("statement_date", "due_date", "period")
 _BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
-# The templates are US utilities': a bill that names another currency is read, but a person confirms it.
-# A Canadian, Australian or New Zealand bill prints a bare "$" too: its place names the currency.
-_PROVINCE = (
-    r"(?i:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT|Alberta|British\s+Columbia|Manitoba|New\s+Brunswick"
-    r"|Newfoundland(?:\s+and\s+Labrador)?|Nova\s+Scotia|Ontario|Prince\s+Edward\s+Island|Qu[e\u00e9]bec"
-    r"|Saskatchewan|Yukon|Northwest\s+Territories|Nunavut)"
-)
-_POSTAL_CODE = r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \t]?\d[ABCEGHJ-NPRSTV-Z]\d\b"
-_POSTAL_CODE_RE = re.compile(_POSTAL_CODE)
-_AU_STATES = ("NSW", "VIC", "QLD", "TAS")
-"""With a postcode ("Sydney NSW 2001"); not SA, WA, NT or ACT, which US bills print too ("SA 1234": an agreement)."""
-_COUNTRY = re.compile(r"Australia|Canada|New\s+Zealand")
-_PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?(?:[ \t]+|[ \t]*\r?\n[ \t]*)$")
-"""On the code's line or ending the line before it ("OTTAWA ON" above "K1P 1J1"). Looked for before a postal
-code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
-_FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
-    code: tuple(re.compile(wording) for wording in wordings)
-    for code, wordings in {
-        "AUD": (r"AUD\b", r"AU?\$", r"ABN\b", r"Australia\b", *(rf"{s}[ \t]+\d{{4}}(?![\d-])" for s in _AU_STATES)),
-        "CAD": (
-            r"CAD\b",
-            r"CA?\$",
-            r"Canada\b",
-            _POSTAL_CODE,  # after its province: "ON M5V 2T6", "(Quebec) H2Z 1A4"
-            r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
-            r"HST[ \t]+(?:Reg|No\b|#)",
-            r"QST\b",
-        ),
-        "EUR": (r"EUR\b", "\u20ac"),
-        "GBP": (r"GBP\b", "\u00a3"),
-        "NZD": (r"NZD\b", r"NZ\$", r"New\s+Zealand\b"),
-    }.items()
-}
-"""Each wording a pattern of its own that starts with a letter or a symbol, which ``re`` looks for quickly;
-in one alternation, or after a leading ``\\b``, every wording was tried at every position of the text (~1 ms
-a bill). ``_foreign_currencies`` checks that a match starts a word instead."""
-_GST = re.compile(r"GST\b")
-"""A goods and services tax: Australia's, Canada's, New Zealand's (and others'); no US bill charges one."""
-_RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
-"""A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
-
 _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "account_number": take_account,
     "total_amount": take_money,
@@ -142,12 +102,12 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         reasons.append("conflicting_values:usage")
     period = values.pop("period")
     payments = values.pop("payments_received")
-    foreign = _foreign_currencies(text)
-    if foreign or any(_starts_a_word(text, match.start()) for match in _GST.finditer(text)):
-        reasons.append("non_usd_currency")  # GST alone names no one currency: the bill stays "USD" for a person
+    currency = bill_currency(text)
+    if currency.foreign:
+        reasons.append("non_usd_currency")
     try:
         bill = NormalizedBill(
-            currency=foreign[0] if len(foreign) == 1 else "USD",
+            currency=currency.code,
             provider=template.provider if template else None,
             provider_name=template.name if choice.matched and template else _letterhead(lines),
             bill_period_start=period[0] if period else None,
@@ -199,44 +159,6 @@ def _candidates(
     if not candidates and key in FALLBACK:
         candidates = find_candidates(lines, FALLBACK[key], take, stop=stop)
     return candidates
-
-
-def _foreign_currencies(text: str) -> list[str]:
-    """The non-USD currencies ``text`` names by code, symbol or place ("CAD", "C$", "€", "£", "ABN")."""
-    return [
-        code
-        for code, patterns in _FOREIGN_CURRENCIES.items()
-        if any(_names_currency(text, match) for pattern in patterns for match in pattern.finditer(text))
-    ]
-
-
-def _names_currency(text: str, match: re.Match[str]) -> bool:
-    """Whether ``match`` names its currency: a word of its own; a country as an address's country line
-    ("Wellington, New Zealand"), not a street's or a town's ("12 Canada Ave", "La Canada Flintridge, CA") nor
-    a sentence's ("US and Canada 1-800-..."); a dollar sign not after a rate's name ("Schedule A$0.11")."""
-    if not _starts_a_word(text, match.start()):
-        return False
-    if _COUNTRY.fullmatch(match.group()):
-        return _country_line(text, match)
-    if match.group() in ("A$", "C$"):
-        return _RATE_NAME_BEFORE.search(text, max(0, match.start() - 12), match.start()) is None
-    if _POSTAL_CODE_RE.fullmatch(match.group()):
-        return _PROVINCE_BEFORE.search(text, max(0, match.start() - 40), match.start()) is not None
-    return True
-
-
-def _country_line(text: str, match: re.Match[str]) -> bool:
-    """Whether a country name ends an address: first in its cell or after a comma, and last in it."""
-    line_start = text.rfind("\n", 0, match.start()) + 1
-    before = text[line_start : match.start()]
-    first = not before.strip() or before.rstrip().endswith(",") or before.endswith("  ")
-    after = text[match.end() : match.end() + 3]
-    return first and (not after.strip(" .\t") or after.startswith("\n") or after.startswith("  "))
-
-
-def _starts_a_word(text: str, at: int) -> bool:
-    """Not inside a word: "FRAUD" names no Australian dollars, "12,50€" euros all the same."""
-    return at == 0 or not (text[at - 1].isalnum() and text[at].isalnum())
 
 
 @cache

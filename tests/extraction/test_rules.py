@@ -637,12 +637,24 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Amounts in C$", "CAD"),
         ("Hydro Ottawa\n2711 Hunt Club Rd\nOTTAWA ON\nK1P 1J1", "CAD"),  # the code on the province's next line
         ("Hydro-Quebec\nMontreal (Quebec)\n  H2Z 1A4", "CAD"),
+        ("Synergy, GPO Box K900, Perth WA 6842", "AUD"),
+        ("ActewAGL, GPO Box 366, Canberra ACT 2601", "AUD"),
+        ("Icon Water, Canberra, Australian Capital Territory", "AUD"),
+        ("Aqwest, Bunbury, Western Australia 6230", "AUD"),
+        ("Genesis Energy, 94 Bryce St, Hamilton 3240 New Zealand", "NZD"),
+        ("Contact Energy, Wellington 6011, NZ", "NZD"),
+        ("Meridian Energy Limited   NZBN 9429037663624", "NZD"),
+        ("VAT Reg. No. GB 123 4567 89", "GBP"),
+        ("Thames Water, Clearwater Court, Reading RG1 8DB, United Kingdom", "GBP"),
+        ("EDF Energy, London SW1A 1AA, UK", "GBP"),
+        ("VAT @ 5%   $12.00", "USD"),  # VAT: Britain's, Ireland's, the EU's: a person names it
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
     """The rules read US bills; one that names another currency must not be accepted as dollars. Canadian,
     Australian and New Zealand bills print a bare "$": their place names the currency (they were accepted
-    as US dollars)."""
+    as US dollars, and so were bills from Western Australia, the ACT and New Zealand that name neither a
+    state's usual abbreviation nor an address's country after a comma, and British bills charging VAT)."""
     result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
     assert result.bill is not None and result.bill.currency == currency
     assert result.reasons == ["non_usd_currency"]
@@ -662,6 +674,9 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Australian Shepherd Rescue donation program",
         "SC B2B 3C3 Program",
         "Service Address: 1 Main St, Apt MN A1B 2C3",
+        "Seattle City Light, PO Box 34023, Seattle, WA 98124-4023",
+        "Meter reading ACT 2605",
+        "Service Address: 7 New Zealand Way, Suite 1200, Austin, TX 78701",
     ],
 )
 def test_a_us_bill_naming_a_foreign_place_is_in_dollars(note: str) -> None:
@@ -869,18 +884,20 @@ NET_60 = (date(2025, 6, 1), date(2025, 7, 2), date(2025, 7, 3), date(2025, 9, 3)
 
 
 @pytest.mark.parametrize(
-    ("text", "place"),
+    ("text", "place", "decision", "reasons"),
     [
-        (NET_60_MONTH_FIRST, "Service address: 3509 Cedar Ln, Ashland, NC 27601"),
-        (NET_60_DAY_FIRST, "VAT Reg. No. GB 123 4567 89"),
+        (NET_60_MONTH_FIRST, "Service address: 3509 Cedar Ln, Ashland, NC 27601", "accept", []),
+        (NET_60_DAY_FIRST, "VAT Reg. No. GB 123 4567 89", "review", ["non_usd_currency"]),  # pounds, printed "$"
     ],
     ids=["us-address", "vat"],
 )
-def test_dates_due_weeks_out_are_read_as_the_bills_place_writes_them(text: str, place: str) -> None:
+def test_dates_due_weeks_out_are_read_as_the_bills_place_writes_them(
+    text: str, place: str, decision: str, reasons: list[str]
+) -> None:
     """The reading that fit a billing cycle's weeks better won over the bill's place: a US bill due net 60
     was stored 6 January - 7 February, due 9 March, and accepted (a British one, the same the other way)."""
     report = analyze(f"{text}\n{place}\n".encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
-    assert (report.decision, report.reasons) == ("accept", [])
+    assert (report.decision, report.reasons) == (decision, reasons)
     assert _dates_of(report.bill) == NET_60
 
 
@@ -892,20 +909,24 @@ def test_a_pound_bill_due_weeks_out_is_read_day_first() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "place"),
+    ("text", "place", "currency"),
     [
-        (_numeric_dates("05/01/2026", "12/02/2026", "03/12/2025", "02/01/2026"), "Riverside, CA 92501"),
-        (_numeric_dates("01/05/2026", "02/12/2026", "12/03/2025", "01/02/2026"), "VAT Reg. No. GB 123 4567 89"),
+        (_numeric_dates("05/01/2026", "12/02/2026", "03/12/2025", "02/01/2026"), "Riverside, CA 92501", []),
+        (
+            _numeric_dates("01/05/2026", "02/12/2026", "12/03/2025", "01/02/2026"),
+            "VAT Reg. No. GB 123 4567 89",
+            ["non_usd_currency"],
+        ),
     ],
     ids=["us-address", "vat"],
 )
 def test_dates_that_make_no_bill_in_the_order_of_its_place_are_read_the_other_way_and_reviewed(
-    text: str, place: str
+    text: str, place: str, currency: list[str]
 ) -> None:
     """Read in its place's order, the bill's period would end before it starts: the other order is the only
     bill, but one at odds with where it is from, so a person looks."""
     report = analyze(f"{text}\n{place}\n".encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
-    assert (report.decision, report.reasons) == ("review", ["ambiguous_date_order"])
+    assert (report.decision, report.reasons) == ("review", [*currency, "ambiguous_date_order"])
     assert _dates_of(report.bill) == (date(2025, 12, 3), date(2026, 1, 2), date(2026, 1, 5), date(2026, 2, 12))
 
 
