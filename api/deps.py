@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Header, Path, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
@@ -87,14 +88,32 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return _require(frozenset({Role.ADMIN, *roles}))
 
 
+_ROLE_CHECKS: dict[Callable[..., Any], frozenset[Role]] = {}
+"""Each ``require`` dependency and the roles it admits, so a route's roles can be checked before its body."""
+
+
 @cache  # one callable per set of roles: FastAPI runs a dependency it meets twice in a request once
 def _require(allowed: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in allowed:
-            raise Problem(403, f"the {principal.role} role may not do this")
+        check_role(principal, allowed)
         return principal
 
+    _ROLE_CHECKS[check] = allowed
     return check
+
+
+def check_role(principal: Principal, allowed: frozenset[Role]) -> None:
+    """403 unless the caller's role is one of ``allowed``."""
+    if principal.role not in allowed:
+        raise Problem(403, f"the {principal.role} role may not do this")
+
+
+def roles_required(dependant: Dependant) -> list[frozenset[Role]]:
+    """The role sets a route's ``require`` dependencies admit, at any depth: a caller must be in each."""
+    required = [_ROLE_CHECKS[dependant.call]] if dependant.call in _ROLE_CHECKS else []
+    for sub in dependant.dependencies:
+        required += roles_required(sub)
+    return required
 
 
 AdminDep = Annotated[Principal, Depends(require())]
@@ -116,26 +135,21 @@ IdempotencyKey = Annotated[
 ]
 
 
-def rate_limit(action: str, *roles: Role) -> Callable[..., Coroutine[Any, Any, None]]:
+async def spend_rate_limit_token(
+    state: AppState, *, principal: Principal, action: str, idempotency_key: str | None
+) -> None:
     """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``.
 
-    ``roles`` are the route's own: the role check comes first, so a key refused the route (403)
-    spends no token of the budget for the calls it may make.
+    A route calls this once the request is known to be well formed, never as a dependency: FastAPI
+    solves dependencies before it validates the body, so a malformed call (422) would spend a token
+    of the budget for the calls the client gets right. The role check still comes first (403).
     """
-    allowed = require(*roles)
-
-    # A default, not ``Annotated``: these annotations are strings, and ``allowed`` is no global to resolve them by.
-    async def check(
-        state: StateDep, principal: Principal = Depends(allowed), idempotency_key: IdempotencyKey = None
-    ) -> None:
-        wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
-        if wait is None:
-            return
-        if idempotency_key and await find_idempotent_job(state.pool, principal=principal, key=idempotency_key):
-            return  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
-        raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
-
-    return check
+    wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
+    if wait is None:
+        return
+    if idempotency_key and await find_idempotent_job(state.pool, principal=principal, key=idempotency_key):
+        return  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
+    raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
 
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]

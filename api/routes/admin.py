@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from api.auth_first import AuthorizeBeforeBody
 from api.deps import AdminDep, StateDep
 from api.problems import Problem, problem_responses
 from shared.codec import CodecRequestInvalid, PayloadDecryptionError, decode_payloads_json, encode_payloads_json
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=AuthorizeBeforeBody)
 
 
 @router.post("/codec/decode", responses=problem_responses(400))

@@ -7,11 +7,11 @@ import hashlib
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
-from api.auth import Role
-from api.deps import IdempotencyKey, IngestDep, StateDep, rate_limit
+from api.auth_first import AuthorizeBeforeBody
+from api.deps import IdempotencyKey, IngestDep, StateDep, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobPublic
 from api.services.accounts import get_account
@@ -22,7 +22,7 @@ from shared.models import JobType
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["bills"])
+router = APIRouter(tags=["bills"], route_class=AuthorizeBeforeBody)
 
 SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
 
@@ -31,7 +31,6 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     "/bills",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    dependencies=[Depends(rate_limit("upload", Role.INGEST))],
     responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429, 503)},
 )
 async def upload_bill(
@@ -49,6 +48,9 @@ async def upload_bill(
         # Only the last of each would be used: a client sending several bills at once would lose the others.
         raise Problem(422, "send one file and one utility_account_id per request: upload each bill on its own")
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
+    if file.size == 0:  # known from the form, before a token is spent or the file read
+        raise Problem(422, "the uploaded file is empty")
+    await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
         raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
@@ -58,8 +60,6 @@ async def upload_bill(
         check_replay(existing, account=account, job_type=JobType.UPLOAD, upload_sha256=sha256)
         response.status_code = status.HTTP_200_OK
         return job_public(existing, state.settings)
-    if not data:
-        raise Problem(422, "the uploaded file is empty")
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from api.auth_first import AuthorizeBeforeBody
 from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
 from api.problems import problem_responses
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
 from api.services.accounts import account_public, create_customer, get_account, get_customer, register_account
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], route_class=AuthorizeBeforeBody)
 
 
 @router.post(

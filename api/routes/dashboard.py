@@ -9,13 +9,14 @@ from decimal import Decimal
 
 from fastapi import APIRouter
 
+from api.auth_first import AuthorizeBeforeBody
 from api.deps import DashboardDep, IdPath, StateDep
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
 from shared.analytics import USAGE_COLUMNS, MonthlyTotal, months_back
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], route_class=AuthorizeBeforeBody)
 
 DASHBOARD_MONTHS = 24
 """Monthly figures cover this month and the 23 before it, from either source."""

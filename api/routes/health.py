@@ -7,9 +7,10 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.auth_first import AuthorizeBeforeBody
 from api.deps import StateDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=AuthorizeBeforeBody)
 
 
 @router.get(

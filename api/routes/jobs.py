@@ -6,20 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from activities.storage import extension_for
-from api.auth import Role
-from api.deps import (
-    ArtifactReaderDep,
-    IdempotencyKey,
-    IngestDep,
-    ReaderDep,
-    StateDep,
-    rate_limit,
-)
+from api.auth_first import AuthorizeBeforeBody
+from api.deps import ArtifactReaderDep, IdempotencyKey, IngestDep, ReaderDep, StateDep, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
@@ -27,9 +20,7 @@ from api.services.jobs import JobCursor, get_job_row, job_public, read_job, star
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable
 from shared.models import JobStatus, JobType
 
-router = APIRouter(tags=["jobs"])
-
-StartLimit = Depends(rate_limit("start_job", Role.INGEST))
+router = APIRouter(tags=["jobs"], route_class=AuthorizeBeforeBody)
 
 
 async def _start(
@@ -48,6 +39,7 @@ async def _start(
             f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
             " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
         )
+    await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
     job, created = await start_job(
         pool=state.pool,
         client=state.client,
@@ -66,7 +58,6 @@ async def _start(
     "/jobs",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    dependencies=[StartLimit],
     responses={
         200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"},
         **problem_responses(429),
@@ -83,7 +74,6 @@ async def create_job(
     "/agent/run",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    dependencies=[StartLimit],
     responses={200: {"model": JobPublic}, **problem_responses(429)},
 )
 async def agent_run(
@@ -101,7 +91,6 @@ async def agent_run(
     "/ingest/run",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    dependencies=[StartLimit],
     responses={200: {"model": JobPublic}, **problem_responses(429)},
 )
 async def ingest_run(

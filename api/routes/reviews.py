@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
+from api.auth_first import AuthorizeBeforeBody
 from api.deps import ReviewerDep, StateDep
 from api.problems import Problem, problem_responses
 from api.schemas import (
@@ -36,7 +37,7 @@ from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from workflows.bill_ingestion import BillIngestionWorkflow
 
-router = APIRouter(tags=["reviews"])
+router = APIRouter(tags=["reviews"], route_class=AuthorizeBeforeBody)
 
 OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
 WAITING = [status for status in JobStatus if not status.is_terminal]

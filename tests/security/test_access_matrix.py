@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
+from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.auth import Role
@@ -113,3 +116,58 @@ async def test_public_endpoints_need_no_key(anon_http: httpx.AsyncClient) -> Non
             assert response.status_code < 400 or (path == "/health" and response.status_code == 503), (method, path)
     probe = await anon_http.head("/health")  # load balancers and uptime checks probe with HEAD
     assert probe.status_code in {200, 503} and probe.content == b""
+
+
+def routes_reading_a_body(routes: list[BaseRoute]) -> set[tuple[str, str]]:
+    """(method, path) for every route that reads a request body, /ui excluded (its forms sign in)."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= routes_reading_a_body(included.routes)
+        elif (
+            isinstance(route, APIRoute) and route.body_field is not None and not route.path.startswith(SKIPPED_PREFIXES)
+        ):
+            found |= {(method, route.path) for method in route.methods or ()}
+    return found
+
+
+async def first_answer_to_a_body_not_yet_sent(api_url: str, key: str, path: str, *, declared: int) -> int:
+    """The status of the server's first answer to a POST that declares a body and waits for ``100 Continue``.
+
+    The server says ``100 Continue`` only when the app first asks for the body, so a final status
+    here proves the request was answered without reading one byte of it.
+    """
+    url = urlsplit(api_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    content_type = "multipart/form-data; boundary=x" if path == "/bills" else "application/json"
+    try:
+        writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {declared}\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=60)  # a bound on a hang, not a timing
+    finally:
+        writer.close()
+    return int(head.split(b" ", 2)[1])
+
+
+async def test_a_refused_role_gets_403_before_the_body_is_read(
+    app_settings: Settings, api_url: str, role_keys: dict[Role, str]
+) -> None:
+    """A viewer's 20 MB upload is refused on its headers: the API never asks for the body (no 100 Continue)."""
+    with_body = routes_reading_a_body(create_app(app_settings).routes)
+    assert ("POST", "/bills") in with_body and ("POST", "/customers") in with_body
+    wrong: list[str] = []
+    for method, path in sorted(with_body):
+        declared = app_settings.upload_max_bytes if path == "/bills" else app_settings.request_max_bytes
+        for role in set(Role) - EXPECTED[(method, path)]:
+            status = await first_answer_to_a_body_not_yet_sent(
+                api_url, role_keys[role], concrete(path), declared=declared
+            )
+            if status != 403:
+                wrong.append(f"{method} {path} as {role}: {status}{' (body requested)' if status == 100 else ''}")
+    assert not wrong, "the body was read before the role check:\n" + "\n".join(wrong)

@@ -133,3 +133,31 @@ async def test_a_key_refused_a_limited_route_gets_403_and_spends_no_token(
                 assert refused.status_code == 403, (refused.request.url, refused.text)
     spent = await resources.pool.fetchval("SELECT count(*) FROM rate_limit_buckets WHERE key_id = $1", created.id)
     assert spent == 0, "a refused call took a token"
+
+
+async def test_malformed_calls_spend_no_token(
+    limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A 422 starts nothing: a client's malformed calls leave its whole budget for the calls it gets right."""
+    account = await create_account(http, provider="pge", account_number=f"RLM-{unique}")
+    no_provider = await create_account(http, provider=None, account_number=f"RLN-{unique}")
+    created = await create_key(resources.pool, name=f"rlm-{unique}", role=Role.INGEST)
+    body = {"utility_account_id": account["id"]}
+    bill = {"file": ("b.txt", b"Total due $1.00", "text/plain")}
+    async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {created.key}"}) as c:
+        for _ in range(5):  # the budget is 3 a minute
+            for malformed in [
+                await c.post("/jobs", json={"utility_account_id": "one"}),
+                await c.post("/jobs", json=body, headers={"Idempotency-Key": ""}),
+                await c.post("/jobs", json={"utility_account_id": no_provider["id"]}),
+                await c.post("/agent/run", params={"utility_account_id": 0}),
+                await c.post("/ingest/run", json={}),
+                await c.post("/bills", data=body),
+                await c.post("/bills", files={"file": ("b.txt", b"", "text/plain")}, data=body),
+                await c.post("/bills", files=[("file", bill["file"]), ("file", bill["file"])], data=body),
+            ]:
+                assert malformed.status_code == 422, (malformed.request.url, malformed.text)
+        spent = await resources.pool.fetchval("SELECT count(*) FROM rate_limit_buckets WHERE key_id = $1", created.id)
+        assert spent == 0, "a malformed call took a token"
+        assert [(await c.post("/jobs", json=body)).status_code for _ in range(3)] == [201, 201, 201]
+        assert [(await c.post("/bills", files=bill, data=body)).status_code for _ in range(3)] == [201, 201, 201]
