@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
@@ -9,7 +10,7 @@ from fastapi import HTTPException, Request
 from api.auth import Principal, Role
 from api.deps import authenticate_request, get_state, require
 from api.problems import Problem
-from api.ui.session import current_session, session_binding, sessions_for
+from api.ui.session import Session, current_session, session_binding, sessions_for
 
 LOGIN_PATH = "/ui/login"
 HOME_PATH = "/ui/reviews"
@@ -65,17 +66,20 @@ async def reviewer_or_sign_in(request: Request) -> Principal | None:
     return await require(Role.REVIEWER)(await authenticate_request(request, await get_state(request)))
 
 
-async def csrf_valid(request: Request) -> bool:
-    """Whether the form echoes the token bound to this browser's session."""
-    session = current_session(request)
+async def csrf_valid(request: Request, *, sessions: Sequence[Session] | None = None) -> bool:
+    """Whether the form echoes the token bound to this browser's session (or to one of ``sessions``)."""
+    if sessions is None:
+        session = current_session(request)
+        sessions = [session] if session is not None else []
     # Starlette refuses a form of over 1,000 fields with a 400; a review page sends four per row,
     # so a bill of ~250 line items could not be decided. This first parse is the one cached for the
     # route, and the body size is already bounded (REQUEST_MAX_BYTES).
     token = (await request.form(max_fields=FORM_MAX_FIELDS)).get("csrf_token")
-    return session is not None and sessions_for(request.app).csrf_valid(session_binding(session), token)
+    store = sessions_for(request.app)
+    return any(store.csrf_valid(session_binding(session), token) for session in sessions)
 
 
-async def verify_csrf(request: Request) -> None:
-    """403 unless the form echoes the token bound to this browser's session."""
-    if not await csrf_valid(request):
+async def verify_csrf(request: Request, *, sessions: Sequence[Session] | None = None) -> None:
+    """403 unless the form echoes the token bound to this browser's session (or to one of ``sessions``)."""
+    if not await csrf_valid(request, sessions=sessions):
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")

@@ -1,5 +1,5 @@
 """Resolve the reviewer's session cookie to an API key for the review UI, and only for it; refuse
-forms another origin's page posted to it.
+forms another origin's page posted to it; answer the UI's errors with pages (``api.ui.errors``).
 
 ``get_principal`` falls back to ``request.state.session_key_hash``; setting it only under
 ``/ui`` and for ``GET /jobs/{id}/artifact`` (the raw bill the review page embeds) keeps
@@ -12,16 +12,11 @@ import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import (
-    DATABASE_RETRY_AFTER,
-    DATABASE_UNAVAILABLE,
-    database_down_response,
-    is_database_down,
-    problem_response,
-)
+from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_down_response, is_database_down
+from api.ui.errors import error_page, problems_as_pages
 from api.ui.origin import SAFE_METHODS, from_another_origin
 from api.ui.session import SESSION_COOKIE, read_cookie, sessions_for
 
@@ -44,6 +39,11 @@ FROM_ANOTHER_ORIGIN = (
     "a page of another origin sent this form: the review UI takes forms only from its own pages;"
     " open the review UI at its own address and send it from there"
 )
+UI_DATABASE_DOWN = (
+    "The review service cannot reach its database just now. Nothing was decided: go back and send your decision"
+    " again, or reload this page, in a few seconds."
+)
+UNEXPECTED = "The review service failed to answer this request."
 
 
 def is_ui_path(path: str) -> bool:
@@ -54,14 +54,9 @@ def _is_artifact(scope: Scope) -> bool:
     return scope["method"] in {"GET", "HEAD"} and _ARTIFACT_PATH.fullmatch(scope["path"]) is not None
 
 
-def _database_down_page() -> Response:
+def _database_down_page(request: Request) -> Response:
     """The 503 under ``/ui``, in the page's own terms."""
-    page = (
-        "<!doctype html><title>Try again shortly</title><h1>Try again in a few seconds</h1>"
-        "<p>The review service cannot reach its database just now. Nothing was decided: go back and send"
-        " your decision again, or reload this page, in a few seconds.</p>"
-    )
-    return HTMLResponse(page, status_code=503, headers={"Retry-After": DATABASE_RETRY_AFTER, **UI_HEADERS})
+    return error_page(request, 503, UI_DATABASE_DOWN, headers={"Retry-After": DATABASE_RETRY_AFTER, **UI_HEADERS})
 
 
 class UISessionMiddleware:
@@ -80,7 +75,7 @@ class UISessionMiddleware:
         if ui and scope["method"] not in SAFE_METHODS and from_another_origin(request):
             # Every form here, the sign-in first: a page on another port or subdomain of the site can toss
             # the sign-in nonce cookie and fetch its token, then sign the reviewer in under its own key.
-            await problem_response(request, 403, FROM_ANOTHER_ORIGIN, headers=UI_HEADERS)(scope, receive, send)
+            await error_page(request, 403, FROM_ANOTHER_ORIGIN, headers=UI_HEADERS)(scope, receive, send)
             return
         try:
             session = await sessions_for(scope["app"]).get(read_cookie(request, SESSION_COOKIE))
@@ -89,18 +84,30 @@ class UISessionMiddleware:
                 raise
             # Outside the app's exception handlers: answered here, or a reviewer's page is a bare 500.
             answer = database_down_response(request, error)  # logged; a page of its own under /ui
-            await (_database_down_page() if ui else answer)(scope, receive, send)
+            await (_database_down_page(request) if ui else answer)(scope, receive, send)
             return
         if session is not None:
             request.state.ui_session = session
             request.state.session_key_hash = session.key_hash
         extra = UI_HEADERS if ui else ARTIFACT_HEADERS
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers[name] = value
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        if not ui:
+            await self.app(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, problems_as_pages(request, send_with_headers))
+        except Exception:
+            # Unhandled: the app's last-resort handler (outside this middleware) logs it and would answer JSON.
+            if not started:
+                await error_page(request, 500, UNEXPECTED)(scope, receive, send_with_headers)
+            raise

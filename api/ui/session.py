@@ -99,6 +99,16 @@ class SessionStore:
         )
         return Session(id=session_id, key_hash=row["key_hash"], expires_at=row["expires_at"]) if row else None
 
+    async def find(self, session_ids: list[str]) -> list[Session]:
+        """The live sessions among ``session_ids``, in one query however many a Cookie header names."""
+        wanted = {_id_hash(session_id): session_id for session_id in session_ids}
+        rows = await self._pool.fetch(
+            "SELECT id_hash, key_hash, expires_at FROM ui_sessions"
+            " WHERE id_hash = ANY($1::text[]) AND expires_at > now()",
+            list(wanted),
+        )
+        return [Session(id=wanted[r["id_hash"]], key_hash=r["key_hash"], expires_at=r["expires_at"]) for r in rows]
+
     async def drop(self, session_id: str) -> None:
         await self._pool.execute("DELETE FROM ui_sessions WHERE id_hash = $1", _id_hash(session_id))
 
@@ -196,12 +206,17 @@ def _cookie_pairs(request: Request) -> list[tuple[str, str]]:
     return pairs
 
 
+def cookie_and_look_alike_values(request: Request, name: str) -> list[str]:
+    """The values the Cookie header sends under the cookie's name or a look-alike of it, in the order sent."""
+    wanted = cookie_name(request, name).casefold()
+    return [value for key, value in _cookie_pairs(request) if key.strip().casefold() == wanted]
+
+
 def cookie_shadowed(request: Request, name: str) -> bool:
     """Whether the cookie comes twice, or beside a look-alike (``\\xa0__Host-mm_session``, ``MM_SESSION``).
 
     A ``__Host-`` name only this host can set, but a sibling subdomain can set a look-alike for the whole site."""
-    wanted = cookie_name(request, name).casefold()
-    return sum(key.strip().casefold() == wanted for key, _ in _cookie_pairs(request)) > 1
+    return len(cookie_and_look_alike_values(request, name)) > 1
 
 
 def read_cookie(request: Request, name: str) -> str | None:

@@ -3,6 +3,7 @@ SameSite=Strict cookies go along), and the cookies such a page could toss into t
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -23,7 +24,8 @@ async def attacker_key(resources: Resources) -> str:
 
 
 def refused(response: httpx.Response) -> bool:
-    return response.status_code == 403 and response.headers["content-type"].startswith("application/problem+json")
+    """A 403 page that says so (``test_error_pages``), not the form again."""
+    return response.status_code == 403 and response.headers["content-type"].startswith("text/html")
 
 
 def signed_in(response: httpx.Response) -> bool:
@@ -49,7 +51,7 @@ async def test_a_sign_in_another_page_of_the_site_posts_is_refused(
     async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as victim:
         response = await victim.post("/ui/login", data=forged, headers=headers)
         assert refused(response), response.text
-        assert "another origin" in response.json()["detail"]
+        assert "another origin" in response.text
         assert "mm_session" not in victim.cookies
 
 
@@ -191,6 +193,50 @@ async def test_a_look_alike_session_cookie_signs_the_reviewer_out_not_in_as_its_
         sent = await victim.post(f"/ui/reviews/{job_id}", data=approve, headers={"Sec-Fetch-Site": "same-origin"})
         assert sent.status_code == 401 and "Sign in" in sent.text, "answered with the sign-in form, nothing sent"
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def _session_row_exists(resources: Resources, session_id: str) -> bool:
+    id_hash = hashlib.sha256(session_id.encode()).hexdigest()
+    return bool(await resources.pool.fetchval("SELECT count(*) FROM ui_sessions WHERE id_hash = $1", id_hash))
+
+
+async def _signed_in_off_localhost(ui_url: str, session_id: str) -> bool:
+    cookie = {"Host": OFF_LOCALHOST, "Cookie": f"__Host-mm_session={session_id}"}
+    async with httpx.AsyncClient(base_url=ui_url, headers=cookie) as browser:
+        return (await browser.get("/ui/reviews")).status_code == 200
+
+
+@pytest.mark.parametrize("look_alike", ["\xa0__Host-mm_session", "__Host-mm_session"])
+async def test_sign_out_beside_a_look_alike_session_cookie_ends_the_session_on_the_server(
+    ui_url: str, reviewer_key: str, resources: Resources, look_alike: str
+) -> None:
+    """The look-alike hides the session from the middleware (``read_cookie``), not from Sign out: else the row
+    stays and the id keeps working for hours after the reviewer signed out."""
+    own = await _session_off_localhost(ui_url, reviewer_key)
+    cookie = b"__Host-mm_session=" + own.encode() + b"; " + look_alike.encode("latin-1") + b"=tossed"
+    async with httpx.AsyncClient(
+        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+    ) as browser:
+        response = await browser.post("/ui/logout", data={}, headers={"Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 303 and response.headers["location"] == "/ui/login", response.text
+    assert not await _session_row_exists(resources, own)
+    assert not await _signed_in_off_localhost(ui_url, own)
+
+
+async def test_sign_out_beside_a_look_alike_needs_the_forms_token_where_no_browser_says_this_origin(
+    ui_url: str, reviewer_key: str, resources: Resources
+) -> None:
+    """As without a look-alike: a post no browser vouches for ends a session only with that session's token."""
+    own = await _session_off_localhost(ui_url, reviewer_key)
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as browser:
+        page = await browser.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={own}"})
+        shadowed = {b"Cookie": f"__Host-mm_session={own}; \xa0__Host-mm_session=tossed".encode("latin-1")}
+        forged = await browser.post("/ui/logout", data={"csrf_token": "0" * 64}, headers=shadowed)
+        assert forged.status_code == 403, forged.text
+        assert await _signed_in_off_localhost(ui_url, own), "nothing ended"
+        ended = await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)}, headers=shadowed)
+    assert ended.status_code == 303, ended.text
+    assert not await _session_row_exists(resources, own)
 
 
 async def test_a_look_alike_sign_in_nonce_is_no_nonce(ui_url: str, reviewer_key: str) -> None:

@@ -55,7 +55,7 @@ async def test_login_without_csrf_token_is_403(ui_url: str, reviewer_key: str) -
         await client.get("/ui/login")
         response = await client.post("/ui/login", data={"key": reviewer_key, "csrf_token": "forged"})
         assert response.status_code == 403
-        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["content-type"].startswith("text/html") and "CSRF token" in response.text
         assert "mm_session" not in client.cookies
 
 
@@ -200,7 +200,7 @@ async def test_a_forged_post_from_elsewhere_gets_no_form_back(
     crafted = form_fields(page.text) | {"action": "correct", "total_amount": "1.00", "note": "crafted"}
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=crafted, headers=headers)
     assert response.status_code == 403, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["content-type"].startswith("text/html"), "the refusal page, not the form"
     assert "crafted" not in response.text and "csrf_token" not in response.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
