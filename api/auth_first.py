@@ -3,23 +3,19 @@
 FastAPI reads and parses a route's body before it solves the route's dependencies, so
 without this a caller with no key could have the API parse a megabyte of JSON (twenty
 for the codec server, a form upload for ``POST /bills``) before answering 401, and a key
-of the wrong role before answering 403. Here both come from the headers alone; the
-route's own ``get_principal`` then reuses the principal found, so a key is looked up once
-per request as before.
+of the wrong role before answering 403. Here the 401 comes from the headers alone (the 403
+from ``api.role_first``, which knows each route's roles); the route's own ``get_principal``
+then reuses the principal found, so a key is looked up once per request as before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
-from fastapi.routing import APIRoute
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import authenticate_request, check_role, get_state, roles_required
+from api.deps import authenticate_request, get_state
 from api.problems import Problem, answer_problem
 from api.ui.middleware import is_ui_path
 
@@ -47,22 +43,3 @@ class AuthenticateBeforeBody:
         except Exception:  # e.g. Postgres down: the route's own dependency answers as it always has
             logger.debug("authentication before the body failed; the route will try again", exc_info=True)
         await self.app(scope, receive, send)
-
-
-class AuthorizeBeforeBody(APIRoute):
-    """A route that answers 403 to a key of the wrong role before it reads the body (a middleware
-    cannot: only the route knows the roles it admits). A viewer's 20 MB upload is never read."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-        required = roles_required(self.dependant) if self.body_field is not None else []
-        if not required:
-            return handle
-
-        async def authorize_then_handle(request: Request) -> Response:
-            principal = await authenticate_request(request, await get_state(request))
-            for allowed in required:
-                check_role(principal, allowed)
-            return await handle(request)
-
-        return authorize_then_handle

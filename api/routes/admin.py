@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import AdminDep, StateDep
 from api.problems import Problem, problem_responses
+from api.role_first import AuthorizeBeforeBody
 from shared.codec import CodecRequestInvalid, PayloadDecryptionError, decode_payloads_json, encode_payloads_json
 
 router = APIRouter(tags=["admin"], route_class=AuthorizeBeforeBody)

@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import IdempotencyKey, IngestDep, StateDep, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
+from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
 from api.problems import problem_responses
+from api.role_first import AuthorizeBeforeBody
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
 from api.services.accounts import account_public, create_customer, get_account, get_customer, register_account
 

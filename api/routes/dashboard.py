@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from fastapi import APIRouter
 
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import DashboardDep, IdPath, StateDep
+from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
 from shared.analytics import USAGE_COLUMNS, MonthlyTotal, months_back

@@ -7,8 +7,8 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import StateDep
+from api.role_first import AuthorizeBeforeBody
 
 router = APIRouter(tags=["health"], route_class=AuthorizeBeforeBody)
 

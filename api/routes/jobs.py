@@ -11,9 +11,9 @@ from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from activities.storage import extension_for
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import ArtifactReaderDep, IdempotencyKey, IngestDep, ReaderDep, StateDep, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
+from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import JobCursor, get_job_row, job_public, read_job, start_job

@@ -19,9 +19,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
-from api.auth_first import AuthorizeBeforeBody
 from api.deps import ReviewerDep, StateDep
 from api.problems import Problem, problem_responses
+from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     ReviewDecisionCreate,
     ReviewDecisionResult,
