@@ -83,7 +83,10 @@ VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # already stored in Postgres, and a job that failed here could not be sent again (the same file
 # is a DUPLICATE): keep trying through a warehouse outage of up to a day, the job RUNNING (its
 # pending attempts and last failure in the Web UI), rather than leave the warehouse without it.
-ANALYTICS = ActivityPolicy(timedelta(minutes=2), _retry(1, 60, 0), schedule_to_close=timedelta(hours=24))
+# It heartbeats while its batch is slow, so a lost worker costs 30 s, not the 2-minute start-to-close.
+ANALYTICS = ActivityPolicy(
+    timedelta(minutes=2), _retry(1, 60, 0), heartbeat=timedelta(seconds=30), schedule_to_close=timedelta(hours=24)
+)
 # Review escalation: marks the task escalated in Postgres, then notifies. A failure fails the
 # job, so it must outlive a database restart like the bookkeeping steps.
 NOTIFY = ActivityPolicy(timedelta(seconds=30), _retry(0.5, 30, 0), schedule_to_close=timedelta(hours=1))

@@ -1,0 +1,108 @@
+"""publish_analytics heartbeats while its batch is held, so a worker killed mid-publish loses the
+attempt at the heartbeat timeout (30 s), not the 2-minute start-to-close, and the next worker
+publishes the bill."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+
+from shared.bill import Provider
+from shared.models import JobStatus
+from shared.settings import Settings
+from tests.durability.conftest import (
+    attempts_by_activity,
+    create_account,
+    history_events,
+    job_row,
+    start_on_queue,
+    wait_until,
+)
+from tests.durability.held_publish_worker import READY
+from tests.durability.test_graceful_shutdown import worker_env
+from worker.main import build_worker
+from worker.resources import Resources
+from workflows import policies
+
+
+def publish_scheduled(events: Sequence[HistoryEvent]) -> HistoryEvent:
+    return next(
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "publish_analytics"
+    )
+
+
+def publish_lost_to(events: Sequence[HistoryEvent]) -> TimeoutType.ValueType:
+    """How the attempt before the one that published ended (retries keep it on the started event)."""
+    scheduled = publish_scheduled(events).event_id
+    started = next(
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and e.activity_task_started_event_attributes.scheduled_event_id == scheduled
+    )
+    return started.last_failure.timeout_failure_info.timeout_type
+
+
+async def test_a_worker_killed_mid_publish_loses_it_at_the_heartbeat_timeout(
+    client: Client, resources: Resources, app_settings: Settings, queue: str, unique: str, tmp_path: Path
+) -> None:
+    account = await create_account(resources.pool, provider=Provider.CONED, account_number=f"HB-{unique}")
+    # Analytics on in this child (its rollup schedule is never touched: it runs no ``run_worker``).
+    env = {
+        **worker_env(app_settings, queue=queue, gemini_url="http://127.0.0.1:9"),
+        "ANALYTICS": "bigquery",
+        "EXTRACTOR": "rules",
+    }
+    log_path = tmp_path / "held-worker.log"
+    with log_path.open("wb") as log:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.durability.held_publish_worker", env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            await wait_until(lambda: _said(log_path, READY), within=60, what=f"the held worker to start: {log_path}")
+            job = await start_on_queue(
+                pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
+            )
+
+            async def publish_heartbeat_recorded() -> bool:
+                pending = (await job.handle.describe()).raw_description.pending_activities
+                return any(
+                    p.activity_type.name == "publish_analytics" and p.HasField("last_heartbeat_time") for p in pending
+                )
+
+            await wait_until(publish_heartbeat_recorded, within=60, what="a publish_analytics heartbeat")
+            assert await _said(log_path, "holding a batch of 1")
+            scheduled = publish_scheduled(await history_events(job.handle)).activity_task_scheduled_event_attributes
+            assert scheduled.heartbeat_timeout.ToTimedelta() == policies.ANALYTICS.heartbeat
+            child.send_signal(signal.SIGKILL)
+            await child.wait()
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+    async with build_worker(client, resources, app_settings, task_queue=queue):
+        # Generous: the retry comes 30 s after the last heartbeat (it would come at 120 s without one).
+        result = await asyncio.wait_for(job.handle.result(), timeout=150)
+
+    assert result.status == JobStatus.SUCCEEDED, result
+    events = await history_events(job.handle)
+    assert attempts_by_activity(events)["publish_analytics"] == 2
+    lost_to = publish_lost_to(events)
+    assert lost_to == TimeoutType.TIMEOUT_TYPE_HEARTBEAT, TimeoutType.Name(lost_to)
+    assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED
+
+
+async def _said(log_path: Path, line: str) -> bool:
+    return line in await asyncio.to_thread(log_path.read_text)
