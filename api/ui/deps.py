@@ -66,20 +66,25 @@ async def reviewer_or_sign_in(request: Request) -> Principal | None:
     return await require(Role.REVIEWER)(await authenticate_request(request, await get_state(request)))
 
 
-async def csrf_valid(request: Request, *, sessions: Sequence[Session] | None = None) -> bool:
-    """Whether the form echoes the token bound to this browser's session (or to one of ``sessions``)."""
-    if sessions is None:
-        session = current_session(request)
-        sessions = [session] if session is not None else []
+async def csrf_valid(request: Request) -> bool:
+    """Whether the form echoes the token bound to this browser's session."""
+    session = current_session(request)
+    return bool(await sessions_the_form_echoes(request, [session] if session is not None else []))
+
+
+async def sessions_the_form_echoes(request: Request, sessions: Sequence[Session]) -> list[Session]:
+    """Those of ``sessions`` whose token the form echoes: a page of one session acts for no other."""
     # Starlette refuses a form of over 1,000 fields with a 400; a review page sends four per row,
     # so a bill of ~250 line items could not be decided. This first parse is the one cached for the
     # route, and the body size is already bounded (REQUEST_MAX_BYTES).
     token = (await request.form(max_fields=FORM_MAX_FIELDS)).get("csrf_token")
     store = sessions_for(request.app)
-    return any(store.csrf_valid(session_binding(session), token) for session in sessions)
+    return [session for session in sessions if store.csrf_valid(session_binding(session), token)]
 
 
-async def verify_csrf(request: Request, *, sessions: Sequence[Session] | None = None) -> None:
-    """403 unless the form echoes the token bound to this browser's session (or to one of ``sessions``)."""
-    if not await csrf_valid(request, sessions=sessions):
+async def verified_sessions(request: Request, sessions: Sequence[Session]) -> list[Session]:
+    """The sessions among ``sessions`` the form's token is bound to; 403 if none."""
+    echoed = await sessions_the_form_echoes(request, sessions)
+    if not echoed:
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
+    return echoed

@@ -127,9 +127,16 @@ def _errors(errors: Any) -> list[str]:
 
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
-        where = " ".join(str(part) for part in error.get("loc", []))
+        where = " ".join(str(part) for part in _location_parts(error.get("loc")))
         return f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", ""))
     return str(error)
+
+
+def _location_parts(loc: Any) -> list[Any]:
+    """FastAPI's ``loc`` is a list; a service's own ``Problem`` may name one field (a string: not its letters)."""
+    if loc is None:
+        return []
+    return list(loc) if isinstance(loc, list | tuple) else [loc]
 
 
 def is_problem(start: Message) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
 from api.problems import Problem
-from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verify_csrf
+from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verified_sessions
 from api.ui.origin import from_this_origin
 from api.ui.routes import draft_after_sign_in
 from api.ui.session import (
@@ -126,7 +126,9 @@ async def logout(request: Request) -> Response:
     """
     sessions = await _sessions_to_end(request)
     if sessions and not from_this_origin(request):
-        await verify_csrf(request, sessions=sessions)
+        # Only those the form's token is bound to: a look-alike's setter knows its own session's token,
+        # and must not end the reviewer's with it.
+        sessions = await verified_sessions(request, sessions)
     for session in sessions:
         await sessions_for(request.app).drop(session.id)
     response = RedirectResponse(LOGIN_PATH, status_code=303)

@@ -24,8 +24,13 @@ async def attacker_key(resources: Resources) -> str:
 
 
 def refused(response: httpx.Response) -> bool:
-    """A 403 page that says so (``test_error_pages``), not the form again."""
-    return response.status_code == 403 and response.headers["content-type"].startswith("text/html")
+    """The 403 error page (``test_error_pages``), not the sign-in or decision form again at 403."""
+    return (
+        response.status_code == 403
+        and response.headers["content-type"].startswith("text/html")
+        and 'id="error"' in response.text  # error.html's own mark
+        and "csrf_token" not in response.text
+    )
 
 
 def signed_in(response: httpx.Response) -> bool:
@@ -226,7 +231,7 @@ async def test_sign_out_beside_a_look_alike_session_cookie_ends_the_session_on_t
 async def test_sign_out_beside_a_look_alike_needs_the_forms_token_where_no_browser_says_this_origin(
     ui_url: str, reviewer_key: str, resources: Resources
 ) -> None:
-    """As without a look-alike: a post no browser vouches for ends a session only with that session's token."""
+    """As without a look-alike: a post no browser vouches for ends only the session whose token it echoes."""
     own = await _session_off_localhost(ui_url, reviewer_key)
     async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as browser:
         page = await browser.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={own}"})
@@ -237,6 +242,24 @@ async def test_sign_out_beside_a_look_alike_needs_the_forms_token_where_no_brows
         ended = await browser.post("/ui/logout", data={"csrf_token": csrf_of(page)}, headers=shadowed)
     assert ended.status_code == 303, ended.text
     assert not await _session_row_exists(resources, own)
+
+
+async def test_a_look_alike_sessions_token_does_not_end_the_reviewers_session(
+    ui_url: str, reviewer_key: str, attacker_key: str, resources: Resources
+) -> None:
+    """A sibling subdomain tosses in a look-alike cookie with its own session, whose page token it knows, and has
+    an older browser (no Sec-Fetch-Site, no Origin) post Sign out with that token: the reviewer stays signed in."""
+    own = await _session_off_localhost(ui_url, reviewer_key)
+    evil = await _session_off_localhost(ui_url, attacker_key)
+    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as attacker:
+        evil_page = await attacker.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={evil}"})
+    cookie = f"__Host-mm_session={own}; \xa0__Host-mm_session={evil}".encode("latin-1")
+    async with httpx.AsyncClient(
+        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+    ) as victim:
+        await victim.post("/ui/logout", data={"csrf_token": csrf_of(evil_page)})
+    assert await _session_row_exists(resources, own)
+    assert await _signed_in_off_localhost(ui_url, own), "the reviewer was signed out by another session's token"
 
 
 async def test_a_look_alike_sign_in_nonce_is_no_nonce(ui_url: str, reviewer_key: str) -> None:

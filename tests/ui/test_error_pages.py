@@ -91,6 +91,8 @@ REFUSALS = {
     503: Problem(503, "Temporal did not answer; send the decision again", headers={"Retry-After": "5"}),
 }
 
+INVALID_FIELD_LOCATIONS: dict[str, object] = {"list": ["body", "total"], "string": "total", "number": 3, "none": None}
+
 
 @pytest.fixture(scope="module")
 async def failing_url(app_settings: Settings) -> AsyncIterator[str]:
@@ -100,6 +102,9 @@ async def failing_url(app_settings: Settings) -> AsyncIterator[str]:
     for status, problem in REFUSALS.items():
         app.add_api_route(f"/ui/refused/{status}", _raising(problem))
         app.add_api_route(f"/refused/{status}", _raising(problem))
+    for shape, loc in INVALID_FIELD_LOCATIONS.items():
+        invalid = Problem(422, "bad", errors=[{"loc": loc, "msg": "a number"}])
+        app.add_api_route(f"/ui/invalid/{shape}", _raising(invalid))
     app.add_api_route("/ui/broken", _raising(RuntimeError("a bug")))
     app.add_api_route("/broken", _raising(RuntimeError("a bug")))
     async with serve(app) as url:
@@ -130,6 +135,18 @@ async def test_a_refusal_under_the_ui_is_its_page_with_the_same_status_and_retry
     assert_page(page, status, *texts)
     assert_problem(api, status)
     assert page.headers.get("retry-after") == api.headers.get("retry-after")
+
+
+@pytest.mark.parametrize(
+    ("shape", "shown"),
+    [("list", "body total: a number"), ("string", "total: a number"), ("number", "3: a number"), ("none", "a number")],
+)
+async def test_an_invalid_fields_location_of_any_shape_is_named_not_a_500(
+    failing_url: str, shape: str, shown: str
+) -> None:
+    """``errors`` from a service's own ``Problem``, not only FastAPI's validation (whose ``loc`` is always a list)."""
+    async with httpx.AsyncClient(base_url=failing_url) as client:
+        assert_page(await client.get(f"/ui/invalid/{shape}"), 422, f"<li>{shown}</li>")
 
 
 async def test_an_unexpected_failure_is_a_500_page_under_ui_and_a_problem_elsewhere(failing_url: str) -> None:
