@@ -6,12 +6,20 @@ import logging
 
 import asyncpg
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from shared.db import job_claimed, newer_run
 from shared.models import JobRef, JobStatus, JobStatusUpdate
 from shared.review import ReviewStatus
 
 logger = logging.getLogger(__name__)
+
+
+def same_chain(first_run_id: str) -> str:
+    """SQL: the run whose workflow's first execution run id is ``first_run_id`` (a placeholder) belongs to
+    the job's chain: the job's own runs and its operator's resets, not a new start under its workflow id.
+    A row no run has taken since the column exists, or a step scheduled before it was passed, is anyone's."""
+    return f"(first_run_id IS NULL OR {first_run_id}::text IS NULL OR first_run_id = {first_run_id})"
 
 
 class JobActivities:
@@ -26,23 +34,40 @@ class JobActivities:
         it), so a retry in the same run, whose first try may have committed, does not count again.
         A later run (an operator's reset, of a live or an ended job) takes the job over: an ended
         one is open again, or it would read FAILED with the old error while it runs. A late try of
-        a run that ended the job, or that a reset replaced, changes nothing.
+        a run that ended the job, or that a reset replaced, changes nothing. A run of another chain
+        (the job's sealed input started again under its workflow id) is refused: ``ForeignRun``.
         """
         info = activity.info()
-        await self._pool.execute(
+        claimed = await self._pool.fetchval(
             f"""
             UPDATE ingestion_jobs
-               SET status = $2, {job_claimed("$3", "$4")}
+               SET status = $2, {job_claimed("$3", "$4")}, first_run_id = COALESCE(first_run_id, $5)
              WHERE id = $1
                AND ((status IN ('PENDING', 'RUNNING') AND (last_run_id IS NULL OR last_run_id = $3))
                     OR {newer_run("$3", "$4")})
+               AND {same_chain("$5")}
+            RETURNING true
             """,
             job.job_id,
             JobStatus.RUNNING,
             info.workflow_run_id,
             info.scheduled_time,  # the first try's: every retry of this step is the same run's start
+            job.first_run_id,
         )
+        if not claimed:
+            await self._refuse_foreign_run(job)
         logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": info.attempt})
+
+    async def _refuse_foreign_run(self, job: JobRef) -> None:
+        """A run the job's chain did not start must not do the job's work (a second bill, review task, end)."""
+        chain = await self._pool.fetchval("SELECT first_run_id FROM ingestion_jobs WHERE id = $1", job.job_id)
+        if chain is not None and job.first_run_id is not None and chain != job.first_run_id:
+            # Non-retryable: the workflow fails at once, and its end, of another chain, changes nothing.
+            raise ApplicationError(
+                f"job {job.job_id} belongs to another run of its workflow id: start jobs through the API",
+                type="ForeignRun",
+                non_retryable=True,
+            )
 
     @activity.defn
     async def mark_job_finished(self, update: JobStatusUpdate) -> None:
@@ -50,6 +75,7 @@ class JobActivities:
 
         A review task still open is closed (CANCELED) in the same statement: however the job
         ended (a step out of retries while it waited, say), reviewers no longer see it queued.
+        A run of another chain, refused at ``mark_job_running`` or cancelled before it, changes nothing.
         """
         info = activity.info()
         result = update.result.model_dump(mode="json") if update.result else None
@@ -67,6 +93,7 @@ class JobActivities:
                  WHERE id = $1
                    -- not a late try of a run an operator's reset has since replaced
                    AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
+                   AND {same_chain("$10")}
                 RETURNING id
             )
             UPDATE review_tasks
@@ -82,6 +109,7 @@ class JobActivities:
             ReviewStatus.CANCELED,
             info.workflow_run_id,
             info.scheduled_time,
+            update.first_run_id,
         )
         logger.info(
             "job finished",

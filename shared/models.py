@@ -135,6 +135,9 @@ class JobProgress(BaseModel):
 
 class JobRef(BaseModel):
     job_id: str
+    first_run_id: str | None = None
+    """The workflow's first execution run id: a reset keeps it, a new start under the job's id has its own.
+    None in runs scheduled before it existed."""
 
 
 class JobStatusUpdate(BaseModel):
@@ -144,6 +147,8 @@ class JobStatusUpdate(BaseModel):
     result: IngestionResult | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     attempts: int | None = None
+    first_run_id: str | None = None
+    """As ``JobRef.first_run_id``: a run of another chain, which never took the job, writes no end over it."""
 
 
 class FetchRequest(BaseModel):

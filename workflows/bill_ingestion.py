@@ -96,10 +96,22 @@ FOREIGN_WORKFLOW_ID_PATCH = "start-under-another-jobs-id-refused"
 """Recorded only by runs started under another workflow id than their job's (``workflow_id_for``): a sealed
 input copied out of one job's history into a start under a new id would run that job again. They fail at once.
 The API starts each job under its own id, so no run it started asks this."""
+FOREIGN_RUN_PATCH = "start-of-another-chain-refused"
+"""Recorded only by runs that mark_job_running refused (``ForeignRun``): started again under their job's own
+workflow id, but not by the job's chain (an operator's reset keeps the first run id; a new start has its own).
+They fail at once, without recording a job end. Earlier runs took such a job over."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
 T = TypeVar("T")
+
+
+def _foreign_run_refusal(err: BaseException) -> ApplicationError | None:
+    """mark_job_running's refusal, if it refused the run: the job belongs to another chain of its workflow id."""
+    cause: BaseException | None = err
+    while isinstance(cause, ActivityError):
+        cause = cause.cause
+    return cause if isinstance(cause, ApplicationError) and cause.type == "ForeignRun" else None
 
 
 def _is_cancellation(err: BaseException) -> bool:
@@ -290,6 +302,10 @@ class BillIngestionWorkflow:
         try:
             result = await self._ingest(request)
         except (asyncio.CancelledError, FailureError) as err:
+            refusal = _foreign_run_refusal(err)
+            if refusal is not None and workflow.patched(FOREIGN_RUN_PATCH):
+                # Not the job's run, so its end is not the job's either: fail at once, recording none.
+                raise ApplicationError(refusal.message, type="ForeignRun", non_retryable=True) from None
             if not _is_cancellation(err):
                 result = await self._fail(request, err)  # type: ignore[arg-type]
             else:
@@ -304,7 +320,9 @@ class BillIngestionWorkflow:
 
     async def _ingest(self, request: IngestionRequest) -> IngestionResult:
         job = request.job_id
-        await self._step("mark_job_running", JobActivities.mark_job_running, JobRef(job_id=job), policies.DATABASE)
+        # The chain's id, which a reset keeps: a new start under the job's workflow id is not the job's run.
+        claim = JobRef(job_id=job, first_run_id=workflow.info().first_execution_run_id)
+        await self._step("mark_job_running", JobActivities.mark_job_running, claim, policies.DATABASE)
         fetched = await self._step(
             "fetch_bill",
             FetchActivities.fetch_bill,
@@ -625,7 +643,12 @@ class BillIngestionWorkflow:
         recording = workflow.start_activity_method(
             JobActivities.mark_job_finished,
             JobStatusUpdate(
-                job_id=result.job_id, status=result.status, error=result.error, result=result, steps=self._steps
+                job_id=result.job_id,
+                status=result.status,
+                error=result.error,
+                result=result,
+                steps=self._steps,
+                first_run_id=workflow.info().first_execution_run_id,
             ),
             summary="mark_job_finished",
             **policies.DATABASE.options(),
