@@ -648,6 +648,12 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Thames Water, Clearwater Court, Reading RG1 8DB, United Kingdom", "GBP"),
         ("EDF Energy, London SW1A 1AA, UK", "GBP"),
         ("VAT @ 5%   $12.00", "USD"),  # VAT: Britain's, Ireland's, the EU's: a person names it
+        ("Vat @ 5%   $12.00", "USD"),
+        ("Value Added Tax 20%   $12.00", "USD"),
+        ("GB VAT No: 123 4567 89", "GBP"),
+        ("Sydney Water, Meter at: Sydney NSW 2000", "AUD"),  # a town before the state: an address all the same
+        ("Octopus Energy, 5 Brewery Rd\nLondon N7 9QH\nUK", "GBP"),  # the country's letters alone on its line
+        ("Orion, 565 Wairakei Rd, Christchurch 8053 NZ", "NZD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
@@ -677,11 +683,30 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Seattle City Light, PO Box 34023, Seattle, WA 98124-4023",
         "Meter reading ACT 2605",
         "Service Address: 7 New Zealand Way, Suite 1200, Austin, TX 78701",
+        "Service Address: 220 4th Ave S, Kent WA 1234",  # not Western Australia's postcode (6000-6999)
+        "Service Address: 600 Congress Ave, Suite 1200 New Zealand",  # a suite's number, not a postcode
+        "Sister city: Hamilton New Zealand",
+        "Meter No.   Read Date   Type   Reading   Usage\n4471120     01/02/26    ACT    2607      512 kWh",
+        "Service   Meter      Read Date  Type  Reading\nWA        88120      01/02/26   ACT   0245",
+        "Schedule WA 6001",
+        "Fort Worth, TX 76102\nClean Air ACT 0250",
+        "Offices: Boston, New York, London, UK",
+        "Customer service: US, Canada, UK",
+        "Call 1-800-555-0100  UK",
+        "Suite 1200 UK",
+        "Our Clean Energy Plan,  NZ 2050",
+        "Pathway to net zero:  NZ 2050  ",
+        "Invoice 1234 NZ",
+        "1200 Canada",
+        "Canada 2025  ",
+        "Australia 2025",
     ],
 )
 def test_a_us_bill_naming_a_foreign_place_is_in_dollars(note: str) -> None:
     """A street, a town or a sentence naming Canada or Australia, a rate schedule "A" priced "$0.1123": none
-    is an address abroad, and each sent a US bill to review as non_usd_currency."""
+    is an address abroad, and each sent a US bill to review as non_usd_currency; so did a meter table's
+    register read actual ("ACT    2607"), a list or a slogan naming the UK or NZ, and a year after a country
+    or a suite's number before it ("Australia 2025", "Suite 1200 UK")."""
     result = extract_with_rules([PLAIN + f"\n{note}\n"], provider_hint=None)
     assert result.bill is not None and result.bill.currency == "USD"
     assert result.reasons == []

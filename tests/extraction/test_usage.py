@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -13,25 +10,7 @@ from extraction.rules import usage
 from extraction.rules.layout import to_lines
 from extraction.rules.usage import gallons_read, read_usage
 from shared.bill import Commodity, UsageReading, UsageUnit
-
-
-class ScanCounter:
-    """A compiled pattern that counts the characters it is asked to look through."""
-
-    def __init__(self, pattern: re.Pattern[str]) -> None:
-        self.pattern = pattern
-        self.scanned = 0
-
-    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        self._count(string, pos, endpos)
-        return self.pattern.search(string, pos, endpos)
-
-    def finditer(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
-        self._count(string, pos, endpos)
-        return self.pattern.finditer(string, pos, endpos)
-
-    def _count(self, string: str, pos: int, endpos: int) -> None:
-        self.scanned += max(0, min(endpos, len(string)) - pos)
+from tests.extraction.scanning import ScanCounter
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""The currency reader's work on a long line naming a place again and again: counted, never timed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from extraction.rules import currency
+from extraction.rules.currency import bill_currency
+from tests.extraction.scanning import ScanCounter
+
+
+@pytest.fixture
+def counters(monkeypatch: pytest.MonkeyPatch) -> list[ScanCounter]:
+    """Every pattern the currency reader holds, alone or in a table, replaced by one that counts its work."""
+    counters: list[ScanCounter] = []
+
+    def counted(value: object) -> object:
+        if isinstance(value, re.Pattern):
+            counters.append(counter := ScanCounter(value))
+            return counter
+        if isinstance(value, tuple):
+            return tuple(counted(item) for item in value)
+        if isinstance(value, dict):
+            return {key: counted(item) for key, item in value.items()}
+        return value
+
+    for name, value in vars(currency).items():
+        if not name.startswith("__") and isinstance(value, re.Pattern | tuple | dict):
+            monkeypatch.setattr(currency, name, counted(value))
+    return counters
+
+
+@pytest.mark.parametrize(
+    "place", ["UK", "Canada", "New Zealand", "Western Australia 6230", "Perth WA 6000", "Toronto ON M5V 2T6"]
+)
+def test_each_place_on_a_long_line_costs_the_same_work(counters: list[ScanCounter], place: str) -> None:
+    """One line of "UK " 3,000 times took 1.8 s, of "Canada " 4 s: all of the line before each name was searched
+    for a postcode, so each name cost more than the one before it. Each costs the same now, wherever it stands."""
+
+    def work(names: int) -> int:
+        for counter in counters:
+            counter.scanned = 0
+        bill_currency(" ".join([place] * names))
+        return sum(counter.scanned for counter in counters)
+
+    assert work(3000) - work(2000) == work(2000) - work(1000) > 0
+
+
+@pytest.mark.parametrize(
+    "note", ["SVC  WA  6250 gal", "Irrigation WA 6250 gal", "Hot water ACT 2607 kWh", "Residential ACT   2607   2698"]
+)
+def test_a_reading_after_a_states_letters_is_no_postcode(note: str) -> None:
+    """A figure in a unit, or in the next cell, is a meter's reading ("ACT": read actual), whatever stands
+    before the letters: these read as Western Australia's and the ACT's postcodes, and a US bill's amounts
+    as Australian dollars."""
+    assert bill_currency(f"Meter readings\n{note}\n") == currency.BillCurrency("USD", foreign=False)
