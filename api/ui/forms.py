@@ -6,6 +6,8 @@ again exactly as submitted. Rows are named ``line_items-<n>-<field>`` and ``usag
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,6 +89,11 @@ class BillForm:
                 kind: [{k: _as_input(v) for k, v in row.items()} for row in rows] for kind, rows in self.rows.items()
             },
         )
+
+    def digest(self) -> str:
+        """A fingerprint of these values, for a page to say which bill it showed without carrying it all."""
+        canonical = json.dumps([self.fields, self.rows], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def keeping_untouched(self, shown: BillForm) -> BillForm:
         """This form with every value the reviewer left as the page showed it put back as extracted.

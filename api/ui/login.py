@@ -24,6 +24,7 @@ from api.ui.session import (
     cookie_shadowed,
     current_session,
     draft_binding,
+    draft_seal_binding,
     login_binding,
     read_cookie,
     sessions_for,
@@ -52,6 +53,7 @@ async def login(
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME_PATH,
     draft: Annotated[str, Form()] = "",  # bounded by REQUEST_MAX_BYTES, as the decision form it carries
     draft_token: Annotated[str, Form(max_length=200)] = "",
+    draft_seal: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Check the key and its role, then open a session (a new id every time).
 
@@ -59,6 +61,8 @@ async def login(
     nonce = read_cookie(request, LOGIN_COOKIE)
     store = sessions_for(request.app)
     if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
+        if from_this_origin(request):
+            return _sign_in_form_again(request, store, nonce, next_path, draft, draft_seal)
         # With SameSite=Strict, other sites' posts come without the nonce cookie. Pages on another port or
         # subdomain of the site could toss one in and fetch its token: the UI middleware refuses their posts.
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
@@ -91,6 +95,29 @@ async def login(
     # nothing by itself, and every sign-in makes a session id of its own.
     set_cookie(request, response, SESSION_COOKIE, session.id, max_age=store.ttl_seconds)
     return response
+
+
+def _sign_in_form_again(
+    request: Request, store: SessionStore, nonce: str | None, next_path: str, draft: str, draft_seal: str
+) -> Response:
+    """The sign-in form once more (403), for one left open past its nonce cookie's hour: nobody is signed in.
+
+    A form of this very origin's, so the answer goes to the reviewer's own page: a fresh nonce and token cannot
+    help another page sign them in (login CSRF), and the draft it carried is kept where our seal on it holds
+    (its own token is bound to the nonce that went with the cookie)."""
+    sealed = bool(draft) and store.csrf_valid(draft_seal_binding(next_path, draft), draft_seal)
+    return login_page(
+        request,
+        nonce or secrets.token_urlsafe(16),
+        next_path=safe_next(next_path),
+        error=f"{OPEN_TOO_LONG} {DRAFT_STILL_CARRIED}" if sealed else OPEN_TOO_LONG,
+        status_code=403,
+        draft=draft if sealed else "",
+    )
+
+
+OPEN_TOO_LONG = "This sign-in page was open too long: nothing was signed in. Sign in again."
+DRAFT_STILL_CARRIED = "Your entries are still kept: signing in brings the task back with them."
 
 
 def _draft_is_ours(

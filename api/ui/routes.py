@@ -187,6 +187,8 @@ async def decide(
     except ValueError as err:
         return _refused(request, task, values, error=str(err), **kept)
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
+        if task.status in OPEN and _read_anew(form, shown):
+            return _task_read_anew(request, task, values, form, **kept)
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body)
@@ -244,6 +246,28 @@ def _refused(
         override=override,
         queue=queue,
         status_code=422 if task.status in OPEN else 409,
+    )
+
+
+def _read_anew(form: Any, shown: BillForm) -> bool:
+    """Whether the task's bill is not the one the page showed: the job ran again (an operator reset it) and
+    opened a new task with the bill read anew. Its values then differ from the page's, and Approve on the old
+    page would otherwise be told the reviewer changed fields they never touched."""
+    then = str(form.get("extracted") or "")  # a page from before the field was added has none
+    return bool(then) and then != shown.as_submitted().digest()
+
+
+def _task_read_anew(
+    request: Request, task: ReviewTaskPublic, values: BillForm, form: Any, *, note: str, override: bool, queue: str
+) -> Response:
+    """The new task, with its own values where the reviewer left the old page's untouched (409): nothing sent.
+
+    Entries the reviewer did type are kept, as on any refused form, with the way to send them."""
+    untouched = values.digest() == str(form.get("extracted") or "")
+    on_page = BillForm.from_bill(task.bill) if untouched else values
+    error = READ_ANEW if untouched else f"{READ_ANEW} {READ_ANEW_KEPT}"
+    return _task_response(
+        request, task, on_page, error=error, note=note, override=override, queue=queue, status_code=409
     )
 
 
@@ -314,6 +338,11 @@ SIGNED_OUT = (
 )
 KEPT_THROUGH_SIGN_IN = "Nothing was sent: your session had ended. Your entries are below; check them and send again."
 CLOSED_SINCE = "Nothing was sent: this task has been closed since you opened it (it is {status} now)."
+READ_ANEW = (
+    "Nothing was sent: the job ran again since you opened this page, and its new task has the bill read anew."
+    " The new task is below: check its values against the bill, then decide again."
+)
+READ_ANEW_KEPT = "Your entries are kept: Approve keeps the new extracted values, so use Save corrections to send yours."
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
     " your changes, or reload the page to approve the extracted values."
@@ -389,6 +418,7 @@ def _task_response(
         "override": override,
         "queue": queue,
         "back": _queue_url(queue),
+        "extracted": BillForm.from_bill(task.bill).as_submitted().digest(),
     }
     return render(request, "review.html", context, status_code=status_code)
 

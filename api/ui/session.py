@@ -157,6 +157,14 @@ def draft_binding(nonce: str, next_path: str, draft: str) -> str:
     return ":".join(("draft", nonce, *digests))
 
 
+def draft_seal_binding(next_path: str, draft: str) -> str:
+    """The same draft and task page without the nonce: what a sign-in form left open past its nonce cookie can
+    still show, so the form comes back with the draft (a fresh nonce, a fresh ``draft_binding``) rather than
+    losing it. It signs nobody in: that takes the fresh nonce's token."""
+    digests = (hashlib.sha256(part.encode()).hexdigest() for part in (next_path, draft))
+    return ":".join(("draft-seal", *digests))
+
+
 def sessions_for(app: Any) -> SessionStore:
     """The store the app's lifespan opened."""
     store: SessionStore = app.state.minimeter.sessions

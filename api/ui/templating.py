@@ -16,6 +16,7 @@ from api.ui.session import (
     cookie_shadowed,
     current_session,
     draft_binding,
+    draft_seal_binding,
     login_binding,
     session_binding,
     sessions_for,
@@ -79,12 +80,14 @@ def login_page(
         error = SHADOWED
     store = sessions_for(request.app)
     draft_token = store.csrf_token(draft_binding(nonce, next_path, draft)) if draft else ""
+    draft_seal = store.csrf_token(draft_seal_binding(next_path, draft)) if draft else ""
     context = {
         "login_token": store.csrf_token(login_binding(nonce)),
         "next": next_path,
         "error": error,
         "draft": draft,
         "draft_token": draft_token,
+        "draft_seal": draft_seal,
     }
     response = render(request, "login.html", context, status_code=status_code)
     set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -107,3 +108,47 @@ async def test_a_colleagues_note_keeps_its_lines(
         finally:
             await browser.close()
     assert "Not this account's bill.\nPage 2 names another customer." in shown, shown
+
+
+async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The session ends while a correction is typed, and the sign-in form that carries it stays open past its
+    nonce cookie's hour: Chromium's own post of that form gets the form back with the correction, not a 403 page
+    that loses it, and signing in there brings the task back with it to send."""
+    from playwright.async_api import async_playwright, expect
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context()
+            page = await context.new_page()
+            page.set_default_timeout(60_000)
+            await page.goto(f"{ui_url}/ui/reviews/{job_id}")
+            await page.fill("#key", reviewer_key)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(f"**/ui/reviews/{job_id}")
+            await page.locator("#f-total_amount").fill("60.00")
+            await page.locator("#note").fill("total from page 2")
+            session = next(c["value"] for c in await context.cookies() if c["name"] == "mm_session")
+            await resources.pool.execute(  # its 8 hours are up
+                "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
+                hashlib.sha256(session.encode()).hexdigest(),
+            )
+            await page.get_by_role("button", name="Save corrections").click()
+            await expect(page.locator("p.error")).to_contain_text("Your session ended")
+
+            await context.clear_cookies(name="mm_login")  # its hour is up
+            await page.fill("#key", reviewer_key)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.locator("p.error")).to_contain_text("This sign-in page was open too long")
+            await page.fill("#key", reviewer_key)
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page.locator("#f-total_amount")).to_have_value("60.00")
+            await expect(page.locator("#note")).to_have_value("total from page 2")
+            await page.get_by_role("button", name="Save corrections").click()
+            await page.wait_for_url(f"{ui_url}/ui/reviews")
+        finally:
+            await browser.close()
+    assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"

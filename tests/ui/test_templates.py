@@ -63,6 +63,7 @@ def render_review(t: ReviewTaskPublic, **context: Any) -> str:
         "override": False,
         "queue": "",
         "back": "/ui/reviews",
+        "extracted": form.as_submitted().digest(),
     }
     return templates.env.get_template("review.html").render(base | context)
 
