@@ -351,8 +351,8 @@ async def watch(load: Load, database_url: str, deadline: Deadline, stop: asyncio
 
 async def track_steps(load: Load, client: Client, deadline: Deadline, stop: asyncio.Event) -> None:
     """Note a job in flight advancing short of settling: its history grew, or an activity was retried (a
-    retry is recorded only once it ends). A SIGKILLed activity shows neither until its start-to-close
-    timeout (up to two minutes): ``--stall`` must be longer."""
+    retry is recorded only once it ends). A SIGKILLed activity shows neither until its heartbeat or
+    start-to-close timeout (up to a minute): ``--stall`` must be longer."""
     seen: dict[str, tuple[int, tuple[int, ...]]] = {}
     while not stop.is_set():
         pending = [j for j in load.jobs.values() if j not in load.settled]

@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from activities import analytics as analytics_module
 from activities.analytics import AnalyticsActivities
 from eval.generate import sample_bill
 from shared.analytics import AnalyticsBill, AnalyticsSink
@@ -43,9 +44,11 @@ def publish_request(seed: str) -> PublishRequest:
 
 
 async def test_a_publish_behind_a_slow_batch_heartbeats_and_a_cancel_leaves_the_next_batch(
-    resources: Resources,
+    resources: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert resources.sink is not None
+    # A publish heartbeats only once it has waited this long: 0.2 s here, a worker's 5 s being mere waiting.
+    monkeypatch.setattr(analytics_module, "HEARTBEAT_SECONDS", 0.2)
     sink = SlowFirstBatch(resources.sink)
     # A cast: publishing uses publish_bills alone.
     analytics = AnalyticsActivities(

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from shared.analytics import AnalyticsBill, AnalyticsSink
+from shared.logs import configure_logging
 from shared.settings import Settings
 from shared.temporal import connect_client
 from worker.main import build_worker
 from worker.resources import open_resources
 
 READY = "held publish worker ready"
+HOLDING = "holding a batch"
+"""Logged (with its number of ``bills``) when a batch write starts, never to end."""
+
+logger = logging.getLogger(__name__)
 
 
 class NeverAnswers:
@@ -26,7 +32,7 @@ class NeverAnswers:
         self._sink = sink
 
     def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
-        print(f"holding a batch of {len(rows)}", flush=True)
+        logger.info(HOLDING, extra={"bills": len(rows)})
         threading.Event().wait()
         raise AssertionError("unreachable")
 
@@ -41,9 +47,10 @@ async def run() -> None:
     assert resources.sink is not None, "the child needs ANALYTICS on"
     held = dataclasses.replace(resources, sink=NeverAnswers(resources.sink))
     async with build_worker(client, held, settings):
-        print(READY, flush=True)
+        logger.info(READY)
         await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
+    configure_logging(Settings())
     asyncio.run(run())

@@ -16,7 +16,8 @@ SUMMARY = re.compile(r"^chaos: bills=(\d+) faults=(\d+) lost=(\d+) duplicated=(\
 
 STALL_SECONDS = 150
 """Give up once no job has advanced for this long: past the longest wait a SIGKILL causes (an activity lost with
-the worker is retried after its start-to-close timeout, two minutes for publish_analytics)."""
+the worker is retried after its heartbeat timeout, 30 s for extraction and publish_analytics, or else its
+start-to-close timeout, 60 s for fetching, storage and validation)."""
 CAP_SECONDS = 480
 """Give up whatever happens."""
 STOP_GRACE_SECONDS = 60
