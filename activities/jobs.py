@@ -18,8 +18,28 @@ logger = logging.getLogger(__name__)
 def same_chain(first_run_id: str) -> str:
     """SQL: the run whose workflow's first execution run id is ``first_run_id`` (a placeholder) belongs to
     the job's chain: the job's own runs and its operator's resets, not a new start under its workflow id.
-    A row no run has taken since the column exists, or a step scheduled before it was passed, is anyone's."""
+    A row whose chain is not known (``chain_learned``), or a step scheduled before it was passed, is anyone's."""
     return f"(first_run_id IS NULL OR {first_run_id}::text IS NULL OR first_run_id = {first_run_id})"
+
+
+def chain_learned(first_run_id: str, only_taker: str) -> str:
+    """SQL: the row's chain, recorded from a run of chain ``first_run_id`` (a placeholder) only if that run
+    is the only one that ever took the job (``only_taker``, over the row's values before the update): a job's
+    first run is of its own chain. A run that took over a row whose chain is unknown (taken before runs named
+    it) may be a start of another chain: were it recorded, the operator's reset of the job's own run would be
+    refused. Such a row keeps the old rule, any later run takes it over."""
+    return f"COALESCE(first_run_id, CASE WHEN {only_taker} THEN {first_run_id}::text END)"
+
+
+def takes_it_first(run_id: str) -> str:
+    """SQL: mark_job_running's run ``run_id`` takes a job no run took before, or retries that claim."""
+    return f"(last_run_id IS NULL OR (last_run_id = {run_id} AND attempts = 1))"
+
+
+def took_it_alone(run_id: str) -> str:
+    """SQL: mark_job_finished's run ``run_id`` is the one run that took the job; not one ending a job no run
+    took (its first run terminated before ``mark_job_running``), which may be of another chain."""
+    return f"(last_run_id = {run_id} AND attempts = 1)"
 
 
 class JobActivities:
@@ -41,7 +61,7 @@ class JobActivities:
         claimed = await self._pool.fetchval(
             f"""
             UPDATE ingestion_jobs
-               SET status = $2, {job_claimed("$3", "$4")}, first_run_id = COALESCE(first_run_id, $5)
+               SET status = $2, first_run_id = {chain_learned("$5", takes_it_first("$3"))}, {job_claimed("$3", "$4")}
              WHERE id = $1
                AND ((status IN ('PENDING', 'RUNNING') AND (last_run_id IS NULL OR last_run_id = $3))
                     OR {newer_run("$3", "$4")})
@@ -52,22 +72,26 @@ class JobActivities:
             JobStatus.RUNNING,
             info.workflow_run_id,
             info.scheduled_time,  # the first try's: every retry of this step is the same run's start
-            job.first_run_id,
+            job.first_run_id or None,  # "" in a workflow task that had no first run id to give
         )
         if not claimed:
-            await self._refuse_foreign_run(job)
+            await self._refuse_foreign_run(job, info)
         logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": info.attempt})
 
-    async def _refuse_foreign_run(self, job: JobRef) -> None:
+    async def _refuse_foreign_run(self, job: JobRef, info: activity.Info) -> None:
         """A run the job's chain did not start must not do the job's work (a second bill, review task, end)."""
         chain = await self._pool.fetchval("SELECT first_run_id FROM ingestion_jobs WHERE id = $1", job.job_id)
-        if chain is not None and job.first_run_id is not None and chain != job.first_run_id:
-            # Non-retryable: the workflow fails at once, and its end, of another chain, changes nothing.
-            raise ApplicationError(
-                f"job {job.job_id} belongs to another run of its workflow id: start jobs through the API",
-                type="ForeignRun",
-                non_retryable=True,
-            )
+        if chain is None or not job.first_run_id or chain == job.first_run_id:
+            return
+        # The log context adds the workflow id and the refused run's id.
+        logger.warning("run of another chain refused", extra={"job_id": job.job_id, "step": "mark_job_running"})
+        # Non-retryable: the workflow fails at once, and its end, of another chain, changes nothing.
+        raise ApplicationError(
+            f"job {job.job_id} belongs to its workflow's run {chain}, not to this run started anew under its id:"
+            f" to run the job again, reset that run (temporal workflow reset -w {info.workflow_id} -r {chain})",
+            type="ForeignRun",
+            non_retryable=True,
+        )
 
     @activity.defn
     async def mark_job_finished(self, update: JobStatusUpdate) -> None:
@@ -86,7 +110,7 @@ class JobActivities:
             WITH job AS (
                 UPDATE ingestion_jobs
                    SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, ended_run_id = $8,
-                       last_run_id = $8, updated_at = now(),
+                       last_run_id = $8, updated_at = now(), first_run_id = {chain_learned("$10", took_it_alone("$8"))},
                        run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
                        finished_at = {ended_at},
                        duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
@@ -109,7 +133,7 @@ class JobActivities:
             ReviewStatus.CANCELED,
             info.workflow_run_id,
             info.scheduled_time,
-            update.first_run_id,
+            update.first_run_id or None,
         )
         logger.info(
             "job finished",

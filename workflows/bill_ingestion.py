@@ -304,7 +304,10 @@ class BillIngestionWorkflow:
         except (asyncio.CancelledError, FailureError) as err:
             refusal = _foreign_run_refusal(err)
             if refusal is not None and workflow.patched(FOREIGN_RUN_PATCH):
-                # Not the job's run, so its end is not the job's either: fail at once, recording none.
+                # Not the job's run, so its end is not the job's either: fail at once, recording none. Its
+                # visibility ends, though, or a JobStatus="RUNNING" query would list it for good.
+                self._status = JobStatus.FAILED
+                workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(JobStatus.FAILED)])
                 raise ApplicationError(refusal.message, type="ForeignRun", non_retryable=True) from None
             if not _is_cancellation(err):
                 result = await self._fail(request, err)  # type: ignore[arg-type]

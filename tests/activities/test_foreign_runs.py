@@ -8,6 +8,7 @@ refused) changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.jobs import JobActivities
+from shared.logs import ContextFilter
 from shared.models import JobRef, JobStatus, JobStatusUpdate
 from tests.helpers import create_account, insert_job
 from worker.resources import Resources
@@ -94,7 +96,7 @@ async def test_a_job_taken_before_runs_named_their_chain_is_taken_over_as_before
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
     """Rows from before ``first_run_id`` existed, and steps scheduled before it was passed, keep the old rule:
-    a later run takes the job over; the first run that names its chain records it."""
+    a later run takes the job over, and records no chain (it may be of another: see below)."""
     pool = resources.pool
     job_id = await new_job(http, pool)
     unnamed = Chain(pool, job_id, None)
@@ -103,6 +105,85 @@ async def test_a_job_taken_before_runs_named_their_chain_is_taken_over_as_before
 
     await Chain(pool, job_id, "run-1").run("run-2", T0 + timedelta(hours=1)).start()
     taken = await row(pool, job_id)
-    assert (taken["status"], taken["attempts"], taken["first_run_id"]) == ("RUNNING", 2, "run-1")
+    assert (taken["status"], taken["attempts"], taken["first_run_id"]) == ("RUNNING", 2, None)
     await unnamed.run("run-2", T0 + timedelta(hours=1, minutes=1)).end(JobStatus.SUCCEEDED)
     assert (await row(pool, job_id))["status"] == "SUCCEEDED"
+
+
+async def test_a_job_its_run_took_on_an_earlier_build_learns_its_chain_when_that_run_ends(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A run in flight across the deploy took the job unnamed and names its chain at its end: from then on a
+    start of another chain is refused, and the operator's reset of the job's run still takes it."""
+    pool = resources.pool
+    job_id = await new_job(http, pool)
+    await Chain(pool, job_id, None).run("run-1", T0).start()
+    own = Chain(pool, job_id, "run-1")
+    await own.run("run-1", T0 + timedelta(minutes=1)).end(JobStatus.SUCCEEDED)
+    assert (await row(pool, job_id))["first_run_id"] == "run-1"
+
+    await refused(Chain(pool, job_id, "run-9").run("run-9", T0 + timedelta(hours=1)))
+    await own.run("run-2", T0 + timedelta(hours=2)).start()
+    reset = await row(pool, job_id)
+    assert (reset["status"], reset["last_run_id"], reset["first_run_id"]) == ("RUNNING", "run-2", "run-1")
+
+
+async def test_a_run_taking_over_a_job_of_unknown_chain_does_not_lock_the_jobs_own_chain_out(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A job that ended before runs named their chain may be taken over by anyone, as before (its chain is not
+    known); but a run that does so, perhaps of another chain, records no chain, so a reset of the job's own
+    run is not refused afterwards."""
+    pool = resources.pool
+    job_id = await new_job(http, pool)
+    unnamed = Chain(pool, job_id, None)
+    await unnamed.run("run-1", T0).start()
+    await unnamed.run("run-1", T0 + timedelta(minutes=1)).end(JobStatus.SUCCEEDED)
+
+    foreign = Chain(pool, job_id, "run-9")
+    await foreign.run("run-9", T0 + timedelta(hours=1)).start()
+    await foreign.run("run-9", T0 + timedelta(hours=1)).start()  # a retry of its claim
+    await foreign.run("run-9", T0 + timedelta(hours=1, minutes=1)).end(JobStatus.SUCCEEDED)
+    assert (await row(pool, job_id))["first_run_id"] is None
+
+    await Chain(pool, job_id, "run-1").run("run-2", T0 + timedelta(hours=2)).start()
+    reset = await row(pool, job_id)
+    assert (reset["status"], reset["attempts"], reset["last_run_id"]) == ("RUNNING", 3, "run-2")
+
+
+async def test_an_empty_first_run_id_names_no_chain(http: httpx.AsyncClient, resources: Resources) -> None:
+    """A workflow task that had no first execution run id to give passes "": it is no chain, not one no
+    other run can match."""
+    pool = resources.pool
+    job_id = await new_job(http, pool)
+    nameless = Chain(pool, job_id, "")
+    await nameless.run("run-1", T0).start()
+    await nameless.run("run-1", T0 + timedelta(minutes=1)).end(JobStatus.FAILED, "out of retries")
+    assert (await row(pool, job_id))["first_run_id"] is None
+
+    await Chain(pool, job_id, "run-1").run("run-2", T0 + timedelta(hours=1)).start()
+    assert (await row(pool, job_id))["last_run_id"] == "run-2"
+
+
+async def test_a_refusal_names_the_run_to_reset_and_is_logged(
+    http: httpx.AsyncClient, resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = resources.pool
+    job_id = await new_job(http, pool)
+    own = Chain(pool, job_id, "run-1")
+    await own.run("run-1", T0).start()
+    await own.run("run-1", T0 + timedelta(minutes=1)).end(JobStatus.SUCCEEDED)
+
+    foreign = Chain(pool, job_id, "run-9").run("run-9", T0 + timedelta(hours=1))
+    caplog.handler.addFilter(ContextFilter())  # as the worker's log handler has it
+    with pytest.raises(ApplicationError) as refusal, caplog.at_level(logging.WARNING, logger="activities.jobs"):
+        await foreign.start()
+    workflow_id = foreign.env.info.workflow_id
+    assert f"-w {workflow_id} -r run-1" in refusal.value.message
+    [logged] = [r for r in caplog.records if r.name == "activities.jobs" and r.levelno == logging.WARNING]
+    assert (logged.job_id, logged.workflow_id, logged.run_id, logged.step) == (  # type: ignore[attr-defined]
+        job_id,
+        workflow_id,
+        "run-9",
+        "mark_job_running",
+    )

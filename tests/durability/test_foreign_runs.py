@@ -17,13 +17,14 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, WorkflowIdReusePolicy
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest, StartWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
+from shared import search_attributes as sa
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.settings import Settings
 from tests.durability.conftest import Job, create_account, history_events, job_row, patches, start_on_queue
-from tests.helpers import wait_for_refused_run
+from tests.helpers import wait_for_failed_run, wait_for_refused_run
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import FOREIGN_RUN_PATCH, BillIngestionWorkflow
@@ -43,13 +44,13 @@ async def succeeded_job(resources: Resources, client: Client, settings: Settings
     return job
 
 
-async def start_copied_from_history(client: Client, job: Job, queue: str) -> str:
+async def start_copied_from_history(client: Client, job: WorkflowHandle[Any, Any], queue: str) -> str:
     """What someone without the payload keys can do: start the job's workflow id again with its sealed input."""
-    started = (await history_events(job.handle))[0].workflow_execution_started_event_attributes
+    started = (await history_events(job))[0].workflow_execution_started_event_attributes
     response = await client.workflow_service.start_workflow_execution(
         StartWorkflowExecutionRequest(
             namespace=client.namespace,
-            workflow_id=job.handle.id,
+            workflow_id=job.id,
             workflow_type=started.workflow_type,
             task_queue=TaskQueue(name=queue),
             input=started.input,
@@ -91,12 +92,17 @@ async def test_a_closed_job_started_again_under_its_id_fails_at_once_and_changes
     job = await succeeded_job(resources, client, app_settings, queue, f"FOREIGN-{unique}")
     before = await job_row(resources.pool, job.id)
 
-    foreign_run = await start_copied_from_history(client, job, queue)
+    foreign_run = await start_copied_from_history(client, job.handle, queue)
 
     await wait_for_refused_run(client, job.handle.id, "ForeignRun")
+    refusal = (await wait_for_failed_run(client, job.handle.id)).cause
+    assert f"-r {before['last_run_id']}" in str(refusal), "names the job's own run, the one to reset"
     events = await history_events(client.get_workflow_handle(job.handle.id, run_id=foreign_run))
     assert activities_scheduled(events) == ["mark_job_running"], "no work, and no end written over the job's"
     assert patches(events) == [FOREIGN_RUN_PATCH]
+    described = await client.get_workflow_handle(job.handle.id, run_id=foreign_run).describe()
+    # Not listed by an operator's JobStatus="RUNNING" query for good: its status ended with it.
+    assert described.typed_search_attributes.get(sa.JOB_STATUS) == JobStatus.FAILED
     assert await job_row(resources.pool, job.id) == before  # status, result, attempts, updated_at: all as they were
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job.id) == 1
 
@@ -107,7 +113,7 @@ async def test_an_operators_reset_of_a_closed_job_still_runs_it_again(
     """Also after a start of another chain was refused: that refusal does not lock the job's own chain out."""
     job = await succeeded_job(resources, client, app_settings, queue, f"RESET-{unique}")
     first_run = (await job_row(resources.pool, job.id))["last_run_id"]
-    await start_copied_from_history(client, job, queue)
+    await start_copied_from_history(client, job.handle, queue)
     await wait_for_refused_run(client, job.handle.id, "ForeignRun")
 
     reset_run = await reset_to_first_workflow_task(client, job.handle.id, first_run)

@@ -20,6 +20,7 @@ from api.services.jobs import start_job
 from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
+from tests.durability.test_foreign_runs import start_copied_from_history
 from tests.helpers import (
     bill_needing_review,
     bill_of_another_account,
@@ -419,6 +420,14 @@ async def failed_in_review(
     return handle.id
 
 
+async def started_anew_under_its_id(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
+    """A job's sealed input started again under its own workflow id: mark_job_running refuses it (ForeignRun)."""
+    workflow_id = await accepted(http)
+    await start_copied_from_history(client, client.get_workflow_handle(workflow_id), settings.temporal_task_queue)
+    await wait_for_refused_run(client, workflow_id, "ForeignRun", within=60)
+    return workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
@@ -435,4 +444,5 @@ SCENARIOS: dict[str, Scenario] = {
     "started_unsealed": started_unsealed,
     "review_plaintext_signal_across_deploy": review_plaintext_signal_across_deploy,
     "review_sealed_between_plaintext": review_sealed_between_plaintext,
+    "started_anew_under_its_id": started_anew_under_its_id,
 }

@@ -43,6 +43,7 @@ def test_histories_are_committed() -> None:
         "started_unsealed",
         "review_plaintext_signal_across_deploy",
         "review_sealed_between_plaintext",
+        "started_anew_under_its_id",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
