@@ -31,15 +31,19 @@ def chain_learned(first_run_id: str, only_taker: str) -> str:
     return f"COALESCE(first_run_id, CASE WHEN {only_taker} THEN {first_run_id}::text END)"
 
 
-def takes_it_first(run_id: str) -> str:
-    """SQL: mark_job_running's run ``run_id`` takes a job no run took before, or retries that claim."""
-    return f"(last_run_id IS NULL OR (last_run_id = {run_id} AND attempts = 1))"
+def takes_it_first() -> str:
+    """SQL: mark_job_running takes a job no run has touched (the first try of its claim, or a retry whose
+    first try did not commit: one that did has recorded the chain already). Not a job a run ended without
+    taking (its first run cancelled or terminated before this step): its chain is not known."""
+    return "(last_run_id IS NULL AND ended_run_id IS NULL AND status = 'PENDING')"
 
 
 def took_it_alone(run_id: str) -> str:
-    """SQL: mark_job_finished's run ``run_id`` is the one run that took the job; not one ending a job no run
-    took (its first run terminated before ``mark_job_running``), which may be of another chain."""
-    return f"(last_run_id = {run_id} AND attempts = 1)"
+    """SQL: mark_job_finished's run ``run_id`` is the one run that ever took the job (claimed on an earlier
+    build, which named no chain). Not a run that took over a job another run had ended (``ended_run_id``
+    set; ``attempts`` alone does not tell, as a run that ended the job without taking it does not count),
+    nor a run ending a job no run took, either of which may be of another chain."""
+    return f"(last_run_id = {run_id} AND attempts = 1 AND ended_run_id IS NULL)"
 
 
 class JobActivities:
@@ -61,7 +65,7 @@ class JobActivities:
         claimed = await self._pool.fetchval(
             f"""
             UPDATE ingestion_jobs
-               SET status = $2, first_run_id = {chain_learned("$5", takes_it_first("$3"))}, {job_claimed("$3", "$4")}
+               SET status = $2, first_run_id = {chain_learned("$5", takes_it_first())}, {job_claimed("$3", "$4")}
              WHERE id = $1
                AND ((status IN ('PENDING', 'RUNNING') AND (last_run_id IS NULL OR last_run_id = $3))
                     OR {newer_run("$3", "$4")})

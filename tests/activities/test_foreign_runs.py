@@ -151,6 +151,29 @@ async def test_a_run_taking_over_a_job_of_unknown_chain_does_not_lock_the_jobs_o
     assert (reset["status"], reset["attempts"], reset["last_run_id"]) == ("RUNNING", 3, "run-2")
 
 
+async def test_a_run_taking_over_a_job_its_own_run_ended_untaken_does_not_lock_that_chain_out(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The job's first run ended it before taking it (cancelled before ``mark_job_running``): a run that then
+    takes it over, perhaps of another chain, records no chain, neither at its claim (retried) nor at its end,
+    so the operator's reset of the job's own run still takes it."""
+    pool = resources.pool
+    job_id = await new_job(http, pool)
+    own = Chain(pool, job_id, "run-1")
+    await own.run("run-1", T0).end(JobStatus.CANCELED)
+
+    foreign = Chain(pool, job_id, "run-9")
+    await foreign.run("run-9", T0 + timedelta(hours=1)).start()
+    await foreign.run("run-9", T0 + timedelta(hours=1)).start()  # a retry of its claim
+    await foreign.run("run-9", T0 + timedelta(hours=1, minutes=1)).end(JobStatus.SUCCEEDED)
+    await foreign.run("run-9", T0 + timedelta(hours=1, minutes=1)).end(JobStatus.SUCCEEDED)  # and of its end
+    assert (await row(pool, job_id))["first_run_id"] is None
+
+    await own.run("run-2", T0 + timedelta(hours=2)).start()
+    reset = await row(pool, job_id)
+    assert (reset["status"], reset["last_run_id"]) == ("RUNNING", "run-2")
+
+
 async def test_an_empty_first_run_id_names_no_chain(http: httpx.AsyncClient, resources: Resources) -> None:
     """A workflow task that had no first execution run id to give passes "": it is no chain, not one no
     other run can match."""
