@@ -7,9 +7,8 @@ again exactly as submitted. Rows are named ``line_items-<n>-<field>`` and ``usag
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,10 +89,33 @@ class BillForm:
             },
         )
 
-    def digest(self) -> str:
-        """A fingerprint of these values, for a page to say which bill it showed without carrying it all."""
-        canonical = json.dumps([self.fields, self.rows], sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+    def input_digests(self) -> dict[str, str]:
+        """Each input's value fingerprinted, keyed by its form name (``total_amount``, ``line_items-0-amount``):
+        for a page to say what it showed, field by field, without carrying the bill. Not sealed: it only tells
+        which fields the reviewer changed, never what is sent."""
+        named = dict(self.fields)
+        for kind, rows in self.rows.items():
+            named |= {f"{kind}-{i}-{k}": v for i, row in enumerate(rows) for k, v in row.items()}
+        return {name: _digest(value) for name, value in sorted(named.items())}
+
+    def over_new_reading(self, shown: Mapping[str, str], new: BillForm) -> BillForm:
+        """The ``new`` reading of the bill wherever this form still has what the page showed (``shown``: that
+        page's ``input_digests``), the reviewer's own entry wherever they changed one.
+
+        Rows are matched by position: a row the page showed and the reviewer left as it was is the new reading's
+        (gone if the new reading has no such row); one the page never showed is the reviewer's."""
+
+        def changed(name: str, value: str) -> bool:
+            return shown.get(name) != _digest(value)
+
+        fields = {
+            name: value if changed(name, value) else new.fields.get(name, "") for name, value in self.fields.items()
+        }
+        rows = {
+            kind: _rows_over_new_reading(kind, mine, new.rows.get(kind, []), shown, changed)
+            for kind, mine in self.rows.items()
+        }
+        return BillForm(fields=fields, rows=rows)
 
     def keeping_untouched(self, shown: BillForm) -> BillForm:
         """This form with every value the reviewer left as the page showed it put back as extracted.
@@ -158,6 +180,25 @@ class BillForm:
 
 def _at(rows: list[Row], index: int) -> Row:
     return rows[index] if index < len(rows) else {}
+
+
+def _rows_over_new_reading(
+    kind: str, mine: list[Row], theirs: list[Row], shown: Mapping[str, str], changed: Callable[[str, str], bool]
+) -> list[Row]:
+    """Row by row: the reviewer's cells where they changed them, the new reading's elsewhere."""
+    merged = []
+    for i in range(max(len(mine), len(theirs))):
+        row, read = _at(mine, i), _at(theirs, i)
+        edited = {k for k, v in row.items() if changed(f"{kind}-{i}-{k}", v)}
+        if edited:
+            merged.append({k: row[k] if k in edited or not read else read[k] for k in ROW_FIELDS[kind]})
+        elif read and (row or f"{kind}-{i}-{ROW_FIELDS[kind][0]}" not in shown):  # not a row the reviewer cleared
+            merged.append(read)
+    return merged
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _text(value: Any) -> str:

@@ -16,6 +16,7 @@ from api.ui.origin import from_this_origin
 from api.ui.routes import draft_after_sign_in
 from api.ui.session import (
     LOGIN_COOKIE,
+    LOGIN_FORM_SECONDS,
     SESSION_COOKIE,
     Session,
     SessionStore,
@@ -24,8 +25,6 @@ from api.ui.session import (
     cookie_shadowed,
     current_session,
     draft_binding,
-    draft_seal_binding,
-    login_binding,
     read_cookie,
     sessions_for,
     set_cookie,
@@ -53,16 +52,17 @@ async def login(
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME_PATH,
     draft: Annotated[str, Form()] = "",  # bounded by REQUEST_MAX_BYTES, as the decision form it carries
     draft_token: Annotated[str, Form(max_length=200)] = "",
-    draft_seal: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Check the key and its role, then open a session (a new id every time).
 
     With the ``draft`` of a decision sent after the session ended, the task page comes back with it."""
-    nonce = read_cookie(request, LOGIN_COOKIE)
+    nonce = read_cookie(request, LOGIN_COOKIE) or None
     store = sessions_for(request.app)
-    if not nonce or not store.csrf_valid(login_binding(nonce), csrf_token):
-        if from_this_origin(request):
-            return _sign_in_form_again(request, store, nonce, next_path, draft, draft_seal)
+    age = store.login_token_age(nonce, csrf_token) if nonce else None
+    if nonce is None or age is None or age >= LOGIN_FORM_SECONDS:
+        stale = nonce is None or age is not None  # its cookie is gone, or its token is ours but its hour is up
+        if stale and from_this_origin(request):
+            return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token)
         # With SameSite=Strict, other sites' posts come without the nonce cookie. Pages on another port or
         # subdomain of the site could toss one in and fetch its token: the UI middleware refuses their posts.
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
@@ -98,26 +98,38 @@ async def login(
 
 
 def _sign_in_form_again(
-    request: Request, store: SessionStore, nonce: str | None, next_path: str, draft: str, draft_seal: str
+    request: Request, store: SessionStore, nonce: str | None, next_path: str, draft: str, draft_token: str
 ) -> Response:
-    """The sign-in form once more (403), for one left open past its nonce cookie's hour: nobody is signed in.
+    """The sign-in form once more (403), for a form of this very origin's that can no longer sign in: nobody is.
 
-    A form of this very origin's, so the answer goes to the reviewer's own page: a fresh nonce and token cannot
-    help another page sign them in (login CSRF), and the draft it carried is kept where our seal on it holds
-    (its own token is bound to the nonce that went with the cookie)."""
-    sealed = bool(draft) and store.csrf_valid(draft_seal_binding(next_path, draft), draft_seal)
+    Either its token's hour is up (the nonce cookie, kept 12 hours, is still there: the form comes back under
+    that same nonce with a new token, and with its draft where the draft's own token, bound to that nonce,
+    checks out), or the nonce cookie is gone (older than 12 hours, or cleared): then nothing tells this
+    browser's draft from another page's, so a new nonce and no draft. The answer goes to the reviewer's own
+    page, so a new token cannot help another page sign them in (login CSRF)."""
+    if nonce is None:
+        error = f"{NONCE_GONE} {DRAFT_LOST}" if draft else NONCE_GONE
+        return login_page(
+            request, secrets.token_urlsafe(16), next_path=safe_next(next_path), error=error, status_code=403
+        )
+    kept = draft if _draft_is_ours(request, store, nonce, next_path, draft, draft_token) else ""
     return login_page(
         request,
-        nonce or secrets.token_urlsafe(16),
+        nonce,
         next_path=safe_next(next_path),
-        error=f"{OPEN_TOO_LONG} {DRAFT_STILL_CARRIED}" if sealed else OPEN_TOO_LONG,
+        error=f"{OPEN_TOO_LONG} {DRAFT_STILL_CARRIED}" if kept else OPEN_TOO_LONG,
         status_code=403,
-        draft=draft if sealed else "",
+        draft=kept,
     )
 
 
 OPEN_TOO_LONG = "This sign-in page was open too long: nothing was signed in. Sign in again."
 DRAFT_STILL_CARRIED = "Your entries are still kept: signing in brings the task back with them."
+NONCE_GONE = (
+    "This sign-in page has outlived its cookie (it was open more than 12 hours, or this browser's cookies were"
+    " cleared): nothing was signed in. Sign in again."
+)
+DRAFT_LOST = "The entries it carried could not be kept: open the task again."
 
 
 def _draft_is_ours(

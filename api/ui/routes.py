@@ -6,6 +6,7 @@ Every read and decision goes through the REST service functions (``review_queue`
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
@@ -187,8 +188,9 @@ async def decide(
     except ValueError as err:
         return _refused(request, task, values, error=str(err), **kept)
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
-        if task.status in OPEN and _read_anew(form, shown):
-            return _task_read_anew(request, task, values, form, **kept)
+        page_showed = _shown_on_page(form)
+        if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
+            return _task_read_anew(request, task, values, page_showed, **kept)
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body)
@@ -249,23 +251,45 @@ def _refused(
     )
 
 
-def _read_anew(form: Any, shown: BillForm) -> bool:
+def _shown_on_page(form: Any) -> dict[str, str] | None:
+    """What the page the form came from showed, input by input (its hidden ``extracted``: ``input_digests``);
+    None from a page from before the field was added, or a form that garbled it."""
+    try:
+        shown = json.loads(str(form.get("extracted") or ""))
+    except ValueError:
+        return None
+    valid = isinstance(shown, dict) and all(isinstance(v, str) for v in shown.values())
+    return shown if valid else None
+
+
+def _read_anew(page_showed: dict[str, str], task: ReviewTaskPublic) -> bool:
     """Whether the task's bill is not the one the page showed: the job ran again (an operator reset it) and
     opened a new task with the bill read anew. Its values then differ from the page's, and Approve on the old
     page would otherwise be told the reviewer changed fields they never touched."""
-    then = str(form.get("extracted") or "")  # a page from before the field was added has none
-    return bool(then) and then != shown.as_submitted().digest()
+    return page_showed != BillForm.from_bill(task.bill).as_submitted().input_digests()
+
+
+def _over_new_reading(task: ReviewTaskPublic, values: BillForm, page_showed: dict[str, str]) -> tuple[BillForm, str]:
+    """The new task's values where the reviewer left the old page's as shown, their entries where they changed
+    one, and what to say of it."""
+    on_page = values.over_new_reading(page_showed, BillForm.from_bill(task.bill))
+    untouched = values.input_digests() == page_showed
+    return on_page, READ_ANEW if untouched else f"{READ_ANEW} {READ_ANEW_KEPT}"
 
 
 def _task_read_anew(
-    request: Request, task: ReviewTaskPublic, values: BillForm, form: Any, *, note: str, override: bool, queue: str
+    request: Request,
+    task: ReviewTaskPublic,
+    values: BillForm,
+    page_showed: dict[str, str],
+    *,
+    note: str,
+    override: bool,
+    queue: str,
 ) -> Response:
-    """The new task, with its own values where the reviewer left the old page's untouched (409): nothing sent.
-
-    Entries the reviewer did type are kept, as on any refused form, with the way to send them."""
-    untouched = values.digest() == str(form.get("extracted") or "")
-    on_page = BillForm.from_bill(task.bill) if untouched else values
-    error = READ_ANEW if untouched else f"{READ_ANEW} {READ_ANEW_KEPT}"
+    """The new task (409), nothing sent: each field the reviewer did not change shows the bill read anew, each
+    they did keeps their entry, as on any refused form, with the way to send them."""
+    on_page, error = _over_new_reading(task, values, page_showed)
     return _task_response(
         request, task, on_page, error=error, note=note, override=override, queue=queue, status_code=409
     )
@@ -308,12 +332,15 @@ async def draft_after_sign_in(
     except (ValueError, Problem):
         return None
     request.state.ui_session = session  # the page's forms carry the token of the session just opened
-    kept = task.status in OPEN
+    values, error = BillForm.from_form(form), KEPT_THROUGH_SIGN_IN
+    page_showed = _shown_on_page(form)
+    if page_showed is not None and _read_anew(page_showed, task):  # the job ran again while they were signed out
+        values, error = _over_new_reading(task, values, page_showed)
     return _task_response(
         request,
         task,
-        BillForm.from_form(form),
-        error=KEPT_THROUGH_SIGN_IN if kept else CLOSED_SINCE.format(status=task.status),
+        values,
+        error=error if task.status in OPEN else CLOSED_SINCE.format(status=task.status),
         note=_note(form),
         override=form.get("override") == "on",
         queue=_queue_from(str(form.get("queue") or "")),
@@ -342,7 +369,10 @@ READ_ANEW = (
     "Nothing was sent: the job ran again since you opened this page, and its new task has the bill read anew."
     " The new task is below: check its values against the bill, then decide again."
 )
-READ_ANEW_KEPT = "Your entries are kept: Approve keeps the new extracted values, so use Save corrections to send yours."
+READ_ANEW_KEPT = (
+    "The fields you changed keep your entries, the others show the new reading: Approve keeps the new extracted"
+    " values, so use Save corrections to send yours."
+)
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
     " your changes, or reload the page to approve the extracted values."
@@ -418,9 +448,14 @@ def _task_response(
         "override": override,
         "queue": queue,
         "back": _queue_url(queue),
-        "extracted": BillForm.from_bill(task.bill).as_submitted().digest(),
+        "extracted": _shown_field(task),
     }
     return render(request, "review.html", context, status_code=status_code)
+
+
+def _shown_field(task: ReviewTaskPublic) -> str:
+    """The page's hidden ``extracted``: what it shows, input by input, for ``_shown_on_page`` to read back."""
+    return json.dumps(BillForm.from_bill(task.bill).as_submitted().input_digests(), separators=(",", ":"))
 
 
 router.include_router(pages)

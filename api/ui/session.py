@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,11 @@ from shared.settings import Environment, Settings
 SESSION_COOKIE = "mm_session"
 LOGIN_COOKIE = "mm_login"
 """A pre-sign-in nonce binding the login form's CSRF token to this browser."""
+LOGIN_FORM_SECONDS = 3600
+"""How long a sign-in form's token signs in, counted from the issue time written inside it."""
+LOGIN_NONCE_SECONDS = 12 * 3600
+"""How long the nonce cookie lasts: longer than a form, so a form left open past its hour still names this
+browser, and its draft (whose token is bound to the nonce) can come back with the form."""
 
 SESSION_TTL_SECONDS = 8 * 3600
 CSRF_SECRET_NAME = "ui_csrf"
@@ -139,13 +145,29 @@ class SessionStore:
     def csrf_valid(self, binding: str, token: object) -> bool:
         return isinstance(token, str) and hmac.compare_digest(self.csrf_token(binding), token)
 
+    def login_token(self, nonce: str, *, issued_at: int | None = None) -> str:
+        """The sign-in form's CSRF token: its issue time (Unix seconds, now by default) and our HMAC binding it to
+        the nonce cookie, so a form's age can be told from its own token while the cookie outlives it."""
+        issued = int(time.time()) if issued_at is None else issued_at
+        return f"{issued}.{self.csrf_token(login_binding(nonce, issued))}"
+
+    def login_token_age(self, nonce: str, token: object) -> int | None:
+        """Seconds since ``token`` was issued for the sign-in form of ``nonce``; None when it is not one of ours
+        for that nonce (then its issue time says nothing)."""
+        issued, _, mac = token.partition(".") if isinstance(token, str) else ("", "", "")
+        if not (issued.isascii() and issued.isdigit() and len(issued) <= 12):
+            return None
+        if not self.csrf_valid(login_binding(nonce, int(issued)), mac):
+            return None
+        return int(time.time()) - int(issued)
+
 
 def session_binding(session: Session) -> str:
     return f"session:{session.id}"
 
 
-def login_binding(nonce: str) -> str:
-    return f"login:{nonce}"
+def login_binding(nonce: str, issued_at: int) -> str:
+    return f"login:{nonce}:{issued_at}"
 
 
 def draft_binding(nonce: str, next_path: str, draft: str) -> str:
@@ -155,14 +177,6 @@ def draft_binding(nonce: str, next_path: str, draft: str) -> str:
     sign-in form by any other page has no valid token."""
     digests = (hashlib.sha256(part.encode()).hexdigest() for part in (next_path, draft))
     return ":".join(("draft", nonce, *digests))
-
-
-def draft_seal_binding(next_path: str, draft: str) -> str:
-    """The same draft and task page without the nonce: what a sign-in form left open past its nonce cookie can
-    still show, so the form comes back with the draft (a fresh nonce, a fresh ``draft_binding``) rather than
-    losing it. It signs nobody in: that takes the fresh nonce's token."""
-    digests = (hashlib.sha256(part.encode()).hexdigest() for part in (next_path, draft))
-    return ":".join(("draft-seal", *digests))
 
 
 def sessions_for(app: Any) -> SessionStore:

@@ -12,19 +12,17 @@ from starlette.responses import Response
 
 from api.ui.session import (
     LOGIN_COOKIE,
+    LOGIN_NONCE_SECONDS,
     SESSION_COOKIE,
     cookie_shadowed,
     current_session,
     draft_binding,
-    draft_seal_binding,
-    login_binding,
     session_binding,
     sessions_for,
     set_cookie,
 )
 from shared.bill import Commodity, LineItemCategory, Provider, UsageUnit
 
-LOGIN_FORM_SECONDS = 3600
 SHADOWED = (
     "This browser also holds a look-alike of the review UI's cookies, set by another page of this site: until"
     " it is gone no sign-in here lasts. Remove this site's cookies in the browser's site settings, then sign in."
@@ -80,15 +78,13 @@ def login_page(
         error = SHADOWED
     store = sessions_for(request.app)
     draft_token = store.csrf_token(draft_binding(nonce, next_path, draft)) if draft else ""
-    draft_seal = store.csrf_token(draft_seal_binding(next_path, draft)) if draft else ""
     context = {
-        "login_token": store.csrf_token(login_binding(nonce)),
+        "login_token": store.login_token(nonce),
         "next": next_path,
         "error": error,
         "draft": draft,
         "draft_token": draft_token,
-        "draft_seal": draft_seal,
     }
     response = render(request, "login.html", context, status_code=status_code)
-    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS)
+    set_cookie(request, response, LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS)
     return response

@@ -179,3 +179,24 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
 def test_a_currency_typed_in_lower_case_is_the_code() -> None:
     data = posted(BillForm.from_bill(BILL)) | {"currency": " usd "}
     assert BillForm.from_form(data).to_bill().currency == "USD"
+
+
+def test_a_form_over_a_new_reading_keeps_only_what_the_reviewer_changed() -> None:
+    """The page showed BILL; the bill was read anew (another total, a third line item, another supply amount);
+    the reviewer had changed the account number and the delivery line's amount: those stay theirs, every other
+    input shows the new reading, the third row included."""
+    shown = BillForm.from_bill(BILL).as_submitted().input_digests()
+    typed = posted(BillForm.from_bill(BILL)) | {"account_number": "1234-5678-99", "line_items-1-amount": "21.00"}
+    new_lines = [
+        {"description": "Supply", "category": "supply", "amount": "41.00"},
+        {"description": "Delivery", "category": "delivery", "amount": "20.00"},
+        {"description": "Taxes", "category": "tax", "amount": "4.00"},
+    ]
+    read_anew = BillForm.from_bill(BILL.model_copy(update={"total_amount": Decimal("79.00")}))
+    read_anew.rows["line_items"] = [{**row, "commodity": ""} for row in new_lines]
+
+    merged = BillForm.from_form(typed).over_new_reading(shown, read_anew)
+    assert (merged.fields["account_number"], merged.fields["total_amount"]) == ("1234-5678-99", "79.00")
+    assert [row["amount"] for row in merged.rows["line_items"]] == ["41.00", "21.00", "4.00"]
+    assert merged.rows["usage"] == read_anew.rows["usage"]
+    assert BillForm.from_form(posted(BillForm.from_bill(BILL))).over_new_reading(shown, read_anew) == read_anew

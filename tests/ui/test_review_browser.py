@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.helpers import bill_needing_review, wait_for_status
+from tests.ui.test_stale_forms import expired_login_token
 from worker.resources import Resources
 
 CHROMIUM = "/usr/bin/chromium"
@@ -114,8 +115,8 @@ async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
     ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """The session ends while a correction is typed, and the sign-in form that carries it stays open past its
-    nonce cookie's hour: Chromium's own post of that form gets the form back with the correction, not a 403 page
-    that loses it, and signing in there brings the task back with it to send."""
+    hour: Chromium's own post of that form gets the form back with the correction, not a 403 page that loses
+    it, and signing in there brings the task back with it to send."""
     from playwright.async_api import async_playwright, expect
 
     job_id = (await bill_needing_review(http, unique))["id"]
@@ -139,7 +140,9 @@ async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
             await page.get_by_role("button", name="Save corrections").click()
             await expect(page.locator("p.error")).to_contain_text("Your session ended")
 
-            await context.clear_cookies(name="mm_login")  # its hour is up
+            nonce = next(c["value"] for c in await context.cookies() if c["name"] == "mm_login")
+            expired = await expired_login_token(resources, nonce)  # the form's hour is up, not its cookie's
+            await page.locator('input[name="csrf_token"]').evaluate("(input, token) => input.value = token", expired)
             await page.fill("#key", reviewer_key)
             await page.get_by_role("button", name="Sign in").click()
             await expect(page.locator("p.error")).to_contain_text("This sign-in page was open too long")

@@ -76,7 +76,7 @@ async def test_csrf_tokens_are_bound_to_one_session_or_one_sign_in_form(resource
     token = store.csrf_token(session_binding(a))
     assert store.csrf_valid(session_binding(a), token)
     assert not store.csrf_valid(session_binding(b), token)
-    assert not store.csrf_valid(login_binding(a.id), token)
+    assert not store.csrf_valid(login_binding(a.id, 0), token)
     assert not store.csrf_valid(session_binding(a), None)
     assert not store.csrf_valid(session_binding(a), "")
     assert not SessionStore(resources.pool, b"another secret").csrf_valid(session_binding(a), token)
@@ -134,3 +134,17 @@ def test_a_cookie_is_read_by_its_exact_name_and_not_at_all_beside_a_look_alike(
     """Another page of the site can set a name Starlette's parser would take for ours (it ``str.strip()``s
     names, keeps the last of two): then there is no session, rather than perhaps the other page's."""
     assert read_cookie(local_request(*cookie_headers), SESSION_COOKIE) == read
+
+
+async def test_a_sign_in_token_tells_its_age_only_for_its_own_nonce_and_issue_time(resources: Resources) -> None:
+    """A form's age is read from its token, so a token whose issue time is rewritten (to make an old form young)
+    or that another nonce's form carried says nothing."""
+    store = await SessionStore.open(resources.pool)
+    token = store.login_token("nonce-a", issued_at=1_000)
+    issued, _, mac = token.partition(".")
+    age = store.login_token_age("nonce-a", token)
+    assert issued == "1000" and age is not None and age > 1_000
+    assert store.login_token_age("nonce-b", token) is None
+    assert store.login_token_age("nonce-a", f"9999999999.{mac}") is None
+    assert store.login_token_age("nonce-a", mac) is None
+    assert store.login_token_age("nonce-a", None) is None

@@ -1,4 +1,4 @@
-"""Pages left open while what they were made for moved on: a sign-in form past its nonce cookie's hour, a task
+"""Pages left open while what they were made for moved on: a sign-in form past its token's hour, a task
 page past a re-run of its job. Each says what happened and gives back what the reviewer had; nothing is sent."""
 
 from __future__ import annotations
@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,11 +17,19 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.review import ReviewActivities
+from api.ui.forms import BillForm
+from api.ui.session import LOGIN_FORM_SECONDS, SessionStore
 from shared.bill import NormalizedBill
 from shared.review import ReviewTaskOpen
 from tests.helpers import bill_needing_review
 from tests.ui.conftest import csrf_of, sign_in
-from tests.ui.test_ui_http import SAME_ORIGIN, assert_typed_entries_back, form_fields, typed_correction
+from tests.ui.test_ui_http import (
+    SAME_ORIGIN,
+    assert_typed_entries_back,
+    form_fields,
+    signed_out_answer,
+    typed_correction,
+)
 from worker.resources import Resources
 
 OPEN_TOO_LONG = "This sign-in page was open too long"
@@ -40,22 +50,30 @@ async def signed_out_with_a_draft(
     return signed_out
 
 
-async def test_a_sign_in_form_open_past_its_nonce_comes_back_with_its_draft(
+async def expired_login_token(resources: Resources, nonce: str) -> str:
+    """The token of a sign-in form of ``nonce`` served a minute more than the form's hour ago."""
+    store = await SessionStore.open(resources.pool)
+    return store.login_token(nonce, issued_at=int(time.time()) - LOGIN_FORM_SECONDS - 60)
+
+
+async def test_a_sign_in_form_open_past_its_hour_comes_back_with_its_draft(
     ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, review_job: dict[str, Any]
 ) -> None:
-    """The reviewer leaves the sign-in form that carries their correction open past its nonce cookie's hour (the
-    browser drops the cookie): signing in there answers with the form again, a new nonce and the draft still
-    carried, not a 403 that loses it; nothing is signed in without a nonce, and the next try brings the task back."""
+    """The reviewer leaves the sign-in form that carries their correction open past its hour (its token is older
+    than the form may sign in; the nonce cookie lasts longer): signing in there signs nothing in and answers with
+    the form again, under the same nonce with a new token and the draft still carried, not a 403 that loses it;
+    the next try brings the task back."""
     job_id = review_job["id"]
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
-        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
-        browser.cookies.delete("mm_login")  # its max-age is up
+        nonce = browser.cookies["mm_login"]
+        expired = await expired_login_token(resources, nonce)
+        login = form_fields(signed_out.text) | {"csrf_token": expired, "key": reviewer_key}
 
         again = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
         assert again.status_code == 403, again.text
-        assert OPEN_TOO_LONG in again.text and 'name="key"' in again.text
-        assert "mm_session" not in again.cookies and "mm_login" in again.cookies, again.headers
+        assert OPEN_TOO_LONG in again.text and "entries are still kept" in again.text and 'name="key"' in again.text
+        assert "mm_session" not in again.cookies and again.cookies["mm_login"] == nonce, again.headers
         resent = form_fields(again.text) | {"csrf_token": csrf_of(again), "key": reviewer_key}
         assert (resent["next"], resent["draft"]) == (login["next"], login["draft"]), "the same draft, for the task"
 
@@ -66,19 +84,34 @@ async def test_a_sign_in_form_open_past_its_nonce_comes_back_with_its_draft(
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
-async def test_a_stale_sign_in_form_carries_only_a_draft_we_signed(
+@pytest.mark.parametrize("headers", [SAME_ORIGIN, {}], ids=["this-origin", "browser-says-nothing"])
+async def test_an_expired_sign_in_token_never_signs_in(
+    ui_url: str, reviewer_key: str, resources: Resources, headers: dict[str, str]
+) -> None:
+    """Past its hour a sign-in form's token opens no session, with the right key and its own nonce cookie."""
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        await browser.get("/ui/login")
+        expired = await expired_login_token(resources, browser.cookies["mm_login"])
+        refused = await browser.post(
+            "/ui/login", data={"key": reviewer_key, "csrf_token": expired, "next": "/ui/reviews"}, headers=headers
+        )
+        assert refused.status_code == 403 and "mm_session" not in browser.cookies, refused.text
+        assert (await browser.get("/ui/reviews")).status_code == 303, "still signed out"
+
+
+async def test_a_stale_sign_in_form_carries_only_the_draft_its_own_nonce_signed(
     ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any]
 ) -> None:
-    """Past its nonce the draft's own token cannot be checked (it is bound to the nonce gone with the cookie): the
-    form comes back with a draft only where our seal on it holds, for that task and those entries."""
+    """A form past its hour comes back with a draft only where the draft's token, bound to this browser's nonce,
+    its task and its entries, checks out: other entries, another task or no token, and the form comes back bare."""
     job_id = review_job["id"]
     crafted = urlencode({"action": "correct", "total_amount": "1.00", "note": "crafted"})
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
-        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
-        browser.cookies.delete("mm_login")
+        expired = await expired_login_token(resources, browser.cookies["mm_login"])
+        login = form_fields(signed_out.text) | {"csrf_token": expired, "key": reviewer_key}
         for name, posted in {
-            "no seal": {k: v for k, v in login.items() if k != "draft_seal"},
+            "no draft token": {k: v for k, v in login.items() if k != "draft_token"},
             "other entries": login | {"draft": crafted},
             "other task": login | {"next": "/ui/reviews/00000000-0000-0000-0000-000000000007"},
         }.items():
@@ -88,21 +121,74 @@ async def test_a_stale_sign_in_form_carries_only_a_draft_we_signed(
             assert "crafted" not in again.text and 'name="key"' in again.text, name
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [{}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}],
-    ids=["browser-says-nothing", "another-port-or-subdomain", "another-origin"],
-)
-async def test_a_sign_in_without_its_nonce_that_no_browser_says_this_origin_sent_gets_no_form(
-    ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any], headers: dict[str, str]
+async def test_a_sign_in_form_whose_nonce_cookie_is_gone_comes_back_without_its_draft(
+    ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any]
 ) -> None:
-    """The form comes back only where the browser says a page of this origin posted it: anything else without
-    a valid nonce is the bare refusal it always was (login CSRF), never a fresh nonce and token to sign in with."""
+    """Without the nonce cookie (over 12 hours, or cleared) nothing tells this browser's draft from one another
+    page minted: the form comes back with a new nonce, saying the entries are not kept, and without them."""
     job_id = review_job["id"]
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
         login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
         browser.cookies.delete("mm_login")
+        again = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+        assert again.status_code == 403 and "could not be kept" in again.text, again.text
+        assert 'name="draft"' not in again.text and "60.00" not in again.text and 'name="key"' in again.text
+        assert "mm_session" not in again.cookies and "mm_login" in again.cookies, again.headers
+        plain = await browser.post(
+            "/ui/login",
+            data=form_fields(again.text) | {"csrf_token": csrf_of(again), "key": reviewer_key},
+            headers=SAME_ORIGIN,
+        )
+        assert plain.status_code == 303 and plain.headers["location"] == f"/ui/reviews/{job_id}", plain.text
+
+
+async def test_a_draft_another_client_minted_is_not_planted_in_a_browser(
+    ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any]
+) -> None:
+    """Anyone may have the sign-in page answer a post of their chosen entries (no key needed): its draft and
+    tokens are bound to their own nonce, so posted in the reviewer's browser (a plain wrong token, or even the
+    reviewer's own stale form's) they are refused or dropped, and signing in shows none of them."""
+    crafted = {"action": "correct", "total_amount": "1.00", "note": "crafted elsewhere"}
+    minted = form_fields((await signed_out_answer(ui_url, review_job["id"], crafted)).text)
+    carried = {name: minted[name] for name in ("next", "draft", "draft_token")}
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        own = await browser.get("/ui/login")
+        wrong = await browser.post("/ui/login", data=carried | {"csrf_token": "x", "key": ""}, headers=SAME_ORIGIN)
+        assert wrong.status_code == 403 and "crafted" not in wrong.text and 'name="key"' not in wrong.text
+        expired = await expired_login_token(resources, browser.cookies["mm_login"])
+        stale = await browser.post("/ui/login", data=carried | {"csrf_token": expired, "key": ""}, headers=SAME_ORIGIN)
+        assert stale.status_code == 403 and OPEN_TOO_LONG in stale.text, stale.text
+        assert "crafted" not in stale.text and 'name="draft"' not in stale.text
+        login = carried | {"csrf_token": csrf_of(own), "key": reviewer_key}
+        signed_in = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+        assert signed_in.status_code == 303 and "crafted" not in signed_in.text, signed_in.text
+
+
+@pytest.mark.parametrize("stale", ["nonce-gone", "token-expired"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}],
+    ids=["browser-says-nothing", "another-port-or-subdomain", "another-origin"],
+)
+async def test_a_stale_sign_in_that_no_browser_says_this_origin_sent_gets_no_form(
+    ui_url: str,
+    reviewer_key: str,
+    resources: Resources,
+    review_job: dict[str, Any],
+    headers: dict[str, str],
+    stale: str,
+) -> None:
+    """The form comes back only where the browser says a page of this origin posted it: anything else that cannot
+    sign in is the bare refusal it always was (login CSRF), never a new token to sign in with, nor a draft."""
+    job_id = review_job["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        if stale == "nonce-gone":
+            browser.cookies.delete("mm_login")
+        else:
+            login["csrf_token"] = await expired_login_token(resources, browser.cookies["mm_login"])
         refused = await browser.post("/ui/login", data=login, headers=headers)
     assert refused.status_code == 403, refused.text
     assert "set-cookie" not in refused.headers and 'name="key"' not in refused.text and "draft" not in refused.text
@@ -151,3 +237,64 @@ async def test_approve_on_a_page_from_before_a_re_run_says_the_task_changed(
     kept = await reviewer.post(f"/ui/reviews/{job_id}", data=edited)
     assert kept.status_code == 409 and "the job ran again" in kept.text, kept.text
     assert total_shown(kept) == "62.00" and "use Save corrections" in kept.text
+
+
+def provider_name_shown(page: httpx.Response) -> str:
+    return form_fields(page.text)["provider_name"]
+
+
+async def test_a_page_from_before_a_re_run_shows_the_new_reading_where_the_reviewer_typed_nothing(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The reviewer fixed the total on the old page and pressed Enter (Approve) after the job ran again and read
+    the provider's name otherwise: the 409 page keeps their total and shows the new name, so Save corrections
+    there would send the new reading, not the old page's, for what they never touched."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    old_page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    read_anew = NormalizedBill.model_validate(
+        {**task["bill"], "provider_name": "RE-READ NAME", "total_amount": "61.00"}
+    )
+    await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+    approve = form_fields(old_page.text) | {"csrf_token": csrf_of(old_page), "action": "approve"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=approve | {"total_amount": "60.00"})
+    assert response.status_code == 409 and "The new task is below" in response.text, response.text
+    assert (total_shown(response), provider_name_shown(response)) == ("60.00", "RE-READ NAME")
+    assert "the others show the new reading" in response.text
+
+    page = BillForm.from_form(form_fields(response.text) | {"action": "correct"})
+    sent = page.keeping_untouched(BillForm.from_bill(read_anew)).to_bill()  # what Save corrections there sends
+    assert (sent.provider_name, sent.total_amount) == ("RE-READ NAME", Decimal("60.00"))
+
+
+async def test_a_draft_from_before_a_re_run_comes_back_as_the_new_task_after_sign_in(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The session ended, then the job ran again before the reviewer signed in: the task comes back saying so,
+    untouched fields showing the new reading, and Approve there is sent (no "You changed some fields")."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        await sign_in(browser, reviewer_key)
+        page = await browser.get(f"/ui/reviews/{job_id}")
+        await resources.pool.execute(
+            "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
+            hashlib.sha256(browser.cookies["mm_session"].encode()).hexdigest(),
+        )
+        untouched = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "approve", "note": "ok"}
+        signed_out = await browser.post(f"/ui/reviews/{job_id}", data=untouched, headers=SAME_ORIGIN)
+        assert signed_out.status_code == 401, signed_out.text
+        task = (await http.get(f"/reviews/{job_id}")).json()
+        read_anew = NormalizedBill.model_validate({**task["bill"], "total_amount": "61.00"})
+        await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        back = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+        assert back.status_code == 200 and "the job ran again" in back.text, back.text
+        assert total_shown(back) == "61.00"
+        approve = form_fields(back.text) | {"csrf_token": csrf_of(back), "action": "approve"}
+        approved = await browser.post(f"/ui/reviews/{job_id}", data=approve, headers=SAME_ORIGIN)
+        # Sent on to the job, not refused by the page: the stand-in reset opened the task but left the first run
+        # waiting for its own revision, so it is the run that turns this one away.
+        assert approved.status_code != 422 and "You changed some fields" not in approved.text, approved.text
+        assert "the review task changed since it was read" in approved.text

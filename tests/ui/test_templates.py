@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -63,7 +64,7 @@ def render_review(t: ReviewTaskPublic, **context: Any) -> str:
         "override": False,
         "queue": "",
         "back": "/ui/reviews",
-        "extracted": form.as_submitted().digest(),
+        "extracted": json.dumps(form.as_submitted().input_digests()),
     }
     return templates.env.get_template("review.html").render(base | context)
 
