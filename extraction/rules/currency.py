@@ -17,13 +17,28 @@ _POSTAL_CODE_RE = re.compile(_POSTAL_CODE)
 _AU_STATES = ("NSW", "VIC", "QLD", "TAS")
 """With a postcode ("Sydney NSW 2001"), wherever it stands: US bills print none of them."""
 _AU_STATES_US_BILLS_PRINT = {"WA": r"6\d{3}", "ACT": r"(?:26(?:0\d|1[0-8])|29(?:[01]\d|20))"}
-"""Western Australia and the ACT only as an address writes them: a town, one blank, the state, one blank and
-its own street postcode ("Perth WA 6000", "Canberra ACT 2601"), no unit after it. US bills print the letters
-too: Washington's with five digits ("WA 98101"), a register read actual in a table ("ACT    2607   512 kWh",
-"Meter reading ACT 2605"), a rate ("Schedule WA 6001"). The ACT's 0200-0299 belong to its university and
-government mail, no home's or utility's address, and "Clean Air ACT 0250" is a US bill's."""
-_NOT_A_READING = r"(?![\d-])(?![ \t]*(?i:k?wh|kw|therms?|ccf|hcf|k?gal(?:lons?)?|units?)\b)"
-_AU_STATE_US_BILLS_PRINT_RE = re.compile(rf"(?:{'|'.join(_AU_STATES_US_BILLS_PRINT)})[ \t]")
+"""Western Australia and the ACT only as an address writes them: a town, the state and its own street
+postcode ("Perth WA 6000", "Canberra ACT 2601", pypdf's layout mode's "PERTH  WA  6000", the town on the line
+above), no unit nor another figure after it. US bills print the letters too: Washington's with five digits
+("WA 98101"), a register read actual in a table ("01/02/26    ACT    2607      512 kWh", "Meter reading ACT
+2605"), a rate ("Schedule WA 6001"). The ACT's 0200-0299 belong to its university and government mail, no
+home's or utility's address, and "Clean Air ACT 0250" is a US bill's."""
+_NOT_A_READING = (
+    r"(?![\d-])(?![ \t]*+(?i:k?wh|kw|therms?|ccf|hcf|k?gal(?:lons?)?|units?)\b)"
+    r"(?![ \t]{2,}+\d)"  # a meter table's next cell: "Residential ACT   2607   2698"
+)
+"""Blanks taken whole (``*+``): given back one by one, each tried for a unit, a run of blanks after each
+"WA 6000" cost ~250 ns a character."""
+_NOT_A_STATES_TOWN = frozenset(
+    {
+        *("read", "reading", "register", "meter", "type", "schedule", "rate", "tier", "class", "plan", "option"),
+        *("block", "usage", "service", "svc"),  # a meter's, a rate's
+        *("suite", "ste", "unit", "apt", "box", "lockbox", "invoice", "account", "acct", "no", "number"),  # a figure's
+    }
+)
+"""A meter's, a rate's or a figure's wording before "WA" or "ACT": no town ("Meter reading ACT 2605").
+"Page" is one, a suburb of Canberra ("Page ACT 2614")."""
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _NOT_A_TOWN = (
     r"read(?:ing)?|register|meter|type|schedule|rate|tier|class|plan|option|block"  # a meter's, a rate's
     r"|suite|ste|unit|apt|box|lockbox|invoice|account|acct|no|number|page"  # a figure's
@@ -31,16 +46,28 @@ _NOT_A_TOWN = (
 _TOWN = rf"(?<![A-Za-z])(?!(?i:{_NOT_A_TOWN})\b)[A-Za-z]{{2,24}}"
 """A town's (last) word: letters, not a meter's, a rate's or a number's wording ("Meter reading ACT 2605",
 "Suite 1200 UK", "Invoice 1234, NZ")."""
-_TOWN_BEFORE_STATE = re.compile(rf"{_TOWN},?[ \t]$")
 _UK_POSTCODE = r"(?<![A-Za-z\d])[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
 _COUNTRY = re.compile(
-    r"Australia|Canada|New\s+Zealand|NZ|United\s+Kingdom|UK|Western\s+Australia|Australian\s+Capital\s+Territory"
+    r"Australia|Canada|New\s+Zealand|NZ|United\s+Kingdom|UK|Western\s+Australia|Australian\s+Capital\s+Territory",
+    re.IGNORECASE,
 )
 """Countries, and the Australian states that US bills' abbreviations hide, named where an address ends."""
 _ABBREVIATIONS = ("NZ", "UK")
 """A country's letters, which any list or slogan prints ("US, Canada, UK", "NZ 2050"): a country line only
-alone on its line, or after its postcode ("Wellington 6011, NZ", "London SW1A 1AA, UK")."""
-_TOWN_POSTCODE = rf"{_TOWN}[ \t]+\d{{4}}"
+alone on its line, after its postcode ("Wellington 6011, NZ", "London SW1A 1AA, UK"), after a town and a
+comma ("London, UK"), after a town's cell ("Ltd  |  London  |  UK") or after a "Country:" label."""
+_NOT_A_COUNTRYS_TOWN = _NOT_A_STATES_TOWN | frozenset(
+    {"us", "usa", "america", "states", "canada", "mexico", "australia", "zealand", "nz", "uk", "kingdom"}
+    | {"britain", "england", "ireland", "europe", "eu"}
+)
+"""A list's countries before the letters ("Customer service: US, Canada, UK"): no town."""
+_CELL_SEPARATORS = " \t|"
+_COUNTRY_LABEL = "country:"
+_POSTCODE_AFTER_COUNTRY = {"Australia", "New Zealand"}
+"""Countries whose postcode may follow their name after a town ("Sydney, Australia 2000"). Alone ("Australia
+2025") it is a year."""
+_FOUR_DIGIT_POSTCODE = re.compile(r"[ \t]{1,4}\d{4}(?:[ \t]*\r?$|[ \t]{2}|,)", re.MULTILINE)
+_TOWN_POSTCODE = rf"{_TOWN}(?:[ \t]+|,?[ \t]*\r?\n[ \t]*)\d{{4}}"
 _POSTCODE_BEFORE = {
     country: re.compile(rf"{postcode}(?:,[ \t]*|[ \t]+)$")
     for country, postcode in {
@@ -55,8 +82,8 @@ _POSTCODE_BEFORE = {
     }.items()
 }
 """A town and its postcode, or a postcode of the country's own form, before its name: "Hamilton 3240 New
-Zealand", "Toronto M5V 2T6, Canada". Canada's and Britain's are letters and digits: "1200 Canada" and "Suite
-1200 UK" are no addresses, nor is "Invoice 1234 NZ"."""
+Zealand", "Wellington\\n6011 New Zealand", "Toronto M5V 2T6, Canada". Canada's and Britain's are letters and
+digits: "1200 Canada" and "Suite 1200 UK" are no addresses, nor is "Invoice 1234 NZ"."""
 _POSTCODE_AFTER = {
     state: re.compile(rf"[ \t]{{1,4}}{_AU_STATES_US_BILLS_PRINT[code]}(?:[ \t]*\r?$|[ \t]{{2}}|,)", re.MULTILINE)
     for state, code in {"Western Australia": "WA", "Australian Capital Territory": "ACT"}.items()
@@ -72,6 +99,8 @@ characters at most) and the blanks between fit. Looked for in all of the line be
 _AFTER_WINDOW = 12
 """How far after a name its cell's end, or a state's postcode and then its cell's end, is looked for. A
 window's end reads as a line's end to ``$``: only after two blanks at least, which end a cell anyway."""
+_CANONICAL_COUNTRY = {name.upper(): name for name in _POSTCODE_BEFORE}
+"""A country's name as the tables key it, whatever its case ("AUSTRALIA", "NEW ZEALAND")."""
 _PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?(?:[ \t]+|[ \t]*\r?\n[ \t]*)$")
 """On the code's line or ending the line before it ("OTTAWA ON" above "K1P 1J1"). Looked for before a postal
 code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
@@ -83,15 +112,22 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"AU?\$",
             r"ABN\b",
             r"Australia\b",
+            r"AUSTRALIA\b",
             r"Western\s+Australia\b",
+            r"WESTERN\s+AUSTRALIA\b",
             r"Australian\s+Capital\s+Territory\b",
+            r"AUSTRALIAN\s+CAPITAL\s+TERRITORY\b",
             *(rf"{state}[ \t]+\d{{4}}(?![\d-])" for state in _AU_STATES),
-            *(rf"{state}[ \t]{postcode}{_NOT_A_READING}" for state, postcode in _AU_STATES_US_BILLS_PRINT.items()),
+            *(
+                rf"{state}[ \t]{{1,12}}{postcode}{_NOT_A_READING}"
+                for state, postcode in _AU_STATES_US_BILLS_PRINT.items()
+            ),
         ),
         "CAD": (
             r"CAD\b",
             r"CA?\$",
             r"Canada\b",
+            r"CANADA\b",
             _POSTAL_CODE,  # after its province: "ON M5V 2T6", "(Quebec) H2Z 1A4"
             r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
             r"HST[ \t]+(?:Reg|No\b|#)",
@@ -102,11 +138,19 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GBP\b",
             "\u00a3",
             r"United\s+Kingdom\b",
+            r"UNITED\s+KINGDOM\b",
             r"UK\b",
             r"VAT\b[^\n\d]{0,30}GB[ \t]?\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # a British VAT number
             r"GB[ \t]?VAT\b[^\n\d]{0,30}\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # "GB VAT No: 123 4567 89"
         ),
-        "NZD": (r"NZD\b", r"NZ\$", r"New\s+Zealand\b", r"NZ\b", r"NZBN\b"),  # NZBN: a New Zealand business number
+        "NZD": (
+            r"NZD\b",
+            r"NZ\$",
+            r"New\s+Zealand\b",
+            r"NEW\s+ZEALAND\b",
+            r"NZ\b",
+            r"NZBN\b",  # a New Zealand business number
+        ),
     }.items()
 }
 """Each wording a pattern of its own that starts with a letter or a symbol, which ``re`` looks for quickly;
@@ -166,34 +210,85 @@ def _names_currency(text: str, match: re.Match[str]) -> bool:
     letters WA or ACT after a town ("Perth WA 6000"), not a meter's wording ("Meter reading ACT 2605")."""
     if not _starts_a_word(text, match.start()):
         return False
+    if match.group().split()[0] in _AU_STATES_US_BILLS_PRINT:
+        return _town_before_state(text, match.start())
     if _COUNTRY.fullmatch(match.group()):
         return _country_line(text, match)
     if match.group() in ("A$", "C$"):
         return _RATE_NAME_BEFORE.search(text, max(0, match.start() - 12), match.start()) is None
     if _POSTAL_CODE_RE.fullmatch(match.group()):
         return _PROVINCE_BEFORE.search(text, max(0, match.start() - 40), match.start()) is not None
-    if _AU_STATE_US_BILLS_PRINT_RE.match(match.group()):
-        return _TOWN_BEFORE_STATE.search(text, max(0, match.start() - _BEFORE_WINDOW), match.start()) is not None
     return True
+
+
+def _town_before_state(text: str, at: int) -> bool:
+    """Whether a town's word stands before a state's letters: after blanks, a comma or a line's end ("Perth WA",
+    "PERTH  WA", "PERTH\\nWA"). Found by hand: a pattern looking for it at each position of a window took
+    ~3 µs a character of a text of "WA 6000" again and again."""
+    since = max(0, at - _BEFORE_WINDOW)
+    before = text[since:at].rstrip(" \t")
+    if before.endswith(","):
+        before = before[:-1].rstrip(" \t")
+    elif before.endswith("\n"):
+        before = before[:-1].rstrip("\r").rstrip(" \t")
+    return _ends_in_a_town(text, since, before, _NOT_A_STATES_TOWN)
+
+
+def _ends_in_a_town(text: str, since: int, before: str, not_a_town: frozenset[str]) -> bool:
+    """Whether ``before`` (``text`` from ``since`` on) ends in a capitalised word of 2 to 24 letters, not a
+    figure's or a list's wording."""
+    word = before[len(before.rstrip(_LETTERS)) :]
+    cut_off = len(word) == len(before) and since > 0 and text[since - 1].isalpha()
+    return 2 <= len(word) <= 24 and not cut_off and word[0].isupper() and word.lower() not in not_a_town
 
 
 def _country_line(text: str, match: re.Match[str]) -> bool:
     """Whether a country name ends an address: first on its line or in its cell, after a comma or after its
-    postcode; and last in its cell, or a state's name before the state's postcode. Its letters ("UK", "NZ")
-    only alone on a line or after its postcode (see ``_ABBREVIATIONS``). Each looked for in a few characters
+    postcode; and last in its cell, a state's name before the state's postcode, or Australia's or New
+    Zealand's name after a town and before its postcode. Its letters ("UK", "NZ") only where an address ends
+    (see ``_ABBREVIATIONS``). Each looked for in a few characters
     around the name (see ``_BEFORE_WINDOW``)."""
-    name = " ".join(match.group().split())
+    name = _CANONICAL_COUNTRY[" ".join(match.group().split()).upper()]
     at, end = match.start(), match.end()
     since, until = max(0, at - _BEFORE_WINDOW), min(len(text), end + _AFTER_WINDOW)
     last = _CELL_END.match(text, end, until) is not None
     if name in _ABBREVIATIONS:
-        return last and (_at_line_start(text, at) or _POSTCODE_BEFORE[name].search(text, since, at) is not None)
+        return last and (
+            _at_line_start(text, at)
+            or _POSTCODE_BEFORE[name].search(text, since, at) is not None
+            or _after_a_town_or_label(text, since, at)
+        )
+    if not last and name in _POSTCODE_AFTER_COUNTRY and _FOUR_DIGIT_POSTCODE.match(text, end, until):
+        return _after_a_town_or_label(text, since, at, comma_only=True)
     last = last or (name in _POSTCODE_AFTER and _POSTCODE_AFTER[name].match(text, end, until) is not None)
     return last and (
         _at_line_start(text, at)
         or _CELL_START.search(text, since, at) is not None
         or _POSTCODE_BEFORE[name].search(text, since, at) is not None
+        or _after_a_town_or_label(text, since, at)
     )
+
+
+def _after_a_town_or_label(text: str, since: int, at: int, comma_only: bool = False) -> bool:
+    """Whether a country's name ends an address: after a town and a comma ("London, UK", "Sydney, Australia
+    2000"), after a town's cell ("Ltd  |  London  |  UK") or after a "Country:" label. Not after a list's
+    country ("US, Canada, UK") nor a figure ("Call 1-800-555-0100  UK"). Found by hand, as the state's town."""
+    window = text[since:at]
+    before = window.rstrip(" \t")
+    if before.endswith(","):
+        before = before[:-1].rstrip(" \t")
+    elif comma_only:
+        return False
+    elif before.lower().endswith(_COUNTRY_LABEL):
+        return True
+    elif before.endswith("|") or len(window) - len(before) >= 2:
+        before = before.rstrip(_CELL_SEPARATORS)
+        town_cell = before.rstrip(_LETTERS)
+        if town_cell and not (town_cell.endswith("  ") or town_cell.endswith("|") or town_cell.endswith("\n")):
+            return False
+    else:
+        return False
+    return _ends_in_a_town(text, since, before, _NOT_A_COUNTRYS_TOWN)
 
 
 def _at_line_start(text: str, at: int) -> bool:

@@ -654,6 +654,25 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Sydney Water, Meter at: Sydney NSW 2000", "AUD"),  # a town before the state: an address all the same
         ("Octopus Energy, 5 Brewery Rd\nLondon N7 9QH\nUK", "GBP"),  # the country's letters alone on its line
         ("Orion, 565 Wairakei Rd, Christchurch 8053 NZ", "NZD"),
+        ("EDF Energy, London, UK", "GBP"),  # a town and a comma before the country's letters
+        ("Bill to: Jane Doe, 12 High St, London, UK", "GBP"),
+        ("Vector Ltd, Auckland, NZ", "NZD"),
+        ("Contact Energy, Wellington, NZ", "NZD"),
+        ("Country:  UK", "GBP"),
+        ("Acme Energy Ltd  |  London  |  UK", "GBP"),  # the letters' cell after a town's
+        ("Offices: Boston, New York, London, UK", "GBP"),  # a list reads as an address: a person looks
+        ("Wellington Electricity, Wellington, New Zealand 6011", "NZD"),  # the country's postcode after it
+        ("Vector Ltd, Auckland, New Zealand 1010", "NZD"),
+        ("Ausgrid, Sydney, Australia 2000", "AUD"),
+        ("Wellington Electricity\nWellington\n6011 New Zealand", "NZD"),  # the town on the line above
+        ("Synergy   PERTH  WA  6000", "AUD"),  # pypdf's layout mode: two blanks or more between fields
+        ("ActewAGL   CANBERRA  ACT  2601", "AUD"),
+        ("Synergy, Perth WA  6000", "AUD"),
+        ("Synergy\nPERTH\nWA 6000", "AUD"),
+        ("Evoenergy, Page ACT 2614", "AUD"),  # a suburb of Canberra, no page's number
+        ("Synergy, 219 St Georges Tce\nAUSTRALIA", "AUD"),  # a country line in capitals
+        ("Genesis Energy, Hamilton 3240\nNEW ZEALAND", "NZD"),
+        ("Thames Water, Reading RG1 8DB\nUNITED KINGDOM", "GBP"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
@@ -690,7 +709,6 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Service   Meter      Read Date  Type  Reading\nWA        88120      01/02/26   ACT   0245",
         "Schedule WA 6001",
         "Fort Worth, TX 76102\nClean Air ACT 0250",
-        "Offices: Boston, New York, London, UK",
         "Customer service: US, Canada, UK",
         "Call 1-800-555-0100  UK",
         "Suite 1200 UK",
@@ -700,6 +718,8 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "1200 Canada",
         "Canada 2025  ",
         "Australia 2025",
+        "Meter No.   Read Date   Type   Reading   Usage\n4471120     01/02/26    ACT    2607      512 kWh",
+        "Made in USA, UK",
     ],
 )
 def test_a_us_bill_naming_a_foreign_place_is_in_dollars(note: str) -> None:
