@@ -98,12 +98,14 @@ class BillForm:
             named |= {f"{kind}-{i}-{k}": v for i, row in enumerate(rows) for k, v in row.items()}
         return {name: _digest(value) for name, value in sorted(named.items())}
 
-    def over_new_reading(self, shown: Mapping[str, str], new: BillForm) -> BillForm:
+    def over_new_reading(self, shown: Mapping[str, str], new: BillForm) -> tuple[BillForm, list[str]]:
         """The ``new`` reading of the bill wherever this form still has what the page showed (``shown``: that
-        page's ``input_digests``), the reviewer's own entry wherever they changed one.
+        page's ``input_digests``), the reviewer's own entry wherever they changed one; and the tables whose rows
+        are left as the reviewer sent them.
 
-        Rows are matched by position: a row the page showed and the reviewer left as it was is the new reading's
-        (gone if the new reading has no such row); one the page never showed is the reviewer's."""
+        Rows are matched by position only while no row was added or removed, on the page or in the new reading:
+        a row the reviewer left whole is then the new reading's, one they edited is theirs. Otherwise a position
+        names another row (a removed row shifts the rest up), so the table is theirs as sent, to be checked."""
 
         def changed(name: str, value: str) -> bool:
             return shown.get(name) != _digest(value)
@@ -111,11 +113,14 @@ class BillForm:
         fields = {
             name: value if changed(name, value) else new.fields.get(name, "") for name, value in self.fields.items()
         }
-        rows = {
-            kind: _rows_over_new_reading(kind, mine, new.rows.get(kind, []), shown, changed)
-            for kind, mine in self.rows.items()
-        }
-        return BillForm(fields=fields, rows=rows)
+        rows: dict[str, list[Row]] = {}
+        kept_as_sent: list[str] = []
+        for kind, mine in self.rows.items():
+            merged = _rows_over_new_reading(kind, mine, new.rows.get(kind, []), shown, changed)
+            rows[kind] = mine if merged is None else merged
+            if merged is None:
+                kept_as_sent.append(kind)
+        return BillForm(fields=fields, rows=rows), kept_as_sent
 
     def keeping_untouched(self, shown: BillForm) -> BillForm:
         """This form with every value the reviewer left as the page showed it put back as extracted.
@@ -184,17 +189,18 @@ def _at(rows: list[Row], index: int) -> Row:
 
 def _rows_over_new_reading(
     kind: str, mine: list[Row], theirs: list[Row], shown: Mapping[str, str], changed: Callable[[str, str], bool]
-) -> list[Row]:
-    """Row by row: the reviewer's cells where they changed them, the new reading's elsewhere."""
-    merged = []
-    for i in range(max(len(mine), len(theirs))):
-        row, read = _at(mine, i), _at(theirs, i)
-        edited = {k for k, v in row.items() if changed(f"{kind}-{i}-{k}", v)}
-        if edited:
-            merged.append({k: row[k] if k in edited or not read else read[k] for k in ROW_FIELDS[kind]})
-        elif read and (row or f"{kind}-{i}-{ROW_FIELDS[kind][0]}" not in shown):  # not a row the reviewer cleared
-            merged.append(read)
-    return merged
+) -> list[Row] | None:
+    """Row by row: the new reading's where the reviewer left the whole row as shown, theirs where they edited it;
+    None where positions cannot be trusted to name the same row (rows added or removed)."""
+    on_page = {match[2] for name in shown if (match := _ROW_NAME.fullmatch(name)) and match[1] == kind}
+    untouched = [not any(changed(f"{kind}-{i}-{k}", v) for k, v in row.items()) for i, row in enumerate(mine)]
+    if len(on_page) != len(mine):
+        return None  # the reviewer added or removed a row
+    if all(untouched):
+        return theirs
+    if len(theirs) != len(mine):
+        return None  # the new reading added or removed one: an edited row may now stand for another
+    return [read if same else row for row, read, same in zip(mine, theirs, untouched, strict=True)]
 
 
 def _digest(value: str) -> str:

@@ -25,6 +25,7 @@ from api.ui.session import (
     cookie_shadowed,
     current_session,
     draft_binding,
+    looks_like_login_token,
     read_cookie,
     sessions_for,
     set_cookie,
@@ -60,9 +61,12 @@ async def login(
     store = sessions_for(request.app)
     age = store.login_token_age(nonce, csrf_token) if nonce else None
     if nonce is None or age is None or age >= LOGIN_FORM_SECONDS:
-        stale = nonce is None or age is not None  # its cookie is gone, or its token is ours but its hour is up
+        # Its cookie is gone, or its token is ours but its hour is up, or it looks like a token of a form of ours
+        # whose nonce cookie another sign-in page has since replaced (it outlived it, then that page set anew).
+        nonce_replaced = nonce is not None and age is None and looks_like_login_token(csrf_token)
+        stale = nonce is None or age is not None or nonce_replaced
         if stale and from_this_origin(request):
-            return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token)
+            return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token, replaced=nonce_replaced)
         # With SameSite=Strict, other sites' posts come without the nonce cookie. Pages on another port or
         # subdomain of the site could toss one in and fetch its token: the UI middleware refuses their posts.
         raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
@@ -98,7 +102,14 @@ async def login(
 
 
 def _sign_in_form_again(
-    request: Request, store: SessionStore, nonce: str | None, next_path: str, draft: str, draft_token: str
+    request: Request,
+    store: SessionStore,
+    nonce: str | None,
+    next_path: str,
+    draft: str,
+    draft_token: str,
+    *,
+    replaced: bool = False,
 ) -> Response:
     """The sign-in form once more (403), for a form of this very origin's that can no longer sign in: nobody is.
 
@@ -106,7 +117,12 @@ def _sign_in_form_again(
     that same nonce with a new token, and with its draft where the draft's own token, bound to that nonce,
     checks out), or the nonce cookie is gone (older than 12 hours, or cleared): then nothing tells this
     browser's draft from another page's, so a new nonce and no draft. The answer goes to the reviewer's own
-    page, so a new token cannot help another page sign them in (login CSRF)."""
+    page, so a new token cannot help another page sign them in (login CSRF). Where the cookie was ``replaced``
+    (its token is for another nonce), the form comes back under the cookie's nonce, so the sign-in page that
+    set it still signs in, and as for a cookie gone, without the draft."""
+    if replaced:
+        error = f"{NONCE_REPLACED} {DRAFT_LOST}" if draft else NONCE_REPLACED
+        return login_page(request, nonce or "", next_path=safe_next(next_path), error=error, status_code=403)
     if nonce is None:
         error = f"{NONCE_GONE} {DRAFT_LOST}" if draft else NONCE_GONE
         return login_page(
@@ -128,6 +144,10 @@ DRAFT_STILL_CARRIED = "Your entries are still kept: signing in brings the task b
 NONCE_GONE = (
     "This sign-in page has outlived its cookie (it was open more than 12 hours, or this browser's cookies were"
     " cleared): nothing was signed in. Sign in again."
+)
+NONCE_REPLACED = (
+    "This sign-in page has outlived its cookie (another sign-in page opened since has replaced it): nothing was"
+    " signed in. Sign in again."
 )
 DRAFT_LOST = "The entries it carried could not be kept: open the task again."
 

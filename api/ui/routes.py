@@ -201,6 +201,9 @@ async def decide(
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         error = str(problem.detail)
         if task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form now has its revision
+            page_showed = _shown_on_page(form)
+            if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
+                return _task_read_anew(request, task, values, page_showed, **kept)
             error += f". {MOVED_ON.format(status=task.status)}"
         return _task_response(
             request,
@@ -251,12 +254,20 @@ def _refused(
     )
 
 
+SHOWN_CHARS_PER_INPUT = 100
+"""Of ``extracted``, per input the form posted: ``"line_items-12-description": "<16 hex>", `` is about 50."""
+
+
 def _shown_on_page(form: Any) -> dict[str, str] | None:
     """What the page the form came from showed, input by input (its hidden ``extracted``: ``input_digests``);
-    None from a page from before the field was added, or a form that garbled it."""
+    None from a page from before the field was added, or a form that garbled it (too long to be one input per
+    field: a few hundred thousand ``[`` would recurse past the interpreter's limit)."""
+    extracted = str(form.get("extracted") or "")
+    if len(extracted) > SHOWN_CHARS_PER_INPUT * len(form):
+        return None
     try:
-        shown = json.loads(str(form.get("extracted") or ""))
-    except ValueError:
+        shown = json.loads(extracted)
+    except (ValueError, RecursionError):
         return None
     valid = isinstance(shown, dict) and all(isinstance(v, str) for v in shown.values())
     return shown if valid else None
@@ -272,9 +283,12 @@ def _read_anew(page_showed: dict[str, str], task: ReviewTaskPublic) -> bool:
 def _over_new_reading(task: ReviewTaskPublic, values: BillForm, page_showed: dict[str, str]) -> tuple[BillForm, str]:
     """The new task's values where the reviewer left the old page's as shown, their entries where they changed
     one, and what to say of it."""
-    on_page = values.over_new_reading(page_showed, BillForm.from_bill(task.bill))
+    on_page, rows_as_sent = values.over_new_reading(page_showed, BillForm.from_bill(task.bill))
     untouched = values.input_digests() == page_showed
-    return on_page, READ_ANEW if untouched else f"{READ_ANEW} {READ_ANEW_KEPT}"
+    error = READ_ANEW if untouched else f"{READ_ANEW} {READ_ANEW_KEPT}"
+    for kind in rows_as_sent:
+        error += " " + ROWS_AS_SENT.format(table=kind.replace("_", " "))
+    return on_page, error
 
 
 def _task_read_anew(
@@ -372,6 +386,10 @@ READ_ANEW = (
 READ_ANEW_KEPT = (
     "The fields you changed keep your entries, the others show the new reading: Approve keeps the new extracted"
     " values, so use Save corrections to send yours."
+)
+ROWS_AS_SENT = (
+    "Rows were added or removed, on your page or in the new reading, so the {table} rows are yours as you sent"
+    " them, not matched to the new reading: check each row against the bill."
 )
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ LOGIN_FORM_SECONDS = 3600
 LOGIN_NONCE_SECONDS = 12 * 3600
 """How long the nonce cookie lasts: longer than a form, so a form left open past its hour still names this
 browser, and its draft (whose token is bound to the nonce) can come back with the form."""
+CLOCK_SKEW_SECONDS = 60
+"""How far the app's instances' clocks may differ: a sign-in token issued later than this from now is not ours."""
 
 SESSION_TTL_SECONDS = 8 * 3600
 CSRF_SECRET_NAME = "ui_csrf"
@@ -143,7 +146,9 @@ class SessionStore:
         return hmac.new(self._secret, binding.encode(), hashlib.sha256).hexdigest()
 
     def csrf_valid(self, binding: str, token: object) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(self.csrf_token(binding), token)
+        """Whether ``token`` is ours for ``binding``; any text a form may post (``compare_digest`` raises on a
+        non-ASCII string, and ours are hex)."""
+        return isinstance(token, str) and token.isascii() and hmac.compare_digest(self.csrf_token(binding), token)
 
     def login_token(self, nonce: str, *, issued_at: int | None = None) -> str:
         """The sign-in form's CSRF token: its issue time (Unix seconds, now by default) and our HMAC binding it to
@@ -153,13 +158,22 @@ class SessionStore:
 
     def login_token_age(self, nonce: str, token: object) -> int | None:
         """Seconds since ``token`` was issued for the sign-in form of ``nonce``; None when it is not one of ours
-        for that nonce (then its issue time says nothing)."""
+        for that nonce (then its issue time says nothing), or was issued later than a clock's skew from now."""
         issued, _, mac = token.partition(".") if isinstance(token, str) else ("", "", "")
         if not (issued.isascii() and issued.isdigit() and len(issued) <= 12):
             return None
         if not self.csrf_valid(login_binding(nonce, int(issued)), mac):
             return None
-        return int(time.time()) - int(issued)
+        age = int(time.time()) - int(issued)
+        return age if age >= -CLOCK_SKEW_SECONDS else None
+
+
+_LOGIN_TOKEN = re.compile(r"[0-9]{1,12}\.[0-9a-f]{64}")
+
+
+def looks_like_login_token(token: str) -> bool:
+    """Whether ``token`` has the form of a sign-in token of ours (issue time, HMAC), for whichever nonce."""
+    return _LOGIN_TOKEN.fullmatch(token) is not None
 
 
 def session_binding(session: Session) -> str:

@@ -181,22 +181,66 @@ def test_a_currency_typed_in_lower_case_is_the_code() -> None:
     assert BillForm.from_form(data).to_bill().currency == "USD"
 
 
-def test_a_form_over_a_new_reading_keeps_only_what_the_reviewer_changed() -> None:
-    """The page showed BILL; the bill was read anew (another total, a third line item, another supply amount);
-    the reviewer had changed the account number and the delivery line's amount: those stay theirs, every other
-    input shows the new reading, the third row included."""
-    shown = BillForm.from_bill(BILL).as_submitted().input_digests()
-    typed = posted(BillForm.from_bill(BILL)) | {"account_number": "1234-5678-99", "line_items-1-amount": "21.00"}
-    new_lines = [
-        {"description": "Supply", "category": "supply", "amount": "41.00"},
-        {"description": "Delivery", "category": "delivery", "amount": "20.00"},
-        {"description": "Taxes", "category": "tax", "amount": "4.00"},
-    ]
-    read_anew = BillForm.from_bill(BILL.model_copy(update={"total_amount": Decimal("79.00")}))
-    read_anew.rows["line_items"] = [{**row, "commodity": ""} for row in new_lines]
+SHOWN = BillForm.from_bill(BILL).as_submitted().input_digests()
 
-    merged = BillForm.from_form(typed).over_new_reading(shown, read_anew)
+
+def read_anew_with(*amounts: str) -> BillForm:
+    """BILL read anew with another total and these line item amounts (Supply, Delivery, then Taxes rows)."""
+    names = [("Supply", "supply"), ("Delivery", "delivery"), ("Taxes", "tax"), ("Fee", "fee")]
+    form = BillForm.from_bill(BILL.model_copy(update={"total_amount": Decimal("79.00")}))
+    rows = zip(names, amounts, strict=False)
+    form.rows["line_items"] = [{"description": d, "category": c, "amount": a, "commodity": ""} for (d, c), a in rows]
+    return form
+
+
+def test_a_form_over_a_new_reading_keeps_only_what_the_reviewer_changed() -> None:
+    """The page showed BILL; the bill was read anew (another total, another supply amount); the reviewer had
+    changed the account number and the delivery line's amount: those stay theirs, every other input shows the new
+    reading, the supply row included."""
+    typed = posted(BillForm.from_bill(BILL)) | {"account_number": "1234-5678-99", "line_items-1-amount": "21.00"}
+    read_anew = read_anew_with("41.00", "20.00")
+
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, read_anew)
     assert (merged.fields["account_number"], merged.fields["total_amount"]) == ("1234-5678-99", "79.00")
-    assert [row["amount"] for row in merged.rows["line_items"]] == ["41.00", "21.00", "4.00"]
-    assert merged.rows["usage"] == read_anew.rows["usage"]
-    assert BillForm.from_form(posted(BillForm.from_bill(BILL))).over_new_reading(shown, read_anew) == read_anew
+    assert [row["amount"] for row in merged.rows["line_items"]] == ["41.00", "21.00"]
+    assert merged.rows["usage"] == read_anew.rows["usage"] and rows_as_sent == []
+    untouched = BillForm.from_form(posted(BillForm.from_bill(BILL)))
+    assert untouched.over_new_reading(SHOWN, read_anew_with("41.00", "20.00", "4.00")) == (
+        read_anew_with("41.00", "20.00", "4.00"),
+        [],
+    ), "rows the reviewer left whole are the new reading's, a row it added included"
+
+
+def amounts(form: BillForm) -> list[str]:
+    return [row["amount"] for row in form.rows["line_items"]]
+
+
+def test_a_row_the_reviewer_removed_keeps_their_rows_rather_than_shifting_the_new_reading_into_them() -> None:
+    """(a) They cleared the supply row, so Delivery came back at index 0: the new reading's row 0 (Supply) must
+    not take its place, and the Delivery row must not go. (c) Nor does the new reading's changed Delivery amount
+    silently become the row they kept: their rows stay as sent, and the page says to check them."""
+    removed_first = posted(BillForm.from_bill(BILL)) | {"line_items-0-description": "", "line_items-0-amount": ""}
+    for read_anew in (read_anew_with("41.00", "20.00"), read_anew_with("40.00", "21.00")):
+        merged, rows_as_sent = BillForm.from_form(removed_first).over_new_reading(SHOWN, read_anew)
+        assert [row["description"] for row in merged.rows["line_items"]] == ["Delivery"] and amounts(merged) == [
+            "20.00"
+        ]
+        assert rows_as_sent == ["line_items"] and merged.rows["usage"] == read_anew.rows["usage"]
+
+
+def test_a_row_the_reviewer_added_is_not_overwritten_by_a_row_of_the_new_reading() -> None:
+    """(b) The new reading has a third row (Taxes) and the reviewer typed a Fee into the first blank row (index 2):
+    their Fee stays, as sent, beside their other rows, and the page says to check them against the new reading."""
+    added = posted(BillForm.from_bill(BILL)) | {"line_items-2-description": "Fee", "line_items-2-amount": "1.00"}
+    merged, rows_as_sent = BillForm.from_form(added).over_new_reading(SHOWN, read_anew_with("40.00", "20.00", "5.00"))
+    assert [row["description"] for row in merged.rows["line_items"]] == ["Supply", "Delivery", "Fee"]
+    assert amounts(merged) == ["40.00", "20.00", "1.00"] and rows_as_sent == ["line_items"]
+
+
+def test_an_edited_row_is_not_matched_by_position_when_the_new_reading_added_a_row() -> None:
+    """The new reading put a row before the others: the reviewer's edited Delivery (index 1) would meet the new
+    reading's Supply there, and their untouched Supply would turn into the new Taxes. Their rows stay as sent."""
+    typed = posted(BillForm.from_bill(BILL)) | {"line_items-1-amount": "21.00"}
+    read_anew = read_anew_with("4.00", "40.00", "20.00")
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, read_anew)
+    assert amounts(merged) == ["40.00", "21.00"] and rows_as_sent == ["line_items"]

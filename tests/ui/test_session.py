@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -148,3 +149,18 @@ async def test_a_sign_in_token_tells_its_age_only_for_its_own_nonce_and_issue_ti
     assert store.login_token_age("nonce-a", f"9999999999.{mac}") is None
     assert store.login_token_age("nonce-a", mac) is None
     assert store.login_token_age("nonce-a", None) is None
+
+
+async def test_a_sign_in_token_issued_ahead_past_a_clocks_skew_or_with_non_ascii_text_is_not_ours(
+    resources: Resources,
+) -> None:
+    """A token issued an hour from now would sign in for two: not ours. One issued seconds ahead is (clocks of
+    the app's instances differ a little). Non-ASCII text, which a form may post, is not ours either."""
+    store = await SessionStore.open(resources.pool)
+    now = int(time.time())
+    assert store.login_token_age("nonce-a", store.login_token("nonce-a", issued_at=now + 3600)) is None
+    skewed = store.login_token_age("nonce-a", store.login_token("nonce-a", issued_at=now + 30))
+    assert skewed is not None and skewed < 0
+    issued = store.login_token("nonce-a").partition(".")[0]
+    assert store.login_token_age("nonce-a", f"{issued}.é") is None
+    assert not store.csrf_valid(login_binding("nonce-a", 0), "é")

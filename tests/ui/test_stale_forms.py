@@ -298,3 +298,135 @@ async def test_a_draft_from_before_a_re_run_comes_back_as_the_new_task_after_sig
         # waiting for its own revision, so it is the run that turns this one away.
         assert approved.status_code != 422 and "You changed some fields" not in approved.text, approved.text
         assert "the review task changed since it was read" in approved.text
+
+
+async def test_save_corrections_on_a_page_from_before_a_re_run_shows_the_new_reading_where_the_reviewer_typed_nothing(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Save corrections (not Approve) on the old page after the job ran again is refused as sent for the old task;
+    the 409 page keeps the reviewer's total and shows the new reading's name, so a second Save there does not
+    send the old page's reading over the new one in fields they never touched."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    old_page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    read_anew = NormalizedBill.model_validate(
+        {**task["bill"], "provider_name": "RE-READ NAME", "total_amount": "61.00"}
+    )
+    revision = await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+    save = form_fields(old_page.text) | {"csrf_token": csrf_of(old_page), "action": "correct", "total_amount": "60.00"}
+    # A real reset ends the run the old page's revision was for, and the new run refuses that revision. The
+    # stand-in leaves that first run waiting for it, so the page posts a revision no run waits for instead.
+    old_revision = "0" * 32
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=save | {"revision": old_revision})
+    assert response.status_code == 409, response.text
+    assert "the job ran again since you opened this page" in response.text
+    assert (total_shown(response), provider_name_shown(response)) == ("60.00", "RE-READ NAME")
+    assert form_fields(response.text)["revision"] == revision
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+@pytest.mark.parametrize("token", ["mac", "draft", "session"])
+async def test_a_token_with_a_non_ascii_character_is_refused_not_a_server_error(
+    ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any], token: str
+) -> None:
+    """Any text a form posts as a token (``<issued>.é``, ``é``) is a token that is not ours: a 4xx, or the
+    draft dropped, never a 500, also before anyone signed in."""
+    job_id = review_job["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        if token == "session":
+            page = (await sign_in(browser, reviewer_key), await browser.get(f"/ui/reviews/{job_id}"))[1]
+            data = form_fields(page.text) | {"csrf_token": "é", "action": "approve"}
+            answer = await browser.post(f"/ui/reviews/{job_id}", data=data, headers=SAME_ORIGIN)
+            assert answer.status_code == 403, answer.text
+            return
+        signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        if token == "mac":
+            login["csrf_token"] = csrf_of(signed_out).partition(".")[0] + ".é"
+        else:
+            login["draft_token"] = "é"
+        answer = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+    if token == "mac":
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers, answer.text
+    else:
+        assert answer.status_code == 303 and "mm_session" in answer.headers["set-cookie"], answer.text
+
+
+async def test_a_sign_in_token_issued_later_than_a_clocks_skew_from_now_does_not_sign_in(
+    ui_url: str, reviewer_key: str, resources: Resources
+) -> None:
+    """A token of ours whose issue time is an hour ahead (minted by an instance whose clock is off) would sign in
+    for two hours: refused, as a token that is not ours. One a few seconds ahead (clocks a little apart) signs in."""
+    store = await SessionStore.open(resources.pool)
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        form = await browser.get("/ui/login")
+        nonce = browser.cookies["mm_login"]
+        login = form_fields(form.text) | {"key": reviewer_key, "next": "/ui/reviews"}
+        ahead = store.login_token(nonce, issued_at=int(time.time()) + LOGIN_FORM_SECONDS)
+        refused = await browser.post("/ui/login", data=login | {"csrf_token": ahead}, headers=SAME_ORIGIN)
+        assert refused.status_code == 403 and "mm_session" not in refused.cookies, refused.text
+        skewed = store.login_token(nonce, issued_at=int(time.time()) + 30)
+        signed_in = await browser.post("/ui/login", data=login | {"csrf_token": skewed}, headers=SAME_ORIGIN)
+        assert signed_in.status_code == 303, signed_in.text
+
+
+@pytest.mark.parametrize("depth", [3_000, 300_000])
+async def test_a_garbled_fingerprint_of_what_the_page_showed_reads_as_none_not_a_server_error(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient, depth: int
+) -> None:
+    """``extracted`` nested deeper than JSON can be read (within the bound for the form's inputs, or past it):
+    read as a page that says nothing of what it showed, so an edited Approve is refused as edited (422)."""
+    job_id = review_job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    edited = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "approve", "total_amount": "62.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=edited | {"extracted": "[" * depth})
+    assert response.status_code == 422 and "You changed some fields" in response.text, response.text
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
+async def test_a_page_from_before_a_re_run_with_a_row_removed_keeps_the_rows_as_sent_and_says_to_check_them(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The reviewer removed the first line item on the old page: the rows after it moved up, so the new reading's
+    rows cannot be matched to theirs by position. The 409 page keeps their rows as sent and says to check them."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    old_page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    assert len(task["bill"]["line_items"]) >= 2, task
+    read_anew = NormalizedBill.model_validate({**task["bill"], "total_amount": "61.00"})
+    await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+    fields = form_fields(old_page.text)
+    removed = fields | {"csrf_token": csrf_of(old_page), "action": "correct", "revision": "0" * 32}
+    removed |= {"line_items-0-description": "", "line_items-0-amount": ""}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=removed)
+    assert response.status_code == 409 and "the job ran again" in response.text, response.text
+    assert "the line items rows are yours as you sent them" in response.text
+    assert form_fields(response.text)["line_items-0-description"] == fields["line_items-1-description"]
+
+
+async def test_a_sign_in_form_whose_nonce_cookie_another_tab_replaced_comes_back_without_its_draft(
+    ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any]
+) -> None:
+    """The nonce cookie of a sign-in form carrying a draft was gone (over 12 hours), and a sign-in page opened
+    since in another tab set a new one: the old form's token is for the old nonce. Posted from this origin, the
+    form comes back (not a bare 403) under the new nonce, saying the entries are not kept; the other tab's form
+    still signs in."""
+    job_id = review_job["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        signed_out = await signed_out_with_a_draft(browser, reviewer_key, resources, job_id)
+        login = form_fields(signed_out.text) | {"csrf_token": csrf_of(signed_out), "key": reviewer_key}
+        browser.cookies.delete("mm_login")
+        other_tab = await browser.get("/ui/login")
+        again = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
+        assert again.status_code == 403 and "could not be kept" in again.text, again.text
+        assert 'name="draft"' not in again.text and "60.00" not in again.text and 'name="key"' in again.text
+        assert "mm_session" not in again.cookies and again.cookies.get("mm_login") == other_tab.cookies["mm_login"]
+        elsewhere = await browser.post("/ui/login", data=login, headers={"Sec-Fetch-Site": "same-site"})
+        assert elsewhere.status_code == 403 and 'name="key"' not in elsewhere.text, elsewhere.text
+        for page in (other_tab, again):
+            signed_in = await browser.post(
+                "/ui/login", data={"csrf_token": csrf_of(page), "key": reviewer_key}, headers=SAME_ORIGIN
+            )
+            assert signed_in.status_code == 303, signed_in.text
