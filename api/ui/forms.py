@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,11 +101,12 @@ class BillForm:
     def over_new_reading(self, shown: Mapping[str, str], new: BillForm) -> tuple[BillForm, list[str]]:
         """The ``new`` reading of the bill wherever this form still has what the page showed (``shown``: that
         page's ``input_digests``), the reviewer's own entry wherever they changed one; and the tables whose rows
-        are left as the reviewer sent them.
+        are left as the reviewer sent them though the new reading's differ from the page's.
 
-        Rows are matched by position only while no row was added or removed, on the page or in the new reading:
-        a row the reviewer left whole is then the new reading's, one they edited is theirs. Otherwise a position
-        names another row (a removed row shifts the rest up), so the table is theirs as sent, to be checked."""
+        A table is taken whole, never row by row: positions do not name the same row across two readings (a
+        cleared row shifts the rest up, a reading may reorder them), so mixing rows could put one reading's
+        line in the other's place. A table left exactly as shown is the new reading's; any other is the
+        reviewer's as sent, to be checked where the new reading's rows differ from the page's."""
 
         def changed(name: str, value: str) -> bool:
             return shown.get(name) != _digest(value)
@@ -115,10 +116,13 @@ class BillForm:
         }
         rows: dict[str, list[Row]] = {}
         kept_as_sent: list[str] = []
+        new_digests = new.as_submitted().input_digests()
         for kind, mine in self.rows.items():
-            merged = _rows_over_new_reading(kind, mine, new.rows.get(kind, []), shown, changed)
-            rows[kind] = mine if merged is None else merged
-            if merged is None:
+            if _rows_digests(kind, self.input_digests()) == _rows_digests(kind, shown):
+                rows[kind] = new.rows.get(kind, [])
+                continue
+            rows[kind] = mine
+            if _rows_digests(kind, new_digests) != _rows_digests(kind, shown):
                 kept_as_sent.append(kind)
         return BillForm(fields=fields, rows=rows), kept_as_sent
 
@@ -187,20 +191,15 @@ def _at(rows: list[Row], index: int) -> Row:
     return rows[index] if index < len(rows) else {}
 
 
-def _rows_over_new_reading(
-    kind: str, mine: list[Row], theirs: list[Row], shown: Mapping[str, str], changed: Callable[[str, str], bool]
-) -> list[Row] | None:
-    """Row by row: the new reading's where the reviewer left the whole row as shown, theirs where they edited it;
-    None where positions cannot be trusted to name the same row (rows added or removed)."""
-    on_page = {match[2] for name in shown if (match := _ROW_NAME.fullmatch(name)) and match[1] == kind}
-    untouched = [not any(changed(f"{kind}-{i}-{k}", v) for k, v in row.items()) for i, row in enumerate(mine)]
-    if len(on_page) != len(mine):
-        return None  # the reviewer added or removed a row
-    if all(untouched):
-        return theirs
-    if len(theirs) != len(mine):
-        return None  # the new reading added or removed one: an edited row may now stand for another
-    return [read if same else row for row, read, same in zip(mine, theirs, untouched, strict=True)]
+def is_bill_input(name: str) -> bool:
+    """Whether ``name`` is one of the bill's inputs on the review page: a field, or a row's field."""
+    match = _ROW_NAME.fullmatch(name)
+    return name in SCALAR_FIELDS or (match is not None and match[3] in ROW_FIELDS[match[1]])
+
+
+def _rows_digests(kind: str, digests: Mapping[str, str]) -> dict[str, str]:
+    """The fingerprints of one table's inputs: equal when the table has the same rows, field by field."""
+    return {name: value for name, value in digests.items() if name.startswith(f"{kind}-")}
 
 
 def _digest(value: str) -> str:

@@ -63,7 +63,13 @@ async def login(
     if nonce is None or age is None or age >= LOGIN_FORM_SECONDS:
         # Its cookie is gone, or its token is ours but its hour is up, or it looks like a token of a form of ours
         # whose nonce cookie another sign-in page has since replaced (it outlived it, then that page set anew).
-        nonce_replaced = nonce is not None and age is None and looks_like_login_token(csrf_token)
+        # One ours for this very nonce but dated past the clock's skew was not replaced: it is refused plainly.
+        nonce_replaced = (
+            nonce is not None
+            and age is None
+            and looks_like_login_token(csrf_token)
+            and store.login_token_issued_at(nonce, csrf_token) is None
+        )
         stale = nonce is None or age is not None or nonce_replaced
         if stale and from_this_origin(request):
             return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token, replaced=nonce_replaced)

@@ -31,7 +31,7 @@ from api.ui.deps import (
     reviewer_or_sign_in,
     safe_next,
 )
-from api.ui.forms import BillForm, error_messages
+from api.ui.forms import BillForm, error_messages, is_bill_input
 from api.ui.origin import from_this_origin
 from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
@@ -167,12 +167,17 @@ async def decide(
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
     kept: dict[str, Any] = {"note": note, "override": override, "queue": queue}
+    if forged_or_stale and not from_this_origin(request):
+        # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
+        # a page there could post a crafted correction, and a re-rendered form with a fresh token
+        # would leave the reviewer one click from sending it.
+        raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
+    page_showed = _shown_on_page(form)
+    if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
+        # The job ran again: first of all, whatever else is wrong with the form. Any other answer would show
+        # the old page's values under the new revision, and a corrected resubmit would send them as checked.
+        return _task_read_anew(request, task, values, page_showed, **kept)
     if forged_or_stale:
-        if not from_this_origin(request):
-            # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
-            # a page there could post a crafted correction, and a re-rendered form with a fresh token
-            # would leave the reviewer one click from sending it.
-            raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
         # Nothing is decided. The page is this signed-in reviewer's own, loaded before they signed in
         # again: give their edits back with a fresh token rather than a bare 403 that loses them.
         error = STALE_FORM if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
@@ -188,9 +193,6 @@ async def decide(
     except ValueError as err:
         return _refused(request, task, values, error=str(err), **kept)
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
-        page_showed = _shown_on_page(form)
-        if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
-            return _task_read_anew(request, task, values, page_showed, **kept)
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body)
@@ -201,7 +203,6 @@ async def decide(
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         error = str(problem.detail)
         if task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form now has its revision
-            page_showed = _shown_on_page(form)
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
             error += f". {MOVED_ON.format(status=task.status)}"
@@ -255,7 +256,8 @@ def _refused(
 
 
 SHOWN_CHARS_PER_INPUT = 100
-"""Of ``extracted``, per input the form posted: ``"line_items-12-description": "<16 hex>", `` is about 50."""
+"""Of ``extracted``, per input of the bill the form posted: ``"line_items-12-description": "<16 hex>", `` is about
+50. Other names (any number of them up to the form's field limit) add nothing: the page fingerprints only these."""
 
 
 def _shown_on_page(form: Any) -> dict[str, str] | None:
@@ -263,7 +265,7 @@ def _shown_on_page(form: Any) -> dict[str, str] | None:
     None from a page from before the field was added, or a form that garbled it (too long to be one input per
     field: a few hundred thousand ``[`` would recurse past the interpreter's limit)."""
     extracted = str(form.get("extracted") or "")
-    if len(extracted) > SHOWN_CHARS_PER_INPUT * len(form):
+    if len(extracted) > SHOWN_CHARS_PER_INPUT * sum(1 for name in form if is_bill_input(name)):
         return None
     try:
         shown = json.loads(extracted)
@@ -388,8 +390,8 @@ READ_ANEW_KEPT = (
     " values, so use Save corrections to send yours."
 )
 ROWS_AS_SENT = (
-    "Rows were added or removed, on your page or in the new reading, so the {table} rows are yours as you sent"
-    " them, not matched to the new reading: check each row against the bill."
+    "You changed the {table} rows and the new reading's differ from those your page showed, so the {table} rows"
+    " are yours as you sent them, none taken from the new reading: check each row against the bill."
 )
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"

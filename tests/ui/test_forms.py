@@ -195,20 +195,28 @@ def read_anew_with(*amounts: str) -> BillForm:
 
 def test_a_form_over_a_new_reading_keeps_only_what_the_reviewer_changed() -> None:
     """The page showed BILL; the bill was read anew (another total, another supply amount); the reviewer had
-    changed the account number and the delivery line's amount: those stay theirs, every other input shows the new
-    reading, the supply row included."""
+    changed the account number and the delivery line's amount: the account number stays theirs, every other
+    field shows the new reading. Their line items stay whole as sent, never mixed with the new reading's rows
+    (the new Supply amount beside their Delivery), and the page says to check them."""
     typed = posted(BillForm.from_bill(BILL)) | {"account_number": "1234-5678-99", "line_items-1-amount": "21.00"}
     read_anew = read_anew_with("41.00", "20.00")
 
     merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, read_anew)
     assert (merged.fields["account_number"], merged.fields["total_amount"]) == ("1234-5678-99", "79.00")
-    assert [row["amount"] for row in merged.rows["line_items"]] == ["41.00", "21.00"]
-    assert merged.rows["usage"] == read_anew.rows["usage"] and rows_as_sent == []
+    assert [row["amount"] for row in merged.rows["line_items"]] == ["40.00", "21.00"]
+    assert merged.rows["usage"] == read_anew.rows["usage"] and rows_as_sent == ["line_items"]
     untouched = BillForm.from_form(posted(BillForm.from_bill(BILL)))
     assert untouched.over_new_reading(SHOWN, read_anew_with("41.00", "20.00", "4.00")) == (
         read_anew_with("41.00", "20.00", "4.00"),
         [],
-    ), "rows the reviewer left whole are the new reading's, a row it added included"
+    ), "a table the reviewer left whole is the new reading's, a row it added included"
+
+
+def test_an_edited_table_whose_rows_the_new_reading_kept_is_theirs_without_a_note() -> None:
+    """Nothing to check where the new reading has the very rows the page showed: their edit stands, unflagged."""
+    typed = posted(BillForm.from_bill(BILL)) | {"line_items-1-amount": "21.00"}
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, read_anew_with("40.00", "20.00"))
+    assert amounts(merged) == ["40.00", "21.00"] and rows_as_sent == []
 
 
 def amounts(form: BillForm) -> list[str]:
@@ -244,3 +252,58 @@ def test_an_edited_row_is_not_matched_by_position_when_the_new_reading_added_a_r
     read_anew = read_anew_with("4.00", "40.00", "20.00")
     merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, read_anew)
     assert amounts(merged) == ["40.00", "21.00"] and rows_as_sent == ["line_items"]
+
+
+def line_items(*rows: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"description": d, "category": "other", "amount": a, "commodity": ""} for d, a in rows]
+
+
+def descriptions(form: BillForm) -> list[tuple[str, str]]:
+    return [(row["description"], row["amount"]) for row in form.rows["line_items"]]
+
+
+def test_a_row_cleared_and_another_added_keeps_their_rows_as_sent_though_the_count_is_the_same() -> None:
+    """Cleared Supply, added a Fee: two rows, as the page showed, but not the same two; no row of the new reading
+    may stand in for theirs."""
+    typed = posted(BillForm.from_bill(BILL)) | {
+        "line_items-0-description": "",
+        "line_items-0-amount": "",
+        "line_items-2-description": "Fee",
+        "line_items-2-amount": "1.00",
+    }
+    new = read_anew_with("41.00", "22.00")
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(SHOWN, new)
+    assert descriptions(merged) == [("Delivery", "20.00"), ("Fee", "1.00")] and rows_as_sent == ["line_items"]
+
+
+def test_a_duplicate_row_cleared_is_not_read_as_the_untouched_one_after_it() -> None:
+    """The page showed [A, A, B]; the reviewer cleared the first A and added C: the second A moved up into the
+    first's place and matches it, yet the table is theirs as sent."""
+    supply, delivery = BILL.line_items
+    shown_bill = BILL.model_copy(update={"line_items": [supply, supply, delivery]})
+    shown = BillForm.from_bill(shown_bill).as_submitted().input_digests()
+    typed = posted(BillForm.from_bill(shown_bill)) | {
+        "line_items-0-description": "",
+        "line_items-0-amount": "",
+        "line_items-3-description": "Fee",
+        "line_items-3-amount": "1.00",
+    }
+    new = BillForm.from_bill(shown_bill)
+    new.rows["line_items"] = line_items(("X", "1.00"), ("Y", "2.00"), ("Z", "3.00"))
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(shown, new)
+    assert descriptions(merged) == [("Supply", "40.00"), ("Delivery", "20.00"), ("Fee", "1.00")]
+    assert rows_as_sent == ["line_items"]
+
+
+def test_an_edited_row_is_not_merged_into_a_reordered_new_reading_of_the_same_count() -> None:
+    """The new reading dropped Taxes and put a Meter fee between Supply and Delivery: three rows either way, but
+    the reviewer's edited Delivery (index 1) would meet the Meter fee there. Their rows stay as sent."""
+    taxes = BILL.line_items[1].model_copy(update={"description": "Taxes", "amount": Decimal("4.00")})
+    shown_bill = BILL.model_copy(update={"line_items": [*BILL.line_items, taxes]})
+    shown = BillForm.from_bill(shown_bill).as_submitted().input_digests()
+    typed = posted(BillForm.from_bill(shown_bill)) | {"line_items-1-amount": "21.00"}
+    new = BillForm.from_bill(shown_bill)
+    new.rows["line_items"] = line_items(("Supply", "40.00"), ("Meter fee", "3.00"), ("Delivery", "20.00"))
+    merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(shown, new)
+    assert descriptions(merged) == [("Supply", "40.00"), ("Delivery", "21.00"), ("Taxes", "4.00")]
+    assert rows_as_sent == ["line_items"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -326,6 +327,42 @@ async def test_save_corrections_on_a_page_from_before_a_re_run_shows_the_new_rea
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
+@pytest.mark.parametrize(
+    ("sent", "headers"),
+    [
+        ({"action": "correct", "total_amount": "60,5"}, {}),
+        ({"action": "reject", "note": ""}, {}),
+        ({"action": "correct", "total_amount": "60.00", "csrf_token": "a-token-of-an-earlier-sign-in"}, SAME_ORIGIN),
+    ],
+    ids=["decimal-comma", "reject-without-note", "stale-token"],
+)
+async def test_a_form_refused_otherwise_after_a_re_run_shows_the_new_reading_first(
+    reviewer: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    sent: dict[str, str],
+    headers: dict[str, str],
+) -> None:
+    """A form from before a re-run that is also refused for itself (a decimal comma, Reject without a note, a
+    token of an earlier sign-in) comes back as the new task, untouched fields showing the new reading: answered
+    only as refused, it would show the old page's values under the new revision, and the corrected resubmit
+    would send them over the new reading unnoticed. Nothing is sent."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    old_page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    read_anew = NormalizedBill.model_validate({**task["bill"], "provider_name": "RE-READ NAME"})
+    revision = await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+    form = form_fields(old_page.text) | {"csrf_token": csrf_of(old_page), "revision": "0" * 32} | sent
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form, headers=headers)
+    assert response.status_code == 409 and "the job ran again since you opened this page" in response.text
+    assert provider_name_shown(response) == "RE-READ NAME" and form_fields(response.text)["revision"] == revision
+    if "total_amount" in sent:
+        assert total_shown(response) == sent["total_amount"]
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+
+
 @pytest.mark.parametrize("token", ["mac", "draft", "session"])
 async def test_a_token_with_a_non_ascii_character_is_refused_not_a_server_error(
     ui_url: str, reviewer_key: str, resources: Resources, review_job: dict[str, Any], token: str
@@ -366,6 +403,7 @@ async def test_a_sign_in_token_issued_later_than_a_clocks_skew_from_now_does_not
         ahead = store.login_token(nonce, issued_at=int(time.time()) + LOGIN_FORM_SECONDS)
         refused = await browser.post("/ui/login", data=login | {"csrf_token": ahead}, headers=SAME_ORIGIN)
         assert refused.status_code == 403 and "mm_session" not in refused.cookies, refused.text
+        assert "another sign-in page opened since has replaced it" not in refused.text, "its nonce is the cookie's"
         skewed = store.login_token(nonce, issued_at=int(time.time()) + 30)
         signed_in = await browser.post("/ui/login", data=login | {"csrf_token": skewed}, headers=SAME_ORIGIN)
         assert signed_in.status_code == 303, signed_in.text
@@ -385,16 +423,34 @@ async def test_a_garbled_fingerprint_of_what_the_page_showed_reads_as_none_not_a
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
+async def test_a_fingerprint_longer_than_the_bills_inputs_need_is_not_read_however_many_fields_are_posted(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """``extracted`` is bounded by the bill's inputs the form posted, not by all it posted: padded past that
+    bound, it is not read even beside a thousand other fields (which would have raised the bound to 100 KB),
+    so an edited Approve is refused as edited, not taken for a page that showed another bill."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    fields = form_fields(page.text)
+    padded = json.dumps(json.loads(fields["extracted"]) | {"padding": "x" * 50_000})
+    others = {f"other-{i}": "" for i in range(1_000)}
+    approve = fields | others | {"csrf_token": csrf_of(page), "action": "approve", "total_amount": "62.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=approve | {"extracted": padded})
+    assert response.status_code == 422 and "You changed some fields" in response.text, response.text
+
+
 async def test_a_page_from_before_a_re_run_with_a_row_removed_keeps_the_rows_as_sent_and_says_to_check_them(
     reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """The reviewer removed the first line item on the old page: the rows after it moved up, so the new reading's
-    rows cannot be matched to theirs by position. The 409 page keeps their rows as sent and says to check them."""
+    rows cannot be matched to theirs by position. The new reading read the last row's description otherwise: the
+    409 page keeps their rows as sent and says to check them against it."""
     job_id = (await bill_needing_review(http, unique))["id"]
     old_page = await reviewer.get(f"/ui/reviews/{job_id}")
     task = (await http.get(f"/reviews/{job_id}")).json()
     assert len(task["bill"]["line_items"]) >= 2, task
-    read_anew = NormalizedBill.model_validate({**task["bill"], "total_amount": "61.00"})
+    rows = [*task["bill"]["line_items"][:-1], {**task["bill"]["line_items"][-1], "description": "RE-READ LINE"}]
+    read_anew = NormalizedBill.model_validate({**task["bill"], "total_amount": "61.00", "line_items": rows})
     await open_task_of_a_reset_run(resources, job_id, read_anew)
 
     fields = form_fields(old_page.text)
