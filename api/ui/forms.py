@@ -116,9 +116,9 @@ class BillForm:
         }
         rows: dict[str, list[Row]] = {}
         kept_as_sent: list[str] = []
-        new_digests = new.as_submitted().input_digests()
+        new_digests, my_digests = new.as_submitted().input_digests(), self.input_digests()
         for kind, mine in self.rows.items():
-            if _rows_digests(kind, self.input_digests()) == _rows_digests(kind, shown):
+            if _rows_digests(kind, my_digests) == _rows_digests(kind, shown):
                 rows[kind] = new.rows.get(kind, [])
                 continue
             rows[kind] = mine

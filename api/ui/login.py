@@ -25,6 +25,7 @@ from api.ui.session import (
     cookie_shadowed,
     current_session,
     draft_binding,
+    login_token_age,
     looks_like_login_token,
     read_cookie,
     sessions_for,
@@ -59,17 +60,13 @@ async def login(
     With the ``draft`` of a decision sent after the session ended, the task page comes back with it."""
     nonce = read_cookie(request, LOGIN_COOKIE) or None
     store = sessions_for(request.app)
-    age = store.login_token_age(nonce, csrf_token) if nonce else None
+    issued = store.login_token_issued_at(nonce, csrf_token) if nonce else None
+    age = login_token_age(issued)
     if nonce is None or age is None or age >= LOGIN_FORM_SECONDS:
         # Its cookie is gone, or its token is ours but its hour is up, or it looks like a token of a form of ours
         # whose nonce cookie another sign-in page has since replaced (it outlived it, then that page set anew).
         # One ours for this very nonce but dated past the clock's skew was not replaced: it is refused plainly.
-        nonce_replaced = (
-            nonce is not None
-            and age is None
-            and looks_like_login_token(csrf_token)
-            and store.login_token_issued_at(nonce, csrf_token) is None
-        )
+        nonce_replaced = nonce is not None and issued is None and looks_like_login_token(csrf_token)
         stale = nonce is None or age is not None or nonce_replaced
         if stale and from_this_origin(request):
             return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token, replaced=nonce_replaced)

@@ -279,7 +279,7 @@ def _read_anew(page_showed: dict[str, str], task: ReviewTaskPublic) -> bool:
     """Whether the task's bill is not the one the page showed: the job ran again (an operator reset it) and
     opened a new task with the bill read anew. Its values then differ from the page's, and Approve on the old
     page would otherwise be told the reviewer changed fields they never touched."""
-    return page_showed != BillForm.from_bill(task.bill).as_submitted().input_digests()
+    return page_showed != _task_shows(task)
 
 
 def _over_new_reading(task: ReviewTaskPublic, values: BillForm, page_showed: dict[str, str]) -> tuple[BillForm, str]:
@@ -475,7 +475,12 @@ def _task_response(
 
 def _shown_field(task: ReviewTaskPublic) -> str:
     """The page's hidden ``extracted``: what it shows, input by input, for ``_shown_on_page`` to read back."""
-    return json.dumps(BillForm.from_bill(task.bill).as_submitted().input_digests(), separators=(",", ":"))
+    return json.dumps(_task_shows(task), separators=(",", ":"))
+
+
+def _task_shows(task: ReviewTaskPublic) -> dict[str, str]:
+    """What a page of ``task`` shows, input by input (``BillForm.input_digests``)."""
+    return BillForm.from_bill(task.bill).as_submitted().input_digests()
 
 
 router.include_router(pages)

@@ -156,21 +156,21 @@ class SessionStore:
         issued = int(time.time()) if issued_at is None else issued_at
         return f"{issued}.{self.csrf_token(login_binding(nonce, issued))}"
 
-    def login_token_age(self, nonce: str, token: object) -> int | None:
-        """Seconds since ``token`` was issued for the sign-in form of ``nonce``; None when it is not one of ours
-        for that nonce (then its issue time says nothing), or was issued later than a clock's skew from now."""
-        issued = self.login_token_issued_at(nonce, token)
-        if issued is None:
-            return None
-        age = int(time.time()) - issued
-        return age if age >= -CLOCK_SKEW_SECONDS else None
-
     def login_token_issued_at(self, nonce: str, token: object) -> int | None:
         """When ``token`` says it was issued, if it is ours for the sign-in form of ``nonce`` (whenever that is)."""
         issued, _, mac = token.partition(".") if isinstance(token, str) else ("", "", "")
         if not (issued.isascii() and issued.isdigit() and len(issued) <= 12):
             return None
         return int(issued) if self.csrf_valid(login_binding(nonce, int(issued)), mac) else None
+
+
+def login_token_age(issued: int | None) -> int | None:
+    """Seconds since a sign-in token was issued (``SessionStore.login_token_issued_at``); None for a token not
+    ours (then its issue time says nothing), or issued later than a clock's skew from now."""
+    if issued is None:
+        return None
+    age = int(time.time()) - issued
+    return age if age >= -CLOCK_SKEW_SECONDS else None
 
 
 _LOGIN_TOKEN = re.compile(r"[0-9]{1,12}\.[0-9a-f]{64}")
