@@ -29,20 +29,19 @@ _NOT_A_READING = (
 )
 """Blanks taken whole (``*+``): given back one by one, each tried for a unit, a run of blanks after each
 "WA 6000" cost ~250 ns a character."""
-_NOT_A_STATES_TOWN = frozenset(
+_METER_RATE_OR_FIGURE_WORDS = frozenset(
     {
         *("read", "reading", "register", "meter", "type", "schedule", "rate", "tier", "class", "plan", "option"),
-        *("block", "usage", "service", "svc"),  # a meter's, a rate's
+        "block",  # a meter's, a rate's
         *("suite", "ste", "unit", "apt", "box", "lockbox", "invoice", "account", "acct", "no", "number"),  # a figure's
     }
 )
-"""A meter's, a rate's or a figure's wording before "WA" or "ACT": no town ("Meter reading ACT 2605").
-"Page" is one, a suburb of Canberra ("Page ACT 2614")."""
+"""A meter's, a rate's or a figure's wording, where a town's word would stand: no town."""
+_NOT_A_STATES_TOWN = _METER_RATE_OR_FIGURE_WORDS | {"usage", "service", "svc"}
+"""Before "WA" or "ACT": no town ("Meter reading ACT 2605", "SVC  WA  6250 gal"). "Page" is one, a suburb of
+Canberra ("Page ACT 2614")."""
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_NOT_A_TOWN = (
-    r"read(?:ing)?|register|meter|type|schedule|rate|tier|class|plan|option|block"  # a meter's, a rate's
-    r"|suite|ste|unit|apt|box|lockbox|invoice|account|acct|no|number|page"  # a figure's
-)
+_NOT_A_TOWN = "|".join(sorted(_METER_RATE_OR_FIGURE_WORDS | {"page"}))
 _TOWN = rf"(?<![A-Za-z])(?!(?i:{_NOT_A_TOWN})\b)[A-Za-z]{{2,24}}"
 """A town's (last) word: letters, not a meter's, a rate's or a number's wording ("Meter reading ACT 2605",
 "Suite 1200 UK", "Invoice 1234, NZ")."""
