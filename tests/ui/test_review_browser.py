@@ -33,6 +33,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+async def sign_in_at_task(page: Any, ui_url: str, job_id: str, reviewer_key: str) -> None:
+    """Open the task's page, which asks to sign in first, and sign in there: it comes back."""
+    await page.goto(f"{ui_url}/ui/reviews/{job_id}")
+    await page.fill("#key", reviewer_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"**/ui/reviews/{job_id}")
+
+
 async def test_reviewer_corrects_a_bill_in_the_browser(
     ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str, tmp_path: Path
 ) -> None:
@@ -101,10 +109,7 @@ async def test_a_colleagues_note_keeps_its_lines(
         try:
             page = await browser.new_page()
             page.set_default_timeout(60_000)
-            await page.goto(f"{ui_url}/ui/reviews/{job_id}")
-            await page.fill("#key", reviewer_key)
-            await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_url(f"**/ui/reviews/{job_id}")
+            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
             shown = await page.locator("#decision-taken").inner_text()
         finally:
             await browser.close()
@@ -126,10 +131,7 @@ async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
             context = await browser.new_context()
             page = await context.new_page()
             page.set_default_timeout(60_000)
-            await page.goto(f"{ui_url}/ui/reviews/{job_id}")
-            await page.fill("#key", reviewer_key)
-            await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_url(f"**/ui/reviews/{job_id}")
+            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
             await page.locator("#f-total_amount").fill("60.00")
             await page.locator("#note").fill("total from page 2")
             session = next(c["value"] for c in await context.cookies() if c["name"] == "mm_session")
