@@ -6,11 +6,11 @@ import contextvars
 import logging
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from extraction.bounded import BoundedReader, ParseTimedOut
 from extraction.checks import check_account, check_bill, check_correction
@@ -66,16 +66,18 @@ class ExtractionActivities:
         return document
 
     def _with_heartbeats(self, fn: Callable[[], T]) -> T:
-        """Run a long call beside a heartbeat loop, so cancellation and worker loss are noticed."""
+        """Run a long call beside a heartbeat loop, so cancellation and worker loss are noticed.
+
+        Waits on the call's completion, not its result: ``future.result(timeout=...)`` raises the call's
+        own TimeoutError (a store read's ETIMEDOUT) just as it does a wait that ran out: taken for "still
+        running", the failed call was waited on again and again at full CPU, heartbeating, for ever."""
         future = self._calls.submit(contextvars.copy_context().run, fn)  # its logs name the job and step
-        while True:
-            try:
-                return future.result(timeout=HEARTBEAT_SECONDS)
-            except TimeoutError:
-                activity.heartbeat()
-                if activity.is_cancelled():
-                    future.cancel()
-                    raise
+        while not wait([future], timeout=HEARTBEAT_SECONDS).done:
+            activity.heartbeat()
+            if activity.is_cancelled():
+                future.cancel()
+                raise CancelledError("the activity was cancelled while its call ran")
+        return future.result()
 
     @activity.defn
     def extract_bill(self, request: ExtractRequest) -> ExtractionOutcome:

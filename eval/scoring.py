@@ -34,8 +34,12 @@ CORE = (
     "bill_period_end",
     "due_date",
     "total_amount",
+    "current_charges",
+    "currency",
     "usage",
 )
+"""What an accepted bill must have right: current charges are the cost analytics reports, and a bill in
+another currency accepted as dollars is wrong whatever its figures."""
 
 
 @dataclass(frozen=True)

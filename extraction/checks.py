@@ -2,8 +2,8 @@
 
 Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
 validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
-(``extraction.evidence``, ``extraction.values`` and the rules reader's ``usage`` and ``layout`` the
-evidence check shares import nothing else).
+(``extraction.evidence``, ``extraction.values`` and the rules reader's ``usage``, ``layout`` and
+``currency`` the text checks share import nothing else).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from extraction.evidence import Evidence
+from extraction.evidence import Evidence, has_text_layer
+from extraction.rules.currency import bill_currency
 from extraction.values import swap_day_and_month
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
@@ -27,13 +28,17 @@ CORE_DATES = ("bill_period_start", "bill_period_end", "due_date")
 
 
 def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
-    """Every reason not to trust ``bill`` as-is; ``text`` adds the evidence checks."""
+    """Every reason not to trust ``bill`` as-is; ``text`` adds the evidence and currency checks.
+
+    A document with no text layer (a photo, a scan) has no text to find values in: ``no_text_layer``
+    sends its bill to a person who reads the image, not a ``no_evidence`` on every field."""
     reasons = _missing(bill)
     reasons += _arithmetic(bill)
     reasons += _dates(bill)
     reasons += _units(bill)
     if text is not None:
-        reasons += _evidence(bill, Evidence(text))
+        reasons += _evidence(bill, Evidence(text)) if has_text_layer(text) else ["no_text_layer"]
+        reasons += _currency(bill, text)
     return reasons
 
 
@@ -153,6 +158,13 @@ def _units(bill: NormalizedBill) -> list[str]:
     ]
 
 
+def _currency(bill: NormalizedBill, text: str) -> list[str]:
+    """``non_usd_currency`` when the text names another currency, or the reading does: whoever read the bill
+    (Gemini writes "$" for Canadian dollars as readily as for US ones, and "EUR" on a US bill), the
+    templates are US utilities' and a person confirms any other currency."""
+    return ["non_usd_currency"] if bill_currency(text).foreign or bill.currency != "USD" else []
+
+
 def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
     reasons: list[str] = []
     if bill.account_number is not None and not evidence.has_account(bill.account_number):
@@ -168,7 +180,7 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("ambiguous_date_order")
     # On a bill that counts in thousands of gallons, a gallon reading must be multiplied out.
     scaled = [r for r in bill.usage if r.unit is UsageUnit.GAL and evidence.gallon_scales]
-    if any(not evidence.has_number(r.quantity) for r in bill.usage if r not in scaled):
+    if any(not evidence.has_reading(r.quantity, r.unit) for r in bill.usage if r not in scaled):
         reasons.append("no_evidence:usage")
     if any(not evidence.has_gallon_reading(r.quantity) for r in scaled):
         reasons.append("unit_scale:usage")

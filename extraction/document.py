@@ -10,11 +10,12 @@ import codecs
 import io
 import logging
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Literal
 
 from PIL import Image
 from pypdf import PageObject, PdfReader
+
+from extraction.evidence import has_text_layer
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ JPEG = "image/jpeg"
 TEXT = "text/plain"
 
 _SNIFF_BYTES = 64 * 1024
-_MIN_TEXT_CHARS = 20  # fewer alphanumerics than this on every page means a scan
 MAX_LINE_CHARS = 1_000
 MAX_INK_CHARS = 200_000
 MAX_INK_PER_PAGE = 6_000
@@ -105,8 +105,7 @@ class Document:
 
     @property
     def has_text_layer(self) -> bool:
-        alphanumerics = filter(str.isalnum, self.text)
-        return len(list(islice(alphanumerics, _MIN_TEXT_CHARS))) == _MIN_TEXT_CHARS
+        return has_text_layer(self.text)
 
     @property
     def page_count(self) -> int:

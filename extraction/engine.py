@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 _CARRIED_THROUGH_GEMINI = frozenset({"provider_mismatch", "non_usd_currency"})
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
+_COMPARED_FIELDS = (*CORE_FIELDS, "current_charges", "previous_balance", "payments_received")
+"""The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
+reading that folds an unpaid previous balance into them still adds up to the total."""
 
 
 class Extraction(BaseModel):
@@ -96,13 +99,14 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
 
 
 def disagree(a: NormalizedBill, b: NormalizedBill) -> bool:
-    """Whether two readings differ on a core field both of them found."""
-    for name in CORE_FIELDS:
+    """Whether two readings differ on a core field, a part of the balance or a usage reading (its unit
+    included: "12 CCF" is not 12 gallons) both of them found."""
+    for name in _COMPARED_FIELDS:
         left, right = _core(getattr(a, name)), _core(getattr(b, name))
         if left is not None and right is not None and left != right:
             return True
-    usage_a = {(u.commodity, u.quantity) for u in a.usage}
-    usage_b = {(u.commodity, u.quantity) for u in b.usage}
+    usage_a = {(u.commodity, u.quantity, u.unit) for u in a.usage}
+    usage_b = {(u.commodity, u.quantity, u.unit) for u in b.usage}
     return bool(usage_a and usage_b and usage_a != usage_b)
 
 

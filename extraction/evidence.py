@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 
-from extraction.rules.usage import gallons_read
+from extraction.rules.usage import readings_printed
 from extraction.values import (
     GALLON_SCALE_RE,
-    MINUS_SIGNS,
-    NOT_BEFORE_A_SIGN,
     allowance,
     day_first_place,
     gallon_scale,
@@ -24,14 +23,12 @@ from extraction.values import (
     iter_money,
     numeric_date_order,
     scaled_figure,
-    signed_quantity,
     swap_day_and_month,
 )
+from shared.bill import UsageUnit
 
-# A minus counts only where UNIT_RE would take it: not after a word ("NW-0042", "0-500").
-_NUMBER_RE = re.compile(
-    rf"(?:(?<![\w.,{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?(?<![\d.,])(?P<q>(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)(?![\d])"
-)
+MIN_TEXT_CHARS = 20
+"""Fewer alphanumerics than this in a document's text mean a scan or a photo: nothing to read or check."""
 _SEPARATORS = r"[\s\-./]*"
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
@@ -52,14 +49,16 @@ class Evidence:
     day_first_place: bool | None = field(init=False)
     """See ``day_first_place``: asked only when ``two_way`` has dates."""
     amounts: set[Decimal] = field(init=False)
-    numbers: set[Decimal] = field(init=False)
+    readings: set[tuple[Decimal, UsageUnit]] = field(init=False)
+    """Quantities with their units that the rules reader could take for a reading (``readings_printed``):
+    not a rate's, a tier's bound, a minimum, a meter's register nor another period's."""
     gallon_scales: set[Decimal] = field(init=False)
     scaled_gallons: set[Decimal] = field(init=False)
     """The figure beside each scale note, multiplied out: "Usage (1,000 gal)  8" gives 8,000; not a
     minimum's ("Minimum usage (1,000 gal)  2")."""
     printed_gallons: set[Decimal] = field(init=False)
     """Gallons that the rules reader could take for a reading, printed ("4,500 gallons") or a note's own
-    figure ("4.5 kgal"): not a rate's, a tier's bound, a minimum, a conversion (see ``gallons_read``)."""
+    figure ("4.5 kgal"): the gallons of ``readings``."""
 
     def __post_init__(self) -> None:
         flat = " ".join(self.text.split())
@@ -70,17 +69,17 @@ class Evidence:
         self.day_first_dates = {found.value for found in iter_dates(flat, day_first=True)} if self.two_way else set()
         self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
-        self.numbers = {signed_quantity(match["sign"], match["q"]) for match in _NUMBER_RE.finditer(flat)}
         self.gallon_scales = set()
         self.scaled_gallons = set()
         for note in GALLON_SCALE_RE.finditer(flat):
             self.gallon_scales.add(gallon_scale(note))
             if note["own"] or allowance(flat, note.start(), note.end()):
-                continue  # "8 kgal" is read on its line, with the reader's filters (``gallons_read``)
+                continue  # "8 kgal" is read on its line, with the reader's filters (``readings_printed``)
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)
-        self.printed_gallons = set(gallons_read(self.text))
+        self.readings = set(readings_printed(self.text))
+        self.printed_gallons = {quantity for quantity, unit in self.readings if unit is UsageUnit.GAL}
 
     def day_first_reading(self, values: list[date]) -> bool:
         """Whether ``values`` (a reading's dates) are the text's numeric dates read day first: so on a text
@@ -99,8 +98,10 @@ class Evidence:
     def has_amount(self, value: Decimal) -> bool:
         return abs(value) in self.amounts
 
-    def has_number(self, value: Decimal) -> bool:
-        return value in self.numbers or value in self.amounts
+    def has_reading(self, quantity: Decimal, unit: UsageUnit) -> bool:
+        """Printed with its unit where the rules reader could take it: "Tier 0-500 kWh" or a register's
+        "Current read 23,239 kWh" is no evidence for a reading, and "12 CCF" none for 12 gallons."""
+        return (quantity, unit) in self.readings
 
     def has_gallon_reading(self, quantity: Decimal) -> bool:
         """On a bill that counts in thousands of gallons, a reading in gallons must be a scale note's own
@@ -116,3 +117,9 @@ class Evidence:
             return False
         pattern = r"(?<![A-Za-z0-9])" + _SEPARATORS.join(chars) + r"(?![A-Za-z0-9])"
         return re.search(pattern, self.text, re.IGNORECASE) is not None
+
+
+def has_text_layer(text: str) -> bool:
+    """Whether ``text`` is a text layer, not a scan's stray marks (see ``MIN_TEXT_CHARS``)."""
+    alphanumerics = filter(str.isalnum, text)
+    return len(list(islice(alphanumerics, MIN_TEXT_CHARS))) == MIN_TEXT_CHARS

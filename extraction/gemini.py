@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import httpx
@@ -60,7 +60,7 @@ class GeminiRejected(GeminiError):
 
 @dataclass(frozen=True)
 class GeminiConfig:
-    api_key: str
+    api_key: str = field(repr=False)  # a config in a log line or a traceback never shows the key
     model: str
     base_url: str | None
     timeout_seconds: float

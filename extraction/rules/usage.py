@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from extraction.rules.layout import Cell, Line, cells
+from extraction.rules.layout import Cell, Line, cells, fold
 from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
@@ -47,6 +47,8 @@ _OVER_A_YEAR = re.compile(_LONGER_PERIOD, re.IGNORECASE)
 """Wording that names a year's usage ("Annual usage", "last 12 months") or a year's plan ("12-month budget
 billing"): only the former, next to its figure, makes the figure another period's (``_PERIOD_TAIL``)."""
 _OTHER_HEADING = re.compile(f"{_ANOTHER_PERIOD}|{_LONGER_PERIOD}", re.IGNORECASE)
+_READING_LABELS = re.compile(f"{_TOTAL}|{_USAGE}", re.IGNORECASE)
+"""Any usage label: whatever labels a figure, a register's or a minimum's wording makes it no reading."""
 _METER_READ = re.compile(
     r"\b(?:current|present|previous|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
@@ -203,16 +205,23 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
     for note, cell, minimum in _reading_notes(text, line_cells, notes):
         gallons = _gallons_noted(lines, index, note, cell, line_cells)
         if gallons is not None:  # a column heading: "Previous" a column away is another heading
-            start = _wording_start(text, cell.start, note.start())
-            before, after = text[start : note.start()], _clause_after(text, note.end(), cell)
-            minimum_at = _within(minimum, start, before)
-            yield _Figure(note.start(), cell.start, gallons, UsageUnit.GAL, before, after, minimum_at)
+            yield _note_figure(text, note, cell, minimum, gallons)
     for match, cell, minimum in _unit_quantities(text, line_cells, notes):
-        quantity = signed_quantity(match.group("sign"), match.group("q"))
-        unit = UsageUnit(normalize_unit(match.group("u")))
-        start, after = _wording(text, match, cell)
-        before = text[start : match.start()]
-        yield _Figure(match.start(), cell.start, quantity, unit, before, after, _within(minimum, start, before))
+        yield _unit_figure(text, match, cell, minimum)
+
+
+def _note_figure(text: str, note: re.Match[str], cell: Cell, minimum: int | None, gallons: Decimal) -> _Figure:
+    start = _wording_start(text, cell.start, note.start())
+    before, after = text[start : note.start()], _clause_after(text, note.end(), cell)
+    return _Figure(note.start(), cell.start, gallons, UsageUnit.GAL, before, after, _within(minimum, start, before))
+
+
+def _unit_figure(text: str, match: re.Match[str], cell: Cell, minimum: int | None) -> _Figure:
+    quantity = signed_quantity(match.group("sign"), match.group("q"))
+    unit = UsageUnit(normalize_unit(match.group("u")))
+    start, after = _wording(text, match, cell)
+    before = text[start : match.start()]
+    return _Figure(match.start(), cell.start, quantity, unit, before, after, _within(minimum, start, before))
 
 
 def _within(at: int | None, start: int, before: str) -> int | None:
@@ -259,24 +268,32 @@ def _cell_start(before: str, at: int) -> int:
     return gaps[-1].end() if gaps else 0
 
 
-def gallons_read(text: str) -> Iterator[Decimal]:
-    """The gallons that could be a reading, printed ("4,500 gallons") or a note's own figure multiplied
-    out ("4.5 kgal"), line by line of ``text``: what the evidence check confirms a gallon reading by on
-    a bill counting in thousands of gallons. Any gallons on the page let a Gemini reading of a rate's
-    "per 1,000 gallons", a tier's "first 3,000 gallons" or a minimum's "Minimum 2,000 gallons" through."""
+def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
+    """The quantities the rules reader could take for a reading, with their units, line by line of ``text``:
+    printed ("512 kWh", "4,500 gallons") or a thousand-gallon note's own figure multiplied out ("4.5 kgal");
+    not a rate's, a tier's bound, a unit's size, a minimum, a meter's register nor another period's (the
+    reader's own filters, ``_set_aside`` among them). What the evidence check confirms a reading by: any
+    figure on the page let a Gemini reading of a register ("Current read 23,239 kWh"), a tier's bound
+    ("first 500 kWh") or a dollar amount through, in any unit."""
     for text_line in text.splitlines():
-        if "gal" not in text_line.lower():
-            continue
         line_cells = cells(text_line)
-        notes = list(GALLON_SCALE_RE.finditer(text_line))
-        for note, _, minimum in _reading_notes(text_line, line_cells, notes):
-            if note["own"] and minimum is None:
-                gallons = scaled_figure(note, "")
-                if gallons is not None:
-                    yield gallons
-        for match, _, minimum in _unit_quantities(text_line, line_cells, notes):
-            if minimum is None and normalize_unit(match.group("u")) == UsageUnit.GAL:
-                yield signed_quantity(match.group("sign"), match.group("q"))
+        notes = list(GALLON_SCALE_RE.finditer(text_line)) if "gal" in fold(text_line) else []
+        figures = [
+            _note_figure(text_line, note, cell, minimum, gallons)
+            for note, cell, minimum in _reading_notes(text_line, line_cells, notes)
+            if note["own"] and (gallons := scaled_figure(note, "")) is not None
+        ]
+        figures += [_unit_figure(text_line, *found) for found in _unit_quantities(text_line, line_cells, notes)]
+        for figure in figures:
+            if _set_aside(figure, _READING_LABELS) is None:
+                yield figure.quantity, figure.unit
+
+
+def gallons_read(text: str) -> Iterator[Decimal]:
+    """The gallons of ``readings_printed``: what the evidence check confirms a gallon reading by on a bill
+    counting in thousands of gallons. Any gallons on the page let a Gemini reading of a rate's "per 1,000
+    gallons", a tier's "first 3,000 gallons" or a minimum's "Minimum 2,000 gallons" through."""
+    return (quantity for quantity, unit in readings_printed(text) if unit is UsageUnit.GAL)
 
 
 def _reading_notes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import uuid
 from decimal import Decimal
@@ -54,6 +55,40 @@ def test_a_bill_that_does_not_read_again_at_validation_is_retried_not_failed(
         )
     assert raised.value.type == "DocumentRereadFailed" and raised.value.type not in NON_RETRYABLE
     assert not raised.value.non_retryable
+
+
+class TimingOutStore(LocalArtifactStore):
+    """A store whose reads time out at the socket: an ``OSError`` with ``ETIMEDOUT``, which Python makes a
+    ``TimeoutError``."""
+
+    def read(self, uri: str) -> bytes:
+        raise OSError(errno.ETIMEDOUT, "Connection timed out")
+
+
+def test_a_call_that_times_out_itself_fails_the_activity_without_a_heartbeat(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A wait on the call's result raised the call's own TimeoutError as it does a wait that ran out: taken for
+    a call still running, it was waited on again, heartbeating at full CPU for ever. The first heartbeat
+    fails this test instead: the call has failed, and nothing is left to beat for."""
+    store = TimingOutStore(tmp_path / "artifacts")
+    store.ensure_bucket()
+    job_id = str(uuid.uuid4())
+    artifact = store.put_once(
+        job_id=job_id, data=b"Amount due $1.00", content_type="text/plain", ext="txt", metadata={}
+    )
+    env = ActivityEnvironment()
+
+    def beat(*details: object) -> None:
+        raise AssertionError("a heartbeat for a call that had already failed")
+
+    env.on_heartbeat = beat
+    with pytest.raises(TimeoutError) as raised:
+        env.run(
+            ExtractionActivities(store, settings).extract_bill,
+            ExtractRequest(job_id=job_id, artifact=artifact, provider=None),
+        )
+    assert raised.value.errno == errno.ETIMEDOUT
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])

@@ -155,23 +155,73 @@ def test_evidence_accepts_other_formats() -> None:
     assert not [r for r in check_bill(bill, text=text) if r.startswith("no_evidence")]
 
 
+def _reading(quantity: str, unit: UsageUnit = UsageUnit.KWH) -> NormalizedBill:
+    commodity = Commodity.WATER if unit is UsageUnit.GAL else Commodity.ELECTRICITY
+    return NormalizedBill(usage=[UsageReading(commodity=commodity, quantity=Decimal(quantity), unit=unit)])
+
+
 def test_evidence_keeps_the_sign_of_a_usage_figure() -> None:
-    """ "-245 kWh" is evidence for -245, not for 245; a hyphen after a word or digit is no minus."""
+    """ "-245 kWh" is evidence for -245, not for 245; a meter's number and a tier's bound are none at all."""
     text = "Net usage: \u2212245 kWh. Meter NW-0042. Tier 0-500 kWh."
-
-    def usage(quantity: str) -> NormalizedBill:
-        reading = UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(quantity), unit=UsageUnit.KWH)
-        return NormalizedBill(usage=[reading])
-
-    for found in ("-245", "42", "500"):
-        assert "no_evidence:usage" not in check_bill(usage(found), text=text), found
-    for missing in ("245", "-42", "-500"):
-        assert "no_evidence:usage" in check_bill(usage(missing), text=text), missing
+    assert "no_evidence:usage" not in check_bill(_reading("-245"), text=text)
+    for missing in ("245", "42", "-42", "500", "-500"):
+        assert "no_evidence:usage" in check_bill(_reading(missing), text=text), missing
 
 
-def test_empty_text_means_no_evidence(sample: tuple[NormalizedBill, str]) -> None:
-    reasons = check_bill(sample[0], text="")
-    assert "no_evidence:total_amount" in reasons and "no_evidence:account_number" in reasons
+REGISTERS = """\
+Meter 0042   Previous read 22,739 kWh   Current read 23,239 kWh
+Tier 1: first 500 kWh @ $0.11/kWh
+Amount due $1,234.50
+"""
+
+
+@pytest.mark.parametrize("quantity", ["23239", "22739", "500", "1234.50", "0.11"])
+def test_a_register_a_tier_or_an_amount_is_no_evidence_for_a_reading(quantity: str) -> None:
+    """A page that prints no usage figure confirms no reading: any figure on it did."""
+    assert "no_evidence:usage" in check_bill(_reading(quantity), text=REGISTERS)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit", "found"),
+    [("12", UsageUnit.CCF, True), ("12", UsageUnit.GAL, False), ("8976", UsageUnit.GAL, False)],
+)
+def test_a_reading_is_evidenced_only_in_its_own_unit(quantity: str, unit: UsageUnit, found: bool) -> None:
+    bill = NormalizedBill(usage=[UsageReading(commodity=Commodity.WATER, quantity=Decimal(quantity), unit=unit)])
+    reasons = check_bill(bill, text="Water usage this period: 12 CCF\nAmount due $40.00\n")
+    assert ("no_evidence:usage" not in reasons) is found
+
+
+def test_a_reading_the_text_labels_is_evidenced() -> None:
+    text = REGISTERS + "Total usage this period: 500 kWh\n"
+    assert "no_evidence:usage" not in check_bill(_reading("500"), text=text)
+
+
+def test_a_document_without_text_is_unverified_not_without_evidence(sample: tuple[NormalizedBill, str]) -> None:
+    """A photo's bill (read by Gemini) has no text to find its values in: one honest reason, not one
+    "not found in the bill's text" a field."""
+    for text in ("", "\n\f\n", "scan 1 of 2"):
+        reasons = check_bill(sample[0], text=text)
+        assert reasons == ["no_text_layer"], text
+
+
+@pytest.mark.parametrize(
+    ("currency", "text"),
+    [
+        ("USD", "Riverside Utility\n100 King St W\nToronto ON M5V 2T6\nGST/HST Reg. 123456789\n"),
+        ("USD", "Amounts in CAD\n"),
+        ("EUR", "Riverside Utility\n12 Main St\nRiverside, CA 92501\n"),
+        ("CAD", ""),
+    ],
+)
+def test_a_currency_other_than_dollars_is_doubted_whoever_read_it(currency: str, text: str) -> None:
+    """The text names another currency (whatever the reading says), or the reading does (whatever the text)."""
+    bill = NormalizedBill(currency=currency, total_amount=Decimal("10.00"))
+    assert "non_usd_currency" in check_bill(bill, text=text)
+
+
+def test_dollars_on_a_us_bill_are_not_doubted() -> None:
+    bill = NormalizedBill(total_amount=Decimal("10.00"))
+    assert "non_usd_currency" not in check_bill(bill, text="Riverside Utility\n12 Main St\nRiverside, CA 92501\n")
 
 
 def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tuple[NormalizedBill, str]) -> None:

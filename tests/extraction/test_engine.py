@@ -16,7 +16,7 @@ from extraction.engine import disagree, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
-from shared.bill import Provider
+from shared.bill import Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_rules import PLAIN
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
@@ -92,6 +92,46 @@ def test_a_currency_in_doubt_stays_in_doubt_through_gemini(fake_gemini: FakeGemi
     assert decide(result, [])[0] == "review"
 
 
+def test_a_currency_in_doubt_stays_in_doubt_when_only_gemini_reads(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """With EXTRACTOR=gemini the rules never run, so their doubt was never raised: the text's check raises it."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "RIVERSIDE UTILITY\nToronto ON M5V 2T6\nGST/HST Reg. 1234\n")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["non_usd_currency"]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"currency": "USD"}))))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["non_usd_currency"])
+
+
+def test_a_currency_gemini_writes_on_a_us_bill_is_doubted(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None and read.reasons == []
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"currency": "EUR"}))))
+    report = analyze(PLAIN.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["non_usd_currency"])
+
+
+UNPAID = PLAIN.replace("$1,234.50\n\nService", "$1,434.50\n\nService").replace(
+    "Payments - Thank You                   200.00 CR\n", ""
+)
+
+
+def test_current_charges_that_fold_in_an_unpaid_balance_are_a_disagreement(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Analytics reports current charges as the bill's cost: $1,434.50 with the unpaid $200.00 in them adds up
+    to the total, yet is $200.00 too much."""
+    read = extract_with_rules([UNPAID], provider_hint=None)
+    assert read.bill is not None and read.reasons == [] and check_bill(read.bill, text=UNPAID) == []
+    assert (read.bill.previous_balance, read.bill.current_charges) == (Decimal("200.00"), Decimal("1234.50"))
+    folded = read.bill.model_copy(update={"previous_balance": None, "current_charges": Decimal("1434.50")})
+    fake_gemini.push(200, bill_response(wire_from_bill(folded.model_copy(update={"line_items": []}))))
+    report = analyze(UNPAID.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["extractor_disagreement"])
+
+
 def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, expected = sample_bill(None, seed=7)
     fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))
@@ -110,6 +150,16 @@ def test_gemini_reads_images(fake_gemini: FakeGemini, gemini_settings: Settings)
     )
     assert result.extractor == "gemini" and result.bill is not None
     assert result.bill.provider is Provider.SFPUC
+
+
+def test_gemini_reading_of_an_image_goes_to_review_as_unverified(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """No text confirms a photo's reading: one reason that says so, not "not found in the bill's text" a field."""
+    facts = make_facts(KNOWN[Provider.SFPUC], rng_for("img4"))
+    fake_gemini.push(200, bill_response(wire_from_bill(facts.bill)))
+    report = analyze(render_image.png(facts), provider_hint=Provider.SFPUC, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["no_text_layer"])
 
 
 def test_gemini_says_not_a_bill(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -175,6 +225,21 @@ def test_disagree_ignores_formatting_and_missing_values() -> None:
     spaced = bill.model_copy(update={"account_number": bill.account_number.replace("-", " "), "due_date": None})
     assert not disagree(bill, spaced)
     assert disagree(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]}))
+
+
+@pytest.mark.parametrize("field", ["current_charges", "previous_balance", "payments_received"])
+def test_disagree_compares_the_balances_parts(field: str) -> None:
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    bill = bill.model_copy(update={"previous_balance": Decimal("200.00"), "payments_received": Decimal("200.00")})
+    assert not disagree(bill, bill.model_copy(update={field: None}))
+    assert disagree(bill, bill.model_copy(update={field: getattr(bill, field) + Decimal("200.00")}))
+
+
+def test_disagree_compares_units() -> None:
+    _, _, bill = sample_bill(Provider.SFPUC, seed=2)
+    water = bill.usage[0]
+    assert water.unit is not UsageUnit.GAL
+    assert disagree(bill, bill.model_copy(update={"usage": [water.model_copy(update={"unit": UsageUnit.GAL})]}))
 
 
 THOUSAND_GALLONS = PLAIN.replace(

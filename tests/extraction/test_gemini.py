@@ -14,6 +14,7 @@ from eval.generate import sample_bill
 from extraction.document import read_document
 from extraction.gemini import (
     MAX_OUTPUT_TOKENS,
+    GeminiConfig,
     GeminiExtractor,
     GeminiMisconfigured,
     GeminiRejected,
@@ -318,3 +319,8 @@ def test_text_documents_are_sent_as_text(fake_gemini: FakeGemini, gemini_setting
     GeminiExtractor.from_settings(gemini_settings).extract(document, provider=None)
     parts = fake_gemini.requests[0].body["contents"][0]["parts"]
     assert "Amount due: $84.12" in parts[0]["text"]
+
+
+def test_a_config_in_a_log_line_never_shows_its_key() -> None:
+    config = GeminiConfig.from_settings(Settings(gemini_api_key="AIza-secret-key", gemini_model="gemini-test"))
+    assert "AIza-secret-key" not in repr(config) and "gemini-test" in repr(config)

@@ -916,7 +916,8 @@ def test_a_reading_of_the_dates_is_evidenced_one_way_round_not_mixed() -> None:
     assert bill is not None
     text = AMBIGUOUS + "\nABN 51 824 753 556\n"
     names = ("bill_period_start", "bill_period_end", "statement_date", "due_date")
-    assert check_bill(bill.model_copy(update=dict(zip(names, DAY_FIRST, strict=True))), text=text) == []
+    day_first = bill.model_copy(update=dict(zip(names, DAY_FIRST, strict=True)))
+    assert check_bill(day_first, text=text) == ["non_usd_currency"]  # the ABN's dollars are Australian
     mixed = bill.model_copy(update={"bill_period_start": DAY_FIRST[0], "bill_period_end": MONTH_FIRST[1]})
     assert "no_evidence:bill_period_start" in check_bill(mixed, text=text)
 

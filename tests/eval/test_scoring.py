@@ -1,0 +1,35 @@
+"""Accept precision: an accepted bill counts as right only when every core field equals the golden bill's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eval.generate import sample_bill
+from eval.scoring import Outcome, summarize
+from shared.bill import Provider
+
+
+def _accepted(bill: dict[str, Any], golden: dict[str, Any]) -> Outcome:
+    return Outcome(
+        file="bill.pdf",
+        decision="accept",
+        reasons=[],
+        bill=bill,
+        seconds=0.1,
+        pages=1,
+        golden={"decision": "accept", "bill": golden},
+    )
+
+
+@pytest.mark.parametrize(("field", "wrong"), [("current_charges", "1434.50"), ("currency", "CAD")])
+def test_an_accepted_bill_wrong_only_in_its_cost_or_currency_is_a_wrong_accept(field: str, wrong: str) -> None:
+    """Analytics reports current charges as the bill's cost, in the bill's currency: either wrong is a wrong
+    figure in the dashboards."""
+    _, _, bill = sample_bill(Provider.PGE, seed="scoring")
+    golden = bill.model_dump(mode="json")
+    assert golden[field] not in (None, wrong)
+    assert summarize([_accepted(golden, golden)])["wrong_accepts"] == []
+    summary = summarize([_accepted({**golden, field: wrong}, golden)])
+    assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)
