@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.analytics import AnalyticsBill, AnalyticsPublishFailed
+from shared.analytics import AnalyticsBill, refusal
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class PublishBatcher:
         self._flusher: asyncio.Task[None] | None = None
 
     async def publish(self, bill: AnalyticsBill) -> None:
-        """Return once this bill's rows are written; raise ``AnalyticsPublishFailed`` or the outage."""
+        """Return once this bill's rows are written; raise ``AnalyticsPublishFailed`` (``refusal``) or the outage."""
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[None] = loop.create_future()
         self._waiting.append(_Waiting(bill, outcome, loop.time()))
@@ -123,4 +123,4 @@ class PublishBatcher:
             if reason is None:
                 waiting.outcome.set_result(None)
             else:
-                waiting.outcome.set_exception(AnalyticsPublishFailed(reason))
+                waiting.outcome.set_exception(refusal(reason))

@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.connectors.base import ConnectorRegistry
+from activities.connectors.documents import MAX_SOURCE_BYTES, read_source
 from shared.artifacts import ArtifactStore
 from shared.models import ArtifactRef, StoreRequest
 
@@ -45,21 +46,32 @@ async def record_artifact(pool: asyncpg.Pool, job_id: str, ref: ArtifactRef) -> 
 
 
 class StorageActivities:
-    def __init__(self, pool: asyncpg.Pool, store: ArtifactStore, connectors: ConnectorRegistry) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: ArtifactStore,
+        connectors: ConnectorRegistry,
+        *,
+        max_bytes: int = MAX_SOURCE_BYTES,
+    ) -> None:
         self._pool = pool
         self._store = store
         self._connectors = connectors
+        self._max_bytes = max_bytes
 
     @activity.defn
     async def store_raw_bill(self, request: StoreRequest) -> ArtifactRef:
-        """Safe to rerun: the object is written create-once under its content hash (412 → verify)."""
+        """Safe to rerun: the object is written create-once under its content hash (412 → verify). A bill
+        already stored (an upload, or a connector's bill a fetch given the store archived) is only recorded."""
         fetched = request.fetched
         if await asyncio.to_thread(self._store.exists, fetched.source_uri):
             ref = ArtifactRef(
                 uri=fetched.source_uri, sha256=fetched.sha256, size=fetched.size, content_type=fetched.content_type
             )
         else:
-            document = await asyncio.to_thread(self._connectors.for_uri(fetched.source_uri).read, fetched.source_uri)
+            # Typed by its bytes, never by the source's word: a run fetched by an earlier release carries that word.
+            connector = self._connectors.for_uri(fetched.source_uri)
+            document = await read_source(connector, fetched.source_uri, max_bytes=self._max_bytes)
             digest = hashlib.sha256(document.data).hexdigest()
             if digest != fetched.sha256:
                 raise ApplicationError(

@@ -39,15 +39,18 @@ _AFTER = timedelta(microseconds=1)  # BigQuery TIMESTAMP's precision
 
 @dataclass
 class Republished:
-    """What a run did: bills written again, and the ids of stored bills whose payload no longer reads."""
+    """What a run did: bills written again, the ids of stored bills whose payload no longer reads, and
+    the bills the warehouse refused, with why."""
 
     published: int = 0
     unreadable: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BATCH) -> Republished:
-    """Publish every bill in Postgres, a page at a time. A payload that does not read as a bill is
-    named and skipped, so one damaged row does not hold back the rest. Raises if the warehouse refuses one."""
+    """Publish every bill in Postgres, a page at a time. A payload that does not read as a bill, or a bill
+    the warehouse refuses, is named and skipped, so one bad bill does not hold back the rest (or every
+    later run, which would stop at the same bill)."""
     done, after = Republished(), "00000000-0000-0000-0000-000000000000"
     # The warehouse is read before Postgres, so a version stored meanwhile is the one written here,
     # and a version stored after this read is dated later than anything written here.
@@ -71,9 +74,8 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
                 )
             )
         refused = await asyncio.to_thread(sink.publish_bills, bills) if bills else {}
-        if refused:
-            raise RuntimeError(f"the warehouse refused {len(refused)} bills: {'; '.join(refused.values())}")
-        done.published += len(bills)
+        done.refused |= refused
+        done.published += len(bills) - len(refused)
         after = page[-1]
     return done
 
@@ -102,8 +104,13 @@ async def _main() -> int:
             f" republished: {', '.join(done.unreadable)}",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    if done.refused:
+        print(
+            f"the warehouse refused {len(done.refused)} stored bills, which were not republished:\n"
+            + "\n".join(f"  {bill_id}: {why}" for bill_id, why in done.refused.items()),
+            file=sys.stderr,
+        )
+    return 1 if done.unreadable or done.refused else 0
 
 
 def main() -> None:

@@ -65,10 +65,12 @@ from shared.analytics.local import LocalAnalyticsSink
 from shared.analytics.rows import (
     CHILDREN_FIRST,
     AnalyticsPublishFailed,
+    AnalyticsRowsUnstreamable,
     BillRows,
     bill_rows,
     daily_kwh,
     raise_refused,
+    refusal,
     revision_of,
 )
 from shared.analytics.schema import (
@@ -116,6 +118,7 @@ __all__ = [
     "VIEWS",
     "AnalyticsBill",
     "AnalyticsPublishFailed",
+    "AnalyticsRowsUnstreamable",
     "AnalyticsSink",
     "BigQuerySink",
     "BillRows",
@@ -129,6 +132,7 @@ __all__ = [
     "daily_kwh",
     "months_back",
     "raise_refused",
+    "refusal",
     "revision_of",
     "rollup_months",
     "widened",

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from google.api_core.exceptions import NotFound, PreconditionFailed
+from google.api_core.exceptions import Forbidden, NotFound, PreconditionFailed
 from google.cloud import bigquery
 
-from shared.analytics.rows import CHILDREN_FIRST, bill_rows, raise_refused
-from shared.analytics.schema import TABLES, VIEWS, AnalyticsBill, Column, MonthlyTotal, TableSpec, added_columns
+from shared.analytics.rows import CHILDREN_FIRST, OUT_OF_BOUNDS, bill_rows, raise_refused
+from shared.analytics.schema import (
+    INTERVAL_USAGE,
+    TABLES,
+    VIEWS,
+    AnalyticsBill,
+    Column,
+    MonthlyTotal,
+    TableSpec,
+    added_columns,
+)
 from shared.analytics.sql import (
     LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
@@ -26,6 +36,8 @@ from shared.analytics.sql import (
     widened,
 )
 from shared.emulator import emulator_client_options
+
+logger = logging.getLogger(__name__)
 
 BQ_TIMEOUT = 60.0
 # Short client-side retries: a blocking call cannot be interrupted, so the client must give up well
@@ -47,6 +59,10 @@ INSERT_CHUNK_ROWS = 500
 
 class AnalyticsOutOfTime(TimeoutError):
     """A batch outlived its budget: an outage like any other, retried by Temporal."""
+
+
+class DatasetNotCreatable(RuntimeError):
+    """The dataset is missing and this identity may not create it: a deployment step, not an outage."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +93,36 @@ class BigQuerySink:
 
         A table created by an earlier release gets the columns added since (``added_columns``) by a
         schema patch, as BigQuery documents; columns no longer written stay, NULL in new rows."""
-        self._client.create_dataset(f"{self._project}.{self._dataset}", exists_ok=True, timeout=BQ_TIMEOUT)
+        self._ensure_dataset()
         for spec in TABLES:
             table = bigquery.Table(f"{self._project}.{self._dataset}.{spec.name}", schema=_bq_schema(spec.columns))
             if spec.partition_by:
                 table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_by)
             table.clustering_fields = list(spec.cluster_by) or None
-            self._add_columns(spec, self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT))
+            existing = self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT)
+            _warn_if_partitioned_otherwise(spec, existing)
+            self._add_columns(spec, existing)
         for name, body in VIEWS.items():
             self._ensure_view(name, render_sql(body, self._ref))
+
+    def _ensure_dataset(self) -> None:
+        """Look the dataset up before creating it: an identity with ``roles/bigquery.dataEditor`` on a
+        dataset created beforehand may read it, but creating one (even one that exists) needs
+        ``bigquery.datasets.create`` on the project, and BigQuery answers 403 there, not 409."""
+        dataset = f"{self._project}.{self._dataset}"
+        try:
+            self._client.get_dataset(dataset, timeout=BQ_TIMEOUT)
+            return
+        except NotFound:
+            pass
+        try:
+            self._client.create_dataset(dataset, exists_ok=True, timeout=BQ_TIMEOUT)  # another process may win
+        except Forbidden as refused:
+            raise DatasetNotCreatable(
+                f"BigQuery dataset {dataset} does not exist and this identity may not create it"
+                " (bigquery.datasets.create on the project): create it beforehand, with roles/bigquery.dataEditor"
+                " on it for this identity, or set BQ_DATASET to the one that exists"
+            ) from refused
 
     def _add_columns(self, spec: TableSpec, table: bigquery.Table) -> None:
         """Patch in the columns ``spec`` added since ``table`` was created.
@@ -162,7 +199,7 @@ class BigQuerySink:
                     if attempt == 0 and all(e.get("reason") == "stopped" for e in reasons):
                         stopped.append(row)
                     else:
-                        refused.setdefault(row.bill_id, f"{table} rejected rows of bill {row.bill_id}: {reasons[:3]}")
+                        refused.setdefault(row.bill_id, _refused_because(table, row.bill_id, reasons))
             rows = [r for r in stopped if r.bill_id not in refused]
             if not rows:
                 break
@@ -199,6 +236,29 @@ class BigQuerySink:
         job = self._client.query(sql, job_config=config, timeout=budget, retry=retry, job_retry=None)
         left = max(0.1, deadline - time.monotonic())
         return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
+
+
+def _refused_because(table: str, bill_id: str, reasons: list[dict[str, Any]]) -> str:
+    why = f"{table} rejected rows of bill {bill_id}: {reasons[:3]}"
+    if any(OUT_OF_BOUNDS in str(reason.get("message", "")) for reason in reasons):
+        why += f"; BigQuery streams rows into {table}'s partitions only from 5 years back to 1 year ahead"
+        if table == INTERVAL_USAGE.name:
+            why += (
+                ", and an earlier release partitioned interval_usage by ts, the bill's days: recreate it as the"
+                " README says, then run python -m worker.republish_analytics"
+            )
+    return why
+
+
+def _warn_if_partitioned_otherwise(spec: TableSpec, table: bigquery.Table) -> None:
+    """A table an earlier release created keeps its partitioning (BigQuery cannot change it in place):
+    interval_usage partitioned by ts refuses every bill for a period over 5 years old."""
+    field = table.time_partitioning.field if table.time_partitioning is not None else None
+    if field is not None and field != spec.partition_by:
+        logger.warning(
+            "table partitioned by another column than this release creates it with: recreate it (README)",
+            extra={"table": spec.name, "partitioned_by": field, "expected": spec.partition_by},
+        )
 
 
 def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:

@@ -22,6 +22,15 @@ class AnalyticsPublishFailed(Exception):
     """The warehouse refused rows; retried by Temporal like any outage."""
 
 
+class AnalyticsRowsUnstreamable(AnalyticsPublishFailed):
+    """The warehouse refused a bill's rows for a date it will never stream into a table partitioned by
+    it (BigQuery: 5 years back to 1 year ahead): no retry can help, so the publish fails at once."""
+
+
+OUT_OF_BOUNDS = "outside the allowed bounds"
+"""How BigQuery words the refusal of a row dated outside the range a partitioned table streams."""
+
+
 @dataclass
 class BillRows:
     """The rows one publish writes, per table name, each with its stable insertId."""
@@ -35,9 +44,15 @@ CHILDREN_FIRST = (BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS)
 
 
 def raise_refused(refused: Mapping[str, str]) -> None:
-    """Turn ``publish_bills``'s refusals into the retryable failure callers of one bill expect."""
+    """Turn ``publish_bills``'s refusals into the failure callers of one bill expect."""
     if refused:
-        raise AnalyticsPublishFailed("; ".join(refused.values()))
+        raise refusal("; ".join(refused.values()))
+
+
+def refusal(reason: str) -> AnalyticsPublishFailed:
+    """The failure for a refused bill: retryable (a table patched moments ago may still refuse a new
+    column), except for dates the table will never take by streaming."""
+    return AnalyticsRowsUnstreamable(reason) if OUT_OF_BOUNDS in reason else AnalyticsPublishFailed(reason)
 
 
 def revision_of(bill: NormalizedBill) -> str:

@@ -126,8 +126,11 @@ BILL_LINE_ITEMS = TableSpec(
 INTERVAL_USAGE = TableSpec(
     "interval_usage",
     (*_KEYS, _c("ts", "TIMESTAMP", True), _c("kwh", "NUMERIC", True), *_STAMPS),
-    partition_by="ts",
-    cluster_by=("customer_id", "utility_account_id"),
+    # Not by ts, the days of the bill's period: BigQuery streams only into partitions from 5 years back
+    # to 1 year ahead, so a bill for an older period would never reach the warehouse. published_at is
+    # always today; clustering by ts still serves reads of a date range.
+    partition_by="published_at",
+    cluster_by=("customer_id", "utility_account_id", "ts"),
 )
 MONTHLY_ACCOUNT_ROLLUP = TableSpec(
     "monthly_account_rollup",

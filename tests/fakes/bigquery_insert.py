@@ -3,7 +3,9 @@
 bqemulator answers a row it cannot take with a 500 for the whole request; BigQuery answers
 200 with per-row ``insertErrors``: ``invalid`` for the bad row and, unless the request set
 ``skipInvalidRows``, ``stopped`` for every other row, none of them written. A row is invalid
-here when it names a column its table does not have (BigQuery's "no such field").
+here when it names a column its table does not have (BigQuery's "no such field"), or when its
+table's partitioning column holds a date BigQuery does not stream into: more than 1825 days
+back or 366 days ahead ("outside the allowed bounds", as BigQuery answered in 2025).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -20,6 +23,7 @@ from tests.fakes.local_server import LocalFake, answer_json
 
 _PATH = re.compile(r"/bigquery/v2/projects/[^/]+/datasets/[^/]+/tables/(?P<table>[^/]+)/insertAll")
 _COLUMNS = {spec.name: {c.name for c in spec.columns} for spec in TABLES}
+STREAMS_BACK, STREAMS_AHEAD = timedelta(days=1825), timedelta(days=366)
 
 
 class FakeInsertAll(LocalFake):
@@ -29,19 +33,40 @@ class FakeInsertAll(LocalFake):
         self.written: dict[str, list[dict[str, Any]]] = {}
         self.delay = 0.0
         """Seconds each answer takes: a warehouse having a slow day."""
+        self.partitioned_by = {spec.name: spec.partition_by for spec in TABLES}
+        """Each table's partitioning column, as this release creates it; set one to play a table an
+        earlier release created."""
         self._lock = threading.Lock()
         super().__init__(self._handler(), name="fake-insertall")
 
     def insert(self, table: str, body: dict[str, Any]) -> dict[str, Any]:
         rows = [r["json"] for r in body.get("rows", [])]
-        invalid = {i for i, row in enumerate(rows) if set(row) - _COLUMNS[table]}
-        errors = [{"index": i, "errors": [{"reason": "invalid", "message": "no such field"}]} for i in sorted(invalid)]
+        problems = {i: why for i, row in enumerate(rows) if (why := self._problem(table, row))}
+        invalid = set(problems)
+        errors = [{"index": i, "errors": [{"reason": "invalid", "message": problems[i]}]} for i in sorted(invalid)]
         if invalid and not body.get("skipInvalidRows"):
             stopped = [{"index": i, "errors": [{"reason": "stopped"}]} for i in range(len(rows)) if i not in invalid]
             return {"kind": "bigquery#tableDataInsertAllResponse", "insertErrors": errors + stopped}
         with self._lock:
             self.written.setdefault(table, []).extend(row for i, row in enumerate(rows) if i not in invalid)
         return {"kind": "bigquery#tableDataInsertAllResponse", **({"insertErrors": errors} if errors else {})}
+
+    def _problem(self, table: str, row: dict[str, Any]) -> str | None:
+        if set(row) - _COLUMNS[table]:
+            return "no such field"
+        column = self.partitioned_by.get(table)
+        value = row.get(column) if column else None
+        if value is None:
+            return None
+        when = datetime.fromisoformat(value)
+        now = datetime.now(UTC)
+        if now - STREAMS_BACK <= (when if when.tzinfo else when.replace(tzinfo=UTC)) <= now + STREAMS_AHEAD:
+            return None
+        return (
+            f"Value {value} for partition column {column} of the destination table {table} is outside the allowed"
+            " bounds. You can only stream to partitions of date range within 1825 days in the past and 366 days in"
+            " the future relative to the current date."
+        )
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.analytics import AnalyticsActivities
 from activities.bills import BillActivities
 from shared import analytics
 from shared.analytics import (
@@ -28,11 +30,12 @@ from shared.analytics import (
     months_back,
     rollup_months,
 )
-from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS
+from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
-from shared.models import ArtifactRef, PersistRequest
+from shared.models import ArtifactRef, PersistRequest, PublishRequest
 from shared.settings import AnalyticsKind, Settings
 from stack.emulators import BigQueryEmulator
+from tests.fakes.bigquery_datasets import FakeDatasets
 from tests.fakes.bigquery_insert import FakeInsertAll
 from tests.fakes.bigquery_tables import FakeTables
 from tests.helpers import create_account, insert_job
@@ -343,6 +346,27 @@ def test_columns_patched_in_by_another_process_first_are_not_added_twice() -> No
         assert [f["name"] for f in warehouse.fields].count("currency") == 1
 
 
+def test_a_dataset_created_beforehand_needs_no_permission_to_create_datasets() -> None:
+    """roles/bigquery.dataEditor on the dataset, as the README documents: BigQuery answers a dataset insert
+    403 (no bigquery.datasets.create on the project), which crash-looped every worker at start."""
+    with FakeDatasets("p", {"d"}, may_create=False) as warehouse:
+        BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)._ensure_dataset()
+        assert warehouse.inserts == 0
+
+
+def test_a_missing_dataset_this_identity_may_not_create_is_named_with_the_permission() -> None:
+    with FakeDatasets("p", set(), may_create=False) as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        with pytest.raises(DatasetNotCreatable, match=r"p\.d does not exist .*bigquery\.datasets\.create"):
+            sink._ensure_dataset()
+
+
+def test_a_missing_dataset_is_created() -> None:
+    with FakeDatasets("p", set(), may_create=True) as warehouse:
+        BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)._ensure_dataset()
+        assert warehouse.existing == {"d"}
+
+
 def test_a_required_column_is_never_added_to_an_existing_table() -> None:
     spec = analytics.TableSpec("t", (Column("a", "STRING", True), Column("b", "STRING", True), Column("c", "STRING")))
     assert analytics.added_columns(spec, {"a", "b"}) == (Column("c", "STRING"),)
@@ -416,7 +440,11 @@ def test_local_analytics_without_duckdb_says_what_to_install(tmp_path: Any, monk
 
 def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest.MonkeyPatch) -> None:
     """BigQuery refuses a whole insertAll for one invalid row unless told to skip it: the batch's other bills land."""
-    good, bad = published(electric_bill()), published(electric_bill(end=date(2024, 2, 29)))
+    now = datetime.now(UTC)  # the fake, like BigQuery, streams only into partitions near today
+    good, bad = (
+        published(electric_bill(), created_at=now),
+        published(electric_bill(end=date(2024, 2, 29)), created_at=now),
+    )
     real_rows = analytics.bill_rows
 
     def with_a_bad_bill_row(row: AnalyticsBill, *, published_at: datetime) -> analytics.BillRows:
@@ -433,6 +461,44 @@ def test_a_row_bigquery_refuses_holds_back_only_its_own_bill(monkeypatch: pytest
     assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [good.bill_id]
 
 
+def years_ago(years: int) -> date:
+    today = datetime.now(UTC).date()
+    return date(today.year - years, today.month, 28 if today.month == 2 else 30)
+
+
+def test_a_bill_for_a_period_over_five_years_old_reaches_the_warehouse() -> None:
+    """interval_usage was partitioned by ts, the period's days, and BigQuery streams only into partitions
+    from 1825 days back: such a bill was refused on every attempt for a day, then its job failed."""
+    old = published(electric_bill(end=years_ago(6), kwh="300"), created_at=datetime.now(UTC))
+    with FakeInsertAll() as warehouse:
+        refused = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url).publish_bills([old])
+    assert refused == {}
+    assert sum(Decimal(r["kwh"]) for r in warehouse.written["interval_usage"]) == Decimal(300)
+    assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [old.bill_id]
+
+
+async def test_a_bill_a_table_of_an_earlier_release_can_never_take_fails_its_publish_at_once() -> None:
+    """interval_usage as an earlier release created it (partitioned by ts) refuses such a bill for good:
+    retrying kept the job RUNNING for 24 hours before it failed without saying why."""
+    bill = electric_bill(end=years_ago(6))
+    request = PublishRequest(
+        job_id="j",
+        bill_id=str(uuid.uuid4()),
+        customer_id=7,
+        utility_account_id=70,
+        bill=bill,
+        stored_at=datetime.now(UTC),
+    )
+    with FakeInsertAll() as warehouse:
+        warehouse.partitioned_by["interval_usage"] = "ts"
+        publish = AnalyticsActivities(BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)).publish_analytics
+        with pytest.raises(ApplicationError) as failed:
+            await ActivityEnvironment().run(publish, request)
+    assert failed.value.non_retryable and failed.value.type == "AnalyticsRowsUnstreamable"
+    assert "outside the allowed bounds" in str(failed.value) and "republish_analytics" in str(failed.value)
+    assert "normalized_bills" not in warehouse.written, "a bill row over children the warehouse refused"
+
+
 def test_a_bill_queued_behind_a_slow_batch_still_fits_its_activitys_timeout() -> None:
     """Waiting for the batch being written, then its own batch forming and being written: a budget of
     90 s let that take ~180 s against publish_analytics' 2 minutes, so slow warehouses timed attempts out."""
@@ -443,7 +509,7 @@ def test_a_bill_queued_behind_a_slow_batch_still_fits_its_activitys_timeout() ->
 def test_a_batch_the_warehouse_is_too_slow_for_stops_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """A full batch is several requests of up to 15 s each: past the batch's budget no further one starts,
     so the activity fails and is retried instead of outliving its timeout while the thread still writes."""
-    bill = published(electric_bill())
+    bill = published(electric_bill(), created_at=datetime.now(UTC))
     monkeypatch.setattr("shared.analytics.bigquery.INSERT_CHUNK_ROWS", 1)  # a request per row, as in a full batch
     monkeypatch.setattr("shared.analytics.bigquery.PUBLISH_BUDGET_SECONDS", 0.5)
     with FakeInsertAll() as warehouse:

@@ -1,0 +1,187 @@
+"""A connector's file is typed by its bytes, as an upload is: a portal's web page is never archived as a bill."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.connectors.base import AccountInfo, ConnectorRegistry, SourceDocument
+from activities.fetching import FetchActivities
+from activities.storage import StorageActivities
+from shared.bill import Provider
+from shared.models import FetchedBill, FetchRequest, StoreRequest
+from shared.settings import Settings
+from tests.helpers import create_account, insert_job
+from worker.main import pipeline_activities
+from worker.resources import Resources
+
+SIGN_IN_PAGE = b"<html><body><script>fetch('/jobs').then(r => r.text()).then(steal)</script></body></html>"
+TEXT_BILL = b"Pacific Gas and Electric\nAccount 1234\nTotal amount due $42.00\n"
+
+
+class RenderingPortal:
+    """A portal that renders the PDF on each request: a new creation date, so other bytes every read."""
+
+    scheme = "rendering"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def locate(self, account: AccountInfo, *, job_id: str) -> str:
+        return f"rendering://{account.account_number}?job={job_id}"
+
+    def read(self, source_uri: str) -> SourceDocument:
+        self.reads += 1
+        data = b"%PDF-1.4\n% /CreationDate (D:20261202060" + str(self.reads).encode() + b")\n"
+        return SourceDocument(source_uri=source_uri, data=data, content_type="application/pdf")
+
+
+class Portal:
+    """A provider portal answering every locator with one file, labelled as the portal labels it."""
+
+    scheme = "portal"
+
+    def __init__(self, data: bytes, content_type: str) -> None:
+        self.data, self.content_type = data, content_type
+
+    def locate(self, account: AccountInfo, *, job_id: str) -> str:
+        return f"portal://{account.account_number}?job={job_id}"
+
+    def read(self, source_uri: str) -> SourceDocument:
+        return SourceDocument(source_uri=source_uri, data=self.data, content_type=self.content_type)
+
+
+async def a_job(http: httpx.AsyncClient, resources: Resources) -> tuple[dict[str, Any], str]:
+    account = await create_account(http, provider="pge", account_number=f"PT-{uuid.uuid4().hex[:8]}")
+    return account, await insert_job(resources.pool, account, job_type="connector", status="RUNNING")
+
+
+def fetched_by_an_earlier_release(job_id: str, portal: Portal) -> FetchedBill:
+    """What fetch_bill returned before it checked the file: the portal's own label."""
+    return FetchedBill(
+        source_uri=f"portal://x?job={job_id}",
+        sha256=hashlib.sha256(portal.data).hexdigest(),
+        size=len(portal.data),
+        content_type=portal.content_type,
+        provider=Provider.PGE,
+    )
+
+
+async def test_a_portal_page_served_with_status_200_is_rejected_not_archived(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    account, job_id = await a_job(http, resources)
+    portal = Portal(SIGN_IN_PAGE, "text/html; charset=utf-8")
+    connectors = ConnectorRegistry(default=portal)
+    fetch = FetchActivities(resources.pool, connectors)
+    store = StorageActivities(resources.pool, resources.store, connectors)
+
+    with pytest.raises(ApplicationError) as fetching:
+        await ActivityEnvironment().run(
+            fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+        )
+    with pytest.raises(ApplicationError) as storing:  # a run whose fetch an earlier release did
+        await ActivityEnvironment().run(
+            store.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched_by_an_earlier_release(job_id, portal))
+        )
+
+    for refused in (fetching.value, storing.value):
+        assert refused.type == "DocumentRejected" and refused.non_retryable
+        assert "text/html" in str(refused), str(refused)
+    assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job_id) == 0
+
+
+async def test_an_unlabelled_bill_is_stored_as_the_type_its_bytes_are(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    account, job_id = await a_job(http, resources)
+    connectors = ConnectorRegistry(default=Portal(TEXT_BILL, "application/octet-stream"))
+    env = ActivityEnvironment()
+
+    fetched = await env.run(
+        FetchActivities(resources.pool, connectors).fetch_bill,
+        FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge"),
+    )
+    ref = await env.run(
+        StorageActivities(resources.pool, resources.store, connectors).store_raw_bill,
+        StoreRequest(job_id=job_id, fetched=fetched),
+    )
+
+    assert (fetched.content_type, ref.content_type, ref.uri.rsplit(".", 1)[1]) == ("text/plain", "text/plain", "txt")
+    assert await resources.pool.fetchval("SELECT content_type FROM artifacts WHERE job_id = $1", job_id) == "text/plain"
+
+
+async def test_a_file_over_the_size_limit_is_rejected(http: httpx.AsyncClient, resources: Resources) -> None:
+    account, job_id = await a_job(http, resources)
+    connectors = ConnectorRegistry(default=Portal(TEXT_BILL, "text/plain"))
+    fetch = FetchActivities(resources.pool, connectors, max_bytes=len(TEXT_BILL) - 1)
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+        )
+    assert refused.value.type == "DocumentRejected" and refused.value.non_retryable
+    assert f"over the {len(TEXT_BILL) - 1}-byte limit" in str(refused.value)
+
+
+async def test_a_bill_fetch_archives_is_the_one_stored_though_the_portal_renders_it_anew(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """Store read the source again and had to get the same bytes: a portal rendering each PDF anew failed every
+    job with ArtifactConflict. Given the store, fetch archives the bytes it read; store only records them."""
+    account, job_id = await a_job(http, resources)
+    portal = RenderingPortal()
+    connectors = ConnectorRegistry(default=portal)
+    env = ActivityEnvironment()
+    store = StorageActivities(resources.pool, resources.store, connectors)
+
+    fetched = await env.run(
+        FetchActivities(resources.pool, connectors, store=resources.store).fetch_bill,
+        FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge"),
+    )
+    refs = [await env.run(store.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched)) for _ in range(2)]
+
+    assert refs[0] == refs[1] and refs[0].uri == fetched.source_uri and refs[0].sha256 == fetched.sha256
+    assert refs[0].content_type == "application/pdf" and portal.reads == 1
+    stored = await asyncio.to_thread(resources.store.read, refs[0].uri)
+    assert hashlib.sha256(stored).hexdigest() == fetched.sha256
+    assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job_id) == 1
+
+
+def the_workers(name: str, resources: Resources, settings: Settings, connectors: ConnectorRegistry) -> Any:
+    """The activity ``name`` as the worker registers it, reading from ``connectors``."""
+    wired = dataclasses.replace(resources, connectors=connectors)
+    return next(fn for fn in pipeline_activities(wired, settings) if fn.__name__ == name)
+
+
+async def test_the_workers_fetch_archives_what_it_reads_and_holds_it_to_the_upload_limit(
+    http: httpx.AsyncClient, resources: Resources, app_settings: Settings
+) -> None:
+    """The worker, not only a test, gives fetch the store and the operator's UPLOAD_MAX_BYTES."""
+    account, job_id = await a_job(http, resources)
+    portal = RenderingPortal()
+    env = ActivityEnvironment()
+    request = FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+
+    fetched = await env.run(
+        the_workers("fetch_bill", resources, app_settings, ConnectorRegistry(default=portal)), request
+    )
+    ref = await env.run(
+        the_workers("store_raw_bill", resources, app_settings, ConnectorRegistry(default=portal)),
+        StoreRequest(job_id=job_id, fetched=fetched),
+    )
+    assert (ref.uri, ref.sha256, portal.reads) == (fetched.source_uri, fetched.sha256, 1)
+
+    strict = app_settings.model_copy(update={"upload_max_bytes": len(TEXT_BILL) - 1})
+    too_big = ConnectorRegistry(default=Portal(TEXT_BILL, "text/plain"))
+    with pytest.raises(ApplicationError) as refused:
+        await env.run(the_workers("fetch_bill", resources, strict, too_big), request)
+    assert f"over the {len(TEXT_BILL) - 1}-byte limit" in str(refused.value)
