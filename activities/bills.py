@@ -17,6 +17,10 @@ logger = logging.getLogger(__name__)
 
 _BILL_NAMESPACE = uuid.UUID("6f1d8f1e-4c0a-4bb5-9d0e-4d2f3c7a9b10")
 
+ACCOUNT_LOCK_KEY = "hashtextextended('minimeter.bills:' || $1::bigint::text, 0)"
+"""The advisory lock key (``$1``: the account id) under which one account's persists take turns. Named, not the bare id:
+a database has one advisory key space, where the migration lock (72616001) and the dispatcher's live too."""
+
 
 STORED_AT = "COALESCE(revised_at, created_at) AS stored_at"
 """When a bill's current version was stored: the warehouse orders a bill's versions by it."""
@@ -90,7 +94,7 @@ class BillActivities:
         """
         bill = request.bill
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", request.utility_account_id)
+            await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", request.utility_account_id)
             mine = await conn.fetchrow(_STORED_BY_JOB, request.job_id)
             if mine is not None:  # an earlier try stored it (and a re-issue may have replaced it since)
                 revised = await conn.fetchval(

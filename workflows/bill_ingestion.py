@@ -100,6 +100,16 @@ FOREIGN_RUN_PATCH = "start-of-another-chain-refused"
 """Recorded only by runs that mark_job_running refused (``ForeignRun``): started again under their job's own
 workflow id, but not by the job's chain (an operator's reset keeps the first run id; a new start has its own).
 They fail at once, without recording a job end. Earlier runs took such a job over."""
+END_RECORDED_AGAIN_PATCH = "end-recorded-again-when-recording-it-failed"
+"""Recorded only by runs whose mark_job_finished failed for good (out of its hour, or refused) while it recorded the
+end the job had reached: that end is recorded again, so a stored, published bill stays SUCCEEDED with its bill id.
+Earlier runs recorded a FAILED job in its place ("unknown failed: ..."), without the bill, duplicate or artifact."""
+DECIDED_AS_TIME_RAN_OUT_PATCH = "decision-arriving-with-the-review-timer-stands"
+"""Recorded only by runs whose review decision reached them in the same workflow task as the SLA or expiry timer's
+firing: the decision stands, as the update that brought it was accepted. Only a worker applying a task's jobs all at
+once meets this (the SDK's flag 2, kept in history: off in temporalio 1.35, whose source says a later release turns it
+on); 1.35 by default lets the decision's handler run first, and the wait sees it. Earlier runs took the timer's side:
+they escalated a decided task, or expired the review and lost the decision (the update answered REVIEW_EXPIRED)."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -152,6 +162,8 @@ class BillIngestionWorkflow:
         """review_decision signals decoded unsealed so far: numbers each one's UNSEALED_SIGNAL_PATCH id."""
         self._dropping_unsealed = False
         """Set once an unsealed signal was dropped: every later one is, without asking another patch."""
+        self._ending: IngestionResult | None = None
+        """The end _finish is recording: if only its recording fails, it is still the job's end."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -572,12 +584,19 @@ class BillIngestionWorkflow:
             try:
                 await workflow.wait_condition(lambda: self._decision is not None, timeout=remaining)
             except TimeoutError:
-                return False
+                if not self._decided_as_time_ran_out():
+                    return False
             if await self._decision_stands():
                 return True
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 return False
+
+    def _decided_as_time_ran_out(self) -> bool:
+        """Whether a decision reached the run in the workflow task that fired the timer: the timer's wait raises
+        before it sees the decision, which the update's validator accepted all the same. Asked only then, so
+        other runs record no marker."""
+        return self._decision is not None and workflow.patched(DECIDED_AS_TIME_RAN_OUT_PATCH)
 
     async def _decision_stands(self) -> bool:
         """False when the decision came by signal and fails its check (a correction failing the checks, an
@@ -641,7 +660,8 @@ class BillIngestionWorkflow:
         recorded_first = workflow.patched(STATUS_AFTER_RECORD_PATCH)
         if not recorded_first:
             self._status = result.status
-        self._current_step = None
+        self._current_step = "mark_job_finished"
+        self._ending = result
         # Started here, not in _past_cancel's task, so the command is issued exactly where it always was.
         recording = workflow.start_activity_method(
             JobActivities.mark_job_finished,
@@ -687,8 +707,18 @@ class BillIngestionWorkflow:
         )
 
     async def _fail(self, request: IngestionRequest, err: FailureError) -> IngestionResult:
-        """A step failed for good: record FAILED with the root cause, then fail the workflow."""
+        """A step failed for good: record FAILED with the root cause, then fail the workflow.
+
+        Not when the step was the recording of an end the job had already reached: that end is recorded again."""
         self._closing = True
+        if self._ending is not None and workflow.patched(END_RECORDED_AGAIN_PATCH):
+            # Only mark_job_finished failed (the database out for its whole hour, say): the bill stored and
+            # published, or the duplicate found, is still the job's truth; a FAILED without them would hide it.
+            workflow.logger.warning(
+                "recording the job's end failed: recording it again",
+                extra={"job_id": self._job_id, "step": "mark_job_finished", "status": str(self._ending.status)},
+            )
+            return await self._finish(self._ending)
         cause: BaseException = err
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause

@@ -18,7 +18,7 @@ from google.cloud import bigquery, storage
 from temporalio.testing import ActivityEnvironment
 
 from activities.analytics import AnalyticsActivities
-from activities.bills import BillActivities, _write_bill, bill_id_for
+from activities.bills import ACCOUNT_LOCK_KEY, BillActivities, _write_bill, bill_id_for
 from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
@@ -181,6 +181,22 @@ async def test_a_persist_retried_after_a_reissue_replaced_its_bill_is_still_stor
     assert revised_retry.stored_at == revised.stored_at
 
 
+async def someone_waits_for_a_lock_held_by(
+    pool: asyncpg.Pool, holder: asyncpg.Connection, *, within: float = 60
+) -> None:
+    """Until another session waits for an advisory lock ``holder`` holds; ``within`` only keeps a broken test
+    from hanging."""
+    holder_pid = holder.get_server_pid()
+    deadline = asyncio.get_running_loop().time() + within
+    query = """
+        SELECT count(*) FROM pg_locks waiting JOIN pg_locks held USING (locktype, database, classid, objid, objsubid)
+         WHERE waiting.locktype = 'advisory' AND NOT waiting.granted AND held.granted AND held.pid = $1
+    """
+    while not await pool.fetchval(query, holder_pid):
+        assert asyncio.get_running_loop().time() < deadline, "nothing waited for the lock"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bill_it_replaces(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
@@ -195,14 +211,14 @@ async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bi
         resources, account, february_statement(number, date(2026, 3, 12), "50.00"), "4" * 64
     )
     async with resources.pool.acquire() as holder:
-        await holder.execute("SELECT pg_advisory_lock($1)", account["id"])  # the original's persist, say
+        await holder.execute(f"SELECT pg_advisory_lock({ACCOUNT_LOCK_KEY})", account["id"])  # the original's persist
         persisting = asyncio.create_task(
             ActivityEnvironment().run(BillActivities(resources.pool).persist_bill, reissue)
         )
-        await asyncio.sleep(0.5)  # the re-issue's transaction has begun and waits for the lock
+        await someone_waits_for_a_lock_held_by(resources.pool, holder)  # the re-issue's transaction has begun
         async with holder.transaction():
             original_at = await _write_bill(holder, original, bill_id=bill_id_for(original.job_id), revises=None)
-        await holder.execute("SELECT pg_advisory_unlock($1)", account["id"])
+        await holder.execute(f"SELECT pg_advisory_unlock({ACCOUNT_LOCK_KEY})", account["id"])
         revised = await asyncio.wait_for(persisting, 30)
     assert revised.revised_job == original.job_id
     assert revised.stored_at is not None and revised.stored_at > original_at

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+from temporalio.worker._workflow_instance import _WorkflowLogicFlag
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
 from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest
-from shared.review import ReviewAction, ReviewDecision
+from shared.review import ReviewAck, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.test_foreign_runs import start_copied_from_history
 from tests.helpers import (
@@ -420,6 +428,148 @@ async def failed_in_review(
     return handle.id
 
 
+def refusing_once(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``real`` failing for good (non-retryable) at its first call in this worker, as a step out of its hour
+    of retries would; ``real`` itself from then on. It replaces ``real`` by name."""
+    calls = 0
+
+    @functools.wraps(real)
+    async def refused_once(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ApplicationError(f"{real.__name__} refused (injected)", non_retryable=True)
+        return await real(*args)
+
+    return refused_once
+
+
+async def end_recorded_again(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """A bill stored and published, then mark_job_finished fails for good recording SUCCEEDED: the end is
+    recorded again. On a worker of its own; before END_RECORDED_AGAIN_PATCH the job read FAILED ("unknown
+    failed: ..."), without its bill (v10/ has such a run)."""
+    finishing = refusing_once(real_activity(resources, settings, "mark_job_finished"))
+    own_worker = _job_on_own_worker(
+        http, client=client, resources=resources, settings=settings, provider="pge", stand_in=finishing
+    )
+    async with own_worker as job:
+        with suppress(WorkflowFailureError):  # the ending is the caller's to judge
+            await asyncio.wait_for(client.get_workflow_handle(job["workflow_id"]).result(), timeout=90)
+    return str(job["workflow_id"])
+
+
+async def review_decided_as_it_expired(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """A reviewer's rejection through the API's update reaches the run in the workflow task that fires the review's
+    expiry: it stands. Before DECIDED_AS_TIME_RAN_OUT_PATCH the review expired, and the accepted update answered
+    REVIEW_EXPIRED (v10/ has such a run)."""
+    return await _decided_as_it_expired(http, client=client, resources=resources, settings=settings, by_signal=False)
+
+
+async def review_signalled_as_it_expired(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """As ``review_decided_as_it_expired``, the rejection signalled by a script."""
+    return await _decided_as_it_expired(http, client=client, resources=resources, settings=settings, by_signal=True)
+
+
+async def _decided_as_it_expired(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, by_signal: bool
+) -> str:
+    """The run's worker stops once the review has escalated (SLA 1 s); the expiry timer fires and the rejection
+    comes while no worker runs, so the next worker (``single_batch_worker``) takes both in one workflow task."""
+    own = settings.model_copy(
+        update={
+            "temporal_task_queue": f"decided-as-it-expired-{uuid.uuid4().hex[:8]}",
+            "review_sla": timedelta(seconds=1),
+            "review_timeout": timedelta(seconds=10),  # 9 s after the escalation: the worker stops well before
+        }
+    )
+    async with build_worker(client, resources, own):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        revision = await _escalated(handle)
+    await _timers_fired(handle, 2)
+    decision = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="script", note="by scenario")
+    answer: asyncio.Task[ReviewAck] | None = None
+    if by_signal:
+        await handle.signal(BillIngestionWorkflow.review_decision, decision)
+    else:
+        update_id = f"reject-{uuid.uuid4().hex[:8]}"
+        answer = asyncio.create_task(handle.execute_update(BillIngestionWorkflow.submit_review, decision, id=update_id))
+        await _update_admitted(client, handle.id, update_id)
+    async with single_batch_worker(client, resources, own):
+        if answer is not None:
+            await asyncio.wait_for(answer, timeout=60)  # the job's status at its end, whichever end it was
+        with suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+    return handle.id
+
+
+def single_batch_worker(client: Client, resources: Resources, settings: Settings) -> Worker:
+    """A worker that applies every job of an activation before workflow code runs: temporalio 1.35 knows the mode
+    (flag 2, kept in history) and leaves it off; its source says a later release turns it on by default. Only in
+    that mode do a decision and a timer's firing in one workflow task meet in one turn of the workflow's loop."""
+    worker = build_worker(client, resources, settings)
+    worker._set_default_workflow_logic_flag(
+        _WorkflowLogicFlag.PROCESS_WORKFLOW_ACTIVATION_JOBS_AS_SINGLE_BATCH, enabled=True
+    )
+    return worker
+
+
+async def _update_admitted(client: Client, workflow_id: str, update_id: str, *, within: float = 30) -> None:
+    """Wait until the server holds the update for the run's next workflow task (NOT_FOUND until then)."""
+    request = PollWorkflowExecutionUpdateRequest(
+        namespace=client.namespace,
+        update_ref=UpdateRef(workflow_execution=WorkflowExecution(workflow_id=workflow_id), update_id=update_id),
+        identity="scenario",
+        wait_policy=WaitPolicy(
+            lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+        ),
+    )
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            if (await client.workflow_service.poll_workflow_execution_update(request)).stage:
+                return
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        assert asyncio.get_running_loop().time() < deadline, f"update {update_id} never admitted"
+        await asyncio.sleep(0.05)
+
+
+async def _escalated(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> str:
+    """Wait until the run has escalated its review and waits again for a decision; returns the new revision."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        if events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 2:  # the expiry's, started after the escalation
+            progress = await handle.query(BillIngestionWorkflow.progress)
+            if progress.current_step == "awaiting_review" and progress.review_revision is not None:
+                return progress.review_revision
+        assert asyncio.get_running_loop().time() < deadline, "the review never escalated"
+        await asyncio.sleep(0.1)
+
+
+async def _timers_fired(handle: WorkflowHandle[Any, Any], count: int, *, within: float = 30) -> None:
+    """Wait until ``count`` timers have fired, none of them yet seen by a worker after the last."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        if events.count(EventType.EVENT_TYPE_TIMER_FIRED) >= count:
+            last_fired = len(events) - events[::-1].index(EventType.EVENT_TYPE_TIMER_FIRED)
+            # The worker stopped before the timer fired, so no workflow task has taken it yet.
+            assert EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED not in events[last_fired:], events
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{count} timers never fired"
+        await asyncio.sleep(0.1)
+
+
 async def started_anew_under_its_id(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
     """A job's sealed input started again under its own workflow id: mark_job_running refuses it (ForeignRun)."""
     workflow_id = await accepted(http)
@@ -445,4 +595,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_plaintext_signal_across_deploy": review_plaintext_signal_across_deploy,
     "review_sealed_between_plaintext": review_sealed_between_plaintext,
     "started_anew_under_its_id": started_anew_under_its_id,
+    "end_recorded_again": end_recorded_again,
+    "review_decided_as_it_expired": review_decided_as_it_expired,
+    "review_signalled_as_it_expired": review_signalled_as_it_expired,
 }

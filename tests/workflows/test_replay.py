@@ -44,6 +44,9 @@ def test_histories_are_committed() -> None:
         "review_plaintext_signal_across_deploy",
         "review_sealed_between_plaintext",
         "started_anew_under_its_id",
+        "end_recorded_again",
+        "review_decided_as_it_expired",
+        "review_signalled_as_it_expired",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
@@ -56,6 +59,9 @@ def test_histories_are_committed() -> None:
         "v7/review_approved_by_signal",
         "v8/failed_in_review",
         "v9/review_plaintext_signal",
+        "v10/end_recorded_again",
+        "v10/review_decided_as_it_expired",
+        "v10/review_signalled_as_it_expired",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 

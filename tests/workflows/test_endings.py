@@ -1,0 +1,61 @@
+"""How a run ends when its last steps meet trouble: the job's row keeps the end its data reached."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from shared.settings import Settings
+from tests.review.support import activity_names, history, job_id_of, wait_for_job
+from tests.workflows.scenarios import (
+    Scenario,
+    end_recorded_again,
+    review_decided_as_it_expired,
+    review_signalled_as_it_expired,
+)
+from worker.resources import Resources
+
+
+async def test_a_job_whose_end_failed_to_record_keeps_its_stored_bill(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """mark_job_finished failing for good overwrote SUCCEEDED with "unknown failed: ...", without the bill: the
+    same file again came back DUPLICATE of a job that read FAILED."""
+    workflow_id = await end_recorded_again(http, client=client, resources=resources, settings=app_settings)
+    handle = client.get_workflow_handle(workflow_id)
+    row = await wait_for_job(resources.pool, job_id_of(handle), {"SUCCEEDED", "FAILED"})
+
+    assert not (row["error"] or "").startswith("unknown failed"), row["error"]
+    assert (row["status"], row["error"]) == ("SUCCEEDED", None)
+    stored = await resources.pool.fetchval("SELECT id FROM bills WHERE job_id = $1", row["id"])
+    assert stored is not None and row["result"]["bill_id"] == str(stored)
+    assert activity_names(await history(handle)).count("mark_job_finished") == 2  # refused, then recorded again
+
+
+@pytest.mark.parametrize(
+    "scenario", [review_decided_as_it_expired, review_signalled_as_it_expired], ids=["update", "signal"]
+)
+async def test_a_rejection_that_reaches_the_run_with_its_expiry_stands(
+    scenario: Scenario, http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """The timer's wait raised before it saw a decision that came in the same workflow task, and the job ended
+    REVIEW_EXPIRED: the reviewer's update was accepted (the API's 200) and lost."""
+    workflow_id = await scenario(http, client=client, resources=resources, settings=app_settings)
+    handle = client.get_workflow_handle(workflow_id)
+    events = await history(handle)
+
+    kinds = [e.event_type for e in events]
+    expired = kinds.index(EventType.EVENT_TYPE_TIMER_FIRED, kinds.index(EventType.EVENT_TYPE_TIMER_FIRED) + 1)
+    decided = [
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    ]
+    decision = next(i for i in range(expired, len(kinds)) if kinds[i] in decided)
+    # A signal is written before the task that takes it starts; an accepted update with that task's completion.
+    assert kinds[expired:decision].count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) <= 1, "not one task: no race"
+    row = await wait_for_job(resources.pool, job_id_of(handle), {"REJECTED", "REVIEW_EXPIRED"})
+    assert row["status"] == "REJECTED", row["error"]
+    names = activity_names(events)
+    assert "record_review_decision" in names and "close_review_task" not in names, names
