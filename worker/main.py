@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import contextlib
 import logging
 import signal
 import sys
@@ -44,8 +45,9 @@ WORKFLOWS = [BillIngestionWorkflow, AnalyticsRollupWorkflow]
 def pipeline_activities(resources: Resources, settings: Settings) -> list[Callable[..., Any]]:
     """Every activity MiniMeter registers, bound to this process's shared clients."""
     jobs = JobActivities(resources.pool)
-    fetch = FetchActivities(resources.pool, resources.connectors)
-    storage = StorageActivities(resources.pool, resources.store, resources.connectors)
+    source_limit = settings.upload_max_bytes  # a provider's bill is held to the limit an upload is
+    fetch = FetchActivities(resources.pool, resources.connectors, store=resources.store, max_bytes=source_limit)
+    storage = StorageActivities(resources.pool, resources.store, resources.connectors, max_bytes=source_limit)
     extraction = ExtractionActivities(resources.store, settings)
     bills = BillActivities(resources.pool)
     analytics = AnalyticsActivities(
@@ -117,17 +119,43 @@ def warm_workflow_bytecode() -> None:
     compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish."""
+async def start_worker(settings: Settings) -> tuple[Worker, Resources]:
+    """Connect, open the shared clients (migrating the schema) and build the worker: each step may wait."""
     client = await when_reachable("Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds)
     resources = await open_resources(settings)
     worker = build_worker(client, resources, settings)
     if resources.sink is not None:
         await ensure_rollup_schedule(client, task_queue=settings.temporal_task_queue)
+    return worker, resources
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGTERM and SIGINT set, from now on.
+
+    Taken before anything waits: as a container's PID 1 the worker has no default action for SIGTERM,
+    so while it waited for Temporal (a minute) or another process's migration (up to an hour) it
+    ignored the signal until Docker or Kubernetes killed it at the end of the grace period."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish."""
+    stop = stop_on_signals()
+    starting = asyncio.create_task(start_worker(settings))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        logger.info("worker stopped before it started")
+        return
+    stopped.cancel()
+    worker, resources = starting.result()
     logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
     freeze_startup_heap()
     async with worker:

@@ -26,6 +26,8 @@ PRODUCTION = {
     "env": Environment.PRODUCTION,
     "database_url": SecretStr("postgresql://minimeter@db/minimeter"),
     "payload_keys": SecretStr("k1:" + base64.b64encode(b"\x01" * 32).decode()),
+    "gcs_bucket": "acme-raw-bills",  # production refuses the placeholder bucket and project
+    "gcp_project": "acme",
 }
 
 

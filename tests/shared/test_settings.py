@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from shared.settings import Settings, refusal
+from tests.helpers import run_entry_point
+from workflows.policies import EXTRACT
 
 GEMINI_KEY = "test-gemini-key-0123456789abcdef"  # any distinctive value: the test looks for it in the error
 
@@ -86,3 +89,102 @@ def test_sizes_a_process_cannot_run_with_are_refused_at_start(
     only.setenv(variable, value)
     with pytest.raises(ValidationError, match=re.escape(said)):
         Settings()
+
+
+PRODUCTION_SECRETS = {
+    "ENV": "production",
+    "DATABASE_URL": "postgresql://minimeter@db/minimeter",
+    "PAYLOAD_KEYS": "k1:" + base64.b64encode(b"\x01" * 32).decode(),
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "refused"),
+    [
+        ({}, "GCS_BUCKET must be set to a bucket of your own (bucket names are global) when ENV=production"),
+        ({"GCS_BUCKET": "minimeter-raw-bills"}, "GCS_BUCKET must be set"),  # the default, written out
+        ({"GCS_BUCKET": "acme-raw-bills"}, "GCP_PROJECT must be set to the project of BQ_DATASET"),
+        ({"ARTIFACT_STORE": "local"}, "GCP_PROJECT must be set"),
+    ],
+)
+def test_production_refuses_the_placeholder_bucket_and_project(
+    only: pytest.MonkeyPatch, given: dict[str, str], refused: str
+) -> None:
+    """The default bucket is named in this public repository and bucket names are global: a forgotten
+    GCS_BUCKET stored bills in whoever owns it."""
+    for name, value in (PRODUCTION_SECRETS | given).items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).startswith(refused)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme"},
+        {"ARTIFACT_STORE": "local", "ANALYTICS": "disabled"},
+        {"GCS_BUCKET": "acme-raw-bills", "ANALYTICS": "local"},
+        {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:9023", "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9050"},
+    ],
+)
+def test_production_takes_named_cloud_resources_or_none_at_all(only: pytest.MonkeyPatch, given: dict[str, str]) -> None:
+    for name, value in (PRODUCTION_SECRETS | given).items():
+        only.setenv(name, value)
+    assert Settings().env == "production"
+
+
+def test_the_placeholder_bucket_stops_the_worker_with_one_line() -> None:
+    done = run_entry_point("worker", **PRODUCTION_SECRETS, GCP_PROJECT="acme")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "minimeter: refused configuration: GCS_BUCKET must be set to a bucket of your own"
+        " (bucket names are global) when ENV=production, not the default"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "refused"),
+    [
+        ({"GEMINI_TIMEOUT_SECONDS": "0"}, "GEMINI_TIMEOUT_SECONDS: Input should be greater than 0"),
+        ({"GEMINI_TIMEOUT_SECONDS": "-5"}, "GEMINI_TIMEOUT_SECONDS: Input should be greater than 0"),
+        ({"PDF_PARSE_TIMEOUT_SECONDS": "0"}, "PDF_PARSE_TIMEOUT_SECONDS: Input should be greater than 0"),
+        (
+            {"GEMINI_TIMEOUT_SECONDS": "170"},
+            "GEMINI_TIMEOUT_SECONDS (170) plus PDF_PARSE_TIMEOUT_SECONDS (20) must stay under the extract step's 180 s",
+        ),
+        (
+            {"GEMINI_TIMEOUT_SECONDS": "150", "PDF_PARSE_TIMEOUT_SECONDS": "30"},
+            "GEMINI_TIMEOUT_SECONDS (150) plus PDF_PARSE_TIMEOUT_SECONDS (30) must stay under",
+        ),
+    ],
+)
+def test_a_gemini_timeout_that_cannot_work_is_refused(
+    only: pytest.MonkeyPatch, given: dict[str, str], refused: str
+) -> None:
+    """0 became a 1 ms timeout (every call failed); past the extract activity's start-to-close Temporal
+    abandoned each attempt while its thread went on calling Gemini."""
+    only.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    for name, value in given.items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).startswith(refused)
+
+
+def test_the_gemini_bound_is_the_extract_steps_own(only: pytest.MonkeyPatch) -> None:
+    """Read from the policy, so raising EXTRACT's start-to-close raises the bound with it."""
+    only.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    room = EXTRACT.start_to_close.total_seconds() - Settings.model_fields["pdf_parse_timeout_seconds"].default
+    assert Settings(gemini_timeout_seconds=room - 1).gemini_timeout_seconds == room - 1
+    with pytest.raises(ValidationError, match="must stay under the extract step"):
+        Settings(gemini_timeout_seconds=room)
+
+
+@pytest.mark.parametrize("given", [{"EXTRACTOR": "rules", "GEMINI_API_KEY": GEMINI_KEY}, {}])
+def test_a_long_pdf_parse_is_taken_where_gemini_is_never_called(
+    only: pytest.MonkeyPatch, given: dict[str, str]
+) -> None:
+    for name, value in (given | {"PDF_PARSE_TIMEOUT_SECONDS": "170"}).items():
+        only.setenv(name, value)
+    assert Settings().pdf_parse_timeout_seconds == 170

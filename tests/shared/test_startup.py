@@ -106,3 +106,30 @@ async def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(pay
     assert api.returncode != 0
     waits = [json.loads(line) for line in log.read_text().splitlines() if "not reachable yet" in line]
     assert len(waits) < 20, "it stopped waiting when told to"
+
+
+async def test_a_worker_told_to_stop_while_it_waits_for_temporal_stops_at_once(
+    payload_keys: str, tmp_path: Path
+) -> None:
+    """Its signal handlers came only after start-up: until then SIGTERM killed it outright, and as a container's
+    PID 1 (no default action) it was ignored for as long as the wait lasted, past every grace period."""
+    env = entry_point_env(
+        ENV="test",
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",  # nothing listens there
+        PAYLOAD_KEYS=payload_keys,
+        DATA_DIR=str(tmp_path / "data"),
+        STARTUP_WAIT_SECONDS="300",
+        LOG_FORMAT="json",
+    )
+    log = tmp_path / "worker.log"
+    worker = await asyncio.to_thread(spawn_entry_point, "worker", env, log)
+    try:
+        await until_logged(log, "Temporal is not reachable yet; trying again", worker, within=60)
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 30) == 0  # its own exit, not the signal's -15; not 300 s on
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line.startswith("{")]
+    assert messages[-1] == "worker stopped before it started"

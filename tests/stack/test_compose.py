@@ -6,11 +6,13 @@ import asyncio
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 from shared.settings import Settings
 from stack.services import temporal_binary
@@ -18,6 +20,8 @@ from tests.helpers import start_dev_server
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.temporal.yml"
 DOCKERFILE = COMPOSE.parent / "Dockerfile"
+HISTORY_KEPT = timedelta(days=30)
+"""How long closed workflows' histories stay (README): a job's Web UI link and ``temporal workflow reset`` need them."""
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +120,13 @@ def test_the_image_serves_beyond_the_container_as_production() -> None:
     assert env["ENV"] == "production"
 
 
+def test_the_image_installs_ci_s_versions_without_the_local_services() -> None:
+    """The base install (no ``[local]``: no dev server or Postgres build in it), pinned as CI installs it."""
+    [install] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("RUN pip install")]
+    assert re.match(r"RUN pip install --no-cache-dir -c constraints\.txt \. ", install), install
+    assert "COPY pyproject.toml README.md constraints.txt ./" in DOCKERFILE.read_text()
+
+
 def test_every_stateful_service_has_a_healthcheck(services: dict) -> None:
     for name in ("temporal", "temporal-db", "app-db", "api"):
         assert "healthcheck" in services[name], name
@@ -177,8 +188,40 @@ async def test_setup_registers_the_search_attributes_and_fails_on_a_clash(servic
                 ListSearchAttributesRequest(namespace="default")
             )
             assert {"ReviewStatus", "Provider", "CustomerId", "JobStatus"} <= set(registered.custom_attributes)
+            # An existing namespace (here the dev server's, 24h) gets the stack's retention too.
+            described = await server.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace="default")
+            )
+            assert described.config.workflow_execution_retention_ttl.ToTimedelta() == HISTORY_KEPT
         finally:
             await server.shutdown()
+
+
+def test_closed_histories_are_kept_for_a_month(services: dict) -> None:
+    """auto-setup's default retention is 24h: a day after a job ended its Web UI link was a 404, and
+    ``temporal workflow reset`` could no longer recover it."""
+    assert services["temporal"]["environment"]["DEFAULT_NAMESPACE_RETENTION"] == f"{HISTORY_KEPT.days * 24}h"
+    assert f"--retention {HISTORY_KEPT.days * 24}h" in _setup_command(services, "temporal:7233")
+
+
+def app_db_connections_needed(services: dict, *, workers: int) -> int:
+    """The connection budget (README): every API process's pool, opened whole at start, every worker's at its
+    fullest, one pool more for a one-shot command (``api.keys``), and Postgres's 3 reserved for superusers."""
+    env = services["api"]["environment"]
+    default = re.fullmatch(r"\$\{API_PROCESSES:-(\d+)\}", env["API_PROCESSES"])
+    assert default is not None, env["API_PROCESSES"]
+    api_processes = int(default.group(1))
+    pool_max = int(env.get("DB_POOL_MAX", Settings.model_fields["db_pool_max"].default))
+    return (api_processes + workers + 1) * pool_max + 3
+
+
+def test_app_db_admits_every_pool_with_the_workers_scaled_out(services: dict) -> None:
+    """Postgres's default 100 connections ran out at the defaults with two more workers (``--scale worker=4``)."""
+    settings = [arg.partition("=") for arg in services["app-db"].get("command", [])]
+    limits = [int(value) for name, _, value in settings if name == "max_connections"]
+    limit = limits[-1] if limits else 100  # Postgres's default
+    scaled_out = 4 * services["worker"]["deploy"]["replicas"]
+    assert app_db_connections_needed(services, workers=scaled_out) <= limit
 
 
 def test_ui_points_at_the_codec_endpoint(services: dict) -> None:

@@ -1,4 +1,4 @@
-"""The Makefile's targets work in a fresh checkout, where ``.data/`` does not exist yet."""
+"""The Makefile's targets work in a fresh checkout: no ``.data/`` yet, and maybe a ``python3`` older than 3.11."""
 
 from __future__ import annotations
 
@@ -35,3 +35,67 @@ def test_make_eval_in_a_fresh_checkout_writes_its_report(fresh_checkout: Path) -
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((fresh_checkout / ".data" / "eval.json").read_text())
     assert report
+
+
+FAKE_PYTHON = """#!/bin/sh
+# A stand-in interpreter: {version}. Logs each call; `-m venv DIR` makes a venv whose python is this script.
+echo "$0 $*" >> "$CALLS"
+case "$1" in
+  -c) exit {check} ;;
+  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit 0; fi ;;
+esac
+exit {pip}
+"""
+
+
+def _interpreter(path: Path, *, new_enough: bool) -> Path:
+    """Python 3.11 (every call succeeds, pip installing nothing) or 3.10 (its check and its pip fail)."""
+    version, code = ("3.11", 0) if new_enough else ("3.10", 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(FAKE_PYTHON.format(version=version, check=code, pip=code))
+    path.chmod(0o755)
+    return path
+
+
+def _make(checkout: Path, goal: str, python: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", goal, f"PYTHON={python}"],
+        cwd=checkout,
+        env={"PATH": "/usr/bin:/bin", "CALLS": str(checkout / "calls.log")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture()
+def makefile_only(tmp_path: Path) -> Path:
+    """The Makefile and the files its install depends on, with no venv: installs run the stand-ins only."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(REPO_ROOT / "Makefile", checkout)
+    for name in ("pyproject.toml", "constraints.txt"):
+        (checkout / name).touch()
+    return checkout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_python_older_than_3_11_is_named_not_made_into_a_venv(makefile_only: Path, tmp_path: Path) -> None:
+    """It made a 3.10 venv, whose installs then failed, and `make run PYTHON=python3.11` kept reusing it."""
+    done = _make(makefile_only, "run", _interpreter(tmp_path / "python3.10", new_enough=False))
+    assert done.returncode != 0
+    assert "MiniMeter needs Python 3.11 or newer" in done.stderr and "make run PYTHON=python3.11" in done.stderr
+    assert not (makefile_only / ".venv").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_venv_of_an_older_python_is_made_again_with_the_one_given(makefile_only: Path, tmp_path: Path) -> None:
+    old = _interpreter(makefile_only / ".venv" / "bin" / "python", new_enough=False)  # left by a first try
+    new = _interpreter(tmp_path / "python3.11", new_enough=True)
+    done = _make(makefile_only, ".venv/.installed", new)
+    assert done.returncode == 0, done.stderr
+    assert old.read_text() == new.read_text()  # the venv's python is now the one given
+    calls = (makefile_only / "calls.log").read_text().splitlines()
+    assert f"{new} -m venv .venv" in calls
+    assert ".venv/bin/python -m pip install --quiet -c constraints.txt -e .[dev]" in calls
+    assert (makefile_only / ".venv" / ".installed").exists()
