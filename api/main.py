@@ -20,7 +20,6 @@ from api.services.reconcile import JobReconciler
 from api.state import AppState
 from api.ui.session import SessionStore
 from api.uploads import BodySizeLimit
-from shared.analytics import build_analytics_sink
 from shared.artifacts import build_artifact_store
 from shared.codec import EncryptionCodec
 from shared.db import create_pool, migrate
@@ -56,7 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await migrate(pool)
         store = build_artifact_store(settings)
         await asyncio.to_thread(store.ensure_bucket)
-        sink = build_analytics_sink(settings)
         dispatcher = JobDispatcher(pool, client, settings)
         reconciler = JobReconciler(pool, client, settings)
         app.state.minimeter = AppState(
@@ -64,7 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client=client,
             pool=pool,
             store=store,
-            sink=sink,
             codec=codec,
             dispatcher=dispatcher,
             sessions=await SessionStore.open(pool),

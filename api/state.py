@@ -11,7 +11,6 @@ from temporalio.client import Client
 from api.ratelimit import RateLimiter
 from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
-from shared.analytics import AnalyticsSink
 from shared.artifacts import ArtifactStore
 from shared.codec import EncryptionCodec
 from shared.settings import Settings
@@ -26,7 +25,6 @@ class AppState:
     client: Client
     pool: asyncpg.Pool
     store: ArtifactStore
-    sink: AnalyticsSink | None
     codec: EncryptionCodec
     dispatcher: JobDispatcher
     sessions: SessionStore

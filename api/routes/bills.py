@@ -48,9 +48,10 @@ async def upload_bill(
         # Only the last of each would be used: a client sending several bills at once would lose the others.
         raise Problem(422, "send one file and one utility_account_id per request: upload each bill on its own")
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
-    if file.size == 0:  # known from the form, before a token is spent or the file read
+    if file.size == 0:  # known from the form, before the file is read
         raise Problem(422, "the uploaded file is empty")
-    await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
+    # Every refusal and every replay comes before the token: the form is already spooled, so reading it
+    # costs little, and a call that stores nothing must leave the budget to the calls that do.
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
         raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
@@ -63,6 +64,7 @@ async def upload_bill(
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
+    await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
     job_id = upload_job_id(principal, idempotency_key)
     try:
         ref = await asyncio.to_thread(

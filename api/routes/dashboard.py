@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,11 +13,10 @@ from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAcco
 from api.services.accounts import account_public, get_customer
 from shared.analytics import USAGE_COLUMNS, MonthlyTotal, months_back
 
-logger = logging.getLogger(__name__)
 router = APIRouter(tags=["dashboard"], route_class=AuthorizeBeforeBody)
 
 DASHBOARD_MONTHS = 24
-"""Monthly figures cover this month and the 23 before it, from either source."""
+"""Monthly figures cover this month and the 23 before it."""
 
 _USAGE_SUMS = ", ".join(
     f"sum(quantity) FILTER (WHERE commodity = '{commodity.value}' AND unit = '{unit.value}') AS {column}"
@@ -39,43 +36,40 @@ SELECT b.utility_account_id, b.month, b.currency, COALESCE(sum({CHARGES}), 0) AS
  WHERE b.month >= $2
  GROUP BY 1, 2, 3 ORDER BY 2 DESC, 1, 3
 """
-"""The rollup's figures (``shared.analytics.ROLLUP_SQL``) from Postgres: the same months, measures and
-zeroes, so the dashboard's answer has one shape whichever source gave it."""
+"""The analytics rollup's figures (``shared.analytics.ROLLUP_SQL``) from Postgres: the same months, measures
+and zeroes, so a warehouse reader and the dashboard count a month alike."""
 
 
 @router.get("/customers/{customer_id}/dashboard", response_model=DashboardPublic)
 async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDep) -> DashboardPublic:
-    """One customer's picture: monthly totals come from the analytics rollup (Postgres if disabled or down)."""
-    pool = state.pool
-    customer = await get_customer(pool, principal=principal, customer_id=customer_id)
-    accounts = await pool.fetch("SELECT * FROM utility_accounts WHERE customer_id = $1 ORDER BY id", customer_id)
-    bills = await pool.fetch(
-        "SELECT * FROM bills WHERE customer_id = $1 ORDER BY bill_period_end DESC NULLS LAST, created_at DESC LIMIT 10",
-        customer_id,
-    )
-    counts = await pool.fetch(
-        "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = $1 GROUP BY status", customer_id
-    )
-    by_currency = await pool.fetch(
-        f"SELECT currency, count(*) AS n, COALESCE(sum({CHARGES}), 0) AS total FROM bills WHERE customer_id = $1"
-        " GROUP BY currency ORDER BY currency",
-        customer_id,
-    )
-    totals = {r["currency"]: Decimal(r["total"]) for r in by_currency}
-    currency = next(iter(totals)) if len(totals) == 1 else None
-    monthly: list[MonthlyTotal] | None = None
-    source = "postgres"
-    if state.sink is not None:
-        try:
-            monthly = await asyncio.to_thread(state.sink.monthly_totals, customer_id, months=DASHBOARD_MONTHS)
-            source = "analytics_rollup"
-        except Exception:  # any warehouse failure: the same figures from Postgres
-            logger.warning("analytics rollup unavailable; monthly figures from Postgres", exc_info=True)
-    if monthly is None:
-        rows = await pool.fetch(
+    """One customer's picture, every figure read from one snapshot of Postgres, so they always agree.
+
+    Not the analytics rollup: the schedule rebuilds it hourly, so for up to an hour after each new or
+    corrected bill its months would disagree with the totals beside them (and a new deployment would
+    show none), and which bills it has taken in is known only to the warehouse. The same request adds
+    up all the customer's bills for its totals anyway; 24 months of them cost no more.
+    """
+    customer = await get_customer(state.pool, principal=principal, customer_id=customer_id)
+    async with state.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        accounts = await conn.fetch("SELECT * FROM utility_accounts WHERE customer_id = $1 ORDER BY id", customer_id)
+        bills = await conn.fetch(
+            "SELECT * FROM bills WHERE customer_id = $1"
+            " ORDER BY bill_period_end DESC NULLS LAST, created_at DESC LIMIT 10",
+            customer_id,
+        )
+        counts = await conn.fetch(
+            "SELECT status, count(*) AS n FROM ingestion_jobs WHERE customer_id = $1 GROUP BY status", customer_id
+        )
+        by_currency = await conn.fetch(
+            f"SELECT currency, count(*) AS n, COALESCE(sum({CHARGES}), 0) AS total FROM bills WHERE customer_id = $1"
+            " GROUP BY currency ORDER BY currency",
+            customer_id,
+        )
+        monthly = await conn.fetch(
             MONTHLY_FROM_POSTGRES, customer_id, months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS)
         )
-        monthly = [MonthlyTotal(**dict(r)) for r in rows]
+    totals = {r["currency"]: Decimal(r["total"]) for r in by_currency}
+    currency = next(iter(totals)) if len(totals) == 1 else None
     return DashboardPublic(
         customer=CustomerPublic.model_validate(customer),
         accounts=[UtilityAccountPublic.model_validate(account_public(dict(a))) for a in accounts],
@@ -87,6 +81,6 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
         total_billed=totals[currency] if currency else (Decimal(0) if not totals else None),
         currency=currency,
         total_billed_by_currency=totals,
-        monthly=monthly,
-        monthly_source=source,
+        monthly=[MonthlyTotal(**dict(r)) for r in monthly],
+        monthly_source="postgres",
     )

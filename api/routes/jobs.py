@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import codecs
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -16,7 +17,16 @@ from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
-from api.services.jobs import JobCursor, get_job_row, job_public, read_job, start_job
+from api.services.jobs import (
+    JobCursor,
+    check_replay,
+    find_idempotent_job,
+    get_job_row,
+    job_public,
+    read_job,
+    start_job,
+)
+from extraction.document import TEXT
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable
 from shared.models import JobStatus, JobType
 
@@ -39,7 +49,11 @@ async def _start(
             f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
             " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
         )
-    await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
+    replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
+    if replayed is not None:  # a retry spends no token, and a key reused for another request is a 422 before any
+        check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
+    else:
+        await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
     job, created = await start_job(
         pool=state.pool,
         client=state.client,
@@ -179,18 +193,21 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
     )
     if row is None:
         raise Problem(404, f"job {job_id} has no stored bill yet")
+    text = row["content_type"] == TEXT
     chunks = state.store.iter_chunks(row["uri"])
     try:  # the first chunk before the 200: a missing object is a 404, not a cut-off download
-        first = await asyncio.to_thread(next, chunks, b"")
+        # A text bill whole: its charset, which the header must name, is known only once all of it is read.
+        first = await asyncio.to_thread(b"".join if text else _first_chunk, chunks)
     except ArtifactNotFound:
         raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
     except ArtifactStoreUnavailable:
         raise Problem(
             503, "object storage is unavailable: try again shortly", headers={"Retry-After": STORAGE_RETRY_AFTER}
         ) from None
+    media_type = f"{TEXT}; charset={await asyncio.to_thread(text_charset, first)}" if text else row["content_type"]
     return StreamingResponse(
         _prepended(first, iterate_in_threadpool(chunks)),
-        media_type=row["content_type"],
+        media_type=media_type,
         headers={
             "Content-Length": str(row["size"]),
             # With its extension: a reviewer who saves the bill gets a file their system opens.
@@ -198,6 +215,23 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def text_charset(data: bytes) -> str:
+    """The charset extraction reads a text bill in (``extraction.document``: UTF-16 after its byte-order mark,
+    UTF-8 when valid, else Latin-1): named, the raw-bill pane shows the text the rules read, where without it
+    Starlette's default, UTF-8, garbles every accented letter of a Latin-1 bill."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "iso-8859-1"
+    return "utf-8"
+
+
+def _first_chunk(chunks: Iterator[bytes]) -> bytes:
+    return next(chunks, b"")
 
 
 async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -34,7 +34,29 @@ UI_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-ARTIFACT_HEADERS = {"Content-Security-Policy": "frame-ancestors 'self'", "Cache-Control": "private, no-store"}
+ARTIFACT_HEADERS = {
+    # A raw bill is whatever its sender made it: even one stored as HTML or SVG runs no script, and in a
+    # sandbox (an origin of its own) reaches neither the API nor the reviewer's cookie. Browsers show
+    # images and text under it in the review page's frame.
+    "Content-Security-Policy": (
+        "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+    ),
+    "Cache-Control": "private, no-store",
+}
+PDF_ARTIFACT_HEADERS = {
+    # Firefox and Safari show no PDF in a sandbox (their viewers need the script it forbids), and a PDF
+    # runs in the browser's own viewer, never as a page of this origin: framed by the review page only.
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Cache-Control": "private, no-store",
+}
+
+
+def artifact_headers(content_type: str | None) -> dict[str, str]:
+    """The sandbox for every raw bill but a PDF, which browsers would not show in one."""
+    is_pdf = (content_type or "").split(";")[0].strip().lower() == "application/pdf"
+    return PDF_ARTIFACT_HEADERS if is_pdf else ARTIFACT_HEADERS
+
+
 FROM_ANOTHER_ORIGIN = (
     "a page of another origin sent this form: the review UI takes forms only from its own pages;"
     " open the review UI at its own address and send it from there"
@@ -89,7 +111,6 @@ class UISessionMiddleware:
         if session is not None:
             request.state.ui_session = session
             request.state.session_key_hash = session.key_hash
-        extra = UI_HEADERS if ui else ARTIFACT_HEADERS
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -97,6 +118,7 @@ class UISessionMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = MutableHeaders(scope=message)
+                extra = UI_HEADERS if ui else artifact_headers(headers.get("content-type"))
                 for name, value in extra.items():
                     headers[name] = value
             await send(message)

@@ -1,5 +1,5 @@
-"""``GET /customers/{id}/dashboard``: monthly figures from the analytics rollup, or from Postgres when
-analytics is disabled or failing, the same either way."""
+"""``GET /customers/{id}/dashboard``: monthly figures from Postgres, with the totals beside them, whatever the
+analytics rollup has taken in yet; the rollup gives the same figures once it has run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from api.main import create_app
-from shared.analytics import months_back
+from api.routes.dashboard import DASHBOARD_MONTHS
+from shared.analytics import MonthlyTotal, months_back
 from shared.settings import AnalyticsKind, Settings
 from tests.helpers import account_digits, bill_text, create_account, insert_job, serve, upload_and_wait
 from worker.resources import Resources
@@ -143,11 +144,11 @@ async def test_every_account_gets_24_months_and_a_month_without_totals_counts_ze
 
 
 @pytest.mark.parametrize("trouble", ["dataset-missing", "warehouse-unreachable"])
-async def test_a_failing_warehouse_falls_back_to_postgres(
+async def test_a_failing_warehouse_leaves_the_dashboard_whole(
     app_settings: Settings, admin_key: str, http: httpx.AsyncClient, resources: Resources, unique: str, trouble: str
 ) -> None:
     """A dataset no worker has created yet, or a warehouse that does not answer (the client's own retries
-    would go on for minutes): a 200 from Postgres within the read's budget, not a 500 or a hang."""
+    would go on for minutes): the dashboard, read from Postgres, is a 200 at once, not a 500 or a hang."""
     if trouble == "dataset-missing":
         settings = app_settings.model_copy(update={"bq_dataset": f"never_created_{uuid.uuid4().hex[:8]}"})
     else:  # nothing listens on the discard port
@@ -180,10 +181,40 @@ def _figures(body: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
-    http: httpx.AsyncClient, postgres_dashboard: httpx.AsyncClient, resources: Resources, unique: str
+async def test_a_new_or_corrected_bill_is_in_the_monthly_figures_at_once(
+    http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """Two bills through the pipeline, then the rollup: both sources answer the same months, costs and kWh."""
+    """No rollup since the bill came (a new deployment's first hour, say), then one before its re-issue:
+    each time the months add up to the totals beside them, not to what the warehouse last rolled up."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    original = bill_text(number, total="60.00")
+    reissue = (
+        original.replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
+        .replace("Current Charges          $60.00", "Current Charges          $50.00")
+        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
+    )
+    sink = resources.sink
+    assert sink is not None, "the session's worker publishes to the BigQuery emulator"
+
+    assert (await upload_and_wait(http, account, original))["status"] == "SUCCEEDED"
+    new = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 2, 28))
+    assert (await upload_and_wait(http, account, reissue))["status"] == "SUCCEEDED"
+    corrected = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
+
+    for body, total in ((new, Decimal(60)), (corrected, Decimal(50))):
+        assert (Decimal(body["total_billed"]), body["bills_count"]) == (total, 1)
+        assert [(m["month"], Decimal(m["total_cost"]), m["bills"]) for m in body["monthly"]] == [
+            ("2026-02-01", total, 1)
+        ]
+
+
+async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Two bills through the pipeline, then the rollup: the warehouse's months, costs and kWh are the dashboard's."""
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
     february = bill_text(number, total="60.00")
@@ -199,12 +230,12 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
     assert sink is not None, "the session's worker publishes to the BigQuery emulator"
     await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 3, 31))
 
-    from_rollup = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
-    from_postgres = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    from_rollup = await asyncio.to_thread(sink.monthly_totals, account["customer_id"], months=DASHBOARD_MONTHS)
+    dashboard = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
 
-    assert (from_rollup["monthly_source"], from_postgres["monthly_source"]) == ("analytics_rollup", "postgres")
-    assert _figures(from_rollup) == _figures(from_postgres)
-    assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(from_postgres)] == [
+    assert dashboard["monthly_source"] == "postgres"
+    assert [MonthlyTotal.model_validate(m) for m in dashboard["monthly"]] == from_rollup
+    assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(dashboard)] == [
         ("2026-03-01", Decimal(60), Decimal(410), 1),
         ("2026-02-01", Decimal(60), Decimal(350), 1),
     ]

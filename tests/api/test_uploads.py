@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.storage import record_artifact
+from extraction.document import read_document
 from shared.models import SETTLED_STATUSES, ArtifactRef
 from shared.settings import Settings
 from tests.helpers import bill_text, create_account, insert_job, wait_for_status
@@ -93,6 +94,49 @@ async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
 
     assert response.status_code == 404, response.text
     assert "no longer in object storage" in response.json()["detail"]
+
+
+async def test_a_text_bill_is_served_in_the_charset_extraction_read_it_in(http: httpx.AsyncClient, unique: str) -> None:
+    """The raw-bill pane shows the text the rules read: a Latin-1 bill declared UTF-8 would read "Jos\ufffd"."""
+    account = await create_account(http, provider="pge", account_number=f"CS-{unique}")
+    text = bill_text(f"CS-{unique}", customer="José Muñoz")
+    for data in (text.encode("latin-1"), text.encode("utf-8"), text.encode("utf-16")):
+        job = (await upload(http, account["id"], data, filename="bill.txt")).json()
+        raw = await http.get(f"/jobs/{job['id']}/artifact")
+        assert raw.status_code == 200 and raw.content == data, "the raw bill, byte for byte"
+        charset = raw.charset_encoding
+        assert charset is not None, raw.headers["content-type"]
+        shown = raw.content.decode(charset)
+        assert shown == read_document(data).text and "Customer: José Muñoz" in shown, (data[:2], charset)
+
+
+async def test_a_stored_bill_is_served_in_a_sandbox_that_runs_no_script(http: httpx.AsyncClient, unique: str) -> None:
+    """Defence in depth: whatever a stored bill turns out to be, it runs no script in the API's origin."""
+    account = await create_account(http, provider="pge", account_number=f"CSP-{unique}")
+    job = (await upload(http, account["id"], bill_text(f"CSP-{unique}").encode(), filename="bill.txt")).json()
+
+    raw = await http.get(f"/jobs/{job['id']}/artifact")
+
+    assert raw.status_code == 200, raw.text
+    directives = [d.split() for d in raw.headers["content-security-policy"].split(";")]
+    policy = {name: values for name, *values in directives}
+    assert policy["sandbox"] == [], "no allow-scripts, no allow-same-origin: an origin of its own"
+    assert policy["default-src"] == ["'none'"] and "script-src" not in policy, "no script from anywhere"
+    assert policy["frame-ancestors"] == ["'self'"], "the review page still frames it"
+
+
+async def test_a_stored_pdf_is_served_outside_the_sandbox_so_every_browser_shows_it(
+    http: httpx.AsyncClient, unique: str
+) -> None:
+    """Firefox's and Safari's PDF viewers show nothing in a sandbox; a PDF is only framed by the review page."""
+    account = await create_account(http, provider="pge", account_number=f"PDF-{unique}")
+    job = (await upload(http, account["id"], (BILLS / "pge_classic_2.pdf").read_bytes())).json()
+
+    raw = await http.get(f"/jobs/{job['id']}/artifact")
+
+    assert raw.status_code == 200 and raw.headers["content-type"] == "application/pdf", raw.headers
+    policy = raw.headers["content-security-policy"]
+    assert "sandbox" not in policy and policy == "frame-ancestors 'self'", policy
 
 
 async def test_bill_for_another_account_goes_to_review(http: httpx.AsyncClient, unique: str) -> None:

@@ -161,3 +161,63 @@ async def test_malformed_calls_spend_no_token(
         assert spent == 0, "a malformed call took a token"
         assert [(await c.post("/jobs", json=body)).status_code for _ in range(3)] == [201, 201, 201]
         assert [(await c.post("/bills", files=bill, data=body)).status_code for _ in range(3)] == [201, 201, 201]
+
+
+@pytest.fixture(scope="module")
+async def two_a_minute_url(app_settings: Settings, worker: object) -> AsyncIterator[str]:
+    """A budget of 2 starts a minute per key, and uploads of at most 4 KiB (a 413 costs 4 KiB, not 20 MB)."""
+    settings = app_settings.model_copy(update={"rate_limit_per_minute": 2, "upload_max_bytes": 4096})
+    async with serve(create_app(settings)) as url:
+        yield url
+
+
+async def test_uploads_refused_before_anything_is_stored_spend_no_token(
+    two_a_minute_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A 413, a 415, a key reused for another file and a replay store nothing: the budget is left for uploads."""
+    account = await create_account(http, provider="pge", account_number=f"RLU-{unique}")
+    key = (await create_key(resources.pool, name=f"rlu-{unique}", role=Role.INGEST)).key
+    body = {"utility_account_id": account["id"]}
+
+    def bill(text: bytes) -> dict[str, tuple[str, bytes, str]]:
+        return {"file": ("b.txt", text, "text/plain")}
+
+    async with httpx.AsyncClient(base_url=two_a_minute_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        keyed = {"Idempotency-Key": f"up-{unique}"}
+        first = await c.post("/bills", files=bill(b"Total due $1.00"), data=body, headers=keyed)
+        assert first.status_code == 201, first.text
+        for _ in range(3):
+            refused = [
+                await c.post("/bills", files=bill(b"x" * 4097), data=body),
+                await c.post("/bills", files=bill(b"\x00\x01\x02 not a bill"), data=body),
+                await c.post("/bills", files=bill(b"Total due $2.00"), data=body, headers=keyed),
+            ]
+            assert [r.status_code for r in refused] == [413, 415, 422], [r.text for r in refused]
+            replay = await c.post("/bills", files=bill(b"Total due $1.00"), data=body, headers=keyed)
+            assert (replay.status_code, replay.json()["id"]) == (200, first.json()["id"])
+
+        second = await c.post("/bills", files=bill(b"Total due $3.00"), data=body)
+        assert second.status_code == 201, "the refused calls and the replays took the budget's second token"
+        assert (await c.post("/bills", files=bill(b"Total due $4.00"), data=body)).status_code == 429
+
+
+async def test_a_job_start_under_a_reused_key_spends_no_token(
+    two_a_minute_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The Idempotency-Key of one account's start sent for another account is a 422, and costs the budget nothing."""
+    account = await create_account(http, provider="pge", account_number=f"RLK-{unique}")
+    other = await create_account(http, provider="pge", account_number=f"RLO-{unique}")
+    key = (await create_key(resources.pool, name=f"rlk-{unique}", role=Role.INGEST)).key
+    keyed = {"Idempotency-Key": f"run-{unique}"}
+    async with httpx.AsyncClient(base_url=two_a_minute_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        first = await c.post("/jobs", json={"utility_account_id": account["id"]}, headers=keyed)
+        assert first.status_code == 201, first.text
+        for _ in range(3):
+            reused = await c.post("/jobs", json={"utility_account_id": other["id"]}, headers=keyed)
+            assert reused.status_code == 422, reused.text
+            replay = await c.post("/jobs", json={"utility_account_id": account["id"]}, headers=keyed)
+            assert (replay.status_code, replay.json()["id"]) == (200, first.json()["id"])
+
+        second = await c.post("/jobs", json={"utility_account_id": account["id"]})
+        assert second.status_code == 201, "the reused key and the replays took the budget's second token"
+        assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 429
