@@ -123,7 +123,10 @@ class DashboardPublic(BaseModel):
     """Each currency's bills added up apart: amounts in two currencies are never summed."""
     monthly: list[MonthlyTotal]
     monthly_source: str
-    """``analytics_rollup``, or ``postgres`` when analytics is off or down: the same figures either way."""
+    """``postgres``: the monthly figures are read with the totals above, from the same bills, so they agree.
+
+    Never the analytics rollup, which the schedule rebuilds hourly and so lags every new or corrected
+    bill (it gives the same figures once it has run: it is there for the warehouse's own readers)."""
 
 
 class ReviewSummary(BaseModel):
@@ -164,6 +167,10 @@ class ReviewDecisionTaken(BaseModel):
 
 
 class ReviewTaskPublic(ReviewSummary):
+    account_number: str
+    """The job's utility account number as registered, in full: a correction must carry it, so the reviewer
+    needs it whole (the queue, a list, shows none). The logs mask any field of this name."""
+    account_label: str | None = None
     bill: NormalizedBill | None
     artifact_url: str
     decision: ReviewDecisionTaken | None = None

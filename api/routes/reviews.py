@@ -50,7 +50,7 @@ ENDED_OUTCOME_TIMEOUT = timedelta(seconds=15)
 """How long reading an ended job's decision back may take: Temporal has it already and answers at once,
 so running out means Temporal did not answer (a 503), not that the job is still busy."""
 _SELECT = """
-    SELECT t.*, j.customer_id, j.utility_account_id, a.provider
+    SELECT t.*, j.customer_id, j.utility_account_id, a.provider, a.account_number, a.label AS account_label
       FROM review_tasks t
       JOIN ingestion_jobs j ON j.id = t.job_id
       JOIN utility_accounts a ON a.id = j.utility_account_id
@@ -160,7 +160,12 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     return ReviewTaskPublic(
-        **_summary(row), bill=row["bill"], artifact_url=f"/jobs/{job['id']}/artifact", decision=decision
+        **_summary(row),
+        account_number=row["account_number"],
+        account_label=row["account_label"],
+        bill=row["bill"],
+        artifact_url=f"/jobs/{job['id']}/artifact",
+        decision=decision,
     )
 
 
@@ -225,8 +230,9 @@ async def submit_decision(
             override=body.override,
             reviewer=_reviewer(principal),
         )
-    except ValidationError as err:
-        raise Problem(422, "the decision is invalid", errors=[e["msg"] for e in err.errors()]) from None
+    except ValidationError as err:  # listed as every other 422 lists them: where (loc), what (msg) and type
+        errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        raise Problem(422, "the decision is invalid", errors=errors) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:

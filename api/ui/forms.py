@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,6 +35,9 @@ SCALAR_FIELDS = (
     "current_charges",
 )
 MONEY_FIELDS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges"})
+DATE_FIELDS = frozenset({"statement_date", "bill_period_start", "bill_period_end", "due_date"})
+MULTILINE_FIELDS = frozenset({"service_address"})
+"""Shown in a box of lines whatever their value; any other value with a line break is too (``is_multiline``)."""
 ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "line_items": ("description", "category", "amount", "commodity"),
     "usage": ("commodity", "quantity", "unit", "meter_number"),
@@ -63,12 +67,12 @@ class BillForm:
 
     @classmethod
     def from_form(cls, form: Mapping[str, Any]) -> BillForm:
-        fields = {name: str(form.get(name) or "").strip() for name in SCALAR_FIELDS}
+        fields = {name: _as_input(str(form.get(name) or "")) for name in SCALAR_FIELDS}
         indexed: dict[str, dict[int, Row]] = {kind: {} for kind in ROW_FIELDS}
         for name, value in form.items():
             match = _ROW_NAME.fullmatch(name)
             if match and match[3] in ROW_FIELDS[match[1]]:
-                indexed[match[1]].setdefault(int(match[2]), {})[match[3]] = str(value or "").strip()
+                indexed[match[1]].setdefault(int(match[2]), {})[match[3]] = _as_input(str(value or ""))
         rows = {
             kind: [
                 {k: row.get(k, "") for k in ROW_FIELDS[kind]}
@@ -80,8 +84,8 @@ class BillForm:
         return cls(fields=fields, rows=rows)
 
     def as_submitted(self) -> BillForm:
-        """The form as a browser sends it back untouched: a text input drops line breaks from its value
-        (an extracted address may have them) and ``from_form`` trims what it reads."""
+        """The form as a browser sends it back untouched: a value with line breaks is in a box of lines
+        (``is_multiline``), which sends each as CRLF, and ``from_form`` reads them as LF and trims."""
         return BillForm(
             fields={name: _as_input(value) for name, value in self.fields.items()},
             rows={
@@ -129,8 +133,8 @@ class BillForm:
     def keeping_untouched(self, shown: BillForm) -> BillForm:
         """This form with every value the reviewer left as the page showed it put back as extracted.
 
-        A text input drops line breaks and the form trims, so a correction would otherwise change
-        an address or description nobody edited. Rows are matched by position; a row the reviewer
+        A box of lines sends its breaks as CRLF and the form trims, so a correction would otherwise
+        change an address or description nobody edited. Rows are matched by position; a row the reviewer
         removed shifts the rest, and only values equal to what the page showed are put back."""
         sent_back = shown.as_submitted()
 
@@ -155,19 +159,26 @@ class BillForm:
     def to_bill(self) -> NormalizedBill:
         """The bill the form describes; raises ``ValidationError`` naming the bad inputs.
 
-        A decimal comma is reported as a ValidationError too, located at its field or row, so the
-        page flags the input it is in rather than only quoting the value at the top."""
-        commas: list[InitErrorDetails] = []
+        A decimal comma, a credit written as a bill prints it and a date not written year-month-day are
+        reported as a ValidationError too, located at its field or row, so the page flags the input it is in
+        rather than only quoting the value at the top."""
+        refused: list[InitErrorDetails] = []
 
         def money(value: str, loc: tuple[str | int, ...]) -> str:
             try:
                 return _money(value)
-            except ValueError:
-                commas.append({"type": PydanticCustomError("decimal_comma", DECIMAL_COMMA), "loc": loc, "input": value})
+            except _Refused as err:
+                refused.append({"type": PydanticCustomError(err.code, err.message), "loc": loc, "input": value})
                 return value
 
+        def when(value: str, loc: tuple[str | int, ...]) -> str:
+            if not _is_iso_date(value):
+                refused.append({"type": PydanticCustomError("date_format", NOT_A_DATE), "loc": loc, "input": value})
+            return value
+
+        checks = {name: money for name in MONEY_FIELDS} | {name: when for name in DATE_FIELDS}
         data: dict[str, Any] = {
-            name: money(value, (name,)) if name in MONEY_FIELDS else value
+            name: checks[name](value, (name,)) if name in checks else value
             for name, value in self.fields.items()
             if value
         }
@@ -178,8 +189,8 @@ class BillForm:
                 {k: money(v, (kind, i, k)) if k in NUMBER_ROW_FIELDS else v for k, v in row.items() if v}
                 for i, row in enumerate(rows)
             ]
-        if commas:
-            raise ValidationError.from_exception_data(NormalizedBill.__name__, commas)
+        if refused:  # reported with whatever else is wrong, so one round of fixes is enough
+            raise ValidationError.from_exception_data(NormalizedBill.__name__, refused + _other_errors(data, refused))
         return NormalizedBill.model_validate(data)
 
     def rendered_rows(self, kind: str, blanks: int) -> list[Row]:
@@ -187,8 +198,36 @@ class BillForm:
         return self.rows[kind] + [dict.fromkeys(ROW_FIELDS[kind], "") for _ in range(blanks)]
 
 
+def _other_errors(data: dict[str, Any], refused: list[InitErrorDetails]) -> list[InitErrorDetails]:
+    """What else is wrong with the bill, once the values already refused are taken out."""
+    rest = {name: [dict(row) for row in value] if name in ROW_FIELDS else value for name, value in data.items()}
+    for error in refused:
+        *where, name = error.get("loc", ())
+        target: Any = rest[str(where[0])][int(where[1])] if where else rest
+        target.pop(name, None)
+    try:
+        NormalizedBill.model_validate(rest)
+    except ValidationError as err:  # not "field required" where a refused value was taken out
+        taken_out = {tuple(error.get("loc", ())) for error in refused}
+        return [_details(e) for e in err.errors() if tuple(e["loc"]) not in taken_out]
+    return []
+
+
+def _details(error: Any) -> InitErrorDetails:
+    """A reported error as one to raise again (its ``ctx`` carries what its message quotes)."""
+    details: InitErrorDetails = {"type": error["type"], "loc": error["loc"], "input": error["input"]}
+    if "ctx" in error:
+        details["ctx"] = error["ctx"]
+    return details
+
+
 def _at(rows: list[Row], index: int) -> Row:
     return rows[index] if index < len(rows) else {}
+
+
+def is_multiline(name: str, value: str) -> bool:
+    """Whether the page shows this input as a box of lines: a text input would glue its lines together."""
+    return _ROW_NAME.sub(r"\3", name) in MULTILINE_FIELDS or "\n" in value or "\r" in value
 
 
 def is_bill_input(name: str) -> bool:
@@ -211,21 +250,50 @@ def _text(value: Any) -> str:
 
 
 def _as_input(value: str) -> str:
-    return value.replace("\r", "").replace("\n", "").strip()
+    """A value as the form reads it back: line breaks as LF (a box of lines sends CRLF), trimmed."""
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+_CREDIT_NOTATION = re.compile(r"\(.*\)|.*-|.*CR", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 DECIMAL_COMMA = "write numbers with a point for decimals (1234.50 or 1,234.50)"
+CREDIT = "write a credit with a minus sign in front (-1234.50), not in brackets, with CR or a trailing minus"
+NOT_A_DATE = "not a date: write it as year-month-day, e.g. 2026-03-25"
+
+
+class _Refused(ValueError):
+    """A number typed in a way the form will not guess at, with what to type instead."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 def _money(value: str) -> str:
-    """Accept what people type: ``$1,234.50`` is 1234.50; ``12,50`` is refused, not read as 1250."""
+    """Accept what people type: ``$1,234.50`` is 1234.50; ``12,50`` is refused, not read as 1250.
+
+    A credit as a bill prints it, ``(1,234.50)``, ``1,234.50 CR`` or ``1,234.50-``, is refused with how to
+    write it: read as a charge it would pass unseen."""
     plain = value.replace("$", "").replace(" ", "")
+    if _CREDIT_NOTATION.fullmatch(plain):
+        raise _Refused("credit_notation", CREDIT)
     if "," in plain and not _THOUSANDS.fullmatch(plain):
-        raise ValueError(f"{value!r}: {DECIMAL_COMMA}")
+        raise _Refused("decimal_comma", DECIMAL_COMMA)
     return plain.replace(",", "")
+
+
+def _is_iso_date(value: str) -> bool:
+    """Only year-month-day: 04/05/2026 is April or May depending on who typed it, and 2026-04-31 is no day."""
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def error_messages(err: ValidationError) -> tuple[list[str], dict[str, list[str]]]:

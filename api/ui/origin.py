@@ -1,6 +1,6 @@
 """Which page a browser says sent a request: one of this origin (scheme, host, port), or another.
 
-SameSite=Strict keeps the cookies off other sites' requests, not off those of another port or a sibling
+SameSite keeps the cookies off other sites' posts, not off those of another port or a sibling
 subdomain of this site: the origin, not the site, is what tells the reviewer's own pages from those.
 ``Sec-Fetch-Site`` first (every current browser sends it), else ``Origin`` (older browsers), compared with
 the ``Host`` the request was sent to under https wherever the browser reaches the app over HTTPS

@@ -45,8 +45,11 @@ pages = APIRouter(include_in_schema=False, dependencies=[Depends(require_login)]
 TASK_PATH = "/ui/reviews/"
 PAGE_SIZE = 50
 QUEUE_QUERY_MAX = 500
-BLANK_LINE_ITEMS = 2
-BLANK_USAGE_ROWS = 1
+BLANK_ROWS = {"line_items": 2, "usage": 1}
+ADDED_ROWS = {"line_items": 5, "usage": 2}
+"""Blank rows the Add rows button adds to each table (the form has no JavaScript to add one at a time)."""
+MAX_BLANK_ROWS = 100
+ADD_ROWS = "add_rows"
 PROVIDERS = frozenset(p.value for p in Provider)
 DONE_VERB = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
 
@@ -117,8 +120,12 @@ def _queue_query(provider: str | None, customer_id: str | None, cursor: str | No
 
 
 def _queue_from(raw: str | None) -> str:
-    """The queue a task was opened from (``?queue=``, then the form's hidden field), re-read, not trusted."""
-    params = parse_qs((raw or "")[:QUEUE_QUERY_MAX], max_num_fields=10)
+    """The queue a task was opened from (``?queue=``, then the form's hidden field), re-read, not trusted:
+    one with more fields than a queue has (``parse_qs`` raises) is no queue."""
+    try:
+        params = parse_qs((raw or "")[:QUEUE_QUERY_MAX], max_num_fields=10)
+    except ValueError:
+        return ""
 
     def first(name: str) -> str | None:
         values = params.get(name)
@@ -168,7 +175,7 @@ async def decide(
     shown = BillForm.from_bill(task.bill)
     kept: dict[str, Any] = {"note": note, "override": override, "queue": queue}
     if forged_or_stale and not from_this_origin(request):
-        # SameSite=Strict keeps other sites' posts cookieless, not other ports or subdomains of this one:
+        # SameSite (Lax) keeps other sites' posts cookieless, not other ports or subdomains of this one:
         # a page there could post a crafted correction, and a re-rendered form with a fresh token
         # would leave the reviewer one click from sending it.
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
@@ -184,6 +191,8 @@ async def decide(
         return _task_response(
             request, task, values, error=error, note=note, override=override, queue=queue, status_code=403
         )
+    if form.get("action") == ADD_ROWS:
+        return _with_more_rows(request, task, values, form, **kept)
     try:
         body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
@@ -212,7 +221,7 @@ async def decide(
             values,
             error=error,
             failing=failing,
-            errors=[str(e) for e in problem.extra.get("errors", [])],
+            errors=[_message(e) for e in problem.extra.get("errors", [])],
             note=note,
             override=override,
             queue=queue,
@@ -222,6 +231,32 @@ async def decide(
     if session is not None:
         await sessions_for(request.app).flash(session, f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
     return RedirectResponse(_queue_url(queue), status_code=303)
+
+
+def _with_more_rows(
+    request: Request, task: ReviewTaskPublic, values: BillForm, form: Any, *, note: str, override: bool, queue: str
+) -> Response:
+    """The page again with every entry kept and more blank rows; nothing is sent to the workflow."""
+    if task.status not in OPEN:
+        return _refused(request, task, values, error="", note=note, override=override, queue=queue)
+    blanks = {
+        kind: min(_rows_posted(form, kind) - len(values.rows[kind]), MAX_BLANK_ROWS) + ADDED_ROWS[kind]
+        for kind in BLANK_ROWS
+    }
+    return _task_response(request, task, values, note=note, override=override, queue=queue, blanks=blanks)
+
+
+def _rows_posted(form: Any, kind: str) -> int:
+    """How many rows of ``kind`` the page had, filled or blank (the form keeps only the filled ones)."""
+    return len({name.split("-")[1] for name in form if is_bill_input(name) and name.startswith(f"{kind}-")})
+
+
+def _message(error: Any) -> str:
+    """An ``errors`` item of a problem as a line to read: its ``msg`` (located at ``loc``, if in the bill)."""
+    if not isinstance(error, dict):
+        return str(error)
+    where = " ".join(str(part) for part in error.get("loc", []) if part != "body").replace("_", " ")
+    return f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", ""))
 
 
 def _refused(
@@ -436,9 +471,10 @@ def _task_response(
     override: bool = False,
     queue: str = "",
     status_code: int = 200,
+    blanks: dict[str, int] | None = None,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
-    are shown only while the task is open.
+    are shown only while the task is open; ``blanks``: the blank rows under each table's.
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -462,8 +498,8 @@ def _task_response(
         "failing_now": bool(failing),
         "editable": editable,
         "decision": task.decision,
-        "line_items": values.rendered_rows("line_items", BLANK_LINE_ITEMS),
-        "usage": values.rendered_rows("usage", BLANK_USAGE_ROWS),
+        "line_items": values.rendered_rows("line_items", (blanks or BLANK_ROWS)["line_items"]),
+        "usage": values.rendered_rows("usage", (blanks or BLANK_ROWS)["usage"]),
         "note": note,
         "override": override,
         "queue": queue,

@@ -21,7 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from starlette.requests import Request
@@ -271,20 +271,30 @@ def read_cookie(request: Request, name: str) -> str | None:
     return values[0] if len(values) == 1 and not cookie_shadowed(request, name) else None
 
 
+def same_site(name: str) -> Literal["lax", "strict"]:
+    """Lax for the session: a task's link followed from chat or mail (another site) opens the task for a
+    signed-in reviewer, where Strict showed the sign-in form and signing in again left their other tabs' forms
+    expired. Lax still keeps the cookie off other sites' posts, frames and fetches, and every post carries a
+    CSRF token and is refused from another origin (``origin.py``); no page changes anything on a GET.
+    The sign-in nonce stays Strict: only a page of this site's own ever needs it."""
+    return "lax" if name == SESSION_COOKIE else "strict"
+
+
 def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int) -> None:
-    """HttpOnly and SameSite=Strict always; Secure (and ``__Host-``) except on plain-HTTP localhost development."""
+    """HttpOnly always, SameSite as ``same_site`` says; Secure (and ``__Host-``) except on plain-HTTP localhost
+    development."""
     response.set_cookie(
         cookie_name(request, name),
         value,
         max_age=max_age,
         path="/",
         httponly=True,
-        samesite="strict",
+        samesite=same_site(name),
         secure=is_secure(request),
     )
 
 
 def clear_cookie(request: Request, response: Response, name: str) -> None:
     response.delete_cookie(
-        cookie_name(request, name), path="/", httponly=True, samesite="strict", secure=is_secure(request)
+        cookie_name(request, name), path="/", httponly=True, samesite=same_site(name), secure=is_secure(request)
     )

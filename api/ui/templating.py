@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.ui.forms import is_multiline
 from api.ui.session import (
     LOGIN_COOKIE,
     LOGIN_NONCE_SECONDS,
@@ -52,6 +53,7 @@ def _environment() -> Environment:
         categories=[c.value for c in LineItemCategory],
         commodities=[c.value for c in Commodity],
         units=[u.value for u in UsageUnit],
+        multiline=is_multiline,
     )
     return env
 

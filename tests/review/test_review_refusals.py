@@ -87,8 +87,16 @@ async def test_correct_without_a_bill_is_invalid(
 ) -> None:
     response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision})
     assert response.status_code == 422, response.text
-    assert any("corrected bill" in error for error in response.json()["errors"])
+    assert any("corrected bill" in error["msg"] for error in located_errors(response))
     await assert_still_waiting(waiting, http, client, resources)
+
+
+def located_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    """A 422's ``errors``, each shaped as every other 422's are: where (``loc``), what (``msg``) and ``type``."""
+    errors: list[dict[str, Any]] = response.json()["errors"]
+    assert errors and all(isinstance(e, dict) and {"loc", "msg", "type"} <= set(e) for e in errors), errors
+    assert all(isinstance(e["loc"], list) and e["loc"][0] == "body" for e in errors), errors
+    return errors
 
 
 @pytest.mark.parametrize("extra", [{"reviewer": "somebody else"}, {"status": "SUCCEEDED"}])
@@ -158,13 +166,19 @@ async def test_fields_a_bill_does_not_have_are_refused(
     await assert_still_waiting(waiting, http, client, resources)
 
 
-async def test_override_needs_a_note(
-    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+@pytest.mark.parametrize("action", ["correct", "approve"])
+async def test_override_needs_a_correction_and_a_note(
+    action: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
 ) -> None:
-    body = {"action": "correct", "revision": waiting.revision, "bill": waiting.bill, "override": True}
-    response = await decide(reviewer_http, waiting, body)
+    body = {"action": action, "revision": waiting.revision, "override": True}
+    response = await decide(reviewer_http, waiting, body | ({"bill": waiting.bill} if action == "correct" else {}))
     assert response.status_code == 422, response.text
-    assert any("note" in str(error) for error in response.json()["errors"]), response.text
+    assert any("note" in error["msg"] for error in located_errors(response)), response.text
     await assert_still_waiting(waiting, http, client, resources)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from api.ui.forms import BillForm, error_messages
+from api.ui.forms import CREDIT, NOT_A_DATE, BillForm, error_messages, is_multiline
 from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
@@ -76,8 +76,12 @@ def test_an_edited_form_is_not_the_bill_as_extracted() -> None:
 
 
 def browser_posted(form: BillForm) -> dict[str, str]:
-    """``posted`` after the browser's value sanitization of a text input: line breaks are dropped."""
-    return {name: value.replace("\r", "").replace("\n", "") for name, value in posted(form).items()}
+    """``posted`` as a browser sends it: a value with line breaks is in a box of lines, which sends each as
+    CRLF (a text input would drop them)."""
+    return {
+        name: value.replace("\r\n", "\n").replace("\n", "\r\n") if is_multiline(name, value) else value
+        for name, value in posted(form).items()
+    }
 
 
 def test_an_untouched_form_is_unedited_even_when_the_extraction_has_line_breaks() -> None:
@@ -147,6 +151,29 @@ def test_a_decimal_comma_is_located_at_its_input() -> None:
     assert set(invalid) == {"total_amount", "line_items-1-amount"}
     assert all("point for decimals" in m for m in invalid["total_amount"] + invalid["line_items-1-amount"])
     assert "line items row 2, amount: write numbers with a point for decimals (1234.50 or 1,234.50)" in messages
+
+
+@pytest.mark.parametrize("typed", ["(1,234.50)", "1,234.50 CR", "1,234.50-", "(75.00)", "75.00cr"])
+def test_a_credit_as_a_bill_prints_it_is_told_how_to_write_a_credit(typed: str) -> None:
+    """Not "a point for decimals", which the reviewer already wrote: a minus sign in front."""
+    data = posted(BillForm.from_bill(BILL)) | {"total_amount": typed}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert invalid == {"total_amount": [CREDIT]}
+    assert "-1234.50" in CREDIT and "point for decimals" not in CREDIT
+    credit = posted(BillForm.from_bill(BILL)) | {"total_amount": "-1,234.50"}
+    assert BillForm.from_form(credit).to_bill().total_amount == Decimal("-1234.50")
+
+
+@pytest.mark.parametrize("typed", ["04/31/2026", "2026-04-31", "2026-4-1", "25.03.2026"])
+def test_a_date_not_written_year_month_day_is_refused_at_its_input_with_the_others(typed: str) -> None:
+    data = posted(BillForm.from_bill(BILL)) | {"statement_date": typed, "line_items-1-amount": "lots"}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert invalid["statement_date"] == [NOT_A_DATE]
+    assert set(invalid) == {"statement_date", "line_items-1-amount"}, "what else is wrong is said at once"
 
 
 def test_reason_codes_point_at_their_fields() -> None:

@@ -157,3 +157,60 @@ async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
         finally:
             await browser.close()
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+
+
+async def test_a_date_typed_the_wrong_way_comes_back_as_typed_with_what_to_type(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A date input sends "" for 04/31/2026 (or a half-typed date): the statement date would be stored empty,
+    without a word. Typed as text, it reaches the server, which refuses it beside the field, as typed."""
+    from playwright.async_api import async_playwright, expect
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(60_000)
+            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
+            await page.locator("#f-total_amount").fill("60.00")
+            statement = page.locator("#f-statement_date")
+            await statement.fill("")
+            await statement.press_sequentially("04/31/2026")
+            await page.get_by_role("button", name="Save corrections").click()
+            await expect(page.locator("#why-statement_date")).to_contain_text("year-month-day")
+            await expect(page.locator("#f-statement_date")).to_have_value("04/31/2026")
+            await expect(page.locator("#f-total_amount")).to_have_value("60.00")
+        finally:
+            await browser.close()
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_a_task_link_followed_from_another_site_opens_the_task_for_a_signed_in_reviewer(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A link in chat or mail: with a Strict session cookie it showed the sign-in form to a signed-in reviewer,
+    and signing in again left the forms in their other tabs expired."""
+    from playwright.async_api import Route, async_playwright
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    task_url = f"{ui_url}/ui/reviews/{job_id}"
+
+    async def chat(route: Route) -> None:
+        await route.fulfill(content_type="text/html", body=f'<!doctype html><a href="{task_url}">the bill</a>')
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(60_000)
+            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
+            await page.route("http://chat.example/**", chat)
+            await page.goto("http://chat.example/")
+            async with page.expect_navigation():
+                await page.get_by_role("link", name="the bill").click()
+            assert page.url == task_url, "not sent to sign in again"
+            assert await page.locator("#f-total_amount").count() == 1
+        finally:
+            await browser.close()

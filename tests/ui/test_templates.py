@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 
 from api.schemas import ReviewTaskPublic
@@ -12,9 +13,11 @@ from api.ui.forms import BillForm
 from api.ui.reasons import describe, flagged_fields
 from api.ui.templating import age, templates
 from shared.bill import NormalizedBill
+from tests.ui.test_ui_http import form_fields
 
 EVIL = '<script>alert("x")</script>'
 JOB_ID = "0f0f0f0f-0000-4000-8000-000000000001"
+ON_FILE = "4321-8765-6789"
 
 
 def task(**changes: Any) -> ReviewTaskPublic:
@@ -34,6 +37,8 @@ def task(**changes: Any) -> ReviewTaskPublic:
         "provider": "pge",
         "customer_id": 1,
         "utility_account_id": 2,
+        "account_number": ON_FILE,
+        "account_label": "Main office",
         "created_at": datetime.now(UTC),
         "age_seconds": 7300,
         "revision": "r1",
@@ -41,6 +46,11 @@ def task(**changes: Any) -> ReviewTaskPublic:
         "artifact_url": f"/jobs/{JOB_ID}/artifact",
     }
     return ReviewTaskPublic(**(values | changes))
+
+
+def with_bill(t: ReviewTaskPublic, **changes: Any) -> ReviewTaskPublic:
+    assert t.bill is not None
+    return t.model_copy(update={"bill": t.bill.model_copy(update=changes)})
 
 
 def render_review(t: ReviewTaskPublic, **context: Any) -> str:
@@ -93,6 +103,41 @@ def test_a_refused_value_is_explained_beside_its_own_input() -> None:
     assert re.search(r'id="why-due_date"><li>due date: missing</li><li>not a date</li>', html)
     description = re.search(r'<input name="line_items-0-description"[^>]*>', html)
     assert description is not None and "aria-invalid" not in description[0], "only the refused input is marked"
+
+
+def test_a_bill_without_its_account_number_shows_the_one_on_file_beside_the_field() -> None:
+    """A correction must carry the job's account number: the reviewer reads it here, whatever the bill prints."""
+    html = render_review(with_bill(task(reasons=["missing_field:account_number"]), account_number=None))
+    field = re.search(r'<div class="field flagged">\s*<label for="f-account_number">.*?</div>', html, re.DOTALL)
+    assert field is not None, html
+    assert f"Account on file: {ON_FILE} (Main office)" in field[0]
+    assert "account 2 " not in html and "account 2\n" not in html, "the internal id is not called the account"
+    assert f"account {ON_FILE} (Main office)" in html
+
+
+def test_an_address_in_lines_is_edited_in_a_box_of_lines_and_keeps_them() -> None:
+    """In a text input its lines would be glued together ("1 Main StSpringfield") and stored so when edited."""
+    address = "1 Main St\nSpringfield, IL 62701"
+    t = with_bill(task(), service_address=address)
+    html = render_review(t)
+    box = re.search(r'<textarea id="f-service_address" name="service_address"[^>]*>([^<]*)</textarea>', html)
+    assert box is not None, html
+    shown = BillForm.from_bill(t.bill)
+    typed = unescape(box[1]).replace("\n", "\r\n")  # a box of lines sends its breaks as CRLF
+    sent = form_fields(html) | {"service_address": typed.replace("62701", "62702")}
+    corrected = BillForm.from_form(sent).keeping_untouched(shown).to_bill()
+    assert corrected.service_address == "1 Main St\nSpringfield, IL 62702"
+    untouched = BillForm.from_form(form_fields(html) | {"service_address": typed})
+    assert untouched == shown.as_submitted(), "left alone, it is not an edit (Approve stays possible)"
+
+
+def test_dates_are_typed_as_text_so_a_half_typed_one_reaches_the_server() -> None:
+    """A date input sends "" for 04/31/2026 or a half-typed date: the value and its refusal would be lost."""
+    html = render_review(task())
+    for name in ("statement_date", "bill_period_start", "bill_period_end", "due_date"):
+        date_input = re.search(rf'<input id="f-{name}"[^>]*>', html)
+        assert date_input is not None and 'type="text"' in date_input[0] and "YYYY-MM-DD" in date_input[0]
+    assert 'type="date"' not in html
 
 
 def test_closed_task_is_read_only() -> None:

@@ -59,12 +59,15 @@ async def test_login_without_csrf_token_is_403(ui_url: str, reviewer_key: str) -
         assert "mm_session" not in client.cookies
 
 
-async def test_session_cookie_is_httponly_strict_and_opaque(ui_url: str, reviewer_key: str) -> None:
+async def test_session_cookie_is_httponly_lax_and_opaque(ui_url: str, reviewer_key: str) -> None:
+    """Lax: a task's link followed from another site opens it (test_review_browser); the sign-in nonce is Strict."""
     async with httpx.AsyncClient(base_url=ui_url) as client:
+        form = await client.get("/ui/login")
+        assert "samesite=strict" in flags_of(form, "mm_login")
         response = await sign_in(client, reviewer_key)
     assert response.status_code == 303 and response.headers["location"] == "/ui/reviews"
     flags = flags_of(response, "mm_session")
-    assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+    assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
     assert "secure" not in flags, "plain-HTTP localhost keeps working in development"
     assert reviewer_key not in response.headers["set-cookie"]
 
