@@ -17,8 +17,10 @@ points of the batch (reproducible with ``--seed``), one at a time:
 
 Then every job must settle and these invariants hold (the run exits 1 otherwise):
 
-* none stuck: each job is SUCCEEDED, DUPLICATE, NEEDS_REVIEW, REJECTED, REVIEW_EXPIRED
-  or FAILED with a reason; none PENDING or RUNNING;
+* none stuck: each job is SUCCEEDED, DUPLICATE, NEEDS_REVIEW, REJECTED or REVIEW_EXPIRED;
+  none PENDING or RUNNING;
+* none failed: every fault here is one the retry policies outlast, so a FAILED job is a
+  bill the outage cost (counted, each with its reason);
 * none lost: every start the API was asked for got a job; every SUCCEEDED job has
   exactly one ``bills`` row and one analytics row through ``normalized_bills_latest``;
 * none duplicated: no ``bills`` row twice for a job or natural key, no bill twice in the
@@ -29,7 +31,7 @@ Then every job must settle and these invariants hold (the run exits 1 otherwise)
 * Postgres agrees with Temporal: a completed workflow's result status equals the job
   row's; a failed workflow's job is FAILED; a running one is waiting for review.
 
-Ends with one line: ``chaos: bills=500 faults=7 lost=0 duplicated=0 stuck=0 seconds=212``.
+Ends with one line: ``chaos: bills=500 faults=7 lost=0 duplicated=0 stuck=0 failed=0 seconds=212``.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ class ChaosReport:
     lost: int
     duplicated: int
     stuck: int
+    failed: int
     seconds: float
     problems: list[str] = field(default_factory=list)
     details: dict[str, int] = field(default_factory=dict)
@@ -165,7 +168,7 @@ class ChaosReport:
     def summary(self) -> str:
         return (
             f"chaos: bills={self.bills} faults={len(self.faults)} lost={self.lost} "
-            f"duplicated={self.duplicated} stuck={self.stuck} seconds={round(self.seconds)}"
+            f"duplicated={self.duplicated} stuck={self.stuck} failed={self.failed} seconds={round(self.seconds)}"
         )
 
 
@@ -530,8 +533,8 @@ async def check_postgres(
         status = row["status"]
         if status not in SETTLED_STATUSES:
             tally.bad("stuck", f"{job} {status}, workflow {steps.get(job, 'not running')}")
-        if status == JobStatus.FAILED and not row["error"]:
-            tally.bad("failed_without_reason", job)
+        if status == JobStatus.FAILED:
+            tally.bad("failed", f"{job}: {row['error'] or '(no reason recorded)'}")
         count = bills[job]
         if status == JobStatus.SUCCEEDED and count == 0 and job not in revised:
             tally.bad("lost_bill_row", job)
@@ -756,6 +759,7 @@ async def _check(stack: LocalStack, settings: Settings, load: Load, tally: Tally
         lost=lost,
         duplicated=duplicated,
         stuck=d["stuck"],
+        failed=d["failed"],
         seconds=0.0,
         problems=tally.problems,
         details=dict(d),
@@ -804,6 +808,7 @@ def render(report: ChaosReport) -> list[str]:
         ("  view duplicates", str(report.details.get("duplicated_view", 0))),
         ("  raw BigQuery duplicate rows", str(report.details.get("raw_duplicate_rows", 0))),
         ("stuck (must be 0)", str(report.stuck)),
+        ("failed (must be 0)", str(report.failed)),
         ("unplanned process exits", str(len(report.unplanned))),
         ("wall time", f"{report.seconds:.0f}s"),
     ]

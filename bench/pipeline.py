@@ -14,12 +14,14 @@ from tqdm import tqdm
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, drive
 from bench.stats import Span, distribution, per_second
-from shared.models import SETTLED_STATUSES
+from shared.models import SETTLED_STATUSES, JobStatus
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
 ACCOUNTS_PER_CUSTOMER = 10
 MEMORY_GROUPS = ("worker", "api")
 TABLES = ("ingestion_jobs", "artifacts", "bills", "bill_line_items", "bill_usage")
+INGESTED_STATUSES = frozenset({JobStatus.SUCCEEDED.value, JobStatus.DUPLICATE.value})
+"""The bills the pipeline got through: stored, or found to be one already stored (DUPLICATE)."""
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,37 @@ class PipelineResult:
 
     @property
     def done(self) -> int:
+        """Jobs settled, whatever their end: the run waits for these, throughput counts only ``ok``."""
         return sum(self.statuses.values())
 
     @property
+    def ok(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status in INGESTED_STATUSES)
+
+    @property
+    def failed(self) -> int:
+        return self.statuses.get(JobStatus.FAILED.value, 0)
+
+    @property
     def bps(self) -> float:
-        return self.span.rate(self.done)
+        """Bills ingested per second: a failed bill or one sent to review is no throughput."""
+        return self.span.rate(self.ok)
+
+    def shortfalls(self) -> list[str]:
+        """Why this run does not count as a measurement (empty when it does)."""
+        problems = []
+        if self.done < self.bills:
+            problems.append(f"only {self.done} of {self.bills} bills settled")
+        if self.failed:
+            problems.append(f"{self.failed} bills FAILED")
+        return problems
 
     def as_json(self) -> dict[str, Any]:
         return {
             "bills": self.bills,
             "done": self.done,
+            "ok": self.ok,
+            "failed": self.failed,
             "statuses": self.statuses,
             "seconds": round(self.span.seconds, 2),
             "bps": round(self.bps, 2),
@@ -216,7 +239,7 @@ async def run_pipeline(
                 if starting.done():
                     starting.result()  # a client that gave up fails the run here
                 live = await _statuses(conn, customer_ids)
-                # A job needing review is done as far as throughput goes (it waits for a person); reported apart.
+                # A job needing review waits for a person: the run stops waiting for it, but it is no throughput.
                 now_done = sum(n for status, n in live.items() if status in SETTLED_STATUSES)
                 if now_done != done:
                     bar.update(now_done - done)

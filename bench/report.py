@@ -38,7 +38,9 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def summary_line(
     bills: int, ceiling: CeilingResult | None, pipeline: PipelineResult | None, extraction: ExtractionResult | None
 ) -> str:
-    """The run's one-line result, always the last line printed (parsed by scripts and the smoke test)."""
+    """The run's one-line result, always the last line printed (parsed by scripts and the smoke test).
+
+    ``pipeline_bps`` counts the ``ok`` bills (SUCCEEDED or DUPLICATE) only; ``failed`` is the FAILED ones."""
     worker = pipeline.resources.get("worker", {}) if pipeline else {}
     return (
         f"bench: bills={bills}"
@@ -47,6 +49,8 @@ def summary_line(
         f" ratio={_fmt(ratios(ceiling, pipeline, extraction)['pipeline_vs_ceiling'], 2)}"
         f" api_p99_ms={_fmt(pipeline.api_ms.get('p99') if pipeline else None, 0)}"
         f" rss_mb={_fmt(worker.get('peak_tree_rss_mb'), 0)}"
+        f" ok={pipeline.ok if pipeline else 'na'}"
+        f" failed={pipeline.failed if pipeline else 'na'}"
     )
 
 
@@ -67,7 +71,7 @@ def table(
     if pipeline:
         e = pipeline.e2e_ms
         lines.append(
-            f"{'pipeline':<12}{pipeline.bills:>8}{pipeline.done:>8}{pipeline.span.seconds:>9.1f}"
+            f"{'pipeline':<12}{pipeline.bills:>8}{pipeline.ok:>8}{pipeline.span.seconds:>9.1f}"
             f"{pipeline.bps:>9.1f}{e.get('p50', 0):>9.0f}{e.get('p95', 0):>9.0f}{e.get('p99', 0):>9.0f}"
         )
         a = pipeline.api_ms
@@ -91,7 +95,8 @@ def table(
             "pipeline: " + _resources(pipeline.resources),
             f"while the clients started jobs (first {len(pipeline.starts_per_second)} s), CPU %: "
             + ", ".join(f"{k} {v:.0f}" for k, v in pipeline.cpu_while_starting.items()),
-            f"statuses: {pipeline.statuses}; API retries (429/5xx): {pipeline.api_retries}",
+            f"statuses: {pipeline.statuses} ({pipeline.ok} ingested, the only ones bills/s counts);"
+            f" API retries (429/5xx): {pipeline.api_retries}",
             "rows written: " + ", ".join(f"{k} {v}" for k, v in pipeline.rows_written.items()),
             "steps (p50/p95 ms, schedule→result): "
             + ", ".join(f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in pipeline.steps_ms.items()),

@@ -18,11 +18,11 @@
 3. Extraction alone: ``extraction.pipeline.analyze`` over the same bills in-process.
 
 Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and ends
-with one ``bench: ...`` line. The stack runs in a temp dir on free ports, with the
-Temporal dev server in memory (``--temporal-sqlite`` for ``make run``'s SQLite file,
-which makes the server I/O-bound) and the BigQuery emulator in memory too
-(``--warehouse-on-disk`` for its DuckDB file, where each insert costs ~40% more of its
-CPU); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use existing services instead.
+with one ``bench: ...`` line; exits 1 when a bill did not settle or one FAILED. The stack
+runs in a temp dir on free ports, with the Temporal dev server in memory (``--temporal-sqlite``
+for ``make run``'s SQLite file, which makes the server I/O-bound) and the BigQuery emulator
+in memory too (``--warehouse-on-disk`` for its DuckDB file, where each insert costs ~40% more
+of its CPU); set ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` to use existing services instead.
 ``--local-steps`` and ``--max-cached-workflows`` run ``bench.proto_worker``: proposed
 changes, measured before anyone edits ``worker/``, ``workflows/`` or ``shared/``.
 """
@@ -345,8 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.table(config, outcome.ceiling, outcome.pipeline, outcome.extraction):
         print(line)
     print(f"results: {json_path}" + ("" if args.no_plot else f" and {json_path.with_suffix('.png')}"))
+    shortfalls = outcome.pipeline.shortfalls() if outcome.pipeline else []
+    for shortfall in shortfalls:
+        print(f"bench: {shortfall}: the run's bills/s is no measurement", file=sys.stderr, flush=True)
     print(summary, flush=True)
-    return 0
+    return 1 if shortfalls else 0
 
 
 if __name__ == "__main__":

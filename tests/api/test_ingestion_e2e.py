@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date
 from decimal import Decimal
 
 import httpx
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
+from bench.noop import PATCHED_BEFORE, STEP_POLICIES, default_steps
 from shared.analytics import BigQuerySink
 from shared.models import JobType
 from shared.settings import Settings
@@ -47,6 +50,48 @@ async def activity_types(client: Client, workflow_id: str) -> list[str]:
     ]
 
 
+def patches_by_next_step(events: list[HistoryEvent]) -> list[tuple[str, str]]:
+    """(activity scheduled next, patch id) for each patch marker the run recorded, in order: where the no-op
+    ceiling checks each patch. A patch checked after the last activity is paired with "end"."""
+    found: list[tuple[str, str]] = []
+    pending: list[str] = []
+    for e in events:
+        marker = e.marker_recorded_event_attributes
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and marker.marker_name == "core_patch":
+            pending.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            step = e.activity_task_scheduled_event_attributes.activity_type.name
+            found += [(step, patch) for patch in pending]
+            pending = []
+    return found + [("end", patch) for patch in pending]
+
+
+def policy_by_step(events: list[HistoryEvent]) -> dict[str, tuple[float, float, float, int]]:
+    """Each scheduled step's start-to-close, heartbeat, first retry interval and attempt limit, in seconds."""
+    policies: dict[str, tuple[float, float, float, int]] = {}
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            a = e.activity_task_scheduled_event_attributes
+            policies[a.activity_type.name] = (
+                a.start_to_close_timeout.ToTimedelta().total_seconds(),
+                a.heartbeat_timeout.ToTimedelta().total_seconds(),
+                a.retry_policy.initial_interval.ToTimedelta().total_seconds(),
+                a.retry_policy.maximum_attempts,
+            )
+    return policies
+
+
+def ceiling_policy(step: str) -> tuple[float, float, float, int]:
+    policy = STEP_POLICIES[step]
+    initial = policy.retry.initial_interval
+    return (
+        policy.start_to_close.total_seconds(),
+        policy.heartbeat.total_seconds() if policy.heartbeat else 0.0,
+        initial.total_seconds() if initial else 0.0,
+        policy.retry.maximum_attempts,
+    )
+
+
 async def test_connector_job_succeeds_with_rows_and_history(
     http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
 ) -> None:
@@ -75,6 +120,21 @@ async def test_connector_job_succeeds_with_rows_and_history(
     assert row["status"] == "SUCCEEDED" and row["finished_at"] is not None and row["duration_ms"] >= 0
 
     assert await activity_types(client, job["workflow_id"]) == PIPELINE
+    await assert_the_ceiling_mirrors(client, job["workflow_id"])
+
+
+async def assert_the_ceiling_mirrors(client: Client, workflow_id: str) -> None:
+    """bench.noop replays an accepted bill's steps, patch checks and policies: drifted from the real workflow,
+    the ceiling measures another workflow than the pipeline runs, and the ratio means nothing."""
+    events = list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+    steps = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert steps == default_steps()
+    assert patches_by_next_step(events) == [(step, PATCHED_BEFORE[step]) for step in steps if step in PATCHED_BEFORE]
+    assert policy_by_step(events) == {step: ceiling_policy(step) for step in default_steps()}
 
 
 async def test_same_idempotency_key_gives_one_job_and_one_workflow(

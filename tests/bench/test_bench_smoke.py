@@ -26,8 +26,9 @@ from activities.storage import StorageActivities
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
+from bench.pipeline import PipelineResult
 from bench.report import summary_line
-from bench.stats import distribution, per_second, percentile
+from bench.stats import Span, distribution, per_second, percentile
 
 REAL_ACTIVITY_METHODS = [
     JobActivities.mark_job_running,
@@ -42,8 +43,10 @@ REAL_ACTIVITY_METHODS = [
 ]
 REPO = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(
-    r"^bench: bills=\d+ pipeline_bps=\d+\.\d ceiling_wps=\d+\.\d ratio=\d+\.\d\d api_p99_ms=\d+ rss_mb=\d+$"
+    r"^bench: bills=\d+ pipeline_bps=\d+\.\d ceiling_wps=\d+\.\d ratio=\d+\.\d\d api_p99_ms=\d+ rss_mb=\d+"
+    r" ok=\d+ failed=\d+$"
 )
+INGESTED = {"SUCCEEDED", "DUPLICATE"}
 
 
 @pytest.mark.timeout(600)
@@ -62,13 +65,16 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert SUMMARY.match(last), last
-    assert last.startswith("bench: bills=10 ")
+    assert last.startswith("bench: bills=10 ") and last.endswith(" ok=10 failed=0")
 
     [json_path] = results.glob("*-smoke.json")
     document = json.loads(json_path.read_text())
     assert document["summary"] == last
-    assert document["pipeline"]["done"] == 10
-    assert sum(document["pipeline"]["statuses"].values()) == 10
+    pipeline = document["pipeline"]
+    assert pipeline["done"] == pipeline["ok"] == 10 and pipeline["failed"] == 0
+    assert set(pipeline["statuses"]) <= INGESTED, pipeline["statuses"]
+    assert sum(pipeline["statuses"].values()) == 10
+    assert pipeline["bps"] == pytest.approx(10 / pipeline["seconds"], abs=0.01)  # the ok bills over the span
     memory = document["pipeline"]["rss_mb_per_minute"]  # [minute, RSS, RSS without children]
     assert set(memory) == {"worker", "api"}
     assert memory["worker"][0][0] == 0 and memory["worker"][0][1] >= memory["worker"][0][2] > 20
@@ -153,8 +159,54 @@ async def test_a_start_whose_connection_dropped_is_sent_again_with_the_same_idem
 
 def test_summary_line_without_phases_says_na() -> None:
     assert summary_line(5, None, None, None) == (
-        "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na"
+        "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na ok=na failed=na"
     )
+
+
+def pipeline_result(bills: int, statuses: dict[str, int], span: Span) -> PipelineResult:
+    return PipelineResult(
+        bills=bills,
+        statuses=statuses,
+        span=span,
+        api_ms={},
+        api_retries=0,
+        e2e_ms={},
+        steps_ms={},
+        rows_written={},
+        completions_per_second=[],
+        starts_per_second=[],
+        e2e_sample_ms=[],
+        api_sample_ms=[],
+        jobs=[],
+    )
+
+
+def test_bills_per_second_counts_only_the_bills_that_got_through() -> None:
+    """A FAILED bill, a REJECTED one or one waiting for review is no throughput, and the line says how many failed."""
+    statuses = {"SUCCEEDED": 6, "DUPLICATE": 1, "FAILED": 2, "REJECTED": 1, "NEEDS_REVIEW": 2}
+    pipeline = pipeline_result(12, statuses, Span(first_start=100.0, last_finish=110.0))
+
+    assert (pipeline.done, pipeline.ok, pipeline.failed) == (12, 7, 2)
+    assert pipeline.bps == pytest.approx(0.7)
+    line = summary_line(12, None, pipeline, None)
+    assert " pipeline_bps=0.7 " in line and line.endswith(" ok=7 failed=2"), line
+    assert pipeline.as_json()["ok"] == 7 and pipeline.as_json()["failed"] == 2
+    assert pipeline.shortfalls() == ["2 bills FAILED"]
+
+
+def test_a_run_whose_every_bill_went_to_review_has_no_throughput() -> None:
+    """None finished, so the span is empty (1e-9 s): counting settled jobs made that 1e10 bills/s."""
+    pipeline = pipeline_result(10, {"NEEDS_REVIEW": 10}, Span(first_start=100.0, last_finish=100.0))
+
+    assert pipeline.bps == 0
+    assert " pipeline_bps=0.0 " in summary_line(10, None, pipeline, None)
+
+
+def test_a_run_that_stalled_short_of_its_bills_is_no_measurement() -> None:
+    pipeline = pipeline_result(10, {"SUCCEEDED": 4}, Span(first_start=100.0, last_finish=104.0))
+
+    assert pipeline.shortfalls() == ["only 4 of 10 bills settled"]
+    assert pipeline_result(10, {"SUCCEEDED": 9, "DUPLICATE": 1}, Span(100.0, 104.0)).shortfalls() == []
 
 
 def test_percentiles_and_series() -> None:

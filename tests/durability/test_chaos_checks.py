@@ -12,7 +12,7 @@ from activities.bills import BillActivities
 from bench.chaos import Tally, check_postgres
 from shared.models import PersistRequest
 from tests.activities.test_idempotent_writes import february_statement, persist_request
-from tests.helpers import create_account
+from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 
 
@@ -72,3 +72,20 @@ async def test_a_replaced_bill_whose_replacement_was_then_lost_is_lost(
     found = await problems(resources, [first.job_id, reissue.job_id])
 
     assert any("lost_bill_row" in problem and first.job_id in problem for problem in found), found
+
+
+async def test_a_failed_job_is_counted_even_with_its_reason(http: httpx.AsyncClient, resources: Resources) -> None:
+    """Every fault chaos injects is one the retry policies outlast: a FAILED job is a bill the outage cost,
+    not a settled one (only a FAILED job without a reason was reported)."""
+    account = await create_account(http, provider="pge", account_number=f"CH-{uuid.uuid4().hex[:8]}")
+    job_id = await insert_job(resources.pool, account, job_type="connector", status="FAILED")
+    await resources.pool.execute(
+        "UPDATE ingestion_jobs SET error = 'store_raw_bill: ConnectionError: out of retries' WHERE id = $1",
+        uuid.UUID(job_id),
+    )
+    tally = Tally()
+    async with resources.pool.acquire() as conn:
+        await check_postgres(conn, [job_id], tally, {})
+
+    assert tally.details["failed"] == 1
+    assert tally.problems == [f"failed: {job_id}: store_raw_bill: ConnectionError: out of retries"]

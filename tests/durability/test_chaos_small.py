@@ -11,7 +11,9 @@ import pytest
 from shared.settings import REPO_ROOT
 from tests.helpers import run_stopping_on_timeout
 
-SUMMARY = re.compile(r"^chaos: bills=(\d+) faults=(\d+) lost=(\d+) duplicated=(\d+) stuck=(\d+) seconds=(\d+)$")
+SUMMARY = re.compile(
+    r"^chaos: bills=(\d+) faults=(\d+) lost=(\d+) duplicated=(\d+) stuck=(\d+) failed=(\d+) seconds=(\d+)$"
+)
 
 
 STALL_SECONDS = 150
@@ -49,6 +51,6 @@ def test_small_chaos_run_loses_nothing_and_duplicates_nothing(tmp_path: Path) ->
     assert run.returncode == 0, f"{problems}\n{run.stdout[-3000:]}{run.stderr[-4000:]}"  # each stuck job and its step
     summary = SUMMARY.match(run.stdout.strip().splitlines()[-1])
     assert summary is not None, run.stdout[-2000:]
-    bills, faults, lost, duplicated, stuck, _ = map(int, summary.groups())
-    assert (bills, faults, lost, duplicated, stuck) == (40, 2, 0, 0, 0)
+    bills, faults, lost, duplicated, stuck, failed, _ = map(int, summary.groups())
+    assert (bills, faults, lost, duplicated, stuck, failed) == (40, 2, 0, 0, 0, 0)
     assert "kill worker" in run.stdout and "stop postgres" in run.stdout

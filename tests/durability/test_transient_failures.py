@@ -1,14 +1,16 @@
 """Transient outages of real components are retried with backoff and the job still succeeds.
 
 Each test breaks its own copy of the component (a dedicated Postgres, a dedicated GCS
-emulator) behind a dedicated worker, so the session's shared services stay healthy.
+emulator) behind a dedicated worker, so the session's shared services stay healthy. The
+component comes back only once an attempt has failed against it: after a fixed sleep, a
+loaded machine could reach the first attempt after the restart, and nothing was retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,40 @@ from shared.models import JobStatus
 from shared.settings import Settings
 from stack.emulators import GcsEmulator
 from stack.services import embedded_postgres_url, start_embedded_postgres, stop_embedded_postgres
-from tests.durability.conftest import attempts_by_activity, create_account, history_events, job_row, start_on_queue
+from tests.durability.conftest import (
+    ActivityRecorder,
+    attempts_by_activity,
+    create_account,
+    history_events,
+    job_row,
+    start_on_queue,
+    wait_until,
+)
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
-OUTAGE_SECONDS = 2.5
+OUTAGE_WITHIN = 90
+"""Seconds to wait for the first failed attempt: only keeps a broken test from hanging (an attempt that
+hangs rather than fails is timed out at its start-to-close, 60 s at most)."""
+
+
+@pytest.fixture()
+def recorder() -> ActivityRecorder:
+    return ActivityRecorder()
+
+
+def observed(client: Client, recorder: ActivityRecorder) -> Client:
+    """``client``, with every activity its workers run seen by ``recorder``."""
+    return Client(
+        client.service_client, namespace=client.namespace, data_converter=client.data_converter, interceptors=[recorder]
+    )
+
+
+def an_attempt_failed(recorder: ActivityRecorder, activity_type: str) -> Callable[[], Awaitable[bool]]:
+    async def failed() -> bool:
+        return any(run.error is not None for run in recorder.of(activity_type))
+
+    return failed
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +75,23 @@ async def own_pg_resources(app_settings: Settings, own_pgdata: Path) -> AsyncIte
 
 
 async def test_postgres_outage_is_retried_and_the_job_succeeds(
-    client: Client, app_settings: Settings, own_pg_resources: Resources, own_pgdata: Path, queue: str, unique: str
+    client: Client,
+    app_settings: Settings,
+    own_pg_resources: Resources,
+    own_pgdata: Path,
+    queue: str,
+    unique: str,
+    recorder: ActivityRecorder,
 ) -> None:
     pool = own_pg_resources.pool
     account = await create_account(pool, provider=Provider.CONED, account_number=f"PG-{unique}")
     job = await start_on_queue(pool=pool, client=client, settings=app_settings, queue=queue, account=account)
 
     stop_embedded_postgres(own_pgdata)  # connections refused from here on
-    async with build_worker(client, own_pg_resources, app_settings, task_queue=queue):
-        await asyncio.sleep(OUTAGE_SECONDS)
+    async with build_worker(observed(client, recorder), own_pg_resources, app_settings, task_queue=queue):
+        await wait_until(
+            an_attempt_failed(recorder, "mark_job_running"), within=OUTAGE_WITHIN, what="an attempt without Postgres"
+        )
         start_embedded_postgres(own_pgdata)
         result = await asyncio.wait_for(job.handle.result(), timeout=60)
 
@@ -81,15 +120,22 @@ async def own_gcs_resources(app_settings: Settings, own_gcs: GcsEmulator) -> Asy
 
 
 async def test_storage_outage_is_retried_and_the_job_succeeds(
-    client: Client, own_gcs: GcsEmulator, own_gcs_resources: tuple[Settings, Resources], queue: str, unique: str
+    client: Client,
+    own_gcs: GcsEmulator,
+    own_gcs_resources: tuple[Settings, Resources],
+    queue: str,
+    unique: str,
+    recorder: ActivityRecorder,
 ) -> None:
     settings, resources = own_gcs_resources
     account = await create_account(resources.pool, provider=Provider.SFPUC, account_number=f"GCS-{unique}")
 
     own_gcs.stop()  # same port and data when it comes back
     job = await start_on_queue(pool=resources.pool, client=client, settings=settings, queue=queue, account=account)
-    async with build_worker(client, resources, settings, task_queue=queue):
-        await asyncio.sleep(OUTAGE_SECONDS)
+    async with build_worker(observed(client, recorder), resources, settings, task_queue=queue):
+        await wait_until(
+            an_attempt_failed(recorder, "store_raw_bill"), within=OUTAGE_WITHIN, what="an attempt without storage"
+        )
         own_gcs.start()
         result = await asyncio.wait_for(job.handle.result(), timeout=60)
 

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,11 +15,11 @@ NEVER_LISTENS = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def test_a_server_that_dies_before_listening_is_reported_at_once() -> None:
-    """Not after the whole timeout: the wait watches the process as well as the port."""
-    began = time.monotonic()
+    """Not after the whole timeout: the wait watches the process as well as the port. The wait here is an
+    hour, so one that watched the port alone would fail this test (the suite's per-test timeout, or a
+    TimeoutError) instead of naming the exit."""
     with pytest.raises(RuntimeError, match=r"exited \(3\)"):
-        start_listening([sys.executable, "-c", "raise SystemExit(3)"], port=free_port(), what="a server", timeout=30)
-    assert time.monotonic() - began < 10
+        start_listening([sys.executable, "-c", "raise SystemExit(3)"], port=free_port(), what="a server", timeout=3600)
 
 
 def test_a_server_whose_wait_is_cut_short_is_stopped_not_orphaned() -> None:
