@@ -2,8 +2,8 @@
 
 ``EXTRACTOR=auto`` trusts the rules alone only when the text has a provider template's
 keywords (the account's provider hint alone is a guess) and the bill verifies; otherwise
-Gemini (when configured) reads it, and a disagreement with the rules on a core field sends
-the bill to review.
+Gemini (when configured) reads it, and a disagreement with the rules on a core field, a part of
+the balance or the usage sends the bill to review (``extractor_disagreement:<field>``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_peri
 _COMPARED_FIELDS = (*CORE_FIELDS, "current_charges", "previous_balance", "payments_received")
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
 reading that folds an unpaid previous balance into them still adds up to the total."""
+_UNWITNESSED_WHEN = {
+    "current_charges": "sum_mismatch",
+    "previous_balance": "balance_mismatch",
+    "payments_received": "balance_mismatch",
+}
+"""A balance's part that the rules reading does not add up with is no witness against Gemini's: the
+rules misread it, most likely, and that is why Gemini was asked."""
 
 
 class Extraction(BaseModel):
@@ -93,21 +100,31 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
     reasons = list(carried)
-    if rules is not None and rules.bill is not None and disagree(rules.bill, bill):
-        reasons.append("extractor_disagreement")
+    differing = disagreement(rules.bill, bill) if rules is not None and rules.bill is not None else None
+    if differing is not None:
+        reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
 
 
-def disagree(a: NormalizedBill, b: NormalizedBill) -> bool:
-    """Whether two readings differ on a core field, a part of the balance or a usage reading (its unit
-    included: "12 CCF" is not 12 gallons) both of them found."""
-    for name in _COMPARED_FIELDS:
-        left, right = _core(getattr(a, name)), _core(getattr(b, name))
+def disagreement(rules: NormalizedBill, other: NormalizedBill) -> str | None:
+    """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
+    balance or the usage (its unit included: "12 CCF" is not 12 gallons) both of them found; a part of the
+    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``)."""
+    for name in _compared_fields(rules):
+        left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
-            return True
-    usage_a = {(u.commodity, u.quantity, u.unit) for u in a.usage}
-    usage_b = {(u.commodity, u.quantity, u.unit) for u in b.usage}
-    return bool(usage_a and usage_b and usage_a != usage_b)
+            return name
+    usage_a = {(u.commodity, u.quantity, u.unit) for u in rules.usage}
+    usage_b = {(u.commodity, u.quantity, u.unit) for u in other.usage}
+    return "usage" if usage_a and usage_b and usage_a != usage_b else None
+
+
+def _compared_fields(rules: NormalizedBill) -> tuple[str, ...]:
+    doubts = check_bill(rules, text=None)
+    unwitnessed = {name for name, doubt in _UNWITNESSED_WHEN.items() if doubt in doubts}
+    if "balance_mismatch" in doubts and not rules.line_items:
+        unwitnessed.add("current_charges")  # no line items add up to them: the misread part may be they
+    return tuple(name for name in _COMPARED_FIELDS if name not in unwitnessed)
 
 
 def _core(value: object) -> object:

@@ -50,8 +50,9 @@ class Evidence:
     """See ``day_first_place``: asked only when ``two_way`` has dates."""
     amounts: set[Decimal] = field(init=False)
     readings: set[tuple[Decimal, UsageUnit]] = field(init=False)
-    """Quantities with their units that the rules reader could take for a reading (``readings_printed``):
-    not a rate's, a tier's bound, a minimum, a meter's register nor another period's."""
+    """Quantities with their units that the rules reader could take for a reading, or a person reads off a
+    label or a column heading naming the unit, or off a bill's one rate (``readings_printed``): not a
+    rate's, a tier's bound, a minimum, a meter's register nor another period's."""
     gallon_scales: set[Decimal] = field(init=False)
     scaled_gallons: set[Decimal] = field(init=False)
     """The figure beside each scale note, multiplied out: "Usage (1,000 gal)  8" gives 8,000; not a
@@ -99,8 +100,8 @@ class Evidence:
         return abs(value) in self.amounts
 
     def has_reading(self, quantity: Decimal, unit: UsageUnit) -> bool:
-        """Printed with its unit where the rules reader could take it: "Tier 0-500 kWh" or a register's
-        "Current read 23,239 kWh" is no evidence for a reading, and "12 CCF" none for 12 gallons."""
+        """Printed with its unit (or its label's) where it could be the reading: "Tier 0-500 kWh" or a
+        register's "Current read 23,239 kWh" is no evidence for a reading, and "12 CCF" none for 12 gallons."""
         return (quantity, unit) in self.readings
 
     def has_gallon_reading(self, quantity: Decimal) -> bool:

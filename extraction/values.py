@@ -87,10 +87,11 @@ NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
 
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
-    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
+    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
     r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
     re.IGNORECASE,
 )
+"""A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh")."""
 
 
 GALLON_SCALE_RE = re.compile(

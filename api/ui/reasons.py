@@ -35,7 +35,7 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_statement_date": "the statement is dated before the period ends, or over 180 days after",
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
     "account_mismatch": "the bill's account number is not the job's utility account",
-    "non_usd_currency": "the bill names a currency other than US dollars: check the currency",
+    "non_usd_currency": "the bill, or its reading, names a currency other than US dollars: check the currency",
     "unit_scale": "printed in thousands of gallons, e.g. “(1,000 gal)” or “kgal”: enter it multiplied out",
     "ambiguous_date_order": (
         "the dates are numbers that read as a bill either way round (05/03/2026: 5 March or May 3): "
@@ -44,6 +44,7 @@ _TEXT_BY_CODE: dict[str, str] = {
     "conflicting_values": "the bill prints different values for it: check which one is this bill's",
     "unreadable_value": "printed in a form that could not be read",
     "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
+    "extractor_disagreement": "the rules reader and Gemini read it differently: check it on the bill",
 }
 
 

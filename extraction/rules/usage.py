@@ -3,19 +3,21 @@
 Rate lines ("512 kWh @ $0.12") and tier bounds ("0-500 kWh") name quantities too; only lines that say
 usage (or sit under a "Usage" column) count, and "total" wordings win. Last year's usage,
 averages and unit notes ("1 CCF = 748 gallons") are never the reading; a thousand-gallon note
-("Usage (1,000 gal)   8") multiplies the figure it labels.
+("Usage (1,000 gal)   8") multiplies the figure it labels. The evidence check's ``readings_printed``
+takes these, and what a person reads off layouts the reader does not ("Therms used  45").
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
-from extraction.rules.layout import Cell, Line, cells, fold
+from extraction.rules.layout import Cell, Line, cells
 from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
@@ -79,6 +81,24 @@ _TIER_WORDS_WITHIN = 80
 of the whole line before every quantity and note was quadratic on a long line."""
 _WORDING_WITHIN = 200
 """How far from a figure its wording reaches, each way (see ``_wording``)."""
+_UNIT_WORD = r"(?:kwh|therms?|ccf|hcf|gallons?|gal)"
+_NAMES_A_UNIT = re.compile(rf"\b{_UNIT_WORD}\b", re.IGNORECASE)
+_UNIT_LABEL_END = re.compile(
+    rf"\b(?:(?:{_UNIT_WORD}|{_TOTAL}|{_USAGE}|total|energy|water|gas|electric(?:ity)?)\b[\s:()]*)+$", re.IGNORECASE
+)
+"""A label naming a figure's unit that ends where the figure starts ("Therms used: ", "Consumption (CCF)   "):
+not one a register's or another period's wording ends ("Usage (kWh): Current ")."""
+_BARE_FIGURE = re.compile(
+    r"(?<![\w.,$/\u2212-])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    rf"(?![\w.,/%:$-])(?![ \u00a0\u2009\u202f]?{_UNIT_WORD}\b)(?!\s*(?:days?|months?)\b)",
+    re.IGNORECASE,
+)
+"""A figure with no unit of its own, no amount, date, account or count of days."""
+_MINIMUM_WORDING = re.compile(r"\b(?:minimum|min\b|allowance|includ)", re.IGNORECASE)
+_TIER_WORDING = re.compile(r"\b(?:tier|block|step)\b", re.IGNORECASE)
+_HEADING_LINES = 3
+"""How far above a figure its column's heading may stand (the reader's ``_under_a_label`` looks as far)."""
+_DIGIT = re.compile(r"\d")
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
 _LAST_FIGURE = re.compile(r"\d(?!\s*+(?:-\s*+)?months?\b)(?=\D*$)")
 """The figure a wording starts after; not a count of months ("last 12 months", "12-month"), which is wording.
@@ -272,21 +292,148 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
     """The quantities the rules reader could take for a reading, with their units, line by line of ``text``:
     printed ("512 kWh", "4,500 gallons") or a thousand-gallon note's own figure multiplied out ("4.5 kgal");
     not a rate's, a tier's bound, a unit's size, a minimum, a meter's register nor another period's (the
-    reader's own filters, ``_set_aside`` among them). What the evidence check confirms a reading by: any
-    figure on the page let a Gemini reading of a register ("Current read 23,239 kWh"), a tier's bound
-    ("first 500 kWh") or a dollar amount through, in any unit."""
-    for text_line in text.splitlines():
-        line_cells = cells(text_line)
-        notes = list(GALLON_SCALE_RE.finditer(text_line)) if "gal" in fold(text_line) else []
-        figures = [
-            _note_figure(text_line, note, cell, minimum, gallons)
-            for note, cell, minimum in _reading_notes(text_line, line_cells, notes)
-            if note["own"] and (gallons := scaled_figure(note, "")) is not None
-        ]
-        figures += [_unit_figure(text_line, *found) for found in _unit_quantities(text_line, line_cells, notes)]
+    reader's own filters, ``_set_aside`` among them, and its headings: "Usage History" over "480 kWh"). What
+    the evidence check confirms a reading by: any figure on the page let a Gemini reading of a register
+    ("Current read 23,239 kWh"), a tier's bound ("first 500 kWh") or a dollar amount through, in any unit.
+
+    And, read by a person though not by the rules, a figure whose label or column heading names its unit
+    ("Therms used  45", "Consumption (CCF)  12"), and the quantity a bill's one rate in that unit prices
+    ("Energy charge 512 kWh @ $0.1123/kWh"; tiers price several, none of them the reading)."""
+    lines = [Line(0, text_line) for text_line in text.splitlines()]
+    priced: list[_Figure] = []
+    for index in range(len(lines)):
+        figures, priced_here = _printed_figures(lines, index)
+        priced += priced_here
         for figure in figures:
-            if _set_aside(figure, _READING_LABELS) is None:
-                yield figure.quantity, figure.unit
+            yield figure.quantity, figure.unit
+    yield from _one_price_a_unit(priced)
+
+
+def _printed_figures(lines: Sequence[Line], index: int) -> tuple[list[_Figure], list[_Figure]]:
+    """The figures on a line that are evidence of a reading, and those a rate prices (``_priced_quantities``)."""
+    text_line = lines[index].text
+    line_cells = cells(text_line)
+    folded = lines[index].folded
+    notes = list(GALLON_SCALE_RE.finditer(text_line)) if "gal" in folded else []
+    rates = _rate_cells(line_cells) if notes or UNIT_RE.search(text_line) or _NAMES_A_UNIT.search(folded) else {}
+    figures = [
+        _note_figure(text_line, note, cell, minimum, gallons)
+        for note, cell, minimum in _reading_notes(text_line, line_cells, notes, rates)
+        if note["own"] and (gallons := scaled_figure(note, "")) is not None
+    ]
+    figures += [_unit_figure(text_line, *found) for found in _unit_quantities(text_line, line_cells, notes, rates)]
+    if not notes:
+        figures += _labelled_figures(lines, index, line_cells, rates)
+    unlabelled = _READING_LABELS.search(text_line) is None
+    kept = [f for f in figures if _set_aside(f, _READING_LABELS) is None]
+    if unlabelled:  # a labelled line is the reader's whatever heads it
+        kept = [f for f in kept if not _another_periods_column(lines, index, f)]
+    priced = [f for f in _priced_quantities(text_line, line_cells, rates) if _set_aside(f, _READING_LABELS) is None]
+    return kept, priced
+
+
+def _labelled_figures(
+    lines: Sequence[Line], index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]
+) -> list[_Figure]:
+    """Bare figures whose unit their label names, before them on the line ("Therms used: 45", "Consumption
+    (CCF)      12") or as the heading of their column ("Therms Used" over a meter row's "45")."""
+    text = lines[index].text
+    if not _NAMES_A_UNIT.search(lines[index].folded) and not any(
+        _NAMES_A_UNIT.search(line.folded) for line in lines[max(0, index - _HEADING_LINES) : index]
+    ):
+        return []
+    figures = []
+    for bare in _BARE_FIGURE.finditer(text):
+        cell = _cell_at(line_cells, bare.start())
+        if cell is None:
+            continue
+        start = _wording_start(text, 0, bare.start())
+        label = _UNIT_LABEL_END.search(text, start, bare.start())
+        label_cell = _cell_at(line_cells, label.start()) if label is not None else None
+        if label is not None and label_cell is not None and not {label_cell.start, cell.start} & rates.keys():
+            phrase, before = label.group(), text[start : bare.start()]
+        elif cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
+            heading = _heading_over(lines, index, bare.start(), bare.end())
+            if heading is None or _RATE.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()):
+                continue
+            phrase = before = heading
+        else:
+            continue
+        unit = _unit_named(phrase)
+        if unit is not None:
+            quantity = signed_quantity(None, bare.group())
+            after = _clause_after(text, bare.end(), cell)
+            minimum = _MINIMUM_WORDING.search(before)
+            at = minimum.start() if minimum is not None else None
+            figures.append(_Figure(bare.start(), cell.start, quantity, unit, before, after, at))
+    return figures
+
+
+def _unit_named(label: str) -> UsageUnit | None:
+    """The one unit a usage label names ("Therms used", "Consumption (CCF)"); none without a usage word."""
+    if not _READING_LABELS.search(label):
+        return None
+    units = {normalize_unit(unit) for unit in _NAMES_A_UNIT.findall(label)}
+    return UsageUnit(units.pop()) if len(units) == 1 else None
+
+
+def _heading_over(lines: Sequence[Line], index: int, start: int, end: int) -> str | None:
+    """The heading of the column ``start``-``end`` of a line: the nearest cell above it, within a few lines,
+    with no figure in it (rows of a table stand between a heading and a figure of its column)."""
+    for above in reversed(lines[max(0, index - _HEADING_LINES) : index]):
+        over = [c.text for c in _cells_over(above.text, start, end) if not _DIGIT.search(c.text)]
+        if over:
+            return over[-1]
+    return None
+
+
+def _cells_over(text: str, start: int, end: int) -> list[Cell]:
+    """The cells of ``text`` that span any of ``start``-``end``: found by a search, since every figure of a
+    long row asks of the same lines above it."""
+    line_cells = _line_cells(text)
+    index = bisect.bisect_left(line_cells, end, key=lambda cell: cell.start)
+    over: list[Cell] = []
+    while index > 0 and line_cells[index - 1].end > start:
+        index -= 1
+        over.insert(0, line_cells[index])
+    return over
+
+
+@functools.lru_cache(maxsize=_HEADING_LINES + 1)
+def _line_cells(text: str) -> tuple[Cell, ...]:
+    return tuple(cells(text))
+
+
+def _another_periods_column(lines: Sequence[Line], index: int, figure: _Figure) -> bool:
+    """Whether ``figure`` stands under a heading naming another period ("Usage History", "Last month"), as
+    the reader's ``_under_a_label`` reads one."""
+    heading = _heading_over(lines, index, figure.column, figure.column + 1)
+    if heading is None:
+        return False
+    label = _READING_LABELS.search(heading)
+    return _OTHER_HEADING.search(heading if label is None else _label_phrase(heading, label)) is not None
+
+
+def _priced_quantities(text: str, line_cells: Sequence[Cell], rates: Mapping[int, int]) -> Iterator[_Figure]:
+    """The quantity a rate prices, before the rate in its cell ("Energy charge 512 kWh @ $0.1123/kWh"): on a
+    line with no tier's wording, and not a tier's bound ("First 500 kWh @ $0.10")."""
+    if not rates or _TIER_WORDING.search(text):
+        return
+    for match in UNIT_RE.finditer(text):
+        cell = _cell_at(line_cells, match.start())
+        if cell is None or cell.start not in rates or match.start() >= cell.start + rates[cell.start]:
+            continue
+        if not _tier_bound(text, match):
+            yield _unit_figure(text, match, cell, allowance_at(text, match.start(), match.end()))
+
+
+def _one_price_a_unit(priced: Sequence[_Figure]) -> Iterator[tuple[Decimal, UsageUnit]]:
+    """The priced quantity of each unit the bill prices one quantity of: several are its tiers (or its
+    periods, or its meters), and none of them the reading."""
+    for unit in UsageUnit:
+        quantities = {figure.quantity for figure in priced if figure.unit is unit}
+        if len(quantities) == 1:
+            yield quantities.pop(), unit
 
 
 def gallons_read(text: str) -> Iterator[Decimal]:
@@ -297,12 +444,13 @@ def gallons_read(text: str) -> Iterator[Decimal]:
 
 
 def _reading_notes(
-    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
+    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]], rates: Mapping[int, int] | None = None
 ) -> Iterator[tuple[re.Match[str], Cell, int | None]]:
     """The thousand-gallon notes on a line that could give a reading, their cells, and where a minimum's
     wording stands if one makes the note a minimum's ("Minimum 2 kgal"): not a rate's ("8 kgal @ $5.20"),
     nor a tier's bound ("over 3 kgal")."""
-    rates = _rate_cells(line_cells) if notes else frozenset()
+    if rates is None:
+        rates = _rate_cells(line_cells) if notes else {}
     for note in notes:
         cell = _cell_at(line_cells, note.start())
         if cell is None or cell.start in rates or _tier_bound(text, note):
@@ -311,16 +459,16 @@ def _reading_notes(
 
 
 def _unit_quantities(
-    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]]
+    text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]], rates: Mapping[int, int] | None = None
 ) -> Iterator[tuple[re.Match[str], Cell, int | None]]:
     """The quantities with a unit on a line that could be a reading, their cells, and where a minimum's
     wording stands if one makes the quantity a minimum's: not a rate's, a tier's bound, a unit's size,
-    nor part of a thousand-gallon note (``notes``)."""
+    nor part of a thousand-gallon note (``notes``). ``rates``: the line's ``_rate_cells``, if known."""
     spans = [note.span() for note in notes]
     figures = [match for match in UNIT_RE.finditer(text) if not within(spans, match.start())]
     if not figures:
         return
-    rates, sizes = _rate_cells(line_cells), _SizeMarks.of(text)
+    rates, sizes = _rate_cells(line_cells) if rates is None else rates, _SizeMarks.of(text)
     for match in figures:
         cell = _cell_at(line_cells, match.start())
         if cell is None or cell.start in rates or _tier_bound(text, match) or _unit_scale(match, sizes):
@@ -334,10 +482,11 @@ def _cell_at(line_cells: Sequence[Cell], position: int) -> Cell | None:
     return line_cells[index] if index >= 0 and position < line_cells[index].end else None
 
 
-def _rate_cells(line_cells: Sequence[Cell]) -> frozenset[int]:
-    """Where a line's rate cells start ("$0.12/kWh", "5.20 per kgal"). Each cell is searched once: searched
-    once a figure, a 4.5 kB line of 300 figures in one cell took ~170 ms."""
-    return frozenset(cell.start for cell in line_cells if _RATE.search(cell.text))
+def _rate_cells(line_cells: Sequence[Cell]) -> dict[int, int]:
+    """Where a line's rate cells start ("$0.12/kWh", "5.20 per kgal"), each with where in it its rate's wording
+    starts. Each cell is searched once: searched once a figure, a 4.5 kB line of 300 figures in one cell took
+    ~170 ms."""
+    return {cell.start: rate.start() for cell in line_cells if (rate := _RATE.search(cell.text)) is not None}
 
 
 @dataclass(frozen=True)

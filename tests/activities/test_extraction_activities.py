@@ -5,14 +5,17 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
+import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import ActivityEnvironment
 
+from activities import extraction as extraction_activities
 from activities.extraction import (
     DOCUMENT_CACHE_BYTES,
     PARSE_ATTEMPTS,
@@ -89,6 +92,37 @@ def test_a_call_that_times_out_itself_fails_the_activity_without_a_heartbeat(
             ExtractRequest(job_id=job_id, artifact=artifact, provider=None),
         )
     assert raised.value.errno == errno.ETIMEDOUT
+
+
+def test_a_cancellation_ends_the_wait_on_a_call_still_running(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled activity stops waiting on its call (an LLM request, say) at the next heartbeat. The call
+    here runs until released: the first beat cancels; a second means the wait went on, and releases it."""
+    monkeypatch.setattr(extraction_activities, "HEARTBEAT_SECONDS", 0.01)
+    activities = ExtractionActivities(LocalArtifactStore(tmp_path / "artifacts"), settings)
+    released = threading.Event()
+    env = ActivityEnvironment()
+    beats: list[object] = []
+
+    def beat(*details: object) -> None:
+        beats.append(details)
+        if len(beats) == 1:
+            env.cancel()
+        else:
+            released.set()
+
+    @activity.defn(no_thread_cancel_exception=True)  # only the heartbeat loop can notice the cancellation
+    def run_call() -> bool:
+        return activities._with_heartbeats(released.wait)
+
+    env.on_heartbeat = beat
+    try:
+        with pytest.raises(CancelledError):
+            env.run(run_call)
+    finally:
+        released.set()
+    assert len(beats) == 1
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])

@@ -196,6 +196,78 @@ def test_a_reading_the_text_labels_is_evidenced() -> None:
     assert "no_evidence:usage" not in check_bill(_reading("500"), text=text)
 
 
+def usage_reasons(quantity: str, unit: UsageUnit, text: str) -> list[str]:
+    """check_bill's doubts of a reading of ``quantity`` ``unit`` on ``text`` (under a bill's heading, so a text)."""
+    commodity = {UsageUnit.KWH: Commodity.ELECTRICITY, UsageUnit.THERM: Commodity.GAS}.get(unit, Commodity.WATER)
+    bill = NormalizedBill(usage=[UsageReading(commodity=commodity, quantity=Decimal(quantity), unit=unit)])
+    reasons = check_bill(bill, text="RIVERSIDE UTILITY AUTHORITY\nAccount 0042-1177\n\n" + text)
+    assert "no_text_layer" not in reasons
+    return [reason for reason in reasons if reason.endswith(":usage")]
+
+
+METER_TABLE = """\
+Gas Meter Readings
+Meter        Previous     Current      Therms Used
+G-44120      4,495        4,540        45
+Amount due $61.20
+"""
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit", "text"),
+    [
+        ("45", UsageUnit.THERM, METER_TABLE),
+        ("12", UsageUnit.CCF, "Water Consumption (CCF)      12      $45.60\n"),
+        ("45", UsageUnit.THERM, "Therms used: 45\n"),
+        ("512", UsageUnit.KWH, "Energy charge 512 kWh @ $0.1123/kWh      $57.50\n"),
+        ("512", UsageUnit.KWH, "Total usage 512\u00a0kWh\n"),
+        ("512", UsageUnit.KWH, "Total usage 512\u2009kWh\n"),
+    ],
+)
+def test_a_reading_a_person_reads_off_common_layouts_is_evidenced(quantity: str, unit: UsageUnit, text: str) -> None:
+    """A figure under a heading or after a label that names its unit, the quantity of a bill's one rate, a
+    unit after a no-break space: Gemini read each right and the bill went to review without evidence."""
+    assert usage_reasons(quantity, unit, text) == []
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit", "text"),
+    [
+        ("4540", UsageUnit.THERM, METER_TABLE),
+        ("4495", UsageUnit.THERM, METER_TABLE),
+        ("45", UsageUnit.KWH, METER_TABLE),
+        ("500", UsageUnit.KWH, "First 500 kWh @ $0.10/kWh   $50.00\nNext 12 kWh @ $0.12/kWh   $1.44\n"),
+        ("12", UsageUnit.KWH, "First 500 kWh @ $0.10/kWh   $50.00\nNext 12 kWh @ $0.12/kWh   $1.44\n"),
+        ("300", UsageUnit.KWH, "Energy  300 kWh @ $0.10/kWh   $30.00\nEnergy  212 kWh @ $0.12/kWh   $25.44\n"),
+        ("300", UsageUnit.KWH, "Tier 1   300 kWh @ $0.10/kWh   $30.00\n"),
+        ("23239", UsageUnit.KWH, "Usage (kWh): Current 23,239\n"),
+        ("0.12", UsageUnit.KWH, "Cost per kWh used   0.12\n"),
+        ("100", UsageUnit.KWH, "Minimum usage (kWh)   100\n"),
+        ("480", UsageUnit.KWH, "Last year kWh used   480\n"),
+        ("8", UsageUnit.GAL, "Usage (1,000 gal)      8\n"),
+        ("30", UsageUnit.KWH, "kWh billed: 30 days\n"),
+    ],
+)
+def test_a_register_a_tier_a_rate_or_another_periods_figure_stays_no_evidence(
+    quantity: str, unit: UsageUnit, text: str
+) -> None:
+    assert usage_reasons(quantity, unit, text) != []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Usage History\nDec 2025   480 kWh\nNov 2025   455 kWh\n",
+        "Last month\n  480 kWh\n",
+    ],
+)
+def test_another_periods_usage_named_on_the_line_above_is_no_evidence(text: str) -> None:
+    """The reader takes no figure under "Usage History"; its evidence took any figure printed with a unit."""
+    text += "Total usage 512 kWh\n"
+    assert usage_reasons("480", UsageUnit.KWH, text) == ["no_evidence:usage"]
+    assert usage_reasons("512", UsageUnit.KWH, text) == []
+
+
 def test_a_document_without_text_is_unverified_not_without_evidence(sample: tuple[NormalizedBill, str]) -> None:
     """A photo's bill (read by Gemini) has no text to find its values in: one honest reason, not one
     "not found in the bill's text" a field."""

@@ -12,7 +12,7 @@ from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
 from extraction.checks import check_bill
 from extraction.document import read_document
-from extraction.engine import disagree, extract
+from extraction.engine import disagreement, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
@@ -67,7 +67,7 @@ def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: S
     wrong = expected.model_copy(update={"total_amount": expected.total_amount + Decimal("10.00")})
     fake_gemini.push(200, bill_response(wire_from_bill(wrong)))
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
-    assert result.reasons == ["extractor_disagreement"]
+    assert result.reasons == ["extractor_disagreement:total_amount"]
 
 
 def test_a_bill_of_another_provider_than_its_accounts_stays_in_doubt(
@@ -129,7 +129,42 @@ def test_current_charges_that_fold_in_an_unpaid_balance_are_a_disagreement(
     folded = read.bill.model_copy(update={"previous_balance": None, "current_charges": Decimal("1434.50")})
     fake_gemini.push(200, bill_response(wire_from_bill(folded.model_copy(update={"line_items": []}))))
     report = analyze(UNPAID.encode(), provider_hint=None, settings=gemini_settings)
-    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["extractor_disagreement"])
+    expected = ("gemini", "review", ["extractor_disagreement:current_charges"])
+    assert (report.extractor, report.decision, report.reasons) == expected
+
+
+TWO_PAYMENTS = PLAIN.replace("Balance                       $200.00", "Balance                       $300.00").replace(
+    "Payments - Thank You                   200.00 CR\n",
+    "Payment 12/10 - Thank You              100.00 CR\nPayment 12/20 - Thank You              200.00 CR\n",
+)
+
+
+def test_a_part_of_the_balance_the_rules_do_not_add_up_with_is_no_witness(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """The rules read one payment of two and their balance does not add up: that is why Gemini was asked, and
+    its $300.00, which does, was sent to review as a disagreement with the rules' $100.00."""
+    read = extract_with_rules([TWO_PAYMENTS], provider_hint=None)
+    assert read.bill is not None and read.bill.payments_received == Decimal("100.00")
+    assert "balance_mismatch" in check_bill(read.bill, text=TWO_PAYMENTS)
+    paid = read.bill.model_copy(update={"payments_received": Decimal("300.00")})
+    assert check_bill(paid, text=TWO_PAYMENTS) == []
+    fake_gemini.push(200, bill_response(wire_from_bill(paid)))
+    report = analyze(TWO_PAYMENTS.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
+
+
+def test_disagreement_names_no_part_of_a_balance_the_rules_do_not_add_up_with() -> None:
+    """Without line items a balance that does not add up does not say which part is wrong: none witnesses."""
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    assert bill.current_charges is not None
+    unbalanced = bill.model_copy(update={"line_items": [], "payments_received": Decimal("50.00")})
+    assert "balance_mismatch" in check_bill(unbalanced, text=None)
+    for name in ("current_charges", "payments_received"):
+        assert not disagreement(unbalanced, bill.model_copy(update={name: Decimal("1.00")})), name
+    assert (
+        disagreement(bill, bill.model_copy(update={"current_charges": bill.current_charges + 1})) == "current_charges"
+    )
 
 
 def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -223,23 +258,24 @@ def test_disagree_ignores_formatting_and_missing_values() -> None:
     _, _, bill = sample_bill(Provider.PGE, seed=1)
     assert bill.account_number is not None
     spaced = bill.model_copy(update={"account_number": bill.account_number.replace("-", " "), "due_date": None})
-    assert not disagree(bill, spaced)
-    assert disagree(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]}))
+    assert not disagreement(bill, spaced)
+    assert disagreement(bill, bill.model_copy(update={"usage": [*bill.usage[:1], bill.usage[0]]})) == "usage"
 
 
 @pytest.mark.parametrize("field", ["current_charges", "previous_balance", "payments_received"])
 def test_disagree_compares_the_balances_parts(field: str) -> None:
     _, _, bill = sample_bill(Provider.PGE, seed=1)
     bill = bill.model_copy(update={"previous_balance": Decimal("200.00"), "payments_received": Decimal("200.00")})
-    assert not disagree(bill, bill.model_copy(update={field: None}))
-    assert disagree(bill, bill.model_copy(update={field: getattr(bill, field) + Decimal("200.00")}))
+    assert not disagreement(bill, bill.model_copy(update={field: None}))
+    assert disagreement(bill, bill.model_copy(update={field: getattr(bill, field) + Decimal("200.00")})) == field
 
 
 def test_disagree_compares_units() -> None:
     _, _, bill = sample_bill(Provider.SFPUC, seed=2)
     water = bill.usage[0]
     assert water.unit is not UsageUnit.GAL
-    assert disagree(bill, bill.model_copy(update={"usage": [water.model_copy(update={"unit": UsageUnit.GAL})]}))
+    gallons = [water.model_copy(update={"unit": UsageUnit.GAL})]
+    assert disagreement(bill, bill.model_copy(update={"usage": gallons})) == "usage"
 
 
 THOUSAND_GALLONS = PLAIN.replace(
