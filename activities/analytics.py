@@ -8,10 +8,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.analytics_batch import PublishBatcher
-from shared.analytics import AnalyticsBill, AnalyticsRowsUnstreamable, AnalyticsSink
+from shared.analytics import AnalyticsBill, AnalyticsSink
 from shared.models import PublishRequest
 
 logger = logging.getLogger(__name__)
@@ -53,11 +52,10 @@ class AnalyticsActivities:
             bill=request.bill,
             created_at=request.stored_at or activity.info().started_time,
         )
-        try:
-            await _with_heartbeats(self._batcher.publish(bill))
-        except AnalyticsRowsUnstreamable as refused:
-            # Retrying would only keep the job RUNNING for the policy's 24 hours before it fails the same way.
-            raise ApplicationError(str(refused), type="AnalyticsRowsUnstreamable", non_retryable=True) from refused
+        # A refusal, AnalyticsRowsUnstreamable too, is retried for the policy's day: the bill is stored (the
+        # same file again is a DUPLICATE), so failing at once would lose its rows for good, while a table the
+        # operator fixes within the day takes them; meanwhile the Web UI's last failure names the remedy.
+        await _with_heartbeats(self._batcher.publish(bill))
         logger.info("bill published", extra={"job_id": request.job_id, "step": "publish_analytics"})
 
 

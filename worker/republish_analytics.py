@@ -2,7 +2,8 @@
 
 Why: a release that adds warehouse columns leaves them NULL in the rows published before it
 (``gas_ccf``, ``water_ccf`` and ``current_charges`` came in one), and the rollup would count
-those bills as no gas or water and at their amount due. Publishing again writes each bill's
+those bills as no gas or water and at their amount due; and daily rows now go to ``interval_usage_v2``,
+which starts empty beside the ``interval_usage`` of releases before. Publishing again writes each bill's
 current version with every column. The views keep each bill's newest row, and releases before
 146b5de dated a row when its publish started, after Postgres stored the bill: a row dated when
 the bill was stored would lose to the very row it replaces. So each is dated when it was stored

@@ -34,7 +34,12 @@ class Connector(Protocol):
         ...
 
     def read(self, source_uri: str) -> SourceDocument:
-        """The bill's bytes; must return identical bytes for the same locator."""
+        """The bill's bytes: read once by a fetch given the store; otherwise store reads them again, and must
+        get identical bytes for the same locator.
+
+        Runs in a worker thread, which fetch abandons past ``SOURCE_READ_SECONDS`` but cannot stop: so a
+        connector bounds each of its own requests (connect and read timeouts, under that limit), or a portal
+        that never answers keeps a thread of the worker's shared pool for good."""
         ...
 
 

@@ -1,12 +1,15 @@
 """What a connector's read is held to: the checks ``POST /bills`` puts an upload through, and a time limit.
 
 A provider portal is not trusted to say what it sent: a sign-in or error page (HTML, SVG) served with
-status 200 and archived as the bill would later be served back from the API's origin as a web page.
+status 200 and archived as the bill would later be served back from the API's origin as a web page. Nor
+is its label needed to take a bill: a PDF sent as ``application/x-pdf`` or ``application/force-download``
+is a PDF. So the bytes decide, and a label is only ever a reason to refuse (a page declared as one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import dataclasses
 
 from temporalio.exceptions import ApplicationError
@@ -17,13 +20,18 @@ from shared.settings import Settings
 
 BILL_TYPES = frozenset({PDF, PNG, JPEG, TEXT})
 """What a bill may be: the types ``POST /bills`` takes."""
-UNLABELLED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-"""What a portal sends when it does not say what a file is: its bytes decide."""
+MARKUP_TYPES = frozenset(
+    {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/javascript"}
+)
+"""Labels of a web page or script, whatever its bytes look like (any ``+xml`` type too): never a bill."""
+MARKUP_OPENINGS = (b"<!doctype", b"<html", b"<head", b"<body", b"<svg", b"<?xml", b"<script", b"<!--")
+"""How a page begins, whitespace and byte-order mark aside: text by its bytes, a page to a browser."""
 MAX_SOURCE_BYTES: int = Settings.model_fields["upload_max_bytes"].default
 """A source's bill may be as large as an upload (``UPLOAD_MAX_BYTES``'s default)."""
-SOURCE_READ_SECONDS = 45.0
-"""How long a connector's read may take: inside fetch's and store's 60 s start-to-close, so the
-failure names the source rather than a timeout."""
+SOURCE_READ_SECONDS = 30.0
+"""How long a connector's read may take: half of fetch's and store's 60 s start-to-close, so the other
+half is left to archive what was read (up to ``UPLOAD_MAX_BYTES`` to object storage) and record it, and a
+slow source fails the attempt naming the source rather than the upload timing out."""
 
 
 class SourceTimedOut(TimeoutError):
@@ -32,7 +40,7 @@ class SourceTimedOut(TimeoutError):
 
 async def read_source(connector: Connector, source_uri: str, *, max_bytes: int = MAX_SOURCE_BYTES) -> SourceDocument:
     """The connector's document, ``vetted``. A read past ``SOURCE_READ_SECONDS`` fails the attempt; its
-    thread cannot be stopped, so a connector must bound its own requests too."""
+    thread cannot be stopped and stays taken until the connector gives up (``Connector.read``)."""
     try:
         document = await asyncio.wait_for(asyncio.to_thread(connector.read, source_uri), SOURCE_READ_SECONDS)
     except TimeoutError:
@@ -42,16 +50,24 @@ async def read_source(connector: Connector, source_uri: str, *, max_bytes: int =
 
 def vetted(document: SourceDocument, *, max_bytes: int) -> SourceDocument:
     """The document typed by its bytes, as an upload is; ``DocumentRejected`` (non-retryable) for a file
-    too large, one that is no bill type, or one the source labels as another type than its bytes are."""
+    too large, a web page (by its label or its bytes), or one that is no bill type."""
     declared = document.content_type.split(";", 1)[0].strip().lower()
     if len(document.data) > max_bytes:
         raise _rejected(f"the source's file is {len(document.data)} bytes, over the {max_bytes}-byte limit of a bill")
+    if declared in MARKUP_TYPES or declared.endswith("+xml") or looks_like_markup(document.data):
+        raise _rejected(f"the source sent a web page ({declared or 'no type'}), not a bill: a portal's sign-in page?")
     sniffed = sniff_content_type(document.data)
     if sniffed not in BILL_TYPES:
         raise _rejected(f"the source's file ({declared or 'no type'}) is not a PDF, PNG, JPEG or plain-text bill")
-    if declared not in UNLABELLED and declared != sniffed:
-        raise _rejected(f"the source sent {declared}, not a bill (its bytes read as {sniffed}): a portal's page?")
     return dataclasses.replace(document, content_type=sniffed)
+
+
+def looks_like_markup(data: bytes) -> bool:
+    """Whether the bytes open as HTML, SVG or XML: what a browser would render, scripts and all."""
+    head = data[:512]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
+    return head.removeprefix(codecs.BOM_UTF8).lstrip().lower().startswith(MARKUP_OPENINGS)
 
 
 def _rejected(message: str) -> ApplicationError:

@@ -14,7 +14,6 @@ from google.cloud import bigquery
 
 from shared.analytics.rows import CHILDREN_FIRST, OUT_OF_BOUNDS, bill_rows, raise_refused
 from shared.analytics.schema import (
-    INTERVAL_USAGE,
     TABLES,
     VIEWS,
     AnalyticsBill,
@@ -241,18 +240,18 @@ class BigQuerySink:
 def _refused_because(table: str, bill_id: str, reasons: list[dict[str, Any]]) -> str:
     why = f"{table} rejected rows of bill {bill_id}: {reasons[:3]}"
     if any(OUT_OF_BOUNDS in str(reason.get("message", "")) for reason in reasons):
-        why += f"; BigQuery streams rows into {table}'s partitions only from 5 years back to 1 year ahead"
-        if table == INTERVAL_USAGE.name:
-            why += (
-                ", and an earlier release partitioned interval_usage by ts, the bill's days: recreate it as the"
-                " README says, then run python -m worker.republish_analytics"
-            )
+        spec = next((spec for spec in TABLES if spec.name == table), None)
+        why += (
+            f"; BigQuery streams rows into {table}'s partitions only from 5 years back to 1 year ahead, and this"
+            f" release partitions it by {spec.partition_by if spec else 'publish time'}: if a warning at start says"
+            " it is partitioned otherwise, recreate it as the README says; this publish is retried meanwhile"
+        )
     return why
 
 
 def _warn_if_partitioned_otherwise(spec: TableSpec, table: bigquery.Table) -> None:
-    """A table an earlier release created keeps its partitioning (BigQuery cannot change it in place):
-    interval_usage partitioned by ts refuses every bill for a period over 5 years old."""
+    """A table keeps the partitioning it was created with (BigQuery cannot change it in place): one made by
+    hand, or by another tool, partitioned by a bill's dates refuses every bill for a period over 5 years old."""
     field = table.time_partitioning.field if table.time_partitioning is not None else None
     if field is not None and field != spec.partition_by:
         logger.warning(

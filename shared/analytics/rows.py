@@ -23,8 +23,9 @@ class AnalyticsPublishFailed(Exception):
 
 
 class AnalyticsRowsUnstreamable(AnalyticsPublishFailed):
-    """The warehouse refused a bill's rows for a date it will never stream into a table partitioned by
-    it (BigQuery: 5 years back to 1 year ahead): no retry can help, so the publish fails at once."""
+    """The warehouse refused a bill's rows for a date it does not stream into a table partitioned by it
+    (BigQuery: 5 years back to 1 year ahead): retried like any refusal, since only the table is wrong and
+    the operator can recreate it, and named apart so the Web UI's last failure says which it is."""
 
 
 OUT_OF_BOUNDS = "outside the allowed bounds"
@@ -50,8 +51,8 @@ def raise_refused(refused: Mapping[str, str]) -> None:
 
 
 def refusal(reason: str) -> AnalyticsPublishFailed:
-    """The failure for a refused bill: retryable (a table patched moments ago may still refuse a new
-    column), except for dates the table will never take by streaming."""
+    """The failure for a refused bill, retryable: a table patched moments ago may still refuse a new column,
+    and one partitioned by a bill's dates takes them once the operator has recreated it."""
     return AnalyticsRowsUnstreamable(reason) if OUT_OF_BOUNDS in reason else AnalyticsPublishFailed(reason)
 
 

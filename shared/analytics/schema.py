@@ -124,7 +124,10 @@ BILL_LINE_ITEMS = TableSpec(
     cluster_by=("customer_id", "utility_account_id"),
 )
 INTERVAL_USAGE = TableSpec(
-    "interval_usage",
+    # A new name, not interval_usage: releases before created that one partitioned by ts, which BigQuery
+    # cannot change in place, and a table dropped and created again under its old name may go on taking
+    # streamed rows into the dropped one for minutes, insertAll answering success. Read interval_usage_latest.
+    "interval_usage_v2",
     (*_KEYS, _c("ts", "TIMESTAMP", True), _c("kwh", "NUMERIC", True), *_STAMPS),
     # Not by ts, the days of the bill's period: BigQuery streams only into partitions from 5 years back
     # to 1 year ahead, so a bill for an older period would never reach the warehouse. published_at is
@@ -160,7 +163,7 @@ VIEWS = {
         JOIN {normalized_bills_latest} AS b ON li.bill_id = b.bill_id AND li.revision = b.revision
         WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY li.bill_id, li.line_no ORDER BY li.published_at DESC) = 1""",
     "interval_usage_latest": """
-        SELECT iu.* FROM {interval_usage} AS iu
+        SELECT iu.* FROM {interval_usage_v2} AS iu
         JOIN {normalized_bills_latest} AS b ON iu.bill_id = b.bill_id AND iu.revision = b.revision
         WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY iu.bill_id, iu.ts ORDER BY iu.published_at DESC) = 1""",
 }

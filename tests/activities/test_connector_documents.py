@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.connectors.base import AccountInfo, ConnectorRegistry, SourceDocument
+from activities.connectors.documents import SOURCE_READ_SECONDS
 from activities.fetching import FetchActivities
 from activities.storage import StorageActivities
 from shared.bill import Provider
@@ -22,9 +23,13 @@ from shared.settings import Settings
 from tests.helpers import create_account, insert_job
 from worker.main import pipeline_activities
 from worker.resources import Resources
+from workflows import policies
 
 SIGN_IN_PAGE = b"<html><body><script>fetch('/jobs').then(r => r.text()).then(steal)</script></body></html>"
 TEXT_BILL = b"Pacific Gas and Electric\nAccount 1234\nTotal amount due $42.00\n"
+PDF_BILL = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+JPEG_BILL = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256))
+SVG_PAGE = b'\xef\xbb\xbf\n  <svg xmlns="http://www.w3.org/2000/svg"><script>steal()</script></svg>'
 
 
 class RenderingPortal:
@@ -117,6 +122,71 @@ async def test_an_unlabelled_bill_is_stored_as_the_type_its_bytes_are(
 
     assert (fetched.content_type, ref.content_type, ref.uri.rsplit(".", 1)[1]) == ("text/plain", "text/plain", "txt")
     assert await resources.pool.fetchval("SELECT content_type FROM artifacts WHERE job_id = $1", job_id) == "text/plain"
+
+
+@pytest.mark.parametrize(
+    ("page", "label"),
+    [
+        (SIGN_IN_PAGE, "application/octet-stream"),
+        (b"\r\n <!DOCTYPE html><form action=/login></form>", ""),
+        (SVG_PAGE, "text/plain"),
+        (b"<p>Your bill</p>", "application/xhtml+xml"),
+    ],
+    ids=["html-as-octet-stream", "doctype-unlabelled", "svg-as-text", "declared-xhtml"],
+)
+async def test_a_web_page_is_rejected_by_its_bytes_or_its_label_never_archived_as_text(
+    http: httpx.AsyncClient, resources: Resources, page: bytes, label: str
+) -> None:
+    """Screening leaned on the portal's label: a sign-in page sent unlabelled (or as plain text) read as text and
+    was archived as a text/plain bill."""
+    account, job_id = await a_job(http, resources)
+    fetch = FetchActivities(resources.pool, ConnectorRegistry(default=Portal(page, label)), store=resources.store)
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+        )
+
+    assert refused.value.type == "DocumentRejected" and refused.value.non_retryable
+    assert "web page" in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "label", "stored_as"),
+    [
+        (PDF_BILL, "application/x-pdf", "application/pdf"),
+        (PDF_BILL, "application/force-download", "application/pdf"),
+        (PDF_BILL, "application/x-download; name=bill.pdf", "application/pdf"),
+        (JPEG_BILL, "image/jpg", "image/jpeg"),
+    ],
+    ids=["x-pdf", "force-download", "x-download", "image-jpg"],
+)
+async def test_a_bill_its_portal_labels_its_own_way_is_stored_as_its_bytes_are(
+    http: httpx.AsyncClient, resources: Resources, data: bytes, label: str, stored_as: str
+) -> None:
+    """A real PDF labelled application/x-pdf, or a JPEG labelled image/jpg, was rejected for its label."""
+    account, job_id = await a_job(http, resources)
+    connectors = ConnectorRegistry(default=Portal(data, label))
+    env = ActivityEnvironment()
+
+    fetched = await env.run(
+        FetchActivities(resources.pool, connectors, store=resources.store).fetch_bill,
+        FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge"),
+    )
+    ref = await env.run(
+        StorageActivities(resources.pool, resources.store, connectors).store_raw_bill,
+        StoreRequest(job_id=job_id, fetched=fetched),
+    )
+
+    assert (fetched.content_type, ref.content_type) == (stored_as, stored_as)
+    assert await asyncio.to_thread(resources.store.read, ref.uri) == data
+
+
+def test_a_read_leaves_half_of_its_attempt_to_archive_what_it_read() -> None:
+    """Fetch reads the source, then uploads what it read: a read allowed 45 s of fetch's 60 s left the upload
+    of a bill at the size limit too little, so an attempt timed out after its bill was read."""
+    for policy in (policies.FETCH, policies.STORAGE):
+        assert policy.start_to_close.total_seconds() >= 2 * SOURCE_READ_SECONDS
 
 
 async def test_a_file_over_the_size_limit_is_rejected(http: httpx.AsyncClient, resources: Resources) -> None:

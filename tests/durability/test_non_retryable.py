@@ -60,10 +60,12 @@ async def test_artifact_conflict_fails_the_job_after_one_attempt(
 
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "IngestionFailed"
-    assert attempts_by_activity(await history_events(job.handle))["store_raw_bill"] == 1
+    # The worker's fetch archives what it reads (store then only records it): fetch meets the conflict.
+    attempts = attempts_by_activity(await history_events(job.handle))
+    assert attempts["fetch_bill"] == 1 and "store_raw_bill" not in attempts, attempts
     row = await job_row(resources.pool, job.id)
     assert row["status"] == JobStatus.FAILED
-    assert row["error"].startswith("store_raw_bill failed: ArtifactConflict"), row["error"]
+    assert row["error"].startswith("fetch_bill failed: ArtifactConflict"), row["error"]
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job.id) == 0
 
 
