@@ -103,13 +103,19 @@ They fail at once, without recording a job end. Earlier runs took such a job ove
 END_RECORDED_AGAIN_PATCH = "end-recorded-again-when-recording-it-failed"
 """Recorded only by runs whose mark_job_finished failed for good (out of its hour, or refused) while it recorded the
 end the job had reached: that end is recorded again, so a stored, published bill stays SUCCEEDED with its bill id.
-Earlier runs recorded a FAILED job in its place ("unknown failed: ..."), without the bill, duplicate or artifact."""
+Earlier runs recorded a FAILED job in its place ("unknown failed: ..."), without the bill, duplicate or artifact.
+So is a FAILED end (its step's cause kept) or a CANCELED one. Asked once per run, at the first end whose recording
+failed: a second failure fails the run, its row left to the reconciler."""
 DECIDED_AS_TIME_RAN_OUT_PATCH = "decision-arriving-with-the-review-timer-stands"
-"""Recorded only by runs whose review decision reached them in the same workflow task as the SLA or expiry timer's
-firing: the decision stands, as the update that brought it was accepted. Only a worker applying a task's jobs all at
-once meets this (the SDK's flag 2, kept in history: off in temporalio 1.35, whose source says a later release turns it
-on); 1.35 by default lets the decision's handler run first, and the wait sees it. Earlier runs took the timer's side:
-they escalated a decided task, or expired the review and lost the decision (the update answered REVIEW_EXPIRED)."""
+"""Recorded only by runs whose review decision reached them in the same workflow task as the SLA timer's firing
+(the expiry timer's: DECIDED_AS_REVIEW_EXPIRED_PATCH): the decision stands, as the update that brought it was
+accepted. Only a worker applying a task's jobs all at once meets this (the SDK's flag 2, kept in history: off in
+temporalio 1.35, whose source says a later release turns it on); 1.35 by default lets the decision's handler run
+first, and the wait sees it. Earlier runs took the timer's side: they escalated a decided task, or expired the
+review and lost the decision (the update answered REVIEW_EXPIRED)."""
+DECIDED_AS_REVIEW_EXPIRED_PATCH = f"{DECIDED_AS_TIME_RAN_OUT_PATCH}-expiry"
+"""The expiry timer's own id: the SDK memoizes a patch's answer for the run, so a run that met the SLA's race on
+the old code (False) would answer False again at the expiry's on the new one."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -162,8 +168,8 @@ class BillIngestionWorkflow:
         """review_decision signals decoded unsealed so far: numbers each one's UNSEALED_SIGNAL_PATCH id."""
         self._dropping_unsealed = False
         """Set once an unsealed signal was dropped: every later one is, without asking another patch."""
-        self._ending: IngestionResult | None = None
-        """The end _finish is recording: if only its recording fails, it is still the job's end."""
+        self._recording_again: bool | None = None
+        """END_RECORDED_AGAIN_PATCH's answer once an end's recording failed (None: none failed yet)."""
 
     # --- queries and messages ----------------------------------------------------
 
@@ -534,7 +540,7 @@ class BillIngestionWorkflow:
 
         sla = timedelta(seconds=request.review_sla_seconds)
         expiry = timedelta(seconds=request.review_timeout_seconds)
-        if not await self._wait_for_decision(sla):
+        if not await self._wait_for_decision(sla, DECIDED_AS_TIME_RAN_OUT_PATCH):
             self._revision = workflow.uuid4().hex
             self._set_review_status(ReviewStatus.ESCALATED)
             await self._step(
@@ -544,7 +550,9 @@ class BillIngestionWorkflow:
                 policies.NOTIFY,
             )
             self._current_step = "awaiting_review"
-            if not await self._wait_for_decision(max(expiry - sla, timedelta(seconds=1))):
+            if not await self._wait_for_decision(
+                max(expiry - sla, timedelta(seconds=1)), DECIDED_AS_REVIEW_EXPIRED_PATCH
+            ):
                 self._status = JobStatus.RUNNING
                 self._set_review_status(ReviewStatus.EXPIRED)
                 await self._step(
@@ -574,17 +582,18 @@ class BillIngestionWorkflow:
         self._review_status = status
         workflow.upsert_search_attributes([sa.REVIEW_STATUS.value_set(status), *also])
 
-    async def _wait_for_decision(self, within: timedelta) -> bool:
+    async def _wait_for_decision(self, within: timedelta, race_patch: str) -> bool:
         """A durable timer: True when a decision arrived within the time, False when it ran out.
 
-        A dropped correction does not extend the wait: the next one waits for what is left of ``within``."""
+        A dropped correction does not extend the wait: the next one waits for what is left of ``within``.
+        ``race_patch`` is this timer's own: asked at most once, as the timer fires once."""
         deadline = workflow.now() + within
         remaining = within
         while True:
             try:
                 await workflow.wait_condition(lambda: self._decision is not None, timeout=remaining)
             except TimeoutError:
-                if not self._decided_as_time_ran_out():
+                if not self._decided_as_time_ran_out(race_patch):
                     return False
             if await self._decision_stands():
                 return True
@@ -592,11 +601,11 @@ class BillIngestionWorkflow:
             if remaining <= timedelta(0):
                 return False
 
-    def _decided_as_time_ran_out(self) -> bool:
+    def _decided_as_time_ran_out(self, race_patch: str) -> bool:
         """Whether a decision reached the run in the workflow task that fired the timer: the timer's wait raises
         before it sees the decision, which the update's validator accepted all the same. Asked only then, so
         other runs record no marker."""
-        return self._decision is not None and workflow.patched(DECIDED_AS_TIME_RAN_OUT_PATCH)
+        return self._decision is not None and workflow.patched(race_patch)
 
     async def _decision_stands(self) -> bool:
         """False when the decision came by signal and fails its check (a correction failing the checks, an
@@ -661,7 +670,31 @@ class BillIngestionWorkflow:
         if not recorded_first:
             self._status = result.status
         self._current_step = "mark_job_finished"
-        self._ending = result
+        try:
+            await self._record_end(result)
+        except ActivityError as err:
+            if _is_cancellation(err) or not self._records_end_again():
+                raise
+            # Only the recording failed (the database out for its whole hour, say): the bill stored and
+            # published, the duplicate found, the step's cause or the cancel is still the job's truth.
+            workflow.logger.warning(
+                "recording the job's end failed: recording it again",
+                extra={"job_id": self._job_id, "step": "mark_job_finished", "status": str(result.status)},
+            )
+            await self._record_end(result)
+        # Updates answer once the status is terminal: only after Postgres says so too.
+        self._status = result.status
+        ended: list[SearchAttributeUpdate[Any]] = [sa.JOB_STATUS.value_set(result.status)]
+        if self._review_status in OPEN_REVIEW and workflow.patched(REVIEW_CLOSED_AT_END_PATCH):
+            # mark_job_finished closed the task (CANCELED): an operator listing ReviewStatus="PENDING"
+            # (or ESCALATED) must not find a job nobody can review any more.
+            self._review_status = ReviewStatus.CANCELED
+            ended.append(sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED))
+        workflow.upsert_search_attributes(ended)
+        workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
+        return result
+
+    async def _record_end(self, result: IngestionResult) -> None:
         # Started here, not in _past_cancel's task, so the command is issued exactly where it always was.
         recording = workflow.start_activity_method(
             JobActivities.mark_job_finished,
@@ -678,17 +711,14 @@ class BillIngestionWorkflow:
         )
         # The end is decided: a cancel request now would write a second one, or lose a failure's cause.
         await self._past_cancel(recording, FINISH_ONCE_ENDING_PATCH)
-        # Updates answer once the status is terminal: only after Postgres says so too.
-        self._status = result.status
-        ended: list[SearchAttributeUpdate[Any]] = [sa.JOB_STATUS.value_set(result.status)]
-        if self._review_status in OPEN_REVIEW and workflow.patched(REVIEW_CLOSED_AT_END_PATCH):
-            # mark_job_finished closed the task (CANCELED): an operator listing ReviewStatus="PENDING"
-            # (or ESCALATED) must not find a job nobody can review any more.
-            self._review_status = ReviewStatus.CANCELED
-            ended.append(sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED))
-        workflow.upsert_search_attributes(ended)
-        workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
-        return result
+
+    def _records_end_again(self) -> bool:
+        """Whether an end whose recording failed is recorded again: the first such end of the run asks the patch;
+        any later one is not (the end was recorded again and failed again, or the run began on the old code)."""
+        if self._recording_again is not None:
+            return False
+        self._recording_again = workflow.patched(END_RECORDED_AGAIN_PATCH)
+        return self._recording_again
 
     async def _record_cancellation(self, request: IngestionRequest) -> None:
         self._closing = True
@@ -709,16 +739,11 @@ class BillIngestionWorkflow:
     async def _fail(self, request: IngestionRequest, err: FailureError) -> IngestionResult:
         """A step failed for good: record FAILED with the root cause, then fail the workflow.
 
-        Not when the step was the recording of an end the job had already reached: that end is recorded again."""
+        Not when the step was the recording of an end the job had already reached, recorded again and failed again:
+        a FAILED in its place would hide that end."""
         self._closing = True
-        if self._ending is not None and workflow.patched(END_RECORDED_AGAIN_PATCH):
-            # Only mark_job_finished failed (the database out for its whole hour, say): the bill stored and
-            # published, or the duplicate found, is still the job's truth; a FAILED without them would hide it.
-            workflow.logger.warning(
-                "recording the job's end failed: recording it again",
-                extra={"job_id": self._job_id, "step": "mark_job_finished", "status": str(self._ending.status)},
-            )
-            return await self._finish(self._ending)
+        if self._recording_again:
+            raise err
         cause: BaseException = err
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause

@@ -16,6 +16,7 @@ from shared.db import _MIGRATION_LOCK_ID
 from shared.models import PersistOutcome
 from tests.activities.test_idempotent_writes import february_statement, persist_request
 from tests.helpers import create_account
+from tests.review.support import wait_until
 from worker.resources import Resources
 
 WAITING_FOR_KEY = """
@@ -37,11 +38,13 @@ async def account_with_id(pool: asyncpg.Pool, account: dict[str, Any], account_i
 
 async def waits_for_key(pool: asyncpg.Pool, persisting: asyncio.Task[PersistOutcome], key: int) -> bool:
     """True once some session waits for ``key``'s lock, False if ``persisting`` ends first."""
-    while not persisting.done():
+
+    async def waiting_or_done() -> str | None:
         if await pool.fetchval(WAITING_FOR_KEY, key):
-            return True
-        await asyncio.sleep(0.05)
-    return False
+            return "waiting"
+        return "done" if persisting.done() else None
+
+    return await wait_until(waiting_or_done, within=30, what=f"a wait for lock {key} or the persist's end") == "waiting"
 
 
 async def test_a_bill_of_the_account_numbered_as_the_migration_lock_is_stored_while_a_process_migrates(

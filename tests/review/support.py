@@ -221,13 +221,19 @@ def held(real: Callable[..., Awaitable[Any]], *, after_real: bool = False) -> He
     return Held(held_activity, reached, release)
 
 
-def refusing(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
-    """``real`` failing for good (non-retryable), as a step out of retries would; it replaces ``real`` by name."""
+def refusing(real: Callable[..., Awaitable[Any]], *, times: int | None = None) -> Callable[..., Awaitable[Any]]:
+    """``real`` failing for good (non-retryable), as a step out of retries would: at every call, or at its first
+    ``times`` calls in this worker and ``real`` itself after them. It replaces ``real`` by name."""
     _async_only(real)
+    calls = 0
 
     @functools.wraps(real)
-    async def refused(*_: Any) -> None:
-        raise ApplicationError(f"{real.__name__} refused (injected)", non_retryable=True)
+    async def refused(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if times is None or calls <= times:
+            raise ApplicationError(f"{real.__name__} refused (injected)", non_retryable=True)
+        return await real(*args)
 
     return refused
 

@@ -1,6 +1,7 @@
-"""BillIngestionWorkflow as releases before UNSEALED_SIGNAL_PATCH ran it: every signal acted on, sealed or not.
+"""BillIngestionWorkflow as releases before a patch ran it: before UNSEALED_SIGNAL_PATCH, every signal acted on,
+sealed or not; before DECIDED_AS_TIME_RAN_OUT_PATCH, a decision lost to a review timer firing in its workflow task.
 
-Registered under the real workflow's name, it lets a test run a job on the old code, then deploy the current
+Registered under the real workflow's name, each lets a test run a job on the old code, then deploy the current
 code under it (a new worker on the same queue replays the run), as v9/ was recorded.
 """
 
@@ -24,3 +25,16 @@ class PreDeployBillIngestionWorkflow(BillIngestionWorkflow):
     def review_decision(self, decision: ReviewDecision) -> None:
         # A fresh copy reads sealed: the handler takes it as the old one did, asking no unsealed-signal patch.
         super().review_decision(ReviewDecision.model_validate(decision.model_dump()))
+
+
+@workflow.defn(name="BillIngestionWorkflow")
+class PreRaceBillIngestionWorkflow(BillIngestionWorkflow):
+    """As releases before DECIDED_AS_TIME_RAN_OUT_PATCH ran it: a review timer's firing won over a decision that
+    reached the run in the same workflow task (asking no patch, so recording no marker)."""
+
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        return await super().run(request)
+
+    def _decided_as_time_ran_out(self, race_patch: str) -> bool:
+        return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,16 +11,15 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import temporalio
 from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
 from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
-from temporalio.worker._workflow_instance import _WorkflowLogicFlag
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
@@ -45,9 +43,10 @@ from tests.review.support import (
     refusing,
     replacing,
     start_upload_on_queue,
+    wait_until,
 )
 from tests.security.test_encrypted_history import keyless_client
-from tests.workflows.predeploy import PreDeployBillIngestionWorkflow
+from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBillIngestionWorkflow
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -175,12 +174,15 @@ async def review_plaintext_signal_across_deploy(
     return handle.id
 
 
-def predeploy_worker(client: Client, resources: Resources, settings: Settings) -> Worker:
-    """A worker on ``settings``' queue running the workflow as releases before UNSEALED_SIGNAL_PATCH did."""
+def predeploy_worker(
+    client: Client, resources: Resources, settings: Settings, *, old_code: type = PreDeployBillIngestionWorkflow
+) -> Worker:
+    """A worker on ``settings``' queue running the workflow as releases before a patch did (``old_code``: before
+    UNSEALED_SIGNAL_PATCH unless told)."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[PreDeployBillIngestionWorkflow],
+        workflows=[old_code],
         activities=pipeline_activities(resources, settings),
         activity_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predeploy"),
     )
@@ -428,29 +430,13 @@ async def failed_in_review(
     return handle.id
 
 
-def refusing_once(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """``real`` failing for good (non-retryable) at its first call in this worker, as a step out of its hour
-    of retries would; ``real`` itself from then on. It replaces ``real`` by name."""
-    calls = 0
-
-    @functools.wraps(real)
-    async def refused_once(*args: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise ApplicationError(f"{real.__name__} refused (injected)", non_retryable=True)
-        return await real(*args)
-
-    return refused_once
-
-
 async def end_recorded_again(
     http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
 ) -> str:
     """A bill stored and published, then mark_job_finished fails for good recording SUCCEEDED: the end is
     recorded again. On a worker of its own; before END_RECORDED_AGAIN_PATCH the job read FAILED ("unknown
     failed: ..."), without its bill (v10/ has such a run)."""
-    finishing = refusing_once(real_activity(resources, settings, "mark_job_finished"))
+    finishing = refusing(real_activity(resources, settings, "mark_job_finished"), times=1)
     own_worker = _job_on_own_worker(
         http, client=client, resources=resources, settings=settings, provider="pge", stand_in=finishing
     )
@@ -464,7 +450,7 @@ async def review_decided_as_it_expired(
     http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
 ) -> str:
     """A reviewer's rejection through the API's update reaches the run in the workflow task that fires the review's
-    expiry: it stands. Before DECIDED_AS_TIME_RAN_OUT_PATCH the review expired, and the accepted update answered
+    expiry: it stands. Before DECIDED_AS_REVIEW_EXPIRED_PATCH the review expired, and the accepted update answered
     REVIEW_EXPIRED (v10/ has such a run)."""
     return await _decided_as_it_expired(http, client=client, resources=resources, settings=settings, by_signal=False)
 
@@ -485,7 +471,9 @@ async def _decided_as_it_expired(
         update={
             "temporal_task_queue": f"decided-as-it-expired-{uuid.uuid4().hex[:8]}",
             "review_sla": timedelta(seconds=1),
-            "review_timeout": timedelta(seconds=10),  # 9 s after the escalation: the worker stops well before
+            # 11 s after the escalation: room for the worker to stop on a loaded machine (it takes about one)
+            # before the expiry fires; if it did not, _expiry_taken_in_one_batch fails the scenario loudly.
+            "review_timeout": timedelta(seconds=12),
         }
     )
     async with build_worker(client, resources, own):
@@ -507,18 +495,91 @@ async def _decided_as_it_expired(
             await asyncio.wait_for(answer, timeout=60)  # the job's status at its end, whichever end it was
         with suppress(WorkflowFailureError):
             await asyncio.wait_for(handle.result(), timeout=60)
+    await _expiry_taken_in_one_batch(handle)
     return handle.id
 
 
-def single_batch_worker(client: Client, resources: Resources, settings: Settings) -> Worker:
-    """A worker that applies every job of an activation before workflow code runs: temporalio 1.35 knows the mode
-    (flag 2, kept in history) and leaves it off; its source says a later release turns it on by default. Only in
-    that mode do a decision and a timer's firing in one workflow task meet in one turn of the workflow's loop."""
-    worker = build_worker(client, resources, settings)
-    worker._set_default_workflow_logic_flag(
-        _WorkflowLogicFlag.PROCESS_WORKFLOW_ACTIVATION_JOBS_AS_SINGLE_BATCH, enabled=True
+async def review_decided_as_it_expired_across_deploy(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """On the old code, a correction failing the checks is signalled as the SLA timer fires: the review escalates,
+    then the correction is dropped. On the current code, a rejection is signalled as the expiry timer fires: it
+    stands. Asked under the SLA's patch id, the old code's memoized answer (False) expired it."""
+    own = settings.model_copy(
+        update={
+            "temporal_task_queue": f"decided-across-deploy-{uuid.uuid4().hex[:8]}",
+            # 12 s for each timer: room for a worker to stop on a loaded machine before the timer fires.
+            "review_sla": timedelta(seconds=12),
+            "review_timeout": timedelta(seconds=24),
+        }
     )
+    old_code = single_batch(predeploy_worker(client, resources, own, old_code=PreRaceBillIngestionWorkflow))
+    async with old_code:
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        revision = await awaiting_review(handle)
+    await _timers_fired(handle, 1)
+    task = (await http.get(f"/reviews/{job_id_of(handle)}")).json()
+    failing = {**task["bill"], "due_date": None}  # out of balance, as in review_sealed_between_plaintext
+    correction = ReviewDecision(action=ReviewAction.CORRECT, revision=revision, reviewer="script", bill=failing)
+    await handle.signal(BillIngestionWorkflow.review_decision, correction)
+    async with single_batch(predeploy_worker(client, resources, own, old_code=PreRaceBillIngestionWorkflow)):
+        revision = await _escalated(handle)
+    await _timers_fired(handle, 2)
+    decision = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="script", note="by scenario")
+    await handle.signal(BillIngestionWorkflow.review_decision, decision)
+    async with single_batch_worker(client, resources, own):
+        with suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+    await _expiry_taken_in_one_batch(handle)
+    return handle.id
+
+
+SINGLE_BATCH_FLAG = 2
+"""The SDK's flag number for applying an activation's jobs all at once, as history's ``lang_used_flags`` keep it."""
+
+
+def single_batch_worker(client: Client, resources: Resources, settings: Settings) -> Worker:
+    """The current code's worker in single-batch mode (``single_batch``)."""
+    return single_batch(build_worker(client, resources, settings))
+
+
+def single_batch(worker: Worker) -> Worker:
+    """``worker`` applying every job of an activation before workflow code runs: temporalio 1.35 knows the mode
+    (flag 2, kept in history) and leaves it off; its source says a later release turns it on by default. Only in
+    that mode do a decision and a timer's firing in one workflow task meet in one turn of the workflow's loop.
+
+    The SDK's private names are imported here, not at the module's top: a temporalio that renamed them fails the
+    scenarios that need them, not the collection of every module importing scenarios."""
+    try:
+        from temporalio.worker._workflow_instance import _WorkflowLogicFlag
+    except ImportError as err:
+        raise AssertionError(f"temporalio {temporalio.__version__} has no _WorkflowLogicFlag: {err}") from None
+    flag = getattr(_WorkflowLogicFlag, "PROCESS_WORKFLOW_ACTIVATION_JOBS_AS_SINGLE_BATCH", None)
+    setting = getattr(worker, "_set_default_workflow_logic_flag", None)
+    if flag != SINGLE_BATCH_FLAG or setting is None:
+        raise AssertionError(f"temporalio {temporalio.__version__} sets no single-batch flag {SINGLE_BATCH_FLAG}")
+    setting(flag, enabled=True)
     return worker
+
+
+async def _expiry_taken_in_one_batch(handle: WorkflowHandle[Any, Any]) -> None:
+    """The workflow task that took the expiry's firing ran in single-batch mode: it, or an earlier task of the run
+    (the SDK then keeps the mode), recorded the flag. Without it the scenario meets no race, and its test would pass
+    with the fix or without."""
+    events = list((await handle.fetch_history()).events)
+    fired = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    taking = next(
+        i for i in range(fired[1], len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    )
+    used = {
+        flag
+        for e in events[: taking + 1]
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        for flag in e.workflow_task_completed_event_attributes.sdk_metadata.lang_used_flags
+    }
+    assert SINGLE_BATCH_FLAG in used, f"the expiry's workflow task ran without the single-batch flag (used: {used})"
 
 
 async def _update_admitted(client: Client, workflow_id: str, update_id: str, *, within: float = 30) -> None:
@@ -531,43 +592,42 @@ async def _update_admitted(client: Client, workflow_id: str, update_id: str, *, 
             lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
         ),
     )
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+
+    async def admitted() -> bool:
         try:
-            if (await client.workflow_service.poll_workflow_execution_update(request)).stage:
-                return
+            return bool((await client.workflow_service.poll_workflow_execution_update(request)).stage)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
-        assert asyncio.get_running_loop().time() < deadline, f"update {update_id} never admitted"
-        await asyncio.sleep(0.05)
+            return False
+
+    await wait_until(admitted, within=within, what=f"update {update_id} admitted")
 
 
 async def _escalated(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> str:
     """Wait until the run has escalated its review and waits again for a decision; returns the new revision."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+
+    async def revision() -> str | None:
         events = [e.event_type for e in (await handle.fetch_history()).events]
-        if events.count(EventType.EVENT_TYPE_TIMER_STARTED) == 2:  # the expiry's, started after the escalation
-            progress = await handle.query(BillIngestionWorkflow.progress)
-            if progress.current_step == "awaiting_review" and progress.review_revision is not None:
-                return progress.review_revision
-        assert asyncio.get_running_loop().time() < deadline, "the review never escalated"
-        await asyncio.sleep(0.1)
+        if events.count(EventType.EVENT_TYPE_TIMER_STARTED) < 2:  # the expiry's, started after the escalation
+            return None
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        return progress.review_revision if progress.current_step == "awaiting_review" else None
+
+    return await wait_until(revision, within=within, what=f"{handle.id}'s review escalated")
 
 
-async def _timers_fired(handle: WorkflowHandle[Any, Any], count: int, *, within: float = 30) -> None:
+async def _timers_fired(handle: WorkflowHandle[Any, Any], count: int, *, within: float = 60) -> None:
     """Wait until ``count`` timers have fired, none of them yet seen by a worker after the last."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+
+    async def fired() -> list[EventType.ValueType] | None:
         events = [e.event_type for e in (await handle.fetch_history()).events]
-        if events.count(EventType.EVENT_TYPE_TIMER_FIRED) >= count:
-            last_fired = len(events) - events[::-1].index(EventType.EVENT_TYPE_TIMER_FIRED)
-            # The worker stopped before the timer fired, so no workflow task has taken it yet.
-            assert EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED not in events[last_fired:], events
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{count} timers never fired"
-        await asyncio.sleep(0.1)
+        return events if events.count(EventType.EVENT_TYPE_TIMER_FIRED) >= count else None
+
+    events = await wait_until(fired, within=within, what=f"{count} timers of {handle.id} fired")
+    last_fired = len(events) - events[::-1].index(EventType.EVENT_TYPE_TIMER_FIRED)
+    # The worker stopped before the timer fired, so no workflow task has taken it yet.
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED not in events[last_fired:], events
 
 
 async def started_anew_under_its_id(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
@@ -598,4 +658,5 @@ SCENARIOS: dict[str, Scenario] = {
     "end_recorded_again": end_recorded_again,
     "review_decided_as_it_expired": review_decided_as_it_expired,
     "review_signalled_as_it_expired": review_signalled_as_it_expired,
+    "review_decided_as_it_expired_across_deploy": review_decided_as_it_expired_across_deploy,
 }

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from shared.settings import Settings
-from tests.review.support import activity_names, history, job_id_of, wait_for_job
+from tests.review.support import (
+    activity_names,
+    history,
+    job_id_of,
+    real_activity,
+    refusing,
+    replacing,
+    start_upload_on_queue,
+    wait_for_job,
+)
 from tests.workflows.scenarios import (
     Scenario,
     end_recorded_again,
     review_decided_as_it_expired,
+    review_decided_as_it_expired_across_deploy,
     review_signalled_as_it_expired,
 )
+from worker.main import build_worker
 from worker.resources import Resources
 
 
@@ -34,14 +48,42 @@ async def test_a_job_whose_end_failed_to_record_keeps_its_stored_bill(
     assert activity_names(await history(handle)).count("mark_job_finished") == 2  # refused, then recorded again
 
 
+async def test_a_failed_job_whose_end_failed_to_record_keeps_its_cause(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """Only a SUCCEEDED end was recorded again: find_duplicate failing for good, then mark_job_finished failing
+    once recording that FAILED, failed the run at once, the row left RUNNING for the reconciler's cause-less
+    "workflow failed before recording its end"."""
+    own = app_settings.model_copy(update={"temporal_task_queue": f"failed-end-again-{uuid.uuid4().hex[:8]}"})
+    failing = {
+        "find_duplicate": refusing(real_activity(resources, own, "find_duplicate")),
+        "mark_job_finished": refusing(real_activity(resources, own, "mark_job_finished"), times=1),
+    }
+    async with build_worker(client, resources, own, activities=replacing(resources, own, failing)):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+
+    # The run recorded its end before it failed: no reconciler comes into it.
+    row = await resources.pool.fetchrow("SELECT status, error FROM ingestion_jobs WHERE id = $1", job_id_of(handle))
+    assert row is not None
+    assert (row["status"], (row["error"] or "").split(":")[0]) == ("FAILED", "find_duplicate failed"), dict(row)
+    assert activity_names(await history(handle)).count("mark_job_finished") == 2  # refused, then recorded again
+
+
 @pytest.mark.parametrize(
-    "scenario", [review_decided_as_it_expired, review_signalled_as_it_expired], ids=["update", "signal"]
+    "scenario",
+    [review_decided_as_it_expired, review_signalled_as_it_expired, review_decided_as_it_expired_across_deploy],
+    ids=["update", "signal", "signal-after-the-old-codes-sla-race"],
 )
 async def test_a_rejection_that_reaches_the_run_with_its_expiry_stands(
     scenario: Scenario, http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
 ) -> None:
     """The timer's wait raised before it saw a decision that came in the same workflow task, and the job ended
-    REVIEW_EXPIRED: the reviewer's update was accepted (the API's 200) and lost."""
+    REVIEW_EXPIRED: the reviewer's update was accepted (the API's 200) and lost. So did a run whose SLA timer met
+    such a decision on the old code, while both timers asked one patch id (its False was memoized)."""
     workflow_id = await scenario(http, client=client, resources=resources, settings=app_settings)
     handle = client.get_workflow_handle(workflow_id)
     events = await history(handle)

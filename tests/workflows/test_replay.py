@@ -47,6 +47,7 @@ def test_histories_are_committed() -> None:
         "end_recorded_again",
         "review_decided_as_it_expired",
         "review_signalled_as_it_expired",
+        "review_decided_as_it_expired_across_deploy",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
