@@ -11,10 +11,14 @@ NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))
 
 # A venv of an older Python (python3 was 3.10 at the first try) is made again with $(PYTHON): reused,
 # each install failed in it whatever PYTHON said. Exact versions from constraints.txt (`make constraints`).
+# A PYTHON not found is said so: told it was too old, one asked again for the python3.11 it lacked.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PY) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
-	  $(PYTHON) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
-	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) is not: make $(or $(MAKECMDGOALS),run) PYTHON=python3.11" >&2; \
+	  command -v $(PYTHON) >/dev/null || { \
+	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) was not found: install one, then make $(or $(MAKECMDGOALS),run) PYTHON=<its name or path>" >&2; \
+	    exit 1; }; \
+	  $(PYTHON) -c '$(NEW_ENOUGH)' || { \
+	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) is $$($(PYTHON) --version 2>&1): make $(or $(MAKECMDGOALS),run) PYTHON=python3.11" >&2; \
 	    exit 1; }; \
 	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
@@ -22,10 +26,12 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Pin what works in this venv, for CI and the image. After changing pyproject.toml's dependencies, delete
-# the lines of the packages to move (or all but the first), `make`, then `make constraints`.
+# the lines of the packages to move (or all but the first), `make`, then `make constraints`. Written aside and
+# moved in place: a freeze that failed half-way left a file that pinned nothing, or only some.
 constraints: $(STAMP)
 	{ echo '# Exact versions for `make` and the Dockerfile: `make constraints` writes it from a working .venv.'; \
-	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new \
+	  && mv constraints.txt.new constraints.txt || { rm -f constraints.txt.new; exit 1; }
 
 run: $(STAMP)
 	$(PY) -m stack.run

@@ -313,9 +313,10 @@ class Settings(BaseSettings):
             return self
         real_gcs = self.artifact_store is ArtifactStoreKind.GCS and not self.storage_emulator_host
         real_bigquery = self.analytics is AnalyticsKind.BIGQUERY and not self.bigquery_emulator_host
+        # The project is GCS's too: a missing bucket is created in it.
         for name, used, what in (
             ("gcs_bucket", real_gcs, "a bucket of your own (bucket names are global)"),
-            ("gcp_project", real_bigquery, "the project of BQ_DATASET"),
+            ("gcp_project", real_gcs or real_bigquery, "a project of your own (of GCS_BUCKET and BQ_DATASET)"),
         ):
             if used and getattr(self, name) == type(self).model_fields[name].default:
                 raise ValueError(f"{name.upper()} must be set to {what} when ENV=production, not the default")

@@ -103,8 +103,10 @@ PRODUCTION_SECRETS = {
     [
         ({}, "GCS_BUCKET must be set to a bucket of your own (bucket names are global) when ENV=production"),
         ({"GCS_BUCKET": "minimeter-raw-bills"}, "GCS_BUCKET must be set"),  # the default, written out
-        ({"GCS_BUCKET": "acme-raw-bills"}, "GCP_PROJECT must be set to the project of BQ_DATASET"),
+        ({"GCS_BUCKET": "acme-raw-bills"}, "GCP_PROJECT must be set to a project of your own"),
         ({"ARTIFACT_STORE": "local"}, "GCP_PROJECT must be set"),
+        # A missing bucket is created in the project: real GCS alone needs it too.
+        ({"ARTIFACT_STORE": "gcs", "ANALYTICS": "disabled", "GCS_BUCKET": "acme-new"}, "GCP_PROJECT must be set"),
     ],
 )
 def test_production_refuses_the_placeholder_bucket_and_project(
@@ -124,7 +126,8 @@ def test_production_refuses_the_placeholder_bucket_and_project(
     [
         {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme"},
         {"ARTIFACT_STORE": "local", "ANALYTICS": "disabled"},
-        {"GCS_BUCKET": "acme-raw-bills", "ANALYTICS": "local"},
+        {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme", "ANALYTICS": "local"},
+        {"ARTIFACT_STORE": "local", "ANALYTICS": "local"},
         {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:9023", "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9050"},
     ],
 )

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import ssl
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
+from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.startup import is_unreachable, when_reachable
 from stack.services import free_port
-from tests.helpers import entry_point_env, spawn_entry_point, until_logged
+from tests.helpers import entry_point_env, spawn_entry_point, start_dev_server, until_logged
+from worker.resources import open_resources
 
 
 @pytest.mark.parametrize(
@@ -133,3 +139,104 @@ async def test_a_worker_told_to_stop_while_it_waits_for_temporal_stops_at_once(
             worker.wait()
     messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line.startswith("{")]
     assert messages[-1] == "worker stopped before it started"
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers them (a GCS endpoint that hangs)."""
+
+    def __init__(self) -> None:
+        self.accepted = asyncio.Event()
+        self._held: list[asyncio.StreamWriter] = []
+
+    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._held.append(writer)
+        self.accepted.set()
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[str]:
+        """Its URL while listening."""
+        server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        async with server:
+            try:
+                yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+            finally:
+                for writer in self._held:
+                    writer.close()
+
+
+async def test_a_worker_told_to_stop_while_gcs_does_not_answer_exits_on_its_own(
+    pg_url: str, payload_keys: str, tmp_path: Path
+) -> None:
+    """The bucket lookup ran on the loop's thread pool: the stop signal cancelled the wait, not the thread, and the
+    worker logged that it stopped, then hung until the lookup gave up (minutes) or Docker's SIGKILL."""
+    silent_gcs = SilentServer()
+    temporal_port = free_port()
+    log = tmp_path / "worker.log"
+    async with (
+        silent_gcs.listening() as gcs_url,
+        await start_dev_server(log_file=tmp_path / "temporal.log", port=temporal_port),
+    ):
+        env = entry_point_env(
+            ENV="test",
+            TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
+            TEMPORAL_TASK_QUEUE=f"silent-gcs-{temporal_port}",
+            DATABASE_URL=pg_url,
+            PAYLOAD_KEYS=payload_keys,
+            DATA_DIR=str(tmp_path / "data"),
+            ARTIFACT_STORE="gcs",
+            STORAGE_EMULATOR_HOST=gcs_url,
+            GCS_BUCKET="silent-bucket",
+            ANALYTICS="disabled",
+            LOG_FORMAT="json",
+        )
+        worker = await asyncio.to_thread(spawn_entry_point, "worker", env, log)
+        try:
+            await asyncio.wait_for(silent_gcs.accepted.wait(), 120)  # the worker is looking the bucket up
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 60) == 0  # the lookup alone waits 120 s for an answer
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line.startswith("{")]
+    assert messages[-1] == "worker stopped before it started"
+
+
+async def test_resources_stopped_while_gcs_does_not_answer_close_their_pool(
+    pg_url: str, payload_keys: str, tmp_path: Path
+) -> None:
+    """Its connections stayed open in the process (a test's, or a worker's own) for as long as it lived."""
+    name = f"silent-gcs-{uuid.uuid4().hex[:8]}"
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}application_name={name}"
+    silent_gcs = SilentServer()
+
+    async def connections() -> int:
+        count: int = await observer.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name)
+        return count
+
+    observer = await asyncpg.connect(pg_url)
+    try:
+        async with silent_gcs.listening() as gcs_url:
+            settings = Settings(
+                env=Environment.TEST,
+                data_dir=tmp_path / "data",
+                database_url=SecretStr(url),
+                payload_keys=SecretStr(payload_keys),
+                artifact_store=ArtifactStoreKind.GCS,
+                storage_emulator_host=gcs_url,
+                gcs_bucket="silent-bucket",
+                analytics=AnalyticsKind.DISABLED,
+            )
+            opening = asyncio.create_task(open_resources(settings))
+            await asyncio.wait_for(silent_gcs.accepted.wait(), 120)
+            assert await connections() > 0  # the pool is open, the bucket lookup under way
+            opening.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await opening
+        async with asyncio.timeout(60):  # only so a pool left open fails rather than hangs
+            while True:  # Postgres ends a backend once it reads its client's EOF: soon, not at once
+                if not await connections():
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await observer.close()

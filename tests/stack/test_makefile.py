@@ -42,6 +42,7 @@ FAKE_PYTHON = """#!/bin/sh
 echo "$0 $*" >> "$CALLS"
 case "$1" in
   -c) exit {check} ;;
+  --version) echo "Python {version}"; exit 0 ;;
   -m) if [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit 0; fi ;;
 esac
 exit {pip}
@@ -85,6 +86,18 @@ def test_a_python_older_than_3_11_is_named_not_made_into_a_venv(makefile_only: P
     done = _make(makefile_only, "run", _interpreter(tmp_path / "python3.10", new_enough=False))
     assert done.returncode != 0
     assert "MiniMeter needs Python 3.11 or newer" in done.stderr and "make run PYTHON=python3.11" in done.stderr
+    assert "python3.10 is Python 3.10" in done.stderr  # the version found, not only "too old"
+    assert not (makefile_only / ".venv").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_python_not_found_is_named_so_not_called_too_old(makefile_only: Path, tmp_path: Path) -> None:
+    """Its "not found" went to /dev/null: a missing python3.99 was "too old", and the advice to use python3.11
+    went round in circles on a machine without one."""
+    done = _make(makefile_only, "run", tmp_path / "python3.99")
+    assert done.returncode != 0
+    assert "python3.99 was not found" in done.stderr
+    assert "PYTHON=python3.11" not in done.stderr
     assert not (makefile_only / ".venv").exists()
 
 
@@ -99,3 +112,45 @@ def test_a_venv_of_an_older_python_is_made_again_with_the_one_given(makefile_onl
     assert f"{new} -m venv .venv" in calls
     assert ".venv/bin/python -m pip install --quiet -c constraints.txt -e .[dev]" in calls
     assert (makefile_only / ".venv" / ".installed").exists()
+
+
+FREEZE = """#!/bin/sh
+# A stand-in venv python whose `pip freeze` prints one pin and exits {code}.
+echo acme==1.0
+exit {code}
+"""
+
+
+def _make_constraints(checkout: Path, *, freeze_exits: int) -> subprocess.CompletedProcess[str]:
+    """``make constraints`` over a constraints.txt pinning ``old==0.9``, with a venv whose freeze exits so."""
+    (checkout / "constraints.txt").write_text("# pins\nold==0.9\n")
+    venv_python = checkout / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(FREEZE.format(code=freeze_exits))
+    venv_python.chmod(0o755)
+    return subprocess.run(
+        ["make", "-o", ".venv/.installed", "constraints"],
+        cwd=checkout,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_failed_freeze_leaves_constraints_as_they_were(makefile_only: Path) -> None:
+    """The freeze wrote straight into constraints.txt: one that failed left it pinning nothing, or only some."""
+    done = _make_constraints(makefile_only, freeze_exits=1)
+    assert done.returncode != 0
+    assert (makefile_only / "constraints.txt").read_text() == "# pins\nold==0.9\n"
+    assert not (makefile_only / "constraints.txt.new").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_whole_freeze_replaces_constraints(makefile_only: Path) -> None:
+    done = _make_constraints(makefile_only, freeze_exits=0)
+    assert done.returncode == 0, done.stderr
+    written = (makefile_only / "constraints.txt").read_text().splitlines()
+    assert written[0].startswith("# Exact versions") and written[1:] == ["acme==1.0"]
+    assert not (makefile_only / "constraints.txt.new").exists()
