@@ -137,8 +137,9 @@ IdempotencyKey = Annotated[
 
 async def spend_rate_limit_token(
     state: AppState, *, principal: Principal, action: str, idempotency_key: str | None
-) -> None:
-    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``.
+) -> bool:
+    """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``; else
+    whether a token was taken (to refund if the call then stores and starts nothing).
 
     A route calls this once the request is known to be well formed, never as a dependency: FastAPI
     solves dependencies before it validates the body, so a malformed call (422) would spend a token
@@ -146,10 +147,15 @@ async def spend_rate_limit_token(
     """
     wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
     if wait is None:
-        return
+        return True
     if idempotency_key and await find_idempotent_job(state.pool, principal=principal, key=idempotency_key):
-        return  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
+        return False  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
     raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
+
+
+async def refund_rate_limit_token(state: AppState, *, principal: Principal, action: str) -> None:
+    """Give back the token of a call that, after taking it, stored and started nothing."""
+    await state.limiter.refund(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
 
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]

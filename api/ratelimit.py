@@ -25,6 +25,13 @@ SELECT LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated
   FROM rate_limit_buckets WHERE key_id = $1 AND action = $2
 """
 
+_REFUND = """
+UPDATE rate_limit_buckets
+   SET tokens = LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated_at) * $3 / 60 + 1),
+       updated_at = clock_timestamp()
+ WHERE key_id = $1 AND action = $2
+"""
+
 
 class RateLimiter:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -42,3 +49,8 @@ class RateLimiter:
             return None
         available = await self._pool.fetchval(_AVAILABLE, key_id, action, capacity) or 0.0
         return max(1.0, math.ceil((1.0 - available) / (capacity / 60)))
+
+    async def refund(self, key_id: int, action: str, *, per_minute: int) -> None:
+        """Give back a token taken for a call that then did nothing (a full bucket stays full)."""
+        if per_minute > 0:
+            await self._pool.execute(_REFUND, key_id, action, float(per_minute))

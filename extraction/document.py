@@ -75,20 +75,30 @@ def _looks_like_text(sample: bytes) -> bool:
     return printable >= 0.95 * len(text)
 
 
+def charset_of(data: bytes) -> str:
+    """The charset a text bill is read in, by the name HTTP knows it by: the API names it when it serves
+    the raw bill, so a reviewer sees the very text the rules read."""
+    return _read_text(data)[0]
+
+
 def _decode(data: bytes) -> str:
-    """UTF-8 (its byte-order mark dropped, so the first line reads as printed), UTF-16 with a
-    byte-order mark, else Latin-1 (every byte is a character there)."""
+    return _read_text(data)[1]
+
+
+def _read_text(data: bytes) -> tuple[str, str]:
+    """(charset, text): UTF-8 (its byte-order mark dropped, so the first line reads as printed), UTF-16
+    with a byte-order mark, else Latin-1 (every byte is a character there)."""
     if data.startswith(_UTF16_BOMS):
         # A sample may end inside a character: the odd byte goes, a broken pair reads as U+FFFD.
-        return data[: len(data) - len(data) % 2].decode("utf-16", errors="replace")
+        return "utf-16", data[: len(data) - len(data) % 2].decode("utf-16", errors="replace")
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        return data.decode("utf-8")
+        return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError as error:
         # A sample cut in the middle of a multi-byte character is still UTF-8.
         if error.start >= len(data) - 3:
-            return data[: error.start].decode("utf-8")
-        return data.decode("latin-1")
+            return "utf-8", data[: error.start].decode("utf-8")
+        return "iso-8859-1", data.decode("latin-1")
 
 
 @dataclass(frozen=True)

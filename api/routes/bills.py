@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
-from api.deps import IdempotencyKey, IngestDep, StateDep, spend_rate_limit_token
+from api.deps import IdempotencyKey, IngestDep, StateDep, refund_rate_limit_token, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
@@ -64,7 +64,7 @@ async def upload_bill(
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
-    await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
+    spent = await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
     job_id = upload_job_id(principal, idempotency_key)
     try:
         ref = await asyncio.to_thread(
@@ -77,7 +77,10 @@ async def upload_bill(
         )
     except ArtifactStoreUnavailable:
         # Before any job row: the bill is not kept anywhere, so the client must be told to send it again
-        # (a 500 reads as "it broke", and retry libraries leave a 500 alone).
+        # (a 500 reads as "it broke", and retry libraries leave a 500 alone), and the token goes back to
+        # the budget: the bill sent again must not find it spent on nothing.
+        if spent:
+            await refund_rate_limit_token(state, principal=principal, action="upload")
         raise Problem(
             503,
             "object storage is unavailable, so the bill was not stored and no job was created: send it again",

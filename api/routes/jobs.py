@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
@@ -26,11 +25,16 @@ from api.services.jobs import (
     read_job,
     start_job,
 )
-from extraction.document import TEXT
+from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable
 from shared.models import JobStatus, JobType
 
 router = APIRouter(tags=["jobs"], route_class=AuthorizeBeforeBody)
+
+CHARSET_SAMPLE_BYTES = 1024 * 1024
+"""How much of a text bill is read to name its charset before the first byte is sent: any real bill whole
+(a dense page is a few kilobytes, and extraction refuses more than ``MAX_INK_CHARS`` non-blank characters),
+of a larger file its beginning, so a view holds this much in memory, never the whole upload limit."""
 
 
 async def _start(
@@ -196,15 +200,17 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
     text = row["content_type"] == TEXT
     chunks = state.store.iter_chunks(row["uri"])
     try:  # the first chunk before the 200: a missing object is a 404, not a cut-off download
-        # A text bill whole: its charset, which the header must name, is known only once all of it is read.
-        first = await asyncio.to_thread(b"".join if text else _first_chunk, chunks)
+        # Of a text bill, enough to name its charset in the header (all of it, unless it is huge).
+        first = await asyncio.to_thread(_head, chunks, CHARSET_SAMPLE_BYTES if text else 1)
     except ArtifactNotFound:
         raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
     except ArtifactStoreUnavailable:
         raise Problem(
             503, "object storage is unavailable: try again shortly", headers={"Retry-After": STORAGE_RETRY_AFTER}
         ) from None
-    media_type = f"{TEXT}; charset={await asyncio.to_thread(text_charset, first)}" if text else row["content_type"]
+    # Named, the raw-bill pane shows the text the rules read, where Starlette's default, UTF-8, would
+    # garble every accented letter of a Latin-1 bill.
+    media_type = f"{TEXT}; charset={await asyncio.to_thread(charset_of, first)}" if text else row["content_type"]
     return StreamingResponse(
         _prepended(first, iterate_in_threadpool(chunks)),
         media_type=media_type,
@@ -217,21 +223,16 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
     )
 
 
-def text_charset(data: bytes) -> str:
-    """The charset extraction reads a text bill in (``extraction.document``: UTF-16 after its byte-order mark,
-    UTF-8 when valid, else Latin-1): named, the raw-bill pane shows the text the rules read, where without it
-    Starlette's default, UTF-8, garbles every accented letter of a Latin-1 bill."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "iso-8859-1"
-    return "utf-8"
-
-
-def _first_chunk(chunks: Iterator[bytes]) -> bytes:
-    return next(chunks, b"")
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """The first chunks, joined, up to at least ``size`` bytes (all of a smaller object); the rest stay unread."""
+    head: list[bytes] = []
+    read = 0
+    for chunk in chunks:
+        head.append(chunk)
+        read += len(chunk)
+        if read >= size:
+            break
+    return b"".join(head)
 
 
 async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -4,9 +4,10 @@ analytics rollup has taken in yet; the rollup gives the same figures once it has
 from __future__ import annotations
 
 import asyncio
+import calendar
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -173,6 +174,26 @@ async def test_a_failing_warehouse_leaves_the_dashboard_whole(
     assert [Decimal(m["total_cost"]) for m in body["monthly"]] == [Decimal("42.00")]
 
 
+def last_day(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def bill_for(number: str, month: date, *, total: str, statement_day: int = 5) -> str:
+    """``bill_text``'s bill for ``month`` (its first day), issued early the month after: the dashboard shows
+    the last 24 months, so a bill of a fixed month would one day fall out of it and fail these tests."""
+    issued = last_day(month) + timedelta(days=1)
+    dated = {
+        "Statement Date: 03/05/2026": f"Statement Date: {issued.replace(day=statement_day):%m/%d/%Y}",
+        "Billing Period: 02/01/2026 - 02/28/2026": f"Billing Period: {month:%m/%d/%Y} - {last_day(month):%m/%d/%Y}",
+        "Due Date: 03/25/2026": f"Due Date: {issued.replace(day=25):%m/%d/%Y}",
+    }
+    text = bill_text(number, total=total)
+    for fixed, relative in dated.items():
+        assert fixed in text, f"bill_text no longer says {fixed!r}"
+        text = text.replace(fixed, relative)
+    return text
+
+
 def _figures(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The monthly rows with their numbers as Decimals ("60" from the warehouse is "60.00" from Postgres)."""
     return [
@@ -188,9 +209,10 @@ async def test_a_new_or_corrected_bill_is_in_the_monthly_figures_at_once(
     each time the months add up to the totals beside them, not to what the warehouse last rolled up."""
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
-    original = bill_text(number, total="60.00")
+    month = months_back(datetime.now(UTC).date(), 3)
+    original = bill_for(number, month, total="60.00")
     reissue = (
-        original.replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        bill_for(number, month, total="60.00", statement_day=12)
         .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
         .replace("Current Charges          $60.00", "Current Charges          $50.00")
         .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
@@ -200,14 +222,14 @@ async def test_a_new_or_corrected_bill_is_in_the_monthly_figures_at_once(
 
     assert (await upload_and_wait(http, account, original))["status"] == "SUCCEEDED"
     new = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
-    await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 2, 28))
+    await asyncio.to_thread(sink.rollup, month, last_day(month))
     assert (await upload_and_wait(http, account, reissue))["status"] == "SUCCEEDED"
     corrected = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
 
     for body, total in ((new, Decimal(60)), (corrected, Decimal(50))):
         assert (Decimal(body["total_billed"]), body["bills_count"]) == (total, 1)
         assert [(m["month"], Decimal(m["total_cost"]), m["bills"]) for m in body["monthly"]] == [
-            ("2026-02-01", total, 1)
+            (month.isoformat(), total, 1)
         ]
 
 
@@ -217,18 +239,14 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
     """Two bills through the pipeline, then the rollup: the warehouse's months, costs and kWh are the dashboard's."""
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
-    february = bill_text(number, total="60.00")
-    march = (
-        february.replace("02/01/2026 - 02/28/2026", "03/01/2026 - 03/31/2026")
-        .replace("Statement Date: 03/05/2026", "Statement Date: 04/05/2026")
-        .replace("Due Date: 03/25/2026", "Due Date: 04/25/2026")
-        .replace("350 kWh", "410 kWh")
-    )
-    for text in (february, march):
+    earlier, later = months_back(datetime.now(UTC).date(), 4), months_back(datetime.now(UTC).date(), 3)
+    first = bill_for(number, earlier, total="60.00")
+    second = bill_for(number, later, total="60.00").replace("350 kWh", "410 kWh")
+    for text in (first, second):
         assert (await upload_and_wait(http, account, text))["status"] == "SUCCEEDED"
     sink = resources.sink
     assert sink is not None, "the session's worker publishes to the BigQuery emulator"
-    await asyncio.to_thread(sink.rollup, date(2026, 2, 1), date(2026, 3, 31))
+    await asyncio.to_thread(sink.rollup, earlier, last_day(later))
 
     from_rollup = await asyncio.to_thread(sink.monthly_totals, account["customer_id"], months=DASHBOARD_MONTHS)
     dashboard = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
@@ -236,6 +254,6 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
     assert dashboard["monthly_source"] == "postgres"
     assert [MonthlyTotal.model_validate(m) for m in dashboard["monthly"]] == from_rollup
     assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(dashboard)] == [
-        ("2026-03-01", Decimal(60), Decimal(410), 1),
-        ("2026-02-01", Decimal(60), Decimal(350), 1),
+        (later.isoformat(), Decimal(60), Decimal(410), 1),
+        (earlier.isoformat(), Decimal(60), Decimal(350), 1),
     ]

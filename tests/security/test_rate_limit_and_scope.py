@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -12,6 +13,9 @@ import pytest
 from api.auth import Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
+from api.state import AppState
+from shared.artifacts import ArtifactStore, ArtifactStoreUnavailable
+from shared.models import ArtifactRef
 from shared.settings import Settings
 from tests.helpers import create_account, serve
 from worker.resources import Resources
@@ -221,3 +225,43 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
         second = await c.post("/jobs", json={"utility_account_id": account["id"]})
         assert second.status_code == 201, "the reused key and the replays took the budget's second token"
         assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 429
+
+
+class StorageDown:
+    """The API's artifact store while ``down``: every write refused as unavailable, as a GCS outage is."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self._store = store
+        self.down = True
+
+    def put_once(self, **kwargs: Any) -> ArtifactRef:
+        if self.down:
+            raise ArtifactStoreUnavailable("object storage answered 503")
+        return self._store.put_once(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_an_upload_refused_because_storage_is_down_spends_no_token(
+    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The 503 says the bill was not stored and to send it again: sent again, it must not find its token spent."""
+    account = await create_account(http, provider="pge", account_number=f"RLS-{unique}")
+    key = (await create_key(resources.pool, name=f"rls-{unique}", role=Role.INGEST)).key
+    body = {"utility_account_id": account["id"]}
+
+    def bill(n: int) -> dict[str, tuple[str, bytes, str]]:
+        return {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
+
+    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 2}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+        state: AppState = app.state.minimeter
+        storage = StorageDown(state.store)
+        state.store = storage
+        refused = [await c.post("/bills", files=bill(n), data=body) for n in (1, 2)]
+        assert [r.status_code for r in refused] == [503, 503], [r.text for r in refused]
+
+        storage.down = False
+        sent_again = [(await c.post("/bills", files=bill(n), data=body)).status_code for n in (1, 2, 3)]
+        assert sent_again == [201, 201, 429], "the two 503s gave their tokens back, and no more than those"
