@@ -167,14 +167,25 @@ class ReviewDecisionTaken(BaseModel):
 
 
 class ReviewTaskPublic(ReviewSummary):
-    account_number: str
-    """The job's utility account number as registered, in full: a correction must carry it, so the reviewer
-    needs it whole (the queue, a list, shows none). The logs mask any field of this name."""
+    account_number_masked: str
+    """The job's utility account number on file, masked as ``GET /utility-accounts/{id}`` shows it."""
     account_label: str | None = None
     bill: NormalizedBill | None
     artifact_url: str
     decision: ReviewDecisionTaken | None = None
     """Set once a reviewer's decision closed the task (not for one that expired or was cancelled)."""
+
+
+class ReviewTaskInternal(ReviewTaskPublic):
+    """A task as the review page reads it, in-process; the JSON API serves ``public()`` of it."""
+
+    account_number: str
+    """The job's utility account number as registered, in full: a correction must carry it, so the page shows
+    it whole beside the field. The JSON API masks it (``public``), as it masks an account everywhere (any key of
+    the role may call it, a script's too); the logs mask any field of this name."""
+
+    def public(self) -> ReviewTaskPublic:
+        return ReviewTaskPublic.model_construct(**{name: getattr(self, name) for name in ReviewTaskPublic.model_fields})
 
 
 class ReviewDecisionCreate(BaseModel):

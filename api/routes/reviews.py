@@ -28,11 +28,13 @@ from api.schemas import (
     ReviewDecisionTaken,
     ReviewPage,
     ReviewSummary,
+    ReviewTaskInternal,
     ReviewTaskPublic,
 )
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from shared.bill import Provider
+from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -150,7 +152,7 @@ async def review_queue(
     }
 
 
-async def read_task(state: AppState, principal: Principal, job_id: str) -> ReviewTaskPublic:
+async def read_task(state: AppState, principal: Principal, job_id: str) -> ReviewTaskInternal:
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
     row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     if row is None:
@@ -159,9 +161,10 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         # Ended from outside: shown closed before a reviewer corrects a bill no decision can reach.
         row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
-    return ReviewTaskPublic(
+    return ReviewTaskInternal(
         **_summary(row),
         account_number=row["account_number"],
+        account_number_masked=mask_account(row["account_number"]),
         account_label=row["account_label"],
         bill=row["bill"],
         artifact_url=f"/jobs/{job['id']}/artifact",
@@ -196,7 +199,7 @@ async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> 
 @router.get("/reviews/{job_id}", response_model=ReviewTaskPublic)
 async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> ReviewTaskPublic:
     """One review task: reasons, extracted fields, raw bill link and the revision to echo back."""
-    return await read_task(state, principal, job_id)
+    return (await read_task(state, principal, job_id)).public()  # the account number masked, as everywhere
 
 
 @router.post(

@@ -48,6 +48,8 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {"line_items": ("description", "amount"),
 _ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,5})-(\w+)")
 
 Row = dict[str, str]
+BLANK_ROW_CHOICES: dict[str, Row] = {"line_items": {"category": "other"}, "usage": {}}
+"""What a blank row's selects send untouched (a line item's category has no blank choice)."""
 
 
 @dataclass
@@ -66,7 +68,10 @@ class BillForm:
         )
 
     @classmethod
-    def from_form(cls, form: Mapping[str, Any]) -> BillForm:
+    def from_form(cls, form: Mapping[str, Any], *, partial_rows: bool = False) -> BillForm:
+        """``partial_rows``: keep a row with anything entered (a meter, a unit chosen), not only one a decision
+        would send, for a page given back to go on typing (Add rows)."""
+        kept = _entered if partial_rows else _sendable
         fields = {name: _as_input(str(form.get(name) or "")) for name in SCALAR_FIELDS}
         indexed: dict[str, dict[int, Row]] = {kind: {} for kind in ROW_FIELDS}
         for name, value in form.items():
@@ -75,21 +80,23 @@ class BillForm:
                 indexed[match[1]].setdefault(int(match[2]), {})[match[3]] = _as_input(str(value or ""))
         rows = {
             kind: [
-                {k: row.get(k, "") for k in ROW_FIELDS[kind]}
-                for _, row in sorted(by_index.items())
-                if any(row.get(k) for k in ROW_KEYS[kind])
+                {k: row.get(k, "") for k in ROW_FIELDS[kind]} for _, row in sorted(by_index.items()) if kept(kind, row)
             ]
             for kind, by_index in indexed.items()
         }
         return cls(fields=fields, rows=rows)
 
-    def as_submitted(self) -> BillForm:
+    def as_submitted(self, *, text_inputs_only: bool = False) -> BillForm:
         """The form as a browser sends it back untouched: a value with line breaks is in a box of lines
-        (``is_multiline``), which sends each as CRLF, and ``from_form`` reads them as LF and trims."""
+        (``is_multiline``), which sends each as CRLF, and ``from_form`` reads them as LF and trims.
+
+        ``text_inputs_only``: as a page from before boxes of lines sent it, every value from a text input,
+        which drops line breaks."""
+        read_back = _as_text_input if text_inputs_only else _as_input
         return BillForm(
-            fields={name: _as_input(value) for name, value in self.fields.items()},
+            fields={name: read_back(value) for name, value in self.fields.items()},
             rows={
-                kind: [{k: _as_input(v) for k, v in row.items()} for row in rows] for kind, rows in self.rows.items()
+                kind: [{k: read_back(v) for k, v in row.items()} for row in rows] for kind, rows in self.rows.items()
             },
         )
 
@@ -136,20 +143,28 @@ class BillForm:
         A box of lines sends its breaks as CRLF and the form trims, so a correction would otherwise
         change an address or description nobody edited. Rows are matched by position; a row the reviewer
         removed shifts the rest, and only values equal to what the page showed are put back."""
-        sent_back = shown.as_submitted()
+        return self._replacing(shown.as_submitted(), by=shown)
 
-        def kept(value: str, original: str | None, as_sent: str | None) -> str:
-            return original if original is not None and value == as_sent else value
+    def sent_from_text_inputs(self, shown: BillForm) -> BillForm:
+        """This form, sent by a page from before boxes of lines (its text inputs dropped line breaks), as a
+        page of today would send it: each value left as that page showed ``shown`` is ``shown``'s with its lines.
+
+        Otherwise an address in lines nobody touched reads as edited: Approve is refused, a correction
+        stores it in one line."""
+        return self._replacing(shown.as_submitted(text_inputs_only=True), by=shown.as_submitted())
+
+    def _replacing(self, found: BillForm, *, by: BillForm) -> BillForm:
+        """This form with each value equal to ``found``'s at the same place (rows by position) taken from ``by``."""
+
+        def swapped(value: str, found_value: str | None, replacement: str | None) -> str:
+            return replacement if replacement is not None and value == found_value else value
 
         fields = {
-            name: kept(value, shown.fields.get(name), sent_back.fields.get(name)) for name, value in self.fields.items()
+            name: swapped(value, found.fields.get(name), by.fields.get(name)) for name, value in self.fields.items()
         }
         rows = {
             kind: [
-                {
-                    k: kept(v, _at(shown.rows[kind], i).get(k), _at(sent_back.rows[kind], i).get(k))
-                    for k, v in row.items()
-                }
+                {k: swapped(v, _at(found.rows[kind], i).get(k), _at(by.rows[kind], i).get(k)) for k, v in row.items()}
                 for i, row in enumerate(rows)
             ]
             for kind, rows in self.rows.items()
@@ -236,6 +251,16 @@ def is_bill_input(name: str) -> bool:
     return name in SCALAR_FIELDS or (match is not None and match[3] in ROW_FIELDS[match[1]])
 
 
+def _sendable(kind: str, row: Row) -> bool:
+    """Whether a decision sends this row: any other is an unused blank row, or one the reviewer cleared."""
+    return any(row.get(k) for k in ROW_KEYS[kind])
+
+
+def _entered(kind: str, row: Row) -> bool:
+    """Whether anything was entered in this row: a value typed, or a choice other than a blank row's."""
+    return any(value and value != BLANK_ROW_CHOICES[kind].get(name, "") for name, value in row.items())
+
+
 def _rows_digests(kind: str, digests: Mapping[str, str]) -> dict[str, str]:
     """The fingerprints of one table's inputs: equal when the table has the same rows, field by field."""
     return {name: value for name, value in digests.items() if name.startswith(f"{kind}-")}
@@ -252,6 +277,11 @@ def _text(value: Any) -> str:
 def _as_input(value: str) -> str:
     """A value as the form reads it back: line breaks as LF (a box of lines sends CRLF), trimmed."""
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _as_text_input(value: str) -> str:
+    """A value as a text input sends it back: without its line breaks (the browser drops them), trimmed."""
+    return value.replace("\r", "").replace("\n", "").strip()
 
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")

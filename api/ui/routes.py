@@ -19,7 +19,7 @@ from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
-from api.schemas import ReviewDecisionCreate, ReviewTaskPublic
+from api.schemas import ReviewDecisionCreate, ReviewTaskInternal
 from api.services.jobs import JobCursor
 from api.state import AppState
 from api.ui.deps import (
@@ -147,11 +147,12 @@ async def task_page(
     request: Request,
     state: StateDep,
     principal: ReviewerDep,
-    queue: Annotated[str | None, Query(max_length=QUEUE_QUERY_MAX)] = None,
+    queue: str | None = None,
 ) -> Response:
     """The raw bill beside the extracted fields, with failing checks flagged where they are edited.
 
-    ``queue`` is the queue page it was opened from: the decision returns there, filters and page kept."""
+    ``queue`` is the queue page it was opened from: the decision returns there, filters and page kept (one
+    longer than a queue's is cut, as ``_queue_from`` reads it: the task still opens, not a 422)."""
     task = await read_task(state, principal, job_id)
     return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
 
@@ -168,18 +169,17 @@ async def decide(
         return await _sign_in_to_send(request)
     forged_or_stale = not await csrf_valid(request)  # parses the form (the many-field limit is set there)
     form = await request.form()
-    values, note = BillForm.from_form(form), _note(form)
-    override = form.get("override") == "on"
+    note, override = _note(form), form.get("override") == "on"
     queue = _queue_from(str(form.get("queue") or ""))
     task = await read_task(state, principal, job_id)
     shown = BillForm.from_bill(task.bill)
+    values, page_showed = _page_sent(form, task)
     kept: dict[str, Any] = {"note": note, "override": override, "queue": queue}
     if forged_or_stale and not from_this_origin(request):
         # SameSite (Lax) keeps other sites' posts cookieless, not other ports or subdomains of this one:
         # a page there could post a crafted correction, and a re-rendered form with a fresh token
         # would leave the reviewer one click from sending it.
         raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
-    page_showed = _shown_on_page(form)
     if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
         # The job ran again: first of all, whatever else is wrong with the form. Any other answer would show
         # the old page's values under the new revision, and a corrected resubmit would send them as checked.
@@ -234,20 +234,24 @@ async def decide(
 
 
 def _with_more_rows(
-    request: Request, task: ReviewTaskPublic, values: BillForm, form: Any, *, note: str, override: bool, queue: str
+    request: Request, task: ReviewTaskInternal, values: BillForm, form: Any, *, note: str, override: bool, queue: str
 ) -> Response:
-    """The page again with every entry kept and more blank rows; nothing is sent to the workflow."""
+    """The page again with every entry kept and more blank rows; nothing is sent to the workflow.
+
+    A task escalated meanwhile says so, as a refused decision does: the page now carries its new revision."""
     if task.status not in OPEN:
         return _refused(request, task, values, error="", note=note, override=override, queue=queue)
     blanks = {
         kind: min(_rows_posted(form, kind) - len(values.rows[kind]), MAX_BLANK_ROWS) + ADDED_ROWS[kind]
         for kind in BLANK_ROWS
     }
-    return _task_response(request, task, values, note=note, override=override, queue=queue, blanks=blanks)
+    moved_on = str(form.get("revision") or "") != task.revision
+    error = MOVED_ON.format(status=task.status) if moved_on else None
+    return _task_response(request, task, values, error=error, note=note, override=override, queue=queue, blanks=blanks)
 
 
 def _rows_posted(form: Any, kind: str) -> int:
-    """How many rows of ``kind`` the page had, filled or blank (the form keeps only the filled ones)."""
+    """How many rows of ``kind`` the page had, filled or blank (the form keeps only those with entries)."""
     return len({name.split("-")[1] for name in form if is_bill_input(name) and name.startswith(f"{kind}-")})
 
 
@@ -261,7 +265,7 @@ def _message(error: Any) -> str:
 
 def _refused(
     request: Request,
-    task: ReviewTaskPublic,
+    task: ReviewTaskInternal,
     values: BillForm,
     *,
     error: str,
@@ -290,6 +294,10 @@ def _refused(
     )
 
 
+SHOWN_VERSION = "v2:"
+"""Begins the page's ``extracted`` since a value with line breaks is in a box of lines, which keeps them. One
+without it is from a page from before (open across a deploy, or served by a replica not yet updated), whose
+fingerprints and text inputs had every value without its line breaks."""
 SHOWN_CHARS_PER_INPUT = 100
 """Of ``extracted``, per input of the bill the form posted: ``"line_items-12-description": "<16 hex>", `` is about
 50. Other names (any number of them up to the form's field limit) add nothing: the page fingerprints only these."""
@@ -299,7 +307,7 @@ def _shown_on_page(form: Any) -> dict[str, str] | None:
     """What the page the form came from showed, input by input (its hidden ``extracted``: ``input_digests``);
     None from a page from before the field was added, or a form that garbled it (too long to be one input per
     field: a few hundred thousand ``[`` would recurse past the interpreter's limit)."""
-    extracted = str(form.get("extracted") or "")
+    extracted = str(form.get("extracted") or "").removeprefix(SHOWN_VERSION)
     if len(extracted) > SHOWN_CHARS_PER_INPUT * sum(1 for name in form if is_bill_input(name)):
         return None
     try:
@@ -310,14 +318,30 @@ def _shown_on_page(form: Any) -> dict[str, str] | None:
     return shown if valid else None
 
 
-def _read_anew(page_showed: dict[str, str], task: ReviewTaskPublic) -> bool:
+def _page_sent(form: Any, task: ReviewTaskInternal) -> tuple[BillForm, dict[str, str] | None]:
+    """The form's values (with Add rows, every row with an entry), and what its page showed (``_shown_on_page``).
+
+    A page from before boxes of lines (no ``SHOWN_VERSION``) that showed this task's bill is read as a page of
+    today: what it showed is this task's, and the values it left as shown get their line breaks back. An address
+    in lines would otherwise make the job seem to have run again (409), or an untouched Approve seem edited."""
+    values = BillForm.from_form(form, partial_rows=form.get("action") == ADD_ROWS)
+    page_showed = _shown_on_page(form)
+    if page_showed is None or str(form.get("extracted") or "").startswith(SHOWN_VERSION):
+        return values, page_showed
+    shown = BillForm.from_bill(task.bill)
+    if page_showed == shown.as_submitted(text_inputs_only=True).input_digests():
+        return values.sent_from_text_inputs(shown), _task_shows(task)
+    return values, page_showed
+
+
+def _read_anew(page_showed: dict[str, str], task: ReviewTaskInternal) -> bool:
     """Whether the task's bill is not the one the page showed: the job ran again (an operator reset it) and
     opened a new task with the bill read anew. Its values then differ from the page's, and Approve on the old
     page would otherwise be told the reviewer changed fields they never touched."""
     return page_showed != _task_shows(task)
 
 
-def _over_new_reading(task: ReviewTaskPublic, values: BillForm, page_showed: dict[str, str]) -> tuple[BillForm, str]:
+def _over_new_reading(task: ReviewTaskInternal, values: BillForm, page_showed: dict[str, str]) -> tuple[BillForm, str]:
     """The new task's values where the reviewer left the old page's as shown, their entries where they changed
     one, and what to say of it."""
     on_page, rows_as_sent = values.over_new_reading(page_showed, BillForm.from_bill(task.bill))
@@ -330,7 +354,7 @@ def _over_new_reading(task: ReviewTaskPublic, values: BillForm, page_showed: dic
 
 def _task_read_anew(
     request: Request,
-    task: ReviewTaskPublic,
+    task: ReviewTaskInternal,
     values: BillForm,
     page_showed: dict[str, str],
     *,
@@ -383,8 +407,7 @@ async def draft_after_sign_in(
     except (ValueError, Problem):
         return None
     request.state.ui_session = session  # the page's forms carry the token of the session just opened
-    values, error = BillForm.from_form(form), KEPT_THROUGH_SIGN_IN
-    page_showed = _shown_on_page(form)
+    (values, page_showed), error = _page_sent(form, task), KEPT_THROUGH_SIGN_IN
     if page_showed is not None and _read_anew(page_showed, task):  # the job ran again while they were signed out
         values, error = _over_new_reading(task, values, page_showed)
     return _task_response(
@@ -460,7 +483,7 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
 
 def _task_response(
     request: Request,
-    task: ReviewTaskPublic,
+    task: ReviewTaskInternal,
     values: BillForm,
     *,
     error: str | None = None,
@@ -509,12 +532,12 @@ def _task_response(
     return render(request, "review.html", context, status_code=status_code)
 
 
-def _shown_field(task: ReviewTaskPublic) -> str:
+def _shown_field(task: ReviewTaskInternal) -> str:
     """The page's hidden ``extracted``: what it shows, input by input, for ``_shown_on_page`` to read back."""
-    return json.dumps(_task_shows(task), separators=(",", ":"))
+    return SHOWN_VERSION + json.dumps(_task_shows(task), separators=(",", ":"))
 
 
-def _task_shows(task: ReviewTaskPublic) -> dict[str, str]:
+def _task_shows(task: ReviewTaskInternal) -> dict[str, str]:
     """What a page of ``task`` shows, input by input (``BillForm.input_digests``)."""
     return BillForm.from_bill(task.bill).as_submitted().input_digests()
 

@@ -201,6 +201,10 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert describe("unreadable_value:due_date") == "due date: printed in a form that could not be read"
     assert describe("ambiguous_date_order").startswith("the dates are numbers that read as a bill either way round")
     assert fields_for("ambiguous_date_order") == ("bill_period_start", "bill_period_end", "statement_date", "due_date")
+    # Raised when only the reading (Gemini's "EUR" on a US bill) names another currency, too.
+    assert describe("non_usd_currency").startswith("the bill, or its reading, names a currency other than US dollars")
+    assert describe("extractor_disagreement:current_charges").startswith("current charges: the rules reader and Gemini")
+    assert fields_for("extractor_disagreement:current_charges") == ("current_charges",)
 
 
 def test_a_currency_typed_in_lower_case_is_the_code() -> None:
@@ -334,3 +338,20 @@ def test_an_edited_row_is_not_merged_into_a_reordered_new_reading_of_the_same_co
     merged, rows_as_sent = BillForm.from_form(typed).over_new_reading(shown, new)
     assert descriptions(merged) == [("Supply", "40.00"), ("Delivery", "21.00"), ("Taxes", "4.00")]
     assert rows_as_sent == ["line_items"]
+
+
+def test_rows_for_add_rows_keep_anything_entered_and_no_blank_row() -> None:
+    """Add rows gives the page back to go on typing: a row with only a choice or a meter entered is kept; a
+    blank line item (its category reads "other" untouched) is not. A decision sends neither."""
+    posted_rows = {
+        "line_items-0-category": "other",
+        "line_items-0-commodity": "",
+        "line_items-1-category": "other",
+        "line_items-1-commodity": "water",
+        "usage-0-unit": "",
+        "usage-1-meter_number": "M-7",
+    }
+    form = BillForm.from_form(posted_rows, partial_rows=True)
+    assert form.rows["line_items"] == [{"description": "", "category": "other", "amount": "", "commodity": "water"}]
+    assert [row["meter_number"] for row in form.rows["usage"]] == ["M-7"]
+    assert BillForm.from_form(posted_rows).rows == {"line_items": [], "usage": []}

@@ -19,10 +19,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.review import ReviewActivities
 from api.ui.forms import BillForm
+from api.ui.routes import SHOWN_VERSION
 from api.ui.session import LOGIN_FORM_SECONDS, SessionStore
 from shared.bill import NormalizedBill
 from shared.review import ReviewTaskOpen
-from tests.helpers import bill_needing_review
+from tests.helpers import bill_needing_review, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from tests.ui.test_ui_http import (
     SAME_ORIGIN,
@@ -432,11 +433,56 @@ async def test_a_fingerprint_longer_than_the_bills_inputs_need_is_not_read_howev
     job_id = (await bill_needing_review(http, unique))["id"]
     page = await reviewer.get(f"/ui/reviews/{job_id}")
     fields = form_fields(page.text)
-    padded = json.dumps(json.loads(fields["extracted"]) | {"padding": "x" * 50_000})
+    padded = SHOWN_VERSION + json.dumps(
+        json.loads(fields["extracted"].removeprefix(SHOWN_VERSION)) | {"padding": "x" * 50_000}
+    )
     others = {f"other-{i}": "" for i in range(1_000)}
     approve = fields | others | {"csrf_token": csrf_of(page), "action": "approve", "total_amount": "62.00"}
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=approve | {"extracted": padded})
     assert response.status_code == 422 and "You changed some fields" in response.text, response.text
+
+
+def fingerprints_before_boxes_of_lines(bill: NormalizedBill) -> str:
+    """``extracted`` as task pages rendered it before values with line breaks went in boxes of lines: no version,
+    and each value fingerprinted without its line breaks, as its text input sent it."""
+    form = BillForm.from_bill(bill)
+    named = dict(form.fields)
+    for kind, rows in form.rows.items():
+        named |= {f"{kind}-{i}-{k}": v for i, row in enumerate(rows) for k, v in row.items()}
+    sent = {name: value.replace("\r", "").replace("\n", "").strip() for name, value in named.items()}
+    digests = {name: hashlib.sha256(value.encode()).hexdigest()[:16] for name, value in sorted(sent.items())}
+    return json.dumps(digests, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("action", ["approve", "correct"])
+async def test_a_page_from_before_boxes_of_lines_decides_an_address_in_lines_untouched(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str, action: str
+) -> None:
+    """A page left open across the deploy (or served by a replica not yet updated) showed the address in lines in
+    a text input, which sent it in one line, and fingerprinted it so: Approve there is sent, not taken for a re-run
+    of the job (409) nor for an edit, and a correction stores the address in its lines, as extracted."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    address = "1 Main St\nSpringfield, IL"
+    await resources.pool.execute(  # the rules read no address: as one a reading put in lines
+        "UPDATE review_tasks SET bill = jsonb_set(bill, '{service_address}', to_jsonb($2::text)) WHERE job_id = $1",
+        job_id,
+        address,
+    )
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    bill = NormalizedBill.model_validate((await http.get(f"/reviews/{job_id}")).json()["bill"])
+    old_page = form_fields(page.text) | {"service_address": "1 Main StSpringfield, IL"}
+    old_page |= {"extracted": fingerprints_before_boxes_of_lines(bill), "csrf_token": csrf_of(page), "action": action}
+    if action == "correct":
+        old_page |= {"total_amount": "60.00"}
+
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=old_page)
+    assert response.status_code == 303, response.text
+    assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+    if action == "correct":
+        stored = await resources.pool.fetchval(
+            "SELECT payload->>'service_address' FROM bills WHERE job_id = $1", job_id
+        )
+        assert stored == address
 
 
 async def test_a_page_from_before_a_re_run_with_a_row_removed_keeps_the_rows_as_sent_and_says_to_check_them(

@@ -33,10 +33,15 @@ async def bill_without_its_account_number(http: httpx.AsyncClient, unique: str) 
 async def test_a_bill_without_its_account_number_is_corrected_with_the_one_on_file(
     reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """A correction must carry the job's account number: the page shows it, and sending it stores the bill."""
+    """A correction must carry the job's account number: the page shows it, and sending it stores the bill.
+    The JSON API masks it, as ``GET /utility-accounts/{id}`` does: any key of the role may call it."""
     job, number = await bill_without_its_account_number(http, unique)
     job_id = job["id"]
-    assert (await http.get(f"/reviews/{job_id}")).json()["account_number"] == number
+    served = (await http.get(f"/reviews/{job_id}")).json()
+    on_file = (await http.get(f"/utility-accounts/{job['utility_account_id']}")).json()
+    assert served["account_number_masked"] == on_file["account_number_masked"], served
+    assert number not in str(served) and number.replace("-", "")[-4:] in served["account_number_masked"]
+    assert "account_number" not in served
 
     page = await reviewer.get(f"/ui/reviews/{job_id}")
     assert page.status_code == 200
@@ -49,6 +54,16 @@ async def test_a_bill_without_its_account_number_is_corrected_with_the_one_on_fi
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
     stored = await resources.pool.fetchval("SELECT account_number FROM bills WHERE job_id = $1", job_id)
     assert stored == number
+
+
+async def test_a_queue_link_longer_than_a_queues_still_opens_the_task(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    """``?queue=`` is cut to a queue's length where it is read: one longer is no 422 page."""
+    crafted = "provider=pge&cursor=" + "x" * 600
+    page = await reviewer.get(f"/ui/reviews/{review_job['id']}", params={"queue": crafted})
+    assert page.status_code == 200, page.text
+    assert 'name="queue" value="provider=pge"' in page.text
 
 
 async def test_a_queue_link_with_too_many_fields_still_opens_the_task(
@@ -88,3 +103,38 @@ async def test_add_rows_gives_the_page_back_with_more_blank_rows_and_decides_not
     more = form_fields(response.text) | {"csrf_token": csrf_of(response), "action": "add_rows"}
     again = await reviewer.post(f"/ui/reviews/{job_id}", data=more)
     assert rows_of(again.text, "line_items") == rows_of(response.text, "line_items") + 5, "and more again"
+
+
+async def test_add_rows_keeps_a_row_not_yet_complete(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """Add rows is to go on typing: a usage row with its meter, commodity and unit but no quantity yet, and a line
+    item with only its commodity chosen, come back as entered, not dropped as blank rows."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    usage, items = rows_of(page.text, "usage"), rows_of(page.text, "line_items")
+    partial = {f"usage-{usage - 1}-commodity": "gas", f"usage-{usage - 1}-unit": "therm"}
+    partial |= {f"usage-{usage - 1}-meter_number": "M-7", f"line_items-{items - 2}-commodity": "water"}
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "add_rows"} | partial
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 200, response.text
+    assert {name: form_fields(response.text).get(name) for name in partial} == partial
+    assert rows_of(response.text, "usage") == usage + 2 and rows_of(response.text, "line_items") == items + 5
+
+
+async def test_add_rows_on_a_task_that_moved_on_says_so(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """The page was read before the task was escalated (its revision changed): Add rows gives it back under the
+    new revision, so it says the task was updated, as a refused decision does, rather than switch silently."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    current = form_fields(page.text)["revision"]
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "add_rows", "total_amount": "60.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"revision": "0" * 32})
+    assert response.status_code == 200, response.text
+    assert "The task was updated while you had it open" in response.text
+    assert form_fields(response.text)["revision"] == current and 'value="60.00"' in response.text
+
+    again = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert "updated while you had it open" not in again.text, "not said when nothing moved on"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
-from api.schemas import ReviewTaskPublic
+from api.schemas import ReviewTaskInternal
 from api.ui.forms import BillForm
 from api.ui.reasons import describe, flagged_fields
 from api.ui.templating import age, templates
@@ -20,7 +20,7 @@ JOB_ID = "0f0f0f0f-0000-4000-8000-000000000001"
 ON_FILE = "4321-8765-6789"
 
 
-def task(**changes: Any) -> ReviewTaskPublic:
+def task(**changes: Any) -> ReviewTaskInternal:
     bill = NormalizedBill.model_validate(
         {
             "customer_name": EVIL,
@@ -38,6 +38,7 @@ def task(**changes: Any) -> ReviewTaskPublic:
         "customer_id": 1,
         "utility_account_id": 2,
         "account_number": ON_FILE,
+        "account_number_masked": "****6789",
         "account_label": "Main office",
         "created_at": datetime.now(UTC),
         "age_seconds": 7300,
@@ -45,15 +46,15 @@ def task(**changes: Any) -> ReviewTaskPublic:
         "bill": bill,
         "artifact_url": f"/jobs/{JOB_ID}/artifact",
     }
-    return ReviewTaskPublic(**(values | changes))
+    return ReviewTaskInternal(**(values | changes))
 
 
-def with_bill(t: ReviewTaskPublic, **changes: Any) -> ReviewTaskPublic:
+def with_bill(t: ReviewTaskInternal, **changes: Any) -> ReviewTaskInternal:
     assert t.bill is not None
     return t.model_copy(update={"bill": t.bill.model_copy(update=changes)})
 
 
-def render_review(t: ReviewTaskPublic, **context: Any) -> str:
+def render_review(t: ReviewTaskInternal, **context: Any) -> str:
     form = BillForm.from_bill(t.bill)
     base = {
         "signed_in": True,
