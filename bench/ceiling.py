@@ -50,6 +50,19 @@ class CeilingResult:
         """
         return self.wps if self.after is None else (self.wps + self.after.wps) / 2
 
+    def shortfalls(self, name: str = "ceiling") -> list[str]:
+        """Why this round (or the one after the pipeline) is no reference: a stalled round's rate counts only the
+        workflows that closed, and a no-op that failed measured something other than the pipeline's shape."""
+        problems = []
+        closed = self.completed + self.failed
+        if closed < self.workflows:
+            problems.append(f"{name}: only {closed} of {self.workflows} workflows closed")
+        if self.failed:
+            problems.append(f"{name}: {self.failed} workflows failed")
+        if self.after is not None:
+            problems += self.after.shortfalls("ceiling after the pipeline")
+        return problems
+
     def as_json(self) -> dict[str, Any]:
         return {
             "workflows": self.workflows,

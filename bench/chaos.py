@@ -58,6 +58,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from bench.pipeline import failure_reason
 from shared import search_attributes as sa
 from shared.models import SETTLED_STATUSES, JobStatus
 from shared.settings import Settings
@@ -763,15 +764,10 @@ async def _check(stack: LocalStack, settings: Settings, load: Load, tally: Tally
         seconds=0.0,
         problems=tally.problems,
         details=dict(d),
-        failure_reasons=Counter(_reason(row["error"]) for row in rows.values() if row["status"] == JobStatus.FAILED),
+        failure_reasons=Counter(
+            failure_reason(row["error"]) for row in rows.values() if row["status"] == JobStatus.FAILED
+        ),
     )
-
-
-def _reason(error: str | None) -> str:
-    """The failed step and error type, without the per-job detail."""
-    if not error:
-        return "(no reason)"
-    return ": ".join(error.split(": ")[:2])[:100]
 
 
 def _close(stack: LocalStack) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class PipelineResult:
     api_sample_ms: list[float]
     jobs: list[tuple[str, str, str]]
     """(job id, provider, account number) of every job: extraction-alone replays these bills."""
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    """How many FAILED jobs failed where and why (``failure_reason`` of their ``ingestion_jobs.error``)."""
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
     resource_series: dict[str, list[tuple[float, float, float, float]]] = field(default_factory=dict)
 
@@ -96,13 +99,26 @@ class PipelineResult:
         """Bills ingested per second: a failed bill or one sent to review is no throughput."""
         return self.span.rate(self.ok)
 
+    @property
+    def not_ingested(self) -> dict[str, int]:
+        """Settled bills that neither FAILED nor got through: sent to review or rejected."""
+        return {
+            status: n
+            for status, n in sorted(self.statuses.items())
+            if status not in INGESTED_STATUSES and status != JobStatus.FAILED.value
+        }
+
     def shortfalls(self) -> list[str]:
-        """Why this run does not count as a measurement (empty when it does)."""
+        """Why this run does not count as a measurement (empty when it does). The mock connector's bills
+        always get through: one sent to review or rejected is a regression, not a slower pipeline."""
         problems = []
         if self.done < self.bills:
             problems.append(f"only {self.done} of {self.bills} bills settled")
         if self.failed:
             problems.append(f"{self.failed} bills FAILED")
+        if self.not_ingested:
+            counts = ", ".join(f"{n} {status}" for status, n in self.not_ingested.items())
+            problems.append(f"{sum(self.not_ingested.values())} bills not ingested ({counts})")
         return problems
 
     def as_json(self) -> dict[str, Any]:
@@ -112,6 +128,7 @@ class PipelineResult:
             "ok": self.ok,
             "failed": self.failed,
             "statuses": self.statuses,
+            "failure_reasons": dict(self.failure_reasons.most_common()),
             "seconds": round(self.span.seconds, 2),
             "bps": round(self.bps, 2),
             "api_ms": self.api_ms,
@@ -259,7 +276,7 @@ async def run_pipeline(
         after = await _table_counts(conn)
         rows = await conn.fetch(
             """
-            SELECT j.id, j.status, EXTRACT(EPOCH FROM j.created_at) AS created,
+            SELECT j.id, j.status, j.error, EXTRACT(EPOCH FROM j.created_at) AS created,
                    EXTRACT(EPOCH FROM j.finished_at) AS finished, a.provider, a.account_number
               FROM ingestion_jobs j JOIN utility_accounts a ON a.id = j.utility_account_id
              WHERE j.customer_id = ANY($1::bigint[])
@@ -292,4 +309,12 @@ async def run_pipeline(
         e2e_sample_ms=e2e,
         api_sample_ms=[s.latency_ms for s in started],
         jobs=[(str(r["id"]), str(r["provider"]), str(r["account_number"])) for r in rows],
+        failure_reasons=Counter(failure_reason(r["error"]) for r in rows if r["status"] == JobStatus.FAILED.value),
     )
+
+
+def failure_reason(error: str | None) -> str:
+    """The failed step and error type, without the per-job detail, so FAILED jobs group by cause."""
+    if not error:
+        return "(no reason)"
+    return ": ".join(error.split(": ")[:2])[:100]

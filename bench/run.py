@@ -18,7 +18,9 @@
 3. Extraction alone: ``extraction.pipeline.analyze`` over the same bills in-process.
 
 Prints a table and ratios, writes ``bench/results/<run>.json`` and ``.png``, and ends
-with one ``bench: ...`` line; exits 1 when a bill did not settle or one FAILED. The stack
+with one ``bench: ...`` line; exits 1 when a bill did not settle or did not get through (FAILED,
+sent to review, rejected) or a ceiling round stalled or had a failed workflow, then printing the
+FAILED jobs' errors grouped by cause and keeping the data dir with the stack's logs. The stack
 runs in a temp dir on free ports, with the Temporal dev server in memory (``--temporal-sqlite``
 for ``make run``'s SQLite file, which makes the server I/O-bound) and the BigQuery emulator
 in memory too (``--warehouse-on-disk`` for its DuckDB file, where each insert costs ~40% more
@@ -302,16 +304,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     outcome = Outcome()
     settings: Settings | None = None
+    shortfalls: list[str] = []
     failed = True
     try:
         print(f"bench {run_id}: starting the stack in {data_dir}", flush=True)
         stack.start_services()
         settings = stack.local.settings()
         outcome = asyncio.run(measure(stack, args, settings))
+        shortfalls = shortfalls_of(outcome)  # before the finally: a run short of its bills keeps its logs
         failed = False
     finally:
         stack.close()
-        if failed or args.keep_data:
+        if failed or shortfalls or args.keep_data:
             print(f"bench: data and logs kept in {data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -336,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "extraction": outcome.extraction.as_json() if outcome.extraction else None,
         "ratios": report.ratios(outcome.ceiling, outcome.pipeline, outcome.extraction),
         "targets": report.TARGETS,
+        "shortfalls": shortfalls,
         "summary": summary,
     }
     json_path = args.results_dir / f"{name}.json"
@@ -345,11 +350,21 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.table(config, outcome.ceiling, outcome.pipeline, outcome.extraction):
         print(line)
     print(f"results: {json_path}" + ("" if args.no_plot else f" and {json_path.with_suffix('.png')}"))
-    shortfalls = outcome.pipeline.shortfalls() if outcome.pipeline else []
+    if outcome.pipeline is not None:
+        for reason, count in outcome.pipeline.failure_reasons.most_common():
+            print(f"bench: FAILED {count}x: {reason}", file=sys.stderr)
     for shortfall in shortfalls:
-        print(f"bench: {shortfall}: the run's bills/s is no measurement", file=sys.stderr, flush=True)
+        print(f"bench: {shortfall}: the run is no measurement", file=sys.stderr)
+    if shortfalls:
+        print(f"bench: the stack's logs are in {data_dir / 'logs'}", file=sys.stderr, flush=True)
     print(summary, flush=True)
     return 1 if shortfalls else 0
+
+
+def shortfalls_of(outcome: Outcome) -> list[str]:
+    """Why this run is no measurement: a phase that stalled, or bills or no-op workflows that did not get through."""
+    ceiling = outcome.ceiling.shortfalls() if outcome.ceiling else []
+    return ceiling + (outcome.pipeline.shortfalls() if outcome.pipeline else [])
 
 
 if __name__ == "__main__":

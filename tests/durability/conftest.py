@@ -60,13 +60,16 @@ async def create_account(pool: asyncpg.Pool, *, provider: Provider | None, accou
     return dict(row)
 
 
-async def stored_text_bill(store: ArtifactStore, account_number: str) -> tuple[str, ArtifactRef]:
-    """A new job id and its text bill already in the store, as ``POST /bills`` leaves them."""
+async def stored_text_bill(
+    store: ArtifactStore, account_number: str, *, total: str = "75.00"
+) -> tuple[str, ArtifactRef]:
+    """A new job id and its text bill already in the store, as ``POST /bills`` leaves them (at the default
+    total the bill goes to review; at its charges' "60.00" it succeeds)."""
     job_id = str(uuid.uuid4())
     upload = await asyncio.to_thread(
         store.put_once,
         job_id=job_id,
-        data=bill_text(account_number).encode(),
+        data=bill_text(account_number, total=total).encode(),
         content_type="text/plain",
         ext="txt",
         metadata={"job_id": job_id, "source": "upload"},

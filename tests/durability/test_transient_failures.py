@@ -18,19 +18,22 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from shared.bill import Provider
-from shared.models import JobStatus
+from shared.models import IngestionResult, JobStatus
 from shared.settings import Settings
 from stack.emulators import GcsEmulator
 from stack.services import embedded_postgres_url, start_embedded_postgres, stop_embedded_postgres
 from tests.durability.conftest import (
     ActivityRecorder,
+    Job,
     attempts_by_activity,
     create_account,
     history_events,
     job_row,
     start_on_queue,
+    stored_text_bill,
     wait_until,
 )
+from tests.helpers import account_digits
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
@@ -119,7 +122,7 @@ async def own_gcs_resources(app_settings: Settings, own_gcs: GcsEmulator) -> Asy
     await resources.close()
 
 
-async def test_storage_outage_is_retried_and_the_job_succeeds(
+async def test_storage_outage_during_fetch_is_retried_and_the_job_succeeds(
     client: Client,
     own_gcs: GcsEmulator,
     own_gcs_resources: tuple[Settings, Resources],
@@ -127,6 +130,7 @@ async def test_storage_outage_is_retried_and_the_job_succeeds(
     unique: str,
     recorder: ActivityRecorder,
 ) -> None:
+    """A connector's bill is archived by fetch (the worker gives it the store): fetch meets the outage."""
     settings, resources = own_gcs_resources
     account = await create_account(resources.pool, provider=Provider.SFPUC, account_number=f"GCS-{unique}")
 
@@ -134,14 +138,59 @@ async def test_storage_outage_is_retried_and_the_job_succeeds(
     job = await start_on_queue(pool=resources.pool, client=client, settings=settings, queue=queue, account=account)
     async with build_worker(observed(client, recorder), resources, settings, task_queue=queue):
         await wait_until(
-            an_attempt_failed(recorder, "store_raw_bill"), within=OUTAGE_WITHIN, what="an attempt without storage"
+            an_attempt_failed(recorder, "fetch_bill"), within=OUTAGE_WITHIN, what="a fetch without storage"
         )
         own_gcs.start()
         result = await asyncio.wait_for(job.handle.result(), timeout=60)
 
-    assert result.status == JobStatus.SUCCEEDED, result
+    attempts = attempts_by_activity(await history_events(job.handle))
+    assert attempts["fetch_bill"] > 1, attempts
+    await assert_succeeded_with_one_artifact(job, result, settings, resources)
+
+
+async def test_storage_outage_during_store_is_retried_and_the_job_succeeds(
+    client: Client,
+    own_gcs: GcsEmulator,
+    own_gcs_resources: tuple[Settings, Resources],
+    queue: str,
+    unique: str,
+    recorder: ActivityRecorder,
+) -> None:
+    """An upload is stored before its job starts: store's lookup of it is the first call to meet the outage."""
+    settings, resources = own_gcs_resources
+    number = account_digits(unique)
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
+    job_id, upload = await stored_text_bill(resources.store, number, total="60.00")
+
+    own_gcs.stop()  # same port and data when it comes back
+    job = await start_on_queue(
+        pool=resources.pool,
+        client=client,
+        settings=settings,
+        queue=queue,
+        account=account,
+        job_id=job_id,
+        upload=upload,
+    )
+    async with build_worker(observed(client, recorder), resources, settings, task_queue=queue):
+        await wait_until(
+            an_attempt_failed(recorder, "store_raw_bill"), within=OUTAGE_WITHIN, what="a store without storage"
+        )
+        own_gcs.start()
+        result = await asyncio.wait_for(job.handle.result(), timeout=60)
+
     attempts = attempts_by_activity(await history_events(job.handle))
     assert attempts["store_raw_bill"] > 1, attempts
+    assert attempts["fetch_bill"] == 1, attempts
+    await assert_succeeded_with_one_artifact(job, result, settings, resources)
+    assert result.artifact is not None and result.artifact.uri == upload.uri
+
+
+async def assert_succeeded_with_one_artifact(
+    job: Job, result: IngestionResult, settings: Settings, resources: Resources
+) -> None:
+    assert result.status == JobStatus.SUCCEEDED, result
     assert result.artifact is not None and result.artifact.uri.startswith(f"gs://{settings.gcs_bucket}/raw/bills/")
     assert await asyncio.to_thread(resources.store.exists, result.artifact.uri)
+    assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job.id) == 1
     assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED

@@ -1,0 +1,157 @@
+"""A bench run that falls short exits 1, says why, keeps the stack's logs and names what the FAILED jobs died of."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import run
+from bench.ceiling import CeilingResult
+from bench.pipeline import PipelineResult, failure_reason
+from bench.stats import Span
+
+
+def ceiling_result(workflows: int, completed: int, failed: int = 0) -> CeilingResult:
+    return CeilingResult(
+        workflows=workflows,
+        completed=completed,
+        failed=failed,
+        span=Span(first_start=100.0, last_finish=110.0),
+        start_ms={},
+        latency_ms={},
+        completions_per_second=[],
+        steps=[],
+        local_steps=[],
+    )
+
+
+def pipeline_result(bills: int, statuses: dict[str, int], errors: list[str] | None = None) -> PipelineResult:
+    return PipelineResult(
+        bills=bills,
+        statuses=statuses,
+        span=Span(first_start=100.0, last_finish=110.0),
+        api_ms={},
+        api_retries=0,
+        e2e_ms={},
+        steps_ms={},
+        rows_written={},
+        completions_per_second=[],
+        starts_per_second=[],
+        e2e_sample_ms=[],
+        api_sample_ms=[],
+        jobs=[],
+        failure_reasons=Counter(failure_reason(error) for error in errors or []),
+    )
+
+
+def test_a_ceiling_round_that_stalled_or_failed_is_no_reference() -> None:
+    """Its rate counts only the workflows that closed: the ratio would compare the pipeline with a part."""
+    assert ceiling_result(10, 10).shortfalls() == []
+    assert ceiling_result(10, 6, failed=1).shortfalls() == [
+        "ceiling: only 7 of 10 workflows closed",
+        "ceiling: 1 workflows failed",
+    ]
+    before = ceiling_result(10, 10)
+    before.after = ceiling_result(10, 8)
+    assert before.shortfalls() == ["ceiling after the pipeline: only 8 of 10 workflows closed"]
+
+
+def test_the_run_counts_the_ceilings_shortfalls_with_the_pipelines() -> None:
+    outcome = run.Outcome(ceiling=ceiling_result(10, 9, failed=1), pipeline=pipeline_result(10, {"SUCCEEDED": 10}))
+    assert run.shortfalls_of(outcome) == ["ceiling: 1 workflows failed"]
+    assert run.shortfalls_of(run.Outcome(pipeline=pipeline_result(10, {"SUCCEEDED": 10}))) == []
+
+
+def test_failed_jobs_group_by_step_and_error_type() -> None:
+    errors = [
+        "fetch_bill: ArtifactStoreUnavailable: connection refused to 127.0.0.1:9023",
+        "fetch_bill: ArtifactStoreUnavailable: read timed out",
+        "extract_bill: ExtractionInvalid: no total",
+    ]
+    reasons = pipeline_result(5, {"FAILED": 3, "SUCCEEDED": 2}, errors).as_json()["failure_reasons"]
+    assert reasons == {"fetch_bill: ArtifactStoreUnavailable": 2, "extract_bill: ExtractionInvalid": 1}
+
+
+class StackThatStartsNothing:
+    """``BenchStack`` without its processes: ``measure`` is replaced, so nothing is started or used."""
+
+    def __init__(self, data_dir: Path, **_: Any) -> None:
+        self.local = self
+
+    def start_services(self) -> None:
+        pass
+
+    def settings(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def run_bench(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], results: Path, outcome: run.Outcome
+) -> tuple[int, str, str, Path]:
+    """``bench.run.main`` on ``outcome``: its exit code, stdout, stderr and the data dir it made."""
+
+    async def measured(*_: Any) -> run.Outcome:
+        return outcome
+
+    monkeypatch.setattr(run, "BenchStack", StackThatStartsNothing)
+    monkeypatch.setattr(run, "measure", measured)
+    monkeypatch.setattr(run, "stop_on_sigterm", lambda: None)  # the test process keeps its own SIGTERM
+    args = ["--bills", "10", "--skip-extraction", "--no-plot", "--no-progress", "--results-dir", str(results)]
+    code = run.main(args)
+    out, err = capsys.readouterr()
+    match = re.search(r"starting the stack in (\S+)", out)
+    assert match is not None, out
+    return code, out, err, Path(match[1])
+
+
+def test_a_run_short_of_its_bills_exits_1_keeps_its_logs_and_names_what_failed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    errors = ["store_raw_bill: ArtifactStoreUnavailable: connection refused"] * 2
+    short = run.Outcome(pipeline=pipeline_result(10, {"SUCCEEDED": 6, "FAILED": 2}, errors))
+    code, _, err, data_dir = run_bench(monkeypatch, capsys, tmp_path / "results", short)
+    try:
+        assert code == 1
+        assert data_dir.is_dir(), "the stack's logs are kept for a run that fell short"
+        assert f"data and logs kept in {data_dir}" in err
+        assert "bench: FAILED 2x: store_raw_bill: ArtifactStoreUnavailable" in err
+        assert "bench: only 8 of 10 bills settled: the run is no measurement" in err
+        [written] = (tmp_path / "results").glob("*.json")
+        document = json.loads(written.read_text())
+        assert document["shortfalls"] == ["only 8 of 10 bills settled", "2 bills FAILED"]
+        assert document["pipeline"]["failure_reasons"] == {"store_raw_bill: ArtifactStoreUnavailable": 2}
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_run_with_a_stalled_ceiling_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stalled = run.Outcome(ceiling=ceiling_result(10, 7), pipeline=pipeline_result(10, {"SUCCEEDED": 10}))
+    code, _, err, data_dir = run_bench(monkeypatch, capsys, tmp_path / "results", stalled)
+    try:
+        assert code == 1
+        assert "bench: ceiling: only 7 of 10 workflows closed: the run is no measurement" in err
+        assert data_dir.is_dir()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_full_run_exits_0_and_removes_its_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    full = run.Outcome(ceiling=ceiling_result(10, 10), pipeline=pipeline_result(10, {"SUCCEEDED": 9, "DUPLICATE": 1}))
+    code, _, err, data_dir = run_bench(monkeypatch, capsys, tmp_path / "results", full)
+    kept = data_dir.exists()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    assert code == 0 and "no measurement" not in err
+    assert not kept and "kept" not in err
