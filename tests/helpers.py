@@ -290,6 +290,18 @@ def spawn_entry_point(module: str, env: dict[str, str], log: Path) -> subprocess
         return subprocess.Popen([sys.executable, "-m", module], env=env, cwd=REPO_ROOT, stdout=out, stderr=out)
 
 
+@asynccontextmanager
+async def entry_point_running(module: str, env: dict[str, str], log: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """``spawn_entry_point`` (off the loop's thread); killed on the way out if it has not exited by then."""
+    process = await asyncio.to_thread(spawn_entry_point, module, env, log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 async def until_logged(log: Path, message: str, process: subprocess.Popen[bytes], *, within: float = 90) -> None:
     """Wait until ``process`` writes a JSON log line whose message is ``message``; failing if it exits first."""
     deadline = asyncio.get_running_loop().time() + within

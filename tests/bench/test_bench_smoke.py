@@ -27,9 +27,9 @@ from activities.storage import StorageActivities
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
-from bench.pipeline import PipelineResult
 from bench.report import summary_line
 from bench.stats import Span, distribution, per_second, percentile
+from tests.bench.conftest import pipeline_result
 
 REAL_ACTIVITY_METHODS = [
     JobActivities.mark_job_running,
@@ -178,24 +178,6 @@ def test_the_rate_is_checked_within_the_rounding_of_what_was_written() -> None:
 def test_summary_line_without_phases_says_na() -> None:
     assert summary_line(5, None, None, None) == (
         "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na ok=na failed=na"
-    )
-
-
-def pipeline_result(bills: int, statuses: dict[str, int], span: Span) -> PipelineResult:
-    return PipelineResult(
-        bills=bills,
-        statuses=statuses,
-        span=span,
-        api_ms={},
-        api_retries=0,
-        e2e_ms={},
-        steps_ms={},
-        rows_written={},
-        completions_per_second=[],
-        starts_per_second=[],
-        e2e_sample_ms=[],
-        api_sample_ms=[],
-        jobs=[],
     )
 
 

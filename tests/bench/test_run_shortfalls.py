@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import pytest
 
 from bench import run
 from bench.ceiling import CeilingResult
-from bench.pipeline import PipelineResult, failure_reason
 from bench.stats import Span
+from tests.bench.conftest import pipeline_result
 
 
 def ceiling_result(workflows: int, completed: int, failed: int = 0) -> CeilingResult:
@@ -28,25 +27,6 @@ def ceiling_result(workflows: int, completed: int, failed: int = 0) -> CeilingRe
         completions_per_second=[],
         steps=[],
         local_steps=[],
-    )
-
-
-def pipeline_result(bills: int, statuses: dict[str, int], errors: list[str] | None = None) -> PipelineResult:
-    return PipelineResult(
-        bills=bills,
-        statuses=statuses,
-        span=Span(first_start=100.0, last_finish=110.0),
-        api_ms={},
-        api_retries=0,
-        e2e_ms={},
-        steps_ms={},
-        rows_written={},
-        completions_per_second=[],
-        starts_per_second=[],
-        e2e_sample_ms=[],
-        api_sample_ms=[],
-        jobs=[],
-        failure_reasons=Counter(failure_reason(error) for error in errors or []),
     )
 
 
@@ -74,7 +54,7 @@ def test_failed_jobs_group_by_step_and_error_type() -> None:
         "fetch_bill: ArtifactStoreUnavailable: read timed out",
         "extract_bill: ExtractionInvalid: no total",
     ]
-    reasons = pipeline_result(5, {"FAILED": 3, "SUCCEEDED": 2}, errors).as_json()["failure_reasons"]
+    reasons = pipeline_result(5, {"FAILED": 3, "SUCCEEDED": 2}, errors=errors).as_json()["failure_reasons"]
     assert reasons == {"fetch_bill: ArtifactStoreUnavailable": 2, "extract_bill: ExtractionInvalid": 1}
 
 
@@ -117,7 +97,7 @@ def test_a_run_short_of_its_bills_exits_1_keeps_its_logs_and_names_what_failed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     errors = ["store_raw_bill: ArtifactStoreUnavailable: connection refused"] * 2
-    short = run.Outcome(pipeline=pipeline_result(10, {"SUCCEEDED": 6, "FAILED": 2}, errors))
+    short = run.Outcome(pipeline=pipeline_result(10, {"SUCCEEDED": 6, "FAILED": 2}, errors=errors))
     code, _, err, data_dir = run_bench(monkeypatch, capsys, tmp_path / "results", short)
     try:
         assert code == 1

@@ -34,7 +34,8 @@ from shared.artifacts import ArtifactStore
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionResult, JobType
 from shared.settings import Settings
-from tests.helpers import bill_text
+from tests.helpers import account_digits, bill_text
+from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 SYSTEM = Principal(key_id=0, name="durability-tests", role=Role.ADMIN, customer_id=None)
@@ -100,6 +101,36 @@ async def start_on_queue(
         upload=upload,
     )
     return Job(id=str(job["id"]), handle=client.get_workflow_handle_for(BillIngestionWorkflow.run, job["workflow_id"]))
+
+
+@dataclass
+class StoredUpload:
+    """A PG&E account and its text bill already in the store, as ``POST /bills`` leaves them: the job not started."""
+
+    pool: asyncpg.Pool
+    account: dict[str, Any]
+    job_id: str
+    upload: ArtifactRef
+
+    async def start(self, *, client: Client, settings: Settings, queue: str) -> Job:
+        """``start_on_queue`` for this upload."""
+        return await start_on_queue(
+            pool=self.pool,
+            client=client,
+            settings=settings,
+            queue=queue,
+            account=self.account,
+            job_id=self.job_id,
+            upload=self.upload,
+        )
+
+
+async def stored_upload(resources: Resources, unique: str, *, total: str = "75.00") -> StoredUpload:
+    """A new account numbered for ``unique`` with its ``stored_text_bill`` (at the default total it goes to review)."""
+    number = account_digits(unique)
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
+    job_id, upload = await stored_text_bill(resources.store, number, total=total)
+    return StoredUpload(resources.pool, account, job_id, upload)
 
 
 async def history_events(handle: WorkflowHandle[Any, Any]) -> list[HistoryEvent]:

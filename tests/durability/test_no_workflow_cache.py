@@ -7,19 +7,10 @@ import asyncio
 from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.client import Client
 
-from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.durability.conftest import (
-    create_account,
-    history_events,
-    job_row,
-    start_on_queue,
-    stored_text_bill,
-    wait_until,
-)
-from tests.helpers import account_digits
+from tests.durability.conftest import history_events, job_row, stored_upload, wait_until
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -28,20 +19,10 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 async def test_review_and_approval_with_max_cached_workflows_zero(
     client: Client, resources: Resources, app_settings: Settings, queue: str, unique: str
 ) -> None:
-    number = account_digits(unique)
-    account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
-    job_id, upload = await stored_text_bill(resources.store, number)
+    stored = await stored_upload(resources, unique)
 
     async with build_worker(client, resources, app_settings, task_queue=queue, max_cached_workflows=0):
-        job = await start_on_queue(
-            pool=resources.pool,
-            client=client,
-            settings=app_settings,
-            queue=queue,
-            account=account,
-            job_id=job_id,
-            upload=upload,
-        )
+        job = await stored.start(client=client, settings=app_settings, queue=queue)
 
         async def review_task_open() -> bool:
             return (await job_row(resources.pool, job.id))["status"] == JobStatus.NEEDS_REVIEW

@@ -30,10 +30,9 @@ from tests.durability.conftest import (
     history_events,
     job_row,
     start_on_queue,
-    stored_text_bill,
+    stored_upload,
     wait_until,
 )
-from tests.helpers import account_digits
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
@@ -59,6 +58,16 @@ def an_attempt_failed(recorder: ActivityRecorder, activity_type: str) -> Callabl
         return any(run.error is not None for run in recorder.of(activity_type))
 
     return failed
+
+
+async def result_after_outage(
+    job: Job, recorder: ActivityRecorder, failing: str, what: str, restore: Callable[[], object]
+) -> IngestionResult:
+    """On the job's worker: wait for an attempt of ``failing`` to fail in the outage (``what`` names that attempt),
+    end the outage with ``restore``, and wait for the job's result."""
+    await wait_until(an_attempt_failed(recorder, failing), within=OUTAGE_WITHIN, what=what)
+    restore()
+    return await asyncio.wait_for(job.handle.result(), timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +101,13 @@ async def test_postgres_outage_is_retried_and_the_job_succeeds(
 
     stop_embedded_postgres(own_pgdata)  # connections refused from here on
     async with build_worker(observed(client, recorder), own_pg_resources, app_settings, task_queue=queue):
-        await wait_until(
-            an_attempt_failed(recorder, "mark_job_running"), within=OUTAGE_WITHIN, what="an attempt without Postgres"
+        result = await result_after_outage(
+            job,
+            recorder,
+            "mark_job_running",
+            "an attempt without Postgres",
+            lambda: start_embedded_postgres(own_pgdata),
         )
-        start_embedded_postgres(own_pgdata)
-        result = await asyncio.wait_for(job.handle.result(), timeout=60)
 
     assert result.status == JobStatus.SUCCEEDED, result
     attempts = attempts_by_activity(await history_events(job.handle))
@@ -137,11 +148,7 @@ async def test_storage_outage_during_fetch_is_retried_and_the_job_succeeds(
     own_gcs.stop()  # same port and data when it comes back
     job = await start_on_queue(pool=resources.pool, client=client, settings=settings, queue=queue, account=account)
     async with build_worker(observed(client, recorder), resources, settings, task_queue=queue):
-        await wait_until(
-            an_attempt_failed(recorder, "fetch_bill"), within=OUTAGE_WITHIN, what="a fetch without storage"
-        )
-        own_gcs.start()
-        result = await asyncio.wait_for(job.handle.result(), timeout=60)
+        result = await result_after_outage(job, recorder, "fetch_bill", "a fetch without storage", own_gcs.start)
 
     attempts = attempts_by_activity(await history_events(job.handle))
     assert attempts["fetch_bill"] > 1, attempts
@@ -158,32 +165,18 @@ async def test_storage_outage_during_store_is_retried_and_the_job_succeeds(
 ) -> None:
     """An upload is stored before its job starts: store's lookup of it is the first call to meet the outage."""
     settings, resources = own_gcs_resources
-    number = account_digits(unique)
-    account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
-    job_id, upload = await stored_text_bill(resources.store, number, total="60.00")
+    stored = await stored_upload(resources, unique, total="60.00")
 
     own_gcs.stop()  # same port and data when it comes back
-    job = await start_on_queue(
-        pool=resources.pool,
-        client=client,
-        settings=settings,
-        queue=queue,
-        account=account,
-        job_id=job_id,
-        upload=upload,
-    )
+    job = await stored.start(client=client, settings=settings, queue=queue)
     async with build_worker(observed(client, recorder), resources, settings, task_queue=queue):
-        await wait_until(
-            an_attempt_failed(recorder, "store_raw_bill"), within=OUTAGE_WITHIN, what="a store without storage"
-        )
-        own_gcs.start()
-        result = await asyncio.wait_for(job.handle.result(), timeout=60)
+        result = await result_after_outage(job, recorder, "store_raw_bill", "a store without storage", own_gcs.start)
 
     attempts = attempts_by_activity(await history_events(job.handle))
     assert attempts["store_raw_bill"] > 1, attempts
     assert attempts["fetch_bill"] == 1, attempts
     await assert_succeeded_with_one_artifact(job, result, settings, resources)
-    assert result.artifact is not None and result.artifact.uri == upload.uri
+    assert result.artifact is not None and result.artifact.uri == stored.upload.uri
 
 
 async def assert_succeeded_with_one_artifact(

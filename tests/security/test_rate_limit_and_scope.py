@@ -28,11 +28,19 @@ async def limited_url(app_settings: Settings, worker: object) -> AsyncIterator[s
         yield url
 
 
+async def account_and_key(
+    http: httpx.AsyncClient, resources: Resources, name: str, unique: str
+) -> tuple[dict[str, Any], str]:
+    """A new PG&E account numbered ``{name}-{unique}`` and a new ingest key, ``{name.lower()}-{unique}``."""
+    account = await create_account(http, provider="pge", account_number=f"{name}-{unique}")
+    key = (await create_key(resources.pool, name=f"{name.lower()}-{unique}", role=Role.INGEST)).key
+    return account, key
+
+
 async def test_job_starts_past_the_budget_get_429_with_retry_after(
     limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    account = await create_account(http, provider="pge", account_number=f"RL-{unique}")
-    key = (await create_key(resources.pool, name=f"rl-{unique}", role=Role.INGEST)).key
+    account, key = await account_and_key(http, resources, "RL", unique)
     other = (await create_key(resources.pool, name=f"rl2-{unique}", role=Role.INGEST)).key
     async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {key}"}) as c:
         codes = [(await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code for _ in range(4)]
@@ -104,8 +112,7 @@ async def test_a_retried_start_is_answered_even_past_the_budget(
     limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """A client whose 201 was lost sends the start again under its Idempotency-Key: it gets its job, not a 429."""
-    account = await create_account(http, provider="pge", account_number=f"RLR-{unique}")
-    key = (await create_key(resources.pool, name=f"rlr-{unique}", role=Role.INGEST)).key
+    account, key = await account_and_key(http, resources, "RLR", unique)
     async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {key}"}) as c:
         body = {"utility_account_id": account["id"]}
         first = await c.post("/jobs", json=body, headers={"Idempotency-Key": f"once-{unique}"})
@@ -179,8 +186,7 @@ async def test_uploads_refused_before_anything_is_stored_spend_no_token(
     two_a_minute_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """A 413, a 415, a key reused for another file and a replay store nothing: the budget is left for uploads."""
-    account = await create_account(http, provider="pge", account_number=f"RLU-{unique}")
-    key = (await create_key(resources.pool, name=f"rlu-{unique}", role=Role.INGEST)).key
+    account, key = await account_and_key(http, resources, "RLU", unique)
     body = {"utility_account_id": account["id"]}
 
     def bill(text: bytes) -> dict[str, tuple[str, bytes, str]]:
@@ -209,9 +215,8 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
     two_a_minute_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """The Idempotency-Key of one account's start sent for another account is a 422, and costs the budget nothing."""
-    account = await create_account(http, provider="pge", account_number=f"RLK-{unique}")
+    account, key = await account_and_key(http, resources, "RLK", unique)
     other = await create_account(http, provider="pge", account_number=f"RLO-{unique}")
-    key = (await create_key(resources.pool, name=f"rlk-{unique}", role=Role.INGEST)).key
     keyed = {"Idempotency-Key": f"run-{unique}"}
     async with httpx.AsyncClient(base_url=two_a_minute_url, headers={"Authorization": f"Bearer {key}"}) as c:
         first = await c.post("/jobs", json={"utility_account_id": account["id"]}, headers=keyed)
@@ -247,8 +252,7 @@ async def test_an_upload_refused_because_storage_is_down_spends_no_token(
     app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """The 503 says the bill was not stored and to send it again: sent again, it must not find its token spent."""
-    account = await create_account(http, provider="pge", account_number=f"RLS-{unique}")
-    key = (await create_key(resources.pool, name=f"rls-{unique}", role=Role.INGEST)).key
+    account, key = await account_and_key(http, resources, "RLS", unique)
     body = {"utility_account_id": account["id"]}
 
     def bill(n: int) -> dict[str, tuple[str, bytes, str]]:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.startup import is_unreachable, when_reachable
 from stack.services import free_port
-from tests.helpers import entry_point_env, spawn_entry_point, start_dev_server, until_logged
+from tests.helpers import entry_point_env, entry_point_running, start_dev_server, until_logged
 from worker.resources import open_resources
 
 
@@ -87,29 +87,33 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
         await when_reachable("Postgres", never, within=0)
 
 
-async def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(payload_keys: str, tmp_path: Path) -> None:
-    """uvicorn only notes a stop signal while the app starts: the API waited out STARTUP_WAIT_SECONDS first,
-    past compose's and Kubernetes' grace periods."""
+async def told_to_stop_while_it_waits_for_temporal(
+    module: str, payload_keys: str, tmp_path: Path, **settings: str
+) -> tuple[int, Path]:
+    """``python -m module`` with nothing listening at its Temporal address, sent SIGTERM once it says it waits
+    (``STARTUP_WAIT_SECONDS`` is 300): its exit code, which it must give within 30 s, and its log."""
     env = entry_point_env(
         ENV="test",
         TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",  # nothing listens there
-        API_PORT=str(free_port()),
         PAYLOAD_KEYS=payload_keys,
         DATA_DIR=str(tmp_path / "data"),
         STARTUP_WAIT_SECONDS="300",
         LOG_FORMAT="json",
+        **settings,
     )
-    log = tmp_path / "api.log"
-    api = await asyncio.to_thread(spawn_entry_point, "api", env, log)
-    try:
-        await until_logged(log, "Temporal is not reachable yet; trying again", api, within=60)
-        api.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(api.wait, 30)  # not the 300 s of the wait
-    finally:
-        if api.poll() is None:
-            api.kill()
-            api.wait()
-    assert api.returncode != 0
+    log = tmp_path / f"{module}.log"
+    async with entry_point_running(module, env, log) as process:
+        await until_logged(log, "Temporal is not reachable yet; trying again", process, within=60)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 30)  # not the 300 s of the wait
+    return code, log
+
+
+async def test_an_api_told_to_stop_while_it_waits_for_temporal_stops_at_once(payload_keys: str, tmp_path: Path) -> None:
+    """uvicorn only notes a stop signal while the app starts: the API waited out STARTUP_WAIT_SECONDS first,
+    past compose's and Kubernetes' grace periods."""
+    code, log = await told_to_stop_while_it_waits_for_temporal("api", payload_keys, tmp_path, API_PORT=str(free_port()))
+    assert code != 0
     waits = [json.loads(line) for line in log.read_text().splitlines() if "not reachable yet" in line]
     assert len(waits) < 20, "it stopped waiting when told to"
 
@@ -119,24 +123,8 @@ async def test_a_worker_told_to_stop_while_it_waits_for_temporal_stops_at_once(
 ) -> None:
     """Its signal handlers came only after start-up: until then SIGTERM killed it outright, and as a container's
     PID 1 (no default action) it was ignored for as long as the wait lasted, past every grace period."""
-    env = entry_point_env(
-        ENV="test",
-        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",  # nothing listens there
-        PAYLOAD_KEYS=payload_keys,
-        DATA_DIR=str(tmp_path / "data"),
-        STARTUP_WAIT_SECONDS="300",
-        LOG_FORMAT="json",
-    )
-    log = tmp_path / "worker.log"
-    worker = await asyncio.to_thread(spawn_entry_point, "worker", env, log)
-    try:
-        await until_logged(log, "Temporal is not reachable yet; trying again", worker, within=60)
-        worker.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(worker.wait, 30) == 0  # its own exit, not the signal's -15; not 300 s on
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    code, log = await told_to_stop_while_it_waits_for_temporal("worker", payload_keys, tmp_path)
+    assert code == 0  # its own exit, not the signal's -15
     messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line.startswith("{")]
     assert messages[-1] == "worker stopped before it started"
 
@@ -189,15 +177,10 @@ async def test_a_worker_told_to_stop_while_gcs_does_not_answer_exits_on_its_own(
             ANALYTICS="disabled",
             LOG_FORMAT="json",
         )
-        worker = await asyncio.to_thread(spawn_entry_point, "worker", env, log)
-        try:
+        async with entry_point_running("worker", env, log) as worker:
             await asyncio.wait_for(silent_gcs.accepted.wait(), 120)  # the worker is looking the bucket up
             worker.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(worker.wait, 60) == 0  # the lookup alone waits 120 s for an answer
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
     messages = [json.loads(line)["message"] for line in log.read_text().splitlines() if line.startswith("{")]
     assert messages[-1] == "worker stopped before it started"
 

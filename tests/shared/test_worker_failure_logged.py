@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from stack.services import free_port
-from tests.helpers import entry_point_env, run_entry_point, spawn_entry_point, start_dev_server, until_logged
+from tests.helpers import entry_point_env, entry_point_running, run_entry_point, start_dev_server, until_logged
 
 
 def test_a_worker_that_cannot_reach_temporal_logs_one_json_line_and_exits_non_zero() -> None:
@@ -42,14 +42,9 @@ async def test_a_worker_started_before_temporal_listens_waits_and_comes_up(
         LOG_FORMAT="json",
     )
     log = tmp_path / "worker.log"
-    worker = await asyncio.to_thread(spawn_entry_point, "worker", env, log)
-    try:
+    async with entry_point_running("worker", env, log) as worker:
         await until_logged(log, "Temporal is not reachable yet; trying again", worker)
         async with await start_dev_server(log_file=tmp_path / "temporal.log", port=port):
             await until_logged(log, "worker started", worker)
             worker.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(worker.wait, 60) == 0
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,23 @@ async def sign_in_at_task(page: Any, ui_url: str, job_id: str, reviewer_key: str
     await page.fill("#key", reviewer_key)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"**/ui/reviews/{job_id}")
+
+
+@asynccontextmanager
+async def browser_at_task(ui_url: str, job_id: str, reviewer_key: str) -> AsyncIterator[Any]:
+    """A page of a new headless Chromium, signed in at the task's page (``sign_in_at_task``); the browser is closed
+    on the way out."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(60_000)
+            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
+            yield page
+        finally:
+            await browser.close()
 
 
 async def test_reviewer_corrects_a_bill_in_the_browser(
@@ -97,22 +116,13 @@ async def test_a_colleagues_note_keeps_its_lines(
     ui_url: str, reviewer_key: str, http: httpx.AsyncClient, unique: str
 ) -> None:
     """A rejection's note written in lines (the reason, then where on the bill) reads in lines, not run together."""
-    from playwright.async_api import async_playwright
-
     job_id = (await bill_needing_review(http, unique))["id"]
     revision = (await http.get(f"/reviews/{job_id}")).json()["revision"]
     note = "Not this account's bill.\nPage 2 names another customer."
     rejected = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": note})
     assert rejected.status_code == 200, rejected.text
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(60_000)
-            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
-            shown = await page.locator("#decision-taken").inner_text()
-        finally:
-            await browser.close()
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        shown = await page.locator("#decision-taken").inner_text()
     assert "Not this account's bill.\nPage 2 names another customer." in shown, shown
 
 
@@ -122,40 +132,32 @@ async def test_a_sign_in_form_left_open_too_long_keeps_the_correction(
     """The session ends while a correction is typed, and the sign-in form that carries it stays open past its
     hour: Chromium's own post of that form gets the form back with the correction, not a 403 page that loses
     it, and signing in there brings the task back with it to send."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     job_id = (await bill_needing_review(http, unique))["id"]
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context()
-            page = await context.new_page()
-            page.set_default_timeout(60_000)
-            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
-            await page.locator("#f-total_amount").fill("60.00")
-            await page.locator("#note").fill("total from page 2")
-            session = next(c["value"] for c in await context.cookies() if c["name"] == "mm_session")
-            await resources.pool.execute(  # its 8 hours are up
-                "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
-                hashlib.sha256(session.encode()).hexdigest(),
-            )
-            await page.get_by_role("button", name="Save corrections").click()
-            await expect(page.locator("p.error")).to_contain_text("Your session ended")
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        await page.locator("#f-total_amount").fill("60.00")
+        await page.locator("#note").fill("total from page 2")
+        session = next(c["value"] for c in await page.context.cookies() if c["name"] == "mm_session")
+        await resources.pool.execute(  # its 8 hours are up
+            "UPDATE ui_sessions SET expires_at = now() WHERE id_hash = $1",
+            hashlib.sha256(session.encode()).hexdigest(),
+        )
+        await page.get_by_role("button", name="Save corrections").click()
+        await expect(page.locator("p.error")).to_contain_text("Your session ended")
 
-            nonce = next(c["value"] for c in await context.cookies() if c["name"] == "mm_login")
-            expired = await expired_login_token(resources, nonce)  # the form's hour is up, not its cookie's
-            await page.locator('input[name="csrf_token"]').evaluate("(input, token) => input.value = token", expired)
-            await page.fill("#key", reviewer_key)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.locator("p.error")).to_contain_text("This sign-in page was open too long")
-            await page.fill("#key", reviewer_key)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.locator("#f-total_amount")).to_have_value("60.00")
-            await expect(page.locator("#note")).to_have_value("total from page 2")
-            await page.get_by_role("button", name="Save corrections").click()
-            await page.wait_for_url(f"{ui_url}/ui/reviews")
-        finally:
-            await browser.close()
+        nonce = next(c["value"] for c in await page.context.cookies() if c["name"] == "mm_login")
+        expired = await expired_login_token(resources, nonce)  # the form's hour is up, not its cookie's
+        await page.locator('input[name="csrf_token"]').evaluate("(input, token) => input.value = token", expired)
+        await page.fill("#key", reviewer_key)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("p.error")).to_contain_text("This sign-in page was open too long")
+        await page.fill("#key", reviewer_key)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.locator("#f-total_amount")).to_have_value("60.00")
+        await expect(page.locator("#note")).to_have_value("total from page 2")
+        await page.get_by_role("button", name="Save corrections").click()
+        await page.wait_for_url(f"{ui_url}/ui/reviews")
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
 
 
@@ -164,25 +166,18 @@ async def test_a_date_typed_the_wrong_way_comes_back_as_typed_with_what_to_type(
 ) -> None:
     """A date input sends "" for 04/31/2026 (or a half-typed date): the statement date would be stored empty,
     without a word. Typed as text, it reaches the server, which refuses it beside the field, as typed."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     job_id = (await bill_needing_review(http, unique))["id"]
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(60_000)
-            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
-            await page.locator("#f-total_amount").fill("60.00")
-            statement = page.locator("#f-statement_date")
-            await statement.fill("")
-            await statement.press_sequentially("04/31/2026")
-            await page.get_by_role("button", name="Save corrections").click()
-            await expect(page.locator("#why-statement_date")).to_contain_text("year-month-day")
-            await expect(page.locator("#f-statement_date")).to_have_value("04/31/2026")
-            await expect(page.locator("#f-total_amount")).to_have_value("60.00")
-        finally:
-            await browser.close()
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        await page.locator("#f-total_amount").fill("60.00")
+        statement = page.locator("#f-statement_date")
+        await statement.fill("")
+        await statement.press_sequentially("04/31/2026")
+        await page.get_by_role("button", name="Save corrections").click()
+        await expect(page.locator("#why-statement_date")).to_contain_text("year-month-day")
+        await expect(page.locator("#f-statement_date")).to_have_value("04/31/2026")
+        await expect(page.locator("#f-total_amount")).to_have_value("60.00")
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
 
@@ -192,7 +187,7 @@ async def test_a_task_link_followed_from_another_site_opens_the_task_for_a_signe
 ) -> None:
     """A link in chat or mail: with a Strict session cookie it showed the sign-in form to a signed-in reviewer,
     and signing in again left the forms in their other tabs expired."""
-    from playwright.async_api import Route, async_playwright
+    from playwright.async_api import Route
 
     job_id = (await bill_needing_review(http, unique))["id"]
     task_url = f"{ui_url}/ui/reviews/{job_id}"
@@ -200,17 +195,10 @@ async def test_a_task_link_followed_from_another_site_opens_the_task_for_a_signe
     async def chat(route: Route) -> None:
         await route.fulfill(content_type="text/html", body=f'<!doctype html><a href="{task_url}">the bill</a>')
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            page.set_default_timeout(60_000)
-            await sign_in_at_task(page, ui_url, job_id, reviewer_key)
-            await page.route("http://chat.example/**", chat)
-            await page.goto("http://chat.example/")
-            async with page.expect_navigation():
-                await page.get_by_role("link", name="the bill").click()
-            assert page.url == task_url, "not sent to sign in again"
-            assert await page.locator("#f-total_amount").count() == 1
-        finally:
-            await browser.close()
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        await page.route("http://chat.example/**", chat)
+        await page.goto("http://chat.example/")
+        async with page.expect_navigation():
+            await page.get_by_role("link", name="the bill").click()
+        assert page.url == task_url, "not sent to sign in again"
+        assert await page.locator("#f-total_amount").count() == 1
