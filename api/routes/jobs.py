@@ -56,8 +56,9 @@ async def _start(
     replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
     if replayed is not None:  # a retry spends no token, and a key reused for another request is a 422 before any
         check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
-    else:
-        await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
+        response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does: start_job would look again
+        return job_public(replayed, state.settings)
+    await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
     job, created = await start_job(
         pool=state.pool,
         client=state.client,
