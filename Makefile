@@ -36,8 +36,13 @@ constraints: $(STAMP)
 run: $(STAMP)
 	$(PY) -m stack.run
 
+# Two pytest workers, each with its own dev server, Postgres and emulators: the suite spends most of its time
+# waiting on them, and in one process it took 12-14 minutes on two cores (6 with two). A test file stays on one
+# worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
