@@ -34,6 +34,23 @@ def _owned_by_run(run_id: str) -> str:
     return f"(run_id IS NULL OR run_id = {run_id})"
 
 
+async def _lock_job(conn: asyncpg.Connection, job_id: str) -> asyncpg.Record | None:
+    """The job's row, locked (a job's end commits before this run's write or after it), with ``newer``:
+    this step's run is a later one than the row speaks for (an operator's reset, taking the job over)."""
+    info = activity.info()
+    return await conn.fetchrow(
+        f"SELECT status, last_run_id, {newer_run('$2', '$3')} AS newer FROM ingestion_jobs WHERE id = $1 FOR UPDATE",
+        job_id,
+        info.workflow_run_id,
+        info.scheduled_time,
+    )
+
+
+def _replaced(job: asyncpg.Record) -> bool:
+    """An operator's reset replaced this step's run: the row speaks for another run, not an earlier one."""
+    return job["last_run_id"] not in (None, activity.info().workflow_run_id) and not job["newer"]
+
+
 class ReviewActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -52,15 +69,8 @@ class ReviewActivities:
         """
         info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():
-            job = await conn.fetchrow(
-                f"SELECT status, last_run_id, {newer_run('$2', '$3')} AS newer"
-                " FROM ingestion_jobs WHERE id = $1 FOR UPDATE",
-                task.job_id,
-                info.workflow_run_id,
-                info.scheduled_time,
-            )
-            replaced = job is not None and job["last_run_id"] not in (None, info.workflow_run_id) and not job["newer"]
-            if job is None or replaced or (JobStatus(job["status"]).is_terminal and not job["newer"]):
+            job = await _lock_job(conn, task.job_id)
+            if job is None or _replaced(job) or (JobStatus(job["status"]).is_terminal and not job["newer"]):
                 logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
             if job["newer"]:
@@ -141,12 +151,23 @@ class ReviewActivities:
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
-        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE."""
+        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE.
+
+        A late attempt of a run an operator's reset replaced changes nothing: its decision never took
+        effect, and the new run's job may be waiting for its own reviewer.
+        """
         decision = audit.decision
         # What was stored, by the action: a bill that came with an approve or a reject was not.
         corrected = decision.bill if decision.action is ReviewAction.CORRECT else None
         after = corrected or (audit.before if decision.action is ReviewAction.APPROVE else None)
         async with self._pool.acquire() as conn, conn.transaction():
+            job = await _lock_job(conn, audit.job_id)
+            if job is not None and _replaced(job):
+                logger.info(
+                    "run replaced: decision not recorded",
+                    extra={"job_id": audit.job_id, "step": "record_review_decision"},
+                )
+                return
             await conn.execute(
                 """
                 INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff, overridden)

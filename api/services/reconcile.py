@@ -176,13 +176,16 @@ class JobReconciler(BackgroundLoop):
             updated = await conn.execute(
                 f"""
                 UPDATE ingestion_jobs
-                   SET status = $2, error = $3, checked_at = now(), ended_run_id = $4, {JOB_ENDED}
+                   SET status = $2, error = $3, checked_at = now(), ended_run_id = $4,
+                       last_run_id = COALESCE(last_run_id, $4), {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
                 """,
                 job_id,
                 job_status,
                 error,
-                described.run_id,  # a late try of that run's first step must not open the job again
+                # A late try of that run's first step must not open the job again; and a row no run took
+                # now names a run, so an operator's reset of it is a later run that takes the job over.
+                described.run_id,
             )
             if not updated.endswith(" 1"):  # its last activity recorded an end after all
                 return False

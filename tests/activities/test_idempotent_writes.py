@@ -15,6 +15,7 @@ import pytest
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.analytics import AnalyticsActivities
@@ -23,6 +24,7 @@ from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.storage import StorageActivities
+from api.services.reconcile import JobReconciler
 from shared.analytics import BigQuerySink
 from shared.bill import NormalizedBill
 from shared.models import (
@@ -39,6 +41,7 @@ from shared.models import (
 )
 from shared.review import ReviewAction, ReviewAudit, ReviewDecision, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
+from tests.api.idle_jobs import idle_queue, start_jobs
 from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 
@@ -601,6 +604,11 @@ class Runs:
         )
         await self.env.run(ReviewActivities(self.pool).open_review_task, opening)
 
+    async def decide(self, revision: str) -> None:
+        decision = ReviewDecision(action=ReviewAction.APPROVE, revision=revision, reviewer="r")
+        audit = ReviewAudit(job_id=self.job_id, decision=decision, before=None, revision=revision)
+        await self.env.run(ReviewActivities(self.pool).record_review_decision, audit)
+
     async def job(self) -> asyncpg.Record:
         row = await self.pool.fetchrow(
             "SELECT status, error, attempts, last_run_id, finished_at FROM ingestion_jobs WHERE id = $1", self.job_id
@@ -692,6 +700,56 @@ async def test_a_reset_run_that_needs_review_opens_the_closed_task_again(
         )
         assert task["created_at"] > closed["created_at"]
         assert (await job.job())[:4] == ("NEEDS_REVIEW", None, 2, "run-2")
+
+
+async def test_a_reset_run_takes_over_a_job_whose_end_was_recorded_from_outside_before_its_first_step(
+    resources: Resources, client: Client, app_settings: Settings
+) -> None:
+    """No worker took the job; an operator terminated its workflow, and the reconciler recorded it FAILED.
+    The operator's reset then runs the job again: it reads RUNNING, and the review it needs reaches the
+    queue, not the old end (where a decision would be refused and the review expire unseen). A late first
+    step of the terminated run still opens nothing."""
+    settings = idle_queue(app_settings)
+    (started,) = await start_jobs(resources.pool, client, settings, 1)
+    handle = client.get_workflow_handle(started["workflow_id"])
+    await handle.terminate(reason="no worker took it")
+    row = await resources.pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started["id"])
+    assert await JobReconciler(resources.pool, client, settings).record_if_ended(row)
+    job = Runs(resources.pool, str(started["id"]))
+
+    await job.run((await handle.describe()).run_id, T0).start()  # the terminated run's, committing late
+    assert (await job.job())["status"] == "FAILED"
+
+    await job.run("reset-run", T0 + timedelta(hours=1)).start()
+    assert (await job.job())[:2] == ("RUNNING", None)
+    await job.run("reset-run", T0 + timedelta(hours=1, minutes=1)).open_review("r-reset")
+    assert (await job.job())["status"] == "NEEDS_REVIEW"
+    task = await job.task()
+    assert (task["status"], task["revision"], task["closed_at"]) == (ReviewStatus.PENDING, "r-reset", None)
+
+
+async def test_a_late_decision_of_a_run_a_reset_replaced_leaves_the_new_runs_review_alone(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The replaced run's decision never took effect: the new run's job still waits for its reviewer, and
+    the audit trail holds no decision for it. A decision the reset run receives is recorded, even when it
+    was reset past the opening of the review (the task is the old run's)."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    await job.run("run-2", T0 + timedelta(hours=1)).open_review("r2")
+
+    await job.run("run-1", T0 + timedelta(minutes=2)).decide("r1")  # a try committing after the reset
+
+    assert (await job.job())["status"] == "NEEDS_REVIEW"
+    assert ((await job.task())["status"], (await job.task())["revision"]) == (ReviewStatus.PENDING, "r2")
+    assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job.job_id) == 0
+
+    await job.run("run-3", T0 + timedelta(hours=2)).decide("r2")  # reset again, past the opening
+    assert (await job.job())["status"] == "RUNNING"
+    assert await pool.fetchval("SELECT revision FROM review_decisions WHERE job_id = $1", job.job_id) == "r2"
 
 
 async def test_a_file_whose_bill_a_reissue_replaced_is_still_a_duplicate_before_extraction(

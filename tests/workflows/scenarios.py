@@ -1,4 +1,5 @@
-"""Real runs of BillIngestionWorkflow, one per path through it: recorded as replay fixtures."""
+"""Real runs of BillIngestionWorkflow, one per path through it, and of AnalyticsRollupWorkflow: recorded as replay
+fixtures."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBil
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
 
 Scenario = Callable[..., Awaitable[str]]
 SCENARIO_PRINCIPAL = Principal(key_id=0, name="history-recorder", role=Role.ADMIN, customer_id=None)
@@ -565,13 +567,20 @@ def single_batch(worker: Worker) -> Worker:
 
 
 async def _expiry_taken_in_one_batch(handle: WorkflowHandle[Any, Any]) -> None:
-    """The workflow task that took the expiry's firing ran in single-batch mode: it, or an earlier task of the run
-    (the SDK then keeps the mode), recorded the flag. Without it the scenario meets no race, and its test would pass
-    with the fix or without."""
+    """The workflow task that took the expiry's firing ran in single-batch mode (``_timer_taken_in_one_batch``)."""
+    await _timer_taken_in_one_batch(handle, 2)
+
+
+async def _timer_taken_in_one_batch(handle: WorkflowHandle[Any, Any], nth: int) -> None:
+    """The workflow task that took the ``nth`` timer's firing (the SLA's 1, the expiry's 2) ran in single-batch
+    mode: it, or an earlier task of the run (the SDK then keeps the mode), recorded the flag. Without it the
+    scenario meets no race, and its test would pass with the fix or without."""
     events = list((await handle.fetch_history()).events)
     fired = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
     taking = next(
-        i for i in range(fired[1], len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        i
+        for i in range(fired[nth - 1], len(events))
+        if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     )
     used = {
         flag
@@ -579,7 +588,7 @@ async def _expiry_taken_in_one_batch(handle: WorkflowHandle[Any, Any]) -> None:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
         for flag in e.workflow_task_completed_event_attributes.sdk_metadata.lang_used_flags
     }
-    assert SINGLE_BATCH_FLAG in used, f"the expiry's workflow task ran without the single-batch flag (used: {used})"
+    assert SINGLE_BATCH_FLAG in used, f"timer {nth}'s workflow task ran without the single-batch flag (used: {used})"
 
 
 async def _update_admitted(client: Client, workflow_id: str, update_id: str, *, within: float = 30) -> None:
@@ -638,6 +647,81 @@ async def started_anew_under_its_id(http: httpx.AsyncClient, *, client: Client, 
     return workflow_id
 
 
+async def started_under_another_jobs_id(
+    http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any
+) -> str:
+    """A job's sealed input started under a new workflow id: it fails at once (WorkflowIdMismatch), touching nothing."""
+    account = await create_account(http, provider="pge", account_number=f"COPY-{uuid.uuid4().hex[:8]}")
+    job = (await http.post("/jobs", json={"utility_account_id": account["id"]})).json()
+    assert (await wait_for_status(http, job["id"]))["status"] == "SUCCEEDED"
+    request = IngestionRequest(job_id=job["id"], customer_id=account["customer_id"], utility_account_id=account["id"])
+    handle = await client.start_workflow(
+        BillIngestionWorkflow.run,
+        request,
+        id=f"copied-start-{uuid.uuid4().hex[:10]}",
+        task_queue=settings.temporal_task_queue,
+    )
+    await wait_for_refused_run(client, handle.id, "WorkflowIdMismatch", within=60)
+    return handle.id
+
+
+async def review_decided_as_it_escalated(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """A rejection is signalled as the SLA timer fires, taken in one workflow task: it stands, and the review is
+    not escalated. Before DECIDED_AS_TIME_RAN_OUT_PATCH the review escalated (the old code's side of
+    ``review_decided_as_it_expired_across_deploy``).
+
+    The run's worker stops once it awaits review (SLA 12 s: room for it to stop on a loaded machine); the SLA timer
+    fires and the rejection comes while no worker runs, so the next worker takes both in one workflow task."""
+    own = settings.model_copy(
+        update={
+            "temporal_task_queue": f"decided-as-it-escalated-{uuid.uuid4().hex[:8]}",
+            "review_sla": timedelta(seconds=12),
+            "review_timeout": timedelta(hours=1),
+        }
+    )
+    async with build_worker(client, resources, own):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        revision = await awaiting_review(handle)
+    await _timers_fired(handle, 1)
+    decision = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="script", note="by scenario")
+    await handle.signal(BillIngestionWorkflow.review_decision, decision)
+    async with single_batch_worker(client, resources, own):
+        with suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+    await _timer_taken_in_one_batch(handle, 1)
+    done = await wait_for_status(http, job_id_of(handle), ENDED_STATUSES, within=60)
+    assert done["status"] == "REJECTED", done
+    return handle.id
+
+
+async def rollup_ran(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
+    """AnalyticsRollupWorkflow as its schedule starts it: the monthly rollup of the recent window."""
+    handle = await client.start_workflow(
+        AnalyticsRollupWorkflow.run,
+        RollupInput(window_days=31),
+        id=f"rollup-{uuid.uuid4().hex[:10]}",
+        task_queue=settings.temporal_task_queue,
+    )
+    await asyncio.wait_for(handle.result(), timeout=60)
+    return handle.id
+
+
+async def rollup_started_unsealed(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
+    """Someone without the payload keys starts a rollup in plain JSON: it fails at once, rolling nothing up."""
+    handle = await (await keyless_client(client)).start_workflow(
+        AnalyticsRollupWorkflow.run,
+        RollupInput(window_days=1),
+        id=f"unsealed-rollup-{uuid.uuid4().hex[:10]}",
+        task_queue=settings.temporal_task_queue,
+    )
+    await wait_for_refused_run(client, handle.id, "UnsealedMessage", within=60)
+    return handle.id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
@@ -659,4 +743,8 @@ SCENARIOS: dict[str, Scenario] = {
     "review_decided_as_it_expired": review_decided_as_it_expired,
     "review_signalled_as_it_expired": review_signalled_as_it_expired,
     "review_decided_as_it_expired_across_deploy": review_decided_as_it_expired_across_deploy,
+    "started_under_another_jobs_id": started_under_another_jobs_id,
+    "review_decided_as_it_escalated": review_decided_as_it_escalated,
+    "rollup_ran": rollup_ran,
+    "rollup_started_unsealed": rollup_started_unsealed,
 }

@@ -12,8 +12,10 @@ from temporalio.workflow import NondeterminismError
 
 from shared.codec import KeyRing, data_converter
 from tests.workflows.history_codec import replay_converter
+from tests.workflows.predeploy import PreRaceBillIngestionWorkflow
 from tests.workflows.reordered import ReorderedBillIngestionWorkflow
 from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.rollup import AnalyticsRollupWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").rglob("*.json"))
 FIRST_RELEASE_SCENARIOS = {"accepted", "failed_job", "review_corrected", "review_rejected", "step_retried"}
@@ -48,6 +50,10 @@ def test_histories_are_committed() -> None:
         "review_decided_as_it_expired",
         "review_signalled_as_it_expired",
         "review_decided_as_it_expired_across_deploy",
+        "started_under_another_jobs_id",
+        "review_decided_as_it_escalated",
+        "rollup_ran",
+        "rollup_started_unsealed",
     }
     # Runs recorded by earlier releases or before a patch, which replay down its old branch: each kept.
     earlier = {f"{v}/{name}" for v in ("v1", "v2") for name in scenarios if name in FIRST_RELEASE_SCENARIOS} | {
@@ -73,7 +79,7 @@ async def test_history_replays_with_current_code(path: Path) -> None:
     # here; one without (every message of histories recorded before the mark) opens tagged unsealed, as a
     # plaintext message would: runs that recorded no unsealed-message patch marker replay the same regardless
     # (the patches are asked only of unsealed messages).
-    replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
+    replayer = Replayer(workflows=[BillIngestionWorkflow, AnalyticsRollupWorkflow], data_converter=replay_converter())
     await replayer.replay_workflow(load(path))
 
 
@@ -107,6 +113,15 @@ async def test_before_the_patch_changed_checks_broke_replay(monkeypatch: pytest.
     replayer = Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(corrected_by_signal("v4"))
+
+
+async def test_a_decision_taken_with_the_sla_timer_replays_only_down_the_patched_branch() -> None:
+    """The code before DECIDED_AS_TIME_RAN_OUT_PATCH escalates where the run recorded the decision: the history
+    takes the patch's new branch, so a change to its commands fails replay."""
+    recorded = load(Path(__file__).parents[1] / "histories" / "current" / "review_decided_as_it_escalated.json")
+    replayer = Replayer(workflows=[PreRaceBillIngestionWorkflow], data_converter=replay_converter())
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(recorded)
 
 
 @pytest.mark.parametrize("path", [p for p in HISTORIES if p.stem == "accepted"], ids=lambda p: p.parent.name)
