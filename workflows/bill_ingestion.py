@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import check_account, check_correction
+    from extraction.checks import check_correction
     from shared import search_attributes as sa
     from shared.bill import NormalizedBill
     from shared.models import (
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         ValidateRequest,
     )
     from shared.review import (
+        APPROVABLE_UNREAD,
         CorrectionCheck,
         ReviewAck,
         ReviewAction,
@@ -278,11 +279,15 @@ class BillIngestionWorkflow:
         return None
 
     def _approval_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
-        """Approving an extraction that reads another account's number would store that bill under this one."""
+        """Approving stores the extraction as read: one failing a check no correction may fail (no total, another
+        account's number...) would be stored all the same. Validator only, so it may ask what older runs did not."""
         bill = self._extracted if decision.action is ReviewAction.APPROVE else None
-        failing = check_account(bill, self._account_number) if bill is not None else []
+        if bill is None:
+            return None
+        shape = check_correction(bill, override=True, account_number=self._account_number)
+        failing = [reason for reason in shape if reason not in APPROVABLE_UNREAD]
         if failing:
-            message = "the extracted bill is for another account: correct its account number, or reject it"
+            message = "the extracted bill cannot be stored as read: correct it or reject it"
             return ("InvalidCorrection", message, failing)
         return None
 

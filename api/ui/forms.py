@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shared.bill import NormalizedBill
+from shared.bill import CENT, NormalizedBill
 
 SCALAR_FIELDS = (
     "provider",
@@ -42,7 +43,6 @@ ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "line_items": ("description", "category", "amount", "commodity"),
     "usage": ("commodity", "quantity", "unit", "meter_number"),
 }
-NUMBER_ROW_FIELDS = frozenset({"amount", "quantity"})
 # A row with none of these filled in is an unused blank row (or one the reviewer cleared).
 ROW_KEYS: dict[str, tuple[str, ...]] = {"line_items": ("description", "amount"), "usage": ("quantity",)}
 _ROW_NAME = re.compile(r"(line_items|usage)-(\d{1,5})-(\w+)")
@@ -174,24 +174,29 @@ class BillForm:
     def to_bill(self) -> NormalizedBill:
         """The bill the form describes; raises ``ValidationError`` naming the bad inputs.
 
-        A decimal comma, a credit written as a bill prints it and a date not written year-month-day are
-        reported as a ValidationError too, located at its field or row, so the page flags the input it is in
-        rather than only quoting the value at the top."""
+        A decimal comma, a credit written as a bill prints it, an amount past the cent and a date not written
+        year-month-day are reported as a ValidationError too, located at its field or row, so the page flags
+        the input it is in rather than only quoting the value at the top."""
         refused: list[InitErrorDetails] = []
 
-        def money(value: str, loc: tuple[str | int, ...]) -> str:
-            try:
-                return _money(value)
-            except _Refused as err:
-                refused.append({"type": PydanticCustomError(err.code, err.message), "loc": loc, "input": value})
-                return value
+        def read_with(parse: Callable[[str], str]) -> Callable[[str, tuple[str | int, ...]], str]:
+            def read(value: str, loc: tuple[str | int, ...]) -> str:
+                try:
+                    return parse(value)
+                except _Refused as err:
+                    refused.append({"type": PydanticCustomError(err.code, err.message), "loc": loc, "input": value})
+                    return value
+
+            return read
 
         def when(value: str, loc: tuple[str | int, ...]) -> str:
             if not _is_iso_date(value):
                 refused.append({"type": PydanticCustomError("date_format", NOT_A_DATE), "loc": loc, "input": value})
             return value
 
+        money, number = read_with(_money), read_with(_number)  # an amount is to the cent, a reading to four places
         checks = {name: money for name in MONEY_FIELDS} | {name: when for name in DATE_FIELDS}
+        readers = {"amount": money, "quantity": number}
         data: dict[str, Any] = {
             name: checks[name](value, (name,)) if name in checks else value
             for name, value in self.fields.items()
@@ -201,7 +206,7 @@ class BillForm:
             data["currency"] = data["currency"].upper()
         for kind, rows in self.rows.items():
             data[kind] = [
-                {k: money(v, (kind, i, k)) if k in NUMBER_ROW_FIELDS else v for k, v in row.items() if v}
+                {k: readers[k](v, (kind, i, k)) if k in readers else v for k, v in row.items() if v}
                 for i, row in enumerate(rows)
             ]
         if refused:  # reported with whatever else is wrong, so one round of fixes is enough
@@ -292,6 +297,7 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DECIMAL_COMMA = "write numbers with a point for decimals (1234.50 or 1,234.50)"
 CREDIT = "write a credit with a minus sign in front (-1234.50), not in brackets, with CR or a trailing minus"
 NOT_A_DATE = "not a date: write it as year-month-day, e.g. 2026-03-25"
+TO_THE_CENT = "amounts are written to the cent: no more than two decimals (12.35)"
 
 
 class _Refused(ValueError):
@@ -303,6 +309,20 @@ class _Refused(ValueError):
 
 
 def _money(value: str) -> str:
+    """A number as ``_number`` reads it, to the cent: ``1.234`` is refused, not stored as 1.23 unseen
+    (``1.230`` is the same amount, and taken)."""
+    plain = _number(value)
+    try:
+        amount = Decimal(plain)
+        past_the_cent = amount.is_finite() and amount != amount.quantize(CENT)
+    except InvalidOperation:  # not a number, or too long for the cent: the bill's own validation says so
+        return plain
+    if past_the_cent:
+        raise _Refused("past_the_cent", TO_THE_CENT)
+    return plain
+
+
+def _number(value: str) -> str:
     """Accept what people type: ``$1,234.50`` is 1234.50; ``12,50`` is refused, not read as 1250.
 
     A credit as a bill prints it, ``(1,234.50)``, ``1,234.50 CR`` or ``1,234.50-``, is refused with how to

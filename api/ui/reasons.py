@@ -24,6 +24,9 @@ _FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
     "ambiguous_date_order": ("bill_period_start", "bill_period_end", "statement_date", "due_date"),
 }
 
+_FIELDS_BY_SUBJECT: dict[str, tuple[str, ...]] = {"period": ("bill_period_start", "bill_period_end")}
+"""Subjects that are no one field of the bill (``conflicting_values:period``)."""
+
 _TEXT_BY_CODE: dict[str, str] = {
     "missing_field": "missing",
     "no_evidence": "not found in the bill's text",
@@ -52,6 +55,8 @@ def fields_for(reason: str) -> tuple[str, ...]:
     code, _, subject = reason.partition(":")
     if code in _FIELDS_BY_CODE:
         return _FIELDS_BY_CODE[code]
+    if subject in _FIELDS_BY_SUBJECT:
+        return _FIELDS_BY_SUBJECT[subject]
     return (subject,) if subject in BILL_FIELDS else ()
 
 

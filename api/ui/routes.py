@@ -20,7 +20,7 @@ from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskInternal
-from api.services.jobs import JobCursor
+from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from api.ui.deps import (
     FORM_MAX_FIELDS,
@@ -37,6 +37,7 @@ from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
 from shared.bill import Provider
+from shared.models import JobStatus
 from shared.review import ReviewAction
 
 router = APIRouter(include_in_schema=False)
@@ -154,7 +155,9 @@ async def task_page(
     ``queue`` is the queue page it was opened from: the decision returns there, filters and page kept (one
     longer than a queue's is cut, as ``_queue_from`` reads it: the task still opens, not a 422)."""
     task = await read_task(state, principal, job_id)
-    return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue))
+    decided_duplicate = task.decision is not None and task.decision.job_status is JobStatus.DUPLICATE
+    held_by = await _held_by(state, principal, job_id) if decided_duplicate else None
+    return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue), held_by=held_by)
 
 
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
@@ -221,6 +224,7 @@ async def decide(
             values,
             error=error,
             failing=failing,
+            approving=body.action is ReviewAction.APPROVE,
             errors=[_message(e) for e in problem.extra.get("errors", [])],
             note=note,
             override=override,
@@ -229,8 +233,19 @@ async def decide(
         )
     session = current_session(request)
     if session is not None:
-        await sessions_for(request.app).flash(session, f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}.")
+        said = f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}."
+        if result.status is JobStatus.DUPLICATE:
+            holder = await _held_by(state, principal, job_id)
+            said = f"Job {job_id} {DONE_VERB[body.action]}, but not stored: {NOT_STORED.format(holder=holder)}"
+        await sessions_for(request.app).flash(session, said)
     return RedirectResponse(_queue_url(queue), status_code=303)
+
+
+async def _held_by(state: AppState, principal: Principal, job_id: str) -> str:
+    """Who holds the bill a decision on a job that ended DUPLICATE led to: the job that stored it first."""
+    result = (await get_job_row(state.pool, principal=principal, job_id=job_id)).get("result")
+    holder = result.get("duplicate_of") if isinstance(result, dict) else None
+    return f"job {holder}" if holder else "an earlier job"
 
 
 def _with_more_rows(
@@ -438,6 +453,8 @@ SIGNED_OUT = (
     " with your entries."
 )
 KEPT_THROUGH_SIGN_IN = "Nothing was sent: your session had ended. Your entries are below; check them and send again."
+NOT_STORED = "{holder} already holds this account's bill for this period."
+"""Why a decision that ended the job DUPLICATE stored nothing: the bill it led to was stored before."""
 CLOSED_SINCE = "Nothing was sent: this task has been closed since you opened it (it is {status} now)."
 READ_ANEW = (
     "Nothing was sent: the job ran again since you opened this page, and its new task has the bill read anew."
@@ -489,15 +506,19 @@ def _task_response(
     error: str | None = None,
     errors: list[str] | None = None,
     failing: list[str] | None = None,
+    approving: bool = False,
     invalid: dict[str, list[str]] | None = None,
     note: str = "",
     override: bool = False,
     queue: str = "",
     status_code: int = 200,
     blanks: dict[str, int] | None = None,
+    held_by: str | None = None,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
-    are shown only while the task is open; ``blanks``: the blank rows under each table's.
+    are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
+    ``failing`` are the extracted bill's, refused as approved, not a correction's; ``held_by``: of a decision
+    that ended the job DUPLICATE, the job that stored the bill first (``_held_by``).
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -519,6 +540,7 @@ def _task_response(
         "errors": errors or [],
         "reasons": [(r, describe(r)) for r in reasons],
         "failing_now": bool(failing),
+        "approving": approving,
         "editable": editable,
         "decision": task.decision,
         "line_items": values.rendered_rows("line_items", (blanks or BLANK_ROWS)["line_items"]),
@@ -528,6 +550,7 @@ def _task_response(
         "queue": queue,
         "back": _queue_url(queue),
         "extracted": _shown_field(task),
+        "not_stored": NOT_STORED.format(holder=held_by or "an earlier job"),
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from api.ui.forms import CREDIT, NOT_A_DATE, BillForm, error_messages, is_multiline
+from api.ui.forms import CREDIT, NOT_A_DATE, TO_THE_CENT, BillForm, error_messages, is_multiline
 from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
@@ -153,6 +153,24 @@ def test_a_decimal_comma_is_located_at_its_input() -> None:
     assert "line items row 2, amount: write numbers with a point for decimals (1234.50 or 1,234.50)" in messages
 
 
+@pytest.mark.parametrize(("field", "typed"), [("total_amount", "1.234"), ("line_items-1-amount", "12.345")])
+def test_an_amount_past_the_cent_is_refused_at_its_input_not_rounded(field: str, typed: str) -> None:
+    """1.234 stored as 1.23 would pass unseen, as 12,50 read as 1250 would: the reviewer says which they meant."""
+    data = posted(BillForm.from_bill(BILL)) | {field: typed}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert invalid == {field: [TO_THE_CENT]}
+
+
+def test_an_amount_or_a_quantity_that_only_looks_longer_is_taken() -> None:
+    """A trailing zero past the cent changes nothing; a reading keeps its four places."""
+    data = posted(BillForm.from_bill(BILL)) | {"total_amount": "75.000", "usage-0-quantity": "350.1234"}
+    bill = BillForm.from_form(data).to_bill()
+    assert bill.total_amount == Decimal("75.00")
+    assert bill.usage[0].quantity == Decimal("350.1234")
+
+
 @pytest.mark.parametrize("typed", ["(1,234.50)", "1,234.50 CR", "1,234.50-", "(75.00)", "75.00cr"])
 def test_a_credit_as_a_bill_prints_it_is_told_how_to_write_a_credit(typed: str) -> None:
     """Not "a point for decimals", which the reviewer already wrote: a minus sign in front."""
@@ -185,6 +203,8 @@ def test_reason_codes_point_at_their_fields() -> None:
     assert fields_for("unit_mismatch:gas") == ("usage",)
     assert fields_for("account_mismatch") == ("account_number",)
     assert fields_for("non_usd_currency") == ("currency",)
+    assert fields_for("conflicting_values:period") == ("bill_period_start", "bill_period_end")
+    assert fields_for("conflicting_values:total_amount") == ("total_amount",)
     assert fields_for("no_bill_extracted") == ()
     assert fields_for("missing_field:not_a_field") == ()
     flagged = flagged_fields(["sum_mismatch", "balance_mismatch"])

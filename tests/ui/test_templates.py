@@ -141,6 +141,28 @@ def test_dates_are_typed_as_text_so_a_half_typed_one_reaches_the_server() -> Non
     assert 'type="date"' not in html
 
 
+def test_periods_read_two_ways_mark_both_of_the_periods_dates() -> None:
+    """``conflicting_values:period`` is about the period's start and end: both inputs are marked and say why."""
+    html = render_review(task(reasons=["conflicting_values:period"]))
+    for name in ("bill_period_start", "bill_period_end"):
+        date_input = re.search(rf'<input id="f-{name}"[^>]*>', html)
+        assert date_input is not None and 'aria-invalid="true"' in date_input[0], html
+        assert re.search(rf'id="why-{name}"><li>period: the bill prints different values', html)
+    due = re.search(r'<input id="f-due_date"[^>]*>', html)
+    assert due is not None and "aria-invalid" not in due[0]
+
+
+def test_amounts_and_quantities_take_a_minus_sign_on_a_phone() -> None:
+    """A decimal keypad (inputmode="decimal") has no minus on an iPhone: a credit, -12.50, could not be typed."""
+    html = render_review(task())
+    for name in ("total_amount", "previous_balance", "payments_received", "current_charges"):
+        amount = re.search(rf'<input id="f-{name}"[^>]*>', html)
+        assert amount is not None and 'inputmode="decimal"' not in amount[0], amount
+    for name in ("line_items-0-amount", "usage-0-quantity"):
+        cell = re.search(rf'<input name="{name}"[^>]*>', html)
+        assert cell is not None and "inputmode" not in cell[0] and 'class="num"' in cell[0], cell
+
+
 def test_closed_task_is_read_only() -> None:
     html = render_review(task(status="DONE"), editable=False)
     assert 'value="approve"' not in html and "readonly" in html

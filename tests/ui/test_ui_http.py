@@ -454,7 +454,7 @@ def typed_correction(page: httpx.Response) -> dict[str, str]:
 def assert_typed_entries_back(page: httpx.Response) -> None:
     """Nothing was decided, and the page gives back what the reviewer typed (a total of 60.00 and a note)."""
     assert "Nothing was sent" in page.text
-    assert 'id="f-total_amount" name="total_amount" type="text" inputmode="decimal" value="60.00"' in page.text
+    assert 'id="f-total_amount" name="total_amount" type="text" value="60.00"' in page.text
     assert ">total from page 2</textarea>" in page.text
 
 

@@ -1,0 +1,47 @@
+"""A correction that turns out to be a bill already stored: the page says it was not stored, and by which job."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import httpx
+
+from tests.helpers import account_digits, bill_text, create_account, upload_and_wait, wait_for_status
+from tests.ui.test_ui_http import post_review_form
+from worker.resources import Resources
+
+
+async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The same statement uploaded again, misread: corrected, it is the first job's bill, which stays as it is."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    first = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert first["status"] == "SUCCEEDED", first
+    again = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text(number).encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    job_id = again.json()["id"]
+    assert (await wait_for_status(http, job_id, {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
+
+    _, response = await post_review_form(reviewer, job_id, action="correct", total_amount="60.00")
+    assert response.status_code == 303, response.text
+    assert (await wait_for_status(http, job_id))["status"] == "DUPLICATE"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+
+    queue = await reviewer.get(response.headers["location"])
+    flash = re.search(r'<p class="flash" role="status">(.*?)</p>', queue.text, re.DOTALL)
+    assert flash is not None, queue.text
+    said = unescape(flash[1])
+    assert f"Job {job_id} corrected, but not stored" in said and f"job {first['id']}" in said, said
+
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    decided = re.search(r'<section class="decided".*?</section>', page.text, re.DOTALL)
+    assert decided is not None, page.text
+    assert "Changed: total amount." in decided[0]
+    assert "the bill as corrected" not in decided[0], "it reads as stored"
+    assert f"Not stored: job {first['id']} already holds" in unescape(decided[0]), decided[0]
