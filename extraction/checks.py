@@ -102,16 +102,33 @@ def _missing(bill: NormalizedBill) -> list[str]:
 
 def _arithmetic(bill: NormalizedBill) -> list[str]:
     reasons: list[str] = []
-    items_sum = sum((item.amount for item in bill.line_items), Decimal("0"))
+    items_sum = _items_sum(bill)
     if bill.line_items and bill.current_charges is not None and items_sum != bill.current_charges:
         reasons.append("sum_mismatch")
     current = bill.current_charges if bill.current_charges is not None else (items_sum if bill.line_items else None)
-    if bill.total_amount is not None and current is not None:
-        previous = bill.previous_balance or Decimal("0")
-        paid = bill.payments_received or Decimal("0")
-        if previous - paid + current != bill.total_amount:
-            reasons.append("balance_mismatch")
+    if bill.total_amount is not None and current is not None and not _balances(bill, current):
+        reasons.append("balance_mismatch")
     return reasons
+
+
+def implied_current_charges(bill: NormalizedBill) -> Decimal | None:
+    """The current charges of a bill that states none: its line items' sum, where with the previous balance
+    and payments it makes the total. Analytics counts a bill's current charges as its cost, else its amount
+    due, which counts an unpaid balance a second time."""
+    if bill.current_charges is not None or not bill.line_items or bill.total_amount is None:
+        return None
+    items_sum = _items_sum(bill)
+    return items_sum if _balances(bill, items_sum) else None
+
+
+def _items_sum(bill: NormalizedBill) -> Decimal:
+    return sum((item.amount for item in bill.line_items), Decimal("0"))
+
+
+def _balances(bill: NormalizedBill, current: Decimal) -> bool:
+    previous = bill.previous_balance or Decimal("0")
+    paid = bill.payments_received or Decimal("0")
+    return previous - paid + current == bill.total_amount
 
 
 def _dates(bill: NormalizedBill) -> list[str]:

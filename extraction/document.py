@@ -85,20 +85,33 @@ def _decode(data: bytes) -> str:
     return _read_text(data)[1]
 
 
+_WINDOWS_1252 = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(256))
+"""Windows-1252 as browsers read it (WHATWG): the five bytes it leaves undefined read as in Latin-1."""
+
+
 def _read_text(data: bytes) -> tuple[str, str]:
     """(charset, text): UTF-8 (its byte-order mark dropped, so the first line reads as printed), UTF-16
-    with a byte-order mark, else Latin-1 (every byte is a character there)."""
+    with a byte-order mark, else Windows-1252 (every byte is a character there, and 0x80 the euro sign,
+    which Latin-1 makes an invisible control character)."""
     if data.startswith(_UTF16_BOMS):
         # A sample may end inside a character: the odd byte goes, a broken pair reads as U+FFFD.
         return "utf-16", data[: len(data) - len(data) % 2].decode("utf-16", errors="replace")
     data = data.removeprefix(codecs.BOM_UTF8)
-    try:
-        return "utf-8", data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # A sample cut in the middle of a multi-byte character is still UTF-8.
-        if error.start >= len(data) - 3:
-            return "utf-8", data[: error.start].decode("utf-8")
-        return "iso-8859-1", data.decode("latin-1")
+    # final=False: a sample cut in the middle of a multi-byte character is still UTF-8, less that character.
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
+    if _mostly_utf8(text, data):
+        return "utf-8", text
+    return "windows-1252", codecs.charmap_decode(data, "strict", _WINDOWS_1252)[0]
+
+
+def _mostly_utf8(text: str, data: bytes) -> bool:
+    """Whether ``text``, ``data`` read as UTF-8 with U+FFFD for each invalid sequence, is what it says:
+    it has no invalid sequence, or no more than it has multi-byte characters. Text in a one-byte charset
+    makes valid UTF-8 only by an unlikely accident ("Ã©"), so nearly each of its accented letters is an
+    invalid sequence; a UTF-8 file with a stray byte or two has as many characters at least, and
+    read as Windows-1252 each of them would be garbled ("€" as "â‚¬")."""
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    return invalid <= sum(not ch.isascii() for ch in text) - text.count("\ufffd")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from extraction.checks import check_bill
+from extraction.checks import check_bill, implied_current_charges
 from extraction.document import Document
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
@@ -22,7 +22,17 @@ from shared.settings import ExtractorMode, Settings
 
 logger = logging.getLogger(__name__)
 
-_CARRIED_THROUGH_GEMINI = frozenset({"provider_mismatch", "non_usd_currency"})
+_CARRIED_THROUGH_GEMINI = frozenset(
+    {
+        "provider_mismatch",
+        "non_usd_currency",
+        "conflicting_values:usage",
+        "conflicting_values:period",
+        "conflicting_values:due_date",
+        "conflicting_values:statement_date",
+    }
+)
+"""The rules' doubts Gemini's reading cannot settle: see ``_gemini``."""
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
 _COMPARED_FIELDS = (*CORE_FIELDS, "current_charges", "previous_balance", "payments_received")
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
@@ -68,7 +78,7 @@ def _rules(document: Document, hint: Provider | None) -> tuple[Extraction, bool]
         return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count), False
     result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
     extraction = Extraction(
-        bill=result.bill,
+        bill=_with_implied_charges(result.bill) if result.bill is not None else None,
         reasons=result.reasons,
         extractor=result.extractor,
         pages=document.page_count,
@@ -84,7 +94,10 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = known or hint  # the provider the document shows, over the one its account names
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
-    # nor its currency (it writes "$" for Canadian dollars as readily as for US ones).
+    # nor its currency (it writes "$" for Canadian dollars as readily as for US ones), nor which of two
+    # readings or dates the text prints is the bill's: both are in the text and no sum tells them apart
+    # (two meters' 800 and 200 kWh, Gemini reading the first). Two totals, two account numbers are told
+    # apart by the balance and by the job's account.
     carried = [r for r in rules.reasons if r in _CARRIED_THROUGH_GEMINI] if rules is not None else []
     pages = document.page_count
     from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
@@ -99,11 +112,21 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
         return Extraction(bill=fallback, reasons=[*carried, "gemini_rejected"], extractor="gemini", pages=pages)
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
+    bill = _with_implied_charges(bill)
     reasons = list(carried)
     differing = disagreement(rules.bill, bill) if rules is not None and rules.bill is not None else None
     if differing is not None:
         reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
+
+
+def _with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
+    """Either reader's bill with the current charges its line items imply, where it states none: before the
+    two readings are compared, so the rules' charges witness against Gemini's amount due."""
+    implied = implied_current_charges(bill)
+    if implied is None:
+        return bill
+    return bill.model_copy(update={"current_charges": implied})
 
 
 def disagreement(rules: NormalizedBill, other: NormalizedBill) -> str | None:

@@ -21,6 +21,7 @@ from extraction.values import (
     gallon_scale,
     iter_dates,
     iter_money,
+    iter_yearless_periods,
     numeric_date_order,
     scaled_figure,
     swap_day_and_month,
@@ -64,10 +65,10 @@ class Evidence:
     def __post_init__(self) -> None:
         flat = " ".join(self.text.split())
         order = numeric_date_order(flat)
-        self.dates = {found.value for found in iter_dates(flat, day_first=order.day_first)}
+        self.dates = _dates(flat, day_first=order.day_first)
         self.written_day_first = order.day_first
         self.two_way = order.two_way
-        self.day_first_dates = {found.value for found in iter_dates(flat, day_first=True)} if self.two_way else set()
+        self.day_first_dates = _dates(flat, day_first=True) if self.two_way else set()
         self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
         self.gallon_scales = set()
@@ -118,6 +119,12 @@ class Evidence:
             return False
         pattern = r"(?<![A-Za-z0-9])" + _SEPARATORS.join(chars) + r"(?![A-Za-z0-9])"
         return re.search(pattern, self.text, re.IGNORECASE) is not None
+
+
+def _dates(text: str, *, day_first: bool) -> set[date]:
+    """The text's dates, with the start of a period that leaves its year to its end ("Jan 5 - Feb 4, 2026")."""
+    dates = {found.value for found in iter_dates(text, day_first=day_first)}
+    return dates | {found.value[0] for found in iter_yearless_periods(text, day_first=day_first)}
 
 
 def has_text_layer(text: str) -> bool:

@@ -182,6 +182,45 @@ def iter_dates(text: str, *, day_first: bool = False) -> Iterator[Found[date]]:
             yield Found(parsed, match.start(), match.end())
 
 
+RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|(?:to|through|thru|until):?)\s*", re.IGNORECASE)
+"""What joins a period's two dates: "Jan 5 - Feb 4, 2026", "Dec 3, 2025 through Jan 2, 2026"."""
+_YEARLESS_START_RE = re.compile(
+    rf"""(?<![\w/-])(?:
+        (?P<m>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?  # "Jan 5", "Jan. 5th"
+      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\b\.?  # "5 Jan", "5th January"
+    )(?!\w)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_DATE_WITHIN = 40
+"""How far a date may reach (at most ~25 characters: "September 30th, 2026")."""
+
+
+def iter_yearless_periods(text: str, *, day_first: bool = False) -> Iterator[Found[tuple[date, date]]]:
+    """Periods whose start is printed without its year ("Jan 5 - Feb 4, 2026"): in the end's year, or the
+    year before when its month comes after the end's ("Dec 5 - Jan 4, 2026")."""
+    for start in _YEARLESS_START_RE.finditer(text):
+        period = _yearless_period(text, start, day_first=day_first)
+        if period is not None:
+            yield period
+
+
+def _yearless_period(text: str, start: re.Match[str], *, day_first: bool) -> Found[tuple[date, date]] | None:
+    gap = RANGE_GAP.match(text, start.end())
+    if gap is None:
+        return None
+    # From a slice: in "Jan 5-Feb 4, 2026" the end follows a hyphen, where DATE_RE does not start a date.
+    end = DATE_RE.match(text[gap.end() : gap.end() + _DATE_WITHIN])
+    end_date = _date_from_match(end, day_first=day_first) if end else None
+    if end is None or end_date is None:
+        return None
+    month, day = MONTHS[(start["m"] or start["dm"]).lower()], int(start["d"] or start["dd"])
+    try:
+        first = date(end_date.year - 1 if month > end_date.month else end_date.year, month, day)
+    except ValueError:  # "Feb 30"
+        return None
+    return Found((first, end_date), start.start(), gap.end() + end.end())
+
+
 def parse_date(text: str, *, day_first: bool = False) -> date | None:
     """The single date ``text`` consists of (surrounding spaces allowed), else None."""
     match = DATE_RE.fullmatch(text.strip())

@@ -7,9 +7,8 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from extraction.values import Found, iter_dates, iter_money, take_account_number
+from extraction.values import RANGE_GAP, Found, iter_dates, iter_money, iter_yearless_periods, take_account_number
 
-_RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|(?:to|through|thru|until):?)\s*", re.IGNORECASE)
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
 
 
@@ -22,12 +21,12 @@ def take_date(region: str, *, day_first: bool = False) -> Found[date] | None:
 
 
 def take_period(region: str, *, day_first: bool = False) -> Found[tuple[date, date]] | None:
-    """Two dates joined by "-", "to" or "through": the billing period."""
+    """Two dates joined by "-", "to" or "through": the billing period; its start may leave out its year."""
     dates = list(iter_dates(region, day_first=day_first))
     for first, second in itertools.pairwise(dates):
-        if _RANGE_GAP.fullmatch(region[first.end : second.start]):
+        if RANGE_GAP.fullmatch(region[first.end : second.start]):
             return Found((first.value, second.value), first.start, second.end)
-    return None
+    return next(iter_yearless_periods(region, day_first=day_first), None)
 
 
 def take_account(region: str) -> Found[str] | None:

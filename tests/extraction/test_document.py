@@ -14,7 +14,7 @@ from eval import adversarial, render_image
 from eval.brands import KNOWN
 from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
-from extraction.document import DocumentRejected, read_document, sniff_content_type, within_text_limits
+from extraction.document import DocumentRejected, charset_of, read_document, sniff_content_type, within_text_limits
 from shared.bill import Provider
 
 
@@ -94,6 +94,28 @@ def test_a_text_bill_saved_with_a_byte_order_mark_reads_as_printed(encoding: str
     data = ("\ufeff" + text if encoding == "utf-16-be" else text).encode(encoding)
     assert sniff_content_type(data) == "text/plain"
     assert read_document(data).pages == [text]
+
+
+WINDOWS_TEXT = "Café Électrique — facture\nTotal Amount Due €85.00\n"
+
+
+def test_a_windows_text_bill_reads_as_windows_1252() -> None:
+    """Read as Latin-1, its euro sign (0x80) was an invisible control character, and a euro bill a dollar one."""
+    data = WINDOWS_TEXT.encode("cp1252")
+    assert (charset_of(data), read_document(data).text) == ("windows-1252", WINDOWS_TEXT)
+
+
+def test_bytes_windows_1252_leaves_undefined_read_as_browsers_read_them() -> None:
+    """As the WHATWG decoder does (U+0081 for 0x81), so the raw bill a reviewer sees is the text the rules read."""
+    data = (WINDOWS_TEXT * 3).encode("cp1252") + b"\x81\x9d\n"
+    assert read_document(data).text == WINDOWS_TEXT * 3 + "\x81\x9d\n"
+
+
+def test_a_stray_byte_in_a_utf_8_bill_is_one_replacement_character() -> None:
+    """Not the whole file read as Latin-1: its euro signs became "â\\x82¬"."""
+    text = "Total Amount Due €85.00\nNote: {}\nAccount 1234\n"
+    data = text.format("").encode("utf-8").replace(b"Note: ", b"Note: \xe9")
+    assert (charset_of(data), read_document(data).text) == ("utf-8", text.format("\ufffd"))
 
 
 def test_images_and_scans_have_no_text_layer() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -18,6 +19,7 @@ from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
+from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
 from tests.extraction.test_rules import PLAIN
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
 
@@ -295,3 +297,70 @@ def test_a_reading_in_thousands_of_gallons_counts_only_multiplied_out(
     report = analyze(THOUSAND_GALLONS.encode(), provider_hint=None, settings=gemini_settings)
     assert (report.extractor, report.decision) == ("gemini", decision)
     assert (report.reasons == []) if decision == "accept" else ("unit_scale:usage" in report.reasons)
+
+
+def test_gemini_reading_without_current_charges_gets_its_line_items_sum(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """As the rules' reading: left empty, analytics counted the $135.00 due, unpaid $50.00 and all, as the cost."""
+    read = extract_with_rules([NO_CURRENT_CHARGES_LINE], provider_hint=None)
+    assert read.bill is not None
+    unstated = read.bill.model_copy(update={"current_charges": None})
+    fake_gemini.push(200, bill_response(wire_from_bill(unstated)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(NO_CURRENT_CHARGES_LINE.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
+    assert report.bill is not None and report.bill.current_charges == Decimal("85.00")
+
+
+TWO_METERS = NO_CURRENT_CHARGES_LINE.replace(
+    "   Meter Number         Previous Read     Current Read      Energy Used\n"
+    "   97705340             80,217            80,456            239 kWh\n",
+    "Meter 123456 Energy Used 800 kWh\nMeter 654321 Energy Used 200 kWh\n",
+)
+TWO_DUE_DATES = NO_CURRENT_CHARGES_LINE + "Payment Due Date                                             May 1, 2025\n"
+TWO_PERIODS = NO_CURRENT_CHARGES_LINE + "Service Period: February 27, 2025 - March 31, 2025\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "doubt"),
+    [
+        (TWO_METERS, "conflicting_values:usage"),
+        (TWO_DUE_DATES, "conflicting_values:due_date"),
+        (TWO_PERIODS, "conflicting_values:period"),
+    ],
+)
+def test_a_value_the_text_prints_twice_stays_in_doubt_through_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str
+) -> None:
+    """Both values are in the text and no sum tells them apart: Gemini agreeing with the rules' pick (the first
+    meter's 800 kWh of 1,000) settles nothing, and was accepted."""
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == [doubt]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    report = analyze(text.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", [doubt])
+
+
+def test_two_totals_are_told_apart_by_the_balance(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    """Only $135.00 adds up with the charges and the previous balance: Gemini reading it settles the rules' doubt."""
+    text = NO_CURRENT_CHARGES_LINE + "Total Amount Due                                             $145.00\n"
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["conflicting_values:total_amount"]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    report = analyze(text.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
+    assert report.bill is not None and report.bill.total_amount == Decimal("135.00")
+
+
+def test_a_period_start_gemini_gives_the_year_the_text_leaves_out_is_in_the_text(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Read 2025-12-05 off "Dec 5 - Jan 4, 2026", a start was "not in the bill's text" and never accepted."""
+    text = billed_for("Dec 5 - Jan 4, 2026", statement="January 6, 2026", due="January 30, 2026")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.bill.bill_period_start == date(2025, 12, 5)
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])

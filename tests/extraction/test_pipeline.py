@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
 from eval.generate import sample_bill
 from extraction.engine import Extraction
 from extraction.pipeline import analyze, decide
@@ -43,3 +48,71 @@ def test_analyze_accepts_a_sample(offline_settings: Settings) -> None:
 def test_analyze_rejects_unreadable(offline_settings: Settings) -> None:
     report = analyze(b"", provider_hint=None, settings=offline_settings)
     assert (report.decision, report.reasons, report.bill) == ("reject", ["empty_file"], None)
+
+
+NO_CURRENT_CHARGES_LINE = """\
+Duke Energy                                   Account number      2603 6947 3628
+PO Box 1090, Charlotte, NC 28201-1090         Bill date           March 31, 2025
+
+For service: February 26, 2025 - March 30, 2025
+
+Charges
+   Energy                                                    $60.00
+   Customer charge                                           $25.00
+
+   Meter Number         Previous Read     Current Read      Energy Used
+   97705340             80,217            80,456            239 kWh
+
+Previous Balance                                             $50.00
+Total Amount Due                                             $135.00
+Due Date                                                     April 24, 2025
+"""
+
+
+def test_charges_without_a_current_charges_line_are_the_line_items_sum(offline_settings: Settings) -> None:
+    """Analytics counts a bill's current charges, else its amount due: left empty, the unpaid $50.00 was
+    counted a second time as this bill's cost."""
+    report = analyze(NO_CURRENT_CHARGES_LINE.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert (report.bill.current_charges, report.bill.total_amount) == (Decimal("85.00"), Decimal("135.00"))
+
+
+def test_line_items_that_do_not_balance_say_nothing_of_the_current_charges(offline_settings: Settings) -> None:
+    unbalanced = NO_CURRENT_CHARGES_LINE.replace("$135.00", "$140.00")
+    report = analyze(unbalanced.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("review", ["balance_mismatch"])
+    assert report.bill is not None and report.bill.current_charges is None
+
+
+def test_a_euro_bill_saved_on_windows_is_no_dollar_bill(offline_settings: Settings) -> None:
+    text = NO_CURRENT_CHARGES_LINE.replace("$", "€")
+    report = analyze(text.encode("cp1252"), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("review", ["non_usd_currency"])
+
+
+def billed_for(period: str, *, statement: str, due: str) -> str:
+    """``NO_CURRENT_CHARGES_LINE`` for another ``period``, with a statement and due date that fit it."""
+    return (
+        NO_CURRENT_CHARGES_LINE.replace("For service: February 26, 2025 - March 30, 2025", f"Billing Period: {period}")
+        .replace("March 31, 2025", statement)
+        .replace("April 24, 2025", due)
+    )
+
+
+@pytest.mark.parametrize(
+    ("period", "statement", "due", "start", "end"),
+    [
+        ("Jan 5 - Feb 4, 2026", "February 6, 2026", "March 2, 2026", date(2026, 1, 5), date(2026, 2, 4)),
+        ("5 Jan to 4 Feb 2026", "February 6, 2026", "March 2, 2026", date(2026, 1, 5), date(2026, 2, 4)),
+        ("Dec 5 - Jan 4, 2026", "January 6, 2026", "January 30, 2026", date(2025, 12, 5), date(2026, 1, 4)),
+    ],
+)
+def test_a_period_whose_start_has_no_year_takes_the_ends(
+    offline_settings: Settings, period: str, statement: str, due: str, start: date, end: date
+) -> None:
+    """ "Jan 5 - Feb 4, 2026" was no period, and a start read 2026-01-05 (by Gemini) not in the text."""
+    text = billed_for(period, statement=statement, due=due)
+    report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and (report.bill.bill_period_start, report.bill.bill_period_end) == (start, end)

@@ -12,6 +12,7 @@ from extraction.values import (
     day_first_place,
     iter_dates,
     iter_money,
+    iter_yearless_periods,
     numeric_date_order,
     numeric_day_first,
     parse_date,
@@ -265,3 +266,20 @@ def test_money_too_large_to_store_is_a_validation_error(amount: str) -> None:
 def test_quantities_are_held_to_four_places() -> None:
     reading = UsageReading(commodity=Commodity.GAS, quantity=Decimal("512.12345"), unit=UsageUnit.CCF)
     assert reading.quantity == Decimal("512.1235")
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("Jan 5-Feb 4, 2026", (date(2026, 1, 5), date(2026, 2, 4))),
+        ("Jan. 5th through Feb 4, 2026", (date(2026, 1, 5), date(2026, 2, 4))),
+        ("5th January to 4 February 2026", (date(2026, 1, 5), date(2026, 2, 4))),
+        ("Dec 5 - 01/04/2026", (date(2025, 12, 5), date(2026, 1, 4))),
+        ("Jan 5, 2025 - Feb 4, 2026", None),  # both dates whole: iter_dates' pair
+        ("Feb 30 - Mar 4, 2026", None),
+        ("Mayor 5 - Feb 4, 2026", None),
+        ("Mar 2025 - Feb 2026", None),
+    ],
+)
+def test_a_period_start_without_its_year_has_the_ends(text: str, period: tuple[date, date] | None) -> None:
+    assert next((found.value for found in iter_yearless_periods(text)), None) == period
