@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from urllib.parse import urlsplit
 
 import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.connectors.base import ConnectorRegistry
+from activities.connectors.base import BillNotAvailable, Connector, ConnectorRegistry
 from activities.connectors.documents import MAX_SOURCE_BYTES, read_source
-from shared.artifacts import ArtifactStore
+from shared.artifacts import ARTIFACT_SCHEMES, ArtifactStore
 from shared.models import ArtifactRef, StoreRequest
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class StorageActivities:
             )
         else:
             # Typed by its bytes, never by the source's word: a run fetched by an earlier release carries that word.
-            connector = self._connectors.for_uri(fetched.source_uri)
+            connector = self._connector_for(fetched.source_uri)
             document = await read_source(connector, fetched.source_uri, max_bytes=self._max_bytes)
             digest = hashlib.sha256(document.data).hexdigest()
             if digest != fetched.sha256:
@@ -88,3 +89,18 @@ class StorageActivities:
         await record_artifact(self._pool, request.job_id, ref)
         logger.info("raw bill stored", extra={"job_id": request.job_id, "step": "store_raw_bill", "uri": ref.uri})
         return ref
+
+    def _connector_for(self, source_uri: str) -> Connector:
+        """The connector that reads ``source_uri`` again. A stored raw bill's URI no connector reads is an
+        object gone from the store: no retry brings it back, so the step fails at once, saying where to look."""
+        try:
+            return self._connectors.for_uri(source_uri)
+        except BillNotAvailable:
+            if urlsplit(source_uri).scheme not in ARTIFACT_SCHEMES:
+                raise
+        raise ApplicationError(
+            f"the raw bill {source_uri} is not in object storage: deleted since it was stored (a lifecycle rule,"
+            " a cleanup), or stored in another bucket than this worker's (GCS_BUCKET must be the API's)",
+            type="ArtifactNotFound",
+            non_retryable=True,
+        )

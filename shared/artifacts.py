@@ -5,9 +5,8 @@ Objects live at ``raw/bills/{job_id}/{sha256}.{ext}`` and are written create-onc
 after a lost response therefore finds its own object: the store compares the stored
 hash with ours and succeeds. A *different* hash under the same name can never be
 fixed by retrying, so it raises ``ArtifactConflict``, whose class name is listed in
-the Temporal retry policies' ``non_retryable_error_types``. Outages raise
-``ArtifactStoreUnavailable`` (or let the client's exception through), which Temporal
-retries.
+the Temporal retry policies' ``non_retryable_error_types``. Outages (the store's or
+its credentials') raise ``ArtifactStoreUnavailable``, which Temporal retries.
 
 Methods block: callers run them in a thread pool (sync activities, ``asyncio.to_thread``).
 """
@@ -30,6 +29,7 @@ from urllib.parse import unquote, urlparse
 
 import requests
 from google.api_core import exceptions as gexc
+from google.auth.exceptions import RefreshError, TransportError
 from google.cloud.storage import Blob, Client
 from google.cloud.storage.exceptions import InvalidResponse
 
@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 SHA256_KEY = "sha256"
+
+ARTIFACT_SCHEMES = frozenset({"gs", "file"})
+"""The URI schemes of stored raw bills (GCS, the local store)."""
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _EXT = re.compile(r"^[a-z0-9]{1,10}$")
@@ -238,12 +241,14 @@ def _upload_in_one_request(blob: Blob, data: bytes, content_type: str) -> None:
 
 @contextmanager
 def _translate_errors() -> Iterator[None]:
-    """Map 404 to ``ArtifactNotFound`` and outages (connection, timeout, 429, 5xx) to ``ArtifactStoreUnavailable``."""
+    """Map 404 to ``ArtifactNotFound`` and outages to ``ArtifactStoreUnavailable``: 429, 5xx, any failure of
+    the HTTP exchange (a connection reset mid-download is a ``ChunkedEncodingError``, no ``ConnectionError``),
+    and a token that cannot be had (metadata server or token endpoint unreachable, or refusing)."""
     try:
         yield
     except gexc.NotFound as exc:
         raise ArtifactNotFound(str(exc)) from exc
-    except (gexc.ServerError, gexc.TooManyRequests, requests.ConnectionError, requests.Timeout) as exc:
+    except (gexc.ServerError, gexc.TooManyRequests, requests.RequestException, TransportError, RefreshError) as exc:
         raise ArtifactStoreUnavailable(str(exc)) from exc
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from google.api_core.exceptions import Forbidden, NotFound, PreconditionFailed
+import requests
+from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound, PreconditionFailed, RetryError
 from google.cloud import bigquery
 
 from shared.analytics.rows import CHILDREN_FIRST, OUT_OF_BOUNDS, bill_rows, raise_refused
@@ -20,7 +21,7 @@ from shared.analytics.schema import (
     Column,
     MonthlyTotal,
     TableSpec,
-    added_columns,
+    added_fields,
 )
 from shared.analytics.sql import (
     LATEST_DATES_SQL,
@@ -52,12 +53,17 @@ for its own batch to form and be written: twice this plus the forming must fit p
 READ_BUDGET_SECONDS = 10.0
 """An interactive read's time (the dashboard's monthly figures), retries included: past it the read fails
 and the API answers from Postgres. The client's own defaults retry an unreachable warehouse for minutes."""
+ROLLUP_BUDGET_SECONDS = 540.0
+"""The rollup's time for all its statements, under rollup_analytics' 10-minute start-to-close (ROLLUP in
+workflows/policies.py): past it the running query job is cancelled, so a timed-out attempt's MERGE never
+goes on beside its retry's."""
+CANCEL_TIMEOUT = 10.0
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
 
 
 class AnalyticsOutOfTime(TimeoutError):
-    """A batch outlived its budget: an outage like any other, retried by Temporal."""
+    """A batch or a query outlived its budget: an outage like any other, retried by Temporal."""
 
 
 class DatasetNotCreatable(RuntimeError):
@@ -90,8 +96,9 @@ class BigQuerySink:
     def ensure_schema(self) -> None:
         """Create the dataset, tables (partitioned, clustered) and views if missing; views are replaced.
 
-        A table created by an earlier release gets the columns added since (``added_columns``) by a
-        schema patch, as BigQuery documents; columns no longer written stay, NULL in new rows."""
+        A table created by an earlier release gets the columns added since, a record's new fields too
+        (``_with_added_fields``), by a schema patch, as BigQuery documents; columns no longer written
+        stay, NULL in new rows."""
         self._ensure_dataset()
         for spec in TABLES:
             table = bigquery.Table(f"{self._project}.{self._dataset}.{spec.name}", schema=_bq_schema(spec.columns))
@@ -129,10 +136,10 @@ class BigQuerySink:
         The patch carries the table's etag: when another process (a second worker starting beside
         this one) patched it first, BigQuery answers 412, and the table is read again and compared anew."""
         for _ in range(5):
-            missing = added_columns(spec, {field.name for field in table.schema})
-            if not missing:
+            schema = _with_added_fields(spec.name, spec.columns, table.schema)
+            if schema == list(table.schema):
                 return
-            table.schema = [*table.schema, *_bq_schema(missing)]
+            table.schema = schema
             try:
                 self._client.update_table(table, ["schema"], timeout=BQ_TIMEOUT)
                 return
@@ -210,11 +217,12 @@ class BigQuerySink:
 
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
-        reach = self._run(render_sql(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start})
+        deadline = time.monotonic() + ROLLUP_BUDGET_SECONDS
+        reach = self._run(render_sql(ROLLUP_REACH_SQL, self._ref), {"published_since": window_start}, by=deadline)
         first, last = widened(rollup_months(window_start, window_end), dict(reach[0].items()) if reach else None)
         params = {"first_month": first, "last_month": last}
-        self._run(render_sql(ROLLUP_SQL, self._ref), params)
-        return int(next(iter(self._run(render_sql(ROLLUP_COUNT_SQL, self._ref), params)))["n"])
+        self._run(render_sql(ROLLUP_SQL, self._ref), params, by=deadline)
+        return int(next(iter(self._run(render_sql(ROLLUP_COUNT_SQL, self._ref), params, by=deadline)))["n"])
 
     def monthly_totals(self, customer_id: int, *, months: int = 12, as_of: date | None = None) -> list[MonthlyTotal]:
         since = months_back(as_of or datetime.now(UTC).date(), months)
@@ -223,18 +231,38 @@ class BigQuerySink:
         return [monthly_total_of(dict(r.items())) for r in rows]
 
     def _run(
-        self, sql: str, params: Mapping[str, int | date] | None = None, *, budget: float | None = None
+        self,
+        sql: str,
+        params: Mapping[str, int | date] | None = None,
+        *,
+        budget: float | None = None,
+        by: float | None = None,
     ) -> list[bigquery.Row]:
-        """``budget``: seconds for the whole query, retries included (None: the client's long defaults,
-        for the rollup and schema statements, which run in the background)."""
+        """``budget``: seconds for the whole query, retries included, or ``by``: the ``time.monotonic()`` it
+        must end by (neither: the client's long defaults, for the schema statements run at start). A query
+        still running then is cancelled and ``AnalyticsOutOfTime`` raised."""
         config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in (params or {}).items()])
-        if budget is None:
+        if budget is not None:
+            by = time.monotonic() + budget
+        if by is None:
             return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
-        deadline = time.monotonic() + budget
-        retry = bigquery.DEFAULT_RETRY.with_deadline(budget)
-        job = self._client.query(sql, job_config=config, timeout=budget, retry=retry, job_retry=None)
-        left = max(0.1, deadline - time.monotonic())
-        return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
+        left = max(0.1, by - time.monotonic())
+        retry = bigquery.DEFAULT_RETRY.with_deadline(left)
+        job = self._client.query(sql, job_config=config, timeout=left, retry=retry, job_retry=None)
+        left = max(0.1, by - time.monotonic())
+        try:
+            return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
+        except (TimeoutError, RetryError, requests.Timeout) as slow:  # out of time: the job runs on without us
+            _cancel(job)
+            raise AnalyticsOutOfTime(f"query job {job.job_id} outlived its time and was cancelled") from slow
+
+
+def _cancel(job: bigquery.QueryJob) -> None:
+    """Ask BigQuery to stop a job no one waits for any more; a job it cannot reach is only logged."""
+    try:
+        job.cancel(timeout=CANCEL_TIMEOUT, retry=None)
+    except (GoogleAPIError, requests.RequestException) as why:
+        logger.warning("could not cancel a query job past its time", extra={"job_id": job.job_id, "error": str(why)})
 
 
 def _refused_because(table: str, bill_id: str, reasons: list[dict[str, Any]]) -> str:
@@ -263,6 +291,25 @@ def _warn_if_partitioned_otherwise(spec: TableSpec, table: bigquery.Table) -> No
 def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
     type_ = "INT64" if isinstance(value, int) else "DATE"
     return bigquery.ScalarQueryParameter(name, type_, value)
+
+
+def _with_added_fields(
+    where: str, columns: Sequence[Column], fields: Sequence[bigquery.SchemaField]
+) -> list[bigquery.SchemaField]:
+    """``fields`` with the columns added since, inside record columns too (BigQuery refuses every row that
+    has a sub-field its table lacks); the fields already there are kept exactly as they are."""
+    wanted = {column.name: column for column in columns}
+    merged = []
+    for field in fields:
+        column = wanted.get(field.name)
+        if column is not None and column.fields and field.fields:
+            inner = _with_added_fields(f"{where}.{field.name}", column.fields, field.fields)
+            if inner != list(field.fields):
+                field = bigquery.SchemaField.from_api_repr(
+                    {**field.to_api_repr(), "fields": [f.to_api_repr() for f in inner]}
+                )
+        merged.append(field)
+    return merged + _bq_schema(added_fields(where, tuple(columns), {field.name for field in fields}))
 
 
 def _bq_schema(columns: Sequence[Column]) -> list[bigquery.SchemaField]:

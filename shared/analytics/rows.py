@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
 from shared.bill import NormalizedBill
+from shared.logs import mask_account
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -59,6 +60,15 @@ def refusal(reason: str) -> AnalyticsPublishFailed:
 def revision_of(bill: NormalizedBill) -> str:
     """A content hash: equal for retries of one publish, different for a corrected bill."""
     return hashlib.sha256(bill.model_dump_json().encode()).hexdigest()[:16]
+
+
+def warehouse_payload(bill: NormalizedBill) -> str:
+    """The bill as ``json_payload`` holds it: the warehouse is shared more widely than any other store, so
+    it gets the account number masked as the API shows it and no name or address. Analytics joins on
+    ``utility_account_id``, never on these."""
+    masked = bill.account_number and mask_account(bill.account_number)
+    shown = bill.model_copy(update={"account_number": masked})
+    return shown.model_dump_json(exclude={"customer_name", "service_address"})
 
 
 def _num(value: Decimal | None) -> str | None:
@@ -136,7 +146,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             }
             for u in bill.usage
         ],
-        "json_payload": bill.model_dump_json(),
+        "json_payload": warehouse_payload(bill),
         **stamps,
     }
     line_items = [

@@ -170,12 +170,17 @@ VIEWS = {
 
 
 def added_columns(spec: TableSpec, existing: set[str]) -> tuple[Column, ...]:
-    """The columns ``spec`` has and a table created by an earlier release lacks.
+    """The columns ``spec`` has and a table created by an earlier release lacks."""
+    return added_fields(spec.name, spec.columns, existing)
+
+
+def added_fields(where: str, columns: tuple[Column, ...], existing: set[str]) -> tuple[Column, ...]:
+    """The ``columns`` (of a table, or of a record column at ``where``) missing from ``existing``.
 
     Rows already stored have no value for a new column, so it must be NULLABLE: a REQUIRED one
     stops the start-up here with its name, before any row is written to a half-changed table."""
-    missing = tuple(c for c in spec.columns if c.name not in existing)
+    missing = tuple(c for c in columns if c.name not in existing)
     required = [c.name for c in missing if c.required]
     if required:
-        raise ValueError(f"{spec.name}: a column added to an existing table must be nullable: {', '.join(required)}")
+        raise ValueError(f"{where}: a column added to an existing table must be nullable: {', '.join(required)}")
     return missing

@@ -605,3 +605,69 @@ async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
 
     [march] = bq_sink.monthly_totals(account["customer_id"], months=36, as_of=AS_OF)
     assert (march.gas_ccf, march.total_cost, march.bills) == (Decimal(30), Decimal("80.00"), 1)
+
+
+def test_the_warehouse_never_holds_the_account_number_or_the_customers_name_and_address(sink: AnalyticsSink) -> None:
+    """BigQuery is shared more widely than any other store: it gets the bill masked as the API shows it."""
+    bill = electric_bill().model_copy(
+        update={"account_number": "9876543210", "customer_name": "Jane Roe", "service_address": "12 Elm St, Ely"}
+    )
+    sink.publish_bill(published(bill))
+
+    [row] = query(sink, "SELECT * FROM {normalized_bills}")
+    held = " ".join(str(value) for value in row.values())
+    assert "9876543210" not in held
+    assert "Jane Roe" not in held
+    assert "Elm St" not in held
+    assert "****3210" in str(row["json_payload"])  # the last four, as the API's account_number_masked
+
+
+def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:
+    """The revision hashes the whole bill, masked fields and all, so a reviewer's fix of one is not lost."""
+    row = published(electric_bill().model_copy(update={"account_number": "9876543210"}))
+    fixed = row.model_copy(update={"bill": row.bill.model_copy(update={"account_number": "1111543210"})})
+
+    now = datetime(2024, 2, 3, tzinfo=UTC)
+    assert analytics.bill_rows(row, published_at=now).ids != analytics.bill_rows(fixed, published_at=now).ids
+
+
+def _as_created_by_an_earlier_release(column: Column, *, without: str = "") -> dict[str, Any]:
+    """A column as tables.get shows it, one of its sub-fields (``without``) not yet in the release that made it."""
+    mode = "REPEATED" if column.fields else ("REQUIRED" if column.required else "NULLABLE")
+    field: dict[str, Any] = {"name": column.name, "type": column.type, "mode": mode}
+    if column.fields:
+        field["fields"] = [_as_created_by_an_earlier_release(f) for f in column.fields if f.name != without]
+    return field
+
+
+def test_a_sub_field_added_to_a_record_is_patched_into_an_existing_table() -> None:
+    """BigQuery refuses every row with a field its table lacks: a new ``usage`` field must reach old tables too."""
+    spec = analytics.NORMALIZED_BILLS
+    old = [_as_created_by_an_earlier_release(c, without="meter_number") for c in spec.columns]
+    old.append({"name": "ccf", "type": "NUMERIC", "mode": "NULLABLE", "description": "no longer written"})
+    with FakeTables("p", "d", spec.name, old) as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))
+        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))  # the next start: nothing to add
+
+        assert warehouse.patches == 1
+        [usage] = [f for f in warehouse.fields if f["name"] == "usage"]
+        assert [(f["name"], f["mode"]) for f in usage["fields"]] == [
+            ("commodity", "NULLABLE"),
+            ("quantity", "NULLABLE"),
+            ("unit", "NULLABLE"),
+            ("meter_number", "NULLABLE"),
+        ]
+        assert usage["mode"] == "REPEATED"
+        assert warehouse.fields[-1] == old[-1]  # a column no longer written is kept as it was
+
+
+def test_a_required_sub_field_is_never_added_to_an_existing_table() -> None:
+    record = Column("usage", "RECORD", fields=(Column("unit", "STRING"), Column("meter", "STRING", True)))
+    spec = analytics.TableSpec("t", (record,))
+    old = [_as_created_by_an_earlier_release(record, without="meter")]
+    with FakeTables("p", "d", "t", old) as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        with pytest.raises(ValueError, match=r"t\.usage: a column added to an existing table must be nullable: meter"):
+            sink._add_columns(spec, sink._client.get_table("p.d.t"))
+        assert warehouse.patches == 0

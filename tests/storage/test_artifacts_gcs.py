@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import socket
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.artifacts import (
     ArtifactConflict,
@@ -142,3 +146,82 @@ def test_a_bucket_the_account_may_not_look_up_is_taken_to_exist() -> None:
     """Least privilege (Storage Object Admin) cannot read bucket metadata: start-up must not crash on it."""
     with LocalFake(_NoBucketPermission, name="gcs-403") as fake:
         GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url).ensure_bucket()
+
+
+def _service_account_file(tmp_path: Path, token_uri: str) -> Path:
+    """An ADC file like a deployment's, its token endpoint the given fake."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "p",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "worker@p.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps(info))
+    return path
+
+
+class _TokenRefused(BaseHTTPRequestHandler):
+    """An OAuth token endpoint refusing the grant (a disabled key): google-auth raises RefreshError."""
+
+    def do_POST(self) -> None:
+        answer_json(self, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def _closed_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/token"
+
+
+@pytest.mark.parametrize("token_endpoint", ["unreachable", "refusing"])
+def test_a_token_that_cannot_be_had_is_an_outage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: str
+) -> None:
+    """On real GCS every call first gets a token (metadata server, token endpoint): google-auth's
+    TransportError or RefreshError there is the store being unavailable, a 503 with Retry-After, never a 500."""
+    with LocalFake(_TokenRefused, name="token-refused") as fake:
+        token_uri = _closed_port() if token_endpoint == "unreachable" else f"{fake.url}/token"
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_file(tmp_path, token_uri)))
+        store = GcsArtifactStore(bucket="theirs", project="p")  # real GCS: the token is asked for first
+
+        with pytest.raises(ArtifactStoreUnavailable):
+            put(store, b"a bill")
+        with pytest.raises(ArtifactStoreUnavailable):
+            store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")
+
+
+class _ResetMidDownload(BaseHTTPRequestHandler):
+    """GCS whose connection drops in the middle of a chunked download."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"400\r\n%PDF-1.7 and then nothing")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_download_cut_off_midway_is_an_outage() -> None:
+    """requests raises ChunkedEncodingError there, not a ConnectionError."""
+    with LocalFake(_ResetMidDownload, name="gcs-reset") as fake:
+        store = GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url)
+        with pytest.raises(ArtifactStoreUnavailable):
+            store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")

@@ -1,0 +1,75 @@
+"""The rollup on BigQuery ends within rollup_analytics' start-to-close: a query still running then is cancelled."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+from shared.analytics.bigquery import ROLLUP_BUDGET_SECONDS, AnalyticsOutOfTime, BigQuerySink
+from tests.fakes.local_server import LocalFake, answer_json
+from workflows import policies
+
+
+class _QueuedForSlots(LocalFake):
+    """BigQuery's jobs API with every query job left running (queued for slots) until it is cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled: list[str] = []
+        super().__init__(self._handler(), name="bq-slow")
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        state = "DONE" if job_id in self.cancelled else "RUNNING"
+        reference = {"projectId": "p", "jobId": job_id, "location": "US"}
+        return {"jobReference": reference, "configuration": {"query": {}}, "status": {"state": state}}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if cancel := re.search(r"/jobs/([^/?]+)/cancel", self.path):
+                    fake.cancelled.append(cancel[1])
+                    answer_json(self, 200, {"job": fake.job(cancel[1])})
+                else:  # jobs.insert: the client names the job
+                    job_id = re.search(rb'"jobId":\s*"([^"]+)"', body)
+                    assert job_id is not None
+                    answer_json(self, 200, fake.job(job_id[1].decode()))
+
+            def do_GET(self) -> None:
+                job_id = re.search(r"/(?:jobs|queries)/([^/?]+)", self.path)
+                assert job_id is not None
+                job = fake.job(job_id[1])
+                if "/queries/" in self.path:
+                    answer_json(self, 200, {"jobReference": job["jobReference"], "jobComplete": False})
+                else:
+                    answer_json(self, 200, job)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        return Handler
+
+
+def test_the_rollup_budget_fits_its_activitys_start_to_close() -> None:
+    assert policies.ROLLUP.start_to_close.total_seconds() > ROLLUP_BUDGET_SECONDS + 30  # and the cancel's 10 s
+
+
+@pytest.mark.timeout(60)
+def test_a_rollup_query_past_its_budget_is_cancelled_before_the_attempt_times_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sync activity without heartbeats cannot be stopped: an attempt Temporal timed out would go on
+    waiting for its MERGE, which would run beside the retry's. The sink ends it within its own budget."""
+    monkeypatch.setattr("shared.analytics.bigquery.ROLLUP_BUDGET_SECONDS", 1.0)
+    with _QueuedForSlots() as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(AnalyticsOutOfTime, match="cancelled"):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+        assert len(warehouse.cancelled) == 1
