@@ -12,6 +12,20 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CODEC_PREFIX = "/codec/"
+EVERY_SITE = ("*", "null")
+"""Origins that let any site in: with credentials, Starlette answers ``*`` by echoing the caller's origin,
+and ``null`` is the origin of every sandboxed page."""
+
+
+def codec_origins(origins: list[str]) -> list[str]:
+    """``CORS_ORIGINS``, refused when it lets any site a logged-in operator visits read decrypted payloads."""
+    for origin in EVERY_SITE:
+        if origin in origins:
+            raise ValueError(
+                f"CORS_ORIGINS may not contain {origin!r}: the codec answers with the SSO proxy's cookie, so list the"
+                " origins of the Temporal Web UI (e.g. https://temporal.example.com) instead"
+            )
+    return origins
 
 
 class CodecCORS:
@@ -21,7 +35,7 @@ class CodecCORS:
         self.app = app
         self.cors = CORSMiddleware(
             app,
-            allow_origins=allow_origins,
+            allow_origins=codec_origins(allow_origins),
             allow_methods=["POST"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Namespace"],
             # An SSO proxy in front of /codec (README) authenticates the Web UI by its cookie.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
+import asyncpg
 from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -26,8 +30,10 @@ from api.services.jobs import (
     start_job,
 )
 from extraction.document import TEXT, charset_of
-from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable
+from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
 from shared.models import JobStatus, JobType
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["jobs"], route_class=AuthorizeBeforeBody)
 
@@ -190,14 +196,25 @@ async def list_jobs(
         **problem_responses(503),
     },
 )
-async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDep) -> StreamingResponse:
-    """Stream the stored raw bill with its content type."""
+async def get_artifact(
+    job_id: str,
+    state: StateDep,
+    principal: ArtifactReaderDep,
+    sha256: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{64}$",
+            description="which of the job's stored bills (a reset run may have fetched another); the newest if omitted",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Stream a stored raw bill with its content type."""
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
-    row = await state.pool.fetchrow(
-        "SELECT uri, content_type, size FROM artifacts WHERE job_id = $1 ORDER BY created_at LIMIT 1", job["id"]
-    )
+    row = await _stored_bill(state.pool, job["id"], sha256)
     if row is None:
-        raise Problem(404, f"job {job_id} has no stored bill yet")
+        raise Problem(
+            404, f"job {job_id} has no stored bill {sha256}" if sha256 else f"job {job_id} has no stored bill yet"
+        )
     text = row["content_type"] == TEXT
     chunks = state.store.iter_chunks(row["uri"])
     try:  # the first chunk before the 200: a missing object is a 404, not a cut-off download
@@ -205,6 +222,13 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
         first = await asyncio.to_thread(_head, chunks, CHARSET_SAMPLE_BYTES if text else 1)
     except ArtifactNotFound:
         raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
+    except InvalidArtifactName:  # stored before GCS_BUCKET or ARTIFACT_STORE changed
+        logger.warning("stored bill outside the configured store", extra={"job_id": str(job["id"]), "uri": row["uri"]})
+        raise Problem(
+            404,
+            f"job {job_id}'s stored bill is in {_store_of(row['uri'])}, not in the object store this deployment"
+            " is configured with (GCS_BUCKET or ARTIFACT_STORE changed since): an operator can copy it over",
+        ) from None
     except ArtifactStoreUnavailable:
         raise Problem(
             503, "object storage is unavailable: try again shortly", headers={"Retry-After": STORAGE_RETRY_AFTER}
@@ -222,6 +246,26 @@ async def get_artifact(job_id: str, state: StateDep, principal: ArtifactReaderDe
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def _stored_bill(pool: asyncpg.Pool, job_id: uuid.UUID, sha256: str | None) -> asyncpg.Record | None:
+    """The named bill, or the newest: an operator's reset re-fetches, and the reset run reads what it fetched."""
+    return await pool.fetchrow(
+        "SELECT uri, content_type, size FROM artifacts WHERE job_id = $1 AND ($2::text IS NULL OR sha256 = $2)"
+        " ORDER BY created_at DESC, id DESC LIMIT 1",
+        job_id,
+        sha256,
+    )
+
+
+def _store_of(uri: str) -> str:
+    """Where a stored bill lives, without its path: a bucket name, never a directory of the server's."""
+    parsed = urlsplit(uri)
+    if parsed.scheme == "gs":
+        return f"gs://{parsed.netloc}"
+    if parsed.scheme == "file":
+        return "a local directory (ARTIFACT_STORE=local)"
+    return "another store"
 
 
 def _head(chunks: Iterator[bytes], size: int) -> bytes:

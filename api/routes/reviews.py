@@ -167,9 +167,22 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         account_number_masked=mask_account(row["account_number"]),
         account_label=row["account_label"],
         bill=row["bill"],
-        artifact_url=f"/jobs/{job['id']}/artifact",
+        artifact_url=await _artifact_url(state, job["id"], row["artifact_uri"]),
         decision=decision,
     )
+
+
+async def _artifact_url(state: AppState, job_id: uuid.UUID, artifact_uri: str) -> str:
+    """The bill the task was extracted from: the job's newest (what the plain link serves), or named by its hash
+    when an operator's reset has since fetched another."""
+    named = await state.pool.fetchval(
+        "SELECT a.sha256 FROM artifacts a WHERE a.job_id = $1 AND a.uri = $2 AND EXISTS"
+        " (SELECT 1 FROM artifacts n WHERE n.job_id = a.job_id AND (n.created_at, n.id) > (a.created_at, a.id))",
+        job_id,
+        artifact_uri,
+    )
+    url = f"/jobs/{job_id}/artifact"
+    return f"{url}?sha256={named}" if named else url
 
 
 async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> ReviewDecisionTaken | None:

@@ -104,6 +104,87 @@ async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
     assert "no longer in object storage" in response.json()["detail"]
 
 
+async def test_a_stored_bill_outside_the_configured_bucket_is_a_404_that_says_where_it_is(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """GCS_BUCKET changed (or ARTIFACT_STORE switched) since the job ran: its old bill is a problem, not a 500."""
+    account = await create_account(http, provider="pge", account_number=f"MOVED-{unique}")
+    job_id = await insert_job(resources.pool, account, status="SUCCEEDED")
+    sha = "1" * 64
+    elsewhere = ArtifactRef(
+        uri=f"gs://old-raw-bills/raw/bills/{job_id}/{sha}.pdf", sha256=sha, size=1234, content_type="application/pdf"
+    )
+    await record_artifact(resources.pool, job_id, elsewhere)
+
+    response = await http.get(f"/jobs/{job_id}/artifact")
+
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    detail = response.json()["detail"]
+    assert "gs://old-raw-bills" in detail and sha not in detail, detail
+
+
+async def refetched_bills(resources: Resources, job_id: str, texts: list[str]) -> list[ArtifactRef]:
+    """The job's stored bills, oldest first: each operator reset's re-fetch brought different bytes."""
+    refs = []
+    for age, text in zip(range(len(texts), 0, -1), texts, strict=True):
+        ref = await asyncio.to_thread(
+            resources.store.put_once,
+            job_id=job_id,
+            data=text.encode(),
+            content_type="text/plain",
+            ext="txt",
+            metadata={},
+        )
+        await record_artifact(resources.pool, job_id, ref)
+        await resources.pool.execute(
+            "UPDATE artifacts SET created_at = now() - make_interval(hours => $3) WHERE job_id = $1 AND sha256 = $2",
+            uuid.UUID(job_id),
+            ref.sha256,
+            age,
+        )
+        refs.append(ref)
+    return refs
+
+
+async def test_the_raw_bill_of_a_job_fetched_again_is_the_newest_one(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A reset run archives what the connector returns now: that is the job's bill, not the first run's."""
+    account = await create_account(http, provider="pge", account_number=f"RESET-{unique}")
+    job_id = await insert_job(resources.pool, account, status="RUNNING")
+    texts = [bill_text(f"RESET-{unique}", total=total) for total in ("60.00", "61.00")]
+    await refetched_bills(resources, job_id, texts)
+
+    raw = await http.get(f"/jobs/{job_id}/artifact")
+    unknown = await http.get(f"/jobs/{job_id}/artifact", params={"sha256": "f" * 64})
+
+    assert raw.status_code == 200 and raw.text == texts[1], raw.text
+    assert unknown.status_code == 404 and "has no stored bill" in unknown.json()["detail"], unknown.text
+
+
+async def test_the_review_page_shows_the_bill_its_task_was_extracted_from(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A later reset's re-fetch (still being read) must not put another document beside the task's fields."""
+    account = await create_account(http, provider="pge", account_number=f"TASK-{unique}")
+    job_id = await insert_job(resources.pool, account, status="NEEDS_REVIEW")
+    texts = [bill_text(f"TASK-{unique}", total=total) for total in ("60.00", "61.00", "62.00")]
+    refs = await refetched_bills(resources, job_id, texts)
+    await resources.pool.execute(
+        "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
+        " VALUES ($1, 'PENDING', '[\"balance_mismatch\"]', $2, 'r1')",
+        uuid.UUID(job_id),
+        refs[1].uri,
+    )
+
+    task = await http.get(f"/reviews/{job_id}")
+    assert task.status_code == 200, task.text
+    raw = await http.get(task.json()["artifact_url"])
+
+    assert raw.status_code == 200 and raw.text == texts[1], raw.text
+
+
 async def test_a_text_bill_is_served_in_the_charset_extraction_read_it_in(http: httpx.AsyncClient, unique: str) -> None:
     """The raw-bill pane shows the text the rules read: a Latin-1 bill declared UTF-8 would read "Jos\ufffd"."""
     account = await create_account(http, provider="pge", account_number=f"CS-{unique}")
