@@ -12,15 +12,21 @@ NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 11))
 # A venv of an older Python (python3 was 3.10 at the first try) is made again with $(PYTHON): reused,
 # each install failed in it whatever PYTHON said. Exact versions from constraints.txt (`make constraints`).
 # A PYTHON not found is said so: told it was too old, one asked again for the python3.11 it lacked.
+# A venv without pip is made again too, and a venv that failed is removed: Debian's Python without its
+# python3.X-venv package makes bin/python, then fails in ensurepip, and that venv was reused ever after.
 $(STAMP): pyproject.toml constraints.txt
-	@$(PY) -c '$(NEW_ENOUGH)' 2>/dev/null || { \
+	@{ $(PY) -c '$(NEW_ENOUGH)' && $(PY) -m pip --version; } >/dev/null 2>&1 || { \
 	  command -v $(PYTHON) >/dev/null || { \
 	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) was not found: install one, then make $(or $(MAKECMDGOALS),run) PYTHON=<its name or path>" >&2; \
 	    exit 1; }; \
 	  $(PYTHON) -c '$(NEW_ENOUGH)' || { \
 	    echo "MiniMeter needs Python 3.11 or newer, and $(PYTHON) is $$($(PYTHON) --version 2>&1): make $(or $(MAKECMDGOALS),run) PYTHON=python3.11" >&2; \
 	    exit 1; }; \
-	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	  rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) || { \
+	    rm -rf $(VENV); \
+	    venv=$$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])' 2>/dev/null); \
+	    echo "$(PYTHON) -m venv failed: install its venv module (on Debian or Ubuntu: apt install $${venv:-python3-venv}), then make $(or $(MAKECMDGOALS),run) again" >&2; \
+	    exit 1; }; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)

@@ -4,10 +4,31 @@ from shared.lean import skip_unused_optional_imports
 
 skip_unused_optional_imports()
 
+import sys  # noqa: E402
+
 import uvicorn  # noqa: E402 - after the line above, on purpose
+from uvicorn.config import STARTUP_FAILURE  # noqa: E402
+from uvicorn.supervisors import Multiprocess  # noqa: E402
 
 from shared.logs import configure_logging  # noqa: E402
 from shared.settings import settings_or_exit  # noqa: E402
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of ``API_PROCESSES`` processes, noting whether it was told to stop.
+
+    It also stops when a process fails to start, and either way returns: ``uvicorn.run`` exited 0 on an API
+    that never started, which a supervisor restarting only failures (systemd's ``on-failure``) took for a stop."""
+
+    told_to_stop = False
+
+    def handle_int(self) -> None:
+        self.told_to_stop = True
+        super().handle_int()
+
+    def handle_term(self) -> None:
+        self.told_to_stop = True
+        super().handle_term()
 
 
 def main() -> None:
@@ -15,7 +36,12 @@ def main() -> None:
     again (not as ``__main__``): hence the guard below, and the import trimming above it."""
     settings = settings_or_exit()
     configure_logging(settings)
-    uvicorn.run(
+    if settings.api_processes == 1:  # exits STARTUP_FAILURE itself when the app fails to start
+        uvicorn.run(
+            "api.main:create_app", factory=True, host=settings.api_host, port=settings.api_port, log_config=None
+        )
+        return
+    config = uvicorn.Config(
         "api.main:create_app",
         factory=True,
         host=settings.api_host,
@@ -23,6 +49,10 @@ def main() -> None:
         workers=settings.api_processes,
         log_config=None,
     )
+    supervisor = Supervisor(config, sockets=[config.bind_socket()])  # as uvicorn.run does
+    supervisor.run()
+    if not supervisor.told_to_stop:  # it stopped because a process failed to start
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

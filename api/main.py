@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from google.api_core.exceptions import RetryError
 
 from api import ui
 from api.auth_first import AuthenticateBeforeBody
-from api.cors import CodecCORS
+from api.cors import CodecCORS, codec_origins
 from api.problems import install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
@@ -20,16 +21,30 @@ from api.services.reconcile import JobReconciler
 from api.state import AppState
 from api.ui.session import SessionStore
 from api.uploads import BodySizeLimit
-from shared.artifacts import build_artifact_store
+from shared.artifacts import ArtifactStore, ArtifactStoreUnavailable, build_artifact_store
 from shared.codec import EncryptionCodec
 from shared.db import create_pool, migrate
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
-from shared.startup import stop_signals_cancel, when_reachable
+from shared.startup import check_search_attributes, in_daemon_thread, stop_signals_cancel, when_reachable
 from shared.temporal import connect_client
 
 logger = logging.getLogger(__name__)
+
+
+async def ensure_bucket_or_warn(store: ArtifactStore) -> None:
+    """Create the bucket if it is missing; object storage down is only a warning.
+
+    Its routes answer 503 while storage is down, so ending the start over it took the whole API down with GCS.
+    In a thread of its own: a stop signal must not wait for the client's two minutes of retries."""
+    try:
+        await in_daemon_thread(store.ensure_bucket)
+    except (ArtifactStoreUnavailable, RetryError) as error:
+        logger.warning(
+            "object storage is not reachable: uploads and raw bills answer 503 until it is",
+            extra={"error": f"{type(error).__name__}: {error}"[:300]},
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,19 +57,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
         starting = asyncio.current_task()
         assert starting is not None
-        with stop_signals_cancel(starting):  # told to stop while waiting for Temporal or Postgres: stop now
+        # Told to stop while waiting (for Temporal, Postgres, another process's migration, GCS): stop now.
+        with stop_signals_cancel(starting):
             client = await when_reachable(
                 "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
+            )
+            await check_search_attributes(
+                client, namespace=settings.temporal_namespace, address=settings.temporal_address
             )
             pool = await when_reachable(
                 "Postgres", lambda: create_pool(settings, open_all=True), within=settings.startup_wait_seconds
             )
+            try:
+                await migrate(pool)
+                store = build_artifact_store(settings)
+                await ensure_bucket_or_warn(store)
+            except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool
+                pool.terminate()
+                raise
         # The codec server seals and opens with the client's own codec: one configuration, one key ring.
         codec = client.data_converter.payload_codec
         assert isinstance(codec, EncryptionCodec), "connect_client always seals payloads"
-        await migrate(pool)
-        store = build_artifact_store(settings)
-        await asyncio.to_thread(store.ensure_bucket)
         dispatcher = JobDispatcher(pool, client, settings)
         reconciler = JobReconciler(pool, client, settings)
         app.state.minimeter = AppState(
@@ -102,5 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_bytes=settings.upload_max_bytes,
         upload_paths=("/bills", "/codec/encode", "/codec/decode"),  # the codec: Temporal payloads up to 2 MB
     )
-    app.add_middleware(CodecCORS, allow_origins=settings.cors_origins)
+    # Refused here, not on the first request: Starlette builds its middleware only once the server runs.
+    app.add_middleware(CodecCORS, allow_origins=codec_origins(settings.cors_origins))
     return app

@@ -323,6 +323,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _local_artifacts_on_a_shared_mount(self) -> Settings:
+        # The API stores uploads and the workers read them: in compose they are containers without a shared
+        # volume, so each upload job failed at extraction, and its raw bill went with the API's container.
+        if (
+            self.env is Environment.PRODUCTION
+            and self.artifact_store is ArtifactStoreKind.LOCAL
+            and "data_dir" not in self.model_fields_set
+        ):
+            raise ValueError(
+                "ARTIFACT_STORE=local needs DATA_DIR set to a mount every API and worker process shares"
+                " when ENV=production (or use ARTIFACT_STORE=gcs)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _gemini_call_fits_the_extract_step(self) -> Settings:
         # Past the extract activity's start-to-close Temporal abandons the attempt and starts another,
         # while the abandoned thread goes on calling Gemini: the PDF parse and the call fit in one attempt.

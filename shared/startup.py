@@ -4,7 +4,8 @@ After a host reboot, a deploy or a Postgres failover, the worker and the API oft
 what they connect to listens. Exiting at once left them to a supervisor's restart loop (compose,
 Kubernetes), and under ``make run`` or the chaos run a worker that lost that race stayed down or
 counted as a crash. Only refusals are waited out (nothing listening, a server still starting): a
-wrong password or an unusable URL fails at once, as before.
+wrong password or an unusable URL fails at once, as before. Once Temporal answers, a namespace without
+MiniMeter's search attributes is refused: every workflow start would be.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import logging
 import signal
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared import search_attributes
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +82,29 @@ async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, with
         attempt += 1
 
 
+async def in_daemon_thread(call: Callable[[], None]) -> None:
+    """``call()`` in a thread of its own that the process does not wait for when it ends.
+
+    A stop signal cancels the await, never the thread: on the loop's executor (``asyncio.to_thread``)
+    ``asyncio.run`` and then the interpreter's exit joined it without a limit, so a worker stopped while
+    GCS or BigQuery did not answer logged that it stopped, then hung until its client gave up (minutes:
+    their retries) or SIGKILL came. Abandoning the thread is safe: the calls only create what is missing."""
+    outcome: Future[None] = Future()
+
+    def run() -> None:
+        if not outcome.set_running_or_notify_cancel():
+            return
+        try:
+            call()
+        except Exception as error:  # noqa: BLE001 - raised in the awaiting task
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(None)
+
+    threading.Thread(target=run, name=f"startup-{getattr(call, '__name__', 'call')}", daemon=True).start()
+    await asyncio.wrap_future(outcome)
+
+
 @contextmanager
 def stop_signals_cancel(task: asyncio.Task[object]) -> Iterator[None]:
     """SIGTERM and SIGINT cancel ``task`` too, while in this block (the main thread only: elsewhere, nothing).
@@ -100,3 +131,67 @@ def stop_signals_cancel(task: asyncio.Task[object]) -> Iterator[None]:
     finally:
         for sig, handler in earlier.items():
             signal.signal(sig, handler)
+
+
+class SearchAttributesMissing(Exception):
+    """Temporal's namespace lacks one of MiniMeter's search attributes, or has it of another type."""
+
+
+CANNOT_LIST = (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED)
+"""How a server says this identity may not use its operator service (an authorizer; Temporal Cloud may, too)."""
+
+
+async def check_search_attributes(client: Client, *, namespace: str, address: str) -> None:
+    """Refuse to start on a namespace without MiniMeter's search attributes, naming the commands that add them.
+
+    Every workflow start sets them: without them each start was refused (INVALID_ARGUMENT) after ``POST /jobs``
+    had answered 201, and every job stayed PENDING. A server that will not list them is only warned about."""
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    except RPCError as error:
+        if error.status not in CANNOT_LIST:
+            raise
+        logger.warning(
+            "Temporal's search attributes could not be listed, so were not checked",
+            extra={"namespace": namespace, "error": f"{error.status.name}: {error.message}"[:300]},
+        )
+        return
+    registered = dict(listed.custom_attributes)
+    missing = [key for key in search_attributes.ALL if key.name not in registered]
+    mistyped = [
+        key
+        for key in search_attributes.ALL
+        if registered.get(key.name, key.indexed_value_type) != key.indexed_value_type
+    ]
+    if missing or mistyped:
+        raise SearchAttributesMissing(_refusal(missing, mistyped, registered, namespace=namespace, address=address))
+
+
+def _refusal(
+    missing: list[SearchAttributeKey[Any]],
+    mistyped: list[SearchAttributeKey[Any]],
+    registered: Mapping[str, int],
+    *,
+    namespace: str,
+    address: str,
+) -> str:
+    """One line: what is wrong, and the CLI commands that put it right."""
+    cli = f"temporal operator search-attribute {{}} --address {address} --namespace {namespace}"
+    problems = [f"missing: {', '.join(key.name for key in missing)}"] if missing else []
+    problems += [
+        f"{key.name} is {_type_name(registered[key.name])}, not {_type_name(key.indexed_value_type)}"
+        for key in mistyped
+    ]
+    commands = [cli.format("remove") + "".join(f" --name {key.name}" for key in mistyped)] if mistyped else []
+    flags = "".join(f" --name {key.name} --type {_type_name(key.indexed_value_type)}" for key in missing + mistyped)
+    commands.append(cli.format("create") + flags)
+    return (
+        f"Temporal namespace {namespace} lacks MiniMeter's search attributes ({'; '.join(problems)}), without which"
+        f" every job stays PENDING: register them with `{' && '.join(commands)}`"
+        " (on Temporal Cloud: tcld namespace search-attributes add)"
+    )
+
+
+def _type_name(kind: int) -> str:
+    """``Keyword``, ``Int``: as the CLI's ``--type`` takes it."""
+    return "".join(part.capitalize() for part in SearchAttributeIndexedValueType(kind).name.split("_"))

@@ -31,7 +31,7 @@ from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, settings_or_exit
-from shared.startup import when_reachable
+from shared.startup import check_search_attributes, when_reachable
 from shared.temporal import connect_client
 from worker.resources import Resources, open_resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -122,6 +122,7 @@ def warm_workflow_bytecode() -> None:
 async def start_worker(settings: Settings) -> tuple[Worker, Resources]:
     """Connect, open the shared clients (migrating the schema) and build the worker: each step may wait."""
     client = await when_reachable("Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds)
+    await check_search_attributes(client, namespace=settings.temporal_namespace, address=settings.temporal_address)
     resources = await open_resources(settings)
     worker = build_worker(client, resources, settings)
     if resources.sink is not None:

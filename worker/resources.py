@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
@@ -17,7 +15,7 @@ from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.db import create_pool, migrate
 from shared.recent_artifacts import RecentArtifacts
 from shared.settings import Settings
-from shared.startup import when_reachable
+from shared.startup import in_daemon_thread, when_reachable
 
 
 @dataclass
@@ -54,29 +52,6 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
         pool.terminate()
         raise
     return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings))
-
-
-async def in_daemon_thread(call: Callable[[], None]) -> None:
-    """``call()`` in a thread of its own that the process does not wait for when it ends.
-
-    A stop signal cancels the await, never the thread: on the loop's executor (``asyncio.to_thread``)
-    ``asyncio.run`` and then the interpreter's exit joined it without a limit, so a worker stopped while
-    GCS or BigQuery did not answer logged that it stopped, then hung until its client gave up (minutes:
-    their retries) or SIGKILL came. Abandoning the thread is safe: the calls only create what is missing."""
-    outcome: Future[None] = Future()
-
-    def run() -> None:
-        if not outcome.set_running_or_notify_cancel():
-            return
-        try:
-            call()
-        except Exception as error:  # noqa: BLE001 - raised in the awaiting task
-            outcome.set_exception(error)
-        else:
-            outcome.set_result(None)
-
-    threading.Thread(target=run, name=f"startup-{getattr(call, '__name__', 'call')}", daemon=True).start()
-    await asyncio.wrap_future(outcome)
 
 
 def connectors_for(settings: Settings) -> ConnectorRegistry:

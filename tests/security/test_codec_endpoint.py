@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.auth import Role
+from api.main import create_app
 from shared.codec import ENCODING, KEY_ID_METADATA
 from shared.settings import Settings
 from tests.security.conftest import caller
@@ -141,6 +142,17 @@ async def test_other_origins_are_refused(anon_http: httpx.AsyncClient, admin_key
         headers={**UI_HEADERS, "Origin": OTHER_ORIGIN, "Authorization": f"Bearer {admin_key}"},
     )
     assert "access-control-allow-origin" not in actual.headers
+
+
+@pytest.mark.parametrize("unsafe", ["*", "null"])
+async def test_an_origin_that_lets_every_site_in_is_refused(app_settings: Settings, unsafe: str) -> None:
+    """With credentials allowed, Starlette answers ``*`` by echoing any caller's origin (and ``null`` is any
+    sandboxed page's): every site an operator visits behind the SSO proxy could read decrypted payloads."""
+    settings = app_settings.model_copy(update={"cors_origins": [UI_ORIGIN, unsafe]})
+
+    with pytest.raises(ValueError, match=f"CORS_ORIGINS may not contain '{unsafe}'") as refused:
+        create_app(settings)
+    assert "list the origins of the Temporal Web UI" in str(refused.value)
 
 
 def undecryptable(kid: str) -> dict[str, Any]:

@@ -125,9 +125,9 @@ def test_production_refuses_the_placeholder_bucket_and_project(
     "given",
     [
         {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme"},
-        {"ARTIFACT_STORE": "local", "ANALYTICS": "disabled"},
+        {"ARTIFACT_STORE": "local", "ANALYTICS": "disabled", "DATA_DIR": "/mnt/shared"},
         {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme", "ANALYTICS": "local"},
-        {"ARTIFACT_STORE": "local", "ANALYTICS": "local"},
+        {"ARTIFACT_STORE": "local", "ANALYTICS": "local", "DATA_DIR": "/mnt/shared"},
         {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:9023", "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9050"},
     ],
 )
@@ -135,6 +135,19 @@ def test_production_takes_named_cloud_resources_or_none_at_all(only: pytest.Monk
     for name, value in (PRODUCTION_SECRETS | given).items():
         only.setenv(name, value)
     assert Settings().env == "production"
+
+
+def test_production_refuses_local_artifacts_in_each_process_own_directory(only: pytest.MonkeyPatch) -> None:
+    """In compose the API and the workers are containers without a shared volume: each upload was stored in the
+    API's ``.data``, every such job failed at extraction (the worker has no such file) and the raw bill was lost
+    with the container."""
+    for name, value in (PRODUCTION_SECRETS | {"ARTIFACT_STORE": "local", "ANALYTICS": "disabled"}).items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).startswith("ARTIFACT_STORE=local needs DATA_DIR set")
+    only.setenv("DATA_DIR", "/mnt/shared")  # a mount every API and worker process shares: taken
+    assert Settings().artifact_store == "local"
 
 
 def test_the_placeholder_bucket_stops_the_worker_with_one_line() -> None:

@@ -43,17 +43,21 @@ echo "$0 $*" >> "$CALLS"
 case "$1" in
   -c) exit {check} ;;
   --version) echo "Python {version}"; exit 0 ;;
-  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit 0; fi ;;
+  -m) if [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit {venv}; fi ;;
 esac
 exit {pip}
 """
 
 
-def _interpreter(path: Path, *, new_enough: bool) -> Path:
-    """Python 3.11 (every call succeeds, pip installing nothing) or 3.10 (its check and its pip fail)."""
+def _interpreter(path: Path, *, new_enough: bool, has_pip: bool = True, venv_works: bool = True) -> Path:
+    """Python 3.11 (every call succeeds, pip installing nothing) or 3.10 (its check and its pip fail).
+
+    ``has_pip=False``: its pip fails (a venv whose ensurepip never ran); ``venv_works=False``: ``-m venv`` makes
+    ``bin/python``, then fails, as Debian's Python does without its ``python3.X-venv`` package."""
     version, code = ("3.11", 0) if new_enough else ("3.10", 1)
+    pip = code if has_pip else 1
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(FAKE_PYTHON.format(version=version, check=code, pip=code))
+    path.write_text(FAKE_PYTHON.format(version=version, check=code, pip=pip, venv=0 if venv_works else 1))
     path.chmod(0o755)
     return path
 
@@ -112,6 +116,27 @@ def test_a_venv_of_an_older_python_is_made_again_with_the_one_given(makefile_onl
     assert f"{new} -m venv .venv" in calls
     assert ".venv/bin/python -m pip install --quiet -c constraints.txt -e .[dev]" in calls
     assert (makefile_only / ".venv" / ".installed").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_venv_without_pip_is_made_again(makefile_only: Path, tmp_path: Path) -> None:
+    """A first try whose ensurepip failed left a 3.11 venv without pip: reused, every later make failed in pip."""
+    _interpreter(makefile_only / ".venv" / "bin" / "python", new_enough=True, has_pip=False)
+    python = _interpreter(tmp_path / "python3.11", new_enough=True)
+    done = _make(makefile_only, ".venv/.installed", python)
+    assert done.returncode == 0, done.stderr
+    assert f"{python} -m venv .venv" in (makefile_only / "calls.log").read_text().splitlines()
+    assert (makefile_only / ".venv" / ".installed").exists()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_a_failed_venv_is_removed_and_its_package_named(makefile_only: Path, tmp_path: Path) -> None:
+    """Debian's Python without python3.X-venv makes ``bin/python``, then fails in ensurepip: the half-made venv
+    stayed, and passed for a usable one once the package was installed."""
+    done = _make(makefile_only, "run", _interpreter(tmp_path / "python3.11", new_enough=True, venv_works=False))
+    assert done.returncode != 0
+    assert "-venv" in done.stderr and "apt install" in done.stderr
+    assert not (makefile_only / ".venv").exists()
 
 
 FREEZE = """#!/bin/sh
