@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import secrets
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import psutil
 
 from bench.api_clients import job_starter
-from bench.harness import BenchStack
+from bench.harness import BenchStack, where_it_runs
 from bench.load import drive
 from bench.pipeline import seed_accounts
 from bench.sampler import cpu_seconds, process_tree
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.floor and args.api_processes != 1:
         parser.error("--floor serves one process")
     stop_on_sigterm()
+    print(f"api_alone: {where_it_runs()}", file=sys.stderr, flush=True)  # stdout's first line is round 1's
     with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
         env = {"API_PROCESSES": str(args.api_processes)}
         stack = BenchStack(Path(data_dir), run_id=secrets.token_hex(4), env=env, temporal_in_memory=True)

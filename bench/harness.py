@@ -1,8 +1,9 @@
 """The stack a bench runs on: ``stack.local.LocalStack`` in a temp dir, on free ports.
 
 ``TEMPORAL_ADDRESS`` / ``DATABASE_URL`` (and the emulator hosts) in the environment
-are used instead of starting those services, as ``LocalStack`` does. Every run gets
-its own task queues, so a shared server never hands a bench task to another worker.
+are used instead of starting those services, as ``LocalStack`` does (``where_it_runs``
+says so before anything is written). Every run gets its own task queues, so a shared
+server never hands a bench task to another worker.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -21,6 +23,23 @@ BENCH_ENV = {
     "RATE_LIMIT_PER_MINUTE": "0",  # the per-key start limit would throttle the clients
     "LOG_FORMAT": "json",
 }
+
+EXTERNAL_SERVICES = {
+    "TEMPORAL_ADDRESS": "Temporal",
+    "DATABASE_URL": "Postgres",
+    "STORAGE_EMULATOR_HOST": "the GCS emulator",
+    "BIGQUERY_EMULATOR_HOST": "the BigQuery emulator",
+}
+"""The variables naming a service the stack uses instead of starting its own (empty is unset, as in the stack)."""
+
+
+def where_it_runs(environ: Mapping[str, str] = os.environ) -> str:
+    """Printed before the run seeds anything: with ``DATABASE_URL`` exported in the shell, the bench's
+    customers and a job per bill go to that database (its value, a password maybe, is never printed)."""
+    external = [f"{service} ({name})" for name, service in EXTERNAL_SERVICES.items() if environ.get(name)]
+    if not external:
+        return "a private stack: every service started here, on free ports"
+    return f"using {', '.join(external)} from the environment: the bench's customers, accounts and jobs go there"
 
 
 class BenchStack:

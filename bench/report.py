@@ -62,7 +62,8 @@ def table(
 ) -> list[str]:
     lines = [
         f"bench {config['run_id']}: {config['bills']} bills, {config['clients']} clients, "
-        f"{config['workers']} worker process(es), temporal {config['temporal']}, env {config['env_overrides']}",
+        f"{config['workers']} worker process(es), temporal {config['temporal']}, postgres {config['postgres']}, "
+        f"warehouse {config['warehouse']}, env {config['env_overrides']}",
         "",
         f"{'phase':<12}{'items':>8}{'done':>8}{'seconds':>9}{'rate/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
     ]

@@ -55,7 +55,7 @@ from temporalio.client import Client
 from bench import report
 from bench.ceiling import CeilingResult, run_ceiling
 from bench.extraction_alone import ExtractionResult, run_extraction
-from bench.harness import BenchStack
+from bench.harness import BenchStack, where_it_runs
 from bench.noop import STEP_POLICIES, default_steps
 from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import ProcessSampler
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     shortfalls: list[str] = []
     failed = True
     try:
-        print(f"bench {run_id}: starting the stack in {data_dir}", flush=True)
+        print(f"bench {run_id}: starting the stack in {data_dir} ({where_it_runs()})", flush=True)
         stack.start_services()
         settings = stack.local.settings()
         outcome = asyncio.run(measure(stack, args, settings))

@@ -25,11 +25,19 @@ from shared.db import create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
 from stack.services import embedded_postgres_url, stop_embedded_postgres
-from tests.helpers import serve, start_dev_server
+from tests.helpers import is_setting_variable, serve, start_dev_server
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
 pytest_plugins = ["tests.emulator_fixtures"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Drop every MiniMeter setting from the environment, in each process (xdist's workers too), before anything
+    builds ``Settings``: those a fixture does not pass were read from it, so a developer's exported GEMINI_API_KEY
+    sent the fixture bills to Gemini, and an exported DATABASE_URL reached every entry point a test starts."""
+    for name in [name for name in os.environ if is_setting_variable(name)]:
+        del os.environ[name]
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,15 @@ import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES
+from shared.secrets import SecretManagerConfig
 from shared.settings import REPO_ROOT, Settings
 from stack.services import start_temporal_dev_server_on_free_ports
 
@@ -265,11 +268,29 @@ async def wait_for_refused_run(client: Client, workflow_id: str, error_type: str
     assert isinstance(cause, ApplicationError) and cause.type == error_type and cause.non_retryable, cause
 
 
+def env_names(model: type[BaseSettings]) -> set[str]:
+    """The variables (lower case: read in any case) ``model`` reads its fields from: prefix and name, or aliases."""
+    prefix = str(model.model_config.get("env_prefix", ""))
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        names.add(prefix + name)
+        for alias in (field.alias, field.validation_alias):
+            choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+            names.update(choice for choice in choices if isinstance(choice, str))
+    return {name.lower() for name in names}
+
+
+SETTING_VARIABLES = frozenset(env_names(Settings) | env_names(SecretManagerConfig))
+"""Every variable MiniMeter's settings read, the Secret Manager's (where secret ones may come from) included."""
+
+
+def is_setting_variable(name: str) -> bool:
+    return name.lower() in SETTING_VARIABLES
+
+
 def entry_point_env(**settings: str) -> dict[str, str]:
     """The environment an operator starts an entry point with: none of MiniMeter's settings but ``settings``."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.pop("SECRET_MANAGER_PROJECT", None)
-    return env | settings
+    return {k: v for k, v in os.environ.items() if not is_setting_variable(k)} | settings
 
 
 def run_entry_point(module: str, **settings: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import inspect
 import json
+import os
 import re
 import shutil
 import signal
@@ -90,6 +91,7 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert json_path.with_suffix(".png").stat().st_size > 0
 
     data_dir = Path(re.search(r"starting the stack in (\S+)", proc.stdout)[1])  # type: ignore[index]
+    assert f"{data_dir} (a private stack: " in proc.stdout  # the suite exports no DATABASE_URL (tests/conftest.py)
     try:
         assert document["config"]["warehouse"] == "memory"  # the emulator wrote no DuckDB file
         assert (data_dir / "logs" / "bigquery.log").exists() and not (data_dir / "bigquery" / "db").exists()
@@ -263,19 +265,37 @@ def test_the_ceiling_checks_the_patches_an_accepted_bill_records() -> None:
     assert set(PATCHED_BEFORE.values()) == recorded
 
 
+def processes_naming(directory: Path) -> list[psutil.Process]:
+    """Every process whose command line names ``directory``: the embedded Postgres's postmaster among them, which
+    ``pg_ctl`` starts in a session of its own, no child of whoever asked for it."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if str(directory) in " ".join(process.cmdline()):
+                found.append(process)
+    return found
+
+
 @pytest.mark.timeout(300)
-def test_sigterm_stops_the_bench_and_every_process_it_started() -> None:
-    """A bench stopped by ``kill`` (or a CI timeout) must not leave its stack running."""
+def test_sigterm_stops_the_bench_and_every_process_it_started(tmp_path: Path) -> None:
+    """A bench stopped by ``kill`` (or a CI timeout) must not leave its stack running, Postgres included."""
     args = ["--requests", "20", "--clients", "2", "--rounds", "100000"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.api_alone", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.api_alone", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"TMPDIR": str(tmp_path)},  # its stack's data dir, named by its Postgres's command line
     )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("round 1: "), first  # the whole stack is up and serving
-        started = psutil.Process(proc.pid).children(recursive=True)
-        assert len(started) >= 3, started  # Temporal, the emulators, the API
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 3, children  # Temporal, the emulators, the API
+        detached = [p for p in processes_naming(tmp_path) if p.pid not in {c.pid for c in children}]
+        assert any(p.name() == "postgres" for p in detached), [p.cmdline() for p in detached]
+        started = children + detached
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) != 0
         _, alive = psutil.wait_procs(started, timeout=30)

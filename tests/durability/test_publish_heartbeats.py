@@ -13,15 +13,13 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from shared.bill import Provider
 from shared.models import JobStatus
 from shared.settings import Settings
 from tests.durability.conftest import (
     attempts_by_activity,
-    create_account,
     history_events,
     job_row,
-    start_on_queue,
+    stored_upload,
     wait_until,
 )
 from tests.durability.held_publish_worker import HOLDING, READY
@@ -56,22 +54,19 @@ def publish_lost_to(events: Sequence[HistoryEvent]) -> TimeoutType.ValueType:
 async def test_a_worker_killed_mid_publish_loses_it_at_the_heartbeat_timeout(
     client: Client, resources: Resources, app_settings: Settings, queue: str, unique: str, tmp_path: Path
 ) -> None:
-    account = await create_account(resources.pool, provider=Provider.CONED, account_number=f"HB-{unique}")
+    # A text bill already stored, as an upload leaves it: what is under test is its publish, not a PDF's parse.
+    stored = await stored_upload(resources, unique, total="60.00")
     # Analytics on in this child (its rollup schedule is never touched: it runs no ``run_worker``).
     env = {
         **worker_env(app_settings, queue=queue, gemini_url="http://127.0.0.1:9"),
         "ANALYTICS": "bigquery",
         "EXTRACTOR": "rules",
-        # A fresh child's first PDF parse, on a loaded machine, must not time out and be retried.
-        "PDF_PARSE_TIMEOUT_SECONDS": "120",
     }
     log = tmp_path / "held-worker.log"
     child = await asyncio.to_thread(spawn_entry_point, "tests.durability.held_publish_worker", env, log)
     try:
         await until_logged(log, READY, child, within=60)
-        job = await start_on_queue(
-            pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
-        )
+        job = await stored.start(client=client, settings=app_settings, queue=queue)
         # Generous: the whole pipeline runs in the fresh child before its publish is held.
         await until_logged(log, HOLDING, child, within=150)
         assert _held_batches(log) == [1]

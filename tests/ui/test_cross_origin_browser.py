@@ -3,7 +3,6 @@ cookie into the browser and has it post the attacker's key to the review UI's si
 
 from __future__ import annotations
 
-import shutil
 from html import escape
 
 import httpx
@@ -17,7 +16,7 @@ from tests.ui.conftest import csrf_of
 from tests.ui.test_review_browser import CHROMIUM, CHROMIUM_ARGS
 from worker.resources import Resources
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing")
+pytestmark = pytest.mark.chromium
 
 NONCE = "tossed-by-the-page-on-another-port"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -14,10 +13,11 @@ import httpx
 import pytest
 
 from tests.helpers import bill_needing_review, wait_for_status
+from tests.ui.conftest import chromium_executable
 from tests.ui.test_stale_forms import expired_login_token
 from worker.resources import Resources
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = chromium_executable()  # None: the tests skip (fail in CI), see tests/ui/conftest.py
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -29,10 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None,
-    reason=f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser test",
-)
+pytestmark = pytest.mark.chromium
 
 
 async def sign_in_at_task(page: Any, ui_url: str, job_id: str, reviewer_key: str) -> None:
