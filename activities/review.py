@@ -51,6 +51,20 @@ def _replaced(job: asyncpg.Record) -> bool:
     return job["last_run_id"] not in (None, activity.info().workflow_run_id) and not job["newer"]
 
 
+async def _take_over(conn: asyncpg.Connection, job_id: str, status: JobStatus) -> None:
+    """The job's row speaks for this step's run from now on, which an operator's reset started (``newer``),
+    an ended job open again as ``status``: a run reset past the opening of its review never opens it again,
+    so its first review step is where the job and the task become its own."""
+    info = activity.info()
+    await conn.execute(
+        f"UPDATE ingestion_jobs SET status = $2, {job_claimed('$3', '$4')} WHERE id = $1",
+        job_id,
+        status,
+        info.workflow_run_id,
+        info.scheduled_time,
+    )
+
+
 class ReviewActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -74,12 +88,7 @@ class ReviewActivities:
                 logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
             if job["newer"]:
-                await conn.execute(
-                    f"UPDATE ingestion_jobs SET status = 'RUNNING', {job_claimed('$2', '$3')} WHERE id = $1",
-                    task.job_id,
-                    info.workflow_run_id,
-                    info.scheduled_time,
-                )
+                await _take_over(conn, task.job_id, JobStatus.RUNNING)
             opened = await conn.execute(
                 """
                 INSERT INTO review_tasks (job_id, status, reasons, bill, artifact_uri, revision, run_id)
@@ -133,28 +142,41 @@ class ReviewActivities:
         await self._set_status(update, closed=True)
 
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
-        """Closing is final: an escalation that lands late leaves a closed task closed."""
-        await self._pool.execute(
-            f"""
-            UPDATE review_tasks
-               SET status = $2, revision = $3, updated_at = now(),
-                   escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now()) ELSE escalated_at END,
-                   closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END
-             WHERE job_id = $1 AND ($4 OR closed_at IS NULL) AND {_owned_by_run("$5")}
-            """,
-            update.job_id,
-            update.status,
-            update.revision,
-            closed,
-            activity.info().workflow_run_id,
-        )
+        """Closing is final: an escalation that lands late leaves a closed task closed.
+
+        A run an operator reset past the opening of its review takes the task over (and the job, see
+        ``_take_over``), and its escalation opens again a task the run it replaced closed with its end:
+        the run still waits for a decision, which the queue would not offer otherwise."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            job = await _lock_job(conn, update.job_id)
+            newer = job is not None and bool(job["newer"])
+            if newer:
+                await _take_over(conn, update.job_id, JobStatus.RUNNING if closed else JobStatus.NEEDS_REVIEW)
+            await conn.execute(
+                f"""
+                UPDATE review_tasks
+                   SET status = $2, revision = $3, updated_at = now(), run_id = CASE WHEN $6 THEN $5 ELSE run_id END,
+                       escalated_at = CASE WHEN $2 = 'ESCALATED' THEN COALESCE(escalated_at, now())
+                                           ELSE escalated_at END,
+                       closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) WHEN $6 THEN NULL ELSE closed_at END
+                 WHERE job_id = $1 AND ($6 OR (($4 OR closed_at IS NULL) AND {_owned_by_run("$5")}))
+                """,
+                update.job_id,
+                update.status,
+                update.revision,
+                closed,
+                activity.info().workflow_run_id,
+                newer,
+            )
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
         """Safe to rerun: one audit row per (job, revision); the task is closed as DONE.
 
         A late attempt of a run an operator's reset replaced changes nothing: its decision never took
-        effect, and the new run's job may be waiting for its own reviewer.
+        effect, and the new run's job may be waiting for its own reviewer. A run reset past the opening
+        of its review takes the job and the task over (``_take_over``): the task closes DONE, not
+        CANCELED with the run's end.
         """
         decision = audit.decision
         # What was stored, by the action: a bill that came with an approve or a reject was not.
@@ -168,6 +190,9 @@ class ReviewActivities:
                     extra={"job_id": audit.job_id, "step": "record_review_decision"},
                 )
                 return
+            newer = job is not None and bool(job["newer"])
+            if newer:
+                await _take_over(conn, audit.job_id, JobStatus.RUNNING)
             await conn.execute(
                 """
                 INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff, overridden)
@@ -184,14 +209,17 @@ class ReviewActivities:
                 bill_diff(audit.before, after),
                 overridden_checks(corrected) if corrected is not None and decision.override else [],
             )
-            await conn.execute(  # a task already closed (the job cancelled meanwhile) keeps its status
-                "UPDATE review_tasks SET status = $2, bill = COALESCE($3, bill), updated_at = now(), closed_at = now()"
-                f" WHERE job_id = $1 AND closed_at IS NULL AND {_owned_by_run('$4')}",
+            # A task already closed (the job cancelled meanwhile) keeps its status, unless a reset run takes it over.
+            await conn.execute(
+                "UPDATE review_tasks SET status = $2, bill = COALESCE($3, bill), updated_at = now(), closed_at = now(),"
+                " run_id = CASE WHEN $5 THEN $4 ELSE run_id END"
+                f" WHERE job_id = $1 AND ($5 OR (closed_at IS NULL AND {_owned_by_run('$4')}))",
                 audit.job_id,
                 ReviewStatus.DONE,
                 # A corrected task shows the bill as corrected, not as it was extracted.
                 corrected.model_dump(mode="json") if corrected is not None else None,
                 activity.info().workflow_run_id,
+                newer,
             )
             await conn.execute(  # decided: the job runs on (persist, publish) until it ends
                 "UPDATE ingestion_jobs SET status = $2, updated_at = now() WHERE id = $1 AND status = $3",

@@ -177,7 +177,8 @@ class JobReconciler(BackgroundLoop):
                 f"""
                 UPDATE ingestion_jobs
                    SET status = $2, error = $3, checked_at = now(), ended_run_id = $4,
-                       last_run_id = COALESCE(last_run_id, $4), {JOB_ENDED}
+                       last_run_id = COALESCE(last_run_id, $4), run_scheduled_at = COALESCE(run_scheduled_at, $5),
+                       {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
                 """,
                 job_id,
@@ -186,6 +187,9 @@ class JobReconciler(BackgroundLoop):
                 # A late try of that run's first step must not open the job again; and a row no run took
                 # now names a run, so an operator's reset of it is a later run that takes the job over.
                 described.run_id,
+                # ... but not a run a reset replaced before that one, whose first step hung: its steps were
+                # scheduled before this run started.
+                described.start_time,
             )
             if not updated.endswith(" 1"):  # its last activity recorded an end after all
                 return False

@@ -609,6 +609,13 @@ class Runs:
         audit = ReviewAudit(job_id=self.job_id, decision=decision, before=None, revision=revision)
         await self.env.run(ReviewActivities(self.pool).record_review_decision, audit)
 
+    async def status(self, status: ReviewStatus, revision: str) -> None:
+        """The task escalated (``escalate_review``), else closed as ``status`` (``close_review_task``)."""
+        update = ReviewTaskUpdate(job_id=self.job_id, status=status, revision=revision)
+        review = ReviewActivities(self.pool)
+        step = review.escalate_review if status is ReviewStatus.ESCALATED else review.close_review_task
+        await self.env.run(step, update)
+
     async def job(self) -> asyncpg.Record:
         row = await self.pool.fetchrow(
             "SELECT status, error, attempts, last_run_id, finished_at FROM ingestion_jobs WHERE id = $1", self.job_id
@@ -716,13 +723,15 @@ async def test_a_reset_run_takes_over_a_job_whose_end_was_recorded_from_outside_
     row = await resources.pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started["id"])
     assert await JobReconciler(resources.pool, client, settings).record_if_ended(row)
     job = Runs(resources.pool, str(started["id"]))
+    terminated = await handle.describe()  # Temporal's clock: the reconciler dates the row by the run's start
 
-    await job.run((await handle.describe()).run_id, T0).start()  # the terminated run's, committing late
+    await job.run(terminated.run_id, terminated.start_time).start()  # the terminated run's, committing late
     assert (await job.job())["status"] == "FAILED"
 
-    await job.run("reset-run", T0 + timedelta(hours=1)).start()
+    reset_at = terminated.start_time + timedelta(hours=1)
+    await job.run("reset-run", reset_at).start()
     assert (await job.job())[:2] == ("RUNNING", None)
-    await job.run("reset-run", T0 + timedelta(hours=1, minutes=1)).open_review("r-reset")
+    await job.run("reset-run", reset_at + timedelta(minutes=1)).open_review("r-reset")
     assert (await job.job())["status"] == "NEEDS_REVIEW"
     task = await job.task()
     assert (task["status"], task["revision"], task["closed_at"]) == (ReviewStatus.PENDING, "r-reset", None)
@@ -748,8 +757,60 @@ async def test_a_late_decision_of_a_run_a_reset_replaced_leaves_the_new_runs_rev
     assert await pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job.job_id) == 0
 
     await job.run("run-3", T0 + timedelta(hours=2)).decide("r2")  # reset again, past the opening
-    assert (await job.job())["status"] == "RUNNING"
+    assert (await job.job())[:4] == ("RUNNING", None, 3, "run-3")
     assert await pool.fetchval("SELECT revision FROM review_decisions WHERE job_id = $1", job.job_id) == "r2"
+    task = await job.task()
+    assert (task["status"], task["run_id"]) == (ReviewStatus.DONE, "run-3") and task["closed_at"] is not None
+    await job.run("run-3", T0 + timedelta(hours=2, minutes=1)).end(JobStatus.SUCCEEDED)
+    assert (await job.task())["status"] == ReviewStatus.DONE  # not CANCELED: the review was decided
+
+
+async def test_a_run_reset_past_the_opening_of_its_review_takes_over_the_task_when_it_escalates_and_expires(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The reset run never opens the review again: its escalation and expiry update the old run's task,
+    which then is the new run's, and a late step of the old run leaves it alone."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+
+    await job.run("run-2", T0 + timedelta(hours=1)).status(ReviewStatus.ESCALATED, "r-escalated")
+    task = await job.task()
+    assert (task["status"], task["revision"], task["run_id"]) == (ReviewStatus.ESCALATED, "r-escalated", "run-2")
+    assert (await job.job())[:4] == ("NEEDS_REVIEW", None, 2, "run-2")
+    await job.run("run-1", T0 + timedelta(minutes=30)).status(ReviewStatus.EXPIRED, "r-late")  # the old run, late
+    assert (await job.task())["status"] == ReviewStatus.ESCALATED
+
+    await job.run("run-2", T0 + timedelta(hours=2)).status(ReviewStatus.EXPIRED, "r-escalated")
+    task = await job.task()
+    assert (task["status"], task["run_id"]) == (ReviewStatus.EXPIRED, "run-2") and task["closed_at"] is not None
+
+
+async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_brings_it_back_when_it_escalates(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """The old run failed while it waited (its task closed with its end) and was reset to a point past the
+    opening: the new run waits for a decision the queue does not offer. Its escalation opens the task and
+    the job again, so a reviewer can decide it, and the decision closes it."""
+    pool = resources.pool
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    await job.run("run-1", T0 + timedelta(hours=1)).end(JobStatus.FAILED, "terminated outside MiniMeter")
+    assert (await job.task())["status"] == ReviewStatus.CANCELED
+
+    await job.run("run-2", T0 + timedelta(hours=2)).status(ReviewStatus.ESCALATED, "r-escalated")
+    task = await job.task()
+    assert (task["status"], task["closed_at"], task["run_id"]) == (ReviewStatus.ESCALATED, None, "run-2")
+    assert (await job.job())[:5] == ("NEEDS_REVIEW", None, 2, "run-2", None)
+
+    await job.run("run-2", T0 + timedelta(hours=3)).decide("r-escalated")
+    task = await job.task()
+    assert task["status"] == ReviewStatus.DONE and task["closed_at"] is not None
+    assert (await job.job())["status"] == "RUNNING"
 
 
 async def test_a_file_whose_bill_a_reissue_replaced_is_still_a_duplicate_before_extraction(

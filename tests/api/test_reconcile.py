@@ -7,20 +7,30 @@ terminates or cancels them, as an operator would in the Web UI.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import ActivityEnvironment
 
+from activities.jobs import JobActivities
 from api.services.reconcile import JobReconciler, Reconciled
-from shared.models import JobStatus
+from shared.models import JobRef, JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
 from tests.review.support import open_review
+from worker.main import build_worker
+from worker.resources import Resources
 
 
 async def open_jobs(pool: asyncpg.Pool, client: Client, settings: Settings, n: int) -> list[str]:
@@ -200,3 +210,54 @@ async def test_a_decision_on_a_job_terminated_from_outside_takes_its_task_out_of
     queue = (await http.get("/reviews", params={"customer_id": review.customer_id})).json()
     assert queue["items"] == [], "the task the reviewer was refused is still offered"
     assert (await http.get(f"/reviews/{review.job_id}")).json()["status"] == ReviewStatus.CANCELED
+
+
+async def scheduled_first_step(handle: WorkflowHandle[Any, Any]) -> datetime:
+    """When the run scheduled its first activity (``mark_job_running``): waits for a workflow worker to do so."""
+    while True:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                return event.event_time.ToDatetime(tzinfo=UTC)
+        await asyncio.sleep(0.1)
+
+
+async def reset_to_first_workflow_task(client: Client, workflow_id: str, run_id: str) -> str:
+    """``temporal workflow reset --type FirstWorkflowTask``: the run's new run id."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    first_task = min([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
+    response = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            reason="operator reset",
+            workflow_task_finish_event_id=first_task,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    return response.run_id
+
+
+async def test_a_late_first_step_of_the_run_a_reset_replaced_leaves_the_recorded_end_alone(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, resources: Resources
+) -> None:
+    """The first run's mark_job_running hangs (its worker lost); the operator resets that run and terminates
+    the reset one, whose end the reconciler records. The first run's try, committing only now, is of a run
+    older than the one recorded: the job stays FAILED, not RUNNING for a run that is gone."""
+    checker, settings = reconciler(own_db, client, app_settings)
+    (started,) = await start_jobs(own_db, client, settings, 1)
+    first = client.get_workflow_handle(started["workflow_id"])
+    async with build_worker(client, resources, settings, activities=[]):  # workflow tasks only: the step hangs
+        scheduled = await asyncio.wait_for(scheduled_first_step(first), timeout=30)
+    first_run = (await first.describe()).run_id
+    reset_run = await reset_to_first_workflow_task(client, first.id, first_run)
+    await client.get_workflow_handle(first.id, run_id=reset_run).terminate(reason="reset by mistake")
+    row = await own_db.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started["id"])
+    assert await checker.record_if_ended(row)
+
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=first_run, scheduled_time=scheduled)
+    await env.run(JobActivities(own_db).mark_job_running, JobRef(job_id=str(started["id"])))
+
+    ended = await job(own_db, str(started["id"]))
+    assert (ended["status"], ended["ended_run_id"]) == (JobStatus.FAILED, reset_run)

@@ -120,6 +120,7 @@ async def test_a_signalled_approval_of_an_extraction_without_a_total_is_dropped(
     assert any(
         r.getMessage().startswith("review signal ignored")
         and r.__dict__.get("failing_checks") == ["missing_field:total_amount"]
+        and r.__dict__.get("reason") == "the extracted bill cannot be stored as read"
         for r in caplog.records
         if r.__dict__.get("job_id") == job_id
     )
