@@ -10,6 +10,7 @@ import asyncpg
 from pydantic import ValidationError
 from temporalio import activity
 
+from extraction.checks import with_implied_charges
 from shared.bill import NormalizedBill
 from shared.models import DuplicateFound, DuplicateQuery, PersistOutcome, PersistRequest
 
@@ -91,7 +92,11 @@ class BillActivities:
         (account number where read + billing period, when the bill has one), inside one transaction.
         A bill for a stored period whose statement is dated later is the utility's re-issue:
         it replaces the stored one under the same bill id, which ``bill_revisions`` keeps.
+        A bill stated without current charges is stored with those its line items imply, a reviewer's
+        as an extractor's, and the workflow answered with it (``stored_bill``) so the warehouse agrees.
         """
+        given = request.bill
+        request = request.model_copy(update={"bill": with_implied_charges(given)})
         bill = request.bill
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", request.utility_account_id)
@@ -106,7 +111,7 @@ class BillActivities:
                     bill_id=str(mine["bill_id"]),
                     revised_job=str(revised) if revised else None,
                     stored_at=mine["stored_at"],
-                    stored_bill=_if_other(mine["payload"], bill, job_id=request.job_id),
+                    stored_bill=_if_other(mine["payload"], given, job_id=request.job_id),
                 )
             existing = await conn.fetchrow(
                 _SAME_BILL,
@@ -133,7 +138,10 @@ class BillActivities:
                     extra={"job_id": request.job_id, "step": "persist_bill", "revised_job": str(existing["job_id"])},
                 )
                 return PersistOutcome(
-                    bill_id=str(existing["id"]), revised_job=str(existing["job_id"]), stored_at=stored_at
+                    bill_id=str(existing["id"]),
+                    revised_job=str(existing["job_id"]),
+                    stored_at=stored_at,
+                    stored_bill=None if bill == given else bill,
                 )
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
@@ -141,12 +149,13 @@ class BillActivities:
             bill_id = bill_id_for(request.job_id)
             stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
-        return PersistOutcome(bill_id=bill_id, stored_at=stored_at)
+        return PersistOutcome(bill_id=bill_id, stored_at=stored_at, stored_bill=None if bill == given else bill)
 
 
 def _if_other(payload: dict[str, object], bill: NormalizedBill, *, job_id: str) -> NormalizedBill | None:
     """The bill this job stored earlier, when it is not ``bill``: a run an operator reset, which a reviewer
-    decided or Gemini read otherwise. The job's result and the warehouse must show what Postgres keeps."""
+    decided or Gemini read otherwise, or a retry of one whose current charges were filled in as stored.
+    The job's result and the warehouse must show what Postgres keeps."""
     try:
         stored = NormalizedBill.model_validate(payload)
     except ValidationError:  # stored by an earlier release in a shape this one does not read: as before

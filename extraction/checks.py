@@ -3,7 +3,7 @@
 Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
 validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
 (``extraction.evidence``, ``extraction.values`` and the rules reader's ``usage``, ``layout`` and
-``currency`` the text checks share import nothing else).
+``currency`` the text checks share import nothing else but ``extraction.charsets``).
 """
 
 from __future__ import annotations
@@ -121,6 +121,15 @@ def implied_current_charges(bill: NormalizedBill) -> Decimal | None:
     return items_sum if _balances(bill, items_sum) else None
 
 
+def with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
+    """``bill`` with the current charges its line items imply, where it states none: an extractor's reading
+    and a reviewer's alike. Depends on the bill alone, so the same bill always becomes the same one."""
+    implied = implied_current_charges(bill)
+    if implied is None:
+        return bill
+    return bill.model_copy(update={"current_charges": implied})
+
+
 def _items_sum(bill: NormalizedBill) -> Decimal:
     return sum((item.amount for item in bill.line_items), Decimal("0"))
 
@@ -188,6 +197,7 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:account_number")
     if bill.total_amount is not None and not evidence.has_amount(bill.total_amount):
         reasons.append("no_evidence:total_amount")
+    reasons += _balance_evidence(bill, evidence)
     named: dict[str, date] = {
         name: value for name in (*CORE_DATES, "statement_date") if (value := getattr(bill, name)) is not None
     }
@@ -201,6 +211,18 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:usage")
     if any(not evidence.has_gallon_reading(r.quantity) for r in scaled):
         reasons.append("unit_scale:usage")
+    return reasons
+
+
+def _balance_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
+    """The previous balance and payments, where not zero, printed: with the total they make the current charges
+    a bill that prints none is counted at, and Gemini's reading (the rules take printed figures) has nothing
+    else to witness them when the rules do not run. Payments may be printed one by one."""
+    reasons: list[str] = []
+    if bill.previous_balance and not evidence.has_amount(bill.previous_balance):
+        reasons.append("no_evidence:previous_balance")
+    if bill.payments_received and not evidence.has_payments(bill.payments_received):
+        reasons.append("no_evidence:payments_received")
     return reasons
 
 

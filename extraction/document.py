@@ -15,6 +15,7 @@ from typing import Literal
 from PIL import Image
 from pypdf import PageObject, PdfReader
 
+from extraction.charsets import WINDOWS_1252
 from extraction.evidence import has_text_layer
 
 logger = logging.getLogger(__name__)
@@ -85,10 +86,6 @@ def _decode(data: bytes) -> str:
     return _read_text(data)[1]
 
 
-_WINDOWS_1252 = "".join(bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(256))
-"""Windows-1252 as browsers read it (WHATWG): the five bytes it leaves undefined read as in Latin-1."""
-
-
 def _read_text(data: bytes) -> tuple[str, str]:
     """(charset, text): UTF-8 (its byte-order mark dropped, so the first line reads as printed), UTF-16
     with a byte-order mark, else Windows-1252 (every byte is a character there, and 0x80 the euro sign,
@@ -101,7 +98,7 @@ def _read_text(data: bytes) -> tuple[str, str]:
     text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
     if _mostly_utf8(text, data):
         return "utf-8", text
-    return "windows-1252", codecs.charmap_decode(data, "strict", _WINDOWS_1252)[0]
+    return "windows-1252", codecs.charmap_decode(data, "strict", WINDOWS_1252)[0]
 
 
 def _mostly_utf8(text: str, data: bytes) -> bool:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from extraction.checks import check_bill, implied_current_charges
+from extraction.checks import check_bill, with_implied_charges
 from extraction.document import Document
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
@@ -34,9 +34,10 @@ _CARRIED_THROUGH_GEMINI = frozenset(
 )
 """The rules' doubts Gemini's reading cannot settle: see ``_gemini``."""
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
-_COMPARED_FIELDS = (*CORE_FIELDS, "current_charges", "previous_balance", "payments_received")
+_COMPARED_FIELDS = (*CORE_FIELDS, "previous_balance", "payments_received", "current_charges")
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
-reading that folds an unpaid previous balance into them still adds up to the total."""
+reading that folds an unpaid previous balance into them still adds up to the total. The current charges
+last: a bill may print none (its line items imply them), and another previous balance implies other ones."""
 _UNWITNESSED_WHEN = {
     "current_charges": "sum_mismatch",
     "previous_balance": "balance_mismatch",
@@ -78,7 +79,7 @@ def _rules(document: Document, hint: Provider | None) -> tuple[Extraction, bool]
         return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count), False
     result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
     extraction = Extraction(
-        bill=_with_implied_charges(result.bill) if result.bill is not None else None,
+        bill=with_implied_charges(result.bill) if result.bill is not None else None,
         reasons=result.reasons,
         extractor=result.extractor,
         pages=document.page_count,
@@ -112,21 +113,12 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
         return Extraction(bill=fallback, reasons=[*carried, "gemini_rejected"], extractor="gemini", pages=pages)
     if bill is None:
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
-    bill = _with_implied_charges(bill)
+    bill = with_implied_charges(bill)  # before the readings are compared: the rules' charges witness against Gemini's
     reasons = list(carried)
     differing = disagreement(rules.bill, bill) if rules is not None and rules.bill is not None else None
     if differing is not None:
         reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
-
-
-def _with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
-    """Either reader's bill with the current charges its line items imply, where it states none: before the
-    two readings are compared, so the rules' charges witness against Gemini's amount due."""
-    implied = implied_current_charges(bill)
-    if implied is None:
-        return bill
-    return bill.model_copy(update={"current_charges": implied})
 
 
 def disagreement(rules: NormalizedBill, other: NormalizedBill) -> str | None:

@@ -33,6 +33,7 @@ MIN_TEXT_CHARS = 20
 _SEPARATORS = r"[\s\-./]*"
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
+_PAYMENT_LINE_RE = re.compile(r"^.*\b(?:payments?|paid)\b.*$", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Evidence:
     day_first_place: bool | None = field(init=False)
     """See ``day_first_place``: asked only when ``two_way`` has dates."""
     amounts: set[Decimal] = field(init=False)
+    payment_lines_sum: Decimal = field(init=False)
+    """The amounts of the lines that name a payment, added up: a bill's payments, printed one by one."""
     readings: set[tuple[Decimal, UsageUnit]] = field(init=False)
     """Quantities with their units that the rules reader could take for a reading, or a person reads off a
     label or a column heading naming the unit, or off a bill's one rate (``readings_printed``): not a
@@ -71,6 +74,10 @@ class Evidence:
         self.day_first_dates = _dates(flat, day_first=True) if self.two_way else set()
         self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
+        self.payment_lines_sum = sum(
+            (abs(found.value) for line in _PAYMENT_LINE_RE.findall(self.text) for found in iter_money(line)),
+            Decimal("0"),
+        )
         self.gallon_scales = set()
         self.scaled_gallons = set()
         for note in GALLON_SCALE_RE.finditer(flat):
@@ -99,6 +106,10 @@ class Evidence:
 
     def has_amount(self, value: Decimal) -> bool:
         return abs(value) in self.amounts
+
+    def has_payments(self, value: Decimal) -> bool:
+        """Printed, or the sum of the payments printed one by one ("Payment 12/10  100.00 CR", "Payment 12/20 ...")."""
+        return self.has_amount(value) or abs(value) == self.payment_lines_sum
 
     def has_reading(self, quantity: Decimal, unit: UsageUnit) -> bool:
         """Printed with its unit (or its label's) where it could be the reading: "Tier 0-500 kWh" or a

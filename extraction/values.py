@@ -197,7 +197,7 @@ _DATE_WITHIN = 40
 
 def iter_yearless_periods(text: str, *, day_first: bool = False) -> Iterator[Found[tuple[date, date]]]:
     """Periods whose start is printed without its year ("Jan 5 - Feb 4, 2026"): in the end's year, or the
-    year before when its month comes after the end's ("Dec 5 - Jan 4, 2026")."""
+    year before when its day of the year comes after the end's ("Dec 5 - Jan 4, 2026", "Jan 20 - Jan 19, 2026")."""
     for start in _YEARLESS_START_RE.finditer(text):
         period = _yearless_period(text, start, day_first=day_first)
         if period is not None:
@@ -215,7 +215,7 @@ def _yearless_period(text: str, start: re.Match[str], *, day_first: bool) -> Fou
         return None
     month, day = MONTHS[(start["m"] or start["dm"]).lower()], int(start["d"] or start["dd"])
     try:
-        first = date(end_date.year - 1 if month > end_date.month else end_date.year, month, day)
+        first = date(end_date.year - 1 if (month, day) > (end_date.month, end_date.day) else end_date.year, month, day)
     except ValueError:  # "Feb 30"
         return None
     return Found((first, end_date), start.start(), gap.end() + end.end())

@@ -5,7 +5,10 @@ New Zealand bill prints a bare "$" too: its place names the currency."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from extraction.charsets import WINDOWS_1252
 
 _PROVINCE = (
     r"(?i:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT|Alberta|British\s+Columbia|Manitoba|New\s+Brunswick"
@@ -172,6 +175,30 @@ _UNNAMED_CURRENCY_TAX = tuple(
 the EU's, South Africa's), however cased ("Vat @ 5%", "Value-added tax"): no US bill charges one, and neither
 names one currency. Each casing a pattern of its own: ``re`` looks for a literal start quickly, for one
 ignoring case ~15 times slower."""
+_SIGN_CURRENCIES = {"\u20ac": "EUR", "\u00a3": "GBP"}
+"""The signs ``_FOREIGN_CURRENCIES`` names a currency by."""
+
+
+def _garbled(sign: str) -> str:
+    """``sign`` written as UTF-8 and read as Windows-1252, as a file of both charsets is read: "€" as "â‚¬"."""
+    return "".join(WINDOWS_1252[byte] for byte in sign.encode())
+
+
+_GARBLED_SIGNS = {
+    _garbled(sign): _SIGN_CURRENCIES.get(sign)
+    for sign in map(chr, range(0x80, 0x10000))  # the signs beyond are of historical scripts
+    if unicodedata.category(sign) == "Sc" and not {"DOLLAR", "CENT"} & set(unicodedata.name(sign).split())
+}
+"""Each currency sign but a dollar's or a cent's, garbled ("Â£", "â‚¬", "Â¥"), and the currency it names."""
+_GARBLED_SIGN = "|".join(re.escape(sign) for sign in sorted(_GARBLED_SIGNS, key=len, reverse=True))
+_SIGN_BY_FIGURE_RE = re.compile(
+    rf"(?P<before>{_GARBLED_SIGN})[ \t]?\d|\d[ \t]?(?P<after>{_GARBLED_SIGN})"
+    r"|\ufffd[ \t]?\d[\d,.]*[.,]\d\d(?!\d)|\d[.,]\d\d[ \t]?\ufffd"
+)
+"""A garbled sign right before or after a figure ("â‚¬135", "12,50â‚¬"), or a byte UTF-8 could not read
+(U+FFFD: a Windows-1252 "€", 0x80, among UTF-8 text) before or after an amount with its cents ("\ufffd135.00"),
+not any figure: a Windows-1252 dash or degree sign reads so too ("2025 \ufffd 2026", "72\ufffdF"). The
+bill's currency, which it does not show plainly."""
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -187,10 +214,19 @@ class BillCurrency:
 def bill_currency(text: str) -> BillCurrency:
     """The currency of a bill's ``text`` (see ``BillCurrency``)."""
     named = _foreign_currencies(text)
+    garbled = _garbled_currencies(text)
+    named += sorted({code for code in garbled if code is not None} - set(named))
     taxed = any(
         _starts_a_word(text, match.start()) for pattern in _UNNAMED_CURRENCY_TAX for match in pattern.finditer(text)
     )
-    return BillCurrency(named[0] if len(named) == 1 else "USD", foreign=bool(named) or taxed)
+    return BillCurrency(named[0] if len(named) == 1 else "USD", foreign=bool(named) or bool(garbled) or taxed)
+
+
+def _garbled_currencies(text: str) -> set[str | None]:
+    """The currencies of the garbled or unreadable signs by ``text``'s figures: a sign's own currency, or None
+    where it cannot be told (an unreadable byte, a sign ``_FOREIGN_CURRENCIES`` does not name). A file of
+    two charsets (a mail merge's Windows-1252 address in a UTF-8 bill) garbles one or the other."""
+    return {_GARBLED_SIGNS.get(match["before"] or match["after"] or "") for match in _SIGN_BY_FIGURE_RE.finditer(text)}
 
 
 def _foreign_currencies(text: str) -> list[str]:

@@ -85,3 +85,22 @@ def test_a_states_town_is_found_without_searching(
         return sum(counter.scanned for counter in counters)
 
     assert work(state) == work(letters) > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "foreign"),
+    [
+        ("Total Due  â‚¬135.00", "EUR", True),  # "€" in UTF-8, read as Windows-1252
+        ("Total Due  135,00 â‚¬", "EUR", True),
+        ("Total Due  Â£42.10", "GBP", True),
+        ("Total Due  Â¥4200", "USD", True),  # a currency no template names: a person picks
+        ("Total Due  \ufffd135.00", "USD", True),  # a Windows-1252 "€" in UTF-8 text
+        ("Total Due  135.00 \ufffd", "USD", True),
+        ("Service 2025 \ufffd 2026", "USD", False),  # a Windows-1252 dash
+        ("Outdoor 72\ufffdF", "USD", False),  # a degree sign
+        ("H\ufffdl\ufffdne, 12 rue", "USD", False),
+        ("Rate 12.5Â¢ per kWh", "USD", False),  # a US cent, garbled
+    ],
+)
+def test_a_garbled_sign_by_a_figure_is_a_currency_not_shown_plainly(text: str, code: str, foreign: bool) -> None:
+    assert bill_currency(text) == currency.BillCurrency(code, foreign=foreign)

@@ -156,6 +156,38 @@ def test_a_part_of_the_balance_the_rules_do_not_add_up_with_is_no_witness(
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
 
 
+def test_parts_of_the_balance_only_gemini_read_are_checked_against_the_text(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """With EXTRACTOR=gemini nothing else witnesses them, and a bill's cost is its total less its previous
+    balance and plus its payments where it states no current charges: the total alone was checked."""
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None
+    invented = read.bill.model_copy(
+        update={"previous_balance": Decimal("250.00"), "payments_received": Decimal("250.00")}
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(invented)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(PLAIN.encode(), provider_hint=None, settings=settings)
+    expected = ["no_evidence:previous_balance", "no_evidence:payments_received"]
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", expected)
+
+
+def test_payments_printed_one_by_one_are_evidence_of_their_sum(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Two payments and no line of their sum: Gemini's 300.00, which adds up, is no invention."""
+    text = TWO_PAYMENTS.replace("$300.00", "$350.00").replace("$1,234.50\n\nService", "$1,284.50\n\nService")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None
+    paid = read.bill.model_copy(update={"payments_received": Decimal("300.00"), "total_amount": Decimal("1284.50")})
+    assert check_bill(paid, text=None) == []
+    fake_gemini.push(200, bill_response(wire_from_bill(paid)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
+
+
 def test_disagreement_names_no_part_of_a_balance_the_rules_do_not_add_up_with() -> None:
     """Without line items a balance that does not add up does not say which part is wrong: none witnesses."""
     _, _, bill = sample_bill(Provider.PGE, seed=1)
@@ -167,6 +199,15 @@ def test_disagreement_names_no_part_of_a_balance_the_rules_do_not_add_up_with() 
     assert (
         disagreement(bill, bill.model_copy(update={"current_charges": bill.current_charges + 1})) == "current_charges"
     )
+
+
+def test_a_disagreement_on_the_previous_balance_names_it_not_the_charges_it_implies(offline_settings: Settings) -> None:
+    """The bill prints no current charges: Gemini's other previous balance implies other ones, and the reviewer
+    was pointed at a figure the bill does not show."""
+    rules = extract(read_document(NO_CURRENT_CHARGES_LINE.encode()), provider_hint=None, settings=offline_settings).bill
+    assert rules is not None and rules.current_charges == Decimal("85.00")
+    gemini = rules.model_copy(update={"previous_balance": Decimal("60.00"), "current_charges": Decimal("75.00")})
+    assert disagreement(rules, gemini) == "previous_balance"
 
 
 def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:

@@ -91,6 +91,24 @@ def test_a_euro_bill_saved_on_windows_is_no_dollar_bill(offline_settings: Settin
     assert (report.decision, report.reasons) == ("review", ["non_usd_currency"])
 
 
+ADDRESS_LINE = "Hélène Lefèvre, 12 rue de l'Église, Orléans\n"
+EURO_BILL = NO_CURRENT_CHARGES_LINE.replace("$", "€")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(ADDRESS_LINE.encode("cp1252") + EURO_BILL.encode(), id="read-as-windows-1252"),
+        pytest.param(ADDRESS_LINE.encode() + EURO_BILL.encode("cp1252"), id="read-as-utf-8"),
+    ],
+)
+def test_a_euro_bill_of_two_charsets_is_no_dollar_bill(offline_settings: Settings, data: bytes) -> None:
+    """A mail merge wrote part of a euro bill in Windows-1252, part in UTF-8. Read either way, one part's
+    signs are garbled ("â‚¬135.00", "\ufffd135.00"): the bill named no currency, and was accepted as dollars."""
+    report = analyze(data, provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("review", ["non_usd_currency"])
+
+
 def billed_for(period: str, *, statement: str, due: str) -> str:
     """``NO_CURRENT_CHARGES_LINE`` for another ``period``, with a statement and due date that fit it."""
     return (

@@ -275,6 +275,8 @@ def test_quantities_are_held_to_four_places() -> None:
         ("Jan. 5th through Feb 4, 2026", (date(2026, 1, 5), date(2026, 2, 4))),
         ("5th January to 4 February 2026", (date(2026, 1, 5), date(2026, 2, 4))),
         ("Dec 5 - 01/04/2026", (date(2025, 12, 5), date(2026, 1, 4))),
+        ("Jan 20 - Jan 19, 2026", (date(2025, 1, 20), date(2026, 1, 19))),  # a year, in the same month
+        ("Jan 2 - Jan 30, 2026", (date(2026, 1, 2), date(2026, 1, 30))),
         ("Jan 5, 2025 - Feb 4, 2026", None),  # both dates whole: iter_dates' pair
         ("Feb 30 - Mar 4, 2026", None),
         ("Mayor 5 - Feb 4, 2026", None),
