@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 async def ensure_bucket_or_warn(store: ArtifactStore) -> None:
-    """Create the bucket if it is missing; object storage down is only a warning.
+    """Create the bucket if it is missing; object storage down is only a warning, credentials it refuses for
+    good (``ArtifactStoreMisconfigured``: a revoked key) stop the start, where a warning meant 503s forever.
 
     Its routes answer 503 while storage is down, so ending the start over it took the whole API down with GCS.
     In a thread of its own: a stop signal must not wait for the client's two minutes of retries."""

@@ -6,7 +6,8 @@ after a lost response therefore finds its own object: the store compares the sto
 hash with ours and succeeds. A *different* hash under the same name can never be
 fixed by retrying, so it raises ``ArtifactConflict``, whose class name is listed in
 the Temporal retry policies' ``non_retryable_error_types``. Outages (the store's or
-its credentials') raise ``ArtifactStoreUnavailable``, which Temporal retries.
+its credentials') raise ``ArtifactStoreUnavailable``, which Temporal retries; credentials refused for good
+(a revoked or deleted key) raise ``ArtifactStoreMisconfigured``, which only an operator mends.
 
 Methods block: callers run them in a thread pool (sync activities, ``asyncio.to_thread``).
 """
@@ -60,6 +61,10 @@ class ArtifactNotFound(Exception):
 
 class ArtifactStoreUnavailable(Exception):
     """The store could not be reached or answered 5xx/429: retrying later may succeed."""
+
+
+class ArtifactStoreMisconfigured(Exception):
+    """The store refused our credentials for good (a revoked or deleted key): no wait mends it, an operator must."""
 
 
 class InvalidArtifactName(ValueError):
@@ -239,17 +244,40 @@ def _upload_in_one_request(blob: Blob, data: bytes, content_type: str) -> None:
     blob._set_properties(response.json())
 
 
+_EXCHANGE_FAILED = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+"""A failed HTTP exchange (a connection reset mid-download is a ``ChunkedEncodingError``, no ``ConnectionError``).
+Not every ``RequestException``: a malformed endpoint (``InvalidSchema``, ``InvalidURL``) is no outage."""
+
+
 @contextmanager
 def _translate_errors() -> Iterator[None]:
-    """Map 404 to ``ArtifactNotFound`` and outages to ``ArtifactStoreUnavailable``: 429, 5xx, any failure of
-    the HTTP exchange (a connection reset mid-download is a ``ChunkedEncodingError``, no ``ConnectionError``),
-    and a token that cannot be had (metadata server or token endpoint unreachable, or refusing)."""
+    """Map 404 to ``ArtifactNotFound``; outages to ``ArtifactStoreUnavailable``: 429, 5xx, a failed exchange,
+    and a token that cannot be had for now; credentials refused for good to ``ArtifactStoreMisconfigured``."""
     try:
         yield
     except gexc.NotFound as exc:
         raise ArtifactNotFound(str(exc)) from exc
-    except (gexc.ServerError, gexc.TooManyRequests, requests.RequestException, TransportError, RefreshError) as exc:
+    except RefreshError as exc:
+        if not _token_unavailable_for_now(exc):
+            raise ArtifactStoreMisconfigured(_refusal(exc)) from exc
         raise ArtifactStoreUnavailable(str(exc)) from exc
+    except (gexc.ServerError, gexc.TooManyRequests, TransportError, *_EXCHANGE_FAILED) as exc:
+        raise ArtifactStoreUnavailable(str(exc)) from exc
+
+
+def _refusal(error: RefreshError) -> str:
+    """One line: google-auth's first argument is the endpoint's ``error: description``, the second its whole answer."""
+    reason = " ".join(str(error.args[0] if error.args else error).split())
+    return (
+        f"object storage refused MiniMeter's credentials ({reason[:200]}): a revoked or deleted key? Check"
+        " GOOGLE_APPLICATION_CREDENTIALS or the identity the process runs as"
+    )
+
+
+def _token_unavailable_for_now(error: RefreshError) -> bool:
+    """A token endpoint's 5xx or 429 (google-auth marks it ``retryable``), or a metadata server out of reach (its
+    ``TransportError`` wrapped in a ``RefreshError``); not a refused grant (``invalid_grant``: a revoked key)."""
+    return bool(error.retryable) or isinstance(error.__cause__, TransportError)
 
 
 # --- Local filesystem -------------------------------------------------------------------

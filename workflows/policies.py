@@ -11,6 +11,8 @@ from temporalio.common import RetryPolicy
 NON_RETRYABLE = [
     "DocumentRejected",  # empty, corrupt or unsupported file: retrying cannot help
     "ArtifactConflict",  # the stored object has other content than ours
+    "ArtifactNotFound",  # the raw bill is gone from the store (deleted): GCS and the local store never lag a write
+    "InvalidArtifactName",  # the raw bill is outside the configured store (another bucket), or a hostile name
     "UnknownAccount",  # the job points at an account that does not exist
     "ExtractionInvalid",  # the extractor produced something unusable
     "GeminiRejected",  # Gemini refused the document (the engine sends it to review instead)

@@ -173,16 +173,13 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
 
 
 async def _artifact_url(state: AppState, job_id: uuid.UUID, artifact_uri: str) -> str:
-    """The bill the task was extracted from: the job's newest (what the plain link serves), or named by its hash
-    when an operator's reset has since fetched another."""
-    named = await state.pool.fetchval(
-        "SELECT a.sha256 FROM artifacts a WHERE a.job_id = $1 AND a.uri = $2 AND EXISTS"
-        " (SELECT 1 FROM artifacts n WHERE n.job_id = a.job_id AND (n.created_at, n.id) > (a.created_at, a.id))",
-        job_id,
-        artifact_uri,
+    """The bill the task was extracted from, always named by its hash: the plain link serves the job's newest,
+    which a reset's re-fetch stored after the page was drawn would change under the task's fields."""
+    sha256 = await state.pool.fetchval(
+        "SELECT sha256 FROM artifacts WHERE job_id = $1 AND uri = $2", job_id, artifact_uri
     )
     url = f"/jobs/{job_id}/artifact"
-    return f"{url}?sha256={named}" if named else url
+    return f"{url}?sha256={sha256}" if sha256 else url
 
 
 async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> ReviewDecisionTaken | None:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -21,10 +22,12 @@ from api.main import create_app
 from api.routes.jobs import CHARSET_SAMPLE_BYTES
 from api.state import AppState
 from extraction.document import read_document
-from shared.artifacts import ArtifactStore
+from shared.artifacts import ArtifactStore, GcsArtifactStore
 from shared.models import SETTLED_STATUSES, ArtifactRef
 from shared.settings import Settings
+from tests.fakes.local_server import LocalFake
 from tests.helpers import bill_text, create_account, insert_job, serve, wait_for_status
+from tests.storage.credentials import TokenRefused, service_account_file
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"
@@ -417,3 +420,71 @@ async def test_a_job_is_found_under_any_spelling_of_its_id(http: httpx.AsyncClie
         assert response.status_code == 200, (spelling, response.text)
         assert response.json()["id"] == job["id"]
     assert (await http.get(f"/reviews/{quote(f'{{{uuid.uuid4()}}}', safe='')}")).status_code == 404
+
+
+async def test_the_review_page_link_keeps_serving_the_task_bill_after_a_later_fetch(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The page drawn while the task's bill was the newest, a reset's re-fetch stored after: the link the page
+    holds still opens the bill beside the task's fields, not the new one."""
+    account = await create_account(http, provider="pge", account_number=f"LINK-{unique}")
+    job_id = await insert_job(resources.pool, account, status="NEEDS_REVIEW")
+    texts = [bill_text(f"LINK-{unique}", total=total) for total in ("70.00", "71.00")]
+    [read] = await refetched_bills(resources, job_id, texts[:1])
+    await resources.pool.execute(
+        "INSERT INTO review_tasks (job_id, status, reasons, artifact_uri, revision)"
+        " VALUES ($1, 'PENDING', '[\"balance_mismatch\"]', $2, 'r1')",
+        uuid.UUID(job_id),
+        read.uri,
+    )
+    task = await http.get(f"/reviews/{job_id}")
+    assert task.status_code == 200, task.text
+
+    newer = await asyncio.to_thread(
+        resources.store.put_once,
+        job_id=job_id,
+        data=texts[1].encode(),
+        content_type="text/plain",
+        ext="txt",
+        metadata={},
+    )
+    await record_artifact(resources.pool, job_id, newer)
+    raw = await http.get(task.json()["artifact_url"])
+
+    assert raw.status_code == 200 and raw.text == texts[0], raw.text
+
+
+async def test_object_storage_refusing_the_credentials_is_never_try_again(
+    http: httpx.AsyncClient,
+    resources: Resources,
+    app_settings: Settings,
+    admin_key: str,
+    unique: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A revoked key answered 503 with Retry-After, so clients retried for as long as nobody noticed: it is a
+    server fault (500) an operator must mend, with nothing that says to try again."""
+    account = await create_account(http, provider="pge", account_number=f"KEY-{unique}")
+    job_id = await insert_job(resources.pool, account, status="FAILED")
+    ref = ArtifactRef(
+        uri=f"gs://theirs/raw/bills/{job_id}/{'c' * 64}.txt", sha256="c" * 64, size=9, content_type="text/plain"
+    )
+    await record_artifact(resources.pool, job_id, ref)
+    app = create_app(app_settings)
+    with LocalFake(TokenRefused, name="token-refused") as token_endpoint:
+        monkeypatch.setenv(
+            "GOOGLE_APPLICATION_CREDENTIALS", str(service_account_file(tmp_path, f"{token_endpoint.url}/token"))
+        )
+        async with (
+            serve(app) as url,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as api,
+        ):
+            state: AppState = app.state.minimeter
+            state.store = GcsArtifactStore(bucket="theirs", project="p")  # real GCS: a token is asked for first
+            uploaded = await upload(api, account["id"], bill_text(f"KEY-{unique}").encode(), filename="bill.txt")
+            raw = await api.get(f"/jobs/{job_id}/artifact")
+
+    for response in (uploaded, raw):
+        assert response.status_code == 500, response.text
+        assert "Retry-After" not in response.headers and "again" not in response.text

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+import requests
+from google.auth.exceptions import RefreshError, TransportError
 
+from api.main import ensure_bucket_or_warn
 from shared.artifacts import (
     ArtifactConflict,
     ArtifactNotFound,
+    ArtifactStoreMisconfigured,
     ArtifactStoreUnavailable,
     GcsArtifactStore,
     InvalidArtifactName,
+    _translate_errors,
 )
 from shared.models import ArtifactRef
 from stack.emulators import GcsEmulator
 from tests.fakes.local_server import LocalFake, answer_json
+from tests.storage.credentials import TokenRefused, service_account_file
 from workflows.policies import NON_RETRYABLE
 
 META = {"job_id": "job-1", "provider": "pge"}
@@ -148,57 +151,54 @@ def test_a_bucket_the_account_may_not_look_up_is_taken_to_exist() -> None:
         GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url).ensure_bucket()
 
 
-def _service_account_file(tmp_path: Path, token_uri: str) -> Path:
-    """An ADC file like a deployment's, its token endpoint the given fake."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "p",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "worker@p.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-    path = tmp_path / "credentials.json"
-    path.write_text(json.dumps(info))
-    return path
-
-
-class _TokenRefused(BaseHTTPRequestHandler):
-    """An OAuth token endpoint refusing the grant (a disabled key): google-auth raises RefreshError."""
-
-    def do_POST(self) -> None:
-        answer_json(self, 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
 def _closed_port() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{probe.getsockname()[1]}/token"
 
 
-@pytest.mark.parametrize("token_endpoint", ["unreachable", "refusing"])
-def test_a_token_that_cannot_be_had_is_an_outage(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_endpoint: str
-) -> None:
+def test_a_token_endpoint_out_of_reach_is_an_outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On real GCS every call first gets a token (metadata server, token endpoint): google-auth's
-    TransportError or RefreshError there is the store being unavailable, a 503 with Retry-After, never a 500."""
-    with LocalFake(_TokenRefused, name="token-refused") as fake:
-        token_uri = _closed_port() if token_endpoint == "unreachable" else f"{fake.url}/token"
-        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_file(tmp_path, token_uri)))
-        store = GcsArtifactStore(bucket="theirs", project="p")  # real GCS: the token is asked for first
+    TransportError there is the store being unavailable, a 503 with Retry-After, never a 500."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(service_account_file(tmp_path, _closed_port())))
+    store = GcsArtifactStore(bucket="theirs", project="p")  # real GCS: the token is asked for first
 
-        with pytest.raises(ArtifactStoreUnavailable):
+    with pytest.raises(ArtifactStoreUnavailable):
+        put(store, b"a bill")
+    with pytest.raises(ArtifactStoreUnavailable):
+        store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")
+
+
+def test_a_refused_grant_is_a_misconfiguration_not_an_outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revoked or deleted key (``invalid_grant``) never comes back: reported as an outage, clients were told
+    to try again shortly, forever. It is ``ArtifactStoreMisconfigured``, its message naming the refusal."""
+    with LocalFake(TokenRefused, name="token-refused") as fake:
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(service_account_file(tmp_path, f"{fake.url}/token")))
+        store = GcsArtifactStore(bucket="theirs", project="p")
+
+        with pytest.raises(ArtifactStoreMisconfigured, match="Invalid JWT Signature"):
             put(store, b"a bill")
-        with pytest.raises(ArtifactStoreUnavailable):
+        with pytest.raises(ArtifactStoreMisconfigured):
             store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")
+
+
+def test_a_metadata_server_out_of_reach_is_still_an_outage() -> None:
+    """On GCE or GKE google-auth wraps the metadata server's TransportError in a RefreshError that is not
+    marked retryable, as it does here: that one is a passing outage, not a refused key."""
+    with pytest.raises(ArtifactStoreUnavailable), _translate_errors():
+        try:
+            raise TransportError("Failed to retrieve http://metadata.google.internal/...: timed out")
+        except TransportError as unreachable:
+            raise RefreshError(unreachable) from unreachable
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:9023", "http://exa mple.com"])
+def test_a_malformed_endpoint_is_no_outage(endpoint: str) -> None:
+    """A scheme left out (``InvalidSchema``) or a host mistyped (``InvalidURL``) is an address no retry mends:
+    the caller must not answer 503 "try again shortly" for it."""
+    store = GcsArtifactStore(bucket="theirs", project="p", endpoint=endpoint)
+    with pytest.raises(requests.RequestException):
+        store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")
 
 
 class _ResetMidDownload(BaseHTTPRequestHandler):
@@ -225,3 +225,18 @@ def test_a_download_cut_off_midway_is_an_outage() -> None:
         store = GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url)
         with pytest.raises(ArtifactStoreUnavailable):
             store.read(f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf")
+
+
+async def test_a_revoked_key_stops_the_api_start_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken for an outage, a revoked key started the API with a warning, and every upload then answered 503
+    "try again shortly" forever. The start stops instead, one line saying what to check."""
+    with LocalFake(TokenRefused, name="token-refused") as fake:
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(service_account_file(tmp_path, f"{fake.url}/token")))
+        store = GcsArtifactStore(bucket="theirs", project="p")
+
+        with pytest.raises(ArtifactStoreMisconfigured) as refused:
+            await ensure_bucket_or_warn(store)
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "Invalid JWT Signature" in message and "GOOGLE_APPLICATION_CREDENTIALS" in message

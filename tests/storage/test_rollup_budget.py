@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -15,11 +17,21 @@ from workflows import policies
 
 
 class _QueuedForSlots(LocalFake):
-    """BigQuery's jobs API with every query job left running (queued for slots) until it is cancelled."""
+    """BigQuery's jobs API with every query job left running (queued for slots) until it is cancelled.
+
+    ``answering_inserts`` cleared: a job is received, then its insert's answer never comes (lost, or slow)."""
 
     def __init__(self) -> None:
         self.cancelled: list[str] = []
+        self.inserted: list[str] = []
+        self.answering_inserts = threading.Event()
+        self.answering_inserts.set()
+        self.cancel_status = 200
         super().__init__(self._handler(), name="bq-slow")
+
+    def __exit__(self, *exc: object) -> None:
+        self.answering_inserts.set()  # a held insert's thread ends
+        super().__exit__(*exc)
 
     def job(self, job_id: str) -> dict[str, Any]:
         state = "DONE" if job_id in self.cancelled else "RUNNING"
@@ -33,11 +45,16 @@ class _QueuedForSlots(LocalFake):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if cancel := re.search(r"/jobs/([^/?]+)/cancel", self.path):
+                    if fake.cancel_status != 200:
+                        answer_json(self, fake.cancel_status, {"error": {"code": fake.cancel_status}})
+                        return
                     fake.cancelled.append(cancel[1])
                     answer_json(self, 200, {"job": fake.job(cancel[1])})
                 else:  # jobs.insert: the client names the job
                     job_id = re.search(rb'"jobId":\s*"([^"]+)"', body)
                     assert job_id is not None
+                    fake.inserted.append(job_id[1].decode())
+                    fake.answering_inserts.wait(30)
                     answer_json(self, 200, fake.job(job_id[1].decode()))
 
             def do_GET(self) -> None:
@@ -73,3 +90,36 @@ def test_a_rollup_query_past_its_budget_is_cancelled_before_the_attempt_times_ou
             sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
 
         assert len(warehouse.cancelled) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_query_whose_insert_outlives_the_budget_is_cancelled_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BigQuery took the job but its answer did not come in time: the job runs all the same, so it is
+    cancelled by the id the client gave it, and the caller told ``AnalyticsOutOfTime`` (it went up unconverted)."""
+    monkeypatch.setattr("shared.analytics.bigquery.ROLLUP_BUDGET_SECONDS", 1.0)
+    with _QueuedForSlots() as warehouse:
+        warehouse.answering_inserts.clear()
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(AnalyticsOutOfTime, match="cancelled"):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+        assert warehouse.inserted and set(warehouse.cancelled) == set(warehouse.inserted)
+
+
+@pytest.mark.timeout(60)
+def test_a_job_that_cannot_be_cancelled_is_logged_by_its_bigquery_id(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``job_id`` in MiniMeter's logs is always a MiniMeter job: BigQuery's job goes under ``bq_job_id``."""
+    monkeypatch.setattr("shared.analytics.bigquery.ROLLUP_BUDGET_SECONDS", 1.0)
+    with _QueuedForSlots() as warehouse, caplog.at_level(logging.WARNING, logger="shared.analytics.bigquery"):
+        warehouse.cancel_status = 403
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(AnalyticsOutOfTime):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+    [warning] = [record for record in caplog.records if "could not cancel" in record.getMessage()]
+    assert getattr(warning, "bq_job_id", None) == warehouse.inserted[0]
+    assert not hasattr(warning, "job_id")

@@ -1,4 +1,4 @@
-"""store_raw_bill when the raw bill it is to record is gone from object storage."""
+"""store_raw_bill and extract_bill when the raw bill they are to read is gone from object storage."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.extraction import ExtractionActivities
 from activities.storage import StorageActivities
 from shared.bill import Provider
-from shared.models import FetchedBill, StoreRequest
+from shared.models import ArtifactRef, ExtractRequest, FetchedBill, StoreRequest
 from shared.settings import Settings
 from worker.resources import Resources
+from workflows.policies import EXTRACT, VALIDATE
 
 
 async def test_a_raw_bill_gone_from_the_bucket_fails_the_step_at_once_naming_it(
@@ -32,3 +34,28 @@ async def test_a_raw_bill_gone_from_the_bucket_fails_the_step_at_once_naming_it(
     assert raised.value.non_retryable
     assert uri in raised.value.message
     assert "GCS_BUCKET" in raised.value.message
+
+
+@pytest.mark.parametrize("bucket", ["configured", "another"])
+def test_extracting_a_raw_bill_gone_from_the_bucket_is_not_retried(
+    resources: Resources, app_settings: Settings, bucket: str
+) -> None:
+    """Deleted since it was stored (``ArtifactNotFound``; GCS reads are strongly consistent, so never one
+    written a moment ago) or in another bucket (``InvalidArtifactName``): EXTRACT retried it for 30 minutes."""
+    job_id = f"job-{uuid.uuid4().hex[:12]}"
+    name = app_settings.gcs_bucket if bucket == "configured" else "someone-elses-bucket"
+    artifact = ArtifactRef(
+        uri=f"gs://{name}/raw/bills/{job_id}/{'b' * 64}.txt", sha256="b" * 64, size=9, content_type="text/plain"
+    )
+    activities = ExtractionActivities(resources.store, app_settings)
+
+    with pytest.raises(Exception) as raised:
+        ActivityEnvironment().run(
+            activities.extract_bill, ExtractRequest(job_id=job_id, artifact=artifact, provider=Provider.PGE)
+        )
+
+    # A worker reports an exception that is no ApplicationError under its class name: the type retry policies match.
+    error_type = type(raised.value).__name__
+    assert error_type == ("ArtifactNotFound" if bucket == "configured" else "InvalidArtifactName")
+    assert error_type in (EXTRACT.retry.non_retryable_error_types or [])
+    assert error_type in (VALIDATE.retry.non_retryable_error_types or [])

@@ -154,7 +154,7 @@ async def test_queue_and_task_page_show_the_failing_checks(
 
     page = await reviewer.get(f"/ui/reviews/{job_id}")
     assert page.status_code == 200
-    assert f'src="/jobs/{job_id}/artifact"' in page.text
+    assert f'src="/jobs/{job_id}/artifact?sha256=' in page.text
     assert 'id="f-total_amount"' in page.text and 'value="75.00"' in page.text
     assert 'aria-describedby="why-total_amount"' in page.text, "balance_mismatch flags the total"
 
