@@ -25,7 +25,7 @@ from shared.db import create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
 from stack.services import embedded_postgres_url, stop_embedded_postgres
-from tests.helpers import is_setting_variable, serve, start_dev_server
+from tests.helpers import is_setting_variable, serve, start_dev_server, worker_database_url
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
@@ -47,9 +47,10 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_url(session_dir: Path) -> Iterator[str]:
-    """An embedded Postgres for the whole session (or TEST_DATABASE_URL when set)."""
+    """An embedded Postgres for the whole session, or TEST_DATABASE_URL's server when set: under pytest-xdist a
+    database of this worker's own there, since two workers' dispatchers took each other's jobs from one."""
     if "TEST_DATABASE_URL" in os.environ:
-        yield os.environ["TEST_DATABASE_URL"]
+        yield worker_database_url(os.environ["TEST_DATABASE_URL"], os.environ.get("PYTEST_XDIST_WORKER"))
         return
     pgdata = session_dir / "pg"
     yield embedded_postgres_url(pgdata)

@@ -12,9 +12,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Set
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 import httpx
@@ -266,6 +267,37 @@ async def wait_for_refused_run(client: Client, workflow_id: str, error_type: str
     (a refusal, not an error its steps met)."""
     cause = (await wait_for_failed_run(client, workflow_id, within=within)).cause
     assert isinstance(cause, ApplicationError) and cause.type == error_type and cause.non_retryable, cause
+
+
+def database_of_worker(url: str, worker: str) -> str:
+    """``url`` with the database renamed ``<database>_<worker>``, on the same server: pytest-xdist's workers shared
+    TEST_DATABASE_URL's, and any worker's API dispatcher started the other's waiting jobs on its own Temporal."""
+    parts = urlsplit(url)
+    database = unquote(parts.path.lstrip("/")) or "minimeter_test"
+    return parts._replace(path="/" + quote(f"{database}_{worker}")).geturl()
+
+
+def worker_database_url(url: str, worker: str | None) -> str:
+    """TEST_DATABASE_URL for this pytest process: as given in one process, else this xdist worker's own database,
+    created on that server the first time."""
+    if worker is None:
+        return url
+    own = database_of_worker(url, worker)
+    asyncio.run(create_missing_database(url, unquote(urlsplit(own).path.lstrip("/"))))
+    return own
+
+
+async def create_missing_database(url: str, name: str) -> None:
+    """Postgres has no CREATE DATABASE IF NOT EXISTS: look first, and take a concurrent creation as done."""
+    conn = await asyncpg.connect(url)
+    try:
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name):
+            return
+        identifier = '"' + name.replace('"', '""') + '"'
+        with suppress(asyncpg.DuplicateDatabaseError):
+            await conn.execute(f"CREATE DATABASE {identifier}")
+    finally:
+        await conn.close()
 
 
 def env_names(model: type[BaseSettings]) -> set[str]:

@@ -78,8 +78,9 @@ SIGNALLED_CORRECTION_PATCH = "signalled-correction-checked-by-activity"
 """Recorded only by runs sent a correction by signal: check_corrected_bill judges it, since a signal
 handler runs again on replay and check_bill may judge differently by then. Earlier runs checked it there."""
 SIGNALLED_APPROVAL_PATCH = "signalled-approval-checked-by-activity"
-"""Recorded only by runs sent an approval by signal: check_corrected_bill asks whether the extraction is
-for the job's account before it stands. Earlier runs took a signalled approval as it came."""
+"""Recorded only by runs sent an approval by signal: check_corrected_bill asks whether the extraction can be
+stored as read (the checks no bill may fail: this account's number, a total, a period...) before it stands.
+Earlier runs took a signalled approval as it came."""
 REVIEW_CLOSED_AT_END_PATCH = "review-status-closed-at-end"
 """Recorded only by runs that ended while their review was open, some other way than a decision or a cancel
 request met in review (a step out of retries, a cancel while the decision was being recorded): ReviewStatus
@@ -485,7 +486,9 @@ class BillIngestionWorkflow:
             ),
             policies.DATABASE,
         )
-        if persisted.stored_bill is not None:  # a reset run read it otherwise: Postgres keeps the first
+        # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), or persist filled
+        # in the current charges its line items imply.
+        if persisted.stored_bill is not None:
             bill = persisted.stored_bill
         done = base.model_copy(
             update={
@@ -614,14 +617,15 @@ class BillIngestionWorkflow:
 
     async def _decision_stands(self) -> bool:
         """False when the decision came by signal and fails its check (a correction failing the checks, an
-        approval of another account's extraction): it is dropped, and the review waits on."""
+        approval of an extraction that cannot be stored as read: no total, another account's...): it is
+        dropped, and the review waits on."""
         decision = self._decision
         if decision is None:
             return True
         if self._correction_unchecked and decision.bill is not None:
             bill, approving, reason = decision.bill, False, "the corrected bill fails validation"
         elif self._approval_unchecked and self._extracted is not None:
-            bill, approving, reason = self._extracted, True, "the extracted bill is for another account"
+            bill, approving, reason = self._extracted, True, "the extracted bill cannot be stored as read"
         else:
             return True
         verdict = await self._step(

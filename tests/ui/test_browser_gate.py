@@ -46,25 +46,54 @@ def test_elsewhere_a_missing_browser_skips_them_saying_why(tmp_path: Path) -> No
     assert "6 skipped" in run.stdout and "no Chromium" in run.stdout, run.stdout[-3000:]
 
 
-def test_in_ci_a_browser_that_cannot_be_installed_stops_the_run(tmp_path: Path) -> None:
-    """``.ci/run`` with apt-get failing (no network, say) and no Chromium on PATH: it says so and never runs make."""
-    if os.geteuid() != 0:
-        pytest.skip(".ci/run installs Chromium only as root")
+def run_ci_script(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``.ci/run`` as root with a PATH of the tools it needs, apt-get failing (no network, say) and a ``make`` that
+    only records its arguments; returns the run and the make commands it reached."""
     tools = tmp_path / "bin"
     tools.mkdir()
     for tool in ("bash", "id", "dirname"):
         (tools / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
-    (tools / "apt-get").write_text("#!/bin/sh\nexit 100\n")
-    (tools / "apt-get").chmod(0o755)
-
+    made = tmp_path / "made"
+    stubs = {"apt-get": "exit 100", "make": f'echo "$*" >> {made}'}
+    for tool, body in stubs.items():
+        (tools / tool).write_text(f"#!/bin/sh\n{body}\n")
+        (tools / tool).chmod(0o755)
     run = subprocess.run(
         [str(tools / "bash"), ".ci/run"],
         cwd=REPO_ROOT,
-        env={"CI": "true", "PATH": str(tools)},
+        env={"PATH": str(tools), "HOME": str(tmp_path)} | env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+    return run, made.read_text().splitlines() if made.exists() else []
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_in_ci_a_browser_that_cannot_be_installed_stops_the_run(tmp_path: Path, ci: str) -> None:
+    """No Chromium on PATH nor Playwright's, and apt-get failing: ``.ci/run`` says so and never runs the tests,
+    under either spelling of CI that the browser tests' gate counts as CI."""
+    if os.geteuid() != 0:
+        pytest.skip(".ci/run installs Chromium only as root")
+
+    run, made = run_ci_script(tmp_path, CI=ci)
 
     assert run.returncode == 1, run.stdout + run.stderr
     assert "chromium could not be installed" in run.stderr, run.stderr
+    assert "test" not in made, made
+
+
+def test_in_ci_playwrights_browser_needs_no_install(tmp_path: Path) -> None:
+    """Only Playwright's download, which the browser tests drive as well: ``.ci/run`` goes straight to the tests,
+    though apt-get would fail (it stopped there, and the tests that could run never did)."""
+    if os.geteuid() != 0:
+        pytest.skip(".ci/run installs Chromium only as root")
+    chrome = tmp_path / "ms-playwright" / "chromium-1187" / "chrome-linux" / "chrome"
+    chrome.parent.mkdir(parents=True)
+    chrome.write_text("")
+    chrome.chmod(0o755)
+
+    run, made = run_ci_script(tmp_path, CI="true", PLAYWRIGHT_BROWSERS_PATH=str(tmp_path / "ms-playwright"))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test" in made, (made, run.stderr)
