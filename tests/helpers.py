@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Set
+from collections.abc import AsyncIterator, Callable, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -23,6 +23,9 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
@@ -267,6 +270,36 @@ async def wait_for_refused_run(client: Client, workflow_id: str, error_type: str
     (a refusal, not an error its steps met)."""
     cause = (await wait_for_failed_run(client, workflow_id, within=within)).cause
     assert isinstance(cause, ApplicationError) and cause.type == error_type and cause.non_retryable, cause
+
+
+async def reset_to_first_workflow_task(client: Client, workflow_id: str, run_id: str) -> str:
+    """``temporal workflow reset --type FirstWorkflowTask`` of one run: the new run's id."""
+    return await _reset_to_workflow_task(client, workflow_id, run_id, min)
+
+
+async def reset_to_last_workflow_task(client: Client, workflow_id: str) -> str:
+    """``temporal workflow reset --type LastWorkflowTask`` of the workflow's latest run: the new run's id."""
+    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    return await _reset_to_workflow_task(client, workflow_id, run_id, max)
+
+
+async def _reset_to_workflow_task(
+    client: Client, workflow_id: str, run_id: str, pick: Callable[[list[int]], int]
+) -> str:
+    """An operator's reset of the run to the completed workflow task ``pick`` chooses: the new run's id."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    task = pick([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
+    response = await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            reason="operator reset",
+            workflow_task_finish_event_id=task,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    return response.run_id
 
 
 def database_of_worker(url: str, worker: str) -> str:

@@ -629,6 +629,15 @@ class Runs:
         return row
 
 
+async def job_whose_first_run_opened_its_review(http: httpx.AsyncClient, pool: asyncpg.Pool) -> Runs:
+    """A new job whose first run (``run-1``) started at ``T0`` and opened its review (``r1``) a minute later."""
+    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
+    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
+    await job.run("run-1", T0).start()
+    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    return job
+
+
 async def test_a_reset_run_opens_its_ended_job_again_and_records_its_own_end(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:
@@ -681,10 +690,7 @@ async def test_a_reset_run_that_needs_review_opens_the_closed_task_again(
     run's opening leaves the closed task closed, and one after the reset leaves the new task alone."""
     pool = resources.pool
     for first_step_again in (True, False):
-        account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-        job = Runs(pool, await insert_job(pool, account, status="PENDING"))
-        await job.run("run-1", T0).start()
-        await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+        job = await job_whose_first_run_opened_its_review(http, pool)
         await pool.execute("UPDATE review_tasks SET escalated_at = now() WHERE job_id = $1", job.job_id)
         await job.run("run-1", T0 + timedelta(hours=2)).end(JobStatus.FAILED, "escalate_review failed")
         closed = await job.task()
@@ -744,10 +750,7 @@ async def test_a_late_decision_of_a_run_a_reset_replaced_leaves_the_new_runs_rev
     the audit trail holds no decision for it. A decision the reset run receives is recorded, even when it
     was reset past the opening of the review (the task is the old run's)."""
     pool = resources.pool
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
-    await job.run("run-1", T0).start()
-    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    job = await job_whose_first_run_opened_its_review(http, pool)
     await job.run("run-2", T0 + timedelta(hours=1)).open_review("r2")
 
     await job.run("run-1", T0 + timedelta(minutes=2)).decide("r1")  # a try committing after the reset
@@ -771,10 +774,7 @@ async def test_a_run_reset_past_the_opening_of_its_review_takes_over_the_task_wh
     """The reset run never opens the review again: its escalation and expiry update the old run's task,
     which then is the new run's, and a late step of the old run leaves it alone."""
     pool = resources.pool
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
-    await job.run("run-1", T0).start()
-    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    job = await job_whose_first_run_opened_its_review(http, pool)
 
     await job.run("run-2", T0 + timedelta(hours=1)).status(ReviewStatus.ESCALATED, "r-escalated")
     task = await job.task()
@@ -795,10 +795,7 @@ async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_brings
     opening: the new run waits for a decision the queue does not offer. Its escalation opens the task and
     the job again, so a reviewer can decide it, and the decision closes it."""
     pool = resources.pool
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job = Runs(pool, await insert_job(pool, account, status="PENDING"))
-    await job.run("run-1", T0).start()
-    await job.run("run-1", T0 + timedelta(minutes=1)).open_review("r1")
+    job = await job_whose_first_run_opened_its_review(http, pool)
     await job.run("run-1", T0 + timedelta(hours=1)).end(JobStatus.FAILED, "terminated outside MiniMeter")
     assert (await job.task())["status"] == ReviewStatus.CANCELED
 

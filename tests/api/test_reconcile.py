@@ -9,16 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import ActivityEnvironment
 
@@ -28,6 +25,7 @@ from shared.models import JobRef, JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
+from tests.helpers import reset_to_first_workflow_task
 from tests.review.support import open_review
 from worker.main import build_worker
 from worker.resources import Resources
@@ -219,23 +217,6 @@ async def scheduled_first_step(handle: WorkflowHandle[Any, Any]) -> datetime:
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 return event.event_time.ToDatetime(tzinfo=UTC)
         await asyncio.sleep(0.1)
-
-
-async def reset_to_first_workflow_task(client: Client, workflow_id: str, run_id: str) -> str:
-    """``temporal workflow reset --type FirstWorkflowTask``: the run's new run id."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    first_task = min([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
-    response = await client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            reason="operator reset",
-            workflow_task_finish_event_id=first_task,
-            request_id=str(uuid.uuid4()),
-        )
-    )
-    return response.run_id
 
 
 async def test_a_late_first_step_of_the_run_a_reset_replaced_leaves_the_recorded_end_alone(

@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, WorkflowIdReusePolicy
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest, StartWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 
 from shared import search_attributes as sa
@@ -24,7 +23,7 @@ from shared.bill import Provider
 from shared.models import JobStatus
 from shared.settings import Settings
 from tests.durability.conftest import Job, create_account, history_events, job_row, patches, start_on_queue
-from tests.helpers import wait_for_failed_run, wait_for_refused_run
+from tests.helpers import reset_to_first_workflow_task, wait_for_failed_run, wait_for_refused_run
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import FOREIGN_RUN_PATCH, BillIngestionWorkflow
@@ -57,22 +56,6 @@ async def start_copied_from_history(client: Client, job: WorkflowHandle[Any, Any
             identity="copied-from-history",
             request_id=str(uuid.uuid4()),
             workflow_id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-        )
-    )
-    return response.run_id
-
-
-async def reset_to_first_workflow_task(client: Client, workflow_id: str, run_id: str) -> str:
-    """``temporal workflow reset --type FirstWorkflowTask``: the job's run again, keeping its first run id."""
-    events = await history_events(client.get_workflow_handle(workflow_id, run_id=run_id))
-    first_task = next(e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    response = await client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            reason="operator reset",
-            workflow_task_finish_event_id=first_task,
-            request_id=str(uuid.uuid4()),
         )
     )
     return response.run_id

@@ -4,17 +4,14 @@ the task is its own once it acts on it, so a decision it receives closes the tas
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewStatus
+from tests.helpers import reset_to_last_workflow_task
 from tests.review.support import (
     OwnQueue,
     awaiting_review,
@@ -24,24 +21,6 @@ from tests.review.support import (
     result_of,
     wait_until,
 )
-
-
-async def reset_to_last_workflow_task(client: Client, workflow_id: str) -> str:
-    """``temporal workflow reset --type LastWorkflowTask`` of the workflow's latest run: the new run's id."""
-    run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    last_task = max([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
-    response = await client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            reason="operator reset",
-            workflow_task_finish_event_id=last_task,
-            request_id=str(uuid.uuid4()),
-        )
-    )
-    return response.run_id
 
 
 async def test_a_decision_on_a_run_reset_past_the_opening_of_its_review_closes_the_task_as_decided(

@@ -13,12 +13,30 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from shared.db import _MIGRATION_LOCK_ID
 from shared.settings import Settings
 from stack.services import free_port
 from tests.helpers import entry_point_env, entry_point_running, run_entry_point, serve, start_dev_server
+
+
+def api_env(
+    server: WorkflowEnvironment, database_url: str, payload_keys: str, tmp_path: Path, **settings: str
+) -> dict[str, str]:
+    """The API entry point's environment against this dev server and database, plus ``settings``."""
+    return entry_point_env(
+        ENV="test",
+        TEMPORAL_ADDRESS=server.client.service_client.config.target_host,
+        DATABASE_URL=database_url,
+        PAYLOAD_KEYS=payload_keys,
+        DATA_DIR=str(tmp_path / "data"),
+        ARTIFACT_STORE="local",
+        DB_POOL_MAX="2",
+        LOG_FORMAT="json",
+        **settings,
+    )
 
 
 async def _waiting_for_a_lock(observer: asyncpg.Connection, application_name: str) -> bool:
@@ -41,17 +59,7 @@ async def test_an_api_told_to_stop_while_another_process_migrates_stops(
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID)
         async with await start_dev_server(log_file=tmp_path / "temporal.log") as server:
-            env = entry_point_env(
-                ENV="test",
-                TEMPORAL_ADDRESS=server.client.service_client.config.target_host,
-                DATABASE_URL=api_url,
-                PAYLOAD_KEYS=payload_keys,
-                DATA_DIR=str(tmp_path / "data"),
-                ARTIFACT_STORE="local",
-                API_PORT=str(free_port()),
-                DB_POOL_MAX="2",
-                LOG_FORMAT="json",
-            )
+            env = api_env(server, api_url, payload_keys, tmp_path, API_PORT=str(free_port()))
             async with entry_point_running("api", env, tmp_path / "api.log") as api:
                 async with asyncio.timeout(120):  # only so a start that never reaches the lock fails, not hangs
                     while not await _waiting_for_a_lock(observer, name):
@@ -119,18 +127,7 @@ async def test_api_processes_told_to_stop_exit_zero(pg_url: str, payload_keys: s
     """The other way the supervisor returns: a stop signal is a clean stop, not a failed start."""
     port = free_port()
     async with await start_dev_server(log_file=tmp_path / "temporal.log") as server:
-        env = entry_point_env(
-            ENV="test",
-            TEMPORAL_ADDRESS=server.client.service_client.config.target_host,
-            DATABASE_URL=pg_url,
-            PAYLOAD_KEYS=payload_keys,
-            DATA_DIR=str(tmp_path / "data"),
-            ARTIFACT_STORE="local",
-            API_PORT=str(port),
-            API_PROCESSES="2",
-            DB_POOL_MAX="2",
-            LOG_FORMAT="json",
-        )
+        env = api_env(server, pg_url, payload_keys, tmp_path, API_PORT=str(port), API_PROCESSES="2")
         async with entry_point_running("api", env, tmp_path / "api.log") as api, httpx.AsyncClient() as http:
             async with asyncio.timeout(120):  # only so an API that never answers fails, not hangs
                 while True:

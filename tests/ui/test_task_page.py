@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from shared.models import SETTLED_STATUSES
-from tests.helpers import account_digits, bill_needing_review, bill_text, create_account, wait_for_status
+from tests.helpers import account_digits, bill_needing_review, wait_for_status
+from tests.review.test_review_approval_checks import review_of, without_account_number
 from tests.ui.conftest import csrf_of
 from tests.ui.test_ui_http import form_fields, post_review_form
 from worker.resources import Resources
@@ -16,18 +16,8 @@ from worker.resources import Resources
 
 async def bill_without_its_account_number(http: httpx.AsyncClient, unique: str) -> tuple[dict[str, Any], str]:
     """A bill whose total is right but which prints no account number, waiting for review; and the number."""
-    number = account_digits(unique)
-    account = await create_account(http, provider="pge", account_number=number)
-    text = bill_text(number, total="60.00").replace(f"Account Number: {number}\n", "")
-    started = await http.post(
-        "/bills",
-        files={"file": ("bill.txt", text.encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    assert started.status_code == 201, started.text
-    job = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
-    assert job["status"] == "NEEDS_REVIEW" and "missing_field:account_number" in job["reasons"], job
-    return job, number
+    job = await review_of(http, unique, without_account_number, "missing_field:account_number")
+    return job, account_digits(unique)
 
 
 async def test_a_bill_without_its_account_number_is_corrected_with_the_one_on_file(
