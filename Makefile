@@ -43,8 +43,8 @@ run: $(STAMP)
 	$(PY) -m stack.run
 
 # Two pytest workers, each with its own dev server, Postgres and emulators: the suite spends most of its time
-# waiting on them, and in one process it took 12-14 minutes on two cores (6 with two). A test file stays on one
-# worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
+# waiting on them. On two cores 1,630 tests took 12-14 minutes in one process and about 6 in two; 1,743 take 8.
+# A test file stays on one worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
