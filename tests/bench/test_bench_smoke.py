@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -277,15 +278,19 @@ def processes_naming(directory: Path) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(300)
-def test_sigterm_stops_the_bench_and_every_process_it_started(tmp_path: Path) -> None:
+def test_sigterm_stops_the_bench_and_every_process_it_started() -> None:
     """A bench stopped by ``kill`` (or a CI timeout) must not leave its stack running, Postgres included."""
     args = ["--requests", "20", "--clients", "2", "--rounds", "100000"]
+    # Its stack's data dir, named by its Postgres's command line. Short, not pytest's tmp_path: once embedded
+    # Postgres has opened /tmp/runtime-<uid> to others (it does, as root), platformdirs puts the runtime dir
+    # under TMPDIR, and a socket path there past 107 bytes failed the start.
+    short = Path(tempfile.mkdtemp(prefix="mm-sigterm-", dir="/tmp"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.api_alone", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
-        env=os.environ | {"TMPDIR": str(tmp_path)},  # its stack's data dir, named by its Postgres's command line
+        env=os.environ | {"TMPDIR": str(short)},
     )
     try:
         assert proc.stdout is not None
@@ -293,7 +298,7 @@ def test_sigterm_stops_the_bench_and_every_process_it_started(tmp_path: Path) ->
         assert first.startswith("round 1: "), first  # the whole stack is up and serving
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 3, children  # Temporal, the emulators, the API
-        detached = [p for p in processes_naming(tmp_path) if p.pid not in {c.pid for c in children}]
+        detached = [p for p in processes_naming(short) if p.pid not in {c.pid for c in children}]
         assert any(p.name() == "postgres" for p in detached), [p.cmdline() for p in detached]
         started = children + detached
         proc.send_signal(signal.SIGTERM)
@@ -302,3 +307,4 @@ def test_sigterm_stops_the_bench_and_every_process_it_started(tmp_path: Path) ->
         assert alive == [], [p.cmdline() for p in alive]
     finally:
         proc.kill()
+        shutil.rmtree(short, ignore_errors=True)
