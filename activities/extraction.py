@@ -13,14 +13,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from extraction.bounded import BoundedReader, ParseTimedOut
-from extraction.checks import check_account, check_bill, check_correction
+from extraction.checks import check_account, check_approval, check_bill, check_correction
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
 from shared.artifacts import ArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
-from shared.review import APPROVABLE_UNREAD, CorrectionCheck, CorrectionVerdict
+from shared.review import CorrectionCheck, CorrectionVerdict
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -154,10 +154,10 @@ class ExtractionActivities:
 
         The checks of ``submit_review``'s validator, for a correction or an approval sent by signal: a
         signal handler runs again on every replay, so the verdict must come back from history instead."""
-        override = request.override or request.approving  # an approval is refused only what no bill may fail
-        failing = check_correction(request.bill, override=override, account_number=request.account_number)
         if request.approving:
-            failing = [reason for reason in failing if reason not in APPROVABLE_UNREAD]
+            failing = check_approval(request.bill, request.account_number)
+        else:
+            failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
         logger.info(
             "corrected bill checked",
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},

@@ -71,6 +71,19 @@ def check_correction(bill: NormalizedBill, *, override: bool, account_number: st
     return failing + check_account(bill, account_number)
 
 
+APPROVABLE_UNREAD = frozenset({"missing_field:account_number"})
+"""The one check no correction may fail that an approval may: an account number the reader did not find (a
+photo, a scan). The job names the account, and the bill is stored under it."""
+
+
+def check_approval(bill: NormalizedBill, account_number: str | None) -> list[str]:
+    """What refuses approving ``bill`` as read: the checks no bill may fail, but ``APPROVABLE_UNREAD`` (the
+    plausibility checks it failed are why it is in review). Asked by ``submit_review``'s validator and, for an
+    approval sent by signal, by ``check_corrected_bill``."""
+    failing = check_correction(bill, override=True, account_number=account_number)
+    return [reason for reason in failing if reason not in APPROVABLE_UNREAD]
+
+
 def check_account(bill: NormalizedBill, account_number: str | None) -> list[str]:
     """``account_mismatch`` when the bill reads another account's number than the job's (never overridable)."""
     return [] if same_account(account_number, bill.account_number) else ["account_mismatch"]

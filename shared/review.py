@@ -10,9 +10,6 @@ from shared.bill import NormalizedBill, Text
 from shared.models import JobStatus, WorkflowMessage
 
 REVIEWER_MAX_LENGTH = 200
-APPROVABLE_UNREAD = frozenset({"missing_field:account_number"})
-"""The one check no correction may fail that an approval may: an account number the reader did not find (a
-photo, a scan). The job names the account, and the bill is stored under it."""
 
 
 class ReviewAction(StrEnum):
@@ -87,7 +84,7 @@ class CorrectionCheck(BaseModel):
     """The reviewer stores the bill as entered: only the checks no bill may fail apply."""
     approving: bool = False
     """``bill`` is the extraction a reviewer approved as read: only the checks no bill may fail are asked, and
-    of those not ``APPROVABLE_UNREAD`` (the plausibility checks it failed are why it is in review)."""
+    of those not ``extraction.checks.APPROVABLE_UNREAD`` (the plausibility checks it failed are why it is in review)."""
 
 
 class CorrectionVerdict(BaseModel):

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import check_correction
+    from extraction.checks import check_approval, check_correction
     from shared import search_attributes as sa
     from shared.bill import NormalizedBill
     from shared.models import (
@@ -49,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         ValidateRequest,
     )
     from shared.review import (
-        APPROVABLE_UNREAD,
         CorrectionCheck,
         ReviewAck,
         ReviewAction,
@@ -285,8 +284,7 @@ class BillIngestionWorkflow:
         bill = self._extracted if decision.action is ReviewAction.APPROVE else None
         if bill is None:
             return None
-        shape = check_correction(bill, override=True, account_number=self._account_number)
-        failing = [reason for reason in shape if reason not in APPROVABLE_UNREAD]
+        failing = check_approval(bill, self._account_number)
         if failing:
             message = "the extracted bill cannot be stored as read: correct it or reject it"
             return ("InvalidCorrection", message, failing)
