@@ -26,8 +26,8 @@ from shared.artifacts import ArtifactStore, GcsArtifactStore
 from shared.models import SETTLED_STATUSES, ArtifactRef
 from shared.settings import Settings
 from tests.fakes.local_server import LocalFake
+from tests.fakes.token_endpoint import TokenRefused, service_account_file
 from tests.helpers import bill_text, create_account, insert_job, serve, wait_for_status
-from tests.storage.credentials import TokenRefused, service_account_file
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"

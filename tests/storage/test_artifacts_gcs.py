@@ -25,7 +25,7 @@ from shared.artifacts import (
 from shared.models import ArtifactRef
 from stack.emulators import GcsEmulator
 from tests.fakes.local_server import LocalFake, answer_json
-from tests.storage.credentials import TokenRefused, service_account_file
+from tests.fakes.token_endpoint import TokenRefused, service_account_file
 from workflows.policies import NON_RETRYABLE
 
 META = {"job_id": "job-1", "provider": "pge"}

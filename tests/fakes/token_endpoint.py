@@ -1,4 +1,5 @@
-"""Credentials like a deployment's, their token endpoint a local fake: how a refused key looks to google-auth."""
+"""A local OAuth token endpoint and a service-account file that points at it, its key generated per test and
+never stored: how google-auth sees credentials refused for good (a revoked or deleted key)."""
 
 from __future__ import annotations
 
