@@ -79,7 +79,8 @@ class ReviewActivities:
         An operator's reset is another run: a task that an earlier run opened and closed is opened
         again, as new, and a job that run ended is taken over by this one (a reset to a point past
         ``mark_job_running`` reaches here first), or the new run would wait unseen for a decision
-        until its review expired. A late attempt of a run a reset replaced changes nothing.
+        until its review expired. A late attempt of a run a reset replaced changes nothing. A run reset to a point
+        where it waits for a decision calls this again (``take_back_review``), with the task's status as it sees it.
         """
         info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():

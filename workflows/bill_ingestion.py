@@ -117,6 +117,12 @@ review and lost the decision (the update answered REVIEW_EXPIRED)."""
 DECIDED_AS_REVIEW_EXPIRED_PATCH = f"{DECIDED_AS_TIME_RAN_OUT_PATCH}-expiry"
 """The expiry timer's own id: the SDK memoizes a patch's answer for the run, so a run that met the SLA's race on
 the old code (False) would answer False again at the expiry's on the new one."""
+RESET_REVIEW_PATCH = "review-task-taken-back-after-reset"
+"""Recorded only by runs an operator reset to a point where they wait for a decision (``temporal workflow reset``
+past ``open_review_task``): the run takes its review task back at once (open_review_task again, as PENDING or
+ESCALATED), as the run it replaced may have closed it with its end. Earlier such runs waited unseen until their
+SLA's escalation took it back, or, reset past the escalation, until the review expired. The run's n-th reset asks
+its own id (this one, then ``-2``...), as for UNSEALED_SIGNAL_PATCH."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -171,6 +177,17 @@ class BillIngestionWorkflow:
         """Set once an unsealed signal was dropped: every later one is, without asking another patch."""
         self._recording_again: bool | None = None
         """END_RECORDED_AGAIN_PATCH's answer once an end's recording failed (None: none failed yet)."""
+        self._resets = 0
+        """Operator resets this run has passed: the SDK reseeds a run's random at each, where its history says."""
+        self._resets_answered = 0
+        """Resets the review's own steps answered: a step scheduled after a reset is this run's, not the old one's."""
+        self._takebacks = 0
+        """Review tasks taken back after a reset so far: numbers each one's RESET_REVIEW_PATCH id."""
+        workflow.register_random_seed_callback(self._reset_passed)
+
+    def _reset_passed(self, _seed: int) -> None:
+        # Core sends a new seed only with the workflow task failed by a reset: the run is past its reset point.
+        self._resets += 1
 
     # --- queries and messages ----------------------------------------------------
 
@@ -523,6 +540,7 @@ class BillIngestionWorkflow:
         """Open a review task and wait durably for a decision (None when it expired)."""
         self._extracted = extraction.bill
         self._revision = workflow.uuid4().hex
+        self._resets_answered = self._resets  # this run opens the task itself: no earlier reset leaves it closed
         if workflow.patched(EARLY_REVIEW_PATCH):
             # The task is readable as soon as open_review_task commits, before its completion reaches
             # us: accept a decision from that moment on, or a fast reviewer's decision would be lost.
@@ -543,12 +561,20 @@ class BillIngestionWorkflow:
         self._set_review_status(ReviewStatus.PENDING, sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW))
         workflow.set_current_details("awaiting review: " + ", ".join(self._reasons))
         self._current_step = "awaiting_review"
+        # Alongside the wait (its timers untouched): a reset to a point in it finds the task as the old run left it.
+        taking_back = asyncio.ensure_future(self._take_back_after_resets(request, artifact))
+        decision = await self._wait_for_review(request, extraction)
+        await taking_back
+        return decision
 
+    async def _wait_for_review(self, request: IngestionRequest, extraction: ExtractionOutcome) -> ReviewDecision | None:
+        """Wait for a decision through the SLA, escalate, wait again until the review expires (None)."""
         sla = timedelta(seconds=request.review_sla_seconds)
         expiry = timedelta(seconds=request.review_timeout_seconds)
         if not await self._wait_for_decision(sla, DECIDED_AS_TIME_RAN_OUT_PATCH):
             self._revision = workflow.uuid4().hex
             self._set_review_status(ReviewStatus.ESCALATED)
+            self._resets_answered = self._resets  # escalate_review takes a task the old run closed back itself
             await self._step(
                 "escalate_review",
                 ReviewActivities.escalate_review,
@@ -582,6 +608,53 @@ class BillIngestionWorkflow:
         decided = [sa.JOB_STATUS.value_set(JobStatus.RUNNING)] if workflow.patched(DECIDED_RUNNING_PATCH) else []
         self._set_review_status(ReviewStatus.DONE, *decided)
         return decision
+
+    async def _take_back_after_resets(self, request: IngestionRequest, artifact: ArtifactRef) -> None:
+        """While the review is open: after each operator reset that lands in the wait, open the task again as the
+        workflow sees it (status, revision). The run the reset replaced may have ended the job and closed the task
+        (terminated, say); the reset run's steps before this point are that run's, so none reopens it."""
+
+        def reset_while_waiting() -> bool:
+            return self._resets > self._resets_answered and self._awaiting_review() and not self._closing
+
+        while True:
+            await workflow.wait_condition(
+                lambda: reset_while_waiting() or self._closing or self._review_status not in OPEN_REVIEW
+            )
+            if not reset_while_waiting():
+                return
+            self._resets_answered = self._resets
+            self._takebacks += 1
+            n = self._takebacks
+            if not workflow.patched(RESET_REVIEW_PATCH if n == 1 else f"{RESET_REVIEW_PATCH}-{n}"):
+                continue
+            status, revision = self._review_status, self._revision
+            if status is None or revision is None:  # unreachable: both are set before the wait begins
+                return
+            try:
+                await self._step(
+                    "take_back_review",
+                    ReviewActivities.open_review_task,
+                    ReviewTaskOpen(
+                        job_id=request.job_id,
+                        reasons=self._reasons,
+                        bill=self._extracted,
+                        artifact_uri=artifact.uri,
+                        revision=revision,
+                        status=status,
+                    ),
+                    policies.DATABASE,
+                )
+            except ActivityError as err:
+                if _is_cancellation(err):
+                    raise
+                # A decision still takes the task over (record_review_decision), as does the escalation.
+                workflow.logger.warning(
+                    "review task not taken back after a reset",
+                    extra={"job_id": self._job_id, "step": "take_back_review", "error": str(err.cause or err)},
+                )
+            if self._awaiting_review():
+                self._current_step = "awaiting_review"
 
     def _set_review_status(self, status: ReviewStatus, *also: SearchAttributeUpdate[Any]) -> None:
         """Upserted and remembered: the job's end must know whether visibility still lists it for a reviewer."""
@@ -664,10 +737,11 @@ class BillIngestionWorkflow:
         """Run one activity and record the step (name, start, duration) for the progress query."""
         self._current_step = name
         record = StepRecord(name=name, started_at=workflow.now())
+        index = len(self._steps)  # not [-1] at the end: a review step taken back after a reset runs alongside
         self._steps.append(record)
         result = await workflow.execute_activity_method(activity_fn, arg, summary=name, **policy.options())
         finished = workflow.now()
-        self._steps[-1] = record.model_copy(
+        self._steps[index] = record.model_copy(
             update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
         )
         return result

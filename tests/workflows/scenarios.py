@@ -32,6 +32,7 @@ from tests.helpers import (
     bill_needing_review,
     bill_of_another_account,
     create_account,
+    reset_to_last_workflow_task,
     wait_for_refused_run,
     wait_for_status,
 )
@@ -482,7 +483,7 @@ async def _decided_as_it_expired(
         handle = await start_upload_on_queue(
             http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
         )
-        revision = await _escalated(handle)
+        revision = await review_escalated(handle)
     await _timers_fired(handle, 2)
     decision = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="script", note="by scenario")
     answer: asyncio.Task[ReviewAck] | None = None
@@ -527,7 +528,7 @@ async def review_decided_as_it_expired_across_deploy(
     correction = ReviewDecision(action=ReviewAction.CORRECT, revision=revision, reviewer="script", bill=failing)
     await handle.signal(BillIngestionWorkflow.review_decision, correction)
     async with single_batch(predeploy_worker(client, resources, own, old_code=PreRaceBillIngestionWorkflow)):
-        revision = await _escalated(handle)
+        revision = await review_escalated(handle)
     await _timers_fired(handle, 2)
     decision = ReviewDecision(action=ReviewAction.REJECT, revision=revision, reviewer="script", note="by scenario")
     await handle.signal(BillIngestionWorkflow.review_decision, decision)
@@ -613,7 +614,7 @@ async def _update_admitted(client: Client, workflow_id: str, update_id: str, *, 
     await wait_until(admitted, within=within, what=f"update {update_id} admitted")
 
 
-async def _escalated(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> str:
+async def review_escalated(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> str:
     """Wait until the run has escalated its review and waits again for a decision; returns the new revision."""
 
     async def revision() -> str | None:
@@ -698,6 +699,48 @@ async def review_decided_as_it_escalated(
     return handle.id
 
 
+async def review_reset_past_its_escalation(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """An operator terminates a job whose review has escalated (its end recorded, its task closed), then resets it
+    to its last workflow task, past the escalation: the new run takes its review task back (RESET_REVIEW_PATCH),
+    and an approval ends the job SUCCEEDED. Before the patch the task stayed closed until the review expired
+    (v11/ has such a run: the approval was sent straight to the workflow)."""
+    own = settings.model_copy(
+        update={
+            "temporal_task_queue": f"reset-past-escalation-{uuid.uuid4().hex[:8]}",
+            "review_sla": timedelta(seconds=1),
+            "review_timeout": timedelta(hours=1),
+        }
+    )
+    async with build_worker(client, resources, own):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        revision = await review_escalated(handle)
+        await handle.terminate(reason="operator cleanup")
+        reset = client.get_workflow_handle(handle.id, run_id=await reset_to_last_workflow_task(client, handle.id))
+        await _settled_in_review(reset)
+        decision = ReviewDecision(action=ReviewAction.APPROVE, revision=revision, reviewer="script", note="by scenario")
+        ack = await reset.execute_update(BillIngestionWorkflow.submit_review, decision)
+        assert ack.status is JobStatus.SUCCEEDED, ack
+    return handle.id
+
+
+async def _settled_in_review(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> None:
+    """Wait until a reset run has taken a workflow task of its own and awaits a decision, no step running."""
+
+    async def settled() -> bool:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        reset_at = events.index(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+        if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED not in events[reset_at:]:
+            return False
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        return progress.current_step == "awaiting_review" and all(s.finished_at for s in progress.steps)
+
+    await wait_until(settled, within=within, what=f"{handle.id}'s reset run awaiting review")
+
+
 async def rollup_ran(http: httpx.AsyncClient, *, client: Client, settings: Settings, **_: Any) -> str:
     """AnalyticsRollupWorkflow as its schedule starts it: the monthly rollup of the recent window."""
     handle = await client.start_workflow(
@@ -745,6 +788,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_decided_as_it_expired_across_deploy": review_decided_as_it_expired_across_deploy,
     "started_under_another_jobs_id": started_under_another_jobs_id,
     "review_decided_as_it_escalated": review_decided_as_it_escalated,
+    "review_reset_past_its_escalation": review_reset_past_its_escalation,
     "rollup_ran": rollup_ran,
     "rollup_started_unsealed": rollup_started_unsealed,
 }

@@ -52,6 +52,7 @@ def test_histories_are_committed() -> None:
         "review_decided_as_it_expired_across_deploy",
         "started_under_another_jobs_id",
         "review_decided_as_it_escalated",
+        "review_reset_past_its_escalation",
         "rollup_ran",
         "rollup_started_unsealed",
     }
@@ -69,6 +70,7 @@ def test_histories_are_committed() -> None:
         "v10/end_recorded_again",
         "v10/review_decided_as_it_expired",
         "v10/review_signalled_as_it_expired",
+        "v11/review_reset_past_its_escalation",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
