@@ -31,12 +31,14 @@ def extension_for(content_type: str) -> str:
 
 
 async def record_artifact(pool: asyncpg.Pool, job_id: str, ref: ArtifactRef) -> None:
-    """Upsert the ``artifacts`` row keyed by (job, sha256)."""
+    """Upsert the ``artifacts`` row keyed by (job, sha256), dated now: the job's newest stored bill (what
+    ``GET /jobs/{id}/artifact`` serves) is the one recorded last, a reset run's re-fetch of bytes an earlier
+    run stored too (A, then B, then A again: A). A retry's second record only moves the date a moment on."""
     await pool.execute(
         """
         INSERT INTO artifacts (job_id, uri, sha256, size, content_type)
         VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (job_id, sha256) DO UPDATE SET uri = EXCLUDED.uri
+        ON CONFLICT (job_id, sha256) DO UPDATE SET uri = EXCLUDED.uri, created_at = EXCLUDED.created_at
         """,
         job_id,
         ref.uri,

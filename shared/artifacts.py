@@ -110,8 +110,11 @@ def _sha256(data: bytes) -> str:
 
 # --- Google Cloud Storage -------------------------------------------------------------
 
-# (connect, read) seconds. Client-side retries are off: Temporal's retry policy owns them.
-GCS_TIMEOUT = (5.0, 120.0)
+# (connect, read) seconds. Client-side retries are off: Temporal's retry policy owns them. The read wait fits
+# the 60 s storage and fetch attempts (policies.STORAGE, FETCH; fetch may first spend 30 s reading its source):
+# a GCS that stops answering fails the attempt as unavailable, not as a start-to-close timeout whose thread
+# is still waiting on the socket long after Temporal retried.
+GCS_TIMEOUT = (5.0, 20.0)
 
 
 class GcsArtifactStore:

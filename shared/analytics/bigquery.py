@@ -90,6 +90,8 @@ class BigQuerySink:
             self._client = bigquery.Client(project=project, location=location, **emulator_client_options(endpoint))
         self._project = project
         self._dataset = dataset
+        self._dataset_location = location
+        """Where the dataset is, so where its query jobs run: learned at ``ensure_schema`` (or on a first cancel)."""
 
     def _ref(self, name: str) -> str:
         return f"`{self._project}.{self._dataset}.{name}`"
@@ -118,12 +120,13 @@ class BigQuerySink:
         ``bigquery.datasets.create`` on the project, and BigQuery answers 403 there, not 409."""
         dataset = f"{self._project}.{self._dataset}"
         try:
-            self._client.get_dataset(dataset, timeout=BQ_TIMEOUT)
+            self._dataset_location = self._client.get_dataset(dataset, timeout=BQ_TIMEOUT).location
             return
         except NotFound:
             pass
         try:
-            self._client.create_dataset(dataset, exists_ok=True, timeout=BQ_TIMEOUT)  # another process may win
+            created = self._client.create_dataset(dataset, exists_ok=True, timeout=BQ_TIMEOUT)  # another may win
+            self._dataset_location = created.location
         except Forbidden as refused:
             raise DatasetNotCreatable(
                 f"BigQuery dataset {dataset} does not exist and this identity may not create it"
@@ -249,7 +252,7 @@ class BigQuerySink:
             return list(self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT).result(timeout=10 * BQ_TIMEOUT))
         # Named here, not by BigQuery: an insert whose answer comes too late still started the job, to be cancelled.
         job_id = f"minimeter_{uuid.uuid4().hex}"
-        location = self._client.location
+        location = self._client.location or self._dataset_location
         try:
             left = max(0.1, by - time.monotonic())
             retry = bigquery.DEFAULT_RETRY.with_deadline(left)
@@ -258,8 +261,22 @@ class BigQuerySink:
             left = max(0.1, by - time.monotonic())
             return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
         except (TimeoutError, RetryError, requests.Timeout) as slow:  # out of time: the job runs on without us
-            self._cancel(job_id, location)
+            self._cancel(job_id, location or self._location_of_dataset())
             raise AnalyticsOutOfTime(f"query job {job_id} outlived its time and was cancelled") from slow
+
+    def _location_of_dataset(self) -> str | None:
+        """The dataset's location, asked for once (one short attempt) when ``ensure_schema`` has not run here:
+        a job BigQuery placed by its dataset runs there, and a cancel without the location of a job outside
+        the US and EU multi-regions is answered 404."""
+        if self._dataset_location is None:
+            try:
+                dataset = f"{self._project}.{self._dataset}"
+                # One attempt: the client takes None as no retry, though typed otherwise.
+                found = self._client.get_dataset(dataset, timeout=CANCEL_TIMEOUT, retry=None)  # type: ignore[arg-type]
+                self._dataset_location = found.location
+            except (GoogleAPIError, requests.RequestException):
+                return None
+        return self._dataset_location
 
     def _cancel(self, job_id: str, location: str | None) -> None:
         """Ask BigQuery to stop a job no one waits for any more; a job it cannot reach is only logged (under

@@ -4,6 +4,7 @@ same insertIds, in the same order."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -12,8 +13,8 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
-from shared.bill import NormalizedBill
-from shared.logs import mask_account
+from shared.bill import NormalizedBill, account_key
+from shared.logs import mask_account, mask_text
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -64,11 +65,34 @@ def revision_of(bill: NormalizedBill) -> str:
 
 def warehouse_payload(bill: NormalizedBill) -> str:
     """The bill as ``json_payload`` holds it: the warehouse is shared more widely than any other store, so
-    it gets the account number masked as the API shows it and no name or address. Analytics joins on
-    ``utility_account_id``, never on these."""
+    it gets the account number masked as the API shows it, its line items' descriptions masked alike
+    (``warehouse_text``), and no name or address. Analytics joins on ``utility_account_id``, never on these."""
     masked = bill.account_number and mask_account(bill.account_number)
-    shown = bill.model_copy(update={"account_number": masked})
+    items = [
+        item.model_copy(update={"description": warehouse_text(item.description, bill)}) for item in bill.line_items
+    ]
+    shown = bill.model_copy(update={"account_number": masked, "line_items": items})
     return shown.model_dump_json(exclude={"customer_name", "service_address"})
+
+
+def warehouse_text(text: str, bill: NormalizedBill) -> str:
+    """Free text of ``bill`` (a line item's description) as the warehouse may hold it: the bill's own account
+    number masked, however it is spaced or dashed there, and any other account-like value as the logs mask
+    it (``mask_text``: a run of 8 or more digits, "account no: ..."). Amounts, dates and words stay."""
+    own = _own_number(bill.account_number)
+    if own is not None:
+        text = own.sub(lambda match: mask_account(match.group()), text)
+    return mask_text(text)
+
+
+def _own_number(account_number: str | None) -> re.Pattern[str] | None:
+    """The account number in any formatting (``account_key``'s rule); None for one too short to tell from a word
+    or an amount (at most the four characters ``mask_account`` would show anyway)."""
+    key = account_key(account_number or "")
+    if len(key) <= 4:
+        return None
+    spaced = r"[\s./-]{0,3}".join(re.escape(char) for char in key)
+    return re.compile(rf"(?<![A-Za-z0-9]){spaced}(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def _num(value: Decimal | None) -> str | None:
@@ -153,7 +177,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
         {
             **keys,
             "line_no": n,
-            "description": item.description,
+            "description": warehouse_text(item.description, bill),
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
             "amount": _fixed(item.amount),

@@ -622,6 +622,29 @@ def test_the_warehouse_never_holds_the_account_number_or_the_customers_name_and_
     assert "****3210" in str(row["json_payload"])  # the last four, as the API's account_number_masked
 
 
+def test_line_item_descriptions_reach_the_warehouse_without_account_numbers(sink: AnalyticsSink) -> None:
+    """A description is free text, and a bill may print its account number (or another) in one: the warehouse
+    gets it masked there as in ``json_payload``, while ordinary descriptions, dates and amounts stay as read."""
+    ordinary = ["Electric usage 01/01/2024-01/31/2024", "Tier 2 0-500 kWh @ $0.12345678", "Service charge 30 days"]
+    printed = ["Late fee, acct 9876 543 210", "Transfer from account no: 4111-1111-1111-1111", "Ref 9876543210 adj"]
+    bill = electric_bill().model_copy(
+        update={
+            "account_number": "9876-543-210",
+            "line_items": [LineItem(description=text, amount=Decimal("1.00")) for text in ordinary + printed],
+        }
+    )
+    sink.publish_bill(published(bill))
+
+    items = query(sink, "SELECT line_no, description FROM {bill_line_items} ORDER BY line_no")
+    descriptions = [row["description"] for row in items]
+    [payload] = [str(row["json_payload"]) for row in query(sink, "SELECT json_payload FROM {normalized_bills}")]
+    assert descriptions[:3] == ordinary
+    assert descriptions[3:] == ["Late fee, acct ****3210", "Transfer from account no: ****1111", "Ref ****3210 adj"]
+    for held in (" ".join(descriptions), payload):
+        assert "9876" not in held and "4111" not in held
+    assert all(text in payload for text in descriptions)
+
+
 def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:
     """The revision hashes the whole bill, masked fields and all, so a reviewer's fix of one is not lost."""
     row = published(electric_bill().model_copy(update={"account_number": "9876543210"}))

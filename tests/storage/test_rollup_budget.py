@@ -8,6 +8,7 @@ import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -19,10 +20,13 @@ from workflows import policies
 class _QueuedForSlots(LocalFake):
     """BigQuery's jobs API with every query job left running (queued for slots) until it is cancelled.
 
-    ``answering_inserts`` cleared: a job is received, then its insert's answer never comes (lost, or slow)."""
+    ``answering_inserts`` cleared: a job is received, then its insert's answer never comes (lost, or slow).
+    The dataset ``d`` and its jobs are in ``location``; ``cancelled_in`` the location each cancel named."""
 
-    def __init__(self) -> None:
+    def __init__(self, location: str = "US") -> None:
+        self.location = location
         self.cancelled: list[str] = []
+        self.cancelled_in: list[str | None] = []
         self.inserted: list[str] = []
         self.answering_inserts = threading.Event()
         self.answering_inserts.set()
@@ -35,7 +39,7 @@ class _QueuedForSlots(LocalFake):
 
     def job(self, job_id: str) -> dict[str, Any]:
         state = "DONE" if job_id in self.cancelled else "RUNNING"
-        reference = {"projectId": "p", "jobId": job_id, "location": "US"}
+        reference = {"projectId": "p", "jobId": job_id, "location": self.location}
         return {"jobReference": reference, "configuration": {"query": {}}, "status": {"state": state}}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -49,6 +53,7 @@ class _QueuedForSlots(LocalFake):
                         answer_json(self, fake.cancel_status, {"error": {"code": fake.cancel_status}})
                         return
                     fake.cancelled.append(cancel[1])
+                    fake.cancelled_in.append(parse_qs(urlsplit(self.path).query).get("location", [None])[0])
                     answer_json(self, 200, {"job": fake.job(cancel[1])})
                 else:  # jobs.insert: the client names the job
                     job_id = re.search(rb'"jobId":\s*"([^"]+)"', body)
@@ -58,6 +63,10 @@ class _QueuedForSlots(LocalFake):
                     answer_json(self, 200, fake.job(job_id[1].decode()))
 
             def do_GET(self) -> None:
+                if urlsplit(self.path).path.endswith("/datasets/d"):
+                    reference = {"projectId": "p", "datasetId": "d"}
+                    answer_json(self, 200, {"datasetReference": reference, "location": fake.location})
+                    return
                 job_id = re.search(r"/(?:jobs|queries)/([^/?]+)", self.path)
                 assert job_id is not None
                 job = fake.job(job_id[1])
@@ -73,7 +82,8 @@ class _QueuedForSlots(LocalFake):
 
 
 def test_the_rollup_budget_fits_its_activitys_start_to_close() -> None:
-    assert policies.ROLLUP.start_to_close.total_seconds() > ROLLUP_BUDGET_SECONDS + 30  # and the cancel's 10 s
+    # The budget, then up to 10 s asking the dataset's location (ensure_schema did not learn it) and 10 s to cancel.
+    assert policies.ROLLUP.start_to_close.total_seconds() > ROLLUP_BUDGET_SECONDS + 30
 
 
 @pytest.mark.timeout(60)
@@ -105,6 +115,22 @@ def test_a_query_whose_insert_outlives_the_budget_is_cancelled_too(monkeypatch: 
             sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
 
         assert warehouse.inserted and set(warehouse.cancelled) == set(warehouse.inserted)
+
+
+@pytest.mark.timeout(60)
+def test_a_job_in_a_single_region_dataset_is_cancelled_where_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The insert's answer, which says where BigQuery placed the job, never came: the cancel names the dataset's
+    location all the same, as BigQuery requires of a job outside the US and EU multi-regions (404 otherwise)."""
+    monkeypatch.setattr("shared.analytics.bigquery.ROLLUP_BUDGET_SECONDS", 1.0)
+    with _QueuedForSlots(location="us-central1") as warehouse:
+        warehouse.answering_inserts.clear()
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(AnalyticsOutOfTime, match="cancelled"):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+        assert warehouse.inserted and set(warehouse.cancelled) == set(warehouse.inserted)
+        assert warehouse.cancelled_in == ["us-central1"] * len(warehouse.cancelled)
 
 
 @pytest.mark.timeout(60)

@@ -1,9 +1,12 @@
-"""store_raw_bill and extract_bill when the raw bill they are to read is gone from object storage."""
+"""store_raw_bill and extract_bill when the raw bill they are to read is gone from object storage; which stored
+bill is a job's newest."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -13,6 +16,7 @@ from activities.storage import StorageActivities
 from shared.bill import Provider
 from shared.models import ArtifactRef, ExtractRequest, FetchedBill, StoreRequest
 from shared.settings import Settings
+from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 from workflows.policies import EXTRACT, VALIDATE
 
@@ -59,3 +63,36 @@ def test_extracting_a_raw_bill_gone_from_the_bucket_is_not_retried(
     assert error_type == ("ArtifactNotFound" if bucket == "configured" else "InvalidArtifactName")
     assert error_type in (EXTRACT.retry.non_retryable_error_types or [])
     assert error_type in (VALIDATE.retry.non_retryable_error_types or [])
+
+
+async def test_a_bill_fetched_again_after_another_is_the_jobs_newest_again(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Operator resets re-fetch: the portal sent A, then B, then A again. The third run read A, so the job's
+    bill (``GET /jobs/{id}/artifact``) is A; recording it again kept A's first date, and B was served."""
+    account = await create_account(http, provider="pge", account_number=f"AGAIN-{unique}")
+    job_id = await insert_job(resources.pool, account, job_type="connector", status="RUNNING")
+    texts = {name: f"PG&E statement {name} for AGAIN-{unique}" for name in ("A", "B")}
+    refs = {
+        name: await asyncio.to_thread(
+            resources.store.put_once,
+            job_id=job_id,
+            data=text.encode(),
+            content_type="text/plain",
+            ext="txt",
+            metadata={},
+        )
+        for name, text in texts.items()
+    }
+    activities = StorageActivities(resources.pool, resources.store, resources.connectors)
+
+    for name in ("A", "B", "A"):  # each run's fetch archived what it read; store records it
+        ref = refs[name]
+        fetched = FetchedBill(
+            source_uri=ref.uri, sha256=ref.sha256, size=ref.size, content_type=ref.content_type, provider=Provider.PGE
+        )
+        await ActivityEnvironment().run(activities.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched))
+
+    raw = await http.get(f"/jobs/{job_id}/artifact")
+    assert raw.status_code == 200, raw.text
+    assert raw.text == texts["A"]
