@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.artifacts import ArtifactStoreMisconfigured
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -27,6 +29,13 @@ DATABASE_DOWN_DETAIL = (
     "the database did not answer: send the request again shortly (under the same Idempotency-Key, where the"
     " route takes one)"
 )
+
+STORAGE_MISCONFIGURED_DETAIL = (
+    "object storage refused this deployment's credentials (a revoked or deleted key?), so no bill can be stored"
+    " or read until an operator fixes them; the API's log names the refusal"
+)
+"""The 500 for ``ArtifactStoreMisconfigured``: a server fault no wait mends, so nothing in it says to retry,
+and the refusal itself (which names the service account) stays in the log."""
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,  # a connection lost mid-query
@@ -161,6 +170,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         if not is_database_down(exc):
             return await _unexpected(request, exc)
         return database_down_response(request, exc)
+
+    @app.exception_handler(ArtifactStoreMisconfigured)
+    async def _storage_misconfigured(request: Request, exc: ArtifactStoreMisconfigured) -> JSONResponse:
+        logger.error("object storage refused the credentials", extra={"path": request.url.path, "error": str(exc)})
+        return problem_response(request, 500, STORAGE_MISCONFIGURED_DETAIL)
 
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, _database_down)

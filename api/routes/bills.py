@@ -17,7 +17,7 @@ from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
 from extraction.document import sniff_content_type
-from shared.artifacts import ArtifactStoreUnavailable
+from shared.artifacts import ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import JobType
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,10 @@ async def upload_bill(
             "object storage is unavailable, so the bill was not stored and no job was created: send it again",
             headers={"Retry-After": STORAGE_RETRY_AFTER},
         ) from None
+    except ArtifactStoreMisconfigured:
+        if spent:  # nothing stored, as above: the app's handler answers the 500 an operator must mend
+            await refund_rate_limit_token(state, principal=principal, action="upload")
+        raise
     try:
         job, created = await start_job(
             pool=state.pool,
@@ -100,6 +104,8 @@ async def upload_bill(
             upload=ref,
         )
     except Problem:
+        if spent:  # refused (422): it started nothing
+            await refund_rate_limit_token(state, principal=principal, action="upload")
         # Another request under this key won the race with a different file: this one's object stays
         # unreferenced (the API may only create objects). Named, so an operator can remove it; not when
         # the winner stored the same object (the same file for another account), which is its live bill.
@@ -113,5 +119,7 @@ async def upload_bill(
         raise
     if created:
         await record_artifact(state.pool, job_id, ref)
+    elif spent:  # a retry sent before its first try answered: that one made the job, and paid for it
+        await refund_rate_limit_token(state, principal=principal, action="upload")
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)

@@ -15,7 +15,15 @@ from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from activities.storage import extension_for
-from api.deps import ArtifactReaderDep, IdempotencyKey, IngestDep, ReaderDep, StateDep, spend_rate_limit_token
+from api.deps import (
+    ArtifactReaderDep,
+    IdempotencyKey,
+    IngestDep,
+    ReaderDep,
+    StateDep,
+    refund_rate_limit_token,
+    spend_rate_limit_token,
+)
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
@@ -64,17 +72,26 @@ async def _start(
         check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
         response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does: start_job would look again
         return job_public(replayed, state.settings)
-    await spend_rate_limit_token(state, principal=principal, action="start_job", idempotency_key=idempotency_key)
-    job, created = await start_job(
-        pool=state.pool,
-        client=state.client,
-        settings=state.settings,
-        principal=principal,
-        account=account,
-        job_type=JobType.CONNECTOR,
-        idempotency_key=idempotency_key,
-        dispatcher=state.dispatcher,
+    spent = await spend_rate_limit_token(
+        state, principal=principal, action="start_job", idempotency_key=idempotency_key
     )
+    try:
+        job, created = await start_job(
+            pool=state.pool,
+            client=state.client,
+            settings=state.settings,
+            principal=principal,
+            account=account,
+            job_type=JobType.CONNECTOR,
+            idempotency_key=idempotency_key,
+            dispatcher=state.dispatcher,
+        )
+    except Problem:  # the key's first request, sent alongside, was for another account (422): nothing started
+        if spent:
+            await refund_rate_limit_token(state, principal=principal, action="start_job")
+        raise
+    if spent and not created:  # a retry sent before its first try answered: that one made the job, and paid for it
+        await refund_rate_limit_token(state, principal=principal, action="start_job")
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)
 
@@ -164,18 +181,28 @@ async def list_jobs(
             return JobPage(items=[], total=0, limit=limit, offset=offset)
         customer_id = principal.customer_id
     where = "($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR customer_id = $2)"
-    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
-    rows = await state.pool.fetch(
-        f"SELECT * FROM ingestion_jobs WHERE {where}"
-        " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-        status_filter,
-        customer_id,
-        limit + 1,  # one more says whether a next page has any: a full last page offers none
-        offset,
-        after.created_at if after else None,
-        after.job_id if after else None,
-    )
+
+    async def page() -> tuple[int, list[asyncpg.Record]]:
+        total = await state.pool.fetchval(
+            f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id
+        )
+        rows = await state.pool.fetch(
+            f"SELECT * FROM ingestion_jobs WHERE {where}"
+            " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
+            " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+            status_filter,
+            customer_id,
+            limit + 1,  # one more says whether a next page has any: a full last page offers none
+            offset,
+            after.created_at if after else None,
+            after.job_id if after else None,
+        )
+        return total, rows
+
+    total, rows = await page()
+    # A job terminated in the Web UI reads as GET /jobs/{id} reads it, not RUNNING until the reconciler's round.
+    if await state.reconciler.record_ended_among(rows):
+        total, rows = await page()
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None

@@ -7,7 +7,8 @@ run timeout. Such a row would show a live job for ever and keep its review task 
 reviewers' queue. The reconciler asks Temporal about open rows not changed, dispatched
 or checked for ``JOB_RECONCILE_AFTER`` (a job that waited long for dispatch is not
 checked the moment it starts), each at most once per that period, and records what
-happened: FAILED with the reason (CANCELED for a cancellation), the review task closed.
+happened: FAILED with the reason and the step the run was at (CANCELED for a cancellation), the
+steps it had taken, the review task closed.
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -31,9 +32,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
 from shared.db import JOB_ENDED
-from shared.models import JobStatus
+from shared.models import JobProgress, JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
+from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ _ENDED_OUTSIDE = {
 """Closed statuses whose job row may still be open, and what the job becomes."""
 DESCRIBE_ON_REQUEST_TIMEOUT = timedelta(seconds=2)
 """How long a request waits for Temporal to say whether a job's workflow is closed (``record_if_ended``)."""
+LAST_PROGRESS_TIMEOUT = timedelta(seconds=2)
+"""How long recording an end waits for a worker to replay the closed run for its steps (none running: never)."""
 
 
 T = TypeVar("T")
@@ -139,6 +143,44 @@ class JobReconciler(BackgroundLoop):
             logger.warning("job's workflow could not be described", extra={"job_id": str(job["id"])}, exc_info=True)
             return False
 
+    async def record_ended_among(self, jobs: Sequence[Mapping[str, Any]]) -> bool:
+        """Record now the end of those open ``jobs`` (a page of ``GET /jobs``) whose workflow Temporal lists
+        as closed; True when any was recorded.
+
+        Until then the list showed a job terminated in the Web UI as RUNNING or NEEDS_REVIEW for a reconcile
+        period, while ``GET /jobs/{id}`` read it FAILED. One visibility query for the whole page, not a
+        describe per open job; only the jobs it finds closed are described (``record_if_ended``). A Temporal
+        that does not answer within ``DESCRIBE_ON_REQUEST_TIMEOUT`` leaves the page as Postgres has it."""
+        open_jobs = {
+            job["workflow_id"]: job
+            for job in jobs
+            if job["dispatched_at"] is not None
+            and not JobStatus(job["status"]).is_terminal
+            and "'" not in job["workflow_id"]  # ours (bill-ingestion-<uuid>), quoted in the filter below
+        }
+        if not open_jobs:
+            return False
+        listed: set[str] = set()
+        running: set[str] = set()
+
+        async def scan() -> None:
+            ids = ", ".join(f"'{workflow_id}'" for workflow_id in open_jobs)
+            async for execution in self._client.list_workflows(
+                f"WorkflowId IN ({ids})", rpc_timeout=DESCRIBE_ON_REQUEST_TIMEOUT
+            ):
+                listed.add(execution.id)
+                # Every run of the id is listed: one a reset replaced is closed while its successor runs.
+                if execution.status is WorkflowExecutionStatus.RUNNING:
+                    running.add(execution.id)
+
+        try:
+            await _within(scan(), DESCRIBE_ON_REQUEST_TIMEOUT)
+        except (RPCError, TimeoutError) as error:  # Temporal down: once per list request, so one line each
+            logger.warning("open jobs' workflows could not be listed", extra={"error": repr(error)[:300]})
+            return False
+        closed = [open_jobs[workflow_id] for workflow_id in listed - running]
+        return any(await asyncio.gather(*(self.record_if_ended(job) for job in closed)))
+
     async def _check(
         self, job_id: str, workflow_id: str, row_status: JobStatus, *, rpc_timeout: timedelta | None = None
     ) -> bool | None:
@@ -171,14 +213,17 @@ class JobReconciler(BackgroundLoop):
             return False
         job_status, what = _ENDED_OUTSIDE[status]
         reason = await _within(self._close_reason(handle), rpc_timeout)
-        error = f"workflow {what}" + (f": {reason}" if reason else "")
+        # Of the run described: a reset since would be a new run, whose steps are not this end's.
+        progress = await self._last_progress(self._client.get_workflow_handle(workflow_id, run_id=described.run_id))
+        step = progress.current_step if progress else None
+        error = f"workflow {what}" + (f": {reason}" if reason else "") + (f" (at step {step})" if step else "")
         async with self._pool.acquire() as conn, conn.transaction():
             updated = await conn.execute(
                 f"""
                 UPDATE ingestion_jobs
                    SET status = $2, error = $3, checked_at = now(), ended_run_id = $4,
                        last_run_id = COALESCE(last_run_id, $4), run_scheduled_at = COALESCE(run_scheduled_at, $5),
-                       {JOB_ENDED}
+                       steps = COALESCE($6::jsonb, steps), {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
                 """,
                 job_id,
@@ -190,6 +235,8 @@ class JobReconciler(BackgroundLoop):
                 # ... but not a run a reset replaced before that one, whose first step hung: its steps were
                 # scheduled before this run started.
                 described.start_time,
+                # The steps the run had taken: a workflow stores them only as it records its own end.
+                [s.model_dump(mode="json") for s in progress.steps] if progress else None,
             )
             if not updated.endswith(" 1"):  # its last activity recorded an end after all
                 return False
@@ -212,6 +259,17 @@ class JobReconciler(BackgroundLoop):
             },
         )
         return True
+
+    @staticmethod
+    async def _last_progress(handle: WorkflowHandle[Any, Any]) -> JobProgress | None:
+        """The closed run's steps and the step it was at (a worker replays it to answer), or None: no worker
+        answered in ``LAST_PROGRESS_TIMEOUT``, or the run cannot be replayed (its code changed since)."""
+        asking = handle.query(BillIngestionWorkflow.progress, rpc_timeout=LAST_PROGRESS_TIMEOUT)
+        try:
+            return await _within(asking, LAST_PROGRESS_TIMEOUT)
+        except Exception:  # the end is recorded without them, as it was before
+            logger.info("closed run's steps could not be read", extra={"workflow_id": handle.id}, exc_info=True)
+            return None
 
     @staticmethod
     async def _close_reason(handle: WorkflowHandle[Any, Any]) -> str | None:

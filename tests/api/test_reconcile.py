@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import ActivityEnvironment
 
 from activities.jobs import JobActivities
@@ -191,6 +192,48 @@ async def test_reading_a_job_terminated_from_outside_records_its_end_at_once(
     assert "terminated outside MiniMeter: operator cleanup" in ended["error"]
     queue = (await http.get("/reviews", params={"customer_id": review.customer_id})).json()
     assert queue["items"] == []
+    # Where the run was when it was ended: its steps were stored only as a run records its own end, so a
+    # terminated job read steps [] however far it had got.
+    assert ended["error"].endswith("(at step awaiting_review)"), ended["error"]
+    assert [s["name"] for s in ended["steps"]] == [s["name"] for s in waiting["steps"]] != []
+
+
+async def listed_as(
+    client: Client, workflow_id: str, wanted: Callable[[list[WorkflowExecutionStatus | None]], bool]
+) -> None:
+    """Wait until Temporal's visibility lists the workflow's runs as ``wanted`` (it trails a change slightly)."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        statuses = [e.status async for e in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        if wanted(statuses):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{workflow_id} still listed as {statuses}"
+        await asyncio.sleep(0.2)
+
+
+async def listed_closed(client: Client, workflow_id: str) -> None:
+    await listed_as(client, workflow_id, lambda runs: bool(runs) and WorkflowExecutionStatus.RUNNING not in runs)
+
+
+async def test_the_job_list_shows_a_job_terminated_from_outside_as_ended(
+    http: httpx.AsyncClient, client: Client, unique: str
+) -> None:
+    """It listed NEEDS_REVIEW (and under ?status=NEEDS_REVIEW) for a reconcile period, while GET /jobs/{id}
+    read FAILED: an operator looking for stuck jobs found one already ended, and no reason why."""
+    review = await open_review(http, unique)
+    query = {"customer_id": review.customer_id}
+    assert [j["status"] for j in (await http.get("/jobs", params=query)).json()["items"]] == ["NEEDS_REVIEW"]
+    await client.get_workflow_handle(review.workflow_id).terminate(reason="operator cleanup")
+    await listed_closed(client, review.workflow_id)
+
+    waiting = (await http.get("/jobs", params={**query, "status": JobStatus.NEEDS_REVIEW})).json()
+    listed = (await http.get("/jobs", params=query)).json()
+
+    assert (waiting["items"], waiting["total"]) == ([], 0), waiting
+    [ended] = listed["items"]
+    assert ended["status"] == JobStatus.FAILED, ended
+    assert "terminated outside MiniMeter: operator cleanup" in ended["error"]
+    assert (await http.get(f"/reviews/{review.job_id}")).json()["status"] == ReviewStatus.CANCELED
 
 
 async def test_a_decision_on_a_job_terminated_from_outside_takes_its_task_out_of_the_queue(
@@ -242,3 +285,27 @@ async def test_a_late_first_step_of_the_run_a_reset_replaced_leaves_the_recorded
 
     ended = await job(own_db, str(started["id"]))
     assert (ended["status"], ended["ended_run_id"]) == (JobStatus.FAILED, reset_run)
+
+
+async def test_a_page_records_the_jobs_whose_workflow_is_closed_not_those_a_reset_replaced(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, resources: Resources
+) -> None:
+    """Visibility lists every run of a workflow id: the run an operator's reset replaced is closed
+    (terminated by the reset) while its successor runs on, and that job is not ended."""
+    checker, settings = reconciler(own_db, client, app_settings)
+    reset, terminated = await start_jobs(own_db, client, settings, 2)
+    first = client.get_workflow_handle(reset["workflow_id"])
+    async with build_worker(client, resources, settings, activities=[]):  # a workflow task to reset to
+        await asyncio.wait_for(scheduled_first_step(first), timeout=30)
+    first_run = (await first.describe()).run_id
+    await reset_to_first_workflow_task(client, first.id, first_run)
+    await client.get_workflow_handle(terminated["workflow_id"]).terminate(reason="queue cleanup")
+    await listed_closed(client, terminated["workflow_id"])
+    replaced = {WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.RUNNING}
+    await listed_as(client, first.id, lambda runs: set(runs) == replaced)  # the reset's run, and the one it replaced
+    page = await own_db.fetch("SELECT * FROM ingestion_jobs ORDER BY created_at DESC")
+
+    assert await checker.record_ended_among(page)
+
+    assert (await job(own_db, str(terminated["id"])))["status"] == JobStatus.FAILED
+    assert (await job(own_db, str(reset["id"])))["status"] == JobStatus.PENDING

@@ -488,3 +488,7 @@ async def test_object_storage_refusing_the_credentials_is_never_try_again(
     for response in (uploaded, raw):
         assert response.status_code == 500, response.text
         assert "Retry-After" not in response.headers and "again" not in response.text
+        # Not the generic "internal error": the operator is told what to mend, the client nothing of the key.
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "refused this deployment's credentials" in response.json()["detail"]
+        assert "JWT" not in response.text and "iam.gserviceaccount.com" not in response.text

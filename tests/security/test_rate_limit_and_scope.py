@@ -14,7 +14,7 @@ from api.auth import Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
 from api.state import AppState
-from shared.artifacts import ArtifactStore, ArtifactStoreUnavailable
+from shared.artifacts import ArtifactStore, ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import ArtifactRef
 from shared.settings import Settings
 from tests.helpers import create_account, serve
@@ -233,25 +233,41 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
 
 
 class StorageDown:
-    """The API's artifact store while ``down``: every write refused as unavailable, as a GCS outage is."""
+    """The API's artifact store while ``down``: every write refused with ``error``, as a GCS outage (or a
+    revoked key) refuses it."""
 
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: ArtifactStore, error: Exception) -> None:
         self._store = store
+        self._error = error
         self.down = True
 
     def put_once(self, **kwargs: Any) -> ArtifactRef:
         if self.down:
-            raise ArtifactStoreUnavailable("object storage answered 503")
+            raise self._error
         return self._store.put_once(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ArtifactStoreUnavailable("object storage answered 503"), 503),
+        (ArtifactStoreMisconfigured("object storage refused MiniMeter's credentials"), 500),
+    ],
+)
 async def test_an_upload_refused_because_storage_is_down_spends_no_token(
-    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+    app_settings: Settings,
+    worker: object,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    error: Exception,
+    status: int,
 ) -> None:
-    """The 503 says the bill was not stored and to send it again: sent again, it must not find its token spent."""
+    """The 503 says the bill was not stored and to send it again: sent again, it must not find its token spent.
+    Nor after a 500 for refused credentials, sent again once an operator has mended them."""
     account, key = await account_and_key(http, resources, "RLS", unique)
     body = {"utility_account_id": account["id"]}
 
@@ -261,11 +277,56 @@ async def test_an_upload_refused_because_storage_is_down_spends_no_token(
     app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 2}))
     async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
         state: AppState = app.state.minimeter
-        storage = StorageDown(state.store)
+        storage = StorageDown(state.store, error)
         state.store = storage
         refused = [await c.post("/bills", files=bill(n), data=body) for n in (1, 2)]
-        assert [r.status_code for r in refused] == [503, 503], [r.text for r in refused]
+        assert [r.status_code for r in refused] == [status, status], [r.text for r in refused]
 
         storage.down = False
         sent_again = [(await c.post("/bills", files=bill(n), data=body)).status_code for n in (1, 2, 3)]
         assert sent_again == [201, 201, 429], "the two 503s gave their tokens back, and no more than those"
+
+
+class TakesSideBySide:
+    """A rate limiter whose token takers wait for each other, so two requests under one Idempotency-Key are
+    both past its lookup before either records its job: a retry sent before its first try answered."""
+
+    def __init__(self, limiter: RateLimiter, parties: int) -> None:
+        self._limiter = limiter
+        self._together = asyncio.Barrier(parties)
+
+    async def acquire(self, *args: Any, **kwargs: Any) -> float | None:
+        await asyncio.wait_for(self._together.wait(), 30)  # a safety net, never what is asserted
+        return await self._limiter.acquire(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._limiter, name)
+
+
+@pytest.mark.parametrize("route", ["/jobs", "/bills"])
+async def test_a_retry_racing_its_first_try_spends_no_token(
+    route: str, app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Both took a token; the retry, finding the job its first try made, answered 200 and kept its token, so
+    a client that retried one timed-out start was refused the next start it made."""
+    account, key = await account_and_key(http, resources, "RLR", unique)
+
+    def send(c: httpx.AsyncClient, n: int, idempotency_key: str | None = None) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if route == "/jobs":
+            return c.post("/jobs", json={"utility_account_id": account["id"]}, headers=headers)
+        bill = {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
+        return c.post("/bills", files=bill, data={"utility_account_id": str(account["id"])}, headers=headers)
+
+    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 2}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+        state: AppState = app.state.minimeter
+        limiter = state.limiter
+        state.limiter = TakesSideBySide(limiter, parties=2)  # type: ignore[assignment]
+        twins = await asyncio.gather(*(send(c, 1, f"retry-{unique}") for _ in range(2)))
+        assert sorted(t.status_code for t in twins) == [200, 201], [t.text for t in twins]
+        assert twins[0].json()["id"] == twins[1].json()["id"]
+
+        state.limiter = limiter
+        later = [(await send(c, n)).status_code for n in (2, 3)]
+        assert later == [201, 429], "the retry gave its token back, and no more than that one"
