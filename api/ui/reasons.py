@@ -48,6 +48,11 @@ _TEXT_BY_CODE: dict[str, str] = {
     "unreadable_value": "printed in a form that could not be read",
     "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
     "extractor_disagreement": "the rules reader and Gemini read it differently: check it on the bill",
+    # Reasons without a field: nothing (or nothing trustworthy) was read, and the reviewer enters the bill.
+    "not_a_bill": "no utility bill was found in this document: reject it if it is none, else enter its values",
+    "no_bill_extracted": "nothing could be read from this document: enter the bill's values from it, or reject it",
+    "parse_timeout": "reading the PDF's text took too long, so nothing was read: enter the values from the bill",
+    "malformed_model_output": "Gemini's answer could not be read: the fields are the rules reader's, if any",
 }
 
 

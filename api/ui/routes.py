@@ -202,9 +202,12 @@ async def decide(
         messages, invalid = error_messages(err)
         error = "Some values are not valid: each is marked beside its field."
         return _refused(request, task, values, error=error, errors=messages, invalid=invalid, **kept)
+    except NoteNeeded as err:  # marked on the note itself, for a screen reader reading that box
+        return _refused(request, task, values, error=str(err), invalid={"note": [str(err)]}, **kept)
     except ValueError as err:
         return _refused(request, task, values, error=str(err), **kept)
-    if body.action is ReviewAction.APPROVE and values != shown.as_submitted():  # Enter in a field submits Approve
+    # Approve clicked after editing (or Enter in a field, on a page from before Enter sent nothing): the edits kept.
+    if body.action is ReviewAction.APPROVE and values != shown.as_submitted():
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body)
@@ -262,7 +265,11 @@ def _with_more_rows(
     }
     moved_on = str(form.get("revision") or "") != task.revision
     error = MOVED_ON.format(status=task.status) if moved_on else None
-    return _task_response(request, task, values, error=error, note=note, override=override, queue=queue, blanks=blanks)
+    # The keyboard goes on where the reviewer was typing rows, not at the top of the page the button reloaded.
+    focus = f"line_items-{len(values.rows['line_items'])}-description"
+    return _task_response(
+        request, task, values, error=error, note=note, override=override, queue=queue, blanks=blanks, focus=focus
+    )
 
 
 def _rows_posted(form: Any, kind: str) -> int:
@@ -480,6 +487,10 @@ def _note(form: Any) -> str:
     return str(form.get("note") or "").replace("\r\n", "\n")
 
 
+class NoteNeeded(ValueError):
+    """The decision needs a note saying why: refused beside the note box."""
+
+
 def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
     """Approve keeps the extracted bill; only Save corrections sends the edited one."""
     try:
@@ -488,11 +499,11 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
         raise ValueError("Choose Approve, Save corrections or Reject.") from None
     note = _note(form).strip() or None
     if action is ReviewAction.REJECT and note is None:
-        raise ValueError("Say why in the note when rejecting.")
+        raise NoteNeeded("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None
     override = action is ReviewAction.CORRECT and form.get("override") == "on"
     if override and note is None:
-        raise ValueError("Say in the note why the bill is right as entered when you store it despite the checks.")
+        raise NoteNeeded("Say in the note why the bill is right as entered when you store it despite the checks.")
     return ReviewDecisionCreate(
         action=action, revision=str(form.get("revision") or ""), bill=bill, note=note, override=override
     )
@@ -514,11 +525,13 @@ def _task_response(
     status_code: int = 200,
     blanks: dict[str, int] | None = None,
     held_by: str | None = None,
+    focus: str = "",
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
     ``failing`` are the extracted bill's, refused as approved, not a correction's; ``held_by``: of a decision
-    that ended the job DUPLICATE, the job that stored the bill first (``_held_by``).
+    that ended the job DUPLICATE, the job that stored the bill first (``_held_by``); ``focus``: the row input the
+    page puts the keyboard in (an error, when there is one, takes it first).
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -551,6 +564,7 @@ def _task_response(
         "back": _queue_url(queue),
         "extracted": _shown_field(task),
         "not_stored": NOT_STORED.format(holder=held_by or "an earlier job"),
+        "focus": "" if error else focus,
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -69,7 +69,7 @@ def test_a_decimal_comma_is_refused_not_read_as_thousands(field: str, typed: str
 
 
 def test_an_edited_form_is_not_the_bill_as_extracted() -> None:
-    """What the review page compares before an Approve (Enter in a field submits with Approve)."""
+    """What the review page compares before an Approve (clicked after editing fields)."""
     assert BillForm.from_form(posted(BillForm.from_bill(BILL))) == BillForm.from_bill(BILL).as_submitted()
     edited = posted(BillForm.from_bill(BILL)) | {"total_amount": "60.00"}
     assert BillForm.from_form(edited) != BillForm.from_bill(BILL).as_submitted()
@@ -225,6 +225,14 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert describe("non_usd_currency").startswith("the bill, or its reading, names a currency other than US dollars")
     assert describe("extractor_disagreement:current_charges").startswith("current charges: the rules reader and Gemini")
     assert fields_for("extractor_disagreement:current_charges") == ("current_charges",)
+
+
+@pytest.mark.parametrize("code", ["not_a_bill", "no_bill_extracted", "parse_timeout", "malformed_model_output"])
+def test_a_reason_the_reader_gives_without_a_field_says_what_to_do(code: str) -> None:
+    """The extraction's own reasons for a review (nothing read, or nothing to trust) read as a sentence, not as the
+    code spelt with spaces ("parse timeout"): the reviewer of a blank form learns why it is blank."""
+    assert describe(code) != code.replace("_", " ")
+    assert fields_for(code) == ()
 
 
 def test_a_currency_typed_in_lower_case_is_the_code() -> None:

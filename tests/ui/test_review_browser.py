@@ -92,6 +92,8 @@ async def test_reviewer_corrects_a_bill_in_the_browser(
             await page.get_by_role("button", name="Save corrections").click()
             await page.wait_for_url(f"{ui_url}/ui/reviews")
             await expect(page.locator(".flash")).to_contain_text(f"Job {job_id} corrected: now SUCCEEDED")
+            # Focused as the queue loads, so a screen reader reads what became of the decision.
+            await expect(page.locator("#flashes")).to_be_focused()
             done_shot = tmp_path / "review-queue-after.png"
             await page.screenshot(path=str(done_shot), full_page=True)
             print(f"screenshot of the queue afterwards: {done_shot}")
@@ -199,3 +201,65 @@ async def test_a_task_link_followed_from_another_site_opens_the_task_for_a_signe
             await page.get_by_role("link", name="the bill").click()
         assert page.url == task_url, "not sent to sign in again"
         assert await page.locator("#f-total_amount").count() == 1
+
+
+async def test_the_keyboard_lands_on_what_a_reloaded_page_asks_of_the_reviewer(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """No script runs on these pages, so each answer is a new page: a refusal's alert there is not read out as it
+    loads, and the keyboard started again at the top. A refused form now has the focus on what to fix, and says
+    so in its title; Add rows puts it in the first blank row; a rejection without a note marks the note box."""
+    from playwright.async_api import expect
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        await page.locator("#f-total_amount").fill("12,50")
+        await page.get_by_role("button", name="Save corrections").click()
+        await expect(page.locator("#error-summary")).to_be_focused()
+        await expect(page.locator("#error-summary")).to_contain_text("Some values are not valid")
+        assert (await page.title()).startswith("Error: "), await page.title()
+
+        await page.locator("#f-total_amount").fill("60.00")
+        await page.get_by_role("button", name="Add rows").click()
+        first_blank = page.locator('input[name="line_items-2-description"]')  # after the bill's two rows
+        await expect(first_blank).to_be_focused()
+        await expect(first_blank).to_have_value("")
+        await expect(page.locator("#f-total_amount")).to_have_value("60.00")
+        assert not (await page.title()).startswith("Error: ")
+
+        await page.get_by_role("button", name="Reject").click()
+        await expect(page.locator("#error-summary")).to_be_focused()
+        note = page.locator("#note")
+        await expect(note).to_have_attribute("aria-invalid", "true")
+        await expect(note).to_have_attribute("aria-describedby", "why-note")
+        await expect(page.locator("#why-note")).to_contain_text("Say why in the note when rejecting")
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_enter_in_a_field_sends_no_decision(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Enter in a field submits a form through its first submit button, which was Approve: a stray Enter in a
+    field the reviewer had not changed stored the flagged bill as extracted. Only a decision button decides."""
+    from playwright.async_api import expect
+
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with browser_at_task(ui_url, job_id, reviewer_key) as page:
+        # Which button a submission goes through, if any: the page runs no script of its own (its CSP), this is
+        # the test's, and it stops the submission so the page stays to be asked.
+        await page.evaluate(
+            """() => document.getElementById("decision").addEventListener("submit", (event) => {
+                window.submittedBy = event.submitter ? event.submitter.value : "(none)";
+                event.preventDefault();
+            })"""
+        )
+        await page.locator("#f-total_amount").press("Enter")
+        await page.locator("#line-items input").first.press("Enter")
+        assert await page.evaluate("() => window.submittedBy") is None, "Enter sent the form"
+
+        await page.get_by_role("button", name="Approve as extracted").press("Enter")  # a button, by keyboard: sent
+        assert await page.evaluate("() => window.submittedBy") == "approve"
+        await expect(page.locator("#f-total_amount")).to_have_value("75.00")
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0

@@ -76,6 +76,7 @@ def render_review(t: ReviewTaskInternal, **context: Any) -> str:
         "queue": "",
         "back": "/ui/reviews",
         "extracted": json.dumps(form.as_submitted().input_digests()),
+        "focus": "",
     }
     return templates.env.get_template("review.html").render(base | context)
 
@@ -196,3 +197,18 @@ def test_queue_page_lists_reasons_and_age() -> None:
 
 def test_age() -> None:
     assert [age(s) for s in (59, 61, 3600 * 5 + 600, 86400 * 2 + 3600 * 4)] == ["0m", "1m", "5h 10m", "2d 4h"]
+
+
+def test_a_sign_in_page_with_an_error_says_so_in_its_title_and_in_the_focused_key_box() -> None:
+    """The key box has the focus as the page loads: it reads out the error (the session ended, the key is invalid)."""
+    html = templates.env.get_template("login.html").render(
+        signed_in=False, csrf_token="", login_token="t", next="/ui/reviews", error="That key is invalid.", draft=""
+    )
+    assert "<title>Error: Sign in" in html
+    key = re.search(r'<input id="key"[^>]*>', html)
+    assert key is not None and "autofocus" in key[0] and 'aria-describedby="sign-in-error"' in key[0]
+    assert 'id="sign-in-error">That key is invalid.<' in html
+    plain = templates.env.get_template("login.html").render(
+        signed_in=False, csrf_token="", login_token="t", next="/ui/reviews", error=None, draft=""
+    )
+    assert "<title>Sign in" in plain and "aria-describedby" not in plain

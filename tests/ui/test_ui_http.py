@@ -257,7 +257,8 @@ async def test_refused_correction_re_renders_with_failing_checks(
 async def test_approve_with_edited_fields_keeps_the_edits_and_decides_nothing(
     reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
 ) -> None:
-    """Enter in a field submits the form with its first button, Approve: the edits must not be dropped."""
+    """Approve clicked after editing fields (or Enter in a field, on a page from before Enter sent nothing): the
+    edits must not be dropped."""
     job_id = review_job["id"]
     _, response = await post_review_form(reviewer, job_id, action="approve", total_amount="60.00")
     assert response.status_code == 422, response.text
