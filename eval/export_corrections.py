@@ -6,7 +6,8 @@ Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET`
 ``STORAGE_EMULATOR_HOST``...) as the worker does. For every ``correct`` decision in
 ``review_decisions`` it writes ``review_<job id>.<ext>`` (the stored original; the extension
 follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
-``accept``), so ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
+``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
+``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
 Running it again rewrites the same files.
 """
 
@@ -30,7 +31,7 @@ from shared.settings import Settings, settings_or_exit
 
 # The latest correction of each job, with the raw bill it corrects.
 CORRECTIONS_SQL = """
-SELECT DISTINCT ON (d.job_id) d.job_id, d.after, t.artifact_uri, a.content_type
+SELECT DISTINCT ON (d.job_id) d.job_id, d.after, d.overridden, t.artifact_uri, a.content_type
   FROM review_decisions d
   JOIN review_tasks t ON t.job_id = d.job_id
   LEFT JOIN artifacts a ON a.job_id = d.job_id AND a.uri = t.artifact_uri
@@ -45,6 +46,8 @@ class Correction:
     bill: NormalizedBill
     artifact_uri: str
     content_type: str | None
+    overridden: tuple[str, ...] = ()
+    """The plausibility checks the reviewer stored the bill past (``review_decisions.overridden``)."""
 
     @property
     def name(self) -> str:
@@ -64,13 +67,21 @@ async def corrections(pool: asyncpg.Pool) -> list[Correction]:
             bill=NormalizedBill.model_validate(row["after"]),
             artifact_uri=row["artifact_uri"],
             content_type=row["content_type"],
+            overridden=tuple(row["overridden"]),
         )
         for row in await pool.fetch(CORRECTIONS_SQL)
     ]
 
 
 def golden_case(correction: Correction, data: bytes) -> Case:
-    """The correction in the eval set's own shape (``eval.generate.Case``): the reviewer's bill is the truth."""
+    """The correction in the eval set's own shape (``eval.generate.Case``): the reviewer's bill is the truth.
+
+    One stored by override fails checks (``bad_due_date``, ``sum_mismatch``) that keep any bill from being
+    accepted: its case expects a review, like the set's adversarial ones. Expecting an acceptance, it counted
+    as a miss the pipeline must make, and an acceptance that must never happen would have counted as a match."""
+    if correction.overridden:
+        reasons = list(correction.overridden)
+        return Case(correction.name, correction.suffix, data, "review", "adversarial", correction.bill, reasons)
     category: Category = "known" if correction.bill.provider is not None else "unknown"
     return Case(correction.name, correction.suffix, data, "accept", category, correction.bill)
 

@@ -29,7 +29,9 @@ FIELDS = (
     "line_items",
 )
 CORE = (
+    "provider",
     "account_number",
+    "statement_date",
     "bill_period_start",
     "bill_period_end",
     "due_date",
@@ -38,8 +40,10 @@ CORE = (
     "currency",
     "usage",
 )
-"""What an accepted bill must have right: current charges are the cost analytics reports, and a bill in
-another currency accepted as dollars is wrong whatever its figures."""
+"""What an accepted bill must have right: what analytics publishes of it (its provider, dates, total, cost,
+currency and usage: ``shared.analytics.rows``) and the account it is filed under. Current charges are the cost
+analytics reports, and a bill in another currency accepted as dollars is wrong whatever its figures; a wrong
+statement date or provider, published as they are, counted as right."""
 
 
 @dataclass(frozen=True)

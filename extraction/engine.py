@@ -4,6 +4,8 @@
 keywords (the account's provider hint alone is a guess) and the bill verifies; otherwise
 Gemini (when configured) reads it, and a disagreement with the rules on a core field, a part of
 the balance or the usage sends the bill to review (``extractor_disagreement:<field>``).
+``EXTRACTOR=gemini`` takes Gemini's reading, but the rules still read a text for the doubts no
+reading settles (``_CARRIED_THROUGH_GEMINI``) and to witness the current charges (``_COMPARED_WHEN_ALONE``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ _COMPARED_FIELDS = (*CORE_FIELDS, "previous_balance", "payments_received", "curr
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
 reading that folds an unpaid previous balance into them still adds up to the total. The current charges
 last: a bill may print none (its line items imply them), and another previous balance implies other ones."""
+_COMPARED_WHEN_ALONE = ("current_charges",)
+"""What the rules' reading witnesses against Gemini's with ``EXTRACTOR=gemini``: the cost analytics reports, and
+the one figure no check confirms. A reading that leaves out a printed previous balance and folds it into the
+charges ($135.00 for $85.00) adds up, and its figure is printed (as the total): it was accepted."""
 _UNWITNESSED_WHEN = {
     "current_charges": "sum_mismatch",
     "previous_balance": "balance_mismatch",
@@ -65,8 +71,15 @@ def extract(document: Document, *, provider_hint: Provider | None, settings: Set
         if mode is ExtractorMode.GEMINI:
             result.reasons.append("gemini_not_configured")
         return result
-    if mode is ExtractorMode.GEMINI or not document.has_text_layer:
+    if not document.has_text_layer:
         return _gemini(document, provider_hint, settings, rules=None)
+    if mode is ExtractorMode.GEMINI:
+        # Gemini's reading, but the rules' doubts no reading settles (a value the text prints twice, another
+        # provider's bill) are the text's: without them two meters' 800 and 200 kWh, Gemini reading the first,
+        # were accepted. Their current charges witness Gemini's too (``_COMPARED_WHEN_ALONE``). Reading the
+        # text costs milliseconds beside Gemini's seconds.
+        doubts, _ = _rules(document, provider_hint)
+        return _gemini(document, provider_hint, settings, rules=doubts, alone=True)
     rules, template_matched = _rules(document, provider_hint)
     if template_matched and _trusted(rules, document):
         return rules
@@ -91,7 +104,12 @@ def _trusted(rules: Extraction, document: Document) -> bool:
     return rules.bill is not None and not rules.reasons and not check_bill(rules.bill, text=document.text)
 
 
-def _gemini(document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None) -> Extraction:
+def _gemini(
+    document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None, alone: bool = False
+) -> Extraction:
+    """Gemini's reading, with the doubts of the ``rules`` reading it cannot settle. The rules' reading stands
+    against Gemini's (``disagreement``) and in for it when Gemini gives none; ``alone`` (``EXTRACTOR=gemini``):
+    against its current charges only (``_COMPARED_WHEN_ALONE``), and never in for it."""
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = known or hint  # the provider the document shows, over the one its account names
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
@@ -103,7 +121,7 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
     pages = document.page_count
     from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
 
-    fallback = rules.bill if rules is not None else None
+    fallback = rules.bill if rules is not None and not alone else None
     try:
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
@@ -115,31 +133,38 @@ def _gemini(document: Document, hint: Provider | None, settings: Settings, *, ru
         return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
     bill = with_implied_charges(bill)  # before the readings are compared: the rules' charges witness against Gemini's
     reasons = list(carried)
-    differing = disagreement(rules.bill, bill) if rules is not None and rules.bill is not None else None
+    differing = None
+    if rules is not None and rules.bill is not None:
+        differing = disagreement(rules.bill, bill, fields=_COMPARED_WHEN_ALONE if alone else _COMPARED_FIELDS)
     if differing is not None:
         reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
 
 
-def disagreement(rules: NormalizedBill, other: NormalizedBill) -> str | None:
+def disagreement(
+    rules: NormalizedBill, other: NormalizedBill, *, fields: tuple[str, ...] = _COMPARED_FIELDS
+) -> str | None:
     """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
     balance or the usage (its unit included: "12 CCF" is not 12 gallons) both of them found; a part of the
-    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``)."""
-    for name in _compared_fields(rules):
+    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``). Of ``fields`` only,
+    and the usage only with all of them."""
+    for name in _compared_fields(rules, fields):
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
             return name
+    if fields != _COMPARED_FIELDS:
+        return None
     usage_a = {(u.commodity, u.quantity, u.unit) for u in rules.usage}
     usage_b = {(u.commodity, u.quantity, u.unit) for u in other.usage}
     return "usage" if usage_a and usage_b and usage_a != usage_b else None
 
 
-def _compared_fields(rules: NormalizedBill) -> tuple[str, ...]:
+def _compared_fields(rules: NormalizedBill, fields: tuple[str, ...]) -> tuple[str, ...]:
     doubts = check_bill(rules, text=None)
     unwitnessed = {name for name, doubt in _UNWITNESSED_WHEN.items() if doubt in doubts}
     if "balance_mismatch" in doubts and not rules.line_items:
         unwitnessed.add("current_charges")  # no line items add up to them: the misread part may be they
-    return tuple(name for name in _COMPARED_FIELDS if name not in unwitnessed)
+    return tuple(name for name in fields if name not in unwitnessed)
 
 
 def _core(value: object) -> object:

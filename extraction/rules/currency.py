@@ -184,21 +184,41 @@ def _garbled(sign: str) -> str:
     return "".join(WINDOWS_1252[byte] for byte in sign.encode())
 
 
-_GARBLED_SIGNS = {
-    _garbled(sign): _SIGN_CURRENCIES.get(sign)
+_OTHER_SIGNS = [
+    sign
     for sign in map(chr, range(0x80, 0x10000))  # the signs beyond are of historical scripts
     if unicodedata.category(sign) == "Sc" and not {"DOLLAR", "CENT"} & set(unicodedata.name(sign).split())
-}
-"""Each currency sign but a dollar's or a cent's, garbled ("Â£", "â‚¬", "Â¥"), and the currency it names."""
-_GARBLED_SIGN = "|".join(re.escape(sign) for sign in sorted(_GARBLED_SIGNS, key=len, reverse=True))
+]
+"""Each currency sign but a dollar's or a cent's: "£", "€", "¥", "₹", "₱"."""
+_GARBLED_SIGNS = {_garbled(sign): _SIGN_CURRENCIES.get(sign) for sign in _OTHER_SIGNS}
+"""Each of ``_OTHER_SIGNS`` garbled ("Â£", "â‚¬", "Â¥"), and the currency it names."""
+_SIGNS = {**_GARBLED_SIGNS, **{sign: _SIGN_CURRENCIES.get(sign) for sign in _OTHER_SIGNS}}
+"""Each of ``_OTHER_SIGNS`` as printed too: "₹1,234.00" or "₱1,234.00" was read as dollars and accepted, while
+the same sign garbled ("â‚¹") went to review."""
+_SIGN = "|".join(re.escape(sign) for sign in sorted(_GARBLED_SIGNS, key=len, reverse=True))
+_SIGN += "|[" + "".join(re.escape(sign) for sign in _OTHER_SIGNS) + "]"
 _SIGN_BY_FIGURE_RE = re.compile(
-    rf"(?P<before>{_GARBLED_SIGN})[ \t]?\d|\d[ \t]?(?P<after>{_GARBLED_SIGN})"
+    rf"(?=[^\x00-\x7f])(?P<before>{_SIGN})[ \t]?\d|\d[ \t]?(?P<after>{_SIGN})"  # signs, garbled too, are not ASCII
     r"|\ufffd[ \t]?\d[\d,.]*[.,]\d\d(?!\d)|\d[.,]\d\d[ \t]?\ufffd"
 )
-"""A garbled sign right before or after a figure ("â‚¬135", "12,50â‚¬"), or a byte UTF-8 could not read
-(U+FFFD: a Windows-1252 "€", 0x80, among UTF-8 text) before or after an amount with its cents ("\ufffd135.00"),
-not any figure: a Windows-1252 dash or degree sign reads so too ("2025 \ufffd 2026", "72\ufffdF"). The
-bill's currency, which it does not show plainly."""
+"""A currency sign, garbled or not, right before or after a figure ("â‚¬135", "12,50â‚¬", "₹135.00"), or a byte
+UTF-8 could not read (U+FFFD: a Windows-1252 "€", 0x80, among UTF-8 text) before or after an amount with its
+cents ("\ufffd135.00"), not any figure: a Windows-1252 dash or degree sign reads so too ("2025 \ufffd 2026",
+"72\ufffdF"). The bill's currency, which it does not show plainly."""
+_OTHER_CODES: dict[str, str] = {
+    code: code
+    for code in (
+        *("MXN", "CHF", "JPY", "CNY", "INR", "HKD", "SGD", "ZAR", "SEK", "NOK", "DKK", "PLN"),
+        *("CZK", "HUF", "BRL", "ARS", "CLP", "COP", "KRW", "TWD", "THB", "IDR", "MYR", "PHP"),
+        *("ILS", "AED", "SAR", "TRY", "RUB", "EGP", "NGN", "KES", "PKR", "VND"),
+    )
+} | {"CDN": "CAD"}
+"""Currency codes ``_FOREIGN_CURRENCIES`` does not name anywhere, and the code they stand for, named by a figure
+only ("1,234.00 MXN", "CHF 135.00", "CDN$ 135.00"): "1,234.00 MXN" was read as dollars and accepted."""
+_CODE_BY_FIGURE_RE = re.compile(
+    r"(?<![A-Za-z])(?P<before>[A-Z]{3})[ \t]?(?:\$[ \t]?)?\d|\d[ \t]?(?P<after>[A-Z]{3})(?![A-Za-z])"
+)
+"""Three capitals by a figure: one of ``_OTHER_CODES`` names its currency."""
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -216,6 +236,7 @@ def bill_currency(text: str) -> BillCurrency:
     named = _foreign_currencies(text)
     garbled = _garbled_currencies(text)
     named += sorted({code for code in garbled if code is not None} - set(named))
+    named += sorted(_coded_currencies(text) - set(named))
     taxed = any(
         _starts_a_word(text, match.start()) for pattern in _UNNAMED_CURRENCY_TAX for match in pattern.finditer(text)
     )
@@ -223,10 +244,16 @@ def bill_currency(text: str) -> BillCurrency:
 
 
 def _garbled_currencies(text: str) -> set[str | None]:
-    """The currencies of the garbled or unreadable signs by ``text``'s figures: a sign's own currency, or None
-    where it cannot be told (an unreadable byte, a sign ``_FOREIGN_CURRENCIES`` does not name). A file of
-    two charsets (a mail merge's Windows-1252 address in a UTF-8 bill) garbles one or the other."""
-    return {_GARBLED_SIGNS.get(match["before"] or match["after"] or "") for match in _SIGN_BY_FIGURE_RE.finditer(text)}
+    """The currencies of the signs, garbled or unreadable ones too, by ``text``'s figures: a sign's own currency,
+    or None where it cannot be told (an unreadable byte, a sign ``_FOREIGN_CURRENCIES`` does not name). A file
+    of two charsets (a mail merge's Windows-1252 address in a UTF-8 bill) garbles one or the other."""
+    return {_SIGNS.get(match["before"] or match["after"] or "") for match in _SIGN_BY_FIGURE_RE.finditer(text)}
+
+
+def _coded_currencies(text: str) -> set[str]:
+    """The currencies of ``_OTHER_CODES`` that ``text`` names by a figure."""
+    found = (match["before"] or match["after"] for match in _CODE_BY_FIGURE_RE.finditer(text))
+    return {_OTHER_CODES[code] for code in found if code in _OTHER_CODES}
 
 
 def _foreign_currencies(text: str) -> list[str]:

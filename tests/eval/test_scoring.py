@@ -23,10 +23,13 @@ def _accepted(bill: dict[str, Any], golden: dict[str, Any]) -> Outcome:
     )
 
 
-@pytest.mark.parametrize(("field", "wrong"), [("current_charges", "1434.50"), ("currency", "CAD")])
-def test_an_accepted_bill_wrong_only_in_its_cost_or_currency_is_a_wrong_accept(field: str, wrong: str) -> None:
-    """Analytics reports current charges as the bill's cost, in the bill's currency: either wrong is a wrong
-    figure in the dashboards."""
+@pytest.mark.parametrize(
+    ("field", "wrong"),
+    [("current_charges", "1434.50"), ("currency", "CAD"), ("statement_date", "2020-01-01"), ("provider", "duke")],
+)
+def test_an_accepted_bill_wrong_only_in_a_published_field_is_a_wrong_accept(field: str, wrong: str) -> None:
+    """Analytics reports current charges as the bill's cost, in the bill's currency, and publishes its statement
+    date and provider: any of them wrong is a wrong figure in the dashboards."""
     _, _, bill = sample_bill(Provider.PGE, seed="scoring")
     golden = bill.model_dump(mode="json")
     assert golden[field] not in (None, wrong)

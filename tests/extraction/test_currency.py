@@ -100,7 +100,30 @@ def test_a_states_town_is_found_without_searching(
         ("Outdoor 72\ufffdF", "USD", False),  # a degree sign
         ("H\ufffdl\ufffdne, 12 rue", "USD", False),
         ("Rate 12.5Â¢ per kWh", "USD", False),  # a US cent, garbled
+        ("Total Due  \u20b91,234.00", "USD", True),  # rupees, printed plainly: read as dollars and accepted
+        ("Total Due  \u20b1 1,234.00", "USD", True),  # pesos
+        ("Total Due  1,234.00 \u20ba", "USD", True),  # lira
+        ("Total Due  \u00a5 4200", "USD", True),
+        ("Total Due  135.00 \u20ac", "EUR", True),
+        ("Rate 12.5\u00a2 per kWh", "USD", False),  # a US cent
+        ("Total Due  \uff04135.00", "USD", False),  # a full-width dollar sign
     ],
 )
-def test_a_garbled_sign_by_a_figure_is_a_currency_not_shown_plainly(text: str, code: str, foreign: bool) -> None:
+def test_a_sign_by_a_figure_garbled_or_not_is_a_currency(text: str, code: str, foreign: bool) -> None:
+    assert bill_currency(text) == currency.BillCurrency(code, foreign=foreign)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "foreign"),
+    [
+        ("Total Due  1,234.00 MXN", "MXN", True),  # read as dollars and accepted
+        ("Total Due  CHF 135.00", "CHF", True),
+        ("Amount due CDN$ 135.00", "CAD", True),
+        ("Total Due  INR 1,234.00 (MXN 20.00 fee)", "USD", True),  # two: a person picks
+        ("Total Due  USD 135.00", "USD", False),
+        ("Usage  512 KWH   Meter ABC 123   CHFX 12", "USD", False),  # capitals that name no currency
+        ("PAYMENTS 135.00   MEXICO BRLX", "USD", False),
+    ],
+)
+def test_a_currency_code_by_a_figure_is_a_currency(text: str, code: str, foreign: bool) -> None:
     assert bill_currency(text) == currency.BillCurrency(code, foreign=foreign)

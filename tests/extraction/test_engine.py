@@ -17,7 +17,7 @@ from extraction.engine import disagreement, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
-from shared.bill import Provider, UsageUnit
+from shared.bill import LineItem, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
 from tests.extraction.test_rules import PLAIN
@@ -72,12 +72,14 @@ def test_disagreement_goes_to_review(fake_gemini: FakeGemini, gemini_settings: S
     assert result.reasons == ["extractor_disagreement:total_amount"]
 
 
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
 def test_a_bill_of_another_provider_than_its_accounts_stays_in_doubt(
-    fake_gemini: FakeGemini, gemini_settings: Settings
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
 ) -> None:
     data, _, expected = sample_bill(Provider.CONED, seed=7)
     fake_gemini.push(200, bill_response(wire_from_bill(expected)))
-    result = extract(read_document(data), provider_hint=Provider.PGE, settings=gemini_settings)
+    settings = gemini_settings.model_copy(update={"extractor": mode})
+    result = extract(read_document(data), provider_hint=Provider.PGE, settings=settings)
     assert "provider_mismatch" in result.reasons, "Gemini's reading does not make a Con Edison bill PG&E's"
     prompt = " ".join(p.get("text", "") for c in fake_gemini.requests[0].body["contents"] for p in c["parts"])
     assert "Con Edison" in prompt and "Pacific Gas" not in prompt, "the quirks of the provider the bill shows"
@@ -97,7 +99,7 @@ def test_a_currency_in_doubt_stays_in_doubt_through_gemini(fake_gemini: FakeGemi
 def test_a_currency_in_doubt_stays_in_doubt_when_only_gemini_reads(
     fake_gemini: FakeGemini, gemini_settings: Settings
 ) -> None:
-    """With EXTRACTOR=gemini the rules never run, so their doubt was never raised: the text's check raises it."""
+    """With EXTRACTOR=gemini the rules ran for no doubt of theirs (before session 25): the text's check raises it."""
     text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "RIVERSIDE UTILITY\nToronto ON M5V 2T6\nGST/HST Reg. 1234\n")
     read = extract_with_rules([text], provider_hint=None)
     assert read.bill is not None and read.reasons == ["non_usd_currency"]
@@ -363,6 +365,7 @@ TWO_DUE_DATES = NO_CURRENT_CHARGES_LINE + "Payment Due Date                     
 TWO_PERIODS = NO_CURRENT_CHARGES_LINE + "Service Period: February 27, 2025 - March 31, 2025\n"
 
 
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
 @pytest.mark.parametrize(
     ("text", "doubt"),
     [
@@ -372,15 +375,33 @@ TWO_PERIODS = NO_CURRENT_CHARGES_LINE + "Service Period: February 27, 2025 - Mar
     ],
 )
 def test_a_value_the_text_prints_twice_stays_in_doubt_through_gemini(
-    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str
+    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str, mode: ExtractorMode
 ) -> None:
     """Both values are in the text and no sum tells them apart: Gemini agreeing with the rules' pick (the first
-    meter's 800 kWh of 1,000) settles nothing, and was accepted."""
+    meter's 800 kWh of 1,000) settles nothing, and was accepted; with EXTRACTOR=gemini too, where the rules did
+    not run."""
     read = extract_with_rules([text], provider_hint=None)
     assert read.bill is not None and read.reasons == [doubt]
     fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
-    report = analyze(text.encode(), provider_hint=None, settings=gemini_settings)
+    settings = gemini_settings.model_copy(update={"extractor": mode})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", [doubt])
+    assert fake_gemini.request_count == 1
+
+
+def test_gemini_mode_takes_no_reading_from_the_rules(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+    """EXTRACTOR=gemini reads the text with the rules for their doubts and the current charges alone: their
+    reading of another field does not stand against Gemini's, nor in for it when Gemini's does not parse."""
+    data, _, expected = sample_bill(None, seed=6)
+    assert expected.total_amount is not None
+    other = expected.model_copy(update={"total_amount": expected.total_amount + Decimal("10.00")})
+    fake_gemini.push(200, bill_response(wire_from_bill(other)))
+    fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    read = extract(read_document(data), provider_hint=None, settings=settings)
+    assert read.bill is not None and read.bill.total_amount == other.total_amount and read.reasons == []
+    cut_off = extract(read_document(data), provider_hint=None, settings=settings)
+    assert (cut_off.bill, cut_off.reasons) == (None, ["malformed_model_output"])
 
 
 def test_two_totals_are_told_apart_by_the_balance(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -405,3 +426,26 @@ def test_a_period_start_gemini_gives_the_year_the_text_leaves_out_is_in_the_text
     settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
     report = analyze(text.encode(), provider_hint=None, settings=settings)
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+@pytest.mark.parametrize("itemized", [True, False], ids=["balance-as-a-charge", "total-as-the-charges"])
+def test_charges_that_fold_in_a_previous_balance_gemini_left_out_go_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, itemized: bool
+) -> None:
+    """The bill prints no current charges: Gemini leaving out its $50.00 previous balance and counting it as a
+    charge (or copying the total) reads $135.00 of charges for $85.00. That adds up, and $135.00 is printed (as
+    the total): with EXTRACTOR=gemini, where the rules' reading witnessed nothing, it was accepted."""
+    text = NO_CURRENT_CHARGES_LINE.replace("Duke Energy", "Piedmont Power")  # no template: auto mode asks Gemini
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.bill.previous_balance == Decimal("50.00")
+    items = [*read.bill.line_items, LineItem(description="Previous Balance", amount=Decimal("50.00"))]
+    folded = read.bill.model_copy(
+        update={"previous_balance": None, "current_charges": None if itemized else Decimal("135.00")}
+        | {"line_items": items if itemized else []}
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(folded)))
+    settings = gemini_settings.model_copy(update={"extractor": mode})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    expected = ("gemini", "review", ["extractor_disagreement:current_charges"])
+    assert (report.extractor, report.decision, report.reasons) == expected

@@ -85,6 +85,24 @@ def test_line_items_that_do_not_balance_say_nothing_of_the_current_charges(offli
     assert report.bill is not None and report.bill.current_charges is None
 
 
+@pytest.mark.parametrize("sign", ["\u20b9", "\u20b1", "\u00a5"])
+def test_a_bill_in_a_sign_no_template_names_is_no_dollar_bill(offline_settings: Settings, sign: str) -> None:
+    """Rupees or pesos printed plainly ("\u20b91,234.50") were read as dollars and accepted; garbled, they went to
+    review."""
+    text = NO_CURRENT_CHARGES_LINE.replace("$", sign)
+    report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("review", ["non_usd_currency"])
+    assert report.bill is not None and report.bill.total_amount == Decimal("135.00")
+
+
+def test_a_bill_whose_amounts_name_another_currencys_code_is_no_dollar_bill(offline_settings: Settings) -> None:
+    """Pesos printed "$135.00 MXN" were read as dollars and accepted."""
+    text = NO_CURRENT_CHARGES_LINE.replace("$135.00", "$135.00 MXN")
+    report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("review", ["non_usd_currency"])
+    assert report.bill is not None and report.bill.currency == "MXN"
+
+
 def test_a_euro_bill_saved_on_windows_is_no_dollar_bill(offline_settings: Settings) -> None:
     text = NO_CURRENT_CHARGES_LINE.replace("$", "€")
     report = analyze(text.encode("cp1252"), provider_hint=None, settings=offline_settings)
