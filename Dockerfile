@@ -20,7 +20,7 @@ COPY stack ./stack
 # real Temporal, Postgres and BigQuery: the [local] extra (dev server, embedded Postgres, DuckDB) is left
 # out, and ANALYTICS=local or an unset DATABASE_URL says so at start. The versions are CI's (constraints.txt).
 RUN pip install --no-cache-dir -c constraints.txt . && python -m compileall -q /app \
-    && useradd --create-home minimeter \
+    && useradd --create-home --uid 1000 minimeter \
     && mkdir -p /app/.data && chown minimeter /app/.data
 USER minimeter
 EXPOSE 8000

@@ -264,6 +264,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     handler.setFormatter(ConsoleFormatter() if console else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(str(settings.log_level))
+    # Python's warnings (the SDK's among them) go through this handler too: printed as they are, they were
+    # raw text on stderr in a stream of JSON lines, and never masked.
+    logging.captureWarnings(True)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     # At DEBUG the SDK logs every activity completion and task token: never wanted in our logs.

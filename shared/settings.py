@@ -51,6 +51,9 @@ def _json_or_commas(value: Any) -> Any:
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
 """A list from the environment: a JSON list, or comma-separated values."""
 
+EVERY_SITE = ("*", "null")
+"""CORS origins that let any site in (``api.cors`` says why)."""
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -143,7 +146,8 @@ class Settings(BaseSettings):
     api_processes: int = Field(default=1, ge=1)
     """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
     own pool, Temporal client and dispatcher; sign-in sessions and rate limits live in Postgres."""
-    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """0 or less refused every upload (413) and every connector's bill (``DocumentRejected``, not retried)."""
     request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Every other request body (JSON, forms): a review correction is a few kilobytes."""
     rate_limit_per_minute: int = 600
@@ -163,6 +167,7 @@ class Settings(BaseSettings):
     """Jobs one reconciliation round checks (one describe call each)."""
     auth_disabled: bool = False
     cors_origins: StrList = Field(default_factory=lambda: ["http://localhost:8233"])
+    """The codec's allowed origins; ``*`` and ``null`` are refused (any site could read decrypted payloads)."""
 
     # Payload encryption: "kid:base64key[,kid:base64key]"; first is used to encrypt.
     payload_keys: SecretStr | None = None
@@ -218,7 +223,8 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(default=32, ge=2)
     """At least two: the SDK refuses fewer while it keeps workflows cached."""
     worker_activity_threads: int = Field(default=64, ge=1)
-    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    """``inf`` stopped the worker once connected, as a traceback (no such timedelta)."""
     worker_recent_artifacts_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Raw bills a worker keeps in memory after storing them, so extraction need not download
     them again (0 turns it off). Objects are content-addressed: a kept copy never goes stale."""
@@ -277,6 +283,18 @@ class Settings(BaseSettings):
             raise ValueError("no file this process can read there")
         return path
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_origin_lets_every_site_in(cls, origins: list[str]) -> list[str]:
+        # Checked by the API too (api/cors.py), but only as it built the app: `python -m api` died there as a
+        # traceback through uvicorn's factory, not with the one line naming the variable.
+        for origin in EVERY_SITE:
+            if origin in origins:
+                raise ValueError(
+                    f"{origin!r} lets any site read decrypted payloads: list the Temporal Web UI's origins instead"
+                )
+        return origins
+
     @field_validator("payload_keys")
     @classmethod
     def _key_ring_parses(cls, keys: SecretStr | None) -> SecretStr | None:
@@ -303,6 +321,10 @@ class Settings(BaseSettings):
                 raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set when ENV=production")
+            if self.extractor is ExtractorMode.GEMINI and not self.gemini_configured:
+                # Taken, every bill went to review as gemini_not_configured: a key forgotten, or its secret
+                # absent from Secret Manager (an absent secret is unset), left reviewers every bill to read.
+                raise ValueError("EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production")
         return self
 
     @model_validator(mode="after")

@@ -6,8 +6,11 @@ import asyncio
 import compileall
 import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -159,11 +162,84 @@ async def run_worker(settings: Settings) -> None:
     worker, resources = starting.result()
     logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
     freeze_startup_heap()
-    async with worker:
-        await stop.wait()
-        logger.info("worker shutting down gracefully")
-    await resources.close()
+    if await serve(worker, stop, within=settings.worker_graceful_shutdown_seconds + SHUTDOWN_MARGIN_SECONDS):
+        await resources.close()
+    else:
+        resources.pool.terminate()  # an abandoned activity may hold a connection: close() would wait for it
+    release_worker_threads(worker, resources)
     logger.info("worker stopped")
+
+
+SHUTDOWN_MARGIN_SECONDS = 5.0
+"""Past ``WORKER_GRACEFUL_SHUTDOWN_SECONDS``, how long the activities then cancelled get to end before the
+worker exits without them: inside the 10 s ``make run`` and compose's ``stop_grace_period`` allow, so the
+worker says what it left rather than being killed without a word."""
+
+
+async def serve(worker: Worker, stop: asyncio.Event, *, within: float) -> bool:
+    """Run ``worker`` until ``stop`` is set, then shut it down: True once every activity has ended, False
+    when some had not ``within`` seconds later (logged; Temporal retries them once their attempts time out).
+
+    The SDK's shutdown waits for every activity without a limit, and its cancellation cannot reach a thread
+    blocked in a call (a read with no timeout): such an activity kept a stopped worker up until SIGKILL, or
+    for good where nothing sends one. A fatal worker error is raised."""
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not running.done():
+        logger.info("worker shutting down gracefully")
+        shutdown = asyncio.create_task(worker.shutdown())
+        await asyncio.wait({running}, timeout=within)
+        if not running.done():
+            logger.warning(
+                "activities still running after the graceful shutdown: the worker stops without them",
+                extra={"waited_s": within},
+            )
+            shutdown.cancel()
+            return False
+        await shutdown
+    running.result()
+    return True
+
+
+EXIT_WITHIN_SECONDS = 3.0
+"""How long the interpreter's exit may take once the worker has stopped (its pools shut down in order, idle
+threads ending at once) before ``end_within`` ends the process past threads still blocked in calls."""
+
+
+def release_worker_threads(worker: Worker, resources: Resources) -> None:
+    """Shut down the activity pools without waiting, and give the loop a fresh default executor.
+
+    ``asyncio.run`` ends by joining its default executor's threads, without a limit on Python 3.11 (the
+    image's): one blocked in a read its activity gave up on (a connector read past its 30 s,
+    ``activities.connectors.documents``) kept a worker that had logged "worker stopped" from exiting."""
+    for pool in (worker.config().get("activity_executor"), resources.io_threads):
+        if isinstance(pool, ThreadPoolExecutor):
+            pool.shutdown(wait=False, cancel_futures=True)
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="stopped"))
+
+
+def end_within(seconds: float, code: int) -> None:
+    """Let the process exit as usual, but end it ``seconds`` from now should a thread blocked in a call hold it.
+
+    The interpreter joins every pool thread at exit, without a limit: one blocked in a call its activity gave
+    up on (see ``release_worker_threads``) kept the process up until SIGKILL. Its work is abandoned; Temporal
+    retries it. A daemon thread, so it ends with a process that exits in time."""
+
+    def end() -> None:
+        time.sleep(seconds)
+        blocked = [
+            thread.name
+            for thread in threading.enumerate()
+            if not thread.daemon and thread is not threading.main_thread()
+        ]
+        logger.warning("threads still blocked in calls: exiting without them", extra={"threads": blocked})
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(code)
+
+    threading.Thread(target=end, name="exit-deadline", daemon=True).start()
 
 
 def main() -> None:
@@ -177,4 +253,6 @@ def main() -> None:
         # Logged, not left to Python's hook: its traceback reached stderr unmasked, one log entry per
         # line in a pipeline that reads JSON lines, and without the pid that tells workers apart.
         logger.critical("worker failed", exc_info=True)
+        end_within(EXIT_WITHIN_SECONDS, 1)
         sys.exit(1)
+    end_within(EXIT_WITHIN_SECONDS, 0)

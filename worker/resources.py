@@ -24,6 +24,8 @@ class Resources:
     store: ArtifactStore
     sink: AnalyticsSink | None
     connectors: ConnectorRegistry
+    io_threads: ThreadPoolExecutor | None = None
+    """The loop's default executor (``open_resources``): the async activities' blocking calls run there."""
 
     async def close(self) -> None:
         await self.pool.close()
@@ -34,9 +36,8 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     # The async activities call the blocking clients (storage, connectors, the warehouse) with
     # asyncio.to_thread, on the loop's default pool: min(32, cores + 4) threads, 6 on two cores, so
     # 64 activities queued for 6 threads and the wait counted against their timeouts.
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity-io")
-    )
+    io_threads = ThreadPoolExecutor(max_workers=settings.worker_activity_threads, thread_name_prefix="activity-io")
+    asyncio.get_running_loop().set_default_executor(io_threads)
     pool = await when_reachable("Postgres", lambda: create_pool(settings), within=settings.startup_wait_seconds)
     if run_migrations:
         await migrate(pool)
@@ -51,7 +52,7 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool
         pool.terminate()
         raise
-    return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings))
+    return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings), io_threads=io_threads)
 
 
 def connectors_for(settings: Settings) -> ConnectorRegistry:

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -25,7 +27,8 @@ from shared.logs import (
     mask_account,
     mask_text,
 )
-from shared.settings import LogFormat, LogLevel, Settings
+from shared.settings import REPO_ROOT, LogFormat, LogLevel, Settings
+from tests.helpers import entry_point_env
 
 API_KEY = "mm_Zx9-Qw_ErTy1234UiOpAsDf"
 ACCOUNT = "4455-6677-8899"
@@ -272,3 +275,19 @@ def test_console_lines_carry_utc_times_like_the_json_lines() -> None:
     line = ConsoleFormatter().format(record)
     assert line.startswith("2026-05-28T20:26:40.250Z INFO    worker: started")
     assert json.loads(JsonFormatter().format(record))["ts"] == "2026-05-28T20:26:40.250Z"
+
+
+def test_a_python_warning_is_a_masked_json_line_too() -> None:
+    """The SDK warns with ``warnings.warn`` (``WORKER_MAX_CONCURRENT_ACTIVITIES`` above ``WORKER_ACTIVITY_THREADS``):
+    it reached stderr as raw text, two lines in a pipeline reading JSON ones, and unmasked."""
+    code = (
+        "import warnings; from shared.logs import configure_logging; from shared.settings import Settings;"
+        " configure_logging(Settings()); warnings.warn('pool too small, api_key=wz-9k-secret-17')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=entry_point_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    [line] = [json.loads(text) for text in done.stdout.splitlines()]
+    assert line["logger"] == "py.warnings" and line["level"] == "WARNING"
+    assert "pool too small" in line["message"] and "wz-9k-secret-17" not in done.stdout

@@ -55,6 +55,16 @@ def test_cors_origins_as_a_person_writes_them(monkeypatch: pytest.MonkeyPatch, g
     assert Settings().cors_origins == origins
 
 
+@pytest.mark.parametrize("origins", ["*", "http://localhost:8080,null"])
+@pytest.mark.parametrize("module", ["api", "worker"])
+def test_cors_origins_letting_every_site_in_are_refused_in_one_line(module: str, origins: str) -> None:
+    """The API refused them only as it built its app: a traceback through uvicorn's factory."""
+    done = run_entry_point(module, CORS_ORIGINS=origins)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(REFUSED + "CORS_ORIGINS: ") and "lets any site read decrypted payloads" in line
+
+
 def test_a_malformed_cors_list_is_refused_by_name() -> None:
     done = run_entry_point("worker", CORS_ORIGINS='["http://localhost:8080"')
     assert done.returncode != 0 and "Traceback" not in done.stderr

@@ -80,6 +80,8 @@ def test_a_client_certificate_without_its_key_is_refused(only: pytest.MonkeyPatc
         ("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "1", "worker_max_concurrent_workflow_tasks"),
         ("WORKER_ACTIVITY_THREADS", "0", "worker_activity_threads"),
         ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "-1", "worker_graceful_shutdown_seconds"),
+        ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "inf", "worker_graceful_shutdown_seconds"),
+        ("UPLOAD_MAX_BYTES", "0", "upload_max_bytes"),
     ],
 )
 def test_sizes_a_process_cannot_run_with_are_refused_at_start(
@@ -135,6 +137,20 @@ def test_production_takes_named_cloud_resources_or_none_at_all(only: pytest.Monk
     for name, value in (PRODUCTION_SECRETS | given).items():
         only.setenv(name, value)
     assert Settings().env == "production"
+
+
+def test_production_refuses_gemini_extraction_without_a_key(only: pytest.MonkeyPatch) -> None:
+    """It sent every bill to review (``gemini_not_configured``); ``auto`` without a key is the rules, as before."""
+    for name, value in {**PRODUCTION_SECRETS, "GCS_BUCKET": "acme-bills", "GCP_PROJECT": "acme"}.items():
+        only.setenv(name, value)
+    only.setenv("EXTRACTOR", "gemini")
+    with pytest.raises(ValidationError, match="EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"):
+        Settings()
+    only.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    assert Settings().gemini_configured
+    only.delenv("GEMINI_API_KEY")
+    only.setenv("EXTRACTOR", "auto")
+    assert not Settings().gemini_configured
 
 
 def test_production_refuses_local_artifacts_in_each_process_own_directory(only: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,80 @@
+"""``python -m worker``, but one call of its activities never returns: run by ``test_blocked_shutdown``.
+
+``BLOCK=source``: the connector's read (fetch_bill, an async activity, reads on the loop's default executor
+and gives up on it after 30 s; the thread stays taken). ``BLOCK=store``: the store's read, which extract_bill
+makes on a thread of its own and abandons when cancelled. ``BLOCK=activity``: a synchronous activity itself
+(mark_job_running's stand-in), on the worker's activity threads, which no cancellation reaches. Each logs
+``BLOCKED`` once it is stuck."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+import worker.main
+import worker.resources
+from activities.connectors.base import ConnectorRegistry, SourceDocument
+from activities.connectors.mock import MockConnector
+from shared.models import JobRef
+from shared.settings import Settings
+from worker.resources import Resources
+
+BLOCKED = "blocked in a call that never returns"
+
+logger = logging.getLogger(__name__)
+
+
+def _never_returns() -> None:
+    logger.info(BLOCKED)
+    threading.Event().wait()
+
+
+class NeverAnswers(MockConnector):
+    def read(self, source_uri: str) -> SourceDocument:
+        _never_returns()
+        raise AssertionError("unreachable")
+
+
+class StoreNeverReads:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def read(self, uri: str) -> bytes:
+        _never_returns()
+        raise AssertionError("unreachable")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def connectors_for(settings: Settings) -> ConnectorRegistry:
+    return ConnectorRegistry(default=NeverAnswers())
+
+
+@activity.defn(name="mark_job_running")
+def mark_job_running(job: JobRef) -> None:
+    _never_returns()
+
+
+real_activities = worker.main.pipeline_activities
+
+
+def pipeline_activities(resources: Resources, settings: Settings) -> list[Callable[..., Any]]:
+    kept = [fn for fn in real_activities(resources, settings) if fn.__name__ != "mark_job_running"]
+    return [mark_job_running, *kept]
+
+
+if __name__ == "__main__":
+    if os.environ["BLOCK"] == "source":
+        worker.resources.connectors_for = connectors_for
+    elif os.environ["BLOCK"] == "activity":
+        worker.main.pipeline_activities = pipeline_activities
+    else:
+        real_store = getattr(worker.resources, "build_artifact_store")  # noqa: B009 - imported there, not exported
+        setattr(worker.resources, "build_artifact_store", lambda settings: StoreNeverReads(real_store(settings)))  # noqa: B010
+    worker.main.main()

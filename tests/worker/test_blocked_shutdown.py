@@ -1,0 +1,87 @@
+"""SIGTERM stops ``python -m worker`` even while a thread of it is blocked in a call that never returns.
+
+The SDK waits for every activity without a limit, and ``asyncio.run`` (on Python 3.11) and the interpreter
+join every pool thread without one: a connector read that never answered kept a worker that had logged
+"worker stopped" running until SIGKILL, and a synchronous activity blocked in a call kept it from stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from shared.bill import Provider
+from shared.settings import Settings
+from tests.durability.conftest import create_account, start_on_queue, wait_until
+from tests.durability.test_graceful_shutdown import worker_env
+from tests.worker.blocked_worker import BLOCKED
+from worker.resources import Resources
+
+EXIT_WITHIN = 120
+"""Only a bound on a hang: the worker's own grace (1 s) and margin (5 s) are what it takes."""
+
+
+@pytest.mark.parametrize(
+    ("block", "stuck_thread"),
+    [("source", "activity-io"), ("store", "extract"), ("activity", "activity_")],
+    ids=["connector-read", "extraction-call", "sync-activity"],
+)
+async def test_sigterm_stops_a_worker_with_a_thread_blocked_in_a_call(
+    client: Client, resources: Resources, app_settings: Settings, tmp_path: Path, block: str, stuck_thread: str
+) -> None:
+    queue = f"blocked-{uuid.uuid4().hex[:10]}"
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
+    env = {
+        **worker_env(app_settings, queue=queue, gemini_url="http://127.0.0.1:9"),
+        "EXTRACTOR": "rules",
+        "GEMINI_API_KEY": "",
+        "MOCK_CONNECTOR": "true",
+        "WORKER_RECENT_ARTIFACTS_BYTES": "0",
+        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
+        "BLOCK": block,
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.worker.blocked_worker", env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    job = None
+    try:
+        job = await start_on_queue(
+            pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
+        )
+
+        async def blocked() -> bool:
+            return BLOCKED in log.read_text() or child.returncode is not None
+
+        await wait_until(blocked, within=90, what="the child worker blocking")
+        assert child.returncode is None, log.read_text()[-3000:]
+        child.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        if job is not None:
+            await job.handle.terminate("test over")
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert code == 0, log.read_text()[-3000:]
+    assert "worker stopped" in [line["message"] for line in lines]
+    [left] = [line for line in lines if line["message"].startswith("threads still blocked in calls")]
+    [name] = left["threads"]  # idle threads, and the PDF parsers' pool, ended as the process exited
+    assert name.startswith(stuck_thread), left
+    # Only an activity that is itself blocked outlives the worker's shutdown; the others ended when cancelled.
+    cut_off = any(line["message"].startswith("activities still running after the graceful") for line in lines)
+    assert cut_off == (block == "activity"), messages_of(lines)
+
+
+def messages_of(lines: list[dict[str, object]]) -> list[object]:
+    return [line["message"] for line in lines]
