@@ -244,6 +244,9 @@ def _git() -> dict[str, str]:
 
 
 def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) -> dict[str, Any]:
+    env_overrides = dict(kv.split("=", 1) for kv in args.env)
+    # What the stack started its processes with: the shell's environment, then --env (stack.local.LocalStack).
+    worker_nice = {**os.environ, **env_overrides}.get("WORKER_NICE", str(CO_LOCATED_BATCH_NICE))
     return {
         "run_id": run_id,
         "bills": args.bills,
@@ -262,7 +265,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
         "warehouse": "external"
         if os.environ.get("BIGQUERY_EMULATOR_HOST")
         else ("disk" if args.warehouse_on_disk else "memory"),
-        "env_overrides": dict(kv.split("=", 1) for kv in args.env),
+        "env_overrides": env_overrides,
         "worker_settings": (
             {
                 "max_concurrent_activities": settings.worker_max_concurrent_activities,
@@ -274,8 +277,8 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
                 "analytics_batch_max_bills": settings.analytics_batch_max_bills,
                 "analytics_batch_max_wait_ms": settings.analytics_batch_max_wait_ms,
                 "analytics_batch_quiet_ms": settings.analytics_batch_quiet_ms,
-                "worker_nice": int(dict(kv.split("=", 1) for kv in args.env).get("WORKER_NICE", CO_LOCATED_BATCH_NICE)),
-                "dev_server_nice": CO_LOCATED_BATCH_NICE,
+                "worker_nice": int(worker_nice),
+                "dev_server_nice": None if os.environ.get("TEMPORAL_ADDRESS") else CO_LOCATED_BATCH_NICE,
             }
             if settings
             else {}

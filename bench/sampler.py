@@ -34,9 +34,15 @@ class GroupUsage:
         }
 
 
+CREATE_TIME_SLACK_SECONDS = 2.0
+
+
 def _busy_seconds() -> float:
     times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    # Linux counts a guest's time in user (guest_nice in nice) as well: summed twice, a host running VMs was
+    # busier than it was, and the excess read as other sessions' load ("not ours"). psutil's cpu_percent skips it.
+    counted_twice = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return float(sum(times) - counted_twice - times.idle - getattr(times, "iowait", 0.0))
 
 
 def process_tree(root: psutil.Process) -> list[psutil.Process]:
@@ -69,6 +75,7 @@ class ProcessSampler:
         self._cache: dict[int, psutil.Process] = {}
         self.usage = {name: GroupUsage() for name in groups}
         self.started = 0.0
+        self._opened_at = 0.0
         self.wall = 0.0
         self._machine = 0.0
         self.machine_busy_seconds = 0.0
@@ -76,6 +83,7 @@ class ProcessSampler:
     def __enter__(self) -> ProcessSampler:
         self._machine = _busy_seconds()
         self.started = time.monotonic()
+        self._opened_at = time.time()
         self._sample(record=False)
         self._thread.start()
         return self
@@ -99,6 +107,18 @@ class ProcessSampler:
             "cores": float(psutil.cpu_count() or 0),
         }
         return groups
+
+    def _before_phase(self, proc: psutil.Process, seconds: float, *, record: bool) -> float:
+        """How much of a process's CPU, first seen now, was spent before the phase: none when it was born during
+        it (the worker's PDF parsers start with its first bill, and import before a sample sees them)."""
+        if not record:
+            return seconds  # the opening sample: everything so far came before
+        try:
+            # create_time counts from a boot time in whole seconds: a little slack, not the slack of a missed sample
+            born_during = proc.create_time() > self._opened_at - CREATE_TIME_SLACK_SECONDS
+        except psutil.Error:
+            born_during = False
+        return 0.0 if born_during else seconds
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -124,7 +144,8 @@ class ProcessSampler:
                     rss_tree += rss
                     if proc.pid == root.pid:
                         root_rss = max(root_rss, rss)
-                    delta += seconds - self._last.get(proc.pid, seconds)
+                    last = self._last.get(proc.pid)
+                    delta += seconds - (self._before_phase(proc, seconds, record=record) if last is None else last)
                     self._last[proc.pid] = seconds
                 rss_total += rss_tree
                 usage.peak_tree_rss_mb = max(usage.peak_tree_rss_mb, rss_tree)

@@ -7,6 +7,8 @@ import pytest
 from bench import report
 from bench.harness import where_it_runs
 from bench.run import config_of, parse_args
+from shared.settings import Settings
+from stack.local import CO_LOCATED_BATCH_NICE
 
 
 def test_a_bench_with_nothing_exported_says_its_stack_is_private() -> None:
@@ -28,3 +30,19 @@ def test_the_table_names_where_postgres_and_the_warehouse_are(monkeypatch: pytes
     header = report.table(config_of(parse_args([]), "run-1", None), None, None, None)[0]
 
     assert "temporal memory, postgres external, warehouse memory," in header, header
+
+
+def test_the_results_say_the_niceness_the_worker_ran_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WORKER_NICE exported in the shell reaches the bench's workers as make run's does (``--env`` wins over it);
+    the JSON said 10 whatever the shell had. A dev server the bench did not start has no niceness of ours."""
+    monkeypatch.setenv("WORKER_NICE", "0")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
+
+    exported = config_of(parse_args([]), "run-1", Settings())["worker_settings"]
+    overridden = config_of(parse_args(["--env", "WORKER_NICE=5"]), "run-1", Settings())["worker_settings"]
+
+    assert (exported["worker_nice"], overridden["worker_nice"]) == (0, 5)
+    assert exported["dev_server_nice"] is None
+    monkeypatch.delenv("WORKER_NICE")
+    monkeypatch.delenv("TEMPORAL_ADDRESS")
+    assert config_of(parse_args([]), "run-1", Settings())["worker_settings"]["worker_nice"] == CO_LOCATED_BATCH_NICE
