@@ -80,8 +80,11 @@ def _category(golden: dict[str, Any]) -> str:
 
 
 def field_value(bill: dict[str, Any], name: str) -> Any:
-    """A comparable form: usage as a sorted (commodity, quantity, unit) list, items as amounts."""
+    """A comparable form: usage as a sorted (commodity, quantity, unit) list, items as amounts; the provider as
+    analytics publishes it (``shared.analytics.rows``), a known provider's id else the name the bill prints."""
     value = bill.get(name)
+    if name == "provider":
+        return value or bill.get("provider_name")
     if name == "usage":
         return sorted((u["commodity"], _number(u["quantity"]), u["unit"]) for u in value or [])
     if name == "line_items":

@@ -5,7 +5,7 @@ keywords (the account's provider hint alone is a guess) and the bill verifies; o
 Gemini (when configured) reads it, and a disagreement with the rules on a core field, a part of
 the balance or the usage sends the bill to review (``extractor_disagreement:<field>``).
 ``EXTRACTOR=gemini`` takes Gemini's reading, but the rules still read a text for the doubts no
-reading settles (``_CARRIED_THROUGH_GEMINI``) and to witness the current charges (``_COMPARED_WHEN_ALONE``).
+reading settles (``_CARRIED_THROUGH_GEMINI``) and to witness the current charges (``_WITNESS_ONLY_FIELDS``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _COMPARED_FIELDS = (*CORE_FIELDS, "previous_balance", "payments_received", "curr
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
 reading that folds an unpaid previous balance into them still adds up to the total. The current charges
 last: a bill may print none (its line items imply them), and another previous balance implies other ones."""
-_COMPARED_WHEN_ALONE = ("current_charges",)
+_WITNESS_ONLY_FIELDS = ("current_charges",)
 """What the rules' reading witnesses against Gemini's with ``EXTRACTOR=gemini``: the cost analytics reports, and
 the one figure no check confirms. A reading that leaves out a printed previous balance and folds it into the
 charges ($135.00 for $85.00) adds up, and its figure is printed (as the total): it was accepted."""
@@ -76,10 +76,10 @@ def extract(document: Document, *, provider_hint: Provider | None, settings: Set
     if mode is ExtractorMode.GEMINI:
         # Gemini's reading, but the rules' doubts no reading settles (a value the text prints twice, another
         # provider's bill) are the text's: without them two meters' 800 and 200 kWh, Gemini reading the first,
-        # were accepted. Their current charges witness Gemini's too (``_COMPARED_WHEN_ALONE``). Reading the
+        # were accepted. Their current charges witness Gemini's too (``_WITNESS_ONLY_FIELDS``). Reading the
         # text costs milliseconds beside Gemini's seconds.
-        doubts, _ = _rules(document, provider_hint)
-        return _gemini(document, provider_hint, settings, rules=doubts, alone=True)
+        rules_reading, _ = _rules(document, provider_hint)
+        return _gemini(document, provider_hint, settings, rules=rules_reading, witness_only=True)
     rules, template_matched = _rules(document, provider_hint)
     if template_matched and _trusted(rules, document):
         return rules
@@ -105,11 +105,16 @@ def _trusted(rules: Extraction, document: Document) -> bool:
 
 
 def _gemini(
-    document: Document, hint: Provider | None, settings: Settings, *, rules: Extraction | None, alone: bool = False
+    document: Document,
+    hint: Provider | None,
+    settings: Settings,
+    *,
+    rules: Extraction | None,
+    witness_only: bool = False,
 ) -> Extraction:
     """Gemini's reading, with the doubts of the ``rules`` reading it cannot settle. The rules' reading stands
-    against Gemini's (``disagreement``) and in for it when Gemini gives none; ``alone`` (``EXTRACTOR=gemini``):
-    against its current charges only (``_COMPARED_WHEN_ALONE``), and never in for it."""
+    against Gemini's (``disagreement``) and in for it when Gemini gives none; with ``witness_only``
+    (``EXTRACTOR=gemini``) against its current charges only (``_WITNESS_ONLY_FIELDS``), and never in for it."""
     known = rules.bill.provider if rules is not None and rules.bill is not None else None
     provider = known or hint  # the provider the document shows, over the one its account names
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
@@ -121,7 +126,7 @@ def _gemini(
     pages = document.page_count
     from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
 
-    fallback = rules.bill if rules is not None and not alone else None
+    fallback = rules.bill if rules is not None and not witness_only else None
     try:
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
     except MalformedModelOutput:
@@ -135,24 +140,22 @@ def _gemini(
     reasons = list(carried)
     differing = None
     if rules is not None and rules.bill is not None:
-        differing = disagreement(rules.bill, bill, fields=_COMPARED_WHEN_ALONE if alone else _COMPARED_FIELDS)
+        differing = disagreement(rules.bill, bill, witness_only=witness_only)
     if differing is not None:
         reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
 
 
-def disagreement(
-    rules: NormalizedBill, other: NormalizedBill, *, fields: tuple[str, ...] = _COMPARED_FIELDS
-) -> str | None:
+def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: bool = False) -> str | None:
     """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
     balance or the usage (its unit included: "12 CCF" is not 12 gallons) both of them found; a part of the
-    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``). Of ``fields`` only,
-    and the usage only with all of them."""
-    for name in _compared_fields(rules, fields):
+    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``). With ``witness_only``
+    the current charges alone (``_WITNESS_ONLY_FIELDS``)."""
+    for name in _compared_fields(rules, _WITNESS_ONLY_FIELDS if witness_only else _COMPARED_FIELDS):
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
             return name
-    if fields != _COMPARED_FIELDS:
+    if witness_only:
         return None
     usage_a = {(u.commodity, u.quantity, u.unit) for u in rules.usage}
     usage_b = {(u.commodity, u.quantity, u.unit) for u in other.usage}

@@ -213,12 +213,17 @@ _OTHER_CODES: dict[str, str] = {
         *("ILS", "AED", "SAR", "TRY", "RUB", "EGP", "NGN", "KES", "PKR", "VND"),
     )
 } | {"CDN": "CAD"}
-"""Currency codes ``_FOREIGN_CURRENCIES`` does not name anywhere, and the code they stand for, named by a figure
+"""Currency codes ``_FOREIGN_CURRENCIES`` does not name anywhere, and the code they stand for, named by an amount
 only ("1,234.00 MXN", "CHF 135.00", "CDN$ 135.00"): "1,234.00 MXN" was read as dollars and accepted."""
-_CODE_BY_FIGURE_RE = re.compile(
-    r"(?<![A-Za-z])(?P<before>[A-Z]{3})[ \t]?(?:\$[ \t]?)?\d|\d[ \t]?(?P<after>[A-Z]{3})(?![A-Za-z])"
-)
-"""Three capitals by a figure: one of ``_OTHER_CODES`` names its currency."""
+_AMOUNT = r"(?:\d[\d,.]*[.,]\d\d|\d{1,3}(?:[,.]\d{3})+)(?![.,]?\d)"
+"""A figure shaped as an amount: with its cents ("135.00", "1.234,00") or its thousands set apart ("4,200"
+yen)."""
+_CODE_BEFORE_AMOUNT_RE = re.compile(rf"(?<![A-Za-z0-9])(?P<code>[A-Z]{{3}})[ \t]?(?:\$[ \t]?)?{_AMOUNT}")
+_CODE_AFTER_AMOUNT_RE = re.compile(rf"(?<![A-Za-z0-9.,]){_AMOUNT}[ \t]?(?P<code>[A-Z]{{3}})(?![A-Za-z0-9])")
+"""Three capitals, a word of their own, by an amount ("CHF 135.00", "CDN$ 135.00", "$135.00 MXN"): one of
+``_OTHER_CODES`` names its currency. Not by any figure: a US bill prints them by its meters' and references'
+("Meter No. IDR 00451237", "Ref No. 4512 CHF", "rated COP 3.0", "Serial 9AED12"), and each was a bill in that
+currency. Two patterns, as an amount may stand between two codes ("INR 1,234.00 MXN")."""
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -251,8 +256,9 @@ def _garbled_currencies(text: str) -> set[str | None]:
 
 
 def _coded_currencies(text: str) -> set[str]:
-    """The currencies of ``_OTHER_CODES`` that ``text`` names by a figure."""
-    found = (match["before"] or match["after"] for match in _CODE_BY_FIGURE_RE.finditer(text))
+    """The currencies of ``_OTHER_CODES`` that ``text`` names by an amount."""
+    patterns = (_CODE_BEFORE_AMOUNT_RE, _CODE_AFTER_AMOUNT_RE)
+    found = (match["code"] for pattern in patterns for match in pattern.finditer(text))
     return {_OTHER_CODES[code] for code in found if code in _OTHER_CODES}
 
 

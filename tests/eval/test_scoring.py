@@ -36,3 +36,14 @@ def test_an_accepted_bill_wrong_only_in_a_published_field_is_a_wrong_accept(fiel
     assert summarize([_accepted(golden, golden)])["wrong_accepts"] == []
     summary = summarize([_accepted({**golden, field: wrong}, golden)])
     assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)
+
+
+def test_an_unknown_providers_published_name_is_scored() -> None:
+    """Analytics publishes an unknown provider's printed name as the provider: a wrong one was a wrong accept
+    counted as right."""
+    _, _, bill = sample_bill(None, seed="scoring")
+    golden = bill.model_dump(mode="json")
+    assert golden["provider"] is None and golden["provider_name"]
+    assert summarize([_accepted(golden, golden)])["wrong_accepts"] == []
+    summary = summarize([_accepted({**golden, "provider_name": "Another Utility"}, golden)])
+    assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)

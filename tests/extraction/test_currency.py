@@ -119,7 +119,11 @@ def test_a_sign_by_a_figure_garbled_or_not_is_a_currency(text: str, code: str, f
         ("Total Due  1,234.00 MXN", "MXN", True),  # read as dollars and accepted
         ("Total Due  CHF 135.00", "CHF", True),
         ("Amount due CDN$ 135.00", "CAD", True),
+        ("Total Due  $135.00 MXN", "MXN", True),
+        ("Total Due  JPY 4,200", "JPY", True),  # no cents: its thousands set apart
+        ("Total Due  CHF 1.234,00", "CHF", True),
         ("Total Due  INR 1,234.00 (MXN 20.00 fee)", "USD", True),  # two: a person picks
+        ("Total Due  INR 1,234.00 MXN", "USD", True),  # one amount between them
         ("Total Due  USD 135.00", "USD", False),
         ("Usage  512 KWH   Meter ABC 123   CHFX 12", "USD", False),  # capitals that name no currency
         ("PAYMENTS 135.00   MEXICO BRLX", "USD", False),
@@ -127,3 +131,28 @@ def test_a_sign_by_a_figure_garbled_or_not_is_a_currency(text: str, code: str, f
 )
 def test_a_currency_code_by_a_figure_is_a_currency(text: str, code: str, foreign: bool) -> None:
     assert bill_currency(text) == currency.BillCurrency(code, foreign=foreign)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Heat pumps rated COP 3.0 or higher qualify",
+        "Meter Type: IDR   Meter No. IDR 00451237",
+        "TRY 2 MONTHS OF PAPERLESS BILLING FREE",
+        "Tariff code CHF 12",
+        "Ref No. 4512 CHF",
+        "Meter MXN12345",
+        "12 Calle MXN 4",
+        "Meter ID: SEK 004512",
+        "Serial 9AED12",
+        "Serial 9AED12.00",
+        "Part A12.00 CHF",
+        "CNY 2026 holiday",
+        "Plan 12 JPY",
+        "Tax ID 12-345 CDN",
+    ],
+)
+def test_a_currency_code_by_a_figure_no_amount_names_no_currency(text: str) -> None:
+    """US bills print the letters by meters', references' and slogans' figures: each named its currency, and a
+    reviewer approving the bill as read stored a US bill in rupiah."""
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)

@@ -99,14 +99,17 @@ def test_a_currency_in_doubt_stays_in_doubt_through_gemini(fake_gemini: FakeGemi
 def test_a_currency_in_doubt_stays_in_doubt_when_only_gemini_reads(
     fake_gemini: FakeGemini, gemini_settings: Settings
 ) -> None:
-    """With EXTRACTOR=gemini the rules ran for no doubt of theirs (before session 25): the text's check raises it."""
+    """With EXTRACTOR=gemini Gemini's USD settles nothing: the rules' doubt is carried through its reading, and the
+    text's check raises it on Gemini's reading too, each on its own."""
     text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "RIVERSIDE UTILITY\nToronto ON M5V 2T6\nGST/HST Reg. 1234\n")
     read = extract_with_rules([text], provider_hint=None)
     assert read.bill is not None and read.reasons == ["non_usd_currency"]
     fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"currency": "USD"}))))
     settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
-    report = analyze(text.encode(), provider_hint=None, settings=settings)
-    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["non_usd_currency"])
+    result = extract(read_document(text.encode()), provider_hint=None, settings=settings)
+    assert (result.extractor, result.reasons) == ("gemini", ["non_usd_currency"])
+    assert result.bill is not None and result.bill.currency == "USD"
+    assert check_bill(result.bill, text=text) == ["non_usd_currency"]
 
 
 def test_a_currency_gemini_writes_on_a_us_bill_is_doubted(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -201,6 +204,19 @@ def test_disagreement_names_no_part_of_a_balance_the_rules_do_not_add_up_with() 
     assert (
         disagreement(bill, bill.model_copy(update={"current_charges": bill.current_charges + 1})) == "current_charges"
     )
+
+
+def test_a_witness_only_reading_stands_against_the_current_charges_alone() -> None:
+    """EXTRACTOR=gemini: the rules' reading witnesses Gemini's current charges, not its other fields nor usage."""
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    assert bill.total_amount is not None and bill.current_charges is not None and bill.usage
+    other = bill.model_copy(
+        update={"total_amount": bill.total_amount + 1, "usage": [bill.usage[0].model_copy(update={"quantity": 1})]}
+    )
+    assert disagreement(bill, other) == "total_amount"
+    assert disagreement(bill, other, witness_only=True) is None
+    charged = other.model_copy(update={"current_charges": bill.current_charges + 1})
+    assert disagreement(bill, charged, witness_only=True) == "current_charges"
 
 
 def test_a_disagreement_on_the_previous_balance_names_it_not_the_charges_it_implies(offline_settings: Settings) -> None:

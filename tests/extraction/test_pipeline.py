@@ -103,6 +103,15 @@ def test_a_bill_whose_amounts_name_another_currencys_code_is_no_dollar_bill(offl
     assert report.bill is not None and report.bill.currency == "MXN"
 
 
+def test_a_meters_id_in_a_currencys_letters_names_no_currency(offline_settings: Settings) -> None:
+    """ "IDR" is a meter type (interval data recorder) and its number's prefix: the bill went to review in
+    rupiah, and a reviewer approving it as read stored a US bill in IDR."""
+    text = NO_CURRENT_CHARGES_LINE + "Meter Type: IDR   Meter No. IDR 00451237\n"
+    report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.currency == "USD"
+
+
 def test_a_euro_bill_saved_on_windows_is_no_dollar_bill(offline_settings: Settings) -> None:
     text = NO_CURRENT_CHARGES_LINE.replace("$", "€")
     report = analyze(text.encode("cp1252"), provider_hint=None, settings=offline_settings)
