@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,10 +244,12 @@ def _git() -> dict[str, str]:
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": str(bool(git("status", "--porcelain")))}
 
 
-def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) -> dict[str, Any]:
+def config_of(
+    args: argparse.Namespace, run_id: str, settings: Settings | None, *, worker_env: Mapping[str, str]
+) -> dict[str, Any]:
+    """``worker_env``: what the stack gave its workers (``LocalStack.worker_env``): the JSON says what they ran at."""
     env_overrides = dict(kv.split("=", 1) for kv in args.env)
-    # What the stack started its processes with: the shell's environment, then --env (stack.local.LocalStack).
-    worker_nice = {**os.environ, **env_overrides}.get("WORKER_NICE", str(CO_LOCATED_BATCH_NICE))
+    worker_nice = worker_env.get("WORKER_NICE")
     return {
         "run_id": run_id,
         "bills": args.bills,
@@ -277,7 +280,7 @@ def config_of(args: argparse.Namespace, run_id: str, settings: Settings | None) 
                 "analytics_batch_max_bills": settings.analytics_batch_max_bills,
                 "analytics_batch_max_wait_ms": settings.analytics_batch_max_wait_ms,
                 "analytics_batch_quiet_ms": settings.analytics_batch_quiet_ms,
-                "worker_nice": int(worker_nice),
+                "worker_nice": None if worker_nice is None else int(worker_nice),
                 "dev_server_nice": None if os.environ.get("TEMPORAL_ADDRESS") else CO_LOCATED_BATCH_NICE,
             }
             if settings
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = jobs[: args.extraction_bills] if args.extraction_bills else jobs
         outcome.extraction = run_extraction(jobs, total=len(jobs), progress=not args.no_progress)
 
-    config = config_of(args, run_id, settings)
+    config = config_of(args, run_id, settings, worker_env=stack.local.worker_env)
     name = run_id + (f"-{args.label}" if args.label else "")
     summary = report.summary_line(args.bills, outcome.ceiling, outcome.pipeline, outcome.extraction)
     document = {

@@ -38,17 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     sent the fixture bills to Gemini, and an exported DATABASE_URL reached every entry point a test starts."""
     for name in [name for name in os.environ if is_setting_variable(name)]:
         del os.environ[name]
-    # Not the suite's random use: see RANDOM_IN_STRATEGY.
-    config.addinivalue_line(
-        "filterwarnings", f"ignore:{RANDOM_IN_STRATEGY}:hypothesis.errors.HypothesisDeprecationWarning"
-    )
-
-
-RANDOM_IN_STRATEGY = "Do not use the `random` module inside strategies"
-"""Hypothesis compares the global ``random`` state before and after each draw, in whichever thread draws. The suite
-serves the API and runs a worker in its own process, and their threads use that state (the GCS client draws each
-upload's multipart boundary from it): one that did while schemathesis's fuzz thread drew a case showed this warning
-(with the admin key the case's repr carries), though no strategy of ours touches ``random``."""
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
 from shared.bill import NormalizedBill, account_key
-from shared.logs import mask_account, mask_text
+from shared.logs import mask_account
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -77,12 +77,25 @@ def warehouse_payload(bill: NormalizedBill) -> str:
 
 def warehouse_text(text: str, bill: NormalizedBill) -> str:
     """Free text of ``bill`` (a line item's description) as the warehouse may hold it: the bill's own account
-    number masked, however it is spaced or dashed there, and any other account-like value as the logs mask
-    it (``mask_text``: a run of 8 or more digits, "account no: ..."). Amounts, dates and words stay."""
+    number masked, however it is spaced or dashed there, a value labelled as an account number ("account no:
+    ...", "Acct #..."), and an unbroken run of 10 or more digits. Not the logs' broader ``mask_text``: its 8
+    digits joined by spaces or dashes are a bill's tier ranges ("501-1000 kWh") and compact dates, and its
+    "name ending in key:" rule redacts words ("Turnkey: rebate")."""
     own = _own_number(bill.account_number)
     if own is not None:
         text = own.sub(lambda match: mask_account(match.group()), text)
-    return mask_text(text)
+    text = _LABELLED_ACCOUNT.sub(lambda match: match[1] + match[2] + mask_account(match[3]), text)
+    return _LONG_DIGITS.sub(lambda match: mask_account(match.group()), text)
+
+
+# "account no: 4111 1111 1111 1111", "Acct #: 12-345": the label, then a value with a digit in it (and its
+# digit groups after single spaces or dashes); "Account number change fee" has none, so it stays.
+_LABELLED_ACCOUNT = re.compile(
+    r"(?i)(?<![\w-])((?:account|acct)(?:[_ -]?(?:number|num|no|nr)(?![a-z])\.?|\s?#))"
+    r"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}]*\d)([^\s\"',;&}]+(?:[ -]\d+)*)"
+)
+# 10+ digits unbroken, not part of a word, a decimal amount or a dashed range ("20240101-20240131" is 8 each).
+_LONG_DIGITS = re.compile(r"(?<![\w.-])\d{10,}(?![\w-]|\.\d)")
 
 
 def _own_number(account_number: str | None) -> re.Pattern[str] | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import report
-from bench.harness import where_it_runs
+from bench.harness import BenchStack, where_it_runs
 from bench.run import config_of, parse_args
 from shared.settings import Settings
-from stack.local import CO_LOCATED_BATCH_NICE
+from stack.local import CO_LOCATED_BATCH_NICE, LocalStack
 
 
 def test_a_bench_with_nothing_exported_says_its_stack_is_private() -> None:
@@ -27,22 +29,44 @@ def test_the_table_names_where_postgres_and_the_warehouse_are(monkeypatch: pytes
     monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
     monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
 
-    header = report.table(config_of(parse_args([]), "run-1", None), None, None, None)[0]
+    header = report.table(config_of(parse_args([]), "run-1", None, worker_env={}), None, None, None)[0]
 
     assert "temporal memory, postgres external, warehouse memory," in header, header
 
 
-def test_the_results_say_the_niceness_the_worker_ran_at(monkeypatch: pytest.MonkeyPatch) -> None:
+def niceness_in_the_results(tmp_path: Path, argv: list[str]) -> int | None:
+    """What the JSON says the workers of a bench started with ``argv`` ran at (its stack built as ``main`` does)."""
+    args = parse_args(argv)
+    stack = BenchStack(tmp_path, run_id="run-1", env=dict(kv.split("=", 1) for kv in args.env), temporal_in_memory=True)
+    try:
+        worker_settings = config_of(args, "run-1", Settings(), worker_env=stack.local.worker_env)["worker_settings"]
+    finally:
+        stack.local.close()
+    nice: int | None = worker_settings["worker_nice"]
+    return nice
+
+
+def test_the_results_say_the_niceness_the_worker_ran_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A WORKER_NICE exported in the shell reaches the bench's workers as make run's does (``--env`` wins over it);
     the JSON said 10 whatever the shell had. A dev server the bench did not start has no niceness of ours."""
     monkeypatch.setenv("WORKER_NICE", "0")
     monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
 
-    exported = config_of(parse_args([]), "run-1", Settings())["worker_settings"]
-    overridden = config_of(parse_args(["--env", "WORKER_NICE=5"]), "run-1", Settings())["worker_settings"]
-
-    assert (exported["worker_nice"], overridden["worker_nice"]) == (0, 5)
-    assert exported["dev_server_nice"] is None
+    assert (
+        niceness_in_the_results(tmp_path / "a", []),
+        niceness_in_the_results(tmp_path / "b", ["--env", "WORKER_NICE=5"]),
+    ) == (0, 5)
+    assert config_of(parse_args([]), "run-1", Settings(), worker_env={})["worker_settings"]["dev_server_nice"] is None
     monkeypatch.delenv("WORKER_NICE")
-    monkeypatch.delenv("TEMPORAL_ADDRESS")
-    assert config_of(parse_args([]), "run-1", Settings())["worker_settings"]["worker_nice"] == CO_LOCATED_BATCH_NICE
+    assert niceness_in_the_results(tmp_path / "c", []) == CO_LOCATED_BATCH_NICE
+
+
+def test_the_results_say_the_niceness_the_stack_gave_its_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The rule is ``LocalStack.worker_env``'s: the JSON re-derived it, and would have gone on saying 10 for
+    workers the stack started at another niceness."""
+    monkeypatch.delenv("WORKER_NICE", raising=False)
+    monkeypatch.setattr(LocalStack, "worker_env", property(lambda stack: {"WORKER_NICE": "15"}))
+
+    assert niceness_in_the_results(tmp_path, []) == 15

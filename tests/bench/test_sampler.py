@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import namedtuple
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -17,7 +18,7 @@ from bench.sampler import ProcessSampler
 PARENT = """
 import subprocess, sys
 sys.stdin.readline()  # the sampler has started
-subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+print(subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]]).pid, flush=True)
 sys.stdin.readline()  # the sampler has stopped
 """
 BURNER = """
@@ -29,26 +30,65 @@ time.sleep(600)
 """
 
 
-def test_a_child_born_during_the_phase_counts_with_the_cpu_it_spent_before_a_sample_saw_it(tmp_path: Path) -> None:
-    """The worker starts its PDF parsers with its first bill, and they spend their imports before the next sample:
-    counted from their first sample on, that CPU was no one's."""
+def child_burning_during_a_phase(
+    tmp_path: Path, on_spawn: Callable[[str, int], None] = lambda role, pid: None
+) -> tuple[float, float]:
+    """A worker's tree whose child is born during the phase, burns 0.5 s of CPU and is first seen by the closing
+    sample (the periodic ones are an hour apart): the worker's CPU seconds as sampled, and the child's burnt.
+    ``on_spawn`` gets the parent's pid before anything reads the process, and the child's before that sample."""
     burnt = tmp_path / "burnt"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, BURNER, str(burnt)], stdin=subprocess.PIPE, text=True)
-    assert parent.stdin is not None
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, BURNER, str(burnt)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    on_spawn("parent", parent.pid)
     tree = psutil.Process(parent.pid)
     try:
         with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:  # samples when entered and left
             parent.stdin.write("go\n")
             parent.stdin.flush()
+            on_spawn("child", int(parent.stdout.readline()))
             while not burnt.exists() or not burnt.read_text():
                 assert parent.poll() is None
                 time.sleep(0.05)
-        assert sampled.usage["worker"].cpu_seconds >= float(burnt.read_text()), sampled.summary()
+        return sampled.usage["worker"].cpu_seconds, float(burnt.read_text())
     finally:
         for proc in tree.children(recursive=True):
             proc.kill()
         parent.kill()
         parent.wait()
+
+
+def test_a_child_born_during_the_phase_counts_with_the_cpu_it_spent_before_a_sample_saw_it(tmp_path: Path) -> None:
+    """The worker starts its PDF parsers with its first bill, and they spend their imports before the next sample:
+    counted from their first sample on, that CPU was no one's."""
+    sampled, burnt = child_burning_during_a_phase(tmp_path)
+
+    assert sampled >= burnt
+
+
+@pytest.mark.parametrize("within_slack", [True, False])
+def test_a_process_first_seen_during_the_phase_brings_its_earlier_cpu_only_if_born_within_the_slack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, within_slack: bool
+) -> None:
+    """``create_time`` counts from a boot time in whole seconds, so a child born just before the phase opened
+    (within the slack) is taken as born during it; one born earlier ran before the phase (a tree the opening
+    sample could not read), and only what it spends from its first sample on is the phase's."""
+    original = psutil.Process.create_time
+    born: dict[int, float] = {}
+
+    def spawned(role: str, pid: int) -> None:
+        # The phase opened after ``before`` and before the child's pid is read: a hundredth of a second inside or
+        # outside its slack. The parent is older still (psutil's children are never older than their parent).
+        now = time.time()
+        edge = now + 0.01 if within_slack else before - 0.01
+        born[pid] = edge - sampler.CREATE_TIME_SLACK_SECONDS - (60 if role == "parent" else 0)
+
+    monkeypatch.setattr(psutil.Process, "create_time", lambda proc: born.get(proc.pid) or original(proc))
+    before = time.time()
+    sampled, burnt = child_burning_during_a_phase(tmp_path, spawned)
+
+    assert (sampled >= burnt) is within_slack, (sampled, burnt)
 
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
@@ -60,11 +100,3 @@ def test_the_machine_is_as_busy_as_its_cpu_times_say_guest_time_once(monkeypatch
     monkeypatch.setattr(psutil, "cpu_times", lambda: CpuTimes(50, 5, 20, 100, 3, 1, 1, 0, 30, 4))
 
     assert sampler._busy_seconds() == 50 + 5 + 20 + 1 + 1
-
-
-def test_a_process_running_before_the_phase_counts_only_what_it_spent_during_it() -> None:
-    """Never seen by the opening sample (its tree could not be read then), it must not bring its whole past."""
-    with ProcessSampler({}, interval=3600) as sampled:
-        init = psutil.Process(1)
-        assert sampled._before_phase(init, 7.0, record=True) == 7.0
-        assert sampled._before_phase(init, 7.0, record=False) == 7.0
