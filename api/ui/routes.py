@@ -48,9 +48,14 @@ PAGE_SIZE = 50
 QUEUE_QUERY_MAX = 500
 BLANK_ROWS = {"line_items": 2, "usage": 1}
 ADDED_ROWS = {"line_items": 5, "usage": 2}
-"""Blank rows the Add rows button adds to each table (the form has no JavaScript to add one at a time)."""
+"""Blank rows a table's Add rows button adds to it (the form has no JavaScript to add one at a time)."""
 MAX_BLANK_ROWS = 100
 ADD_ROWS = "add_rows"
+"""A page from before each table had its own button (``add_rows:<table>``): rows for both tables."""
+FIRST_INPUT = {"line_items": "description", "usage": "commodity"}
+NO_DECISION = "none"
+"""The page's hidden button that Enter on a checkbox reaches (see review.html): the page back, every entry kept."""
+GIVEN_BACK = frozenset({ADD_ROWS, NO_DECISION, *(f"{ADD_ROWS}:{kind}" for kind in BLANK_ROWS)})
 PROVIDERS = frozenset(p.value for p in Provider)
 DONE_VERB = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
 
@@ -194,8 +199,8 @@ async def decide(
         return _task_response(
             request, task, values, error=error, note=note, override=override, queue=queue, status_code=403
         )
-    if form.get("action") == ADD_ROWS:
-        return _with_more_rows(request, task, values, form, **kept)
+    if (action := str(form.get("action") or "")) in GIVEN_BACK:
+        return _given_back(request, task, values, form, action, **kept)
     try:
         body = _decision(form, values.keeping_untouched(shown))
     except ValidationError as err:
@@ -251,24 +256,43 @@ async def _held_by(state: AppState, principal: Principal, job_id: str) -> str:
     return f"job {holder}" if holder else "an earlier job"
 
 
-def _with_more_rows(
-    request: Request, task: ReviewTaskInternal, values: BillForm, form: Any, *, note: str, override: bool, queue: str
+def _given_back(
+    request: Request,
+    task: ReviewTaskInternal,
+    values: BillForm,
+    form: Any,
+    action: str,
+    *,
+    note: str,
+    override: bool,
+    queue: str,
 ) -> Response:
-    """The page again with every entry kept and more blank rows; nothing is sent to the workflow.
+    """The page again with every entry and blank row kept; nothing is sent to the workflow. Add rows adds blank
+    rows to its table (to both, from a page from before each had its own button); Enter on a checkbox adds none,
+    and says only a decision button decides.
 
     A task escalated meanwhile says so, as a refused decision does: the page now carries its new revision."""
     if task.status not in OPEN:
         return _refused(request, task, values, error="", note=note, override=override, queue=queue)
-    blanks = {
-        kind: min(_rows_posted(form, kind) - len(values.rows[kind]), MAX_BLANK_ROWS) + ADDED_ROWS[kind]
-        for kind in BLANK_ROWS
-    }
-    moved_on = str(form.get("revision") or "") != task.revision
-    error = MOVED_ON.format(status=task.status) if moved_on else None
-    # The keyboard goes on where the reviewer was typing rows, not at the top of the page the button reloaded.
-    focus = f"line_items-{len(values.rows['line_items'])}-description"
+    adding = list(BLANK_ROWS) if action == ADD_ROWS else [k for k in BLANK_ROWS if action == f"{ADD_ROWS}:{k}"]
+    left = {kind: min(_rows_posted(form, kind) - len(values.rows[kind]), MAX_BLANK_ROWS) for kind in BLANK_ROWS}
+    blanks = {kind: left[kind] + (ADDED_ROWS[kind] if kind in adding else 0) for kind in BLANK_ROWS}
+    said = [ENTER_DECIDES_NOTHING] if action == NO_DECISION else []
+    if str(form.get("revision") or "") != task.revision:
+        said.append(MOVED_ON.format(status=task.status))
+    # The keyboard goes on in the first row the button added, not at the top of the page it reloaded.
+    focus = f"{adding[0]}-{len(values.rows[adding[0]]) + left[adding[0]]}-{FIRST_INPUT[adding[0]]}" if adding else ""
     return _task_response(
-        request, task, values, error=error, note=note, override=override, queue=queue, blanks=blanks, focus=focus
+        request,
+        task,
+        values,
+        error=" ".join(said) or None,
+        note=note,
+        override=override,
+        queue=queue,
+        blanks=blanks,
+        focus=focus,
+        status_code=422 if action == NO_DECISION else 200,
     )
 
 
@@ -341,12 +365,13 @@ def _shown_on_page(form: Any) -> dict[str, str] | None:
 
 
 def _page_sent(form: Any, task: ReviewTaskInternal) -> tuple[BillForm, dict[str, str] | None]:
-    """The form's values (with Add rows, every row with an entry), and what its page showed (``_shown_on_page``).
+    """The form's values (given back, by Add rows say: every row with an entry), and what its page showed
+    (``_shown_on_page``).
 
     A page from before boxes of lines (no ``SHOWN_VERSION``) that showed this task's bill is read as a page of
     today: what it showed is this task's, and the values it left as shown get their line breaks back. An address
     in lines would otherwise make the job seem to have run again (409), or an untouched Approve seem edited."""
-    values = BillForm.from_form(form, partial_rows=form.get("action") == ADD_ROWS)
+    values = BillForm.from_form(form, partial_rows=form.get("action") in GIVEN_BACK)
     page_showed = _shown_on_page(form)
     if page_showed is None or str(form.get("extracted") or "").startswith(SHOWN_VERSION):
         return values, page_showed
@@ -474,6 +499,9 @@ READ_ANEW_KEPT = (
 ROWS_AS_SENT = (
     "You changed the {table} rows and the new reading's differ from those your page showed, so the {table} rows"
     " are yours as you sent them, none taken from the new reading: check each row against the bill."
+)
+ENTER_DECIDES_NOTHING = (
+    "Nothing was sent: Enter decides nothing. Choose Approve, Save corrections or Reject (Space ticks a box)."
 )
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"

@@ -49,8 +49,8 @@ async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_brings
     own_queue: OwnQueue, http: httpx.AsyncClient, client: Client
 ) -> None:
     """Terminated while it waited (the job recorded FAILED, its task CANCELED), then reset past the opening:
-    the new run waits for a decision the queue does not offer until its SLA passes. Its escalation opens the
-    task and the job again, and a decision on it is taken and closes it as decided."""
+    the new run takes the task and the job back at once (RESET_REVIEW_PATCH), and its SLA's escalation keeps
+    them open; a decision on the escalated task is taken and closes it as decided."""
     async with own_queue.upload(own_queue.settings(sla=8, timeout=600)) as handle:
         job_id = job_id_of(handle)
         await awaiting_review(handle)

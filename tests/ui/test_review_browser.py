@@ -208,7 +208,8 @@ async def test_the_keyboard_lands_on_what_a_reloaded_page_asks_of_the_reviewer(
 ) -> None:
     """No script runs on these pages, so each answer is a new page: a refusal's alert there is not read out as it
     loads, and the keyboard started again at the top. A refused form now has the focus on what to fix, and says
-    so in its title; Add rows puts it in the first blank row; a rejection without a note marks the note box."""
+    so in its title; a table's Add rows puts it in the first row added there; a rejection without a note marks
+    the note box."""
     from playwright.async_api import expect
 
     job_id = (await bill_needing_review(http, unique))["id"]
@@ -220,12 +221,18 @@ async def test_the_keyboard_lands_on_what_a_reloaded_page_asks_of_the_reviewer(
         assert (await page.title()).startswith("Error: "), await page.title()
 
         await page.locator("#f-total_amount").fill("60.00")
-        await page.get_by_role("button", name="Add rows").click()
-        first_blank = page.locator('input[name="line_items-2-description"]')  # after the bill's two rows
-        await expect(first_blank).to_be_focused()
-        await expect(first_blank).to_have_value("")
+        usage_rows = await page.locator("#usage tbody tr").count()
+        await page.get_by_role("button", name="Add line item rows").click()
+        first_added = page.locator('input[name="line_items-4-description"]')  # past the bill's two and two blank
+        await expect(first_added).to_be_focused()
+        await expect(first_added).to_have_value("")
         await expect(page.locator("#f-total_amount")).to_have_value("60.00")
         assert not (await page.title()).startswith("Error: ")
+        await expect(page.locator("#usage tbody tr")).to_have_count(usage_rows)
+
+        await page.get_by_role("button", name="Add usage rows").click()
+        await expect(page.locator(f'select[name="usage-{usage_rows}-commodity"]')).to_be_focused()
+        await expect(page.locator("#line-items tbody tr")).to_have_count(9)
 
         await page.get_by_role("button", name="Reject").click()
         await expect(page.locator("#error-summary")).to_be_focused()
@@ -241,7 +248,9 @@ async def test_enter_in_a_field_sends_no_decision(
     ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """Enter in a field submits a form through its first submit button, which was Approve: a stray Enter in a
-    field the reviewer had not changed stored the flagged bill as extracted. Only a decision button decides."""
+    field the reviewer had not changed stored the flagged bill as extracted. Only a decision button decides.
+    Enter on a checkbox (the override box), a radio or a date input goes past a disabled first button to the
+    first enabled one: it reaches one that decides nothing, and the page comes back saying so."""
     from playwright.async_api import expect
 
     job_id = (await bill_needing_review(http, unique))["id"]
@@ -254,12 +263,35 @@ async def test_enter_in_a_field_sends_no_decision(
                 event.preventDefault();
             })"""
         )
-        await page.locator("#f-total_amount").press("Enter")
-        await page.locator("#line-items input").first.press("Enter")
-        assert await page.evaluate("() => window.submittedBy") is None, "Enter sent the form"
+        # A date input too, such as the page may have one day: Chromium treats it as it does a checkbox.
+        await page.evaluate(
+            """() => document.getElementById("f-due_date").insertAdjacentHTML(
+                "afterend", '<input type="date" id="probe-date" name="probe_date">'
+            )"""
+        )
+        controls = page.locator("#decision :is(input:not([type=hidden]), select, textarea)")
+        sent = {}
+        for i in range(await controls.count()):
+            control = controls.nth(i)
+            await page.evaluate("() => { window.submittedBy = null; }")
+            await control.press("Enter")
+            name = await control.get_attribute("name")
+            sent[name] = await page.evaluate("() => window.submittedBy")
+        assert {"total_amount", "line_items-0-description", "note", "override", "probe_date"} <= sent.keys(), sent
+        decided = {name: by for name, by in sent.items() if by not in (None, "none")}
+        assert decided == {}, f"Enter sent a decision from {decided}"
+        assert (sent["override"], sent["probe_date"], sent["total_amount"]) == ("none", "none", None)
 
         await page.get_by_role("button", name="Approve as extracted").press("Enter")  # a button, by keyboard: sent
         assert await page.evaluate("() => window.submittedBy") == "approve"
         await expect(page.locator("#f-total_amount")).to_have_value("75.00")
+
+        # Sent for real from the override box, after an edit: the page comes back saying nothing was decided.
+        await page.reload()
+        await page.locator("#f-total_amount").fill("60.00")
+        await page.locator('input[name="override"]').press("Enter")
+        await expect(page.locator("#error-summary")).to_contain_text("Nothing was sent: Enter decides nothing")
+        await expect(page.locator("#error-summary")).to_be_focused()
+        await expect(page.locator("#f-total_amount")).to_have_value("60.00")
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0

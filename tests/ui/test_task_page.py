@@ -128,3 +128,55 @@ async def test_add_rows_on_a_task_that_moved_on_says_so(
 
     again = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
     assert "updated while you had it open" not in again.text, "not said when nothing moved on"
+
+
+def focused(html: str) -> str | None:
+    """The name of the input or select the page puts the keyboard in (``autofocus``), if any."""
+    found = re.search(r'<(?:input|select) name="([^"]+)"[^>]*\bautofocus\b', html)
+    return found[1] if found else None
+
+
+async def test_each_tables_add_rows_adds_to_it_with_the_keyboard_in_its_first_new_row(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """One button added rows to both tables and put the keyboard in the line items: a reviewer who needed usage
+    rows tabbed through them all, and it landed on the first blank row, above the rows just added."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    usage, items = rows_of(page.text, "usage"), rows_of(page.text, "line_items")
+
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "add_rows:usage"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+    assert response.status_code == 200, response.text
+    assert (rows_of(response.text, "usage"), rows_of(response.text, "line_items")) == (usage + 2, items)
+    assert focused(response.text) == f"usage-{usage}-commodity", "the first row added, past the blank one there"
+
+    more = form_fields(response.text) | {"csrf_token": csrf_of(response), "action": "add_rows:line_items"}
+    again = await reviewer.post(f"/ui/reviews/{job_id}", data=more)
+    assert (rows_of(again.text, "usage"), rows_of(again.text, "line_items")) == (usage + 2, items + 5)
+    assert focused(again.text) == f"line_items-{items}-description"
+
+
+async def test_enter_on_a_checkbox_gives_the_page_back_deciding_nothing(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Enter on the override box reaches the page's hidden button that decides nothing (Chromium goes past the
+    disabled one that Enter in a text field stops at): the page comes back saying so, every entry kept, a row
+    not yet complete too, and the blank rows it had."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert '<button type="submit" name="action" value="none" hidden' in page.text
+    usage, items = rows_of(page.text, "usage"), rows_of(page.text, "line_items")
+    partial = {f"usage-{usage - 1}-commodity": "gas", f"usage-{usage - 1}-meter_number": "M-7"}
+    typed = {"total_amount": "60.00", "note": "checked page 2", "override": "on"} | partial
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "none"} | typed
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+
+    assert response.status_code == 422, response.text
+    assert "Nothing was sent: Enter decides nothing." in response.text
+    assert {name: form_fields(response.text).get(name) for name in partial} == partial
+    assert 'value="60.00"' in response.text and ">checked page 2</textarea>" in response.text
+    assert 'name="override" checked>' in response.text
+    assert (rows_of(response.text, "usage"), rows_of(response.text, "line_items")) == (usage, items)
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
