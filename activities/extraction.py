@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 5.0
+CANCEL_CHECK_SECONDS = 1.0
+"""How soon a long call's wait notices a cancellation: a worker shutting down cancels its activities locally
+(no heartbeat brings that) and gives them ``worker.main.SHUTDOWN_MARGIN_SECONDS`` (5 s) to end."""
 PARSE_ATTEMPTS = 3
 """Attempts at a PDF that keeps outliving PDF_PARSE_TIMEOUT_SECONDS before a person is asked to read it."""
 
@@ -72,8 +76,11 @@ class ExtractionActivities:
         own TimeoutError (a store read's ETIMEDOUT) just as it does a wait that ran out: taken for "still
         running", the failed call was waited on again and again at full CPU, heartbeating, for ever."""
         future = self._calls.submit(contextvars.copy_context().run, fn)  # its logs name the job and step
-        while not wait([future], timeout=HEARTBEAT_SECONDS).done:
-            activity.heartbeat()
+        beat_at = time.monotonic() + HEARTBEAT_SECONDS
+        while not wait([future], timeout=min(CANCEL_CHECK_SECONDS, HEARTBEAT_SECONDS)).done:
+            if time.monotonic() >= beat_at:
+                activity.heartbeat()
+                beat_at = time.monotonic() + HEARTBEAT_SECONDS
             if activity.is_cancelled():
                 future.cancel()
                 raise CancelledError("the activity was cancelled while its call ran")

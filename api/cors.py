@@ -11,21 +11,18 @@ from __future__ import annotations
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.settings import refuse_every_site
+
 CODEC_PREFIX = "/codec/"
-EVERY_SITE = ("*", "null")
-"""Origins that let any site in: with credentials, Starlette answers ``*`` by echoing the caller's origin,
-and ``null`` is the origin of every sandboxed page."""
 
 
 def codec_origins(origins: list[str]) -> list[str]:
-    """``CORS_ORIGINS``, refused when it lets any site a logged-in operator visits read decrypted payloads."""
-    for origin in EVERY_SITE:
-        if origin in origins:
-            raise ValueError(
-                f"CORS_ORIGINS may not contain {origin!r}: the codec answers with the SSO proxy's cookie, so list the"
-                " origins of the Temporal Web UI (e.g. https://temporal.example.com) instead"
-            )
-    return origins
+    """``CORS_ORIGINS``, refused as ``Settings`` refuses them: checked again here, since settings made without
+    validation (``model_copy(update=...)``) skip the check at start."""
+    try:
+        return refuse_every_site(origins)
+    except ValueError as unsafe:
+        raise ValueError(f"CORS_ORIGINS {unsafe}") from None
 
 
 class CodecCORS:

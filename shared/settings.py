@@ -52,7 +52,20 @@ StrList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
 """A list from the environment: a JSON list, or comma-separated values."""
 
 EVERY_SITE = ("*", "null")
-"""CORS origins that let any site in (``api.cors`` says why)."""
+"""CORS origins that let any site in: with credentials, Starlette answers ``*`` by echoing the caller's origin,
+and ``null`` is the origin of every sandboxed page."""
+
+
+def refuse_every_site(origins: list[str]) -> list[str]:
+    """``origins``, refused when one lets any site a logged-in operator visits read decrypted payloads."""
+    for origin in EVERY_SITE:
+        if origin in origins:
+            raise ValueError(
+                f"may not contain {origin!r}: it lets any site read decrypted payloads (the codec answers with the"
+                " SSO proxy's cookie), so list the origins of the Temporal Web UI (e.g. https://temporal.example.com)"
+                " instead"
+            )
+    return origins
 
 
 class Environment(StrEnum):
@@ -288,12 +301,7 @@ class Settings(BaseSettings):
     def _no_origin_lets_every_site_in(cls, origins: list[str]) -> list[str]:
         # Checked by the API too (api/cors.py), but only as it built the app: `python -m api` died there as a
         # traceback through uvicorn's factory, not with the one line naming the variable.
-        for origin in EVERY_SITE:
-            if origin in origins:
-                raise ValueError(
-                    f"{origin!r} lets any site read decrypted payloads: list the Temporal Web UI's origins instead"
-                )
-        return origins
+        return refuse_every_site(origins)
 
     @field_validator("payload_keys")
     @classmethod

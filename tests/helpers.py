@@ -398,3 +398,29 @@ async def until_logged(log: Path, message: str, process: subprocess.Popen[bytes]
         assert process.poll() is None, f"the process exited ({process.returncode}) before logging {message!r}"
         assert asyncio.get_running_loop().time() < deadline, f"no {message!r} in {text[-2000:]}"
         await asyncio.sleep(0.2)
+
+
+def worker_env(settings: Settings, *, queue: str, gemini_url: str) -> dict[str, str]:
+    """The environment a deployed worker would get, pointing at the test session's services."""
+    assert settings.database_url is not None and settings.payload_keys is not None
+    return {
+        **os.environ,
+        "ENV": "test",
+        "DATA_DIR": str(settings.data_dir),
+        "LOG_FORMAT": "json",
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_TASK_QUEUE": queue,
+        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
+        "ARTIFACT_STORE": "gcs",
+        "STORAGE_EMULATOR_HOST": settings.storage_emulator_host or "",
+        "GCS_BUCKET": settings.gcs_bucket,
+        # Analytics off in the child only: it would otherwise re-point the session's rollup schedule.
+        "ANALYTICS": "disabled",
+        "BIGQUERY_EMULATOR_HOST": settings.bigquery_emulator_host or "",
+        "BQ_DATASET": settings.bq_dataset,
+        "EXTRACTOR": "gemini",
+        "GEMINI_API_KEY": "fake",
+        "GEMINI_BASE_URL": gemini_url,
+        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "30",
+    }

@@ -162,11 +162,17 @@ async def run_worker(settings: Settings) -> None:
     worker, resources = starting.result()
     logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
     freeze_startup_heap()
-    if await serve(worker, stop, within=settings.worker_graceful_shutdown_seconds + SHUTDOWN_MARGIN_SECONDS):
-        await resources.close()
-    else:
-        resources.pool.terminate()  # an abandoned activity may hold a connection: close() would wait for it
-    release_worker_threads(worker, resources)
+    ended = False
+    try:
+        ended = await serve(worker, stop, within=settings.worker_graceful_shutdown_seconds + SHUTDOWN_MARGIN_SECONDS)
+    finally:
+        # Released when the worker failed too: asyncio.run joins the loop's default executor next, and a
+        # thread an activity gave up on kept a failed worker up for good, never restarted.
+        release_worker_threads(worker, resources)
+        if ended:
+            await resources.close()
+        else:
+            resources.pool.terminate()  # an abandoned activity may hold a connection: close() would wait for it
     logger.info("worker stopped")
 
 
@@ -178,7 +184,10 @@ worker says what it left rather than being killed without a word."""
 
 async def serve(worker: Worker, stop: asyncio.Event, *, within: float) -> bool:
     """Run ``worker`` until ``stop`` is set, then shut it down: True once every activity has ended, False
-    when some had not ``within`` seconds later (logged; Temporal retries them once their attempts time out).
+    when some had not ``within`` seconds later (logged). Those are not left to their timeouts: as
+    ``asyncio.run`` cancels what is left, the SDK reports each attempt failed (``WorkerShutdown``, retryable),
+    so Temporal may retry it elsewhere while its blocked thread runs on until the process ends (at most
+    ``EXIT_WITHIN_SECONDS`` later): one reason every activity must be safe to run twice at once.
 
     The SDK's shutdown waits for every activity without a limit, and its cancellation cannot reach a thread
     blocked in a call (a read with no timeout): such an activity kept a stopped worker up until SIGKILL, or

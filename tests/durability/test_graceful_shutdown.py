@@ -4,7 +4,6 @@ with the next worker."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -28,36 +27,11 @@ from tests.durability.conftest import (
     wait_until,
 )
 from tests.fakes.gemini import FakeGemini, bill_response, wire_from_bill
+from tests.helpers import worker_env
 from worker.main import build_worker
 from worker.resources import Resources
 
 GEMINI_DELAY = 6.0
-
-
-def worker_env(settings: Settings, *, queue: str, gemini_url: str) -> dict[str, str]:
-    """The environment a deployed worker would get, pointing at the test session's services."""
-    assert settings.database_url is not None and settings.payload_keys is not None
-    return {
-        **os.environ,
-        "ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "LOG_FORMAT": "json",
-        "DATABASE_URL": settings.database_url.get_secret_value(),
-        "TEMPORAL_ADDRESS": settings.temporal_address,
-        "TEMPORAL_TASK_QUEUE": queue,
-        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
-        "ARTIFACT_STORE": "gcs",
-        "STORAGE_EMULATOR_HOST": settings.storage_emulator_host or "",
-        "GCS_BUCKET": settings.gcs_bucket,
-        # Analytics off in the child only: it would otherwise re-point the session's rollup schedule.
-        "ANALYTICS": "disabled",
-        "BIGQUERY_EMULATOR_HOST": settings.bigquery_emulator_host or "",
-        "BQ_DATASET": settings.bq_dataset,
-        "EXTRACTOR": "gemini",
-        "GEMINI_API_KEY": "fake",
-        "GEMINI_BASE_URL": gemini_url,
-        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "30",
-    }
 
 
 async def test_sigterm_finishes_the_running_activity_then_the_next_worker_continues(

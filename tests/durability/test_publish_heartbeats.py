@@ -23,8 +23,7 @@ from tests.durability.conftest import (
     wait_until,
 )
 from tests.durability.held_publish_worker import HOLDING, READY
-from tests.durability.test_graceful_shutdown import worker_env
-from tests.helpers import spawn_entry_point, until_logged
+from tests.helpers import spawn_entry_point, until_logged, worker_env
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows import policies

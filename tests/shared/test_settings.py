@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings, refusal
+from api.cors import codec_origins
+from shared.settings import EVERY_SITE, Settings, refusal
 from tests.helpers import run_entry_point
 from workflows.policies import EXTRACT
 
@@ -220,3 +221,16 @@ def test_a_long_pdf_parse_is_taken_where_gemini_is_never_called(
     for name, value in (given | {"PDF_PARSE_TIMEOUT_SECONDS": "170"}).items():
         only.setenv(name, value)
     assert Settings().pdf_parse_timeout_seconds == 170
+
+
+@pytest.mark.parametrize("unsafe", EVERY_SITE)
+def test_the_api_refuses_an_origin_letting_every_site_in_as_the_settings_do(
+    only: pytest.MonkeyPatch, unsafe: str
+) -> None:
+    """One rule, one message: the API checks again as it builds the app (settings copied without validation)."""
+    only.setenv("CORS_ORIGINS", f"http://localhost:8233,{unsafe}")
+    with pytest.raises(ValidationError) as at_start:
+        Settings()
+    with pytest.raises(ValueError) as in_app:
+        codec_origins(["http://localhost:8233", unsafe])
+    assert refusal(at_start.value) == str(in_app.value).replace("CORS_ORIGINS ", "CORS_ORIGINS: ", 1)

@@ -4,10 +4,12 @@
 and gives up on it after 30 s; the thread stays taken). ``BLOCK=store``: the store's read, which extract_bill
 makes on a thread of its own and abandons when cancelled. ``BLOCK=activity``: a synchronous activity itself
 (mark_job_running's stand-in), on the worker's activity threads, which no cancellation reaches. Each logs
-``BLOCKED`` once it is stuck."""
+``BLOCKED`` once it is stuck. ``FAIL=1``: once it is, the worker fails (its run raises) rather than waiting
+for a signal."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
+from temporalio.worker import Worker
 
 import worker.main
 import worker.resources
@@ -29,8 +32,12 @@ BLOCKED = "blocked in a call that never returns"
 logger = logging.getLogger(__name__)
 
 
+stuck = threading.Event()
+
+
 def _never_returns() -> None:
     logger.info(BLOCKED)
+    stuck.set()
     threading.Event().wait()
 
 
@@ -69,7 +76,26 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
     return [mark_job_running, *kept]
 
 
+real_serve = worker.main.serve
+
+
+async def serve_then_fail(worker: Worker, stop: asyncio.Event, *, within: float) -> bool:
+    """``serve``, failing once a call is stuck: the worker shuts down (as the SDK's does on a fatal error,
+    cancelling what runs) and raises."""
+
+    async def stop_once_stuck() -> None:
+        await asyncio.to_thread(stuck.wait)
+        stop.set()
+
+    failing = asyncio.create_task(stop_once_stuck())
+    await real_serve(worker, stop, within=within)
+    await failing
+    raise RuntimeError("the worker failed")
+
+
 if __name__ == "__main__":
+    if os.environ.get("FAIL") == "1":
+        worker.main.serve = serve_then_fail
     if os.environ["BLOCK"] == "source":
         worker.resources.connectors_for = connectors_for
     elif os.environ["BLOCK"] == "activity":

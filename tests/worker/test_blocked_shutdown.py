@@ -20,7 +20,7 @@ from temporalio.client import Client
 from shared.bill import Provider
 from shared.settings import Settings
 from tests.durability.conftest import create_account, start_on_queue, wait_until
-from tests.durability.test_graceful_shutdown import worker_env
+from tests.helpers import worker_env
 from tests.worker.blocked_worker import BLOCKED
 from worker.resources import Resources
 
@@ -38,20 +38,8 @@ async def test_sigterm_stops_a_worker_with_a_thread_blocked_in_a_call(
 ) -> None:
     queue = f"blocked-{uuid.uuid4().hex[:10]}"
     account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
-    env = {
-        **worker_env(app_settings, queue=queue, gemini_url="http://127.0.0.1:9"),
-        "EXTRACTOR": "rules",
-        "GEMINI_API_KEY": "",
-        "MOCK_CONNECTOR": "true",
-        "WORKER_RECENT_ARTIFACTS_BYTES": "0",
-        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
-        "BLOCK": block,
-    }
     log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.worker.blocked_worker", env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    child = await start_blocked_worker(app_settings, queue=queue, log=log, block=block)
     job = None
     try:
         job = await start_on_queue(
@@ -81,6 +69,58 @@ async def test_sigterm_stops_a_worker_with_a_thread_blocked_in_a_call(
     # Only an activity that is itself blocked outlives the worker's shutdown; the others ended when cancelled.
     cut_off = any(line["message"].startswith("activities still running after the graceful") for line in lines)
     assert cut_off == (block == "activity"), messages_of(lines)
+
+
+async def test_a_worker_that_fails_with_a_thread_blocked_in_a_call_exits(
+    client: Client, resources: Resources, app_settings: Settings, tmp_path: Path
+) -> None:
+    """A worker that fails (its run raises) exits non-zero past a connector read it gave up on: the pools were
+    released only after a stop, so ``asyncio.run`` joined the stuck thread for good and the container, never
+    exiting, was never restarted."""
+    queue = f"failing-{uuid.uuid4().hex[:10]}"
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
+    log = tmp_path / "worker.log"
+    child = await start_blocked_worker(app_settings, queue=queue, log=log, block="source", fail=True)
+    job = None
+    try:
+        job = await start_on_queue(
+            pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
+        )
+        code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        if job is not None:
+            await job.handle.terminate("test over")
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert code == 1, log.read_text()[-3000:]
+    assert "worker failed" in messages_of(lines)
+    assert "worker stopped" not in messages_of(lines)
+    [left] = [line for line in lines if line["message"].startswith("threads still blocked in calls")]
+    [name] = left["threads"]
+    assert name.startswith("activity-io"), left
+
+
+async def start_blocked_worker(
+    settings: Settings, *, queue: str, log: Path, block: str, fail: bool = False
+) -> asyncio.subprocess.Process:
+    """``tests.worker.blocked_worker`` on ``queue``, its output in ``log``."""
+    env = {
+        **worker_env(settings, queue=queue, gemini_url="http://127.0.0.1:9"),
+        "EXTRACTOR": "rules",
+        "GEMINI_API_KEY": "",
+        "MOCK_CONNECTOR": "true",
+        "WORKER_RECENT_ARTIFACTS_BYTES": "0",
+        "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
+        "BLOCK": block,
+        "FAIL": "1" if fail else "0",
+    }
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.worker.blocked_worker", env=env, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def messages_of(lines: list[dict[str, object]]) -> list[object]:
