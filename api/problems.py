@@ -31,11 +31,11 @@ DATABASE_DOWN_DETAIL = (
 )
 
 STORAGE_MISCONFIGURED_DETAIL = (
-    "object storage refused this deployment's credentials (a revoked or deleted key?), so no bill can be stored"
-    " or read until an operator fixes them; the API's log names the refusal"
+    "object storage is misconfigured on our side: no bill can be stored or read until an operator fixes it;"
+    " resending the request will not help"
 )
-"""The 500 for ``ArtifactStoreMisconfigured``: a server fault no wait mends, so nothing in it says to retry,
-and the refusal itself (which names the service account) stays in the log."""
+"""The 500 for ``ArtifactStoreMisconfigured``: a server fault no wait mends, so nothing in it says to retry.
+Customers' keys read it too: what was refused, and whose credentials, is for the operator's log alone."""
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,  # a connection lost mid-query

@@ -104,18 +104,19 @@ async def upload_bill(
             upload=ref,
         )
     except Problem:
-        if spent:  # refused (422): it started nothing
-            await refund_rate_limit_token(state, principal=principal, action="upload")
         # Another request under this key won the race with a different file: this one's object stays
         # unreferenced (the API may only create objects). Named, so an operator can remove it; not when
         # the winner stored the same object (the same file for another account), which is its live bill.
         winner = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
         winner_upload = ((winner or {}).get("start_request") or {}).get("upload") or {}
         if winner_upload.get("uri") != ref.uri:
+            # Its token stays spent: given back, racing files under one key would store objects for free.
             logger.warning(
                 "upload refused after storing its bill: object left unreferenced",
                 extra={"uri": ref.uri, "job_id": job_id},
             )
+        elif spent:  # refused (422) having written nothing new: the winner's object is this very one
+            await refund_rate_limit_token(state, principal=principal, action="upload")
         raise
     if created:
         await record_artifact(state.pool, job_id, ref)

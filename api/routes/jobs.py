@@ -181,28 +181,18 @@ async def list_jobs(
             return JobPage(items=[], total=0, limit=limit, offset=offset)
         customer_id = principal.customer_id
     where = "($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR customer_id = $2)"
-
-    async def page() -> tuple[int, list[asyncpg.Record]]:
-        total = await state.pool.fetchval(
-            f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id
-        )
-        rows = await state.pool.fetch(
-            f"SELECT * FROM ingestion_jobs WHERE {where}"
-            " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
-            " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-            status_filter,
-            customer_id,
-            limit + 1,  # one more says whether a next page has any: a full last page offers none
-            offset,
-            after.created_at if after else None,
-            after.job_id if after else None,
-        )
-        return total, rows
-
-    total, rows = await page()
-    # A job terminated in the Web UI reads as GET /jobs/{id} reads it, not RUNNING until the reconciler's round.
-    if await state.reconciler.record_ended_among(rows):
-        total, rows = await page()
+    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
+    rows = await state.pool.fetch(
+        f"SELECT * FROM ingestion_jobs WHERE {where}"
+        " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        status_filter,
+        customer_id,
+        limit + 1,  # one more says whether a next page has any: a full last page offers none
+        offset,
+        after.created_at if after else None,
+        after.job_id if after else None,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None

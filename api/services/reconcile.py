@@ -8,7 +8,10 @@ reviewers' queue. The reconciler asks Temporal about open rows not changed, disp
 or checked for ``JOB_RECONCILE_AFTER`` (a job that waited long for dispatch is not
 checked the moment it starts), each at most once per that period, and records what
 happened: FAILED with the reason and the step the run was at (CANCELED for a cancellation), the
-steps it had taken, the review task closed.
+steps it had taken, the review task closed. Beside those rounds, every ``CLOSED_SCAN_SECONDS`` one
+visibility query lists MiniMeter's workflows that closed lately other than completed, and their jobs
+are checked the same way: a job terminated in the Web UI reads ended within seconds, in the job list too,
+while the list itself reads Postgres alone.
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
@@ -22,12 +25,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistoryEventFilterType,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
@@ -40,6 +49,20 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 60.0
+CLOSED_SCAN_SECONDS = 5.0
+"""How often each API process lists the workflows that closed lately (one visibility query, whatever the
+request load: self-hosted Temporal allows ~10 visibility calls/s per namespace by default, and its Web UI
+shares them)."""
+CLOSED_SCAN_OVERLAP = timedelta(minutes=1)
+"""A scan looks this far behind the previous one's start: visibility lists a close a little late, and
+dates it by Temporal's clock, not the API's."""
+CLOSED_SCAN_LIMIT = 500
+"""Closed runs one scan takes (one page); a burst beyond is left to the rounds."""
+CLOSED_SCAN_TIMEOUT = timedelta(seconds=5)
+CHECKS_AT_ONCE = 8
+"""Jobs a round or scan checks at a time (a describe, a history read and a progress query each)."""
+ROUND_DEADLINE = timedelta(seconds=30)
+"""A round's or scan's checks in all: rows not reached by then are due again at the next round."""
 
 _OPEN = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus if not status.is_terminal))
 """Jobs not yet ended, as ``JobStatus.is_terminal`` defines them."""
@@ -50,6 +73,8 @@ _ENDED_OUTSIDE = {
     WorkflowExecutionStatus.CANCELED: (JobStatus.CANCELED, "cancelled before recording its end"),
 }
 """Closed statuses whose job row may still be open, and what the job becomes."""
+_ENDED_OUTSIDE_LISTED = "'Terminated', 'TimedOut', 'Failed', 'Canceled'"
+"""``_ENDED_OUTSIDE`` as a visibility query names them."""
 DESCRIBE_ON_REQUEST_TIMEOUT = timedelta(seconds=2)
 """How long a request waits for Temporal to say whether a job's workflow is closed (``record_if_ended``)."""
 LAST_PROGRESS_TIMEOUT = timedelta(seconds=2)
@@ -63,6 +88,14 @@ def _within(awaitable: Awaitable[T], timeout: timedelta | None) -> Awaitable[T]:
     """``awaitable`` bounded by ``timeout`` in all: an rpc_timeout bounds each try, and the client tries an
     unreachable server again for ~10 s."""
     return awaitable if timeout is None else asyncio.wait_for(awaitable, timeout.total_seconds())
+
+
+class _ProgressQueries:
+    """The progress queries of one round or scan. Each waits for a worker to replay its closed run: once one
+    goes unanswered (no worker polls the queue), the rest are not sent, so a batch of ends waits once, not
+    ``LAST_PROGRESS_TIMEOUT`` per job."""
+
+    unanswered = False
 
 
 @dataclass(frozen=True)
@@ -79,8 +112,22 @@ class JobReconciler(BackgroundLoop):
         self._pool = pool
         self._client = client
         self._settings = settings
+        self._scanned_at = datetime.now(UTC)
+        self._scan_seen: dict[tuple[str, str], datetime] = {}
+        """Closed runs a scan has settled (their job checked, or none open), by close time: not again."""
 
     async def _run(self) -> None:
+        await asyncio.gather(self._reconcile_forever(), self._scan_forever())
+
+    async def _scan_forever(self) -> None:
+        while True:
+            try:
+                await self.record_recently_closed()
+            except Exception as error:  # noqa: BLE001 - Temporal down, or visibility throttled: one line a scan
+                logger.warning("recently closed workflows could not be listed", extra={"error": repr(error)[:300]})
+            await asyncio.sleep(CLOSED_SCAN_SECONDS)
+
+    async def _reconcile_forever(self) -> None:
         while True:
             try:
                 checked = (await self.reconcile_once()).checked
@@ -111,12 +158,92 @@ class JobReconciler(BackgroundLoop):
             self._settings.job_reconcile_after,
             self._settings.job_reconcile_batch,
         )
-        ended = unknown = 0
-        for row in rows:
-            outcome = await self._check(str(row["id"]), row["workflow_id"], JobStatus(row["status"]))
-            ended += outcome is True
-            unknown += outcome is None
+        outcomes, failed = await self._check_all(rows, named_if_waiting=True)
+        unreached = [row["id"] for row in rows if str(row["id"]) not in outcomes.keys() | failed]
+        if unreached:  # cut off by the deadline: due again at the next round, not a period later
+            await self._pool.execute(
+                "UPDATE ingestion_jobs SET checked_at = NULL WHERE id = ANY($1::uuid[])", unreached
+            )
+        ended = sum(outcome is True for outcome in outcomes.values())
+        unknown = sum(outcome is None for outcome in outcomes.values())
         return Reconciled(checked=len(rows), ended=ended, unknown=unknown)
+
+    async def record_recently_closed(self) -> int:
+        """List, in one visibility query, MiniMeter's workflows that closed other than completed since the
+        previous scan, and record the end of their jobs still open; how many were recorded.
+
+        Each is checked as a round checks it (``_check``), so the run a reset replaced (listed as terminated
+        while its successor runs) is described by its latest run and left alone."""
+        began = datetime.now(UTC)
+        since = self._scanned_at - CLOSED_SCAN_OVERLAP
+        query = (
+            f"WorkflowType = '{BillIngestionWorkflow.__name__}' AND ExecutionStatus IN ({_ENDED_OUTSIDE_LISTED})"
+            f" AND CloseTime > '{since.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
+        )
+
+        async def listing() -> list[WorkflowExecution]:
+            found = self._client.list_workflows(
+                query, limit=CLOSED_SCAN_LIMIT, page_size=CLOSED_SCAN_LIMIT, rpc_timeout=CLOSED_SCAN_TIMEOUT
+            )
+            return [execution async for execution in found]
+
+        closed = await _within(listing(), CLOSED_SCAN_TIMEOUT)
+        if len(closed) >= CLOSED_SCAN_LIMIT:
+            logger.warning("more workflows closed than a scan takes: the rest are left to the reconcile rounds")
+        self._scanned_at = began
+        self._scan_seen = {run: at for run, at in self._scan_seen.items() if at >= since}
+        new = {(e.id, e.run_id): e.close_time or began for e in closed if (e.id, e.run_id) not in self._scan_seen}
+        if not new:
+            return 0
+        workflow_ids = {workflow_id for workflow_id, _ in new}
+        rows = await self._pool.fetch(
+            f"SELECT id, workflow_id, status FROM ingestion_jobs"
+            f" WHERE workflow_id = ANY($1::text[]) AND {_OPEN} AND dispatched_at IS NOT NULL",
+            list(workflow_ids),
+        )
+        outcomes, _ = await self._check_all(rows, named_if_waiting=False)
+        unsettled = {row["workflow_id"] for row in rows if str(row["id"]) not in outcomes}
+        self._scan_seen.update({run: at for run, at in new.items() if run[0] not in unsettled})
+        return sum(outcome is True for outcome in outcomes.values())
+
+    async def _check_all(
+        self, rows: Sequence[Mapping[str, Any]], *, named_if_waiting: bool
+    ) -> tuple[dict[str, bool | None], set[str]]:
+        """Check ``rows`` (``id``, ``workflow_id``, ``status``), ``CHECKS_AT_ONCE`` at a time and within
+        ``ROUND_DEADLINE`` in all: each row's outcome by job id (``_check``), and the ids whose check failed.
+        A row in neither was not reached by the deadline."""
+        gate = asyncio.Semaphore(CHECKS_AT_ONCE)
+        queries = _ProgressQueries()
+        outcomes: dict[str, bool | None] = {}
+        failed: dict[str, Exception] = {}
+
+        async def check(row: Mapping[str, Any]) -> None:
+            job_id = str(row["id"])
+            async with gate:
+                try:
+                    outcomes[job_id] = await self._check(
+                        job_id,
+                        row["workflow_id"],
+                        JobStatus(row["status"]),
+                        queries=queries,
+                        named_if_waiting=named_if_waiting,
+                    )
+                except Exception as error:  # noqa: BLE001 - Temporal down: the others are tried, one line says so
+                    failed[job_id] = error
+
+        try:
+            await asyncio.wait_for(asyncio.gather(*(check(row) for row in rows)), ROUND_DEADLINE.total_seconds())
+        except TimeoutError:
+            logger.warning(
+                "jobs' checks cut short at the deadline", extra={"checked": len(outcomes), "jobs": len(rows)}
+            )
+        if failed:
+            logger.warning(
+                "jobs' workflows could not be described",
+                extra={"failed": len(failed), "job_id": next(iter(failed))},
+                exc_info=next(iter(failed.values())),
+            )
+        return outcomes, set(failed)
 
     async def record_if_ended(self, job: Mapping[str, Any]) -> bool:
         """Record now the end of one open job whose workflow a request finds closed (a progress query
@@ -143,46 +270,15 @@ class JobReconciler(BackgroundLoop):
             logger.warning("job's workflow could not be described", extra={"job_id": str(job["id"])}, exc_info=True)
             return False
 
-    async def record_ended_among(self, jobs: Sequence[Mapping[str, Any]]) -> bool:
-        """Record now the end of those open ``jobs`` (a page of ``GET /jobs``) whose workflow Temporal lists
-        as closed; True when any was recorded.
-
-        Until then the list showed a job terminated in the Web UI as RUNNING or NEEDS_REVIEW for a reconcile
-        period, while ``GET /jobs/{id}`` read it FAILED. One visibility query for the whole page, not a
-        describe per open job; only the jobs it finds closed are described (``record_if_ended``). A Temporal
-        that does not answer within ``DESCRIBE_ON_REQUEST_TIMEOUT`` leaves the page as Postgres has it."""
-        open_jobs = {
-            job["workflow_id"]: job
-            for job in jobs
-            if job["dispatched_at"] is not None
-            and not JobStatus(job["status"]).is_terminal
-            and "'" not in job["workflow_id"]  # ours (bill-ingestion-<uuid>), quoted in the filter below
-        }
-        if not open_jobs:
-            return False
-        listed: set[str] = set()
-        running: set[str] = set()
-
-        async def scan() -> None:
-            ids = ", ".join(f"'{workflow_id}'" for workflow_id in open_jobs)
-            async for execution in self._client.list_workflows(
-                f"WorkflowId IN ({ids})", rpc_timeout=DESCRIBE_ON_REQUEST_TIMEOUT
-            ):
-                listed.add(execution.id)
-                # Every run of the id is listed: one a reset replaced is closed while its successor runs.
-                if execution.status is WorkflowExecutionStatus.RUNNING:
-                    running.add(execution.id)
-
-        try:
-            await _within(scan(), DESCRIBE_ON_REQUEST_TIMEOUT)
-        except (RPCError, TimeoutError) as error:  # Temporal down: once per list request, so one line each
-            logger.warning("open jobs' workflows could not be listed", extra={"error": repr(error)[:300]})
-            return False
-        closed = [open_jobs[workflow_id] for workflow_id in listed - running]
-        return any(await asyncio.gather(*(self.record_if_ended(job) for job in closed)))
-
     async def _check(
-        self, job_id: str, workflow_id: str, row_status: JobStatus, *, rpc_timeout: timedelta | None = None
+        self,
+        job_id: str,
+        workflow_id: str,
+        row_status: JobStatus,
+        *,
+        rpc_timeout: timedelta | None = None,
+        queries: _ProgressQueries | None = None,
+        named_if_waiting: bool = True,
     ) -> bool | None:
         """True when the job was recorded as ended now, False when it is fine, None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id)
@@ -198,7 +294,7 @@ class JobReconciler(BackgroundLoop):
             )
             return None
         if status not in _ENDED_OUTSIDE:
-            if status is WorkflowExecutionStatus.RUNNING and row_status is JobStatus.PENDING:
+            if named_if_waiting and status is WorkflowExecutionStatus.RUNNING and row_status is JobStatus.PENDING:
                 # Its first step marks a job RUNNING: a whole period later, no worker has taken it (none
                 # running, or none polling this queue) and nothing else would say so while it waits.
                 logger.warning(
@@ -214,7 +310,9 @@ class JobReconciler(BackgroundLoop):
         job_status, what = _ENDED_OUTSIDE[status]
         reason = await _within(self._close_reason(handle), rpc_timeout)
         # Of the run described: a reset since would be a new run, whose steps are not this end's.
-        progress = await self._last_progress(self._client.get_workflow_handle(workflow_id, run_id=described.run_id))
+        progress = await self._last_progress(
+            self._client.get_workflow_handle(workflow_id, run_id=described.run_id), queries or _ProgressQueries()
+        )
         step = progress.current_step if progress else None
         error = f"workflow {what}" + (f": {reason}" if reason else "") + (f" (at step {step})" if step else "")
         async with self._pool.acquire() as conn, conn.transaction():
@@ -261,13 +359,20 @@ class JobReconciler(BackgroundLoop):
         return True
 
     @staticmethod
-    async def _last_progress(handle: WorkflowHandle[Any, Any]) -> JobProgress | None:
+    async def _last_progress(handle: WorkflowHandle[Any, Any], queries: _ProgressQueries) -> JobProgress | None:
         """The closed run's steps and the step it was at (a worker replays it to answer), or None: no worker
-        answered in ``LAST_PROGRESS_TIMEOUT``, or the run cannot be replayed (its code changed since)."""
+        answered in ``LAST_PROGRESS_TIMEOUT`` (this one, or another of ``queries``), or the run cannot be
+        replayed (its code changed since)."""
+        if queries.unanswered:
+            return None
         asking = handle.query(BillIngestionWorkflow.progress, rpc_timeout=LAST_PROGRESS_TIMEOUT)
         try:
             return await _within(asking, LAST_PROGRESS_TIMEOUT)
-        except Exception:  # the end is recorded without them, as it was before
+        except Exception as error:  # the end is recorded without them, as it was before
+            if isinstance(error, TimeoutError) or (
+                isinstance(error, RPCError) and error.status is RPCStatusCode.DEADLINE_EXCEEDED
+            ):
+                queries.unanswered = True  # no worker polls: the other queries of this batch would wait as long
             logger.info("closed run's steps could not be read", extra={"workflow_id": handle.id}, exc_info=True)
             return None
 

@@ -17,10 +17,20 @@ import asyncpg
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    DescribeWorkflowInput,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.testing import ActivityEnvironment
 
 from activities.jobs import JobActivities
+from api.services import reconcile
 from api.services.reconcile import JobReconciler, Reconciled
 from shared.models import JobRef, JobStatus
 from shared.review import ReviewStatus
@@ -215,25 +225,38 @@ async def listed_closed(client: Client, workflow_id: str) -> None:
     await listed_as(client, workflow_id, lambda runs: bool(runs) and WorkflowExecutionStatus.RUNNING not in runs)
 
 
-async def test_the_job_list_shows_a_job_terminated_from_outside_as_ended(
-    http: httpx.AsyncClient, client: Client, unique: str
+async def test_the_job_list_shows_a_job_terminated_from_outside_as_ended_without_asking_temporal(
+    http: httpx.AsyncClient, client: Client, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It listed NEEDS_REVIEW (and under ?status=NEEDS_REVIEW) for a reconcile period, while GET /jobs/{id}
-    read FAILED: an operator looking for stuck jobs found one already ended, and no reason why."""
+    read FAILED. Nor may the list ask Temporal's visibility about its page: a dashboard polling it spent the
+    namespace's visibility calls (~10/s by default, the Web UI's too) and waited up to 2 s for each; the
+    reconciler's scan records the end instead, within seconds."""
     review = await open_review(http, unique)
     query = {"customer_id": review.customer_id}
     assert [j["status"] for j in (await http.get("/jobs", params=query)).json()["items"]] == ["NEEDS_REVIEW"]
-    await client.get_workflow_handle(review.workflow_id).terminate(reason="operator cleanup")
-    await listed_closed(client, review.workflow_id)
+    asked: list[str] = []
+    listing = Client.list_workflows
 
+    def recorded(self: Client, query: str | None = None, **kwargs: Any) -> Any:
+        asked.append(query or "")
+        return listing(self, query, **kwargs)
+
+    monkeypatch.setattr(Client, "list_workflows", recorded)
+    await client.get_workflow_handle(review.workflow_id).terminate(reason="operator cleanup")
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (listed := (await http.get("/jobs", params=query)).json())["items"][0]["status"] != JobStatus.FAILED:
+        assert loop.time() < deadline, listed  # a safety net: the scan runs every few seconds
+        await asyncio.sleep(0.2)
     waiting = (await http.get("/jobs", params={**query, "status": JobStatus.NEEDS_REVIEW})).json()
-    listed = (await http.get("/jobs", params=query)).json()
 
     assert (waiting["items"], waiting["total"]) == ([], 0), waiting
     [ended] = listed["items"]
-    assert ended["status"] == JobStatus.FAILED, ended
     assert "terminated outside MiniMeter: operator cleanup" in ended["error"]
     assert (await http.get(f"/reviews/{review.job_id}")).json()["status"] == ReviewStatus.CANCELED
+    assert not [q for q in asked if review.workflow_id in q], f"a list request asked Temporal about its page: {asked}"
 
 
 async def test_a_decision_on_a_job_terminated_from_outside_takes_its_task_out_of_the_queue(
@@ -287,7 +310,7 @@ async def test_a_late_first_step_of_the_run_a_reset_replaced_leaves_the_recorded
     assert (ended["status"], ended["ended_run_id"]) == (JobStatus.FAILED, reset_run)
 
 
-async def test_a_page_records_the_jobs_whose_workflow_is_closed_not_those_a_reset_replaced(
+async def test_a_scan_records_the_jobs_whose_workflow_closed_not_those_a_reset_replaced(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings, resources: Resources
 ) -> None:
     """Visibility lists every run of a workflow id: the run an operator's reset replaced is closed
@@ -303,9 +326,97 @@ async def test_a_page_records_the_jobs_whose_workflow_is_closed_not_those_a_rese
     await listed_closed(client, terminated["workflow_id"])
     replaced = {WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.RUNNING}
     await listed_as(client, first.id, lambda runs: set(runs) == replaced)  # the reset's run, and the one it replaced
-    page = await own_db.fetch("SELECT * FROM ingestion_jobs ORDER BY created_at DESC")
+    outcomes: dict[str, bool | None] = {}
+    check = checker._check
 
-    assert await checker.record_ended_among(page)
+    async def recorded(job_id: str, workflow_id: str, *args: Any, **kwargs: Any) -> bool | None:
+        outcomes[workflow_id] = outcome = await check(job_id, workflow_id, *args, **kwargs)
+        return outcome
 
+    checker._check = recorded  # type: ignore[method-assign]
+
+    assert await checker.record_recently_closed() == 1
+
+    # The replaced run was listed, and its job described by its latest run: running, so not ended.
+    assert outcomes == {reset["workflow_id"]: False, terminated["workflow_id"]: True}
     assert (await job(own_db, str(terminated["id"])))["status"] == JobStatus.FAILED
     assert (await job(own_db, str(reset["id"])))["status"] == JobStatus.PENDING
+    outcomes.clear()
+    assert await checker.record_recently_closed() == 0
+    assert outcomes == {}, "a run already settled was described again"
+
+
+class EdgeOfTemporal(Interceptor):
+    """The reconciler's client as Temporal's edge sees it: the progress queries it sends and, while
+    ``describes_hang``, describe calls that never answer (a Temporal too slow to)."""
+
+    def __init__(self) -> None:
+        self.queried: list[str] = []
+        self.describes_hang = False
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        edge = self
+
+        class Outbound(OutboundInterceptor):
+            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+                edge.queried.append(input.id)
+                return await super().query_workflow(input)
+
+            async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
+                if edge.describes_hang:
+                    await asyncio.Event().wait()
+                return await super().describe_workflow(input)
+
+        return Outbound(next)
+
+
+def through(client: Client, edge: EdgeOfTemporal) -> Client:
+    config = client.config()
+    config["interceptors"] = [edge]
+    return Client(**config)
+
+
+async def test_a_batch_of_ends_with_no_worker_waits_for_one_replay_not_one_each(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each end asks a worker to replay its run for the run's steps, and waits 2 s when none answers: a round
+    of 100 jobs terminated while no worker ran stalled for minutes, one row after another."""
+    monkeypatch.setattr(reconcile, "CHECKS_AT_ONCE", 2)
+    edge = EdgeOfTemporal()
+    checker, settings = reconciler(own_db, through(client, edge), app_settings)
+    jobs = await start_jobs(own_db, client, settings, 6)
+    async with build_worker(client, resources, settings, activities=[]):  # runs a replay could be asked of
+        for started in jobs:
+            await asyncio.wait_for(scheduled_first_step(client.get_workflow_handle(started["workflow_id"])), 30)
+    for started in jobs:  # the worker gone: a query waits for one that never comes
+        await client.get_workflow_handle(started["workflow_id"]).terminate(reason="queue cleanup")
+    await own_db.execute(
+        "UPDATE ingestion_jobs SET updated_at = now() - interval '1 hour', dispatched_at = now() - interval '1 hour'"
+    )
+
+    assert await checker.reconcile_once() == Reconciled(checked=6, ended=6, unknown=0)
+
+    assert len(edge.queried) <= 2, f"a query per job, each waiting for no worker: {edge.queried}"
+    for started in jobs:
+        assert (await job(own_db, str(started["id"])))["status"] == JobStatus.FAILED
+
+
+async def test_a_round_cut_short_by_its_deadline_leaves_its_rest_due_at_once(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Temporal that does not answer held the round (and every job behind it) for as long as it did not."""
+    edge = EdgeOfTemporal()
+    checker, settings = reconciler(own_db, through(client, edge), app_settings)
+    ended = await open_jobs(own_db, client, settings, 3)
+    for job_id in ended:
+        await client.get_workflow_handle(f"bill-ingestion-{job_id}").terminate(reason="queue cleanup")
+    edge.describes_hang = True
+    monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=0.5))
+
+    cut_short = await asyncio.wait_for(checker.reconcile_once(), 60)  # a safety net, never what is asserted
+
+    assert cut_short == Reconciled(checked=3, ended=0, unknown=0)
+    edge.describes_hang = False
+    monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=30))
+    # Not claimed for a period: the next round takes them.
+    assert await checker.reconcile_once() == Reconciled(checked=3, ended=3, unknown=0)

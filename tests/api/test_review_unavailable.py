@@ -80,10 +80,9 @@ async def test_review_decision_while_temporal_is_down_is_a_503(
 async def test_reading_a_task_or_job_while_temporal_is_down_answers_from_postgres(
     own_db: asyncpg.Pool, pg_url: str, app_settings: Settings, tmp_path: Path
 ) -> None:
-    """Opening a task asks Temporal whether its run ended outside MiniMeter, reading a job asks the run
-    for its steps, and listing jobs asks which open jobs' runs ended: with Temporal down, all answer from
-    Postgres after a bounded wait, not after the client's ~10 s of retries (reviewers open tasks, clients
-    poll jobs)."""
+    """Opening a task asks Temporal whether its run ended outside MiniMeter, and reading a job asks the run
+    for its steps: with Temporal down, both answer from Postgres after a bounded wait, not after the
+    client's ~10 s of retries (reviewers open tasks, clients poll jobs); listing jobs reads Postgres alone."""
     async with temporal_of_its_own(own_db, pg_url, app_settings, tmp_path) as (server, settings):
         account = await create_account(own_db, provider=Provider.PGE, account_number="5550002")
         waiting = await insert_job(own_db, account, status="NEEDS_REVIEW")
@@ -100,7 +99,7 @@ async def test_reading_a_task_or_job_while_temporal_is_down_answers_from_postgre
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {reviewer.key}"}) as http:
                 task = await http.get(f"/reviews/{waiting}", timeout=5)
                 job = await http.get(f"/jobs/{waiting}", timeout=5)
-                listed = await http.get("/jobs", timeout=5)  # it asks Temporal which open jobs' runs ended
+                listed = await http.get("/jobs", timeout=5)
 
     assert task.status_code == 200, task.text
     assert task.json()["status"] == "PENDING"

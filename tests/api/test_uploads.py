@@ -490,5 +490,8 @@ async def test_object_storage_refusing_the_credentials_is_never_try_again(
         assert "Retry-After" not in response.headers and "again" not in response.text
         # Not the generic "internal error": the operator is told what to mend, the client nothing of the key.
         assert response.headers["content-type"] == "application/problem+json"
-        assert "refused this deployment's credentials" in response.json()["detail"]
+        assert "misconfigured on our side" in response.json()["detail"]
+        # Nor of the deployment's credentials: a customer's key must not learn what the operator's log says.
+        assert "credential" not in response.text and "revoked" not in response.text
+        assert "the API's log" not in response.text
         assert "JWT" not in response.text and "iam.gserviceaccount.com" not in response.text

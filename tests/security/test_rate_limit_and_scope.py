@@ -330,3 +330,28 @@ async def test_a_retry_racing_its_first_try_spends_no_token(
         state.limiter = limiter
         later = [(await send(c, n)).status_code for n in (2, 3)]
         assert later == [201, 429], "the retry gave its token back, and no more than that one"
+
+
+async def test_a_different_file_racing_under_one_key_keeps_its_token_spent(
+    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The loser of the race stored its own object before its 422: given its token back, a client could store
+    any number of unreferenced objects for free by sending files in pairs under one Idempotency-Key."""
+    account, key = await account_and_key(http, resources, "RLD", unique)
+
+    def send(c: httpx.AsyncClient, n: int, headers: dict[str, str]) -> Any:
+        bill = {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
+        return c.post("/bills", files=bill, data={"utility_account_id": str(account["id"])}, headers=headers)
+
+    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 3}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+        state: AppState = app.state.minimeter
+        limiter = state.limiter
+        state.limiter = TakesSideBySide(limiter, parties=2)  # type: ignore[assignment]
+        keyed = {"Idempotency-Key": f"race-{unique}"}
+        rivals = await asyncio.gather(send(c, 1, keyed), send(c, 2, keyed))
+        assert sorted(r.status_code for r in rivals) == [201, 422], [r.text for r in rivals]
+
+        state.limiter = limiter
+        later = [(await send(c, n, {})).status_code for n in (3, 4)]
+        assert later == [201, 429], "the loser's stored object was paid for: one token left, not two"
