@@ -80,7 +80,9 @@ class ReviewActivities:
         again, as new, and a job that run ended is taken over by this one (a reset to a point past
         ``mark_job_running`` reaches here first), or the new run would wait unseen for a decision
         until its review expired. A late attempt of a run a reset replaced changes nothing. A run reset to a point
-        where it waits for a decision calls this again (``take_back_review``), with the task's status as it sees it.
+        where it waits for a decision calls this again (``take_back_review``, ``taking_back``), with the task's
+        status as it saw it then: that opens only a task another run wrote, as a task this run wrote since (its
+        escalation committed first, its decision) is newer than what the attempt carries.
         """
         info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():
@@ -102,7 +104,8 @@ class ReviewActivities:
                                          ELSE now() END,
                        escalated_at = CASE WHEN review_tasks.closed_at IS NULL THEN review_tasks.escalated_at END,
                        closed_at = NULL
-                 WHERE review_tasks.closed_at IS NULL OR review_tasks.run_id IS DISTINCT FROM EXCLUDED.run_id
+                 WHERE (review_tasks.closed_at IS NULL AND NOT $8)
+                    OR review_tasks.run_id IS DISTINCT FROM EXCLUDED.run_id
                 """,
                 task.job_id,
                 task.status,
@@ -111,11 +114,16 @@ class ReviewActivities:
                 task.artifact_uri,
                 task.revision,
                 info.workflow_run_id,  # a task this run closed (decided) is never opened again by it
+                # Taken back, only another run's task: one this run wrote since is newer than this attempt's values.
+                task.taking_back,
             )
             if opened == "INSERT 0 0":  # the task is closed (decided): the job runs on, not back to review
-                logger.info(
-                    "review task closed: not reopened", extra={"job_id": task.job_id, "step": "open_review_task"}
+                message = (
+                    "review task this run's already: not taken back"
+                    if task.taking_back
+                    else "review task closed: not reopened"
                 )
+                logger.info(message, extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
             await conn.execute(
                 "UPDATE ingestion_jobs SET status = $2, reasons = $3, updated_at = now()"

@@ -58,6 +58,9 @@ class ReviewTaskOpen(BaseModel):
     artifact_uri: str
     revision: str
     status: ReviewStatus = ReviewStatus.PENDING
+    taking_back: bool = False
+    """A run an operator reset takes its task back (``take_back_review``): only from the run it replaced, never
+    over what this run's own steps wrote since (an escalation's newer revision, a decision)."""
 
 
 class ReviewTaskUpdate(BaseModel):

@@ -137,6 +137,14 @@ def _foreign_run_refusal(err: BaseException) -> ApplicationError | None:
     return cause if isinstance(cause, ApplicationError) and cause.type == "ForeignRun" else None
 
 
+def _root_cause(err: BaseException) -> BaseException:
+    """What failed inside an activity's failure (the error it raised, its timeout), else ``err`` itself."""
+    cause = err
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    return cause
+
+
 def _is_cancellation(err: BaseException) -> bool:
     """A cancel request, whether it hit the workflow's own wait or an activity it was running."""
     cause: BaseException | None = err
@@ -183,6 +191,9 @@ class BillIngestionWorkflow:
         """Resets the review's own steps answered: a step scheduled after a reset is this run's, not the old one's."""
         self._takebacks = 0
         """Review tasks taken back after a reset so far: numbers each one's RESET_REVIEW_PATCH id."""
+        self._step_failed: tuple[ActivityError, int] | None = None
+        """The last step whose activity failed, with its index in ``_steps``: a failure is its own step's, which
+        need not be the latest (a take-back after a reset runs alongside the review's steps)."""
         workflow.register_random_seed_callback(self._reset_passed)
 
     def _reset_passed(self, _seed: int) -> None:
@@ -581,7 +592,7 @@ class BillIngestionWorkflow:
                 ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.ESCALATED, revision=self._revision),
                 policies.NOTIFY,
             )
-            self._current_step = "awaiting_review"
+            self._back_to_waiting()
             if not await self._wait_for_decision(
                 max(expiry - sla, timedelta(seconds=1)), DECIDED_AS_REVIEW_EXPIRED_PATCH
             ):
@@ -642,19 +653,20 @@ class BillIngestionWorkflow:
                         artifact_uri=artifact.uri,
                         revision=revision,
                         status=status,
+                        taking_back=True,  # scheduled with what the run saw then: its later steps' writes stand
                     ),
                     policies.DATABASE,
                 )
             except ActivityError as err:
                 if _is_cancellation(err):
                     raise
-                # A decision still takes the task over (record_review_decision), as does the escalation.
+                self._step_ended_failing(err)
+                # Only the escalation (it takes the task over) or a decision (record_review_decision) opens it now.
                 workflow.logger.warning(
-                    "review task not taken back after a reset",
-                    extra={"job_id": self._job_id, "step": "take_back_review", "error": str(err.cause or err)},
+                    "review task not taken back after a reset: the escalation or a decision takes it back",
+                    extra={"job_id": self._job_id, "step": "take_back_review", "error": str(_root_cause(err))},
                 )
-            if self._awaiting_review():
-                self._current_step = "awaiting_review"
+            self._back_to_waiting()
 
     def _set_review_status(self, status: ReviewStatus, *also: SearchAttributeUpdate[Any]) -> None:
         """Upserted and remembered: the job's end must know whether visibility still lists it for a reviewer."""
@@ -720,7 +732,7 @@ class BillIngestionWorkflow:
         )
         # The task and its revision stay as they were, so the reviewer can send a fixed decision.
         self._decision = None
-        self._current_step = "awaiting_review"
+        self._back_to_waiting()
         return False
 
     # --- bookkeeping -------------------------------------------------------------------
@@ -739,12 +751,44 @@ class BillIngestionWorkflow:
         record = StepRecord(name=name, started_at=workflow.now())
         index = len(self._steps)  # not [-1] at the end: a review step taken back after a reset runs alongside
         self._steps.append(record)
-        result = await workflow.execute_activity_method(activity_fn, arg, summary=name, **policy.options())
+        try:
+            result = await workflow.execute_activity_method(activity_fn, arg, summary=name, **policy.options())
+        except ActivityError as err:
+            self._step_failed = (err, index)
+            raise
         finished = workflow.now()
         self._steps[index] = record.model_copy(
             update={"finished_at": finished, "duration_ms": int((finished - record.started_at).total_seconds() * 1000)}
         )
         return result
+
+    def _failed_step(self, err: BaseException) -> int | None:
+        """The index in ``_steps`` of the step whose activity raised ``err`` (None: not a step's failure)."""
+        failed = self._step_failed
+        return failed[1] if failed is not None and failed[0] is err else None
+
+    def _step_ended_failing(self, err: ActivityError) -> None:
+        """A step whose failure the run outlives ends there, with its error: it runs no more."""
+        index = self._failed_step(err)
+        if index is None:
+            return
+        record, ended = self._steps[index], workflow.now()
+        self._steps[index] = record.model_copy(
+            update={
+                "finished_at": ended,
+                "duration_ms": int((ended - record.started_at).total_seconds() * 1000),
+                "attempt_error": str(_root_cause(err))[:500],
+            }
+        )
+
+    def _back_to_waiting(self) -> None:
+        """After a review step: the step still running (a take-back after a reset runs alongside the others), else
+        the wait for a decision."""
+        running = [step.name for step in self._steps if step.finished_at is None and step.attempt_error is None]
+        if running:
+            self._current_step = running[-1]
+        elif self._awaiting_review():
+            self._current_step = "awaiting_review"
 
     async def _finish(self, result: IngestionResult) -> IngestionResult:
         recorded_first = workflow.patched(STATUS_AFTER_RECORD_PATCH)
@@ -825,14 +869,17 @@ class BillIngestionWorkflow:
         self._closing = True
         if self._recording_again:
             raise err
-        cause: BaseException = err
-        while isinstance(cause, ActivityError) and cause.cause is not None:
-            cause = cause.cause
-        step = self._current_step or "unknown"
+        cause = _root_cause(err)
+        # The failing step's own record and name: the latest step may be another, running alongside (a take-back).
+        index = self._failed_step(err)
+        if index is None:  # not a step's failure (the workflow's own refusal): the step it was at
+            index, step = len(self._steps) - 1, self._current_step or "unknown"
+        else:
+            step = self._steps[index].name
         error_type = getattr(cause, "type", None) or type(cause).__name__
         reason = f"{step} failed: {error_type}: {cause}"
-        if self._steps and self._steps[-1].finished_at is None:
-            self._steps[-1] = self._steps[-1].model_copy(update={"attempt_error": str(cause)[:500]})
+        if index >= 0 and self._steps[index].finished_at is None:
+            self._steps[index] = self._steps[index].model_copy(update={"attempt_error": str(cause)[:500]})
         return await self._finish(
             IngestionResult(job_id=request.job_id, status=JobStatus.FAILED, error=reason, reasons=self._reasons)
         )
