@@ -63,6 +63,7 @@ class StackThatStartsNothing:
 
     def __init__(self, data_dir: Path, **_: Any) -> None:
         self.local = self
+        self.worker_env: dict[str, str] = {}  # what the JSON's niceness is read from; no worker is started
 
     def start_services(self) -> None:
         pass
