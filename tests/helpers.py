@@ -31,7 +31,8 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from shared.models import ENDED_STATUSES, SETTLED_STATUSES
+from shared.artifacts import ArtifactStore
+from shared.models import ENDED_STATUSES, SETTLED_STATUSES, ArtifactRef
 from shared.secrets import SecretManagerConfig
 from shared.settings import REPO_ROOT, Settings
 from stack.services import start_temporal_dev_server_on_free_ports
@@ -236,6 +237,13 @@ async def bill_of_another_account(http: httpx.AsyncClient, unique: str) -> dict[
     job = await wait_for_status(http, response.json()["id"], SETTLED_STATUSES, within=90)
     assert job["status"] == "NEEDS_REVIEW" and "account_mismatch" in job["reasons"], job
     return job
+
+
+async def store_text_bill(store: ArtifactStore, job_id: str, text: str) -> ArtifactRef:
+    """``text`` put in object storage as one of the job's plain-text bills (not yet recorded as the job's)."""
+    return await asyncio.to_thread(
+        store.put_once, job_id=job_id, data=text.encode(), content_type="text/plain", ext="txt", metadata={}
+    )
 
 
 async def insert_job(pool: asyncpg.Pool, account: dict[str, Any], *, job_type: str = "upload", status: str) -> str:

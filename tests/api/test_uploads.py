@@ -27,7 +27,7 @@ from shared.models import SETTLED_STATUSES, ArtifactRef
 from shared.settings import Settings
 from tests.fakes.local_server import LocalFake
 from tests.fakes.token_endpoint import TokenRefused, service_account_file
-from tests.helpers import bill_text, create_account, insert_job, serve, wait_for_status
+from tests.helpers import bill_text, create_account, insert_job, serve, store_text_bill, wait_for_status
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"
@@ -131,14 +131,7 @@ async def refetched_bills(resources: Resources, job_id: str, texts: list[str]) -
     """The job's stored bills, oldest first: each operator reset's re-fetch brought different bytes."""
     refs = []
     for age, text in zip(range(len(texts), 0, -1), texts, strict=True):
-        ref = await asyncio.to_thread(
-            resources.store.put_once,
-            job_id=job_id,
-            data=text.encode(),
-            content_type="text/plain",
-            ext="txt",
-            metadata={},
-        )
+        ref = await store_text_bill(resources.store, job_id, text)
         await record_artifact(resources.pool, job_id, ref)
         await resources.pool.execute(
             "UPDATE artifacts SET created_at = now() - make_interval(hours => $3) WHERE job_id = $1 AND sha256 = $2",
@@ -440,14 +433,7 @@ async def test_the_review_page_link_keeps_serving_the_task_bill_after_a_later_fe
     task = await http.get(f"/reviews/{job_id}")
     assert task.status_code == 200, task.text
 
-    newer = await asyncio.to_thread(
-        resources.store.put_once,
-        job_id=job_id,
-        data=texts[1].encode(),
-        content_type="text/plain",
-        ext="txt",
-        metadata={},
-    )
+    newer = await store_text_bill(resources.store, job_id, texts[1])
     await record_artifact(resources.pool, job_id, newer)
     raw = await http.get(task.json()["artifact_url"])
 

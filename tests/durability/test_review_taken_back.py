@@ -17,7 +17,7 @@ import httpx
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -60,6 +60,16 @@ def on_queue(settings: Settings, queue: str, *, sla: float) -> Settings:
     )
 
 
+async def start_upload(
+    http: httpx.AsyncClient, client: Client, resources: Resources, settings: Settings, unique: str
+) -> tuple[WorkflowHandle[Any, Any], str]:
+    """An upload's workflow started on ``settings``' queue, and its job id."""
+    handle = await start_upload_on_queue(
+        http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
+    )
+    return handle, job_id_of(handle)
+
+
 async def terminate(http: httpx.AsyncClient, client: Client, job_id: str, workflow_id: str) -> None:
     """An operator's terminate: the job's end is recorded FAILED (as the API reads it), its task closed CANCELED."""
     await client.get_workflow_handle(workflow_id).terminate(reason="operator cleanup")
@@ -95,10 +105,7 @@ async def test_a_run_reset_past_its_escalation_takes_its_review_task_back(
     Uncached, every workflow task replays the reset from history, and takes the task back once all the same."""
     settings = on_queue(app_settings, queue, sla=1)
     async with build_worker(client, resources, settings, max_cached_workflows=cached):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         revision = await review_escalated(handle)
 
         task = await reset_after_termination(http, client, job_id, handle.id, ReviewStatus.ESCALATED)
@@ -127,10 +134,7 @@ async def test_a_run_reset_to_the_opening_of_its_review_takes_it_back_before_its
     """Not only once the SLA's escalation (an hour on) takes it back: the task is PENDING again at once."""
     settings = on_queue(app_settings, queue, sla=3600)
     async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         revision = await awaiting_review(handle)
 
         task = await reset_after_termination(http, client, job_id, handle.id, ReviewStatus.PENDING)
@@ -149,10 +153,7 @@ async def test_a_run_reset_twice_takes_its_review_task_back_each_time(
     """The second reset replays the first one's take-back from history, then takes the task back itself."""
     settings = on_queue(app_settings, queue, sla=1)
     async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         revision = await review_escalated(handle)
         await reset_after_termination(http, client, job_id, handle.id, ReviewStatus.ESCALATED)
         # Its completion in history: the next reset, to the last workflow task, lands after it.
@@ -283,10 +284,7 @@ async def test_a_take_back_delayed_past_the_escalation_leaves_the_escalated_task
 
     activities = replacing(resources, settings, {"open_review_task": open_review_task})
     async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         await awaiting_review(handle)
         await terminate(http, client, job_id, handle.id)
         await reset_to_review_opened(client, handle.id)
@@ -322,10 +320,7 @@ async def test_a_take_back_that_fails_for_good_ends_its_step_with_its_error(
 
     activities = replacing(resources, settings, {"open_review_task": open_review_task})
     async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         revision = await awaiting_review(handle)
         await terminate(http, client, job_id, handle.id)
         await reset_to_last_workflow_task(client, handle.id)
@@ -383,10 +378,7 @@ async def test_an_escalation_failing_beside_a_take_back_is_the_failure_the_job_r
         resources, settings, {"open_review_task": open_review_task, "escalate_review": escalate_review}
     )
     async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         await awaiting_review(handle)
         await terminate(http, client, job_id, handle.id)
         await reset_to_review_opened(client, handle.id)
@@ -406,10 +398,7 @@ async def test_a_run_reset_before_its_review_opens_it_itself_and_takes_nothing_b
     review task again itself (open_review_task), so no take-back follows it."""
     settings = on_queue(app_settings, queue, sla=3600)
     async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http, pool=resources.pool, store=resources.store, client=client, settings=settings, unique=unique
-        )
-        job_id = job_id_of(handle)
+        handle, job_id = await start_upload(http, client, resources, settings, unique)
         first = await awaiting_review(handle)
         # Past its first workflow task: a reset there starts the run's history anew, with no reseed to notice.
         await reset_to_workflow_task(

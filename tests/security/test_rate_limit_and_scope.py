@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -232,6 +233,23 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
         assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 429
 
 
+@asynccontextmanager
+async def app_with_budget(
+    settings: Settings, key: str, *, per_minute: int
+) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
+    """A served app of the test's own, allowing ``per_minute`` starts a minute per key, with its state (for the test
+    to swap parts of) and a client of it sending ``key``."""
+    app = create_app(settings.model_copy(update={"rate_limit_per_minute": per_minute}))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+        state: AppState = app.state.minimeter
+        yield c, state
+
+
+def numbered_bill(n: int) -> dict[str, tuple[str, bytes, str]]:
+    """A small text bill, its bytes different for each ``n``."""
+    return {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
+
+
 class StorageDown:
     """The API's artifact store while ``down``: every write refused with ``error``, as a GCS outage (or a
     revoked key) refuses it."""
@@ -271,20 +289,26 @@ async def test_an_upload_refused_because_storage_is_down_spends_no_token(
     account, key = await account_and_key(http, resources, "RLS", unique)
     body = {"utility_account_id": account["id"]}
 
-    def bill(n: int) -> dict[str, tuple[str, bytes, str]]:
-        return {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
-
-    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 2}))
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-        state: AppState = app.state.minimeter
+    async with app_with_budget(app_settings, key, per_minute=2) as (c, state):
         storage = StorageDown(state.store, error)
         state.store = storage
-        refused = [await c.post("/bills", files=bill(n), data=body) for n in (1, 2)]
+        refused = [await c.post("/bills", files=numbered_bill(n), data=body) for n in (1, 2)]
         assert [r.status_code for r in refused] == [status, status], [r.text for r in refused]
 
         storage.down = False
-        sent_again = [(await c.post("/bills", files=bill(n), data=body)).status_code for n in (1, 2, 3)]
+        sent_again = [(await c.post("/bills", files=numbered_bill(n), data=body)).status_code for n in (1, 2, 3)]
         assert sent_again == [201, 201, 429], "the two 503s gave their tokens back, and no more than those"
+
+
+@contextmanager
+def tokens_taken_side_by_side(state: AppState) -> Iterator[None]:
+    """Two requests' tokens taken together (``TakesSideBySide``) inside, the app's own limiter back after."""
+    limiter = state.limiter
+    state.limiter = TakesSideBySide(limiter, parties=2)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        state.limiter = limiter
 
 
 class TakesSideBySide:
@@ -315,19 +339,15 @@ async def test_a_retry_racing_its_first_try_spends_no_token(
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         if route == "/jobs":
             return c.post("/jobs", json={"utility_account_id": account["id"]}, headers=headers)
-        bill = {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
-        return c.post("/bills", files=bill, data={"utility_account_id": str(account["id"])}, headers=headers)
+        data = {"utility_account_id": str(account["id"])}
+        return c.post("/bills", files=numbered_bill(n), data=data, headers=headers)
 
-    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 2}))
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-        state: AppState = app.state.minimeter
-        limiter = state.limiter
-        state.limiter = TakesSideBySide(limiter, parties=2)  # type: ignore[assignment]
-        twins = await asyncio.gather(*(send(c, 1, f"retry-{unique}") for _ in range(2)))
+    async with app_with_budget(app_settings, key, per_minute=2) as (c, state):
+        with tokens_taken_side_by_side(state):
+            twins = await asyncio.gather(*(send(c, 1, f"retry-{unique}") for _ in range(2)))
         assert sorted(t.status_code for t in twins) == [200, 201], [t.text for t in twins]
         assert twins[0].json()["id"] == twins[1].json()["id"]
 
-        state.limiter = limiter
         later = [(await send(c, n)).status_code for n in (2, 3)]
         assert later == [201, 429], "the retry gave its token back, and no more than that one"
 
@@ -340,18 +360,14 @@ async def test_a_different_file_racing_under_one_key_keeps_its_token_spent(
     account, key = await account_and_key(http, resources, "RLD", unique)
 
     def send(c: httpx.AsyncClient, n: int, headers: dict[str, str]) -> Any:
-        bill = {"file": ("b.txt", f"Total due ${n}.00".encode(), "text/plain")}
-        return c.post("/bills", files=bill, data={"utility_account_id": str(account["id"])}, headers=headers)
+        data = {"utility_account_id": str(account["id"])}
+        return c.post("/bills", files=numbered_bill(n), data=data, headers=headers)
 
-    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 3}))
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
-        state: AppState = app.state.minimeter
-        limiter = state.limiter
-        state.limiter = TakesSideBySide(limiter, parties=2)  # type: ignore[assignment]
+    async with app_with_budget(app_settings, key, per_minute=3) as (c, state):
         keyed = {"Idempotency-Key": f"race-{unique}"}
-        rivals = await asyncio.gather(send(c, 1, keyed), send(c, 2, keyed))
+        with tokens_taken_side_by_side(state):
+            rivals = await asyncio.gather(send(c, 1, keyed), send(c, 2, keyed))
         assert sorted(r.status_code for r in rivals) == [201, 422], [r.text for r in rivals]
 
-        state.limiter = limiter
         later = [(await send(c, n, {})).status_code for n in (3, 4)]
         assert later == [201, 429], "the loser's stored object was paid for: one token left, not two"

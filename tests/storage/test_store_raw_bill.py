@@ -3,7 +3,6 @@ bill is a job's newest."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
@@ -16,7 +15,7 @@ from activities.storage import StorageActivities
 from shared.bill import Provider
 from shared.models import ArtifactRef, ExtractRequest, FetchedBill, StoreRequest
 from shared.settings import Settings
-from tests.helpers import create_account, insert_job
+from tests.helpers import create_account, insert_job, store_text_bill
 from worker.resources import Resources
 from workflows.policies import EXTRACT, VALIDATE
 
@@ -73,17 +72,7 @@ async def test_a_bill_fetched_again_after_another_is_the_jobs_newest_again(
     account = await create_account(http, provider="pge", account_number=f"AGAIN-{unique}")
     job_id = await insert_job(resources.pool, account, job_type="connector", status="RUNNING")
     texts = {name: f"PG&E statement {name} for AGAIN-{unique}" for name in ("A", "B")}
-    refs = {
-        name: await asyncio.to_thread(
-            resources.store.put_once,
-            job_id=job_id,
-            data=text.encode(),
-            content_type="text/plain",
-            ext="txt",
-            metadata={},
-        )
-        for name, text in texts.items()
-    }
+    refs = {name: await store_text_bill(resources.store, job_id, text) for name, text in texts.items()}
     activities = StorageActivities(resources.pool, resources.store, resources.connectors)
 
     for name in ("A", "B", "A"):  # each run's fetch archived what it read; store records it

@@ -12,7 +12,10 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -37,14 +40,8 @@ async def test_sigterm_stops_a_worker_with_a_thread_blocked_in_a_call(
     client: Client, resources: Resources, app_settings: Settings, tmp_path: Path, block: str, stuck_thread: str
 ) -> None:
     queue = f"blocked-{uuid.uuid4().hex[:10]}"
-    account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
     log = tmp_path / "worker.log"
-    child = await start_blocked_worker(app_settings, queue=queue, log=log, block=block)
-    job = None
-    try:
-        job = await start_on_queue(
-            pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
-        )
+    async with blocked_worker_with_a_job(client, resources, app_settings, queue=queue, log=log, block=block) as child:
 
         async def blocked() -> bool:
             return BLOCKED in log.read_text() or child.returncode is not None
@@ -53,16 +50,10 @@ async def test_sigterm_stops_a_worker_with_a_thread_blocked_in_a_call(
         assert child.returncode is None, log.read_text()[-3000:]
         child.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
-        if job is not None:
-            await job.handle.terminate("test over")
 
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    lines = logged_lines(log)
     assert code == 0, log.read_text()[-3000:]
-    assert "worker stopped" in [line["message"] for line in lines]
+    assert "worker stopped" in messages_of(lines)
     [left] = [line for line in lines if line["message"].startswith("threads still blocked in calls")]
     [name] = left["threads"]  # idle threads, and the PDF parsers' pool, ended as the process exited
     assert name.startswith(stuck_thread), left
@@ -78,29 +69,39 @@ async def test_a_worker_that_fails_with_a_thread_blocked_in_a_call_exits(
     released only after a stop, so ``asyncio.run`` joined the stuck thread for good and the container, never
     exiting, was never restarted."""
     queue = f"failing-{uuid.uuid4().hex[:10]}"
-    account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
     log = tmp_path / "worker.log"
-    child = await start_blocked_worker(app_settings, queue=queue, log=log, block="source", fail=True)
-    job = None
-    try:
-        job = await start_on_queue(
-            pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account
-        )
+    async with blocked_worker_with_a_job(
+        client, resources, app_settings, queue=queue, log=log, block="source", fail=True
+    ) as child:
         code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
-    finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
-        if job is not None:
-            await job.handle.terminate("test over")
 
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    lines = logged_lines(log)
     assert code == 1, log.read_text()[-3000:]
     assert "worker failed" in messages_of(lines)
     assert "worker stopped" not in messages_of(lines)
     [left] = [line for line in lines if line["message"].startswith("threads still blocked in calls")]
     [name] = left["threads"]
     assert name.startswith("activity-io"), left
+
+
+@asynccontextmanager
+async def blocked_worker_with_a_job(
+    client: Client, resources: Resources, settings: Settings, *, queue: str, log: Path, block: str, fail: bool = False
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A blocked worker on ``queue`` (``start_blocked_worker``) and a connector job started there for it; on the
+    way out the worker is killed if it still runs, and the job terminated."""
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
+    child = await start_blocked_worker(settings, queue=queue, log=log, block=block, fail=fail)
+    job = None
+    try:
+        job = await start_on_queue(pool=resources.pool, client=client, settings=settings, queue=queue, account=account)
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        if job is not None:
+            await job.handle.terminate("test over")
 
 
 async def start_blocked_worker(
@@ -123,5 +124,10 @@ async def start_blocked_worker(
         )
 
 
-def messages_of(lines: list[dict[str, object]]) -> list[object]:
+def logged_lines(log: Path) -> list[dict[str, Any]]:
+    """The worker's JSON log records, without the lines it printed otherwise."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
+def messages_of(lines: list[dict[str, Any]]) -> list[object]:
     return [line["message"] for line in lines]
