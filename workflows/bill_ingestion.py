@@ -622,8 +622,9 @@ class BillIngestionWorkflow:
 
     async def _take_back_after_resets(self, request: IngestionRequest, artifact: ArtifactRef) -> None:
         """While the review is open: after each operator reset that lands in the wait, open the task again as the
-        workflow sees it (status, revision). The run the reset replaced may have ended the job and closed the task
-        (terminated, say); the reset run's steps before this point are that run's, so none reopens it."""
+        workflow sees it (status, revision), only where another run wrote it last (``taking_back``): a later
+        escalation or decision of this run stands. The run the reset replaced may have ended the job and closed
+        the task (terminated, say); the reset run's steps before this point are that run's, so none reopens it."""
 
         def reset_while_waiting() -> bool:
             return self._resets > self._resets_answered and self._awaiting_review() and not self._closing

@@ -76,16 +76,23 @@ def warehouse_payload(bill: NormalizedBill) -> str:
 
 
 def warehouse_text(text: str, bill: NormalizedBill) -> str:
-    """Free text of ``bill`` (a line item's description) as the warehouse may hold it: the bill's own account
-    number masked, however it is spaced or dashed there, a value labelled as an account number ("account no:
-    ...", "Acct #..."), and an unbroken run of 10 or more digits. Not the logs' broader ``mask_text``: its 8
-    digits joined by spaces or dashes are a bill's tier ranges ("501-1000 kWh") and compact dates, and its
-    "name ending in key:" rule redacts words ("Turnkey: rebate")."""
+    """Free text of ``bill`` (a line item's description) as the warehouse may hold it: masked are the bill's own
+    account number, however it is spaced or dashed there, a value labelled as an account ("account no: ...",
+    "Acct #...", "Account: ...", "Acct. 99887766"), and 10 or more digits in a run or in three or more groups
+    (a card's "4111 1111 1111 1111", another account's "0123-4567-8901"). Not the logs' broader ``mask_text``:
+    its 8 digits joined by spaces or dashes are a bill's tier ranges ("501-1000 kWh") and compact dates, and
+    its "name ending in key:" rule redacts words ("Turnkey: rebate")."""
     own = _own_number(bill.account_number)
     if own is not None:
         text = own.sub(lambda match: mask_account(match.group()), text)
-    text = _LABELLED_ACCOUNT.sub(lambda match: match[1] + match[2] + mask_account(match[3]), text)
-    return _LONG_DIGITS.sub(lambda match: mask_account(match.group()), text)
+    for labelled in (_LABELLED_ACCOUNT, _BARE_ACCOUNT_LABEL):
+        text = labelled.sub(lambda match: match[1] + match[2] + mask_account(match[3]), text)
+    return _MANY_DIGITS.sub(_masked_if_long, text)
+
+
+def _masked_if_long(match: re.Match[str]) -> str:
+    digits = sum(char.isdigit() for char in match.group())
+    return mask_account(match.group()) if digits >= _LONG_DIGIT_COUNT else match.group()
 
 
 # "account no: 4111 1111 1111 1111", "Acct #: 12-345": the label, then a value with a digit in it (and its
@@ -94,18 +101,35 @@ _LABELLED_ACCOUNT = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)(?:[_ -]?(?:number|num|no|nr)(?![a-z])\.?|\s?#))"
     r"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}]*\d)([^\s\"',;&}]+(?:[ -]\d+)*)"
 )
-# 10+ digits unbroken, not part of a word, a decimal amount or a dashed range ("20240101-20240131" is 8 each).
-_LONG_DIGITS = re.compile(r"(?<![\w.-])\d{10,}(?![\w-]|\.\d)")
+# "Account: 1234 5678 9012", "Acct. 99887766": a bare label, then ":" or "#" and a value with a digit, or a value
+# of six digits or more ("Account 3 of 5" stays).
+_BARE_ACCOUNT_LABEL = re.compile(
+    r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))([^\s\"',;&}]+(?:[ -]\d+)*)"
+)
+# A run of digits, or three or more groups of them joined by single spaces or dashes, not part of a word, a
+# decimal amount or a longer dashed figure: masked at 10 digits or more (``_masked_if_long``), so a card number
+# is, and "20240101-20240131", "501-1000" or "12 345 678" are not.
+_MANY_DIGITS = re.compile(r"(?<![\w.-])(?:\d{10,}|\d{3,6}(?:[ -]\d{3,6}){2,})(?![\w-]|\.\d)")
+_LONG_DIGIT_COUNT = 10
 
 
 def _own_number(account_number: str | None) -> re.Pattern[str] | None:
-    """The account number in any formatting (``account_key``'s rule); None for one too short to tell from a word
-    or an amount (at most the four characters ``mask_account`` would show anyway)."""
+    """The account number in any spacing or dashes (``account_key``'s rule); None for one too short to tell from
+    a word or an amount (at most the four characters ``mask_account`` would show anyway). A key of fewer than
+    eight characters is matched only whole, as the bill prints it: spread over separators it would match amounts
+    and ranges ("$123.45" for 12345). Never right after a currency sign or inside a decimal."""
     key = account_key(account_number or "")
     if len(key) <= 4:
         return None
-    spaced = r"[\s./-]{0,3}".join(re.escape(char) for char in key)
-    return re.compile(rf"(?<![A-Za-z0-9]){spaced}(?![A-Za-z0-9])", re.IGNORECASE)
+    if len(key) < _SPREAD_KEY_LENGTH:
+        forms = sorted({re.escape(key), re.escape((account_number or "").strip())}, key=len, reverse=True)
+        shapes = "|".join(forms)
+    else:
+        shapes = r"[\s/-]{0,3}".join(re.escape(char) for char in key)
+    return re.compile(rf"(?<![A-Za-z0-9$.])(?:{shapes})(?![A-Za-z0-9]|\.\d)", re.IGNORECASE)
+
+
+_SPREAD_KEY_LENGTH = 8
 
 
 def _num(value: Decimal | None) -> str | None:

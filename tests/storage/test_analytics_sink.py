@@ -31,6 +31,7 @@ from shared.analytics import (
     rollup_months,
 )
 from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
+from shared.analytics.rows import warehouse_text
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.models import ArtifactRef, PersistRequest, PublishRequest
 from shared.settings import AnalyticsKind, Settings
@@ -652,6 +653,24 @@ ORDINARY_DESCRIPTIONS = [
             ["Transfer to AB 1234 XY", "Acct # 4111 1111 1111 1111 paid"],
             ["Transfer to ****34XY", "Acct # ****1111 paid"],
         ),
+        # Other numbers: a card's or another account's in groups, or after a bare label.
+        (
+            "9876-543-210",
+            [
+                "Payment by card 4111 1111 1111 1111 thank you",
+                "Autopay from checking 0123-4567-8901",
+                "Transferred balance from acct 5555-6666-7777",
+                "Account: 1234 5678 9012 credit",
+                "Acct. 99887766 credit",
+            ],
+            [
+                "Payment by card ****1111 thank you",
+                "Autopay from checking ****8901",
+                "Transferred balance from acct ****7777",
+                "Account: ****9012 credit",
+                "Acct. ****7766 credit",
+            ],
+        ),
     ],
 )
 def test_line_item_descriptions_reach_the_warehouse_without_account_numbers(
@@ -674,8 +693,26 @@ def test_line_item_descriptions_reach_the_warehouse_without_account_numbers(
     assert descriptions[: len(ordinary)] == ordinary
     assert descriptions[len(ordinary) :] == masked
     for held in (" ".join(descriptions[len(ordinary) :]), payload):
-        assert "9876" not in held and "4111" not in held and "AB 1234" not in held
+        for number in ("9876", "4111", "AB 1234", "0123", "5555", "1234 5678", "9988"):
+            assert number not in held
     assert all(text in payload for text in descriptions)
+
+
+@pytest.mark.parametrize(
+    ("account", "text", "held"),
+    [
+        ("12345", "Credit $123.45 applied", "Credit $123.45 applied"),  # a short number spread over an amount
+        ("12345", "Rebate 12.345 kWh", "Rebate 12.345 kWh"),
+        ("12345", "Ref 12345 adj", "Ref ****2345 adj"),  # printed whole, it is the number
+        ("12-345", "Ref 12-345 adj", "Ref ****2345 adj"),
+        ("9876543210", "Paid $9876543210.00", "Paid $9876543210.00"),
+        ("9876-543-210", "Account 3 of 5", "Account 3 of 5"),
+        ("9876-543-210", "Account: rebate", "Account: rebate"),
+    ],
+)
+def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account: str, text: str, held: str) -> None:
+    bill = electric_bill().model_copy(update={"account_number": account})
+    assert warehouse_text(text, bill) == held
 
 
 def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:
