@@ -45,7 +45,7 @@ async def test_a_decision_on_a_run_reset_past_the_opening_of_its_review_closes_t
     assert (job["status"], job["attempts"]) == (JobStatus.SUCCEEDED, 2), job
 
 
-async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_brings_it_back_when_it_escalates(
+async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_takes_it_back_and_escalates_it(
     own_queue: OwnQueue, http: httpx.AsyncClient, client: Client
 ) -> None:
     """Terminated while it waited (the job recorded FAILED, its task CANCELED), then reset past the opening:
