@@ -169,6 +169,9 @@ class BillIngestionWorkflow:
         self._extracted: NormalizedBill | None = None
         self._revision: str | None = None
         self._decision: ReviewDecision | None = None
+        self._escalating_from: str | None = None
+        """The revision the escalation replaces, while escalate_review writes the new one: the task reviewers read
+        shows it until that commits. Validator only (the signal handler, which replays, never reads it)."""
         self._correction_unchecked = False
         self._approval_unchecked = False
         self._account_number: str | None = None
@@ -276,6 +279,10 @@ class BillIngestionWorkflow:
             return ("UnsealedMessage", "the decision was not sealed with the payload keys: send it through the API", [])
         if self._closing:  # not in _decision_problem: the signal handler runs on replay, and asks patches
             return ("ReviewNotPending", f"job is being closed (status {self._status})", [])
+        if self._escalating_from is not None and decision.revision == self._escalating_from:
+            # Read from the task before escalate_review committed its new revision: the same bill and reasons, only
+            # the status moves on. Judged as of the new revision, the one record_review_decision audits.
+            decision = decision.model_copy(update={"revision": self._revision})
         return (
             self._decision_problem(decision)
             or self._correction_problem(decision, self._account_number)
@@ -583,15 +590,18 @@ class BillIngestionWorkflow:
         sla = timedelta(seconds=request.review_sla_seconds)
         expiry = timedelta(seconds=request.review_timeout_seconds)
         if not await self._wait_for_decision(sla, DECIDED_AS_TIME_RAN_OUT_PATCH):
-            self._revision = workflow.uuid4().hex
+            self._escalating_from, self._revision = self._revision, workflow.uuid4().hex
             self._set_review_status(ReviewStatus.ESCALATED)
             self._resets_answered = self._resets  # escalate_review takes a task the old run closed back itself
-            await self._step(
-                "escalate_review",
-                ReviewActivities.escalate_review,
-                ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.ESCALATED, revision=self._revision),
-                policies.NOTIFY,
-            )
+            try:
+                await self._step(
+                    "escalate_review",
+                    ReviewActivities.escalate_review,
+                    ReviewTaskUpdate(job_id=request.job_id, status=ReviewStatus.ESCALATED, revision=self._revision),
+                    policies.NOTIFY,
+                )
+            finally:
+                self._escalating_from = None  # committed: reviewers read the new revision from here on
             self._back_to_waiting()
             if not await self._wait_for_decision(
                 max(expiry - sla, timedelta(seconds=1)), DECIDED_AS_REVIEW_EXPIRED_PATCH
