@@ -24,6 +24,8 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -83,6 +85,33 @@ class ArtifactStore(Protocol):
     def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]: ...
 
     def exists(self, uri: str) -> bool: ...
+
+
+RAW_PREFIX = "raw/bills/"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A raw bill as the store lists it, for the sweep of unreferenced copies (``python -m worker.sweep_raw_bills``)."""
+
+    uri: str
+    name: str
+    """``raw/bills/{job_id}/{sha256}.{ext}``"""
+    job_id: str
+    sha256: str
+    created_at: datetime
+    generation: int | None = None
+    """GCS's generation, so a delete never removes an object written anew since it was listed."""
+
+
+def _listed(uri: str, name: str, created_at: datetime, generation: int | None = None) -> StoredObject | None:
+    """The listing's entry for ``name``, None for anything that is not a raw bill's name."""
+    try:
+        _check_object_name(name)
+    except InvalidArtifactName:
+        return None
+    _, _, job_id, file_name = name.split("/")
+    return StoredObject(uri, name, job_id, file_name.split(".", 1)[0], created_at.astimezone(UTC), generation)
 
 
 def object_name(job_id: str, sha256: str, ext: str) -> str:
@@ -211,6 +240,30 @@ class GcsArtifactStore:
         with _translate_errors():
             return bool(self._bucket.blob(name).exists(timeout=GCS_TIMEOUT, retry=None))
 
+    def list_raw(self) -> Iterator[StoredObject]:
+        """Every raw bill in the bucket, a page of the listing at a time."""
+        with _translate_errors():
+            for blob in self._client.list_blobs(self._bucket_name, prefix=RAW_PREFIX, timeout=GCS_TIMEOUT, retry=None):
+                if blob.time_created is None:
+                    continue
+                listed = _listed(f"gs://{self._bucket_name}/{blob.name}", blob.name, blob.time_created, blob.generation)
+                if listed is not None:
+                    yield listed
+
+    def delete(self, listed: StoredObject) -> bool:
+        """Delete the object as listed: False when it is gone already (a second sweep) or was written anew."""
+        with _translate_errors():
+            try:
+                self._bucket.delete_blob(
+                    _check_object_name(listed.name),
+                    if_generation_match=listed.generation,
+                    timeout=GCS_TIMEOUT,
+                    retry=None,
+                )
+            except (gexc.NotFound, gexc.PreconditionFailed):
+                return False
+        return True
+
     def _name_of(self, uri: str) -> str:
         parsed = urlparse(uri)
         if parsed.scheme != "gs" or parsed.netloc != self._bucket_name:
@@ -337,6 +390,29 @@ class LocalArtifactStore:
             return self._path_of(uri).is_file()
         except InvalidArtifactName:
             return False
+
+    def list_raw(self) -> Iterator[StoredObject]:
+        """Every raw bill under the root (not the ``.meta.json`` beside each, nor a write's ``.tmp-`` file)."""
+        for job_dir in sorted((self._root / RAW_PREFIX).glob("*/")):
+            for path in sorted(job_dir.iterdir()):
+                if path.name.endswith(".meta.json") or path.name.startswith(".tmp-"):
+                    continue
+                with suppress(FileNotFoundError):  # deleted since the directory was read
+                    created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    listed = _listed(path.as_uri(), path.relative_to(self._root).as_posix(), created)
+                    if listed is not None:
+                        yield listed
+
+    def delete(self, listed: StoredObject) -> bool:
+        """Delete the bill and its ``.meta.json``: False when the bill is gone already (a second sweep)."""
+        path = self._root / _check_object_name(listed.name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        finally:
+            path.with_name(path.name + ".meta.json").unlink(missing_ok=True)
+        return True  # its directory stays: a store writing into it at this moment must find it
 
     def _existing(self, uri: str) -> Path:
         path = self._path_of(uri)

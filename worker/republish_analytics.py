@@ -7,22 +7,35 @@ which starts empty beside the ``interval_usage`` of releases before. Publishing 
 current version with every column. The views keep each bill's newest row, and releases before
 146b5de dated a row when its publish started, after Postgres stored the bill: a row dated when
 the bill was stored would lose to the very row it replaces. So each is dated when it was stored
-or just after the newest row the warehouse holds for it, whichever is later. Running it twice
+or just after the newest row the warehouse holds for it, whichever is later, and never before
+``STREAMABLE_BACK`` ago: ``normalized_bills`` and ``bill_line_items`` are partitioned by ``created_at``, and
+BigQuery refuses streamed rows dated more than 1825 days back, so a bill stored longer ago than that is
+dated at that floor instead (still later than any row of it the warehouse holds). Running it twice
 changes nothing a reader sees. The next rollup takes in their months (they were published
 within its window).
+
+``--remask`` instead rewrites, in place, what releases before published unmasked (republishing adds masked
+rows beside those, it cannot remove them): account numbers in line items' descriptions, and ``json_payload``'s
+account number, name and address. Only rows published over 90 minutes ago (BigQuery refuses DML on rows still
+in its streaming buffer); a row already masked is not written, so a second run changes nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import sys
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from pydantic import ValidationError
 
-from shared.analytics import AnalyticsBill, AnalyticsSink, build_analytics_sink
+from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink, build_analytics_sink
+from shared.analytics.bigquery import HeldDescription, HeldPayload
+from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import NormalizedBill
 from shared.db import create_pool, migrate
 from shared.settings import settings_or_exit
@@ -36,6 +49,9 @@ SELECT id, job_id, customer_id, utility_account_id, payload, COALESCE(revised_at
   FROM bills WHERE id = ANY($1::uuid[]) ORDER BY id
 """
 _AFTER = timedelta(microseconds=1)  # BigQuery TIMESTAMP's precision
+STREAMABLE_BACK = timedelta(days=1824)
+"""How far back a republished row may be dated: BigQuery streams into partitions up to 1825 days back,
+and a day's slack covers a long run and clock skew."""
 
 
 @dataclass
@@ -56,6 +72,7 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
     # The warehouse is read before Postgres, so a version stored meanwhile is the one written here,
     # and a version stored after this read is dated later than anything written here.
     held = await asyncio.to_thread(sink.latest_dates)
+    floor = datetime.now(UTC) - STREAMABLE_BACK
     while page := [str(row["id"]) for row in await pool.fetch(_PAGE, after, batch)]:
         bills = []
         for row in await pool.fetch(_BILLS, page):
@@ -71,7 +88,7 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
                     customer_id=row["customer_id"],
                     utility_account_id=row["utility_account_id"],
                     bill=bill,
-                    created_at=_dated(row["stored_at"], held.get(str(row["id"]))),
+                    created_at=_dated(row["stored_at"], held.get(str(row["id"])), floor),
                 )
             )
         refused = await asyncio.to_thread(sink.publish_bills, bills) if bills else {}
@@ -81,20 +98,100 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
     return done
 
 
-def _dated(stored_at: datetime, newest_held: datetime | None) -> datetime:
-    return stored_at if newest_held is None else max(stored_at, newest_held + _AFTER)
+STREAMING_BUFFER = timedelta(minutes=90)
+"""How long BigQuery may keep a streamed row where DML cannot touch it (30 minutes as a rule, rarely 90)."""
+_ACCOUNT_NUMBERS = "SELECT id::text AS id, payload ->> 'account_number' AS number FROM bills WHERE id = ANY($1::uuid[])"
 
 
-async def _main() -> int:
+@dataclass
+class Remasked:
+    """Rows a re-masking run rewrote: line items, and bill rows (``json_payload``)."""
+
+    line_items: int = 0
+    payloads: int = 0
+
+
+async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None = None) -> Remasked:
+    """Mask, in place, what earlier releases published as read: account numbers in line items' descriptions
+    (``bill_line_items`` and ``json_payload``), and ``json_payload``'s account number, name and address. Each is
+    masked as this release writes a new row, with the account number its revision's bill row holds, or Postgres'
+    where that is masked already (a bill no longer there: by the rules that need no number). Only rows past the
+    streaming buffer; a row already masked is not written again."""
+    before = (now or datetime.now(UTC)) - STREAMING_BUFFER
+    held = await asyncio.to_thread(sink.line_item_descriptions, before=before)
+    payloads = await asyncio.to_thread(sink.held_payloads, before=before)
+    numbers = await _account_numbers(pool, {row.bill_id for row in held} | {row.bill_id for row in payloads})
+    rewritten: list[tuple[HeldPayload, str]] = []
+    # The number a revision's bill row holds unmasked: that revision's own, should a reviewer have changed it since.
+    as_published: dict[tuple[str, str], str] = {}
+    for payload_row in payloads:
+        payload = json.loads(payload_row.payload)
+        if not isinstance(payload, dict):
+            continue
+        held_number = payload.get("account_number")
+        if isinstance(held_number, str) and held_number and not held_number.startswith("****"):
+            as_published[(payload_row.bill_id, payload_row.revision)] = held_number
+        shown = remasked_payload(payload, numbers.get(payload_row.bill_id))
+        if shown != payload:
+            rewritten.append((payload_row, json.dumps(shown, separators=(",", ":"))))
+    descriptions: list[tuple[HeldDescription, str]] = []
+    for row in held:
+        number = as_published.get((row.bill_id, row.revision)) or numbers.get(row.bill_id)
+        masked = warehouse_text(row.description, NormalizedBill.model_construct(account_number=number))
+        if masked != row.description:
+            descriptions.append((row, masked))
+    done = Remasked()
+    if descriptions:
+        done.line_items = await asyncio.to_thread(sink.set_line_item_descriptions, descriptions, before=before)
+    if rewritten:
+        done.payloads = await asyncio.to_thread(sink.set_payloads, rewritten, before=before)
+    return done
+
+
+async def _account_numbers(pool: asyncpg.Pool, bill_ids: set[str]) -> dict[str, str | None]:
+    ids = sorted(bill_id for bill_id in bill_ids if _is_uuid(bill_id))
+    numbers: dict[str, str | None] = {}
+    for start in range(0, len(ids), BATCH * 10):
+        for row in await pool.fetch(_ACCOUNT_NUMBERS, ids[start : start + BATCH * 10]):
+            numbers[row["id"]] = row["number"]
+    return numbers
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _dated(stored_at: datetime, newest_held: datetime | None, floor: datetime) -> datetime:
+    dated = max(stored_at, floor)
+    return dated if newest_held is None else max(dated, newest_held + _AFTER)
+
+
+async def _main(*, masking: bool) -> int:
     settings = settings_or_exit()
     sink = build_analytics_sink(settings)
     if sink is None:
         print("analytics is disabled (ANALYTICS=disabled): nothing to republish", file=sys.stderr)
         return 0
+    if masking and not isinstance(sink, BigQuerySink):
+        print("--remask rewrites BigQuery's rows (ANALYTICS=bigquery) only", file=sys.stderr)
+        return 2
     await asyncio.to_thread(sink.ensure_schema)
     pool = await create_pool(settings, one_shot=True)
     try:
         await migrate(pool)
+        if masking:
+            assert isinstance(sink, BigQuerySink)
+            masked = await remask(pool, sink)
+            print(
+                f"masked {masked.line_items} line item rows and {masked.payloads} bill rows' json_payload;"
+                f" rows published in the last {STREAMING_BUFFER} were left for a later run",
+                file=sys.stderr,
+            )
+            return 0
         done = await republish(pool, sink)
     finally:
         await pool.close()
@@ -115,7 +212,14 @@ async def _main() -> int:
 
 
 def main() -> None:
-    sys.exit(asyncio.run(_main()))
+    parser = argparse.ArgumentParser(prog="python -m worker.republish_analytics")
+    parser.add_argument(
+        "--remask",
+        action="store_true",
+        help="instead of republishing, mask account numbers, names and addresses rows of earlier releases hold",
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(_main(masking=args.remask)))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,12 @@ from shared.analytics.schema import (
     added_fields,
 )
 from shared.analytics.sql import (
+    HELD_DESCRIPTIONS_SQL,
+    HELD_PAYLOADS_SQL,
     LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
+    REMASK_PAYLOAD_SQL,
+    REMASK_SQL,
     ROLLUP_COUNT_SQL,
     ROLLUP_REACH_SQL,
     ROLLUP_SQL,
@@ -61,6 +65,30 @@ goes on beside its retry's."""
 CANCEL_TIMEOUT = 10.0
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
+REMASK_BATCH = 1000
+"""Line items one re-masking UPDATE rewrites: its parameters stay far under BigQuery's request size."""
+REMASK_PAYLOAD_BATCH = 100
+"""Bill rows one re-masking UPDATE rewrites: a payload with its line items is a few kB."""
+
+
+@dataclass(frozen=True)
+class HeldDescription:
+    """A line item's description as the warehouse holds it, by the key its rows share."""
+
+    bill_id: str
+    revision: str
+    line_no: int
+    description: str
+
+
+@dataclass(frozen=True)
+class HeldPayload:
+    """A bill row's ``json_payload`` as the warehouse holds it (JSON text), by the key only that row has."""
+
+    bill_id: str
+    revision: str
+    published_at: datetime
+    payload: str
 
 
 class AnalyticsOutOfTime(TimeoutError):
@@ -219,6 +247,79 @@ class BigQuerySink:
         rows = self._run(render_sql(LATEST_DATES_SQL, self._ref))
         return {row["bill_id"]: row["created_at"].astimezone(UTC) for row in rows}
 
+    def line_item_descriptions(self, *, before: datetime) -> list[HeldDescription]:
+        """The line items published before ``before`` that have a description, as the warehouse holds them."""
+        config = bigquery.QueryJobConfig(query_parameters=[_timestamp_param("before", before)])
+        sql = render_sql(HELD_DESCRIPTIONS_SQL, self._ref)
+        job = self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT)
+        return [
+            HeldDescription(r["bill_id"], r["revision"], r["line_no"], r["description"])
+            for r in job.result(timeout=10 * BQ_TIMEOUT)
+        ]
+
+    def set_line_item_descriptions(self, changes: Sequence[tuple[HeldDescription, str]], *, before: datetime) -> int:
+        """Replace each held description with its new text; a row whose description is no longer the one read
+        is left alone. Returns the rows changed."""
+        return self._update_in_batches(
+            REMASK_SQL,
+            [
+                (
+                    bigquery.ScalarQueryParameter("bill_id", "STRING", held.bill_id),
+                    bigquery.ScalarQueryParameter("revision", "STRING", held.revision),
+                    bigquery.ScalarQueryParameter("line_no", "INT64", held.line_no),
+                    bigquery.ScalarQueryParameter("description", "STRING", held.description),
+                    bigquery.ScalarQueryParameter("masked", "STRING", masked),
+                )
+                for held, masked in changes
+            ],
+            before=before,
+            batch=REMASK_BATCH,
+        )
+
+    def held_payloads(self, *, before: datetime) -> list[HeldPayload]:
+        """The bill rows published before ``before``, with their ``json_payload`` as JSON text."""
+        config = bigquery.QueryJobConfig(query_parameters=[_timestamp_param("before", before)])
+        job = self._client.query(render_sql(HELD_PAYLOADS_SQL, self._ref), job_config=config, timeout=BQ_TIMEOUT)
+        return [
+            HeldPayload(r["bill_id"], r["revision"], r["published_at"], r["payload"])
+            for r in job.result(timeout=10 * BQ_TIMEOUT)
+        ]
+
+    def set_payloads(self, changes: Sequence[tuple[HeldPayload, str]], *, before: datetime) -> int:
+        """Replace each held row's ``json_payload`` with the new JSON text; returns the rows changed."""
+        return self._update_in_batches(
+            REMASK_PAYLOAD_SQL,
+            [
+                (
+                    bigquery.ScalarQueryParameter("bill_id", "STRING", held.bill_id),
+                    bigquery.ScalarQueryParameter("revision", "STRING", held.revision),
+                    bigquery.ScalarQueryParameter("published_at", "TIMESTAMP", held.published_at),
+                    bigquery.ScalarQueryParameter("payload", "STRING", payload),
+                )
+                for held, payload in changes
+            ],
+            before=before,
+            batch=REMASK_PAYLOAD_BATCH,
+        )
+
+    def _update_in_batches(
+        self, sql: str, rows: Sequence[tuple[bigquery.ScalarQueryParameter, ...]], *, before: datetime, batch: int
+    ) -> int:
+        """Run ``sql`` (an UPDATE ... FROM UNNEST(@rows)) once per ``batch`` rows; returns the rows changed."""
+        changed = 0
+        for start in range(0, len(rows), batch):
+            structs = [bigquery.StructQueryParameter(None, *fields) for fields in rows[start : start + batch]]
+            config = bigquery.QueryJobConfig(
+                query_parameters=[
+                    bigquery.ArrayQueryParameter("rows", "STRUCT", structs),
+                    _timestamp_param("before", before),
+                ]
+            )
+            job = self._client.query(render_sql(sql, self._ref), job_config=config, timeout=BQ_TIMEOUT)
+            job.result(timeout=10 * BQ_TIMEOUT)
+            changed += job.num_dml_affected_rows or 0
+        return changed
+
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""
         deadline = time.monotonic() + ROLLUP_BUDGET_SECONDS
@@ -309,6 +410,10 @@ def _warn_if_partitioned_otherwise(spec: TableSpec, table: bigquery.Table) -> No
             "table partitioned by another column than this release creates it with: recreate it (README)",
             extra={"table": spec.name, "partitioned_by": field, "expected": spec.partition_by},
         )
+
+
+def _timestamp_param(name: str, value: datetime) -> bigquery.ScalarQueryParameter:
+    return bigquery.ScalarQueryParameter(name, "TIMESTAMP", value.astimezone(UTC))
 
 
 def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:

@@ -75,6 +75,27 @@ def warehouse_payload(bill: NormalizedBill) -> str:
     return shown.model_dump_json(exclude={"customer_name", "service_address"})
 
 
+def remasked_payload(payload: dict[str, Any], account_number: str | None) -> dict[str, Any]:
+    """A ``json_payload`` an earlier release published, as ``warehouse_payload`` would write it now: no name or
+    address, the account number masked, and the line items' descriptions masked with the bill's number (its own,
+    or ``account_number`` where it is masked already). Everything else stays as held."""
+    held = payload.get("account_number")
+    unmasked = held if isinstance(held, str) and held and not held.startswith("****") else None
+    bill = NormalizedBill.model_construct(account_number=unmasked or account_number)
+    shown = {key: value for key, value in payload.items() if key not in ("customer_name", "service_address")}
+    if unmasked:
+        shown["account_number"] = mask_account(unmasked)
+    items = payload.get("line_items")
+    if isinstance(items, list):
+        shown["line_items"] = [
+            {**item, "description": warehouse_text(item["description"], bill)}
+            if isinstance(item, dict) and isinstance(item.get("description"), str)
+            else item
+            for item in items
+        ]
+    return shown
+
+
 def warehouse_text(text: str, bill: NormalizedBill) -> str:
     """Free text of ``bill`` (a line item's description) as the warehouse may hold it: masked are the bill's own
     account number, however it is spaced or dashed there, a value labelled as an account ("account no: ...",

@@ -60,6 +60,34 @@ SELECT bill_id, MAX(created_at) AS created_at FROM {normalized_bills} GROUP BY b
 """The date of the newest row the warehouse holds for each bill (republishing dates past it). One
 scan for the whole run: a filter by bill id cannot prune a table partitioned by date."""
 
+HELD_DESCRIPTIONS_SQL = """
+SELECT DISTINCT bill_id, revision, line_no, description FROM {bill_line_items}
+ WHERE published_at < @before AND description IS NOT NULL
+"""
+"""Line items' descriptions as held, for ``republish_analytics --remask-line-items``; only rows published
+before ``@before``, since BigQuery refuses DML on rows still in the streaming buffer."""
+
+REMASK_SQL = """
+UPDATE {bill_line_items} AS t SET description = u.masked
+  FROM UNNEST(@rows) AS u
+ WHERE t.bill_id = u.bill_id AND t.revision = u.revision AND t.line_no = u.line_no
+   AND t.description = u.description AND t.published_at < @before
+"""
+
+HELD_PAYLOADS_SQL = """
+SELECT bill_id, revision, published_at, TO_JSON_STRING(json_payload) AS payload FROM {normalized_bills}
+ WHERE published_at < @before AND json_payload IS NOT NULL
+"""
+
+REMASK_PAYLOAD_SQL = """
+UPDATE {normalized_bills} AS t SET json_payload = PARSE_JSON(u.payload)
+  FROM UNNEST(@rows) AS u
+ WHERE t.bill_id = u.bill_id AND t.revision = u.revision AND t.published_at = u.published_at
+   AND t.published_at < @before
+"""
+"""One row per key: a bill's rows of one revision published again (a retry, a republish) differ in
+``published_at``, and those of an earlier release may hold a payload of another shape."""
+
 ROLLUP_COUNT_SQL = """
 SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month
 """

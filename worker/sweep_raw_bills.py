@@ -1,0 +1,163 @@
+"""``python -m worker.sweep_raw_bills``: find, and with ``--delete`` remove, raw bills no job references.
+
+Why: fetch archives a connector's bill before ``store_raw_bill`` records it, so a fetch attempt whose result
+is lost (timed out after its upload, its worker gone) leaves a copy under ``raw/bills/{job_id}/`` that nothing
+records; an upload whose job was never created (another request under its ``Idempotency-Key`` won with a
+different file) leaves one too. Nothing else deletes them.
+
+An object is kept when Postgres names it (by job and content hash, so a store moved to another root or
+bucket name is never taken for unreferenced): an ``artifacts`` row, the job's upload (``start_request``) or
+result, its review task; when its job has not ended (``PENDING``, ``RUNNING``, ``NEEDS_REVIEW``: a fetch
+may store it any moment); and when it is younger than ``--older-than`` (an upload is written before its
+job row). Only then is it an orphan. A delete names the generation listed, so an object written again since
+is left alone, and one already gone counts as nothing: run it as often as you like, while jobs run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Protocol
+
+import asyncpg
+
+from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject, build_artifact_store
+from shared.db import create_pool
+from shared.models import ENDED_STATUSES
+from shared.settings import settings_or_exit
+
+PAGE = 500
+"""Objects checked against Postgres in one query."""
+MIN_AGE = timedelta(hours=1)
+"""The least ``--older-than`` taken: an upload sits in the store a moment before its job row exists."""
+DEFAULT_AGE = timedelta(days=7)
+
+_REFERENCED = """
+SELECT o.name FROM unnest($1::text[], $2::uuid[], $3::text[]) AS o(name, job_id, sha256)
+ WHERE EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = o.job_id AND a.sha256 = o.sha256)
+    OR EXISTS (SELECT 1 FROM review_tasks r
+                WHERE r.job_id = o.job_id AND right(r.artifact_uri, length(o.name) + 1) = '/' || o.name)
+    OR EXISTS (SELECT 1 FROM ingestion_jobs j
+                WHERE j.id = o.job_id
+                  AND (j.status <> ALL($4::text[])
+                       OR j.start_request -> 'upload' ->> 'sha256' = o.sha256
+                       OR j.result -> 'artifact' ->> 'sha256' = o.sha256))
+"""
+
+
+class SweptStore(Protocol):
+    def list_raw(self) -> Iterator[StoredObject]: ...
+
+    def delete(self, listed: StoredObject) -> bool: ...
+
+
+@dataclass
+class Swept:
+    """What a run found: the unreferenced objects past the grace period, and those it deleted."""
+
+    orphans: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    checked: int = 0
+
+
+async def sweep(
+    pool: asyncpg.Pool,
+    store: SweptStore,
+    *,
+    older_than: timedelta,
+    delete: bool,
+    now: datetime | None = None,
+) -> Swept:
+    """List the store's raw bills, a page at a time, and find (with ``delete``, remove) those no job references."""
+    if older_than < MIN_AGE:
+        raise ValueError(f"--older-than must be at least {MIN_AGE}: an upload is stored before its job row")
+    cutoff = (now or datetime.now(UTC)) - older_than
+    done = Swept()
+    listing = store.list_raw()
+    while page := await asyncio.to_thread(lambda: list(islice(listing, PAGE))):
+        done.checked += len(page)
+        old = [listed for listed in page if listed.created_at < cutoff]
+        if not old:
+            continue
+        rows = await pool.fetch(
+            _REFERENCED,
+            [listed.name for listed in old],
+            [_uuid_or_none(listed.job_id) for listed in old],
+            [listed.sha256 for listed in old],
+            sorted(ENDED_STATUSES),
+        )
+        referenced = {row["name"] for row in rows}
+        for listed in old:
+            if listed.name in referenced:
+                continue
+            done.orphans.append(listed.uri)
+            if delete and await asyncio.to_thread(store.delete, listed):
+                done.deleted.append(listed.uri)
+    return done
+
+
+def _uuid_or_none(job_id: str) -> uuid.UUID | None:
+    """Job ids are UUIDs; an object under any other name has no job (and so no reference) at all."""
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        return None
+
+
+_AGE = re.compile(r"^(\d+)([dhm])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``7d``, ``36h`` or ``90m``."""
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days, hours or minutes (7d, 36h, 90m)")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+async def _main(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    store = build_artifact_store(settings)
+    assert isinstance(store, GcsArtifactStore | LocalArtifactStore)  # the factory builds one or the other
+    pool = await create_pool(settings, one_shot=True)
+    try:
+        done = await sweep(pool, store, older_than=args.older_than, delete=args.delete)
+    finally:
+        await pool.close()
+    # A CLI's output (pyproject lets only listed modules print): the URIs on stdout, the summary on stderr.
+    sys.stdout.writelines(f"{uri}\n" for uri in (done.deleted if args.delete else done.orphans))
+    if args.delete:
+        summary = f"deleted {len(done.deleted)} that no job references"
+    else:
+        summary = f"{len(done.orphans)} no job references; run again with --delete to remove them"
+    sys.stderr.write(f"checked {done.checked} raw bills; of those older than {args.older_than}, {summary}\n")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker.sweep_raw_bills",
+        description="List (with --delete: delete) the raw bills no job references.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="list the unreferenced raw bills (the default)")
+    mode.add_argument("--delete", action="store_true", help="delete them")
+    parser.add_argument(
+        "--older-than", type=parse_age, default=DEFAULT_AGE, help="grace period: 7d (default), 36h, 90m; at least 1h"
+    )
+    args = parser.parse_args()
+    if args.older_than < MIN_AGE:
+        parser.error(f"--older-than must be at least {MIN_AGE}")
+    sys.exit(asyncio.run(_main(args)))
+
+
+if __name__ == "__main__":
+    main()
