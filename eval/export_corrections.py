@@ -29,12 +29,22 @@ from shared.bill import NormalizedBill
 from shared.db import create_pool
 from shared.settings import Settings, settings_or_exit
 
-# The latest correction of each job, with the raw bill it corrects.
+# The latest correction of each job, with the raw bills it may correct: the job's last one stored before the
+# decision (``dated_uri``), the review task's, and how many the job stored.
 CORRECTIONS_SQL = """
-SELECT DISTINCT ON (d.job_id) d.job_id, d.after, d.overridden, t.artifact_uri, a.content_type
+SELECT DISTINCT ON (d.job_id) d.job_id, d.after, d.overridden, t.artifact_uri AS task_uri,
+       a.uri AS dated_uri, a.content_type AS dated_type,
+       (SELECT c.content_type FROM artifacts c WHERE c.job_id = d.job_id AND c.uri = t.artifact_uri LIMIT 1)
+           AS task_type,
+       (SELECT count(*) FROM artifacts c WHERE c.job_id = d.job_id) AS stored
   FROM review_decisions d
   JOIN review_tasks t ON t.job_id = d.job_id
-  LEFT JOIN artifacts a ON a.job_id = d.job_id AND a.uri = t.artifact_uri
+  LEFT JOIN LATERAL (
+       SELECT s.uri, s.content_type FROM artifacts s
+        WHERE s.job_id = d.job_id AND s.created_at <= d.decided_at
+        ORDER BY s.created_at DESC, s.id DESC
+        LIMIT 1
+  ) a ON true
  WHERE d.action = 'correct' AND d.after IS NOT NULL
  ORDER BY d.job_id, d.decided_at DESC
 """
@@ -60,17 +70,39 @@ class Correction:
         return Path(self.artifact_uri).suffix  # objects are named raw/bills/{job}/{sha256}.{ext}
 
 
-async def corrections(pool: asyncpg.Pool) -> list[Correction]:
-    return [
-        Correction(
-            job_id=str(row["job_id"]),
-            bill=NormalizedBill.model_validate(row["after"]),
-            artifact_uri=row["artifact_uri"],
-            content_type=row["content_type"],
-            overridden=tuple(row["overridden"]),
+@dataclass(frozen=True)
+class Corrections:
+    paired: list[Correction]
+    unpaired: list[str]
+    """Jobs whose corrected bill cannot be told: each bill they stored was (re-)stored after the decision."""
+
+
+async def corrections(pool: asyncpg.Pool) -> Corrections:
+    """Each job's latest correction with the bill it corrects: the last one the job stored before the decision.
+
+    Not the review task's bill, which is the job's latest: a reset that fetched another bill after the
+    correction paired the correction with that one, and the eval case expected the old bill's values of the
+    new one. The task's bill only when the job stored one bill, or none recorded (stored before ``artifacts``)."""
+    paired: list[Correction] = []
+    unpaired: list[str] = []
+    for row in await pool.fetch(CORRECTIONS_SQL):
+        if row["dated_uri"] is not None:
+            uri, content_type = row["dated_uri"], row["dated_type"]
+        elif row["stored"] <= 1:
+            uri, content_type = row["task_uri"], row["task_type"]
+        else:  # re-fetched since (A, then B, then A again dates A anew): which one was corrected is unknown
+            unpaired.append(str(row["job_id"]))
+            continue
+        paired.append(
+            Correction(
+                job_id=str(row["job_id"]),
+                bill=NormalizedBill.model_validate(row["after"]),
+                artifact_uri=uri,
+                content_type=content_type,
+                overridden=tuple(row["overridden"]),
+            )
         )
-        for row in await pool.fetch(CORRECTIONS_SQL)
-    ]
+    return Corrections(paired, unpaired)
 
 
 def golden_case(correction: Correction, data: bytes) -> Case:
@@ -98,12 +130,15 @@ class Exported:
     written: list[Case] = field(default_factory=list)
     missing: list[Correction] = field(default_factory=list)
     """Corrections whose raw bill is no longer in the store (or was stored elsewhere)."""
+    unpaired: list[str] = field(default_factory=list)
+    """Jobs whose corrected bill cannot be told from another they stored later (see ``corrections``)."""
 
 
 async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -> Exported:
     """Write every correction whose raw bill can be read to ``directory`` (which must exist)."""
-    done = Exported()
-    for correction in await corrections(pool):
+    found = await corrections(pool)
+    done = Exported(unpaired=found.unpaired)
+    for correction in found.paired:
         try:
             data = await asyncio.to_thread(store.read, correction.artifact_uri)
         except (ArtifactNotFound, InvalidArtifactName):
@@ -131,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     done = asyncio.run(_run(args.directory, settings_or_exit()))
     for correction in done.missing:
         print(f"skipped job {correction.job_id}: {correction.artifact_uri} cannot be read", file=sys.stderr)
+    for job_id in done.unpaired:
+        print(f"skipped job {job_id}: its bills were stored again after the correction", file=sys.stderr)
     print(f"exported {len(done.written)} corrected bills to {args.directory}")
     return 0
 

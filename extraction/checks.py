@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
 from extraction.rules.currency import bill_currency
-from extraction.values import swap_day_and_month
+from extraction.values import number_format, swap_day_and_month
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
@@ -39,6 +39,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
     if text is not None:
         reasons += _evidence(bill, Evidence(text)) if has_text_layer(text) else ["no_text_layer"]
         reasons += _currency(bill, text)
+        reasons += ["mixed_number_format"] if number_format(text).mixed else []
     return reasons
 
 

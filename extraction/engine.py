@@ -135,7 +135,7 @@ def _gemini(
         logger.warning("gemini refused the document", extra={"error": str(rejected)})
         return Extraction(bill=fallback, reasons=[*carried, "gemini_rejected"], extractor="gemini", pages=pages)
     if bill is None:
-        return Extraction(bill=None, reasons=["not_a_bill"], extractor="gemini", pages=pages)
+        return Extraction(bill=None, reasons=[*carried, "not_a_bill"], extractor="gemini", pages=pages)
     bill = with_implied_charges(bill)  # before the readings are compared: the rules' charges witness against Gemini's
     reasons = list(carried)
     differing = None

@@ -25,6 +25,7 @@ from extraction.values import (
     numeric_date_order,
     scaled_figure,
     swap_day_and_month,
+    us_number_text,
 )
 from shared.bill import UsageUnit
 
@@ -66,7 +67,8 @@ class Evidence:
     figure ("4.5 kgal"): the gallons of ``readings``."""
 
     def __post_init__(self) -> None:
-        flat = " ".join(self.text.split())
+        numbers = us_number_text(self.text)  # "1.234,56" read as the rules reader reads it, as 1,234.56
+        flat = " ".join(numbers.split())
         order = numeric_date_order(flat)
         self.dates = _dates(flat, day_first=order.day_first)
         self.written_day_first = order.day_first
@@ -75,7 +77,7 @@ class Evidence:
         self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
         self.payment_lines_sum = sum(
-            (abs(found.value) for line in _PAYMENT_LINE_RE.findall(self.text) for found in iter_money(line)),
+            (abs(found.value) for line in _PAYMENT_LINE_RE.findall(numbers) for found in iter_money(line)),
             Decimal("0"),
         )
         self.gallon_scales = set()
@@ -87,7 +89,7 @@ class Evidence:
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)
-        self.readings = set(readings_printed(self.text))
+        self.readings = set(readings_printed(numbers))
         self.printed_gallons = {quantity for quantity, unit in self.readings if unit is UsageUnit.GAL}
 
     def day_first_reading(self, values: list[date]) -> bool:

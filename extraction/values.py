@@ -87,11 +87,12 @@ NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
 
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
-    r"(?<![\w.])(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
+    r"(?<![\w.])(?<!\d,)(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
     r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
     re.IGNORECASE,
 )
-"""A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh")."""
+"""A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh").
+A decimal comma's "12,5 kWh" whole: its "5 kWh" was read as the reading."""
 
 
 GALLON_SCALE_RE = re.compile(
@@ -338,15 +339,42 @@ def parse_money(text: str) -> Decimal | None:
     return None
 
 
+_POINT_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_COMMA_NUMBER = r"\d{1,3}(?:\.\d{3})+,\d+|\d+,\d+"
+_COMMA_NUMBER_RE = re.compile(_COMMA_NUMBER)
+_QUANTITY_RE = re.compile(rf"(?P<sign>[{MINUS_SIGNS}])?(?P<q>{_POINT_NUMBER}|{_COMMA_NUMBER})")
+
+
+_CURRENCY_MARK = r"(?:[\u20ac\u00a3\u00a5]|\b(?:EUR|GBP|CHF)\b)"
+_MARKS_RE = re.compile(rf"[\s:#]*(?:{_CURRENCY_MARK}[\s:#]*)?")
+_TRAILING_MARK_RE = re.compile(rf"[\s:#]*{_CURRENCY_MARK}[\s:#]*$")
+
+
+def only_currency_marks(text: str) -> bool:
+    """Whether ``text``, beside an amount in its cell, is blanks and a currency's sign or code at most: "€ 1.234,50",
+    "1.234,50 EUR" are amounts as "$1,234.50" is (``MONEY_RE`` takes the dollar sign in)."""
+    return _MARKS_RE.fullmatch(text) is not None
+
+
+def without_currency_mark(text: str) -> str:
+    """``text`` without the currency sign or code that ends it: an item's wording before its "€ 24,50"."""
+    return _TRAILING_MARK_RE.sub("", text)
+
+
 def signed_quantity(sign: str | None, digits: str) -> Decimal:
-    """``digits`` ("1,234.5") as a Decimal, negated when a minus sign is attached."""
+    """``digits`` ("1,234.5") as a Decimal, negated when a minus sign is attached. A comma no thousands group
+    follows is a decimal comma ("12,5", "1.234,56"): "12,5" was read as 125."""
+    if _COMMA_NUMBER_RE.fullmatch(digits) and not re.fullmatch(_POINT_NUMBER, digits):
+        digits = digits.replace(".", "").replace(",", ".")
     quantity = Decimal(digits.replace(",", ""))
     return -quantity if sign else quantity
 
 
 def parse_quantity(text: str) -> Decimal | None:
-    """A plain number such as "1,234", "512.5" or "-245" (net metering); None for anything else."""
-    match = re.fullmatch(rf"(?P<sign>[{MINUS_SIGNS}])?(?P<q>\d[\d,]*(?:\.\d+)?)", text.strip())
+    """A plain number such as "1,234", "512.5", "12,5", "1.234,56" or "-245" (net metering); None for
+    anything else ("1,2,3"). "1,234" is read the US way, as a text whose numbers write a decimal comma is
+    read once ``us_number_text`` has turned them round."""
+    match = _QUANTITY_RE.fullmatch(text.strip())
     if match is None:
         return None
     try:
@@ -354,6 +382,56 @@ def parse_quantity(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return quantity if abs(quantity) < QUANTITY_LIMIT else None
+
+
+_COMMA_DECIMALS_RE = re.compile(
+    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d+,(?:\d{1,2}|\d{4,}))(?![.,]?\d)"
+)
+"""A number only a decimal comma writes so: "1.234,56", "1.234.567", "85,00", "0,1123"."""
+_POINT_DECIMALS_RE = re.compile(
+    r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+\.\d+|\d{1,3}(?:,\d{3}){2,}|\d+\.(?:\d{1,2}|\d{4,}))(?![.,]?\d)"
+)
+"""A number only a decimal point writes so: "1,234.56", "1,234,567", "85.00", "0.1123". Neither counts "1,234"
+nor "1.234", which read either way, nor a date's "15.03.2026"."""
+CLEAR_MAJORITY = 3
+"""How many times the numbers of one convention must outnumber the other's for it to be the bill's: a US bill
+may print a "1,5" (a list), a European one a version's "2.1"."""
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a text writes its decimals: ``decimal_comma`` ("1.234,56"), or not; ``mixed`` when it prints both
+    and neither clearly more: then none of its numbers that read either way ("1.234") can be trusted."""
+
+    decimal_comma: bool
+    mixed: bool = False
+
+
+def number_format(text: str) -> NumberFormat:
+    """Whether ``text`` writes decimal commas: by the numbers only one convention writes (see
+    ``_COMMA_DECIMALS_RE``). European bills do ("1.234,56 kWh", "€ 1.234,56"); the rules read them as
+    56 kWh and no amount."""
+    commas = len(_COMMA_DECIMALS_RE.findall(text))
+    if not commas:
+        return NumberFormat(decimal_comma=False)
+    points = len(_POINT_DECIMALS_RE.findall(text))
+    if commas >= CLEAR_MAJORITY * points:
+        return NumberFormat(decimal_comma=True)
+    return NumberFormat(decimal_comma=False, mixed=points < CLEAR_MAJORITY * commas)
+
+
+_COMMA_NUMBER_IN_TEXT_RE = re.compile(
+    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d{1,3}(?:[ \u00a0\u202f]\d{3})+,\d+|\d+,\d+)(?![.,]?\d)"
+)
+_TO_POINTS = str.maketrans({".": ",", ",": ".", " ": ",", "\u00a0": ",", "\u202f": ","})
+
+
+def us_number_text(text: str) -> str:
+    """``text`` with the numbers of a decimal-comma text written the US way ("1.234,56" as "1,234.56", "1 234,56"
+    as "1,234.56", "12,5" as "12.5"), each as long as before so columns stay; any other text as it is."""
+    if not number_format(text).decimal_comma:
+        return text
+    return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: number.group().translate(_TO_POINTS), text)
 
 
 ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

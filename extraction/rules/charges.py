@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from extraction.rules.layout import Line, Wordings, cells
-from extraction.values import iter_money
+from extraction.values import iter_money, only_currency_marks, without_currency_mark
 from shared.bill import Commodity, LineItem, LineItemCategory
 
 _SECTION = re.compile(
@@ -83,10 +83,10 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
 
 def _item(text: str, commodity: Commodity | None) -> LineItem | None:
     amounts = list(iter_money(text))
-    if not amounts or text[amounts[-1].end :].strip():
-        return None  # the amount must close the row, as in an "Amount" column
+    if not amounts or not only_currency_marks(text[amounts[-1].end :]):
+        return None  # the amount must close the row, as in an "Amount" column ("24,50 €" too)
     last = amounts[-1]
-    description = " ".join(text[: last.start].split()).strip(" .:")
+    description = " ".join(without_currency_mark(text[: last.start]).split()).strip(" .:")
     if _NOT_ITEM.search(description) or not re.search(r"[A-Za-z]{2}", description):
         return None
     return LineItem(

@@ -205,6 +205,9 @@ _SIGN_BY_FIGURE_RE = re.compile(
 UTF-8 could not read (U+FFFD: a Windows-1252 "€", 0x80, among UTF-8 text) before or after an amount with its
 cents ("\ufffd135.00"), not any figure: a Windows-1252 dash or degree sign reads so too ("2025 \ufffd 2026",
 "72\ufffdF"). The bill's currency, which it does not show plainly."""
+_COPYRIGHT_BEFORE = re.compile(r"(?:\b[Cc]opyright|\bCOPYRIGHT|\([Cc]\)|\u00a9)[ \t]*$")
+_COPYRIGHT_WITHIN = 16
+_YEAR_AFTER = re.compile(r"(?:19|20)\d\d(?![\d,.]?\d)")
 _OTHER_CODES: dict[str, str] = {
     code: code
     for code in (
@@ -218,12 +221,18 @@ only ("1,234.00 MXN", "CHF 135.00", "CDN$ 135.00"): "1,234.00 MXN" was read as d
 _AMOUNT = r"(?:\d[\d,.]*[.,]\d\d|\d{1,3}(?:[,.]\d{3})+)(?![.,]?\d)"
 """A figure shaped as an amount: with its cents ("135.00", "1.234,00") or its thousands set apart ("4,200"
 yen)."""
+_THOUSANDS_RE = re.compile(r"\d{4}|\d[,.]\d{3}(?![,.]?\d)|\d[,.]\d{3}[,.]")
+"""An amount of a thousand or more: four digits together, or a thousands group ("125.430", "1,250.00")."""
 _CODE_BEFORE_AMOUNT_RE = re.compile(rf"(?<![A-Za-z0-9])(?P<code>[A-Z]{{3}})[ \t]?(?:\$[ \t]?)?{_AMOUNT}")
 _CODE_AFTER_AMOUNT_RE = re.compile(rf"(?<![A-Za-z0-9.,]){_AMOUNT}[ \t]?(?P<code>[A-Z]{{3}})(?![A-Za-z0-9])")
 """Three capitals, a word of their own, by an amount ("CHF 135.00", "CDN$ 135.00", "$135.00 MXN"): one of
 ``_OTHER_CODES`` names its currency. Not by any figure: a US bill prints them by its meters' and references'
 ("Meter No. IDR 00451237", "Ref No. 4512 CHF", "rated COP 3.0", "Serial 9AED12"), and each was a bill in that
 currency. Two patterns, as an amount may stand between two codes ("INR 1,234.00 MXN")."""
+_THOUSANDS_ONLY_CODES = frozenset({"COP", "IDR", "VND", "KRW", "CLP", "HUF"})
+"""Currencies of so small a unit that a bill's amounts in them run into thousands ("COP 125.430", "IDR
+1.250.000"): named by such an amount only. Their letters by a small figure with cents are something else, a
+heat pump's coefficient of performance ("rated COP 3.00"), and read as pesos."""
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -252,13 +261,29 @@ def _garbled_currencies(text: str) -> set[str | None]:
     """The currencies of the signs, garbled or unreadable ones too, by ``text``'s figures: a sign's own currency,
     or None where it cannot be told (an unreadable byte, a sign ``_FOREIGN_CURRENCIES`` does not name). A file
     of two charsets (a mail merge's Windows-1252 address in a UTF-8 bill) garbles one or the other."""
-    return {_SIGNS.get(match["before"] or match["after"] or "") for match in _SIGN_BY_FIGURE_RE.finditer(text)}
+    return {
+        _SIGNS.get(match["before"] or match["after"] or "")
+        for match in _SIGN_BY_FIGURE_RE.finditer(text)
+        if not (match["before"] and _copyright_year(text, match))
+    }
+
+
+def _copyright_year(text: str, match: re.Match[str]) -> bool:
+    """Whether a sign before a figure stands in a copyright notice, before its year ("Copyright \u00a5 2025", a
+    "\u00a9" a font or a charset turned into another sign): a US bill's footer went to review as in yen."""
+    before = _COPYRIGHT_BEFORE.search(text, max(0, match.start() - _COPYRIGHT_WITHIN), match.start())
+    return before is not None and _YEAR_AFTER.match(text, match.end() - 1) is not None
 
 
 def _coded_currencies(text: str) -> set[str]:
     """The currencies of ``_OTHER_CODES`` that ``text`` names by an amount."""
     patterns = (_CODE_BEFORE_AMOUNT_RE, _CODE_AFTER_AMOUNT_RE)
-    found = (match["code"] for pattern in patterns for match in pattern.finditer(text))
+    found = (
+        match["code"]
+        for pattern in patterns
+        for match in pattern.finditer(text)
+        if match["code"] not in _THOUSANDS_ONLY_CODES or _THOUSANDS_RE.search(match.group())
+    )
     return {_OTHER_CODES[code] for code in found if code in _OTHER_CODES}
 
 

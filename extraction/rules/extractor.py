@@ -20,7 +20,7 @@ from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose,
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
-from extraction.values import UNIT_RE, Found, day_first_place, numeric_date_order
+from extraction.values import UNIT_RE, Found, day_first_place, number_format, numeric_date_order, us_number_text
 from shared.bill import NormalizedBill, Provider, account_key
 
 T = TypeVar("T")
@@ -63,6 +63,8 @@ class RuleResult:
 
 def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) -> RuleResult:
     """Read a bill from its text pages; never raises on odd text, says why instead."""
+    if number_format("\n".join(pages)).decimal_comma:
+        pages = [us_number_text(page) for page in pages]  # "1.234,56" as "1,234.56": the readers' own form
     lines = to_lines(pages)
     text = "\n".join(line.text for line in lines)
     choice = select_template(text, provider_hint)
@@ -86,9 +88,13 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
     ]
 
+    currency = bill_currency(text)
+    currency_doubt = ["non_usd_currency"] if currency.foreign else []
     signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
     if template is None and signals < 3:
-        return RuleResult(None, ["not_a_bill"], name)
+        # The doubts stay: with EXTRACTOR=gemini they are carried through Gemini's reading of the text (two due
+        # dates, a currency Gemini writes "$" for), and were dropped with the rules' verdict.
+        return RuleResult(None, [*reasons, *currency_doubt, "not_a_bill"], name)
 
     try:
         usage, usage_conflict = read_usage(
@@ -97,14 +103,12 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
             ccf_default=template.ccf_commodity if template else None,
         )
     except ValidationError:  # a quantity no store can hold (fifteen digits and more): a reviewer reads it
-        return RuleResult(None, [*reasons, "unreadable_value:usage"], name)
+        return RuleResult(None, [*reasons, *currency_doubt, "unreadable_value:usage"], name)
     if usage_conflict:
         reasons.append("conflicting_values:usage")
+    reasons += currency_doubt
     period = values.pop("period")
     payments = values.pop("payments_received")
-    currency = bill_currency(text)
-    if currency.foreign:
-        reasons.append("non_usd_currency")
     try:
         bill = NormalizedBill(
             currency=currency.code,

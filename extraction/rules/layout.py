@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
 
-from extraction.values import Found
+from extraction.values import Found, only_currency_marks
 
 T = TypeVar("T")
 Take = Callable[[str], Found[T] | None]
@@ -212,7 +212,7 @@ def _below(lines: Sequence[Line], hit: Hit, take: Take[T]) -> T | None:
 
 
 def _whole(text: str, found: Found[T]) -> bool:
-    return not text[: found.start].strip(" :#") and not text[found.end :].strip()
+    return only_currency_marks(text[: found.start]) and only_currency_marks(text[found.end :])
 
 
 def choose(candidates: Sequence[Candidate[T]], *, key: Callable[[T], object] | None = None) -> tuple[T | None, bool]:

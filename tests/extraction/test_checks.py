@@ -11,7 +11,9 @@ import pytest
 from eval.generate import sample_bill
 from extraction.checks import check_bill, check_correction
 from extraction.document import read_document
+from extraction.rules.extractor import extract_with_rules
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
+from tests.extraction.test_rules import PLAIN
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +313,12 @@ def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tupl
     assert bill.account_number is not None
     assert check_correction(adjusted, override=True, account_number=bill.account_number) == []
     assert check_correction(adjusted, override=True, account_number="0000-0000") == ["account_mismatch"]
+
+
+def test_a_text_that_writes_decimals_both_ways_goes_to_review_as_such() -> None:
+    """ "1.234" is 1,234 on a bill writing "85,00" and 1.234 on one writing "85.00": on a text printing both as
+    often, no figure that reads either way could be trusted, and nothing said so."""
+    text = PLAIN + "Rates: energy 12,50 / network 3,75 / levy 8,20 / meter 1,05\n"
+    bill = extract_with_rules([PLAIN], provider_hint=None).bill
+    assert bill is not None and check_bill(bill, text=PLAIN) == []
+    assert check_bill(bill, text=text) == ["mixed_number_format"]

@@ -156,3 +156,34 @@ def test_a_currency_code_by_a_figure_no_amount_names_no_currency(text: str) -> N
     """US bills print the letters by meters', references' and slogans' figures: each named its currency, and a
     reviewer approving the bill as read stored a US bill in rupiah."""
     assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Heat pumps rated COP 3.00 or higher qualify",
+        "Rebate for a COP 4.50 heat pump",
+        "Copyright \u00a5 2025 Harbor Water Co",  # a copyright sign a font or a charset turned into a yen sign
+        "COPYRIGHT \u00a52024-2025",
+        "(c) Â¥ 2025",
+    ],
+)
+def test_letters_or_a_sign_that_name_no_currency_here_name_none(text: str) -> None:
+    """A heat pump's coefficient of performance read as Colombian pesos and a copyright's year as yen: each
+    US bill went to review as foreign, yen preselected as dollars for lack of a code."""
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Total a pagar  COP 125.430", "COP"),
+        ("Total a pagar  COP 1.250.000,00", "COP"),
+        ("Total  125.430 COP", "COP"),
+        ("Total Due  IDR 1,250,000.00", "IDR"),
+        ("Total Due  \u00a5 2025", "USD"),  # yen with no cents, not in a copyright notice: a person picks
+        ("Copyright 2025.  Total Due  \u00a5 4,200", "USD"),
+    ],
+)
+def test_a_small_units_currency_is_named_by_its_thousands(text: str, code: str) -> None:
+    assert bill_currency(text) == currency.BillCurrency(code, foreign=True)

@@ -17,7 +17,7 @@ from extraction.engine import disagreement, extract
 from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
-from shared.bill import LineItem, Provider, UsageUnit
+from shared.bill import LineItem, NormalizedBill, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
 from tests.extraction.test_rules import PLAIN
@@ -465,3 +465,42 @@ def test_charges_that_fold_in_a_previous_balance_gemini_left_out_go_to_review(
     report = analyze(text.encode(), provider_hint=None, settings=settings)
     expected = ("gemini", "review", ["extractor_disagreement:current_charges"])
     assert (report.extractor, report.decision, report.reasons) == expected
+
+
+FEW_SIGNALS = """Harbor Water Co
+Statement for Jane Doe
+Due Date: March 15, 2026
+Amount Due: $85.00
+Pay by April 15, 2026
+"""
+"""Too few of a bill's fields for the rules to call it one, and two due dates: only Gemini reads the bill."""
+
+
+@pytest.mark.parametrize(
+    ("text", "doubt"),
+    [
+        (FEW_SIGNALS, "conflicting_values:due_date"),
+        (FEW_SIGNALS.replace("Pay by April 15, 2026", "Payable in \u20ac"), "non_usd_currency"),
+    ],
+)
+def test_the_rules_doubts_on_a_text_they_find_no_bill_in_stay_through_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str
+) -> None:
+    """The rules' "not a bill" dropped their doubts with it: with EXTRACTOR=gemini, Gemini's reading of one
+    of the two due dates, or of euros as dollars, went on with nothing to say the text printed another."""
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is None and read.reasons == [doubt, "not_a_bill"]
+    bill = NormalizedBill(
+        provider_name="Harbor Water Co",
+        account_number="4471-0023-9",
+        due_date=date(2026, 3, 15),
+        total_amount=Decimal("85.00"),
+        current_charges=Decimal("85.00"),
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(bill)))
+    fake_gemini.push(200, bill_response(wire_from_bill(bill, is_utility_bill=False)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision) == ("gemini", "review") and doubt in report.reasons
+    refused = extract(read_document(text.encode()), provider_hint=None, settings=settings)
+    assert (refused.bill, refused.reasons) == (None, [doubt, "not_a_bill"])

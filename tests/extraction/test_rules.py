@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -1029,3 +1030,55 @@ def test_a_letterhead_is_not_a_greeting() -> None:
     text = "Hello Mei Chen\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Hi-Line Electric Cooperative")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider_name == "Hi-Line Electric Cooperative"
+
+
+EURO = """\
+STADTWERKE RIVERSIDE
+Customer Account No. 0042-1177
+
+Statement Date      Due Date           Amount Due
+5 January 2026      2026-01-26         {1.234,50}
+
+Service Period: Dec 3, 2025 through Jan 2, 2026
+
+Previous Balance                       {200,00}
+Payments - Thank You                   200,00 CR
+Current Charges                        {1.234,50}
+
+Electricity Charges
+  Energy charge                        {1.210,00}
+  Standing charge                      {24,50}
+Total Current Charges                  {1.234,50}
+
+Electricity used this period: {usage}
+"""
+
+
+def _euro(sign_after: bool, usage: str) -> str:
+    text = EURO.replace("{usage}", usage)
+    return re.sub(r"\{([\d.,]+)\}", lambda m: f"{m[1]} \u20ac" if sign_after else f"\u20ac {m[1]}", text)
+
+
+@pytest.mark.parametrize("sign_after", [True, False])
+@pytest.mark.parametrize(
+    ("usage", "quantity"), [("2.412,5 kWh", "2412.5"), ("2.412 kWh", "2412"), ("12,5 kWh", "12.5")]
+)
+def test_a_bill_that_writes_decimal_commas_is_read_in_them(sign_after: bool, usage: str, quantity: str) -> None:
+    """ "2.412,5 kWh" was read as 5 kWh, "2.412 kWh" as 2.412 and "1.234,50" as no amount at all: a reviewer
+    confirming the euros found the reading's figures wrong or missing, and retyped the bill."""
+    text = _euro(sign_after, usage)
+    result = extract_with_rules([text], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == ["non_usd_currency"]
+    assert (bill.currency, bill.total_amount, bill.previous_balance, bill.payments_received) == (
+        "EUR",
+        Decimal("1234.50"),
+        Decimal("200.00"),
+        Decimal("200.00"),
+    )
+    assert [(item.description, item.amount) for item in bill.line_items] == [
+        ("Energy charge", Decimal("1210.00")),
+        ("Standing charge", Decimal("24.50")),
+    ]
+    assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal(quantity), UsageUnit.KWH)]
+    assert check_bill(bill, text=text) == ["non_usd_currency"]

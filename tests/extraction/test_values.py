@@ -9,16 +9,20 @@ import pytest
 from pydantic import ValidationError
 
 from extraction.values import (
+    UNIT_RE,
+    NumberFormat,
     day_first_place,
     iter_dates,
     iter_money,
     iter_yearless_periods,
+    number_format,
     numeric_date_order,
     numeric_day_first,
     parse_date,
     parse_money,
     parse_quantity,
     take_account_number,
+    us_number_text,
 )
 from shared.bill import Commodity, LineItem, UsageReading, UsageUnit
 
@@ -285,3 +289,47 @@ def test_quantities_are_held_to_four_places() -> None:
 )
 def test_a_period_start_without_its_year_has_the_ends(text: str, period: tuple[date, date] | None) -> None:
     assert next((found.value for found in iter_yearless_periods(text)), None) == period
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12,5", "12.5"),
+        ("1.234,56", "1234.56"),
+        ("-12,5", "-12.5"),
+        ("1,23", "1.23"),
+        ("1,234", "1234"),
+        ("1,2,3", None),
+    ],
+)
+def test_a_decimal_comma_is_no_thousands_separator(text: str, expected: str | None) -> None:
+    """ "12,5" read as 125: a comma no three digits follow separates decimals; "1,234" stays the US 1234."""
+    assert parse_quantity(text) == (Decimal(expected) if expected is not None else None)
+
+
+def test_a_decimal_commas_figure_is_read_whole_by_its_unit() -> None:
+    """ "12,5 kWh" gave a reading of 5 kWh, "1.234,56 kWh" one of 56 kWh."""
+    found = [match.group("q") for match in UNIT_RE.finditer("12,5 kWh; 1.234,56 kWh; 1,234 kWh")]
+    assert found == ["12,5", "1,234"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Total \u20ac 1.234,56  Usage 1.234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=True)),
+        ("Total $1,234.56  Usage 1,234 kWh  Rate $0.1123", NumberFormat(decimal_comma=False)),
+        ("Total 1,234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=False)),  # nothing tells: the US way
+        ("Total $85.00  Fee 12,50  Tax 3,75", NumberFormat(decimal_comma=False, mixed=True)),
+        ("$85.00 $12.50 $3.75 $1.00 and a list 1,5", NumberFormat(decimal_comma=False)),
+    ],
+)
+def test_a_texts_number_format_is_told_by_the_numbers_only_one_writes(text: str, expected: NumberFormat) -> None:
+    assert number_format(text) == expected
+
+
+def test_a_decimal_comma_texts_numbers_are_written_the_us_way_in_place() -> None:
+    text = "Total  1.234,56 \u20ac\nUsage  1.234 kWh  12,5 m3\nRead  15.03.2026\nGesamt  1 234,56"
+    written = us_number_text(text)
+    assert written == "Total  1,234.56 \u20ac\nUsage  1,234 kWh  12.5 m3\nRead  15.03.2026\nGesamt  1,234.56"
+    assert len(written) == len(text)
+    assert us_number_text("Total $1,234.56  Usage 1.234 kWh") == "Total $1,234.56  Usage 1.234 kWh"
