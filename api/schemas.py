@@ -141,6 +141,10 @@ class ReviewSummary(BaseModel):
     """How long the task has waited: until now while open, until it closed once closed."""
     revision: str
     closed_at: datetime | None = None
+    claimed_by: str | None = None
+    """The reviewer who has the task open in the review UI (a soft claim; None: nobody, or it lapsed)."""
+    claimed_at: datetime | None = None
+    """Since when they have had it open."""
 
 
 class ReviewPage(BaseModel):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import ValidationError
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -31,6 +34,7 @@ from api.schemas import (
     ReviewTaskInternal,
     ReviewTaskPublic,
 )
+from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from shared.bill import Provider
@@ -39,6 +43,7 @@ from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from workflows.bill_ingestion import BillIngestionWorkflow
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["reviews"], route_class=AuthorizeBeforeBody)
 
 OPEN = [ReviewStatus.PENDING, ReviewStatus.ESCALATED]
@@ -51,11 +56,13 @@ REVIEW_RESULT_WAIT = timedelta(seconds=15)
 ENDED_OUTCOME_TIMEOUT = timedelta(seconds=15)
 """How long reading an ended job's decision back may take: Temporal has it already and answers at once,
 so running out means Temporal did not answer (a 503), not that the job is still busy."""
-_SELECT = """
-    SELECT t.*, j.customer_id, j.utility_account_id, a.provider, a.account_number, a.label AS account_label
+_SELECT = f"""
+    SELECT t.*, j.customer_id, j.utility_account_id, a.provider, a.account_number, a.label AS account_label,
+           c.reviewer AS claimed_by, c.claimed_at
       FROM review_tasks t
       JOIN ingestion_jobs j ON j.id = t.job_id
       JOIN utility_accounts a ON a.id = j.utility_account_id
+      LEFT JOIN review_claims c ON c.job_id = t.job_id AND t.closed_at IS NULL AND {claims.ACTIVE_SQL}
 """
 
 
@@ -71,6 +78,8 @@ def _summary(row: Any) -> dict[str, Any]:
         "age_seconds": int(((row["closed_at"] or datetime.now(UTC)) - row["created_at"]).total_seconds()),
         "revision": row["revision"],
         "closed_at": row["closed_at"],
+        "claimed_by": row["claimed_by"],
+        "claimed_at": row["claimed_at"],
     }
 
 
@@ -249,7 +258,7 @@ async def submit_decision(
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
-        return await _repeated(handle, job, update_id)
+        return await _repeated(state, handle, job, update_id)
     try:
         update = await handle.start_update(
             BillIngestionWorkflow.submit_review,
@@ -259,7 +268,7 @@ async def submit_decision(
             rpc_timeout=REVIEW_UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as err:
-        raise _refusal(err) from None
+        raise await _refusal(state, handle, job, err) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise await _ended(state, principal, job) from None
@@ -268,10 +277,11 @@ async def submit_decision(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
         raise Problem(503, "the workflow did not answer in time; send the decision again") from None
+    await claims.release(state.pool, job["id"])  # taken: nobody has the task open any more
     try:
         ack = await update.result(rpc_timeout=REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
-        raise _refusal(err) from None
+        raise await _refusal(state, handle, job, err) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
@@ -279,7 +289,9 @@ async def submit_decision(
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
 
 
-async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str) -> ReviewDecisionResult:
+async def _repeated(
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str
+) -> ReviewDecisionResult:
     """A job that has ended answers the decision that ended it as it did the first time; any other gets a 409.
 
     Only the outcome of an update already in history is read: nothing new is sent to an ended job."""
@@ -288,10 +300,14 @@ async def _repeated(handle: WorkflowHandle[Any, Any], job: dict[str, Any], updat
             rpc_timeout=ENDED_OUTCOME_TIMEOUT
         )
     except WorkflowUpdateFailedError:
-        raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
+        raise await _not_awaiting(
+            state, handle, job, f"the job is not awaiting review (status {job['status']})"
+        ) from None
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the ended run: not this decision
-            raise Problem(409, f"the job is not awaiting review (status {job['status']})") from None
+            raise await _not_awaiting(
+                state, handle, job, f"the job is not awaiting review (status {job['status']})"
+            ) from None
         # Temporal did not answer: whether this decision is the one that ended the job is still unknown.
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -326,10 +342,100 @@ def decision_update_id(decision: ReviewDecision) -> str:
     return f"review-{decision.revision}-{digest}"
 
 
-def _refusal(err: WorkflowUpdateFailedError) -> Problem:
+async def _refusal(
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], err: WorkflowUpdateFailedError
+) -> Problem:
     """The workflow's validator refused the decision: 422 for a correction that fails checks, else 409."""
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
         return Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details])
+    if isinstance(cause, ApplicationError) and cause.type == "ReviewNotPending":
+        return await _not_awaiting(state, handle, job, str(cause.message))
+    if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":
+        revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
+        return Problem(
+            409,
+            f"the review task changed since it was read (revision now {revision}): read it again with"
+            f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision",
+            revision=revision,
+        )
     message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
     return Problem(409, str(message))
+
+
+TAKEN_FIRST_HISTORY_TIMEOUT = timedelta(seconds=2)
+"""How long naming a decision taken but not yet recorded may spend reading the run's history."""
+
+
+async def _not_awaiting(
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], message: str
+) -> Problem:
+    """The 409 for a job no longer awaiting review. Where another decision was taken first it says so, whose and
+    when: just after it, the job still reads NEEDS_REVIEW, and "not awaiting review (status NEEDS_REVIEW)" read as
+    a contradiction. ``taken_by``, ``taken_at`` and ``action`` carry it for clients; ``GET /reviews/{id}`` shows the
+    outcome once recorded."""
+    taken = await _taken_first(state, handle, job["id"])
+    if taken is None:
+        return Problem(409, f"{message}: GET /reviews/{job['id']} shows how the task stands")
+    action, reviewer, at, recorded = taken
+    status = await state.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job["id"])
+    where = (
+        f"the job is now {status}; GET /reviews/{job['id']} shows the decision"
+        if recorded
+        else f"it is being recorded: GET /reviews/{job['id']} shows it once it is"
+    )
+    return Problem(
+        409,
+        f"another decision was taken first: {DECIDED[action]} by {reviewer} at {at:%Y-%m-%d %H:%M:%S} UTC; {where}",
+        taken_by=reviewer,
+        taken_at=at.isoformat(),
+        action=action.value,
+        recorded=recorded,
+    )
+
+
+DECIDED = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
+
+
+async def _taken_first(
+    state: AppState, handle: WorkflowHandle[Any, Any], job_id: uuid.UUID
+) -> tuple[ReviewAction, str, datetime, bool] | None:
+    """The decision that closed (or is closing) the task: action, reviewer, when, and whether it is recorded yet.
+
+    Recorded, it is the audit row of the task's revision. Until ``record_review_decision`` commits, it is only in
+    the run's history: the last ``submit_review`` update the validator accepted (whatever revision it was sent
+    with: one read just before an escalation committed its new revision is taken as of the new one)."""
+    revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job_id)
+    if revision is None:
+        return None
+    row = await state.pool.fetchrow(
+        "SELECT action, reviewer, decided_at FROM review_decisions WHERE job_id = $1 AND revision = $2",
+        job_id,
+        revision,
+    )
+    if row is not None:
+        return ReviewAction(row["action"]), row["reviewer"], row["decided_at"].astimezone(UTC), True
+    try:
+        return await asyncio.wait_for(_accepted_in_history(state, handle), TAKEN_FIRST_HISTORY_TIMEOUT.total_seconds())
+    except Exception:  # best effort (Temporal slow or down, a payload no key opens): the 409 stands, unnamed
+        logger.warning("could not read who decided first", extra={"job_id": str(job_id)}, exc_info=True)
+        return None
+
+
+SUBMIT_REVIEW = "submit_review"
+"""The name ``BillIngestionWorkflow.submit_review`` is registered under, as history records it."""
+
+
+async def _accepted_in_history(
+    state: AppState, handle: WorkflowHandle[Any, Any]
+) -> tuple[ReviewAction, str, datetime, bool] | None:
+    found = None
+    async for event in handle.fetch_history_events():
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            continue
+        request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        if request.input.name != SUBMIT_REVIEW:
+            continue
+        [decision] = await state.client.data_converter.decode(request.input.args.payloads, [ReviewDecision])
+        found = (decision.action, decision.reviewer, event.event_time.ToDatetime(tzinfo=UTC), False)
+    return found

@@ -86,6 +86,12 @@ class BillForm:
         }
         return cls(fields=fields, rows=rows)
 
+    def sendable(self) -> BillForm:
+        """This form with only the rows a decision sends (``_sendable``): one without its key values is an unused
+        blank row, or one the reviewer cleared to remove it."""
+        rows = {kind: [row for row in rows if _sendable(kind, row)] for kind, rows in self.rows.items()}
+        return BillForm(fields=dict(self.fields), rows=rows)
+
     def as_submitted(self, *, text_inputs_only: bool = False) -> BillForm:
         """The form as a browser sends it back untouched: a value with line breaks is in a box of lines
         (``is_multiline``), which sends each as CRLF, and ``from_form`` reads them as LF and trims.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
@@ -20,6 +21,7 @@ from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewTaskInternal
+from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from api.ui.deps import (
@@ -55,7 +57,10 @@ ADD_ROWS = "add_rows"
 FIRST_INPUT = {"line_items": "description", "usage": "commodity"}
 NO_DECISION = "none"
 """The page's hidden button that Enter on a checkbox reaches (see review.html): the page back, every entry kept."""
-GIVEN_BACK = frozenset({ADD_ROWS, NO_DECISION, *(f"{ADD_ROWS}:{kind}" for kind in BLANK_ROWS)})
+TAKE_OVER = "take_over"
+"""The button shown instead of the decisions while a colleague has the task open: the task becomes this reviewer's,
+and the page comes back with every entry kept."""
+GIVEN_BACK = frozenset({ADD_ROWS, NO_DECISION, TAKE_OVER, *(f"{ADD_ROWS}:{kind}" for kind in BLANK_ROWS)})
 PROVIDERS = frozenset(p.value for p in Provider)
 DONE_VERB = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
 
@@ -106,6 +111,7 @@ async def queue_page(
         "page_size": PAGE_SIZE,
         "cursor": cursor if after else "",
         "here": _queue_query(provider, customer_id, cursor),
+        "me": principal.identity,
     }
     return render(request, "queue.html", context)
 
@@ -162,7 +168,26 @@ async def task_page(
     task = await read_task(state, principal, job_id)
     decided_duplicate = task.decision is not None and task.decision.job_status is JobStatus.DUPLICATE
     held_by = await _held_by(state, principal, job_id) if decided_duplicate else None
-    return _task_response(request, task, BillForm.from_bill(task.bill), queue=_queue_from(queue), held_by=held_by)
+    claimed = await _claim(state, principal, task)  # opening the task claims it, unless a colleague has it open
+    return _task_response(
+        request,
+        task,
+        BillForm.from_bill(task.bill),
+        queue=_queue_from(queue),
+        held_by=held_by,
+        entries_sent=False,
+        claimed=claimed,
+    )
+
+
+async def _claim(
+    state: AppState, principal: Principal, task: ReviewTaskInternal, *, take_over: bool = False
+) -> claims.Claim | None:
+    """Claim an open task for this reviewer; the colleague's claim that holds instead, if any (None: theirs)."""
+    if task.status not in OPEN:
+        return None
+    held = await claims.claim(state.pool, uuid.UUID(task.job_id), principal, take_over=take_over)
+    return held if held.held_by_other(principal) else None
 
 
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
@@ -199,10 +224,15 @@ async def decide(
         return _task_response(
             request, task, values, error=error, note=note, override=override, queue=queue, status_code=403
         )
-    if (action := str(form.get("action") or "")) in GIVEN_BACK:
+    action = str(form.get("action") or "")
+    claimed = await _claim(state, principal, task, take_over=action == TAKE_OVER)
+    if claimed is not None:  # a colleague took the task over (or opened it once this reviewer's claim lapsed)
+        error = CLAIMED.format(reviewer=claimed.reviewer, since=f"{claimed.claimed_at:%Y-%m-%d %H:%M} UTC")
+        return _task_response(request, task, values, error=error, status_code=409, claimed=claimed, **kept)
+    if action in GIVEN_BACK:
         return _given_back(request, task, values, form, action, **kept)
     try:
-        body = _decision(form, values.keeping_untouched(shown))
+        body = _decision(form, values.sendable().keeping_untouched(shown))
     except ValidationError as err:
         messages, invalid = error_messages(err)
         error = "Some values are not valid: each is marked beside its field."
@@ -222,7 +252,10 @@ async def decide(
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         error = str(problem.detail)
-        if task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form now has its revision
+        taken_first = "taken_by" in problem.extra
+        if taken_first:  # who beat them, and where to see it: the API's words name its own routes
+            error = _taken_first_message(problem.extra, recorded=task.decision is not None)
+        elif task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form has its revision
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
             error += f". {MOVED_ON.format(status=task.status)}"
@@ -238,6 +271,7 @@ async def decide(
             override=override,
             queue=queue,
             status_code=problem.status_code,
+            taken_first=taken_first,
         )
     session = current_session(request)
     if session is not None:
@@ -371,7 +405,7 @@ def _page_sent(form: Any, task: ReviewTaskInternal) -> tuple[BillForm, dict[str,
     A page from before boxes of lines (no ``SHOWN_VERSION``) that showed this task's bill is read as a page of
     today: what it showed is this task's, and the values it left as shown get their line breaks back. An address
     in lines would otherwise make the job seem to have run again (409), or an untouched Approve seem edited."""
-    values = BillForm.from_form(form, partial_rows=form.get("action") in GIVEN_BACK)
+    values = BillForm.from_form(form, partial_rows=True)  # a refused decision gives back a row not yet complete too
     page_showed = _shown_on_page(form)
     if page_showed is None or str(form.get("extracted") or "").startswith(SHOWN_VERSION):
         return values, page_showed
@@ -461,6 +495,7 @@ async def draft_after_sign_in(
         request,
         task,
         values,
+        claimed=await _claim(state, principal, task),
         error=error if task.status in OPEN else CLOSED_SINCE.format(status=task.status),
         note=_note(form),
         override=form.get("override") == "on",
@@ -509,6 +544,26 @@ EDITED_BUT_APPROVED = (
 )
 
 
+TAKEN_FIRST = "Nothing was sent: another decision was taken first ({action} by {reviewer} at {at})."
+TAKEN_FIRST_PENDING = " It is being recorded: reload the task in a moment to see the outcome."
+TAKEN_FIRST_RECORDED = " It stands, as shown below."
+YOURS_KEPT = " Your entries are kept below it, not sent."
+
+
+def _taken_first_message(extra: dict[str, Any], *, recorded: bool) -> str:
+    """What the refused reviewer reads when a colleague's decision came first (``taken_by`` of the API's 409)."""
+    action = {"approve": "approved", "correct": "corrected", "reject": "rejected"}.get(str(extra.get("action")), "")
+    at = str(extra.get("taken_at", ""))[:19].replace("T", " ") + " UTC"
+    said = TAKEN_FIRST.format(action=action or "decided", reviewer=extra.get("taken_by"), at=at)
+    return said + (TAKEN_FIRST_RECORDED if recorded else TAKEN_FIRST_PENDING) + YOURS_KEPT
+
+
+CLAIMED = (
+    "Nothing was sent: {reviewer} has had this task open since {since} (they took it over, or opened it once you had"
+    " left it for a while). Your entries are below: take the task over to send them, once you have agreed who decides."
+)
+
+
 def _note(form: Any) -> str:
     """The note as typed: a browser sends each line break as CRLF, but its box counts one character for it
     (``maxlength``), so a note that fitted there would be refused as too long."""
@@ -554,18 +609,28 @@ def _task_response(
     blanks: dict[str, int] | None = None,
     held_by: str | None = None,
     focus: str = "",
+    entries_sent: bool = True,
+    taken_first: bool = False,
+    claimed: claims.Claim | None = None,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
     ``failing`` are the extracted bill's, refused as approved, not a correction's; ``held_by``: of a decision
     that ended the job DUPLICATE, the job that stored the bill first (``_held_by``); ``focus``: the row input the
-    page puts the keyboard in (an error, when there is one, takes it first).
+    page puts the keyboard in (an error, when there is one, takes it first); ``entries_sent``: ``values`` (and
+    ``note``) are what the reviewer sent, not the task's own bill; ``taken_first``: another decision was taken
+    first, so nothing may be sent from this page though the task may not read closed yet; ``claimed``: the claim of
+    the colleague who has the task open, offered to take over instead of the decisions.
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
-    editable = task.status in OPEN
+    editable = task.status in OPEN and not taken_first
+    yours = None
     if not editable:  # decided or closed meanwhile: the fields show the bill as stored, as the page says
-        values = BillForm.from_bill(task.bill)
+        stored = BillForm.from_bill(task.bill)
+        if entries_sent and (note.strip() or values != stored.as_submitted()):
+            yours = values  # what they typed is not lost: shown apart, read-only, to compare or copy
+        values = stored
     reasons = failing or task.reasons
     flagged = flagged_fields(reasons)
     for name in invalid or {}:
@@ -593,6 +658,9 @@ def _task_response(
         "extracted": _shown_field(task),
         "not_stored": NOT_STORED.format(holder=held_by or "an earlier job"),
         "focus": "" if error else focus,
+        "yours": yours,
+        "taken_first": taken_first,
+        "claimed": claimed if editable else None,
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -505,7 +505,10 @@ async def test_a_page_from_before_a_re_run_with_a_row_removed_keeps_the_rows_as_
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=removed)
     assert response.status_code == 409 and "the job ran again" in response.text, response.text
     assert "the line items rows are yours as you sent them" in response.text
-    assert form_fields(response.text)["line_items-0-description"] == fields["line_items-1-description"]
+    # As sent: the row they cleared comes back cleared (sending it again removes it), the others as they were.
+    back = form_fields(response.text)
+    assert (back["line_items-0-description"], back["line_items-0-amount"]) == ("", "")
+    assert back["line_items-1-description"] == fields["line_items-1-description"]
 
 
 async def test_a_sign_in_form_whose_nonce_cookie_another_tab_replaced_comes_back_without_its_draft(

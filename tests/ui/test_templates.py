@@ -9,6 +9,7 @@ from html import unescape
 from typing import Any
 
 from api.schemas import ReviewTaskInternal
+from api.services.review_claims import Claim
 from api.ui.forms import BillForm
 from api.ui.reasons import describe, flagged_fields
 from api.ui.templating import age, templates
@@ -77,6 +78,9 @@ def render_review(t: ReviewTaskInternal, **context: Any) -> str:
         "back": "/ui/reviews",
         "extracted": json.dumps(form.as_submitted().input_digests()),
         "focus": "",
+        "yours": None,
+        "taken_first": False,
+        "claimed": None,
     }
     return templates.env.get_template("review.html").render(base | context)
 
@@ -167,6 +171,18 @@ def test_amounts_and_quantities_take_a_minus_sign_on_a_phone() -> None:
 def test_closed_task_is_read_only() -> None:
     html = render_review(task(status="DONE"), editable=False)
     assert 'value="approve"' not in html and "readonly" in html
+
+
+def test_a_colleagues_claim_and_the_entries_not_sent_are_escaped() -> None:
+    held = Claim(key_id=9, reviewer=EVIL, claimed_at=datetime(2026, 3, 25, 14, 5, tzinfo=UTC))
+    claimed = render_review(task(), claimed=held)
+    assert EVIL not in claimed and "has had this task open since" in claimed and "2026-03-25 14:05 UTC" in claimed
+    assert 'value="take_over"' in claimed and 'value="approve"' not in claimed
+    typed = BillForm.from_bill(task().bill)
+    closed = render_review(task(status="DONE"), editable=False, yours=typed, note=EVIL)
+    yours = re.search(r'<section class="yours".*?</section>', closed, re.DOTALL)
+    assert yours is not None and "&lt;script&gt;" in yours[0] and EVIL not in closed
+    assert "<input" not in yours[0]
 
 
 def test_queue_page_lists_reasons_and_age() -> None:

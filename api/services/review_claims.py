@@ -1,0 +1,77 @@
+"""Soft claims on review tasks: who has a task open and since when, kept in Postgres for every API process.
+
+A claim is soft: it tells a colleague opening the task that someone is on it, and they take it over only
+deliberately (a button), so two reviewers do not correct the same bill at once and the second lose their work
+to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and a decision ends it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+from pydantic import BaseModel
+
+from api.auth import Principal
+
+CLAIM_LAPSE = timedelta(minutes=30)
+"""How long a claim holds after its holder last loaded or sent the task's page: long enough to read a bill and
+type its corrections (the page sends nothing while they type), short enough that a task left open in a tab
+over lunch is free for a colleague again."""
+
+
+class Claim(BaseModel):
+    """Who has a task open: ``reviewer`` as the audit trail names them, since ``claimed_at``."""
+
+    key_id: int
+    reviewer: str
+    claimed_at: datetime
+
+    def held_by_other(self, principal: Principal) -> bool:
+        return self.key_id != principal.key_id
+
+
+_ACTIVE = "seen_at > now() - $2::interval"
+ACTIVE_SQL = f"c.seen_at > now() - interval '{int(CLAIM_LAPSE.total_seconds())} seconds'"
+"""A claim (aliased ``c``) that holds, for a query joining it."""
+
+
+async def current(pool: asyncpg.Pool, job_id: uuid.UUID) -> Claim | None:
+    """The task's claim while it holds (its holder seen within ``CLAIM_LAPSE``), else None."""
+    row = await pool.fetchrow(
+        f"SELECT key_id, reviewer, claimed_at FROM review_claims WHERE job_id = $1 AND {_ACTIVE}", job_id, CLAIM_LAPSE
+    )
+    return Claim(**dict(row)) if row is not None else None
+
+
+async def claim(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, take_over: bool = False) -> Claim:
+    """Claim the task for ``principal`` unless a colleague's claim holds (``take_over``: even then); returns the
+    claim that holds now, theirs or the colleague's. Safe to repeat: their own claim keeps its ``claimed_at`` and
+    is only seen again; two reviewers claiming at once get one winner (a single upsert)."""
+    row = await pool.fetchrow(
+        f"""
+        INSERT INTO review_claims AS c (job_id, key_id, reviewer) VALUES ($1, $3, $4)
+        ON CONFLICT (job_id) DO UPDATE
+           SET key_id = EXCLUDED.key_id, reviewer = EXCLUDED.reviewer, seen_at = now(),
+               claimed_at = CASE WHEN c.key_id = EXCLUDED.key_id AND c.{_ACTIVE} THEN c.claimed_at ELSE now() END
+         WHERE c.key_id = EXCLUDED.key_id OR NOT (c.{_ACTIVE}) OR $5
+        RETURNING key_id, reviewer, claimed_at
+        """,
+        job_id,
+        CLAIM_LAPSE,
+        principal.key_id,
+        principal.identity,
+        take_over,
+    )
+    if row is not None:
+        return Claim(**dict(row))
+    held = await current(pool, job_id)
+    if held is None:  # the colleague's lapsed between the two statements: try once more, taking it
+        return await claim(pool, job_id, principal, take_over=True)
+    return held
+
+
+async def release(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
+    """The task was decided: nobody has it open any more."""
+    await pool.execute("DELETE FROM review_claims WHERE job_id = $1", job_id)

@@ -1,0 +1,10 @@
+-- A reviewer's soft claim on an open review task: who has it open and since when, so a colleague opening
+-- it sees so and takes it over only deliberately. One row per task; a claim counts only while its holder
+-- keeps using the page (seen_at within the UI's claim lapse) and the task is open; a decision deletes it.
+CREATE TABLE IF NOT EXISTS review_claims (
+    job_id      UUID PRIMARY KEY REFERENCES review_tasks(job_id) ON DELETE CASCADE,
+    key_id      BIGINT NOT NULL,
+    reviewer    TEXT NOT NULL,
+    claimed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    seen_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);

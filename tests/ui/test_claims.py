@@ -1,0 +1,119 @@
+"""Soft claims: opening a task records who has it open and since when; a colleague opening it sees so, and takes it
+over only deliberately, their entries kept; the claim lapses, and a decision ends it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import Role, create_key
+from api.services.review_claims import CLAIM_LAPSE
+from tests.helpers import bill_needing_review
+from tests.ui.conftest import csrf_of, sign_in
+from tests.ui.test_ui_http import form_fields
+from worker.resources import Resources
+
+DECISION_BUTTON = 'name="action" value="correct"'
+TAKE_OVER_BUTTON = 'name="action" value="take_over"'
+
+
+@pytest.fixture()
+async def colleague(ui_url: str, resources: Resources, unique: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A second reviewer, signed in in their own browser."""
+    key = await create_key(resources.pool, name=f"ui-colleague-{unique}", role=Role.REVIEWER)
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+        assert (await sign_in(browser, key.key)).status_code == 303
+        yield browser
+
+
+def total_typed(page: httpx.Response) -> str:
+    found = re.search(r'<input id="f-total_amount"[^>]*value="([^"]*)"', page.text)
+    assert found is not None, page.text
+    return found[1]
+
+
+async def claim_row(resources: Resources, job_id: str) -> dict[str, Any] | None:
+    row = await resources.pool.fetchrow("SELECT * FROM review_claims WHERE job_id = $1", job_id)
+    return dict(row) if row is not None else None
+
+
+async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_over_deliberately(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    job_id = (await bill_needing_review(http, unique))["id"]
+    mine = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert "has had this task open since" not in mine.text and DECISION_BUTTON in mine.text
+    first = await claim_row(resources, job_id)
+    assert first is not None and first["reviewer"].startswith("ui-reviewer (key ")
+    again = await reviewer.get(f"/ui/reviews/{job_id}")  # opening it again changes nothing: the same claim
+    assert "has had this task open since" not in again.text
+    assert (await claim_row(resources, job_id) or {}).get("claimed_at") == first["claimed_at"]
+
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert theirs.status_code == 200
+    assert f"{first['reviewer']} has had this task open since" in theirs.text
+    assert TAKE_OVER_BUTTON in theirs.text and DECISION_BUTTON not in theirs.text
+    assert (await claim_row(resources, job_id) or {}).get("reviewer") == first["reviewer"], "opening takes nothing"
+    listed = (await http.get(f"/reviews/{job_id}")).json()
+    assert listed["claimed_by"] == first["reviewer"] and listed["claimed_at"] is not None
+    queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
+    row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', queue.text, re.DOTALL)
+    assert row is not None and f"{first['reviewer']}, since" in row[0], queue.text
+    own_queue = await reviewer.get("/ui/reviews", params={"provider": "pge"})
+    own_row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', own_queue.text, re.DOTALL)
+    assert own_row is not None and "you, since" in own_row[0]
+
+    # The colleague typed while reading, then takes over: their entries come back, and the decisions with them.
+    typed = form_fields(theirs.text) | {"csrf_token": csrf_of(theirs), "total_amount": "60.00"}
+    taken = await colleague.post(f"/ui/reviews/{job_id}", data=typed | {"action": "take_over"})
+    assert taken.status_code == 200, taken.text
+    assert total_typed(taken) == "60.00" and DECISION_BUTTON in taken.text
+    assert "has had this task open since" not in taken.text
+    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+
+    # The first reviewer sends their correction: refused, their entries kept, nothing written.
+    sent = form_fields(mine.text) | {"csrf_token": csrf_of(mine), "action": "correct", "total_amount": "61.00"}
+    refused = await reviewer.post(f"/ui/reviews/{job_id}", data=sent | {"note": "page 2"})
+    assert refused.status_code == 409, refused.text
+    assert f"ui-colleague-{unique}" in refused.text and "take the task over to send them" in refused.text
+    assert total_typed(refused) == "61.00" and ">page 2</textarea>" in refused.text
+    assert TAKE_OVER_BUTTON in refused.text
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+    decided = await colleague.post(
+        f"/ui/reviews/{job_id}", data=form_fields(taken.text) | {"csrf_token": csrf_of(taken), "action": "correct"}
+    )
+    assert decided.status_code == 303, decided.text
+    assert await claim_row(resources, job_id) is None, "a decision ends the claim"
+
+
+async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    job_id = (await bill_needing_review(http, unique))["id"]
+    await reviewer.get(f"/ui/reviews/{job_id}")
+    await resources.pool.execute(  # the holder last loaded the page longer ago than the lapse
+        "UPDATE review_claims SET seen_at = now() - $2::interval, claimed_at = now() - $2::interval WHERE job_id = $1",
+        job_id,
+        CLAIM_LAPSE * 2,
+    )
+    assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None, "a lapsed claim is nobody's"
+
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert "has had this task open since" not in theirs.text and DECISION_BUTTON in theirs.text
+    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+    back = await reviewer.get(f"/ui/reviews/{job_id}")
+    assert f"ui-colleague-{unique}" in back.text and "has had this task open since" in back.text

@@ -1,0 +1,94 @@
+"""A refused decision gives the form back with everything the reviewer typed: every field and every row, a row not
+yet complete too, and writes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.helpers import bill_needing_review
+from tests.ui.conftest import csrf_of
+from tests.ui.test_ui_http import form_fields
+from worker.resources import Resources
+
+PARTIAL_ROWS = {
+    # A reading begun: unit and meter chosen, quantity not yet typed.
+    "usage-3-commodity": "electricity",
+    "usage-3-unit": "kWh",
+    "usage-3-meter_number": "M-77",
+    # A line begun: its category and commodity chosen, description and amount not yet typed.
+    "line_items-4-category": "fee",
+    "line_items-4-commodity": "water",
+}
+
+
+def input_value(html: str, name: str) -> str | None:
+    found = re.search(rf'<input name="{re.escape(name)}" value="([^"]*)"', html)
+    return found[1] if found else None
+
+
+def chosen(html: str, name: str) -> str | None:
+    select = re.search(rf'<select name="{re.escape(name)}".*?</select>', html, re.DOTALL)
+    option = re.search(r'<option value="([^"]*)" selected>', select[0]) if select else None
+    return option[1] if option else None
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"action": "reject", "note": ""},  # a rejection needs a note
+        {"action": "correct", "total_amount": "12,50"},  # an invalid value
+        {"action": "reject", "note": "not a bill", "revision": "0" * 32},  # a stale revision: the workflow's 409
+    ],
+    ids=["reject-without-note", "invalid-value", "stale-revision"],
+)
+async def test_a_refused_decision_keeps_the_rows_not_yet_complete(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str, refused: dict[str, str]
+) -> None:
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    typed = {"customer_name": "Jane Q. Public", "line_items-3-description": "Late fee"} | PARTIAL_ROWS
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page)} | typed | refused
+
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+
+    assert response.status_code in {409, 422}, response.text
+    html = response.text
+    assert 'value="Jane Q. Public"' in html and input_value(html, "line_items-2-description") == "Late fee"
+    meters = [m for m in re.findall(r'<input name="usage-\d+-meter_number" value="([^"]*)"', html) if m]
+    assert meters == ["M-77"], "the reading begun is still there"
+    usage_row = next(i for i in range(10) if input_value(html, f"usage-{i}-meter_number") == "M-77")
+    assert chosen(html, f"usage-{usage_row}-unit") == "kWh"
+    fees = [i for i in range(10) if chosen(html, f"line_items-{i}-category") == "fee"]
+    assert len(fees) == 1 and chosen(html, f"line_items-{fees[0]}-commodity") == "water", "the line begun too"
+    if refused.get("note"):
+        assert f">{refused['note']}</textarea>" in html
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_a_decision_a_colleague_beat_keeps_the_refused_entries_apart_from_the_stored_bill(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """The fields show the colleague's stored bill (the page says so); what this reviewer typed, rows not yet
+    complete and their note included, is shown apart, read-only, so it is not lost."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    stored = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
+    assert (await http.post(f"/reviews/{job_id}", json=stored)).status_code == 200
+
+    typed = form_fields(page.text) | {"csrf_token": csrf_of(page)} | PARTIAL_ROWS
+    typed |= {"action": "correct", "total_amount": "61.00", "note": "total from page 2"}
+    refused = await reviewer.post(f"/ui/reviews/{job_id}", data=typed)
+
+    assert refused.status_code == 409, refused.text
+    total = re.search(r'<input id="f-total_amount"[^>]*>', refused.text)
+    assert total is not None and 'value="60.00"' in total[0], "the fields show the bill as stored"
+    yours = re.search(r'<section class="yours".*?</section>', refused.text, re.DOTALL)
+    assert yours is not None, refused.text
+    assert '<dd class="pre">61.00</dd>' in yours[0] and "M-77" in yours[0] and "fee" in yours[0]
+    assert "Your note: total from page 2" in yours[0]
+    assert "<input" not in yours[0] and "<textarea" not in yours[0], "shown, never sent again"
