@@ -45,10 +45,12 @@ run: $(STAMP)
 # Two pytest workers, each with its own dev server, Postgres and emulators: the suite spends most of its time
 # waiting on them. On two cores 1,630 tests took 12-14 minutes in one process and about 6 in two; 1,862 take 8.
 # A test file stays on one worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
+# The slowest files go first (tests/durations.json, ordered in tests/conftest.py; xdist's own order by test count
+# is off): by count, the 40-second one-test files came last and the suite ended on one worker alone.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

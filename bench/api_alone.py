@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.api_clients import job_starter
+from bench.api_clients import JobStarter, job_starter
 from bench.harness import BenchStack, where_it_runs
 from bench.load import drive
 from bench.pipeline import seed_accounts
@@ -44,24 +44,31 @@ def _tree_cpu_seconds(root: psutil.Process) -> float:
 async def measure(stack: BenchStack, *, requests: int, clients: int, rounds: int) -> None:
     accounts = await seed_accounts(stack.database_url, run_id=stack.run_id, bills=requests, bills_per_account=10)
     assert stack.local.api is not None
-    api, bench = psutil.Process(stack.local.api.pid), psutil.Process()
+    api = psutil.Process(stack.local.api.pid)
     async with job_starter(
         stack.api_url, stack.admin_key, clients=clients, account_ids=[a.id for a in accounts]
     ) as starter:
-        for round_number in range(1, rounds + 1):
-            # The bench alone, never its children: they are the stack (Temporal, Postgres, emulators, API).
-            api_cpu, bench_cpu, began = _tree_cpu_seconds(api), cpu_seconds(bench), time.perf_counter()
-            started = await drive(requests, clients, starter.start)
-            seconds = time.perf_counter() - began
-            latency = distribution([s.latency_ms for s in started])
-            print(
-                f"round {round_number}: {requests} POST /jobs by {clients} clients, {requests / seconds:.0f}/s, "
-                f"p50/p95/p99 {latency['p50']}/{latency['p95']}/{latency['p99']} ms, CPU per request: "
-                f"API {(_tree_cpu_seconds(api) - api_cpu) * 1000 / requests:.2f} ms, "
-                f"clients {(cpu_seconds(bench) - bench_cpu) * 1000 / requests:.2f} ms"
-                + (f", {starter.retries} retried" if starter.retries else ""),
-                flush=True,
-            )
+        for number in range(1, rounds + 1):
+            print(await one_round(starter, api, number=number, requests=requests, clients=clients), flush=True)
+
+
+async def one_round(starter: JobStarter, api: psutil.Process, *, number: int, requests: int, clients: int) -> str:
+    """One round's line: its rate, latency, CPU per request and the starts it retried (its own, not the rounds'
+    before it: the starter counts them all)."""
+    bench = psutil.Process()  # the bench alone, never its children: they are the stack (Temporal, Postgres, API)
+    retries = starter.retries
+    api_cpu, bench_cpu, began = _tree_cpu_seconds(api), cpu_seconds(bench), time.perf_counter()
+    started = await drive(requests, clients, starter.start)
+    seconds = time.perf_counter() - began
+    retried = starter.retries - retries
+    latency = distribution([s.latency_ms for s in started])
+    return (
+        f"round {number}: {requests} POST /jobs by {clients} clients, {requests / seconds:.0f}/s, "
+        f"p50/p95/p99 {latency['p50']}/{latency['p95']}/{latency['p99']} ms, CPU per request: "
+        f"API {(_tree_cpu_seconds(api) - api_cpu) * 1000 / requests:.2f} ms, "
+        f"clients {(cpu_seconds(bench) - bench_cpu) * 1000 / requests:.2f} ms"
+        + (f", {retried} retried" if retried else "")
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

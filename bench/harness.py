@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -87,14 +86,8 @@ class BenchStack:
         return self.local.api_url
 
     def _spawn(self, module: str, log_name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.local.logs / log_name, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        return subprocess.Popen(
-            [sys.executable, "-m", module],
-            env={**self.local.env, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        """As the stack spawns its own (``LocalStack._spawn``): the bench kept each log open, one more per round."""
+        return self.local._spawn(module, log_name, env)
 
     def start_noop_workers(self, count: int, *, round_name: str = "") -> str:
         """``count`` no-op workers on the round's own task queue, which is returned."""

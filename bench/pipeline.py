@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,12 +187,28 @@ async def _insert_accounts(conn: asyncpg.Connection, *, run_id: str, count: int)
 
 async def _table_counts(conn: asyncpg.Connection) -> dict[str, int]:
     counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in TABLES}
+    return counts | await database_tuples(conn)
+
+
+async def database_tuples(conn: asyncpg.Connection) -> dict[str, int]:
+    """The database's tuples inserted and updated so far, as far as its backends have reported them."""
     stats = await conn.fetchrow(
         "SELECT tup_inserted, tup_updated FROM pg_stat_database WHERE datname = current_database()"
     )
-    counts["pg_tuples_inserted"] = int(stats["tup_inserted"])
-    counts["pg_tuples_updated"] = int(stats["tup_updated"])
-    return counts
+    return {"pg_tuples_inserted": int(stats["tup_inserted"]), "pg_tuples_updated": int(stats["tup_updated"])}
+
+
+PGSTAT_IDLE_SECONDS = 10.0
+"""Postgres 15 and later: a backend gone idle less than a second after its last report holds its counters up to
+this long (``PGSTAT_IDLE_INTERVAL``); before 15, the stats collector had them within half a second."""
+
+
+async def wait_for_idle_backends_to_report(conn: asyncpg.Connection, *, idle_since: float) -> None:
+    """Until every backend idle since ``idle_since`` (``time.monotonic()``) has reported its writes: read after a
+    second, ``pg_tuples_*`` missed the worker's and the API's last ones (``pg_stat_force_next_flush()`` flushes
+    only the calling backend's)."""
+    held = PGSTAT_IDLE_SECONDS if conn.get_server_version().major >= 15 else 0.5
+    await asyncio.sleep(max(0.0, idle_since + held + 0.5 - time.monotonic()))
 
 
 async def _statuses(conn: asyncpg.Connection, customer_ids: list[int]) -> dict[str, int]:
@@ -239,8 +256,12 @@ async def run_pipeline(
     stall_seconds: float,
     progress: bool,
     max_in_flight: int = 0,
+    on_settled: Callable[[], None] = lambda: None,
 ) -> PipelineResult:
-    """Start ``bills`` jobs (accounts round-robin) and wait until every one is done or the run stalls."""
+    """Start ``bills`` jobs (accounts round-robin) and wait until every one is done or the run stalls.
+
+    ``on_settled`` is called then, before the wait for Postgres's counters: a sampler stopped there measures the
+    pipeline, not the seconds after it."""
     conn = await asyncpg.connect(database_url)
     try:
         customer_ids = sorted({a.customer_id for a in accounts})
@@ -269,10 +290,12 @@ async def run_pipeline(
                     bar.write(f"pipeline: no progress for {stall_seconds:.0f}s, stopping at {done}/{bills}")
                     break
             bar.close()
+            settled_at = time.monotonic()
+            on_settled()
             started = await starting if starting.done() else []
             if not starting.done():
                 starting.cancel()
-        await asyncio.sleep(1.1)  # backends flush pg_stat counters at most once a second
+        await wait_for_idle_backends_to_report(conn, idle_since=settled_at)
         after = await _table_counts(conn)
         rows = await conn.fetch(
             """

@@ -16,6 +16,7 @@ import os
 import signal
 
 from shared.logs import configure_logging
+from shared.priority import lower_priority
 from shared.settings import get_settings
 from shared.temporal import connect_client
 from worker import main as worker_main
@@ -48,7 +49,7 @@ async def run() -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    os.nice(settings.worker_nice)  # as python -m worker does
+    lower_priority(settings.worker_nice)  # as python -m worker does: os.nice alone left its session a full share
     worker_main.warm_workflow_bytecode()
     asyncio.run(run())
 

@@ -137,6 +137,8 @@ def _usage(v: dict[str, float]) -> str:
     rss = f"{v['peak_tree_rss_mb']:.0f} MB"
     if v.get("peak_root_rss_mb") and v["peak_root_rss_mb"] < v["peak_tree_rss_mb"] - 1:
         rss += f" ({v['peak_root_rss_mb']:.0f} MB without children)"
+    if "peak_tree_pss_mb" in v:  # the pages children share with their parent counted once
+        rss += f", PSS {v['peak_tree_pss_mb']:.0f} MB"
     return f"{v['cpu_pct_avg']:.0f}% CPU / {rss}"
 
 

@@ -190,6 +190,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
                 stall_seconds=args.stall_seconds,
                 progress=progress,
                 max_in_flight=args.max_in_flight,
+                on_settled=sampler.stop,
             )
         outcome.pipeline.resources = sampler.summary()
         outcome.pipeline.resource_series = {name: u.series for name, u in sampler.usage.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,21 +21,32 @@ class GroupUsage:
     """Peak RSS of the largest single tree in the group (one worker process and its children)."""
     peak_root_rss_mb: float = 0.0
     """Peak RSS of the largest root process alone (without children such as a PDF parser pool)."""
+    peak_pss_mb: float = 0.0
+    peak_tree_pss_mb: float = 0.0
+    """As the RSS peaks, in PSS: a page shared by N processes (a forked parser pool's copy of its parent's heap,
+    Postgres's shared buffers) counts 1/N in each, so a tree's sum counts it once where its RSS sum counted N."""
+    pss_complete: bool = True
+    """False once a process's PSS could not be read (no smaps_rollup, not ours): the PSS peaks are then left out."""
     series: list[tuple[float, float, float, float]] = field(default_factory=list)
     """(seconds since start, CPU %, summed RSS MB, largest root's RSS MB) per sample: whether memory
     levels off or keeps growing over a long run shows here, not in the peaks."""
 
     def summary(self, wall: float) -> dict[str, float]:
+        pss = {"peak_pss_mb": round(self.peak_pss_mb, 1), "peak_tree_pss_mb": round(self.peak_tree_pss_mb, 1)}
         return {
             "cpu_pct_avg": round(100 * self.cpu_seconds / wall, 1) if wall > 0 else 0.0,
             "cpu_seconds": round(self.cpu_seconds, 1),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1),
             "peak_root_rss_mb": round(self.peak_root_rss_mb, 1),
+            **(pss if self.pss_complete else {}),
         }
 
 
 CREATE_TIME_SLACK_SECONDS = 2.0
+PSS_INTERVAL_SECONDS = 5.0
+"""PSS is read this often (and when the phase ends): smaps_rollup walks a process's page tables, ~0.5-9 ms each
+here against 0.02 ms for RSS, and every 0.5 s over a stack's 30-odd processes that was the bench's own load."""
 
 
 def _busy_seconds() -> float:
@@ -53,26 +65,53 @@ def process_tree(root: psutil.Process) -> list[psutil.Process]:
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
-    # Not children_*: children are sampled themselves, and a reaped child's time would count twice.
+    """Of the process alone: its children's time is not in it."""
     times = proc.cpu_times()
     return float(times.user + times.system)
 
 
+def cpu_seconds_with_reaped(proc: psutil.Process) -> float:
+    """Of the process and of every child it has reaped (``children_*``), each child's whole life: a child that
+    exits between two samples, or is born and exits between them, hands its time on to its parent there."""
+    times = proc.cpu_times()
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
+def memory_mb(proc: psutil.Process) -> tuple[float, float | None]:
+    """RSS, and PSS where ``/proc/<pid>/smaps_rollup`` can be read (None where not)."""
+    try:
+        full = proc.memory_full_info()
+        return full.rss / 2**20, full.pss / 2**20
+    except psutil.AccessDenied:
+        return proc.memory_info().rss / 2**20, None
+
+
 class ProcessSampler:
-    """Samples every ``interval`` seconds on a thread until stopped; CPU is exact (cpu_times deltas)."""
+    """Samples every ``interval`` seconds on a thread until stopped; CPU is exact (cpu_times deltas, a process that
+    exits between samples included through its parent's ``children_*``), memory as RSS at each sample and PSS
+    every ``pss_interval``."""
 
     def __init__(
-        self, groups: dict[str, list[int]], *, flat: frozenset[str] = frozenset({"bench"}), interval: float = 0.5
+        self,
+        groups: dict[str, list[int]],
+        *,
+        flat: frozenset[str] = frozenset({"bench"}),
+        interval: float = 0.5,
+        pss_interval: float = PSS_INTERVAL_SECONDS,
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
         self._roots = {
             name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
         }
         self._interval = interval
+        self._pss_interval = pss_interval
+        self._pss_at = -math.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
         self._last: dict[int, float] = {}
         self._cache: dict[int, psutil.Process] = {}
+        self._parent: dict[int, int] = {}
+        self._members: dict[str, set[int]] = {name: set() for name in groups}
         self.usage = {name: GroupUsage() for name in groups}
         self.started = 0.0
         self._opened_at = 0.0
@@ -89,9 +128,15 @@ class ProcessSampler:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the phase here (at the latest when the ``with`` block ends): what follows is not measured."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join()
-        self._sample(record=True)
+        self._sample(record=True, closing=True)
         self.wall = time.monotonic() - self.started
         self.machine_busy_seconds = _busy_seconds() - self._machine
 
@@ -124,32 +169,52 @@ class ProcessSampler:
         while not self._stop.wait(self._interval):
             self._sample(record=True)
 
-    def _sample(self, *, record: bool) -> None:
+    def _sample(self, *, record: bool, closing: bool = False) -> None:
         now = time.monotonic()
         elapsed = now - self.started
+        with_pss = closing or now - self._pss_at >= self._pss_interval
+        if with_pss:
+            self._pss_at = now
         for name, roots in self._roots.items():
             usage = self.usage[name]
+            flat = name in self._flat
             delta = 0.0
-            rss_total = 0.0
+            rss_total = pss_total = 0.0
             root_rss = 0.0
+            members: set[int] = set()
             for root in roots:
-                rss_tree = 0.0
-                for proc in [root] if name in self._flat else process_tree(root):
+                rss_tree = pss_tree = 0.0
+                for proc in [root] if flat else process_tree(root):
                     proc = self._cache.setdefault(proc.pid, proc)  # cpu_times of the same object
                     try:
-                        seconds = cpu_seconds(proc)
-                        rss = proc.memory_info().rss / 2**20
+                        # A flat group's children are other groups: its reaped ones (the services stopped) are not its.
+                        seconds = cpu_seconds(proc) if flat else cpu_seconds_with_reaped(proc)
+                        rss, pss = memory_mb(proc) if with_pss else (proc.memory_info().rss / 2**20, 0.0)
+                        self._parent[proc.pid] = proc.ppid()
                     except psutil.Error:
                         continue
+                    members.add(proc.pid)
                     rss_tree += rss
+                    if pss is None:
+                        usage.pss_complete = False
+                    else:
+                        pss_tree += pss
                     if proc.pid == root.pid:
                         root_rss = max(root_rss, rss)
                     last = self._last.get(proc.pid)
                     delta += seconds - (self._before_phase(proc, seconds, record=record) if last is None else last)
                     self._last[proc.pid] = seconds
                 rss_total += rss_tree
+                pss_total += pss_tree
                 usage.peak_tree_rss_mb = max(usage.peak_tree_rss_mb, rss_tree)
+                if with_pss:
+                    usage.peak_tree_pss_mb = max(usage.peak_tree_pss_mb, pss_tree)
+            if not flat:
+                delta -= self._counted_again(self._members[name] - members, members)
+            self._members[name] = members
             usage.peak_rss_mb = max(usage.peak_rss_mb, rss_total)
+            if with_pss:
+                usage.peak_pss_mb = max(usage.peak_pss_mb, pss_total)
             usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, root_rss)
             if record:
                 usage.cpu_seconds += delta
@@ -160,3 +225,20 @@ class ProcessSampler:
                 usage.series.append(
                     (round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1), round(root_rss, 1))
                 )
+
+    def _counted_again(self, gone: set[int], alive: set[int]) -> float:
+        """What processes gone since the last sample had been counted with, where a live ancestor in the group
+        reaped them (a pid leaves /proc when reaped): their whole time is in that ancestor's ``children_*`` now,
+        so only what they spent since the last sample counts. A tree that died whole hands its time to no one."""
+        counted = 0.0
+        for pid in gone:
+            ancestor = self._parent.get(pid)
+            while ancestor is not None and ancestor not in alive:
+                ancestor = self._parent.get(ancestor) if ancestor in gone else None
+            if ancestor is not None:
+                counted += self._last.get(pid, 0.0)
+        for pid in gone:  # a pid used again later is a new process
+            self._last.pop(pid, None)
+            self._cache.pop(pid, None)
+            self._parent.pop(pid, None)
+        return counted

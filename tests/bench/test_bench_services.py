@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import socket
+import time
+import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench import report
 from bench.harness import BenchStack, where_it_runs
 from bench.run import config_of, parse_args
+from shared.priority import session_niceness
 from shared.settings import Settings
 from stack.local import CO_LOCATED_BATCH_NICE, LocalStack
 
@@ -70,3 +76,39 @@ def test_the_results_say_the_niceness_the_stack_gave_its_workers(
     monkeypatch.setattr(LocalStack, "worker_env", property(lambda stack: {"WORKER_NICE": "15"}))
 
     assert niceness_in_the_results(tmp_path, []) == 15
+
+
+def test_the_bench_closes_the_log_of_a_process_it_started(tmp_path: Path) -> None:
+    """The child writes through its own copy. The bench's was left to the garbage collector (a ResourceWarning
+    each), said to be "kept open for the child's lifetime" where nothing kept it."""
+    stack = BenchStack(tmp_path, run_id="run-1", env={}, temporal_in_memory=True)
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            proc = stack._spawn("this", "zen.log", {})  # prints and exits
+            gc.collect()
+        assert not [w for w in warned if issubclass(w.category, ResourceWarning)], [str(w.message) for w in warned]
+        assert proc.wait(timeout=60) == 0
+        assert "Beautiful is better than ugly." in (stack.local.logs / "zen.log").read_text()
+        assert not [f.path for f in psutil.Process().open_files() if f.path.endswith("zen.log")]
+    finally:
+        stack.local.close()
+
+
+def test_a_prototype_worker_yields_as_the_real_one_does(tmp_path: Path) -> None:
+    """``--local-steps`` and ``--max-cached-workflows`` run ``bench.proto_worker``, in a session of its own like
+    every worker the bench starts: at ``os.nice`` alone its session kept a full share of the CPU beside the API's,
+    so a prototype's figures differed from the real worker's for that reason too (``shared.priority``)."""
+    stack = BenchStack(tmp_path, run_id="run-1", env={"WORKER_NICE": "7"}, temporal_in_memory=True)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # a Temporal that takes the connection and never answers
+        env = {"BENCH_MAX_CACHED_WORKFLOWS": "10", "TEMPORAL_ADDRESS": f"127.0.0.1:{silent.getsockname()[1]}"}
+        proc = stack._spawn("bench.proto_worker", "proto-worker-0.log", env)
+        try:
+            # It lowers its priority first thing, then waits for that Temporal.
+            while proc.poll() is None and session_niceness(proc.pid) != 7:
+                time.sleep(0.05)
+            assert session_niceness(proc.pid) == 7, (stack.local.logs / "proto-worker-0.log").read_text()[-3000:]
+        finally:
+            proc.kill()
+            proc.wait()
+            stack.local.close()

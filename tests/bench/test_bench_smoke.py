@@ -78,6 +78,10 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert set(pipeline["statuses"]) <= INGESTED, pipeline["statuses"]
     assert sum(pipeline["statuses"].values()) == 10
     assert_rate_of_ok_bills(pipeline)
+    rows = pipeline["rows_written"]  # Postgres's counters read once the worker's and the API's backends reported
+    assert rows["pg_tuples_inserted"] >= sum(rows[table] for table in ("ingestion_jobs", "bills", "bill_usage")), rows
+    worker = pipeline["resources"]["worker"]  # PSS counts the pages the parsers share with the worker once
+    assert 20 < worker["peak_tree_pss_mb"] <= worker["peak_tree_rss_mb"], worker
     memory = document["pipeline"]["rss_mb_per_minute"]  # [minute, RSS, RSS without children]
     assert set(memory) == {"worker", "api"}
     assert memory["worker"][0][0] == 0 and memory["worker"][0][1] >= memory["worker"][0][2] > 20

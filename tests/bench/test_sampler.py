@@ -100,3 +100,98 @@ def test_the_machine_is_as_busy_as_its_cpu_times_say_guest_time_once(monkeypatch
     monkeypatch.setattr(psutil, "cpu_times", lambda: CpuTimes(50, 5, 20, 100, 3, 1, 1, 0, 30, 4))
 
     assert sampler._busy_seconds() == 50 + 5 + 20 + 1 + 1
+
+
+REAPING_PARENT = """
+import subprocess, sys
+child = None
+def spawn():
+    return subprocess.Popen(
+        [sys.executable, "-c", sys.argv[1], sys.argv[3]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+if sys.argv[2] == "before":  # the child has burnt its first second and is seen when the phase opens
+    child = spawn()
+    child.stdout.readline()
+print("ready", flush=True)
+sys.stdin.readline()  # the sampler has started
+if child is None:  # the child is born during the phase
+    child = spawn()
+child.communicate("go\\n")  # it burns, exits, and is reaped here
+print("reaped", flush=True)
+sys.stdin.readline()  # the sampler has stopped
+"""
+BURNS_THEN_EXITS = """
+import os, pathlib, sys
+def burnt():
+    return sum(os.times()[:2])
+while burnt() < 1.0:
+    pass
+before = burnt()
+print("burnt", flush=True)
+sys.stdin.readline()
+while burnt() < before + 0.5:
+    pass
+pathlib.Path(sys.argv[1]).write_text(f"{before} {burnt()}")
+"""
+
+
+@pytest.mark.parametrize("child", ["before", "during"])
+def test_a_child_that_exits_between_samples_counts_what_it_spent_in_the_phase_once(tmp_path: Path, child: str) -> None:
+    """A parser or a Postgres backend that exits between two samples: its CPU since the last sample was lost (and
+    all of it when born and gone between two), and counted from its parent's ``children_*`` it must not count twice.
+    A child seen before the phase has 1 s of CPU from before it, which is not the phase's."""
+    burnt = tmp_path / "burnt"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", REAPING_PARENT, BURNS_THEN_EXITS, child, str(burnt)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        assert parent.stdout.readline() == "ready\n"
+        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:  # samples when entered and left
+            parent.stdin.write("go\n")
+            parent.stdin.flush()
+            assert parent.stdout.readline() == "reaped\n"
+        before, total = (float(x) for x in burnt.read_text().split())
+    finally:
+        parent.kill()
+        parent.wait()
+    in_phase = total - before if child == "before" else total
+
+    assert in_phase <= sampled.usage["worker"].cpu_seconds < in_phase + 0.9, (sampled.usage["worker"], before, total)
+
+
+SHARING_PARENT = """
+import os, sys, time
+heap = b"x" * (64 * 2**20)  # written: resident, and shared with the children after the fork
+for _ in range(2):
+    if os.fork() == 0:
+        time.sleep(600)
+        os._exit(0)
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_memory_a_forked_pool_shares_with_its_parent_counts_once_in_pss() -> None:
+    """A worker's parser pool is forked from it: the tree's RSS sums the shared heap once per process, its PSS
+    once in all (the 400 MB target was read from the RSS sum, 360 MB of which 236 MB was the worker alone)."""
+    parent = subprocess.Popen([sys.executable, "-c", SHARING_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert parent.stdout is not None and parent.stdin is not None
+    tree = psutil.Process(parent.pid)
+    try:
+        assert parent.stdout.readline() == b"ready\n"
+        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:
+            pass
+        usage = sampled.summary()["worker"]
+    finally:
+        for proc in tree.children(recursive=True):
+            proc.kill()
+        parent.kill()
+        parent.wait()
+
+    assert usage["peak_tree_rss_mb"] > 3 * 64, usage
+    assert 64 < usage["peak_tree_pss_mb"] < 2 * 64, usage
+    assert usage["peak_pss_mb"] == usage["peak_tree_pss_mb"], usage
