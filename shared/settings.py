@@ -150,8 +150,9 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
 
-    startup_wait_seconds: float = Field(default=60.0, ge=0)
-    """How long the worker and the API wait at start for Temporal and Postgres to answer (0: not at all)."""
+    startup_wait_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    """How long the worker and the API wait at start for Temporal and Postgres to answer (0: not at all);
+    ``inf`` is refused (a process that never gives up hides an outage from its supervisor)."""
 
     # API
     api_host: str = "127.0.0.1"
@@ -163,7 +164,8 @@ class Settings(BaseSettings):
     """0 or less refused every upload (413) and every connector's bill (``DocumentRejected``, not retried)."""
     request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Every other request body (JSON, forms): a review correction is a few kilobytes."""
-    rate_limit_per_minute: int = 600
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    """Per API key; 0 turns it off (a negative value did too, silently)."""
     job_dispatch_max_running: int = Field(default=64, ge=1)
     """Jobs started on Temporal and not yet finished or waiting for review, across all API processes.
     About the workers' activity slots (64 each): more only queues tasks on the server (200 ran 1,000
@@ -199,7 +201,8 @@ class Settings(BaseSettings):
     gemini_thinking_budget: int = Field(default=0, ge=0, le=32768)
     """Thinking tokens per extraction: 0 (the default model answers without thinking); a model that
     cannot turn thinking off (gemini-2.5-pro) needs at least 128. Added to the output limit."""
-    max_pdf_pages: int = 50
+    max_pdf_pages: int = Field(default=50, ge=1)
+    """0 or less rejected every PDF."""
     pdf_parse_timeout_seconds: float = Field(default=20.0, gt=0)
 
     # Raw bills and analytics
@@ -325,7 +328,8 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             if self.auth_disabled:
                 raise ValueError("AUTH_DISABLED=true is refused when ENV=production")
-            if self.payload_keys is None:
+            if self.payload_keys is None or not self.payload_keys.get_secret_value().strip():
+                # Blank (whitespace) passed here and failed at connect, as a traceback.
                 raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set when ENV=production")

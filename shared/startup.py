@@ -40,6 +40,10 @@ TEMPORAL_UNREACHABLE = "Failed client connect: Server connection error"
 that answered and refused us; ``TEMPORAL_NOT_THERE`` narrows it to nothing listening or no such name yet
 (a TLS handshake that failed, an untrusted certificate, is a misconfiguration: it fails at once)."""
 TEMPORAL_NOT_THERE = ('"tcp connect error"', '"dns error"')
+TEMPORAL_NOT_READY = "call error after connection: Status { code: Unavailable"
+"""A server that listens but does not serve yet (``Frontend is not healthy yet`` in the moment after a dev server,
+or a Temporal restarted in a deploy, opens its port; a load balancer with no backend up): a worker starting then
+exited 1, and a test's client failed, right after the server listened."""
 
 
 def is_unreachable(error: BaseException) -> bool:
@@ -51,10 +55,10 @@ def is_unreachable(error: BaseException) -> bool:
     if isinstance(error, OSError):  # refused, reset, no socket file yet, timed out
         return True
     message = str(error)
-    return (
-        isinstance(error, RuntimeError)
-        and message.startswith(TEMPORAL_UNREACHABLE)
-        and any(kind in message for kind in TEMPORAL_NOT_THERE)
+    if not (isinstance(error, RuntimeError) and message.startswith("Failed client connect:")):
+        return False
+    return TEMPORAL_NOT_READY in message or (
+        message.startswith(TEMPORAL_UNREACHABLE) and any(kind in message for kind in TEMPORAL_NOT_THERE)
     )
 
 

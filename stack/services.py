@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,43 @@ PORT_ATTEMPTS = 3
 picked ones, on the same ports otherwise."""
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+EPHEMERAL_FALLBACK = (32768, 60999)
+"""Linux's default, taken where the range cannot be read."""
+PICKED_FROM = 20000
+"""The lowest port ``free_port`` picks: clear of the ports people choose for services (8000, 7233, 5432)."""
+PICK_ATTEMPTS = 50
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel gives clients' connections (and ``bind(0)``) their ports from, both ends included."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return EPHEMERAL_FALLBACK
+    return low, high
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nothing is bound to on 127.0.0.1, outside the ephemeral range where it can be.
+
+    The kernel's own pick (``bind(0)``) is an ephemeral port: any process's outgoing connection may take it
+    before its service binds it, and a client that connects to it before the service listens (a worker
+    waiting for Temporal) may be given it as its own source port and connect to itself. CI saw a dev server
+    listen on its picked port (33641) and the test's client refused right after."""
+    low, high = ephemeral_ports()
+    below, above = range(PICKED_FROM, low), range(high + 1, 65536)
+    if len(below) + len(above):
+        for _ in range(PICK_ATTEMPTS):
+            index = random.randrange(len(below) + len(above))
+            port = below[index] if index < len(below) else above[index - len(below)]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room outside it, or all taken
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
@@ -281,10 +317,12 @@ def start_temporal_dev_server(
     nice: int = 0,
     with_search_attributes: bool = True,
     ours_only: bool = False,
+    extra_args: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
     ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False;
-    bound to this process when ``ours_only``, see ``start_listening``).
+    bound to this process when ``ours_only``, see ``start_listening``; ``extra_args`` appended, a test's
+    ``--dynamic-config-value``).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
     on one machine, the server is batch work like the worker. Not with ``ours_only``: the session is ours.
@@ -312,6 +350,7 @@ def start_temporal_dev_server(
         "--dynamic-config-value",
         "frontend.enableServerVersionCheck=false",
         *(search_attributes.dev_server_flags() if with_search_attributes else []),
+        *extra_args,
     ]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -92,6 +92,7 @@ def build_worker(
     task_queue: str | None = None,
     max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
     activities: list[Callable[..., Any]] | None = None,
+    on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None,
 ) -> Worker:
     """A worker with every MiniMeter workflow and activity registered (``activities`` replaces them)."""
     return Worker(
@@ -109,6 +110,7 @@ def build_worker(
         # Cancellation reaches an activity with its next heartbeat: send them at least every 5 s.
         max_heartbeat_throttle_interval=timedelta(seconds=5),
         default_heartbeat_throttle_interval=timedelta(seconds=5),
+        on_fatal_error=on_fatal_error,
     )
 
 
@@ -122,12 +124,14 @@ def warm_workflow_bytecode() -> None:
     compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
 
 
-async def start_worker(settings: Settings) -> tuple[Worker, Resources]:
+async def start_worker(
+    settings: Settings, *, on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None
+) -> tuple[Worker, Resources]:
     """Connect, open the shared clients (migrating the schema) and build the worker: each step may wait."""
     client = await when_reachable("Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds)
     await check_search_attributes(client, namespace=settings.temporal_namespace, address=settings.temporal_address)
     resources = await open_resources(settings)
-    worker = build_worker(client, resources, settings)
+    worker = build_worker(client, resources, settings, on_fatal_error=on_fatal_error)
     if resources.sink is not None:
         await ensure_rollup_schedule(client, task_queue=settings.temporal_task_queue)
     return worker, resources
@@ -147,9 +151,19 @@ def stop_on_signals() -> asyncio.Event:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish."""
+    """Run until SIGTERM/SIGINT, then stop polling and let in-flight activities finish; a fatal worker error
+    stops it the same bounded way, then is raised."""
     stop = stop_on_signals()
-    starting = asyncio.create_task(start_worker(settings))
+    fatal: list[BaseException] = []
+
+    async def stop_on_fatal_error(error: BaseException) -> None:
+        # The SDK then shuts the worker down itself, waiting for every activity without a limit: one blocked
+        # in a call (a sync activity no cancellation reaches) kept a failed worker up, never restarted.
+        # Stopping as a signal does bounds that wait; the error is raised once it is over.
+        fatal.append(error)
+        stop.set()
+
+    starting = asyncio.create_task(start_worker(settings, on_fatal_error=stop_on_fatal_error))
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
@@ -173,6 +187,8 @@ async def run_worker(settings: Settings) -> None:
             await resources.close()
         else:
             resources.pool.terminate()  # an abandoned activity may hold a connection: close() would wait for it
+    if fatal:  # the run had not ended to raise it: a stopped worker would exit 0, and its supervisor leave it
+        raise fatal[0]
     logger.info("worker stopped")
 
 

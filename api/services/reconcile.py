@@ -10,8 +10,9 @@ checked the moment it starts), each at most once per that period, and records wh
 happened: FAILED with the reason and the step the run was at (CANCELED for a cancellation), the
 steps it had taken, the review task closed. Beside those rounds, every ``CLOSED_SCAN_SECONDS`` one
 visibility query lists MiniMeter's workflows that closed lately other than completed, and their jobs
-are checked the same way: a job terminated in the Web UI reads ended within seconds, in the job list too,
-while the list itself reads Postgres alone.
+are claimed and checked the same way (each by one API process, though every one lists it): a job
+terminated in the Web UI reads ended within seconds, in the job list too, while the list itself reads
+Postgres alone.
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
@@ -63,6 +64,10 @@ CHECKS_AT_ONCE = 8
 """Jobs a round or scan checks at a time (a describe, a history read and a progress query each)."""
 ROUND_DEADLINE = timedelta(seconds=30)
 """A round's or scan's checks in all: rows not reached by then are due again at the next round."""
+SCAN_CLAIM = ROUND_DEADLINE + timedelta(seconds=5)
+"""A job checked this recently (by a round, or any process's scan, perhaps still under way) is left to that
+check by a scan: past the deadline of the check, and well inside ``CLOSED_SCAN_OVERLAP``, so a run whose job
+was skipped is still listed when the claim lapses."""
 
 _OPEN = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus if not status.is_terminal))
 """Jobs not yet ended, as ``JobStatus.is_terminal`` defines them."""
@@ -196,14 +201,42 @@ class JobReconciler(BackgroundLoop):
         if not new:
             return 0
         workflow_ids = {workflow_id for workflow_id, _ in new}
+        # Claimed as a round claims its rows: every API process lists the same closed runs, and each described
+        # every job of them (only one UPDATE won). A row checked within SCAN_CLAIM (by a round or another
+        # process's scan) is skipped, and its run left unsettled here: listed again, it is taken once free.
         rows = await self._pool.fetch(
-            f"SELECT id, workflow_id, status FROM ingestion_jobs"
-            f" WHERE workflow_id = ANY($1::text[]) AND {_OPEN} AND dispatched_at IS NOT NULL",
+            f"""
+            WITH due AS (
+                 SELECT id, checked_at FROM ingestion_jobs
+                  WHERE workflow_id = ANY($1::text[]) AND {_OPEN} AND dispatched_at IS NOT NULL
+                    AND (checked_at IS NULL OR checked_at < now() - $2::interval)
+                    FOR UPDATE SKIP LOCKED)
+            UPDATE ingestion_jobs AS job SET checked_at = now() FROM due WHERE job.id = due.id
+            RETURNING job.id, job.workflow_id, job.status, due.checked_at AS was_checked_at
+            """,
             list(workflow_ids),
+            SCAN_CLAIM,
         )
+        claimed_elsewhere = {
+            workflow_id
+            for (workflow_id,) in await self._pool.fetch(
+                f"SELECT workflow_id FROM ingestion_jobs WHERE workflow_id = ANY($1::text[]) AND {_OPEN}"
+                " AND dispatched_at IS NOT NULL AND NOT (id = ANY($2::uuid[]))",
+                list(workflow_ids),
+                [row["id"] for row in rows],
+            )
+        }
         outcomes, _ = await self._check_all(rows, named_if_waiting=False)
-        unsettled = {row["workflow_id"] for row in rows if str(row["id"]) not in outcomes}
-        self._scan_seen.update({run: at for run, at in new.items() if run[0] not in unsettled})
+        unsettled = [row for row in rows if str(row["id"]) not in outcomes]
+        if unsettled:  # failed or cut off: free again for the next scan (or round), as they were
+            await self._pool.execute(
+                "UPDATE ingestion_jobs AS job SET checked_at = was.checked_at"
+                " FROM unnest($1::uuid[], $2::timestamptz[]) AS was(id, checked_at) WHERE job.id = was.id",
+                [row["id"] for row in unsettled],
+                [row["was_checked_at"] for row in unsettled],
+            )
+        open_runs = claimed_elsewhere | {row["workflow_id"] for row in unsettled}
+        self._scan_seen.update({run: at for run, at in new.items() if run[0] not in open_runs})
         return sum(outcome is True for outcome in outcomes.values())
 
     async def _check_all(

@@ -352,6 +352,7 @@ class EdgeOfTemporal(Interceptor):
 
     def __init__(self) -> None:
         self.queried: list[str] = []
+        self.described: list[str] = []
         self.describes_hang = False
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
@@ -363,6 +364,7 @@ class EdgeOfTemporal(Interceptor):
                 return await super().query_workflow(input)
 
             async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
+                edge.described.append(input.id)
                 if edge.describes_hang:
                     await asyncio.Event().wait()
                 return await super().describe_workflow(input)
@@ -420,3 +422,44 @@ async def test_a_round_cut_short_by_its_deadline_leaves_its_rest_due_at_once(
     monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=30))
     # Not claimed for a period: the next round takes them.
     assert await checker.reconcile_once() == Reconciled(checked=3, ended=3, unknown=0)
+
+
+async def test_api_processes_scanning_the_same_closed_runs_describe_each_job_once(
+    own_db: asyncpg.Pool, own_db_other_process: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """Every API process's scan lists the same closed runs: with API_PROCESSES=N each described every job of
+    them N times (one UPDATE won), N times the describes, history reads and progress queries."""
+    edge = EdgeOfTemporal()
+    checker, settings = reconciler(own_db, through(client, edge), app_settings)
+    other = JobReconciler(own_db_other_process, through(client, edge), settings)
+    jobs = await start_jobs(own_db, client, settings, 4)
+    for started in jobs:
+        await client.get_workflow_handle(started["workflow_id"]).terminate(reason="queue cleanup")
+    for started in jobs:
+        await listed_closed(client, started["workflow_id"])
+
+    first, second = await asyncio.gather(checker.record_recently_closed(), other.record_recently_closed())
+
+    assert first + second == len(jobs)
+    assert sorted(edge.described) == sorted(started["workflow_id"] for started in jobs), edge.described
+    for started in jobs:
+        assert (await job(own_db, str(started["id"])))["status"] == JobStatus.FAILED
+
+
+async def test_a_scan_cut_short_leaves_its_jobs_to_the_next_scan(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan's claim is given back when its check did not finish: the next scan, seconds later, takes the job."""
+    edge = EdgeOfTemporal()
+    checker, settings = reconciler(own_db, through(client, edge), app_settings)
+    (started,) = await start_jobs(own_db, client, settings, 1)
+    await client.get_workflow_handle(started["workflow_id"]).terminate(reason="queue cleanup")
+    await listed_closed(client, started["workflow_id"])
+    edge.describes_hang = True
+    monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=0.5))
+
+    assert await asyncio.wait_for(checker.record_recently_closed(), 60) == 0  # a safety net, never asserted
+
+    edge.describes_hang = False
+    assert await checker.record_recently_closed() == 1
+    assert (await job(own_db, str(started["id"])))["status"] == JobStatus.FAILED

@@ -140,6 +140,44 @@ def test_production_takes_named_cloud_resources_or_none_at_all(only: pytest.Monk
     assert Settings().env == "production"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("RATE_LIMIT_PER_MINUTE", "-1", "RATE_LIMIT_PER_MINUTE: Input should be greater than or equal to 0"),
+        ("MAX_PDF_PAGES", "0", "MAX_PDF_PAGES: Input should be greater than or equal to 1"),
+        ("STARTUP_WAIT_SECONDS", "inf", "STARTUP_WAIT_SECONDS: Input should be a finite number"),
+        ("STARTUP_WAIT_SECONDS", "-1", "STARTUP_WAIT_SECONDS: Input should be greater than or equal to 0"),
+    ],
+)
+def test_values_that_quietly_meant_something_else_are_refused_by_name_and_range(
+    only: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    """A negative rate limit turned it off as 0 does, 0 pages rejected every PDF, and ``inf`` waited for ever for a
+    Temporal that was not coming: each taken without a word."""
+    only.setenv(variable, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value) == said
+
+
+def test_values_at_the_edge_of_their_range_are_kept(only: pytest.MonkeyPatch) -> None:
+    only.setenv("RATE_LIMIT_PER_MINUTE", "0")  # off, as the README says
+    only.setenv("MAX_PDF_PAGES", "1")
+    only.setenv("STARTUP_WAIT_SECONDS", "0")
+    settings = Settings()
+    assert (settings.rate_limit_per_minute, settings.max_pdf_pages, settings.startup_wait_seconds) == (0, 1, 0)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t\n"])
+def test_production_refuses_blank_payload_keys_at_start(only: pytest.MonkeyPatch, blank: str) -> None:
+    """Blank passed as set, and the worker and the API failed connecting to Temporal, as a traceback."""
+    for name, value in {**PRODUCTION_SECRETS, "PAYLOAD_KEYS": blank}.items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value) == "PAYLOAD_KEYS must be set when ENV=production"
+
+
 def test_production_refuses_gemini_extraction_without_a_key(only: pytest.MonkeyPatch) -> None:
     """It sent every bill to review (``gemini_not_configured``); ``auto`` without a key is the rules, as before."""
     for name, value in {**PRODUCTION_SECRETS, "GCS_BUCKET": "acme-bills", "GCP_PROJECT": "acme"}.items():

@@ -36,6 +36,12 @@ from worker.resources import open_resources
             "Failed client connect: Server connection error: tonic::transport::Error(Transport, "
             'ConnectError(ConnectError("dns error", Custom { kind: Uncategorized })))'
         ),
+        # A Temporal listening but not serving yet, as a dev server answered right after opening its port.
+        RuntimeError(
+            "Failed client connect: `get_system_info` call error after connection: Status { code: Unavailable,"
+            ' message: "Frontend is not healthy yet", metadata: MetadataMap { headers: {"content-type":'
+            ' "application/grpc"} }, source: None }'
+        ),
     ],
 )
 def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
@@ -55,6 +61,10 @@ def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
         asyncpg.InvalidCatalogNameError('database "minimeter" does not exist'),
         ValueError("DATABASE_URL could not be used"),
         RuntimeError("Failed client connect: Unauthenticated: invalid API key"),
+        RuntimeError(
+            "Failed client connect: `get_system_info` call error after connection: Status { code: Unauthenticated,"
+            ' message: "Request unauthorized.", metadata: MetadataMap { headers: {} }, source: None }'
+        ),
     ],
 )
 def test_a_refusal_of_who_we_are_is_not(error: BaseException) -> None:

@@ -191,3 +191,29 @@ def test_the_process_started_is_recognised_as_the_listener() -> None:
     finally:
         listening.kill()
         listening.wait()
+
+
+def test_a_picked_port_is_outside_the_range_clients_connect_from() -> None:
+    """``bind(0)`` picks an ephemeral port: another process's connection could take it before the service bound
+    it, and a worker connecting to it before Temporal listened could be given it as its own source port (a TCP
+    self-connect), as CI saw (a dev server on 33641, the test's client refused)."""
+    low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    picked = [services.free_port() for _ in range(200)]
+
+    assert [port for port in picked if low <= port <= high] == []
+    for port in picked[:20]:  # free when picked
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_where_the_ephemeral_range_leaves_no_room_the_kernels_pick_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = tmp_path / "ip_local_port_range"
+    everything.write_text("1024\t65535\n")
+    monkeypatch.setattr(services, "EPHEMERAL_RANGE_FILE", everything)
+
+    port = services.free_port()
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
