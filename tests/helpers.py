@@ -35,6 +35,7 @@ from shared.artifacts import ArtifactStore
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES, ArtifactRef
 from shared.secrets import SecretManagerConfig
 from shared.settings import REPO_ROOT, Settings
+from shared.startup import when_reachable
 from stack.services import start_temporal_dev_server_on_free_ports
 
 
@@ -118,7 +119,11 @@ async def start_dev_server(
         starting.add_done_callback(_kill_once_started)
         raise
     try:
-        client = await Client.connect(f"127.0.0.1:{bound}", data_converter=data_converter)
+        client = await when_reachable(  # listening, its frontend may not serve for a moment yet
+            "Temporal",
+            lambda: Client.connect(f"127.0.0.1:{bound}", data_converter=data_converter),
+            within=60,
+        )
     except BaseException:
         kill_server(server)
         raise

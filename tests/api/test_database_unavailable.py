@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from api.main import create_app
 from api.problems import is_database_down
 from shared.db import create_pool
 from shared.settings import Settings
-from stack.services import embedded_postgres_url, start_embedded_postgres, stop_embedded_postgres
+from stack.services import embedded_postgres_url, free_port, start_embedded_postgres, stop_embedded_postgres
 from tests.helpers import serve
 
 
@@ -64,9 +63,7 @@ async def test_a_reviewers_page_while_postgres_is_down_is_a_503_page(database_go
 
 async def test_only_asyncpgs_connection_errors_count_as_the_database_down() -> None:
     """A file the code could not open is a bug (500, traceback logged), not an outage to retry."""
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # nothing listens on it; outside the ephemeral range, so no self-connect either
     try:
         await asyncpg.connect(f"postgresql://nobody@127.0.0.1:{port}/none", timeout=5)
     except OSError as refused:

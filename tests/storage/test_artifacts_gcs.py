@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from shared.artifacts import (
 )
 from shared.models import ArtifactRef
 from stack.emulators import GcsEmulator
+from stack.services import free_port
 from tests.fakes.local_server import LocalFake, answer_json
 from tests.fakes.token_endpoint import TokenRefused, service_account_file
 from workflows.policies import NON_RETRYABLE
@@ -152,9 +152,7 @@ def test_a_bucket_the_account_may_not_look_up_is_taken_to_exist() -> None:
 
 
 def _closed_port() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}/token"
+    return f"http://127.0.0.1:{free_port()}/token"  # outside the ephemeral range: no self-connect
 
 
 def test_a_token_endpoint_out_of_reach_is_an_outage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
