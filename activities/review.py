@@ -183,8 +183,7 @@ class ReviewActivities:
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
-        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE. A rerun's row is newer than the
-        task's opening, so it stays; an older one is a decision the task was opened again after (a reset), renamed.
+        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE.
 
         A late attempt of a run an operator's reset replaced changes nothing: its decision never took
         effect, and the new run's job may be waiting for its own reviewer. A run reset past the opening
@@ -206,20 +205,6 @@ class ReviewActivities:
             newer = job is not None and bool(job["newer"])
             if newer:
                 await _take_over(conn, audit.job_id, JobStatus.RUNNING)
-            # A decision on this revision from before the task was opened again (a run an operator reset after the
-            # decision, sent no reapplied update, took its task back) is not this one: kept, under a name of its own,
-            # so the revision's row (what the review page shows as how it was decided) is the decision in force.
-            await conn.execute(
-                """
-                UPDATE review_decisions d
-                   SET revision = d.revision || '~superseded-' || to_char(d.decided_at AT TIME ZONE 'UTC',
-                                                                          'YYYYMMDD"T"HH24MISS.US"Z"')
-                  FROM review_tasks t
-                 WHERE d.job_id = $1 AND d.revision = $2 AND t.job_id = d.job_id AND d.decided_at < t.created_at
-                """,
-                audit.job_id,
-                audit.revision,
-            )
             await conn.execute(
                 """
                 INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff, overridden)

@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from shared.models import JobProgress, JobRef, JobStatus, JobStatusUpdate
-from shared.review import ReviewAction, ReviewAudit, ReviewDecision, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
+from shared.review import ReviewAction, ReviewDecision, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.helpers import (
     _reset_to_workflow_task as reset_to_workflow_task,
@@ -252,50 +252,6 @@ async def test_an_escalated_task_taken_back_keeps_when_it_was_escalated(
     assert await review_task_row(pool, job_id) == (ReviewStatus.ESCALATED, "r2", "run-2", None)
     task = await pool.fetchrow("SELECT escalated_at FROM review_tasks WHERE job_id = $1", job_id)
     assert task["escalated_at"] == escalated_at
-
-
-async def test_a_decided_task_taken_back_then_decided_again_shows_the_decision_in_force(
-    http: httpx.AsyncClient, resources: Resources
-) -> None:
-    """An operator resets a job whose review was decided (REJECTED) to its wait, without reapplying the decision: the
-    reset run takes the task back with the revision it had, and a reviewer approves it. The review page shows that
-    approval, not the rejection the audit row of that revision held (its insert did nothing); the rejection is kept."""
-    pool = resources.pool
-    review, jobs = ReviewActivities(pool), JobActivities(pool)
-    account = await create_account(http, provider="pge", account_number=f"PG-{uuid.uuid4().hex[:8]}")
-    job_id = await insert_job(pool, account, status="PENDING")
-    opening = ReviewTaskOpen(
-        job_id=job_id, reasons=["total_mismatch"], bill=None, artifact_uri="gs://b/o", revision="r1"
-    )
-    rejected = ReviewAudit(
-        job_id=job_id,
-        decision=ReviewDecision(action=ReviewAction.REJECT, revision="r1", reviewer="alice", note="not ours"),
-        before=None,
-        revision="r1",
-    )
-    await as_run("run-1", T0).run(jobs.mark_job_running, JobRef(job_id=job_id))
-    await as_run("run-1", T0 + timedelta(minutes=1)).run(review.open_review_task, opening)
-    await as_run("run-1", T0 + timedelta(minutes=2)).run(review.record_review_decision, rejected)
-    ended = JobStatusUpdate(job_id=job_id, status=JobStatus.REJECTED, error="not ours")
-    await as_run("run-1", T0 + timedelta(minutes=3)).run(jobs.mark_job_finished, ended)
-    assert (await read_task(http, job_id))["decision"]["action"] == ReviewAction.REJECT
-
-    reset_run = as_run("run-2", T0 + timedelta(hours=1))
-    await reset_run.run(review.open_review_task, opening.model_copy(update={"taking_back": True}))
-    assert (await read_task(http, job_id))["status"] == ReviewStatus.PENDING
-    approval = ReviewDecision(action=ReviewAction.APPROVE, revision="r1", reviewer="bob")
-    approved = rejected.model_copy(update={"decision": approval})
-    for _ in range(2):  # and once more, as a retry whose first try committed
-        await as_run("run-2", T0 + timedelta(hours=1, minutes=1)).run(review.record_review_decision, approved)
-
-    task = await read_task(http, job_id)
-    assert (task["status"], task["revision"]) == (ReviewStatus.DONE, "r1"), task
-    assert (task["decision"]["action"], task["decision"]["reviewer"]) == (ReviewAction.APPROVE, "bob"), task
-    rows = await pool.fetch(
-        "SELECT revision, reviewer FROM review_decisions WHERE job_id = $1 ORDER BY decided_at", job_id
-    )
-    assert [row["reviewer"] for row in rows] == ["alice", "bob"], rows
-    assert rows[0]["revision"].startswith("r1~superseded-") and rows[1]["revision"] == "r1", rows
 
 
 async def task_owned_by_another_run(pool: asyncpg.Pool, job_id: str) -> bool:
