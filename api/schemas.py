@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -238,3 +239,25 @@ def _unknown_fields(model: type[BaseModel], data: dict[str, Any], prefix: str) -
 class ReviewDecisionResult(BaseModel):
     job_id: str
     status: JobStatus
+
+
+class ReviewRefusal(StrEnum):
+    """Why a decision was refused with a 409, as its problem's ``reason``: for clients to act on, and for the
+    review page to say in its own words (the ``detail`` speaks to API clients, naming routes and revisions)."""
+
+    STALE_REVISION = "stale_revision"
+    """The task changed since it was read: the problem's ``revision`` is the task's now."""
+    NOT_PENDING = "not_pending"
+    """The job is not awaiting review: it ended, or is being closed, or a decision was taken (whose not known)."""
+    TAKEN_FIRST = "taken_first"
+    """Another decision was taken first: ``ReviewTakenFirst`` says whose and when."""
+
+
+class ReviewTakenFirst(BaseModel):
+    """The members of a ``taken_first`` 409 naming the decision taken first."""
+
+    action: ReviewAction
+    taken_by: str
+    taken_at: datetime
+    recorded: bool
+    """False in the moment before the job reads RUNNING, while only the run's history has the decision."""

@@ -17,6 +17,14 @@ class ReviewAction(StrEnum):
     CORRECT = "correct"
     REJECT = "reject"
 
+    @property
+    def done(self) -> str:
+        """The action as done, for people: "approved", "corrected", "rejected"."""
+        return _DONE[self]
+
+
+_DONE = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
+
 
 class ReviewStatus(StrEnum):
     PENDING = "PENDING"

@@ -30,7 +30,9 @@ from api.schemas import (
     ReviewDecisionResult,
     ReviewDecisionTaken,
     ReviewPage,
+    ReviewRefusal,
     ReviewSummary,
+    ReviewTakenFirst,
     ReviewTaskInternal,
     ReviewTaskPublic,
 )
@@ -277,7 +279,8 @@ async def submit_decision(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
         raise Problem(503, "the workflow did not answer in time; send the decision again") from None
-    await claims.release(state.pool, job["id"])  # taken: nobody has the task open any more
+    # Not refused yet: a validator's refusal too comes back as a handle, its outcome read by result(). The task's
+    # claim ends with the task, in record_review_decision's (or close_review_task's) transaction.
     try:
         ack = await update.result(rpc_timeout=REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
@@ -320,8 +323,12 @@ async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> 
     outside): its end is recorded now, so the queue stops offering the task a reviewer was refused."""
     if await state.reconciler.record_if_ended(job):
         job = await get_job_row(state.pool, principal=principal, job_id=str(job["id"]))
-        return Problem(409, f"the job is not awaiting review (status {job['status']}: {job['error']})")
-    return Problem(409, "the job is not awaiting review")
+        return Problem(
+            409,
+            f"the job is not awaiting review (status {job['status']}: {job['error']})",
+            reason=ReviewRefusal.NOT_PENDING,
+        )
+    return Problem(409, "the job is not awaiting review", reason=ReviewRefusal.NOT_PENDING)
 
 
 def _reviewer(principal: Principal) -> str:
@@ -357,6 +364,7 @@ async def _refusal(
             409,
             f"the review task changed since it was read (revision now {revision}): read it again with"
             f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision",
+            reason=ReviewRefusal.STALE_REVISION,
             revision=revision,
         )
     message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
@@ -373,33 +381,29 @@ async def _not_awaiting(
     """The 409 for a job no longer awaiting review. Where another decision was taken first it says so, whose and
     when: just after it, the job still reads NEEDS_REVIEW, and "not awaiting review (status NEEDS_REVIEW)" read as
     a contradiction. ``taken_by``, ``taken_at`` and ``action`` carry it for clients; ``GET /reviews/{id}`` shows the
-    outcome once recorded."""
+    outcome once recorded. Naming it is best effort: not yet recorded, it is read from the run's history, and
+    a history that does not come within ``TAKEN_FIRST_HISTORY_TIMEOUT`` leaves the 409 unnamed (``not_pending``)."""
     taken = await _taken_first(state, handle, job["id"])
     if taken is None:
-        return Problem(409, f"{message}: GET /reviews/{job['id']} shows how the task stands")
-    action, reviewer, at, recorded = taken
+        return Problem(
+            409, f"{message}: GET /reviews/{job['id']} shows how the task stands", reason=ReviewRefusal.NOT_PENDING
+        )
     status = await state.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job["id"])
     where = (
         f"the job is now {status}; GET /reviews/{job['id']} shows the decision"
-        if recorded
+        if taken.recorded
         else f"it is being recorded: GET /reviews/{job['id']} shows it once it is"
     )
     return Problem(
         409,
-        f"another decision was taken first: {DECIDED[action]} by {reviewer} at {at:%Y-%m-%d %H:%M:%S} UTC; {where}",
-        taken_by=reviewer,
-        taken_at=at.isoformat(),
-        action=action.value,
-        recorded=recorded,
+        f"another decision was taken first: {taken.action.done} by {taken.taken_by}"
+        f" at {taken.taken_at:%Y-%m-%d %H:%M:%S} UTC; {where}",
+        reason=ReviewRefusal.TAKEN_FIRST,
+        **taken.model_dump(mode="json"),
     )
 
 
-DECIDED = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
-
-
-async def _taken_first(
-    state: AppState, handle: WorkflowHandle[Any, Any], job_id: uuid.UUID
-) -> tuple[ReviewAction, str, datetime, bool] | None:
+async def _taken_first(state: AppState, handle: WorkflowHandle[Any, Any], job_id: uuid.UUID) -> ReviewTakenFirst | None:
     """The decision that closed (or is closing) the task: action, reviewer, when, and whether it is recorded yet.
 
     Recorded, it is the audit row of the task's revision. Until ``record_review_decision`` commits, it is only in
@@ -414,7 +418,9 @@ async def _taken_first(
         revision,
     )
     if row is not None:
-        return ReviewAction(row["action"]), row["reviewer"], row["decided_at"].astimezone(UTC), True
+        return ReviewTakenFirst(
+            action=row["action"], taken_by=row["reviewer"], taken_at=row["decided_at"].astimezone(UTC), recorded=True
+        )
     try:
         return await asyncio.wait_for(_accepted_in_history(state, handle), TAKEN_FIRST_HISTORY_TIMEOUT.total_seconds())
     except Exception:  # best effort (Temporal slow or down, a payload no key opens): the 409 stands, unnamed
@@ -426,9 +432,7 @@ SUBMIT_REVIEW = "submit_review"
 """The name ``BillIngestionWorkflow.submit_review`` is registered under, as history records it."""
 
 
-async def _accepted_in_history(
-    state: AppState, handle: WorkflowHandle[Any, Any]
-) -> tuple[ReviewAction, str, datetime, bool] | None:
+async def _accepted_in_history(state: AppState, handle: WorkflowHandle[Any, Any]) -> ReviewTakenFirst | None:
     found = None
     async for event in handle.fetch_history_events():
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -437,5 +441,6 @@ async def _accepted_in_history(
         if request.input.name != SUBMIT_REVIEW:
             continue
         [decision] = await state.client.data_converter.decode(request.input.args.payloads, [ReviewDecision])
-        found = (decision.action, decision.reviewer, event.event_time.ToDatetime(tzinfo=UTC), False)
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        found = ReviewTakenFirst(action=decision.action, taken_by=decision.reviewer, taken_at=at, recorded=False)
     return found

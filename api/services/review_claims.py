@@ -2,7 +2,9 @@
 
 A claim is soft: it tells a colleague opening the task that someone is on it, and they take it over only
 deliberately (a button), so two reviewers do not correct the same bill at once and the second lose their work
-to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and a decision ends it.
+to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and it ends with the task:
+the worker deletes it as it closes the task (``record_review_decision``, ``close_review_task``), so a refused decision
+keeps it.
 """
 
 from __future__ import annotations
@@ -32,15 +34,14 @@ class Claim(BaseModel):
         return self.key_id != principal.key_id
 
 
-_ACTIVE = "seen_at > now() - $2::interval"
 ACTIVE_SQL = f"c.seen_at > now() - interval '{int(CLAIM_LAPSE.total_seconds())} seconds'"
-"""A claim (aliased ``c``) that holds, for a query joining it."""
+"""A claim (aliased ``c``) that holds: its holder seen within ``CLAIM_LAPSE``."""
 
 
 async def current(pool: asyncpg.Pool, job_id: uuid.UUID) -> Claim | None:
     """The task's claim while it holds (its holder seen within ``CLAIM_LAPSE``), else None."""
     row = await pool.fetchrow(
-        f"SELECT key_id, reviewer, claimed_at FROM review_claims WHERE job_id = $1 AND {_ACTIVE}", job_id, CLAIM_LAPSE
+        f"SELECT key_id, reviewer, claimed_at FROM review_claims c WHERE job_id = $1 AND {ACTIVE_SQL}", job_id
     )
     return Claim(**dict(row)) if row is not None else None
 
@@ -51,15 +52,14 @@ async def claim(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, 
     is only seen again; two reviewers claiming at once get one winner (a single upsert)."""
     row = await pool.fetchrow(
         f"""
-        INSERT INTO review_claims AS c (job_id, key_id, reviewer) VALUES ($1, $3, $4)
+        INSERT INTO review_claims AS c (job_id, key_id, reviewer) VALUES ($1, $2, $3)
         ON CONFLICT (job_id) DO UPDATE
            SET key_id = EXCLUDED.key_id, reviewer = EXCLUDED.reviewer, seen_at = now(),
-               claimed_at = CASE WHEN c.key_id = EXCLUDED.key_id AND c.{_ACTIVE} THEN c.claimed_at ELSE now() END
-         WHERE c.key_id = EXCLUDED.key_id OR NOT (c.{_ACTIVE}) OR $5
+               claimed_at = CASE WHEN c.key_id = EXCLUDED.key_id AND {ACTIVE_SQL} THEN c.claimed_at ELSE now() END
+         WHERE c.key_id = EXCLUDED.key_id OR NOT ({ACTIVE_SQL}) OR $4
         RETURNING key_id, reviewer, claimed_at
         """,
         job_id,
-        CLAIM_LAPSE,
         principal.key_id,
         principal.identity,
         take_over,
@@ -70,8 +70,3 @@ async def claim(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, 
     if held is None:  # the colleague's lapsed between the two statements: try once more, taking it
         return await claim(pool, job_id, principal, take_over=True)
     return held
-
-
-async def release(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
-    """The task was decided: nobody has it open any more."""
-    await pool.execute("DELETE FROM review_claims WHERE job_id = $1", job_id)

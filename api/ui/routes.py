@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from datetime import UTC
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
@@ -20,7 +21,7 @@ from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import Problem
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
-from api.schemas import ReviewDecisionCreate, ReviewTaskInternal
+from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
@@ -62,7 +63,6 @@ TAKE_OVER = "take_over"
 and the page comes back with every entry kept."""
 GIVEN_BACK = frozenset({ADD_ROWS, NO_DECISION, TAKE_OVER, *(f"{ADD_ROWS}:{kind}" for kind in BLANK_ROWS)})
 PROVIDERS = frozenset(p.value for p in Provider)
-DONE_VERB = {ReviewAction.APPROVE: "approved", ReviewAction.CORRECT: "corrected", ReviewAction.REJECT: "rejected"}
 
 
 @router.get("/ui/static/ui.css")
@@ -251,14 +251,14 @@ async def decide(
             raise
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
-        error = str(problem.detail)
-        taken_first = "taken_by" in problem.extra
-        if taken_first:  # who beat them, and where to see it: the API's words name its own routes
-            error = _taken_first_message(problem.extra, recorded=task.decision is not None)
-        elif task.status in OPEN and task.revision != body.revision:  # escalated meanwhile: the form has its revision
+        reason = problem.extra.get("reason")
+        error = _refusal_message(problem, task)  # the API's detail speaks to its clients, naming routes
+        taken_first = reason == ReviewRefusal.TAKEN_FIRST
+        if task.status in OPEN and task.revision != body.revision and not taken_first:  # escalated meanwhile
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
-            error += f". {MOVED_ON.format(status=task.status)}"
+            moved = MOVED_ON.format(status=task.status)  # the form has the task's revision now
+            error = f"{STALE} {moved}" if reason == ReviewRefusal.STALE_REVISION else f"{error.rstrip('.')}. {moved}"
         return _task_response(
             request,
             task,
@@ -275,10 +275,10 @@ async def decide(
         )
     session = current_session(request)
     if session is not None:
-        said = f"Job {job_id} {DONE_VERB[body.action]}: now {result.status}."
+        said = f"Job {job_id} {body.action.done}: now {result.status}."
         if result.status is JobStatus.DUPLICATE:
             holder = await _held_by(state, principal, job_id)
-            said = f"Job {job_id} {DONE_VERB[body.action]}, but not stored: {NOT_STORED.format(holder=holder)}"
+            said = f"Job {job_id} {body.action.done}, but not stored: {NOT_STORED.format(holder=holder)}"
         await sessions_for(request.app).flash(session, said)
     return RedirectResponse(_queue_url(queue), status_code=303)
 
@@ -544,18 +544,33 @@ EDITED_BUT_APPROVED = (
 )
 
 
-TAKEN_FIRST = "Nothing was sent: another decision was taken first ({action} by {reviewer} at {at})."
+TAKEN_FIRST = (
+    "Nothing was sent: another decision was taken first ({action} by {reviewer} at {at:%Y-%m-%d %H:%M:%S} UTC)."
+)
 TAKEN_FIRST_PENDING = " It is being recorded: reload the task in a moment to see the outcome."
 TAKEN_FIRST_RECORDED = " It stands, as shown below."
 YOURS_KEPT = " Your entries are kept below it, not sent."
+STALE = "Nothing was sent: the task changed since this page was read."
+STALE_RELOAD = "Reload the task and check it against the bill before you decide again: your entries are kept below."
+NOT_PENDING = (
+    "Nothing was sent: this task is not waiting for a decision any more (one may have just been taken, or the job"
+    " is being closed). Reload the task in a moment to see how it stands."
+)
 
 
-def _taken_first_message(extra: dict[str, Any], *, recorded: bool) -> str:
-    """What the refused reviewer reads when a colleague's decision came first (``taken_by`` of the API's 409)."""
-    action = {"approve": "approved", "correct": "corrected", "reject": "rejected"}.get(str(extra.get("action")), "")
-    at = str(extra.get("taken_at", ""))[:19].replace("T", " ") + " UTC"
-    said = TAKEN_FIRST.format(action=action or "decided", reviewer=extra.get("taken_by"), at=at)
-    return said + (TAKEN_FIRST_RECORDED if recorded else TAKEN_FIRST_PENDING) + YOURS_KEPT
+def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:
+    """The page's words for a decision the API refused, by the problem's ``reason``; a refusal without one (a
+    correction failing checks, Temporal not answering) is said as the API says it."""
+    reason = problem.extra.get("reason")
+    if reason == ReviewRefusal.TAKEN_FIRST:  # who beat them, and where to see it
+        taken = ReviewTakenFirst.model_validate(problem.extra)
+        said = TAKEN_FIRST.format(action=taken.action.done, reviewer=taken.taken_by, at=taken.taken_at.astimezone(UTC))
+        return said + (TAKEN_FIRST_RECORDED if task.decision is not None else TAKEN_FIRST_PENDING) + YOURS_KEPT
+    if reason == ReviewRefusal.STALE_REVISION:
+        return f"{STALE} {STALE_RELOAD}"
+    if reason == ReviewRefusal.NOT_PENDING:
+        return NOT_PENDING if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
+    return str(problem.detail)
 
 
 CLAIMED = (

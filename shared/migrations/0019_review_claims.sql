@@ -1,6 +1,7 @@
 -- A reviewer's soft claim on an open review task: who has it open and since when, so a colleague opening
 -- it sees so and takes it over only deliberately. One row per task; a claim counts only while its holder
--- keeps using the page (seen_at within the UI's claim lapse) and the task is open; a decision deletes it.
+-- keeps using the page (seen_at within the UI's claim lapse) and the task is open; the worker deletes it as it
+-- closes the task (a decision recorded, an expiry, a cancel), never for a decision refused.
 CREATE TABLE IF NOT EXISTS review_claims (
     job_id      UUID PRIMARY KEY REFERENCES review_tasks(job_id) ON DELETE CASCADE,
     key_id      BIGINT NOT NULL,

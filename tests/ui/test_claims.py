@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from api.auth import Role, create_key
 from api.services.review_claims import CLAIM_LAPSE
-from tests.helpers import bill_needing_review
+from tests.helpers import bill_needing_review, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from tests.ui.test_ui_http import form_fields
 from worker.resources import Resources
@@ -117,3 +118,53 @@ async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take
     assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
     back = await reviewer.get(f"/ui/reviews/{job_id}")
     assert f"ui-colleague-{unique}" in back.text and "has had this task open since" in back.text
+
+
+async def test_a_decision_the_workflow_refuses_leaves_the_claim_with_its_holder(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    """A correction failing the checks (422) and a decision under a stale revision (409) are refused by the workflow's
+    validator: nothing was decided, so the task is still the reviewer's, and a colleague opening it is told so rather
+    than claiming it (and the reviewer's next send then refused as taken over). The page says why in its own words:
+    no JSON route, no raw revision."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    held = await claim_row(resources, job_id)
+    assert held is not None
+    sent = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "note": "page 2"}
+
+    invalid = await reviewer.post(f"/ui/reviews/{job_id}", data=sent)  # the extracted total still out of balance
+    assert invalid.status_code == 422 and "<code>balance_mismatch</code>" in invalid.text, invalid.text
+    after_invalid = await claim_row(resources, job_id)
+    assert after_invalid is not None and after_invalid["claimed_at"] == held["claimed_at"], "a 422 keeps the claim"
+
+    revision = sent["revision"]
+    stale = await reviewer.post(f"/ui/reviews/{job_id}", data=sent | {"revision": "0" * 32, "total_amount": "60.00"})
+    assert stale.status_code == 409, stale.text
+    assert "Nothing was sent: the task changed since this page was read" in stale.text
+    assert "GET /reviews" not in stale.text and f"revision now {revision}" not in stale.text
+    assert total_typed(stale) == "60.00" and DECISION_BUTTON in stale.text
+    kept = await claim_row(resources, job_id)
+    assert kept is not None and (kept["key_id"], kept["claimed_at"]) == (held["key_id"], held["claimed_at"])
+
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert f"{held['reviewer']} has had this task open since" in theirs.text, "still the first reviewer's"
+    assert DECISION_BUTTON not in theirs.text
+    assert (await claim_row(resources, job_id) or {}).get("key_id") == held["key_id"]
+
+
+async def test_a_task_closed_by_a_cancel_ends_its_claim(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, client: Client, unique: str
+) -> None:
+    """The claim ends with the task however it closes: here the worker's close_review_task of a cancelled job."""
+    job = await bill_needing_review(http, unique)
+    await reviewer.get(f"/ui/reviews/{job['id']}")
+    assert await claim_row(resources, job["id"]) is not None
+    await client.get_workflow_handle(job["workflow_id"]).cancel()
+    assert (await wait_for_status(http, job["id"]))["status"] == "CANCELED"
+    assert await resources.pool.fetchval("SELECT closed_at FROM review_tasks WHERE job_id = $1", job["id"]) is not None
+    assert await claim_row(resources, job["id"]) is None

@@ -225,6 +225,9 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert describe("non_usd_currency").startswith("the bill, or its reading, names a currency other than US dollars")
     assert describe("extractor_disagreement:current_charges").startswith("current charges: the rules reader and Gemini")
     assert fields_for("extractor_disagreement:current_charges") == ("current_charges",)
+    # No one field: any figure that reads either way (1.234) may be wrong.
+    assert describe("mixed_number_format").startswith("the bill writes decimals both ways (1.234,56 and 1,234.56)")
+    assert fields_for("mixed_number_format") == ()
 
 
 @pytest.mark.parametrize("code", ["not_a_bill", "no_bill_extracted", "parse_timeout", "malformed_model_output"])

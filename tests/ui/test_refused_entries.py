@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from tests.helpers import bill_needing_review
 from tests.ui.conftest import csrf_of
@@ -92,3 +93,20 @@ async def test_a_decision_a_colleague_beat_keeps_the_refused_entries_apart_from_
     assert '<dd class="pre">61.00</dd>' in yours[0] and "M-77" in yours[0] and "fee" in yours[0]
     assert "Your note: total from page 2" in yours[0]
     assert "<input" not in yours[0] and "<textarea" not in yours[0], "shown, never sent again"
+
+
+async def test_a_decision_on_a_job_ended_from_outside_is_refused_in_the_pages_words(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, unique: str
+) -> None:
+    """The run was terminated while the reviewer had the page open: the 409 says the task closed, not the JSON
+    API's "not awaiting review (status …): GET /reviews/<id> shows how the task stands"."""
+    job = await bill_needing_review(http, unique)
+    page = await reviewer.get(f"/ui/reviews/{job['id']}")
+    await client.get_workflow_handle(job["workflow_id"]).terminate(reason="operator cleanup")
+
+    typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "reject", "note": "not a bill"}
+    refused = await reviewer.post(f"/ui/reviews/{job['id']}", data=typed)
+
+    assert refused.status_code == 409, refused.text
+    assert "Nothing was sent: this task has been closed since you opened it" in refused.text
+    assert "GET /reviews" not in refused.text and "not awaiting review" not in refused.text

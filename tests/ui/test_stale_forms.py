@@ -299,7 +299,7 @@ async def test_a_draft_from_before_a_re_run_comes_back_as_the_new_task_after_sig
         # Sent on to the job, not refused by the page: the stand-in reset opened the task but left the first run
         # waiting for its own revision, so it is the run that turns this one away.
         assert approved.status_code != 422 and "You changed some fields" not in approved.text, approved.text
-        assert "the review task changed since it was read" in approved.text
+        assert "Nothing was sent: the task changed since this page was read" in approved.text
 
 
 async def test_save_corrections_on_a_page_from_before_a_re_run_shows_the_new_reading_where_the_reviewer_typed_nothing(

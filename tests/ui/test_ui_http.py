@@ -470,7 +470,8 @@ async def test_a_decision_on_a_task_that_moved_on_says_to_send_it_again(
     form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "60.00"}
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"revision": "0" * 32})
     assert response.status_code == 409, response.text
-    assert "changed since it was read" in response.text and "send again" in response.text
+    assert "Nothing was sent: the task changed since this page was read" in response.text
+    assert "send again" in response.text and "GET /reviews" not in response.text
     assert review_job_revision(response.text) == current
     assert 'value="60.00"' in response.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
