@@ -3,7 +3,10 @@
 Objects live at ``raw/bills/{job_id}/{sha256}.{ext}`` and are written create-once
 (GCS ``ifGenerationMatch=0``; ``O_EXCL`` + ``link`` on disk). An activity retried
 after a lost response therefore finds its own object: the store compares the stored
-hash with ours and succeeds. A *different* hash under the same name can never be
+hash with ours, *touches* it (GCS: a metadata field, ``touched_at``; on disk: its mtime) and
+succeeds: the sweep of unreferenced copies (``python -m worker.sweep_raw_bills``) measures age from the
+last touch and deletes only the version it listed, so it never takes a bill a job has just taken up again.
+A *different* hash under the same name can never be
 fixed by retrying, so it raises ``ArtifactConflict``, whose class name is listed in
 the Temporal retry policies' ``non_retryable_error_types``. Outages (the store's or
 its credentials') raise ``ArtifactStoreUnavailable``, which Temporal retries; credentials refused for good
@@ -22,6 +25,7 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -44,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 SHA256_KEY = "sha256"
+TOUCHED_KEY = "touched_at"
+"""GCS metadata: when a write last found the object there and took it up (ISO 8601, UTC)."""
+PUT_ATTEMPTS = 3
+"""Writes of one ``put_once``: an object deleted between finding it and touching it is written again."""
 
 ARTIFACT_SCHEMES = frozenset({"gs", "file"})
 """The URI schemes of stored raw bills (GCS, the local store)."""
@@ -99,19 +107,25 @@ class StoredObject:
     """``raw/bills/{job_id}/{sha256}.{ext}``"""
     job_id: str
     sha256: str
-    created_at: datetime
-    generation: int | None = None
-    """GCS's generation, so a delete never removes an object written anew since it was listed."""
+    touched_at: datetime
+    """When it was written or a write last took it up again (``put_once`` finding it there): its age is from then."""
+    generation: int
+    """GCS's generation, the local store's mtime in ns: a delete removes only the version listed."""
+    metageneration: int | None = None
+    """GCS's metageneration, which a touch moves: a delete after one fails its precondition."""
 
 
-def _listed(uri: str, name: str, created_at: datetime, generation: int | None = None) -> StoredObject | None:
+def _listed(
+    uri: str, name: str, touched_at: datetime, generation: int, metageneration: int | None = None
+) -> StoredObject | None:
     """The listing's entry for ``name``, None for anything that is not a raw bill's name."""
     try:
         _check_object_name(name)
     except InvalidArtifactName:
         return None
     _, _, job_id, file_name = name.split("/")
-    return StoredObject(uri, name, job_id, file_name.split(".", 1)[0], created_at.astimezone(UTC), generation)
+    sha256 = file_name.split(".", 1)[0]
+    return StoredObject(uri, name, job_id, sha256, touched_at.astimezone(UTC), generation, metageneration)
 
 
 def object_name(job_id: str, sha256: str, ext: str) -> str:
@@ -187,17 +201,22 @@ class GcsArtifactStore:
         blob = self._bucket.blob(name)
         blob.metadata = {**metadata, SHA256_KEY: sha256}
         with _translate_errors():
-            try:
-                _upload_in_one_request(blob, data, content_type)
-            except gexc.PreconditionFailed:
-                self._verify_existing(name, data, sha256)
-        return ref
+            for _ in range(PUT_ATTEMPTS):
+                try:
+                    _upload_in_one_request(blob, data, content_type)
+                    return ref
+                except gexc.PreconditionFailed:
+                    if self._reuse_existing(name, data, sha256):
+                        return ref
+        raise ArtifactStoreUnavailable(f"{name} kept vanishing after a precondition failure")
 
-    def _verify_existing(self, name: str, data: bytes, sha256: str) -> None:
-        """Our earlier attempt (or a twin job) stored it: same content is success, other is a conflict."""
+    def _reuse_existing(self, name: str, data: bytes, sha256: str) -> bool:
+        """Our earlier attempt (or a twin job, or a request under the same Idempotency-Key) stored it: same content
+        is success, other is a conflict. Touched, so the sweep neither finds it old nor deletes the version it
+        listed; False when it was deleted meanwhile (write it again)."""
         stored = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
-        if stored is None:  # deleted between the 412 and now: a retry will write it again
-            raise ArtifactStoreUnavailable(f"{name} vanished after a precondition failure")
+        if stored is None:
+            return False
         stored_sha = (stored.metadata or {}).get(SHA256_KEY)
         if stored_sha is not None:
             same = stored_sha == sha256 and stored.size == len(data)
@@ -206,6 +225,22 @@ class GcsArtifactStore:
             same = stored.md5_hash == md5 and stored.size == len(data)
         if not same:
             raise ArtifactConflict(f"gs://{self._bucket_name}/{name} holds different content")
+        stored.metadata = {**(stored.metadata or {}), TOUCHED_KEY: datetime.now(UTC).isoformat()}
+        try:
+            stored.patch(
+                if_generation_match=stored.generation,
+                if_metageneration_match=stored.metageneration,
+                timeout=GCS_TIMEOUT,
+                retry=None,
+            )
+        except (gexc.NotFound, gexc.PreconditionFailed):  # deleted, or changed, since read: look again
+            return False
+        except gexc.Forbidden:  # an identity without storage.objects.update: the bill is there, untouched
+            logger.warning(
+                "no permission to touch a raw bill taken up again: the sweep may take it for old",
+                extra={"bucket": self._bucket_name},
+            )
+        return True
 
     def read(self, uri: str) -> bytes:
         blob = self._bucket.blob(self._name_of(uri))
@@ -241,22 +276,41 @@ class GcsArtifactStore:
             return bool(self._bucket.blob(name).exists(timeout=GCS_TIMEOUT, retry=None))
 
     def list_raw(self) -> Iterator[StoredObject]:
-        """Every raw bill in the bucket, a page of the listing at a time."""
+        """Every raw bill in the bucket, a page of the listing at a time (the client's retry on each page: this
+        serves an operator's command, not an activity under Temporal's retry policy)."""
         with _translate_errors():
-            for blob in self._client.list_blobs(self._bucket_name, prefix=RAW_PREFIX, timeout=GCS_TIMEOUT, retry=None):
-                if blob.time_created is None:
+            for blob in self._client.list_blobs(self._bucket_name, prefix=RAW_PREFIX, timeout=GCS_TIMEOUT):
+                touched = _last_touched(blob)
+                if touched is None or blob.generation is None:
                     continue
-                listed = _listed(f"gs://{self._bucket_name}/{blob.name}", blob.name, blob.time_created, blob.generation)
+                uri = f"gs://{self._bucket_name}/{blob.name}"
+                listed = _listed(uri, blob.name, touched, blob.generation, blob.metageneration)
                 if listed is not None:
                     yield listed
 
     def delete(self, listed: StoredObject) -> bool:
-        """Delete the object as listed: False when it is gone already (a second sweep) or was written anew."""
+        """Delete the object as listed: False when it is gone already (a second sweep), was written anew, or was
+        touched since it was listed (a write took it up again: its metageneration moved).
+
+        GCS's preconditions make the delete conditional on the version listed. The read before them is for
+        fake-gcs-server (1.54 ignores preconditions on a delete, and a metadata patch moves its generation but
+        neither ``updated`` nor the metageneration): there it leaves only the moment between read and delete."""
+        name = _check_object_name(listed.name)
         with _translate_errors():
+            current = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
+            if current is None:
+                return False
+            if (current.generation, current.metageneration, _last_touched(current)) != (
+                listed.generation,
+                listed.metageneration,
+                listed.touched_at,
+            ):
+                return False
             try:
                 self._bucket.delete_blob(
-                    _check_object_name(listed.name),
+                    name,
                     if_generation_match=listed.generation,
+                    if_metageneration_match=listed.metageneration,
                     timeout=GCS_TIMEOUT,
                     retry=None,
                 )
@@ -269,6 +323,18 @@ class GcsArtifactStore:
         if parsed.scheme != "gs" or parsed.netloc != self._bucket_name:
             raise InvalidArtifactName(f"{uri!r} is not in gs://{self._bucket_name}")
         return _check_object_name(parsed.path.lstrip("/"))
+
+
+def _last_touched(blob: Blob) -> datetime | None:
+    """The later of GCS's ``updated`` and the ``touched_at`` a write recorded (fake-gcs-server leaves ``updated``
+    as it was on a metadata patch)."""
+    times = [t for t in (blob.updated, blob.time_created) if t is not None]
+    recorded = (blob.metadata or {}).get(TOUCHED_KEY)
+    with suppress(ValueError, TypeError):
+        touched = datetime.fromisoformat(recorded)  # type: ignore[arg-type]
+        if touched.tzinfo is not None:
+            times.append(touched)
+    return max(times) if times else None
 
 
 def _upload_in_one_request(blob: Blob, data: bytes, content_type: str) -> None:
@@ -365,11 +431,16 @@ class LocalArtifactStore:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            # link() fails if the name exists (rename would overwrite): the create-once step.
-            os.link(tmp, path)
-        except FileExistsError:
-            if _sha256(path.read_bytes()) != sha256:
-                raise ArtifactConflict(f"{path} holds different content") from None
+            for _ in range(PUT_ATTEMPTS):
+                try:
+                    # link() fails if the name exists (rename would overwrite): the create-once step.
+                    os.link(tmp, path)
+                    break
+                except FileExistsError:
+                    if _reuse_existing(path, sha256):
+                        break
+            else:
+                raise ArtifactStoreUnavailable(f"{path} kept vanishing after it was found there")
         finally:
             os.unlink(tmp)
         sidecar = {"content_type": content_type, "metadata": {**metadata, SHA256_KEY: sha256}}
@@ -398,19 +469,31 @@ class LocalArtifactStore:
                 if path.name.endswith(".meta.json") or path.name.startswith(".tmp-"):
                     continue
                 with suppress(FileNotFoundError):  # deleted since the directory was read
-                    created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-                    listed = _listed(path.as_uri(), path.relative_to(self._root).as_posix(), created)
+                    mtime = path.stat().st_mtime_ns
+                    touched = datetime.fromtimestamp(mtime / 1e9, UTC)
+                    listed = _listed(path.as_uri(), path.relative_to(self._root).as_posix(), touched, mtime)
                     if listed is not None:
                         yield listed
 
     def delete(self, listed: StoredObject) -> bool:
-        """Delete the bill and its ``.meta.json``: False when the bill is gone already (a second sweep)."""
+        """Delete the bill as listed, and its ``.meta.json``: False when the bill is gone already (a second sweep)
+        or was touched since it was listed (a write took it up again: it is put back).
+
+        The bill is first renamed aside, atomically: a write touching it before that moves its mtime, which is
+        then seen; a write after that finds the name free and writes the bill again."""
         path = self._root / _check_object_name(listed.name)
+        aside = path.with_name(f".tmp-deleting-{uuid.uuid4().hex}")
         try:
-            path.unlink()
+            os.rename(path, aside)
         except FileNotFoundError:
             return False
-        finally:
+        if aside.stat().st_mtime_ns != listed.generation:
+            with suppress(FileExistsError):  # written again meanwhile: the same bytes, by its name
+                os.link(aside, path)
+            aside.unlink()
+            return False
+        aside.unlink()
+        if not path.exists():  # a write that took the name meanwhile keeps its own
             path.with_name(path.name + ".meta.json").unlink(missing_ok=True)
         return True  # its directory stays: a store writing into it at this moment must find it
 
@@ -430,6 +513,18 @@ class LocalArtifactStore:
         except ValueError:
             raise InvalidArtifactName(f"{uri!r} is outside {self._root}") from None
         return self._root / _check_object_name(relative.as_posix())
+
+
+def _reuse_existing(path: Path, sha256: str) -> bool:
+    """The local twin of ``GcsArtifactStore._reuse_existing``: True when ``path`` holds these bytes and its mtime
+    is now moved; False when it was deleted meanwhile (write it again)."""
+    try:
+        if _sha256(path.read_bytes()) != sha256:
+            raise ArtifactConflict(f"{path} holds different content")
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -27,14 +27,17 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import TypeVar
 
 import asyncpg
 from pydantic import ValidationError
 
 from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink, build_analytics_sink
-from shared.analytics.bigquery import HeldDescription, HeldPayload
+from shared.analytics.bigquery import REMASK_PAGE, HeldDescription, HeldPayload, Rewritten
 from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import NormalizedBill
 from shared.db import create_pool, migrate
@@ -105,10 +108,12 @@ _ACCOUNT_NUMBERS = "SELECT id::text AS id, payload ->> 'account_number' AS numbe
 
 @dataclass
 class Remasked:
-    """Rows a re-masking run rewrote: line items, and bill rows (``json_payload``)."""
+    """Rows a re-masking run rewrote: line items, and bill rows (``json_payload``); and the UPDATE batches
+    BigQuery refused (a run goes on past one: run it again for their rows)."""
 
     line_items: int = 0
     payloads: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None = None) -> Remasked:
@@ -116,36 +121,62 @@ async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None
     (``bill_line_items`` and ``json_payload``), and ``json_payload``'s account number, name and address. Each is
     masked as this release writes a new row, with the account number its revision's bill row holds, or Postgres'
     where that is masked already (a bill no longer there: by the rules that need no number). Only rows past the
-    streaming buffer; a row already masked is not written again."""
+    streaming buffer, and only those that may need it (BigQuery filters them, and they are read a page at a
+    time); a row already masked is not written again. BigQuery is sent no held text: rows are matched on its
+    hash, so no unmasked number lands in its job records."""
     before = (now or datetime.now(UTC)) - STREAMING_BUFFER
-    held = await asyncio.to_thread(sink.line_item_descriptions, before=before)
-    payloads = await asyncio.to_thread(sink.held_payloads, before=before)
-    numbers = await _account_numbers(pool, {row.bill_id for row in held} | {row.bill_id for row in payloads})
-    rewritten: list[tuple[HeldPayload, str]] = []
-    # The number a revision's bill row holds unmasked: that revision's own, should a reviewer have changed it since.
-    as_published: dict[tuple[str, str], str] = {}
-    for payload_row in payloads:
-        payload = json.loads(payload_row.payload)
-        if not isinstance(payload, dict):
-            continue
-        held_number = payload.get("account_number")
-        if isinstance(held_number, str) and held_number and not held_number.startswith("****"):
-            as_published[(payload_row.bill_id, payload_row.revision)] = held_number
-        shown = remasked_payload(payload, numbers.get(payload_row.bill_id))
-        if shown != payload:
-            rewritten.append((payload_row, json.dumps(shown, separators=(",", ":"))))
-    descriptions: list[tuple[HeldDescription, str]] = []
-    for row in held:
-        number = as_published.get((row.bill_id, row.revision)) or numbers.get(row.bill_id)
-        masked = warehouse_text(row.description, NormalizedBill.model_construct(account_number=number))
-        if masked != row.description:
-            descriptions.append((row, masked))
     done = Remasked()
-    if descriptions:
-        done.line_items = await asyncio.to_thread(sink.set_line_item_descriptions, descriptions, before=before)
-    if rewritten:
-        done.payloads = await asyncio.to_thread(sink.set_payloads, rewritten, before=before)
+    # The number a revision's bill rows hold unmasked: that revision's own, should a reviewer have changed it since.
+    # A first pass, so a row of the revision holding it masked already still masks its descriptions with it.
+    as_published: dict[tuple[str, str], str] = {}
+    async for page in _pages(sink.held_payloads(before=before)):
+        for payload_row in page:
+            payload = json.loads(payload_row.payload)
+            held_number = payload.get("account_number") if isinstance(payload, dict) else None
+            if isinstance(held_number, str) and held_number and not held_number.startswith("****"):
+                as_published[(payload_row.bill_id, payload_row.revision)] = held_number
+    async for page in _pages(sink.held_payloads(before=before)):
+        numbers = await _account_numbers(pool, {row.bill_id for row in page})
+        rewritten: list[tuple[HeldPayload, str]] = []
+        for payload_row in page:
+            payload = json.loads(payload_row.payload)
+            if not isinstance(payload, dict):
+                continue
+            number = as_published.get((payload_row.bill_id, payload_row.revision)) or numbers.get(payload_row.bill_id)
+            shown = remasked_payload(payload, number)
+            if shown != payload:
+                rewritten.append((payload_row, json.dumps(shown, separators=(",", ":"))))
+        if rewritten:
+            _add(done, "payloads", await asyncio.to_thread(sink.set_payloads, rewritten, before=before))
+    async for held in _pages(sink.line_item_descriptions(before=before)):
+        numbers = await _account_numbers(pool, {row.bill_id for row in held})
+        descriptions: list[tuple[HeldDescription, str]] = []
+        for row in held:
+            number = as_published.get((row.bill_id, row.revision)) or numbers.get(row.bill_id)
+            masked = warehouse_text(row.description, NormalizedBill.model_construct(account_number=number))
+            if masked != row.description:
+                descriptions.append((row, masked))
+        if descriptions:
+            _add(
+                done,
+                "line_items",
+                await asyncio.to_thread(sink.set_line_item_descriptions, descriptions, before=before),
+            )
     return done
+
+
+_Row = TypeVar("_Row")
+
+
+def _add(done: Remasked, counter: str, rewritten: Rewritten) -> None:
+    setattr(done, counter, getattr(done, counter) + rewritten.changed)
+    done.failed += rewritten.failed
+
+
+async def _pages(rows: Iterator[_Row]) -> AsyncIterator[list[_Row]]:
+    """``rows`` (a blocking iterator over BigQuery's pages) ``REMASK_PAGE`` at a time, read in a thread."""
+    while page := await asyncio.to_thread(lambda: list(islice(rows, REMASK_PAGE))):
+        yield page
 
 
 async def _account_numbers(pool: asyncpg.Pool, bill_ids: set[str]) -> dict[str, str | None]:
@@ -191,7 +222,13 @@ async def _main(*, masking: bool) -> int:
                 f" rows published in the last {STREAMING_BUFFER} were left for a later run",
                 file=sys.stderr,
             )
-            return 0
+            if masked.failed:
+                print(
+                    f"BigQuery refused {len(masked.failed)} UPDATE batches; run --remask again for their rows:\n"
+                    + "\n".join(f"  {why}" for why in masked.failed),
+                    file=sys.stderr,
+                )
+            return 1 if masked.failed else 0
         done = await republish(pool, sink)
     finally:
         await pool.close()

@@ -8,9 +8,14 @@ different file) leaves one too. Nothing else deletes them.
 An object is kept when Postgres names it (by job and content hash, so a store moved to another root or
 bucket name is never taken for unreferenced): an ``artifacts`` row, the job's upload (``start_request``) or
 result, its review task; when its job has not ended (``PENDING``, ``RUNNING``, ``NEEDS_REVIEW``: a fetch
-may store it any moment); and when it is younger than ``--older-than`` (an upload is written before its
-job row). Only then is it an orphan. A delete names the generation listed, so an object written again since
-is left alone, and one already gone counts as nothing: run it as often as you like, while jobs run.
+may store it any moment) or ended within ``--older-than`` (a run reset past its start leaves the job's old
+ended status until it ends again); and when it was written or last taken up within ``--older-than``. Its age
+is from its last touch: a write that finds it there (a client retrying an upload under the same
+``Idempotency-Key``, a fetch of the same bytes) touches it before it inserts or records anything. Only then is
+it an orphan. A delete names the version listed (GCS: generation and metageneration; on disk: the mtime), so
+an object written again or touched since it was listed is left alone, and one already gone counts as nothing:
+run it as often as you like, while jobs run. The default grace, 30 days, is at least the Temporal history
+retention the README recommends (720 h), so a run reset that far back still finds its copies.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import asyncio
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -37,7 +42,8 @@ PAGE = 500
 """Objects checked against Postgres in one query."""
 MIN_AGE = timedelta(hours=1)
 """The least ``--older-than`` taken: an upload sits in the store a moment before its job row exists."""
-DEFAULT_AGE = timedelta(days=7)
+DEFAULT_AGE = timedelta(days=30)
+"""At least the namespace's history retention (720 h recommended): a reset run may re-fetch a copy that old."""
 
 _REFERENCED = """
 SELECT o.name FROM unnest($1::text[], $2::uuid[], $3::text[]) AS o(name, job_id, sha256)
@@ -47,6 +53,7 @@ SELECT o.name FROM unnest($1::text[], $2::uuid[], $3::text[]) AS o(name, job_id,
     OR EXISTS (SELECT 1 FROM ingestion_jobs j
                 WHERE j.id = o.job_id
                   AND (j.status <> ALL($4::text[])
+                       OR j.updated_at >= $5
                        OR j.start_request -> 'upload' ->> 'sha256' = o.sha256
                        OR j.result -> 'artifact' ->> 'sha256' = o.sha256))
 """
@@ -74,8 +81,11 @@ async def sweep(
     older_than: timedelta,
     delete: bool,
     now: datetime | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Swept:
-    """List the store's raw bills, a page at a time, and find (with ``delete``, remove) those no job references."""
+    """List the store's raw bills, a page at a time, and find (with ``delete``, remove) those no job references.
+    ``report`` is told each URI as it is found (dry run) or deleted, so a run that fails partway has said what
+    it did."""
     if older_than < MIN_AGE:
         raise ValueError(f"--older-than must be at least {MIN_AGE}: an upload is stored before its job row")
     cutoff = (now or datetime.now(UTC)) - older_than
@@ -83,7 +93,7 @@ async def sweep(
     listing = store.list_raw()
     while page := await asyncio.to_thread(lambda: list(islice(listing, PAGE))):
         done.checked += len(page)
-        old = [listed for listed in page if listed.created_at < cutoff]
+        old = [listed for listed in page if listed.touched_at < cutoff]
         if not old:
             continue
         rows = await pool.fetch(
@@ -92,14 +102,19 @@ async def sweep(
             [_uuid_or_none(listed.job_id) for listed in old],
             [listed.sha256 for listed in old],
             sorted(ENDED_STATUSES),
+            cutoff,
         )
         referenced = {row["name"] for row in rows}
         for listed in old:
             if listed.name in referenced:
                 continue
             done.orphans.append(listed.uri)
-            if delete and await asyncio.to_thread(store.delete, listed):
+            if delete:
+                if not await asyncio.to_thread(store.delete, listed):
+                    continue  # gone already, or touched since it was listed
                 done.deleted.append(listed.uri)
+            if report is not None:
+                report(listed.uri)
     return done
 
 
@@ -129,17 +144,22 @@ async def _main(args: argparse.Namespace) -> int:
     assert isinstance(store, GcsArtifactStore | LocalArtifactStore)  # the factory builds one or the other
     pool = await create_pool(settings, one_shot=True)
     try:
-        done = await sweep(pool, store, older_than=args.older_than, delete=args.delete)
+        # A CLI's output (pyproject lets only listed modules print): each URI on stdout as it is found or
+        # deleted (flushed: a run that fails partway has said what it deleted), the summary on stderr.
+        done = await sweep(pool, store, older_than=args.older_than, delete=args.delete, report=_print_uri)
     finally:
         await pool.close()
-    # A CLI's output (pyproject lets only listed modules print): the URIs on stdout, the summary on stderr.
-    sys.stdout.writelines(f"{uri}\n" for uri in (done.deleted if args.delete else done.orphans))
     if args.delete:
         summary = f"deleted {len(done.deleted)} that no job references"
     else:
         summary = f"{len(done.orphans)} no job references; run again with --delete to remove them"
     sys.stderr.write(f"checked {done.checked} raw bills; of those older than {args.older_than}, {summary}\n")
     return 0
+
+
+def _print_uri(uri: str) -> None:
+    sys.stdout.write(f"{uri}\n")
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -151,7 +171,10 @@ def main() -> None:
     mode.add_argument("--dry-run", action="store_true", help="list the unreferenced raw bills (the default)")
     mode.add_argument("--delete", action="store_true", help="delete them")
     parser.add_argument(
-        "--older-than", type=parse_age, default=DEFAULT_AGE, help="grace period: 7d (default), 36h, 90m; at least 1h"
+        "--older-than",
+        type=parse_age,
+        default=DEFAULT_AGE,
+        help="grace period: 30d (default), 36h, 90m; at least 1h, best at least the history retention",
     )
     args = parser.parse_args()
     if args.older_than < MIN_AGE:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -69,6 +70,8 @@ REMASK_BATCH = 1000
 """Line items one re-masking UPDATE rewrites: its parameters stay far under BigQuery's request size."""
 REMASK_PAYLOAD_BATCH = 100
 """Bill rows one re-masking UPDATE rewrites: a payload with its line items is a few kB."""
+REMASK_PAGE = 1000
+"""Rows a re-masking run reads from BigQuery at a time (it never holds a whole table)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class HeldDescription:
     revision: str
     line_no: int
     description: str
+    fp: str
+    """The description's SHA-256 (hex) as BigQuery computes it: the UPDATE matches on it, never on the text."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,16 @@ class HeldPayload:
     revision: str
     published_at: datetime
     payload: str
+    fp: str
+    """SHA-256 (hex) of the payload's JSON text as BigQuery writes it: the UPDATE matches on it, never the text."""
+
+
+@dataclass
+class Rewritten:
+    """What a run of re-masking UPDATEs did: rows changed, and each batch BigQuery refused (the run goes on)."""
+
+    changed: int = 0
+    failed: list[str] = dataclasses.field(default_factory=list)
 
 
 class AnalyticsOutOfTime(TimeoutError):
@@ -247,19 +262,17 @@ class BigQuerySink:
         rows = self._run(render_sql(LATEST_DATES_SQL, self._ref))
         return {row["bill_id"]: row["created_at"].astimezone(UTC) for row in rows}
 
-    def line_item_descriptions(self, *, before: datetime) -> list[HeldDescription]:
-        """The line items published before ``before`` that have a description, as the warehouse holds them."""
-        config = bigquery.QueryJobConfig(query_parameters=[_timestamp_param("before", before)])
-        sql = render_sql(HELD_DESCRIPTIONS_SQL, self._ref)
-        job = self._client.query(sql, job_config=config, timeout=BQ_TIMEOUT)
-        return [
-            HeldDescription(r["bill_id"], r["revision"], r["line_no"], r["description"])
-            for r in job.result(timeout=10 * BQ_TIMEOUT)
-        ]
+    def line_item_descriptions(self, *, before: datetime) -> Iterator[HeldDescription]:
+        """The line items published before ``before`` whose description has a digit, as the warehouse holds
+        them, read a page at a time."""
+        for r in self._held_rows(HELD_DESCRIPTIONS_SQL, before=before):
+            yield HeldDescription(r["bill_id"], r["revision"], r["line_no"], r["description"], r["fp"])
 
-    def set_line_item_descriptions(self, changes: Sequence[tuple[HeldDescription, str]], *, before: datetime) -> int:
+    def set_line_item_descriptions(
+        self, changes: Sequence[tuple[HeldDescription, str]], *, before: datetime
+    ) -> Rewritten:
         """Replace each held description with its new text; a row whose description is no longer the one read
-        is left alone. Returns the rows changed."""
+        is left alone."""
         return self._update_in_batches(
             REMASK_SQL,
             [
@@ -267,7 +280,7 @@ class BigQuerySink:
                     bigquery.ScalarQueryParameter("bill_id", "STRING", held.bill_id),
                     bigquery.ScalarQueryParameter("revision", "STRING", held.revision),
                     bigquery.ScalarQueryParameter("line_no", "INT64", held.line_no),
-                    bigquery.ScalarQueryParameter("description", "STRING", held.description),
+                    bigquery.ScalarQueryParameter("fp", "STRING", held.fp),
                     bigquery.ScalarQueryParameter("masked", "STRING", masked),
                 )
                 for held, masked in changes
@@ -276,17 +289,15 @@ class BigQuerySink:
             batch=REMASK_BATCH,
         )
 
-    def held_payloads(self, *, before: datetime) -> list[HeldPayload]:
-        """The bill rows published before ``before``, with their ``json_payload`` as JSON text."""
-        config = bigquery.QueryJobConfig(query_parameters=[_timestamp_param("before", before)])
-        job = self._client.query(render_sql(HELD_PAYLOADS_SQL, self._ref), job_config=config, timeout=BQ_TIMEOUT)
-        return [
-            HeldPayload(r["bill_id"], r["revision"], r["published_at"], r["payload"])
-            for r in job.result(timeout=10 * BQ_TIMEOUT)
-        ]
+    def held_payloads(self, *, before: datetime) -> Iterator[HeldPayload]:
+        """The bill rows published before ``before`` that a re-masking may change (``HELD_PAYLOADS_SQL``), with
+        their ``json_payload`` as JSON text, read a page at a time."""
+        for r in self._held_rows(HELD_PAYLOADS_SQL, before=before):
+            yield HeldPayload(r["bill_id"], r["revision"], r["published_at"], r["payload"], r["fp"])
 
-    def set_payloads(self, changes: Sequence[tuple[HeldPayload, str]], *, before: datetime) -> int:
-        """Replace each held row's ``json_payload`` with the new JSON text; returns the rows changed."""
+    def set_payloads(self, changes: Sequence[tuple[HeldPayload, str]], *, before: datetime) -> Rewritten:
+        """Replace each held row's ``json_payload`` with the new JSON text; a row changed since it was read is
+        left alone."""
         return self._update_in_batches(
             REMASK_PAYLOAD_SQL,
             [
@@ -294,6 +305,7 @@ class BigQuerySink:
                     bigquery.ScalarQueryParameter("bill_id", "STRING", held.bill_id),
                     bigquery.ScalarQueryParameter("revision", "STRING", held.revision),
                     bigquery.ScalarQueryParameter("published_at", "TIMESTAMP", held.published_at),
+                    bigquery.ScalarQueryParameter("fp", "STRING", held.fp),
                     bigquery.ScalarQueryParameter("payload", "STRING", payload),
                 )
                 for held, payload in changes
@@ -302,11 +314,17 @@ class BigQuerySink:
             batch=REMASK_PAYLOAD_BATCH,
         )
 
+    def _held_rows(self, sql: str, *, before: datetime) -> Iterator[bigquery.Row]:
+        config = bigquery.QueryJobConfig(query_parameters=[_timestamp_param("before", before)])
+        job = self._client.query(render_sql(sql, self._ref), job_config=config, timeout=BQ_TIMEOUT)
+        yield from job.result(page_size=REMASK_PAGE, timeout=10 * BQ_TIMEOUT)
+
     def _update_in_batches(
         self, sql: str, rows: Sequence[tuple[bigquery.ScalarQueryParameter, ...]], *, before: datetime, batch: int
-    ) -> int:
-        """Run ``sql`` (an UPDATE ... FROM UNNEST(@rows)) once per ``batch`` rows; returns the rows changed."""
-        changed = 0
+    ) -> Rewritten:
+        """Run ``sql`` (an UPDATE ... FROM UNNEST(@rows)) once per ``batch`` rows. A batch BigQuery refuses is
+        named in the result and the next one still runs (a later run takes the refused rows up again)."""
+        done = Rewritten()
         for start in range(0, len(rows), batch):
             structs = [bigquery.StructQueryParameter(None, *fields) for fields in rows[start : start + batch]]
             config = bigquery.QueryJobConfig(
@@ -315,10 +333,14 @@ class BigQuerySink:
                     _timestamp_param("before", before),
                 ]
             )
-            job = self._client.query(render_sql(sql, self._ref), job_config=config, timeout=BQ_TIMEOUT)
-            job.result(timeout=10 * BQ_TIMEOUT)
-            changed += job.num_dml_affected_rows or 0
-        return changed
+            try:
+                job = self._client.query(render_sql(sql, self._ref), job_config=config, timeout=BQ_TIMEOUT)
+                job.result(timeout=10 * BQ_TIMEOUT)
+            except GoogleAPIError as exc:
+                done.failed.append(f"{len(structs)} rows refused: {type(exc).__name__}: {str(exc)[:300]}")
+                continue
+            done.changed += job.num_dml_affected_rows or 0
+        return done
 
     def rollup(self, window_start: date, window_end: date) -> int:
         """Recompute the account-months the window touches (and ``ROLLUP_REACH_SQL``'s); returns their rows."""

@@ -61,32 +61,44 @@ SELECT bill_id, MAX(created_at) AS created_at FROM {normalized_bills} GROUP BY b
 scan for the whole run: a filter by bill id cannot prune a table partitioned by date."""
 
 HELD_DESCRIPTIONS_SQL = """
-SELECT DISTINCT bill_id, revision, line_no, description FROM {bill_line_items}
- WHERE published_at < @before AND description IS NOT NULL
+SELECT DISTINCT bill_id, revision, line_no, description, TO_HEX(SHA256(description)) AS fp FROM {bill_line_items}
+ WHERE published_at < @before AND REGEXP_CONTAINS(description, r'\\d')
 """
-"""Line items' descriptions as held, for ``republish_analytics --remask-line-items``; only rows published
-before ``@before``, since BigQuery refuses DML on rows still in the streaming buffer."""
+"""Line items' descriptions as held, for ``republish_analytics --remask``; only rows published before ``@before``,
+since BigQuery refuses DML on rows still in the streaming buffer, and only those with a digit (every rule of
+``warehouse_text`` masks digits, but for an account number that has none)."""
 
 REMASK_SQL = """
 UPDATE {bill_line_items} AS t SET description = u.masked
   FROM UNNEST(@rows) AS u
  WHERE t.bill_id = u.bill_id AND t.revision = u.revision AND t.line_no = u.line_no
-   AND t.description = u.description AND t.published_at < @before
+   AND TO_HEX(SHA256(t.description)) = u.fp AND t.published_at < @before
 """
+"""Matched on the held text's hash (``fp``), never the text: a query's parameters stay in BigQuery's job records
+(180 days), and the held text is what holds the account number."""
 
 HELD_PAYLOADS_SQL = """
-SELECT bill_id, revision, published_at, TO_JSON_STRING(json_payload) AS payload FROM {normalized_bills}
+SELECT DISTINCT bill_id, revision, published_at, TO_JSON_STRING(json_payload) AS payload,
+       TO_HEX(SHA256(TO_JSON_STRING(json_payload))) AS fp
+  FROM {normalized_bills}
  WHERE published_at < @before AND json_payload IS NOT NULL
+   AND (REGEXP_CONTAINS(TO_JSON_STRING(json_payload), r'"(customer_name|service_address)"\\s*:')
+        OR NOT STARTS_WITH(IFNULL(JSON_VALUE(json_payload, '$.account_number'), '****'), '****')
+        OR REGEXP_CONTAINS(TO_JSON_STRING(json_payload), r'"description"\\s*:\\s*"(?:[^"\\\\]|\\\\.)*\\d'))
 """
+"""Bill rows a re-masking may change: a name or address, an account number not masked, a line item's description
+with a digit. DISTINCT: a retried insert may leave two rows alike, and BigQuery refuses an UPDATE ... FROM in
+which a target row matches more than one source row."""
 
 REMASK_PAYLOAD_SQL = """
 UPDATE {normalized_bills} AS t SET json_payload = PARSE_JSON(u.payload)
   FROM UNNEST(@rows) AS u
  WHERE t.bill_id = u.bill_id AND t.revision = u.revision AND t.published_at = u.published_at
-   AND t.published_at < @before
+   AND TO_HEX(SHA256(TO_JSON_STRING(t.json_payload))) = u.fp AND t.published_at < @before
 """
-"""One row per key: a bill's rows of one revision published again (a retry, a republish) differ in
-``published_at``, and those of an earlier release may hold a payload of another shape."""
+"""By key and the held payload's hash: a bill's rows of one revision published again (a retry, a republish)
+differ in ``published_at``, those alike in it too are rewritten alike, and one changed since it was read
+(another run) is left alone."""
 
 ROLLUP_COUNT_SQL = """
 SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month

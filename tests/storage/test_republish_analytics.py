@@ -7,13 +7,16 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import pytest
+from google.api_core.exceptions import BadRequest
+from google.cloud import bigquery
 
 from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink
 from shared.bill import LineItem, NormalizedBill
+from shared.logs import mask_account
 from tests.fakes.bigquery_insert import FakeInsertAll
 from tests.helpers import create_account, insert_job
 from worker.republish_analytics import Remasked, remask, republish
@@ -180,3 +183,235 @@ async def test_what_an_earlier_release_published_unmasked_is_masked_in_place(
     assert sorted(descriptions) == ["Energy 501-1000 kWh"] * 2 + [f"Late fee, account ****{number[-4:]}"] * 2
     old, new = (json.loads(text) for text in held("SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills"))
     assert old == new and "customer_name" not in old and old["account_number"] == f"****{number[-4:]}", old
+
+
+async def store_bill(resources: Resources, account: dict[str, Any], bill: NormalizedBill) -> str:
+    bill_id = str(uuid.uuid4())
+    await resources.pool.execute(
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
+        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6)",
+        uuid.UUID(bill_id),
+        await insert_job(resources.pool, account, status="SUCCEEDED"),
+        account["customer_id"],
+        account["id"],
+        uuid.uuid4().hex,
+        bill.model_dump(mode="json"),
+    )
+    return bill_id
+
+
+def published_by_an_earlier_release(
+    sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch, row: AnalyticsBill, *, number_masked: bool = False
+) -> None:
+    """As releases before masking wrote it: descriptions as read, json_payload whole (``number_masked``: one
+    that masked json_payload's account number only)."""
+
+    def payload(bill: NormalizedBill) -> str:
+        if not number_masked:
+            return bill.model_dump_json()
+        shown = bill.model_copy(update={"account_number": mask_account(bill.account_number or "")})
+        return shown.model_dump_json(exclude={"customer_name", "service_address"})
+
+    with monkeypatch.context() as earlier_release:
+        earlier_release.setattr("shared.analytics.rows.warehouse_text", lambda text, bill: text)
+        earlier_release.setattr("shared.analytics.rows.warehouse_payload", payload)
+        sink.publish_bill(row)
+
+
+class QueriesSent:
+    """BigQuery's client, watched: each query's parameters as sent (BigQuery keeps them in its job records);
+    ``refuse_first``: BigQuery refuses the first UPDATE of that table, as it refuses one it cannot apply."""
+
+    def __init__(self, sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch, refuse_first: str | None = None) -> None:
+        self.updates: list[tuple[str, list[dict[str, Any]]]] = []
+        self.refuse_first = refuse_first
+        real = sink._client.query
+
+        def query(sql: str, job_config: bigquery.QueryJobConfig | None = None, **kwargs: Any) -> bigquery.QueryJob:
+            params = [p.to_api_repr() for p in (job_config.query_parameters if job_config else [])]
+            if sql.lstrip().startswith("UPDATE"):
+                self.updates.append((sql, params))
+                if self.refuse_first is not None and f".{self.refuse_first}`" in sql.split("SET")[0]:
+                    self.refuse_first = None
+                    raise BadRequest("UPDATE/MERGE must match at most one source row for each target row")
+            self.sent.append(json.dumps(params))
+            return real(sql, job_config=job_config, **kwargs)
+
+        self.sent: list[str] = []
+        monkeypatch.setattr(sink._client, "query", query)
+
+    def source_rows(self, table: str) -> list[list[dict[str, Any]]]:
+        """Each UPDATE of ``table``: its ``@rows``, a dict of field values per row."""
+        batches = []
+        for sql, params in self.updates:
+            if f".{table}`" not in sql.split("SET")[0]:
+                continue
+            (rows,) = [p for p in params if p["name"] == "rows"]
+            batches.append(
+                [
+                    {name: value["value"] for name, value in struct["structValues"].items()}
+                    for struct in rows["parameterValue"]["arrayValues"]
+                ]
+            )
+        return batches
+
+
+def held(sink: BigQuerySink, sql: str) -> list[str]:
+    table = f"`{sink._project}.{sink._dataset}`"
+    return [row[0] for row in sink._client.query(sql.format(table=table)).result()]
+
+
+async def test_remasking_sends_bigquery_no_number_name_or_address_it_masks(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows were matched on the held description, sent as a query parameter: BigQuery keeps those 180 days."""
+    number = f"99{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=number)
+    bill = NormalizedBill(
+        account_number=number,
+        customer_name="Ada Lovelace",
+        service_address="12 Analytical Row",
+        total_amount=Decimal("5"),
+        line_items=[LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5"))],
+    )
+    bill_id = await store_bill(resources, account, bill)
+    row = AnalyticsBill(
+        bill_id=bill_id,
+        job_id=str(uuid.uuid4()),
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        bill=bill,
+        created_at=datetime.now(UTC),
+    )
+    published_by_an_earlier_release(bq_sink, monkeypatch, row)
+    queries = QueriesSent(bq_sink, monkeypatch)
+    try:
+        done = await remask(resources.pool, bq_sink, now=datetime.now(UTC) + timedelta(hours=2))
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+
+    assert done == Remasked(line_items=1, payloads=1)
+    sent = "\n".join(queries.sent)
+    for secret in (number, f"{number[:5]} {number[5:]}", "Ada Lovelace", "12 Analytical Row"):
+        assert secret not in sent, f"{secret!r} went to BigQuery as a query parameter"
+
+
+async def test_a_bill_row_held_twice_is_remasked_and_a_refused_batch_holds_back_only_itself(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retried insert can leave two rows alike (key and payload): BigQuery refuses an UPDATE ... FROM in which
+    a target row matches more than one source row, so every run failed on such a warehouse, and a refused
+    UPDATE ended the run."""
+    number = f"98{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=number)
+    bill = NormalizedBill(
+        account_number=number,
+        customer_name="Ada Lovelace",
+        total_amount=Decimal("5"),
+        line_items=[LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5"))],
+    )
+    bill_id = await store_bill(resources, account, bill)
+    row = AnalyticsBill(
+        bill_id=bill_id,
+        job_id=str(uuid.uuid4()),
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        bill=bill,
+        created_at=datetime.now(UTC),
+    )
+    published_by_an_earlier_release(bq_sink, monkeypatch, row)
+    held(bq_sink, "INSERT INTO {table}.normalized_bills SELECT * FROM {table}.normalized_bills")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    try:
+        queries = QueriesSent(bq_sink, monkeypatch, refuse_first="normalized_bills")
+        refused = await remask(resources.pool, bq_sink, now=later)
+        assert refused.payloads == 0 and len(refused.failed) == 1, refused
+        assert refused.line_items == 1, "the run stopped at the refused batch"
+        monkeypatch.undo()
+        queries = QueriesSent(bq_sink, monkeypatch)
+        again = await remask(resources.pool, bq_sink, now=later)
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+
+    for batch in queries.source_rows("normalized_bills"):
+        keys = [(r["bill_id"], r["revision"], r["published_at"]) for r in batch]
+        assert len(keys) == len(set(keys)), "a bill row matches more than one source row: BigQuery refuses that"
+    assert again == Remasked(payloads=2)
+    payloads = [
+        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
+    ]
+    assert len(payloads) == 2 and all(
+        "customer_name" not in p and p["account_number"].startswith("****") for p in payloads
+    )
+
+
+async def test_a_bill_rows_descriptions_are_masked_with_its_revisions_own_number(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that masked json_payload's account number but not its descriptions: those rows' descriptions were
+    masked with Postgres' number, which a reviewer may have changed since, not the one the revision printed."""
+    printed = f"97{uuid.uuid4().int % 10**8:08d}"
+    corrected = f"96{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=corrected)
+    bill = NormalizedBill(
+        account_number=printed,
+        total_amount=Decimal("5"),
+        line_items=[LineItem(description=f"Late fee, account {printed[:5]} {printed[5:]}", amount=Decimal("5"))],
+    )
+    bill_id = await store_bill(resources, account, bill.model_copy(update={"account_number": corrected}))
+    row = AnalyticsBill(
+        bill_id=bill_id,
+        job_id=str(uuid.uuid4()),
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        bill=bill,
+        created_at=datetime.now(UTC),
+    )
+    published_by_an_earlier_release(bq_sink, monkeypatch, row)
+    published_by_an_earlier_release(bq_sink, monkeypatch, row, number_masked=True)
+    try:
+        await remask(resources.pool, bq_sink, now=datetime.now(UTC) + timedelta(hours=2))
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+
+    payloads = [
+        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
+    ]
+    descriptions = [item["description"] for p in payloads for item in p["line_items"]]
+    assert descriptions == [f"Late fee, account ****{printed[-4:]}"] * 2, descriptions
+
+
+async def test_remasking_reads_only_the_rows_it_may_change(
+    http: httpx.AsyncClient, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read both tables whole, into memory: rows this release wrote, or with no digit, are left in BigQuery."""
+    account = await create_account(http, provider="pge", account_number=f"RM-{uuid.uuid4().hex[:8]}")
+    bill = NormalizedBill(
+        account_number="12345678",
+        total_amount=Decimal("5"),
+        line_items=[
+            LineItem(description="Energy charge", amount=Decimal("2")),
+            LineItem(description="Tier 501-1000 kWh", amount=Decimal("3")),
+        ],
+    )
+
+    def row(of: NormalizedBill) -> AnalyticsBill:
+        return AnalyticsBill(
+            bill_id=str(uuid.uuid4()),
+            job_id=str(uuid.uuid4()),
+            customer_id=account["customer_id"],
+            utility_account_id=account["id"],
+            bill=of,
+            created_at=datetime.now(UTC),
+        )
+
+    bq_sink.publish_bill(row(bill.model_copy(update={"line_items": bill.line_items[:1]})))  # nothing to mask
+    unmasked = row(bill)
+    published_by_an_earlier_release(bq_sink, monkeypatch, unmasked)  # its account number whole
+    later = datetime.now(UTC) + timedelta(hours=2)
+
+    descriptions = sorted(held.description for held in bq_sink.line_item_descriptions(before=later))
+    payloads = [held.bill_id for held in bq_sink.held_payloads(before=later)]
+
+    assert descriptions == ["Tier 501-1000 kWh"]
+    assert payloads == [unmasked.bill_id]
