@@ -45,8 +45,9 @@ run: $(STAMP)
 # Two pytest workers, each with its own dev server, Postgres and emulators: the suite spends most of its time
 # waiting on them. On two cores 1,630 tests took 12-14 minutes in one process and about 6 in two; 1,862 take 8.
 # A test file stays on one worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
-# The slowest files go first (tests/durations.json, ordered in tests/conftest.py; xdist's own order by test count
-# is off): by count, the 40-second one-test files came last and the suite ended on one worker alone.
+# The slowest files go first (tests/durations.json, read once by the controller in tests/file_order_plugin.py;
+# xdist's own order by test count is off): by count, the 40-second one-test files came last and the suite ended
+# on one worker alone.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)

@@ -185,30 +185,38 @@ async def _insert_accounts(conn: asyncpg.Connection, *, run_id: str, count: int)
     )
 
 
-async def _table_counts(conn: asyncpg.Connection) -> dict[str, int]:
+async def _table_counts(conn: asyncpg.Connection, *, pg_tuples: bool) -> dict[str, int]:
     counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in TABLES}
-    return counts | await database_tuples(conn)
+    return counts | (await database_tuples(conn) if pg_tuples else {})
+
+
+PGSTAT_IDLE_SECONDS = 10.0
+"""Postgres 15 and later: a backend gone idle less than a second after its last report holds its counters, and
+reports them at most this long later (``PGSTAT_IDLE_INTERVAL``)."""
+PGSTAT_IDLE_TIMER_MAJOR = 15
+"""Before 15, a backend sent the stats collector its counts at most twice a second and kept the rest until its next
+statement or its disconnect, with no idle timer: the worker's and the API's last writes stayed missing for as long
+as they stayed connected, so ``pg_tuples_*`` are left out there rather than reported short."""
 
 
 async def database_tuples(conn: asyncpg.Connection) -> dict[str, int]:
-    """The database's tuples inserted and updated so far, as far as its backends have reported them."""
+    """The database's tuples inserted and updated so far, as far as its backends have reported them; none before
+    Postgres 15 (``PGSTAT_IDLE_TIMER_MAJOR``)."""
+    if conn.get_server_version().major < PGSTAT_IDLE_TIMER_MAJOR:
+        return {}
     stats = await conn.fetchrow(
         "SELECT tup_inserted, tup_updated FROM pg_stat_database WHERE datname = current_database()"
     )
     return {"pg_tuples_inserted": int(stats["tup_inserted"]), "pg_tuples_updated": int(stats["tup_updated"])}
 
 
-PGSTAT_IDLE_SECONDS = 10.0
-"""Postgres 15 and later: a backend gone idle less than a second after its last report holds its counters up to
-this long (``PGSTAT_IDLE_INTERVAL``); before 15, the stats collector had them within half a second."""
-
-
 async def wait_for_idle_backends_to_report(conn: asyncpg.Connection, *, idle_since: float) -> None:
     """Until every backend idle since ``idle_since`` (``time.monotonic()``) has reported its writes: read after a
     second, ``pg_tuples_*`` missed the worker's and the API's last ones (``pg_stat_force_next_flush()`` flushes
-    only the calling backend's)."""
-    held = PGSTAT_IDLE_SECONDS if conn.get_server_version().major >= 15 else 0.5
-    await asyncio.sleep(max(0.0, idle_since + held + 0.5 - time.monotonic()))
+    only the calling backend's). Before Postgres 15 no wait would do, and they are not read."""
+    if conn.get_server_version().major < PGSTAT_IDLE_TIMER_MAJOR:
+        return
+    await asyncio.sleep(max(0.0, idle_since + PGSTAT_IDLE_SECONDS + 0.5 - time.monotonic()))
 
 
 async def _statuses(conn: asyncpg.Connection, customer_ids: list[int]) -> dict[str, int]:
@@ -257,15 +265,16 @@ async def run_pipeline(
     progress: bool,
     max_in_flight: int = 0,
     on_settled: Callable[[], None] = lambda: None,
+    pg_tuples: bool = True,
 ) -> PipelineResult:
     """Start ``bills`` jobs (accounts round-robin) and wait until every one is done or the run stalls.
 
     ``on_settled`` is called then, before the wait for Postgres's counters: a sampler stopped there measures the
-    pipeline, not the seconds after it."""
+    pipeline, not the seconds after it. Without ``pg_tuples`` those counters are neither waited for nor reported."""
     conn = await asyncpg.connect(database_url)
     try:
         customer_ids = sorted({a.customer_id for a in accounts})
-        before = await _table_counts(conn)
+        before = await _table_counts(conn, pg_tuples=pg_tuples)
         async with job_starter(api_url, api_key, clients=clients, account_ids=[a.id for a in accounts]) as starter:
             bar = tqdm(total=bills, desc="pipeline", unit="bill", disable=not progress, smoothing=0.1)
             in_flight = InFlightLimit(max_in_flight)
@@ -295,8 +304,9 @@ async def run_pipeline(
             started = await starting if starting.done() else []
             if not starting.done():
                 starting.cancel()
-        await wait_for_idle_backends_to_report(conn, idle_since=settled_at)
-        after = await _table_counts(conn)
+        if pg_tuples:
+            await wait_for_idle_backends_to_report(conn, idle_since=settled_at)
+        after = await _table_counts(conn, pg_tuples=pg_tuples)
         rows = await conn.fetch(
             """
             SELECT j.id, j.status, j.error, EXTRACT(EPOCH FROM j.created_at) AS created,

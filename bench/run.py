@@ -128,6 +128,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-extraction", action="store_true")
+    parser.add_argument(
+        "--no-pg-tuples",
+        action="store_true",
+        help="leave Postgres's pg_tuples_* out of rows_written, and the ~10 s wait for its backends to report them",
+    )
     parser.add_argument("--stall-seconds", type=float, default=120, help="give up after this long without progress")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--label", default="", help="appended to the result file names")
@@ -191,6 +196,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
                 progress=progress,
                 max_in_flight=args.max_in_flight,
                 on_settled=sampler.stop,
+                pg_tuples=not args.no_pg_tuples,
             )
         outcome.pipeline.resources = sampler.summary()
         outcome.pipeline.resource_series = {name: u.series for name, u in sampler.usage.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ class GroupUsage:
     """Peak RSS of the largest root process alone (without children such as a PDF parser pool)."""
     peak_pss_mb: float = 0.0
     peak_tree_pss_mb: float = 0.0
-    """As the RSS peaks, in PSS: a page shared by N processes (a forked parser pool's copy of its parent's heap,
-    Postgres's shared buffers) counts 1/N in each, so a tree's sum counts it once where its RSS sum counted N."""
+    """The PSS at the RSS peaks, read in the sample that set them: a page shared by N processes (a forked parser
+    pool's copy of its parent's heap, Postgres's shared buffers) counts 1/N in each, so a tree's sum counts it
+    once where its RSS sum counted N."""
     pss_complete: bool = True
     """False once a process's PSS could not be read (no smaps_rollup, not ours): the PSS peaks are then left out."""
     series: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -44,9 +44,6 @@ class GroupUsage:
 
 
 CREATE_TIME_SLACK_SECONDS = 2.0
-PSS_INTERVAL_SECONDS = 5.0
-"""PSS is read this often (and when the phase ends): smaps_rollup walks a process's page tables, ~0.5-9 ms each
-here against 0.02 ms for RSS, and every 0.5 s over a stack's 30-odd processes that was the bench's own load."""
 
 
 def _busy_seconds() -> float:
@@ -70,26 +67,31 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def cpu_seconds_with_reaped(proc: psutil.Process) -> float:
-    """Of the process and of every child it has reaped (``children_*``), each child's whole life: a child that
-    exits between two samples, or is born and exits between them, hands its time on to its parent there."""
+def cpu_seconds_with_reaped(proc: psutil.Process) -> tuple[float, float]:
+    """Of the process and of every child it has reaped (``children_*``, each child's whole life: a child that
+    exits between two samples, or is born and exits between them, hands its time on to its parent there), and of
+    those children alone."""
     times = proc.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    reaped = float(times.children_user + times.children_system)
+    return float(times.user + times.system) + reaped, reaped
 
 
-def memory_mb(proc: psutil.Process) -> tuple[float, float | None]:
-    """RSS, and PSS where ``/proc/<pid>/smaps_rollup`` can be read (None where not)."""
+def pss_mb(proc: psutil.Process) -> float | None:
+    """PSS where ``/proc/<pid>/smaps_rollup`` can be read (None where not; 0 once the process is gone). Read only
+    when an RSS peak is set: it walks the page tables, ~0.5-9 ms a process here against 0.02 ms for RSS, and every
+    0.5 s over a stack's 30-odd processes that was the bench's own load."""
     try:
-        full = proc.memory_full_info()
-        return full.rss / 2**20, full.pss / 2**20
+        return float(proc.memory_full_info().pss) / 2**20
     except psutil.AccessDenied:
-        return proc.memory_info().rss / 2**20, None
+        return None
+    except psutil.Error:
+        return 0.0
 
 
 class ProcessSampler:
     """Samples every ``interval`` seconds on a thread until stopped; CPU is exact (cpu_times deltas, a process that
-    exits between samples included through its parent's ``children_*``), memory as RSS at each sample and PSS
-    every ``pss_interval``."""
+    exits between samples included through its parent's ``children_*``), memory as RSS at each sample and PSS in
+    the samples that set an RSS peak."""
 
     def __init__(
         self,
@@ -97,20 +99,18 @@ class ProcessSampler:
         *,
         flat: frozenset[str] = frozenset({"bench"}),
         interval: float = 0.5,
-        pss_interval: float = PSS_INTERVAL_SECONDS,
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
         self._roots = {
             name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
         }
         self._interval = interval
-        self._pss_interval = pss_interval
-        self._pss_at = -math.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
         self._last: dict[int, float] = {}
         self._cache: dict[int, psutil.Process] = {}
         self._parent: dict[int, int] = {}
+        self._reaped: dict[int, float] = {}
         self._members: dict[str, set[int]] = {name: set() for name in groups}
         self.usage = {name: GroupUsage() for name in groups}
         self.started = 0.0
@@ -136,7 +136,7 @@ class ProcessSampler:
             return
         self._stop.set()
         self._thread.join()
-        self._sample(record=True, closing=True)
+        self._sample(record=True)
         self.wall = time.monotonic() - self.started
         self.machine_busy_seconds = _busy_seconds() - self._machine
 
@@ -169,52 +169,56 @@ class ProcessSampler:
         while not self._stop.wait(self._interval):
             self._sample(record=True)
 
-    def _sample(self, *, record: bool, closing: bool = False) -> None:
+    def _sample(self, *, record: bool) -> None:
         now = time.monotonic()
         elapsed = now - self.started
-        with_pss = closing or now - self._pss_at >= self._pss_interval
-        if with_pss:
-            self._pss_at = now
         for name, roots in self._roots.items():
             usage = self.usage[name]
             flat = name in self._flat
             delta = 0.0
-            rss_total = pss_total = 0.0
+            rss_total = 0.0
             root_rss = 0.0
             members: set[int] = set()
+            reaped_since: dict[int, float] = {}
+            trees: list[list[psutil.Process]] = []
+            pss_read: dict[int, float | None] = {}
             for root in roots:
-                rss_tree = pss_tree = 0.0
+                rss_tree = 0.0
+                tree: list[psutil.Process] = []
                 for proc in [root] if flat else process_tree(root):
                     proc = self._cache.setdefault(proc.pid, proc)  # cpu_times of the same object
                     try:
                         # A flat group's children are other groups: its reaped ones (the services stopped) are not its.
-                        seconds = cpu_seconds(proc) if flat else cpu_seconds_with_reaped(proc)
-                        rss, pss = memory_mb(proc) if with_pss else (proc.memory_info().rss / 2**20, 0.0)
+                        seconds, reaped = (cpu_seconds(proc), 0.0) if flat else cpu_seconds_with_reaped(proc)
+                        rss = proc.memory_info().rss / 2**20
                         self._parent[proc.pid] = proc.ppid()
                     except psutil.Error:
+                        if proc.pid in self._members[name]:
+                            # Reaped since its parent was read, whose children_* lack it until the next sample:
+                            # it leaves the group then, or this sample took its time off before its parent had it.
+                            members.add(proc.pid)
                         continue
+                    reaped_since[proc.pid] = reaped - self._reaped.get(proc.pid, reaped)
+                    self._reaped[proc.pid] = reaped
                     members.add(proc.pid)
+                    tree.append(proc)
                     rss_tree += rss
-                    if pss is None:
-                        usage.pss_complete = False
-                    else:
-                        pss_tree += pss
                     if proc.pid == root.pid:
                         root_rss = max(root_rss, rss)
                     last = self._last.get(proc.pid)
                     delta += seconds - (self._before_phase(proc, seconds, record=record) if last is None else last)
                     self._last[proc.pid] = seconds
                 rss_total += rss_tree
-                pss_total += pss_tree
-                usage.peak_tree_rss_mb = max(usage.peak_tree_rss_mb, rss_tree)
-                if with_pss:
-                    usage.peak_tree_pss_mb = max(usage.peak_tree_pss_mb, pss_tree)
+                trees.append(tree)
+                if rss_tree > usage.peak_tree_rss_mb:
+                    usage.peak_tree_rss_mb = rss_tree
+                    usage.peak_tree_pss_mb = self._pss(usage, tree, pss_read)
             if not flat:
-                delta -= self._counted_again(self._members[name] - members, members)
+                delta -= self._counted_again(self._members[name] - members, reaped_since)
             self._members[name] = members
-            usage.peak_rss_mb = max(usage.peak_rss_mb, rss_total)
-            if with_pss:
-                usage.peak_pss_mb = max(usage.peak_pss_mb, pss_total)
+            if rss_total > usage.peak_rss_mb:
+                usage.peak_rss_mb = rss_total
+                usage.peak_pss_mb = self._pss(usage, [proc for tree in trees for proc in tree], pss_read)
             usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, root_rss)
             if record:
                 usage.cpu_seconds += delta
@@ -226,19 +230,41 @@ class ProcessSampler:
                     (round(elapsed, 2), round(100 * delta / span, 1), round(rss_total, 1), round(root_rss, 1))
                 )
 
-    def _counted_again(self, gone: set[int], alive: set[int]) -> float:
+    @staticmethod
+    def _pss(usage: GroupUsage, procs: list[psutil.Process], read: dict[int, float | None]) -> float:
+        """The summed PSS of ``procs``, read now (once a sample: ``read``), in the sample whose RSS it stands
+        beside."""
+        total = 0.0
+        for proc in procs:
+            if proc.pid not in read:
+                read[proc.pid] = pss_mb(proc)
+            pss = read[proc.pid]
+            if pss is None:
+                usage.pss_complete = False
+            else:
+                total += pss
+        return total
+
+    def _counted_again(self, gone: set[int], reaped_since: dict[int, float]) -> float:
         """What processes gone since the last sample had been counted with, where a live ancestor in the group
         reaped them (a pid leaves /proc when reaped): their whole time is in that ancestor's ``children_*`` now,
-        so only what they spent since the last sample counts. A tree that died whole hands its time to no one."""
-        counted = 0.0
+        so only what they spent since the last sample counts. A tree that died whole hands its time to no one,
+        and neither does a process still running outside the group (orphaned, its parent gone without waiting for
+        it) nor one reaped by whoever adopted it: what is taken off an ancestor is at most what its ``children_*``
+        grew by (``reaped_since``, the live members' growth since the last sample)."""
+        by_ancestor: dict[int, float] = {}
         for pid in gone:
+            proc = self._cache.get(pid)
+            if proc is not None and proc.is_running():
+                continue  # left the tree alive: its time is in no one's children_*
             ancestor = self._parent.get(pid)
-            while ancestor is not None and ancestor not in alive:
+            while ancestor is not None and ancestor not in reaped_since:
                 ancestor = self._parent.get(ancestor) if ancestor in gone else None
             if ancestor is not None:
-                counted += self._last.get(pid, 0.0)
+                by_ancestor[ancestor] = by_ancestor.get(ancestor, 0.0) + self._last.get(pid, 0.0)
         for pid in gone:  # a pid used again later is a new process
             self._last.pop(pid, None)
             self._cache.pop(pid, None)
             self._parent.pop(pid, None)
-        return counted
+            self._reaped.pop(pid, None)
+        return sum(min(counted, reaped_since[ancestor]) for ancestor, counted in by_ancestor.items())

@@ -4,7 +4,6 @@ a worker and the API served over real HTTP."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import secrets
 import uuid
@@ -26,27 +25,11 @@ from shared.db import create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.temporal import converter_for
 from stack.services import embedded_postgres_url, stop_embedded_postgres
-from tests.helpers import (
-    DURATIONS_FILE,
-    is_setting_variable,
-    read_file_durations,
-    serve,
-    slowest_files_first,
-    start_dev_server,
-    worker_database_url,
-)
+from tests.helpers import is_setting_variable, serve, start_dev_server, worker_database_url
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
-pytest_plugins = ["tests.emulator_fixtures"]
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--store-durations",
-        action="store_true",
-        help=f"record the seconds of each test file run in {DURATIONS_FILE}, which orders the files under xdist",
-    )
+pytest_plugins = ["tests.emulator_fixtures", "tests.file_order_plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,37 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     sent the fixture bills to Gemini, and an exported DATABASE_URL reached every entry point a test starts."""
     for name in [name for name in os.environ if is_setting_variable(name)]:
         del os.environ[name]
-    if config.getoption("store_durations", False) and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(FileDurations(config.rootpath / DURATIONS_FILE), "minimeter-file-durations")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, the files recorded slowest first (the Makefile turns xdist's own reordering by test count
-    off): that put the 40-second one-test files last, each running alone at the end of the suite. Every worker
-    collects the same order from the same file; a file not recorded is estimated from its test count."""
-    if not hasattr(config, "workerinput"):
-        return  # one process: the order does not change how long it takes
-    order = slowest_files_first([item.nodeid for item in items], read_file_durations(config.rootpath / DURATIONS_FILE))
-    items[:] = [items[i] for i in order]
-
-
-class FileDurations:
-    """``--store-durations``: the seconds of each file's setups, calls and teardowns, summed in the controller."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.seconds: dict[str, float] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        name = report.nodeid.split("::")[0]
-        self.seconds[name] = self.seconds.get(name, 0.0) + report.duration
-
-    def pytest_sessionfinish(self) -> None:
-        """Merged into what is recorded: a run of some files leaves the others' seconds as they were."""
-        seconds = {**read_file_durations(self.path), **self.seconds}
-        files = {name: round(s, 1) for name, s in sorted(seconds.items(), key=lambda kv: -kv[1])}
-        source = "pytest --store-durations: setup + call + teardown per file (a worker's first file pays its startup)"
-        self.path.write_text(json.dumps({"source": source, "files": files}, indent=1) + "\n")
 
 
 @pytest.fixture(scope="session")

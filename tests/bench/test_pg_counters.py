@@ -1,29 +1,67 @@
-"""``rows_written``'s ``pg_tuples_*``: read once every backend that wrote has reported, the last writes included."""
+"""``rows_written``'s ``pg_tuples_*``: read once every backend that wrote has reported, and only where Postgres
+reports a backend's last writes without its next statement (15 and later)."""
 
 from __future__ import annotations
 
-import time
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import asyncpg
+import pytest
+from asyncpg.types import ServerVersion
 
-from bench.pipeline import database_tuples, wait_for_idle_backends_to_report
+from bench import pipeline
 
-WRITES = 20
+NOW = 1000.0
 
 
-async def test_the_tuple_counts_include_the_last_writes_of_a_backend_gone_idle(pg_url: str) -> None:
-    """A worker's backend writes in bursts and goes idle with its last counters held back (Postgres 15+ holds them
-    up to 10 s when it reported less than a second before): read a second later, the run had written less."""
-    writer, reader = await asyncpg.connect(pg_url), await asyncpg.connect(pg_url)
-    try:
-        await writer.execute("CREATE TEMP TABLE written (n int)")
-        before = await database_tuples(reader)
-        for n in range(WRITES):  # one statement each, idle in between: the first reports, the rest are held
-            await writer.execute("INSERT INTO written VALUES ($1)", n)
-        await wait_for_idle_backends_to_report(reader, idle_since=time.monotonic())
-        after = await database_tuples(reader)
-    finally:
-        await writer.close()  # it reports its counters as it exits: only after the reading
-        await reader.close()
+def server(major: int) -> ServerVersion:
+    return ServerVersion(major, 0, 0, "final", 0)
 
-    assert after["pg_tuples_inserted"] - before["pg_tuples_inserted"] >= WRITES, (before, after)
+
+@pytest.fixture
+async def conn(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(pg_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The seconds the wait asked to sleep, at a clock standing at ``NOW``."""
+    asked: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)  # the wait asks asyncio.sleep: no other sleeps meanwhile
+    monkeypatch.setattr(pipeline, "time", SimpleNamespace(monotonic=lambda: NOW))
+    return asked
+
+
+@pytest.mark.parametrize(("idle_for", "wait"), [(0.0, 10.5), (3.0, 7.5), (10.5, 0.0), (60.0, 0.0)])
+async def test_the_counters_are_read_once_a_backend_gone_idle_has_reported(
+    conn: asyncpg.Connection, slept: list[float], idle_for: float, wait: float
+) -> None:
+    """Postgres 15+ holds an idle backend's counters up to 10 s (``PGSTAT_IDLE_INTERVAL``) when it reported less
+    than a second before: read sooner, the run's last writes were missing."""
+    assert conn.get_server_version().major >= pipeline.PGSTAT_IDLE_TIMER_MAJOR  # the embedded one
+
+    await pipeline.wait_for_idle_backends_to_report(conn, idle_since=NOW - idle_for)
+
+    assert slept == [wait]
+    assert set(await pipeline.database_tuples(conn)) == {"pg_tuples_inserted", "pg_tuples_updated"}
+
+
+async def test_before_postgres_15_the_counters_are_left_out_not_waited_for(
+    conn: asyncpg.Connection, slept: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend there kept its last counts until its next statement or its disconnect: no wait makes them whole,
+    and counted short they read as fewer rows written than the tables hold."""
+    monkeypatch.setattr(asyncpg.Connection, "get_server_version", lambda _: server(14))
+
+    await pipeline.wait_for_idle_backends_to_report(conn, idle_since=NOW)
+
+    assert slept == []
+    assert await pipeline.database_tuples(conn) == {}

@@ -163,6 +163,110 @@ def test_a_child_that_exits_between_samples_counts_what_it_spent_in_the_phase_on
     assert in_phase <= sampled.usage["worker"].cpu_seconds < in_phase + 0.9, (sampled.usage["worker"], before, total)
 
 
+def test_a_child_reaped_between_reading_its_parent_and_itself_leaves_the_group_a_sample_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its parent read just before the reaping, without it in ``children_*``, and the child gone when read: taken
+    off there, that sample's CPU went below zero (or, held to the parent's growth, was counted again later)."""
+    burnt = tmp_path / "burnt"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", REAPING_PARENT, BURNS_THEN_EXITS, "before", str(burnt)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    try:
+        assert parent.stdout.readline() == "ready\n"
+        tree = sampler.process_tree(psutil.Process(parent.pid))
+        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:
+            parent_as_read = sampler.cpu_seconds_with_reaped(tree[0])
+            parent.stdin.write("go\n")
+            parent.stdin.flush()
+            assert parent.stdout.readline() == "reaped\n"
+            with monkeypatch.context() as race:  # the tree listed and its parent read before the child was reaped
+                race.setattr(sampler, "process_tree", lambda root: tree)
+                real = sampler.cpu_seconds_with_reaped
+                race.setattr(
+                    sampler,
+                    "cpu_seconds_with_reaped",
+                    lambda proc: parent_as_read if proc.pid == parent.pid else real(proc),
+                )
+                sampled._sample(record=True)
+            in_the_racing_sample = sampled.usage["worker"].cpu_seconds
+        before, total = (float(x) for x in burnt.read_text().split())
+    finally:
+        parent.kill()
+        parent.wait()
+
+    assert in_the_racing_sample >= 0, sampled.usage["worker"]
+    assert total - before <= sampled.usage["worker"].cpu_seconds < total - before + 0.9, (before, total)
+
+
+ORPHANING_PARENT = """
+import subprocess, sys
+pipe = subprocess.PIPE
+middle = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdin=pipe, stdout=pipe)
+print(middle.stdout.readline().strip().decode(), flush=True)  # the grandchild's pid, once it has burnt its second
+sys.stdin.readline()  # the sampler has started
+middle.communicate(b"go\\n")  # it exits without waiting for the grandchild, and is reaped here
+print("reaped", flush=True)
+sys.stdin.readline()  # the sampler has stopped
+"""
+LEAVES_ITS_CHILD = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE)
+child.stdout.readline()
+print(child.pid, flush=True)
+sys.stdin.readline()
+before = sum(os.times()[:2])
+while sum(os.times()[:2]) < before + 0.5:  # half a second in the phase, handed to its parent when reaped
+    pass
+os._exit(0)
+"""
+BURNS_THEN_SLEEPS = """
+import os, sys, time
+while sum(os.times()[:2]) < 1.0:
+    pass
+print("burnt", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("grandchild_then", ["runs", "is reaped by its adopter"])
+def test_a_grandchild_orphaned_takes_no_time_off_the_tree(
+    monkeypatch: pytest.MonkeyPatch, grandchild_then: str
+) -> None:
+    """R starts P, P starts G and exits without waiting for it: G, adopted outside the tree, never reaches R's
+    ``children_*``. Taking off its second as though it had, the phase's CPU was -0.5 s (P's half second less G's).
+    Once G is gone too, whether P had reaped it cannot be told from R: no more is taken off than R's
+    ``children_*`` grew by, so P's half second may go uncounted, never below zero."""
+    root = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING_PARENT, LEAVES_ITS_CHILD, BURNS_THEN_SLEEPS],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert root.stdin is not None and root.stdout is not None
+    grandchild = psutil.Process(int(root.stdout.readline()))
+    try:
+        with ProcessSampler({"worker": [root.pid]}, interval=3600) as sampled:  # samples when entered and left
+            root.stdin.write("go\n")
+            root.stdin.flush()
+            assert root.stdout.readline() == "reaped\n"
+            assert grandchild.is_running() and grandchild.ppid() != root.pid
+            if grandchild_then != "runs":  # this machine's pid 1 leaves orphans unreaped: as a systemd would not
+                real = psutil.Process.is_running
+                monkeypatch.setattr(psutil.Process, "is_running", lambda p: p.pid != grandchild.pid and real(p))
+    finally:
+        grandchild.kill()
+        root.kill()
+        root.wait()
+
+    least = 0.5 if grandchild_then == "runs" else -1e-9  # float sums of the same seconds
+    assert least <= sampled.usage["worker"].cpu_seconds < 1.4, sampled.usage["worker"]
+
+
 SHARING_PARENT = """
 import os, sys, time
 heap = b"x" * (64 * 2**20)  # written: resident, and shared with the children after the fork
@@ -194,4 +298,46 @@ def test_memory_a_forked_pool_shares_with_its_parent_counts_once_in_pss() -> Non
 
     assert usage["peak_tree_rss_mb"] > 3 * 64, usage
     assert 64 < usage["peak_tree_pss_mb"] < 2 * 64, usage
+    assert usage["peak_pss_mb"] == usage["peak_tree_pss_mb"], usage
+
+
+PEAKING = """
+import sys
+print("ready", flush=True)
+sys.stdin.readline()
+heap = b"x" * (96 * 2**20)  # written: resident
+print("peak", flush=True)
+sys.stdin.readline()
+del heap  # unmapped: back to the system
+print("freed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_the_pss_beside_the_rss_peak_is_read_at_that_peak() -> None:
+    """Read every 5 s, PSS missed a peak that RSS, read every 0.5 s, had: the two printed side by side were not of
+    one moment, and the PSS read well under it looked like the shared pages the pool did not have."""
+    proc = subprocess.Popen([sys.executable, "-c", PEAKING], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def step(said: str) -> None:
+        assert proc.stdout is not None and proc.stdout.readline() == said + "\n"
+
+    try:
+        step("ready")
+        with ProcessSampler({"worker": [proc.pid]}, interval=3600) as sampled:  # samples when entered and left
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            step("peak")
+            sampled._sample(record=True)  # a periodic sample at the peak
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            step("freed")
+        usage = sampled.summary()["worker"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+    assert usage["peak_tree_rss_mb"] > 96, usage
+    assert 96 < usage["peak_tree_pss_mb"] <= usage["peak_tree_rss_mb"], usage
     assert usage["peak_pss_mb"] == usage["peak_tree_pss_mb"], usage
