@@ -3,8 +3,8 @@
     python -m eval.export_corrections DIR
 
 Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET``,
-``STORAGE_EMULATOR_HOST``...) as the worker does. For every ``correct`` decision in
-``review_decisions`` it writes ``review_<job id>.<ext>`` (the stored original; the extension
+``STORAGE_EMULATOR_HOST``...) as the worker does. For every job whose latest decision in
+``review_decisions`` is ``correct`` it writes ``review_<job id>.<ext>`` (the stored original; the extension
 follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
 ``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
 ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
@@ -29,15 +29,23 @@ from shared.bill import NormalizedBill
 from shared.db import create_pool
 from shared.settings import Settings, settings_or_exit
 
-# The latest correction of each job, with the raw bills it may correct: the job's last one stored before the
-# decision (``dated_uri``), the review task's, and how many the job stored.
+# Each job's latest decision, kept when it is a correction, with the raw bill it was taken on (``decided_uri``,
+# recorded with the decision since migration 0020) or, for older rows, the bills it may correct: the job's last
+# one stored before the decision (``dated_uri``), the review task's, and how many the job stored.
 CORRECTIONS_SQL = """
-SELECT DISTINCT ON (d.job_id) d.job_id, d.after, d.overridden, t.artifact_uri AS task_uri,
-       a.uri AS dated_uri, a.content_type AS dated_type,
+WITH latest AS (
+    SELECT DISTINCT ON (job_id) job_id, action, after, overridden, decided_at, artifact_uri
+      FROM review_decisions
+     ORDER BY job_id, decided_at DESC
+)
+SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
+       (SELECT c.content_type FROM artifacts c WHERE c.job_id = d.job_id AND c.uri = d.artifact_uri LIMIT 1)
+           AS decided_type,
+       t.artifact_uri AS task_uri, a.uri AS dated_uri, a.content_type AS dated_type,
        (SELECT c.content_type FROM artifacts c WHERE c.job_id = d.job_id AND c.uri = t.artifact_uri LIMIT 1)
            AS task_type,
        (SELECT count(*) FROM artifacts c WHERE c.job_id = d.job_id) AS stored
-  FROM review_decisions d
+  FROM latest d
   JOIN review_tasks t ON t.job_id = d.job_id
   LEFT JOIN LATERAL (
        SELECT s.uri, s.content_type FROM artifacts s
@@ -46,7 +54,7 @@ SELECT DISTINCT ON (d.job_id) d.job_id, d.after, d.overridden, t.artifact_uri AS
         LIMIT 1
   ) a ON true
  WHERE d.action = 'correct' AND d.after IS NOT NULL
- ORDER BY d.job_id, d.decided_at DESC
+ ORDER BY d.job_id
 """
 
 
@@ -78,15 +86,18 @@ class Corrections:
 
 
 async def corrections(pool: asyncpg.Pool) -> Corrections:
-    """Each job's latest correction with the bill it corrects: the last one the job stored before the decision.
+    """Each job whose latest decision is a correction, with the bill it corrects: the one it was recorded on.
 
-    Not the review task's bill, which is the job's latest: a reset that fetched another bill after the
-    correction paired the correction with that one, and the eval case expected the old bill's values of the
-    new one. The task's bill only when the job stored one bill, or none recorded (stored before ``artifacts``)."""
+    Not a correction a later decision withdrew (correct, then a reset, then reject): it was exported as the
+    truth. Decisions recorded before the bill was (migration 0020) are paired by date: the last bill the job
+    stored before the decision, not the review task's (the job's latest, after a reset's fetch of another);
+    the task's only when the job stored one bill, or none recorded (stored before ``artifacts``)."""
     paired: list[Correction] = []
     unpaired: list[str] = []
     for row in await pool.fetch(CORRECTIONS_SQL):
-        if row["dated_uri"] is not None:
+        if row["decided_uri"] is not None:  # dates alone paired a bill stored again since with another
+            uri, content_type = row["decided_uri"], row["decided_type"]
+        elif row["dated_uri"] is not None:
             uri, content_type = row["dated_uri"], row["dated_type"]
         elif row["stored"] <= 1:
             uri, content_type = row["task_uri"], row["task_type"]

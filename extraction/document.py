@@ -17,6 +17,7 @@ from pypdf import PageObject, PdfReader
 
 from extraction.charsets import WINDOWS_1252
 from extraction.evidence import has_text_layer
+from extraction.values import PAGE_BREAK
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Document:
 
     @property
     def text(self) -> str:
-        return "\n\f\n".join(self.pages)
+        return PAGE_BREAK.join(self.pages)
 
     @property
     def has_text_layer(self) -> bool:

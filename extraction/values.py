@@ -6,6 +6,7 @@ Stdlib only, because ``extraction.checks`` (imported by workflow code) reuses th
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -347,7 +348,7 @@ _QUANTITY_RE = re.compile(rf"(?P<sign>[{MINUS_SIGNS}])?(?P<q>{_POINT_NUMBER}|{_C
 
 _CURRENCY_MARK = r"(?:[\u20ac\u00a3\u00a5]|\b(?:EUR|GBP|CHF)\b)"
 _MARKS_RE = re.compile(rf"[\s:#]*(?:{_CURRENCY_MARK}[\s:#]*)?")
-_TRAILING_MARK_RE = re.compile(rf"[\s:#]*{_CURRENCY_MARK}[\s:#]*$")
+_MARK_AT_END_RE = re.compile(rf"{_CURRENCY_MARK}\Z")
 
 
 def only_currency_marks(text: str) -> bool:
@@ -357,8 +358,20 @@ def only_currency_marks(text: str) -> bool:
 
 
 def without_currency_mark(text: str) -> str:
-    """``text`` without the currency sign or code that ends it: an item's wording before its "€ 24,50"."""
-    return _TRAILING_MARK_RE.sub("", text)
+    """``text`` without the currency sign or code that ends it: an item's wording before its "€ 24,50".
+
+    Blanks stripped first, the mark then looked for at the end only: a pattern with blanks on both sides of
+    the mark, tried at each of a padded column's blanks, took seconds over a bill's rows of a thousand."""
+    end = _blank_end(text, len(text))
+    mark = _MARK_AT_END_RE.search(text, 0, end)
+    return text if mark is None else text[: _blank_end(text, mark.start())]
+
+
+def _blank_end(text: str, end: int) -> int:
+    """Where ``text[:end]`` ends without its trailing blanks, colons and "#"."""
+    while end and (text[end - 1].isspace() or text[end - 1] in ":#"):
+        end -= 1
+    return end
 
 
 def signed_quantity(sign: str | None, digits: str) -> Decimal:
@@ -385,9 +398,18 @@ def parse_quantity(text: str) -> Decimal | None:
 
 
 _COMMA_DECIMALS_RE = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d+,(?:\d{1,2}|\d{4,}))(?![.,]?\d)"
+    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d+,(?:\d{1,2}|(?!(?:19|20)\d\d(?!\d))\d{4,}))"
+    r"(?![.,]?\d)"
 )
-"""A number only a decimal comma writes so: "1.234,56", "1.234.567", "85,00", "0,1123"."""
+"""A number only a decimal comma writes so: "1.234,56", "1.234.567", "85,00", "0,1123"; not a date's "Jan
+5,2026"."""
+_BLANK = "[ \u00a0\u2009\u202f]"
+_MARK_BEFORE_RE = re.compile(rf"{_CURRENCY_MARK}{_BLANK}?\Z")
+_MARK_OR_UNIT_AFTER_RE = re.compile(
+    rf"{_BLANK}?(?:{_CURRENCY_MARK}|ct/|(?i:kwh|mwh|m3|m\u00b3|therms?|ccf|hcf|gal(?:lons)?)(?![A-Za-z]))"
+)
+_RANGE_BEFORE_RE = re.compile(r"\d[ \t]?[-\u2013][ \t]?\Z")
+_RANGE_AFTER_RE = re.compile(r"[ \t]?[-\u2013][ \t]?\d")
 _POINT_DECIMALS_RE = re.compile(
     r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+\.\d+|\d{1,3}(?:,\d{3}){2,}|\d+\.(?:\d{1,2}|\d{4,}))(?![.,]?\d)"
 )
@@ -396,6 +418,12 @@ nor "1.234", which read either way, nor a date's "15.03.2026"."""
 CLEAR_MAJORITY = 3
 """How many times the numbers of one convention must outnumber the other's for it to be the bill's: a US bill
 may print a "1,5" (a list), a European one a version's "2.1"."""
+MIN_COMMA_DECIMALS = 2
+"""How many telling decimal commas (``_telling_comma``) a text needs before its convention is looked at: one
+stray "8,30" turned a whole-dollar US bill's "1,234" into 1.234."""
+PAGE_BREAK = "\n\f\n"
+"""Between a document's pages in its whole text (``Document.text``): the rules reader joins its pages so
+too, and ``number_format`` of the one text is worked out once."""
 
 
 @dataclass(frozen=True)
@@ -407,12 +435,14 @@ class NumberFormat:
     mixed: bool = False
 
 
+@functools.lru_cache(maxsize=8)
 def number_format(text: str) -> NumberFormat:
     """Whether ``text`` writes decimal commas: by the numbers only one convention writes (see
-    ``_COMMA_DECIMALS_RE``). European bills do ("1.234,56 kWh", "€ 1.234,56"); the rules read them as
-    56 kWh and no amount."""
-    commas = len(_COMMA_DECIMALS_RE.findall(text))
-    if not commas:
+    ``_COMMA_DECIMALS_RE``), decimal commas only where they tell (``_telling_comma``). European bills do
+    ("1.234,56 kWh", "€ 1.234,56"); the rules read them as 56 kWh and no amount. Decided once per text:
+    the rules reader, the evidence and the checks all ask it of a bill's text (cached)."""
+    commas = sum(_telling_comma(text, number) for number in _COMMA_DECIMALS_RE.finditer(text))
+    if commas < MIN_COMMA_DECIMALS:
         return NumberFormat(decimal_comma=False)
     points = len(_POINT_DECIMALS_RE.findall(text))
     if commas >= CLEAR_MAJORITY * points:
@@ -420,18 +450,39 @@ def number_format(text: str) -> NumberFormat:
     return NumberFormat(decimal_comma=False, mixed=points < CLEAR_MAJORITY * commas)
 
 
+def _telling_comma(text: str, number: re.Match[str]) -> bool:
+    """Whether a number only a decimal comma writes is one of a bill's: beside a currency's mark or a unit
+    ("€ 12,50", "2.412,5 kWh", "0,3012 €/kWh"), or with cents ("85,00") outside a range of times ("Office
+    hours 8,30-5,00"). A US bill's "Meters 1,2" and a date's "Jan 5,2026" tell nothing."""
+    start, end = number.span()
+    if _MARK_BEFORE_RE.search(text, max(0, start - 5), start) or _MARK_OR_UNIT_AFTER_RE.match(text, end):
+        return True
+    if number.group()[-3:-2] != ",":  # no cents ("0,1123", "1.234.567"): a rate, a reading beside no unit
+        return False
+    return not (_RANGE_BEFORE_RE.search(text, max(0, start - 4), start) or _RANGE_AFTER_RE.match(text, end))
+
+
 _COMMA_NUMBER_IN_TEXT_RE = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d{1,3}(?:[ \u00a0\u202f]\d{3})+,\d+|\d+,\d+)(?![.,]?\d)"
+    r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?"
+    r"|(?<!\d[\u00a0\u2009\u202f])\d{1,3}(?:[\u00a0\u2009\u202f]\d{3})+,\d+|\d+,\d+)(?![.,]?\d)"
 )
-_TO_POINTS = str.maketrans({".": ",", ",": ".", " ": ",", "\u00a0": ",", "\u202f": ","})
+"""A decimal-comma text's number: its thousands apart by dots, or by a typeset no-break or thin space ("1\u00a0234,56");
+not a plain space, which sets figures apart as often ("Grundpreis 1 125,00 \u20ac" is 125,00, not 1,125.00). A
+group run is taken from its first group only: from each, it was scanned to its end."""
+_TO_POINTS = str.maketrans({".": ",", ",": ".", "\u00a0": ",", "\u2009": ",", "\u202f": ","})
+
+
+def decimal_commas_as_points(text: str) -> str:
+    """``text``'s numbers written the US way ("1.234,56" as "1,234.56", "1\u00a0234,56" as "1,234.56", "12,5" as
+    "12.5"), each as long as before so columns stay: for a text of which ``number_format`` said so (a page
+    of a document it said so of, which alone may tell nothing)."""
+    return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: number.group().translate(_TO_POINTS), text)
 
 
 def us_number_text(text: str) -> str:
-    """``text`` with the numbers of a decimal-comma text written the US way ("1.234,56" as "1,234.56", "1 234,56"
-    as "1,234.56", "12,5" as "12.5"), each as long as before so columns stay; any other text as it is."""
-    if not number_format(text).decimal_comma:
-        return text
-    return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: number.group().translate(_TO_POINTS), text)
+    """``text`` with the numbers of a decimal-comma text written the US way (``decimal_commas_as_points``);
+    any other text as it is."""
+    return decimal_commas_as_points(text) if number_format(text).decimal_comma else text
 
 
 ACCOUNT_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")

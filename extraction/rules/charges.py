@@ -75,18 +75,20 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         if end.search(line.folded):
             inside = False
             continue
-        item = _item(line.text, commodity)
+        item = _item(line.text, commodity, printed=line.printed)
         if item is not None:
             items.append(item)
     return items
 
 
-def _item(text: str, commodity: Commodity | None) -> LineItem | None:
+def _item(text: str, commodity: Commodity | None, *, printed: str | None = None) -> LineItem | None:
+    """The row's item; its description as ``printed`` ("Energy charge 2.412,5 kWh", not the "2,412.5 kWh" the
+    amounts are read in)."""
     amounts = list(iter_money(text))
     if not amounts or not only_currency_marks(text[amounts[-1].end :]):
         return None  # the amount must close the row, as in an "Amount" column ("24,50 €" too)
     last = amounts[-1]
-    description = " ".join(without_currency_mark(text[: last.start]).split()).strip(" .:")
+    description = " ".join(without_currency_mark((printed or text)[: last.start]).split()).strip(" .:")
     if _NOT_ITEM.search(description) or not re.search(r"[A-Za-z]{2}", description):
         return None
     return LineItem(

@@ -20,7 +20,15 @@ from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose,
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
-from extraction.values import UNIT_RE, Found, day_first_place, number_format, numeric_date_order, us_number_text
+from extraction.values import (
+    PAGE_BREAK,
+    UNIT_RE,
+    Found,
+    day_first_place,
+    decimal_commas_as_points,
+    number_format,
+    numeric_date_order,
+)
 from shared.bill import NormalizedBill, Provider, account_key
 
 T = TypeVar("T")
@@ -63,9 +71,10 @@ class RuleResult:
 
 def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) -> RuleResult:
     """Read a bill from its text pages; never raises on odd text, says why instead."""
-    if number_format("\n".join(pages)).decimal_comma:
-        pages = [us_number_text(page) for page in pages]  # "1.234,56" as "1,234.56": the readers' own form
-    lines = to_lines(pages)
+    printed = None
+    if number_format(PAGE_BREAK.join(pages)).decimal_comma:  # the document's convention, not each page's
+        printed, pages = pages, [decimal_commas_as_points(page) for page in pages]  # "1.234,56" read as "1,234.56"
+    lines = to_lines(pages, printed=printed)
     text = "\n".join(line.text for line in lines)
     choice = select_template(text, provider_hint)
     template = choice.template

@@ -35,6 +35,9 @@ def fold(text: str) -> str:
 class Line:
     page: int
     text: str
+    printed: str | None = None
+    """The line as the bill prints it where ``text`` writes its numbers otherwise (a decimal-comma bill's, turned
+    round by ``decimal_commas_as_points``): as long, so a place in one is the same place in the other."""
 
     @cached_property
     def folded(self) -> str:
@@ -57,13 +60,18 @@ class Candidate(Generic[T]):
     line: int
 
 
-def to_lines(pages: Sequence[str]) -> list[Line]:
-    """The pages' lines, without NUL characters (a PDF font can map a glyph to one; Postgres refuses them)."""
-    return [
+def to_lines(pages: Sequence[str], *, printed: Sequence[str] | None = None) -> list[Line]:
+    """The pages' lines, without NUL characters (a PDF font can map a glyph to one; Postgres refuses them);
+    each with its ``printed`` line when ``pages`` are the ``printed`` pages' numbers turned round."""
+    lines = [
         Line(page=number, text=text.replace("\x00", "").rstrip())
         for number, page in enumerate(pages)
         for text in page.splitlines()
     ]
+    if printed is None:
+        return lines
+    as_printed = [text.replace("\x00", "") for page in printed for text in page.splitlines()]
+    return [Line(line.page, line.text, text[: len(line.text)]) for line, text in zip(lines, as_printed, strict=True)]
 
 
 def cells(text: str) -> list[Cell]:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from pydantic import SecretStr
+from temporalio.testing import ActivityEnvironment
 
+from activities.review import ReviewActivities
+from activities.storage import record_artifact
 from eval.export_corrections import Correction, corrections, golden_case, write_case
 from eval.run import evaluate
 from eval.scoring import summarize
 from extraction.rules.extractor import extract_with_rules
+from shared.bill import NormalizedBill
 from shared.db import create_pool, migrate
+from shared.models import ArtifactRef
+from shared.review import ReviewAction, ReviewAudit, ReviewDecision, ReviewTaskOpen
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE
 from tests.helpers import insert_job
@@ -107,3 +114,82 @@ async def _corrected(pool: asyncpg.Pool, job_id: str, at: datetime) -> None:
         bill.model_dump(mode="json"),
         at,
     )
+
+
+async def test_a_correction_a_later_decision_withdrew_is_not_exported(pg_url: str) -> None:
+    """The job's latest correction was exported, not its latest decision: corrected, then taken back by a reset
+    and rejected, the withdrawn correction became an eval case's truth."""
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        job_id = await _new_job(pool, "withdrawn")
+        bill_a = await _stored(pool, job_id, "a")
+        await _decide(pool, job_id, "run-1", bill_a, _correct("r1"))
+        await _decide(pool, job_id, "run-2", bill_a, ReviewDecision(action=ReviewAction.REJECT, revision="r2"))
+        kept = await _new_job(pool, "kept")
+        bill_k = await _stored(pool, kept, "a")
+        await _decide(pool, kept, "run-1", bill_k, ReviewDecision(action=ReviewAction.REJECT, revision="r1"))
+        await _decide(pool, kept, "run-2", bill_k, _correct("r2"))
+        found = await corrections(pool)
+    finally:
+        await pool.close()
+    assert job_id not in {c.job_id for c in found.paired} | set(found.unpaired)
+    assert [c.artifact_uri for c in found.paired if c.job_id == kept] == [bill_k.uri]
+
+
+async def test_a_correction_is_exported_beside_the_bill_it_was_recorded_on(pg_url: str) -> None:
+    """A stored, a reset fetched B, B corrected, a later reset fetched B again: storing B again dated it after
+    the decision, and the correction went out beside A, the last bill dated before it, saying nothing."""
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        job_id = await _new_job(pool, "restored")
+        await _stored(pool, job_id, "a")
+        bill_b = await _stored(pool, job_id, "b")
+        await _decide(pool, job_id, "run-2", bill_b, _correct("r2"))
+        await _stored(pool, job_id, "b")  # the next reset's fetch of the same bytes
+        found = await corrections(pool)
+    finally:
+        await pool.close()
+    paired = [(c.artifact_uri, c.content_type) for c in found.paired if c.job_id == job_id]
+    assert paired == [(bill_b.uri, "text/plain")]
+
+
+async def _new_job(pool: asyncpg.Pool, name: str) -> str:
+    customer = await pool.fetchval("INSERT INTO customers (name) VALUES ($1) RETURNING id", f"Customer {name}")
+    account = await pool.fetchval(
+        "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, NULL, $2) RETURNING id",
+        customer,
+        f"{name}-{uuid.uuid4().hex[:8]}",
+    )
+    return await insert_job(pool, {"customer_id": customer, "id": account}, status="RUNNING")
+
+
+def _correct(revision: str) -> ReviewDecision:
+    return ReviewDecision(action=ReviewAction.CORRECT, revision=revision, bill=_bill(), reviewer="ana")
+
+
+def _bill() -> NormalizedBill:
+    bill = extract_with_rules([NO_CURRENT_CHARGES_LINE], provider_hint=None).bill
+    assert bill is not None
+    return bill
+
+
+async def _stored(pool: asyncpg.Pool, job_id: str, name: str) -> ArtifactRef:
+    """What the storage step records of a bill it fetched (again, if the job stored these bytes before)."""
+    ref = ArtifactRef(uri=f"raw/bills/{job_id}/{name}.txt", sha256=name * 64, size=1, content_type="text/plain")
+    await record_artifact(pool, job_id, ref)
+    return ref
+
+
+async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRef, decision: ReviewDecision) -> None:
+    """The review steps of run ``run_id`` (a reset's, after the first): the task opened on ``bill``, decided."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=datetime.now(UTC))
+    activities = ReviewActivities(pool)
+    opening = ReviewTaskOpen(
+        job_id=job_id, reasons=["balance_mismatch"], bill=_bill(), artifact_uri=bill.uri, revision=decision.revision
+    )
+    await env.run(activities.open_review_task, opening)
+    audit = ReviewAudit(job_id=job_id, decision=decision, before=_bill(), revision=decision.revision)
+    await env.run(activities.record_review_decision, audit)

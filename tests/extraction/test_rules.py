@@ -15,12 +15,12 @@ from eval.brands import UNKNOWN, Brand
 from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
 from extraction.checks import check_bill
-from extraction.document import read_document
+from extraction.document import Document, read_document
 from extraction.pipeline import analyze
 from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
 from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
-from extraction.values import numeric_day_first
+from extraction.values import number_format, numeric_day_first
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.settings import Settings
 
@@ -1082,3 +1082,49 @@ def test_a_bill_that_writes_decimal_commas_is_read_in_them(sign_after: bool, usa
     ]
     assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal(quantity), UsageUnit.KWH)]
     assert check_bill(bill, text=text) == ["non_usd_currency"]
+
+
+def test_a_decimal_comma_bills_page_that_alone_tells_nothing_is_read_in_the_bills_convention() -> None:
+    """Each page was judged again on its own: a second page printing only "2.412 kWh" stayed in the US
+    convention, read as 2.412 kWh, and the evidence (of the whole text) found no such reading."""
+    first = _euro(True, "").split("Electricity used this period:")[0]
+    pages = [first, "Electricity used this period: 2.412 kWh\n"]
+    number_format.cache_clear()
+    result = extract_with_rules(pages, provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == ["non_usd_currency"]
+    assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal("2412"), UsageUnit.KWH)]
+    assert check_bill(bill, text=Document(b"", "application/pdf", pages).text) == ["non_usd_currency"]
+    assert number_format.cache_info().misses == 1  # decided once for the reader, the evidence and the checks
+
+
+def test_office_hours_written_with_commas_make_no_bill_mixed() -> None:
+    """ "Office hours 8,30-5,00" on a bill of a few amounts in cents went to review as mixed_number_format."""
+    text = """\
+RIVERSIDE UTILITY AUTHORITY   Office hours 8,30-5,00
+Customer Account No. 0042-1177
+Statement Date 5 January 2026   Due Date 2026-01-26
+Service Period: Dec 3, 2025 through Jan 2, 2026
+Current Charges                        $24.50
+  Water service fee                    $24.50
+Amount Due                             $24.50
+Water used this period: 1,234 gallons
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal("1234"), UsageUnit.GAL)]
+    assert "mixed_number_format" not in check_bill(bill, text=text)
+
+
+def test_a_decimal_comma_bills_item_is_described_as_printed() -> None:
+    """The rows were read in the figures turned round for the readers: "Energy charge 2.412,5 kWh x 0,5016" was
+    stored as "Energy charge 2,412.5 kWh x 0.5016", which the bill never printed."""
+    text = _euro(True, "2.412,5 kWh").replace(
+        "  Energy charge                      ", "  Energy charge 2.412,5 kWh x 0,5016 "
+    )
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.description, item.amount) for item in bill.line_items] == [
+        ("Energy charge 2.412,5 kWh x 0,5016", Decimal("1210.00")),
+        ("Standing charge", Decimal("24.50")),
+    ]

@@ -23,6 +23,7 @@ from extraction.values import (
     parse_quantity,
     take_account_number,
     us_number_text,
+    without_currency_mark,
 )
 from shared.bill import Commodity, LineItem, UsageReading, UsageUnit
 
@@ -316,11 +317,16 @@ def test_a_decimal_commas_figure_is_read_whole_by_its_unit() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Total \u20ac 1.234,56  Usage 1.234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=True)),
+        ("Total \u20ac 1.234,56  Fee 12,50  Usage 1.234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=True)),
+        ("Total \u20ac 1.234,56  Usage 1.234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=False)),  # one alone
         ("Total $1,234.56  Usage 1,234 kWh  Rate $0.1123", NumberFormat(decimal_comma=False)),
         ("Total 1,234 kWh  Read 15.03.2026", NumberFormat(decimal_comma=False)),  # nothing tells: the US way
         ("Total $85.00  Fee 12,50  Tax 3,75", NumberFormat(decimal_comma=False, mixed=True)),
         ("$85.00 $12.50 $3.75 $1.00 and a list 1,5", NumberFormat(decimal_comma=False)),
+        ("Meters 1,2  Water used 1,234 gallons  Meters 3,4", NumberFormat(decimal_comma=False)),  # no cents at all
+        ("Office hours 8,30-5,00  Fee $12.50  Tax $1.25  Total $13.75", NumberFormat(decimal_comma=False)),
+        ("Read Jan 5,2026 and Feb 4,2026  Fee 12,50 \u20ac", NumberFormat(decimal_comma=False)),
+        ("Usage 2.412,5 kWh  Rate 0,3012 \u20ac/kWh", NumberFormat(decimal_comma=True)),
     ],
 )
 def test_a_texts_number_format_is_told_by_the_numbers_only_one_writes(text: str, expected: NumberFormat) -> None:
@@ -328,8 +334,36 @@ def test_a_texts_number_format_is_told_by_the_numbers_only_one_writes(text: str,
 
 
 def test_a_decimal_comma_texts_numbers_are_written_the_us_way_in_place() -> None:
-    text = "Total  1.234,56 \u20ac\nUsage  1.234 kWh  12,5 m3\nRead  15.03.2026\nGesamt  1 234,56"
+    text = "Total  1.234,56 \u20ac\nUsage  1.234 kWh  12,5 m3\nRead  15.03.2026\nGesamt  1\u00a0234,56"
     written = us_number_text(text)
     assert written == "Total  1,234.56 \u20ac\nUsage  1,234 kWh  12.5 m3\nRead  15.03.2026\nGesamt  1,234.56"
     assert len(written) == len(text)
     assert us_number_text("Total $1,234.56  Usage 1.234 kWh") == "Total $1,234.56  Usage 1.234 kWh"
+
+
+def test_a_plain_space_sets_a_decimal_comma_texts_figures_apart_not_its_thousands() -> None:
+    """ "Grundpreis 1 125,00 \u20ac" (price 1: 125,00) was read as 1,125.00; a typeset bill's no-break or thin
+    space between thousands is one (and a run of such groups is read from its first group only)."""
+    text = "Grundpreis 1 125,00 \u20ac\nArbeitspreis 2\u2009412,50 \u20ac\nSumme 12\u202f345\u202f678,90 \u20ac"
+    written = "Grundpreis 1 125.00 \u20ac\nArbeitspreis 2,412.50 \u20ac\nSumme 12,345,678.90 \u20ac"
+    assert us_number_text(text) == written
+    padded = "Total 1,00 \u20ac 2,00 \u20ac " + "111\u00a0" * 200 + "x"
+    assert us_number_text(padded) == "Total 1.00 \u20ac 2.00 \u20ac " + "111\u00a0" * 200 + "x"
+
+
+def test_a_stray_comma_figure_turns_no_whole_dollar_bills_numbers_round() -> None:
+    """A bill printing no cents ("Total due $75") and one "Meters 1,2" was taken to write decimal commas: its
+    "1,234 gallons" read as 1.234, and nothing said so."""
+    text = "Meters 1,2\nWater used this period: 1,234 gallons\nTotal due $75"
+    assert us_number_text(text) == text
+
+
+@pytest.mark.timeout(60)
+def test_an_items_wording_loses_its_currency_mark_in_time_linear_in_its_padding() -> None:
+    """A column padded with blanks was scanned from each blank to the end of the padding: 160 blanks cost
+    400 \u00b5s, a text bill of 300 rows padded to a thousand blanks 5 s; these 100,000 took minutes."""
+    padded = "Energy charge" + " " * 100_000 + "x"
+    assert without_currency_mark(padded) == padded
+    assert without_currency_mark("Energy charge" + " " * 100_000 + "\u20ac" + " :" * 50_000) == "Energy charge"
+    assert without_currency_mark("Standing charge :  EUR  ") == "Standing charge"
+    assert without_currency_mark("Meter #  ") == "Meter #  "  # no mark: as it was
