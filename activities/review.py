@@ -46,6 +46,16 @@ async def _lock_job(conn: asyncpg.Connection, job_id: str) -> asyncpg.Record | N
     )
 
 
+async def _end_claim(conn: asyncpg.Connection, job_id: str) -> None:
+    """A closed task is nobody's to have open: its reviewer's claim ends with it, however it closed (a decision by
+    update or signal, an expiry, a cancelled job). Only once closed: a refused decision never gets here."""
+    await conn.execute(
+        "DELETE FROM review_claims c USING review_tasks t"
+        " WHERE c.job_id = $1 AND t.job_id = c.job_id AND t.closed_at IS NOT NULL",
+        job_id,
+    )
+
+
 def _replaced(job: asyncpg.Record) -> bool:
     """An operator's reset replaced this step's run: the row speaks for another run, not an earlier one."""
     return job["last_run_id"] not in (None, activity.info().workflow_run_id) and not job["newer"]
@@ -150,7 +160,7 @@ class ReviewActivities:
 
     @activity.defn
     async def close_review_task(self, update: ReviewTaskUpdate) -> None:
-        """Safe to rerun: sets the task's final status."""
+        """Safe to rerun: sets the task's final status and ends its claim (``_end_claim``)."""
         await self._set_status(update, closed=True)
 
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
@@ -180,6 +190,8 @@ class ReviewActivities:
                 activity.info().workflow_run_id,
                 newer,
             )
+            if closed:
+                await _end_claim(conn, update.job_id)
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
@@ -207,8 +219,11 @@ class ReviewActivities:
                 await _take_over(conn, audit.job_id, JobStatus.RUNNING)
             await conn.execute(
                 """
-                INSERT INTO review_decisions (job_id, revision, action, reviewer, note, before, after, diff, overridden)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                INSERT INTO review_decisions
+                       (job_id, revision, action, reviewer, note, before, after, diff, overridden, artifact_uri)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                        -- the bill decided on, the task's as it is now: export_corrections pairs the two by it
+                        (SELECT artifact_uri FROM review_tasks WHERE job_id = $1))
                 ON CONFLICT (job_id, revision) DO NOTHING
                 """,
                 audit.job_id,
@@ -233,6 +248,7 @@ class ReviewActivities:
                 activity.info().workflow_run_id,
                 newer,
             )
+            await _end_claim(conn, audit.job_id)
             await conn.execute(  # decided: the job runs on (persist, publish) until it ends
                 "UPDATE ingestion_jobs SET status = $2, updated_at = now() WHERE id = $1 AND status = $3",
                 audit.job_id,
