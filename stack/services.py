@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ EPHEMERAL_FALLBACK = (32768, 60999)
 PICKED_FROM = 20000
 """The lowest port ``free_port`` picks: clear of the ports people choose for services (8000, 7233, 5432)."""
 PICK_ATTEMPTS = 50
+_PORT_PICKER = random.SystemRandom()
 
 
 def ephemeral_ports() -> tuple[int, int]:
@@ -80,13 +81,14 @@ def free_port() -> int:
 
     The kernel's own pick (``bind(0)``) is an ephemeral port: any process's outgoing connection may take it
     before its service binds it, and a client that connects to it before the service listens (a worker
-    waiting for Temporal) may be given it as its own source port and connect to itself. CI saw a dev server
-    listen on its picked port (33641) and the test's client refused right after."""
+    waiting for Temporal) may be given it as its own source port and connect to itself. Drawn from a
+    private ``SystemRandom``: a test plugin seeding ``random`` (Hypothesis does) gave every xdist worker
+    the same ports, one after the other."""
     low, high = ephemeral_ports()
     below, above = range(PICKED_FROM, low), range(high + 1, 65536)
     if len(below) + len(above):
         for _ in range(PICK_ATTEMPTS):
-            index = random.randrange(len(below) + len(above))
+            index = _PORT_PICKER.randrange(len(below) + len(above))
             port = below[index] if index < len(below) else above[index - len(below)]
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 try:
@@ -317,12 +319,10 @@ def start_temporal_dev_server(
     nice: int = 0,
     with_search_attributes: bool = True,
     ours_only: bool = False,
-    extra_args: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
     ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False;
-    bound to this process when ``ours_only``, see ``start_listening``; ``extra_args`` appended, a test's
-    ``--dynamic-config-value``).
+    bound to this process when ``ours_only``, see ``start_listening``).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
     on one machine, the server is batch work like the worker. Not with ``ours_only``: the session is ours.
@@ -350,7 +350,6 @@ def start_temporal_dev_server(
         "--dynamic-config-value",
         "frontend.enableServerVersionCheck=false",
         *(search_attributes.dev_server_flags() if with_search_attributes else []),
-        *extra_args,
     ]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

@@ -437,35 +437,3 @@ def worker_env(settings: Settings, *, queue: str, gemini_url: str) -> dict[str, 
         "GEMINI_BASE_URL": gemini_url,
         "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "30",
     }
-
-
-DURATIONS_FILE = "tests/durations.json"
-"""Seconds per test file (from ``pytest --store-durations``), relative to the rootdir: xdist runs the slowest first."""
-SECONDS_PER_UNKNOWN_TEST = 0.5
-"""A file with no recorded time is estimated at this per test: the suite's mean (1,862 tests, 2 x 474 s)."""
-
-
-def read_file_durations(path: Path) -> dict[str, float]:
-    """The recorded seconds per file; empty when the file is missing or unreadable (the order then falls back to
-    the test counts, as xdist's own)."""
-    try:
-        files = json.loads(path.read_text())["files"]
-        return {str(name): float(seconds) for name, seconds in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
-
-
-def slowest_files_first(nodeids: list[str], durations: dict[str, float]) -> list[int]:
-    """Indexes of ``nodeids`` reordered so that the files expected to take longest come first, each file's tests
-    kept together and in order. Under ``--dist loadfile`` the suite's end is the last file to finish: one long file
-    handed out last ran alone on one worker while the other sat idle."""
-    counts: dict[str, int] = {}
-    for nodeid in nodeids:
-        counts[nodeid.split("::")[0]] = counts.get(nodeid.split("::")[0], 0) + 1
-    first_seen = {name: i for i, name in enumerate(counts)}
-
-    def expected(index: int) -> tuple[float, int]:
-        name = nodeids[index].split("::")[0]
-        return -durations.get(name, counts[name] * SECONDS_PER_UNKNOWN_TEST), first_seen[name]
-
-    return sorted(range(len(nodeids)), key=expected)

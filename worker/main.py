@@ -144,9 +144,15 @@ def stop_on_signals() -> asyncio.Event:
     so while it waited for Temporal (a minute) or another process's migration (up to an hour) it
     ignored the signal until Docker or Kubernetes killed it at the end of the grace period."""
     stop = asyncio.Event()
+
+    def stop_gracefully() -> None:
+        if not stop.is_set():
+            logger.info("worker shutting down gracefully")
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop_gracefully)
     return stop
 
 
@@ -159,7 +165,10 @@ async def run_worker(settings: Settings) -> None:
     async def stop_on_fatal_error(error: BaseException) -> None:
         # The SDK then shuts the worker down itself, waiting for every activity without a limit: one blocked
         # in a call (a sync activity no cancellation reaches) kept a failed worker up, never restarted.
-        # Stopping as a signal does bounds that wait; the error is raised once it is over.
+        # Stopping as a signal does bounds that wait; the error is raised once it is over, its traceback logged
+        # then (the SDK has logged it too, as "Worker failed, shutting down").
+        cause = error.__cause__ or error  # the SDK's "Workflow worker failed" wraps what failed
+        logger.warning("fatal worker error: stopping within the shutdown bound", extra={"error": repr(cause)[:300]})
         fatal.append(error)
         stop.set()
 
@@ -212,8 +221,7 @@ async def serve(worker: Worker, stop: asyncio.Event, *, within: float) -> bool:
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    if not running.done():
-        logger.info("worker shutting down gracefully")
+    if not running.done():  # what set ``stop`` has said why
         shutdown = asyncio.create_task(worker.shutdown())
         await asyncio.wait({running}, timeout=within)
         if not running.done():

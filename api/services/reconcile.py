@@ -10,9 +10,9 @@ checked the moment it starts), each at most once per that period, and records wh
 happened: FAILED with the reason and the step the run was at (CANCELED for a cancellation), the
 steps it had taken, the review task closed. Beside those rounds, every ``CLOSED_SCAN_SECONDS`` one
 visibility query lists MiniMeter's workflows that closed lately other than completed, and their jobs
-are claimed and checked the same way (each by one API process, though every one lists it): a job
-terminated in the Web UI reads ended within seconds, in the job list too, while the list itself reads
-Postgres alone.
+are claimed and checked the same way (each by one API process at a time, though every one lists it; one
+still open after its check may be described again by another once the claim lapses): a job terminated in the
+Web UI reads ended within seconds, in the job list too, while the list itself reads Postgres alone.
 
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
@@ -158,16 +158,20 @@ class JobReconciler(BackgroundLoop):
                       AND GREATEST(updated_at, dispatched_at, checked_at) < now() - $1::interval
                     ORDER BY GREATEST(updated_at, dispatched_at, checked_at) LIMIT $2
                       FOR UPDATE SKIP LOCKED)
-            RETURNING id, workflow_id, status
+            RETURNING id, workflow_id, status, checked_at AS claimed_at
             """,
             self._settings.job_reconcile_after,
             self._settings.job_reconcile_batch,
         )
         outcomes, failed = await self._check_all(rows, named_if_waiting=True)
-        unreached = [row["id"] for row in rows if str(row["id"]) not in outcomes.keys() | failed]
+        unreached = [row for row in rows if str(row["id"]) not in outcomes.keys() | failed]
         if unreached:  # cut off by the deadline: due again at the next round, not a period later
-            await self._pool.execute(
-                "UPDATE ingestion_jobs SET checked_at = NULL WHERE id = ANY($1::uuid[])", unreached
+            await self._pool.execute(  # while the claim is still ours, as a scan gives its claim back
+                "UPDATE ingestion_jobs AS job SET checked_at = NULL"
+                " FROM unnest($1::uuid[], $2::timestamptz[]) AS was(id, claimed_at)"
+                " WHERE job.id = was.id AND job.checked_at = was.claimed_at",
+                [row["id"] for row in unreached],
+                [row["claimed_at"] for row in unreached],
             )
         ended = sum(outcome is True for outcome in outcomes.values())
         unknown = sum(outcome is None for outcome in outcomes.values())
@@ -212,7 +216,8 @@ class JobReconciler(BackgroundLoop):
                     AND (checked_at IS NULL OR checked_at < now() - $2::interval)
                     FOR UPDATE SKIP LOCKED)
             UPDATE ingestion_jobs AS job SET checked_at = now() FROM due WHERE job.id = due.id
-            RETURNING job.id, job.workflow_id, job.status, due.checked_at AS was_checked_at
+            RETURNING job.id, job.workflow_id, job.status,
+                      due.checked_at AS was_checked_at, job.checked_at AS claimed_at
             """,
             list(workflow_ids),
             SCAN_CLAIM,
@@ -229,11 +234,15 @@ class JobReconciler(BackgroundLoop):
         outcomes, _ = await self._check_all(rows, named_if_waiting=False)
         unsettled = [row for row in rows if str(row["id"]) not in outcomes]
         if unsettled:  # failed or cut off: free again for the next scan (or round), as they were
+            # Only while the claim is still ours: a process paused past SCAN_CLAIM gave another the row, whose
+            # newer claim (its check perhaps under way) this would wipe, leaving the row to a third.
             await self._pool.execute(
                 "UPDATE ingestion_jobs AS job SET checked_at = was.checked_at"
-                " FROM unnest($1::uuid[], $2::timestamptz[]) AS was(id, checked_at) WHERE job.id = was.id",
+                " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS was(id, checked_at, claimed_at)"
+                " WHERE job.id = was.id AND job.checked_at = was.claimed_at",
                 [row["id"] for row in unsettled],
                 [row["was_checked_at"] for row in unsettled],
+                [row["claimed_at"] for row in unsettled],
             )
         open_runs = claimed_elsewhere | {row["workflow_id"] for row in unsettled}
         self._scan_seen.update({run: at for run, at in new.items() if run[0] not in open_runs})

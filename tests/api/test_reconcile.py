@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -354,6 +354,8 @@ class EdgeOfTemporal(Interceptor):
         self.queried: list[str] = []
         self.described: list[str] = []
         self.describes_hang = False
+        self.hung = asyncio.Semaphore(0)
+        """Released once a describe hangs."""
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         edge = self
@@ -366,6 +368,7 @@ class EdgeOfTemporal(Interceptor):
             async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
                 edge.described.append(input.id)
                 if edge.describes_hang:
+                    edge.hung.release()
                     await asyncio.Event().wait()
                 return await super().describe_workflow(input)
 
@@ -463,3 +466,47 @@ async def test_a_scan_cut_short_leaves_its_jobs_to_the_next_scan(
     edge.describes_hang = False
     assert await checker.record_recently_closed() == 1
     assert (await job(own_db, str(started["id"])))["status"] == JobStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("check", "cut_short"),
+    [
+        (JobReconciler.record_recently_closed, 0),
+        (JobReconciler.reconcile_once, Reconciled(checked=1, ended=0, unknown=0)),
+    ],
+    ids=["scan", "round"],
+)
+async def test_a_check_cut_short_gives_back_only_a_claim_still_its_own(
+    own_db: asyncpg.Pool,
+    own_db_other_process: asyncpg.Pool,
+    client: Client,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    check: Callable[[JobReconciler], Coroutine[Any, Any, object]],
+    cut_short: object,
+) -> None:
+    """A process paused past ``SCAN_CLAIM`` (here: a claim that lapses at once) has its job claimed by another
+    process's scan; giving its own claim back then wiped the other's, leaving the job to a third describe."""
+    edge = EdgeOfTemporal()
+    edge.describes_hang = True
+    checker, settings = reconciler(own_db, through(client, edge), app_settings)
+    other = JobReconciler(own_db_other_process, through(client, edge), settings)
+    (job_id,) = await open_jobs(own_db, client, settings, 1)
+    await client.get_workflow_handle(f"bill-ingestion-{job_id}").terminate(reason="queue cleanup")
+    await listed_closed(client, f"bill-ingestion-{job_id}")
+    monkeypatch.setattr(reconcile, "SCAN_CLAIM", timedelta(0))
+    monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=3))  # the other claims it meanwhile
+
+    ours = asyncio.create_task(check(checker))
+    await asyncio.wait_for(edge.hung.acquire(), 60)  # a safety net, never asserted
+    monkeypatch.setattr(reconcile, "ROUND_DEADLINE", timedelta(seconds=60))  # the other's check outlives ours
+    theirs = asyncio.create_task(other.record_recently_closed())
+    try:
+        await asyncio.wait_for(edge.hung.acquire(), 60)
+        their_claim = await own_db.fetchval("SELECT checked_at FROM ingestion_jobs WHERE id = $1", job_id)
+
+        assert await ours == cut_short
+        assert await own_db.fetchval("SELECT checked_at FROM ingestion_jobs WHERE id = $1", job_id) == their_claim
+    finally:
+        theirs.cancel()
+        await asyncio.gather(ours, theirs, return_exceptions=True)

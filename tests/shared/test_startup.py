@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 from pydantic import SecretStr
+from temporalio.client import Client
 
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.startup import is_unreachable, when_reachable
@@ -69,6 +71,46 @@ def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
 )
 def test_a_refusal_of_who_we_are_is_not(error: BaseException) -> None:
     assert not is_unreachable(error)
+
+
+class Refusing(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
+    """A gRPC server's every call refused with one status, as a Temporal frontend still starting refuses them."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self.code, self.details = code, details
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        async def refuse(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> None:
+            await context.abort(self.code, self.details)
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+@pytest.mark.parametrize(
+    ("code", "details", "unreachable"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, "Frontend is not healthy yet", True),
+        (grpc.StatusCode.UNAUTHENTICATED, "Request unauthorized.", False),
+        (grpc.StatusCode.PERMISSION_DENIED, "Request unauthorized.", False),
+    ],
+)
+async def test_the_sdks_own_words_for_a_server_not_serving_yet_are_waited_out(
+    code: grpc.StatusCode, details: str, unreachable: bool
+) -> None:
+    """``TEMPORAL_NOT_READY`` matches the text of the SDK core's error: read here from a real ``Client.connect``,
+    so an SDK that words it otherwise fails this test rather than every worker starting beside its server."""
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((Refusing(code, details),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        with pytest.raises(RuntimeError) as refused:
+            await Client.connect(f"127.0.0.1:{port}")
+    finally:
+        await server.stop(None)
+
+    assert details in str(refused.value)
+    assert is_unreachable(refused.value) is unreachable
 
 
 async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() -> None:

@@ -5,6 +5,7 @@ port ``free_port()`` had picked for it while the emulators and Postgres started.
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import sys
@@ -196,7 +197,7 @@ def test_the_process_started_is_recognised_as_the_listener() -> None:
 def test_a_picked_port_is_outside_the_range_clients_connect_from() -> None:
     """``bind(0)`` picks an ephemeral port: another process's connection could take it before the service bound
     it, and a worker connecting to it before Temporal listened could be given it as its own source port (a TCP
-    self-connect), as CI saw (a dev server on 33641, the test's client refused)."""
+    self-connect)."""
     low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     picked = [services.free_port() for _ in range(200)]
 
@@ -204,6 +205,17 @@ def test_a_picked_port_is_outside_the_range_clients_connect_from() -> None:
     for port in picked[:20]:  # free when picked
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_ports_are_picked_apart_from_a_seeded_random() -> None:
+    """Hypothesis, or a plugin seeding ``random`` per test, seeds every xdist worker alike: drawn from ``random``,
+    two workers picked the same ports in the same order, and each start lost its race to the other."""
+    random.seed(7)
+    first = [services.free_port() for _ in range(5)]
+    random.seed(7)
+    second = [services.free_port() for _ in range(5)]
+
+    assert first != second
 
 
 def test_where_the_ephemeral_range_leaves_no_room_the_kernels_pick_is_taken(

@@ -5,7 +5,9 @@ and gives up on it after 30 s; the thread stays taken). ``BLOCK=store``: the sto
 makes on a thread of its own and abandons when cancelled. ``BLOCK=activity``: a synchronous activity itself
 (mark_job_running's stand-in), on the worker's activity threads, which no cancellation reaches. Each logs
 ``BLOCKED`` once it is stuck. ``FAIL=1``: once it is, the worker fails (its run raises) rather than waiting
-for a signal."""
+for a signal. ``FAIL=fatal``: once it is, one poll for workflow tasks fails, as a revoked key or a deleted
+namespace fails it: the SDK's fatal error (``Worker._run``), which calls ``on_fatal_error`` and then waits for
+every activity without a limit."""
 
 from __future__ import annotations
 
@@ -93,9 +95,42 @@ async def serve_then_fail(worker: Worker, stop: asyncio.Event, *, within: float)
     raise RuntimeError("the worker failed")
 
 
+class PollFailed(RuntimeError):
+    """Not the SDK's ``PollShutdownError``: any other poll failure is fatal to the worker."""
+
+
+real_build_worker = worker.main.build_worker
+
+
+def build_worker_whose_poll_fails(*args: Any, **kwargs: Any) -> Worker:
+    """``build_worker``, its bridge worker's workflow poll failing once a call is stuck. The real poll is kept,
+    not abandoned: the SDK's shutdown polls again (draining), and gets its answer."""
+    built = real_build_worker(*args, **kwargs)
+    bridge = built._bridge_worker
+    real_poll = bridge.poll_workflow_activation
+    pending: list[asyncio.Task[Any]] = []
+    failing: list[asyncio.Task[bool]] = []
+
+    async def poll() -> Any:
+        if not pending:
+            pending.append(asyncio.create_task(real_poll()))
+        if not failing:  # one thread waits for the stuck call, for every poll
+            failing.append(asyncio.create_task(asyncio.to_thread(stuck.wait)))
+        if not failing[0].done():
+            await asyncio.wait({pending[0], failing[0]}, return_when=asyncio.FIRST_COMPLETED)
+            if failing[0].done():
+                raise PollFailed("poll failed: the namespace was refused")
+        return await pending.pop()
+
+    bridge.poll_workflow_activation = poll  # type: ignore[method-assign]
+    return built
+
+
 if __name__ == "__main__":
     if os.environ.get("FAIL") == "1":
         worker.main.serve = serve_then_fail
+    elif os.environ.get("FAIL") == "fatal":
+        worker.main.build_worker = build_worker_whose_poll_fails
     if os.environ["BLOCK"] == "source":
         worker.resources.connectors_for = connectors_for
     elif os.environ["BLOCK"] == "activity":

@@ -18,16 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.operatorservice.v1 import DeleteNamespaceRequest
 from temporalio.client import Client
 
 from shared.bill import Provider
 from shared.settings import Settings
-from shared.startup import when_reachable
-from shared.temporal import converter_for
-from stack.services import free_port, start_temporal_dev_server
 from tests.durability.conftest import create_account, start_on_queue, wait_until
-from tests.helpers import DEV_SERVER_STARTER, kill_server, worker_env
+from tests.helpers import worker_env
 from tests.worker.blocked_worker import BLOCKED
 from worker.resources import Resources
 
@@ -75,7 +71,7 @@ async def test_a_worker_that_fails_with_a_thread_blocked_in_a_call_exits(
     queue = f"failing-{uuid.uuid4().hex[:10]}"
     log = tmp_path / "worker.log"
     async with blocked_worker_with_a_job(
-        client, resources, app_settings, queue=queue, log=log, block="source", fail=True
+        client, resources, app_settings, queue=queue, log=log, block="source", fail="1"
     ) as child:
         code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
 
@@ -89,58 +85,28 @@ async def test_a_worker_that_fails_with_a_thread_blocked_in_a_call_exits(
 
 
 async def test_a_fatal_worker_error_while_a_sync_activity_is_blocked_exits_non_zero_saying_why(
-    resources: Resources, app_settings: Settings, tmp_path: Path
+    client: Client, resources: Resources, app_settings: Settings, tmp_path: Path
 ) -> None:
-    """On a fatal error (here its namespace deleted, as a revoked key or a wrong namespace would) the SDK shuts the
-    worker down and waits for every activity without a limit: a synchronous one blocked in a call kept the failed
-    worker up for good, never restarted, its log not saying why. It now exits 1, naming the error."""
+    """On a fatal error (a poll refused: a revoked key, a deleted namespace) the SDK shuts the worker down and waits
+    for every activity without a limit: a synchronous one blocked in a call kept the failed worker up for good,
+    never restarted, its log not saying why. It now exits 1, naming the error, its traceback logged once by us."""
     queue = f"fatal-{uuid.uuid4().hex[:10]}"
     log = tmp_path / "worker.log"
-    port = free_port()
-    server = await asyncio.wrap_future(
-        DEV_SERVER_STARTER.submit(
-            lambda: start_temporal_dev_server(
-                db_file=None,
-                port=port,
-                ui_port=None,
-                log_file=tmp_path / "temporal.log",
-                ours_only=True,
-                # Polls end sooner (60 s by default), so the deleted namespace refuses the next one sooner.
-                extra_args=["--dynamic-config-value", 'matching.longPollExpirationInterval="3s"'],
-            )
-        )
-    )
-    child = None
-    try:
-        temporal = await when_reachable(  # listening, it may not serve for a moment
-            "Temporal",
-            lambda: Client.connect(f"127.0.0.1:{port}", data_converter=converter_for(app_settings)),
-            within=60,
-        )
-        settings = app_settings.model_copy(update={"temporal_address": f"127.0.0.1:{port}"})
-        account = await create_account(resources.pool, provider=Provider.PGE, account_number=uuid.uuid4().hex[:12])
-        child = await start_blocked_worker(settings, queue=queue, log=log, block="activity")
-        await start_on_queue(pool=resources.pool, client=temporal, settings=settings, queue=queue, account=account)
-
-        async def blocked() -> bool:
-            assert child is not None
-            return BLOCKED in log.read_text() or child.returncode is not None
-
-        await wait_until(blocked, within=90, what="the child worker blocking")
-        assert child.returncode is None, log.read_text()[-3000:]
-        await temporal.operator_service.delete_namespace(DeleteNamespaceRequest(namespace="default"))
-        # The server takes about a minute to refuse the worker's polls; the rest is the worker's own bound.
-        code = await asyncio.wait_for(child.wait(), timeout=FATAL_EXIT_WITHIN)
-    finally:
-        if child is not None and child.returncode is None:
-            child.kill()
-            await child.wait()
-        kill_server(server)
+    async with blocked_worker_with_a_job(
+        client, resources, app_settings, queue=queue, log=log, block="activity", fail="fatal"
+    ) as child:
+        code = await asyncio.wait_for(child.wait(), timeout=EXIT_WITHIN)
 
     lines = logged_lines(log)
     assert code == 1, log.read_text()[-3000:]
     [failed] = [line for line in lines if line["message"] == "worker failed"]
-    assert failed["level"] == "CRITICAL" and "Namespace default is not found" in failed["exc_info"], failed
+    assert failed["level"] == "CRITICAL" and "poll failed: the namespace was refused" in failed["exc_info"], failed
+    [ours] = [line for line in lines if "exc_info" in line and not line["logger"].startswith("temporalio")]
+    assert ours is failed, ours
+    [stopping] = [line for line in lines if line["message"].startswith("fatal worker error")]
+    assert stopping["level"] == "WARNING" and "exc_info" not in stopping, stopping
+    assert "poll failed: the namespace was refused" in stopping["error"], stopping
+    assert "worker shutting down gracefully" not in messages_of(lines)
     assert "worker stopped" not in messages_of(lines)
     assert any(line["message"].startswith("activities still running after the graceful") for line in lines)
     [left] = [line for line in lines if line["message"].startswith("threads still blocked in calls")]
@@ -148,13 +114,9 @@ async def test_a_fatal_worker_error_while_a_sync_activity_is_blocked_exits_non_z
     assert name.startswith("activity_"), left
 
 
-FATAL_EXIT_WITHIN = 240
-"""Only a bound on a hang: the server's refusal (about a minute), then the worker's grace (1 s) and margin (5 s)."""
-
-
 @asynccontextmanager
 async def blocked_worker_with_a_job(
-    client: Client, resources: Resources, settings: Settings, *, queue: str, log: Path, block: str, fail: bool = False
+    client: Client, resources: Resources, settings: Settings, *, queue: str, log: Path, block: str, fail: str = "0"
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """A blocked worker on ``queue`` (``start_blocked_worker``) and a connector job started there for it; on the
     way out the worker is killed if it still runs, and the job terminated."""
@@ -173,9 +135,9 @@ async def blocked_worker_with_a_job(
 
 
 async def start_blocked_worker(
-    settings: Settings, *, queue: str, log: Path, block: str, fail: bool = False
+    settings: Settings, *, queue: str, log: Path, block: str, fail: str = "0"
 ) -> asyncio.subprocess.Process:
-    """``tests.worker.blocked_worker`` on ``queue``, its output in ``log``."""
+    """``tests.worker.blocked_worker`` on ``queue`` (``BLOCK=block``, ``FAIL=fail``), its output in ``log``."""
     env = {
         **worker_env(settings, queue=queue, gemini_url="http://127.0.0.1:9"),
         "EXTRACTOR": "rules",
@@ -184,7 +146,7 @@ async def start_blocked_worker(
         "WORKER_RECENT_ARTIFACTS_BYTES": "0",
         "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "1",
         "BLOCK": block,
-        "FAIL": "1" if fail else "0",
+        "FAIL": fail,
     }
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec(
