@@ -35,6 +35,13 @@ def pytest_configure_node(node):
 """
 
 
+def own_basetemp(tmp_path: Path) -> list[str]:
+    """A nested run's basetemp under the test's own: with the default one, pytest makes its root
+    (``/tmp/pytest-of-<user>``) 0700 again, and the outer run's embedded Postgres, which runs as another user
+    under that root, loses its data directory (CI: a PANIC, then every later test of that worker failed)."""
+    return [f"--basetemp={tmp_path / 'pt'}"]
+
+
 def make_test_arguments(workers: int) -> list[str]:
     """What ``make test`` passes pytest, on ``workers`` workers and no ``PYTEST_ARGS``."""
     line = next(line for line in (REPO_ROOT / "Makefile").read_text().splitlines() if "-m pytest" in line)
@@ -56,7 +63,18 @@ def test_make_test_runs_the_slowest_recorded_file_first_and_can_record_them_anew
     durations.write_text(json.dumps({"files": {"tests/test_b.py": 30.0, "tests/test_gone.py": 99.0}}))
     arguments = make_test_arguments(workers=1)  # one worker runs the files exactly in the order they were handed out
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.file_order_plugin", *PLUGINS_OFF, *arguments, *RECORD, "-vv"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.file_order_plugin",
+            *PLUGINS_OFF,
+            *arguments,
+            *RECORD,
+            "-vv",
+            *own_basetemp(tmp_path),
+        ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
