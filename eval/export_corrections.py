@@ -90,9 +90,10 @@ async def corrections(pool: asyncpg.Pool) -> Corrections:
 
     Not a correction a later decision withdrew (correct, then reject under a later revision): it was exported as
     the truth. A decision taken again on a task a reset handed back under the same revision has no row of its own
-    (``ON CONFLICT DO NOTHING``), so there the first decision stands: a known gap (README). Decisions recorded before the bill was (migration 0020) are paired by date: the last bill the job
-    stored before the decision, not the review task's (the job's latest, after a reset's fetch of another);
-    the task's only when the job stored one bill, or none recorded (stored before ``artifacts``)."""
+    (``ON CONFLICT DO NOTHING``), so there the first decision stands: a known gap (README). Decisions recorded
+    before the bill was (migration 0020) are paired by date: the last bill the job stored before the decision, not
+    the review task's (the job's latest, after a reset's fetch of another); the task's only when the job stored one
+    bill, or none recorded (stored before ``artifacts``)."""
     paired: list[Correction] = []
     unpaired: list[str] = []
     for row in await pool.fetch(CORRECTIONS_SQL):
