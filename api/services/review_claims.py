@@ -2,9 +2,12 @@
 
 A claim is soft: it tells a colleague opening the task that someone is on it, and they take it over only
 deliberately (a button), so two reviewers do not correct the same bill at once and the second lose their work
-to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and it ends with the task:
-the worker deletes it as it closes the task (``record_review_decision``, ``close_review_task``), so a refused decision
-keeps it.
+to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and it ends with the task
+however it closes: a claim counts only if its holder was seen since the task's current opening (``created_at``, which a
+take-back sets anew), so one left behind by a close that does not delete it (the job marked finished, a workflow
+terminated from outside), or written just after the close by a page that read the task open, never comes back with the
+task. The worker also deletes it as it closes the task (``record_review_decision``, ``close_review_task``), so a
+refused decision keeps it.
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ class Claim(BaseModel):
         return self.key_id != principal.key_id
 
 
-ACTIVE_SQL = f"c.seen_at > now() - interval '{int(CLAIM_LAPSE.total_seconds())} seconds'"
-"""A claim (aliased ``c``) that holds: its holder seen within ``CLAIM_LAPSE``."""
+ACTIVE_SQL = (
+    f"c.seen_at > now() - interval '{int(CLAIM_LAPSE.total_seconds())} seconds'"
+    " AND c.seen_at >= (SELECT o.created_at FROM review_tasks o WHERE o.job_id = c.job_id)"
+)
+"""A claim (aliased ``c``) that holds: its holder seen within ``CLAIM_LAPSE`` and since the task's current opening."""
 
 
 async def current(pool: asyncpg.Pool, job_id: uuid.UUID) -> Claim | None:
-    """The task's claim while it holds (its holder seen within ``CLAIM_LAPSE``), else None."""
+    """The task's claim while it holds (``ACTIVE_SQL``), else None."""
     row = await pool.fetchrow(
         f"SELECT key_id, reviewer, claimed_at FROM review_claims c WHERE job_id = $1 AND {ACTIVE_SQL}", job_id
     )

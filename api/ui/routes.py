@@ -190,6 +190,15 @@ async def _claim(
     return held if held.held_by_other(principal) else None
 
 
+async def _held(state: AppState, principal: Principal, task: ReviewTaskInternal) -> claims.Claim | None:
+    """The colleague's claim that holds on an open task, if any, taking nothing: for a page that offers no decision
+    until it is sent again, which then claims."""
+    if task.status not in OPEN:
+        return None
+    held = await claims.current(state.pool, uuid.UUID(task.job_id))
+    return held if held is not None and held.held_by_other(principal) else None
+
+
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
 async def decide(
     job_id: str,
@@ -216,14 +225,13 @@ async def decide(
     if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
         # The job ran again: first of all, whatever else is wrong with the form. Any other answer would show
         # the old page's values under the new revision, and a corrected resubmit would send them as checked.
-        return _task_read_anew(request, task, values, page_showed, **kept)
+        return _task_read_anew(request, task, values, page_showed, claimed=await _held(state, principal, task), **kept)
     if forged_or_stale:
         # Nothing is decided. The page is this signed-in reviewer's own, loaded before they signed in
         # again: give their edits back with a fresh token rather than a bare 403 that loses them.
         error = STALE_FORM if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
-        return _task_response(
-            request, task, values, error=error, note=note, override=override, queue=queue, status_code=403
-        )
+        claimed = await _held(state, principal, task)  # read, not taken: nothing from this form is trusted yet
+        return _task_response(request, task, values, error=error, status_code=403, claimed=claimed, **kept)
     action = str(form.get("action") or "")
     claimed = await _claim(state, principal, task, take_over=action == TAKE_OVER)
     if claimed is not None:  # a colleague took the task over (or opened it once this reviewer's claim lapsed)
@@ -442,12 +450,14 @@ def _task_read_anew(
     note: str,
     override: bool,
     queue: str,
+    claimed: claims.Claim | None = None,
 ) -> Response:
     """The new task (409), nothing sent: each field the reviewer did not change shows the bill read anew, each
-    they did keeps their entry, as on any refused form, with the way to send them."""
+    they did keeps their entry, as on any refused form, with the way to send them (``claimed``: a colleague's claim,
+    offered to take over instead)."""
     on_page, error = _over_new_reading(task, values, page_showed)
     return _task_response(
-        request, task, on_page, error=error, note=note, override=override, queue=queue, status_code=409
+        request, task, on_page, error=error, note=note, override=override, queue=queue, status_code=409, claimed=claimed
     )
 
 

@@ -13,9 +13,11 @@ from temporalio.client import Client
 
 from api.auth import Role, create_key
 from api.services.review_claims import CLAIM_LAPSE
+from shared.bill import NormalizedBill
 from tests.helpers import bill_needing_review, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
-from tests.ui.test_ui_http import form_fields
+from tests.ui.test_stale_forms import open_task_of_a_reset_run
+from tests.ui.test_ui_http import SAME_ORIGIN, form_fields
 from worker.resources import Resources
 
 DECISION_BUTTON = 'name="action" value="correct"'
@@ -168,3 +170,92 @@ async def test_a_task_closed_by_a_cancel_ends_its_claim(
     assert (await wait_for_status(http, job["id"]))["status"] == "CANCELED"
     assert await resources.pool.fetchval("SELECT closed_at FROM review_tasks WHERE job_id = $1", job["id"]) is not None
     assert await claim_row(resources, job["id"]) is None
+
+
+async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_come_back(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    """A close that leaves the claim's row (the reconciler's, for a workflow terminated from outside; the job marked
+    finished), or a claim written just after the close by a page that read the task open, does not hold once a
+    reset takes the task back: the claim counts only if its holder was seen since the task's current opening."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    await reviewer.get(f"/ui/reviews/{job_id}")
+    await resources.pool.execute(  # closed as the reconciler closes it: the claim's row stays
+        "UPDATE review_tasks SET status = 'CANCELED', updated_at = now(), closed_at = COALESCE(closed_at, now())"
+        " WHERE job_id = $1",
+        job_id,
+    )
+    # the page that read the task open claims (sees) it once more, just after the close committed
+    await resources.pool.execute("UPDATE review_claims SET seen_at = now() WHERE job_id = $1", job_id)
+    assert await claim_row(resources, job_id) is not None
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    await open_task_of_a_reset_run(resources, job_id, NormalizedBill.model_validate(task["bill"]))
+
+    assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None, "the old claim is nobody's"
+    queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
+    row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', queue.text, re.DOTALL)
+    assert row is not None and ", since" not in row[0], queue.text
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert "has had this task open since" not in theirs.text and DECISION_BUTTON in theirs.text
+    taken = await claim_row(resources, job_id)
+    assert taken is not None and taken["reviewer"].startswith(f"ui-colleague-{unique}")
+
+
+async def colleague_holding(
+    reviewer: httpx.AsyncClient, colleague: httpx.AsyncClient, resources: Resources, job_id: str
+) -> httpx.Response:
+    """The reviewer's page, loaded before a colleague claimed the task (once the reviewer's claim lapsed)."""
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    await resources.pool.execute(
+        "UPDATE review_claims SET seen_at = now() - $2::interval WHERE job_id = $1", job_id, CLAIM_LAPSE * 2
+    )
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert DECISION_BUTTON in theirs.text, theirs.text
+    return page
+
+
+async def test_a_stale_form_sent_while_a_colleague_holds_the_task_offers_only_to_take_it_over(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    """A form of an earlier sign-in (403, entries given back) sent while a colleague has the task open: the page
+    says who has it and offers Take over, not the decisions (sending one would only be refused as taken)."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await colleague_holding(reviewer, colleague, resources, job_id)
+    sent = form_fields(page.text) | {"csrf_token": "a-token-of-an-earlier-sign-in", "action": "correct"}
+    stale = await reviewer.post(f"/ui/reviews/{job_id}", data=sent | {"total_amount": "60.00"}, headers=SAME_ORIGIN)
+    assert stale.status_code == 403, stale.text
+    assert total_typed(stale) == "60.00"
+    assert f"ui-colleague-{unique}" in stale.text and "has had this task open since" in stale.text
+    assert TAKE_OVER_BUTTON in stale.text and DECISION_BUTTON not in stale.text
+    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+
+
+async def test_a_page_from_before_a_re_run_sent_while_a_colleague_holds_the_task_offers_only_to_take_it_over(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+) -> None:
+    """The job ran again and a colleague has the new task open: the old page's 409 shows the new reading with
+    Take over, not the decisions."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await colleague_holding(reviewer, colleague, resources, job_id)
+    task = (await http.get(f"/reviews/{job_id}")).json()
+    read_anew = NormalizedBill.model_validate({**task["bill"], "total_amount": "61.00"})
+    await open_task_of_a_reset_run(resources, job_id, read_anew)
+
+    sent = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "approve"}
+    anew = await reviewer.post(f"/ui/reviews/{job_id}", data=sent)
+    assert anew.status_code == 409 and "the job ran again since you opened this page" in anew.text, anew.text
+    assert total_typed(anew) == "61.00"
+    assert f"ui-colleague-{unique}" in anew.text and "has had this task open since" in anew.text
+    assert TAKE_OVER_BUTTON in anew.text and DECISION_BUTTON not in anew.text
