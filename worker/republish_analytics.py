@@ -135,19 +135,9 @@ async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None
             held_number = payload.get("account_number") if isinstance(payload, dict) else None
             if isinstance(held_number, str) and held_number and not held_number.startswith("****"):
                 as_published[(payload_row.bill_id, payload_row.revision)] = held_number
-    async for page in _pages(sink.held_payloads(before=before)):
-        numbers = await _account_numbers(pool, {row.bill_id for row in page})
-        rewritten: list[tuple[HeldPayload, str]] = []
-        for payload_row in page:
-            payload = json.loads(payload_row.payload)
-            if not isinstance(payload, dict):
-                continue
-            number = as_published.get((payload_row.bill_id, payload_row.revision)) or numbers.get(payload_row.bill_id)
-            shown = remasked_payload(payload, number)
-            if shown != payload:
-                rewritten.append((payload_row, json.dumps(shown, separators=(",", ":"))))
-        if rewritten:
-            _add(done, "payloads", await asyncio.to_thread(sink.set_payloads, rewritten, before=before))
+    # Line items before bill rows: a revision's bill row is where a later run finds its number, so it is masked
+    # only once its descriptions are; should BigQuery refuse a batch of them, their revisions' rows wait too.
+    pending: set[tuple[str, str]] = set()
     async for held in _pages(sink.line_item_descriptions(before=before)):
         numbers = await _account_numbers(pool, {row.bill_id for row in held})
         descriptions: list[tuple[HeldDescription, str]] = []
@@ -156,12 +146,27 @@ async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None
             masked = warehouse_text(row.description, NormalizedBill.model_construct(account_number=number))
             if masked != row.description:
                 descriptions.append((row, masked))
+                pending.add((row.bill_id, row.revision))
         if descriptions:
             _add(
                 done,
                 "line_items",
                 await asyncio.to_thread(sink.set_line_item_descriptions, descriptions, before=before),
             )
+    held_back = bool(done.failed)
+    async for page in _pages(sink.held_payloads(before=before)):
+        numbers = await _account_numbers(pool, {row.bill_id for row in page})
+        rewritten: list[tuple[HeldPayload, str]] = []
+        for payload_row in page:
+            payload = json.loads(payload_row.payload)
+            if not isinstance(payload, dict) or (held_back and (payload_row.bill_id, payload_row.revision) in pending):
+                continue
+            number = as_published.get((payload_row.bill_id, payload_row.revision)) or numbers.get(payload_row.bill_id)
+            shown = remasked_payload(payload, number)
+            if shown != payload:
+                rewritten.append((payload_row, json.dumps(shown, separators=(",", ":"))))
+        if rewritten:
+            _add(done, "payloads", await asyncio.to_thread(sink.set_payloads, rewritten, before=before))
     return done
 
 

@@ -127,10 +127,11 @@ _LABELLED_ACCOUNT = re.compile(
 _BARE_ACCOUNT_LABEL = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))([^\s\"',;&}]+(?:[ -]\d+)*)"
 )
-# A run of digits, or three or more groups of them joined by single spaces or dashes, not part of a word, a
-# decimal amount or a longer dashed figure: masked at 10 digits or more (``_masked_if_long``), so a card number
-# is, and "20240101-20240131", "501-1000" or "12 345 678" are not.
-_MANY_DIGITS = re.compile(r"(?<![\w.-])(?:\d{10,}|\d{3,6}(?:[ -]\d{3,6}){2,})(?![\w-]|\.\d)")
+# A run of digits, or three or more groups of them joined by single spaces, dashes or dots, not part of a word, a
+# decimal amount (with a point or a comma) or a longer dashed figure: masked at 10 digits or more
+# (``_masked_if_long``), so a card number is, and "20240101-20240131", "501-1000", "12 345 678" or
+# "123.456.789.012,50" are not.
+_MANY_DIGITS = re.compile(r"(?<![\w.-])(?<!\d,)(?:\d{10,}|\d{3,6}(?:[ .-]\d{3,6}){2,})(?![\w-]|[.,]\d)")
 _LONG_DIGIT_COUNT = 10
 
 
@@ -138,7 +139,8 @@ def _own_number(account_number: str | None) -> re.Pattern[str] | None:
     """The account number in any spacing or dashes (``account_key``'s rule); None for one too short to tell from
     a word or an amount (at most the four characters ``mask_account`` would show anyway). A key of fewer than
     eight characters is matched only whole, as the bill prints it: spread over separators it would match amounts
-    and ranges ("$123.45" for 12345). Never right after a currency sign or inside a decimal."""
+    and ranges ("$123.45" for 12345). A longer one may be spread with dots too, as decimal-comma bills group digits
+    ("12.345.678"). Never right after a currency sign or inside a decimal, with a point or a comma ("1.234,56")."""
     key = account_key(account_number or "")
     if len(key) <= 4:
         return None
@@ -146,8 +148,8 @@ def _own_number(account_number: str | None) -> re.Pattern[str] | None:
         forms = sorted({re.escape(key), re.escape((account_number or "").strip())}, key=len, reverse=True)
         shapes = "|".join(forms)
     else:
-        shapes = r"[\s/-]{0,3}".join(re.escape(char) for char in key)
-    return re.compile(rf"(?<![A-Za-z0-9$.])(?:{shapes})(?![A-Za-z0-9]|\.\d)", re.IGNORECASE)
+        shapes = r"[\s./-]{0,3}".join(re.escape(char) for char in key)
+    return re.compile(rf"(?<![A-Za-z0-9$€£.])(?<!\d,)(?:{shapes})(?![A-Za-z0-9]|[.,]\d)", re.IGNORECASE)
 
 
 _SPREAD_KEY_LENGTH = 8

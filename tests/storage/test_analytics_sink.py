@@ -715,6 +715,32 @@ def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account
     assert warehouse_text(text, bill) == held
 
 
+@pytest.mark.parametrize(
+    ("account", "text", "held"),
+    [
+        # A decimal-comma bill groups digits with dots, and its descriptions are kept as printed.
+        ("1234 5678", "Late fee contract 12.345.678", "Late fee contract ****5678"),
+        ("1234 5678", "Late fee contract 12.345.678 € 12,50", "Late fee contract ****5678 € 12,50"),
+        ("1234 5678", "Vertrag Nr. 1234.5678 Mahngebühr", "Vertrag Nr. ****5678 Mahngebühr"),
+        ("1234 5678", "Rebate 12.345.678,90", "Rebate 12.345.678,90"),  # an amount, not the number
+        ("1234 5678", "Rebate 0,12345678", "Rebate 0,12345678"),
+        ("1234 5678", "Energy 1.234,56 kWh", "Energy 1.234,56 kWh"),
+        ("1234 5678", "Meter 87.654.321 kWh", "Meter 87.654.321 kWh"),  # another 8-digit figure
+        ("12.345", "Ref 12.345 adj", "Ref ****2345 adj"),
+        ("12.345", "Credit 12.345,67 applied", "Credit 12.345,67 applied"),  # a short number as printed, in an amount
+        # Another number of 10 digits or more, grouped with dots; amounts so grouped stay.
+        ("1234 5678", "Autopay from checking 0123.4567.8901", "Autopay from checking ****8901"),
+        ("1234 5678", "Grid levy 1.234.567.890,12", "Grid levy 1.234.567.890,12"),
+        ("1234 5678", "Grid levy 123.456.789.012,50", "Grid levy 123.456.789.012,50"),
+    ],
+)
+def test_numbers_grouped_with_dots_on_decimal_comma_bills_are_masked_but_amounts_are_not(
+    account: str, text: str, held: str
+) -> None:
+    bill = electric_bill().model_copy(update={"account_number": account, "currency": "EUR"})
+    assert warehouse_text(text, bill) == held
+
+
 def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:
     """The revision hashes the whole bill, masked fields and all, so a reviewer's fix of one is not lost."""
     row = published(electric_bill().model_copy(update={"account_number": "9876543210"}))

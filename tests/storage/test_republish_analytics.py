@@ -381,6 +381,51 @@ async def test_a_bill_rows_descriptions_are_masked_with_its_revisions_own_number
     assert descriptions == [f"Late fee, account ****{printed[-4:]}"] * 2, descriptions
 
 
+async def test_a_refused_line_item_batch_leaves_the_revisions_own_number_for_the_next_run(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bill rows were masked before the line items, whatever became of those: after a refused batch of line
+    items, the next run found no revision's number unmasked and masked their descriptions with Postgres' number,
+    which a reviewer had changed since, so the printed number stayed in the warehouse."""
+    printed = f"95{uuid.uuid4().int % 10**8:08d}"
+    corrected = f"94{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=corrected)
+    bill = NormalizedBill(
+        account_number=printed,
+        customer_name="Ada Lovelace",
+        total_amount=Decimal("5"),
+        line_items=[LineItem(description=f"Late fee, account {printed[:5]} {printed[5:]}", amount=Decimal("5"))],
+    )
+    bill_id = await store_bill(resources, account, bill.model_copy(update={"account_number": corrected}))
+    row = AnalyticsBill(
+        bill_id=bill_id,
+        job_id=str(uuid.uuid4()),
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        bill=bill,
+        created_at=datetime.now(UTC),
+    )
+    published_by_an_earlier_release(bq_sink, monkeypatch, row)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    try:
+        QueriesSent(bq_sink, monkeypatch, refuse_first="bill_line_items")
+        refused = await remask(resources.pool, bq_sink, now=later)
+        assert refused.line_items == 0 and len(refused.failed) == 1, refused
+        monkeypatch.undo()
+        again = await remask(resources.pool, bq_sink, now=later)
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+
+    assert again == Remasked(line_items=1, payloads=1), again
+    descriptions = held(bq_sink, "SELECT description FROM {table}.bill_line_items")
+    assert descriptions == [f"Late fee, account ****{printed[-4:]}"], descriptions
+    [payload] = [
+        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
+    ]
+    assert payload["account_number"] == f"****{printed[-4:]}" and "customer_name" not in payload, payload
+    assert payload["line_items"][0]["description"] == descriptions[0]
+
+
 async def test_remasking_reads_only_the_rows_it_may_change(
     http: httpx.AsyncClient, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
