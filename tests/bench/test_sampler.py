@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -135,29 +136,43 @@ pathlib.Path(sys.argv[1]).write_text(f"{before} {burnt()}")
 """
 
 
-@pytest.mark.parametrize("child", ["before", "during"])
-def test_a_child_that_exits_between_samples_counts_what_it_spent_in_the_phase_once(tmp_path: Path, child: str) -> None:
-    """A parser or a Postgres backend that exits between two samples: its CPU since the last sample was lost (and
-    all of it when born and gone between two), and counted from its parent's ``children_*`` it must not count twice.
-    A child seen before the phase has 1 s of CPU from before it, which is not the phase's."""
-    burnt = tmp_path / "burnt"
+@contextlib.contextmanager
+def reaping_parent(child: str, burnt: Path) -> Iterator[subprocess.Popen[str]]:
+    """``REAPING_PARENT`` with its ``BURNS_THEN_EXITS`` child started ``child`` the phase, once it is ready; killed
+    when left."""
     parent = subprocess.Popen(
         [sys.executable, "-c", REAPING_PARENT, BURNS_THEN_EXITS, child, str(burnt)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert parent.stdin is not None and parent.stdout is not None
+    assert parent.stdout is not None
     try:
         assert parent.stdout.readline() == "ready\n"
-        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:  # samples when entered and left
-            parent.stdin.write("go\n")
-            parent.stdin.flush()
-            assert parent.stdout.readline() == "reaped\n"
-        before, total = (float(x) for x in burnt.read_text().split())
+        yield parent
     finally:
         parent.kill()
         parent.wait()
+
+
+def let_it_reap(parent: subprocess.Popen[str]) -> None:
+    """Tell ``parent`` to go on and wait until it has reaped its child."""
+    assert parent.stdin is not None and parent.stdout is not None
+    parent.stdin.write("go\n")
+    parent.stdin.flush()
+    assert parent.stdout.readline() == "reaped\n"
+
+
+@pytest.mark.parametrize("child", ["before", "during"])
+def test_a_child_that_exits_between_samples_counts_what_it_spent_in_the_phase_once(tmp_path: Path, child: str) -> None:
+    """A parser or a Postgres backend that exits between two samples: its CPU since the last sample was lost (and
+    all of it when born and gone between two), and counted from its parent's ``children_*`` it must not count twice.
+    A child seen before the phase has 1 s of CPU from before it, which is not the phase's."""
+    burnt = tmp_path / "burnt"
+    with reaping_parent(child, burnt) as parent:
+        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:  # samples when entered and left
+            let_it_reap(parent)
+        before, total = (float(x) for x in burnt.read_text().split())
     in_phase = total - before if child == "before" else total
 
     assert in_phase <= sampled.usage["worker"].cpu_seconds < in_phase + 0.9, (sampled.usage["worker"], before, total)
@@ -169,21 +184,11 @@ def test_a_child_reaped_between_reading_its_parent_and_itself_leaves_the_group_a
     """Its parent read just before the reaping, without it in ``children_*``, and the child gone when read: taken
     off there, that sample's CPU went below zero (or, held to the parent's growth, was counted again later)."""
     burnt = tmp_path / "burnt"
-    parent = subprocess.Popen(
-        [sys.executable, "-c", REAPING_PARENT, BURNS_THEN_EXITS, "before", str(burnt)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert parent.stdin is not None and parent.stdout is not None
-    try:
-        assert parent.stdout.readline() == "ready\n"
+    with reaping_parent("before", burnt) as parent:
         tree = sampler.process_tree(psutil.Process(parent.pid))
         with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:
             parent_as_read = sampler.cpu_seconds_with_reaped(tree[0])
-            parent.stdin.write("go\n")
-            parent.stdin.flush()
-            assert parent.stdout.readline() == "reaped\n"
+            let_it_reap(parent)
             with monkeypatch.context() as race:  # the tree listed and its parent read before the child was reaped
                 race.setattr(sampler, "process_tree", lambda root: tree)
                 real = sampler.cpu_seconds_with_reaped
@@ -195,9 +200,6 @@ def test_a_child_reaped_between_reading_its_parent_and_itself_leaves_the_group_a
                 sampled._sample(record=True)
             in_the_racing_sample = sampled.usage["worker"].cpu_seconds
         before, total = (float(x) for x in burnt.read_text().split())
-    finally:
-        parent.kill()
-        parent.wait()
 
     assert in_the_racing_sample >= 0, sampled.usage["worker"]
     assert total - before <= sampled.usage["worker"].cpu_seconds < total - before + 0.9, (before, total)
@@ -251,9 +253,7 @@ def test_a_grandchild_orphaned_takes_no_time_off_the_tree(
     grandchild = psutil.Process(int(root.stdout.readline()))
     try:
         with ProcessSampler({"worker": [root.pid]}, interval=3600) as sampled:  # samples when entered and left
-            root.stdin.write("go\n")
-            root.stdin.flush()
-            assert root.stdout.readline() == "reaped\n"
+            let_it_reap(root)
             assert grandchild.is_running() and grandchild.ppid() != root.pid
             if grandchild_then != "runs":  # this machine's pid 1 leaves orphans unreaped: as a systemd would not
                 real = psutil.Process.is_running

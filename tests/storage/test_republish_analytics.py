@@ -23,6 +23,34 @@ from worker.republish_analytics import Remasked, remask, republish
 from worker.resources import Resources
 
 
+async def store_bill(
+    resources: Resources,
+    account: dict[str, Any],
+    bill: NormalizedBill,
+    *,
+    bill_id: str | None = None,
+    created_at: datetime | None = None,
+) -> str:
+    """Store ``bill`` as Postgres holds an extracted bill, for a job of its own (``created_at``: stored then, not
+    now)."""
+    bill_id = bill_id or str(uuid.uuid4())
+    await resources.pool.execute(
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source,"
+        " bill_period_start, bill_period_end, payload, created_at)"
+        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6, $7, $8, COALESCE($9, now()))",
+        uuid.UUID(bill_id),
+        await insert_job(resources.pool, account, status="SUCCEEDED"),
+        account["customer_id"],
+        account["id"],
+        uuid.uuid4().hex,
+        bill.bill_period_start,
+        bill.bill_period_end,
+        bill.model_dump(mode="json"),
+        created_at,
+    )
+    return bill_id
+
+
 class RefusingSink:
     """A warehouse that refuses one bill's rows, as BigQuery refuses a row it finds invalid."""
 
@@ -48,19 +76,7 @@ async def test_a_refused_bill_is_named_and_the_bills_after_it_are_still_republis
         bill = NormalizedBill(
             bill_period_start=date(2024, month, 1), bill_period_end=date(2024, month, 28), total_amount=Decimal("10")
         )
-        await resources.pool.execute(
-            "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source,"
-            " bill_period_start, bill_period_end, payload)"
-            " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6, $7, $8)",
-            uuid.UUID(bill_id),
-            await insert_job(resources.pool, account, status="SUCCEEDED"),
-            account["customer_id"],
-            account["id"],
-            uuid.uuid4().hex,
-            bill.bill_period_start,
-            bill.bill_period_end,
-            bill.model_dump(mode="json"),
-        )
+        await store_bill(resources, account, bill, bill_id=bill_id)
     first, *later = bill_ids
     sink = RefusingSink(refuse=first)
     try:
@@ -92,7 +108,6 @@ async def test_a_bill_stored_over_five_years_ago_is_republished(http: httpx.Asyn
     """normalized_bills and bill_line_items are partitioned by created_at, and republishing dated each row when
     Postgres stored its bill: BigQuery streams no row dated more than 1825 days back, so such a bill was refused."""
     account = await create_account(http, provider="pge", account_number=f"OL-{uuid.uuid4().hex[:8]}")
-    bill_id = str(uuid.uuid4())
     bill = NormalizedBill(
         bill_period_start=date(2019, 1, 1),
         bill_period_end=date(2019, 1, 31),
@@ -100,20 +115,7 @@ async def test_a_bill_stored_over_five_years_ago_is_republished(http: httpx.Asyn
         line_items=[LineItem(description="energy", amount=Decimal("10"))],
     )
     stored_at = datetime.now(UTC) - timedelta(days=6 * 365)
-    await resources.pool.execute(
-        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source,"
-        " bill_period_start, bill_period_end, payload, created_at)"
-        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6, $7, $8, $9)",
-        uuid.UUID(bill_id),
-        await insert_job(resources.pool, account, status="SUCCEEDED"),
-        account["customer_id"],
-        account["id"],
-        uuid.uuid4().hex,
-        bill.bill_period_start,
-        bill.bill_period_end,
-        bill.model_dump(mode="json"),
-        stored_at,
-    )
+    bill_id = await store_bill(resources, account, bill, created_at=stored_at)
     try:
         with FakeInsertAll() as warehouse:
             sink = StreamingOnly(BigQuerySink(project="p", dataset="d", endpoint=warehouse.url))
@@ -124,80 +126,6 @@ async def test_a_bill_stored_over_five_years_ago_is_republished(http: httpx.Asyn
     assert bill_id not in done.refused, done.refused.get(bill_id)
     assert [r["bill_id"] for r in warehouse.written["normalized_bills"] if r["bill_id"] == bill_id] == [bill_id]
     assert [r["description"] for r in warehouse.written["bill_line_items"] if r["bill_id"] == bill_id] == ["energy"]
-
-
-async def test_what_an_earlier_release_published_unmasked_is_masked_in_place(
-    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Republishing writes masked rows beside the old ones but leaves those: the warehouse kept the account numbers
-    earlier releases published in line items' descriptions (and whole in json_payload, with name and address)."""
-    number = f"99{uuid.uuid4().int % 10**8:08d}"
-    account = await create_account(http, provider="pge", account_number=number)
-    bill_id = str(uuid.uuid4())
-    bill = NormalizedBill(
-        account_number=number,
-        customer_name="Ada Lovelace",
-        service_address="12 Analytical Row",
-        total_amount=Decimal("10"),
-        line_items=[
-            LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5")),
-            LineItem(description="Energy 501-1000 kWh", amount=Decimal("5")),
-        ],
-    )
-    await resources.pool.execute(
-        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
-        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6)",
-        uuid.UUID(bill_id),
-        await insert_job(resources.pool, account, status="SUCCEEDED"),
-        account["customer_id"],
-        account["id"],
-        uuid.uuid4().hex,
-        bill.model_dump(mode="json"),
-    )
-    published = AnalyticsBill(
-        bill_id=bill_id,
-        job_id=str(uuid.uuid4()),
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=bill,
-        created_at=datetime.now(UTC),
-    )
-    with monkeypatch.context() as earlier_release:
-        earlier_release.setattr("shared.analytics.rows.warehouse_text", lambda text, bill: text)
-        earlier_release.setattr("shared.analytics.rows.warehouse_payload", lambda bill: bill.model_dump_json())
-        bq_sink.publish_bill(published)
-    bq_sink.publish_bill(published)  # republished by this release: a masked row beside the old one
-
-    def held(sql: str) -> list[str]:
-        table = f"`{bq_sink._project}.{bq_sink._dataset}`"
-        return [row[0] for row in bq_sink._client.query(sql.format(table=table)).result()]
-
-    try:
-        assert await remask(resources.pool, bq_sink) == Remasked(), "rows in the streaming buffer were updated"
-        past_the_buffer = datetime.now(UTC) + timedelta(hours=2)
-        assert await remask(resources.pool, bq_sink, now=past_the_buffer) == Remasked(line_items=1, payloads=1)
-        assert await remask(resources.pool, bq_sink, now=past_the_buffer) == Remasked()
-    finally:
-        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
-    descriptions = held("SELECT description FROM {table}.bill_line_items")
-    assert sorted(descriptions) == ["Energy 501-1000 kWh"] * 2 + [f"Late fee, account ****{number[-4:]}"] * 2
-    old, new = (json.loads(text) for text in held("SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills"))
-    assert old == new and "customer_name" not in old and old["account_number"] == f"****{number[-4:]}", old
-
-
-async def store_bill(resources: Resources, account: dict[str, Any], bill: NormalizedBill) -> str:
-    bill_id = str(uuid.uuid4())
-    await resources.pool.execute(
-        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
-        " VALUES ($1, $2, $3, $4, 'USD', $5, 'extraction', $6)",
-        uuid.UUID(bill_id),
-        await insert_job(resources.pool, account, status="SUCCEEDED"),
-        account["customer_id"],
-        account["id"],
-        uuid.uuid4().hex,
-        bill.model_dump(mode="json"),
-    )
-    return bill_id
 
 
 def published_by_an_earlier_release(
@@ -216,6 +144,63 @@ def published_by_an_earlier_release(
         earlier_release.setattr("shared.analytics.rows.warehouse_text", lambda text, bill: text)
         earlier_release.setattr("shared.analytics.rows.warehouse_payload", payload)
         sink.publish_bill(row)
+
+
+def analytics_row(bill_id: str, account: dict[str, Any], bill: NormalizedBill) -> AnalyticsBill:
+    return AnalyticsBill(
+        bill_id=bill_id,
+        job_id=str(uuid.uuid4()),
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        bill=bill,
+        created_at=datetime.now(UTC),
+    )
+
+
+def held(sink: BigQuerySink, sql: str) -> list[str]:
+    table = f"`{sink._project}.{sink._dataset}`"
+    return [row[0] for row in sink._client.query(sql.format(table=table)).result()]
+
+
+def payloads_held(sink: BigQuerySink) -> list[dict[str, Any]]:
+    """Each bill row's ``json_payload``, as the warehouse holds it."""
+    return [
+        json.loads(text) for text in held(sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
+    ]
+
+
+async def test_what_an_earlier_release_published_unmasked_is_masked_in_place(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Republishing writes masked rows beside the old ones but leaves those: the warehouse kept the account numbers
+    earlier releases published in line items' descriptions (and whole in json_payload, with name and address)."""
+    number = f"99{uuid.uuid4().int % 10**8:08d}"
+    account = await create_account(http, provider="pge", account_number=number)
+    bill = NormalizedBill(
+        account_number=number,
+        customer_name="Ada Lovelace",
+        service_address="12 Analytical Row",
+        total_amount=Decimal("10"),
+        line_items=[
+            LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5")),
+            LineItem(description="Energy 501-1000 kWh", amount=Decimal("5")),
+        ],
+    )
+    bill_id = await store_bill(resources, account, bill)
+    published = analytics_row(bill_id, account, bill)
+    published_by_an_earlier_release(bq_sink, monkeypatch, published)
+    bq_sink.publish_bill(published)  # republished by this release: a masked row beside the old one
+    try:
+        assert await remask(resources.pool, bq_sink) == Remasked(), "rows in the streaming buffer were updated"
+        past_the_buffer = datetime.now(UTC) + timedelta(hours=2)
+        assert await remask(resources.pool, bq_sink, now=past_the_buffer) == Remasked(line_items=1, payloads=1)
+        assert await remask(resources.pool, bq_sink, now=past_the_buffer) == Remasked()
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+    descriptions = held(bq_sink, "SELECT description FROM {table}.bill_line_items")
+    assert sorted(descriptions) == ["Energy 501-1000 kWh"] * 2 + [f"Late fee, account ****{number[-4:]}"] * 2
+    old, new = payloads_held(bq_sink)
+    assert old == new and "customer_name" not in old and old["account_number"] == f"****{number[-4:]}", old
 
 
 class QueriesSent:
@@ -256,11 +241,6 @@ class QueriesSent:
         return batches
 
 
-def held(sink: BigQuerySink, sql: str) -> list[str]:
-    table = f"`{sink._project}.{sink._dataset}`"
-    return [row[0] for row in sink._client.query(sql.format(table=table)).result()]
-
-
 async def test_remasking_sends_bigquery_no_number_name_or_address_it_masks(
     http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -275,14 +255,7 @@ async def test_remasking_sends_bigquery_no_number_name_or_address_it_masks(
         line_items=[LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5"))],
     )
     bill_id = await store_bill(resources, account, bill)
-    row = AnalyticsBill(
-        bill_id=bill_id,
-        job_id=str(uuid.uuid4()),
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=bill,
-        created_at=datetime.now(UTC),
-    )
+    row = analytics_row(bill_id, account, bill)
     published_by_an_earlier_release(bq_sink, monkeypatch, row)
     queries = QueriesSent(bq_sink, monkeypatch)
     try:
@@ -311,14 +284,7 @@ async def test_a_bill_row_held_twice_is_remasked_and_a_refused_batch_holds_back_
         line_items=[LineItem(description=f"Late fee, account {number[:5]} {number[5:]}", amount=Decimal("5"))],
     )
     bill_id = await store_bill(resources, account, bill)
-    row = AnalyticsBill(
-        bill_id=bill_id,
-        job_id=str(uuid.uuid4()),
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=bill,
-        created_at=datetime.now(UTC),
-    )
+    row = analytics_row(bill_id, account, bill)
     published_by_an_earlier_release(bq_sink, monkeypatch, row)
     held(bq_sink, "INSERT INTO {table}.normalized_bills SELECT * FROM {table}.normalized_bills")
     later = datetime.now(UTC) + timedelta(hours=2)
@@ -337,9 +303,7 @@ async def test_a_bill_row_held_twice_is_remasked_and_a_refused_batch_holds_back_
         keys = [(r["bill_id"], r["revision"], r["published_at"]) for r in batch]
         assert len(keys) == len(set(keys)), "a bill row matches more than one source row: BigQuery refuses that"
     assert again == Remasked(payloads=2)
-    payloads = [
-        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
-    ]
+    payloads = payloads_held(bq_sink)
     assert len(payloads) == 2 and all(
         "customer_name" not in p and p["account_number"].startswith("****") for p in payloads
     )
@@ -359,14 +323,7 @@ async def test_a_bill_rows_descriptions_are_masked_with_its_revisions_own_number
         line_items=[LineItem(description=f"Late fee, account {printed[:5]} {printed[5:]}", amount=Decimal("5"))],
     )
     bill_id = await store_bill(resources, account, bill.model_copy(update={"account_number": corrected}))
-    row = AnalyticsBill(
-        bill_id=bill_id,
-        job_id=str(uuid.uuid4()),
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=bill,
-        created_at=datetime.now(UTC),
-    )
+    row = analytics_row(bill_id, account, bill)
     published_by_an_earlier_release(bq_sink, monkeypatch, row)
     published_by_an_earlier_release(bq_sink, monkeypatch, row, number_masked=True)
     try:
@@ -374,9 +331,7 @@ async def test_a_bill_rows_descriptions_are_masked_with_its_revisions_own_number
     finally:
         await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
 
-    payloads = [
-        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
-    ]
+    payloads = payloads_held(bq_sink)
     descriptions = [item["description"] for p in payloads for item in p["line_items"]]
     assert descriptions == [f"Late fee, account ****{printed[-4:]}"] * 2, descriptions
 
@@ -397,14 +352,7 @@ async def test_a_refused_line_item_batch_leaves_the_revisions_own_number_for_the
         line_items=[LineItem(description=f"Late fee, account {printed[:5]} {printed[5:]}", amount=Decimal("5"))],
     )
     bill_id = await store_bill(resources, account, bill.model_copy(update={"account_number": corrected}))
-    row = AnalyticsBill(
-        bill_id=bill_id,
-        job_id=str(uuid.uuid4()),
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        bill=bill,
-        created_at=datetime.now(UTC),
-    )
+    row = analytics_row(bill_id, account, bill)
     published_by_an_earlier_release(bq_sink, monkeypatch, row)
     later = datetime.now(UTC) + timedelta(hours=2)
     try:
@@ -419,9 +367,7 @@ async def test_a_refused_line_item_batch_leaves_the_revisions_own_number_for_the
     assert again == Remasked(line_items=1, payloads=1), again
     descriptions = held(bq_sink, "SELECT description FROM {table}.bill_line_items")
     assert descriptions == [f"Late fee, account ****{printed[-4:]}"], descriptions
-    [payload] = [
-        json.loads(text) for text in held(bq_sink, "SELECT TO_JSON_STRING(json_payload) FROM {table}.normalized_bills")
-    ]
+    [payload] = payloads_held(bq_sink)
     assert payload["account_number"] == f"****{printed[-4:]}" and "customer_name" not in payload, payload
     assert payload["line_items"][0]["description"] == descriptions[0]
 
@@ -440,18 +386,9 @@ async def test_remasking_reads_only_the_rows_it_may_change(
         ],
     )
 
-    def row(of: NormalizedBill) -> AnalyticsBill:
-        return AnalyticsBill(
-            bill_id=str(uuid.uuid4()),
-            job_id=str(uuid.uuid4()),
-            customer_id=account["customer_id"],
-            utility_account_id=account["id"],
-            bill=of,
-            created_at=datetime.now(UTC),
-        )
-
-    bq_sink.publish_bill(row(bill.model_copy(update={"line_items": bill.line_items[:1]})))  # nothing to mask
-    unmasked = row(bill)
+    nothing_to_mask = bill.model_copy(update={"line_items": bill.line_items[:1]})
+    bq_sink.publish_bill(analytics_row(str(uuid.uuid4()), account, nothing_to_mask))
+    unmasked = analytics_row(str(uuid.uuid4()), account, bill)
     published_by_an_earlier_release(bq_sink, monkeypatch, unmasked)  # its account number whole
     later = datetime.now(UTC) + timedelta(hours=2)
 

@@ -39,9 +39,18 @@ def total_typed(page: httpx.Response) -> str:
     return found[1]
 
 
+def queue_row(queue: httpx.Response, job_id: str) -> re.Match[str] | None:
+    return re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', queue.text, re.DOTALL)
+
+
 async def claim_row(resources: Resources, job_id: str) -> dict[str, Any] | None:
     row = await resources.pool.fetchrow("SELECT * FROM review_claims WHERE job_id = $1", job_id)
     return dict(row) if row is not None else None
+
+
+async def claim_holder(resources: Resources, job_id: str) -> str:
+    """Who holds the task's claim; empty when nobody does."""
+    return str((await claim_row(resources, job_id) or {}).get("reviewer", ""))
 
 
 async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_over_deliberately(
@@ -68,10 +77,10 @@ async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_o
     listed = (await http.get(f"/reviews/{job_id}")).json()
     assert listed["claimed_by"] == first["reviewer"] and listed["claimed_at"] is not None
     queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
-    row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', queue.text, re.DOTALL)
+    row = queue_row(queue, job_id)
     assert row is not None and f"{first['reviewer']}, since" in row[0], queue.text
     own_queue = await reviewer.get("/ui/reviews", params={"provider": "pge"})
-    own_row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', own_queue.text, re.DOTALL)
+    own_row = queue_row(own_queue, job_id)
     assert own_row is not None and "you, since" in own_row[0]
 
     # The colleague typed while reading, then takes over: their entries come back, and the decisions with them.
@@ -80,7 +89,7 @@ async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_o
     assert taken.status_code == 200, taken.text
     assert total_typed(taken) == "60.00" and DECISION_BUTTON in taken.text
     assert "has had this task open since" not in taken.text
-    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+    assert (await claim_holder(resources, job_id)).startswith(f"ui-colleague-{unique}")
 
     # The first reviewer sends their correction: refused, their entries kept, nothing written.
     sent = form_fields(mine.text) | {"csrf_token": csrf_of(mine), "action": "correct", "total_amount": "61.00"}
@@ -117,7 +126,7 @@ async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take
 
     theirs = await colleague.get(f"/ui/reviews/{job_id}")
     assert "has had this task open since" not in theirs.text and DECISION_BUTTON in theirs.text
-    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+    assert (await claim_holder(resources, job_id)).startswith(f"ui-colleague-{unique}")
     back = await reviewer.get(f"/ui/reviews/{job_id}")
     assert f"ui-colleague-{unique}" in back.text and "has had this task open since" in back.text
 
@@ -197,7 +206,7 @@ async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_com
 
     assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None, "the old claim is nobody's"
     queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
-    row = re.search(rf'<tr[^>]*>\s*<td><a href="/ui/reviews/{job_id}.*?</tr>', queue.text, re.DOTALL)
+    row = queue_row(queue, job_id)
     assert row is not None and ", since" not in row[0], queue.text
     theirs = await colleague.get(f"/ui/reviews/{job_id}")
     assert "has had this task open since" not in theirs.text and DECISION_BUTTON in theirs.text
@@ -235,7 +244,7 @@ async def test_a_stale_form_sent_while_a_colleague_holds_the_task_offers_only_to
     assert total_typed(stale) == "60.00"
     assert f"ui-colleague-{unique}" in stale.text and "has had this task open since" in stale.text
     assert TAKE_OVER_BUTTON in stale.text and DECISION_BUTTON not in stale.text
-    assert (await claim_row(resources, job_id) or {}).get("reviewer", "").startswith(f"ui-colleague-{unique}")
+    assert (await claim_holder(resources, job_id)).startswith(f"ui-colleague-{unique}")
 
 
 async def test_a_page_from_before_a_re_run_sent_while_a_colleague_holds_the_task_offers_only_to_take_it_over(
