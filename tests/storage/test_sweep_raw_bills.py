@@ -40,12 +40,12 @@ async def test_only_unreferenced_bills_of_ended_jobs_past_the_grace_period_are_d
 ) -> None:
     pool = resources.pool
     account: dict[str, Any] = await create_account(http, provider="pge", account_number=f"SW-{uuid.uuid4().hex[:8]}")
-    ended = await insert_job(pool, account, job_type="fetch", status="FAILED")
+    ended = await insert_job(pool, account, job_type="connector", status="FAILED")
     recorded = put(store, ended, "the bill store_raw_bill recorded")
     await record_artifact(pool, ended, recorded)
     lost = put(store, ended, "a portal's rendering whose fetch result was lost")
 
-    running = await insert_job(pool, account, job_type="fetch", status="RUNNING")
+    running = await insert_job(pool, account, job_type="connector", status="RUNNING")
     in_flight = put(store, running, "fetched, store_raw_bill not run yet")
 
     uploaded = await insert_job(pool, account, status="CANCELED")
@@ -158,7 +158,7 @@ async def test_a_jobs_copies_wait_out_the_grace_after_the_job_ended(
     """A run reset past its start leaves the job's old ended status until the run ends again: a copy it may
     fetch again is no orphan until the job has ended longer ago than the grace."""
     account: dict[str, Any] = await create_account(http, provider="pge", account_number=f"SW-{uuid.uuid4().hex[:8]}")
-    job_id = await insert_job(resources.pool, account, job_type="fetch", status="FAILED")
+    job_id = await insert_job(resources.pool, account, job_type="connector", status="FAILED")
     copy = put(store, job_id, "fetched by an attempt whose result was lost")
     later = datetime.now(UTC) + timedelta(days=2)
     await resources.pool.execute(
