@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import psutil
 
@@ -362,8 +364,25 @@ def finish_stopping_undisturbed() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if _inside_a_finalizer(frame):
+        # Raised here, Python prints "Exception ignored in ... __del__" and goes on: the stop would be lost (CI saw a
+        # bench's SIGTERM land in aiohttp's Connection.__del__, and the bench ran on). Sent again once it is out.
+        threading.Timer(REDELIVER_SECONDS, os.kill, (os.getpid(), signum)).start()
+        return
     raise KeyboardInterrupt
+
+
+REDELIVER_SECONDS = 0.05
+"""How soon a stop signal that arrived inside a finalizer is sent again: a ``__del__`` takes far less."""
+
+
+def _inside_a_finalizer(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,20 @@ def test_sigterm_and_sighup_unwind_like_ctrl_c(signum: int) -> None:
     proc.send_signal(signum)
     out, _ = proc.communicate(timeout=20)
     assert "stopping the stack" in out
+
+
+def test_a_stop_signal_landing_in_a_finalizer_still_stops() -> None:
+    """Raised inside a ``__del__``, the interrupt is printed as ignored and lost: the bench ran on after SIGTERM."""
+    program = (
+        "import time\nfrom stack.local import stop_on_sigterm\nstop_on_sigterm()\n"
+        "class Slow:\n    def __del__(self):\n        print('finalizing', flush=True)\n"
+        "        end = time.monotonic() + 2\n        while time.monotonic() < end:\n            pass\n"
+        "try:\n    Slow()\n    time.sleep(30)\n    print('ran on', flush=True)\n"
+        "finally:\n    print('stopping the stack', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "finalizing"
+    proc.send_signal(signal.SIGTERM)  # lands in the finalizer's busy loop
+    out, err = proc.communicate(timeout=40)
+    assert "stopping the stack" in out and "ran on" not in out, (out, err)
+    assert proc.returncode != 0
