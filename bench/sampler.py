@@ -22,11 +22,14 @@ class GroupUsage:
     """Peak RSS of the largest root process alone (without children such as a PDF parser pool)."""
     peak_pss_mb: float = 0.0
     peak_tree_pss_mb: float = 0.0
-    """The PSS at the RSS peaks, read in the sample that set them: a page shared by N processes (a forked parser
-    pool's copy of its parent's heap, Postgres's shared buffers) counts 1/N in each, so a tree's sum counts it
-    once where its RSS sum counted N."""
+    """The PSS at the RSS peaks (within ``PSS_REREAD_GROWTH`` of them), read in the sample that set them: a page
+    shared by N processes (a forked parser pool's copy of its parent's heap, Postgres's shared buffers) counts 1/N
+    in each, so a tree's sum counts it once where its RSS sum counted N."""
     pss_complete: bool = True
     """False once a process's PSS could not be read (no smaps_rollup, not ours): the PSS peaks are then left out."""
+    rss_at_pss_mb: float = 0.0
+    tree_rss_at_pss_mb: float = 0.0
+    """The RSS peaks at the last PSS reads: PSS is read again only once a peak has grown ``PSS_REREAD_GROWTH`` past."""
     series: list[tuple[float, float, float, float]] = field(default_factory=list)
     """(seconds since start, CPU %, summed RSS MB, largest root's RSS MB) per sample: whether memory
     levels off or keeps growing over a long run shows here, not in the peaks."""
@@ -44,6 +47,11 @@ class GroupUsage:
 
 
 CREATE_TIME_SLACK_SECONDS = 2.0
+
+PSS_REREAD_GROWTH = 1.02
+"""PSS is read at an RSS peak only once it is 2% past the one it was last read at. Read at every new peak, it was
+read for nearly every process at nearly every sample (memory grows through a run): ~80 ms of CPU a sample for 110
+processes (smaps_rollup walks page tables), which doubled the bench's own CPU beside the pipeline it measures."""
 
 
 def _busy_seconds() -> float:
@@ -212,13 +220,17 @@ class ProcessSampler:
                 trees.append(tree)
                 if rss_tree > usage.peak_tree_rss_mb:
                     usage.peak_tree_rss_mb = rss_tree
-                    usage.peak_tree_pss_mb = self._pss(usage, tree, pss_read)
+                    if rss_tree > usage.tree_rss_at_pss_mb * PSS_REREAD_GROWTH:
+                        usage.peak_tree_pss_mb = self._pss(usage, tree, pss_read)
+                        usage.tree_rss_at_pss_mb = rss_tree
             if not flat:
                 delta -= self._counted_again(self._members[name] - members, reaped_since)
             self._members[name] = members
             if rss_total > usage.peak_rss_mb:
                 usage.peak_rss_mb = rss_total
-                usage.peak_pss_mb = self._pss(usage, [proc for tree in trees for proc in tree], pss_read)
+                if rss_total > usage.rss_at_pss_mb * PSS_REREAD_GROWTH:
+                    usage.peak_pss_mb = self._pss(usage, [proc for tree in trees for proc in tree], pss_read)
+                    usage.rss_at_pss_mb = rss_total
             usage.peak_root_rss_mb = max(usage.peak_root_rss_mb, root_rss)
             if record:
                 usage.cpu_seconds += delta

@@ -341,3 +341,31 @@ def test_the_pss_beside_the_rss_peak_is_read_at_that_peak() -> None:
     assert usage["peak_tree_rss_mb"] > 96, usage
     assert 96 < usage["peak_tree_pss_mb"] <= usage["peak_tree_rss_mb"], usage
     assert usage["peak_pss_mb"] == usage["peak_tree_pss_mb"], usage
+
+
+def test_pss_is_read_again_only_once_the_rss_peak_has_grown_past_the_last_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read at every new RSS peak, PSS was read for nearly every process at nearly every sample of a run whose
+    memory grows a little each time: the bench's own CPU doubled beside the pipeline it measured."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    reads: list[int] = []
+    rss = iter(range(100, 100 + 40))  # a peak 1 MB higher at every sample: 1% and less
+    real_pss = sampler.pss_mb
+    Memory = namedtuple("Memory", "rss")
+
+    def counted_pss(p: psutil.Process) -> float | None:
+        reads.append(p.pid)
+        return real_pss(p)
+
+    monkeypatch.setattr(sampler, "pss_mb", counted_pss)
+    monkeypatch.setattr(psutil.Process, "memory_info", lambda p: Memory(next(rss) * 2**20))
+    try:
+        with ProcessSampler({"worker": [proc.pid]}, interval=3600) as sampled:
+            for _ in range(30):
+                sampled._sample(record=True)
+        usage = sampled.summary()["worker"]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert usage["peak_rss_mb"] >= 130, usage
+    assert 1 < len(reads) <= 15, reads  # a read each 2% of growth, the tree's and the group's in one (was each sample)
+    assert "peak_pss_mb" in usage, usage
