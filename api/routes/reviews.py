@@ -298,19 +298,16 @@ async def _repeated(
     """A job that has ended answers the decision that ended it as it did the first time; any other gets a 409.
 
     Only the outcome of an update already in history is read: nothing new is sent to an ended job."""
+    not_this_decision = f"the job is not awaiting review (status {job['status']})"
     try:
         ack = await handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
             rpc_timeout=ENDED_OUTCOME_TIMEOUT
         )
     except WorkflowUpdateFailedError:
-        raise await _not_awaiting(
-            state, handle, job, f"the job is not awaiting review (status {job['status']})"
-        ) from None
+        raise await _not_awaiting(state, handle, job, not_this_decision) from None
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the ended run: not this decision
-            raise await _not_awaiting(
-                state, handle, job, f"the job is not awaiting review (status {job['status']})"
-            ) from None
+            raise await _not_awaiting(state, handle, job, not_this_decision) from None
         # Temporal did not answer: whether this decision is the one that ended the job is still unknown.
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
