@@ -39,6 +39,14 @@ async def dispatcher_with_jobs(
     return dispatcher, await accept(pool, client, settings, dispatcher, jobs)
 
 
+def records_of(caplog: pytest.LogCaptureFixture, jobs: list[str]) -> list[logging.LogRecord]:
+    """The records about these jobs: the API app other tests share runs its own dispatcher in this
+    process, on its own database, and logs through the same logger."""
+    return [
+        r for r in caplog.records if getattr(r, "job_id", None) in jobs or set(getattr(r, "job_ids", ())) & set(jobs)
+    ]
+
+
 async def dispatched(pool: asyncpg.Pool) -> list[str]:
     rows = await pool.fetch("SELECT id FROM ingestion_jobs WHERE dispatched_at IS NOT NULL ORDER BY created_at")
     return [str(r["id"]) for r in rows]
@@ -205,7 +213,7 @@ async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking
 
     with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
         assert await dispatcher.dispatch_once() == (0, True)  # a newer release's row, perhaps: left for a while
-    [waiting] = [r for r in caplog.records if r.getMessage() == "jobs not started yet"]
+    [waiting] = [r for r in records_of(caplog, jobs) if r.getMessage() == "jobs not started yet"]
     assert waiting.job_ids == [jobs[0]] and waiting.workflow_ids == [f"bill-ingestion-{jobs[0]}"]  # type: ignore[attr-defined]
     assert await dispatched(own_db) == []
     await own_db.execute("UPDATE ingestion_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", jobs[0])
@@ -213,7 +221,7 @@ async def test_a_job_whose_stored_start_cannot_be_read_fails_instead_of_blocking
     with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
         assert await dispatcher.dispatch_once() == (0, True)  # unreadable for longer than JOB_DISPATCH_STALE_AFTER
     # Failed for good, it is not also among the jobs "not started yet" that the next round would retry.
-    assert [r.getMessage() for r in caplog.records] == ["job failed before it started"]
+    assert [r.getMessage() for r in records_of(caplog, jobs)] == ["job failed before it started"]
     assert await dispatcher.dispatch_once() == (1, False)
 
     broken = await own_db.fetchrow("SELECT status, error, dispatched_at FROM ingestion_jobs WHERE id = $1", jobs[0])
