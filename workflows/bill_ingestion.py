@@ -124,6 +124,12 @@ ESCALATED), as the run it replaced may have closed it with its end. Earlier such
 SLA's escalation took it back, or, reset past the escalation, until the review expired. The run's n-th reset asks
 its own id (this one, then ``-2``...), as for UNSEALED_SIGNAL_PATCH."""
 
+SIGNALLED_WHILE_ESCALATING_PATCH = "signalled-decision-read-before-escalation-stands"
+"""Recorded only by runs sent a decision by signal with the revision the task showed while escalate_review wrote the
+new one: it is judged as of the new revision (the same bill and reasons), as the update's validator judges one.
+Earlier runs dropped it as stale. The run's n-th such signal asks its own id (this one, then ``-2``...), as for
+UNSEALED_SIGNAL_PATCH: one dropped on the old code must not, through its memoized False, drop one sent after."""
+
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
 T = TypeVar("T")
@@ -171,7 +177,10 @@ class BillIngestionWorkflow:
         self._decision: ReviewDecision | None = None
         self._escalating_from: str | None = None
         """The revision the escalation replaces, while escalate_review writes the new one: the task reviewers read
-        shows it until that commits. Validator only (the signal handler, which replays, never reads it)."""
+        shows it until that commits. The signal handler, which replays, reads it only behind a patch
+        (SIGNALLED_WHILE_ESCALATING_PATCH)."""
+        self._signals_read_before_escalation = 0
+        """Signals carrying ``_escalating_from`` so far: numbers each one's SIGNALLED_WHILE_ESCALATING_PATCH id."""
         self._correction_unchecked = False
         self._approval_unchecked = False
         self._account_number: str | None = None
@@ -224,7 +233,7 @@ class BillIngestionWorkflow:
                 "review signal ignored", extra={"job_id": self._job_id, "reason": "not sealed with the payload keys"}
             )
             return
-        problem = self._decision_problem(decision)
+        problem = self._decision_problem(self._signal_as_judged(decision))
         if problem is None and decision.action is ReviewAction.CORRECT and decision.bill is not None:
             # Asked only here, so runs without a signalled correction record no marker.
             if workflow.patched(SIGNALLED_CORRECTION_PATCH):
@@ -241,6 +250,28 @@ class BillIngestionWorkflow:
             workflow.logger.warning("review signal ignored", extra={"job_id": self._job_id, "reason": problem[1]})
             return
         self._decision = decision
+
+    def _signal_as_judged(self, decision: ReviewDecision) -> ReviewDecision:
+        """The signalled decision as judged: one read before the escalation committed takes the new revision.
+        Asks the patch only of such a signal, so other runs record no marker; one dropped on the old code replays so."""
+        if not self._read_before_escalation(decision):
+            return decision
+        self._signals_read_before_escalation += 1
+        n = self._signals_read_before_escalation
+        if not self._takes_signal_read_before_escalation(
+            SIGNALLED_WHILE_ESCALATING_PATCH if n == 1 else f"{SIGNALLED_WHILE_ESCALATING_PATCH}-{n}"
+        ):
+            return decision
+        return decision.model_copy(update={"revision": self._revision})
+
+    def _takes_signal_read_before_escalation(self, patch_id: str) -> bool:
+        """SIGNALLED_WHILE_ESCALATING_PATCH's answer (its own method, so tests can run the code from before it)."""
+        return workflow.patched(patch_id)
+
+    def _read_before_escalation(self, decision: ReviewDecision) -> bool:
+        """Sent with the revision the task showed until escalate_review commits its new one: the same bill and
+        reasons, only the status moves on."""
+        return self._escalating_from is not None and decision.revision == self._escalating_from
 
     def _drops_unsealed_signal(self) -> bool:
         """Whether this unsealed signal is dropped. Asked only of unsealed signals, so runs sent only sealed ones
@@ -279,9 +310,8 @@ class BillIngestionWorkflow:
             return ("UnsealedMessage", "the decision was not sealed with the payload keys: send it through the API", [])
         if self._closing:  # not in _decision_problem: the signal handler runs on replay, and asks patches
             return ("ReviewNotPending", f"job is being closed (status {self._status})", [])
-        if self._escalating_from is not None and decision.revision == self._escalating_from:
-            # Read from the task before escalate_review committed its new revision: the same bill and reasons, only
-            # the status moves on. Judged as of the new revision, the one record_review_decision audits.
+        if self._read_before_escalation(decision):
+            # Judged as of the new revision, the one record_review_decision audits. No patch: validators never replay.
             decision = decision.model_copy(update={"revision": self._revision})
         return (
             self._decision_problem(decision)

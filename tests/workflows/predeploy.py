@@ -1,5 +1,6 @@
 """BillIngestionWorkflow as releases before a patch ran it: before UNSEALED_SIGNAL_PATCH, every signal acted on,
-sealed or not; before DECIDED_AS_TIME_RAN_OUT_PATCH, a decision lost to a review timer firing in its workflow task.
+sealed or not; before DECIDED_AS_TIME_RAN_OUT_PATCH, a decision lost to a review timer firing in its workflow task;
+before SIGNALLED_WHILE_ESCALATING_PATCH, a signal read before the escalation committed dropped as stale.
 
 Registered under the real workflow's name, each lets a test run a job on the old code, then deploy the current
 code under it (a new worker on the same queue replays the run), as v9/ was recorded.
@@ -37,4 +38,17 @@ class PreRaceBillIngestionWorkflow(BillIngestionWorkflow):
         return await super().run(request)
 
     def _decided_as_time_ran_out(self, race_patch: str) -> bool:
+        return False
+
+
+@workflow.defn(name="BillIngestionWorkflow")
+class PreWindowBillIngestionWorkflow(BillIngestionWorkflow):
+    """As releases before SIGNALLED_WHILE_ESCALATING_PATCH ran it: a decision signalled with the revision the task
+    showed while escalate_review wrote the new one was dropped as stale (asking no patch, so recording no marker)."""
+
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        return await super().run(request)
+
+    def _takes_signal_read_before_escalation(self, patch_id: str) -> bool:
         return False

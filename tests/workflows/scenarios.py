@@ -727,6 +727,66 @@ async def review_reset_past_its_escalation(
     return handle.id
 
 
+async def review_signalled_while_escalating(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """A script signals a rejection with the revision the task shows while escalate_review (held open) writes the
+    new one: it stands, the escalation commits, the job ends REJECTED (SIGNALLED_WHILE_ESCALATING_PATCH). Before
+    the patch it was dropped as stale (v12/ has such a run: a second rejection, with the new revision, decided)."""
+    own = settings.model_copy(
+        update={
+            "temporal_task_queue": f"signalled-while-escalating-{uuid.uuid4().hex[:8]}",
+            "review_sla": timedelta(seconds=1),
+            "review_timeout": timedelta(hours=1),
+        }
+    )
+    escalation = held(real_activity(resources, own, "escalate_review"))
+    activities = replacing(resources, own, {"escalate_review": escalation.activity})
+    async with build_worker(client, resources, own, activities=activities):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        shown = await awaiting_review(handle)
+        await asyncio.wait_for(escalation.reached.wait(), timeout=60)  # the task still shows ``shown``
+        decision = ReviewDecision(action=ReviewAction.REJECT, revision=shown, reviewer="script", note="by scenario")
+        await handle.signal(BillIngestionWorkflow.review_decision, decision)
+        await signal_taken(handle)
+        escalation.release.set()
+        escalated = await decided_or_escalated(handle, shown)
+        if escalated:  # the code before the patch dropped it: decide with what the task shows now
+            again = decision.model_copy(update={"revision": escalated})
+            await handle.signal(BillIngestionWorkflow.review_decision, again)
+        with suppress(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+    done = await wait_for_status(http, job_id_of(handle), ENDED_STATUSES, within=60)
+    assert done["status"] == "REJECTED", done
+    return handle.id
+
+
+async def signal_taken(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> None:
+    """Wait until a workflow task has completed after the run's last signal: its handler has run."""
+
+    async def taken() -> bool:
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        signalled = len(events) - events[::-1].index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+        return EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in events[signalled:]
+
+    await wait_until(taken, within=within, what=f"{handle.id}'s last signal handled")
+
+
+async def decided_or_escalated(handle: WorkflowHandle[Any, Any], shown: str, *, within: float = 30) -> str:
+    """After an escalation: "" once the run took a decision, else the new revision it awaits one under."""
+
+    async def settled() -> tuple[str] | None:
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        if progress.status is not JobStatus.NEEDS_REVIEW:
+            return ("",)
+        waiting = progress.current_step == "awaiting_review" and progress.review_revision not in (None, shown)
+        return (progress.review_revision,) if waiting and progress.review_revision else None
+
+    return (await wait_until(settled, within=within, what=f"{handle.id} decided or escalated"))[0]
+
+
 async def _settled_in_review(handle: WorkflowHandle[Any, Any], *, within: float = 30) -> None:
     """Wait until a reset run has taken a workflow task of its own and awaits a decision, no step running."""
 
@@ -789,6 +849,7 @@ SCENARIOS: dict[str, Scenario] = {
     "started_under_another_jobs_id": started_under_another_jobs_id,
     "review_decided_as_it_escalated": review_decided_as_it_escalated,
     "review_reset_past_its_escalation": review_reset_past_its_escalation,
+    "review_signalled_while_escalating": review_signalled_while_escalating,
     "rollup_ran": rollup_ran,
     "rollup_started_unsealed": rollup_started_unsealed,
 }

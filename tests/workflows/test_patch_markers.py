@@ -25,14 +25,18 @@ def patch_constants() -> dict[str, str]:
 
 
 def recorded_patch_ids() -> set[str]:
-    """Patch ids of the markers in the histories under current/ (a marker's payload is never sealed)."""
+    """Patch ids of the markers in the histories under current/."""
+    return {patch_id for path in CURRENT.glob("*.json") for patch_id in patch_ids_in(path)}
+
+
+def patch_ids_in(path: Path) -> set[str]:
+    """Patch ids of the markers in one committed history (a marker's payload is never sealed)."""
     ids = set()
-    for path in CURRENT.glob("*.json"):
-        for event in json.loads(path.read_text())["events"]:
-            marker = event.get("markerRecordedEventAttributes")
-            if marker and marker["markerName"] == "core_patch":
-                for payload in marker["details"]["patch-data"]["payloads"]:
-                    ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
     return ids
 
 

@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from shared.codec import KeyRing, data_converter
 from tests.workflows.history_codec import replay_converter
-from tests.workflows.predeploy import PreRaceBillIngestionWorkflow
+from tests.workflows.predeploy import PreRaceBillIngestionWorkflow, PreWindowBillIngestionWorkflow
 from tests.workflows.reordered import ReorderedBillIngestionWorkflow
-from workflows.bill_ingestion import BillIngestionWorkflow
+from tests.workflows.test_patch_markers import patch_ids_in
+from workflows.bill_ingestion import SIGNALLED_WHILE_ESCALATING_PATCH, BillIngestionWorkflow
 from workflows.rollup import AnalyticsRollupWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").rglob("*.json"))
@@ -53,6 +55,7 @@ def test_histories_are_committed() -> None:
         "started_under_another_jobs_id",
         "review_decided_as_it_escalated",
         "review_reset_past_its_escalation",
+        "review_signalled_while_escalating",
         "rollup_ran",
         "rollup_started_unsealed",
     }
@@ -71,6 +74,7 @@ def test_histories_are_committed() -> None:
         "v10/review_decided_as_it_expired",
         "v10/review_signalled_as_it_expired",
         "v11/review_reset_past_its_escalation",
+        "v12/review_signalled_while_escalating",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
@@ -122,6 +126,45 @@ async def test_a_decision_taken_with_the_sla_timer_replays_only_down_the_patched
     takes the patch's new branch, so a change to its commands fails replay."""
     recorded = load(Path(__file__).parents[1] / "histories" / "current" / "review_decided_as_it_escalated.json")
     replayer = Replayer(workflows=[PreRaceBillIngestionWorkflow], data_converter=replay_converter())
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(recorded)
+
+
+def signalled_while_escalating(version: str) -> Path:
+    return Path(__file__).parents[1] / "histories" / version / "review_signalled_while_escalating.json"
+
+
+def signals_while_escalating(history: WorkflowHistory) -> int:
+    """Signals the run took between escalate_review's scheduling and its completion."""
+    count, escalating = 0, False
+    for event in history.events:
+        scheduled = event.activity_task_scheduled_event_attributes.activity_type.name
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and scheduled == "escalate_review":
+            escalating = True
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            escalating = False
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and escalating:
+            count += 1
+    return count
+
+
+async def test_a_signal_dropped_while_escalating_on_the_old_code_replays_dropped() -> None:
+    """v12/ ran before SIGNALLED_WHILE_ESCALATING_PATCH: its signal read before the escalation committed was dropped
+    as stale, and a second one decided. The current code, asked the patch on replay, drops it again."""
+    path = signalled_while_escalating("v12")
+    recorded = load(path)
+    assert signals_while_escalating(recorded) == 1  # the one dropped; the one that decided came after
+    assert not any(p.startswith(SIGNALLED_WHILE_ESCALATING_PATCH) for p in patch_ids_in(path))
+    await Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter()).replay_workflow(recorded)
+
+
+async def test_a_signal_taken_while_escalating_replays_only_down_the_patched_branch() -> None:
+    """The code before the patch drops the signal the run took: its replay waits where the run recorded the
+    decision, so the patch's branch is the one that replays."""
+    path = signalled_while_escalating("current")
+    recorded = load(path)
+    assert signals_while_escalating(recorded) == 1 and SIGNALLED_WHILE_ESCALATING_PATCH in patch_ids_in(path)
+    replayer = Replayer(workflows=[PreWindowBillIngestionWorkflow], data_converter=replay_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(recorded)
 

@@ -1,0 +1,153 @@
+"""A decision signalled with the revision the task shows while escalate_review writes the new one stands, as the
+update path's does (tests/durability/test_escalation_window.py); once the escalation has committed, the revision it
+replaced is stale again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from shared import search_attributes as sa
+from shared.models import JobStatus
+from shared.review import ReviewAction, ReviewDecision, ReviewStatus
+from shared.settings import Settings
+from tests.review.support import (
+    activity_names,
+    awaiting_review,
+    held,
+    history,
+    job_id_of,
+    read_task,
+    real_activity,
+    replacing,
+    result_of,
+    start_upload_on_queue,
+)
+from tests.workflows.scenarios import decided_or_escalated, review_escalated, signal_taken
+from worker.main import build_worker
+from worker.resources import Resources
+from workflows.bill_ingestion import BillIngestionWorkflow
+
+
+def escalating_soon(settings: Settings) -> Settings:
+    """A queue of the test's own, its review escalated a second after it opens and expiring in an hour."""
+    return settings.model_copy(
+        update={
+            "temporal_task_queue": f"escalation-window-{uuid.uuid4().hex[:8]}",
+            "review_sla": timedelta(seconds=1),
+            "review_timeout": timedelta(hours=1),
+        }
+    )
+
+
+def ignored(caplog: pytest.LogCaptureFixture, job_id: str) -> list[str]:
+    """The reasons the workflow logged for the job's dropped signals."""
+    return [
+        str(r.__dict__.get("reason"))
+        for r in caplog.records
+        if r.getMessage() == "review signal ignored" and r.__dict__.get("job_id") == job_id
+    ]
+
+
+async def test_a_signal_read_before_the_escalation_committed_stands(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, the signal handler dropped it as stale (logged), and the job waited on, escalated, for a reviewer who
+    had already approved. The escalation still commits (the SLA was missed), then the approval closes its task."""
+    settings = escalating_soon(app_settings)
+    escalation = held(real_activity(resources, settings, "escalate_review"))
+    activities = replacing(resources, settings, {"escalate_review": escalation.activity})
+    async with build_worker(client, resources, settings, activities=activities):
+        handle = await start_upload_on_queue(
+            http=http,
+            pool=resources.pool,
+            store=resources.store,
+            client=client,
+            settings=settings,
+            unique=uuid.uuid4().hex,
+        )
+        job_id = job_id_of(handle)
+        opened = await awaiting_review(handle)
+        await asyncio.wait_for(
+            escalation.reached.wait(), timeout=60
+        )  # the SLA fired: the workflow holds a new revision, the task not yet
+        shown = await read_task(http, job_id)
+        assert (shown["status"], shown["revision"]) == (ReviewStatus.PENDING, opened), shown
+
+        approval = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer="window script")
+        with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+            await handle.signal(BillIngestionWorkflow.review_decision, approval)
+            await signal_taken(handle)
+            escalation.release.set()
+            assert await decided_or_escalated(handle, opened) == "", "the signal was dropped: the review waits on"
+        result = await result_of(client, handle.id)
+        described = await handle.describe()
+
+    assert (result.status, result.reviewer) == (JobStatus.SUCCEEDED, "window script"), result
+    assert ignored(caplog, job_id) == []
+    audits = await resources.pool.fetch(
+        "SELECT revision, action, reviewer FROM review_decisions WHERE job_id = $1", job_id
+    )
+    assert [(a["action"], a["reviewer"]) for a in audits] == [(ReviewAction.APPROVE, "window script")], audits
+    # The task reads as it happened: escalated under the new revision (the SLA was missed), then decided under it.
+    task = await resources.pool.fetchrow(
+        "SELECT status, revision, escalated_at, closed_at FROM review_tasks WHERE job_id = $1", job_id
+    )
+    assert (task["status"], task["revision"]) == (ReviewStatus.DONE, audits[0]["revision"]), task
+    assert task["revision"] != opened
+    assert task["escalated_at"] is not None and task["closed_at"] is not None
+    assert task["escalated_at"] <= task["closed_at"]
+    assert described.typed_search_attributes.get(sa.REVIEW_STATUS) == ReviewStatus.DONE
+    names = activity_names(await history(handle))
+    assert [names.count(n) for n in ("escalate_review", "check_corrected_bill", "record_review_decision")] == [1, 1, 1]
+
+
+async def test_the_revision_an_escalation_replaced_is_stale_once_it_committed(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The page then shows the new revision: a signal with the old one is dropped and logged, the task unchanged."""
+    settings = escalating_soon(app_settings)
+    async with build_worker(client, resources, settings):
+        handle = await start_upload_on_queue(
+            http=http,
+            pool=resources.pool,
+            store=resources.store,
+            client=client,
+            settings=settings,
+            unique=uuid.uuid4().hex,
+        )
+        job_id = job_id_of(handle)
+        opened = await awaiting_review(handle)
+        escalated = await review_escalated(handle)
+        assert escalated != opened
+
+        late = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer="late script")
+        with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+            await handle.signal(BillIngestionWorkflow.review_decision, late)
+            await signal_taken(handle)
+        progress = await handle.query(BillIngestionWorkflow.progress)
+        assert (progress.status, progress.review_revision) == (JobStatus.NEEDS_REVIEW, escalated), progress
+        assert set(ignored(caplog, job_id)) == {"the review task changed since it was read"}
+        task = await read_task(http, job_id)
+        assert (task["status"], task["revision"]) == (ReviewStatus.ESCALATED, escalated), task
+        assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+        rejection = ReviewDecision(action=ReviewAction.REJECT, revision=escalated, reviewer="current script")
+        await handle.signal(BillIngestionWorkflow.review_decision, rejection)
+        result = await result_of(client, handle.id)
+
+    assert (result.status, result.reviewer) == (JobStatus.REJECTED, "current script"), result
