@@ -15,7 +15,8 @@ is from its last touch: a write that finds it there (a client retrying an upload
 it an orphan. A delete names the version listed (GCS: generation and metageneration; on disk: the mtime), so
 an object written again or touched since it was listed is left alone, and one already gone counts as nothing:
 run it as often as you like, while jobs run. The default grace, 30 days, is at least the Temporal history
-retention the README recommends (720 h), so a run reset that far back still finds its copies.
+retention the README recommends (720 h), so a run reset that far back still finds its copies; a grace shorter than
+the namespace's retention, which the command asks Temporal for, is refused (``--ignore-retention`` overrides).
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ from itertools import islice
 from typing import Protocol
 
 import asyncpg
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.service import RPCError
 
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject, build_artifact_store
 from shared.db import create_pool
 from shared.models import ENDED_STATUSES
-from shared.settings import settings_or_exit
+from shared.settings import Settings, settings_or_exit
+from shared.temporal import connect_client
 
 PAGE = 500
 """Objects checked against Postgres in one query."""
@@ -44,6 +48,9 @@ MIN_AGE = timedelta(hours=1)
 """The least ``--older-than`` taken: an upload sits in the store a moment before its job row exists."""
 DEFAULT_AGE = timedelta(days=30)
 """At least the namespace's history retention (720 h recommended): a reset run may re-fetch a copy that old."""
+RETENTION_LOOKUP_TIMEOUT = timedelta(seconds=10)
+"""How long the command waits for Temporal to say how long it keeps histories, connecting included: a command run
+by hand or by cron should say Temporal does not answer, not hang (the SDK's own bound is 30 s a call)."""
 
 _REFERENCED = """
 SELECT o.name FROM unnest($1::text[], $2::uuid[], $3::text[]) AS o(name, job_id, sha256)
@@ -138,8 +145,49 @@ def parse_age(text: str) -> timedelta:
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
+def format_age(age: timedelta) -> str:
+    """``age`` as ``--older-than`` takes it (``30d``, ``36h``, ``90m``), rounded up to the minute."""
+    minutes = -(-age // timedelta(minutes=1))
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+async def history_retention(settings: Settings) -> timedelta:
+    """How long the namespace keeps a closed run's history, and so how long after its end ``temporal workflow
+    reset`` can run a job's fetch again (re-fetching a copy the sweep may have deleted)."""
+    client = await connect_client(settings)
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=settings.temporal_namespace), timeout=RETENTION_LOOKUP_TIMEOUT
+    )
+    return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+async def check_grace(settings: Settings, older_than: timedelta) -> None:
+    """Refuse (exit non-zero, one line naming both figures) a grace shorter than Temporal's history retention, and
+    refuse to guess it when Temporal does not answer: a namespace may keep histories longer than the 30-day
+    default, and a sweep is never urgent (orphans only cost storage) where a wrong delete fails a reset job."""
+    where = f"namespace {settings.temporal_namespace!r} at {settings.temporal_address}"
+    try:
+        retention = await asyncio.wait_for(history_retention(settings), RETENTION_LOOKUP_TIMEOUT.total_seconds())
+    except (RuntimeError, RPCError, TimeoutError) as error:
+        reason = f"{type(error).__name__}: {error}"[:300] if str(error) else type(error).__name__
+        raise SystemExit(
+            f"minimeter: sweep refused: Temporal ({where}) did not say how long it keeps histories ({reason});"
+            " run it again once Temporal answers, or give --ignore-retention"
+        ) from None
+    if older_than < retention:
+        raise SystemExit(
+            f"minimeter: sweep refused: --older-than {format_age(older_than)} is shorter than the history retention"
+            f" of {where}, {format_age(retention)}: a run reset within it may fetch again a copy the sweep deleted"
+            f" (ArtifactNotFound); give --older-than {format_age(retention)} or more, or --ignore-retention"
+        )
+
+
 async def _main(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
+    if not args.ignore_retention:
+        await check_grace(settings, args.older_than)
     store = build_artifact_store(settings)
     assert isinstance(store, GcsArtifactStore | LocalArtifactStore)  # the factory builds one or the other
     pool = await create_pool(settings, one_shot=True)
@@ -174,7 +222,14 @@ def main() -> None:
         "--older-than",
         type=parse_age,
         default=DEFAULT_AGE,
-        help="grace period: 30d (default), 36h, 90m; at least 1h, best at least the history retention",
+        help="grace period: 30d (default), 36h, 90m; at least 1h and, unless --ignore-retention, at least the"
+        " Temporal namespace's history retention (asked of Temporal)",
+    )
+    parser.add_argument(
+        "--ignore-retention",
+        action="store_true",
+        help="neither ask Temporal its history retention nor hold --older-than to it: a job reset after its"
+        " copies were deleted then fails (ArtifactNotFound)",
     )
     args = parser.parse_args()
     if args.older_than < MIN_AGE:

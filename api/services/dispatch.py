@@ -12,7 +12,8 @@ terminated by hand never records its end, and must not hold a place for ever).
 Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED``,
 started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
 mid-way rolls back, and the next one starts those jobs again; the workflow id is the
-job's, with ``REJECT_DUPLICATE``, so a second start finds the first and changes nothing.
+job's, with ``REJECT_DUPLICATE``, so a second start finds the first and changes nothing. So does a start
+the round stopped waiting for (``START_TIMEOUT``) that Temporal carried out all the same.
 Several API processes can dispatch side by side, one round at a time: a round counts,
 claims and starts under a transaction-scoped advisory lock, so between them they never
 run more than the limit (a process that finds the lock taken tries again shortly).
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -55,6 +57,15 @@ STARTS_AT_ONCE = 8
 loop (input, codec, request) before its gRPC call yields, and ``POST /jobs`` shares the
 loop: 64 started at once held every request up for ~100 ms."""
 
+START_TIMEOUT = timedelta(seconds=5)
+"""How long a round waits for Temporal to answer its starts, in all (each call's ``rpc_timeout`` too). The round
+holds ``DISPATCH_LOCK``, its rows' locks and a pooled connection meanwhile, so every API process's dispatcher
+waits with it: unbounded, a frontend that takes the connection and never answers held them for the SDK's default
+30 s per start (``OTHER_CALL_TIMEOUT`` in its core), 8 at a time, minutes for a round of 64. A healthy frontend
+answers a start in milliseconds (about 200 a second on the dev server here), a remote one in well under a second:
+5 s is far past a slow moment, and what a hung frontend costs each round. A start cut short may still have been
+carried out: the next round's start finds that workflow (``start_ingestion``)."""
+
 DISPATCH_LOCK = "minimeter.job-dispatch"
 """The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
 
@@ -82,8 +93,17 @@ def _named(rows: list[asyncpg.Record]) -> dict[str, list[str]]:
     return {"job_ids": [str(r["id"]) for r in shown], "workflow_ids": [r["workflow_id"] for r in shown]}
 
 
+def _reason(error: BaseException) -> str:
+    """Why a start failed, for the log: a bare ``TimeoutError()`` would not say whose answer was missing."""
+    if isinstance(error, TimeoutError):
+        return f"Temporal did not answer the round's starts within START_TIMEOUT ({START_TIMEOUT.total_seconds():g} s)"
+    return repr(error)
+
+
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
-    """Start the job's one workflow; a start that finds it already there is a success."""
+    """Start the job's one workflow; a start that finds it already there is a success: one an earlier try
+    started whose answer never came (past ``START_TIMEOUT``, or before a crash) is running (``USE_EXISTING``
+    returns it) or has ended (``REJECT_DUPLICATE`` refuses a second run: ``WorkflowAlreadyStartedError``)."""
     attributes: list[SearchAttributePair[Any]] = [
         SearchAttributePair(sa.CUSTOMER_ID, request.customer_id),
         SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
@@ -100,6 +120,7 @@ async def start_ingestion(client: Client, settings: Settings, *, workflow_id: st
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(attributes),
             static_summary=f"{request.job_type} bill for account {request.utility_account_id}",
+            rpc_timeout=START_TIMEOUT,
         )
 
 
@@ -161,9 +182,12 @@ class JobDispatcher(BackgroundLoop):
             )
             claimed = rows[:room]
             gate = asyncio.Semaphore(STARTS_AT_ONCE)
+            deadline = asyncio.get_running_loop().time() + START_TIMEOUT.total_seconds()
 
             async def start(row: asyncpg.Record) -> None:
-                async with gate:
+                # One bound for all the round's starts, those still waiting at the gate too: a row it cuts
+                # short stays undispatched, for the next round.
+                async with asyncio.timeout_at(deadline), gate:
                     await self._start(row)
 
             outcomes = await asyncio.gather(*(start(row) for row in claimed), return_exceptions=True)
@@ -204,7 +228,7 @@ class JobDispatcher(BackgroundLoop):
         if failures:  # left undispatched: the next round tries them again
             logger.warning(
                 "jobs not started yet",
-                extra={"jobs": len(failures), **_named([row for row, _ in failures]), "error": repr(failures[0][1])},
+                extra={"jobs": len(failures), **_named([row for row, _ in failures]), "error": _reason(failures[0][1])},
             )
             await asyncio.sleep(ERROR_BACKOFF_SECONDS)
         if started:

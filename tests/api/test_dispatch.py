@@ -7,15 +7,18 @@ limit) and a task queue no worker polls, so started workflows stay open and coun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
+import grpc
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 
-from api.services.dispatch import STARTS_AT_ONCE, JobDispatcher
+from api.services.dispatch import START_TIMEOUT, STARTS_AT_ONCE, JobDispatcher
 from api.services.jobs import idempotency_scope, start_job
 from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
@@ -254,3 +257,113 @@ async def test_a_job_whose_bill_is_stored_no_longer_holds_a_place(
     await own_db.execute("UPDATE bills SET created_at = now() - interval '2 minutes' WHERE job_id = $1", job["id"])
     assert await dispatcher.dispatch_once() == (1, False)
     assert await dispatched(own_db) == jobs
+
+
+ROUND_GIVEN_UP = 4 * START_TIMEOUT.total_seconds()
+"""A round still waiting on Temporal this long after it began (20 s) is not bounded by ``START_TIMEOUT``: without
+``rpc_timeout`` the SDK gives a start 30 s (its core's ``OTHER_CALL_TIMEOUT``), and each 8 starts more another 30.
+The test fails there rather than wait for the SDK."""
+
+
+class UnansweringFrontend(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
+    """A Temporal frontend in front of the dev server that passes every call on but takes workflow starts and never
+    answers them (a frontend stuck behind its persistence, say). With ``forward`` it passes each start on first:
+    the workflow starts, only its answer goes missing. ``answering`` lets starts through again."""
+
+    START = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution"
+
+    def __init__(self, upstream: grpc.aio.Channel, *, forward: bool) -> None:
+        self.upstream, self.forward = upstream, forward
+        self.answering = False
+        self.starts_taken = 0
+        self.forwarded: list[asyncio.Task[bytes]] = []
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+
+        async def upstream(request: bytes) -> bytes:
+            return bytes(await self.upstream.unary_unary(method)(request))
+
+        async def answer(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+            if method != self.START or self.answering:
+                try:
+                    return await upstream(request)
+                except grpc.aio.AioRpcError as refused:  # passed on whole: the SDK reads its details' trailer
+                    await context.abort(
+                        refused.code(), refused.details() or "", tuple(refused.trailing_metadata() or ())
+                    )
+            self.starts_taken += 1
+            if self.forward:  # a task of its own: the caller giving up must not take the start back
+                self.forwarded.append(asyncio.create_task(upstream(request)))
+            await asyncio.Event().wait()  # never answered
+            raise AssertionError("unreachable")
+
+        return grpc.unary_unary_rpc_method_handler(answer)
+
+
+@contextlib.asynccontextmanager
+async def unanswering_frontend(client: Client, *, forward: bool) -> AsyncIterator[tuple[UnansweringFrontend, Client]]:
+    """The frontend, listening, and a client connected through it (as an API process's is, before it hangs)."""
+    async with grpc.aio.insecure_channel(client.service_client.config.target_host) as upstream:
+        frontend = UnansweringFrontend(upstream, forward=forward)
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers((frontend,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            yield frontend, await Client.connect(f"127.0.0.1:{port}", data_converter=client.data_converter)
+        finally:
+            await server.stop(None)
+
+
+async def test_a_frontend_that_never_answers_holds_a_round_only_for_its_bound(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A round holds the dispatch lock, its rows and a connection while it starts workflows: without a bound, a
+    frontend that took the starts and never answered held every API's dispatcher for the SDK's 30 s a start, 8 at a
+    time. Within it, the round gives up on all its starts, the unsent ones too, and leaves the jobs to the next."""
+    settings = idle_queue(app_settings, limit=2 * STARTS_AT_ONCE)
+    async with unanswering_frontend(client, forward=False) as (frontend, hung_client):
+        dispatcher = JobDispatcher(own_db, hung_client, settings)
+        jobs = await accept(own_db, client, settings, dispatcher, 2 * STARTS_AT_ONCE)
+        with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
+            async with asyncio.timeout(ROUND_GIVEN_UP):
+                assert await dispatcher.dispatch_once() == (0, True)
+
+    assert 0 < frontend.starts_taken <= STARTS_AT_ONCE, "the starts behind the first ones were sent all the same"
+    assert await dispatched(own_db) == []
+    [waiting] = [r for r in records_of(caplog, jobs) if r.getMessage() == "jobs not started yet"]
+    assert waiting.jobs == len(jobs) and "START_TIMEOUT" in waiting.error, waiting.error  # type: ignore[attr-defined]
+    # The lock and the rows are free: a round that Temporal answers starts them all.
+    assert await JobDispatcher(own_db, client, settings).dispatch_once() == (len(jobs), False)
+    assert len(set(await workflow_runs(client, jobs))) == len(jobs)
+
+
+async def test_a_start_whose_answer_never_came_is_found_by_the_next_round(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """The round stopped waiting for the starts, but Temporal carried them out: the next round's start finds each
+    workflow, the one still running and the one ended since, and starts no second run of either."""
+    settings = idle_queue(app_settings, limit=10)
+    async with unanswering_frontend(client, forward=True) as (frontend, hung_client):
+        dispatcher = JobDispatcher(own_db, hung_client, settings)
+        jobs = await accept(own_db, client, settings, dispatcher, 2)
+        async with asyncio.timeout(ROUND_GIVEN_UP):
+            assert await dispatcher.dispatch_once() == (0, True)
+        assert await dispatched(own_db) == []
+        assert len(frontend.forwarded) == len(jobs)
+        await asyncio.gather(*frontend.forwarded)  # both workflows started, their answers lost
+        handles = [client.get_workflow_handle(f"bill-ingestion-{job}") for job in jobs]
+        first_runs = [(await handle.describe()).run_id for handle in handles]
+        await handles[1].terminate("ended before the next round")
+
+        frontend.answering = True
+        assert await dispatcher.dispatch_once() == (2, False)
+
+    assert await dispatched(own_db) == jobs
+    described = [await handle.describe() for handle in handles]
+    assert [d.run_id for d in described] == first_runs, "a second run was started"
+    assert [d.raw_description.workflow_execution_info.status for d in described] == [
+        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
+        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,13 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
 
 from activities.storage import record_artifact
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject
 from shared.models import ArtifactRef
-from tests.helpers import create_account, insert_job
+from shared.settings import REPO_ROOT, Settings
+from stack.services import free_port
+from tests.helpers import create_account, entry_point_env, insert_job
 from worker.resources import Resources
-from worker.sweep_raw_bills import parse_age, sweep
+from worker.sweep_raw_bills import format_age, parse_age, sweep
 
 Store = GcsArtifactStore | LocalArtifactStore
 
@@ -210,3 +217,88 @@ async def test_each_orphan_is_reported_as_it_is_deleted(resources: Resources, st
         report=reported.append,
     )
     assert reported == swept.deleted == [orphan.uri]
+
+
+async def run_sweep(
+    settings: Settings, data_dir: Path, *args: str, temporal_address: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m worker.sweep_raw_bills --delete args`` as an operator runs it: the session's Postgres and Temporal
+    (or ``temporal_address``), a local store under ``data_dir``."""
+    assert settings.database_url is not None and settings.payload_keys is not None
+    env = entry_point_env(
+        ENV="test",
+        DATA_DIR=str(data_dir),
+        ARTIFACT_STORE="local",
+        DATABASE_URL=settings.database_url.get_secret_value(),
+        PAYLOAD_KEYS=settings.payload_keys.get_secret_value(),
+        TEMPORAL_ADDRESS=temporal_address or settings.temporal_address,
+    )
+    command = [sys.executable, "-m", "worker.sweep_raw_bills", "--delete", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def orphan_in(data_dir: Path, age: timedelta) -> ArtifactRef:
+    """An upload whose job was never created, last touched ``age`` ago, in the local store under ``data_dir``."""
+    store = LocalArtifactStore(data_dir / "artifacts")
+    store.ensure_bucket()
+    ref = put(store, str(uuid.uuid4()), "an upload whose job was never created")
+    (listed,) = store.list_raw()
+    then = (datetime.now(UTC) - age).timestamp()
+    os.utime(store.root / listed.name, (then, then))
+    return ref
+
+
+async def test_a_grace_shorter_than_temporals_history_retention_is_refused(
+    resources: Resources, app_settings: Settings, client: Client, tmp_path: Path
+) -> None:
+    """A run reset within the namespace's retention re-fetches its copies: a grace below it could delete a copy the
+    reset then needs. Refused naming both figures, nothing deleted; the retention itself, or more, is accepted."""
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+    retention = described.config.workflow_execution_retention_ttl.ToTimedelta()  # the dev server's: a day
+    below = retention - timedelta(hours=1)
+    orphan = orphan_in(tmp_path, age=retention + timedelta(days=1))
+
+    refused = await run_sweep(app_settings, tmp_path, "--older-than", format_age(below))
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert f"--older-than {format_age(below)} is shorter than the history retention" in refused.stderr, refused.stderr
+    assert f"'default' at {app_settings.temporal_address}, {format_age(retention)}:" in refused.stderr
+    assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri), "a refused sweep deleted"
+
+    accepted = await run_sweep(app_settings, tmp_path, "--older-than", format_age(retention))
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.splitlines() == [orphan.uri]
+
+
+async def test_a_grace_below_the_retention_runs_when_the_operator_says_so(
+    resources: Resources, app_settings: Settings, tmp_path: Path
+) -> None:
+    """``--ignore-retention``: neither Temporal's retention asked for (nothing listens at its address) nor held to."""
+    orphan = orphan_in(tmp_path, age=timedelta(hours=3))
+    nowhere = f"127.0.0.1:{free_port()}"
+
+    swept = await run_sweep(
+        app_settings, tmp_path, "--older-than", "2h", "--ignore-retention", temporal_address=nowhere
+    )
+    assert swept.returncode == 0, swept.stderr
+    assert swept.stdout.splitlines() == [orphan.uri]
+
+
+async def test_a_sweep_refuses_rather_than_guess_the_retention_when_temporal_does_not_answer(
+    resources: Resources, app_settings: Settings, tmp_path: Path
+) -> None:
+    """A namespace may keep histories longer than the 30-day default: with nothing to ask, no grace is safe."""
+    orphan = orphan_in(tmp_path, age=timedelta(days=60))
+    nowhere = f"127.0.0.1:{free_port()}"
+
+    refused = await run_sweep(app_settings, tmp_path, temporal_address=nowhere)
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert f"Temporal (namespace 'default' at {nowhere}) did not say how long it keeps histories" in refused.stderr
+    assert "--ignore-retention" in refused.stderr, refused.stderr
+    assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri)
+
+
+def test_a_grace_is_written_as_the_command_takes_it() -> None:
+    assert [format_age(parse_age(text)) for text in ("30d", "36h", "90m", "24h")] == ["30d", "36h", "90m", "1d"]
+    assert format_age(timedelta(hours=23, seconds=1)) == "1381m"
