@@ -46,9 +46,10 @@ async def _lock_job(conn: asyncpg.Connection, job_id: str) -> asyncpg.Record | N
     )
 
 
-async def _end_claim(conn: asyncpg.Connection, job_id: str) -> None:
-    """A closed task is nobody's to have open: its reviewer's claim ends with it, however it closed (a decision by
-    update or signal, an expiry, a cancelled job). Only once closed: a refused decision never gets here."""
+async def end_claim(conn: asyncpg.Connection, job_id: str) -> None:
+    """A closed task is nobody's to have open: its reviewer's claim ends with it, in the transaction that closed it,
+    however it closed (a decision by update or signal, an expiry, a cancelled job, the job marked finished, the
+    reconciler's record of a workflow ended from outside). Only once closed: a refused decision never gets here."""
     await conn.execute(
         "DELETE FROM review_claims c USING review_tasks t"
         " WHERE c.job_id = $1 AND t.job_id = c.job_id AND t.closed_at IS NOT NULL",
@@ -160,7 +161,7 @@ class ReviewActivities:
 
     @activity.defn
     async def close_review_task(self, update: ReviewTaskUpdate) -> None:
-        """Safe to rerun: sets the task's final status and ends its claim (``_end_claim``)."""
+        """Safe to rerun: sets the task's final status and ends its claim (``end_claim``)."""
         await self._set_status(update, closed=True)
 
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
@@ -191,7 +192,7 @@ class ReviewActivities:
                 newer,
             )
             if closed:
-                await _end_claim(conn, update.job_id)
+                await end_claim(conn, update.job_id)
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
@@ -248,7 +249,7 @@ class ReviewActivities:
                 activity.info().workflow_run_id,
                 newer,
             )
-            await _end_claim(conn, audit.job_id)
+            await end_claim(conn, audit.job_id)
             await conn.execute(  # decided: the job runs on (persist, publish) until it ends
                 "UPDATE ingestion_jobs SET status = $2, updated_at = now() WHERE id = $1 AND status = $3",
                 audit.job_id,

@@ -231,6 +231,9 @@ class Settings(BaseSettings):
     """A task still open this long is escalated; at least a second, and shorter than ``review_timeout``."""
     review_timeout: Duration = timedelta(days=7)
     """A task still open this long expires (the job ends REVIEW_EXPIRED)."""
+    review_claim_lapse_minutes: int = Field(default=30, ge=1)
+    """How long a reviewer's claim on a task holds after they last loaded or sent its page (``review_claims``);
+    0 would free every claim at once, so a colleague's open page would never count."""
 
     # Worker
     # Bounded here: out of range, each stopped the worker only once connected, as an SDK or asyncpg

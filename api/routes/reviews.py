@@ -58,14 +58,18 @@ REVIEW_RESULT_WAIT = timedelta(seconds=15)
 ENDED_OUTCOME_TIMEOUT = timedelta(seconds=15)
 """How long reading an ended job's decision back may take: Temporal has it already and answers at once,
 so running out means Temporal did not answer (a 503), not that the job is still busy."""
-_SELECT = f"""
+
+
+def _select(state: AppState) -> str:
+    """SQL: tasks with their job's account and who has each open (a claim that holds, by the settings' lapse)."""
+    return f"""
     SELECT t.*, j.customer_id, j.utility_account_id, a.provider, a.account_number, a.label AS account_label,
            c.reviewer AS claimed_by, c.claimed_at
       FROM review_tasks t
       JOIN ingestion_jobs j ON j.id = t.job_id
       JOIN utility_accounts a ON a.id = j.utility_account_id
-      LEFT JOIN review_claims c ON c.job_id = t.job_id AND t.closed_at IS NULL AND {claims.ACTIVE_SQL}
-"""
+      LEFT JOIN review_claims c ON c.job_id = t.job_id AND t.closed_at IS NULL AND {claims.active_sql(state.settings)}
+    """
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -139,7 +143,7 @@ async def review_queue(
         WAITING,
     )
     rows = await state.pool.fetch(
-        f"{_SELECT} WHERE {where}"
+        f"{_select(state)} WHERE {where}"
         " AND ($7::timestamptz IS NULL OR (t.created_at, t.job_id) > ($7, $8::uuid))"
         " ORDER BY t.created_at, t.job_id LIMIT $5 OFFSET $6",
         OPEN,
@@ -165,12 +169,12 @@ async def review_queue(
 
 async def read_task(state: AppState, principal: Principal, job_id: str) -> ReviewTaskInternal:
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
-    row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
+    row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     if row is None:
         raise Problem(404, f"job {job_id} has no review task")
     if row["closed_at"] is None and await state.reconciler.record_if_ended(job):
         # Ended from outside: shown closed before a reviewer corrects a bill no decision can reach.
-        row = await state.pool.fetchrow(f"{_SELECT} WHERE t.job_id = $1", job["id"])
+        row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     return ReviewTaskInternal(
         **_summary(row),

@@ -8,9 +8,9 @@ reviewers' queue. The reconciler asks Temporal about open rows not changed, disp
 or checked for ``JOB_RECONCILE_AFTER`` (a job that waited long for dispatch is not
 checked the moment it starts), each at most once per that period, and records what
 happened: FAILED with the reason and the step the run was at (CANCELED for a cancellation), the
-steps it had taken, the review task closed. Beside those rounds, every ``CLOSED_SCAN_SECONDS`` one
-visibility query lists MiniMeter's workflows that closed lately other than completed, and their jobs
-are claimed and checked the same way (each by one API process at a time, though every one lists it; one
+steps it had taken, the review task closed and its reviewer's claim ended. Beside those rounds, every
+``CLOSED_SCAN_SECONDS`` one visibility query lists MiniMeter's workflows that closed lately other than completed,
+and their jobs are claimed and checked the same way (each by one API process at a time, though every one lists it; one
 still open after its check may be described again by another once the claim lapses): a job terminated in the
 Web UI reads ended within seconds, in the job list too, while the list itself reads Postgres alone.
 
@@ -40,6 +40,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.review import end_claim
 from api.services.background import BackgroundLoop
 from shared.db import JOB_ENDED
 from shared.models import JobProgress, JobStatus
@@ -388,6 +389,7 @@ class JobReconciler(BackgroundLoop):
                 ReviewStatus.PENDING,
                 ReviewStatus.ESCALATED,
             )
+            await end_claim(conn, job_id)  # the task is nobody's to have open now
         logger.warning(
             "job ended outside MiniMeter recorded",
             extra={

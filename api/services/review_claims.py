@@ -2,12 +2,12 @@
 
 A claim is soft: it tells a colleague opening the task that someone is on it, and they take it over only
 deliberately (a button), so two reviewers do not correct the same bill at once and the second lose their work
-to a 409. It lapses once its holder has not loaded or sent the page for ``CLAIM_LAPSE``, and it ends with the task
-however it closes: a claim counts only if its holder was seen since the task's current opening (``created_at``, which a
-take-back sets anew), so one left behind by a close that does not delete it (the job marked finished, a workflow
-terminated from outside), or written just after the close by a page that read the task open, never comes back with the
-task. The worker also deletes it as it closes the task (``record_review_decision``, ``close_review_task``), so a
-refused decision keeps it.
+to a 409. It lapses once its holder has not loaded or sent the page for ``REVIEW_CLAIM_LAPSE_MINUTES`` (``lapse``), and
+it ends with the task however it closes: a claim counts only if its holder was seen since the task's current opening
+(``created_at``, which a take-back sets anew), so one written just after the close by a page that read the task open
+never comes back with the task. Every close deletes it in the transaction that closes the task (the worker's
+``record_review_decision``, ``close_review_task`` and ``mark_job_finished``, the reconciler's record of a workflow ended
+from outside: ``activities.review.end_claim``), so a refused decision keeps it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ import asyncpg
 from pydantic import BaseModel
 
 from api.auth import Principal
+from shared.settings import Settings
 
-CLAIM_LAPSE = timedelta(minutes=30)
-"""How long a claim holds after its holder last loaded or sent the task's page: long enough to read a bill and
-type its corrections (the page sends nothing while they type), short enough that a task left open in a tab
-over lunch is free for a colleague again."""
+
+def lapse(settings: Settings) -> timedelta:
+    """How long a claim holds after its holder last loaded or sent the task's page (30 minutes by default): long
+    enough to read a bill and type its corrections (the page sends nothing while they type), short enough that a task
+    left open in a tab over lunch is free for a colleague again."""
+    return timedelta(minutes=settings.review_claim_lapse_minutes)
 
 
 class Claim(BaseModel):
@@ -37,32 +40,38 @@ class Claim(BaseModel):
         return self.key_id != principal.key_id
 
 
-ACTIVE_SQL = (
-    f"c.seen_at > now() - interval '{int(CLAIM_LAPSE.total_seconds())} seconds'"
-    " AND c.seen_at >= (SELECT o.created_at FROM review_tasks o WHERE o.job_id = c.job_id)"
-)
-"""A claim (aliased ``c``) that holds: its holder seen within ``CLAIM_LAPSE`` and since the task's current opening."""
+def active_sql(settings: Settings) -> str:
+    """SQL: a claim (aliased ``c``) that holds: its holder seen within the ``lapse`` and since the task's current
+    opening. The lapse is a whole number of seconds from the settings, not a value a caller sent."""
+    return (
+        f"c.seen_at > now() - interval '{int(lapse(settings).total_seconds())} seconds'"
+        " AND c.seen_at >= (SELECT o.created_at FROM review_tasks o WHERE o.job_id = c.job_id)"
+    )
 
 
-async def current(pool: asyncpg.Pool, job_id: uuid.UUID) -> Claim | None:
-    """The task's claim while it holds (``ACTIVE_SQL``), else None."""
+async def current(pool: asyncpg.Pool, job_id: uuid.UUID, *, settings: Settings) -> Claim | None:
+    """The task's claim while it holds (``active_sql``), else None."""
     row = await pool.fetchrow(
-        f"SELECT key_id, reviewer, claimed_at FROM review_claims c WHERE job_id = $1 AND {ACTIVE_SQL}", job_id
+        f"SELECT key_id, reviewer, claimed_at FROM review_claims c WHERE job_id = $1 AND {active_sql(settings)}",
+        job_id,
     )
     return Claim(**dict(row)) if row is not None else None
 
 
-async def claim(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, take_over: bool = False) -> Claim:
+async def claim(
+    pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, settings: Settings, take_over: bool = False
+) -> Claim:
     """Claim the task for ``principal`` unless a colleague's claim holds (``take_over``: even then); returns the
     claim that holds now, theirs or the colleague's. Safe to repeat: their own claim keeps its ``claimed_at`` and
     is only seen again; two reviewers claiming at once get one winner (a single upsert)."""
+    active = active_sql(settings)
     row = await pool.fetchrow(
         f"""
         INSERT INTO review_claims AS c (job_id, key_id, reviewer) VALUES ($1, $2, $3)
         ON CONFLICT (job_id) DO UPDATE
            SET key_id = EXCLUDED.key_id, reviewer = EXCLUDED.reviewer, seen_at = now(),
-               claimed_at = CASE WHEN c.key_id = EXCLUDED.key_id AND {ACTIVE_SQL} THEN c.claimed_at ELSE now() END
-         WHERE c.key_id = EXCLUDED.key_id OR NOT ({ACTIVE_SQL}) OR $4
+               claimed_at = CASE WHEN c.key_id = EXCLUDED.key_id AND {active} THEN c.claimed_at ELSE now() END
+         WHERE c.key_id = EXCLUDED.key_id OR NOT ({active}) OR $4
         RETURNING key_id, reviewer, claimed_at
         """,
         job_id,
@@ -72,7 +81,7 @@ async def claim(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal, *, 
     )
     if row is not None:
         return Claim(**dict(row))
-    held = await current(pool, job_id)
+    held = await current(pool, job_id, settings=settings)
     if held is None:  # the colleague's lapsed between the two statements: try once more, taking it
-        return await claim(pool, job_id, principal, take_over=True)
+        return await claim(pool, job_id, principal, settings=settings, take_over=True)
     return held

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, database_down_response, is_database_down
 from api.ui.errors import error_page, problems_as_pages
 from api.ui.origin import SAFE_METHODS, from_another_origin
+from api.ui.routes import decision_job_id, not_sent_page
 from api.ui.session import SESSION_COOKIE, read_cookie, sessions_for
 
 UI_PREFIX = "/ui"
@@ -81,6 +82,16 @@ def _database_down_page(request: Request) -> Response:
     return error_page(request, 503, UI_DATABASE_DOWN, headers={"Retry-After": DATABASE_RETRY_AFTER, **UI_HEADERS})
 
 
+async def _database_down_answer(request: Request) -> Response:
+    """The 503 under ``/ui``: a decision form's post gets its form back, every entry kept (``not_sent_page``)."""
+    job_id = decision_job_id(request.url.path) if request.method == "POST" else None
+    page = await not_sent_page(request, job_id) if job_id is not None else None
+    if page is None:
+        return _database_down_page(request)
+    page.headers.update(UI_HEADERS)
+    return page
+
+
 class UISessionMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -106,7 +117,7 @@ class UISessionMiddleware:
                 raise
             # Outside the app's exception handlers: answered here, or a reviewer's page is a bare 500.
             answer = database_down_response(request, error)  # logged; a page of its own under /ui
-            await (_database_down_page(request) if ui else answer)(scope, receive, send)
+            await (await _database_down_answer(Request(scope, receive)) if ui else answer)(scope, receive, send)
             return
         if session is not None:
             request.state.ui_session = session

@@ -7,19 +7,22 @@ Every read and decision goes through the REST service functions (``review_queue`
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
-from api.problems import Problem
+from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, is_database_down
 from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal
 from api.services import review_claims as claims
@@ -43,6 +46,7 @@ from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction
 
+logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(require_login)])
 
@@ -186,7 +190,8 @@ async def _claim(
     """Claim an open task for this reviewer; the colleague's claim that holds instead, if any (None: theirs)."""
     if task.status not in OPEN:
         return None
-    held = await claims.claim(state.pool, uuid.UUID(task.job_id), principal, take_over=take_over)
+    job_id = uuid.UUID(task.job_id)
+    held = await claims.claim(state.pool, job_id, principal, settings=state.settings, take_over=take_over)
     return held if held.held_by_other(principal) else None
 
 
@@ -195,18 +200,29 @@ async def _held(state: AppState, principal: Principal, task: ReviewTaskInternal)
     until it is sent again, which then claims."""
     if task.status not in OPEN:
         return None
-    held = await claims.current(state.pool, uuid.UUID(task.job_id))
+    held = await claims.current(state.pool, uuid.UUID(task.job_id), settings=state.settings)
     return held if held is not None and held.held_by_other(principal) else None
 
 
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here
-async def decide(
-    job_id: str,
-    request: Request,
-    state: StateDep,
-    principal: Annotated[Principal | None, Depends(reviewer_or_sign_in)],
-) -> Response:
-    """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed."""
+async def decide(job_id: str, request: Request, state: StateDep) -> Response:
+    """Build a ReviewDecisionCreate from the form; refusals re-render the form as it was typed, and so does a
+    database outage before the decision was sent (``not_sent_page``)."""
+    try:
+        return await _decide(job_id, request, state)
+    except DATABASE_UNAVAILABLE as error:
+        # Once sent, the decision may have been taken: the plain 503 page says to send it again, which is safe.
+        if not is_database_down(error) or getattr(request.state, "decision_sent", False):
+            raise
+        page = await not_sent_page(request, job_id)
+        if page is None:
+            raise
+        logger.warning("database unavailable: decision form given back", extra={"error": repr(error)[:300]})
+        return page
+
+
+async def _decide(job_id: str, request: Request, state: AppState) -> Response:
+    principal = await reviewer_or_sign_in(request)  # here, not a dependency: its key lookup may meet the outage
     if principal is None:
         return await _sign_in_to_send(request)
     forged_or_stale = not await csrf_valid(request)  # parses the form (the many-field limit is set there)
@@ -252,6 +268,7 @@ async def decide(
     # Approve clicked after editing (or Enter in a field, on a page from before Enter sent nothing): the edits kept.
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
+    request.state.decision_sent = True  # from here on a database outage may follow the decision's arrival
     try:
         result = await submit_decision(state, principal, job_id, body)
     except Problem as problem:
@@ -513,6 +530,73 @@ async def draft_after_sign_in(
     )
 
 
+@dataclass(frozen=True)
+class UnreadTask:
+    """What a page can say of a task it could not read (the database down): where its form goes, and the revision
+    the form was sent with."""
+
+    job_id: str
+    revision: str
+    account_number: str = ""
+    account_label: str | None = None
+
+
+def decision_job_id(path: str) -> str | None:
+    """The job whose decision form posts to ``path`` (``TASK_PATH`` and its id), or None for any other path."""
+    job_id = path.removeprefix(TASK_PATH)
+    try:
+        return str(uuid.UUID(job_id)) if job_id != path and "/" not in job_id else None
+    except ValueError:
+        return None
+
+
+async def not_sent_page(request: Request, job_id: str) -> Response | None:
+    """The decision form back as it was posted (503), saying nothing was sent, the database being unavailable: every
+    entry kept, to send again once it is back. The task is not read (it cannot be), so the page shows the form
+    alone, with the revision and ``extracted`` it was sent with, for the route to check when it is sent again.
+
+    None (the plain 503 page) for a form no page of this origin posted, as a refused form is given back only to
+    them, for a path that is no task's, or for a form that cannot be read. The token is the session's where the
+    session was read, else the one the form echoed, checked when it is sent again."""
+    job = decision_job_id(f"{TASK_PATH}{job_id}")
+    if job is None or not from_this_origin(request):
+        return None
+    try:
+        form = await request.form(max_fields=FORM_MAX_FIELDS)
+    except (HTTPException, ClientDisconnect):
+        return None
+    values = BillForm.from_form(form, partial_rows=True)
+    queue = _queue_from(str(form.get("queue") or ""))
+    context: dict[str, Any] = {
+        "task": UnreadTask(job_id=job, revision=str(form.get("revision") or "")),
+        "form": values,
+        "flagged": {},
+        "invalid": {},
+        "error": NOT_SENT_DATABASE_DOWN,
+        "errors": [],
+        "approving": False,
+        "failing_now": False,
+        "editable": True,
+        "decision": None,
+        "line_items": values.rendered_rows("line_items", BLANK_ROWS["line_items"]),
+        "usage": values.rendered_rows("usage", BLANK_ROWS["usage"]),
+        "note": _note(form),
+        "override": form.get("override") == "on",
+        "queue": queue,
+        "back": _queue_url(queue),
+        "extracted": str(form.get("extracted") or ""),
+        "focus": "",
+        "yours": None,
+        "taken_first": False,
+        "claimed": None,
+    }
+    if current_session(request) is None:
+        context["csrf_token"] = str(form.get("csrf_token") or "")
+    response = render(request, "not_sent.html", context, status_code=503)
+    response.headers["Retry-After"] = DATABASE_RETRY_AFTER
+    return response
+
+
 def _queue_url(queue: str) -> str:
     return f"{HOME_PATH}?{queue}" if queue else HOME_PATH
 
@@ -532,6 +616,10 @@ SIGNED_OUT = (
 KEPT_THROUGH_SIGN_IN = "Nothing was sent: your session had ended. Your entries are below; check them and send again."
 NOT_STORED = "{holder} already holds this account's bill for this period."
 """Why a decision that ended the job DUPLICATE stored nothing: the bill it led to was stored before."""
+NOT_SENT_DATABASE_DOWN = (
+    "Nothing was sent: the database is unavailable just now, so your decision could not be sent. Your entries are"
+    " below: send your decision again in a few seconds."
+)
 CLOSED_SINCE = "Nothing was sent: this task has been closed since you opened it (it is {status} now)."
 READ_ANEW = (
     "Nothing was sent: the job ran again since you opened this page, and its new task has the bill read anew."

@@ -3,17 +3,22 @@ over only deliberately, their entries kept; the claim lapses, and a decision end
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
+from activities.jobs import JobActivities
 from api.auth import Role, create_key
-from api.services.review_claims import CLAIM_LAPSE
 from shared.bill import NormalizedBill
+from shared.models import JobStatus, JobStatusUpdate
+from shared.settings import Settings
 from tests.helpers import bill_needing_review, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
 from tests.ui.test_stale_forms import open_task_of_a_reset_run
@@ -31,6 +36,11 @@ async def colleague(ui_url: str, resources: Resources, unique: str) -> AsyncIter
     async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
         assert (await sign_in(browser, key.key)).status_code == 303
         yield browser
+
+
+def past_the_lapse(settings: Settings) -> timedelta:
+    """Longer ago than a claim holds (``REVIEW_CLAIM_LAPSE_MINUTES``)."""
+    return timedelta(minutes=settings.review_claim_lapse_minutes) * 2
 
 
 def total_typed(page: httpx.Response) -> str:
@@ -60,7 +70,8 @@ async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_o
     resources: Resources,
     unique: str,
 ) -> None:
-    job_id = (await bill_needing_review(http, unique))["id"]
+    job = await bill_needing_review(http, unique)
+    job_id, own_customer = job["id"], {"customer_id": job["customer_id"]}  # the queue's first 50 may be others'
     mine = await reviewer.get(f"/ui/reviews/{job_id}")
     assert "has had this task open since" not in mine.text and DECISION_BUTTON in mine.text
     first = await claim_row(resources, job_id)
@@ -76,10 +87,10 @@ async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_o
     assert (await claim_row(resources, job_id) or {}).get("reviewer") == first["reviewer"], "opening takes nothing"
     listed = (await http.get(f"/reviews/{job_id}")).json()
     assert listed["claimed_by"] == first["reviewer"] and listed["claimed_at"] is not None
-    queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
+    queue = await colleague.get("/ui/reviews", params=own_customer)
     row = queue_row(queue, job_id)
     assert row is not None and f"{first['reviewer']}, since" in row[0], queue.text
-    own_queue = await reviewer.get("/ui/reviews", params={"provider": "pge"})
+    own_queue = await reviewer.get("/ui/reviews", params=own_customer)
     own_row = queue_row(own_queue, job_id)
     assert own_row is not None and "you, since" in own_row[0]
 
@@ -113,6 +124,7 @@ async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take
     colleague: httpx.AsyncClient,
     http: httpx.AsyncClient,
     resources: Resources,
+    app_settings: Settings,
     unique: str,
 ) -> None:
     job_id = (await bill_needing_review(http, unique))["id"]
@@ -120,7 +132,7 @@ async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take
     await resources.pool.execute(  # the holder last loaded the page longer ago than the lapse
         "UPDATE review_claims SET seen_at = now() - $2::interval, claimed_at = now() - $2::interval WHERE job_id = $1",
         job_id,
-        CLAIM_LAPSE * 2,
+        past_the_lapse(app_settings),
     )
     assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None, "a lapsed claim is nobody's"
 
@@ -181,6 +193,44 @@ async def test_a_task_closed_by_a_cancel_ends_its_claim(
     assert await claim_row(resources, job["id"]) is None
 
 
+async def test_a_task_closed_as_its_job_is_marked_finished_ends_its_claim(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, client: Client, unique: str
+) -> None:
+    """``mark_job_finished`` closes a task still open (a review step out of retries ended the job, say): the claim
+    ends in the same transaction, not left behind to accumulate."""
+    job = await bill_needing_review(http, unique)
+    await reviewer.get(f"/ui/reviews/{job['id']}")
+    assert await claim_row(resources, job["id"]) is not None
+    handle = client.get_workflow_handle(job["workflow_id"])
+    env = ActivityEnvironment()  # the run's own end, as its last step records it
+    run_id = (await handle.describe()).run_id
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=datetime.now(UTC))
+    try:
+        ending = JobStatusUpdate(job_id=job["id"], status=JobStatus.FAILED, error="escalate_review failed")
+        await env.run(JobActivities(resources.pool).mark_job_finished, ending)
+    finally:
+        await handle.terminate(reason="test over: its end is recorded")
+
+    task = await resources.pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job["id"])
+    assert task["status"] == "CANCELED" and task["closed_at"] is not None
+    assert await claim_row(resources, job["id"]) is None
+
+
+async def test_a_task_the_reconciler_closes_ends_its_claim(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, client: Client, unique: str
+) -> None:
+    """A workflow terminated from outside: the reconciler records the job's end and closes its task (here at once, as
+    the job is read), and the claim ends in that transaction."""
+    job = await bill_needing_review(http, unique)
+    await reviewer.get(f"/ui/reviews/{job['id']}")
+    assert await claim_row(resources, job["id"]) is not None
+    await client.get_workflow_handle(job["workflow_id"]).terminate(reason="operator cleanup")
+
+    assert (await http.get(f"/jobs/{job['id']}")).json()["status"] == "FAILED"
+    assert await resources.pool.fetchval("SELECT closed_at FROM review_tasks WHERE job_id = $1", job["id"]) is not None
+    assert await claim_row(resources, job["id"]) is None
+
+
 async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_come_back(
     reviewer: httpx.AsyncClient,
     colleague: httpx.AsyncClient,
@@ -191,7 +241,8 @@ async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_com
     """A close that leaves the claim's row (the reconciler's, for a workflow terminated from outside; the job marked
     finished), or a claim written just after the close by a page that read the task open, does not hold once a
     reset takes the task back: the claim counts only if its holder was seen since the task's current opening."""
-    job_id = (await bill_needing_review(http, unique))["id"]
+    job = await bill_needing_review(http, unique)
+    job_id, own_customer = job["id"], {"customer_id": job["customer_id"]}  # the queue's first 50 may be others'
     await reviewer.get(f"/ui/reviews/{job_id}")
     await resources.pool.execute(  # closed as the reconciler closes it: the claim's row stays
         "UPDATE review_tasks SET status = 'CANCELED', updated_at = now(), closed_at = COALESCE(closed_at, now())"
@@ -205,7 +256,7 @@ async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_com
     await open_task_of_a_reset_run(resources, job_id, NormalizedBill.model_validate(task["bill"]))
 
     assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None, "the old claim is nobody's"
-    queue = await colleague.get("/ui/reviews", params={"provider": "pge"})
+    queue = await colleague.get("/ui/reviews", params=own_customer)
     row = queue_row(queue, job_id)
     assert row is not None and ", since" not in row[0], queue.text
     theirs = await colleague.get(f"/ui/reviews/{job_id}")
@@ -219,8 +270,8 @@ async def colleague_holding(
 ) -> httpx.Response:
     """The reviewer's page, loaded before a colleague claimed the task (once the reviewer's claim lapsed)."""
     page = await reviewer.get(f"/ui/reviews/{job_id}")
-    await resources.pool.execute(
-        "UPDATE review_claims SET seen_at = now() - $2::interval WHERE job_id = $1", job_id, CLAIM_LAPSE * 2
+    await resources.pool.execute(  # the session's settings, whose lapse is the default
+        "UPDATE review_claims SET seen_at = now() - $2::interval WHERE job_id = $1", job_id, past_the_lapse(Settings())
     )
     theirs = await colleague.get(f"/ui/reviews/{job_id}")
     assert DECISION_BUTTON in theirs.text, theirs.text
