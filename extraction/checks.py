@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
 from extraction.rules.currency import bill_currency
-from extraction.values import number_format, swap_day_and_month
+from extraction.values import ambiguous_figures, number_format, swap_day_and_month
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
@@ -40,6 +40,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
         reasons += _evidence(bill, Evidence(text)) if has_text_layer(text) else ["no_text_layer"]
         reasons += _currency(bill, text)
         reasons += ["mixed_number_format"] if number_format(text).mixed else []
+        reasons += _ambiguous_grouping(bill, text)
     return reasons
 
 
@@ -203,6 +204,20 @@ def _currency(bill: NormalizedBill, text: str) -> list[str]:
     (Gemini writes "$" for Canadian dollars as readily as for US ones, and "EUR" on a US bill), the
     templates are US utilities' and a person confirms any other currency."""
     return ["non_usd_currency"] if bill_currency(text).foreign or bill.currency != "USD" else []
+
+
+def _ambiguous_grouping(bill: NormalizedBill, text: str) -> list[str]:
+    """``ambiguous_grouping:<field>`` for each figure of the bill that a decimal-comma text's "1 125,00" after a
+    word may be, as one figure (1,125.00) or as a label's "1" and 125,00 (``ambiguous_figures``): both are printed,
+    so no evidence tells them apart, and either reading may be the wrong one."""
+    figures = ambiguous_figures(text)
+    if not figures:
+        return []
+    amounts = ("total_amount", "previous_balance", "payments_received", "current_charges")
+    doubted = [name for name in amounts if (value := getattr(bill, name)) is not None and abs(value) in figures]
+    doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
+    doubted += ["usage"] if any(abs(reading.quantity) in figures for reading in bill.usage) else []
+    return [f"ambiguous_grouping:{name}" for name in doubted]
 
 
 def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:

@@ -464,19 +464,65 @@ def _telling_comma(text: str, number: re.Match[str]) -> bool:
 
 _COMMA_NUMBER_IN_TEXT_RE = re.compile(
     r"(?<![\d.,])(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?"
-    r"|(?<!\d[\u00a0\u2009\u202f])\d{1,3}(?:[\u00a0\u2009\u202f]\d{3})+,\d+|\d+,\d+)(?![.,]?\d)"
+    r"|(?<!\d[\u00a0\u2009\u202f])\d{1,3}(?:[\u00a0\u2009\u202f]\d{3})+,\d+"
+    r"|(?<!\d )(?P<spaced>\d{1,3}(?: \d{3})+,\d+)|\d+,\d+)(?![.,]?\d)"
 )
-"""A decimal-comma text's number: its thousands apart by dots, or by a typeset no-break or thin space ("1\u00a0234,56");
-not a plain space, which sets figures apart as often ("Grundpreis 1 125,00 \u20ac" is 125,00, not 1,125.00). A
-group run is taken from its first group only: from each, it was scanned to its end."""
-_TO_POINTS = str.maketrans({".": ",", ",": ".", "\u00a0": ",", "\u2009": ",", "\u202f": ","})
+"""A decimal-comma text's number: its thousands apart by dots, or by a typeset no-break or thin space ("1\u00a0234,56"),
+or by a plain space where it starts a cell (``spaced``: see ``_as_points``). A group run is taken from its first group
+only: from each, it was scanned to its end."""
+_TO_POINTS = str.maketrans({".": ",", ",": ".", " ": ",", "\u00a0": ",", "\u2009": ",", "\u202f": ","})
+_VALUE_START_RE = re.compile(rf"(?:\A|[\n\t]|  |[:|(] ?|{_CURRENCY_MARK}{_BLANK}?|(?<!\w)[{MINUS_SIGNS}])\Z")
+"""What stands right before a figure that starts a cell: a line's start, a column's gap (two blanks, a tab), a
+label's colon, a parenthesis, a currency's mark ("\u20ac 1 125,00") or a sign ("-1 125,00")."""
+_GROUP_BEFORE_RE = re.compile(r"(?<![\d.,])\d{1,3} \Z")
+"""A group of one to three digits and a plain space, before a figure: "31 125,00" may be 31,125.00."""
+_GROUP_AND_DECIMALS_RE = re.compile(r"\d{3},\d+")
+_FIGURE_GROUPS = 5
+"""The most groups a bill's figure has (``QUANTITY_LIMIT``): a longer run's own figures are no bill's."""
 
 
 def decimal_commas_as_points(text: str) -> str:
     """``text``'s numbers written the US way ("1.234,56" as "1,234.56", "1\u00a0234,56" as "1,234.56", "12,5" as
     "12.5"), each as long as before so columns stay: for a text of which ``number_format`` said so (a page
     of a document it said so of, which alone may tell nothing)."""
-    return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: number.group().translate(_TO_POINTS), text)
+    return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: _as_points(number, None), text)
+
+
+def ambiguous_figures(text: str) -> frozenset[Decimal]:
+    """The figures a decimal-comma ``text``'s numbers grouped by a plain space may be, where the space may as well
+    set two figures apart ("Grundpreis 1 125,00 \u20ac": 1,125.00 or 125.00): a bill read with one of them goes
+    to review (``check_bill``). None in any other text, whose plain spaces group nothing."""
+    if not number_format(text).decimal_comma:
+        return frozenset()
+    figures: set[Decimal] = set()
+    for number in _COMMA_NUMBER_IN_TEXT_RE.finditer(text):
+        _as_points(number, figures)
+    return frozenset(figures)
+
+
+def _as_points(number: re.Match[str], ambiguous: set[Decimal] | None) -> str:
+    """``number`` written the US way; what it may be besides added to ``ambiguous`` (when given).
+
+    A plain space groups thousands ("1 125,00" is 1,125.00) where the figure starts its cell (``_VALUE_START_RE``),
+    since a column's gap is wider; after a word or a figure and one space ("Grundpreis 1 125,00 \u20ac", "Tage
+    31 125,00") its first group may be the label's: read from the space on, as before (125.00), and doubted."""
+    text, start, digits = number.string, number.start(), number.group()
+    if number["spaced"] is not None and not _VALUE_START_RE.search(text, max(0, start - 8), start):
+        head, _, tail = digits.rpartition(" ")
+        if ambiguous is not None:
+            groups = digits.split(" ")[-_FIGURE_GROUPS:]
+            ambiguous.update(_comma_figure("".join(groups[i:])) for i in range(len(groups)))
+        return f"{head} {tail.translate(_TO_POINTS)}"
+    if ambiguous is not None and number["spaced"] is None and _GROUP_AND_DECIMALS_RE.fullmatch(digits):
+        group = _GROUP_BEFORE_RE.search(text, max(0, start - 4), start)  # "2 31 125,00": "31 125,00" began no run
+        if group is not None:
+            ambiguous.update({_comma_figure(digits), _comma_figure(group.group()[:-1] + digits)})
+    return digits.translate(_TO_POINTS)
+
+
+def _comma_figure(digits: str) -> Decimal:
+    """A decimal comma's digits ("1125,00") as a Decimal."""
+    return Decimal(digits.replace(",", "."))
 
 
 def us_number_text(text: str) -> str:

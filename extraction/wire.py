@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ValidationError
 
-from extraction.values import parse_date, parse_money, parse_quantity
+from extraction.values import decimal_commas_as_points, parse_date, parse_money, parse_quantity
 from shared.bill import (
     Commodity,
     LineItem,
@@ -90,12 +90,23 @@ _CATEGORIES = frozenset(c.value for c in LineItemCategory)
 _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "€": "EUR", "£": "GBP"}
 """Symbols the model may write despite being asked for ISO 4217 codes; a bare "$" is the US dollar."""
 _PLAIN_NUMBER = re.compile(r"[-\u2212]?\d+(?:\.\d{1,2})?")  # U+2212: the model copies a typeset minus
+_GROUPED_NUMBER = re.compile(r"[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
+"""A decimal-comma bill's "1.234" (no cents) once turned round: 1,234."""
 
 
-def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
-    """Convert, refusing anything the model wrote that does not parse."""
+def to_bill(wire: WireBill, *, provider: Provider | None, decimal_comma: bool = False) -> NormalizedBill:
+    """Convert, refusing anything the model wrote that does not parse.
+
+    ``decimal_comma``: the document writes decimal commas (``number_format`` of its text), and the model may copy
+    its figures so ("1.234,56", "12,5", "1.234"): they are read in it, as the rules read the text. The plain
+    decimals the prompt asks for ("1234.56") and "1,234.56" read one way only and are read as ever; what reads
+    in neither ("1,234,56", "12.5.6", an amount "1,234": 1.234 there) is refused. Elsewhere (a US text, a photo's
+    none) a decimal-comma amount is refused as before: the text does not write one, so the model read a figure
+    the text does not print, or the bill's convention is in doubt; either reading could be wrong, and a refusal
+    sends the bill to a person (with the rules' reading where there is one). Quantities are read there as the
+    rules read the text's ("12,5 kWh" is 12.5), and checked against it."""
     try:
-        payments = _money(wire.payments_received)
+        payments = _money(wire.payments_received, decimal_comma=decimal_comma)
         return NormalizedBill(
             provider=provider,
             provider_name=_text(wire.provider_name),
@@ -107,12 +118,12 @@ def to_bill(wire: WireBill, *, provider: Provider | None) -> NormalizedBill:
             bill_period_end=_date(wire.bill_period_end),
             due_date=_date(wire.due_date),
             currency=_currency(wire.currency),
-            total_amount=_money(wire.total_amount),
-            previous_balance=_money(wire.previous_balance),
+            total_amount=_money(wire.total_amount, decimal_comma=decimal_comma),
+            previous_balance=_money(wire.previous_balance, decimal_comma=decimal_comma),
             payments_received=abs(payments) if payments is not None else None,
-            current_charges=_money(wire.current_charges),
-            usage=[_usage(u) for u in wire.usage],
-            line_items=[_line_item(i) for i in wire.line_items],
+            current_charges=_money(wire.current_charges, decimal_comma=decimal_comma),
+            usage=[_usage(u, decimal_comma=decimal_comma) for u in wire.usage],
+            line_items=[_line_item(i, decimal_comma=decimal_comma) for i in wire.line_items],
         )
     except (ValidationError, KeyError, ValueError) as error:
         raise MalformedModelOutput(str(error)) from error
@@ -138,20 +149,22 @@ def _date(value: str | None) -> date | None:
     return parsed
 
 
-def _money(value: str | None) -> Decimal | None:
+def _money(value: str | None, *, decimal_comma: bool) -> Decimal | None:
     if not _text(value):
         return None
     text = (value or "").strip()
+    text = decimal_commas_as_points(text) if decimal_comma else text
     parsed = parse_money(text)
-    if parsed is None and _PLAIN_NUMBER.fullmatch(text):
-        parsed = Decimal(text.replace("\u2212", "-"))
+    if parsed is None and (_PLAIN_NUMBER.fullmatch(text) or (decimal_comma and _GROUPED_NUMBER.fullmatch(text))):
+        parsed = Decimal(text.replace("\u2212", "-").replace(",", ""))
     if parsed is None:
         raise MalformedModelOutput(f"not an amount: {value!r}")
     return parsed
 
 
-def _usage(wire: WireUsage) -> UsageReading:
-    quantity = parse_quantity(wire.quantity)
+def _usage(wire: WireUsage, *, decimal_comma: bool) -> UsageReading:
+    # In the document's convention: a decimal-comma bill's "2.412" kWh is 2,412 kWh.
+    quantity = parse_quantity(decimal_commas_as_points(wire.quantity.strip()) if decimal_comma else wire.quantity)
     if quantity is None:
         raise MalformedModelOutput(f"not a quantity: {wire.quantity!r}")
     commodity = _COMMODITIES.get(wire.commodity.strip().lower())
@@ -161,8 +174,8 @@ def _usage(wire: WireUsage) -> UsageReading:
     return UsageReading(commodity=commodity, quantity=quantity, unit=unit, meter_number=_text(wire.meter_number))
 
 
-def _line_item(wire: WireLineItem) -> LineItem:
-    amount = _money(wire.amount)
+def _line_item(wire: WireLineItem, *, decimal_comma: bool) -> LineItem:
+    amount = _money(wire.amount, decimal_comma=decimal_comma)
     if amount is None:
         raise MalformedModelOutput(f"line item without amount: {wire.description!r}")
     category = wire.category.strip().lower()

@@ -46,6 +46,10 @@ _TEXT_BY_CODE: dict[str, str] = {
     ),
     "conflicting_values": "the bill prints different values for it: check which one is this bill's",
     "mixed_number_format": "the bill writes decimals both ways (1.234,56 and 1,234.56): check each figure",
+    "ambiguous_grouping": (
+        "printed with a plain space in it after a word or a figure, as in “Grundpreis 1 125,00”: one figure "
+        "(1,125.00), or a label's 1 and 125,00: check it on the bill"
+    ),
     "unreadable_value": "printed in a form that could not be read",
     "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
     "extractor_disagreement": "the rules reader and Gemini read it differently: check it on the bill",

@@ -20,9 +20,10 @@ from extraction.gemini import (
     GeminiRejected,
     GeminiUnavailable,
 )
+from extraction.pipeline import analyze
 from extraction.wire import MalformedModelOutput, WireBill, to_bill
 from shared.bill import Commodity, Provider
-from shared.settings import Settings
+from shared.settings import ExtractorMode, Settings
 from tests.fakes.gemini import FakeGemini, bill_response, error_body
 from workflows.policies import NON_RETRYABLE
 
@@ -324,3 +325,113 @@ def test_text_documents_are_sent_as_text(fake_gemini: FakeGemini, gemini_setting
 def test_a_config_in_a_log_line_never_shows_its_key() -> None:
     config = GeminiConfig.from_settings(Settings(gemini_api_key="AIza-secret-key", gemini_model="gemini-test"))
     assert "AIza-secret-key" not in repr(config) and "gemini-test" in repr(config)
+
+
+EURO_TEXT = """\
+STADTWERKE RIVERSIDE
+Customer Account No. 0042-1177
+Statement Date 5 January 2026      Due Date 2026-01-26
+Service Period: Dec 3, 2025 through Jan 2, 2026
+Previous Balance                       200,00 \u20ac
+Payments - Thank You                   200,00 CR
+Current Charges                        1.234,50 \u20ac
+Electricity Charges
+  Energy charge                        1.210,00 \u20ac
+  Standing charge                      24,50 \u20ac
+Total Current Charges                  1.234,50 \u20ac
+Amount Due                             1.234,50 \u20ac
+Electricity used this period: 2.412 kWh
+"""
+"""A bill the rules read in decimal commas."""
+
+
+def _euro_fields(**overrides: Any) -> dict[str, Any]:
+    """Gemini's reading of ``EURO_TEXT``, its figures copied as printed."""
+    items = [
+        {"description": "Energy charge", "category": "supply", "amount": "1.210,00", "commodity": "electricity"},
+        {"description": "Standing charge", "category": "fee", "amount": "24,5", "commodity": "electricity"},
+    ]
+    fields = wire_fields(
+        provider_name="Stadtwerke Riverside",
+        account_number="0042-1177",
+        currency="EUR",
+        total_amount="1.234,50",
+        previous_balance="200,00",
+        payments_received="-200,00",
+        current_charges="1234.50",  # as the prompt asks: it reads one way only
+        usage=[{"commodity": "electricity", "quantity": "2.412", "unit": "kWh", "meter_number": None}],
+        line_items=items,
+    )
+    return {**fields, **overrides}
+
+
+def test_a_decimal_comma_bills_figures_written_as_printed_are_read_in_its_convention(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Gemini copying the bill's "1.234,50" failed the whole answer as malformed; its "2.412" kWh read as 2.412."""
+    fake_gemini.push(200, bill_response(_euro_fields()))
+    document = read_document(EURO_TEXT.encode())
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(document, provider=None)
+    assert bill is not None
+    assert (bill.total_amount, bill.previous_balance, bill.payments_received, bill.current_charges) == (
+        Decimal("1234.50"),
+        Decimal("200.00"),
+        Decimal("200.00"),
+        Decimal("1234.50"),
+    )
+    assert [item.amount for item in bill.line_items] == [Decimal("1210.00"), Decimal("24.50")]
+    assert [reading.quantity for reading in bill.usage] == [Decimal("2412")]
+
+
+@pytest.mark.parametrize(
+    ("written", "amount"),
+    [
+        ("1.234,50", "1234.50"),
+        ("1 234,50", "1234.50"),
+        ("1\u00a0234,50", "1234.50"),
+        ("1.234", "1234"),
+        ("-1.234,50", "-1234.50"),
+        ("1234.50", "1234.50"),
+        ("1,234.50", "1234.50"),
+        ("$1,234.50", "1234.50"),
+        ("12,5", "12.50"),
+    ],
+)
+def test_an_amount_on_a_decimal_comma_bill_reads_in_its_convention_or_as_the_prompt_asks(
+    fake_gemini: FakeGemini, gemini_settings: Settings, written: str, amount: str
+) -> None:
+    fake_gemini.push(200, bill_response(_euro_fields(total_amount=written)))
+    bill = GeminiExtractor.from_settings(gemini_settings).extract(read_document(EURO_TEXT.encode()), provider=None)
+    assert bill is not None and bill.total_amount == Decimal(amount)
+
+
+@pytest.mark.parametrize("written", ["1,234,56", "12.5.6", "1.234,5,6", "1,234", "1.23.456", "1,234.567"])
+def test_an_amount_malformed_in_a_decimal_comma_bills_convention_is_refused(
+    fake_gemini: FakeGemini, gemini_settings: Settings, written: str
+) -> None:
+    """ "1,234" is 1.234 on this bill, no amount; read the US way it would be 1,234: neither is taken."""
+    fake_gemini.push(200, bill_response(_euro_fields(total_amount=written)))
+    with pytest.raises(MalformedModelOutput, match="not an amount"):
+        GeminiExtractor.from_settings(gemini_settings).extract(read_document(EURO_TEXT.encode()), provider=None)
+
+
+@pytest.mark.parametrize("written", ["1.234,56", "12,5", "84,12", "1.234"])
+def test_a_decimal_comma_amount_on_a_us_bill_is_refused(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, written: str
+) -> None:
+    """The text writes no decimal comma: the model read a figure it does not print, or its convention is in doubt.
+    Refused, the bill goes to a person with the rules' reading, rather than with either guess."""
+    fake_gemini.push(200, bill_response(wire_fields(total_amount=written)))
+    with pytest.raises(MalformedModelOutput, match="not an amount"):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=Provider.DUKE)
+
+
+def test_a_decimal_comma_bill_read_by_gemini_in_its_convention_is_checked_as_the_rules_reading(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """With EXTRACTOR=gemini the reading stands: its figures are the text's, only the euros are in doubt."""
+    fake_gemini.push(200, bill_response(_euro_fields()))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(EURO_TEXT.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["non_usd_currency"])
+    assert report.bill is not None and report.bill.total_amount == Decimal("1234.50")

@@ -341,9 +341,10 @@ def test_a_decimal_comma_texts_numbers_are_written_the_us_way_in_place() -> None
     assert us_number_text("Total $1,234.56  Usage 1.234 kWh") == "Total $1,234.56  Usage 1.234 kWh"
 
 
-def test_a_plain_space_sets_a_decimal_comma_texts_figures_apart_not_its_thousands() -> None:
-    """ "Grundpreis 1 125,00 \u20ac" (price 1: 125,00) was read as 1,125.00; a typeset bill's no-break or thin
-    space between thousands is one (and a run of such groups is read from its first group only)."""
+def test_a_plain_space_after_a_word_sets_a_decimal_comma_texts_figures_apart_not_its_thousands() -> None:
+    """ "Grundpreis 1 125,00 \u20ac" (price 1: 125,00) was read as 1,125.00 (read from the space on, it is doubted:
+    see test_grouping); a typeset bill's no-break or thin space between thousands is one (and a run of such groups
+    is read from its first group only)."""
     text = "Grundpreis 1 125,00 \u20ac\nArbeitspreis 2\u2009412,50 \u20ac\nSumme 12\u202f345\u202f678,90 \u20ac"
     written = "Grundpreis 1 125.00 \u20ac\nArbeitspreis 2,412.50 \u20ac\nSumme 12,345,678.90 \u20ac"
     assert us_number_text(text) == written

@@ -1,0 +1,151 @@
+"""Thousands grouped by a plain space on a decimal-comma bill ("1 234,50"): read whole where the figure starts its
+cell, doubted where the space may as well end a label ("Amount Due 1 234,50")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from api.ui.reasons import describe, fields_for
+from extraction.checks import check_bill
+from extraction.pipeline import analyze
+from extraction.values import ambiguous_figures, us_number_text
+from shared.bill import UsageUnit
+from shared.settings import ExtractorMode, Settings
+
+BILL = """\
+RIVERSIDE UTILITY AUTHORITY
+Customer Account No. 0042-1177
+Statement Date 5 January 2026   Due Date 2026-01-26
+Service Period: Dec 3, 2025 through Jan 2, 2026
+
+Previous Balance{gap}200,00
+Payments - Thank You{gap}200,00 CR
+Current Charges{gap}{mark}1 234,50
+
+Electricity Charges
+  Energy charge{gap}{mark}1 210,00
+  Standing charge{gap}24,50
+Total Current Charges{gap}{mark}1 234,50
+Amount Due{gap}{mark}1 234,50
+
+Electricity used this period: 2 412,5 kWh
+"""
+"""A bill in decimal commas, its thousands apart by a plain space, and no currency's mark but its own: read as
+such, it is accepted."""
+RULES = Settings(extractor=ExtractorMode.RULES)
+
+
+def _bill(*, gap: str, mark: str = "") -> str:
+    return BILL.replace("{gap}", gap).replace("{mark}", mark)
+
+
+@pytest.mark.parametrize(("gap", "mark"), [("    ", ""), ("    ", "EUR "), (" ", "\u20ac "), (": ", "")])
+def test_a_figure_grouped_by_a_plain_space_where_it_starts_a_cell_is_read_whole(gap: str, mark: str) -> None:
+    """ "1 234,50" in its own column was read as 234.50, and the bill, adding up in those figures, was accepted."""
+    text = _bill(gap=gap, mark=mark)
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    bill = report.bill
+    assert bill is not None
+    assert (bill.total_amount, bill.current_charges, bill.previous_balance, bill.payments_received) == (
+        Decimal("1234.50"),
+        Decimal("1234.50"),
+        Decimal("200.00"),
+        Decimal("200.00"),
+    )
+    assert [(item.description, item.amount) for item in bill.line_items] == [
+        ("Energy charge", Decimal("1210.00")),
+        ("Standing charge", Decimal("24.50")),
+    ]
+    assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal("2412.5"), UsageUnit.KWH)]
+    expected = ["non_usd_currency"] if mark else []
+    assert (report.decision, report.reasons) == ("review" if mark else "accept", expected)
+
+
+def test_a_figure_a_plain_space_may_split_after_a_word_goes_to_review() -> None:
+    """ "Amount Due 1 234,50": 1,234.50, or the label's "1" and 234,50. Read as 234.50 all through, the bill
+    added up and was accepted; whichever reading is taken, a person checks it."""
+    text = _bill(gap=" ")
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.decision == "review"
+    assert report.reasons == [
+        "ambiguous_grouping:total_amount",
+        "ambiguous_grouping:current_charges",
+        "ambiguous_grouping:line_items",
+    ]
+    bill = report.bill
+    assert bill is not None and bill.total_amount == Decimal("234.50")  # as before: the figure after the space
+    read_whole = bill.model_copy(update={"total_amount": Decimal("1234.50"), "current_charges": Decimal("1234.50")})
+    assert "ambiguous_grouping:total_amount" in check_bill(read_whole, text=text)  # the other reading: doubted too
+    assert "ambiguous_grouping:total_amount" not in check_bill(read_whole, text=None)  # a correction is not
+
+
+def test_a_figure_apart_from_any_doubted_one_is_not_doubted() -> None:
+    """A figure a word and one space come before ("Grundkapital 1 125,00") that the bill does not read sends
+    no bill to review."""
+    text = _bill(gap="    ") + "Grundkapital 1 125,00\n"
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert ambiguous_figures(text) == {Decimal("125.00"), Decimal("1125.00")}
+
+
+@pytest.mark.parametrize(
+    ("printed", "written"),
+    [
+        ("Summe  1 125,00 \u20ac", "Summe  1,125.00 \u20ac"),  # a column's gap
+        ("1 125,00", "1,125.00"),  # a line's start
+        ("Summe\t12 345 678,90", "Summe\t12,345,678.90"),
+        ("Summe: 1 125,00", "Summe: 1,125.00"),
+        ("Summe \u20ac 1 125,00", "Summe \u20ac 1,125.00"),
+        ("Summe EUR 1 125,00", "Summe EUR 1,125.00"),
+        ("Gutschrift -1 125,00", "Gutschrift -1,125.00"),
+        ("Gutschrift (1 125,00)", "Gutschrift (1,125.00)"),
+        ("Grundpreis 1 125,00 \u20ac", "Grundpreis 1 125.00 \u20ac"),  # after a word: the figure after the space
+        ("Tage 31 125,00", "Tage 31 125.00"),
+        ("Zeile 2 31 125,00", "Zeile 2 31 125.00"),
+        ("Jahr 2026 125,00", "Jahr 2026 125.00"),  # four digits are no group
+    ],
+)
+def test_a_plain_space_groups_a_decimal_comma_figures_thousands_where_it_starts_a_cell(
+    printed: str, written: str
+) -> None:
+    text = f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\n{printed}"
+    assert us_number_text(text) == f"Fee 3.50 \u20ac\nTax 0.50 \u20ac\n{written}"
+
+
+@pytest.mark.parametrize(
+    ("printed", "figures"),
+    [
+        ("Summe  1 125,00", set()),
+        ("Grundpreis 1 125,00", {"125.00", "1125.00"}),
+        ("Tage 31 125,00", {"125.00", "31125.00"}),
+        ("Zeile 2 31 125,00", {"125.00", "31125.00"}),
+        ("Jahr 2026 125,00", set()),
+        ("Zähler 1 234 567,89", {"567.89", "234567.89", "1234567.89"}),
+    ],
+)
+def test_the_figures_a_doubted_figure_may_be(printed: str, figures: set[str]) -> None:
+    assert ambiguous_figures(f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\n{printed}") == {Decimal(f) for f in figures}
+
+
+def test_a_us_texts_spaces_group_nothing() -> None:
+    """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing."""
+    text = "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh"
+    assert us_number_text(text) == text
+    assert ambiguous_figures(text) == frozenset()
+
+
+@pytest.mark.timeout(60)
+def test_a_run_of_space_apart_groups_is_read_in_time_linear_in_its_length() -> None:
+    """Each group of a run tried as a figure's start scanned it to its end: the run is taken from its first."""
+    run = "111 " * 100_000
+    text = f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\nx {run}x\nx {run}111,5"
+    written = us_number_text(text)
+    assert written.startswith("Fee 3.50 \u20ac\nTax 0.50 \u20ac\nx 111 111") and written.endswith("111 111.5")
+    assert max(ambiguous_figures(text)) == Decimal("111111111111111.5")  # a bill's figures have five groups at most
+
+
+def test_the_review_page_says_what_to_check() -> None:
+    assert describe("ambiguous_grouping:total_amount").startswith("total amount: printed with a plain space in it")
+    assert fields_for("ambiguous_grouping:line_items") == ("line_items",)
