@@ -127,8 +127,9 @@ its own id (this one, then ``-2``...), as for UNSEALED_SIGNAL_PATCH."""
 SIGNALLED_WHILE_ESCALATING_PATCH = "signalled-decision-read-before-escalation-stands"
 """Recorded only by runs sent a decision by signal with the revision the task showed while escalate_review wrote the
 new one: it is judged as of the new revision (the same bill and reasons), as the update's validator judges one.
-Earlier runs dropped it as stale. The run's n-th such signal asks its own id (this one, then ``-2``...), as for
-UNSEALED_SIGNAL_PATCH: one dropped on the old code must not, through its memoized False, drop one sent after."""
+Earlier runs dropped it as stale. Asked only of such a signal the run could take (awaiting review, no decision yet,
+not closing); the run's n-th one asks its own id (this one, then ``-2``...), as for UNSEALED_SIGNAL_PATCH: one
+dropped on the old code must not, through its memoized False, drop one sent after."""
 
 OPEN_REVIEW = frozenset({ReviewStatus.PENDING, ReviewStatus.ESCALATED})
 
@@ -176,11 +177,14 @@ class BillIngestionWorkflow:
         self._revision: str | None = None
         self._decision: ReviewDecision | None = None
         self._escalating_from: str | None = None
-        """The revision the escalation replaces, while escalate_review writes the new one: the task reviewers read
-        shows it until that commits. The signal handler, which replays, reads it only behind a patch
-        (SIGNALLED_WHILE_ESCALATING_PATCH)."""
+        """The revision escalate_review is replacing, set only while that activity runs: until it commits, the task
+        reviewers read still shows this revision, so a decision carrying it was read from the current task. The
+        update's validator reads it freely (validators never replay). The signal handler runs again on replay, and
+        runs from before SIGNALLED_WHILE_ESCALATING_PATCH dropped such a signal as stale: it reads it only behind
+        that patch, so those runs replay as they ran."""
         self._signals_read_before_escalation = 0
-        """Signals carrying ``_escalating_from`` so far: numbers each one's SIGNALLED_WHILE_ESCALATING_PATCH id."""
+        """Signals carrying ``_escalating_from`` that the run could take so far: numbers each one's
+        SIGNALLED_WHILE_ESCALATING_PATCH id."""
         self._correction_unchecked = False
         self._approval_unchecked = False
         self._account_number: str | None = None
@@ -253,8 +257,9 @@ class BillIngestionWorkflow:
 
     def _signal_as_judged(self, decision: ReviewDecision) -> ReviewDecision:
         """The signalled decision as judged: one read before the escalation committed takes the new revision.
-        Asks the patch only of such a signal, so other runs record no marker; one dropped on the old code replays so."""
-        if not self._read_before_escalation(decision):
+        Asks the patch only of such a signal the run could take, so other runs record no marker and a signal dropped
+        whatever its revision takes no id; one dropped on the old code replays so."""
+        if not (self._read_before_escalation(decision) and self._could_take_signal(decision)):
             return decision
         self._signals_read_before_escalation += 1
         n = self._signals_read_before_escalation
@@ -267,6 +272,11 @@ class BillIngestionWorkflow:
     def _takes_signal_read_before_escalation(self, patch_id: str) -> bool:
         """SIGNALLED_WHILE_ESCALATING_PATCH's answer (its own method, so tests can run the code from before it)."""
         return workflow.patched(patch_id)
+
+    def _could_take_signal(self, decision: ReviewDecision) -> bool:
+        """Whether a signalled decision would stand at the current revision: the run awaits review, has no decision
+        yet, is not closing (a run being failed or cancelled ignores it), and has something to approve."""
+        return not self._closing and self._decision_problem(decision, whatever_revision=True) is None
 
     def _read_before_escalation(self, decision: ReviewDecision) -> bool:
         """Sent with the revision the task showed until escalate_review commits its new one: the same bill and
@@ -319,11 +329,14 @@ class BillIngestionWorkflow:
             or self._approval_problem(decision)
         )
 
-    def _decision_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
-        """What refuses any decision, whatever its bill: the job's state and the revision."""
+    def _decision_problem(
+        self, decision: ReviewDecision, *, whatever_revision: bool = False
+    ) -> tuple[str, str, list[str]] | None:
+        """What refuses any decision, whatever its bill: the job's state and (unless ``whatever_revision``) the
+        revision."""
         if not self._awaiting_review():
             return ("ReviewNotPending", f"job is not awaiting review (status {self._status})", [])
-        if decision.revision != self._revision:
+        if not whatever_revision and decision.revision != self._revision:
             return ("StaleRevision", "the review task changed since it was read", [])
         if decision.action is ReviewAction.APPROVE and self._extracted is None:
             return ("InvalidCorrection", "nothing was extracted to approve: send a correction", [])

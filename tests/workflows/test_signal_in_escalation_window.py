@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from shared import search_attributes as sa
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision, ReviewStatus
 from shared.settings import Settings
+from tests.durability.conftest import patches
 from tests.review.support import (
     activity_names,
     awaiting_review,
@@ -29,10 +32,11 @@ from tests.review.support import (
     result_of,
     start_upload_on_queue,
 )
+from tests.workflows.predeploy import PreWindowBillIngestionWorkflow
 from tests.workflows.scenarios import decided_or_escalated, review_escalated, signal_taken
 from worker.main import build_worker
 from worker.resources import Resources
-from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.bill_ingestion import SIGNALLED_WHILE_ESCALATING_PATCH, BillIngestionWorkflow
 
 
 def escalating_soon(settings: Settings) -> Settings:
@@ -53,6 +57,11 @@ def ignored(caplog: pytest.LogCaptureFixture, job_id: str) -> list[str]:
         for r in caplog.records
         if r.getMessage() == "review signal ignored" and r.__dict__.get("job_id") == job_id
     ]
+
+
+def window_patches(patch_ids: list[str]) -> list[str]:
+    """The SIGNALLED_WHILE_ESCALATING_PATCH ids (``-2``, ``-3``... included) among a run's recorded patch ids."""
+    return [p for p in patch_ids if p.startswith(SIGNALLED_WHILE_ESCALATING_PATCH)]
 
 
 async def test_a_signal_read_before_the_escalation_committed_stands(
@@ -151,3 +160,96 @@ async def test_the_revision_an_escalation_replaced_is_stale_once_it_committed(
         result = await result_of(client, handle.id)
 
     assert (result.status, result.reviewer) == (JobStatus.REJECTED, "current script"), result
+
+
+async def test_a_signal_in_the_window_dropped_whatever_its_revision_asks_no_patch(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A second signal with the escalated-from revision, once the first decided, is dropped (no longer awaiting
+    review) at any revision. Before, it still asked a patch id of its own (``-2``, a marker for a signal the run
+    could never take), shifting the id of every later one."""
+    settings = escalating_soon(app_settings)
+    escalation = held(real_activity(resources, settings, "escalate_review"))
+    activities = replacing(resources, settings, {"escalate_review": escalation.activity})
+    async with build_worker(client, resources, settings, activities=activities):
+        handle = await start_upload_on_queue(
+            http=http,
+            pool=resources.pool,
+            store=resources.store,
+            client=client,
+            settings=settings,
+            unique=uuid.uuid4().hex,
+        )
+        job_id = job_id_of(handle)
+        opened = await awaiting_review(handle)
+        await asyncio.wait_for(escalation.reached.wait(), timeout=60)
+        with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+            for reviewer in ("first script", "second script"):
+                approval = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer=reviewer)
+                await handle.signal(BillIngestionWorkflow.review_decision, approval)
+                await signal_taken(handle)
+            escalation.release.set()
+            result = await result_of(client, handle.id)
+        events = await history(handle)
+
+    assert (result.status, result.reviewer) == (JobStatus.SUCCEEDED, "first script"), result
+    [reason] = ignored(caplog, job_id)
+    assert reason.startswith("job is not awaiting review"), reason
+    assert window_patches(patches(events)) == [SIGNALLED_WHILE_ESCALATING_PATCH]
+
+
+async def test_a_signal_after_a_deploy_inside_the_window_takes_the_next_id(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run escalates once, so it has one window; escalate_review may retry in it for an hour (policies.NOTIFY),
+    and a deploy can land there. A signal dropped as stale on the code before the patch, then, on the current code,
+    one more with the same revision: it asks ``-2`` and stands. Asked under the first one's id, it would meet that
+    id's memoized False on replay and be dropped too.
+
+    Activities run on a worker of their own, so escalate_review stays held while the workflow workers change."""
+    settings = escalating_soon(app_settings)
+    queue = settings.temporal_task_queue
+    escalation = held(real_activity(resources, settings, "escalate_review"))
+    activity_worker = Worker(
+        client,
+        task_queue=queue,
+        activities=replacing(resources, settings, {"escalate_review": escalation.activity}),
+        activity_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="window-activities"),
+    )
+    async with activity_worker:
+        async with Worker(client, task_queue=queue, workflows=[PreWindowBillIngestionWorkflow]):
+            handle = await start_upload_on_queue(
+                http=http,
+                pool=resources.pool,
+                store=resources.store,
+                client=client,
+                settings=settings,
+                unique=uuid.uuid4().hex,
+            )
+            job_id = job_id_of(handle)
+            opened = await awaiting_review(handle)
+            await asyncio.wait_for(escalation.reached.wait(), timeout=60)
+            before = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer="before the deploy")
+            with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
+                await handle.signal(BillIngestionWorkflow.review_decision, before)
+                await signal_taken(handle)
+        # The deploy: no cache, so every task replays the run from its start, the first signal included.
+        async with Worker(client, task_queue=queue, workflows=[BillIngestionWorkflow], max_cached_workflows=0):
+            after = ReviewDecision(action=ReviewAction.REJECT, revision=opened, reviewer="after the deploy")
+            await handle.signal(BillIngestionWorkflow.review_decision, after)
+            await signal_taken(handle)
+            escalation.release.set()
+            result = await result_of(client, handle.id)
+            events = await history(handle)
+
+    assert set(ignored(caplog, job_id)) == {"the review task changed since it was read"}
+    assert (result.status, result.reviewer) == (JobStatus.REJECTED, "after the deploy"), result
+    assert window_patches(patches(events)) == [f"{SIGNALLED_WHILE_ESCALATING_PATCH}-2"]
