@@ -52,13 +52,16 @@ def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:
     )
 
 
-async def connect_client(settings: Settings) -> Client:
-    """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS, mTLS or an API key for Temporal Cloud)."""
+async def connect_client(settings: Settings, *, payloads: bool = True) -> Client:
+    """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS, mTLS or an API key for Temporal Cloud).
+
+    ``payloads=False``: without the payload codec, for a caller that reads no payloads (a namespace's description):
+    the codec's key ring is the workers' secret, and with none set, loading it makes a key file under ``DATA_DIR``."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=converter_for(settings),
+        data_converter=converter_for(settings) if payloads else DataConverter.default,
         tls=tls_config(settings, api_key=api_key),
         api_key=api_key,
         runtime=core_runtime(),

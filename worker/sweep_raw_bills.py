@@ -15,8 +15,9 @@ is from its last touch: a write that finds it there (a client retrying an upload
 it an orphan. A delete names the version listed (GCS: generation and metageneration; on disk: the mtime), so
 an object written again or touched since it was listed is left alone, and one already gone counts as nothing:
 run it as often as you like, while jobs run. The default grace, 30 days, is at least the Temporal history
-retention the README recommends (720 h), so a run reset that far back still finds its copies; a grace shorter than
-the namespace's retention, which the command asks Temporal for, is refused (``--ignore-retention`` overrides).
+retention the README recommends (720 h), so a run reset that far back still finds its copies; with ``--delete``, a
+grace shorter than the namespace's retention, which the command asks Temporal for, is refused, as is any grace when
+Temporal does not answer (``--ignore-retention`` overrides); a dry run deletes nothing, so it only warns, and lists.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Protocol
 
 import asyncpg
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject, build_artifact_store
@@ -153,41 +155,65 @@ def format_age(age: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
+class TemporalUnreachable(Exception):
+    """Connecting to Temporal failed: the SDK says so only as a ``RuntimeError``, a type too broad to catch."""
+
+
+async def _connect(settings: Settings) -> Client:
+    """A client without the payload codec (a namespace's description carries no payloads)."""
+    try:
+        return await connect_client(settings, payloads=False)
+    except RuntimeError as error:  # the SDK's connect failure, and nothing else in this call
+        raise TemporalUnreachable(str(error)) from error
+
+
 async def history_retention(settings: Settings) -> timedelta:
     """How long the namespace keeps a closed run's history, and so how long after its end ``temporal workflow
     reset`` can run a job's fetch again (re-fetching a copy the sweep may have deleted)."""
-    client = await connect_client(settings)
+    client = await _connect(settings)
     described = await client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=settings.temporal_namespace), timeout=RETENTION_LOOKUP_TIMEOUT
     )
     return described.config.workflow_execution_retention_ttl.ToTimedelta()
 
 
-async def check_grace(settings: Settings, older_than: timedelta) -> None:
-    """Refuse (exit non-zero, one line naming both figures) a grace shorter than Temporal's history retention, and
-    refuse to guess it when Temporal does not answer: a namespace may keep histories longer than the 30-day
-    default, and a sweep is never urgent (orphans only cost storage) where a wrong delete fails a reset job."""
+async def retention_problem(settings: Settings, older_than: timedelta) -> str | None:
+    """Why ``older_than`` may be unsafe (one line naming both figures): shorter than Temporal's history retention,
+    or that retention unknown, Temporal not answering (a namespace may keep histories longer than the 30-day
+    default). None when it is safe."""
     where = f"namespace {settings.temporal_namespace!r} at {settings.temporal_address}"
     try:
         retention = await asyncio.wait_for(history_retention(settings), RETENTION_LOOKUP_TIMEOUT.total_seconds())
-    except (RuntimeError, RPCError, TimeoutError) as error:
+    except (TemporalUnreachable, RPCError, TimeoutError) as error:
         reason = f"{type(error).__name__}: {error}"[:300] if str(error) else type(error).__name__
-        raise SystemExit(
-            f"minimeter: sweep refused: Temporal ({where}) did not say how long it keeps histories ({reason});"
+        return (
+            f"Temporal ({where}) did not say how long it keeps histories ({reason});"
             " run it again once Temporal answers, or give --ignore-retention"
-        ) from None
+        )
     if older_than < retention:
-        raise SystemExit(
-            f"minimeter: sweep refused: --older-than {format_age(older_than)} is shorter than the history retention"
-            f" of {where}, {format_age(retention)}: a run reset within it may fetch again a copy the sweep deleted"
+        return (
+            f"--older-than {format_age(older_than)} is shorter than the history retention of {where},"
+            f" {format_age(retention)}: a run reset within it may fetch again a copy the sweep deleted"
             f" (ArtifactNotFound); give --older-than {format_age(retention)} or more, or --ignore-retention"
         )
+    return None
+
+
+async def check_grace(settings: Settings, older_than: timedelta, *, delete: bool) -> None:
+    """With ``--delete``, refuse (exit non-zero) a grace that may be unsafe: a sweep is never urgent (orphans only
+    cost storage) where a wrong delete fails a reset job. A dry run deletes nothing: it warns, and lists."""
+    problem = await retention_problem(settings, older_than)
+    if problem is None:
+        return
+    if delete:
+        raise SystemExit(f"minimeter: sweep refused: {problem}")
+    sys.stderr.write(f"minimeter: warning (listing all the same; --delete would refuse): {problem}\n")
 
 
 async def _main(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     if not args.ignore_retention:
-        await check_grace(settings, args.older_than)
+        await check_grace(settings, args.older_than, delete=args.delete)
     store = build_artifact_store(settings)
     assert isinstance(store, GcsArtifactStore | LocalArtifactStore)  # the factory builds one or the other
     pool = await create_pool(settings, one_shot=True)
@@ -223,7 +249,8 @@ def main() -> None:
         type=parse_age,
         default=DEFAULT_AGE,
         help="grace period: 30d (default), 36h, 90m; at least 1h and, unless --ignore-retention, at least the"
-        " Temporal namespace's history retention (asked of Temporal)",
+        " Temporal namespace's history retention (asked of Temporal): --delete refuses a shorter one, or any when"
+        " Temporal does not answer; a dry run warns and lists",
     )
     parser.add_argument(
         "--ignore-retention",

@@ -13,7 +13,7 @@ Crash safety (a transactional outbox): rows are claimed ``FOR UPDATE SKIP LOCKED
 started, and marked ``dispatched_at`` in the same transaction. A dispatcher that dies
 mid-way rolls back, and the next one starts those jobs again; the workflow id is the
 job's, with ``REJECT_DUPLICATE``, so a second start finds the first and changes nothing. So does a start
-the round stopped waiting for (``START_TIMEOUT``) that Temporal carried out all the same.
+the round stopped waiting for (``START_TIMEOUT``, each start's own) that Temporal carried out all the same.
 Several API processes can dispatch side by side, one round at a time: a round counts,
 claims and starts under a transaction-scoped advisory lock, so between them they never
 run more than the limit (a process that finds the lock taken tries again shortly).
@@ -37,6 +37,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
 from shared import search_attributes as sa
@@ -58,13 +59,15 @@ loop (input, codec, request) before its gRPC call yields, and ``POST /jobs`` sha
 loop: 64 started at once held every request up for ~100 ms."""
 
 START_TIMEOUT = timedelta(seconds=5)
-"""How long a round waits for Temporal to answer its starts, in all (each call's ``rpc_timeout`` too). The round
-holds ``DISPATCH_LOCK``, its rows' locks and a pooled connection meanwhile, so every API process's dispatcher
-waits with it: unbounded, a frontend that takes the connection and never answers held them for the SDK's default
-30 s per start (``OTHER_CALL_TIMEOUT`` in its core), 8 at a time, minutes for a round of 64. A healthy frontend
-answers a start in milliseconds (about 200 a second on the dev server here), a remote one in well under a second:
-5 s is far past a slow moment, and what a hung frontend costs each round. A start cut short may still have been
-carried out: the next round's start finds that workflow (``start_ingestion``)."""
+"""How long a start may wait for Temporal's answer, from when it is sent (its ``rpc_timeout`` too). The round holds
+``DISPATCH_LOCK``, its rows' locks and a pooled connection meanwhile, so every API process's dispatcher waits with
+it: unbounded, a frontend that takes the connection and never answers held them for the SDK's default 30 s per
+start (``OTHER_CALL_TIMEOUT`` in its core), 8 at a time, minutes for a round of 64. A healthy frontend answers a
+start in milliseconds (about 200 a second on the dev server here), a remote one in well under a second: 5 s is far
+past a slow moment, and what a hung frontend costs each round (the starts queued behind one that timed out are not
+sent: ``StartSkipped``). Counted per start, not per round: a frontend answering each start in 0.8 s takes a round
+of 64 past 5 s, and every one of those starts was working. A start cut short may still have been carried out: the
+next round's start finds that workflow (``start_ingestion``)."""
 
 DISPATCH_LOCK = "minimeter.job-dispatch"
 """The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
@@ -93,11 +96,45 @@ def _named(rows: list[asyncpg.Record]) -> dict[str, list[str]]:
     return {"job_ids": [str(r["id"]) for r in shown], "workflow_ids": [r["workflow_id"] for r in shown]}
 
 
-def _reason(error: BaseException) -> str:
-    """Why a start failed, for the log: a bare ``TimeoutError()`` would not say whose answer was missing."""
-    if isinstance(error, TimeoutError):
-        return f"Temporal did not answer the round's starts within START_TIMEOUT ({START_TIMEOUT.total_seconds():g} s)"
-    return repr(error)
+class StartSkipped(Exception):
+    """A start the round did not send: one before it got no answer within ``START_TIMEOUT``, and a frontend that
+    does not answer one start will not answer the next either. Left for the next round."""
+
+
+def _timed_out(error: BaseException) -> bool:
+    """The start got no answer within ``START_TIMEOUT``: cut short here, or by its own ``rpc_timeout``."""
+    return isinstance(error, TimeoutError) or (
+        isinstance(error, RPCError) and error.status is RPCStatusCode.DEADLINE_EXCEEDED
+    )
+
+
+def _warn_not_started(failures: list[tuple[asyncpg.Record, BaseException]]) -> None:
+    """One line a round for the jobs it leaves to the next, saying apart the starts Temporal did not answer, those
+    the round then did not send (Temporal was never asked), and any other error: a bare ``TimeoutError()`` would
+    not say whose answer was missing."""
+    errors = [error for _, error in failures]
+    timed_out = sum(1 for error in errors if _timed_out(error))
+    skipped = sum(1 for error in errors if isinstance(error, StartSkipped))
+    others = [error for error in errors if not _timed_out(error) and not isinstance(error, StartSkipped)]
+    reasons = []
+    if timed_out:
+        reasons.append(
+            f"Temporal did not answer {timed_out} start(s) within START_TIMEOUT ({START_TIMEOUT.total_seconds():g} s)"
+        )
+    if skipped:
+        reasons.append(f"{skipped} start(s) not sent after that, left for the next round")
+    if others:
+        reasons.append(repr(others[0]))
+    logger.warning(
+        "jobs not started yet",
+        extra={
+            "jobs": len(failures),
+            **_named([row for row, _ in failures]),
+            "timed_out": timed_out,
+            "skipped": skipped,
+            "error": "; ".join(reasons),
+        },
+    )
 
 
 async def start_ingestion(client: Client, settings: Settings, *, workflow_id: str, request: IngestionRequest) -> None:
@@ -160,6 +197,22 @@ class JobDispatcher(BackgroundLoop):
         request = IngestionRequest.model_validate(row["start_request"])
         await start_ingestion(self._client, self._settings, workflow_id=row["workflow_id"], request=request)
 
+    async def _start_in_round(self, row: asyncpg.Record, gate: asyncio.Semaphore, gave_up: asyncio.Event) -> None:
+        """One start, when the gate lets it in, with ``START_TIMEOUT`` of its own from then: a start queued behind
+        slow ones still gets its whole time. Once one start of the round went unanswered, the round's
+        ``gave_up``: the starts still queued are not sent (``StartSkipped``), or a silent frontend would hold
+        the round for ``START_TIMEOUT`` per batch."""
+        async with gate:
+            if gave_up.is_set():
+                raise StartSkipped
+            try:
+                async with asyncio.timeout(START_TIMEOUT.total_seconds()):
+                    await self._start(row)
+            except Exception as error:
+                if _timed_out(error):
+                    gave_up.set()  # before the gate lets the next start in
+                raise
+
     async def dispatch_once(self) -> tuple[int, bool]:
         """Start as many waiting jobs as there is room for; returns (started, some still wait)."""
         limit = self._settings.job_dispatch_max_running
@@ -182,15 +235,10 @@ class JobDispatcher(BackgroundLoop):
             )
             claimed = rows[:room]
             gate = asyncio.Semaphore(STARTS_AT_ONCE)
-            deadline = asyncio.get_running_loop().time() + START_TIMEOUT.total_seconds()
-
-            async def start(row: asyncpg.Record) -> None:
-                # One bound for all the round's starts, those still waiting at the gate too: a row it cuts
-                # short stays undispatched, for the next round.
-                async with asyncio.timeout_at(deadline), gate:
-                    await self._start(row)
-
-            outcomes = await asyncio.gather(*(start(row) for row in claimed), return_exceptions=True)
+            gave_up = asyncio.Event()
+            outcomes = await asyncio.gather(
+                *(self._start_in_round(row, gate, gave_up) for row in claimed), return_exceptions=True
+            )
             started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
             await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)
             failed_for_good: set[Any] = set()
@@ -226,10 +274,7 @@ class JobDispatcher(BackgroundLoop):
             if outcome is not None and row["id"] not in failed_for_good  # those ended: no round tries them again
         ]
         if failures:  # left undispatched: the next round tries them again
-            logger.warning(
-                "jobs not started yet",
-                extra={"jobs": len(failures), **_named([row for row, _ in failures]), "error": _reason(failures[0][1])},
-            )
+            _warn_not_started(failures)
             await asyncio.sleep(ERROR_BACKOFF_SECONDS)
         if started:
             logger.info(

@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import asyncpg
 import grpc
@@ -264,48 +265,80 @@ ROUND_GIVEN_UP = 4 * START_TIMEOUT.total_seconds()
 ``rpc_timeout`` the SDK gives a start 30 s (its core's ``OTHER_CALL_TIMEOUT``), and each 8 starts more another 30.
 The test fails there rather than wait for the SDK."""
 
+SLOW_START = 0.8
+"""How long the slow frontend takes to answer each start: far under ``START_TIMEOUT``, a healthy if distant one."""
 
-class UnansweringFrontend(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
-    """A Temporal frontend in front of the dev server that passes every call on but takes workflow starts and never
-    answers them (a frontend stuck behind its persistence, say). With ``forward`` it passes each start on first:
-    the workflow starts, only its answer goes missing. ``answering`` lets starts through again."""
+
+class Frontend(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpcio has no type hints
+    """A Temporal frontend in front of the dev server that passes every call on, and workflow starts as
+    ``take_start`` says."""
 
     START = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution"
 
-    def __init__(self, upstream: grpc.aio.Channel, *, forward: bool) -> None:
-        self.upstream, self.forward = upstream, forward
-        self.answering = False
+    def __init__(self, upstream: grpc.aio.Channel) -> None:
+        self.upstream = upstream
         self.starts_taken = 0
-        self.forwarded: list[asyncio.Task[bytes]] = []
+
+    async def pass_on(self, method: str, request: bytes) -> bytes:
+        return bytes(await self.upstream.unary_unary(method)(request))
+
+    async def take_start(self, request: bytes) -> bytes:
+        return await self.pass_on(self.START, request)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method = handler_call_details.method
 
-        async def upstream(request: bytes) -> bytes:
-            return bytes(await self.upstream.unary_unary(method)(request))
-
         async def answer(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-            if method != self.START or self.answering:
-                try:
-                    return await upstream(request)
-                except grpc.aio.AioRpcError as refused:  # passed on whole: the SDK reads its details' trailer
-                    await context.abort(
-                        refused.code(), refused.details() or "", tuple(refused.trailing_metadata() or ())
-                    )
-            self.starts_taken += 1
-            if self.forward:  # a task of its own: the caller giving up must not take the start back
-                self.forwarded.append(asyncio.create_task(upstream(request)))
-            await asyncio.Event().wait()  # never answered
-            raise AssertionError("unreachable")
+            try:
+                if method == self.START:
+                    self.starts_taken += 1
+                    return await self.take_start(request)
+                return await self.pass_on(method, request)
+            except grpc.aio.AioRpcError as refused:  # passed on whole: the SDK reads its details' trailer
+                await context.abort(refused.code(), refused.details() or "", tuple(refused.trailing_metadata() or ()))
+                raise AssertionError("unreachable") from None
 
         return grpc.unary_unary_rpc_method_handler(answer)
 
 
+class UnansweringFrontend(Frontend):
+    """Takes workflow starts and never answers them (a frontend stuck behind its persistence, say). With ``forward``
+    it passes each start on first: the workflow starts, only its answer goes missing. ``answering`` lets starts
+    through again."""
+
+    def __init__(self, upstream: grpc.aio.Channel, *, forward: bool) -> None:
+        super().__init__(upstream)
+        self.forward = forward
+        self.answering = False
+        self.forwarded: list[asyncio.Task[bytes]] = []
+
+    async def take_start(self, request: bytes) -> bytes:
+        if self.answering:
+            return await super().take_start(request)
+        if self.forward:  # a task of its own: the caller giving up must not take the start back
+            self.forwarded.append(asyncio.create_task(self.pass_on(self.START, request)))
+        await asyncio.Event().wait()  # never answered
+        raise AssertionError("unreachable")
+
+
+class SlowFrontend(Frontend):
+    """Carries out every start and answers it ``SLOW_START`` after it came (a frontend far away, or busy)."""
+
+    async def take_start(self, request: bytes) -> bytes:
+        answer, _ = await asyncio.gather(super().take_start(request), asyncio.sleep(SLOW_START))
+        return answer
+
+
+F = TypeVar("F", bound=Frontend)
+
+
 @contextlib.asynccontextmanager
-async def unanswering_frontend(client: Client, *, forward: bool) -> AsyncIterator[tuple[UnansweringFrontend, Client]]:
-    """The frontend, listening, and a client connected through it (as an API process's is, before it hangs)."""
+async def client_through(
+    client: Client, make_frontend: Callable[[grpc.aio.Channel], F]
+) -> AsyncIterator[tuple[F, Client]]:
+    """The frontend, listening, and a client connected through it (as an API process's is)."""
     async with grpc.aio.insecure_channel(client.service_client.config.target_host) as upstream:
-        frontend = UnansweringFrontend(upstream, forward=forward)
+        frontend = make_frontend(upstream)
         server = grpc.aio.server()
         server.add_generic_rpc_handlers((frontend,))
         port = server.add_insecure_port("127.0.0.1:0")
@@ -316,24 +349,36 @@ async def unanswering_frontend(client: Client, *, forward: bool) -> AsyncIterato
             await server.stop(None)
 
 
+def unanswering_frontend(
+    client: Client, *, forward: bool
+) -> contextlib.AbstractAsyncContextManager[tuple[UnansweringFrontend, Client]]:
+    return client_through(client, lambda upstream: UnansweringFrontend(upstream, forward=forward))
+
+
 async def test_a_frontend_that_never_answers_holds_a_round_only_for_its_bound(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A round holds the dispatch lock, its rows and a connection while it starts workflows: without a bound, a
     frontend that took the starts and never answered held every API's dispatcher for the SDK's 30 s a start, 8 at a
-    time. Within it, the round gives up on all its starts, the unsent ones too, and leaves the jobs to the next."""
+    time. Once a start has waited START_TIMEOUT, the round gives up on it and sends none of the starts queued
+    behind it (each would wait as long again), and leaves the jobs to the next round."""
     settings = idle_queue(app_settings, limit=2 * STARTS_AT_ONCE)
     async with unanswering_frontend(client, forward=False) as (frontend, hung_client):
         dispatcher = JobDispatcher(own_db, hung_client, settings)
         jobs = await accept(own_db, client, settings, dispatcher, 2 * STARTS_AT_ONCE)
+        began = asyncio.get_running_loop().time()
         with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
             async with asyncio.timeout(ROUND_GIVEN_UP):
                 assert await dispatcher.dispatch_once() == (0, True)
+        took = asyncio.get_running_loop().time() - began
 
+    # One START_TIMEOUT and the round's backoff (1 s): a round that waited for each batch of starts in turn took two.
+    assert took < 2 * START_TIMEOUT.total_seconds(), f"the round took {took:.1f} s"
     assert 0 < frontend.starts_taken <= STARTS_AT_ONCE, "the starts behind the first ones were sent all the same"
     assert await dispatched(own_db) == []
     [waiting] = [r for r in records_of(caplog, jobs) if r.getMessage() == "jobs not started yet"]
     assert waiting.jobs == len(jobs) and "START_TIMEOUT" in waiting.error, waiting.error  # type: ignore[attr-defined]
+    assert (waiting.timed_out, waiting.skipped) == (frontend.starts_taken, len(jobs) - frontend.starts_taken)  # type: ignore[attr-defined]
     # The lock and the rows are free: a round that Temporal answers starts them all.
     assert await JobDispatcher(own_db, client, settings).dispatch_once() == (len(jobs), False)
     assert len(set(await workflow_runs(client, jobs))) == len(jobs)
@@ -367,3 +412,27 @@ async def test_a_start_whose_answer_never_came_is_found_by_the_next_round(
         WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING,
         WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TERMINATED,
     ]
+
+
+async def test_a_frontend_slow_to_answer_has_every_start_of_a_long_round_waited_for(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each start gets ``START_TIMEOUT`` of its own, from when it is sent: a frontend answering every start in 0.8 s
+    takes a round of 8 batches past 5 s, and all its starts are waited for, with no warning of a Temporal that did
+    not answer (one bound for the whole round cut its last batches short)."""
+    batches = int(START_TIMEOUT.total_seconds() // SLOW_START) + 2  # past START_TIMEOUT, whatever the machine
+    settings = idle_queue(app_settings, limit=batches * STARTS_AT_ONCE)
+    assert settings.job_dispatch_batch >= settings.job_dispatch_max_running, "one round must claim them all"
+    async with client_through(client, SlowFrontend) as (frontend, slow_client):
+        dispatcher = JobDispatcher(own_db, slow_client, settings)
+        jobs = await accept(own_db, client, settings, dispatcher, batches * STARTS_AT_ONCE)
+        began = asyncio.get_running_loop().time()
+        with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
+            assert await dispatcher.dispatch_once() == (len(jobs), False)
+        took = asyncio.get_running_loop().time() - began
+
+    assert took > START_TIMEOUT.total_seconds(), f"the round took {took:.1f} s: the frontend was not slow enough"
+    assert frontend.starts_taken == len(jobs)
+    assert [r.getMessage() for r in records_of(caplog, jobs)] == []
+    assert await dispatched(own_db) == jobs
+    assert len(set(await workflow_runs(client, jobs))) == len(jobs)

@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from activities.storage import record_artifact
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject
+from shared.codec import KEY_FILE_NAME
 from shared.models import ArtifactRef
 from shared.settings import REPO_ROOT, Settings
 from stack.services import free_port
@@ -219,24 +220,33 @@ async def test_each_orphan_is_reported_as_it_is_deleted(resources: Resources, st
     assert reported == swept.deleted == [orphan.uri]
 
 
-async def run_sweep(
-    settings: Settings, data_dir: Path, *args: str, temporal_address: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m worker.sweep_raw_bills --delete args`` as an operator runs it: the session's Postgres and Temporal
-    (or ``temporal_address``), a local store under ``data_dir``."""
+async def run_sweep(settings: Settings, data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m worker.sweep_raw_bills args`` as an operator runs it: the session's Postgres, Temporal and payload
+    keys (``env`` overrides any of them), a local store under ``data_dir``."""
     assert settings.database_url is not None and settings.payload_keys is not None
-    env = entry_point_env(
-        ENV="test",
-        DATA_DIR=str(data_dir),
-        ARTIFACT_STORE="local",
-        DATABASE_URL=settings.database_url.get_secret_value(),
-        PAYLOAD_KEYS=settings.payload_keys.get_secret_value(),
-        TEMPORAL_ADDRESS=temporal_address or settings.temporal_address,
-    )
-    command = [sys.executable, "-m", "worker.sweep_raw_bills", "--delete", *args]
+    session = {
+        "ENV": "test",
+        "DATA_DIR": str(data_dir),
+        "ARTIFACT_STORE": "local",
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "PAYLOAD_KEYS": settings.payload_keys.get_secret_value(),
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+    }
+    operator_env = entry_point_env(**session | env)
+    command = [sys.executable, "-m", "worker.sweep_raw_bills", *args]
     return await asyncio.to_thread(
-        subprocess.run, command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        subprocess.run, command, env=operator_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
+
+
+async def history_retention_of(client: Client) -> timedelta:
+    """The session's namespace's history retention (the dev server's: a day)."""
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+    return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+def warnings_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("minimeter: warning")]
 
 
 def orphan_in(data_dir: Path, age: timedelta) -> ArtifactRef:
@@ -255,20 +265,20 @@ async def test_a_grace_shorter_than_temporals_history_retention_is_refused(
 ) -> None:
     """A run reset within the namespace's retention re-fetches its copies: a grace below it could delete a copy the
     reset then needs. Refused naming both figures, nothing deleted; the retention itself, or more, is accepted."""
-    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
-    retention = described.config.workflow_execution_retention_ttl.ToTimedelta()  # the dev server's: a day
+    retention = await history_retention_of(client)
     below = retention - timedelta(hours=1)
     orphan = orphan_in(tmp_path, age=retention + timedelta(days=1))
 
-    refused = await run_sweep(app_settings, tmp_path, "--older-than", format_age(below))
+    refused = await run_sweep(app_settings, tmp_path, "--delete", "--older-than", format_age(below))
     assert refused.returncode != 0 and refused.stdout == ""
     assert f"--older-than {format_age(below)} is shorter than the history retention" in refused.stderr, refused.stderr
     assert f"'default' at {app_settings.temporal_address}, {format_age(retention)}:" in refused.stderr
     assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri), "a refused sweep deleted"
 
-    accepted = await run_sweep(app_settings, tmp_path, "--older-than", format_age(retention))
+    accepted = await run_sweep(app_settings, tmp_path, "--delete", "--older-than", format_age(retention))
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.splitlines() == [orphan.uri]
+    assert warnings_in(accepted.stderr) == []
 
 
 async def test_a_grace_below_the_retention_runs_when_the_operator_says_so(
@@ -279,7 +289,7 @@ async def test_a_grace_below_the_retention_runs_when_the_operator_says_so(
     nowhere = f"127.0.0.1:{free_port()}"
 
     swept = await run_sweep(
-        app_settings, tmp_path, "--older-than", "2h", "--ignore-retention", temporal_address=nowhere
+        app_settings, tmp_path, "--delete", "--older-than", "2h", "--ignore-retention", TEMPORAL_ADDRESS=nowhere
     )
     assert swept.returncode == 0, swept.stderr
     assert swept.stdout.splitlines() == [orphan.uri]
@@ -292,11 +302,59 @@ async def test_a_sweep_refuses_rather_than_guess_the_retention_when_temporal_doe
     orphan = orphan_in(tmp_path, age=timedelta(days=60))
     nowhere = f"127.0.0.1:{free_port()}"
 
-    refused = await run_sweep(app_settings, tmp_path, temporal_address=nowhere)
+    refused = await run_sweep(app_settings, tmp_path, "--delete", TEMPORAL_ADDRESS=nowhere)
     assert refused.returncode != 0 and refused.stdout == ""
     assert f"Temporal (namespace 'default' at {nowhere}) did not say how long it keeps histories" in refused.stderr
     assert "--ignore-retention" in refused.stderr, refused.stderr
     assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri)
+
+
+async def test_a_dry_run_below_the_retention_lists_with_a_warning(
+    resources: Resources, app_settings: Settings, client: Client, tmp_path: Path
+) -> None:
+    """A dry run deletes nothing, so a grace below the retention only warns (one line, both figures): an operator
+    may look at what a shorter grace would find. Only ``--delete`` refuses it."""
+    retention = await history_retention_of(client)
+    below = retention - timedelta(hours=1)
+    orphan = orphan_in(tmp_path, age=retention)  # past the shorter grace, within the retention
+
+    listed = await run_sweep(app_settings, tmp_path, "--older-than", format_age(below))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [orphan.uri]
+    [warning] = warnings_in(listed.stderr)
+    assert f"--older-than {format_age(below)} is shorter than the history retention" in warning, warning
+    assert f"'default' at {app_settings.temporal_address}, {format_age(retention)}:" in warning
+    assert "--delete" in warning
+    assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri)
+
+
+async def test_a_dry_run_lists_with_a_warning_when_temporal_does_not_answer(
+    resources: Resources, app_settings: Settings, tmp_path: Path
+) -> None:
+    """With nothing to ask, a dry run says it could not check the grace, and lists all the same."""
+    orphan = orphan_in(tmp_path, age=timedelta(days=60))
+    nowhere = f"127.0.0.1:{free_port()}"
+
+    listed = await run_sweep(app_settings, tmp_path, "--dry-run", TEMPORAL_ADDRESS=nowhere)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == [orphan.uri]
+    [warning] = warnings_in(listed.stderr)
+    assert f"Temporal (namespace 'default' at {nowhere}) did not say how long it keeps histories" in warning, warning
+    assert LocalArtifactStore(tmp_path / "artifacts").exists(orphan.uri)
+
+
+async def test_asking_temporal_its_retention_needs_no_payload_keys(
+    resources: Resources, app_settings: Settings, tmp_path: Path
+) -> None:
+    """A namespace's description carries no payloads: the sweep neither reads the payload keys for it nor, with none
+    set, makes a key file of its own under ``DATA_DIR`` (as connecting with the workers' codec does)."""
+    orphan = orphan_in(tmp_path, age=timedelta(days=60))
+
+    swept = await run_sweep(app_settings, tmp_path, "--delete", PAYLOAD_KEYS="")
+    assert swept.returncode == 0, swept.stderr
+    assert swept.stdout.splitlines() == [orphan.uri]
+    assert warnings_in(swept.stderr) == []
+    assert not (tmp_path / KEY_FILE_NAME).exists(), "the sweep made a payload key file"
 
 
 def test_a_grace_is_written_as_the_command_takes_it() -> None:
