@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from pydantic import AliasChoices
@@ -437,3 +439,11 @@ def worker_env(settings: Settings, *, queue: str, gemini_url: str) -> dict[str, 
         "GEMINI_BASE_URL": gemini_url,
         "WORKER_GRACEFUL_SHUTDOWN_SECONDS": "30",
     }
+
+
+def records_of(caplog: pytest.LogCaptureFixture, jobs: list[str]) -> list[logging.LogRecord]:
+    """The records about these jobs: the API app other tests share runs its own dispatcher and reconciler in
+    this process, on its own database, and logs through the same loggers."""
+    return [
+        r for r in caplog.records if getattr(r, "job_id", None) in jobs or set(getattr(r, "job_ids", ())) & set(jobs)
+    ]

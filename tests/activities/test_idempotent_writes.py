@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 
 from activities.analytics import AnalyticsActivities
@@ -25,7 +27,7 @@ from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.storage import StorageActivities
 from api.services.reconcile import JobReconciler
-from shared.analytics import BigQuerySink
+from shared.analytics import AnalyticsSink, BigQuerySink
 from shared.bill import NormalizedBill
 from shared.models import (
     ArtifactRef,
@@ -49,6 +51,19 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 """When Temporal scheduled a run's first step, in the tests that tell runs apart."""
 
 
+@contextlib.asynccontextmanager
+async def analytics_publishing_to(sink: AnalyticsSink | None) -> AsyncIterator[AnalyticsActivities]:
+    """``AnalyticsActivities`` whose batcher's flusher task is stopped on the way out, as nothing else stops
+    it: left pending on the session's loop, it was destroyed later ("Task was destroyed but it is pending!",
+    an ERROR in whichever test's log was being captured then)."""
+    analytics = AnalyticsActivities(sink)
+    try:
+        yield analytics
+    finally:
+        if analytics._batcher is not None:  # no public close: the worker never closes it either
+            await analytics._batcher.close()
+
+
 async def test_store_persist_publish_twice_write_once(
     http: httpx.AsyncClient, resources: Resources, app_settings: Settings
 ) -> None:
@@ -58,7 +73,6 @@ async def test_store_persist_publish_twice_write_once(
     fetch = FetchActivities(resources.pool, resources.connectors)
     storage_acts = StorageActivities(resources.pool, resources.store, resources.connectors)
     bills = BillActivities(resources.pool)
-    analytics = AnalyticsActivities(resources.sink)
 
     fetched = await env.run(
         fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="sfpuc")
@@ -86,8 +100,9 @@ async def test_store_persist_publish_twice_write_once(
         utility_account_id=account["id"],
         bill=bill,
     )
-    for _ in range(2):
-        await env.run(analytics.publish_analytics, publish)
+    async with analytics_publishing_to(resources.sink) as analytics:
+        for _ in range(2):
+            await env.run(analytics.publish_analytics, publish)
 
     gcs = storage.Client(
         project=app_settings.gcp_project,
@@ -535,20 +550,20 @@ async def test_a_reissued_statement_persisted_twice_replaces_the_bill_once(
 
     # The original's publish, retried through a warehouse outage, lands after the re-issue's:
     # the warehouse still shows the re-issue, the version Postgres stored last.
-    analytics = AnalyticsActivities(resources.sink)
-    for bill, outcome, job in (
-        (reissue.bill, outcomes[0], job_id),
-        (february(date(2026, 3, 5), "60.00"), first, str(first_job)),
-    ):
-        publish = PublishRequest(
-            job_id=job,
-            bill_id=outcome.bill_id,
-            customer_id=account["customer_id"],
-            utility_account_id=account["id"],
-            bill=bill,
-            stored_at=outcome.stored_at,
-        )
-        await ActivityEnvironment().run(analytics.publish_analytics, publish)
+    async with analytics_publishing_to(resources.sink) as analytics:
+        for bill, outcome, job in (
+            (reissue.bill, outcomes[0], job_id),
+            (february(date(2026, 3, 5), "60.00"), first, str(first_job)),
+        ):
+            publish = PublishRequest(
+                job_id=job,
+                bill_id=outcome.bill_id,
+                customer_id=account["customer_id"],
+                utility_account_id=account["id"],
+                bill=bill,
+                stored_at=outcome.stored_at,
+            )
+            await ActivityEnvironment().run(analytics.publish_analytics, publish)
     sink = resources.sink
     assert isinstance(sink, BigQuerySink)
     view = sink._ref("normalized_bills_latest")
@@ -721,28 +736,40 @@ async def test_a_reset_run_takes_over_a_job_whose_end_was_recorded_from_outside_
     """No worker took the job; an operator terminated its workflow, and the reconciler recorded it FAILED.
     The operator's reset then runs the job again: it reads RUNNING, and the review it needs reaches the
     queue, not the old end (where a decision would be refused and the review expire unseen). A late first
-    step of the terminated run still opens nothing."""
+    step of the terminated run still opens nothing. The reset run is then cancelled, so the test leaves no
+    open job behind a closed workflow: the session API's reconciler ended it ~35-60 s later, amid another test."""
     settings = idle_queue(app_settings)
     (started,) = await start_jobs(resources.pool, client, settings, 1)
     handle = client.get_workflow_handle(started["workflow_id"])
     await handle.terminate(reason="no worker took it")
     row = await resources.pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started["id"])
     # The session API's reconciler scans for runs closed outside MiniMeter too: either may record it first.
-    await JobReconciler(resources.pool, client, settings).record_if_ended(row)
+    reconciler = JobReconciler(resources.pool, client, settings)
+    await reconciler.record_if_ended(row)
     job = Runs(resources.pool, str(started["id"]))
     assert (await job.job())["status"] == "FAILED"
     terminated = await handle.describe()  # Temporal's clock: the reconciler dates the row by the run's start
-
-    await job.run(terminated.run_id, terminated.start_time).start()  # the terminated run's, committing late
-    assert (await job.job())["status"] == "FAILED"
-
     reset_at = terminated.start_time + timedelta(hours=1)
-    await job.run("reset-run", reset_at).start()
-    assert (await job.job())[:2] == ("RUNNING", None)
-    await job.run("reset-run", reset_at + timedelta(minutes=1)).open_review("r-reset")
-    assert (await job.job())["status"] == "NEEDS_REVIEW"
-    task = await job.task()
-    assert (task["status"], task["revision"], task["closed_at"]) == (ReviewStatus.PENDING, "r-reset", None)
+
+    try:
+        await job.run(terminated.run_id, terminated.start_time).start()  # the terminated run's, committing late
+        assert (await job.job())["status"] == "FAILED"
+
+        await job.run("reset-run", reset_at).start()
+        assert (await job.job())[:2] == ("RUNNING", None)
+        await job.run("reset-run", reset_at + timedelta(minutes=1)).open_review("r-reset")
+        assert (await job.job())["status"] == "NEEDS_REVIEW"
+        task = await job.task()
+        assert (task["status"], task["revision"], task["closed_at"]) == (ReviewStatus.PENDING, "r-reset", None)
+    finally:
+        # As the reset run's workflow records a cancellation: its end, closing the task in the same statement.
+        await job.run("reset-run", reset_at + timedelta(minutes=2)).end(JobStatus.CANCELED, "cancelled by request")
+
+    assert (await job.job())[:2] == ("CANCELED", "cancelled by request")
+    assert (await job.task())["status"] == ReviewStatus.CANCELED
+    assert (await handle.describe()).status is WorkflowExecutionStatus.TERMINATED
+    ended = await resources.pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started["id"])
+    assert not await reconciler.record_if_ended(ended), "left for the session API's reconciler to end"
 
 
 async def test_a_late_decision_of_a_run_a_reset_replaced_leaves_the_new_runs_review_alone(

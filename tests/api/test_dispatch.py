@@ -24,6 +24,7 @@ from api.services.jobs import idempotency_scope, start_job
 from shared.models import IngestionRequest, JobStatus, JobType
 from shared.settings import Settings
 from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue, start_jobs
+from tests.helpers import records_of
 
 
 async def accept(
@@ -41,14 +42,6 @@ async def dispatcher_with_jobs(
     settings = idle_queue(app_settings, limit=limit)
     dispatcher = JobDispatcher(pool, client, settings)
     return dispatcher, await accept(pool, client, settings, dispatcher, jobs)
-
-
-def records_of(caplog: pytest.LogCaptureFixture, jobs: list[str]) -> list[logging.LogRecord]:
-    """The records about these jobs: the API app other tests share runs its own dispatcher in this
-    process, on its own database, and logs through the same logger."""
-    return [
-        r for r in caplog.records if getattr(r, "job_id", None) in jobs or set(getattr(r, "job_ids", ())) & set(jobs)
-    ]
 
 
 async def dispatched(pool: asyncpg.Pool) -> list[str]:
