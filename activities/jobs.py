@@ -8,7 +8,6 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.review import end_claim
 from shared.db import job_claimed, newer_run
 from shared.models import JobRef, JobStatus, JobStatusUpdate
 from shared.review import ReviewStatus
@@ -104,7 +103,7 @@ class JobActivities:
 
         A review task still open is closed (CANCELED) in the same statement: however the job
         ended (a step out of retries while it waited, say), reviewers no longer see it queued;
-        its reviewer's claim ends in the same transaction (``end_claim``).
+        its reviewer's claim ends in that statement too, as ``end_claim`` ends it for every other close.
         A run of another chain, refused at ``mark_job_running`` or cancelled before it, changes nothing.
         """
         info = activity.info()
@@ -112,38 +111,44 @@ class JobActivities:
         newer = newer_run("$8", "$9")  # a reset's run whose first steps did not run again: its end is its own
         ended_at = f"CASE WHEN {newer} THEN now() ELSE COALESCE(finished_at, now()) END"
         chain = chain_learned("$10", took_it_alone("$8"))
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"""
-                WITH job AS (
-                    UPDATE ingestion_jobs
-                       SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, ended_run_id = $8,
-                           last_run_id = $8, updated_at = now(), first_run_id = {chain},
-                           run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
-                           finished_at = {ended_at},
-                           duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
-                     WHERE id = $1
-                       -- not a late try of a run an operator's reset has since replaced
-                       AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
-                       AND {same_chain("$10")}
-                    RETURNING id
-                )
+        await self._pool.execute(
+            f"""
+            WITH job AS (
+                UPDATE ingestion_jobs
+                   SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, ended_run_id = $8,
+                       last_run_id = $8, updated_at = now(), first_run_id = {chain},
+                       run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
+                       finished_at = {ended_at},
+                       duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
+                 WHERE id = $1
+                   -- not a late try of a run an operator's reset has since replaced
+                   AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
+                   AND {same_chain("$10")}
+                RETURNING id
+            ), task AS (
                 UPDATE review_tasks
                    SET status = $7, updated_at = now(), closed_at = now()
                  WHERE job_id = (SELECT id FROM job) AND closed_at IS NULL
-                """,
-                update.job_id,
-                update.status,
-                update.error,
-                result,
-                [s.model_dump(mode="json") for s in update.steps],
-                update.result.reasons if update.result else [],
-                ReviewStatus.CANCELED,
-                info.workflow_run_id,
-                info.scheduled_time,
-                update.first_run_id or None,
+                RETURNING job_id
             )
-            await end_claim(conn, update.job_id)
+            -- end_claim's DELETE, for a task closed before or by this statement: the snapshot does not show
+            -- the task's close by ``task``, so that close is read from its RETURNING
+            DELETE FROM review_claims c
+             WHERE c.job_id = $1
+               AND (EXISTS (SELECT 1 FROM task)
+                    OR EXISTS (SELECT 1 FROM review_tasks t WHERE t.job_id = c.job_id AND t.closed_at IS NOT NULL))
+            """,
+            update.job_id,
+            update.status,
+            update.error,
+            result,
+            [s.model_dump(mode="json") for s in update.steps],
+            update.result.reasons if update.result else [],
+            ReviewStatus.CANCELED,
+            info.workflow_run_id,
+            info.scheduled_time,
+            update.first_run_id or None,
+        )
         logger.info(
             "job finished",
             extra={"job_id": update.job_id, "step": "mark_job_finished", "status": str(update.status)},

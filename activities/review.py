@@ -48,8 +48,9 @@ async def _lock_job(conn: asyncpg.Connection, job_id: str) -> asyncpg.Record | N
 
 async def end_claim(conn: asyncpg.Connection, job_id: str) -> None:
     """A closed task is nobody's to have open: its reviewer's claim ends with it, in the transaction that closed it,
-    however it closed (a decision by update or signal, an expiry, a cancelled job, the job marked finished, the
-    reconciler's record of a workflow ended from outside). Only once closed: a refused decision never gets here."""
+    however it closed (a decision by update or signal, an expiry, a cancelled job, the reconciler's record of a
+    workflow ended from outside; ``mark_job_finished`` does the same inside its closing statement). Only once closed:
+    a refused decision never gets here."""
     await conn.execute(
         "DELETE FROM review_claims c USING review_tasks t"
         " WHERE c.job_id = $1 AND t.job_id = c.job_id AND t.closed_at IS NOT NULL",

@@ -231,9 +231,10 @@ class Settings(BaseSettings):
     """A task still open this long is escalated; at least a second, and shorter than ``review_timeout``."""
     review_timeout: Duration = timedelta(days=7)
     """A task still open this long expires (the job ends REVIEW_EXPIRED)."""
-    review_claim_lapse_minutes: int = Field(default=30, ge=1)
+    review_claim_lapse_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     """How long a reviewer's claim on a task holds after they last loaded or sent its page (``review_claims``);
-    0 would free every claim at once, so a colleague's open page would never count."""
+    0 would free every claim at once, so a colleague's open page would never count. At most a week (the default
+    ``review_timeout``): a lapse reaching back past Postgres's earliest date made every review page a 500."""
 
     # Worker
     # Bounded here: out of range, each stopped the worker only once connected, as an SDK or asyncpg

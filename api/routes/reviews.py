@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -246,8 +247,15 @@ async def decide_review(
 
 
 async def submit_decision(
-    state: AppState, principal: Principal, job_id: str, body: ReviewDecisionCreate
+    state: AppState,
+    principal: Principal,
+    job_id: str,
+    body: ReviewDecisionCreate,
+    *,
+    on_sending: Callable[[], None] = lambda: None,
 ) -> ReviewDecisionResult:
+    """``on_sending`` is called just before the decision is handed to Temporal: up to there nothing was sent, so a
+    caller can tell a failure before it (the decision surely not taken) from one after (it may have been)."""
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
     try:
         decision = ReviewDecision(
@@ -265,6 +273,7 @@ async def submit_decision(
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
         return await _repeated(state, handle, job, update_id)
+    on_sending()
     try:
         update = await handle.start_update(
             BillIngestionWorkflow.submit_review,

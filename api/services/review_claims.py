@@ -6,8 +6,8 @@ to a 409. It lapses once its holder has not loaded or sent the page for ``REVIEW
 it ends with the task however it closes: a claim counts only if its holder was seen since the task's current opening
 (``created_at``, which a take-back sets anew), so one written just after the close by a page that read the task open
 never comes back with the task. Every close deletes it in the transaction that closes the task (the worker's
-``record_review_decision``, ``close_review_task`` and ``mark_job_finished``, the reconciler's record of a workflow ended
-from outside: ``activities.review.end_claim``), so a refused decision keeps it.
+``record_review_decision`` and ``close_review_task``, the reconciler's record of a workflow ended from outside:
+``activities.review.end_claim``; ``mark_job_finished`` in its closing statement), so a refused decision keeps it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -221,6 +222,11 @@ async def decide(job_id: str, request: Request, state: StateDep) -> Response:
         return page
 
 
+def _mark_sent(request: Request) -> None:
+    """From here on a database outage may follow the decision's arrival at Temporal: not answered ``not_sent_page``."""
+    request.state.decision_sent = True
+
+
 async def _decide(job_id: str, request: Request, state: AppState) -> Response:
     principal = await reviewer_or_sign_in(request)  # here, not a dependency: its key lookup may meet the outage
     if principal is None:
@@ -268,9 +274,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
     # Approve clicked after editing (or Enter in a field, on a page from before Enter sent nothing): the edits kept.
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():
         return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
-    request.state.decision_sent = True  # from here on a database outage may follow the decision's arrival
     try:
-        result = await submit_decision(state, principal, job_id, body)
+        result = await submit_decision(state, principal, job_id, body, on_sending=lambda: _mark_sent(request))
     except Problem as problem:
         if problem.status_code not in {409, 422, 503}:
             raise
@@ -533,12 +538,20 @@ async def draft_after_sign_in(
 @dataclass(frozen=True)
 class UnreadTask:
     """What a page can say of a task it could not read (the database down): where its form goes, and the revision
-    the form was sent with."""
+    and raw bill's link the form was sent with."""
 
     job_id: str
     revision: str
+    artifact_url: str
     account_number: str = ""
     account_label: str | None = None
+
+
+def _echoed_artifact_url(job_id: str, echoed: str) -> str:
+    """The raw bill's link the form echoed, named by its hash as the task's page named it; only this job's artifact
+    link is taken back (the form is the sender's), else the plain link (the job's newest bill)."""
+    plain = f"/jobs/{job_id}/artifact"
+    return echoed if re.fullmatch(rf"{re.escape(plain)}(\?sha256=[0-9a-f]{{64}})?", echoed) else plain
 
 
 def decision_job_id(path: str) -> str | None:
@@ -553,7 +566,8 @@ def decision_job_id(path: str) -> str | None:
 async def not_sent_page(request: Request, job_id: str) -> Response | None:
     """The decision form back as it was posted (503), saying nothing was sent, the database being unavailable: every
     entry kept, to send again once it is back. The task is not read (it cannot be), so the page shows the form
-    alone, with the revision and ``extracted`` it was sent with, for the route to check when it is sent again.
+    alone, with the revision and ``extracted`` it was sent with, for the route to check when it is sent again, and the
+    raw bill's link it echoed (``_echoed_artifact_url``).
 
     None (the plain 503 page) for a form no page of this origin posted, as a refused form is given back only to
     them, for a path that is no task's, or for a form that cannot be read. The token is the session's where the
@@ -568,7 +582,11 @@ async def not_sent_page(request: Request, job_id: str) -> Response | None:
     values = BillForm.from_form(form, partial_rows=True)
     queue = _queue_from(str(form.get("queue") or ""))
     context: dict[str, Any] = {
-        "task": UnreadTask(job_id=job, revision=str(form.get("revision") or "")),
+        "task": UnreadTask(
+            job_id=job,
+            revision=str(form.get("revision") or ""),
+            artifact_url=_echoed_artifact_url(job, str(form.get("artifact_url") or "")),
+        ),
         "form": values,
         "flagged": {},
         "invalid": {},

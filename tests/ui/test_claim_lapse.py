@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from api.auth import Role, create_key
 from api.main import create_app
-from shared.settings import Settings
+from shared.settings import Settings, refusal
 from tests.helpers import bill_needing_review, run_entry_point, serve
 from tests.ui.conftest import sign_in
 from worker.resources import Resources
@@ -21,6 +21,7 @@ DECISION_BUTTON = 'name="action" value="correct"'
 
 
 def test_the_claim_lapse_is_thirty_minutes_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REVIEW_CLAIM_LAPSE_MINUTES", raising=False)  # the default, whatever the shell running this set
     assert Settings().review_claim_lapse_minutes == 30
     monkeypatch.setenv("REVIEW_CLAIM_LAPSE_MINUTES", "5")
     assert Settings().review_claim_lapse_minutes == 5
@@ -32,6 +33,22 @@ def test_a_claim_lapse_that_is_not_positive_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setenv("REVIEW_CLAIM_LAPSE_MINUTES", minutes)
     with pytest.raises(ValidationError, match="review_claim_lapse_minutes"):
         Settings()
+
+
+@pytest.mark.parametrize("minutes", ["10081", "5000000000"])
+def test_a_claim_lapse_longer_than_a_week_is_refused_naming_the_bound(
+    monkeypatch: pytest.MonkeyPatch, minutes: str
+) -> None:
+    """5,000,000,000 minutes reached back past Postgres's earliest date: every review page answered 500."""
+    monkeypatch.setenv("REVIEW_CLAIM_LAPSE_MINUTES", minutes)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert refusal(refused.value) == "REVIEW_CLAIM_LAPSE_MINUTES: Input should be less than or equal to 10080"
+
+
+def test_a_claim_lapse_of_a_week_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_CLAIM_LAPSE_MINUTES", "10080")
+    assert Settings().review_claim_lapse_minutes == 7 * 24 * 60
 
 
 def test_a_refused_claim_lapse_stops_the_api_in_one_line_naming_it() -> None:

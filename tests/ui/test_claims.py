@@ -201,6 +201,33 @@ async def test_a_task_closed_as_its_job_is_marked_finished_ends_its_claim(
     job = await bill_needing_review(http, unique)
     await reviewer.get(f"/ui/reviews/{job['id']}")
     assert await claim_row(resources, job["id"]) is not None
+    await mark_finished_by_its_run(client, resources, job)
+
+    task = await resources.pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job["id"])
+    assert task["status"] == "CANCELED" and task["closed_at"] is not None
+    assert await claim_row(resources, job["id"]) is None
+
+
+async def test_a_claim_written_after_its_task_closed_ends_as_the_job_is_marked_finished(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, client: Client, unique: str
+) -> None:
+    """A page that read the task open claims it again just after a close committed: ``mark_job_finished``, finding
+    the task closed already (it closes nothing), still ends that claim, as ``end_claim`` does for any closed task."""
+    job = await bill_needing_review(http, unique)
+    await reviewer.get(f"/ui/reviews/{job['id']}")
+    await resources.pool.execute(  # closed here by SQL alone: the late claim's row stays
+        "UPDATE review_tasks SET status = 'EXPIRED', updated_at = now(), closed_at = now() WHERE job_id = $1",
+        job["id"],
+    )
+    assert await claim_row(resources, job["id"]) is not None
+    await mark_finished_by_its_run(client, resources, job)
+
+    assert await resources.pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", job["id"]) == "EXPIRED"
+    assert await claim_row(resources, job["id"]) is None
+
+
+async def mark_finished_by_its_run(client: Client, resources: Resources, job: dict[str, Any]) -> None:
+    """``mark_job_finished`` as the job's run records its end (FAILED), its workflow terminated after."""
     handle = client.get_workflow_handle(job["workflow_id"])
     env = ActivityEnvironment()  # the run's own end, as its last step records it
     run_id = (await handle.describe()).run_id
@@ -210,10 +237,6 @@ async def test_a_task_closed_as_its_job_is_marked_finished_ends_its_claim(
         await env.run(JobActivities(resources.pool).mark_job_finished, ending)
     finally:
         await handle.terminate(reason="test over: its end is recorded")
-
-    task = await resources.pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job["id"])
-    assert task["status"] == "CANCELED" and task["closed_at"] is not None
-    assert await claim_row(resources, job["id"]) is None
 
 
 async def test_a_task_the_reconciler_closes_ends_its_claim(
@@ -238,13 +261,13 @@ async def test_a_claim_from_before_a_task_was_closed_and_taken_back_does_not_com
     resources: Resources,
     unique: str,
 ) -> None:
-    """A close that leaves the claim's row (the reconciler's, for a workflow terminated from outside; the job marked
-    finished), or a claim written just after the close by a page that read the task open, does not hold once a
-    reset takes the task back: the claim counts only if its holder was seen since the task's current opening."""
+    """Every close ends the task's claim, but a page that read the task open can claim it again just after the close
+    committed: that claim does not hold once a reset takes the task back, as it counts only if its holder was seen
+    since the task's current opening."""
     job = await bill_needing_review(http, unique)
     job_id, own_customer = job["id"], {"customer_id": job["customer_id"]}  # the queue's first 50 may be others'
     await reviewer.get(f"/ui/reviews/{job_id}")
-    await resources.pool.execute(  # closed as the reconciler closes it: the claim's row stays
+    await resources.pool.execute(  # closed here by SQL alone, so the claim's row stays, as the late claim leaves it
         "UPDATE review_tasks SET status = 'CANCELED', updated_at = now(), closed_at = COALESCE(closed_at, now())"
         " WHERE job_id = $1",
         job_id,

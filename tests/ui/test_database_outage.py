@@ -3,11 +3,14 @@ being unavailable, and holds every entry (fields, rows begun, the note) so they 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -31,12 +34,14 @@ TYPED = {
     "line_items-3-amount": "1.00",
 }
 NOTE = "page 2 says 61.00"
+BILL_SHA256 = "ab" * 32
 
 
 @dataclass
 class Outage:
     url: str
     pgdata: Path
+    database_url: str
     job_id: str
     reviewer_key: str
 
@@ -46,7 +51,8 @@ async def outage(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Outage
     """An API on a Postgres of its own holding one open review task; the test stops that Postgres, and it is
     started again before the API closes."""
     pgdata = tmp_path / "pg"
-    settings = app_settings.model_copy(update={"database_url": SecretStr(embedded_postgres_url(pgdata))})
+    database_url = embedded_postgres_url(pgdata)
+    settings = app_settings.model_copy(update={"database_url": SecretStr(database_url)})
     try:
         async with serve(create_app(settings)) as url:
             pool = await create_pool(settings, one_shot=True)
@@ -63,10 +69,16 @@ async def outage(app_settings: Settings, tmp_path: Path) -> AsyncIterator[Outage
                     ["balance_mismatch"],
                     bill.model_dump(mode="json"),
                 )
+                await pool.execute(
+                    "INSERT INTO artifacts (job_id, uri, sha256, size, content_type)"
+                    " VALUES ($1, 'gs://b/o', $2, 3, 'application/pdf')",
+                    job_id,
+                    BILL_SHA256,
+                )
                 key = await create_key(pool, name="outage-reviewer", role=Role.REVIEWER)
             finally:
                 await pool.close()
-            yield Outage(url=url, pgdata=pgdata, job_id=job_id, reviewer_key=key.key)
+            yield Outage(url=url, pgdata=pgdata, database_url=database_url, job_id=job_id, reviewer_key=key.key)
             start_embedded_postgres(pgdata)  # the API's loops and pool close against a live server
     finally:
         stop_embedded_postgres(pgdata)
@@ -96,6 +108,12 @@ def assert_entries_held(page: httpx.Response, sent: dict[str, str]) -> None:
     assert 'name="action" value="correct"' in html, "the decisions are there to send it again"
 
 
+def assert_raw_bill_named_by_its_hash(page: httpx.Response, job_id: str) -> None:
+    """The raw bill's link names the bill the task was read from, as the task's page does: the plain link serves the
+    job's newest bill, which a reset's re-fetch could have replaced."""
+    assert f'<a href="/jobs/{job_id}/artifact?sha256={BILL_SHA256}" target="_blank"' in page.text, page.text
+
+
 async def test_a_decision_sent_while_postgres_is_down_comes_back_with_every_entry(outage: Outage) -> None:
     """The session lookup is the first thing the outage refuses: the page still holds what was typed, and once the
     database is back, the form it holds is this reviewer's own (its token accepted), not a stale one."""
@@ -114,6 +132,7 @@ async def test_a_decision_sent_while_postgres_is_down_comes_back_with_every_entr
         assert "text/html" in refused.headers["content-type"]
         assert "Nothing was sent" in refused.text and "database is unavailable" in refused.text
         assert_entries_held(refused, sent)
+        assert_raw_bill_named_by_its_hash(refused, outage.job_id)
         assert csrf_of(refused) == sent["csrf_token"]
 
         start_embedded_postgres(outage.pgdata)
@@ -156,3 +175,64 @@ async def test_another_origins_post_while_postgres_is_down_gets_no_entries_back(
     assert refused.status_code == 503, refused.text
     assert "Jane Q. Public" not in refused.text and "forged" not in refused.text
     assert "Try again in a few seconds" in refused.text
+
+
+async def wait_for_a_query_waiting_on_a_lock(watcher: asyncpg.Connection, query: str) -> None:
+    """Returns once a backend running ``query`` (its text as sent) waits for a lock."""
+    for _ in range(400):
+        waiting = await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", f"%{query}%"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no query waited on a lock: {query}")
+
+
+@asynccontextmanager
+async def job_held_after_its_task_was_read_and_claimed(
+    database_url: str, job_id: str
+) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """Locks that stop a decision's request just after the route read the task and claimed it, at the job's next
+    read (``submit_decision``'s first): the claim's row is held first, then, once the claim waits for it, the
+    job table, and the claim let go. The context yields the wait until the request is stopped there."""
+    claim_holder, job_holder = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    watcher = await asyncpg.connect(database_url)
+    try:
+        claim_lock = claim_holder.transaction()
+        await claim_lock.start()
+        assert await claim_holder.fetchval("SELECT 1 FROM review_claims WHERE job_id = $1 FOR UPDATE", job_id)
+
+        async def stopped_at_the_jobs_read() -> None:
+            await wait_for_a_query_waiting_on_a_lock(watcher, "INSERT INTO review_claims")
+            await job_holder.execute("BEGIN; LOCK TABLE ingestion_jobs IN ACCESS EXCLUSIVE MODE")
+            await claim_lock.rollback()
+            await wait_for_a_query_waiting_on_a_lock(watcher, "SELECT * FROM ingestion_jobs WHERE id = $1")
+
+        yield stopped_at_the_jobs_read
+    finally:
+        for conn in (claim_holder, job_holder, watcher):
+            conn.terminate()  # the server was stopped under them
+
+
+async def test_a_decision_whose_job_cannot_be_read_again_while_postgres_is_down_comes_back_with_every_entry(
+    outage: Outage,
+) -> None:
+    """The task read and claimed, Postgres goes down as the decision's own read of the job waits: the decision never
+    reached Temporal, so the page says nothing was sent and holds every entry, rather than the plain 503 page."""
+    async with httpx.AsyncClient(base_url=outage.url, timeout=60) as browser:
+        assert (await sign_in(browser, outage.reviewer_key)).status_code == 303
+        page = await browser.get(f"/ui/reviews/{outage.job_id}", params={"queue": "provider=pge"})
+        assert page.status_code == 200, page.text
+        sent = form_fields(page.text) | {"csrf_token": csrf_of(page)} | TYPED | PARTIAL_ROWS
+        sent |= {"action": "correct", "note": NOTE, "override": "on"}
+        async with job_held_after_its_task_was_read_and_claimed(outage.database_url, outage.job_id) as stopped:
+            posting = asyncio.create_task(browser.post(f"/ui/reviews/{outage.job_id}", data=sent, headers=SAME_ORIGIN))
+            await stopped()
+            stop_embedded_postgres(outage.pgdata)
+            refused = await posting
+
+    assert refused.status_code == 503, refused.text
+    assert "Nothing was sent" in refused.text and "database is unavailable" in refused.text
+    assert_entries_held(refused, sent)
+    assert_raw_bill_named_by_its_hash(refused, outage.job_id)
