@@ -163,7 +163,7 @@ async def _connect(settings: Settings) -> Client:
     """A client without the payload codec (a namespace's description carries no payloads)."""
     try:
         return await connect_client(settings, payloads=False)
-    except RuntimeError as error:  # the SDK's connect failure, and nothing else in this call
+    except (RuntimeError, OSError) as error:  # the SDK's connect failure; a TLS file unreadable since the start
         raise TemporalUnreachable(str(error)) from error
 
 

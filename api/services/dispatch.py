@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -66,8 +67,14 @@ start (``OTHER_CALL_TIMEOUT`` in its core), 8 at a time, minutes for a round of 
 start in milliseconds (about 200 a second on the dev server here), a remote one in well under a second: 5 s is far
 past a slow moment, and what a hung frontend costs each round (the starts queued behind one that timed out are not
 sent: ``StartSkipped``). Counted per start, not per round: a frontend answering each start in 0.8 s takes a round
-of 64 past 5 s, and every one of those starts was working. A start cut short may still have been carried out: the
-next round's start finds that workflow (``start_ingestion``)."""
+of 64 past 5 s, and every one of those starts was working; ``ROUND_CEILING`` bounds the round. A start cut short may
+still have been carried out: the next round's start finds that workflow (``start_ingestion``)."""
+
+ROUND_CEILING = START_TIMEOUT * 4
+"""How long a round goes on letting starts through: one answering each start just under ``START_TIMEOUT``, or
+failing each after a while (UNAVAILABLE after the SDK's own retries), would otherwise hold the round's locks for
+``START_TIMEOUT`` a batch (40 s for 64 rows) with no start ever timing out. A start let through by then still gets
+its whole ``START_TIMEOUT``; those still queued are left for the next round (``StartSkipped``)."""
 
 DISPATCH_LOCK = "minimeter.job-dispatch"
 """The advisory lock's name (``hashtext`` of it is the key) that serializes dispatch rounds."""
@@ -97,8 +104,23 @@ def _named(rows: list[asyncpg.Record]) -> dict[str, list[str]]:
 
 
 class StartSkipped(Exception):
-    """A start the round did not send: one before it got no answer within ``START_TIMEOUT``, and a frontend that
-    does not answer one start will not answer the next either. Left for the next round."""
+    """A start the round did not send: one before it got no answer within ``START_TIMEOUT`` (a frontend that does
+    not answer one start will not answer the next either), or the round reached ``ROUND_CEILING``. Left for the
+    next round."""
+
+
+@dataclass
+class _Round:
+    """What a round's starts share: the gate letting ``STARTS_AT_ONCE`` through, and when it stops letting any."""
+
+    gate: asyncio.Semaphore
+    ends_at: float
+    """The event loop's time at ``ROUND_CEILING``."""
+    gave_up: bool = False
+    """Set once a start went unanswered."""
+
+    def over(self) -> bool:
+        return self.gave_up or asyncio.get_running_loop().time() >= self.ends_at
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -122,7 +144,10 @@ def _warn_not_started(failures: list[tuple[asyncpg.Record, BaseException]]) -> N
             f"Temporal did not answer {timed_out} start(s) within START_TIMEOUT ({START_TIMEOUT.total_seconds():g} s)"
         )
     if skipped:
-        reasons.append(f"{skipped} start(s) not sent after that, left for the next round")
+        reasons.append(
+            f"{skipped} start(s) not sent (after a start went unanswered, or past ROUND_CEILING"
+            f" {ROUND_CEILING.total_seconds():g} s), left for the next round"
+        )
     if others:
         reasons.append(repr(others[0]))
     logger.warning(
@@ -191,26 +216,27 @@ class JobDispatcher(BackgroundLoop):
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
             self._wake.clear()
 
-    async def _start(self, row: asyncpg.Record) -> None:
-        """One job's start; a row that fails stays undispatched and fails alone (one that cannot be
-        parsed for longer than ``JOB_DISPATCH_STALE_AFTER`` is failed for good by the round)."""
-        request = IngestionRequest.model_validate(row["start_request"])
-        await start_ingestion(self._client, self._settings, workflow_id=row["workflow_id"], request=request)
+    async def _start(self, workflow_id: str, request: IngestionRequest) -> None:
+        await start_ingestion(self._client, self._settings, workflow_id=workflow_id, request=request)
 
-    async def _start_in_round(self, row: asyncpg.Record, gate: asyncio.Semaphore, gave_up: asyncio.Event) -> None:
-        """One start, when the gate lets it in, with ``START_TIMEOUT`` of its own from then: a start queued behind
-        slow ones still gets its whole time. Once one start of the round went unanswered, the round's
-        ``gave_up``: the starts still queued are not sent (``StartSkipped``), or a silent frontend would hold
-        the round for ``START_TIMEOUT`` per batch."""
-        async with gate:
-            if gave_up.is_set():
+    async def _start_in_round(self, row: asyncpg.Record, round_: _Round) -> None:
+        """One job's start; a row that fails stays undispatched and fails alone (one that cannot be parsed for longer
+        than ``JOB_DISPATCH_STALE_AFTER`` is failed for good by the round, so it is parsed first, whatever the round).
+
+        Sent when the gate lets it in, with ``START_TIMEOUT`` of its own from then: a start queued behind slow ones
+        still gets its whole time. Once one start went unanswered, or past ``ROUND_CEILING``, the starts still
+        queued are not sent (``StartSkipped``), or a silent frontend would hold the round for ``START_TIMEOUT`` a
+        batch."""
+        request = IngestionRequest.model_validate(row["start_request"])
+        async with round_.gate:
+            if round_.over():
                 raise StartSkipped
             try:
                 async with asyncio.timeout(START_TIMEOUT.total_seconds()):
-                    await self._start(row)
+                    await self._start(row["workflow_id"], request)
             except Exception as error:
                 if _timed_out(error):
-                    gave_up.set()  # before the gate lets the next start in
+                    round_.gave_up = True  # before the gate lets the next start in
                 raise
 
     async def dispatch_once(self) -> tuple[int, bool]:
@@ -234,10 +260,11 @@ class JobDispatcher(BackgroundLoop):
                 room + 1,  # one more tells whether others wait
             )
             claimed = rows[:room]
-            gate = asyncio.Semaphore(STARTS_AT_ONCE)
-            gave_up = asyncio.Event()
+            round_ = _Round(
+                asyncio.Semaphore(STARTS_AT_ONCE), asyncio.get_running_loop().time() + ROUND_CEILING.total_seconds()
+            )
             outcomes = await asyncio.gather(
-                *(self._start_in_round(row, gate, gave_up) for row in claimed), return_exceptions=True
+                *(self._start_in_round(row, round_) for row in claimed), return_exceptions=True
             )
             started = [row["id"] for row, outcome in zip(claimed, outcomes, strict=True) if outcome is None]
             await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = ANY($1::uuid[])", started)

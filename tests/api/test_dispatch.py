@@ -11,6 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import asyncpg
@@ -19,6 +20,7 @@ import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client
 
+from api.services import dispatch
 from api.services.dispatch import START_TIMEOUT, STARTS_AT_ONCE, JobDispatcher
 from api.services.jobs import idempotency_scope, start_job
 from shared.models import IngestionRequest, JobStatus, JobType
@@ -96,11 +98,11 @@ class CountingDispatcher(JobDispatcher):
     in_flight = 0
     peak = 0
 
-    async def _start(self, row: asyncpg.Record) -> None:
+    async def _start(self, workflow_id: str, request: IngestionRequest) -> None:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            await super()._start(row)
+            await super()._start(workflow_id, request)
         finally:
             self.in_flight -= 1
 
@@ -428,4 +430,33 @@ async def test_a_frontend_slow_to_answer_has_every_start_of_a_long_round_waited_
     assert frontend.starts_taken == len(jobs)
     assert [r.getMessage() for r in records_of(caplog, jobs)] == []
     assert await dispatched(own_db) == jobs
+    assert len(set(await workflow_runs(client, jobs))) == len(jobs)
+
+
+async def test_a_round_lets_no_start_through_past_its_ceiling(
+    own_db: asyncpg.Pool,
+    client: Client,
+    app_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frontend answering every start, each a while after it came, never times one out: without ROUND_CEILING a
+    round of 64 held the lock and its rows a batch's answer at a time (up to 8 x START_TIMEOUT). Past the ceiling the
+    starts still queued are left, unsent, to the next round, which starts them."""
+    ceiling = 1.2  # the second batch is let through (at ~0.8 s), the third (at ~1.6 s) is not
+    monkeypatch.setattr(dispatch, "ROUND_CEILING", timedelta(seconds=ceiling))
+    settings = idle_queue(app_settings, limit=3 * STARTS_AT_ONCE)
+    async with client_through(client, SlowFrontend) as (frontend, slow_client):
+        dispatcher = JobDispatcher(own_db, slow_client, settings)
+        jobs = await accept(own_db, client, settings, dispatcher, 3 * STARTS_AT_ONCE)
+        with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
+            started, still_waiting = await dispatcher.dispatch_once()
+
+    assert STARTS_AT_ONCE <= started < len(jobs) and still_waiting, started
+    assert frontend.starts_taken == started, "a start queued past the ceiling was sent all the same"
+    assert await dispatched(own_db) == jobs[:started]
+    [waiting] = [r for r in records_of(caplog, jobs) if r.getMessage() == "jobs not started yet"]
+    assert (waiting.timed_out, waiting.skipped) == (0, len(jobs) - started)  # type: ignore[attr-defined]
+    assert "ROUND_CEILING" in waiting.error, waiting.error  # type: ignore[attr-defined]
+    assert await JobDispatcher(own_db, client, settings).dispatch_once() == (len(jobs) - started, False)
     assert len(set(await workflow_runs(client, jobs))) == len(jobs)

@@ -3,7 +3,6 @@ reports a backend's last writes without its next statement (15 and later)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
@@ -35,7 +34,9 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def sleep(seconds: float) -> None:
         asked.append(seconds)
 
-    monkeypatch.setattr(asyncio, "sleep", sleep)  # the wait asks asyncio.sleep: no other sleeps meanwhile
+    # The module's own names only: asyncio.sleep itself patched spun every other loop of the process (the session
+    # API's uvicorn ticked without yielding, and the test waited on it until pytest-timeout's 300 s).
+    monkeypatch.setattr(pipeline, "asyncio", SimpleNamespace(sleep=sleep))
     monkeypatch.setattr(pipeline, "time", SimpleNamespace(monotonic=lambda: NOW))
     return asked
 
@@ -54,14 +55,22 @@ async def test_the_counters_are_read_once_a_backend_gone_idle_has_reported(
     assert set(await pipeline.database_tuples(conn)) == {"pg_tuples_inserted", "pg_tuples_updated"}
 
 
-async def test_before_postgres_15_the_counters_are_left_out_not_waited_for(
-    conn: asyncpg.Connection, slept: list[float], monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Postgres14Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type hints here
+    """A connection that says its server is Postgres 14 (this connection's class alone: the process's others too,
+    the session API's pools, read the version patched on ``asyncpg.Connection``)."""
+
+    def get_server_version(self) -> ServerVersion:
+        return server(14)
+
+
+async def test_before_postgres_15_the_counters_are_left_out_not_waited_for(pg_url: str, slept: list[float]) -> None:
     """A backend there kept its last counts until its next statement or its disconnect: no wait makes them whole,
     and counted short they read as fewer rows written than the tables hold."""
-    monkeypatch.setattr(asyncpg.Connection, "get_server_version", lambda _: server(14))
+    conn = await asyncpg.connect(pg_url, connection_class=Postgres14Connection)
+    try:
+        await pipeline.wait_for_idle_backends_to_report(conn, idle_since=NOW)
 
-    await pipeline.wait_for_idle_backends_to_report(conn, idle_since=NOW)
-
-    assert slept == []
-    assert await pipeline.database_tuples(conn) == {}
+        assert slept == []
+        assert await pipeline.database_tuples(conn) == {}
+    finally:
+        await conn.close()

@@ -195,7 +195,8 @@ async def job_held_after_its_task_was_read_and_claimed(
 ) -> AsyncIterator[Callable[[], Awaitable[None]]]:
     """Locks that stop a decision's request just after the route read the task and claimed it, at the job's next
     read (``submit_decision``'s first): the claim's row is held first, then, once the claim waits for it, the
-    job table, and the claim let go. The context yields the wait until the request is stopped there."""
+    job table, and the claim let go. The context yields the wait until the request is stopped there, its connection
+    then cut."""
     claim_holder, job_holder = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     watcher = await asyncpg.connect(database_url)
     try:
@@ -207,7 +208,15 @@ async def job_held_after_its_task_was_read_and_claimed(
             await wait_for_a_query_waiting_on_a_lock(watcher, "INSERT INTO review_claims")
             await job_holder.execute("BEGIN; LOCK TABLE ingestion_jobs IN ACCESS EXCLUSIVE MODE")
             await claim_lock.rollback()
-            await wait_for_a_query_waiting_on_a_lock(watcher, "SELECT * FROM ingestion_jobs WHERE id = $1")
+            job_read = "SELECT * FROM ingestion_jobs WHERE id = $1"
+            await wait_for_a_query_waiting_on_a_lock(watcher, job_read)
+            # Its connection cut first, as a shutdown cuts it (57P01): stopped along with the lock's holder, the
+            # holder's backend could end first and let the read through (the decision then went on to Temporal).
+            await watcher.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE $1",
+                f"%{job_read}%",
+            )
 
         yield stopped_at_the_jobs_read
     finally:

@@ -9,10 +9,11 @@ import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from shared import search_attributes as sa
@@ -21,6 +22,7 @@ from shared.review import ReviewAction, ReviewDecision, ReviewStatus
 from shared.settings import Settings
 from tests.durability.conftest import patches
 from tests.review.support import (
+    Held,
     activity_names,
     awaiting_review,
     held,
@@ -59,6 +61,24 @@ def ignored(caplog: pytest.LogCaptureFixture, job_id: str) -> list[str]:
     ]
 
 
+async def in_the_window(
+    http: httpx.AsyncClient, client: Client, resources: Resources, settings: Settings, escalation: Held
+) -> tuple[WorkflowHandle[Any, Any], str, str]:
+    """A job uploaded on ``settings``' queue, held in its escalation window: the SLA fired and escalate_review is
+    held, so the workflow has a new revision while the task still shows the one it opened with (returned)."""
+    handle = await start_upload_on_queue(
+        http=http,
+        pool=resources.pool,
+        store=resources.store,
+        client=client,
+        settings=settings,
+        unique=uuid.uuid4().hex,
+    )
+    opened = await awaiting_review(handle)
+    await asyncio.wait_for(escalation.reached.wait(), timeout=60)
+    return handle, job_id_of(handle), opened
+
+
 def window_patches(patch_ids: list[str]) -> list[str]:
     """The SIGNALLED_WHILE_ESCALATING_PATCH ids (``-2``, ``-3``... included) among a run's recorded patch ids."""
     return [p for p in patch_ids if p.startswith(SIGNALLED_WHILE_ESCALATING_PATCH)]
@@ -77,19 +97,7 @@ async def test_a_signal_read_before_the_escalation_committed_stands(
     escalation = held(real_activity(resources, settings, "escalate_review"))
     activities = replacing(resources, settings, {"escalate_review": escalation.activity})
     async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http,
-            pool=resources.pool,
-            store=resources.store,
-            client=client,
-            settings=settings,
-            unique=uuid.uuid4().hex,
-        )
-        job_id = job_id_of(handle)
-        opened = await awaiting_review(handle)
-        await asyncio.wait_for(
-            escalation.reached.wait(), timeout=60
-        )  # the SLA fired: the workflow holds a new revision, the task not yet
+        handle, job_id, opened = await in_the_window(http, client, resources, settings, escalation)
         shown = await read_task(http, job_id)
         assert (shown["status"], shown["revision"]) == (ReviewStatus.PENDING, opened), shown
 
@@ -176,17 +184,7 @@ async def test_a_signal_in_the_window_dropped_whatever_its_revision_asks_no_patc
     escalation = held(real_activity(resources, settings, "escalate_review"))
     activities = replacing(resources, settings, {"escalate_review": escalation.activity})
     async with build_worker(client, resources, settings, activities=activities):
-        handle = await start_upload_on_queue(
-            http=http,
-            pool=resources.pool,
-            store=resources.store,
-            client=client,
-            settings=settings,
-            unique=uuid.uuid4().hex,
-        )
-        job_id = job_id_of(handle)
-        opened = await awaiting_review(handle)
-        await asyncio.wait_for(escalation.reached.wait(), timeout=60)
+        handle, job_id, opened = await in_the_window(http, client, resources, settings, escalation)
         with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
             for reviewer in ("first script", "second script"):
                 approval = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer=reviewer)
@@ -226,17 +224,7 @@ async def test_a_signal_after_a_deploy_inside_the_window_takes_the_next_id(
     )
     async with activity_worker:
         async with Worker(client, task_queue=queue, workflows=[PreWindowBillIngestionWorkflow]):
-            handle = await start_upload_on_queue(
-                http=http,
-                pool=resources.pool,
-                store=resources.store,
-                client=client,
-                settings=settings,
-                unique=uuid.uuid4().hex,
-            )
-            job_id = job_id_of(handle)
-            opened = await awaiting_review(handle)
-            await asyncio.wait_for(escalation.reached.wait(), timeout=60)
+            handle, job_id, opened = await in_the_window(http, client, resources, settings, escalation)
             before = ReviewDecision(action=ReviewAction.APPROVE, revision=opened, reviewer="before the deploy")
             with caplog.at_level(logging.WARNING, logger="temporalio.workflow"):
                 await handle.signal(BillIngestionWorkflow.review_decision, before)
