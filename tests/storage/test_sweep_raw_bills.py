@@ -239,8 +239,11 @@ async def run_sweep(settings: Settings, data_dir: Path, *args: str, **env: str) 
     )
 
 
-async def history_retention_of(client: Client) -> timedelta:
-    """The session's namespace's history retention (the dev server's: a day)."""
+async def history_retention_of(settings: Settings) -> timedelta:
+    """The session's namespace's history retention (the dev server's: a day), asked on a connection of its own, as
+    the sweep asks: the session client's long-lived one was once found closed by the server mid-call (CI: RPCError
+    CANCELLED "operation was canceled", a known transport blip, temporalio/sdk-core#807)."""
+    client = await Client.connect(settings.temporal_address)
     described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
     return described.config.workflow_execution_retention_ttl.ToTimedelta()
 
@@ -261,11 +264,11 @@ def orphan_in(data_dir: Path, age: timedelta) -> ArtifactRef:
 
 
 async def test_a_grace_shorter_than_temporals_history_retention_is_refused(
-    resources: Resources, app_settings: Settings, client: Client, tmp_path: Path
+    resources: Resources, app_settings: Settings, tmp_path: Path
 ) -> None:
     """A run reset within the namespace's retention re-fetches its copies: a grace below it could delete a copy the
     reset then needs. Refused naming both figures, nothing deleted; the retention itself, or more, is accepted."""
-    retention = await history_retention_of(client)
+    retention = await history_retention_of(app_settings)
     below = retention - timedelta(hours=1)
     orphan = orphan_in(tmp_path, age=retention + timedelta(days=1))
 
@@ -310,11 +313,11 @@ async def test_a_sweep_refuses_rather_than_guess_the_retention_when_temporal_doe
 
 
 async def test_a_dry_run_below_the_retention_lists_with_a_warning(
-    resources: Resources, app_settings: Settings, client: Client, tmp_path: Path
+    resources: Resources, app_settings: Settings, tmp_path: Path
 ) -> None:
     """A dry run deletes nothing, so a grace below the retention only warns (one line, both figures): an operator
     may look at what a shorter grace would find. Only ``--delete`` refuses it."""
-    retention = await history_retention_of(client)
+    retention = await history_retention_of(app_settings)
     below = retention - timedelta(hours=1)
     orphan = orphan_in(tmp_path, age=retention)  # past the shorter grace, within the retention
 
