@@ -61,11 +61,10 @@ def ignored(caplog: pytest.LogCaptureFixture, job_id: str) -> list[str]:
     ]
 
 
-async def in_the_window(
-    http: httpx.AsyncClient, client: Client, resources: Resources, settings: Settings, escalation: Held
+async def uploaded_to_review(
+    http: httpx.AsyncClient, client: Client, resources: Resources, settings: Settings
 ) -> tuple[WorkflowHandle[Any, Any], str, str]:
-    """A job uploaded on ``settings``' queue, held in its escalation window: the SLA fired and escalate_review is
-    held, so the workflow has a new revision while the task still shows the one it opened with (returned)."""
+    """A job uploaded on ``settings``' queue, awaiting review: its handle, id and the revision its task opened with."""
     handle = await start_upload_on_queue(
         http=http,
         pool=resources.pool,
@@ -74,9 +73,17 @@ async def in_the_window(
         settings=settings,
         unique=uuid.uuid4().hex,
     )
-    opened = await awaiting_review(handle)
+    return handle, job_id_of(handle), await awaiting_review(handle)
+
+
+async def in_the_window(
+    http: httpx.AsyncClient, client: Client, resources: Resources, settings: Settings, escalation: Held
+) -> tuple[WorkflowHandle[Any, Any], str, str]:
+    """``uploaded_to_review``, then held in its escalation window: the SLA fired and escalate_review is held, so the
+    workflow has a new revision while the task still shows the one it opened with (returned)."""
+    uploaded = await uploaded_to_review(http, client, resources, settings)
     await asyncio.wait_for(escalation.reached.wait(), timeout=60)
-    return handle, job_id_of(handle), opened
+    return uploaded
 
 
 def window_patches(patch_ids: list[str]) -> list[str]:
@@ -139,16 +146,7 @@ async def test_the_revision_an_escalation_replaced_is_stale_once_it_committed(
     """The page then shows the new revision: a signal with the old one is dropped and logged, the task unchanged."""
     settings = escalating_soon(app_settings)
     async with build_worker(client, resources, settings):
-        handle = await start_upload_on_queue(
-            http=http,
-            pool=resources.pool,
-            store=resources.store,
-            client=client,
-            settings=settings,
-            unique=uuid.uuid4().hex,
-        )
-        job_id = job_id_of(handle)
-        opened = await awaiting_review(handle)
+        handle, job_id, opened = await uploaded_to_review(http, client, resources, settings)
         escalated = await review_escalated(handle)
         assert escalated != opened
 
