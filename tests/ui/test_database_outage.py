@@ -108,6 +108,16 @@ def assert_entries_held(page: httpx.Response, sent: dict[str, str]) -> None:
     assert 'name="action" value="correct"' in html, "the decisions are there to send it again"
 
 
+async def correction_typed(browser: httpx.AsyncClient, outage: Outage, *, queue: str | None = None) -> dict[str, str]:
+    """Signed in as the reviewer, the task's page read (from ``queue``'s list, if given), and the correction typed
+    on it, to be posted: every field, rows begun, a note, the override ticked."""
+    assert (await sign_in(browser, outage.reviewer_key)).status_code == 303
+    page = await browser.get(f"/ui/reviews/{outage.job_id}", params={"queue": queue} if queue is not None else None)
+    assert page.status_code == 200, page.text
+    sent = form_fields(page.text) | {"csrf_token": csrf_of(page)} | TYPED | PARTIAL_ROWS
+    return sent | {"action": "correct", "note": NOTE, "override": "on"}
+
+
 def assert_raw_bill_named_by_its_hash(page: httpx.Response, job_id: str) -> None:
     """The raw bill's link names the bill the task was read from, as the task's page does: the plain link serves the
     job's newest bill, which a reset's re-fetch could have replaced."""
@@ -118,11 +128,7 @@ async def test_a_decision_sent_while_postgres_is_down_comes_back_with_every_entr
     """The session lookup is the first thing the outage refuses: the page still holds what was typed, and once the
     database is back, the form it holds is this reviewer's own (its token accepted), not a stale one."""
     async with httpx.AsyncClient(base_url=outage.url, timeout=60) as browser:
-        assert (await sign_in(browser, outage.reviewer_key)).status_code == 303
-        page = await browser.get(f"/ui/reviews/{outage.job_id}", params={"queue": "provider=pge"})
-        assert page.status_code == 200, page.text
-        sent = form_fields(page.text) | {"csrf_token": csrf_of(page)} | TYPED | PARTIAL_ROWS
-        sent |= {"action": "correct", "note": NOTE, "override": "on"}
+        sent = await correction_typed(browser, outage, queue="provider=pge")
         stop_embedded_postgres(outage.pgdata)
 
         refused = await browser.post(f"/ui/reviews/{outage.job_id}", data=sent, headers=SAME_ORIGIN)
@@ -148,10 +154,7 @@ async def test_a_decision_whose_key_cannot_be_checked_while_postgres_is_down_com
 ) -> None:
     """Past the session middleware (a key header, no cookie), the route's first query is refused: the same page."""
     async with httpx.AsyncClient(base_url=outage.url, timeout=60) as browser:
-        assert (await sign_in(browser, outage.reviewer_key)).status_code == 303
-        page = await browser.get(f"/ui/reviews/{outage.job_id}")
-        sent = form_fields(page.text) | {"csrf_token": csrf_of(page)} | TYPED | PARTIAL_ROWS
-        sent |= {"action": "correct", "note": NOTE, "override": "on"}
+        sent = await correction_typed(browser, outage)
     stop_embedded_postgres(outage.pgdata)
     headers = SAME_ORIGIN | {"Authorization": f"Bearer {outage.reviewer_key}"}
     async with httpx.AsyncClient(base_url=outage.url, timeout=60, headers=headers) as keyed:
@@ -230,11 +233,7 @@ async def test_a_decision_whose_job_cannot_be_read_again_while_postgres_is_down_
     """The task read and claimed, Postgres goes down as the decision's own read of the job waits: the decision never
     reached Temporal, so the page says nothing was sent and holds every entry, rather than the plain 503 page."""
     async with httpx.AsyncClient(base_url=outage.url, timeout=60) as browser:
-        assert (await sign_in(browser, outage.reviewer_key)).status_code == 303
-        page = await browser.get(f"/ui/reviews/{outage.job_id}", params={"queue": "provider=pge"})
-        assert page.status_code == 200, page.text
-        sent = form_fields(page.text) | {"csrf_token": csrf_of(page)} | TYPED | PARTIAL_ROWS
-        sent |= {"action": "correct", "note": NOTE, "override": "on"}
+        sent = await correction_typed(browser, outage, queue="provider=pge")
         async with job_held_after_its_task_was_read_and_claimed(outage.database_url, outage.job_id) as stopped:
             posting = asyncio.create_task(browser.post(f"/ui/reviews/{outage.job_id}", data=sent, headers=SAME_ORIGIN))
             await stopped()
