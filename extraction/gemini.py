@@ -22,7 +22,6 @@ from pydantic import ValidationError
 
 from extraction.document import TEXT, Document
 from extraction.prompt import build_prompt
-from extraction.values import number_format
 from extraction.wire import MalformedModelOutput, WireBill, to_bill
 from shared.bill import NormalizedBill, Provider
 from shared.settings import Settings
@@ -117,7 +116,7 @@ class GeminiExtractor:
         if not wire.is_utility_bill:
             return None
         # The convention the rules read the text in: the model may copy the bill's "1.234,56".
-        return to_bill(wire, provider=provider, decimal_comma=number_format(document.text).decimal_comma)
+        return to_bill(wire, provider=provider, text=document.text)
 
     def _generate(self, document: Document, provider: Provider | None) -> types.GenerateContentResponse:
         if document.content_type == TEXT:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ValidationError
 
-from extraction.values import decimal_commas_as_points, parse_date, parse_money, parse_quantity
+from extraction.values import decimal_commas_as_points, number_format, parse_date, parse_money, parse_quantity
 from shared.bill import (
     Commodity,
     LineItem,
@@ -92,19 +92,23 @@ _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "C$": "CAD", "CA$": "CAD", "€":
 _PLAIN_NUMBER = re.compile(r"[-\u2212]?\d+(?:\.\d{1,2})?")  # U+2212: the model copies a typeset minus
 _GROUPED_NUMBER = re.compile(r"[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
 """A decimal-comma bill's "1.234" (no cents) once turned round: 1,234."""
+_ONE_GROUP = re.compile(r"[-\u2212]?(?P<head>\d{1,3})\.(?P<tail>\d{3})")
+"""A quantity that reads two ways on a decimal-comma bill: "12.345" is 12,345 there, or the prompt's 12.345."""
 
 
-def to_bill(wire: WireBill, *, provider: Provider | None, decimal_comma: bool = False) -> NormalizedBill:
+def to_bill(wire: WireBill, *, provider: Provider | None, text: str = "") -> NormalizedBill:
     """Convert, refusing anything the model wrote that does not parse.
 
-    ``decimal_comma``: the document writes decimal commas (``number_format`` of its text), and the model may copy
-    its figures so ("1.234,56", "12,5", "1.234"): they are read in it, as the rules read the text. The plain
-    decimals the prompt asks for ("1234.56") and "1,234.56" read one way only and are read as ever; what reads
-    in neither ("1,234,56", "12.5.6", an amount "1,234": 1.234 there) is refused. Elsewhere (a US text, a photo's
-    none) a decimal-comma amount is refused as before: the text does not write one, so the model read a figure
-    the text does not print, or the bill's convention is in doubt; either reading could be wrong, and a refusal
-    sends the bill to a person (with the rules' reading where there is one). Quantities are read there as the
-    rules read the text's ("12,5 kWh" is 12.5), and checked against it."""
+    ``text``: the document's. Where it writes decimal commas (``number_format``), the model may copy its figures
+    so ("1.234,56", "12,5", "1.234"): they are read in it, as the rules read the text. The plain decimals the
+    prompt asks for ("1234.56") and "1,234.56" read one way only and are read as ever; what reads in neither
+    ("1,234,56", "12.5.6", an amount "1,234": 1.234 there) is refused. A quantity "12.345" is the text's
+    "12.345" (12,345) unless the text prints "12,345" and no "12.345" (``_printed_with_a_decimal_comma``).
+    Elsewhere (a US text, a photo's none) a decimal-comma amount is refused as before: the text does not write
+    one, so the model read a figure the text does not print, or the bill's convention is in doubt; either
+    reading could be wrong, and a refusal sends the bill to a person (with the rules' reading where there is
+    one). Quantities are read there as the rules read the text's ("12,5 kWh" is 12.5), and checked against it."""
+    decimal_comma = number_format(text).decimal_comma
     try:
         payments = _money(wire.payments_received, decimal_comma=decimal_comma)
         return NormalizedBill(
@@ -122,7 +126,7 @@ def to_bill(wire: WireBill, *, provider: Provider | None, decimal_comma: bool = 
             previous_balance=_money(wire.previous_balance, decimal_comma=decimal_comma),
             payments_received=abs(payments) if payments is not None else None,
             current_charges=_money(wire.current_charges, decimal_comma=decimal_comma),
-            usage=[_usage(u, decimal_comma=decimal_comma) for u in wire.usage],
+            usage=[_usage(u, text=text if decimal_comma else None) for u in wire.usage],
             line_items=[_line_item(i, decimal_comma=decimal_comma) for i in wire.line_items],
         )
     except (ValidationError, KeyError, ValueError) as error:
@@ -162,9 +166,12 @@ def _money(value: str | None, *, decimal_comma: bool) -> Decimal | None:
     return parsed
 
 
-def _usage(wire: WireUsage, *, decimal_comma: bool) -> UsageReading:
-    # In the document's convention: a decimal-comma bill's "2.412" kWh is 2,412 kWh.
-    quantity = parse_quantity(decimal_commas_as_points(wire.quantity.strip()) if decimal_comma else wire.quantity)
+def _usage(wire: WireUsage, *, text: str | None) -> UsageReading:
+    """``text``: a decimal-comma document's, in whose convention the quantity is read ("2.412" kWh is 2,412 kWh);
+    None elsewhere."""
+    written = wire.quantity.strip()
+    in_convention = text is not None and not _printed_with_a_decimal_comma(written, text)
+    quantity = parse_quantity(decimal_commas_as_points(written) if in_convention else written)
     if quantity is None:
         raise MalformedModelOutput(f"not a quantity: {wire.quantity!r}")
     commodity = _COMMODITIES.get(wire.commodity.strip().lower())
@@ -172,6 +179,21 @@ def _usage(wire: WireUsage, *, decimal_comma: bool) -> UsageReading:
     if commodity is None or unit is None:
         raise MalformedModelOutput(f"usage in unknown terms: {wire.commodity!r} in {wire.unit!r}")
     return UsageReading(commodity=commodity, quantity=quantity, unit=unit, meter_number=_text(wire.meter_number))
+
+
+def _printed_with_a_decimal_comma(written: str, text: str) -> bool:
+    """Whether the model's "12.345" is the plain decimal the prompt asks for: the text prints "12,345" and no
+    "12.345". Read in the text's convention, the reviewer was shown 12345 kWh for the bill's 12.345."""
+    one_group = _ONE_GROUP.fullmatch(written)
+    if one_group is None:
+        return False
+    head, tail = one_group["head"], one_group["tail"]
+    return _printed(rf"{head},{tail}", text) and not _printed(rf"{head}\.{tail}", text)
+
+
+def _printed(figure: str, text: str) -> bool:
+    """Whether ``text`` prints ``figure`` (a pattern) as a whole figure: not within a longer one."""
+    return re.search(rf"(?<![\d.,]){figure}(?![.,]?\d)", text) is not None
 
 
 def _line_item(wire: WireLineItem, *, decimal_comma: bool) -> LineItem:

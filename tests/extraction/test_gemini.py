@@ -435,3 +435,43 @@ def test_a_decimal_comma_bill_read_by_gemini_in_its_convention_is_checked_as_the
     report = analyze(EURO_TEXT.encode(), provider_hint=None, settings=settings)
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["non_usd_currency"])
     assert report.bill is not None and report.bill.total_amount == Decimal("1234.50")
+
+
+def _euro_usage(printed: str, written: str) -> Decimal:
+    """The kWh Gemini's ``written`` reading is taken as, on ``EURO_TEXT`` printing its usage ``printed``."""
+    text = EURO_TEXT.replace("2.412 kWh", printed)
+    usage = [{"commodity": "electricity", "quantity": written, "unit": "kWh", "meter_number": None}]
+    bill = to_bill(WireBill.model_validate(_euro_fields(usage=usage)), provider=None, text=text)
+    return bill.usage[0].quantity
+
+
+@pytest.mark.parametrize(
+    ("printed", "written", "quantity"),
+    [
+        ("12,345 kWh", "12.345", "12.345"),  # the decimal point the prompt asks for: once read as 12345
+        ("-12,345 kWh", "-12.345", "-12.345"),
+        ("12.345 kWh", "12.345", "12345"),  # copied as printed: the bill's thousands
+        ("12.345 kWh (12,345 MWh)", "12.345", "12345"),  # printed both ways: its convention, and the evidence check
+        ("112,345 kWh", "12.345", "12345"),  # printed within a longer figure only
+        ("12,3456 kWh", "12.345", "12345"),
+        ("12,345 kWh", "12,345", "12.345"),
+        ("1.212,345 kWh", "1.212,345", "1212.345"),
+    ],
+)
+def test_a_quantity_on_a_decimal_comma_bill_reads_as_the_text_prints_it(
+    printed: str, written: str, quantity: str
+) -> None:
+    assert _euro_usage(printed, written) == Decimal(quantity)
+
+
+def test_a_quantity_the_text_prints_with_a_decimal_comma_agrees_with_the_rules_reading(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Gemini's "12.345" for the bill's "12,345 kWh" disagreed with the rules and showed the reviewer 12,345 kWh."""
+    text = EURO_TEXT.replace("2.412 kWh", "12,345 kWh")
+    usage = [{"commodity": "electricity", "quantity": "12.345", "unit": "kWh", "meter_number": None}]
+    fake_gemini.push(200, bill_response(_euro_fields(usage=usage)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.reasons) == ("gemini", ["non_usd_currency"])
+    assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal("12.345")]
