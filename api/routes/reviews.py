@@ -194,6 +194,11 @@ async def _artifact_url(state: AppState, job_id: uuid.UUID, artifact_uri: str) -
     sha256 = await state.pool.fetchval(
         "SELECT sha256 FROM artifacts WHERE job_id = $1 AND uri = $2", job_id, artifact_uri
     )
+    return artifact_link(job_id, sha256)
+
+
+def artifact_link(job_id: uuid.UUID | str, sha256: str | None = None) -> str:
+    """The link to a job's raw bill named by its hash, or without one to its newest."""
     url = f"/jobs/{job_id}/artifact"
     return f"{url}?sha256={sha256}" if sha256 else url
 

@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, is_database_down
-from api.routes.reviews import OPEN, read_task, review_queue, submit_decision
+from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
@@ -547,11 +547,15 @@ class UnreadTask:
     account_label: str | None = None
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _echoed_artifact_url(job_id: str, echoed: str) -> str:
     """The raw bill's link the form echoed, named by its hash as the task's page named it; only this job's artifact
     link is taken back (the form is the sender's), else the plain link (the job's newest bill)."""
-    plain = f"/jobs/{job_id}/artifact"
-    return echoed if re.fullmatch(rf"{re.escape(plain)}(\?sha256=[0-9a-f]{{64}})?", echoed) else plain
+    sha256 = echoed.rpartition("=")[2]
+    named = _SHA256.fullmatch(sha256) is not None and echoed == artifact_link(job_id, sha256)
+    return artifact_link(job_id, sha256 if named else None)
 
 
 def decision_job_id(path: str) -> str | None:

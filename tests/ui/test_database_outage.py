@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from api.auth import Role, create_key
 from api.main import create_app
+from api.ui.routes import _echoed_artifact_url
 from shared.bill import NormalizedBill, Provider
 from shared.db import create_pool
 from shared.settings import Settings
@@ -244,3 +245,24 @@ async def test_a_decision_whose_job_cannot_be_read_again_while_postgres_is_down_
     assert "Nothing was sent" in refused.text and "database is unavailable" in refused.text
     assert_entries_held(refused, sent)
     assert_raw_bill_named_by_its_hash(refused, outage.job_id)
+
+
+JOB = "9b2f8f0e-4a3c-4f5e-9d7a-0c1b2d3e4f50"
+
+
+@pytest.mark.parametrize(
+    ("echoed", "shown"),
+    [
+        (f"/jobs/{JOB}/artifact?sha256={BILL_SHA256}", f"/jobs/{JOB}/artifact?sha256={BILL_SHA256}"),
+        (f"/jobs/{JOB}/artifact", f"/jobs/{JOB}/artifact"),
+        ("", f"/jobs/{JOB}/artifact"),
+        (f"/jobs/{'0' * 8}-0000-0000-0000-{'0' * 12}/artifact?sha256={BILL_SHA256}", f"/jobs/{JOB}/artifact"),
+        (f"https://elsewhere.example/?sha256={BILL_SHA256}", f"/jobs/{JOB}/artifact"),
+        (f"/jobs/{JOB}/artifact?sha256={BILL_SHA256[:-1]}", f"/jobs/{JOB}/artifact"),
+        (f"/jobs/{JOB}/artifact?sha256={BILL_SHA256.upper()}", f"/jobs/{JOB}/artifact"),
+        (f"/jobs/{JOB}/artifact?sha256={BILL_SHA256}&next=/", f"/jobs/{JOB}/artifact"),
+    ],
+)
+def test_the_not_sent_page_takes_back_only_this_jobs_raw_bill_link(echoed: str, shown: str) -> None:
+    """The form is the sender's: only the link the task's page drew for this job is drawn again."""
+    assert _echoed_artifact_url(JOB, echoed) == shown
