@@ -25,9 +25,9 @@ from extraction.values import (
     UNIT_RE,
     Found,
     day_first_place,
-    decimal_commas_as_points,
     number_format,
     numeric_date_order,
+    us_numbers,
 )
 from shared.bill import NormalizedBill, Provider, account_key
 
@@ -71,9 +71,9 @@ class RuleResult:
 
 def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) -> RuleResult:
     """Read a bill from its text pages; never raises on odd text, says why instead."""
-    printed = None
-    if number_format(PAGE_BREAK.join(pages)).decimal_comma:  # the document's convention, not each page's
-        printed, pages = pages, [decimal_commas_as_points(page) for page in pages]  # "1.234,56" read as "1,234.56"
+    decimal_comma = number_format(PAGE_BREAK.join(pages)).decimal_comma  # the document's convention, not each page's
+    turned = [us_numbers(page, decimal_comma=decimal_comma) for page in pages]  # "1.234,56" read as "1,234.56"
+    printed, pages = (pages, turned) if turned != list(pages) else (None, pages)
     lines = to_lines(pages, printed=printed)
     text = "\n".join(line.text for line in lines)
     choice = select_template(text, provider_hint)

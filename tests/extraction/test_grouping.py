@@ -105,6 +105,14 @@ def test_a_figure_apart_from_any_doubted_one_is_not_doubted() -> None:
         ("Tage 31 125,00", "Tage 31 125.00"),
         ("Zeile 2 31 125,00", "Zeile 2 31 125.00"),
         ("Jahr 2026 125,00", "Jahr 2026 125.00"),  # four digits are no group
+        ("Verbrauch: 12 345 kWh", "Verbrauch: 12,345 kWh"),  # a quantity with no decimals, before its unit
+        ("Verbrauch  1 234 567 kWh", "Verbrauch  1,234,567 kWh"),
+        ("12 345 kWh", "12,345 kWh"),
+        ("Verbrauch 12 345 kWh", "Verbrauch 12 345 kWh"),  # after a word: the figure after the space
+        ("Tage 30 512 kWh", "Tage 30 512 kWh"),
+        ("Zeile 2 31 125 kWh", "Zeile 2 31 125 kWh"),
+        ("Verbrauch: 12 345 m\u00b3", "Verbrauch: 12 345 m\u00b3"),  # no unit the rules read
+        ("Verbrauch: 12 345 Tage", "Verbrauch: 12 345 Tage"),
     ],
 )
 def test_a_plain_space_groups_a_decimal_comma_figures_thousands_where_it_starts_a_cell(
@@ -123,6 +131,10 @@ def test_a_plain_space_groups_a_decimal_comma_figures_thousands_where_it_starts_
         ("Zeile 2 31 125,00", {"125.00", "31125.00"}),
         ("Jahr 2026 125,00", set()),
         ("Zähler 1 234 567,89", {"567.89", "234567.89", "1234567.89"}),
+        ("Verbrauch 12 345 kWh", {"345", "12345"}),
+        ("Tage 30 512 kWh", {"512", "30512"}),
+        ("Verbrauch: 12 345 kWh", set()),
+        ("Verbrauch 12\u00a0345 kWh", set()),
     ],
 )
 def test_the_figures_a_doubted_figure_may_be(printed: str, figures: set[str]) -> None:
@@ -130,10 +142,40 @@ def test_the_figures_a_doubted_figure_may_be(printed: str, figures: set[str]) ->
 
 
 def test_a_us_texts_spaces_group_nothing() -> None:
-    """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing."""
-    text = "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh"
+    """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing. Nor does
+    a plain space before a unit group a quantity's thousands there: "30 512 kWh" is a column of days and the
+    reading."""
+    text = "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh\nUsage:  12 345 kWh\nDays 30 512 kWh"
     assert us_number_text(text) == text
     assert ambiguous_figures(text) == frozenset()
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2009", "\u202f"])
+@pytest.mark.parametrize("text", ["Total $1,234.56\n{usage}", "Fee 3,50 \u20ac\nTax 0,50 \u20ac\n{usage}"])
+def test_a_typeset_space_groups_a_quantitys_thousands_in_either_convention(space: str, text: str) -> None:
+    """A no-break or thin space between digit groups is a typeset thousands separator, wherever it stands:
+    "12\u00a0345 kWh" was read as 345 kWh, and a bill adding up without its usage accepted."""
+    printed = text.format(usage=f"Usage 12{space}345 kWh and 1{space}234{space}567.5 gallons")
+    assert us_number_text(printed).endswith("Usage 12,345 kWh and 1,234,567.5 gallons")
+    assert ambiguous_figures(printed) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("usage", "read", "reasons"),
+    [
+        ("Electricity used this period: 12 345 kWh", "12345", []),
+        ("Electricity used this period: 12\u00a0345 kWh", "12345", []),
+        ("Electricity used this period 12 345 kWh", "345", ["ambiguous_grouping:usage"]),
+    ],
+)
+def test_a_decimal_comma_bills_quantity_grouped_by_a_space_is_read_whole_or_doubted(
+    usage: str, read: str, reasons: list[str]
+) -> None:
+    """Read as its last group (345 kWh), the usage of an otherwise sound bill was accepted."""
+    text = _bill(gap="    ").replace("Electricity used this period: 2 412,5 kWh", usage)
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal(read)]
+    assert (report.decision, report.reasons) == ("review" if reasons else "accept", reasons)
 
 
 @pytest.mark.timeout(60)
