@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
 from extraction.rules.currency import bill_currency
-from extraction.values import ambiguous_figures, number_format, swap_day_and_month
+from extraction.values import ambiguous_figures, ambiguous_quantities, number_format, swap_day_and_month
 from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
@@ -208,15 +208,17 @@ def _currency(bill: NormalizedBill, text: str) -> list[str]:
 
 def _ambiguous_grouping(bill: NormalizedBill, text: str) -> list[str]:
     """``ambiguous_grouping:<field>`` for each figure of the bill that a decimal-comma text's "1 125,00" after a
-    word may be, as one figure (1,125.00) or as a label's "1" and 125,00 (``ambiguous_figures``): both are printed,
-    so no evidence tells them apart, and either reading may be the wrong one."""
+    word may be, as one figure (1,125.00) or as a label's "1" and 125,00 (``ambiguous_figures``), and for a usage
+    its "Verbrauch 12 345 kWh" may be (``ambiguous_quantities``): both are printed, so no evidence tells them
+    apart, and either reading may be the wrong one."""
     figures = ambiguous_figures(text)
-    if not figures:
+    quantities = figures | ambiguous_quantities(text)  # "2 412,5 kWh" is among the figures
+    if not quantities:
         return []
     amounts = ("total_amount", "previous_balance", "payments_received", "current_charges")
     doubted = [name for name in amounts if (value := getattr(bill, name)) is not None and abs(value) in figures]
     doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
-    doubted += ["usage"] if any(abs(reading.quantity) in figures for reading in bill.usage) else []
+    doubted += ["usage"] if any(abs(reading.quantity) in quantities for reading in bill.usage) else []
     return [f"ambiguous_grouping:{name}" for name in doubted]
 
 

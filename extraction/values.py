@@ -488,39 +488,38 @@ def decimal_commas_as_points(text: str) -> str:
     return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: _as_points(number, None), text)
 
 
+_UNIT_AHEAD = rf"(?={_BLANK}?(?:kwh|therms?|ccf|hcf|gallons|gal)\b)"
 _SPACED_QUANTITY_RE = re.compile(
-    rf"(?<![\w.,\u00a0\u2009\u202f])(?<![\d.,] )\d{{1,3}}(?P<sep>{_BLANK})\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?"
-    rf"(?={_BLANK}?(?:kwh|therms?|ccf|hcf|gallons|gal)\b)",
+    rf"(?<![\w.,\u00a0\u2009\u202f])(?<!\d )\d{{1,3}}(?P<sep>{_BLANK})\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?"
+    + _UNIT_AHEAD,
     re.IGNORECASE,
 )
 """A quantity before its unit, its thousands apart by one kind of space ("12 345 kWh", "12\u00a0345 kWh"):
 ``UNIT_RE`` read its last group alone (345 kWh). Matched in text whose decimal commas are turned round
 (``decimal_commas_as_points``); a run is taken from its first group only, as ``_COMMA_NUMBER_IN_TEXT_RE``'s."""
+_GROUP_AND_QUANTITY_RE = re.compile(rf"(?<![\w.,])(?P<group>\d{{1,3}}) (?P<q>\d{{3}}(?:\.\d+)?){_UNIT_AHEAD}", re.I)
+"""A group of one to three digits, a plain space and a quantity's three before its unit, in text whose runs read
+whole are written with commas: "Zeile 2 31 125 kWh", whose "31 125" began no run, may be 31,125 kWh."""
 
 
 def spaced_quantities_as_commas(text: str, *, decimal_comma: bool) -> str:
     """``text`` with each quantity grouped by spaces before its unit written with commas ("12\u00a0345 kWh" as
     "12,345 kWh"), as long as before, where it reads one way (``_spaced_quantity``)."""
-    return _SPACED_QUANTITY_RE.sub(lambda run: _spaced_quantity(run, None, decimal_comma=decimal_comma), text)
+    return _SPACED_QUANTITY_RE.sub(lambda run: _spaced_quantity(run, decimal_comma=decimal_comma), text)
 
 
-def _spaced_quantity(run: re.Match[str], ambiguous: set[Decimal] | None, *, decimal_comma: bool) -> str:
+def _spaced_quantity(run: re.Match[str], *, decimal_comma: bool) -> str:
     """``run`` with commas for its spaces where they group thousands. A typeset no-break or thin space always does.
     A plain space does only in a ``decimal_comma`` text, whose amounts group so too ("1 125,00"), and where the
-    figure starts its cell (``_VALUE_START_RE``), as in ``_as_points``; after a word or a figure and one space
-    ("Verbrauch 12 345 kWh") the first group may be the label's: left to be read as before (345), and what it may
-    be added to ``ambiguous`` (when given). In any other text a plain space groups nothing: "30 512 kWh" is a
-    column of days and the reading."""
+    figure starts its cell (``_VALUE_START_RE``), as in ``_as_points``; after a word and one space ("Verbrauch
+    12 345 kWh") the first group may be the label's: left to be read as before (345), and doubted
+    (``ambiguous_quantities``). In any other text a plain space groups nothing: "30 512 kWh" is a column of days
+    and the reading."""
     text, start, digits = run.string, run.start(), run.group()
     if run["sep"] != " ":
         return digits.replace(run["sep"], ",")
-    if not decimal_comma:
-        return digits
-    if _VALUE_START_RE.search(text, max(0, start - 8), start):
+    if decimal_comma and _VALUE_START_RE.search(text, max(0, start - 8), start):
         return digits.replace(" ", ",")
-    if ambiguous is not None:
-        groups = digits.split(" ")[-_FIGURE_GROUPS:]
-        ambiguous.update(Decimal("".join(groups[i:])) for i in range(len(groups)))
     return digits
 
 
@@ -534,17 +533,31 @@ def us_numbers(text: str, *, decimal_comma: bool) -> str:
 
 def ambiguous_figures(text: str) -> frozenset[Decimal]:
     """The figures a decimal-comma ``text``'s numbers grouped by a plain space may be, where the space may as well
-    set two figures apart ("Grundpreis 1 125,00 \u20ac": 1,125.00 or 125.00; "Verbrauch 12 345 kWh": 12,345 or
-    345 kWh): a bill read with one of them goes to review (``check_bill``). None in any other text, whose plain
-    spaces group nothing."""
+    set two figures apart ("Grundpreis 1 125,00 \u20ac": 1,125.00 or 125.00): a bill read with one of them goes
+    to review (``check_bill``). None in any other text, whose plain spaces group nothing."""
     if not number_format(text).decimal_comma:
         return frozenset()
     figures: set[Decimal] = set()
     for number in _COMMA_NUMBER_IN_TEXT_RE.finditer(text):
         _as_points(number, figures)
-    for run in _SPACED_QUANTITY_RE.finditer(decimal_commas_as_points(text)):
-        _spaced_quantity(run, figures, decimal_comma=True)
     return frozenset(figures)
+
+
+def ambiguous_quantities(text: str) -> frozenset[Decimal]:
+    """The quantities a decimal-comma ``text``'s figures before a unit, their thousands apart by a plain space
+    after a word or a figure, may be ("Verbrauch 12 345 kWh": 12,345 or 345 kWh; "Zeile 2 31 125 kWh": 31,125 or
+    125): a bill whose usage reads one of them goes to review (``check_bill``); its amounts do not. None in any
+    other text, whose plain spaces group nothing."""
+    if not number_format(text).decimal_comma:
+        return frozenset()
+    quantities: set[Decimal] = set()
+    for run in _SPACED_QUANTITY_RE.finditer(turned := decimal_commas_as_points(text)):
+        if run["sep"] == " " and _spaced_quantity(run, decimal_comma=True) == run.group():  # not read whole
+            groups = run.group().split(" ")[-_FIGURE_GROUPS:]
+            quantities.update(Decimal("".join(groups[i:])) for i in range(len(groups)))
+    for pair in _GROUP_AND_QUANTITY_RE.finditer(spaced_quantities_as_commas(turned, decimal_comma=True)):
+        quantities.update({Decimal(pair["q"]), Decimal(pair["group"] + pair["q"])})
+    return frozenset(quantities)
 
 
 def _as_points(number: re.Match[str], ambiguous: set[Decimal] | None) -> str:

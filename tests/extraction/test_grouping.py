@@ -10,7 +10,7 @@ import pytest
 from api.ui.reasons import describe, fields_for
 from extraction.checks import check_bill
 from extraction.pipeline import analyze
-from extraction.values import ambiguous_figures, us_number_text
+from extraction.values import ambiguous_figures, ambiguous_quantities, us_number_text
 from shared.bill import UsageUnit
 from shared.settings import ExtractorMode, Settings
 
@@ -131,14 +131,32 @@ def test_a_plain_space_groups_a_decimal_comma_figures_thousands_where_it_starts_
         ("Zeile 2 31 125,00", {"125.00", "31125.00"}),
         ("Jahr 2026 125,00", set()),
         ("Zähler 1 234 567,89", {"567.89", "234567.89", "1234567.89"}),
-        ("Verbrauch 12 345 kWh", {"345", "12345"}),
-        ("Tage 30 512 kWh", {"512", "30512"}),
-        ("Verbrauch: 12 345 kWh", set()),
-        ("Verbrauch 12\u00a0345 kWh", set()),
+        ("Verbrauch 12 345 kWh", set()),  # a quantity: it doubts no amount (``ambiguous_quantities``)
     ],
 )
 def test_the_figures_a_doubted_figure_may_be(printed: str, figures: set[str]) -> None:
     assert ambiguous_figures(f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\n{printed}") == {Decimal(f) for f in figures}
+
+
+@pytest.mark.parametrize(
+    ("printed", "quantities"),
+    [
+        ("Verbrauch 12 345 kWh", {"345", "12345"}),
+        ("Verbrauch ca. 12 345 kWh", {"345", "12345"}),
+        ("Verbrauch 1 234 567 kWh", {"567", "234567", "1234567"}),
+        ("Tage 30 512 kWh", {"512", "30512"}),
+        ("Zeile 2 31 125 kWh", {"125", "31125"}),  # after a figure: "31 125" began no run
+        ("01.12.2025-31.12.2025 12 345 kWh", {"345", "12345"}),
+        ("Verbrauch 12 345,5 kWh", {"345.5", "12345.5"}),
+        ("Verbrauch: 12 345 kWh", set()),  # read whole
+        ("Verbrauch  12 345 kWh", set()),
+        ("Verbrauch 12\u00a0345 kWh", set()),
+        ("Grundpreis 1 125,00", set()),
+    ],
+)
+def test_the_quantities_a_doubted_quantity_may_be(printed: str, quantities: set[str]) -> None:
+    text = f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\n{printed}"
+    assert ambiguous_quantities(text) == {Decimal(q) for q in quantities}
 
 
 def test_a_us_texts_spaces_group_nothing() -> None:
@@ -147,7 +165,7 @@ def test_a_us_texts_spaces_group_nothing() -> None:
     reading."""
     text = "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh\nUsage:  12 345 kWh\nDays 30 512 kWh"
     assert us_number_text(text) == text
-    assert ambiguous_figures(text) == frozenset()
+    assert ambiguous_figures(text) == ambiguous_quantities(text) == frozenset()
 
 
 @pytest.mark.parametrize("space", ["\u00a0", "\u2009", "\u202f"])
@@ -157,7 +175,7 @@ def test_a_typeset_space_groups_a_quantitys_thousands_in_either_convention(space
     "12\u00a0345 kWh" was read as 345 kWh, and a bill adding up without its usage accepted."""
     printed = text.format(usage=f"Usage 12{space}345 kWh and 1{space}234{space}567.5 gallons")
     assert us_number_text(printed).endswith("Usage 12,345 kWh and 1,234,567.5 gallons")
-    assert ambiguous_figures(printed) == frozenset()
+    assert ambiguous_figures(printed) == ambiguous_quantities(printed) == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -166,6 +184,8 @@ def test_a_typeset_space_groups_a_quantitys_thousands_in_either_convention(space
         ("Electricity used this period: 12 345 kWh", "12345", []),
         ("Electricity used this period: 12\u00a0345 kWh", "12345", []),
         ("Electricity used this period 12 345 kWh", "345", ["ambiguous_grouping:usage"]),
+        ("Electricity used this period approx. 12 345 kWh", "345", ["ambiguous_grouping:usage"]),
+        ("Electricity used this period 2 31 125 kWh", "125", ["ambiguous_grouping:usage"]),
     ],
 )
 def test_a_decimal_comma_bills_quantity_grouped_by_a_space_is_read_whole_or_doubted(
@@ -186,8 +206,20 @@ def test_a_run_of_space_apart_groups_is_read_in_time_linear_in_its_length() -> N
     written = us_number_text(text)
     assert written.startswith("Fee 3.50 \u20ac\nTax 0.50 \u20ac\nx 111 111") and written.endswith("111 111.5")
     assert max(ambiguous_figures(text)) == Decimal("111111111111111.5")  # a bill's figures have five groups at most
+    before_a_unit = f"Fee 3,50 \u20ac\nTax 0,50 \u20ac\nx {run}kWh\nx {run}x kWh"
+    assert max(ambiguous_quantities(before_a_unit)) == Decimal("111111111111111")
+    assert us_number_text(before_a_unit) == before_a_unit.replace("3,50", "3.50").replace("0,50", "0.50")
 
 
 def test_the_review_page_says_what_to_check() -> None:
     assert describe("ambiguous_grouping:total_amount").startswith("total amount: printed with a plain space in it")
     assert fields_for("ambiguous_grouping:line_items") == ("line_items",)
+
+
+@pytest.mark.parametrize("line", ["Average household 3 000 kWh per year", "Rate per 1 000 kWh    5,00"])
+def test_a_quantity_a_plain_space_may_split_doubts_no_amount(line: str) -> None:
+    """ "1 000 kWh" may be 000: a zero balance on the bill was doubted with it."""
+    text = _bill(gap="    ").replace("200,00", "0,00") + f"{line}\n"
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and report.bill.previous_balance == Decimal("0.00")
+    assert (report.decision, report.reasons) == ("accept", [])
