@@ -40,17 +40,24 @@ from shared.settings import REPO_ROOT, Settings
 from shared.startup import when_reachable
 from stack.services import start_temporal_dev_server_on_free_ports
 
+SERVER_KEEPALIVE_SECONDS = 3 * (httpx.Limits().keepalive_expiry or 5.0)
+"""How long ``serve``'s server keeps an idle connection: longer than an httpx client does (5 s by default)."""
+
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Serve an app with uvicorn on a free port (real HTTP, real lifespan); yields its URL.
 
     The socket is bound here and handed over: a port only picked free could be taken before
-    uvicorn bound it."""
+    uvicorn bound it. Idle connections are kept longer than a test's client keeps them (httpx: 5 s), so the
+    client always drops one first: at uvicorn's default, also 5 s, a request sent on a connection idle for just
+    under 5 s could meet the server closing it (``httpx.ReadError``; CI, twice in one run, on a loop made slow
+    by the load)."""
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         port = int(listening.getsockname()[1])
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+        config = uvicorn.Config(app, log_config=None, lifespan="on", timeout_keep_alive=int(SERVER_KEEPALIVE_SECONDS))
+        server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[listening]))
         while not server.started:
             await asyncio.sleep(0.05)
