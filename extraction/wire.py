@@ -93,7 +93,7 @@ _PLAIN_NUMBER = re.compile(r"[-\u2212]?\d+(?:\.\d{1,2})?")  # U+2212: the model 
 _GROUPED_NUMBER = re.compile(r"[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
 """A decimal-comma bill's "1.234" (no cents) once turned round: 1,234."""
 _ONE_GROUP = re.compile(r"[-\u2212]?(?P<head>\d{1,3})\.(?P<tail>\d{3})")
-"""A quantity that reads two ways on a decimal-comma bill: "12.345" is 12,345 there, or the prompt's 12.345."""
+"""A quantity that reads two ways on a decimal-comma bill: "12.345" is 12,345 there, or a plain decimal 12.345."""
 
 
 def to_bill(wire: WireBill, *, provider: Provider | None, text: str = "") -> NormalizedBill:
@@ -182,8 +182,8 @@ def _usage(wire: WireUsage, *, text: str | None) -> UsageReading:
 
 
 def _printed_with_a_decimal_comma(written: str, text: str) -> bool:
-    """Whether the model's "12.345" is the plain decimal the prompt asks for: the text prints "12,345" and no
-    "12.345". Read in the text's convention, the reviewer was shown 12345 kWh for the bill's 12.345."""
+    """Whether the model's "12.345" is a plain decimal, as the prompt asks amounts to be written: the text prints
+    "12,345" and no "12.345". Read in the text's convention, the reviewer was shown 12345 kWh for the bill's 12.345."""
     one_group = _ONE_GROUP.fullmatch(written)
     if one_group is None:
         return False

@@ -448,7 +448,7 @@ def _euro_usage(printed: str, written: str) -> Decimal:
 @pytest.mark.parametrize(
     ("printed", "written", "quantity"),
     [
-        ("12,345 kWh", "12.345", "12.345"),  # the decimal point the prompt asks for: once read as 12345
+        ("12,345 kWh", "12.345", "12.345"),  # a plain decimal point: once read as 12345
         ("-12,345 kWh", "-12.345", "-12.345"),
         ("12.345 kWh", "12.345", "12345"),  # copied as printed: the bill's thousands
         ("12.345 kWh (12,345 MWh)", "12.345", "12345"),  # printed both ways: its convention, and the evidence check
