@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.converter import DataConverter
@@ -305,10 +305,38 @@ async def reset_to_last_workflow_task(client: Client, workflow_id: str) -> str:
     return await _reset_to_workflow_task(client, workflow_id, run_id, max)
 
 
+async def reset_to_before_the_decision(client: Client, workflow_id: str, *, retake: bool) -> str:
+    """An operator's reset of the workflow's latest run to the workflow task that accepted its first decision (an
+    update): the new run's id. It waits for a decision again; ``retake`` leaves the decision out (signals and updates:
+    ``--reapply-exclude All``) for a reviewer to take again, else the new run receives it again."""
+    handle = client.get_workflow_handle(workflow_id)
+    accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    decided = min([e.event_id async for e in handle.fetch_history_events() if e.event_type == accepted])
+    excluded = [
+        ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL,
+        ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE,
+    ]
+    return await _reset_to_workflow_task(
+        client,
+        workflow_id,
+        (await handle.describe()).run_id,
+        lambda completed: max(i for i in completed if i < decided),  # the task that accepted it completes just before
+        reapply_exclude=excluded if retake else None,
+    )
+
+
 async def _reset_to_workflow_task(
-    client: Client, workflow_id: str, run_id: str, pick: Callable[[list[int]], int]
+    client: Client,
+    workflow_id: str,
+    run_id: str,
+    pick: Callable[[list[int]], int],
+    *,
+    reapply_exclude: list[ResetReapplyExcludeType.ValueType] | None = None,
 ) -> str:
-    """An operator's reset of the run to the completed workflow task ``pick`` chooses: the new run's id."""
+    """An operator's reset of the run to the completed workflow task ``pick`` chooses: the new run's id.
+
+    The signals and updates the run received after that point are sent to the new run again, except those
+    ``reapply_exclude`` names (``temporal workflow reset --reapply-exclude``)."""
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     task = pick([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
@@ -319,6 +347,7 @@ async def _reset_to_workflow_task(
             reason="operator reset",
             workflow_task_finish_event_id=task,
             request_id=str(uuid.uuid4()),
+            reset_reapply_exclude_types=reapply_exclude or [],
         )
     )
     return response.run_id

@@ -123,6 +123,14 @@ past ``open_review_task``): the run takes its review task back at once (open_rev
 ESCALATED), as the run it replaced may have closed it with its end. Earlier such runs waited unseen until their
 SLA's escalation took it back, or, reset past the escalation, until the review expired. The run's n-th reset asks
 its own id (this one, then ``-2``...), as for UNSEALED_SIGNAL_PATCH."""
+RESET_WAKES_PATCH = "reset-wakes-the-run"
+"""Recorded by runs as their review opens: an operator's reset alone then wakes the run, so one reset to a point where
+it waits for a decision takes its review task back in the workflow task the reset gave it. The SDK checks a run's wait
+conditions only after running something, and a reset's new random seed runs nothing: a reset whose workflow task
+brought nothing else (reset to the task that took a decision, the decision left out with ``--reapply-exclude All``
+to have it taken again) left the take-back, and the job, to the run's next event (the SLA's timer),
+the task closed meanwhile. Asked as the review opens, not at the reset: a seed arrives outside the event loop, where
+no patch can be asked."""
 
 SIGNALLED_WHILE_ESCALATING_PATCH = "signalled-decision-read-before-escalation-stands"
 """Recorded only by runs sent a decision by signal with the revision the task showed while escalate_review wrote the
@@ -142,6 +150,10 @@ def _foreign_run_refusal(err: BaseException) -> ApplicationError | None:
     while isinstance(cause, ActivityError):
         cause = cause.cause
     return cause if isinstance(cause, ApplicationError) and cause.type == "ForeignRun" else None
+
+
+def _nothing() -> None:
+    """Run by the loop to wake it (``_reset_passed``)."""
 
 
 def _root_cause(err: BaseException) -> BaseException:
@@ -210,11 +222,20 @@ class BillIngestionWorkflow:
         self._step_failed: tuple[ActivityError, int] | None = None
         """The last step whose activity failed, with its index in ``_steps``: a failure is its own step's, which
         need not be the latest (a take-back after a reset runs alongside the review's steps)."""
+        self._reset_wakes = False
+        """RESET_WAKES_PATCH's answer, asked as the review opens."""
         workflow.register_random_seed_callback(self._reset_passed)
+        self._loop = asyncio.get_running_loop()
 
     def _reset_passed(self, _seed: int) -> None:
         # Core sends a new seed only with the workflow task failed by a reset: the run is past its reset point.
         self._resets += 1
+        if self._reset_wakes:
+            self._loop.call_soon(_nothing)  # something runs: the SDK then checks the take-back's wait condition
+
+    def _asks_reset_wakes(self) -> bool:
+        """RESET_WAKES_PATCH's answer (its own method, so tests can run the code from before it)."""
+        return workflow.patched(RESET_WAKES_PATCH)
 
     # --- queries and messages ----------------------------------------------------
 
@@ -602,6 +623,7 @@ class BillIngestionWorkflow:
         self._extracted = extraction.bill
         self._revision = workflow.uuid4().hex
         self._resets_answered = self._resets  # this run opens the task itself: no earlier reset leaves it closed
+        self._reset_wakes = self._asks_reset_wakes()
         if workflow.patched(EARLY_REVIEW_PATCH):
             # The task is readable as soon as open_review_task commits, before its completion reaches
             # us: accept a decision from that moment on, or a fast reviewer's decision would be lost.

@@ -1,6 +1,7 @@
 """BillIngestionWorkflow as releases before a patch ran it: before UNSEALED_SIGNAL_PATCH, every signal acted on,
 sealed or not; before DECIDED_AS_TIME_RAN_OUT_PATCH, a decision lost to a review timer firing in its workflow task;
-before SIGNALLED_WHILE_ESCALATING_PATCH, a signal read before the escalation committed dropped as stale.
+before SIGNALLED_WHILE_ESCALATING_PATCH, a signal read before the escalation committed dropped as stale; before
+RESET_WAKES_PATCH, a reset that brought a waiting run nothing else left it asleep.
 
 Registered under the real workflow's name, each lets a test run a job on the old code, then deploy the current
 code under it (a new worker on the same queue replays the run), as v9/ was recorded.
@@ -51,4 +52,18 @@ class PreWindowBillIngestionWorkflow(BillIngestionWorkflow):
         return await super().run(request)
 
     def _takes_signal_read_before_escalation(self, patch_id: str) -> bool:
+        return False
+
+
+@workflow.defn(name="BillIngestionWorkflow")
+class PreWakeBillIngestionWorkflow(BillIngestionWorkflow):
+    """As releases before RESET_WAKES_PATCH ran it: a reset alone did not wake the run (asking no patch, so recording
+    no marker), and one reset to a point where nothing else reached it took its review task back only at its next
+    event."""
+
+    @workflow.run
+    async def run(self, request: IngestionRequest) -> IngestionResult:
+        return await super().run(request)
+
+    def _asks_reset_wakes(self) -> bool:
         return False

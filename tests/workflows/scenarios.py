@@ -32,6 +32,7 @@ from tests.helpers import (
     bill_needing_review,
     bill_of_another_account,
     create_account,
+    reset_to_before_the_decision,
     reset_to_last_workflow_task,
     wait_for_refused_run,
     wait_for_status,
@@ -727,6 +728,25 @@ async def review_reset_past_its_escalation(
     return handle.id
 
 
+async def review_retaken_after_reset(http: httpx.AsyncClient, *, client: Client, **_: Any) -> str:
+    """A reviewer rejects; an operator resets the run to the workflow task that took the decision, leaving it out
+    (``--reapply-exclude All``) to have it taken again: the new run takes its review task back at once
+    (RESET_WAKES_PATCH: that task brought it nothing but the reset), and an approval ends the job SUCCEEDED. Before
+    the patch the take-back waited for the run's next event (v13/ has such a run: the approval was sent straight to
+    the workflow)."""
+    workflow_id = await _decide(http, "reject")
+    reset = client.get_workflow_handle(
+        workflow_id, run_id=await reset_to_before_the_decision(client, workflow_id, retake=True)
+    )
+    await _settled_in_review(reset)
+    revision = (await reset.query(BillIngestionWorkflow.progress)).review_revision
+    assert revision is not None
+    decision = ReviewDecision(action=ReviewAction.APPROVE, revision=revision, reviewer="script", note="by scenario")
+    ack = await reset.execute_update(BillIngestionWorkflow.submit_review, decision)
+    assert ack.status is JobStatus.SUCCEEDED, ack
+    return workflow_id
+
+
 async def review_signalled_while_escalating(
     http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
 ) -> str:
@@ -850,6 +870,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_decided_as_it_escalated": review_decided_as_it_escalated,
     "review_reset_past_its_escalation": review_reset_past_its_escalation,
     "review_signalled_while_escalating": review_signalled_while_escalating,
+    "review_retaken_after_reset": review_retaken_after_reset,
     "rollup_ran": rollup_ran,
     "rollup_started_unsealed": rollup_started_unsealed,
 }

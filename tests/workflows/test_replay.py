@@ -13,10 +13,14 @@ from temporalio.workflow import NondeterminismError
 
 from shared.codec import KeyRing, data_converter
 from tests.workflows.history_codec import replay_converter
-from tests.workflows.predeploy import PreRaceBillIngestionWorkflow, PreWindowBillIngestionWorkflow
+from tests.workflows.predeploy import (
+    PreRaceBillIngestionWorkflow,
+    PreWakeBillIngestionWorkflow,
+    PreWindowBillIngestionWorkflow,
+)
 from tests.workflows.reordered import ReorderedBillIngestionWorkflow
 from tests.workflows.test_patch_markers import patch_ids_in
-from workflows.bill_ingestion import SIGNALLED_WHILE_ESCALATING_PATCH, BillIngestionWorkflow
+from workflows.bill_ingestion import RESET_WAKES_PATCH, SIGNALLED_WHILE_ESCALATING_PATCH, BillIngestionWorkflow
 from workflows.rollup import AnalyticsRollupWorkflow
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").rglob("*.json"))
@@ -56,6 +60,7 @@ def test_histories_are_committed() -> None:
         "review_decided_as_it_escalated",
         "review_reset_past_its_escalation",
         "review_signalled_while_escalating",
+        "review_retaken_after_reset",
         "rollup_ran",
         "rollup_started_unsealed",
     }
@@ -75,6 +80,7 @@ def test_histories_are_committed() -> None:
         "v10/review_signalled_as_it_expired",
         "v11/review_reset_past_its_escalation",
         "v12/review_signalled_while_escalating",
+        "v13/review_retaken_after_reset",
     }
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
@@ -165,6 +171,44 @@ async def test_a_signal_taken_while_escalating_replays_only_down_the_patched_bra
     recorded = load(path)
     assert signals_while_escalating(recorded) == 1 and SIGNALLED_WHILE_ESCALATING_PATCH in patch_ids_in(path)
     replayer = Replayer(workflows=[PreWindowBillIngestionWorkflow], data_converter=replay_converter())
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(recorded)
+
+
+def retaken_after_reset(version: str) -> Path:
+    return Path(__file__).parents[1] / "histories" / version / "review_retaken_after_reset.json"
+
+
+def take_backs(history: WorkflowHistory) -> list[int]:
+    """The event ids of open_review_task's schedulings after the reset: the take-backs."""
+    events = list(history.events)
+    reset_at = next(e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+    return [
+        e.event_id
+        for e in events
+        if e.event_id > reset_at
+        and e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "open_review_task"
+    ]
+
+
+async def test_a_reset_that_brought_nothing_else_replays_asleep_on_the_old_code() -> None:
+    """v13/ ran before RESET_WAKES_PATCH: reset to the task that took its decision, the decision left out, the run
+    took its task back only when the next decision woke it (never: the decision closed it first). The current code,
+    asking the patch as the review opened and told no, replays it so."""
+    path = retaken_after_reset("v13")
+    recorded = load(path)
+    assert take_backs(recorded) == [] and RESET_WAKES_PATCH not in patch_ids_in(path)
+    await Replayer(workflows=[BillIngestionWorkflow], data_converter=replay_converter()).replay_workflow(recorded)
+
+
+async def test_a_run_a_reset_alone_woke_replays_only_down_the_patched_branch() -> None:
+    """The current run took its task back in the workflow task the reset gave it; the code before the patch sleeps
+    there, so its replay misses the take-back."""
+    path = retaken_after_reset("current")
+    recorded = load(path)
+    assert len(take_backs(recorded)) == 1 and RESET_WAKES_PATCH in patch_ids_in(path)
+    replayer = Replayer(workflows=[PreWakeBillIngestionWorkflow], data_converter=replay_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(recorded)
 
