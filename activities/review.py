@@ -197,7 +197,7 @@ class ReviewActivities:
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
-        """Safe to rerun: one audit row per (job, revision); the task is closed as DONE.
+        """Safe to rerun: one audit row per decision (job, revision and what was decided); the task is closed as DONE.
 
         A late attempt of a run an operator's reset replaced changes nothing: its decision never took
         effect, and the new run's job may be waiting for its own reviewer. A run reset past the opening
@@ -226,7 +226,7 @@ class ReviewActivities:
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
                         -- the bill decided on, the task's as it is now: export_corrections pairs the two by it
                         (SELECT artifact_uri FROM review_tasks WHERE job_id = $1))
-                ON CONFLICT (job_id, revision) DO NOTHING
+                ON CONFLICT (job_id, revision, decision_key) DO NOTHING
                 """,
                 audit.job_id,
                 audit.revision,

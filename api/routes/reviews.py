@@ -204,12 +204,13 @@ def artifact_link(job_id: uuid.UUID | str, sha256: str | None = None) -> str:
 
 
 async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> ReviewDecisionTaken | None:
-    """How the task's decision (its revision's: not a reset run's past one) was taken, and the job's
-    status now. None for a task that expired or was cancelled: no decision closed it."""
+    """How the task's decision was taken, and the job's status now: its revision's latest (one taken again after a reset
+    stands, the audit keeping the one before), never a reset run's past revision's. None for a task that expired or
+    was cancelled: no decision closed it."""
     row = await state.pool.fetchrow(
         "SELECT d.action, d.reviewer, d.note, d.decided_at, d.diff, d.overridden, j.status AS job_status"
         " FROM review_decisions d JOIN ingestion_jobs j ON j.id = d.job_id"
-        " WHERE d.job_id = $1 AND d.revision = $2",
+        " WHERE d.job_id = $1 AND d.revision = $2 ORDER BY d.decided_at DESC LIMIT 1",
         job_id,
         revision,
     )
@@ -428,7 +429,8 @@ async def _taken_first(state: AppState, handle: WorkflowHandle[Any, Any], job_id
     if revision is None:
         return None
     row = await state.pool.fetchrow(
-        "SELECT action, reviewer, decided_at FROM review_decisions WHERE job_id = $1 AND revision = $2",
+        "SELECT action, reviewer, decided_at FROM review_decisions WHERE job_id = $1 AND revision = $2"
+        " ORDER BY decided_at DESC LIMIT 1",
         job_id,
         revision,
     )

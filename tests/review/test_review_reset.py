@@ -11,16 +11,19 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewStatus
-from tests.helpers import reset_to_last_workflow_task
+from tests.helpers import reset_to_before_the_decision, reset_to_last_workflow_task
 from tests.review.support import (
     OwnQueue,
+    activity_names,
     awaiting_review,
+    history,
     job_id_of,
     open_review,
     read_task,
     result_of,
     wait_until,
 )
+from worker.resources import Resources
 
 
 async def test_a_decision_on_a_run_reset_past_the_opening_of_its_review_closes_the_task_as_decided(
@@ -73,3 +76,66 @@ async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_takes_
         assert decided.status_code in (200, 202), decided.text
         assert (await result_of(client, handle.id)).status is JobStatus.SUCCEEDED
     assert (await read_task(http, job_id))["status"] == ReviewStatus.DONE
+
+
+async def decide(http: httpx.AsyncClient, job_id: str, revision: str, action: str, note: str) -> None:
+    decided = await http.post(f"/reviews/{job_id}", json={"action": action, "revision": revision, "note": note})
+    assert decided.status_code in (200, 202), decided.text
+
+
+async def audit_of(resources: Resources, job_id: str) -> list[tuple[str, str]]:
+    rows = await resources.pool.fetch(
+        "SELECT action, note FROM review_decisions WHERE job_id = $1 ORDER BY decided_at", job_id
+    )
+    return [(r["action"], r["note"]) for r in rows]
+
+
+async def test_a_decision_taken_again_after_a_reset_back_into_the_wait_is_audited_beside_the_first(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    """Rejected, then reset to the wait without the decision, to take it again: the reset run takes the task back
+    under the same revision, and its approval is audited and shown, beside (not instead of) the rejection."""
+    review = await open_review(http, unique)
+    await awaiting_review(client.get_workflow_handle(review.workflow_id))
+    await decide(http, review.job_id, review.revision, "reject", "looked wrong")
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.REJECTED
+
+    reset_run = await reset_to_before_the_decision(client, review.workflow_id, retake=True)
+    assert await awaiting_review(client.get_workflow_handle(review.workflow_id, run_id=reset_run)) == review.revision
+
+    async def taken_back() -> dict[str, Any] | None:
+        task = await read_task(http, review.job_id)
+        return task if task["closed_at"] is None else None
+
+    await wait_until(taken_back, within=30, what=f"review task of {review.job_id} taken back")
+    assert (await http.get(f"/jobs/{review.job_id}")).json()["status"] == JobStatus.NEEDS_REVIEW
+    await decide(http, review.job_id, review.revision, "approve", "it was right after all")
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
+
+    task = await read_task(http, review.job_id)
+    assert (task["status"], task["decision"]["action"], task["decision"]["note"]) == (
+        ReviewStatus.DONE,
+        "approve",
+        "it was right after all",
+    ), task
+    assert await audit_of(resources, review.job_id) == [
+        ("reject", "looked wrong"),
+        ("approve", "it was right after all"),
+    ]
+
+
+async def test_a_decision_a_reset_run_receives_again_is_audited_once(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    """Reset to before the decision, which the new run then receives again (the default): it records the same
+    decision a second time, and the audit keeps one row."""
+    review = await open_review(http, unique)
+    await awaiting_review(client.get_workflow_handle(review.workflow_id))
+    await decide(http, review.job_id, review.revision, "reject", "looked wrong")
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.REJECTED
+
+    reset_run = await reset_to_before_the_decision(client, review.workflow_id, retake=False)
+    reset = client.get_workflow_handle(review.workflow_id, run_id=reset_run)
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.REJECTED
+    assert "record_review_decision" in activity_names(await history(reset)), "the new run recorded it too"
+    assert await audit_of(resources, review.job_id) == [("reject", "looked wrong")]

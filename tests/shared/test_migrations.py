@@ -55,3 +55,45 @@ async def test_a_process_waiting_for_a_long_migration_is_not_cut_off_by_the_stat
         await holder.close()
         await admin.execute(f"DROP DATABASE {name}")
         await admin.close()
+
+
+async def test_decisions_recorded_before_0021_keep_their_rows_and_a_repeat_of_one_still_adds_none(pg_url: str) -> None:
+    """0021 keys the audit by decision, not revision: rows already there get their key, and stay one per decision."""
+    admin = await asyncpg.connect(pg_url)
+    name = f"migrate_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f"CREATE DATABASE {name}")
+    conn = await asyncpg.connect(urlsplit(pg_url)._replace(path=f"/{name}").geturl())
+    try:
+        files = migration_files()
+        upgrade = next(path for path in files if path.stem.startswith("0021_"))
+        for path in files[: files.index(upgrade)]:
+            await conn.execute(path.read_text())
+        customer = await conn.fetchval("INSERT INTO customers (name) VALUES ('c') RETURNING id")
+        account = await conn.fetchval(
+            "INSERT INTO utility_accounts (customer_id, provider, account_number)"
+            " VALUES ($1, 'pge', 'A-1') RETURNING id",
+            customer,
+        )
+        job = await conn.fetchval(
+            "INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status)"
+            " VALUES ($1, $2, $3, 'wf', 'fetch', 'NEEDS_REVIEW') RETURNING id",
+            uuid.uuid4(),
+            customer,
+            account,
+        )
+        decide = (
+            "INSERT INTO review_decisions (job_id, revision, action, reviewer, note, diff)"
+            " VALUES ($1, 'r1', $2, 'ana', 'why', '{}') ON CONFLICT DO NOTHING"
+        )
+        await conn.execute(decide, job, "reject")
+
+        await conn.execute(upgrade.read_text())
+        await conn.execute(decide, job, "reject")  # the same decision recorded again
+        await conn.execute(decide, job, "approve")  # taken again after a reset
+        rows = await conn.fetch("SELECT action, decision_key FROM review_decisions ORDER BY decided_at, action")
+        assert [r["action"] for r in rows] == ["reject", "approve"]
+        assert all(r["decision_key"] for r in rows)
+    finally:
+        await conn.close()
+        await admin.execute(f"DROP DATABASE {name}")
+        await admin.close()
