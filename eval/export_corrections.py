@@ -89,8 +89,8 @@ async def corrections(pool: asyncpg.Pool) -> Corrections:
     """Each job whose latest decision is a correction, with the bill it corrects: the one it was recorded on.
 
     Not a correction a later decision withdrew (correct, then reject under a later revision): it was exported as
-    the truth. A decision taken again on a task a reset handed back under the same revision has no row of its own
-    (``ON CONFLICT DO NOTHING``), so there the first decision stands: a known gap (README). Decisions recorded
+    the truth, nor one a decision taken again after a reset replaced (under the same revision: migration 0021
+    audits it beside the first). Decisions recorded
     before the bill was (migration 0020) are paired by date: the last bill the job stored before the decision, not
     the review task's (the job's latest, after a reset's fetch of another); the task's only when the job stored one
     bill, or none recorded (stored before ``artifacts``)."""

@@ -203,14 +203,19 @@ def artifact_link(job_id: uuid.UUID | str, sha256: str | None = None) -> str:
     return f"{url}?sha256={sha256}" if sha256 else url
 
 
+_SINCE_OPENED = "d.decided_at >= (SELECT t.created_at FROM review_tasks t WHERE t.job_id = d.job_id)"
+"""An audit row ``d`` of the task as it stands: a take-back after a reset opens the task anew (``created_at``) under
+the same revision, and the decision that closed it before is the old run's."""
+
+
 async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> ReviewDecisionTaken | None:
-    """How the task's decision was taken, and the job's status now: its revision's latest (one taken again after a reset
-    stands, the audit keeping the one before), never a reset run's past revision's. None for a task that expired or
-    was cancelled: no decision closed it."""
+    """How the task's decision was taken, and the job's status now: its revision's, taken since the task last opened
+    (a decision a reset took the task back from stays in the audit, not here). None for a task that expired or was
+    cancelled: no decision closed it."""
     row = await state.pool.fetchrow(
         "SELECT d.action, d.reviewer, d.note, d.decided_at, d.diff, d.overridden, j.status AS job_status"
         " FROM review_decisions d JOIN ingestion_jobs j ON j.id = d.job_id"
-        " WHERE d.job_id = $1 AND d.revision = $2 ORDER BY d.decided_at DESC LIMIT 1",
+        f" WHERE d.job_id = $1 AND d.revision = $2 AND {_SINCE_OPENED} ORDER BY d.decided_at DESC LIMIT 1",
         job_id,
         revision,
     )
@@ -422,15 +427,16 @@ async def _not_awaiting(
 async def _taken_first(state: AppState, handle: WorkflowHandle[Any, Any], job_id: uuid.UUID) -> ReviewTakenFirst | None:
     """The decision that closed (or is closing) the task: action, reviewer, when, and whether it is recorded yet.
 
-    Recorded, it is the audit row of the task's revision. Until ``record_review_decision`` commits, it is only in
-    the run's history: the last ``submit_review`` update the validator accepted (whatever revision it was sent
-    with: one read just before an escalation committed its new revision is taken as of the new one)."""
+    Recorded, it is the audit row of the task's revision taken since the task last opened. Until
+    ``record_review_decision`` commits, it is only in the run's history: the last ``submit_review`` update the
+    validator accepted (whatever revision it was sent with: one read just before an escalation committed its new
+    revision is taken as of the new one)."""
     revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job_id)
     if revision is None:
         return None
     row = await state.pool.fetchrow(
-        "SELECT action, reviewer, decided_at FROM review_decisions WHERE job_id = $1 AND revision = $2"
-        " ORDER BY decided_at DESC LIMIT 1",
+        f"SELECT d.action, d.reviewer, d.decided_at FROM review_decisions d WHERE d.job_id = $1 AND d.revision = $2"
+        f" AND {_SINCE_OPENED} ORDER BY d.decided_at DESC LIMIT 1",
         job_id,
         revision,
     )

@@ -14,6 +14,7 @@ from shared.review import ReviewStatus
 from tests.helpers import reset_to_before_the_decision, reset_to_last_workflow_task
 from tests.review.support import (
     OwnQueue,
+    Review,
     activity_names,
     awaiting_review,
     history,
@@ -21,6 +22,7 @@ from tests.review.support import (
     open_review,
     read_task,
     result_of,
+    wait_for_job,
     wait_until,
 )
 from worker.resources import Resources
@@ -90,11 +92,9 @@ async def audit_of(resources: Resources, job_id: str) -> list[tuple[str, str]]:
     return [(r["action"], r["note"]) for r in rows]
 
 
-async def test_a_decision_taken_again_after_a_reset_back_into_the_wait_is_audited_beside_the_first(
-    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
-) -> None:
-    """Rejected, then reset to the wait without the decision, to take it again: the reset run takes the task back
-    under the same revision, and its approval is audited and shown, beside (not instead of) the rejection."""
+async def rejected_then_taken_back(http: httpx.AsyncClient, client: Client, unique: str) -> Review:
+    """A review rejected, then reset back into the wait without the decision (to take it again), its task taken back
+    by the new run under the same revision."""
     review = await open_review(http, unique)
     await awaiting_review(client.get_workflow_handle(review.workflow_id))
     await decide(http, review.job_id, review.revision, "reject", "looked wrong")
@@ -107,8 +107,18 @@ async def test_a_decision_taken_again_after_a_reset_back_into_the_wait_is_audite
         task = await read_task(http, review.job_id)
         return task if task["closed_at"] is None else None
 
-    await wait_until(taken_back, within=30, what=f"review task of {review.job_id} taken back")
+    task = await wait_until(taken_back, within=30, what=f"review task of {review.job_id} taken back")
+    assert (task["status"], task["revision"], task["decision"]) == (ReviewStatus.PENDING, review.revision, None), task
     assert (await http.get(f"/jobs/{review.job_id}")).json()["status"] == JobStatus.NEEDS_REVIEW
+    return review
+
+
+async def test_a_decision_taken_again_after_a_reset_back_into_the_wait_is_audited_beside_the_first(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    """The reset run takes the task back at once (RESET_WAKES_PATCH: the reset was all its workflow task brought), and
+    its approval is audited and shown, beside (not instead of) the rejection."""
+    review = await rejected_then_taken_back(http, client, unique)
     await decide(http, review.job_id, review.revision, "approve", "it was right after all")
     assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
 
@@ -122,6 +132,21 @@ async def test_a_decision_taken_again_after_a_reset_back_into_the_wait_is_audite
         ("reject", "looked wrong"),
         ("approve", "it was right after all"),
     ]
+
+
+async def test_a_task_taken_back_after_a_reset_then_cancelled_shows_no_decision(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    """The rejection it was taken back from is the old run's: the task, cancelled, was closed by no decision."""
+    review = await rejected_then_taken_back(http, client, unique)
+    await client.get_workflow_handle(review.workflow_id).cancel()
+    await wait_for_job(resources.pool, review.job_id, {JobStatus.CANCELED})
+
+    task = await read_task(http, review.job_id)
+    assert (task["status"], task["decision"]) == (ReviewStatus.CANCELED, None), task
+    late = await http.post(f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision})
+    assert late.status_code == 409, late.text
+    assert "looked wrong" not in late.text and "rejected" not in late.text.lower(), late.text
 
 
 async def test_a_decision_a_reset_run_receives_again_is_audited_once(
