@@ -128,9 +128,9 @@ RESET_WAKES_PATCH = "reset-wakes-the-run"
 it waits for a decision takes its review task back in the workflow task the reset gave it. The SDK checks a run's wait
 conditions only after running something, and a reset's new random seed runs nothing: a reset whose workflow task
 brought nothing else (reset to the task that took a decision, the decision left out with ``--reapply-exclude All``
-to have it taken again) left the take-back, and the job, to the run's next event (the SLA's timer),
-the task closed meanwhile. Asked as the review opens, not at the reset: a seed arrives outside the event loop, where
-no patch can be asked."""
+to have it taken again) left the take-back, and the job, to the run's next event (the SLA's timer, or once escalated
+the expiry's), the task closed meanwhile. Asked as the review opens, not at the reset: a seed arrives outside the
+event loop, where no patch can be asked."""
 
 SIGNALLED_WHILE_ESCALATING_PATCH = "signalled-decision-read-before-escalation-stands"
 """Recorded only by runs sent a decision by signal with the revision the task showed while escalate_review wrote the

@@ -194,8 +194,8 @@ def take_backs(history: WorkflowHistory) -> list[int]:
 
 async def test_a_reset_that_brought_nothing_else_replays_asleep_on_the_old_code() -> None:
     """v13/ ran before RESET_WAKES_PATCH: reset to the task that took its decision, the decision left out, the run
-    took its task back only when the next decision woke it (never: the decision closed it first). The current code,
-    asking the patch as the review opened and told no, replays it so."""
+    never took its task back (the approval sent straight to it ended the job). The current code, asking the patch as
+    the review opened and told no, replays it so."""
     path = retaken_after_reset("v13")
     recorded = load(path)
     assert take_backs(recorded) == [] and RESET_WAKES_PATCH not in patch_ids_in(path)
