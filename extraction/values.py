@@ -380,7 +380,7 @@ def signed_quantity(sign: str | None, digits: str) -> Decimal:
     if _COMMA_NUMBER_RE.fullmatch(digits) and not re.fullmatch(_POINT_NUMBER, digits):
         digits = digits.replace(".", "").replace(",", ".")
     quantity = Decimal(digits.replace(",", ""))
-    return -quantity if sign else quantity
+    return quantity.copy_negate() if sign else quantity  # unary minus rounds in the context: Overflow past its range
 
 
 def parse_quantity(text: str) -> Decimal | None:
@@ -394,7 +394,7 @@ def parse_quantity(text: str) -> Decimal | None:
         quantity = signed_quantity(match.group("sign"), match.group("q"))
     except InvalidOperation:
         return None
-    return quantity if abs(quantity) < QUANTITY_LIMIT else None
+    return quantity if quantity.copy_abs() < QUANTITY_LIMIT else None  # abs() overflows past the context's range
 
 
 _COMMA_DECIMALS_RE = re.compile(

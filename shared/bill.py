@@ -23,11 +23,15 @@ QUANTITY_LIMIT = Decimal(10) ** 14
 
 
 def _held(value: Decimal, step: Decimal, limit: Decimal, what: str) -> Decimal:
-    """``value`` rounded to ``step``, or a ValueError (a review reason, not a crash) when it cannot be stored."""
-    if not value.is_finite() or abs(value) >= limit:
+    """``value`` rounded to ``step``, or a ValueError (a review reason, not a crash) when it cannot be stored.
+
+    ``copy_abs``, not ``abs``: ``abs`` rounds in the decimal context, and an exponent beyond its range ("1e999999999")
+    raised ``decimal.Overflow``, an ArithmeticError that pydantic does not turn into a validation error (a 500).
+    """
+    if not value.is_finite() or value.copy_abs() >= limit:
         raise ValueError(f"{what} must be finite and below {limit:,.0f} in size")
     held = value.quantize(step, rounding=ROUND_HALF_UP)
-    if abs(held) >= limit:
+    if held.copy_abs() >= limit:
         raise ValueError(f"{what} must be below {limit:,.0f} in size")
     return held
 
@@ -39,7 +43,7 @@ def _to_cents(value: Decimal) -> Decimal:
 def _to_quantity(value: Decimal) -> Decimal:
     """Only a reading with more than four places is rounded: "1142" stays as written."""
     exponent = value.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and infinities: _held refuses those
-    if isinstance(exponent, int) and exponent >= -4 and abs(value) < QUANTITY_LIMIT:
+    if isinstance(exponent, int) and exponent >= -4 and value.copy_abs() < QUANTITY_LIMIT:
         return value
     return _held(value, QUANTITY_STEP, QUANTITY_LIMIT, "quantities")
 

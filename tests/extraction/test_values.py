@@ -241,6 +241,8 @@ def test_quantities() -> None:
     assert parse_quantity("512.5") == Decimal("512.5")
     assert parse_quantity("12 kWh") is None
     assert parse_quantity("1" * 15) is None, "Postgres holds 14 integer digits"
+    assert parse_quantity("9" * 1_000_001) is None, "beyond the decimal context's range: abs() raised Overflow"
+    assert parse_quantity("-" + "9" * 1_000_001) is None
 
 
 @pytest.mark.parametrize(("text", "expected"), [("-245", "-245"), ("\u22121,234.5", "-1234.5"), (" -0.5 ", "-0.5")])
@@ -262,10 +264,20 @@ def test_money_is_held_to_cents(amount: str, stored: str) -> None:
     assert LineItem(description="x", amount=Decimal(amount)).amount == Decimal(stored)
 
 
-@pytest.mark.parametrize("amount", ["1e30", "111111111111111111111111111.00", "999999999999.995", "-1000000000000"])
+@pytest.mark.parametrize(
+    "amount",
+    ["1e30", "111111111111111111111111111.00", "999999999999.995", "-1000000000000", "1e999999999", "-1E+1000000"],
+)
 def test_money_too_large_to_store_is_a_validation_error(amount: str) -> None:
+    """An exponent beyond the decimal context's range too: ``abs`` raised decimal.Overflow there, not a ValueError."""
     with pytest.raises(ValidationError, match="below 1,000,000,000,000"):
         LineItem(description="x", amount=Decimal(amount))
+
+
+@pytest.mark.parametrize("quantity", ["1e15", "1e999999999", "-5E+1000000"])
+def test_a_quantity_too_large_to_store_is_a_validation_error(quantity: str) -> None:
+    with pytest.raises(ValidationError, match="below 100,000,000,000,000"):
+        UsageReading(commodity=Commodity.GAS, quantity=Decimal(quantity), unit=UsageUnit.CCF)
 
 
 def test_quantities_are_held_to_four_places() -> None:

@@ -86,6 +86,24 @@ async def test_correction_still_out_of_balance_lists_the_failing_checks(
     await assert_still_waiting(waiting, http, client, resources)
 
 
+@pytest.mark.parametrize("amount", ["1e999999999", "-1E+1000000"])
+async def test_a_correction_beyond_the_decimal_range_is_a_422_not_a_500(
+    amount: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """``abs`` of such a Decimal raised decimal.Overflow in the body's validation, which answered 500."""
+    bill = waiting.corrected(total_amount=amount)
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    [error] = located_errors(response)
+    assert error["loc"] == ["body", "bill", "total_amount"] and "in size" in error["msg"], error
+    await assert_still_waiting(waiting, http, client, resources)
+
+
 async def test_correct_without_a_bill_is_invalid(
     waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:

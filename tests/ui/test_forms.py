@@ -163,6 +163,16 @@ def test_an_amount_past_the_cent_is_refused_at_its_input_not_rounded(field: str,
     assert invalid == {field: [TO_THE_CENT]}
 
 
+@pytest.mark.parametrize(("field", "typed"), [("total_amount", "1e999999999"), ("usage-0-quantity", "5e1000000")])
+def test_a_figure_beyond_the_decimal_range_is_refused_at_its_input(field: str, typed: str) -> None:
+    """Its ``decimal.Overflow`` was no ValueError: the page answered 500 and the reviewer lost the form."""
+    data = posted(BillForm.from_bill(BILL)) | {field: typed}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert list(invalid) == [field] and "in size" in invalid[field][0]
+
+
 def test_an_amount_or_a_quantity_that_only_looks_longer_is_taken() -> None:
     """A trailing zero past the cent changes nothing; a reading keeps its four places."""
     data = posted(BillForm.from_bill(BILL)) | {"total_amount": "75.000", "usage-0-quantity": "350.1234"}
