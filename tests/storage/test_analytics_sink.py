@@ -718,6 +718,27 @@ def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account
 @pytest.mark.parametrize(
     ("account", "text", "held"),
     [
+        ("9876543210", "Late fee acct.9876543210", "Late fee acct.****3210"),
+        ("9876543210", "Ref No.9876543210 adj", "Ref No.****3210 adj"),
+        ("98765", "Ref No.98765 adj", "Ref No.****8765 adj"),  # a short own number, printed whole
+        ("1234 5678", "Paid by card no.4111111111111111", "Paid by card no.****1111"),
+        ("1234 5678", "Autopay chk.0123-4567-8901", "Autopay chk.****8901"),
+        # A dot after a digit, a blank or a sign starts a decimal: its digits stay.
+        ("1234 5678", "Rate @ .12345678901/kWh", "Rate @ .12345678901/kWh"),
+        ("1234 5678", "Tier 2 @ $0.12345678901", "Tier 2 @ $0.12345678901"),
+        ("98765", "Adjustment .98765 kWh", "Adjustment .98765 kWh"),
+        ("98765", "Credit $.98765", "Credit $.98765"),
+    ],
+)
+def test_a_number_after_an_abbreviations_dot_is_masked(account: str, text: str, held: str) -> None:
+    """A number written "No.9876543210" was kept whole: the dot before it was taken for a decimal point."""
+    bill = electric_bill().model_copy(update={"account_number": account})
+    assert warehouse_text(text, bill) == held
+
+
+@pytest.mark.parametrize(
+    ("account", "text", "held"),
+    [
         # A decimal-comma bill groups digits with dots, and its descriptions are kept as printed.
         ("1234 5678", "Late fee contract 12.345.678", "Late fee contract ****5678"),
         ("1234 5678", "Late fee contract 12.345.678 € 12,50", "Late fee contract ****5678 € 12,50"),
