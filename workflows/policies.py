@@ -69,8 +69,10 @@ DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 30, 0), schedule_to
 # Fetch reads Postgres too, so it outlives a database restart; a provider portal that has no bill
 # yet gives up after MAX_NO_BILL_ATTEMPTS (activities/fetching.py), then the job fails.
 FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 15))
-# Object storage: transient 5xx and connection errors are common and safe to retry.
-STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
+# Object storage: transient 5xx and connection errors are common and safe to retry (the write is create-once).
+# The step then records the object in Postgres, so it outlives a database failover as the bookkeeping does:
+# ten attempts (two and a half minutes) failed every job caught at this step by a longer one.
+STORAGE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 0), schedule_to_close=timedelta(hours=1))
 # Extraction may call Gemini (429/5xx): longer backoff, heartbeats so cancellation arrives. Gemini's
 # overloads last minutes, not seconds: retry for up to 30 minutes (schedule-to-close), not six tries
 # (a minute), before the job fails. A refused key or retired model (GeminiMisconfigured) is retried

@@ -58,3 +58,12 @@ def test_readme_row_matches_code(activity: str) -> None:
 def test_non_retryable_types_are_documented() -> None:
     for error_type in policies.NON_RETRYABLE:
         assert f"`{error_type}`" in README
+
+
+@pytest.mark.parametrize("activity", ["mark_job_running", "store_raw_bill", "persist_bill", "escalate_review"])
+def test_a_step_that_writes_postgres_outlives_a_database_failover(activity: str) -> None:
+    """store_raw_bill records its object in Postgres, yet gave up after ten attempts (2.5 minutes): a longer
+    failover failed every job caught there, while the steps before and after it waited."""
+    policy = DOCUMENTED[activity]
+    assert policy.retry.maximum_attempts == 0, "no attempt limit"
+    assert policy.schedule_to_close is not None and policy.schedule_to_close >= timedelta(hours=1)
