@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
-from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound, PreconditionFailed, RetryError
+from google.api_core.exceptions import Conflict, Forbidden, GoogleAPIError, NotFound, PreconditionFailed, RetryError
 from google.cloud import bigquery
 
 from shared.analytics.rows import CHILDREN_FIRST, OUT_OF_BOUNDS, bill_rows, raise_refused
@@ -379,13 +379,31 @@ class BigQuerySink:
         try:
             left = max(0.1, by - time.monotonic())
             retry = bigquery.DEFAULT_RETRY.with_deadline(left)
-            job = self._client.query(sql, job_config=config, job_id=job_id, timeout=left, retry=retry, job_retry=None)
+            try:
+                job = self._client.query(
+                    sql, job_config=config, job_id=job_id, timeout=left, retry=retry, job_retry=None
+                )
+            except Conflict:
+                # The insert was sent again and BigQuery had taken the first (its answer lost): the id is this
+                # call's own, so the job is this query. The client looks it up only for ids it made up itself.
+                left = max(0.1, by - time.monotonic())
+                job = cast(
+                    bigquery.QueryJob,
+                    self._client.get_job(
+                        job_id, location=location or self._location_of_dataset(), timeout=left, retry=retry
+                    ),
+                )
             location = job.location
             left = max(0.1, by - time.monotonic())
             return list(job.result(timeout=left, retry=bigquery.DEFAULT_RETRY.with_deadline(left), job_retry=None))
         except (TimeoutError, RetryError, requests.Timeout) as slow:  # out of time: the job runs on without us
             self._cancel(job_id, location or self._location_of_dataset())
             raise AnalyticsOutOfTime(f"query job {job_id} outlived its time and was cancelled") from slow
+        except GoogleAPIError:
+            # The job may be running all the same (taken, then an error came back): stopped, so the activity's
+            # retry does not run its statement beside this one. A job that failed is done, and the cancel a no-op.
+            self._cancel(job_id, location or self._location_of_dataset())
+            raise
 
     def _location_of_dataset(self) -> str | None:
         """The dataset's location, asked for once (one short attempt) when ``ensure_schema`` has not run here:

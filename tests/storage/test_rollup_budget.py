@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from google.api_core.exceptions import Forbidden
 
 from shared.analytics.bigquery import ROLLUP_BUDGET_SECONDS, AnalyticsOutOfTime, BigQuerySink
 from tests.fakes.local_server import LocalFake, answer_json
@@ -31,6 +32,8 @@ class _QueuedForSlots(LocalFake):
         self.answering_inserts = threading.Event()
         self.answering_inserts.set()
         self.cancel_status = 200
+        self.insert_status = 200
+        """Not 200: an insert is taken, then answered so (its answer lost on the way); the same job sent again, 409."""
         super().__init__(self._handler(), name="bq-slow")
 
     def __exit__(self, *exc: object) -> None:
@@ -58,9 +61,17 @@ class _QueuedForSlots(LocalFake):
                 else:  # jobs.insert: the client names the job
                     job_id = re.search(rb'"jobId":\s*"([^"]+)"', body)
                     assert job_id is not None
+                    again = job_id[1].decode() in fake.inserted
                     fake.inserted.append(job_id[1].decode())
                     fake.answering_inserts.wait(30)
-                    answer_json(self, 200, fake.job(job_id[1].decode()))
+                    if again:
+                        answer_json(self, 409, {"error": {"code": 409, "errors": [{"reason": "duplicate"}]}})
+                    elif fake.insert_status != 200:
+                        reason = "backendError" if fake.insert_status >= 500 else "accessDenied"
+                        error = {"code": fake.insert_status, "errors": [{"reason": reason}]}
+                        answer_json(self, fake.insert_status, {"error": error})
+                    else:
+                        answer_json(self, 200, fake.job(job_id[1].decode()))
 
             def do_GET(self) -> None:
                 if urlsplit(self.path).path.endswith("/datasets/d"):
@@ -115,6 +126,39 @@ def test_a_query_whose_insert_outlives_the_budget_is_cancelled_too(monkeypatch: 
             sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
 
         assert warehouse.inserted and set(warehouse.cancelled) == set(warehouse.inserted)
+
+
+@pytest.mark.timeout(60)
+def test_a_query_whose_insert_was_sent_again_waits_for_its_job_then_cancels_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BigQuery took the insert but its answer was a 503, so the client sent it again and got 409: the job is
+    this query's (its id is new to the call). It went up as ``Conflict`` and the MERGE ran on beside the
+    activity's retry; now it is waited for, as any query is, and cancelled at the budget."""
+    monkeypatch.setattr("shared.analytics.bigquery.ROLLUP_BUDGET_SECONDS", 5.0)
+    with _QueuedForSlots() as warehouse:
+        warehouse.insert_status = 503
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(AnalyticsOutOfTime, match="cancelled"):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+        assert len(warehouse.inserted) == 2 and len(set(warehouse.inserted)) == 1, "one job, sent twice"
+        assert warehouse.cancelled == warehouse.inserted[:1]
+
+
+@pytest.mark.timeout(60)
+def test_a_query_taken_then_refused_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error after BigQuery took the job (here a 403 to its insert) leaves the job running: it is cancelled
+    before the error goes up, so the activity's retry does not run beside it."""
+    with _QueuedForSlots() as warehouse:
+        warehouse.insert_status = 403
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+
+        with pytest.raises(Forbidden):
+            sink.rollup(date(2024, 1, 1), date(2024, 2, 29))
+
+        assert warehouse.inserted and warehouse.cancelled == warehouse.inserted
 
 
 @pytest.mark.timeout(60)
