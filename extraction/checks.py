@@ -8,13 +8,14 @@ validator, so this module and its imports stay stdlib + pydantic + ``shared.bill
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
 from extraction.rules.currency import bill_currency
 from extraction.values import ambiguous_figures, ambiguous_quantities, number_format, swap_day_and_month
-from shared.bill import UNITS_BY_COMMODITY, NormalizedBill, UsageUnit, same_account
+from shared.bill import UNITS_BY_COMMODITY, Commodity, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
 MAX_STATEMENT_LAG_DAYS = 180
@@ -41,6 +42,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
         reasons += _currency(bill, text)
         reasons += ["mixed_number_format"] if number_format(text).mixed else []
         reasons += _ambiguous_grouping(bill, text)
+        reasons += _several_readings(bill)
     return reasons
 
 
@@ -204,6 +206,27 @@ def _currency(bill: NormalizedBill, text: str) -> list[str]:
     (Gemini writes "$" for Canadian dollars as readily as for US ones, and "EUR" on a US bill), the
     templates are US utilities' and a person confirms any other currency."""
     return ["non_usd_currency"] if bill_currency(text).foreign or bill.currency != "USD" else []
+
+
+def _several_readings(bill: NormalizedBill) -> list[str]:
+    """``several_readings:usage`` when a reading of a bill has another in its commodity and unit, and they are
+    not each their own meter's (each with a meter number of its own): analytics adds them up, and a total beside
+    its parts (on-peak 150, off-peak 194, total 344 kWh), a meter's reading beside the bill's or a sewer reading
+    copying the water's counted twice. The rules read one a commodity; Gemini is asked for one a commodity.
+
+    Only on an extractor's reading (``check_bill`` with a text): a reviewer's several readings are entered so."""
+    meters: dict[tuple[Commodity, UsageUnit], list[str | None]] = defaultdict(list)
+    for reading in bill.usage:
+        meters[(reading.commodity, reading.unit)].append(_meter_key(reading.meter_number))
+    shared = any(
+        len(numbers) > 1 and (None in numbers or len(set(numbers)) < len(numbers)) for numbers in meters.values()
+    )
+    return ["several_readings:usage"] if shared else []
+
+
+def _meter_key(number: str | None) -> str | None:
+    """A meter number as compared: "4473-2410" is 44732410; none when it has no letter or digit."""
+    return "".join(ch for ch in (number or "").upper() if ch.isalnum()) or None
 
 
 def _ambiguous_grouping(bill: NormalizedBill, text: str) -> list[str]:

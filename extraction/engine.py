@@ -11,6 +11,7 @@ reading settles (``_CARRIED_THROUGH_GEMINI``) and to witness the current charges
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -19,7 +20,7 @@ from extraction.checks import check_bill, with_implied_charges
 from extraction.document import Document
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
-from shared.bill import NormalizedBill, Provider
+from shared.bill import Commodity, NormalizedBill, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
 
 logger = logging.getLogger(__name__)
@@ -148,18 +149,27 @@ def _gemini(
 
 def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: bool = False) -> str | None:
     """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
-    balance or the usage (its unit included: "12 CCF" is not 12 gallons) both of them found; a part of the
-    balance only where the ``rules`` reading adds up with it (see ``_UNWITNESSED_WHEN``). With ``witness_only``
-    the current charges alone (``_WITNESS_ONLY_FIELDS``)."""
+    balance or the usage (its total in each commodity and unit, ``_usage_totals``: "12 CCF" is not 12 gallons)
+    both of them found; a part of the balance only where the ``rules`` reading adds up with it (see
+    ``_UNWITNESSED_WHEN``). With ``witness_only`` the current charges alone (``_WITNESS_ONLY_FIELDS``)."""
     for name in _compared_fields(rules, _WITNESS_ONLY_FIELDS if witness_only else _COMPARED_FIELDS):
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
             return name
     if witness_only:
         return None
-    usage_a = {(u.commodity, u.quantity, u.unit) for u in rules.usage}
-    usage_b = {(u.commodity, u.quantity, u.unit) for u in other.usage}
+    usage_a, usage_b = _usage_totals(rules), _usage_totals(other)
     return "usage" if usage_a and usage_b and usage_a != usage_b else None
+
+
+def _usage_totals(bill: NormalizedBill) -> dict[tuple[Commodity, UsageUnit], Decimal]:
+    """A bill's usage as analytics counts it: the sum of its readings in each commodity and unit. Compared as a
+    set, Gemini's 344 kWh twice (a meter's and the bill's) or 150, 194 and their total 344 were the rules' 344,
+    and stored, counted twice."""
+    totals: dict[tuple[Commodity, UsageUnit], Decimal] = defaultdict(Decimal)
+    for reading in bill.usage:
+        totals[(reading.commodity, reading.unit)] += reading.quantity
+    return {kind: total.normalize() for kind, total in totals.items()}
 
 
 def _compared_fields(rules: NormalizedBill, fields: tuple[str, ...]) -> tuple[str, ...]:

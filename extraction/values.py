@@ -88,28 +88,30 @@ NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
 
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
-    r"(?<![\w.])(?<!\d,)(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
+    r"(?<![\w.])(?<!\d,)(?!0{2,}(?![\d]|[.,]\d))"
+    r"(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
     r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
     re.IGNORECASE,
 )
 """A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh").
-A decimal comma's "12,5 kWh" whole: its "5 kWh" was read as the reading."""
+A decimal comma's "12,5 kWh" whole: its "5 kWh" was read as the reading. Not zeros after a zero: "Water usage (000
+gal): 4.5" counts in thousands of gallons (``GALLON_SCALE_RE``), and "000 gal" was read as a reading of 0 gallons."""
 
 
 GALLON_SCALE_RE = re.compile(
     r"(?<!per )(?<!/)(?<!/ )"  # "$5.20 per kgal", "/1,000 gal": a rate, not the unit the usage is counted in
-    r"(?:\(\s*(?:in\s+)?(?P<n>1,?0{2,})\s*gal(?:lons?)?\s*\)"
-    r"|\bin\s+(?:units\s+of\s+)?(?P<m>1,?0{2,})\s*gal(?:lons?)?\b(?!\s*min)"
+    r"(?:\(\s*(?:in\s+)?(?P<n>1,?0{2,}|0{2,})\s*gal(?:lons?)?\s*\)"
+    r"|\bin\s+(?:units\s+of\s+)?(?P<m>1,?0{2,}|0{2,})\s*gal(?:lons?)?\b(?!\s*min)"
     r"|(?<![\w.,$])(?P<own>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
     r"(?:kgal|thousands?\s+(?:of\s+)?gallons)\b(?!\s*=)"
     r"|(?<![\d.,] )(?<![\d.,])\b(?:kgal|thousands?\s+(?:of\s+)?gallons)\b)",
     re.IGNORECASE,
 )
 """A note that usage is counted in multiples of a gallon: "Usage (1,000 gal)", "in units of 1,000
-gallons", "(kgal)", or a figure in them, its ``own``: "8 kgal"; not a rate's "per 1,000 gal" or
-"/kgal", an allowance's "(1,000 gal minimum)" or a conversion's "1 kgal = 1,000 gallons". The rules
-reader and the evidence check share it: each had its own, and one multiplied out what the other
-refused to confirm."""
+gallons", "(kgal)", "(000 gal)" and "in 000 gallons" (the zeros the figure leaves out), or a figure in
+them, its ``own``: "8 kgal"; not a rate's "per 1,000 gal" or "/kgal", an allowance's "(1,000 gal
+minimum)" or a conversion's "1 kgal = 1,000 gallons". The rules reader and the evidence check share
+it: each had its own, and one multiplied out what the other refused to confirm."""
 
 
 CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\s*=\s*", re.IGNORECASE)
@@ -143,9 +145,9 @@ def allowance_at(text: str, start: int, end: int) -> int | None:
 
 
 def gallon_scale(note: re.Match[str]) -> Decimal:
-    """The gallons one unit of a ``GALLON_SCALE_RE`` note holds: 1,000 for "(1,000 gal)" and "kgal"."""
-    size = note["n"] or note["m"]
-    return Decimal(size.replace(",", "")) if size else Decimal(1000)
+    """The gallons one unit of a ``GALLON_SCALE_RE`` note holds: 1,000 for "(1,000 gal)", "(000 gal)" and "kgal"."""
+    size = (note["n"] or note["m"] or "1000").replace(",", "")
+    return Decimal(10) ** len(size) if size.startswith("0") else Decimal(size)
 
 
 def within(spans: Sequence[tuple[int, int]], position: int) -> bool:
@@ -524,11 +526,27 @@ def _spaced_quantity(run: re.Match[str], *, decimal_comma: bool) -> str:
     return digits
 
 
+_TYPESET_GROUPED_DECIMAL_RE = re.compile(
+    # A digit first, what stands before it looked at from after it, as in ``_SPACED_QUANTITY_RE``.
+    r"\d(?<![\w.,\u00a0\u2009\u202f]\d)\d{0,2}(?P<sep>[\u00a0\u2009\u202f])\d{3}(?:(?P=sep)\d{3})*(?=\.\d)"
+)
+"""A decimal point's figure, its thousands apart by one kind of typeset space ("$1\u00a0234.56", "1\u2009234.56"):
+``MONEY_RE`` read its last group alone (234.56), every amount of the bill alike, and they added up."""
+
+
+def typeset_groups_as_commas(text: str) -> str:
+    """A decimal-point ``text``'s figures grouped by a typeset no-break, thin or narrow no-break space written with
+    commas ("$1\u00a0234.56" as "$1,234.56"), as long as before. Only typeset spaces: a plain one groups nothing in
+    such a text ("30 512.00" is a column of days and an amount; see ``_spaced_quantity``)."""
+    return _TYPESET_GROUPED_DECIMAL_RE.sub(lambda run: run.group().replace(run["sep"], ","), text)
+
+
 def us_numbers(text: str, *, decimal_comma: bool) -> str:
     """``text``'s numbers as the rules read them, each as long as before so columns stay: a ``decimal_comma``
-    text's turned round (``decimal_commas_as_points``), and a quantity grouped by spaces before its unit written
-    with commas (``spaced_quantities_as_commas``)."""
-    turned = decimal_commas_as_points(text) if decimal_comma else text
+    text's turned round (``decimal_commas_as_points``), another's figures grouped by typeset spaces written with
+    commas (``typeset_groups_as_commas``), and a quantity grouped by spaces before its unit written with commas
+    (``spaced_quantities_as_commas``)."""
+    turned = decimal_commas_as_points(text) if decimal_comma else typeset_groups_as_commas(text)
     return spaced_quantities_as_commas(turned, decimal_comma=decimal_comma)
 
 

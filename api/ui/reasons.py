@@ -51,6 +51,10 @@ _TEXT_BY_CODE: dict[str, str] = {
         "(1,125.00), or a label's 1 and 125,00: check it on the bill"
     ),
     "unreadable_value": "printed in a form that could not be read",
+    "several_readings": (
+        "several readings of one commodity in one unit, not each from its own meter: they are added up, so keep one "
+        "per meter (a total beside its parts, or a sewer reading copying the water's, counts twice)"
+    ),
     "gemini_rejected": "Gemini refused to read this document: the fields are the rules reader's, if any",
     "extractor_disagreement": "the rules reader and Gemini read it differently: check it on the bill",
     # Reasons without a field: nothing (or nothing trustworthy) was read, and the reviewer enters the bill.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from api.ui.reasons import describe, fields_for
 from eval.generate import sample_bill
 from extraction.checks import check_bill, check_correction
 from extraction.document import read_document
@@ -247,6 +248,8 @@ def test_a_reading_a_person_reads_off_common_layouts_is_evidenced(quantity: str,
         ("100", UsageUnit.KWH, "Minimum usage (kWh)   100\n"),
         ("480", UsageUnit.KWH, "Last year kWh used   480\n"),
         ("8", UsageUnit.GAL, "Usage (1,000 gal)      8\n"),
+        ("8", UsageUnit.GAL, "Usage (000 gal)      8\n"),
+        ("0", UsageUnit.GAL, "Usage (000 gal)      8\n"),
         ("30", UsageUnit.KWH, "kWh billed: 30 days\n"),
     ],
 )
@@ -322,3 +325,35 @@ def test_a_text_that_writes_decimals_both_ways_goes_to_review_as_such() -> None:
     bill = extract_with_rules([PLAIN], provider_hint=None).bill
     assert bill is not None and check_bill(bill, text=PLAIN) == []
     assert check_bill(bill, text=text) == ["mixed_number_format"]
+
+
+def _kwh(quantity: str, meter: str | None = None, unit: UsageUnit = UsageUnit.KWH) -> UsageReading:
+    commodity = Commodity.ELECTRICITY if unit is UsageUnit.KWH else Commodity.GAS
+    return UsageReading(commodity=commodity, quantity=Decimal(quantity), unit=unit, meter_number=meter)
+
+
+@pytest.mark.parametrize(
+    ("usage", "doubted"),
+    [
+        ([_kwh("344", "44732410"), _kwh("344")], True),  # a meter's reading and the bill's
+        ([_kwh("150"), _kwh("194"), _kwh("344")], True),  # on-peak, off-peak and their total
+        ([_kwh("150"), _kwh("194")], True),  # parts alone: their total is the bill's, but in doubt
+        ([_kwh("800", "M-1"), _kwh("200", "m1")], True),  # one meter however written
+        ([_kwh("800", "M-1"), _kwh("200", "M-2")], False),  # two meters, each its own reading
+        ([_kwh("344")], False),
+        ([_kwh("92", unit=UsageUnit.CCF), _kwh("95.3", unit=UsageUnit.THERM)], False),  # 92 CCF make 95.3 therms
+    ],
+)
+def test_several_readings_of_one_unit_not_each_its_own_meters_are_doubted(
+    usage: list[UsageReading], doubted: bool
+) -> None:
+    """Analytics adds up a bill's readings in each commodity and unit: Gemini's water and sewer 4,500 gallons each
+    were stored as 9,000, its 150, 194 and 344 kWh as 688. A reviewer's readings are entered so (no text)."""
+    bill = NormalizedBill(total_amount=Decimal("10.00"), usage=usage)
+    assert ("several_readings:usage" in check_bill(bill, text="Riverside Utility\n")) is doubted
+    assert "several_readings:usage" not in check_bill(bill, text=None)
+
+
+def test_several_readings_read_as_a_sentence_at_the_usage() -> None:
+    assert describe("several_readings:usage").startswith("usage: several readings of one commodity in one unit")
+    assert fields_for("several_readings:usage") == ("usage",)

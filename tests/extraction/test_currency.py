@@ -187,3 +187,30 @@ def test_letters_or_a_sign_that_name_no_currency_here_name_none(text: str) -> No
 )
 def test_a_small_units_currency_is_named_by_its_thousands(text: str, code: str) -> None:
     assert bill_currency(text) == currency.BillCurrency(code, foreign=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "foreign"),
+    [
+        ("Amount due: HK$ 265.05", "HKD", True),  # read as US dollars and accepted
+        ("Amount due: HK$265.05", "HKD", True),
+        ("Amount due: S$ 265.05", "SGD", True),
+        ("Amount due: NT$ 265.05", "TWD", True),
+        ("Amount due: MX$ 265.05", "MXN", True),
+        ("Amount due: Mex$ 265.05", "MXN", True),
+        ("Amount due: RD$ 265.05", "DOP", True),
+        ("Valor a pagar: R$ 265,05", "BRL", True),
+        ("Amount due: ZZ$ 265.05", "USD", True),  # dollars no table names: a person names them
+        ("Amount due: CA$ 265.05", "CAD", True),
+        ("Amount due: US$ 265.05", "USD", False),
+        ("Amount due: USD 265.05", "USD", False),
+        ("Amount due: USD$ 265.05", "USD", False),
+        ("AMOUNT DUE$ 265.05", "USD", False),  # a label in capitals, glued to the sign
+        ("Total$ 265.05   Amount Due$ 265.05", "USD", False),
+        ("TOTAL$ 265.05", "USD", False),
+        ("Energy 512 KWH X$0.1123", "USD", False),
+        ("Rate Schedule B$0.1123 per kWh", "USD", False),  # schedule B at $0.1123
+    ],
+)
+def test_letters_before_a_dollar_sign_name_its_currency(text: str, code: str, foreign: bool) -> None:
+    assert bill_currency(f"{text}\n") == currency.BillCurrency(code, foreign=foreign)

@@ -504,3 +504,32 @@ def test_the_rules_doubts_on_a_text_they_find_no_bill_in_stay_through_gemini(
     assert (report.extractor, report.decision) == ("gemini", "review") and doubt in report.reasons
     refused = extract(read_document(text.encode()), provider_hint=None, settings=settings)
     assert (refused.bill, refused.reasons) == (None, [doubt, "not_a_bill"])
+
+
+def test_disagree_compares_the_usage_each_unit_adds_up_to() -> None:
+    """Compared as sets, {344 kWh} was {344 kWh, 344 kWh} and {150, 194, 344 kWh}: analytics counts 688."""
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    reading = bill.usage[0]
+    twice = [*bill.usage, reading.model_copy(update={"meter_number": None})]
+    assert disagreement(bill, bill.model_copy(update={"usage": twice})) == "usage"
+    parts = [reading.model_copy(update={"quantity": reading.quantity - 1}), reading.model_copy(update={"quantity": 1})]
+    with_total = [*bill.usage, *parts]
+    assert disagreement(bill, bill.model_copy(update={"usage": with_total})) == "usage"
+    assert disagreement(bill, bill.model_copy(update={"usage": [*bill.usage[1:], *parts]})) is None
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_a_sewer_reading_copying_the_waters_goes_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
+) -> None:
+    """ "Water usage: 1,234 gallons" and "Sewer usage: 1,234 gallons": Gemini read both, the wire made the sewer's
+    water, and the bill was stored with 2,468 gallons."""
+    text = PLAIN + "Sewer usage this period: 1,234 gallons\n"
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == []
+    wire = wire_from_bill(read.bill)
+    wire["usage"] = [wire["usage"][0], {**wire["usage"][0], "commodity": "sewer"}]
+    fake_gemini.push(200, bill_response(wire))
+    report = analyze(text.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode}))
+    assert (report.extractor, report.decision) == ("gemini", "review")
+    assert "several_readings:usage" in report.reasons

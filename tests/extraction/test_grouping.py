@@ -13,6 +13,7 @@ from extraction.pipeline import analyze
 from extraction.values import ambiguous_figures, ambiguous_quantities, us_number_text
 from shared.bill import UsageUnit
 from shared.settings import ExtractorMode, Settings
+from tests.extraction.test_rules import PLAIN
 
 BILL = """\
 RIVERSIDE UTILITY AUTHORITY
@@ -163,7 +164,9 @@ def test_a_us_texts_spaces_group_nothing() -> None:
     """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing. Nor does
     a plain space before a unit group a quantity's thousands there: "30 512 kWh" is a column of days and the
     reading."""
-    text = "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh\nUsage:  12 345 kWh\nDays 30 512 kWh"
+    text = (
+        "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh\nUsage:  12 345 kWh\nDays 30 512 kWh\nDue 1 234.56"
+    )
     assert us_number_text(text) == text
     assert ambiguous_figures(text) == ambiguous_quantities(text) == frozenset()
 
@@ -176,6 +179,27 @@ def test_a_typeset_space_groups_a_quantitys_thousands_in_either_convention(space
     printed = text.format(usage=f"Usage 12{space}345 kWh and 1{space}234{space}567.5 gallons")
     assert us_number_text(printed).endswith("Usage 12,345 kWh and 1,234,567.5 gallons")
     assert ambiguous_figures(printed) == ambiguous_quantities(printed) == frozenset()
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2009", "\u202f"])
+def test_a_typeset_space_groups_an_amounts_thousands_in_a_decimal_point_text(space: str) -> None:
+    """ "Amount Due $1\u00a0234.50" was read as 234.50, and every amount of the bill alike: they added up, and the
+    bill was accepted a thousand dollars short."""
+    text = PLAIN.replace("1,23", f"1{space}23")
+    assert f"$1{space}234.50" in text
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
+    assert (report.bill.total_amount, report.bill.current_charges) == (Decimal("1234.50"), Decimal("1234.50"))
+    assert [item.amount for item in report.bill.line_items] == [Decimal("24.50"), Decimal("1230.00"), Decimal("-20.00")]
+    assert us_number_text(f"Total $12{space}345{space}678.90 and 1{space}234 and 1{space}2345.6") == (
+        f"Total $12,345,678.90 and 1{space}234 and 1{space}2345.6"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_a_run_of_typeset_groups_is_read_in_time_linear_in_its_length() -> None:
+    run = "111\u00a0" * 100_000
+    assert us_number_text(f"x {run}x\nx {run}111.5") == f"x {run}x\nx {run.replace(chr(0xA0), ',')}111.5"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from extraction.rules.extractor import extract_with_rules
 from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
 from extraction.values import number_format, numeric_day_first
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
-from shared.settings import Settings
+from shared.settings import ExtractorMode, Settings
 
 CORE = (
     "account_number",
@@ -431,6 +431,8 @@ def test_a_unit_note_is_not_a_reading(heading: str) -> None:
         "Water usage in 1,000 gallons\n7.995",
         "Meter 44120098   Usage (1,000 gal)   7.995",
         "Water usage (1,000 gal): 7.995",
+        "Water usage (000 gal): 7.995",  # read as 0 gallons, and accepted
+        "Water usage in 000 gallons: 7.995",
         "Meter    Previous   Current   Usage (1,000 gal)   Days\n12345    1,204      1,212     7.995               31",
     ],
 )
@@ -444,6 +446,18 @@ def test_a_reading_in_thousands_of_gallons_is_multiplied_out(reading: str) -> No
     assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("7995"), UsageUnit.GAL)]
     in_a_table = "Days" in reading
     assert check_bill(result.bill, text=text) == (["unit_scale:usage"] if in_a_table else [])
+
+
+@pytest.mark.parametrize(
+    "reading", ["Water usage - 000 gallons: 7.995", "Water usage (000's gallons): 7.995", "Water used: 00 gal"]
+)
+def test_zeros_after_a_zero_are_no_reading(reading: str) -> None:
+    """ "000 gallons" is a note that the figure leaves its thousands out, not a reading of 0 gallons: read so, the
+    bill was accepted with no water used. Where the rules do not read the note, the bill goes to review."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(extractor=ExtractorMode.RULES))
+    assert report.bill is not None and report.bill.usage == []
+    assert report.decision == "review" and "missing_field:usage" in report.reasons
 
 
 @pytest.mark.parametrize(
@@ -626,6 +640,8 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Amounts in CAD; EUR on request", "USD"),  # two currencies: the reviewer picks one
         ("Coastal Energy Pty Ltd   ABN 41 123 456 789   Tax Invoice", "AUD"),
         ("Amounts in A$", "AUD"),
+        ("Amounts in HK$", "HKD"),
+        ("Total in NT$ 1,234.50", "TWD"),
         ("Maple Hydro, 55 King St W, Toronto, ON M5V 2T6", "CAD"),
         ("Harbour Power Ltd, Wellington, New Zealand", "NZD"),
         ("Hydro Ottawa, 2711 Hunt Club Rd, Ottawa, Ontario K1G 3S4", "CAD"),
@@ -721,6 +737,8 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Australia 2025",
         "Meter No.   Read Date   Type   Reading   Usage\n4471120     01/02/26    ACT    2607      512 kWh",
         "Made in USA, UK",
+        "Amounts in US$",
+        "TOTAL AMOUNT DUE$ 1,234.50",
     ],
 )
 def test_a_us_bill_naming_a_foreign_place_is_in_dollars(note: str) -> None:
