@@ -41,6 +41,9 @@ KEY_ID_METADATA = "encryption-key-id"
 COMPRESSION_METADATA = "encryption-compression"
 UNSEALED_METADATA = "minimeter-unsealed"
 """Set by :meth:`EncryptionCodec.decode` on a payload it found unencrypted: whoever wrote it had no key."""
+UNOPENED_METADATA = "minimeter-unopened"
+"""Set by :meth:`EncryptionCodec.decode` on a payload marked encrypted that it could not open, its value why:
+the converter raises that error when the payload is read (see :meth:`EncryptionCodec.decode`)."""
 ZLIB = b"zlib"
 COMPRESS_FROM_BYTES = 256
 """Smaller payloads (ids, statuses) are sealed as they are: zlib would save a few bytes at most."""
@@ -206,7 +209,27 @@ class EncryptionCodec(PayloadCodec):
         return Payload(metadata=metadata, data=nonce + ciphertext)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Every payload opened, or tagged unopened (``UNOPENED_METADATA``) where it cannot be: the converter
+        raises :class:`PayloadDecryptionError` as it reads that one. Raising here failed the whole workflow
+        activation, so one signal sealed with a key the workers lack (another environment's codec), or forged,
+        failed every workflow task of its run for good: no update, timer or query got through. Raised as the
+        payload is read, it costs only its own message: the SDK drops such a signal and rejects such an update,
+        while a start, an activity's input or result fails its task as before, until a worker with the key takes
+        it (a key rotated in out of order)."""
+        return [self._open_or_tag(payload) for payload in payloads]
+
+    async def decode_strictly(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """As :meth:`decode`, but a payload that cannot be opened raises at once (the codec endpoint's answer)."""
         return [self._open(payload) for payload in payloads]
+
+    def _open_or_tag(self, payload: Payload) -> Payload:
+        try:
+            return self._open(payload)
+        except PayloadDecryptionError as err:
+            tagged = Payload()
+            tagged.CopyFrom(payload)
+            tagged.metadata[UNOPENED_METADATA] = f"{type(err).__name__}: {err}".encode()
+            return tagged
 
     def _open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -261,6 +284,8 @@ class SealAwarePayloadConverter(PydanticPayloadConverter):
         return values
 
     def _from_payload(self, payload: Payload, hint: type | None) -> Any:
+        if UNOPENED_METADATA in payload.metadata:  # never read as what it claims: see EncryptionCodec.decode
+            raise PayloadDecryptionError(payload.metadata[UNOPENED_METADATA].decode(errors="replace"))
         message_type = hint if isinstance(hint, type) and issubclass(hint, WorkflowMessage) else None
         try:
             [value] = super().from_payloads([payload], [hint] if hint is not None else None)
@@ -306,9 +331,10 @@ def data_converter(key_ring: KeyRing, *, compress: bool = True) -> DataConverter
     )
 
 
-async def decode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Remote codec protocol ``/decode``: protobuf-JSON ``Payloads`` in, decoded ``Payloads`` out."""
-    return _to_json(await codec.decode(_from_json(body)))
+async def decode_payloads_json(codec: EncryptionCodec, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Remote codec protocol ``/decode``: protobuf-JSON ``Payloads`` in, decoded ``Payloads`` out; a payload that
+    cannot be opened is :class:`PayloadDecryptionError`, for the endpoint to say so."""
+    return _to_json(await codec.decode_strictly(_from_json(body)))
 
 
 async def encode_payloads_json(codec: PayloadCodec, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from shared.codec import (
     KEY_FILE_NAME,
     KEY_ID_METADATA,
     NONCE_BYTES,
+    UNOPENED_METADATA,
     UNSEALED_METADATA,
     ZLIB,
     CodecRequestInvalid,
@@ -124,7 +125,7 @@ async def test_unknown_key_id_is_a_clear_error() -> None:
     [sealed] = await EncryptionCodec(KeyRing.generate("retired")).encode([Payload(data=b"x")])
 
     with pytest.raises(UnknownKeyId, match=r"'retired'.*PAYLOAD_KEYS"):
-        await EncryptionCodec(KeyRing.generate("current")).decode([sealed])
+        await EncryptionCodec(KeyRing.generate("current")).decode_strictly([sealed])
 
 
 async def test_tampered_or_relabelled_ciphertext_fails() -> None:
@@ -144,7 +145,26 @@ async def test_tampered_or_relabelled_ciphertext_fails() -> None:
 
     for bad in (flipped, relabelled, truncated):
         with pytest.raises(PayloadDecryptionError, match="failed authentication"):
-            await codec.decode([bad])
+            await codec.decode_strictly([bad])
+
+
+async def test_a_payload_that_does_not_open_is_tagged_and_raises_only_when_read() -> None:
+    """Temporal's decode opens a whole activation at once: one payload raising there failed the run's every
+    workflow task. Tagged, it raises as the converter reads it, so only its own message is refused."""
+    ring = KeyRing.generate("current")
+    converter = data_converter(ring)
+    [foreign] = await EncryptionCodec(KeyRing.generate("staging")).encode(
+        [converter.payload_converter.to_payload(ReviewDecision(action=ReviewAction.REJECT, revision="r"))]
+    )
+    [ours] = await converter.encode(["ok"])
+
+    opened = await EncryptionCodec(ring).decode([foreign, ours])
+
+    assert opened[0].data == foreign.data, "left sealed, never read as what it claims"
+    assert opened[0].metadata[UNOPENED_METADATA].startswith(b"UnknownKeyId: ")
+    assert converter.payload_converter.from_payloads([opened[1]], [str]) == ["ok"]
+    with pytest.raises(PayloadDecryptionError, match="'staging'"):
+        converter.payload_converter.from_payloads([opened[0]], [ReviewDecision])
 
 
 async def test_unencrypted_payloads_open_tagged_unsealed() -> None:
@@ -275,13 +295,13 @@ async def test_compression_flag_cannot_be_stripped_added_or_unknown() -> None:
     added.metadata[COMPRESSION_METADATA] = ZLIB
     for bad in (stripped, added):
         with pytest.raises(PayloadDecryptionError, match="failed authentication"):
-            await codec.decode([bad])
+            await codec.decode_strictly([bad])
 
     unknown = Payload()
     unknown.CopyFrom(sealed_bill)
     unknown.metadata[COMPRESSION_METADATA] = b"zstd"
     with pytest.raises(PayloadDecryptionError, match="compressed with b'zstd': this release reads zlib only"):
-        await codec.decode([unknown])
+        await codec.decode_strictly([unknown])
 
 
 @pytest.mark.parametrize(
