@@ -208,14 +208,21 @@ class EncryptionCodec(PayloadCodec):
         ciphertext = cipher.encrypt(nonce, plaintext, _associated_data(kid, compression))
         return Payload(metadata=metadata, data=nonce + ciphertext)
 
+    @property
+    def primary_key_id(self) -> str:
+        """The key id new payloads are sealed under (key ids are no secret: every payload names its own)."""
+        return self._ring.primary_kid
+
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Every payload opened, or tagged unopened (``UNOPENED_METADATA``) where it cannot be: the converter
-        raises :class:`PayloadDecryptionError` as it reads that one. Raising here failed the whole workflow
-        activation, so one signal sealed with a key the workers lack (another environment's codec), or forged,
-        failed every workflow task of its run for good: no update, timer or query got through. Raised as the
-        payload is read, it costs only its own message: the SDK drops such a signal and rejects such an update,
-        while a start, an activity's input or result fails its task as before, until a worker with the key takes
-        it (a key rotated in out of order)."""
+        """Every payload opened, or tagged unopened (``UNOPENED_METADATA``) where no worker could ever open it:
+        the converter raises :class:`PayloadDecryptionError` as it reads that one. Raising here failed the whole
+        workflow activation, so one forged signal failed every workflow task of its run for good: no update,
+        timer or query got through. Raised as the payload is read, it costs only its own message: the SDK drops
+        such a signal and rejects such an update (a start, an activity's input or result fails its task).
+
+        A key id this ring lacks still raises here (:class:`UnknownKeyId`): a worker that holds it (a key rotated
+        in before every worker knew it) would open the payload, so a signal dropped here would run its handler on
+        that worker's replay, a nondeterminism error. The run waits for such a worker instead."""
         return [self._open_or_tag(payload) for payload in payloads]
 
     async def decode_strictly(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -225,7 +232,9 @@ class EncryptionCodec(PayloadCodec):
     def _open_or_tag(self, payload: Payload) -> Payload:
         try:
             return self._open(payload)
-        except PayloadDecryptionError as err:
+        except UnknownKeyId:
+            raise
+        except PayloadDecryptionError as err:  # no key id, a compression no release writes, or forged under ours
             tagged = Payload()
             tagged.CopyFrom(payload)
             tagged.metadata[UNOPENED_METADATA] = f"{type(err).__name__}: {err}".encode()

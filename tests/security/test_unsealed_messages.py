@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
-from shared.codec import ENCODING, KeyRing, data_converter
+from shared.codec import ENCODING, EncryptionCodec, KeyRing, data_converter
 from shared.models import IngestionRequest
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
@@ -124,28 +124,30 @@ async def test_unsealed_signal_is_dropped_and_a_sealed_one_still_decides(
     assert done["status"] == "REJECTED", done
 
 
-async def test_a_message_sealed_with_a_key_the_workers_lack_costs_only_itself(
+async def test_a_message_forged_under_our_key_id_costs_only_itself(
     http: httpx.AsyncClient, client: Client, unique: str
 ) -> None:
-    """Sealed with another environment's key (a CLI pointed at its codec), the signal failed the decode of its
-    whole activation, so every workflow task of the run failed for good: no decision, timer or query got through.
-    Now the signal is dropped and the update refused, each alone, and the review goes on."""
+    """Sealed under our key id with other key material (forged, or another environment's key of the same name),
+    the signal failed the decode of its whole activation, so every workflow task of the run failed for good: no
+    decision, timer or query got through. Now the signal is dropped and the update refused, each alone."""
     review = await open_review(http, unique)
     handle = client.get_workflow_handle(review.workflow_id)
-    foreign = await Client.connect(
+    codec = client.data_converter.payload_codec
+    assert isinstance(codec, EncryptionCodec)
+    forger = await Client.connect(
         client.service_client.config.target_host,
         namespace=client.namespace,
-        data_converter=data_converter(KeyRing.generate("staging")),
+        data_converter=data_converter(KeyRing.generate(codec.primary_key_id)),
     )
-    from_staging = foreign.get_workflow_handle(review.workflow_id)
+    forged = forger.get_workflow_handle(review.workflow_id)
 
-    await from_staging.signal(BillIngestionWorkflow.review_decision, intruders(review, ReviewAction.REJECT))
+    await forged.signal(BillIngestionWorkflow.review_decision, intruders(review, ReviewAction.REJECT))
     events = await signal_handled(handle, signals=1)
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in [e.event_type for e in events]
     await assert_still_in_review(http, client, review)
 
     with pytest.raises(WorkflowUpdateFailedError):
-        await from_staging.execute_update(BillIngestionWorkflow.submit_review, intruders(review))
+        await forged.execute_update(BillIngestionWorkflow.submit_review, intruders(review))
     events = await history(handle)
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in [e.event_type for e in events]
     await assert_still_in_review(http, client, review)

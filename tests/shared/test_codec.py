@@ -126,6 +126,9 @@ async def test_unknown_key_id_is_a_clear_error() -> None:
 
     with pytest.raises(UnknownKeyId, match=r"'retired'.*PAYLOAD_KEYS"):
         await EncryptionCodec(KeyRing.generate("current")).decode_strictly([sealed])
+    # Temporal's decode raises it too: a worker holding the key would open it, so the run waits for one.
+    with pytest.raises(UnknownKeyId):
+        await EncryptionCodec(KeyRing.generate("current")).decode([sealed])
 
 
 async def test_tampered_or_relabelled_ciphertext_fails() -> None:
@@ -150,20 +153,21 @@ async def test_tampered_or_relabelled_ciphertext_fails() -> None:
 
 async def test_a_payload_that_does_not_open_is_tagged_and_raises_only_when_read() -> None:
     """Temporal's decode opens a whole activation at once: one payload raising there failed the run's every
-    workflow task. Tagged, it raises as the converter reads it, so only its own message is refused."""
+    workflow task. Forged under our key id (no worker opens it), it is tagged and raises as the converter reads
+    it, so only its own message is refused."""
     ring = KeyRing.generate("current")
     converter = data_converter(ring)
-    [foreign] = await EncryptionCodec(KeyRing.generate("staging")).encode(
+    [forged] = await EncryptionCodec(KeyRing.generate("current")).encode(
         [converter.payload_converter.to_payload(ReviewDecision(action=ReviewAction.REJECT, revision="r"))]
     )
     [ours] = await converter.encode(["ok"])
 
-    opened = await EncryptionCodec(ring).decode([foreign, ours])
+    opened = await EncryptionCodec(ring).decode([forged, ours])
 
-    assert opened[0].data == foreign.data, "left sealed, never read as what it claims"
-    assert opened[0].metadata[UNOPENED_METADATA].startswith(b"UnknownKeyId: ")
+    assert opened[0].data == forged.data, "left sealed, never read as what it claims"
+    assert opened[0].metadata[UNOPENED_METADATA].startswith(b"PayloadDecryptionError: ")
     assert converter.payload_converter.from_payloads([opened[1]], [str]) == ["ok"]
-    with pytest.raises(PayloadDecryptionError, match="'staging'"):
+    with pytest.raises(PayloadDecryptionError, match="failed authentication"):
         converter.payload_converter.from_payloads([opened[0]], [ReviewDecision])
 
 
