@@ -233,20 +233,20 @@ _THOUSANDS_ONLY_CODES = frozenset({"COP", "IDR", "VND", "KRW", "CLP", "HUF"})
 """Currencies of so small a unit that a bill's amounts in them run into thousands ("COP 125.430", "IDR
 1.250.000"): named by such an amount only. Their letters by a small figure with cents are something else, a
 heat pump's coefficient of performance ("rated COP 3.00"), and read as pesos."""
-_DOLLAR_PREFIX_RE = re.compile(r"(?<![A-Za-z0-9])(?P<letters>[A-Z]{1,3}|Mex|Bds)\$")
-"""Letters right before a dollar sign, a word of their own: "HK$ 265.05", "S$", "NT$", "R$ 265,05", "Mex$". Only
-"C$", "A$" and "NZ$" were known: "HK$ 265.05" was read as US dollars and accepted."""
 _DOLLAR_PREFIXES = {
-    **{"A": "AUD", "AU": "AUD", "C": "CAD", "CA": "CAD", "CAD": "CAD", "CDN": "CAD", "NZ": "NZD", "NZD": "NZD"},
-    **{"HK": "HKD", "HKD": "HKD", "S": "SGD", "SG": "SGD", "SGD": "SGD", "NT": "TWD", "TWD": "TWD"},
-    **{"MX": "MXN", "MXN": "MXN", "Mex": "MXN", "RD": "DOP", "R": "BRL", "BRL": "BRL", "J": "JMD", "TT": "TTD"},
-    **{"BZ": "BZD", "FJ": "FJD", "EC": "XCD", "Bds": "BBD", "BB": "BBD", "BD": "BMD", "CI": "KYD", "KY": "KYD"},
+    **{"AU": "AUD", "CA": "CAD", "CAD": "CAD", "CDN": "CAD", "NZ": "NZD", "NZD": "NZD", "HK": "HKD", "HKD": "HKD"},
+    **{"SG": "SGD", "SGD": "SGD", "NT": "TWD", "TWD": "TWD", "MX": "MXN", "MXN": "MXN", "Mex": "MXN", "RD": "DOP"},
+    **{"BRL": "BRL", "TT": "TTD", "BZ": "BZD", "FJ": "FJD", "Bds": "BBD"},
 }
-"""The currency of each dollar's letters ``_DOLLAR_PREFIX_RE`` knows: another's is foreign all the same, and a person
-names it."""
-_US_DOLLAR_LETTERS = frozenset({"US", "USD", "DUE", "TAX", "FEE", "NET", "PAY", "AMT", "BAL", "TOT", "X"})
-"""Letters before a dollar sign that name US dollars ("US$ 265.05"), or end a label in capitals ("AMOUNT DUE$
-265.05") or a rate's product ("512 KWH X$0.1123"): no other currency."""
+"""Letters that name a dollar other than the US one, glued to its sign: "HK$ 265.05", "NT$", "Mex$". Only these:
+a US text layer glues its own capitals to the sign too ("KWH$ 45.10", "EST$", "CR$", "AMOUNT DUE$"), and an
+unknown pair of letters sent such a bill to review."""
+_DOLLAR_PREFIX_RE = re.compile(rf"(?<![A-Za-z0-9])(?P<letters>{'|'.join(_DOLLAR_PREFIXES)})\$")
+_ONE_LETTER_DOLLARS = {"S": "SGD", "R": "BRL", "J": "JMD"}
+"""One letter before the sign ("S$ 265.05", "R$ 265,05"), taken only where no word stands before it on its line
+but a label's colon or parenthesis ("Amount due: S$", "(R$)"): "Unit J$ 3" or "Line R$" is a label's letter.
+"A$" and "C$" are ``_FOREIGN_CURRENCIES``' own."""
+_ONE_LETTER_DOLLAR_RE = re.compile(r"(?:^|[:(=])[ \t]*(?P<letters>[SRJ])\$", re.MULTILINE)
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -266,7 +266,7 @@ def bill_currency(text: str) -> BillCurrency:
     named += sorted({code for code in garbled if code is not None} - set(named))
     named += sorted(_coded_currencies(text) - set(named))
     prefixed = _dollar_prefixed_currencies(text)
-    named += sorted({code for code in prefixed if code is not None} - set(named))
+    named += sorted(prefixed - set(named))
     taxed = any(
         _starts_a_word(text, match.start()) for pattern in _UNNAMED_CURRENCY_TAX for match in pattern.finditer(text)
     )
@@ -304,15 +304,14 @@ def _coded_currencies(text: str) -> set[str]:
     return {_OTHER_CODES[code] for code in found if code in _OTHER_CODES}
 
 
-def _dollar_prefixed_currencies(text: str) -> set[str | None]:
-    """The currencies of the dollars ``text`` names by letters before the sign (``_DOLLAR_PREFIX_RE``): each
-    one's code, or None where ``_DOLLAR_PREFIXES`` does not know it. Not "US$", a label's "DUE$" nor a rate's
-    name ("Rate Schedule A$0.1123" is schedule A at $0.1123)."""
+def _dollar_prefixed_currencies(text: str) -> set[str]:
+    """The currencies of the dollars ``text`` names by letters before the sign (``_DOLLAR_PREFIXES``,
+    ``_ONE_LETTER_DOLLARS``); not a rate's name ("Rate Schedule RD$0.1123" is schedule RD at $0.1123)."""
     return {
-        _DOLLAR_PREFIXES.get(match["letters"])
-        for match in _DOLLAR_PREFIX_RE.finditer(text)
-        if match["letters"] not in _US_DOLLAR_LETTERS
-        and _RATE_NAME_BEFORE.search(text, max(0, match.start() - 12), match.start()) is None
+        {**_DOLLAR_PREFIXES, **_ONE_LETTER_DOLLARS}[match["letters"]]
+        for pattern in (_DOLLAR_PREFIX_RE, _ONE_LETTER_DOLLAR_RE)
+        for match in pattern.finditer(text)
+        if _RATE_NAME_BEFORE.search(text, max(0, match.start("letters") - 12), match.start("letters")) is None
     }
 
 

@@ -200,7 +200,16 @@ def test_a_small_units_currency_is_named_by_its_thousands(text: str, code: str) 
         ("Amount due: Mex$ 265.05", "MXN", True),
         ("Amount due: RD$ 265.05", "DOP", True),
         ("Valor a pagar: R$ 265,05", "BRL", True),
-        ("Amount due: ZZ$ 265.05", "USD", True),  # dollars no table names: a person names them
+        ("Amount due:\nS$ 265.05", "SGD", True),
+        ("Total (R$) 265,05", "BRL", True),
+        # A US text layer's capitals glued to the sign: no currency (an unknown pair sent such bills to review).
+        *(
+            (f"{label}$ 45.10", "USD", False)
+            for label in ("ZZ", "KWH", "EST", "CR", "GAS", "KW", "PMT", "ADJ", "WTR", "PD", "USAGE CHG", "CA 94105 X")
+        ),
+        ("Unit J$ 3.00", "USD", False),  # a label's letter, not Jamaican dollars
+        ("Line R$ 12.00", "USD", False),
+        ("Acct #1234 S$ 5.00", "USD", False),
         ("Amount due: CA$ 265.05", "CAD", True),
         ("Amount due: US$ 265.05", "USD", False),
         ("Amount due: USD 265.05", "USD", False),
