@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -91,6 +91,11 @@ class BillForm:
         blank row, or one the reviewer cleared to remove it."""
         rows = {kind: [row for row in rows if _sendable(kind, row)] for kind, rows in self.rows.items()}
         return BillForm(fields=dict(self.fields), rows=rows)
+
+    def sendable_positions(self) -> dict[str, list[int]]:
+        """Where each row ``sendable`` keeps stands in this form, by table: an error in the bill's row ``i`` is
+        marked at row ``positions[kind][i]`` of the page (``error_messages``), not ``i`` rows down it."""
+        return {kind: [i for i, row in enumerate(rows) if _sendable(kind, row)] for kind, rows in self.rows.items()}
 
     def as_submitted(self, *, text_inputs_only: bool = False) -> BillForm:
         """The form as a browser sends it back untouched: a value with line breaks is in a box of lines
@@ -352,17 +357,23 @@ def _is_iso_date(value: str) -> bool:
     return True
 
 
-def error_messages(err: ValidationError) -> tuple[list[str], dict[str, list[str]]]:
+def error_messages(
+    err: ValidationError, positions: Mapping[str, Sequence[int]] | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
     """Readable messages for the summary, and each input's own messages to show beside it.
 
     Inputs are keyed by their form name (``total_amount``, ``line_items-2-amount``); an error about a
-    whole list (``line_items``) is keyed by the list."""
+    whole list (``line_items``) is keyed by the list. ``positions``: the page row of each row the bill was
+    read from (``BillForm.sendable_positions``): a row the reviewer cleared to remove it stays on the page,
+    and an error in a later row was marked at the row above it, the summary naming that one too."""
     messages: list[str] = []
     by_input: dict[str, list[str]] = {}
     for error in err.errors():
         loc = [str(part) for part in error.get("loc", ())]
         message = str(error.get("msg", "invalid"))
         if loc and loc[0] in ROW_FIELDS and len(loc) >= 3 and loc[1].isdigit():
+            placed = (positions or {}).get(loc[0], ())
+            loc[1] = str(placed[int(loc[1])]) if int(loc[1]) < len(placed) else loc[1]
             where = f"{loc[0].replace('_', ' ')} row {int(loc[1]) + 1}, {loc[2]}"
             name = f"{loc[0]}-{loc[1]}-{loc[2]}"
         else:

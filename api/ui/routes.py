@@ -264,7 +264,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
     try:
         body = _decision(form, values.sendable().keeping_untouched(shown))
     except ValidationError as err:
-        messages, invalid = error_messages(err)
+        messages, invalid = error_messages(err, values.sendable_positions())
         error = "Some values are not valid: each is marked beside its field."
         return _refused(request, task, values, error=error, errors=messages, invalid=invalid, **kept)
     except NoteNeeded as err:  # marked on the note itself, for a screen reader reading that box

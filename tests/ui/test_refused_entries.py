@@ -110,3 +110,32 @@ async def test_a_decision_on_a_job_ended_from_outside_is_refused_in_the_pages_wo
     assert refused.status_code == 409, refused.text
     assert "Nothing was sent: this task has been closed since you opened it" in refused.text
     assert "GET /reviews" not in refused.text and "not awaiting review" not in refused.text
+
+
+def why(html: str, name: str) -> str:
+    """What the page says beside input ``name`` (empty when nothing)."""
+    found = re.search(rf'<ul class="why" id="why-{re.escape(name)}">(.*?)</ul>', html, re.DOTALL)
+    return found[1] if found else ""
+
+
+async def test_an_error_after_a_removed_row_is_marked_at_its_own_row(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """The first line cleared to remove it stays on the page (its category still chosen), but the bill is read
+    without it: the second line's refused amount was marked at the first line's emptied box, and the summary
+    named row 1, so the reviewer was sent to fill in the line they had removed."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    fields = form_fields(page.text)
+    assert fields.get("line_items-1-description"), "the bill has two lines to work with"
+    cleared = {"line_items-0-description": "", "line_items-0-amount": "", "line_items-0-category": "tax"}
+    form = fields | {"csrf_token": csrf_of(page), "action": "correct"} | cleared | {"line_items-1-amount": "12,50"}
+
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
+
+    assert response.status_code == 422, response.text
+    html = response.text
+    assert chosen(html, "line_items-0-category") == "tax", "the removed line is still shown"
+    assert "point for decimals" in why(html, "line_items-1-amount")
+    assert why(html, "line_items-0-amount") == ""
+    assert "line items row 2, amount: write numbers with a point" in html
