@@ -27,7 +27,10 @@ def _seconds_or_iso(value: Any) -> Any:
     """``3600`` in the environment is seconds, as the README says; pydantic alone reads only ISO 8601
     (``PT1H``) or ``HH:MM:SS`` from a string."""
     if isinstance(value, str) and _SECONDS.fullmatch(value):
-        return timedelta(seconds=float(value))
+        try:
+            return timedelta(seconds=float(value))
+        except OverflowError:  # not a ValueError: it went up past pydantic as a traceback, not a refused setting
+            raise ValueError(f"{value.strip()} seconds is longer than any length of time Python holds") from None
     return value
 
 
@@ -243,8 +246,8 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(default=32, ge=2)
     """At least two: the SDK refuses fewer while it keeps workflows cached."""
     worker_activity_threads: int = Field(default=64, ge=1)
-    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0, allow_inf_nan=False)
-    """``inf`` stopped the worker once connected, as a traceback (no such timedelta)."""
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0, le=86_400, allow_inf_nan=False)
+    """``inf`` or ``1e14`` stopped the worker once connected, as a traceback (no such timedelta); a day at most."""
     worker_recent_artifacts_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Raw bills a worker keeps in memory after storing them, so extraction need not download
     them again (0 turns it off). Objects are content-addressed: a kept copy never goes stale."""

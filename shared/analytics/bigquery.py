@@ -426,7 +426,7 @@ class BigQuerySink:
             # One attempt within CANCEL_TIMEOUT: the client takes None as no retry, though typed otherwise.
             self._client.cancel_job(job_id, location=location, timeout=CANCEL_TIMEOUT, retry=None)  # type: ignore[arg-type]
         except (GoogleAPIError, requests.RequestException) as why:
-            logger.warning("could not cancel a query job no one waits for", extra={"bq_job_id": job_id, "error": str(why)})
+            logger.warning("could not cancel an abandoned query job", extra={"bq_job_id": job_id, "error": str(why)})
 
 
 def _refused_because(table: str, bill_id: str, reasons: list[dict[str, Any]]) -> str:

@@ -82,6 +82,9 @@ def test_a_client_certificate_without_its_key_is_refused(only: pytest.MonkeyPatc
         ("WORKER_ACTIVITY_THREADS", "0", "worker_activity_threads"),
         ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "-1", "worker_graceful_shutdown_seconds"),
         ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "inf", "worker_graceful_shutdown_seconds"),
+        ("WORKER_GRACEFUL_SHUTDOWN_SECONDS", "1e14", "worker_graceful_shutdown_seconds"),
+        ("REVIEW_SLA", "99999999999999", "longer than any length of time Python holds"),
+        ("REVIEW_TIMEOUT", "99999999999999", "longer than any length of time Python holds"),
         ("UPLOAD_MAX_BYTES", "0", "upload_max_bytes"),
     ],
 )
