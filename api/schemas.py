@@ -10,7 +10,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.analytics import MonthlyTotal
-from shared.bill import LineItem, NormalizedBill, Provider, Text, UsageReading
+from shared.bill import (
+    CENT,
+    MONEY_FIELDS,
+    QUANTITY_STEP,
+    LineItem,
+    NormalizedBill,
+    Provider,
+    Text,
+    UsageReading,
+    past_its_places,
+)
 from shared.models import JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
@@ -221,6 +231,10 @@ class ReviewDecisionCreate(BaseModel):
                         unknown += _unknown_fields(model, item, f"{name}[{n}].")
             if unknown:
                 raise ValueError(f"fields a bill does not have: {', '.join(unknown)}")
+            if past := _past_their_places(bill):
+                raise ValueError(
+                    f"amounts are written to the cent and quantities to four places, not rounded unseen: {past}"
+                )
         return bill
 
     @model_validator(mode="after")
@@ -230,6 +244,20 @@ class ReviewDecisionCreate(BaseModel):
         if self.bill is not None and self.action is not ReviewAction.CORRECT:
             raise ValueError(f"a bill is sent only with 'correct', not with {self.action.value!r}")
         return self
+
+
+def _past_their_places(bill: dict[str, Any]) -> str:
+    """The figures of a sent bill with more places than it stores ("total_amount 12.345"), or nothing: a
+    reviewer's 12.345 was stored as 12.35 without a word, where the review page refuses it."""
+    sent = [(name, bill.get(name), CENT) for name in sorted(MONEY_FIELDS)]
+    for name, step, key in (("line_items", CENT, "amount"), ("usage", QUANTITY_STEP, "quantity")):
+        rows = bill.get(name)
+        sent += [
+            (f"{name}[{n}].{key}", row.get(key), step)
+            for n, row in enumerate(rows if isinstance(rows, list) else [])
+            if isinstance(row, dict)
+        ]
+    return ", ".join(f"{where} {value}" for where, value, step in sent if past_its_places(value, step))
 
 
 def _unknown_fields(model: type[BaseModel], data: dict[str, Any], prefix: str) -> list[str]:

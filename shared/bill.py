@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal(10) ** 12
 """Amounts stay below this in size: Postgres holds them as NUMERIC(14, 2)."""
+MONEY_FIELDS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges"})
+"""The bill's own amounts (``Money``); each line item's ``amount`` is one too."""
 QUANTITY_STEP = Decimal("0.0001")
 QUANTITY_LIMIT = Decimal(10) ** 14
 """Usage quantities: NUMERIC(18, 4) in Postgres, so four places and fourteen integer digits."""
@@ -34,6 +36,19 @@ def _held(value: Decimal, step: Decimal, limit: Decimal, what: str) -> Decimal:
     if held.copy_abs() >= limit:
         raise ValueError(f"{what} must be below {limit:,.0f} in size")
     return held
+
+
+def past_its_places(value: object, step: Decimal) -> bool:
+    """Whether ``value`` as sent (a JSON number or string) has more places than ``step`` holds ("12.345" for
+    cents): ``Money`` and ``Quantity`` round it, right for an extractor's reading, but a person's figure changed
+    unseen. Not a number: False, for the model's own validation to say so."""
+    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+        return False
+    try:
+        number = Decimal(str(value))
+        return number.is_finite() and number != number.quantize(step, rounding=ROUND_HALF_UP)
+    except ArithmeticError:  # not a number, or too large to hold its places: the model's validation says which
+        return False
 
 
 def _to_cents(value: Decimal) -> Decimal:

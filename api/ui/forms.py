@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shared.bill import CENT, NormalizedBill
+from shared.bill import CENT, MONEY_FIELDS, QUANTITY_STEP, NormalizedBill, past_its_places
 
 SCALAR_FIELDS = (
     "provider",
@@ -35,7 +35,6 @@ SCALAR_FIELDS = (
     "payments_received",
     "current_charges",
 )
-MONEY_FIELDS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges"})
 DATE_FIELDS = frozenset({"statement_date", "bill_period_start", "bill_period_end", "due_date"})
 MULTILINE_FIELDS = frozenset({"service_address"})
 """Shown in a box of lines whatever their value; any other value with a line break is too (``is_multiline``)."""
@@ -205,7 +204,7 @@ class BillForm:
                 refused.append({"type": PydanticCustomError("date_format", NOT_A_DATE), "loc": loc, "input": value})
             return value
 
-        money, number = read_with(_money), read_with(_number)  # an amount is to the cent, a reading to four places
+        money, number = read_with(_money), read_with(_quantity)  # an amount is to the cent, a reading to four places
         checks = {name: money for name in MONEY_FIELDS} | {name: when for name in DATE_FIELDS}
         readers = {"amount": money, "quantity": number}
         data: dict[str, Any] = {
@@ -309,6 +308,7 @@ DECIMAL_COMMA = "write numbers with a point for decimals (1234.50 or 1,234.50)"
 CREDIT = "write a credit with a minus sign in front (-1234.50), not in brackets, with CR or a trailing minus"
 NOT_A_DATE = "not a date: write it as year-month-day, e.g. 2026-03-25"
 TO_THE_CENT = "amounts are written to the cent: no more than two decimals (12.35)"
+TO_FOUR_PLACES = "readings are written to four decimals at most (512.1234)"
 
 
 class _Refused(ValueError):
@@ -330,6 +330,14 @@ def _money(value: str) -> str:
         return plain
     if past_the_cent:
         raise _Refused("past_the_cent", TO_THE_CENT)
+    return plain
+
+
+def _quantity(value: str) -> str:
+    """A reading as ``_number`` reads it, to four places: ``1.23456`` is refused, not stored as 1.2346 unseen."""
+    plain = _number(value)
+    if past_its_places(plain, QUANTITY_STEP):
+        raise _Refused("past_four_places", TO_FOUR_PLACES)
     return plain
 
 

@@ -104,6 +104,32 @@ async def test_a_correction_beyond_the_decimal_range_is_a_422_not_a_500(
     await assert_still_waiting(waiting, http, client, resources)
 
 
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"total_amount": "12.345"}, "total_amount 12.345"),
+        ({"current_charges": 60.005}, "current_charges 60.005"),  # a JSON number too
+        ({"usage": [{"commodity": "electricity", "quantity": "350.12345", "unit": "kWh"}]}, "usage[0].quantity"),
+    ],
+)
+async def test_a_correction_past_its_places_is_refused_not_rounded(
+    changes: dict[str, Any],
+    named: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """12.345 was stored as 12.35 without a word, where the review page refuses it."""
+    bill = waiting.corrected(**changes)
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    [error] = located_errors(response)
+    assert error["loc"] == ["body", "bill"] and named in error["msg"], error
+    await assert_still_waiting(waiting, http, client, resources)
+
+
 async def test_correct_without_a_bill_is_invalid(
     waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:

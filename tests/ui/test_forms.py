@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from api.ui.forms import CREDIT, NOT_A_DATE, TO_THE_CENT, BillForm, error_messages, is_multiline
+from api.ui.forms import CREDIT, NOT_A_DATE, TO_FOUR_PLACES, TO_THE_CENT, BillForm, error_messages, is_multiline
 from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
@@ -171,6 +171,14 @@ def test_a_figure_beyond_the_decimal_range_is_refused_at_its_input(field: str, t
         BillForm.from_form(data).to_bill()
     _, invalid = error_messages(err.value)
     assert list(invalid) == [field] and "in size" in invalid[field][0]
+
+
+def test_a_reading_past_four_places_is_refused_at_its_input_not_rounded() -> None:
+    data = posted(BillForm.from_bill(BILL)) | {"usage-0-quantity": "350.12345"}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert invalid == {"usage-0-quantity": [TO_FOUR_PLACES]}
 
 
 def test_an_amount_or_a_quantity_that_only_looks_longer_is_taken() -> None:
