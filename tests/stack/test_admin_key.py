@@ -5,12 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from api.auth import Role, authenticate
 from shared.db import create_pool
 from shared.settings import Environment, Settings
 from stack.local import ensure_admin_key
+from stack.services import StackError, free_port
 
 FORGOTTEN = "mm_saved-before-rm-rf-.data-postgres"
 
@@ -49,3 +51,11 @@ async def test_a_saved_key_the_database_knows_is_kept(tmp_path: Path, pg_url: st
     again = await ensure_admin_key(settings)
     assert (first.created, again.created) == (True, False)
     assert again.key == first.key
+
+
+async def test_a_database_that_cannot_be_reached_is_a_one_line_stack_error(tmp_path: Path) -> None:
+    """``make run`` reports a StackError in one line; a refused connection was a traceback."""
+    settings = local_settings(tmp_path, f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    with pytest.raises(StackError, match=r"^Postgres cannot be reached \(\w*Error: .*\)$"):
+        await ensure_admin_key(settings)
+    assert not (tmp_path / "admin.key").exists()
