@@ -57,8 +57,16 @@ class PayloadDecryptionError(ValueError):
     """An encrypted payload could not be decrypted: a missing key or tampered data."""
 
 
-class UnknownKeyId(PayloadDecryptionError):
+class OpenedElsewhere(PayloadDecryptionError):
+    """A payload another worker may open, though this one cannot: it must not be dropped here (``decode``)."""
+
+
+class UnknownKeyId(OpenedElsewhere):
     """The payload was encrypted with a key id this ring does not hold (a retired or foreign key)."""
+
+
+class UnknownCompression(OpenedElsewhere):
+    """The payload was compressed in a way this release does not read (a later release's)."""
 
 
 class CodecRequestInvalid(ValueError):
@@ -220,9 +228,10 @@ class EncryptionCodec(PayloadCodec):
         timer or query got through. Raised as the payload is read, it costs only its own message: the SDK drops
         such a signal and rejects such an update (a start, an activity's input or result fails its task).
 
-        A key id this ring lacks still raises here (:class:`UnknownKeyId`): a worker that holds it (a key rotated
-        in before every worker knew it) would open the payload, so a signal dropped here would run its handler on
-        that worker's replay, a nondeterminism error. The run waits for such a worker instead."""
+        A key id this ring lacks, or a compression this release does not read, still raises here
+        (:class:`OpenedElsewhere`): a worker that holds the key (rotated in before every worker knew it), or of a
+        later release, would open the payload, so a signal dropped here would run its handler on that worker's
+        replay, a nondeterminism error. The run waits for such a worker instead."""
         return [self._open_or_tag(payload) for payload in payloads]
 
     async def decode_strictly(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -232,9 +241,9 @@ class EncryptionCodec(PayloadCodec):
     def _open_or_tag(self, payload: Payload) -> Payload:
         try:
             return self._open(payload)
-        except UnknownKeyId:
+        except OpenedElsewhere:
             raise
-        except PayloadDecryptionError as err:  # no key id, a compression no release writes, or forged under ours
+        except PayloadDecryptionError as err:  # no key id, or forged under ours: no worker opens it
             tagged = Payload()
             tagged.CopyFrom(payload)
             tagged.metadata[UNOPENED_METADATA] = f"{type(err).__name__}: {err}".encode()
@@ -253,7 +262,7 @@ class EncryptionCodec(PayloadCodec):
         cipher = self._ring.cipher(kid)
         compression = payload.metadata.get(COMPRESSION_METADATA, b"")
         if compression not in (b"", ZLIB):
-            raise PayloadDecryptionError(f"payload compressed with {compression[:16]!r}: this release reads zlib only")
+            raise UnknownCompression(f"payload compressed with {compression[:16]!r}: this release reads zlib only")
         nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
             plaintext = cipher.decrypt(nonce, ciphertext, _associated_data(kid, compression))
