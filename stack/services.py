@@ -493,16 +493,13 @@ def discard_stale_pid_file(pgdata: Path) -> bool:
         content = pid_file.read_text()
     except FileNotFoundError:
         return False
-    record = _parse_pid_file(content)
-    if record is None:  # unreadable: Postgres says what is wrong with it
+    named = _named_process(content)
+    if named is None:  # unreadable (Postgres says what is wrong), or a pid no process has (Postgres replaces it)
         return False
-    pid, started = record
-    try:
-        process = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return False  # Postgres itself replaces lock files whose pid no process has
+    process, started = named
     if _is_postmaster_of(process, pgdata, started):
         return False
+    pid = process.pid
     if not _unlink_if_unchanged(pid_file, content):
         return False
     logger.warning(
@@ -536,12 +533,17 @@ def _socket_lock_file(pid_file_content: str) -> Path | None:
     return Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
 
 
-def _parse_pid_file(content: str) -> tuple[int, float] | None:
-    """``postmaster.pid``'s pid (line 1) and start time (line 3, epoch seconds); None if it has no such lines."""
-    lines = content.splitlines()
+def _named_process(pid_file_content: str) -> tuple[psutil.Process, float] | None:
+    """The process that has ``postmaster.pid``'s pid (line 1) now, and the start time the file records (line 3,
+    epoch seconds); None if the file has no such lines or no process has the pid."""
+    lines = pid_file_content.splitlines()
     try:
-        return int(lines[0]), float(lines[2])
+        pid, started = int(lines[0]), float(lines[2])
     except (IndexError, ValueError):
+        return None
+    try:
+        return psutil.Process(pid), started
+    except psutil.NoSuchProcess:
         return None
 
 
@@ -628,16 +630,12 @@ def postmaster(pgdata: Path) -> psutil.Process | None:
     """The embedded server's running postmaster, or None when it is not running: a ``postmaster.pid`` left
     by a crash names no server, but whatever process has its pid since (``discard_stale_pid_file``)."""
     try:
-        record = _parse_pid_file((pgdata / "postmaster.pid").read_text())
+        named = _named_process((pgdata / "postmaster.pid").read_text())
     except FileNotFoundError:
         return None
-    if record is None:
+    if named is None:
         return None
-    pid, started = record
-    try:
-        process = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return None
+    process, started = named
     return process if _is_postmaster_of(process, pgdata, started) else None
 
 

@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
@@ -321,14 +320,10 @@ class _Refused(ValueError):
 
 def _money(value: str) -> str:
     """A number as ``_number`` reads it, to the cent: ``1.234`` is refused, not stored as 1.23 unseen
-    (``1.230`` is the same amount, and taken)."""
+    (``1.230`` is the same amount, and taken). One that is no number, or too long for the cent, is left to the
+    bill's own validation (``past_its_places``)."""
     plain = _number(value)
-    try:
-        amount = Decimal(plain)
-        past_the_cent = amount.is_finite() and amount != amount.quantize(CENT)
-    except InvalidOperation:  # not a number, or too long for the cent: the bill's own validation says so
-        return plain
-    if past_the_cent:
+    if past_its_places(plain, CENT):
         raise _Refused("past_the_cent", TO_THE_CENT)
     return plain
 

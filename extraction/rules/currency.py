@@ -247,6 +247,7 @@ _ONE_LETTER_DOLLARS = {"S": "SGD", "R": "BRL", "J": "JMD"}
 but a label's colon or parenthesis ("Amount due: S$", "(R$)"): "Unit J$ 3" or "Line R$" is a label's letter.
 "A$" and "C$" are ``_FOREIGN_CURRENCIES``' own."""
 _ONE_LETTER_DOLLAR_RE = re.compile(r"(?:^|[:(=])[ \t]*(?P<letters>[SRJ])\$", re.MULTILINE)
+_DOLLAR_CODES = {**_DOLLAR_PREFIXES, **_ONE_LETTER_DOLLARS}
 _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block)\s*$", re.IGNORECASE)
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
@@ -308,7 +309,7 @@ def _dollar_prefixed_currencies(text: str) -> set[str]:
     """The currencies of the dollars ``text`` names by letters before the sign (``_DOLLAR_PREFIXES``,
     ``_ONE_LETTER_DOLLARS``); not a rate's name ("Rate Schedule RD$0.1123" is schedule RD at $0.1123)."""
     return {
-        {**_DOLLAR_PREFIXES, **_ONE_LETTER_DOLLARS}[match["letters"]]
+        _DOLLAR_CODES[match["letters"]]
         for pattern in (_DOLLAR_PREFIX_RE, _ONE_LETTER_DOLLAR_RE)
         for match in pattern.finditer(text)
         if _RATE_NAME_BEFORE.search(text, max(0, match.start("letters") - 12), match.start("letters")) is None
