@@ -51,6 +51,7 @@ class AnalyticsActivities:
             utility_account_id=request.utility_account_id,
             bill=request.bill,
             created_at=request.stored_at or activity.info().started_time,
+            account_number=request.account_number,
         )
         # A refusal, AnalyticsRowsUnstreamable too, is retried for the policy's day: the bill is stored (the
         # same file again is a DUPLICATE), so failing at once would lose its rows for good, while a table the

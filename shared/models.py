@@ -243,3 +243,6 @@ class PublishRequest(BaseModel):
     stored_at: AwareDatetime | None = None
     """The version's place in line in the warehouse: a re-issue stored after the original wins there
     too, even when the original's publish, retried through an outage, lands after it."""
+    account_number: str | None = None
+    """The job's account's number: masks the warehouse's copy of line items where the bill's was not read
+    (None in histories from before it was sent, whose publish masks with the bill's own alone)."""

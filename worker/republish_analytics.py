@@ -48,8 +48,10 @@ BATCH = 200
 
 _PAGE = "SELECT id FROM bills WHERE id > $1 ORDER BY id LIMIT $2"
 _BILLS = """
-SELECT id, job_id, customer_id, utility_account_id, payload, COALESCE(revised_at, created_at) AS stored_at
-  FROM bills WHERE id = ANY($1::uuid[]) ORDER BY id
+SELECT b.id, b.job_id, b.customer_id, b.utility_account_id, b.payload,
+       COALESCE(b.revised_at, b.created_at) AS stored_at, a.account_number
+  FROM bills b JOIN utility_accounts a ON a.id = b.utility_account_id
+ WHERE b.id = ANY($1::uuid[]) ORDER BY b.id
 """
 _AFTER = timedelta(microseconds=1)  # BigQuery TIMESTAMP's precision
 STREAMABLE_BACK = timedelta(days=1824)
@@ -92,6 +94,7 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
                     utility_account_id=row["utility_account_id"],
                     bill=bill,
                     created_at=_dated(row["stored_at"], held.get(str(row["id"])), floor),
+                    account_number=row["account_number"],
                 )
             )
         refused = await asyncio.to_thread(sink.publish_bills, bills) if bills else {}
@@ -103,7 +106,12 @@ async def republish(pool: asyncpg.Pool, sink: AnalyticsSink, *, batch: int = BAT
 
 STREAMING_BUFFER = timedelta(minutes=90)
 """How long BigQuery may keep a streamed row where DML cannot touch it (30 minutes as a rule, rarely 90)."""
-_ACCOUNT_NUMBERS = "SELECT id::text AS id, payload ->> 'account_number' AS number FROM bills WHERE id = ANY($1::uuid[])"
+_ACCOUNT_NUMBERS = """
+SELECT b.id::text AS id, COALESCE(b.payload ->> 'account_number', a.account_number) AS number
+  FROM bills b JOIN utility_accounts a ON a.id = b.utility_account_id
+ WHERE b.id = ANY($1::uuid[])
+"""
+"""Each bill's own account number, or its account's where the bill's was not read (``AnalyticsBill.account_number``)."""
 
 
 @dataclass
@@ -143,7 +151,7 @@ async def remask(pool: asyncpg.Pool, sink: BigQuerySink, *, now: datetime | None
         descriptions: list[tuple[HeldDescription, str]] = []
         for row in held:
             number = as_published.get((row.bill_id, row.revision)) or numbers.get(row.bill_id)
-            masked = warehouse_text(row.description, NormalizedBill.model_construct(account_number=number))
+            masked = warehouse_text(row.description, number)
             if masked != row.description:
                 descriptions.append((row, masked))
                 pending.add((row.bill_id, row.revision))

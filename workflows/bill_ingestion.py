@@ -609,6 +609,7 @@ class BillIngestionWorkflow:
                 utility_account_id=request.utility_account_id,
                 bill=bill,
                 stored_at=persisted.stored_at,
+                account_number=self._account_number,
             ),
             policies.ANALYTICS,
         )

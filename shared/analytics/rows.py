@@ -63,13 +63,15 @@ def revision_of(bill: NormalizedBill) -> str:
     return hashlib.sha256(bill.model_dump_json().encode()).hexdigest()[:16]
 
 
-def warehouse_payload(bill: NormalizedBill) -> str:
+def warehouse_payload(bill: NormalizedBill, account_number: str | None) -> str:
     """The bill as ``json_payload`` holds it: the warehouse is shared more widely than any other store, so
     it gets the account number masked as the API shows it, its line items' descriptions masked alike
-    (``warehouse_text``), and no name or address. Analytics joins on ``utility_account_id``, never on these."""
+    (``warehouse_text``, with the job's ``account_number`` where the bill's was not read), and no name or
+    address. Analytics joins on ``utility_account_id``, never on these."""
     masked = bill.account_number and mask_account(bill.account_number)
+    number = bill.account_number or account_number
     items = [
-        item.model_copy(update={"description": warehouse_text(item.description, bill)}) for item in bill.line_items
+        item.model_copy(update={"description": warehouse_text(item.description, number)}) for item in bill.line_items
     ]
     shown = bill.model_copy(update={"account_number": masked, "line_items": items})
     return shown.model_dump_json(exclude={"customer_name", "service_address"})
@@ -78,17 +80,17 @@ def warehouse_payload(bill: NormalizedBill) -> str:
 def remasked_payload(payload: dict[str, Any], account_number: str | None) -> dict[str, Any]:
     """A ``json_payload`` an earlier release published, as ``warehouse_payload`` would write it now: no name or
     address, the account number masked, and the line items' descriptions masked with the bill's number (its own,
-    or ``account_number`` where it is masked already). Everything else stays as held."""
+    or ``account_number`` where it is masked already or was never read). Everything else stays as held."""
     held = payload.get("account_number")
     unmasked = held if isinstance(held, str) and held and not held.startswith("****") else None
-    bill = NormalizedBill.model_construct(account_number=unmasked or account_number)
+    number = unmasked or account_number
     shown = {key: value for key, value in payload.items() if key not in ("customer_name", "service_address")}
     if unmasked:
         shown["account_number"] = mask_account(unmasked)
     items = payload.get("line_items")
     if isinstance(items, list):
         shown["line_items"] = [
-            {**item, "description": warehouse_text(item["description"], bill)}
+            {**item, "description": warehouse_text(item["description"], number)}
             if isinstance(item, dict) and isinstance(item.get("description"), str)
             else item
             for item in items
@@ -96,14 +98,15 @@ def remasked_payload(payload: dict[str, Any], account_number: str | None) -> dic
     return shown
 
 
-def warehouse_text(text: str, bill: NormalizedBill) -> str:
-    """Free text of ``bill`` (a line item's description) as the warehouse may hold it: masked are the bill's own
-    account number, however it is spaced or dashed there, a value labelled as an account ("account no: ...",
-    "Acct #...", "Account: ...", "Acct. 99887766"), and 10 or more digits in a run or in three or more groups
-    (a card's "4111 1111 1111 1111", another account's "0123-4567-8901"). Not the logs' broader ``mask_text``:
+def warehouse_text(text: str, account_number: str | None) -> str:
+    """Free text of a bill (a line item's description) as the warehouse may hold it: masked are the bill's
+    ``account_number`` (its own, or its job's where the bill's was not read), however it is spaced or dashed
+    there, a value labelled as an account ("account no: ...", "Acct #...", "Account: ...", "Acct. 99887766"),
+    and 10 or more digits in a run or in three or more groups (a card's "4111 1111 1111 1111", another account's
+    "0123-4567-8901"). Not the logs' broader ``mask_text``:
     its 8 digits joined by spaces or dashes are a bill's tier ranges ("501-1000 kWh") and compact dates, and
     its "name ending in key:" rule redacts words ("Turnkey: rebate")."""
-    own = _own_number(bill.account_number)
+    own = _own_number(account_number)
     if own is not None:
         text = own.sub(lambda match: mask_account(match.group()), text)
     for labelled in (_LABELLED_ACCOUNT, _BARE_ACCOUNT_LABEL):
@@ -237,14 +240,14 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             }
             for u in bill.usage
         ],
-        "json_payload": warehouse_payload(bill),
+        "json_payload": warehouse_payload(bill, row.account_number),
         **stamps,
     }
     line_items = [
         {
             **keys,
             "line_no": n,
-            "description": warehouse_text(item.description, bill),
+            "description": warehouse_text(item.description, bill.account_number or row.account_number),
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
             "amount": _fixed(item.amount),

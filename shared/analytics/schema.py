@@ -22,6 +22,9 @@ class AnalyticsBill(BaseModel):
     bill: NormalizedBill
     created_at: AwareDatetime
     """When this revision of the bill was written; the latest revision wins."""
+    account_number: str | None = None
+    """The job's account's number, which masks the line items' descriptions where the bill's own was not read
+    (an approved photo's): such a bill may still print it in an item. Never written to the warehouse."""
 
 
 class MonthlyTotal(BaseModel):

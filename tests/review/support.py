@@ -338,6 +338,17 @@ async def decisions_in_history(client: Client, events: list[HistoryEvent]) -> li
 
 async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]]:
     """The job's rows in ``normalized_bills_latest`` (what dashboards and rollups read)."""
+    return await _warehouse_rows(settings, "bill_id, job_id, total_amount", "normalized_bills_latest", job_id)
+
+
+async def analytics_line_items(settings: Settings, job_id: str) -> list[dict[str, Any]]:
+    """The job's rows in ``bill_line_items_latest``, in the bill's order."""
+    return await _warehouse_rows(settings, "line_no, description", "bill_line_items_latest", job_id, "line_no")
+
+
+async def _warehouse_rows(
+    settings: Settings, columns: str, view: str, job_id: str, order: str = "bill_id"
+) -> list[dict[str, Any]]:
     host = settings.bigquery_emulator_host
     assert host is not None, "the session settings point BigQuery at the emulator"
     bq = bigquery.Client(
@@ -346,8 +357,8 @@ async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]
         client_options=ClientOptions(api_endpoint=host if "://" in host else f"http://{host}"),
     )
     sql = (
-        f"SELECT bill_id, job_id, total_amount FROM `{settings.gcp_project}.{settings.bq_dataset}"
-        ".normalized_bills_latest` WHERE job_id = @job_id"
+        f"SELECT {columns} FROM `{settings.gcp_project}.{settings.bq_dataset}.{view}`"
+        f" WHERE job_id = @job_id ORDER BY {order}"
     )
     config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("job_id", "STRING", job_id)])
 

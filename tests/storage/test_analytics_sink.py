@@ -711,8 +711,7 @@ def test_line_item_descriptions_reach_the_warehouse_without_account_numbers(
     ],
 )
 def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account: str, text: str, held: str) -> None:
-    bill = electric_bill().model_copy(update={"account_number": account})
-    assert warehouse_text(text, bill) == held
+    assert warehouse_text(text, account) == held
 
 
 @pytest.mark.parametrize(
@@ -732,8 +731,7 @@ def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account
 )
 def test_a_number_after_an_abbreviations_dot_is_masked(account: str, text: str, held: str) -> None:
     """A number written "No.9876543210" was kept whole: the dot before it was taken for a decimal point."""
-    bill = electric_bill().model_copy(update={"account_number": account})
-    assert warehouse_text(text, bill) == held
+    assert warehouse_text(text, account) == held
 
 
 @pytest.mark.parametrize(
@@ -758,8 +756,7 @@ def test_a_number_after_an_abbreviations_dot_is_masked(account: str, text: str, 
 def test_numbers_grouped_with_dots_on_decimal_comma_bills_are_masked_but_amounts_are_not(
     account: str, text: str, held: str
 ) -> None:
-    bill = electric_bill().model_copy(update={"account_number": account, "currency": "EUR"})
-    assert warehouse_text(text, bill) == held
+    assert warehouse_text(text, account) == held
 
 
 def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:

@@ -57,6 +57,7 @@ class RefusingSink:
     def __init__(self, refuse: str) -> None:
         self.refuse = refuse
         self.written: list[str] = []
+        self.rows: list[AnalyticsBill] = []
 
     def latest_dates(self) -> dict[str, datetime]:
         return {}
@@ -64,6 +65,7 @@ class RefusingSink:
     def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
         refused = {row.bill_id: "interval_usage rejected rows" for row in rows if row.bill_id == self.refuse}
         self.written += [row.bill_id for row in rows if row.bill_id not in refused]
+        self.rows += [row for row in rows if row.bill_id not in refused]
         return refused
 
 
@@ -134,7 +136,7 @@ def published_by_an_earlier_release(
     """As releases before masking wrote it: descriptions as read, json_payload whole (``number_masked``: one
     that masked json_payload's account number only)."""
 
-    def payload(bill: NormalizedBill) -> str:
+    def payload(bill: NormalizedBill, account_number: str | None = None) -> str:
         if not number_masked:
             return bill.model_dump_json()
         shown = bill.model_copy(update={"account_number": mask_account(bill.account_number or "")})
@@ -201,6 +203,31 @@ async def test_what_an_earlier_release_published_unmasked_is_masked_in_place(
     assert sorted(descriptions) == ["Energy 501-1000 kWh"] * 2 + [f"Late fee, account ****{number[-4:]}"] * 2
     old, new = payloads_held(bq_sink)
     assert old == new and "customer_name" not in old and old["account_number"] == f"****{number[-4:]}", old
+
+
+async def test_a_bill_whose_number_was_not_read_is_masked_with_its_accounts(
+    http: httpx.AsyncClient, resources: Resources, bq_sink: BigQuerySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approved photo's bill may hold no account number yet print it in an item ("1234-5678-90", too short for
+    the rule for long figures): the account's number masks it, when republished and when remasked in place."""
+    number = f"{uuid.uuid4().int % 10**4:04d}-{uuid.uuid4().int % 10**4:04d}-42"
+    account = await create_account(http, provider="pge", account_number=number)
+    bill = NormalizedBill(
+        total_amount=Decimal("10"), line_items=[LineItem(description=f"Late fee ref {number}", amount=Decimal("10"))]
+    )
+    bill_id = await store_bill(resources, account, bill)
+    published_by_an_earlier_release(bq_sink, monkeypatch, analytics_row(bill_id, account, bill))
+    every_bill = RefusingSink(refuse="none")
+    try:
+        await republish(resources.pool, cast(AnalyticsSink, every_bill))
+        bq_sink.publish_bills([row for row in every_bill.rows if row.bill_id == bill_id])
+        past_the_buffer = datetime.now(UTC) + timedelta(hours=2)
+        assert await remask(resources.pool, bq_sink, now=past_the_buffer) == Remasked(line_items=1, payloads=1)
+    finally:
+        await resources.pool.execute("DELETE FROM bills WHERE id = $1", uuid.UUID(bill_id))
+    descriptions = held(bq_sink, f"SELECT description FROM {{table}}.bill_line_items WHERE bill_id = '{bill_id}'")
+    assert descriptions == [f"Late fee ref {mask_account(number)}"] * 2
+    assert all(number not in json.dumps(payload) for payload in payloads_held(bq_sink))
 
 
 class QueriesSent:
