@@ -541,11 +541,28 @@ def typeset_groups_as_commas(text: str) -> str:
     return _TYPESET_GROUPED_DECIMAL_RE.sub(lambda run: run.group().replace(run["sep"], ","), text)
 
 
+_APOSTROPHE_GROUPED_RE = re.compile(
+    # A digit first, what stands before it looked at from after it, as in ``_SPACED_QUANTITY_RE``.
+    r"\d(?<![\w.,'\u2019]\d)\d{0,2}(?P<sep>['\u2019])\d{3}(?:(?P=sep)\d{3})*(?![\w'\u2019])"
+)
+"""A figure its thousands apart by apostrophes, as Swiss bills print them ("CHF 1'234.56", "12’345 kWh"):
+``MONEY_RE`` and ``UNIT_RE`` read its last group alone (234.56, 345 kWh)."""
+
+
+def apostrophe_groups_as_marks(text: str, *, decimal_comma: bool) -> str:
+    """``text``'s figures grouped by apostrophes written with the thousands mark of its convention ("1'234.56" as
+    "1,234.56"; "1'234,56" as "1.234,56", which ``decimal_commas_as_points`` turns round), as long as before."""
+    mark = "." if decimal_comma else ","
+    return _APOSTROPHE_GROUPED_RE.sub(lambda run: run.group().replace(run["sep"], mark), text)
+
+
 def us_numbers(text: str, *, decimal_comma: bool) -> str:
-    """``text``'s numbers as the rules read them, each as long as before so columns stay: a ``decimal_comma``
+    """``text``'s numbers as the rules read them, each as long as before so columns stay: figures grouped by
+    apostrophes written with its thousands mark (``apostrophe_groups_as_marks``), then a ``decimal_comma``
     text's turned round (``decimal_commas_as_points``), another's figures grouped by typeset spaces written with
     commas (``typeset_groups_as_commas``), and a quantity grouped by spaces before its unit written with commas
     (``spaced_quantities_as_commas``)."""
+    text = apostrophe_groups_as_marks(text, decimal_comma=decimal_comma)
     turned = decimal_commas_as_points(text) if decimal_comma else typeset_groups_as_commas(text)
     return spaced_quantities_as_commas(turned, decimal_comma=decimal_comma)
 

@@ -196,6 +196,28 @@ def test_a_typeset_space_groups_an_amounts_thousands_in_a_decimal_point_text(spa
     )
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019"])
+def test_an_apostrophe_groups_thousands_in_either_convention(apostrophe: str) -> None:
+    """A Swiss bill's "$1'234.50" was read as 234.50 ("1'234,50" and "2'412,5 kWh" alike on a decimal-comma bill):
+    a sound bill went to review, its amounts wrong for the reviewer to retype."""
+    text = PLAIN.replace("1,23", f"1{apostrophe}23")
+    assert f"$1{apostrophe}234.50" in text
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
+    assert (report.bill.total_amount, report.bill.current_charges) == (Decimal("1234.50"), Decimal("1234.50"))
+
+    comma = _bill(gap="    ").replace("1 2", f"1{apostrophe}2").replace("2 412,5", f"2{apostrophe}412,5")
+    report = analyze(comma.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
+    assert (report.bill.total_amount, [u.quantity for u in report.bill.usage]) == (
+        Decimal("1234.50"),
+        [Decimal("2412.5")],
+    )
+    assert us_number_text(f"Total $12{apostrophe}345{apostrophe}678.90, it{apostrophe}s 1{apostrophe}2345.6") == (
+        f"Total $12,345,678.90, it{apostrophe}s 1{apostrophe}2345.6"
+    )
+
+
 @pytest.mark.timeout(60)
 def test_a_run_of_typeset_groups_is_read_in_time_linear_in_its_length() -> None:
     run = "111\u00a0" * 100_000
