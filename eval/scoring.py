@@ -64,9 +64,12 @@ class Outcome:
 
     @property
     def core_correct(self) -> bool:
+        """Whether accepting this bill was right: it is to be accepted (a bill that must go to review, read as
+        printed, is no right accept) and what analytics publishes of it is as its golden file says."""
         gold = self.golden.get("bill")
         return (
-            gold is not None
+            self.golden.get("decision") == "accept"
+            and gold is not None
             and self.bill is not None
             and all(field_value(self.bill, f) == field_value(gold, f) for f in CORE)
         )
@@ -86,7 +89,9 @@ def field_value(bill: dict[str, Any], name: str) -> Any:
     if name == "provider":
         return value or bill.get("provider_name")
     if name == "usage":
-        return sorted((u["commodity"], _number(u["quantity"]), u["unit"]) for u in value or [])
+        return sorted(
+            (u["commodity"], _number(u["quantity"]), u["unit"], _meter(u.get("meter_number"))) for u in value or []
+        )
     if name == "line_items":
         return sorted(_number(i["amount"]) for i in value or [])
     if name == "account_number" and isinstance(value, str):
@@ -94,6 +99,12 @@ def field_value(bill: dict[str, Any], name: str) -> Any:
     if name in ("total_amount", "previous_balance", "payments_received", "current_charges") and value is not None:
         return _number(value)
     return value
+
+
+def _meter(value: Any) -> str:
+    """A meter number as ``account_number`` is compared (its letters and digits), "" for none: analytics publishes
+    it beside each reading, so another meter's number is as wrong as another quantity."""
+    return "".join(ch for ch in str(value or "").upper() if ch.isalnum())
 
 
 def _number(value: Any) -> str:

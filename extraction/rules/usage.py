@@ -599,15 +599,25 @@ def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: 
 
 
 def _meter_near(lines: Sequence[Line], index: int) -> str | None:
-    """The meter number printed on, or a few lines above, the usage line (or under its label)."""
+    """The meter number printed on, or a few lines above, the usage line ("(meter 44732410)" too), or under its
+    label: in a table's heading ("Meter #   Previous Read ...   Total usage"), the cell of the reading's own row
+    first; the first row's was every reading's, a gas reading filed under the electric meter."""
     for at in range(index, max(-1, index - 5), -1):
         match = _METER.search(lines[at].text)
         if match is None:
             continue
-        found = take_account_number(lines[at].text[match.end() :])
-        if found is None and at + 1 < len(lines):
-            under = [c for c in cells(lines[at + 1].text) if c.start <= match.start() < c.end]
+        found = take_account_number(_METER_END.split(lines[at].text[match.end() :], maxsplit=1)[0])
+        own_row = [index] if at < index else []
+        next_row = [at + 1] if at + 1 < len(lines) and at + 1 != index else []
+        for row in own_row + next_row if found is None else []:
+            under = [c for c in cells(lines[row].text) if c.start <= match.start() < c.end]
             found = take_account_number(under[0].text) if under else None
+            if found is not None:
+                break
         if found is not None:
             return found.value
     return None
+
+
+_METER_END = re.compile(r"[),;:]")
+"""Where a meter number ends: an aside's "534 kWh (meter 39323734)", a row's "Meter # 37719985: 27,525 to 28,703"."""

@@ -47,3 +47,34 @@ def test_an_unknown_providers_published_name_is_scored() -> None:
     assert summarize([_accepted(golden, golden)])["wrong_accepts"] == []
     summary = summarize([_accepted({**golden, "provider_name": "Another Utility"}, golden)])
     assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)
+
+
+def test_another_meters_number_is_a_wrong_accept() -> None:
+    """Analytics publishes each reading's meter: the gas reading accepted under the electric meter's number was
+    counted as right (the usage compared by commodity, quantity and unit alone)."""
+    _, _, bill = sample_bill(Provider.PGE, seed="scoring")
+    golden = bill.model_dump(mode="json")
+    reading = golden["usage"][0]
+    assert reading["meter_number"]
+    other = {**golden, "usage": [{**reading, "meter_number": "99999999"}, *golden["usage"][1:]]}
+    assert summarize([_accepted(golden, golden)])["wrong_accepts"] == []
+    summary = summarize([_accepted(other, golden)])
+    assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)
+
+
+def test_accepting_a_bill_that_must_go_to_review_is_a_wrong_accept_however_well_read() -> None:
+    """A bill whose charges do not add up is golden "review": accepted as printed, its fields all equal the golden
+    bill's, and it counted as a right accept (precision 100%) when the check that stops it broke."""
+    _, _, bill = sample_bill(Provider.PGE, seed="scoring")
+    printed = bill.model_dump(mode="json")
+    accepted = Outcome(
+        file="bill.pdf",
+        decision="accept",
+        reasons=[],
+        bill=printed,
+        seconds=0.1,
+        pages=1,
+        golden={"decision": "review", "bill": printed},
+    )
+    summary = summarize([accepted])
+    assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)

@@ -363,6 +363,35 @@ def test_a_merged_heading_naming_the_previous_read_still_labels_the_usage_column
     assert result.bill is not None and [u.quantity for u in result.bill.usage] == [Decimal("1234")]
 
 
+@pytest.mark.parametrize(
+    ("usage", "meters"),
+    [
+        (
+            "Meter #      Previous Read   Current Read   Total usage\n"
+            "43965868     54,414          55,475         1,061 kWh\n"
+            "87436628     52,372          52,491         119 therm\n",
+            ["43965868", "87436628"],
+        ),
+        (
+            "Electric Meter # 37719985: 27,525 to 28,703      Total usage 1,178 kWh\n"
+            "Gas Meter # 90538842: 20,416 to 20,477           Total usage 61 therm\n",
+            ["37719985", "90538842"],
+        ),
+        (
+            "Usage this period: 236 kWh (meter 13713670)\nUsage this period: 103 therm (meter 10108591)\n",
+            ["13713670", "10108591"],
+        ),
+        ("Meter number\n13713670\nElectricity used: 236 kWh\n", ["13713670"]),
+    ],
+)
+def test_each_reading_carries_its_own_meters_number(usage: str, meters: list[str]) -> None:
+    """Under a table's "Meter #" heading every reading took the first row's meter (the gas reading the electric
+    meter's), and a number followed by ")" or ":" was none: analytics publishes the meter beside each reading."""
+    result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons\n", usage)], provider_hint=None)
+    assert result.bill is not None
+    assert [u.meter_number for u in result.bill.usage] == meters
+
+
 def test_time_of_use_readings_that_add_up_to_the_total_agree() -> None:
     """On-peak and off-peak lines under their total are its parts, not a conflict (a Gemini call or a review)."""
     parts = "On-peak water used: 500 gallons\nOff-peak water used: 734 gallons\nTotal usage: 1,234 gallons\n"
