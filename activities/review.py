@@ -69,7 +69,7 @@ async def _take_over(conn: asyncpg.Connection, job_id: str, status: JobStatus) -
     so its first review step is where the job and the task become its own."""
     info = activity.info()
     await conn.execute(
-        f"UPDATE ingestion_jobs SET status = $2, {job_claimed('$3', '$4')} WHERE id = $1",
+        f"UPDATE ingestion_jobs SET status = $2, {job_claimed('$3', '$4', reasons_kept=True)} WHERE id = $1",
         job_id,
         status,
         info.workflow_run_id,

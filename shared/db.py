@@ -37,15 +37,19 @@ def newer_run(run_id: str, scheduled_at: str) -> str:
     )
 
 
-def job_claimed(run_id: str, scheduled_at: str) -> str:
+def job_claimed(run_id: str, scheduled_at: str, *, reasons_kept: bool = False) -> str:
     """SQL ``SET`` columns: the job's row now speaks for run ``run_id``, an ended job open again (its old
-    error and end cleared); ``attempts`` counts runs, not the tries of one run's step."""
+    error, result, reasons and end cleared: the API showed the old run's FAILED result beside RUNNING);
+    ``attempts`` counts runs, not the tries of one run's step. ``reasons_kept``: a run taking back the review
+    task its old run opened waits on the reasons that task was opened for."""
     open_now = "status IN ('PENDING', 'RUNNING', 'NEEDS_REVIEW')"
+    reasons = "" if reasons_kept else f", reasons = CASE WHEN {open_now} THEN reasons ELSE '[]' END"
     return (
         f"attempts = attempts + (last_run_id IS DISTINCT FROM {run_id})::int, last_run_id = {run_id},"
         f" run_scheduled_at = {scheduled_at}, updated_at = now(), started_at = COALESCE(started_at, now()),"
         f" error = CASE WHEN {open_now} THEN error END, finished_at = CASE WHEN {open_now} THEN finished_at END,"
-        f" duration_ms = CASE WHEN {open_now} THEN duration_ms END"
+        f" duration_ms = CASE WHEN {open_now} THEN duration_ms END, result = CASE WHEN {open_now} THEN result END"
+        + reasons
     )
 
 

@@ -366,6 +366,8 @@ class JobReconciler(BackgroundLoop):
                        last_run_id = COALESCE(last_run_id, $4), run_scheduled_at = COALESCE(run_scheduled_at, $5),
                        steps = COALESCE($6::jsonb, steps), {JOB_ENDED}
                  WHERE id = $1 AND {_OPEN}
+                   -- not a row a later run took over meanwhile (an operator's reset): its end is not this run's
+                   AND (last_run_id IS NULL OR last_run_id = $4 OR run_scheduled_at IS NULL OR run_scheduled_at < $5)
                 """,
                 job_id,
                 job_status,

@@ -33,6 +33,7 @@ from shared.models import (
     ArtifactRef,
     DuplicateQuery,
     FetchRequest,
+    IngestionResult,
     JobRef,
     JobStatus,
     JobStatusUpdate,
@@ -609,8 +610,10 @@ class Runs:
     async def start(self) -> None:
         await self.env.run(JobActivities(self.pool).mark_job_running, JobRef(job_id=self.job_id))
 
-    async def end(self, status: JobStatus, error: str | None = None) -> None:
-        update = JobStatusUpdate(job_id=self.job_id, status=status, error=error)
+    async def end(self, status: JobStatus, error: str | None = None, reasons: list[str] | None = None) -> None:
+        """The run's end, its result as the workflow sends it (with ``reasons``, the validator's, when given)."""
+        result = IngestionResult(job_id=self.job_id, status=status, error=error, reasons=reasons or [])
+        update = JobStatusUpdate(job_id=self.job_id, status=status, error=error, result=result if reasons else None)
         await self.env.run(JobActivities(self.pool).mark_job_finished, update)
 
     async def open_review(self, revision: str) -> None:
@@ -633,7 +636,9 @@ class Runs:
 
     async def job(self) -> asyncpg.Record:
         row = await self.pool.fetchrow(
-            "SELECT status, error, attempts, last_run_id, finished_at FROM ingestion_jobs WHERE id = $1", self.job_id
+            "SELECT status, error, attempts, last_run_id, finished_at, result, reasons FROM ingestion_jobs"
+            " WHERE id = $1",
+            self.job_id,
         )
         assert row is not None
         return row
@@ -663,14 +668,18 @@ async def test_a_reset_run_opens_its_ended_job_again_and_records_its_own_end(
     job = Runs(resources.pool, await insert_job(resources.pool, account, status="PENDING"))
 
     await job.run("run-1", T0).start()
-    await job.run("run-1", T0 + timedelta(minutes=5)).end(JobStatus.FAILED, "publish_analytics failed: out of retries")
+    await job.run("run-1", T0 + timedelta(minutes=5)).end(
+        JobStatus.FAILED, "publish_analytics failed: out of retries", reasons=["balance_mismatch"]
+    )
     failed = await job.job()
+    assert failed["result"] is not None and failed["reasons"] == ["balance_mismatch"]
     await job.run("run-1", T0).start()  # the failed run's own first step, a try committing late
     assert (await job.job())["status"] == "FAILED"
 
     await job.run("run-2", T0 + timedelta(hours=1)).start()  # reset to the first workflow task
     reset = await job.job()
     assert (reset["status"], reset["error"], reset["finished_at"], reset["attempts"]) == ("RUNNING", None, None, 2)
+    assert (reset["result"], reset["reasons"]) == (None, []), "the old run's FAILED result read beside RUNNING"
     await job.run("run-1", T0).start()
     await job.run("run-1", T0 + timedelta(minutes=5)).end(JobStatus.FAILED, "a late try of the replaced run")
     assert (await job.job())[:4] == ("RUNNING", None, 2, "run-2")
@@ -825,13 +834,16 @@ async def test_a_run_reset_past_the_opening_of_a_review_its_old_run_ended_brings
     the job again, so a reviewer can decide it, and the decision closes it."""
     pool = resources.pool
     job = await job_whose_first_run_opened_its_review(http, pool)
-    await job.run("run-1", T0 + timedelta(hours=1)).end(JobStatus.FAILED, "terminated outside MiniMeter")
+    await job.run("run-1", T0 + timedelta(hours=1)).end(
+        JobStatus.FAILED, "terminated outside MiniMeter", reasons=["total_mismatch"]
+    )
     assert (await job.task())["status"] == ReviewStatus.CANCELED
 
     await job.run("run-2", T0 + timedelta(hours=2)).status(ReviewStatus.ESCALATED, "r-escalated")
     task = await job.task()
     assert (task["status"], task["closed_at"], task["run_id"]) == (ReviewStatus.ESCALATED, None, "run-2")
     assert (await job.job())[:5] == ("NEEDS_REVIEW", None, 2, "run-2", None)
+    assert ((await job.job())["result"], (await job.job())["reasons"]) == (None, ["total_mismatch"])
 
     await job.run("run-2", T0 + timedelta(hours=3)).decide("r-escalated")
     task = await job.task()

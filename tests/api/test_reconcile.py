@@ -376,7 +376,53 @@ class EdgeOfTemporal(Interceptor):
         return Outbound(next)
 
 
-def through(client: Client, edge: EdgeOfTemporal) -> Client:
+class ResetAfterDescribe(Interceptor):
+    """Temporal's edge, where ``then`` runs once a describe has answered: an operator's reset lands while the
+    reconciler reads the run it described."""
+
+    def __init__(self, then: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.then = then
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        then = self.then
+
+        class Outbound(OutboundInterceptor):
+            async def describe_workflow(self, input: DescribeWorkflowInput) -> WorkflowExecutionDescription:
+                described = await super().describe_workflow(input)
+                await then()
+                return described
+
+        return Outbound(next)
+
+
+async def test_a_run_that_took_the_job_over_while_its_old_runs_end_was_read_keeps_it(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """The reconciler found the first run terminated; the operator's reset run took the job over (its first step)
+    before the reconciler wrote the end: FAILED went over the new run's RUNNING, and as an ended job its review
+    was never offered."""
+    _, settings = reconciler(own_db, client, app_settings)
+    (started,) = await open_jobs(own_db, client, settings, 1)
+    handle = client.get_workflow_handle(f"bill-ingestion-{started}")
+    env = ActivityEnvironment()
+
+    async def claimed_by(run_id: str) -> None:
+        env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=datetime.now(UTC))
+        await env.run(JobActivities(own_db).mark_job_running, JobRef(job_id=started))
+
+    await claimed_by((await handle.describe()).run_id)
+    await handle.terminate(reason="stuck")
+    raced = JobReconciler(own_db, through(client, ResetAfterDescribe(lambda: claimed_by("the-reset-run"))), settings)
+    row = await own_db.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", started)
+
+    assert not await raced.record_if_ended(row)
+    taken = await own_db.fetchrow(
+        "SELECT status, error, last_run_id, ended_run_id FROM ingestion_jobs WHERE id = $1", started
+    )
+    assert tuple(taken) == (JobStatus.RUNNING, None, "the-reset-run", None)
+
+
+def through(client: Client, edge: Interceptor) -> Client:
     config = client.config()
     config["interceptors"] = [edge]
     return Client(**config)
