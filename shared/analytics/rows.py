@@ -130,14 +130,16 @@ _LABELLED_ACCOUNT = re.compile(
 _BARE_ACCOUNT_LABEL = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))([^\s\"',;&}]+(?:[ -]\d+)*)"
 )
-# A run of digits, or three or more groups of them joined by single spaces, dashes or dots, not part of a word, a
-# decimal amount (with a point or a comma) or a longer dashed figure: masked at 10 digits or more
-# (``_masked_if_long``), so a card number is, and "20240101-20240131", "501-1000", "12 345 678" or
-# "123.456.789.012,50" are not. After a dot only where the dot ends a word's abbreviation ("card no.4111...",
-# "acct.9876543210"): a dot after a digit or a blank starts a decimal ("$0.12345678", "@ .12345678901").
+# A run of digits, glued to a word or not ("ACCT1234567890", "account_9876543210", "Acct-9876543210"), or three or
+# more groups of them joined by single spaces, dashes or dots, not part of a word or a longer dashed figure; never a
+# decimal amount (with a point or a comma): masked at 10 digits or more (``_masked_if_long``), so a card number is,
+# and "20240101-20240131", "501-1000", "12 345 678" or "123.456.789.012,50" are not. After a dot only where the dot
+# ends a word's abbreviation ("card no.4111...", "acct.9876543210"): a dot after a digit or a blank starts a decimal
+# ("$0.12345678", "@ .12345678901").
 _AFTER_A_WORD_OR_NO_DOT = r"(?:(?<=[^\W\d_]\.)|(?<!\.))"
 _MANY_DIGITS = re.compile(
-    rf"(?<![\w-])(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}(?:\d{{10,}}|\d{{3,6}}(?:[ .-]\d{{3,6}}){{2,}})(?![\w-]|[.,]\d)"
+    rf"(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}"
+    r"(?:(?<!\d)\d{10,}(?!\d)|(?<![\w-])\d{3,6}(?:[ .-]\d{3,6}){2,}(?![\w-]))(?![.,]\d)"
 )
 _LONG_DIGIT_COUNT = 10
 
@@ -147,18 +149,19 @@ def _own_number(account_number: str | None) -> re.Pattern[str] | None:
     a word or an amount (at most the four characters ``mask_account`` would show anyway). A key of fewer than
     eight characters is matched only whole, as the bill prints it: spread over separators it would match amounts
     and ranges ("$123.45" for 12345). A longer one may be spread with dots too, as decimal-comma bills group digits
-    ("12.345.678"). Never right after a currency sign or inside a decimal, with a point or a comma ("1.234,56"); after
-    a word's dot it is ("Ref No.98765")."""
+    ("12.345.678"), and glued to a word ("ACCT12345678"), which a shorter one would match inside words and codes.
+    Never right after a currency sign or inside a decimal, with a point or a comma ("1.234,56"); after a word's dot
+    it is ("Ref No.98765")."""
     key = account_key(account_number or "")
     if len(key) <= 4:
         return None
     if len(key) < _SPREAD_KEY_LENGTH:
         forms = sorted({re.escape(key), re.escape((account_number or "").strip())}, key=len, reverse=True)
-        shapes = "|".join(forms)
+        shapes, beside = "|".join(forms), "A-Za-z0-9"
     else:
-        shapes = r"[\s./-]{0,3}".join(re.escape(char) for char in key)
+        shapes, beside = r"[\s./-]{0,3}".join(re.escape(char) for char in key), "0-9"
     return re.compile(
-        rf"(?<![A-Za-z0-9$€£])(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}(?:{shapes})(?![A-Za-z0-9]|[.,]\d)", re.IGNORECASE
+        rf"(?<![{beside}$€£])(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}(?:{shapes})(?![{beside}]|[.,]\d)", re.IGNORECASE
     )
 
 

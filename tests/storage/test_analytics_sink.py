@@ -737,6 +737,27 @@ def test_a_number_after_an_abbreviations_dot_is_masked(account: str, text: str, 
 @pytest.mark.parametrize(
     ("account", "text", "held"),
     [
+        ("1234567890", "Balance transferred from ACCT1234567890", "Balance transferred from ACCT****7890"),
+        ("1234567890", "Autopay from acct 1234567890ACH", "Autopay from acct ****7890ACH"),
+        ("1234-5678", "Ref ACCT1234-5678 adj", "Ref ACCT****5678 adj"),
+        ("1234 5678", "Card4111111111111111 payment", "Card****1111 payment"),
+        ("1234 5678", "Payment card 4111111111111111-thank you", "Payment card ****1111-thank you"),
+        ("1234 5678", "Transfer to account_9876543210", "Transfer to account_****3210"),
+        ("1234 5678", "Acct-9876543210 late fee", "Acct-****3210 late fee"),
+        # A short own number glued to a word may be part of one, and an amount stays whatever touches it.
+        ("12345", "Code AB12345 rebate", "Code AB12345 rebate"),
+        ("1234 5678", "Credit US$12345678901.00", "Credit US$12345678901.00"),
+    ],
+)
+def test_a_number_glued_to_a_word_is_masked(account: str, text: str, held: str) -> None:
+    """Text layers glue a label to its number: the bill's own number, or ten digits or more, beside a letter, "_"
+    or "-" reached the warehouse in full."""
+    assert warehouse_text(text, account) == held
+
+
+@pytest.mark.parametrize(
+    ("account", "text", "held"),
+    [
         # A decimal-comma bill groups digits with dots, and its descriptions are kept as printed.
         ("1234 5678", "Late fee contract 12.345.678", "Late fee contract ****5678"),
         ("1234 5678", "Late fee contract 12.345.678 € 12,50", "Late fee contract ****5678 € 12,50"),
