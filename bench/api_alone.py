@@ -29,7 +29,7 @@ from bench.load import drive
 from bench.pipeline import seed_accounts
 from bench.sampler import cpu_seconds, process_tree
 from bench.stats import distribution
-from stack.local import stop_on_sigterm
+from stack.local import finish_stopping_undisturbed, stop_on_sigterm
 
 
 def _tree_cpu_seconds(root: psutil.Process) -> float:
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                 stack.local.start_api()
             asyncio.run(measure(stack, requests=args.requests, clients=args.clients, rounds=args.rounds))
         finally:
+            finish_stopping_undisturbed()  # a second Ctrl-C cut the stop short and left the servers running
             stack.close()
 
 

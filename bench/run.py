@@ -62,7 +62,7 @@ from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import ProcessSampler
 from shared.settings import Settings
 from shared.temporal import connect_client
-from stack.local import CO_LOCATED_BATCH_NICE, stop_on_sigterm
+from stack.local import CO_LOCATED_BATCH_NICE, finish_stopping_undisturbed, stop_on_sigterm
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -327,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         shortfalls = shortfalls_of(outcome)  # before the finally: a run short of its bills keeps its logs
         failed = False
     finally:
+        finish_stopping_undisturbed()  # a second Ctrl-C cut the stop short and left the servers running
+        print("bench: stopping the stack", file=sys.stderr, flush=True)
         stack.close()
         if failed or shortfalls or args.keep_data:
             print(f"bench: data and logs kept in {data_dir}", file=sys.stderr)

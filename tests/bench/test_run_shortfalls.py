@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ def run_bench(
     monkeypatch.setattr(run, "BenchStack", StackThatStartsNothing)
     monkeypatch.setattr(run, "measure", measured)
     monkeypatch.setattr(run, "stop_on_sigterm", lambda: None)  # the test process keeps its own SIGTERM
+    monkeypatch.setattr(run, "finish_stopping_undisturbed", lambda: None)  # and its Ctrl-C
     args = ["--bills", "10", "--skip-extraction", "--no-plot", "--no-progress", "--results-dir", str(results)]
     code = run.main(args)
     out, err = capsys.readouterr()
@@ -136,3 +138,37 @@ def test_a_full_run_exits_0_and_removes_its_data(
     shutil.rmtree(data_dir, ignore_errors=True)
     assert code == 0 and "no measurement" not in err
     assert not kept and "kept" not in err
+
+
+class StackInterruptedWhileStopping(StackThatStartsNothing):
+    """A stack whose stop is interrupted again: a second Ctrl-C while it waits on the worker's graceful shutdown."""
+
+    stopped = False
+
+    def close(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+        type(self).stopped = True
+
+
+def test_a_second_ctrl_c_while_the_stack_stops_does_not_cut_the_stop_short(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Interrupted, the bench stops its stack (up to a minute and more): a second Ctrl-C there left Temporal, the
+    emulators, the worker and the API running, each in a session of its own."""
+
+    async def interrupted(*_: Any) -> run.Outcome:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "BenchStack", StackInterruptedWhileStopping)
+    monkeypatch.setattr(run, "measure", interrupted)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.main(["--bills", "10", "--no-plot", "--no-progress", "--results-dir", str(tmp_path)])
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        match = re.search(r"starting the stack in (\S+)", capsys.readouterr().out)
+        if match is not None:
+            shutil.rmtree(match[1], ignore_errors=True)
+    assert StackInterruptedWhileStopping.stopped
