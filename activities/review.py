@@ -200,7 +200,9 @@ class ReviewActivities:
         """Safe to rerun: one audit row per decision (job, revision and what was decided); the task is closed as DONE.
 
         A late attempt of a run an operator's reset replaced changes nothing: its decision never took
-        effect, and the new run's job may be waiting for its own reviewer. A run reset past the opening
+        effect, and the new run's job may be waiting for its own reviewer. Nor does one that commits after
+        its job ended (an operator's cancel reached the run while this step ran): no bill was stored, and
+        the task, closed CANCELED, showed the decision as taken. A run reset past the opening
         of its review takes the job and the task over (``_take_over``): the task closes DONE, not
         CANCELED with the run's end.
         """
@@ -214,6 +216,12 @@ class ReviewActivities:
                 logger.info(
                     "run replaced: decision not recorded",
                     extra={"job_id": audit.job_id, "step": "record_review_decision"},
+                )
+                return
+            if job is not None and JobStatus(job["status"]).is_terminal and not job["newer"]:
+                logger.info(
+                    "job ended: decision not recorded",
+                    extra={"job_id": audit.job_id, "step": "record_review_decision", "status": job["status"]},
                 )
                 return
             newer = job is not None and bool(job["newer"])

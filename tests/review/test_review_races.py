@@ -11,6 +11,7 @@ the window deterministic.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import httpx
@@ -199,3 +200,41 @@ async def test_a_decision_sent_while_the_job_is_being_cancelled_is_refused(
         job = await wait_for_job(resources.pool, job_id, {"CANCELED"})
     assert reasons and job["reasons"] == reasons
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_a_decision_whose_recording_a_cancel_overtook_is_not_shown_as_taken(
+    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """An approval accepted, an operator's cancel reaching the run while record_review_decision runs: the job
+    ends CANCELED with no bill stored, and the step, committing after, wrote the approval anyway. The task read
+    CANCELED with an approval as its decision, and export_corrections would take it for one."""
+    settings = own_queue.settings()
+    real, recorded = real_activity(resources, settings, "record_review_decision"), asyncio.Event()
+
+    @functools.wraps(real)
+    async def record_then_tell(*args: Any) -> Any:
+        try:
+            return await real(*args)
+        finally:
+            recorded.set()
+
+    recording = held(record_then_tell)
+    activities = replacing(resources, settings, {"record_review_decision": recording.activity})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        job_id = job_id_of(handle)
+        revision = await awaiting_review(handle)
+        decided = asyncio.create_task(
+            reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
+        )
+        try:
+            await asyncio.wait_for(recording.reached.wait(), timeout=30)
+            await handle.cancel()
+            await wait_for_job(resources.pool, job_id, {"CANCELED"})
+        finally:
+            recording.release.set()
+        await asyncio.wait_for(recorded.wait(), timeout=30)
+        assert (await decided).json()["status"] == "CANCELED"
+    task = (await reviewer_http.get(f"/reviews/{job_id}")).json()
+    assert (task["status"], task["decision"]) == ("CANCELED", None), task
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
