@@ -135,10 +135,24 @@ def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
 
 
+class PostgresTooOld(RuntimeError):
+    """The database is older than the schema's statements: said in one line, not as a migration's syntax error."""
+
+
+OLDEST_POSTGRES = 15
+"""The oldest Postgres the migrations run on: they use ``UNIQUE NULLS NOT DISTINCT`` (new in 15)."""
+
+
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Apply pending migrations; returns the versions applied now."""
     applied_now: list[str] = []
     async with pool.acquire() as conn:
+        version = conn.get_server_version()
+        if version.major < OLDEST_POSTGRES:
+            raise PostgresTooOld(
+                f"the database at DATABASE_URL is Postgres {version.major}.{version.minor}: MiniMeter needs"
+                f" Postgres {OLDEST_POSTGRES} or newer (Cloud SQL: POSTGRES_{OLDEST_POSTGRES} or later)"
+            )
         # Lock first: two CREATE TABLE IF NOT EXISTS at one moment collide in the catalog (a unique
         # violation), as when API processes and worker replicas start together on an empty database.
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID, timeout=MIGRATION_TIMEOUT_SECONDS)

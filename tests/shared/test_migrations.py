@@ -7,8 +7,10 @@ import uuid
 from urllib.parse import urlsplit
 
 import asyncpg
+import pytest
+from asyncpg.types import ServerVersion
 
-from shared.db import _MIGRATION_LOCK_ID, create_pool, migrate, migration_files
+from shared.db import _MIGRATION_LOCK_ID, PostgresTooOld, create_pool, migrate, migration_files
 from shared.settings import Settings
 
 
@@ -31,6 +33,26 @@ async def test_processes_migrating_an_empty_database_at_once_all_start(pg_url: s
             assert sorted(v for process in applied for v in process) == every, "each migration applied once"
             assert [row["version"] for row in versions] == every
     finally:
+        await admin.close()
+
+
+async def test_a_postgres_older_than_the_schema_is_refused_in_one_line_before_any_migration(
+    pg_url: str, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postgres 14 (Cloud SQL still offers it) failed the first migration with a syntax error at "NULLS", a
+    traceback at every start of the worker, the API and api.keys."""
+    admin = await asyncpg.connect(pg_url)
+    name = f"migrate_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f"CREATE DATABASE {name}")
+    pool = await create_pool(app_settings, dsn=urlsplit(pg_url)._replace(path=f"/{name}").geturl())
+    try:
+        monkeypatch.setattr(asyncpg.Connection, "get_server_version", lambda _: ServerVersion(14, 13, 0, "final", 0))
+        with pytest.raises(PostgresTooOld, match=r"is Postgres 14\.13: MiniMeter needs Postgres 15 or newer"):
+            await migrate(pool)
+        assert await pool.fetchval("SELECT to_regclass('schema_migrations')") is None
+    finally:
+        await pool.close()
+        await admin.execute(f"DROP DATABASE {name}")
         await admin.close()
 
 
