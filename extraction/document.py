@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +31,8 @@ PDF = "application/pdf"
 PNG = "image/png"
 JPEG = "image/jpeg"
 TEXT = "text/plain"
+MARKUP = "text/html"
+"""What ``sniff_content_type`` calls a web page, SVG or XML document by its bytes: never a bill."""
 
 _SNIFF_BYTES = 64 * 1024
 MAX_LINE_CHARS = 1_000
@@ -60,6 +63,8 @@ def sniff_content_type(data: bytes) -> str | None:
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
+    if looks_like_markup(data):
+        return MARKUP
     if data and _looks_like_text(data[:_SNIFF_BYTES]):
         return TEXT
     return None
@@ -67,6 +72,21 @@ def sniff_content_type(data: bytes) -> str | None:
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 """How a Windows "Unicode" text export begins: its text is UTF-16, every other byte a NUL."""
+
+_LEADING_BLANKS = re.compile(rb"\s*")
+_MARKUP_OPENING = re.compile(rb"<(?:!doctype|!--|\?xml|[a-z][a-z0-9]*(?::[a-z0-9-]+)?(?=[\s/>]))", re.IGNORECASE)
+
+
+def looks_like_markup(data: bytes) -> bool:
+    """Whether the bytes open as a web page, SVG or XML, after any blanks and byte-order mark: a tag, a doctype, a
+    comment or an XML declaration; what a browser would render, scripts and all. Any tag, not a list of some: a
+    portal's sign-in page may begin "<title>", "<meta http-equiv=refresh ...>" or "<div class=login>" (each read as
+    a text bill and sent to review), and no bill begins with one. Blanks however many (a template's blank lines)."""
+    if data.startswith(_UTF16_BOMS):
+        data = data[:_SNIFF_BYTES].decode("utf-16", errors="ignore").encode("utf-8", errors="ignore")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    blanks = _LEADING_BLANKS.match(data)
+    return _MARKUP_OPENING.match(data, blanks.end() if blanks else 0) is not None
 
 
 def _looks_like_text(sample: bytes) -> bool:

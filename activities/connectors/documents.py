@@ -9,13 +9,12 @@ is a PDF. So the bytes decide, and a label is only ever a reason to refuse (a pa
 from __future__ import annotations
 
 import asyncio
-import codecs
 import dataclasses
 
 from temporalio.exceptions import ApplicationError
 
 from activities.connectors.base import Connector, SourceDocument
-from extraction.document import JPEG, PDF, PNG, TEXT, sniff_content_type
+from extraction.document import JPEG, PDF, PNG, TEXT, looks_like_markup, sniff_content_type
 from shared.settings import Settings
 
 BILL_TYPES = frozenset({PDF, PNG, JPEG, TEXT})
@@ -24,8 +23,6 @@ MARKUP_TYPES = frozenset(
     {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/javascript"}
 )
 """Labels of a web page or script, whatever its bytes look like (any ``+xml`` type too): never a bill."""
-MARKUP_OPENINGS = (b"<!doctype", b"<html", b"<head", b"<body", b"<svg", b"<?xml", b"<script", b"<!--")
-"""How a page begins, whitespace and byte-order mark aside: text by its bytes, a page to a browser."""
 MAX_SOURCE_BYTES: int = Settings.model_fields["upload_max_bytes"].default
 """A source's bill may be as large as an upload (``UPLOAD_MAX_BYTES``'s default)."""
 SOURCE_READ_SECONDS = 30.0
@@ -60,14 +57,6 @@ def vetted(document: SourceDocument, *, max_bytes: int) -> SourceDocument:
     if sniffed not in BILL_TYPES:
         raise _rejected(f"the source's file ({declared or 'no type'}) is not a PDF, PNG, JPEG or plain-text bill")
     return dataclasses.replace(document, content_type=sniffed)
-
-
-def looks_like_markup(data: bytes) -> bool:
-    """Whether the bytes open as HTML, SVG or XML: what a browser would render, scripts and all."""
-    head = data[:512]
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        head = head.decode("utf-16", errors="ignore").encode("ascii", errors="ignore")
-    return head.removeprefix(codecs.BOM_UTF8).lstrip().lower().startswith(MARKUP_OPENINGS)
 
 
 def _rejected(message: str) -> ApplicationError:

@@ -131,8 +131,21 @@ async def test_an_unlabelled_bill_is_stored_as_the_type_its_bytes_are(
         (b"\r\n <!DOCTYPE html><form action=/login></form>", ""),
         (SVG_PAGE, "text/plain"),
         (b"<p>Your bill</p>", "application/xhtml+xml"),
+        (b'<meta http-equiv="refresh" content="0; url=/login">', "application/octet-stream"),
+        (b"<title>Session expired</title><p>Please sign in", "application/octet-stream"),
+        (b"<div class=login><form action=/login>", ""),
+        (b"\n" * 600 + b"<!DOCTYPE html><html><body>Sign in</body></html>", "application/octet-stream"),
     ],
-    ids=["html-as-octet-stream", "doctype-unlabelled", "svg-as-text", "declared-xhtml"],
+    ids=[
+        "html-as-octet-stream",
+        "doctype-unlabelled",
+        "svg-as-text",
+        "declared-xhtml",
+        "meta-refresh",
+        "title-first",
+        "div-first",
+        "after-600-blank-lines",
+    ],
 )
 async def test_a_web_page_is_rejected_by_its_bytes_or_its_label_never_archived_as_text(
     http: httpx.AsyncClient, resources: Resources, page: bytes, label: str

@@ -336,6 +336,28 @@ async def test_empty_and_unsupported_files_are_refused(http: httpx.AsyncClient, 
     assert jobs["total"] == 0
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!DOCTYPE html><html><body>Your bill</body></html>",
+        b"\xef\xbb\xbf\r\n<title>Statement</title><p>Total due $60.00</p>",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        b"\xff\xfe" + "<html><body>Your bill</body></html>".encode("utf-16-le"),
+    ],
+    ids=["html", "title-first-after-a-bom", "svg", "utf-16-html"],
+)
+async def test_a_web_page_upload_is_refused_as_no_bill(http: httpx.AsyncClient, unique: str, page: bytes) -> None:
+    """A page sniffed as plain text was taken (201) and read as a text bill: its tags went to extraction, and to
+    review. Refused as connectors' reads are, saying what to send instead."""
+    account = await create_account(http, provider="coned", account_number=f"WEB-{unique}")
+    refused = await upload(http, account["id"], page, filename="bill.txt")
+    assert refused.status_code == 415, refused.text
+    assert "a web page (HTML, SVG or XML) is not a bill" in refused.json()["detail"]
+    assert (await http.get("/jobs", params={"customer_id": account["customer_id"]})).json()["total"] == 0
+    plain = await upload(http, account["id"], b"Total due < $60.00 > last month\n<< notice >>\n", filename="bill.txt")
+    assert plain.status_code == 201, plain.text
+
+
 async def test_upload_idempotency_key_returns_the_same_job(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
