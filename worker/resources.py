@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from activities.connectors.base import ConnectorRegistry
-from activities.connectors.mock import MockConnector
+from activities.connectors.deployed import connectors_for
 from shared.analytics import AnalyticsSink, build_analytics_sink
 from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.db import create_pool, migrate
@@ -53,8 +53,3 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
         pool.terminate()
         raise
     return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings), io_threads=io_threads)
-
-
-def connectors_for(settings: Settings) -> ConnectorRegistry:
-    """The mock is the only connector so far: off in production unless asked for (see ``MOCK_CONNECTOR``)."""
-    return ConnectorRegistry(default=MockConnector() if settings.mock_connector_on else None)

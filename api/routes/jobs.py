@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from activities.connectors.deployed import fetches
 from activities.storage import extension_for
 from api.deps import (
     ArtifactReaderDep,
@@ -39,6 +40,7 @@ from api.services.jobs import (
 )
 from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
+from shared.bill import Provider
 from shared.models import JobStatus, JobType
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ async def _start(
             f"utility account {account_id} has no provider, so no connector can fetch its bills:"
             " upload the bill with POST /bills",
         )
-    if not state.settings.mock_connector_on:
+    if not fetches(state.settings, Provider(account["provider"])):
         raise Problem(
             422,
             f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"

@@ -11,7 +11,9 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.connectors import deployed
 from activities.connectors.base import AccountInfo, BillNotAvailable
+from activities.connectors.deployed import connectors_for
 from activities.connectors.mock import MockConnector
 from activities.fetching import FetchActivities
 from api.main import create_app
@@ -20,7 +22,7 @@ from shared.bill import Provider
 from shared.models import FetchRequest
 from shared.settings import Environment, Settings
 from tests.helpers import create_account, serve
-from worker.resources import Resources, connectors_for
+from worker.resources import Resources
 
 PRODUCTION = {
     "env": Environment.PRODUCTION,
@@ -65,6 +67,30 @@ async def test_post_jobs_without_a_connector_says_to_upload(
     assert "POST /bills" in refused.json()["detail"] and "MOCK_CONNECTOR" in refused.json()["detail"]
     jobs = "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1"
     assert await resources.pool.fetchval(jobs, account["id"]) == 0
+
+
+async def test_post_jobs_takes_an_account_a_provider_connector_serves_with_the_mock_off(
+    http: httpx.AsyncClient, app_settings: Settings, admin_key: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API asked only whether the mock was on: with a provider's own connector added where the README says,
+    its accounts were still refused (422), and MOCK_CONNECTOR=true, the way round it, fed the other providers'
+    accounts generated bills."""
+    monkeypatch.setattr(deployed, "provider_connectors", lambda settings: {Provider.PGE: MockConnector()})
+    served = await create_account(http, provider="pge", account_number=f"SERVED-{unique}")
+    unserved = await create_account(http, provider="coned", account_number=f"UNSERVED-{unique}")
+    settings = app_settings.model_copy(update={"mock_connector": False})
+    async with (
+        serve(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as api,
+    ):
+        started = await api.post("/jobs", json={"utility_account_id": served["id"]})
+        refused = await api.post("/jobs", json={"utility_account_id": unserved["id"]})
+    assert started.status_code == 201, started.text
+    assert refused.status_code == 422 and "no connector fetches coned bills" in refused.json()["detail"]
+    registry = connectors_for(settings)
+    assert registry.for_account(AccountInfo(id=1, provider=Provider.PGE, account_number="1"))
+    with pytest.raises(BillNotAvailable, match="no connector fetches coned bills"):
+        registry.for_account(AccountInfo(id=1, provider=Provider.CONED, account_number="1"))
 
 
 async def test_a_job_no_connector_serves_fails_at_once_not_after_retries(

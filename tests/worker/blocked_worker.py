@@ -132,7 +132,7 @@ if __name__ == "__main__":
     elif os.environ.get("FAIL") == "fatal":
         worker.main.build_worker = build_worker_whose_poll_fails
     if os.environ["BLOCK"] == "source":
-        worker.resources.connectors_for = connectors_for
+        setattr(worker.resources, "connectors_for", connectors_for)  # noqa: B010 - imported there, not exported
     elif os.environ["BLOCK"] == "activity":
         worker.main.pipeline_activities = pipeline_activities
     else:
