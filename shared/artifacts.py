@@ -208,6 +208,11 @@ class GcsArtifactStore:
                 except gexc.PreconditionFailed:
                     if self._reuse_existing(name, data, sha256):
                         return ref
+                except gexc.NotFound:  # an upload creates its object: only the bucket can be missing
+                    raise ArtifactStoreMisconfigured(
+                        f"bucket gs://{self._bucket_name} does not exist: check GCS_BUCKET (an identity with object"
+                        " roles alone cannot create it at start)"
+                    ) from None
         raise ArtifactStoreUnavailable(f"{name} kept vanishing after a precondition failure")
 
     def _reuse_existing(self, name: str, data: bytes, sha256: str) -> bool:

@@ -35,6 +35,15 @@ def put(store: GcsArtifactStore, data: bytes, job_id: str = "job-1") -> Artifact
     return store.put_once(job_id=job_id, data=data, content_type="application/pdf", ext="pdf", metadata=META)
 
 
+def test_a_write_to_a_bucket_that_does_not_exist_is_misconfigured_not_a_missing_bill(gcs_emulator: GcsEmulator) -> None:
+    """A mistyped GCS_BUCKET under an identity that may not create buckets: every write's 404 read as the raw bill
+    deleted (ArtifactNotFound, non-retryable), each job failing at once under that label, and uploads a bare 500."""
+    store = GcsArtifactStore(bucket="raw-bils-typo", project="p", endpoint=gcs_emulator.url)
+    with pytest.raises(ArtifactStoreMisconfigured, match="bucket gs://raw-bils-typo does not exist: check GCS_BUCKET"):
+        put(store, b"%PDF-1.7 bill")
+    assert "ArtifactStoreMisconfigured" not in NON_RETRYABLE  # retried until an operator mends it
+
+
 def test_put_once_names_the_object_by_hash_and_sets_metadata(gcs_store: GcsArtifactStore) -> None:
     data = b"%PDF-1.7 bill"
     ref = put(gcs_store, data)
