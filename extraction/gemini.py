@@ -35,7 +35,8 @@ answer is cut off (finish_reason MAX_TOKENS)."""
 # google-genai 3.x defaults to v1; pin v1beta, where structured output is complete (and the
 # path the team's fakes and notes expect: /v1beta/models/{model}:generateContent).
 API_VERSION = "v1beta"
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_TRANSIENT_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
+"""499 CANCELLED too: Gemini's answer under heavy load, or to a generation past the server timeout we send."""
 _MISCONFIGURED_STATUS = frozenset({401, 403, 404})  # key refused or lacking rights, model retired
 _MISCONFIGURED_REASONS = frozenset({"API_KEY_INVALID"})  # Gemini says 400 to a bad key
 # google-genai sends with httpx2 by default and httpx when asked to; both time out alike.

@@ -234,7 +234,7 @@ def test_429_is_unavailable_then_a_retry_succeeds(
     assert fake_gemini.request_count == 2
 
 
-@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("status", [499, 500, 503])
 def test_server_errors_are_unavailable(
     fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, status: int
 ) -> None:

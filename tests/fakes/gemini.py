@@ -66,6 +66,7 @@ def error_body(status: int, message: str = "scripted failure") -> dict[str, Any]
         400: "INVALID_ARGUMENT",
         403: "PERMISSION_DENIED",
         429: "RESOURCE_EXHAUSTED",
+        499: "CANCELLED",
         500: "INTERNAL",
         503: "UNAVAILABLE",
     }
