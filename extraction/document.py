@@ -74,14 +74,19 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 """How a Windows "Unicode" text export begins: its text is UTF-16, every other byte a NUL."""
 
 _LEADING_BLANKS = re.compile(rb"\s*")
-_MARKUP_OPENING = re.compile(rb"<(?:!doctype|!--|\?xml|[a-z][a-z0-9]*(?::[a-z0-9-]+)?(?=[\s/>]))", re.IGNORECASE)
+_PAGE_ELEMENTS = (
+    b"html|head|body|script|noscript|iframe|frameset|frame|object|embed|template|style|title|meta|link|base|form|input"
+    b"|button|div|span|p|a|b|i|u|br|hr|font|center|table|h[1-6]|ul|ol|li|img|section|main|header|footer|nav|svg|math"
+)
+_MARKUP_OPENING = re.compile(rb"<(?:!doctype|!--|\?xml|(?:" + _PAGE_ELEMENTS + rb")(?=[\s/>]))", re.IGNORECASE)
 
 
 def looks_like_markup(data: bytes) -> bool:
-    """Whether the bytes open as a web page, SVG or XML, after any blanks and byte-order mark: a tag, a doctype, a
-    comment or an XML declaration; what a browser would render, scripts and all. Any tag, not a list of some: a
-    portal's sign-in page may begin "<title>", "<meta http-equiv=refresh ...>" or "<div class=login>" (each read as
-    a text bill and sent to review), and no bill begins with one. Blanks however many (a template's blank lines)."""
+    """Whether the bytes open as a web page, SVG or XML, after any blanks and byte-order mark: an HTML or SVG element's
+    tag, a doctype, a comment or an XML declaration; what a browser would render, scripts and all. A portal's sign-in
+    page may begin "<title>", "<meta http-equiv=refresh ...>" or "<div class=login>" (each read as a text bill and
+    sent to review); a text bill may begin "<REPRINT>" or "<Page 1 of 2>", which no browser renders as a tag. Blanks
+    however many (a template's blank lines)."""
     if data.startswith(_UTF16_BOMS):
         data = data[:_SNIFF_BYTES].decode("utf-16", errors="ignore").encode("utf-8", errors="ignore")
     data = data.removeprefix(codecs.BOM_UTF8)
@@ -163,7 +168,7 @@ def read_document(data: bytes, *, max_pages: int = 50) -> Document:
     if content_type in (PNG, JPEG):
         _verify_image(data)
         return Document(data=data, content_type=content_type, pages=[])
-    if content_type == TEXT:
+    if content_type in (TEXT, MARKUP):  # a page stored before intake refused them reads as it did: as text
         return Document(data=data, content_type=TEXT, pages=within_text_limits([_decode(data)]))
     raise DocumentRejected("unsupported_type")
 

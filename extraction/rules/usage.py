@@ -196,7 +196,7 @@ def read_usage(
             for d in doubted
             if d.commodity is commodity and not (d.row and d.line == best.line)
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
-        meter = _meter_near(lines, best.line)
+        meter = _meter_near(lines, best.line, best.cell)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
 
@@ -598,19 +598,26 @@ def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: 
     return ccf_default
 
 
-def _meter_near(lines: Sequence[Line], index: int) -> str | None:
+def _meter_near(lines: Sequence[Line], index: int, reading_cell: int) -> str | None:
     """The meter number printed on, or a few lines above, the usage line ("(meter 44732410)" too), or under its
-    label: in a table's heading ("Meter #   Previous Read ...   Total usage"), the cell of the reading's own row
-    first; the first row's was every reading's, a gas reading filed under the electric meter."""
+    label: under a table's heading ("Meter #   Previous Read ...   Total usage"), the cell of the reading's own row
+    first, the first row's having been every reading's (a gas reading filed under the electric meter); under a
+    label alone on its line, the next line's. Never the reading's own cell (``reading_cell``, where it starts)."""
     for at in range(index, max(-1, index - 5), -1):
         match = _METER.search(lines[at].text)
         if match is None:
             continue
-        found = take_account_number(_METER_END.split(lines[at].text[match.end() :], maxsplit=1)[0])
-        own_row = [index] if at < index else []
+        after = lines[at].text[match.end() :].lstrip(" :#.\t")  # "Meter ID#: 55512345"
+        found = take_account_number(_METER_END.split(after, maxsplit=1)[0])
+        heading = at < index and len(cells(lines[at].text)) > 1
+        own_row = [index] if heading else []
         next_row = [at + 1] if at + 1 < len(lines) and at + 1 != index else []
         for row in own_row + next_row if found is None else []:
-            under = [c for c in cells(lines[row].text) if c.start <= match.start() < c.end]
+            under = [
+                c
+                for c in cells(lines[row].text)
+                if c.start <= match.start() < c.end and not (row == index and c.start == reading_cell)
+            ]
             found = take_account_number(under[0].text) if under else None
             if found is not None:
                 break

@@ -131,15 +131,15 @@ _BARE_ACCOUNT_LABEL = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))([^\s\"',;&}]+(?:[ -]\d+)*)"
 )
 # A run of digits, glued to a word or not ("ACCT1234567890", "account_9876543210", "Acct-9876543210"), or three or
-# more groups of them joined by single spaces, dashes or dots, not part of a word or a longer dashed figure; never a
-# decimal amount (with a point or a comma): masked at 10 digits or more (``_masked_if_long``), so a card number is,
-# and "20240101-20240131", "501-1000", "12 345 678" or "123.456.789.012,50" are not. After a dot only where the dot
-# ends a word's abbreviation ("card no.4111...", "acct.9876543210"): a dot after a digit or a blank starts a decimal
-# ("$0.12345678", "@ .12345678901").
+# more groups of them joined by single spaces, dashes or dots ("Card4111-1111-1111-1111" too), not followed by a
+# word and not part of a longer dashed figure; never a decimal amount (with a point or a comma): masked at 10 digits
+# or more (``_masked_if_long``), so a card number is, and "20240101-20240131", "501-1000", "12 345 678" or
+# "123.456.789.012,50" are not. After a dot only where the dot ends a word's abbreviation ("card no.4111...",
+# "acct.9876543210"): a dot after a digit or a blank starts a decimal ("$0.12345678", "@ .12345678901").
 _AFTER_A_WORD_OR_NO_DOT = r"(?:(?<=[^\W\d_]\.)|(?<!\.))"
 _MANY_DIGITS = re.compile(
     rf"(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}"
-    r"(?:(?<!\d)\d{10,}(?!\d)|(?<![\w-])\d{3,6}(?:[ .-]\d{3,6}){2,}(?![\w-]))(?![.,]\d)"
+    r"(?:(?<!\d)\d{10,}(?!\d)|(?<![\d-])\d{3,6}(?:[ .-]\d{3,6}){2,}(?![\w-]))(?![.,]\d)"
 )
 _LONG_DIGIT_COUNT = 10
 

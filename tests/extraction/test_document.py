@@ -14,7 +14,15 @@ from eval import adversarial, render_image
 from eval.brands import KNOWN
 from eval.generate import sample_bill
 from eval.synth import make_facts, rng_for
-from extraction.document import DocumentRejected, charset_of, read_document, sniff_content_type, within_text_limits
+from extraction.document import (
+    MARKUP,
+    TEXT,
+    DocumentRejected,
+    charset_of,
+    read_document,
+    sniff_content_type,
+    within_text_limits,
+)
 from shared.bill import Provider
 
 
@@ -214,3 +222,12 @@ def test_password_protected_pdf_is_unsupported() -> None:
     with pytest.raises(DocumentRejected) as caught:
         read_document(bytes(pdf.output()))
     assert caught.value.reason == "unsupported_type"
+
+
+def test_a_web_page_stored_before_intake_refused_one_still_reads_as_text() -> None:
+    """Uploads and connectors refuse a page now; one stored before that (a job in flight, or reset) is read as it was,
+    not failed as an unsupported type at validation or on a reset."""
+    page = b"<html><body>Total Amount Due $60.00</body></html>"
+    assert sniff_content_type(page) == MARKUP
+    document = read_document(page)
+    assert document.content_type == TEXT and "Total Amount Due $60.00" in document.text

@@ -382,6 +382,12 @@ def test_a_merged_heading_naming_the_previous_read_still_labels_the_usage_column
             ["13713670", "10108591"],
         ),
         ("Meter number\n13713670\nElectricity used: 236 kWh\n", ["13713670"]),
+        # A label alone on its line: the meter is on the next, never the reading's own figure or a cell beside it.
+        ("Meter number\n13713670\n236 kWh used this period\n", ["13713670"]),
+        ("Meter Number\n55512345\n30 days    Water used this period: 1,234 gallons\n", ["55512345"]),
+        ("Meter Number\n55512345\n812 gallons   Water used this period: 1,234 gallons\n", ["55512345"]),
+        ("Meter ID#: 55512345\nWater used this period: 1,234 gallons\n", ["55512345"]),
+        ("Meter Number #: 55512345\nWater used this period: 1,234 gallons\n", ["55512345"]),
     ],
 )
 def test_each_reading_carries_its_own_meters_number(usage: str, meters: list[str]) -> None:
