@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -53,15 +55,22 @@ def test_without_the_mock_no_connector_fetches_a_providers_bills() -> None:
     assert connectors_for(Settings()).for_account(AccountInfo(id=1, provider=Provider.PGE, account_number="1"))
 
 
-async def test_post_jobs_without_a_connector_says_to_upload(
-    http: httpx.AsyncClient, app_settings: Settings, admin_key: str, resources: Resources, unique: str
-) -> None:
-    account = await create_account(http, provider="pge", account_number=f"NOCONN-{unique}")
+@asynccontextmanager
+async def api_without_the_mock(app_settings: Settings, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An API process of a deployment whose mock connector is off, as in production."""
     settings = app_settings.model_copy(update={"mock_connector": False})
     async with (
         serve(create_app(settings)) as url,
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as api,
     ):
+        yield api
+
+
+async def test_post_jobs_without_a_connector_says_to_upload(
+    http: httpx.AsyncClient, app_settings: Settings, admin_key: str, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"NOCONN-{unique}")
+    async with api_without_the_mock(app_settings, admin_key) as api:
         refused = await api.post("/jobs", json={"utility_account_id": account["id"]})
     assert refused.status_code == 422, refused.text
     assert "POST /bills" in refused.json()["detail"] and "MOCK_CONNECTOR" in refused.json()["detail"]
@@ -78,16 +87,12 @@ async def test_post_jobs_takes_an_account_a_provider_connector_serves_with_the_m
     monkeypatch.setattr(deployed, "provider_connectors", lambda settings: {Provider.PGE: MockConnector()})
     served = await create_account(http, provider="pge", account_number=f"SERVED-{unique}")
     unserved = await create_account(http, provider="coned", account_number=f"UNSERVED-{unique}")
-    settings = app_settings.model_copy(update={"mock_connector": False})
-    async with (
-        serve(create_app(settings)) as url,
-        httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as api,
-    ):
+    async with api_without_the_mock(app_settings, admin_key) as api:
         started = await api.post("/jobs", json={"utility_account_id": served["id"]})
         refused = await api.post("/jobs", json={"utility_account_id": unserved["id"]})
     assert started.status_code == 201, started.text
     assert refused.status_code == 422 and "no connector fetches coned bills" in refused.json()["detail"]
-    registry = connectors_for(settings)
+    registry = connectors_for(Settings(mock_connector=False))
     assert registry.for_account(AccountInfo(id=1, provider=Provider.PGE, account_number="1"))
     with pytest.raises(BillNotAvailable, match="no connector fetches coned bills"):
         registry.for_account(AccountInfo(id=1, provider=Provider.CONED, account_number="1"))

@@ -11,7 +11,7 @@ from eval.scoring import Outcome, summarize
 from shared.bill import Provider
 
 
-def _accepted(bill: dict[str, Any], golden: dict[str, Any]) -> Outcome:
+def _accepted(bill: dict[str, Any], golden: dict[str, Any], *, golden_decision: str = "accept") -> Outcome:
     return Outcome(
         file="bill.pdf",
         decision="accept",
@@ -19,7 +19,7 @@ def _accepted(bill: dict[str, Any], golden: dict[str, Any]) -> Outcome:
         bill=bill,
         seconds=0.1,
         pages=1,
-        golden={"decision": "accept", "bill": golden},
+        golden={"decision": golden_decision, "bill": golden},
     )
 
 
@@ -67,14 +67,5 @@ def test_accepting_a_bill_that_must_go_to_review_is_a_wrong_accept_however_well_
     bill's, and it counted as a right accept (precision 100%) when the check that stops it broke."""
     _, _, bill = sample_bill(Provider.PGE, seed="scoring")
     printed = bill.model_dump(mode="json")
-    accepted = Outcome(
-        file="bill.pdf",
-        decision="accept",
-        reasons=[],
-        bill=printed,
-        seconds=0.1,
-        pages=1,
-        golden={"decision": "review", "bill": printed},
-    )
-    summary = summarize([accepted])
+    summary = summarize([_accepted(printed, printed, golden_decision="review")])
     assert (summary["wrong_accepts"], summary["accept_precision"]) == (["bill.pdf"], 0.0)
