@@ -8,7 +8,8 @@ Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET`
 follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
 ``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
 ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
-Running it again rewrites the same files.
+Running it again rewrites the same files, and removes the ones of a correction since withdrawn (a later
+decision) or of a bill exported earlier under another extension. It exits 1 when it skipped a correction.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from pydantic import ValidationError
 
 from activities.storage import extension_for
 from eval.generate import Case, Category
@@ -83,6 +86,8 @@ class Corrections:
     paired: list[Correction]
     unpaired: list[str]
     """Jobs whose corrected bill cannot be told: each bill they stored was (re-)stored after the decision."""
+    unreadable: list[str] = field(default_factory=list)
+    """Jobs whose corrected bill no longer reads as a bill (an earlier release stored one this one refuses)."""
 
 
 async def corrections(pool: asyncpg.Pool) -> Corrections:
@@ -96,6 +101,7 @@ async def corrections(pool: asyncpg.Pool) -> Corrections:
     bill, or none recorded (stored before ``artifacts``)."""
     paired: list[Correction] = []
     unpaired: list[str] = []
+    unreadable: list[str] = []
     for row in await pool.fetch(CORRECTIONS_SQL):
         if row["decided_uri"] is not None:  # dates alone paired a bill stored again since with another
             uri, content_type = row["decided_uri"], row["decided_type"]
@@ -106,16 +112,21 @@ async def corrections(pool: asyncpg.Pool) -> Corrections:
         else:  # re-fetched since (A, then B, then A again dates A anew): which one was corrected is unknown
             unpaired.append(str(row["job_id"]))
             continue
+        try:  # one bad row must not hold back the rest, or every later run, which would stop at it too
+            bill = NormalizedBill.model_validate(row["after"])
+        except ValidationError:
+            unreadable.append(str(row["job_id"]))
+            continue
         paired.append(
             Correction(
                 job_id=str(row["job_id"]),
-                bill=NormalizedBill.model_validate(row["after"]),
+                bill=bill,
                 artifact_uri=uri,
                 content_type=content_type,
                 overridden=tuple(row["overridden"]),
             )
         )
-    return Corrections(paired, unpaired)
+    return Corrections(paired, unpaired, unreadable)
 
 
 def golden_case(correction: Correction, data: bytes) -> Case:
@@ -145,12 +156,27 @@ class Exported:
     """Corrections whose raw bill is no longer in the store (or was stored elsewhere)."""
     unpaired: list[str] = field(default_factory=list)
     """Jobs whose corrected bill cannot be told from another they stored later (see ``corrections``)."""
+    unreadable: list[str] = field(default_factory=list)
+    """Jobs whose corrected bill no longer reads as a bill (see ``Corrections.unreadable``)."""
+    removed: list[str] = field(default_factory=list)
+    """Files of an earlier export this one no longer stands behind: a correction withdrawn, or an old extension."""
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.missing or self.unpaired or self.unreadable)
+
+
+_EXPORTED_FILE = re.compile(r"review_(?P<job>[0-9a-f-]{36})\.(?:expected\.json|[a-z0-9]{1,10})")
 
 
 async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -> Exported:
-    """Write every correction whose raw bill can be read to ``directory`` (which must exist)."""
+    """Write every correction whose raw bill can be read to ``directory`` (which must exist), and remove what an
+    earlier export wrote there that no longer stands: a withdrawn correction's case still scored the pipeline
+    against a truth the reviewer took back, and a bill exported under another extension (a PDF, then a PNG
+    fetched again) was the one ``eval.run`` paired with the new golden file. A correction skipped now (its bill
+    unreadable for the moment) keeps its files."""
     found = await corrections(pool)
-    done = Exported(unpaired=found.unpaired)
+    done = Exported(unpaired=found.unpaired, unreadable=found.unreadable)
     for correction in found.paired:
         try:
             data = await asyncio.to_thread(store.read, correction.artifact_uri)
@@ -160,7 +186,25 @@ async def export(directory: Path, *, pool: asyncpg.Pool, store: ArtifactStore) -
         case = golden_case(correction, data)
         await asyncio.to_thread(write_case, directory, case)
         done.written.append(case)
+    standing = {c.job_id for c in found.paired} | set(found.unpaired) | set(found.unreadable)
+    done.removed = await asyncio.to_thread(_remove_stale, directory, standing, done.written)
     return done
+
+
+def _remove_stale(directory: Path, standing: set[str], written: list[Case]) -> list[str]:
+    """Remove the files of an earlier export whose job's correction no longer ``standing``, and those of a job
+    ``written`` now that this export did not write (its bill under another extension); the names removed."""
+    kept = {f"{case.name}{case.suffix}" for case in written} | {f"{case.name}.expected.json" for case in written}
+    rewritten = {case.name for case in written}
+    removed = []
+    for path in sorted(directory.iterdir()):
+        exported = _EXPORTED_FILE.fullmatch(path.name)
+        if exported is None or path.name in kept:
+            continue
+        if exported["job"] not in standing or f"review_{exported['job']}" in rewritten:
+            path.unlink()
+            removed.append(path.name)
+    return removed
 
 
 async def _run(directory: Path, settings: Settings) -> Exported:
@@ -181,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped job {correction.job_id}: {correction.artifact_uri} cannot be read", file=sys.stderr)
     for job_id in done.unpaired:
         print(f"skipped job {job_id}: its bills were stored again after the correction", file=sys.stderr)
+    for job_id in done.unreadable:
+        print(f"skipped job {job_id}: its corrected bill no longer reads as a bill", file=sys.stderr)
+    for name in done.removed:
+        print(f"removed {name}: its correction was withdrawn, or it was exported under another extension")
     print(f"exported {len(done.written)} corrected bills to {args.directory}")
-    return 0
+    return 1 if done.skipped else 0
 
 
 if __name__ == "__main__":

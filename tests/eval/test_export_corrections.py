@@ -13,10 +13,11 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.review import ReviewActivities
 from activities.storage import record_artifact
-from eval.export_corrections import Correction, corrections, golden_case, write_case
+from eval.export_corrections import Correction, corrections, export, golden_case, write_case
 from eval.run import evaluate
 from eval.scoring import summarize
 from extraction.rules.extractor import extract_with_rules
+from shared.artifacts import LocalArtifactStore
 from shared.bill import NormalizedBill
 from shared.db import create_pool, migrate
 from shared.models import ArtifactRef
@@ -193,3 +194,44 @@ async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRe
     await env.run(activities.open_review_task, opening)
     audit = ReviewAudit(job_id=job_id, decision=decision, before=_bill(), revision=decision.revision)
     await env.run(activities.record_review_decision, audit)
+
+
+async def test_an_export_again_removes_a_withdrawn_case_and_skips_an_unreadable_correction(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A corrected bill an earlier release stored that no longer reads (a 13-digit total) stopped the whole export,
+    every run; a correction withdrawn since kept its files, so eval.run still scored against it; and skips ended 0."""
+    store = LocalArtifactStore(tmp_path / "store")
+    out = tmp_path / "cases"
+    out.mkdir()
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        withdrawn = await _new_job(pool, "withdrawn-later")
+        bill_w = await _stored_in(store, pool, withdrawn)
+        await _decide(pool, withdrawn, "run-1", bill_w, _correct("r1"))
+        unreadable = await _new_job(pool, "unreadable")
+        await _decide(pool, unreadable, "run-1", await _stored_in(store, pool, unreadable), _correct("r1"))
+        await pool.execute(
+            "UPDATE review_decisions SET after = jsonb_set(after, '{total_amount}', '\"9999999999999.99\"')"
+            " WHERE job_id = $1",
+            uuid.UUID(unreadable),
+        )
+        first = await export(out, pool=pool, store=store)
+        await _decide(pool, withdrawn, "run-2", bill_w, ReviewDecision(action=ReviewAction.REJECT, revision="r2"))
+        again = await export(out, pool=pool, store=store)
+    finally:
+        await pool.close()
+    assert unreadable in first.unreadable and first.skipped
+    assert {case.name for case in first.written} >= {f"review_{withdrawn}"}
+    assert sorted(again.removed) == [f"review_{withdrawn}.expected.json", f"review_{withdrawn}.txt"]
+    assert not list(out.glob(f"review_{withdrawn}.*"))
+
+
+async def _stored_in(store: LocalArtifactStore, pool: asyncpg.Pool, job_id: str) -> ArtifactRef:
+    """The job's bill in ``store``, recorded as the storage step records it."""
+    ref = store.put_once(
+        job_id=job_id, data=NO_CURRENT_CHARGES_LINE.encode(), content_type="text/plain", ext="txt", metadata={}
+    )
+    await record_artifact(pool, job_id, ref)
+    return ref
