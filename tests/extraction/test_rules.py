@@ -86,6 +86,28 @@ Water used this period: 1,234 gallons
 """
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "Due Date                                                Your next meter read is scheduled for 02/05/2026\n"
+        "January 26, 2026\nStatement Date: January 5, 2026\nAmount Due  $1,234.50\n",
+        "Statement Date                                          Meter read: 01/03/2026\n5 January 2026\n"
+        "Due Date                                                Next read on 02/02/2026\n2026-01-26\n"
+        "Amount Due  $1,234.50\n",
+    ],
+    ids=["due-beside-the-next-read", "both-beside-read-dates"],
+)
+def test_a_label_whose_value_is_below_it_takes_no_date_from_the_next_column(heading: str) -> None:
+    """On a two-column page a label alone in its column shares its line with the other column's wording: the date
+    in that wording (the next meter read) was taken for the label's, and the bill accepted with it."""
+    text = PLAIN.replace(
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n", heading
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.statement_date, result.bill.due_date) == (date(2026, 1, 5), date(2026, 1, 26))
+
+
 def test_generic_labels_left_and_above_and_formats() -> None:
     result = extract_with_rules([PLAIN], provider_hint=None)
     bill = result.bill
