@@ -602,16 +602,22 @@ def _meter_near(lines: Sequence[Line], index: int, reading_cell: int) -> str | N
     """The meter number printed on, or a few lines above, the usage line ("(meter 44732410)" too), or under its
     label: under a table's heading ("Meter #   Previous Read ...   Total usage"), the cell of the reading's own row
     first, the first row's having been every reading's (a gas reading filed under the electric meter); under a
-    label alone on its line, the next line's. Never the reading's own cell (``reading_cell``, where it starts)."""
+    label alone on its line, the next line's. Never the reading's own cell (``reading_cell``, where it starts), nor,
+    past another reading's line, a meter of that reading's ("Electric meter 1111 / Electric usage 640 kWh / Gas usage
+    45 therms": the gas was filed under 1111); only a table's heading over both."""
+    past_a_reading = False
     for at in range(index, max(-1, index - 5), -1):
+        if at < index and UNIT_RE.search(lines[at].text):
+            past_a_reading = True
+            continue  # another reading's line: its meter is its own
         match = _METER.search(lines[at].text)
-        if match is None:
+        if match is None or (past_a_reading and len(cells(lines[at].text)) < 2):
             continue
         after = lines[at].text[match.end() :].lstrip(" :#.\t")  # "Meter ID#: 55512345"
         found = take_account_number(_METER_END.split(after, maxsplit=1)[0])
         heading = at < index and len(cells(lines[at].text)) > 1
         own_row = [index] if heading else []
-        next_row = [at + 1] if at + 1 < len(lines) and at + 1 != index else []
+        next_row = [at + 1] if at + 1 < len(lines) and at + 1 != index and not past_a_reading else []
         for row in own_row + next_row if found is None else []:
             under = [
                 c

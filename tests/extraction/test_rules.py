@@ -410,9 +410,12 @@ def test_a_merged_heading_naming_the_previous_read_still_labels_the_usage_column
         ("Meter Number\n55512345\n812 gallons   Water used this period: 1,234 gallons\n", ["55512345"]),
         ("Meter ID#: 55512345\nWater used this period: 1,234 gallons\n", ["55512345"]),
         ("Meter Number #: 55512345\nWater used this period: 1,234 gallons\n", ["55512345"]),
+        # Past another reading's line, its meter is that reading's, not this one's.
+        ("Electric meter 1111\nElectric usage 640 kWh\nGas usage 45 therms\n", ["1111", None]),
+        ("Meter 1111 Water usage 600 gallons\nMeter 2222 Water usage 634 gallons\nTotal usage 1,234 gallons\n", [None]),
     ],
 )
-def test_each_reading_carries_its_own_meters_number(usage: str, meters: list[str]) -> None:
+def test_each_reading_carries_its_own_meters_number(usage: str, meters: list[str | None]) -> None:
     """Under a table's "Meter #" heading every reading took the first row's meter (the gas reading the electric
     meter's), and a number followed by ")" or ":" was none: analytics publishes the meter beside each reading."""
     result = extract_with_rules([PLAIN.replace("Water used this period: 1,234 gallons\n", usage)], provider_hint=None)
