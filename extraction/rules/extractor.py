@@ -122,7 +122,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         bill = NormalizedBill(
             currency=currency.code,
             provider=template.provider if template else None,
-            provider_name=template.name if choice.matched and template else _letterhead(lines),
+            provider_name=template.name if choice.matched and template else _letterhead(lines, values["customer_name"]),
             bill_period_start=period[0] if period else None,
             bill_period_end=period[1] if period else None,
             payments_received=abs(payments) if isinstance(payments, Decimal) else None,
@@ -200,10 +200,12 @@ _SENDER = re.compile(r"from:\s*\"?(?P<name>[^\"<]+?)\"?\s*<", re.IGNORECASE)
 _GREETING = re.compile(r"(?:hello|hi|dear|greetings|good\s+(?:morning|afternoon|evening))(?=[\s,!]|$)", re.IGNORECASE)
 
 
-def _letterhead(lines: Sequence[Line]) -> str | None:
+def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
     """An unknown provider's name: an e-mailed bill's sender, else the first line that reads like a name.
 
-    Never a salutation: "Hello Luis Okafor," is the customer, and was stored as the provider.
+    Never a salutation: "Hello Luis Okafor," is the customer, and was stored as the provider. Nor the bill's own
+    wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2") or the ``customer`` the bill names: each
+    was published to the warehouse as the provider (a customer's name where no name may go).
     """
     for line in lines[:5]:
         sender = _SENDER.match(line.text.strip())
@@ -211,6 +213,17 @@ def _letterhead(lines: Sequence[Line]) -> str | None:
             return sender["name"]
     for line in lines[:5]:
         first = line.text.strip().split("  ")[0].strip()
-        if _NAME.fullmatch(first) and not _GREETING.match(first):
+        if _NAME.fullmatch(first) and not _GREETING.match(first) and not _BILL_WORDING.match(first):
+            if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
+                continue
             return first
     return None
+
+
+_BILL_WORDING = re.compile(
+    r"(?:your\b|(?:utility\s+)?bill\b|(?:monthly\s+|billing\s+)?statement\b|account\s+(?:summary|statement)\b"
+    r"|page\s+\d|important\b|invoice\b|amount\s+due\b|customer\b|service\s+(?:for|address)\b)",
+    re.IGNORECASE,
+)
+"""How a bill's own headings begin, which no provider's name does ("Utility Billing Co." is a name: "bill" ends
+there)."""

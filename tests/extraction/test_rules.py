@@ -1110,6 +1110,28 @@ def test_a_letterhead_is_not_a_greeting() -> None:
     assert result.bill is not None and result.bill.provider_name == "Hi-Line Electric Cooperative"
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        "UTILITY BILL STATEMENT\n",
+        "Account Summary\n",
+        "Your Monthly Bill           Page 1 of 2\n",
+        "Page 1 of 2\nImportant information about your bill\n",
+        "JANE DOE\n123 MAIN ST\nSPRINGFIELD, IL 62704\nCustomer: Jane Doe\n",
+    ],
+    ids=["statement", "summary", "your-bill", "page", "customer"],
+)
+def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:
+    """A bill whose logo is an image opens with its own heading or the customer's mailing block: accepted with that
+    as the provider, which the warehouse publishes (a customer's name where no name may go)."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", head)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.provider_name is None
+    billing_co = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Utility Billing Co.")
+    named = extract_with_rules([billing_co], provider_hint=None)
+    assert named.bill is not None and named.bill.provider_name == "Utility Billing Co."
+
+
 EURO = """\
 STADTWERKE RIVERSIDE
 Customer Account No. 0042-1177
