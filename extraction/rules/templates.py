@@ -18,19 +18,27 @@ class Template:
     provider: Provider
     name: str
     keywords: tuple[str, ...]
+    """Its names: they identify a bill where the bill names its sender (``identifying_lines``), not anywhere."""
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ccf_commodity: Commodity | None = None
     quirks: str = ""
+    sites: tuple[str, ...] = ()
+    """Its web addresses: a bill prints its own anywhere (a footer's "pge.com"), another provider's rarely."""
 
     def matches(self, text: str) -> bool:
-        return any(re.search(k, text, re.IGNORECASE) for k in self.keywords)
+        """Whether ``text`` names this provider as the bill's sender: a name in its ``identifying_lines``, or a site."""
+        identifying = identifying_lines(text)
+        return any(re.search(k, identifying, re.IGNORECASE) for k in self.keywords) or any(
+            re.search(site, text, re.IGNORECASE) for site in self.sites
+        )
 
 
 TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.PGE,
         name="Pacific Gas and Electric Company",
-        keywords=(r"pacific\s+gas\s+and\s+electric", r"\bPG&E\b", r"pge\.com"),
+        keywords=(r"pacific\s+gas\s+and\s+electric", r"\bPG&E\b"),
+        sites=(r"pge\.com",),
         labels={
             "previous_balance": (r"amount\s+due\s+on\s+previous\s+statement",),
             "payments_received": (r"payment\(s\)\s+received(?:\s+since\s+last\s+statement)?",),
@@ -46,7 +54,8 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.CONED,
         name="Con Edison",
-        keywords=(r"\bcon\s*edison\b", r"consolidated\s+edison", r"coned\.com"),
+        keywords=(r"\bcon\s*edison\b", r"consolidated\s+edison"),
+        sites=(r"coned\.com",),
         labels={
             "previous_balance": (r"balance\s+from\s+last\s+bill",),
             "current_charges": (r"total\s+charges",),
@@ -60,7 +69,8 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.DUKE,
         name="Duke Energy",
-        keywords=(r"\bduke\s+energy\b", r"duke-energy\.com"),
+        keywords=(r"\bduke\s+energy\b",),
+        sites=(r"duke-energy\.com",),
         labels={
             "current_charges": (r"current\s+bill",),
             "usage": (r"energy\s+used",),
@@ -72,7 +82,8 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.SFPUC,
         name="San Francisco Public Utilities Commission",
-        keywords=(r"san\s+francisco\s+public\s+utilities", r"\bSFPUC\b", r"sfwater\.org"),
+        keywords=(r"san\s+francisco\s+public\s+utilities", r"\bSFPUC\b"),
+        sites=(r"sfwater\.org",),
         labels={
             "current_charges": (r"total\s+water\s+and\s+sewer\s+charges",),
             "usage": (r"units\s+billed",),
@@ -98,7 +109,8 @@ class TemplateChoice:
 
 
 def select_template(text: str, hint: Provider | None) -> TemplateChoice:
-    """The template whose keywords the text has, else the hint's (unmatched), and whether they clash."""
+    """The template the bill names as its sender (``Template.matches``), else the hint's (unmatched), and whether
+    they clash."""
     matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text)]
     if len(matched) == 1:
         template = matched[0]
@@ -106,3 +118,19 @@ def select_template(text: str, hint: Provider | None) -> TemplateChoice:
     if hint is not None and hint in BY_PROVIDER:
         return TemplateChoice(BY_PROVIDER[hint])
     return TemplateChoice(None)
+
+
+HEAD_LINES = 10
+"""How many of a bill's first non-blank lines are its letterhead (or an e-mail's headers)."""
+_PAYEE_LINE = re.compile(r"payable\s+to|\bremit|^\s*(?:from|sender)\s*:", re.IGNORECASE | re.MULTILINE)
+
+
+def identifying_lines(text: str) -> str:
+    """The lines a bill names its sender on: its first ``HEAD_LINES`` non-blank lines, and any naming the payee
+    ("Make checks payable to PG&E", "Remit to") or the sender ("From: ..."). Not a mention anywhere: a water bill's
+    "Power outage? Call Duke Energy" or a supplier's "Delivery is billed by Con Edison" made the bill that
+    provider's, and accepted."""
+    lines = text.splitlines()
+    head = [line for line in lines if line.strip()][:HEAD_LINES]
+    payees = [line for line in lines if _PAYEE_LINE.search(line)]
+    return "\n".join(head + payees)

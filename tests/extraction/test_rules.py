@@ -1089,6 +1089,28 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
     assert extract_with_rules([PLAIN + "\nsfwater.org\n"], provider_hint=Provider.SFPUC).template_matched
 
 
+@pytest.mark.parametrize(
+    ("text", "provider"),
+    [
+        (PLAIN + "\nPower outage? Call Duke Energy at 1-800-769-3766.\n", None),
+        (
+            PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "HUDSON ENERGY SERVICES")
+            + "\nDelivery charges are billed separately by Con Edison.\n",
+            None,
+        ),
+        ("Pacific Gas and Electric Company\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.PGE),
+        (PLAIN + "\nMake checks payable to PG&E\n", Provider.PGE),
+    ],
+    ids=["duke-in-a-footer", "coned-in-the-body", "letterhead", "payee"],
+)
+def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provider | None) -> None:
+    """A water bill's "Call Duke Energy" or a supplier's "billed by Con Edison" made the bill that provider's, and it
+    was accepted so (and trusted without Gemini): a provider is the bill's where it names its sender."""
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.provider is provider
+    assert result.template_matched is (provider is not None)
+
+
 def test_provider_mismatch_goes_to_review() -> None:
     data, _, _ = sample_bill(Provider.CONED, seed=3)
     result = extract_with_rules(read_document(data).pages, provider_hint=Provider.PGE)
