@@ -196,7 +196,9 @@ def _remove_stale(directory: Path, standing: set[str], written: list[Case]) -> l
     ``written`` now that this export did not write (its bill under another extension); the names removed."""
     kept = {f"{case.name}{case.suffix}" for case in written} | {f"{case.name}.expected.json" for case in written}
     rewritten = {case.name for case in written}
-    removed = []
+    removed: list[str] = []
+    if not directory.is_dir():  # nothing written, nothing exported there before
+        return removed
     for path in sorted(directory.iterdir()):
         exported = _EXPORTED_FILE.fullmatch(path.name)
         if exported is None or path.name in kept:

@@ -213,7 +213,7 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
             return sender["name"]
     for line in lines[:5]:
         first = line.text.strip().split("  ")[0].strip()
-        if _NAME.fullmatch(first) and not _GREETING.match(first) and not _BILL_WORDING.match(first):
+        if _NAME.fullmatch(first) and not _GREETING.match(first) and not _BILL_WORDING.fullmatch(first):
             if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
                 continue
             return first
@@ -221,9 +221,11 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
 
 
 _BILL_WORDING = re.compile(
-    r"(?:your\b|(?:utility\s+)?bill\b|(?:monthly\s+|billing\s+)?statement\b|account\s+(?:summary|statement)\b"
-    r"|page\s+\d|important\b|invoice\b|amount\s+due\b|customer\b|service\s+(?:for|address)\b)",
+    r"(?:(?:your|my|the|monthly|utility|electric|gas|water|energy|service|customer|account|billing|bill|statement"
+    r"|invoice|summary|page|of|important|information|about|notice|amount|due|date|period|for|address|copy|total|balance"
+    r"|previous|payments?|current|charges|number|no|\d+)[\s.,:-]*)+",
     re.IGNORECASE,
 )
-"""How a bill's own headings begin, which no provider's name does ("Utility Billing Co." is a name: "bill" ends
-there)."""
+"""A bill's own heading: its words all the bill's wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of
+2", "Important information about your bill"). A provider's name has a word of its own ("Your Hometown Electric
+Cooperative", "Customer First Utilities")."""

@@ -188,36 +188,35 @@ def find_candidates(
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
-        value = _right_of(lines[hit.line], hit, take, stop)
-        if value is None:
-            value = _below(lines, hit, take)
+        right, in_wording = _right_of(lines[hit.line], hit, take, stop)
+        value = right.value if right is not None and not in_wording else _below(lines, hit, take)
+        if value is None and right is not None:
+            value = right.value
         if value is not None:
             found.append(Candidate(value, hit.priority, hit.line))
     return found
 
 
-def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> T | None:
-    """The value after the label on its line: in the label's own cell ("Due Date: 01/26/2026"), or starting a cell
-    after it ("Bill date          Nov 24, 2025"). Not one inside a later cell's wording: on a two-column page a label
-    whose value is printed under it shares its line with the other column ("Due Date    Your next meter read is
-    scheduled for 02/05/2026"), and that column's date was taken for the label's."""
+def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> tuple[Found[T] | None, bool]:
+    """The value after the label on its line, and whether it stands inside a later cell's wording: on a two-column
+    page a label whose value is printed under it shares its line with the other column ("Due Date    Your next meter
+    read is scheduled for 02/05/2026"), and that column's date was taken for the label's. Such a value is the
+    label's only when none stands under the label (``find_candidates``): "Amount Due    Rs. 1,234.50" is."""
     region = line.text[hit.end :]
     next_label = stop.search(line.folded[hit.end :])
     if next_label is not None and next_label.start() > 0:
         region = region[: next_label.start()]
     found = take(region)
     if found is None:
-        return None
+        return None, False
     own = next((c for c in cells(line.text) if c.start <= hit.start < c.end), None)
     beyond = max(0, own.end - hit.end) if own is not None else 0
-    if found.start >= beyond and _WORDING.search(region, beyond, found.start):
-        return None
-    return found.value
+    return found, found.start >= beyond and _WORDING.search(region, beyond, found.start) is not None
 
 
 _WORDING = re.compile(r"(?<![A-Za-z])(?![A-Z]{3}(?![A-Za-z]))[A-Za-z]{2,}")
-"""A word before a value in a later cell: the cell is another column's wording, not the label's value (a currency's
-sign or code, "$", "₹", "EUR", a garbled "â‚¬", stands before a value as it may)."""
+"""A word before a value in a later cell: maybe another column's wording (a currency's sign or code, "$", "₹", "EUR",
+a garbled "â‚¬", stands before a value as it may)."""
 
 
 def _below(lines: Sequence[Line], hit: Hit, take: Take[T]) -> T | None:

@@ -123,14 +123,24 @@ def select_template(text: str, hint: Provider | None) -> TemplateChoice:
 HEAD_LINES = 10
 """How many of a bill's first non-blank lines are its letterhead (or an e-mail's headers)."""
 _PAYEE_LINE = re.compile(r"payable\s+to|\bremit|^\s*(?:from|sender)\s*:", re.IGNORECASE | re.MULTILINE)
+_STUB_START = re.compile(r"return\s+this\s+(?:portion|stub|coupon)|\bdetach\b|payment\s+(?:coupon|stub)", re.IGNORECASE)
+STUB_LINES = 6
+"""How many non-blank lines after a remittance stub's opening ("Please detach and return this portion") name the
+payee."""
 
 
 def identifying_lines(text: str) -> str:
-    """The lines a bill names its sender on: its first ``HEAD_LINES`` non-blank lines, and any naming the payee
-    ("Make checks payable to PG&E", "Remit to") or the sender ("From: ..."). Not a mention anywhere: a water bill's
-    "Power outage? Call Duke Energy" or a supplier's "Delivery is billed by Con Edison" made the bill that
-    provider's, and accepted."""
-    lines = text.splitlines()
-    head = [line for line in lines if line.strip()][:HEAD_LINES]
+    """The lines a bill names its sender on: its first ``HEAD_LINES`` non-blank lines, any naming the payee ("Make
+    checks payable to PG&E", "Remit to") or the sender ("From: ..."), and a remittance stub's first lines (a
+    letterhead that is an image leaves the stub's "Please return this portion ... / Pacific Gas and Electric
+    Company"). Not a mention anywhere: a water bill's "Power outage? Call Duke Energy" or a supplier's "Delivery is
+    billed by Con Edison" made the bill that provider's, and accepted."""
+    lines = [line for line in text.splitlines() if line.strip()]
     payees = [line for line in lines if _PAYEE_LINE.search(line)]
-    return "\n".join(head + payees)
+    stubs = [
+        line
+        for at, opening in enumerate(lines)
+        if _STUB_START.search(opening)
+        for line in lines[at : at + 1 + STUB_LINES]
+    ]
+    return "\n".join(lines[:HEAD_LINES] + payees + stubs)

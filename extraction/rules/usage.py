@@ -196,7 +196,7 @@ def read_usage(
             for d in doubted
             if d.commodity is commodity and not (d.row and d.line == best.line)
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
-        meter = _meter_near(lines, best.line, best.cell)
+        meter = _meter_near(lines, best.line, best.cell, {s.line for s in (*seen, *doubted)})
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
 
@@ -598,16 +598,17 @@ def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: 
     return ccf_default
 
 
-def _meter_near(lines: Sequence[Line], index: int, reading_cell: int) -> str | None:
+def _meter_near(lines: Sequence[Line], index: int, reading_cell: int, reading_lines: set[int]) -> str | None:
     """The meter number printed on, or a few lines above, the usage line ("(meter 44732410)" too), or under its
     label: under a table's heading ("Meter #   Previous Read ...   Total usage"), the cell of the reading's own row
     first, the first row's having been every reading's (a gas reading filed under the electric meter); under a
     label alone on its line, the next line's. Never the reading's own cell (``reading_cell``, where it starts), nor,
-    past another reading's line, a meter of that reading's ("Electric meter 1111 / Electric usage 640 kWh / Gas usage
-    45 therms": the gas was filed under 1111); only a table's heading over both."""
+    past another reading's line (``reading_lines``: a register's or an average's is none), a meter of that reading's
+    ("Electric meter 1111 / Electric usage 640 kWh / Gas usage 45 therms": the gas was filed under 1111); only a
+    table's heading over both."""
     past_a_reading = False
     for at in range(index, max(-1, index - 5), -1):
-        if at < index and UNIT_RE.search(lines[at].text):
+        if at < index and at in reading_lines:
             past_a_reading = True
             continue  # another reading's line: its meter is its own
         match = _METER.search(lines[at].text)

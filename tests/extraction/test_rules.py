@@ -1250,3 +1250,51 @@ def test_a_decimal_comma_bills_item_is_described_as_printed() -> None:
         ("Energy charge 2.412,5 kWh x 0,5016", Decimal("1210.00")),
         ("Standing charge", Decimal("24.50")),
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "read"),
+    [
+        (
+            "Total Current Charges                  $1,234.50",
+            "Total Current Charges    Rs. 1,234.50",
+            "current_charges",
+            Decimal("1234.50"),
+        ),
+        (
+            "5 January 2026      2026-01-26         $1,234.50\n",
+            "5 January 2026\nDue Date   on or before 01/26/2026\n",
+            "due_date",
+            date(2026, 1, 26),
+        ),
+        (
+            "RIVERSIDE UTILITY AUTHORITY\n",
+            "Your Hometown Electric Cooperative\nJOHN Q PUBLIC\n123 Main St\n",
+            "provider_name",
+            "Your Hometown Electric Cooperative",
+        ),
+        (
+            "Water used this period: 1,234 gallons\n",
+            "Meter Number: 44732410\nPrevious reading: 10,000 gallons\nCurrent reading: 11,234 gallons\n"
+            "Water used this period: 1,234 gallons\n",
+            "meter",
+            "44732410",
+        ),
+    ],
+    ids=["a-currency-word-before-an-amount", "a-date-after-wording", "a-name-that-starts-with-your", "registers"],
+)
+def test_what_the_readers_refinements_still_read(old: str, new: str, field: str, read: object) -> None:
+    """The review of this session's fixes found them too broad: an amount after "Rs.", a date after "on or before", a
+    provider named "Your ...", a meter above register lines were each dropped (the first two sent a sound bill to
+    review; the third took the customer's name for the provider)."""
+    assert old in PLAIN
+    result = extract_with_rules([PLAIN.replace(old, new)], provider_hint=None)
+    assert result.bill is not None
+    value = result.bill.usage[0].meter_number if field == "meter" else getattr(result.bill, field)
+    assert value == read
+
+
+def test_a_provider_named_on_its_remittance_stub_alone_is_the_bills() -> None:
+    stub = "\nPlease detach and return this portion with your payment.\nPacific Gas and Electric Company\nBox 997300\n"
+    result = extract_with_rules([PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "") + stub], provider_hint=None)
+    assert result.bill is not None and result.bill.provider is Provider.PGE and result.template_matched
