@@ -63,6 +63,12 @@ def _replaced(job: asyncpg.Record) -> bool:
     return job["last_run_id"] not in (None, activity.info().workflow_run_id) and not job["newer"]
 
 
+def _ended_before(job: asyncpg.Record) -> bool:
+    """The job has ended, and this step's run is no reset taking it over: its step writes nothing (a late attempt
+    after a cancel, say)."""
+    return JobStatus(job["status"]).is_terminal and not job["newer"]
+
+
 async def _take_over(conn: asyncpg.Connection, job_id: str, status: JobStatus) -> None:
     """The job's row speaks for this step's run from now on, which an operator's reset started (``newer``),
     an ended job open again as ``status``: a run reset past the opening of its review never opens it again,
@@ -99,7 +105,7 @@ class ReviewActivities:
         info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():
             job = await _lock_job(conn, task.job_id)
-            if job is None or _replaced(job) or (JobStatus(job["status"]).is_terminal and not job["newer"]):
+            if job is None or _replaced(job) or _ended_before(job):
                 logger.info("job ended: no review task", extra={"job_id": task.job_id, "step": "open_review_task"})
                 return
             if job["newer"]:
@@ -218,7 +224,7 @@ class ReviewActivities:
                     extra={"job_id": audit.job_id, "step": "record_review_decision"},
                 )
                 return
-            if job is not None and JobStatus(job["status"]).is_terminal and not job["newer"]:
+            if job is not None and _ended_before(job):
                 logger.info(
                     "job ended: decision not recorded",
                     extra={"job_id": audit.job_id, "step": "record_review_decision", "status": job["status"]},

@@ -25,9 +25,10 @@ class Template:
     sites: tuple[str, ...] = ()
     """Its web addresses: a bill prints its own anywhere (a footer's "pge.com"), another provider's rarely."""
 
-    def matches(self, text: str) -> bool:
-        """Whether ``text`` names this provider as the bill's sender: a name in its ``identifying_lines``, or a site."""
-        identifying = identifying_lines(text)
+    def matches(self, text: str, identifying: str | None = None) -> bool:
+        """Whether ``text`` names this provider as the bill's sender: a name in its ``identifying_lines`` (given, when
+        the caller has them for every template), or a site."""
+        identifying = identifying_lines(text) if identifying is None else identifying
         return any(re.search(k, identifying, re.IGNORECASE) for k in self.keywords) or any(
             re.search(site, text, re.IGNORECASE) for site in self.sites
         )
@@ -111,7 +112,8 @@ class TemplateChoice:
 def select_template(text: str, hint: Provider | None) -> TemplateChoice:
     """The template the bill names as its sender (``Template.matches``), else the hint's (unmatched), and whether
     they clash."""
-    matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text)]
+    identifying = identifying_lines(text)
+    matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text, identifying)]
     if len(matched) == 1:
         template = matched[0]
         return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)

@@ -186,6 +186,7 @@ def read_usage(
             (seen if aside is None else doubted).append(found)
     readings: list[UsageReading] = []
     conflict = False
+    reading_lines = {s.line for s in (*seen, *doubted)}
     for commodity in Commodity:
         mine = [s for s in seen if s.commodity is commodity]
         if not mine:
@@ -196,7 +197,7 @@ def read_usage(
             for d in doubted
             if d.commodity is commodity and not (d.row and d.line == best.line)
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
-        meter = _meter_near(lines, best.line, best.cell, {s.line for s in (*seen, *doubted)})
+        meter = _meter_near(lines, best.line, best.cell, reading_lines)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
 

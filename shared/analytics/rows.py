@@ -63,15 +63,15 @@ def revision_of(bill: NormalizedBill) -> str:
     return hashlib.sha256(bill.model_dump_json().encode()).hexdigest()[:16]
 
 
-def warehouse_payload(bill: NormalizedBill, account_number: str | None) -> str:
+def warehouse_payload(bill: NormalizedBill, masking_number: str | None) -> str:
     """The bill as ``json_payload`` holds it: the warehouse is shared more widely than any other store, so
     it gets the account number masked as the API shows it, its line items' descriptions masked alike
-    (``warehouse_text``, with the job's ``account_number`` where the bill's was not read), and no name or
-    address. Analytics joins on ``utility_account_id``, never on these."""
+    (``warehouse_text`` with ``masking_number``: the bill's own, or its job's where the bill's was not read), and
+    no name or address. Analytics joins on ``utility_account_id``, never on these."""
     masked = bill.account_number and mask_account(bill.account_number)
-    number = bill.account_number or account_number
     items = [
-        item.model_copy(update={"description": warehouse_text(item.description, number)}) for item in bill.line_items
+        item.model_copy(update={"description": warehouse_text(item.description, masking_number)})
+        for item in bill.line_items
     ]
     shown = bill.model_copy(update={"account_number": masked, "line_items": items})
     return shown.model_dump_json(exclude={"customer_name", "service_address"})
@@ -211,6 +211,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
     """JSON-ready rows (Decimal as string, ISO dates) for the three fact tables."""
     bill = row.bill
     revision = revision_of(bill)
+    masking_number = bill.account_number or row.account_number  # the job's where the bill's was not read
     stamps = {
         "created_at": row.created_at.astimezone(UTC).isoformat(),
         "published_at": published_at.astimezone(UTC).isoformat(),
@@ -243,14 +244,14 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             }
             for u in bill.usage
         ],
-        "json_payload": warehouse_payload(bill, row.account_number),
+        "json_payload": warehouse_payload(bill, masking_number),
         **stamps,
     }
     line_items = [
         {
             **keys,
             "line_no": n,
-            "description": warehouse_text(item.description, bill.account_number or row.account_number),
+            "description": warehouse_text(item.description, masking_number),
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
             "amount": _fixed(item.amount),
