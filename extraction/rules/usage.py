@@ -206,13 +206,49 @@ def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
     """Readings as well labelled as the best that differ from it; or less well labelled ones that
     differ and do not add up to it (on-peak 150 and off-peak 200 under a total of 350 agree).
 
-    Only in the best reading's unit: a gas bill prints its 92 CCF and the 95.3 therms they make,
-    a water bill its 12 CCF and their 8,976 gallons; neither is a conflict."""
+    A gas bill prints its 92 CCF and the 95.3 therms they make (by a heat factor of the month's): only
+    readings in the best one's unit are compared. Water's CCF and gallons are one measure, so a water bill's
+    12 CCF and their 8,976 gallons agree, while a sewer line's "1 CCF" above "Water usage: 1,234 gallons"
+    does not (``_water_disagrees``)."""
+    if _water_disagrees(best, seen):
+        return True
     seen = [s for s in seen if s.unit is best.unit]
     if any(s.quantity != best.quantity for s in seen if s.priority == best.priority):
         return True
     parts = [s.quantity for s in seen if s.priority != best.priority and s.quantity != best.quantity]
     return bool(parts) and sum(parts, Decimal(0)) != best.quantity
+
+
+_GALLONS_IN = {UsageUnit.GAL: Decimal(1), UsageUnit.CCF: Decimal("748.052")}
+"""A water unit's size in gallons (a CCF is 100 cubic feet)."""
+
+
+def _water_disagrees(best: _Seen, seen: Sequence[_Seen]) -> bool:
+    """Whether a water reading in the other unit differs from the best one by more than their printed
+    figures' rounding: each such reading as well labelled, or else all of the less well labelled ones added up
+    (as ``_disagree`` adds up a reading's parts)."""
+    if best.commodity is not Commodity.WATER or best.unit not in _GALLONS_IN:
+        return False
+    others = [s for s in seen if s.unit is not best.unit and s.unit in _GALLONS_IN]
+    if any(not _same_water(best, [s]) for s in others if s.priority == best.priority):
+        return True
+    parts = [s for s in others if s.priority != best.priority]
+    return bool(parts) and not _same_water(best, parts) and not all(_same_water(best, [s]) for s in parts)
+
+
+def _same_water(best: _Seen, others: Sequence[_Seen]) -> bool:
+    """Whether readings in the other water unit add up to the best one, to half the last digit each prints
+    ("12 CCF" is anything from 11.5 to 12.5 CCF: 8,602 to 9,351 gallons)."""
+    gallons = sum((_GALLONS_IN[s.unit] * s.quantity for s in others), Decimal(0))
+    slack = sum((_rounding(s) for s in (best, *others)), Decimal(0))
+    return abs(gallons - _GALLONS_IN[best.unit] * best.quantity) <= slack
+
+
+def _rounding(seen: _Seen) -> Decimal:
+    """Half the last printed digit of a water reading, in gallons."""
+    exponent = seen.quantity.as_tuple().exponent
+    digit = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+    return _GALLONS_IN[seen.unit] * digit / 2
 
 
 def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:

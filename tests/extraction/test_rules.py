@@ -447,6 +447,42 @@ def test_one_reading_in_two_units_is_no_conflict(reading: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "readings",
+    [
+        "Sewer billed usage: 1 CCF\nWater used this period: 1,234 gallons\n",
+        "Water used this period: 1,234 gallons\nSewer billed usage: 3 CCF\n",
+        "Water usage: 3 CCF\nTotal usage: 1,234 gallons\n",
+        "Total usage: 1,234 gallons\nMeter 1 usage: 3 CCF\nMeter 2 usage: 3 CCF\n",
+    ],
+)
+def test_water_readings_in_two_units_that_differ_are_a_conflict(readings: str) -> None:
+    """Water's CCF and gallons are one measure (1 CCF = 748 gallons): a sewer line's "1 CCF" above the water's
+    1,234 gallons was accepted as the bill's water usage, as only readings in one unit were compared."""
+    result = extract_with_rules(
+        [PLAIN.replace("Water used this period: 1,234 gallons\n", readings)], provider_hint=None
+    )
+    assert "conflicting_values:usage" in result.reasons
+
+
+@pytest.mark.parametrize(
+    ("readings", "reading"),
+    [
+        ("Water usage: 12 CCF\nWater usage: 8,976 gallons\n", (Decimal(12), UsageUnit.CCF)),
+        ("Sewer billed usage: 12 CCF\nWater usage: 9,300 gallons\n", (Decimal(12), UsageUnit.CCF)),
+        ("Water usage: 8.2 kgal\nSewer usage: 11 CCF\n", (Decimal(8200), UsageUnit.GAL)),
+        ("Total usage: 1,496 gallons\nMeter 1 usage: 1 CCF\nMeter 2 usage: 1 CCF\n", (Decimal(1496), UsageUnit.GAL)),
+    ],
+)
+def test_water_readings_in_two_units_agree_to_their_rounding(readings: str, reading: tuple[Decimal, UsageUnit]) -> None:
+    """12 CCF is anything from 11.5 to 12.5 CCF as printed: 9,300 gallons is the same water, and no conflict."""
+    result = extract_with_rules(
+        [PLAIN.replace("Water used this period: 1,234 gallons\n", readings)], provider_hint=None
+    )
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [reading]
+
+
+@pytest.mark.parametrize(
     "tiers",
     [
         "Tier 1 usage  0-500 gallons     500 gallons\nTier 2 usage  over 500 gallons  734 gallons\n",
