@@ -284,8 +284,11 @@ def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first
     """Whether the bill's numeric dates might be its own the other way round ("04/03/2026" as 4 March,
     not 3 April): read against the order of its place (a US address, pounds), which only a reading of
     that order making no bill justifies (see ``extract_with_rules``); or, with nothing to say where it is
-    from, read the other way round they fit a bill as well. Stored either way they may be a month or more
-    off; a person settles it."""
+    from, read the other way round they make a bill too (within the checks' bounds): fitting a billing
+    cycle's weeks better tells nothing, a bill due net 60 fits them worse the right way round. Nor is a
+    reading day first, against the dollar's month-first order, taken unless it fits those weeks: a catch-up
+    period of four months, no bill month first, made a bill of day-first dates months apart. Stored either
+    way they may be a month or more off; a person settles it."""
     two_way = evidence.two_way_dates(day_first=day_first)
     if not two_way:
         return False
@@ -295,4 +298,4 @@ def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first
         return False
     if evidence.day_first_place is not None:
         return evidence.day_first_place is not day_first
-    return date_fit(*other) >= date_fit(*dates)
+    return date_fit(*other)[0] or (day_first and not date_fit(*dates)[1])

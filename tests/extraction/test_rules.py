@@ -1062,6 +1062,23 @@ def test_dates_due_weeks_out_are_read_as_the_bills_place_writes_them(
     assert _dates_of(report.bill) == NET_60
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        NET_60_MONTH_FIRST,
+        _numeric_dates("12/09/2025", "01/03/2026", "08/03/2025", "12/05/2025"),
+    ],
+    ids=["net-60", "catch-up"],
+)
+def test_dates_that_make_a_bill_either_way_with_nothing_to_say_the_place_are_reviewed(text: str) -> None:
+    """With no place on the bill, the reading that fit a billing cycle's weeks better was accepted although
+    the other made a bill too: a net-60 bill (1 June - 2 July, due 3 September) was stored 6 January -
+    7 February, due 9 March; a four-month catch-up (3 August - 5 December) 8 March - 12 May. Both are
+    bills either way, so a person settles the order."""
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("review", ["ambiguous_date_order"])
+
+
 def test_a_pound_bill_due_weeks_out_is_read_day_first() -> None:
     text = NET_60_DAY_FIRST.replace("$", "\u00a3")
     result = extract_with_rules([text], provider_hint=None)
