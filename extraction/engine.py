@@ -151,15 +151,25 @@ def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: 
     """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
     balance or the usage (its total in each commodity and unit, ``_usage_totals``: "12 CCF" is not 12 gallons)
     both of them found; a part of the balance only where the ``rules`` reading adds up with it (see
-    ``_UNWITNESSED_WHEN``). With ``witness_only`` the current charges alone (``_WITNESS_ONLY_FIELDS``)."""
+    ``_UNWITNESSED_WHEN``); and a previous balance the rules read, not all paid, that the other leaves out.
+    With ``witness_only`` the current charges alone (``_WITNESS_ONLY_FIELDS``), and that previous balance."""
     for name in _compared_fields(rules, _WITNESS_ONLY_FIELDS if witness_only else _COMPARED_FIELDS):
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
             return name
+    if _unpaid(rules) and other.previous_balance is None:
+        # A reading that leaves out the printed previous balance and folds what is unpaid into the charges adds
+        # up; where the rules' balance does not (a late fee on its own line), their charges witnessed nothing.
+        return "previous_balance"
     if witness_only:
         return None
     usage_a, usage_b = _usage_totals(rules), _usage_totals(other)
     return "usage" if usage_a and usage_b and usage_a != usage_b else None
+
+
+def _unpaid(bill: NormalizedBill) -> Decimal:
+    """What a bill carries over from the last one: its previous balance less the payments since."""
+    return (bill.previous_balance or Decimal(0)) - (bill.payments_received or Decimal(0))
 
 
 def _usage_totals(bill: NormalizedBill) -> dict[tuple[Commodity, UsageUnit], Decimal]:

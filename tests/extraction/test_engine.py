@@ -467,6 +467,55 @@ def test_charges_that_fold_in_a_previous_balance_gemini_left_out_go_to_review(
     assert (report.extractor, report.decision, report.reasons) == expected
 
 
+LATE_FEE = """From: Riverbend Electric Cooperative <billing@riverbendcoop.example>
+Subject: Your Riverbend Electric Cooperative statement is ready
+
+Account number: 704540-53
+Statement date: 03/03/2026
+Billing period: 01/02/2026 to 02/03/2026
+Amount due: $231.08
+Due date: 03/24/2026
+
+Account summary
+  Previous balance:    $96.72
+  Payments received:   -$50.00
+  Late payment charge: $4.50
+  Current charges:     $179.86
+
+Usage this period: 344 kWh (meter 44732410)
+"""
+"""A late fee on a line of its own: the rules' balance does not add up, so their charges witness nothing."""
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_a_previous_balance_left_out_goes_to_review_where_the_rules_charges_witness_nothing(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
+) -> None:
+    """Gemini leaving out the $96.72 previous balance and the payment, and reading the $231.08 due as the charges,
+    adds up: accepted, analytics counted the $46.72 unpaid as this bill's cost."""
+    read = extract_with_rules([LATE_FEE], provider_hint=None)
+    assert read.bill is not None and "balance_mismatch" in check_bill(read.bill, text=LATE_FEE)
+    folded = read.bill.model_copy(
+        update={"previous_balance": None, "payments_received": None, "current_charges": Decimal("231.08")}
+    )
+    assert check_bill(folded, text=LATE_FEE) == []
+    fake_gemini.push(200, bill_response(wire_from_bill(folded)))
+    report = analyze(
+        LATE_FEE.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode})
+    )
+    expected = ("gemini", "review", ["extractor_disagreement:previous_balance"])
+    assert (report.extractor, report.decision, report.reasons) == expected
+
+
+def test_a_previous_balance_paid_in_full_may_be_left_out() -> None:
+    """Nothing is carried over: the charges are the total either way."""
+    _, _, bill = sample_bill(Provider.PGE, seed=1)
+    paid = bill.model_copy(update={"previous_balance": Decimal("200.00"), "payments_received": Decimal("200.00")})
+    assert disagreement(paid, paid.model_copy(update={"previous_balance": None, "payments_received": None})) is None
+    unpaid = paid.model_copy(update={"payments_received": Decimal("150.00")})
+    assert disagreement(unpaid, unpaid.model_copy(update={"previous_balance": None})) == "previous_balance"
+
+
 FEW_SIGNALS = """Harbor Water Co
 Statement for Jane Doe
 Due Date: March 15, 2026
