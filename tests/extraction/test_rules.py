@@ -498,6 +498,25 @@ def test_tier_bounds_are_not_readings(tiers: str) -> None:
     assert [u.quantity for u in result.bill.usage] == [Decimal("1234")]
 
 
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "AutoPay: your payment of $1,234.50 will be deducted on 01/26/2026.",
+        "Scheduled payment   $1,234.50",
+        "Upcoming payment on Jan 26   $1,234.50",
+    ],
+)
+def test_a_payment_yet_to_be_made_is_no_payment_received(notice: str) -> None:
+    """A bill's AutoPay notice was read as its payments received: a sound bill with no balance forward went to
+    review every time (balance_mismatch)."""
+    text = PLAIN.replace("Previous Balance                       $200.00\n", "").replace(
+        "Payments - Thank You                   200.00 CR\n", f"{notice}\n"
+    )
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.bill.payments_received is None
+    assert (report.decision, report.reasons) == ("accept", [])
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)
