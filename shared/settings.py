@@ -198,7 +198,7 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
-    gemini_timeout_seconds: float = Field(default=60.0, gt=0)
+    gemini_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """One Gemini call: positive (0 became a 1 ms timeout, failing every call), and with
     ``pdf_parse_timeout_seconds`` under the extract step's start-to-close (``_gemini_call_fits_the_extract_step``)."""
     gemini_thinking_budget: int = Field(default=0, ge=0, le=32768)
@@ -206,7 +206,9 @@ class Settings(BaseSettings):
     cannot turn thinking off (gemini-2.5-pro) needs at least 128. Added to the output limit."""
     max_pdf_pages: int = Field(default=50, ge=1)
     """0 or less rejected every PDF."""
-    pdf_parse_timeout_seconds: float = Field(default=20.0, gt=0)
+    pdf_parse_timeout_seconds: float = Field(default=20.0, gt=0, allow_inf_nan=False)
+    """One PDF's parse: finite (``inf``, "no limit", failed every PDF: the wait overflowed) and under the extract
+    step's start-to-close, with or without Gemini (``_gemini_call_fits_the_extract_step``)."""
 
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
@@ -381,12 +383,18 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _gemini_call_fits_the_extract_step(self) -> Settings:
         # Past the extract activity's start-to-close Temporal abandons the attempt and starts another,
-        # while the abandoned thread goes on calling Gemini: the PDF parse and the call fit in one attempt.
-        if self.extractor is ExtractorMode.RULES or not self.gemini_configured:
-            return self  # Gemini is never called
+        # while the abandoned thread goes on parsing (a parse slot taken) or calling Gemini: the PDF parse
+        # and the call fit in one attempt.
         from workflows.policies import EXTRACT  # plain constants, no workflow: here, not at the top (layering)
 
         limit = EXTRACT.start_to_close.total_seconds()
+        if self.pdf_parse_timeout_seconds >= limit:
+            raise ValueError(
+                f"PDF_PARSE_TIMEOUT_SECONDS ({self.pdf_parse_timeout_seconds:g}) must stay under the extract"
+                f" step's {limit:g} s"
+            )
+        if self.extractor is ExtractorMode.RULES or not self.gemini_configured:
+            return self  # Gemini is never called
         if self.gemini_timeout_seconds + self.pdf_parse_timeout_seconds >= limit:
             raise ValueError(
                 f"GEMINI_TIMEOUT_SECONDS ({self.gemini_timeout_seconds:g}) plus PDF_PARSE_TIMEOUT_SECONDS"

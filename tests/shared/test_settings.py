@@ -264,6 +264,28 @@ def test_a_long_pdf_parse_is_taken_where_gemini_is_never_called(
     assert Settings().pdf_parse_timeout_seconds == 170
 
 
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("inf", "PDF_PARSE_TIMEOUT_SECONDS: Input should be a finite number"),
+        ("nan", "PDF_PARSE_TIMEOUT_SECONDS: Input should be a finite number"),
+        ("1e10", "PDF_PARSE_TIMEOUT_SECONDS (1e+10) must stay under the extract step's 180 s"),
+        ("180", "PDF_PARSE_TIMEOUT_SECONDS (180) must stay under the extract step's 180 s"),
+    ],
+)
+@pytest.mark.parametrize("given", [{"EXTRACTOR": "rules"}, {}], ids=["rules", "no-gemini-key"])
+def test_a_pdf_parse_limit_that_cannot_work_is_refused_without_gemini_too(
+    only: pytest.MonkeyPatch, given: dict[str, str], value: str, refused: str
+) -> None:
+    """Where Gemini is never called nothing bounded it: "inf" (no limit) was taken, and every PDF's parse then
+    failed (the wait overflowed), retried for 30 minutes; past the step's 180 s, an abandoned parse kept a slot."""
+    for name, setting in (given | {"PDF_PARSE_TIMEOUT_SECONDS": value}).items():
+        only.setenv(name, setting)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).startswith(refused)
+
+
 @pytest.mark.parametrize("unsafe", EVERY_SITE)
 def test_the_api_refuses_an_origin_letting_every_site_in_as_the_settings_do(
     only: pytest.MonkeyPatch, unsafe: str
