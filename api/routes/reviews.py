@@ -41,6 +41,7 @@ from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
 from shared.bill import Provider
+from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
@@ -303,6 +304,8 @@ async def submit_decision(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
         raise Problem(503, "the workflow did not answer in time; send the decision again") from None
+    except PayloadDecryptionError:
+        raise _unreadable_answer() from None
     # Not refused yet: a validator's refusal too comes back as a handle, its outcome read by result(). The task's
     # claim ends with the task, in record_review_decision's (or close_review_task's) transaction.
     try:
@@ -313,7 +316,19 @@ async def submit_decision(
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
         return ReviewDecisionResult(job_id=str(job["id"]), status=JobStatus.RUNNING)
+    except PayloadDecryptionError:
+        raise _unreadable_answer() from None
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+
+
+def _unreadable_answer() -> Problem:
+    """A worker sealed its answer (the outcome, or a validator's refusal) with a key this API does not hold: a
+    key rotated in on the workers first. Whether the decision was taken is unknown, so a repeat (the same
+    update id) is the safe answer, once the API holds the key."""
+    logger.warning("review answer sealed with a payload key this API lacks (PAYLOAD_KEYS)")
+    return Problem(
+        503, "the workflow's answer is sealed with a payload key this API does not hold yet; send the decision again"
+    )
 
 
 async def _repeated(
@@ -336,6 +351,8 @@ async def _repeated(
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise Problem(503, "Temporal did not answer; send the decision again") from None
+    except PayloadDecryptionError:
+        raise _unreadable_answer() from None
     return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
 
 
