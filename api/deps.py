@@ -70,6 +70,12 @@ async def authenticate_request(request: Request, state: AppState) -> Principal:
     return principal
 
 
+async def presents_api_key(request: Request) -> bool:
+    """Whether the request carries an API key (``Authorization: Bearer`` or ``X-API-Key``): not a proxy's
+    ``Authorization: Basic``, which a browser behind nginx's ``auth_basic`` sends with every request."""
+    return await _bearer(request) is not None or bool(await _header(request))
+
+
 async def get_principal(
     request: Request,
     state: StateDep,

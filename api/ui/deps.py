@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 
 from api.auth import Principal, Role
-from api.deps import authenticate_request, get_state, require
+from api.deps import authenticate_request, get_state, presents_api_key, require
 from api.problems import Problem
 from api.ui.session import Session, current_session, session_binding, sessions_for
 
@@ -35,14 +35,14 @@ def safe_next(target: str | None) -> str:
 
 
 async def require_login(request: Request) -> None:
-    """No session and no API key header: send the browser to sign in rather than a 401.
+    """No session and no API key: send the browser to sign in rather than a 401 (a proxy's ``Authorization:
+    Basic`` is no key: the session's ending ran past it, losing a reviewer's entries to a bare 401).
 
     A session whose key was revoked, or no longer has a reviewer's role, ends here and the
     browser signs in again: else every page would answer 401 or 403, none would offer Sign
     out, and the browser would be locked out until its cookie expired.
     """
-    headers = request.headers
-    if "authorization" in headers or "x-api-key" in headers:
+    if await presents_api_key(request):
         return
     session = current_session(request)
     if session is None:

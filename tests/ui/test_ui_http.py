@@ -32,8 +32,15 @@ def flags_of(response: httpx.Response, name: str) -> list[str]:
     return [part.strip().lower() for part in cookies[0].split(";")]
 
 
-async def test_unauthenticated_pages_redirect_to_login(ui_url: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url) as anon:
+BEHIND_BASIC_AUTH = {"Authorization": "Basic cmV2aWV3ZXI6cGFzc3dvcmQ="}
+"""What a browser behind a proxy's password (nginx ``auth_basic``) sends with every request: no API key."""
+PROXIES = pytest.mark.parametrize("proxy", [{}, BEHIND_BASIC_AUTH], ids=["direct", "behind-basic-auth"])
+
+
+@PROXIES
+async def test_unauthenticated_pages_redirect_to_login(ui_url: str, proxy: dict[str, str]) -> None:
+    """Behind a proxy's Basic credentials, each page was a bare 401: the header was taken for an API key's."""
+    async with httpx.AsyncClient(base_url=ui_url, headers=proxy) as anon:
         for path in ("/ui/reviews", "/ui/reviews/00000000-0000-0000-0000-000000000000"):
             response = await anon.get(path)
             assert response.status_code == 303
@@ -302,10 +309,12 @@ def form_fields(html: str) -> dict[str, str]:
     return fields
 
 
-async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources) -> None:
-    """Every request re-authenticates the key behind the session, so revocation is immediate."""
+@PROXIES
+async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources, proxy: dict[str, str]) -> None:
+    """Every request re-authenticates the key behind the session, so revocation is immediate. Behind a proxy's
+    Basic credentials, the session did not end: every page was a 401, and "Sign in again" looped back to one."""
     created = await create_key(resources.pool, name="ui-soon-revoked", role=Role.REVIEWER)
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, headers=proxy) as client:
         await sign_in(client, created.key)
         assert (await client.get("/ui/reviews")).status_code == 200
         await revoke_key(resources.pool, created.id)
@@ -486,14 +495,15 @@ async def test_a_decision_on_a_task_that_moved_on_says_to_send_it_again(
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
+@PROXIES
 async def test_a_correction_sent_after_the_session_ended_comes_back_after_signing_in(
-    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, resources: Resources, unique: str, proxy: dict[str, str]
 ) -> None:
     """The session ends (its 8 hours are up) while a reviewer types a correction: Save answers with the sign-in
     form, not a redirect that drops the form, and signing in brings the task back with their entries, nothing
-    decided until they send it again."""
+    decided until they send it again. Behind a proxy's Basic credentials, Save was a bare 401: entries lost."""
     job_id = (await bill_needing_review(http, unique))["id"]
-    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90, headers=proxy) as browser:
         await sign_in(browser, reviewer_key)
         page = await browser.get(f"/ui/reviews/{job_id}")
         typed = typed_correction(page)
