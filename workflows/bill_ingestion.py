@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar, overload
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 with workflow.unsafe.imports_passed_through():
     import workflows.policies as policies  # not `from workflows import`: that form runs it again per workflow
@@ -162,6 +163,19 @@ def _root_cause(err: BaseException) -> BaseException:
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
     return cause
+
+
+def _described(cause: BaseException) -> str:
+    """A failure as a job's error shows it, "Type: message": the type once (the SDK's own text of an application
+    error already starts with it) and a timeout's kind by name (its type is a number)."""
+    if isinstance(cause, TemporalTimeout):
+        kind = cause.type.name if cause.type is not None else "UNSPECIFIED"
+        return f"TimeoutError ({kind}): {cause.message}"
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or type(cause).__name__}: {cause.message}"
+    if isinstance(cause, FailureError):
+        return f"{type(cause).__name__}: {cause.message}"
+    return f"{type(cause).__name__}: {cause}"
 
 
 def _is_cancellation(err: BaseException) -> bool:
@@ -953,8 +967,7 @@ class BillIngestionWorkflow:
             index, step = len(self._steps) - 1, self._current_step or "unknown"
         else:
             step = self._steps[index].name
-        error_type = getattr(cause, "type", None) or type(cause).__name__
-        reason = f"{step} failed: {error_type}: {cause}"
+        reason = f"{step} failed: {_described(cause)}"
         if index >= 0 and self._steps[index].finished_at is None:
             self._steps[index] = self._steps[index].model_copy(update={"attempt_error": str(cause)[:500]})
         return await self._finish(

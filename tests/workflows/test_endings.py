@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 
+import workflows.policies as policies
+from shared.models import ExtractRequest
 from shared.settings import Settings
 from tests.review.support import (
     activity_names,
@@ -71,6 +75,48 @@ async def test_a_failed_job_whose_end_failed_to_record_keeps_its_cause(
     assert row is not None
     assert (row["status"], (row["error"] or "").split(":")[0]) == ("FAILED", "find_duplicate failed"), dict(row)
     assert activity_names(await history(handle)).count("mark_job_finished") == 2  # refused, then recorded again
+
+
+@activity.defn(name="extract_bill")
+async def hanging_extract(request: ExtractRequest) -> None:
+    """An extraction whose every attempt outlives its start-to-close (Gemini hanging, say)."""
+    await asyncio.sleep(10)
+
+
+@pytest.mark.parametrize("failing", ["refused", "timed-out"])
+async def test_a_failed_jobs_error_names_its_cause_once_and_a_timeout_by_its_kind(
+    failing: str,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job's error read "find_duplicate failed: ApplicationError: ApplicationError: ...", the SDK's text of the
+    error already naming its type, and a step out of its schedule-to-close "extract_bill failed: 3: ..."."""
+    own = app_settings.model_copy(update={"temporal_task_queue": f"error-text-{uuid.uuid4().hex[:8]}"})
+    if failing == "refused":
+        replaced = {"find_duplicate": refusing(real_activity(resources, own, "find_duplicate"))}
+    else:
+        replaced = {"extract_bill": hanging_extract}
+        brief = timedelta(seconds=1), policies.EXTRACT.retry
+        monkeypatch.setattr(
+            policies, "EXTRACT", policies.ActivityPolicy(*brief, schedule_to_close=timedelta(seconds=3))
+        )
+    async with build_worker(client, resources, own, activities=replacing(resources, own, replaced)):
+        handle = await start_upload_on_queue(
+            http=http, pool=resources.pool, store=resources.store, client=client, settings=own, unique=uuid.uuid4().hex
+        )
+        with pytest.raises(WorkflowFailureError):
+            await asyncio.wait_for(handle.result(), timeout=60)
+
+    row = await wait_for_job(resources.pool, job_id_of(handle), {"FAILED"})
+    if failing == "refused":
+        assert row["error"] == "find_duplicate failed: ApplicationError: find_duplicate refused (injected)", row[
+            "error"
+        ]
+    else:
+        assert row["error"].startswith("extract_bill failed: TimeoutError (SCHEDULE_TO_CLOSE): "), row["error"]
 
 
 @pytest.mark.parametrize(
