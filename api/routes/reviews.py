@@ -447,10 +447,11 @@ async def _taken_first(state: AppState, handle: WorkflowHandle[Any, Any], job_id
     Recorded, it is the audit row of the task's revision taken since the task last opened. Until
     ``record_review_decision`` commits, it is only in the run's history: the last ``submit_review`` update the
     validator accepted (whatever revision it was sent with: one read just before an escalation committed its new
-    revision is taken as of the new one)."""
-    revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job_id)
-    if revision is None:
+    revision is taken as of the new one), while the task is open: a task closed without one recorded has none."""
+    task = await state.pool.fetchrow("SELECT revision, status FROM review_tasks WHERE job_id = $1", job_id)
+    if task is None:
         return None
+    revision = task["revision"]
     row = await state.pool.fetchrow(
         f"SELECT d.action, d.reviewer, d.decided_at FROM review_decisions d WHERE d.job_id = $1 AND d.revision = $2"
         f" AND {_SINCE_OPENED} ORDER BY d.decided_at DESC LIMIT 1",
@@ -461,6 +462,10 @@ async def _taken_first(state: AppState, handle: WorkflowHandle[Any, Any], job_id
         return ReviewTakenFirst(
             action=row["action"], taken_by=row["reviewer"], taken_at=row["decided_at"].astimezone(UTC), recorded=True
         )
+    if task["status"] not in OPEN:
+        # Closed with no decision recorded (the job cancelled while one was taken): none ever will be, so the
+        # history's accepted decision is not "being recorded".
+        return None
     try:
         return await asyncio.wait_for(_accepted_in_history(state, handle), TAKEN_FIRST_HISTORY_TIMEOUT.total_seconds())
     except Exception:  # best effort (Temporal slow or down, a payload no key opens): the 409 stands, unnamed
