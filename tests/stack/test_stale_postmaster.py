@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,9 @@ import psutil
 import pytest
 
 from stack import services
+from stack.local import LocalStack, StackOptions
 from stack.services import (
+    StackError,
     embedded_postgres_url,
     postmaster,
     start_embedded_postgres,
@@ -182,3 +185,42 @@ def test_only_ended_holders_are_dropped(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_stack_that_gives_up_leaves_running_the_server_another_stack_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second ``make run`` with TEMPORAL_ADDRESS set (nothing refused it first) attached to the first one's
+    Postgres, found the GCS emulator's port taken, and stopped that Postgres as it gave up: the first stack then
+    reported "Postgres exited" and stopped everything."""
+    pgdata = tmp_path / "postgres"
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from stack.services import embedded_postgres_url;"
+            " embedded_postgres_url(Path(sys.argv[1]), stop_on_exit=True); print('up', flush=True); time.sleep(300)",
+            str(pgdata),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert first.stdout is not None and first.stdout.readline() == b"up\n"
+        server = postmaster(pgdata)
+        assert server is not None
+        monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:7233")  # an outside Temporal: none started here
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            second = LocalStack(StackOptions(data_dir=tmp_path, gcs_port=int(taken.getsockname()[1])))
+            try:
+                with pytest.raises(StackError, match="already in use"):
+                    second.start_services()
+            finally:
+                second.close()
+        assert still_running(server), "the second stack stopped the first one's Postgres"
+    finally:
+        first.kill()
+        first.wait()
+        stop_embedded_postgres(pgdata)
