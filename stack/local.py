@@ -413,6 +413,9 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
     except (OSError, asyncpg.CannotConnectNowError) as error:  # refused, no socket, starting or shutting down
         see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres cannot be reached ({type(error).__name__}: {error}){see}") from None
+    except asyncpg.PostgresError as error:  # no such database (a data dir whose initdb was cut short), a password
+        see = f"; see {log}" if log is not None else ""
+        raise StackError(f"Postgres refused the connection ({type(error).__name__}: {error}){see}") from None
     try:
         await migrate(pool)
         if saved and await authenticate(pool, saved) is not None:

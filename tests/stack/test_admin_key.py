@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
@@ -59,3 +60,12 @@ async def test_a_database_that_cannot_be_reached_is_a_one_line_stack_error(tmp_p
     with pytest.raises(StackError, match=r"^Postgres cannot be reached \(\w*Error: .*\)$"):
         await ensure_admin_key(settings)
     assert not (tmp_path / "admin.key").exists()
+
+
+async def test_a_database_that_refuses_the_connection_is_a_one_line_stack_error(tmp_path: Path, pg_url: str) -> None:
+    """A data dir whose first initdb was cut short has no ``postgres`` database: a traceback, not one line."""
+    settings = local_settings(tmp_path, urlsplit(pg_url)._replace(path="/no_such_database").geturl())
+    log = tmp_path / "postgres.log"
+    missing = r"InvalidCatalogNameError: database \"no_such_database\" does not exist"
+    with pytest.raises(StackError, match=rf"^Postgres refused the connection \({missing}\); see {log}$"):
+        await ensure_admin_key(settings, log=log)

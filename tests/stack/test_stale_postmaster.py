@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -224,3 +225,39 @@ def test_a_stack_that_gives_up_leaves_running_the_server_another_stack_uses(
         first.kill()
         first.wait()
         stop_embedded_postgres(pgdata)
+
+
+def test_a_stop_during_the_first_initdb_leaves_a_data_dir_that_starts(pgdata: Path) -> None:
+    """SIGTERM to ``make run`` while initdb ran killed it half way (``PG_VERSION`` written, the ``postgres``
+    database not): the library never initialises a directory with ``PG_VERSION`` again, and every later start
+    failed with 'database "postgres" does not exist'."""
+    starting = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from stack.local import stop_on_sigterm;"
+            " from stack.services import embedded_postgres_url;"
+            " stop_on_sigterm(); embedded_postgres_url(Path(sys.argv[1]))",
+            str(pgdata),
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(child.name() == "initdb" for child in _children(starting.pid)):
+            assert starting.poll() is None and time.monotonic() < deadline, "initdb never ran"
+            time.sleep(0.01)
+        starting.send_signal(signal.SIGTERM)
+        _, stderr = starting.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            starting.kill()
+    assert starting.returncode != 0 and b"KeyboardInterrupt" in stderr, "the stop was delivered, after initdb"
+    assert asyncio.run(select_one(embedded_postgres_url(pgdata))) == 1
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).children(recursive=True)
+    return []
