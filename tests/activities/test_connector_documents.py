@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -268,3 +269,38 @@ async def test_the_workers_fetch_archives_what_it_reads_and_holds_it_to_the_uplo
     with pytest.raises(ApplicationError) as refused:
         await env.run(the_workers("fetch_bill", resources, strict, too_big), request)
     assert f"over the {len(TEXT_BILL) - 1}-byte limit" in str(refused.value)
+
+
+class DownPortal(Portal):
+    """A portal that does not answer (refused, reset, 5xx)."""
+
+    def read(self, source_uri: str) -> SourceDocument:
+        raise ConnectionError("portal.example refused the connection")
+
+
+@pytest.mark.parametrize(("scheduled_ago", "gives_up"), [(timedelta(seconds=5), False), (timedelta(minutes=3), True)])
+async def test_a_failing_source_is_given_its_patience_not_the_steps_hour(
+    http: httpx.AsyncClient, resources: Resources, scheduled_ago: timedelta, gives_up: bool
+) -> None:
+    """fetch_bill now waits out a database outage for an hour, as the bookkeeping does (fifteen attempts, 2.5
+    minutes, failed every job a longer failover caught there); a portal that keeps failing still fails the job
+    after 2.5 minutes, not an hour."""
+    account, job_id = await a_job(http, resources)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, scheduled_time=datetime.now(UTC) - scheduled_ago, attempt=9)
+    fetch = FetchActivities(resources.pool, ConnectorRegistry(default=DownPortal(b"", "")))
+    request = FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+
+    if gives_up:
+        with pytest.raises(ApplicationError, match=r"the source still fails after 18\d s") as refused:
+            await env.run(fetch.fetch_bill, request)
+        assert (refused.value.type, refused.value.non_retryable) == ("SourceUnavailable", True)
+        assert isinstance(refused.value.__cause__, ConnectionError)
+    else:
+        with pytest.raises(ConnectionError):  # retried by the policy
+            await env.run(fetch.fetch_bill, request)
+
+
+def test_fetch_outlives_a_database_failover_by_its_policy() -> None:
+    assert policies.FETCH.retry.maximum_attempts == 0
+    assert policies.FETCH.schedule_to_close is not None and policies.FETCH.schedule_to_close >= timedelta(hours=1)
