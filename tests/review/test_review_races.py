@@ -203,11 +203,12 @@ async def test_a_decision_sent_while_the_job_is_being_cancelled_is_refused(
 
 
 async def test_a_decision_whose_recording_a_cancel_overtook_is_not_shown_as_taken(
-    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, client: Client, resources: Resources
+    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources
 ) -> None:
     """An approval accepted, an operator's cancel reaching the run while record_review_decision runs: the job
     ends CANCELED with no bill stored, and the step, committing after, wrote the approval anyway. The task read
-    CANCELED with an approval as its decision, and export_corrections would take it for one."""
+    CANCELED with an approval as its decision, and export_corrections would take it for one. A later decision's
+    409 then named the approval, "it is being recorded", which it never would be."""
     settings = own_queue.settings()
     real, recorded = real_activity(resources, settings, "record_review_decision"), asyncio.Event()
 
@@ -238,3 +239,6 @@ async def test_a_decision_whose_recording_a_cancel_overtook_is_not_shown_as_take
     assert (task["status"], task["decision"]) == ("CANCELED", None), task
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+    later = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": "no"})
+    assert (later.status_code, later.json()["reason"]) == (409, "not_pending"), later.text
+    assert "being recorded" not in later.json()["detail"]

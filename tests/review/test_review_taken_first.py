@@ -4,11 +4,10 @@ in the window before the job reads RUNNING (the colleague's decision taken, not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 
 import httpx
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client
 
 from api.auth import Role, create_key
 from tests.review.support import (
@@ -19,7 +18,6 @@ from tests.review.support import (
     real_activity,
     replacing,
     result_of,
-    wait_for_job,
 )
 from tests.ui.conftest import csrf_of, sign_in
 from tests.ui.test_ui_http import form_fields
@@ -87,36 +85,3 @@ async def test_a_decision_after_a_colleagues_says_whose_came_first_and_where_to_
         again = await browser.post(f"/ui/reviews/{job_id}", data=typed)
         assert again.status_code == 409 and "It stands, as shown below" in again.text, again.text
         assert "Your entries (not sent)" in again.text
-
-
-async def test_a_decision_a_cancel_overtook_is_not_named_as_being_recorded(
-    own_queue: OwnQueue, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources
-) -> None:
-    """An operator's cancel ends the job while a reviewer's approval is being recorded: the recording writes
-    nothing (the job has ended), and the task reads CANCELED with no decision. A later decision's 409 named the
-    approval, "it is being recorded", which it never would be; it is the task's closing now."""
-    settings = own_queue.settings()
-    recording = held(real_activity(resources, settings, "record_review_decision"))
-    activities = replacing(resources, settings, {"record_review_decision": recording.activity})
-    async with own_queue.upload(settings, activities=activities) as handle:
-        job_id = job_id_of(handle)
-        revision = await awaiting_review(handle)
-        first = asyncio.create_task(
-            reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
-        )
-        try:
-            await asyncio.wait_for(recording.reached.wait(), timeout=30)  # taken, not yet recorded
-            await handle.cancel()
-            await wait_for_job(resources.pool, job_id, {"CANCELED"})
-        finally:
-            recording.release.set()
-        await first
-        with contextlib.suppress(WorkflowFailureError):  # cancelled: the run has ended, its recording tried
-            await asyncio.wait_for(handle.result(), timeout=30)
-
-    task = (await reviewer_http.get(f"/reviews/{job_id}")).json()
-    assert (task["status"], task["decision"]) == ("CANCELED", None), task
-    later = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": "no"})
-    assert later.status_code == 409, later.text
-    assert later.json()["reason"] == "not_pending", later.text
-    assert "being recorded" not in later.json()["detail"]

@@ -134,10 +134,10 @@ def test_stopping_never_signals_the_process_a_stale_pid_file_names(
     assert other.poll() is None, f"the unrelated process was signalled (exit {other.returncode})"
 
 
-def test_a_one_shot_command_stops_the_server_it_started_though_a_killed_holder_is_listed(pgdata: Path) -> None:
-    """A ``make run`` killed outright stays listed in ``.handle_pids.json``: every later one-shot command found
-    another holder at its exit, and left the server it had started running."""
-    holder = subprocess.Popen(
+def holding(pgdata: Path) -> subprocess.Popen[bytes]:
+    """Another process that starts (or attaches to) the server and holds it, as ``make run`` does: it prints
+    "up" once it does."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -148,6 +148,12 @@ def test_a_one_shot_command_stops_the_server_it_started_though_a_killed_holder_i
         cwd=REPO,
         stdout=subprocess.PIPE,
     )
+
+
+def test_a_one_shot_command_stops_the_server_it_started_though_a_killed_holder_is_listed(pgdata: Path) -> None:
+    """A ``make run`` killed outright stays listed in ``.handle_pids.json``: every later one-shot command found
+    another holder at its exit, and left the server it had started running."""
+    holder = holding(pgdata)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"up\n"
     finally:
@@ -195,17 +201,7 @@ def test_a_stack_that_gives_up_leaves_running_the_server_another_stack_uses(
     Postgres, found the GCS emulator's port taken, and stopped that Postgres as it gave up: the first stack then
     reported "Postgres exited" and stopped everything."""
     pgdata = tmp_path / "postgres"
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from stack.services import embedded_postgres_url;"
-            " embedded_postgres_url(Path(sys.argv[1]), stop_on_exit=True); print('up', flush=True); time.sleep(300)",
-            str(pgdata),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-    )
+    first = holding(pgdata)
     try:
         assert first.stdout is not None and first.stdout.readline() == b"up\n"
         server = postmaster(pgdata)
