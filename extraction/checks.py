@@ -284,11 +284,11 @@ def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first
     """Whether the bill's numeric dates might be its own the other way round ("04/03/2026" as 4 March,
     not 3 April): read against the order of its place (a US address, pounds), which only a reading of
     that order making no bill justifies (see ``extract_with_rules``); or, with nothing to say where it is
-    from, read the other way round they make a bill too (within the checks' bounds): fitting a billing
-    cycle's weeks better tells nothing, a bill due net 60 fits them worse the right way round. Nor is a
-    reading day first, against the dollar's month-first order, taken unless it fits those weeks: a catch-up
-    period of four months, no bill month first, made a bill of day-first dates months apart. Stored either
-    way they may be a month or more off; a person settles it."""
+    from, read in the dollar's month-first order, they fit a bill as well the other way round, or fit it
+    worse (a bill due net 60 fits a billing cycle's weeks worse than its day-first reading does); read day
+    first, against that order, month first makes a bill too, or day first fits no billing cycle's weeks (a
+    four-month catch-up period, no bill month first, made a bill of day-first dates months apart). Stored
+    either way they may be a month or more off; a person settles it."""
     two_way = evidence.two_way_dates(day_first=day_first)
     if not two_way:
         return False
@@ -298,4 +298,7 @@ def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first
         return False
     if evidence.day_first_place is not None:
         return evidence.day_first_place is not day_first
-    return date_fit(*other)[0] or (day_first and not date_fit(*dates)[1])
+    other_fit, own_fit = date_fit(*other), date_fit(*dates)
+    if day_first:
+        return other_fit[0] or not own_fit[1]
+    return other_fit[0] and (other_fit[1] or not own_fit[1])

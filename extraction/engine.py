@@ -157,7 +157,7 @@ def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: 
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
             return name
-    if _unpaid(rules) and other.previous_balance is None:
+    if _unpaid(rules) and not other.previous_balance:  # none, or 0.00
         # A reading that leaves out the printed previous balance and folds what is unpaid into the charges adds
         # up; where the rules' balance does not (a late fee on its own line), their charges witnessed nothing.
         return "previous_balance"

@@ -119,15 +119,22 @@ class LabelSet:
     """Wordings of one field's label, best first; ``exclude`` vetoes a hit by its context.
 
     ``exclude`` is matched against the text of the label's cell around the hit, so
-    "Previous Amount Due" is not read as "Amount Due".
+    "Previous Amount Due" is not read as "Amount Due"; ``exclude_in_sentence`` only against the hit's own
+    sentence in that cell, so "Thank you for your payment of $200.00. Your next payment will be drafted on
+    01/26/2026." still reads the payment made.
     """
 
     wordings: tuple[str, ...]
     exclude: re.Pattern[str] | None = None
+    exclude_in_sentence: re.Pattern[str] | None = None
 
     @classmethod
-    def of(cls, *wordings: str, exclude: str | None = None) -> LabelSet:
-        return cls(wordings, re.compile(exclude, re.IGNORECASE) if exclude else None)
+    def of(cls, *wordings: str, exclude: str | None = None, exclude_in_sentence: str | None = None) -> LabelSet:
+        return cls(
+            wordings,
+            re.compile(exclude, re.IGNORECASE) if exclude else None,
+            re.compile(exclude_in_sentence, re.IGNORECASE) if exclude_in_sentence else None,
+        )
 
     @cached_property
     def patterns(self) -> tuple[Wordings, ...]:
@@ -140,7 +147,7 @@ class LabelSet:
 
     def extended(self, *wordings: str) -> LabelSet:
         """A template's own wordings, tried before the generic ones."""
-        return LabelSet(wordings + self.wordings, self.exclude)
+        return LabelSet(wordings + self.wordings, self.exclude, self.exclude_in_sentence)
 
 
 @dataclass(frozen=True)
@@ -163,15 +170,26 @@ def label_hits(lines: Sequence[Line], labels: LabelSet) -> list[Hit]:
                     continue  # a better wording already claimed these characters
                 if labels.exclude and _excluded(line.text, match, labels.exclude):
                     continue
+                in_sentence = labels.exclude_in_sentence
+                if in_sentence and _excluded(line.text, match, in_sentence, sentence=True):
+                    continue
                 taken.append((match.start(), match.end()))
                 hits.append(Hit(index, match.start(), match.end(), priority))
     return hits
 
 
-def _excluded(text: str, match: re.Match[str], exclude: re.Pattern[str]) -> bool:
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
+"""Where a sentence ends: not a decimal point ("$200.00" goes on; "$200.00. Your" ends)."""
+
+
+def _excluded(text: str, match: re.Match[str], exclude: re.Pattern[str], *, sentence: bool = False) -> bool:
     cell = next((c for c in cells(text) if c.start <= match.start() < c.end), None)
-    context = cell.text if cell else text
-    return exclude.search(context) is not None
+    start, end = (cell.start, cell.end) if cell else (0, len(text))
+    if sentence:
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
+        start = max((e for e in ends if e <= match.start()), default=start)
+        end = min((e for e in ends if e > match.start()), default=end)
+    return exclude.search(text, start, end) is not None
 
 
 def find_candidates(

@@ -236,19 +236,28 @@ def _water_disagrees(best: _Seen, seen: Sequence[_Seen]) -> bool:
     return bool(parts) and not _same_water(best, parts) and not all(_same_water(best, [s]) for s in parts)
 
 
+_FACTOR_SLACK = Decimal("0.0001")
+"""Bills convert at 748 gallons a CCF as often as at 748.052: 95.27 CCF is printed as 71,262 gallons."""
+_KGAL = 3
+"""Gallons ending in zeros may be thousands of gallons multiplied out: "10 kgal" is 10,000, "4.5 kgal" 4,500.0."""
+
+
 def _same_water(best: _Seen, others: Sequence[_Seen]) -> bool:
     """Whether readings in the other water unit add up to the best one, to half the last digit each prints
-    ("12 CCF" is anything from 11.5 to 12.5 CCF: 8,602 to 9,351 gallons)."""
+    ("12 CCF" is anything from 11.5 to 12.5 CCF: 8,602 to 9,351 gallons) and to the conversion's own factor."""
     gallons = sum((_GALLONS_IN[s.unit] * s.quantity for s in others), Decimal(0))
-    slack = sum((_rounding(s) for s in (best, *others)), Decimal(0))
-    return abs(gallons - _GALLONS_IN[best.unit] * best.quantity) <= slack
+    own = _GALLONS_IN[best.unit] * best.quantity
+    slack = sum((_rounding(s) for s in (best, *others)), Decimal(0)) + _FACTOR_SLACK * max(gallons, own)
+    return abs(gallons - own) <= slack
 
 
 def _rounding(seen: _Seen) -> Decimal:
-    """Half the last printed digit of a water reading, in gallons."""
-    exponent = seen.quantity.as_tuple().exponent
-    digit = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
-    return _GALLONS_IN[seen.unit] * digit / 2
+    """Half the last printed digit of a water reading, in gallons; of gallons, the last digit that is not a
+    trailing zero, up to the thousands (``_KGAL``)."""
+    quantity = seen.quantity.normalize() if seen.unit is UsageUnit.GAL and seen.quantity else seen.quantity
+    exponent = quantity.as_tuple().exponent
+    step = min(exponent, _KGAL) if isinstance(exponent, int) else 0
+    return _GALLONS_IN[seen.unit] * Decimal(1).scaleb(step) / 2
 
 
 def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:

@@ -53,7 +53,8 @@ GENERIC: dict[str, LabelSet] = {
         r"payments?\s*-?\s*thank\s+you",
         r"thank\s+you\s+for\s+your\s+payment",
         r"payments?",
-        exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late|\bwill\b|scheduled|upcoming",
+        exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late",
+        exclude_in_sentence=r"\bwill\b|scheduled|upcoming",  # a payment yet to be made, not one received
     ),
     "current_charges": LabelSet.of(
         r"total\s+current\s+charges",

@@ -487,16 +487,17 @@ Usage this period: 344 kWh (meter 44732410)
 """A late fee on a line of its own: the rules' balance does not add up, so their charges witness nothing."""
 
 
+@pytest.mark.parametrize("left_out", [None, Decimal("0.00")], ids=["null", "zero"])
 @pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
 def test_a_previous_balance_left_out_goes_to_review_where_the_rules_charges_witness_nothing(
-    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, left_out: Decimal | None
 ) -> None:
     """Gemini leaving out the $96.72 previous balance and the payment, and reading the $231.08 due as the charges,
     adds up: accepted, analytics counted the $46.72 unpaid as this bill's cost."""
     read = extract_with_rules([LATE_FEE], provider_hint=None)
     assert read.bill is not None and "balance_mismatch" in check_bill(read.bill, text=LATE_FEE)
     folded = read.bill.model_copy(
-        update={"previous_balance": None, "payments_received": None, "current_charges": Decimal("231.08")}
+        update={"previous_balance": left_out, "payments_received": left_out, "current_charges": Decimal("231.08")}
     )
     assert check_bill(folded, text=LATE_FEE) == []
     fake_gemini.push(200, bill_response(wire_from_bill(folded)))

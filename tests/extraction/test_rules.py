@@ -471,6 +471,9 @@ def test_water_readings_in_two_units_that_differ_are_a_conflict(readings: str) -
         ("Sewer billed usage: 12 CCF\nWater usage: 9,300 gallons\n", (Decimal(12), UsageUnit.CCF)),
         ("Water usage: 8.2 kgal\nSewer usage: 11 CCF\n", (Decimal(8200), UsageUnit.GAL)),
         ("Total usage: 1,496 gallons\nMeter 1 usage: 1 CCF\nMeter 2 usage: 1 CCF\n", (Decimal(1496), UsageUnit.GAL)),
+        ("Water usage: 95.27 CCF (71,262 gallons)\n", (Decimal("95.27"), UsageUnit.CCF)),  # at 748 gallons a CCF
+        ("Water usage: 10 kgal\nSewer usage: 14 CCF\n", (Decimal(10000), UsageUnit.GAL)),  # 9,500 to 10,500
+        ("Usage (1,000 gal): 9\nWater usage: 12.5 CCF\n", (Decimal(9000), UsageUnit.GAL)),
     ],
 )
 def test_water_readings_in_two_units_agree_to_their_rounding(readings: str, reading: tuple[Decimal, UsageUnit]) -> None:
@@ -514,6 +517,21 @@ def test_a_payment_yet_to_be_made_is_no_payment_received(notice: str) -> None:
     )
     report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert report.bill is not None and report.bill.payments_received is None
+    assert (report.decision, report.reasons) == ("accept", [])
+
+
+@pytest.mark.parametrize(
+    "paid",
+    [
+        "Thank you for your payment of $200.00. Your next AutoPay payment will be drafted on 01/26/2026.",
+        "Payment received $200.00 - thank you! AutoPay is scheduled for 01/26/2026",
+    ],
+)
+def test_a_payment_made_is_read_beside_a_sentence_about_the_next(paid: str) -> None:
+    """The future's wording anywhere in the line's cell dropped the payment made with it: review every time."""
+    text = PLAIN.replace("Payments - Thank You                   200.00 CR\n", f"{paid}\n")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.bill.payments_received == Decimal("200.00")
     assert (report.decision, report.reasons) == ("accept", [])
 
 
@@ -1096,6 +1114,15 @@ def test_dates_that_make_a_bill_either_way_with_nothing_to_say_the_place_are_rev
     bills either way, so a person settles the order."""
     report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert (report.decision, report.reasons) == ("review", ["ambiguous_date_order"])
+
+
+def test_month_first_dates_whose_day_first_reading_fits_no_billing_cycle_are_accepted_without_a_place() -> None:
+    """2 November - 2 December, issued 7 December, due 1 January; day first a period of one day (11 - 12 February)
+    issued months later: within the checks' bounds, but no bill's weeks. Read in the dollar's order, it is sure."""
+    text = _numeric_dates("12/07/2025", "01/01/2026", "11/02/2025", "12/02/2025")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert _dates_of(report.bill) == (date(2025, 11, 2), date(2025, 12, 2), date(2025, 12, 7), date(2026, 1, 1))
 
 
 def test_a_pound_bill_due_weeks_out_is_read_day_first() -> None:
