@@ -65,8 +65,12 @@ MONEY_RE = re.compile(
     r"""
     (?<![\w,$\-\u2212])
     (?<!\d\.)  # a dot after a digit joins numbers ("1.2.34"); a dot leader ("Total.....$160.09") does not
+    (?P<usd0>\$\s*(?=\())?  # "$(14.20)": the sign's parentheses after the dollar sign
     (?P<open>\(\s*)?
-    (?P<minus>[-\u2212]\s*)?  # U+2212 too: typeset PDFs print it for credits
+    # U+2212 too: typeset PDFs print it for credits. Touching its figure ("-$9.58", "-9.58"), or a cell's own
+    # mark ("Payments      - $50.00"); not a leader's last dash ("Customer charge - - - $9.58") nor a dash
+    # between a word and its amount ("Amount due - $179.86"): read so, a whole bill was accepted as a credit.
+    (?P<minus>[-\u2212](?=[$\d])|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
     (?P<usd>\$\s*)?
     (?P<minus2>[-\u2212]\s*)?
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})

@@ -535,6 +535,42 @@ def test_a_payment_made_is_read_beside_a_sentence_about_the_next(paid: str) -> N
     assert (report.decision, report.reasons) == ("accept", [])
 
 
+DASH_LEADERS = """\
+From: Riverbend Electric Cooperative <billing@riverbendcoop.example>
+Subject: Your Riverbend Electric Cooperative statement is ready
+
+Account number: 704540-53
+Statement date: 03/03/2026
+Billing period: 01/30/2026 to 02/28/2026
+Due date: 03/24/2026
+
+Account summary
+  Previous balance - - - - - - $0.00
+  Current charges - - - - - - $179.86
+  Amount due - - - - - - - - $179.86
+
+Current charges
+  Customer charge - - - - - - $9.58
+  Energy charge - - - - - - - $109.05
+  Delivery charge - - - - - - $49.07
+  Taxes and surcharges - - - - $12.16
+  Total current charges - - - $179.86
+
+Usage this period: 344 kWh (meter 44732410)
+"""
+
+
+def test_a_bill_laid_out_with_dash_leaders_is_owed_not_a_credit() -> None:
+    """Every figure after "- - -" was read negative; they added up (the evidence check compares amounts without
+    their signs), and the bill was accepted as a credit of $179.86."""
+    report = analyze(DASH_LEADERS.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.total_amount == Decimal("179.86")
+    assert [item.amount for item in report.bill.line_items] == [
+        Decimal(a) for a in ("9.58", "109.05", "49.07", "12.16")
+    ]
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)

@@ -70,6 +70,25 @@ def test_credits_in_every_spelling_are_negative(text: str) -> None:
     assert parse_money(text) == Decimal("-20.00")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Customer charge - - - - - - $9.58", "9.58"),  # a leader of spaced dashes
+        ("Amount due - $179.86", "179.86"),  # a dash between a label and its amount
+        (" - $179.86", "179.86"),  # the same, as a field reader sees the text after the label
+        ("Payments        - $50.00", "-50.00"),  # a minus that is its cell's own mark
+        ("- $5.00", "-5.00"),
+        ("Payments -$50.00", "-50.00"),
+        ("Current charges   $(14.20)", "-14.20"),  # the dollar sign before the sign's parentheses
+        ("Current charges   $ (14.20)", "-14.20"),
+    ],
+)
+def test_a_dash_is_a_sign_only_where_it_marks_the_figure(text: str, expected: str) -> None:
+    """A spaced hyphen leader or a dash after a label was read as a minus: every figure of a bill laid out so was
+    negative, they added up, and the bill was accepted as a credit of $179.86. "$(14.20)" was read as owed."""
+    assert [f.value for f in iter_money(text)] == [Decimal(expected)]
+
+
 def test_a_word_after_credit_makes_it_a_label_not_a_suffix() -> None:
     assert [f.value for f in iter_money("Balance $45.20 Credit limit $0.00")] == [Decimal("45.20"), Decimal("0.00")]
 
