@@ -21,6 +21,13 @@ _SECTION = re.compile(
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges",
     re.IGNORECASE,
 )
+_SUBSECTION = re.compile(
+    r"^\s*(?:(?:\S+\s+){0,5}?(?:charges|services?)\s*:?|(?:\S+\s+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)"
+    r"(?:\s+\S+){0,3}?\s*:?)\s*$",
+    re.IGNORECASE,
+)
+"""A heading within the charges ("Natural Gas Charges", "Gas Supply and Delivery Charges", "Refuse Charges",
+"Water and Sewer"): its items are its commodity's, or none's, not the section's before it."""
 _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|amount\s+enclosed",  # a late payment charge is an item
@@ -74,6 +81,9 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
             continue
         if end.search(line.folded):
             inside = False
+            continue
+        if _SUBSECTION.match(line.text) and not any(iter_money(line.text)):
+            commodity = _named_commodity(line.text)  # "Natural Gas Charges": gas; "Refuse Charges": none
             continue
         item = _item(line.text, commodity, printed=line.printed)
         if item is not None:

@@ -571,6 +571,31 @@ def test_a_bill_laid_out_with_dash_leaders_is_owed_not_a_credit() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("heading", "commodity"),
+    [
+        ("Natural Gas Charges", Commodity.GAS),
+        ("Gas Supply and Delivery Charges", Commodity.GAS),
+        ("Water and Sewer Charges", Commodity.WATER),
+        ("Refuse Charges", None),
+    ],
+)
+def test_items_under_a_heading_within_the_charges_are_that_headings(heading: str, commodity: Commodity | None) -> None:
+    """Items naming no commodity took the section heading's before: a gas section's customer charge and taxes were
+    stored, and published, as electricity, a refuse collection fee as water."""
+    text = PLAIN.replace(
+        "Water Charges\n",
+        f"Electric Charges\n  Electric energy charge               $600.00\n{heading}\n",
+    )
+    text = text.replace("Water usage charge   ", "Usage charge         ").replace("$1,230.00", "$630.00")
+    text = text.replace("Water service fee  ", "Customer charge    ")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    items = {item.description: item.commodity for item in result.bill.line_items}
+    assert items["Electric energy charge"] is Commodity.ELECTRICITY
+    assert (items["Customer charge"], items["Usage charge"]) == (commodity, commodity), items
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)
