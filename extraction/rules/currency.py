@@ -1,6 +1,7 @@
 """The currency a bill's text names: by code, symbol, tax or place; else US dollars, as the templates are US
 utilities'. A bill that names another currency is read, but a person confirms it. A Canadian, Australian or
-New Zealand bill prints a bare "$" too: its place names the currency."""
+New Zealand bill prints a bare "$" too: its place names the currency (as do Singapore, Hong Kong, Jamaica,
+Trinidad, the Bahamas, Barbados and Fiji, named anywhere on the bill)."""
 
 from __future__ import annotations
 
@@ -153,6 +154,15 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"NZ\b",
             r"NZBN\b",  # a New Zealand business number
         ),
+        # Other places whose bills print a bare "$": named anywhere, the bill goes to a person (a US bill that
+        # names one in passing too, which is the safe side).
+        "SGD": (r"Singapore\b", r"SINGAPORE\b"),
+        "HKD": (r"Hong\s+Kong\b", r"HONG\s+KONG\b", r"Kowloon\b", r"KOWLOON\b"),
+        "JMD": (r"Jamaica\b", r"JAMAICA\b"),
+        "TTD": (r"Trinidad\b", r"TRINIDAD\b"),
+        "BSD": (r"Bahamas\b", r"BAHAMAS\b"),
+        "BBD": (r"Barbados\b", r"BARBADOS\b"),
+        "FJD": (r"Fiji\b", r"FIJI\b"),
     }.items()
 }
 """Each wording a pattern of its own that starts with a letter or a symbol, which ``re`` looks for quickly;

@@ -884,6 +884,9 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("Synergy, 219 St Georges Tce\nAUSTRALIA", "AUD"),  # a country line in capitals
         ("Genesis Energy, Hamilton 3240\nNEW ZEALAND", "NZD"),
         ("Thames Water, Reading RG1 8DB\nUNITED KINGDOM", "GBP"),
+        ("SP Group, 2 Kallang Sector, Singapore 349277", "SGD"),  # a bare "$" was read as US dollars, accepted
+        ("CLP Power, 147 Argyle Street, Kowloon, Hong Kong", "HKD"),
+        ("JPS, 6 Knutsford Boulevard, Kingston 5, Jamaica", "JMD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
