@@ -136,8 +136,9 @@ def identifying_lines(text: str) -> str:
     checks payable to PG&E", "Remit to") or the sender ("From: ..."), and a remittance stub's first lines (a
     letterhead that is an image leaves the stub's "Please return this portion ... / Pacific Gas and Electric
     Company"). Not a mention anywhere: a water bill's "Power outage? Call Duke Energy" or a supplier's "Delivery is
-    billed by Con Edison" made the bill that provider's, and accepted."""
+    billed by Con Edison" made the bill that provider's, and accepted; nor a head line's account label."""
     lines = [line for line in text.splitlines() if line.strip()]
+    head = [_without_account_labels(line) for line in lines[:HEAD_LINES]]
     payees = [line for line in lines if _PAYEE_LINE.search(line)]
     stubs = [
         line
@@ -145,4 +146,14 @@ def identifying_lines(text: str) -> str:
         if _STUB_START.search(opening)
         for line in lines[at : at + 1 + STUB_LINES]
     ]
-    return "\n".join(lines[:HEAD_LINES] + payees + stubs)
+    return "\n".join(head + payees + stubs)
+
+
+_ACCOUNT_LABEL = re.compile(r"\baccount\s*(?:number|no\b|#|id\b)", re.IGNORECASE)
+_CELL_GAP = re.compile(r"[ \t]{2,}|\t")
+
+
+def _without_account_labels(line: str) -> str:
+    """A letterhead line without its cells that label an account: a supplier's invoice heads its utility's
+    account ("Con Edison Account Number: 12-3456-...") and was taken for that utility's bill."""
+    return "  ".join(cell for cell in _CELL_GAP.split(line) if not _ACCOUNT_LABEL.search(cell))
