@@ -36,6 +36,8 @@ T = TypeVar("T")
 # A wrong total must never pass silently: disagreeing labels send these to review.
 _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
 _DATE_KEYS = ("statement_date", "due_date", "period")
+_COLUMN_KEYS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges", "due_date"})
+"""Fields whose label's row may hold another column's value too ("Amount due   $96.72   $179.86"): a conflict."""
 _BILL_SIGNALS = ("account_number", "due_date", "period", "total_amount")
 _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "account_number": take_account,
@@ -168,9 +170,10 @@ def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
     """A field's readings under its labels; under its ``FALLBACK`` wordings only when there are none."""
-    candidates = find_candidates(lines, labels[key], take, stop=stop)
+    columns = key in _COLUMN_KEYS
+    candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns)
     if not candidates and key in FALLBACK:
-        candidates = find_candidates(lines, FALLBACK[key], take, stop=stop)
+        candidates = find_candidates(lines, FALLBACK[key], take, stop=stop, columns=columns)
     return candidates
 
 

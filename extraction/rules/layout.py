@@ -198,11 +198,13 @@ def find_candidates(
     take: Take[T],
     *,
     stop: Wordings,
+    columns: bool = False,
 ) -> list[Candidate[T]]:
     """Values next to (right of, else below) each hit of ``labels``.
 
     ``stop`` matches any field's label: the value right of a label must come before
-    the next label on the line, or it belongs to that other label.
+    the next label on the line, or it belongs to that other label. With ``columns``, a second value in the next
+    cell of the label's row is a candidate too (``_next_column``).
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
@@ -212,7 +214,28 @@ def find_candidates(
             value = right.value
         if value is not None:
             found.append(Candidate(value, hit.priority, hit.line))
+        if columns and right is not None and not in_wording:
+            beside = _next_column(lines[hit.line], hit, right, take, stop)
+            if beside is not None:
+                found.append(Candidate(beside, hit.priority, hit.line))
     return found
+
+
+_BLANK_CELL_GAP = re.compile(r"[ \t]{2,}[^\w]{0,3}")
+
+
+def _next_column(line: Line, hit: Hit, right: Found[T], take: Take[T], stop: Wordings) -> T | None:
+    """A value of the label's own kind in the cell after its value, nothing but blanks (and a currency's mark)
+    between: another column's ("Amount due   $96.72   $179.86" under "Last bill   This bill"), the first of which
+    was taken for the bill's, and accepted. A candidate, it makes the reading conflict."""
+    region = line.text[hit.end :]
+    next_label = stop.search(line.folded[hit.end :])
+    if next_label is not None and next_label.start() > 0:
+        region = region[: next_label.start()]
+    beside = take(region[right.end :])
+    if beside is None or not _BLANK_CELL_GAP.fullmatch(region, right.end, right.end + beside.start):
+        return None
+    return beside.value
 
 
 def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> tuple[Found[T] | None, bool]:

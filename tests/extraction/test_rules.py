@@ -596,6 +596,32 @@ def test_items_under_a_heading_within_the_charges_are_that_headings(heading: str
     assert (items["Customer charge"], items["Usage charge"]) == (commodity, commodity), items
 
 
+TWO_COLUMNS = """\
+From: Lakeview Energy <billing@lakeview.example>
+Subject: Your statement is ready
+
+Account number: 704540-53
+Statement date: 03/03/2026
+Billing period: 01/30/2026 to 02/28/2026
+Due date: 03/24/2026
+
+Bill comparison          Last bill       This bill
+Previous balance         $80.00          $96.72
+Payments received        -$80.00         -$96.72
+Current charges          $96.72          $179.86
+Amount due               $96.72          $179.86
+
+Usage this period: 344 kWh
+"""
+
+
+def test_a_summary_of_two_columns_is_a_conflict_not_its_first_columns() -> None:
+    """Under "Last bill   This bill" every figure was taken from the first column: last bill's, which add up, and
+    its $96.72 due was accepted for this bill's $179.86."""
+    report = analyze(TWO_COLUMNS.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("review", ["conflicting_values:total_amount"])
+
+
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:
     """A "total" wording wins, but a usage line that says otherwise is a doubt, not a silent loser."""
     result = extract_with_rules([PLAIN + "\nTotal usage: 999 gallons\n"], provider_hint=None)
