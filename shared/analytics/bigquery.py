@@ -240,12 +240,14 @@ class BigQuerySink:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AnalyticsOutOfTime(f"the warehouse took more than {PUBLISH_BUDGET_SECONDS:g}s for one batch")
+                # The client starts no retry past its deadline, but one started just before runs its whole
+                # timeout: the retries end one timeout before the budget does, or the batch outran it.
                 errors = self._client.insert_rows_json(
                     f"{self._project}.{self._dataset}.{table}",
                     [r.row for r in chunk],
                     row_ids=[r.row_id for r in chunk],
                     timeout=min(INSERT_TIMEOUT, left),
-                    retry=INSERT_RETRY.with_deadline(min(INSERT_RETRY_SECONDS, left)),
+                    retry=INSERT_RETRY.with_deadline(max(0.0, min(INSERT_RETRY_SECONDS, left - INSERT_TIMEOUT))),
                 )
                 for error in errors:
                     row, reasons = chunk[int(error["index"])], error["errors"]

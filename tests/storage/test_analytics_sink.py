@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -544,6 +545,32 @@ def test_a_batch_the_warehouse_is_too_slow_for_stops_within_its_budget(monkeypat
         warehouse.delay = 0.0
         assert sink.publish_bills([bill]) == {}  # Temporal's retry: every row, once (insertIds)
     assert [r["bill_id"] for r in warehouse.written["normalized_bills"]] == [bill.bill_id]
+
+
+@pytest.mark.parametrize("budget", [60.0, 18.0, 8.0])
+def test_each_requests_retries_and_last_attempt_end_within_the_batchs_budget(
+    monkeypatch: pytest.MonkeyPatch, budget: float
+) -> None:
+    """The client starts no retry past its deadline, but an attempt started just before it runs its whole timeout:
+    retrying until the budget's end let a batch run a timeout past it (a slow answer after two 503s), and a bill
+    queued behind it outran publish_analytics' 2 minutes."""
+    monkeypatch.setattr("shared.analytics.bigquery.PUBLISH_BUDGET_SECONDS", budget)
+    asked: list[tuple[float, float, float]] = []
+    with FakeInsertAll() as warehouse:
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        insert = sink._client.insert_rows_json
+
+        def recorded(*args: Any, timeout: float, retry: Any, **kwargs: Any) -> Any:
+            left = sink_deadline[0] - time.monotonic()
+            asked.append((left, timeout, retry.timeout))
+            return insert(*args, timeout=timeout, retry=retry, **kwargs)
+
+        sink_deadline = [time.monotonic() + budget]
+        monkeypatch.setattr(sink._client, "insert_rows_json", recorded)
+        assert sink.publish_bills([published(electric_bill(), created_at=datetime.now(UTC))]) == {}
+    assert asked
+    for left, timeout, retrying in asked:
+        assert retrying + timeout <= left + 0.5, (left, timeout, retrying)  # 0.5 s: this test's own clock
 
 
 async def test_republishing_fills_the_columns_rows_of_an_earlier_release_lack(
