@@ -563,7 +563,7 @@ def test_each_requests_retries_and_last_attempt_end_within_the_batchs_budget(
         def recorded(*args: Any, timeout: float, retry: Any, **kwargs: Any) -> Any:
             left = sink_deadline[0] - time.monotonic()
             asked.append((left, timeout, retry.timeout))
-            return insert(*args, timeout=timeout, retry=retry, **kwargs)
+            return insert(*args, **kwargs | {"timeout": timeout, "retry": retry})
 
         sink_deadline = [time.monotonic() + budget]
         monkeypatch.setattr(sink._client, "insert_rows_json", recorded)
