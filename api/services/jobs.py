@@ -21,6 +21,7 @@ from api.problems import Problem
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.reconcile import JobReconciler
+from shared.artifacts import RAW_PREFIX
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType
 from shared.settings import Settings
@@ -232,11 +233,23 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
         reasons=row["reasons"] or [],
         current_step=progress.current_step if progress else None,
         steps=steps,
-        result=row["result"],
+        result=_without_server_paths(row["result"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         duration_ms=row["duration_ms"],
     )
+
+
+def _without_server_paths(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The result as callers see it: a raw bill stored on the server's disk (``ARTIFACT_STORE=local``) by its object
+    name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there."""
+    artifact = (result or {}).get("artifact")
+    if result is None or not isinstance(artifact, dict):
+        return result
+    uri = artifact.get("uri")
+    if not isinstance(uri, str) or not uri.startswith("file:") or RAW_PREFIX not in uri:
+        return result
+    return result | {"artifact": artifact | {"uri": "local:" + uri[uri.rindex(RAW_PREFIX) :]}}
 
 
 async def read_job(
