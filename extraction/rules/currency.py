@@ -1,7 +1,7 @@
 """The currency a bill's text names: by code, symbol, tax or place; else US dollars, as the templates are US
 utilities'. A bill that names another currency is read, but a person confirms it. A Canadian, Australian or
 New Zealand bill prints a bare "$" too: its place names the currency (as do Singapore, Hong Kong, Jamaica,
-Trinidad, the Bahamas, Barbados and Fiji, named anywhere on the bill)."""
+Trinidad and Tobago, the Bahamas, Barbados and Fiji)."""
 
 from __future__ import annotations
 
@@ -158,8 +158,10 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
         # names one in passing too, which is the safe side).
         "SGD": (r"Singapore\b", r"SINGAPORE\b"),
         "HKD": (r"Hong\s+Kong\b", r"HONG\s+KONG\b", r"Kowloon\b", r"KOWLOON\b"),
-        "JMD": (r"Jamaica\b", r"JAMAICA\b"),
-        "TTD": (r"Trinidad\b", r"TRINIDAD\b"),
+        # Jamaica only as a country line ("Kingston 5, Jamaica"): "Jamaica, NY 11432" (Queens) and "Jamaica Plain,
+        # MA" (Boston) are US addresses; Trinidad only with Tobago: "Trinidad, CO" is one too.
+        "JMD": tuple(rf"{name}(?=[ \t]*(?:W\.?[ \t]*I\.?)?[ \t]*(?:\r?\n|\Z))" for name in ("Jamaica", "JAMAICA")),
+        "TTD": (r"Trinidad[ \t]+(?:and|&)[ \t]+Tobago\b", r"TRINIDAD[ \t]+(?:AND|&)[ \t]+TOBAGO\b"),
         "BSD": (r"Bahamas\b", r"BAHAMAS\b"),
         "BBD": (r"Barbados\b", r"BARBADOS\b"),
         "FJD": (r"Fiji\b", r"FIJI\b"),

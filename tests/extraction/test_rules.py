@@ -913,6 +913,7 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("SP Group, 2 Kallang Sector, Singapore 349277", "SGD"),  # a bare "$" was read as US dollars, accepted
         ("CLP Power, 147 Argyle Street, Kowloon, Hong Kong", "HKD"),
         ("JPS, 6 Knutsford Boulevard, Kingston 5, Jamaica", "JMD"),
+        ("T&TEC, 63 Frederick Street, Port of Spain, Trinidad and Tobago", "TTD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:
@@ -931,6 +932,9 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Service Address: 4410 Foothill Blvd, La Canada Flintridge, CA 91011",
         "Service Address: 12 Canada Ave, Holland, MI 49423",
         "Service Address: 88 Australia Ave, Dayton, OH 45402",
+        "Service Address: 89-15 Parsons Blvd, Jamaica, NY 11432",  # Queens
+        "Service Address: 12 Centre St, Jamaica Plain, MA 02130",  # Boston
+        "Service Address: 300 Main St, Trinidad, CO 81082",
         "Service Address: 7 New Zealand Way, Austin, TX 78701",
         "Mail payments to: PO Box 5500, Canada Township, PA 16000",
         "Customer service: US and Canada 1-800-555-0100",
