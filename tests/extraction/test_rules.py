@@ -935,6 +935,7 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Service Address: 89-15 Parsons Blvd, Jamaica, NY 11432",  # Queens
         "Service Address: 12 Centre St, Jamaica Plain, MA 02130",  # Boston
         "Service Address: 300 Main St, Trinidad, CO 81082",
+        "Service Address: 1200 Bahamas Dr, Naples, FL 34102",
         "Service Address: 7 New Zealand Way, Austin, TX 78701",
         "Mail payments to: PO Box 5500, Canada Township, PA 16000",
         "Customer service: US and Canada 1-800-555-0100",
