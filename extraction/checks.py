@@ -14,7 +14,13 @@ from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
 from extraction.rules.currency import bill_currency
-from extraction.values import ambiguous_figures, ambiguous_quantities, number_format, swap_day_and_month
+from extraction.values import (
+    ambiguous_figures,
+    ambiguous_quantities,
+    ambiguous_signs,
+    number_format,
+    swap_day_and_month,
+)
 from shared.bill import UNITS_BY_COMMODITY, Commodity, NormalizedBill, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
@@ -42,6 +48,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
         reasons += _currency(bill, text)
         reasons += ["mixed_number_format"] if number_format(text).mixed else []
         reasons += _ambiguous_grouping(bill, text)
+        reasons += _ambiguous_sign(bill, text)
         reasons += _several_readings(bill)
     return reasons
 
@@ -243,6 +250,19 @@ def _ambiguous_grouping(bill: NormalizedBill, text: str) -> list[str]:
     doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
     doubted += ["usage"] if any(abs(reading.quantity) in quantities for reading in bill.usage) else []
     return [f"ambiguous_grouping:{name}" for name in doubted]
+
+
+def _ambiguous_sign(bill: NormalizedBill, text: str) -> list[str]:
+    """``ambiguous_sign:<field>`` for each amount of the bill whose sign the text leaves open ("Amount due - $30.40":
+    a separator or a credit's minus, ``ambiguous_signs``): the evidence check compares amounts without their signs,
+    and a bill read with every figure's sign the wrong way round adds up as well."""
+    figures = ambiguous_signs(text)
+    if not figures:
+        return []
+    signed = ("total_amount", "previous_balance", "current_charges")
+    doubted = [name for name in signed if (value := getattr(bill, name)) is not None and abs(value) in figures]
+    doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
+    return [f"ambiguous_sign:{name}" for name in doubted]
 
 
 def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:

@@ -70,9 +70,9 @@ MONEY_RE = re.compile(
     # U+2212 too: typeset PDFs print it for credits. Touching its figure ("-$9.58", "-9.58"), or a cell's own
     # mark ("Payments      - $50.00"); not a leader's last dash ("Customer charge - - - $9.58") nor a dash
     # between a word and its amount ("Amount due - $179.86"): read so, a whole bill was accepted as a credit.
+    # Either way round such a dash may be a separator or a credit's sign: ``ambiguous_signs`` finds it for review.
     (?P<minus>[-\u2212](?=[$\d])|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
-    (?P<usd>\$\s*)?
-    (?P<minus2>[-\u2212]\s*)?
+    (?:(?P<usd>\$\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00"; a bare figure's dash is ``minus``'s alone
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
     (?![\d%,]|\.\d)
     (?P<close>\s*\))?
@@ -335,6 +335,20 @@ def iter_money(text: str) -> Iterator[Found[Decimal]]:
         negative = bool(g["minus"] or g["minus2"] or g["cr"] or g["trail"] or (g["open"] and g["close"]))
         start = match.start("num") if g["open"] and not g["close"] else match.start()
         yield Found(-amount if negative else amount, start, match.end())
+
+
+_SPACED_DASH_FIGURE = re.compile(
+    r"(?<=[^\s\-\u2212])[ \t][-\u2212][ \t]+\$?[ \t]*(?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})(?![\d%,]|\.\d)"
+)
+
+
+def ambiguous_signs(text: str) -> set[Decimal]:
+    """The amounts a dash between single blanks stands before ("Amount due - $179.86", "Current charges - $30.40"):
+    ``MONEY_RE`` reads them as owed, the dash a separator, but a bill may print a credit so. Not a leader's last
+    dash ("Customer charge - - - $9.58")."""
+    return {
+        Decimal(f"{match['num'].replace(',', '')}.{match['cents']}") for match in _SPACED_DASH_FIGURE.finditer(text)
+    }
 
 
 def parse_money(text: str) -> Decimal | None:

@@ -50,6 +50,10 @@ _TEXT_BY_CODE: dict[str, str] = {
         "printed with a plain space in it after a word or a figure, as in “Grundpreis 1 125,00”: one figure "
         "(1,125.00), or a label's 1 and 125,00: check it on the bill"
     ),
+    "ambiguous_sign": (
+        "printed after a dash between blanks, as in “Amount due - $30.40”: a separator (owed) or a credit's minus: "
+        "check it on the bill"
+    ),
     "unreadable_value": "printed in a form that could not be read",
     "several_readings": (
         "several readings of one commodity in one unit, not each from its own meter: they are added up, so keep one "

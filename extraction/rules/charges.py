@@ -22,12 +22,14 @@ _SECTION = re.compile(
     re.IGNORECASE,
 )
 _SUBSECTION = re.compile(
-    r"^\s*(?:(?:\S+\s+){0,5}?(?:charges|services?)\s*:?|(?:\S+\s+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)"
-    r"(?:\s+\S+){0,3}?\s*:?)\s*$",
+    r"^[ \t]*(?:(?:[^\W\d]+[ \t]+){0,5}?charges[ \t]*:?"
+    r"|(?:[^\W\d]+[ \t]+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)(?:[ \t]+[^\W\d]+){0,3}?[ \t]*:?)[ \t]*$",
     re.IGNORECASE,
 )
 """A heading within the charges ("Natural Gas Charges", "Gas Supply and Delivery Charges", "Refuse Charges",
-"Water and Sewer"): its items are its commodity's, or none's, not the section's before it."""
+"Water and Sewer"): words only, its items are its commodity's, or none's, not the section's before it. Not a
+rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41 therms") or a wrapped item
+("Delivery services")."""
 _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|amount\s+enclosed",  # a late payment charge is an item
@@ -98,7 +100,7 @@ def _item(text: str, commodity: Commodity | None, *, printed: str | None = None)
     if not amounts or not only_currency_marks(text[amounts[-1].end :]):
         return None  # the amount must close the row, as in an "Amount" column ("24,50 €" too)
     last = amounts[-1]
-    description = " ".join(without_currency_mark((printed or text)[: last.start]).split()).strip(" .:")
+    description = " ".join(without_currency_mark((printed or text)[: last.start]).split()).strip(" .:-\u2013\u2014")
     if _NOT_ITEM.search(description) or not re.search(r"[A-Za-z]{2}", description):
         return None
     return LineItem(

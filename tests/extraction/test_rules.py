@@ -560,6 +560,21 @@ Usage this period: 344 kWh (meter 44732410)
 """
 
 
+def test_a_bill_whose_amounts_follow_a_spaced_dash_goes_to_review() -> None:
+    """ "Current charges - $30.40": a separator or a credit's minus. Read as a credit, a bill printing a separator was
+    accepted as one; read as owed, a credit bill printing the sign so would be: either way it added up."""
+    text = DASH_LEADERS.replace(" - - - - - - - - $", " - $").replace(" - - - - - - - $", " - $")
+    text = text.replace(" - - - - - - $", " - $").replace(" - - - - $", " - $").replace(" - - - $", " - $")
+    assert "Amount due - $179.86" in text and "Customer charge - $9.58" in text
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.bill.total_amount == Decimal("179.86")
+    assert report.decision == "review"
+    assert {"ambiguous_sign:total_amount", "ambiguous_sign:current_charges", "ambiguous_sign:line_items"} <= set(
+        report.reasons
+    ), report.reasons
+    assert report.bill.line_items[0].description == "Customer charge"
+
+
 def test_a_bill_laid_out_with_dash_leaders_is_owed_not_a_credit() -> None:
     """Every figure after "- - -" was read negative; they added up (the evidence check compares amounts without
     their signs), and the bill was accepted as a credit of $179.86."""
@@ -620,6 +635,19 @@ def test_a_summary_of_two_columns_is_a_conflict_not_its_first_columns() -> None:
     its $96.72 due was accepted for this bill's $179.86."""
     report = analyze(TWO_COLUMNS.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert (report.decision, report.reasons) == ("review", ["conflicting_values:total_amount"])
+
+
+@pytest.mark.parametrize(
+    "line", ["Rate Schedule: E1 Residential Service", "Delivery services", "Water used 1,234 gallons this period"]
+)
+def test_a_rate_a_wrapped_item_or_a_usage_line_in_the_charges_keeps_the_sections_commodity(line: str) -> None:
+    """Taken for a heading of no commodity, a rate's line wiped the section's: its items were stored with none."""
+    text = PLAIN.replace("Water Charges\n", f"Water Charges\n{line}\n").replace(
+        "Water service fee  ", "Customer charge    "
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert {item.description: item.commodity for item in result.bill.line_items}["Customer charge"] is Commodity.WATER
 
 
 def test_usage_readings_that_disagree_are_a_conflict_whatever_their_labels() -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from extraction.values import (
     UNIT_RE,
     NumberFormat,
+    ambiguous_signs,
     day_first_place,
     iter_dates,
     iter_money,
@@ -74,6 +75,8 @@ def test_credits_in_every_spelling_are_negative(text: str) -> None:
     ("text", "expected"),
     [
         ("Customer charge - - - - - - $9.58", "9.58"),  # a leader of spaced dashes
+        ("Customer charge - - - - - - 9.58", "9.58"),  # and without a dollar sign
+        ("Current charges - 179.86", "179.86"),
         ("Amount due - $179.86", "179.86"),  # a dash between a label and its amount
         (" - $179.86", "179.86"),  # the same, as a field reader sees the text after the label
         ("Payments        - $50.00", "-50.00"),  # a minus that is its cell's own mark
@@ -87,6 +90,11 @@ def test_a_dash_is_a_sign_only_where_it_marks_the_figure(text: str, expected: st
     """A spaced hyphen leader or a dash after a label was read as a minus: every figure of a bill laid out so was
     negative, they added up, and the bill was accepted as a credit of $179.86. "$(14.20)" was read as owed."""
     assert [f.value for f in iter_money(text)] == [Decimal(expected)]
+
+
+def test_an_amount_after_a_dash_between_single_blanks_has_an_open_sign() -> None:
+    text = "Amount due - $30.40\nCustomer charge - - - $9.58\nPayments -$50.00\nCredit        - 12.00\nTaxes - 1,204.50"
+    assert ambiguous_signs(text) == {Decimal("30.40"), Decimal("1204.50")}
 
 
 def test_a_word_after_credit_makes_it_a_label_not_a_suffix() -> None:
