@@ -149,11 +149,15 @@ def identifying_lines(text: str) -> str:
     return "\n".join(head + payees + stubs)
 
 
-_ACCOUNT_LABEL = re.compile(r"\baccount\s*(?:number|no\b|#|id\b)", re.IGNORECASE)
+_ACCOUNT_LABEL = re.compile(
+    r"\bacc(?:oun)?t\b\.?\s*(?:number|no\b|#|id\b|:)|\b(?:utility|distribution\s+company|delivery\s+company|ldc)\s*:",
+    re.IGNORECASE,
+)
 _CELL_GAP = re.compile(r"[ \t]{2,}|\t")
 
 
 def _without_account_labels(line: str) -> str:
-    """A letterhead line without its cells that label an account: a supplier's invoice heads its utility's
-    account ("Con Edison Account Number: 12-3456-...") and was taken for that utility's bill."""
+    """A letterhead line without its cells that label an account or a utility: a supplier's invoice heads its
+    utility's account ("Con Edison Account Number: 12-3456-...", "Con Edison Acct #:", "Utility: Con Edison") and was
+    taken for that utility's bill."""
     return "  ".join(cell for cell in _CELL_GAP.split(line) if not _ACCOUNT_LABEL.search(cell))

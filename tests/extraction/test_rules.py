@@ -1332,8 +1332,24 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
             "Con Edison      Account Number: 0042-1177\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""),
             Provider.CONED,
         ),
+        (
+            PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "HUDSON ENERGY SERVICES").replace(
+                "Customer Account No. 0042-1177", "Con Edison Acct #: 0042-1177"
+            ),
+            None,
+        ),
+        ("HUDSON ENERGY SERVICES\nUtility: Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None),
     ],
-    ids=["duke-in-a-footer", "coned-in-the-body", "letterhead", "payee", "coned-account-heading", "coned-beside-it"],
+    ids=[
+        "duke-in-a-footer",
+        "coned-in-the-body",
+        "letterhead",
+        "payee",
+        "coned-account-heading",
+        "coned-beside-it",
+        "coned-acct-heading",
+        "coned-as-the-utility",
+    ],
 )
 def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provider | None) -> None:
     """A water bill's "Call Duke Energy" or a supplier's "billed by Con Edison" made the bill that provider's, and it
