@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from temporalio import activity
@@ -23,9 +22,6 @@ logger = logging.getLogger(__name__)
 
 MAX_NO_BILL_ATTEMPTS = 4
 """A provider with no bill yet is asked this many times (a database outage is retried longer)."""
-SOURCE_PATIENCE = timedelta(minutes=2, seconds=30)
-"""How long after the step was first scheduled a failing source (unreachable, erroring, timing out) is still
-tried: the fifteen attempts' worth the whole step had, when a database outage counted against them too."""
 
 
 class FetchActivities:
@@ -84,11 +80,6 @@ class FetchActivities:
             if activity.info().attempt >= MAX_NO_BILL_ATTEMPTS:
                 raise ApplicationError(str(missing), type="BillNotAvailable", non_retryable=True) from missing
             raise
-        except ApplicationError:
-            raise  # typed already (a file that is no bill: non-retryable)
-        except Exception as failing:
-            _give_up_on_the_source_after_patience(failing)
-            raise
         logger.info("bill fetched", extra={"job_id": request.job_id, "step": "fetch_bill", "bytes": len(document.data)})
         if self._store is not None:
             source_uri = await _archived(self._store, request.job_id, account, document)
@@ -100,19 +91,6 @@ class FetchActivities:
             provider=account.provider,
             account_number=account.account_number,
         )
-
-
-def _give_up_on_the_source_after_patience(failing: Exception) -> None:
-    """``SourceUnavailable`` (non-retryable) once the source has had ``SOURCE_PATIENCE`` since the step was first
-    scheduled: the step's own policy waits out a database or storage outage for an hour, not a portal that is down."""
-    info = activity.info()
-    waited = datetime.now(UTC) - info.scheduled_time
-    if waited >= SOURCE_PATIENCE:
-        raise ApplicationError(
-            f"the source still fails after {int(waited.total_seconds())} s ({type(failing).__name__}: {failing})",
-            type="SourceUnavailable",
-            non_retryable=True,
-        ) from failing
 
 
 async def _archived(store: ArtifactStore, job_id: str, account: AccountInfo, document: SourceDocument) -> str:

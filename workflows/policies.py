@@ -66,10 +66,10 @@ def _retry(initial: float, maximum: float, attempts: int, backoff: float = 2.0) 
 # DUPLICATE), and a finished job's last step would record a stored and published bill as FAILED.
 # So no attempt limit, for up to an hour (the job RUNNING, its last failure in the Web UI).
 DATABASE = ActivityPolicy(timedelta(seconds=15), _retry(0.5, 30, 0), schedule_to_close=timedelta(hours=1))
-# Fetch reads Postgres (the account) and archives to object storage, so like the bookkeeping it has no attempt
-# limit, for up to an hour: fifteen attempts (2.5 minutes) failed every job a longer database failover caught
-# there. The portal itself is given less (activities/fetching.py): no bill yet, MAX_NO_BILL_ATTEMPTS; failing
-# (unreachable, erroring), SOURCE_PATIENCE since the step was first scheduled; then the job fails.
+# Fetch reads Postgres (the account), the provider's portal and archives to object storage, so like the
+# bookkeeping it has no attempt limit, for up to an hour: fifteen attempts (2.5 minutes) failed every job a longer
+# database failover caught there. A portal with no bill yet gives up after MAX_NO_BILL_ATTEMPTS
+# (activities/fetching.py); one that refuses for good says so with a non-retryable error (Connector.read).
 FETCH = ActivityPolicy(timedelta(seconds=60), _retry(0.5, 10, 0), schedule_to_close=timedelta(hours=1))
 # Object storage: transient 5xx and connection errors are common and safe to retry (the write is create-once).
 # The step then records the object in Postgres, so it outlives a database failover as the bookkeeping does:

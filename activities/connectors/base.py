@@ -39,7 +39,10 @@ class Connector(Protocol):
 
         Runs in a worker thread, which fetch abandons past ``SOURCE_READ_SECONDS`` but cannot stop: so a
         connector bounds each of its own requests (connect and read timeouts, under that limit), or a portal
-        that never answers keeps a thread of the worker's shared pool for good."""
+        that never answers keeps a thread of the worker's shared pool for good. Any error is retried, for up to
+        the fetch step's hour (a portal down, a database failover): a refusal no retry mends (credentials
+        revoked, the account closed) is ``ApplicationError(..., non_retryable=True)``, which fails the job at once,
+        and a bill not there yet ``BillNotAvailable``."""
         ...
 
 
