@@ -516,7 +516,7 @@ class LocalArtifactStore:
         try:
             relative = path.relative_to(self._root)
         except ValueError:
-            raise InvalidArtifactName(f"{uri!r} is outside {self._root}") from None
+            raise InvalidArtifactName(f"{uri!r} is outside the local store's directory (DATA_DIR)") from None
         return self._root / _check_object_name(relative.as_posix())
 
 

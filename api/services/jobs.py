@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -229,7 +230,7 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
         workflow_id=row["workflow_id"],
         web_ui_url=web_ui_link(settings, row["workflow_id"]),
         attempts=row["attempts"],
-        error=row["error"],
+        error=_hide_server_paths(row["error"]),
         reasons=row["reasons"] or [],
         current_step=progress.current_step if progress else None,
         steps=steps,
@@ -242,14 +243,31 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
 
 def _without_server_paths(result: dict[str, Any] | None) -> dict[str, Any] | None:
     """The result as callers see it: a raw bill stored on the server's disk (``ARTIFACT_STORE=local``) by its object
-    name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there."""
-    artifact = (result or {}).get("artifact")
-    if result is None or not isinstance(artifact, dict):
-        return result
-    uri = artifact.get("uri")
-    if not isinstance(uri, str) or not uri.startswith("file:") or RAW_PREFIX not in uri:
-        return result
-    return result | {"artifact": artifact | {"uri": "local:" + uri[uri.rindex(RAW_PREFIX) :]}}
+    name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there; its
+    error too (``_hide_server_paths``)."""
+    if result is None:
+        return None
+    shown = result | ({"error": _hide_server_paths(result["error"])} if isinstance(result.get("error"), str) else {})
+    artifact = shown.get("artifact")
+    if isinstance(artifact, dict) and isinstance(artifact.get("uri"), str):
+        shown["artifact"] = artifact | {"uri": _hide_server_paths(artifact["uri"])}
+    return shown
+
+
+_FILE_URI = re.compile(r"file://[^\s'\"]*")
+
+
+def _hide_server_paths(text: str | None) -> str | None:
+    """``text`` with each file:// URI by its object name ("local:raw/bills/..."), or as "a file on the server": a
+    raw bill deleted from the local store failed its job with an error naming the server's directory."""
+    if text is None:
+        return None
+
+    def hidden(match: re.Match[str]) -> str:
+        uri = match.group()
+        return "local:" + uri[uri.rindex(RAW_PREFIX) :] if RAW_PREFIX in uri else "a file on the server"
+
+    return _FILE_URI.sub(hidden, text)
 
 
 async def read_job(

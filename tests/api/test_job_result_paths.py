@@ -53,3 +53,17 @@ def test_a_bill_stored_on_the_servers_disk_is_shown_by_its_object_name(tmp_path:
 def test_a_bill_in_a_bucket_is_shown_as_stored(uri: str) -> None:
     shown = job_public(finished_row(uri), Settings()).result
     assert shown is not None and shown["artifact"]["uri"] == uri
+
+
+def test_an_error_naming_a_bill_on_the_servers_disk_names_its_object_not_the_directory(tmp_path: Path) -> None:
+    """A raw bill deleted from the local store failed its job saying where the server keeps its data."""
+    uri = (tmp_path / "data" / "raw" / "bills" / "j1" / ("ab" * 32 + ".pdf")).as_uri()
+    error = f"store_raw_bill failed: ArtifactNotFound: the raw bill {uri} is not in object storage: deleted since"
+    row = finished_row(uri) | {"status": "FAILED", "error": error}
+    row["result"] = row["result"] | {"status": "FAILED", "error": error}
+
+    shown = job_public(row, Settings())
+
+    assert shown.error is not None and str(tmp_path) not in shown.error and str(tmp_path) not in str(shown.result)
+    assert f"the raw bill local:raw/bills/j1/{'ab' * 32}.pdf is not in object storage" in shown.error
+    assert shown.result is not None and shown.result["error"] == shown.error
