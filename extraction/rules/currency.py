@@ -107,11 +107,10 @@ _CANONICAL_COUNTRY = {name.upper(): name for name in _POSTCODE_BEFORE}
 _PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?(?:[ \t]+|[ \t]*\r?\n[ \t]*)$")
 """On the code's line or ending the line before it ("OTTAWA ON" above "K1P 1J1"). Looked for before a postal
 code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
-_NOT_A_STREET = (
-    r"(?![ \t]+(?i:st|street|ave|avenue|rd|road|dr|drive|ln|lane|ct|court|way|blvd|boulevard|pl|place|cir|circle"
-    r"|ter|terrace|pkwy|parkway|hwy|highway|trl|trail|loop)\b)"
-)
-"""After a place's name: no street's suffix ("1200 Bahamas Dr, Naples, FL" is a US address)."""
+_ENDS_AN_ADDRESS = r"(?=[ \t]*(?:\d{4,6}|W\.?[ \t]*I\.?)?[ \t]*(?:\r?\n|\Z|[ \t]{2}))"
+"""After a place's name: the end of its line or cell, a postcode or "W.I." between ("Singapore 349277", "Kowloon, Hong
+Kong", "Kingston 5, Jamaica W.I."). Not a US address's town ("Jamaica, NY 11432", "Jamaica Plain, MA"), a street
+("1200 Bahamas Dr") nor a business ("HONG KONG GARDEN RESTAURANT", "Bahamas Breeze #4012")."""
 _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
     code: tuple(re.compile(wording) for wording in wordings)
     for code, wordings in {
@@ -159,17 +158,15 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"NZ\b",
             r"NZBN\b",  # a New Zealand business number
         ),
-        # Other places whose bills print a bare "$": named anywhere, the bill goes to a person (a US bill that
-        # names one in passing too, which is the safe side).
-        "SGD": tuple(rf"{name}\b{_NOT_A_STREET}" for name in ("Singapore", "SINGAPORE")),
-        "HKD": tuple(rf"{name}\b{_NOT_A_STREET}" for name in (r"Hong\s+Kong", r"HONG\s+KONG", "Kowloon", "KOWLOON")),
-        # Jamaica only as a country line ("Kingston 5, Jamaica"): "Jamaica, NY 11432" (Queens) and "Jamaica Plain,
-        # MA" (Boston) are US addresses; Trinidad only with Tobago: "Trinidad, CO" is one too.
-        "JMD": tuple(rf"{name}(?=[ \t]*(?:W\.?[ \t]*I\.?)?[ \t]*(?:\r?\n|\Z))" for name in ("Jamaica", "JAMAICA")),
+        # Other places whose bills print a bare "$", where an address ends (``_ENDS_AN_ADDRESS``).
+        "SGD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in ("Singapore", "SINGAPORE")),
+        "HKD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in (r"Hong\s+Kong", r"HONG\s+KONG", "Kowloon", "KOWLOON")),
+        # Trinidad only with Tobago: "Trinidad, CO" is a US address.
+        "JMD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in ("Jamaica", "JAMAICA")),
         "TTD": (r"Trinidad[ \t]+(?:and|&)[ \t]+Tobago\b", r"TRINIDAD[ \t]+(?:AND|&)[ \t]+TOBAGO\b"),
-        "BSD": tuple(rf"{name}\b{_NOT_A_STREET}" for name in ("Bahamas", "BAHAMAS")),
-        "BBD": tuple(rf"{name}\b{_NOT_A_STREET}" for name in ("Barbados", "BARBADOS")),
-        "FJD": tuple(rf"{name}\b{_NOT_A_STREET}" for name in ("Fiji", "FIJI")),
+        "BSD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in ("Bahamas", "BAHAMAS")),
+        "BBD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in ("Barbados", "BARBADOS")),
+        "FJD": tuple(rf"{name}{_ENDS_AN_ADDRESS}" for name in ("Fiji", "FIJI")),
     }.items()
 }
 """Each wording a pattern of its own that starts with a letter or a symbol, which ``re`` looks for quickly;

@@ -964,6 +964,8 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
         "Service Address: 12 Centre St, Jamaica Plain, MA 02130",  # Boston
         "Service Address: 300 Main St, Trinidad, CO 81082",
         "Service Address: 1200 Bahamas Dr, Naples, FL 34102",
+        "Customer: HONG KONG GARDEN RESTAURANT",  # a business's name, not where an address ends
+        "Customer: Bahamas Breeze #4012",
         "Service Address: 7 New Zealand Way, Austin, TX 78701",
         "Mail payments to: PO Box 5500, Canada Township, PA 16000",
         "Customer service: US and Canada 1-800-555-0100",
