@@ -338,17 +338,19 @@ def iter_money(text: str) -> Iterator[Found[Decimal]]:
 
 
 _SPACED_DASH_FIGURE = re.compile(
-    r"(?<=[^\s\-\u2212])[ \t][-\u2212][ \t]+\$?[ \t]*(?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})(?![\d%,]|\.\d)"
+    r"(?<=[^\s\-\u2212])(?<!\d\.\d\d)[ \t][-\u2212][ \t]+\$?[ \t]*(?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})"
+    r"(?![\d%,]|\.\d)"
 )
+"""Not after an amount: "$150.00 - $265.05" is a range."""
 
 
 def ambiguous_signs(text: str) -> set[Decimal]:
     """The amounts a dash between single blanks stands before ("Amount due - $179.86", "Current charges - $30.40"):
     ``MONEY_RE`` reads them as owed, the dash a separator, but a bill may print a credit so. Not a leader's last
     dash ("Customer charge - - - $9.58")."""
-    return {
-        Decimal(f"{match['num'].replace(',', '')}.{match['cents']}") for match in _SPACED_DASH_FIGURE.finditer(text)
-    }
+    matches = _SPACED_DASH_FIGURE.finditer(text)
+    figures = {Decimal(f"{match['num'].replace(',', '')}.{match['cents']}") for match in matches}
+    return {figure for figure in figures if figure}  # a zero has no sign to get wrong
 
 
 def parse_money(text: str) -> Decimal | None:

@@ -23,13 +23,15 @@ _SECTION = re.compile(
 )
 _SUBSECTION = re.compile(
     r"^[ \t]*(?:(?:[^\W\d]+[ \t]+){0,5}?charges[ \t]*:?"
+    r"|(?:[^\W\d]+[ \t]+){0,3}?(?:refuse|trash|garbage|solid[ \t]+waste|recycling|storm[ \t]*water|other|miscellaneous"
+    r"|additional)[ \t]+services?[ \t]*:?"
     r"|(?:[^\W\d]+[ \t]+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)(?:[ \t]+[^\W\d]+){0,3}?[ \t]*:?)[ \t]*$",
     re.IGNORECASE,
 )
 """A heading within the charges ("Natural Gas Charges", "Gas Supply and Delivery Charges", "Refuse Charges",
-"Water and Sewer"): words only, its items are its commodity's, or none's, not the section's before it. Not a
-rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41 therms") or a wrapped item
-("Delivery services")."""
+"Solid Waste Services", "Water and Sewer"): words only, its items are its commodity's, or none's, not the section's
+before it. Not a rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41 therms") or a
+wrapped item ("Delivery services")."""
 _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|amount\s+enclosed",  # a late payment charge is an item

@@ -107,10 +107,13 @@ _CANONICAL_COUNTRY = {name.upper(): name for name in _POSTCODE_BEFORE}
 _PROVINCE_BEFORE = re.compile(rf"\b{_PROVINCE}\)?,?(?:[ \t]+|[ \t]*\r?\n[ \t]*)$")
 """On the code's line or ending the line before it ("OTTAWA ON" above "K1P 1J1"). Looked for before a postal
 code only: tried at every position of the text, it took ~20 ms a 100 kB text."""
-_ENDS_AN_ADDRESS = r"(?=[ \t]*(?:\d{4,6}|W\.?[ \t]*I\.?)?[ \t]*(?:\r?\n|\Z|[ \t]{2}))"
-"""After a place's name: the end of its line or cell, a postcode or "W.I." between ("Singapore 349277", "Kowloon, Hong
-Kong", "Kingston 5, Jamaica W.I."). Not a US address's town ("Jamaica, NY 11432", "Jamaica Plain, MA"), a street
-("1200 Bahamas Dr") nor a business ("HONG KONG GARDEN RESTAURANT", "Bahamas Breeze #4012")."""
+_PLACE_SUFFIX = r"(?:[ \t]*,?[ \t]*(?:SAR|W\.?[ \t]*I\.?|Islands|[A-Z]{2}\d{5}|\d{4,6}))?"
+"""What an address prints after such a place's name: "Hong Kong SAR", "Jamaica, W.I.", "Fiji Islands", "Barbados
+BB14000", "Singapore 079903"."""
+_ENDS_AN_ADDRESS = rf"(?={_PLACE_SUFFIX}[ \t]*[.,]?[ \t]*(?:\r?\n|\Z|[ \t]{{2}}|(?i:tel|phone|fax)\b))"
+"""After a place's name: the end of its line or cell, or a telephone number's label, its suffix (``_PLACE_SUFFIX``)
+and a stop between. Not a US address's town ("Jamaica, NY 11432", "Jamaica Plain, MA"), a street ("1200 Bahamas
+Dr") nor a business ("HONG KONG GARDEN RESTAURANT", "Bahamas Breeze #4012")."""
 _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
     code: tuple(re.compile(wording) for wording in wordings)
     for code, wordings in {

@@ -593,6 +593,7 @@ def test_a_bill_laid_out_with_dash_leaders_is_owed_not_a_credit() -> None:
         ("Gas Supply and Delivery Charges", Commodity.GAS),
         ("Water and Sewer Charges", Commodity.WATER),
         ("Refuse Charges", None),
+        ("Solid Waste Services", None),
     ],
 )
 def test_items_under_a_heading_within_the_charges_are_that_headings(heading: str, commodity: Commodity | None) -> None:
@@ -942,6 +943,10 @@ def test_a_us_bill_is_in_dollars() -> None:
         ("CLP Power, 147 Argyle Street, Kowloon, Hong Kong", "HKD"),
         ("JPS, 6 Knutsford Boulevard, Kingston 5, Jamaica", "JMD"),
         ("T&TEC, 63 Frederick Street, Port of Spain, Trinidad and Tobago", "TTD"),
+        ("HK Electric, 44 Kennedy Road, Wan Chai, Hong Kong SAR", "HKD"),
+        ("BL&P, Garrison Hill, St. Michael, Barbados BB14038", "BBD"),
+        ("JPS, 6 Knutsford Boulevard, Kingston 5, Jamaica, W.I.", "JMD"),
+        ("SP Group, 10 Anson Road, Singapore 079903 Tel +65 6123 4567", "SGD"),
     ],
 )
 def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> None:

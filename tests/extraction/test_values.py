@@ -95,6 +95,8 @@ def test_a_dash_is_a_sign_only_where_it_marks_the_figure(text: str, expected: st
 def test_an_amount_after_a_dash_between_single_blanks_has_an_open_sign() -> None:
     text = "Amount due - $30.40\nCustomer charge - - - $9.58\nPayments -$50.00\nCredit        - 12.00\nTaxes - 1,204.50"
     assert ambiguous_signs(text) == {Decimal("30.40"), Decimal("1204.50")}
+    # A zero has no sign to get wrong, and a dash between two amounts is a range.
+    assert ambiguous_signs("Late fees - $0.00\nYour monthly amount may range $150.00 - $265.05") == set()
 
 
 def test_a_word_after_credit_makes_it_a_label_not_a_suffix() -> None:
