@@ -50,10 +50,10 @@ async def test_a_sign_in_another_page_of_the_site_posts_is_refused(
     """Login CSRF: a page on another port tosses its own sign-in nonce into the reviewer's browser, fetches the
     matching token, and has the browser post the attacker's key: the reviewer would work under the attacker's name."""
     nonce = "tossed-by-another-port"
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as other_page:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_login": nonce}) as other_page:
         token = csrf_of(await other_page.get("/ui/login"))
     forged = {"key": attacker_key, "csrf_token": token, "next": "/ui/reviews"}
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as victim:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_login": nonce}) as victim:
         response = await victim.post("/ui/login", data=forged, headers=headers)
         assert refused(response), response.text
         assert "another origin" in response.text
@@ -67,7 +67,7 @@ async def test_a_sign_in_from_this_origin_or_a_script_still_works(ui_url: str, r
         "origin-only": {"Origin": ui_url},
         "nothing": {},  # not a browser: it has no reviewer's cookies to misuse
     }[says]
-    async with httpx.AsyncClient(base_url=ui_url, headers=headers) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers=headers) as client:
         response = await sign_in(client, reviewer_key)
     assert signed_in(response), response.text
 
@@ -87,7 +87,7 @@ async def test_behind_a_tls_proxy_the_origin_is_the_browsers_https_one(
     ui_url: str, reviewer_key: str, forwarded: dict[str, str], origin: str, accepted: bool
 ) -> None:
     """A browser without Sec-Fetch-Site, signing in through a TLS-terminating proxy in front of the API."""
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST} | forwarded) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST} | forwarded) as browser:
         form = await browser.get("/ui/login")
         nonce = form.cookies["__Host-mm_login"]
         data = {"key": reviewer_key, "csrf_token": csrf_of(form), "next": "/ui/reviews"}
@@ -117,7 +117,7 @@ async def test_over_https_the_cookies_are_host_prefixed_and_a_tossed_plain_one_i
 ) -> None:
     """``__Host-`` cookies come only from this host over HTTPS: a sibling subdomain can toss in ``mm_session``
     (Domain=the site), not ``__Host-mm_session``. Its session, the attacker's own, must not be the reviewer's."""
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as attacker:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as attacker:
         form = await attacker.get("/ui/login")
         data = {"key": attacker_key, "csrf_token": csrf_of(form)}
         cookie = {"Cookie": f"__Host-mm_login={form.cookies['__Host-mm_login']}"}
@@ -128,7 +128,7 @@ async def test_over_https_the_cookies_are_host_prefixed_and_a_tossed_plain_one_i
         flags = [part.strip().lower() for part in set_cookie.split(";")]
         assert set_cookie.startswith("__Host-") and "secure" in flags and "path=/" in flags, set_cookie
         assert not any(flag.startswith("domain=") for flag in flags), set_cookie
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as victim:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as victim:
         tossed = await victim.get("/ui/reviews", headers={"Cookie": f"mm_session={session}"})
         assert tossed.status_code == 303 and tossed.headers["location"].startswith("/ui/login")
         own = await victim.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={session}"})
@@ -142,7 +142,7 @@ async def test_a_sign_out_without_its_token_from_a_plain_http_page_of_the_host_i
     (``Origin: http://…``) is still another origin: it may not sign the reviewer out without the form's token."""
     session = await _session_off_localhost(ui_url, reviewer_key)
     cookie = {"Cookie": f"__Host-mm_session={session}"}
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST} | cookie) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST} | cookie) as browser:
         assert refused(await browser.post("/ui/logout", data={}, headers={"Origin": f"http://{OFF_LOCALHOST}"}))
         assert (await browser.get("/ui/reviews")).status_code == 200, "still signed in"
 
@@ -150,13 +150,13 @@ async def test_a_sign_out_without_its_token_from_a_plain_http_page_of_the_host_i
 async def test_in_plain_http_local_development_an_https_origin_is_another_one(ui_url: str, reviewer_key: str) -> None:
     """Only where the browser reaches the app over HTTPS does an https Origin stand for this host."""
     https_twin = ui_url.replace("http://", "https://", 1)
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Origin": https_twin}) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Origin": https_twin}) as client:
         assert refused(await sign_in(client, reviewer_key))
 
 
 async def _session_off_localhost(ui_url: str, key: str) -> str:
     """A session id from signing in through a TLS proxy that keeps the ``Host`` (the cookies are ``__Host-``)."""
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as browser:
         form = await browser.get("/ui/login")
         data = {"key": key, "csrf_token": csrf_of(form)}
         # A real browser would send the Secure nonce only over HTTPS; this client needs telling.
@@ -185,11 +185,11 @@ async def test_a_look_alike_session_cookie_signs_the_reviewer_out_not_in_as_its_
     pairs = [b"__Host-mm_session=" + own.encode(), look_alike.encode("latin-1") + b"=" + evil.encode()]
     cookie = b"; ".join(pairs if tossed_last else pairs[::-1])
     job_id = review_job["id"]
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as attacker:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as attacker:
         evil_page = await attacker.get(f"/ui/reviews/{job_id}", headers={"Cookie": f"__Host-mm_session={evil}"})
     approve = form_fields(evil_page.text) | {"csrf_token": csrf_of(evil_page), "action": "approve"}
     async with httpx.AsyncClient(
-        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+        base_url=ui_url, timeout=60, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
     ) as victim:
         page = await victim.get(f"/ui/reviews/{job_id}")
         assert page.status_code == 303 and page.headers["location"].startswith("/ui/login"), page.text
@@ -207,7 +207,7 @@ async def _session_row_exists(resources: Resources, session_id: str) -> bool:
 
 async def _signed_in_off_localhost(ui_url: str, session_id: str) -> bool:
     cookie = {"Host": OFF_LOCALHOST, "Cookie": f"__Host-mm_session={session_id}"}
-    async with httpx.AsyncClient(base_url=ui_url, headers=cookie) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers=cookie) as browser:
         return (await browser.get("/ui/reviews")).status_code == 200
 
 
@@ -220,7 +220,7 @@ async def test_sign_out_beside_a_look_alike_session_cookie_ends_the_session_on_t
     own = await _session_off_localhost(ui_url, reviewer_key)
     cookie = b"__Host-mm_session=" + own.encode() + b"; " + look_alike.encode("latin-1") + b"=tossed"
     async with httpx.AsyncClient(
-        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+        base_url=ui_url, timeout=60, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
     ) as browser:
         response = await browser.post("/ui/logout", data={}, headers={"Sec-Fetch-Site": "same-origin"})
     assert response.status_code == 303 and response.headers["location"] == "/ui/login", response.text
@@ -233,7 +233,7 @@ async def test_sign_out_beside_a_look_alike_needs_the_forms_token_where_no_brows
 ) -> None:
     """As without a look-alike: a post no browser vouches for ends only the session whose token it echoes."""
     own = await _session_off_localhost(ui_url, reviewer_key)
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as browser:
         page = await browser.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={own}"})
         shadowed = {b"Cookie": f"__Host-mm_session={own}; \xa0__Host-mm_session=tossed".encode("latin-1")}
         forged = await browser.post("/ui/logout", data={"csrf_token": "0" * 64}, headers=shadowed)
@@ -251,11 +251,11 @@ async def test_a_look_alike_sessions_token_does_not_end_the_reviewers_session(
     an older browser (no Sec-Fetch-Site, no Origin) post Sign out with that token: the reviewer stays signed in."""
     own = await _session_off_localhost(ui_url, reviewer_key)
     evil = await _session_off_localhost(ui_url, attacker_key)
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as attacker:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as attacker:
         evil_page = await attacker.get("/ui/reviews", headers={"Cookie": f"__Host-mm_session={evil}"})
     cookie = f"__Host-mm_session={own}; \xa0__Host-mm_session={evil}".encode("latin-1")
     async with httpx.AsyncClient(
-        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+        base_url=ui_url, timeout=60, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
     ) as victim:
         await victim.post("/ui/logout", data={"csrf_token": csrf_of(evil_page)})
     assert await _session_row_exists(resources, own)
@@ -264,12 +264,12 @@ async def test_a_look_alike_sessions_token_does_not_end_the_reviewers_session(
 
 async def test_a_look_alike_sign_in_nonce_is_no_nonce(ui_url: str, reviewer_key: str) -> None:
     """``\\x85__Host-mm_login`` from a sibling subdomain must not stand in for the sign-in form's own nonce."""
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": OFF_LOCALHOST}) as other_page:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as other_page:
         token = csrf_of(await other_page.get("/ui/login", headers={"Cookie": "__Host-mm_login=tossed"}))
     cookie = b"__Host-mm_login=own; \x85__Host-mm_login=tossed"
     data = {"key": reviewer_key, "csrf_token": token}
     async with httpx.AsyncClient(
-        base_url=ui_url, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
+        base_url=ui_url, timeout=60, headers={b"Host": OFF_LOCALHOST.encode(), b"Cookie": cookie}
     ) as victim:
         response = await victim.post("/ui/login", data=data, headers={"Sec-Fetch-Site": "same-origin"})
     assert response.status_code == 403 and "__Host-mm_session" not in response.headers.get("set-cookie", "")

@@ -43,7 +43,7 @@ async def test_a_page_on_another_port_cannot_sign_the_browser_in_under_its_key(
     from playwright.async_api import async_playwright
 
     attacker_key = (await create_key(resources.pool, name="ui-browser-attacker", role=Role.REVIEWER)).key
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": NONCE}) as attackers_client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_login": NONCE}) as attackers_client:
         token = csrf_of(await attackers_client.get("/ui/login"))
     async with serve(attackers_site(f"{ui_url}/ui/login", token, attacker_key)) as attacker_url:
         assert attacker_url.split(":")[:2] == ui_url.split(":")[:2], "the same host, another port: the same site"

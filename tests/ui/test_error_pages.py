@@ -64,7 +64,9 @@ async def test_an_invalid_query_is_a_422_page_naming_the_field(reviewer: httpx.A
 
 
 async def test_a_bad_key_is_a_401_page_offering_sign_in_with_the_apis_headers(ui_url: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Authorization": "Bearer mm_not-a-real-key"}) as client:
+    async with httpx.AsyncClient(
+        base_url=ui_url, timeout=60, headers={"Authorization": "Bearer mm_not-a-real-key"}
+    ) as client:
         response = await client.get("/ui/reviews", params={"provider": "pge"})
     sign_in_here = '<a href="/ui/login?next=%2Fui%2Freviews%3Fprovider%3Dpge">Sign in again</a>'
     assert_page(response, 401, "invalid or revoked", sign_in_here)

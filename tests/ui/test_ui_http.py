@@ -40,7 +40,7 @@ PROXIES = pytest.mark.parametrize("proxy", [{}, BEHIND_BASIC_AUTH], ids=["direct
 @PROXIES
 async def test_unauthenticated_pages_redirect_to_login(ui_url: str, proxy: dict[str, str]) -> None:
     """Behind a proxy's Basic credentials, each page was a bare 401: the header was taken for an API key's."""
-    async with httpx.AsyncClient(base_url=ui_url, headers=proxy) as anon:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers=proxy) as anon:
         for path in ("/ui/reviews", "/ui/reviews/00000000-0000-0000-0000-000000000000"):
             response = await anon.get(path)
             assert response.status_code == 303
@@ -49,7 +49,7 @@ async def test_unauthenticated_pages_redirect_to_login(ui_url: str, proxy: dict[
 
 
 async def test_bad_key_is_401_with_the_form_again(ui_url: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         response = await sign_in(client, "mm_not-a-real-key")
         assert response.status_code == 401
         assert "invalid or revoked" in response.text
@@ -58,7 +58,7 @@ async def test_bad_key_is_401_with_the_form_again(ui_url: str) -> None:
 
 
 async def test_login_without_csrf_token_is_403(ui_url: str, reviewer_key: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         await client.get("/ui/login")
         response = await client.post("/ui/login", data={"key": reviewer_key, "csrf_token": "forged"})
         assert response.status_code == 403
@@ -68,7 +68,7 @@ async def test_login_without_csrf_token_is_403(ui_url: str, reviewer_key: str) -
 
 async def test_session_cookie_is_httponly_lax_and_opaque(ui_url: str, reviewer_key: str) -> None:
     """Lax: a task's link followed from another site opens it (test_review_browser); the sign-in nonce is Strict."""
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         form = await client.get("/ui/login")
         assert "samesite=strict" in flags_of(form, "mm_login")
         response = await sign_in(client, reviewer_key)
@@ -81,7 +81,7 @@ async def test_session_cookie_is_httponly_lax_and_opaque(ui_url: str, reviewer_k
 
 async def test_cookies_are_secure_off_localhost(ui_url: str, reviewer_key: str) -> None:
     """Secure, and so ``__Host-`` named: no sibling subdomain or plain-HTTP page can set them (test_cross_origin)."""
-    async with httpx.AsyncClient(base_url=ui_url, headers={"Host": "review.minimeter.example"}) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": "review.minimeter.example"}) as client:
         form = await client.get("/ui/login")
         nonce = form.cookies.get("__Host-mm_login")
         assert nonce and "secure" in flags_of(form, "__Host-mm_login")
@@ -96,7 +96,7 @@ async def test_cookies_are_secure_behind_a_proxy_that_sends_its_upstream_host(ui
     """nginx's default ``Host $proxy_host`` makes the request look like localhost; its https scheme (uvicorn takes
     ``X-Forwarded-Proto`` from a trusted proxy, 127.0.0.1 here) still makes the cookies Secure and ``__Host-``."""
     proxied = {"Host": "127.0.0.1:8000", "X-Forwarded-Proto": "https"}
-    async with httpx.AsyncClient(base_url=ui_url, headers=proxied) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers=proxied) as client:
         form = await client.get("/ui/login")
         assert "secure" in flags_of(form, "__Host-mm_login")
         data = {"key": reviewer_key, "csrf_token": csrf_of(form)}
@@ -141,7 +141,7 @@ async def test_with_env_production_a_browser_on_this_machine_signs_in_over_plain
 
 
 async def test_viewer_cannot_sign_in_or_open_the_queue(ui_url: str, viewer_key: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         response = await sign_in(client, viewer_key)
         assert response.status_code == 403 and "cannot review" in response.text
         assert "mm_session" not in client.cookies
@@ -228,7 +228,7 @@ async def test_another_sessions_token_is_403(
     ui_url: str, reviewer_key: str, reviewer: httpx.AsyncClient, review_job: dict[str, Any]
 ) -> None:
     job_id = review_job["id"]
-    async with httpx.AsyncClient(base_url=ui_url) as other:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as other:
         await sign_in(other, reviewer_key)
         foreign = csrf_of(await other.get(f"/ui/reviews/{job_id}"))
     page = await reviewer.get(f"/ui/reviews/{job_id}")
@@ -284,14 +284,14 @@ async def test_approve_with_edited_fields_keeps_the_edits_and_decides_nothing(
 
 
 async def test_logout_ends_the_session_on_the_server(ui_url: str, reviewer_key: str) -> None:
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         await sign_in(client, reviewer_key)
         stolen = client.cookies["mm_session"]
         queue = await client.get("/ui/reviews")
         assert queue.status_code == 200
         response = await client.post("/ui/logout", data={"csrf_token": csrf_of(queue)})
         assert response.status_code == 303 and response.headers["location"] == "/ui/login"
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_session": stolen}) as replay:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_session": stolen}) as replay:
         assert (await replay.get("/ui/reviews")).status_code == 303
 
 
@@ -314,7 +314,7 @@ async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources
     """Every request re-authenticates the key behind the session, so revocation is immediate. Behind a proxy's
     Basic credentials, the session did not end: every page was a 401, and "Sign in again" looped back to one."""
     created = await create_key(resources.pool, name="ui-soon-revoked", role=Role.REVIEWER)
-    async with httpx.AsyncClient(base_url=ui_url, headers=proxy) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers=proxy) as client:
         await sign_in(client, created.key)
         assert (await client.get("/ui/reviews")).status_code == 200
         await revoke_key(resources.pool, created.id)
@@ -326,7 +326,7 @@ async def test_a_revoked_key_ends_its_sessions(ui_url: str, resources: Resources
 async def test_a_key_that_lost_its_reviewer_role_is_sent_to_sign_in(ui_url: str, resources: Resources) -> None:
     """Not a 403 on every page with no way to sign out: the session ends and the sign-in form shows."""
     created = await create_key(resources.pool, name="ui-demoted", role=Role.REVIEWER)
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         await sign_in(client, created.key)
         await resources.pool.execute("UPDATE api_keys SET role = 'viewer' WHERE id = $1", created.id)
         assert (await client.get("/ui/reviews")).status_code == 303
@@ -335,7 +335,7 @@ async def test_a_key_that_lost_its_reviewer_role_is_sent_to_sign_in(ui_url: str,
 
 async def test_signing_out_of_an_ended_session_goes_to_sign_in(ui_url: str, reviewer_key: str) -> None:
     """A page left open past its session's end: Sign out answers with the sign-in page, not a 403."""
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         await sign_in(client, reviewer_key)
         token = csrf_of(await client.get("/ui/reviews"))
         client.cookies.set("mm_session", "long-gone")
@@ -345,7 +345,7 @@ async def test_signing_out_of_an_ended_session_goes_to_sign_in(ui_url: str, revi
 
 async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: str, app_settings: Settings) -> None:
     """Sign in on one API process, review and sign out on another: replicas share sessions."""
-    async with serve(create_app(app_settings)) as second_url, httpx.AsyncClient(base_url=ui_url) as first:
+    async with serve(create_app(app_settings)) as second_url, httpx.AsyncClient(base_url=ui_url, timeout=60) as first:
         assert (await sign_in(first, reviewer_key)).status_code == 303
         cookies = {"mm_session": first.cookies["mm_session"]}
         async with httpx.AsyncClient(base_url=second_url, cookies=cookies) as second:
@@ -539,7 +539,7 @@ async def test_a_post_from_elsewhere_without_a_session_is_sent_to_sign_in_withou
     sign-in: only a post this origin made is kept. One the browser says another origin sent is refused outright;
     one it says nothing of (its headers stripped) is sent to sign in, without the form."""
     crafted = {"action": "correct", "total_amount": "1.00", "note": "crafted"}
-    async with httpx.AsyncClient(base_url=ui_url) as anon:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as anon:
         response = await anon.post(f"/ui/reviews/{review_job['id']}", data=crafted, headers=headers)
     if headers:
         assert response.status_code == 403, response.text
@@ -604,7 +604,7 @@ def outside_your_entries(html: str) -> str:
 async def signed_out_answer(ui_url: str, job_id: str, entries: dict[str, str], nonce: str = "") -> httpx.Response:
     """The sign-in page (carrying a draft) that answers a decision a page of this origin posted without a session."""
     cookies = {"mm_login": nonce} if nonce else None
-    async with httpx.AsyncClient(base_url=ui_url, cookies=cookies) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies=cookies) as client:
         response = await client.post(f"/ui/reviews/{job_id}", data=entries, headers=SAME_ORIGIN)
     assert response.status_code == 401 and 'name="draft"' in response.text, response.text
     return response
@@ -634,7 +634,7 @@ async def test_a_draft_another_page_of_the_site_posts_to_sign_in_is_dropped(
     another origin posted it, the sign-in itself is refused (test_cross_origin); where it says nothing (its
     headers stripped), the draft is dropped."""
     job_id, nonce = review_job["id"], "chosen-by-another-page"
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": nonce}) as other_page:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_login": nonce}) as other_page:
         token = csrf_of(await other_page.get("/ui/login"))
     crafted = urlencode({"action": "correct", "total_amount": "1.00", "note": "crafted"})
     planted = {"csrf_token": token, "next": f"/ui/reviews/{job_id}", "draft": crafted}
@@ -687,7 +687,9 @@ async def test_a_draft_the_sign_in_form_did_not_carry_is_dropped(
         async with httpx.AsyncClient(base_url=ui_url, cookies=cookies, timeout=90) as browser:
             signed_in = await browser.post("/ui/login", data=posted, headers=SAME_ORIGIN)
         assert dropped(signed_in, posted["next"].removeprefix("/ui/reviews/")), (name, signed_in.text)
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_login": answer.cookies["mm_login"]}) as browser:
+    async with httpx.AsyncClient(
+        base_url=ui_url, timeout=60, cookies={"mm_login": answer.cookies["mm_login"]}
+    ) as browser:
         kept = await browser.post("/ui/login", data=login, headers=SAME_ORIGIN)
     assert kept.status_code == 200 and 'value="60.00"' in kept.text, kept.text
 
@@ -751,7 +753,7 @@ async def test_sign_out_from_a_page_loaded_under_an_earlier_sign_in_still_signs_
     """A tab left open from before the session ended and the reviewer signed in again in another (its form's
     token is the earlier session's): Sign out there must end the session, not answer 403 and leave the browser
     signed in. A sign-out the browser does not say this origin posted still needs the current token."""
-    async with httpx.AsyncClient(base_url=ui_url) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as browser:
         await sign_in(browser, reviewer_key)
         old_tab = await browser.get("/ui/reviews")
         await resources.pool.execute(
@@ -830,7 +832,7 @@ async def test_a_later_queue_page_left_empty_does_not_say_there_is_nothing_to_re
 async def test_signing_in_again_ends_the_session_it_replaces(ui_url: str, reviewer_key: str) -> None:
     """A second sign-in in the same browser (a sign-in form left open in another tab) replaces its cookie: the
     session it replaces ends too, rather than staying valid, unseen, for the rest of its 8 hours."""
-    async with httpx.AsyncClient(base_url=ui_url) as browser:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as browser:
         other_tab = await browser.get("/ui/login")
         await sign_in(browser, reviewer_key)
         replaced = browser.cookies["mm_session"]
@@ -838,13 +840,13 @@ async def test_signing_in_again_ends_the_session_it_replaces(ui_url: str, review
         again = await browser.post("/ui/login", data=data, headers=SAME_ORIGIN)
         assert again.status_code == 303 and browser.cookies["mm_session"] != replaced, again.text
         assert (await browser.get("/ui/reviews")).status_code == 200
-    async with httpx.AsyncClient(base_url=ui_url, cookies={"mm_session": replaced}) as replay:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, cookies={"mm_session": replaced}) as replay:
         assert (await replay.get("/ui/reviews")).status_code == 303
 
 
 async def test_an_ingest_key_is_told_it_cannot_review(ui_url: str, resources: Resources) -> None:
     ingest_key = (await create_key(resources.pool, name="ui-ingest", role=Role.INGEST)).key
-    async with httpx.AsyncClient(base_url=ui_url) as client:
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         response = await sign_in(client, ingest_key)
     assert response.status_code == 403
     assert "An ingest key cannot review bills: use a reviewer key." in response.text, response.text
