@@ -9,6 +9,7 @@ validator, so this module and its imports stay stdlib + pydantic + ``shared.bill
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
 
@@ -246,8 +247,7 @@ def _ambiguous_grouping(bill: NormalizedBill, text: str) -> list[str]:
     if not quantities:
         return []
     amounts = ("total_amount", "previous_balance", "payments_received", "current_charges")
-    doubted = [name for name in amounts if (value := getattr(bill, name)) is not None and abs(value) in figures]
-    doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
+    doubted = _amounts_among(bill, figures, amounts)
     doubted += ["usage"] if any(abs(reading.quantity) in quantities for reading in bill.usage) else []
     return [f"ambiguous_grouping:{name}" for name in doubted]
 
@@ -259,10 +259,14 @@ def _ambiguous_sign(bill: NormalizedBill, text: str) -> list[str]:
     figures = ambiguous_signs(text)
     if not figures:
         return []
-    signed = ("total_amount", "previous_balance", "current_charges")
-    doubted = [name for name in signed if (value := getattr(bill, name)) is not None and abs(value) in figures]
-    doubted += ["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else []
+    doubted = _amounts_among(bill, figures, ("total_amount", "previous_balance", "current_charges"))
     return [f"ambiguous_sign:{name}" for name in doubted]
+
+
+def _amounts_among(bill: NormalizedBill, figures: AbstractSet[Decimal], names: tuple[str, ...]) -> list[str]:
+    """Those of the bill's amounts ``names``, and ``line_items``, whose figure (unsigned) is among ``figures``."""
+    doubted = [name for name in names if (value := getattr(bill, name)) is not None and abs(value) in figures]
+    return doubted + (["line_items"] if any(abs(item.amount) in figures for item in bill.line_items) else [])
 
 
 def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:

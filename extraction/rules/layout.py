@@ -208,45 +208,48 @@ def find_candidates(
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
-        right, in_wording = _right_of(lines[hit.line], hit, take, stop)
+        region = _label_region(lines[hit.line], hit, stop)
+        right, in_wording = _right_of(lines[hit.line], hit, region, take)
         value = right.value if right is not None and not in_wording else _below(lines, hit, take)
         if value is None and right is not None:
             value = right.value
         if value is not None:
             found.append(Candidate(value, hit.priority, hit.line))
         if columns and right is not None and not in_wording:
-            beside = _next_column(lines[hit.line], hit, right, take, stop)
+            beside = _next_column(region, right, take)
             if beside is not None:
                 found.append(Candidate(beside, hit.priority, hit.line))
     return found
 
 
-_BLANK_CELL_GAP = re.compile(r"[ \t]{2,}[^\w]{0,3}")
-
-
-def _next_column(line: Line, hit: Hit, right: Found[T], take: Take[T], stop: Wordings) -> T | None:
-    """A value of the label's own kind in the cell after its value, nothing but blanks (and a currency's mark)
-    between: another column's ("Amount due   $96.72   $179.86" under "Last bill   This bill"), the first of which
-    was taken for the bill's, and accepted. A candidate, it makes the reading conflict."""
+def _label_region(line: Line, hit: Hit, stop: Wordings) -> str:
+    """The line after the label, up to the next label: a value beyond that is the other label's."""
     region = line.text[hit.end :]
     next_label = stop.search(line.folded[hit.end :])
     if next_label is not None and next_label.start() > 0:
         region = region[: next_label.start()]
+    return region
+
+
+_BLANK_CELL_GAP = re.compile(r"[ \t]{2,}[^\w]{0,3}")
+
+
+def _next_column(region: str, right: Found[T], take: Take[T]) -> T | None:
+    """A value of the label's own kind in the cell after its value (``right``, in the label's ``region``), nothing
+    but blanks (and a currency's mark) between: another column's ("Amount due   $96.72   $179.86" under "Last bill
+    This bill"), the first of which was taken for the bill's, and accepted. A candidate, it makes the reading
+    conflict."""
     beside = take(region[right.end :])
     if beside is None or not _BLANK_CELL_GAP.fullmatch(region, right.end, right.end + beside.start):
         return None
     return beside.value
 
 
-def _right_of(line: Line, hit: Hit, take: Take[T], stop: Wordings) -> tuple[Found[T] | None, bool]:
+def _right_of(line: Line, hit: Hit, region: str, take: Take[T]) -> tuple[Found[T] | None, bool]:
     """The value after the label on its line, and whether it stands inside a later cell's wording: on a two-column
     page a label whose value is printed under it shares its line with the other column ("Due Date    Your next meter
     read is scheduled for 02/05/2026"), and that column's date was taken for the label's. Such a value is the
     label's only when none stands under the label (``find_candidates``): "Amount Due    Rs. 1,234.50" is."""
-    region = line.text[hit.end :]
-    next_label = stop.search(line.folded[hit.end :])
-    if next_label is not None and next_label.start() > 0:
-        region = region[: next_label.start()]
     found = take(region)
     if found is None:
         return None, False
