@@ -10,7 +10,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from extraction.rules.layout import cells
 from shared.bill import Commodity, Provider
 
 
@@ -154,10 +153,12 @@ _ACCOUNT_LABEL = re.compile(
     r"\bacc(?:oun)?t\b\.?\s*(?:number|no\b|#|id\b|:)|\b(?:utility|distribution\s+company|delivery\s+company|ldc)\s*:",
     re.IGNORECASE,
 )
+# Cells split at a run of blanks or a tab only: a no-break space inside "Utility:\xa0Con Edison" joins one cell.
+_CELL_GAP = re.compile(r"[ \t]{2,}|\t")
 
 
 def _without_account_labels(line: str) -> str:
     """A letterhead line without its cells that label an account or a utility: a supplier's invoice heads its
     utility's account ("Con Edison Account Number: 12-3456-...", "Con Edison Acct #:", "Utility: Con Edison") and was
     taken for that utility's bill."""
-    return "  ".join(cell.text for cell in cells(line) if not _ACCOUNT_LABEL.search(cell.text))
+    return "  ".join(cell for cell in _CELL_GAP.split(line) if not _ACCOUNT_LABEL.search(cell))

@@ -1346,6 +1346,7 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
             None,
         ),
         ("HUDSON ENERGY SERVICES\nUtility: Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None),
+        ("HUDSON ENERGY SERVICES\nUtility:\xa0Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None),
     ],
     ids=[
         "duke-in-a-footer",
@@ -1356,6 +1357,7 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         "coned-beside-it",
         "coned-acct-heading",
         "coned-as-the-utility",
+        "coned-as-the-utility-no-break-space",
     ],
 )
 def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provider | None) -> None:
