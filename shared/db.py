@@ -7,9 +7,12 @@ lock makes concurrent starters (API and worker at once) safe.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import logging
+import os
+import urllib.parse
 from pathlib import Path
 
 import asyncpg
@@ -111,9 +114,10 @@ async def create_pool(
     (a type lookup each). In the benchmark's burst of 1,000 starts, the slowest requests were
     all in its first half second, the pool growing from one connection to twenty.
     """
+    dsn = dsn or resolve_database_url(settings, one_shot=one_shot)
     try:
         pool = await asyncpg.create_pool(
-            dsn or resolve_database_url(settings, one_shot=one_shot),
+            dsn,
             min_size=settings.db_pool_max if open_all else settings.db_pool_min,
             max_size=settings.db_pool_max,
             init=_init_connection,
@@ -123,12 +127,76 @@ async def create_pool(
     except (ValueError, asyncpg.ClientConfigurationError) as error:
         # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
         # password, that is part of the password (printed raw by a crashing worker or api.keys).
-        raise DatabaseUrlUnusable(
-            f"DATABASE_URL could not be used ({type(error).__name__}): percent-encode reserved characters"
-            " in its password, or leave the password out of it and set PGPASSWORD"
-        ) from None
+        raise DatabaseUrlUnusable(_url_mistake(dsn) or _password_advice(error)) from None
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+        # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
+        # a TLS file named but missing was waited on for a minute, then reported without its name.
+        unreadable = _unreadable_tls_file(dsn)
+        if unreadable is None:
+            raise
+        raise DatabaseUrlUnusable(unreadable) from None
     assert pool is not None
     return pool
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL"}
+"""The files asyncpg reads for TLS, each named in the URL's query or else by its libpq variable."""
+
+
+def _password_advice(error: Exception) -> str:
+    return (
+        f"DATABASE_URL could not be used ({type(error).__name__}): percent-encode reserved characters"
+        " in its password, or leave the password out of it and set PGPASSWORD"
+    )
+
+
+def _query(dsn: str) -> dict[str, str] | None:
+    """The URL's query parameters (the last of each, as asyncpg reads them); None when it does not split."""
+    try:
+        query = urllib.parse.urlsplit(dsn).query
+    except ValueError:
+        return None
+    return {name: values[-1] for name, values in urllib.parse.parse_qs(query).items()}
+
+
+def _tls_setting(query: dict[str, str], name: str, variable: str) -> tuple[str | None, str]:
+    """A TLS setting as asyncpg finds it (the URL's, else libpq's variable), and where it was written."""
+    if name in query:
+        return query[name], f"DATABASE_URL's {name}"
+    return os.environ.get(variable) or None, variable
+
+
+def _url_mistake(dsn: str) -> str | None:
+    """A mistake in ``dsn`` that is not its password's, said without quoting the URL; None when none is seen."""
+    query = _query(dsn)
+    if query is None:
+        return None
+    if urllib.parse.urlsplit(dsn).scheme not in ("postgresql", "postgres"):
+        return (
+            "DATABASE_URL must begin postgresql:// (or postgres://): asyncpg takes no driver suffix"
+            " (postgresql+asyncpg:// is SQLAlchemy's spelling)"
+        )
+    mode, where = _tls_setting(query, "sslmode", "PGSSLMODE")
+    if mode is not None and mode not in SSL_MODES:
+        guess = difflib.get_close_matches(mode.lower(), SSL_MODES, n=1)
+        return f"{where} must be one of {', '.join(SSL_MODES)}" + (f" (did you mean {guess[0]}?)" if guess else "")
+    if mode in ("verify-ca", "verify-full") and _tls_setting(query, "sslrootcert", "PGSSLROOTCERT")[0] is None:
+        return (
+            f"{where}={mode} needs the CA certificate that signed the server's: add sslrootcert=/path/to/ca.pem"
+            " to DATABASE_URL (or set PGSSLROOTCERT), or write sslmode=require to encrypt without verifying it"
+        )
+    return None
+
+
+def _unreadable_tls_file(dsn: str) -> str | None:
+    """Which TLS file named for ``dsn`` this process cannot read, by where it was named; None when each can be."""
+    query = _query(dsn) or {}
+    for name, variable in TLS_FILES.items():
+        path, where = _tls_setting(query, name, variable)
+        if path is not None and not (Path(path).is_file() and os.access(path, os.R_OK)):
+            return f"{where} names no file this process can read: {path}"
+    return None
 
 
 def migration_files() -> list[Path]:

@@ -48,9 +48,9 @@ class SecretManagerSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         if not self._project:
             return {}
-        # An empty variable is no value (the settings ignore it too): a compose file's placeholder
-        # ``GEMINI_API_KEY=`` must not hide the key stored here.
-        present = {name.lower() for name, value in os.environ.items() if value}
+        # An empty or blank variable is no value (the settings ignore it too): a compose file's placeholder
+        # ``GEMINI_API_KEY=`` (or ``GEMINI_API_KEY= ``) must not hide the key stored here.
+        present = {name.lower() for name, value in os.environ.items() if value.strip()}
         missing = [f for f in SECRET_FIELDS if f not in present]
         if not missing:
             return {}
@@ -73,7 +73,10 @@ class SecretManagerSource(PydanticBaseSettingsSource):
                 raise SettingsError(f"SECRET_MANAGER_PROJECT: could not read {name} ({why})") from None
             # `echo … | gcloud secrets create --data-file=-` stores a trailing newline: in a URL or a key
             # it is a character like any other, and no secret here has meaningful outer whitespace.
-            found[field] = response.payload.data.decode().strip()
+            value = response.payload.data.decode().strip()
+            if not value:  # a blank secret is unset, as an absent one is: not an empty DATABASE_URL or key
+                continue
+            found[field] = value
             logger.info("secret loaded from Secret Manager", extra={"setting": field})
         return found
 

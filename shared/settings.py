@@ -21,6 +21,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SECONDS = re.compile(r"\s*\d+(\.\d+)?\s*")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+):(?P<port>\d{1,5})")
+"""A name or an IPv4 address, or an IPv6 one in brackets, then a port: what the Temporal client dials."""
 
 
 def _seconds_or_iso(value: Any) -> Any:
@@ -53,6 +55,24 @@ def _json_or_commas(value: Any) -> Any:
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_json_or_commas)]
 """A list from the environment: a JSON list, or comma-separated values."""
+
+
+def _blank_is_unset(value: Any) -> Any:
+    """``GEMINI_API_KEY=" "`` is no key, as ``GEMINI_API_KEY=`` is: ``env_ignore_empty`` drops only the empty
+    value, and a blank one counted as set (``auto`` then sent every untrusted bill to Gemini, each failing
+    after 30 minutes of retries). No value here has meaningful outer whitespace: a pasted newline is dropped."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
+"""A secret that may be unset: blank is unset."""
+OptionalText = Annotated[str | None, BeforeValidator(_blank_is_unset)]
+"""A name or an address that may be unset: blank is unset."""
+
 
 EVERY_SITE = ("*", "null")
 """CORS origins that let any site in: with credentials, Starlette answers ``*`` by echoing the caller's origin,
@@ -135,7 +155,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "minimeter-ingestion"
     temporal_tls: bool = False
-    temporal_api_key: SecretStr | None = None
+    temporal_api_key: OptionalSecret = None
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     """The client certificate and its private key (PEM files) for mTLS, as Temporal Cloud's
@@ -143,13 +163,13 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = None
     """The certificate authority (PEM) that signed a self-hosted server's certificate, when it is not
     one the system trusts; turns TLS on."""
-    temporal_tls_server_name: str | None = None
+    temporal_tls_server_name: OptionalText = None
     """The name to verify the server's certificate against, when the address is not it (an IP, a
     load balancer); turns TLS on."""
     temporal_ui_url: str = "http://localhost:8233"
 
     # Postgres (embedded server when unset)
-    database_url: SecretStr | None = None
+    database_url: OptionalSecret = None
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
 
@@ -188,16 +208,16 @@ class Settings(BaseSettings):
     """The codec's allowed origins; ``*`` and ``null`` are refused (any site could read decrypted payloads)."""
 
     # Payload encryption: "kid:base64key[,kid:base64key]"; first is used to encrypt.
-    payload_keys: SecretStr | None = None
+    payload_keys: OptionalSecret = None
     payload_compression: bool = True
     """Compress payloads of 256 bytes or more before sealing them. Every release since reads them either
     way, so upgrading from one that cannot read them: roll out with ``false``, then turn it on."""
 
     # Extraction
     extractor: ExtractorMode = ExtractorMode.AUTO
-    gemini_api_key: SecretStr | None = None
+    gemini_api_key: OptionalSecret = None
     gemini_model: str = "gemini-2.5-flash"
-    gemini_base_url: str | None = None
+    gemini_base_url: OptionalText = None
     gemini_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """One Gemini call: positive (0 became a 1 ms timeout, failing every call), and with
     ``pdf_parse_timeout_seconds`` under the extract step's start-to-close (``_gemini_call_fits_the_extract_step``)."""
@@ -213,11 +233,11 @@ class Settings(BaseSettings):
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
     gcs_bucket: str = "minimeter-raw-bills"
-    storage_emulator_host: str | None = None
+    storage_emulator_host: OptionalText = None
     gcp_project: str = "minimeter-local"
     analytics: AnalyticsKind = AnalyticsKind.BIGQUERY
     bq_dataset: str = "minimeter"
-    bigquery_emulator_host: str | None = None
+    bigquery_emulator_host: OptionalText = None
     analytics_batch_max_bills: int = Field(default=100, ge=1)
     """Bills one worker writes to the warehouse in one request per table, at most."""
     analytics_batch_max_wait_ms: int = Field(default=2000, ge=0)
@@ -270,7 +290,9 @@ class Settings(BaseSettings):
         """Explicit values, then the environment, then Google Secret Manager (when configured)."""
         from shared.secrets import SecretManagerSource
 
-        return (init_settings, env_settings, SecretManagerSource(settings_cls), file_secret_settings)
+        # Secret Manager answers only for the secrets the environment lacks (unset, empty or blank), so it may
+        # come first: after it, a blank variable (``GEMINI_API_KEY= ``) hid the stored key.
+        return (init_settings, SecretManagerSource(settings_cls), env_settings, file_secret_settings)
 
     @model_validator(mode="after")
     def _review_timers_in_order(self) -> Settings:
@@ -298,6 +320,17 @@ class Settings(BaseSettings):
             if getattr(self, name) < timedelta(seconds=1):
                 raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
         return self
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, address: str) -> str:
+        # Without a port the SDK dials 80 (443 with TLS), and the worker and the API waited out
+        # STARTUP_WAIT_SECONDS for a Temporal that was never there. A scheme (https://) the SDK has deprecated:
+        # TLS is TEMPORAL_TLS's to turn on.
+        match = _HOST_PORT.fullmatch(address.strip())
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError("needs host:port, e.g. temporal.example.com:7233 (no scheme: TEMPORAL_TLS turns TLS on)")
+        return match[0]
 
     @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
     @classmethod
@@ -408,7 +441,8 @@ class Settings(BaseSettings):
 
     @property
     def gemini_configured(self) -> bool:
-        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value())
+        # A blank key is unset once read; stripped here too for a copy made without validation (model_copy).
+        return self.gemini_api_key is not None and bool(self.gemini_api_key.get_secret_value().strip())
 
 
 @lru_cache(maxsize=1)

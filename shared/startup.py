@@ -52,7 +52,9 @@ def is_unreachable(error: BaseException) -> bool:
         return True
     if isinstance(error, ssl.SSLError) or "SSL" in str(error):  # a TLS misconfiguration: waiting will not fix it
         return False
-    if isinstance(error, OSError):  # refused, reset, no socket file yet, timed out
+    # Refused, reset, no socket file yet, timed out. A TLS file DATABASE_URL names but that is not there is an
+    # OSError too, without the file's name: ``create_pool`` turns it into ``DatabaseUrlUnusable``, naming it.
+    if isinstance(error, OSError):
         return True
     message = str(error)
     if not (isinstance(error, RuntimeError) and message.startswith("Failed client connect:")):

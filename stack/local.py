@@ -147,9 +147,9 @@ class LocalStack:
     def start_services(self) -> None:
         """Temporal (unless TEMPORAL_ADDRESS is set), Postgres (unless DATABASE_URL is), emulators.
 
-        An empty variable is unset here as in the settings (README): ``DATABASE_URL=`` starts Postgres,
+        An empty or blank variable is unset here as in the settings (README): ``DATABASE_URL=`` starts Postgres,
         where taking it as set would start nothing and leave the children nothing to connect to."""
-        external = self._external
+        external = {name: value for name, value in self._external.items() if value.strip()}
         if not external.get("TEMPORAL_ADDRESS"):
             self.start_temporal()
             self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.temporal_port}"

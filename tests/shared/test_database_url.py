@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import certifi
 import pytest
 from pydantic import SecretStr
 
 from shared.db import DatabaseUrlUnusable, create_pool
-from shared.settings import Settings
+from shared.settings import Environment, Settings
 
 PASSWORD_TAIL = "Tz7sQ2secretTail"
 
@@ -26,3 +29,70 @@ async def test_an_unparsable_url_is_refused_without_quoting_it(app_settings: Set
     assert refused.value.__suppress_context__, "a traceback would print asyncpg's error, quoting the URL"
     assert "Xk9" not in str(refused.value) and PASSWORD_TAIL not in str(refused.value)
     assert "PGPASSWORD" in str(refused.value)
+
+
+@pytest.fixture()
+def no_pg_tls_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No ``~/.postgresql`` certificates and none of libpq's TLS variables: only what the URL names counts."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def settings_with(url: str, tmp_path: Path) -> Settings:
+    return Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            f"postgresql+asyncpg://app:{PASSWORD_TAIL}@127.0.0.1:1/db",
+            "DATABASE_URL must begin postgresql:// (or postgres://)",
+        ),
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=required",
+            "DATABASE_URL's sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full"
+            " (did you mean require?)",
+        ),
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-full",
+            "DATABASE_URL's sslmode=verify-full needs the CA certificate that signed the server's: add"
+            " sslrootcert=/path/to/ca.pem",
+        ),
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-ca",
+            "DATABASE_URL's sslmode=verify-ca needs the CA certificate",
+        ),
+    ],
+    ids=["sqlalchemy-scheme", "sslmode-typo", "verify-full-without-ca", "verify-ca-without-ca"],
+)
+async def test_a_url_mistake_is_named_not_blamed_on_the_password(no_pg_tls_files: Path, url: str, said: str) -> None:
+    """Each was told to percent-encode its password, which had nothing to do with it."""
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert str(refused.value).startswith(said)
+    assert "percent-encode" not in str(refused.value) and PASSWORD_TAIL not in str(refused.value)
+
+
+@pytest.mark.parametrize("setting", ["sslrootcert", "sslcert"])
+async def test_a_tls_file_the_url_names_that_is_not_there_is_named(no_pg_tls_files: Path, setting: str) -> None:
+    """It surfaced as a bare ``FileNotFoundError`` (no file name), after a minute's wait for a Postgres that
+    was never the problem."""
+    missing = no_pg_tls_files / "certs" / "missing.pem"
+    url = f"postgresql://app@127.0.0.1:1/db?sslmode=verify-full&{setting}={missing}"
+    if setting == "sslcert":  # a CA that is there (any bundle), so the client certificate is the file missing
+        url += f"&sslrootcert={certifi.where()}"
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert str(refused.value) == f"DATABASE_URL's {setting} names no file this process can read: {missing}"
+
+
+async def test_a_tls_variable_naming_no_file_is_named(no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = no_pg_tls_files / "missing-ca.pem"
+    monkeypatch.setenv("PGSSLROOTCERT", str(missing))
+    url = "postgresql://app@127.0.0.1:1/db?sslmode=verify-full"
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert str(refused.value) == f"PGSSLROOTCERT names no file this process can read: {missing}"

@@ -84,6 +84,27 @@ def test_an_empty_variable_is_no_value_and_secret_manager_is_asked(
     assert settings.gemini_api_key.get_secret_value() == "from-secret-manager"
 
 
+@pytest.mark.parametrize("blank", [" ", "\n"])
+def test_a_blank_variable_is_no_value_and_secret_manager_is_asked(
+    fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """A blank one hid the stored key as an empty one did, and counted as a key: every untrusted bill went
+    to Gemini with it, to fail after 30 minutes of retries."""
+    monkeypatch.setenv("GEMINI_API_KEY", blank)
+    settings = Settings()
+    assert settings.gemini_api_key is not None
+    assert settings.gemini_api_key.get_secret_value() == "from-secret-manager"
+
+
+def test_a_blank_stored_secret_is_unset(fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored as ``echo | gcloud secrets create``'s lone newline, it was an empty DATABASE_URL that production took as
+    set (asyncpg then dialled its defaults) and an empty key."""
+    monkeypatch.setitem(SECRETS, "minimeter-database-url", "\n")
+    monkeypatch.setitem(SECRETS, "minimeter-gemini-api-key", " \r\n")
+    settings = Settings()
+    assert settings.database_url is None and settings.gemini_api_key is None
+
+
 def test_an_empty_prefix_is_the_default_prefix(fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_MANAGER_PREFIX", "")
     Settings()

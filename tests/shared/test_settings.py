@@ -297,3 +297,78 @@ def test_the_api_refuses_an_origin_letting_every_site_in_as_the_settings_do(
     with pytest.raises(ValueError) as in_app:
         codec_origins(["http://localhost:8233", unsafe])
     assert refusal(at_start.value) == str(in_app.value).replace("CORS_ORIGINS ", "CORS_ORIGINS: ", 1)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t\n"])
+def test_a_blank_gemini_key_is_no_key(only: pytest.MonkeyPatch, blank: str) -> None:
+    """It counted as set: ``auto`` sent every untrusted bill to Gemini with it, each failing for 30 minutes of
+    retries instead of being read offline, and ``EXTRACTOR=gemini`` passed production's guard."""
+    only.setenv("GEMINI_API_KEY", blank)
+    settings = Settings()
+    assert settings.gemini_api_key is None and not settings.gemini_configured
+    for name, value in {**PRODUCTION_SECRETS, "GCS_BUCKET": "acme-bills", "GCP_PROJECT": "acme"}.items():
+        only.setenv(name, value)
+    only.setenv("EXTRACTOR", "gemini")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value) == "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DATABASE_URL",
+        "TEMPORAL_API_KEY",
+        "GEMINI_BASE_URL",
+        "STORAGE_EMULATOR_HOST",
+        "BIGQUERY_EMULATOR_HOST",
+        "TEMPORAL_TLS_SERVER_NAME",
+    ],
+)
+def test_a_blank_optional_value_is_unset_as_an_empty_one_is(only: pytest.MonkeyPatch, name: str) -> None:
+    """A blank ``TEMPORAL_API_KEY`` turned TLS on and sent an empty key; a blank emulator host was dialled."""
+    only.setenv(name, " \n")
+    assert getattr(Settings(), name.lower()) is None
+
+
+def test_production_refuses_a_blank_database_url(only: pytest.MonkeyPatch) -> None:
+    for name, value in {**PRODUCTION_SECRETS, "DATABASE_URL": "  "}.items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value) == "DATABASE_URL must be set when ENV=production"
+
+
+def test_a_secret_keeps_no_outer_whitespace(only: pytest.MonkeyPatch) -> None:
+    """A key pasted with its line's newline (a Kubernetes secret made with ``echo``) was sent with it."""
+    only.setenv("GEMINI_API_KEY", f"{GEMINI_KEY}\n")
+    key = Settings().gemini_api_key
+    assert key is not None and key.get_secret_value() == GEMINI_KEY
+
+
+@pytest.mark.parametrize(
+    "address", ["temporal.example.com", "temporal.example.com:", "temporal:port", "https://temporal.example.com:7233"]
+)
+def test_a_temporal_address_without_a_port_is_refused(only: pytest.MonkeyPatch, address: str) -> None:
+    """The SDK dialled 80 (443 with TLS) and the worker waited out STARTUP_WAIT_SECONDS for a server never there."""
+    only.setenv("TEMPORAL_ADDRESS", address)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value) == (
+        "TEMPORAL_ADDRESS: needs host:port, e.g. temporal.example.com:7233 (no scheme: TEMPORAL_TLS turns TLS on)"
+    )
+
+
+@pytest.mark.parametrize("address", ["localhost:7233", "temporal:7233", "10.0.0.7:7233", "[::1]:7233"])
+def test_a_temporal_host_and_port_is_kept(only: pytest.MonkeyPatch, address: str) -> None:
+    only.setenv("TEMPORAL_ADDRESS", address)
+    assert Settings().temporal_address == address
+
+
+def test_a_temporal_address_without_a_port_stops_the_worker_with_one_line() -> None:
+    done = run_entry_point("worker", TEMPORAL_ADDRESS="temporal.example.com")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "minimeter: refused configuration: TEMPORAL_ADDRESS: needs host:port, e.g. temporal.example.com:7233"
+        " (no scheme: TEMPORAL_TLS turns TLS on)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import ssl
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from shared.db import DatabaseUrlUnusable, create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.startup import is_unreachable, when_reachable
 from stack.services import free_port
@@ -137,6 +139,26 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
 
     with pytest.raises(ConnectionRefusedError):
         await when_reachable("Postgres", never, within=0)
+
+
+async def test_a_tls_file_the_database_url_names_that_is_not_there_is_not_waited_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg says only ``FileNotFoundError`` (no file name), as it does for a Unix socket not there yet: the
+    worker waited a minute for Postgres, then stopped without naming the file."""
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    missing = tmp_path / "server-ca.pem"
+    url = f"postgresql://app@127.0.0.1:{free_port()}/db?sslmode=verify-full&sslrootcert={missing}"
+    settings = Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
+    tries: list[int] = []
+
+    async def connect() -> asyncpg.Pool:
+        tries.append(1)
+        return await create_pool(settings)
+
+    with pytest.raises(DatabaseUrlUnusable, match=re.escape(str(missing))):
+        await when_reachable("Postgres", connect, within=30)
+    assert len(tries) == 1
 
 
 async def told_to_stop_while_it_waits_for_temporal(
