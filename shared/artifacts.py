@@ -10,7 +10,8 @@ A *different* hash under the same name can never be
 fixed by retrying, so it raises ``ArtifactConflict``, whose class name is listed in
 the Temporal retry policies' ``non_retryable_error_types``. Outages (the store's or
 its credentials') raise ``ArtifactStoreUnavailable``, which Temporal retries; credentials refused for good
-(a revoked or deleted key) raise ``ArtifactStoreMisconfigured``, which only an operator mends.
+(a revoked or deleted key) or denied the bucket (403: a role never granted, another project's bucket) raise
+``ArtifactStoreMisconfigured``, which only an operator mends.
 
 Methods block: callers run them in a thread pool (sync activities, ``asyncio.to_thread``).
 """
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -55,6 +56,13 @@ PUT_ATTEMPTS = 3
 
 ARTIFACT_SCHEMES = frozenset({"gs", "file"})
 """The URI schemes of stored raw bills (GCS, the local store)."""
+
+STALE_TEMP_AGE = timedelta(hours=1)
+"""When the local store's ``.tmp-`` file is a dead process's: a live write (at most 20 MB, within the 60 s attempt)
+or a sweep's delete holds one for seconds. Aged by the inode's change time, not mtime: the sweep's rename aside keeps
+the bill's old mtime, while any write or rename moves the ctime."""
+_ASIDE_PREFIX = ".tmp-deleting-"
+"""How the local store's delete names a bill it set aside (``{prefix}{hex}-{name}``)."""
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _EXT = re.compile(r"^[a-z0-9]{1,10}$")
@@ -179,7 +187,7 @@ class GcsArtifactStore:
         """Create the bucket if it is missing. A service account with object roles only (no
         ``storage.buckets.get``) is told 403: the bucket is then taken to exist, as it must for
         such an account, and its first write says otherwise if it does not."""
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             try:
                 if self._client.lookup_bucket(self._bucket_name, timeout=GCS_TIMEOUT) is not None:
                     return
@@ -200,7 +208,7 @@ class GcsArtifactStore:
         ref = ArtifactRef(uri=uri, sha256=sha256, size=len(data), content_type=content_type)
         blob = self._bucket.blob(name)
         blob.metadata = {**metadata, SHA256_KEY: sha256}
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             for _ in range(PUT_ATTEMPTS):
                 try:
                     _upload_in_one_request(blob, data, content_type)
@@ -249,7 +257,7 @@ class GcsArtifactStore:
 
     def read(self, uri: str) -> bytes:
         blob = self._bucket.blob(self._name_of(uri))
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             data: bytes = blob.download_as_bytes(timeout=GCS_TIMEOUT, retry=None)
         return data
 
@@ -261,7 +269,7 @@ class GcsArtifactStore:
         resets the connection instead of answering 416.
         """
         name = self._name_of(uri)
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             blob = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
             if blob is None or blob.size is None:
                 raise ArtifactNotFound(uri)
@@ -277,13 +285,13 @@ class GcsArtifactStore:
             name = self._name_of(uri)
         except InvalidArtifactName:
             return False
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             return bool(self._bucket.blob(name).exists(timeout=GCS_TIMEOUT, retry=None))
 
     def list_raw(self) -> Iterator[StoredObject]:
         """Every raw bill in the bucket, a page of the listing at a time (the client's retry on each page: this
         serves an operator's command, not an activity under Temporal's retry policy)."""
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             for blob in self._client.list_blobs(self._bucket_name, prefix=RAW_PREFIX, timeout=GCS_TIMEOUT):
                 touched = _last_touched(blob)
                 if touched is None or blob.generation is None:
@@ -301,7 +309,7 @@ class GcsArtifactStore:
         fake-gcs-server (1.54 ignores preconditions on a delete, and a metadata patch moves its generation but
         neither ``updated`` nor the metageneration): there it leaves only the moment between read and delete."""
         name = _check_object_name(listed.name)
-        with _translate_errors():
+        with _translate_errors(self._bucket_name):
             current = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
             if current is None:
                 return False
@@ -377,13 +385,16 @@ Not every ``RequestException``: a malformed endpoint (``InvalidSchema``, ``Inval
 
 
 @contextmanager
-def _translate_errors() -> Iterator[None]:
+def _translate_errors(bucket: str | None = None) -> Iterator[None]:
     """Map 404 to ``ArtifactNotFound``; outages to ``ArtifactStoreUnavailable``: 429, 5xx, a failed exchange,
-    and a token that cannot be had for now; credentials refused for good to ``ArtifactStoreMisconfigured``."""
+    and a token that cannot be had for now; credentials refused for good, or refused a role on ``bucket`` (401,
+    403), to ``ArtifactStoreMisconfigured``."""
     try:
         yield
     except gexc.NotFound as exc:
         raise ArtifactNotFound(str(exc)) from exc
+    except (gexc.Forbidden, gexc.Unauthorized) as exc:
+        raise ArtifactStoreMisconfigured(_denial(exc, bucket)) from exc
     except RefreshError as exc:
         if not _token_unavailable_for_now(exc):
             raise ArtifactStoreMisconfigured(_refusal(exc)) from exc
@@ -398,6 +409,17 @@ def _refusal(error: RefreshError) -> str:
     return (
         f"object storage refused MiniMeter's credentials ({reason[:200]}): a revoked or deleted key? Check"
         " GOOGLE_APPLICATION_CREDENTIALS or the identity the process runs as"
+    )
+
+
+def _denial(error: gexc.GoogleAPICallError, bucket: str | None) -> str:
+    """One line for the operator's log: GCS denies the identity this bucket (403: no role on it, or another project's
+    bucket; 401: a token it will not take even refreshed). No wait mends that, so it is no outage."""
+    where = f"gs://{bucket}" if bucket else "the bucket"
+    reason = " ".join(str(error.message).split())
+    return (
+        f"object storage denied MiniMeter's identity permission on {where} ({error.code}: {reason[:200]}): grant"
+        " the service account the process runs as roles/storage.objectAdmin on it, or check GCS_BUCKET"
     )
 
 
@@ -421,7 +443,23 @@ class LocalArtifactStore:
         return self._root
 
     def ensure_bucket(self) -> None:
+        """Create the directory, and clear what a process that died mid-write or mid-delete left in it."""
         self._root.mkdir(parents=True, exist_ok=True)
+        self._clear_stale_temp_files()
+
+    def _clear_stale_temp_files(self) -> None:
+        """Remove ``.tmp-`` files older than ``STALE_TEMP_AGE``: nothing else ever would. A sweep's delete left
+        halfway holds the bill aside: it is put back under its name instead (a later sweep deletes it again if
+        it is still an orphan), as that bill may be one a write took up again meanwhile."""
+        cutoff = (datetime.now(UTC) - STALE_TEMP_AGE).timestamp()
+        for job_dir in (self._root / RAW_PREFIX).glob("*/"):
+            for path in job_dir.glob(".tmp-*"):
+                with suppress(FileNotFoundError):  # finished, or cleared by another process, meanwhile
+                    if path.stat().st_ctime >= cutoff:
+                        continue
+                    if path.name.startswith(_ASIDE_PREFIX):
+                        _put_back(path)
+                    path.unlink()
 
     def put_once(
         self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
@@ -487,7 +525,7 @@ class LocalArtifactStore:
         The bill is first renamed aside, atomically: a write touching it before that moves its mtime, which is
         then seen; a write after that finds the name free and writes the bill again."""
         path = self._root / _check_object_name(listed.name)
-        aside = path.with_name(f".tmp-deleting-{uuid.uuid4().hex}")
+        aside = path.with_name(f"{_ASIDE_PREFIX}{uuid.uuid4().hex}-{path.name}")  # its name, to put it back
         try:
             os.rename(path, aside)
         except FileNotFoundError:
@@ -530,6 +568,16 @@ def _reuse_existing(path: Path, sha256: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def _put_back(aside: Path) -> None:
+    """Link a bill a sweep set aside back under its name (``.tmp-deleting-{hex}-{name}``), unless it was written
+    there again since: the same name holds the same bytes."""
+    _, named, name = aside.name.removeprefix(_ASIDE_PREFIX).partition("-")
+    if not named:  # set aside by an earlier release, which did not keep the name
+        return
+    with suppress(FileExistsError):
+        os.link(aside, aside.with_name(name))
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -16,7 +16,7 @@ from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
-from extraction.document import MARKUP, sniff_content_type
+from extraction.document import looks_like_markup, sniff_content_type
 from shared.artifacts import ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import JobType
 
@@ -61,12 +61,12 @@ async def upload_bill(
         check_replay(existing, account=account, job_type=JobType.UPLOAD, upload_sha256=sha256)
         response.status_code = status.HTTP_200_OK
         return job_public(existing, state.settings)
-    content_type = sniff_content_type(data)
-    if content_type == MARKUP:
+    if looks_like_markup(data):  # before sniffing: a page naming "%PDF-" near its top sniffs as a PDF
         raise Problem(
             415,
             "a web page (HTML, SVG or XML) is not a bill: print it to PDF, or send the bill as PNG, JPEG or plain text",
         )
+    content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
         raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
     spent = await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)

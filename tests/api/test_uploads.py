@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.storage import record_artifact
+from api.auth import Role, create_key
 from api.main import create_app
 from api.routes.jobs import CHARSET_SAMPLE_BYTES
 from api.state import AppState
@@ -28,6 +29,7 @@ from shared.settings import Settings
 from tests.fakes.local_server import LocalFake
 from tests.fakes.token_endpoint import TokenRefused, service_account_file
 from tests.helpers import bill_text, create_account, insert_job, serve, store_text_bill, wait_for_status
+from tests.storage.denied_gcs import denied_gcs
 from worker.resources import Resources
 
 BILLS = Path(__file__).parents[2] / "eval" / "bills"
@@ -343,8 +345,9 @@ async def test_empty_and_unsupported_files_are_refused(http: httpx.AsyncClient, 
         b"\xef\xbb\xbf\r\n<title>Statement</title><p>Total due $60.00</p>",
         b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
         b"\xff\xfe" + "<html><body>Your bill</body></html>".encode("utf-16-le"),
+        b"<html><!-- download as %PDF-1.7 --><body><form>Sign in to see your bill</form></body></html>",
     ],
-    ids=["html", "title-first-after-a-bom", "svg", "utf-16-html"],
+    ids=["html", "title-first-after-a-bom", "svg", "utf-16-html", "html-naming-pdf"],
 )
 async def test_a_web_page_upload_is_refused_as_no_bill(http: httpx.AsyncClient, unique: str, page: bytes) -> None:
     """A page sniffed as plain text was taken (201) and read as a text bill: its tags went to extraction, and to
@@ -504,3 +507,34 @@ async def test_object_storage_refusing_the_credentials_is_never_try_again(
         assert "credential" not in response.text and "revoked" not in response.text
         assert "the API's log" not in response.text
         assert "JWT" not in response.text and "iam.gserviceaccount.com" not in response.text
+
+
+async def test_a_bucket_the_service_account_may_not_write_is_misconfigured_and_costs_no_token(
+    http: httpx.AsyncClient,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GCS's 403 (no role on the bucket) escaped as a bare exception: a generic 500 "internal error" whose
+    rate-limit token stayed spent. It is the misconfiguration 500, and the budget keeps its token for the bill
+    sent again once an operator has granted the role."""
+    account = await create_account(http, provider="pge", account_number=f"IAM-{unique}")
+    key = (await create_key(resources.pool, name=f"iam-{unique}", role=Role.INGEST)).key
+    app = create_app(app_settings.model_copy(update={"rate_limit_per_minute": 1}))
+    with denied_gcs(tmp_path, monkeypatch):
+        async with (
+            serve(app) as url,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api,
+        ):
+            state: AppState = app.state.minimeter
+            state.store = GcsArtifactStore(bucket="theirs", project="p")
+            refused = [await upload(api, account["id"], f"Total due ${n}.00".encode()) for n in (1, 2)]
+
+    for response in refused:  # the second is no 429: the first gave its token back
+        assert response.status_code == 500, response.text
+        assert "misconfigured on our side" in response.json()["detail"]
+        assert "Retry-After" not in response.headers
+        assert "theirs" not in response.text and "gserviceaccount" not in response.text  # the operator's log only
+    assert (await http.get("/jobs", params={"customer_id": account["customer_id"]})).json()["total"] == 0

@@ -26,6 +26,7 @@ from stack.emulators import GcsEmulator
 from stack.services import free_port
 from tests.fakes.local_server import LocalFake, answer_json
 from tests.fakes.token_endpoint import TokenRefused, service_account_file
+from tests.storage.denied_gcs import PermissionDenied, Unauthenticated, denied_gcs
 from workflows.policies import NON_RETRYABLE
 
 META = {"job_id": "job-1", "provider": "pge"}
@@ -161,6 +162,26 @@ def test_a_bucket_the_account_may_not_look_up_is_taken_to_exist() -> None:
     """Least privilege (Storage Object Admin) cannot read bucket metadata: start-up must not crash on it."""
     with LocalFake(_NoBucketPermission, name="gcs-403") as fake:
         GcsArtifactStore(bucket="theirs", project="p", endpoint=fake.url).ensure_bucket()
+
+
+@pytest.mark.parametrize("handler", [PermissionDenied, Unauthenticated], ids=["403", "401"])
+def test_a_bucket_the_account_may_not_use_is_misconfigured(
+    handler: type[PermissionDenied], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing IAM role escaped as google's raw ``Forbidden``: uploads a generic 500 that kept their rate-limit
+    token, and the store step retried for an hour under an error type nothing names. It is a misconfiguration
+    an operator mends, its message naming the bucket and what to grant."""
+    with denied_gcs(tmp_path, monkeypatch, handler):
+        store = GcsArtifactStore(bucket="theirs", project="p")
+        uri = f"gs://theirs/raw/bills/job-1/{'0' * 64}.pdf"
+
+        with pytest.raises(ArtifactStoreMisconfigured, match="gs://theirs") as raised:
+            put(store, b"a bill")
+        assert "permission" in str(raised.value) and "\n" not in str(raised.value)
+        for call in (store.read, store.exists, lambda uri: list(store.iter_chunks(uri))):
+            with pytest.raises(ArtifactStoreMisconfigured):
+                call(uri)
+    assert "ArtifactStoreMisconfigured" not in NON_RETRYABLE  # retried until an operator mends it
 
 
 def _closed_port() -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+import shared.artifacts
 from shared.artifacts import (
     ArtifactConflict,
     ArtifactNotFound,
@@ -80,3 +84,57 @@ def test_factory_selects_the_local_store(tmp_path: Path) -> None:
     store = build_artifact_store(Settings(artifact_store=ArtifactStoreKind.LOCAL, data_dir=tmp_path))
     assert isinstance(store, LocalArtifactStore)
     assert store.root == (tmp_path / "artifacts").resolve()
+
+
+def write_left_halfway(store: LocalArtifactStore, job_id: str) -> Path:
+    """A write's temporary file as a process that died mid-write leaves it, beside the job's bills."""
+    job_dir = store.root / "raw" / "bills" / job_id
+    job_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=job_dir, prefix=".tmp-")
+    with open(fd, "wb") as out:
+        out.write(b"half a bi")
+    return Path(tmp)
+
+
+class ProcessStopped(BaseException):
+    """The process killed at this point (a deploy, the OOM killer)."""
+
+
+_rename = os.rename
+
+
+def rename_then_stop(src: str | Path, dst: str | Path) -> None:
+    """``os.rename``, and the process killed the moment after."""
+    _rename(src, dst)
+    raise ProcessStopped
+
+
+def test_what_a_dead_process_left_is_cleared_at_start(
+    local_store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process killed mid-write left its ``.tmp-`` file for ever; one killed mid-sweep, the bill it set aside
+    (which may be one a write had just taken up again): at start the first is removed, the second put back."""
+    kept = put(local_store, b"a bill nobody touches", job_id="job-kept")
+    left = write_left_halfway(local_store, "job-kept")
+    aside_ref = put(local_store, b"a bill the sweep set aside", job_id="job-aside")
+    (listed,) = [o for o in local_store.list_raw() if o.job_id == "job-aside"]
+    with monkeypatch.context() as stopping, pytest.raises(ProcessStopped):
+        stopping.setattr(os, "rename", rename_then_stop)
+        local_store.delete(listed)
+    assert not local_store.exists(aside_ref.uri)
+
+    monkeypatch.setattr(shared.artifacts, "STALE_TEMP_AGE", timedelta(hours=-1))  # all of them are old by now
+    local_store.ensure_bucket()
+
+    assert not left.exists()
+    assert local_store.read(kept.uri) == b"a bill nobody touches"
+    assert local_store.read(aside_ref.uri) == b"a bill the sweep set aside"
+    leftovers = [p.name for p in (local_store.root / "raw" / "bills").glob("*/.tmp-*")]
+    assert leftovers == []
+
+
+def test_a_write_under_way_keeps_its_temporary_file_at_start(local_store: LocalArtifactStore) -> None:
+    """Another process (the API, a second worker) starting while this one writes must not take its file."""
+    writing = write_left_halfway(local_store, "job-1")
+    local_store.ensure_bucket()
+    assert writing.read_bytes() == b"half a bi"

@@ -4,6 +4,7 @@ bill is a job's newest."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,12 +13,14 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.extraction import ExtractionActivities
 from activities.storage import StorageActivities
+from shared.artifacts import ArtifactStoreMisconfigured, GcsArtifactStore
 from shared.bill import Provider
 from shared.models import ArtifactRef, ExtractRequest, FetchedBill, StoreRequest
 from shared.settings import Settings
 from tests.helpers import create_account, insert_job, store_text_bill
+from tests.storage.denied_gcs import denied_gcs
 from worker.resources import Resources
-from workflows.policies import EXTRACT, VALIDATE
+from workflows.policies import EXTRACT, STORAGE, VALIDATE
 
 
 async def test_a_raw_bill_gone_from_the_bucket_fails_the_step_at_once_naming_it(
@@ -37,6 +40,24 @@ async def test_a_raw_bill_gone_from_the_bucket_fails_the_step_at_once_naming_it(
     assert raised.value.non_retryable
     assert uri in raised.value.message
     assert "GCS_BUCKET" in raised.value.message
+
+
+async def test_a_bucket_the_worker_may_not_use_fails_the_attempt_as_misconfigured(
+    resources: Resources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GCS's 403 (no role on the bucket) failed each attempt for an hour as google's ``Forbidden``: the job's last
+    failure now names the misconfiguration an operator mends, and the step retries until they have."""
+    job_id = f"job-{uuid.uuid4().hex[:12]}"
+    uri = f"gs://theirs/raw/bills/{job_id}/{'a' * 64}.txt"
+    fetched = FetchedBill(source_uri=uri, sha256="a" * 64, size=9, content_type="text/plain", provider=Provider.PGE)
+    with denied_gcs(tmp_path, monkeypatch):
+        store = GcsArtifactStore(bucket="theirs", project="p")
+        activities = StorageActivities(resources.pool, store, resources.connectors)
+
+        with pytest.raises(ArtifactStoreMisconfigured, match="gs://theirs"):
+            await ActivityEnvironment().run(activities.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched))
+
+    assert "ArtifactStoreMisconfigured" not in (STORAGE.retry.non_retryable_error_types or [])
 
 
 @pytest.mark.parametrize("bucket", ["configured", "another"])
