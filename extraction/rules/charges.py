@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from extraction.rules.layout import Line, Wordings, cells
+from extraction.rules.vocabulary import without_false_commodities
 from extraction.values import iter_money, only_currency_marks, without_currency_mark
 from shared.bill import Commodity, LineItem, LineItemCategory
 
@@ -86,7 +87,7 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         if end.search(line.folded):
             inside = False
             continue
-        if _SUBSECTION.match(line.text) and not any(iter_money(line.text)):
+        if _SUBSECTION.match(without_false_commodities(line.text)) and not any(iter_money(line.text)):
             commodity = _named_commodity(line.text)  # "Natural Gas Charges": gas; "Refuse Charges": none
             continue
         item = _item(line.text, commodity, printed=line.printed)
@@ -114,8 +115,8 @@ def _item(text: str, commodity: Commodity | None, *, printed: str | None = None)
 
 
 def _named_commodity(description: str) -> Commodity | None:
-    """The commodity a row names ("Gas delivery charge"), which beats its section's."""
-    word = _COMMODITY_WORD.search(description)
+    """The commodity a row names ("Gas delivery charge"), which beats its section's; not a greenhouse gas's."""
+    word = _COMMODITY_WORD.search(without_false_commodities(description))
     return _WORD_COMMODITY[word.group(1).lower()] if word else None
 
 

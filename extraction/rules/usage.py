@@ -1,10 +1,10 @@
 """Usage readings: a quantity with a unit, labelled as usage on its line or in its column.
 
 Rate lines ("512 kWh @ $0.12") and tier bounds ("0-500 kWh") name quantities too; only lines that say
-usage (or sit under a "Usage" column) count, and "total" wordings win. Last year's usage,
-averages and unit notes ("1 CCF = 748 gallons") are never the reading; a thousand-gallon note
-("Usage (1,000 gal)   8") multiplies the figure it labels. The evidence check's ``readings_printed``
-takes these, and what a person reads off layouts the reader does not ("Therms used  45").
+usage (or sit under a "Usage" column) count, and "total" wordings win, then a meter table's usage column.
+Last year's usage, the neighbours', averages and unit notes ("1 CCF = 748 gallons") are never the reading; a
+thousand-gallon note ("Usage (1,000 gal)   8") multiplies the figure it labels. The evidence check's
+``readings_printed`` takes these, and what a person reads off layouts the reader does not ("Therms used  45").
 """
 
 from __future__ import annotations
@@ -18,18 +18,21 @@ from decimal import Decimal
 from enum import Enum
 
 from extraction.rules.layout import Cell, Line, cells
+from extraction.rules.vocabulary import without_false_commodities
 from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
     UNIT_RE,
     allowance_at,
+    iter_money,
     normalize_unit,
+    only_currency_marks,
     scaled_figure,
     signed_quantity,
     take_account_number,
     within,
 )
-from shared.bill import Commodity, UsageReading, UsageUnit
+from shared.bill import UNITS_BY_COMMODITY, Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|billed|units"
@@ -38,8 +41,10 @@ _RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _ANOTHER_PERIOD = (
     r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
-    r"|average|avg|daily|per\s+day|history)\b"
+    r"|average|avg|daily|per\s+day|history"
+    r"|neighbou?rs?|similar\s+(?:homes?|households?)|efficient\s+(?:homes?|households?))\b"
 )
+"""Another period's usage, or another home's: a comparison's "Efficient neighbors used 610 kWh" was the reading."""
 _LONGER_PERIOD = (
     r"\b(?:(?:last|past)\s+(?:\d+|twelve)\s+months|(?:12|13|24|twelve)[-\s]months?|annual|yearly"
     r"|year[-\s]to[-\s]date|ytd)\b"
@@ -51,6 +56,17 @@ billing"): only the former, next to its figure, makes the figure another period'
 _OTHER_HEADING = re.compile(f"{_ANOTHER_PERIOD}|{_LONGER_PERIOD}", re.IGNORECASE)
 _READING_LABELS = re.compile(f"{_TOTAL}|{_USAGE}", re.IGNORECASE)
 """Any usage label: whatever labels a figure, a register's or a minimum's wording makes it no reading."""
+_PART = re.compile(r"\b(?:(?:super\s+)?(?:on|off|mid)[-\s]?peak|shoulder)\b", re.IGNORECASE)
+"""A time-of-use part's wording: on its line, Duke's total wording ("On-peak energy used 400 kWh") names a part."""
+_TOTAL_LINE, _IN_A_METER_TABLE, _USAGE_LINE, _UNDER_A_LABEL = range(4)
+"""How well a figure is labelled as the reading, best first. A meter table's usage column is the meter's own count:
+a usage line in prose (a neighbours' comparison, an on-peak part) must not replace it, only disagree with it."""
+_REGISTER_HEADING = re.compile(
+    r"(?:previous|present|current|prior|beginning|start(?:ing)?|end(?:ing)?)\b", re.IGNORECASE
+)
+_METER_HEADING = re.compile(r"meter\b", re.IGNORECASE)
+"""A meter table's column headings: its meter's ("Meter #") and a register's ("Previous", "Present Read"), which
+make its usage column the meter's count; a history's ("Month   Previous   kWh Used") is no meter's."""
 _METER_READ = re.compile(
     r"\b(?:current|present|previous|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
@@ -168,18 +184,21 @@ def read_usage(
     total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
     seen: list[_Seen] = []
     doubted: list[_Seen] = []
+    letterhead = _letterhead(lines)
     for index in range(len(lines)):
-        figures = list(_quantities(lines, index))
+        figures = [*_quantities(lines, index), *_table_figures(lines, index)]
         text = lines[index].text
-        labelled = None if not figures else 0 if total.search(text) else 1 if labels.search(text) else None
+        labelled = (
+            None if not figures else _TOTAL_LINE if total.search(text) else _USAGE_LINE if labels.search(text) else None
+        )
         for figure in figures:
             aside = _set_aside(figure, labels)
             if aside is _Aside.DROP:
                 continue
-            priority = labelled if labelled is not None else _under_a_label(lines, index, figure.column, labels)
+            priority = _priority(lines, index, figure, labelled, labels)
             if priority is None:
                 continue
-            commodity = _commodity(lines, index, figure.unit, ccf_default)
+            commodity = _commodity(lines, index, figure.unit, (ccf_default, letterhead))
             if commodity is None:
                 continue
             found = _Seen(commodity, figure.quantity, figure.unit, priority, index, figure.cell, aside is _Aside.ROW)
@@ -200,6 +219,18 @@ def read_usage(
         meter = _meter_near(lines, best.line, best.cell, reading_lines)
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _priority(
+    lines: Sequence[Line], index: int, figure: _Figure, labelled: int | None, labels: re.Pattern[str]
+) -> int | None:
+    """How well ``figure`` is labelled as the reading (``_TOTAL_LINE`` best): by its line's label (a time-of-use
+    part's total wording is a usage line's), else by its meter table's usage column, else by a usage label over it."""
+    if labelled is not None:
+        return _USAGE_LINE if labelled == _TOTAL_LINE and _PART.search(figure.before) else labelled
+    if _in_a_meter_table(lines, index, figure):
+        return _IN_A_METER_TABLE
+    return _under_a_label(lines, index, figure.column, labels)
 
 
 def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
@@ -274,6 +305,61 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
             yield _note_figure(text, note, cell, minimum, gallons)
     for match, cell, minimum in _unit_quantities(text, line_cells, notes):
         yield _unit_figure(text, match, cell, minimum)
+
+
+def _table_figures(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
+    """Bare figures in a meter table's usage column whose heading names their unit ("kWh Used" over a row's 523):
+    unread, the bill's usage was whatever usage line the page had, a neighbours' comparison too."""
+    if not _under_a_meter_tables_heading(lines, index):
+        return
+    text = lines[index].text
+    line_cells = _line_cells(text)
+    for bare in _BARE_FIGURE.finditer(text):
+        cell = _cell_at(line_cells, bare.start())
+        if cell is None or cell.text != bare.group():
+            continue
+        heading = _meter_table_heading(lines, index, cell)
+        unit = _unit_named(heading) if heading is not None else None
+        if heading is not None and unit is not None:
+            quantity = signed_quantity(None, bare.group())
+            yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
+
+
+def _in_a_meter_table(lines: Sequence[Line], index: int, figure: _Figure) -> bool:
+    """Whether ``figure`` is alone in its cell ("523 kWh", or a bare 523) under a meter table's usage heading."""
+    if not _under_a_meter_tables_heading(lines, index):
+        return False
+    cell = _cell_at(_line_cells(lines[index].text), figure.column)
+    if cell is None or cell.start != figure.column:
+        return False
+    alone = UNIT_RE.fullmatch(cell.text) is not None or _BARE_FIGURE.fullmatch(cell.text) is not None
+    return alone and _meter_table_heading(lines, index, cell) is not None
+
+
+def _meter_table_heading(lines: Sequence[Line], index: int, cell: Cell) -> str | None:
+    """The usage heading over ``cell`` ("kWh Used", "Total Usage") on a row that heads the meter and its registers
+    too ("Meter   Previous   Present   kWh Used"): not a history's ("Month   kWh Used"), nor a rate's."""
+    found = _heading_row(lines, index, cell.start, cell.end)
+    if found is None:
+        return None
+    row, heading = found
+    if not _READING_LABELS.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()) or _RATE.search(heading):
+        return None
+    return heading if _heads_a_meter_table(row.text) else None
+
+
+def _under_a_meter_tables_heading(lines: Sequence[Line], index: int) -> bool:
+    """Whether a meter table's heading row stands a few lines above the line: a search for a column's heading,
+    made for every figure of every line, doubled the time a page of a long table took."""
+    return any(_heads_a_meter_table(line.text) for line in lines[max(0, index - _HEADING_LINES) : index])
+
+
+@functools.lru_cache(maxsize=_HEADING_LINES + 1)
+def _heads_a_meter_table(text: str) -> bool:
+    """Whether a line heads a meter's table: a cell heads its meter, another a register."""
+    headings = cells(text)
+    meter = any(_METER_HEADING.match(cell.text) for cell in headings)
+    return meter and any(_REGISTER_HEADING.match(cell.text) for cell in headings)
 
 
 def _note_figure(text: str, note: re.Match[str], cell: Cell, minimum: int | None, gallons: Decimal) -> _Figure:
@@ -424,12 +510,18 @@ def _unit_named(label: str) -> UsageUnit | None:
 
 
 def _heading_over(lines: Sequence[Line], index: int, start: int, end: int) -> str | None:
-    """The heading of the column ``start``-``end`` of a line: the nearest cell above it, within a few lines,
-    with no figure in it (rows of a table stand between a heading and a figure of its column)."""
+    """The heading of the column ``start``-``end`` of a line (``_heading_row``)."""
+    found = _heading_row(lines, index, start, end)
+    return None if found is None else found[1]
+
+
+def _heading_row(lines: Sequence[Line], index: int, start: int, end: int) -> tuple[Line, str] | None:
+    """The heading of the column ``start``-``end`` of a line, and its line: the nearest cell above it, within a
+    few lines, with no figure in it (rows of a table stand between a heading and a figure of its column)."""
     for above in reversed(lines[max(0, index - _HEADING_LINES) : index]):
         over = [c.text for c in _cells_over(above.text, start, end) if not _DIGIT.search(c.text)]
         if over:
-            return over[-1]
+            return above, over[-1]
     return None
 
 
@@ -616,13 +708,13 @@ def _wording_start(text: str, start: int, at: int) -> int:
 
 
 def _under_a_label(lines: Sequence[Line], index: int, column: int, labels: re.Pattern[str]) -> int | None:
-    """A figure's priority on a line with no usage label (0 for a "total usage" line, 1 for a usage line):
-    2 under a usage column, else None."""
+    """A figure's priority on a line with no usage label, not in a meter table: ``_UNDER_A_LABEL`` under a usage
+    column, else None."""
     for above in reversed(lines[max(0, index - 3) : index]):
         for cell in cells(above.text):
             label = labels.search(cell.text) if cell.start <= column < cell.end + 4 else None
             if label is not None:
-                return None if _OTHER_HEADING.search(_label_phrase(cell.text, label)) else 2
+                return None if _OTHER_HEADING.search(_label_phrase(cell.text, label)) else _UNDER_A_LABEL
     return None
 
 
@@ -634,14 +726,49 @@ def _label_phrase(text: str, label: re.Match[str]) -> str:
     return " ".join([*before, label.group(), *after])
 
 
-def _commodity(lines: Sequence[Line], index: int, unit: UsageUnit, ccf_default: Commodity | None) -> Commodity | None:
+_NEAR = 8
+"""How far above a reading the wording that names its commodity may stand."""
+
+
+def _commodity(
+    lines: Sequence[Line], index: int, unit: UsageUnit, defaults: Sequence[Commodity | None]
+) -> Commodity | None:
+    """A reading's commodity: its unit's; else one measured in it that its line, or the nearest line above that is
+    no charge row, names (a section's "Gas Usage"); else the first of ``defaults`` (the template's, the
+    letterhead's); else the nearest charge row's ("Water usage charge  18 CCF x $9.526  $171.47" above a meter
+    table's 18 CCF). A charge row names what it charges for: a gas bill's "Water heater rental  $12.00" was nearest
+    its "88 CCF", and the gas was stored as water."""
     if unit in _BY_UNIT:
         return _BY_UNIT[unit]
-    for line in reversed(lines[max(0, index - 8) : index + 1]):
-        words = _COMMODITY_WORD.findall(line.text)
-        if words:
-            return _BY_WORD[words[-1].lower()]
-    return ccf_default
+    near = list(reversed(lines[max(0, index - _NEAR) : index + 1]))
+    rows = [line for at, line in enumerate(near) if at > 0 and _charge_row(line.text)]
+    named = [_named(line.text, unit) for line in near if not any(line is row for row in rows)]
+    for commodity in (*named, *defaults):
+        if commodity is not None and unit in UNITS_BY_COMMODITY[commodity]:
+            return commodity
+    return next((c for c in (_named(row.text, unit) for row in rows) if c is not None), None)
+
+
+def _named(text: str, unit: UsageUnit) -> Commodity | None:
+    """The last commodity ``text`` names that is measured in ``unit``: not a greenhouse gas, nor a water heater."""
+    named = [_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(text))]
+    fits = [commodity for commodity in named if unit in UNITS_BY_COMMODITY[commodity]]
+    return fits[-1] if fits else None
+
+
+def _charge_row(text: str) -> bool:
+    """Whether a line is a charge's row: an amount closes it ("Water heater rental  $12.00")."""
+    amounts = list(iter_money(text))
+    return bool(amounts) and only_currency_marks(text[amounts[-1].end :])
+
+
+def _letterhead(lines: Sequence[Line]) -> Commodity | None:
+    """The one commodity the bill's first line names in its first cell ("Summit Natural Gas Co.", "From: Cascade
+    Water District <...>"); none where it names several ("Pacific Gas and Electric Company") or none."""
+    first = next((cells(line.text) for line in lines if line.text.strip()), [])
+    head = first[0].text if first else ""
+    named = {_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(head))}
+    return named.pop() if len(named) == 1 else None
 
 
 def _meter_near(lines: Sequence[Line], index: int, reading_cell: int, reading_lines: set[int]) -> str | None:

@@ -5,6 +5,8 @@ Templates add provider-specific wordings in front of these (``Template.labels``)
 
 from __future__ import annotations
 
+import re
+
 from extraction.rules.layout import LabelSet
 
 _NOT_CURRENT = r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
@@ -108,3 +110,13 @@ FALLBACK: dict[str, LabelSet] = {
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
 read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review)."""
+
+NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)
+"""Wordings with a commodity's word in them that name no commodity: an electric bill's "Greenhouse gas credit" was
+stored as a gas item, and a gas bill's "Water heater rental" made its "88 CCF" water. Read commodity words in
+``without_false_commodities`` of a text."""
+
+
+def without_false_commodities(text: str) -> str:
+    """``text`` with its ``NOT_A_COMMODITY`` wordings blanked out ("Gas water heater rental": "Gas  rental")."""
+    return NOT_A_COMMODITY.sub(" ", text)

@@ -1,0 +1,212 @@
+"""The bill's usage reading and the commodities of its readings and items, as the offline reader takes them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from extraction.pipeline import analyze
+from extraction.rules.extractor import extract_with_rules
+from shared.bill import Commodity, UsageReading, UsageUnit
+from shared.settings import Settings
+
+OFFLINE = Settings(gemini_api_key=None)
+
+DUKE = """\
+Duke Energy
+PO Box 1090, Charlotte, NC 28201-1090  |  1-800-777-9898
+
+Account number: 6998 3170 1679
+Bill date: December 14, 2025
+Due Date: December 29, 2025
+Total Amount Due: $362.75
+For service: November 9, 2025 to December 12, 2025
+
+Summary of Your Account
+   Previous Amount Due                 $37.20
+   Payment Received                   ($37.20)
+   Current Bill                       $362.75
+
+Electric Charges
+   Electric customer charge            $15.55
+   Electric energy charge             $222.54
+   Electric delivery charge           $100.14
+   Electric taxes and surcharges       $24.52
+   Total Electric Charges             $362.75
+
+{usage}
+"""
+
+METER_TABLE = """\
+Meter        Previous     Present      kWh Used
+26888122     53,990       54,513       523
+"""
+"""A meter table whose usage column's heading names the unit, its figure bare."""
+
+TABLE_READING = UsageReading(
+    commodity=Commodity.ELECTRICITY, quantity=Decimal(523), unit=UsageUnit.KWH, meter_number="26888122"
+)
+
+
+def _duke(usage: str) -> str:
+    return DUKE.replace("{usage}", usage)
+
+
+def test_a_meter_tables_bare_usage_column_is_the_reading() -> None:
+    """ "kWh Used" over a bare 523: unread, the bill had no usage at all."""
+    result = extract_with_rules([_duke(METER_TABLE)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.usage == [TABLE_READING]
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        "Compare: efficient neighbors used 610 kWh",
+        "Similar homes used 610 kWh this period",
+        "On-peak usage: 300 kWh\nOff-peak usage: 223 kWh",
+    ],
+)
+def test_a_usage_line_beside_a_meter_table_does_not_replace_its_reading(stray: str) -> None:
+    """A neighbours' comparison's 610 kWh was the bill's usage, filed under the table's meter, and accepted on Duke's
+    template; the time-of-use parts of the table's 523 kWh disagreed with each other, and sent it to review."""
+    report = analyze(_duke(f"{METER_TABLE}\n{stray}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.usage == [TABLE_READING]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        METER_TABLE,
+        "Meter        Previous     Present      Usage\n26888122     53,990       54,513       523 kWh\n",
+    ],
+)
+def test_a_usage_line_that_disagrees_with_a_meter_table_goes_to_review(table: str) -> None:
+    """An on-peak line alone is a part that does not make the table's total: a person reads which is the usage."""
+    report = analyze(_duke(f"{table}\nOn-peak usage: 300 kWh\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review"
+    assert "conflicting_values:usage" in report.reasons
+    assert report.bill is not None and report.bill.usage == [TABLE_READING]
+
+
+def test_a_meter_tables_rows_under_a_total_line_are_its_parts() -> None:
+    """Two meters' rows that add up to the bill's total usage agree with it."""
+    table = (
+        "Meter        Previous     Present      kWh Used\n"
+        "26888122     53,990       54,290       300\n"
+        "26888123     10,000       10,223       223\n"
+        "Total energy used  523 kWh\n"
+    )
+    result = extract_with_rules([_duke(table)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal(523), UsageUnit.KWH)]
+
+
+def test_a_history_of_meter_reads_is_no_meter_table() -> None:
+    """Past months' reads under "Previous Reading   Present Reading   kWh Used" head no meter: read as the meter's
+    count, last month's 480 would disagree with this bill's usage."""
+    history = (
+        "Energy used: 523 kWh\n\n"
+        "Month   Days   Previous Reading   Present Reading   kWh Used\n"
+        "Nov     30     53,510             53,990            480\n"
+        "Dec     33     53,990             54,513            523\n"
+    )
+    result = extract_with_rules([_duke(history)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal(523), UsageUnit.KWH)]
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "On-peak energy used  400 kWh\nOff-peak energy used  834 kWh\nTotal energy used  1,234 kWh",
+        "Total energy used  1,234 kWh\nOn-peak energy used  400 kWh\nOff-peak energy used  834 kWh",
+        "Total energy used  1,234 kWh (on-peak 400 kWh, off-peak 834 kWh)",
+    ],
+)
+def test_time_of_use_parts_in_dukes_wording_add_up_to_its_total(usage: str) -> None:
+    """Duke's "energy used" is a total's wording; on an on-peak or off-peak line it names a part, and the parts
+    of a sound bill disagreed with its total: a conflict, and a review."""
+    report = analyze(_duke(usage).encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(u.quantity, u.unit) for u in report.bill.usage] == [(Decimal(1234), UsageUnit.KWH)]
+
+
+SUMMIT = """\
+Summit Natural Gas Co.
+Account number: SG 48815 692
+Statement date: 04/04/2026
+Billing period: 03/02/2026 to 04/03/2026
+Amount due: $248.84
+Due date: 04/21/2026
+
+Account summary
+  Previous balance:    $247.03
+  Payments received:   -$247.03
+  Current charges:     $248.84
+
+{heading}
+  Customer charge ..... $17.45
+  Distribution charge ..... $219.39
+  Water heater rental ..... $12.00
+  Total current charges ..... $248.84
+
+Usage this period: 88 CCF (meter 89653935)
+"""
+
+
+@pytest.mark.parametrize(
+    ("letterhead", "heading"),
+    [
+        ("Summit Natural Gas Co.", "Current charges"),
+        ("Summit Utilities", "Gas charges"),
+        ("Summit Natural Gas Co.", "Gas charges"),
+    ],
+)
+def test_a_water_heater_rental_does_not_make_a_gas_reading_water(letterhead: str, heading: str) -> None:
+    """The nearest commodity word above "88 CCF" was the rental's "Water": the gas bill's usage was stored as water.
+    The rental is the gas section's item too."""
+    text = SUMMIT.replace("Summit Natural Gas Co.", letterhead).replace("{heading}", heading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [(u.commodity, u.quantity, u.unit) for u in result.bill.usage] == [
+        (Commodity.GAS, Decimal(88), UsageUnit.CCF)
+    ]
+    if heading == "Gas charges":
+        assert {item.commodity for item in result.bill.line_items} == {Commodity.GAS}
+
+
+def test_a_commodity_word_in_a_charge_row_gives_way_to_the_letterheads() -> None:
+    """A charge row names what it charges for ("Water heater rental"), not the reading's commodity."""
+    text = SUMMIT.replace("{heading}", "Current charges").replace("Water heater rental", "Sewer line protection")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [u.commodity for u in result.bill.usage] == [Commodity.GAS]
+
+
+@pytest.mark.parametrize(
+    "credit", ["Greenhouse gas credit", "Greenhouse Gas Allowance Credit", "GHG credit", "California Climate Credit"]
+)
+def test_a_greenhouse_gas_credit_on_an_electric_bill_is_electricitys(credit: str) -> None:
+    """ "Greenhouse gas" is no gas: an electric bill's climate credit was stored, and published, as a gas item."""
+    text = _duke("Energy used: 523 kWh").replace(
+        "   Electric taxes and surcharges       $24.52\n",
+        f"   Electric taxes and surcharges       $34.52\n   {credit}    ($10.00)\n",
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    items = {item.description: item.commodity for item in result.bill.line_items}
+    assert items[credit] is Commodity.ELECTRICITY
+
+
+def test_a_water_heater_line_in_the_gas_charges_is_no_water_heading() -> None:
+    """A wording line alone ("Water heater program") was read as a water heading: the gas items after it were water."""
+    text = SUMMIT.replace("{heading}", "Gas charges").replace(
+        "  Water heater rental ..... $12.00\n", "  Water heater program\n  Water heater rental ..... $12.00\n"
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert {item.description: item.commodity for item in result.bill.line_items}["Water heater rental"] is Commodity.GAS
