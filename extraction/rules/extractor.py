@@ -137,7 +137,16 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
+    if choice.matched and template is not None and not _bills_for(template, bill):
+        reasons.append("commodity_mismatch")
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
+
+
+def _bills_for(template: Template, bill: NormalizedBill) -> bool:
+    """Whether the template's provider bills every commodity the bill reads: a water district's bill naming PG&E in
+    its letterhead (a joint notice, an owner's name) is some other utility's, and was trusted as PG&E's."""
+    read = {reading.commodity for reading in bill.usage} | {item.commodity for item in bill.line_items}
+    return read - {None} <= template.commodities
 
 
 def _fits_better(
@@ -166,14 +175,25 @@ def _fits_better(
     return place != (other and not ours)
 
 
+_FALLBACK: dict[str, LabelSet] = {
+    **FALLBACK,
+    "due_date": LabelSet.of(
+        r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
+        exclude_in_sentence=r"\bwill\b|scheduled|automatic|auto\s*pay",  # a draft's date, not the one asked for
+    ),
+}
+"""``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
+it labels none, since a notice's "pay $300.00 by 04/10/2026 to avoid disconnection" may give another date."""
+
+
 def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
-    """A field's readings under its labels; under its ``FALLBACK`` wordings only when there are none."""
+    """A field's readings under its labels; under its ``_FALLBACK`` wordings only when there are none."""
     columns = key in _COLUMN_KEYS
     candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns)
-    if not candidates and key in FALLBACK:
-        candidates = find_candidates(lines, FALLBACK[key], take, stop=stop, columns=columns)
+    if not candidates and key in _FALLBACK:
+        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns)
     return candidates
 
 
@@ -198,7 +218,9 @@ def _union(labels: dict[str, LabelSet], *keys: str) -> Wordings:
     return Wordings.of(*(wording for key in keys for wording in labels[key].wordings))
 
 
-_NAME = re.compile(r"[A-Z][A-Za-z&.,' -]{2,80}(?<!,)")
+_NAME = re.compile(r"(?:[^\W\d_]|[&.,' -]){3,81}(?<!,)")
+"""Letters of any alphabet ("CAÑON CITY UTILITIES", "Doña Ana Water Association"): a name the reader skipped left
+the next line, the customer's name at times, as the provider."""
 _SENDER = re.compile(r"from:\s*\"?(?P<name>[^\"<]+?)\"?\s*<", re.IGNORECASE)
 _GREETING = re.compile(r"(?:hello|hi|dear|greetings|good\s+(?:morning|afternoon|evening))(?=[\s,!]|$)", re.IGNORECASE)
 
@@ -212,23 +234,48 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
     """
     for line in lines[:5]:
         sender = _SENDER.match(line.text.strip())
-        if sender is not None and _NAME.fullmatch(sender["name"]):
+        if sender is not None and _reads_as_name(sender["name"]):
             return sender["name"]
     for line in lines[:5]:
         first = line.text.strip().split("  ")[0].strip()
-        if _NAME.fullmatch(first) and not _GREETING.match(first) and not _BILL_WORDING.fullmatch(first):
+        if _reads_as_name(first) and not _GREETING.match(first) and not _bill_heading(first):
             if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
                 continue
             return first
     return None
 
 
+def _reads_as_name(text: str) -> bool:
+    return text[:1].isupper() and _NAME.fullmatch(text) is not None
+
+
+def _bill_heading(text: str) -> bool:
+    """Whether a heading is the bill's own: all the bill's wording, or a kind of bill ("FINAL NOTICE", "Budget
+    Billing Statement") that names no organization ("City Service Company", "Statement Water District")."""
+    if _BILL_WORDING.fullmatch(text):
+        return True
+    return _KIND_OF_BILL.fullmatch(text) is not None and _ORGANIZATION.search(text) is None
+
+
 _BILL_WORDING = re.compile(
     r"(?:(?:your|my|the|monthly|utility|electric|gas|water|energy|service|customer|account|billing|bill|statement"
     r"|invoice|summary|page|of|important|information|about|notice|amount|due|date|period|for|address|copy|total|balance"
-    r"|previous|payments?|current|charges|number|no|\d+)[\s.,:-]*)+",
+    r"|previous|payments?|current|charges|number|no|corrected|revised|duplicate|final|past|late|reminder|budget"
+    r"|residential|commercial|welcome|to|auto\s*pay|paperless|new|\d+)[\s.,:!-]*)+",
     re.IGNORECASE,
 )
 """A bill's own heading: its words all the bill's wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of
-2", "Important information about your bill"). A provider's name has a word of its own ("Your Hometown Electric
-Cooperative", "Customer First Utilities")."""
+2", "Important information about your bill", "Residential Service", "Welcome to AutoPay"). A provider's name has a
+word of its own ("Your Hometown Electric Cooperative", "Customer First Utilities")."""
+_KIND_OF_BILL = re.compile(
+    r"(?:[^\W\d_][\w'&.-]*\s+){0,5}(?:bills?|billing|notices?|statements?|invoices?|reminders?|letter)[\s.:!]*",
+    re.IGNORECASE,
+)
+"""A heading that ends in what the document is: "PAST DUE NOTICE", "Disconnection Warning Notice"."""
+_ORGANIZATION = re.compile(
+    r"\b(?:company|co|corp|corporation|inc|llc|ltd|utilities|utility|authority|district|cooperative|co-?op|commission"
+    r"|department|dept|board|city|town|village|county|association|agency|energy|power|light|electric|gas|water)\b",
+    re.IGNORECASE,
+)
+"""A word of a provider's name: a heading with one ("Xcel Energy Statement") names the sender; refused, the next
+line (the customer's name at times) was taken instead. All the bill's wording ("Water Bill") is ``_BILL_WORDING``."""

@@ -209,8 +209,9 @@ def find_candidates(
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
         region = _label_region(lines[hit.line], hit, stop)
-        right, in_wording = _right_of(lines[hit.line], hit, region, take)
-        value = right.value if right is not None and not in_wording else _below(lines, hit, take)
+        own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
+        right, in_wording = _right_of(hit, own, region, take)
+        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take)
         if value is None and right is not None:
             value = right.value
         if value is not None:
@@ -245,15 +246,15 @@ def _next_column(region: str, right: Found[T], take: Take[T]) -> T | None:
     return beside.value
 
 
-def _right_of(line: Line, hit: Hit, region: str, take: Take[T]) -> tuple[Found[T] | None, bool]:
-    """The value after the label on its line, and whether it stands inside a later cell's wording: on a two-column
-    page a label whose value is printed under it shares its line with the other column ("Due Date    Your next meter
-    read is scheduled for 02/05/2026"), and that column's date was taken for the label's. Such a value is the
-    label's only when none stands under the label (``find_candidates``): "Amount Due    Rs. 1,234.50" is."""
+def _right_of(hit: Hit, own: Cell | None, region: str, take: Take[T]) -> tuple[Found[T] | None, bool]:
+    """The value after the label (in its ``own`` cell) on its line, and whether it stands inside a later cell's
+    wording: on a two-column page a label whose value is printed under it shares its line with the other column
+    ("Due Date    Your next meter read is scheduled for 02/05/2026"), and that column's date was taken for the
+    label's. Such a value is the label's only when none stands under the label (``find_candidates``): "Amount Due
+    Rs. 1,234.50" is."""
     found = take(region)
     if found is None:
         return None, False
-    own = next((c for c in cells(line.text) if c.start <= hit.start < c.end), None)
     beyond = max(0, own.end - hit.end) if own is not None else 0
     return found, found.start >= beyond and _WORDING.search(region, beyond, found.start) is not None
 
@@ -263,17 +264,33 @@ _WORDING = re.compile(r"(?<![A-Za-z])(?![A-Z]{3}(?![A-Za-z]))[A-Za-z]{2,}")
 a garbled "â‚¬", stands before a value as it may)."""
 
 
-def _below(lines: Sequence[Line], hit: Hit, take: Take[T]) -> T | None:
-    """The cell under the label's cell, on the next non-blank line."""
-    own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
-    below = next((lines[i] for i in range(hit.line + 1, len(lines)) if lines[i].text.strip()), None)
-    if own is None or below is None or below.page != lines[hit.line].page:
+def _below(lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T]) -> T | None:
+    """The cell under the label's ``own`` cell, on the next non-blank line; none where the line after holds another
+    such value: the label heads a column of rows (an account history's "Bill Date   Amount Due" over past bills),
+    not the bill's own value, and its past totals and dates sent a sound bill to review as conflicts."""
+    below = _next_line(lines, hit.line)
+    if own is None or below is None:
         return None
-    for cell in cells(below.text):
+    value = _value_under(lines[below], own, take)
+    after = _next_line(lines, below)
+    if value is None or (after is not None and _value_under(lines[after], own, take) is not None):
+        return None
+    return value.value
+
+
+def _next_line(lines: Sequence[Line], index: int) -> int | None:
+    """The next non-blank line on the same page."""
+    after = next((i for i in range(index + 1, len(lines)) if lines[i].text.strip()), None)
+    return after if after is not None and lines[after].page == lines[index].page else None
+
+
+def _value_under(line: Line, own: Cell, take: Take[T]) -> Found[T] | None:
+    """A value that fills a cell of ``line`` under ``own``."""
+    for cell in cells(line.text):
         if cell.start < own.end and own.start < cell.end:
             found = take(cell.text)
             if found is not None and _whole(cell.text, found):
-                return found.value
+                return found
     return None
 
 

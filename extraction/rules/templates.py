@@ -23,15 +23,16 @@ class Template:
     ccf_commodity: Commodity | None = None
     quirks: str = ""
     sites: tuple[str, ...] = ()
-    """Its web addresses: a bill prints its own anywhere (a footer's "pge.com"), another provider's rarely."""
+    """Its web addresses: they identify a bill where its names do. Another utility's bill prints them in passing too
+    (a water district's "Smell gas? Call PG&E ... or visit pge.com/gassafety")."""
+    commodities: frozenset[Commodity] = frozenset(Commodity)
+    """What it bills for: a bill of another commodity is some other utility's, whatever its letterhead says."""
 
     def matches(self, text: str, identifying: str | None = None) -> bool:
-        """Whether ``text`` names this provider as the bill's sender: a name in its ``identifying_lines`` (given, when
-        the caller has them for every template), or a site."""
+        """Whether ``text`` names this provider as the bill's sender: a name or a site in its ``identifying_lines``
+        (given, when the caller has them for every template)."""
         identifying = identifying_lines(text) if identifying is None else identifying
-        return any(re.search(k, identifying, re.IGNORECASE) for k in self.keywords) or any(
-            re.search(site, text, re.IGNORECASE) for site in self.sites
-        )
+        return any(re.search(pattern, identifying, re.IGNORECASE) for pattern in (*self.keywords, *self.sites))
 
 
 TEMPLATES: tuple[Template, ...] = (
@@ -40,6 +41,7 @@ TEMPLATES: tuple[Template, ...] = (
         name="Pacific Gas and Electric Company",
         keywords=(r"pacific\s+gas\s+and\s+electric", r"\bPG&E\b"),
         sites=(r"pge\.com",),
+        commodities=frozenset({Commodity.ELECTRICITY, Commodity.GAS}),
         labels={
             "previous_balance": (r"amount\s+due\s+on\s+previous\s+statement",),
             "payments_received": (r"payment\(s\)\s+received(?:\s+since\s+last\s+statement)?",),
@@ -57,6 +59,7 @@ TEMPLATES: tuple[Template, ...] = (
         name="Con Edison",
         keywords=(r"\bcon\s*edison\b", r"consolidated\s+edison"),
         sites=(r"coned\.com",),
+        commodities=frozenset({Commodity.ELECTRICITY, Commodity.GAS}),
         labels={
             "previous_balance": (r"balance\s+from\s+last\s+bill",),
             "current_charges": (r"total\s+charges",),
@@ -72,6 +75,7 @@ TEMPLATES: tuple[Template, ...] = (
         name="Duke Energy",
         keywords=(r"\bduke\s+energy\b",),
         sites=(r"duke-energy\.com",),
+        commodities=frozenset({Commodity.ELECTRICITY, Commodity.GAS}),
         labels={
             "current_charges": (r"current\s+bill",),
             "usage": (r"energy\s+used",),
@@ -85,6 +89,7 @@ TEMPLATES: tuple[Template, ...] = (
         name="San Francisco Public Utilities Commission",
         keywords=(r"san\s+francisco\s+public\s+utilities", r"\bSFPUC\b"),
         sites=(r"sfwater\.org",),
+        commodities=frozenset({Commodity.WATER, Commodity.ELECTRICITY}),
         labels={
             "current_charges": (r"total\s+water\s+and\s+sewer\s+charges",),
             "usage": (r"units\s+billed",),
@@ -136,9 +141,10 @@ def identifying_lines(text: str) -> str:
     checks payable to PG&E", "Remit to") or the sender ("From: ..."), and a remittance stub's first lines (a
     letterhead that is an image leaves the stub's "Please return this portion ... / Pacific Gas and Electric
     Company"). Not a mention anywhere: a water bill's "Power outage? Call Duke Energy" or a supplier's "Delivery is
-    billed by Con Edison" made the bill that provider's, and accepted; nor a head line's account label."""
+    billed by Con Edison" made the bill that provider's, and accepted; nor a head line's account label, a utility
+    named beside or under its label, or an owner's tagline ("A Duke Energy Company")."""
     lines = [line for line in text.splitlines() if line.strip()]
-    head = [_without_account_labels(line) for line in lines[:HEAD_LINES]]
+    head = [_without_account_labels(line) for line in _without_utility_columns(lines[:HEAD_LINES])]
     payees = [line for line in lines if _PAYEE_LINE.search(line)]
     stubs = [
         line
@@ -146,15 +152,51 @@ def identifying_lines(text: str) -> str:
         if _STUB_START.search(opening)
         for line in lines[at : at + 1 + STUB_LINES]
     ]
-    return "\n".join(head + payees + stubs)
+    return "\n".join(_TAGLINE.sub("", line) for line in head + payees + stubs)
 
 
-_ACCOUNT_LABEL = re.compile(
-    r"\bacc(?:oun)?t\b\.?\s*(?:number|no\b|#|id\b|:)|\b(?:utility|distribution\s+company|delivery\s+company|ldc)\s*:",
+_TAGLINE = re.compile(
+    r"\ban?\s+(?:\S+ ){1,5}?(?:company|corporation|subsidiary|affiliate)\b"
+    r"|\b(?:(?:an?|wholly[- ]owned)\s+)?(?:subsidiary|affiliate|division|member|part)\s+of\b(?: ?\S)*",
     re.IGNORECASE,
 )
+"""A sender's owner named beside it ("Piedmont Natural Gas / A Duke Energy Company", "Orange & Rockland / A
+ConEdison, Inc. Company", "a subsidiary of ..."): the bill is the subsidiary's, and was taken for the owner's. Up to
+the end of its cell."""
+_UTILITY = (
+    r"(?:your\s+)?(?:utility|ldc|(?:local\s+)?distribution\s+(?:company|utility)|delivery\s+(?:company|provider|utility))"
+    r"(?:\s+(?:company|name|provider))*(?:\s*\([^)]{0,40}\))?"
+)
+_ACCOUNT_LABEL = re.compile(
+    rf"\bacc(?:oun)?t\b\.?\s*(?:number|no\b|#|id\b|:)|\b{_UTILITY}\s*(?::|[-\u2013\u2014]\s)", re.IGNORECASE
+)
+"""An account's label, or the utility's beside a supplier's name: "Utility:", "Utility Company Name:", "Local
+Distribution Company (LDC):", "Delivery Provider:", "Utility - Con Edison"."""
+_UTILITY_HEADING = re.compile(rf"{_UTILITY}\s*:?", re.IGNORECASE)
+"""A cell that heads the utility's name printed under it ("Utility", "Utility Company:")."""
 # Cells split at a run of blanks or a tab only: a no-break space inside "Utility:\xa0Con Edison" joins one cell.
 _CELL_GAP = re.compile(r"[ \t]{2,}|\t")
+_CELL = re.compile(r"[^ \t]+(?: [^ \t]+)*")
+"""A cell, as ``_CELL_GAP`` splits them."""
+
+
+def _without_utility_columns(lines: list[str]) -> list[str]:
+    """``lines`` without the cells under a utility's heading: a supplier's invoice prints its utility in a box
+    ("Utility          Utility Account Number" over "Con Edison       45-8812-..."), and was taken for its bill."""
+    kept = list(lines)
+    for at, line in enumerate(lines[:-1]):
+        for heading in _CELL.finditer(line):
+            if _UTILITY_HEADING.fullmatch(heading.group()):
+                kept[at + 1] = _blanked_under(kept[at + 1], heading.start(), heading.end())
+    return kept
+
+
+def _blanked_under(line: str, start: int, end: int) -> str:
+    """``line`` with blanks for its cells that overlap the columns ``start``-``end``."""
+    for cell in _CELL.finditer(line):
+        if cell.start() < end and start < cell.end():
+            line = line[: cell.start()] + " " * len(cell.group()) + line[cell.end() :]
+    return line
 
 
 def _without_account_labels(line: str) -> str:

@@ -1049,6 +1049,51 @@ def test_past_due_and_late_amounts_are_not_the_total() -> None:
     assert result.bill is not None and result.bill.total_amount == Decimal("1234.50")
 
 
+@pytest.mark.parametrize(
+    "history",
+    [
+        "Account History\nBill Date        Amount Due\n12/05/2025       $180.00\n11/05/2025       $175.00\n",
+        "Billing History\nBill Date     Amount Due     Payment\n12/05/2025    $180.00        $180.00\n"
+        "11/05/2025    $175.00        $175.00\n10/06/2025    $160.25        $160.25\n",
+    ],
+    ids=["two-rows", "three-columns"],
+)
+def test_a_table_of_past_bills_is_not_this_bills_fields(history: str) -> None:
+    """An account history's column headings read as this bill's labels: two totals and two statement dates sent a
+    sound bill to review."""
+    result = extract_with_rules([PLAIN + "\n" + history], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.total_amount, result.bill.statement_date) == (Decimal("1234.50"), date(2026, 1, 5))
+
+
+def test_a_column_of_one_value_under_its_label_is_still_read() -> None:
+    box = "Amount Due\n$1,234.50\n\nDue Date\n2026-01-26\n"
+    text = PLAIN.replace("Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26", box)
+    result = extract_with_rules([text.replace("         $1,234.50\n", "", 1)], provider_hint=None)
+    assert result.bill is not None
+    assert (result.bill.total_amount, result.bill.due_date) == (Decimal("1234.50"), date(2026, 1, 26))
+
+
+@pytest.mark.parametrize(
+    "request_to_pay",
+    [
+        "Please pay $1,234.50 by 01/26/2026",
+        "Please pay $1,234.50 on or before January 26, 2026.",
+        "Please pay 1,234.50 by 1/26/26",
+    ],
+)
+def test_a_due_date_in_a_request_to_pay_by_it_is_read(request_to_pay: str) -> None:
+    text = PLAIN.replace(
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n",
+        f"Statement Date: 5 January 2026\n{request_to_pay}\n",
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.total_amount, result.bill.due_date) == (Decimal("1234.50"), date(2026, 1, 26))
+    drafted = text.replace(request_to_pay, "Your AutoPay will pay $1,234.50 by 01/20/2026.")
+    assert (bill := extract_with_rules([drafted], provider_hint=None).bill) is not None and bill.due_date is None
+
+
 def test_conflicting_totals_are_flagged() -> None:
     text = PLAIN + "\nAmount Due   $999.99\n"
     assert "conflicting_values:total_amount" in extract_with_rules([text], provider_hint=None).reasons
@@ -1315,7 +1360,7 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
     assert result.bill is not None and result.bill.provider is Provider.SFPUC
     assert result.bill.provider_name == "RIVERSIDE UTILITY AUTHORITY"
     assert not result.template_matched
-    assert extract_with_rules([PLAIN + "\nsfwater.org\n"], provider_hint=Provider.SFPUC).template_matched
+    assert extract_with_rules(["sfwater.org\n" + PLAIN], provider_hint=Provider.SFPUC).template_matched
 
 
 @pytest.mark.parametrize(
@@ -1347,6 +1392,35 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         ),
         ("HUDSON ENERGY SERVICES\nUtility: Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None),
         ("HUDSON ENERGY SERVICES\nUtility:\xa0Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None),
+        (PLAIN + "\nSmell gas? Call PG&E 1-800-743-5000 or visit pge.com/gassafety\n", None),
+        (PLAIN + "\nPower outage? Report it at duke-energy.com/outages\n", None),
+        ("www.pge.com\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.PGE),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Piedmont Natural Gas\nA Duke Energy Company"), None),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Piedmont Natural Gas, a Duke Energy company"), None),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Orange & Rockland\nA ConEdison, Inc. Company"), None),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Northside Gas     A subsidiary of Duke Energy Corp."), None),
+        *(
+            (f"HUDSON ENERGY SERVICES\n{label} Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None)
+            for label in (
+                "Utility Company:",
+                "Utility Name:",
+                "Utility Provider:",
+                "Local Distribution Company (LDC):",
+                "Delivery Provider:",
+                "Utility -",
+                "Your Utility:",
+                "Utility Company Name:",
+            )
+        ),
+        *(
+            (head + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None)
+            for head in (
+                "HUDSON ENERGY SERVICES\nUtility             Utility Account Number\nCon Edison          45-88\n",
+                "HUDSON ENERGY SERVICES\nUtility Company:\nCon Edison\n",
+                "HUDSON ENERGY SERVICES     Your Utility\n                           Con Edison\n",
+            )
+        ),
+        ("Con Edison\nUtility:  Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.CONED),
     ],
     ids=[
         "duke-in-a-footer",
@@ -1358,6 +1432,25 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         "coned-acct-heading",
         "coned-as-the-utility",
         "coned-as-the-utility-no-break-space",
+        "pge-site-in-a-footer",
+        "duke-site-in-a-footer",
+        "pge-site-in-the-letterhead",
+        "duke-tagline",
+        "duke-tagline-on-the-name-line",
+        "coned-tagline",
+        "duke-as-the-parent",
+        "coned-as-the-utility-company",
+        "coned-as-the-utility-name",
+        "coned-as-the-utility-provider",
+        "coned-as-the-ldc",
+        "coned-as-the-delivery-provider",
+        "coned-after-utility-dash",
+        "coned-as-your-utility",
+        "coned-as-the-utility-company-name",
+        "coned-under-a-utility-heading",
+        "coned-under-a-utility-label",
+        "coned-under-your-utility",
+        "coned-beside-its-own-utility-label",
     ],
 )
 def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provider | None) -> None:
@@ -1366,6 +1459,24 @@ def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provi
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider is provider
     assert result.template_matched is (provider is not None)
+
+
+@pytest.mark.parametrize(
+    ("letterhead", "reasons"),
+    [
+        ("Pacific Gas and Electric Company", ["commodity_mismatch"]),
+        ("Duke Energy", ["commodity_mismatch"]),
+        ("San Francisco Public Utilities Commission", []),
+    ],
+    ids=["pge", "duke", "sfpuc"],
+)
+def test_a_bill_for_a_commodity_its_provider_does_not_bill_is_reviewed(letterhead: str, reasons: list[str]) -> None:
+    """A water bill that names PG&E in its letterhead (a tagline, a joint notice) is not PG&E's to trust unread."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", letterhead)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.template_matched and result.reasons == reasons
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.decision == ("review" if reasons else "accept")
 
 
 def test_provider_mismatch_goes_to_review() -> None:
@@ -1397,8 +1508,30 @@ def test_a_letterhead_is_not_a_greeting() -> None:
         "Your Monthly Bill           Page 1 of 2\n",
         "Page 1 of 2\nImportant information about your bill\n",
         "JANE DOE\n123 MAIN ST\nSPRINGFIELD, IL 62704\nCustomer: Jane Doe\n",
+        "CORRECTED BILL\n",
+        "PAST DUE NOTICE\n",
+        "FINAL NOTICE\n",
+        "Budget Billing Statement\n",
+        "Residential Service\n",
+        "Welcome to AutoPay\n",
+        "Paperless Billing Reminder\n",
+        "Revised Invoice\n",
     ],
-    ids=["statement", "summary", "your-bill", "page", "customer"],
+    ids=[
+        "statement",
+        "summary",
+        "your-bill",
+        "page",
+        "customer",
+        "corrected",
+        "past-due",
+        "final-notice",
+        "budget-billing",
+        "residential",
+        "autopay",
+        "reminder",
+        "revised-invoice",
+    ],
 )
 def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:
     """A bill whose logo is an image opens with its own heading or the customer's mailing block: accepted with that
@@ -1409,6 +1542,28 @@ def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:
     billing_co = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Utility Billing Co.")
     named = extract_with_rules([billing_co], provider_hint=None)
     assert named.bill is not None and named.bill.provider_name == "Utility Billing Co."
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "City Service Company",
+        "Utility Billing Co.",
+        "Final Mile Electric Cooperative",
+        "Statement Water District",
+        "Budget Power & Light",
+        "CAÑON CITY UTILITIES",
+        "Doña Ana Water Association",
+        "Ærø Energi",
+        "Mountain Power Statement",
+    ],
+)
+def test_a_providers_name_is_its_letterhead(name: str) -> None:
+    """A name with a word of its own is a provider's, whatever bill wording it shares, whatever its alphabet: a name
+    the reader skipped left the customer's on the next line as the provider."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", f"{name}\nJANE DOE")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.provider_name == name
 
 
 EURO = """\
