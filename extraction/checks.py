@@ -74,13 +74,28 @@ period that ends on or before the day it starts, never is."""
 
 def check_correction(bill: NormalizedBill, *, override: bool, account_number: str | None = None) -> list[str]:
     """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail;
-    and, given the job's ``account_number``, a bill for another account (never overridable)."""
+    a currency ISO 4217 does not know, and, given the job's ``account_number``, a bill for another account
+    (neither overridable)."""
     failing = check_bill(bill, text=None)
     if override:
         start, end = bill.bill_period_start, bill.bill_period_end
         backwards = start is not None and end is not None and end <= start
         failing = [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
-    return failing + check_account(bill, account_number)
+    unknown = [] if bill.currency in ISO_4217_CURRENCIES else ["unknown_currency"]
+    return failing + unknown + check_account(bill, account_number)
+
+
+_ISO_4217_CODES = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF
+    CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL
+    HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON
+    RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+    UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+"""
+ISO_4217_CURRENCIES = frozenset(_ISO_4217_CODES.split())
+"""The currencies of ISO 4217 a bill can be in (not its funds, metals or testing codes): a reviewer's typo ("uds",
+read as UDS) is refused, not stored as a currency of its own. No library in the image lists them."""
 
 
 APPROVABLE_UNREAD = frozenset({"missing_field:account_number"})
@@ -276,6 +291,7 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
     if bill.total_amount is not None and not evidence.has_amount(bill.total_amount):
         reasons.append("no_evidence:total_amount")
     reasons += _balance_evidence(bill, evidence)
+    reasons += _copied_evidence(bill, evidence)
     named: dict[str, date] = {
         name: value for name in (*CORE_DATES, "statement_date") if (value := getattr(bill, name)) is not None
     }
@@ -301,6 +317,25 @@ def _balance_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:previous_balance")
     if bill.payments_received and not evidence.has_payments(bill.payments_received):
         reasons.append("no_evidence:payments_received")
+    if not bill.previous_balance and evidence.past_due:
+        # "Past Due Amount $50.00" under no previous-balance label: a reading without one took the unpaid amount
+        # for a charge, or folded it into the current charges, and adds up either way.
+        reasons.append("missing_field:previous_balance")
+    return reasons
+
+
+def _copied_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
+    """The line items' amounts, the customer's name and the meter numbers: printed. Nothing
+    else checks them, and Gemini's invented charges (adding up to the current charges), name or meter were stored
+    and published as the bill's. The rules copy them off the text, so their readings pass."""
+    reasons: list[str] = []
+    if any(item.amount and not evidence.has_amount(item.amount) for item in bill.line_items):
+        reasons.append("no_evidence:line_items")
+    if bill.customer_name is not None and not evidence.has_words(bill.customer_name):
+        reasons.append("no_evidence:customer_name")
+    meters = (reading.meter_number for reading in bill.usage if reading.meter_number is not None)
+    if any(_meter_key(meter) and not evidence.has_account(meter) for meter in meters):
+        reasons.append("no_evidence:meter_number")
     return reasons
 
 

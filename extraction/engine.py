@@ -36,11 +36,15 @@ _CARRIED_THROUGH_GEMINI = frozenset(
     }
 )
 """The rules' doubts Gemini's reading cannot settle: see ``_gemini``."""
+_TWO_TOTALS = "conflicting_values:total_amount"
+"""Settled by Gemini's reading only where this bill's charges tell its total apart (``_settles_the_total``)."""
 CORE_FIELDS = ("account_number", "total_amount", "bill_period_start", "bill_period_end", "due_date")
 _COMPARED_FIELDS = (*CORE_FIELDS, "previous_balance", "payments_received", "current_charges")
 """The core fields and the balance's parts: analytics reports a bill's cost as its current charges, and a
 reading that folds an unpaid previous balance into them still adds up to the total. The current charges
 last: a bill may print none (its line items imply them), and another previous balance implies other ones."""
+_CARRIED_OVER = ("previous_balance", "payments_received")
+"""The balance's parts that a reading may not leave out where the rules read them (not zero), in either mode."""
 _WITNESS_ONLY_FIELDS = ("current_charges",)
 """What the rules' reading witnesses against Gemini's with ``EXTRACTOR=gemini``: the cost analytics reports, and
 the one figure no check confirms. A reading that leaves out a printed previous balance and folds it into the
@@ -121,9 +125,9 @@ def _gemini(
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
     # nor its currency (it writes "$" for Canadian dollars as readily as for US ones), nor which of two
     # readings or dates the text prints is the bill's: both are in the text and no sum tells them apart
-    # (two meters' 800 and 200 kWh, Gemini reading the first). Two totals, two account numbers are told
-    # apart by the balance and by the job's account.
-    carried = [r for r in rules.reasons if r in _CARRIED_THROUGH_GEMINI] if rules is not None else []
+    # (two meters' 800 and 200 kWh, Gemini reading the first). Two account numbers are told apart by the
+    # job's account, two totals only by this bill's charges (``_settles_the_total``).
+    carried = _carried(rules, None)
     pages = document.page_count
     from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
 
@@ -135,10 +139,10 @@ def _gemini(
     except GeminiRejected as rejected:  # this document, not the deployment: a person reads it
         logger.warning("gemini refused the document", extra={"error": str(rejected)})
         return Extraction(bill=fallback, reasons=[*carried, "gemini_rejected"], extractor="gemini", pages=pages)
-    if bill is None:
-        return Extraction(bill=None, reasons=[*carried, "not_a_bill"], extractor="gemini", pages=pages)
+    if bill is None:  # a person decides, with the rules' reading as a draft when the document is a bill after all
+        return Extraction(bill=fallback, reasons=[*carried, "not_a_bill"], extractor="gemini", pages=pages)
     bill = with_implied_charges(bill)  # before the readings are compared: the rules' charges witness against Gemini's
-    reasons = list(carried)
+    reasons = _carried(rules, bill)
     differing = None
     if rules is not None and rules.bill is not None:
         differing = disagreement(rules.bill, bill, witness_only=witness_only)
@@ -147,15 +151,42 @@ def _gemini(
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
 
 
+def _carried(rules: Extraction | None, gemini: NormalizedBill | None) -> list[str]:
+    """The rules' doubts that stand through Gemini's reading (``_CARRIED_THROUGH_GEMINI``), and their two totals
+    unless the charges they read row by row tell Gemini's apart (``_settles_the_total``)."""
+    if rules is None:
+        return []
+    settled = rules.bill is not None and gemini is not None and _settles_the_total(rules.bill, gemini)
+    carried = _CARRIED_THROUGH_GEMINI if settled else _CARRIED_THROUGH_GEMINI | {_TWO_TOTALS}
+    return [reason for reason in rules.reasons if reason in carried]
+
+
+def _settles_the_total(rules: NormalizedBill, gemini: NormalizedBill) -> bool:
+    """Whether Gemini's total is the one of the text's two that adds up with this bill's charges: the rows the rules
+    read under the charges' heading, with Gemini's previous balance and payments. Not with Gemini's own current
+    charges: each column of a "Last bill   This bill" summary adds up on its own, and Gemini (as the rules) may
+    read the last bill's; nor because Gemini's total is the rules' (they read the first column). A summary and
+    no rows tell nothing apart: a person reads the column headings."""
+    if not rules.line_items or gemini.total_amount is None:
+        return False
+    charges = sum((item.amount for item in rules.line_items), Decimal(0))
+    return _unpaid(gemini) + charges == gemini.total_amount
+
+
 def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: bool = False) -> str | None:
     """The first field two readings differ on, so a reviewer sees where to look: a core field, a part of the
     balance or the usage (its total in each commodity and unit, ``_usage_totals``: "12 CCF" is not 12 gallons)
     both of them found; a part of the balance only where the ``rules`` reading adds up with it (see
-    ``_UNWITNESSED_WHEN``); and a previous balance the rules read, not all paid, that the other leaves out.
-    With ``witness_only`` the current charges alone (``_WITNESS_ONLY_FIELDS``), and that previous balance."""
+    ``_UNWITNESSED_WHEN``); a previous balance or payment the rules read there that the other leaves out
+    (``_CARRIED_OVER``); and a previous balance the rules read, not all paid, that the other leaves out. With
+    ``witness_only`` the current charges alone (``_WITNESS_ONLY_FIELDS``), and those left out."""
     for name in _compared_fields(rules, _WITNESS_ONLY_FIELDS if witness_only else _COMPARED_FIELDS):
         left, right = _core(getattr(rules, name)), _core(getattr(other, name))
         if left is not None and right is not None and left != right:
+            return name
+    for name in _compared_fields(rules, _CARRIED_OVER):
+        if getattr(rules, name) and not getattr(other, name):  # none, 0.00 or -0.00
+            # Paid in full, it adds up left out, and the bill was stored with neither figure it prints.
             return name
     if _unpaid(rules) and not other.previous_balance:  # none, or 0.00
         # A reading that leaves out the printed previous balance and folds what is unpaid into the charges adds

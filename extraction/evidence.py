@@ -32,9 +32,20 @@ from shared.bill import UsageUnit
 MIN_TEXT_CHARS = 20
 """Fewer alphanumerics than this in a document's text mean a scan or a photo: nothing to read or check."""
 _SEPARATORS = r"[\s\-./]*"
+_ANY_SEPARATORS = r"[\W_]*"
+"""Between a name's letters: blanks, line breaks, commas, apostrophes ("O'Brien" copied as "OBrien")."""
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
+_PAST_DUE_WITHIN = 40
+"""How much of the text after a past-due label its amount is looked for in (it must start it)."""
 _PAYMENT_LINE_RE = re.compile(r"^.*\b(?:payments?|paid)\b.*$", re.IGNORECASE | re.MULTILINE)
+_PAST_DUE_LABEL_RE = re.compile(
+    r"\b(?:(?:amount\s+)?past[\s-]+due|overdue|(?:amount\s+in\s+)?arrears?)"
+    r"(?:\s+(?:amount|balance|charges?))?(?:\s+due)?\b[\s:.]*",
+    re.IGNORECASE,
+)
+"""A label of what is unpaid of earlier bills, its amount right after it ("Past Due Amount  $50.00", "Arrears
+$50.00"): not a sentence about past-due balances, whose figure (a late fee) comes words later."""
 
 
 @dataclass
@@ -52,6 +63,8 @@ class Evidence:
     day_first_place: bool | None = field(init=False)
     """See ``day_first_place``: asked only when ``two_way`` has dates."""
     amounts: set[Decimal] = field(init=False)
+    past_due: set[Decimal] = field(init=False)
+    """The amounts printed under a past-due or arrears label (``_PAST_DUE_LABEL_RE``), not zero."""
     payment_lines_sum: Decimal = field(init=False)
     """The amounts of the lines that name a payment, added up: a bill's payments, printed one by one."""
     readings: set[tuple[Decimal, UsageUnit]] = field(init=False)
@@ -76,6 +89,7 @@ class Evidence:
         self.day_first_dates = _dates(flat, day_first=True) if self.two_way else set()
         self.day_first_place = day_first_place(flat) if self.two_way else None
         self.amounts = {abs(found.value) for found in iter_money(flat)}
+        self.past_due = _past_due(flat)
         self.payment_lines_sum = sum(
             (abs(found.value) for line in _PAYMENT_LINE_RE.findall(numbers) for found in iter_money(line)),
             Decimal("0"),
@@ -127,11 +141,33 @@ class Evidence:
 
     def has_account(self, value: str) -> bool:
         """Same characters in order; spaces, dashes, dots and slashes may differ."""
-        chars = [re.escape(ch) for ch in value if ch.isalnum()]
-        if not chars:
-            return False
-        pattern = r"(?<![A-Za-z0-9])" + _SEPARATORS.join(chars) + r"(?![A-Za-z0-9])"
-        return re.search(pattern, self.text, re.IGNORECASE) is not None
+        return _spelled(value, _SEPARATORS, self.text)
+
+    def has_words(self, value: str) -> bool:
+        """A name as a reader copies it: each of its comma-separated parts printed, in any case and punctuation, and
+        across lines ("O'Brien, Jane Q." of "JANE Q. O'BRIEN"; "12 Elm Street, Springfield, IL" of an address on two
+        lines beside another column). A part left out is no invention; a word the text does not print is."""
+        parts = [part for part in value.split(",") if any(ch.isalnum() for ch in part)]
+        return bool(parts) and all(_spelled(part, _ANY_SEPARATORS, self.text) for part in parts)
+
+
+def _past_due(text: str) -> set[Decimal]:
+    """See ``Evidence.past_due``."""
+    amounts: set[Decimal] = set()
+    for label in _PAST_DUE_LABEL_RE.finditer(text):
+        found = next(iter_money(text[label.end() : label.end() + _PAST_DUE_WITHIN]), None)
+        if found is not None and found.start == 0 and found.value:
+            amounts.add(abs(found.value))
+    return amounts
+
+
+def _spelled(value: str, separators: str, text: str) -> bool:
+    """Whether ``text`` prints ``value``'s letters and digits in order, as a whole, ``separators`` between them."""
+    chars = [re.escape(ch) for ch in value if ch.isalnum()]
+    if not chars:
+        return False
+    pattern = r"(?<![A-Za-z0-9])" + separators.join(chars) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _dates(text: str, *, day_first: bool) -> set[date]:

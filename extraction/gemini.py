@@ -148,6 +148,10 @@ class GeminiExtractor:
             # A 200 whose body is no JSON: cut off on the way, or a proxy's page. Untyped, it failed the
             # activity as a bare JSONDecodeError; it is the moment's problem, so retried like a 503.
             raise GeminiUnavailable("gemini answered with a body that is not JSON") from error
+        except ValidationError as error:
+            # JSON, but not a GenerateContentResponse the SDK can build ("text": 5): an answer, not the moment's
+            # problem. Untyped, it was retried for 30 minutes and then failed the job; a person reads the bill.
+            raise MalformedModelOutput("gemini's response does not match the API's shape") from error
 
 
 def _classify(error: errors.APIError, model: str) -> GeminiError:

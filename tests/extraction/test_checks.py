@@ -318,6 +318,17 @@ def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tupl
     assert check_correction(adjusted, override=True, account_number="0000-0000") == ["account_mismatch"]
 
 
+@pytest.mark.parametrize("override", [False, True])
+def test_a_correction_in_a_currency_that_does_not_exist_is_refused(
+    sample: tuple[NormalizedBill, str], override: bool
+) -> None:
+    """A reviewer's "uds" (read as UDS) was stored, and became a currency of its own on the dashboard."""
+    bill = sample[0]
+    assert check_correction(changed(bill, currency="UDS"), override=override) == ["unknown_currency"]
+    for code in ("USD", "CAD", "EUR", "GBP", "MXN"):
+        assert check_correction(changed(bill, currency=code), override=override) == [], code
+
+
 def test_a_text_that_writes_decimals_both_ways_goes_to_review_as_such() -> None:
     """ "1.234" is 1,234 on a bill writing "85,00" and 1.234 on one writing "85.00": on a text printing both as
     often, no figure that reads either way could be trusted, and nothing said so."""

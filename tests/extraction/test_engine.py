@@ -20,7 +20,7 @@ from extraction.rules.extractor import extract_with_rules
 from shared.bill import LineItem, NormalizedBill, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
-from tests.extraction.test_rules import PLAIN
+from tests.extraction.test_rules import PLAIN, TWO_COLUMNS
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
 
 
@@ -258,11 +258,16 @@ def test_gemini_reading_of_an_image_goes_to_review_as_unverified(
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["no_text_layer"])
 
 
-def test_gemini_says_not_a_bill(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+def test_gemini_says_not_a_bill_and_the_reviewer_gets_the_rules_reading(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """As when Gemini's answer does not parse: thrown away, the reviewer of a bill got an empty form."""
     data, _, expected = sample_bill(None, seed=8)
     fake_gemini.push(200, bill_response(wire_from_bill(expected, is_utility_bill=False)))
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
-    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+    assert result.reasons == ["not_a_bill"]
+    assert result.bill is not None and result.bill.total_amount == expected.total_amount
+    assert decide(result, [])[0] == "review"
 
 
 def test_transient_errors_propagate_for_temporal_to_retry(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -327,7 +332,8 @@ def test_disagree_ignores_formatting_and_missing_values() -> None:
 def test_disagree_compares_the_balances_parts(field: str) -> None:
     _, _, bill = sample_bill(Provider.PGE, seed=1)
     bill = bill.model_copy(update={"previous_balance": Decimal("200.00"), "payments_received": Decimal("200.00")})
-    assert not disagreement(bill, bill.model_copy(update={field: None}))
+    left_out = disagreement(bill, bill.model_copy(update={field: None}))
+    assert left_out == (None if field == "current_charges" else field), "a printed previous balance or payment is read"
     assert disagreement(bill, bill.model_copy(update={field: getattr(bill, field) + Decimal("200.00")})) == field
 
 
@@ -508,13 +514,36 @@ def test_a_previous_balance_left_out_goes_to_review_where_the_rules_charges_witn
     assert (report.extractor, report.decision, report.reasons) == expected
 
 
-def test_a_previous_balance_paid_in_full_may_be_left_out() -> None:
-    """Nothing is carried over: the charges are the total either way."""
+def test_a_previous_balance_paid_in_full_may_not_be_left_out() -> None:
+    """Nothing is carried over and the charges are the total either way, but the bill was stored (and published)
+    with no previous balance and no payment where it prints $200.00 of each."""
     _, _, bill = sample_bill(Provider.PGE, seed=1)
     paid = bill.model_copy(update={"previous_balance": Decimal("200.00"), "payments_received": Decimal("200.00")})
-    assert disagreement(paid, paid.model_copy(update={"previous_balance": None, "payments_received": None})) is None
+    for witness_only in (False, True):
+        left_out = paid.model_copy(update={"previous_balance": None, "payments_received": None})
+        assert disagreement(paid, left_out, witness_only=witness_only) == "previous_balance"
+        unpaid = paid.model_copy(update={"payments_received": Decimal("0.00")})
+        assert disagreement(paid, unpaid, witness_only=witness_only) == "payments_received"
     unpaid = paid.model_copy(update={"payments_received": Decimal("150.00")})
     assert disagreement(unpaid, unpaid.model_copy(update={"previous_balance": None})) == "previous_balance"
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+@pytest.mark.parametrize(("previous", "paid"), [("-0.00", None), (None, "-0.00"), ("200.00", None)])
+def test_a_printed_previous_balance_or_payment_gemini_leaves_out_goes_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, previous: str | None, paid: str | None
+) -> None:
+    """PLAIN prints $200.00 of each: Gemini's -0.00 or null for them added up and was accepted."""
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None and read.reasons == []
+    wire = wire_from_bill(read.bill) | {"previous_balance": previous, "payments_received": paid}
+    fake_gemini.push(200, bill_response(wire))
+    report = analyze(
+        PLAIN.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode})
+    )
+    assert (report.extractor, report.decision) == ("gemini", "review")
+    left_out = {"extractor_disagreement:previous_balance", "extractor_disagreement:payments_received"}
+    assert left_out & set(report.reasons), report.reasons
 
 
 FEW_SIGNALS = """Harbor Water Co
@@ -583,3 +612,141 @@ def test_a_sewer_reading_copying_the_waters_goes_to_review(
     report = analyze(text.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode}))
     assert (report.extractor, report.decision) == ("gemini", "review")
     assert "several_readings:usage" in report.reasons
+
+
+TWO_COLUMNS_ITEMIZED = TWO_COLUMNS.replace(
+    "Usage this period",
+    "Electric Charges\n  Energy charge            $150.00\n  Delivery charge          $29.86\n\nUsage this period",
+)
+"""A "Last bill / This bill" summary, and this bill's charges row by row ($179.86)."""
+LAST_BILLS_COLUMN = {
+    "total_amount": Decimal("96.72"),
+    "previous_balance": Decimal("80.00"),
+    "payments_received": Decimal("80.00"),
+    "current_charges": Decimal("96.72"),
+    "line_items": [],
+}
+THIS_BILLS_COLUMN = {
+    "total_amount": Decimal("179.86"),
+    "previous_balance": Decimal("96.72"),
+    "payments_received": Decimal("96.72"),
+    "current_charges": Decimal("179.86"),
+}
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+@pytest.mark.parametrize("text", [TWO_COLUMNS, TWO_COLUMNS_ITEMIZED], ids=["summary-only", "itemized"])
+def test_a_total_gemini_reads_off_the_last_bills_column_stays_in_doubt(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, text: str
+) -> None:
+    """Each column of "Last bill   This bill" adds up on its own: Gemini reading the last bill's (as the rules did)
+    settled the rules' two totals, and the bill was accepted with last bill's $96.72 due."""
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["conflicting_values:total_amount"]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update=LAST_BILLS_COLUMN))))
+    settings = gemini_settings.model_copy(update={"extractor": mode})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision) == ("gemini", "review")
+    assert "conflicting_values:total_amount" in report.reasons
+
+
+@pytest.mark.parametrize(("text", "decision"), [(TWO_COLUMNS_ITEMIZED, "accept"), (TWO_COLUMNS, "review")])
+def test_a_total_that_adds_up_with_this_bills_charges_settles_two_columns(
+    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, decision: str
+) -> None:
+    """The charges row by row are this bill's whichever column the summary prints: the total they add up to with
+    the previous balance and payments is told apart from last bill's. A summary alone tells nothing apart. (With
+    EXTRACTOR=auto the rules' reading of the last bill's column disagrees with it: a person looks either way.)"""
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update=THIS_BILLS_COLUMN))))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(text.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision) == ("gemini", decision), report.reasons
+    assert ("conflicting_values:total_amount" in report.reasons) == (decision == "review")
+    assert report.bill is not None and report.bill.total_amount == Decimal("179.86")
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_line_items_gemini_invents_go_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
+) -> None:
+    """Charges that add up to the printed current charges, printed nowhere, were accepted and published."""
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None and read.reasons == []
+    invented = [
+        LineItem(description="Water service", amount=Decimal("600.00")),
+        LineItem(description="Water usage", amount=Decimal("634.50")),
+    ]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={"line_items": invented}))))
+    report = analyze(
+        PLAIN.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode})
+    )
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["no_evidence:line_items"])
+
+
+NAMED = PLAIN.replace(
+    "Customer Account No. 0042-1177\n",
+    "Customer Account No. 0042-1177\nCustomer Name: O'BRIEN, JANE Q.\n"
+    "Service Address: 12 ELM STREET          Meter 4473 2410\n                 SPRINGFIELD IL 62701\n",
+)
+"""A bill that names its customer, its service address (on two lines, beside another column) and its meter."""
+
+
+@pytest.mark.parametrize(
+    ("update", "reasons"),
+    [
+        ({}, []),
+        ({"customer_name": "John Smith"}, ["no_evidence:customer_name"]),
+        ({"meter_number": "55501234"}, ["no_evidence:meter_number"]),
+    ],
+    ids=["as-printed", "invented-customer", "invented-meter"],
+)
+def test_a_customer_or_meter_gemini_invents_goes_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, update: dict[str, str], reasons: list[str]
+) -> None:
+    """Gemini's names and numbers are its copy of the text, in its own case and punctuation; one the text does
+    not print was stored (and the customer's name published) as the bill's."""
+    read = extract_with_rules([NAMED], provider_hint=None)
+    assert read.bill is not None
+    meter = update.pop("meter_number", "4473-2410")
+    usage = [read.bill.usage[0].model_copy(update={"meter_number": meter})]
+    gemini = read.bill.model_copy(
+        update={"customer_name": "O'Brien, Jane Q.", "service_address": "12 Elm Street, Springfield, IL 62701"}
+        | {"usage": usage}
+        | update
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(gemini)))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(NAMED.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.reasons) == ("gemini", reasons)
+
+
+@pytest.mark.parametrize("label", ["Past Due Amount", "Amount Past Due", "Arrears", "Overdue Balance"])
+@pytest.mark.parametrize("mode", [ExtractorMode.RULES, ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_a_past_due_amount_folded_into_the_charges_goes_to_review(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, label: str
+) -> None:
+    """No previous-balance label: the rules read "Arrears $50.00" as a charge, Gemini folded it into the current
+    charges ($135.00 for $85.00). Each adds up, and analytics counted the unpaid $50.00 as this bill's cost."""
+    text = NO_CURRENT_CHARGES_LINE.replace("Duke Energy", "Piedmont Power").replace("Previous Balance", f"{label:<16}")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and not read.bill.previous_balance
+    folded = read.bill.model_copy(update={"current_charges": Decimal("135.00"), "line_items": []})
+    fake_gemini.push(200, bill_response(wire_from_bill(folded)))
+    report = analyze(text.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode}))
+    assert report.decision == "review" and "missing_field:previous_balance" in report.reasons, report.reasons
+
+
+def test_a_past_due_amount_read_as_the_previous_balance_is_no_doubt(offline_settings: Settings) -> None:
+    """Nor is a zero past due, nor a sentence about past-due amounts."""
+    for past_due in ("Past Due Amount    $0.00", "Past due balances are charged a late fee of $5.00"):
+        text = NO_CURRENT_CHARGES_LINE + past_due + "\n"
+        report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
+        assert (report.decision, report.reasons) == ("accept", []), past_due
+    text = NO_CURRENT_CHARGES_LINE.replace("Previous Balance", "Past Due Balance")
+    read = extract_with_rules([text], provider_hint=None).bill
+    assert read is not None
+    items = [item for item in read.line_items if item.description != "Past Due Balance"]
+    unpaid = read.model_copy(update={"previous_balance": Decimal("50.00"), "line_items": items})
+    assert check_bill(unpaid, text=text) == []

@@ -201,6 +201,7 @@ def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Setti
         bill_response(wire_fields(), finish_reason="MAX_TOKENS"),
         bill_response(wire_fields(), finish_reason="SAFETY"),
         {"candidates": []},
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": 5}]}, "finishReason": "STOP"}]},
     ],
     ids=[
         "bad-json",
@@ -211,6 +212,7 @@ def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Setti
         "max-tokens",
         "safety",
         "empty",
+        "sdk-refuses-the-body",  # a pydantic ValidationError out of the SDK was retried untyped, then failed the job
     ],
 )
 def test_malformed_output_is_a_typed_error(
@@ -354,6 +356,7 @@ def _euro_fields(**overrides: Any) -> dict[str, Any]:
     fields = wire_fields(
         provider_name="Stadtwerke Riverside",
         account_number="0042-1177",
+        customer_name=None,  # the bill names none
         currency="EUR",
         total_amount="1.234,50",
         previous_balance="200,00",
