@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
-from extraction.checks import overridden_checks
+from extraction.checks import overridden_checks, with_implied_charges
 from shared.bill import NormalizedBill
 from shared.db import job_claimed, newer_run
 from shared.models import JobStatus
@@ -81,6 +81,13 @@ async def _take_over(conn: asyncpg.Connection, job_id: str, status: JobStatus) -
         info.workflow_run_id,
         info.scheduled_time,
     )
+
+
+def _stored(bill: NormalizedBill | None) -> NormalizedBill | None:
+    """The bill as ``persist_bill`` stores it (with the current charges its line items imply), for the audit, the
+    task and the eval case exported from them to agree with Postgres and the warehouse. A bill that came with a
+    reject was not stored: the caller passes none for it."""
+    return with_implied_charges(bill) if bill is not None else None
 
 
 class ReviewActivities:
@@ -204,6 +211,7 @@ class ReviewActivities:
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:
         """Safe to rerun: one audit row per decision (job, revision and what was decided); the task is closed as DONE.
+        The same decision taken again on a task a reset took back is dated anew, as its task's latest.
 
         A late attempt of a run an operator's reset replaced changes nothing: its decision never took
         effect, and the new run's job may be waiting for its own reviewer. Nor does one that commits after
@@ -213,9 +221,8 @@ class ReviewActivities:
         CANCELED with the run's end.
         """
         decision = audit.decision
-        # What was stored, by the action: a bill that came with an approve or a reject was not.
-        corrected = decision.bill if decision.action is ReviewAction.CORRECT else None
-        after = corrected or (audit.before if decision.action is ReviewAction.APPROVE else None)
+        corrected = _stored(decision.bill) if decision.action is ReviewAction.CORRECT else None
+        after = corrected or (_stored(audit.before) if decision.action is ReviewAction.APPROVE else None)
         async with self._pool.acquire() as conn, conn.transaction():
             job = await _lock_job(conn, audit.job_id)
             if job is not None and _replaced(job):
@@ -240,7 +247,13 @@ class ReviewActivities:
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
                         -- the bill decided on, the task's as it is now: export_corrections pairs the two by it
                         (SELECT artifact_uri FROM review_tasks WHERE job_id = $1))
-                ON CONFLICT (job_id, revision, decision_key) DO NOTHING
+                ON CONFLICT (job_id, revision, decision_key) DO UPDATE
+                   SET decided_at = now(), before = EXCLUDED.before, diff = EXCLUDED.diff,
+                       overridden = EXCLUDED.overridden, artifact_uri = EXCLUDED.artifact_uri
+                 -- Taken again since the task was taken back after a reset (its opening is newer than the row):
+                 -- dated anew, readers take it as the latest, not the decisions taken in between. A retry of
+                 -- this run's own step (the row newer than the opening) keeps its row as it is.
+                 WHERE review_decisions.decided_at < (SELECT created_at FROM review_tasks WHERE job_id = $1)
                 """,
                 audit.job_id,
                 audit.revision,

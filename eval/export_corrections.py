@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from activities.storage import extension_for
 from eval.generate import Case, Category
+from extraction.checks import with_implied_charges
 from shared.artifacts import ArtifactNotFound, ArtifactStore, InvalidArtifactName, build_artifact_store
 from shared.bill import NormalizedBill
 from shared.db import create_pool
@@ -113,7 +114,8 @@ async def corrections(pool: asyncpg.Pool) -> Corrections:
             unpaired.append(str(row["job_id"]))
             continue
         try:  # one bad row must not hold back the rest, or every later run, which would stop at it too
-            bill = NormalizedBill.model_validate(row["after"])
+            # As it was stored: an earlier release audited a correction without the current charges it implies.
+            bill = with_implied_charges(NormalizedBill.model_validate(row["after"]))
         except ValidationError:
             unreadable.append(str(row["job_id"]))
             continue

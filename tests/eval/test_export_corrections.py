@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,6 +139,44 @@ async def test_a_correction_a_later_decision_withdrew_is_not_exported(pg_url: st
     assert [c.artifact_uri for c in found.paired if c.job_id == kept] == [bill_k.uri]
 
 
+async def test_a_correction_taken_again_after_a_reset_is_exported_again(pg_url: str) -> None:
+    """Corrected, rejected after a reset, then corrected again word for word after another: the correction's audit
+    row kept its first time, so the rejection read as the latest decision and the correction as withdrawn."""
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        job_id = await _new_job(pool, "retaken")
+        bill_a = await _stored(pool, job_id, "a")
+        await _decide(pool, job_id, "run-1", bill_a, _correct("r1"))
+        await _decide(pool, job_id, "run-2", bill_a, ReviewDecision(action=ReviewAction.REJECT, revision="r1"))
+        await _decide(pool, job_id, "run-3", bill_a, _correct("r1"))
+        found = await corrections(pool)
+        actions = await pool.fetch(
+            "SELECT action FROM review_decisions WHERE job_id = $1 ORDER BY decided_at", uuid.UUID(job_id)
+        )
+    finally:
+        await pool.close()
+    assert [c.artifact_uri for c in found.paired if c.job_id == job_id] == [bill_a.uri]
+    assert [r["action"] for r in actions] == ["reject", "correct"]
+
+
+async def test_a_decision_recorded_again_by_its_own_run_keeps_its_row_and_time(pg_url: str) -> None:
+    """An activity's retry of the decision it recorded (its answer lost) adds no row and does not date it anew."""
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        job_id = await _new_job(pool, "retried")
+        bill_a = await _stored(pool, job_id, "a")
+        await _decide(pool, job_id, "run-1", bill_a, _correct("r1"))
+        first = await pool.fetchval("SELECT decided_at FROM review_decisions WHERE job_id = $1", uuid.UUID(job_id))
+        audit = ReviewAudit(job_id=job_id, decision=_correct("r1"), before=_bill(), revision="r1")
+        await _in_run("run-1").run(ReviewActivities(pool).record_review_decision, audit)
+        rows = await pool.fetch("SELECT decided_at FROM review_decisions WHERE job_id = $1", uuid.UUID(job_id))
+    finally:
+        await pool.close()
+    assert [r["decided_at"] for r in rows] == [first]
+
+
 async def test_a_correction_is_exported_beside_the_bill_it_was_recorded_on(pg_url: str) -> None:
     """A stored, a reset fetched B, B corrected, a later reset fetched B again: storing B again dated it after
     the decision, and the correction went out beside A, the last bill dated before it, saying nothing."""
@@ -185,8 +224,7 @@ async def _stored(pool: asyncpg.Pool, job_id: str, name: str) -> ArtifactRef:
 
 async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRef, decision: ReviewDecision) -> None:
     """The review steps of run ``run_id`` (a reset's, after the first): the task opened on ``bill``, decided."""
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=datetime.now(UTC))
+    env = _in_run(run_id)
     activities = ReviewActivities(pool)
     opening = ReviewTaskOpen(
         job_id=job_id, reasons=["balance_mismatch"], bill=_bill(), artifact_uri=bill.uri, revision=decision.revision
@@ -194,6 +232,48 @@ async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRe
     await env.run(activities.open_review_task, opening)
     audit = ReviewAudit(job_id=job_id, decision=decision, before=_bill(), revision=decision.revision)
     await env.run(activities.record_review_decision, audit)
+
+
+def _in_run(run_id: str) -> ActivityEnvironment:
+    """Activities run as steps of run ``run_id``, scheduled now (a later run's are a reset's)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id, scheduled_time=datetime.now(UTC))
+    return env
+
+
+async def test_a_correction_is_audited_shown_and_exported_with_the_charges_it_was_stored_with(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A corrected bill that states no current charges is stored with those its line items imply: its audit, its
+    task and its golden file kept none, and the eval counted the pipeline's right reading of them as a miss."""
+    store = LocalArtifactStore(tmp_path / "store")
+    out = tmp_path / "cases"
+    out.mkdir()
+    assert _bill().current_charges is None
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        job_id = await _new_job(pool, "implied")
+        await _decide(pool, job_id, "run-1", await _stored_in(store, pool, job_id), _correct("r1"))
+        audited = await pool.fetchrow(
+            "SELECT d.after, d.diff, t.bill FROM review_decisions d JOIN review_tasks t USING (job_id)"
+            " WHERE d.job_id = $1",
+            uuid.UUID(job_id),
+        )
+        older = await _new_job(pool, "implied-before")
+        await _decide(pool, older, "run-1", await _stored_in(store, pool, older), _correct("r1"))
+        await pool.execute(  # as an earlier release recorded it, without them
+            "UPDATE review_decisions SET after = jsonb_set(after, '{current_charges}', 'null') WHERE job_id = $1",
+            uuid.UUID(older),
+        )
+        await export(out, pool=pool, store=store)
+    finally:
+        await pool.close()
+    assert audited["after"]["current_charges"] == audited["bill"]["current_charges"] == "85.00"
+    assert audited["diff"]["current_charges"] == {"before": None, "after": "85.00"}
+    for exported in (job_id, older):
+        golden = json.loads((out / f"review_{exported}.expected.json").read_text(encoding="utf-8"))
+        assert golden["bill"]["current_charges"] == "85.00", exported
 
 
 async def test_an_export_again_removes_a_withdrawn_case_and_skips_an_unreadable_correction(

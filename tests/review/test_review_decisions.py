@@ -110,6 +110,25 @@ async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
     assert activity_names(events).count("record_review_decision") == 1
 
 
+async def test_a_correction_stating_no_current_charges_is_shown_and_audited_with_those_stored(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Stored with the charges its line items imply, it was shown and audited with none: a reviewer opening the
+    task read a bill Postgres and the warehouse did not hold."""
+    review = await open_review(http, unique)
+    corrected = review.corrected(total_amount=CORRECT_TOTAL, current_charges=None)
+    response = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": corrected}
+    )
+    assert response.status_code == 200, response.text
+
+    stored = await resources.pool.fetchval("SELECT current_charges FROM bills WHERE job_id = $1", review.job_id)
+    audited = await resources.pool.fetchval("SELECT after FROM review_decisions WHERE job_id = $1", review.job_id)
+    shown = (await reviewer_http.get(f"/reviews/{review.job_id}")).json()
+    assert stored == Decimal("60.00")
+    assert audited["current_charges"] == shown["bill"]["current_charges"] == "60.00", shown
+
+
 async def test_rest_approval_stores_the_extracted_values(
     http: httpx.AsyncClient,
     reviewer_http: httpx.AsyncClient,

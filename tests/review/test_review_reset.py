@@ -164,3 +164,24 @@ async def test_a_decision_a_reset_run_receives_again_is_audited_once(
     assert (await result_of(client, review.workflow_id)).status is JobStatus.REJECTED
     assert "record_review_decision" in activity_names(await history(reset)), "the new run recorded it too"
     assert await audit_of(resources, review.job_id) == [("reject", "looked wrong")]
+
+
+async def test_the_same_decision_taken_again_after_a_reset_back_into_the_wait_is_shown_as_the_tasks(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str
+) -> None:
+    """Rejected as before, word for word: its audit row matched the first one's and kept the first one's time, from
+    before the task was taken back, so the task closed DONE showed no decision. One row, dated as taken again."""
+    review = await rejected_then_taken_back(http, client, unique)
+    taken_back_at = await resources.pool.fetchval(
+        "SELECT created_at FROM review_tasks WHERE job_id = $1", review.job_id
+    )
+    await decide(http, review.job_id, review.revision, "reject", "looked wrong")
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.REJECTED
+
+    task = await read_task(http, review.job_id)
+    assert (task["status"], task["decision"] and task["decision"]["action"]) == (ReviewStatus.DONE, "reject"), task
+    assert await audit_of(resources, review.job_id) == [("reject", "looked wrong")]
+    decided_at = await resources.pool.fetchval(
+        "SELECT decided_at FROM review_decisions WHERE job_id = $1", review.job_id
+    )
+    assert decided_at >= taken_back_at
