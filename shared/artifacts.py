@@ -307,7 +307,10 @@ class GcsArtifactStore:
 
         GCS's preconditions make the delete conditional on the version listed. The read before them is for
         fake-gcs-server (1.54 ignores preconditions on a delete, and a metadata patch moves its generation but
-        neither ``updated`` nor the metageneration): there it leaves only the moment between read and delete."""
+        neither ``updated`` nor the metageneration): there it leaves only the moment between read and delete.
+
+        False too, logged, when the bucket keeps it (a retention policy not yet met, a hold): a later sweep may
+        delete it, and this one goes on to the next."""
         name = _check_object_name(listed.name)
         with _translate_errors(self._bucket_name):
             current = self._bucket.get_blob(name, timeout=GCS_TIMEOUT, retry=None)
@@ -328,6 +331,14 @@ class GcsArtifactStore:
                     retry=None,
                 )
             except (gexc.NotFound, gexc.PreconditionFailed):
+                return False
+            except gexc.Forbidden as refused:
+                if not _kept_by_bucket(refused):
+                    raise  # no role to delete: every bill alike, an operator's to mend
+                logger.warning(
+                    "raw bill kept by a retention policy or hold: not deleted",
+                    extra={"bucket": self._bucket_name, "object": name, "reason": _gcs_message(refused)},
+                )
                 return False
         return True
 
@@ -412,11 +423,29 @@ def _refusal(error: RefreshError) -> str:
     )
 
 
+_KEPT_BY_BUCKET = re.compile(r"retention policy|object retention|under active [\w-]+ hold", re.IGNORECASE)
+"""How GCS words a delete refused for a retention policy or an object retention (reason ``retentionPolicyNotMet``,
+though once ``forbidden``) or a temporary or event-based hold (reason ``forbidden``)."""
+
+
+def _kept_by_bucket(refused: gexc.Forbidden) -> bool:
+    """The 403 is the bucket keeping the object for now, not the identity lacking a role."""
+    reasons = {error.get("reason") for error in refused.errors if isinstance(error, dict)}
+    return "retentionPolicyNotMet" in reasons or _KEPT_BY_BUCKET.search(_gcs_message(refused)) is not None
+
+
+def _gcs_message(error: gexc.GoogleAPICallError) -> str:
+    """GCS's own words, one line: the exception's message starts with the request's method and URL, which for a
+    long object name filled the 200 characters logged before GCS's reason began."""
+    details = [e["message"] for e in error.errors if isinstance(e, dict) and isinstance(e.get("message"), str)]
+    return " ".join((details[0] if details else str(error.message)).split())
+
+
 def _denial(error: gexc.GoogleAPICallError, bucket: str | None) -> str:
     """One line for the operator's log: GCS denies the identity this bucket (403: no role on it, or another project's
     bucket; 401: a token it will not take even refreshed). No wait mends that, so it is no outage."""
     where = f"gs://{bucket}" if bucket else "the bucket"
-    reason = " ".join(str(error.message).split())
+    reason = _gcs_message(error)
     return (
         f"object storage denied MiniMeter's identity permission on {where} ({error.code}: {reason[:200]}): grant"
         " the service account the process runs as roles/storage.objectAdmin on it, or check GCS_BUCKET"
@@ -445,21 +474,21 @@ class LocalArtifactStore:
     def ensure_bucket(self) -> None:
         """Create the directory, and clear what a process that died mid-write or mid-delete left in it."""
         self._root.mkdir(parents=True, exist_ok=True)
-        self._clear_stale_temp_files()
+        self.clear_stale_temp_files()
 
-    def _clear_stale_temp_files(self) -> None:
-        """Remove ``.tmp-`` files older than ``STALE_TEMP_AGE``: nothing else ever would. A sweep's delete left
-        halfway holds the bill aside: it is put back under its name instead (a later sweep deletes it again if
-        it is still an orphan), as that bill may be one a write took up again meanwhile."""
+    def clear_stale_temp_files(self) -> None:
+        """Remove ``.tmp-`` files older than ``STALE_TEMP_AGE``: only a start and a deleting sweep do. A sweep's
+        delete left halfway holds the bill aside: it is put back under its name instead (a later sweep deletes it
+        again if it is still an orphan), as that bill may be one a write took up again meanwhile."""
         cutoff = (datetime.now(UTC) - STALE_TEMP_AGE).timestamp()
         for job_dir in (self._root / RAW_PREFIX).glob("*/"):
             for path in job_dir.glob(".tmp-*"):
-                with suppress(FileNotFoundError):  # finished, or cleared by another process, meanwhile
-                    if path.stat().st_ctime >= cutoff:
-                        continue
-                    if path.name.startswith(_ASIDE_PREFIX):
-                        _put_back(path)
-                    path.unlink()
+                try:
+                    _clear_if_stale(path, cutoff)
+                except FileNotFoundError:  # finished, or cleared by another process, meanwhile
+                    continue
+                except OSError as error:  # best effort: a file another user owns must not stop the API or worker
+                    logger.warning("a stale temporary file could not be cleared", extra={"error": str(error)})
 
     def put_once(
         self, *, job_id: str, data: bytes, content_type: str, ext: str, metadata: dict[str, str]
@@ -570,6 +599,15 @@ def _reuse_existing(path: Path, sha256: str) -> bool:
     return True
 
 
+def _clear_if_stale(path: Path, cutoff: float) -> None:
+    """Remove a ``.tmp-`` file changed before ``cutoff``, putting a bill a sweep set aside back first."""
+    if path.stat().st_ctime >= cutoff:
+        return
+    if path.name.startswith(_ASIDE_PREFIX):
+        _put_back(path)
+    path.unlink()
+
+
 def _put_back(aside: Path) -> None:
     """Link a bill a sweep set aside back under its name (``.tmp-deleting-{hex}-{name}``), unless it was written
     there again since: the same name holds the same bytes."""
@@ -582,9 +620,15 @@ def _put_back(aside: Path) -> None:
 
 def _write_atomically(path: Path, content: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk or a cancelled call: the temporary file would otherwise stay until the next start.
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def build_artifact_store(settings: Settings) -> ArtifactStore:

@@ -14,7 +14,9 @@ is from its last touch: a write that finds it there (a client retrying an upload
 ``Idempotency-Key``, a fetch of the same bytes) touches it before it inserts or records anything. Only then is
 it an orphan. A delete names the version listed (GCS: generation and metageneration; on disk: the mtime), so
 an object written again or touched since it was listed is left alone, and one already gone counts as nothing:
-run it as often as you like, while jobs run. The default grace, 30 days, is at least the Temporal history
+run it as often as you like, while jobs run. An object the bucket keeps (a retention policy not yet met, a hold) is
+left and logged on stderr, and the sweep goes on; ``--delete`` also clears the local store's stale ``.tmp-`` files,
+which a long-running worker never restarts to clear. The default grace, 30 days, is at least the Temporal history
 retention the README recommends (720 h), so a run reset that far back still finds its copies; with ``--delete``, a
 grace shorter than the namespace's retention, which the command asks Temporal for, is refused, as is any grace when
 Temporal does not answer (``--ignore-retention`` overrides); a dry run deletes nothing, so it only warns, and lists.
@@ -40,6 +42,7 @@ from temporalio.service import RPCError
 
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject, build_artifact_store
 from shared.db import create_pool
+from shared.logs import configure_logging
 from shared.models import ENDED_STATUSES
 from shared.settings import Settings, settings_or_exit
 from shared.temporal import connect_client
@@ -98,6 +101,10 @@ async def sweep(
     if older_than < MIN_AGE:
         raise ValueError(f"--older-than must be at least {MIN_AGE}: an upload is stored before its job row")
     cutoff = (now or datetime.now(UTC)) - older_than
+    if delete and isinstance(store, LocalArtifactStore):
+        # A worker runs for months without a start to clear what its failed writes left: the sweep does it. A bill
+        # a dead sweep had set aside is put back first, so this listing weighs it again.
+        await asyncio.to_thread(store.clear_stale_temp_files)
     done = Swept()
     listing = store.list_raw()
     while page := await asyncio.to_thread(lambda: list(islice(listing, PAGE))):
@@ -212,6 +219,8 @@ async def check_grace(settings: Settings, older_than: timedelta, *, delete: bool
 
 async def _main(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
+    # Logs go to stderr, with their fields (the bill a retention policy keeps, and why): stdout is the URI list.
+    configure_logging(settings, stream=sys.stderr)
     if not args.ignore_retention:
         await check_grace(settings, args.older_than, delete=args.delete)
     store = build_artifact_store(settings)

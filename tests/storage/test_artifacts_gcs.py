@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -26,7 +27,17 @@ from stack.emulators import GcsEmulator
 from stack.services import free_port
 from tests.fakes.local_server import LocalFake, answer_json
 from tests.fakes.token_endpoint import TokenRefused, service_account_file
-from tests.storage.denied_gcs import PermissionDenied, Unauthenticated, denied_gcs
+from tests.storage.conftest import PROJECT
+from tests.storage.denied_gcs import (
+    NO_DELETE_ROLE,
+    RETENTION_NOT_MET,
+    UNDER_HOLD,
+    DeleteDenial,
+    PermissionDenied,
+    Unauthenticated,
+    deletes_refused,
+    denied_gcs,
+)
 from workflows.policies import NON_RETRYABLE
 
 META = {"job_id": "job-1", "provider": "pge"}
@@ -182,6 +193,37 @@ def test_a_bucket_the_account_may_not_use_is_misconfigured(
             with pytest.raises(ArtifactStoreMisconfigured):
                 call(uri)
     assert "ArtifactStoreMisconfigured" not in NON_RETRYABLE  # retried until an operator mends it
+
+
+@pytest.mark.parametrize("denial", [RETENTION_NOT_MET, UNDER_HOLD], ids=["retention", "hold"])
+def test_a_bill_the_bucket_keeps_is_not_deleted_and_says_why(
+    gcs_store: GcsArtifactStore, gcs_emulator: GcsEmulator, denial: DeleteDenial, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A retention policy or a hold refuses the delete (403): taken for a missing role, it stopped the sweep at that
+    bill, telling the operator to grant objectAdmin. The bill is left, and the log names it and GCS's reason."""
+    ref = put(gcs_store, b"a bill the bucket must keep")
+    (listed,) = gcs_store.list_raw()
+    with deletes_refused(gcs_emulator.url, {listed.name}, denial) as url:
+        store = GcsArtifactStore(bucket=gcs_store.bucket, project=PROJECT, endpoint=url)
+        with caplog.at_level(logging.WARNING, logger="shared.artifacts"):
+            assert store.delete(listed) is False
+
+    assert gcs_store.read(ref.uri) == b"a bill the bucket must keep"
+    (record,) = [r for r in caplog.records if r.name == "shared.artifacts"]
+    assert record.__dict__["object"] == listed.name
+    assert record.__dict__["reason"] == denial.body(listed.name)["error"]["message"]
+
+
+def test_a_delete_the_identity_has_no_role_for_is_misconfigured(
+    gcs_store: GcsArtifactStore, gcs_emulator: GcsEmulator
+) -> None:
+    """No role to delete refuses every bill alike: an operator must grant it, so it is not taken for a hold."""
+    put(gcs_store, b"a bill")
+    (listed,) = gcs_store.list_raw()
+    with deletes_refused(gcs_emulator.url, {listed.name}, NO_DELETE_ROLE) as url:
+        store = GcsArtifactStore(bucket=gcs_store.bucket, project=PROJECT, endpoint=url)
+        with pytest.raises(ArtifactStoreMisconfigured, match=r"storage\.objects\.delete"):
+            store.delete(listed)
 
 
 def _closed_port() -> str:

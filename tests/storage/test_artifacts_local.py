@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -133,8 +134,41 @@ def test_what_a_dead_process_left_is_cleared_at_start(
     assert leftovers == []
 
 
+def test_a_temporary_file_that_cannot_be_cleared_does_not_stop_the_start(
+    local_store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clearing is best effort: an entry it cannot remove (here a directory; a file another user owns in a
+    shared DATA_DIR) is left, and the API and worker start anyway, clearing the rest."""
+    put(local_store, b"a bill", job_id="job-1")
+    stuck = local_store.root / "raw" / "bills" / "job-1" / ".tmp-a-directory"
+    stuck.mkdir()
+    left = write_left_halfway(local_store, "job-1")
+    monkeypatch.setattr(shared.artifacts, "STALE_TEMP_AGE", timedelta(hours=-1))
+
+    local_store.ensure_bucket()
+
+    assert stuck.is_dir() and not left.exists()
+
+
 def test_a_write_under_way_keeps_its_temporary_file_at_start(local_store: LocalArtifactStore) -> None:
     """Another process (the API, a second worker) starting while this one writes must not take its file."""
     writing = write_left_halfway(local_store, "job-1")
     local_store.ensure_bucket()
     assert writing.read_bytes() == b"half a bi"
+
+
+def disk_full(src: str | Path, dst: str | Path) -> None:
+    """``os.replace`` on a disk that filled up under the write."""
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(
+    local_store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metadata's temporary file outlived a failed write, until the next process start cleared it."""
+    with monkeypatch.context() as failing, pytest.raises(OSError, match="No space left"):
+        failing.setattr(os, "replace", disk_full)
+        put(local_store, b"a bill")
+
+    job_dir = local_store.root / "raw" / "bills" / "job-1"
+    assert [p.name for p in job_dir.iterdir() if p.name.startswith(".tmp-")] == []

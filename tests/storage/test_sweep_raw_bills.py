@@ -18,13 +18,18 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+import shared.artifacts
 from activities.storage import record_artifact
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject
 from shared.codec import KEY_FILE_NAME
 from shared.models import ArtifactRef
 from shared.settings import REPO_ROOT, Settings
+from stack.emulators import GcsEmulator
 from stack.services import free_port
 from tests.helpers import create_account, entry_point_env, insert_job
+from tests.storage.conftest import PROJECT
+from tests.storage.denied_gcs import RETENTION_NOT_MET, deletes_refused
+from tests.storage.test_artifacts_local import write_left_halfway
 from worker.resources import Resources
 from worker.sweep_raw_bills import format_age, parse_age, sweep
 
@@ -218,6 +223,39 @@ async def test_each_orphan_is_reported_as_it_is_deleted(resources: Resources, st
         report=reported.append,
     )
     assert reported == swept.deleted == [orphan.uri]
+
+
+async def test_a_bill_the_bucket_keeps_is_left_and_the_sweep_goes_on(
+    resources: Resources, gcs_store: GcsArtifactStore, gcs_emulator: GcsEmulator
+) -> None:
+    """A retention policy refusing one delete (403) stopped the whole sweep there, as a missing role."""
+    first, second = sorted(str(uuid.uuid4()) for _ in range(2))  # listed in this order: the refusal comes first
+    kept = put(gcs_store, first, "an orphan the retention policy still keeps")
+    freed = put(gcs_store, second, "an orphan past the retention period")
+    held = {listed.name for listed in gcs_store.list_raw() if listed.uri == kept.uri}
+    later = datetime.now(UTC) + timedelta(days=2)
+
+    with deletes_refused(gcs_emulator.url, held, RETENTION_NOT_MET) as url:
+        store = GcsArtifactStore(bucket=gcs_store.bucket, project=PROJECT, endpoint=url)
+        swept = await sweep(resources.pool, store, older_than=timedelta(days=1), delete=True, now=later)
+
+    assert sorted(swept.orphans) == sorted([kept.uri, freed.uri]) and swept.deleted == [freed.uri]
+    assert gcs_store.exists(kept.uri) and not gcs_store.exists(freed.uri)
+
+
+async def test_a_deleting_sweep_clears_what_a_failed_local_write_left(
+    resources: Resources, local_store: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-running worker never starts again, so a write that died in it left its ``.tmp-`` file for good:
+    ``--delete`` clears it, as a start does. A dry run leaves it."""
+    left = write_left_halfway(local_store, str(uuid.uuid4()))
+    monkeypatch.setattr(shared.artifacts, "STALE_TEMP_AGE", timedelta(hours=-1))  # old by now
+
+    await sweep(resources.pool, local_store, older_than=timedelta(days=1), delete=False)
+    assert left.exists(), "a dry run deleted"
+
+    swept = await sweep(resources.pool, local_store, older_than=timedelta(days=1), delete=True)
+    assert not left.exists() and swept.deleted == []
 
 
 async def run_sweep(settings: Settings, data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
