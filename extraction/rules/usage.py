@@ -99,6 +99,7 @@ _WORDING_WITHIN = 200
 """How far from a figure its wording reaches, each way (see ``_wording``)."""
 _UNIT_WORD = r"(?:kwh|therms?|ccf|hcf|gallons?|gal)"
 _NAMES_A_UNIT = re.compile(rf"\b{_UNIT_WORD}\b", re.IGNORECASE)
+_UNIT_ALONE = re.compile(_UNIT_WORD, re.IGNORECASE)
 _UNIT_LABEL_END = re.compile(
     rf"\b(?:(?:{_UNIT_WORD}|{_TOTAL}|{_USAGE}|total|energy|water|gas|electric(?:ity)?)\b[\s:()]*)+$", re.IGNORECASE
 )
@@ -210,26 +211,55 @@ def read_usage(
         mine = [s for s in seen if s.commodity is commodity]
         if not mine:
             continue
-        best = min(mine, key=lambda s: (s.priority, s.line))
+        best = _sum_of_rows(min(mine, key=lambda s: (s.priority, s.line)), mine)
         conflict |= _disagree(best, mine) or any(
             (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
             for d in doubted
             if d.commodity is commodity and not (d.row and d.line == best.line)
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
-        meter = _meter_near(lines, best.line, best.cell, reading_lines)
+        meter = _meter_near(lines, best.line, best.cell, reading_lines) or _agreeing_rows_meter(
+            lines, best, mine, reading_lines
+        )
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _sum_of_rows(best: _Seen, seen: Sequence[_Seen]) -> _Seen:
+    """A usage line that adds up the meter table's rows, if the best reading is one of several rows: the rows are its
+    parts. Two meters' rows with no total line disagreed with each other beside "Usage this period" adding them up."""
+    if best.priority != _IN_A_METER_TABLE:
+        return best
+    rows = {(s.line, s.cell): s.quantity for s in seen if s.priority == best.priority and s.unit is best.unit}
+    whole = sum(rows.values(), Decimal(0))
+    lines = (s for s in seen if s.priority == _USAGE_LINE and s.unit is best.unit and s.quantity == whole)
+    return next(lines, best) if len(rows) > 1 else best
+
+
+def _agreeing_rows_meter(
+    lines: Sequence[Line], best: _Seen, seen: Sequence[_Seen], reading_lines: set[int]
+) -> str | None:
+    """The meter of the meter table's rows that read what ``best`` reads: Duke's "Energy used" total beats the
+    table's usage column, and printed apart from the table's meter, it was filed under none. Rows of several meters
+    name none of them."""
+    rows = [s for s in seen if s.priority == _IN_A_METER_TABLE and s.line != best.line]
+    rows = [s for s in rows if (s.quantity, s.unit) == (best.quantity, best.unit)]
+    meters = {meter for row in rows if (meter := _meter_near(lines, row.line, row.cell, reading_lines)) is not None}
+    return meters.pop() if len(meters) == 1 else None
 
 
 def _priority(
     lines: Sequence[Line], index: int, figure: _Figure, labelled: int | None, labels: re.Pattern[str]
 ) -> int | None:
-    """How well ``figure`` is labelled as the reading (``_TOTAL_LINE`` best): by its line's label (a time-of-use
-    part's total wording is a usage line's), else by its meter table's usage column, else by a usage label over it."""
-    if labelled is not None:
-        return _USAGE_LINE if labelled == _TOTAL_LINE and _PART.search(figure.before) else labelled
+    """How well ``figure`` is labelled as the reading (``_TOTAL_LINE`` best): by its line's total label (a time-of-use
+    part's total wording is a usage line's), else by its meter table's usage column, else by its line's usage label,
+    else by a usage label over it. A meter row's own usage label ("Electric usage   1111   100   400   300 kWh")
+    ranked it as a line in prose, and an on-peak line above it was as good a reading."""
+    if labelled == _TOTAL_LINE and not _PART.search(figure.before):
+        return _TOTAL_LINE
     if _in_a_meter_table(lines, index, figure):
         return _IN_A_METER_TABLE
+    if labelled is not None:
+        return _USAGE_LINE
     return _under_a_label(lines, index, figure.column, labels)
 
 
@@ -318,9 +348,8 @@ def _table_figures(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
         cell = _cell_at(line_cells, bare.start())
         if cell is None or cell.text != bare.group():
             continue
-        heading = _meter_table_heading(lines, index, cell)
-        unit = _unit_named(heading) if heading is not None else None
-        if heading is not None and unit is not None:
+        heading, unit = _meter_table_column(lines, index, cell) or ("", None)
+        if unit is not None:
             quantity = signed_quantity(None, bare.group())
             yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
 
@@ -333,19 +362,34 @@ def _in_a_meter_table(lines: Sequence[Line], index: int, figure: _Figure) -> boo
     if cell is None or cell.start != figure.column:
         return False
     alone = UNIT_RE.fullmatch(cell.text) is not None or _BARE_FIGURE.fullmatch(cell.text) is not None
-    return alone and _meter_table_heading(lines, index, cell) is not None
+    return alone and _meter_table_column(lines, index, cell) is not None
 
 
-def _meter_table_heading(lines: Sequence[Line], index: int, cell: Cell) -> str | None:
-    """The usage heading over ``cell`` ("kWh Used", "Total Usage") on a row that heads the meter and its registers
-    too ("Meter   Previous   Present   kWh Used"): not a history's ("Month   kWh Used"), nor a rate's."""
+def _meter_table_column(lines: Sequence[Line], index: int, cell: Cell) -> tuple[str, UsageUnit | None] | None:
+    """The usage heading over ``cell`` ("kWh Used", "Total Usage", a unit alone) on a row that heads the meter and
+    its registers too ("Meter   Previous   Present   kWh Used"), and the unit it names: not a history's ("Month   kWh
+    Used"), nor a rate's."""
     found = _heading_row(lines, index, cell.start, cell.end)
     if found is None:
         return None
     row, heading = found
-    if not _READING_LABELS.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()) or _RATE.search(heading):
+    if _RATE.search(heading) or not _heads_a_meter_table(row.text):
         return None
-    return heading if _heads_a_meter_table(row.text) else None
+    if _READING_LABELS.search(heading) and _UNIT_LABEL_END.fullmatch(heading.strip()):
+        return heading, _unit_named(heading)
+    alone = _unit_alone(heading, row.text)
+    return None if alone is None else (heading, alone)
+
+
+def _unit_alone(heading: str, row: str) -> UsageUnit | None:
+    """The unit a meter table's column heading is alone ("kWh" over a row's 523): the table's other columns are its
+    meter's and registers', this one its count. Not where another heading names a unit too: of a gas table's "CCF"
+    and "Therms", its headings do not say which is billed."""
+    if not _UNIT_ALONE.fullmatch(heading.strip()) or not _heads_a_meter_table(row):
+        return None
+    if sum(1 for cell in _line_cells(row) if _NAMES_A_UNIT.search(cell.text)) != 1:
+        return None
+    return UsageUnit(normalize_unit(heading.strip()))
 
 
 def _under_a_meter_tables_heading(lines: Sequence[Line], index: int) -> bool:
@@ -357,6 +401,8 @@ def _under_a_meter_tables_heading(lines: Sequence[Line], index: int) -> bool:
 @functools.lru_cache(maxsize=_HEADING_LINES + 1)
 def _heads_a_meter_table(text: str) -> bool:
     """Whether a line heads a meter's table: a cell heads its meter, another a register."""
+    if not _METER_HEADING.search(text):
+        return False  # asked of every line of a long table: most name no meter, and need not be split into cells
     headings = cells(text)
     meter = any(_METER_HEADING.match(cell.text) for cell in headings)
     return meter and any(_REGISTER_HEADING.match(cell.text) for cell in headings)
@@ -483,15 +529,14 @@ def _labelled_figures(
         label = _UNIT_LABEL_END.search(text, start, bare.start())
         label_cell = _cell_at(line_cells, label.start()) if label is not None else None
         if label is not None and label_cell is not None and not {label_cell.start, cell.start} & rates.keys():
-            phrase, before = label.group(), text[start : bare.start()]
+            before, unit = text[start : bare.start()], _unit_named(label.group())
         elif cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
-            heading = _heading_over(lines, index, bare.start(), bare.end())
-            if heading is None or _RATE.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()):
+            found = _heading_row(lines, index, bare.start(), bare.end())
+            if found is None or _RATE.search(found[1]) or not _UNIT_LABEL_END.fullmatch(found[1].strip()):
                 continue
-            phrase = before = heading
+            before, unit = found[1], _unit_named(found[1]) or _unit_alone(found[1], found[0].text)
         else:
             continue
-        unit = _unit_named(phrase)
         if unit is not None:
             quantity = signed_quantity(None, bare.group())
             after = _clause_after(text, bare.end(), cell)

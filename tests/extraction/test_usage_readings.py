@@ -8,6 +8,7 @@ import pytest
 
 from extraction.pipeline import analyze
 from extraction.rules.extractor import extract_with_rules
+from extraction.rules.usage import readings_printed
 from shared.bill import Commodity, UsageReading, UsageUnit
 from shared.settings import Settings
 
@@ -210,3 +211,77 @@ def test_a_water_heater_line_in_the_gas_charges_is_no_water_heading() -> None:
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None
     assert {item.description: item.commodity for item in result.bill.line_items}["Water heater rental"] is Commodity.GAS
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [f"{METER_TABLE}\nEnergy used: 523 kWh\n", f"Energy used: 523 kWh\n\n{METER_TABLE}"],
+)
+def test_a_total_line_takes_its_meter_from_the_table_row_that_agrees_with_it(usage: str) -> None:
+    """Duke's "Energy used" total beats the table's usage column, and the reading lost the meter the table prints."""
+    result = extract_with_rules([_duke(usage)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.usage == [TABLE_READING]
+
+
+UNIT_HEADED_TABLE = METER_TABLE.replace("kWh Used", "kWh")
+"""A meter table whose usage column's heading is its unit alone."""
+
+
+def test_a_meter_tables_column_headed_by_its_unit_alone_is_the_reading() -> None:
+    """ "kWh" over a meter row's bare 523: unread, the bill had no usage."""
+    result = extract_with_rules([_duke(UNIT_HEADED_TABLE)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.usage == [TABLE_READING]
+
+
+def test_the_evidence_check_finds_a_figure_under_a_meter_tables_unit_alone() -> None:
+    """What the reader takes, the evidence check must find printed: else Gemini's true 523 kWh was unconfirmed."""
+    assert (Decimal(523), UsageUnit.KWH) in set(readings_printed(UNIT_HEADED_TABLE))
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "Meter        Previous     Present      CCF     Factor    Therms\n"
+        "26888122     5,390        5,490        100     1.03      103\n",
+        "Month   Previous   Present   kWh\nNov     53,510     53,990    480\n",
+    ],
+)
+def test_a_unit_alone_heads_no_usage_column_among_several_units_or_outside_a_meter_table(table: str) -> None:
+    """Which of a gas table's CCF and therms is billed, its headings do not say; a history's months head no meter."""
+    assert [u for _, u in readings_printed(table)] == []
+    result = extract_with_rules([_duke(table)], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
+
+
+@pytest.mark.parametrize(
+    "stray",
+    ["On-peak usage: 300 kWh\nOff-peak usage: 223 kWh\n", "Usage this period: 523 kWh\n"],
+)
+def test_a_meter_table_row_labelled_as_usage_is_the_tables(stray: str) -> None:
+    """ "Electric usage" in a meter row's first cell ranked the row as a usage line in prose: the on-peak line above
+    it, as well ranked and first, was the reading, and its parts disagreed with the row."""
+    table = (
+        "Service          Meter      Previous   Present    Usage\n"
+        "Electric usage   26888122   53,990     54,513     523 kWh\n"
+    )
+    report = analyze(_duke(f"{stray}\n{table}").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.usage == [TABLE_READING]
+
+
+@pytest.mark.parametrize("line", ["Usage this period: 523 kWh", "Total usage: 523 kWh"])
+def test_a_usage_line_that_adds_up_a_meter_tables_rows_is_the_reading(line: str) -> None:
+    """Two meters' rows with no total line disagreed with each other beside the usage line that adds them up."""
+    table = (
+        "Meter        Previous     Present      kWh Used\n"
+        "26888122     53,990       54,290       300\n"
+        "26888123     10,000       10,223       223\n"
+    )
+    report = analyze(_duke(f"{table}\n{line}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert report.bill.usage == [
+        UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(523), unit=UsageUnit.KWH)
+    ]
