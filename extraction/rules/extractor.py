@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from extraction.checks import date_fit
 from extraction.rules.charges import read_line_items
 from extraction.rules.currency import bill_currency
-from extraction.rules.fields import take_account, take_date, take_money, take_period, take_text
+from extraction.rules.fields import take_account, take_address, take_date, take_money, take_period, take_text
 from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
@@ -49,7 +49,7 @@ _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "due_date": take_date,
     "period": take_period,
     "customer_name": take_text,
-    "service_address": take_text,
+    "service_address": take_address,
 }
 _COMPARED_AS: dict[str, Callable[[Any], object]] = {"account_number": account_key}
 """How two readings of a field are the same value: an account number's formatting is no conflict."""
@@ -222,7 +222,12 @@ _NAME = re.compile(r"(?:[^\W\d_]|[&.,' -]){3,81}(?<!,)")
 """Letters of any alphabet ("CAÑON CITY UTILITIES", "Doña Ana Water Association"): a name the reader skipped left
 the next line, the customer's name at times, as the provider."""
 _SENDER = re.compile(r"from:\s*\"?(?P<name>[^\"<]+?)\"?\s*<", re.IGNORECASE)
-_GREETING = re.compile(r"(?:hello|hi|dear|greetings|good\s+(?:morning|afternoon|evening))(?=[\s,!]|$)", re.IGNORECASE)
+_GREETING = re.compile(
+    r"(?:hello|hi|dear|greetings|welcome(?:\s+back)?|good\s+(?:morning|afternoon|evening))(?=[\s,!]|$)", re.IGNORECASE
+)
+_WELCOME_TO = re.compile(r"welcome\s+to\s+(?:the\s+)?", re.IGNORECASE)
+"""A welcome to the sender ("Welcome to Riverside Utilities"): the name after it is the provider's, where it names an
+organization; the line, welcome and all, was stored as the provider's name."""
 
 
 def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
@@ -237,12 +242,26 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
         if sender is not None and _reads_as_name(sender["name"]):
             return sender["name"]
     for line in lines[:5]:
-        first = line.text.strip().split("  ")[0].strip()
+        first = _welcomed(line.text.strip().split("  ")[0].strip())
         if _reads_as_name(first) and not _GREETING.match(first) and not _bill_heading(first):
             if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
                 continue
             return first
     return None
+
+
+def _welcomed(text: str) -> str:
+    """The organization a welcome names ("Welcome to Riverside Utilities"), else the text as it is. A welcome to a
+    place or a programme ("Welcome to Riverside!", "Welcome to AutoPay") stays a greeting, which names no sender."""
+    welcome = _WELCOME_TO.match(text)
+    if welcome is None:
+        return text
+    welcomed = text[welcome.end() :].rstrip("!. ")
+    return welcomed if _ORGANIZATION.search(welcomed) and not _PROGRAMME.search(welcomed) else text
+
+
+_PROGRAMME = re.compile(r"'s\b|\b(?:programs?|programmes?|plans?|portal|billing|auto\s*pay|app)\b", re.IGNORECASE)
+"""What a welcome names that is no sender: "Welcome to Riverside Electric's Budget Billing Plan"."""
 
 
 def _reads_as_name(text: str) -> bool:

@@ -10,6 +10,8 @@ from decimal import Decimal
 from extraction.values import RANGE_GAP, Found, iter_dates, iter_money, iter_yearless_periods, take_account_number
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
+_ADDRESS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,'&#/-]{1,199}")
+"""An address line may open with its house number ("88 Sycamore Lane"); a name may not."""
 
 
 def take_money(region: str) -> Found[Decimal] | None:
@@ -34,10 +36,19 @@ def take_account(region: str) -> Found[str] | None:
 
 
 def take_text(region: str) -> Found[str] | None:
-    """The first cell of free text (a name or an address line)."""
+    """The first cell of free text that starts with a letter (a name)."""
+    return _take_cell(region, _NAME_RE)
+
+
+def take_address(region: str) -> Found[str] | None:
+    """The first cell of an address line, house number and all; a number alone (an account's) is no address."""
+    return _take_cell(region, _ADDRESS_RE)
+
+
+def _take_cell(region: str, shape: re.Pattern[str]) -> Found[str] | None:
     stripped = region.lstrip(" :#\t")
     offset = len(region) - len(stripped)
     cell = re.split(r"\s{2,}", stripped, maxsplit=1)[0].strip()
-    if not _NAME_RE.fullmatch(cell) or not re.search(r"[A-Za-z]{2}", cell):
+    if not shape.fullmatch(cell) or not re.search(r"[A-Za-z]{2}", cell):
         return None
     return Found(cell, offset, offset + len(cell))

@@ -211,7 +211,7 @@ def find_candidates(
         region = _label_region(lines[hit.line], hit, stop)
         own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
         right, in_wording = _right_of(hit, own, region, take)
-        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take)
+        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take, stop)
         if value is None and right is not None:
             value = right.value
         if value is not None:
@@ -264,16 +264,17 @@ _WORDING = re.compile(r"(?<![A-Za-z])(?![A-Z]{3}(?![A-Za-z]))[A-Za-z]{2,}")
 a garbled "â‚¬", stands before a value as it may)."""
 
 
-def _below(lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T]) -> T | None:
+def _below(lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T], stop: Wordings) -> T | None:
     """The cell under the label's ``own`` cell, on the next non-blank line; none where the line after holds another
     such value: the label heads a column of rows (an account history's "Bill Date   Amount Due" over past bills),
-    not the bill's own value, and its past totals and dates sent a sound bill to review as conflicts."""
+    not the bill's own value, and its past totals and dates sent a sound bill to review as conflicts. Nor under a
+    history's heading (``_heads_a_history``): a history of one past bill looks just like a summary box."""
     below = _next_line(lines, hit.line)
-    if own is None or below is None:
+    if own is None or below is None or _heads_a_history(lines, hit.line, own):
         return None
-    value = _value_under(lines[below], own, take)
+    value = _value_under(lines[below], own, take, stop)
     after = _next_line(lines, below)
-    if value is None or (after is not None and _value_under(lines[after], own, take) is not None):
+    if value is None or (after is not None and _value_under(lines[after], own, take, stop) is not None):
         return None
     return value.value
 
@@ -284,12 +285,40 @@ def _next_line(lines: Sequence[Line], index: int) -> int | None:
     return after if after is not None and lines[after].page == lines[index].page else None
 
 
-def _value_under(line: Line, own: Cell, take: Take[T]) -> Found[T] | None:
-    """A value that fills a cell of ``line`` under ``own``."""
+def _previous_line(lines: Sequence[Line], index: int) -> int | None:
+    """The previous non-blank line on the same page."""
+    before = next((i for i in range(index - 1, -1, -1) if lines[i].text.strip()), None)
+    return before if before is not None and lines[before].page == lines[index].page else None
+
+
+_HISTORY_HEADING = re.compile(r"(?:[\w&'./-]+\s+){0,4}history(?:\s*\([^)]*\))?\s*:?", re.IGNORECASE)
+"""A history table's heading: "Account History", "Billing History", "12-Month Payment History (last 13 months)"."""
+HISTORY_LABEL_ROWS = 2
+"""How many lines under a history's heading may be its label row (a note such as "Last 13 months" may come first)."""
+
+
+def _heads_a_history(lines: Sequence[Line], index: int, own: Cell) -> bool:
+    """Whether the label's row is among the first under a "... History" heading alone on its line, and the label not
+    wholly left of it: the bill's own box may stand in the column beside the history, or in the rows after it."""
+    above = index
+    for _ in range(HISTORY_LABEL_ROWS):
+        found = _previous_line(lines, above)
+        if found is None:
+            return False
+        above = found
+        heading = cells(lines[above].text)
+        if len(heading) == 1 and _HISTORY_HEADING.fullmatch(heading[0].text) and heading[0].start < own.end:
+            return True
+    return False
+
+
+def _value_under(line: Line, own: Cell, take: Take[T], stop: Wordings) -> Found[T] | None:
+    """A value that fills a cell of ``line`` under ``own``; not another label ("Customer Name:" over "Statement Date"
+    gave the customer's name as "Statement Date")."""
     for cell in cells(line.text):
         if cell.start < own.end and own.start < cell.end:
             found = take(cell.text)
-            if found is not None and _whole(cell.text, found):
+            if found is not None and _whole(cell.text, found) and stop.pattern.match(fold(cell.text)) is None:
                 return found
     return None
 

@@ -142,9 +142,11 @@ def identifying_lines(text: str) -> str:
     letterhead that is an image leaves the stub's "Please return this portion ... / Pacific Gas and Electric
     Company"). Not a mention anywhere: a water bill's "Power outage? Call Duke Energy" or a supplier's "Delivery is
     billed by Con Edison" made the bill that provider's, and accepted; nor a head line's account label, a utility
-    named beside or under its label, or an owner's tagline ("A Duke Energy Company")."""
+    named beside or under its label, an owner's tagline ("A Duke Energy Company"), or a sentence (a top banner's
+    "Smell gas? Call PG&E 1-800-743-5000")."""
     lines = [line for line in text.splitlines() if line.strip()]
     head = [_without_account_labels(line) for line in _without_utility_columns(lines[:HEAD_LINES])]
+    head = [_without_sentences(line) for line in head]
     payees = [line for line in lines if _PAYEE_LINE.search(line)]
     stubs = [
         line
@@ -204,3 +206,19 @@ def _without_account_labels(line: str) -> str:
     utility's account ("Con Edison Account Number: 12-3456-...", "Con Edison Acct #:", "Utility: Con Edison") and was
     taken for that utility's bill."""
     return "  ".join(cell for cell in _CELL_GAP.split(line) if not _ACCOUNT_LABEL.search(cell))
+
+
+_SENTENCE = re.compile(
+    r"\?|(?:^|[.!:;,]\s*|\b(?:please|or|and|then)\s+|\b(?:to|for)\s+\w+\s+)"
+    r"(?:call|dial|visit|report|contact|text|e-?mail|go\s+to|log\s*(?:in|on)\s+to)\b(?!\s+cent(?:er|re)\b|\s*:)",
+    re.IGNORECASE,
+)
+"""A sentence: a question, or a request to call, visit, report or contact ("For outages call Duke Energy at ...",
+"Please contact Con Edison"). Not a name with such a word ("Duke Energy Call Center") nor a label ("Email:")."""
+
+
+def _without_sentences(line: str) -> str:
+    """A letterhead line without its cells that are sentences: another utility's safety banner at the top of a bill
+    ("Smell gas? Call PG&E 1-800-743-5000") identified an electric co-op's bill as PG&E's. The sender's name beside
+    such a cell ("PG&E      Questions? Call 1-800-743-5000") still counts."""
+    return "  ".join(cell for cell in _CELL_GAP.split(line) if not _SENTENCE.search(cell))

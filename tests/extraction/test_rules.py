@@ -1055,8 +1055,10 @@ def test_past_due_and_late_amounts_are_not_the_total() -> None:
         "Account History\nBill Date        Amount Due\n12/05/2025       $180.00\n11/05/2025       $175.00\n",
         "Billing History\nBill Date     Amount Due     Payment\n12/05/2025    $180.00        $180.00\n"
         "11/05/2025    $175.00        $175.00\n10/06/2025    $160.25        $160.25\n",
+        "Account History\nBill Date        Amount Due\n12/05/2025       $180.00\n",
+        "Payment History\n\nBill Date     Amount Due     Payment\n12/05/2025    $180.00        $180.00\n",
     ],
-    ids=["two-rows", "three-columns"],
+    ids=["two-rows", "three-columns", "one-row", "one-row-of-payments"],
 )
 def test_a_table_of_past_bills_is_not_this_bills_fields(history: str) -> None:
     """An account history's column headings read as this bill's labels: two totals and two statement dates sent a
@@ -1064,6 +1066,32 @@ def test_a_table_of_past_bills_is_not_this_bills_fields(history: str) -> None:
     result = extract_with_rules([PLAIN + "\n" + history], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert (result.bill.total_amount, result.bill.statement_date) == (Decimal("1234.50"), date(2026, 1, 5))
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        "Account History\nBill Date        Amount Due\n12/05/2025       $180.00\n"
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n",
+        "                                        Billing History\n"
+        "Statement Date      Due Date            Bill Date     Amount Due\n"
+        "5 January 2026      2026-01-26          12/05/2025    $180.00\nAmount Due    $1,234.50\n",
+    ],
+    ids=["below-a-history-of-one-row", "beside-a-history-of-one-row"],
+)
+def test_a_box_near_a_history_of_one_row_is_still_read(box: str) -> None:
+    """A history's label row is skipped (its one past bill looks like a summary box), not the bill's own box right
+    below it or in the column beside it."""
+    text = PLAIN.replace(
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n", box
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.total_amount, result.bill.statement_date, result.bill.due_date) == (
+        Decimal("1234.50"),
+        date(2026, 1, 5),
+        date(2026, 1, 26),
+    )
 
 
 def test_a_column_of_one_value_under_its_label_is_still_read() -> None:
@@ -1092,6 +1120,33 @@ def test_a_due_date_in_a_request_to_pay_by_it_is_read(request_to_pay: str) -> No
     assert (result.bill.total_amount, result.bill.due_date) == (Decimal("1234.50"), date(2026, 1, 26))
     drafted = text.replace(request_to_pay, "Your AutoPay will pay $1,234.50 by 01/20/2026.")
     assert (bill := extract_with_rules([drafted], provider_hint=None).bill) is not None and bill.due_date is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "address"),
+    [
+        ("Service Address: 88 Sycamore Lane, Chico, CA 95926\n", "88 Sycamore Lane, Chico, CA 95926"),
+        ("Service Address    Account Number\n88 Sycamore Lane   0042-1177\n", "88 Sycamore Lane"),
+        ("Service Location: 1418-B Maple Ave\n", "1418-B Maple Ave"),
+        ("Service Address: Rural Route 4\n", "Rural Route 4"),
+        ("Service Location: 4471-0023-9\n", None),
+        ("Service Address: 01/26/2026\n", None),
+    ],
+    ids=["house-number", "under-its-label", "lettered-number", "no-number", "a-location-number", "a-date"],
+)
+def test_a_service_address_may_start_with_its_house_number(lines: str, address: str | None) -> None:
+    """An address's first word is its house number: "88 Sycamore Lane" was never read. A number alone is none."""
+    text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{lines}")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.service_address, result.bill.account_number) == (address, "0042-1177")
+
+
+@pytest.mark.parametrize("customer", ["Customer Name: 88 Sycamore Lane", "Customer: 0042-1177 Riverside"])
+def test_a_customer_name_never_starts_with_a_number(customer: str) -> None:
+    text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{customer}\n")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.customer_name is None
 
 
 def test_conflicting_totals_are_flagged() -> None:
@@ -1348,7 +1403,8 @@ def test_receipt_is_not_a_bill() -> None:
 
 def test_template_selection_and_hint() -> None:
     duke, sfpuc = BY_PROVIDER[Provider.DUKE], BY_PROVIDER[Provider.SFPUC]
-    assert select_template("Questions? Visit duke-energy.com", None) == TemplateChoice(duke, matched=True)
+    assert select_template("www.duke-energy.com", None) == TemplateChoice(duke, matched=True)
+    assert select_template("Questions? Visit duke-energy.com", None) == TemplateChoice(None)
     assert select_template("Duke Energy", Provider.PGE) == TemplateChoice(duke, matched=True, clash=True)
     assert select_template("Some Water Company", Provider.SFPUC) == TemplateChoice(sfpuc, matched=False)
     assert select_template("Some Water Company", None) == TemplateChoice(None)
@@ -1421,6 +1477,18 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
             )
         ),
         ("Con Edison\nUtility:  Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.CONED),
+        ("Smell gas? Call PG&E 1-800-743-5000\n" + PLAIN, None),
+        ("Power outage? Report it at duke-energy.com/outages\n" + PLAIN, None),
+        ("For outages call Duke Energy at 1-800-769-3766.\n" + PLAIN, None),
+        ("Please contact Con Edison about delivery charges\n" + PLAIN, None),
+        ("PG&E      Account No: 0042-1177\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.PGE),
+        (
+            "Pacific Gas and Electric Company      Questions? Call 1-800-743-5000\n"
+            + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""),
+            Provider.PGE,
+        ),
+        ("Duke Energy Call Center\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.DUKE),
+        ("Email: billing@duke-energy.com\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.DUKE),
     ],
     ids=[
         "duke-in-a-footer",
@@ -1451,6 +1519,14 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         "coned-under-a-utility-label",
         "coned-under-your-utility",
         "coned-beside-its-own-utility-label",
+        "pge-in-a-top-banner",
+        "duke-site-in-a-top-banner",
+        "duke-in-a-sentence-in-the-head",
+        "coned-in-a-request-in-the-head",
+        "pge-beside-its-account-label",
+        "pge-beside-a-question",
+        "duke-call-center",
+        "duke-site-after-an-email-label",
     ],
 )
 def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provider | None) -> None:
@@ -1498,6 +1574,34 @@ def test_a_letterhead_is_not_a_greeting() -> None:
     text = "Hello Mei Chen\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Hi-Line Electric Cooperative")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider_name == "Hi-Line Electric Cooperative"
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [
+        ("Welcome to Riverside Utilities\n", "Riverside Utilities"),
+        ("WELCOME TO THE CITY OF RIVERSIDE WATER DEPARTMENT\n", "CITY OF RIVERSIDE WATER DEPARTMENT"),
+        ("Welcome to Riverside!\nRiverside Utility Authority\n", "Riverside Utility Authority"),
+        ("Welcome, Mei Chen\nRiverside Utility Authority\n", "Riverside Utility Authority"),
+        ("Welcome Mei Chen\nRiverside Utility Authority\n", "Riverside Utility Authority"),
+        ("Welcome to Green Power Programs\nRiverside Utility Authority\n", "Riverside Utility Authority"),
+        ("Welcome to Riverside Electric's Budget Billing\nRiverside Electric\n", "Riverside Electric"),
+    ],
+    ids=[
+        "welcome-to-the-utility",
+        "welcome-to-the-city-department",
+        "welcome-to-a-town",
+        "welcome-comma",
+        "welcome",
+        "welcome-to-a-programme",
+        "welcome-to-a-utilitys-plan",
+    ],
+)
+def test_a_welcome_names_the_utility_it_welcomes_to_not_itself(head: str, name: str) -> None:
+    """ "Welcome to Riverside Utilities" was stored as the provider's name, welcome and all; "Welcome, Mei Chen" as the
+    customer's."""
+    result = extract_with_rules([head + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")], provider_hint=None)
+    assert result.bill is not None and result.bill.provider_name == name
 
 
 @pytest.mark.parametrize(
