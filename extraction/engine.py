@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _CARRIED_THROUGH_GEMINI = frozenset(
     {
         "provider_mismatch",
+        "commodity_mismatch",
         "non_usd_currency",
         "conflicting_values:usage",
         "conflicting_values:period",
@@ -120,8 +121,7 @@ def _gemini(
     """Gemini's reading, with the doubts of the ``rules`` reading it cannot settle. The rules' reading stands
     against Gemini's (``disagreement``) and in for it when Gemini gives none; with ``witness_only``
     (``EXTRACTOR=gemini``) against its current charges only (``_WITNESS_ONLY_FIELDS``), and never in for it."""
-    known = rules.bill.provider if rules is not None and rules.bill is not None else None
-    provider = known or hint  # the provider the document shows, over the one its account names
+    provider = _provider_shown(rules, hint)
     # Gemini can settle what the rules reader doubted, but not that the bill is another provider's,
     # nor its currency (it writes "$" for Canadian dollars as readily as for US ones), nor which of two
     # readings or dates the text prints is the bill's: both are in the text and no sum tells them apart
@@ -149,6 +149,16 @@ def _gemini(
     if differing is not None:
         reasons.append(f"extractor_disagreement:{differing}")
     return Extraction(bill=bill, reasons=reasons, extractor="gemini", pages=pages)
+
+
+def _provider_shown(rules: Extraction | None, hint: Provider | None) -> Provider | None:
+    """The provider whose quirks Gemini is told of, and whose bill its reading is: the one the document shows, over
+    the one its account names. None where the rules doubt the provider their template matched bills this commodity
+    (``commodity_mismatch``): a water bill naming PG&E in its letterhead was read, and stored, as PG&E's."""
+    known = rules.bill.provider if rules is not None and rules.bill is not None else None
+    if rules is None or "commodity_mismatch" not in rules.reasons:
+        return known or hint
+    return hint if hint is not known else None
 
 
 def _carried(rules: Extraction | None, gemini: NormalizedBill | None) -> list[str]:

@@ -163,7 +163,8 @@ def _money(value: str | None, *, decimal_comma: bool) -> Decimal | None:
         parsed = Decimal(text.replace("\u2212", "-").replace(",", ""))
     if parsed is None:
         raise MalformedModelOutput(f"not an amount: {value!r}")
-    return parsed
+    # The model's "-0" is Decimal("-0"), stored and published as "-0.00": a zero has no sign.
+    return parsed if parsed else abs(parsed)
 
 
 def _usage(wire: WireUsage, *, text: str | None) -> UsageReading:

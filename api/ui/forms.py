@@ -213,6 +213,10 @@ class BillForm:
         }
         if "currency" in data:  # "usd" is plainly USD: not a refusal quoting the code's pattern
             data["currency"] = data["currency"].upper()
+        elif "currency" in self.fields:
+            # Left out as blank, the bill's default made a cleared currency USD unseen: a euro bill stored in dollars.
+            missing = PydanticCustomError("missing", NO_CURRENCY)
+            refused.append({"type": missing, "loc": ("currency",), "input": self.fields["currency"]})
         for kind, rows in self.rows.items():
             data[kind] = [
                 {k: readers[k](v, (kind, i, k)) if k in readers else v for k, v in row.items() if v}
@@ -308,6 +312,7 @@ CREDIT = "write a credit with a minus sign in front (-1234.50), not in brackets,
 NOT_A_DATE = "not a date: write it as year-month-day, e.g. 2026-03-25"
 TO_THE_CENT = "amounts are written to the cent: no more than two decimals (12.35)"
 TO_FOUR_PLACES = "readings are written to four decimals at most (512.1234)"
+NO_CURRENCY = "enter the bill's currency code, e.g. USD"
 
 
 class _Refused(ValueError):

@@ -21,11 +21,17 @@ _FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
     "unit_mismatch": ("usage",),
     "account_mismatch": ("account_number",),
     "non_usd_currency": ("currency",),
+    "unknown_currency": ("currency",),
+    "provider_mismatch": ("provider", "provider_name"),
+    "commodity_mismatch": ("provider", "provider_name"),
     "ambiguous_date_order": ("bill_period_start", "bill_period_end", "statement_date", "due_date"),
 }
 
-_FIELDS_BY_SUBJECT: dict[str, tuple[str, ...]] = {"period": ("bill_period_start", "bill_period_end")}
-"""Subjects that are no one field of the bill (``conflicting_values:period``)."""
+_FIELDS_BY_SUBJECT: dict[str, tuple[str, ...]] = {
+    "period": ("bill_period_start", "bill_period_end"),
+    "meter_number": ("usage",),
+}
+"""Subjects that are no one field of the bill (``conflicting_values:period``; a meter is in the usage table)."""
 
 _TEXT_BY_CODE: dict[str, str] = {
     "missing_field": "missing",
@@ -39,6 +45,11 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
     "account_mismatch": "the bill's account number is not the job's utility account",
     "non_usd_currency": "the bill, or its reading, names a currency other than US dollars: check the currency",
+    "unknown_currency": "the currency is not an ISO 4217 code (USD, CAD, EUR…): check for a typo",
+    "provider_mismatch": "the bill shows another provider than its account's: check whose bill it is",
+    "commodity_mismatch": (
+        "the provider named on the bill does not bill this commodity: some other utility's bill? Check the provider"
+    ),
     "unit_scale": "printed in thousands of gallons, e.g. “(1,000 gal)” or “kgal”: enter it multiplied out",
     "ambiguous_date_order": (
         "the dates are numbers that read as a bill either way round (05/03/2026: 5 March or May 3): "

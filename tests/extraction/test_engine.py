@@ -750,3 +750,21 @@ def test_a_past_due_amount_read_as_the_previous_balance_is_no_doubt(offline_sett
     items = [item for item in read.line_items if item.description != "Past Due Balance"]
     unpaid = read.model_copy(update={"previous_balance": Decimal("50.00"), "line_items": items})
     assert check_bill(unpaid, text=text) == []
+
+
+@pytest.mark.parametrize("hint", [None, Provider.PGE])
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_a_bill_for_a_commodity_its_template_does_not_bill_stays_in_doubt_through_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, hint: Provider | None
+) -> None:
+    """A water bill naming PG&E in its letterhead went to Gemini told it was PG&E's, and its reading was accepted
+    as PG&E's: Gemini's reading settles nothing about whose bill it is."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Pacific Gas and Electric Company")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["commodity_mismatch"]
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    report = analyze(text.encode(), provider_hint=hint, settings=gemini_settings.model_copy(update={"extractor": mode}))
+    assert (report.extractor, report.decision, report.reasons) == ("gemini", "review", ["commodity_mismatch"])
+    assert report.bill is not None and report.bill.provider is None, "not PG&E's without a person's say"
+    prompt = " ".join(p.get("text", "") for c in fake_gemini.requests[0].body["contents"] for p in c["parts"])
+    assert "Known quirks" not in prompt, "no provider's quirks for a bill whose provider is in doubt"

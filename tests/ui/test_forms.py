@@ -7,7 +7,16 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from api.ui.forms import CREDIT, NOT_A_DATE, TO_FOUR_PLACES, TO_THE_CENT, BillForm, error_messages, is_multiline
+from api.ui.forms import (
+    CREDIT,
+    NO_CURRENCY,
+    NOT_A_DATE,
+    TO_FOUR_PLACES,
+    TO_THE_CENT,
+    BillForm,
+    error_messages,
+    is_multiline,
+)
 from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
@@ -240,12 +249,41 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert fields_for("mixed_number_format") == ()
 
 
+@pytest.mark.parametrize(
+    ("reason", "fields", "text"),
+    [
+        ("unknown_currency", ("currency",), "the currency is not an ISO 4217 code (USD, CAD, EUR…): check for a typo"),
+        ("no_evidence:meter_number", ("usage",), "meter number: not found in the bill's text"),
+        ("no_evidence:line_items", ("line_items",), "line items: not found in the bill's text"),
+        ("no_evidence:customer_name", ("customer_name",), "customer name: not found in the bill's text"),
+        ("commodity_mismatch", ("provider", "provider_name"), "the provider named on the bill does not bill"),
+        ("provider_mismatch", ("provider", "provider_name"), "the bill shows another provider than its account's"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and " " not in value else "",
+)
+def test_the_checks_newer_reasons_point_at_their_fields(reason: str, fields: tuple[str, ...], text: str) -> None:
+    """A meter number Gemini invented flagged no field (the meter is in the usage table), and a currency typo or
+    another utility's bill read as its code spelt with spaces ("unknown currency", "commodity mismatch")."""
+    assert fields_for(reason) == fields
+    assert describe(reason).startswith(text)
+
+
 @pytest.mark.parametrize("code", ["not_a_bill", "no_bill_extracted", "parse_timeout", "malformed_model_output"])
 def test_a_reason_the_reader_gives_without_a_field_says_what_to_do(code: str) -> None:
     """The extraction's own reasons for a review (nothing read, or nothing to trust) read as a sentence, not as the
     code spelt with spaces ("parse timeout"): the reviewer of a blank form learns why it is blank."""
     assert describe(code) != code.replace("_", " ")
     assert fields_for(code) == ()
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_a_blank_currency_is_refused_at_its_input_not_taken_as_us_dollars(typed: str) -> None:
+    """A cleared currency was dropped with the blank fields, and the bill's default stored the euro bill in USD."""
+    data = posted(BillForm.from_bill(BILL.model_copy(update={"currency": "EUR"}))) | {"currency": typed}
+    with pytest.raises(ValidationError) as err:
+        BillForm.from_form(data).to_bill()
+    _, invalid = error_messages(err.value)
+    assert list(invalid) == ["currency"] and invalid["currency"] == [NO_CURRENCY]
 
 
 def test_a_currency_typed_in_lower_case_is_the_code() -> None:
