@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import Depends, Header, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from temporalio.client import Client
 
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
@@ -164,5 +165,13 @@ async def refund_rate_limit_token(state: AppState, *, principal: Principal, acti
     await state.limiter.refund(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
 
 
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-"""A database id in a path: out-of-range values are a 422, never a database error."""
+def _plain_digits(value: object) -> object:
+    """Lax parsing read "1.0", "+1", " 1" and "1_0" as ids: a client's float or padded id reached whichever row
+    had that value. Refused here as "abc" is, a 422 listing the error."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an id is written in digits only")
+    return value
+
+
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
+"""A database id in a path: digits only, and out-of-range values are a 422, never a database error."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -37,10 +38,17 @@ class CustomerCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _not_blank(cls, name: str) -> str:
-        """A name of spaces would store a customer nobody can tell apart from the next one."""
-        if not name.strip():
-            raise ValueError("a customer's name must not be blank")
+        """A name of spaces, or of zero-width characters, would store a customer nobody can tell apart from the
+        next one."""
+        if not _visible(name):
+            raise ValueError("a customer's name must not be blank (spaces and invisible characters alone are blank)")
         return name.strip()
+
+
+def _visible(text: str) -> str:
+    """``text`` without whitespace and invisible format characters (Unicode category Cf: zero-width spaces and
+    joiners, word joiners, byte-order marks), which a name made only of looks blank wherever it is shown."""
+    return "".join(char for char in text if not char.isspace() and unicodedata.category(char) != "Cf")
 
 
 class CustomerPublic(BaseModel):
@@ -244,6 +252,25 @@ class ReviewDecisionCreate(BaseModel):
         if self.bill is not None and self.action is not ReviewAction.CORRECT:
             raise ValueError(f"a bill is sent only with 'correct', not with {self.action.value!r}")
         return self
+
+    @field_validator("note")
+    @classmethod
+    def _note_says_something(cls, note: str | None) -> str | None:
+        """A note of blanks says nothing, yet it let an override through; the review page refuses it too. Here, not
+        on ``ReviewDecision``: workflow histories decode that, a signalled blank note among them."""
+        if note is not None and not _visible(note):
+            raise ValueError("the note is blank: leave it out, or say why")
+        return note
+
+    @field_validator("bill")
+    @classmethod
+    def _items_described(cls, bill: NormalizedBill | None) -> NormalizedBill | None:
+        """A line item described by blanks names no charge (the review page refuses it); here for the reason above."""
+        items = bill.line_items if bill is not None else []
+        blank = [f"line_items[{n}].description" for n, item in enumerate(items) if not _visible(item.description)]
+        if blank:
+            raise ValueError(f"a line item needs a description, not blanks: {', '.join(blank)}")
+        return bill
 
 
 def _past_their_places(bill: dict[str, Any]) -> str:

@@ -86,17 +86,33 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 # A PEM private key (a service-account JSON's "private_key", a TLS key file quoted in an error): its body
 # spans lines and spaces, so the name=value rule above hid only its first word. An unended one runs to the end.
 _PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S)
+SPACE_CHARS = " \u00a0\u2009\u202f"
+"""The spaces that may part a number's digit groups, for a regex character class: a word processor's or a PDF text
+layer's no-break, thin and narrow no-break spaces besides the ASCII one."""
+DASH_CHARS = "\\-\u2010-\u2015\u2212"
+"""Likewise the dashes: ASCII's, the Unicode hyphens and dashes (U+2010 to U+2015) and the minus sign. The logs'
+digit runs and the warehouse's masking (``shared.analytics.rows``) both read these, so they cannot drift apart."""
+_GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
+_DASH = f"[{DASH_CHARS}]"
+
 # 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates.
-_DIGIT_RUN = re.compile(r"(?<![\w-])(?<!\d\.)(?!\d{4}-\d{2}-\d{2}(?!\d))\d(?:[ -]?\d){7,}(?![\w-]|\.\d)")
+_DIGIT_RUN = re.compile(
+    rf"(?<![\w{DASH_CHARS}])(?<!\d\.)(?!\d{{4}}{_DASH}\d{{2}}{_DASH}\d{{2}}(?!\d))"
+    rf"\d(?:{_GAP}?\d){{7,}}(?![\w{DASH_CHARS}]|\.\d)"
+)
 _ALREADY_MASKED = re.compile(r"\*{4}[A-Za-z0-9]{0,4}")
+_SHORT_ACCOUNT = 6
 
 
 def mask_account(value: str) -> str:
-    """``"1234-5678-9012"`` -> ``"****9012"``: enough to tell accounts apart, not to use one."""
+    """``"1234-5678-9012"`` -> ``"****9012"``: enough to tell accounts apart, not to use one. A short number shows
+    its last two (``"12345"`` -> ``"****45"``): its last four would give all but one of its characters away."""
     if _ALREADY_MASKED.fullmatch(value):
         return value
     chars = re.sub(r"[^A-Za-z0-9]", "", value)
-    return f"****{chars[-4:]}" if len(chars) > 4 else "****"
+    if len(chars) <= 4:
+        return "****"
+    return f"****{chars[-2:]}" if len(chars) <= _SHORT_ACCOUNT else f"****{chars[-4:]}"
 
 
 def mask_text(text: str) -> str:

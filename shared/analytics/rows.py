@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
 from shared.bill import NormalizedBill, account_key
-from shared.logs import mask_account
+from shared.logs import DASH_CHARS, SPACE_CHARS, mask_account
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -119,16 +119,23 @@ def _masked_if_long(match: re.Match[str]) -> str:
     return mask_account(match.group()) if digits >= _LONG_DIGIT_COUNT else match.group()
 
 
+# A space or a dash between a number's digit groups, ASCII or not (``shared.logs``): a no-break space is as
+# much a separator as a space.
+_GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
+_DASH = f"[{DASH_CHARS}]"
+_SPACE = f"[{SPACE_CHARS}]"
+
 # "account no: 4111 1111 1111 1111", "Acct #: 12-345": the label, then a value with a digit in it (and its
 # digit groups after single spaces or dashes); "Account number change fee" has none, so it stays.
 _LABELLED_ACCOUNT = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)(?:[_ -]?(?:number|num|no|nr)(?![a-z])\.?|\s?#))"
-    r"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}]*\d)([^\s\"',;&}]+(?:[ -]\d+)*)"
+    rf"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}}]*\d)([^\s\"',;&}}]+(?:{_GAP}\d+)*)"
 )
 # "Account: 1234 5678 9012", "Acct. 99887766": a bare label, then ":" or "#" and a value with a digit, or a value
 # of six digits or more ("Account 3 of 5" stays).
 _BARE_ACCOUNT_LABEL = re.compile(
-    r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))([^\s\"',;&}]+(?:[ -]\d+)*)"
+    r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))"
+    rf"([^\s\"',;&}}]+(?:{_GAP}\d+)*)"
 )
 # A run of digits, glued to a word or not ("ACCT1234567890", "account_9876543210", "Acct-9876543210"), or three or
 # more groups of them joined by single spaces, dashes or dots ("Card4111-1111-1111-1111" too), not followed by a
@@ -139,7 +146,8 @@ _BARE_ACCOUNT_LABEL = re.compile(
 _AFTER_A_WORD_OR_NO_DOT = r"(?:(?<=[^\W\d_]\.)|(?<!\.))"
 _MANY_DIGITS = re.compile(
     rf"(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}"
-    r"(?:(?<!\d)\d{10,}(?!\d)|(?<![\d-])\d{3,6}(?:[ .-]\d{3,6}){2,}(?![\w-]))(?![.,]\d)"
+    rf"(?:(?<!\d)\d{{10,}}(?!\d)|(?<![\d{DASH_CHARS}])\d{{3,6}}(?:[.{SPACE_CHARS}{DASH_CHARS}]\d{{3,6}}){{2,}}"
+    rf"(?![\w{DASH_CHARS}]))(?![.,]\d)"
 )
 _LONG_DIGIT_COUNT = 10
 
@@ -156,16 +164,25 @@ def _own_number(account_number: str | None) -> re.Pattern[str] | None:
     if len(key) <= 4:
         return None
     if len(key) < _SPREAD_KEY_LENGTH:
-        forms = sorted({re.escape(key), re.escape((account_number or "").strip())}, key=len, reverse=True)
+        forms = sorted({re.escape(key), _as_printed((account_number or "").strip())}, key=len, reverse=True)
         shapes, beside = "|".join(forms), "A-Za-z0-9"
     else:
-        shapes, beside = r"[\s./-]{0,3}".join(re.escape(char) for char in key), "0-9"
+        shapes, beside = rf"[\s./{DASH_CHARS}]{{0,3}}".join(re.escape(char) for char in key), "0-9"
     return re.compile(
         rf"(?<![{beside}$€£])(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}(?:{shapes})(?![{beside}]|[.,]\d)", re.IGNORECASE
     )
 
 
 _SPREAD_KEY_LENGTH = 8
+
+
+def _as_printed(number: str) -> str:
+    """A pattern for ``number`` as written, each space or dash in it any of its kind: "12-345" is "12‐345" too."""
+    return "".join(_separator_kind(char) or re.escape(char) for char in number)
+
+
+def _separator_kind(char: str) -> str | None:
+    return next((kind for kind in (_DASH, _SPACE) if re.fullmatch(kind, char)), None)
 
 
 def _num(value: Decimal | None) -> str | None:

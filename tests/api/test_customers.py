@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from api.auth import Role, create_key
 from worker.resources import Resources
@@ -52,3 +53,16 @@ async def test_idempotency_keys_are_scoped_per_api_key_and_optional(
 
     assert [r.status_code for r in (mine, their, *unkeyed)] == [201, 201, 201, 201]
     assert len({r.json()["id"] for r in (mine, their, *unkeyed)}) == 4
+
+
+@pytest.mark.parametrize("spelled", ["{id}.0", "+{id}", "{id}_0", "%20{id}", "abc"])
+async def test_a_path_id_is_a_plain_integer_or_a_422(http: httpx.AsyncClient, unique: str, spelled: str) -> None:
+    """``/customers/1.0`` read customer 1: a client's float or padded id reached whichever row had its value."""
+    customer = (await http.post("/customers", json={"name": f"Plain id {unique}"})).json()
+    path = spelled.format(id=customer["id"])
+
+    for route in (f"/customers/{path}", f"/utility-accounts/{path}", f"/customers/{path}/dashboard"):
+        response = await http.get(route)
+        assert response.status_code == 422, (route, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await http.get(f"/customers/{customer['id']}")).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.helpers import bill_text, create_account
 from worker.resources import Resources
@@ -35,6 +36,16 @@ async def test_a_blank_customer_name_is_refused_and_a_padded_one_trimmed(http: h
     assert "blank" in blank.json()["errors"][0]["msg"]
     padded = await http.post("/customers", json={"name": "  Acme Utilities  "})
     assert padded.status_code == 201 and padded.json()["name"] == "Acme Utilities"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c\u200d", "\u2060", "\ufeff", " \u200b\t\ufeff "])
+async def test_a_customer_name_of_invisible_characters_alone_is_blank(http: httpx.AsyncClient, invisible: str) -> None:
+    """Zero-width characters passed the blank check: a customer nobody can tell apart from the next one."""
+    blank = await http.post("/customers", json={"name": invisible})
+    assert blank.status_code == 422, blank.text
+    assert "blank" in blank.json()["errors"][0]["msg"]
+    kept = await http.post("/customers", json={"name": f"Acme{invisible}Utilities"})
+    assert kept.status_code == 201, kept.text
 
 
 async def test_each_invalid_field_is_reported_once(http: httpx.AsyncClient) -> None:

@@ -220,6 +220,39 @@ async def test_override_needs_a_correction_and_a_note(
     await assert_still_waiting(waiting, http, client, resources)
 
 
+@pytest.mark.parametrize("blank", ["   ", "\u200b", " \t\n "])
+async def test_an_override_note_of_blanks_is_refused(
+    blank: str,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """A note of blanks says nothing, yet an override needs one saying why: the review page refused it, the API not."""
+    bill = waiting.corrected(total_amount=CORRECT_TOTAL)
+    body = {"action": "correct", "revision": waiting.revision, "bill": bill, "override": True, "note": blank}
+    response = await decide(reviewer_http, waiting, body)
+    assert response.status_code == 422, response.text
+    assert any("note is blank" in error["msg"] for error in located_errors(response)), response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_a_line_item_described_by_blanks_is_refused(
+    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+) -> None:
+    """Stored, it named no charge in the warehouse; the review page refuses it."""
+    items = [
+        {**item, "description": " \u200b "} if n == 0 else item for n, item in enumerate(waiting.bill["line_items"])
+    ]
+    assert items, "the extracted bill has line items"
+    bill = waiting.corrected(line_items=items)
+    response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
+    assert response.status_code == 422, response.text
+    assert any("line_items[0].description" in error["msg"] for error in located_errors(response)), response.text
+    await assert_still_waiting(waiting, http, client, resources)
+
+
 async def test_override_does_not_store_a_unit_the_commodity_cannot_have(
     waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:

@@ -182,6 +182,28 @@ def test_mask_account(raw: str, masked: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "masked"),
+    [("12345", "****45"), ("12-345", "****45"), ("AB1234", "****34"), ("1234567", "****4567"), ("****45", "****45")],
+)
+def test_a_short_account_number_shows_at_most_about_half(raw: str, masked: str) -> None:
+    """The last four of a five-character number gave all but its first character away."""
+    assert mask_account(raw) == masked
+
+
+@pytest.mark.parametrize("gap", ["\u00a0", "\u2009", "\u202f", "\u2010", "\u2011", "\u2013", "\u2014", "\u2212"])
+def test_digit_runs_split_by_unicode_spaces_or_dashes_are_masked(gap: str) -> None:
+    """A no-break or thin space or a Unicode dash between the groups kept an account number whole in the logs."""
+    number = gap.join(["4455", "6677", "8899"])
+    assert mask_text(f"no bill for {number} yet") == "no bill for ****8899 yet"
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2013", "\u2212"])
+def test_a_date_written_with_unicode_dashes_is_left(dash: str) -> None:
+    text = f"period {dash.join(['2024', '01', '15'])} to {dash.join(['2024', '02', '14'])}"
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
     "secret",
     [
         "PAYLOAD_KEYS=k1:c2VjcmV0LWtleS1ieXRlcw",

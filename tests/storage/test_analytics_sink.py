@@ -32,7 +32,7 @@ from shared.analytics import (
     rollup_months,
 )
 from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
-from shared.analytics.rows import warehouse_text
+from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.models import ArtifactRef, PersistRequest, PublishRequest
 from shared.settings import AnalyticsKind, Settings
@@ -730,8 +730,8 @@ def test_line_item_descriptions_reach_the_warehouse_without_account_numbers(
     [
         ("12345", "Credit $123.45 applied", "Credit $123.45 applied"),  # a short number spread over an amount
         ("12345", "Rebate 12.345 kWh", "Rebate 12.345 kWh"),
-        ("12345", "Ref 12345 adj", "Ref ****2345 adj"),  # printed whole, it is the number
-        ("12-345", "Ref 12-345 adj", "Ref ****2345 adj"),
+        ("12345", "Ref 12345 adj", "Ref ****45 adj"),  # printed whole, it is the number
+        ("12-345", "Ref 12-345 adj", "Ref ****45 adj"),
         ("9876543210", "Paid $9876543210.00", "Paid $9876543210.00"),
         ("9876-543-210", "Account 3 of 5", "Account 3 of 5"),
         ("9876-543-210", "Account: rebate", "Account: rebate"),
@@ -746,7 +746,7 @@ def test_a_short_own_number_is_masked_only_as_printed_not_inside_amounts(account
     [
         ("9876543210", "Late fee acct.9876543210", "Late fee acct.****3210"),
         ("9876543210", "Ref No.9876543210 adj", "Ref No.****3210 adj"),
-        ("98765", "Ref No.98765 adj", "Ref No.****8765 adj"),  # a short own number, printed whole
+        ("98765", "Ref No.98765 adj", "Ref No.****65 adj"),  # a short own number, printed whole
         ("1234 5678", "Paid by card no.4111111111111111", "Paid by card no.****1111"),
         ("1234 5678", "Autopay chk.0123-4567-8901", "Autopay chk.****8901"),
         # A dot after a digit, a blank or a sign starts a decimal: its digits stay.
@@ -796,7 +796,7 @@ def test_a_number_glued_to_a_word_is_masked(account: str, text: str, held: str) 
         ("1234 5678", "Rebate 0,12345678", "Rebate 0,12345678"),
         ("1234 5678", "Energy 1.234,56 kWh", "Energy 1.234,56 kWh"),
         ("1234 5678", "Meter 87.654.321 kWh", "Meter 87.654.321 kWh"),  # another 8-digit figure
-        ("12.345", "Ref 12.345 adj", "Ref ****2345 adj"),
+        ("12.345", "Ref 12.345 adj", "Ref ****45 adj"),
         ("12.345", "Credit 12.345,67 applied", "Credit 12.345,67 applied"),  # a short number as printed, in an amount
         # Another number of 10 digits or more, grouped with dots; amounts so grouped stay.
         ("1234 5678", "Autopay from checking 0123.4567.8901", "Autopay from checking ****8901"),
@@ -808,6 +808,64 @@ def test_numbers_grouped_with_dots_on_decimal_comma_bills_are_masked_but_amounts
     account: str, text: str, held: str
 ) -> None:
     assert warehouse_text(text, account) == held
+
+
+NBSP, THIN, NARROW_NBSP, HYPHEN, FIGURE_DASH, EN_DASH, MINUS = (
+    "\u00a0",
+    "\u2009",
+    "\u202f",
+    "\u2010",
+    "\u2012",
+    "\u2013",
+    "\u2212",
+)
+
+
+@pytest.mark.parametrize(
+    ("account", "text", "held"),
+    [
+        # The bill's own number, as a word processor or a PDF's text layer writes its groups.
+        ("9876-543-210", f"Late fee, acct 9876{NBSP}543{NBSP}210", "Late fee, acct ****3210"),
+        ("9876-543-210", f"Ref 9876{EN_DASH}543{EN_DASH}210 adj", "Ref ****3210 adj"),
+        ("12-345", f"Ref 12{HYPHEN}345 adj", "Ref ****45 adj"),
+        ("12 345", f"Ref 12{NARROW_NBSP}345 adj", "Ref ****45 adj"),
+        # Another account's or a card's number, labelled or not.
+        (
+            "9876-543-210",
+            f"Payment by card 4111{NBSP}1111{NBSP}1111{NBSP}1111 thank you",
+            "Payment by card ****1111 thank you",
+        ),
+        ("9876-543-210", f"Autopay from checking 0123{MINUS}4567{MINUS}8901", "Autopay from checking ****8901"),
+        ("9876-543-210", f"Card 4111{FIGURE_DASH}1111{FIGURE_DASH}1111{FIGURE_DASH}1111", "Card ****1111"),
+        ("9876-543-210", f"Account: 1234{THIN}5678{THIN}9012 credit", "Account: ****9012 credit"),
+        (
+            "9876-543-210",
+            f"Transfer from account no: 4111{NBSP}1111{NBSP}1111{NBSP}1111",
+            "Transfer from account no: ****1111",
+        ),
+        # Ranges, dates and amounts so written stay, as they do with ASCII separators.
+        ("9876-543-210", f"Tier 2 501{EN_DASH}1000 kWh", f"Tier 2 501{EN_DASH}1000 kWh"),
+        ("9876-543-210", f"Usage 20240101{EN_DASH}20240131", f"Usage 20240101{EN_DASH}20240131"),
+        ("9876-543-210", f"Demand 12{NBSP}345{NBSP}678 W", f"Demand 12{NBSP}345{NBSP}678 W"),
+        (
+            "9876-543-210",
+            f"Grid levy 1{NARROW_NBSP}234{NARROW_NBSP}567{NARROW_NBSP}890,12",
+            f"Grid levy 1{NARROW_NBSP}234{NARROW_NBSP}567{NARROW_NBSP}890,12",
+        ),
+        ("12345", f"Credit {MINUS}$123.45 applied", f"Credit {MINUS}$123.45 applied"),
+    ],
+)
+def test_numbers_grouped_with_unicode_spaces_or_dashes_are_masked_as_with_ascii_ones(
+    account: str, text: str, held: str
+) -> None:
+    """A no-break or thin space or a Unicode dash between digit groups kept the number whole in the warehouse."""
+    assert warehouse_text(text, account) == held
+
+
+def test_remasking_mends_a_number_grouped_with_unicode_dashes() -> None:
+    """``--remask`` rewrites a description an earlier release published through the same rule, so it mends these."""
+    payload = {"account_number": "9876543210", "line_items": [{"description": f"Ref 9876{EN_DASH}543{EN_DASH}210"}]}
+    assert remasked_payload(payload, None)["line_items"] == [{"description": "Ref ****3210"}]
 
 
 def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> None:
