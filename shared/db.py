@@ -127,7 +127,7 @@ async def create_pool(
     except (ValueError, asyncpg.ClientConfigurationError) as error:
         # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
         # password, that is part of the password (printed raw by a crashing worker or api.keys).
-        raise DatabaseUrlUnusable(_url_mistake(dsn) or _password_advice(error)) from None
+        raise DatabaseUrlUnusable(_url_advice(dsn, error)) from None
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
         # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
         # a TLS file named but missing was waited on for a minute, then reported without its name.
@@ -140,14 +140,56 @@ async def create_pool(
 
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL"}
-"""The files asyncpg reads for TLS, each named in the URL's query or else by its libpq variable."""
+TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
+"""The files asyncpg reads for TLS, in the order it reads them, each named in the URL's query or else by its
+libpq variable."""
+
+ASYNCPG_BAD_SCHEME = "invalid DSN: scheme is expected to be"
+ASYNCPG_BAD_SSLMODE = "`sslmode` parameter must be one of"
+ASYNCPG_NO_ROOT_CERT = "root certificate file"
+"""How asyncpg's ``ClientConfigurationError`` begins for each mistake we name (``connect_utils.py``); any other
+complaint, such as a host or port it could not read, most often comes of a password's reserved characters."""
+
+
+def _url_advice(dsn: str, error: Exception) -> str:
+    """What to change in ``dsn``, going by what asyncpg complained of, said without quoting the URL."""
+    complaint = str(error)
+    query = _query(dsn) or {}
+    if complaint.startswith(ASYNCPG_BAD_SCHEME):
+        return (
+            "DATABASE_URL must begin postgresql:// (or postgres://): asyncpg takes no driver suffix"
+            " (postgresql+asyncpg:// is SQLAlchemy's spelling)"
+        )
+    if complaint.startswith(ASYNCPG_BAD_SSLMODE):
+        return _sslmode_advice(query)
+    if complaint.startswith(ASYNCPG_NO_ROOT_CERT):
+        return _root_cert_advice(query)
+    return _password_advice(error)
 
 
 def _password_advice(error: Exception) -> str:
     return (
         f"DATABASE_URL could not be used ({type(error).__name__}): percent-encode reserved characters"
         " in its password, or leave the password out of it and set PGPASSWORD"
+    )
+
+
+def _sslmode_advice(query: dict[str, str]) -> str:
+    mode, where = _setting(query, "sslmode", "PGSSLMODE")
+    modes = ", ".join(SSL_MODES)
+    if mode == "":  # compose's `PGSSLMODE: ${PGSSLMODE}` with nothing to put there
+        return f"{where} is set but empty: unset it, or set it to one of {modes}"
+    guess = difflib.get_close_matches((mode or "").lower().replace("_", "-"), SSL_MODES, n=1)
+    return f"{where} must be one of {modes}" + (f" (did you mean {guess[0]}?)" if guess else "")
+
+
+def _root_cert_advice(query: dict[str, str]) -> str:
+    # No "or use sslmode=require": that would trade a missing file for a server nobody verifies.
+    mode, where = _setting(query, "sslmode", "PGSSLMODE")
+    return (
+        f"{where}={_ssl_mode(mode or '') or 'verify-full'} needs the CA certificate that signed the server's:"
+        " add sslrootcert=/path/to/ca.pem to DATABASE_URL (or set PGSSLROOTCERT); there is none at"
+        " ~/.postgresql/root.crt"
     )
 
 
@@ -160,41 +202,52 @@ def _query(dsn: str) -> dict[str, str] | None:
     return {name: values[-1] for name, values in urllib.parse.parse_qs(query).items()}
 
 
-def _tls_setting(query: dict[str, str], name: str, variable: str) -> tuple[str | None, str]:
-    """A TLS setting as asyncpg finds it (the URL's, else libpq's variable), and where it was written."""
+def _setting(query: dict[str, str], name: str, variable: str) -> tuple[str | None, str]:
+    """A setting as asyncpg finds it (the URL's, else libpq's variable, empty if set so), and where it was written.
+    A blank URL parameter is dropped (asyncpg's parsing drops it too), so the variable counts."""
     if name in query:
         return query[name], f"DATABASE_URL's {name}"
-    return os.environ.get(variable) or None, variable
+    return os.environ.get(variable), variable
 
 
-def _url_mistake(dsn: str) -> str | None:
-    """A mistake in ``dsn`` that is not its password's, said without quoting the URL; None when none is seen."""
-    query = _query(dsn)
-    if query is None:
-        return None
-    if urllib.parse.urlsplit(dsn).scheme not in ("postgresql", "postgres"):
-        return (
-            "DATABASE_URL must begin postgresql:// (or postgres://): asyncpg takes no driver suffix"
-            " (postgresql+asyncpg:// is SQLAlchemy's spelling)"
-        )
-    mode, where = _tls_setting(query, "sslmode", "PGSSLMODE")
-    if mode is not None and mode not in SSL_MODES:
-        guess = difflib.get_close_matches(mode.lower(), SSL_MODES, n=1)
-        return f"{where} must be one of {', '.join(SSL_MODES)}" + (f" (did you mean {guess[0]}?)" if guess else "")
-    if mode in ("verify-ca", "verify-full") and _tls_setting(query, "sslrootcert", "PGSSLROOTCERT")[0] is None:
-        return (
-            f"{where}={mode} needs the CA certificate that signed the server's: add sslrootcert=/path/to/ca.pem"
-            " to DATABASE_URL (or set PGSSLROOTCERT), or write sslmode=require to encrypt without verifying it"
-        )
-    return None
+def _ssl_mode(mode: str) -> str | None:
+    """The sslmode asyncpg reads ``mode`` as (it takes ``verify_full`` for ``verify-full``); None if it refuses it."""
+    spelled = mode.replace("_", "-")
+    return spelled if spelled in SSL_MODES else None
+
+
+def _only_sockets(dsn: str, query: dict[str, str]) -> bool:
+    """Whether every host asyncpg would try for ``dsn`` is a Unix socket's directory (a path).
+
+    The URL's hosts, else its ``host`` parameter's, else PGHOST's; with none, asyncpg also tries localhost."""
+    netloc = urllib.parse.urlsplit(dsn).netloc
+    hostspec = urllib.parse.unquote(netloc.partition("@")[2] if "@" in netloc else netloc)
+    hosts = hostspec or query.get("host") or os.environ.get("PGHOST") or ""
+    return bool(hosts) and all(host.startswith("/") for host in hosts.split(","))
+
+
+def _tls_files_read(dsn: str) -> list[str]:
+    """Which of ``TLS_FILES`` asyncpg reads for ``dsn``, by its rules: none without TLS (sockets alone get none
+    unless an sslmode is written); the CA and CRL from require up (require verifies against a CA it is given);
+    a client certificate whenever TLS is on, and its key only with it."""
+    query = _query(dsn) or {}
+    written, _ = _setting(query, "sslmode", "PGSSLMODE")
+    mode = _ssl_mode(written) if written is not None else ("disable" if _only_sockets(dsn, query) else "prefer")
+    if mode is None or mode == "disable":
+        return []
+    verifies = SSL_MODES.index(mode) >= SSL_MODES.index("require")
+    files = ["sslrootcert", "sslcrl"] if verifies else []
+    if _setting(query, "sslcert", "PGSSLCERT")[0]:
+        files += ["sslcert", "sslkey"]
+    return files
 
 
 def _unreadable_tls_file(dsn: str) -> str | None:
-    """Which TLS file named for ``dsn`` this process cannot read, by where it was named; None when each can be."""
+    """Which TLS file asyncpg reads for ``dsn`` this process cannot, by where it was named; None when each can be."""
     query = _query(dsn) or {}
-    for name, variable in TLS_FILES.items():
-        path, where = _tls_setting(query, name, variable)
-        if path is not None and not (Path(path).is_file() and os.access(path, os.R_OK)):
+    for name in _tls_files_read(dsn):
+        path, where = _setting(query, name, TLS_FILES[name])
+        if path and not (Path(path).is_file() and os.access(path, os.R_OK)):
             return f"{where} names no file this process can read: {path}"
     return None
 

@@ -96,3 +96,85 @@ async def test_a_tls_variable_naming_no_file_is_named(no_pg_tls_files: Path, mon
     with pytest.raises(DatabaseUrlUnusable) as refused:
         await create_pool(settings_with(url, no_pg_tls_files))
     assert str(refused.value) == f"PGSSLROOTCERT names no file this process can read: {missing}"
+
+
+@pytest.fixture()
+def home_with_a_ca(no_pg_tls_files: Path) -> Path:
+    """A ``~/.postgresql/root.crt`` (any bundle), which asyncpg verifies against when no CA is named."""
+    (no_pg_tls_files / ".postgresql").mkdir()
+    (no_pg_tls_files / ".postgresql" / "root.crt").write_bytes(Path(certifi.where()).read_bytes())
+    return no_pg_tls_files
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://app:Xk9/{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-full",  # "invalid literal for int()"
+        f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:54x/db?sslmode=verify-full",
+    ],
+    ids=["slash-in-password", "bad-port"],
+)
+async def test_what_asyncpg_did_not_complain_of_is_not_blamed(home_with_a_ca: Path, url: str) -> None:
+    """Told to add a CA certificate, or to encrypt without verifying, though the CA in ``~/.postgresql`` was
+    there and asyncpg had stopped at the host and port."""
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, home_with_a_ca))
+    assert "PGPASSWORD" in str(refused.value) and "sslmode" not in str(refused.value)
+    assert "Xk9" not in str(refused.value) and PASSWORD_TAIL not in str(refused.value)
+
+
+async def test_an_sslmode_spelled_with_an_underscore_is_asyncpgs_too(no_pg_tls_files: Path) -> None:
+    """asyncpg reads ``verify_full`` as ``verify-full``: it was refused as no sslmode at all."""
+    url = f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify_full"
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert str(refused.value).startswith("DATABASE_URL's sslmode=verify-full needs the CA certificate")
+
+    with pytest.raises(ConnectionRefusedError):  # with a CA it is used: nothing listens on port 1
+        await create_pool(settings_with(f"{url}&sslrootcert={certifi.where()}", no_pg_tls_files))
+
+
+async def test_an_empty_pgsslmode_is_named(no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose's ``PGSSLMODE: ${PGSSLMODE}`` sets it empty, which asyncpg refuses: blamed on the password."""
+    monkeypatch.setenv("PGSSLMODE", "")
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db", no_pg_tls_files))
+    assert str(refused.value).startswith("PGSSLMODE is set but empty: unset it, or set it to one of disable,")
+
+
+async def test_the_ca_advice_never_suggests_leaving_the_server_unverified(no_pg_tls_files: Path) -> None:
+    url = "postgresql://app@127.0.0.1:1/db?sslmode=verify-full"
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert "needs the CA certificate" in str(refused.value) and "sslmode=require" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "variable"),
+    [
+        ("sslmode=require", "PGSSLROOTCERT"),  # asyncpg verifies against a CA it is given, in require too
+        ("sslmode=verify-ca", "PGSSLCRL"),
+        ("sslmode=prefer", "PGSSLCERT"),
+    ],
+)
+async def test_a_tls_file_asyncpg_reads_for_a_socket_is_named(
+    no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch, query: str, variable: str
+) -> None:
+    missing = no_pg_tls_files / "missing.pem"
+    monkeypatch.setenv(variable, str(missing))
+    if variable != "PGSSLROOTCERT":  # a CA that is there, so the file named is the one missing
+        monkeypatch.setenv("PGSSLROOTCERT", certifi.where())
+    url = f"postgresql://app@/db?host={no_pg_tls_files / 'cloudsql'}&{query}"
+    with pytest.raises(DatabaseUrlUnusable) as refused:
+        await create_pool(settings_with(url, no_pg_tls_files))
+    assert str(refused.value) == f"{variable} names no file this process can read: {missing}"
+
+
+async def test_a_client_key_without_its_certificate_is_not_read(
+    no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg loads a client key only with the client certificate it belongs to."""
+    monkeypatch.setenv("PGSSLKEY", str(no_pg_tls_files / "missing.key"))
+    url = f"postgresql://app@/db?host={no_pg_tls_files / 'cloudsql'}&sslmode=prefer"
+    with pytest.raises(FileNotFoundError):  # the socket, which startup waits for
+        await create_pool(settings_with(url, no_pg_tls_files))

@@ -161,6 +161,28 @@ async def test_a_tls_file_the_database_url_names_that_is_not_there_is_not_waited
     assert len(tries) == 1
 
 
+@pytest.mark.parametrize(
+    ("sslmode", "variable"),
+    [("", "PGSSLROOTCERT"), ("", "PGSSLCERT"), ("&sslmode=prefer", "PGSSLROOTCERT"), ("&sslmode=prefer", "PGSSLCRL")],
+    ids=["no-tls-root-cert", "no-tls-client-cert", "prefer-root-cert", "prefer-crl"],
+)
+async def test_a_socket_not_there_yet_is_waited_out_whatever_tls_file_asyncpg_would_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sslmode: str, variable: str
+) -> None:
+    """Cloud Run's ``/cloudsql`` socket appears moments after start: a leftover TLS variable naming no file, which
+    asyncpg reads for no socket without TLS (nor a CA or CRL without verifying), stopped the start at once."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL", "PGHOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(tmp_path / "missing.pem"))
+    url = f"postgresql://app@/db?host={tmp_path / 'cloudsql' / 'project:region:instance'}{sslmode}"
+    settings = Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
+
+    with pytest.raises(FileNotFoundError) as not_there:
+        await create_pool(settings)
+    assert is_unreachable(not_there.value)
+
+
 async def told_to_stop_while_it_waits_for_temporal(
     module: str, payload_keys: str, tmp_path: Path, **settings: str
 ) -> tuple[int, Path]:
