@@ -15,8 +15,16 @@ from pydantic import ValidationError
 from extraction.checks import date_fit
 from extraction.rules.charges import read_line_items
 from extraction.rules.currency import bill_currency
-from extraction.rules.fields import take_account, take_address, take_date, take_money, take_period, take_text
-from extraction.rules.layout import Candidate, LabelSet, Line, Wordings, choose, find_candidates, to_lines
+from extraction.rules.fields import (
+    joined_address,
+    take_account,
+    take_address,
+    take_date,
+    take_money,
+    take_period,
+    take_text,
+)
+from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
@@ -51,6 +59,8 @@ _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "customer_name": take_text,
     "service_address": take_address,
 }
+_JOINED: dict[str, Join[Any]] = {"service_address": joined_address}
+"""Fields whose value may go on over the next line under its label: an address's city line."""
 _COMPARED_AS: dict[str, Callable[[Any], object]] = {"account_number": account_key}
 """How two readings of a field are the same value: an account number's formatting is no conflict."""
 _DAY_FIRST_TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
@@ -190,10 +200,10 @@ def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
     """A field's readings under its labels; under its ``_FALLBACK`` wordings only when there are none."""
-    columns = key in _COLUMN_KEYS
-    candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns)
+    columns, joined = key in _COLUMN_KEYS, _JOINED.get(key)
+    candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined)
     if not candidates and key in _FALLBACK:
-        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns)
+        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns, joined=joined)
     return candidates
 
 

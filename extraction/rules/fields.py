@@ -12,6 +12,16 @@ from extraction.values import RANGE_GAP, Found, iter_dates, iter_money, iter_yea
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
 _ADDRESS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,'&#/-]{1,199}")
 """An address line may open with its house number ("88 Sycamore Lane"); a name may not."""
+_HEADING = re.compile(
+    r"(?:(?:meters?|account|acct|amount|date|dates|due|number|no|id|balance|total|period|service|read(?:ing)?s?"
+    r"|usage|rate|type|charges?|bill(?:ing)?|statement|customer|name|address|location|phone|page|premises|kwh"
+    r"|therms?|ccf|gallons?|days|current|previous|payments?)\b[\s.:#]*)+",
+    re.IGNORECASE,
+)
+"""A column's heading, no name or address: a label's line may hold the next column's heading, which was read as the
+label's value ("Meter" for "Service Address", the values under both)."""
+_CITY_LINE = re.compile(r"[A-Za-z][A-Za-z .'-]*,?\s+[A-Z]{2}\.?,?\s+(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)")
+"""An address's last line: city, state and ZIP ("Chico, CA 95926"), or a Canadian province and postal code."""
 
 
 def take_money(region: str) -> Found[Decimal] | None:
@@ -45,10 +55,16 @@ def take_address(region: str) -> Found[str] | None:
     return _take_cell(region, _ADDRESS_RE)
 
 
+def joined_address(street: str, city: str) -> str | None:
+    """The address printed over two lines under its label ("88 Sycamore Lane" over "Chico, CA 95926"), where the
+    second is a city line; else none, and two values under a label are rows of a column."""
+    return f"{street}, {city}" if _CITY_LINE.fullmatch(city) else None
+
+
 def _take_cell(region: str, shape: re.Pattern[str]) -> Found[str] | None:
     stripped = region.lstrip(" :#\t")
     offset = len(region) - len(stripped)
     cell = re.split(r"\s{2,}", stripped, maxsplit=1)[0].strip()
-    if not shape.fullmatch(cell) or not re.search(r"[A-Za-z]{2}", cell):
+    if not shape.fullmatch(cell) or not re.search(r"[A-Za-z]{2}", cell) or _HEADING.fullmatch(cell):
         return None
     return Found(cell, offset, offset + len(cell))

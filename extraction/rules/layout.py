@@ -18,6 +18,7 @@ from extraction.values import Found, only_currency_marks
 
 T = TypeVar("T")
 Take = Callable[[str], Found[T] | None]
+Join = Callable[[T, T], T | None]
 
 _CELL_RE = re.compile(r"\S+(?: \S+)*")
 _WORD_CHAR = re.compile(r"\w")
@@ -199,19 +200,21 @@ def find_candidates(
     *,
     stop: Wordings,
     columns: bool = False,
+    joined: Join[T] | None = None,
 ) -> list[Candidate[T]]:
     """Values next to (right of, else below) each hit of ``labels``.
 
     ``stop`` matches any field's label: the value right of a label must come before
     the next label on the line, or it belongs to that other label. With ``columns``, a second value in the next
-    cell of the label's row is a candidate too (``_next_column``).
+    cell of the label's row is a candidate too (``_next_column``). ``joined`` makes one value of two under the
+    label where the second goes on the first (an address's city line), not a second row (``_below``).
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
         region = _label_region(lines[hit.line], hit, stop)
         own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
         right, in_wording = _right_of(hit, own, region, take)
-        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take, stop)
+        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take, stop, joined)
         if value is None and right is not None:
             value = right.value
         if value is not None:
@@ -264,19 +267,23 @@ _WORDING = re.compile(r"(?<![A-Za-z])(?![A-Z]{3}(?![A-Za-z]))[A-Za-z]{2,}")
 a garbled "â‚¬", stands before a value as it may)."""
 
 
-def _below(lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T], stop: Wordings) -> T | None:
+def _below(
+    lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T], stop: Wordings, joined: Join[T] | None
+) -> T | None:
     """The cell under the label's ``own`` cell, on the next non-blank line; none where the line after holds another
     such value: the label heads a column of rows (an account history's "Bill Date   Amount Due" over past bills),
     not the bill's own value, and its past totals and dates sent a sound bill to review as conflicts. Nor under a
-    history's heading (``_heads_a_history``): a history of one past bill looks just like a summary box."""
+    history's heading (``_heads_a_history``): a history of one past bill looks just like a summary box. Unless the
+    two values make one (``joined``): an address printed over two lines was read as none."""
     below = _next_line(lines, hit.line)
     if own is None or below is None or _heads_a_history(lines, hit.line, own):
         return None
     value = _value_under(lines[below], own, take, stop)
     after = _next_line(lines, below)
-    if value is None or (after is not None and _value_under(lines[after], own, take, stop) is not None):
-        return None
-    return value.value
+    second = _value_under(lines[after], own, take, stop) if value is not None and after is not None else None
+    if value is None or second is None:
+        return None if value is None else value.value
+    return joined(value.value, second.value) if joined is not None else None
 
 
 def _next_line(lines: Sequence[Line], index: int) -> int | None:

@@ -114,7 +114,8 @@ _BARE_FIGURE = re.compile(
 _MINIMUM_WORDING = re.compile(r"\b(?:minimum|min\b|allowance|includ)", re.IGNORECASE)
 _TIER_WORDING = re.compile(r"\b(?:tier|block|step)\b", re.IGNORECASE)
 _HEADING_LINES = 3
-"""How far above a figure its column's heading may stand (the reader's ``_under_a_label`` looks as far)."""
+"""How far above a figure its column's heading may stand (the reader's ``_under_a_label`` looks as far); in a meter
+table, as far as its rows run (``_Page.meter_table_heads``)."""
 _DIGIT = re.compile(r"\d")
 _POWER_OF_TEN = re.compile(r"10*(?:\.0*)?")
 _LAST_FIGURE = re.compile(r"\d(?!\s*+(?:-\s*+)?months?\b)(?=\D*$)")
@@ -165,6 +166,30 @@ class _Figure:
     """Where in ``before`` a minimum's wording starts (its length when the wording follows the figure)."""
 
 
+class _Page(list[Line]):
+    """The lines read for usage, with the meter table each line stands in."""
+
+    @functools.cached_property
+    def meter_table_heads(self) -> tuple[int | None, ...]:
+        """For each line, the meter table's heading row (``_heads_a_meter_table``) over the run of table rows just
+        above it, if any: a table's rows below its third stood too far under its heading, and a five-meter table's
+        later meters were neither read nor confirmed. Found in one pass, since every figure of every line asks."""
+        heads: list[int | None] = []
+        head: int | None = None
+        for index, line in enumerate(self):
+            heads.append(head)
+            if _heads_a_meter_table(line.text):
+                head = index
+            elif not _table_row(line.text):
+                head = None
+        return tuple(heads)
+
+
+def _table_row(text: str) -> bool:
+    """Whether a line reads as a row of a table: figures, in two cells or more."""
+    return _DIGIT.search(text) is not None and _CELL_GAP.search(text.strip()) is not None
+
+
 @dataclass(frozen=True)
 class _Seen:
     commodity: Commodity
@@ -183,6 +208,7 @@ def read_usage(
     """One reading per commodity, and whether usage lines disagreed."""
     labels = re.compile("|".join([_TOTAL, *extra_labels, _USAGE]), re.IGNORECASE)
     total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
+    lines = _Page(lines)
     seen: list[_Seen] = []
     doubted: list[_Seen] = []
     letterhead = _letterhead(lines)
@@ -247,9 +273,7 @@ def _agreeing_rows_meter(
     return meters.pop() if len(meters) == 1 else None
 
 
-def _priority(
-    lines: Sequence[Line], index: int, figure: _Figure, labelled: int | None, labels: re.Pattern[str]
-) -> int | None:
+def _priority(lines: _Page, index: int, figure: _Figure, labelled: int | None, labels: re.Pattern[str]) -> int | None:
     """How well ``figure`` is labelled as the reading (``_TOTAL_LINE`` best): by its line's total label (a time-of-use
     part's total wording is a usage line's), else by its meter table's usage column, else by its line's usage label,
     else by a usage label over it. A meter row's own usage label ("Electric usage   1111   100   400   300 kWh")
@@ -337,11 +361,14 @@ def _quantities(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
         yield _unit_figure(text, match, cell, minimum)
 
 
-def _table_figures(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
+def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
     """Bare figures in a meter table's usage column whose heading names their unit ("kWh Used" over a row's 523):
     unread, the bill's usage was whatever usage line the page had, a neighbours' comparison too."""
     if not _under_a_meter_tables_heading(lines, index):
         return
+    head = lines.meter_table_heads[index]
+    if head is not None and not _heads_a_usage_column(lines[head].text):
+        return  # a table whose usage column names no unit ("Meter   Previous   Present   Usage"), however long
     text = lines[index].text
     line_cells = _line_cells(text)
     for bare in _BARE_FIGURE.finditer(text):
@@ -354,7 +381,7 @@ def _table_figures(lines: Sequence[Line], index: int) -> Iterator[_Figure]:
             yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
 
 
-def _in_a_meter_table(lines: Sequence[Line], index: int, figure: _Figure) -> bool:
+def _in_a_meter_table(lines: _Page, index: int, figure: _Figure) -> bool:
     """Whether ``figure`` is alone in its cell ("523 kWh", or a bare 523) under a meter table's usage heading."""
     if not _under_a_meter_tables_heading(lines, index):
         return False
@@ -365,19 +392,29 @@ def _in_a_meter_table(lines: Sequence[Line], index: int, figure: _Figure) -> boo
     return alone and _meter_table_column(lines, index, cell) is not None
 
 
-def _meter_table_column(lines: Sequence[Line], index: int, cell: Cell) -> tuple[str, UsageUnit | None] | None:
+def _meter_table_column(lines: _Page, index: int, cell: Cell) -> tuple[str, UsageUnit | None] | None:
     """The usage heading over ``cell`` ("kWh Used", "Total Usage", a unit alone) on a row that heads the meter and
     its registers too ("Meter   Previous   Present   kWh Used"), and the unit it names: not a history's ("Month   kWh
     Used"), nor a rate's."""
     found = _heading_row(lines, index, cell.start, cell.end)
-    if found is None:
-        return None
-    row, heading = found
-    if _RATE.search(heading) or not _heads_a_meter_table(row.text):
+    return None if found is None else _meter_column(found[0].text, found[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _heads_a_usage_column(row: str) -> bool:
+    """Whether a meter table's heading row heads a usage column that names its unit (``_meter_column``)."""
+    columns = (_meter_column(row, cell.text) for cell in _line_cells(row) if not _DIGIT.search(cell.text))
+    return any(column is not None and column[1] is not None for column in columns)
+
+
+@functools.lru_cache(maxsize=32)
+def _meter_column(row: str, heading: str) -> tuple[str, UsageUnit | None] | None:
+    """``_meter_table_column`` of a ``heading`` in its ``row``: asked again for every row of a long table."""
+    if _RATE.search(heading) or not _heads_a_meter_table(row):
         return None
     if _READING_LABELS.search(heading) and _UNIT_LABEL_END.fullmatch(heading.strip()):
         return heading, _unit_named(heading)
-    alone = _unit_alone(heading, row.text)
+    alone = _unit_alone(heading, row)
     return None if alone is None else (heading, alone)
 
 
@@ -392,9 +429,12 @@ def _unit_alone(heading: str, row: str) -> UsageUnit | None:
     return UsageUnit(normalize_unit(heading.strip()))
 
 
-def _under_a_meter_tables_heading(lines: Sequence[Line], index: int) -> bool:
-    """Whether a meter table's heading row stands a few lines above the line: a search for a column's heading,
-    made for every figure of every line, doubled the time a page of a long table took."""
+def _under_a_meter_tables_heading(lines: _Page, index: int) -> bool:
+    """Whether a meter table's heading row stands a few lines above the line, or over the table rows above it: a
+    search for a column's heading, made for every figure of every line, doubled the time a page of a long table
+    took."""
+    if lines.meter_table_heads[index] is not None:
+        return True
     return any(_heads_a_meter_table(line.text) for line in lines[max(0, index - _HEADING_LINES) : index])
 
 
@@ -477,7 +517,7 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
     And, read by a person though not by the rules, a figure whose label or column heading names its unit
     ("Therms used  45", "Consumption (CCF)  12"), and the quantity a bill's one rate in that unit prices
     ("Energy charge 512 kWh @ $0.1123/kWh"; tiers price several, none of them the reading)."""
-    lines = [Line(0, text_line) for text_line in text.splitlines()]
+    lines = _Page(Line(0, text_line) for text_line in text.splitlines())
     priced: list[_Figure] = []
     for index in range(len(lines)):
         figures, priced_here = _printed_figures(lines, index)
@@ -487,7 +527,7 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
     yield from _one_price_a_unit(priced)
 
 
-def _printed_figures(lines: Sequence[Line], index: int) -> tuple[list[_Figure], list[_Figure]]:
+def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Figure]]:
     """The figures on a line that are evidence of a reading, and those a rate prices (``_priced_quantities``)."""
     text_line = lines[index].text
     line_cells = cells(text_line)
@@ -510,15 +550,13 @@ def _printed_figures(lines: Sequence[Line], index: int) -> tuple[list[_Figure], 
     return kept, priced
 
 
-def _labelled_figures(
-    lines: Sequence[Line], index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]
-) -> list[_Figure]:
+def _labelled_figures(lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]) -> list[_Figure]:
     """Bare figures whose unit their label names, before them on the line ("Therms used: 45", "Consumption
     (CCF)      12") or as the heading of their column ("Therms Used" over a meter row's "45")."""
     text = lines[index].text
-    if not _NAMES_A_UNIT.search(lines[index].folded) and not any(
-        _NAMES_A_UNIT.search(line.folded) for line in lines[max(0, index - _HEADING_LINES) : index]
-    ):
+    head = lines.meter_table_heads[index]
+    above = lines[max(0, index - _HEADING_LINES) : index] + ([lines[head]] if head is not None else [])
+    if not _NAMES_A_UNIT.search(lines[index].folded) and not any(_NAMES_A_UNIT.search(line.folded) for line in above):
         return []
     figures = []
     for bare in _BARE_FIGURE.finditer(text):
@@ -532,9 +570,9 @@ def _labelled_figures(
             before, unit = text[start : bare.start()], _unit_named(label.group())
         elif cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
             found = _heading_row(lines, index, bare.start(), bare.end())
-            if found is None or _RATE.search(found[1]) or not _UNIT_LABEL_END.fullmatch(found[1].strip()):
+            if found is None:
                 continue
-            before, unit = found[1], _unit_named(found[1]) or _unit_alone(found[1], found[0].text)
+            before, unit = found[1], _column_unit(found[0].text, found[1])
         else:
             continue
         if unit is not None:
@@ -546,6 +584,15 @@ def _labelled_figures(
     return figures
 
 
+@functools.lru_cache(maxsize=32)
+def _column_unit(row: str, heading: str) -> UsageUnit | None:
+    """The unit a column's ``heading`` in its ``row`` names, as a usage label or a meter table's unit alone; not a
+    rate's. Asked again for every row of a long table."""
+    if _RATE.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()):
+        return None
+    return _unit_named(heading) or _unit_alone(heading, row)
+
+
 def _unit_named(label: str) -> UsageUnit | None:
     """The one unit a usage label names ("Therms used", "Consumption (CCF)"); none without a usage word."""
     if not _READING_LABELS.search(label):
@@ -554,16 +601,20 @@ def _unit_named(label: str) -> UsageUnit | None:
     return UsageUnit(units.pop()) if len(units) == 1 else None
 
 
-def _heading_over(lines: Sequence[Line], index: int, start: int, end: int) -> str | None:
+def _heading_over(lines: _Page, index: int, start: int, end: int) -> str | None:
     """The heading of the column ``start``-``end`` of a line (``_heading_row``)."""
     found = _heading_row(lines, index, start, end)
     return None if found is None else found[1]
 
 
-def _heading_row(lines: Sequence[Line], index: int, start: int, end: int) -> tuple[Line, str] | None:
+def _heading_row(lines: _Page, index: int, start: int, end: int) -> tuple[Line, str] | None:
     """The heading of the column ``start``-``end`` of a line, and its line: the nearest cell above it, within a
-    few lines, with no figure in it (rows of a table stand between a heading and a figure of its column)."""
-    for above in reversed(lines[max(0, index - _HEADING_LINES) : index]):
+    few lines, with no figure in it (rows of a table stand between a heading and a figure of its column). In a
+    meter table, the cell over it in the table's heading row, however many rows down: the rows between, looked
+    through for every figure of a long table, made it slow."""
+    head = lines.meter_table_heads[index]
+    rows = [lines[head]] if head is not None else reversed(lines[max(0, index - _HEADING_LINES) : index])
+    for above in rows:
         over = [c.text for c in _cells_over(above.text, start, end) if not _DIGIT.search(c.text)]
         if over:
             return above, over[-1]
@@ -587,7 +638,7 @@ def _line_cells(text: str) -> tuple[Cell, ...]:
     return tuple(cells(text))
 
 
-def _another_periods_column(lines: Sequence[Line], index: int, figure: _Figure) -> bool:
+def _another_periods_column(lines: _Page, index: int, figure: _Figure) -> bool:
     """Whether ``figure`` stands under a heading naming another period ("Usage History", "Last month"), as
     the reader's ``_under_a_label`` reads one."""
     heading = _heading_over(lines, index, figure.column, figure.column + 1)

@@ -105,11 +105,27 @@ GENERIC: dict[str, LabelSet] = {
     "meter_number": LabelSet.of(r"meter\s+(?:number|no\.?|#|id)", r"meter"),
 }
 
+_PAST_DUE_AMOUNT = r"(?:\s+(?:amount|balance|charges?))?(?:\s+due)?"
+_ABOUT_PAST_DUE = (
+    r"\b(?:if|after|before|by|will|may|applies|apply|avoid|fees?|late|interest|penalt\w*|notice|disconnect\w*"
+    r"|your|is|are|of|the)\b"
+)
+"""Words of a sentence or heading about past-due amounts ("A late fee applies to past due balances", "Amount due if
+past due after 04/21: $260.00", "PAST DUE NOTICE"): its figure is a fee or a total, not what is unpaid."""
+
 FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+dates", exclude=_OTHER_BILL),
+    "previous_balance": LabelSet.of(
+        rf"(?:amount\s+)?past[\s-]+due{_PAST_DUE_AMOUNT}",
+        rf"overdue{_PAST_DUE_AMOUNT}",
+        rf"(?:amount\s+in\s+)?arrears?{_PAST_DUE_AMOUNT}",
+        exclude=_ABOUT_PAST_DUE,
+    ),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
-read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review)."""
+read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review). A bill printing
+no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00", "Arrears $50.00"): read with
+none, it added up only with that amount folded into the charges, and went to review."""
 
 NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)
 """Wordings with a commodity's word in them that name no commodity: an electric bill's "Greenhouse gas credit" was

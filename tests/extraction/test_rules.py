@@ -1050,6 +1050,49 @@ def test_past_due_and_late_amounts_are_not_the_total() -> None:
 
 
 @pytest.mark.parametrize(
+    "row",
+    [
+        "Past Due Amount                        $50.00",
+        "Amount Past Due:                       $50.00",
+        "Arrears                                $50.00",
+        "Overdue Balance                        $50.00",
+        "Amount in Arrears  $50.00",
+    ],
+)
+def test_a_past_due_amount_is_the_previous_balance_where_none_is_labelled(row: str) -> None:
+    """A bill that prints what is unpaid of earlier bills under a past-due or arrears label, and no previous balance,
+    was read with none: it added up only with the unpaid amount folded into the charges, and went to review."""
+    text = PLAIN.replace("Previous Balance                       $200.00\n", row + "\n")
+    text = text.replace("Payments - Thank You                   200.00 CR\n", "")
+    text = text.replace(
+        "Amount Due\n5 January 2026      2026-01-26         $1,234.50",
+        "Amount Due\n5 January 2026      2026-01-26         $1,284.50",
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.previous_balance, result.bill.total_amount) == (Decimal("50.00"), Decimal("1284.50"))
+    assert check_bill(result.bill, text=text) == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "A late fee of $5.00 applies to past due balances.",
+        "Amount due if past due after 02/10/2026: $1,259.50",
+        "PAST DUE NOTICE: $1,234.50",
+        "Your account is in arrears. A fee of $5.00 applies.",
+    ],
+)
+def test_a_sentence_about_past_due_amounts_is_no_previous_balance(sentence: str) -> None:
+    """Its figure is a late fee or a total, not what is unpaid of earlier bills."""
+    text = PLAIN.replace("Previous Balance                       $200.00\n", sentence + "\n")
+    text = text.replace("Payments - Thank You                   200.00 CR\n", "")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.previous_balance is None
+    assert result.bill.total_amount == Decimal("1234.50")
+
+
+@pytest.mark.parametrize(
     "history",
     [
         "Account History\nBill Date        Amount Due\n12/05/2025       $180.00\n11/05/2025       $175.00\n",
@@ -1131,8 +1174,25 @@ def test_a_due_date_in_a_request_to_pay_by_it_is_read(request_to_pay: str) -> No
         ("Service Address: Rural Route 4\n", "Rural Route 4"),
         ("Service Location: 4471-0023-9\n", None),
         ("Service Address: 01/26/2026\n", None),
+        ("Service Address\n88 Sycamore Lane\nChico, CA 95926\n", "88 Sycamore Lane, Chico, CA 95926"),
+        ("Service Address\n  88 Sycamore Lane\n  Chico CA 95926-1234\n", "88 Sycamore Lane, Chico CA 95926-1234"),
+        ("Service Address\n88 Sycamore Lane\n12 Oak Street\n", None),
+        ("Service Address    Meter\n88 Sycamore Lane   12345678\n", "88 Sycamore Lane"),
+        ("Service Address    Meter Number\n88 Sycamore Lane   12345678\n", "88 Sycamore Lane"),
     ],
-    ids=["house-number", "under-its-label", "lettered-number", "no-number", "a-location-number", "a-date"],
+    ids=[
+        "house-number",
+        "under-its-label",
+        "lettered-number",
+        "no-number",
+        "a-location-number",
+        "a-date",
+        "over-two-lines",
+        "over-two-lines-zip-plus-four",
+        "a-column-of-streets",
+        "beside-a-meter-heading",
+        "beside-a-meter-number-heading",
+    ],
 )
 def test_a_service_address_may_start_with_its_house_number(lines: str, address: str | None) -> None:
     """An address's first word is its house number: "88 Sycamore Lane" was never read. A number alone is none."""
@@ -1147,6 +1207,23 @@ def test_a_customer_name_never_starts_with_a_number(customer: str) -> None:
     text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{customer}\n")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.customer_name is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "name"),
+    [
+        ("Customer Name      Meter\nJane Doe           12345678\n", "Jane Doe"),
+        ("Account Holder     Amount\nJane Doe           $1,234.50\n", "Jane Doe"),
+        ("Customer Name      Service Date\nJane Doe           12/03/2025\n", "Jane Doe"),
+        ("Customer Name      Meter\n", None),
+    ],
+    ids=["meter", "amount", "service-date", "nothing-under"],
+)
+def test_the_next_columns_heading_is_no_name(lines: str, name: str | None) -> None:
+    """A name's label beside the next column's heading ("Customer Name    Meter") gave "Meter" as the customer."""
+    text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{lines}")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.customer_name == name
 
 
 def test_conflicting_totals_are_flagged() -> None:

@@ -40,3 +40,30 @@ def test_the_evidence_checks_gallons_are_found_with_the_same_work(counters: dict
     gallons = LINE.replace("kWh", "gallons")
     assert list(gallons_read(gallons)) == [Decimal(512), Decimal(100), Decimal(512)] * 100
     assert {name: counter.scanned for name, counter in counters.items()} == dict.fromkeys(counters, len(gallons))
+
+
+CACHED = ("_heads_a_meter_table", "_heads_a_usage_column", "_meter_column", "_column_unit", "_line_cells")
+"""The usage reader's caches of a line's or a heading's reading."""
+
+
+@pytest.mark.parametrize("heading", ["kWh Used", "kWh"])
+def test_each_row_of_a_long_meter_table_costs_the_same_work(monkeypatch: pytest.MonkeyPatch, heading: str) -> None:
+    """Every row of a meter table is read under its heading, however far down (a 3,000-row table's too): each row
+    costs what the one before it did, not a look through all the rows above it."""
+    counters = {name: ScanCounter(getattr(usage, name)) for name in ("_DIGIT", "_METER_HEADING")}
+    for name, counter in counters.items():
+        monkeypatch.setattr(usage, name, counter)
+
+    def work(rows: int) -> int:
+        table = [f"Meter        Previous     Present      {heading}"]
+        table += [f"{26_000_000 + row}     10,000       10,100       100" for row in range(rows)]
+        for counter in counters.values():
+            counter.scanned = 0
+        for cached in CACHED:
+            getattr(usage, cached).cache_clear()  # each count starts as cold as the others
+        readings, _ = read_usage(to_lines(["\n".join(table)]), extra_labels=(), ccf_default=None)
+        assert [reading.quantity for reading in readings] == [Decimal(100)]
+        assert sum(1 for _ in usage.readings_printed("\n".join(table))) == rows
+        return sum(counter.scanned for counter in counters.values())
+
+    assert work(3000) - work(2000) == work(2000) - work(1000) > 0

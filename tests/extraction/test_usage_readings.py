@@ -285,3 +285,40 @@ def test_a_usage_line_that_adds_up_a_meter_tables_rows_is_the_reading(line: str)
     assert report.bill.usage == [
         UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(523), unit=UsageUnit.KWH)
     ]
+
+
+FIVE_METERS = (
+    "Meter        Previous     Present      kWh Used\n"
+    "26888121     10,000       10,100       100\n"
+    "26888122     20,000       20,110       110\n"
+    "26888123     30,000       30,120       120\n"
+    "26888124     40,000       40,130       130\n"
+    "26888125     50,000       50,063       63\n"
+)
+"""A meter table of five rows, 523 kWh in all: its rows below the third stood too far under its heading."""
+
+
+def test_every_row_of_a_long_meter_table_is_read() -> None:
+    """The fourth and fifth meters' rows were not read: the usage line adding up all five disagreed with the three
+    rows read, and a sound bill went to review."""
+    report = analyze(
+        _duke(f"{FIVE_METERS}\nUsage this period: 523 kWh\n").encode(), provider_hint=None, settings=OFFLINE
+    )
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert report.bill.usage == [
+        UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(523), unit=UsageUnit.KWH)
+    ]
+
+
+@pytest.mark.parametrize("heading", ["kWh Used", "kWh"])
+def test_the_evidence_check_finds_every_row_of_a_long_meter_table(heading: str) -> None:
+    """What the reader takes, the evidence check must find printed: a fifth meter's 63 kWh went unconfirmed."""
+    table = FIVE_METERS.replace("kWh Used", heading)
+    assert [quantity for quantity, _ in readings_printed(table)] == [Decimal(q) for q in (100, 110, 120, 130, 63)]
+
+
+def test_a_meter_tables_rows_end_at_the_first_line_that_is_no_row() -> None:
+    """A figure under the table's usage column past its rows (a note's, a charge's) is no meter's."""
+    table = FIVE_METERS + "Readings are taken monthly\nEnergy charge     $5.00    ref         42\n"
+    assert [quantity for quantity, _ in readings_printed(table)] == [Decimal(q) for q in (100, 110, 120, 130, 63)]
