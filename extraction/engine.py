@@ -176,11 +176,24 @@ def _settles_the_total(rules: NormalizedBill, gemini: NormalizedBill) -> bool:
     read under the charges' heading, with Gemini's previous balance and payments. Not with Gemini's own current
     charges: each column of a "Last bill   This bill" summary adds up on its own, and Gemini (as the rules) may
     read the last bill's; nor because Gemini's total is the rules' (they read the first column). A summary and
-    no rows tell nothing apart: a person reads the column headings."""
+    no rows tell nothing apart: a person reads the column headings. Its previous balance must be this bill's too
+    (``_previous_balance_is_this_bills``)."""
     if not rules.line_items or gemini.total_amount is None:
         return False
     charges = sum((item.amount for item in rules.line_items), Decimal(0))
-    return _unpaid(gemini) + charges == gemini.total_amount
+    return _unpaid(gemini) + charges == gemini.total_amount and _previous_balance_is_this_bills(rules, gemini)
+
+
+def _previous_balance_is_this_bills(rules: NormalizedBill, gemini: NormalizedBill) -> bool:
+    """Whether Gemini's previous balance comes from the column its total does. The sum alone cannot tell: with both
+    columns paid in full, this bill's total and last bill's $80.00 paid add up as well as this bill's $96.72 paid.
+    The rules read one column throughout: where Gemini's total is theirs, its previous balance must be theirs too;
+    where it is the other column's, the rules' total is last bill's amount due, and that is what this bill carries
+    over as its previous balance (a summary with no previous balance row prints nothing to check it by: a person
+    reads it). The payments then follow from the sum."""
+    if gemini.total_amount == rules.total_amount:
+        return gemini.previous_balance == rules.previous_balance
+    return rules.total_amount is not None and gemini.previous_balance == rules.total_amount
 
 
 def disagreement(rules: NormalizedBill, other: NormalizedBill, *, witness_only: bool = False) -> str | None:

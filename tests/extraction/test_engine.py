@@ -668,6 +668,55 @@ def test_a_total_that_adds_up_with_this_bills_charges_settles_two_columns(
 
 
 @pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
+def test_a_previous_balance_read_off_the_last_bills_column_keeps_two_totals_in_doubt(
+    fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
+) -> None:
+    """Both columns paid in full, this bill's total with last bill's previous balance and payment adds up with this
+    bill's charge rows as well: it settled the two totals, and the bill was stored with last bill's $80.00."""
+    read = extract_with_rules([TWO_COLUMNS_ITEMIZED], provider_hint=None)
+    assert read.bill is not None
+    mixed = {**THIS_BILLS_COLUMN, "previous_balance": Decimal("80.00"), "payments_received": Decimal("80.00")}
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update=mixed))))
+    settings = gemini_settings.model_copy(update={"extractor": mode})
+    report = analyze(TWO_COLUMNS_ITEMIZED.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision) == ("gemini", "review")
+    assert "conflicting_values:total_amount" in report.reasons
+
+
+THIS_BILL_FIRST = TWO_COLUMNS_ITEMIZED.replace(
+    "Last bill       This bill\n"
+    "Previous balance         $80.00          $96.72\n"
+    "Payments received        -$80.00         -$96.72\n"
+    "Current charges          $96.72          $179.86\n"
+    "Amount due               $96.72          $179.86\n",
+    "This bill       Last bill\n"
+    "Previous balance         $96.72          $80.00\n"
+    "Payments received        -$96.72         -$80.00\n"
+    "Current charges          $179.86         $96.72\n"
+    "Amount due               $179.86         $96.72\n",
+)
+"""The same summary with this bill's column first, where the rules read it."""
+
+
+@pytest.mark.parametrize(("previous", "decision"), [("96.72", "accept"), ("80.00", "review")])
+def test_a_total_read_in_the_rules_column_settles_two_columns_with_its_previous_balance(
+    fake_gemini: FakeGemini, gemini_settings: Settings, previous: str, decision: str
+) -> None:
+    """Where Gemini's total is the rules' it is the column they read, and so must its previous balance be: last
+    bill's $80.00 paid adds up as well, and with EXTRACTOR=gemini the current charges alone are compared."""
+    assert THIS_BILL_FIRST != TWO_COLUMNS_ITEMIZED
+    read = extract_with_rules([THIS_BILL_FIRST], provider_hint=None)
+    assert read.bill is not None and read.reasons == ["conflicting_values:total_amount"]
+    assert read.bill.total_amount == Decimal("179.86")
+    paid = {"previous_balance": Decimal(previous), "payments_received": Decimal(previous)}
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill.model_copy(update={**THIS_BILLS_COLUMN, **paid}))))
+    settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
+    report = analyze(THIS_BILL_FIRST.encode(), provider_hint=None, settings=settings)
+    assert (report.extractor, report.decision) == ("gemini", decision), report.reasons
+    assert ("conflicting_values:total_amount" in report.reasons) == (decision == "review")
+
+
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
 def test_line_items_gemini_invents_go_to_review(
     fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode
 ) -> None:
@@ -723,16 +772,17 @@ def test_a_customer_or_meter_gemini_invents_goes_to_review(
 
 
 @pytest.mark.parametrize("label", ["Past Due Amount", "Amount Past Due", "Arrears", "Overdue Balance"])
-@pytest.mark.parametrize("mode", [ExtractorMode.RULES, ExtractorMode.AUTO, ExtractorMode.GEMINI])
+@pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
 def test_a_past_due_amount_folded_into_the_charges_goes_to_review(
     fake_gemini: FakeGemini, gemini_settings: Settings, mode: ExtractorMode, label: str
 ) -> None:
-    """No previous-balance label: the rules read "Arrears $50.00" as a charge, Gemini folded it into the current
-    charges ($135.00 for $85.00). Each adds up, and analytics counted the unpaid $50.00 as this bill's cost."""
+    """No previous-balance label: Gemini folded "Arrears $50.00" into the current charges ($135.00 for $85.00). It
+    adds up, and analytics counted the unpaid $50.00 as this bill's cost. (The rules read it as the balance.)"""
     text = NO_CURRENT_CHARGES_LINE.replace("Duke Energy", "Piedmont Power").replace("Previous Balance", f"{label:<16}")
     read = extract_with_rules([text], provider_hint=None)
-    assert read.bill is not None and not read.bill.previous_balance
-    folded = read.bill.model_copy(update={"current_charges": Decimal("135.00"), "line_items": []})
+    assert read.bill is not None and read.bill.previous_balance == Decimal("50.00")
+    unpaid_left_out = {"current_charges": Decimal("135.00"), "line_items": [], "previous_balance": None}
+    folded = read.bill.model_copy(update=unpaid_left_out)
     fake_gemini.push(200, bill_response(wire_from_bill(folded)))
     report = analyze(text.encode(), provider_hint=None, settings=gemini_settings.model_copy(update={"extractor": mode}))
     assert report.decision == "review" and "missing_field:previous_balance" in report.reasons, report.reasons
