@@ -8,7 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.analytics import MonthlyTotal
 from shared.bill import (
@@ -40,12 +41,12 @@ class CustomerCreate(BaseModel):
     def _not_blank(cls, name: str) -> str:
         """A name of spaces, or of zero-width characters, would store a customer nobody can tell apart from the
         next one."""
-        if not _visible(name):
+        if not visible_text(name):
             raise ValueError("a customer's name must not be blank (spaces and invisible characters alone are blank)")
         return name.strip()
 
 
-def _visible(text: str) -> str:
+def visible_text(text: str) -> str:
     """``text`` without whitespace and invisible format characters (Unicode category Cf: zero-width spaces and
     joiners, word joiners, byte-order marks), which a name made only of looks blank wherever it is shown."""
     return "".join(char for char in text if not char.isspace() and unicodedata.category(char) != "Cf")
@@ -255,22 +256,30 @@ class ReviewDecisionCreate(BaseModel):
 
     @field_validator("note")
     @classmethod
-    def _note_says_something(cls, note: str | None) -> str | None:
-        """A note of blanks says nothing, yet it let an override through; the review page refuses it too. Here, not
-        on ``ReviewDecision``: workflow histories decode that, a signalled blank note among them."""
-        if note is not None and not _visible(note):
-            raise ValueError("the note is blank: leave it out, or say why")
-        return note
+    def _blank_note_is_none(cls, note: str | None) -> str | None:
+        """A note of blanks says nothing, yet it let an override through: it is no note, so ``ReviewDecision``
+        refuses an override without one, as the review page does. Not refused itself: an approval or a rejection
+        needs no note, and clients sent ``""`` with them. Here, not on ``ReviewDecision``: workflow histories
+        decode that, a signalled blank note among them."""
+        return note if note is not None and visible_text(note) else None
 
     @field_validator("bill")
     @classmethod
     def _items_described(cls, bill: NormalizedBill | None) -> NormalizedBill | None:
-        """A line item described by blanks names no charge (the review page refuses it); here for the reason above."""
+        """A line item described by blanks names no charge (the review page refuses it); here for the reason above.
+        Each refusal is located at its description, as a refusal of the item's other fields is."""
         items = bill.line_items if bill is not None else []
-        blank = [f"line_items[{n}].description" for n, item in enumerate(items) if not _visible(item.description)]
+        blank = [
+            InitErrorDetails(type=_BLANK_DESCRIPTION, loc=("line_items", n, "description"), input=item.description)
+            for n, item in enumerate(items)
+            if not visible_text(item.description)
+        ]
         if blank:
-            raise ValueError(f"a line item needs a description, not blanks: {', '.join(blank)}")
+            raise ValidationError.from_exception_data(cls.__name__, blank)
         return bill
+
+
+_BLANK_DESCRIPTION = PydanticCustomError("blank_description", "a line item needs a description, not blanks")
 
 
 def _past_their_places(bill: dict[str, Any]) -> str:

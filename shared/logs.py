@@ -92,13 +92,23 @@ layer's no-break, thin and narrow no-break spaces besides the ASCII one."""
 DASH_CHARS = "\\-\u2010-\u2015\u2212"
 """Likewise the dashes: ASCII's, the Unicode hyphens and dashes (U+2010 to U+2015) and the minus sign. The logs'
 digit runs and the warehouse's masking (``shared.analytics.rows``) both read these, so they cannot drift apart."""
+HYPHEN_CHARS = "\\-\u2010\u2011"
+"""The true hyphens among them, which join a number to a word into one code ("ORD-12345678"); the other dashes and
+the minus sign are prose's punctuation ("card—4111..."), joining only digit groups."""
 _GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
 _DASH = f"[{DASH_CHARS}]"
+FIGURE_BEFORE = rf"(?<!\w[{HYPHEN_CHARS}])(?<!\d{_DASH})"
+"""Not right after a hyphen that follows a letter or digit, nor a dash that follows a digit: a number there is part
+of a longer figure (a uuid's last group, a dated code), left as it is. For a regex, before the number."""
+FIGURE_AFTER = rf"(?![{HYPHEN_CHARS}]\w|{_DASH}\d)"
+"""Likewise after the number: not before a hyphen and a letter or digit, nor a dash and a digit."""
 
-# 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates.
+# 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates. Not an atomic
+# group: a run that may not end where it does is shortened to end at a space instead, masked in part, where an
+# atomic one would be tried again from each later digit to the line's end (quadratic time on a long line).
 _DIGIT_RUN = re.compile(
-    rf"(?<![\w{DASH_CHARS}])(?<!\d\.)(?!\d{{4}}{_DASH}\d{{2}}{_DASH}\d{{2}}(?!\d))"
-    rf"\d(?:{_GAP}?\d){{7,}}(?![\w{DASH_CHARS}]|\.\d)"
+    rf"(?<!\w){FIGURE_BEFORE}(?<!\d\.)(?!\d{{4}}{_DASH}\d{{2}}{_DASH}\d{{2}}(?!\d))"
+    rf"\d(?:{_GAP}?\d){{7,}}(?!\w|\.\d){FIGURE_AFTER}"
 )
 _ALREADY_MASKED = re.compile(r"\*{4}[A-Za-z0-9]{0,4}")
 _SHORT_ACCOUNT = 6

@@ -25,7 +25,7 @@ from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, is_database_down
 from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, submit_decision
-from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal
+from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
 from api.state import AppState
@@ -715,7 +715,8 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
         action = ReviewAction(str(form.get("action") or ""))
     except ValueError:
         raise ValueError("Choose Approve, Save corrections or Reject.") from None
-    note = _note(form).strip() or None
+    written = _note(form).strip()
+    note = written if visible_text(written) else None  # zero-width characters alone say nothing, as blanks do
     if action is ReviewAction.REJECT and note is None:
         raise NoteNeeded("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None

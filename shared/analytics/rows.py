@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
 from shared.bill import NormalizedBill, account_key
-from shared.logs import DASH_CHARS, SPACE_CHARS, mask_account
+from shared.logs import DASH_CHARS, FIGURE_AFTER, FIGURE_BEFORE, SPACE_CHARS, mask_account
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -139,15 +139,16 @@ _BARE_ACCOUNT_LABEL = re.compile(
 )
 # A run of digits, glued to a word or not ("ACCT1234567890", "account_9876543210", "Acct-9876543210"), or three or
 # more groups of them joined by single spaces, dashes or dots ("Card4111-1111-1111-1111" too), not followed by a
-# word and not part of a longer dashed figure; never a decimal amount (with a point or a comma): masked at 10 digits
+# word and not part of a longer dashed figure (``shared.logs.FIGURE_BEFORE``: a dash of prose, "card—4111...", is
+# no part of one); never a decimal amount (with a point or a comma): masked at 10 digits
 # or more (``_masked_if_long``), so a card number is, and "20240101-20240131", "501-1000", "12 345 678" or
 # "123.456.789.012,50" are not. After a dot only where the dot ends a word's abbreviation ("card no.4111...",
 # "acct.9876543210"): a dot after a digit or a blank starts a decimal ("$0.12345678", "@ .12345678901").
 _AFTER_A_WORD_OR_NO_DOT = r"(?:(?<=[^\W\d_]\.)|(?<!\.))"
 _MANY_DIGITS = re.compile(
     rf"(?<!\d,){_AFTER_A_WORD_OR_NO_DOT}"
-    rf"(?:(?<!\d)\d{{10,}}(?!\d)|(?<![\d{DASH_CHARS}])\d{{3,6}}(?:[.{SPACE_CHARS}{DASH_CHARS}]\d{{3,6}}){{2,}}"
-    rf"(?![\w{DASH_CHARS}]))(?![.,]\d)"
+    rf"(?:(?<!\d)\d{{10,}}(?!\d)|(?<!\d){FIGURE_BEFORE}\d{{3,6}}(?:[.{SPACE_CHARS}{DASH_CHARS}]\d{{3,6}}){{2,}}"
+    rf"(?!\w){FIGURE_AFTER})(?![.,]\d)"
 )
 _LONG_DIGIT_COUNT = 10
 

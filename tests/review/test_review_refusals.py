@@ -234,8 +234,21 @@ async def test_an_override_note_of_blanks_is_refused(
     body = {"action": "correct", "revision": waiting.revision, "bill": bill, "override": True, "note": blank}
     response = await decide(reviewer_http, waiting, body)
     assert response.status_code == 422, response.text
-    assert any("note is blank" in error["msg"] for error in located_errors(response)), response.text
+    assert any("a note saying why" in error["msg"] for error in located_errors(response)), response.text
     await assert_still_waiting(waiting, http, client, resources)
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+@pytest.mark.parametrize("blank", ["", " \u200b "])
+async def test_a_blank_note_is_no_note_where_none_is_needed(
+    action: str, blank: str, waiting: Review, reviewer_http: httpx.AsyncClient
+) -> None:
+    """A client sending ``"note": ""`` with an approval or a rejection, taken before, was refused for it: it is
+    read as no note. The revision is stale, so the answer is the 409 a sound decision gets, and nothing is taken."""
+    body = {"action": action, "revision": "0" * 32, "note": blank}
+    response = await decide(reviewer_http, waiting, body)
+    assert response.status_code == 409, response.text
+    assert response.json()["reason"] == "stale_revision", response.text
 
 
 async def test_a_line_item_described_by_blanks_is_refused(
@@ -249,7 +262,9 @@ async def test_a_line_item_described_by_blanks_is_refused(
     bill = waiting.corrected(line_items=items)
     response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
     assert response.status_code == 422, response.text
-    assert any("line_items[0].description" in error["msg"] for error in located_errors(response)), response.text
+    errors = located_errors(response)
+    assert [e["loc"] for e in errors] == [["body", "bill", "line_items", 0, "description"]], response.text
+    assert "not blanks" in errors[0]["msg"], response.text
     await assert_still_waiting(waiting, http, client, resources)
 
 

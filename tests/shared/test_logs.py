@@ -203,6 +203,37 @@ def test_a_date_written_with_unicode_dashes_is_left(dash: str) -> None:
     assert mask_text(text) == text
 
 
+@pytest.mark.parametrize("dash", ["\u2013", "\u2014", "\u2212"])
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("card{dash}4111111111111111", "card{dash}****1111"),
+        ("acct 1234567890{dash} due", "acct ****7890{dash} due"),
+        ("ref 4111 2222 3333 4444{dash}", "ref ****4444{dash}"),
+        ("paid{dash}4111 2222 3333 4444{dash}thanks", "paid{dash}****4444{dash}thanks"),
+    ],
+)
+def test_a_number_beside_a_dash_of_prose_is_masked_whole(dash: str, raw: str, masked: str) -> None:
+    """An en or em dash or a minus sign beside a number was taken for part of a longer dashed figure, so the
+    number was left whole, or masked from its middle with its first groups shown."""
+    assert mask_text(raw.format(dash=dash)) == masked.format(dash=dash)
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "order ORD-12345678 shipped",
+        "order ORD\u201012345678 shipped",
+        "batch 12345678-b",
+        "period 2024\u201301\u201315 1234 kWh",
+        "job 3f2a1234\u20101234\u20104abc\u20109def\u2010123456789012",
+    ],
+)
+def test_a_number_hyphenated_to_a_word_or_a_figure_is_left(figure: str) -> None:
+    """A hyphen between a number and a word, or any dash after a figure's digits, still joins them into one code."""
+    assert mask_text(figure) == figure
+
+
 @pytest.mark.parametrize(
     "secret",
     [

@@ -862,6 +862,40 @@ def test_numbers_grouped_with_unicode_spaces_or_dashes_are_masked_as_with_ascii_
     assert warehouse_text(text, account) == held
 
 
+EM_DASH = "\u2014"
+
+
+@pytest.mark.parametrize("dash", [EN_DASH, EM_DASH, MINUS])
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("Paid by card{dash}4111-1111-1111-1111", "Paid by card{dash}****1111"),
+        ("Card 4111-2222-3333-4444{dash}thanks", "Card ****4444{dash}thanks"),
+        ("Paid by card{dash}4111 1111 1111 1111", "Paid by card{dash}****1111"),
+        ("Autopay{dash}ACCT1234567890{dash}monthly", "Autopay{dash}ACCT****7890{dash}monthly"),
+    ],
+)
+def test_a_number_beside_a_dash_of_prose_is_masked_whole(dash: str, text: str, held: str) -> None:
+    """An en or em dash or a minus sign beside a number was taken for part of a longer dashed figure, so the
+    number was left whole, or masked from its second group with its first shown."""
+    assert warehouse_text(text.format(dash=dash), "9876-543-210") == held.format(dash=dash)
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "Rebate REF-1234-5678-9012",
+        f"Rebate REF{HYPHEN}1234{HYPHEN}5678{HYPHEN}9012",
+        "Rebate 1234-5678-9012-X",
+        f"Usage 20240131{EN_DASH}1234{EN_DASH}5678{EN_DASH}9012",
+    ],
+)
+def test_digit_groups_hyphenated_to_a_word_or_dashed_to_a_figure_are_left(figure: str) -> None:
+    """A hyphen between digit groups and a word, or any dash after a longer figure's digits, still joins them into
+    one code, left as it is."""
+    assert warehouse_text(figure, "9876-543-210") == figure
+
+
 def test_remasking_mends_a_number_grouped_with_unicode_dashes() -> None:
     """``--remask`` rewrites a description an earlier release published through the same rule, so it mends these."""
     payload = {"account_number": "9876543210", "line_items": [{"description": f"Ref 9876{EN_DASH}543{EN_DASH}210"}]}

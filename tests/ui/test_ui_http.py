@@ -265,8 +265,9 @@ async def test_refused_correction_re_renders_with_failing_checks(
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=form)
     assert response.status_code == 422 and "total amount" in response.text
 
-    rejected = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"action": "reject", "note": ""})
-    assert rejected.status_code == 422 and "Say why in the note" in rejected.text
+    for blank in ("", " \u200b\u2060 "):  # zero-width characters alone say nothing either
+        rejected = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"action": "reject", "note": blank})
+        assert rejected.status_code == 422 and "Say why in the note" in rejected.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
