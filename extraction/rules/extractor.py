@@ -59,6 +59,8 @@ _TAKERS: dict[str, Callable[[str], Found[Any] | None]] = {
     "customer_name": take_text,
     "service_address": take_address,
 }
+_NO_ROWS = frozenset({"customer_name"})
+"""Fields no table of past bills heads: a name's value is the line under its label, a mailing address under it."""
 _JOINED: dict[str, Join[Any]] = {"service_address": joined_address}
 """Fields whose value may go on over the next line under its label: an address's city line."""
 _COMPARED_AS: dict[str, Callable[[Any], object]] = {"account_number": account_key}
@@ -88,7 +90,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     printed, pages = (pages, turned) if turned != list(pages) else (None, pages)
     lines = to_lines(pages, printed=printed)
     text = "\n".join(line.text for line in lines)
-    choice = select_template(text, provider_hint)
+    choice = select_template(text, provider_hint, sender=_sender(lines))
     template = choice.template
     name = f"rules:{template.provider.value}" if template else "rules:generic"
     labels, stop, charges_end = _vocabulary(template.provider if template else None)
@@ -189,7 +191,8 @@ _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
-        exclude_in_sentence=r"\bwill\b|scheduled|automatic|auto\s*pay",  # a draft's date, not the one asked for
+        # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?")
+        exclude_in_sentence=r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -200,10 +203,10 @@ def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
     """A field's readings under its labels; under its ``_FALLBACK`` wordings only when there are none."""
-    columns, joined = key in _COLUMN_KEYS, _JOINED.get(key)
-    candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined)
+    columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
+    candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
     if not candidates and key in _FALLBACK:
-        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns, joined=joined)
+        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
     return candidates
 
 
@@ -260,6 +263,13 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
     return None
 
 
+def _sender(lines: Sequence[Line]) -> str | None:
+    """The organization the bill's letterhead names ("Alameda Municipal Power", "HUDSON ENERGY SERVICES"), if it
+    names one: a person's name, the customer's at times, tells nothing of whose bill it is."""
+    name = _letterhead(lines, None)
+    return name if name is not None and _ORGANIZATION.search(name) else None
+
+
 def _welcomed(text: str) -> str:
     """The organization a welcome names ("Welcome to Riverside Utilities"), else the text as it is. A welcome to a
     place or a programme ("Welcome to Riverside!", "Welcome to AutoPay") stays a greeting, which names no sender."""
@@ -282,7 +292,8 @@ def _bill_heading(text: str) -> bool:
     """Whether a heading is the bill's own: all the bill's wording, or a kind of bill ("FINAL NOTICE", "Budget
     Billing Statement") that names no organization ("City Service Company", "Statement Water District")."""
     if _BILL_WORDING.fullmatch(text):
-        return True
+        kind_of = _KIND_OF_HEADING.search(text) is not None and _DOCUMENT.search(text) is None
+        return not (kind_of and _ORGANIZATION.search(text) is not None)
     return _KIND_OF_BILL.fullmatch(text) is not None and _ORGANIZATION.search(text) is None
 
 
@@ -296,6 +307,17 @@ _BILL_WORDING = re.compile(
 """A bill's own heading: its words all the bill's wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of
 2", "Important information about your bill", "Residential Service", "Welcome to AutoPay"). A provider's name has a
 word of its own ("Your Hometown Electric Cooperative", "Customer First Utilities")."""
+_KIND_OF_HEADING = re.compile(
+    r"\b(?:corrected|revised|duplicate|final|past|late|reminder|budget|residential|commercial|welcome|to|auto\s*pay"
+    r"|paperless|new)\b",
+    re.IGNORECASE,
+)
+_DOCUMENT = re.compile(
+    r"\b(?:bills?|billing|statements?|notices?|invoices?|service|summary|reminders?)\b", re.IGNORECASE
+)
+"""The words of ``_BILL_WORDING`` that name a kind of bill ("FINAL NOTICE", "Residential Service"), and the document
+they name it of. Beside a provider's word ("Commercial Energy", "New Energy") and no document, they are a provider's
+name: refused, the customer's name under it was taken for the provider's."""
 _KIND_OF_BILL = re.compile(
     r"(?:[^\W\d_][\w'&.-]*\s+){0,5}(?:bills?|billing|notices?|statements?|invoices?|reminders?|letter)[\s.:!]*",
     re.IGNORECASE,

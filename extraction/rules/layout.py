@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
 
-from extraction.values import Found, only_currency_marks
+from extraction.values import MONTHS, Found, only_currency_marks
 
 T = TypeVar("T")
 Take = Callable[[str], Found[T] | None]
@@ -201,20 +201,24 @@ def find_candidates(
     stop: Wordings,
     columns: bool = False,
     joined: Join[T] | None = None,
+    rows: bool = True,
 ) -> list[Candidate[T]]:
     """Values next to (right of, else below) each hit of ``labels``.
 
     ``stop`` matches any field's label: the value right of a label must come before
     the next label on the line, or it belongs to that other label. With ``columns``, a second value in the next
     cell of the label's row is a candidate too (``_next_column``). ``joined`` makes one value of two under the
-    label where the second goes on the first (an address's city line), not a second row (``_below``).
+    label where the second goes on the first (an address's city line), not a second row (``_below``). Without
+    ``rows``, a value under the label is its own whatever stands under it: a name is no row of a table of past bills.
     """
     found: list[Candidate[T]] = []
     for hit in label_hits(lines, labels):
         region = _label_region(lines[hit.line], hit, stop)
         own = next((c for c in cells(lines[hit.line].text) if c.start <= hit.start < c.end), None)
         right, in_wording = _right_of(hit, own, region, take)
-        value = right.value if right is not None and not in_wording else _below(lines, hit, own, take, stop, joined)
+        value = (
+            right.value if right is not None and not in_wording else _below(lines, hit, own, take, stop, joined, rows)
+        )
         if value is None and right is not None:
             value = right.value
         if value is not None:
@@ -268,22 +272,30 @@ a garbled "â‚¬", stands before a value as it may)."""
 
 
 def _below(
-    lines: Sequence[Line], hit: Hit, own: Cell | None, take: Take[T], stop: Wordings, joined: Join[T] | None
+    lines: Sequence[Line],
+    hit: Hit,
+    own: Cell | None,
+    take: Take[T],
+    stop: Wordings,
+    joined: Join[T] | None,
+    rows: bool,
 ) -> T | None:
     """The cell under the label's ``own`` cell, on the next non-blank line; none where the line after holds another
     such value: the label heads a column of rows (an account history's "Bill Date   Amount Due" over past bills),
     not the bill's own value, and its past totals and dates sent a sound bill to review as conflicts. Nor under a
     history's heading (``_heads_a_history``): a history of one past bill looks just like a summary box. Unless the
-    two values make one (``joined``): an address printed over two lines was read as none."""
+    two values make one (``joined``): an address printed over two lines was read as none. Nor for a field that
+    heads no column of rows (``rows`` false): a name over the customer's mailing address was read as none."""
     below = _next_line(lines, hit.line)
-    if own is None or below is None or _heads_a_history(lines, hit.line, own):
+    if own is None or below is None or _heads_a_history(lines, hit.line, own, below):
         return None
     value = _value_under(lines[below], own, take, stop)
     after = _next_line(lines, below)
     second = _value_under(lines[after], own, take, stop) if value is not None and after is not None else None
     if value is None or second is None:
         return None if value is None else value.value
-    return joined(value.value, second.value) if joined is not None else None
+    whole = joined(value.value, second.value) if joined is not None else None
+    return whole if whole is not None or rows else value.value
 
 
 def _next_line(lines: Sequence[Line], index: int) -> int | None:
@@ -298,15 +310,28 @@ def _previous_line(lines: Sequence[Line], index: int) -> int | None:
     return before if before is not None and lines[before].page == lines[index].page else None
 
 
-_HISTORY_HEADING = re.compile(r"(?:[\w&'./-]+\s+){0,4}history(?:\s*\([^)]*\))?\s*:?", re.IGNORECASE)
-"""A history table's heading: "Account History", "Billing History", "12-Month Payment History (last 13 months)"."""
+_HISTORY_HEADING = re.compile(
+    r"(?:[\w&'./-]+\s+){0,3}(?:account|billing|bill|payments?|statement)\s+history(?:\s*\([^)]*\))?\s*:?",
+    re.IGNORECASE,
+)
+"""A heading of past bills: "Account History", "Billing History", "12-Month Payment History (last 13 months)". Not a
+usage's or the weather's ("Your Usage History", "Daily Temperature History") over the bill's own summary box."""
+_PAST_BILL = re.compile(
+    rf"\b(?:\d{{1,2}}/\d{{2,4}}|\d{{4}}-\d{{1,2}}|\d{{1,2}}\.\d{{1,2}}\.\d{{2,4}}|{'|'.join(MONTHS)})\b", re.IGNORECASE
+)
+"""A date or a month, not an amount: what a history's row starts with ("12/05/2025", "12/25", "Dec 2025")."""
 HISTORY_LABEL_ROWS = 2
 """How many lines under a history's heading may be its label row (a note such as "Last 13 months" may come first)."""
 
 
-def _heads_a_history(lines: Sequence[Line], index: int, own: Cell) -> bool:
+def _heads_a_history(lines: Sequence[Line], index: int, own: Cell, below: int) -> bool:
     """Whether the label's row is among the first under a "... History" heading alone on its line, and the label not
-    wholly left of it: the bill's own box may stand in the column beside the history, or in the rows after it."""
+    wholly left of it: the bill's own box may stand in the column beside the history, or in the rows after it. And
+    whether the row ``below`` starts with a past bill's date: a box of this bill's may stand under the heading too
+    ("Amount Due   Due Date" over "$1,234.50   2026-01-26")."""
+    first = cells(lines[below].text)[:1]
+    if not first or _PAST_BILL.search(first[0].text) is None:
+        return False
     above = index
     for _ in range(HISTORY_LABEL_ROWS):
         found = _previous_line(lines, above)

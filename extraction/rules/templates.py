@@ -32,7 +32,11 @@ class Template:
         """Whether ``text`` names this provider as the bill's sender: a name or a site in its ``identifying_lines``
         (given, when the caller has them for every template)."""
         identifying = identifying_lines(text) if identifying is None else identifying
-        return any(re.search(pattern, identifying, re.IGNORECASE) for pattern in (*self.keywords, *self.sites))
+        return self.names(identifying)
+
+    def names(self, text: str) -> bool:
+        """Whether ``text`` has one of its names or sites."""
+        return any(re.search(pattern, text, re.IGNORECASE) for pattern in (*self.keywords, *self.sites))
 
 
 TEMPLATES: tuple[Template, ...] = (
@@ -114,11 +118,15 @@ class TemplateChoice:
     clash: bool = False
 
 
-def select_template(text: str, hint: Provider | None) -> TemplateChoice:
+def select_template(text: str, hint: Provider | None, sender: str | None = None) -> TemplateChoice:
     """The template the bill names as its sender (``Template.matches``), else the hint's (unmatched), and whether
-    they clash."""
+    they clash. Where the bill's letterhead names an organization (``sender``), only a template of that name: a line
+    under another utility's letterhead names a provider in too many wordings to list ("Gas emergencies: PG&E", "Your
+    utility is Con Edison", "Duke Energy's natural gas utility"), and made the bill that provider's, trusted unread."""
     identifying = identifying_lines(text)
-    matched: Sequence[Template] = [t for t in TEMPLATES if t.matches(text, identifying)]
+    matched: Sequence[Template] = [
+        t for t in TEMPLATES if t.matches(text, identifying) and (sender is None or t.names(sender))
+    ]
     if len(matched) == 1:
         template = matched[0]
         return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)
@@ -158,13 +166,14 @@ def identifying_lines(text: str) -> str:
 
 
 _TAGLINE = re.compile(
-    r"\ban?\s+(?:\S+ ){1,5}?(?:company|corporation|subsidiary|affiliate)\b"
-    r"|\b(?:(?:an?|wholly[- ]owned)\s+)?(?:subsidiary|affiliate|division|member|part)\s+of\b(?: ?\S)*",
+    r"\ban?\s+(?:\S+ ){1,5}?(?:company|corporation|co(?![\w-])\.?|subsidiary|affiliate)(?!\w)"
+    r"|\b(?:(?:an?|wholly[- ]owned)\s+)?(?:subsidiary|affiliate|division|member|part)\s+of\b(?: ?\S)*"
+    r"|\b(?:wholly[- ])?owned\s+by\b(?: ?\S)*",
     re.IGNORECASE,
 )
 """A sender's owner named beside it ("Piedmont Natural Gas / A Duke Energy Company", "Orange & Rockland / A
-ConEdison, Inc. Company", "a subsidiary of ..."): the bill is the subsidiary's, and was taken for the owner's. Up to
-the end of its cell."""
+ConEdison, Inc. Company", "a subsidiary of ...", "A Duke Energy Co.", "Owned by Duke Energy"): the bill is the
+subsidiary's, and was taken for the owner's. Up to the end of its cell."""
 _UTILITY = (
     r"(?:your\s+)?(?:utility|ldc|(?:local\s+)?distribution\s+(?:company|utility)|delivery\s+(?:company|provider|utility))"
     r"(?:\s+(?:company|name|provider))*(?:\s*\([^)]{0,40}\))?"

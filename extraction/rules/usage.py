@@ -67,6 +67,9 @@ _REGISTER_HEADING = re.compile(
 _METER_HEADING = re.compile(r"meter\b", re.IGNORECASE)
 """A meter table's column headings: its meter's ("Meter #") and a register's ("Previous", "Present Read"), which
 make its usage column the meter's count; a history's ("Month   Previous   kWh Used") is no meter's."""
+_PREVIOUS = re.compile(r"(?:previous|prior|beginning|start(?:ing)?|last)\b", re.IGNORECASE)
+_PRESENT = re.compile(r"(?:present|current|end(?:ing)?|this)\b", re.IGNORECASE)
+"""The two registers a count is the difference of ("Previous   Present", "Beginning   Ending")."""
 _METER_READ = re.compile(
     r"\b(?:current|present|previous|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
@@ -421,10 +424,14 @@ def _meter_column(row: str, heading: str) -> tuple[str, UsageUnit | None] | None
 def _unit_alone(heading: str, row: str) -> UsageUnit | None:
     """The unit a meter table's column heading is alone ("kWh" over a row's 523): the table's other columns are its
     meter's and registers', this one its count. Not where another heading names a unit too: of a gas table's "CCF"
-    and "Therms", its headings do not say which is billed."""
+    and "Therms", its headings do not say which is billed. Nor where a previous and a present register are not both
+    headed: "Meter #   Current Read Date   kWh" over "54,513" is the meter's reading, accepted as its usage."""
     if not _UNIT_ALONE.fullmatch(heading.strip()) or not _heads_a_meter_table(row):
         return None
-    if sum(1 for cell in _line_cells(row) if _NAMES_A_UNIT.search(cell.text)) != 1:
+    headings = _line_cells(row)
+    if sum(1 for cell in headings if _NAMES_A_UNIT.search(cell.text)) != 1:
+        return None
+    if not all(any(register.match(cell.text) for cell in headings) for register in (_PREVIOUS, _PRESENT)):
         return None
     return UsageUnit(normalize_unit(heading.strip()))
 

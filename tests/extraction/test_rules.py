@@ -1137,6 +1137,26 @@ def test_a_box_near_a_history_of_one_row_is_still_read(box: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "heading",
+    ["Your Usage History\n", "Daily Temperature History\n\n", "Account History\n"],
+    ids=["usage-history", "temperature-history", "account-history-over-a-box-of-no-past-bill"],
+)
+def test_a_box_under_a_history_of_no_past_bills_is_still_read(heading: str) -> None:
+    """A usage or weather history's title right above the summary box hid its total and due date: only a history of
+    bills, payments or an account lists past bills, and its row under the labels starts with a past bill's date."""
+    box = "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n"
+    if heading.startswith("Account"):
+        box = "Amount Due          Due Date\n$1,234.50           2026-01-26\nStatement Date: 5 January 2026\n"
+    text = PLAIN.replace(
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n",
+        heading + box,
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.total_amount, result.bill.due_date) == (Decimal("1234.50"), date(2026, 1, 26))
+
+
 def test_a_column_of_one_value_under_its_label_is_still_read() -> None:
     box = "Amount Due\n$1,234.50\n\nDue Date\n2026-01-26\n"
     text = PLAIN.replace("Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26", box)
@@ -1163,6 +1183,24 @@ def test_a_due_date_in_a_request_to_pay_by_it_is_read(request_to_pay: str) -> No
     assert (result.bill.total_amount, result.bill.due_date) == (Decimal("1234.50"), date(2026, 1, 26))
     drafted = text.replace(request_to_pay, "Your AutoPay will pay $1,234.50 by 01/20/2026.")
     assert (bill := extract_with_rules([drafted], provider_hint=None).bill) is not None and bill.due_date is None
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "Enrolled in AutoPay? We'll pay $1,234.50 by 01/20/2026.",
+        "On AutoPay? We\u2019ll pay $1,234.50 by 01/20/2026.",
+        "Signed up for AutoPay? We will pay $1,234.50 by 01/20/2026.",
+    ],
+)
+def test_a_draft_announced_after_a_question_gives_no_due_date(draft: str) -> None:
+    """ "AutoPay?" ends its sentence before "We'll pay $X by <date>": the draft's date became the due date."""
+    text = PLAIN.replace(
+        "Statement Date      Due Date           Amount Due\n5 January 2026      2026-01-26         $1,234.50\n",
+        f"Statement Date: 5 January 2026\nAmount Due: $1,234.50\n{draft}\n",
+    )
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.due_date is None
 
 
 @pytest.mark.parametrize(
@@ -1224,6 +1262,14 @@ def test_the_next_columns_heading_is_no_name(lines: str, name: str | None) -> No
     text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{lines}")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.customer_name == name
+
+
+def test_a_name_over_its_mailing_address_is_read() -> None:
+    """A name is no row of a column of past bills: with the customer's mailing address under it, none was read."""
+    lines = "Customer Name:\nJOHN Q PUBLIC JR\nPO BOX 12\n"
+    text = PLAIN.replace("Customer Account No. 0042-1177\n", f"Customer Account No. 0042-1177\n{lines}")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.customer_name == "JOHN Q PUBLIC JR"
 
 
 def test_conflicting_totals_are_flagged() -> None:
@@ -1493,7 +1539,8 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
     assert result.bill is not None and result.bill.provider is Provider.SFPUC
     assert result.bill.provider_name == "RIVERSIDE UTILITY AUTHORITY"
     assert not result.template_matched
-    assert extract_with_rules(["sfwater.org\n" + PLAIN], provider_hint=Provider.SFPUC).template_matched
+    site = "sfwater.org\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
+    assert extract_with_rules([site], provider_hint=Provider.SFPUC).template_matched
 
 
 @pytest.mark.parametrize(
@@ -1506,7 +1553,8 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
             None,
         ),
         ("Pacific Gas and Electric Company\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), Provider.PGE),
-        (PLAIN + "\nMake checks payable to PG&E\n", Provider.PGE),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "") + "\nMake checks payable to PG&E\n", Provider.PGE),
+        (PLAIN + "\nMake checks payable to PG&E\n", None),
         (
             PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "HUDSON ENERGY SERVICES").replace(
                 "Customer Account No. 0042-1177", "Con Edison Account Number: 0042-1177"
@@ -1532,6 +1580,8 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Piedmont Natural Gas, a Duke Energy company"), None),
         (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Orange & Rockland\nA ConEdison, Inc. Company"), None),
         (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Northside Gas     A subsidiary of Duke Energy Corp."), None),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Piedmont\nA Duke Energy Co."), None),
+        (PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", "Piedmont\nOwned by Duke Energy"), None),
         *(
             (f"HUDSON ENERGY SERVICES\n{label} Con Edison\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", ""), None)
             for label in (
@@ -1572,6 +1622,7 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         "coned-in-the-body",
         "letterhead",
         "payee",
+        "payee-under-another-letterhead",
         "coned-account-heading",
         "coned-beside-it",
         "coned-acct-heading",
@@ -1584,6 +1635,8 @@ def test_a_hint_without_the_templates_keywords_names_no_provider() -> None:
         "duke-tagline-on-the-name-line",
         "coned-tagline",
         "duke-as-the-parent",
+        "duke-tagline-co",
+        "duke-as-the-owner",
         "coned-as-the-utility-company",
         "coned-as-the-utility-name",
         "coned-as-the-utility-provider",
@@ -1612,6 +1665,30 @@ def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provi
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider is provider
     assert result.template_matched is (provider is not None)
+
+
+@pytest.mark.parametrize(
+    ("letterhead", "line"),
+    [
+        ("Alameda Municipal Power", "For gas emergencies contact PG&E at 1-800-743-5000"),
+        ("Alameda Municipal Power", "Gas emergencies: PG&E 1-800-743-5000"),
+        ("Alameda Municipal Power", "Natural gas service is provided by PG&E"),
+        ("HUDSON ENERGY SERVICES", "Your utility is Con Edison"),
+        ("HUDSON ENERGY SERVICES", "Delivered by Con Edison"),
+        ("HUDSON ENERGY SERVICES", "Utility Provider Con Edison"),
+        ("HUDSON ENERGY SERVICES", "Supplier for Con Edison customers"),
+        ("Piedmont Natural Gas", "Duke Energy's natural gas utility"),
+        ("Piedmont Natural Gas", "Owned by Duke Energy"),
+        ("Piedmont Natural Gas", "A Duke Energy Co."),
+    ],
+)
+def test_a_letterhead_naming_another_organization_is_that_ones_bill(letterhead: str, line: str) -> None:
+    """Another utility named under a bill's letterhead, in whatever wording ("Gas emergencies: PG&E", "Your utility is
+    Con Edison"), made the bill that utility's, trusted without Gemini: the letterhead's own name is the sender."""
+    text = f"{letterhead}\n{line}\n" + PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and (result.bill.provider, result.template_matched) == (None, False)
+    assert result.bill.provider_name == letterhead
 
 
 @pytest.mark.parametrize(
@@ -1737,6 +1814,9 @@ def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:
         "Doña Ana Water Association",
         "Ærø Energi",
         "Mountain Power Statement",
+        "Commercial Energy",
+        "New Energy",
+        "Budget Electric",
     ],
 )
 def test_a_providers_name_is_its_letterhead(name: str) -> None:

@@ -246,10 +246,13 @@ def test_the_evidence_check_finds_a_figure_under_a_meter_tables_unit_alone() -> 
         "Meter        Previous     Present      CCF     Factor    Therms\n"
         "26888122     5,390        5,490        100     1.03      103\n",
         "Month   Previous   Present   kWh\nNov     53,510     53,990    480\n",
+        "Meter #      Current Read Date    kWh\n26888122     12/12/2025           54,513\n",
     ],
+    ids=["ccf-and-therms", "history", "present-register-alone"],
 )
 def test_a_unit_alone_heads_no_usage_column_among_several_units_or_outside_a_meter_table(table: str) -> None:
-    """Which of a gas table's CCF and therms is billed, its headings do not say; a history's months head no meter."""
+    """Which of a gas table's CCF and therms is billed, its headings do not say; a history's months head no meter; a
+    table of the present register alone may print where the meter stands under its unit (54,513 kWh was accepted)."""
     assert [u for _, u in readings_printed(table)] == []
     result = extract_with_rules([_duke(table)], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
