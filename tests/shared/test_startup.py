@@ -175,7 +175,9 @@ async def test_a_socket_not_there_yet_is_waited_out_whatever_tls_file_asyncpg_wo
     for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL", "PGHOST"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, str(tmp_path / "missing.pem"))
-    url = f"postgresql://app@/db?host={tmp_path / 'cloudsql' / 'project:region:instance'}{sslmode}"
+    # Not under tmp_path: a socket's path has 107 bytes at most, and CI's temporary directories are longer.
+    socket_dir = Path("/tmp") / f"mm-{uuid.uuid4().hex[:8]}" / "cloudsql" / "project:region:instance"
+    url = f"postgresql://app@/db?host={socket_dir}{sslmode}"
     settings = Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
 
     with pytest.raises(FileNotFoundError) as not_there:
