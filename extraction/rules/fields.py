@@ -20,8 +20,12 @@ _HEADING = re.compile(
 )
 """A column's heading, no name or address: a label's line may hold the next column's heading, which was read as the
 label's value ("Meter" for "Service Address", the values under both)."""
-_CITY_LINE = re.compile(r"[A-Za-z][A-Za-z .'-]*,?\s+[A-Z]{2}\.?,?\s+(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)")
-"""An address's last line: city, state and ZIP ("Chico, CA 95926"), or a Canadian province and postal code."""
+_CITY_LINE = re.compile(
+    r"(?!(?i:meter|account|acct|rate|no)\b)[A-Za-z][A-Za-z .'-]*(?:,?\s+[A-Z]{2}|,\s*[A-Z][a-z])\.?,?\s+"
+    r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+)
+"""An address's last line: city, state and ZIP ("Chico, CA 95926", "Chico, Ca 95926"), or a Canadian province and
+postal code. Not a label's line that looks like one ("Meter No. EM 12345", "Rate Schedule, RS 12345")."""
 
 
 def take_money(region: str) -> Found[Decimal] | None:

@@ -203,6 +203,8 @@ class _Seen:
     cell: int = 0
     row: bool = False
     """Doubted only against another line's reading (``_Aside.ROW``)."""
+    table: int | None = None
+    """A meter table row's table: the line of its heading row."""
 
 
 def read_usage(
@@ -231,7 +233,10 @@ def read_usage(
             commodity = _commodity(lines, index, figure.unit, (ccf_default, letterhead))
             if commodity is None:
                 continue
-            found = _Seen(commodity, figure.quantity, figure.unit, priority, index, figure.cell, aside is _Aside.ROW)
+            table = _table_head(lines, index) if priority == _IN_A_METER_TABLE else None
+            found = _Seen(
+                commodity, figure.quantity, figure.unit, priority, index, figure.cell, aside is _Aside.ROW, table
+            )
             (seen if aside is None else doubted).append(found)
     readings: list[UsageReading] = []
     conflict = False
@@ -241,10 +246,14 @@ def read_usage(
         if not mine:
             continue
         best = _sum_of_rows(min(mine, key=lambda s: (s.priority, s.line)), mine)
-        conflict |= _disagree(best, mine) or any(
-            (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
-            for d in doubted
-            if d.commodity is commodity and not (d.row and d.line == best.line)
+        conflict |= (
+            _disagree(best, mine)
+            or _meters_disagree(lines, best, mine)
+            or any(
+                (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
+                for d in doubted
+                if d.commodity is commodity and not (d.row and d.line == best.line)
+            )
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
         meter = _meter_near(lines, best.line, best.cell, reading_lines) or _agreeing_rows_meter(
             lines, best, mine, reading_lines
@@ -304,7 +313,63 @@ def _disagree(best: _Seen, seen: Sequence[_Seen]) -> bool:
     if any(s.quantity != best.quantity for s in seen if s.priority == best.priority):
         return True
     parts = [s.quantity for s in seen if s.priority != best.priority and s.quantity != best.quantity]
-    return bool(parts) and sum(parts, Decimal(0)) != best.quantity
+    return bool(parts) and sum(parts, Decimal(0)) != best.quantity and not _tables_add_up(best, seen)
+
+
+def _tables_add_up(best: _Seen, seen: Sequence[_Seen]) -> bool:
+    """Whether each meter table's rows, all of them, add up to the best reading (and any other parts do too): a
+    second meter's 0 beside the first's 523 under "Total energy used 523 kWh" was a part of 0 that disagreed."""
+    parts = [s for s in seen if s.priority != best.priority]
+    rows = [s for s in parts if s.table is not None]
+    if not rows:
+        return False
+    others = [s.quantity for s in parts if s.table is None and s.quantity != best.quantity]
+    tables: dict[int | None, Decimal] = {}
+    for row in rows:
+        tables[row.table] = tables.get(row.table, Decimal(0)) + row.quantity
+    agree = all(total == best.quantity for total in tables.values())
+    return agree and (not others or sum(others, Decimal(0)) == best.quantity)
+
+
+def _meters_disagree(lines: _Page, best: _Seen, seen: Sequence[_Seen]) -> bool:
+    """Whether meter table rows of several meters do not add up to the best reading: each meter's count is a part
+    of the bill's usage. Two meters reading 150 each never differed, and 150 was stored as one meter's usage. A
+    meter printed in two tables (a stub repeating it) counts once; a row naming no meter continues the one above."""
+    rows = sorted((s for s in seen if s.table is not None and s.unit is best.unit), key=lambda s: s.line)
+    if len(rows) < 2:
+        return False
+    counts: dict[str, dict[int | None, Decimal]] = {}
+    last: dict[int | None, str | None] = {}
+    for row in rows:
+        meter = last[row.table] = _row_meter(lines, row) or last.get(row.table)
+        if meter is not None:
+            tables = counts.setdefault(meter, {})
+            tables[row.table] = tables.get(row.table, Decimal(0)) + row.quantity
+    if len(counts) < 2:
+        return False
+    each = [set(tables.values()) for tables in counts.values()]
+    return any(len(values) > 1 for values in each) or sum((v.pop() for v in each), Decimal(0)) != best.quantity
+
+
+def _row_meter(lines: _Page, row: _Seen) -> str | None:
+    """The meter number a meter table row prints under its table's meter heading, however far down the table."""
+    if row.table is None:
+        return None
+    heading = next((c for c in _line_cells(lines[row.table].text) if _METER_HEADING.match(c.text)), None)
+    if heading is None:
+        return None
+    under = [c for c in _cells_over(lines[row.line].text, heading.start, heading.end) if c.start != row.cell]
+    found = take_account_number(under[0].text) if under else None
+    return None if found is None else found.value
+
+
+def _table_head(lines: _Page, index: int) -> int | None:
+    """The line of the meter table heading over a row (``_under_a_meter_tables_heading``)."""
+    head = lines.meter_table_heads[index]
+    if head is not None:
+        return head
+    above = range(index - 1, max(-1, index - 1 - _HEADING_LINES), -1)
+    return next((at for at in above if _heads_a_meter_table(lines[at].text)), None)
 
 
 _GALLONS_IN = {UsageUnit.GAL: Decimal(1), UsageUnit.CCF: Decimal("748.052")}

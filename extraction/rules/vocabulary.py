@@ -108,10 +108,11 @@ GENERIC: dict[str, LabelSet] = {
 _PAST_DUE_AMOUNT = r"(?:\s+(?:amount|balance|charges?))?(?:\s+due)?"
 _ABOUT_PAST_DUE = (
     r"\b(?:if|after|before|by|will|may|applies|apply|avoid|fees?|late|interest|penalt\w*|notice|disconnect\w*"
-    r"|your|is|are|of|the)\b"
+    r"|your|is|are|of|the|program|plan|management|forgiv\w*|credit|agreement|installment)\b"
 )
 """Words of a sentence or heading about past-due amounts ("A late fee applies to past due balances", "Amount due if
-past due after 04/21: $260.00", "PAST DUE NOTICE"): its figure is a fee or a total, not what is unpaid."""
+past due after 04/21: $260.00", "PAST DUE NOTICE"): its figure is a fee or a total, not what is unpaid. Nor is an
+arrears programme's row ("Arrears Management Program credit  ($25.00)"): a charge or credit of this bill."""
 
 FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+dates", exclude=_OTHER_BILL),

@@ -35,3 +35,13 @@ def test_an_unpaid_amount_among_the_charges_is_no_charge(label: str) -> None:
 def test_a_charge_for_paying_late_is_a_charge(label: str) -> None:
     text = NO_CURRENT_CHARGES_LINE.replace("   Customer charge", f"   {label:<32}$5.00\n   Customer charge")
     assert _items(text) == [CHARGES[0], (label, Decimal("5.00")), CHARGES[1]]
+
+
+@pytest.mark.parametrize(
+    "label", ["Arrears Management Program credit", "AMP arrears forgiveness credit", "Arrears Forgiveness Credit"]
+)
+def test_an_arrears_programme_credit_is_a_charge(label: str) -> None:
+    """A credit of an arrears programme lowers this bill's charges: dropped as an unpaid amount, the items overstated
+    them."""
+    text = NO_CURRENT_CHARGES_LINE.replace("   Customer charge", f"   {label:<36}($25.00)\n   Customer charge")
+    assert _items(text) == [CHARGES[0], (label, Decimal("-25.00")), CHARGES[1]]

@@ -1217,6 +1217,9 @@ def test_a_draft_announced_after_a_question_gives_no_due_date(draft: str) -> Non
         ("Service Address\n88 Sycamore Lane\n12 Oak Street\n", None),
         ("Service Address    Meter\n88 Sycamore Lane   12345678\n", "88 Sycamore Lane"),
         ("Service Address    Meter Number\n88 Sycamore Lane   12345678\n", "88 Sycamore Lane"),
+        ("Service Address\n88 Sycamore Lane\nChico, Ca 95926\n", "88 Sycamore Lane, Chico, Ca 95926"),
+        ("Service Address\n88 Sycamore Lane\nMeter No. EM 12345\n", None),
+        ("Service Address\n88 Sycamore Lane\nRate Schedule, RS 12345\n", None),
     ],
     ids=[
         "house-number",
@@ -1230,6 +1233,9 @@ def test_a_draft_announced_after_a_question_gives_no_due_date(draft: str) -> Non
         "a-column-of-streets",
         "beside-a-meter-heading",
         "beside-a-meter-number-heading",
+        "over-a-state-in-mixed-case",
+        "over-a-meter-line",
+        "over-a-rate-line",
     ],
 )
 def test_a_service_address_may_start_with_its_house_number(lines: str, address: str | None) -> None:
@@ -1971,3 +1977,25 @@ def test_a_provider_named_on_its_remittance_stub_alone_is_the_bills() -> None:
     stub = "\nPlease detach and return this portion with your payment.\nPacific Gas and Electric Company\nBox 997300\n"
     result = extract_with_rules([PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "") + stub], provider_hint=None)
     assert result.bill is not None and result.bill.provider is Provider.PGE and result.template_matched
+
+
+@pytest.mark.parametrize(
+    "credit",
+    ["Arrears Management Program credit", "AMP arrears forgiveness credit", "Arrears Forgiveness Credit"],
+)
+@pytest.mark.parametrize("previous", ["", "Previous Balance                       $200.00\n"])
+def test_an_arrears_programme_credit_is_a_charge_not_the_previous_balance(credit: str, previous: str) -> None:
+    """A programme's credit among the charges was read as a previous balance of -$25.00 where none was labelled, and
+    dropped from the items where one was: both sound bills went to review (sum_mismatch)."""
+    text = PLAIN.replace("Previous Balance                       $200.00\n", previous)
+    if not previous:
+        text = text.replace("Payments - Thank You                   200.00 CR\n", "")
+    text = text.replace(
+        "  Conservation credit                  ($20.00)\n",
+        f"  Conservation credit                  ($20.00)\n  {credit:<37}($25.00)\n",
+    ).replace("  Water usage charge                   $1,230.00", "  Water usage charge                   $1,255.00")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert report.bill.previous_balance == (Decimal("200.00") if previous else None)
+    assert (credit, Decimal("-25.00")) in [(item.description, item.amount) for item in report.bill.line_items]

@@ -325,3 +325,62 @@ def test_a_meter_tables_rows_end_at_the_first_line_that_is_no_row() -> None:
     """A figure under the table's usage column past its rows (a note's, a charge's) is no meter's."""
     table = FIVE_METERS + "Readings are taken monthly\nEnergy charge     $5.00    ref         42\n"
     assert [quantity for quantity, _ in readings_printed(table)] == [Decimal(q) for q in (100, 110, 120, 130, 63)]
+
+
+TWO_METERS_ALIKE = (
+    "Meter        Previous     Present      kWh Used\n"
+    "26888122     53,990       54,140       150\n"
+    "26888123     10,000       10,150       150\n"
+)
+"""Two meters that used 150 kWh each: 300 kWh in all."""
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        TWO_METERS_ALIKE,
+        TWO_METERS_ALIKE.replace("kWh Used", "kWh"),
+        TWO_METERS_ALIKE + "\nUsage this period: 150 kWh\n",
+        "Meter        Previous     Present      kWh Used\n"
+        + "".join(f"{26880000 + i}     {10000 + i:,}       {10523 + i:,}       523\n" for i in range(1500)),
+    ],
+    ids=["kwh-used", "kwh-alone", "usage-line-of-one-meter", "1500-meters"],
+)
+def test_meters_that_read_alike_are_parts_not_one_reading(table: str) -> None:
+    """Rows of the same figure never disagreed: two meters' 150 kWh each was stored as 150 kWh under the first."""
+    report = analyze(_duke(table).encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("review", ["conflicting_values:usage"])
+
+
+@pytest.mark.parametrize("line", ["Usage this period: 300 kWh", "Total energy used  300 kWh"])
+def test_meters_that_read_alike_add_up_to_their_total_line(line: str) -> None:
+    report = analyze(_duke(f"{TWO_METERS_ALIKE}\n{line}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert report.bill.usage == [
+        UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(300), unit=UsageUnit.KWH)
+    ]
+
+
+def test_a_meter_table_repeating_the_same_meter_is_one_reading() -> None:
+    """A stub repeating the meter's row is the same count, not a second meter's."""
+    report = analyze(_duke(f"{METER_TABLE}\n{METER_TABLE}").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.usage == [TABLE_READING]
+
+
+@pytest.mark.parametrize(
+    "total", ["Total energy used  523 kWh", "\nUsage this period: 523 kWh"], ids=["total-line", "usage-line"]
+)
+@pytest.mark.parametrize("zero", ["0", "0 kWh"])
+def test_a_meter_reading_zero_beside_a_total_line_agrees_with_it(total: str, zero: str) -> None:
+    """A second meter's 0 was a part of 0 kWh against the total's 523 kWh (the row equal to the total left out),
+    and a sound bill went to review."""
+    table = (
+        f"Meter        Previous     Present      {'Usage' if zero.endswith('kWh') else 'kWh Used'}\n"
+        f"26888122     53,990       54,513       523{' kWh' if zero.endswith('kWh') else ''}\n"
+        f"26888123     10,000       10,000       {zero}\n"
+    )
+    report = analyze(_duke(f"{table}{total}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal(523)]
