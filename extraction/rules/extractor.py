@@ -25,7 +25,7 @@ from extraction.rules.fields import (
     take_text,
 )
 from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
-from extraction.rules.templates import BY_PROVIDER, Template, select_template
+from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
 from extraction.values import (
@@ -264,10 +264,47 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
 
 
 def _sender(lines: Sequence[Line]) -> str | None:
-    """The organization the bill's letterhead names ("Alameda Municipal Power", "HUDSON ENERGY SERVICES"), if it
-    names one: a person's name, the customer's at times, tells nothing of whose bill it is."""
-    name = _letterhead(lines, None)
-    return name if name is not None and _ORGANIZATION.search(name) else None
+    """The organizations the bill's letterhead names ("Alameda Municipal Power", "HUDSON ENERGY SERVICES"), one a
+    line, if it names any: a person's name, the customer's at times, tells nothing of whose bill it is. An e-mail's
+    whole "From:" line, its address and all: "Utility Billing Department <noreply@pge.com>" is PG&E's."""
+    for line in lines[:SENDER_LINES]:
+        sender = _SENDER.match(line.text.strip())
+        if sender is not None and _reads_as_name(sender["name"]):
+            return line.text.strip() if _ORGANIZATION.search(sender["name"]) else None
+    names = [name for line in lines[:SENDER_LINES] if _names_an_organization(name := _first_cell(line))]
+    return "\n".join(names) or None
+
+
+SENDER_LINES = 5
+"""How many of the first lines may name the sender: a brand over its owner ("San Francisco Water Power Sewer" over
+"Services of the San Francisco Public Utilities Commission"), a slogan over the name."""
+
+
+def _first_cell(line: Line) -> str:
+    return _welcomed(without_tagline(line.text.strip().split("  ")[0]).strip())
+
+
+def _names_an_organization(text: str) -> bool:
+    """Whether a letterhead line is an organization's name: it ends in an organization's word, and its words are
+    capitalized. Not a slogan ("Building a Smarter Energy Future") nor a sentence ("Natural gas service is provided
+    by PG&E", "Duke Energy's natural gas utility"): each named the sender, and dropped the provider under it."""
+    if not _reads_as_name(text) or _GREETING.match(text) or _bill_heading(text):
+        return False
+    words = re.findall(r"[^\W\d_][\w'&.-]*", text)
+    return _ORGANIZATION_END.search(text) is not None and all(
+        word[0].isupper() or word.casefold() in _SMALL_WORDS for word in words
+    )
+
+
+_ORGANIZATION_END = re.compile(
+    r"\b(?:company|co|corp|corporation|inc|llc|ltd|utilities|utility|authority|district|cooperative|co-?op"
+    r"|commission|department|dept|board|association|agency|energy|power|light|electric|gas|water|sewer|services)"
+    r"\W*$",
+    re.IGNORECASE,
+)
+"""The last word of an organization's name ("Duke Energy", "Pacific Gas & Electric Co.", "HUDSON ENERGY SERVICES")."""
+_SMALL_WORDS = frozenset({"of", "the", "and", "for", "de", "la", "del", "du"})
+"""The lower-case words an organization's name may have ("Services of the San Francisco Public Utilities ...")."""
 
 
 def _welcomed(text: str) -> str:

@@ -43,7 +43,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.PGE,
         name="Pacific Gas and Electric Company",
-        keywords=(r"pacific\s+gas\s+and\s+electric", r"\bPG&E\b"),
+        keywords=(r"pacific\s+gas\s+(?:and|&)\s+electric", r"\bPG&E\b"),
         sites=(r"pge\.com",),
         commodities=frozenset({Commodity.ELECTRICITY, Commodity.GAS}),
         labels={
@@ -91,7 +91,11 @@ TEMPLATES: tuple[Template, ...] = (
     Template(
         provider=Provider.SFPUC,
         name="San Francisco Public Utilities Commission",
-        keywords=(r"san\s+francisco\s+public\s+utilities", r"\bSFPUC\b"),
+        keywords=(
+            r"san\s+francisco\s+public\s+utilities",
+            r"\bSFPUC\b",
+            r"san\s+francisco\s+water\W+power\W+(?:and\s+|&\s+)?sewer",  # its brand's letterhead
+        ),
         sites=(r"sfwater\.org",),
         commodities=frozenset({Commodity.WATER, Commodity.ELECTRICITY}),
         labels={
@@ -122,7 +126,9 @@ def select_template(text: str, hint: Provider | None, sender: str | None = None)
     """The template the bill names as its sender (``Template.matches``), else the hint's (unmatched), and whether
     they clash. Where the bill's letterhead names an organization (``sender``), only a template of that name: a line
     under another utility's letterhead names a provider in too many wordings to list ("Gas emergencies: PG&E", "Your
-    utility is Con Edison", "Duke Energy's natural gas utility"), and made the bill that provider's, trusted unread."""
+    utility is Con Edison", "Duke Energy's natural gas utility"), and made the bill that provider's, trusted unread.
+    ``sender`` may be several names, one a line (a brand over its owner's name), or an e-mail's whole "From:" line:
+    a template named in any of them, or whose site is the sender's address, is the sender's."""
     identifying = identifying_lines(text)
     matched: Sequence[Template] = [
         t for t in TEMPLATES if t.matches(text, identifying) and (sender is None or t.names(sender))
@@ -162,7 +168,12 @@ def identifying_lines(text: str) -> str:
         if _STUB_START.search(opening)
         for line in lines[at : at + 1 + STUB_LINES]
     ]
-    return "\n".join(_TAGLINE.sub("", line) for line in head + payees + stubs)
+    return "\n".join(without_tagline(line) for line in head + payees + stubs)
+
+
+def without_tagline(line: str) -> str:
+    """``line`` without an owner's tagline (``_TAGLINE``): "A Duke Energy Co." names no sender."""
+    return _TAGLINE.sub("", line)
 
 
 _TAGLINE = re.compile(

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -1679,6 +1680,7 @@ def test_a_provider_named_in_passing_is_not_the_bills(text: str, provider: Provi
         ("Alameda Municipal Power", "For gas emergencies contact PG&E at 1-800-743-5000"),
         ("Alameda Municipal Power", "Gas emergencies: PG&E 1-800-743-5000"),
         ("Alameda Municipal Power", "Natural gas service is provided by PG&E"),
+        ("Alameda Municipal Power", "Natural gas service is provided by Duke Energy"),
         ("HUDSON ENERGY SERVICES", "Your utility is Con Edison"),
         ("HUDSON ENERGY SERVICES", "Delivered by Con Edison"),
         ("HUDSON ENERGY SERVICES", "Utility Provider Con Edison"),
@@ -1999,3 +2001,50 @@ def test_an_arrears_programme_credit_is_a_charge_not_the_previous_balance(credit
     assert report.bill is not None
     assert report.bill.previous_balance == (Decimal("200.00") if previous else None)
     assert (credit, Decimal("-25.00")) in [(item.description, item.amount) for item in report.bill.line_items]
+
+
+@pytest.mark.parametrize(
+    ("letterhead", "provider"),
+    [
+        ("Pacific Gas & Electric Company", Provider.PGE),
+        ("Pacific Gas & Electric Co.", Provider.PGE),
+        ("San Francisco Water Power Sewer", Provider.SFPUC),
+        (
+            "San Francisco Water Power Sewer\nServices of the San Francisco Public Utilities Commission",
+            Provider.SFPUC,
+        ),
+        ("Building a Smarter Energy Future\nDuke Energy", Provider.DUKE),
+        ("Powering Life\nDuke Energy Carolinas", Provider.DUKE),
+    ],
+    ids=[
+        "pge-ampersand",
+        "pge-ampersand-co",
+        "sfpuc-brand",
+        "sfpuc-brand-over-its-commission",
+        "duke-slogan",
+        "duke-slogan-2",
+    ],
+)
+def test_a_providers_own_letterhead_still_names_it(letterhead: str, provider: Provider) -> None:
+    """The letterhead's own filter dropped the provider it names: "Pacific Gas & Electric", SFPUC's "San Francisco
+    Water Power Sewer" brand, or a slogan over "Duke Energy" taken for the sender."""
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY", letterhead)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and (result.bill.provider, result.template_matched) == (provider, True)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "From: Utility Billing Department <noreply@pge.com>",
+        "From: Energy Services <noreply@pge.com>",
+        'From: "Pacific Gas & Electric" <DoNotReply@pge.com>',
+    ],
+)
+def test_an_emailed_bill_from_a_providers_own_address_is_its(sender: str) -> None:
+    """A display name of no provider ("Utility Billing Department") over PG&E's own address made the bill generic,
+    accepted under that name: the sender's address names the provider too."""
+    email = (Path(__file__).parents[2] / "eval" / "bills" / "email_pge.txt").read_text()
+    text = sender + "\n" + email.split("\n", 1)[1]
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and (result.bill.provider, result.template_matched) == (Provider.PGE, True)
