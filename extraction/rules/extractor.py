@@ -296,12 +296,12 @@ def _names_an_organization(text: str) -> bool:
     )
 
 
-_ORGANIZATION_END = re.compile(
-    r"\b(?:company|co|corp|corporation|inc|llc|ltd|utilities|utility|authority|district|cooperative|co-?op"
-    r"|commission|department|dept|board|association|agency|energy|power|light|electric|gas|water|sewer|services)"
-    r"\W*$",
-    re.IGNORECASE,
+_ORGANIZATION_WORDS = (
+    r"company|co|corp|corporation|inc|llc|ltd|utilities|utility|authority|district|cooperative|co-?op|commission"
+    r"|department|dept|board|association|agency|energy|power|light|electric|gas|water"
 )
+"""The words of a provider's name (``_ORGANIZATION``, ``_ORGANIZATION_END``)."""
+_ORGANIZATION_END = re.compile(rf"\b(?:{_ORGANIZATION_WORDS}|sewer|services)\W*$", re.IGNORECASE)
 """The last word of an organization's name ("Duke Energy", "Pacific Gas & Electric Co.", "HUDSON ENERGY SERVICES")."""
 _SMALL_WORDS = frozenset({"of", "the", "and", "for", "de", "la", "del", "du"})
 """The lower-case words an organization's name may have ("Services of the San Francisco Public Utilities ...")."""
@@ -334,21 +334,21 @@ def _bill_heading(text: str) -> bool:
     return _KIND_OF_BILL.fullmatch(text) is not None and _ORGANIZATION.search(text) is None
 
 
+_HEADING_WORDS = (
+    r"corrected|revised|duplicate|final|past|late|reminder|budget|residential|commercial|welcome|to|auto\s*pay"
+    r"|paperless|new"
+)
+"""The words of ``_BILL_WORDING`` that name a kind of bill ("FINAL NOTICE"): ``_KIND_OF_HEADING``."""
 _BILL_WORDING = re.compile(
     r"(?:(?:your|my|the|monthly|utility|electric|gas|water|energy|service|customer|account|billing|bill|statement"
     r"|invoice|summary|page|of|important|information|about|notice|amount|due|date|period|for|address|copy|total|balance"
-    r"|previous|payments?|current|charges|number|no|corrected|revised|duplicate|final|past|late|reminder|budget"
-    r"|residential|commercial|welcome|to|auto\s*pay|paperless|new|\d+)[\s.,:!-]*)+",
+    rf"|previous|payments?|current|charges|number|no|{_HEADING_WORDS}|\d+)[\s.,:!-]*)+",
     re.IGNORECASE,
 )
 """A bill's own heading: its words all the bill's wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of
 2", "Important information about your bill", "Residential Service", "Welcome to AutoPay"). A provider's name has a
 word of its own ("Your Hometown Electric Cooperative", "Customer First Utilities")."""
-_KIND_OF_HEADING = re.compile(
-    r"\b(?:corrected|revised|duplicate|final|past|late|reminder|budget|residential|commercial|welcome|to|auto\s*pay"
-    r"|paperless|new)\b",
-    re.IGNORECASE,
-)
+_KIND_OF_HEADING = re.compile(rf"\b(?:{_HEADING_WORDS})\b", re.IGNORECASE)
 _DOCUMENT = re.compile(
     r"\b(?:bills?|billing|statements?|notices?|invoices?|service|summary|reminders?)\b", re.IGNORECASE
 )
@@ -360,10 +360,6 @@ _KIND_OF_BILL = re.compile(
     re.IGNORECASE,
 )
 """A heading that ends in what the document is: "PAST DUE NOTICE", "Disconnection Warning Notice"."""
-_ORGANIZATION = re.compile(
-    r"\b(?:company|co|corp|corporation|inc|llc|ltd|utilities|utility|authority|district|cooperative|co-?op|commission"
-    r"|department|dept|board|city|town|village|county|association|agency|energy|power|light|electric|gas|water)\b",
-    re.IGNORECASE,
-)
+_ORGANIZATION = re.compile(rf"\b(?:{_ORGANIZATION_WORDS}|city|town|village|county)\b", re.IGNORECASE)
 """A word of a provider's name: a heading with one ("Xcel Energy Statement") names the sender; refused, the next
 line (the customer's name at times) was taken instead. All the bill's wording ("Water Bill") is ``_BILL_WORDING``."""

@@ -159,8 +159,7 @@ def identifying_lines(text: str) -> str:
     named beside or under its label, an owner's tagline ("A Duke Energy Company"), or a sentence (a top banner's
     "Smell gas? Call PG&E 1-800-743-5000")."""
     lines = [line for line in text.splitlines() if line.strip()]
-    head = [_without_account_labels(line) for line in _without_utility_columns(lines[:HEAD_LINES])]
-    head = [_without_sentences(line) for line in head]
+    head = [_without_cells(line, _ACCOUNT_LABEL, _SENTENCE) for line in _without_utility_columns(lines[:HEAD_LINES])]
     payees = [line for line in lines if _PAYEE_LINE.search(line)]
     stubs = [
         line
@@ -221,11 +220,11 @@ def _blanked_under(line: str, start: int, end: int) -> str:
     return line
 
 
-def _without_account_labels(line: str) -> str:
-    """A letterhead line without its cells that label an account or a utility: a supplier's invoice heads its
-    utility's account ("Con Edison Account Number: 12-3456-...", "Con Edison Acct #:", "Utility: Con Edison") and was
-    taken for that utility's bill."""
-    return "  ".join(cell for cell in _CELL_GAP.split(line) if not _ACCOUNT_LABEL.search(cell))
+def _without_cells(line: str, *unwanted: re.Pattern[str]) -> str:
+    """A letterhead line without its cells that label an account or a utility (``_ACCOUNT_LABEL``: a supplier's
+    invoice heads its utility's account, "Con Edison Account Number: 12-3456-...", "Utility: Con Edison", and was
+    taken for that utility's bill), or that are sentences (``_SENTENCE``)."""
+    return "  ".join(cell for cell in _CELL_GAP.split(line) if not any(p.search(cell) for p in unwanted))
 
 
 _SENTENCE = re.compile(
@@ -234,11 +233,6 @@ _SENTENCE = re.compile(
     re.IGNORECASE,
 )
 """A sentence: a question, or a request to call, visit, report or contact ("For outages call Duke Energy at ...",
-"Please contact Con Edison"). Not a name with such a word ("Duke Energy Call Center") nor a label ("Email:")."""
-
-
-def _without_sentences(line: str) -> str:
-    """A letterhead line without its cells that are sentences: another utility's safety banner at the top of a bill
-    ("Smell gas? Call PG&E 1-800-743-5000") identified an electric co-op's bill as PG&E's. The sender's name beside
-    such a cell ("PG&E      Questions? Call 1-800-743-5000") still counts."""
-    return "  ".join(cell for cell in _CELL_GAP.split(line) if not _SENTENCE.search(cell))
+"Please contact Con Edison"). Not a name with such a word ("Duke Energy Call Center") nor a label ("Email:"). Another
+utility's safety banner at the top of a bill ("Smell gas? Call PG&E 1-800-743-5000") identified an electric co-op's
+bill as PG&E's; the sender's name in a cell beside it ("PG&E      Questions? Call 1-800-743-5000") still counts."""

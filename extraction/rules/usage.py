@@ -364,7 +364,9 @@ def _row_meter(lines: _Page, row: _Seen) -> str | None:
 
 
 def _table_head(lines: _Page, index: int) -> int | None:
-    """The line of the meter table heading over a row (``_under_a_meter_tables_heading``)."""
+    """The line of the meter table heading over a row: the one over the table rows above it, else one a few lines
+    above it. A search for a column's heading, made for every figure of every line, doubled the time a page of a long
+    table took: the rows' heading is found once per page (``_Page.meter_table_heads``)."""
     head = lines.meter_table_heads[index]
     if head is not None:
         return head
@@ -502,12 +504,8 @@ def _unit_alone(heading: str, row: str) -> UsageUnit | None:
 
 
 def _under_a_meter_tables_heading(lines: _Page, index: int) -> bool:
-    """Whether a meter table's heading row stands a few lines above the line, or over the table rows above it: a
-    search for a column's heading, made for every figure of every line, doubled the time a page of a long table
-    took."""
-    if lines.meter_table_heads[index] is not None:
-        return True
-    return any(_heads_a_meter_table(line.text) for line in lines[max(0, index - _HEADING_LINES) : index])
+    """Whether a meter table's heading row stands over the line (``_table_head``)."""
+    return _table_head(lines, index) is not None
 
 
 @functools.lru_cache(maxsize=_HEADING_LINES + 1)
