@@ -250,11 +250,10 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
     wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2") or the ``customer`` the bill names: each
     was published to the warehouse as the provider (a customer's name where no name may go).
     """
-    for line in lines[:5]:
-        sender = _SENDER.match(line.text.strip())
-        if sender is not None and _reads_as_name(sender["name"]):
-            return sender["name"]
-    for line in lines[:5]:
+    sender = _from_line(lines)
+    if sender is not None:
+        return sender[1]
+    for line in lines[:SENDER_LINES]:
         first = _welcomed(line.text.strip().split("  ")[0].strip())
         if _reads_as_name(first) and not _GREETING.match(first) and not _bill_heading(first):
             if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
@@ -267,12 +266,21 @@ def _sender(lines: Sequence[Line]) -> str | None:
     """The organizations the bill's letterhead names ("Alameda Municipal Power", "HUDSON ENERGY SERVICES"), one a
     line, if it names any: a person's name, the customer's at times, tells nothing of whose bill it is. An e-mail's
     whole "From:" line, its address and all: "Utility Billing Department <noreply@pge.com>" is PG&E's."""
+    sender = _from_line(lines)
+    if sender is not None:
+        line, name = sender
+        return line if _ORGANIZATION.search(name) else None
+    names = [name for line in lines[:SENDER_LINES] if _names_an_organization(name := _first_cell(line))]
+    return "\n".join(names) or None
+
+
+def _from_line(lines: Sequence[Line]) -> tuple[str, str] | None:
+    """An e-mail's "From:" line among the first lines, and the name it shows, where that reads as a name."""
     for line in lines[:SENDER_LINES]:
         sender = _SENDER.match(line.text.strip())
         if sender is not None and _reads_as_name(sender["name"]):
-            return line.text.strip() if _ORGANIZATION.search(sender["name"]) else None
-    names = [name for line in lines[:SENDER_LINES] if _names_an_organization(name := _first_cell(line))]
-    return "\n".join(names) or None
+            return line.text.strip(), sender["name"]
+    return None
 
 
 SENDER_LINES = 5
