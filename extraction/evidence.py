@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import islice
 
 from extraction.rules.usage import readings_printed
+from extraction.rules.vocabulary import PAST_DUE_WORDINGS
 from extraction.values import (
     GALLON_SCALE_RE,
     allowance,
@@ -39,11 +40,7 @@ _SCALED_FIGURE_WITHIN = 40
 _PAST_DUE_WITHIN = 40
 """How much of the text after a past-due label its amount is looked for in (it must start it)."""
 _PAYMENT_LINE_RE = re.compile(r"^.*\b(?:payments?|paid)\b.*$", re.IGNORECASE | re.MULTILINE)
-_PAST_DUE_LABEL_RE = re.compile(
-    r"\b(?:(?:amount\s+)?past[\s-]+due|overdue|(?:amount\s+in\s+)?arrears?)"
-    r"(?:\s+(?:amount|balance|charges?))?(?:\s+due)?\b[\s:.]*",
-    re.IGNORECASE,
-)
+_PAST_DUE_LABEL_RE = re.compile(rf"\b(?:{'|'.join(PAST_DUE_WORDINGS)})\b[\s:.]*", re.IGNORECASE)
 """A label of what is unpaid of earlier bills, its amount right after it ("Past Due Amount  $50.00", "Arrears
 $50.00"): not a sentence about past-due balances, whose figure (a late fee) comes words later."""
 

@@ -95,20 +95,21 @@ digit runs and the warehouse's masking (``shared.analytics.rows``) both read the
 HYPHEN_CHARS = "\\-\u2010\u2011"
 """The true hyphens among them, which join a number to a word into one code ("ORD-12345678"); the other dashes and
 the minus sign are prose's punctuation ("card—4111..."), joining only digit groups."""
-_GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
-_DASH = f"[{DASH_CHARS}]"
-FIGURE_BEFORE = rf"(?<!\w[{HYPHEN_CHARS}])(?<!\d{_DASH})"
+DIGIT_GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
+"""One space or dash between a number's digit groups, for a regex."""
+ANY_DASH = f"[{DASH_CHARS}]"
+FIGURE_BEFORE = rf"(?<!\w[{HYPHEN_CHARS}])(?<!\d{ANY_DASH})"
 """Not right after a hyphen that follows a letter or digit, nor a dash that follows a digit: a number there is part
 of a longer figure (a uuid's last group, a dated code), left as it is. For a regex, before the number."""
-FIGURE_AFTER = rf"(?![{HYPHEN_CHARS}]\w|{_DASH}\d)"
+FIGURE_AFTER = rf"(?![{HYPHEN_CHARS}]\w|{ANY_DASH}\d)"
 """Likewise after the number: not before a hyphen and a letter or digit, nor a dash and a digit."""
 
 # 8+ digits, maybe split by single spaces/dashes; not inside words, hashes, uuids or ISO dates. Not an atomic
 # group: a run that may not end where it does is shortened to end at a space instead, masked in part, where an
 # atomic one would be tried again from each later digit to the line's end (quadratic time on a long line).
 _DIGIT_RUN = re.compile(
-    rf"(?<!\w){FIGURE_BEFORE}(?<!\d\.)(?!\d{{4}}{_DASH}\d{{2}}{_DASH}\d{{2}}(?!\d))"
-    rf"\d(?:{_GAP}?\d){{7,}}(?!\w|\.\d){FIGURE_AFTER}"
+    rf"(?<!\w){FIGURE_BEFORE}(?<!\d\.)(?!\d{{4}}{ANY_DASH}\d{{2}}{ANY_DASH}\d{{2}}(?!\d))"
+    rf"\d(?:{DIGIT_GAP}?\d){{7,}}(?!\w|\.\d){FIGURE_AFTER}"
 )
 _ALREADY_MASKED = re.compile(r"\*{4}[A-Za-z0-9]{0,4}")
 _SHORT_ACCOUNT = 6

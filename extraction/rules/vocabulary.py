@@ -106,6 +106,10 @@ GENERIC: dict[str, LabelSet] = {
 }
 
 _PAST_DUE_AMOUNT = r"(?:\s+(?:amount|balance|charges?))?(?:\s+due)?"
+_UNPAID = (r"(?:amount\s+)?past[\s-]+due", r"overdue", r"(?:amount\s+in\s+)?arrears?")
+PAST_DUE_WORDINGS = tuple(f"{unpaid}{_PAST_DUE_AMOUNT}" for unpaid in _UNPAID)
+"""The labels of what is unpaid of earlier bills ("Past Due Amount", "Overdue Balance", "Arrears"): the previous
+balance's fallback here, and the evidence check's (``extraction.evidence``) past-due amounts."""
 _ABOUT_PAST_DUE = (
     r"\b(?:if|after|before|by|will|may|applies|apply|avoid|fees?|late|interest|penalt\w*|notice|disconnect\w*"
     r"|your|is|are|of|the|program|plan|management|forgiv\w*|credit|agreement|installment)\b"
@@ -116,12 +120,7 @@ arrears programme's row ("Arrears Management Program credit  ($25.00)"): a charg
 
 FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+dates", exclude=_OTHER_BILL),
-    "previous_balance": LabelSet.of(
-        rf"(?:amount\s+)?past[\s-]+due{_PAST_DUE_AMOUNT}",
-        rf"overdue{_PAST_DUE_AMOUNT}",
-        rf"(?:amount\s+in\s+)?arrears?{_PAST_DUE_AMOUNT}",
-        exclude=_ABOUT_PAST_DUE,
-    ),
+    "previous_balance": LabelSet.of(*PAST_DUE_WORDINGS, exclude=_ABOUT_PAST_DUE),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
 read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review). A bill printing

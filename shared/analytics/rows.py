@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.analytics.schema import BILL_LINE_ITEMS, INTERVAL_USAGE, NORMALIZED_BILLS, USAGE_COLUMNS, AnalyticsBill
 from shared.bill import NormalizedBill, account_key
-from shared.logs import DASH_CHARS, FIGURE_AFTER, FIGURE_BEFORE, SPACE_CHARS, mask_account
+from shared.logs import ANY_DASH, DASH_CHARS, DIGIT_GAP, FIGURE_AFTER, FIGURE_BEFORE, SPACE_CHARS, mask_account
 
 _KWH_SCALE = Decimal("0.000000001")  # NUMERIC's nine decimal places
 _MAX_SPREAD_DAYS = 400
@@ -119,23 +119,21 @@ def _masked_if_long(match: re.Match[str]) -> str:
     return mask_account(match.group()) if digits >= _LONG_DIGIT_COUNT else match.group()
 
 
-# A space or a dash between a number's digit groups, ASCII or not (``shared.logs``): a no-break space is as
-# much a separator as a space.
-_GAP = f"[{SPACE_CHARS}{DASH_CHARS}]"
-_DASH = f"[{DASH_CHARS}]"
+# A space between a number's digit groups, ASCII or not (``shared.logs``' ``DIGIT_GAP`` for a space or a dash): a
+# no-break space is as much a separator as a space.
 _SPACE = f"[{SPACE_CHARS}]"
 
 # "account no: 4111 1111 1111 1111", "Acct #: 12-345": the label, then a value with a digit in it (and its
 # digit groups after single spaces or dashes); "Account number change fee" has none, so it stays.
 _LABELLED_ACCOUNT = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)(?:[_ -]?(?:number|num|no|nr)(?![a-z])\.?|\s?#))"
-    rf"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}}]*\d)([^\s\"',;&}}]+(?:{_GAP}\d+)*)"
+    rf"([\"']?\s*[:=#]?\s*[\"']?)(?=[^\s\"',;&}}]*\d)([^\s\"',;&}}]+(?:{DIGIT_GAP}\d+)*)"
 )
 # "Account: 1234 5678 9012", "Acct. 99887766": a bare label, then ":" or "#" and a value with a digit, or a value
 # of six digits or more ("Account 3 of 5" stays).
 _BARE_ACCOUNT_LABEL = re.compile(
     r"(?i)(?<![\w-])((?:account|acct)\.?)(\s*[:#]\s*(?=[^\s\"',;&}]*\d)|\s+(?=\d{6,}))"
-    rf"([^\s\"',;&}}]+(?:{_GAP}\d+)*)"
+    rf"([^\s\"',;&}}]+(?:{DIGIT_GAP}\d+)*)"
 )
 # A run of digits, glued to a word or not ("ACCT1234567890", "account_9876543210", "Acct-9876543210"), or three or
 # more groups of them joined by single spaces, dashes or dots ("Card4111-1111-1111-1111" too), not followed by a
@@ -183,7 +181,7 @@ def _as_printed(number: str) -> str:
 
 
 def _separator_kind(char: str) -> str | None:
-    return next((kind for kind in (_DASH, _SPACE) if re.fullmatch(kind, char)), None)
+    return next((kind for kind in (ANY_DASH, _SPACE) if re.fullmatch(kind, char)), None)
 
 
 def _num(value: Decimal | None) -> str | None:
