@@ -240,9 +240,11 @@ class Settings(BaseSettings):
     bigquery_emulator_host: OptionalText = None
     analytics_batch_max_bills: int = Field(default=100, ge=1)
     """Bills one worker writes to the warehouse in one request per table, at most."""
-    analytics_batch_max_wait_ms: int = Field(default=2000, ge=0)
-    """How long the first bill of a batch may wait while others keep joining it (steady load)."""
-    analytics_batch_quiet_ms: int = Field(default=500, ge=0)
+    analytics_batch_max_wait_ms: int = Field(default=500, ge=0)
+    """How long the first bill of a batch may wait while others keep joining it (steady load). Every job
+    holds its dispatcher place while it waits: at 2,000 the jobs in flight finished together, one batch
+    a wave, and the machine idled while they waited (1,000 bills 10.5 → 12.4 bills/s at 500; README)."""
+    analytics_batch_quiet_ms: int = Field(default=150, ge=0)
     """A batch no bill joined for this long is written: a lone bill waits only this."""
 
     # Provider connectors
