@@ -139,7 +139,10 @@ def _usage(v: dict[str, float]) -> str:
         rss += f" ({v['peak_root_rss_mb']:.0f} MB without children)"
     if "peak_tree_pss_mb" in v:  # the pages children share with their parent counted once
         rss += f", PSS {v['peak_tree_pss_mb']:.0f} MB"
-    return f"{v['cpu_pct_avg']:.0f}% CPU / {rss}"
+    interpreter = v.get("interpreter_pct_per_process")
+    # A Python process's own threads share one GIL: near 100% its interpreter, not the machine, is what is full.
+    gil = f" (interpreter {interpreter:.0f}% of a core per process)" if interpreter is not None else ""
+    return f"{v['cpu_pct_avg']:.0f}% CPU{gil} / {rss}"
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

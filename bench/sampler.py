@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -30,12 +31,21 @@ class GroupUsage:
     rss_at_pss_mb: float = 0.0
     tree_rss_at_pss_mb: float = 0.0
     """The RSS peaks at the last PSS reads: PSS is read again only once a peak has grown ``PSS_REREAD_GROWTH`` past."""
+    interpreter_seconds: float | None = None
+    """CPU of the roots' interpreter threads (``interpreter_seconds``) over the phase, for groups of Python
+    processes: its share of one core per process is how close each is to what its GIL allows."""
+    roots: int = 0
     series: list[tuple[float, float, float, float]] = field(default_factory=list)
     """(seconds since start, CPU %, summed RSS MB, largest root's RSS MB) per sample: whether memory
     levels off or keeps growing over a long run shows here, not in the peaks."""
 
     def summary(self, wall: float) -> dict[str, float]:
         pss = {"peak_pss_mb": round(self.peak_pss_mb, 1), "peak_tree_pss_mb": round(self.peak_tree_pss_mb, 1)}
+        interpreter = (
+            {"interpreter_pct_per_process": round(100 * self.interpreter_seconds / wall / self.roots, 1)}
+            if self.interpreter_seconds is not None and self.roots and wall > 0
+            else {}
+        )
         return {
             "cpu_pct_avg": round(100 * self.cpu_seconds / wall, 1) if wall > 0 else 0.0,
             "cpu_seconds": round(self.cpu_seconds, 1),
@@ -43,6 +53,7 @@ class GroupUsage:
             "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1),
             "peak_root_rss_mb": round(self.peak_root_rss_mb, 1),
             **(pss if self.pss_complete else {}),
+            **interpreter,
         }
 
 
@@ -84,6 +95,28 @@ def cpu_seconds_with_reaped(proc: psutil.Process) -> tuple[float, float]:
     return float(times.user + times.system) + reaped, reaped
 
 
+def interpreter_seconds(proc: psutil.Process) -> float:
+    """CPU of the process (without its children) but its threads a native library named (Temporal's Rust core:
+    ``tokio-rt-worker``, ...): a Python process's main thread and the threads Python started, which inherit the
+    process's name and share one GIL. Counted from the whole process, not those threads, so a Python thread
+    that ended keeps its time (a native one that ended would count too: the core's live as long as the worker).
+    Linux only (``/proc/<pid>/task``); 0 once the process is gone."""
+    try:
+        own = Path(f"/proc/{proc.pid}/comm").read_text()
+        total = cpu_seconds(proc)
+        threads = proc.threads()
+    except (OSError, psutil.Error):
+        return 0.0
+    for thread in threads:
+        try:
+            named = Path(f"/proc/{proc.pid}/task/{thread.id}/comm").read_text()
+        except OSError:
+            continue  # ended since listed
+        if named != own:
+            total -= thread.user_time + thread.system_time
+    return max(0.0, total)
+
+
 def pss_mb(proc: psutil.Process) -> float | None:
     """PSS where ``/proc/<pid>/smaps_rollup`` can be read (None where not; 0 once the process is gone). Read only
     when an RSS peak is set: it walks the page tables, ~0.5-9 ms a process here against 0.02 ms for RSS, and every
@@ -106,9 +139,11 @@ class ProcessSampler:
         groups: dict[str, list[int]],
         *,
         flat: frozenset[str] = frozenset({"bench"}),
+        interpreters: frozenset[str] = frozenset({"worker", "api"}),
         interval: float = 0.5,
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
+        self._interpreters = interpreters  # groups of Python processes: their roots' interpreter threads are read
         self._roots = {
             name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
         }
@@ -126,9 +161,11 @@ class ProcessSampler:
         self.wall = 0.0
         self._machine = 0.0
         self.machine_busy_seconds = 0.0
+        self._interpreter_at_start: dict[int, float] = {}
 
     def __enter__(self) -> ProcessSampler:
         self._machine = _busy_seconds()
+        self._interpreter_at_start = {root.pid: interpreter_seconds(root) for root in self._interpreter_roots()}
         self.started = time.monotonic()
         self._opened_at = time.time()
         self._sample(record=False)
@@ -147,6 +184,16 @@ class ProcessSampler:
         self._sample(record=True)
         self.wall = time.monotonic() - self.started
         self.machine_busy_seconds = _busy_seconds() - self._machine
+        for name in self._interpreters & self._roots.keys():
+            usage = self.usage[name]
+            usage.roots = len(self._roots[name])
+            usage.interpreter_seconds = sum(
+                max(0.0, interpreter_seconds(root) - self._interpreter_at_start.get(root.pid, 0.0))
+                for root in self._roots[name]
+            )
+
+    def _interpreter_roots(self) -> list[psutil.Process]:
+        return [root for name in self._interpreters & self._roots.keys() for root in self._roots[name]]
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per group, plus ``machine``: every core's busy time, and how much of it was not ours

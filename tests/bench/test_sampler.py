@@ -369,3 +369,65 @@ def test_pss_is_read_again_only_once_the_rss_peak_has_grown_past_the_last_read(m
     assert usage["peak_rss_mb"] >= 130, usage
     assert 1 < len(reads) <= 15, reads  # a read each 2% of growth, the tree's and the group's in one (was each sample)
     assert "peak_pss_mb" in usage, usage
+
+
+BURN_IN_A_THREAD = """
+import sys, threading, time
+burnt, ending = threading.Event(), threading.Event()
+def burn():
+    if sys.argv[1] == "renamed":  # as a native library names its threads (Temporal's Rust core: tokio-rt-worker)
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
+            comm.write("tokio-rt-worker")
+    until = time.monotonic() + 0.8
+    while time.monotonic() < until:
+        pass
+    burnt.set()
+    if sys.argv[1] != "ended":
+        ending.wait()  # alive past the phase, as the worker's threads are
+sys.stdin.readline()  # the sampler has started
+thread = threading.Thread(target=burn, daemon=True)
+thread.start()
+burnt.wait()
+print("burnt", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize(("thread", "counted"), [("python", True), ("ended", True), ("renamed", False)])
+def test_an_interpreters_share_counts_the_threads_python_started_not_those_a_library_named(
+    thread: str, counted: bool
+) -> None:
+    """The worker's interpreter near a full core is its GIL's limit, whatever the machine has left; a Rust
+    thread's CPU is not the interpreter's."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BURN_IN_A_THREAD, thread], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        with ProcessSampler({"worker": [proc.pid]}, interval=3600) as phase:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline() == "burnt\n"
+        worker = phase.summary()["worker"]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert worker["cpu_pct_avg"] > 40, worker
+    if counted:
+        assert worker["interpreter_pct_per_process"] > 0.8 * worker["cpu_pct_avg"], worker
+    else:
+        assert worker["interpreter_pct_per_process"] < 0.2 * worker["cpu_pct_avg"], worker
+
+
+def test_only_groups_of_python_processes_report_an_interpreter() -> None:
+    """The dev server's and Postgres's threads are not an interpreter's: no share is made up for them."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    try:
+        with ProcessSampler({"temporal": [proc.pid], "worker": [proc.pid]}, interval=3600) as phase:
+            time.sleep(0.05)
+        summary = phase.summary()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "interpreter_pct_per_process" not in summary["temporal"]
+    assert "interpreter_pct_per_process" in summary["worker"]
