@@ -139,11 +139,13 @@ class ProcessSampler:
         groups: dict[str, list[int]],
         *,
         flat: frozenset[str] = frozenset({"bench"}),
-        interpreters: frozenset[str] = frozenset({"worker", "api"}),
+        interpreters: frozenset[str] = frozenset({"worker"}),
         interval: float = 0.5,
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
-        self._interpreters = interpreters  # groups of Python processes: their roots' interpreter threads are read
+        # Groups whose roots are Python processes doing the work: their interpreter's share is read. Not the API's:
+        # with API_PROCESSES > 1 its root is uvicorn's supervisor, and the processes serving are its children.
+        self._interpreters = interpreters
         self._roots = {
             name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
         }
