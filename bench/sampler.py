@@ -143,12 +143,12 @@ class ProcessSampler:
         interval: float = 0.5,
     ) -> None:
         self._flat = flat  # groups measured without children: the bench process is every service's parent
-        # Groups whose roots are Python processes doing the work: their interpreter's share is read. Not the API's:
-        # with API_PROCESSES > 1 its root is uvicorn's supervisor, and the processes serving are its children.
-        self._interpreters = interpreters
         self._roots = {
             name: [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)] for name, pids in groups.items()
         }
+        # Groups whose roots are Python processes doing the work: their interpreter's share is read. Not the API's:
+        # with API_PROCESSES > 1 its root is uvicorn's supervisor, and the processes serving are its children.
+        self._interpreter_groups = sorted(interpreters & self._roots.keys())
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
@@ -167,7 +167,9 @@ class ProcessSampler:
 
     def __enter__(self) -> ProcessSampler:
         self._machine = _busy_seconds()
-        self._interpreter_at_start = {root.pid: interpreter_seconds(root) for root in self._interpreter_roots()}
+        self._interpreter_at_start = {
+            root.pid: interpreter_seconds(root) for name in self._interpreter_groups for root in self._roots[name]
+        }
         self.started = time.monotonic()
         self._opened_at = time.time()
         self._sample(record=False)
@@ -186,16 +188,13 @@ class ProcessSampler:
         self._sample(record=True)
         self.wall = time.monotonic() - self.started
         self.machine_busy_seconds = _busy_seconds() - self._machine
-        for name in self._interpreters & self._roots.keys():
+        for name in self._interpreter_groups:
             usage = self.usage[name]
             usage.roots = len(self._roots[name])
             usage.interpreter_seconds = sum(
                 max(0.0, interpreter_seconds(root) - self._interpreter_at_start.get(root.pid, 0.0))
                 for root in self._roots[name]
             )
-
-    def _interpreter_roots(self) -> list[psutil.Process]:
-        return [root for name in self._interpreters & self._roots.keys() for root in self._roots[name]]
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per group, plus ``machine``: every core's busy time, and how much of it was not ours
