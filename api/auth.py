@@ -90,13 +90,16 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
     return await authenticate_hash(pool, hash_key(key))
 
 
+KEY_BY_HASH = (
+    "SELECT id, name, role, customer_id, last_used_at < now() - interval '60 seconds' AS stale,"
+    " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+)
+"""Every authenticated request's lookup (``api.warm_pool`` prepares it on each pooled connection)."""
+
+
 async def authenticate_hash(pool: asyncpg.Pool, key_hash: str) -> Principal | None:
     """``authenticate`` for a key known only by its hash (a reviewer's sign-in session)."""
-    row = await pool.fetchrow(
-        "SELECT id, name, role, customer_id, last_used_at < now() - interval '60 seconds' AS stale,"
-        " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        key_hash,
-    )
+    row = await pool.fetchrow(KEY_BY_HASH, key_hash)
     if row is None:
         return None
     if row["stale"] or row["never"]:

@@ -45,9 +45,13 @@ async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id:
     return dict(row)
 
 
+ACCOUNT_BY_ID = "SELECT * FROM utility_accounts WHERE id = $1"
+"""A start's account lookup (``api.warm_pool`` prepares it on each pooled connection)."""
+
+
 async def get_account(pool: asyncpg.Pool, *, principal: Principal, account_id: int) -> dict[str, Any]:
     """The utility account row, or 404 when it does not exist or is not the caller's."""
-    row = await pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account_id)
+    row = await pool.fetchrow(ACCOUNT_BY_ID, account_id)
     if row is None or not principal.can_see_customer(row["customer_id"]):
         raise Problem(404, f"utility account {account_id} not found")
     return dict(row)

@@ -83,14 +83,14 @@ def upload_job_id(principal: Principal, idempotency_key: str | None) -> str:
     return str(uuid.uuid5(UPLOAD_JOB_IDS, f"{principal.key_id}:{principal.key_hash}:{idempotency_key}"))
 
 
+JOB_BY_IDEMPOTENCY_KEY = "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2"
+"""A start's replay lookup (``api.warm_pool`` prepares it on each pooled connection)."""
+
+
 async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
     if key is None:
         return None
-    row = await pool.fetchrow(
-        "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2",
-        idempotency_scope(principal),
-        key,
-    )
+    row = await pool.fetchrow(JOB_BY_IDEMPOTENCY_KEY, idempotency_scope(principal), key)
     return dict(row) if row else None
 
 
