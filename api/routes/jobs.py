@@ -31,8 +31,6 @@ from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import (
     JobCursor,
-    check_replay,
-    find_idempotent_job,
     get_job_row,
     job_public,
     read_job,
@@ -69,11 +67,9 @@ async def _start(
             f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
             " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
         )
-    replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
-    if replayed is not None:  # a retry spends no token, and a key reused for another request is a 422 before any
-        check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
-        response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does: start_job would look again
-        return job_public(replayed, state.settings)
+    # A retry under its Idempotency-Key is found by start_job's insert, which conflicts: it spends no token in the
+    # end (refunded below; past the budget, spend_rate_limit_token answers it without one), and a key reused for
+    # another request is a 422 that refunds its token too. Looking first cost every new start a query.
     spent = await spend_rate_limit_token(
         state, principal=principal, action="start_job", idempotency_key=idempotency_key
     )
