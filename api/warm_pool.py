@@ -1,11 +1,12 @@
-"""Prepare the lookups every job start makes on each pooled connection, before the API serves.
+"""Prepare the lookups a start makes on each pooled connection, before the API serves.
 
 asyncpg prepares a statement the first time a connection runs it (a Parse/Describe round trip, and
 the codecs for its result), then keeps it in that connection's cache. The API opens all its
 connections at start (``create_pool(open_all=True)``), but a burst of starts still found them cold:
 with 32 clients, each of the twenty connections prepared each lookup during the first requests,
-which answered in 60-90 ms against ~30 once warm (``python -m bench.api_alone``, round 1 p99 71-79
-against 57-63 ms with this). ``Connection.prepare`` would not help: its statements bypass that cache.
+which took 60-90 ms against ~30 once warm. ``python -m bench.api_alone --requests 1000 --rounds 2``,
+three runs each, interleaved: the first round's p99 58-60 ms with this, 62-81 without. ``Connection.prepare``
+does not help (session 36 tried it): its statements bypass that cache.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from api.services.accounts import ACCOUNT_BY_ID
 from api.services.jobs import JOB_BY_IDEMPOTENCY_KEY
 
 START_LOOKUPS = (KEY_BY_HASH, ACCOUNT_BY_ID, JOB_BY_IDEMPOTENCY_KEY)
-"""Read-only, so running one with NULL arguments is harmless: NULL equals nothing, and it finds no row."""
+"""The key's, the account's and (an upload under an Idempotency-Key) the key's job. Read-only, so running one with
+NULL arguments is harmless: NULL equals nothing, and it finds no row."""
 
 _PARAMETER = re.compile(r"\$(\d+)")
 

@@ -84,7 +84,8 @@ def upload_job_id(principal: Principal, idempotency_key: str | None) -> str:
 
 
 JOB_BY_IDEMPOTENCY_KEY = "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2"
-"""A start's replay lookup (``api.warm_pool`` prepares it on each pooled connection)."""
+"""An upload's replay lookup, and a start's once its insert conflicts (``api.warm_pool`` prepares it on each
+pooled connection)."""
 
 
 async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
