@@ -20,16 +20,18 @@ from api.services.accounts import ACCOUNT_BY_ID
 from api.services.jobs import JOB_BY_IDEMPOTENCY_KEY
 
 START_LOOKUPS = (KEY_BY_HASH, ACCOUNT_BY_ID, JOB_BY_IDEMPOTENCY_KEY)
-"""The key's, the account's and (an upload under an Idempotency-Key) the key's job. Read-only, so running one with
-NULL arguments is harmless: NULL equals nothing, and it finds no row."""
+"""The key's, the account's and, under an Idempotency-Key, the key's job (an upload's, or a start's where a rate limit
+applies). Read-only, so running one with NULL arguments is harmless: NULL equals nothing, and it finds no row."""
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
 async def prepare_start_lookups(pool: asyncpg.Pool) -> None:
     """Run each lookup once on every connection the pool holds (call before serving: it holds them all)."""
-    held = [await pool.acquire() for _ in range(pool.get_size())]
+    held: list[asyncpg.pool.PoolConnectionProxy] = []
     try:
+        for _ in range(pool.get_size()):
+            held.append(await pool.acquire())
         for connection in held:
             for lookup in START_LOOKUPS:
                 await connection.fetch(lookup, *[None] * _parameter_count(lookup))

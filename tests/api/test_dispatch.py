@@ -167,6 +167,45 @@ async def test_a_job_started_long_ago_stops_holding_a_place(
     assert await dispatched(own_db) == jobs
 
 
+class CountingWakes(JobDispatcher):
+    """The real dispatcher (never started here), counting the wake-ups it is sent."""
+
+    wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+        super().wake()
+
+
+async def test_retries_of_a_start_do_not_wake_the_dispatcher_again(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """The first try woke it for the job it created; a flood of retries under its key must not start a dispatch round
+    (a transaction, the dispatch lock and a count of running jobs) each."""
+    settings = idle_queue(app_settings, limit=10)
+    account = await account_in(own_db)
+    dispatcher = CountingWakes(own_db, client, settings)
+
+    created = [
+        (
+            await start_job(
+                pool=own_db,
+                client=client,
+                settings=settings,
+                principal=PRINCIPAL,
+                account=account,
+                job_type=JobType.CONNECTOR,
+                idempotency_key="retried-key",
+                dispatcher=dispatcher,
+            )
+        )[1]
+        for _ in range(3)
+    ]
+
+    assert created == [True, False, False]
+    assert dispatcher.wakes == 1
+
+
 async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:

@@ -26,5 +26,5 @@ async def test_every_pooled_connection_has_the_start_lookups_prepared_before_the
         finally:
             for connection in held:
                 await pool.release(connection)
-        async with httpx.AsyncClient(base_url=url) as http:  # and it serves: the lookups found nothing, wrote nothing
+        async with httpx.AsyncClient(base_url=url) as http:  # and it serves: the lookups left it serving
             assert (await http.get("/jobs")).status_code == 401

@@ -233,6 +233,27 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
         assert (await c.post("/jobs", json={"utility_account_id": account["id"]})).status_code == 429
 
 
+async def test_without_a_budget_the_insert_answers_a_retry_and_a_reused_key(
+    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """RATE_LIMIT_PER_MINUTE=0 (a gateway limits) has no token to keep, so a start does not look its key up before
+    inserting: the insert's conflict answers a retry with its job and a key reused for another account with a 422."""
+    account, key = await account_and_key(http, resources, "RL0", unique)
+    other = await create_account(http, provider="pge", account_number=f"RL0O-{unique}")
+    keyed = {"Idempotency-Key": f"unlimited-{unique}"}
+    async with app_with_budget(app_settings, key, per_minute=0) as (c, _state):
+        first = await c.post("/jobs", json={"utility_account_id": account["id"]}, headers=keyed)
+        again = await c.post("/jobs", json={"utility_account_id": account["id"]}, headers=keyed)
+        reused = await c.post("/jobs", json={"utility_account_id": other["id"]}, headers=keyed)
+
+    assert (first.status_code, again.status_code, again.json()["id"]) == (201, 200, first.json()["id"]), again.text
+    assert reused.status_code == 422 and "already used for a different request" in reused.text, reused.text
+    jobs = await resources.pool.fetchval(
+        "SELECT count(*) FROM ingestion_jobs WHERE idempotency_key = $1", keyed["Idempotency-Key"]
+    )
+    assert jobs == 1
+
+
 @asynccontextmanager
 async def app_with_budget(
     settings: Settings, key: str, *, per_minute: int
