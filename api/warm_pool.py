@@ -5,8 +5,8 @@ the codecs for its result), then keeps it in that connection's cache. The API op
 connections at start (``create_pool(open_all=True)``), but a burst of starts still found them cold:
 with 32 clients, each of the twenty connections prepared each lookup during the first requests,
 which took 60-90 ms against ~30 once warm. ``python -m bench.api_alone --requests 1000 --rounds 2``,
-three runs each, interleaved: the first round's p99 58-60 ms with this, 62-81 without. ``Connection.prepare``
-does not help (session 36 tried it): its statements bypass that cache.
+clean clones, interleaved: the first round's p99 55-63 ms with this (nine runs), 62-81 without (six).
+``Connection.prepare`` does not help (session 36 tried it): its statements bypass that cache.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ async def _start(
         if spent:
             await refund_rate_limit_token(state, principal=principal, action="start_job")
         raise
-    if spent and not created:  # a retry (one sent before its first try answered): that one made the job, and paid
+    if spent and not created:  # a retry (with a rate limit, one sent before its first try answered): the first paid
         await refund_rate_limit_token(state, principal=principal, action="start_job")
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)

@@ -39,16 +39,29 @@ async def start_jobs(
     account = await account_in(pool)
     jobs = []
     for _ in range(n):
-        job, created = await start_job(
-            pool=pool,
-            client=client,
-            settings=settings,
-            principal=PRINCIPAL,
-            account=account,
-            job_type=JobType.CONNECTOR,
-            idempotency_key=None,
-            dispatcher=dispatcher,
-        )
+        job, created = await start_one(pool, client, settings, account, dispatcher=dispatcher)
         assert created
         jobs.append(job)
     return jobs
+
+
+async def start_one(
+    pool: asyncpg.Pool,
+    client: Client,
+    settings: Settings,
+    account: dict[str, Any],
+    *,
+    key: str | None = None,
+    dispatcher: JobDispatcher | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """A connector job's start for ``account`` (under Idempotency-Key ``key``), as the API makes it."""
+    return await start_job(
+        pool=pool,
+        client=client,
+        settings=settings,
+        principal=PRINCIPAL,
+        account=account,
+        job_type=JobType.CONNECTOR,
+        idempotency_key=key,
+        dispatcher=dispatcher,
+    )

@@ -22,10 +22,10 @@ from temporalio.client import Client
 
 from api.services import dispatch
 from api.services.dispatch import START_TIMEOUT, STARTS_AT_ONCE, JobDispatcher
-from api.services.jobs import idempotency_scope, start_job
-from shared.models import IngestionRequest, JobStatus, JobType
+from api.services.jobs import idempotency_scope
+from shared.models import IngestionRequest, JobStatus
 from shared.settings import Settings
-from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue, start_jobs
+from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue, start_jobs, start_one
 from tests.helpers import records_of
 
 
@@ -187,18 +187,7 @@ async def test_retries_of_a_start_do_not_wake_the_dispatcher_again(
     dispatcher = CountingWakes(own_db, client, settings)
 
     created = [
-        (
-            await start_job(
-                pool=own_db,
-                client=client,
-                settings=settings,
-                principal=PRINCIPAL,
-                account=account,
-                job_type=JobType.CONNECTOR,
-                idempotency_key="retried-key",
-                dispatcher=dispatcher,
-            )
-        )[1]
+        (await start_one(own_db, client, settings, account, key="retried-key", dispatcher=dispatcher))[1]
         for _ in range(3)
     ]
 
@@ -224,15 +213,7 @@ async def test_a_job_from_before_the_dispatcher_restarts_with_its_own_id(
         idempotency_scope(PRINCIPAL),
     )
 
-    job, created = await start_job(
-        pool=own_db,
-        client=client,
-        settings=settings,
-        principal=PRINCIPAL,
-        account=account,
-        job_type=JobType.CONNECTOR,
-        idempotency_key="legacy-key",
-    )
+    job, created = await start_one(own_db, client, settings, account, key="legacy-key")
 
     assert not created and str(job["id"]) == old_job
     history = await client.get_workflow_handle(f"bill-ingestion-{old_job}").fetch_history()
