@@ -7,6 +7,8 @@ with 32 clients, each of the twenty connections prepared each lookup during the 
 which took 60-90 ms against ~30 once warm. ``python -m bench.api_alone --requests 1000 --rounds 2``,
 clean clones, interleaved: the first round's p99 55-63 ms with this (nine runs), 62-81 without (six).
 ``Connection.prepare`` does not help (session 36 tried it): its statements bypass that cache.
+A connection asyncpg replaces later (after ``max_queries``, 50,000, or a broken one) starts cold again: one at a time,
+which costs its next few requests a round trip each, not a burst of twenty.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from api.services.accounts import ACCOUNT_BY_ID
 from api.services.jobs import JOB_BY_IDEMPOTENCY_KEY
 
 START_LOOKUPS = (KEY_BY_HASH, ACCOUNT_BY_ID, JOB_BY_IDEMPOTENCY_KEY)
-"""The key's, the account's and, under an Idempotency-Key, the key's job (an upload's, or a start's where a rate limit
-applies). Read-only, so running one with NULL arguments is harmless: NULL equals nothing, and it finds no row."""
+"""The key's, the account's and the Idempotency-Key's job (see ``JOB_BY_IDEMPOTENCY_KEY`` for who looks it up).
+Read-only, so running one with NULL arguments is harmless: NULL equals nothing, and it finds no row."""
 
 _PARAMETER = re.compile(r"\$(\d+)")
 

@@ -91,7 +91,7 @@ async def _start(
             idempotency_key=idempotency_key,
             dispatcher=state.dispatcher,
         )
-    except Problem:  # the key's first request was for another account (422): nothing started
+    except Problem:  # the key's first request was for another account or an upload (422): nothing started
         if spent:
             await refund_rate_limit_token(state, principal=principal, action="start_job")
         raise

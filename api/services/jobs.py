@@ -84,8 +84,8 @@ def upload_job_id(principal: Principal, idempotency_key: str | None) -> str:
 
 
 JOB_BY_IDEMPOTENCY_KEY = "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2"
-"""A retry's lookup: an upload's, a start's where a rate limit applies, and any start's whose insert conflicts
-(``api.warm_pool`` prepares it on each pooled connection)."""
+"""The Idempotency-Key's job: looked up by every keyed upload, by every keyed start where a rate limit applies (and
+past the budget), and by any start whose insert conflicts (``api.warm_pool`` prepares it on each pooled connection)."""
 
 
 async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
@@ -170,7 +170,9 @@ async def start_job(
     else:
         job = dict(row)
     if dispatcher is not None:
-        if created:  # a retry's first try woke it: a flood of retries must not start a round each
+        # The first try woke its process's dispatcher (any other finds the job within IDLE_POLL_SECONDS):
+        # a flood of retries must not start a dispatch round each.
+        if created:
             dispatcher.wake()
     elif created or job["status"] == JobStatus.PENDING:
         # Rows from before migration 0004 carry no stored input: rebuild it for that job, not this one.

@@ -11,9 +11,11 @@ import asyncpg
 import httpx
 import pytest
 
-from api.auth import Role, create_key
+from api.auth import Principal, Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
+from api.routes import jobs as job_routes
+from api.services.jobs import find_idempotent_job
 from api.state import AppState
 from shared.artifacts import ArtifactStore, ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import ArtifactRef
@@ -234,10 +236,22 @@ async def test_a_job_start_under_a_reused_key_spends_no_token(
 
 
 async def test_without_a_budget_the_insert_answers_a_retry_and_a_reused_key(
-    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+    app_settings: Settings,
+    worker: object,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """RATE_LIMIT_PER_MINUTE=0 (a gateway limits) has no token to keep, so a start does not look its key up before
     inserting: the insert's conflict answers a retry with its job and a key reused for another account with a 422."""
+    looked_up_first: list[str | None] = []
+
+    async def counted(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
+        looked_up_first.append(key)
+        return await find_idempotent_job(pool, principal=principal, key=key)
+
+    monkeypatch.setattr(job_routes, "find_idempotent_job", counted)
     account, key = await account_and_key(http, resources, "RL0", unique)
     other = await create_account(http, provider="pge", account_number=f"RL0O-{unique}")
     keyed = {"Idempotency-Key": f"unlimited-{unique}"}
@@ -252,6 +266,7 @@ async def test_without_a_budget_the_insert_answers_a_retry_and_a_reused_key(
         "SELECT count(*) FROM ingestion_jobs WHERE idempotency_key = $1", keyed["Idempotency-Key"]
     )
     assert jobs == 1
+    assert looked_up_first == [], "a start without a budget looked its key up before inserting"
 
 
 @asynccontextmanager
