@@ -31,6 +31,70 @@ def ratios(
     }
 
 
+def cpu_per_item(ceiling: CeilingResult | None, pipeline: PipelineResult | None) -> dict[str, Any] | None:
+    """CPU milliseconds each process group spent per no-op workflow and per bill, and what the 0.8 target allows.
+
+    When both phases keep the machine busy, pipeline ÷ ceiling is close to the no-op's CPU per workflow over
+    the pipeline's per bill: the extra CPU a bill costs over the no-op's steps (extraction, the emulators,
+    Postgres, the API, bigger payloads) is what the ratio measures, and the budget says how much of it fits.
+    The ceiling's figure pools its rounds before and after the pipeline, as ``reference_wps`` does."""
+    if ceiling is None or pipeline is None or not pipeline.done:
+        return None
+    rounds = [ceiling, *([ceiling.after] if ceiling.after else [])]
+    workflows = sum(r.workflows for r in rounds)
+    noop = _per_item([r.resources for r in rounds], workflows)
+    bill = _per_item([pipeline.resources], pipeline.done)
+    if not noop or not bill:
+        return None
+    groups = list(dict.fromkeys([*bill, *noop]))
+    ceiling_total, pipeline_total = sum(noop.values()), sum(bill.values())
+    budget = ceiling_total / TARGETS["pipeline_vs_ceiling"]
+    return {
+        "ceiling": noop,
+        "pipeline": bill,
+        "over_the_noop": {g: round(bill.get(g, 0.0) - noop.get(g, 0.0), 1) for g in groups},
+        "ceiling_total": round(ceiling_total, 1),
+        "pipeline_total": round(pipeline_total, 1),
+        "cpu_ratio": round(ceiling_total / pipeline_total, 3),
+        "budget_ms_per_bill": round(budget, 1),
+        "over_budget_ms": round(pipeline_total - budget, 1),
+    }
+
+
+def _per_item(resources: list[dict[str, dict[str, float]]], items: int) -> dict[str, float]:
+    """Each process group's CPU seconds over ``items``, in ms (``machine`` is no group)."""
+    seconds: dict[str, float] = {}
+    for groups in resources:
+        for name, usage in groups.items():
+            if name != "machine" and "cpu_seconds" in usage:
+                seconds[name] = seconds.get(name, 0.0) + usage["cpu_seconds"]
+    return {name: round(1000 * s / items, 1) for name, s in seconds.items()} if items else {}
+
+
+def _cpu_lines(ceiling: CeilingResult, pipeline: PipelineResult) -> list[str]:
+    cpu = cpu_per_item(ceiling, pipeline)
+    if cpu is None:
+        return []
+    busy = ", ".join(
+        f"{name} {_fmt(resources.get('machine', {}).get('busy_pct'), 0)}%"
+        for name, resources in (("ceiling", ceiling.resources), ("pipeline", pipeline.resources))
+    )
+    lines = ["", f"{'CPU ms per item':<16}{'ceiling':>9}{'pipeline':>10}{'more':>8}"]
+    for group, more in cpu["over_the_noop"].items():
+        noop, bill = cpu["ceiling"].get(group, 0.0), cpu["pipeline"].get(group, 0.0)
+        lines.append(f"{'  ' + group:<16}{noop:>9.1f}{bill:>10.1f}{more:>+8.1f}")
+    over = cpu["over_budget_ms"]
+    lines += [
+        f"{'  all':<16}{cpu['ceiling_total']:>9.1f}{cpu['pipeline_total']:>10.1f}"
+        f"{cpu['pipeline_total'] - cpu['ceiling_total']:>+8.1f}",
+        f"CPU per no-op workflow ÷ per bill = {cpu['cpu_ratio']:.2f} (machine busy: {busy}); where both phases keep"
+        " the machine busy, pipeline ÷ ceiling follows it:",
+        f"  {TARGETS['pipeline_vs_ceiling']} allows {cpu['budget_ms_per_bill']:.0f} ms a bill,"
+        f" {abs(over):.0f} ms {'less' if over > 0 else 'more'} than now",
+    ]
+    return lines
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "na" if value is None else f"{value:.{digits}f}"
 
@@ -104,6 +168,8 @@ def table(
         ]
     if ceiling and ceiling.after:
         lines.append("ceiling after the pipeline: " + _resources(ceiling.after.resources))
+    if ceiling and pipeline:
+        lines += _cpu_lines(ceiling, pipeline)
     r = ratios(ceiling, pipeline, extraction)
     ceiling_note = (
         f" (ceiling {ceiling.reference_wps:.1f}/s: mean of before and after)" if ceiling and ceiling.after else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bench.ceiling import CeilingResult
 from bench.pipeline import PipelineResult, failure_reason
 from bench.stats import Span
 
@@ -32,4 +33,19 @@ def pipeline_result(
         api_sample_ms=[],
         jobs=[],
         failure_reasons=Counter(failure_reason(error) for error in errors or []),
+    )
+
+
+def ceiling_result(workflows: int, completed: int, failed: int = 0) -> CeilingResult:
+    """A no-op round of ``workflows`` of which ``completed`` completed and ``failed`` failed; nothing else measured."""
+    return CeilingResult(
+        workflows=workflows,
+        completed=completed,
+        failed=failed,
+        span=Span(first_start=100.0, last_finish=110.0),
+        start_ms={},
+        latency_ms={},
+        completions_per_second=[],
+        steps=[],
+        local_steps=[],
     )

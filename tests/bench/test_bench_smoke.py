@@ -93,6 +93,12 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
         (document["ceiling"]["wps"] + after["wps"]) / 2, abs=0.01
     )
     assert "(again, after the pipeline)" in proc.stdout
+    cpu = document["cpu_ms_per_item"]  # sampled CPU of both phases, per no-op workflow and per bill
+    assert cpu["ceiling"]["worker"] > 0 and cpu["ceiling"]["temporal"] > 0, cpu
+    assert {"worker", "api", "temporal", "postgres", "emulators", "bench"} <= set(cpu["pipeline"]), cpu
+    assert cpu["pipeline"]["worker"] > cpu["ceiling"]["worker"], cpu  # ten bills' extraction, at the least
+    assert cpu["pipeline_total"] == pytest.approx(sum(cpu["pipeline"].values()), abs=0.1)
+    assert "CPU ms per item" in proc.stdout and " allows " in proc.stdout
     assert document["extraction"]["bills"] == 10
     assert json_path.with_suffix(".png").stat().st_size > 0
 

@@ -12,23 +12,7 @@ from typing import Any
 import pytest
 
 from bench import run
-from bench.ceiling import CeilingResult
-from bench.stats import Span
-from tests.bench.conftest import pipeline_result
-
-
-def ceiling_result(workflows: int, completed: int, failed: int = 0) -> CeilingResult:
-    return CeilingResult(
-        workflows=workflows,
-        completed=completed,
-        failed=failed,
-        span=Span(first_start=100.0, last_finish=110.0),
-        start_ms={},
-        latency_ms={},
-        completions_per_second=[],
-        steps=[],
-        local_steps=[],
-    )
+from tests.bench.conftest import ceiling_result, pipeline_result
 
 
 def test_a_ceiling_round_that_stalled_or_failed_is_no_reference() -> None:
