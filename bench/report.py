@@ -32,30 +32,37 @@ def ratios(
 
 
 def cpu_per_item(ceiling: CeilingResult | None, pipeline: PipelineResult | None) -> dict[str, Any] | None:
-    """CPU milliseconds each process group spent per no-op workflow and per bill, and what the 0.8 target allows.
+    """CPU milliseconds each process group spent per no-op workflow and per bill, how busy each phase kept the
+    machine, and what the 0.8 target leaves a bill.
 
-    When both phases keep the machine busy, pipeline ÷ ceiling is close to the no-op's CPU per workflow over
-    the pipeline's per bill: the extra CPU a bill costs over the no-op's steps (extraction, the emulators,
-    Postgres, the API, bigger payloads) is what the ratio measures, and the budget says how much of it fits.
-    The ceiling's figure pools its rounds before and after the pipeline, as ``reference_wps`` does."""
+    A phase's rate is the CPU it keeps busy over its CPU per item, so pipeline ÷ ceiling is about (the no-op's
+    CPU per workflow ÷ the pipeline's per bill) × (the machine's busy share in the pipeline ÷ in the ceiling):
+    the first factor is the work a bill adds to the no-op's steps, the second the time the pipeline left the
+    cores idle, waiting. They call for different changes. The ceiling's figures pool its rounds before and
+    after the pipeline, as ``reference_wps`` does."""
     if ceiling is None or pipeline is None or not pipeline.done:
         return None
     rounds = [ceiling, *([ceiling.after] if ceiling.after else [])]
-    workflows = sum(r.workflows for r in rounds)
-    noop = _per_item([r.resources for r in rounds], workflows)
+    noop = _per_item([r.resources for r in rounds], sum(r.workflows for r in rounds))
     bill = _per_item([pipeline.resources], pipeline.done)
     if not noop or not bill:
         return None
     groups = list(dict.fromkeys([*bill, *noop]))
     ceiling_total, pipeline_total = sum(noop.values()), sum(bill.values())
+    cpu_ratio = ceiling_total / pipeline_total
     budget = ceiling_total / TARGETS["pipeline_vs_ceiling"]
+    busy = {"ceiling": _busy_pct(rounds), "pipeline": pipeline.resources.get("machine", {}).get("busy_pct")}
+    busy_ratio = busy["pipeline"] / busy["ceiling"] if busy["pipeline"] and busy["ceiling"] else None
     return {
         "ceiling": noop,
         "pipeline": bill,
         "over_the_noop": {g: round(bill.get(g, 0.0) - noop.get(g, 0.0), 1) for g in groups},
         "ceiling_total": round(ceiling_total, 1),
         "pipeline_total": round(pipeline_total, 1),
-        "cpu_ratio": round(ceiling_total / pipeline_total, 3),
+        "cpu_ratio": round(cpu_ratio, 3),
+        "machine_busy_pct": busy,
+        "busy_ratio": None if busy_ratio is None else round(busy_ratio, 3),
+        "predicted_ratio": None if busy_ratio is None else round(cpu_ratio * busy_ratio, 3),
         "budget_ms_per_bill": round(budget, 1),
         "over_budget_ms": round(pipeline_total - budget, 1),
     }
@@ -71,27 +78,38 @@ def _per_item(resources: list[dict[str, dict[str, float]]], items: int) -> dict[
     return {name: round(1000 * s / items, 1) for name, s in seconds.items()} if items else {}
 
 
+def _busy_pct(rounds: list[CeilingResult]) -> float | None:
+    """The machine's busy share over the ceiling's rounds together, each weighted by its length."""
+    timed = [(r.span.seconds, r.resources["machine"]["busy_pct"]) for r in rounds if "machine" in r.resources]
+    seconds = sum(length for length, _ in timed)
+    return round(sum(length * pct for length, pct in timed) / seconds, 1) if timed and seconds else None
+
+
 def _cpu_lines(ceiling: CeilingResult, pipeline: PipelineResult) -> list[str]:
     cpu = cpu_per_item(ceiling, pipeline)
     if cpu is None:
         return []
-    busy = ", ".join(
-        f"{name} {_fmt(resources.get('machine', {}).get('busy_pct'), 0)}%"
-        for name, resources in (("ceiling", ceiling.resources), ("pipeline", pipeline.resources))
-    )
     lines = ["", f"{'CPU ms per item':<16}{'ceiling':>9}{'pipeline':>10}{'more':>8}"]
     for group, more in cpu["over_the_noop"].items():
         noop, bill = cpu["ceiling"].get(group, 0.0), cpu["pipeline"].get(group, 0.0)
         lines.append(f"{'  ' + group:<16}{noop:>9.1f}{bill:>10.1f}{more:>+8.1f}")
-    over = cpu["over_budget_ms"]
-    lines += [
+    lines.append(
         f"{'  all':<16}{cpu['ceiling_total']:>9.1f}{cpu['pipeline_total']:>10.1f}"
-        f"{cpu['pipeline_total'] - cpu['ceiling_total']:>+8.1f}",
-        f"CPU per no-op workflow ÷ per bill = {cpu['cpu_ratio']:.2f} (machine busy: {busy}); where both phases keep"
-        " the machine busy, pipeline ÷ ceiling follows it:",
-        f"  {TARGETS['pipeline_vs_ceiling']} allows {cpu['budget_ms_per_bill']:.0f} ms a bill,"
-        f" {abs(over):.0f} ms {'less' if over > 0 else 'more'} than now",
-    ]
+        f"{cpu['pipeline_total'] - cpu['ceiling_total']:>+8.1f}"
+    )
+    busy, cores = cpu["machine_busy_pct"], pipeline.resources.get("machine", {}).get("cores")
+    of = f" (of {cores * 100:.0f}%)" if cores else ""
+    lines.append(f"{'machine busy':<16}{_fmt(busy['ceiling'], 0):>8}%{_fmt(busy['pipeline'], 0):>9}%{of}")
+    if cpu["busy_ratio"] is not None:
+        lines.append(
+            f"pipeline ÷ ceiling ≈ CPU per no-op workflow ÷ per bill × machine busy, pipeline ÷ ceiling"
+            f" = {cpu['cpu_ratio']:.2f} × {cpu['busy_ratio']:.2f} = {cpu['predicted_ratio']:.2f}"
+        )
+    over = cpu["over_budget_ms"]
+    lines.append(
+        f"  with the machine as busy as in the ceiling, {TARGETS['pipeline_vs_ceiling']} allows"
+        f" {cpu['budget_ms_per_bill']:.0f} ms a bill: {abs(over):.0f} ms {'less' if over > 0 else 'more'} than now"
+    )
     return lines
 
 
