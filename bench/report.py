@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,85 +32,113 @@ def ratios(
     }
 
 
-def cpu_per_item(ceiling: CeilingResult | None, pipeline: PipelineResult | None) -> dict[str, Any] | None:
-    """CPU milliseconds each process group spent per no-op workflow and per bill, how busy each phase kept the
-    machine, and what the 0.8 target leaves a bill.
+@dataclass(frozen=True)
+class CpuPerItem:
+    """CPU milliseconds each process group spent per no-op workflow and per ingested bill, and how busy our
+    processes kept the machine in each phase.
 
-    A phase's rate is the CPU it keeps busy over its CPU per item, so pipeline ÷ ceiling is about (the no-op's
-    CPU per workflow ÷ the pipeline's per bill) × (the machine's busy share in the pipeline ÷ in the ceiling):
-    the first factor is the work a bill adds to the no-op's steps, the second the time the pipeline left the
-    cores idle, waiting. They call for different changes. The ceiling's figures pool its rounds before and
-    after the pipeline, as ``reference_wps`` does."""
-    if ceiling is None or pipeline is None or not pipeline.done:
+    A phase's rate is the CPU it keeps busy over its CPU per item, so pipeline ÷ ceiling splits, by bookkeeping
+    alone, into ``work`` (the no-op's CPU per workflow ÷ the pipeline's per bill: what a bill adds to the no-op's
+    steps) times ``busy`` (our CPU per second in the pipeline ÷ in the ceiling: below 1, the pipeline left cores
+    idle, waiting). The two call for different changes. The split holds to within the sampling windows (a phase's
+    span is a little shorter) and the ceiling's mean of two rates (its CPU is pooled over both rounds)."""
+
+    ceiling: dict[str, float]
+    pipeline: dict[str, float]
+    ceiling_busy_pct: float
+    pipeline_busy_pct: float
+
+    @property
+    def ceiling_total(self) -> float:
+        return sum(self.ceiling.values())
+
+    @property
+    def pipeline_total(self) -> float:
+        return sum(self.pipeline.values())
+
+    @property
+    def more(self) -> dict[str, float]:
+        """Per group, what a bill costs over a no-op workflow."""
+        groups = dict.fromkeys([*self.pipeline, *self.ceiling])
+        return {g: self.pipeline.get(g, 0.0) - self.ceiling.get(g, 0.0) for g in groups}
+
+    @property
+    def work(self) -> float:
+        return self.ceiling_total / self.pipeline_total
+
+    @property
+    def busy(self) -> float:
+        return self.pipeline_busy_pct / self.ceiling_busy_pct
+
+    @property
+    def budget_ms(self) -> float:
+        """What a bill may cost for the target, with our processes as busy as in the ceiling."""
+        return self.ceiling_total / TARGETS["pipeline_vs_ceiling"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ceiling": self.ceiling,
+            "pipeline": self.pipeline,
+            "more": {g: round(ms, 1) for g, ms in self.more.items()},
+            "ceiling_total": round(self.ceiling_total, 1),
+            "pipeline_total": round(self.pipeline_total, 1),
+            "ceiling_busy_pct": self.ceiling_busy_pct,
+            "pipeline_busy_pct": self.pipeline_busy_pct,
+            "work_ratio": round(self.work, 3),
+            "busy_ratio": round(self.busy, 3),
+            "budget_ms_per_bill": round(self.budget_ms, 1),
+        }
+
+
+def cpu_per_item(ceiling: CeilingResult | None, pipeline: PipelineResult | None) -> CpuPerItem | None:
+    """The run's :class:`CpuPerItem`: None without both phases, or with nothing done or nothing sampled in one."""
+    if ceiling is None or pipeline is None:
         return None
-    rounds = [ceiling, *([ceiling.after] if ceiling.after else [])]
-    noop = _per_item([r.resources for r in rounds], sum(r.workflows for r in rounds))
-    bill = _per_item([pipeline.resources], pipeline.done)
-    if not noop or not bill:
+    rounds = [r.resources for r in (ceiling, ceiling.after) if r is not None]
+    noop = _per_item(rounds, ceiling.completed + (ceiling.after.completed if ceiling.after else 0))
+    bill = _per_item([pipeline.resources], pipeline.ok)
+    ceiling_busy, pipeline_busy = _our_busy_pct(rounds), _our_busy_pct([pipeline.resources])
+    if not sum(noop.values()) or not sum(bill.values()) or not ceiling_busy or not pipeline_busy:
         return None
-    groups = list(dict.fromkeys([*bill, *noop]))
-    ceiling_total, pipeline_total = sum(noop.values()), sum(bill.values())
-    cpu_ratio = ceiling_total / pipeline_total
-    budget = ceiling_total / TARGETS["pipeline_vs_ceiling"]
-    busy = {"ceiling": _busy_pct(rounds), "pipeline": pipeline.resources.get("machine", {}).get("busy_pct")}
-    busy_ratio = busy["pipeline"] / busy["ceiling"] if busy["pipeline"] and busy["ceiling"] else None
-    return {
-        "ceiling": noop,
-        "pipeline": bill,
-        "over_the_noop": {g: round(bill.get(g, 0.0) - noop.get(g, 0.0), 1) for g in groups},
-        "ceiling_total": round(ceiling_total, 1),
-        "pipeline_total": round(pipeline_total, 1),
-        "cpu_ratio": round(cpu_ratio, 3),
-        "machine_busy_pct": busy,
-        "busy_ratio": None if busy_ratio is None else round(busy_ratio, 3),
-        "predicted_ratio": None if busy_ratio is None else round(cpu_ratio * busy_ratio, 3),
-        "budget_ms_per_bill": round(budget, 1),
-        "over_budget_ms": round(pipeline_total - budget, 1),
-    }
+    return CpuPerItem(ceiling=noop, pipeline=bill, ceiling_busy_pct=ceiling_busy, pipeline_busy_pct=pipeline_busy)
 
 
 def _per_item(resources: list[dict[str, dict[str, float]]], items: int) -> dict[str, float]:
     """Each process group's CPU seconds over ``items``, in ms (``machine`` is no group)."""
     seconds: dict[str, float] = {}
     for groups in resources:
-        for name, usage in groups.items():
-            if name != "machine" and "cpu_seconds" in usage:
-                seconds[name] = seconds.get(name, 0.0) + usage["cpu_seconds"]
+        for name, usage in _groups(groups):
+            seconds[name] = seconds.get(name, 0.0) + usage["cpu_seconds"]
     return {name: round(1000 * s / items, 1) for name, s in seconds.items()} if items else {}
 
 
-def _busy_pct(rounds: list[CeilingResult]) -> float | None:
-    """The machine's busy share over the ceiling's rounds together, each weighted by its length."""
-    timed = [(r.span.seconds, r.resources["machine"]["busy_pct"]) for r in rounds if "machine" in r.resources]
-    seconds = sum(length for length, _ in timed)
-    return round(sum(length * pct for length, pct in timed) / seconds, 1) if timed and seconds else None
+def _our_busy_pct(resources: list[dict[str, dict[str, float]]]) -> float | None:
+    """Our processes' CPU per second of the windows sampled, in % (200% = two cores): others' load left out."""
+    window = sum(groups.get("machine", {}).get("seconds", 0.0) for groups in resources)
+    ours = sum(usage["cpu_seconds"] for groups in resources for _, usage in _groups(groups))
+    return round(100 * ours / window, 1) if window else None
 
 
-def _cpu_lines(ceiling: CeilingResult, pipeline: PipelineResult) -> list[str]:
-    cpu = cpu_per_item(ceiling, pipeline)
-    if cpu is None:
-        return []
+def _groups(resources: dict[str, dict[str, float]]) -> list[tuple[str, dict[str, float]]]:
+    return [(name, usage) for name, usage in resources.items() if name != "machine" and "cpu_seconds" in usage]
+
+
+def _cpu_lines(cpu: CpuPerItem, measured: float | None) -> list[str]:
+    """The CPU table, the ratio's split, and the target's budget a bill (see :class:`CpuPerItem`)."""
     lines = ["", f"{'CPU ms per item':<16}{'ceiling':>9}{'pipeline':>10}{'more':>8}"]
-    for group, more in cpu["over_the_noop"].items():
-        noop, bill = cpu["ceiling"].get(group, 0.0), cpu["pipeline"].get(group, 0.0)
-        lines.append(f"{'  ' + group:<16}{noop:>9.1f}{bill:>10.1f}{more:>+8.1f}")
-    lines.append(
-        f"{'  all':<16}{cpu['ceiling_total']:>9.1f}{cpu['pipeline_total']:>10.1f}"
-        f"{cpu['pipeline_total'] - cpu['ceiling_total']:>+8.1f}"
-    )
-    busy, cores = cpu["machine_busy_pct"], pipeline.resources.get("machine", {}).get("cores")
-    of = f" (of {cores * 100:.0f}%)" if cores else ""
-    lines.append(f"{'machine busy':<16}{_fmt(busy['ceiling'], 0):>8}%{_fmt(busy['pipeline'], 0):>9}%{of}")
-    if cpu["busy_ratio"] is not None:
+    for group, more in cpu.more.items():
         lines.append(
-            f"pipeline ÷ ceiling ≈ CPU per no-op workflow ÷ per bill × machine busy, pipeline ÷ ceiling"
-            f" = {cpu['cpu_ratio']:.2f} × {cpu['busy_ratio']:.2f} = {cpu['predicted_ratio']:.2f}"
+            f"{'  ' + group:<16}{cpu.ceiling.get(group, 0.0):>9.1f}{cpu.pipeline.get(group, 0.0):>10.1f}{more:>+8.1f}"
         )
-    over = cpu["over_budget_ms"]
-    lines.append(
-        f"  with the machine as busy as in the ceiling, {TARGETS['pipeline_vs_ceiling']} allows"
-        f" {cpu['budget_ms_per_bill']:.0f} ms a bill: {abs(over):.0f} ms {'less' if over > 0 else 'more'} than now"
-    )
+    total_more = cpu.pipeline_total - cpu.ceiling_total
+    lines += [
+        f"{'  all':<16}{cpu.ceiling_total:>9.1f}{cpu.pipeline_total:>10.1f}{total_more:>+8.1f}",
+        f"{'ours busy':<16}{cpu.ceiling_busy_pct:>8.0f}%{cpu.pipeline_busy_pct:>9.0f}%",
+        f"pipeline ÷ ceiling {_fmt(measured, 2)} ≈ work {cpu.work:.2f} (CPU per no-op workflow ÷ per bill)"
+        f" × busy {cpu.busy:.2f} (ours busy, pipeline ÷ ceiling) = {cpu.work * cpu.busy:.2f}",
+        f"  a bill costs {cpu.pipeline_total:.0f} ms; {TARGETS['pipeline_vs_ceiling']} allows"
+        f" {cpu.budget_ms:.0f} with ours as busy as in the ceiling",
+    ]
     return lines
 
 
@@ -186,9 +215,10 @@ def table(
         ]
     if ceiling and ceiling.after:
         lines.append("ceiling after the pipeline: " + _resources(ceiling.after.resources))
-    if ceiling and pipeline:
-        lines += _cpu_lines(ceiling, pipeline)
     r = ratios(ceiling, pipeline, extraction)
+    cpu = cpu_per_item(ceiling, pipeline)
+    if cpu is not None:
+        lines += _cpu_lines(cpu, r["pipeline_vs_ceiling"])
     ceiling_note = (
         f" (ceiling {ceiling.reference_wps:.1f}/s: mean of before and after)" if ceiling and ceiling.after else ""
     )

@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": outcome.pipeline.as_json() if outcome.pipeline else None,
         "extraction": outcome.extraction.as_json() if outcome.extraction else None,
         "ratios": report.ratios(outcome.ceiling, outcome.pipeline, outcome.extraction),
-        "cpu_ms_per_item": report.cpu_per_item(outcome.ceiling, outcome.pipeline),
+        "cpu_ms_per_item": cpu.as_json() if (cpu := report.cpu_per_item(outcome.ceiling, outcome.pipeline)) else None,
         "targets": report.TARGETS,
         "shortfalls": shortfalls,
         "summary": summary,

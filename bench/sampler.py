@@ -197,8 +197,8 @@ class ProcessSampler:
             )
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per group, plus ``machine``: every core's busy time, and how much of it was not ours
-        (other sessions' tests on a shared machine show up there)."""
+        """Per group, plus ``machine``: every core's busy time, how much of it was not ours (other sessions'
+        tests on a shared machine show up there), and the window sampled (``seconds``: the groups' CPU % is of it)."""
         groups = {name: usage.summary(self.wall) for name, usage in self.usage.items()}
         ours = sum(u.cpu_seconds for u in self.usage.values())
         wall = max(self.wall, 1e-9)
@@ -206,6 +206,7 @@ class ProcessSampler:
             "busy_pct": round(100 * self.machine_busy_seconds / wall, 1),
             "outside_bench_pct": round(100 * max(0.0, self.machine_busy_seconds - ours) / wall, 1),
             "cores": float(psutil.cpu_count() or 0),
+            "seconds": round(self.wall, 2),
         }
         return groups
 

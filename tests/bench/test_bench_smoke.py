@@ -98,8 +98,8 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert {"worker", "api", "temporal", "postgres", "emulators", "bench"} <= set(cpu["pipeline"]), cpu
     assert cpu["pipeline"]["worker"] > cpu["ceiling"]["worker"], cpu  # ten bills' extraction, at the least
     assert cpu["pipeline_total"] == pytest.approx(sum(cpu["pipeline"].values()), abs=0.1)
-    assert cpu["predicted_ratio"] == pytest.approx(cpu["cpu_ratio"] * cpu["busy_ratio"], abs=0.002), cpu
-    assert "CPU ms per item" in proc.stdout and " allows " in proc.stdout
+    assert cpu["ceiling_busy_pct"] > 0 and cpu["pipeline_busy_pct"] > 0, cpu
+    assert "CPU ms per item" in proc.stdout and "ours busy" in proc.stdout and " allows " in proc.stdout
     assert document["extraction"]["bills"] == 10
     assert json_path.with_suffix(".png").stat().st_size > 0
 
