@@ -52,10 +52,8 @@ def test_cpu_per_no_op_of_both_rounds_and_per_ingested_bill_and_our_busy_share()
     assert cpu.work == pytest.approx(95.1 / 142.0)
     assert cpu.busy == pytest.approx(177.5 / 190.2)
     assert cpu.budget_ms == pytest.approx(95.1 / 0.8)
-    assert cpu.as_json() | {"ceiling": None, "pipeline": None, "more": None} == {
-        "ceiling": None,
-        "pipeline": None,
-        "more": None,
+    figures = {k: v for k, v in cpu.as_json().items() if k not in ("ceiling", "pipeline", "more")}
+    assert figures == {
         "ceiling_total": 95.1,
         "pipeline_total": 142.0,
         "ceiling_busy_pct": 190.2,
@@ -64,6 +62,16 @@ def test_cpu_per_no_op_of_both_rounds_and_per_ingested_bill_and_our_busy_share()
         "busy_ratio": 0.933,
         "budget_ms_per_bill": 118.9,
     }
+
+
+def test_a_ceiling_measured_once_counts_its_one_round() -> None:
+    """``--ceiling-once``: no round after the pipeline to pool."""
+    ceiling, pipeline = measured_run()
+    ceiling.after = None
+    cpu = report.cpu_per_item(ceiling, pipeline)
+    assert cpu is not None
+    assert cpu.ceiling == {"worker": 40.0, "temporal": 50.0, "bench": 1.0}
+    assert cpu.ceiling_busy_pct == 182.0  # 91 s of CPU over 50 s
 
 
 def test_the_table_lists_each_group_the_ratios_split_and_the_budget() -> None:
