@@ -13,6 +13,7 @@ from google.api_core.exceptions import RetryError
 from api import ui
 from api.auth_first import AuthenticateBeforeBody
 from api.cors import CodecCORS, codec_origins
+from api.openapi import MiniMeterAPI
 from api.problems import install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await dispatcher.stop()
             await pool.close()
 
-    app = FastAPI(
+    app = MiniMeterAPI(
         title="MiniMeter",
         version="0.1.0",
         summary="Utility bills in, clean validated data out, on Temporal.",

@@ -14,11 +14,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.deps import authenticate_request, check_role, get_state, roles_required
+from api.openapi import KEY_REQUIREMENT
 
 
 class AuthorizeBeforeBody(APIRoute):
     """A route that answers 403 to a key of the wrong role before it reads the body (a middleware
-    cannot: only the route knows the roles it admits). A viewer's 20 MB upload is never read."""
+    cannot: only the route knows the roles it admits). A viewer's 20 MB upload is never read.
+
+    A route that checks a role names the key's headers in its OpenAPI operation too (``api.openapi``)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if roles_required(self.dependant):
+            self.openapi_extra = {"security": KEY_REQUIREMENT, **(self.openapi_extra or {})}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()

@@ -63,7 +63,7 @@ async def reviewer_or_sign_in(request: Request) -> Principal | None:
         await require_login(request)
     except LoginRequired:
         return None
-    return await require(Role.REVIEWER)(await authenticate_request(request, await get_state(request)))
+    return await require(Role.REVIEWER)(request)
 
 
 async def csrf_valid(request: Request) -> bool:

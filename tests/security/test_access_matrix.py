@@ -91,6 +91,25 @@ async def test_the_schema_lists_the_errors_each_endpoint_can_give(http: httpx.As
     assert rate_limited == {("POST", "/jobs"), ("POST", "/bills"), ("POST", "/agent/run"), ("POST", "/ingest/run")}
 
 
+async def test_the_schema_names_the_keys_headers_where_a_key_is_needed(http: httpx.AsyncClient) -> None:
+    """No dependency declares the key's headers (the role checks read them), so the document is written apart
+    from them: it must still offer both ways to send a key, on every operation a key is needed for."""
+    schema = (await http.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"] == {
+        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "API key as `Authorization: Bearer <key>`"},
+        "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "API key"},
+    }
+    either_header: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    wrong = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            needs_a_key = EXPECTED[(method.upper(), path)] is not PUBLIC
+            expected = either_header if needs_a_key else None
+            if operation.get("security") != expected:
+                wrong.append(f"{method.upper()} {path}: {operation.get('security')}")
+    assert not wrong, "security documented wrongly:\n" + "\n".join(wrong)
+
+
 async def test_role_endpoint_matrix(api_url: str, role_keys: dict[Role, str]) -> None:
     observed: dict[tuple[str, str], dict[Role | None, str]] = {endpoint: {} for endpoint in EXPECTED}
     wrong: list[str] = []
