@@ -14,6 +14,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import uvloop
 from temporalio.worker import Worker
 
 from bench import noop
@@ -57,7 +58,7 @@ def main() -> None:
     configure_logging(settings)
     lower_priority(settings.worker_nice)  # as python -m worker does
     compileall.compile_file(noop.__file__, quiet=2)  # as worker.main.warm_workflow_bytecode does
-    asyncio.run(run())
+    uvloop.run(run())  # as python -m worker does
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import asyncio
 import os
 import signal
 
+import uvloop
+
 from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.settings import get_settings
@@ -51,7 +53,7 @@ def main() -> None:
     configure_logging(settings)
     lower_priority(settings.worker_nice)  # as python -m worker does: os.nice alone left its session a full share
     worker_main.warm_workflow_bytecode()
-    asyncio.run(run())
+    uvloop.run(run())  # as python -m worker does
 
 
 if __name__ == "__main__":
