@@ -4,7 +4,7 @@ FastAPI reads and parses a route's body before it solves the route's dependencie
 without this a caller with no key could have the API parse a megabyte of JSON (twenty
 for the codec server, a form upload for ``POST /bills``) before answering 401, and a key
 of the wrong role before answering 403. Here the 401 comes from the headers alone (the 403
-from ``api.role_first``, which knows each route's roles); the route's own ``get_principal``
+from ``api.role_first``, which knows each route's roles); the route's own ``require`` check
 then reuses the principal found, so a key is looked up once per request as before.
 """
 

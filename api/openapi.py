@@ -29,8 +29,6 @@ class MiniMeterAPI(FastAPI):
     """FastAPI, with the key's schemes in the document it generates (each operation names them: ``api.role_first``)."""
 
     def openapi(self) -> dict[str, Any]:
-        generated = self.openapi_schema is None
-        schema = super().openapi()
-        if generated:  # FastAPI keeps the document it built first, and this with it
-            schema.setdefault("components", {})["securitySchemes"] = key_schemes()
+        schema = super().openapi()  # kept, or built again once routes were added: set the schemes either way
+        schema.setdefault("components", {})["securitySchemes"] = key_schemes()
         return schema

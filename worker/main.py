@@ -291,4 +291,9 @@ def main() -> None:
         logger.critical("worker failed", exc_info=True)
         end_within(EXIT_WITHIN_SECONDS, 1)
         sys.exit(1)
+    finally:
+        # uvloop, unlike the standard loop, leaves a no-op handler behind once it has closed: a second Ctrl-C
+        # or SIGTERM while the process exits would be ignored, where it ends it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     end_within(EXIT_WITHIN_SECONDS, 0)

@@ -1,7 +1,7 @@
 """Resolve the reviewer's session cookie to an API key for the review UI, and only for it; refuse
 forms another origin's page posted to it; answer the UI's errors with pages (``api.ui.errors``).
 
-``get_principal`` falls back to ``request.state.session_key_hash``; setting it only under
+``authenticate_request`` falls back to ``request.state.session_key_hash``; setting it only under
 ``/ui`` and for ``GET /jobs/{id}/artifact`` (the raw bill the review page embeds) keeps
 the cookie from authenticating any other REST call, so the JSON API needs no CSRF defence.
 """
