@@ -283,7 +283,7 @@ def main() -> None:
     warm_workflow_bytecode()
     try:
         # uvloop, as the API's uvicorn runs: the SDK hands each task and result to this loop from its own
-        # threads, and with the standard loop's self-pipe that cost a bill ~5 ms more of the worker's CPU.
+        # threads. On the standard loop the worker spent ~5 ms more CPU a bill (bench/RESULTS.md, session 41).
         uvloop.run(run_worker(settings))
     except Exception:
         # Logged, not left to Python's hook: its traceback reached stderr unmasked, one log entry per
