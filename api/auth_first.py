@@ -15,7 +15,7 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import authenticate_request, get_state
+from api.deps import authenticate_request
 from api.problems import Problem, answer_problem
 from api.ui.middleware import is_ui_path
 
@@ -36,7 +36,7 @@ class AuthenticateBeforeBody:
             return
         request = Request(scope)
         try:
-            await authenticate_request(request, await get_state(request))
+            await authenticate_request(request)
         except Problem as refused:
             await answer_problem(request, refused)(scope, receive, send)
             return

@@ -50,12 +50,13 @@ ClientDep = Annotated[Client, Depends(get_client)]
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def authenticate_request(request: Request, state: AppState) -> Principal:
+async def authenticate_request(request: Request) -> Principal:
     """The caller behind the request's key, or its UI session (401 when missing, unknown or revoked).
 
     Found once per request: ``AuthenticateBeforeBody`` calls this before a body is read, and every later call
     (``api.role_first``'s, the route's ``require`` check) takes the first one's answer.
     """
+    state = await get_state(request)
     if state.settings.auth_disabled:
         return AUTH_DISABLED_PRINCIPAL
     known: Principal | None = getattr(request.state, "principal", None)
@@ -93,7 +94,7 @@ def _require(allowed: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Prin
     async def check(request: Request) -> Principal:
         """The caller, from the request alone: FastAPI solves each of a route's dependencies on every request,
         and a caller's own three (the state, the key's two headers) took 4-7% of the API's CPU a start."""
-        principal = await authenticate_request(request, await get_state(request))
+        principal = await authenticate_request(request)
         check_role(principal, allowed)
         return principal
 

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.deps import authenticate_request, check_role, get_state, roles_required
+from api.deps import authenticate_request, check_role, roles_required
 from api.openapi import KEY_REQUIREMENT
 
 
@@ -35,7 +35,7 @@ class AuthorizeBeforeBody(APIRoute):
             return handle
 
         async def authorize_then_handle(request: Request) -> Response:
-            principal = await authenticate_request(request, await get_state(request))
+            principal = await authenticate_request(request)
             for allowed in required:
                 check_role(principal, allowed)
             return await handle(request)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import HTTPException, Request
 
 from api.auth import Principal, Role
-from api.deps import authenticate_request, get_state, presents_api_key, require
+from api.deps import authenticate_request, presents_api_key, require
 from api.problems import Problem
 from api.ui.session import Session, current_session, session_binding, sessions_for
 
@@ -48,7 +48,7 @@ async def require_login(request: Request) -> None:
     if session is None:
         raise LoginRequired(request)
     try:
-        principal: Principal | None = await authenticate_request(request, await get_state(request))
+        principal: Principal | None = await authenticate_request(request)
     except Problem:
         principal = None
     if principal is None or principal.role not in REVIEW_ROLES:
