@@ -8,6 +8,7 @@ from functools import cache
 from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared.codec import data_converter, load_key_ring
 from shared.settings import Settings
@@ -18,6 +19,16 @@ WORKFLOW_ID_PREFIX = "bill-ingestion-"
 def workflow_id_for(job_id: str) -> str:
     """Workflow ids derive from job ids, so a start is idempotent per job."""
     return f"{WORKFLOW_ID_PREFIX}{job_id}"
+
+
+def went_unanswered(error: BaseException) -> bool:
+    """Temporal gave no answer in time: an ``asyncio`` timeout ran out, or the call's own ``rpc_timeout`` did.
+    The latter reaches us as DEADLINE_EXCEEDED when the server's deadline passed first, and as CANCELLED
+    ("Timeout expired") when the client's timer did, whichever wins the race (the SDK reads both as a timeout
+    of an update's call too)."""
+    return isinstance(error, TimeoutError) or (
+        isinstance(error, RPCError) and error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+    )
 
 
 def converter_for(settings: Settings) -> DataConverter:

@@ -38,13 +38,13 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.services.background import BackgroundLoop
 from shared import search_attributes as sa
 from shared.db import JOB_ENDED
 from shared.models import IngestionRequest, JobStatus
 from shared.settings import Settings
+from shared.temporal import went_unanswered
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -123,21 +123,14 @@ class _Round:
         return self.gave_up or asyncio.get_running_loop().time() >= self.ends_at
 
 
-def _timed_out(error: BaseException) -> bool:
-    """The start got no answer within ``START_TIMEOUT``: cut short here, or by its own ``rpc_timeout``."""
-    return isinstance(error, TimeoutError) or (
-        isinstance(error, RPCError) and error.status is RPCStatusCode.DEADLINE_EXCEEDED
-    )
-
-
 def _warn_not_started(failures: list[tuple[asyncpg.Record, BaseException]]) -> None:
     """One line a round for the jobs it leaves to the next, saying apart the starts Temporal did not answer, those
     the round then did not send (Temporal was never asked), and any other error: a bare ``TimeoutError()`` would
     not say whose answer was missing."""
     errors = [error for _, error in failures]
-    timed_out = sum(1 for error in errors if _timed_out(error))
+    timed_out = sum(1 for error in errors if went_unanswered(error))
     skipped = sum(1 for error in errors if isinstance(error, StartSkipped))
-    others = [error for error in errors if not _timed_out(error) and not isinstance(error, StartSkipped)]
+    others = [error for error in errors if not went_unanswered(error) and not isinstance(error, StartSkipped)]
     reasons = []
     if timed_out:
         reasons.append(
@@ -235,7 +228,7 @@ class JobDispatcher(BackgroundLoop):
                 async with asyncio.timeout(START_TIMEOUT.total_seconds()):
                     await self._start(row["workflow_id"], request)
             except Exception as error:
-                if _timed_out(error):
+                if went_unanswered(error):
                     round_.gave_up = True  # before the gate lets the next start in
                 raise
 

@@ -46,6 +46,7 @@ from shared.db import JOB_ENDED
 from shared.models import JobProgress, JobStatus
 from shared.review import ReviewStatus
 from shared.settings import Settings
+from shared.temporal import went_unanswered
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -415,9 +416,7 @@ class JobReconciler(BackgroundLoop):
         try:
             return await _within(asking, LAST_PROGRESS_TIMEOUT)
         except Exception as error:  # the end is recorded without them, as it was before
-            if isinstance(error, TimeoutError) or (
-                isinstance(error, RPCError) and error.status is RPCStatusCode.DEADLINE_EXCEEDED
-            ):
+            if went_unanswered(error):
                 queries.unanswered = True  # no worker polls: the other queries of this batch would wait as long
             logger.info("closed run's steps could not be read", extra={"workflow_id": handle.id}, exc_info=True)
             return None
