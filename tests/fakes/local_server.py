@@ -4,17 +4,27 @@ while the fake is entered, and JSON answers."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer (the code under test gave up on it, as it should) is no
+        error of the fake's: only anything else prints its traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class LocalFake:
     """Serves ``handler`` while entered (``with Fake() as fake: ... fake.url``)."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = LocalHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property
