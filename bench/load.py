@@ -16,6 +16,8 @@ class Started:
     """Wall clock (epoch seconds) when the successful attempt was sent."""
     latency_ms: float
     retries: int
+    first: bool = False
+    """Its client's first start: the clients send theirs together, so these answer last of all (the first wave)."""
 
 
 StartOne = Callable[[int, int], Awaitable[tuple[str, int, float, float]]]
@@ -61,13 +63,15 @@ async def drive(
     origin = time.monotonic()
 
     async def client(c: int) -> None:
+        first = True
         for i in next_index:  # a shared iterator: each index goes to exactly one client
             if rate > 0:
                 await asyncio.sleep(max(0.0, origin + i / rate - time.monotonic()))
             if in_flight is not None:
                 await in_flight.acquire()
             key, retries, sent_at, latency_ms = await start_one(i, c)
-            started.append(Started(key=key, sent_at=sent_at, latency_ms=latency_ms, retries=retries))
+            started.append(Started(key=key, sent_at=sent_at, latency_ms=latency_ms, retries=retries, first=first))
+            first = False
 
     await asyncio.gather(*(client(c) for c in range(max(1, clients))))
     return started

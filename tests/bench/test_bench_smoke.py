@@ -76,6 +76,8 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert document["summary"] == last
     pipeline = document["pipeline"]
     assert pipeline["done"] == pipeline["ok"] == 10 and pipeline["failed"] == 0
+    assert pipeline["api_ms"]["n"] == 10 and pipeline["api_ms_after_first_wave"]["n"] == 10 - 4  # 4 clients
+    assert "  after 1st" in proc.stdout
     assert set(pipeline["statuses"]) <= INGESTED, pipeline["statuses"]
     assert sum(pipeline["statuses"].values()) == 10
     assert_rate_of_ok_bills(pipeline)
@@ -254,6 +256,21 @@ async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() ->
     assert sorted(int(s.key) for s in started) == list(range(10))
     assert peak <= 3
     assert clients_used <= {0, 1, 2, 3}
+    assert sum(s.first for s in started) == len(clients_used)  # each client's first start, and no other
+
+
+async def test_each_clients_first_start_is_told_apart() -> None:
+    """The clients send their first starts together: those answer last, and are reported apart (``first``)."""
+    firsts: dict[int, int] = {}
+
+    async def start(i: int, client: int) -> tuple[str, int, float, float]:
+        firsts.setdefault(client, i)
+        await asyncio.sleep(0)  # every client takes its first item before any takes a second
+        return str(i), 0, 0.0, 1.0
+
+    started = await drive(12, 4, start)
+
+    assert sorted(int(s.key) for s in started if s.first) == sorted(firsts.values()) == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("step", list(STEP_ACTIVITIES))
