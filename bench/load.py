@@ -17,7 +17,7 @@ class Started:
     latency_ms: float
     retries: int
     first: bool = False
-    """Its client's first start: the clients send theirs together, so these answer last of all (the first wave)."""
+    """Its client's first start: the clients send theirs together, and each waits for all of them (the first wave)."""
 
 
 StartOne = Callable[[int, int], Awaitable[tuple[str, int, float, float]]]

@@ -260,7 +260,7 @@ async def test_drive_starts_each_item_once_and_respects_the_in_flight_limit() ->
 
 
 async def test_each_clients_first_start_is_told_apart() -> None:
-    """The clients send their first starts together: those answer last, and are reported apart (``first``)."""
+    """The clients send their first starts together, each waiting for all of them: reported apart (``first``)."""
     firsts: dict[int, int] = {}
 
     async def start(i: int, client: int) -> tuple[str, int, float, float]:
