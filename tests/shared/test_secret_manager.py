@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
 
 from shared.settings import Settings
+from tests.fakes.local_server import LocalFake
 from tests.helpers import run_entry_point
 
 SECRETS = {"minimeter-database-url": "postgresql://sm@db/app", "minimeter-gemini-api-key": "from-secret-manager"}
@@ -44,16 +44,13 @@ class _FakeSecretManager(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def fake_secret_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeSecretManager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _FakeSecretManager.requests = []
-    monkeypatch.setenv("SECRET_MANAGER_PROJECT", "proj-1")
-    monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-    for name in ("DATABASE_URL", "GEMINI_API_KEY", "PAYLOAD_KEYS", "TEMPORAL_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    yield _FakeSecretManager.requests
-    server.shutdown()
+    with LocalFake(_FakeSecretManager, name="fake-secret-manager") as server:
+        _FakeSecretManager.requests = []
+        monkeypatch.setenv("SECRET_MANAGER_PROJECT", "proj-1")
+        monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", server.url)
+        for name in ("DATABASE_URL", "GEMINI_API_KEY", "PAYLOAD_KEYS", "TEMPORAL_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        yield _FakeSecretManager.requests
 
 
 def test_missing_secrets_come_from_secret_manager(fake_secret_manager: list[str]) -> None:
@@ -157,14 +154,8 @@ class _RefusingSecretManager(BaseHTTPRequestHandler):
 
 def test_a_refused_read_stops_the_process_in_one_line_naming_the_secret() -> None:
     """A missing role is the usual first-deploy failure: it was a gRPC traceback through pydantic-settings."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingSecretManager)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        done = run_entry_point(
-            "worker", SECRET_MANAGER_PROJECT="proj-1", SECRET_MANAGER_ENDPOINT=f"http://127.0.0.1:{server.server_port}"
-        )
-    finally:
-        server.shutdown()
+    with LocalFake(_RefusingSecretManager, name="refusing-secret-manager") as server:
+        done = run_entry_point("worker", SECRET_MANAGER_PROJECT="proj-1", SECRET_MANAGER_ENDPOINT=server.url)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(
