@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from functools import cache
+from typing import TypeVar
 
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client, TLSConfig, WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.converter import DataConverter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
@@ -14,6 +17,8 @@ from shared.codec import data_converter, load_key_ring
 from shared.settings import Settings
 
 WORKFLOW_ID_PREFIX = "bill-ingestion-"
+
+T = TypeVar("T")
 
 
 def workflow_id_for(job_id: str) -> str:
@@ -29,6 +34,18 @@ def went_unanswered(error: BaseException) -> bool:
     return isinstance(error, TimeoutError) or (
         isinstance(error, RPCError) and error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
     )
+
+
+async def update_result_within(update: WorkflowUpdateHandle[T], wait: timedelta) -> T:
+    """The update's result if it has one within ``wait``; else ``WorkflowUpdateRPCTimeoutOrCancelledError``.
+
+    Not ``update.result(rpc_timeout=wait)`` alone: that bounds each poll. Once its long-poll interval has passed
+    (``history.longPollExpirationInterval``, 20 s by default) the server answers a poll with no outcome yet,
+    and the SDK polls again, so a wait beyond that interval lasted until the update ended: hours, in an outage."""
+    try:
+        return await asyncio.wait_for(update.result(rpc_timeout=wait), wait.total_seconds())
+    except TimeoutError:  # cut short outside the poll (the SDK turns a cancelled poll into its own error)
+        raise WorkflowUpdateRPCTimeoutOrCancelledError() from None
 
 
 def converter_for(settings: Settings) -> DataConverter:

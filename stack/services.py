@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -322,10 +322,12 @@ def start_temporal_dev_server(
     nice: int = 0,
     with_search_attributes: bool = True,
     ours_only: bool = False,
+    dynamic_config: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``temporal server start-dev`` (SQLite at ``db_file``, in memory when None; no Web UI when
     ``ui_port`` is None; our search attributes registered unless ``with_search_attributes`` is False;
-    bound to this process when ``ours_only``, see ``start_listening``).
+    bound to this process when ``ours_only``, see ``start_listening``; ``dynamic_config`` as
+    ``--dynamic-config-value key=value`` flags, each value JSON).
 
     ``nice`` > 0 lowers its CPU priority, its session's too (``shared.priority``): beside the API
     on one machine, the server is batch work like the worker. Not with ``ours_only``: the session is ours.
@@ -353,6 +355,7 @@ def start_temporal_dev_server(
         "--dynamic-config-value",
         "frontend.enableServerVersionCheck=false",
         *(search_attributes.dev_server_flags() if with_search_attributes else []),
+        *(arg for item in (dynamic_config or {}).items() for arg in ("--dynamic-config-value", "=".join(item))),
     ]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
@@ -373,7 +376,11 @@ def start_temporal_dev_server(
 
 
 def start_temporal_dev_server_on_free_ports(
-    *, log_file: Path, with_search_attributes: bool = True, port: int | None = None
+    *,
+    log_file: Path,
+    with_search_attributes: bool = True,
+    port: int | None = None,
+    dynamic_config: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """An in-memory dev server with no Web UI on a port picked free, moved to a fresh one when another
     process takes it (or one of the server's own) before the server binds it; returns it and its port.
@@ -395,6 +402,7 @@ def start_temporal_dev_server_on_free_ports(
                 log_file=log_file,
                 with_search_attributes=with_search_attributes,
                 ours_only=True,  # a test run's server: it must not outlive the run
+                dynamic_config=dynamic_config,
             )
         )
 

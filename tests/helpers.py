@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Set
+from collections.abc import AsyncIterator, Callable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -110,6 +110,7 @@ async def start_dev_server(
     data_converter: DataConverter = DataConverter.default,
     with_search_attributes: bool = True,
     port: int | None = None,
+    dynamic_config: Mapping[str, str] | None = None,
 ) -> DevServerEnvironment:
     """A Temporal dev server (in memory, our search attributes registered unless told not, its output in
     ``log_file``) and a client of it; ``async with await start_dev_server(...) as env:`` stops it on the way out.
@@ -118,7 +119,7 @@ async def start_dev_server(
     another process takes it first, failing every test that needed the server)."""
     starting = DEV_SERVER_STARTER.submit(
         lambda: start_temporal_dev_server_on_free_ports(
-            log_file=log_file, with_search_attributes=with_search_attributes, port=port
+            log_file=log_file, with_search_attributes=with_search_attributes, port=port, dynamic_config=dynamic_config
         )
     )
     try:

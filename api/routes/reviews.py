@@ -45,6 +45,7 @@ from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
+from shared.temporal import update_result_within
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -309,7 +310,7 @@ async def submit_decision(
     # Not refused yet: a validator's refusal too comes back as a handle, its outcome read by result(). The task's
     # claim ends with the task, in record_review_decision's (or close_review_task's) transaction.
     try:
-        ack = await update.result(rpc_timeout=REVIEW_RESULT_WAIT)
+        ack = await update_result_within(update, REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
         raise await _refusal(state, handle, job, err) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
