@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,11 +18,17 @@ from tests.durability.conftest import patches
 from tests.review.support import (
     CORRECT_TOTAL,
     EXTRACTED_TOTAL,
+    OwnQueue,
     activity_names,
     analytics_rows,
+    awaiting_review,
     decisions_in_history,
+    held,
     history,
+    job_id_of,
     open_review,
+    real_activity,
+    replacing,
     result_of,
     verdicts,
     wait_for_job,
@@ -162,33 +169,36 @@ async def test_rest_approval_stores_the_extracted_values(
 
 
 async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_ends(
-    http: httpx.AsyncClient,
+    own_queue: OwnQueue,
     reviewer_http: httpx.AsyncClient,
     client: Client,
     resources: Resources,
-    unique: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A job that stays RUNNING after the decision (a warehouse outage, say) must not hold the request open."""
-    monkeypatch.setattr(reviews, "REVIEW_RESULT_WAIT", timedelta(milliseconds=10))
-    review = await open_review(http, unique)
-    await wait_for_review_status(client, review.workflow_id, "PENDING")
-
-    response = await reviewer_http.post(
-        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
-    )
-
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "RUNNING"
-    assert (await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
-    again = await reviewer_http.post(
-        f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
-    )
+    """A job that stays RUNNING after the decision (its publish held, as a warehouse outage would) must not hold
+    the request open: the answer is a 202 once the wait is over, whatever the job does after."""
+    monkeypatch.setattr(reviews, "REVIEW_RESULT_WAIT", timedelta(milliseconds=300))
+    settings = own_queue.settings()
+    publishing = held(real_activity(resources, settings, "publish_analytics"))
+    activities = replacing(resources, settings, {"publish_analytics": publishing.activity})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        job_id = job_id_of(handle)
+        revision = await awaiting_review(handle)
+        try:
+            sending = reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
+            response = await asyncio.wait_for(sending, timeout=30)  # held till release: a failure, not a hang
+        finally:
+            publishing.release.set()
+        assert response.status_code == 202, response.text
+        assert response.json() == {"job_id": job_id, "status": "RUNNING"}
+        await result_of(client, handle.id)
+    assert (await wait_for_job(resources.pool, job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
+    again = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
     # Taken once: a repeat of the same decision (the client retrying) learns it stands, and changes nothing.
     assert (again.status_code, again.json()["status"]) == (200, "SUCCEEDED"), again.text
-    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", review.job_id) == 1
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 1
     other = await reviewer_http.post(
-        f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": "changed my mind"}
+        f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": "changed my mind"}
     )
     assert other.status_code == 409, "another decision is refused"
 
