@@ -60,11 +60,10 @@ from temporalio.service import RPCError
 
 from bench.pipeline import failure_reason
 from shared import search_attributes as sa
-from shared.models import SETTLED_STATUSES, JobStatus
+from shared.models import SETTLED_STATUSES, IngestionResult, JobStatus
 from shared.settings import Settings
 from shared.temporal import connect_client, workflow_id_for
 from stack.local import LocalStack, StackOptions, stop_on_sigterm, stop_process
-from workflows.bill_ingestion import BillIngestionWorkflow
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
 STORED = {JobStatus.SUCCEEDED.value, JobStatus.DUPLICATE.value, JobStatus.NEEDS_REVIEW.value}
@@ -611,7 +610,7 @@ async def workflow_outcomes(client: Client, jobs: list[str], within: float, step
     limit = asyncio.Semaphore(16)
 
     async def one(job: str) -> tuple[str, str]:
-        handle = client.get_workflow_handle_for(BillIngestionWorkflow.run, workflow_id_for(job))
+        handle = client.get_workflow_handle(workflow_id_for(job), result_type=IngestionResult)
         deadline = time.monotonic() + within
         async with limit:
             while True:

@@ -20,13 +20,13 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared import search_attributes as sa
 from shared.bill import Provider
-from shared.models import JobStatus
+from shared.models import IngestionResult, JobStatus
 from shared.settings import Settings
 from tests.durability.conftest import Job, create_account, history_events, job_row, patches, start_on_queue
 from tests.helpers import reset_to_first_workflow_task, wait_for_failed_run, wait_for_refused_run
 from worker.main import build_worker
 from worker.resources import Resources
-from workflows.bill_ingestion import FOREIGN_RUN_PATCH, BillIngestionWorkflow
+from workflows.bill_ingestion import FOREIGN_RUN_PATCH
 
 
 @pytest.fixture()
@@ -101,7 +101,7 @@ async def test_an_operators_reset_of_a_closed_job_still_runs_it_again(
 
     reset_run = await reset_to_first_workflow_task(client, job.handle.id, first_run)
 
-    reset = client.get_workflow_handle_for(BillIngestionWorkflow.run, job.handle.id, run_id=reset_run)
+    reset = client.get_workflow_handle(job.handle.id, run_id=reset_run, result_type=IngestionResult)
     assert (await asyncio.wait_for(reset.result(), timeout=30)).status == JobStatus.SUCCEEDED
     started = (await history_events(reset))[0].workflow_execution_started_event_attributes
     assert started.first_execution_run_id == first_run, "a reset keeps the chain's first run id"

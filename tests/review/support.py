@@ -168,7 +168,7 @@ class OwnQueue:
 
 async def result_of(client: Client, workflow_id: str, *, within: float = 30) -> IngestionResult:
     """The workflow's result, failing fast instead of hanging when it never finishes."""
-    handle = client.get_workflow_handle_for(BillIngestionWorkflow.run, workflow_id)
+    handle = client.get_workflow_handle(workflow_id, result_type=IngestionResult)
     return await asyncio.wait_for(handle.result(), timeout=within)
 
 

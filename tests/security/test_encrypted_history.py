@@ -26,7 +26,6 @@ from shared.models import SETTLED_STATUSES, ExtractionOutcome, IngestionResult, 
 from shared.settings import Settings
 from tests.helpers import bill_text, wait_for_failed_run, wait_for_status
 from tests.workflows.history_codec import nested
-from workflows.bill_ingestion import BillIngestionWorkflow
 
 ACCOUNT_NUMBER = "7788-9900-1234-5678"
 CUSTOMER_NAME = "Zebulon Quartermaine"
@@ -168,11 +167,11 @@ async def test_history_holds_only_ciphertext(
 async def test_keyless_client_cannot_read_the_result(finished_job: dict[str, Any], client: Client) -> None:
     reader = await keyless_client(client)
     with pytest.raises(KeyError, match="Unknown payload encoding binary/encrypted"):
-        await reader.get_workflow_handle_for(BillIngestionWorkflow.run, finished_job["workflow_id"]).result()
+        await reader.get_workflow_handle(finished_job["workflow_id"], result_type=IngestionResult).result()
 
 
 async def test_session_client_decodes_result_and_bill(finished_job: dict[str, Any], client: Client) -> None:
-    result = await client.get_workflow_handle_for(BillIngestionWorkflow.run, finished_job["workflow_id"]).result()
+    result = await client.get_workflow_handle(finished_job["workflow_id"], result_type=IngestionResult).result()
     assert isinstance(result, IngestionResult)
     assert result.status is JobStatus.SUCCEEDED and result.reviewer is not None
 
