@@ -95,6 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(pool),
             reconciler=reconciler,
         )
+        # FastAPI builds an included router's routes on the first request that reaches them (their dependencies
+        # analysed, a validator per parameter: ~20 ms of the loop for the jobs router, every request behind it
+        # waiting); writing the OpenAPI document walks them all, so a fresh API pays that here, before it serves.
+        app.openapi()
         freeze_startup_heap()
         # Started last, so a failed start-up above leaves no loop running against a pool nobody closes.
         dispatcher.start()
