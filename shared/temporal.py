@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
 from functools import cache
 from typing import TypeVar
 
-from temporalio.client import Client, TLSConfig, WorkflowUpdateHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, TLSConfig, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.converter import DataConverter
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
@@ -36,15 +37,18 @@ def went_unanswered(error: BaseException) -> bool:
     )
 
 
-async def update_result_within(update: WorkflowUpdateHandle[T], wait: timedelta) -> T:
-    """The update's result if it has one within ``wait``; else ``WorkflowUpdateRPCTimeoutOrCancelledError``.
+async def update_call_within(call: Awaitable[T], wait: timedelta) -> T:
+    """An update's start or result, given up on after ``wait`` in all: ``WorkflowUpdateRPCTimeoutOrCancelledError``,
+    as when the call's own ``rpc_timeout`` runs out.
 
-    Not ``update.result(rpc_timeout=wait)`` alone: that bounds each poll. Once its long-poll interval has passed
-    (``history.longPollExpirationInterval``, 20 s by default) the server answers a poll with no outcome yet,
-    and the SDK polls again, so a wait beyond that interval lasted until the update ended: hours, in an outage."""
+    That ``rpc_timeout`` bounds each RPC, not the call: the SDK asks again while the update is not accepted yet (a
+    start) or has no outcome yet (a result), and the server answers with neither once its long-poll interval
+    (``history.longPollExpirationInterval``, 20 s by default) has passed. So a wait longer than that interval lasted
+    until the update moved on (hours, if no worker runs or the job is held by an outage), and the client tries an
+    unreachable server again for ~10 s past its ``rpc_timeout`` too."""
     try:
-        return await asyncio.wait_for(update.result(rpc_timeout=wait), wait.total_seconds())
-    except TimeoutError:  # cut short outside the poll (the SDK turns a cancelled poll into its own error)
+        return await asyncio.wait_for(call, wait.total_seconds())
+    except TimeoutError:  # cut short outside an RPC (the SDK turns a cancelled RPC into its own error)
         raise WorkflowUpdateRPCTimeoutOrCancelledError() from None
 
 

@@ -45,7 +45,7 @@ from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
-from shared.temporal import update_result_within
+from shared.temporal import update_call_within
 from workflows.bill_ingestion import BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -288,13 +288,14 @@ async def submit_decision(
         return await _repeated(state, handle, job, update_id)
     on_sending()
     try:
-        update = await handle.start_update(
+        starting = handle.start_update(
             BillIngestionWorkflow.submit_review,
             decision,
             id=update_id,
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=REVIEW_UPDATE_TIMEOUT,
         )
+        update = await update_call_within(starting, REVIEW_UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as err:
         raise await _refusal(state, handle, job, err) from None
     except RPCError as err:
@@ -310,7 +311,7 @@ async def submit_decision(
     # Not refused yet: a validator's refusal too comes back as a handle, its outcome read by result(). The task's
     # claim ends with the task, in record_review_decision's (or close_review_task's) transaction.
     try:
-        ack = await update_result_within(update, REVIEW_RESULT_WAIT)
+        ack = await update_call_within(update.result(rpc_timeout=REVIEW_RESULT_WAIT), REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
         raise await _refusal(state, handle, job, err) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
@@ -340,9 +341,10 @@ async def _repeated(
     Only the outcome of an update already in history is read: nothing new is sent to an ended job."""
     not_this_decision = f"the job is not awaiting review (status {job['status']})"
     try:
-        ack = await handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
+        reading = handle.get_update_handle_for(BillIngestionWorkflow.submit_review, update_id).result(
             rpc_timeout=ENDED_OUTCOME_TIMEOUT
         )
+        ack = await update_call_within(reading, ENDED_OUTCOME_TIMEOUT)
     except WorkflowUpdateFailedError:
         raise await _not_awaiting(state, handle, job, not_this_decision) from None
     except RPCError as err:
