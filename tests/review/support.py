@@ -221,6 +221,25 @@ def held(real: Callable[..., Awaitable[Any]], *, after_real: bool = False) -> He
     return Held(held_activity, reached, release)
 
 
+@dataclass(frozen=True)
+class HeldAtPublish:
+    handle: WorkflowHandle[Any, Any]
+    job_id: str
+    revision: str
+    publishing: Held
+
+
+@asynccontextmanager
+async def awaiting_review_with_publish_held(own_queue: OwnQueue, resources: Resources) -> AsyncIterator[HeldAtPublish]:
+    """A job on the test's own queue that awaits a decision, and once decided stays RUNNING at its publish until
+    ``publishing.release`` is set, as a warehouse outage would hold it."""
+    settings = own_queue.settings()
+    publishing = held(real_activity(resources, settings, "publish_analytics"))
+    activities = replacing(resources, settings, {"publish_analytics": publishing.activity})
+    async with own_queue.upload(settings, activities=activities) as handle:
+        yield HeldAtPublish(handle, job_id_of(handle), await awaiting_review(handle), publishing)
+
+
 def refusing(real: Callable[..., Awaitable[Any]], *, times: int | None = None) -> Callable[..., Awaitable[Any]]:
     """``real`` failing for good (non-retryable), as a step out of retries would: at every call, or at its first
     ``times`` calls in this worker and ``real`` itself after them. It replaces ``real`` by name."""

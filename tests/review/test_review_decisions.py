@@ -21,14 +21,10 @@ from tests.review.support import (
     OwnQueue,
     activity_names,
     analytics_rows,
-    awaiting_review,
+    awaiting_review_with_publish_held,
     decisions_in_history,
-    held,
     history,
-    job_id_of,
     open_review,
-    real_activity,
-    replacing,
     result_of,
     verdicts,
     wait_for_job,
@@ -178,20 +174,16 @@ async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_end
     """A job that stays RUNNING after the decision (its publish held, as a warehouse outage would) must not hold
     the request open: the answer is a 202 once the wait is over, whatever the job does after."""
     monkeypatch.setattr(reviews, "REVIEW_RESULT_WAIT", timedelta(milliseconds=300))
-    settings = own_queue.settings()
-    publishing = held(real_activity(resources, settings, "publish_analytics"))
-    activities = replacing(resources, settings, {"publish_analytics": publishing.activity})
-    async with own_queue.upload(settings, activities=activities) as handle:
-        job_id = job_id_of(handle)
-        revision = await awaiting_review(handle)
+    async with awaiting_review_with_publish_held(own_queue, resources) as job:
+        job_id, revision = job.job_id, job.revision
         try:
             sending = reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
             response = await asyncio.wait_for(sending, timeout=30)  # held till release: a failure, not a hang
         finally:
-            publishing.release.set()
+            job.publishing.release.set()
         assert response.status_code == 202, response.text
         assert response.json() == {"job_id": job_id, "status": "RUNNING"}
-        await result_of(client, handle.id)
+        await result_of(client, job.handle.id)
     assert (await wait_for_job(resources.pool, job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
     again = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
     # Taken once: a repeat of the same decision (the client retrying) learns it stands, and changes nothing.

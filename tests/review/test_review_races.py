@@ -26,6 +26,7 @@ from tests.review.support import (
     OwnQueue,
     activity_names,
     awaiting_review,
+    awaiting_review_with_publish_held,
     held,
     history,
     job_id_of,
@@ -141,12 +142,8 @@ async def test_a_decided_job_reads_running_while_it_persists_and_publishes(
 ) -> None:
     """After the decision nobody waits for a person: listing NEEDS_REVIEW jobs must not show it (a warehouse
     outage can hold the publish for hours), in Postgres or in Temporal's visibility."""
-    settings = own_queue.settings()
-    publishing = held(real_activity(resources, settings, "publish_analytics"))
-    activities = replacing(resources, settings, {"publish_analytics": publishing.activity})
-    async with own_queue.upload(settings, activities=activities) as handle:
-        job_id = job_id_of(handle)
-        revision = await awaiting_review(handle)
+    async with awaiting_review_with_publish_held(own_queue, resources) as job:
+        handle, job_id, revision, publishing = job.handle, job.job_id, job.revision, job.publishing
         await wait_until(  # visibility lags: see NEEDS_REVIEW first, or RUNNING below could be the run's start
             lambda: _listed(client, f'WorkflowId = "{handle.id}" AND JobStatus = "NEEDS_REVIEW"'),
             within=15,
