@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -58,10 +58,10 @@ async def short_long_poll(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
         yield env
 
 
-async def assert_bounded(per_rpc: Awaitable[Any], bounded: Awaitable[Any]) -> None:
-    """The SDK's call alone still waits ``WATCHED`` s into a ``WAIT`` rpc_timeout (the premise), while the bounded
-    one has given up with the SDK's own timeout error."""
-    alone, within = asyncio.ensure_future(per_rpc), asyncio.ensure_future(bounded)
+async def assert_bounded(call: Callable[[], Awaitable[Any]]) -> None:
+    """``call()`` alone (its ``rpc_timeout`` ``WAIT``) still waits ``WATCHED`` s in (the premise), while the same call
+    through ``update_call_within`` has given up with the SDK's own timeout error."""
+    alone, within = asyncio.ensure_future(call()), asyncio.ensure_future(update_call_within(call(), WAIT))
     await asyncio.wait([alone, within], timeout=WATCHED)
     try:
         assert not alone.done(), "the server answered no call before its deadline: the premise is gone"
@@ -87,7 +87,7 @@ async def test_a_result_waited_for_past_the_servers_long_poll_ends_on_time_and_a
         handle = await start_held(client, task_queue)
         update = await handle.start_update(HeldUpdateWorkflow.decide, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
 
-        await assert_bounded(update.result(rpc_timeout=WAIT), update_call_within(update.result(rpc_timeout=WAIT), WAIT))
+        await assert_bounded(lambda: update.result(rpc_timeout=WAIT))
 
         await handle.signal(HeldUpdateWorkflow.release)
         assert await update_call_within(update.result(), timedelta(seconds=30)) == "applied"
@@ -100,15 +100,9 @@ async def test_a_start_no_worker_accepts_ends_on_time(short_long_poll: WorkflowE
     handle = await start_held(client, f"nobody-{uuid.uuid4()}")
     try:
         await assert_bounded(
-            handle.start_update(
+            lambda: handle.start_update(
                 HeldUpdateWorkflow.decide, wait_for_stage=WorkflowUpdateStage.ACCEPTED, rpc_timeout=WAIT
-            ),
-            update_call_within(
-                handle.start_update(
-                    HeldUpdateWorkflow.decide, wait_for_stage=WorkflowUpdateStage.ACCEPTED, rpc_timeout=WAIT
-                ),
-                WAIT,
-            ),
+            )
         )
     finally:
         await handle.terminate(reason="test cleanup")
