@@ -106,6 +106,16 @@ def check_replay(
         raise Problem(422, "this Idempotency-Key was already used to upload a different file")
 
 
+INSERT_JOB = """
+    INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
+                                idempotency_scope, idempotency_key, start_request, dispatched_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END)
+    ON CONFLICT DO NOTHING  -- any: an upload's id derives from its key, so its twin conflicts on both
+    RETURNING *
+"""
+"""Every start's and upload's insert (``api.warm_pool`` runs it on each pooled connection, rolled back)."""
+
+
 async def start_job(
     *,
     pool: asyncpg.Pool,
@@ -142,13 +152,7 @@ async def start_job(
         review_timeout_seconds=int(settings.review_timeout.total_seconds()),
     )
     row = await pool.fetchrow(
-        """
-        INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
-                                    idempotency_scope, idempotency_key, start_request, dispatched_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END)
-        ON CONFLICT DO NOTHING  -- any: an upload's id derives from its key, so its twin conflicts on both
-        RETURNING *
-        """,
+        INSERT_JOB,
         job_id,
         account["customer_id"],
         account["id"],
