@@ -20,6 +20,7 @@ out), in a transaction it rolls back: nothing is written, no sequence moves, no 
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -41,7 +42,13 @@ WARM_UP_ACCOUNT = """
 """
 """A customer and its account, both with id ``$1``, for the insert's foreign keys to find."""
 
+WARM_UP_LOCK_TIMEOUT = "1s"
+"""How long the warm-up waits for a row another transaction holds (the same negative id, from another API process
+warming up, is held for milliseconds): past it, that connection is left cold rather than the start held up."""
+
 _PARAMETER = re.compile(r"\$(\d+)")
+
+logger = logging.getLogger(__name__)
 
 
 class _RollBack(Exception):
@@ -65,11 +72,13 @@ async def prepare_start_lookups(pool: asyncpg.Pool) -> None:
 
 
 async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy, *, warm_up_id: int) -> None:
-    """``warm_up_id`` differs per connection, so API processes warming up together never wait on each other's rows
-    for long: only while one holds the same id, a few milliseconds."""
+    """``warm_up_id`` differs per connection, so API processes warming up together wait on each other's rows only
+    while one holds the same id. A warm-up that fails (that id taken for good by a row put in by hand, a lock held
+    past ``WARM_UP_LOCK_TIMEOUT``) leaves its connection cold and the API starting: it only saves time."""
     job_id = str(uuid.uuid4())
     try:
         async with connection.transaction():
+            await connection.execute(f"SET LOCAL lock_timeout = '{WARM_UP_LOCK_TIMEOUT}'")
             await connection.execute(WARM_UP_ACCOUNT, warm_up_id)
             await connection.fetchrow(
                 INSERT_JOB,
@@ -87,6 +96,11 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy, *, w
             raise _RollBack
     except _RollBack:
         pass
+    except asyncpg.PostgresError as error:
+        logger.warning(
+            "a pooled connection's start insert was not warmed up: its first start plans it",
+            extra={"error": f"{type(error).__name__}: {error}"[:300]},
+        )
 
 
 def _parameter_count(statement: str) -> int:

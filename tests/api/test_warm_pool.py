@@ -3,7 +3,9 @@ prepared, its insert run and rolled back."""
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
+import pytest
 
 from api.main import create_app
 from api.services.jobs import INSERT_JOB
@@ -17,6 +19,10 @@ WARM_UP_ROWS = (
 )
 
 
+async def prepared_statements(connection: asyncpg.pool.PoolConnectionProxy) -> set[str]:
+    return {row["statement"] for row in await connection.fetch("SELECT statement FROM pg_prepared_statements")}
+
+
 async def test_every_pooled_connection_has_run_a_start_before_the_first_request_and_kept_nothing(
     app_settings: Settings,
 ) -> None:
@@ -26,10 +32,7 @@ async def test_every_pooled_connection_has_run_a_start_before_the_first_request_
         held = [await pool.acquire() for _ in range(3)]  # every connection: none has served a request yet
         try:
             for connection in held:
-                prepared = {
-                    row["statement"] for row in await connection.fetch("SELECT statement FROM pg_prepared_statements")
-                }
-                assert {*START_LOOKUPS, INSERT_JOB} <= prepared
+                assert {*START_LOOKUPS, INSERT_JOB} <= await prepared_statements(connection)
             assert await held[0].fetchval(WARM_UP_ROWS) == 0, "the warm-up's customer, account and job rolled back"
         finally:
             for connection in held:
@@ -37,3 +40,30 @@ async def test_every_pooled_connection_has_run_a_start_before_the_first_request_
         # And it serves: an unknown key's 401 comes from KEY_BY_HASH, run on a warmed connection.
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer mm_not-a-key"}) as http:
             assert (await http.get("/jobs")).status_code == 401
+
+
+async def test_a_connection_whose_warm_up_waits_on_a_held_row_is_left_cold_and_the_api_starts(
+    app_settings: Settings, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another transaction holds the first connection's warm-up customer (id -1) while the API starts."""
+    holder = await asyncpg.connect(pg_url)
+    holding = holder.transaction()
+    await holding.start()
+    try:
+        await holder.execute("INSERT INTO customers (id, name) VALUES (-1, 'held by another transaction')")
+        app = create_app(app_settings.model_copy(update={"db_pool_max": 3}))
+        async with serve(app) as url:
+            pool = app.state.minimeter.pool
+            held = [await pool.acquire() for _ in range(3)]
+            try:
+                warmed = [INSERT_JOB in await prepared_statements(connection) for connection in held]
+            finally:
+                for connection in held:
+                    await pool.release(connection)
+            assert sorted(warmed) == [False, True, True], "only the connection that met the held row is cold"
+            assert "was not warmed up" in caplog.text
+            async with httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer mm_not-a-key"}) as http:
+                assert (await http.get("/jobs")).status_code == 401
+    finally:
+        await holding.rollback()
+        await holder.close()
