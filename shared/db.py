@@ -102,6 +102,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     rolled back (asyncpg does that before calling this)."""
 
 
+STATEMENT_CACHE_LIFETIME = 0
+"""Kept for the connection's life (asyncpg's cache still holds 100 at most, least recently used dropped first).
+asyncpg's default, 300 s, counts from when a statement was prepared, not from its last use: every statement was
+prepared again every five minutes, on every connection at once for those the API prepares at start
+(``api.warm_pool``)."""
+
+
 async def create_pool(
     settings: Settings, *, dsn: str | None = None, open_all: bool = False, one_shot: bool = False
 ) -> asyncpg.Pool:
@@ -123,6 +130,7 @@ async def create_pool(
             init=_init_connection,
             reset=_keep_session,
             command_timeout=30,
+            max_cached_statement_lifetime=STATEMENT_CACHE_LIFETIME,
         )
     except (ValueError, asyncpg.ClientConfigurationError) as error:
         # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
