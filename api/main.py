@@ -22,7 +22,7 @@ from api.services.reconcile import JobReconciler
 from api.state import AppState
 from api.ui.session import SessionStore
 from api.uploads import BodySizeLimit
-from api.warm_pool import prepare_start_lookups
+from api.warm_pool import warm_connections
 from shared.artifacts import ArtifactStore, ArtifactStoreUnavailable, build_artifact_store
 from shared.codec import EncryptionCodec
 from shared.db import create_pool, migrate
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             try:
                 await migrate(pool)
-                await prepare_start_lookups(pool)
+                await warm_connections(pool)
                 store = build_artifact_store(settings)
                 await ensure_bucket_or_warn(store)
             except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool

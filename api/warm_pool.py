@@ -10,12 +10,13 @@ clean clones, interleaved: the first round's p99 55-63 ms with this (nine runs),
 A connection asyncpg replaces later (after ``max_queries``, 50,000, or a broken one) starts cold again: one at a time,
 which costs its next few requests a round trip each, not a burst of twenty.
 
-The insert is cold on the server's side too: a Postgres backend plans it, opens the table's nine indexes for
+The insert is cold on the server's side too: a Postgres backend parses it, opens the table's nine indexes for
 writing and prepares each of its two foreign-key checks the first time it runs it, and on a fresh pool all
 twenty backends did that within the first burst: 32 starts sent together to a fresh API (no worker, two runs) cost
 Postgres 38 ms of CPU each time, 22 and 28 with this, 16-24 for a warm API's bursts. So each connection runs the
 start's insert once, for a customer and account of its own with negative ids (``BIGSERIAL`` never hands those
-out), in a transaction it rolls back: nothing is written, no sequence moves, no error reaches the server's log.
+out), in a transaction it rolls back: nothing is committed, no sequence moves, and in normal operation nothing
+reaches the server's log.
 """
 
 from __future__ import annotations
@@ -42,65 +43,61 @@ WARM_UP_ACCOUNT = """
 """
 """A customer and its account, both with id ``$1``, for the insert's foreign keys to find."""
 
-WARM_UP_LOCK_TIMEOUT = "1s"
-"""How long the warm-up waits for a row another transaction holds (the same negative id, from another API process
-warming up, is held for milliseconds): past it, that connection is left cold rather than the start held up."""
+WARM_UP_LIMITS = "SELECT set_config('lock_timeout', '1s', true), set_config('statement_timeout', '5s', true)"
+"""For the warm-up's transaction only: past these, that connection is left cold rather than the start held up."""
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
 logger = logging.getLogger(__name__)
 
 
-class _RollBack(Exception):
-    """Raised inside the insert's transaction, so it ends rolled back."""
-
-
-async def prepare_start_lookups(pool: asyncpg.Pool) -> None:
+async def warm_connections(pool: asyncpg.Pool) -> None:
     """Run each lookup, and the insert rolled back, once on every connection the pool holds (call before serving:
     it holds them all)."""
     held: list[asyncpg.pool.PoolConnectionProxy] = []
     try:
         for _ in range(pool.get_size()):
             held.append(await pool.acquire())
-        for number, connection in enumerate(held, start=1):
+        for connection in held:
             for lookup in START_LOOKUPS:
                 await connection.fetch(lookup, *[None] * _parameter_count(lookup))
-            await _insert_rolled_back(connection, warm_up_id=-number)
+            await _insert_rolled_back(connection)
     finally:
         for connection in held:
             await pool.release(connection)
 
 
-async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy, *, warm_up_id: int) -> None:
-    """``warm_up_id`` differs per connection, so API processes warming up together wait on each other's rows only
-    while one holds the same id. A warm-up that fails (that id taken for good by a row put in by hand, a lock held
-    past ``WARM_UP_LOCK_TIMEOUT``) leaves its connection cold and the API starting: it only saves time."""
+async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> None:
+    """The rows' id is minus the backend's process id, unique among live connections, so API processes warming up
+    together never wait on each other. A warm-up that fails (a lock held past ``WARM_UP_LIMITS``, that id taken
+    for good by a row put in by hand) leaves its connection cold and the API starting: it only saves time."""
+    warm_up_id = -connection.get_server_pid()
     job_id = str(uuid.uuid4())
+    transaction = connection.transaction()
+    await transaction.start()
     try:
-        async with connection.transaction():
-            await connection.execute(f"SET LOCAL lock_timeout = '{WARM_UP_LOCK_TIMEOUT}'")
-            await connection.execute(WARM_UP_ACCOUNT, warm_up_id)
-            await connection.fetchrow(
-                INSERT_JOB,
-                job_id,
-                warm_up_id,
-                warm_up_id,
-                workflow_id_for(job_id),
-                JobType.CONNECTOR,
-                JobStatus.PENDING,
-                None,
-                None,
-                {},
-                False,
-            )
-            raise _RollBack
-    except _RollBack:
-        pass
-    except asyncpg.PostgresError as error:
+        await connection.execute(WARM_UP_LIMITS)
+        await connection.execute(WARM_UP_ACCOUNT, warm_up_id)
+        await connection.fetchrow(
+            INSERT_JOB,
+            job_id,
+            warm_up_id,
+            warm_up_id,
+            workflow_id_for(job_id),
+            JobType.CONNECTOR,
+            JobStatus.PENDING,
+            None,
+            None,
+            {},
+            False,
+        )
+    except (asyncpg.PostgresError, TimeoutError) as error:
         logger.warning(
-            "a pooled connection's start insert was not warmed up: its first start plans it",
+            "a pooled connection's start insert was not warmed up: its first start parses it",
             extra={"error": f"{type(error).__name__}: {error}"[:300]},
         )
+    finally:
+        await transaction.rollback()
 
 
 def _parameter_count(statement: str) -> int:

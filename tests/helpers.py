@@ -63,6 +63,7 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
             await asyncio.sleep(0.05)
             if task.done():
                 task.result()
+                raise RuntimeError("uvicorn stopped before it served (its log says why)")
         try:
             yield f"http://127.0.0.1:{port}"
         finally:

@@ -6,7 +6,8 @@ import asyncio
 
 import httpx
 
-from api.auth import RECORD_LAST_USE, LastUseWrites, Role, create_key
+from api.auth import Role, create_key
+from api.key_last_use import RECORD_LAST_USE, LastUseWrites
 from worker.resources import Resources
 
 REQUESTS = 8
@@ -59,9 +60,9 @@ def test_one_claim_per_key_per_minute() -> None:
     assert writes.claim("a")
     assert not writes.claim("a"), "written this minute"
     assert writes.claim("b"), "another key is its own"
-    clock.now += 59.9
+    clock.now += 59
     assert not writes.claim("a")
-    clock.now += 0.1
+    clock.now += 1
     assert writes.claim("a"), "a minute on"
 
 
@@ -72,13 +73,14 @@ def test_a_failed_write_is_claimed_again_by_the_next_request() -> None:
     assert writes.claim("a")
 
 
-def test_keys_written_longer_ago_are_forgotten_past_the_limit() -> None:
+def test_it_remembers_a_bounded_number_of_keys_the_longest_written_first_forgotten() -> None:
     clock = Clock()
     writes = LastUseWrites(seconds=60, clock=clock)
     for number in range(LastUseWrites.MAX_REMEMBERED):
-        assert writes.claim(f"old-{number}")
-    clock.now += 61
-    assert writes.claim("new")
-    assert len(writes._written) == 1, "the old ones went when the limit was reached"
-    clock.now += 1
-    assert not writes.claim("new")
+        assert writes.claim(f"key-{number}")
+        clock.now += 0.001
+    assert writes.claim("one more")
+    assert len(writes) == LastUseWrites.MAX_REMEMBERED
+    assert writes.claim("key-0"), "the longest written was forgotten: its next request writes (if its row is stale)"
+    assert not writes.claim("key-2"), "the rest are remembered"
+    assert not writes.claim("one more")
