@@ -36,7 +36,6 @@ import asyncio
 import importlib.metadata
 import os
 import platform
-import re
 import secrets
 import shutil
 import subprocess
@@ -253,22 +252,13 @@ def _git() -> dict[str, str]:
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": str(bool(git("status", "--porcelain")))}
 
 
-def installed_versions(project: str = "minimeter") -> dict[str, str]:
-    """The installed version of each package ``project`` requires, its extras' too: pyproject gives ranges, so
-    venvs built weeks apart differ, and a run's figures move with them (session 43's worker peaked 22 MB higher
-    than session 42's on the same code, and what the venvs differed in was not recorded)."""
-    try:
-        requirements = importlib.metadata.requires(project) or []
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout never installed
-        return {}
-    versions: dict[str, str] = {}
-    for requirement in requirements:
-        name = re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0]
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:  # an extra this venv left out
-            continue
-    return dict(sorted(versions.items()))
+def installed_versions() -> dict[str, str]:
+    """Every package installed beside the bench, the project's requirements' own too (pydantic-core, grpcio,
+    protobuf...): pyproject gives ranges, so venvs built weeks apart differ, and a run's figures move with them
+    (session 43's worker peaked 22 MB higher than session 42's on the same code, and what the venvs differed in
+    was not recorded)."""
+    installed = ((d.metadata["Name"], d.version) for d in importlib.metadata.distributions())
+    return dict(sorted((name, version) for name, version in installed if name))
 
 
 def config_of(
