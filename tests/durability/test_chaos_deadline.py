@@ -18,18 +18,11 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 
 from bench import chaos
 from bench.chaos import ChaosPlan, Deadline, Tally, current_step
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import ManualClock
 
 
 def test_a_run_that_keeps_advancing_is_given_up_only_at_its_cap() -> None:
-    clock = Clock()
+    clock = ManualClock()
     deadline = Deadline(cap=300, stall=60, clock=clock)
     for _ in range(9):  # 270 s in all, never 60 s without a job advancing
         clock.now += 30
@@ -40,7 +33,7 @@ def test_a_run_that_keeps_advancing_is_given_up_only_at_its_cap() -> None:
 
 
 def test_a_run_where_nothing_advances_is_given_up_after_the_stall_period() -> None:
-    clock = Clock()
+    clock = ManualClock()
     deadline = Deadline(cap=300, stall=60, clock=clock)
     clock.now += 100
     deadline.advanced()
@@ -51,7 +44,7 @@ def test_a_run_where_nothing_advances_is_given_up_after_the_stall_period() -> No
 
 
 def test_without_a_stall_period_only_the_cap_counts() -> None:
-    clock = Clock()
+    clock = ManualClock()
     deadline = Deadline(cap=300, stall=None, clock=clock)
     clock.now += 299
     assert not deadline.passed()
@@ -120,7 +113,7 @@ class StackUp(Exception):
 
 async def test_the_stall_clock_starts_once_the_stack_is_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Else a stack slow to start (a loaded CI machine) ate the stall period before any job could advance."""
-    clock = Clock()
+    clock = ManualClock()
     deadlines: list[Deadline] = []
 
     def deadline(*, cap: float, stall: float | None) -> Deadline:

@@ -8,6 +8,7 @@ import httpx
 
 from api.auth import Role, create_key
 from api.key_last_use import RECORD_LAST_USE, LastUseWrites
+from tests.helpers import ManualClock
 from worker.resources import Resources
 
 REQUESTS = 8
@@ -46,16 +47,8 @@ async def test_the_write_leaves_a_last_use_written_this_minute_as_it_is(resource
     assert await resources.pool.execute(RECORD_LAST_USE, created.id) == "UPDATE 1"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_one_claim_per_key_per_minute() -> None:
-    clock = Clock()
+    clock = ManualClock()
     writes = LastUseWrites(seconds=60, clock=clock)
     assert writes.claim("a")
     assert not writes.claim("a"), "written this minute"
@@ -67,14 +60,14 @@ def test_one_claim_per_key_per_minute() -> None:
 
 
 def test_a_failed_write_is_claimed_again_by_the_next_request() -> None:
-    writes = LastUseWrites(seconds=60, clock=Clock())
+    writes = LastUseWrites(seconds=60, clock=ManualClock())
     assert writes.claim("a")
     writes.release("a")
     assert writes.claim("a")
 
 
 def test_it_remembers_a_bounded_number_of_keys_the_longest_written_first_forgotten() -> None:
-    clock = Clock()
+    clock = ManualClock()
     writes = LastUseWrites(seconds=60, clock=clock)
     for number in range(LastUseWrites.MAX_REMEMBERED):
         assert writes.claim(f"key-{number}")
