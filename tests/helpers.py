@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
@@ -495,3 +495,20 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+T = TypeVar("T")
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[T | None]], *, within: float, every: float = 0.1, what: str = "condition"
+) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within:.0f}s")
+        await asyncio.sleep(every)

@@ -15,8 +15,7 @@ from activities.bills import BillActivities, bill_id_for
 from shared.db import _MIGRATION_LOCK_ID
 from shared.models import PersistOutcome
 from tests.activities.test_idempotent_writes import february_statement, persist_request
-from tests.helpers import create_account
-from tests.review.support import wait_until
+from tests.helpers import create_account, wait_until
 from worker.resources import Resources
 
 WAITING_FOR_KEY = """

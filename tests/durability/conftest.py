@@ -184,18 +184,6 @@ async def job_row(pool: asyncpg.Pool, job_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-async def wait_until(predicate: Any, *, within: float, every: float = 0.1, what: str = "condition") -> Any:
-    """Poll an async predicate until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {within:.0f}s")
-        await asyncio.sleep(every)
-
-
 @dataclass
 class ActivityRun:
     activity_type: str

@@ -19,9 +19,8 @@ from tests.durability.conftest import (
     patches,
     start_on_queue,
     stored_text_bill,
-    wait_until,
 )
-from tests.helpers import account_digits, wait_for_failed_run
+from tests.helpers import account_digits, wait_for_failed_run, wait_until
 from tests.workflows.scenarios import (
     cancelled_while_finishing,
     cancelled_while_persisting,

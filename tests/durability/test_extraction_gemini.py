@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -24,9 +25,9 @@ from tests.durability.conftest import (
     history_events,
     job_row,
     start_on_queue,
-    wait_until,
 )
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
+from tests.helpers import wait_until
 from worker.main import build_worker
 from worker.resources import Resources
 
@@ -147,7 +148,7 @@ async def test_slow_gemini_heartbeats_and_a_cancel_stops_the_activity(
     assert JobStatus(row["status"]).is_terminal, row
 
 
-async def _terminal_row(resources: Resources, job_id: str) -> dict[str, object] | None:
+async def _terminal_row(resources: Resources, job_id: str) -> dict[str, Any] | None:
     row = await job_row(resources.pool, job_id)
     return row if JobStatus(row["status"]).is_terminal else None
 

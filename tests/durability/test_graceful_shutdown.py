@@ -24,10 +24,9 @@ from tests.durability.conftest import (
     history_events,
     job_row,
     start_on_queue,
-    wait_until,
 )
 from tests.fakes.gemini import FakeGemini, bill_response, wire_from_bill
-from tests.helpers import worker_env
+from tests.helpers import wait_until, worker_env
 from worker.main import build_worker
 from worker.resources import Resources
 

@@ -10,7 +10,8 @@ from temporalio.client import Client
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.durability.conftest import history_events, job_row, stored_upload, wait_until
+from tests.durability.conftest import history_events, job_row, stored_upload
+from tests.helpers import wait_until
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow

@@ -20,10 +20,9 @@ from tests.durability.conftest import (
     history_events,
     job_row,
     stored_upload,
-    wait_until,
 )
 from tests.durability.held_publish_worker import HOLDING, READY
-from tests.helpers import spawn_entry_point, until_logged, worker_env
+from tests.helpers import spawn_entry_point, until_logged, wait_until, worker_env
 from worker.main import build_worker
 from worker.resources import Resources
 from workflows import policies

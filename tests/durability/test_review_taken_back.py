@@ -33,6 +33,7 @@ from tests.helpers import (
     create_account,
     insert_job,
     reset_to_last_workflow_task,
+    wait_until,
 )
 from tests.review.support import (
     awaiting_review,
@@ -42,7 +43,6 @@ from tests.review.support import (
     replacing,
     result_of,
     start_upload_on_queue,
-    wait_until,
 )
 from tests.workflows.scenarios import review_escalated
 from worker.main import MAX_CACHED_WORKFLOWS, build_worker

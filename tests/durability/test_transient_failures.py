@@ -31,8 +31,8 @@ from tests.durability.conftest import (
     job_row,
     start_on_queue,
     stored_upload,
-    wait_until,
 )
+from tests.helpers import wait_until
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 

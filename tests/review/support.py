@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +29,7 @@ from shared.artifacts import ArtifactStore
 from shared.models import IngestionResult, JobStatus, JobType
 from shared.review import CorrectionVerdict, ReviewDecision
 from shared.settings import Settings
-from tests.helpers import account_digits, bill_needing_review, bill_text, create_account
+from tests.helpers import account_digits, bill_needing_review, bill_text, create_account, wait_until
 from worker.main import MAX_CACHED_WORKFLOWS, build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -266,18 +265,6 @@ def _async_only(real: Callable[..., Any]) -> None:
 
 def job_id_of(handle: WorkflowHandle[Any, Any]) -> str:
     return handle.id.removeprefix("bill-ingestion-")
-
-
-async def wait_until(predicate: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within:.0f}s")
-        await asyncio.sleep(0.1)
 
 
 async def wait_for_job(pool: asyncpg.Pool, job_id: str, statuses: set[str], *, within: float = 30) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatusUpdate
 from shared.review import ReviewDecision
+from tests.helpers import wait_until
 from tests.review.support import (
     OwnQueue,
     activity_names,
@@ -35,7 +36,6 @@ from tests.review.support import (
     replacing,
     result_of,
     wait_for_job,
-    wait_until,
 )
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow

@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewStatus
-from tests.helpers import reset_to_before_the_decision, reset_to_last_workflow_task
+from tests.helpers import reset_to_before_the_decision, reset_to_last_workflow_task, wait_until
 from tests.review.support import (
     OwnQueue,
     Review,
@@ -23,7 +23,6 @@ from tests.review.support import (
     read_task,
     result_of,
     wait_for_job,
-    wait_until,
 )
 from worker.resources import Resources
 

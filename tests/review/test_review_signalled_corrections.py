@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from shared.models import JobProgress, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
-from tests.helpers import bill_of_another_account
+from tests.helpers import bill_of_another_account, wait_until
 from tests.review.support import (
     CORRECT_TOTAL,
     OwnQueue,
@@ -30,7 +30,6 @@ from tests.review.support import (
     verdicts,
     wait_for_job,
     wait_for_review_status,
-    wait_until,
 )
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow

@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewAction, ReviewDecision
+from tests.helpers import wait_until
 from tests.review.support import (
     CORRECT_TOTAL,
     OwnQueue,
@@ -26,7 +27,6 @@ from tests.review.support import (
     timer_seconds,
     wait_for_job,
     wait_for_review_status,
-    wait_until,
 )
 from worker.main import build_worker
 from worker.resources import Resources

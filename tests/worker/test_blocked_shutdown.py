@@ -22,8 +22,8 @@ from temporalio.client import Client
 
 from shared.bill import Provider
 from shared.settings import Settings
-from tests.durability.conftest import create_account, start_on_queue, wait_until
-from tests.helpers import worker_env
+from tests.durability.conftest import create_account, start_on_queue
+from tests.helpers import wait_until, worker_env
 from tests.worker.blocked_worker import BLOCKED
 from worker.resources import Resources
 

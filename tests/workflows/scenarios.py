@@ -36,6 +36,7 @@ from tests.helpers import (
     reset_to_last_workflow_task,
     wait_for_refused_run,
     wait_for_status,
+    wait_until,
 )
 from tests.review.support import (
     Held,
@@ -46,7 +47,6 @@ from tests.review.support import (
     refusing,
     replacing,
     start_upload_on_queue,
-    wait_until,
 )
 from tests.security.test_encrypted_history import keyless_client
 from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBillIngestionWorkflow
