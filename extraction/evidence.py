@@ -35,6 +35,9 @@ MIN_TEXT_CHARS = 20
 _SEPARATORS = r"[\s\-./]*"
 _ANY_SEPARATORS = r"[\W_]*"
 """Between a name's letters: blanks, line breaks, commas, apostrophes ("O'Brien" copied as "OBrien")."""
+_SPELLED_EDGE = re.compile(r"[A-Za-z0-9]", re.IGNORECASE)
+"""What may not stand right before or after a value ``_spelled`` finds: the pattern's own edges, which with
+IGNORECASE take the letters that fold to ASCII too (the dotless "ı", the Kelvin sign)."""
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
 _PAST_DUE_WITHIN = 40
@@ -163,8 +166,27 @@ def _spelled(value: str, separators: str, text: str) -> bool:
     chars = [re.escape(ch) for ch in value if ch.isalnum()]
     if not chars:
         return False
+    if _printed_as_written(value, separators, text):
+        return True
     pattern = r"(?<![A-Za-z0-9])" + separators.join(chars) + r"(?![A-Za-z0-9])"
     return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _printed_as_written(value: str, separators: str, text: str) -> bool:
+    """``_spelled``'s answer where ``text`` prints ``value`` character for character (the rules copy values off
+    the text): a found string, not a pattern compiled anew for each account number, name and meter (their
+    compiling was a quarter of ``check_bill``'s time). False says only that the pattern must decide."""
+    alnum = [i for i, ch in enumerate(value) if ch.isalnum()]
+    core = value[alnum[0] : alnum[-1] + 1]
+    if not all(ch.isalnum() or re.fullmatch(separators, ch) for ch in core):
+        return False  # "1234#5678": the pattern's 12345678 may be printed, this is no proof
+    at = text.find(core)
+    while at != -1:
+        end = at + len(core)
+        if not (_SPELLED_EDGE.match(text[at - 1 : at]) or _SPELLED_EDGE.match(text[end : end + 1])):
+            return True
+        at = text.find(core, at + 1)
+    return False
 
 
 def _dates(text: str, *, day_first: bool) -> set[date]:

@@ -218,8 +218,10 @@ def read_usage(
     doubted: list[_Seen] = []
     letterhead = _letterhead(lines)
     for index in range(len(lines)):
-        figures = [*_quantities(lines, index), *_table_figures(lines, index)]
         text = lines[index].text
+        if _DIGIT.search(text) is None and "gal" not in lines[index].folded:
+            continue  # no figure of its own, nor a thousand-gallon note heading one: most of a PDF's layout lines
+        figures = [*_quantities(lines, index), *_table_figures(lines, index)]
         labelled = (
             None if not figures else _TOTAL_LINE if total.search(text) else _USAGE_LINE if labels.search(text) else None
         )
@@ -598,8 +600,13 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
 
 
 def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Figure]]:
-    """The figures on a line that are evidence of a reading, and those a rate prices (``_priced_quantities``)."""
+    """The figures on a line that are evidence of a reading, and those a rate prices (``_priced_quantities``).
+
+    None on a line without a digit, as every figure is one: three lines of four in a PDF's layout text
+    (its blank lines and labels), each of which cost as much to rule out as a figure's line to read."""
     text_line = lines[index].text
+    if _DIGIT.search(text_line) is None:
+        return [], []
     line_cells = cells(text_line)
     folded = lines[index].folded
     notes = list(GALLON_SCALE_RE.finditer(text_line)) if "gal" in folded else []
