@@ -37,7 +37,10 @@ _ANY_SEPARATORS = r"[\W_]*"
 """Between a name's letters: blanks, line breaks, commas, apostrophes ("O'Brien" copied as "OBrien")."""
 _SPELLED_EDGE = re.compile(r"[A-Za-z0-9]", re.IGNORECASE)
 """What may not stand right before or after a value ``_spelled`` finds: the pattern's own edges, which with
-IGNORECASE take the letters that fold to ASCII too (the dotless "ı", the Kelvin sign)."""
+IGNORECASE match the letters it takes for ASCII ones too (ı, İ, ſ, the Kelvin sign)."""
+_AS_WRITTEN_TRIES = 8
+"""Occurrences of a value ``_printed_as_written`` looks at before the pattern decides: a short value printed
+thousands of times inside longer figures ("1" in a crafted text) would cost a loop in Python per occurrence."""
 _SCALED_FIGURE_WITHIN = 40
 """How far after a scale note its figure may stand ("Usage (1,000 gal)      8"), in the flattened text."""
 _PAST_DUE_WITHIN = 40
@@ -181,7 +184,9 @@ def _printed_as_written(value: str, separators: str, text: str) -> bool:
     if not all(ch.isalnum() or re.fullmatch(separators, ch) for ch in core):
         return False  # "1234#5678": the pattern's 12345678 may be printed, this is no proof
     at = text.find(core)
-    while at != -1:
+    for _ in range(_AS_WRITTEN_TRIES):
+        if at == -1:
+            return False
         end = at + len(core)
         if not (_SPELLED_EDGE.match(text[at - 1 : at]) or _SPELLED_EDGE.match(text[end : end + 1])):
             return True

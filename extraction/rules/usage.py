@@ -602,8 +602,8 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
 def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Figure]]:
     """The figures on a line that are evidence of a reading, and those a rate prices (``_priced_quantities``).
 
-    None on a line without a digit, as every figure is one: three lines of four in a PDF's layout text
-    (its blank lines and labels), each of which cost as much to rule out as a figure's line to read."""
+    Nothing on a line without a digit: every figure has one. Three lines of four in a PDF's layout text have none
+    (its blank lines and labels), and ruling them out took about a fifth of the time."""
     text_line = lines[index].text
     if _DIGIT.search(text_line) is None:
         return [], []
