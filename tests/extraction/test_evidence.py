@@ -45,7 +45,7 @@ def random_cases(seed: int, count: int) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_values_are_found_as_the_rule_finds_them(seed: int) -> None:
     """The check finds a value printed as written without compiling a pattern for it; every answer, found or not,
-    is the pattern's (a value between letters that fold to ASCII, "ı1234ı", is not printed as a whole)."""
+    is the pattern's (a value between letters IGNORECASE takes for ASCII ones, "ı1234ı", is not printed whole)."""
     found = 0
     for value, text in random_cases(seed, 2_500):
         evidence = Evidence(text)
