@@ -1,26 +1,54 @@
 """Raw bills this worker just wrote or read, kept in memory so extraction skips a download.
 
-``store_raw_bill`` uploads a bill and ``extract_bill`` reads it back moments later,
+``fetch_bill`` uploads a bill and ``extract_bill`` reads it back moments later,
 usually in the same worker. Object names carry the content's SHA-256 and objects are
 written once, so a name always means the same bytes: a copy kept here cannot go stale.
 The cache is bounded by bytes and by entries; a miss just reads the store as before.
+
+``store_raw_bill`` asks whether the bill ``fetch_bill`` archived is there, a request to
+the bucket per bill; an object this worker wrote or read minutes ago is, so it answers
+that from memory too (``VOUCHED_FOR``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+from cachetools import TTLCache
 
 from shared.artifacts import DEFAULT_CHUNK_SIZE, ArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ArtifactRef
 
+VOUCHED_FOR = timedelta(minutes=10)
+"""How long a write or read through the store vouches that the object is still there. Nothing deletes one
+sooner in the normal run of things: the sweep takes none touched within the hour (``worker.sweep_raw_bills.MIN_AGE``)
+nor any of a job that has not ended, and a bucket's lifecycle rules act in days. An object deleted by hand within
+it reads as present, as it would to a request sent a moment before the deletion; past it, ``exists`` asks the
+store again."""
+
 
 class RecentArtifacts:
     """An ``ArtifactStore`` that remembers the last ``max_entries`` objects it wrote or read, up to ``max_bytes``."""
 
-    def __init__(self, store: ArtifactStore, *, max_bytes: int, max_entries: int = RECENT_ENTRIES) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        *,
+        max_bytes: int,
+        max_entries: int = RECENT_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._recent: RecentCache[str, bytes] = RecentCache(max_bytes=max_bytes, max_entries=max_entries, getsizeof=len)
+        self._vouched: TTLCache[str, bool] = TTLCache(
+            maxsize=max(1, max_entries), ttl=VOUCHED_FOR.total_seconds(), timer=clock
+        )
+        """URIs the store answered for within ``VOUCHED_FOR``, large objects ``_recent`` does not keep too."""
+        self._vouched_lock = threading.Lock()  # TTLCache is not thread-safe; activities call from several threads
 
     def ensure_bucket(self) -> None:
         self._store.ensure_bucket()
@@ -30,6 +58,7 @@ class RecentArtifacts:
     ) -> ArtifactRef:
         ref = self._store.put_once(job_id=job_id, data=data, content_type=content_type, ext=ext, metadata=metadata)
         self._remember(ref.uri, data)
+        self._vouch(ref.uri)
         return ref
 
     def read(self, uri: str) -> bytes:
@@ -37,14 +66,24 @@ class RecentArtifacts:
         if data is None:
             data = self._store.read(uri)
             self._remember(uri, data)
+            self._vouch(uri)
         return data
 
     def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
         return self._store.iter_chunks(uri, chunk_size)
 
     def exists(self, uri: str) -> bool:
-        return self._store.exists(uri)
+        with self._vouched_lock:
+            if uri in self._vouched:  # an expired entry is not "in"
+                return True
+        if found := self._store.exists(uri):
+            self._vouch(uri)
+        return found
 
     def _remember(self, uri: str, data: bytes) -> None:
         if data:
             self._recent.put(uri, data)
+
+    def _vouch(self, uri: str) -> None:
+        with self._vouched_lock:
+            self._vouched[uri] = True

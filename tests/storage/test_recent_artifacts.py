@@ -1,4 +1,5 @@
-"""RecentArtifacts: a bill the worker just stored is read back from memory, within a byte bound."""
+"""RecentArtifacts: a bill the worker just stored is read back from memory, within a byte bound, and vouched for
+without asking the store for ``VOUCHED_FOR``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from urllib.parse import urlparse
 import pytest
 
 from shared.artifacts import ArtifactNotFound, GcsArtifactStore, LocalArtifactStore
-from shared.recent_artifacts import RecentArtifacts
+from shared.bounded_cache import RECENT_ENTRIES
+from shared.recent_artifacts import VOUCHED_FOR, RecentArtifacts
+from tests.helpers import ManualClock
 
 META = {"job_id": "job", "provider": "pge"}
 
@@ -41,7 +44,9 @@ def test_a_stored_bill_is_read_back_without_the_store(local_store: LocalArtifact
 def test_the_oldest_bills_leave_first_once_the_bound_is_reached(
     local_store: LocalArtifactStore, bound: dict[str, int], size: int, bills: int
 ) -> None:
-    recent = RecentArtifacts(local_store, **bound)
+    recent = RecentArtifacts(
+        local_store, max_bytes=bound["max_bytes"], max_entries=bound.get("max_entries", RECENT_ENTRIES)
+    )
     uris = [_put(recent, f"job-{i}", bytes([65 + i]) * size) for i in range(bills)]
     for uri in uris:
         _delete_underneath(uri)
@@ -80,3 +85,63 @@ def test_gcs_objects_round_trip_through_the_cache(gcs_store: GcsArtifactStore) -
 
     assert recent.read(ref.uri) == gcs_store.read(ref.uri) == b"%PDF bill"
     assert recent.exists(ref.uri)
+
+
+def test_a_bill_written_or_read_here_is_vouched_for_until_the_window_closes(local_store: LocalArtifactStore) -> None:
+    """``store_raw_bill`` asks whether the bill fetch just archived is there: this worker wrote it, so no request.
+    Past ``VOUCHED_FOR`` the store is asked again, and a bill deleted meanwhile reads as gone."""
+    clock = ManualClock()
+    recent = RecentArtifacts(local_store, max_bytes=1024, clock=clock)
+    written = _put(recent, "job-written", b"written here")
+    elsewhere = local_store.put_once(
+        job_id="job-read", data=b"written by another worker", content_type="text/plain", ext="txt", metadata=META
+    ).uri
+    assert recent.read(elsewhere) == b"written by another worker"  # a miss: read from the store
+    for uri in (written, elsewhere):
+        _delete_underneath(uri)
+
+    clock.now += VOUCHED_FOR.total_seconds() - 1
+    assert recent.exists(written) and recent.exists(elsewhere)  # answered from memory: the store has neither now
+
+    clock.now += 1
+    assert not recent.exists(written) and not recent.exists(elsewhere)
+
+
+def test_a_bill_not_seen_here_is_asked_of_the_store(local_store: LocalArtifactStore) -> None:
+    """Another worker's bill, and one that is not there: the store answers, and a yes is vouched for."""
+    clock = ManualClock()
+    recent = RecentArtifacts(local_store, max_bytes=1024, clock=clock)
+    there = local_store.put_once(
+        job_id="job-other", data=b"another worker's", content_type="text/plain", ext="txt", metadata=META
+    ).uri
+    missing = there.replace("job-other", "job-missing")
+
+    assert recent.exists(there)
+    assert not recent.exists(missing)
+    _delete_underneath(there)
+    assert recent.exists(there)  # vouched for by the store's own yes
+    clock.now += VOUCHED_FOR.total_seconds()
+    assert not recent.exists(there)
+
+
+def test_a_large_bill_is_vouched_for_though_not_kept(local_store: LocalArtifactStore) -> None:
+    recent = RecentArtifacts(local_store, max_bytes=400)
+    large = _put(recent, "job-large", b"L" * 101)  # over a quarter of the bound: its bytes are not kept
+    _delete_underneath(large)
+
+    assert recent.exists(large)
+    with pytest.raises(ArtifactNotFound):
+        recent.read(large)
+
+
+def test_a_gcs_bill_written_here_is_vouched_for_without_a_request(gcs_store: GcsArtifactStore) -> None:
+    """Deleted from the bucket behind this worker's back: only memory can still say it is there; a store that
+    did not write it asks the bucket."""
+    recent = RecentArtifacts(gcs_store, max_bytes=1024)
+    uri = _put(recent, "job-4", b"%PDF bill")
+    (listed,) = list(gcs_store.list_raw())
+    assert gcs_store.delete(listed)
+
+    assert recent.exists(uri)
+    assert not RecentArtifacts(gcs_store, max_bytes=1024).exists(uri)
+    assert not gcs_store.exists(uri)
