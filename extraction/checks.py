@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from extraction.evidence import Evidence, has_text_layer
-from extraction.rules.currency import remembered_bill_currency
+from extraction.rules.currency import bill_currency
 from extraction.values import (
     ambiguous_figures,
     ambiguous_quantities,
@@ -228,7 +228,7 @@ def _currency(bill: NormalizedBill, text: str) -> list[str]:
     """``non_usd_currency`` when the text names another currency, or the reading does: whoever read the bill
     (Gemini writes "$" for Canadian dollars as readily as for US ones, and "EUR" on a US bill), the
     templates are US utilities' and a person confirms any other currency."""
-    return ["non_usd_currency"] if remembered_bill_currency(text).foreign or bill.currency != "USD" else []
+    return ["non_usd_currency"] if bill_currency(text).foreign or bill.currency != "USD" else []
 
 
 def _several_readings(bill: NormalizedBill) -> list[str]:

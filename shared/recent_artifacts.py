@@ -6,8 +6,8 @@ written once, so a name always means the same bytes: a copy kept here cannot go 
 The cache is bounded by bytes and by entries; a miss just reads the store as before.
 
 ``store_raw_bill`` asks whether the bill ``fetch_bill`` archived is there, a request to
-the bucket per bill; an object this worker wrote or read minutes ago is, so it answers
-that from memory too (``VOUCHED_FOR``).
+the bucket a bill; one this worker wrote a moment ago is, so that is answered from memory
+too (``VOUCHED_FOR``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from shared.artifacts import DEFAULT_CHUNK_SIZE, ArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ArtifactRef
 
-VOUCHED_FOR = timedelta(minutes=10)
-"""How long a write or read through the store vouches that the object is still there. Nothing deletes one
-sooner in the normal run of things: the sweep takes none touched within the hour (``worker.sweep_raw_bills.MIN_AGE``)
-nor any of a job that has not ended, and a bucket's lifecycle rules act in days. An object deleted by hand within
-it reads as present, as it would to a request sent a moment before the deletion; past it, ``exists`` asks the
-store again."""
+VOUCHED_FOR = timedelta(minutes=1)
+"""How long a write here vouches that its object is in the store. ``store_raw_bill`` normally asks within
+seconds of ``fetch_bill``'s write. Nothing of ours deletes a bill that young: the sweep takes none touched within
+the hour (``worker.sweep_raw_bills.MIN_AGE``), and a write touches it. A person, or a bucket's lifecycle rule (its
+age counts from the object's creation, which a write finding the object there does not move), may delete it within
+the minute: the job then records a bill the store no longer has, as it did when the deletion came just after the
+store's answer. Past the minute, or for an object written elsewhere, ``exists`` asks the store."""
 
 
 class RecentArtifacts:
@@ -47,7 +48,7 @@ class RecentArtifacts:
         self._vouched: TTLCache[str, bool] = TTLCache(
             maxsize=max(1, max_entries), ttl=VOUCHED_FOR.total_seconds(), timer=clock
         )
-        """URIs the store answered for within ``VOUCHED_FOR``, large objects ``_recent`` does not keep too."""
+        """URIs written through this store within ``VOUCHED_FOR``, objects too large for ``_recent`` too."""
         self._vouched_lock = threading.Lock()  # TTLCache is not thread-safe; activities call from several threads
 
     def ensure_bucket(self) -> None:
@@ -58,7 +59,8 @@ class RecentArtifacts:
     ) -> ArtifactRef:
         ref = self._store.put_once(job_id=job_id, data=data, content_type=content_type, ext=ext, metadata=metadata)
         self._remember(ref.uri, data)
-        self._vouch(ref.uri)
+        with self._vouched_lock:
+            self._vouched[ref.uri] = True
         return ref
 
     def read(self, uri: str) -> bytes:
@@ -66,7 +68,6 @@ class RecentArtifacts:
         if data is None:
             data = self._store.read(uri)
             self._remember(uri, data)
-            self._vouch(uri)
         return data
 
     def iter_chunks(self, uri: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
@@ -76,14 +77,8 @@ class RecentArtifacts:
         with self._vouched_lock:
             if uri in self._vouched:  # an expired entry is not "in"
                 return True
-        if found := self._store.exists(uri):
-            self._vouch(uri)
-        return found
+        return self._store.exists(uri)
 
     def _remember(self, uri: str, data: bytes) -> None:
         if data:
             self._recent.put(uri, data)
-
-    def _vouch(self, uri: str) -> None:
-        with self._vouched_lock:
-            self._vouched[uri] = True

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 from extraction.charsets import WINDOWS_1252
 
@@ -276,18 +275,6 @@ class BillCurrency:
     """The one currency ``text`` names; "USD" when it names none, or several (a person picks)."""
     foreign: bool
     """Whether anything says the amounts are not US dollars: then a person confirms ``code``."""
-
-
-TEXTS_REMEMBERED = 64
-"""Texts ``remembered_bill_currency`` keeps the answer for."""
-
-
-@lru_cache(maxsize=TEXTS_REMEMBERED)
-def remembered_bill_currency(text: str) -> BillCurrency:
-    """``bill_currency``, kept for the last ``TEXTS_REMEMBERED`` texts: the rules and ``validate_bill``'s checks
-    ask it of the same bill's text a moment apart (usually the document cache's very string), and reading the
-    text again cost ~0.5 ms a bill."""
-    return bill_currency(text)
 
 
 def bill_currency(text: str) -> BillCurrency:

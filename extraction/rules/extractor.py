@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from extraction.checks import date_fit
 from extraction.rules.charges import read_line_items
-from extraction.rules.currency import remembered_bill_currency
+from extraction.rules.currency import bill_currency
 from extraction.rules.fields import (
     joined_address,
     take_account,
@@ -111,7 +111,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
     ]
 
-    currency = remembered_bill_currency(text)
+    currency = bill_currency(text)
     currency_doubt = ["non_usd_currency"] if currency.foreign else []
     signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
     if template is None and signals < 3:

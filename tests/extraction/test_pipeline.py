@@ -10,7 +10,6 @@ import pytest
 from eval.generate import sample_bill
 from extraction.engine import Extraction
 from extraction.pipeline import analyze, decide
-from extraction.rules.currency import remembered_bill_currency
 from shared.bill import Provider
 from shared.settings import Settings
 
@@ -162,15 +161,3 @@ def test_a_period_whose_start_has_no_year_takes_the_ends(
     report = analyze(text.encode(), provider_hint=None, settings=offline_settings)
     assert (report.decision, report.reasons) == ("accept", [])
     assert report.bill is not None and (report.bill.bill_period_start, report.bill.bill_period_end) == (start, end)
-
-
-@pytest.mark.parametrize("provider", list(Provider))
-def test_the_rules_and_the_checks_read_a_bills_currency_once(offline_settings: Settings, provider: Provider) -> None:
-    """Both ask it of the same text: the checks get the rules' answer, not a second reading (~0.5 ms a bill)."""
-    data, _, _ = sample_bill(provider, seed=f"currency-once-{provider}")
-    remembered_bill_currency.cache_clear()
-
-    analyze(data, provider_hint=provider, settings=offline_settings)
-
-    info = remembered_bill_currency.cache_info()
-    assert (info.misses, info.hits) == (1, 1)

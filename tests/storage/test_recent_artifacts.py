@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from shared.artifacts import ArtifactNotFound, GcsArtifactStore, LocalArtifactStore
+from shared.artifacts import ArtifactNotFound, ArtifactStore, GcsArtifactStore, LocalArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES
 from shared.recent_artifacts import VOUCHED_FOR, RecentArtifacts
 from tests.helpers import ManualClock
@@ -16,7 +16,7 @@ from tests.helpers import ManualClock
 META = {"job_id": "job", "provider": "pge"}
 
 
-def _put(store: RecentArtifacts, job_id: str, data: bytes) -> str:
+def _put(store: ArtifactStore, job_id: str, data: bytes) -> str:
     return store.put_once(job_id=job_id, data=data, content_type="text/plain", ext="txt", metadata=META).uri
 
 
@@ -69,9 +69,7 @@ def test_a_large_object_is_not_kept(local_store: LocalArtifactStore) -> None:
 
 
 def test_a_miss_reads_the_store_and_is_kept(local_store: LocalArtifactStore) -> None:
-    uri = local_store.put_once(
-        job_id="job-2", data=b"uploaded", content_type="text/plain", ext="txt", metadata=META
-    ).uri
+    uri = _put(local_store, "job-2", b"uploaded")
     recent = RecentArtifacts(local_store, max_bytes=1024)
 
     assert recent.read(uri) == b"uploaded"
@@ -87,41 +85,43 @@ def test_gcs_objects_round_trip_through_the_cache(gcs_store: GcsArtifactStore) -
     assert recent.exists(ref.uri)
 
 
-def test_a_bill_written_or_read_here_is_vouched_for_until_the_window_closes(local_store: LocalArtifactStore) -> None:
+def test_a_bill_written_here_is_vouched_for_until_the_window_closes(local_store: LocalArtifactStore) -> None:
     """``store_raw_bill`` asks whether the bill fetch just archived is there: this worker wrote it, so no request.
     Past ``VOUCHED_FOR`` the store is asked again, and a bill deleted meanwhile reads as gone."""
     clock = ManualClock()
     recent = RecentArtifacts(local_store, max_bytes=1024, clock=clock)
-    written = _put(recent, "job-written", b"written here")
-    elsewhere = local_store.put_once(
-        job_id="job-read", data=b"written by another worker", content_type="text/plain", ext="txt", metadata=META
-    ).uri
-    assert recent.read(elsewhere) == b"written by another worker"  # a miss: read from the store
-    for uri in (written, elsewhere):
-        _delete_underneath(uri)
+    uri = _put(recent, "job-written", b"written here")
+    _delete_underneath(uri)
 
     clock.now += VOUCHED_FOR.total_seconds() - 1
-    assert recent.exists(written) and recent.exists(elsewhere)  # answered from memory: the store has neither now
-
+    assert recent.exists(uri)  # answered from memory: the store no longer has it
     clock.now += 1
-    assert not recent.exists(written) and not recent.exists(elsewhere)
+    assert not recent.exists(uri)
 
 
-def test_a_bill_not_seen_here_is_asked_of_the_store(local_store: LocalArtifactStore) -> None:
-    """Another worker's bill, and one that is not there: the store answers, and a yes is vouched for."""
-    clock = ManualClock()
-    recent = RecentArtifacts(local_store, max_bytes=1024, clock=clock)
-    there = local_store.put_once(
-        job_id="job-other", data=b"another worker's", content_type="text/plain", ext="txt", metadata=META
-    ).uri
-    missing = there.replace("job-other", "job-missing")
+def test_a_bill_written_elsewhere_is_asked_of_the_store_each_time(local_store: LocalArtifactStore) -> None:
+    """Another worker's bill: neither a read nor the store's answer is remembered, a yes or a no."""
+    recent = RecentArtifacts(local_store, max_bytes=1024)
+    there = _put(local_store, "job-other", b"another worker's")
+    later = there.replace("job-other", "job-later")
 
-    assert recent.exists(there)
-    assert not recent.exists(missing)
+    assert recent.read(there) == b"another worker's" and recent.exists(there)
+    assert not recent.exists(later)
     _delete_underneath(there)
-    assert recent.exists(there)  # vouched for by the store's own yes
-    clock.now += VOUCHED_FOR.total_seconds()
+    assert _put(local_store, "job-later", b"another worker's") == later
+
     assert not recent.exists(there)
+    assert recent.exists(later)
+
+
+def test_only_the_last_bills_written_are_vouched_for(local_store: LocalArtifactStore) -> None:
+    recent = RecentArtifacts(local_store, max_bytes=1024, max_entries=1)
+    first, second = _put(recent, "job-first", b"first"), _put(recent, "job-second", b"second")
+    for uri in (first, second):
+        _delete_underneath(uri)
+
+    assert not recent.exists(first)
+    assert recent.exists(second)
 
 
 def test_a_large_bill_is_vouched_for_though_not_kept(local_store: LocalArtifactStore) -> None:
@@ -130,8 +130,6 @@ def test_a_large_bill_is_vouched_for_though_not_kept(local_store: LocalArtifactS
     _delete_underneath(large)
 
     assert recent.exists(large)
-    with pytest.raises(ArtifactNotFound):
-        recent.read(large)
 
 
 def test_a_gcs_bill_written_here_is_vouched_for_without_a_request(gcs_store: GcsArtifactStore) -> None:
@@ -144,4 +142,3 @@ def test_a_gcs_bill_written_here_is_vouched_for_without_a_request(gcs_store: Gcs
 
     assert recent.exists(uri)
     assert not RecentArtifacts(gcs_store, max_bytes=1024).exists(uri)
-    assert not gcs_store.exists(uri)
