@@ -51,6 +51,11 @@ class RecentArtifacts:
         """URIs written through this store within ``VOUCHED_FOR``, objects too large for ``_recent`` too."""
         self._vouched_lock = threading.Lock()  # TTLCache is not thread-safe; activities call from several threads
 
+    @property
+    def wrapped(self) -> ArtifactStore:
+        """The store underneath: what another process (the API storing an upload) writes to."""
+        return self._store
+
     def ensure_bucket(self) -> None:
         self._store.ensure_bucket()
 

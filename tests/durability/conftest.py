@@ -33,6 +33,7 @@ from api.services.jobs import start_job
 from shared.artifacts import ArtifactStore
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionResult, JobType
+from shared.recent_artifacts import RecentArtifacts
 from shared.settings import Settings
 from tests.helpers import account_digits, bill_text
 from worker.resources import Resources
@@ -65,10 +66,13 @@ async def stored_text_bill(
     store: ArtifactStore, account_number: str, *, total: str = "75.00"
 ) -> tuple[str, ArtifactRef]:
     """A new job id and its text bill already in the store, as ``POST /bills`` leaves them (at the default
-    total the bill goes to review; at its charges' "60.00" it succeeds)."""
+    total the bill goes to review; at its charges' "60.00" it succeeds). Written as the API writes it, to the
+    store itself: one written through the worker's ``RecentArtifacts`` is vouched for there, and ``store_raw_bill``
+    would not ask the store."""
     job_id = str(uuid.uuid4())
+    api_store = store.wrapped if isinstance(store, RecentArtifacts) else store
     upload = await asyncio.to_thread(
-        store.put_once,
+        api_store.put_once,
         job_id=job_id,
         data=bill_text(account_number, total=total).encode(),
         content_type="text/plain",
