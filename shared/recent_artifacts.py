@@ -28,8 +28,8 @@ VOUCHED_FOR = timedelta(minutes=1)
 seconds of ``fetch_bill``'s write. Nothing of ours deletes a bill that young: the sweep takes none touched within
 the hour (``worker.sweep_raw_bills.MIN_AGE``), and a write touches it. A person, or a bucket's lifecycle rule (its
 age counts from the object's creation, which a write finding the object there does not move), may delete it within
-the minute: the job then records a bill the store no longer has, as it did when the deletion came just after the
-store's answer. Past the minute, or for an object written elsewhere, ``exists`` asks the store."""
+the minute: the job then records a bill the store no longer has, as it could before when the deletion came just
+after the store's answer. Past the minute, or for an object written elsewhere, ``exists`` asks the store."""
 
 
 class RecentArtifacts:
