@@ -4,12 +4,12 @@ without asking the store for ``VOUCHED_FOR``."""
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 from shared.artifacts import ArtifactNotFound, ArtifactStore, GcsArtifactStore, LocalArtifactStore
-from shared.bounded_cache import RECENT_ENTRIES
 from shared.recent_artifacts import VOUCHED_FOR, RecentArtifacts
 from tests.helpers import ManualClock
 
@@ -42,11 +42,9 @@ def test_a_stored_bill_is_read_back_without_the_store(local_store: LocalArtifact
     ids=["bytes", "entries"],
 )
 def test_the_oldest_bills_leave_first_once_the_bound_is_reached(
-    local_store: LocalArtifactStore, bound: dict[str, int], size: int, bills: int
+    local_store: LocalArtifactStore, bound: dict[str, Any], size: int, bills: int
 ) -> None:
-    recent = RecentArtifacts(
-        local_store, max_bytes=bound["max_bytes"], max_entries=bound.get("max_entries", RECENT_ENTRIES)
-    )
+    recent = RecentArtifacts(local_store, **bound)
     uris = [_put(recent, f"job-{i}", bytes([65 + i]) * size) for i in range(bills)]
     for uri in uris:
         _delete_underneath(uri)
