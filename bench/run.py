@@ -60,7 +60,7 @@ from bench.extraction_alone import ExtractionResult, run_extraction
 from bench.harness import BenchStack, where_it_runs
 from bench.noop import STEP_POLICIES, default_steps
 from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
-from bench.sampler import ProcessSampler
+from bench.sampler import SamplerProcess
 from shared.settings import Settings
 from shared.temporal import connect_client
 from stack.local import CO_LOCATED_BATCH_NICE, finish_stopping_undisturbed, stop_on_sigterm
@@ -184,7 +184,7 @@ async def measure(stack: BenchStack, args: argparse.Namespace, settings: Setting
         )
         stack.start_pipeline(args.workers, prototype=prototype_env(args))
         await wait_for_pollers(client, stack.task_queue, args.workers)
-        with ProcessSampler(stack.process_groups()) as sampler:
+        with SamplerProcess(stack.process_groups()) as sampler:
             outcome.pipeline = await run_pipeline(
                 api_url=stack.api_url,
                 api_key=stack.admin_key,
@@ -213,7 +213,7 @@ async def _ceiling(
     """One ceiling round on its own task queue and workflow ids (a second round must not count the first)."""
     task_queue = stack.start_noop_workers(args.workers, round_name=round_name)
     await wait_for_pollers(client, task_queue, args.workers)
-    with ProcessSampler(stack.process_groups()) as sampler:
+    with SamplerProcess(stack.process_groups()) as sampler:
         result = await run_ceiling(
             client,
             run_id=f"{stack.run_id}-{round_name}" if round_name else stack.run_id,

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import psutil
+
+from shared.priority import lower_priority
+from stack.local import CO_LOCATED_BATCH_NICE
 
 
 @dataclass
@@ -56,6 +63,10 @@ class GroupUsage:
             **interpreter,
         }
 
+
+BENCH_GROUP = "bench"
+"""The group of the benchmark's own process (measured without its children, every service among them), which a
+``SamplerProcess`` works for."""
 
 CREATE_TIME_SLACK_SECONDS = 2.0
 
@@ -129,6 +140,21 @@ def pss_mb(proc: psutil.Process) -> float | None:
         return 0.0
 
 
+def summarize(usage: dict[str, GroupUsage], *, wall: float, machine_busy_seconds: float) -> dict[str, dict[str, float]]:
+    """Per group, plus ``machine``: every core's busy time, how much of it was not ours (other sessions'
+    tests on a shared machine show up there), and the window sampled (``seconds``: the groups' CPU % is of it)."""
+    groups = {name: group.summary(wall) for name, group in usage.items()}
+    ours = sum(group.cpu_seconds for group in usage.values())
+    span = max(wall, 1e-9)
+    groups["machine"] = {
+        "busy_pct": round(100 * machine_busy_seconds / span, 1),
+        "outside_bench_pct": round(100 * max(0.0, machine_busy_seconds - ours) / span, 1),
+        "cores": float(psutil.cpu_count() or 0),
+        "seconds": round(wall, 2),
+    }
+    return groups
+
+
 class ProcessSampler:
     """Samples every ``interval`` seconds on a thread until stopped; CPU is exact (cpu_times deltas, a process that
     exits between samples included through its parent's ``children_*``), memory as RSS at each sample and PSS in
@@ -138,7 +164,7 @@ class ProcessSampler:
         self,
         groups: dict[str, list[int]],
         *,
-        flat: frozenset[str] = frozenset({"bench"}),
+        flat: frozenset[str] = frozenset({BENCH_GROUP}),
         interpreters: frozenset[str] = frozenset({"worker"}),
         interval: float = 0.5,
     ) -> None:
@@ -197,18 +223,7 @@ class ProcessSampler:
             )
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per group, plus ``machine``: every core's busy time, how much of it was not ours (other sessions'
-        tests on a shared machine show up there), and the window sampled (``seconds``: the groups' CPU % is of it)."""
-        groups = {name: usage.summary(self.wall) for name, usage in self.usage.items()}
-        ours = sum(u.cpu_seconds for u in self.usage.values())
-        wall = max(self.wall, 1e-9)
-        groups["machine"] = {
-            "busy_pct": round(100 * self.machine_busy_seconds / wall, 1),
-            "outside_bench_pct": round(100 * max(0.0, self.machine_busy_seconds - ours) / wall, 1),
-            "cores": float(psutil.cpu_count() or 0),
-            "seconds": round(self.wall, 2),
-        }
-        return groups
+        return summarize(self.usage, wall=self.wall, machine_busy_seconds=self.machine_busy_seconds)
 
     def _before_phase(self, proc: psutil.Process, seconds: float, *, record: bool) -> float:
         """How much of a process's CPU, first seen now, was spent before the phase: none when it was born during
@@ -329,3 +344,66 @@ class ProcessSampler:
             self._parent.pop(pid, None)
             self._reaped.pop(pid, None)
         return sum(min(counted, reaped_since[ancestor]) for ancestor, counted in by_ancestor.items())
+
+
+READY, STOP = "ready", "stop"
+"""What a ``SamplerProcess`` and its process say to each other."""
+
+
+class SamplerProcess:
+    """``ProcessSampler`` in a process of its own, in a session of its own at a batch priority, as the worker is.
+
+    On a thread of the bench, each sample (psutil over some 60 processes, and page-table walks for PSS at a new
+    peak) held the GIL its clients' event loop needs, and took a core from the API it measures: under the pipeline
+    the starts sent while a sample ran were the slow ones (session 47). Its CPU still counts as the bench's own.
+    The same ``stop``, ``summary`` and ``usage`` as ``ProcessSampler``; ``usage`` is filled in by ``stop``."""
+
+    def __init__(self, groups: dict[str, list[int]], *, nice: int = CO_LOCATED_BATCH_NICE, **options: Any) -> None:
+        context = multiprocessing.get_context("spawn")  # the bench runs threads and a loop: no fork
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(
+            target=_sample_for_parent, args=(child_end, groups, nice, options), name="bench-sampler", daemon=True
+        )
+        self.usage: dict[str, GroupUsage] = {name: GroupUsage() for name in groups}
+        self.wall = 0.0
+        self.machine_busy_seconds = 0.0
+        self._stopped = False
+
+    def __enter__(self) -> SamplerProcess:
+        self._process.start()
+        if self._conn.recv() != READY:  # its opening sample taken: the phase may begin
+            raise RuntimeError("the bench's sampler did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the phase here, as ``ProcessSampler.stop`` does (its closing sample, then its figures)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._conn.send(STOP)
+        self.usage, self.wall, self.machine_busy_seconds = self._conn.recv()
+        self._process.join()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return summarize(self.usage, wall=self.wall, machine_busy_seconds=self.machine_busy_seconds)
+
+
+def _sample_for_parent(conn: Connection, groups: dict[str, list[int]], nice: int, options: dict[str, Any]) -> None:
+    """The sampler's process: samples from ``READY`` until told to ``STOP`` (or its parent is gone), then sends
+    what it measured, its own CPU counted as the bench's."""
+    os.setsid()
+    lower_priority(nice)
+    own = psutil.Process()
+    with ProcessSampler(groups, **options) as sampler:
+        spent_before = cpu_seconds(own)
+        conn.send(READY)
+        try:
+            conn.recv()
+        except EOFError:
+            return  # the bench is gone: no one to tell
+    if BENCH_GROUP in sampler.usage:
+        sampler.usage[BENCH_GROUP].cpu_seconds += cpu_seconds(own) - spent_before
+    conn.send((sampler.usage, sampler.wall, sampler.machine_busy_seconds))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ import psutil
 import pytest
 
 from bench import sampler
-from bench.sampler import ProcessSampler
+from bench.sampler import ProcessSampler, SamplerProcess
+from stack.local import CO_LOCATED_BATCH_NICE
 
 PARENT = """
 import subprocess, sys
@@ -431,3 +433,41 @@ def test_only_groups_of_python_processes_report_an_interpreter() -> None:
         proc.wait()
     assert "interpreter_pct_per_process" not in summary["temporal"]
     assert "interpreter_pct_per_process" in summary["worker"]
+
+
+def test_a_sampler_process_measures_from_a_session_of_its_own_at_batch_priority_and_counts_itself_as_the_bench(
+    tmp_path: Path,
+) -> None:
+    """The bench's sampler runs beside its clients' event loop, not on it: a process of its own, in a session of
+    its own (so its nice value weighs there too), at the worker's priority. What it measures is what the thread
+    measured (a child born during the phase, whole), and its own CPU is the bench's."""
+    burnt = tmp_path / "burnt"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, BURNER, str(burnt)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    tree = psutil.Process(parent.pid)
+    own = psutil.Process()
+    try:
+        spent_before = sampler.cpu_seconds(own)
+        with SamplerProcess({"worker": [parent.pid], "bench": [own.pid]}, interval=0.01) as sampled:
+            process = psutil.Process(sampled._process.pid)
+            sampler_at_start = sampler.cpu_seconds(process)
+            assert os.getsid(process.pid) == process.pid
+            assert process.nice() == CO_LOCATED_BATCH_NICE
+            parent.stdin.write("go\n")
+            parent.stdin.flush()
+            parent.stdout.readline()
+            while not burnt.exists() or not burnt.read_text():
+                time.sleep(0.05)
+            sampler_spent = sampler.cpu_seconds(process) - sampler_at_start
+        bench_own = sampler.cpu_seconds(own) - spent_before
+    finally:
+        for proc in tree.children(recursive=True):
+            proc.kill()
+        parent.kill()
+        parent.wait()
+    assert sampled.usage["worker"].cpu_seconds == pytest.approx(float(burnt.read_text()), abs=0.1)
+    assert sampled.usage["bench"].cpu_seconds >= sampler_spent > 0
+    assert sampled.usage["bench"].cpu_seconds <= bench_own + sampler_spent + 0.2
+    assert sampled.summary()["worker"]["cpu_seconds"] == pytest.approx(sampled.usage["worker"].cpu_seconds, abs=0.05)
