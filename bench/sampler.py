@@ -355,14 +355,18 @@ class SamplerProcess:
 
     On a thread of the bench, each sample (psutil over some 60 processes, and page-table walks for PSS at a new
     peak) held the GIL its clients' event loop needs, and took a core from the API it measures: under the pipeline
-    the starts sent while a sample ran were the slow ones (session 47). Its CPU still counts as the bench's own.
+    the slowest starts were sent while the bench's process was busy, as far apart as its samples (session 47). Its
+    CPU still counts as the bench's own.
     The same ``stop``, ``summary`` and ``usage`` as ``ProcessSampler``; ``usage`` is filled in by ``stop``."""
 
     def __init__(self, groups: dict[str, list[int]], *, nice: int = CO_LOCATED_BATCH_NICE, **options: Any) -> None:
         context = multiprocessing.get_context("spawn")  # the bench runs threads and a loop: no fork
-        self._conn, child_end = context.Pipe()
+        self._conn, self._child_end = context.Pipe()
         self._process = context.Process(
-            target=_sample_for_parent, args=(child_end, groups, nice, options), name="bench-sampler", daemon=True
+            target=_sample_for_parent,
+            args=(self._child_end, groups, nice, options),
+            name="bench-sampler",
+            daemon=True,
         )
         self.usage: dict[str, GroupUsage] = {name: GroupUsage() for name in groups}
         self.wall = 0.0
@@ -371,6 +375,7 @@ class SamplerProcess:
 
     def __enter__(self) -> SamplerProcess:
         self._process.start()
+        self._child_end.close()  # the child's now: should it die, our end reads EOF instead of waiting for ever
         if self._conn.recv() != READY:  # its opening sample taken: the phase may begin
             raise RuntimeError("the bench's sampler did not start")
         return self
