@@ -34,7 +34,11 @@ time.sleep(600)
 
 
 def child_burning_during_a_phase(
-    tmp_path: Path, on_spawn: Callable[[str, int], None] = lambda role, pid: None
+    tmp_path: Path,
+    on_spawn: Callable[[str, int], None] = lambda role, pid: None,
+    sampler_for: Callable[[dict[str, list[int]]], ProcessSampler | SamplerProcess] = lambda groups: ProcessSampler(
+        groups, interval=3600
+    ),
 ) -> tuple[float, float]:
     """A worker's tree whose child is born during the phase, burns 0.5 s of CPU and is first seen by the closing
     sample (the periodic ones are an hour apart): the worker's CPU seconds as sampled, and the child's burnt.
@@ -47,7 +51,7 @@ def child_burning_during_a_phase(
     on_spawn("parent", parent.pid)
     tree = psutil.Process(parent.pid)
     try:
-        with ProcessSampler({"worker": [parent.pid]}, interval=3600) as sampled:  # samples when entered and left
+        with sampler_for({"worker": [parent.pid]}) as sampled:  # by default samples when entered and left
             parent.stdin.write("go\n")
             parent.stdin.flush()
             on_spawn("child", int(parent.stdout.readline()))
@@ -435,33 +439,28 @@ def test_only_groups_of_python_processes_report_an_interpreter() -> None:
     assert "interpreter_pct_per_process" in summary["worker"]
 
 
-def test_a_sampler_process_runs_in_a_session_of_its_own_at_the_workers_priority(tmp_path: Path) -> None:
+def test_a_sampler_process_runs_in_a_session_of_its_own_at_the_workers_priority() -> None:
     """The bench's sampler runs beside its clients' event loop, not on it: a process of its own, in a session of
-    its own (so its nice value weighs there too), at the worker's priority. What it measures is what the thread
-    measured: here a child born during the phase, whole."""
-    burnt = tmp_path / "burnt"
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, BURNER, str(burnt)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert parent.stdin is not None and parent.stdout is not None
-    tree = psutil.Process(parent.pid)
-    try:
-        with SamplerProcess({"worker": [parent.pid]}, interval=0.05) as sampled:
-            process = psutil.Process(sampled._process.pid)
-            assert os.getsid(process.pid) == process.pid
-            assert process.nice() == CO_LOCATED_BATCH_NICE
-            parent.stdin.write("go\n")
-            parent.stdin.flush()
-            parent.stdout.readline()
-            while not burnt.exists() or not burnt.read_text():
-                time.sleep(0.05)
-    finally:
-        for proc in tree.children(recursive=True):
-            proc.kill()
-        parent.kill()
-        parent.wait()
-    assert sampled.usage["worker"].cpu_seconds == pytest.approx(float(burnt.read_text()), abs=0.1)
-    assert sampled.summary()["worker"]["cpu_seconds"] == pytest.approx(sampled.usage["worker"].cpu_seconds, abs=0.05)
+    its own (so its nice value weighs there too), at the worker's priority."""
+    with SamplerProcess({"bench": [os.getpid()]}, interval=3600) as sampled:
+        process = psutil.Process(sampled._process.pid)
+        assert os.getsid(process.pid) == process.pid
+        assert process.nice() == CO_LOCATED_BATCH_NICE
+
+
+def test_a_sampler_process_measures_what_the_thread_measured(tmp_path: Path) -> None:
+    """The same ``ProcessSampler`` in the other process: a child born during the phase counts whole, and the
+    figures come back through ``usage`` and ``summary``."""
+    holder: list[SamplerProcess] = []
+
+    def sampler_process(groups: dict[str, list[int]]) -> SamplerProcess:
+        holder.append(SamplerProcess(groups, interval=3600))
+        return holder[0]
+
+    sampled, burnt = child_burning_during_a_phase(tmp_path, sampler_for=sampler_process)
+
+    assert sampled == pytest.approx(burnt, abs=0.1)
+    assert holder[0].summary()["worker"]["cpu_seconds"] == pytest.approx(sampled, abs=0.05)
 
 
 def test_a_sampler_process_counts_its_own_cpu_as_the_benchs() -> None:
