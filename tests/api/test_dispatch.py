@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -152,6 +153,83 @@ async def test_the_running_dispatcher_starts_what_the_api_accepts(
         assert len(await workflow_runs(client, jobs)) == 3
     finally:
         await dispatcher.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(dispatcher: JobDispatcher) -> AsyncIterator[JobDispatcher]:
+    dispatcher.start()
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.stop()
+
+
+async def when_dispatched(pool: asyncpg.Pool, count: int, within: float = 15.0) -> float:
+    """``time.monotonic()`` once ``count`` jobs are dispatched, read every 20 ms (so a little after it happened)."""
+    give_up_at = time.monotonic() + within
+    while len(await dispatched(pool)) < count:
+        assert time.monotonic() < give_up_at, f"fewer than {count} jobs dispatched within {within} s"
+        await asyncio.sleep(0.02)
+    return time.monotonic()
+
+
+def waiting_for_starts_to_pause(app_settings: Settings, *, quiet_ms: int, max_wait_ms: int, **more: int) -> Settings:
+    return idle_queue(app_settings, limit=10).model_copy(
+        update={"job_dispatch_quiet_ms": quiet_ms, "job_dispatch_max_wait_ms": max_wait_ms, **more}
+    )
+
+
+async def test_a_burst_of_starts_is_answered_before_any_of_it_is_dispatched(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """A round waits until its process has accepted no job for JOB_DISPATCH_QUIET_MS: its work would share the
+    event loop (and the machine) with the requests still coming."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=1000, max_wait_ms=60_000)
+    account = await account_in(own_db)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    jobs = [str((await start_one(own_db, client, settings, account, dispatcher=dispatcher))[0]["id"])]
+    async with running(dispatcher):  # started after the first job: a round already under way would take it
+        for _ in range(5):  # 0.6 s of starts, 0.1 s apart
+            await asyncio.sleep(0.1)
+            job, _ = await start_one(own_db, client, settings, account, dispatcher=dispatcher)
+            jobs.append(str(job["id"]))
+        await asyncio.sleep(0.1)
+        last_accepted = time.monotonic() - 0.1
+        assert await dispatched(own_db) == []
+
+        assert await when_dispatched(own_db, len(jobs)) - last_accepted >= 1.0
+    assert await dispatched(own_db) == jobs
+
+
+async def test_starts_that_never_pause_hold_a_round_only_for_its_bound(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """JOB_DISPATCH_MAX_WAIT_MS: under a stream of starts with no pause, jobs are still dispatched."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=300)
+    account = await account_in(own_db)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    await start_one(own_db, client, settings, account, dispatcher=dispatcher)
+    give_up_at = time.monotonic() + 15
+    async with running(dispatcher):
+        while not await dispatched(own_db):
+            assert time.monotonic() < give_up_at, "no job dispatched while starts kept coming"
+            await start_one(own_db, client, settings, account, dispatcher=dispatcher)
+            await asyncio.sleep(0.05)
+
+
+async def test_a_round_that_left_jobs_it_could_start_is_followed_by_the_next_at_once(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """Under a steady stream of starts dispatch waits once, not once a batch (JOB_DISPATCH_BATCH jobs a wait would
+    cap dispatch at a batch a second)."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=1500, job_dispatch_batch=2)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    await accept(own_db, client, settings, dispatcher, 6)  # its starts never pause: 600 s
+    async with running(dispatcher):
+        first_round = await when_dispatched(own_db, 2)
+        all_rounds = await when_dispatched(own_db, 6)
+
+    assert all_rounds - first_round < 1.5  # two more rounds, not two more waits of 1.5 s
 
 
 async def test_a_job_started_long_ago_stops_holding_a_place(
