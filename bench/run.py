@@ -293,6 +293,8 @@ def config_of(
                 "db_pool_max": settings.db_pool_max,
                 "log_level": settings.log_level,
                 "job_dispatch_max_running": settings.job_dispatch_max_running,
+                "job_dispatch_quiet_ms": settings.job_dispatch_quiet_ms,
+                "job_dispatch_max_wait_ms": settings.job_dispatch_max_wait_ms,
                 "analytics_batch_max_bills": settings.analytics_batch_max_bills,
                 "analytics_batch_max_wait_ms": settings.analytics_batch_max_wait_ms,
                 "analytics_batch_quiet_ms": settings.analytics_batch_quiet_ms,
