@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     job_dispatch_max_wait_ms: int = Field(default=1000, ge=0)
     """How long a round waits at most for that pause while starts keep coming; 0 never waits. A round that
     started jobs while others still wait is followed by the next at once, so dispatch is never held to a batch
-    a wait."""
+    a wait; a stream of starts that never pauses is dispatched at least this often."""
     job_dispatch_stale_after: Duration = timedelta(hours=1)
     """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
     job_reconcile_after: Duration = timedelta(minutes=10)

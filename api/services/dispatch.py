@@ -22,9 +22,10 @@ Starts are answered first: while its process is accepting jobs, a round waits fo
 ``JOB_DISPATCH_QUIET_MS`` (``JOB_DISPATCH_MAX_WAIT_MS`` at most). A round's claim and start calls run
 on the event loop the requests need, and the workflows it starts set the worker and Temporal going
 on cores the API may share with them. On the bench's two cores, 32 clients sending 1,000 starts were
-answered in 23–30 ms at the median with this wait, 40–48 without (README, "Why the API misses 50 ms").
-A round that started jobs while others still wait is followed by the next at once: under a steady
-stream of starts dispatch is held up once, not once a batch.
+answered in 20–30 ms at the median with this wait, 33–48 without (five alternated pairs of runs; README,
+"Why the API misses 50 ms"). A round that started jobs while others still wait is followed by the next
+at once: a stream of starts that never pauses is dispatched at least once a ``JOB_DISPATCH_MAX_WAIT_MS``,
+and never held to a batch a wait.
 """
 
 from __future__ import annotations

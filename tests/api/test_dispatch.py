@@ -220,8 +220,8 @@ async def test_starts_that_never_pause_hold_a_round_only_for_its_bound(
 async def test_a_round_that_left_jobs_it_could_start_is_followed_by_the_next_at_once(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    """Under a steady stream of starts dispatch waits once, not once a batch (JOB_DISPATCH_BATCH jobs a wait would
-    cap dispatch at a batch a second)."""
+    """Behind a stream of starts that never pauses, rounds follow each other without a wait between them (a wait
+    before each would cap dispatch at JOB_DISPATCH_BATCH jobs a JOB_DISPATCH_MAX_WAIT_MS)."""
     settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=1500, job_dispatch_batch=2)
     dispatcher = JobDispatcher(own_db, client, settings)
     await accept(own_db, client, settings, dispatcher, 6)  # its starts never pause: 600 s
