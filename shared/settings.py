@@ -197,13 +197,12 @@ class Settings(BaseSettings):
     job_dispatch_batch: int = Field(default=64, ge=1)
     """Jobs one dispatcher starts per round (at most ``STARTS_AT_ONCE`` start calls at a time)."""
     job_dispatch_quiet_ms: int = Field(default=50, ge=0)
-    """A dispatch round first waits until its process has accepted no job for this long (a burst of starts
-    answered first: a round spends the event loop the requests need, and sets the worker and Temporal going on
-    the cores the API shares with them); 0 never waits."""
+    """The dispatcher's first round after it was idle waits until its process has accepted no job for this long
+    (a burst of starts answered first: the round spends the event loop the requests need, and sets the worker
+    and Temporal going on the cores the API shares with them); 0 never waits. The rounds that follow while jobs
+    wait (for room, or for the next batch) do not wait."""
     job_dispatch_max_wait_ms: int = Field(default=1000, ge=0)
-    """How long a round waits at most for that pause while starts keep coming; 0 never waits. A round that
-    started jobs while others still wait is followed by the next at once, so dispatch is never held to a batch
-    a wait; a stream of starts that never pauses is dispatched at least this often."""
+    """How long that round waits at most for the pause while starts keep coming; 0 never waits."""
     job_dispatch_stale_after: Duration = timedelta(hours=1)
     """A job started this long ago no longer counts as running (its workflow may have been terminated)."""
     job_reconcile_after: Duration = timedelta(minutes=10)

@@ -182,8 +182,8 @@ def waiting_for_starts_to_pause(app_settings: Settings, *, quiet_ms: int, max_wa
 async def test_a_burst_of_starts_is_answered_before_any_of_it_is_dispatched(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    """A round waits until its process has accepted no job for JOB_DISPATCH_QUIET_MS: its work would share the
-    event loop (and the machine) with the requests still coming."""
+    """The first round after the dispatcher was idle waits until its process has accepted no job for
+    JOB_DISPATCH_QUIET_MS: its work would share the event loop (and the machine) with the requests still coming."""
     settings = waiting_for_starts_to_pause(app_settings, quiet_ms=1000, max_wait_ms=60_000)
     account = await account_in(own_db)
     dispatcher = JobDispatcher(own_db, client, settings)
@@ -191,45 +191,70 @@ async def test_a_burst_of_starts_is_answered_before_any_of_it_is_dispatched(
     async with running(dispatcher):  # started after the first job: a round already under way would take it
         for _ in range(5):  # 0.6 s of starts, 0.1 s apart
             await asyncio.sleep(0.1)
+            before_the_last_start = time.monotonic()
             job, _ = await start_one(own_db, client, settings, account, dispatcher=dispatcher)
             jobs.append(str(job["id"]))
         await asyncio.sleep(0.1)
-        last_accepted = time.monotonic() - 0.1
         assert await dispatched(own_db) == []
 
-        assert await when_dispatched(own_db, len(jobs)) - last_accepted >= 1.0
+        assert await when_dispatched(own_db, len(jobs)) - before_the_last_start >= 1.0
     assert await dispatched(own_db) == jobs
 
 
-async def test_starts_that_never_pause_hold_a_round_only_for_its_bound(
+async def test_starts_that_never_pause_hold_the_first_round_only_for_its_bound(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    """JOB_DISPATCH_MAX_WAIT_MS: under a stream of starts with no pause, jobs are still dispatched."""
-    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=300)
+    """JOB_DISPATCH_MAX_WAIT_MS: under a stream of starts with no pause, jobs are dispatched once it has passed."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=500)
     account = await account_in(own_db)
     dispatcher = JobDispatcher(own_db, client, settings)
     await start_one(own_db, client, settings, account, dispatcher=dispatcher)
-    give_up_at = time.monotonic() + 15
+    started_at = time.monotonic()
     async with running(dispatcher):
         while not await dispatched(own_db):
-            assert time.monotonic() < give_up_at, "no job dispatched while starts kept coming"
+            assert time.monotonic() - started_at < 15, "no job dispatched while starts kept coming"
             await start_one(own_db, client, settings, account, dispatcher=dispatcher)
             await asyncio.sleep(0.05)
+        first_dispatch = time.monotonic()
+
+    assert 0.5 <= first_dispatch - started_at < 3.0
 
 
-async def test_a_round_that_left_jobs_it_could_start_is_followed_by_the_next_at_once(
+async def test_rounds_while_jobs_wait_for_the_next_batch_follow_each_other_at_once(
     own_db: asyncpg.Pool, client: Client, app_settings: Settings
 ) -> None:
-    """Behind a stream of starts that never pauses, rounds follow each other without a wait between them (a wait
-    before each would cap dispatch at JOB_DISPATCH_BATCH jobs a JOB_DISPATCH_MAX_WAIT_MS)."""
-    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=1500, job_dispatch_batch=2)
+    """Only the first round after the dispatcher was idle waits for the starts to pause: a wait before each would
+    cap dispatch at JOB_DISPATCH_BATCH jobs a JOB_DISPATCH_MAX_WAIT_MS for as long as starts come."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=3000, job_dispatch_batch=2)
     dispatcher = JobDispatcher(own_db, client, settings)
     await accept(own_db, client, settings, dispatcher, 6)  # its starts never pause: 600 s
     async with running(dispatcher):
         first_round = await when_dispatched(own_db, 2)
         all_rounds = await when_dispatched(own_db, 6)
 
-    assert all_rounds - first_round < 1.5  # two more rounds, not two more waits of 1.5 s
+    assert all_rounds - first_round < 3.0  # two more rounds, not two more waits of 3 s
+
+
+async def test_a_place_a_finished_job_frees_is_filled_without_a_wait(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    """While jobs wait for room, the rounds only keep the running ones at the limit: a freed place is filled at the
+    next poll, not after another wait for the starts to pause (places would stay empty while starts come)."""
+    settings = waiting_for_starts_to_pause(app_settings, quiet_ms=600_000, max_wait_ms=3000, job_dispatch_max_running=2)
+    dispatcher = JobDispatcher(own_db, client, settings)
+    jobs = await accept(own_db, client, settings, dispatcher, 6)  # its starts never pause: 600 s
+    async with running(dispatcher):
+        first_round = await when_dispatched(own_db, 2)
+        for running_now in (2, 4):  # the two running jobs finish; the next two take their places
+            await own_db.execute(
+                "UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = ANY($1::uuid[])",
+                jobs[running_now - 2 : running_now],
+            )
+            await when_dispatched(own_db, running_now + 2)
+        refilled = time.monotonic()
+
+    assert refilled - first_round < 3.0  # two refills at the next polls, not two more waits of 3 s
+    assert await dispatched(own_db) == jobs
 
 
 async def test_a_job_started_long_ago_stops_holding_a_place(
