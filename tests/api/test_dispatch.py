@@ -27,7 +27,7 @@ from api.services.jobs import idempotency_scope
 from shared.models import IngestionRequest, JobStatus
 from shared.settings import Settings
 from tests.api.idle_jobs import PRINCIPAL, account_in, idle_queue, start_jobs, start_one
-from tests.helpers import records_of
+from tests.helpers import records_of, wait_until
 
 
 async def accept(
@@ -137,24 +137,6 @@ async def test_a_start_repeated_after_a_crash_finds_the_first_run(
     assert await dispatched(own_db) == jobs
 
 
-async def test_the_running_dispatcher_starts_what_the_api_accepts(
-    own_db: asyncpg.Pool, client: Client, app_settings: Settings
-) -> None:
-    settings = idle_queue(app_settings, limit=10)
-    dispatcher = JobDispatcher(own_db, client, settings)
-    dispatcher.start()
-    try:
-        jobs = await accept(own_db, client, settings, dispatcher, 3)
-        for _ in range(100):
-            if await dispatched(own_db) == jobs:
-                break
-            await asyncio.sleep(0.05)
-        assert await dispatched(own_db) == jobs
-        assert len(await workflow_runs(client, jobs)) == 3
-    finally:
-        await dispatcher.stop()
-
-
 @contextlib.asynccontextmanager
 async def running(dispatcher: JobDispatcher) -> AsyncIterator[JobDispatcher]:
     dispatcher.start()
@@ -166,11 +148,23 @@ async def running(dispatcher: JobDispatcher) -> AsyncIterator[JobDispatcher]:
 
 async def when_dispatched(pool: asyncpg.Pool, count: int, within: float = 15.0) -> float:
     """``time.monotonic()`` once ``count`` jobs are dispatched, read every 20 ms (so a little after it happened)."""
-    give_up_at = time.monotonic() + within
-    while len(await dispatched(pool)) < count:
-        assert time.monotonic() < give_up_at, f"fewer than {count} jobs dispatched within {within} s"
-        await asyncio.sleep(0.02)
+
+    async def enough() -> bool:
+        return len(await dispatched(pool)) >= count
+
+    await wait_until(enough, within=within, every=0.02, what=f"{count} jobs dispatched")
     return time.monotonic()
+
+
+async def test_the_running_dispatcher_starts_what_the_api_accepts(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings
+) -> None:
+    settings = idle_queue(app_settings, limit=10)
+    async with running(JobDispatcher(own_db, client, settings)) as dispatcher:
+        jobs = await accept(own_db, client, settings, dispatcher, 3)
+        await when_dispatched(own_db, len(jobs), within=5.0)
+        assert await dispatched(own_db) == jobs
+        assert len(await workflow_runs(client, jobs)) == 3
 
 
 def waiting_for_starts_to_pause(app_settings: Settings, *, quiet_ms: int, max_wait_ms: int, **more: int) -> Settings:
