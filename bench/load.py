@@ -19,6 +19,11 @@ class Started:
     first: bool = False
     """Its client's first start: the clients send theirs together, and each waits for all of them (the first wave)."""
 
+    @property
+    def answered_at(self) -> float:
+        """Wall clock (epoch seconds) when its answer came."""
+        return self.sent_at + self.latency_ms / 1000
+
 
 StartOne = Callable[[int, int], Awaitable[tuple[str, int, float, float]]]
 """Start item ``i`` as client ``c``; returns (key, retries, sent_at, latency_ms) of the successful attempt."""

@@ -27,8 +27,9 @@ from activities.fetching import FetchActivities
 from activities.jobs import JobActivities
 from activities.storage import StorageActivities
 from bench.api_clients import job_starter
-from bench.load import InFlightLimit, drive
+from bench.load import InFlightLimit, Started, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
+from bench.pipeline import answered_with_jobs
 from bench.report import summary_line
 from bench.stats import Span, distribution, per_second, percentile
 from tests.bench.conftest import pipeline_result
@@ -78,6 +79,7 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     assert pipeline["done"] == pipeline["ok"] == 10 and pipeline["failed"] == 0
     assert pipeline["api_ms"]["n"] == 10 and pipeline["api_ms_after_first_wave"]["n"] == 10 - 4  # 4 clients
     assert "  after 1st" in proc.stdout
+    assert "  with jobs" in proc.stdout and 0 <= pipeline["api_ms_with_jobs"]["n"] <= 10
     assert set(pipeline["statuses"]) <= INGESTED, pipeline["statuses"]
     assert sum(pipeline["statuses"].values()) == 10
     assert_rate_of_ok_bills(pipeline)
@@ -271,6 +273,20 @@ async def test_each_clients_first_start_is_told_apart() -> None:
     started = await drive(12, 4, start)
 
     assert sorted(int(s.key) for s in started if s.first) == sorted(firsts.values()) == [0, 1, 2, 3]
+
+
+def test_the_starts_answered_once_the_first_dispatch_round_began_are_reported_apart() -> None:
+    """Answered at or after the round's beginning counts, a start sent before it too; answered before it does not."""
+    round_began = 1_000.0
+    started = [
+        Started(key="before", sent_at=999.90, latency_ms=50.0, retries=0),  # answered at 999.95
+        Started(key="in flight", sent_at=999.98, latency_ms=40.0, retries=0),  # answered at 1,000.02
+        Started(key="after", sent_at=1_000.5, latency_ms=60.0, retries=0),
+        Started(key="as it began", sent_at=999.75, latency_ms=250.0, retries=0),  # exact in binary
+    ]
+
+    assert sorted(answered_with_jobs(started, round_began)) == [40.0, 60.0, 250.0]
+    assert answered_with_jobs(started, None) == []  # no job was dispatched: none answered beside one
 
 
 @pytest.mark.parametrize("step", list(STEP_ACTIVITIES))
