@@ -191,10 +191,10 @@ def table(
             ("  after 1st", pipeline.api_after_first_wave_ms),
             ("  with jobs", pipeline.api_with_jobs_ms),
         ):
-            lines.append(
-                f"{label:<12}{a.get('n', 0):>8}{'':>8}{'':>9}{'':>9}"
-                f"{a.get('p50', 0):>9.1f}{a.get('p95', 0):>9.1f}{a.get('p99', 0):>9.1f}"
+            quantiles = (
+                f"{a['p50']:>9.1f}{a['p95']:>9.1f}{a['p99']:>9.1f}" if a.get("n") else f"{'–':>9}{'–':>9}{'–':>9}"
             )
+            lines.append(f"{label:<12}{a.get('n', 0):>8}{'':>8}{'':>9}{'':>9}{quantiles}")
     if extraction:
         x = extraction.per_bill_ms
         lines.append(

@@ -30,7 +30,8 @@ from bench.api_clients import job_starter
 from bench.load import InFlightLimit, Started, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
 from bench.pipeline import answered_with_jobs
-from bench.report import summary_line
+from bench.report import summary_line, table
+from bench.run import config_of, parse_args
 from bench.stats import Span, distribution, per_second, percentile
 from tests.bench.conftest import pipeline_result
 
@@ -198,6 +199,20 @@ def test_summary_line_without_phases_says_na() -> None:
     assert summary_line(5, None, None, None) == (
         "bench: bills=5 pipeline_bps=na ceiling_wps=na ratio=na api_p99_ms=na rss_mb=na ok=na failed=na"
     )
+
+
+def test_the_table_gives_the_starts_answered_beside_jobs_and_dashes_when_there_were_none() -> None:
+    """At 1,000 bills the burst is usually answered before the first dispatch round: no figures then, not zeros."""
+    config = config_of(parse_args([]), "run-1", None, worker_env={})
+    pipeline = pipeline_result(10, {"SUCCEEDED": 10})
+    pipeline.api_with_jobs_ms = distribution([30.0, 40.0])
+
+    [row] = [line for line in table(config, None, pipeline, None) if line.startswith("  with jobs")]
+    assert row.split() == ["with", "jobs", "2", "30.0", "40.0", "40.0"], row
+
+    pipeline.api_with_jobs_ms = distribution([])
+    [row] = [line for line in table(config, None, pipeline, None) if line.startswith("  with jobs")]
+    assert row.split() == ["with", "jobs", "0", "–", "–", "–"], row
 
 
 def test_bills_per_second_counts_only_the_bills_that_got_through() -> None:
