@@ -21,7 +21,8 @@ class Started:
 
     @property
     def answered_at(self) -> float:
-        """Wall clock (epoch seconds) when its answer came."""
+        """The bench's wall clock (epoch seconds) when its answer came; Postgres's times are on another clock
+        (``bench.pipeline.postgres_clock_offset``)."""
         return self.sent_at + self.latency_ms / 1000
 
 

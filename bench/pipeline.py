@@ -55,10 +55,12 @@ class PipelineResult:
     each waits for all of them (``C`` starts' work at once, on connections just opened): at 1,000 bills and 32
     clients that wave is 3% of the starts, so ``api_ms``'s p99 falls in it."""
     api_with_jobs_ms: dict[str, float] = field(default_factory=dict)
-    """``api_ms`` of the starts answered once the dispatcher's first round had begun (``answered_with_jobs``): the
-    API answered those beside the workflows it started. The dispatcher's first round waits for a burst of starts to
+    """``api_ms`` of the starts answered once the first dispatch round had begun (``answered_with_jobs``): the API
+    answered those beside the rounds and the workflows they started. The first round waits for a burst of starts to
     pause (``JOB_DISPATCH_QUIET_MS``, at most ``JOB_DISPATCH_MAX_WAIT_MS``), so at 1,000 bills most of the burst
     is answered before any job runs, and ``api_ms`` alone would say little about the API under the pipeline."""
+    first_dispatch_s: float | None = None
+    """When the first dispatch round began, in seconds after the first start was sent (None: no job dispatched)."""
     failure_reasons: Counter[str] = field(default_factory=Counter)
     """How many FAILED jobs failed where and why (``failure_reason`` of their ``ingestion_jobs.error``)."""
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -144,6 +146,7 @@ class PipelineResult:
             "api_ms": self.api_ms,
             "api_ms_after_first_wave": self.api_after_first_wave_ms,
             "api_ms_with_jobs": self.api_with_jobs_ms,
+            "first_dispatch_s": self.first_dispatch_s,
             "api_retries": self.api_retries,
             "e2e_ms": self.e2e_ms,
             "steps_ms": self.steps_ms,
@@ -284,6 +287,7 @@ async def run_pipeline(
     pipeline, not the seconds after it. Without ``pg_tuples`` those counters are neither waited for nor reported."""
     conn = await asyncpg.connect(database_url)
     try:
+        clock_offset = await postgres_clock_offset(conn)
         customer_ids = sorted({a.customer_id for a in accounts})
         before = await _table_counts(conn, pg_tuples=pg_tuples)
         async with job_starter(api_url, api_key, clients=clients, account_ids=[a.id for a in accounts]) as starter:
@@ -336,7 +340,8 @@ async def run_pipeline(
     first = min((float(r["created"]) for r in rows), default=0.0)
     last = max((f for _, f in finished), default=first)
     e2e = [(f - c) * 1000 for c, f in finished]
-    first_dispatch = min((float(r["dispatched"]) for r in rows if r["dispatched"] is not None), default=None)
+    first_dispatch = first_dispatch_on_our_clock([r["dispatched"] for r in rows], clock_offset)
+    first_sent = min((s.sent_at for s in started), default=None)
     statuses: dict[str, int] = {}
     for r in rows:
         if r["status"] in SETTLED_STATUSES:
@@ -348,6 +353,9 @@ async def run_pipeline(
         api_ms=distribution([s.latency_ms for s in started]),
         api_after_first_wave_ms=distribution([s.latency_ms for s in started if not s.first]),
         api_with_jobs_ms=distribution(answered_with_jobs(started, first_dispatch)),
+        first_dispatch_s=(
+            round(first_dispatch - first_sent, 3) if first_dispatch is not None and first_sent is not None else None
+        ),
         api_retries=starter.retries,
         e2e_ms=distribution(e2e, digits=0),
         steps_ms=steps,
@@ -361,9 +369,24 @@ async def run_pipeline(
     )
 
 
+async def postgres_clock_offset(conn: asyncpg.Connection) -> float:
+    """Postgres's clock less the bench's, in seconds: ``dispatched_at`` is Postgres's time and a start's answer the
+    bench's. Nil on one host; an external database's may differ by more than a start takes."""
+    before = time.time()
+    theirs = float(await conn.fetchval("SELECT extract(epoch FROM clock_timestamp())"))
+    return theirs - (before + time.time()) / 2
+
+
+def first_dispatch_on_our_clock(dispatched_at: Sequence[Any], clock_offset: float) -> float | None:
+    """When the first dispatch round began, in the bench's epoch seconds: the earliest ``dispatched_at`` (Postgres
+    epoch seconds, None for a job never dispatched), which a round writes as its transaction's ``now()``. If the first
+    round's starts all failed, its jobs were dispatched by a later round, and so the round found is that one."""
+    stamps = [float(at) for at in dispatched_at if at is not None]
+    return min(stamps) - clock_offset if stamps else None
+
+
 def answered_with_jobs(started: Sequence[Started], first_dispatch: float | None) -> list[float]:
-    """The latencies (ms) of the starts answered at or after ``first_dispatch`` (epoch seconds): when the
-    dispatcher's first round began (its transaction's ``now()``, which it writes as ``dispatched_at``). A start
+    """The latencies (ms) of the starts answered at or after ``first_dispatch`` (the bench's epoch seconds). A start
     in flight as the round began counts: the round's work and the workflows it started were beside it."""
     if first_dispatch is None:
         return []

@@ -210,8 +210,9 @@ def table(
         lines += [
             "API POST after 1st: without each client's first start (the clients send those together as the run"
             " begins; each waits for all of them)",
-            "API POST with jobs: the starts answered once the dispatcher's first round had begun, beside the workflows"
-            " it started (its first round waits for the burst to pause, so at 1,000 bills few are)",
+            "API POST with jobs: the starts answered once the first dispatch round had begun, beside the rounds and the"
+            " workflows they started (the first round waits for the burst to pause: at 1,000 bills few or none are)"
+            + _first_round(pipeline.first_dispatch_s),
             "pipeline: " + _resources(pipeline.resources),
             f"while the clients started jobs (first {len(pipeline.starts_per_second)} s), CPU %: "
             + ", ".join(f"{k} {v:.0f}" for k, v in pipeline.cpu_while_starting.items()),
@@ -237,6 +238,10 @@ def table(
         f"pipeline ÷ extraction alone = {_fmt(r['pipeline_vs_extraction'], 2)}",
     ]
     return lines
+
+
+def _first_round(seconds: float | None) -> str:
+    return "; no job was dispatched" if seconds is None else f"; the first round began {seconds:.2f} s into the starts"
 
 
 def _ceiling_row(name: str, ceiling: CeilingResult) -> str:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from activities.storage import StorageActivities
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, Started, drive
 from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
-from bench.pipeline import answered_with_jobs
+from bench.pipeline import answered_with_jobs, first_dispatch_on_our_clock
 from bench.report import summary_line, table
 from bench.run import config_of, parse_args
 from bench.stats import Span, distribution, per_second, percentile
@@ -119,6 +120,35 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
         assert api_log.count("Finished server process") == 2, "both stopped cleanly with the bench"
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.timeout(300)
+def test_starts_paced_past_the_first_dispatch_round_are_answered_beside_jobs(tmp_path: Path) -> None:
+    """Five a second: the first round waits only for 50 ms without a start (JOB_DISPATCH_QUIET_MS), so it begins
+    after the first start was answered and before the second is sent (the earliest dispatched_at, not created_at
+    nor the last round's)."""
+    args = ["--bills", "10", "--clients", "2", "--rate", "5", "--skip-ceiling", "--skip-extraction", "--no-progress"]
+    args += ["--no-plot", "--no-pg-tuples", "--results-dir", str(tmp_path), "--label", "paced"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    [json_path] = tmp_path.glob("*-paced.json")
+    pipeline = json.loads(json_path.read_text())["pipeline"]
+    assert 4 <= pipeline["api_ms_with_jobs"]["n"] <= 9, pipeline["api_ms_with_jobs"]  # 9 unless the machine lags
+    assert 0.05 - 0.002 <= pipeline["first_dispatch_s"] < 1.0, pipeline["first_dispatch_s"]  # clock offset's error
+    assert "the first round began" in proc.stdout
+
+
+def test_the_first_dispatch_is_the_earliest_dispatched_at_on_the_benchs_clock() -> None:
+    """Postgres's epoch seconds less its clock's lead over the bench's; a job never dispatched has none."""
+    assert first_dispatch_on_our_clock([Decimal("1005.5"), None, Decimal("1003.25")], clock_offset=3.0) == 1000.25
+    assert first_dispatch_on_our_clock([None, None], clock_offset=3.0) is None
 
 
 @pytest.mark.timeout(300)
