@@ -55,6 +55,19 @@ SUMMARY = re.compile(
 INGESTED = {"SUCCEEDED", "DUPLICATE"}
 
 
+def run_bench(args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.run`` with ``args``, stopping after 60 s without progress; the run must exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 @pytest.mark.timeout(600)
 def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
@@ -62,14 +75,7 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     args += ["--api-processes", "2"]  # the pipeline's starts go through two API processes on one port
     args += ["--keep-data"]  # to look for the emulator's and the API's files afterwards
     args += ["--no-pg-tuples"]  # not the 10 s wait for Postgres's counters (tests/bench/test_pg_counters.py)
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_bench(args, timeout=540)
     last = proc.stdout.strip().splitlines()[-1]
     assert SUMMARY.match(last), last
     assert last.startswith("bench: bills=10 ") and last.endswith(" ok=10 failed=0")
@@ -129,14 +135,7 @@ def test_starts_paced_past_the_first_dispatch_round_are_answered_beside_jobs(tmp
     nor the last round's)."""
     args = ["--bills", "10", "--clients", "2", "--rate", "5", "--skip-ceiling", "--skip-extraction", "--no-progress"]
     args += ["--no-plot", "--no-pg-tuples", "--results-dir", str(tmp_path), "--label", "paced"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", *args, "--stall-seconds", "60"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_bench(args, timeout=240)
 
     [json_path] = tmp_path.glob("*-paced.json")
     pipeline = json.loads(json_path.read_text())["pipeline"]
