@@ -13,10 +13,10 @@ which costs its next few requests a round trip each, not a burst of twenty.
 The insert is cold on the server's side too: a Postgres backend parses it, opens the table's nine indexes for
 writing and prepares each of its two foreign-key checks the first time it runs it, and on a fresh pool all
 twenty backends did that within the first burst: 32 starts sent together to a fresh API (no worker, two runs) cost
-Postgres 38 ms of CPU each time, 22 and 28 with this, 12-20 for the same API's later bursts. So each connection runs the
-start's insert once, for a customer and account of its own with negative ids (``BIGSERIAL`` never hands those
-out), in a transaction it rolls back: nothing is committed, no sequence moves, and in normal operation nothing
-reaches the server's log.
+Postgres 38 ms of CPU each time, 22 and 28 with this, 12-20 for the same API's later bursts. So each connection runs
+both inserts once (a connector start's, which reads the account itself, and an upload's), for a customer and account
+of its own with negative ids (``BIGSERIAL`` never hands those out), in a transaction it rolls back: nothing is
+committed, no sequence moves, and in normal operation nothing reaches the server's log.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ import asyncpg
 
 from api.auth import KEY_BY_HASH
 from api.services.accounts import ACCOUNT_BY_ID
+from api.services.connector_jobs import START_CONNECTOR_JOB
 from api.services.jobs import INSERT_JOB, JOB_BY_IDEMPOTENCY_KEY
+from shared.bill import Provider
 from shared.models import JobStatus, JobType
 from shared.temporal import workflow_id_for
 
@@ -39,9 +41,13 @@ Read-only, so running one with NULL arguments is harmless: NULL equals nothing, 
 
 WARM_UP_ACCOUNT = """
     WITH customer AS (INSERT INTO customers (id, name) VALUES ($1, 'api warm-up, rolled back') RETURNING id)
-    INSERT INTO utility_accounts (id, customer_id, account_number) SELECT id, id, 'warm-up' FROM customer
+    INSERT INTO utility_accounts (id, customer_id, provider, account_number) SELECT id, id, $2, 'warm-up' FROM customer
 """
-"""A customer and its account, both with id ``$1``, for the insert's foreign keys to find."""
+"""A customer and its account (``$2``'s), both with id ``$1``, for the inserts' foreign keys and the connector start's
+account read to find."""
+
+WARM_UP_PROVIDER = next(iter(Provider))
+"""Any: the connector start's insert is run with this one provider as the only one fetched."""
 
 WARM_UP_LIMITS = "SELECT set_config('lock_timeout', '1s', true), set_config('statement_timeout', '5s', true)"
 """For the warm-up's transaction only: past these, that connection is left cold rather than the start held up."""
@@ -52,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 
 async def warm_connections(pool: asyncpg.Pool) -> None:
-    """Run each lookup, and the insert rolled back, once on every connection the pool holds (call before serving:
+    """Run each lookup, and the inserts rolled back, once on every connection the pool holds (call before serving:
     it holds them all)."""
     held: list[asyncpg.pool.PoolConnectionProxy] = []
     try:
@@ -72,19 +78,32 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
     together never wait on each other. A warm-up that fails (a lock held past ``WARM_UP_LIMITS``, that id taken
     for good by a row put in by hand) leaves its connection cold and the API starting: it only saves time."""
     warm_up_id = -connection.get_server_pid()
-    job_id = str(uuid.uuid4())
+    connector_job_id, upload_job_id = str(uuid.uuid4()), str(uuid.uuid4())
     transaction = connection.transaction()
     await transaction.start()
     try:
         await connection.execute(WARM_UP_LIMITS)
-        await connection.execute(WARM_UP_ACCOUNT, warm_up_id)
+        await connection.execute(WARM_UP_ACCOUNT, warm_up_id, WARM_UP_PROVIDER)
+        await connection.fetchrow(
+            START_CONNECTOR_JOB,
+            connector_job_id,
+            warm_up_id,
+            workflow_id_for(connector_job_id),
+            JobType.CONNECTOR,
+            JobStatus.PENDING,
+            None,
+            None,
+            {},
+            warm_up_id,
+            [WARM_UP_PROVIDER],
+        )
         await connection.fetchrow(
             INSERT_JOB,
-            job_id,
+            upload_job_id,
             warm_up_id,
             warm_up_id,
-            workflow_id_for(job_id),
-            JobType.CONNECTOR,
+            workflow_id_for(upload_job_id),
+            JobType.UPLOAD,
             JobStatus.PENDING,
             None,
             None,
@@ -93,7 +112,7 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
         )
     except (asyncpg.PostgresError, TimeoutError) as error:
         logger.warning(
-            "a pooled connection's start insert was not warmed up: its first start parses it",
+            "a pooled connection's start inserts were not warmed up: its first starts parse them",
             extra={"error": f"{type(error).__name__}: {error}"[:300]},
         )
     finally:

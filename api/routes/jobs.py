@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from activities.connectors.deployed import fetches
 from activities.storage import extension_for
 from api.deps import (
     ArtifactReaderDep,
@@ -29,6 +28,7 @@ from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.accounts import get_account
+from api.services.connector_jobs import refuse_unfetchable, start_connector_job
 from api.services.jobs import (
     JobCursor,
     check_replay,
@@ -36,11 +36,9 @@ from api.services.jobs import (
     get_job_row,
     job_public,
     read_job,
-    start_job,
 )
 from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
-from shared.bill import Provider
 from shared.models import JobStatus, JobType
 
 logger = logging.getLogger(__name__)
@@ -56,22 +54,12 @@ of a larger file its beginning, so a view holds this much in memory, never the w
 async def _start(
     state: StateDep, principal: IngestDep, response: Response, account_id: int, idempotency_key: str | None
 ) -> JobPublic:
-    account = await get_account(state.pool, principal=principal, account_id=account_id)
-    if account["provider"] is None:
-        raise Problem(
-            422,
-            f"utility account {account_id} has no provider, so no connector can fetch its bills:"
-            " upload the bill with POST /bills",
-        )
-    if not fetches(state.settings, Provider(account["provider"])):
-        raise Problem(
-            422,
-            f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
-            " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
-        )
     if state.settings.rate_limit_per_minute > 0:
-        # Looked up first so a retry spends no token, and a key reused for another request is a 422 before any.
-        # Without a budget (a gateway limits, or the benchmark) start_job's insert finds both, one query fewer.
+        # Checked first so a refusal or a retry spends no token, and a key reused for another request is a 422
+        # before any. Without a budget (a gateway limits, or the benchmark) the insert itself reads the account
+        # and finds the key's job: two queries fewer.
+        account = await get_account(state.pool, principal=principal, account_id=account_id)
+        refuse_unfetchable(state.settings, account)
         replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
         if replayed is not None:
             check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
@@ -81,13 +69,12 @@ async def _start(
         state, principal=principal, action="start_job", idempotency_key=idempotency_key
     )
     try:
-        job, created = await start_job(
+        job, created = await start_connector_job(
             pool=state.pool,
             client=state.client,
             settings=state.settings,
             principal=principal,
-            account=account,
-            job_type=JobType.CONNECTOR,
+            account_id=account_id,
             idempotency_key=idempotency_key,
             dispatcher=state.dispatcher,
         )

@@ -1,5 +1,5 @@
 """The API serves its first burst of starts on connections that have each run a start's statements: its lookups
-prepared, its insert run and rolled back."""
+prepared, its inserts run and rolled back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from api.main import create_app
+from api.services.connector_jobs import START_CONNECTOR_JOB
 from api.services.jobs import INSERT_JOB
 from api.warm_pool import START_LOOKUPS
 from shared.db import create_pool
@@ -33,7 +34,7 @@ async def test_every_pooled_connection_has_run_a_start_before_the_first_request_
         held = [await pool.acquire() for _ in range(3)]  # every connection: none has served a request yet
         try:
             for connection in held:
-                assert {*START_LOOKUPS, INSERT_JOB} <= await prepared_statements(connection)
+                assert {*START_LOOKUPS, START_CONNECTOR_JOB, INSERT_JOB} <= await prepared_statements(connection)
             assert await held[0].fetchval(WARM_UP_ROWS) == 0, "the warm-up's customer, account and job rolled back"
         finally:
             for connection in held:
@@ -58,14 +59,15 @@ async def test_connections_whose_warm_up_waits_on_a_lock_are_left_cold_and_the_a
             pool = app.state.minimeter.pool
             held = [await pool.acquire() for _ in range(2)]
             try:
-                assert [INSERT_JOB in await prepared_statements(connection) for connection in held] == [False, False]
+                inserts = {START_CONNECTOR_JOB, INSERT_JOB}
+                assert [inserts & await prepared_statements(connection) for connection in held] == [set(), set()]
                 assert [set(START_LOOKUPS) <= await prepared_statements(connection) for connection in held] == [
                     True
                 ] * 2
             finally:
                 for connection in held:
                     await pool.release(connection)
-            assert caplog.text.count("was not warmed up") == 2
+            assert caplog.text.count("were not warmed up") == 2
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer mm_not-a-key"}) as http:
                 assert (await http.get("/jobs")).status_code == 401
     finally:
