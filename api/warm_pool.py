@@ -1,4 +1,4 @@
-"""Warm each pooled connection for a start before the API serves: its lookups prepared, its insert run once.
+"""Warm each pooled connection for a start before the API serves: its lookups prepared, its inserts run once.
 
 asyncpg prepares a statement the first time a connection runs it (a Parse/Describe round trip, and
 the codecs for its result), then keeps it in that connection's cache. The API opens all its
@@ -46,8 +46,8 @@ WARM_UP_ACCOUNT = """
 """A customer and its account (``$2``'s), both with id ``$1``, for the inserts' foreign keys and the connector start's
 account read to find."""
 
-WARM_UP_PROVIDER = next(iter(Provider))
-"""Any: the connector start's insert is run with this one provider as the only one fetched."""
+WARM_UP_PROVIDER = Provider.PGE
+"""Any provider: the warm-up account's, and the one the connector start's insert is told a connector fetches."""
 
 WARM_UP_LIMITS = "SELECT set_config('lock_timeout', '1s', true), set_config('statement_timeout', '5s', true)"
 """For the warm-up's transaction only: past these, that connection is left cold rather than the start held up."""

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds on the same API (default 2)")
     parser.add_argument("--api-processes", type=int, default=1, help="API processes on one port (default 1)")
     parser.add_argument(
-        "--floor", action="store_true", help="serve bench.floor_app (a start's three statements, nothing more)"
+        "--floor", action="store_true", help="serve bench.floor_app (a start's two statements, nothing more)"
     )
     args = parser.parse_args(argv)
     if args.floor and args.api_processes != 1:

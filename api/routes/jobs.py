@@ -57,7 +57,7 @@ async def _start(
     if state.settings.rate_limit_per_minute > 0:
         # Checked first so a refusal or a retry spends no token, and a key reused for another request is a 422
         # before any. Without a budget (a gateway limits, or the benchmark) the insert itself reads the account
-        # and finds the key's job: two queries fewer.
+        # and meets the key's job (api.services.connector_jobs): neither is looked up on its own.
         account = await get_account(state.pool, principal=principal, account_id=account_id)
         refuse_unfetchable(state.settings, account)
         replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
@@ -78,7 +78,7 @@ async def _start(
             idempotency_key=idempotency_key,
             dispatcher=state.dispatcher,
         )
-    except Problem:  # the key's first request was for another account or an upload (422): nothing started
+    except Problem:  # the account refused (404, 422), or the key's first request was for another: nothing started
         if spent:
             await refund_rate_limit_token(state, principal=principal, action="start_job")
         raise

@@ -4,11 +4,11 @@ A start was three statements: the key, the account, the insert. Folding the acco
 (``INSERT … SELECT``) answers the same starts with two. At the API's floor (``bench.floor_app``, session 49)
 that was 11-18% more starts a second, and ~0.1 ms less of the API's CPU a start.
 
-The insert's ``WHERE`` is the account's checks, said again in SQL: it is the caller's, it names a provider, and
-a connector fetches that provider here. When it inserts nothing, the same checks run in Python (``get_account``,
-``refuse_unfetchable``) for their 404 or 422, and an account that passes them goes through ``start_job``, whose
-insert finds the Idempotency-Key's job. So the SQL decides only which starts take the short way; every refusal and
-every replay is answered where it always was.
+The insert's ``WHERE`` is the account's checks, said again in SQL: the caller may see its customer, it names a
+provider, and a connector fetches that provider here. When it inserts nothing, the same checks run in Python
+(``get_account``, ``refuse_unfetchable``) for their 404 or 422, then the Idempotency-Key's job answers. So the SQL
+decides only which starts take the short way; every refusal and every replay is answered as it always was. Where a
+rate limit applies, the route has made those checks before it spends a token, and the insert saves nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from api.auth import Principal
 from api.problems import Problem
 from api.services.accounts import get_account
 from api.services.dispatch import JobDispatcher
-from api.services.jobs import idempotency_scope, start_job
+from api.services.jobs import check_replay, find_idempotent_job, idempotency_scope, ingestion_request, start_job
 from shared.bill import Provider
-from shared.models import IngestionRequest, JobStatus, JobType
+from shared.models import JobStatus, JobType
 from shared.settings import Settings
 from shared.temporal import workflow_id_for
 
@@ -42,8 +42,15 @@ START_CONNECTOR_JOB = """
     ON CONFLICT DO NOTHING
     RETURNING *
 """
-"""A connector start's insert: ``$9`` the caller's customer (none for an admin key), ``$10`` the providers fetched
-here (``api.warm_pool`` runs it on each pooled connection, rolled back)."""
+"""A connector start's insert: ``$8`` the workflow input but for ``ACCOUNT_ROW_FIELDS``, ``$9`` the caller's customer
+(none for a key bound to no customer), ``$10`` the providers fetched here (``api.warm_pool`` runs it on each pooled
+connection, rolled back)."""
+
+ACCOUNT_ROW_FIELDS = {"customer_id", "provider"}
+"""The workflow input's fields ``START_CONNECTOR_JOB`` writes from the account's row (its ``jsonb_build_object``)."""
+
+UNREAD_ACCOUNT = {"customer_id": 0, "provider": None}
+"""Stand-ins for ``ACCOUNT_ROW_FIELDS`` while the input is built: left out of what is sent."""
 
 
 def fetched_providers(settings: Settings) -> list[str]:
@@ -81,13 +88,8 @@ async def start_connector_job(
 
     Raises the account's 404 or 422, or the 422 of an Idempotency-Key first used for another request."""
     job_id = str(uuid.uuid4())
-    request = IngestionRequest(
-        job_id=job_id,
-        customer_id=0,  # not sent: the insert writes the account's customer and provider
-        utility_account_id=account_id,
-        job_type=JobType.CONNECTOR,
-        review_sla_seconds=int(settings.review_sla.total_seconds()),
-        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
+    request = ingestion_request(
+        settings, job_id=job_id, account={"id": account_id, **UNREAD_ACCOUNT}, job_type=JobType.CONNECTOR
     )
     row = await pool.fetchrow(
         START_CONNECTOR_JOB,
@@ -98,16 +100,20 @@ async def start_connector_job(
         JobStatus.PENDING,
         idempotency_scope(principal) if idempotency_key else None,
         idempotency_key,
-        request.model_dump(mode="json", exclude={"customer_id", "provider"}),
+        request.model_dump(mode="json", exclude=ACCOUNT_ROW_FIELDS),
         principal.customer_id,
         fetched_providers(settings),
     )
     if row is not None:
         dispatcher.wake()
         return dict(row), True
-    # Not the caller's account, or not one a connector fetches (refused here), or the key's job exists already.
     account = await get_account(pool, principal=principal, account_id=account_id)
     refuse_unfetchable(settings, account)
+    replayed = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
+    if replayed is not None:
+        check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
+        return replayed, False
+    # The checks passed in Python where SQL found otherwise: start it the long way rather than refuse it.
     return await start_job(
         pool=pool,
         client=client,

@@ -8,6 +8,7 @@ import binascii
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,6 +107,27 @@ def check_replay(
         raise Problem(422, "this Idempotency-Key was already used to upload a different file")
 
 
+def ingestion_request(
+    settings: Settings,
+    *,
+    job_id: str,
+    account: Mapping[str, Any],
+    job_type: JobType,
+    upload: ArtifactRef | None = None,
+) -> IngestionRequest:
+    """A job's workflow input, as its row stores it (``start_request``) for the dispatcher to start it with."""
+    return IngestionRequest(
+        job_id=job_id,
+        customer_id=account["customer_id"],
+        utility_account_id=account["id"],
+        provider=Provider(account["provider"]) if account["provider"] else None,
+        job_type=job_type,
+        upload=upload,
+        review_sla_seconds=int(settings.review_sla.total_seconds()),
+        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
+    )
+
+
 INSERT_JOB = """
     INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
                                 idempotency_scope, idempotency_key, start_request, dispatched_at)
@@ -113,7 +135,8 @@ INSERT_JOB = """
     ON CONFLICT DO NOTHING  -- any: an upload's id derives from its key, so its twin conflicts on both
     RETURNING *
 """
-"""Every start's and upload's insert (``api.warm_pool`` runs it on each pooled connection, rolled back)."""
+"""An upload's insert, and a connector start's where ``START_CONNECTOR_JOB`` took nothing (``api.warm_pool`` runs it
+on each pooled connection, rolled back)."""
 
 
 async def start_job(
@@ -141,16 +164,7 @@ async def start_job(
     """
     job_id = job_id or str(uuid.uuid4())
     scope = idempotency_scope(principal) if idempotency_key else None
-    request = IngestionRequest(
-        job_id=job_id,
-        customer_id=account["customer_id"],
-        utility_account_id=account["id"],
-        provider=Provider(account["provider"]) if account["provider"] else None,
-        job_type=job_type,
-        upload=upload,
-        review_sla_seconds=int(settings.review_sla.total_seconds()),
-        review_timeout_seconds=int(settings.review_timeout.total_seconds()),
-    )
+    request = ingestion_request(settings, job_id=job_id, account=account, job_type=job_type, upload=upload)
     row = await pool.fetchrow(
         INSERT_JOB,
         job_id,

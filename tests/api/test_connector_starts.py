@@ -3,6 +3,7 @@ with one it checks the account first. Either way a caller gets the same answers 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from api.services.jobs import REUSED_KEY
 from shared.bill import Provider
 from shared.models import IngestionRequest, JobType
 from shared.settings import Settings
-from tests.helpers import create_account, serve, wait_for_status
+from tests.helpers import bill_text, create_account, serve, wait_for_status
 from worker.resources import Resources
 
 RATE_LIMITS = {"read by the insert": 0, "checked first": 100_000}
@@ -27,12 +28,17 @@ API = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture(params=list(RATE_LIMITS.values()), ids=list(RATE_LIMITS))
-def api(request: pytest.FixtureRequest, app_settings: Settings, admin_key: str) -> API:
+def rate_limit(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+@pytest.fixture()
+def api(rate_limit: int, app_settings: Settings, admin_key: str) -> API:
     """An API process at this rate limit, as a caller with ``key`` (the admin's unless given) sees it."""
 
     @asynccontextmanager
     async def serving(*, key: str = admin_key, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-        update = {"rate_limit_per_minute": request.param, "db_pool_max": 3, **settings}
+        update = {"rate_limit_per_minute": rate_limit, "db_pool_max": 3, **settings}
         async with (
             serve(create_app(app_settings.model_copy(update=update))) as url,
             httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
@@ -44,7 +50,8 @@ def api(request: pytest.FixtureRequest, app_settings: Settings, admin_key: str) 
 
 @pytest.fixture()
 def account_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The accounts read after the insert took nothing (the Python checks' way, for a refusal or a replay)."""
+    """The accounts read after the insert took nothing (the Python checks' way, for a refusal or a replay): none
+    where a rate limit applies, since the route read each account before."""
     reads: list[int] = []
 
     async def counted(*args: Any, account_id: int, **kwargs: Any) -> dict[str, Any]:
@@ -84,7 +91,7 @@ async def test_a_start_gives_the_workflow_the_accounts_customer_and_provider_and
         stored = await resources.pool.fetchval(
             "SELECT start_request FROM ingestion_jobs WHERE id = $1::uuid", job["id"]
         )
-        assert IngestionRequest.model_validate(stored) == IngestionRequest(
+        assert stored == IngestionRequest(  # as stored whole, not as read back: no field missing or extra
             job_id=job["id"],
             customer_id=account["customer_id"],
             utility_account_id=account["id"],
@@ -92,13 +99,13 @@ async def test_a_start_gives_the_workflow_the_accounts_customer_and_provider_and
             job_type=JobType.CONNECTOR,
             review_sla_seconds=int(app_settings.review_sla.total_seconds()),
             review_timeout_seconds=int(app_settings.review_timeout.total_seconds()),
-        )
+        ).model_dump(mode="json")
         assert (await wait_for_status(client, job["id"]))["status"] == "SUCCEEDED"
     assert account_reads == [], "a start the insert took needs no second look at its account"
 
 
 async def test_accounts_no_start_may_use_are_refused_alike_and_nothing_is_recorded(
-    api: API, http: httpx.AsyncClient, resources: Resources, unique: str, account_reads: list[int]
+    api: API, rate_limit: int, http: httpx.AsyncClient, resources: Resources, unique: str, account_reads: list[int]
 ) -> None:
     providerless = await create_account(http, provider=None, account_number=f"NONE-{unique}")
     unserved = await create_account(http, provider="coned", account_number=f"OFF-{unique}")
@@ -111,10 +118,11 @@ async def test_accounts_no_start_may_use_are_refused_alike_and_nothing_is_record
     assert no_provider.status_code == 422 and "has no provider" in no_provider.json()["detail"]
     assert no_connector.status_code == 422 and "no connector fetches coned bills" in no_connector.json()["detail"]
     assert [await jobs_of(resources, account) for account in (providerless, unserved)] == [0, 0]
+    assert account_reads == ([] if rate_limit else [2**62, providerless["id"], unserved["id"]])
 
 
 async def test_a_customers_key_starts_its_own_accounts_and_never_finds_anothers(
-    api: API, http: httpx.AsyncClient, resources: Resources, unique: str
+    api: API, rate_limit: int, http: httpx.AsyncClient, resources: Resources, unique: str, account_reads: list[int]
 ) -> None:
     own = await create_account(http, provider="pge", account_number=f"OWN-{unique}")
     other = await create_account(http, provider="pge", account_number=f"OTHER-{unique}")
@@ -125,6 +133,7 @@ async def test_a_customers_key_starts_its_own_accounts_and_never_finds_anothers(
     assert started.status_code == 201, started.text
     assert (hidden.status_code, hidden.json()["detail"]) == (404, f"utility account {other['id']} not found")
     assert [await jobs_of(resources, account) for account in (own, other)] == [1, 0]
+    assert account_reads == ([] if rate_limit else [other["id"]]), "its own account started the short way"
 
 
 async def test_an_idempotency_key_answers_with_its_job_and_refuses_another_account(
@@ -141,3 +150,36 @@ async def test_an_idempotency_key_answers_with_its_job_and_refuses_another_accou
     assert again.json()["id"] == started.json()["id"]
     assert (reused.status_code, reused.json()["detail"]) == (422, REUSED_KEY)
     assert [await jobs_of(resources, account) for account in (first, second)] == [1, 0]
+
+
+async def test_two_starts_sent_at_once_under_one_key_make_one_job(
+    api: API, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A client retrying a start whose answer is late: the second insert waits for the first's row, then replays it."""
+    account = await create_account(http, provider="pge", account_number=f"RACE-{unique}")
+    key = {"Idempotency-Key": f"race-{unique}"}
+    async with api() as client:
+        answers = await asyncio.gather(
+            *(client.post("/jobs", json={"utility_account_id": account["id"]}, headers=key) for _ in range(2))
+        )
+    assert sorted(answer.status_code for answer in answers) == [200, 201], [answer.text for answer in answers]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert await jobs_of(resources, account) == 1
+
+
+async def test_a_key_first_used_for_an_upload_does_not_start_a_fetch(
+    api: API, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    account = await create_account(http, provider="pge", account_number=f"UPKEY-{unique}")
+    key = {"Idempotency-Key": f"upload-{unique}"}
+    async with api() as client:
+        uploaded = await client.post(
+            "/bills",
+            files={"file": ("bill.txt", bill_text(f"UPKEY-{unique}").encode(), "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+            headers=key,
+        )
+        started = await client.post("/jobs", json={"utility_account_id": account["id"]}, headers=key)
+    assert uploaded.status_code == 201, uploaded.text
+    assert (started.status_code, started.json()["detail"]) == (422, REUSED_KEY)
+    assert await jobs_of(resources, account) == 1
