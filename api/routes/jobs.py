@@ -27,19 +27,16 @@ from api.deps import (
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
-from api.services.accounts import get_account
-from api.services.connector_jobs import refuse_unfetchable, start_connector_job
+from api.services.connector_jobs import checked_account, start_connector_job
 from api.services.jobs import (
     JobCursor,
-    check_replay,
-    find_idempotent_job,
     get_job_row,
     job_public,
     read_job,
 )
 from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
-from shared.models import JobStatus, JobType
+from shared.models import JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +55,10 @@ async def _start(
         # Checked first so a refusal or a retry spends no token, and a key reused for another request is a 422
         # before any. Without a budget (a gateway limits, or the benchmark) the insert itself reads the account
         # and meets the key's job (api.services.connector_jobs): neither is looked up on its own.
-        account = await get_account(state.pool, principal=principal, account_id=account_id)
-        refuse_unfetchable(state.settings, account)
-        replayed = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
+        _, replayed = await checked_account(
+            state.pool, state.settings, principal=principal, account_id=account_id, key=idempotency_key
+        )
         if replayed is not None:
-            check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
             response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does
             return job_public(replayed, state.settings)
     spent = await spend_rate_limit_token(

@@ -74,6 +74,19 @@ def refuse_unfetchable(settings: Settings, account: dict[str, Any]) -> None:
         )
 
 
+async def checked_account(
+    pool: asyncpg.Pool, settings: Settings, *, principal: Principal, account_id: int, key: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The account a connector start may use, and the Idempotency-Key's job if it has one (a replay): the checks in
+    Python, with their 404 or 422, and the 422 of a key first used for another request."""
+    account = await get_account(pool, principal=principal, account_id=account_id)
+    refuse_unfetchable(settings, account)
+    replayed = await find_idempotent_job(pool, principal=principal, key=key)
+    if replayed is not None:
+        check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
+    return account, replayed
+
+
 async def start_connector_job(
     *,
     pool: asyncpg.Pool,
@@ -107,11 +120,10 @@ async def start_connector_job(
     if row is not None:
         dispatcher.wake()
         return dict(row), True
-    account = await get_account(pool, principal=principal, account_id=account_id)
-    refuse_unfetchable(settings, account)
-    replayed = await find_idempotent_job(pool, principal=principal, key=idempotency_key)
+    account, replayed = await checked_account(
+        pool, settings, principal=principal, account_id=account_id, key=idempotency_key
+    )
     if replayed is not None:
-        check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
         return replayed, False
     # The checks passed in Python where SQL found otherwise: start it the long way rather than refuse it.
     return await start_job(

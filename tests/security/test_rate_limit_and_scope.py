@@ -15,7 +15,7 @@ from api.auth import Principal, Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
 from api.routes import jobs as job_routes
-from api.services.jobs import find_idempotent_job
+from api.services.connector_jobs import checked_account
 from api.state import AppState
 from shared.artifacts import ArtifactStore, ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import ArtifactRef
@@ -247,11 +247,13 @@ async def test_without_a_budget_the_insert_answers_a_retry_and_a_reused_key(
     inserting: the insert's conflict answers a retry with its job and a key reused for another account with a 422."""
     looked_up_first: list[str | None] = []
 
-    async def counted(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:
+    async def counted(
+        pool: asyncpg.Pool, settings: Settings, *, principal: Principal, account_id: int, key: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         looked_up_first.append(key)
-        return await find_idempotent_job(pool, principal=principal, key=key)
+        return await checked_account(pool, settings, principal=principal, account_id=account_id, key=key)
 
-    monkeypatch.setattr(job_routes, "find_idempotent_job", counted)
+    monkeypatch.setattr(job_routes, "checked_account", counted)  # the route's checks before the insert
     account, key = await account_and_key(http, resources, "RL0", unique)
     other = await create_account(http, provider="pge", account_number=f"RL0O-{unique}")
     keyed = {"Idempotency-Key": f"unlimited-{unique}"}
