@@ -11,15 +11,27 @@ import math
 
 import asyncpg
 
-_TAKE = """
+
+def take_token(key_id: str, action: str, capacity: str, *, if_any_row_of: str | None = None) -> str:
+    """The statement that takes one token from a (key, action) bucket, returning the tokens left, or no row when
+    the bucket is empty. Its arguments are SQL: parameters, so another statement can take the token inside it
+    (``api.services.connector_jobs``), and then only if ``if_any_row_of`` (a relation of that statement) has a row.
+
+    One statement that locks the bucket's row: concurrent takers cannot spend the same token twice."""
+    rows = f"FROM {if_any_row_of} LIMIT 1" if if_any_row_of else ""
+    refilled = f"LEAST({capacity}, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * {capacity} / 60)"
+    return f"""
 INSERT INTO rate_limit_buckets AS b (key_id, action, tokens, updated_at)
-VALUES ($1, $2, $3::float8 - 1, clock_timestamp())
+SELECT {key_id}::bigint, {action}::text, {capacity}::float8 - 1, clock_timestamp() {rows}
 ON CONFLICT (key_id, action) DO UPDATE
-   SET tokens = LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * $3 / 60) - 1,
+   SET tokens = {refilled} - 1,
        updated_at = clock_timestamp()
- WHERE LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * $3 / 60) >= 1
+ WHERE {refilled} >= 1
 RETURNING tokens
 """
+
+
+_TAKE = take_token("$1", "$2", "$3")
 _AVAILABLE = """
 SELECT LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated_at) * $3 / 60)
   FROM rate_limit_buckets WHERE key_id = $1 AND action = $2

@@ -14,9 +14,10 @@ The insert is cold on the server's side too: a Postgres backend parses it, opens
 writing and prepares each of its two foreign-key checks the first time it runs it, and on a fresh pool all
 twenty backends did that within the first burst: 32 starts sent together to a fresh API (no worker, two runs) cost
 Postgres 38 ms of CPU each time, 22 and 28 with this, 12-20 for the same API's later bursts. So each connection runs
-both inserts once (a connector start's, which reads the account itself, and an upload's), for a customer and account
-of its own with negative ids (``BIGSERIAL`` never hands those out), in a transaction it rolls back: nothing is
-committed, no sequence moves, and in normal operation nothing reaches the server's log.
+the inserts once (a connector start's, which reads the account itself, the same paid for from a rate limit's bucket,
+and an upload's), for a customer and account of its own with negative ids (``BIGSERIAL`` never hands those out), in
+a transaction it rolls back: nothing is committed, no sequence moves, and in normal operation nothing reaches the
+server's log.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import asyncpg
 
 from api.auth import KEY_BY_HASH
 from api.services.accounts import ACCOUNT_BY_ID
-from api.services.connector_jobs import START_CONNECTOR_JOB
+from api.services.connector_jobs import START_CONNECTOR_JOB, START_CONNECTOR_JOB_FOR_A_TOKEN, START_JOB_ACTION
 from api.services.jobs import INSERT_JOB, JOB_BY_IDEMPOTENCY_KEY
 from shared.bill import Provider
 from shared.models import JobStatus, JobType
@@ -74,11 +75,12 @@ async def warm_connections(pool: asyncpg.Pool) -> None:
 
 
 async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> None:
-    """The rows' id is minus the backend's process id, unique among live connections, so API processes warming up
-    together never wait on each other. A warm-up that fails (a lock held past ``WARM_UP_LIMITS``, that id taken
-    for good by a row put in by hand) leaves its connection cold and the API starting: it only saves time."""
+    """The rows' id (and the bucket's key) is minus the backend's process id, unique among live connections, so API
+    processes warming up together never wait on each other. A warm-up that fails (a lock held past
+    ``WARM_UP_LIMITS``, that id taken for good by a row put in by hand) leaves its connection cold and the API
+    starting: it only saves time."""
     warm_up_id = -connection.get_server_pid()
-    connector_job_id, upload_job_id = str(uuid.uuid4()), str(uuid.uuid4())
+    connector_job_id, limited_job_id, upload_job_id = (str(uuid.uuid4()) for _ in range(3))
     transaction = connection.transaction()
     await transaction.start()
     try:
@@ -96,6 +98,22 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
             {},
             warm_up_id,
             [WARM_UP_PROVIDER],
+        )
+        await connection.fetchrow(
+            START_CONNECTOR_JOB_FOR_A_TOKEN,
+            limited_job_id,
+            warm_up_id,
+            workflow_id_for(limited_job_id),
+            JobType.CONNECTOR,
+            JobStatus.PENDING,
+            None,
+            None,
+            {},
+            warm_up_id,
+            [WARM_UP_PROVIDER],
+            warm_up_id,  # its bucket's key: no key has a negative id either
+            START_JOB_ACTION,
+            1.0,
         )
         await connection.fetchrow(
             INSERT_JOB,

@@ -8,6 +8,7 @@ wait in Postgres, as they would behind a busy worker.
 
     python -m bench.api_alone --requests 2000 --clients 32 [--api-processes 2]
     python -m bench.api_alone --floor    # bench.floor_app instead: the framework's floor here
+    python -m bench.api_alone --rate-limit 100000000    # each start paid from its key's budget, as by default
 """
 
 from __future__ import annotations
@@ -80,13 +81,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--floor", action="store_true", help="serve bench.floor_app (a start's two statements, nothing more)"
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=0,
+        help="RATE_LIMIT_PER_MINUTE (default 0, as every bench runs; the API's default is 600 a minute: one the clients"
+        " never exhaust measures a start paid from its key's budget)",
+    )
     args = parser.parse_args(argv)
     if args.floor and args.api_processes != 1:
         parser.error("--floor serves one process")
+    if args.floor and args.rate_limit:
+        parser.error("--floor has no rate limit")
     stop_on_sigterm()
     print(f"api_alone: {where_it_runs()}", file=sys.stderr, flush=True)  # stdout's first line is round 1's
     with tempfile.TemporaryDirectory(prefix="minimeter-api-alone-") as data_dir:
-        env = {"API_PROCESSES": str(args.api_processes)}
+        env = {"API_PROCESSES": str(args.api_processes), "RATE_LIMIT_PER_MINUTE": str(args.rate_limit)}
         stack = BenchStack(Path(data_dir), run_id=secrets.token_hex(4), env=env, temporal_in_memory=True)
         try:
             stack.start_services()

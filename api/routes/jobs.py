@@ -27,7 +27,12 @@ from api.deps import (
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
-from api.services.connector_jobs import checked_account, start_connector_job
+from api.services.connector_jobs import (
+    START_JOB_ACTION,
+    checked_account,
+    start_connector_job,
+    start_connector_job_for_a_token,
+)
 from api.services.jobs import (
     JobCursor,
     get_job_row,
@@ -42,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["jobs"], route_class=AuthorizeBeforeBody)
 
+
 CHARSET_SAMPLE_BYTES = 1024 * 1024
 """How much of a text bill is read to name its charset before the first byte is sent: any real bill whole
 (a dense page is a few kilobytes, and extraction refuses more than ``MAX_INK_CHARS`` non-blank characters),
@@ -52,9 +58,24 @@ async def _start(
     state: StateDep, principal: IngestDep, response: Response, account_id: int, idempotency_key: str | None
 ) -> JobPublic:
     if state.settings.rate_limit_per_minute > 0:
-        # Checked first so a refusal or a retry spends no token, and a key reused for another request is a 422
-        # before any. Without a budget (a gateway limits, or the benchmark) the insert itself reads the account
-        # and meets the key's job (api.services.connector_jobs): neither is looked up on its own.
+        # One statement reads the account, meets the key's job, takes the token and records the job
+        # (api.services.connector_jobs). Whatever it did not start is answered below, as before it: the account's
+        # checks first, so a refusal or a retry spends no token and a key reused for another request is a 422
+        # before any. Without a budget (a gateway limits, or the benchmark) the insert reads the account itself.
+        started, spent = await start_connector_job_for_a_token(
+            pool=state.pool,
+            settings=state.settings,
+            principal=principal,
+            account_id=account_id,
+            idempotency_key=idempotency_key,
+            dispatcher=state.dispatcher,
+            action=START_JOB_ACTION,
+        )
+        if started is not None:
+            response.status_code = status.HTTP_201_CREATED
+            return job_public(started, state.settings)
+        if spent:  # the key's first try recorded its job meanwhile: this request, a retry, pays nothing
+            await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
         _, replayed = await checked_account(
             state.pool, state.settings, principal=principal, account_id=account_id, key=idempotency_key
         )
@@ -62,7 +83,7 @@ async def _start(
             response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does
             return job_public(replayed, state.settings)
     spent = await spend_rate_limit_token(
-        state, principal=principal, action="start_job", idempotency_key=idempotency_key
+        state, principal=principal, action=START_JOB_ACTION, idempotency_key=idempotency_key
     )
     try:
         job, created = await start_connector_job(
@@ -76,10 +97,10 @@ async def _start(
         )
     except Problem:  # the account refused (404, 422), or the key's first request was for another: nothing started
         if spent:
-            await refund_rate_limit_token(state, principal=principal, action="start_job")
+            await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
         raise
     if spent and not created:  # a retry (with a rate limit, one sent before its first try answered): the first paid
-        await refund_rate_limit_token(state, principal=principal, action="start_job")
+        await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return job_public(job, state.settings)
 

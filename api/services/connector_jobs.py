@@ -22,6 +22,7 @@ from temporalio.client import Client
 from activities.connectors.deployed import fetches
 from api.auth import Principal
 from api.problems import Problem
+from api.ratelimit import take_token
 from api.services.accounts import get_account
 from api.services.dispatch import JobDispatcher
 from api.services.jobs import check_replay, find_idempotent_job, idempotency_scope, ingestion_request, start_job
@@ -30,21 +31,44 @@ from shared.models import JobStatus, JobType
 from shared.settings import Settings
 from shared.temporal import workflow_id_for
 
-START_CONNECTOR_JOB = """
-    INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
-                                idempotency_scope, idempotency_key, start_request)
-    SELECT $1, account.customer_id, account.id, $3, $4, $5, $6, $7,
-           $8::jsonb || jsonb_build_object('customer_id', account.customer_id, 'provider', account.provider)
+STARTABLE_ACCOUNT = """
+    SELECT account.id, account.customer_id, account.provider
       FROM utility_accounts account
      WHERE account.id = $2
        AND ($9::bigint IS NULL OR account.customer_id = $9)
        AND account.provider = ANY($10::text[])
+"""
+"""The account ``$2`` if a connector start may use it: the caller (``$9``, its customer; none for a key bound to no
+customer) may see its customer, and it names a provider that a connector fetches here (``$10``)."""
+
+_INSERT_FROM_ACCOUNT = """
+    INSERT INTO ingestion_jobs (id, customer_id, utility_account_id, workflow_id, job_type, status,
+                                idempotency_scope, idempotency_key, start_request)
+    SELECT $1, account.customer_id, account.id, $3, $4, $5, $6, $7,
+           $8::jsonb || jsonb_build_object('customer_id', account.customer_id, 'provider', account.provider)
+      FROM {source}
     ON CONFLICT DO NOTHING
     RETURNING *
 """
-"""A connector start's insert: ``$8`` the workflow input but for ``ACCOUNT_ROW_FIELDS``, ``$9`` the caller's customer
-(none for a key bound to no customer), ``$10`` the providers fetched here (``api.warm_pool`` runs it on each pooled
-connection, rolled back)."""
+
+START_CONNECTOR_JOB = f"WITH account AS ({STARTABLE_ACCOUNT}){_INSERT_FROM_ACCOUNT.format(source='account')}"
+"""A connector start's insert: ``$8`` the workflow input but for ``ACCOUNT_ROW_FIELDS`` (``api.warm_pool`` runs it on
+each pooled connection, rolled back)."""
+
+START_CONNECTOR_JOB_FOR_A_TOKEN = f"""
+WITH account AS ({STARTABLE_ACCOUNT}
+       AND NOT EXISTS (SELECT FROM ingestion_jobs WHERE idempotency_scope = $6 AND idempotency_key = $7)),
+     token AS ({take_token("$11", "$12", "$13", if_any_row_of="account")}),
+     job AS ({_INSERT_FROM_ACCOUNT.format(source="account, token")})
+SELECT EXISTS (SELECT FROM token) AS token_spent, job.* FROM (VALUES (1)) AS answer LEFT JOIN job ON true
+"""
+"""``START_CONNECTOR_JOB`` under a rate limit: the key's bucket (``$11``, action ``$12``, ``$13`` a minute) pays for the
+insert in the same statement, and only for an account a start may use whose Idempotency-Key (``$7``) has no job yet,
+so a refusal or a replay spends nothing. Always one row: whether a token was spent, and the job if one was recorded
+(a token spent with no job is a race with the key's first try, which recorded it meanwhile)."""
+
+START_JOB_ACTION = "start_job"
+"""The rate limit's action for connector starts (``POST /jobs`` and the agent's run): a key's bucket for them."""
 
 ACCOUNT_ROW_FIELDS = {"customer_id", "provider"}
 """The workflow input's fields ``START_CONNECTOR_JOB`` writes from the account's row (its ``jsonb_build_object``)."""
@@ -100,23 +124,7 @@ async def start_connector_job(
     """Record a connector job for the dispatcher to start; returns (job row, created now), as ``start_job`` does.
 
     Raises the account's 404 or 422, or the 422 of an Idempotency-Key first used for another request."""
-    job_id = str(uuid.uuid4())
-    request = ingestion_request(
-        settings, job_id=job_id, account={"id": account_id, **UNREAD_ACCOUNT}, job_type=JobType.CONNECTOR
-    )
-    row = await pool.fetchrow(
-        START_CONNECTOR_JOB,
-        job_id,
-        account_id,
-        workflow_id_for(job_id),
-        JobType.CONNECTOR,
-        JobStatus.PENDING,
-        idempotency_scope(principal) if idempotency_key else None,
-        idempotency_key,
-        request.model_dump(mode="json", exclude=ACCOUNT_ROW_FIELDS),
-        principal.customer_id,
-        fetched_providers(settings),
-    )
+    row = await pool.fetchrow(START_CONNECTOR_JOB, *_insert_arguments(settings, principal, account_id, idempotency_key))
     if row is not None:
         dispatcher.wake()
         return dict(row), True
@@ -135,4 +143,58 @@ async def start_connector_job(
         job_type=JobType.CONNECTOR,
         idempotency_key=idempotency_key,
         dispatcher=dispatcher,
+    )
+
+
+async def start_connector_job_for_a_token(
+    *,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    principal: Principal,
+    account_id: int,
+    idempotency_key: str | None,
+    dispatcher: JobDispatcher,
+    action: str,
+) -> tuple[dict[str, Any] | None, bool]:
+    """Record a connector job and pay for it from the caller's ``action`` budget in one statement: the job it
+    recorded (None if none) and whether a token was spent.
+
+    It records nothing for an account a start may not use, an Idempotency-Key's replay or reuse, or an empty bucket;
+    those spend nothing, and the route answers them the long way, as it always did. A token spent with no job is
+    the caller's to give back: another request under the same key recorded its job meanwhile."""
+    row = await pool.fetchrow(
+        START_CONNECTOR_JOB_FOR_A_TOKEN,
+        *_insert_arguments(settings, principal, account_id, idempotency_key),
+        principal.key_id,
+        action,
+        float(settings.rate_limit_per_minute),
+    )
+    assert row is not None, "the statement answers with one row"
+    job = dict(row)
+    spent = bool(job.pop("token_spent"))
+    if job["id"] is None:
+        return None, spent
+    dispatcher.wake()
+    return job, spent
+
+
+def _insert_arguments(
+    settings: Settings, principal: Principal, account_id: int, idempotency_key: str | None
+) -> tuple[Any, ...]:
+    """``START_CONNECTOR_JOB``'s ``$1``-``$10``: a new job's for ``account_id``, under the caller's key."""
+    job_id = str(uuid.uuid4())
+    request = ingestion_request(
+        settings, job_id=job_id, account={"id": account_id, **UNREAD_ACCOUNT}, job_type=JobType.CONNECTOR
+    )
+    return (
+        job_id,
+        account_id,
+        workflow_id_for(job_id),
+        JobType.CONNECTOR,
+        JobStatus.PENDING,
+        idempotency_scope(principal) if idempotency_key else None,
+        idempotency_key,
+        request.model_dump(mode="json", exclude=ACCOUNT_ROW_FIELDS),
+        principal.customer_id,
+        fetched_providers(settings),
     )

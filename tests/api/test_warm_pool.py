@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from api.services.connector_jobs import START_CONNECTOR_JOB
+from api.services.connector_jobs import START_CONNECTOR_JOB, START_CONNECTOR_JOB_FOR_A_TOKEN
 from api.services.jobs import INSERT_JOB
 from api.warm_pool import START_LOOKUPS
 from shared.db import create_pool
@@ -18,7 +18,10 @@ from tests.helpers import serve
 WARM_UP_ROWS = (
     "SELECT (SELECT count(*) FROM customers WHERE id < 0) + (SELECT count(*) FROM utility_accounts WHERE id < 0)"
     " + (SELECT count(*) FROM ingestion_jobs WHERE customer_id < 0)"
+    " + (SELECT count(*) FROM rate_limit_buckets WHERE key_id < 0)"
 )
+
+INSERTS = {START_CONNECTOR_JOB, START_CONNECTOR_JOB_FOR_A_TOKEN, INSERT_JOB}
 
 
 async def prepared_statements(connection: asyncpg.pool.PoolConnectionProxy) -> set[str]:
@@ -34,8 +37,10 @@ async def test_every_pooled_connection_has_run_a_start_before_the_first_request_
         held = [await pool.acquire() for _ in range(3)]  # every connection: none has served a request yet
         try:
             for connection in held:
-                assert {*START_LOOKUPS, START_CONNECTOR_JOB, INSERT_JOB} <= await prepared_statements(connection)
-            assert await held[0].fetchval(WARM_UP_ROWS) == 0, "the warm-up's customer, account and job rolled back"
+                assert {*START_LOOKUPS, *INSERTS} <= await prepared_statements(connection)
+            assert await held[0].fetchval(WARM_UP_ROWS) == 0, (
+                "the warm-up's customer, account, jobs and bucket rolled back"
+            )
         finally:
             for connection in held:
                 await pool.release(connection)
@@ -59,8 +64,7 @@ async def test_connections_whose_warm_up_waits_on_a_lock_are_left_cold_and_the_a
             pool = app.state.minimeter.pool
             held = [await pool.acquire() for _ in range(2)]
             try:
-                inserts = {START_CONNECTOR_JOB, INSERT_JOB}
-                assert [inserts & await prepared_statements(connection) for connection in held] == [set(), set()]
+                assert [INSERTS & await prepared_statements(connection) for connection in held] == [set(), set()]
                 assert [set(START_LOOKUPS) <= await prepared_statements(connection) for connection in held] == [
                     True
                 ] * 2

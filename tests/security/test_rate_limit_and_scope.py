@@ -15,7 +15,7 @@ from api.auth import Principal, Role, create_key
 from api.main import create_app
 from api.ratelimit import RateLimiter
 from api.routes import jobs as job_routes
-from api.services.connector_jobs import checked_account
+from api.services.connector_jobs import START_JOB_ACTION, checked_account
 from api.state import AppState
 from shared.artifacts import ArtifactStore, ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import ArtifactRef
@@ -253,7 +253,7 @@ async def test_without_a_budget_the_insert_answers_a_retry_and_a_reused_key(
         looked_up_first.append(key)
         return await checked_account(pool, settings, principal=principal, account_id=account_id, key=key)
 
-    monkeypatch.setattr(job_routes, "checked_account", counted)  # the route's checks before the insert
+    monkeypatch.setattr(job_routes, "checked_account", counted)  # the route's own checks (a budget's, after its insert)
     account, key = await account_and_key(http, resources, "RL0", unique)
     other = await create_account(http, provider="pge", account_number=f"RL0O-{unique}")
     keyed = {"Idempotency-Key": f"unlimited-{unique}"}
@@ -365,18 +365,16 @@ class TakesSideBySide:
         return getattr(self._limiter, name)
 
 
-@pytest.mark.parametrize("route", ["/jobs", "/bills"])
-async def test_a_retry_racing_its_first_try_spends_no_token(
-    route: str, app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+async def test_an_upload_retry_racing_its_first_try_spends_no_token(
+    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """Both took a token; the retry, finding the job its first try made, answered 200 and kept its token, so
-    a client that retried one timed-out start was refused the next start it made."""
+    a client that retried one timed-out upload was refused the next it made. (A start's twin is below: its token
+    is taken inside its insert.)"""
     account, key = await account_and_key(http, resources, "RLR", unique)
 
     def send(c: httpx.AsyncClient, n: int, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        if route == "/jobs":
-            return c.post("/jobs", json={"utility_account_id": account["id"]}, headers=headers)
         data = {"utility_account_id": str(account["id"])}
         return c.post("/bills", files=numbered_bill(n), data=data, headers=headers)
 
@@ -388,6 +386,98 @@ async def test_a_retry_racing_its_first_try_spends_no_token(
 
         later = [(await send(c, n)).status_code for n in (2, 3)]
         assert later == [201, 429], "the retry gave its token back, and no more than that one"
+
+
+async def test_a_start_retry_racing_its_first_try_inside_the_insert_spends_no_token(
+    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Both starts found no job under their key and reached the bucket before either recorded one (its row is held
+    here until both wait for it): the second then took a token, met the first's job, gave the token back and
+    answered 200 with that job."""
+    account, key = await account_and_key(http, resources, "RLT", unique)
+    key_id = await resources.pool.fetchval("SELECT id FROM api_keys WHERE name = $1", f"rlt-{unique}")
+    body = {"utility_account_id": account["id"]}
+    async with app_with_budget(app_settings, key, per_minute=3) as (c, _state):
+        await resources.pool.execute(
+            "INSERT INTO rate_limit_buckets (key_id, action, tokens, updated_at) VALUES ($1, $2, 3, clock_timestamp())",
+            key_id,
+            START_JOB_ACTION,
+        )
+        async with resources.pool.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT FROM rate_limit_buckets WHERE key_id = $1 FOR UPDATE", key_id)
+            twins = asyncio.gather(*(c.post("/jobs", json=body, headers={"Idempotency-Key": unique}) for _ in range(2)))
+            await _waiting_on_a_lock(resources, statements=2)
+        answers = await twins
+        assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+        assert answers[0].json()["id"] == answers[1].json()["id"]
+
+        later = [(await c.post("/jobs", json=body)).status_code for _ in range(3)]
+        assert later == [201, 201, 429], "the retry gave its token back, and no more than that one"
+
+
+async def _waiting_on_a_lock(resources: Resources, *, statements: int) -> None:
+    """Until ``statements`` statements on the bucket table wait for a lock (10 s at most)."""
+    for _ in range(200):
+        waiting = await resources.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%rate_limit_buckets%'"
+        )
+        if waiting >= statements:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{waiting} of {statements} statements waited for the bucket's row")
+
+
+async def test_a_start_under_a_budget_pays_inside_its_insert_and_a_refused_one_pays_nothing(
+    app_settings: Settings,
+    worker: object,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a budget (the default) a start is its key's lookup and one statement, which takes the token as it
+    records the job: no token is taken on its own. An account the statement refuses takes none (the checks after it
+    answer the 404), and the 429 of an empty bucket comes from the checks after it too."""
+    taken_on_their_own: list[str] = []
+    given_back: list[str] = []
+    acquire, refund = RateLimiter.acquire, RateLimiter.refund
+
+    async def counted(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> float | None:
+        taken_on_their_own.append(action)
+        return await acquire(self, key_id, action, per_minute=per_minute)
+
+    async def counted_refund(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> None:
+        given_back.append(action)
+        await refund(self, key_id, action, per_minute=per_minute)
+
+    monkeypatch.setattr(RateLimiter, "acquire", counted)
+    monkeypatch.setattr(RateLimiter, "refund", counted_refund)
+    own = await create_account(http, provider="pge", account_number=f"RLP-{unique}")
+    others = await create_account(http, provider="pge", account_number=f"RLQ-{unique}")
+    created = await create_key(resources.pool, name=f"rlp-{unique}", role=Role.INGEST, customer_id=own["customer_id"])
+    body = {"utility_account_id": own["id"]}
+    async with app_with_budget(app_settings, created.key, per_minute=2) as (c, _state):
+        for _ in range(3):
+            refused = [
+                await c.post("/jobs", json={"utility_account_id": 2**62}),
+                await c.post("/jobs", json={"utility_account_id": others["id"]}),
+            ]
+            assert [r.status_code for r in refused] == [404, 404], [r.text for r in refused]
+        buckets = await resources.pool.fetchval("SELECT count(*) FROM rate_limit_buckets WHERE key_id = $1", created.id)
+        assert buckets == 0, "a refused start took a token"
+
+        keyed = {"Idempotency-Key": f"paid-{unique}"}
+        started = [
+            (await c.post("/jobs", json=body, headers=keyed)).status_code,
+            (await c.post("/jobs", json=body, headers=keyed)).status_code,  # its replay
+            (await c.post("/jobs", json=body)).status_code,
+        ]
+        assert started == [201, 200, 201]
+        assert (taken_on_their_own, given_back) == ([], []), "each token was taken by its insert; the replay took none"
+        refused_for_the_budget = await c.post("/jobs", json=body)
+        assert refused_for_the_budget.status_code == 429, refused_for_the_budget.text
+        assert int(refused_for_the_budget.headers["Retry-After"]) >= 1
+        assert taken_on_their_own == [START_JOB_ACTION], "the 429 was the checks' after the statement"
 
 
 async def test_a_different_file_racing_under_one_key_keeps_its_token_spent(
