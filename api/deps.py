@@ -141,9 +141,10 @@ async def spend_rate_limit_token(
     """429 with Retry-After when the caller's key exceeds its per-minute budget for ``action``; else
     whether a token was taken (to refund if the call then stores and starts nothing).
 
-    A route calls this once the request is known to be well formed, never as a dependency: FastAPI
-    solves dependencies before it validates the body, so a malformed call (422) would spend a token
-    of the budget for the calls the client gets right. The role check still comes first (403).
+    A connector start takes its token inside its insert (``api.services.connector_jobs``) and calls this only for
+    a start that insert did not record. A route calls this once the request is known to be well formed, never as a
+    dependency: FastAPI solves dependencies before it validates the body, so a malformed call (422) would spend a
+    token of the budget for the calls the client gets right. The role check still comes first (403).
     """
     wait = await state.limiter.acquire(principal.key_id, action, per_minute=state.settings.rate_limit_per_minute)
     if wait is None:

@@ -100,6 +100,19 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
             [WARM_UP_PROVIDER],
         )
         await connection.fetchrow(
+            INSERT_JOB,
+            upload_job_id,
+            warm_up_id,
+            warm_up_id,
+            workflow_id_for(upload_job_id),
+            JobType.UPLOAD,
+            JobStatus.PENDING,
+            None,
+            None,
+            {},
+            False,
+        )
+        await connection.fetchrow(
             START_CONNECTOR_JOB_FOR_A_TOKEN,
             limited_job_id,
             warm_up_id,
@@ -114,19 +127,6 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
             warm_up_id,  # its bucket's key: no key has a negative id either
             START_JOB_ACTION,
             1.0,
-        )
-        await connection.fetchrow(
-            INSERT_JOB,
-            upload_job_id,
-            warm_up_id,
-            warm_up_id,
-            workflow_id_for(upload_job_id),
-            JobType.UPLOAD,
-            JobStatus.PENDING,
-            None,
-            None,
-            {},
-            False,
         )
     except (asyncpg.PostgresError, TimeoutError) as error:
         logger.warning(

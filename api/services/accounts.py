@@ -46,8 +46,8 @@ async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id:
 
 
 ACCOUNT_BY_ID = "SELECT * FROM utility_accounts WHERE id = $1"
-"""An upload's account lookup, and a connector start's where a rate limit applies or its insert took nothing
-(``api.warm_pool`` prepares it on each pooled connection)."""
+"""An upload's account lookup, and a connector start's where its insert took nothing (``api.warm_pool`` prepares it
+on each pooled connection)."""
 
 
 async def get_account(pool: asyncpg.Pool, *, principal: Principal, account_id: int) -> dict[str, Any]:

@@ -85,8 +85,9 @@ def upload_job_id(principal: Principal, idempotency_key: str | None) -> str:
 
 
 JOB_BY_IDEMPOTENCY_KEY = "SELECT * FROM ingestion_jobs WHERE idempotency_scope = $1 AND idempotency_key = $2"
-"""The Idempotency-Key's job: looked up by every keyed upload, by every keyed start where a rate limit applies (and
-past the budget), and by any start whose insert conflicts (``api.warm_pool`` prepares it on each pooled connection)."""
+"""The Idempotency-Key's job: looked up by every keyed upload, by a keyed start its insert did not record (a refusal,
+a replay, a race, or past the budget), and by any start whose insert conflicts (``api.warm_pool`` prepares it on each
+pooled connection)."""
 
 
 async def find_idempotent_job(pool: asyncpg.Pool, *, principal: Principal, key: str | None) -> dict[str, Any] | None:

@@ -156,7 +156,8 @@ async def test_an_idempotency_key_answers_with_its_job_and_refuses_another_accou
 async def test_two_starts_sent_at_once_under_one_key_make_one_job(
     api: API, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """A client retrying a start whose answer is late: the second insert waits for the first's row, then replays it."""
+    """A client retrying a start whose answer is late: the second insert waits for the first's row (under a budget,
+    for the bucket's first), then replays it."""
     account = await create_account(http, provider="pge", account_number=f"RACE-{unique}")
     key = {"Idempotency-Key": f"race-{unique}"}
     async with api() as client:

@@ -365,16 +365,30 @@ class TakesSideBySide:
         return getattr(self._limiter, name)
 
 
-async def test_an_upload_retry_racing_its_first_try_spends_no_token(
-    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+@pytest.mark.parametrize("route", ["/bills", "/jobs"])
+async def test_a_retry_racing_its_first_try_spends_no_token(
+    route: str,
+    app_settings: Settings,
+    worker: object,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both took a token; the retry, finding the job its first try made, answered 200 and kept its token, so
-    a client that retried one timed-out upload was refused the next it made. (A start's twin is below: its token
-    is taken inside its insert.)"""
+    a client that retried one timed-out start was refused the next start it made. A start here goes the long way,
+    its token taken on its own, as when its insert found the bucket empty (the race inside that insert is below)."""
     account, key = await account_and_key(http, resources, "RLR", unique)
+
+    async def recorded_nothing(**_: Any) -> tuple[None, bool]:
+        return None, False
+
+    monkeypatch.setattr(job_routes, "start_connector_job_for_a_token", recorded_nothing)
 
     def send(c: httpx.AsyncClient, n: int, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if route == "/jobs":
+            return c.post("/jobs", json={"utility_account_id": account["id"]}, headers=headers)
         data = {"utility_account_id": str(account["id"])}
         return c.post("/bills", files=numbered_bill(n), data=data, headers=headers)
 
@@ -389,11 +403,17 @@ async def test_an_upload_retry_racing_its_first_try_spends_no_token(
 
 
 async def test_a_start_retry_racing_its_first_try_inside_the_insert_spends_no_token(
-    app_settings: Settings, worker: object, http: httpx.AsyncClient, resources: Resources, unique: str
+    app_settings: Settings,
+    worker: object,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both starts found no job under their key and reached the bucket before either recorded one (its row is held
-    here until both wait for it): the second then took a token, met the first's job, gave the token back and
-    answered 200 with that job."""
+    here until both wait for it): the second then took a token in its insert, met the first's job, gave the token
+    back and answered 200 with that job."""
+    spent_on_their_own, given_back = limiter_calls(monkeypatch)
     account, key = await account_and_key(http, resources, "RLT", unique)
     key_id = await resources.pool.fetchval("SELECT id FROM api_keys WHERE name = $1", f"rlt-{unique}")
     body = {"utility_account_id": account["id"]}
@@ -406,25 +426,57 @@ async def test_a_start_retry_racing_its_first_try_inside_the_insert_spends_no_to
         async with resources.pool.acquire() as holder, holder.transaction():
             await holder.execute("SELECT FROM rate_limit_buckets WHERE key_id = $1 FOR UPDATE", key_id)
             twins = asyncio.gather(*(c.post("/jobs", json=body, headers={"Idempotency-Key": unique}) for _ in range(2)))
-            await _waiting_on_a_lock(resources, statements=2)
+            await _blocked_by(resources, holder.get_server_pid(), statements=2)
         answers = await twins
         assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
         assert answers[0].json()["id"] == answers[1].json()["id"]
+        assert (spent_on_their_own, given_back) == ([], [START_JOB_ACTION]), "the insert took both, one came back"
 
         later = [(await c.post("/jobs", json=body)).status_code for _ in range(3)]
         assert later == [201, 201, 429], "the retry gave its token back, and no more than that one"
 
 
-async def _waiting_on_a_lock(resources: Resources, *, statements: int) -> None:
-    """Until ``statements`` statements on the bucket table wait for a lock (10 s at most)."""
+BLOCKED_BY = """
+WITH RECURSIVE blocked AS (
+    SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+    UNION
+    SELECT waiting.pid FROM pg_stat_activity AS waiting JOIN blocked ON blocked.pid = ANY(pg_blocking_pids(waiting.pid))
+)
+SELECT count(*) FROM blocked
+"""
+"""The backends waiting for ``$1``'s locks, directly or behind another that waits (a row's second waiter waits for its
+first)."""
+
+
+async def _blocked_by(resources: Resources, pid: int, *, statements: int) -> None:
+    """Until ``statements`` statements wait for a lock the backend ``pid`` holds, or queue behind one that does
+    (10 s at most)."""
     for _ in range(200):
-        waiting = await resources.pool.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%rate_limit_buckets%'"
-        )
+        waiting = await resources.pool.fetchval(BLOCKED_BY, pid)
         if waiting >= statements:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{waiting} of {statements} statements waited for the bucket's row")
+
+
+def limiter_calls(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """The actions whose tokens the API's limiters take on their own (``acquire``) and give back (``refund``),
+    in order: a start's token taken inside its insert is in neither."""
+    taken: list[str] = []
+    given_back: list[str] = []
+    acquire, refund = RateLimiter.acquire, RateLimiter.refund
+
+    async def counted_acquire(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> float | None:
+        taken.append(action)
+        return await acquire(self, key_id, action, per_minute=per_minute)
+
+    async def counted_refund(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> None:
+        given_back.append(action)
+        await refund(self, key_id, action, per_minute=per_minute)
+
+    monkeypatch.setattr(RateLimiter, "acquire", counted_acquire)
+    monkeypatch.setattr(RateLimiter, "refund", counted_refund)
+    return taken, given_back
 
 
 async def test_a_start_under_a_budget_pays_inside_its_insert_and_a_refused_one_pays_nothing(
@@ -438,20 +490,7 @@ async def test_a_start_under_a_budget_pays_inside_its_insert_and_a_refused_one_p
     """With a budget (the default) a start is its key's lookup and one statement, which takes the token as it
     records the job: no token is taken on its own. An account the statement refuses takes none (the checks after it
     answer the 404), and the 429 of an empty bucket comes from the checks after it too."""
-    taken_on_their_own: list[str] = []
-    given_back: list[str] = []
-    acquire, refund = RateLimiter.acquire, RateLimiter.refund
-
-    async def counted(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> float | None:
-        taken_on_their_own.append(action)
-        return await acquire(self, key_id, action, per_minute=per_minute)
-
-    async def counted_refund(self: RateLimiter, key_id: int, action: str, *, per_minute: int) -> None:
-        given_back.append(action)
-        await refund(self, key_id, action, per_minute=per_minute)
-
-    monkeypatch.setattr(RateLimiter, "acquire", counted)
-    monkeypatch.setattr(RateLimiter, "refund", counted_refund)
+    taken_on_their_own, given_back = limiter_calls(monkeypatch)
     own = await create_account(http, provider="pge", account_number=f"RLP-{unique}")
     others = await create_account(http, provider="pge", account_number=f"RLQ-{unique}")
     created = await create_key(resources.pool, name=f"rlp-{unique}", role=Role.INGEST, customer_id=own["customer_id"])
