@@ -81,16 +81,13 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
     starting: it only saves time."""
     warm_up_id = -connection.get_server_pid()
     connector_job_id, limited_job_id, upload_job_id = (str(uuid.uuid4()) for _ in range(3))
-    transaction = connection.transaction()
-    await transaction.start()
-    try:
-        await connection.execute(WARM_UP_LIMITS)
-        await connection.execute(WARM_UP_ACCOUNT, warm_up_id, WARM_UP_PROVIDER)
-        await connection.fetchrow(
-            START_CONNECTOR_JOB,
-            connector_job_id,
+
+    def connector_start(job_id: str) -> tuple[object, ...]:
+        """A connector start's ``$1``-``$10`` (``api.services.connector_jobs``) for the warm-up's account."""
+        return (
+            job_id,
             warm_up_id,
-            workflow_id_for(connector_job_id),
+            workflow_id_for(job_id),
             JobType.CONNECTOR,
             JobStatus.PENDING,
             None,
@@ -99,6 +96,13 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
             warm_up_id,
             [WARM_UP_PROVIDER],
         )
+
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute(WARM_UP_LIMITS)
+        await connection.execute(WARM_UP_ACCOUNT, warm_up_id, WARM_UP_PROVIDER)
+        await connection.fetchrow(START_CONNECTOR_JOB, *connector_start(connector_job_id))
         await connection.fetchrow(
             INSERT_JOB,
             upload_job_id,
@@ -114,16 +118,7 @@ async def _insert_rolled_back(connection: asyncpg.pool.PoolConnectionProxy) -> N
         )
         await connection.fetchrow(
             START_CONNECTOR_JOB_FOR_A_TOKEN,
-            limited_job_id,
-            warm_up_id,
-            workflow_id_for(limited_job_id),
-            JobType.CONNECTOR,
-            JobStatus.PENDING,
-            None,
-            None,
-            {},
-            warm_up_id,
-            [WARM_UP_PROVIDER],
+            *connector_start(limited_job_id),
             warm_up_id,  # its bucket's key: no key has a negative id either
             START_JOB_ACTION,
             1.0,
