@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["jobs"], route_class=AuthorizeBeforeBody)
 
-
 CHARSET_SAMPLE_BYTES = 1024 * 1024
 """How much of a text bill is read to name its charset before the first byte is sent: any real bill whole
 (a dense page is a few kilobytes, and extraction refuses more than ``MAX_INK_CHARS`` non-blank characters),
