@@ -12,6 +12,12 @@ import math
 import asyncpg
 
 
+def _refilled(capacity: str, bucket: str = "rate_limit_buckets") -> str:
+    """A bucket's tokens now (SQL): what it held plus ``capacity`` a minute since it changed, up to ``capacity``."""
+    elapsed = f"EXTRACT(EPOCH FROM clock_timestamp() - {bucket}.updated_at)"
+    return f"LEAST({capacity}, {bucket}.tokens + {elapsed} * {capacity} / 60)"
+
+
 def take_token(key_id: str, action: str, capacity: str, *, if_any_row_of: str | None = None) -> str:
     """The statement that takes one token from a (key, action) bucket, returning the tokens left, or no row when
     the bucket is empty. Its arguments are SQL: parameters, so another statement can take the token inside it
@@ -19,7 +25,7 @@ def take_token(key_id: str, action: str, capacity: str, *, if_any_row_of: str | 
 
     One statement that locks the bucket's row: concurrent takers cannot spend the same token twice."""
     rows = f"FROM {if_any_row_of} LIMIT 1" if if_any_row_of else ""
-    refilled = f"LEAST({capacity}, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * {capacity} / 60)"
+    refilled = _refilled(capacity, bucket="b")
     return f"""
 INSERT INTO rate_limit_buckets AS b (key_id, action, tokens, updated_at)
 SELECT {key_id}::bigint, {action}::text, {capacity}::float8 - 1, clock_timestamp() {rows}
@@ -32,14 +38,14 @@ RETURNING tokens
 
 
 _TAKE = take_token("$1", "$2", "$3")
-_AVAILABLE = """
-SELECT LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated_at) * $3 / 60)
+_AVAILABLE = f"""
+SELECT {_refilled("$3::float8")}
   FROM rate_limit_buckets WHERE key_id = $1 AND action = $2
 """
 
-_REFUND = """
+_REFUND = f"""
 UPDATE rate_limit_buckets
-   SET tokens = LEAST($3::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated_at) * $3 / 60 + 1),
+   SET tokens = LEAST($3::float8, {_refilled("$3")} + 1),
        updated_at = clock_timestamp()
  WHERE key_id = $1 AND action = $2
 """
