@@ -1,6 +1,6 @@
 """``python -m bench.noop_worker``: the ceiling's worker, configured like ``worker.main.build_worker``.
 
-Same client (pydantic converter + encryption codec), same thread pool and slot
+Same client (pydantic converter + encryption codec), same sandbox runner, same thread pool and slot
 settings (``WORKER_*``), same workflow cache size; only the workflow and its
 activities are the no-op ones, on ``BENCH_NOOP_TASK_QUEUE``.
 """
@@ -24,6 +24,7 @@ from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.settings import get_settings
 from shared.temporal import connect_client
+from worker.sandbox_runner import workflow_runner_for
 
 MAX_CACHED_WORKFLOWS = 1000  # build_worker's default
 
@@ -35,6 +36,7 @@ async def run() -> None:
         client,
         task_queue=os.environ["BENCH_NOOP_TASK_QUEUE"],
         workflows=[NoopIngestionWorkflow],
+        workflow_runner=workflow_runner_for(client.data_converter),
         activities=NoopActivities().all(),
         activity_executor=ThreadPoolExecutor(
             max_workers=settings.worker_activity_threads, thread_name_prefix="activity"

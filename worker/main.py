@@ -38,6 +38,7 @@ from shared.settings import Settings, settings_or_exit
 from shared.startup import check_search_attributes, when_reachable
 from shared.temporal import connect_client
 from worker.resources import Resources, open_resources
+from worker.sandbox_runner import workflow_runner_for
 from workflows.bill_ingestion import BillIngestionWorkflow
 from workflows.rollup import AnalyticsRollupWorkflow
 
@@ -100,6 +101,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner_for(client.data_converter),
         activities=activities if activities is not None else pipeline_activities(resources, settings),
         activity_executor=ThreadPoolExecutor(
             max_workers=settings.worker_activity_threads, thread_name_prefix="activity"

@@ -20,6 +20,7 @@ from tests.workflows.predeploy import (
 )
 from tests.workflows.reordered import ReorderedBillIngestionWorkflow
 from tests.workflows.test_patch_markers import patch_ids_in
+from worker.sandbox_runner import workflow_runner_for
 from workflows.bill_ingestion import RESET_WAKES_PATCH, SIGNALLED_WHILE_ESCALATING_PATCH, BillIngestionWorkflow
 from workflows.rollup import AnalyticsRollupWorkflow
 
@@ -91,7 +92,12 @@ async def test_history_replays_with_current_code(path: Path) -> None:
     # here; one without (every message of histories recorded before the mark) opens tagged unsealed, as a
     # plaintext message would: runs that recorded no unsealed-message patch marker replay the same regardless
     # (the patches are asked only of unsealed messages).
-    replayer = Replayer(workflows=[BillIngestionWorkflow, AnalyticsRollupWorkflow], data_converter=replay_converter())
+    converter = replay_converter()
+    replayer = Replayer(
+        workflows=[BillIngestionWorkflow, AnalyticsRollupWorkflow],
+        data_converter=converter,
+        workflow_runner=workflow_runner_for(converter),  # the worker's sandbox, as build_worker picks it
+    )
     await replayer.replay_workflow(load(path))
 
 
