@@ -3,13 +3,14 @@
 temporalio 1.35 asks the workflow instance which serialization context (and which external-storage
 context) applies to every payload sequence it decodes from an activation or encodes into a completion.
 The sandbox answers each question by compiling and running code inside itself, under its importer:
-27% of a busy worker's interpreter time in a profile of the benchmark's pipeline (bench/RESULTS.md, session 52).
+27% of a busy worker's GIL samples in a profile of the benchmark's pipeline (bench/RESULTS.md, session 52).
 
-Those answers only choose a data converter. When no part of the converter takes a context and nothing
-is stored externally, every answer chooses the same converter object, so the bytes cannot differ.
-``workflow_runner_for`` then gives the sandbox a wrapper that answers with the workflow's own context
-without entering it; workflow code still runs in the SDK's sandbox, with its restrictions, unchanged.
-A converter that does use context (a codec keyed per activity, external storage) keeps the SDK's runner.
+Those answers only choose a data converter. When the converter gives back itself for a context of each
+kind the SDK hands out (none of its parts uses one) and nothing is stored externally, every answer chooses
+the same converter object, so the bytes cannot differ. ``workflow_runner_for`` then gives the sandbox a
+wrapper that answers with the workflow's own context without entering it; workflow code still runs in the
+SDK's sandbox, with its restrictions, unchanged. A converter that does use context (a codec keyed per
+activity, external storage) keeps the SDK's runner.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio.bridge.proto.workflow_completion import WorkflowActivationComple
 from temporalio.converter import (
     ActivitySerializationContext,
     DataConverter,
+    NexusSerializationContext,
     SerializationContext,
     StorageDriverStoreContext,
     StorageDriverWorkflowInfo,
@@ -41,13 +43,15 @@ _PROBES: tuple[SerializationContext, ...] = (
         activity_task_queue="probe",
         is_local=False,
     ),
+    NexusSerializationContext(endpoint="probe", service="probe", operation="probe"),
 )
+"""A context of each kind the SDK hands a workflow's payloads (a child workflow's is a workflow context)."""
 
 
 def ignores_context(converter: DataConverter) -> bool:
-    """Whether every serialization context gives back this very converter (and nothing is stored externally).
+    """Whether a context of each kind gives back this very converter, and nothing is stored externally.
 
-    ``DataConverter.with_context`` returns itself when none of its parts takes a context: the SDK's own test."""
+    ``DataConverter.with_context`` returns itself when none of its parts uses a context: the SDK's own shortcut."""
     return converter.external_storage is None and all(converter.with_context(probe) is converter for probe in _PROBES)
 
 
