@@ -13,7 +13,8 @@ from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
 
-from extraction.evidence import Evidence, has_text_layer
+from extraction.evidence import Evidence
+from extraction.pages import has_text_layer
 from extraction.rules.currency import bill_currency
 from extraction.values import (
     ambiguous_figures,

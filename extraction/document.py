@@ -17,8 +17,7 @@ from PIL import Image
 from pypdf import PageObject, PdfReader
 
 from extraction.charsets import WINDOWS_1252
-from extraction.evidence import has_text_layer
-from extraction.values import PAGE_BREAK
+from extraction.pages import PAGE_BREAK, has_text_layer
 
 logger = logging.getLogger(__name__)
 

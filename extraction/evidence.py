@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from itertools import islice
 
 from extraction.rules.usage import readings_printed
 from extraction.rules.vocabulary import PAST_DUE_WORDINGS
@@ -30,8 +29,6 @@ from extraction.values import (
 )
 from shared.bill import UsageUnit
 
-MIN_TEXT_CHARS = 20
-"""Fewer alphanumerics than this in a document's text mean a scan or a photo: nothing to read or check."""
 _SEPARATORS = r"[\s\-./]*"
 _ANY_SEPARATORS = r"[\W_]*"
 """Between a name's letters: blanks, line breaks, commas, apostrophes ("O'Brien" copied as "OBrien")."""
@@ -198,9 +195,3 @@ def _dates(text: str, *, day_first: bool) -> set[date]:
     """The text's dates, with the start of a period that leaves its year to its end ("Jan 5 - Feb 4, 2026")."""
     dates = {found.value for found in iter_dates(text, day_first=day_first)}
     return dates | {found.value[0] for found in iter_yearless_periods(text, day_first=day_first)}
-
-
-def has_text_layer(text: str) -> bool:
-    """Whether ``text`` is a text layer, not a scan's stray marks (see ``MIN_TEXT_CHARS``)."""
-    alphanumerics = filter(str.isalnum, text)
-    return len(list(islice(alphanumerics, MIN_TEXT_CHARS))) == MIN_TEXT_CHARS

@@ -443,9 +443,6 @@ may print a "1,5" (a list), a European one a version's "2.1"."""
 MIN_COMMA_DECIMALS = 2
 """How many telling decimal commas (``_telling_comma``) a text needs before its convention is looked at: one
 stray "8,30" turned a whole-dollar US bill's "1,234" into 1.234."""
-PAGE_BREAK = "\n\f\n"
-"""Between a document's pages in its whole text (``Document.text``): the rules reader joins its pages so
-too, and ``number_format`` of the one text is worked out once."""
 
 
 @dataclass(frozen=True)

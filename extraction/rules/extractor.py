@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from extraction.checks import date_fit
+from extraction.pages import PAGE_BREAK
 from extraction.rules.charges import read_line_items
 from extraction.rules.currency import bill_currency
 from extraction.rules.fields import (
@@ -29,7 +30,6 @@ from extraction.rules.templates import BY_PROVIDER, Template, select_template, w
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
 from extraction.values import (
-    PAGE_BREAK,
     UNIT_RE,
     Found,
     day_first_place,

@@ -29,6 +29,21 @@ def test_same_document_as_in_process() -> None:
         reader.close()
 
 
+def test_a_parser_loads_no_models_nor_rules() -> None:
+    """A parser imports ``extraction.document`` and what a PDF's text needs, not pydantic, our models or the rules:
+    they came in through two names the module read from the rules' modules, ~11 MB of each parser's memory."""
+    reader = BoundedReader(workers=1, timeout_seconds=30)
+    try:
+        reader.read((BILLS / "pge_classic_0.pdf").read_bytes(), max_pages=50)
+        assert reader._pool is not None
+        [parser] = reader._pool._processes.values()
+        libraries = {region.path for region in psutil.Process(parser.pid).memory_maps()}
+        assert any("pypdf" in path or "cryptography" in path for path in libraries)  # what it does load, seen
+        assert [path for path in libraries if "pydantic" in path] == []
+    finally:
+        reader.close()
+
+
 def test_overrun_is_refused_by_killing_its_parser_and_the_pool_recovers() -> None:
     """Refused at the deadline with the parse killed mid-way: not waited for, no child left burning CPU."""
     slow = (BILLS / "adv_too_many_pages.pdf").read_bytes()
