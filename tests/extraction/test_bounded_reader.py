@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,8 @@ from fpdf import FPDF
 from extraction.bounded import BoundedReader
 from extraction.document import DocumentRejected, read_document
 
-BILLS = Path(__file__).parents[2] / "eval" / "bills"
+ROOT = Path(__file__).parents[2]
+BILLS = ROOT / "eval" / "bills"
 
 
 def test_same_document_as_in_process() -> None:
@@ -42,6 +45,21 @@ def test_a_parser_loads_no_models_nor_rules() -> None:
         assert [path for path in libraries if "pydantic" in path] == []
     finally:
         reader.close()
+
+
+def test_the_api_and_the_worker_load_no_pdf_reader() -> None:
+    """Their processes import ``extraction.document`` but read no PDF themselves: pypdf and Pillow stay out of them
+    until a document needs one (the parsers' processes, an image read in the worker)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, api.main, worker.main; print(*sorted(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert "extraction.document" in loaded
+    assert [name for name in loaded if name.split(".")[0] in {"pypdf", "PIL"}] == []
 
 
 def test_overrun_is_refused_by_killing_its_parser_and_the_pool_recovers() -> None:
