@@ -173,7 +173,7 @@ def test_running_out_of_memory_is_not_a_broken_file(monkeypatch: pytest.MonkeyPa
     def short_of_memory(*_: object, **__: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr("extraction.document.PdfReader", short_of_memory)
+    monkeypatch.setattr("pypdf.PdfReader", short_of_memory)
     with pytest.raises(MemoryError):
         read_document(_pdf_of_content(b"BT /F1 12 Tf 10 10 Td (x) Tj ET"))
 
