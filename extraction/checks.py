@@ -3,7 +3,7 @@
 Pure and deterministic: workflow code calls ``check_bill(bill, text=None)`` in an update
 validator, so this module and its imports stay stdlib + pydantic + ``shared.bill``
 (``extraction.evidence``, ``extraction.values`` and the rules reader's ``usage``, ``layout`` and
-``currency`` the text checks share import nothing else but ``extraction.charsets``).
+``currency`` the text checks share import nothing else but ``extraction.charsets`` and ``extraction.pages``).
 """
 
 from __future__ import annotations

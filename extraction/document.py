@@ -5,7 +5,8 @@ Everything a user can upload passes through here first, so every failure is a ty
 
 pypdf and Pillow are imported where a PDF or an image is read, not with the module: the API and the worker's
 main process import it to sniff types and to name documents, and read no PDF (the worker's parsers do, in
-processes of their own: ``extraction.bounded``); with them it cost each ~11 MB.
+processes of their own: ``extraction.bounded``). Imported with the module, they cost each of those processes
+~11 MB.
 """
 
 from __future__ import annotations

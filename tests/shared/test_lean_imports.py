@@ -1,4 +1,5 @@
-"""Entry points keep pyarrow and the BigQuery Storage client out; the BigQuery client still works without them."""
+"""Entry points keep pyarrow and the BigQuery Storage client out, and the PDF and image readers until a document needs
+them; the BigQuery client still works without them."""
 
 from __future__ import annotations
 
@@ -33,6 +34,32 @@ def test_the_worker_and_api_entry_points_call_it_first() -> None:
         source = (REPO_ROOT / entry).read_text().splitlines()
         code = [line for line in source if line and not line.startswith(('"""', "#"))]
         assert code[:2] == ["from shared.lean import skip_unused_optional_imports", "skip_unused_optional_imports()"]
+
+
+PDF_READERS_PROBE = """
+import sys
+from shared.lean import skip_unused_optional_imports
+skip_unused_optional_imports()
+import api.main, worker.main
+print(*sorted(sys.modules))
+"""
+
+
+def test_the_api_and_the_worker_load_no_pdf_nor_image_reader() -> None:
+    """They import ``extraction.document`` to sniff types and read no PDF themselves (the worker's parsers do, in
+    processes of their own): pypdf and Pillow stay out until a document needs one (an image read in the worker,
+    Gemini's client), ~11 MB of each."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PDF_READERS_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    loaded = probe.stdout.split()
+    assert "extraction.document" in loaded
+    assert [name for name in loaded if name.split(".")[0] in {"pypdf", "PIL"}] == []
 
 
 async def test_the_api_freezes_its_start_up_heap(api_url: str) -> None:
