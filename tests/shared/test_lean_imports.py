@@ -9,10 +9,27 @@ import sys
 
 from shared.settings import REPO_ROOT
 
-PROBE = """
+ENTRY_POINT_START = """
 import sys
 from shared.lean import skip_unused_optional_imports
 skip_unused_optional_imports()
+"""
+"""How the worker's and the API's ``__main__`` begin (``test_the_worker_and_api_entry_points_call_it_first``)."""
+
+
+def printed_by_an_entry_point(code: str) -> str:
+    """What ``code`` prints run in a fresh interpreter of this checkout, after the entry points' first lines."""
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT_START + code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=REPO_ROOT,
+    ).stdout
+
+
+BIGQUERY_PROBE = """
 from shared.analytics import BigQuerySink  # imports google.cloud.bigquery
 try:
     import pyarrow
@@ -23,10 +40,7 @@ print("bigquery:", "google.cloud.bigquery.client" in sys.modules)
 
 
 def test_an_entry_point_runs_without_the_unused_optional_modules() -> None:
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=True, cwd=REPO_ROOT
-    )
-    assert probe.stdout.splitlines() == ["pyarrow: absent", "bigquery: True"]
+    assert printed_by_an_entry_point(BIGQUERY_PROBE).splitlines() == ["pyarrow: absent", "bigquery: True"]
 
 
 def test_the_worker_and_api_entry_points_call_it_first() -> None:
@@ -36,28 +50,11 @@ def test_the_worker_and_api_entry_points_call_it_first() -> None:
         assert code[:2] == ["from shared.lean import skip_unused_optional_imports", "skip_unused_optional_imports()"]
 
 
-PDF_READERS_PROBE = """
-import sys
-from shared.lean import skip_unused_optional_imports
-skip_unused_optional_imports()
-import api.main, worker.main
-print(*sorted(sys.modules))
-"""
-
-
 def test_the_api_and_the_worker_load_no_pdf_nor_image_reader() -> None:
     """They import ``extraction.document`` to sniff types and read no PDF themselves (the worker's parsers do, in
     processes of their own): pypdf and Pillow stay out until a document needs one (an image read in the worker,
     Gemini's client), ~11 MB of each."""
-    probe = subprocess.run(
-        [sys.executable, "-c", PDF_READERS_PROBE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=REPO_ROOT,
-    )
-    loaded = probe.stdout.split()
+    loaded = printed_by_an_entry_point("import api.main, worker.main\nprint(*sorted(sys.modules))").split()
     assert "extraction.document" in loaded
     assert [name for name in loaded if name.split(".")[0] in {"pypdf", "PIL"}] == []
 
