@@ -12,7 +12,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from tqdm import tqdm
 
 from bench.load import InFlightLimit, drive, timed
-from bench.noop import NoopIngestionWorkflow, NoopRequest
+from bench.noop import NoopIngestionWorkflow
+from bench.noop_steps import NoopRequest
 from bench.stats import Span, distribution, per_second
 from shared import search_attributes as sa
 from shared.models import JobStatus

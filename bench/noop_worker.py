@@ -18,7 +18,8 @@ import uvloop
 from temporalio.worker import Worker
 
 from bench import noop
-from bench.noop import NoopActivities, NoopIngestionWorkflow
+from bench.noop import NoopIngestionWorkflow
+from bench.noop_steps import NoopActivities
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.priority import lower_priority

@@ -58,7 +58,7 @@ from bench import report
 from bench.ceiling import CeilingResult, run_ceiling
 from bench.extraction_alone import ExtractionResult, run_extraction
 from bench.harness import BenchStack, where_it_runs
-from bench.noop import STEP_POLICIES, default_steps
+from bench.noop_steps import STEP_POLICIES, default_steps
 from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import SamplerProcess
 from shared.settings import Settings

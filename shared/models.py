@@ -88,6 +88,13 @@ class WorkflowMessage(BaseModel):
         self._unsealed = True
 
 
+class RollupInput(WorkflowMessage):
+    """Input of ``AnalyticsRollupWorkflow`` (here, not in its module: the sandbox would build it again per run)."""
+
+    window_days: int = Field(default=62, ge=1, le=3660)
+    """How far back bills may still change (late bills, review corrections)."""
+
+
 class IngestionRequest(WorkflowMessage):
     """Input of ``BillIngestionWorkflow``: what to ingest, never the bytes themselves."""
 

@@ -17,7 +17,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+from shared.models import RollupInput
+from workflows.rollup import AnalyticsRollupWorkflow
 
 ROLLUP_SCHEDULE_ID = "analytics-rollup"
 

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 
 from shared.emulator import emulator_client_options, emulator_endpoint
-from shared.models import SETTLED_STATUSES
+from shared.models import SETTLED_STATUSES, RollupInput
 from shared.settings import AnalyticsKind, Settings
 from shared.temporal import connect_client
-from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+from workflows.rollup import AnalyticsRollupWorkflow
 
 
 def say(message: str) -> None:

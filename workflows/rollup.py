@@ -8,23 +8,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.rollup import RollupActivities, RollupResult, RollupWindow
-    from shared.models import WorkflowMessage
+    from shared.models import RollupInput
     from workflows.policies import ROLLUP
 
 UNSEALED_ROLLUP_START_PATCH = "unsealed-rollup-start-refused"
 """Recorded only by runs started with an input not sealed with our payload keys: they fail at once.
 Earlier such runs rolled up as started. The schedule's action is sealed again on every worker start."""
-
-
-class RollupInput(WorkflowMessage):
-    window_days: int = Field(default=62, ge=1, le=3660)
-    """How far back bills may still change (late bills, review corrections)."""
 
 
 @workflow.defn

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from bench.noop import PATCHED_BEFORE, STEP_POLICIES, default_steps
+from bench.noop_steps import PATCHED_BEFORE, STEP_POLICIES, default_steps
 from shared.analytics import BigQuerySink
 from shared.models import JobType
 from shared.settings import Settings

@@ -29,7 +29,7 @@ from activities.jobs import JobActivities
 from activities.storage import StorageActivities
 from bench.api_clients import job_starter
 from bench.load import InFlightLimit, Started, drive
-from bench.noop import PATCHED_BEFORE, STEP_ACTIVITIES
+from bench.noop_steps import PATCHED_BEFORE, STEP_ACTIVITIES
 from bench.pipeline import answered_with_jobs, first_dispatch_on_our_clock
 from bench.report import summary_line, table
 from bench.run import config_of, parse_args

@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from shared.codec import ENCODING, EncryptionCodec, KeyRing, data_converter
-from shared.models import IngestionRequest
+from shared.models import IngestionRequest, RollupInput
 from shared.review import ReviewAction, ReviewDecision
 from shared.settings import Settings
 from stack.services import temporal_binary
@@ -40,7 +40,7 @@ from workflows.bill_ingestion import (
     UNSEALED_START_PATCH,
     BillIngestionWorkflow,
 )
-from workflows.rollup import UNSEALED_ROLLUP_START_PATCH, AnalyticsRollupWorkflow, RollupInput
+from workflows.rollup import UNSEALED_ROLLUP_START_PATCH, AnalyticsRollupWorkflow
 
 PLAINTEXT_SIGNAL_RUN = Path(__file__).parents[1] / "histories" / "v9" / "review_plaintext_signal.json"
 

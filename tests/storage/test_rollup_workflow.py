@@ -17,9 +17,10 @@ from temporalio.worker import Worker
 from activities.rollup import RollupActivities, RollupResult
 from shared.analytics import AnalyticsBill, LocalAnalyticsSink
 from shared.bill import NormalizedBill
+from shared.models import RollupInput
 from shared.schedules import ROLLUP_SCHEDULE_ID, ensure_rollup_schedule
 from tests.helpers import start_dev_server
-from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+from workflows.rollup import AnalyticsRollupWorkflow
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest
+from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest, RollupInput
 from shared.review import ReviewAck, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.test_foreign_runs import start_copied_from_history
@@ -53,7 +53,7 @@ from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBil
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
-from workflows.rollup import AnalyticsRollupWorkflow, RollupInput
+from workflows.rollup import AnalyticsRollupWorkflow
 
 Scenario = Callable[..., Awaitable[str]]
 SCENARIO_PRINCIPAL = Principal(key_id=0, name="history-recorder", role=Role.ADMIN, customer_id=None)
