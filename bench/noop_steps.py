@@ -1,5 +1,6 @@
-"""The no-op steps of the ceiling workflow: its models, activities and policies, imported once (passed
-through the sandbox) as BillIngestionWorkflow imports its own."""
+"""Everything the ceiling's workflow (``bench.noop``) uses but its class: its models, its no-op activities, the
+steps' policies and patches. Passed through the sandbox, so built once per process, as BillIngestionWorkflow's models
+and activities are; ``bench.run`` and the tests take the steps and patches from here too."""
 
 from __future__ import annotations
 
@@ -108,17 +109,9 @@ STEP_ACTIVITIES: dict[str, Callable[..., Any]] = {
     "publish_analytics": NoopActivities.publish_analytics,
     "mark_job_finished": NoopActivities.mark_job_finished,
 }
+"""Each step's no-op activity, for the workflow to call by name."""
 
 
 def default_steps() -> list[str]:
-    """The steps BillIngestionWorkflow runs for an accepted bill in this checkout.
-
-    ``find_duplicate`` belongs to the patched path; a checkout without that patch runs
-    the 8 original steps.
-    """
-    import workflows.bill_ingestion as real
-
-    steps = list(STEP_POLICIES)
-    if not hasattr(real, "DUPLICATE_CHECK_PATCH"):
-        steps.remove("find_duplicate")
-    return steps
+    """The steps BillIngestionWorkflow runs for an accepted bill, in order."""
+    return list(STEP_POLICIES)

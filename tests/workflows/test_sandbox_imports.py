@@ -3,7 +3,8 @@
 A module the sandbox re-imports is executed again for every workflow run the worker
 starts (``from workflows import policies`` did that: its dataclasses were rebuilt for
 every bill). Policies, models and activity stubs are safe to share, so they are passed
-through; this guards that they stay so.
+through; this guards that they stay so, and that a workflow's own module defines no class,
+model or activity but its workflow, which the sandbox would build again for every run too.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from bench.proto_workflow import LocalStepsBillIngestionWorkflow
 from worker.main import WORKFLOWS
 
 OWN_PACKAGES = ("activities", "bench", "extraction", "shared", "workflows")
-BENCH_WORKFLOWS = [NoopIngestionWorkflow, LocalStepsBillIngestionWorkflow]
-"""The bench's: the ceiling's no-op workflow costs what orchestration alone costs only if it, too, runs no more
-of its module again than its class."""
+ALL_WORKFLOWS = [*WORKFLOWS, NoopIngestionWorkflow, LocalStepsBillIngestionWorkflow]
+"""The worker's and the bench's: the ceiling's no-op workflow costs what orchestration alone costs only if it, too,
+runs no more of its module again than its class."""
 
 
 class _KeepsLastInstance(SandboxedWorkflowRunner):
@@ -34,7 +35,7 @@ class _KeepsLastInstance(SandboxedWorkflowRunner):
         return self.last
 
 
-@pytest.mark.parametrize("workflow_class", [*WORKFLOWS, *BENCH_WORKFLOWS], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("workflow_class", ALL_WORKFLOWS, ids=lambda cls: cls.__name__)
 async def test_only_the_workflow_module_runs_again(workflow_class: type) -> None:
     runner = _KeepsLastInstance()
     runner.prepare_workflow(temporalio.workflow._Definition.must_from_class(workflow_class))
@@ -49,19 +50,25 @@ async def test_only_the_workflow_module_runs_again(workflow_class: type) -> None
     assert run_again == {package, workflow_class.__module__}
 
 
-@pytest.mark.parametrize("workflow_class", [*WORKFLOWS, *BENCH_WORKFLOWS], ids=lambda cls: cls.__name__)
-async def test_the_module_run_again_builds_no_class_but_the_workflow(workflow_class: type) -> None:
-    """A class the module defines is built again per run: a pydantic model's schema, an activity holder's
-    definitions (the no-op workflow's models and activities cost it 2.3 ms a run, more than BillIngestionWorkflow's
+@pytest.mark.parametrize("workflow_class", ALL_WORKFLOWS, ids=lambda cls: cls.__name__)
+async def test_the_module_run_again_builds_nothing_but_the_workflow(workflow_class: type) -> None:
+    """A class or an activity the module defines is built again per run: a pydantic model's schema, an activity's
+    definition (the no-op workflow's models and activities cost it 2.3 ms a run, more than BillIngestionWorkflow's
     whole module)."""
     runner = _KeepsLastInstance()
     runner.prepare_workflow(temporalio.workflow._Definition.must_from_class(workflow_class))
 
     in_sandbox = vars(runner.last.importer.new_modules[workflow_class.__module__])
     outside = vars(sys.modules[workflow_class.__module__])
+    assert in_sandbox[workflow_class.__name__] is not outside[workflow_class.__name__], "the module ran again"
     built_again = {
         name
         for name, value in in_sandbox.items()
-        if isinstance(value, type) and value is not outside.get(name) and name != workflow_class.__name__
+        if _built_per_run(value) and value is not outside.get(name) and name != workflow_class.__name__
     }
     assert built_again == set()
+
+
+def _built_per_run(value: object) -> bool:
+    """A class (a model, an activity holder) or an activity function: what costs a run to build again."""
+    return isinstance(value, type) or hasattr(value, "__temporal_activity_definition")
