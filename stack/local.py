@@ -351,7 +351,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM and SIGHUP unwind like Ctrl-C.
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C, and a stop Python swallowed arrive again.
 
     Python's default ends the process at once, skipping the ``finally`` that stops the
     stack: Temporal, Postgres, the emulators and the API (each in a session of its own)
@@ -359,6 +359,8 @@ def stop_on_sigterm() -> None:
     """
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
+    if not isinstance(sys.unraisablehook, _RedeliverLostStop):
+        sys.unraisablehook = _RedeliverLostStop(sys.unraisablehook)
 
 
 def finish_stopping_undisturbed() -> None:
@@ -367,25 +369,38 @@ def finish_stopping_undisturbed() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+_last_stop_signal: int = signal.SIGINT
+"""The stop signal last turned into ``KeyboardInterrupt`` (SIGINT, Ctrl-C, until another came)."""
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    if _inside_a_finalizer(frame):
-        # Raised here, Python prints "Exception ignored in ... __del__" and goes on: the stop would be lost (CI saw a
-        # bench's SIGTERM land in aiohttp's Connection.__del__, and the bench ran on). Sent again once it is out.
-        threading.Timer(REDELIVER_SECONDS, os.kill, (os.getpid(), signum)).start()
-        return
+    global _last_stop_signal
+    _last_stop_signal = signum
     raise KeyboardInterrupt
 
 
+class _RedeliverLostStop:
+    """``sys.unraisablehook`` that sends a swallowed stop again.
+
+    Where Python cannot raise (a ``__del__``, a weakref callback, a warning a finalizer emits), it prints the
+    interrupt as ignored and runs on: CI saw a bench's SIGTERM land in aiohttp's ``Connection.__del__``, and later
+    (session 54) a bench outlive its SIGTERM by two minutes, lost where is not known: a weakref callback loses it
+    too, which the check of ``__del__`` frames alone missed. Sent again a moment later, the stop lands where it can
+    raise; once stopping has begun (``finish_stopping_undisturbed``) the signal is ignored. Other unraisable errors
+    go to the hook it replaced."""
+
+    def __init__(self, previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
+        self._previous = previous
+
+    def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            threading.Timer(REDELIVER_SECONDS, os.kill, (os.getpid(), _last_stop_signal)).start()
+            return
+        self._previous(unraisable)
+
+
 REDELIVER_SECONDS = 0.05
-"""How soon a stop signal that arrived inside a finalizer is sent again: a ``__del__`` takes far less."""
-
-
-def _inside_a_finalizer(frame: FrameType | None) -> bool:
-    while frame is not None:
-        if frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
+"""How soon a stop Python swallowed is sent again: a finalizer or a callback takes far less."""
 
 
 @dataclass(frozen=True)
