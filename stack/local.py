@@ -370,7 +370,7 @@ def finish_stopping_undisturbed() -> None:
 
 
 _last_stop_signal: int = signal.SIGINT
-"""The stop signal last turned into ``KeyboardInterrupt`` (SIGINT, Ctrl-C, until another came)."""
+"""The last SIGTERM or SIGHUP turned into ``KeyboardInterrupt``; SIGINT (Ctrl-C, Python's handler) until one came."""
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -382,25 +382,24 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 class _RedeliverLostStop:
     """``sys.unraisablehook`` that sends a swallowed stop again.
 
-    Where Python cannot raise (a ``__del__``, a weakref callback, a warning a finalizer emits), it prints the
-    interrupt as ignored and runs on: CI saw a bench's SIGTERM land in aiohttp's ``Connection.__del__``, and later
-    (session 54) a bench outlive its SIGTERM by two minutes, lost where is not known: a weakref callback loses it
-    too, which the check of ``__del__`` frames alone missed. Sent again a moment later, the stop lands where it can
-    raise; once stopping has begun (``finish_stopping_undisturbed``) the signal is ignored. Other unraisable errors
-    go to the hook it replaced."""
+    Where Python cannot raise (a ``__del__``, a weakref callback, a gc callback, a generator closed when collected),
+    it prints the interrupt as ignored and runs on, and the stack with it. Sent again a moment later, the stop lands
+    where it can raise; once the entry point has begun stopping (``finish_stopping_undisturbed``) it is ignored.
+    Other unraisable errors go to the hook it replaced."""
 
     def __init__(self, previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
         self._previous = previous
 
     def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            sys.stderr.write(f"stop signal lost in {unraisable.object!r}; sending it again\n")
             threading.Timer(REDELIVER_SECONDS, os.kill, (os.getpid(), _last_stop_signal)).start()
             return
         self._previous(unraisable)
 
 
 REDELIVER_SECONDS = 0.05
-"""How soon a stop Python swallowed is sent again: a finalizer or a callback takes far less."""
+"""How soon a swallowed stop is sent again: soon enough to feel immediate, late enough to land past the finalizer."""
 
 
 @dataclass(frozen=True)
