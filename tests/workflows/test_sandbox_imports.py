@@ -35,12 +35,16 @@ class _KeepsLastInstance(SandboxedWorkflowRunner):
         return self.last
 
 
-@pytest.mark.parametrize("workflow_class", ALL_WORKFLOWS, ids=lambda cls: cls.__name__)
-async def test_only_the_workflow_module_runs_again(workflow_class: type) -> None:
+def _sandbox_modules(workflow_class: type) -> dict[str, Any]:
+    """The modules of a fresh sandboxed instance of ``workflow_class``: its ``sys.modules`` (SDK internals)."""
     runner = _KeepsLastInstance()
     runner.prepare_workflow(temporalio.workflow._Definition.must_from_class(workflow_class))
+    return dict(runner.last.importer.new_modules)
 
-    sandbox_modules = runner.last.importer.new_modules  # the sandbox's sys.modules (SDK internals)
+
+@pytest.mark.parametrize("workflow_class", ALL_WORKFLOWS, ids=lambda cls: cls.__name__)
+async def test_only_the_workflow_module_runs_again(workflow_class: type) -> None:
+    sandbox_modules = _sandbox_modules(workflow_class)
     run_again = {
         name
         for name, module in sandbox_modules.items()
@@ -55,10 +59,7 @@ async def test_the_module_run_again_builds_nothing_but_the_workflow(workflow_cla
     """A class or an activity the module defines is built again per run: a pydantic model's schema, an activity's
     definition (the no-op workflow's models and activities cost it 2.3 ms a run, more than BillIngestionWorkflow's
     whole module)."""
-    runner = _KeepsLastInstance()
-    runner.prepare_workflow(temporalio.workflow._Definition.must_from_class(workflow_class))
-
-    in_sandbox = vars(runner.last.importer.new_modules[workflow_class.__module__])
+    in_sandbox = vars(_sandbox_modules(workflow_class)[workflow_class.__module__])
     outside = vars(sys.modules[workflow_class.__module__])
     assert in_sandbox[workflow_class.__name__] is not outside[workflow_class.__name__], "the module ran again"
     built_again = {
