@@ -60,6 +60,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
 
+# Lint and types first, for a quick answer; the suite checks them again (tests/test_code_standards.py).
 check: lint typecheck test
 
 bench: $(STAMP)
