@@ -98,17 +98,7 @@ PATCHED_BEFORE: dict[str, str] = {
 }
 """The patches BillIngestionWorkflow checks on every run, by the step each one precedes."""
 
-STEP_ACTIVITIES: dict[str, Callable[..., Any]] = {
-    "mark_job_running": NoopActivities.mark_job_running,
-    "fetch_bill": NoopActivities.fetch_bill,
-    "store_raw_bill": NoopActivities.store_raw_bill,
-    "find_duplicate": NoopActivities.find_duplicate,
-    "extract_bill": NoopActivities.extract_bill,
-    "validate_bill": NoopActivities.validate_bill,
-    "persist_bill": NoopActivities.persist_bill,
-    "publish_analytics": NoopActivities.publish_analytics,
-    "mark_job_finished": NoopActivities.mark_job_finished,
-}
+STEP_ACTIVITIES: dict[str, Callable[..., Any]] = {name: getattr(NoopActivities, name) for name in STEP_POLICIES}
 """Each step's no-op activity, for the workflow to call by name."""
 
 
