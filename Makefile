@@ -43,7 +43,7 @@ run: $(STAMP)
 	$(PY) -m stack.run
 
 # Two pytest workers, each with its own dev server, Postgres and emulators: the suite spends most of its time
-# waiting on them. On two cores 1,630 tests took 12-14 minutes in one process and about 6 in two; 1,862 take 8.
+# waiting on them. On two cores 1,630 tests took 12-14 minutes in one process and about 6 in two; 2,875 take 8.5-9.
 # A test file stays on one worker, so its module fixtures start once. TEST_WORKERS=0 runs it in one process.
 # The slowest files go first (tests/durations.json, read once by the controller in tests/file_order_plugin.py;
 # xdist's own order by test count is off): by count, the 40-second one-test files came last and the suite ended

@@ -86,6 +86,17 @@ def test_histories_are_committed() -> None:
     assert {f"current/{name}" for name in scenarios} | earlier <= recorded
 
 
+def test_readme_says_what_each_earlier_history_folder_holds() -> None:
+    """Whoever changes the workflow reads the README's list to learn what each kept folder guards: a folder
+    committed without its words there (v8 was) leaves them to guess whether it may go."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    folders = {path.parent.name for path in HISTORIES} - {"current"}
+    assert folders, "no earlier histories found"
+    assert {
+        folder for folder in folders if f"`{folder}/`" not in readme and f"histories/{folder}/`" not in readme
+    } == set()
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays_with_current_code(path: Path) -> None:
     # Committed histories are stored decrypted. A payload recorded sealed carries a mark, and opens sealed
