@@ -173,7 +173,7 @@ def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
     result = job.get("result") or {}
     say(f"demo job id:      {job['id']}")
     say(f"final status:     {job['status']} ({took:.1f}s)")
-    say(f"extracted total:  {result.get('total_amount')} {result.get('currency') or ''}")
+    say(f"amount due:       {result.get('total_amount')} {result.get('currency') or ''} (the extracted total)")
     say(f"raw bill in GCS:  {(result.get('artifact') or {}).get('uri')}")
     say(f"Temporal Web UI:  {job['web_ui_url']}")
     if settings.analytics is AnalyticsKind.BIGQUERY and job["status"] == "SUCCEEDED":
@@ -183,9 +183,13 @@ def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
 
 
 def _report_dashboard(dashboard: dict[str, Any]) -> None:
+    """The dashboard counts a bill's current charges, not its amount due (which carries any unpaid balance): the
+    line says so, or the demo's two figures for one bill look like a mistake."""
     billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
     monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]]
+    bills = dashboard["bills_count"]
     say(
-        f"dashboard: {dashboard['bills_count']} bills, {billed or 'nothing'} billed; "
-        f"monthly ({dashboard['monthly_source']}): " + json.dumps(monthly)
+        f"dashboard: {bills} bill{'' if bills == 1 else 's'}, {billed or 'nothing'} in current charges "
+        f"(the amount due less any balance carried over); monthly ({dashboard['monthly_source']}): "
+        + json.dumps(monthly)
     )

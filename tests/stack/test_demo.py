@@ -93,9 +93,36 @@ def settled_job_api() -> FastAPI:
 
     @app.post("/jobs")
     async def create_job() -> dict[str, Any]:
-        return {"id": "job-1", "status": "SUCCEEDED", "web_ui_url": "http://ui/job-1", "result": {}}
+        return {
+            "id": "job-1",
+            "status": "SUCCEEDED",
+            "web_ui_url": "http://ui/job-1",
+            "result": {"total_amount": "683.55", "currency": "USD"},
+        }
+
+    @app.get("/customers/{customer_id}/dashboard")
+    async def dashboard(customer_id: int) -> dict[str, Any]:
+        month = {"month": "2025-02-01", "currency": "USD", "total_cost": "607.36", "kwh": "1395.0000", "bills": 1}
+        return {
+            "bills_count": 1,
+            "total_billed_by_currency": {"USD": "607.36"},
+            "monthly_source": "postgres",
+            "monthly": [month],
+        }
 
     return app
+
+
+async def test_the_demo_says_which_of_a_bills_two_amounts_each_figure_is(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed the bill's total, then the dashboard's smaller sum of current charges as "billed", with nothing
+    to say why one bill's two figures differ (the amount due carries the balance the month before counted)."""
+    async with serve(settled_job_api()) as url:
+        await asyncio.to_thread(run_demo, url, "mm_key", settings)
+    lines = capsys.readouterr().out.splitlines()
+    assert "minimeter | amount due:       683.55 USD (the extracted total)" in lines
+    assert lines[-1].startswith("minimeter | dashboard: 1 bill, 607.36 USD in current charges (the amount due less")
 
 
 async def test_a_failed_rollup_stops_the_demo_not_the_stack(
