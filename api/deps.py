@@ -12,7 +12,6 @@ from fastapi import Depends, Header, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BeforeValidator
-from temporalio.client import Client
 
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
 from api.problems import Problem
@@ -40,12 +39,7 @@ async def get_pool(state: StateDep) -> asyncpg.Pool:
     return state.pool
 
 
-async def get_client(state: StateDep) -> Client:
-    return state.client
-
-
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-ClientDep = Annotated[Client, Depends(get_client)]
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
