@@ -17,7 +17,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from extraction.checks import check_bill, with_implied_charges
-from extraction.document import Document
+from extraction.document import TEXT, Document
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
 from shared.bill import Commodity, NormalizedBill, Provider, UsageUnit
@@ -71,6 +71,10 @@ class Extraction(BaseModel):
 def extract(document: Document, *, provider_hint: Provider | None, settings: Settings) -> Extraction:
     """Read ``document``; raises GeminiUnavailable (busy) or GeminiMisconfigured (bad key or
     model) when Gemini is needed, so Temporal retries."""
+    if document.content_type == TEXT and not document.has_text_layer:
+        # A few characters of text: no bill, and no image to read one from (``no_text_layer`` told the reviewer
+        # to check the values on "a photo or a scan"), so nothing for Gemini either.
+        return Extraction(bill=None, reasons=["not_a_bill"], extractor="rules", pages=document.page_count)
     mode = settings.extractor
     if mode is ExtractorMode.RULES or not settings.gemini_configured:
         result, _ = _rules(document, provider_hint)

@@ -38,6 +38,17 @@ def test_offline_image_has_no_text_layer(offline_settings: Settings) -> None:
         assert (result.bill, result.reasons) == (None, ["no_text_layer"])
 
 
+@pytest.mark.parametrize("mode", ["offline", "gemini"])
+def test_a_few_words_of_text_are_not_a_bill_not_a_scan(
+    mode: str, offline_settings: Settings, gemini_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """``no_text_layer`` sent the reviewer to check the values on "a photo or a scan" that a text file is not."""
+    settings = gemini_settings if mode == "gemini" else offline_settings
+    result = extract(read_document(b"hello world, not a bill"), provider_hint=Provider.PGE, settings=settings)
+    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+    assert fake_gemini.request_count == 0
+
+
 def test_trusted_template_does_not_call_gemini(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     data, _, _ = sample_bill(Provider.DUKE, seed=5)
     result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
