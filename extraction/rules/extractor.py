@@ -114,7 +114,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     currency = bill_currency(text)
     currency_doubt = ["non_usd_currency"] if currency.foreign else []
     signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
-    if template is None and signals < 3:
+    if not choice.matched and signals < 3:
         # The doubts stay: with EXTRACTOR=gemini they are carried through Gemini's reading of the text (two due
         # dates, a currency Gemini writes "$" for), and were dropped with the rules' verdict.
         return RuleResult(None, [*reasons, *currency_doubt, "not_a_bill"], name)

@@ -1525,9 +1525,18 @@ def test_a_reading_against_its_places_order_goes_to_review() -> None:
     assert check_bill(bill.model_copy(update=swapped), text=text) == ["ambiguous_date_order"]
 
 
-def test_receipt_is_not_a_bill() -> None:
+@pytest.mark.parametrize("hint", [None, Provider.PGE], ids=["no-hint", "the-accounts-provider"])
+def test_receipt_is_not_a_bill(hint: Provider | None) -> None:
+    """A job always hints its account's provider: with the hint, a receipt read as that provider's bill with every
+    field missing, and its reviewer was asked for seven values, not whether it is a bill at all."""
     document = read_document(adversarial.receipt(rng_for("receipt")))
-    result = extract_with_rules(document.pages, provider_hint=None)
+    result = extract_with_rules(document.pages, provider_hint=hint)
+    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+
+
+def test_a_letter_to_a_providers_account_is_not_a_bill() -> None:
+    letter = "Dear team, please find attached the minutes of our meeting on Tuesday. Regards, Bob"
+    result = extract_with_rules([letter], provider_hint=Provider.DUKE)
     assert (result.bill, result.reasons) == (None, ["not_a_bill"])
 
 
