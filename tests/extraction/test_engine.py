@@ -596,6 +596,24 @@ def test_the_rules_doubts_on_a_text_they_find_no_bill_in_stay_through_gemini(
     assert (refused.bill, refused.reasons) == (None, [doubt, "not_a_bill"])
 
 
+def test_what_the_rules_read_of_a_sparse_bill_of_the_accounts_provider_still_witnesses_gemini(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """Too little for the rules to call it a bill (``not_a_bill``), yet their account and total stand against
+    Gemini's: a reading of $58.00 where the text prints $85.00 goes to a person."""
+    text = "Harbor Water Co\nAccount Number: 4471-0023-9\nAmount Due: $85.00\n"
+    misread = NormalizedBill(
+        provider_name="Harbor Water Co",
+        account_number="4471-0023-9",
+        due_date=date(2026, 3, 15),
+        total_amount=Decimal("58.00"),
+        current_charges=Decimal("58.00"),
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(misread)))
+    result = extract(read_document(text.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
+    assert result.extractor == "gemini" and result.reasons == ["extractor_disagreement:total_amount"]
+
+
 def test_disagree_compares_the_usage_each_unit_adds_up_to() -> None:
     """Compared as sets, {344 kWh} was {344 kWh, 344 kWh} and {150, 194, 344 kWh}: analytics counts 688."""
     _, _, bill = sample_bill(Provider.PGE, seed=1)

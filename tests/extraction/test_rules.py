@@ -1525,19 +1525,34 @@ def test_a_reading_against_its_places_order_goes_to_review() -> None:
     assert check_bill(bill.model_copy(update=swapped), text=text) == ["ambiguous_date_order"]
 
 
-@pytest.mark.parametrize("hint", [None, Provider.PGE], ids=["no-hint", "the-accounts-provider"])
-def test_receipt_is_not_a_bill(hint: Provider | None) -> None:
-    """A job always hints its account's provider: with the hint, a receipt read as that provider's bill with every
-    field missing, and its reviewer was asked for seven values, not whether it is a bill at all."""
+def test_receipt_is_not_a_bill() -> None:
     document = read_document(adversarial.receipt(rng_for("receipt")))
-    result = extract_with_rules(document.pages, provider_hint=hint)
+    result = extract_with_rules(document.pages, provider_hint=None)
     assert (result.bill, result.reasons) == (None, ["not_a_bill"])
 
 
-def test_a_letter_to_a_providers_account_is_not_a_bill() -> None:
-    letter = "Dear team, please find attached the minutes of our meeting on Tuesday. Regards, Bob"
-    result = extract_with_rules([letter], provider_hint=Provider.DUKE)
-    assert (result.bill, result.reasons) == (None, ["not_a_bill"])
+LETTER = "Dear team, please find attached the minutes of our meeting on Tuesday. Regards, Bob"
+
+
+@pytest.mark.parametrize("kind", ["receipt", "letter"])
+def test_what_is_no_bill_of_the_accounts_provider_says_so(kind: str) -> None:
+    """A job always hints its account's provider: with the hint, a receipt or a letter read as that provider's bill
+    with every field missing, and its reviewer was asked for seven values, not whether it is a bill at all. What
+    the rules read stays, as the reviewer's draft and a witness against Gemini's reading."""
+    pages = read_document(adversarial.receipt(rng_for("receipt"))).pages if kind == "receipt" else [LETTER]
+    result = extract_with_rules(pages, provider_hint=Provider.DUKE)
+    assert result.reasons == ["not_a_bill"] and not result.template_matched
+    assert result.bill is not None and result.bill.provider is Provider.DUKE
+
+
+def test_a_sparse_bill_of_the_accounts_provider_keeps_what_the_rules_read() -> None:
+    text = "Harbor Water Co\nAccount Number: 4471-0023-9\nAmount Due: $85.00\n"
+    result = extract_with_rules([text], provider_hint=Provider.SFPUC)
+    assert result.reasons == ["not_a_bill"]
+    assert result.bill is not None and (result.bill.account_number, result.bill.total_amount) == (
+        "4471-0023-9",
+        Decimal("85.00"),
+    )
 
 
 def test_template_selection_and_hint() -> None:
