@@ -63,8 +63,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ActivityPolicy
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
+"""Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
+(DUPLICATE), before extraction and a second review task. Earlier runs extracted it again."""
 EARLY_REVIEW_PATCH = "review-accepts-decisions-while-task-opens"
+"""Recorded by runs that went to review since it: a decision is taken from the moment open_review_task commits (the
+task is readable then). Earlier runs took none until its completion reached them, and a fast reviewer's was lost."""
 STATUS_AFTER_RECORD_PATCH = "review-ack-after-job-recorded"
+"""Recorded by every run that ends since it: the status a query or an update reads turns final only once
+mark_job_finished has recorded the job's end. Earlier runs turned it first, so a reviewer's answer could name an end
+Postgres did not hold yet."""
 
 RECORD_CANCELLATION_PATCH = "record-cancellation"
 """Recorded by runs cancelled since it: their review task is closed and the job's end recorded after the cancel."""
