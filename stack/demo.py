@@ -183,13 +183,13 @@ def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
 
 
 def _report_dashboard(dashboard: dict[str, Any]) -> None:
-    """The dashboard counts a bill's current charges, not its amount due (which carries any unpaid balance): the
-    line says so, or the demo's two figures for one bill look like a mistake."""
+    """The dashboard counts a bill's current charges, not its amount due (which carries the last bill's unpaid
+    balance): the line says so, or a bill's two figures in the demo look like a mistake."""
     billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
     monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]]
     bills = dashboard["bills_count"]
     say(
-        f"dashboard: {bills} bill{'' if bills == 1 else 's'}, {billed or 'nothing'} in current charges "
-        f"(the amount due less any balance carried over); monthly ({dashboard['monthly_source']}): "
+        f"dashboard: {bills} bill{'' if bills == 1 else 's'}, {billed or 'nothing'} charged (each bill's current "
+        f"charges, or its amount due where it states none); monthly ({dashboard['monthly_source']}): "
         + json.dumps(monthly)
     )

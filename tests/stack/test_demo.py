@@ -122,7 +122,7 @@ async def test_the_demo_says_which_of_a_bills_two_amounts_each_figure_is(
         await asyncio.to_thread(run_demo, url, "mm_key", settings)
     lines = capsys.readouterr().out.splitlines()
     assert "minimeter | amount due:       683.55 USD (the extracted total)" in lines
-    assert lines[-1].startswith("minimeter | dashboard: 1 bill, 607.36 USD in current charges (the amount due less")
+    assert lines[-1].startswith("minimeter | dashboard: 1 bill, 607.36 USD charged (each bill's current charges")
 
 
 async def test_a_failed_rollup_stops_the_demo_not_the_stack(
