@@ -55,6 +55,8 @@ async def upload_bill(
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
         raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
+    if data.isspace():  # extraction refuses it as empty_file: refused here, nothing is stored and no job fails
+        raise Problem(422, "the uploaded file holds nothing but blank space")
     existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
     if existing is not None:
         sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: off the loop

@@ -331,6 +331,8 @@ async def test_empty_and_unsupported_files_are_refused(http: httpx.AsyncClient, 
     account = await create_account(http, provider="coned", account_number=f"BAD-{unique}")
     empty = await upload(http, account["id"], b"")
     assert empty.status_code == 422 and empty.headers["content-type"] == "application/problem+json"
+    blank = await upload(http, account["id"], b"  \r\n\t\n ", filename="bill.txt")  # was a job, FAILED empty_file
+    assert (blank.status_code, blank.json()["detail"]) == (422, "the uploaded file holds nothing but blank space")
     zipped = await upload(http, account["id"], b"PK\x03\x04" + bytes(range(256)) * 4, filename="bill.pdf")
     assert zipped.status_code == 415
     assert "PDF, PNG, JPEG or plain-text" in zipped.json()["detail"]
