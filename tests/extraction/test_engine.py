@@ -566,6 +566,17 @@ Pay by April 15, 2026
 """Too few of a bill's fields for the rules to call it one, and two due dates: only Gemini reads the bill."""
 
 
+def harbor_water_bill(amount: str) -> NormalizedBill:
+    """Gemini's reading of the Harbor Water Co texts here, due ``amount``."""
+    return NormalizedBill(
+        provider_name="Harbor Water Co",
+        account_number="4471-0023-9",
+        due_date=date(2026, 3, 15),
+        total_amount=Decimal(amount),
+        current_charges=Decimal(amount),
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "doubt"),
     [
@@ -580,13 +591,7 @@ def test_the_rules_doubts_on_a_text_they_find_no_bill_in_stay_through_gemini(
     of the two due dates, or of euros as dollars, went on with nothing to say the text printed another."""
     read = extract_with_rules([text], provider_hint=None)
     assert read.bill is None and read.reasons == [doubt, "not_a_bill"]
-    bill = NormalizedBill(
-        provider_name="Harbor Water Co",
-        account_number="4471-0023-9",
-        due_date=date(2026, 3, 15),
-        total_amount=Decimal("85.00"),
-        current_charges=Decimal("85.00"),
-    )
+    bill = harbor_water_bill("85.00")
     fake_gemini.push(200, bill_response(wire_from_bill(bill)))
     fake_gemini.push(200, bill_response(wire_from_bill(bill, is_utility_bill=False)))
     settings = gemini_settings.model_copy(update={"extractor": ExtractorMode.GEMINI})
@@ -602,14 +607,7 @@ def test_what_the_rules_read_of_a_sparse_bill_of_the_accounts_provider_still_wit
     """Too little for the rules to call it a bill (``not_a_bill``), yet their account and total stand against
     Gemini's: a reading of $58.00 where the text prints $85.00 goes to a person."""
     text = "Harbor Water Co\nAccount Number: 4471-0023-9\nAmount Due: $85.00\n"
-    misread = NormalizedBill(
-        provider_name="Harbor Water Co",
-        account_number="4471-0023-9",
-        due_date=date(2026, 3, 15),
-        total_amount=Decimal("58.00"),
-        current_charges=Decimal("58.00"),
-    )
-    fake_gemini.push(200, bill_response(wire_from_bill(misread)))
+    fake_gemini.push(200, bill_response(wire_from_bill(harbor_water_bill("58.00"))))
     result = extract(read_document(text.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
     assert result.extractor == "gemini" and result.reasons == ["extractor_disagreement:total_amount"]
 
