@@ -162,9 +162,14 @@ class Document:
         return max(len(self.pages), 1)
 
 
+def holds_nothing(data: bytes) -> bool:
+    """Empty, or nothing but blank space: no bill in any format (``empty_file``). Checked without a copy of ``data``."""
+    return not data or data.isspace()
+
+
 def read_document(data: bytes, *, max_pages: int = 50) -> Document:
     """Parse ``data`` into a Document, or raise DocumentRejected saying why not."""
-    if not data.strip():
+    if holds_nothing(data):
         raise DocumentRejected("empty_file")
     content_type = sniff_content_type(data)
     if content_type == PDF:

@@ -16,7 +16,7 @@ from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
-from extraction.document import looks_like_markup, sniff_content_type
+from extraction.document import holds_nothing, looks_like_markup, sniff_content_type
 from shared.artifacts import ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import JobType
 
@@ -55,7 +55,7 @@ async def upload_bill(
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
         raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
-    if data.isspace():  # extraction refuses it as empty_file: refused here, nothing is stored and no job fails
+    if holds_nothing(data):  # extraction would refuse it (empty_file): refused here, nothing stored and no job failed
         raise Problem(422, "the uploaded file holds nothing but blank space")
     existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
     if existing is not None:

@@ -114,7 +114,8 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     currency = bill_currency(text)
     currency_doubt = ["non_usd_currency"] if currency.foreign else []
     signals = sum(values[key] is not None for key in _BILL_SIGNALS) + bool(UNIT_RE.search(text))
-    if template is None and signals < 3:
+    no_bill_signs = not choice.matched and signals < 3
+    if template is None and no_bill_signs:
         # The doubts stay: with EXTRACTOR=gemini they are carried through Gemini's reading of the text (two due
         # dates, a currency Gemini writes "$" for), and were dropped with the rules' verdict.
         return RuleResult(None, [*reasons, *currency_doubt, "not_a_bill"], name)
@@ -149,7 +150,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
-    if not choice.matched and signals < 3:
+    if no_bill_signs:
         # Read with the account's provider's template only (every job hints it): a receipt or a letter came out as
         # that provider's bill with every field missing. Said not a bill, but kept: the reviewer's draft, and a
         # witness against Gemini's reading.
