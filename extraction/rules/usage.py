@@ -187,6 +187,17 @@ class _Page(list[Line]):
                 head = None
         return tuple(heads)
 
+    @functools.cached_property
+    def charged_commodities(self) -> frozenset[Commodity]:
+        """The commodities the page's charge rows name ("Water usage 9 CCF @ $3.12  $28.08", "Sewer charge  $24.75"),
+        wherever they stand: found once, since every reading of a unit two commodities share may ask."""
+        return frozenset(
+            _BY_WORD[word.lower()]
+            for line in self
+            if _charge_row(line.text)
+            for word in _COMMODITY_WORD.findall(without_false_commodities(line.text))
+        )
+
 
 def _table_row(text: str) -> bool:
     """Whether a line reads as a row of a table: figures, in two cells or more."""
@@ -903,14 +914,14 @@ _NEAR = 8
 """How far above a reading the wording that names its commodity may stand."""
 
 
-def _commodity(
-    lines: Sequence[Line], index: int, unit: UsageUnit, defaults: Sequence[Commodity | None]
-) -> Commodity | None:
+def _commodity(lines: _Page, index: int, unit: UsageUnit, defaults: Sequence[Commodity | None]) -> Commodity | None:
     """A reading's commodity: its unit's; else one measured in it that its line, or the nearest line above that is
     no charge row, names (a section's "Gas Usage"); else the first of ``defaults`` (the template's, the
     letterhead's); else the nearest charge row's ("Water usage charge  18 CCF x $9.526  $171.47" above a meter
-    table's 18 CCF). A charge row names what it charges for: a gas bill's "Water heater rental  $12.00" was nearest
-    its "88 CCF", and the gas was stored as water."""
+    table's 18 CCF); else the one measured in it that the page's charge rows name, wherever they stand: a city's
+    meter table ("Meter #   Previous   Current   Usage" over "9 CCF") above its water and sewer charges was read as
+    no reading at all. A charge row names what it charges for: a gas bill's "Water heater rental  $12.00" was
+    nearest its "88 CCF", and the gas was stored as water."""
     if unit in _BY_UNIT:
         return _BY_UNIT[unit]
     near = list(reversed(lines[max(0, index - _NEAR) : index + 1]))
@@ -919,7 +930,11 @@ def _commodity(
     for commodity in (*named, *defaults):
         if commodity is not None and unit in UNITS_BY_COMMODITY[commodity]:
             return commodity
-    return next((c for c in (_named(row.text, unit) for row in rows) if c is not None), None)
+    nearest = next((c for c in (_named(row.text, unit) for row in rows) if c is not None), None)
+    if nearest is not None:
+        return nearest
+    charged = [commodity for commodity in lines.charged_commodities if unit in UNITS_BY_COMMODITY[commodity]]
+    return charged[0] if len(charged) == 1 else None
 
 
 def _named(text: str, unit: UsageUnit) -> Commodity | None:

@@ -384,3 +384,47 @@ def test_a_meter_reading_zero_beside_a_total_line_agrees_with_it(total: str, zer
     report = analyze(_duke(f"{table}{total}\n").encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("accept", [])
     assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal(523)]
+
+
+SPRINGFIELD = """\
+CITY OF SPRINGFIELD
+Department of Public Utilities - Water & Sewer
+
+Account Number: 88-4412-9
+Statement Date: 11/03/2026
+Billing Period: 09/28/2026 - 10/29/2026
+Due Date: 11/24/2026
+
+METER READINGS
+Meter #   Previous   Current   Usage
+W-55021   10432      10441     9 CCF
+
+Previous Balance                          $62.10
+Payment Received 10/15/2026 - Thank You  -$62.10
+Water Base Charge                         $18.50
+Water Usage 9 CCF @ $3.12                 $28.08
+Sewer Charge                              $24.75
+Stormwater Fee                             $6.00
+Current Charges                           $77.33
+TOTAL AMOUNT DUE                          $77.33
+"""
+
+
+def test_a_meter_tables_ccf_takes_the_commodity_the_charges_below_it_name() -> None:
+    """A city's letterhead line names no commodity, nor does anything above its meter table: its "9 CCF" (gas or
+    water) was read as no reading, and the bill went to review as ``missing_field:usage``. Its charges, below the
+    table, are water's and sewer's."""
+    result = extract_with_rules([SPRINGFIELD], provider_hint=None)
+    assert result.bill is not None
+    assert result.bill.usage == [
+        UsageReading(commodity=Commodity.WATER, quantity=Decimal(9), unit=UsageUnit.CCF, meter_number="W-55021")
+    ]
+
+
+def test_a_meter_tables_ccf_is_no_ones_where_the_charges_name_gas_and_water() -> None:
+    """Charges for both commodities a CCF measures do not say which the meter's is: a person reads it."""
+    text = SPRINGFIELD.replace("Stormwater Fee    ", "Gas Service Charge")
+    assert "Gas Service Charge" in text
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert result.bill.usage == []
