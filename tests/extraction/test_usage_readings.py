@@ -428,3 +428,34 @@ def test_a_meter_tables_ccf_is_no_ones_where_the_charges_name_gas_and_water() ->
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None
     assert result.bill.usage == []
+
+
+BLUE_RIDGE = """\
+Blue Ridge Electric Membership Corporation
+Account: 4402198-001
+Bill Date: Oct 05, 2026          Due Date: Oct 26, 2026
+Service Period: 09/01/26 - 10/01/26
+
+Meter No.   {previous}   {present}   Mult   kWh Used
+88231144    45120       46332       1      1,212
+
+Previous Balance                        152.40
+Payment - Thank You 09/20/26           -152.40
+Energy Charge 1,212 kWh @ .10890        131.99
+Total Current Charges                   131.99
+Total Amount Due                       $131.99
+"""
+
+
+@pytest.mark.parametrize(("previous", "present"), [("Prev Read", "Pres Read"), ("Prev.    ", "Pres.    ")])
+def test_a_meter_table_with_its_registers_cut_short_is_read(previous: str, present: str) -> None:
+    """A co-op's "Prev Read   Pres Read" headed no meter table: its "kWh Used" column was no reading, and the bill
+    went to review as ``missing_field:usage``."""
+    text = BLUE_RIDGE.format(previous=previous, present=present)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert result.bill.usage == [
+        UsageReading(
+            commodity=Commodity.ELECTRICITY, quantity=Decimal(1212), unit=UsageUnit.KWH, meter_number="88231144"
+        )
+    ]
