@@ -8,7 +8,7 @@ with an Idempotency-Key and four without (session 51: 30% more starts a second i
 
 The insert's ``WHERE`` is the account's checks, said again in SQL: the caller may see its customer, it names a
 provider, and a connector fetches that provider here. When it inserts nothing, the same checks run in Python
-(``get_account``, ``refuse_unfetchable``) for their 404 or 422, then the Idempotency-Key's job answers. So the SQL
+(``get_account``, then the Idempotency-Key's job, then ``refuse_unfetchable``) for their 404, replay or 422. So the SQL
 decides only which starts take the short way; every refusal and every replay is answered as it always was. Under a
 rate limit, a start the statement does not record spends nothing, and the route answers it the long way (the checks,
 then a token taken on its own for the 429, then ``START_CONNECTOR_JOB``): one statement more than before for a
@@ -106,13 +106,18 @@ async def checked_account(
     pool: asyncpg.Pool, settings: Settings, *, principal: Principal, account_id: int, key: str | None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The account a connector start may use, and the Idempotency-Key's job if it has one (a replay): the checks in
-    Python, with their 404 or 422, and the 422 of a key first used for another request."""
+    Python, with their 404 or 422, and the 422 of a key first used for another request.
+
+    A replay answers before the connector check: a start sent again after its provider's connector was turned off
+    (``MOCK_CONNECTOR=false``, a release without it) got the 422 telling the client to upload the bill, and a client
+    doing so ingested it twice."""
     account = await get_account(pool, principal=principal, account_id=account_id)
-    refuse_unfetchable(settings, account)
     replayed = await find_idempotent_job(pool, principal=principal, key=key)
     if replayed is not None:
         check_replay(replayed, account=account, job_type=JobType.CONNECTOR)
-    return account, replayed
+        return account, replayed
+    refuse_unfetchable(settings, account)
+    return account, None
 
 
 async def start_connector_job(

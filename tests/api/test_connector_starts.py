@@ -153,6 +153,26 @@ async def test_an_idempotency_key_answers_with_its_job_and_refuses_another_accou
     assert [await jobs_of(resources, account) for account in (first, second)] == [1, 0]
 
 
+async def test_a_start_sent_again_after_its_connector_was_turned_off_answers_with_its_job(
+    api: API, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The 422 telling a client to upload the bill instead answered its retry, and a client doing so ingested the
+    bill twice: a key's job answers before the connector check, as before every other."""
+    account = await create_account(http, provider="pge", account_number=f"OFF-{unique}")
+    key = {"Idempotency-Key": f"off-{unique}"}
+    async with api() as client:
+        started = await client.post("/jobs", json={"utility_account_id": account["id"]}, headers=key)
+    async with api(mock_connector=False) as client:
+        again = await client.post("/jobs", json={"utility_account_id": account["id"]}, headers=key)
+        fresh = await client.post(
+            "/jobs", json={"utility_account_id": account["id"]}, headers={"Idempotency-Key": f"off2-{unique}"}
+        )
+    assert (started.status_code, again.status_code) == (201, 200), again.text
+    assert again.json()["id"] == started.json()["id"]
+    assert fresh.status_code == 422 and "POST /bills" in fresh.json()["detail"]
+    assert await jobs_of(resources, account) == 1
+
+
 async def test_two_starts_sent_at_once_under_one_key_make_one_job(
     api: API, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
