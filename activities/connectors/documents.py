@@ -14,7 +14,7 @@ import dataclasses
 from temporalio.exceptions import ApplicationError
 
 from activities.connectors.base import Connector, SourceDocument
-from extraction.document import JPEG, PDF, PNG, TEXT, looks_like_markup, sniff_content_type
+from extraction.document import JPEG, PDF, PNG, TEXT, holds_nothing, looks_like_markup, sniff_content_type
 from shared.settings import Settings
 
 BILL_TYPES = frozenset({PDF, PNG, JPEG, TEXT})
@@ -47,8 +47,12 @@ async def read_source(connector: Connector, source_uri: str, *, max_bytes: int =
 
 def vetted(document: SourceDocument, *, max_bytes: int) -> SourceDocument:
     """The document typed by its bytes, as an upload is; ``DocumentRejected`` (non-retryable) for a file
-    too large, a web page (by its label or its bytes), or one that is no bill type."""
+    too large, empty or nothing but blank space, a web page (by its label or its bytes), or one that is no bill
+    type. A blank file was archived and failed the job at extraction (``empty_file``), an empty one was refused as
+    "not a PDF, PNG, JPEG or plain-text bill"."""
     declared = document.content_type.split(";", 1)[0].strip().lower()
+    if holds_nothing(document.data):
+        raise _rejected("the source's file is empty or nothing but blank space", reason="empty_file")
     if len(document.data) > max_bytes:
         raise _rejected(f"the source's file is {len(document.data)} bytes, over the {max_bytes}-byte limit of a bill")
     if declared in MARKUP_TYPES or declared.endswith("+xml") or looks_like_markup(document.data):
@@ -59,5 +63,5 @@ def vetted(document: SourceDocument, *, max_bytes: int) -> SourceDocument:
     return dataclasses.replace(document, content_type=sniffed)
 
 
-def _rejected(message: str) -> ApplicationError:
-    return ApplicationError(f"unsupported_type: {message}", type="DocumentRejected", non_retryable=True)
+def _rejected(message: str, *, reason: str = "unsupported_type") -> ApplicationError:
+    return ApplicationError(f"{reason}: {message}", type="DocumentRejected", non_retryable=True)

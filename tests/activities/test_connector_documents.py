@@ -196,6 +196,35 @@ async def test_a_bill_its_portal_labels_its_own_way_is_stored_as_its_bytes_are(
     assert await asyncio.to_thread(resources.store.read, ref.uri) == data
 
 
+@pytest.mark.parametrize(
+    ("data", "label"), [(b"", "application/pdf"), (b"  \r\n\t\n", "text/plain")], ids=["empty", "blank"]
+)
+async def test_an_empty_or_blank_file_is_rejected_as_one_not_archived(
+    http: httpx.AsyncClient, resources: Resources, data: bytes, label: str
+) -> None:
+    """A blank file was archived and failed its job at extraction; an empty one was refused as "not a PDF, PNG, JPEG
+    or plain-text bill". Both are refused as ``POST /bills`` refuses them, before anything is stored."""
+    account, job_id = await a_job(http, resources)
+    portal = Portal(data, label)
+    connectors = ConnectorRegistry(default=portal)
+    fetch = FetchActivities(resources.pool, connectors, store=resources.store)
+    store = StorageActivities(resources.pool, resources.store, connectors)
+
+    with pytest.raises(ApplicationError) as fetching:
+        await ActivityEnvironment().run(
+            fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
+        )
+    with pytest.raises(ApplicationError) as storing:  # a run whose fetch an earlier release did
+        await ActivityEnvironment().run(
+            store.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched_by_an_earlier_release(job_id, portal))
+        )
+
+    for refused in (fetching.value, storing.value):
+        assert refused.type == "DocumentRejected" and refused.non_retryable
+        assert refused.message.startswith("empty_file: "), refused.message
+    assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job_id) == 0
+
+
 def test_a_read_leaves_half_of_its_attempt_to_archive_what_it_read() -> None:
     """Fetch reads the source, then uploads what it read: a read allowed 45 s of fetch's 60 s left the upload
     of a bill at the size limit too little, so an attempt timed out after its bill was read."""
