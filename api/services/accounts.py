@@ -99,7 +99,8 @@ async def register_account(
 def _repeated(existing: str | None, asked: str | None) -> str:
     """Why a registration repeats an account, in the words of its 409."""
     if existing == asked:
-        return "this customer already has that account with that provider"
+        with_it = "with that provider" if asked is not None else "without a provider"
+        return f"this customer already has that account {with_it}"
     if existing is None:
         return "this customer already has that account number without a provider: one account per number"
     return f"this customer already has that account number with provider {existing}: one account per number"

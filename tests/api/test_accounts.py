@@ -51,6 +51,19 @@ async def test_an_account_without_a_provider_and_one_with_it_are_one_account(htt
         assert "one account per number" in again.json()["detail"]
 
 
+async def test_a_409_says_whether_the_account_it_repeats_has_a_provider(http: httpx.AsyncClient) -> None:
+    """Two registrations of one number, neither naming a provider, were told the account was already there "with that
+    provider"."""
+    customer = (await http.post("/customers", json={"name": "Provider named or not"})).json()
+    for provider, words in ((None, "without a provider"), ("pge", "with that provider")):
+        number = f"NN-{uuid.uuid4().int % 10**10:010d}"
+        body = {"customer_id": customer["id"], "provider": provider}
+        created = await http.post("/utility-accounts", json={**body, "account_number": number})
+        again = await http.post("/utility-accounts", json={**body, "account_number": number.replace("-", " ")})
+        assert (created.status_code, again.status_code) == (201, 409), again.text
+        assert again.json()["detail"] == f"this customer already has that account {words}"
+
+
 async def test_the_database_and_python_agree_on_an_account_key(resources: Resources) -> None:
     """``shared.bill.account_key`` and the SQL function behind the unique keys are one rule."""
     numbers = ["1234-5678 9012", "ab12", "  Ab.12/x ", "NW-0042-7781", "Ünïcode-7", "", "---"]
