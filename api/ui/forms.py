@@ -302,7 +302,9 @@ def _as_text_input(value: str) -> str:
     return value.replace("\r", "").replace("\n", "").strip()
 
 
-_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+"""A number grouped in thousands: its first group starts with 1-9, so ``0,500`` (half, typed with a decimal comma)
+is refused, not stored as 500."""
 _CREDIT_NOTATION = re.compile(r"\(.*\)|.*-|.*CR", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

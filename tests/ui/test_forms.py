@@ -68,7 +68,15 @@ def test_edits_blank_rows_and_typed_money() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "typed"), [("total_amount", "12,50"), ("line_items-0-amount", "1.234,56"), ("usage-0-quantity", "1,5")]
+    ("field", "typed"),
+    [
+        ("total_amount", "12,50"),
+        ("line_items-0-amount", "1.234,56"),
+        ("usage-0-quantity", "1,5"),
+        ("total_amount", "0,500"),  # three decimals after a zero: no thousands group starts with 0
+        ("usage-0-quantity", "-0,750"),
+        ("usage-0-quantity", "012,500"),
+    ],
 )
 def test_a_decimal_comma_is_refused_not_read_as_thousands(field: str, typed: str) -> None:
     """A keyboard in many locales types 12,50 for twelve and a half: read as 1250 it would pass unseen."""
