@@ -28,6 +28,7 @@ from api.ui.session import (
     login_token_age,
     looks_like_login_token,
     read_cookie,
+    secure_cookies_dropped,
     sessions_for,
     set_cookie,
 )
@@ -127,7 +128,8 @@ def _sign_in_form_again(
         error = f"{NONCE_REPLACED} {DRAFT_LOST}" if draft else NONCE_REPLACED
         return login_page(request, nonce or "", next_path=safe_next(next_path), error=error, status_code=403)
     if nonce is None:
-        error = f"{NONCE_GONE} {DRAFT_LOST}" if draft else NONCE_GONE
+        gone = NEEDS_HTTPS if secure_cookies_dropped(request) else NONCE_GONE
+        error = f"{gone} {DRAFT_LOST}" if draft else gone
         return login_page(
             request, secrets.token_urlsafe(16), next_path=safe_next(next_path), error=error, status_code=403
         )
@@ -144,6 +146,11 @@ def _sign_in_form_again(
 
 OPEN_TOO_LONG = "This sign-in page was open too long: nothing was signed in. Sign in again."
 DRAFT_STILL_CARRIED = "Your entries are still kept: signing in brings the task back with them."
+NEEDS_HTTPS = (
+    "Signing in needs HTTPS at this address: browsers keep no secure cookie from a plain http:// page of any host but"
+    " localhost, so nothing was signed in. Open MiniMeter over HTTPS (behind a TLS proxy), or at http://localhost on"
+    " its own machine."
+)
 NONCE_GONE = (
     "This sign-in page has outlived its cookie (it was open more than 12 hours, or this browser's cookies were"
     " cleared): nothing was signed in. Sign in again."

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import asyncpg
 from starlette.requests import Request
@@ -223,6 +224,14 @@ def is_secure(request: Request) -> bool:
         return True
     settings: Settings = request.app.state.minimeter.settings
     return settings.env is Environment.PRODUCTION and _forwarded(request)
+
+
+def secure_cookies_dropped(request: Request) -> bool:
+    """Whether the browser posted from a plain-HTTP page of a host other than localhost (its ``Origin``), where this
+    app's cookies are Secure (``is_secure``): browsers keep no Secure cookie from such a page, so no sign-in can work
+    there. Behind a TLS proxy the app sees http too, but the browser's ``Origin`` says https."""
+    origin = urlsplit(request.headers.get("origin", ""))
+    return origin.scheme == "http" and origin.hostname not in LOCAL_HOSTS and is_secure(request)
 
 
 def _forwarded(request: Request) -> bool:

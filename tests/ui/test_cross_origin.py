@@ -97,6 +97,27 @@ async def test_behind_a_tls_proxy_the_origin_is_the_browsers_https_one(
     assert signed_in(response) if accepted else refused(response), response.text
 
 
+@pytest.mark.parametrize(
+    ("origin", "needs_https"), [(f"http://{OFF_LOCALHOST}", True), (f"https://{OFF_LOCALHOST}", False)]
+)
+async def test_a_sign_in_from_a_plain_http_page_off_localhost_says_it_needs_https(
+    ui_url: str, reviewer_key: str, origin: str, needs_https: bool
+) -> None:
+    """At ``http://devbox:8000`` the sign-in nonce is a Secure cookie, which the browser drops: every sign-in said the
+    page had outlived its cookie, however fresh. Behind a TLS proxy the app sees http too, but the page is https."""
+    async with httpx.AsyncClient(base_url=ui_url, timeout=60, headers={"Host": OFF_LOCALHOST}) as browser:
+        form = await browser.get("/ui/login")
+        assert "__Host-mm_login" in form.cookies
+        browser.cookies.clear()  # what the browser kept of it
+        data = {"key": reviewer_key, "csrf_token": csrf_of(form), "next": "/ui/reviews"}
+        response = await browser.post(
+            "/ui/login", data=data, headers={"Sec-Fetch-Site": "same-origin", "Origin": origin}
+        )
+    assert response.status_code == 403 and "csrf_token" in response.text, response.text
+    assert ("Signing in needs HTTPS at this address" in response.text) is needs_https
+    assert ("outlived its cookie" in response.text) is not needs_https
+
+
 async def test_no_ui_form_is_taken_from_another_origin_even_with_its_token(
     reviewer: httpx.AsyncClient, review_job: dict[str, Any], http: httpx.AsyncClient
 ) -> None:
