@@ -11,7 +11,8 @@ from api.deps import DashboardDep, IdPath, StateDep
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
-from shared.analytics import USAGE_COLUMNS, MonthlyTotal, months_back
+from shared.analytics import USAGE_COLUMNS, months_back
+from shared.analytics.sql import monthly_total_of
 
 router = APIRouter(tags=["dashboard"], route_class=AuthorizeBeforeBody)
 
@@ -81,6 +82,6 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
         total_billed=totals[currency] if currency else (Decimal(0) if not totals else None),
         currency=currency,
         total_billed_by_currency=totals,
-        monthly=[MonthlyTotal(**dict(r)) for r in monthly],
+        monthly=[monthly_total_of(dict(r)) for r in monthly],
         monthly_source="postgres",
     )

@@ -253,6 +253,8 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
 
     assert dashboard["monthly_source"] == "postgres"
     assert [MonthlyTotal.model_validate(m) for m in dashboard["monthly"]] == from_rollup
+    # Written alike too: the dashboard's "410.0000" kWh beside the rollup's "410" read as two figures to a client.
+    assert dashboard["monthly"] == [m.model_dump(mode="json") for m in from_rollup]
     assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(dashboard)] == [
         (later.isoformat(), Decimal(60), Decimal(410), 1),
         (earlier.isoformat(), Decimal(60), Decimal(350), 1),
