@@ -31,7 +31,14 @@ BodyId = Annotated[int, Field(gt=0, lt=2**63, strict=True)]
 slip started a job on, or attached an account to, whichever row happens to be number 1."""
 
 
-class CustomerCreate(BaseModel):
+class ApiModel(BaseModel):
+    """A body of the API: each field's docstring is its description in ``/openapi.json`` and ``/docs``, where a
+    client learns what ``total_billed`` is when currencies differ, or ``next_cursor`` on the last page."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class CustomerCreate(ApiModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
@@ -52,14 +59,14 @@ def visible_text(text: str) -> str:
     return "".join(char for char in text if not char.isspace() and unicodedata.category(char) != "Cf")
 
 
-class CustomerPublic(BaseModel):
+class CustomerPublic(ApiModel):
     id: int
     name: str
     email: str | None
     created_at: datetime
 
 
-class UtilityAccountCreate(BaseModel):
+class UtilityAccountCreate(ApiModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: BodyId
     provider: Provider | None = None
@@ -67,7 +74,7 @@ class UtilityAccountCreate(BaseModel):
     label: Text | None = Field(default=None, max_length=200)
 
 
-class UtilityAccountPublic(BaseModel):
+class UtilityAccountPublic(ApiModel):
     id: int
     customer_id: int
     provider: Provider | None
@@ -76,12 +83,12 @@ class UtilityAccountPublic(BaseModel):
     created_at: datetime
 
 
-class JobCreate(BaseModel):
+class JobCreate(ApiModel):
     model_config = ConfigDict(extra="forbid")
     utility_account_id: BodyId
 
 
-class JobPublic(BaseModel):
+class JobPublic(ApiModel):
     id: str
     status: JobStatus
     customer_id: int
@@ -103,7 +110,7 @@ class JobPublic(BaseModel):
     duration_ms: int | None
 
 
-class JobPage(BaseModel):
+class JobPage(ApiModel):
     items: list[JobPublic]
     total: int
     limit: int
@@ -112,7 +119,7 @@ class JobPage(BaseModel):
     """Pass as ``cursor`` for the page after this one; stable while new jobs arrive (None: no more)."""
 
 
-class BillPublic(BaseModel):
+class BillPublic(ApiModel):
     id: str
     job_id: str
     utility_account_id: int
@@ -127,7 +134,7 @@ class BillPublic(BaseModel):
     created_at: datetime
 
 
-class DashboardPublic(BaseModel):
+class DashboardPublic(ApiModel):
     customer: CustomerPublic
     accounts: list[UtilityAccountPublic]
     recent_bills: list[BillPublic]
@@ -149,7 +156,7 @@ class DashboardPublic(BaseModel):
     bill (it gives the same figures once it has run: it is there for the warehouse's own readers)."""
 
 
-class ReviewSummary(BaseModel):
+class ReviewSummary(ApiModel):
     job_id: str
     status: ReviewStatus
     reasons: list[str]
@@ -167,7 +174,7 @@ class ReviewSummary(BaseModel):
     """Since when they have had it open."""
 
 
-class ReviewPage(BaseModel):
+class ReviewPage(ApiModel):
     items: list[ReviewSummary]
     total: int
     limit: int
@@ -176,7 +183,7 @@ class ReviewPage(BaseModel):
     """Pass as ``cursor`` for the page after this one: no task is skipped while others are decided (None: no more)."""
 
 
-class ReviewDecisionTaken(BaseModel):
+class ReviewDecisionTaken(ApiModel):
     """How a closed task was decided, so a client refused with a 409 can see whose decision stands."""
 
     action: ReviewAction
@@ -212,7 +219,7 @@ class ReviewTaskInternal(ReviewTaskPublic):
         return ReviewTaskPublic.model_construct(**{name: getattr(self, name) for name in ReviewTaskPublic.model_fields})
 
 
-class ReviewDecisionCreate(BaseModel):
+class ReviewDecisionCreate(ApiModel):
     """A decision as the API receives it; the reviewer is the caller's key, never this body."""
 
     model_config = ConfigDict(extra="forbid")
@@ -300,7 +307,7 @@ def _unknown_fields(model: type[BaseModel], data: dict[str, Any], prefix: str) -
     return [f"{prefix}{key}" for key in data if key not in model.model_fields]
 
 
-class ReviewDecisionResult(BaseModel):
+class ReviewDecisionResult(ApiModel):
     job_id: str
     status: JobStatus
 
@@ -317,7 +324,7 @@ class ReviewRefusal(StrEnum):
     """Another decision was taken first: ``ReviewTakenFirst`` says whose and when."""
 
 
-class ReviewTakenFirst(BaseModel):
+class ReviewTakenFirst(ApiModel):
     """The members of a ``taken_first`` 409 naming the decision taken first."""
 
     action: ReviewAction

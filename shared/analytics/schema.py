@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from shared.bill import Commodity, NormalizedBill, UsageUnit
 
@@ -29,6 +29,8 @@ class AnalyticsBill(BaseModel):
 
 class MonthlyTotal(BaseModel):
     """One account-month of the rollup, as the dashboard shows it."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)  # total_cost's in the API's /openapi.json
 
     utility_account_id: int
     month: date
