@@ -90,6 +90,8 @@ async def test_a_colleague_opening_a_claimed_task_sees_who_has_it_and_takes_it_o
     queue = await colleague.get("/ui/reviews", params=own_customer)
     row = queue_row(queue, job_id)
     assert row is not None and f"{first['reviewer']}, since" in row[0], queue.text
+    # With its day: a claim lasts up to a week (REVIEW_CLAIM_LAPSE_MINUTES), and "since 09:14" read as this morning.
+    assert f"{first['claimed_at'].astimezone(UTC):%Y-%m-%d %H:%M} UTC" in row[0], row[0]
     own_queue = await reviewer.get("/ui/reviews", params=own_customer)
     own_row = queue_row(own_queue, job_id)
     assert own_row is not None and "you, since" in own_row[0]
