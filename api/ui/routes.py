@@ -122,8 +122,11 @@ async def queue_page(
 
 
 def _customer_or_none(digits: str | None) -> int | None:
+    """The customer filter, or none: ``0`` (or ``00``) names no customer, and filtered the queue to nobody's tasks
+    while its box showed blank."""
     digits = digits or ""
-    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
+    number = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None  # not "²"
+    return number or None
 
 
 def _queue_query(provider: str | None, customer_id: str | None, cursor: str | None) -> str:
