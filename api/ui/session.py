@@ -123,9 +123,11 @@ class SessionStore:
         await self._pool.execute("DELETE FROM ui_sessions WHERE id_hash = $1", _id_hash(session_id))
 
     async def flash(self, session: Session, message: str) -> None:
-        """A message for the next page this session shows."""
+        """A message for the next page this session shows; once, however often it is said before then: a decision
+        sent twice (a double click, a resend) is one decision, and said twice it read as two."""
         await self._pool.execute(
-            "UPDATE ui_sessions SET flashes = flashes || jsonb_build_array($2::text) WHERE id_hash = $1",
+            "UPDATE ui_sessions SET flashes = flashes || jsonb_build_array($2::text)"
+            " WHERE id_hash = $1 AND NOT flashes @> jsonb_build_array($2::text)",
             _id_hash(session.id),
             message,
         )

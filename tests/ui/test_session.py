@@ -95,6 +95,7 @@ async def test_flashes_show_once_in_order(resources: Resources) -> None:
     session, other = await store.create(new_key()), await store.create(new_key())
     await store.flash(session, "first")
     await store.flash(session, "second")
+    await store.flash(session, "first")  # the same decision answered again: said once
     assert await store.pop_flashes(other) == []
     assert await store.pop_flashes(session) == ["first", "second"]
     assert await store.pop_flashes(session) == []
