@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from shared.bill import CENT, MONEY_FIELDS, QUANTITY_STEP, NormalizedBill, past_its_places
 
@@ -380,7 +380,7 @@ def error_messages(
     by_input: dict[str, list[str]] = {}
     for error in err.errors():
         loc = [str(part) for part in error.get("loc", ())]
-        message = str(error.get("msg", "invalid"))
+        message = _in_a_reviewers_words(error)
         if loc and loc[0] in ROW_FIELDS and len(loc) >= 3 and loc[1].isdigit():
             placed = (positions or {}).get(loc[0], ())
             loc[1] = str(placed[int(loc[1])]) if int(loc[1]) < len(placed) else loc[1]
@@ -393,3 +393,18 @@ def error_messages(
             by_input.setdefault(name, []).append(message)
         messages.append(f"{where}: {message}")
     return messages, by_input
+
+
+CURRENCY_CODE = "write the currency as its three-letter code in capitals, e.g. USD or CAD"
+
+
+def _in_a_reviewers_words(error: ErrorDetails) -> str:
+    """Pydantic's message, but where it speaks of types and patterns ("Value should have at most 200 items after
+    validation, not 201", "String should match pattern '^[A-Z]{3}$'"): what to type instead."""
+    context = error.get("ctx") or {}
+    if error["type"] in {"too_long", "string_too_long"} and "max_length" in context:
+        typed = f" (this is {context['actual_length']})" if "actual_length" in context else ""
+        return f"too long: at most {context['max_length']} characters{typed}"
+    if error["type"] == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("currency",):
+        return CURRENCY_CODE
+    return str(error.get("msg", "invalid"))

@@ -43,6 +43,7 @@ from api.ui.origin import from_this_origin
 from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
+from extraction.checks import check_correction
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction
@@ -286,6 +287,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         reason = problem.extra.get("reason")
         error = _refusal_message(problem, task)  # the API's detail speaks to its clients, naming routes
+        if problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
+            error = OVERRIDE_OFFERED
         taken_first = reason == ReviewRefusal.TAKEN_FIRST
         if task.status in OPEN and task.revision != body.revision and not taken_first:  # escalated meanwhile
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
@@ -679,6 +682,19 @@ NOT_PENDING = (
     "Nothing was sent: this task is not waiting for a decision any more (one may have just been taken, or the job"
     " is being closed). Reload the task in a moment to see how it stands."
 )
+
+
+OVERRIDE_OFFERED = (
+    "Nothing was sent: the corrected bill fails validation (the checks below). If the bill really says this, tick"
+    " \u201cThe bill really says this\u201d, say why in the note, and save the corrections again."
+)
+
+
+def _overridable(body: ReviewDecisionCreate, task: ReviewTaskInternal) -> bool:
+    """Whether a correction sent without the override box ticked fails only checks that box lets it pass."""
+    if body.action is not ReviewAction.CORRECT or body.bill is None or body.override:
+        return False
+    return not check_correction(body.bill, override=True, account_number=task.account_number)
 
 
 def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:

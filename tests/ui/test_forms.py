@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.ui.forms import (
     CREDIT,
+    CURRENCY_CODE,
     NO_CURRENCY,
     NOT_A_DATE,
     TO_FOUR_PLACES,
@@ -442,3 +443,20 @@ def test_rows_for_add_rows_keep_anything_entered_and_no_blank_row() -> None:
     assert form.rows["line_items"] == [{"description": "", "category": "other", "amount": "", "commodity": "water"}]
     assert [row["meter_number"] for row in form.rows["usage"]] == ["M-7"]
     assert BillForm.from_form(posted_rows).rows == {"line_items": [], "usage": []}
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ({"customer_name": "x" * 201}, "customer name: too long: at most 200 characters (this is 201)"),
+        ({"line_items-0-description": "y" * 201}, "line items row 1, description: too long: at most 200 characters"),
+        ({"currency": "US$"}, f"currency: {CURRENCY_CODE}"),
+    ],
+    ids=["name", "row", "currency"],
+)
+def test_a_refused_value_is_said_in_a_reviewers_words(typed: dict[str, str], said: str) -> None:
+    """The page showed pydantic's words: "Value should have at most 200 items after validation, not 201" for a name,
+    "String should match pattern '^[A-Z]{3}$'" for a currency."""
+    with pytest.raises(ValidationError) as refused:
+        BillForm.from_form(posted(BillForm.from_bill(BILL)) | typed).to_bill()
+    assert error_messages(refused.value)[0] == [said]

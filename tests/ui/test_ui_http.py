@@ -253,6 +253,7 @@ async def test_refused_correction_re_renders_with_failing_checks(
     form, response = await post_review_form(reviewer, job_id, action="correct", note="still wrong")
     assert response.status_code == 422, response.text
     assert "the corrected bill fails validation" in response.text
+    assert "tick \u201cThe bill really says this\u201d" in response.text, "not the API's 'send it with override'"
     assert "<code>balance_mismatch</code>" in response.text
     assert ">still wrong</textarea>" in response.text, "what the reviewer typed is kept"
     assert 'name="override">' in response.text, "storing it anyway is offered, unticked"
