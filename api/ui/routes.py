@@ -277,7 +277,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         return _refused(request, task, values, error=str(err), **kept)
     # Approve clicked after editing (or Enter in a field, on a page from before Enter sent nothing): the edits kept.
     if body.action is ReviewAction.APPROVE and values != shown.as_submitted():
-        return _refused(request, task, values, error=EDITED_BUT_APPROVED, **kept)
+        return _refused(request, task, values, error=EDITED_BUT_APPROVED, reload=True, **kept)
     try:
         result = await submit_decision(state, principal, job_id, body, on_sending=lambda: _mark_sent(request))
     except Problem as problem:
@@ -308,6 +308,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             queue=queue,
             status_code=problem.status_code,
             taken_first=taken_first,
+            reload=problem.status_code == 409,  # the task moved on: its words say to reload it
         )
     session = current_session(request)
     if session is not None:
@@ -390,6 +391,7 @@ def _refused(
     queue: str,
     errors: list[str] | None = None,
     invalid: dict[str, list[str]] | None = None,
+    reload: bool = False,
 ) -> Response:
     """The form back with what to fix (422), nothing sent. On a task closed meanwhile, only that it is closed
     (409): no fix makes it sendable, and its fields now show the stored bill (a colleague's correction would
@@ -407,6 +409,7 @@ def _refused(
         override=override,
         queue=queue,
         status_code=422 if task.status in OPEN else 409,
+        reload=reload,
     )
 
 
@@ -617,6 +620,7 @@ async def not_sent_page(request: Request, job_id: str) -> Response | None:
         "yours": None,
         "taken_first": False,
         "claimed": None,
+        "reload": False,  # the error says to send again in a few seconds: these entries, not the task anew
     }
     if current_session(request) is None:
         context["csrf_token"] = str(form.get("csrf_token") or "")
@@ -666,7 +670,7 @@ ENTER_DECIDES_NOTHING = (
 )
 EDITED_BUT_APPROVED = (
     "You changed some fields, but Approve keeps the bill as extracted: use Save corrections to send"
-    " your changes, or reload the page to approve the extracted values."
+    " your changes, or reload the task to approve the extracted values."
 )
 
 
@@ -767,6 +771,7 @@ def _task_response(
     entries_sent: bool = True,
     taken_first: bool = False,
     claimed: claims.Claim | None = None,
+    reload: bool = False,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
@@ -775,7 +780,9 @@ def _task_response(
     page puts the keyboard in (an error, when there is one, takes it first); ``entries_sent``: ``values`` (and
     ``note``) are what the reviewer sent, not the task's own bill; ``taken_first``: another decision was taken
     first, so nothing may be sent from this page though the task may not read closed yet; ``claimed``: the claim of
-    the colleague who has the task open, offered to take over instead of the decisions.
+    the colleague who has the task open, offered to take over instead of the decisions; ``reload``: the error says to
+    reload the task, and a link beside it does (the browser's reload of a page a form's post answered sends the form
+    again, and was refused again).
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -816,6 +823,7 @@ def _task_response(
         "yours": yours,
         "taken_first": taken_first,
         "claimed": claimed if editable else None,
+        "reload": reload,
     }
     return render(request, "review.html", context, status_code=status_code)
 

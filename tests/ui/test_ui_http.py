@@ -254,6 +254,7 @@ async def test_refused_correction_re_renders_with_failing_checks(
     assert response.status_code == 422, response.text
     assert "the corrected bill fails validation" in response.text
     assert "tick \u201cThe bill really says this\u201d" in response.text, "not the API's 'send it with override'"
+    assert 'id="reload"' not in response.text, "nothing to reload: the entries are to fix"
     assert "<code>balance_mismatch</code>" in response.text
     assert ">still wrong</textarea>" in response.text, "what the reviewer typed is kept"
     assert 'name="override">' in response.text, "storing it anyway is offered, unticked"
@@ -282,6 +283,8 @@ async def test_approve_with_edited_fields_keeps_the_edits_and_decides_nothing(
     assert response.status_code == 422, response.text
     assert "use Save corrections" in response.text
     assert 'value="60.00"' in response.text, "the reviewer's edit is still in the form"
+    # "Reload the task" is a link to it: the browser's reload of this page, a post's answer, sent the form again.
+    assert f'<a href="/ui/reviews/{job_id}" id="reload">Reload the task</a>' in response.text
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
 
 
