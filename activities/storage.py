@@ -94,12 +94,19 @@ class StorageActivities:
 
     def _connector_for(self, source_uri: str) -> Connector:
         """The connector that reads ``source_uri`` again. A stored raw bill's URI no connector reads is an
-        object gone from the store: no retry brings it back, so the step fails at once, saying where to look."""
+        object gone from the store, and another source's is one this worker has no connector for (a run an earlier
+        release fetched with the mock, now off): no retry helps either, so the step fails at once, saying why."""
         try:
             return self._connectors.for_uri(source_uri)
-        except BillNotAvailable:
-            if urlsplit(source_uri).scheme not in ARTIFACT_SCHEMES:
-                raise
+        except BillNotAvailable as unread:
+            scheme = urlsplit(source_uri).scheme
+            if scheme not in ARTIFACT_SCHEMES:  # not the URI itself: a connector's may carry the account number
+                raise ApplicationError(
+                    f"no connector on this worker reads {scheme}:// sources, where this run's fetch found the bill:"
+                    " fetched by a release with a connector this one lacks (the mock, MOCK_CONNECTOR since off?)",
+                    type="BillNotAvailable",
+                    non_retryable=True,
+                ) from unread
         raise ApplicationError(
             f"the raw bill {source_uri} is not in object storage: deleted since it was stored (a lifecycle rule,"
             " a cleanup), or stored in another bucket than this worker's (GCS_BUCKET must be the API's)",

@@ -11,6 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.connectors.base import ConnectorRegistry
 from activities.extraction import ExtractionActivities
 from activities.storage import StorageActivities
 from shared.artifacts import ArtifactStoreMisconfigured, GcsArtifactStore
@@ -40,6 +41,22 @@ async def test_a_raw_bill_gone_from_the_bucket_fails_the_step_at_once_naming_it(
     assert raised.value.non_retryable
     assert uri in raised.value.message
     assert "GCS_BUCKET" in raised.value.message
+
+
+async def test_a_source_no_connector_here_reads_fails_the_step_at_once_without_its_uri(resources: Resources) -> None:
+    """A run an earlier release fetched with the mock (its fetch returned a ``mock://`` URI, not an archived one),
+    stored by a worker with the mock since off: ``BillNotAvailable`` was retried for the step's hour, then failed.
+    The URI is left out of the message: a connector's carries the account number."""
+    job_id = f"job-{uuid.uuid4().hex[:12]}"
+    uri = f"mock://pge/4402198-001?seed={job_id}"
+    fetched = FetchedBill(source_uri=uri, sha256="a" * 64, size=9, content_type="text/plain", provider=Provider.PGE)
+    activities = StorageActivities(resources.pool, resources.store, ConnectorRegistry(default=None))
+
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(activities.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched))
+
+    assert (raised.value.type, raised.value.non_retryable) == ("BillNotAvailable", True)
+    assert "mock:// sources" in raised.value.message and "4402198" not in raised.value.message
 
 
 async def test_a_bucket_the_worker_may_not_use_fails_the_attempt_as_misconfigured(
