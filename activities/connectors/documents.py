@@ -39,8 +39,11 @@ async def read_source(connector: Connector, source_uri: str, *, max_bytes: int =
     """The connector's document, ``vetted``. A read past ``SOURCE_READ_SECONDS`` fails the attempt; its
     thread cannot be stopped and stays taken until the connector gives up (``Connector.read``)."""
     try:
-        document = await asyncio.wait_for(asyncio.to_thread(connector.read, source_uri), SOURCE_READ_SECONDS)
+        async with asyncio.timeout(SOURCE_READ_SECONDS) as deadline:
+            document = await asyncio.to_thread(connector.read, source_uri)
     except TimeoutError:
+        if not deadline.expired():
+            raise  # the connector's own ("connect timed out after 5s"), not ours: its words say which
         raise SourceTimedOut(f"the source did not answer within {SOURCE_READ_SECONDS:g}s") from None
     return vetted(document, max_bytes=max_bytes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +15,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.connectors import documents
 from activities.connectors.base import AccountInfo, ConnectorRegistry, SourceDocument
-from activities.connectors.documents import SOURCE_READ_SECONDS
+from activities.connectors.documents import SOURCE_READ_SECONDS, SourceTimedOut, read_source
 from activities.fetching import FetchActivities
 from activities.storage import StorageActivities
 from shared.bill import Provider
@@ -323,3 +325,29 @@ async def test_a_failing_source_is_retried_as_long_as_its_step(http: httpx.Async
 def test_fetch_outlives_a_database_failover_by_its_policy() -> None:
     assert policies.FETCH.retry.maximum_attempts == 0
     assert policies.FETCH.schedule_to_close is not None and policies.FETCH.schedule_to_close >= timedelta(hours=1)
+
+
+class SlowPortal(Portal):
+    """A portal that answers after ``seconds``, or gives up on its own with ``TimeoutError`` (its socket timeout)."""
+
+    def __init__(self, *, seconds: float = 0.0, own_timeout: bool = False) -> None:
+        super().__init__(TEXT_BILL, "text/plain")
+        self.seconds, self.own_timeout = seconds, own_timeout
+
+    def read(self, source_uri: str) -> SourceDocument:
+        if self.own_timeout:
+            raise TimeoutError("connect timed out after 5s")
+        time.sleep(self.seconds)
+        return super().read(source_uri)
+
+
+async def test_a_connectors_own_timeout_is_not_said_to_be_the_read_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connector's socket timeout (which connectors are asked to set) was reported as "the source did not answer
+    within 30s", after a few milliseconds: the operator looked for a slow portal, not a refused connection."""
+    with pytest.raises(TimeoutError) as own:
+        await read_source(SlowPortal(own_timeout=True), "portal://x")
+    assert not isinstance(own.value, SourceTimedOut) and str(own.value) == "connect timed out after 5s"
+
+    monkeypatch.setattr(documents, "SOURCE_READ_SECONDS", 0.05)
+    with pytest.raises(SourceTimedOut, match=r"did not answer within 0\.05s"):
+        await read_source(SlowPortal(seconds=0.5), "portal://x")
