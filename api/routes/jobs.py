@@ -170,13 +170,16 @@ async def agent_result(job_id: str, state: StateDep, principal: ReaderDep) -> Jo
 async def list_jobs(
     state: StateDep,
     principal: ReaderDep,
-    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    status_filter: Annotated[
+        list[JobStatus] | None,
+        Query(alias="status", description="repeat for several: ?status=FAILED&status=NEEDS_REVIEW"),
+    ] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status and customer (scoped keys see their own).
+    """Jobs, newest first, filtered by status (any of several) and customer (scoped keys see their own).
 
     Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while jobs are being
     created: an offset counts from the newest job, so every new one shifts the pages after it.
@@ -188,13 +191,15 @@ async def list_jobs(
         if customer_id is not None and customer_id != principal.customer_id:
             return JobPage(items=[], total=0, limit=limit, offset=offset)
         customer_id = principal.customer_id
-    where = "($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR customer_id = $2)"
-    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", status_filter, customer_id)
+    # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
+    statuses = [status.value for status in status_filter] if status_filter else None
+    where = "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
+    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id)
     rows = await state.pool.fetch(
         f"SELECT * FROM ingestion_jobs WHERE {where}"
         " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
         " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-        status_filter,
+        statuses,
         customer_id,
         limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,

@@ -60,3 +60,22 @@ async def test_a_cursor_that_is_not_one_is_a_422(http: httpx.AsyncClient) -> Non
         assert response.status_code == 422, response.text
     both = await http.get("/jobs", params={"cursor": "x", "offset": 2})
     assert both.status_code == 422 and "either cursor or offset" in both.json()["detail"]
+
+
+async def test_several_statuses_list_the_jobs_of_any_of_them(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``?status=FAILED&status=NEEDS_REVIEW`` listed the NEEDS_REVIEW jobs alone (the last value), total and all,
+    with nothing to say the first was dropped."""
+    account = await create_account(http, provider="pge", account_number=f"STATUS-{unique}")
+    made = {status: await insert_job(resources.pool, account, status=status) for status in ("FAILED", "NEEDS_REVIEW")}
+    await insert_job(resources.pool, account, status="SUCCEEDED")
+    query = [("customer_id", account["customer_id"]), ("status", "FAILED"), ("status", "NEEDS_REVIEW")]
+
+    page = (await http.get("/jobs", params=query)).json()
+    one = (await http.get("/jobs", params=query[:2])).json()
+    wrong = await http.get("/jobs", params=[*query, ("status", "DONE")])
+
+    assert sorted(job["id"] for job in page["items"]) == sorted(made.values()) and page["total"] == 2
+    assert [job["id"] for job in one["items"]] == [made["FAILED"]]
+    assert wrong.status_code == 422, wrong.text
