@@ -8,13 +8,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from extraction.bounded import BoundedReader, ParseTimedOut
-from extraction.checks import check_account, check_approval, check_bill, check_correction
+from extraction.checks import check_account, check_approval, check_bill, check_correction, check_issued_by
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
 from extraction.pipeline import decide
@@ -145,6 +146,7 @@ class ExtractionActivities:
         checks = []
         if outcome.bill is not None:
             checks = check_bill(outcome.bill, text=text) + check_account(outcome.bill, request.account_number)
+            checks += check_issued_by(outcome.bill, datetime.now(UTC).date())
         extraction = Extraction(
             bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages
         )

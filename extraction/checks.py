@@ -117,6 +117,19 @@ def check_account(bill: NormalizedBill, account_number: str | None) -> list[str]
     return [] if same_account(account_number, bill.account_number) else ["account_mismatch"]
 
 
+ISSUED_AHEAD_DAYS = 1
+"""How far past the day it is read a bill may be dated: tomorrow is already today where its provider is."""
+
+
+def check_issued_by(bill: NormalizedBill, today: date) -> list[str]:
+    """``dated_in_the_future`` for a bill dated after ``today`` (its statement date, or its period's end where it
+    states none): a misread year ("2062" for "2026") that dates the whole bill alike passes every other date check,
+    and was stored, first among the customer's recent bills, in a month decades ahead. Asked when a bill is read
+    (``validate_bill``), not of a reviewer's correction: the reviewer has the bill before them."""
+    issued = bill.statement_date or bill.bill_period_end
+    return ["dated_in_the_future"] if issued is not None and (issued - today).days > ISSUED_AHEAD_DAYS else []
+
+
 def overridden_checks(bill: NormalizedBill) -> list[str]:
     """The plausibility checks a bill stored by override fails (kept in the audit trail)."""
     return [r for r in check_bill(bill, text=None) if r in OVERRIDABLE]

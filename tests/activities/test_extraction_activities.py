@@ -33,6 +33,7 @@ from shared.bounded_cache import RECENT_ENTRIES
 from shared.logs import ContextFilter
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest
 from shared.settings import Settings
+from tests.helpers import bill_text
 from workflows.policies import NON_RETRYABLE
 
 
@@ -191,3 +192,27 @@ def test_a_document_too_large_for_the_cache_does_not_flush_it() -> None:
     cache.put("small", small)
     cache.put("large", Document(data=bytes(3 * MiB), content_type=PDF, pages=[]))
     assert cache.get("large") is None and cache.get("small") is small
+
+
+@pytest.mark.parametrize(("year", "reasons"), [("2026", []), ("2062", ["dated_in_the_future"])])
+def test_a_bill_dated_years_ahead_goes_to_review(
+    tmp_path: Path, settings: Settings, year: str, reasons: list[str]
+) -> None:
+    """Its dates agreed with one another, so a year misread alike throughout (2062 for 2026) passed every check,
+    and the bill was stored in a month decades ahead, first among the customer's recent bills."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    store.ensure_bucket()
+    job_id = str(uuid.uuid4())
+    text = bill_text("1234-5678-90", total="60.00").replace("/2026", f"/{year}")
+    artifact = store.put_once(job_id=job_id, data=text.encode(), content_type="text/plain", ext="txt", metadata={})
+    activities = ExtractionActivities(store, settings)
+    env = ActivityEnvironment()
+
+    extracted = env.run(activities.extract_bill, ExtractRequest(job_id=job_id, artifact=artifact, provider="pge"))
+    validated = env.run(
+        activities.validate_bill,
+        ValidateRequest(job_id=job_id, artifact=artifact, extraction=extracted, account_number="1234-5678-90"),
+    )
+
+    assert extracted.bill is not None and str(extracted.bill.statement_date) == f"{year}-03-05"
+    assert (validated.decision, validated.reasons) == ("review" if reasons else "accept", reasons)

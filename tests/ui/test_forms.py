@@ -256,6 +256,8 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     # No one field: any figure that reads either way (1.234) may be wrong.
     assert describe("mixed_number_format").startswith("the bill writes decimals both ways (1.234,56 and 1,234.56)")
     assert fields_for("mixed_number_format") == ()
+    assert describe("dated_in_the_future").startswith("the bill is dated after the day it was read")
+    assert "statement_date" in fields_for("dated_in_the_future")
 
 
 @pytest.mark.parametrize(
