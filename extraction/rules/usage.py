@@ -384,6 +384,9 @@ def _table_head(lines: _Page, index: int) -> int | None:
     head = lines.meter_table_heads[index]
     if head is not None:
         return head
+    first = next(iter(cells(lines[index].text)), None)
+    if first is not None and _DIGIT.search(first.text) is None:
+        return None  # a labelled line below the table ("Prev Bal   142.66"), no row of it: its amount was read as kWh
     above = range(index - 1, max(-1, index - 1 - _HEADING_LINES), -1)
     return next((at for at in above if _heads_a_meter_table(lines[at].text)), None)
 

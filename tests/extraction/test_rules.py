@@ -2072,3 +2072,103 @@ def test_an_emailed_bill_from_a_providers_own_address_is_its(sender: str) -> Non
     text = sender + "\n" + email.split("\n", 1)[1]
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and (result.bill.provider, result.template_matched) == (Provider.PGE, True)
+
+
+PRAIRIE_VALLEY = """\
+PRAIRIE VALLEY ELECTRIC COOPERATIVE, INC.
+PO Box 310   Hartwell, KS 67450          1-800-555-0199
+
+Acct #: 4471-002            Bill Dt: 11/03/26            Due Dt: 11/20/26
+Svc Period: 09/30/26 - 10/30/26     Days: 30
+
+Meter No.    Prev Rdg    Pres Rdg    Mult    kWh Used
+88123407       51,204      52,486       1       1,282
+
+Prev Bal                                  142.66
+Pmt Rcvd 10/15/26                        -142.66
+Curr Chgs                                 159.88
+Amt Due                                  $159.88
+
+ELECTRIC CHARGES
+Facility Charge                                        32.00
+Energy Chg 1,282 kWh @ $0.09750                       125.00
+Power Cost Adj 1,282 kWh @ -$0.00150                   -1.92
+Franchise Fee                                           4.80
+"""
+
+
+def test_a_co_ops_abbreviated_labels_are_read() -> None:
+    """ "Bill Dt", "Due Dt", "Svc Period", "Prev Bal", "Pmt Rcvd", "Curr Chgs", "Amt Due": none was a label, and
+    with two of a bill's signs read the whole bill was ``not_a_bill``. Its "Prev Bal   142.66", two lines under the
+    meter table, was then read as 142.66 kWh beside the table's 1,282 (``conflicting_values:usage``)."""
+    result = extract_with_rules([PRAIRIE_VALLEY], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == []
+    assert (bill.statement_date, bill.due_date) == (date(2026, 11, 3), date(2026, 11, 20))
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2026, 9, 30), date(2026, 10, 30))
+    assert [bill.previous_balance, bill.payments_received, bill.current_charges, bill.total_amount] == [
+        Decimal("142.66"),
+        Decimal("142.66"),
+        Decimal("159.88"),
+        Decimal("159.88"),
+    ]
+    assert [(u.quantity, u.unit) for u in bill.usage] == [(Decimal(1282), UsageUnit.KWH)]
+    assert check_bill(bill, text=PRAIRIE_VALLEY) == []
+
+
+@pytest.mark.parametrize(
+    ("printed", "field", "value"),
+    [
+        ("Amount of Your Last Bill                 $187.23", "previous_balance", "187.23"),
+        ("Previous Bill                            $187.23", "previous_balance", "187.23"),
+        ("Current Electric Charges                 $164.02", "current_charges", "164.02"),
+        ("Total Current Month Charges              $164.02", "current_charges", "164.02"),
+        ("Total amount you owe                     $164.02", "total_amount", "164.02"),
+    ],
+)
+def test_a_summarys_everyday_wordings_are_labels(printed: str, field: str, value: str) -> None:
+    """Each went unread: a bill printing "Amount of Your Last Bill" went to review as ``balance_mismatch``, one
+    printing "Total amount you owe" as ``missing_field:total_amount``."""
+    lines = {
+        "previous_balance": "Previous Balance                         $187.23",
+        "current_charges": "Current Charges                          $164.02",
+        "total_amount": "Total Amount Due                         $164.02",
+    }
+    summary = "\n".join(printed if key == field else line for key, line in lines.items())
+    text = f"""Sunbelt Electric Company
+Statement Date: 10/09/2026
+Account Number: 2210 4987 6635
+Billing Period: 09/08/2026 - 10/07/2026
+Payment Due By: 10/30/2026
+
+{summary}
+Payment Received Sep 21 - Thank You      -$187.23
+
+Total Usage                              1,276 kWh
+"""
+    assert printed in text
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and getattr(bill, field) == Decimal(value)
+    assert check_bill(bill, text=text) == []
+
+
+def test_a_balance_forward_under_the_payment_is_not_the_previous_balance() -> None:
+    """ "Balance Forward  $0.00" (what is left after the payment) came first among the wordings, over "Balance from
+    Previous Bill  $198.30", and the bill went to review as ``balance_mismatch``."""
+    text = """Hudson Valley Power & Gas
+Account No. 6612-08874-4
+Statement Date: 10/21/2026
+Due Date: 11/10/2026
+Service Period: 09/18/2026 - 10/19/2026
+
+Balance from Previous Bill                         $198.30
+Payment Received Oct 08 - Thank You               -$198.30
+Balance Forward                                      $0.00
+Total Current Charges                              $142.18
+Total Amount Due                                   $142.18
+
+Total kWh used                            722 kWh
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and bill.previous_balance == Decimal("198.30")
+    assert check_bill(bill, text=text) == []
