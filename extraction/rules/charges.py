@@ -17,8 +17,8 @@ from shared.bill import Commodity, LineItem, LineItemCategory
 
 _SECTION = re.compile(
     r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
-    r"(?:(?P<commodity>electric(?:ity)?|gas|water|sewer|wastewater)\s+)?"
-    r"(?:service\s+|delivery\s+)?charges(?:\s+details?)?\s*:?$"
+    r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
+    r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?\s*:?$"
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges",
     re.IGNORECASE,
 )
@@ -86,7 +86,7 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         if heading is not None and not any(iter_money(line.text)):
             inside = True
             word = heading.group("commodity")
-            commodity = _WORD_COMMODITY[word.lower()] if word else commodity
+            commodity = _WORD_COMMODITY[word.lower().split()[-1]] if word else commodity  # "Natural Gas": gas
             continue
         if not inside:
             continue

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from extraction.rules.extractor import extract_with_rules
+from shared.bill import Commodity
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE
 
 CHARGES = [("Energy", Decimal("60.00")), ("Customer charge", Decimal("25.00"))]
@@ -45,3 +46,36 @@ def test_an_arrears_programme_credit_is_a_charge(label: str) -> None:
     them."""
     text = NO_CURRENT_CHARGES_LINE.replace("   Customer charge", f"   {label:<36}($25.00)\n   Customer charge")
     assert _items(text) == [CHARGES[0], (label, Decimal("-25.00")), CHARGES[1]]
+
+
+SUMMIT_GAS = """\
+Summit Utilities
+Account number: SG 48815 692
+Statement date: 04/04/2026
+Billing period: 03/02/2026 to 04/03/2026
+Amount due: $248.84
+Due date: 04/21/2026
+
+{heading}
+  Customer charge ..... $17.45
+  Distribution charge ..... $231.39
+  Total current charges ..... $248.84
+
+Usage this period: 88 therms
+"""
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["Natural Gas Charges", "NATURAL GAS CHARGES:", "Your Natural Gas Service Charges", "Current Billing Charges"],
+)
+def test_a_gas_bills_natural_gas_charges_heading_opens_its_charges(heading: str) -> None:
+    """A gas utility's everyday heading opened no charges: the bill was stored with no line items at all."""
+    bill = extract_with_rules([SUMMIT_GAS.format(heading=heading)], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.description, item.amount) for item in bill.line_items] == [
+        ("Customer charge", Decimal("17.45")),
+        ("Distribution charge", Decimal("231.39")),
+    ]
+    gas = {Commodity.GAS} if "Gas" in heading or "GAS" in heading else {None}
+    assert {item.commodity for item in bill.line_items} == gas
