@@ -47,7 +47,7 @@ Management Program credit", "Arrears payment plan installment")."""
 _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
     (category, re.compile(pattern, re.IGNORECASE))
     for category, pattern in (
-        (LineItemCategory.TAX, r"tax|surcharge|franchise|regulatory|puc\b"),
+        (LineItemCategory.TAX, r"tax|surcharge|franchise|regulatory|puc\b|\b(?:[ghpq]st|vat)\b"),  # Canada's GST, HST
         (
             LineItemCategory.FEE,
             r"\bfee\b|customer\s+charge|basic\s+(?:service\s+)?charge|service\s+charge|meter\s+charge|minimum",

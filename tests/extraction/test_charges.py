@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from extraction.rules.extractor import extract_with_rules
-from shared.bill import Commodity
+from shared.bill import Commodity, LineItemCategory
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE
 
 CHARGES = [("Energy", Decimal("60.00")), ("Customer charge", Decimal("25.00"))]
@@ -79,3 +79,12 @@ def test_a_gas_bills_natural_gas_charges_heading_opens_its_charges(heading: str)
     ]
     gas = {Commodity.GAS} if "Gas" in heading or "GAS" in heading else {None}
     assert {item.commodity for item in bill.line_items} == gas
+
+
+@pytest.mark.parametrize("row", ["GST (5%)", "HST 13%", "PST", "QST on electricity", "VAT"])
+def test_a_canadian_sales_tax_row_is_a_tax(row: str) -> None:
+    """A Canadian bill's GST or HST row was filed under "other": its taxes were missing from the tax category."""
+    text = SUMMIT_GAS.format(heading="Gas Charges").replace("Distribution charge ..... $231.39", f"{row} ..... $231.39")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert {item.description: item.category for item in bill.line_items}[row] is LineItemCategory.TAX
