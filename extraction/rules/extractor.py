@@ -106,6 +106,9 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
         day_first = {key: choose(_candidates(lines, labels, key, _DAY_FIRST_TAKERS[key], stop)) for key in _DATE_KEYS}
         if _fits_better(day_first, read, day_first_place(text)):
             read.update(day_first)
+            takers = _DAY_FIRST_TAKERS
+    if read["period"][0] is None:
+        read["period"] = _period_from_its_ends(lines, takers["statement_date"], stop)
     values: dict[str, Any] = {key: value for key, (value, _) in read.items()}
     reasons += [
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
@@ -158,6 +161,33 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if choice.matched and template is not None and not _bills_for(template, bill):
         reasons.append("commodity_mismatch")
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
+
+
+_PERIOD_STARTS = LabelSet.of(
+    r"(?:service|read(?:ing)?|billing|period)\s+from",
+    r"(?:service|billing|period)\s+start(?:\s+date)?",
+    r"(?:previous|prior|last)\s+(?:meter\s+)?read(?:ing)?\s+date",
+)
+_PERIOD_ENDS = LabelSet.of(
+    r"(?:service|read(?:ing)?|billing|period)\s+(?:to|thru|through)",
+    r"(?:service|billing|period)\s+end(?:\s+date)?",
+    r"(?:current|present)\s+(?:meter\s+)?read(?:ing)?\s+date",
+)
+
+
+def _period_from_its_ends(
+    lines: Sequence[Line], take: Callable[[str], Found[Any] | None], stop: Wordings
+) -> tuple[tuple[date, date] | None, bool]:
+    """A period printed as its two ends, each under or beside a label of its own ("Service From   Service To" over
+    a table row's two dates, "Previous Read Date: 09/30/2026   Current Read Date: 10/29/2026"), where no label
+    gives it whole: a co-op's bill was read with no period and went to review for it. Two readings of an end
+    conflict as two of the period would. Not a bare "Start Date", which a budget plan's or a contract's may be.
+    Nor a table's rows of them (two meters'): they are rows (``find_candidates``), and may differ."""
+    start, start_conflict = choose(find_candidates(lines, _PERIOD_STARTS, take, stop=stop))
+    end, end_conflict = choose(find_candidates(lines, _PERIOD_ENDS, take, stop=stop))
+    if not isinstance(start, date) or not isinstance(end, date) or start >= end:
+        return None, False
+    return (start, end), start_conflict or end_conflict
 
 
 def _bills_for(template: Template, bill: NormalizedBill) -> bool:

@@ -2172,3 +2172,48 @@ Total kWh used                            722 kWh
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None and bill.previous_balance == Decimal("198.30")
     assert check_bill(bill, text=text) == []
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        "Previous Read Date: 09/30/2026    Current Read Date: 10/29/2026",
+        "Service From   Service To   Days\n09/30/2026     10/29/2026     29",
+        "Service Start: 09/30/2026\nService End: 10/29/2026",
+    ],
+    ids=["read-dates-inline", "two-columns", "two-lines"],
+)
+def test_a_period_printed_as_its_two_ends_is_read(dates: str) -> None:
+    """No label gave the period whole ("Billing Period: 09/30/2026 - 10/29/2026"), so none was read, and the bill went
+    to review with its period missing."""
+    text = f"""Riverbend Municipal Utilities
+Account Number: 310-44821-00
+Statement Date: 11/03/2026
+Due Date: 11/20/2026
+{dates}
+
+Previous Balance                          $88.10
+Payment Received - Thank You             -$88.10
+Current Charges                          $97.35
+Total Amount Due                         $97.35
+
+Total Usage                               849 kWh
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2026, 9, 30), date(2026, 10, 29))
+    assert check_bill(bill, text=text) == []
+
+
+def test_a_budget_plans_start_date_is_no_period() -> None:
+    """Only a service's, a reading's or a billing's ends make a period: a plan's dates are not this bill's."""
+    text = """Riverbend Municipal Utilities
+Account Number: 310-44821-00
+Statement Date: 11/03/2026
+Due Date: 11/20/2026
+Budget Plan Start Date: 01/01/2026
+Contract End Date: 12/31/2026
+Total Amount Due                         $97.35
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
