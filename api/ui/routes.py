@@ -794,7 +794,9 @@ def _task_response(
             yours = values  # what they typed is not lost: shown apart, read-only, to compare or copy
         values = stored
     reasons = failing or task.reasons
-    flagged = flagged_fields(reasons)
+    # A closed task's fields are the bill as stored, read-only: marked invalid with why it went to review, its
+    # corrected total read "check it on the bill" to a screen reader. The reasons stay listed above them.
+    flagged = flagged_fields(reasons) if editable else {}
     for name in invalid or {}:
         kind = name.split("-", 1)[0]
         if kind != name:  # a row's input: its table is flagged too, the message goes beside the input

@@ -572,6 +572,8 @@ async def test_a_decision_a_colleague_beat_shows_the_bill_they_stored_not_the_re
     assert "The fields above show the bill as corrected" in refused.text
     total = re.search(r'<input id="f-total_amount"[^>]*>', refused.text)
     assert total is not None and 'value="60.00"' in total[0], total
+    assert "aria-invalid" not in total[0], "the stored total is not marked with why the bill went to review"
+    assert "Why this bill went to review" in refused.text
     assert "61.00" not in outside_your_entries(refused.text), "the refused entry is shown only apart, as not sent"
 
 
