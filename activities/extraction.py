@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
@@ -18,7 +17,7 @@ from extraction.bounded import BoundedReader, ParseTimedOut
 from extraction.checks import check_account, check_approval, check_bill, check_correction, check_issued_by
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
-from extraction.pipeline import decide
+from extraction.pipeline import decide, today
 from shared.artifacts import ArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES, RecentCache
 from shared.models import ExtractionOutcome, ExtractRequest, ValidateRequest, ValidationOutcome
@@ -146,7 +145,7 @@ class ExtractionActivities:
         checks = []
         if outcome.bill is not None:
             checks = check_bill(outcome.bill, text=text) + check_account(outcome.bill, request.account_number)
-            checks += check_issued_by(outcome.bill, datetime.now(UTC).date())
+            checks += check_issued_by(outcome.bill, today())
         extraction = Extraction(
             bill=outcome.bill, reasons=outcome.reasons, extractor=outcome.extractor, pages=outcome.pages
         )

@@ -125,7 +125,8 @@ def check_issued_by(bill: NormalizedBill, today: date) -> list[str]:
     """``dated_in_the_future`` for a bill dated after ``today`` (its statement date, or its period's end where it
     states none): a misread year ("2062" for "2026") that dates the whole bill alike passes every other date check,
     and was stored, first among the customer's recent bills, in a month decades ahead. Asked when a bill is read
-    (``validate_bill``), not of a reviewer's correction: the reviewer has the bill before them."""
+    (``validate_bill``, and the eval's ``analyze``), not of a reviewer's correction: the reviewer has the bill before
+    them."""
     issued = bill.statement_date or bill.bill_period_end
     return ["dated_in_the_future"] if issued is not None and (issued - today).days > ISSUED_AHEAD_DAYS else []
 

@@ -7,10 +7,11 @@ pieces stay separately callable.
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
-from extraction.checks import check_bill
+from extraction.checks import check_bill, check_issued_by
 from extraction.document import REJECT_REASONS, DocumentRejected, read_document
 from extraction.engine import Extraction, extract
 from shared.bill import NormalizedBill, Provider
@@ -25,6 +26,11 @@ class Report(BaseModel):
     extractor: str
     pages: int
     seconds: float
+
+
+def today() -> date:
+    """The day a bill is read, in UTC (``check_issued_by``)."""
+    return datetime.now(UTC).date()
 
 
 def decide(extraction: Extraction, check_reasons: list[str]) -> tuple[Decision, list[str]]:
@@ -52,7 +58,9 @@ def analyze(data: bytes, *, provider_hint: Provider | None, settings: Settings) 
             seconds=time.perf_counter() - started,
         )
     extraction = extract(document, provider_hint=provider_hint, settings=settings)
-    checks = check_bill(extraction.bill, text=document.text) if extraction.bill is not None else []
+    checks = []
+    if extraction.bill is not None:
+        checks = check_bill(extraction.bill, text=document.text) + check_issued_by(extraction.bill, today())
     decision, reasons = decide(extraction, checks)
     return Report(
         decision=decision,

@@ -163,15 +163,19 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
 
 
+_NOT_THIS_SERVICE = r"\b(?:budget|plan|contract|program|agreement|installment)"
+"""A plan's or a contract's dates beside a label of a period's end ("Budget Billing Start Date"): no bill's period."""
 _PERIOD_STARTS = LabelSet.of(
     r"(?:service|read(?:ing)?|billing|period)\s+from",
     r"(?:service|billing|period)\s+start(?:\s+date)?",
     r"(?:previous|prior|last)\s+(?:meter\s+)?read(?:ing)?\s+date",
+    exclude=_NOT_THIS_SERVICE,
 )
 _PERIOD_ENDS = LabelSet.of(
     r"(?:service|read(?:ing)?|billing|period)\s+(?:to|thru|through)",
     r"(?:service|billing|period)\s+end(?:\s+date)?",
     r"(?:current|present)\s+(?:meter\s+)?read(?:ing)?\s+date",
+    exclude=_NOT_THIS_SERVICE,
 )
 
 

@@ -189,15 +189,19 @@ class _Page(list[Line]):
         return tuple(heads)
 
     @functools.cached_property
-    def charged_commodities(self) -> frozenset[Commodity]:
-        """The commodities the page's charge rows name ("Water usage 9 CCF @ $3.12  $28.08", "Sewer charge  $24.75"),
-        wherever they stand: found once, since every reading of a unit two commodities share may ask."""
-        return frozenset(
-            _BY_WORD[word.lower()]
-            for line in self
-            if _charge_row(line.text)
-            for word in _COMMODITY_WORD.findall(without_false_commodities(line.text))
-        )
+    def charged_commodities(self) -> dict[UsageUnit, frozenset[Commodity]]:
+        """By unit, the commodities the page's charge rows that price a quantity in it name ("Water usage 9 CCF @
+        $3.12  $28.08"), wherever they stand: found once, since every reading of a unit two commodities share may
+        ask. A row naming no quantity names no reading's commodity: a gas bill's "Hot Water Tank Rental  $2.00"
+        made its "88 CCF" water."""
+        found: dict[UsageUnit, set[Commodity]] = {}
+        for line in self:
+            if not _charge_row(line.text):
+                continue
+            named = {_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(line.text))}
+            for match in UNIT_RE.finditer(line.text) if named else ():
+                found.setdefault(UsageUnit(normalize_unit(match.group("u"))), set()).update(named)
+        return {unit: frozenset(commodities) for unit, commodities in found.items()}
 
 
 def _table_row(text: str) -> bool:
@@ -384,9 +388,8 @@ def _table_head(lines: _Page, index: int) -> int | None:
     head = lines.meter_table_heads[index]
     if head is not None:
         return head
-    first = next(iter(cells(lines[index].text)), None)
-    if first is not None and _DIGIT.search(first.text) is None:
-        return None  # a labelled line below the table ("Prev Bal   142.66"), no row of it: its amount was read as kWh
+    if sum(1 for cell in cells(lines[index].text) if _DIGIT.search(cell.text)) < 2:
+        return None  # a labelled figure below the table ("Prev Bal   142.66"), no row of it: it was read as kWh
     above = range(index - 1, max(-1, index - 1 - _HEADING_LINES), -1)
     return next((at for at in above if _heads_a_meter_table(lines[at].text)), None)
 
@@ -922,10 +925,10 @@ def _commodity(lines: _Page, index: int, unit: UsageUnit, defaults: Sequence[Com
     """A reading's commodity: its unit's; else one measured in it that its line, or the nearest line above that is
     no charge row, names (a section's "Gas Usage"); else the first of ``defaults`` (the template's, the
     letterhead's); else the nearest charge row's ("Water usage charge  18 CCF x $9.526  $171.47" above a meter
-    table's 18 CCF); else the one measured in it that the page's charge rows name, wherever they stand: a city's
-    meter table ("Meter #   Previous   Current   Usage" over "9 CCF") above its water and sewer charges was read as
-    no reading at all. A charge row names what it charges for: a gas bill's "Water heater rental  $12.00" was
-    nearest its "88 CCF", and the gas was stored as water."""
+    table's 18 CCF); else the one measured in it that the page's charge rows pricing it name, wherever they stand:
+    a city's meter table ("Meter #   Previous   Current   Usage" over "9 CCF") above its water charges ("Water
+    Usage 9 CCF @ $3.12") was read as no reading at all. A charge row names what it charges for: a gas bill's
+    "Water heater rental  $12.00" was nearest its "88 CCF", and the gas was stored as water."""
     if unit in _BY_UNIT:
         return _BY_UNIT[unit]
     near = list(reversed(lines[max(0, index - _NEAR) : index + 1]))
@@ -937,7 +940,7 @@ def _commodity(lines: _Page, index: int, unit: UsageUnit, defaults: Sequence[Com
     nearest = next((c for c in (_named(row.text, unit) for row in rows) if c is not None), None)
     if nearest is not None:
         return nearest
-    charged = [commodity for commodity in lines.charged_commodities if unit in UNITS_BY_COMMODITY[commodity]]
+    charged = [c for c in lines.charged_commodities.get(unit, ()) if unit in UNITS_BY_COMMODITY[c]]
     return charged[0] if len(charged) == 1 else None
 
 

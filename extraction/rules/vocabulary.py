@@ -9,8 +9,8 @@ import re
 
 from extraction.rules.layout import LabelSet
 
-_NOT_CURRENT = r"past\s+due|previous|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
-_OTHER_BILL = r"\b(?:next|previous|prior|last|upcoming|scheduled|future)\b|\bago\b"
+_NOT_CURRENT = r"past\s+due|previous|\bprev\b|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
+_OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|\bago\b"
 """A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period",
 "Scheduled Meter Read Dates"."""
 
@@ -28,7 +28,7 @@ GENERIC: dict[str, LabelSet] = {
     "total_amount": LabelSet.of(
         r"total\s+amount\s+due",
         r"total\s+amount\s+now\s+due",
-        r"amount\s+due",
+        r"(?:amount|amt\.?)\s+due",
         r"total\s+due",
         r"total\s+balance\s+due",
         r"balance\s+due",
@@ -37,24 +37,20 @@ GENERIC: dict[str, LabelSet] = {
         r"pay\s+this\s+amount",
         r"amount\s+to\s+pay",
         r"new\s+balance",
-        r"(?:total\s+)?amount\s+you\s+owe",
-        r"(?:total\s+)?amt\.?\s+due",
+        r"amount\s+you\s+owe",
         exclude=_NOT_CURRENT,
     ),
     "previous_balance": LabelSet.of(
-        r"previous\s+balance",
-        r"previous\s+amount\s+due",
+        r"prev(?:ious|\.)?\s+bal(?:ance|\.)?",
+        r"prev(?:ious|\.)?\s+(?:amount|amt\.?)\s+due",
         r"balance\s+from\s+(?:your\s+)?(?:last|previous)\s+bill",
-        r"last\s+bill\s+amount",
+        r"(?:last|previous)\s+bill\s+amount",
         r"amount\s+of\s+(?:your\s+)?last\s+bill",
-        r"previous\s+bill(?:\s+amount)?",
         r"prior\s+balance",
-        r"prev\.?\s+bal(?:ance)?\.?",
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),
     "payments_received": LabelSet.of(
-        r"payments?\s+received",
-        r"pmts?\.?\s+(?:rec(?:ei)?ve?d|rcvd)\.?",
+        r"(?:payments?|pmts?\.?)\s+(?:received|rec(?:ei)?ve?d\.?|rcvd\.?)",
         r"total\s+payments",
         r"payments?\s+and\s+credits",
         r"payments?\s*-?\s*thank\s+you",
@@ -64,19 +60,17 @@ GENERIC: dict[str, LabelSet] = {
         exclude_in_sentence=r"\bwill\b|scheduled|upcoming",  # a payment yet to be made, not one received
     ),
     "current_charges": LabelSet.of(
-        r"total\s+current\s+charges",
+        r"total\s+current\s+(?:month(?:'s)?\s+)?charges",
         r"total\s+new\s+charges",
-        r"current\s+charges",
+        r"curr(?:ent|\.)?\s+(?:(?:month(?:'s)?|billing)\s+)?(?:charges|chg?s\.?)",
         r"new\s+charges",
         r"total\s+charges\s+this\s+(?:period|month|bill)",
         r"charges\s+this\s+period",
-        r"total\s+current\s+month(?:'s)?\s+charges",
-        r"current\s+(?:month(?:'s)?|electric(?:ity)?|gas|water|utility|service)\s+charges",
-        r"curr?\.?\s+chg?s\.?",
+        # Not "Current Electric Charges": beside "Current Gas Charges" it is one commodity's part of a bill's charges.
     ),
     "statement_date": LabelSet.of(
-        r"statement\s+date",
-        r"bill(?:ing)?\s+date",
+        r"(?:statement|stmt\.?)\s+(?:date|dt\.?)",
+        r"bill(?:ing)?\s+(?:date|dt\.?)",
         r"date\s+of\s+(?:bill|statement)",
         r"invoice\s+date",
         r"issue\s+date",
@@ -84,23 +78,20 @@ GENERIC: dict[str, LabelSet] = {
         r"bill\s+issued",
         r"mailing\s+date",
         r"date\s+mailed",
-        r"(?:bill|stmt\.?|statement)\s+dt\.?",
         exclude=_OTHER_BILL,
     ),
     "due_date": LabelSet.of(
         r"payment\s+due\s+date",
-        r"due\s+date",
+        r"due\s+(?:date|dt\.?)",
         r"payment\s+due(?:\s+by|\s+on)?",
         r"please\s+pay\s+by",
         r"pay\s+by",
         r"due\s+by",
         r"due\s+on",
-        r"due\s+dt\.?",
     ),
     "period": LabelSet.of(
         r"billing\s+period",
-        r"service\s+period",
-        r"s(?:er)?vc?\.?\s+period",
+        r"(?:service|svc\.?|serv\.?)\s+period",
         r"billing\s+cycle",
         r"statement\s+period",
         r"bill\s+period",

@@ -2120,8 +2120,8 @@ def test_a_co_ops_abbreviated_labels_are_read() -> None:
     ("printed", "field", "value"),
     [
         ("Amount of Your Last Bill                 $187.23", "previous_balance", "187.23"),
-        ("Previous Bill                            $187.23", "previous_balance", "187.23"),
-        ("Current Electric Charges                 $164.02", "current_charges", "164.02"),
+        ("Previous Bill Amount                     $187.23", "previous_balance", "187.23"),
+        ("Prev Amt Due                             $187.23", "previous_balance", "187.23"),
         ("Total Current Month Charges              $164.02", "current_charges", "164.02"),
         ("Total amount you owe                     $164.02", "total_amount", "164.02"),
     ],
@@ -2217,3 +2217,56 @@ Total Amount Due                         $97.35
 """
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
+
+
+def test_the_new_wordings_take_no_other_rows_value() -> None:
+    """A payment "on Previous Bill" lost its amount to a "previous bill" label; "Prev Bill Dt" and "Prev Amt Due" were
+    read as this bill's statement date and total; two commodities' "Current … Charges" gave one as the bill's."""
+    text = """Hudson Valley Power & Gas
+Account No. 6612-08874-4
+Statement Date: 10/21/2026       Prev Bill Dt: 09/21/2026
+Due Date: 11/10/2026
+Service Period: 09/18/2026 - 10/19/2026
+
+Previous Balance                                    $88.10
+Payment Received on Previous Bill                  -$88.10
+Prev Amt Due                                        $88.10
+Current Electric Charges                            $60.00
+Current Gas Charges                                 $37.35
+Total Amount Due                                    $97.35
+
+Electric Charges
+Electric delivery                                   $60.00
+Gas Charges
+Gas delivery                                        $37.35
+
+Total kWh used                            722 kWh
+Total therms used                          41 therms
+"""
+    result = extract_with_rules([text], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == []
+    assert (bill.statement_date, bill.total_amount) == (date(2026, 10, 21), Decimal("97.35"))
+    assert (bill.previous_balance, bill.payments_received) == (Decimal("88.10"), Decimal("88.10"))
+    assert bill.current_charges is None, "neither commodity's charges are the bill's: its items stand in for them"
+    assert analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None)).decision == "accept"
+
+
+def test_a_budget_billing_start_date_is_no_period_start() -> None:
+    text = """Riverbend Municipal Utilities
+Account Number: 310-44821-00
+Statement Date: 11/03/2026
+Due Date: 11/20/2026
+Budget Billing Start Date: 01/01/2026
+Service End: 10/29/2026
+Total Amount Due                         $97.35
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
+
+
+def test_an_analyzed_bill_dated_years_ahead_is_not_accepted() -> None:
+    """The eval's path checks what the service's does: a year misread alike throughout is no bill to accept."""
+    text = PRAIRIE_VALLEY.replace("/26", "/62")
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (report.decision, report.reasons) == ("review", ["dated_in_the_future"])

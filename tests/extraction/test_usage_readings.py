@@ -422,9 +422,9 @@ def test_a_meter_tables_ccf_takes_the_commodity_the_charges_below_it_name() -> N
 
 
 def test_a_meter_tables_ccf_is_no_ones_where_the_charges_name_gas_and_water() -> None:
-    """Charges for both commodities a CCF measures do not say which the meter's is: a person reads it."""
-    text = SPRINGFIELD.replace("Stormwater Fee    ", "Gas Service Charge")
-    assert "Gas Service Charge" in text
+    """Charges pricing CCF of both commodities a CCF measures do not say which the meter's is: a person reads it."""
+    text = SPRINGFIELD.replace("Stormwater Fee    ", "Gas 9 CCF @ $0.66 ")
+    assert "Gas 9 CCF @ $0.66" in text
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None
     assert result.bill.usage == []
@@ -459,3 +459,30 @@ def test_a_meter_table_with_its_registers_cut_short_is_read(previous: str, prese
             commodity=Commodity.ELECTRICITY, quantity=Decimal(1212), unit=UsageUnit.KWH, meter_number="88231144"
         )
     ]
+
+
+def test_a_meter_row_a_blank_line_below_its_heading_is_still_read() -> None:
+    """Only a labelled figure under a table ("Prev Bal   142.66") is no row of it: a row a blank line below the heading,
+    its meter named in words, is one."""
+    text = BLUE_RIDGE.format(previous="Previous ", present="Present  ").replace(
+        "\n88231144    45120", "\n\nMain Meter  45120"
+    )
+    assert "\n\nMain Meter  45120" in text
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal(1212), UsageUnit.KWH)]
+
+
+def test_a_water_tank_rental_does_not_make_a_gas_meters_ccf_water() -> None:
+    """A charge row naming water but pricing no CCF ("Hot Water Tank Rental  $2.00") says nothing of the meter's CCF:
+    a gas co-op's 88 CCF was stored as water, with no review."""
+    text = (
+        SPRINGFIELD.replace("CITY OF SPRINGFIELD", "Northfield Energy Cooperative")
+        .replace("Department of Public Utilities - Water & Sewer", "Member Services")
+        .replace("Water Base Charge ", "Customer Charge   ")
+        .replace("Water Usage 9 CCF @ $3.12", "Distribution 9 CCF @ $3.12")
+        .replace("Sewer Charge      ", "Hot Water Tank Rental")
+    )
+    assert "Hot Water Tank Rental" in text and "Distribution 9 CCF" in text
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
