@@ -83,25 +83,34 @@ def fetched_by_an_earlier_release(job_id: str, portal: Portal) -> FetchedBill:
     )
 
 
-async def test_a_portal_page_served_with_status_200_is_rejected_not_archived(
-    http: httpx.AsyncClient, resources: Resources
-) -> None:
+async def refused_by_fetch_and_store(
+    http: httpx.AsyncClient, resources: Resources, portal: Portal
+) -> tuple[str, list[ApplicationError]]:
+    """A job, and how fetch_bill and store_raw_bill (for a run whose fetch an earlier release did, which archived
+    nothing) each refused the portal's file."""
     account, job_id = await a_job(http, resources)
-    portal = Portal(SIGN_IN_PAGE, "text/html; charset=utf-8")
     connectors = ConnectorRegistry(default=portal)
-    fetch = FetchActivities(resources.pool, connectors)
+    fetch = FetchActivities(resources.pool, connectors, store=resources.store)
     store = StorageActivities(resources.pool, resources.store, connectors)
-
     with pytest.raises(ApplicationError) as fetching:
         await ActivityEnvironment().run(
             fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
         )
-    with pytest.raises(ApplicationError) as storing:  # a run whose fetch an earlier release did
+    with pytest.raises(ApplicationError) as storing:
         await ActivityEnvironment().run(
             store.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched_by_an_earlier_release(job_id, portal))
         )
+    return job_id, [fetching.value, storing.value]
 
-    for refused in (fetching.value, storing.value):
+
+async def test_a_portal_page_served_with_status_200_is_rejected_not_archived(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    job_id, refusals = await refused_by_fetch_and_store(
+        http, resources, Portal(SIGN_IN_PAGE, "text/html; charset=utf-8")
+    )
+
+    for refused in refusals:
         assert refused.type == "DocumentRejected" and refused.non_retryable
         assert "text/html" in str(refused), str(refused)
     assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job_id) == 0
@@ -206,22 +215,9 @@ async def test_an_empty_or_blank_file_is_rejected_as_one_not_archived(
 ) -> None:
     """A blank file was archived and failed its job at extraction; an empty one was refused as "not a PDF, PNG, JPEG
     or plain-text bill". Both are refused as ``POST /bills`` refuses them, before anything is stored."""
-    account, job_id = await a_job(http, resources)
-    portal = Portal(data, label)
-    connectors = ConnectorRegistry(default=portal)
-    fetch = FetchActivities(resources.pool, connectors, store=resources.store)
-    store = StorageActivities(resources.pool, resources.store, connectors)
+    job_id, refusals = await refused_by_fetch_and_store(http, resources, Portal(data, label))
 
-    with pytest.raises(ApplicationError) as fetching:
-        await ActivityEnvironment().run(
-            fetch.fetch_bill, FetchRequest(job_id=job_id, utility_account_id=account["id"], provider="pge")
-        )
-    with pytest.raises(ApplicationError) as storing:  # a run whose fetch an earlier release did
-        await ActivityEnvironment().run(
-            store.store_raw_bill, StoreRequest(job_id=job_id, fetched=fetched_by_an_earlier_release(job_id, portal))
-        )
-
-    for refused in (fetching.value, storing.value):
+    for refused in refusals:
         assert refused.type == "DocumentRejected" and refused.non_retryable
         assert refused.message.startswith("empty_file: "), refused.message
     assert await resources.pool.fetchval("SELECT count(*) FROM artifacts WHERE job_id = $1", job_id) == 0

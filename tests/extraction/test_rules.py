@@ -2205,14 +2205,20 @@ Total Usage                               849 kWh
     assert check_bill(bill, text=text) == []
 
 
-def test_a_budget_plans_start_date_is_no_period() -> None:
+@pytest.mark.parametrize(
+    "dates",
+    [
+        "Budget Plan Start Date: 01/01/2026\nContract End Date: 12/31/2026",
+        "Budget Billing Start Date: 01/01/2026\nService End: 10/29/2026",
+    ],
+)
+def test_a_plans_dates_are_no_periods_ends(dates: str) -> None:
     """Only a service's, a reading's or a billing's ends make a period: a plan's dates are not this bill's."""
-    text = """Riverbend Municipal Utilities
+    text = f"""Riverbend Municipal Utilities
 Account Number: 310-44821-00
 Statement Date: 11/03/2026
 Due Date: 11/20/2026
-Budget Plan Start Date: 01/01/2026
-Contract End Date: 12/31/2026
+{dates}
 Total Amount Due                         $97.35
 """
     bill = extract_with_rules([text], provider_hint=None).bill
@@ -2250,19 +2256,6 @@ Total therms used                          41 therms
     assert (bill.previous_balance, bill.payments_received) == (Decimal("88.10"), Decimal("88.10"))
     assert bill.current_charges is None, "neither commodity's charges are the bill's: its items stand in for them"
     assert analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None)).decision == "accept"
-
-
-def test_a_budget_billing_start_date_is_no_period_start() -> None:
-    text = """Riverbend Municipal Utilities
-Account Number: 310-44821-00
-Statement Date: 11/03/2026
-Due Date: 11/20/2026
-Budget Billing Start Date: 01/01/2026
-Service End: 10/29/2026
-Total Amount Due                         $97.35
-"""
-    bill = extract_with_rules([text], provider_hint=None).bill
-    assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
 
 
 def test_an_analyzed_bill_dated_years_ahead_is_not_accepted() -> None:
