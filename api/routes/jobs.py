@@ -233,13 +233,15 @@ async def get_artifact(
     sha256: Annotated[
         str | None,
         Query(
-            pattern="^[0-9a-f]{64}$",
-            description="which of the job's stored bills (a reset run may have fetched another); the newest if omitted",
+            pattern="^[0-9a-fA-F]{64}$",
+            description="which of the job's stored bills (a reset run may have fetched another), in hex of either"
+            " case; the newest if omitted",
         ),
     ] = None,
 ) -> StreamingResponse:
     """Stream a stored raw bill with its content type."""
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
+    sha256 = sha256.lower() if sha256 else None  # a client's sha256sum in capitals was refused with a bare pattern
     row = await _stored_bill(state.pool, job["id"], sha256)
     if row is None:
         raise Problem(

@@ -152,12 +152,14 @@ async def test_the_raw_bill_of_a_job_fetched_again_is_the_newest_one(
     account = await create_account(http, provider="pge", account_number=f"RESET-{unique}")
     job_id = await insert_job(resources.pool, account, status="RUNNING")
     texts = [bill_text(f"RESET-{unique}", total=total) for total in ("60.00", "61.00")]
-    await refetched_bills(resources, job_id, texts)
+    refs = await refetched_bills(resources, job_id, texts)
 
     raw = await http.get(f"/jobs/{job_id}/artifact")
     unknown = await http.get(f"/jobs/{job_id}/artifact", params={"sha256": "f" * 64})
+    first = await http.get(f"/jobs/{job_id}/artifact", params={"sha256": refs[0].sha256.upper()})
 
     assert raw.status_code == 200 and raw.text == texts[1], raw.text
+    assert first.status_code == 200 and first.text == texts[0], "a hash in capitals names the same bill"
     assert unknown.status_code == 404 and "has no stored bill" in unknown.json()["detail"], unknown.text
 
 
