@@ -104,6 +104,12 @@ APPROVABLE_UNREAD = frozenset({"missing_field:account_number"})
 photo, a scan). The job names the account, and the bill is stored under it."""
 
 
+def passes_with_override(bill: NormalizedBill, account_number: str | None) -> bool:
+    """Whether a reviewer's ``bill`` fails only checks the override lets it pass: the workflow's validator then
+    offers the override, and the review page's box ("The bill really says this")."""
+    return not check_correction(bill, override=True, account_number=account_number)
+
+
 def check_approval(bill: NormalizedBill, account_number: str | None) -> list[str]:
     """What refuses approving ``bill`` as read: the checks no bill may fail, but ``APPROVABLE_UNREAD`` (the
     plausibility checks it failed are why it is in review). Asked by ``submit_review``'s validator and, for an

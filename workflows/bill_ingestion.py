@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
-    from extraction.checks import check_approval, check_correction
+    from extraction.checks import check_approval, check_correction, passes_with_override
     from shared import search_attributes as sa
     from shared.bill import NormalizedBill
     from shared.models import (
@@ -390,7 +390,7 @@ class BillIngestionWorkflow:
         """``account_number`` is the validator's: the replayed signal handler of older runs checks without it."""
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
             failing = check_correction(decision.bill, override=decision.override, account_number=account_number)
-            overridable = not check_correction(decision.bill, override=True, account_number=account_number)
+            overridable = passes_with_override(decision.bill, account_number)
             if failing and not decision.override and overridable:
                 message = "the corrected bill fails validation; if the bill says so, send it with override and a note"
                 return ("InvalidCorrection", message, failing)

@@ -43,7 +43,7 @@ from api.ui.origin import from_this_origin
 from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
-from extraction.checks import check_correction
+from extraction.checks import passes_with_override
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction
@@ -698,7 +698,7 @@ def _overridable(body: ReviewDecisionCreate, task: ReviewTaskInternal) -> bool:
     """Whether a correction sent without the override box ticked fails only checks that box lets it pass."""
     if body.action is not ReviewAction.CORRECT or body.bill is None or body.override:
         return False
-    return not check_correction(body.bill, override=True, account_number=task.account_number)
+    return passes_with_override(body.bill, task.account_number)
 
 
 def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:

@@ -198,7 +198,7 @@ class _Page(list[Line]):
         for line in self:
             if not _charge_row(line.text):
                 continue
-            named = {_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(line.text))}
+            named = set(_commodities_named(line.text))
             for match in UNIT_RE.finditer(line.text) if named else ():
                 found.setdefault(UsageUnit(normalize_unit(match.group("u"))), set()).update(named)
         return {unit: frozenset(commodities) for unit, commodities in found.items()}
@@ -946,9 +946,13 @@ def _commodity(lines: _Page, index: int, unit: UsageUnit, defaults: Sequence[Com
 
 def _named(text: str, unit: UsageUnit) -> Commodity | None:
     """The last commodity ``text`` names that is measured in ``unit``: not a greenhouse gas, nor a water heater."""
-    named = [_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(text))]
-    fits = [commodity for commodity in named if unit in UNITS_BY_COMMODITY[commodity]]
+    fits = [commodity for commodity in _commodities_named(text) if unit in UNITS_BY_COMMODITY[commodity]]
     return fits[-1] if fits else None
+
+
+def _commodities_named(text: str) -> list[Commodity]:
+    """The commodities ``text``'s words name, in order: not a greenhouse gas, nor a water heater."""
+    return [_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(text))]
 
 
 def _charge_row(text: str) -> bool:
@@ -962,7 +966,7 @@ def _letterhead(lines: Sequence[Line]) -> Commodity | None:
     Water District <...>"); none where it names several ("Pacific Gas and Electric Company") or none."""
     first = next((cells(line.text) for line in lines if line.text.strip()), [])
     head = first[0].text if first else ""
-    named = {_BY_WORD[word.lower()] for word in _COMMODITY_WORD.findall(without_false_commodities(head))}
+    named = set(_commodities_named(head))
     return named.pop() if len(named) == 1 else None
 
 
