@@ -388,10 +388,11 @@ def _table_head(lines: _Page, index: int) -> int | None:
     head = lines.meter_table_heads[index]
     if head is not None:
         return head
-    if sum(1 for cell in cells(lines[index].text) if _DIGIT.search(cell.text)) < 2:
-        return None  # a labelled figure below the table ("Prev Bal   142.66"), no row of it: it was read as kWh
     above = range(index - 1, max(-1, index - 1 - _HEADING_LINES), -1)
-    return next((at for at in above if _heads_a_meter_table(lines[at].text)), None)
+    head = next((at for at in above if _heads_a_meter_table(lines[at].text)), None)
+    if head is None or sum(1 for cell in cells(lines[index].text) if _DIGIT.search(cell.text)) < 2:
+        return None  # a labelled figure below the table ("Prev Bal   142.66") is no row of it: it was read as kWh
+    return head
 
 
 _GALLONS_IN = {UsageUnit.GAL: Decimal(1), UsageUnit.CCF: Decimal("748.052")}
