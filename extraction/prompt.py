@@ -14,8 +14,9 @@ Rules:
 - total_amount is the total amount due now, not the previous balance, a past-due amount or a
   minimum payment. payments_received is the money received since the last bill, as a
   positive number.
-- usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF or gal);
-  commodity is electricity, gas or water. Net-metered usage may be negative: keep its minus sign.
+- usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF, gal, m3
+  or GJ; a kilolitre is 1 m3); commodity is electricity, gas or water. Net-metered usage may be
+  negative: keep its minus sign.
   Usage printed in multiples of a unit ("Usage (1,000 gal): 8") is multiplied out: 8000 gal.
 - line_items: each charge row of the current charges; category is one of supply, delivery,
   tax, fee, other; commodity is electricity, gas, water (sewer counts as water) or null.

@@ -90,11 +90,15 @@ MINUS_SIGNS = "-\u2212"
 NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
 """A minus after another dash (a rule "--1,234 gallons", an en or em dash) is layout, not a sign."""
 
+METRIC_UNIT = r"m3|m\u00b3|cubic\s+met(?:re|er)s?|kl|kilolit(?:re|er)s?|gj|gigajoules?"
+"""The units a metric bill counts gas and water in: cubic metres (a kilolitre is one) and gigajoules. Spliced into
+each unit pattern below and in the rules reader, beside the US units."""
+
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
     r"(?<![\w.])(?<!\d,)(?!0{2,}(?![\d]|[.,]\d))"
     r"(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
-    r"(?P<u>kwh|therms?|ccf|hcf|gallons|gal)\b",
+    rf"(?P<u>kwh|therms?|ccf|hcf|gallons|gal|{METRIC_UNIT})\b",
     re.IGNORECASE,
 )
 """A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh").
@@ -118,7 +122,7 @@ minimum)" or a conversion's "1 kgal = 1,000 gallons". The rules reader and the e
 it: each had its own, and one multiplied out what the other refused to confirm."""
 
 
-CONVERSION_BEFORE = re.compile(r"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\s*=\s*", re.IGNORECASE)
+CONVERSION_BEFORE = re.compile(rf"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT})\s*=\s*", re.IGNORECASE)
 """What stands before a conversion's result ("1 CCF = 748 gallons", "1 kgal = 1,000 gallons"): the size
 of a unit, never a reading. A match ends where the result starts: found once a line, not looked for in
 all of the line before each figure."""
@@ -428,7 +432,7 @@ _COMMA_DECIMALS_RE = re.compile(
 _BLANK = "[ \u00a0\u2009\u202f]"
 _MARK_BEFORE_RE = re.compile(rf"{_CURRENCY_MARK}{_BLANK}?\Z")
 _MARK_OR_UNIT_AFTER_RE = re.compile(
-    rf"{_BLANK}?(?:{_CURRENCY_MARK}|ct/|(?i:kwh|mwh|m3|m\u00b3|therms?|ccf|hcf|gal(?:lons)?)(?![A-Za-z]))"
+    rf"{_BLANK}?(?:{_CURRENCY_MARK}|ct/|(?i:kwh|mwh|therms?|ccf|hcf|gal(?:lons)?|{METRIC_UNIT})(?![A-Za-z]))"
 )
 _RANGE_BEFORE_RE = re.compile(r"\d[ \t]?[-\u2013][ \t]?\Z")
 _RANGE_AFTER_RE = re.compile(r"[ \t]?[-\u2013][ \t]?\d")
@@ -507,7 +511,7 @@ def decimal_commas_as_points(text: str) -> str:
     return _COMMA_NUMBER_IN_TEXT_RE.sub(lambda number: _as_points(number, None), text)
 
 
-_UNIT_AHEAD = rf"(?={_BLANK}?(?:kwh|therms?|ccf|hcf|gallons|gal)\b)"
+_UNIT_AHEAD = rf"(?={_BLANK}?(?:kwh|therms?|ccf|hcf|gallons|gal|{METRIC_UNIT})\b)"
 _SPACED_QUANTITY_RE = re.compile(
     # A digit first, what stands before it looked at from after it: re then skips to digits (3x as fast).
     rf"\d(?<![\w.,\u00a0\u2009\u202f]\d)(?<!\d \d)\d{{0,2}}(?P<sep>{_BLANK})\d{{3}}(?:(?P=sep)\d{{3}})*(?:\.\d+)?"
@@ -720,4 +724,8 @@ def normalize_unit(raw: str) -> str:
         return "therm"
     if lowered in {"ccf", "hcf"}:
         return "CCF"
+    if lowered == "gj" or lowered.startswith("gigajoule"):
+        return "GJ"
+    if lowered in {"m3", "m\u00b3", "kl"} or lowered.startswith(("cubic", "kilolit")):
+        return "m3"
     return "gal"

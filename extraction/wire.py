@@ -71,6 +71,9 @@ _UNITS = {
     "gal": UsageUnit.GAL,
     "gallon": UsageUnit.GAL,
     "gallons": UsageUnit.GAL,
+    **dict.fromkeys(("m3", "m\u00b3", "m^3", "cubic meters", "cubic metres"), UsageUnit.M3),
+    **dict.fromkeys(("kl", "kilolitres", "kiloliters"), UsageUnit.M3),  # a kilolitre is a cubic metre
+    **dict.fromkeys(("gj", "gigajoules"), UsageUnit.GJ),
 }
 
 

@@ -117,12 +117,16 @@ class UsageUnit(StrEnum):
     THERM = "therm"
     CCF = "CCF"
     GAL = "gal"
+    M3 = "m3"
+    """Cubic metres, as metric bills count gas and water (a kilolitre is one)."""
+    GJ = "GJ"
+    """Gigajoules: a Canadian gas bill's energy, as a US one's is in therms."""
 
 
 UNITS_BY_COMMODITY: dict[Commodity, frozenset[UsageUnit]] = {
     Commodity.ELECTRICITY: frozenset({UsageUnit.KWH}),
-    Commodity.GAS: frozenset({UsageUnit.THERM, UsageUnit.CCF}),
-    Commodity.WATER: frozenset({UsageUnit.CCF, UsageUnit.GAL}),
+    Commodity.GAS: frozenset({UsageUnit.THERM, UsageUnit.CCF, UsageUnit.M3, UsageUnit.GJ}),
+    Commodity.WATER: frozenset({UsageUnit.CCF, UsageUnit.GAL, UsageUnit.M3}),
 }
 
 

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from extraction.charsets import WINDOWS_1252
+from extraction.values import METRIC_UNIT
 
 _PROVINCE = (
     r"(?i:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT|Alberta|British\s+Columbia|Manitoba|New\s+Brunswick"
@@ -28,7 +29,7 @@ above), no unit nor another figure after it. US bills print the letters too: Was
 2605"), a rate ("Schedule WA 6001"). The ACT's 0200-0299 belong to its university and government mail, no
 home's or utility's address, and "Clean Air ACT 0250" is a US bill's."""
 _NOT_A_READING = (
-    r"(?![\d-])(?![ \t]*+(?i:k?wh|kw|therms?|ccf|hcf|k?gal(?:lons?)?|units?)\b)"
+    rf"(?![\d-])(?![ \t]*+(?i:k?wh|kw|therms?|ccf|hcf|k?gal(?:lons?)?|units?|{METRIC_UNIT})\b)"
     r"(?![ \t]{2,}+\d)"  # a meter table's next cell: "Residential ACT   2607   2698"
 )
 """Blanks taken whole (``*+``): given back one by one, each tried for a unit, a run of blanks after each

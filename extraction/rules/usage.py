@@ -22,6 +22,7 @@ from extraction.rules.vocabulary import without_false_commodities
 from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
+    METRIC_UNIT,
     UNIT_RE,
     allowance_at,
     iter_money,
@@ -36,7 +37,9 @@ from shared.bill import UNITS_BY_COMMODITY, Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|billed|units"
-_RATE = re.compile(r"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal)", re.IGNORECASE)
+_RATE = re.compile(
+    rf"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal|{METRIC_UNIT})", re.IGNORECASE
+)
 """A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal"."""
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _ANOTHER_PERIOD = (
@@ -77,7 +80,7 @@ _METER_READ = re.compile(
 )
 """A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""
 _SEPARATORS = r"[\s:,.()#/'\u2019\u2013\u2014-]|\bs\b"
-_UNITS = r"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?)\b"
+_UNITS = rf"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT})\b"
 _CELL_GAP = re.compile(r"[ \t]{2,}|\t")
 _READ_TYPE = r"\b(?:actual|act|estimated|est|customer|e|a)\b"
 """A register's read-type note: "Current read (actual) 23,729", "Present Reading (Est.) 23,729", "reading E 23,729"."""
@@ -101,7 +104,7 @@ _TIER_WORDS_WITHIN = 80
 of the whole line before every quantity and note was quadratic on a long line."""
 _WORDING_WITHIN = 200
 """How far from a figure its wording reaches, each way (see ``_wording``)."""
-_UNIT_WORD = r"(?:kwh|therms?|ccf|hcf|gallons?|gal)"
+_UNIT_WORD = rf"(?:kwh|therms?|ccf|hcf|gallons?|gal|{METRIC_UNIT})"
 _NAMES_A_UNIT = re.compile(rf"\b{_UNIT_WORD}\b", re.IGNORECASE)
 _UNIT_ALONE = re.compile(_UNIT_WORD, re.IGNORECASE)
 _UNIT_LABEL_END = re.compile(
@@ -132,6 +135,7 @@ _BY_UNIT = {
     UsageUnit.KWH: Commodity.ELECTRICITY,
     UsageUnit.THERM: Commodity.GAS,
     UsageUnit.GAL: Commodity.WATER,
+    UsageUnit.GJ: Commodity.GAS,
 }
 _BY_WORD = {
     "electric": Commodity.ELECTRICITY,

@@ -42,6 +42,9 @@ class MonthlyTotal(BaseModel):
     gas_ccf: Decimal
     water_ccf: Decimal
     gallons: Decimal
+    gas_m3: Decimal
+    gas_gj: Decimal
+    water_m3: Decimal
     bills: int
 
 
@@ -80,6 +83,9 @@ USAGE_COLUMNS: dict[tuple[Commodity, UsageUnit], str] = {
     (Commodity.GAS, UsageUnit.CCF): "gas_ccf",
     (Commodity.WATER, UsageUnit.CCF): "water_ccf",
     (Commodity.WATER, UsageUnit.GAL): "gallons",
+    (Commodity.GAS, UsageUnit.M3): "gas_m3",
+    (Commodity.GAS, UsageUnit.GJ): "gas_gj",
+    (Commodity.WATER, UsageUnit.M3): "water_m3",
 }
 """The total each reading adds to, by commodity and unit: a reading whose unit does not fit its
 commodity (a reviewer approved it as read) adds to none and stays in ``usage`` only."""

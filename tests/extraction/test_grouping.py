@@ -112,7 +112,8 @@ def test_a_figure_apart_from_any_doubted_one_is_not_doubted() -> None:
         ("Verbrauch 12 345 kWh", "Verbrauch 12 345 kWh"),  # after a word: the figure after the space
         ("Tage 30 512 kWh", "Tage 30 512 kWh"),
         ("Zeile 2 31 125 kWh", "Zeile 2 31 125 kWh"),
-        ("Verbrauch: 12 345 m\u00b3", "Verbrauch: 12 345 m\u00b3"),  # no unit the rules read
+        ("Verbrauch: 12 345 m\u00b3", "Verbrauch: 12,345 m\u00b3"),  # a metric unit too
+        ("Verbrauch: 12 345 MJ", "Verbrauch: 12 345 MJ"),  # no unit the rules read
         ("Verbrauch: 12 345 Tage", "Verbrauch: 12 345 Tage"),
     ],
 )

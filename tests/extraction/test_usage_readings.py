@@ -486,3 +486,92 @@ def test_a_water_tank_rental_does_not_make_a_gas_meters_ccf_water() -> None:
     assert "Hot Water Tank Rental" in text and "Distribution 9 CCF" in text
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
+
+
+METRIC_WATER = """\
+City of Guelph Water Services
+Water and Wastewater Bill
+
+Account No: 40-11872-03
+Bill Date: 2026-11-05
+Service Period: 2026-08-01 to 2026-10-31
+Due Date: 2026-11-26
+
+Meter    Previous Reading    Current Reading    Consumption
+88213    1502                1561               59 {unit}
+
+Water Charges
+Water Basic Charge                         $34.50
+Water Volume 59 {unit} @ $1.93/{unit}             $113.87
+Wastewater Volume 59 {unit} @ $2.21/{unit}        $130.39
+Total Current Charges                     $278.76
+
+Previous Balance                          $251.20
+Payment Received                         -$251.20
+Amount Due                                $278.76
+"""
+
+
+@pytest.mark.parametrize("unit", ["m3", "m\u00b3", "kL", "cubic metres"])
+def test_a_water_bill_in_cubic_metres_is_read_and_accepted(unit: str) -> None:
+    """A metric water bill's usage was no reading at all (no unit the rules knew): a reviewer could not even enter it.
+    A kilolitre is a cubic metre."""
+    report = analyze(METRIC_WATER.format(unit=unit).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None and report.reasons == []
+    assert report.bill.usage == [
+        UsageReading(commodity=Commodity.WATER, quantity=Decimal(59), unit=UsageUnit.M3, meter_number="88213")
+    ]
+
+
+METRIC_GAS = """\
+Enbridge Gas Inc.
+Your Natural Gas Bill
+
+Account Number: 1234 5678 901
+Statement Date: November 12, 2026
+Billing Period: Oct 10, 2026 to Nov 9, 2026
+Due Date: December 3, 2026
+
+Account Summary
+Previous Balance                      $98.40
+Payment Received - Thank You         -$98.40
+Current Charges                      $112.35
+Amount Due                           $112.35
+
+{usage}
+
+Charges
+Basic Charge (30 days)                  $14.62
+Delivery Charge 2.4 GJ @ $5.410/GJ      $12.98
+Storage and Transport 2.4 GJ @ $1.25/GJ  $3.00
+Cost of Gas 2.4 GJ @ $2.950/GJ           $7.08
+Carbon Tax                              $69.32
+GST 5%                                   $5.35
+Total Current Charges                  $112.35
+"""
+
+
+@pytest.mark.parametrize(
+    ("usage", "reading"),
+    [
+        ("Gas Consumption: 2.4 GJ", (Decimal("2.4"), UsageUnit.GJ)),
+        ("Gas used this period   2.4 gigajoules", (Decimal("2.4"), UsageUnit.GJ)),
+        ("Meter     Previous   Present   Usage\nGM4471    10231      10295     64 m3", (Decimal(64), UsageUnit.M3)),
+    ],
+)
+def test_a_canadian_gas_bills_gigajoules_or_cubic_metres_are_its_gas_reading(
+    usage: str, reading: tuple[Decimal, UsageUnit]
+) -> None:
+    """Gigajoules are gas's alone; cubic metres are gas's or water's, and this bill's letterhead names gas."""
+    result = extract_with_rules([METRIC_GAS.format(usage=usage)], provider_hint=None)
+    assert result.bill is not None
+    assert [(u.commodity, u.quantity, u.unit) for u in result.bill.usage] == [(Commodity.GAS, *reading)]
+
+
+def test_readings_printed_in_metric_units_are_evidence_for_a_reading() -> None:
+    """The evidence check finds a reading in cubic metres or gigajoules as it finds one in kWh."""
+    assert list(readings_printed("Consumption 59 m\u00b3   Energy 2.4 GJ   12 kL")) == [
+        (Decimal(59), UsageUnit.M3),
+        (Decimal("2.4"), UsageUnit.GJ),
+        (Decimal(12), UsageUnit.M3),
+    ]

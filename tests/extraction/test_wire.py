@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
 from extraction.wire import WireBill, to_bill
+from shared.bill import Commodity, UsageUnit
 from tests.extraction.test_gemini import wire_fields
 
 
@@ -20,3 +22,18 @@ def test_a_zero_gemini_writes_with_a_minus_is_stored_as_zero(zero: str) -> None:
     money = ("total_amount", "previous_balance", "payments_received", "current_charges")
     assert [published[name] for name in money] == ["0.00"] * 4
     assert published["line_items"][0]["amount"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("unit", "stored"),
+    [
+        *[(unit, UsageUnit.M3) for unit in ("m3", "m\u00b3", "Cubic metres", "kL")],
+        *[(unit, UsageUnit.GJ) for unit in ("GJ", "gigajoules")],
+    ],
+)
+def test_gemini_s_metric_units_are_stored(unit: str, stored: UsageUnit) -> None:
+    """A metric bill's reading as Gemini writes its unit: it was refused as usage in unknown terms."""
+    fields = wire_fields()
+    fields["usage"] = [{"commodity": "gas", "quantity": "64", "unit": unit, "meter_number": None}]
+    bill = to_bill(WireBill(**fields), provider=None)
+    assert [(u.commodity, u.quantity, u.unit) for u in bill.usage] == [(Commodity.GAS, Decimal(64), stored)]

@@ -167,6 +167,9 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_ccf=Decimal(0),
             water_ccf=Decimal(0),
             gallons=Decimal(0),
+            gas_m3=Decimal(0),
+            gas_gj=Decimal(0),
+            water_m3=Decimal(0),
             bills=1,
         ),
         MonthlyTotal(
@@ -179,6 +182,9 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_ccf=Decimal(0),
             water_ccf=Decimal(0),
             gallons=Decimal(0),
+            gas_m3=Decimal(0),
+            gas_gj=Decimal(0),
+            water_m3=Decimal(0),
             bills=1,
         ),
         MonthlyTotal(
@@ -191,6 +197,9 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_ccf=Decimal(0),
             water_ccf=Decimal(0),
             gallons=Decimal(0),
+            gas_m3=Decimal(0),
+            gas_gj=Decimal(0),
+            water_m3=Decimal(0),
             bills=2,
         ),
     ]
@@ -282,9 +291,9 @@ def test_every_commodity_and_unit_that_fit_have_a_total() -> None:
 
 
 def _earlier_release(spec: analytics.TableSpec) -> analytics.TableSpec:
-    """``spec`` as the first release created it: one ``ccf`` for gas and water alike, no current
-    charges, and months without a currency."""
-    added = {"gas_ccf", "water_ccf", "current_charges"}
+    """``spec`` as the first release created it: one ``ccf`` for gas and water alike, no metric units, no
+    current charges, and months without a currency."""
+    added = {"gas_ccf", "water_ccf", "gas_m3", "gas_gj", "water_m3", "current_charges"}
     if spec is analytics.MONTHLY_ACCOUNT_ROLLUP:
         added.add("currency")
     columns = [c for c in spec.columns if c.name not in added]
@@ -321,16 +330,21 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
     )
     gas = NormalizedBill(
         bill_period_end=date(2024, 3, 31),
-        usage=[UsageReading(commodity=Commodity.GAS, quantity=Decimal("30"), unit=UsageUnit.CCF)],
+        usage=[
+            UsageReading(commodity=Commodity.GAS, quantity=Decimal("30"), unit=UsageUnit.CCF),
+            UsageReading(commodity=Commodity.WATER, quantity=Decimal("12.5"), unit=UsageUnit.M3),
+        ],
     )
     sink.publish_bill(published(gas))
     sink.rollup(date(2024, 3, 1), date(2024, 3, 31))
 
     [march] = sink.monthly_totals(7, months=24, as_of=AS_OF)  # June 2023 rewritten: it had no bills
-    assert (march.month, march.currency, march.gas_ccf, march.water_ccf) == (
+    assert (march.month, march.currency, march.gas_ccf, march.water_ccf, march.water_m3, march.gas_m3) == (
         date(2024, 3, 1),
         "USD",
         Decimal(30),
+        Decimal(0),
+        Decimal("12.5"),
         Decimal(0),
     )
 
