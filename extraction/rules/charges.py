@@ -19,20 +19,22 @@ _SECTION = re.compile(
     r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
     r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
     r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?\s*:?$"
-    r"|^description$|^details?\s+of\s+(?:current\s+)?charges",
+    r"|^description$|^details?\s+of\s+(?:current\s+)?charges"
+    r"|^charges\s+for\s+(?:your\s+)?(?:(?P<commodity_for>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
+    r"(?:service|delivery|usage)\s*:?$",  # "Charges for Electric Service"
     re.IGNORECASE,
 )
 _SUBSECTION = re.compile(
     r"^[ \t]*(?:(?:[^\W\d]+[ \t]+){0,5}?charges[ \t]*:?"
     r"|(?:[^\W\d]+[ \t]+){0,3}?(?:refuse|trash|garbage|solid[ \t]+waste|recycling|storm[ \t]*water|other|miscellaneous"
-    r"|additional)[ \t]+services?[ \t]*:?"
+    r"|additional)[ \t]+services?[ \t]*:?|other|misc(?:ellaneous|\.)?"
     r"|(?:[^\W\d]+[ \t]+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)(?:[ \t]+[^\W\d]+){0,3}?[ \t]*:?)[ \t]*$",
     re.IGNORECASE,
 )
 """A heading within the charges ("Natural Gas Charges", "Gas Supply and Delivery Charges", "Refuse Charges",
-"Solid Waste Services", "Water and Sewer"): words only, its items are its commodity's, or none's, not the section's
-before it. Not a rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41 therms") or a
-wrapped item ("Delivery services")."""
+"Solid Waste Services", "Water and Sewer", "Other"): words only, its items are its commodity's, or none's, not the
+section's before it. Not a rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41
+therms") or a wrapped item ("Delivery services")."""
 _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|amount\s+enclosed"  # a late payment charge is an item
@@ -85,7 +87,7 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         heading = _SECTION.match(row[0].text)
         if heading is not None and not any(iter_money(line.text)):
             inside = True
-            word = heading.group("commodity")
+            word = heading.group("commodity") or heading.group("commodity_for")
             commodity = _WORD_COMMODITY[word.lower().split()[-1]] if word else commodity  # "Natural Gas": gas
             continue
         if not inside:

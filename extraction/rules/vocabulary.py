@@ -14,6 +14,18 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 """A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period",
 "Scheduled Meter Read Dates"."""
 
+
+
+def _opening_a_cell(word: str) -> str:
+    """``word`` (a literal) only where a cell starts: at the line's start or after a column's gap, as a row's
+    label stands, not in a row's wording ("Payment Received on Previous Bill"). Looked behind for after the word,
+    so that ``re`` still skips ahead to its first letter (``layout.Wordings``)."""
+    return rf"{word}(?:(?<=^{word})|(?<=  {word})|(?<=\t{word}))"
+
+
+_ROW_OF_A_GAP = r"(?=[ \t]*(?:[-\u2013:]|$|[ \t]{2}))"
+"""What ends a row's label: a dash or colon, the line's end or a column's gap; not a sentence's next word."""
+
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
         r"customer\s+account\s+(?:number|no\.?|#)",
@@ -47,6 +59,8 @@ GENERIC: dict[str, LabelSet] = {
         r"(?:last|previous)\s+bill\s+amount",
         r"amount\s+of\s+(?:your\s+)?last\s+bill",
         r"prior\s+balance",
+        # A row's "Previous bill  $198.62", not a payment's "on Previous Bill" nor "Previous Bill Date":
+        rf"(?:{_opening_a_cell('previous')}|{_opening_a_cell('last')})\s+bill(?![ \t]*[a-z])",
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),
     "payments_received": LabelSet.of(
@@ -55,6 +69,8 @@ GENERIC: dict[str, LabelSet] = {
         r"payments?\s+and\s+credits",
         r"payments?\s*-?\s*thank\s+you",
         r"thank\s+you\s+for\s+your\s+payment",
+        rf"{_opening_a_cell('thank')}\s+you{_ROW_OF_A_GAP}",  # a payment's row: "Thank you - Sep 14   ($198.62)"
+        r"(?:amount|amt\.?)\s+paid",
         r"payments?",
         exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late",
         exclude_in_sentence=r"\bwill\b|scheduled|upcoming",  # a payment yet to be made, not one received

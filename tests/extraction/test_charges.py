@@ -88,3 +88,27 @@ def test_a_canadian_sales_tax_row_is_a_tax(row: str) -> None:
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None
     assert {item.description: item.category for item in bill.line_items}[row] is LineItemCategory.TAX
+
+
+def test_charges_for_a_commodity_s_service_open_its_charges() -> None:
+    """A commercial bill's "Charges for Electric Service" opened no charges: stored with no line items at all."""
+    text = SUMMIT_GAS.format(heading="Charges for Electric Service").replace("88 therms", "880 kWh")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.amount, item.commodity) for item in bill.line_items] == [
+        (Decimal("17.45"), Commodity.ELECTRICITY),
+        (Decimal("231.39"), Commodity.ELECTRICITY),
+    ]
+
+
+def test_an_other_heading_ends_the_commodity_before_it() -> None:
+    """A city bill's "Other" heading over its solid waste and sales tax left them water's, as the sewer rows above."""
+    text = SUMMIT_GAS.format(heading="Water Charges").replace(
+        "  Distribution charge ..... $231.39", "Other\n  Solid Waste ..... $231.39"
+    )
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.description, item.commodity) for item in bill.line_items] == [
+        ("Customer charge", Commodity.WATER),
+        ("Solid Waste", None),
+    ]

@@ -2263,3 +2263,64 @@ def test_an_analyzed_bill_dated_years_ahead_is_not_accepted() -> None:
     text = PRAIRIE_VALLEY.replace("/26", "/62")
     report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert (report.decision, report.reasons) == ("review", ["dated_in_the_future"])
+
+
+@pytest.mark.parametrize(
+    ("rows", "previous", "paid"),
+    [
+        ("Previous bill                      $198.62\nThank you - Sep 14                ($198.62)", "198.62", "198.62"),
+        ("Last bill                          $198.62\nAmount paid Sep 14                ($100.00)", "198.62", "100.00"),
+    ],
+    ids=["thank-you-row", "amount-paid"],
+)
+def test_a_previous_bill_row_and_its_payment_are_read_over_the_balance_forward(
+    rows: str, previous: str, paid: str
+) -> None:
+    """ "Previous bill" and "Thank you" or "Amount paid" rows were no labels: the balance left after the payment
+    ("Balance forward  $0.00") was read as the previous balance, and no payment, and the bill added up: stored with
+    both wrong, unreviewed."""
+    forward = Decimal(previous) - Decimal(paid)
+    total = forward + Decimal("241.28")
+    text = f"""Coast Mountain Hydro
+Account number: 1000 4421 8876                  Bill date: Oct 30, 2026
+Amount due: ${total}                            Due date: Nov 20, 2026
+Billing period: Aug 29, 2026 to Oct 28, 2026 (60 days)
+
+Account summary
+{rows}
+Balance forward                    ${forward}
+Current charges                    $241.28
+Amount due                         ${total}
+
+Total usage                        1,758 kWh
+"""
+    result = extract_with_rules([text], provider_hint=None)
+    bill = result.bill
+    assert bill is not None and result.reasons == []
+    assert (bill.previous_balance, bill.payments_received) == (Decimal(previous), Decimal(paid))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Payment Received on Previous Bill                  -$88.10",
+        "Thank you for choosing Coast Mountain Hydro.   Your previous bill was $88.10",
+    ],
+)
+def test_previous_bill_and_thank_you_in_a_rows_wording_are_no_labels(line: str) -> None:
+    """Only a row's label, where a cell starts, is "Previous bill" or "Thank you": not a payment row's wording, nor a
+    sentence's."""
+    text = f"""Coast Mountain Hydro
+Account number: 1000 4421 8876                  Bill date: Oct 30, 2026
+Amount due: $241.28                             Due date: Nov 20, 2026
+Billing period: Aug 29, 2026 to Oct 28, 2026 (60 days)
+
+{line}
+Current charges                    $241.28
+Amount due                         $241.28
+
+Total usage                        1,758 kWh
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and bill.previous_balance is None
+    assert bill.payments_received == (Decimal("88.10") if line.startswith("Payment") else None)
