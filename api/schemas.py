@@ -213,7 +213,9 @@ class ReviewTaskInternal(ReviewTaskPublic):
     account_number: str
     """The job's utility account number as registered, in full: a correction must carry it, so the page shows
     it whole beside the field. The JSON API masks it (``public``), as it masks an account everywhere (any key of
-    the role may call it, a script's too); the logs mask any field of this name."""
+    the role may call it, a script's too); the logs mask any field of this name. The task's ``bill`` keeps the
+    number the bill printed, unmasked in both: a correction sent back whole must carry it, and a script's key
+    signs in to the page that shows it anyway."""
 
     def public(self) -> ReviewTaskPublic:
         return ReviewTaskPublic.model_construct(**{name: getattr(self, name) for name in ReviewTaskPublic.model_fields})
