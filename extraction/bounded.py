@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import select
 import threading
+import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -100,4 +103,49 @@ class BoundedReader:
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     # forkserver: never fork a process that runs threads (the worker does).
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_start_parser,
+        initargs=(os.getpid(),),
+    )
+
+
+_POLL_SECONDS = 1.0
+"""How often a parser looks for its worker where the OS cannot wake it when the worker exits (no pidfd)."""
+
+
+def _start_parser(worker_pid: int) -> None:
+    """Each parser's start: quiet, and bound to its worker's life.
+
+    Its libraries' complaints about a malformed file (pypdf's "EOF marker not found") went to stderr as bare text
+    among the worker's JSON lines; the worker logs what became of the file. And a worker killed outright (SIGKILL,
+    the OOM killer) left its parsers running for good, with the forkserver and resource tracker they keep alive
+    (~100 MB a worker): forked by the forkserver, they hold both ends of their work queue and never see it close."""
+    logging.getLogger().addHandler(logging.NullHandler())  # no handler found would print to stderr
+    logging.captureWarnings(True)
+    threading.Thread(target=_exit_with, args=(worker_pid,), name="exit-with-worker", daemon=True).start()
+
+
+def _exit_with(worker_pid: int) -> None:
+    """Exit this process once ``worker_pid`` has: woken by the OS where it can (a pidfd), else by looking."""
+    try:
+        gone = os.pidfd_open(worker_pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd_open here (not Linux, an old kernel)
+        while _alive(worker_pid):
+            time.sleep(_POLL_SECONDS)
+    else:
+        select.select([gone], [], [])
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: the pid was taken again, so the worker is gone
+        return False
+    return True

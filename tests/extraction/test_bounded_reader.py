@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -126,3 +129,69 @@ def test_a_file_caught_in_another_files_overrun_is_parsed_again_not_rejected(
         assert "parsing the file again on its own" in caplog.text
     finally:
         reader.close()
+
+
+_WORKER = """
+import sys, time
+from extraction.bounded import BoundedReader
+from extraction.document import DocumentRejected
+reader = BoundedReader(workers=1, timeout_seconds=30)
+for path in sys.argv[2:]:
+    try:
+        reader.read(open(path, "rb").read(), max_pages=50)
+    except DocumentRejected:
+        pass
+print(*reader._pool._processes, flush=True)
+if sys.argv[1] == "stay":
+    time.sleep(600)
+reader.close()
+"""
+"""A worker of its own: reads each file given, prints its parsers' pids, then waits to be killed or ends."""
+
+
+def _start_worker(*bills: str, stay: bool = True) -> tuple[subprocess.Popen[str], list[psutil.Process]]:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, "stay" if stay else "end", *(str(BILLS / bill) for bill in bills)],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    parsers = [psutil.Process(int(pid)) for pid in worker.stdout.readline().split()]
+    assert parsers, "the worker parsed its PDF in a child"
+    return worker, parsers
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_worker_killed_outright_takes_its_parsers_with_it() -> None:
+    """SIGKILL (the OOM killer's) gave the worker no chance to shut its pool: its parsers, the forkserver and the
+    resource tracker ran on for good, ~100 MB a kill."""
+    worker, parsers = _start_worker("pge_classic_0.pdf")
+    try:
+        forkserver = parsers[0].parent()
+        assert forkserver is not None and forkserver.pid != worker.pid
+        worker.kill()
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while not all(_gone(p) for p in (*parsers, forkserver)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [p.pid for p in (*parsers, forkserver) if not _gone(p)] == []
+    finally:
+        worker.kill()
+        for process in parsers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+def test_a_parsers_complaints_about_a_malformed_file_are_not_bare_lines_in_the_workers_log() -> None:
+    """pypdf's "EOF marker not found" went to stderr as bare text among the worker's JSON lines."""
+    worker, _ = _start_worker("adv_corrupt.pdf", "pge_classic_0.pdf", stay=False)
+    _, stderr = worker.communicate(timeout=30)
+    assert (worker.returncode, stderr) == (0, "")
