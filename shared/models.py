@@ -64,6 +64,10 @@ class StepRecord(BaseModel):
     finished_at: AwareDatetime | None = None
     duration_ms: int | None = None
     attempt_error: str | None = None
+    """Why the step failed for good; while Temporal retries it, why its last attempt failed."""
+    attempt: int | None = None
+    """The attempt Temporal is on while it retries the step (2 and on). ``GET /jobs/{id}`` reads it from the server's
+    pending activity, with ``attempt_error``: the workflow sees a step's retries only once they are spent."""
 
 
 # --- workflow input/output ---------------------------------------------------------

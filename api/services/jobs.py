@@ -23,9 +23,10 @@ from api.problems import Problem
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.reconcile import JobReconciler
+from api.services.retries import retrying_steps, with_retries
 from shared.artifacts import RAW_PREFIX
 from shared.bill import Provider
-from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType
+from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
 from shared.settings import Settings
 from shared.temporal import web_ui_link, workflow_id_for
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -243,7 +244,7 @@ async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
 
 
 def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | None = None) -> JobPublic:
-    steps = progress.steps if progress else row["steps"]
+    steps = [_step_shown(step) for step in (progress.steps if progress else row["steps"])]
     return JobPublic(
         id=str(row["id"]),
         status=row["status"],
@@ -262,6 +263,14 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
         updated_at=row["updated_at"],
         duration_ms=row["duration_ms"],
     )
+
+
+def _step_shown(step: StepRecord | dict[str, Any]) -> StepRecord | dict[str, Any]:
+    """A step (the workflow's, or stored) with its error's file URIs hidden, as the job's own error's are."""
+    if isinstance(step, StepRecord):
+        error = step.attempt_error
+        return step.model_copy(update={"attempt_error": _hide_server_paths(error)}) if error else step
+    return {**step, "attempt_error": _hide_server_paths(step["attempt_error"])} if step.get("attempt_error") else step
 
 
 def _without_server_paths(result: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -305,11 +314,17 @@ async def read_job(
     row = await get_job_row(pool, principal=principal, job_id=job_id)
     progress = None
     if not JobStatus(row["status"]).is_terminal:
+        retries = asyncio.create_task(retrying_steps(client, row["workflow_id"]))  # beside the query, not after it
         try:
             progress = await live_progress(client, row["workflow_id"])
         except WorkflowQueryRejectedError:
+            retries.cancel()
             # Closed: ended from outside (recorded now), or it finished after the row was read. Either way the
             # row read again is the job's truth.
             await reconciler.record_if_ended(row)
             row = await get_job_row(pool, principal=principal, job_id=job_id)
+        else:
+            retrying = await retries
+            if progress is not None and retrying:
+                progress = progress.model_copy(update={"steps": with_retries(progress.steps, retrying)})
     return job_public(row, settings, progress)

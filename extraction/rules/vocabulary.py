@@ -15,7 +15,6 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 "Scheduled Meter Read Dates"."""
 
 
-
 def _opening_a_cell(word: str) -> str:
     """``word`` (a literal) only where a cell starts: at the line's start or after a column's gap, as a row's
     label stands, not in a row's wording ("Payment Received on Previous Bill"). Looked behind for after the word,

@@ -96,9 +96,9 @@ async def test_months_count_charges_per_currency_and_gas_apart_from_water(
     february = months_back(datetime.now(UTC).date(), 1).replace(day=20)
     await add_bill(resources.pool, account, january, "100.00", charges="100.00")
     await add_bill(resources.pool, account, february, "220.00", charges="120.00")
-    municipal = (("gas", "30", "CCF"), ("water", "12.5", "CCF"), ("water", "2", "CCF"), ("water", "3.5", "m3"))
-    municipal += (("gas", "1.5", "GJ"),)
-    await add_bill(resources.pool, account, february, "5.00", currency="CAD", usage=municipal)
+    municipal = (("gas", "30", "CCF"), ("water", "12.5", "CCF"), ("water", "2", "CCF"))
+    metric = (("water", "3.5", "m3"), ("gas", "1.5", "GJ"))
+    await add_bill(resources.pool, account, february, "5.00", currency="CAD", usage=municipal + metric)
 
     body = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
 
@@ -110,11 +110,7 @@ async def test_months_count_charges_per_currency_and_gas_apart_from_water(
     }
     cad = months[(february.replace(day=1).isoformat(), "CAD")]
     assert (Decimal(cad["gas_ccf"]), Decimal(cad["water_ccf"])) == (Decimal(30), Decimal("14.5"))
-    assert (Decimal(cad["water_m3"]), Decimal(cad["gas_m3"]), Decimal(cad["gas_gj"])) == (
-        Decimal("3.5"),
-        0,
-        Decimal("1.5"),
-    )
+    assert [Decimal(cad[unit]) for unit in ("water_m3", "gas_m3", "gas_gj")] == [Decimal("3.5"), 0, Decimal("1.5")]
     assert body["total_billed_by_currency"] == {"CAD": "5.00", "USD": "220.00"}
 
 

@@ -61,9 +61,11 @@ def test_an_error_naming_a_bill_on_the_servers_disk_names_its_object_not_the_dir
     error = f"store_raw_bill failed: ArtifactNotFound: the raw bill {uri} is not in object storage: deleted since"
     row = finished_row(uri) | {"status": "FAILED", "error": error}
     row["result"] = row["result"] | {"status": "FAILED", "error": error}
+    row["steps"] = [{"name": "store_raw_bill", "started_at": row["created_at"], "attempt_error": error}]
 
     shown = job_public(row, Settings())
 
     assert shown.error is not None and str(tmp_path) not in shown.error and str(tmp_path) not in str(shown.result)
     assert f"the raw bill local:raw/bills/j1/{'ab' * 32}.pdf is not in object storage" in shown.error
     assert shown.result is not None and shown.result["error"] == shown.error
+    assert [step.attempt_error for step in shown.steps] == [shown.error]  # the step's error, as the job's

@@ -1,0 +1,68 @@
+"""Which of a running job's steps Temporal is retrying, and why: read from the server, not the workflow.
+
+A step's activity is retried by the server, attempt after attempt, and the workflow hears of it only when the
+retries are spent: a job stuck retrying its warehouse insert read, through ``GET /jobs/{id}``, as one merely slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from shared.models import StepRecord
+
+logger = logging.getLogger(__name__)
+
+DESCRIBE_TIMEOUT = timedelta(seconds=2)
+"""As the progress query's: an unanswered describe leaves the steps as the workflow gave them."""
+ERROR_LENGTH = 500
+"""As long as a failed step's ``attempt_error`` may be."""
+
+
+@dataclass(frozen=True)
+class Retrying:
+    attempt: int
+    last_error: str
+
+
+async def retrying_steps(client: Client, workflow_id: str) -> dict[str, Retrying]:
+    """By activity name, the activities of ``workflow_id`` that the server is retrying (on their second attempt or
+    later): the attempt and the last one's failure, decoded as the workflow would read it. Empty where the server
+    does not answer in time or the failure cannot be read (sealed with a key this process lacks)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await asyncio.wait_for(
+            handle.describe(rpc_timeout=DESCRIBE_TIMEOUT), DESCRIBE_TIMEOUT.total_seconds()
+        )
+    except (RPCError, TimeoutError):
+        return {}
+    found: dict[str, Retrying] = {}
+    for pending in description.raw_description.pending_activities:
+        if pending.attempt < 2 or not pending.HasField("last_failure"):
+            continue
+        try:
+            error = await client.data_converter.decode_failure(pending.last_failure)
+        except Exception:  # noqa: BLE001 - an unreadable failure must not fail the read
+            logger.warning("a retried step's failure could not be read", extra={"workflow_id": workflow_id})
+            continue
+        found[pending.activity_type.name] = Retrying(pending.attempt, str(error)[:ERROR_LENGTH])
+    return found
+
+
+def with_retries(steps: list[StepRecord], retrying: dict[str, Retrying]) -> list[StepRecord]:
+    """``steps`` with each running step that the server is retrying given its attempt and last error (a step is
+    its activity's name, as most are)."""
+    shown = []
+    for step in steps:
+        retry = retrying.get(step.name) if step.finished_at is None else None
+        shown.append(
+            step
+            if retry is None
+            else step.model_copy(update={"attempt": retry.attempt, "attempt_error": retry.last_error})
+        )
+    return shown
