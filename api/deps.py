@@ -8,7 +8,7 @@ from functools import cache
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Form, Header, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BeforeValidator
@@ -163,3 +163,5 @@ def _plain_digits(value: object) -> object:
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
 """A database id in a path: digits only, and out-of-range values are a 422, never a database error."""
+IdForm = Annotated[int, Form(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
+"""A database id in a form field (an upload's account), as strict as one in a path."""

@@ -7,10 +7,10 @@ import hashlib
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
-from api.deps import IdempotencyKey, IngestDep, StateDep, refund_rate_limit_token, spend_rate_limit_token
+from api.deps import IdempotencyKey, IdForm, IngestDep, StateDep, refund_rate_limit_token, spend_rate_limit_token
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
@@ -39,7 +39,7 @@ async def upload_bill(
     principal: IngestDep,
     response: Response,
     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or plain text")],
-    utility_account_id: Annotated[int, Form(ge=1, le=2**63 - 1)],
+    utility_account_id: IdForm,
     idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Store the file (type sniffed from its bytes; the filename is never used) and start ingestion."""

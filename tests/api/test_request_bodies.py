@@ -90,3 +90,48 @@ async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     assert refused.json()["errors"][0]["loc"] == ["body", "label"]
     assert "valid Unicode" in refused.json()["errors"][0]["msg"]
     assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == before
+
+
+@pytest.mark.parametrize("account_id", ["2.0", "+2", " 2", "2_0"])
+async def test_an_uploads_account_id_is_digits_only(
+    http: httpx.AsyncClient, resources: Resources, unique: str, account_id: str
+) -> None:
+    """An upload's form read "2.0", "+2" and " 2" as account 2, where a path's id (and a JSON body's) refuses them."""
+    account = await create_account(http, provider="pge", account_number=f"FORM-{unique}")
+    jobs_before = await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs")
+    sent = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text(f"FORM-{unique}").encode(), "text/plain")},
+        data={"utility_account_id": account_id.replace("2", str(account["id"]), 1)},
+    )
+    assert sent.status_code == 422, sent.text
+    assert sent.json()["errors"][0]["loc"] == ["body", "utility_account_id"]
+    assert await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs") == jobs_before
+
+
+async def test_a_body_of_a_type_its_route_cannot_read_is_a_415_saying_what_to_send(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A raw PDF sent to the upload read "Field required" twice; JSON sent as text/plain read "Input should be a
+    valid dictionary": each a 422 in pydantic's words, where the request's Content-Type was at fault."""
+    account = await create_account(http, provider="pge", account_number=f"RAW-{unique}")
+    raw = await http.post("/bills", content=b"%PDF-1.4\n", headers={"Content-Type": "application/pdf"})
+    assert raw.status_code == 415, raw.text
+    assert "multipart/form-data" in raw.json()["detail"] and "application/pdf" in raw.json()["detail"]
+    urlencoded = await http.post("/bills", data={"utility_account_id": str(account["id"]), "file": "bill.pdf"})
+    assert urlencoded.status_code == 415, urlencoded.text
+
+    as_text = await http.post("/customers", content=b'{"name": "Acme"}', headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415, as_text.text
+    assert "application/json" in as_text.json()["detail"] and "text/plain" in as_text.json()["detail"]
+    undeclared = await http.post("/customers", content=b'{"name": "Acme"}', headers={"Content-Type": ""})
+    assert undeclared.status_code == 415, undeclared.text
+    assert "no Content-Type" in undeclared.json()["detail"]
+    typed = await http.post("/customers", content=b'{"name": "Acme"}', headers={"Content-Type": "application/json"})
+    assert typed.status_code == 201, typed.text
+    assert (
+        await resources.pool.fetchval(
+            "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = $1", account["id"]
+        )
+        == 0
+    )
