@@ -109,7 +109,7 @@ class PublishBatcher:
                     "step": "publish_analytics",
                     "bills": len(batch),
                     "job_ids": [w.bill.job_id for w in batch],
-                    "error": type(outage).__name__,
+                    "error": _described(outage),
                 },
             )
             for waiting in batch:
@@ -124,3 +124,13 @@ class PublishBatcher:
                 waiting.outcome.set_result(None)
             else:
                 waiting.outcome.set_exception(refusal(reason))
+
+
+ERROR_LENGTH = 500
+"""As much of an outage's message as a log line keeps: the client's retry error holds the last attempt's cause."""
+
+
+def _described(outage: BaseException) -> str:
+    """The outage's type and message: its type alone ("RetryError") said nothing of the timeout behind it."""
+    message = str(outage)
+    return f"{type(outage).__name__}: {message}"[:ERROR_LENGTH] if message else type(outage).__name__

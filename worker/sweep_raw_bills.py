@@ -236,7 +236,9 @@ async def _main(args: argparse.Namespace) -> int:
         summary = f"deleted {len(done.deleted)} that no job references"
     else:
         summary = f"{len(done.orphans)} no job references; run again with --delete to remove them"
-    sys.stderr.write(f"checked {done.checked} raw bills; of those older than {args.older_than}, {summary}\n")
+    sys.stderr.write(
+        f"checked {done.checked} raw bills; of those older than {format_age(args.older_than)}, {summary}\n"
+    )
     return 0
 
 

@@ -114,6 +114,7 @@ async def test_a_failed_batch_is_logged_with_its_own_jobs_not_the_first_callers(
     assert failed.__dict__["job_ids"] == [second.job_id]
     assert getattr(failed, "job_id", None) is None, "logged as the job that started the flusher"
     assert failed.__dict__["step"] == "publish_analytics"
+    assert failed.__dict__["error"] == "ConnectionError: warehouse unreachable (injected)", "its cause, not its type"
     await batcher.close()
 
 

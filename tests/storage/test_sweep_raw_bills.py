@@ -320,6 +320,7 @@ async def test_a_grace_shorter_than_temporals_history_retention_is_refused(
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.splitlines() == [orphan.uri]
     assert warnings_in(accepted.stderr) == []
+    assert f"of those older than {format_age(retention)}, deleted 1" in accepted.stderr  # not "7 days, 0:00:00"
 
 
 async def test_a_grace_below_the_retention_runs_when_the_operator_says_so(
