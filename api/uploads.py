@@ -45,7 +45,7 @@ class BodySizeLimit:
         )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _refuse(send, detail)
+            await _refuse(send, detail, scope["path"])
             return
         received = 0
         exceeded = False
@@ -68,18 +68,20 @@ class BodySizeLimit:
             if exceeded:
                 if not refused:
                     refused = True
-                    await _refuse(send, detail)
+                    await _refuse(send, detail, scope["path"])
                 return
             await send(message)
 
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not refused:
-            await _refuse(send, detail)
+            await _refuse(send, detail, scope["path"])
 
 
-async def _refuse(send: Send, detail: str) -> None:
-    body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail}).encode()
+async def _refuse(send: Send, detail: str, path: str) -> None:
+    """The 413 as every other problem reads (``problems.problem_response``), its ``instance`` too."""
+    problem = {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail, "instance": path}
+    body = json.dumps(problem).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Role
+from api.uploads import BodySizeLimit
 from tests.security.conftest import caller
 
 LEAKS = ("Traceback", 'File "', "asyncpg", "SELECT ", "INSERT ", "psycopg", "sqlstate", "/work/", "site-packages")
@@ -21,6 +24,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["type"], str) and body["type"]
+    assert body.get("instance") == response.request.url.path, "the problem names the request it answers"
     leaked = [marker for marker in LEAKS if marker.lower() in response.text.lower()]
     assert not leaked, f"{leaked} in {response.text}"
     return body
@@ -56,6 +60,37 @@ async def test_422(http: httpx.AsyncClient, method: str, path: str, kwargs: dict
     body = assert_problem(await http.request(method, path, **kwargs), 422)  # type: ignore[arg-type]
     assert isinstance(body.get("errors"), list) and body["errors"], "validation problems list what was wrong"
     assert all("input" not in e for e in body["errors"]), "submitted values are not echoed back"
+
+
+async def test_415(http: httpx.AsyncClient) -> None:
+    assert_problem(await http.post("/customers", content=b"{}", headers={"Content-Type": "text/plain"}), 415)
+
+
+async def test_413_names_its_request_as_every_problem_does() -> None:
+    """The size limit answers before the app sees the request (``api.uploads``): its problem had no ``instance``."""
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("a body over the limit reached the app")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    limit = BodySizeLimit(app, max_bytes=10, upload_bytes=100, upload_paths=("/bills",))
+    scope = {"type": "http", "method": "POST", "path": "/customers", "headers": [(b"content-length", b"11")]}
+    await limit(scope, receive, send)
+    start, body = sent
+    assert start["status"] == 413
+    assert json.loads(body["body"]) | {"detail": None} == {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": None,
+        "instance": "/customers",
+    }
 
 
 async def test_401(anon_http: httpx.AsyncClient) -> None:
