@@ -36,7 +36,7 @@ from extraction.values import (
 from shared.bill import UNITS_BY_COMMODITY, Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
-_USAGE = r"usage|used|consumption|billed|units"
+_USAGE = r"usage|used|consumption|consumed|billed|units"
 _RATE = re.compile(
     rf"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal|{METRIC_UNIT})", re.IGNORECASE
 )

@@ -57,6 +57,7 @@ GENERIC: dict[str, LabelSet] = {
         r"balance\s+from\s+(?:your\s+)?(?:last|previous)\s+bill",
         r"(?:last|previous)\s+bill\s+amount",
         r"amount\s+of\s+(?:your\s+)?last\s+bill",
+        r"(?:amount|amt\.?)\s+due\s+on\s+(?:your\s+)?(?:last|previous|prior)\s+bill",
         r"prior\s+balance",
         # A row's "Previous bill  $198.62", not a payment's "on Previous Bill" nor "Previous Bill Date":
         rf"(?:{_opening_a_cell('previous')}|{_opening_a_cell('last')})\s+bill(?![ \t]*[a-z])",

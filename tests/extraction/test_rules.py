@@ -2122,6 +2122,7 @@ def test_a_co_ops_abbreviated_labels_are_read() -> None:
         ("Amount of Your Last Bill                 $187.23", "previous_balance", "187.23"),
         ("Previous Bill Amount                     $187.23", "previous_balance", "187.23"),
         ("Prev Amt Due                             $187.23", "previous_balance", "187.23"),
+        ("Amount Due on Last Bill                  $187.23", "previous_balance", "187.23"),
         ("Total Current Month Charges              $164.02", "current_charges", "164.02"),
         ("Total amount you owe                     $164.02", "total_amount", "164.02"),
     ],

@@ -575,3 +575,11 @@ def test_readings_printed_in_metric_units_are_evidence_for_a_reading() -> None:
         (Decimal("2.4"), UsageUnit.GJ),
         (Decimal(12), UsageUnit.M3),
     ]
+
+
+def test_a_consumed_column_is_the_meters_usage() -> None:
+    """A city's "CONSUMED (CCF)" column was no usage wording: the bill went to review with no usage."""
+    text = _duke(METER_TABLE.replace("kWh Used", "Consumed (kWh)"))
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(TABLE_READING.quantity, UsageUnit.KWH)]
