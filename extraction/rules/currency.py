@@ -193,6 +193,13 @@ _UNNAMED_CURRENCY_TAX = tuple(
 the EU's, South Africa's), however cased ("Vat @ 5%", "Value-added tax"): no US bill charges one, and neither
 names one currency. Each casing a pattern of its own: ``re`` looks for a literal start quickly, for one
 ignoring case ~15 times slower."""
+_METRIC_READING = re.compile(
+    r"\d[ \u00a0\u2009\u202f]?"
+    r"(?:[mM][3\u00b3]|k[lL]|KL|G[Jj]|gj|(?i:cubic\s+met(?:re|er)s?|gigajoules?|kilolit(?:re|er)s?))(?![A-Za-z0-9])"
+)
+"""A quantity in cubic metres, kilolitres or gigajoules ("29 m3", "2.4 GJ"): no US utility counts in them, and
+a dollar sign beside them is Canada's, Australia's or New Zealand's as likely. Mostly cased as printed: ``re``
+skips to a digit quickly, and tries the few words after it ignoring case only there."""
 _SIGN_CURRENCIES = {"\u20ac": "EUR", "\u00a3": "GBP"}
 """The signs ``_FOREIGN_CURRENCIES`` names a currency by."""
 
@@ -289,7 +296,8 @@ def bill_currency(text: str) -> BillCurrency:
     taxed = any(
         _starts_a_word(text, match.start()) for pattern in _UNNAMED_CURRENCY_TAX for match in pattern.finditer(text)
     )
-    foreign = bool(named) or bool(garbled) or bool(prefixed) or taxed
+    metric = _METRIC_READING.search(text) is not None
+    foreign = bool(named) or bool(garbled) or bool(prefixed) or taxed or metric
     return BillCurrency(named[0] if len(named) == 1 else "USD", foreign=foreign)
 
 

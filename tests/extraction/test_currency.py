@@ -7,7 +7,7 @@ import re
 import pytest
 
 from extraction.rules import currency
-from extraction.rules.currency import bill_currency
+from extraction.rules.currency import BillCurrency, bill_currency
 from tests.extraction.scanning import ScanCounter
 
 
@@ -223,3 +223,22 @@ def test_a_small_units_currency_is_named_by_its_thousands(text: str, code: str) 
 )
 def test_letters_before_a_dollar_sign_name_its_currency(text: str, code: str, foreign: bool) -> None:
     assert bill_currency(f"{text}\n") == currency.BillCurrency(code, foreign=foreign)
+
+
+@pytest.mark.parametrize(
+    ("text", "foreign"),
+    [
+        ("Water Consumption   29 m3 @ $2.19   $63.51", True),
+        ("Consumption 29 m\u00b3   Total $63.51", True),
+        ("Gas Delivery 2.4 GJ @ $5.41   $12.98", True),
+        ("Water used 14 kL   $40.10", True),
+        ("Water used 14 Cubic Metres   $40.10", True),
+        ("Rate M3 Residential   Total $63.51", False),  # a rate's name, no quantity
+        ("Water used 14 CCF   $40.10", False),
+        ("Usage 12 KLM   $40.10", False),
+    ],
+)
+def test_dollars_beside_readings_in_metric_units_are_a_persons_to_confirm(text: str, foreign: bool) -> None:
+    """A Canadian bill naming neither its currency nor a postal code was stored in US dollars: no US utility counts
+    in cubic metres or gigajoules, and dollars beside them are as likely Canada's or Australia's."""
+    assert bill_currency(text) == BillCurrency("USD", foreign=foreign)

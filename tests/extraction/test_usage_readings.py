@@ -513,11 +513,12 @@ Amount Due                                $278.76
 
 
 @pytest.mark.parametrize("unit", ["m3", "m\u00b3", "kL", "cubic metres"])
-def test_a_water_bill_in_cubic_metres_is_read_and_accepted(unit: str) -> None:
+def test_a_water_bill_in_cubic_metres_is_read(unit: str) -> None:
     """A metric water bill's usage was no reading at all (no unit the rules knew): a reviewer could not even enter it.
-    A kilolitre is a cubic metre."""
+    A kilolitre is a cubic metre. Its dollars, named nowhere else, are a person's to confirm (``non_usd_currency``):
+    no US utility counts in cubic metres."""
     report = analyze(METRIC_WATER.format(unit=unit).encode(), provider_hint=None, settings=OFFLINE)
-    assert report.bill is not None and report.reasons == []
+    assert report.bill is not None and report.reasons == ["non_usd_currency"]
     assert report.bill.usage == [
         UsageReading(commodity=Commodity.WATER, quantity=Decimal(59), unit=UsageUnit.M3, meter_number="88213")
     ]
