@@ -20,6 +20,7 @@ from extraction.values import (
     day_first_place,
     gallon_scale,
     iter_dates,
+    iter_days_ending,
     iter_money,
     iter_yearless_periods,
     numeric_date_order,
@@ -192,6 +193,8 @@ def _printed_as_written(value: str, separators: str, text: str) -> bool:
 
 
 def _dates(text: str, *, day_first: bool) -> set[date]:
-    """The text's dates, with the start of a period that leaves its year to its end ("Jan 5 - Feb 4, 2026")."""
+    """The text's dates, with the ends of a period that leaves its year to its end ("Jan 5 - Feb 4, 2026", "Oct 1 -
+    31, 2026") or counts its days ("31 days ending 10/31/2026")."""
     dates = {found.value for found in iter_dates(text, day_first=day_first)}
-    return dates | {found.value[0] for found in iter_yearless_periods(text, day_first=day_first)}
+    periods = [*iter_yearless_periods(text, day_first=day_first), *iter_days_ending(text, day_first=day_first)]
+    return dates | {end for found in periods for end in found.value}

@@ -10,7 +10,7 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Generic, TypeVar
 
@@ -200,9 +200,12 @@ _YEARLESS_START_RE = re.compile(
     rf"""(?<![\w/-])(?:
         (?P<m>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?  # "Jan 5", "Jan. 5th"
       | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\b\.?  # "5 Jan", "5th January"
+      | (?P<sm>\d{{1,2}})/(?P<sd>\d{{1,2}})(?![/\d])  # "10/01" of "10/01-10/31/26"
     )(?!\w)""",
     re.IGNORECASE | re.VERBOSE,
 )
+_DAY_AND_YEAR_RE = re.compile(r"(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})(?![\w/])")
+"""A period's end in its start's month, its day and year alone: the "31, 2026" of "Oct 1 - 31, 2026"."""
 _DATE_WITHIN = 40
 """How far a date may reach (at most ~25 characters: "September 30th, 2026")."""
 
@@ -224,13 +227,46 @@ def _yearless_period(text: str, start: re.Match[str], *, day_first: bool) -> Fou
     end = DATE_RE.match(text[gap.end() : gap.end() + _DATE_WITHIN])
     end_date = _date_from_match(end, day_first=day_first) if end else None
     if end is None or end_date is None:
-        return None
-    month, day = MONTHS[(start["m"] or start["dm"]).lower()], int(start["d"] or start["dd"])
+        return _within_its_month(text, start, gap.end())
+    if start["sm"]:  # "10/01": read in the order the end's numbers are
+        first_number, second_number = int(start["sm"]), int(start["sd"])
+        month, day = (second_number, first_number) if day_first else (first_number, second_number)
+    else:
+        month, day = MONTHS[(start["m"] or start["dm"]).lower()], int(start["d"] or start["dd"])
     try:
         first = date(end_date.year - 1 if (month, day) > (end_date.month, end_date.day) else end_date.year, month, day)
     except ValueError:  # "Feb 30"
         return None
     return Found((first, end_date), start.start(), gap.end() + end.end())
+
+
+def _within_its_month(text: str, start: re.Match[str], at: int) -> Found[tuple[date, date]] | None:
+    """A period within one month, its end the day and year alone ("Oct 1 - 31, 2026"): a label's only period, and
+    the bill went to review with none."""
+    end = _DAY_AND_YEAR_RE.match(text, at, at + _DATE_WITHIN) if start["m"] else None
+    if end is None or not _plausible_year(end["y"]) or int(end["d"]) <= int(start["d"]):
+        return None
+    month = MONTHS[start["m"].lower()]
+    try:
+        period = (date(int(end["y"]), month, int(start["d"])), date(int(end["y"]), month, int(end["d"])))
+    except ValueError:  # "Feb 1 - 30, 2026"
+        return None
+    return Found(period, start.start(), end.end())
+
+
+_DAYS_ENDING_RE = re.compile(r"\b(?P<n>\d{1,3})\s+days?\s+(?:ending|ended|through|thru|to)\s+", re.IGNORECASE)
+_MOST_DAYS = 400
+"""A longer count is no billing period's ("999 days ending ...")."""
+
+
+def iter_days_ending(text: str, *, day_first: bool = False) -> Iterator[Found[tuple[date, date]]]:
+    """The periods counts of days ending on a date cover, both days counted: "31 days ending 10/31/2026" is
+    October. A label's only period, and the bill went to review with none."""
+    for counted in _DAYS_ENDING_RE.finditer(text):
+        end = DATE_RE.match(text, counted.end(), counted.end() + _DATE_WITHIN)
+        end_date = _date_from_match(end, day_first=day_first) if end else None
+        if end is not None and end_date is not None and 0 < int(counted["n"]) <= _MOST_DAYS:
+            yield Found((end_date - timedelta(days=int(counted["n"]) - 1), end_date), counted.start(), end.end())
 
 
 def parse_date(text: str, *, day_first: bool = False) -> date | None:

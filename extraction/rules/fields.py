@@ -7,7 +7,15 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from extraction.values import RANGE_GAP, Found, iter_dates, iter_money, iter_yearless_periods, take_account_number
+from extraction.values import (
+    RANGE_GAP,
+    Found,
+    iter_dates,
+    iter_days_ending,
+    iter_money,
+    iter_yearless_periods,
+    take_account_number,
+)
 
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9 .,'&#/-]{1,199}")
 _ADDRESS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,'&#/-]{1,199}")
@@ -37,12 +45,15 @@ def take_date(region: str, *, day_first: bool = False) -> Found[date] | None:
 
 
 def take_period(region: str, *, day_first: bool = False) -> Found[tuple[date, date]] | None:
-    """Two dates joined by "-", "to" or "through": the billing period; its start may leave out its year."""
+    """Two dates joined by "-", "to" or "through": the billing period; its start may leave out its year. Else a count
+    of days and the day they end ("31 days ending 10/31/2026")."""
     dates = list(iter_dates(region, day_first=day_first))
     for first, second in itertools.pairwise(dates):
         if RANGE_GAP.fullmatch(region[first.end : second.start]):
             return Found((first.value, second.value), first.start, second.end)
-    return next(iter_yearless_periods(region, day_first=day_first), None)
+    return next(iter_yearless_periods(region, day_first=day_first), None) or next(
+        iter_days_ending(region, day_first=day_first), None
+    )
 
 
 def take_account(region: str) -> Found[str] | None:

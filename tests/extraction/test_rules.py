@@ -20,6 +20,7 @@ from extraction.document import Document, read_document
 from extraction.pipeline import analyze
 from extraction.rules import extractor
 from extraction.rules.extractor import extract_with_rules
+from extraction.rules.fields import take_period
 from extraction.rules.templates import BY_PROVIDER, TemplateChoice, select_template
 from extraction.values import number_format, numeric_day_first
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
@@ -2325,3 +2326,35 @@ Total usage                        1,758 kWh
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None and bill.previous_balance is None
     assert bill.payments_received == (Decimal("88.10") if line.startswith("Payment") else None)
+
+
+@pytest.mark.parametrize(
+    "period",
+    ["Oct 1 - 31, 2026", "October 1-31, 2026", "10/01-10/31/26", "10/01 - 10/31/2026", "31 days ending 10/31/2026"],
+)
+def test_a_period_written_short_is_read_and_confirmed(period: str) -> None:
+    """A period within one month ("Oct 1 - 31, 2026"), one whose start leaves its year to its end in numbers
+    ("10/01-10/31/26"), or a count of days ending on a date: none was read, and the bill went to review with its
+    period missing."""
+    text = f"""Riverbend Municipal Utilities
+Account Number: 310-44821-00
+Statement Date: 11/03/2026
+Due Date: 11/20/2026
+Billing Period: {period}
+
+Previous Balance                          $88.10
+Payment Received - Thank You             -$88.10
+Current Charges                          $97.35
+Total Amount Due                         $97.35
+
+Total Usage                               849 kWh
+"""
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.reasons == []
+    assert (report.bill.bill_period_start, report.bill.bill_period_end) == (date(2026, 10, 1), date(2026, 10, 31))
+
+
+@pytest.mark.parametrize("period", ["Oct 15 - 3, 2026", "Feb 1 - 30, 2026", "999 days ending 10/31/2026"])
+def test_a_short_period_that_makes_no_period_is_none(period: str) -> None:
+    """An end before its start, a day its month lacks, or a count of days no bill covers."""
+    assert take_period(f"Billing Period: {period}") is None
