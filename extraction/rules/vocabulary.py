@@ -104,6 +104,7 @@ GENERIC: dict[str, LabelSet] = {
         r"pay\s+by",
         r"due\s+by",
         r"due\s+on",
+        r"(?:total|amount|balance)\s+due(?=\s+(?:[a-z]{3,9}\.?\s+\d|\d{1,2}/\d))",  # "Total due Nov 24, 2026  $263.34"
     ),
     "period": LabelSet.of(
         r"billing\s+period",

@@ -2358,3 +2358,24 @@ Total Usage                               849 kWh
 def test_a_short_period_that_makes_no_period_is_none(period: str) -> None:
     """An end before its start, a day its month lacks, or a count of days no bill covers."""
     assert take_period(f"Billing Period: {period}") is None
+
+
+@pytest.mark.parametrize("due", ["Total due Nov 24, 2026", "Amount due 11/24/2026", "Balance due Nov. 24, 2026"])
+def test_a_total_due_on_a_date_gives_the_due_date_and_the_total(due: str) -> None:
+    """ "Total due Nov 24, 2026   $263.34" gave the total only: the bill went to review with its due date missing."""
+    text = f"""Keystone Utilities
+Account # 0912-5567-3381
+Bill issued Nov 3, 2026
+Service period Oct 1 - Oct 30, 2026
+
+    {due:<40}$263.34
+
+Previous Balance                          $241.09
+Payment Received - Thank You             -$241.09
+Current Charges                          $263.34
+
+Total Usage                               1,849 kWh
+"""
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert (result.bill.due_date, result.bill.total_amount) == (date(2026, 11, 24), Decimal("263.34"))
