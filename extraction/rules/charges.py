@@ -18,7 +18,9 @@ from shared.bill import Commodity, LineItem, LineItemCategory
 _SECTION = re.compile(
     r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
     r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
-    r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?(?:\s+[-\u2013\u2014]\s+[^:]+)?\s*:?$"
+    r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?(?:\s+[-\u2013\u2014]\s+[^:]+)?"
+    r"(?:\s*\(cont(?:inued|'d|\.)?\))?\s*:?$"  # "Electric Service Charges (continued)": a page's more of them
+    r"|^(?:delivery|supply|generation|transmission|distribution)\s+services?(?:\s*:.*)?$"  # "Delivery Services: ..."
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges"
     r"|^charges\s+for\s+(?:your\s+)?(?:(?P<commodity_for>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
     r"(?:service|delivery|usage)\s*:?$",  # "Charges for Electric Service"

@@ -713,12 +713,22 @@ def _heading_row(lines: _Page, index: int, start: int, end: int) -> tuple[Line, 
     meter table, the cell over it in the table's heading row, however many rows down: the rows between, looked
     through for every figure of a long table, made it slow."""
     head = lines.meter_table_heads[index]
-    rows = [lines[head]] if head is not None else reversed(lines[max(0, index - _HEADING_LINES) : index])
+    rows = [lines[head]] if head is not None else list(reversed(lines[max(0, index - _HEADING_LINES) : index]))
     for above in rows:
         over = [c.text for c in _cells_over(above.text, start, end) if not _DIGIT.search(c.text)]
         if over:
             return above, over[-1]
+    for above in rows:  # none over it: a right-aligned figure just past its heading's end
+        ragged = [c.text for c in _cells_over(above.text, start - _RAGGED, start) if not _DIGIT.search(c.text)]
+        if ragged:
+            return above, ragged[-1]
     return None
+
+
+_RAGGED = 2
+"""How far past its heading's end a right-aligned figure may start: a PDF's layout text places each piece of text
+where it starts, so a column's figures, aligned on their right, start where their widths leave them ("kWh Used" over
+cols 136-144, its "912" at 144-147), and the meter's reading went unread."""
 
 
 def _cells_over(text: str, start: int, end: int) -> list[Cell]:
@@ -905,8 +915,11 @@ def _wording_start(text: str, start: int, at: int) -> int:
 
 def _under_a_label(lines: Sequence[Line], index: int, column: int, labels: re.Pattern[str]) -> int | None:
     """A figure's priority on a line with no usage label, not in a meter table: ``_UNDER_A_LABEL`` under a usage
-    column, else None."""
+    column, else None. A charge row above is no column's heading: a refuse cart's "96 gal" under "Sewer Usage 7,480
+    gal @ $5.05 ...  $37.77" was stored as the water bill's usage."""
     for above in reversed(lines[max(0, index - 3) : index]):
+        if _charge_row(above.text):
+            continue
         for cell in cells(above.text):
             label = labels.search(cell.text) if cell.start <= column < cell.end + 4 else None
             if label is not None:

@@ -115,10 +115,19 @@ def test_an_other_heading_ends_the_commodity_before_it() -> None:
 
 
 @pytest.mark.parametrize(
-    "heading", ["Electric Charges - Residential R-1", "Gas Charges \u2013 Schedule G-1", "Electric Charges - continued"]
+    "heading",
+    [
+        "Electric Charges - Residential R-1",
+        "Gas Charges \u2013 Schedule G-1",
+        "Electric Charges - continued",
+        "Electric Service Charges (continued)",
+        "Delivery Services: Granite State Power",
+        "Supply Services",
+    ],
 )
 def test_a_charges_heading_naming_its_rate_after_a_dash_opens_the_charges(heading: str) -> None:
-    """A two-page bill's "Electric Charges - Residential R-1" opened no charges: stored with no line items at all."""
+    """A two-page bill's "Electric Charges - Residential R-1" opened no charges, nor did its second page's "(continued)"
+    or a New Hampshire bill's "Delivery Services: ...": stored with no line items, or some missing."""
     bill = extract_with_rules([SUMMIT_GAS.format(heading=heading)], provider_hint=None).bill
     assert bill is not None
     assert [item.amount for item in bill.line_items] == [Decimal("17.45"), Decimal("231.39")]

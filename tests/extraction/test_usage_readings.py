@@ -584,3 +584,42 @@ def test_a_consumed_column_is_the_meters_usage() -> None:
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert [(u.quantity, u.unit) for u in result.bill.usage] == [(TABLE_READING.quantity, UsageUnit.KWH)]
+
+
+@pytest.mark.parametrize("past", [0, 1])
+def test_a_right_aligned_figure_just_past_its_headings_end_is_under_it(past: int) -> None:
+    """A PDF's layout text places each piece where it starts: a right-aligned "912" started where its heading "kWh
+    Used" ended, under no heading, and the meter's reading went unread (``missing_field:usage``)."""
+    heading = "Meter        Previous     Present      kWh Used"
+    row = f"{'26888122':<13}{'53,990':<13}{'54,902':<13}" + " " * (len("kWh Used") + past) + "912"
+    assert row.index("912") == len(heading) + past
+    result = extract_with_rules([_duke(f"{heading}\n{row}\n")], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.meter_number) for u in result.bill.usage] == [(Decimal(912), "26888122")]
+
+
+def test_a_figure_past_a_headings_end_by_more_is_under_no_heading() -> None:
+    """Only a column or two of slack: a figure further right may be another column's."""
+    heading = "Meter        Previous     Present      kWh Used"
+    row = f"{'26888122':<13}{'53,990':<13}{'54,902':<13}" + " " * (len("kWh Used") + 3) + "912"
+    result = extract_with_rules([_duke(f"{heading}\n{row}\n")], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
+
+
+def test_a_charge_row_above_a_figure_is_no_usage_column_heading() -> None:
+    """A refuse cart's "96 gal" stood under "Sewer Usage 7,480 gal @ $5.05 ...  $37.77", read as a column headed
+    "Usage": a water bill was stored with 96 gallons, unreviewed."""
+    text = """CITY OF OAKDALE
+Account Number: 88-4412-9
+Statement Date: 11/03/2026
+Billing Period: 09/28/2026 - 10/29/2026
+Due Date: 11/24/2026
+
+Water Base Charge                                   $18.50
+Sewer Usage 7,480 gal @ $5.05 per 1,000 gal         $37.77
+Refuse Collection 96 gal cart                       $22.00
+Current Charges                                     $78.27
+TOTAL AMOUNT DUE                                    $78.27
+"""
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
