@@ -163,5 +163,13 @@ def _plain_digits(value: object) -> object:
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
 """A database id in a path: digits only, and out-of-range values are a 422, never a database error."""
-IdForm = Annotated[int, Form(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
+
+
+def _form_digits(value: object) -> object:
+    """A form field's id as a path's (``_plain_digits``), but for the line end a file's contents end in: curl's
+    ``-F utility_account_id=<id.txt`` sends "42\\n"."""
+    return _plain_digits(value.removesuffix("\n").removesuffix("\r") if isinstance(value, str) else value)
+
+
+IdForm = Annotated[int, Form(ge=1, le=2**63 - 1), BeforeValidator(_form_digits)]
 """A database id in a form field (an upload's account), as strict as one in a path."""

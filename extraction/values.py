@@ -90,9 +90,10 @@ MINUS_SIGNS = "-\u2212"
 NOT_BEFORE_A_SIGN = MINUS_SIGNS + "\u2013\u2014"
 """A minus after another dash (a rule "--1,234 gallons", an en or em dash) is layout, not a sign."""
 
-METRIC_UNIT = r"m3|m\u00b3|cubic\s+met(?:re|er)s?|kl|kilolit(?:re|er)s?|gj|gigajoules?"
+METRIC_UNIT = r"m\u00b3|(?<![^\s/(])(?:m3|kl|gj|cubic\s+met(?:re|er)s?|kilolit(?:re|er)s?|gigajoules?)"
 """The units a metric bill counts gas and water in: cubic metres (a kilolitre is one) and gigajoules. Spliced into
-each unit pattern below and in the rules reader, beside the US units."""
+each unit pattern below and in the rules reader, beside the US units. Their letters only apart from a figure
+("29 m3", "$2.19/m3", "Usage (m3)"): glued to one they end an identifier ("Meter 0045123M3", "20260914KL")."""
 
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"

@@ -54,15 +54,23 @@ async def retrying_steps(client: Client, workflow_id: str) -> dict[str, Retrying
     return found
 
 
+STEP_ACTIVITIES = {
+    "expire_review": "close_review_task",
+    "cancel_review": "close_review_task",
+    "take_back_review": "open_review_task",
+}
+"""The steps ``BillIngestionWorkflow`` names otherwise than the activity they run; every other step is its
+activity's name."""
+
+
 def with_retries(steps: list[StepRecord], retrying: dict[str, Retrying]) -> list[StepRecord]:
-    """``steps`` with each running step that the server is retrying given its attempt and last error (a step is
-    its activity's name, as most are)."""
+    """``steps`` with each running step that the server is retrying given its attempt and last error. Not where two
+    running steps run one activity (a review taken back beside its first opening): which one is retried is unknown."""
+    running = [STEP_ACTIVITIES.get(step.name, step.name) for step in steps if step.finished_at is None]
     shown = []
     for step in steps:
-        retry = retrying.get(step.name) if step.finished_at is None else None
-        shown.append(
-            step
-            if retry is None
-            else step.model_copy(update={"attempt": retry.attempt, "attempt_error": retry.last_error})
-        )
+        activity = STEP_ACTIVITIES.get(step.name, step.name)
+        retry = retrying.get(activity) if step.finished_at is None and running.count(activity) == 1 else None
+        updated = {"attempt": retry.attempt, "attempt_error": retry.last_error} if retry is not None else None
+        shown.append(step if updated is None else step.model_copy(update=updated))
     return shown

@@ -18,7 +18,9 @@ from shared.bill import Commodity, LineItem, LineItemCategory
 _SECTION = re.compile(
     r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
     r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
-    r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?(?:\s+[-\u2013\u2014]\s+[^:]+)?"
+    r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?(?:\s+[-\u2013\u2014]\s+(?:"  # a rate after a dash
+    r"(?:residential|commercial|industrial|small|large|general|rate|schedule|tariff|service|continued)\b"
+    r"|[a-z]{1,3}-?\d)[^:]*)?"  # "- Residential R-1", "- Schedule G-1", "- R-1"; not "- Where Your Dollar Goes"
     r"(?:\s*\(cont(?:inued|'d|\.)?\))?\s*:?$"  # "Electric Service Charges (continued)": a page's more of them
     r"|^(?:delivery|supply|generation|transmission|distribution)\s+services?(?:\s*:.*)?$"  # "Delivery Services: ..."
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges"

@@ -194,12 +194,14 @@ the EU's, South Africa's), however cased ("Vat @ 5%", "Value-added tax"): no US 
 names one currency. Each casing a pattern of its own: ``re`` looks for a literal start quickly, for one
 ignoring case ~15 times slower."""
 _METRIC_READING = re.compile(
-    r"\d[ \u00a0\u2009\u202f]?"
-    r"(?:[mM][3\u00b3]|k[lL]|KL|G[Jj]|gj|(?i:cubic\s+met(?:re|er)s?|gigajoules?|kilolit(?:re|er)s?))(?![A-Za-z0-9])"
+    r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d{1,6})(?:\.\d+)?"
+    r"(?:[ \u00a0\u2009\u202f]?[mM]\u00b3|[ \u00a0\u2009\u202f]"
+    r"(?:[mM]3|k[lL]|KL|G[Jj]|gj|(?i:cubic\s+met(?:re|er)s?|gigajoules?|kilolit(?:re|er)s?)))(?![A-Za-z0-9])"
 )
 """A quantity in cubic metres, kilolitres or gigajoules ("29 m3", "2.4 GJ"): no US utility counts in them, and
-a dollar sign beside them is Canada's, Australia's or New Zealand's as likely. Mostly cased as printed: ``re``
-skips to a digit quickly, and tries the few words after it ignoring case only there."""
+a dollar sign beside them is Canada's, Australia's or New Zealand's as likely. A quantity's figure, apart from
+the unit's letters: glued to them, a long one is an identifier's ("Meter 0045123M3", "code 40GJ"). Mostly cased
+as printed: ``re`` skips to a digit quickly, and tries the few words after it ignoring case only there."""
 _SIGN_CURRENCIES = {"\u20ac": "EUR", "\u00a3": "GBP"}
 """The signs ``_FOREIGN_CURRENCIES`` names a currency by."""
 

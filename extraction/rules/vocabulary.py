@@ -22,8 +22,22 @@ def _opening_a_cell(word: str) -> str:
     return rf"{word}(?:(?<=^{word})|(?<=  {word})|(?<=\t{word}))"
 
 
+_INDENTS = 12
+"""How far a summary's rows may be indented (``_opening_a_line``)."""
+
+
+def _opening_a_line(word: str) -> str:
+    """``word`` (a literal) only where its line starts, indented or not: a summary's row, not a comparison's cell
+    after another ("This bill  $241.28   Previous bill  $188.10"). Looked behind for after the word, as
+    ``_opening_a_cell``."""
+    indents = "|".join(f"(?<=^{' ' * spaces}{word})" for spaces in range(_INDENTS + 1))
+    return rf"{word}(?:{indents})"
+
+
 _ROW_OF_A_GAP = r"(?=[ \t]*(?:[-\u2013:]|$|[ \t]{2}))"
 """What ends a row's label: a dash or colon, the line's end or a column's gap; not a sentence's next word."""
+_FIGURE_BESIDE = r"(?=[ \t]*[:.]?[ \t]*[-\u2212(]?\$?[ \t]?\d)"
+"""A row label's figure right after it on its line, not one under it: a comparison's column heading has its under."""
 
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
@@ -59,8 +73,9 @@ GENERIC: dict[str, LabelSet] = {
         r"amount\s+of\s+(?:your\s+)?last\s+bill",
         r"(?:amount|amt\.?)\s+due\s+on\s+(?:your\s+)?(?:last|previous|prior)\s+bill",
         r"prior\s+balance",
-        # A row's "Previous bill  $198.62", not a payment's "on Previous Bill" nor "Previous Bill Date":
-        rf"(?:{_opening_a_cell('previous')}|{_opening_a_cell('last')})\s+bill(?![ \t]*[a-z])",
+        # A summary row's "Previous bill  $198.62", its figure beside it: not a payment's "on Previous Bill", nor
+        # "Previous Bill Date", nor a comparison's ("This bill   Previous bill" over their figures, or beside them).
+        rf"{_opening_a_line('previous')}\s+bill{_FIGURE_BESIDE}(?![^\n]*\bthis\s+(?:bill|month|period|year)\b)",
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),
     "payments_received": LabelSet.of(
@@ -69,8 +84,9 @@ GENERIC: dict[str, LabelSet] = {
         r"payments?\s+and\s+credits",
         r"payments?\s*-?\s*thank\s+you",
         r"thank\s+you\s+for\s+your\s+payment",
-        rf"{_opening_a_cell('thank')}\s+you{_ROW_OF_A_GAP}",  # a payment's row: "Thank you - Sep 14   ($198.62)"
-        r"(?:amount|amt\.?)\s+paid",
+        # A payment's row, its figure on its line: "Thank you - Sep 14   ($198.62)", "Amount paid Sep 14   ($100.00)".
+        rf"{_opening_a_cell('thank')}\s+you{_ROW_OF_A_GAP}(?=[^\n]*\d)",
+        r"(?:amount|amt\.?)\s+paid(?=[^\n]*\d)",
         r"payments?",
         exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late",
         exclude_in_sentence=r"\bwill\b|scheduled|upcoming",  # a payment yet to be made, not one received

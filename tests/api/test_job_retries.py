@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,11 +12,14 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from api.services.retries import STEP_ACTIVITIES, Retrying, with_retries
+from shared.models import StepRecord
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
 from tests.helpers import wait_until
 from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
+from workflows import bill_ingestion
 
 
 @activity.defn(name="fetch_bill")
@@ -43,3 +49,27 @@ async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
         await client.get_workflow_handle(job["workflow_id"]).terminate(reason="test over")
     assert (step["attempt_error"], step["finished_at"]) == ("the portal did not answer (injected)", None)
     assert (body["status"], body["current_step"]) == ("RUNNING", "fetch_bill")
+
+
+STEP_CALL = re.compile(r'self\._step\(\s*"(?P<step>\w+)",\s*\w+\.(?P<activity>\w+)')
+"""A step of ``BillIngestionWorkflow`` and the activity it runs, as its source writes them."""
+
+
+def test_every_step_is_matched_to_the_activity_it_runs() -> None:
+    """A step named otherwise than its activity ("expire_review" runs close_review_task) never showed its retries."""
+    source = Path(bill_ingestion.__file__).read_text()
+    steps = {(m["step"], m["activity"]) for m in STEP_CALL.finditer(source)}
+    assert len(steps) >= 12, "the workflow's steps were not found in its source"
+    assert {(step, STEP_ACTIVITIES.get(step, step)) for step, _ in steps} == steps
+
+
+def test_two_running_steps_of_one_activity_show_no_retry_they_cannot_be_told_apart() -> None:
+    now = datetime.now(UTC)
+    steps = [
+        StepRecord(name="open_review_task", started_at=now),
+        StepRecord(name="take_back_review", started_at=now),
+        StepRecord(name="expire_review", started_at=now),
+    ]
+    retrying = {"open_review_task": Retrying(3, "down"), "close_review_task": Retrying(2, "busy")}
+    shown = with_retries(steps, retrying)
+    assert [(s.attempt, s.attempt_error) for s in shown] == [(None, None), (None, None), (2, "busy")]

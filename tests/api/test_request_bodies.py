@@ -92,7 +92,7 @@ async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == before
 
 
-@pytest.mark.parametrize("account_id", ["2.0", "+2", " 2", "2_0"])
+@pytest.mark.parametrize("account_id", ["2.0", "+2", " 2", "2_0", "2\n\n"])
 async def test_an_uploads_account_id_is_digits_only(
     http: httpx.AsyncClient, resources: Resources, unique: str, account_id: str
 ) -> None:
@@ -135,3 +135,14 @@ async def test_a_body_of_a_type_its_route_cannot_read_is_a_415_saying_what_to_se
         )
         == 0
     )
+
+
+async def test_an_uploads_account_id_read_from_a_file_may_end_its_line(http: httpx.AsyncClient, unique: str) -> None:
+    """curl's ``-F utility_account_id=<id.txt`` sends the file's line end with the id."""
+    account = await create_account(http, provider="pge", account_number=f"NL-{unique}")
+    sent = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text(f"NL-{unique}").encode(), "text/plain")},
+        data={"utility_account_id": f"{account['id']}\r\n"},
+    )
+    assert sent.status_code == 201, sent.text

@@ -236,6 +236,10 @@ def test_letters_before_a_dollar_sign_name_its_currency(text: str, code: str, fo
         ("Rate M3 Residential   Total $63.51", False),  # a rate's name, no quantity
         ("Water used 14 CCF   $40.10", False),
         ("Usage 12 KLM   $40.10", False),
+        ("Payment confirmation: 20260914KL   $40.10", False),  # an identifier's letters, glued to its figures
+        ("Meter number: 0045123M3   $40.10", False),
+        ("(code 40GJ)   $40.10", False),
+        ("Water used 14m\u00b3   $40.10", True),
     ],
 )
 def test_dollars_beside_readings_in_metric_units_are_a_persons_to_confirm(text: str, foreign: bool) -> None:

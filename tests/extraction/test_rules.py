@@ -2271,7 +2271,7 @@ def test_an_analyzed_bill_dated_years_ahead_is_not_accepted() -> None:
     ("rows", "previous", "paid"),
     [
         ("Previous bill                      $198.62\nThank you - Sep 14                ($198.62)", "198.62", "198.62"),
-        ("Last bill                          $198.62\nAmount paid Sep 14                ($100.00)", "198.62", "100.00"),
+        ("  Previous bill                    $198.62\nAmount paid Sep 14                ($100.00)", "198.62", "100.00"),
     ],
     ids=["thank-you-row", "amount-paid"],
 )
@@ -2379,3 +2379,69 @@ Total Usage                               1,849 kWh
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None
     assert (result.bill.due_date, result.bill.total_amount) == (date(2026, 11, 24), Decimal("263.34"))
+
+
+COMPARED = """Coast Mountain Hydro
+Account number: 1000 4421 8876                  Bill date: Oct 30, 2026
+Amount due: $241.28                             Due date: Nov 20, 2026
+Billing period: Aug 29, 2026 to Oct 28, 2026 (60 days)
+
+Balance forward                    $88.10
+Payment received                  -$88.10
+Current charges                    $241.28
+Amount due                         $241.28
+{comparison}
+Total usage                        1,758 kWh
+"""
+
+
+@pytest.mark.parametrize(
+    "comparison",
+    [
+        "Compare     This bill     Last bill\nTotal cost   $241.28       $188.10",
+        "Compare     This bill     Previous bill\nTotal cost   $241.28       $188.10",
+        "This bill  $241.28     Previous bill  $188.10",
+        "Daily cost   This period $4.02   Previous bill $3.19",
+        "We appreciate your business.  Thank you\n        $241.28",
+        "Amount paid\n        $241.28",
+    ],
+)
+def test_a_comparisons_previous_bill_or_a_closing_thank_you_is_no_summary_row(comparison: str) -> None:
+    """Only a summary's row, its figure beside it, is "Previous bill" or a payment's "Thank you": a comparison's
+    column or cell gave its figure as the previous balance (over "Balance forward"), and a closing "Thank you" the
+    figure under it as a payment; the bills went to review as ``balance_mismatch``."""
+    result = extract_with_rules([COMPARED.format(comparison=comparison)], provider_hint=None)
+    assert result.bill is not None
+    assert (result.bill.previous_balance, result.bill.payments_received) == (Decimal("88.10"), Decimal("88.10"))
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["Your Charges - Where Your Dollar Goes", "New Charges - Due by Nov 20, 2026", "Charges - Budget Billing"],
+)
+def test_a_dash_after_a_charges_heading_naming_no_rate_opens_no_charges(heading: str) -> None:
+    """Only a rate after the dash: an explainer's "Your Charges - Where Your Dollar Goes" reopened the charges, and its
+    figures were counted twice (``sum_mismatch``)."""
+    text = SUMMIT_GAS_LIKE.format(heading=heading)
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [item.amount for item in bill.line_items] == [Decimal("17.45"), Decimal("231.39")]
+
+
+SUMMIT_GAS_LIKE = """Summit Utilities
+Account number: SG 48815 692
+Statement date: 04/04/2026
+Billing period: 03/02/2026 to 04/03/2026
+Amount due: $248.84
+Due date: 04/21/2026
+
+Gas Charges
+  Customer charge ..... $17.45
+  Distribution charge ..... $231.39
+  Total current charges ..... $248.84
+
+{heading}
+  Generation ..... $120.00
+
+Usage this period: 88 therms
+"""

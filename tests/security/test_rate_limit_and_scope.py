@@ -152,8 +152,7 @@ async def test_a_key_refused_a_limited_route_gets_403_and_spends_no_token(
 async def test_malformed_calls_spend_no_token(
     limited_url: str, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """A 422 (or a form with no file: a 415) starts nothing: a client's malformed calls leave its whole budget for
-    the calls it gets right."""
+    """A 422 or a 415 starts nothing: a client's malformed calls leave its whole budget for the calls it gets right."""
     account = await create_account(http, provider="pge", account_number=f"RLM-{unique}")
     no_provider = await create_account(http, provider=None, account_number=f"RLN-{unique}")
     created = await create_key(resources.pool, name=f"rlm-{unique}", role=Role.INGEST)
@@ -161,17 +160,17 @@ async def test_malformed_calls_spend_no_token(
     bill = {"file": ("b.txt", b"Total due $1.00", "text/plain")}
     async with httpx.AsyncClient(base_url=limited_url, headers={"Authorization": f"Bearer {created.key}"}) as c:
         for _ in range(5):  # the budget is 3 a minute
-            for malformed in [
-                await c.post("/jobs", json={"utility_account_id": "one"}),
-                await c.post("/jobs", json=body, headers={"Idempotency-Key": ""}),
-                await c.post("/jobs", json={"utility_account_id": no_provider["id"]}),
-                await c.post("/agent/run", params={"utility_account_id": 0}),
-                await c.post("/ingest/run", json={}),
-                await c.post("/bills", data=body),
-                await c.post("/bills", files={"file": ("b.txt", b"", "text/plain")}, data=body),
-                await c.post("/bills", files=[("file", bill["file"]), ("file", bill["file"])], data=body),
+            for malformed, refused_with in [
+                (await c.post("/jobs", json={"utility_account_id": "one"}), 422),
+                (await c.post("/jobs", json=body, headers={"Idempotency-Key": ""}), 422),
+                (await c.post("/jobs", json={"utility_account_id": no_provider["id"]}), 422),
+                (await c.post("/agent/run", params={"utility_account_id": 0}), 422),
+                (await c.post("/ingest/run", json={}), 422),
+                (await c.post("/bills", data=body), 415),  # a form with no file: no multipart body
+                (await c.post("/bills", files={"file": ("b.txt", b"", "text/plain")}, data=body), 422),
+                (await c.post("/bills", files=[("file", bill["file"]), ("file", bill["file"])], data=body), 422),
             ]:
-                assert malformed.status_code in (415, 422), (malformed.request.url, malformed.text)
+                assert malformed.status_code == refused_with, (malformed.request.url, malformed.text)
         spent = await resources.pool.fetchval("SELECT count(*) FROM rate_limit_buckets WHERE key_id = $1", created.id)
         assert spent == 0, "a malformed call took a token"
         assert [(await c.post("/jobs", json=body)).status_code for _ in range(3)] == [201, 201, 201]
