@@ -8,7 +8,7 @@ from functools import cache
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Form, Header, Path, Request
+from fastapi import Depends, Form, Header, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BeforeValidator
@@ -163,6 +163,12 @@ def _plain_digits(value: object) -> object:
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
 """A database id in a path: digits only, and out-of-range values are a 422, never a database error."""
+
+
+IdQuery = Annotated[int, Query(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
+"""A database id in a query string, as strict as one in a path: "2.0" started a job on account 2."""
+IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
+"""A list's optional filter by a database id, as strict."""
 
 
 def _form_digits(value: object) -> object:

@@ -18,6 +18,8 @@ from activities.storage import extension_for
 from api.deps import (
     ArtifactReaderDep,
     IdempotencyKey,
+    IdFilter,
+    IdQuery,
     IngestDep,
     ReaderDep,
     StateDep,
@@ -127,7 +129,7 @@ async def create_job(
     responses={200: {"model": JobPublic}, **problem_responses(429)},
 )
 async def agent_run(
-    utility_account_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
+    utility_account_id: IdQuery,
     state: StateDep,
     principal: IngestDep,
     response: Response,
@@ -174,7 +176,7 @@ async def list_jobs(
         list[JobStatus] | None,
         Query(alias="status", description="repeat for several: ?status=FAILED&status=NEEDS_REVIEW"),
     ] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    customer_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,

@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
-from api.deps import ReviewerDep, StateDep
+from api.deps import IdFilter, ReviewerDep, StateDep
 from api.problems import Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
@@ -97,7 +97,7 @@ async def list_reviews(
     state: StateDep,
     principal: ReviewerDep,
     provider: Provider | None = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    customer_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
@@ -426,8 +426,11 @@ async def _not_awaiting(
     a history that does not come within ``TAKEN_FIRST_HISTORY_TIMEOUT`` leaves the 409 unnamed (``not_pending``)."""
     taken = await _taken_first(state, handle, job["id"])
     if taken is None:
+        has_task = await state.pool.fetchval("SELECT EXISTS (SELECT 1 FROM review_tasks WHERE job_id = $1)", job["id"])
+        # A job that never went to review has no task to show: GET /reviews/{id} would be a 404.
+        where = f"GET /reviews/{job['id']} shows how the task stands" if has_task else "the job has no review task"
         return Problem(
-            409, f"{message}: GET /reviews/{job['id']} shows how the task stands", reason=ReviewRefusal.NOT_PENDING
+            409, f"{message}: {where}; GET /jobs/{job['id']} shows the job", reason=ReviewRefusal.NOT_PENDING
         )
     status = await state.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job["id"])
     where = (

@@ -146,3 +146,21 @@ async def test_an_uploads_account_id_read_from_a_file_may_end_its_line(http: htt
         data={"utility_account_id": f"{account['id']}\r\n"},
     )
     assert sent.status_code == 201, sent.text
+
+
+@pytest.mark.parametrize("written", ["2.0", "+2", " 2"])
+async def test_an_id_in_a_query_string_is_digits_only(
+    http: httpx.AsyncClient, resources: Resources, unique: str, written: str
+) -> None:
+    """ "?utility_account_id=2.0" started a job on account 2, and "?customer_id=3.0" filtered by customer 3, where a
+    path's id and an upload's refuse them."""
+    account = await create_account(http, provider="pge", account_number=f"QRY-{unique}")
+    as_written = written.replace("2", str(account["id"]))
+    jobs_before = await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs")
+    started = await http.post("/agent/run", params={"utility_account_id": as_written})
+    assert started.status_code == 422, started.text
+    assert await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs") == jobs_before
+    for path in ("/jobs", "/reviews"):
+        listed = await http.get(path, params={"customer_id": written.replace("2", str(account["customer_id"]))})
+        assert listed.status_code == 422, (path, listed.text)
+        assert listed.json()["errors"][0]["loc"] == ["query", "customer_id"]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.helpers import bill_of_another_account
+from tests.helpers import account_digits, bill_of_another_account, bill_text, create_account
 from tests.review.support import (
     CORRECT_TOTAL,
     Review,
@@ -323,3 +323,25 @@ async def test_decision_for_a_finished_job_is_a_conflict(
     assert again.headers["content-type"].startswith("application/problem+json")
     assert "SUCCEEDED" in again.json()["detail"]
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", review.job_id) == 1
+
+
+async def test_a_decision_for_a_job_that_never_went_to_review_points_at_the_job(
+    reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The 409 said "GET /reviews/<id> shows how the task stands" of a job that had none: that GET is a 404."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    uploaded = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text(number).replace("75.00", "60.00").encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    job_id = uploaded.json()["id"]
+    await wait_for_job(resources.pool, job_id, {"SUCCEEDED"})
+
+    refused = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": "r1"})
+    assert (refused.status_code, refused.json()["reason"]) == (409, "not_pending"), refused.text
+    assert "the job has no review task" in refused.json()["detail"]
+    assert f"GET /jobs/{job_id}" in refused.json()["detail"]
+    assert (await reviewer_http.get(f"/reviews/{job_id}")).status_code == 404
