@@ -57,7 +57,11 @@ async def authenticate_request(request: Request) -> Principal:
     if known is not None:
         return known
     bearer = await _bearer(request)
-    key = bearer.credentials if bearer is not None else await _header(request)
+    header = await _header(request)
+    if bearer is not None and header and header != bearer.credentials:
+        # Two keys: the Bearer one alone was used, a viewer's X-API-Key beside an admin's Bearer acting as admin.
+        raise Problem(401, "send one API key: Authorization: Bearer and X-API-Key name two", headers=UNAUTHORIZED)
+    key = bearer.credentials if bearer is not None else header
     key_hash = hash_key(key) if key else getattr(request.state, "session_key_hash", None)
     if not key_hash:
         raise Problem(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=UNAUTHORIZED)

@@ -68,3 +68,17 @@ async def test_a_body_is_not_read_before_the_key_is_checked(
             path, content=b'{"payloads": [{}, {}, ', headers={**headers, "Content-Type": "application/json"}
         )
     )
+
+
+async def test_two_different_keys_in_one_request_are_401(anon_http: httpx.AsyncClient, resources: Resources) -> None:
+    """The Bearer key alone was used: a viewer's X-API-Key beside an admin's Bearer key acted as the admin, and a
+    wrong one beside a right one went unnoticed. The same key in both is one key."""
+    admin = await create_key(resources.pool, name="two-keys-admin", role=Role.ADMIN)
+    viewer = await create_key(resources.pool, name="two-keys-viewer", role=Role.VIEWER)
+    for second in (viewer.key, "mm_not-a-real-key"):
+        both = {"Authorization": f"Bearer {admin.key}", "X-API-Key": second}
+        refused = await anon_http.get(PROTECTED, headers=both)
+        assert_unauthorized(refused)
+        assert "one API key" in refused.json()["detail"]
+    same = {"Authorization": f"Bearer {viewer.key}", "X-API-Key": viewer.key}
+    assert (await anon_http.get(PROTECTED, headers=same)).status_code == 200
