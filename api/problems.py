@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -155,7 +155,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(request, exc.status_code, exc.detail, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return problem_response(request, exc.status_code, exc.detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -183,3 +186,28 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, 500, "internal error; it has been logged")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the request's path takes: Starlette's 405 names only the first route matching
+    the path ("Allow: POST" for HEAD /jobs, though GET /jobs is a route too). The app's routers are included with
+    no prefix, so each route's own path is the one it answers."""
+    path = request.url.path
+    return sorted(
+        {
+            method
+            for route in _routes(request.app.router.routes)
+            if route.path_regex.match(path)
+            for method in route.methods or ()
+        }
+    )
+
+
+def _routes(routes: Sequence[Any]) -> Iterator[Any]:
+    """The routes, those of included routers too (FastAPI keeps an included router whole, as one route)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _routes(included.routes)
+        elif hasattr(route, "path_regex") and hasattr(route, "methods"):
+            yield route

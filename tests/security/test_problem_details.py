@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -102,3 +103,21 @@ async def test_403(api_url: str, role_keys: dict[Role, str]) -> None:
     async with caller(api_url, role_keys[Role.VIEWER]) as viewer:
         assert_problem(await viewer.post("/customers", json={"name": "nope"}), 403)
         assert_problem(await viewer.get("/secrets/check"), 403)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("HEAD", "/jobs", "GET, POST"),
+        ("DELETE", "/jobs", "GET, POST"),
+        ("DELETE", f"/reviews/{uuid.UUID(int=1)}", "GET, POST"),
+        ("PUT", "/health", "GET, HEAD"),
+    ],
+)
+async def test_405_allows_every_method_its_path_takes(
+    http: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    """Starlette named only the first route matching the path: "Allow: POST" for HEAD /jobs, though GET /jobs is one."""
+    refused = await http.request(method, path)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == allowed
