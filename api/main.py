@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)  # no key: none of the key's answers
     for module in (customers, jobs, bills, dashboard, reviews, admin):
         # 429 only where a rate limit applies: the routes that start jobs or take uploads say so.
-        app.include_router(module.router, responses=problem_responses(401, 403, 404, 422))
+        # 503: any route while Postgres or object storage cannot be reached (``problems.database_down_response``).
+        app.include_router(module.router, responses=problem_responses(401, 403, 404, 422, 503))
     app.include_router(ui.router)
     # The last added runs first: CORS (so every answer, a 413 too, is readable cross-origin), then the
     # body limit (so no middleware or route reads a body it has not measured), then UI sessions, then

@@ -29,8 +29,9 @@ class AuthorizeBeforeBody(APIRoute):
     A route that checks a role names the key's headers in its OpenAPI operation too (``api.openapi``)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if get_dependant(path=path, call=endpoint).body_params:  # a body of a type it cannot read is a 415
-            kwargs["responses"] = {**problem_responses(415), **(kwargs.get("responses") or {})}
+        # A body too large is a 413 (``api.uploads``), one of a type the route cannot read a 415.
+        if get_dependant(path=path, call=endpoint).body_params:
+            kwargs["responses"] = {**problem_responses(413, 415), **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
         if roles_required(self.dependant):
             self.openapi_extra = {"security": KEY_REQUIREMENT, **(self.openapi_extra or {})}
