@@ -37,6 +37,7 @@ from api.services.connector_jobs import (
 )
 from api.services.jobs import (
     JobCursor,
+    cursor_scope,
     get_job_row,
     job_public,
     read_job,
@@ -188,13 +189,14 @@ async def list_jobs(
     """
     if cursor is not None and offset:
         raise Problem(422, "send either cursor or offset, not both")
-    after = JobCursor.decode(cursor) if cursor is not None else None
+    # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
+    statuses = sorted({status.value for status in status_filter}) if status_filter else None
+    scope = cursor_scope("jobs", status=statuses, customer_id=customer_id)
+    after = JobCursor.decode(cursor, scope) if cursor is not None else None
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return JobPage(items=[], total=0, limit=limit, offset=offset)
         customer_id = principal.customer_id
-    # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
-    statuses = [status.value for status in status_filter] if status_filter else None
     where = "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
     total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id)
     rows = await state.pool.fetch(
@@ -216,7 +218,7 @@ async def list_jobs(
         total=total,
         limit=limit,
         offset=offset,
-        next_cursor=JobCursor(created_at=last["created_at"], job_id=last["id"]).encode() if last else None,
+        next_cursor=JobCursor(created_at=last["created_at"], job_id=last["id"], scope=scope).encode() if last else None,
     )
 
 

@@ -38,7 +38,7 @@ from api.schemas import (
     ReviewTaskPublic,
 )
 from api.services import review_claims as claims
-from api.services.jobs import JobCursor, get_job_row
+from api.services.jobs import JobCursor, cursor_scope, get_job_row
 from api.state import AppState
 from shared.bill import Provider
 from shared.codec import PayloadDecryptionError
@@ -109,11 +109,16 @@ async def list_reviews(
     """
     if cursor is not None and offset:
         raise Problem(422, "send either cursor or offset, not both")
-    after = JobCursor.decode(cursor) if cursor is not None else None
+    after = JobCursor.decode(cursor, reviews_cursor_scope(provider, customer_id)) if cursor is not None else None
     page = await review_queue(
         state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset, after=after
     )
     return ReviewPage(**page)
+
+
+def reviews_cursor_scope(provider: Provider | None, customer_id: int | None) -> str:
+    """The scope of a queue's cursor (``cursor_scope``): its filters as asked for, a key's own customer aside."""
+    return cursor_scope("reviews", provider=provider.value if provider else None, customer_id=customer_id)
 
 
 async def review_queue(
@@ -127,6 +132,7 @@ async def review_queue(
     after: JobCursor | None = None,
 ) -> dict[str, Any]:
     """A page of the open queue (``after``: the cursor where the page before ended), with its next cursor."""
+    scope = reviews_cursor_scope(provider, customer_id)
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return {"items": [], "total": 0, "limit": limit, "offset": offset}
@@ -166,7 +172,9 @@ async def review_queue(
         "total": total,
         "limit": limit,
         "offset": offset,
-        "next_cursor": JobCursor(created_at=last["created_at"], job_id=last["job_id"]).encode() if last else None,
+        "next_cursor": JobCursor(created_at=last["created_at"], job_id=last["job_id"], scope=scope).encode()
+        if last
+        else None,
     }
 
 

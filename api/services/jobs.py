@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
 import re
 import uuid
@@ -34,29 +35,45 @@ from workflows.bill_ingestion import BillIngestionWorkflow
 logger = logging.getLogger(__name__)
 
 
+def cursor_scope(listing: str, **filters: object) -> str:
+    """A digest of the list and the filters a cursor pages, which it carries: another list's cursor, or one of the
+    same list under other filters, read as a place in this one and gave a page of something else."""
+    text = "|".join([listing, *(f"{name}={filters[name]}" for name in sorted(filters))])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class JobCursor:
     """Where a page ended, by the (created_at, job id) it is ordered by: the next page starts after it.
 
-    ``GET /jobs`` (newest first) and ``GET /reviews`` (oldest task first) page with it."""
+    ``GET /jobs`` (newest first) and ``GET /reviews`` (oldest task first) page with it, each cursor bound to its
+    list and filters (``scope``, from ``cursor_scope``)."""
 
     created_at: datetime
     job_id: uuid.UUID
+    scope: str
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"{self.created_at.isoformat()}|{self.job_id}".encode()).decode()
+        return base64.urlsafe_b64encode(f"{self.created_at.isoformat()}|{self.job_id}|{self.scope}".encode()).decode()
 
     @classmethod
-    def decode(cls, cursor: str) -> JobCursor:
+    def decode(cls, cursor: str, scope: str) -> JobCursor:
+        """The place ``cursor`` names in the list and filters of ``scope``; a cursor of a release before scopes
+        (two parts) is taken as it was, so a client paging through a deployment is not cut short."""
         try:
-            stamp, _, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+            stamp, job_id, *given = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
             created_at = datetime.fromisoformat(stamp)
             if created_at.tzinfo is None:
                 raise ValueError("a cursor's time is in UTC")
             # in UTC here, where a forged one out of range is refused, not in the driver (a 500)
-            return cls(created_at=created_at.astimezone(UTC), job_id=uuid.UUID(job_id))
+            found = cls(created_at=created_at.astimezone(UTC), job_id=uuid.UUID(job_id), scope=scope)
         except (ValueError, OverflowError, UnicodeError, binascii.Error):
             raise Problem(422, "cursor is not a next_cursor this API gave") from None
+        if given and given != [scope]:
+            raise Problem(
+                422, "cursor is the next_cursor of another list or other filters: send it with the filters it came with"
+            )
+        return found
 
 
 REUSED_KEY = "this Idempotency-Key was already used for a different request"

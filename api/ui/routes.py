@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, is_database_down
-from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, submit_decision
+from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, reviews_cursor_scope, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, get_job_row
@@ -96,7 +96,7 @@ async def queue_page(
     "next" follows the page's cursor: colleagues deciding tasks on the pages before do not make it skip any."""
     chosen = provider if provider in PROVIDERS else None
     customer = _customer_or_none(customer_id)
-    after = _cursor_or_none(cursor)
+    after = _cursor_or_none(cursor, chosen, customer)
     page = await review_queue(
         state,
         principal,
@@ -132,10 +132,11 @@ def _customer_or_none(digits: str | None) -> int | None:
 
 def _queue_query(provider: str | None, customer_id: str | None, cursor: str | None) -> str:
     """The queue's filters and page as a query string, keeping only values the queue understands."""
+    chosen, customer = provider if provider in PROVIDERS else None, _customer_or_none(customer_id)
     kept = {
-        "provider": provider if provider in PROVIDERS else None,
-        "customer_id": _customer_or_none(customer_id),
-        "cursor": cursor if _cursor_or_none(cursor) else None,
+        "provider": chosen,
+        "customer_id": customer,
+        "cursor": cursor if _cursor_or_none(cursor, chosen, customer) else None,
     }
     return urlencode({name: value for name, value in kept.items() if value})
 
@@ -155,9 +156,12 @@ def _queue_from(raw: str | None) -> str:
     return _queue_query(first("provider"), first("customer_id"), first("cursor"))
 
 
-def _cursor_or_none(cursor: str | None) -> JobCursor | None:
+def _cursor_or_none(cursor: str | None, provider: str | None, customer_id: int | None) -> JobCursor | None:
+    """The queue's cursor under its filters (``provider``, one of ``PROVIDERS``), or none: one that does not parse,
+    or is another list's or other filters', starts the queue over."""
+    scope = reviews_cursor_scope(Provider(provider) if provider else None, customer_id)
     try:
-        return JobCursor.decode(cursor) if cursor else None
+        return JobCursor.decode(cursor, scope) if cursor else None
     except Problem:
         return None
 

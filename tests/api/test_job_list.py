@@ -79,3 +79,22 @@ async def test_several_statuses_list_the_jobs_of_any_of_them(
     assert sorted(job["id"] for job in page["items"]) == sorted(made.values()) and page["total"] == 2
     assert [job["id"] for job in one["items"]] == [made["FAILED"]]
     assert wrong.status_code == 422, wrong.text
+
+
+async def test_a_cursor_pages_only_the_list_and_filters_it_came_from(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A /jobs cursor was read by /reviews (and back), and one of an unfiltered list by a filtered one: each gave a
+    page of something else, a 200. A cursor of the same list and filters (in any order) goes on."""
+    account = await create_account(http, provider="pge", account_number=f"SCOPE-{unique}")
+    for status in ("SUCCEEDED", "FAILED", "SUCCEEDED"):
+        await insert_job(resources.pool, account, status=status)
+    first = (await http.get("/jobs", params={"limit": 1, "status": ["SUCCEEDED", "FAILED"]})).json()
+    cursor = first["next_cursor"]
+    assert cursor is not None
+    same = await http.get("/jobs", params={"limit": 1, "status": ["FAILED", "SUCCEEDED"], "cursor": cursor})
+    assert same.status_code == 200, same.text
+    for path, params in [("/jobs", {"status": "FAILED"}), ("/jobs", {}), ("/reviews", {})]:
+        refused = await http.get(path, params={**params, "cursor": cursor})
+        assert refused.status_code == 422, (path, params, refused.text)
+        assert "another list or other filters" in refused.json()["detail"]

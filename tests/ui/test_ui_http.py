@@ -15,7 +15,9 @@ import pytest
 
 from api.auth import Role, create_key, revoke_key
 from api.main import create_app
+from api.routes.reviews import reviews_cursor_scope
 from api.services.jobs import JobCursor
+from shared.bill import Provider
 from shared.settings import Environment, Settings
 from tests.helpers import bill_needing_review, serve, wait_for_status
 from tests.ui.conftest import csrf_of, sign_in
@@ -829,7 +831,9 @@ async def test_a_later_queue_page_left_empty_does_not_say_there_is_nothing_to_re
     """The reviewer decided the last tasks of a later page (colleagues took the rest), and the decision returns
     there: the bills on the first page still wait, so the page says so and leads back to it."""
     await bill_needing_review(http, unique)
-    past_every_task = JobCursor(created_at=datetime(2100, 1, 1, tzinfo=UTC), job_id=uuid.UUID(int=0)).encode()
+    scope = reviews_cursor_scope(Provider.PGE, None)
+    late = datetime(2100, 1, 1, tzinfo=UTC)
+    past_every_task = JobCursor(created_at=late, job_id=uuid.UUID(int=0), scope=scope).encode()
     page = await reviewer.get("/ui/reviews", params={"provider": "pge", "cursor": past_every_task})
     assert page.status_code == 200, page.text
     assert "Nothing to review." not in page.text
