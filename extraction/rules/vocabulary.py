@@ -133,6 +133,7 @@ GENERIC: dict[str, LabelSet] = {
         r"service\s+from",
         r"for\s+service(?:\s+from)?",
         r"usage\s+period",
+        r"period(?=\s*:|[ \t]{2,}\S)",  # a bare "Period: 10/28/2026 - 11/27/2026", or its own cell
         exclude=_OTHER_BILL,
     ),
     "customer_name": LabelSet.of(r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"),

@@ -2445,3 +2445,33 @@ Gas Charges
 
 Usage this period: 88 therms
 """
+
+
+@pytest.mark.parametrize("label", ["Period:", "Period   "])
+def test_a_bare_period_label_gives_the_period(label: str) -> None:
+    """A header's "Period   10/28/2026-11/27/2026" was no label: the bill went to review with its period missing."""
+    text = f"""Riverbend Municipal Utilities
+Account Number: 310-44821-00                    {label}10/28/2026-11/27/2026
+Statement Date: 12/01/2026
+Due Date: 12/20/2026
+Total Amount Due                         $97.35
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert (bill.bill_period_start, bill.bill_period_end) == (date(2026, 10, 28), date(2026, 11, 27))
+
+
+@pytest.mark.parametrize("line", ["Grace Period: 14 days", "Next Period: 11/28/2026 - 12/28/2026"])
+def test_a_period_of_something_else_is_no_bills_period(line: str) -> None:
+    text = f"""Riverbend Municipal Utilities
+Account Number: 310-44821-00
+Statement Date: 12/01/2026
+Due Date: 12/20/2026
+{line}
+Current Charges                          $97.35
+Total Amount Due                         $97.35
+
+Total Usage                               849 kWh
+"""
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
