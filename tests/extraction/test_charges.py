@@ -131,3 +131,19 @@ def test_a_charges_heading_naming_its_rate_after_a_dash_opens_the_charges(headin
     bill = extract_with_rules([SUMMIT_GAS.format(heading=heading)], provider_hint=None).bill
     assert bill is not None
     assert [item.amount for item in bill.line_items] == [Decimal("17.45"), Decimal("231.39")]
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["Your Charges - Where Your Dollar Goes", "New Charges - Due by Nov 20, 2026", "Charges - Budget Billing"],
+)
+def test_a_dash_after_a_charges_heading_naming_no_rate_opens_no_charges(heading: str) -> None:
+    """Only a rate after the dash: an explainer's "Your Charges - Where Your Dollar Goes" reopened the charges, and its
+    figures were counted twice (``sum_mismatch``)."""
+    text = SUMMIT_GAS.format(heading="Gas Charges").replace(
+        "Usage this period", f"{heading}\n  Generation ..... $120.00\n\nUsage this period"
+    )
+    assert heading in text
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [item.amount for item in bill.line_items] == [Decimal("17.45"), Decimal("231.39")]
