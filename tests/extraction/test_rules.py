@@ -2176,19 +2176,7 @@ Total kWh used                            722 kWh
     assert check_bill(bill, text=text) == []
 
 
-@pytest.mark.parametrize(
-    "dates",
-    [
-        "Previous Read Date: 09/30/2026    Current Read Date: 10/29/2026",
-        "Service From   Service To   Days\n09/30/2026     10/29/2026     29",
-        "Service Start: 09/30/2026\nService End: 10/29/2026",
-    ],
-    ids=["read-dates-inline", "two-columns", "two-lines"],
-)
-def test_a_period_printed_as_its_two_ends_is_read(dates: str) -> None:
-    """No label gave the period whole ("Billing Period: 09/30/2026 - 10/29/2026"), so none was read, and the bill went
-    to review with its period missing."""
-    text = f"""Riverbend Municipal Utilities
+RIVERBEND = """Riverbend Municipal Utilities
 Account Number: 310-44821-00
 Statement Date: 11/03/2026
 Due Date: 11/20/2026
@@ -2201,6 +2189,22 @@ Total Amount Due                         $97.35
 
 Total Usage                               849 kWh
 """
+"""A city's bill with its period's lines (``dates``) to fill in: what the period tests read."""
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        "Previous Read Date: 09/30/2026    Current Read Date: 10/29/2026",
+        "Service From   Service To   Days\n09/30/2026     10/29/2026     29",
+        "Service Start: 09/30/2026\nService End: 10/29/2026",
+    ],
+    ids=["read-dates-inline", "two-columns", "two-lines"],
+)
+def test_a_period_printed_as_its_two_ends_is_read(dates: str) -> None:
+    """No label gave the period whole ("Billing Period: 09/30/2026 - 10/29/2026"), so none was read, and the bill went
+    to review with its period missing."""
+    text = RIVERBEND.format(dates=dates)
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None
     assert (bill.bill_period_start, bill.bill_period_end) == (date(2026, 9, 30), date(2026, 10, 29))
@@ -2219,16 +2223,7 @@ Total Usage                               849 kWh
 def test_a_plans_dates_are_no_periods_ends(dates: str) -> None:
     """Only a service's, a reading's or a billing's ends make a period: a plan's dates are not this bill's, nor is
     another period's ("Next Period: ...", a bare "Period" being a label)."""
-    text = f"""Riverbend Municipal Utilities
-Account Number: 310-44821-00
-Statement Date: 11/03/2026
-Due Date: 11/20/2026
-{dates}
-Current Charges                          $97.35
-Total Amount Due                         $97.35
-
-Total Usage                               849 kWh
-"""
+    text = RIVERBEND.format(dates=dates)
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None and (bill.bill_period_start, bill.bill_period_end) == (None, None)
 
@@ -2342,19 +2337,7 @@ def test_a_period_written_short_is_read_and_confirmed(period: str) -> None:
     """A period within one month ("Oct 1 - 31, 2026"), one whose start leaves its year to its end in numbers
     ("10/01-10/31/26"), or a count of days ending on a date: none was read, and the bill went to review with its
     period missing."""
-    text = f"""Riverbend Municipal Utilities
-Account Number: 310-44821-00
-Statement Date: 11/03/2026
-Due Date: 11/20/2026
-Billing Period: {period}
-
-Previous Balance                          $88.10
-Payment Received - Thank You             -$88.10
-Current Charges                          $97.35
-Total Amount Due                         $97.35
-
-Total Usage                               849 kWh
-"""
+    text = RIVERBEND.format(dates=f"Billing Period: {period}")
     report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
     assert report.bill is not None and report.reasons == []
     assert (report.bill.bill_period_start, report.bill.bill_period_end) == (date(2026, 10, 1), date(2026, 10, 31))
