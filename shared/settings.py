@@ -379,7 +379,7 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             if self.auth_disabled:
                 raise ValueError("AUTH_DISABLED=true is refused when ENV=production")
-            if self.payload_keys is None or not self.payload_keys.get_secret_value().strip():
+            if not self.payload_keys_set:
                 # Blank (whitespace) passed here and failed at connect, as a traceback.
                 raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
             if self.database_url is None:
@@ -447,6 +447,12 @@ class Settings(BaseSettings):
     @property
     def mock_connector_on(self) -> bool:
         return self.mock_connector if self.mock_connector is not None else self.env is not Environment.PRODUCTION
+
+    @property
+    def payload_keys_set(self) -> bool:
+        """Whether ``PAYLOAD_KEYS`` holds keys: a blank one (a compose file's ``PAYLOAD_KEYS=``) is unset, and payloads
+        are sealed with the key file under ``DATA_DIR`` (``shared.codec.load_key_ring``)."""
+        return self.payload_keys is not None and bool(self.payload_keys.get_secret_value().strip())
 
     @property
     def gemini_configured(self) -> bool:

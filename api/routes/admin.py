@@ -40,11 +40,10 @@ async def secrets_check(state: StateDep, _: AdminDep) -> dict[str, bool]:
     (outside production) payloads are sealed all the same, with the key file under ``DATA_DIR``
     (``payload_key_file``): a local stack read "payload_keys: false" as payloads not encrypted."""
     s = state.settings
-    keys_set = s.payload_keys is not None and bool(s.payload_keys.get_secret_value().strip())
     return {
         "database_url": s.database_url is not None,
-        "payload_keys": keys_set,
-        "payload_key_file": not keys_set,
+        "payload_keys": s.payload_keys_set,
+        "payload_key_file": not s.payload_keys_set,
         "gemini_api_key": s.gemini_configured,
         "temporal_api_key": s.temporal_api_key is not None,
     }
