@@ -20,6 +20,8 @@ from shared.bill import (
     NormalizedBill,
     Provider,
     Text,
+    Text200,
+    Text2000,
     UsageReading,
     past_its_places,
 )
@@ -71,7 +73,7 @@ class UtilityAccountCreate(ApiModel):
     customer_id: BodyId
     provider: Provider | None = None
     account_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")
-    label: Text | None = Field(default=None, max_length=200)
+    label: Text200 | None = None
 
 
 class UtilityAccountPublic(ApiModel):
@@ -229,7 +231,7 @@ class ReviewDecisionCreate(ApiModel):
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
     """The full corrected bill: with ``correct`` only."""
-    note: Text | None = Field(default=None, max_length=2000)
+    note: Text2000 | None = None
     override: bool = False
     """With ``correct`` and a note: the bill is right as entered although plausibility checks fail
     (an adjustment outside the charges, no meter reading, a long catch-up period)."""

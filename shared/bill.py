@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal(10) ** 12
@@ -99,6 +99,20 @@ Text = Annotated[str, AfterValidator(_storable)]
 """Free text that Postgres can store (TEXT and JSONB refuse NUL characters, UTF-8 lone surrogates)."""
 
 
+def _storable_if_text(value: object) -> object:
+    """``_storable`` before pydantic's own check, whose refusal of a lone surrogate says less ("unable to parse raw
+    data as a unicode string"); a value of another type is left to that check."""
+    return _storable(value) if isinstance(value, str) else value
+
+
+# An optional field's bound goes inside its type. ``Field(max_length=...)`` on ``Text | None`` bounds the union after
+# validation, and pydantic's refusal then reads "Value should have at most 200 items", not "characters".
+Text64 = Annotated[str, StringConstraints(max_length=64), BeforeValidator(_storable_if_text)]
+Text200 = Annotated[str, StringConstraints(max_length=200), BeforeValidator(_storable_if_text)]
+Text400 = Annotated[str, StringConstraints(max_length=400), BeforeValidator(_storable_if_text)]
+Text2000 = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_storable_if_text)]
+
+
 class Provider(StrEnum):
     PGE = "pge"
     CONED = "coned"
@@ -162,10 +176,10 @@ class NormalizedBill(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     provider: Provider | None = None
-    provider_name: Text | None = Field(default=None, max_length=200)
-    account_number: Text | None = Field(default=None, max_length=64)
-    customer_name: Text | None = Field(default=None, max_length=200)
-    service_address: Text | None = Field(default=None, max_length=400)
+    provider_name: Text200 | None = None
+    account_number: Text64 | None = None
+    customer_name: Text200 | None = None
+    service_address: Text400 | None = None
     statement_date: date | None = None
     bill_period_start: date | None = None
     bill_period_end: date | None = None

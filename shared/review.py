@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from shared.bill import NormalizedBill, Text
+from shared.bill import NormalizedBill, Text, Text2000
 from shared.models import JobStatus, WorkflowMessage
 
 REVIEWER_MAX_LENGTH = 200
@@ -41,7 +41,7 @@ class ReviewDecision(WorkflowMessage):
     revision: str = Field(min_length=1, max_length=64)
     bill: NormalizedBill | None = None
     reviewer: Text = Field(default="unknown", max_length=REVIEWER_MAX_LENGTH)
-    note: Text | None = Field(default=None, max_length=2000)
+    note: Text2000 | None = None
     override: bool = False
     """With ``correct``: store the bill as entered though plausibility checks fail (the note says why)."""
 

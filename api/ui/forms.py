@@ -403,7 +403,8 @@ def _in_a_reviewers_words(error: ErrorDetails) -> str:
     validation, not 201", "String should match pattern '^[A-Z]{3}$'"): what to type instead."""
     context = error.get("ctx") or {}
     if error["type"] in {"too_long", "string_too_long"} and "max_length" in context:
-        typed = f" (this is {context['actual_length']})" if "actual_length" in context else ""
+        typed_length = len(typed_value) if isinstance(typed_value := error.get("input"), str) else None
+        typed = f" (this is {typed_length})" if typed_length is not None else ""
         return f"too long: at most {context['max_length']} characters{typed}"
     if error["type"] == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("currency",):
         return CURRENCY_CODE

@@ -92,6 +92,16 @@ async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == before
 
 
+async def test_optional_text_too_long_is_counted_in_characters(http: httpx.AsyncClient, unique: str) -> None:
+    """A label over its bound read "Value should have at most 200 items after validation, not 201"."""
+    customer = (await http.post("/customers", json={"name": f"Long label {unique}"})).json()
+    body = {"customer_id": customer["id"], "account_number": f"LL-{unique}", "label": "x" * 201}
+    refused = await http.post("/utility-accounts", json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "label"]
+    assert refused.json()["errors"][0]["msg"] == "String should have at most 200 characters"
+
+
 @pytest.mark.parametrize("account_id", ["2.0", "+2", " 2", "2_0", "2\n\n"])
 async def test_an_uploads_account_id_is_digits_only(
     http: httpx.AsyncClient, resources: Resources, unique: str, account_id: str

@@ -451,7 +451,10 @@ def test_rows_for_add_rows_keep_anything_entered_and_no_blank_row() -> None:
     ("typed", "said"),
     [
         ({"customer_name": "x" * 201}, "customer name: too long: at most 200 characters (this is 201)"),
-        ({"line_items-0-description": "y" * 201}, "line items row 1, description: too long: at most 200 characters"),
+        (
+            {"line_items-0-description": "y" * 201},
+            "line items row 1, description: too long: at most 200 characters (this is 201)",
+        ),
         ({"currency": "US$"}, f"currency: {CURRENCY_CODE}"),
     ],
     ids=["name", "row", "currency"],
