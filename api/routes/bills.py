@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
 from api.deps import IdempotencyKey, IdForm, IngestDep, StateDep, refund_rate_limit_token, spend_rate_limit_token
+from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobPublic
@@ -31,7 +32,7 @@ SUPPORTED = {"application/pdf", "image/png", "image/jpeg", "text/plain"}
     "/bills",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429, 503)},
+    responses={200: {"model": JobPublic}, **problem_responses(413, 415, 429, 503), **CREATED_LOCATION},
 )
 async def upload_bill(
     request: Request,
@@ -129,5 +130,8 @@ async def upload_bill(
         await record_artifact(state.pool, job_id, ref)
     elif spent:  # a retry sent before its first try answered: that one made the job, and paid for it
         await refund_rate_limit_token(state, principal=principal, action="upload")
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    if created:
+        answer_created(request, response, "get_job", job_id=job_id)
+    else:
+        response.status_code = status.HTTP_200_OK
     return job_public(job, state.settings)

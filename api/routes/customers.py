@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
+from api.locations import CREATED_LOCATION, answer_created
 from api.problems import problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
@@ -17,16 +18,27 @@ router = APIRouter(tags=["customers"], route_class=AuthorizeBeforeBody)
     "/customers",
     status_code=status.HTTP_201_CREATED,
     response_model=CustomerPublic,
-    responses={200: {"model": CustomerPublic, "description": "the customer already created with this Idempotency-Key"}},
+    responses={
+        200: {"model": CustomerPublic, "description": "the customer already created with this Idempotency-Key"},
+        **CREATED_LOCATION,
+    },
 )
 async def post_customer(
-    body: CustomerCreate, pool: PoolDep, principal: AdminDep, response: Response, idempotency_key: IdempotencyKey = None
+    body: CustomerCreate,
+    pool: PoolDep,
+    principal: AdminDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> CustomerPublic:
     """Create a customer (admin); send it again under the same Idempotency-Key to get the same one."""
     row, created = await create_customer(
         pool, principal=principal, name=body.name, email=body.email, idempotency_key=idempotency_key
     )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    if created:
+        answer_created(request, response, "read_customer", customer_id=row["id"])
+    else:
+        response.status_code = status.HTTP_200_OK
     return CustomerPublic.model_validate(row)
 
 
@@ -40,16 +52,17 @@ async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep
     "/utility-accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=UtilityAccountPublic,
-    responses=problem_responses(409),
+    responses={**problem_responses(409), **CREATED_LOCATION},
 )
 async def create_utility_account(
-    body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep
+    body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep, request: Request, response: Response
 ) -> UtilityAccountPublic:
     """Attach a utility account (provider + account number) to a customer."""
     await get_customer(pool, principal=principal, customer_id=body.customer_id)
     row = await register_account(
         pool, customer_id=body.customer_id, provider=body.provider, account_number=body.account_number, label=body.label
     )
+    answer_created(request, response, "read_utility_account", account_id=row["id"])
     return UtilityAccountPublic.model_validate(account_public(row))
 
 

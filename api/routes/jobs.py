@@ -10,7 +10,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import asyncpg
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -26,6 +26,7 @@ from api.deps import (
     refund_rate_limit_token,
     spend_rate_limit_token,
 )
+from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
@@ -57,7 +58,12 @@ of a larger file its beginning, so a view holds this much in memory, never the w
 
 
 async def _start(
-    state: StateDep, principal: IngestDep, response: Response, account_id: int, idempotency_key: str | None
+    state: StateDep,
+    principal: IngestDep,
+    request: Request,
+    response: Response,
+    account_id: int,
+    idempotency_key: str | None,
 ) -> JobPublic:
     if state.settings.rate_limit_per_minute > 0:
         # One statement reads the account, meets the key's job, takes the token and records the job
@@ -74,8 +80,7 @@ async def _start(
             action=START_JOB_ACTION,
         )
         if started is not None:
-            response.status_code = status.HTTP_201_CREATED
-            return job_public(started, state.settings)
+            return _created(request, response, job_public(started, state.settings))
         if spent:  # the key's first try recorded its job meanwhile: this request, a retry, pays nothing
             await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
         _, replayed = await checked_account(
@@ -103,8 +108,15 @@ async def _start(
         raise
     if spent and not created:  # a retry (with a rate limit, one sent before its first try answered): the first paid
         await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return job_public(job, state.settings)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        return job_public(job, state.settings)
+    return _created(request, response, job_public(job, state.settings))
+
+
+def _created(request: Request, response: Response, job: JobPublic) -> JobPublic:
+    answer_created(request, response, "get_job", job_id=job.id)
+    return job
 
 
 @router.post(
@@ -114,43 +126,55 @@ async def _start(
     responses={
         200: {"model": JobPublic, "description": "the job already started with this Idempotency-Key"},
         **problem_responses(429),
+        **CREATED_LOCATION,
     },
 )
 async def create_job(
-    body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
+    body: JobCreate,
+    state: StateDep,
+    principal: IngestDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Start ingesting the latest bill of a utility account; returns the job at once."""
-    return await _start(state, principal, response, body.utility_account_id, idempotency_key)
+    return await _start(state, principal, request, response, body.utility_account_id, idempotency_key)
 
 
 @router.post(
     "/agent/run",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    responses={200: {"model": JobPublic}, **problem_responses(429)},
+    responses={200: {"model": JobPublic}, **problem_responses(429), **CREATED_LOCATION},
 )
 async def agent_run(
     utility_account_id: IdQuery,
     state: StateDep,
     principal: IngestDep,
+    request: Request,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Kept from the original service: same as ``POST /jobs``."""
-    return await _start(state, principal, response, utility_account_id, idempotency_key)
+    return await _start(state, principal, request, response, utility_account_id, idempotency_key)
 
 
 @router.post(
     "/ingest/run",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    responses={200: {"model": JobPublic}, **problem_responses(429)},
+    responses={200: {"model": JobPublic}, **problem_responses(429), **CREATED_LOCATION},
 )
 async def ingest_run(
-    body: JobCreate, state: StateDep, principal: IngestDep, response: Response, idempotency_key: IdempotencyKey = None
+    body: JobCreate,
+    state: StateDep,
+    principal: IngestDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Kept from the original service: same as ``POST /jobs``."""
-    return await _start(state, principal, response, body.utility_account_id, idempotency_key)
+    return await _start(state, principal, request, response, body.utility_account_id, idempotency_key)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
