@@ -17,6 +17,7 @@ from extraction.bounded import BoundedReader, ParseTimedOut
 from extraction.checks import check_account, check_approval, check_bill, check_correction, check_issued_by
 from extraction.document import Document, DocumentRejected
 from extraction.engine import Extraction, extract
+from extraction.gemini_errors import GeminiUnavailable
 from extraction.pipeline import decide, today
 from shared.artifacts import ArtifactStore
 from shared.bounded_cache import RECENT_ENTRIES, RecentCache
@@ -102,9 +103,12 @@ class ExtractionActivities:
                 "document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason}
             )
             return ExtractionOutcome(bill=None, reasons=[rejected.reason], extractor="none", pages=0)
-        result: Extraction = self._with_heartbeats(
-            lambda: extract(document, provider_hint=request.provider, settings=self._settings)
-        )
+        try:
+            result: Extraction = self._with_heartbeats(
+                lambda: extract(document, provider_hint=request.provider, settings=self._settings)
+            )
+        except GeminiUnavailable as busy:
+            raise retried_when_gemini_says(busy) from busy
         logger.info(
             "bill extracted",
             extra={
@@ -171,3 +175,10 @@ class ExtractionActivities:
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},
         )
         return CorrectionVerdict(failing=failing)
+
+
+def retried_when_gemini_says(busy: GeminiUnavailable) -> ApplicationError:
+    """The failure Temporal retries: after the delay Gemini's 429 asked for ("retry in 37s"), where it named one,
+    not the policy's next backoff (2 s, 4 s...), which would spend attempts inside the quota's window. A delay past
+    the step's 30 minutes (a day's quota) ends the retries at once, the job failing with the quota's name."""
+    return ApplicationError(str(busy), type=type(busy).__name__, next_retry_delay=busy.retry_delay)

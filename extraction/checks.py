@@ -8,6 +8,7 @@ validator, so this module and its imports stay stdlib + pydantic + ``shared.bill
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Set as AbstractSet
 from datetime import date
@@ -354,10 +355,28 @@ def _copied_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:line_items")
     if bill.customer_name is not None and not evidence.has_words(bill.customer_name):
         reasons.append("no_evidence:customer_name")
+    reasons += _provider_name_evidence(bill, evidence)
     meters = (reading.meter_number for reading in bill.usage if reading.meter_number is not None)
     if any(_meter_key(meter) and not evidence.has_account(meter) for meter in meters):
         reasons.append("no_evidence:meter_number")
     return reasons
+
+
+def _provider_name_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
+    """A provider no template knows is published to the warehouse by the name read for it, so that name is printed,
+    and is not the customer's: Gemini's "Hello Ivan Haddad," or "Totally Invented Utility Co" was stored unreviewed
+    as the bill's provider, the customer's name thus reaching the warehouse, which otherwise never holds it. The
+    rules read it off the letterhead, which ``_letterhead`` keeps from being a greeting or an address."""
+    if bill.provider is not None or bill.provider_name is None:
+        return []
+    if not evidence.has_words(bill.provider_name):
+        return ["no_evidence:provider_name"]
+    customer = _words(bill.customer_name or "")
+    return ["provider_is_customer"] if customer and customer <= _words(bill.provider_name) else []
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[^\W_]+", name.casefold()))
 
 
 def _ambiguous_date_order(bill: NormalizedBill, evidence: Evidence, *, day_first: bool) -> bool:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from extraction.checks import check_bill, with_implied_charges
 from extraction.document import TEXT, Document
+from extraction.gemini_errors import GeminiRejected
 from extraction.rules.extractor import RuleResult, extract_with_rules
 from extraction.wire import MalformedModelOutput
 from shared.bill import Commodity, NormalizedBill, Provider, UsageUnit
@@ -133,12 +134,15 @@ def _gemini(
     # job's account, two totals only by this bill's charges (``_settles_the_total``).
     carried = _carried(rules, None)
     pages = document.page_count
-    from extraction.gemini import GeminiExtractor, GeminiRejected  # google-genai weighs ~50 MB: load it when used
+    from extraction.gemini import GeminiExtractor  # google-genai weighs ~50 MB: load it when used
 
     fallback = rules.bill if rules is not None and not witness_only else None
     try:
         bill = GeminiExtractor.from_settings(settings).extract(document, provider=provider)
-    except MalformedModelOutput:
+    except MalformedModelOutput as unread:
+        # Said, cut to a line: a prompt or model regression (every answer fenced, a unit it started writing) reads
+        # apart from a safety block or a cut-off answer only here; the reviewer sees the code alone.
+        logger.warning("gemini's answer could not be read", extra={"error": str(unread)[:300]})
         return Extraction(bill=fallback, reasons=[*carried, "malformed_model_output"], extractor="gemini", pages=pages)
     except GeminiRejected as rejected:  # this document, not the deployment: a person reads it
         logger.warning("gemini refused the document", extra={"error": str(rejected)})

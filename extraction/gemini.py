@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 import httpx
 import httpx2
@@ -21,6 +23,7 @@ from google.genai import errors, types
 from pydantic import ValidationError
 
 from extraction.document import TEXT, Document
+from extraction.gemini_errors import GeminiError, GeminiMisconfigured, GeminiRejected, GeminiUnavailable
 from extraction.prompt import build_prompt
 from extraction.wire import MalformedModelOutput, WireBill, to_bill
 from shared.bill import NormalizedBill, Provider
@@ -35,28 +38,13 @@ answer is cut off (finish_reason MAX_TOKENS)."""
 # google-genai 3.x defaults to v1; pin v1beta, where structured output is complete (and the
 # path the team's fakes and notes expect: /v1beta/models/{model}:generateContent).
 API_VERSION = "v1beta"
-_TRANSIENT_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
-"""499 CANCELLED too: Gemini's answer under heavy load, or to a generation past the server timeout we send."""
+_TRANSIENT_STATUS = frozenset({408, 409, 429, 499, 500, 502, 503, 504})
+"""499 CANCELLED too: Gemini's answer under heavy load, or to a generation past the server timeout we send; 409
+ABORTED, Google's word for a conflict that passes."""
 _MISCONFIGURED_STATUS = frozenset({401, 403, 404})  # key refused or lacking rights, model retired
 _MISCONFIGURED_REASONS = frozenset({"API_KEY_INVALID"})  # Gemini says 400 to a bad key
 # google-genai sends with httpx2 by default and httpx when asked to; both time out alike.
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx2.TransportError, httpx.TransportError)
-
-
-class GeminiError(Exception):
-    """Base of Gemini failures."""
-
-
-class GeminiUnavailable(GeminiError):
-    """Rate-limited, overloaded or too slow: worth retrying later."""
-
-
-class GeminiMisconfigured(GeminiError):
-    """The deployment is wrong (bad key, retired model): retried for up to 30 minutes, then the job fails."""
-
-
-class GeminiRejected(GeminiError):
-    """Gemini refused this document (a 4xx not about the deployment): a person reads the bill."""
 
 
 @dataclass(frozen=True)
@@ -157,14 +145,23 @@ class GeminiExtractor:
 def _classify(error: errors.APIError, model: str) -> GeminiError:
     """Whose problem an error answer is: the moment's, the deployment's, or this document's."""
     summary = f"gemini {error.code} {error.status}: {error.message}"
+    details = _error_details(error)
     if error.code in _TRANSIENT_STATUS:
-        return GeminiUnavailable(summary)
-    reasons = _error_reasons(error)
+        # A quota's name tells a minute's burst from a day's allowance, which no retry within the step's 30 minutes
+        # gets back; the delay Gemini asks for is honoured (``activities.extraction``), not the policy's backoff.
+        violations = [v for d in details if isinstance(d.get("violations"), list) for v in d["violations"]]
+        quotas = sorted({str(v["quotaId"]) for v in violations if isinstance(v, dict) and v.get("quotaId")})
+        delay = next((_seconds(d["retryDelay"]) for d in details if isinstance(d.get("retryDelay"), str)), None)
+        said = [f"quota {', '.join(quotas)}"] if quotas else []
+        if delay is not None:
+            said.append(f"retry in {delay.total_seconds():g}s")
+        return GeminiUnavailable(f"{summary} ({'; '.join(said)})" if said else summary, retry_delay=delay)
+    reasons = {str(d["reason"]) for d in details if d.get("reason")}
     if _about_the_deployment(error, reasons):
         # Never the key itself: only what Gemini said about it.
         logger.error(
             "gemini refuses this deployment's key, model or project; extraction retries for up to 30 minutes"
-            " (then the job fails): fix GEMINI_API_KEY, GEMINI_MODEL or GEMINI_THINKING_BUDGET",
+            " (then the job fails): fix GEMINI_API_KEY, GEMINI_MODEL, GEMINI_THINKING_BUDGET or GEMINI_BASE_URL",
             extra={
                 "gemini_code": error.code,
                 "gemini_status": error.status,
@@ -176,28 +173,45 @@ def _classify(error: errors.APIError, model: str) -> GeminiError:
     return GeminiRejected(summary)
 
 
+_ABOUT_THE_REQUEST = ("thinking", "models/", "generation_config", "generationconfig", "invalid json payload")
+"""Words of a 400 that every request gets: one naming thinking (a model that cannot turn it off refuses a budget of
+0), the model ("JSON mode is not enabled for models/gemma-3-27b-it"), or the request's shape ("Invalid JSON payload
+received. Unknown name ... at 'generation_config'": a proxy or API version that does not know a field we send)."""
+
+
 def _about_the_deployment(error: errors.APIError, reasons: set[str]) -> bool:
-    """A refusal every request would get: the key, the project (region, billing), or the model (one
-    that cannot turn thinking off refuses a thinking budget of 0 with a 400 that names thinking)."""
+    """A refusal every request would get: the key, the project (region, billing), the model, or the request's shape."""
     if error.code in _MISCONFIGURED_STATUS or reasons & _MISCONFIGURED_REASONS:
         return True
-    return error.status == "FAILED_PRECONDITION" or "thinking" in (error.message or "").lower()
+    message = (error.message or "").lower()
+    return error.status == "FAILED_PRECONDITION" or any(words in message for words in _ABOUT_THE_REQUEST)
 
 
-def _error_reasons(error: errors.APIError) -> set[str]:
-    """The ``reason`` of each ErrorInfo in the error's details ("API_KEY_INVALID")."""
+def _error_details(error: errors.APIError) -> list[dict[str, Any]]:
+    """The error's details: ErrorInfo's ``reason`` ("API_KEY_INVALID"), RetryInfo's ``retryDelay`` ("37s"),
+    QuotaFailure's ``violations``."""
     body = error.details if isinstance(error.details, dict) else {}
     inner = body.get("error", body)
     details = inner.get("details") if isinstance(inner, dict) else None
-    if not isinstance(details, list):
-        return set()
-    return {str(d["reason"]) for d in details if isinstance(d, dict) and d.get("reason")}
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _seconds(duration: str) -> timedelta | None:
+    """A protobuf Duration as JSON writes it ("37s", "1.5s"), or None."""
+    try:
+        seconds = float(duration.removesuffix("s"))
+    except ValueError:
+        return None
+    return timedelta(seconds=seconds) if duration.endswith("s") and 0 < seconds < 10**7 else None
 
 
 def _parse(response: types.GenerateContentResponse) -> WireBill:
     candidates = response.candidates or []
     if not candidates:
-        raise MalformedModelOutput("no candidates (prompt blocked?)")
+        blocked = response.prompt_feedback.block_reason if response.prompt_feedback else None
+        if blocked is None:  # an empty body, or a gateway's {"error": ...} under a 200: the moment's problem
+            raise GeminiUnavailable("gemini answered with no candidates and no reason")
+        raise MalformedModelOutput(f"prompt blocked: {blocked}")
     finish = candidates[0].finish_reason
     if finish is not None and finish != types.FinishReason.STOP:
         # MAX_TOKENS leaves truncated JSON; SAFETY and friends leave none.
@@ -205,4 +219,4 @@ def _parse(response: types.GenerateContentResponse) -> WireBill:
     try:
         return WireBill.model_validate_json(response.text or "")
     except ValidationError as error:
-        raise MalformedModelOutput("response does not match the schema") from error
+        raise MalformedModelOutput.refused("response does not match the schema", error) from error

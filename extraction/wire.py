@@ -28,6 +28,12 @@ from shared.bill import (
 class MalformedModelOutput(ValueError):
     """The model answered, but not with a usable bill."""
 
+    @classmethod
+    def refused(cls, what: str, error: ValidationError) -> MalformedModelOutput:
+        """Which fields were refused and why, never their values (an account number, a name)."""
+        said = [f"{'.'.join(map(str, e['loc'])) or '(whole)'}: {e['msg']}" for e in error.errors(include_input=False)]
+        return cls(f"{what}: {'; '.join(said[:3])}{' …' if len(said) > 3 else ''}")
+
 
 class WireUsage(BaseModel):
     commodity: str
@@ -132,7 +138,9 @@ def to_bill(wire: WireBill, *, provider: Provider | None, text: str = "") -> Nor
             usage=[_usage(u, text=text if decimal_comma else None) for u in wire.usage],
             line_items=[_line_item(i, decimal_comma=decimal_comma) for i in wire.line_items],
         )
-    except (ValidationError, KeyError, ValueError) as error:
+    except ValidationError as error:
+        raise MalformedModelOutput.refused("the bill's fields", error) from error
+    except (KeyError, ValueError) as error:
         raise MalformedModelOutput(str(error)) from error
 
 

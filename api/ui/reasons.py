@@ -25,6 +25,7 @@ _FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
     "unknown_currency": ("currency",),
     "provider_mismatch": ("provider", "provider_name"),
     "commodity_mismatch": ("provider", "provider_name"),
+    "provider_is_customer": ("provider_name", "customer_name"),
     "ambiguous_date_order": ("bill_period_start", "bill_period_end", "statement_date", "due_date"),
 }
 
@@ -52,6 +53,7 @@ _TEXT_BY_CODE: dict[str, str] = {
     "commodity_mismatch": (
         "the provider named on the bill does not bill this commodity: some other utility's bill? Check the provider"
     ),
+    "provider_is_customer": "the provider's name holds the customer's: check who issued the bill",
     "unit_scale": "printed in thousands of gallons, e.g. “(1,000 gal)” or “kgal”: enter it multiplied out",
     "ambiguous_date_order": (
         "the dates are numbers that read as a bill either way round (05/03/2026: 5 March or May 3): "

@@ -22,6 +22,7 @@ from temporalio import client as temporal_client
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -225,7 +226,8 @@ class _Recording(ActivityInboundInterceptor):
         try:
             return await super().execute_activity(input)
         except BaseException as error:
-            run.error = type(error).__name__
+            # The failure's type as Temporal names it: an ApplicationError's own, else the exception's class.
+            run.error = error.type if isinstance(error, ApplicationError) and error.type else type(error).__name__
             raise
         finally:
             run.ended = time.monotonic()

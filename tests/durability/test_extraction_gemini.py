@@ -105,6 +105,36 @@ async def test_gemini_503_is_retried_with_backoff_then_succeeds(
     assert (await job_row(resources.pool, job.id))["status"] == JobStatus.SUCCEEDED
 
 
+async def test_a_429_is_retried_after_the_delay_gemini_asked_for(
+    client: Client,
+    resources: Resources,
+    gemini_settings: Settings,
+    gemini: FakeGemini,
+    gemini_worker: None,
+    recorder: ActivityRecorder,
+    queue: str,
+    unique: str,
+) -> None:
+    """Not after the policy's 2 s, which spends the attempts inside the quota's window."""
+    number = f"GEM-{unique}"
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=number)
+    job_id = str(uuid.uuid4())
+    busy = error_body(429, "Resource has been exhausted")
+    busy["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "5s"}]
+    gemini.push(429, busy)
+    gemini.push(200, perfect_answer(Provider.PGE, number, job_id))
+
+    job = await start_on_queue(
+        pool=resources.pool, client=client, settings=gemini_settings, queue=queue, account=account, job_id=job_id
+    )
+    result = await asyncio.wait_for(job.handle.result(), timeout=60)
+
+    assert result.status == JobStatus.SUCCEEDED, result
+    first, second = recorder.of("extract_bill")
+    assert first.ended is not None and first.error == "GeminiUnavailable"
+    assert second.started - first.ended >= 4.5
+
+
 async def test_slow_gemini_heartbeats_and_a_cancel_stops_the_activity(
     client: Client,
     resources: Resources,

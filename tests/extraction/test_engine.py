@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from eval.synth import make_facts, rng_for
 from extraction.checks import check_bill
 from extraction.document import read_document
 from extraction.engine import disagreement, extract
-from extraction.gemini import GeminiMisconfigured, GeminiUnavailable
+from extraction.gemini_errors import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import LineItem, NormalizedBill, Provider, UsageUnit
@@ -239,12 +240,19 @@ def test_a_disagreement_on_the_previous_balance_names_it_not_the_charges_it_impl
     assert disagreement(rules, gemini) == "previous_balance"
 
 
-def test_malformed_output_keeps_the_rules_reading(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
+def test_malformed_output_keeps_the_rules_reading_and_logs_why(
+    fake_gemini: FakeGemini, gemini_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reviewer sees the code alone; the operator's log says why, or a prompt or model regression (every
+    answer suddenly fenced) read like a safety block or a cut-off answer."""
     data, _, expected = sample_bill(None, seed=7)
     fake_gemini.push(200, bill_response("{truncated", finish_reason="MAX_TOKENS"))
-    result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
+    with caplog.at_level(logging.WARNING, logger="extraction.engine"):
+        result = extract(read_document(data), provider_hint=None, settings=gemini_settings)
     assert result.reasons == ["malformed_model_output"]
     assert result.bill is not None and result.bill.account_number == expected.account_number
+    (logged,) = [r for r in caplog.records if r.name == "extraction.engine"]
+    assert "MAX_TOKENS" in logged.__dict__["error"], logged.__dict__
 
 
 def test_gemini_reads_images(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
@@ -775,14 +783,27 @@ NAMED = PLAIN.replace(
         ({}, []),
         ({"customer_name": "John Smith"}, ["no_evidence:customer_name"]),
         ({"meter_number": "55501234"}, ["no_evidence:meter_number"]),
+        ({"provider_name": "Riverside Utility Authority"}, []),
+        ({"provider_name": "Totally Invented Utility Co"}, ["no_evidence:provider_name"]),
+        ({"provider_name": "Dear Jane Q. O'Brien"}, ["no_evidence:provider_name"]),
+        ({"provider_name": "O'BRIEN, JANE Q."}, ["provider_is_customer"]),
     ],
-    ids=["as-printed", "invented-customer", "invented-meter"],
+    ids=[
+        "as-printed",
+        "invented-customer",
+        "invented-meter",
+        "provider-in-its-own-case",
+        "invented-provider",
+        "a-greeting-for-a-provider",
+        "the-customer-for-a-provider",
+    ],
 )
-def test_a_customer_or_meter_gemini_invents_goes_to_review(
+def test_a_customer_meter_or_provider_gemini_invents_goes_to_review(
     fake_gemini: FakeGemini, gemini_settings: Settings, update: dict[str, str], reasons: list[str]
 ) -> None:
     """Gemini's names and numbers are its copy of the text, in its own case and punctuation; one the text does
-    not print was stored (and the customer's name published) as the bill's."""
+    not print was stored (and the customer's name published) as the bill's. A provider no template knows is
+    published by the name read for it, which was stored unchecked: an invented one, or the customer's."""
     read = extract_with_rules([NAMED], provider_hint=None)
     assert read.bill is not None
     meter = update.pop("meter_number", "4473-2410")

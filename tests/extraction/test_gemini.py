@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from activities.extraction import retried_when_gemini_says
 from eval.generate import sample_bill
 from extraction.document import read_document
-from extraction.gemini import (
-    MAX_OUTPUT_TOKENS,
-    GeminiConfig,
-    GeminiExtractor,
-    GeminiMisconfigured,
-    GeminiRejected,
-    GeminiUnavailable,
-)
+from extraction.gemini import MAX_OUTPUT_TOKENS, GeminiConfig, GeminiExtractor
+from extraction.gemini_errors import GeminiMisconfigured, GeminiRejected, GeminiUnavailable
 from extraction.pipeline import analyze
 from extraction.wire import MalformedModelOutput, WireBill, to_bill
 from shared.bill import Commodity, Provider
@@ -200,7 +196,7 @@ def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Setti
         ),
         bill_response(wire_fields(), finish_reason="MAX_TOKENS"),
         bill_response(wire_fields(), finish_reason="SAFETY"),
-        {"candidates": []},
+        {"candidates": [], "promptFeedback": {"blockReason": "SAFETY"}},
         {"candidates": [{"content": {"role": "model", "parts": [{"text": 5}]}, "finishReason": "STOP"}]},
     ],
     ids=[
@@ -211,7 +207,7 @@ def test_not_a_bill_returns_none(fake_gemini: FakeGemini, gemini_settings: Setti
         "bad-commodity",
         "max-tokens",
         "safety",
-        "empty",
+        "prompt-blocked",
         "sdk-refuses-the-body",  # a pydantic ValidationError out of the SDK was retried untyped, then failed the job
     ],
 )
@@ -221,6 +217,53 @@ def test_malformed_output_is_a_typed_error(
     fake_gemini.push(200, reply)
     with pytest.raises(MalformedModelOutput):
         GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+
+
+def test_the_fields_a_model_got_wrong_are_named_without_their_values(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    """The operator's log (``extraction.engine``) says which fields, never a name or an account number."""
+    fake_gemini.push(200, bill_response(wire_fields(account_number="9" * 70, customer_name="x\x00Jane Doe")))
+    with pytest.raises(MalformedModelOutput) as refused:
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert "account_number: String should have at most 64 characters" in str(refused.value)
+    assert "customer_name" in str(refused.value)
+    assert "9" * 20 not in str(refused.value) and "Jane" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"error": {"code": 503, "message": "upstream unavailable", "status": "UNAVAILABLE"}}],
+    ids=["empty-body", "a-gateways-error-under-a-200"],
+)
+def test_an_answer_with_no_candidates_and_no_block_reason_is_unavailable(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, body: dict[str, Any]
+) -> None:
+    """It read "no candidates (prompt blocked?)" and sent the bill to review: the moment's problem, retried."""
+    fake_gemini.push(200, body)
+    with pytest.raises(GeminiUnavailable):
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+
+
+def test_a_429_says_its_quota_and_the_delay_gemini_asked_for(
+    fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any
+) -> None:
+    """A day's quota read like a minute's burst, and the retry came after the policy's 2 s, not Gemini's 37 s."""
+    body = error_body(429, "You exceeded your current quota")
+    body["error"]["details"] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaMetric": "generate_content_requests", "quotaId": "GenerateRequestsPerDay"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
+    ]
+    fake_gemini.push(429, body)
+    with pytest.raises(GeminiUnavailable) as busy:
+        GeminiExtractor.from_settings(gemini_settings).extract(pdf_document, provider=None)
+    assert busy.value.retry_delay == timedelta(seconds=37)
+    assert "quota GenerateRequestsPerDay; retry in 37s" in str(busy.value)
+    failure = retried_when_gemini_says(busy.value)
+    assert (failure.type, failure.next_retry_delay) == ("GeminiUnavailable", timedelta(seconds=37))
 
 
 def test_429_is_unavailable_then_a_retry_succeeds(
@@ -236,7 +279,7 @@ def test_429_is_unavailable_then_a_retry_succeeds(
     assert fake_gemini.request_count == 2
 
 
-@pytest.mark.parametrize("status", [499, 500, 503])
+@pytest.mark.parametrize("status", [409, 499, 500, 503])
 def test_server_errors_are_unavailable(
     fake_gemini: FakeGemini, gemini_settings: Settings, pdf_document: Any, status: int
 ) -> None:
@@ -296,8 +339,19 @@ def key_invalid_body() -> dict[str, Any]:
         (404, error_body(404, "model retired")),
         (400, error_body(400, "Budget 0 is invalid. This model only works in thinking mode.")),
         (400, {"error": {"code": 400, "message": "User location is not supported", "status": "FAILED_PRECONDITION"}}),
+        (400, error_body(400, "JSON mode is not enabled for models/gemma-3-27b-it")),
+        (400, error_body(400, "Invalid JSON payload received. Unknown name \"thinkingConfig\" at 'generation_config'")),
     ],
-    ids=["key-invalid", "unauthenticated", "permission-denied", "model-not-found", "always-thinks", "region"],
+    ids=[
+        "key-invalid",
+        "unauthenticated",
+        "permission-denied",
+        "model-not-found",
+        "always-thinks",
+        "region",
+        "model-without-json-mode",
+        "a-field-the-api-version-does-not-know",
+    ],
 )
 def test_a_deployment_problem_is_misconfigured_and_retryable(
     fake_gemini: FakeGemini,
