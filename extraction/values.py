@@ -74,7 +74,7 @@ MONEY_RE = re.compile(
     (?P<minus>[-\u2212](?=[$\d])|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
     (?:(?P<usd>\$\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00"; a bare figure's dash is ``minus``'s alone
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
-    (?![\d%,]|\.\d)
+    (?![\d%]|,\d|\.\d)  # not a longer figure's part; a comma before a blank is prose's ("$168.41, due by ...")
     (?P<close>\s*\))?
     # "20.00 CR" (as ever, even a column away), "20.00 cr", "20.00 CREDIT" in its own cell; not
     # "Credit Balance", "Credit: $5.00" or "Credit/Adjustments" in the next column.
@@ -380,7 +380,7 @@ def iter_money(text: str) -> Iterator[Found[Decimal]]:
 
 _SPACED_DASH_FIGURE = re.compile(
     r"(?<=[^\s\-\u2212])(?<!\d\.\d\d)[ \t][-\u2212][ \t]+\$?[ \t]*(?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})"
-    r"(?![\d%,]|\.\d)"
+    r"(?![\d%]|,\d|\.\d)"
 )
 """Not after an amount: "$150.00 - $265.05" is a range."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from extraction.rules.layout import Line, Wordings, cells
+from extraction.rules.layout import Cell, Line, Wordings, cells
 from extraction.rules.vocabulary import without_false_commodities
 from extraction.values import iter_money, only_currency_marks, without_currency_mark
 from shared.bill import Commodity, LineItem, LineItemCategory
@@ -25,20 +25,28 @@ _SECTION = re.compile(
     r"|^(?:delivery|supply|generation|transmission|distribution)\s+services?(?:\s*:.*)?$"  # "Delivery Services: ..."
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges"
     r"|^charges\s+for\s+(?:your\s+)?(?:(?P<commodity_for>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
-    r"(?:service|delivery|usage)\s*:?$",  # "Charges for Electric Service"
+    r"(?:service|delivery|usage)\s*:?$"  # "Charges for Electric Service"; and "Water Service" alone, below
+    r"|^(?P<commodity_of>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+service\s*:?$",
     re.IGNORECASE,
 )
+_COLUMNS_FIRST = re.compile(r"(?:service|description|item|charge\s+description)s?", re.IGNORECASE)
+_COLUMNS_LAST = re.compile(r"(?:current\s+)?(?:charges?|amount)", re.IGNORECASE)
+"""A charges table's column headings: its first a row's ("SERVICE", "Description"), its last the amount's ("CHARGE",
+"Amount"), as in a city's "SERVICE   CONSUMPTION   CHARGE" over its rows."""
 _SUBSECTION = re.compile(
     r"^[ \t]*(?:(?:[^\W\d]+[ \t]+){0,5}?charges[ \t]*:?"
     r"|(?:[^\W\d]+[ \t]+){0,3}?(?:refuse|trash|garbage|solid[ \t]+waste|recycling|storm[ \t]*water|other|miscellaneous"
     r"|additional)[ \t]+services?[ \t]*:?|other|misc(?:ellaneous|\.)?"
+    r"|(?:taxes|fees)(?:[ \t]+(?:and|&)[ \t]+(?:taxes|fees|surcharges|other[ \t]+charges))?[ \t]*:?"
+    r"|(?:natural[ \t]+)?(?:electric(?:ity)?|gas|water|sewer|wastewater)(?:[ \t]+service)?[ \t]+[-\u2013\u2014][ \t]+"
+    r"(?:residential|commercial|industrial|small|large|general|rate|schedule|tariff)\b.*"  # "GAS SERVICE - Rate Rg-2"
     r"|(?:[^\W\d]+[ \t]+){0,3}?(?:electric(?:ity)?|gas|water|sewer|wastewater)(?:[ \t]+[^\W\d]+){0,3}?[ \t]*:?)[ \t]*$",
     re.IGNORECASE,
 )
 """A heading within the charges ("Natural Gas Charges", "Gas Supply and Delivery Charges", "Refuse Charges",
-"Solid Waste Services", "Water and Sewer", "Other"): words only, its items are its commodity's, or none's, not the
-section's before it. Not a rate's line ("Rate Schedule: E1 Residential Service"), a usage line ("Gas used 41
-therms") or a wrapped item ("Delivery services")."""
+"Solid Waste Services", "Water and Sewer", "Other", "Taxes and Fees", "Gas Service - Rate G-2"): words only (but a
+rate's), its items are its commodity's, or none's, not the section's before it. Not a rate's line ("Rate Schedule: E1
+Residential Service"), a usage line ("Gas used 41 therms") or a wrapped item ("Delivery services")."""
 _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|amount\s+enclosed"  # a late payment charge is an item
@@ -89,9 +97,9 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         if not row:
             continue
         heading = _SECTION.match(row[0].text)
-        if heading is not None and not any(iter_money(line.text)):
+        if (heading is not None or _heads_charge_columns(row)) and not any(iter_money(line.text)):
             inside = True
-            word = heading.group("commodity") or heading.group("commodity_for")
+            word = heading and (heading["commodity"] or heading["commodity_for"] or heading["commodity_of"])
             commodity = _WORD_COMMODITY[word.lower().split()[-1]] if word else commodity  # "Natural Gas": gas
             continue
         if not inside:
@@ -108,6 +116,14 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
     return items
 
 
+def _heads_charge_columns(row: Sequence[Cell]) -> bool:
+    return (
+        len(row) >= 2
+        and _COLUMNS_FIRST.fullmatch(row[0].text) is not None
+        and _COLUMNS_LAST.fullmatch(row[-1].text) is not None
+    )
+
+
 def _item(text: str, commodity: Commodity | None, *, printed: str | None = None) -> LineItem | None:
     """The row's item; its description as ``printed`` ("Energy charge 2.412,5 kWh", not the "2,412.5 kWh" the
     amounts are read in)."""
@@ -122,7 +138,7 @@ def _item(text: str, commodity: Commodity | None, *, printed: str | None = None)
         description=description[:200],
         category=_category(description),
         amount=last.value,
-        commodity=_named_commodity(description) or commodity,
+        commodity=_named_commodity(description) or _priced_commodity(description) or commodity,
     )
 
 
@@ -130,6 +146,20 @@ def _named_commodity(description: str) -> Commodity | None:
     """The commodity a row names ("Gas delivery charge"), which beats its section's; not a greenhouse gas's."""
     word = _COMMODITY_WORD.search(without_false_commodities(description))
     return _WORD_COMMODITY[word.group(1).lower()] if word else None
+
+
+_PRICED_IN = (
+    (re.compile(r"\d\s*kwh\b", re.IGNORECASE), Commodity.ELECTRICITY),
+    (re.compile(r"\d\s*therms?\b", re.IGNORECASE), Commodity.GAS),
+    (re.compile(r"\d\s*(?:k?gal(?:lons?)?)\b", re.IGNORECASE), Commodity.WATER),
+)
+
+
+def _priced_commodity(description: str) -> Commodity | None:
+    """The commodity of the one unit a row prices ("Distribution Charge 116.3 therms @ $0.19830": gas), which beats
+    its section's: a gas section under a heading the reader did not know filed its items under the electric one's."""
+    priced = {commodity for unit, commodity in _PRICED_IN if unit.search(description)}
+    return priced.pop() if len(priced) == 1 else None
 
 
 def _category(description: str) -> LineItemCategory:

@@ -37,13 +37,22 @@ from shared.bill import UNITS_BY_COMMODITY, Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|consumed|billed|units"
+_UNIT_WORD = rf"(?:kwh|therms?|ccf|hcf|gallons?|gal|{METRIC_UNIT})"
+_FACTOR_MAKES = rf"(?P<factor>\s*\d[\d.,]*(?:\s+[a-z]+){{0,3}}\s*)=\s*\d[\d.,]*\s*{_UNIT_WORD}\b"
+"""After a heat factor's times sign, the factor, maybe named, and what the count makes: "96 CCF x| 1.0245 = 98.4
+Therms", "113 CCF x| 1.0290 therm factor = 116.3 therms"."""
+_HEAT_FACTOR = re.compile(rf"\s*(?:\u00d7|\bx\s|\*){_FACTOR_MAKES}", re.IGNORECASE)
+"""What follows a gas meter's count that a heat factor converts: the therms it makes are the reading, neither the
+count before them nor the factor ("1.0290 therm factor")."""
 _RATE = re.compile(
-    rf"[@$\u00d7]|\bx\s|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal|{METRIC_UNIT})", re.IGNORECASE
+    rf"[@$]|(?:\u00d7|\bx\s)(?!{_FACTOR_MAKES})|\bper\b|/\s*(?:1,?0+\s*)?(?:kwh|therm|ccf|hcf|k?gal|{METRIC_UNIT})",
+    re.IGNORECASE,
 )
-"""A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal"."""
+"""A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal", "512 kWh x 0.1123"; not a heat factor's."""
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _ANOTHER_PERIOD = (
-    r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle)|year\s+ago|same\s+(?:period|month|time)"
+    r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|(?:jan|febr)uary|march|april|may|june|july|august"
+    r"|(?:septem|octo|novem|decem)ber|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)|year\s+ago|same\s+(?:period|month|time)"
     r"|average|avg|daily|per\s+day|history"
     r"|neighbou?rs?|similar\s+(?:homes?|households?)|efficient\s+(?:homes?|households?))\b"
 )
@@ -74,6 +83,11 @@ short as a co-op's "Prev Read   Pres Read"), which make its usage column the met
 _PREVIOUS = re.compile(r"(?:prev(?:ious)?|prior|beginning|start(?:ing)?|last)\b", re.IGNORECASE)
 _PRESENT = re.compile(r"(?:pres(?:ent)?|current|end(?:ing)?|this)\b", re.IGNORECASE)
 """The two registers a count is the difference of ("Previous   Present", "Beginning   Ending")."""
+_METER_ROW = re.compile(
+    r"\bmeter\b.*?\b(?:prev(?:ious)?|prior|beginning)\b.*?\b(?:pres(?:ent)?|current|end(?:ing)?)\b", re.IGNORECASE
+)
+"""A meter's row naming both its registers ("Gas  Meter G-9930215  Previous 7,102  Present 7,215  113 CCF"): the
+quantity it prints in a unit is the meter's count, as a usage word's would be."""
 _METER_READ = re.compile(
     r"\b(?:current|pres(?:ent)?|prev(?:ious)?|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
@@ -104,7 +118,6 @@ _TIER_WORDS_WITHIN = 80
 of the whole line before every quantity and note was quadratic on a long line."""
 _WORDING_WITHIN = 200
 """How far from a figure its wording reaches, each way (see ``_wording``)."""
-_UNIT_WORD = rf"(?:kwh|therms?|ccf|hcf|gallons?|gal|{METRIC_UNIT})"
 _NAMES_A_UNIT = re.compile(rf"\b{_UNIT_WORD}\b", re.IGNORECASE)
 _UNIT_ALONE = re.compile(_UNIT_WORD, re.IGNORECASE)
 _UNIT_LABEL_END = re.compile(
@@ -243,7 +256,13 @@ def read_usage(
             continue  # no figure of its own, nor a thousand-gallon note heading one: most of a PDF's layout lines
         figures = [*_quantities(lines, index), *_table_figures(lines, index)]
         labelled = (
-            None if not figures else _TOTAL_LINE if total.search(text) else _USAGE_LINE if labels.search(text) else None
+            None
+            if not figures
+            else _TOTAL_LINE
+            if total.search(text)
+            else _USAGE_LINE
+            if labels.search(text) or _METER_ROW.search(text)
+            else None
         )
         for figure in figures:
             aside = _set_aside(figure, labels)
@@ -813,9 +832,12 @@ def _unit_quantities(
     if not figures:
         return
     rates, sizes = _rate_cells(line_cells) if rates is None else rates, _SizeMarks.of(text)
+    factors = [factor.span("factor") for factor in _HEAT_FACTOR.finditer(text)] if "=" in text else []
     for match in figures:
         cell = _cell_at(line_cells, match.start())
         if cell is None or cell.start in rates or _tier_bound(text, match) or _unit_scale(match, sizes):
+            continue
+        if factors and (within(factors, match.start()) or _HEAT_FACTOR.match(text, match.end())):
             continue
         yield match, cell, allowance_at(text, match.start(), match.end())
 

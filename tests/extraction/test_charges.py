@@ -147,3 +147,29 @@ def test_a_dash_after_a_charges_heading_naming_no_rate_opens_no_charges(heading:
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None
     assert [item.amount for item in bill.line_items] == [Decimal("17.45"), Decimal("231.39")]
+
+
+@pytest.mark.parametrize(
+    ("heading", "commodity"),
+    [("Water Service", Commodity.WATER), ("SERVICE          CONSUMPTION          CHARGE", None)],
+)
+def test_a_commoditys_service_or_a_tables_column_headings_open_the_charges(
+    heading: str, commodity: Commodity | None
+) -> None:
+    """A water co-op's "Water Service" and a city's "SERVICE   CONSUMPTION   CHARGE" opened no charges: the bills
+    were accepted with no line items at all."""
+    bill = extract_with_rules([SUMMIT_GAS.format(heading=heading)], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.amount, item.commodity) for item in bill.line_items] == [
+        (Decimal("17.45"), commodity),
+        (Decimal("231.39"), commodity),
+    ]
+
+
+def test_a_taxes_and_fees_heading_ends_the_commodity_before_it() -> None:
+    text = SUMMIT_GAS.format(heading="Water Service").replace(
+        "  Distribution charge ..... $231.39", "Taxes and Fees\n  City Franchise Fee 2.00% ..... $231.39"
+    )
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    assert [item.commodity for item in bill.line_items] == [Commodity.WATER, None]

@@ -623,3 +623,90 @@ TOTAL AMOUNT DUE                                    $78.27
 """
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
+
+
+COMBINED = """\
+ NORTHERN TIER ENERGY                                                   Combined Utility Statement
+ PO Box 1450, Eau Claire WI 54702-1450
+
+ Account Number: 5100-334-871-2              Statement Date: 11/25/2026
+ Customer: SVEN & INGRID HALVORSEN           Due Date: 12/16/2026
+ Billing Period: 10/24/2026 - 11/23/2026 (30 days)
+
+ ACCOUNT SUMMARY
+   Previous Balance                                                  $211.36
+   Payment Received 11/10/2026 - Thank You                          -$211.36
+   Current Charges                                                   $226.32
+   Total Amount Due                                                  $226.32
+
+ METER READINGS
+   Electric  Meter E-2208841   Previous 51,870   Present 52,571   {electric}
+   Gas       Meter G-9930215   Previous 7,102    Present 7,215    {gas}
+
+ CURRENT CHARGES
+ ELECTRIC CHARGES
+   Customer Charge                                                     19.00
+   Energy Charge  701 kWh @ $0.12310                                   86.29
+   Power Supply Cost Recovery  701 kWh @ $0.00840                       5.89
+ {gas_heading}
+   Customer Charge                                                      7.50
+   Distribution Charge  116.3 therms @ $0.19830                        23.06
+   Purchased Fuel Adjustment (PGA)  116.3 therms @ $0.60740            70.64
+   Conservation Program Charge                                          2.14
+ TAXES
+   Wisconsin Sales Tax 5%                                              10.73
+   Eau Claire County Tax 0.5%                                           1.07
+   Total Current Charges                                              226.32
+"""
+"""A combined electric and gas bill; its meter rows and its gas charges' heading to fill in."""
+
+
+@pytest.mark.parametrize(
+    "gas",
+    [
+        "Usage 113 CCF x 1.0290 = 116.3 Therms",
+        "113 CCF \u00d7 1.0290 = 116.3 therms",
+        "113 CCF x 1.0290 therm factor = 116.3 therms",
+    ],
+)
+@pytest.mark.parametrize("electric", ["Usage 701 kWh", "701 kWh"])
+def test_a_combined_bill_reads_both_meters_and_files_each_charge_under_its_commodity(electric: str, gas: str) -> None:
+    """Accepted with the gas reading lost and the gas charges filed as electricity: the heat factor's "x" made the
+    meter row a rate's, whose figures are no reading; a meter row naming no usage word read nothing; and the gas
+    section's "GAS SERVICE - Rate Rg-2" heading was not one, nor "TAXES"."""
+    text = COMBINED.format(electric=electric, gas=gas, gas_heading="GAS SERVICE - Rate Rg-2 Residential")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(r.commodity, r.quantity, r.unit) for r in report.bill.usage] == [
+        (Commodity.ELECTRICITY, Decimal("701"), UsageUnit.KWH),
+        (Commodity.GAS, Decimal("116.3"), UsageUnit.THERM),
+    ]
+    assert [item.commodity for item in report.bill.line_items] == [Commodity.ELECTRICITY] * 3 + [Commodity.GAS] * 4 + [
+        None
+    ] * 2
+
+
+def test_a_row_priced_in_a_commoditys_unit_is_that_commoditys_under_another_heading() -> None:
+    """A gas section under a heading the reader does not know: its therm-priced rows are gas's, not the electric
+    section's above it."""
+    text = COMBINED.format(electric="Usage 701 kWh", gas="Usage 116.3 therms", gas_heading="Natural Gas Delivery, R2")
+    bill = extract_with_rules([text], provider_hint=None).bill
+    assert bill is not None
+    priced = [item.commodity for item in bill.line_items if "therms" in item.description]
+    assert priced == [Commodity.GAS, Commodity.GAS]
+
+
+def test_a_rate_written_with_a_times_sign_is_still_no_reading() -> None:
+    """Only a factor making a quantity in a unit converts: "512 kWh x 0.1123 = $57.50" prices the kWh."""
+    printed = list(readings_printed("Energy charge   512 kWh x 0.1123 = $57.50\nEnergy used  512 kWh\n"))
+    assert printed == [(Decimal("512"), UsageUnit.KWH), (Decimal("512"), UsageUnit.KWH)]
+    assert (Decimal("0.1123"), UsageUnit.KWH) not in printed
+
+
+def test_a_usage_for_last_month_named_is_another_periods() -> None:
+    """ "Usage last November: 1,236 kWh" disagreed with this month's reading (``conflicting_values:usage``)."""
+    text = DUKE.format(usage="Energy used  1,119 kWh\nUsage last November: 1,236 kWh")
+    read = extract_with_rules([text], provider_hint=None)
+    assert read.bill is not None and not read.reasons
+    assert [(r.quantity, r.unit) for r in read.bill.usage] == [(Decimal("1119"), UsageUnit.KWH)]

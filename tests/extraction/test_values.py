@@ -47,7 +47,14 @@ def test_money_formats(text: str, expected: str) -> None:
     assert parse_money(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["0.12345", "7.25%", "512.000", "12", "abc", "1.2.3", "1.2.34", "10.0.12.34"])
+def test_an_amount_before_a_comma_and_a_blank_is_read() -> None:
+    """An e-mailed bill's "Total amount due: $168.41, due by December 23" read no total: a comma refused it."""
+    assert [found.value for found in iter_money("Total amount due: $168.41, due by December 23")] == [Decimal("168.41")]
+
+
+@pytest.mark.parametrize(
+    "text", ["0.12345", "7.25%", "512.000", "12", "abc", "1.2.3", "1.2.34", "10.0.12.34", "12.34,56", "1.50,2"]
+)
 def test_not_money(text: str) -> None:
     assert parse_money(text) is None
 
