@@ -69,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 client, namespace=settings.temporal_namespace, address=settings.temporal_address
             )
             pool = await when_reachable(
-                "Postgres", lambda: create_pool(settings, open_all=True), within=settings.startup_wait_seconds
+                "Postgres",
+                lambda: create_pool(settings, open_all=True, wait_seconds=settings.api_db_timeout_seconds),
+                within=settings.startup_wait_seconds,
             )
             try:
                 await migrate(pool)

@@ -14,6 +14,7 @@ import logging
 import os
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -109,12 +110,28 @@ prepared again every five minutes, on every connection at once for those the API
 (``api.warm_pool``)."""
 
 
+class _WaitBoundedPool(asyncpg.Pool):  # type: ignore[misc]
+    """A pool whose connections are waited for at most ``acquire_timeout`` unless a caller says otherwise: its
+    ``fetch``/``execute`` helpers acquire with no timeout of their own."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(
-    settings: Settings, *, dsn: str | None = None, open_all: bool = False, one_shot: bool = False
+    settings: Settings,
+    *,
+    dsn: str | None = None,
+    open_all: bool = False,
+    one_shot: bool = False,
+    wait_seconds: float | None = None,
 ) -> asyncpg.Pool:
     """Create the process's single pool (JSON columns decoded to Python objects).
 
-    ``one_shot``: see ``resolve_database_url``.
+    ``one_shot``: see ``resolve_database_url``. ``wait_seconds`` bounds the wait for a connection and each
+    statement (``API_DB_TIMEOUT_SECONDS``), else a statement may take 30 s.
 
     ``open_all`` opens all ``DB_POOL_MAX`` connections now and keeps them: for the API, whose
     bursts of requests otherwise wait while new connections log in and load their JSON codecs
@@ -123,15 +140,23 @@ async def create_pool(
     """
     dsn = dsn or resolve_database_url(settings, one_shot=one_shot)
     try:
-        pool = await asyncpg.create_pool(
+        pending = _WaitBoundedPool(
             dsn,
             min_size=settings.db_pool_max if open_all else settings.db_pool_min,
             max_size=settings.db_pool_max,
             init=_init_connection,
             reset=_keep_session,
-            command_timeout=30,
+            command_timeout=wait_seconds or 30,
             max_cached_statement_lifetime=STATEMENT_CACHE_LIFETIME,
+            # asyncpg.create_pool's own defaults, which its Pool class takes no defaults for
+            max_queries=50000,
+            max_inactive_connection_lifetime=300.0,
+            loop=None,
+            connection_class=asyncpg.Connection,
+            record_class=asyncpg.Record,
         )
+        pending.acquire_timeout = wait_seconds
+        pool = await pending
     except (ValueError, asyncpg.ClientConfigurationError) as error:
         # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
         # password, that is part of the password (printed raw by a crashing worker or api.keys).

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     database_url: OptionalSecret = None
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=20, ge=1)
+    api_db_timeout_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    """How long an API request waits for a pooled connection, and then for each statement, before it answers 503:
+    a Postgres that hangs (a partition, a stuck failover) held requests for the statements' 30 s and more."""
 
     startup_wait_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
     """How long the worker and the API wait at start for Temporal and Postgres to answer (0: not at all);

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -74,3 +76,64 @@ async def test_only_asyncpgs_connection_errors_count_as_the_database_down() -> N
         await asyncio.to_thread(Path("/nonexistent/template.html").read_bytes)  # the error is the point
     except OSError as missing_file:
         assert not is_database_down(missing_file)
+
+
+def _postgres_processes(pgdata: Path) -> list[int]:
+    """The postmaster of ``pgdata`` and its children (its backends, the connections the API holds open)."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _parent_of(stat) == postmaster]
+    return [postmaster, *children]
+
+
+def _parent_of(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):  # a process gone meanwhile
+        return None
+
+
+@pytest.fixture()
+async def database_hung(app_settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An API on a Postgres of its own that stops answering (SIGSTOP) once the API has started: a network partition
+    or a stuck failover, where connections stay open and nothing comes back."""
+    pgdata = tmp_path / "pg"
+    settings = app_settings.model_copy(
+        update={"database_url": SecretStr(embedded_postgres_url(pgdata)), "api_db_timeout_seconds": 1.0}
+    )
+    stopped: list[int] = []
+    try:
+        async with serve(create_app(settings)) as url:
+            pool = await create_pool(settings, one_shot=True)
+            key = await create_key(pool, name="ingest", role=Role.INGEST)
+            await pool.close()
+            stopped = _postgres_processes(pgdata)
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            async with httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {key.key}"}, timeout=8
+            ) as http:
+                yield http
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            stopped = []
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        stop_embedded_postgres(pgdata)
+
+
+async def test_calls_while_postgres_hangs_are_503s_not_waits(database_hung: httpx.AsyncClient) -> None:
+    """A hung Postgres held every request: a start waited past 90 s, and /health answered after 33 s, though each
+    probe waits 3 s. The API's statements and its waits for a connection are bounded (``API_DB_TIMEOUT_SECONDS``)."""
+    health = await database_hung.get("/health")
+    assert health.status_code == 503 and health.json()["postgres"] == "unreachable", health.text
+    answers = await asyncio.gather(
+        *(
+            database_hung.post("/jobs", json={"utility_account_id": 1}, headers={"Idempotency-Key": f"hung-{n}"})
+            for n in range(3)
+        ),
+        database_hung.get("/jobs"),
+    )
+    for response in answers:
+        assert response.status_code == 503, response.text
+        assert int(response.headers["Retry-After"]) >= 1
