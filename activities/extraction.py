@@ -169,7 +169,9 @@ class ExtractionActivities:
         if request.approving:
             failing = check_approval(request.bill, request.account_number)
         else:
-            failing = check_correction(request.bill, override=request.override, account_number=request.account_number)
+            failing = check_correction(
+                request.bill, override=request.override, account_number=request.account_number, today=today()
+            )
         logger.info(
             "corrected bill checked",
             extra={"job_id": request.job_id, "step": "check_corrected_bill", "failing_checks": failing},

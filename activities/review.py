@@ -9,6 +9,7 @@ import asyncpg
 from temporalio import activity
 
 from extraction.checks import overridden_checks, with_implied_charges
+from extraction.pipeline import today
 from shared.bill import NormalizedBill
 from shared.db import job_claimed, newer_run
 from shared.models import JobStatus
@@ -263,7 +264,7 @@ class ReviewActivities:
                 audit.before.model_dump(mode="json") if audit.before else None,
                 after.model_dump(mode="json") if after else None,
                 bill_diff(audit.before, after),
-                overridden_checks(corrected) if corrected is not None and decision.override else [],
+                overridden_checks(corrected, today()) if corrected is not None and decision.override else [],
             )
             # A task already closed (the job cancelled meanwhile) keeps its status, unless a reset run takes it over.
             await conn.execute(

@@ -314,6 +314,14 @@ def _unknown_fields(model: type[BaseModel], data: dict[str, Any], prefix: str) -
 class ReviewDecisionResult(ApiModel):
     job_id: str
     status: JobStatus
+    revises: str | None = Field(
+        default=None,
+        description="the job whose stored bill the decision's bill replaced: a statement for the same account and"
+        " period, re-issued",
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="the job already holding this account's bill for the period: nothing was stored"
+    )
 
 
 class ReviewRefusal(StrEnum):

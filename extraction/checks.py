@@ -66,6 +66,7 @@ OVERRIDABLE = frozenset(
         "missing_field:due_date",
         "missing_field:usage",
         "missing_field:current_charges",
+        "dated_in_the_future",
     }
 )
 """Checks of plausibility, not of shape: a true bill can fail them (an adjustment outside the charges,
@@ -74,11 +75,14 @@ entered. A bill without account, total or period, with a unit the commodity cann
 period that ends on or before the day it starts, never is."""
 
 
-def check_correction(bill: NormalizedBill, *, override: bool, account_number: str | None = None) -> list[str]:
+def check_correction(
+    bill: NormalizedBill, *, override: bool, account_number: str | None = None, today: date | None = None
+) -> list[str]:
     """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail;
     a currency ISO 4217 does not know, and, given the job's ``account_number``, a bill for another account
-    (neither overridable)."""
-    failing = check_bill(bill, text=None)
+    (neither overridable). Given ``today``, a bill dated after it (``check_issued_by``): a reviewer's typo in the year
+    ("2027") was stored unasked, the customer's latest bill in a month to come."""
+    failing = check_bill(bill, text=None) + (check_issued_by(bill, today) if today is not None else [])
     if override:
         start, end = bill.bill_period_start, bill.bill_period_end
         backwards = start is not None and end is not None and end <= start
@@ -132,15 +136,16 @@ def check_issued_by(bill: NormalizedBill, today: date) -> list[str]:
     """``dated_in_the_future`` for a bill dated after ``today`` (its statement date, or its period's end where it
     states none): a misread year ("2062" for "2026") that dates the whole bill alike passes every other date check,
     and was stored, first among the customer's recent bills, in a month decades ahead. Asked when a bill is read
-    (``validate_bill``, and the eval's ``analyze``), not of a reviewer's correction: the reviewer has the bill before
-    them."""
+    (``validate_bill``, and the eval's ``analyze``), and of a reviewer's correction, which may store such a bill by
+    override (the reviewer has it before them); not of an approval, which confirms the doubt it was sent for."""
     issued = bill.statement_date or bill.bill_period_end
     return ["dated_in_the_future"] if issued is not None and (issued - today).days > ISSUED_AHEAD_DAYS else []
 
 
-def overridden_checks(bill: NormalizedBill) -> list[str]:
+def overridden_checks(bill: NormalizedBill, today: date | None = None) -> list[str]:
     """The plausibility checks a bill stored by override fails (kept in the audit trail)."""
-    return [r for r in check_bill(bill, text=None) if r in OVERRIDABLE]
+    dated = check_issued_by(bill, today) if today is not None else []
+    return [r for r in check_bill(bill, text=None) + dated if r in OVERRIDABLE]
 
 
 def _missing(bill: NormalizedBill) -> list[str]:

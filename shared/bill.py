@@ -158,7 +158,7 @@ class UsageReading(BaseModel):
     commodity: Commodity
     quantity: Quantity
     unit: UsageUnit
-    meter_number: Text | None = None
+    meter_number: Text64 | None = None
 
 
 class LineItem(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -61,6 +61,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from shared.temporal import workflow_id_for
     from workflows.policies import ActivityPolicy
+
+if TYPE_CHECKING:  # a class imported here would be built again in the sandbox for every run
+    from datetime import date
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -367,7 +370,7 @@ class BillIngestionWorkflow:
             decision = decision.model_copy(update={"revision": self._revision})
         return (
             self._decision_problem(decision)
-            or self._correction_problem(decision, self._account_number)
+            or self._correction_problem(decision, self._account_number, today=workflow.now().date())
             or self._approval_problem(decision)
         )
 
@@ -381,15 +384,18 @@ class BillIngestionWorkflow:
         if not whatever_revision and decision.revision != self._revision:
             return ("StaleRevision", "the review task changed since it was read", [])
         if decision.action is ReviewAction.APPROVE and self._extracted is None:
-            return ("InvalidCorrection", "nothing was extracted to approve: send a correction", [])
+            return ("InvalidCorrection", "nothing was extracted to approve: correct it or reject it", [])
         return None
 
     def _correction_problem(
-        self, decision: ReviewDecision, account_number: str | None = None
+        self, decision: ReviewDecision, account_number: str | None = None, *, today: date | None = None
     ) -> tuple[str, str, list[str]] | None:
-        """``account_number`` is the validator's: the replayed signal handler of older runs checks without it."""
+        """``account_number`` and ``today`` are the validator's: the replayed signal handler of older runs checks
+        without them."""
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
-            failing = check_correction(decision.bill, override=decision.override, account_number=account_number)
+            failing = check_correction(
+                decision.bill, override=decision.override, account_number=account_number, today=today
+            )
             overridable = passes_with_override(decision.bill, account_number)
             if failing and not decision.override and overridable:
                 message = "the corrected bill fails validation; if the bill says so, send it with override and a note"

@@ -328,7 +328,18 @@ async def submit_decision(
         return ReviewDecisionResult(job_id=str(job["id"]), status=JobStatus.RUNNING)
     except PayloadDecryptionError:
         raise _unreadable_answer() from None
-    return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+    return await _outcome(state, job, ack.status)
+
+
+async def _outcome(state: AppState, job: dict[str, Any], status: JobStatus) -> ReviewDecisionResult:
+    """The decision's outcome, with the bill its bill replaced or the job already holding it: a reviewer was told
+    "now SUCCEEDED" when the correction had replaced another job's stored bill. Read from the job's row, which the
+    workflow records before it answers."""
+    result = await state.pool.fetchval("SELECT result FROM ingestion_jobs WHERE id = $1", job["id"])
+    said = result if status.is_terminal and isinstance(result, dict) else {}
+    return ReviewDecisionResult(
+        job_id=str(job["id"]), status=status, revises=said.get("revises"), duplicate_of=said.get("duplicate_of")
+    )
 
 
 def _unreadable_answer() -> Problem:
@@ -364,7 +375,7 @@ async def _repeated(
         raise Problem(503, "Temporal did not answer; send the decision again") from None
     except PayloadDecryptionError:
         raise _unreadable_answer() from None
-    return ReviewDecisionResult(job_id=str(job["id"]), status=ack.status)
+    return await _outcome(state, job, ack.status)
 
 
 async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> Problem:

@@ -42,10 +42,12 @@ class Claim(BaseModel):
 
 def active_sql(settings: Settings) -> str:
     """SQL: a claim (aliased ``c``) that holds: its holder seen within the ``lapse`` and since the task's current
-    opening. The lapse is a whole number of seconds from the settings, not a value a caller sent."""
+    opening, and its key not revoked (a revoked reviewer's claim held the task from colleagues for the lapse). The
+    lapse is a whole number of seconds from the settings, not a value a caller sent."""
     return (
         f"c.seen_at > now() - interval '{int(lapse(settings).total_seconds())} seconds'"
         " AND c.seen_at >= (SELECT o.created_at FROM review_tasks o WHERE o.job_id = c.job_id)"
+        " AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = c.key_id AND k.revoked_at IS NOT NULL)"
     )
 
 

@@ -396,6 +396,7 @@ def error_messages(
 
 
 CURRENCY_CODE = "write the currency as its three-letter code in capitals, e.g. USD or CAD"
+NOT_A_NUMBER = "type a number, e.g. 1234.50: digits, a dot for the cents, no currency sign but $"
 
 
 def _in_a_reviewers_words(error: ErrorDetails) -> str:
@@ -408,4 +409,6 @@ def _in_a_reviewers_words(error: ErrorDetails) -> str:
         return f"too long: at most {context['max_length']} characters{typed}"
     if error["type"] == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("currency",):
         return CURRENCY_CODE
+    if error["type"] == "decimal_parsing":  # "€160.09", "abc": pydantic's "Input should be a valid decimal"
+        return NOT_A_NUMBER
     return str(error.get("msg", "invalid"))

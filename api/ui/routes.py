@@ -317,8 +317,10 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
     session = current_session(request)
     if session is not None:
         said = f"Job {job_id} {body.action.done}: now {result.status}."
+        if result.revises:
+            said += f" Its bill replaced the one job {result.revises} stored for this account and period."
         if result.status is JobStatus.DUPLICATE:
-            holder = await _held_by(state, principal, job_id)
+            holder = f"job {result.duplicate_of}" if result.duplicate_of else "an earlier job"
             said = f"Job {job_id} {body.action.done}, but not stored: {NOT_STORED.format(holder=holder)}"
         await sessions_for(request.app).flash(session, said)
     return RedirectResponse(_queue_url(queue), status_code=303)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from shared.bill import Commodity, UsageReading, UsageUnit
 from tests.helpers import bill_text, create_account
 from worker.resources import Resources
 
@@ -100,6 +104,12 @@ async def test_optional_text_too_long_is_counted_in_characters(http: httpx.Async
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["loc"] == ["body", "label"]
     assert refused.json()["errors"][0]["msg"] == "String should have at most 200 characters"
+
+
+def test_a_meter_number_is_bounded_as_the_bills_other_numbers_are() -> None:
+    """A reviewer's correction with a 900,000-character meter number was stored and published to the warehouse."""
+    with pytest.raises(ValidationError, match="at most 64 characters"):
+        UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(512), unit=UsageUnit.KWH, meter_number="9" * 65)
 
 
 @pytest.mark.parametrize("account_id", ["2.0", "+2", " 2", "2_0", "2\n\n"])

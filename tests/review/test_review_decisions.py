@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -15,6 +15,7 @@ from api.routes import reviews
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.conftest import patches
+from tests.helpers import bill_text, upload_and_wait
 from tests.review.support import (
     CORRECT_TOTAL,
     EXTRACTED_TOTAL,
@@ -66,7 +67,7 @@ async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
         },
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"job_id": review.job_id, "status": "SUCCEEDED"}
+    assert response.json() == {"job_id": review.job_id, "status": "SUCCEEDED", "revises": None, "duplicate_of": None}
 
     pool = resources.pool
     job = await wait_for_job(pool, review.job_id, {"SUCCEEDED", "FAILED", "DUPLICATE"})
@@ -182,7 +183,7 @@ async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_end
         finally:
             job.publishing.release.set()
         assert response.status_code == 202, response.text
-        assert response.json() == {"job_id": job_id, "status": "RUNNING"}
+        assert response.json() == {"job_id": job_id, "status": "RUNNING", "revises": None, "duplicate_of": None}
         await result_of(client, job.handle.id)
     assert (await wait_for_job(resources.pool, job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
     again = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
@@ -296,6 +297,62 @@ async def test_a_true_bill_failing_a_plausibility_check_is_stored_by_override(
         "SELECT overridden, note FROM review_decisions WHERE job_id = $1", review.job_id
     )
     assert (audit["overridden"], audit["note"]) == (["balance_mismatch"], "15.00 late fee outside charges")
+
+
+async def test_a_correction_dated_after_today_is_stored_only_by_override(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A reviewer's typo in the year ("2027" for "2026") was stored unasked: the customer's latest bill, in a month
+    to come. Only a reviewer who says the bill really reads so stores it, and the audit row names the check."""
+    review = await open_review(http, unique)
+    ahead = (datetime.now(UTC).date() + timedelta(days=400)).year
+    bill = review.corrected(
+        total_amount="60.00",
+        bill_period_start=f"{ahead}-02-01",
+        bill_period_end=f"{ahead}-02-28",
+        statement_date=f"{ahead}-03-05",
+        due_date=f"{ahead}-03-25",
+    )
+    decision = {"action": "correct", "revision": review.revision, "bill": bill}
+
+    refused = await reviewer_http.post(f"/reviews/{review.job_id}", json=decision)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["failing_checks"] == ["dated_in_the_future"] and "override" in refused.json()["detail"]
+
+    stored = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={**decision, "override": True, "note": "prepaid plan, billed ahead"}
+    )
+    assert stored.status_code == 200, stored.text
+    audit = await resources.pool.fetchrow("SELECT overridden FROM review_decisions WHERE job_id = $1", review.job_id)
+    assert audit["overridden"] == ["dated_in_the_future"]
+
+
+async def test_a_correction_that_replaces_a_stored_bill_says_whose(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, unique: str
+) -> None:
+    """A correction re-dating a bill into a period already stored replaced that job's bill, and the reviewer read
+    only "now SUCCEEDED"; one landing on an identical bill was thrown away, said only in the web page."""
+    review = await open_review(http, unique)
+    number = review.bill["account_number"]
+    account = (await http.get(f"/jobs/{review.job_id}")).json()["utility_account_id"]
+    stored = await upload_and_wait(http, {"id": account}, bill_text(number, total="60.00"))
+    assert stored["status"] == "SUCCEEDED", stored
+
+    # The same period, dated later, with other charges: a statement re-issued.
+    items = [{**review.bill["line_items"][0], "amount": "30.00"}, review.bill["line_items"][1]]
+    bill = review.corrected(
+        total_amount="50.00", current_charges="50.00", statement_date="2026-03-12", line_items=items
+    )
+    decided = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": bill}
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json() == {
+        "job_id": review.job_id,
+        "status": "SUCCEEDED",
+        "revises": stored["id"],
+        "duplicate_of": None,
+    }
 
 
 async def test_a_reviewer_whose_key_has_a_long_name_can_still_decide(

@@ -145,6 +145,24 @@ async def test_a_claim_its_holder_left_for_longer_than_the_lapse_is_free_to_take
     assert f"ui-colleague-{unique}" in back.text and "has had this task open since" in back.text
 
 
+async def test_a_claim_of_a_revoked_key_is_nobodys(
+    colleague: httpx.AsyncClient, http: httpx.AsyncClient, ui_url: str, resources: Resources, unique: str
+) -> None:
+    """A reviewer's key revoked while they had a task open: their session ended, but their claim held the task
+    from colleagues (Take over only) for the lapse."""
+    key = await create_key(resources.pool, name=f"ui-leaver-{unique}", role=Role.REVIEWER)
+    job_id = (await bill_needing_review(http, unique))["id"]
+    async with httpx.AsyncClient(base_url=ui_url, timeout=90) as leaver:
+        assert (await sign_in(leaver, key.key)).status_code == 303
+        await leaver.get(f"/ui/reviews/{job_id}")
+    assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is not None
+    await resources.pool.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", key.id)
+
+    assert (await http.get(f"/reviews/{job_id}")).json()["claimed_by"] is None
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert "has had this task open since" not in theirs.text and DECISION_BUTTON in theirs.text
+
+
 async def test_a_decision_the_workflow_refuses_leaves_the_claim_with_its_holder(
     reviewer: httpx.AsyncClient,
     colleague: httpx.AsyncClient,

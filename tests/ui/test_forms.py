@@ -12,6 +12,7 @@ from api.ui.forms import (
     CURRENCY_CODE,
     NO_CURRENCY,
     NOT_A_DATE,
+    NOT_A_NUMBER,
     TO_FOUR_PLACES,
     TO_THE_CENT,
     BillForm,
@@ -456,12 +457,14 @@ def test_rows_for_add_rows_keep_anything_entered_and_no_blank_row() -> None:
             "line items row 1, description: too long: at most 200 characters (this is 201)",
         ),
         ({"currency": "US$"}, f"currency: {CURRENCY_CODE}"),
+        ({"total_amount": "\u20ac160.09"}, f"total amount: {NOT_A_NUMBER}"),
+        ({"line_items-0-amount": "abc"}, f"line items row 1, amount: {NOT_A_NUMBER}"),
     ],
-    ids=["name", "row", "currency"],
+    ids=["name", "row", "currency", "another-currency-sign", "not-a-number"],
 )
 def test_a_refused_value_is_said_in_a_reviewers_words(typed: dict[str, str], said: str) -> None:
     """The page showed pydantic's words: "Value should have at most 200 items after validation, not 201" for a name,
-    "String should match pattern '^[A-Z]{3}$'" for a currency."""
+    "String should match pattern '^[A-Z]{3}$'" for a currency, "Input should be a valid decimal" for "€160.09"."""
     with pytest.raises(ValidationError) as refused:
         BillForm.from_form(posted(BillForm.from_bill(BILL)) | typed).to_bill()
     assert error_messages(refused.value)[0] == [said]
