@@ -271,6 +271,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
             "amount": _fixed(item.amount),
+            "currency": bill.currency,
             **stamps,
         }
         for n, item in enumerate(bill.line_items, start=1)

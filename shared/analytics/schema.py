@@ -130,6 +130,7 @@ BILL_LINE_ITEMS = TableSpec(
         _c("commodity", "STRING"),
         _c("amount", "NUMERIC"),
         *_STAMPS,
+        _c("currency", "STRING"),  # the bill's: summed alone, CAD was added to USD (NULL in rows of earlier releases)
     ),
     partition_by="created_at",
     cluster_by=("customer_id", "utility_account_id"),

@@ -292,9 +292,9 @@ def test_every_commodity_and_unit_that_fit_have_a_total() -> None:
 
 def _earlier_release(spec: analytics.TableSpec) -> analytics.TableSpec:
     """``spec`` as the first release created it: one ``ccf`` for gas and water alike, no metric units, no
-    current charges, and months without a currency."""
+    current charges, and months and line items without a currency."""
     added = {"gas_ccf", "water_ccf", "gas_m3", "gas_gj", "water_m3", "current_charges"}
-    if spec is analytics.MONTHLY_ACCOUNT_ROLLUP:
+    if spec in (analytics.MONTHLY_ACCOUNT_ROLLUP, analytics.BILL_LINE_ITEMS):
         added.add("currency")
     columns = [c for c in spec.columns if c.name not in added]
     if any(c.name == "kwh" for c in columns):
@@ -334,9 +334,11 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
             UsageReading(commodity=Commodity.GAS, quantity=Decimal("30"), unit=UsageUnit.CCF),
             UsageReading(commodity=Commodity.WATER, quantity=Decimal("12.5"), unit=UsageUnit.M3),
         ],
+        line_items=[LineItem(description="Gas delivery", amount=Decimal("20.00"))],
     )
     sink.publish_bill(published(gas))
     sink.rollup(date(2024, 3, 1), date(2024, 3, 31))
+    assert [row["currency"] for row in query(sink, "SELECT currency FROM {bill_line_items}")] == ["USD"]
 
     [march] = sink.monthly_totals(7, months=24, as_of=AS_OF)  # June 2023 rewritten: it had no bills
     assert (march.month, march.currency, march.gas_ccf, march.water_ccf, march.water_m3, march.gas_m3) == (
