@@ -24,7 +24,7 @@ from api.problems import Problem
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.reconcile import JobReconciler
-from api.services.retries import retrying_steps, with_retries
+from api.services.retries import pending_steps, retrying_steps, with_retries
 from shared.artifacts import RAW_PREFIX
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
@@ -344,4 +344,12 @@ async def read_job(
             retrying = await retries
             if progress is not None and retrying:
                 progress = progress.model_copy(update={"steps": with_retries(progress.steps, retrying)})
+            elif progress is None and retrying:  # the workflow did not answer: the server's pending steps
+                pending = pending_steps(retrying)
+                progress = JobProgress(
+                    job_id=str(row["id"]),
+                    status=row["status"],
+                    current_step=pending[-1].name,
+                    steps=[*(StepRecord.model_validate(step) for step in row["steps"] or []), *pending],
+                )
     return job_public(row, settings, progress)

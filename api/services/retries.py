@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -27,13 +27,15 @@ ERROR_LENGTH = 500
 @dataclass(frozen=True)
 class Retrying:
     attempt: int
-    last_error: str
+    last_error: str | None
+    since: datetime | None = None
+    """When the activity was scheduled: a pending step's start, where the workflow cannot be asked."""
 
 
 async def retrying_steps(client: Client, workflow_id: str) -> dict[str, Retrying]:
-    """By activity name, the activities of ``workflow_id`` that the server is retrying (on their second attempt or
-    later): the attempt and the last one's failure, decoded as the workflow would read it. Empty where the server
-    does not answer in time or the failure cannot be read (sealed with a key this process lacks)."""
+    """By activity name, the activities of ``workflow_id`` the server holds pending: the attempt and, from the second
+    on, the last one's failure, decoded as the workflow would read it. Empty where the server does not answer in time;
+    a failure that cannot be read (sealed with a key this process lacks) is left out."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await asyncio.wait_for(
@@ -43,15 +45,30 @@ async def retrying_steps(client: Client, workflow_id: str) -> dict[str, Retrying
         return {}
     found: dict[str, Retrying] = {}
     for pending in description.raw_description.pending_activities:
-        if pending.attempt < 2 or not pending.HasField("last_failure"):
-            continue
-        try:
-            error = await client.data_converter.decode_failure(pending.last_failure)
-        except Exception:  # noqa: BLE001 - an unreadable failure must not fail the read
-            logger.warning("a retried step's failure could not be read", extra={"workflow_id": workflow_id})
-            continue
-        found[pending.activity_type.name] = Retrying(pending.attempt, str(error)[:ERROR_LENGTH])
+        since = pending.scheduled_time.ToDatetime(tzinfo=UTC) if pending.HasField("scheduled_time") else None
+        error = None
+        if pending.attempt >= 2 and pending.HasField("last_failure"):
+            try:
+                error = str(await client.data_converter.decode_failure(pending.last_failure))[:ERROR_LENGTH]
+            except Exception:  # noqa: BLE001 - an unreadable failure must not fail the read
+                logger.warning("a retried step's failure could not be read", extra={"workflow_id": workflow_id})
+                continue
+        found[pending.activity_type.name] = Retrying(pending.attempt, error, since)
     return found
+
+
+def pending_steps(retrying: dict[str, Retrying]) -> list[StepRecord]:
+    """The steps the server holds pending, where the workflow did not answer the progress query (no worker up, say):
+    a running job read with no step at all, as if nothing were happening."""
+    return [
+        StepRecord(
+            name=activity,
+            started_at=pending.since or datetime.now(UTC),
+            attempt=pending.attempt if pending.attempt >= 2 else None,
+            attempt_error=pending.last_error,
+        )
+        for activity, pending in retrying.items()
+    ]
 
 
 STEP_ACTIVITIES = {
@@ -71,6 +88,8 @@ def with_retries(steps: list[StepRecord], retrying: dict[str, Retrying]) -> list
     for step in steps:
         activity = STEP_ACTIVITIES.get(step.name, step.name)
         retry = retrying.get(activity) if step.finished_at is None and running.count(activity) == 1 else None
+        if retry is not None and retry.attempt < 2:
+            retry = None
         updated = {"attempt": retry.attempt, "attempt_error": retry.last_error} if retry is not None else None
         shown.append(step if updated is None else step.model_copy(update=updated))
     return shown

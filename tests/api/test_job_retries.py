@@ -45,10 +45,16 @@ async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
         async with build_worker(client, resources, settings, activities=[*activities, portal_down]):
             step = await wait_until(retried_fetch, within=30, what="the fetch's second attempt")
             body = (await http.get(f"/jobs/{job['id']}")).json()
+        # No worker left to answer the progress query (killed, say): the server's pending step is shown. It read
+        # "steps": [] and no current step, as if nothing were happening.
+        unanswered = (await http.get(f"/jobs/{job['id']}")).json()
     finally:
         await client.get_workflow_handle(job["workflow_id"]).terminate(reason="test over")
     assert (step["attempt_error"], step["finished_at"]) == ("the portal did not answer (injected)", None)
     assert (body["status"], body["current_step"]) == ("RUNNING", "fetch_bill")
+    assert (unanswered["status"], unanswered["current_step"]) == ("RUNNING", "fetch_bill")
+    (pending,) = [s for s in unanswered["steps"] if s["name"] == "fetch_bill"]
+    assert pending["attempt"] >= 2 and pending["attempt_error"] == "the portal did not answer (injected)"
 
 
 STEP_CALL = re.compile(r'self\._step\(\s*"(?P<step>\w+)",\s*\w+\.(?P<activity>\w+)')
