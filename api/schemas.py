@@ -107,6 +107,11 @@ class JobPublic(ApiModel):
     current_step: str | None = None
     steps: list[StepRecord]
     result: dict[str, Any] | None
+    revised_by: str | None = Field(
+        default=None,
+        description="the job whose re-issued statement for the same period replaced the bill this one stored: the"
+        " bill (result.bill_id) holds that job's figures now",
+    )
     created_at: datetime
     updated_at: datetime
     duration_ms: int | None

@@ -37,6 +37,7 @@ from api.services.connector_jobs import (
     start_connector_job_for_a_token,
 )
 from api.services.jobs import (
+    JOB_COLUMNS,
     JobCursor,
     cursor_scope,
     get_job_row,
@@ -224,7 +225,7 @@ async def list_jobs(
     where = "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
     total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id)
     rows = await state.pool.fetch(
-        f"SELECT * FROM ingestion_jobs WHERE {where}"
+        f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE {where}"
         " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
         " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
         statuses,

@@ -221,13 +221,20 @@ async def start_job(
     return job, created
 
 
+JOB_COLUMNS = (
+    "*, (SELECT r.replaced_by_job FROM bill_revisions r WHERE r.job_id = ingestion_jobs.id"
+    " ORDER BY r.replaced_at DESC LIMIT 1) AS revised_by"
+)
+"""A job row as the API reads it: with the job whose re-issued statement replaced the bill it stored, if any."""
+
+
 async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) -> dict[str, Any]:
     """The job row, or 404 when unknown, malformed or another customer's."""
     try:
         key = uuid.UUID(job_id)  # any spelling uuid accepts ({…}, urn:uuid:…), passed on parsed
     except ValueError:
         raise Problem(404, f"job {job_id} not found") from None
-    row = await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", key)
+    row = await pool.fetchrow(f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE id = $1", key)
     if row is None or not principal.can_see_customer(row["customer_id"]):
         raise Problem(404, f"job {job_id} not found")
     return dict(row)
@@ -276,6 +283,7 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
         current_step=progress.current_step if progress else None,
         steps=steps,
         result=_without_server_paths(row["result"]),
+        revised_by=str(row["revised_by"]) if row.get("revised_by") else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         duration_ms=row["duration_ms"],

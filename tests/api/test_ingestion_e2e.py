@@ -223,6 +223,14 @@ async def test_a_reissued_statement_replaces_the_stored_bill_everywhere(
     first, revised, again = jobs
     assert (first["status"], revised["status"], again["status"]) == ("SUCCEEDED", "SUCCEEDED", "DUPLICATE")
     assert revised["result"]["revises"] == first["id"]
+    # The job whose bill was replaced says by whom: its bill id now holds the re-issue's figures.
+    assert (await http.get(f"/jobs/{first['id']}")).json()["revised_by"] == revised["id"]
+    listed = (await http.get("/jobs", params={"customer_id": account["customer_id"]})).json()["items"]
+    assert {job["id"]: job["revised_by"] for job in listed} == {
+        first["id"]: revised["id"],
+        revised["id"]: None,
+        again["id"]: None,
+    }
     assert revised["result"]["bill_id"] == first["result"]["bill_id"] == again["result"]["bill_id"]
     pool = resources.pool
     stored = await pool.fetch("SELECT * FROM bills WHERE utility_account_id = $1", account["id"])
