@@ -131,7 +131,7 @@ async def upload_bill(
     elif spent:  # a retry sent before its first try answered: that one made the job, and paid for it
         await refund_rate_limit_token(state, principal=principal, action="upload")
     if created:
-        answer_created(request, response, "get_job", job_id=job_id)
+        answer_created(request, response, f"/jobs/{job_id}")
     else:
         response.status_code = status.HTTP_200_OK
     return job_public(job, state.settings)

@@ -36,7 +36,7 @@ async def post_customer(
         pool, principal=principal, name=body.name, email=body.email, idempotency_key=idempotency_key
     )
     if created:
-        answer_created(request, response, "read_customer", customer_id=row["id"])
+        answer_created(request, response, f"/customers/{row['id']}")
     else:
         response.status_code = status.HTTP_200_OK
     return CustomerPublic.model_validate(row)
@@ -62,7 +62,7 @@ async def create_utility_account(
     row = await register_account(
         pool, customer_id=body.customer_id, provider=body.provider, account_number=body.account_number, label=body.label
     )
-    answer_created(request, response, "read_utility_account", account_id=row["id"])
+    answer_created(request, response, f"/utility-accounts/{row['id']}")
     return UtilityAccountPublic.model_validate(account_public(row))
 
 

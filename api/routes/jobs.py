@@ -116,7 +116,7 @@ async def _start(
 
 
 def _created(request: Request, response: Response, job: JobPublic) -> JobPublic:
-    answer_created(request, response, "get_job", job_id=job.id)
+    answer_created(request, response, f"/jobs/{job.id}")
     return job
 
 
