@@ -95,10 +95,13 @@ class BoundedReader:
             raise _PoolBroken from broken
 
     def close(self) -> None:
+        """Waits for the pool's manager thread: left running, it could close its wake-up pipe just as the
+        interpreter's exit wrote to it, and CPython 3.11 printed the ``OSError`` (Bad file descriptor) to stderr
+        among the worker's log lines. An idle parser ends at once; a running parse ends within its time limit."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:

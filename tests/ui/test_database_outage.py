@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from api.auth import Role, create_key
 from api.main import create_app
+from api.services.jobs import JOB_COLUMNS
 from api.ui.routes import _echoed_artifact_url
 from shared.bill import NormalizedBill, Provider
 from shared.db import create_pool
@@ -212,7 +213,7 @@ async def job_held_after_its_task_was_read_and_claimed(
             await wait_for_a_query_waiting_on_a_lock(watcher, "INSERT INTO review_claims")
             await job_holder.execute("BEGIN; LOCK TABLE ingestion_jobs IN ACCESS EXCLUSIVE MODE")
             await claim_lock.rollback()
-            job_read = "SELECT * FROM ingestion_jobs WHERE id = $1"
+            job_read = f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE id = $1"  # get_job_row's
             await wait_for_a_query_waiting_on_a_lock(watcher, job_read)
             # Its connection cut first, as a shutdown cuts it (57P01): stopped along with the lock's holder, the
             # holder's backend could end first and let the read through (the decision then went on to Temporal).
