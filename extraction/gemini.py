@@ -20,6 +20,7 @@ import httpx
 import httpx2
 from google import genai
 from google.genai import errors, types
+from google.protobuf import duration_pb2
 from pydantic import ValidationError
 
 from extraction.document import TEXT, Document
@@ -197,12 +198,14 @@ def _error_details(error: errors.APIError) -> list[dict[str, Any]]:
 
 
 def _seconds(duration: str) -> timedelta | None:
-    """A protobuf Duration as JSON writes it ("37s", "1.5s"), or None."""
+    """A protobuf Duration as JSON writes it ("37s", "1.5s"), or None: one not written so, or not ahead."""
+    parsed = duration_pb2.Duration()
     try:
-        seconds = float(duration.removesuffix("s"))
+        parsed.FromJsonString(duration)
     except ValueError:
         return None
-    return timedelta(seconds=seconds) if duration.endswith("s") and 0 < seconds < 10**7 else None
+    delay = parsed.ToTimedelta()
+    return delay if timedelta(0) < delay < timedelta(seconds=10**7) else None
 
 
 def _parse(response: types.GenerateContentResponse) -> WireBill:
