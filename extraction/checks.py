@@ -82,7 +82,7 @@ def check_correction(
     a currency ISO 4217 does not know, and, given the job's ``account_number``, a bill for another account
     (neither overridable). Given ``today``, a bill dated after it (``check_issued_by``): a reviewer's typo in the year
     ("2027") was stored unasked, the customer's latest bill in a month to come."""
-    failing = check_bill(bill, text=None) + (check_issued_by(bill, today) if today is not None else [])
+    failing = _a_reviewers_bill(bill, today)
     if override:
         start, end = bill.bill_period_start, bill.bill_period_end
         backwards = start is not None and end is not None and end <= start
@@ -144,8 +144,13 @@ def check_issued_by(bill: NormalizedBill, today: date) -> list[str]:
 
 def overridden_checks(bill: NormalizedBill, today: date | None = None) -> list[str]:
     """The plausibility checks a bill stored by override fails (kept in the audit trail)."""
-    dated = check_issued_by(bill, today) if today is not None else []
-    return [r for r in check_bill(bill, text=None) + dated if r in OVERRIDABLE]
+    return [r for r in _a_reviewers_bill(bill, today) if r in OVERRIDABLE]
+
+
+def _a_reviewers_bill(bill: NormalizedBill, today: date | None) -> list[str]:
+    """The checks a reviewer's bill is asked: those of its own figures and dates (a person read the text), and, given
+    ``today``, whether it is dated after it."""
+    return check_bill(bill, text=None) + (check_issued_by(bill, today) if today is not None else [])
 
 
 def _missing(bill: NormalizedBill) -> list[str]:
