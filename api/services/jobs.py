@@ -24,7 +24,7 @@ from api.problems import Problem
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.reconcile import JobReconciler
-from api.services.retries import pending_steps, retrying_steps, with_retries
+from api.services.retries import pending_activities, pending_steps, with_retries
 from shared.artifacts import RAW_PREFIX
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
@@ -339,7 +339,7 @@ async def read_job(
     row = await get_job_row(pool, principal=principal, job_id=job_id)
     progress = None
     if not JobStatus(row["status"]).is_terminal:
-        retries = asyncio.create_task(retrying_steps(client, row["workflow_id"]))  # beside the query, not after it
+        retries = asyncio.create_task(pending_activities(client, row["workflow_id"]))  # beside the query, not after it
         try:
             progress = await live_progress(client, row["workflow_id"])
         except WorkflowQueryRejectedError:

@@ -32,7 +32,7 @@ class Retrying:
     """When the activity was scheduled: a pending step's start, where the workflow cannot be asked."""
 
 
-async def retrying_steps(client: Client, workflow_id: str) -> dict[str, Retrying]:
+async def pending_activities(client: Client, workflow_id: str) -> dict[str, Retrying]:
     """By activity name, the activities of ``workflow_id`` the server holds pending: the attempt and, from the second
     on, the last one's failure, decoded as the workflow would read it. Empty where the server does not answer in time;
     a failure that cannot be read (sealed with a key this process lacks) is left out."""
