@@ -39,17 +39,18 @@ MONTHS: dict[str, int] = {
     )
     for name in names
 }
-_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+MONTH_NAME = "|".join(sorted(MONTHS, key=len, reverse=True))
+"""Any spelling of a month ``MONTHS`` knows, longest first, for a regex."""
 
 DATE_RE = re.compile(
     rf"""
     (?:(?<![\w/-])|(?<=\d{{4}}-)|(?<=[/.-]\d{{2}}-))(?:  # after a date's year and a bare hyphen too:
                                                      # "01/05/2026-02/04/2026", "01/05/26-02/04/26"
         (?P<iy>\d{{4}})(?P<isep>[-/])(?P<im>\d{{1,2}})(?P=isep)(?P<id>\d{{1,2}})  # "2026-01-05", "2026/01/05"
-      | (?P<hd>\d{{1,2}})-(?P<hm>{_MONTH})-(?P<hy>\d{{4}}|\d{{2}})  # "05-Jan-2026", "05-JAN-26": billing systems' own
+      | (?P<hd>\d{{1,2}})-(?P<hm>{MONTH_NAME})-(?P<hy>\d{{4}}|\d{{2}})  # "05-Jan-2026", "05-JAN-26": billing systems
       | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
-      | (?P<tm>{_MONTH})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
-      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\.?,?\s+(?P<dy>\d{{4}})
+      | (?P<tm>{MONTH_NAME})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
+      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{MONTH_NAME})\.?,?\s+(?P<dy>\d{{4}})
     )(?![\w/])
     """,
     re.IGNORECASE | re.VERBOSE,
@@ -199,8 +200,8 @@ RANGE_GAP = re.compile(r"\s*(?:-|\u2013|\u2014|(?:to|through|thru|until):?)\s*",
 """What joins a period's two dates: "Jan 5 - Feb 4, 2026", "Dec 3, 2025 through Jan 2, 2026"."""
 _YEARLESS_START_RE = re.compile(
     rf"""(?<![\w/-])(?:
-        (?P<m>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?  # "Jan 5", "Jan. 5th"
-      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH})\b\.?  # "5 Jan", "5th January"
+        (?P<m>{MONTH_NAME})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?  # "Jan 5", "Jan. 5th"
+      | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{MONTH_NAME})\b\.?  # "5 Jan", "5th January"
       | (?P<sm>\d{{1,2}})/(?P<sd>\d{{1,2}})(?![/\d])  # "10/01" of "10/01-10/31/26"
     )(?!\w)""",
     re.IGNORECASE | re.VERBOSE,

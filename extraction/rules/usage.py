@@ -23,6 +23,7 @@ from extraction.values import (
     CONVERSION_BEFORE,
     GALLON_SCALE_RE,
     METRIC_UNIT,
+    MONTH_NAME,
     UNIT_RE,
     allowance_at,
     iter_money,
@@ -51,8 +52,7 @@ _RATE = re.compile(
 """A rate's cell: "$0.12/kWh", "5.20 per kgal", "5.20/1,000 gal", "512 kWh x 0.1123"; not a heat factor's."""
 _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNORECASE)
 _ANOTHER_PERIOD = (
-    r"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|(?:jan|febr)uary|march|april|may|june|july|august"
-    r"|(?:septem|octo|novem|decem)ber|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)|year\s+ago|same\s+(?:period|month|time)"
+    rf"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|{MONTH_NAME})|year\s+ago|same\s+(?:period|month|time)"
     r"|average|avg|daily|per\s+day|history"
     r"|neighbou?rs?|similar\s+(?:homes?|households?)|efficient\s+(?:homes?|households?))\b"
 )
