@@ -29,7 +29,7 @@ from tests.helpers import is_setting_variable, serve, start_dev_server, worker_d
 from worker.main import build_worker
 from worker.resources import Resources, open_resources
 
-pytest_plugins = ["tests.emulator_fixtures", "tests.file_order_plugin"]
+pytest_plugins = ["tests.emulator_fixtures", "tests.file_order_plugin", "tests.hang_report_plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

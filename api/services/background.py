@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 from abc import ABC, abstractmethod
+
+logger = logging.getLogger(__name__)
+
+
+def _where(task: asyncio.Task[None]) -> str:
+    """The task's stack as a traceback reads, innermost last: where a loop that will not stop is waiting."""
+    stack = io.StringIO()
+    task.print_stack(file=stack)
+    return stack.getvalue()
 
 
 class BackgroundLoop(ABC):
     name = "background-loop"
+    stop_patience_seconds = 5.0
+    """How long ``stop`` waits for the loop to end before cancelling it again."""
 
     _task: asyncio.Task[None] | None = None
 
@@ -15,9 +28,21 @@ class BackgroundLoop(ABC):
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Cancel the loop and wait until it has ended, cancelling it again while it runs on: a cancellation can be
+        lost on the way (CPython 3.11's ``wait_for`` returns a result that lands with it; asyncpg has lost one mid
+        query), and the API's shutdown, and a test's, waited for it for ever."""
+        task = self._task
+        if task is None:
+            return
+        task.cancel()
+        while not (await asyncio.wait({task}, timeout=self.stop_patience_seconds))[0]:
+            logger.warning(
+                "background loop still running after it was cancelled; cancelling it again",
+                extra={"loop": self.name, "waiting_in": _where(task)},
+            )
+            task.cancel()
+        if not task.cancelled():
+            task.exception()  # retrieved: an error it ended with was its own to log (``_run``)
 
     @abstractmethod
     async def _run(self) -> None:

@@ -235,7 +235,8 @@ class JobDispatcher(BackgroundLoop):
                 await asyncio.sleep(FULL_POLL_SECONDS)
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):  # not wait_for: see ``BackgroundLoop.stop``
+                    await self._wake.wait()
             self._wake.clear()
             from_idle = True
 

@@ -276,7 +276,8 @@ class JobReconciler(BackgroundLoop):
                     failed[job_id] = error
 
         try:
-            await asyncio.wait_for(asyncio.gather(*(check(row) for row in rows)), ROUND_DEADLINE.total_seconds())
+            async with asyncio.timeout(ROUND_DEADLINE.total_seconds()):  # not wait_for: ``BackgroundLoop.stop``
+                await asyncio.gather(*(check(row) for row in rows))
         except TimeoutError:
             logger.warning(
                 "jobs' checks cut short at the deadline", extra={"checked": len(outcomes), "jobs": len(rows)}
