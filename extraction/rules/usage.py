@@ -254,7 +254,7 @@ def read_usage(
         text = lines[index].text
         if _DIGIT.search(text) is None and "gal" not in lines[index].folded:
             continue  # no figure of its own, nor a thousand-gallon note heading one: most of a PDF's layout lines
-        figures = [*_quantities(lines, index), *_table_figures(lines, index)]
+        figures = [*_quantities(lines, index), *_table_figures(lines, index)] or _labelled_on_its_line(lines, index)
         labelled = (
             None
             if not figures
@@ -669,9 +669,22 @@ def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Fig
     return kept, priced
 
 
-def _labelled_figures(lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]) -> list[_Figure]:
+def _labelled_on_its_line(lines: _Page, index: int) -> list[_Figure]:
+    """For a line with no quantity in a unit: the bare figures its own label names the unit of ("Usage (kWh)   646
+    Estimated", "Total kWh 572"), read as a person reads them. Not by a column's heading: a usage history's "kWh Used"
+    heads other months' figures."""
+    folded = lines[index].folded
+    if not _NAMES_A_UNIT.search(folded) or ("gal" in folded and GALLON_SCALE_RE.search(lines[index].text)):
+        return []  # a thousand-gallon note's figure is ``_quantities``'
+    line_cells = cells(lines[index].text)
+    return _labelled_figures(lines, index, line_cells, _rate_cells(line_cells), by_heading=False)
+
+
+def _labelled_figures(
+    lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int], *, by_heading: bool = True
+) -> list[_Figure]:
     """Bare figures whose unit their label names, before them on the line ("Therms used: 45", "Consumption
-    (CCF)      12") or as the heading of their column ("Therms Used" over a meter row's "45")."""
+    (CCF)      12") or, ``by_heading``, as the heading of their column ("Therms Used" over a meter row's "45")."""
     text = lines[index].text
     head = lines.meter_table_heads[index]
     above = lines[max(0, index - _HEADING_LINES) : index] + ([lines[head]] if head is not None else [])
@@ -687,7 +700,7 @@ def _labelled_figures(lines: _Page, index: int, line_cells: Sequence[Cell], rate
         label_cell = _cell_at(line_cells, label.start()) if label is not None else None
         if label is not None and label_cell is not None and not {label_cell.start, cell.start} & rates.keys():
             before, unit = text[start : bare.start()], _unit_named(label.group())
-        elif cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
+        elif by_heading and cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
             found = _heading_row(lines, index, bare.start(), bare.end())
             if found is None:
                 continue

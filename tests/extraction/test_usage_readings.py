@@ -710,3 +710,36 @@ def test_a_usage_for_last_month_named_is_another_periods() -> None:
     read = extract_with_rules([text], provider_hint=None)
     assert read.bill is not None and not read.reasons
     assert [(r.quantity, r.unit) for r in read.bill.usage] == [(Decimal("1119"), UsageUnit.KWH)]
+
+
+@pytest.mark.parametrize(
+    ("usage", "reading"),
+    [
+        ("Usage (kWh)                         646          Estimated", (Decimal(646), UsageUnit.KWH)),
+        ("kWh used:   646", (Decimal(646), UsageUnit.KWH)),
+        ("Electric   Meter 44120981   Previous 30,116  Present 30,688  Total kWh 646", (Decimal(646), UsageUnit.KWH)),
+    ],
+)
+def test_a_figure_whose_own_label_names_its_unit_is_the_reading(usage: str, reading: tuple[Decimal, UsageUnit]) -> None:
+    """ "Usage (kWh)   646": a person reads 646 kWh, and the evidence check did; the reader read nothing, and the bill
+    went to review for its usage."""
+    report = analyze(_duke(usage).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [(r.quantity, r.unit) for r in report.bill.usage] == [reading]
+    assert "missing_field:usage" not in report.reasons
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Minimum usage (kWh)   100",
+        "Last year kWh used   480",
+        "Cost per kWh used   0.12",
+        "Usage (kWh): Current 23,239",
+        "Average daily kWh used  21",
+        "Month   kWh Used\nNov     480",
+    ],
+)
+def test_a_figure_labelled_as_a_minimum_a_rate_a_register_or_another_period_is_no_reading(line: str) -> None:
+    result = extract_with_rules([_duke(line)], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
