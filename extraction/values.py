@@ -47,9 +47,11 @@ DATE_RE = re.compile(
     (?:(?<![\w/-])|(?<=\d{{4}}-)|(?<=[/.-]\d{{2}}-))(?:  # after a date's year and a bare hyphen too:
                                                      # "01/05/2026-02/04/2026", "01/05/26-02/04/26"
         (?P<iy>\d{{4}})(?P<isep>[-/])(?P<im>\d{{1,2}})(?P=isep)(?P<id>\d{{1,2}})  # "2026-01-05", "2026/01/05"
-      | (?P<hd>\d{{1,2}})-(?P<hm>{MONTH_NAME})-(?P<hy>\d{{4}}|\d{{2}})  # "05-Jan-2026", "05-JAN-26": billing systems
+      | (?P<hd>\d{{1,2}})(?P<hsep>-?)(?P<hm>{MONTH_NAME})(?P=hsep)(?P<hy>\d{{4}}|\d{{2}})  # "05-Jan-2026",
+                                                     # "05-JAN-26", "05JAN2026": billing systems
       | (?P<nm>\d{{1,2}})[/.-](?P<nd>\d{{1,2}})[/.-](?P<ny>\d{{4}}|\d{{2}})
-      | (?P<tm>{MONTH_NAME})\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
+      | (?P<tm>{MONTH_NAME})(?:\.?\s+(?P<td>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ty>\d{{4}})
+                              |-(?P<xd>\d{{1,2}})-(?P<xy>\d{{4}}|\d{{2}}))  # "Jan 5, 2026"; "Jan-05-2026"
       | (?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dm>{MONTH_NAME})\.?,?\s+(?P<dy>\d{{4}})
     )(?![\w/])
     """,
@@ -361,7 +363,9 @@ def _date_from_match(match: re.Match[str], *, day_first: bool = False) -> date |
             year = int(g["hy"])
             return date(year + 2000 if year < 100 else year, MONTHS[g["hm"].lower()], int(g["hd"]))
         if g["tm"]:
-            return date(int(g["ty"]), MONTHS[g["tm"].lower()], int(g["td"]))
+            year = int(g["ty"] or g["xy"])
+            day = int(g["td"] or g["xd"])
+            return date(year + 2000 if year < 100 else year, MONTHS[g["tm"].lower()], day)
         return date(int(g["dy"]), MONTHS[g["dm"].lower()], int(g["dd"]))
     except ValueError:
         return None

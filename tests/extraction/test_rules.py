@@ -161,6 +161,8 @@ def test_late_payment_charge_trailing_minus_credit_and_hyphenated_period() -> No
         "Service Period From: Dec 3, 2025  Through: Jan 2, 2026",
         "Meter Read Dates: 12/03/2025 - 01/02/2026",
         "Reading dates  Dec 3, 2025 to Jan 2, 2026   Next read date: Feb 3, 2026",
+        "Service Period: 03DEC2025 - 02JAN2026",
+        "Service Period: Dec-03-2025 to Jan-02-2026",
     ],
 )
 def test_a_period_printed_from_and_to_or_as_read_dates(period: str) -> None:

@@ -148,6 +148,10 @@ def test_amounts_after_dot_leaders(text: str, expected: str) -> None:
         "05-JAN-26",
         "5-Jan-2026",
         "2026/01/05",
+        "05JAN2026",
+        "05JAN26",
+        "Jan-05-2026",
+        "JAN-5-26",
     ],
 )
 def test_date_formats(text: str) -> None:
