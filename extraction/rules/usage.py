@@ -88,6 +88,12 @@ _METER_ROW = re.compile(
 )
 """A meter's row naming both its registers ("Gas  Meter G-9930215  Previous 7,102  Present 7,215  113 CCF"): the
 quantity it prints in a unit is the meter's count, as a usage word's would be."""
+_START_REGISTER = re.compile(r"\b(?:prev(?:ious)?|prior|beginning|from)\b", re.IGNORECASE)
+_END_REGISTER = re.compile(r"\b(?:pres(?:ent)?|curr(?:ent)?|end(?:ing)?|to)\b", re.IGNORECASE)
+_METER_WORD = re.compile(r"\bmeter\b", re.IGNORECASE)
+"""A meter's row naming both its registers ("Previous 40,012 kWh   Present 41,190 kWh", or "From ... To ..." after
+its meter): the figures their words stand right before are where the meter stood and stands, not what was used.
+The present register had been the reading, accepted."""
 _METER_READ = re.compile(
     r"\b(?:current|pres(?:ent)?|prev(?:ious)?|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
@@ -254,7 +260,11 @@ def read_usage(
         text = lines[index].text
         if _DIGIT.search(text) is None and "gal" not in lines[index].folded:
             continue  # no figure of its own, nor a thousand-gallon note heading one: most of a PDF's layout lines
-        figures = [*_quantities(lines, index), *_table_figures(lines, index)] or _labelled_on_its_line(lines, index)
+        figures = [
+            figure
+            for figure in (*_quantities(lines, index), *_table_figures(lines, index))
+            if _set_aside(figure, labels, text) is not _Aside.DROP
+        ] or _labelled_on_its_line(lines, index)
         labelled = (
             None
             if not figures
@@ -265,7 +275,7 @@ def read_usage(
             else None
         )
         for figure in figures:
-            aside = _set_aside(figure, labels)
+            aside = _set_aside(figure, labels, text)
             if aside is _Aside.DROP:
                 continue
             priority = _priority(lines, index, figure, labelled, labels)
@@ -581,7 +591,7 @@ def _within(at: int | None, start: int, before: str) -> int | None:
     return None if at is None else min(max(at - start, 0), len(before))
 
 
-def _set_aside(figure: _Figure, labels: re.Pattern[str]) -> _Aside | None:
+def _set_aside(figure: _Figure, labels: re.Pattern[str], line: str) -> _Aside | None:
     """Whether ``figure`` is no reading, or a doubtful one (see ``_Aside``).
 
     A year's wording or a register's before the figure counts only when nothing but labels and separators
@@ -590,7 +600,7 @@ def _set_aside(figure: _Figure, labels: re.Pattern[str]) -> _Aside | None:
     doubted, not dropped: dropped, a total line's figure let a sub-line's win with no conflict ("Total usage
     (actual meter read): 744 kWh" above "On-peak usage: 300 kWh")."""
     before, after = figure.before, figure.after
-    if _OTHER_PERIOD.search(before):
+    if _OTHER_PERIOD.search(before) or _a_register(before, line):
         return _Aside.DROP
     if _OTHER_HEADING.search(after):  # after a usage label: "Total usage 1,234 gallons daily average 41 gallons"
         return _Aside.DOUBT if labels.search(before) else _Aside.DROP
@@ -611,6 +621,19 @@ def _set_aside(figure: _Figure, labels: re.Pattern[str]) -> _Aside | None:
     ):
         return _Aside.ROW
     return _Aside.DOUBT
+
+
+def _a_register(before: str, line: str) -> bool:
+    """Whether the figure ``before`` leads to is one of a meter's registers, its word right before it, on a
+    ``line`` that names the other register too (``_START_REGISTER``)."""
+    for register, other in ((_END_REGISTER, _START_REGISTER), (_START_REGISTER, _END_REGISTER)):
+        named = [q for q in register.finditer(before) if _REGISTER_TAIL.fullmatch(before, q.end())]
+        if not named:
+            continue
+        if named[-1].group().lower() in ("from", "to") and not _METER_WORD.search(line):
+            return False  # "usage went from 900 kWh to 1,178 kWh" is no meter's
+        return any(q.group().lower() not in ("from", "to") or _METER_WORD.search(line) for q in other.finditer(line))
+    return False
 
 
 def _cell_start(before: str, at: int) -> int:
@@ -662,10 +685,12 @@ def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Fig
     if not notes:
         figures += _labelled_figures(lines, index, line_cells, rates)
     unlabelled = _READING_LABELS.search(text_line) is None
-    kept = [f for f in figures if _set_aside(f, _READING_LABELS) is None]
+    kept = [f for f in figures if _set_aside(f, _READING_LABELS, text_line) is None]
     if unlabelled:  # a labelled line is the reader's whatever heads it
         kept = [f for f in kept if not _another_periods_column(lines, index, f)]
-    priced = [f for f in _priced_quantities(text_line, line_cells, rates) if _set_aside(f, _READING_LABELS) is None]
+    priced = [
+        f for f in _priced_quantities(text_line, line_cells, rates) if _set_aside(f, _READING_LABELS, text_line) is None
+    ]
     return kept, priced
 
 

@@ -743,3 +743,35 @@ def test_a_figure_whose_own_label_names_its_unit_is_the_reading(usage: str, read
 def test_a_figure_labelled_as_a_minimum_a_rate_a_register_or_another_period_is_no_reading(line: str) -> None:
     result = extract_with_rules([_duke(line)], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "Electric Meter 5591103    Previous 40,012 kWh    Present 41,190 kWh    kWh Used 1,178",
+        "Electric Meter 5591103    Previous 40,012 kWh    Current 41,190 kWh    1,178 kWh",
+        "Meter 5591103   Prior 40,012 kWh   Present 41,190 kWh\nEnergy used this period    1,178 kWh",
+        "Meter 5591103   Beginning 40,012 kWh   Ending 41,190 kWh\nTotal usage    1,178 kWh",
+    ],
+)
+def test_a_meters_registers_printed_in_its_unit_are_not_the_reading(usage: str) -> None:
+    """ "Present 41,190 kWh" is where the meter stands: it was the bill's usage, accepted (the previous register
+    was set aside as another period's, and the usage after it in a label or on the next line lost to it)."""
+    report = analyze(_duke(usage).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [(r.quantity, r.unit) for r in report.bill.usage] == [(Decimal(1178), UsageUnit.KWH)]
+    assert "conflicting_values:usage" not in report.reasons
+
+
+def test_a_gas_meters_registers_in_ccf_leave_the_therms_its_factor_makes() -> None:
+    text = "Gas Meter 771204   Previous 3,118 CCF   Present 3,402 CCF\nGas Used   284 CCF x 1.031 = 292.8 therms\n"
+    assert [(q, u) for q, u in readings_printed(text)] == [(Decimal("292.8"), UsageUnit.THERM)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Electric usage   Meter 5591103   From 40,012 kWh   To 41,190 kWh", "Previous 1,050 kWh   Current 1,178 kWh"],
+)
+def test_registers_alone_make_no_reading(line: str) -> None:
+    result = extract_with_rules([_duke(line)], provider_hint=None)
+    assert result.bill is not None and result.bill.usage == []
