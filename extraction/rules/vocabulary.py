@@ -39,6 +39,11 @@ _ROW_OF_A_GAP = r"(?=[ \t]*(?:[-\u2013:]|$|[ \t]{2}))"
 _FIGURE_BESIDE = r"(?=[ \t]*[:.]?[ \t]*[-\u2212(]?\$?[ \t]?\d)"
 """A row label's figure right after it on its line, not one under it: a comparison's column heading has its under."""
 
+_SUPPLIERS = r"supplier|\bchoice\b|\besco\b|marketer|generation|third[-\s]party"
+"""A competitive supplier's section names its own account with the bill's ("Supplier Account Number: KCE-558120-3",
+"Choice Account #"): on a bill whose own account's label the reader does not know ("Customer Number"), it was
+stored as the bill's account, and accepted."""
+
 GENERIC: dict[str, LabelSet] = {
     "account_number": LabelSet.of(
         r"customer\s+account\s+(?:number|no\.?|#)",
@@ -49,6 +54,7 @@ GENERIC: dict[str, LabelSet] = {
         r"acct\.?(?=\s*:)",
         r"account\s+id",
         r"account",
+        exclude=_SUPPLIERS,
     ),
     "total_amount": LabelSet.of(
         r"total\s+amount\s+due",

@@ -2418,3 +2418,18 @@ Total Amount Due                         $97.35
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None
     assert (bill.bill_period_start, bill.bill_period_end) == (date(2026, 10, 28), date(2026, 11, 27))
+
+
+SUPPLY = """
+Supply Charges - Keystone Choice Energy LLC
+  {label}  KCE-558120-3
+"""
+
+
+@pytest.mark.parametrize("label", ["Supplier Account Number:", "Choice Account #:", "Generation Supplier Account:"])
+def test_a_suppliers_account_number_is_not_the_bills(label: str) -> None:
+    """A competitive supplier's section names its own account: where the utility's was labelled in words the reader
+    does not know ("Customer Number"), it was stored as the bill's and accepted; here it conflicted with it."""
+    result = extract_with_rules([PLAIN + SUPPLY.format(label=label)], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert result.bill.account_number == "0042-1177"
