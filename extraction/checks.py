@@ -9,7 +9,7 @@ validator, so this module and its imports stay stdlib + pydantic + ``shared.bill
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
@@ -337,7 +337,19 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:usage")
     if any(not evidence.has_gallon_reading(r.quantity) for r in scaled):
         reasons.append("unit_scale:usage")
-    return reasons
+    return reasons + _priced_otherwise(bill, evidence)
+
+
+def _priced_otherwise(bill: NormalizedBill, evidence: Evidence) -> list[str]:
+    """``priced_otherwise:usage`` for a bill's one reading in a unit that differs from the quantity the bill's rates
+    in that unit price, where they price one ("Energy Charge  783 kWh @ $0.0940"): what the bill charges for. A
+    promotion's "Members who used less than 500 kWh" was the reading, accepted, and printed, so evidenced."""
+    units = Counter(reading.unit for reading in bill.usage)
+    doubted = any(
+        units[reading.unit] == 1 and evidence.priced.get(reading.unit, reading.quantity) != reading.quantity
+        for reading in bill.usage
+    )
+    return ["priced_otherwise:usage"] if doubted else []
 
 
 def _balance_evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from extraction.rules.usage import readings_printed
+from extraction.rules.usage import printed_and_priced
 from extraction.rules.vocabulary import PAST_DUE_WORDINGS
 from extraction.values import (
     GALLON_SCALE_RE,
@@ -72,6 +72,8 @@ class Evidence:
     """Quantities with their units that the rules reader could take for a reading, or a person reads off a
     label or a column heading naming the unit, or off a bill's one rate (``readings_printed``): not a
     rate's, a tier's bound, a minimum, a meter's register nor another period's."""
+    priced: dict[UsageUnit, Decimal] = field(init=False)
+    """The quantity each unit's rates price, where they price one (``printed_and_priced``)."""
     gallon_scales: set[Decimal] = field(init=False)
     scaled_gallons: set[Decimal] = field(init=False)
     """The figure beside each scale note, multiplied out: "Usage (1,000 gal)  8" gives 8,000; not a
@@ -104,7 +106,8 @@ class Evidence:
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)
-        self.readings = set(readings_printed(numbers))
+        printed, self.priced = printed_and_priced(numbers)
+        self.readings = {*printed, *((quantity, unit) for unit, quantity in self.priced.items())}
         self.printed_gallons = {quantity for quantity, unit in self.readings if unit is UsageUnit.GAL}
 
     def day_first_reading(self, values: list[date]) -> bool:

@@ -54,6 +54,10 @@ _TEXT_BY_CODE: dict[str, str] = {
         "the provider named on the bill does not bill this commodity: some other utility's bill? Check the provider"
     ),
     "provider_is_customer": "the provider's name holds the customer's: check who issued the bill",
+    "priced_otherwise": (
+        "the bill charges for another quantity in this unit (e.g. “Energy Charge 783 kWh @ $0.0940”): a figure from "
+        "a message or a meter's register? Check the usage on the bill"
+    ),
     "unit_scale": "printed in thousands of gallons, e.g. “(1,000 gal)” or “kgal”: enter it multiplied out",
     "ambiguous_date_order": (
         "the dates are numbers that read as a bill either way round (05/03/2026: 5 March or May 3): "

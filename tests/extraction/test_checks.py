@@ -368,3 +368,32 @@ def test_several_readings_of_one_unit_not_each_its_own_meters_are_doubted(
 def test_several_readings_read_as_a_sentence_at_the_usage() -> None:
     assert describe("several_readings:usage").startswith("usage: several readings of one commodity in one unit")
     assert fields_for("several_readings:usage") == ("usage",)
+
+
+PRICED = """\
+RIVERSIDE ELECTRIC
+Account 0042-1177
+{message}
+Energy Charge       783 kWh @ $0.0940      $73.60
+"""
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Members who used less than 500 kWh in a summer month earn a rebate.",
+        "USAGE ALERT: So far this billing cycle (since 11/21/2026) you have used 500 kWh.",
+    ],
+)
+def test_a_reading_the_bills_one_rate_prices_otherwise_is_doubted(message: str) -> None:
+    """A promotion's or an alert's kWh was the bill's reading, accepted: printed, so evidenced, though the bill
+    charged for 783 kWh."""
+    assert usage_reasons("500", UsageUnit.KWH, PRICED.format(message=message)) == ["priced_otherwise:usage"]
+    assert usage_reasons("783", UsageUnit.KWH, PRICED.format(message=message)) == []
+
+
+def test_a_reading_beside_tiers_or_in_another_unit_is_not_doubted_by_a_rate() -> None:
+    tiers = "First 500 kWh @ $0.10/kWh   $50.00\nNext 283 kWh @ $0.12/kWh   $33.96\nEnergy used  783 kWh\n"
+    assert usage_reasons("783", UsageUnit.KWH, tiers) == []
+    gas = "Gas used  98.4 therms\nDistribution  96 CCF @ $0.19830   $19.04\n"  # priced in CCF, read in therms
+    assert usage_reasons("98.4", UsageUnit.THERM, gas) == []
