@@ -74,17 +74,17 @@ _TOTAL_LINE, _IN_A_METER_TABLE, _USAGE_LINE, _UNDER_A_LABEL = range(4)
 """How well a figure is labelled as the reading, best first. A meter table's usage column is the meter's own count:
 a usage line in prose (a neighbours' comparison, an on-peak part) must not replace it, only disagree with it."""
 _REGISTER_HEADING = re.compile(
-    r"(?:prev(?:ious)?|pres(?:ent)?|current|prior|beginning|start(?:ing)?|end(?:ing)?)\b", re.IGNORECASE
+    r"(?:prev(?:ious)?|pres(?:ent)?|curr(?:ent)?|prior|beginning|start(?:ing)?|end(?:ing)?)\b", re.IGNORECASE
 )
 _METER_HEADING = re.compile(r"meter\b", re.IGNORECASE)
 """A meter table's column headings: its meter's ("Meter #") and a register's ("Previous", "Present Read", or cut
 short as a co-op's "Prev Read   Pres Read"), which make its usage column the meter's count; a history's
 ("Month   Previous   kWh Used") is no meter's."""
 _PREVIOUS = re.compile(r"(?:prev(?:ious)?|prior|beginning|start(?:ing)?|last)\b", re.IGNORECASE)
-_PRESENT = re.compile(r"(?:pres(?:ent)?|current|end(?:ing)?|this)\b", re.IGNORECASE)
+_PRESENT = re.compile(r"(?:pres(?:ent)?|curr(?:ent)?|end(?:ing)?|this)\b", re.IGNORECASE)
 """The two registers a count is the difference of ("Previous   Present", "Beginning   Ending")."""
 _METER_ROW = re.compile(
-    r"\bmeter\b.*?\b(?:prev(?:ious)?|prior|beginning)\b.*?\b(?:pres(?:ent)?|current|end(?:ing)?)\b", re.IGNORECASE
+    r"\bmeter\b.*?\b(?:prev(?:ious)?|prior|beginning)\b.*?\b(?:pres(?:ent)?|curr(?:ent)?|end(?:ing)?)\b", re.IGNORECASE
 )
 """A meter's row naming both its registers ("Gas  Meter G-9930215  Previous 7,102  Present 7,215  113 CCF"): the
 quantity it prints in a unit is the meter's count, as a usage word's would be."""
@@ -95,7 +95,7 @@ _METER_WORD = re.compile(r"\bmeter\b", re.IGNORECASE)
 its meter): the figures their words stand right before are where the meter stood and stands, not what was used.
 The present register had been the reading, accepted."""
 _METER_READ = re.compile(
-    r"\b(?:current|pres(?:ent)?|prev(?:ious)?|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
+    r"\b(?:curr(?:ent)?|pres(?:ent)?|prev(?:ious)?|prior|last|end(?:ing)?|start(?:ing)?|beginning|meter)\s+read(?:ing)?s?\b",
     re.IGNORECASE,
 )
 """A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""

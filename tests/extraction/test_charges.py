@@ -31,10 +31,17 @@ def test_an_unpaid_amount_among_the_charges_is_no_charge(label: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "label", ["Late payment charge", "Late charge on past due amount", "Interest on arrears", "Past due fee"]
+    "label",
+    [
+        "Late payment charge",
+        "Late charge on past due amount",
+        "Interest on arrears",
+        "Past due fee",
+        "Late Payment Charge (1.5% of past due)",
+    ],
 )
 def test_a_charge_for_paying_late_is_a_charge(label: str) -> None:
-    text = NO_CURRENT_CHARGES_LINE.replace("   Customer charge", f"   {label:<32}$5.00\n   Customer charge")
+    text = NO_CURRENT_CHARGES_LINE.replace("   Customer charge", f"   {label:<40}$5.00\n   Customer charge")
     assert _items(text) == [CHARGES[0], (label, Decimal("5.00")), CHARGES[1]]
 
 

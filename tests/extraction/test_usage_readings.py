@@ -8,7 +8,8 @@ import pytest
 
 from extraction.pipeline import analyze
 from extraction.rules.extractor import extract_with_rules
-from extraction.rules.usage import readings_printed
+from extraction.rules.layout import to_lines
+from extraction.rules.usage import read_usage, readings_printed
 from shared.bill import Commodity, UsageReading, UsageUnit
 from shared.settings import Settings
 
@@ -447,7 +448,9 @@ Total Amount Due                       $131.99
 """
 
 
-@pytest.mark.parametrize(("previous", "present"), [("Prev Read", "Pres Read"), ("Prev.    ", "Pres.    ")])
+@pytest.mark.parametrize(
+    ("previous", "present"), [("Prev Read", "Pres Read"), ("Prev.    ", "Pres.    "), ("Prev Read", "Curr Read")]
+)
 def test_a_meter_table_with_its_registers_cut_short_is_read(previous: str, present: str) -> None:
     """A co-op's "Prev Read   Pres Read" headed no meter table: its "kWh Used" column was no reading, and the bill
     went to review as ``missing_field:usage``."""
@@ -775,3 +778,12 @@ def test_a_gas_meters_registers_in_ccf_leave_the_therms_its_factor_makes() -> No
 def test_registers_alone_make_no_reading(line: str) -> None:
     result = extract_with_rules([_duke(line)], provider_hint=None)
     assert result.bill is not None and result.bill.usage == []
+
+
+def test_a_gas_meter_row_with_its_current_register_cut_short_is_read() -> None:
+    """ "Prev Read 4,410   Curr Read 4,478   68 CCF x 1.0318 = 70.2 Therms": "Curr" named no register, and the bill
+    went to review for its usage."""
+    text = "GAS USAGE\n   Meter 6629104   Prev Read 4,410   Curr Read 4,478   68 CCF x 1.0318 = 70.2 Therms\n"
+    readings, conflict = read_usage(to_lines([text], printed=None), extra_labels=(), ccf_default=None)
+    assert [(r.commodity, r.quantity, r.unit) for r in readings] == [(Commodity.GAS, Decimal("70.2"), UsageUnit.THERM)]
+    assert not conflict
