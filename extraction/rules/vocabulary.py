@@ -79,6 +79,7 @@ GENERIC: dict[str, LabelSet] = {
         r"amount\s+of\s+(?:your\s+)?last\s+bill",
         r"(?:amount|amt\.?)\s+due\s+on\s+(?:your\s+)?(?:last|previous|prior)\s+bill",
         r"prior\s+balance",
+        r"(?:amount|amt\.?)\s+billed\s+on(?=\s+\d)",  # the last bill's, by its date: "Amount billed on 10/20/2026"
         # A summary row's "Previous bill  $198.62", its figure beside it: not a payment's "on Previous Bill", nor
         # "Previous Bill Date", nor a comparison's ("This bill   Previous bill" over their figures, or beside them).
         rf"{_opening_a_line('previous')}\s+bill{_FIGURE_BESIDE}(?![^\n]*\bthis\s+(?:bill|month|period|year)\b)",
@@ -93,6 +94,7 @@ GENERIC: dict[str, LabelSet] = {
         # A payment's row, its figure on its line: "Thank you - Sep 14   ($198.62)", "Amount paid Sep 14   ($100.00)".
         rf"{_opening_a_cell('thank')}\s+you{_ROW_OF_A_GAP}(?=[^\n]*\d)",
         r"(?:amount|amt\.?)\s+paid(?=[^\n]*\d)",
+        r"paid\s+(?:by|on|via)\b(?=[^\n]*\d)",  # "Paid by check on 11/03/2026   118.62 CR"
         r"payments?",
         exclude=r"due|enclos|remit|options|coupon|stub|address|ways|charge|fee|penalt|late",
         exclude_in_sentence=r"\bwill\b|scheduled|upcoming",  # a payment yet to be made, not one received

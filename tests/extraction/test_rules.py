@@ -2433,3 +2433,14 @@ def test_a_suppliers_account_number_is_not_the_bills(label: str) -> None:
     result = extract_with_rules([PLAIN + SUPPLY.format(label=label)], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert result.bill.account_number == "0042-1177"
+
+
+def test_the_last_bill_and_its_payment_in_activity_wording_are_read() -> None:
+    """ "Amount billed on 12/05/2025" and "Paid by check on 12/20/2025" named no field: the bill was accepted with no
+    previous balance and no payment."""
+    text = PLAIN.replace(
+        "Previous Balance                       $200.00", "Amount billed on 12/05/2025   $200.00"
+    ).replace("Payments - Thank You                   200.00 CR", "Paid by check on 12/20/2025     200.00 CR")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert (result.bill.previous_balance, result.bill.payments_received) == (Decimal("200.00"), Decimal("200.00"))
