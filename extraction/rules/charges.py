@@ -88,8 +88,9 @@ _WORD_COMMODITY = {
 }
 
 
-def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
-    """Rows between a charges heading and ``end`` (the current-charges or total label)."""
+def read_line_items(lines: Sequence[Line], *, end: Wordings, current: Wordings) -> list[LineItem]:
+    """Rows between a charges heading and ``end`` (the current-charges or total label); with no heading, those above
+    a ``current`` (current-charges) line that add up to it."""
     items: list[LineItem] = []
     inside = False
     commodity: Commodity | None = None
@@ -114,7 +115,34 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings) -> list[LineItem]:
         item = _item(line.text, commodity, printed=line.printed)
         if item is not None:
             items.append(item)
-    return items
+    return items or _rows_adding_up_to(lines, current, end)
+
+
+MIN_UNHEADED_ROWS = 2
+"""Rows under no heading are the charges only where at least this many add up to the total below them: one row
+matching it is its own total's restatement as often as an item."""
+
+
+def _rows_adding_up_to(lines: Sequence[Line], current: Wordings, end: Wordings) -> list[LineItem]:
+    """Charges under no heading the reader knows ("METER ... THERMS 90.5" over them, or "THIS MONTH"): the run of
+    item rows right above a current-charges line whose amounts add up to its amount. Such bills were accepted with no
+    line items. Not above the amount due: a summary's "Final Electric Charges 183.52", "Security Deposit Applied
+    -150.00" add up to it, and made the current charges 31.68."""
+    for at, line in enumerate(lines):
+        if not current.search(line.folded):
+            continue
+        amounts = list(iter_money(line.text))
+        if not amounts:
+            continue
+        rows: list[LineItem] = []
+        for above in reversed(lines[:at]):
+            item = None if end.search(above.folded) else _item(above.text, None, printed=above.printed)
+            if item is None:  # nor the summary's "New charges" over its "Late fee": an aggregate is no item
+                break
+            rows.append(item)
+        if len(rows) >= MIN_UNHEADED_ROWS and sum(item.amount for item in rows) == amounts[-1].value:
+            return rows[::-1]
+    return []
 
 
 def _heads_charge_columns(row: Sequence[Cell]) -> bool:

@@ -93,7 +93,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     choice = select_template(text, provider_hint, sender=_sender(lines))
     template = choice.template
     name = f"rules:{template.provider.value}" if template else "rules:generic"
-    labels, stop, charges_end = _vocabulary(template.provider if template else None)
+    labels, stop, charges_end, current_charges = _vocabulary(template.provider if template else None)
 
     reasons: list[str] = ["provider_mismatch"] if choice.clash else []
     order = numeric_date_order(text)
@@ -145,7 +145,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
             bill_period_end=period[1] if period else None,
             payments_received=abs(payments) if isinstance(payments, Decimal) else None,
             usage=usage,
-            line_items=read_line_items(lines, end=charges_end),
+            line_items=read_line_items(lines, end=charges_end, current=current_charges),
             **values,
         )
     except ValidationError as error:  # a value the bill model refuses: a reviewer reads the bill instead
@@ -251,11 +251,12 @@ def _candidates(
 
 
 @cache
-def _vocabulary(provider: Provider | None) -> tuple[dict[str, LabelSet], Wordings, Wordings]:
-    """Labels for a provider's bills (compiled once): each field's, any field's, and where charges end."""
+def _vocabulary(provider: Provider | None) -> tuple[dict[str, LabelSet], Wordings, Wordings, Wordings]:
+    """Labels for a provider's bills (compiled once): each field's, any field's, where charges end, and the current
+    charges' own."""
     labels = _labels(BY_PROVIDER.get(provider) if provider else None)
     stop = _union(labels, *(key for key in labels if key != "meter_number"))
-    return labels, stop, _union(labels, "current_charges", "total_amount")
+    return labels, stop, _union(labels, "current_charges", "total_amount"), _union(labels, "current_charges")
 
 
 def _labels(template: Template | None) -> dict[str, LabelSet]:

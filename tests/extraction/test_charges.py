@@ -180,3 +180,59 @@ def test_a_taxes_and_fees_heading_ends_the_commodity_before_it() -> None:
     bill = extract_with_rules([text], provider_hint=None).bill
     assert bill is not None
     assert [item.commodity for item in bill.line_items] == [Commodity.WATER, None]
+
+
+UNHEADED = """\
+TRI-STATE NATURAL GAS CO.
+ACCOUNT 7112-40558               BILL DATE 12/01/26             PAY BY 12/22/26
+READ DATES 10/30/26 TO 11/30/26    31 DAYS
+
+{summary}
+
+METER 5540018   PREV 7,115   PRES 7,203   88 CCF   BTU 1.028   THERMS 90.5
+
+CUSTOMER FACILITIES CHARGE                    15.50
+DISTRIBUTION  90.5 THERMS @ .2840             25.70
+GAS COST  90.5 THERMS @ .8210                 74.30
+SALES TAX                                      6.24
+{total}
+"""
+SUMMARY = """\
+PREVIOUS BALANCE               107.93
+PAYMENT 11/14/26              -107.93
+CURRENT CHARGES                121.74
+TOTAL AMOUNT DUE               121.74"""
+
+
+def test_charges_under_no_heading_that_add_up_to_the_current_charges_are_the_items() -> None:
+    """Rows under a meter's, with no charges heading: the bill was accepted with no line items."""
+    items = _items(UNHEADED.format(summary=SUMMARY, total="TOTAL CURRENT CHARGES                         121.74"))
+    assert items == [
+        ("CUSTOMER FACILITIES CHARGE", Decimal("15.50")),
+        ("DISTRIBUTION 90.5 THERMS @ .2840", Decimal("25.70")),
+        ("GAS COST 90.5 THERMS @ .8210", Decimal("74.30")),
+        ("SALES TAX", Decimal("6.24")),
+    ]
+
+
+@pytest.mark.parametrize(
+    "total",
+    [
+        "TOTAL CURRENT CHARGES                         120.00",  # they do not add up to it
+        "TOTAL AMOUNT DUE                              121.74",  # an amount due's rows may be a summary's
+        "",
+    ],
+)
+def test_rows_under_no_heading_are_no_items_unless_they_add_up_to_the_current_charges(total: str) -> None:
+    assert _items(UNHEADED.format(summary=SUMMARY, total=total)) == []
+
+
+def test_a_summary_adding_up_to_the_amount_due_gives_no_items() -> None:
+    """ "Final Electric Charges 183.52", "Security Deposit Applied -150.00" over "Amount Due 33.52": taken for items,
+    they made the current charges 33.52."""
+    summary = (
+        "Previous Balance     96.15\nPayment Received    -96.15\nFinal Electric Charges     183.52\n"
+        "Security Deposit Applied    -150.00\nAmount Due       $33.52"
+    )
+    bill = extract_with_rules([UNHEADED.format(summary=summary, total="")], provider_hint=None).bill
+    assert bill is not None and bill.line_items == [] and bill.current_charges != Decimal("33.52")

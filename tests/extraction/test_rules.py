@@ -1028,7 +1028,9 @@ def test_nul_characters_are_dropped_not_a_crash() -> None:
 
 def test_a_value_the_bill_model_refuses_is_a_reason_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     """The readers' values normally fit the model; should one not, the bill goes to review, not the job down."""
-    monkeypatch.setattr(extractor, "read_line_items", lambda lines, end: [{"description": "", "amount": "1.00"}])
+    monkeypatch.setattr(
+        extractor, "read_line_items", lambda lines, end, current: [{"description": "", "amount": "1.00"}]
+    )
     result = extract_with_rules([PLAIN], provider_hint=None)
     assert result.bill is None
     assert "unreadable_value:line_items" in result.reasons
