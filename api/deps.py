@@ -61,6 +61,11 @@ async def authenticate_request(request: Request) -> Principal:
     if bearer is not None and header and header != bearer.credentials:
         # Two keys: the Bearer one alone was used, a viewer's X-API-Key beside an admin's Bearer acting as admin.
         raise Problem(401, "send one API key: Authorization: Bearer and X-API-Key name two", headers=UNAUTHORIZED)
+    if _repeated(request, "x-api-key") or _repeated(request, "authorization"):
+        # The first of each alone was read: an admin's X-API-Key before a viewer's acted as the admin.
+        raise Problem(
+            401, "send one API key: the request repeats its key header with another value", headers=UNAUTHORIZED
+        )
     key = bearer.credentials if bearer is not None else header
     key_hash = hash_key(key) if key else getattr(request.state, "session_key_hash", None)
     if not key_hash:
@@ -70,6 +75,11 @@ async def authenticate_request(request: Request) -> Principal:
         raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED)
     request.state.principal = principal
     return principal
+
+
+def _repeated(request: Request, header: str) -> bool:
+    """Whether ``header`` comes more than once with different values."""
+    return len(set(request.headers.getlist(header))) > 1
 
 
 async def presents_api_key(request: Request) -> bool:

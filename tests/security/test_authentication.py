@@ -82,3 +82,20 @@ async def test_two_different_keys_in_one_request_are_401(anon_http: httpx.AsyncC
         assert "one API key" in refused.json()["detail"]
     same = {"Authorization": f"Bearer {viewer.key}", "X-API-Key": viewer.key}
     assert (await anon_http.get(PROTECTED, headers=same)).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["X-API-Key", "Authorization"])
+async def test_a_key_header_repeated_with_another_key_is_401(
+    anon_http: httpx.AsyncClient, resources: Resources, header: str
+) -> None:
+    """Only the first of a repeated header was read: an admin's key before a viewer's acted as the admin, the other
+    way round as the viewer. The same key twice is one key."""
+    admin = await create_key(resources.pool, name=f"repeated-{header}-admin", role=Role.ADMIN)
+    viewer = await create_key(resources.pool, name=f"repeated-{header}-viewer", role=Role.VIEWER)
+    prefix = "Bearer " if header == "Authorization" else ""
+    for first, second in ((admin.key, viewer.key), (viewer.key, admin.key)):
+        refused = await anon_http.get(PROTECTED, headers=[(header, prefix + first), (header, prefix + second)])
+        assert_unauthorized(refused)
+        assert "one API key" in refused.json()["detail"]
+    twice = [(header, prefix + viewer.key), (header, prefix + viewer.key)]
+    assert (await anon_http.get(PROTECTED, headers=twice)).status_code == 200
