@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import authenticate_request
-from api.problems import Problem, answer_problem
+from api.problems import Problem, answer_problem, database_down_response, is_database_down
 from api.ui.middleware import is_ui_path
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ class AuthenticateBeforeBody:
         except Problem as refused:
             await answer_problem(request, refused)(scope, receive, send)
             return
-        except Exception:  # e.g. Postgres down: the route's own dependency answers as it always has
+        except Exception as error:
+            if is_database_down(error):  # answered now: the route would wait for Postgres all over again
+                await database_down_response(request, error)(scope, receive, send)
+                return
             logger.debug("authentication before the body failed; the route will try again", exc_info=True)
         await self.app(scope, receive, send)

@@ -125,6 +125,15 @@ class _WaitBoundedPool(asyncpg.Pool):  # type: ignore[misc]
             timeout = self.acquire_timeout
         return super().acquire(timeout=timeout)
 
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 - asyncpg's
+        """A connection whose statement timed out is closed, not waited for: asyncpg waits for the server to answer
+        the statement's cancellation, as long again as the statement's timeout, and a hung server never does (a
+        request's 503 came after twice ``API_DB_TIMEOUT_SECONDS``). The cancellation is still sent."""
+        held = connection._con
+        if held is not None and held._protocol._is_cancelling():
+            held.terminate()
+        await super().release(connection, timeout=timeout)
+
 
 async def create_pool(
     settings: Settings,

@@ -137,3 +137,14 @@ async def test_calls_while_postgres_hangs_are_503s_not_waits(database_hung: http
     for response in answers:
         assert response.status_code == 503, response.text
         assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_a_request_waits_for_a_hung_postgres_once(database_hung: httpx.AsyncClient) -> None:
+    """A start's 503 came after four times ``API_DB_TIMEOUT_SECONDS`` (1 s here): its key was looked up before its
+    body and again by the route, and each timed-out statement waited as long again for the server to answer its
+    cancellation. Three times the bound leaves room for a loaded machine, not for a second wait."""
+    started = await database_hung.post(
+        "/jobs", json={"utility_account_id": 1}, headers={"Idempotency-Key": "hung-once"}, timeout=3.0
+    )
+    read = await database_hung.get("/jobs", timeout=3.0)
+    assert (started.status_code, read.status_code) == (503, 503)
