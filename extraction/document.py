@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from extraction.charsets import WINDOWS_1252
+from extraction.mail import mail_text, unescaped
 from extraction.pages import PAGE_BREAK, has_text_layer
 
 if TYPE_CHECKING:
@@ -178,7 +179,8 @@ def read_document(data: bytes, *, max_pages: int = 50) -> Document:
         _verify_image(data)
         return Document(data=data, content_type=content_type, pages=[])
     if content_type in (TEXT, MARKUP):  # a page stored before intake refused them reads as it did: as text
-        return Document(data=data, content_type=TEXT, pages=within_text_limits([_decode(data)]))
+        text = unescaped(mail_text(data) or _decode(data))
+        return Document(data=data, content_type=TEXT, pages=within_text_limits([text]))
     raise DocumentRejected("unsupported_type")
 
 
