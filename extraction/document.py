@@ -61,13 +61,12 @@ class DocumentRejected(Exception):
 
 def sniff_content_type(data: bytes) -> str | None:
     """The content type the bytes really are, whatever the file name or header claimed."""
-    head = data[:1024]
-    if b"%PDF-" in head:
-        return PDF
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):  # an image's own mark first: a JPEG's comment may hold "%PDF-"
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
+    if b"%PDF-" in data[:1024]:
+        return PDF
     if looks_like_markup(data):
         return MARKUP
     if data and _looks_like_text(data[:_SNIFF_BYTES]):
@@ -164,7 +163,12 @@ class Document:
 
 
 def holds_nothing(data: bytes) -> bool:
-    """Empty, or nothing but blank space: no bill in any format (``empty_file``). Checked without a copy of ``data``."""
+    """Empty, or nothing but blank space, a byte-order mark's too: no bill in any format (``empty_file``). Checked
+    without a copy of ``data`` but for a text with a byte-order mark (one holding only that became a review task)."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith(_UTF16_BOMS):
+        data = data[2:].replace(b"\x00", b"")
     return not data or data.isspace()
 
 

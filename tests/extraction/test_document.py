@@ -68,6 +68,7 @@ def _png() -> bytes:
         (b"\xef\xbb\xbf junk\n%PDF-1.4", "application/pdf"),
         (b"\x89PNG\r\n\x1a\n....", "image/png"),
         (b"\xff\xd8\xff\xe0....", "image/jpeg"),
+        (b"\xff\xd8\xff\xfe\x00\x10made by %PDF-1.4 tools", "image/jpeg"),  # a JPEG's comment naming a PDF
         (b"Amount due: $84.12\nDue date: 01/26/2026\n", "text/plain"),
         ("Café Électrique — facture\n".encode("latin-1", "replace"), "text/plain"),
         (b"PK\x03\x04\x14\x00\x06\x00", None),
@@ -139,6 +140,8 @@ def test_images_and_scans_have_no_text_layer() -> None:
     [
         (b"", "empty_file"),
         (b"  \n\t ", "empty_file"),
+        (b"\xef\xbb\xbf", "empty_file"),  # a byte-order mark alone was a review task
+        (b"\xff\xfe \x00\n\x00\t\x00", "empty_file"),
         (adversarial.corrupt_pdf(rng_for("x")), "corrupt_file"),
         (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n%%EOF", "corrupt_file"),
         (_png()[:20], "corrupt_file"),
