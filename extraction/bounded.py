@@ -8,9 +8,11 @@ the worker healthy. Text and images are cheap and stay in-process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import resource
 import select
 import threading
 import time
@@ -32,6 +34,17 @@ class ParseTimedOut(DocumentRejected):
     busy with other work: callers that can try again later should (extract_bill does, a few times)."""
 
 
+class ParseOutOfMemory(DocumentRejected):
+    """The parse needed more than ``PARSER_MEMORY_BYTES``: a file of a few kilobytes can make pypdf build millions of
+    objects (text operators, a font's character map), and four such uploads took a worker's parsers past 2 GB."""
+
+
+PARSER_MEMORY_BYTES = 512 * 1024 * 1024
+"""The memory a parser may hold (``RLIMIT_DATA``: its heap and other private writable mappings; not ``RLIMIT_AS``,
+which counts what malloc only reserves for each thread). A parser starts at about 22 MB, and parsing all of the eval
+set's PDFs in one took it to 60 MB."""
+
+
 class BoundedReader:
     """``read_document`` with a deadline for PDFs; one pool per process, rebuilt after a kill.
 
@@ -41,9 +54,12 @@ class BoundedReader:
     again in a child of its own, and only a crash there is held against it.
     """
 
-    def __init__(self, *, workers: int = 2, timeout_seconds: float = 20.0) -> None:
+    def __init__(
+        self, *, workers: int = 2, timeout_seconds: float = 20.0, memory_bytes: int = PARSER_MEMORY_BYTES
+    ) -> None:
         self._workers = workers
         self._timeout = timeout_seconds
+        self._memory = memory_bytes
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(workers)
@@ -51,7 +67,7 @@ class BoundedReader:
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = _new_pool(self._workers)
+                self._pool = _new_pool(self._workers, self._memory)
             return self._pool
 
     def _reset(self, pool: ProcessPoolExecutor) -> None:
@@ -72,7 +88,7 @@ class BoundedReader:
             except _PoolBroken:
                 self._reset(pool)
             logger.warning("PDF parser died mid-parse; parsing the file again on its own")
-            alone = _new_pool(1)
+            alone = _new_pool(1, self._memory)
             try:
                 return self._parse(alone, data, max_pages)
             except _PoolBroken:
@@ -82,7 +98,7 @@ class BoundedReader:
 
     def _parse(self, pool: ProcessPoolExecutor, data: bytes, max_pages: int) -> Document:
         try:
-            future = pool.submit(read_document, data, max_pages=max_pages)
+            future = pool.submit(_read_within_memory, data, max_pages=max_pages, memory_bytes=self._memory)
         except RuntimeError as shut:  # shut down a moment ago for another file (BrokenProcessPool is one too)
             raise _PoolBroken from shut
         try:
@@ -91,6 +107,9 @@ class BoundedReader:
             logger.warning("PDF parse exceeded its time limit; parser killed", extra={"seconds": self._timeout})
             self._reset(pool)
             raise ParseTimedOut("corrupt_file", f"parsing took longer than {self._timeout:g}s") from None
+        except ParseOutOfMemory:
+            self._reset(pool)  # a fresh parser: this one's heap may keep what the failed parse grew
+            raise
         except (BrokenProcessPool, CancelledError) as broken:
             raise _PoolBroken from broken
 
@@ -104,13 +123,13 @@ class BoundedReader:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def _new_pool(workers: int, memory_bytes: int) -> ProcessPoolExecutor:
     # forkserver: never fork a process that runs threads (the worker does).
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_start_parser,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), memory_bytes),
     )
 
 
@@ -118,8 +137,18 @@ _POLL_SECONDS = 1.0
 """How often a parser looks for its worker where the OS cannot wake it when the worker exits (no pidfd)."""
 
 
-def _start_parser(worker_pid: int) -> None:
-    """Each parser's start: quiet, and bound to its worker's life.
+def _read_within_memory(data: bytes, *, max_pages: int, memory_bytes: int) -> Document:
+    """``read_document`` in a parser: a file that needs more memory than it may use is refused, not retried (the
+    same bytes need as much every time)."""
+    try:
+        return read_document(data, max_pages=max_pages)
+    except MemoryError:
+        pass  # raised after the block: the error's frames (and all they built) are freed by then
+    raise ParseOutOfMemory("corrupt_file", f"reading it needs over {memory_bytes // 2**20} MB of memory")
+
+
+def _start_parser(worker_pid: int, memory_bytes: int) -> None:
+    """Each parser's start: quiet, bound in memory (``PARSER_MEMORY_BYTES``), and bound to its worker's life.
 
     Its libraries' complaints about a malformed file (pypdf's "EOF marker not found") went to stderr as bare text
     among the worker's JSON lines; the worker logs what became of the file. And a worker killed outright (SIGKILL,
@@ -127,6 +156,8 @@ def _start_parser(worker_pid: int) -> None:
     (~100 MB a worker): forked by the forkserver, they hold both ends of their work queue and never see it close."""
     logging.getLogger().addHandler(logging.NullHandler())  # no handler found would print to stderr
     logging.captureWarnings(True)
+    with contextlib.suppress(ValueError, OSError):  # a hard limit set lower already stands
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
     threading.Thread(target=_exit_with, args=(worker_pid,), name="exit-with-worker", daemon=True).start()
 
 

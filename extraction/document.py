@@ -228,6 +228,8 @@ def _page_text(page: PageObject) -> str:
     """Layout mode keeps columns apart, which label-above-value bills need."""
     try:
         return page.extract_text(extraction_mode="layout")
+    except MemoryError:  # plain mode would build as much again
+        raise
     except Exception:
         logger.debug("layout extraction failed; using plain mode", exc_info=True)
         return page.extract_text()

@@ -195,3 +195,22 @@ def test_a_parsers_complaints_about_a_malformed_file_are_not_bare_lines_in_the_w
     worker, _ = _start_worker("adv_corrupt.pdf", "pge_classic_0.pdf", stay=False)
     _, stderr = worker.communicate(timeout=30)
     assert (worker.returncode, stderr) == (0, "")
+
+
+def test_a_file_that_needs_more_memory_than_a_parser_may_use_is_refused_and_the_pool_recovers() -> None:
+    """A few kilobytes of compressed text operators made pypdf build a million objects: four such uploads took a
+    worker's parsers past 2 GB, each tried again for half an hour. Bounded here at 256 MB (``PARSER_MEMORY_BYTES`` is
+    512), the file is refused for good (a ``DocumentRejected``), and the next bill reads."""
+    from tests.extraction.test_document import _pdf_of_content
+
+    bomb = _pdf_of_content(b"BT /F1 10 Tf 40 700 Td " + b"(A) Tj " * 1_500_000 + b" ET")
+    assert len(bomb) < 100_000
+    reader = BoundedReader(workers=1, timeout_seconds=120, memory_bytes=256 * 2**20)
+    try:
+        with pytest.raises(DocumentRejected, match="needs over 256 MB of memory") as refused:
+            reader.read(bomb, max_pages=50)
+        assert refused.value.reason == "corrupt_file"
+        bill = (BILLS / "pge_classic_0.pdf").read_bytes()
+        assert reader.read(bill, max_pages=50) == read_document(bill, max_pages=50)
+    finally:
+        reader.close()
