@@ -102,7 +102,9 @@ class ExtractionActivities:
             logger.info(
                 "document rejected", extra={"job_id": request.job_id, "step": "extract_bill", "reason": rejected.reason}
             )
-            return ExtractionOutcome(bill=None, reasons=[rejected.reason], extractor="none", pages=0)
+            return ExtractionOutcome(
+                bill=None, reasons=[rejected.reason], extractor="none", pages=0, detail=rejected.detail or None
+            )
         try:
             result: Extraction = self._with_heartbeats(
                 lambda: extract(document, provider_hint=request.provider, settings=self._settings)

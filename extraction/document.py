@@ -208,7 +208,9 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentRejected("unsupported_type", "password-protected PDF")
+            raise DocumentRejected(
+                "unsupported_type", "a password-protected PDF: remove its password and upload it again"
+            )
         count = len(reader.pages)
         if count > max_pages:
             raise DocumentRejected("too_many_pages", f"{count} pages > {max_pages}")

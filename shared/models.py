@@ -197,6 +197,9 @@ class ExtractionOutcome(BaseModel):
     reasons: list[str]
     extractor: str
     pages: int
+    detail: str | None = None
+    """Why the document was refused, where it was: the job's error says it ("a password-protected PDF: remove its
+    password and upload it again"), not the reason's code alone."""
 
 
 class ValidateRequest(BaseModel):

@@ -537,6 +537,8 @@ class BillIngestionWorkflow:
 
         if validation.decision == "reject":
             reason = "rejected: " + ", ".join(validation.reasons or ["unreadable input"])
+            if extraction.detail:  # set by activities of this release on: older histories replay without it
+                reason += f" ({extraction.detail})"
             return await self._finish(base.model_copy(update={"status": JobStatus.FAILED, "error": reason}))
 
         bill = extraction.bill

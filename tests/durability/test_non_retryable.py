@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
+from pypdf import PdfWriter
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
@@ -27,6 +30,8 @@ from tests.helpers import create_account as create_account_over_http
 from tests.helpers import wait_for_status
 from worker.main import build_worker
 from worker.resources import Resources
+
+BILLS = Path(__file__).parents[2] / "eval" / "bills"
 
 
 @pytest.fixture()
@@ -83,8 +88,28 @@ async def test_corrupt_upload_is_rejected_without_retries(
     job = await wait_for_status(http, response.json()["id"], within=30)
 
     assert job["status"] == "FAILED", job
-    assert job["error"] == "rejected: corrupt_file", job
+    assert job["error"].startswith("rejected: corrupt_file ("), job  # and what pypdf found wrong
     attempts = attempts_by_activity(await history_events(client.get_workflow_handle(job["workflow_id"])))
     assert set(attempts.values()) == {1}, attempts
     assert "persist_bill" not in attempts
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job["id"]) == 0
+
+
+async def test_a_password_protected_pdf_fails_saying_what_to_do(http: httpx.AsyncClient, unique: str) -> None:
+    """It failed as "rejected: unsupported_type" though the API had just accepted it as a PDF."""
+    writer = PdfWriter(clone_from=BILLS / "pge_classic_0.pdf")
+    writer.encrypt(user_password="s3cret", algorithm="AES-256")
+    locked = io.BytesIO()
+    writer.write(locked)
+    account = await create_account_over_http(http, provider="pge", account_number=f"LOCKED-{unique}")
+    response = await http.post(
+        "/bills",
+        files={"file": ("bill.pdf", locked.getvalue(), "application/pdf")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert response.status_code == 201, response.text
+    job = await wait_for_status(http, response.json()["id"], within=30)
+    assert (job["status"], job["error"]) == (
+        "FAILED",
+        "rejected: unsupported_type (a password-protected PDF: remove its password and upload it again)",
+    ), job
