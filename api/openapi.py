@@ -25,10 +25,35 @@ def key_schemes() -> dict[str, Any]:
     }
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_LARGEST_ID = 2**63 - 1
+
+
+def _integral_bounds(node: Any) -> None:
+    """An integer's bounds as integers, in place: FastAPI's OpenAPI model holds them as floats, and an id's maximum
+    2**63 - 1 came out 9.223372036854776e+18, which is 2**63 (a client generated from it sent 2**63 + 190 as valid,
+    and got a 422)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in _BOUNDS:
+                value = node.get(bound)
+                if isinstance(value, float) and value.is_integer():
+                    node[bound] = _LARGEST_ID if value >= _LARGEST_ID else int(value)
+        for child in node.values():
+            _integral_bounds(child)
+    elif isinstance(node, list):
+        for child in node:
+            _integral_bounds(child)
+
+
 class MiniMeterAPI(FastAPI):
-    """FastAPI, with the key's schemes in the document it generates (each operation names them: ``api.role_first``)."""
+    """FastAPI, with the key's schemes in the document it generates (each operation names them: ``api.role_first``),
+    and integers' bounds written as integers."""
 
     def openapi(self) -> dict[str, Any]:
+        built = self.openapi_schema is None
         schema = super().openapi()  # kept, or built again once routes were added: set the schemes either way
         schema.setdefault("components", {})["securitySchemes"] = key_schemes()
+        if built:
+            _integral_bounds(schema)
         return schema

@@ -28,7 +28,7 @@ from shared.bill import (
 from shared.models import JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
-BodyId = Annotated[int, Field(gt=0, lt=2**63, strict=True)]
+BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
 """A database id in a JSON body: a JSON integer only. Lax parsing took ``true`` for id 1, so a client's
 slip started a job on, or attached an account to, whichever row happens to be number 1."""
 

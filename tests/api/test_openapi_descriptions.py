@@ -19,3 +19,22 @@ async def test_the_served_openapi_describes_the_fields_a_client_cannot_guess(htt
     assert "current_charges" in description("MonthlyTotal", "total_cost")
     assert "None: no more" in description("JobPage", "next_cursor")
     assert "soft claim" in description("ReviewSummary", "claimed_by")
+
+
+def _integer_bounds(node: object) -> list[object]:
+    if isinstance(node, list):
+        return [bound for child in node for bound in _integer_bounds(child)]
+    if not isinstance(node, dict):
+        return []
+    own = [node[key] for key in ("minimum", "maximum") if node.get("type") == "integer" and key in node]
+    return own + [bound for child in node.values() for bound in _integer_bounds(child)]
+
+
+async def test_an_ids_bounds_are_integers_a_client_can_trust(http: httpx.AsyncClient) -> None:
+    """A body's id had the maximum 9.223372036854776e+18, which is 2**63: a client generated from the document took
+    2**63 + 190 for a valid id, and got a 422."""
+    document = (await http.get("/openapi.json")).json()
+    account = document["components"]["schemas"]["JobCreate"]["properties"]["utility_account_id"]
+    assert (account["minimum"], account["maximum"]) == (1, 2**63 - 1)
+    bounds = _integer_bounds(document)
+    assert bounds and all(isinstance(bound, int) for bound in bounds), [b for b in bounds if not isinstance(b, int)]
