@@ -23,6 +23,9 @@ PROBLEM_JSON = "application/problem+json"
 
 STORAGE_RETRY_AFTER = "5"
 """Retry-After (seconds) of a 503 for an object-storage outage: outages outlast a quick retry."""
+TEMPORAL_RETRY_AFTER = "5"
+"""Retry-After (seconds) of a 503 for Temporal or its workers not answering: a restart or a backlog outlasts a quick
+retry too."""
 DATABASE_RETRY_AFTER = "5"
 """Retry-After (seconds) of a 503 for a Postgres outage (a failover, a Cloud SQL proxy restart)."""
 DATABASE_DOWN_DETAIL = (

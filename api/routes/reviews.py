@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import IdFilter, ReviewerDep, StateDep
-from api.problems import Problem, problem_responses
+from api.problems import TEMPORAL_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     ReviewDecisionCreate,
@@ -254,17 +254,37 @@ async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> Re
     response_model=ReviewDecisionResult,
     responses={
         **problem_responses(409, 503),
-        202: {"model": ReviewDecisionResult, "description": "decision taken; the job has not ended yet (RUNNING)"},
+        202: {
+            "model": ReviewDecisionResult,
+            "description": "decision taken; the job has not ended yet (RUNNING): poll its Location",
+            "headers": {
+                "Location": {
+                    "description": "the job, to read until it ends",
+                    "schema": {"type": "string", "format": "uri-reference"},
+                }
+            },
+        },
     },
 )
 async def decide_review(
-    job_id: str, body: ReviewDecisionCreate, state: StateDep, principal: ReviewerDep, response: Response
+    job_id: str,
+    body: ReviewDecisionCreate,
+    state: StateDep,
+    principal: ReviewerDep,
+    request: Request,
+    response: Response,
 ) -> ReviewDecisionResult:
     """Approve, correct or reject; answers with the job's final status once the workflow applied it."""
     result = await submit_decision(state, principal, job_id, body)
     if not result.status.is_terminal:
         response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = request.scope.get("root_path", "") + f"/jobs/{result.job_id}"
     return result
+
+
+def _temporal_silent(detail: str) -> Problem:
+    """The 503 for a decision Temporal (or the run's worker) did not answer, with the wait the other 503s name."""
+    return Problem(503, detail, headers={"Retry-After": TEMPORAL_RETRY_AFTER})
 
 
 async def submit_decision(
@@ -310,10 +330,10 @@ async def submit_decision(
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise await _ended(state, principal, job) from None
         # It may or may not have been applied: a repeat is safe (the same update id; another decision gets a 409).
-        raise Problem(503, "Temporal did not answer; send the decision again") from None
+        raise _temporal_silent("Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # No worker took the update in time (workers down or busy): the same answer, the same safe repeat.
-        raise Problem(503, "the workflow did not answer in time; send the decision again") from None
+        raise _temporal_silent("the workflow did not answer in time; send the decision again") from None
     except PayloadDecryptionError:
         raise _unreadable_answer() from None
     # Not refused yet: a validator's refusal too comes back as a handle, its outcome read by result(). The task's
@@ -370,9 +390,9 @@ async def _repeated(
         if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the ended run: not this decision
             raise await _not_awaiting(state, handle, job, not_this_decision) from None
         # Temporal did not answer: whether this decision is the one that ended the job is still unknown.
-        raise Problem(503, "Temporal did not answer; send the decision again") from None
+        raise _temporal_silent("Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise Problem(503, "Temporal did not answer; send the decision again") from None
+        raise _temporal_silent("Temporal did not answer; send the decision again") from None
     except PayloadDecryptionError:
         raise _unreadable_answer() from None
     return await _outcome(state, job, ack.status)

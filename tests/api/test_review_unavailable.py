@@ -75,6 +75,7 @@ async def test_review_decision_while_temporal_is_down_is_a_503(
         assert response.status_code == 503, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert "again" in response.json()["detail"]
+        assert response.headers["Retry-After"] == "5"  # as the database's and storage's 503s say when
 
 
 async def test_reading_a_task_or_job_while_temporal_is_down_answers_from_postgres(
@@ -136,6 +137,7 @@ async def test_review_decision_no_worker_takes_is_a_503(
 
     assert response.status_code == 503, response.text
     assert "again" in response.json()["detail"]
+    assert response.headers["Retry-After"] == "5"
 
 
 async def test_reading_a_job_no_worker_takes_answers_from_postgres(

@@ -184,6 +184,7 @@ async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_end
             job.publishing.release.set()
         assert response.status_code == 202, response.text
         assert response.json() == {"job_id": job_id, "status": "RUNNING", "revises": None, "duplicate_of": None}
+        assert response.headers["Location"] == f"/jobs/{job_id}"  # where to follow it
         await result_of(client, job.handle.id)
     assert (await wait_for_job(resources.pool, job_id, {"SUCCEEDED", "FAILED"}))["status"] == "SUCCEEDED"
     again = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
