@@ -148,7 +148,8 @@ class DashboardPublic(ApiModel):
     jobs_by_status: dict[str, int]
     bills_count: int
     total_billed: Decimal | None
-    """All bills' charges added up, when they share one currency (``currency``); None when they do not.
+    """All bills' charges added up, when they share one currency (``currency``); None when they do not; 0, with
+    ``currency`` None, while the customer has no bills.
 
     A bill's charges are its ``current_charges`` (its amount due where it states none): an amount
     due carries the unpaid balance of the bill before, which would be counted twice."""
