@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -90,6 +90,38 @@ class JobCreate(ApiModel):
     utility_account_id: BodyId
 
 
+class ArtifactPublic(ApiModel):
+    uri: str
+    """Where the raw bill is stored (gs://bucket/object; a local store's by its object name)."""
+    sha256: str
+    size: int
+    content_type: str
+
+
+class JobResult(ApiModel):
+    """What the job ended with. Fields a later release adds read through (``extra``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="allow")
+    job_id: str | None = None
+    status: JobStatus | None = None
+    decision: Literal["accept", "review", "reject"] | None = None
+    """The extraction's verdict: accepted as read, sent to a reviewer, or refused unread."""
+    reasons: list[str] = Field(default_factory=list)
+    bill_id: str | None = None
+    duplicate_of: str | None = None
+    """The job that stored this very bill before (the job ended DUPLICATE)."""
+    revises: str | None = None
+    """The job whose stored bill this one, a re-issued statement for its period, replaced."""
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    artifact: ArtifactPublic | None = None
+    error: str | None = None
+    reviewer: str | None = None
+    """Who decided the review (the key's name), when a person did."""
+    note: str | None = None
+    """The reviewer's note."""
+
+
 class JobPublic(ApiModel):
     id: str
     status: JobStatus
@@ -106,7 +138,9 @@ class JobPublic(ApiModel):
     reasons: list[str]
     current_step: str | None = None
     steps: list[StepRecord]
-    result: dict[str, Any] | None
+    """The steps run, each with its attempts and times. In a list (``GET /jobs``) those stored when the job ended
+    (none while it runs); ``GET /jobs/{id}`` asks the running workflow for its live ones."""
+    result: JobResult | None
     revised_by: str | None = Field(
         default=None,
         description="the job whose re-issued statement for the same period replaced the bill this one stored: the"

@@ -45,14 +45,14 @@ def test_a_bill_stored_on_the_servers_disk_is_shown_by_its_object_name(tmp_path:
     shown = job_public(finished_row(ref.uri), Settings()).result
 
     assert shown is not None and str(tmp_path) not in str(shown)
-    assert shown["artifact"]["uri"] == "local:" + ref.uri[ref.uri.index("raw/bills/") :]
-    assert shown["artifact"]["sha256"] == "ab" * 32
+    assert shown.artifact is not None and shown.artifact.uri == "local:" + ref.uri[ref.uri.index("raw/bills/") :]
+    assert shown.artifact.sha256 == "ab" * 32
 
 
 @pytest.mark.parametrize("uri", ["gs://minimeter-raw-bills/raw/bills/j/ab.pdf", "mock://pge/123?job=j"])
 def test_a_bill_in_a_bucket_is_shown_as_stored(uri: str) -> None:
     shown = job_public(finished_row(uri), Settings()).result
-    assert shown is not None and shown["artifact"]["uri"] == uri
+    assert shown is not None and shown.artifact is not None and shown.artifact.uri == uri
 
 
 def test_an_error_naming_a_bill_on_the_servers_disk_names_its_object_not_the_directory(tmp_path: Path) -> None:
@@ -67,5 +67,5 @@ def test_an_error_naming_a_bill_on_the_servers_disk_names_its_object_not_the_dir
 
     assert shown.error is not None and str(tmp_path) not in shown.error and str(tmp_path) not in str(shown.result)
     assert f"the raw bill local:raw/bills/j1/{'ab' * 32}.pdf is not in object storage" in shown.error
-    assert shown.result is not None and shown.result["error"] == shown.error
+    assert shown.result is not None and shown.result.error == shown.error
     assert [step.attempt_error for step in shown.steps] == [shown.error]  # the step's error, as the job's
