@@ -158,9 +158,11 @@ def _start_worker(*bills: str, stay: bool = True) -> tuple[subprocess.Popen[str]
         text=True,
     )
     assert worker.stdout is not None
-    parsers = [psutil.Process(int(pid)) for pid in worker.stdout.readline().split()]
-    assert parsers, "the worker parsed its PDF in a child"
-    return worker, parsers
+    pids = [int(pid) for pid in worker.stdout.readline().split()]
+    assert pids, "the worker parsed its PDF in a child"
+    if not stay:  # its parsers end with it, as soon as it has printed them: none may be there to look at
+        return worker, []
+    return worker, [psutil.Process(pid) for pid in pids]
 
 
 def _gone(process: psutil.Process) -> bool:
