@@ -93,7 +93,10 @@ class PublishBatcher:
                     break
                 self._arrived.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), timeout=due - loop.time())
+                    # Not wait_for: on CPython 3.11 it returns a bill's arrival that lands with close()'s
+                    # cancellation, drops the cancellation, and close() waited for the flusher for ever.
+                    async with asyncio.timeout(due - loop.time()):
+                        await self._arrived.wait()
             batch, self._waiting = self._waiting[: self._max_bills], self._waiting[self._max_bills :]
             await self._write([w for w in batch if not w.outcome.done()])
 

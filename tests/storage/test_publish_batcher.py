@@ -167,3 +167,25 @@ async def test_bills_that_keep_coming_share_a_batch_until_it_is_max_wait_old(loc
     assert sorted(b for batch in recording.batches for b in batch) == sorted(r.bill_id for r in rows)
     assert latest_ids(local_sink) == {r.bill_id for r in rows}
     await batcher.close()
+
+
+class Accepting:
+    """A warehouse that takes every row."""
+
+    def publish_bills(self, rows: Sequence[AnalyticsBill]) -> dict[str, str]:
+        return {}
+
+
+async def test_a_bill_arriving_as_the_worker_closes_does_not_keep_the_flusher_running() -> None:
+    """Its arrival landed with close()'s cancellation: ``wait_for`` returned it and dropped the cancellation, and
+    close() waited for the flusher for ever (the worker's shutdown with it)."""
+    batcher = PublishBatcher(Accepting(), max_bills=100, max_wait=60)
+    first, second = bills(2)
+    waiting = asyncio.create_task(batcher.publish(first))
+    await asyncio.sleep(0.05)  # the flusher waits for more bills to join the first
+    arriving = asyncio.create_task(batcher.publish(second))
+    await asyncio.sleep(0)  # the second arrives: the flusher's wait ends in this turn of the loop, as close() cancels
+    async with asyncio.timeout(10):
+        await batcher.close()
+    outcomes = await asyncio.gather(waiting, arriving, return_exceptions=True)
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
