@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -260,11 +260,9 @@ def read_usage(
         text = lines[index].text
         if _DIGIT.search(text) is None and "gal" not in lines[index].folded:
             continue  # no figure of its own, nor a thousand-gallon note heading one: most of a PDF's layout lines
-        figures = [
-            figure
-            for figure in (*_quantities(lines, index), *_table_figures(lines, index))
-            if _set_aside(figure, labels, text) is not _Aside.DROP
-        ] or _labelled_on_its_line(lines, index)
+        figures = _kept(_quantities(lines, index), _table_figures(lines, index), labels=labels, line=text)
+        if not figures:
+            figures = _kept(_labelled_on_its_line(lines, index), labels=labels, line=text)
         labelled = (
             None
             if not figures
@@ -274,10 +272,7 @@ def read_usage(
             if labels.search(text) or _METER_ROW.search(text)
             else None
         )
-        for figure in figures:
-            aside = _set_aside(figure, labels, text)
-            if aside is _Aside.DROP:
-                continue
+        for figure, aside in figures:
             priority = _priority(lines, index, figure, labelled, labels)
             if priority is None:
                 continue
@@ -311,6 +306,12 @@ def read_usage(
         )
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _kept(*found: Iterable[_Figure], labels: re.Pattern[str], line: str) -> list[tuple[_Figure, _Aside | None]]:
+    """The figures found on ``line`` that are not dropped (``_set_aside``), each with its doubt if any."""
+    asides = ((figure, _set_aside(figure, labels, line)) for figures in found for figure in figures)
+    return [(figure, aside) for figure, aside in asides if aside is not _Aside.DROP]
 
 
 def _sum_of_rows(best: _Seen, seen: Sequence[_Seen]) -> _Seen:
