@@ -6,7 +6,7 @@ import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -25,7 +25,7 @@ from shared.bill import (
     UsageReading,
     past_its_places,
 )
-from shared.models import JobStatus, JobType, StepRecord
+from shared.models import Decision, JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
 BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
@@ -104,7 +104,7 @@ class JobResult(ApiModel):
     model_config = ConfigDict(use_attribute_docstrings=True, extra="allow")
     job_id: str | None = None
     status: JobStatus | None = None
-    decision: Literal["accept", "review", "reject"] | None = None
+    decision: Decision | None = None
     """The extraction's verdict: accepted as read, sent to a reviewer, or refused unread."""
     reasons: list[str] = Field(default_factory=list)
     bill_id: str | None = None

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.awaits import awaiting
+
 REPORT_BEFORE_TIMEOUT_SECONDS = 15.0
 """How long before pytest-timeout fails the test the tasks are printed: time for their loop to print them."""
 
@@ -29,23 +31,10 @@ def _print_tasks() -> None:
         loop.call_soon_threadsafe(_print_tasks_of, loop)
 
 
-def _awaiting(task: asyncio.Task[object]) -> Iterator[str]:
-    """The task's chain of awaits, outermost first, down to what it waits on (``print_stack`` shows the outermost
-    coroutine alone)."""
-    awaited: object = task.get_coro()
-    while awaited is not None:
-        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-        if frame is None:
-            yield f"  waiting on {awaited!r}"
-            return
-        yield f'  File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}'
-        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
-
-
 def _print_tasks_of(loop: asyncio.AbstractEventLoop) -> None:
     report = io.StringIO()
     for task in asyncio.all_tasks(loop):
-        print(f"--- {task.get_name()}", *_awaiting(task), sep="\n", file=report)
+        print(f"--- {task.get_name()}", *awaiting(task), sep="\n", file=report)
     sys.stderr.write(f"+++ asyncio tasks {REPORT_BEFORE_TIMEOUT_SECONDS:g} s before the timeout +++\n")
     sys.stderr.write(report.getvalue())
 

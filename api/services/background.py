@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from abc import ABC, abstractmethod
 
+from shared.awaits import awaiting
+
 logger = logging.getLogger(__name__)
-
-
-def _where(task: asyncio.Task[None]) -> str:
-    """The task's stack as a traceback reads, innermost last: where a loop that will not stop is waiting."""
-    stack = io.StringIO()
-    task.print_stack(file=stack)
-    return stack.getvalue()
 
 
 class BackgroundLoop(ABC):
@@ -38,7 +32,7 @@ class BackgroundLoop(ABC):
         while not (await asyncio.wait({task}, timeout=self.stop_patience_seconds))[0]:
             logger.warning(
                 "background loop still running after it was cancelled; cancelling it again",
-                extra={"loop": self.name, "waiting_in": _where(task)},
+                extra={"loop": self.name, "waiting_in": "\n".join(awaiting(task))},
             )
             task.cancel()
         if not task.cancelled():
