@@ -106,8 +106,8 @@ class Evidence:
             gallons = scaled_figure(note, flat[note.end() : note.end() + _SCALED_FIGURE_WITHIN])
             if gallons is not None:
                 self.scaled_gallons.add(gallons)
-        printed, self.priced = printed_and_priced(numbers)
-        self.readings = {*printed, *((quantity, unit) for unit, quantity in self.priced.items())}
+        readings, self.priced = printed_and_priced(numbers)
+        self.readings = set(readings)
         self.printed_gallons = {quantity for quantity, unit in self.readings if unit is UsageUnit.GAL}
 
     def day_first_reading(self, values: list[date]) -> bool:

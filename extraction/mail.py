@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import re
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -35,8 +36,8 @@ def mail_text(data: bytes) -> str | None:
     if body is None:
         return None
     encoded = body.get("Content-Transfer-Encoding", "").strip().lower() in ("quoted-printable", "base64")
-    html = body.get_content_subtype() == "html"
-    if not (encoded or html or message.is_multipart()):
+    is_html = body.get_content_subtype() == "html"
+    if not (encoded or is_html or message.is_multipart()):
         return None
     try:
         content = body.get_content()
@@ -45,17 +46,13 @@ def mail_text(data: bytes) -> str | None:
     if not isinstance(content, str):
         return None
     shown = "\n".join(f"{name}: {message[name]}" for name in _SHOWN if message[name] is not None)
-    return f"{shown}\n\n{_text_of_html(content) if html else content}"
+    return f"{shown}\n\n{_text_of_html(content) if is_html else content}"
 
 
 def unescaped(text: str) -> str:
     """``text`` with HTML's character references read (``&euro;`` as €), where it has any: a bill copied out of an
     HTML mail writes its euro sign so, and a reader of the signs alone took it for dollars."""
-    if not _ENTITY.search(text):
-        return text
-    import html
-
-    return html.unescape(text)
+    return html.unescape(text) if _ENTITY.search(text) else text
 
 
 class _TextOfHtml(HTMLParser):

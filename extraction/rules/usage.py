@@ -655,14 +655,12 @@ def readings_printed(text: str) -> Iterator[tuple[Decimal, UsageUnit]]:
     And, read by a person though not by the rules, a figure whose label or column heading names its unit
     ("Therms used  45", "Consumption (CCF)  12"), and the quantity a bill's one rate in that unit prices
     ("Energy charge 512 kWh @ $0.1123/kWh"; tiers price several, none of them the reading)."""
-    printed, priced = printed_and_priced(text)
-    yield from printed
-    yield from ((quantity, unit) for unit, quantity in priced.items())
+    yield from printed_and_priced(text)[0]
 
 
 def printed_and_priced(text: str) -> tuple[list[tuple[Decimal, UsageUnit]], dict[UsageUnit, Decimal]]:
-    """``readings_printed``'s quantities printed, and apart the quantity each unit's rates price where they price
-    one (``_one_price_a_unit``): what the bill charged for, which a reading in that unit must be."""
+    """``readings_printed``'s quantities, and apart the quantity each unit's rates price where they price one
+    (``_one_price_a_unit``, among the former too): what the bill charged for, which a reading in that unit must be."""
     lines = _Page(Line(0, text_line) for text_line in text.splitlines())
     printed: list[tuple[Decimal, UsageUnit]] = []
     priced: list[_Figure] = []
@@ -670,7 +668,8 @@ def printed_and_priced(text: str) -> tuple[list[tuple[Decimal, UsageUnit]], dict
         figures, priced_here = _printed_figures(lines, index)
         priced += priced_here
         printed += [(figure.quantity, figure.unit) for figure in figures]
-    return printed, {unit: quantity for quantity, unit in _one_price_a_unit(priced)}
+    once = list(_one_price_a_unit(priced))
+    return printed + once, {unit: quantity for quantity, unit in once}
 
 
 def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Figure]]:
