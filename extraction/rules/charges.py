@@ -17,7 +17,8 @@ from shared.bill import Commodity, LineItem, LineItemCategory
 
 _SECTION = re.compile(
     r"^(?:details?\s+of\s+|your\s+|current\s+|new\s+)?"
-    r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
+    r"(?:(?P<commodity>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+"  # and "Water and Sewer"
+    r"(?:(?:and|&)\s+(?P<commodity_and>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?)?"
     r"(?:service\s+|delivery\s+|billing\s+)?charges(?:\s+details?)?(?:\s+[-\u2013\u2014]\s+(?:"  # a rate after a dash
     r"(?:residential|commercial|industrial|small|large|general|rate|schedule|tariff|service|continued)\b"
     r"|[a-z]{1,3}-?\d)[^:]*)?"  # "- Residential R-1", "- Schedule G-1", "- R-1"; not "- Where Your Dollar Goes"
@@ -91,23 +92,42 @@ _WORD_COMMODITY = {
 def read_line_items(lines: Sequence[Line], *, end: Wordings, current: Wordings) -> list[LineItem]:
     """Rows between a charges heading and ``end`` (the current-charges or total label); with no heading, those above
     a ``current`` (current-charges) line that add up to it."""
+    return _headed_items(lines, end) or _rows_adding_up_to(lines, current, end)
+
+
+def _headed_items(lines: Sequence[Line], end: Wordings) -> list[LineItem]:
+    """The rows under each charges heading; a box printed beside the charges (the bill's summary, or a second
+    commodity's charges) read apart, once the charges end."""
     items: list[LineItem] = []
     inside = False
     commodity: Commodity | None = None
-    for line in lines:
+    edge: int | None = None
+    beside: list[Line] = []
+    for at, line in enumerate(lines):
+        if edge is not None and line.page != beside[0].page:  # the box ends with its page
+            items += _headed_items(beside, end)
+            edge, beside = None, []
+        if edge is not None:
+            line, right = _apart(line, edge)
+            beside.append(right)
         row = cells(line.text)
         if not row:
             continue
         heading = _SECTION.match(row[0].text)
+        if heading is not None and edge is None and (box := _box_beside(lines, at, row)) is not None:
+            line, right = _apart(line, box)
+            edge, beside, row = box, [right], cells(line.text)
         if (heading is not None or _heads_charge_columns(row)) and not any(iter_money(line.text)):
             inside = True
-            word = heading and (heading["commodity"] or heading["commodity_for"] or heading["commodity_of"])
-            commodity = _WORD_COMMODITY[word.lower().split()[-1]] if word else commodity  # "Natural Gas": gas
+            commodity = _section_commodity(heading, commodity)
             continue
         if not inside:
             continue
         if end.search(line.folded):
             inside = False
+            if edge is not None:
+                items += _headed_items(beside, end)
+                edge, beside = None, []
             continue
         if _SUBSECTION.match(without_false_commodities(line.text)) and not any(iter_money(line.text)):
             commodity = _named_commodity(line.text)  # "Natural Gas Charges": gas; "Refuse Charges": none
@@ -115,19 +135,61 @@ def read_line_items(lines: Sequence[Line], *, end: Wordings, current: Wordings) 
         item = _item(line.text, commodity, printed=line.printed)
         if item is not None:
             items.append(item)
-    return items or _rows_adding_up_to(lines, current, end)
+    if edge is not None:
+        items += _headed_items(beside, end)
+    return items
 
 
-MIN_UNHEADED_ROWS = 2
-"""Rows under no heading are the charges only where at least this many add up to the total below them: one row
-matching it is its own total's restatement as often as an item."""
+def _section_commodity(heading: re.Match[str] | None, before: Commodity | None) -> Commodity | None:
+    """The commodity a heading names ("Natural Gas Charges": gas; "Water and Sewer Charges": water; "Electric and Gas
+    Charges": neither, a row naming its own), or the one before it where it names none (column headings)."""
+    if heading is None:
+        return before
+    first = heading["commodity"] or heading["commodity_for"] or heading["commodity_of"]
+    named = {_WORD_COMMODITY[word.lower().split()[-1]] for word in (first, heading["commodity_and"]) if word}
+    if not named:
+        return before
+    return named.pop() if len(named) == 1 else None
+
+
+BOX_GUTTER = 4
+"""Blanks at least this wide part a box printed beside the charges from them (cells are two blanks apart)."""
+BOX_ROWS = 8
+"""How many lines under a charges heading show whether a box stands beside it."""
+
+
+def _box_beside(lines: Sequence[Line], at: int, row: Sequence[Cell]) -> int | None:
+    """Where a box printed beside a charges heading begins (the summary's "YOUR BILL SUMMARY", or "WATER & SEWER
+    CHARGES" beside "ELECTRIC CHARGES"), or None: the heading line's next cell, far right of it, where at least two of
+    the rows below hold an item left of it and a label from it on (a column's heading, "Amount", heads figures). Read
+    whole, such a row ended in the box's figure ("Basic Service Charge 12.00  Payments -118.20": no item), and the
+    box's "Current Charges" ended the charges."""
+    if len(row) < 2 or row[1].start - row[0].end < BOX_GUTTER or not re.search(r"[A-Za-z]{2}", row[1].text):
+        return None
+    beside = 0
+    for below in lines[at + 1 : at + 1 + BOX_ROWS]:
+        left, right = _apart(below, row[1].start)
+        labelled = re.match(r"\S*[A-Za-z]{2}", right.text) is not None  # not an "Amount" column's "$97.00"
+        beside += labelled and _item(left.text, None) is not None
+    return row[1].start if beside >= 2 else None
+
+
+def _apart(line: Line, edge: int) -> tuple[Line, Line]:
+    """The line left of a box's edge and from it on: split before the first cell that starts near the edge (a box's
+    rows start a column or two apart in layout text), so no cell is cut."""
+    split = next((cell.start for cell in cells(line.text) if cell.start >= edge - 2), len(line.text))
+    printed = line.printed
+    left = Line(line.page, line.text[:split].rstrip(), printed[:split].rstrip() if printed is not None else None)
+    right = Line(line.page, line.text[split:], printed[split:] if printed is not None else None)
+    return left, right
 
 
 def _rows_adding_up_to(lines: Sequence[Line], current: Wordings, end: Wordings) -> list[LineItem]:
     """Charges under no heading the reader knows ("METER ... THERMS 90.5" over them, or "THIS MONTH"): the run of
-    item rows right above a current-charges line whose amounts add up to its amount. Such bills were accepted with no
-    line items. Not above the amount due: a summary's "Final Electric Charges 183.52", "Security Deposit Applied
-    -150.00" add up to it, and made the current charges 31.68."""
+    item rows right above a current-charges line whose amounts add up to its amount, blank lines between them too (a
+    PDF's layout text leaves one where a total stands a little lower than the rows' spacing). Such bills were
+    accepted with no line items. Not above the amount due: a summary's "Final Electric Charges 183.52", "Security
+    Deposit Applied -150.00" add up to it, and made the current charges 31.68."""
     for at, line in enumerate(lines):
         if not current.search(line.folded):
             continue
@@ -136,6 +198,8 @@ def _rows_adding_up_to(lines: Sequence[Line], current: Wordings, end: Wordings) 
             continue
         rows: list[LineItem] = []
         for above in reversed(lines[:at]):
+            if not above.text.strip():
+                continue
             item = None if end.search(above.folded) else _item(above.text, None, printed=above.printed)
             if item is None:  # nor the summary's "New charges" over its "Late fee": an aggregate is no item
                 break
@@ -143,6 +207,11 @@ def _rows_adding_up_to(lines: Sequence[Line], current: Wordings, end: Wordings) 
         if len(rows) >= MIN_UNHEADED_ROWS and sum(item.amount for item in rows) == amounts[-1].value:
             return rows[::-1]
     return []
+
+
+MIN_UNHEADED_ROWS = 2
+"""Rows under no heading are the charges only where at least this many add up to the total below them: one row
+matching it is its own total's restatement as often as an item."""
 
 
 def _heads_charge_columns(row: Sequence[Cell]) -> bool:

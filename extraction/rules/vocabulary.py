@@ -9,6 +9,8 @@ import re
 
 from extraction.rules.layout import LabelSet
 
+_A_DATE = r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)"
+"""A date's opening, as bills print one ("10/31/2026", "Oct 31"): what a bare label's value must be."""
 _NOT_CURRENT = r"past\s+due|previous|\bprev\b|prior|last\s+(?:bill|month|statement)|minimum|after|late|enclosed|overdue"
 _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|\bago\b"
 """A date or period of another bill: "Next Billing Date", "Previous Statement Date", "Last year's billing period",
@@ -142,6 +144,7 @@ GENERIC: dict[str, LabelSet] = {
         r"for\s+service(?:\s+from)?",
         r"usage\s+period",
         r"period(?=\s*:|[ \t]{2,}\S)",  # a bare "Period: 10/28/2026 - 11/27/2026", or its own cell
+        rf"service(?=\s*:\s*{_A_DATE})",  # "Service: 10/31/2026 to 12/01/2026"; not "Service: 12 Elm St"
         exclude=_OTHER_BILL,
     ),
     "customer_name": LabelSet.of(r"customer\s+name", r"account\s+holder", r"service\s+for", r"customer(?=\s*:)"),
@@ -163,13 +166,13 @@ past due after 04/21: $260.00", "PAST DUE NOTICE"): its figure is a fee or a tot
 arrears programme's row ("Arrears Management Program credit  ($25.00)"): a charge or credit of this bill."""
 
 FALLBACK: dict[str, LabelSet] = {
-    "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+dates", exclude=_OTHER_BILL),
+    "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+(?:dates|period)", exclude=_OTHER_BILL),
     "previous_balance": LabelSet.of(*PAST_DUE_WORDINGS, exclude=_ABOUT_PAST_DUE),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
-read dates, but beside a "Service Period" they may differ from it (and sent a good bill to review). A bill printing
-no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00", "Arrears $50.00"): read with
-none, it added up only with that amount folded into the charges, and went to review."""
+read dates (or its "Reading Period"), but beside a "Service Period" they may differ from it (and sent a good bill to
+review). A bill printing no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00",
+"Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review."""
 
 NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)
 """Wordings with a commodity's word in them that name no commodity: an electric bill's "Greenhouse gas credit" was

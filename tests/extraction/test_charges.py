@@ -6,10 +6,13 @@ from decimal import Decimal
 
 import pytest
 
+from extraction.pipeline import analyze
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import Commodity, LineItemCategory
+from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE
 
+RULES = Settings(extractor=ExtractorMode.RULES, gemini_api_key=None)
 CHARGES = [("Energy", Decimal("60.00")), ("Customer charge", Decimal("25.00"))]
 """The charge rows of ``NO_CURRENT_CHARGES_LINE``."""
 
@@ -236,3 +239,126 @@ def test_a_summary_adding_up_to_the_amount_due_gives_no_items() -> None:
     )
     bill = extract_with_rules([UNHEADED.format(summary=summary, total="")], provider_hint=None).bill
     assert bill is not None and bill.line_items == [] and bill.current_charges != Decimal("33.52")
+
+
+def test_rows_under_no_heading_add_up_across_a_blank_line_above_the_total() -> None:
+    """A PDF's layout text leaves a blank line where the total stands a little lower than the rows' spacing: the walk
+    up from the total stopped at it, and the bill was accepted with no line items."""
+    text = UNHEADED.format(summary=SUMMARY, total="\nTOTAL CURRENT CHARGES                         121.74")
+    assert [amount for _, amount in _items(text)] == [
+        Decimal("15.50"),
+        Decimal("25.70"),
+        Decimal("74.30"),
+        Decimal("6.24"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heading", "commodity"),
+    [
+        ("WATER AND SEWER CHARGES", Commodity.WATER),
+        ("Water & Sewer Charges", Commodity.WATER),
+        ("Electric and Gas Charges", None),
+    ],
+)
+def test_a_heading_naming_two_services_opens_the_charges(heading: str, commodity: Commodity | None) -> None:
+    """ "WATER AND SEWER CHARGES" opened no charges (one service's name alone did). Two services of one commodity
+    give it to the rows; electric and gas give neither, but where a row names its own."""
+    bill = extract_with_rules([SUMMIT_GAS.format(heading=heading)], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.amount, item.commodity) for item in bill.line_items] == [
+        (Decimal("17.45"), commodity),
+        (Decimal("231.39"), commodity),
+    ]
+
+
+BESIDE_SUMMARY = """\
+SUNCOAST ELECTRIC COOPERATIVE
+Account: 300 221 7745
+Bill Date: 11/05/2026
+Service from 10/02/2026 to 11/01/2026 (30 days)
+Meter 5523190   kWh Used 812
+
+{heading:<85}{box}
+
+ Basic Service Charge                                                12.00           Previous Balance             118.20
+ Energy Charge 812 kWh x $0.11420                                    92.73           Payments                    -118.20
+ Fuel Adjustment 812 kWh x $0.01850                                  15.02           Current Charges              130.54
+ Storm Recovery                                                       3.41           Amount Due                  $130.54
+ Gross Receipts Tax                                                   7.38           Due Date                 11/26/2026
+
+ Total Current Charges                                             130.54
+"""
+
+
+@pytest.mark.parametrize("box", ["YOUR BILL SUMMARY", "Balance Forward              0.00"])
+def test_charges_beside_a_summary_box_are_read_apart_from_it(box: str) -> None:
+    """A two-column page: the charges on the left, the summary's box on the right, each row of layout text holding
+    both. Each row ended in the box's figure ("Payments -118.20": no item), the box's "Current Charges" ended the
+    charges, and the bill was accepted with no line items."""
+    report = analyze(
+        BESIDE_SUMMARY.format(heading="CURRENT CHARGES", box=box).encode(), provider_hint=None, settings=RULES
+    )
+    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
+    assert [(item.description, item.amount) for item in report.bill.line_items] == [
+        ("Basic Service Charge", Decimal("12.00")),
+        ("Energy Charge 812 kWh x $0.11420", Decimal("92.73")),
+        ("Fuel Adjustment 812 kWh x $0.01850", Decimal("15.02")),
+        ("Storm Recovery", Decimal("3.41")),
+        ("Gross Receipts Tax", Decimal("7.38")),
+    ]
+    assert (report.bill.current_charges, report.bill.total_amount) == (Decimal("130.54"), Decimal("130.54"))
+
+
+SIDE_BY_SIDE = """\
+CITY OF MAPLE GROVE UTILITIES
+Account Number: 100-4482-01                                                Bill Date: 11/16/2026
+Service Period: 10/12/2026 - 11/11/2026                                    Due Date: 12/07/2026
+
+ACCOUNT SUMMARY
+   Previous Balance                                                   180.55
+   Payment Received                                                  -180.55
+   Current Charges                                                    196.63
+   Total Amount Due                                                  $196.63
+
+ELECTRIC  Meter E-55012  Usage 742 kWh                                     WATER  Meter W-20913  Usage 6,200 gal
+
+ELECTRIC CHARGES                                                           WATER & SEWER CHARGES
+
+ Customer Charge                                               8.00          Water Base                         14.25
+ Energy 742 kWh @ $0.1090                                     80.88          Water 6,200 gal @ $4.95            30.69
+ Power Cost Adjustment                                         6.68          Sewer Base                         19.40
+ Total Electric                                               95.56          Sewer 6,200 gal @ $5.10            31.62
+                                                                             Storm Drainage                      5.11
+                                                                             Total Water & Sewer               101.07
+
+ Total Current Charges                                                                                        196.63
+"""
+
+
+def test_two_charges_tables_side_by_side_are_each_read_with_their_commodity() -> None:
+    """A city's electric charges beside its water and sewer charges: each row read whole ran the two tables' cells
+    together ("Customer Charge 8.00 Water Base", 14.25, filed as water) and the electric amounts were lost."""
+    bill = extract_with_rules([SIDE_BY_SIDE], provider_hint=None).bill
+    assert bill is not None
+    assert [(item.description, item.amount, item.commodity) for item in bill.line_items] == [
+        ("Customer Charge", Decimal("8.00"), Commodity.ELECTRICITY),
+        ("Energy 742 kWh @ $0.1090", Decimal("80.88"), Commodity.ELECTRICITY),
+        ("Power Cost Adjustment", Decimal("6.68"), Commodity.ELECTRICITY),
+        ("Water Base", Decimal("14.25"), Commodity.WATER),
+        ("Water 6,200 gal @ $4.95", Decimal("30.69"), Commodity.WATER),
+        ("Sewer Base", Decimal("19.40"), Commodity.WATER),
+        ("Sewer 6,200 gal @ $5.10", Decimal("31.62"), Commodity.WATER),
+        ("Storm Drainage", Decimal("5.11"), Commodity.WATER),
+    ]
+
+
+def test_an_amount_columns_heading_beside_the_charges_heading_is_no_box() -> None:
+    """ "CHARGES   Amount" over rows whose rate stands left of the amount column: taken for a box beside the charges,
+    each row's rate was read as its amount."""
+    text = (
+        SUMMIT_GAS.format(heading=f"{'CHARGES':<50}Amount")
+        .replace("  Customer charge ..... $17.45", f"  {'Customer charge 1 month @ $17.45':<48}$17.45")
+        .replace("  Distribution charge ..... $231.39", f"  {'Distribution 88 therms @ $2.63':<48}$231.39")
+    )
+    assert [amount for _, amount in _items(text)] == [Decimal("17.45"), Decimal("231.39")]

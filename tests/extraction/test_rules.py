@@ -163,11 +163,14 @@ def test_late_payment_charge_trailing_minus_credit_and_hyphenated_period() -> No
         "Reading dates  Dec 3, 2025 to Jan 2, 2026   Next read date: Feb 3, 2026",
         "Service Period: 03DEC2025 - 02JAN2026",
         "Service Period: Dec-03-2025 to Jan-02-2026",
+        "Service: 12/03/2025 to 01/02/2026",
+        "Service: Dec 3, 2025 - Jan 2, 2026",
+        "Reading Period 12/03/2025 - 01/02/2026",
     ],
 )
 def test_a_period_printed_from_and_to_or_as_read_dates(period: str) -> None:
     """Billing systems print "From: 12/03/2025 To: 01/02/2026" (the colon after "To" left the period unread)
-    or only the meter's read dates (no period label)."""
+    or only the meter's read dates (no period label), its "Reading Period", or "Service:" before the dates."""
     text = PLAIN.replace("Service Period: Dec 3, 2025 through Jan 2, 2026", period)
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.reasons == []
@@ -191,6 +194,7 @@ def test_read_dates_beside_a_service_period_are_no_conflict() -> None:
         "Scheduled Meter Read Dates: 02/03/2026 - 03/04/2026",
         "Future Meter Read Dates\n02/03/2026 - 03/04/2026",
         "Next read dates: 02/03/2026 - 03/04/2026",
+        "Next Reading Period: 02/03/2026 - 03/04/2026",
     ],
 )
 def test_another_bills_read_dates_are_not_its_period(period: str) -> None:
