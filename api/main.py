@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from google.api_core.exceptions import RetryError
 
 from api import ui
@@ -15,6 +15,7 @@ from api.auth_first import AuthenticateBeforeBody
 from api.cors import CodecCORS, codec_origins
 from api.openapi import MiniMeterAPI
 from api.problems import install_problem_handlers, problem_responses
+from api.query_params import refuse_unknown_query_params
 from api.ratelimit import RateLimiter
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.services.dispatch import JobDispatcher
@@ -123,7 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (customers, jobs, bills, dashboard, reviews, admin):
         # 429 only where a rate limit applies: the routes that start jobs or take uploads say so.
         # 503: any route while Postgres or object storage cannot be reached (``problems.database_down_response``).
-        app.include_router(module.router, responses=problem_responses(401, 403, 404, 422, 503))
+        app.include_router(
+            module.router,
+            responses=problem_responses(401, 403, 404, 422, 503),
+            dependencies=[Depends(refuse_unknown_query_params)],
+        )
     app.include_router(ui.router)
     # The last added runs first: CORS (so every answer, a 413 too, is readable cross-origin), then the
     # body limit (so no middleware or route reads a body it has not measured), then UI sessions, then

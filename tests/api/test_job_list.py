@@ -98,3 +98,24 @@ async def test_a_cursor_pages_only_the_list_and_filters_it_came_from(
         refused = await http.get(path, params={**params, "cursor": cursor})
         assert refused.status_code == 422, (path, params, refused.text)
         assert "another list or other filters" in refused.json()["detail"]
+
+
+async def test_a_filter_the_api_does_not_have_is_a_422_not_ignored(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``?utility_account_id=`` (no such filter) or ``?customer=`` (for ``customer_id``) listed every job the key may
+    see, which a script took for the filtered page; the 422 names the parameter and those the route takes."""
+    account = await create_account(http, provider="pge", account_number=f"FILTER-{unique}")
+    await insert_job(resources.pool, account, status="FAILED")
+
+    for name, value in (("utility_account_id", account["id"]), ("customer", account["customer_id"])):
+        response = await http.get("/jobs", params={name: value, "limit": 5})
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert error["loc"] == ["query", name] and error["type"] == "extra_forbidden"
+        assert "customer_id" in error["msg"] and "status" in error["msg"], "names the filters it has"
+
+    taken = await http.get("/jobs", params={"customer_id": account["customer_id"], "status": "FAILED", "limit": 5})
+    assert taken.status_code == 200 and taken.json()["total"] == 1
+    by_path = await http.get(f"/utility-accounts/{account['id']}", params={"verbose": "1"})
+    assert by_path.status_code == 422, "every route of the JSON API, not the list alone"
