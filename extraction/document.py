@@ -227,9 +227,11 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
 
 
 def _page_text(page: PageObject) -> str:
-    """Layout mode keeps columns apart, which label-above-value bills need."""
+    """Layout mode keeps columns apart, which label-above-value bills need (``extraction.pdf_layout``)."""
+    from extraction.pdf_layout import layout_text  # here: it imports pypdf
+
     try:
-        return page.extract_text(extraction_mode="layout")
+        return layout_text(page)
     except MemoryError:  # plain mode would build as much again
         raise
     except Exception:

@@ -89,6 +89,43 @@ def test_pdf_text_per_page() -> None:
     assert len(document.pages) == document.page_count >= 1
 
 
+def _drawn_apart(lines: list[tuple[float, str]], *, by: str) -> bytes:
+    """A PDF whose every word (``by="word"``) or glyph (``by="glyph"``) is its own text object, placed where a
+    typesetter would put it, as print-stream converters and report engines draw: 9 pt Helvetica, from x = 72 pt."""
+    metrics = FPDF(unit="pt")
+    metrics.set_font("Helvetica", size=9)
+    objects = []
+    for y, text in lines:
+        x = 72.0
+        for piece in text.split(" ") if by == "word" else list(text):
+            if piece.strip():
+                escaped = piece.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                objects.append(f"BT /F1 9 Tf {x:.2f} {y:.2f} Td ({escaped}) Tj ET")
+            x += metrics.get_string_width(piece + " " if by == "word" else piece)
+    return _pdf_of_content("\n".join(objects).encode())
+
+
+@pytest.mark.parametrize("by", ["word", "glyph"])
+def test_words_drawn_one_by_one_read_with_their_spaces(by: str) -> None:
+    """pypdf's layout mode put each word at its column on a grid of the page's average character width: a word whose
+    column fell inside the one before was glued to it ("BillingPeriod:10/21/2026", "TotalUsage 674 kWh") and the
+    rules missed the period and the usage; a glyph drawn alone was no better."""
+    lines = [
+        (700.0, "Billing Period: 10/21/2026 - 11/19/2026"),
+        (680.0, "ELECTRIC CHARGES"),
+        (660.0, "Total Usage 674 kWh"),
+    ]
+    text = read_document(_drawn_apart(lines, by=by)).text
+    assert [line.strip() for line in text.splitlines() if line.strip()] == [line for _, line in lines]
+
+
+def test_a_columns_gap_between_words_drawn_apart_stays_a_cells() -> None:
+    """A gap wider than a word's parts two cells (two blanks at least), as the rules read columns."""
+    pdf = _pdf_of_content(b"BT /F1 9 Tf 72 700 Td (Balance) Tj ET\nBT /F1 9 Tf 112 700 Td (118.20) Tj ET")
+    line = read_document(pdf).text.strip()
+    assert line.startswith("Balance  ") and line.endswith("118.20"), line
+
+
 def test_text_document() -> None:
     document = read_document(b"Account number: 1234\nAmount due: $84.12\n")
     assert document.content_type == "text/plain"
