@@ -226,6 +226,17 @@ class _Page(list[Line]):
                 found.setdefault(UsageUnit(normalize_unit(match.group("u"))), set()).update(named)
         return {unit: frozenset(commodities) for unit, commodities in found.items()}
 
+    @functools.cached_property
+    def charged_units(self) -> frozenset[UsageUnit]:
+        """The units the page's charge rows name a quantity in ("Gas Supply Charge   91.3 therms   $0.52100   47.57"):
+        found once, and only for a meter table whose headings name two units (``_charged_column``)."""
+        return frozenset(
+            UsageUnit(normalize_unit(match.group("u")))
+            for line in self
+            if _charge_row(line.text)
+            for match in UNIT_RE.finditer(line.text)
+        )
+
 
 def _table_row(text: str) -> bool:
     """Whether a line reads as a row of a table: figures, in two cells or more."""
@@ -492,7 +503,7 @@ def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
     if not _under_a_meter_tables_heading(lines, index):
         return
     head = lines.meter_table_heads[index]
-    if head is not None and not _heads_a_usage_column(lines[head].text):
+    if head is not None and not _heads_a_usage_column(lines[head].text) and not _two_units_alone(lines[head].text):
         return  # a table whose usage column names no unit ("Meter   Previous   Present   Usage"), however long
     text = lines[index].text
     line_cells = _line_cells(text)
@@ -520,9 +531,31 @@ def _in_a_meter_table(lines: _Page, index: int, figure: _Figure) -> bool:
 def _meter_table_column(lines: _Page, index: int, cell: Cell) -> tuple[str, UsageUnit | None] | None:
     """The usage heading over ``cell`` ("kWh Used", "Total Usage", a unit alone) on a row that heads the meter and
     its registers too ("Meter   Previous   Present   kWh Used"), and the unit it names: not a history's ("Month   kWh
-    Used"), nor a rate's."""
+    Used"), nor a rate's. Of two units alone ("CCF" and "Therms"), the one the bill charges in (``_charged_column``)."""
     found = _heading_row(lines, index, cell.start, cell.end)
-    return None if found is None else _meter_column(found[0].text, found[1])
+    if found is None:
+        return None
+    column = _meter_column(found[0].text, found[1])
+    if column is None and (charged := _charged_column(found[0].text, found[1], lines)) is not None:
+        return found[1], charged
+    return column
+
+
+def _charged_column(row: str, heading: str, lines: _Page) -> UsageUnit | None:
+    """The unit a meter table's column heading is alone where another heading is a unit alone too (a gas table's
+    "CCF" and "Therms", which ``_unit_alone`` leaves unread: they do not say which is billed), if it is the one of
+    them the bill's charge rows name quantities in ("Distribution Charge   91.3 therms   $0.41250   37.66"). Such a
+    bill went to review with no usage read."""
+    if not _UNIT_ALONE.fullmatch(heading.strip()) or not _heads_a_meter_table(row):
+        return None
+    headings = _line_cells(row)
+    if not all(any(register.match(cell.text) for cell in headings) for register in (_PREVIOUS, _PRESENT)):
+        return None
+    alone = {
+        UsageUnit(normalize_unit(cell.text.strip())) for cell in headings if _UNIT_ALONE.fullmatch(cell.text.strip())
+    }
+    unit = UsageUnit(normalize_unit(heading.strip()))
+    return unit if len(alone) > 1 and alone & lines.charged_units == {unit} else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -530,6 +563,12 @@ def _heads_a_usage_column(row: str) -> bool:
     """Whether a meter table's heading row heads a usage column that names its unit (``_meter_column``)."""
     columns = (_meter_column(row, cell.text) for cell in _line_cells(row) if not _DIGIT.search(cell.text))
     return any(column is not None and column[1] is not None for column in columns)
+
+
+@functools.lru_cache(maxsize=32)
+def _two_units_alone(row: str) -> bool:
+    """Whether two of a heading row's cells are units alone ("CCF", "Therms"): ``_charged_column`` may take one."""
+    return sum(1 for cell in _line_cells(row) if _UNIT_ALONE.fullmatch(cell.text.strip())) > 1
 
 
 @functools.lru_cache(maxsize=32)

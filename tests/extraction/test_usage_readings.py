@@ -259,6 +259,47 @@ def test_a_unit_alone_heads_no_usage_column_among_several_units_or_outside_a_met
     assert result.bill is not None and result.bill.usage == []
 
 
+GAS_TABLE_BILL = """\
+Lakeshore Gas Company
+Account number: 0715-33920-6
+Bill date: December 2, 2026
+Due Date: December 21, 2026
+Total Amount Due: ${total}
+For service: October 30, 2026 to November 30, 2026
+
+Meter        Previous     Present      CCF     Therm Factor    Therms
+G-4471902    6,530        6,618        88      1.0370          91.3
+
+Gas Charges
+   Customer charge                                  10.50
+   Distribution charge    {billed}   @ $0.41250    {distribution}
+   Total Gas Charges                                {total}
+"""
+
+
+@pytest.mark.parametrize(
+    ("billed", "distribution", "total", "reading"),
+    [
+        ("91.3 therms", "37.66", "48.16", (Decimal("91.3"), UsageUnit.THERM)),
+        ("88 CCF", "36.30", "46.80", (Decimal(88), UsageUnit.CCF)),
+        ("88 CCF (91.3 therms)", "37.66", "48.16", None),
+    ],
+    ids=["therms-billed", "ccf-billed", "both-named"],
+)
+def test_of_a_gas_tables_ccf_and_therms_columns_the_one_the_charges_name_is_the_reading(
+    billed: str, distribution: str, total: str, reading: tuple[Decimal, UsageUnit] | None
+) -> None:
+    """ "CCF" and "Therms" over a meter row: which one the bill counts its headings do not say, and the bill went to
+    review with no usage read. Its charge rows do, where they name quantities in one of them alone."""
+    text = GAS_TABLE_BILL.format(billed=billed, distribution=distribution, total=total)
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [(u.quantity, u.unit) for u in report.bill.usage] == ([reading] if reading else [])
+    assert (report.decision, report.reasons) == (("accept", []) if reading else ("review", ["missing_field:usage"]))
+    if reading:
+        assert report.bill.usage[0].commodity is Commodity.GAS and report.bill.usage[0].meter_number == "G-4471902"
+
+
 @pytest.mark.parametrize(
     "stray",
     ["On-peak usage: 300 kWh\nOff-peak usage: 223 kWh\n", "Usage this period: 523 kWh\n"],
