@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from google.api_core.exceptions import RetryError
 
 from api import ui
 from api.auth_first import AuthenticateBeforeBody
@@ -24,31 +23,29 @@ from api.state import AppState
 from api.ui.session import SessionStore
 from api.uploads import BodySizeLimit
 from api.warm_pool import warm_connections
-from shared.artifacts import ArtifactStore, ArtifactStoreUnavailable, build_artifact_store
+from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.codec import EncryptionCodec
 from shared.db import create_pool, migrate
+from shared.ensured import ensure_or_continue
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
-from shared.startup import check_search_attributes, in_daemon_thread, stop_signals_cancel, when_reachable
+from shared.startup import check_search_attributes, stop_signals_cancel, when_reachable
 from shared.temporal import connect_client
 
 logger = logging.getLogger(__name__)
 
 
-async def ensure_bucket_or_warn(store: ArtifactStore) -> None:
+async def ensure_bucket_or_warn(store: ArtifactStore, *, within: float) -> asyncio.Task[None] | None:
     """Create the bucket if it is missing; object storage down is only a warning, credentials it refuses for
     good (``ArtifactStoreMisconfigured``: a revoked key) stop the start, where a warning meant 503s forever.
 
-    Its routes answer 503 while storage is down, so ending the start over it took the whole API down with GCS.
-    In a thread of its own: a stop signal must not wait for the client's two minutes of retries."""
-    try:
-        await in_daemon_thread(store.ensure_bucket)
-    except (ArtifactStoreUnavailable, RetryError) as error:
-        logger.warning(
-            "object storage is not reachable: uploads and raw bills answer 503 until it is",
-            extra={"error": f"{type(error).__name__}: {error}"[:300]},
-        )
+    Its routes answer 503 while storage is down, so ending the start over it took the whole API down with GCS; and
+    waiting out the client's two minutes of retries left the API unanswered that long. ``within`` seconds, then the
+    start goes on and the bucket is made sure of in the background (the task returned, if any)."""
+    return await ensure_or_continue(
+        "object storage", store.ensure_bucket, within=within, meanwhile="uploads and raw bills answer 503 until it is"
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await migrate(pool)
                 await warm_connections(pool)
                 store = build_artifact_store(settings)
-                await ensure_bucket_or_warn(store)
+                ensuring = await ensure_bucket_or_warn(store, within=settings.startup_wait_seconds)
             except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool
                 pool.terminate()
                 raise
@@ -109,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if ensuring is not None:
+                ensuring.cancel()
             await reconciler.stop()
             await dispatcher.stop()
             await pool.close()

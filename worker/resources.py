@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -13,9 +13,10 @@ from activities.connectors.deployed import connectors_for
 from shared.analytics import AnalyticsSink, build_analytics_sink
 from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.db import create_pool, migrate
+from shared.ensured import ensure_or_continue
 from shared.recent_artifacts import RecentArtifacts
 from shared.settings import Settings
-from shared.startup import in_daemon_thread, when_reachable
+from shared.startup import when_reachable
 
 
 @dataclass
@@ -26,13 +27,18 @@ class Resources:
     connectors: ConnectorRegistry
     io_threads: ThreadPoolExecutor | None = None
     """The loop's default executor (``open_resources``): the async activities' blocking calls run there."""
+    ensuring: list[asyncio.Task[None]] = field(default_factory=list)
+    """The bucket or warehouse schema still being made sure of, in the background (``shared.ensured``)."""
 
     async def close(self) -> None:
+        for task in self.ensuring:
+            task.cancel()
         await self.pool.close()
 
 
 async def open_resources(settings: Settings, *, run_migrations: bool = True) -> Resources:
-    """Create each client once per process (never per activity) and make sure schemas exist."""
+    """Create each client once per process (never per activity) and make sure schemas exist: the database's before
+    anything runs, the bucket and the warehouse's within ``STARTUP_WAIT_SECONDS`` or in the background after."""
     # The async activities call the blocking clients (storage, connectors, the warehouse) with
     # asyncio.to_thread, on the loop's default pool: min(32, cores + 4) threads, 6 on two cores, so
     # 64 activities queued for 6 threads and the wait counted against their timeouts.
@@ -45,11 +51,33 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     if settings.worker_recent_artifacts_bytes > 0:
         store = RecentArtifacts(store, max_bytes=settings.worker_recent_artifacts_bytes)
     sink = build_analytics_sink(settings)
+    ensuring: list[asyncio.Task[None]] = []
     try:
-        await in_daemon_thread(store.ensure_bucket)
+        bucket = await ensure_or_continue(
+            "object storage",
+            store.ensure_bucket,
+            within=settings.startup_wait_seconds,
+            meanwhile="bills wait to be stored (their step retries)",
+        )
+        ensuring += [bucket] if bucket is not None else []
         if sink is not None:
-            await in_daemon_thread(sink.ensure_schema)
+            schema = await ensure_or_continue(
+                "the analytics warehouse",
+                sink.ensure_schema,
+                within=settings.startup_wait_seconds,
+                meanwhile="bills go through to Postgres and wait to be published (their step retries for a day)",
+            )
+            ensuring += [schema] if schema is not None else []
     except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool
+        for task in ensuring:
+            task.cancel()
         pool.terminate()
         raise
-    return Resources(pool=pool, store=store, sink=sink, connectors=connectors_for(settings), io_threads=io_threads)
+    return Resources(
+        pool=pool,
+        store=store,
+        sink=sink,
+        connectors=connectors_for(settings),
+        io_threads=io_threads,
+        ensuring=ensuring,
+    )
