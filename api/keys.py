@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from api.auth import Role, create_key, revoke_key
-from shared.db import create_pool, migrate
+from shared.db import SchemaBehind, create_pool, migrate_for_a_command
 from shared.settings import settings_or_exit
 
 LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "revoked")
@@ -39,15 +39,21 @@ def database_id(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api.keys", description="Manage MiniMeter API keys.")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply this release's migrations the database lacks (else left to the API and workers as they start)",
+    )
 
-    create = commands.add_parser("create", help="create a key and print it once")
+    create = commands.add_parser("create", parents=[common], help="create a key and print it once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", required=True, help="who or what holds the key (shown in audit trails)")
     create.add_argument("--customer-id", type=database_id, default=None, help="bind the key to one customer's data")
 
-    commands.add_parser("list", help="list keys (never the key or its hash)")
+    commands.add_parser("list", parents=[common], help="list keys (never the key or its hash)")
 
-    revoke = commands.add_parser("revoke", help="revoke a key by id")
+    revoke = commands.add_parser("revoke", parents=[common], help="revoke a key by id")
     revoke.add_argument("key_id", type=database_id, metavar="ID")
     return parser
 
@@ -105,7 +111,15 @@ async def _revoke(pool: asyncpg.Pool, key_id: int) -> int:
 async def run(args: argparse.Namespace) -> int:
     pool = await create_pool(settings_or_exit(), one_shot=True)
     try:
-        await migrate(pool)
+        try:
+            applied = await migrate_for_a_command(
+                pool, asked=args.migrate, command=f"python -m api.keys {args.command}"
+            )
+        except SchemaBehind as behind:
+            print(f"error: {behind}", file=sys.stderr)
+            return 2
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}", file=sys.stderr)
         if args.command == "create":
             return await _create(pool, role=Role(args.role), name=args.name, customer_id=args.customer_id)
         if args.command == "list":

@@ -312,6 +312,36 @@ OLDEST_POSTGRES = 15
 """The oldest Postgres the migrations run on: they use ``UNIQUE NULLS NOT DISTINCT`` (new in 15)."""
 
 
+class SchemaBehind(RuntimeError):
+    """A database this release's services have not migrated yet: a one-shot command leaves that to them."""
+
+
+async def pending_migrations(pool: asyncpg.Pool) -> list[str] | None:
+    """This release's migrations the database has not applied, in order; None for a database never migrated."""
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+            return None
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [path.stem for path in migration_files() if path.stem not in done]
+
+
+async def migrate_for_a_command(pool: asyncpg.Pool, *, asked: bool, command: str) -> list[str]:
+    """Migrate for a one-shot command (``api.keys``, ``republish_analytics``): a database never migrated (nothing
+    runs against it yet), or one behind this release where ``asked`` (``--migrate``); else ``SchemaBehind``.
+
+    Run from a newer release's checkout or image against a deployment mid-upgrade, such a command applied that
+    release's migrations under the older workers still running, saying nothing (0021 breaks their review
+    decisions). The services apply them as they start, as before."""
+    pending = await pending_migrations(pool)
+    if pending and not asked:
+        shown = ", ".join(pending[:3]) + (", ..." if len(pending) > 3 else "")
+        raise SchemaBehind(
+            f"the database at DATABASE_URL lacks {len(pending)} of this release's migrations ({shown}): start this"
+            f" release's API or workers, which apply them, or run `{command} --migrate` to apply them now"
+        )
+    return await migrate(pool) if pending is None or pending else []
+
+
 async def migrate(pool: asyncpg.Pool) -> list[str]:
     """Apply pending migrations; returns the versions applied now."""
     applied_now: list[str] = []

@@ -40,7 +40,7 @@ from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink, build_a
 from shared.analytics.bigquery import REMASK_PAGE, HeldDescription, HeldPayload, Rewritten
 from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import NormalizedBill
-from shared.db import create_pool, migrate
+from shared.db import SchemaBehind, create_pool, migrate_for_a_command
 from shared.settings import settings_or_exit
 
 BATCH = 200
@@ -214,7 +214,7 @@ def _dated(stored_at: datetime, newest_held: datetime | None, floor: datetime) -
     return dated if newest_held is None else max(dated, newest_held + _AFTER)
 
 
-async def _main(*, masking: bool) -> int:
+async def _main(*, masking: bool, migrating: bool = False) -> int:
     settings = settings_or_exit()
     sink = build_analytics_sink(settings)
     if sink is None:
@@ -226,7 +226,15 @@ async def _main(*, masking: bool) -> int:
     await asyncio.to_thread(sink.ensure_schema)
     pool = await create_pool(settings, one_shot=True)
     try:
-        await migrate(pool)
+        try:
+            applied = await migrate_for_a_command(
+                pool, asked=migrating, command="python -m worker.republish_analytics" + (" --remask" if masking else "")
+            )
+        except SchemaBehind as behind:
+            print(f"error: {behind}", file=sys.stderr)
+            return 2
+        if applied:
+            print(f"applied migrations: {', '.join(applied)}", file=sys.stderr)
         if masking:
             assert isinstance(sink, BigQuerySink)
             masked = await remask(pool, sink)
@@ -268,8 +276,13 @@ def main() -> None:
         action="store_true",
         help="instead of republishing, mask account numbers, names and addresses rows of earlier releases hold",
     )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply this release's migrations the database lacks (else left to the API and workers as they start)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(_main(masking=args.remask)))
+    sys.exit(asyncio.run(_main(masking=args.remask, migrating=args.migrate)))
 
 
 if __name__ == "__main__":

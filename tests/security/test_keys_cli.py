@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from api.auth import Role, authenticate, create_key, hash_key
+from shared.db import migration_files
 from stack.services import embedded_postgres_url, postmaster, still_running, stop_embedded_postgres
+from tests.helpers import create_missing_database
 from tests.security.conftest import caller
 from worker.resources import Resources
 
@@ -120,3 +124,29 @@ async def test_the_embedded_server_it_started_is_stopped_and_a_running_one_left_
         assert still_running(server), "the CLI stopped a server it did not start"
     finally:
         await asyncio.to_thread(stop_embedded_postgres, pgdata)
+
+
+async def test_a_database_behind_this_release_is_not_migrated_unless_asked(pg_url: str) -> None:
+    """Run from a newer release's image against a deployment mid-upgrade, the CLI applied that release's migrations
+    under the older workers still running, saying nothing. A database never migrated (a first key, before any
+    service started) is still migrated."""
+    name = f"keys_cli_{uuid.uuid4().hex[:12]}"
+    await create_missing_database(pg_url, name)
+    url = urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
+    newest = migration_files()[-1].stem
+
+    assert (first := await keys_cli(url, "list")).code == 0, first.err
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM schema_migrations WHERE version = $1", newest)  # as a release behind left it
+
+        behind = await keys_cli(url, "list")
+        assert behind.code == 2 and behind.out == ""
+        assert newest in behind.err and "--migrate" in behind.err, behind.err
+        assert not await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = $1", newest)
+
+        asked = await keys_cli(url, "list", "--migrate")
+        assert asked.code == 0 and f"applied migrations: {newest}" in asked.err, asked.err
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = $1", newest) == 1
+    finally:
+        await conn.close()
