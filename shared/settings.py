@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -379,26 +380,31 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.env is Environment.PRODUCTION:
-            if self.auth_disabled:
-                raise ValueError("AUTH_DISABLED=true is refused when ENV=production")
-            if not self.payload_keys_set:
-                # Blank (whitespace) passed here and failed at connect, as a traceback.
-                raise ValueError("PAYLOAD_KEYS must be set when ENV=production")
-            if self.database_url is None:
-                raise ValueError("DATABASE_URL must be set when ENV=production")
-            if self.extractor is ExtractorMode.GEMINI and not self.gemini_configured:
-                # Taken, every bill went to review as gemini_not_configured: a key forgotten, or its secret
-                # absent from Secret Manager (an absent secret is unset), left reviewers every bill to read.
-                raise ValueError("EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production")
-        return self
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_cloud_names(self) -> Settings:
-        # Bucket names are global and the default one is in this public repository: a production deployment
-        # that forgot GCS_BUCKET stored bills in whoever owns it (a 403 on the lookup counts as "it exists").
+        """Every production refusal at once, in one line: refused one at a time, four missing settings took four
+        restarts to find."""
         if self.env is not Environment.PRODUCTION:
             return self
+        problems = [*self._unsafe_in_production(), *self._placeholder_cloud_names(), *self._unshared_local_artifacts()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _unsafe_in_production(self) -> Iterator[str]:
+        if self.auth_disabled:
+            yield "AUTH_DISABLED=true is refused when ENV=production"
+        if not self.payload_keys_set:
+            # Blank (whitespace) passed here and failed at connect, as a traceback.
+            yield "PAYLOAD_KEYS must be set when ENV=production"
+        if self.database_url is None:
+            yield "DATABASE_URL must be set when ENV=production"
+        if self.extractor is ExtractorMode.GEMINI and not self.gemini_configured:
+            # Taken, every bill went to review as gemini_not_configured: a key forgotten, or its secret
+            # absent from Secret Manager (an absent secret is unset), left reviewers every bill to read.
+            yield "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"
+
+    def _placeholder_cloud_names(self) -> Iterator[str]:
+        # Bucket names are global and the default one is in this public repository: a production deployment
+        # that forgot GCS_BUCKET stored bills in whoever owns it (a 403 on the lookup counts as "it exists").
         real_gcs = self.artifact_store is ArtifactStoreKind.GCS and not self.storage_emulator_host
         real_bigquery = self.analytics is AnalyticsKind.BIGQUERY and not self.bigquery_emulator_host
         # The project is GCS's too: a missing bucket is created in it.
@@ -407,23 +413,16 @@ class Settings(BaseSettings):
             ("gcp_project", real_gcs or real_bigquery, "a project of your own (of GCS_BUCKET and BQ_DATASET)"),
         ):
             if used and getattr(self, name) == type(self).model_fields[name].default:
-                raise ValueError(f"{name.upper()} must be set to {what} when ENV=production, not the default")
-        return self
+                yield f"{name.upper()} must be set to {what} when ENV=production, not the default"
 
-    @model_validator(mode="after")
-    def _local_artifacts_on_a_shared_mount(self) -> Settings:
+    def _unshared_local_artifacts(self) -> Iterator[str]:
         # The API stores uploads and the workers read them: in compose they are containers without a shared
         # volume, so each upload job failed at extraction, and its raw bill went with the API's container.
-        if (
-            self.env is Environment.PRODUCTION
-            and self.artifact_store is ArtifactStoreKind.LOCAL
-            and "data_dir" not in self.model_fields_set
-        ):
-            raise ValueError(
+        if self.artifact_store is ArtifactStoreKind.LOCAL and "data_dir" not in self.model_fields_set:
+            yield (
                 "ARTIFACT_STORE=local needs DATA_DIR set to a mount every API and worker process shares"
                 " when ENV=production (or use ARTIFACT_STORE=gcs)"
             )
-        return self
 
     @model_validator(mode="after")
     def _gemini_call_fits_the_extract_step(self) -> Settings:

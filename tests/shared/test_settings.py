@@ -103,6 +103,22 @@ PRODUCTION_SECRETS = {
     "PAYLOAD_KEYS": "k1:" + base64.b64encode(b"\x01" * 32).decode(),
 }
 
+OWN_CLOUD = {"GCS_BUCKET": "acme-raw-bills", "GCP_PROJECT": "acme"}
+
+
+def test_production_names_every_setting_it_refuses_at_once(only: pytest.MonkeyPatch) -> None:
+    """Refused one at a time, four settings missing took four restarts to find."""
+    only.setenv("ENV", "production")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).split("; ") == [
+        "PAYLOAD_KEYS must be set when ENV=production",
+        "DATABASE_URL must be set when ENV=production",
+        "GCS_BUCKET must be set to a bucket of your own (bucket names are global) when ENV=production, not the default",
+        "GCP_PROJECT must be set to a project of your own (of GCS_BUCKET and BQ_DATASET) when ENV=production, not the"
+        " default",
+    ]
+
 
 @pytest.mark.parametrize(
     ("given", "refused"),
@@ -174,7 +190,7 @@ def test_values_at_the_edge_of_their_range_are_kept(only: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize("blank", [" ", "\t\n"])
 def test_production_refuses_blank_payload_keys_at_start(only: pytest.MonkeyPatch, blank: str) -> None:
     """Blank passed as set, and the worker and the API failed connecting to Temporal, as a traceback."""
-    for name, value in {**PRODUCTION_SECRETS, "PAYLOAD_KEYS": blank}.items():
+    for name, value in {**PRODUCTION_SECRETS, **OWN_CLOUD, "PAYLOAD_KEYS": blank}.items():
         only.setenv(name, value)
     with pytest.raises(ValidationError) as error:
         Settings()
@@ -332,7 +348,7 @@ def test_a_blank_optional_value_is_unset_as_an_empty_one_is(only: pytest.MonkeyP
 
 
 def test_production_refuses_a_blank_database_url(only: pytest.MonkeyPatch) -> None:
-    for name, value in {**PRODUCTION_SECRETS, "DATABASE_URL": "  "}.items():
+    for name, value in {**PRODUCTION_SECRETS, **OWN_CLOUD, "DATABASE_URL": "  "}.items():
         only.setenv(name, value)
     with pytest.raises(ValidationError) as error:
         Settings()
