@@ -17,7 +17,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,19 +35,35 @@ _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+):(?P<port>\d{1,5})")
 """A name or an IPv4 address, or an IPv6 one in brackets, then a port: what the Temporal client dials."""
 
 
-def _seconds_or_iso(value: Any) -> Any:
-    """``3600`` in the environment is seconds, as the README says; pydantic alone reads only ISO 8601
-    (``PT1H``) or ``HH:MM:SS`` from a string."""
+_IN_UNITS = re.compile(r"(?:(?P<days>\d+)d)?(?:(?P<hours>\d+)h)?(?:(?P<minutes>\d+)m)?(?:(?P<seconds>\d+)s)?")
+"""``36h``, ``90m``, ``7d``, ``1h30m``: as ``worker.sweep_raw_bills --older-than`` takes a length of time."""
+LENGTH_OF_TIME = "a length of time: seconds (3600), a number and its unit (90m, 36h, 7d, 1h30m) or ISO 8601 (PT1H, P7D)"
+
+
+def _length_of_time(value: Any, read: ValidatorFunctionWrapHandler) -> Any:
+    """``3600`` in the environment is seconds, as the README says, and ``36h`` is 36 hours; pydantic alone reads
+    only ISO 8601 (``PT1H``) or ``HH:MM:SS`` from a string, and refused ``2h`` with ""day" identifier in duration
+    not correctly formatted"."""
     if isinstance(value, str) and _SECONDS.fullmatch(value):
         try:
             return timedelta(seconds=float(value))
         except OverflowError:  # not a ValueError: it went up past pydantic as a traceback, not a refused setting
             raise ValueError(f"{value.strip()} seconds is longer than any length of time Python holds") from None
-    return value
+    units = _IN_UNITS.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if units is not None and any(units.groupdict().values()):
+        try:
+            return timedelta(**{unit: int(amount) for unit, amount in units.groupdict().items() if amount})
+        except OverflowError:
+            raise ValueError(f"{value.strip()} is longer than any length of time Python holds") from None
+    try:
+        return read(value)
+    except ValidationError:
+        raise ValueError(LENGTH_OF_TIME) from None
 
 
-Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
-"""A length of time from the environment: seconds (``3600``), ISO 8601 (``PT1H``, ``P7D``) or ``HH:MM:SS``."""
+Duration = Annotated[timedelta, WrapValidator(_length_of_time)]
+"""A length of time from the environment: seconds (``3600``), with its unit (``36h``), ISO 8601 (``PT1H``, ``P7D``)
+or ``HH:MM:SS``."""
 
 
 def _json_or_commas(value: Any) -> Any:

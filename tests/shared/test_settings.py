@@ -97,6 +97,34 @@ def test_sizes_a_process_cannot_run_with_are_refused_at_start(
         Settings()
 
 
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [
+        ("36h", timedelta(hours=36)),
+        ("90m", timedelta(minutes=90)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("7d", timedelta(days=7)),
+        ("3600", timedelta(hours=1)),
+        ("PT2H", timedelta(hours=2)),
+        ("P7D", timedelta(days=7)),
+    ],
+)
+def test_a_length_of_time_is_read_with_its_unit_as_the_sweep_takes_one(
+    only: pytest.MonkeyPatch, value: str, length: timedelta
+) -> None:
+    """``REVIEW_SLA=36h`` was refused ("invalid character in hour"), while the sweep's ``--older-than`` takes it."""
+    only.setenv("REVIEW_SLA", value)
+    only.setenv("REVIEW_TIMEOUT", "P30D")
+    assert Settings().review_sla == length
+
+
+def test_a_length_of_time_not_read_says_what_is() -> None:
+    """pydantic's own words for "2 hours" were '"day" identifier in duration not correctly formatted'."""
+    with pytest.raises(ValidationError) as error:
+        Settings(review_sla="2 hours")  # as the environment gives it: a string
+    assert "seconds (3600), a number and its unit (90m, 36h, 7d, 1h30m) or ISO 8601 (PT1H, P7D)" in str(error.value)
+
+
 PRODUCTION_SECRETS = {
     "ENV": "production",
     "DATABASE_URL": "postgresql://minimeter@db/minimeter",
