@@ -354,7 +354,14 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
             )
         # Lock first: two CREATE TABLE IF NOT EXISTS at one moment collide in the catalog (a unique
         # violation), as when API processes and worker replicas start together on an empty database.
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID, timeout=MIGRATION_TIMEOUT_SECONDS)
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _MIGRATION_LOCK_ID):
+            # Said, not waited in silence: another process's migration (or a session that holds the lock) may
+            # take up to MIGRATION_TIMEOUT_SECONDS.
+            logger.warning(
+                "waiting for another process's migration of the database",
+                extra={"lock_id": _MIGRATION_LOCK_ID, "within_s": MIGRATION_TIMEOUT_SECONDS},
+            )
+            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_ID, timeout=MIGRATION_TIMEOUT_SECONDS)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("

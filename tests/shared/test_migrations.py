@@ -56,9 +56,11 @@ async def test_a_postgres_older_than_the_schema_is_refused_in_one_line_before_an
         await admin.close()
 
 
-async def test_a_process_waiting_for_a_long_migration_is_not_cut_off_by_the_statement_timeout(pg_url: str) -> None:
+async def test_a_process_waiting_for_a_long_migration_is_not_cut_off_by_the_statement_timeout(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """The pool's per-statement timeout (30 s, 1 s here) must not cancel the wait for the lock
-    or a migration that rewrites a large table."""
+    or a migration that rewrites a large table. The wait is said, not kept silent (up to an hour)."""
     admin = await asyncpg.connect(pg_url)
     name = f"migrate_{uuid.uuid4().hex[:10]}"
     await admin.execute(f"CREATE DATABASE {name}")
@@ -70,6 +72,7 @@ async def test_a_process_waiting_for_a_long_migration_is_not_cut_off_by_the_stat
         waiting = asyncio.create_task(migrate(pool))
         await asyncio.sleep(2.5)  # another process migrating for longer than the statement timeout
         assert not waiting.done(), waiting
+        assert "waiting for another process's migration of the database" in caplog.messages
         await holder.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
         assert await asyncio.wait_for(waiting, 60) == [path.stem for path in migration_files()]
     finally:
