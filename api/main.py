@@ -29,7 +29,7 @@ from shared.db import create_pool, migrate
 from shared.ensured import ensure_or_continue
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, get_settings, warn_misspelled_settings
 from shared.startup import check_search_attributes, stop_signals_cancel, when_reachable
 from shared.temporal import connect_client
 
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
+        warn_misspelled_settings()
         if settings.auth_disabled:
             logger.warning("AUTH_DISABLED=true: every request is treated as admin. Local experiments only!")
         starting = asyncio.current_task()

@@ -7,10 +7,12 @@ at real Temporal, Cloud SQL, GCS, BigQuery and Gemini.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -28,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SECONDS = re.compile(r"\s*\d+(\.\d+)?\s*")
@@ -503,6 +507,36 @@ def refusal(error: ValidationError | SettingsError) -> str:
         message = item["msg"].removeprefix("Value error, ")
         parts.append(f"{where.upper()}: {message}" if where else message)
     return "; ".join(parts)
+
+
+def misspelled_settings(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, the setting it is likely meant for) for each variable of ``environ`` that is no setting but
+    reads nearly as one: ``TEMPORAL_ADRESS``, ``WORKER_GRACEFUL_SHUTDOWN_SECOND``. Unread, each left its setting at
+    the default without a word: a worker waited a minute on 127.0.0.1:7233."""
+    known = {name.upper() for name in Settings.model_fields}
+    found: list[tuple[str, str]] = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=MISSPELLING_CUTOFF)
+        if close:
+            found.append((variable, close[0]))
+    return found
+
+
+MISSPELLING_CUTOFF = 0.85
+"""How alike (``difflib``'s ratio) a variable and a setting's name are for the one to be taken for the other misspelt:
+``TEMPORAL_ADRESS`` and ``TEMPORAL_ADDRESS`` are 0.97 alike, ``GEMINI_KEY`` and ``GEMINI_API_KEY`` 0.83."""
+
+
+def warn_misspelled_settings(environ: Mapping[str, str] = os.environ) -> None:
+    """A warning at start for each ``misspelled_settings``, once logging is configured."""
+    for variable, meant in misspelled_settings(environ):
+        logger.warning(
+            f"{variable} is not a MiniMeter setting, and is ignored: did you mean {meant}?",
+            extra={"variable": variable, "setting": meant},
+        )
 
 
 def settings_or_exit() -> Settings:

@@ -34,7 +34,7 @@ from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
-from shared.settings import Settings, settings_or_exit
+from shared.settings import Settings, settings_or_exit, warn_misspelled_settings
 from shared.startup import check_search_attributes, when_reachable
 from shared.temporal import connect_client
 from worker.resources import Resources, open_resources
@@ -281,6 +281,7 @@ def end_within(seconds: float, code: int) -> None:
 def main() -> None:
     settings = settings_or_exit()
     configure_logging(settings)
+    warn_misspelled_settings()
     lower_priority(settings.worker_nice)
     warm_workflow_bytecode()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.cors import codec_origins
-from shared.settings import EVERY_SITE, Settings, refusal
+from shared.settings import EVERY_SITE, Settings, misspelled_settings, refusal
 from tests.helpers import run_entry_point
 from workflows.policies import EXTRACT
 
@@ -416,3 +417,28 @@ def test_a_temporal_address_without_a_port_stops_the_worker_with_one_line() -> N
         "minimeter: refused configuration: TEMPORAL_ADDRESS: needs host:port, e.g. temporal.example.com:7233"
         " (no scheme: TEMPORAL_TLS turns TLS on)"
     )
+
+
+def test_a_misspelled_setting_is_named_with_the_one_meant() -> None:
+    environ = {
+        "TEMPORAL_ADRESS": "temporal:7233",
+        "WORKER_GRACEFUL_SHUTDOWN_SECOND": "5",
+        "GCS_BUCKET": "b",
+        "HOME": "/",
+    }
+    assert misspelled_settings(environ) == [
+        ("TEMPORAL_ADRESS", "TEMPORAL_ADDRESS"),
+        ("WORKER_GRACEFUL_SHUTDOWN_SECOND", "WORKER_GRACEFUL_SHUTDOWN_SECONDS"),
+    ]
+
+
+def test_a_worker_warns_of_a_misspelled_setting_at_start() -> None:
+    """``TEMPORAL_ADRESS`` was ignored without a word: the worker waited on 127.0.0.1:7233 and gave up."""
+    done = run_entry_point(
+        "worker", ENV="test", TEMPORAL_ADRESS="temporal.example:7233", STARTUP_WAIT_SECONDS="0", LOG_FORMAT="json"
+    )
+    assert done.returncode != 0  # nothing listens at the default address
+    warnings = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{") and "ADRESS" in line]
+    assert [w["message"] for w in warnings] == [
+        "TEMPORAL_ADRESS is not a MiniMeter setting, and is ignored: did you mean TEMPORAL_ADDRESS?"
+    ]
