@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from api.auth import Role, create_key, revoke_key
-from shared.db import SchemaBehind, create_pool, migrate_for_a_command
+from shared.db import SchemaBehind, migrate_for_a_command, open_for_a_command
 from shared.settings import settings_or_exit
 
 LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "revoked")
@@ -109,7 +109,7 @@ async def _revoke(pool: asyncpg.Pool, key_id: int) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    pool = await create_pool(settings_or_exit(), one_shot=True)
+    pool = await open_for_a_command(settings_or_exit())
     try:
         try:
             applied = await migrate_for_a_command(

@@ -30,7 +30,7 @@ from eval.generate import Case, Category
 from extraction.checks import with_implied_charges
 from shared.artifacts import ArtifactNotFound, ArtifactStore, InvalidArtifactName, build_artifact_store
 from shared.bill import NormalizedBill
-from shared.db import create_pool
+from shared.db import open_for_a_command
 from shared.settings import Settings, settings_or_exit
 
 # Each job's latest decision, kept when it is a correction, with the raw bill it was taken on (``decided_uri``,
@@ -212,7 +212,7 @@ def _remove_stale(directory: Path, standing: set[str], written: list[Case]) -> l
 
 
 async def _run(directory: Path, settings: Settings) -> Exported:
-    pool = await create_pool(settings, one_shot=True)
+    pool = await open_for_a_command(settings)
     try:
         return await export(directory, pool=pool, store=build_artifact_store(settings))
     finally:

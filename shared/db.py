@@ -187,6 +187,20 @@ async def create_pool(
     return pool
 
 
+async def open_for_a_command(settings: Settings) -> asyncpg.Pool:
+    """``create_pool`` for a one-shot command (``api.keys``, ``republish_analytics``, ``sweep_raw_bills``,
+    ``export_corrections``): a database it cannot open ends the command with one line saying why (exit 1), where a
+    refused connection, a missing socket or a wrong password printed a traceback through asyncpg's internals."""
+    try:
+        return await create_pool(settings, one_shot=True)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUrlUnusable) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise SystemExit(
+            f"error: the database at DATABASE_URL could not be opened: {type(error).__name__}"
+            + (f": {reason}" if reason else "")
+        ) from None
+
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 TLS_FILES = {"sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
 """The files asyncpg reads for TLS, in the order it reads them, each named in the URL's query or else by its

@@ -40,7 +40,7 @@ from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink, build_a
 from shared.analytics.bigquery import REMASK_PAGE, HeldDescription, HeldPayload, Rewritten
 from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import NormalizedBill
-from shared.db import SchemaBehind, create_pool, migrate_for_a_command
+from shared.db import SchemaBehind, migrate_for_a_command, open_for_a_command
 from shared.settings import settings_or_exit
 
 BATCH = 200
@@ -224,7 +224,7 @@ async def _main(*, masking: bool, migrating: bool = False) -> int:
         print("--remask rewrites BigQuery's rows (ANALYTICS=bigquery) only", file=sys.stderr)
         return 2
     await asyncio.to_thread(sink.ensure_schema)
-    pool = await create_pool(settings, one_shot=True)
+    pool = await open_for_a_command(settings)
     try:
         try:
             applied = await migrate_for_a_command(

@@ -41,7 +41,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from shared.artifacts import GcsArtifactStore, LocalArtifactStore, StoredObject, build_artifact_store
-from shared.db import create_pool
+from shared.db import open_for_a_command
 from shared.logs import configure_logging
 from shared.models import ENDED_STATUSES
 from shared.settings import Settings, settings_or_exit
@@ -225,7 +225,7 @@ async def _main(args: argparse.Namespace) -> int:
         await check_grace(settings, args.older_than, delete=args.delete)
     store = build_artifact_store(settings)
     assert isinstance(store, GcsArtifactStore | LocalArtifactStore)  # the factory builds one or the other
-    pool = await create_pool(settings, one_shot=True)
+    pool = await open_for_a_command(settings)
     try:
         # A CLI's output (pyproject lets only listed modules print): each URI on stdout as it is found or
         # deleted (flushed: a run that fails partway has said what it deleted), the summary on stderr.

@@ -150,3 +150,12 @@ async def test_a_database_behind_this_release_is_not_migrated_unless_asked(pg_ur
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = $1", newest) == 1
     finally:
         await conn.close()
+
+
+async def test_a_database_it_cannot_open_ends_the_command_in_one_line(tmp_path: Path) -> None:
+    """A refused connection or a socket not there printed asyncpg's traceback, many lines deep."""
+    for url in ("postgresql://minimeter@127.0.0.1:1/minimeter", f"postgresql://minimeter@/minimeter?host={tmp_path}"):
+        refused = await keys_cli(url, "list")
+        assert refused.code == 1 and refused.out == ""
+        assert "Traceback" not in refused.err and len(refused.err.strip().splitlines()) == 1, refused.err
+        assert refused.err.startswith("error: the database at DATABASE_URL could not be opened: "), refused.err
