@@ -70,7 +70,9 @@ def log_context(**fields: Any) -> Iterator[None]:
 # --- masking -------------------------------------------------------------------------------
 
 _API_KEY = re.compile(r"\bmm_[A-Za-z0-9_-]{16,}")
-_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):[^/\s@]+@")
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):\S+@")
+"""A URL's password, up to the last ``@`` of the URL: written unescaped, a password's own ``/`` or ``@``
+("postgresql://app:p/ss0rd@db") left it whole, or its end ("pa@ss": "ss") in the log."""
 # "api_key=...", "X-API-Key: ...", '"password": "..."': the name ends in a secret word. A name starts
 # a word and is at most 60 characters: a name that could start anywhere made a long hyphenated URL
 # (in an access log line, no key needed) cost quadratic time on the event loop, 5 s for 8 KB.

@@ -257,6 +257,8 @@ def test_mask_text_masks_secret_names_in_the_plural_too(secret: str) -> None:
         ("GET /jobs?account_number=AB-1234-XY&limit=5", "account_number=****34XY&limit=5", "AB-1234"),
         ("no bill for account no: 1234567 yet", "account no: ****4567 yet", "123"),
         ("postgresql://:hunter2@db:5432/app", "postgresql://:", "hunter2"),
+        ("dial postgresql://app:p/ss0rd@db:5432/app failed", "postgresql://app:", "ss0rd"),  # written unescaped
+        ("dial postgresql://app:pa@ss@db/app failed", "@db/app failed", "ss@"),
     ],
 )
 def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(raw: str, kept: str, hidden: str) -> None:
