@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from extraction.charsets import WINDOWS_1252
 from extraction.mail import mail_text, unescaped
-from extraction.pages import PAGE_BREAK, has_text_layer
+from extraction.pages import PAGE_BREAK, has_text_layer, without_format_characters
 
 if TYPE_CHECKING:
     from pypdf import PageObject
@@ -183,7 +183,7 @@ def read_document(data: bytes, *, max_pages: int = 50) -> Document:
         _verify_image(data)
         return Document(data=data, content_type=content_type, pages=[])
     if content_type in (TEXT, MARKUP):  # a page stored before intake refused them reads as it did: as text
-        text = unescaped(mail_text(data) or _decode(data))
+        text = without_format_characters(unescaped(mail_text(data) or _decode(data)))
         return Document(data=data, content_type=TEXT, pages=within_text_limits([text]))
     raise DocumentRejected("unsupported_type")
 
@@ -227,16 +227,24 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
 
 
 def _page_text(page: PageObject) -> str:
-    """Layout mode keeps columns apart, which label-above-value bills need (``extraction.pdf_layout``)."""
+    """Layout mode keeps columns apart, which label-above-value bills need (``extraction.pdf_layout``). Where it
+    lays out no text that plain mode reads, plain mode's: layout mode leaves out text drawn in a form XObject (a page
+    stamped or imported whole) and text a ``cm`` turns upright on a rotated page, and such bills went to review as
+    ``no_text_layer``."""
     from extraction.pdf_layout import layout_text  # here: it imports pypdf
 
     try:
-        return layout_text(page)
+        text = layout_text(page)
     except MemoryError:  # plain mode would build as much again
         raise
     except Exception:
         logger.debug("layout extraction failed; using plain mode", exc_info=True)
-        return page.extract_text()
+        return without_format_characters(page.extract_text())
+    if not has_text_layer(text):
+        plain = page.extract_text()
+        if has_text_layer(plain):
+            return without_format_characters(plain)
+    return without_format_characters(text)
 
 
 def _verify_image(data: bytes) -> None:

@@ -17,3 +17,13 @@ def has_text_layer(text: str) -> bool:
     """Whether ``text`` is a text layer, not a scan's stray marks (see ``MIN_TEXT_CHARS``)."""
     alphanumerics = filter(str.isalnum, text)
     return len(list(islice(alphanumerics, MIN_TEXT_CHARS))) == MIN_TEXT_CHARS
+
+
+_FORMAT_CHARACTERS = dict.fromkeys((0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF))
+"""Zero-width spaces and joiners, the word joiner, and a byte-order mark inside the text: invisible, but where a
+producer leaves them in a label or an amount ("Account \u200bNumber", "128\u200b.74"), they hid it from the rules."""
+
+
+def without_format_characters(text: str) -> str:
+    """``text`` as it reads, without the invisible characters that break its words and figures apart."""
+    return text.translate(_FORMAT_CHARACTERS)

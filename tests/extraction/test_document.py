@@ -8,7 +8,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
 
 from eval import adversarial, render_image
 from eval.brands import KNOWN
@@ -124,6 +124,56 @@ def test_a_columns_gap_between_words_drawn_apart_stays_a_cells() -> None:
     pdf = _pdf_of_content(b"BT /F1 9 Tf 72 700 Td (Balance) Tj ET\nBT /F1 9 Tf 112 700 Td (118.20) Tj ET")
     line = read_document(pdf).text.strip()
     assert line.startswith("Balance  ") and line.endswith("118.20"), line
+
+
+def _pdf_in_a_form_xobject(content: bytes) -> bytes:
+    """A one-page PDF whose page only draws a form XObject holding ``content`` (a page stamped or imported whole)."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    fonts = DictionaryObject({NameObject("/F1"): font})
+    form = DecodedStreamObject()
+    form.set_data(content)
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(612), NumberObject(792)]),
+            NameObject("/Resources"): DictionaryObject({NameObject("/Font"): fonts}),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/XObject"): DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})}
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(b"q /Fm1 Do Q")
+    page.replace_contents(stream.flate_encode())
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_page_drawn_in_a_form_xobject_is_read() -> None:
+    """Layout mode reads a page's own content alone: a page stamped or imported whole went to review as
+    ``no_text_layer``. Plain mode reads it where layout mode lays out nothing."""
+    lines = ["Account Number: 44-7120-93", "Total Amount Due: $128.74"]
+    content = "\n".join(f"BT /F1 10 Tf 72 {700 - 20 * i} Td ({line}) Tj ET" for i, line in enumerate(lines))
+    document = read_document(_pdf_in_a_form_xobject(content.encode()))
+    assert document.has_text_layer
+    assert [line.strip() for line in document.text.splitlines() if line.strip()] == lines
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_zero_width_characters_inside_labels_and_figures_are_dropped(invisible: str) -> None:
+    """ "Account \u200bNumber" and "128\u200b.74" hid the label and the amount from the rules."""
+    text = f"Account {invisible}Number: 44-7120-93\nAmount due: $128{invisible}.74\n"
+    assert read_document(text.encode()).text == "Account Number: 44-7120-93\nAmount due: $128.74\n"
 
 
 def test_text_document() -> None:
