@@ -51,23 +51,20 @@ async def open_resources(settings: Settings, *, run_migrations: bool = True) -> 
     if settings.worker_recent_artifacts_bytes > 0:
         store = RecentArtifacts(store, max_bytes=settings.worker_recent_artifacts_bytes)
     sink = build_analytics_sink(settings)
-    ensuring: list[asyncio.Task[None]] = []
-    try:
-        bucket = await ensure_or_continue(
-            "object storage",
-            store.ensure_bucket,
-            within=settings.startup_wait_seconds,
-            meanwhile="bills wait to be stored (their step retries)",
-        )
-        ensuring += [bucket] if bucket is not None else []
-        if sink is not None:
-            schema = await ensure_or_continue(
+    made_sure = [("object storage", store.ensure_bucket, "bills wait to be stored (their step retries)")]
+    if sink is not None:
+        made_sure.append(
+            (
                 "the analytics warehouse",
                 sink.ensure_schema,
-                within=settings.startup_wait_seconds,
-                meanwhile="bills go through to Postgres and wait to be published (their step retries for a day)",
+                "bills go through to Postgres and wait to be published (their step retries for a day)",
             )
-            ensuring += [schema] if schema is not None else []
+        )
+    ensuring: list[asyncio.Task[None]] = []
+    try:
+        for what, ensure, meanwhile in made_sure:
+            task = await ensure_or_continue(what, ensure, within=settings.startup_wait_seconds, meanwhile=meanwhile)
+            ensuring += [task] if task is not None else []
     except BaseException:  # a stop signal (cancelled) or a failure: nothing will use the pool
         for task in ensuring:
             task.cancel()

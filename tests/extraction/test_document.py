@@ -26,10 +26,8 @@ from extraction.document import (
 from shared.bill import Provider
 
 
-def _pdf_of_content(content: bytes) -> bytes:
-    """A one-page PDF in Helvetica whose content stream is ``content``, unchecked."""
-    writer = PdfWriter()
-    page = writer.add_blank_page(612, 792)
+def _helvetica_as_f1() -> DictionaryObject:
+    """A resources dictionary's fonts: Helvetica, as ``/F1``."""
     font = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Font"),
@@ -37,8 +35,14 @@ def _pdf_of_content(content: bytes) -> bytes:
             NameObject("/BaseFont"): NameObject("/Helvetica"),
         }
     )
-    fonts = DictionaryObject({NameObject("/F1"): font})
-    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+    return DictionaryObject({NameObject("/F1"): font})
+
+
+def _pdf_of_content(content: bytes) -> bytes:
+    """A one-page PDF in Helvetica whose content stream is ``content``, unchecked."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): _helvetica_as_f1()})
     stream = DecodedStreamObject()
     stream.set_data(content)
     page.replace_contents(stream.flate_encode())
@@ -130,14 +134,6 @@ def _pdf_in_a_form_xobject(content: bytes) -> bytes:
     """A one-page PDF whose page only draws a form XObject holding ``content`` (a page stamped or imported whole)."""
     writer = PdfWriter()
     page = writer.add_blank_page(612, 792)
-    font = DictionaryObject(
-        {
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/Type1"),
-            NameObject("/BaseFont"): NameObject("/Helvetica"),
-        }
-    )
-    fonts = DictionaryObject({NameObject("/F1"): font})
     form = DecodedStreamObject()
     form.set_data(content)
     form.update(
@@ -145,7 +141,7 @@ def _pdf_in_a_form_xobject(content: bytes) -> bytes:
             NameObject("/Type"): NameObject("/XObject"),
             NameObject("/Subtype"): NameObject("/Form"),
             NameObject("/BBox"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(612), NumberObject(792)]),
-            NameObject("/Resources"): DictionaryObject({NameObject("/Font"): fonts}),
+            NameObject("/Resources"): DictionaryObject({NameObject("/Font"): _helvetica_as_f1()}),
         }
     )
     page[NameObject("/Resources")] = DictionaryObject(
