@@ -202,7 +202,24 @@ class ContextFilter(logging.Filter):
         return True
 
 
+_SDK_RUN_ID = "with run ID %s"
+"""How the SDK's worker names the run in its own failures ("Failed handling activation on workflow with run ID %s"):
+as an argument of the message alone, so the JSON line had no ``run_id`` to find the run (and its workflow id) by."""
+
+
+def _sdk_run_id(record: logging.LogRecord) -> str | None:
+    """The run one of the SDK worker's own failures names in its last argument ("... with run ID %s"), or None."""
+    args = record.args
+    if not (record.name.startswith("temporalio.worker") and isinstance(record.msg, str)):
+        return None
+    if record.msg.endswith(_SDK_RUN_ID) and isinstance(args, tuple) and args and isinstance(args[-1], str):
+        return args[-1]
+    return None
+
+
 def _temporal_context(record: logging.LogRecord) -> dict[str, Any]:
+    if (run_id := _sdk_run_id(record)) is not None:
+        return {"run_id": run_id}
     details: Mapping[str, Any] | None = getattr(record, "temporal_activity", None)
     if details is None and activity.in_activity():  # a plain stdlib logger inside an activity
         details = activity.info()._logger_details()

@@ -105,6 +105,18 @@ def test_workflow_logger_extra_is_flattened(output: io.StringIO) -> None:
     assert "temporal_workflow" not in record
 
 
+def test_the_sdks_own_workflow_failures_carry_the_run_id(output: io.StringIO) -> None:
+    """The SDK names the run only in its message ("... with run ID %s"): a payload the worker cannot open logged
+    an ERROR with no field an operator could find the run by."""
+    logging.getLogger("temporalio.worker._workflow").error(
+        "Failed handling activation on workflow with run ID %s", "0199a1b2-run"
+    )
+
+    [record] = _records(output)
+    assert record["run_id"] == "0199a1b2-run"
+    assert record["message"] == "Failed handling activation on workflow with run ID 0199a1b2-run"
+
+
 def test_log_context_tags_records_inside_the_block(output: io.StringIO) -> None:
     log = logging.getLogger("api.jobs")
     with log_context(job_id="j-9", step="upload"):
