@@ -25,6 +25,8 @@ from extraction.pages import PAGE_BREAK, has_text_layer, without_format_characte
 if TYPE_CHECKING:
     from pypdf import PageObject
 
+    from extraction.pdf_layout import PageText
+
 logger = logging.getLogger(__name__)
 
 RejectReason = Literal["empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text"]
@@ -148,6 +150,9 @@ class Document:
     data: bytes = field(repr=False)
     content_type: str
     pages: list[str]
+    ocr_layer: bool = False
+    """A PDF whose text is a scan's OCR layer (drawn invisibly over the page's image): machine-read, as an image is,
+    so its values are no evidence of themselves (``ocr_text_layer``)."""
 
     @property
     def text(self) -> str:
@@ -178,7 +183,13 @@ def read_document(data: bytes, *, max_pages: int = 50) -> Document:
         raise DocumentRejected("empty_file")
     content_type = sniff_content_type(data)
     if content_type == PDF:
-        return Document(data=data, content_type=PDF, pages=within_text_limits(_pdf_pages(data, max_pages)))
+        pages = _pdf_pages(data, max_pages)
+        return Document(
+            data=data,
+            content_type=PDF,
+            pages=within_text_limits([page.text for page in pages]),
+            ocr_layer=any(page.invisible for page in pages),
+        )
     if content_type in (PNG, JPEG):
         _verify_image(data)
         return Document(data=data, content_type=content_type, pages=[])
@@ -202,7 +213,7 @@ def within_text_limits(pages: list[str]) -> list[str]:
     return pages
 
 
-def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
+def _pdf_pages(data: bytes, max_pages: int) -> list[PageText]:
     from pypdf import PdfReader  # here: see the module's docstring
 
     try:
@@ -226,25 +237,25 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[str]:
         raise DocumentRejected("corrupt_file", type(error).__name__) from error
 
 
-def _page_text(page: PageObject) -> str:
+def _page_text(page: PageObject) -> PageText:
     """Layout mode keeps columns apart, which label-above-value bills need (``extraction.pdf_layout``). Where it
     lays out no text that plain mode reads, plain mode's: layout mode leaves out text drawn in a form XObject (a page
     stamped or imported whole) and text a ``cm`` turns upright on a rotated page, and such bills went to review as
     ``no_text_layer``."""
-    from extraction.pdf_layout import layout_text  # here: it imports pypdf
+    from extraction.pdf_layout import PageText, layout_text  # here: it imports pypdf
 
     try:
-        text = layout_text(page)
+        laid_out = layout_text(page)
     except MemoryError:  # plain mode would build as much again
         raise
     except Exception:
         logger.debug("layout extraction failed; using plain mode", exc_info=True)
-        return without_format_characters(page.extract_text())
-    if not has_text_layer(text):
+        return PageText(without_format_characters(page.extract_text()), False)
+    if not has_text_layer(laid_out.text):
         plain = page.extract_text()
         if has_text_layer(plain):
-            return without_format_characters(plain)
-    return without_format_characters(text)
+            return PageText(without_format_characters(plain), laid_out.invisible)
+    return PageText(without_format_characters(laid_out.text), laid_out.invisible)
 
 
 def _verify_image(data: bytes) -> None:

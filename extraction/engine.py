@@ -102,9 +102,12 @@ def _rules(document: Document, hint: Provider | None) -> tuple[Extraction, bool]
     if not document.has_text_layer:
         return Extraction(bill=None, reasons=["no_text_layer"], extractor="rules", pages=document.page_count), False
     result: RuleResult = extract_with_rules(document.pages, provider_hint=hint)
+    # A scan's OCR text is a machine's reading of the image, as Gemini's is: no evidence of its own values (an OCR
+    # slip in a date or a usage passed every check). Not carried through Gemini's reading, which, read from the
+    # image, the checks then hold against this text: two readings that agree.
     extraction = Extraction(
         bill=with_implied_charges(result.bill) if result.bill is not None else None,
-        reasons=result.reasons,
+        reasons=[*result.reasons, *(["ocr_text_layer"] if document.ocr_layer else [])],
         extractor=result.extractor,
         pages=document.page_count,
     )

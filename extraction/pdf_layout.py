@@ -16,7 +16,7 @@ pypdf's private functions (7.x): where they are missing, pypdf's public layout m
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from pypdf import PageObject
 from pypdf.generic import ArrayObject, ContentStream, StreamObject
@@ -38,7 +38,14 @@ MAX_SPACES = 10_000
 than ``extraction.document.MAX_LINE_CHARS`` is refused after."""
 
 
-def layout_text(page: PageObject) -> str:
+class PageText(NamedTuple):
+    text: str
+    invisible: bool
+    """Whether every piece of the page's text is drawn invisibly (render mode 3 or 7): a scan's OCR layer, as
+    scanners and OCR tools lay one over the page's image."""
+
+
+def layout_text(page: PageObject) -> PageText:
     """The page's text in columns: pypdf's layout mode, with the spaces between separately drawn runs as shown."""
     steps = _layout_mode
     if (
@@ -46,19 +53,48 @@ def layout_text(page: PageObject) -> str:
         or not hasattr(page, "_layout_mode_fonts")
         or not all(hasattr(steps, name) for name in ("text_show_operations", "y_coordinate_groups", "fixed_char_width"))
     ):
-        return page.extract_text(extraction_mode="layout")  # pragma: no cover: another pypdf
+        return PageText(page.extract_text(extraction_mode="layout"), False)  # pragma: no cover: another pypdf
     fonts = page._layout_mode_fonts()
     contents = page.get("/Contents")
     if contents is not None:
         contents = contents.get_object()
     if not isinstance(contents, (ArrayObject, StreamObject)):
-        return ""  # no content: an empty page, as pypdf answers
-    operations = iter(ContentStream(contents, page.pdf, "bytes").operations)
-    runs = steps.text_show_operations(operations, fonts, True, None)
+        return PageText("", False)  # no content: an empty page, as pypdf answers
+    operations = ContentStream(contents, page.pdf, "bytes").operations
+    runs = steps.text_show_operations(iter(operations), fonts, True, None)
     if not runs:
-        return ""
+        return PageText("", False)
     lines = steps.y_coordinate_groups(runs, None)
-    return _lined_up(lines, steps.fixed_char_width(runs, 1.25))
+    return PageText(_lined_up(lines, steps.fixed_char_width(runs, 1.25)), _only_invisible(operations))
+
+
+_SHOWS_TEXT = frozenset({b"Tj", b"TJ", b"'", b'"'})
+_INVISIBLE = frozenset({3, 7})
+"""Text render modes that paint nothing: neither filled nor stroked (7 only adds the text to the clipping path)."""
+
+
+def _only_invisible(operations: list[tuple[list[Any], bytes]]) -> bool:
+    """Whether the page shows text and all of it in an invisible render mode (``Tr`` kept, as PDF keeps it, in the
+    graphics state ``q`` saves and ``Q`` restores)."""
+    mode, saved, shown, visible = 0, [], 0, 0
+    for operands, operator in operations:
+        if operator == b"q":
+            saved.append(mode)
+        elif operator == b"Q":
+            mode = saved.pop() if saved else 0
+        elif operator == b"Tr" and operands:
+            mode = int(operands[0])
+        elif operator in _SHOWS_TEXT and _any_glyph(operands):
+            shown += 1
+            visible += mode not in _INVISIBLE
+    return shown > 0 and visible == 0
+
+
+def _any_glyph(operands: list[Any]) -> bool:
+    """Whether a text-showing operator's strings hold a character but a blank (a producer shows an empty string
+    to set a font up)."""
+    strings = operands[-1] if operands and isinstance(operands[-1], list) else operands[-1:]  # TJ's array, or one
+    return any(isinstance(part, (bytes, str)) and part.strip() for part in strings)
 
 
 def _lined_up(lines: dict[int, list[Any]], char_width: float) -> str:

@@ -39,6 +39,8 @@ _TEXT_BY_CODE: dict[str, str] = {
     "missing_field": "missing",
     "no_evidence": "not found in the bill's text",
     "no_text_layer": "a photo or a scan, with no text to check the values against: check each on the image",
+    "ocr_text_layer": "a scan whose text a machine read (its OCR layer), which may misread: check each value on the"
+    " image",
     "unit_mismatch": "unit does not fit the commodity",
     "sum_mismatch": "line items do not add up to the current charges",
     "balance_mismatch": "previous balance − payments + current charges ≠ total",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from fpdf import FPDF
@@ -23,7 +24,10 @@ from extraction.document import (
     sniff_content_type,
     within_text_limits,
 )
+from extraction.pipeline import analyze
 from shared.bill import Provider
+from shared.settings import ExtractorMode, Settings
+from tests.extraction.test_rules import PLAIN
 
 
 def _helvetica_as_f1() -> DictionaryObject:
@@ -36,6 +40,9 @@ def _helvetica_as_f1() -> DictionaryObject:
         }
     )
     return DictionaryObject({NameObject("/F1"): font})
+
+
+RULES = Settings(extractor=ExtractorMode.RULES, gemini_api_key=None)
 
 
 def _pdf_of_content(content: bytes) -> bytes:
@@ -170,6 +177,37 @@ def test_zero_width_characters_inside_labels_and_figures_are_dropped(invisible: 
     """ "Account \u200bNumber" and "128\u200b.74" hid the label and the amount from the rules."""
     text = f"Account {invisible}Number: 44-7120-93\nAmount due: $128{invisible}.74\n"
     assert read_document(text.encode()).text == "Account Number: 44-7120-93\nAmount due: $128.74\n"
+
+
+def _bill_drawn(text: str, *, render_mode: int, empty_first: bool = False) -> bytes:
+    """``text`` a line a text object, drawn in ``render_mode`` (3: invisible, as a scan's OCR layer over its image);
+    with ``empty_first``, after an empty string shown to set the font up, as fpdf2 does."""
+    setup = "BT /F1 9 Tf () Tj ET\n" if empty_first else ""
+    lines = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in text.splitlines()]
+    body = "\n".join(
+        f"BT {render_mode} Tr /F1 9 Tf 40 {760 - 11 * i} Td ({line}) Tj ET" for i, line in enumerate(lines) if line
+    )
+    return _pdf_of_content((setup + body).encode("latin-1"))
+
+
+@pytest.mark.parametrize(("render_mode", "empty_first"), [(3, False), (3, True), (7, False)])
+def test_a_scans_ocr_layer_goes_to_review_as_machine_read(render_mode: int, empty_first: bool) -> None:
+    """A searchable scan's text (invisible over its image) was read as a born-digital PDF's, and its OCR's slips in a
+    date or a usage passed every check: it is a machine's reading of the image, as Gemini's is."""
+    ocr = read_document(_bill_drawn(PLAIN, render_mode=render_mode, empty_first=empty_first))
+    assert ocr.ocr_layer and ocr.has_text_layer
+    report = analyze(ocr.data, provider_hint=None, settings=RULES)
+    assert (report.decision, report.reasons) == ("review", ["ocr_text_layer"])
+    assert report.bill is not None and report.bill.total_amount == Decimal("1234.50"), "read, for the reviewer's draft"
+
+
+def test_a_pdf_showing_its_text_is_no_ocr_layer() -> None:
+    """The same bill drawn visibly, or with a hidden line beside the shown ones, is read as before."""
+    shown = read_document(_bill_drawn(PLAIN, render_mode=0, empty_first=True))
+    assert not shown.ocr_layer
+    assert analyze(shown.data, provider_hint=None, settings=RULES).decision == "accept"
+    mixed = _pdf_of_content(b"BT 3 Tr /F1 9 Tf 40 700 Td (hidden) Tj ET\nBT 0 Tr /F1 9 Tf 40 680 Td (shown) Tj ET")
+    assert not read_document(mixed).ocr_layer
 
 
 def test_text_document() -> None:
