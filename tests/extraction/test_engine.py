@@ -20,6 +20,7 @@ from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import LineItem, NormalizedBill, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
+from tests.extraction.test_document import _bill_drawn
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
 from tests.extraction.test_rules import PLAIN, TWO_COLUMNS
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
@@ -866,3 +867,22 @@ def test_a_bill_for_a_commodity_its_template_does_not_bill_stays_in_doubt_throug
     assert report.bill is not None and report.bill.provider is None, "not PG&E's without a person's say"
     prompt = " ".join(p.get("text", "") for c in fake_gemini.requests[0].body["contents"] for p in c["parts"])
     assert "Known quirks" not in prompt, "no provider's quirks for a bill whose provider is in doubt"
+
+
+def test_a_scans_ocr_layer_is_read_by_gemini_and_held_against_the_ocr_text(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """With a key, the image's reading (Gemini's) stands where the OCR text bears it out: two machine readings that
+    agree; one the OCR text does not print goes to review as any unconfirmed value does."""
+    ocr = read_document(_bill_drawn(PLAIN, render_mode=3))
+    assert ocr.ocr_layer
+    read = extract_with_rules([PLAIN], provider_hint=None)
+    assert read.bill is not None
+    fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
+    agreed = analyze(ocr.data, provider_hint=None, settings=gemini_settings)
+    assert agreed.extractor == "gemini" and (agreed.decision, agreed.reasons) == ("accept", [])
+
+    fake_gemini.push(
+        200, bill_response(wire_from_bill(read.bill.model_copy(update={"total_amount": Decimal("1243.50")})))
+    )
+    assert analyze(ocr.data, provider_hint=None, settings=gemini_settings).decision == "review"
