@@ -11,6 +11,9 @@ split in two cells ("ELECTRIC     CHARGES"). The rules then missed the period, t
 for the gap between one run and the next on a line: runs that touch join, a word's gap is one space, and a column's
 gap at least two, so it stays a cell of its own. Runs drawn within one text object keep pypdf's spaces. The steps are
 pypdf's private functions (7.x): where they are missing, pypdf's public layout mode reads the page.
+
+It also says whether all of a page's text is drawn invisibly (``PageText.invisible``): a searchable scan's OCR layer,
+which the engine sends to review as ``ocr_text_layer``.
 """
 
 from __future__ import annotations
