@@ -503,7 +503,7 @@ def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
     if not _under_a_meter_tables_heading(lines, index):
         return
     head = lines.meter_table_heads[index]
-    if head is not None and not _heads_a_usage_column(lines[head].text) and not _two_units_alone(lines[head].text):
+    if head is not None and not _heads_a_usage_column(lines[head].text) and len(_units_alone(lines[head].text)) < 2:
         return  # a table whose usage column names no unit ("Meter   Previous   Present   Usage"), however long
     text = lines[index].text
     line_cells = _line_cells(text)
@@ -546,16 +546,9 @@ def _charged_column(row: str, heading: str, lines: _Page) -> UsageUnit | None:
     "CCF" and "Therms", which ``_unit_alone`` leaves unread: they do not say which is billed), if it is the one of
     them the bill's charge rows name quantities in ("Distribution Charge   91.3 therms   $0.41250   37.66"). Such a
     bill went to review with no usage read."""
-    if not _UNIT_ALONE.fullmatch(heading.strip()) or not _heads_a_meter_table(row):
-        return None
-    headings = _line_cells(row)
-    if not all(any(register.match(cell.text) for cell in headings) for register in (_PREVIOUS, _PRESENT)):
-        return None
-    alone = {
-        UsageUnit(normalize_unit(cell.text.strip())) for cell in headings if _UNIT_ALONE.fullmatch(cell.text.strip())
-    }
-    unit = UsageUnit(normalize_unit(heading.strip()))
-    return unit if len(alone) > 1 and alone & lines.charged_units == {unit} else None
+    unit = _registers_unit_alone(heading, row)
+    alone = _units_alone(row)
+    return unit if unit is not None and len(alone) > 1 and alone & lines.charged_units == {unit} else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -563,12 +556,6 @@ def _heads_a_usage_column(row: str) -> bool:
     """Whether a meter table's heading row heads a usage column that names its unit (``_meter_column``)."""
     columns = (_meter_column(row, cell.text) for cell in _line_cells(row) if not _DIGIT.search(cell.text))
     return any(column is not None and column[1] is not None for column in columns)
-
-
-@functools.lru_cache(maxsize=32)
-def _two_units_alone(row: str) -> bool:
-    """Whether two of a heading row's cells are units alone ("CCF", "Therms"): ``_charged_column`` may take one."""
-    return sum(1 for cell in _line_cells(row) if _UNIT_ALONE.fullmatch(cell.text.strip())) > 1
 
 
 @functools.lru_cache(maxsize=32)
@@ -587,14 +574,31 @@ def _unit_alone(heading: str, row: str) -> UsageUnit | None:
     meter's and registers', this one its count. Not where another heading names a unit too: of a gas table's "CCF"
     and "Therms", its headings do not say which is billed. Nor where a previous and a present register are not both
     headed: "Meter #   Current Read Date   kWh" over "54,513" is the meter's reading, accepted as its usage."""
+    unit = _registers_unit_alone(heading, row)
+    if unit is None or sum(1 for cell in _line_cells(row) if _NAMES_A_UNIT.search(cell.text)) != 1:
+        return None
+    return unit
+
+
+def _registers_unit_alone(heading: str, row: str) -> UsageUnit | None:
+    """The unit ``heading`` is alone, in a meter table's heading row that heads its previous and present registers
+    both: what ``_unit_alone`` and ``_charged_column`` each take a unit's column from."""
     if not _UNIT_ALONE.fullmatch(heading.strip()) or not _heads_a_meter_table(row):
         return None
     headings = _line_cells(row)
-    if sum(1 for cell in headings if _NAMES_A_UNIT.search(cell.text)) != 1:
-        return None
     if not all(any(register.match(cell.text) for cell in headings) for register in (_PREVIOUS, _PRESENT)):
         return None
     return UsageUnit(normalize_unit(heading.strip()))
+
+
+@functools.lru_cache(maxsize=32)
+def _units_alone(row: str) -> frozenset[UsageUnit]:
+    """The units a heading row's cells are alone ("CCF", "Therms"): of two or more, ``_charged_column`` may take one."""
+    return frozenset(
+        UsageUnit(normalize_unit(cell.text.strip()))
+        for cell in _line_cells(row)
+        if _UNIT_ALONE.fullmatch(cell.text.strip())
+    )
 
 
 def _under_a_meter_tables_heading(lines: _Page, index: int) -> bool:
