@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from api.auth import Role, create_key, revoke_key
-from shared.db import SchemaBehind, migrate_for_a_command, open_for_a_command
+from shared.db import MIGRATE_HELP, SchemaBehind, migrate_for_a_command, open_for_a_command
 from shared.settings import settings_or_exit
 
 LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "revoked")
@@ -40,11 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api.keys", description="Manage MiniMeter API keys.")
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--migrate",
-        action="store_true",
-        help="apply this release's migrations the database lacks (else left to the API and workers as they start)",
-    )
+    common.add_argument("--migrate", action="store_true", help=MIGRATE_HELP)
 
     create = commands.add_parser("create", parents=[common], help="create a key and print it once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])

@@ -339,6 +339,10 @@ async def pending_migrations(pool: asyncpg.Pool) -> list[str] | None:
     return [path.stem for path in migration_files() if path.stem not in done]
 
 
+MIGRATE_HELP = "apply this release's migrations the database lacks (else left to the API and workers as they start)"
+"""``--migrate``'s help, in each one-shot command that takes it (``migrate_for_a_command``)."""
+
+
 async def migrate_for_a_command(pool: asyncpg.Pool, *, asked: bool, command: str) -> list[str]:
     """Migrate for a one-shot command (``api.keys``, ``republish_analytics``): a database never migrated (nothing
     runs against it yet), or one behind this release where ``asked`` (``--migrate``); else ``SchemaBehind``.

@@ -40,7 +40,7 @@ from shared.analytics import AnalyticsBill, AnalyticsSink, BigQuerySink, build_a
 from shared.analytics.bigquery import REMASK_PAGE, HeldDescription, HeldPayload, Rewritten
 from shared.analytics.rows import remasked_payload, warehouse_text
 from shared.bill import NormalizedBill
-from shared.db import SchemaBehind, migrate_for_a_command, open_for_a_command
+from shared.db import MIGRATE_HELP, SchemaBehind, migrate_for_a_command, open_for_a_command
 from shared.settings import settings_or_exit
 
 BATCH = 200
@@ -276,11 +276,7 @@ def main() -> None:
         action="store_true",
         help="instead of republishing, mask account numbers, names and addresses rows of earlier releases hold",
     )
-    parser.add_argument(
-        "--migrate",
-        action="store_true",
-        help="apply this release's migrations the database lacks (else left to the API and workers as they start)",
-    )
+    parser.add_argument("--migrate", action="store_true", help=MIGRATE_HELP)
     args = parser.parse_args()
     sys.exit(asyncio.run(_main(masking=args.remask, migrating=args.migrate)))
 
