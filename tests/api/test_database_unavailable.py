@@ -93,6 +93,17 @@ def _parent_of(stat: Path) -> int | None:
         return None
 
 
+def _stop(pids: list[int]) -> list[int]:
+    """SIGSTOP to each, but one gone meanwhile, and those stopped: as in ``_continue``, a backend of the pool closed
+    just before may exit between being listed and being stopped (ProcessLookupError at setup in CI on 0051cda)."""
+    stopped = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+    return stopped
+
+
 def _continue(stopped: list[int]) -> None:
     """SIGCONT to each, but one gone meanwhile: a backend of the pool closed just before was still exiting when it
     was listed and stopped, and the postmaster reaped it once continued (ProcessLookupError in CI on 56555eb)."""
@@ -115,9 +126,7 @@ async def database_hung(app_settings: Settings, tmp_path: Path) -> AsyncIterator
             pool = await create_pool(settings, one_shot=True)
             key = await create_key(pool, name="ingest", role=Role.INGEST)
             await pool.close()
-            stopped = _postgres_processes(pgdata)
-            for pid in stopped:
-                os.kill(pid, signal.SIGSTOP)
+            stopped = _stop(_postgres_processes(pgdata))
             async with httpx.AsyncClient(
                 base_url=url, headers={"Authorization": f"Bearer {key.key}"}, timeout=8
             ) as http:
