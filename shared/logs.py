@@ -85,6 +85,13 @@ _ACCOUNT_VALUE = re.compile(
     r"(?i)(?<![\w-])((?:[\w-]{0,30}?[_-])?account[_ -]?(?:number|num|no|nr))([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+# Credentials known by their shape, wherever they stand (an exception's text, a URL without ``key=``, a settings dump
+# read back): a Google API key (a Gemini key), a Google OAuth access or refresh token, and a JWT (a Temporal Cloud API
+# key, a service account's signed assertion). Named ones are masked by the rules above; these are not named.
+_SHAPED_CREDENTIAL = re.compile(
+    r"(?<![\w-])(?:AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_.-]{20,}|1//0[0-9A-Za-z_-]{20,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"
+)
 # A PEM private key (a service-account JSON's "private_key", a TLS key file quoted in an error): its body
 # spans lines and spaces, so the name=value rule above hid only its first word. An unended one runs to the end.
 _PRIVATE_KEY = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S)
@@ -136,6 +143,7 @@ def mask_text(text: str) -> str:
     text = _KEY_VALUE.sub(rf"\1\2{REDACTED}", text)
     text = _ACCOUNT_VALUE.sub(lambda match: match[1] + match[2] + mask_account(match[3]), text)
     text = _BEARER.sub(f"Bearer {REDACTED}", text)
+    text = _SHAPED_CREDENTIAL.sub(REDACTED, text)
     return _DIGIT_RUN.sub(lambda match: mask_account(match.group()), text)
 
 

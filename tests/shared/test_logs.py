@@ -279,6 +279,28 @@ def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(ra
     assert kept in masked and hidden not in masked
 
 
+def _shaped(prefix: str, body: str) -> str:
+    """A credential's shape, built here so that no secret scanner takes this file for one holding it."""
+    return prefix + body
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        _shaped("AIza", "Sy" + "B7x-Kq9_fakeGeminiKey0123456789ab"),  # a Google (Gemini) API key
+        _shaped("ya29", ".a0AfB_byFakeAccessToken0123456789"),  # an OAuth access token
+        _shaped("1//0", "gFakeRefreshToken0123456789abcd"),  # an OAuth refresh token
+        _shaped("eyJ", "hbGciOiJFUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnbmF0dXJl"),  # a JWT (a Temporal Cloud key)
+    ],
+    ids=["google-api-key", "oauth-access-token", "oauth-refresh-token", "jwt"],
+)
+def test_a_credential_known_by_its_shape_is_masked_unnamed(credential: str) -> None:
+    """An exception's text or a URL gives a key with no name before it: ``key=`` or ``Bearer`` masked it, bare it
+    was written whole (a Gemini key in a proxy's error, a Temporal Cloud key in a settings dump)."""
+    masked = mask_text(f"request to https://proxy.example/v1?{credential} failed: {credential} (retrying)")
+    assert credential[4:16] not in masked and "failed:" in masked and "(retrying)" in masked
+
+
 PEM_HEADER, PEM_FOOTER = "-----BEGIN " + "PRIVATE KEY-----", "-----END " + "PRIVATE KEY-----"
 """Built here, so that no secret scanner takes this file for one holding a key."""
 
