@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared.codec import data_converter, load_key_ring
 from shared.settings import Settings
+from shared.temporal_tls import tls_mismatch
 
 WORKFLOW_ID_PREFIX = "bill-ingestion-"
 
@@ -90,14 +91,19 @@ async def connect_client(settings: Settings, *, payloads: bool = True) -> Client
     ``payloads=False``: without the payload codec, for a caller that reads no payloads (a namespace's description):
     the codec's key ring is the workers' secret, and with none set, loading it makes a key file under ``DATA_DIR``."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=converter_for(settings) if payloads else DataConverter.default,
-        tls=tls_config(settings, api_key=api_key),
-        api_key=api_key,
-        runtime=core_runtime(),
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=converter_for(settings) if payloads else DataConverter.default,
+            tls=tls_config(settings, api_key=api_key),
+            api_key=api_key,
+            runtime=core_runtime(),
+        )
+    except RuntimeError as error:
+        if (mismatch := tls_mismatch(settings, error)) is not None:
+            raise mismatch from error
+        raise
 
 
 def web_ui_link(settings: Settings, workflow_id: str) -> str:
