@@ -154,6 +154,8 @@ async def create_pool(
     all in its first half second, the pool growing from one connection to twenty.
     """
     dsn = dsn or resolve_database_url(settings, one_shot=one_shot)
+    if (bad_port := _bad_port(dsn)) is not None:
+        raise DatabaseUrlUnusable(bad_port) from None
     try:
         pending = _WaitBoundedPool(
             dsn,
@@ -227,6 +229,33 @@ def _url_advice(dsn: str, error: Exception) -> str:
     if complaint.startswith(ASYNCPG_NO_ROOT_CERT):
         return _root_cert_advice(query)
     return _password_advice(error)
+
+
+def _bad_port(dsn: str) -> str | None:
+    """Where a port that is no TCP port (1 to 65535) is written for ``dsn``, said without quoting the URL; None if none.
+
+    Read as asyncpg reads it: the URL's host part after its last ``@``. asyncpg's words for one were ``OverflowError:
+    connect(): port must be 0-65535`` at connect (99999), advice on a password's reserved characters (5432x), or a
+    refused connection waited on for ``STARTUP_WAIT_SECONDS`` (0)."""
+    try:
+        netloc = urllib.parse.urlsplit(dsn).netloc
+    except ValueError:  # an unclosed IPv6 bracket: asyncpg's own complaint follows
+        return None
+    hostspec = netloc.rpartition("@")[2]
+    cut_short = "@" in dsn and "@" not in netloc  # "user:pa/ss@host": the host part read is "user:pa"
+    hosts = [host.rpartition("]")[2] if host.startswith("[") else host for host in hostspec.split(",")]
+    written = [("DATABASE_URL's port", host.partition(":")[2]) for host in hosts if ":" in host]
+    if not written and (variable := os.environ.get("PGPORT")):
+        written = [("PGPORT", variable)]
+    for where, port in written:
+        if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            return f"{where} must be a number from 1 to 65535" + (
+                " (a password's unescaped ?, # or / ends the URL's host part early: percent-encode it, or leave the"
+                " password out and set PGPASSWORD)"
+                if cut_short
+                else ""
+            )
+    return None
 
 
 def _password_advice(error: Exception) -> str:

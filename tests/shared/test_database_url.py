@@ -14,6 +14,13 @@ from shared.settings import Environment, Settings
 PASSWORD_TAIL = "Tz7sQ2secretTail"
 
 
+async def test_a_pgport_that_is_no_port_is_named(no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read where the URL names no port; 70000 was an ``OverflowError`` from inside asyncpg's connect."""
+    monkeypatch.setenv("PGPORT", "70000")
+    with pytest.raises(DatabaseUrlUnusable, match=r"^PGPORT must be a number from 1 to 65535$"):
+        await create_pool(settings_with(f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1/db", no_pg_tls_files))
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -65,8 +72,29 @@ def settings_with(url: str, tmp_path: Path) -> Settings:
             f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-ca",
             "DATABASE_URL's sslmode=verify-ca needs the CA certificate",
         ),
+        # asyncpg: OverflowError "connect(): port must be 0-65535"; the password's advice; refused and waited on
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:99999/db",
+            "DATABASE_URL's port must be a number from 1 to 65535",
+        ),
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:5432x/db",
+            "DATABASE_URL's port must be a number from 1 to 65535",
+        ),
+        (
+            f"postgresql://app:{PASSWORD_TAIL}@db1:5432,[::1]:0/db",
+            "DATABASE_URL's port must be a number from 1 to 65535",
+        ),
     ],
-    ids=["sqlalchemy-scheme", "sslmode-typo", "verify-full-without-ca", "verify-ca-without-ca"],
+    ids=[
+        "sqlalchemy-scheme",
+        "sslmode-typo",
+        "verify-full-without-ca",
+        "verify-ca-without-ca",
+        "port-too-large",
+        "port-not-a-number",
+        "port-zero",
+    ],
 )
 async def test_a_url_mistake_is_named_not_blamed_on_the_password(no_pg_tls_files: Path, url: str, said: str) -> None:
     """Each was told to percent-encode its password, which had nothing to do with it."""
@@ -107,19 +135,19 @@ def home_with_a_ca(no_pg_tls_files: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "said"),
     [
-        f"postgresql://app:Xk9/{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-full",  # "invalid literal for int()"
-        f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:54x/db?sslmode=verify-full",
+        (f"postgresql://app:Xk9/{PASSWORD_TAIL}@127.0.0.1:1/db?sslmode=verify-full", "PGPASSWORD"),  # int('Xk9')
+        (f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:54x/db?sslmode=verify-full", "port must be a number"),
     ],
     ids=["slash-in-password", "bad-port"],
 )
-async def test_what_asyncpg_did_not_complain_of_is_not_blamed(home_with_a_ca: Path, url: str) -> None:
+async def test_what_asyncpg_did_not_complain_of_is_not_blamed(home_with_a_ca: Path, url: str, said: str) -> None:
     """Told to add a CA certificate, or to encrypt without verifying, though the CA in ``~/.postgresql`` was
     there and asyncpg had stopped at the host and port."""
     with pytest.raises(DatabaseUrlUnusable) as refused:
         await create_pool(settings_with(url, home_with_a_ca))
-    assert "PGPASSWORD" in str(refused.value) and "sslmode" not in str(refused.value)
+    assert said in str(refused.value) and "sslmode" not in str(refused.value)
     assert "Xk9" not in str(refused.value) and PASSWORD_TAIL not in str(refused.value)
 
 
