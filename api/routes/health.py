@@ -1,4 +1,9 @@
-"""``/health``: is Temporal reachable, is Postgres reachable (no key needed)."""
+"""``/health``: is Temporal reachable, is Postgres reachable (no key needed); ``/health/live``: does the API answer.
+
+Two probes, since an orchestrator acts on them differently: a failed readiness probe takes the process out of the
+load balancer until it passes; a failed liveness probe restarts it. With ``/health`` as both, a Postgres or Temporal
+outage restarted every API process over and over, though a restart mends neither (each retries its connections on
+its own), and each start then waited ``STARTUP_WAIT_SECONDS`` for them."""
 
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ def _forget(task: asyncio.Future[object]) -> None:
     responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
 )
 async def health(state: StateDep) -> JSONResponse:
-    """Liveness of the API and its two hard dependencies."""
+    """Readiness: the API and its two hard dependencies answer (503 naming the one that does not)."""
     postgres, temporal = await asyncio.gather(
         _answers_within(state.pool.fetchval("SELECT 1"), PROBE_SECONDS),
         _answers_within(state.client.service_client.check_health(), PROBE_SECONDS),
@@ -54,5 +59,19 @@ async def health(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
 
-# Load balancers probe with HEAD; the same check, kept out of the schema so the operation id stays unique.
-router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """Liveness: the process's event loop answers. Nothing else is asked, so an outage elsewhere restarts nothing."""
+    return {"status": "ok"}
+
+
+# The readiness check under the name orchestrators' examples give it, besides /health.
+router.add_api_route(
+    "/health/ready",
+    health,
+    methods=["GET"],
+    responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
+)
+# Load balancers probe with HEAD; the same checks, kept out of the schema so the operation ids stay unique.
+for path, probe in (("/health", health), ("/health/ready", health), ("/health/live", live)):
+    router.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)

@@ -141,8 +141,11 @@ async def database_hung(app_settings: Settings, tmp_path: Path) -> AsyncIterator
 async def test_calls_while_postgres_hangs_are_503s_not_waits(database_hung: httpx.AsyncClient) -> None:
     """A hung Postgres held every request: a start waited past 90 s, and /health answered after 33 s, though each
     probe waits 3 s. The API's statements and its waits for a connection are bounded (``API_DB_TIMEOUT_SECONDS``)."""
-    health = await database_hung.get("/health")
-    assert health.status_code == 503 and health.json()["postgres"] == "unreachable", health.text
+    for readiness in ("/health", "/health/ready"):
+        health = await database_hung.get(readiness)
+        assert health.status_code == 503 and health.json()["postgres"] == "unreachable", health.text
+    live = await database_hung.get("/health/live")  # a restart mends no outage of Postgres: the process is alive
+    assert live.status_code == 200 and live.json() == {"status": "ok"}, live.text
     answers = await asyncio.gather(
         *(
             database_hung.post("/jobs", json={"utility_account_id": 1}, headers={"Idempotency-Key": f"hung-{n}"})

@@ -16,6 +16,8 @@ DASHBOARD_READERS = frozenset({Role.ADMIN, Role.VIEWER})
 
 EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/health"): PUBLIC,
+    ("GET", "/health/ready"): PUBLIC,
+    ("GET", "/health/live"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
