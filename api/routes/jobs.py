@@ -203,11 +203,13 @@ async def list_jobs(
         Query(alias="status", description="repeat for several: ?status=FAILED&status=NEEDS_REVIEW"),
     ] = None,
     customer_id: IdFilter = None,
+    utility_account_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status (any of several) and customer (scoped keys see their own).
+    """Jobs, newest first, filtered by status (any of several), customer and utility account (scoped keys see their
+    own).
 
     Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while jobs are being
     created: an offset counts from the newest job, so every new one shifts the pages after it.
@@ -216,20 +218,28 @@ async def list_jobs(
         raise Problem(422, "send either cursor or offset, not both")
     # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
     statuses = sorted({status.value for status in status_filter}) if status_filter else None
-    scope = cursor_scope("jobs", status=statuses, customer_id=customer_id)
+    # The account only when given: a cursor of the unfiltered list, made before this filter, keeps its scope.
+    by_account = {"utility_account_id": utility_account_id} if utility_account_id is not None else {}
+    scope = cursor_scope("jobs", status=statuses, customer_id=customer_id, **by_account)
     after = JobCursor.decode(cursor, scope) if cursor is not None else None
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
             return JobPage(items=[], total=0, limit=limit, offset=offset)
         customer_id = principal.customer_id
-    where = "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
-    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id)
+    where = (
+        "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
+        " AND ($3::bigint IS NULL OR utility_account_id = $3)"
+    )
+    total = await state.pool.fetchval(
+        f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id, utility_account_id
+    )
     rows = await state.pool.fetch(
         f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE {where}"
-        " AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        " AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
         statuses,
         customer_id,
+        utility_account_id,
         limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,
         after.created_at if after else None,

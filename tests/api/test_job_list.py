@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 
+from api.auth import Role, create_key
 from tests.helpers import create_account, insert_job
 from worker.resources import Resources
 
@@ -103,12 +104,12 @@ async def test_a_cursor_pages_only_the_list_and_filters_it_came_from(
 async def test_a_filter_the_api_does_not_have_is_a_422_not_ignored(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """``?utility_account_id=`` (no such filter) or ``?customer=`` (for ``customer_id``) listed every job the key may
+    """``?account=`` (for ``utility_account_id``) or ``?customer=`` (for ``customer_id``) listed every job the key may
     see, which a script took for the filtered page; the 422 names the parameter and those the route takes."""
     account = await create_account(http, provider="pge", account_number=f"FILTER-{unique}")
     await insert_job(resources.pool, account, status="FAILED")
 
-    for name, value in (("utility_account_id", account["id"]), ("customer", account["customer_id"])):
+    for name, value in (("account", account["id"]), ("customer", account["customer_id"])):
         response = await http.get("/jobs", params={name: value, "limit": 5})
         assert response.status_code == 422, response.text
         (error,) = response.json()["errors"]
@@ -119,3 +120,39 @@ async def test_a_filter_the_api_does_not_have_is_a_422_not_ignored(
     assert taken.status_code == 200 and taken.json()["total"] == 1
     by_path = await http.get(f"/utility-accounts/{account['id']}", params={"verbose": "1"})
     assert by_path.status_code == 422, "every route of the JSON API, not the list alone"
+
+
+async def test_one_accounts_jobs_are_listed_and_paged_by_its_id(
+    http: httpx.AsyncClient, anon_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """An integrator showing one account's ingestions had to page through all of its customer's jobs for them;
+    ``?utility_account_id=`` was refused (no such filter). Its cursor pages that account's list alone."""
+    account = await create_account(http, provider="pge", account_number=f"ACCT-{unique}")
+    sibling = (
+        await http.post(
+            "/utility-accounts",
+            json={"customer_id": account["customer_id"], "provider": "pge", "account_number": f"SIB-{unique}"},
+        )
+    ).json()
+    own = [await insert_job(resources.pool, account, status=status) for status in ("SUCCEEDED", "FAILED", "SUCCEEDED")]
+    others = [await insert_job(resources.pool, sibling, status="SUCCEEDED") for _ in range(2)]
+
+    query = {"utility_account_id": account["id"], "limit": 2}
+    first = (await http.get("/jobs", params=query)).json()
+    rest = (await http.get("/jobs", params={**query, "cursor": first["next_cursor"]})).json()
+    listed = first["items"] + rest["items"]
+    assert first["total"] == 3 and rest["next_cursor"] is None
+    assert [job["id"] for job in listed] == own[::-1], "newest first, the account's jobs only"
+    assert {job["utility_account_id"] for job in listed} == {account["id"]}
+
+    failed = (await http.get("/jobs", params={**query, "status": "FAILED"})).json()
+    assert [job["id"] for job in failed["items"]] == [own[1]]
+    both = (await http.get("/jobs", params={"customer_id": account["customer_id"], "limit": 10})).json()
+    assert sorted(job["id"] for job in both["items"]) == sorted(own + others)
+    elsewhere = await http.get("/jobs", params={"utility_account_id": sibling["id"], "cursor": first["next_cursor"]})
+    assert elsewhere.status_code == 422, "a cursor of one account's list gives no page of another's"
+
+    another = (await http.post("/customers", json={"name": f"Another {unique}"})).json()
+    stranger = await create_key(resources.pool, name=f"other-{unique}", role=Role.VIEWER, customer_id=another["id"])
+    scoped = await anon_http.get("/jobs", params=query, headers={"Authorization": f"Bearer {stranger.key}"})
+    assert scoped.status_code == 200 and scoped.json()["total"] == 0, "another customer's key sees none of them"
