@@ -113,6 +113,8 @@ class JobResult(ApiModel):
     revises: str | None = None
     """The job whose stored bill this one, a re-issued statement for its period, replaced."""
     total_amount: Decimal | None = None
+    """The bill's amount due, unpaid balances of earlier bills included: not what the period cost. Its own charges,
+    line items, period and usage are ``GET /bills/{bill_id}``'s."""
     currency: str | None = None
     artifact: ArtifactPublic | None = None
     error: str | None = None
@@ -173,6 +175,24 @@ class BillPublic(ApiModel):
     """This bill's own charges."""
     currency: str
     created_at: datetime
+
+
+class BillDetail(BillPublic):
+    """One stored bill as validated (or as a reviewer corrected it): the figures the warehouse holds, read through
+    the API by whoever may see its customer."""
+
+    customer_id: int
+    provider: Provider | None
+    account_number_masked: str | None
+    """The account number the bill states, masked as accounts are (its last four characters)."""
+    statement_date: date | None
+    previous_balance: Decimal | None
+    payments_received: Decimal | None
+    line_items: list[LineItem]
+    usage: list[UsageReading]
+    revised_at: datetime | None
+    """When a re-issued statement for this period replaced the version first stored (``job_id`` is then the
+    re-issue's job); None for a bill as first stored."""
 
 
 class DashboardPublic(ApiModel):

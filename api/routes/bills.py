@@ -1,4 +1,4 @@
-"""``POST /bills``: upload a bill file and ingest it with the same workflow."""
+"""``POST /bills``: upload a bill file and ingest it with the same workflow; ``GET /bills/{id}``: a stored bill."""
 
 from __future__ import annotations
 
@@ -10,13 +10,22 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
 
 from activities.storage import extension_for, record_artifact
-from api.deps import IdempotencyKey, IdForm, IngestDep, StateDep, refund_rate_limit_token, spend_rate_limit_token
+from api.deps import (
+    IdempotencyKey,
+    IdForm,
+    IngestDep,
+    ReaderDep,
+    StateDep,
+    refund_rate_limit_token,
+    spend_rate_limit_token,
+)
 from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
 from api.role_first import AuthorizeBeforeBody
-from api.schemas import JobPublic
+from api.schemas import BillDetail, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
+from api.services.stored_bills import read_bill
 from extraction.document import holds_nothing, looks_like_markup, sniff_content_type
 from shared.artifacts import ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import JobType
@@ -135,3 +144,11 @@ async def upload_bill(
     else:
         response.status_code = status.HTTP_200_OK
     return job_public(job, state.settings)
+
+
+@router.get("/bills/{bill_id}", response_model=BillDetail)
+async def get_bill(bill_id: str, state: StateDep, principal: ReaderDep) -> BillDetail:
+    """A stored bill (a job's ``result.bill_id``): its period, dates, amounts, line items and usage, as validated or
+    as a reviewer corrected them. A job's result holds only the amount due; what the period cost is
+    ``current_charges`` here."""
+    return await read_bill(state.pool, principal=principal, bill_id=bill_id)

@@ -137,7 +137,9 @@ def months_back(as_of: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _plain(value: Any) -> Decimal:
+def plain_decimal(value: Any) -> Decimal:
+    """``value`` without the trailing zeros a NUMERIC column's scale adds ("236.5000" -> 236.5), never as an
+    exponent ("100" stays 100, where ``normalize`` gives 1E+2)."""
     number = Decimal(value or 0)
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
@@ -150,7 +152,7 @@ def monthly_total_of(record: Mapping[str, Any]) -> MonthlyTotal:
             "month": record["month"],
             "currency": record["currency"],
             "total_cost": Decimal(record["total_cost"]).quantize(CENT),
-            **{column: _plain(record[column]) for column in USAGE_COLUMNS.values()},
+            **{column: plain_decimal(record[column]) for column in USAGE_COLUMNS.values()},
             "bills": record["bills"],
         }
     )

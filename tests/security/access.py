@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/agent/run"): INGESTERS,
     ("POST", "/ingest/run"): INGESTERS,
     ("POST", "/bills"): INGESTERS,
+    ("GET", "/bills/{bill_id}"): EVERYONE,
     ("GET", "/jobs"): EVERYONE,
     ("GET", "/jobs/{job_id}"): EVERYONE,
     ("GET", "/agent/result/{job_id}"): EVERYONE,
