@@ -151,6 +151,17 @@ def answer_problem(request: Request, exc: Problem) -> JSONResponse:
     return problem_response(request, exc.status_code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
 
 
+NOT_A_FILE = "Value error, Expected UploadFile, received:"
+"""Starlette's words for a form's file sent as a text field (``curl -F file=bill.pdf``, without its ``@``)."""
+
+
+def _in_clients_words(message: str) -> str:
+    """A validation message the framework words in its own types, said in what a client sends instead."""
+    if message.startswith(NOT_A_FILE):
+        return "send the bill as a file part (curl -F file=@bill.pdf), not as a text field"
+    return message
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -167,7 +178,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: list[dict[str, Any]] = []
         for e in exc.errors():
-            error = {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            error = {
+                "loc": list(e.get("loc", ())),
+                "msg": _in_clients_words(e.get("msg", "")),
+                "type": e.get("type", ""),
+            }
             if error not in errors:  # a header both a dependency and its route read (Idempotency-Key) fails twice
                 errors.append(error)
         return problem_response(request, 422, "the request is invalid: see errors", errors=errors)

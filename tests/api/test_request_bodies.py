@@ -82,6 +82,34 @@ async def test_an_upload_of_several_files_is_refused_not_cut_to_one(
     assert one.status_code == 201, one.text
 
 
+async def test_an_upload_field_the_api_does_not_take_is_a_422_not_ignored(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``customer_id`` or ``provider`` beside the file was ignored (201), read as if used, where a JSON body's or a
+    query's unknown field is a 422; a file sent as a text field (``-F file=bill.txt``, no ``@``) was answered in
+    Starlette's types ("Expected UploadFile, received: <class 'str'>")."""
+    account = await create_account(http, provider="pge", account_number=f"FIELD-{unique}")
+    bill = ("file", ("bill.txt", bill_text(f"FIELD-{unique}", total="60.00").encode(), "text/plain"))
+    extra = await http.post(
+        "/bills", files=[bill], data={"utility_account_id": str(account["id"]), "customer_id": "7", "provider": "pge"}
+    )
+    assert extra.status_code == 422, extra.text
+    assert [(e["loc"], e["type"]) for e in extra.json()["errors"]] == [
+        (["body", "customer_id"], "extra_forbidden"),
+        (["body", "provider"], "extra_forbidden"),
+    ]
+    assert "it takes: file, utility_account_id" in extra.json()["errors"][0]["msg"]
+    text_part = {"file": (None, b"bill.txt")}  # a multipart part with no filename: a text field
+    as_text = await http.post("/bills", files=text_part, data={"utility_account_id": str(account["id"])})
+    assert as_text.status_code == 422, as_text.text
+    assert (
+        as_text.json()["errors"][0]["msg"]
+        == "send the bill as a file part (curl -F file=@bill.pdf), not as a text field"
+    )
+    jobs = "SELECT count(*) FROM ingestion_jobs WHERE customer_id = $1"
+    assert await resources.pool.fetchval(jobs, account["customer_id"]) == 0
+
+
 async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
