@@ -138,7 +138,8 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=200,
-        description="Same key, same answer: a request sent again never creates a second job or customer",
+        description="Same key, same answer: a request sent again never creates a second job or customer. Held per"
+        " API key: sent again under another API key (another instance of a client, a rotated key) it is a new request",
     ),
 ]
 
