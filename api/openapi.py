@@ -46,9 +46,21 @@ def _integral_bounds(node: Any) -> None:
             _integral_bounds(child)
 
 
+CLOSED_INPUTS = ("NormalizedBill-Input", "LineItem-Input", "UsageReading-Input")
+"""A bill as a review decision sends it: a field it does not have is refused (``api.schemas.ReviewDecisionCreate``),
+not by the models themselves, which read stored payloads and workflow histories too. Said in the document, so a
+generated client refuses a misspelt field before sending it, as the server will."""
+
+
+def _closed_inputs(schema: dict[str, Any]) -> None:
+    for name in CLOSED_INPUTS:
+        if (model := schema.get("components", {}).get("schemas", {}).get(name)) is not None:
+            model["additionalProperties"] = False
+
+
 class MiniMeterAPI(FastAPI):
     """FastAPI, with the key's schemes in the document it generates (each operation names them: ``api.role_first``),
-    and integers' bounds written as integers."""
+    integers' bounds written as integers, and a review's bill closed to fields it does not have."""
 
     def openapi(self) -> dict[str, Any]:
         built = self.openapi_schema is None
@@ -56,4 +68,5 @@ class MiniMeterAPI(FastAPI):
         schema.setdefault("components", {})["securitySchemes"] = key_schemes()
         if built:
             _integral_bounds(schema)
+            _closed_inputs(schema)
         return schema

@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import StateDep
 from api.role_first import AuthorizeBeforeBody
 
 router = APIRouter(tags=["health"], route_class=AuthorizeBeforeBody)
+
+
+class Readiness(BaseModel):
+    """What ``/health`` answers, 200 or 503 alike: a probe's body names what is down."""
+
+    status: Literal["ok", "degraded"]
+    postgres: Literal["ok", "unreachable"]
+    temporal: Literal["ok", "unreachable"]
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Readiness},
+    503: {"model": Readiness, "description": "a dependency is down"},
+}
 
 
 PROBE_SECONDS = 3.0
@@ -44,10 +64,7 @@ def _forget(task: asyncio.Future[object]) -> None:
         task.exception()  # retrieved: asyncio would log it as never retrieved
 
 
-@router.get(
-    "/health",
-    responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
-)
+@router.get("/health", responses=READINESS_RESPONSES)
 async def health(state: StateDep) -> JSONResponse:
     """Readiness: the API and its two hard dependencies answer (503 naming the one that does not)."""
     postgres, temporal = await asyncio.gather(
@@ -59,7 +76,7 @@ async def health(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
 
-@router.get("/health/live")
+@router.get("/health/live", response_model=Liveness)
 async def live() -> dict[str, str]:
     """Liveness: the process's event loop answers. Nothing else is asked, so an outage elsewhere restarts nothing."""
     return {"status": "ok"}
@@ -70,7 +87,7 @@ router.add_api_route(
     "/health/ready",
     health,
     methods=["GET"],
-    responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
+    responses=READINESS_RESPONSES,
 )
 # Load balancers probe with HEAD; the same checks, kept out of the schema so the operation ids stay unique.
 for path, probe in (("/health", health), ("/health/ready", health), ("/health/live", live)):

@@ -19,6 +19,18 @@ async def test_the_served_openapi_describes_the_fields_a_client_cannot_guess(htt
     assert "current_charges" in description("MonthlyTotal", "total_cost")
     assert "None: no more" in description("JobPage", "next_cursor")
     assert "soft claim" in description("ReviewSummary", "claimed_by")
+    assert "amount due" in description("JobResult", "total_amount"), "not what the period cost: a client summed it"
+
+
+async def test_a_reviews_bill_is_closed_to_fields_it_does_not_have_as_the_server_holds_it(
+    http: httpx.AsyncClient,
+) -> None:
+    """The server refuses ``statement_dt`` in a decision's bill (422), but the document let any field through, so a
+    client generated from it sent the typo, and a validator built from it passed the body."""
+    schemas = (await http.get("/openapi.json")).json()["components"]["schemas"]
+    for name in ("NormalizedBill-Input", "LineItem-Input", "UsageReading-Input"):
+        assert schemas[name].get("additionalProperties") is False, name
+    assert schemas["JobResult"]["additionalProperties"] is True, "a result a later release adds to stays open"
 
 
 def _integer_bounds(node: object) -> list[object]:
@@ -38,3 +50,14 @@ async def test_an_ids_bounds_are_integers_a_client_can_trust(http: httpx.AsyncCl
     assert (account["minimum"], account["maximum"]) == (1, 2**63 - 1)
     bounds = _integer_bounds(document)
     assert bounds and all(isinstance(bound, int) for bound in bounds), [b for b in bounds if not isinstance(b, int)]
+
+
+async def test_the_health_probes_answer_what_the_document_says(http: httpx.AsyncClient) -> None:
+    """``/health``'s body was documented as ``{}``: a monitor built from the document knew no field to read."""
+    document = (await http.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for path, model in (("/health", "Readiness"), ("/health/ready", "Readiness"), ("/health/live", "Liveness")):
+        ok = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}, path
+        body = (await http.get(path)).json()
+        assert set(body) == set(schemas[model]["properties"]) and body["status"] == "ok", (path, body)
