@@ -6,7 +6,8 @@ import logging
 import os
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request
@@ -76,7 +77,7 @@ def database_down_response(request: Request, error: BaseException) -> JSONRespon
 class ProblemDetails(BaseModel):
     """The RFC 9457 body every error answers with (extra members, e.g. ``errors``, allowed)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
     type: str
     title: str
     status: int
@@ -98,13 +99,48 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem+json errors, so clients and fuzzers know them."""
-    schema = ProblemDetails.model_json_schema()
+def problem_responses(
+    *codes: int, members: Mapping[int, type[ProblemDetails]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json errors, so clients and fuzzers know them; ``members`` names a
+    code's problem with extension members of its own (a 409's ``utility_account_id``), else ``ProblemDetails``."""
+    models = members or {}
     return {
-        code: {"description": _DESCRIPTIONS.get(code, "error"), "content": {PROBLEM_JSON: {"schema": schema}}}
+        code: {
+            "description": _DESCRIPTIONS.get(code, "error"),
+            "content": {PROBLEM_JSON: {"schema": models.get(code, ProblemDetails).model_json_schema()}},
+        }
         for code in codes
     }
+
+
+class AccountConflict(ProblemDetails):
+    """``POST /utility-accounts``'s 409: the customer already has the account."""
+
+    utility_account_id: int
+    """The account already registered: a key that may not list accounts learns its id here."""
+
+
+class ReviewConflict(ProblemDetails):
+    """A review decision's 409: the task moved on, or another decision was taken first."""
+
+    reason: Literal["stale_revision", "not_pending", "taken_first"] | None = None
+    """What to do: ``stale_revision``, read the task again (``revision`` is its revision now); ``not_pending``, the
+    job is not awaiting review; ``taken_first``, another decision was (``action``, ``taken_by``, ``taken_at``)."""
+    revision: str | None = None
+    action: Literal["approve", "correct", "reject"] | None = None
+    taken_by: str | None = None
+    taken_at: datetime | None = None
+    recorded: bool | None = None
+    """False in the moment before the job reads RUNNING, while only the run's history has the decision."""
+
+
+class DecisionInvalid(ProblemDetails):
+    """A review decision's 422: the body is invalid (``errors``), or a correction fails the bill's checks."""
+
+    errors: list[dict[str, Any]] | None = None
+    failing_checks: list[str] | None = None
+    """The checks a corrected bill fails: fix the bill, or send ``override`` with a note where it is right."""
 
 
 class Problem(HTTPException):

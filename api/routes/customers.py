@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
 from api.locations import CREATED_LOCATION, answer_created
-from api.problems import problem_responses
+from api.problems import AccountConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
 from api.services.accounts import account_public, create_customer, get_account, get_customer, register_account
@@ -52,7 +52,7 @@ async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep
     "/utility-accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=UtilityAccountPublic,
-    responses={**problem_responses(409), **CREATED_LOCATION},
+    responses={**problem_responses(409, members={409: AccountConflict}), **CREATED_LOCATION},
 )
 async def create_utility_account(
     body: UtilityAccountCreate, pool: PoolDep, principal: IngestDep, request: Request, response: Response

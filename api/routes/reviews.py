@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import IdFilter, ReviewerDep, StateDep
-from api.problems import TEMPORAL_RETRY_AFTER, Problem, problem_responses
+from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ReviewConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     ReviewDecisionCreate,
@@ -253,7 +253,7 @@ async def get_review(job_id: str, state: StateDep, principal: ReviewerDep) -> Re
     "/reviews/{job_id}",
     response_model=ReviewDecisionResult,
     responses={
-        **problem_responses(409, 503),
+        **problem_responses(409, 422, 503, members={409: ReviewConflict, 422: DecisionInvalid}),
         202: {
             "model": ReviewDecisionResult,
             "description": "decision taken; the job has not ended yet (RUNNING): poll its Location",

@@ -3,7 +3,12 @@ carries its docstring as its description."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+
+from api.schemas import ReviewRefusal
+from shared.review import ReviewAction
 
 
 async def test_the_served_openapi_describes_the_fields_a_client_cannot_guess(http: httpx.AsyncClient) -> None:
@@ -61,3 +66,25 @@ async def test_the_health_probes_answer_what_the_document_says(http: httpx.Async
         assert ok == {"$ref": f"#/components/schemas/{model}"}, path
         body = (await http.get(path)).json()
         assert set(body) == set(schemas[model]["properties"]) and body["status"] == "ok", (path, body)
+
+
+async def test_a_conflicts_own_members_are_in_the_document(http: httpx.AsyncClient, unique: str) -> None:
+    """A 409 carried members the document did not name: ``utility_account_id`` (the only way an ingest key learns
+    the id of an account already registered), a review's ``reason`` and ``revision``, which clients act on."""
+    paths = (await http.get("/openapi.json")).json()["paths"]
+
+    def problem(path: str, code: str) -> dict[str, Any]:
+        return paths[path]["post"]["responses"][code]["content"]["application/problem+json"]["schema"]["properties"]
+
+    review = problem("/reviews/{job_id}", "409")
+    assert set(review["reason"]["anyOf"][0]["enum"]) == {reason.value for reason in ReviewRefusal}
+    assert set(review["action"]["anyOf"][0]["enum"]) == {action.value for action in ReviewAction}
+    assert {"revision", "taken_by", "taken_at"} <= set(review)
+    assert "failing_checks" in problem("/reviews/{job_id}", "422")
+
+    documented = problem("/utility-accounts", "409")
+    customer = (await http.post("/customers", json={"name": f"Conflict {unique}"})).json()
+    account = {"customer_id": customer["id"], "provider": "pge", "account_number": f"CONFLICT-{unique}"}
+    assert (await http.post("/utility-accounts", json=account)).status_code == 201
+    conflict = await http.post("/utility-accounts", json=account)
+    assert conflict.status_code == 409 and set(conflict.json()) == set(documented), conflict.text
