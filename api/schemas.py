@@ -325,13 +325,21 @@ class ReviewDecisionCreate(ApiModel):
             raise ValueError(f"a bill is sent only with 'correct', not with {self.action.value!r}")
         return self
 
+    @model_validator(mode="after")
+    def _rejection_says_why(self) -> ReviewDecisionCreate:
+        # As the review page asks: a rejection throws the bill away, and its note is all a lead reading the audit
+        # (or the job's error) learns of why. Sent through the API, one without a note was taken.
+        if self.action is ReviewAction.REJECT and self.note is None:
+            raise ValueError("say why in the note when rejecting: the note is all the audit keeps of why")
+        return self
+
     @field_validator("note")
     @classmethod
     def _blank_note_is_none(cls, note: str | None) -> str | None:
         """A note of blanks says nothing, yet it let an override through: it is no note, so ``ReviewDecision``
-        refuses an override without one, as the review page does. Not refused itself: an approval or a rejection
-        needs no note, and clients sent ``""`` with them. Here, not on ``ReviewDecision``: workflow histories
-        decode that, a signalled blank note among them."""
+        refuses an override without one, as the review page does, and a rejection without one. Not refused itself:
+        an approval needs no note, and clients sent ``""`` with it. Here, not on ``ReviewDecision``: workflow
+        histories decode that, a signalled blank note among them."""
         return note if note is not None and visible_text(note) else None
 
     @field_validator("bill")

@@ -141,7 +141,7 @@ async def test_a_run_reset_to_the_opening_of_its_review_takes_it_back_before_its
 
         assert task["revision"] == revision, task
         assert (await http.get(f"/jobs/{job_id}")).json()["status"] == JobStatus.NEEDS_REVIEW
-        rejected = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision})
+        rejected = await http.post(f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": "no"})
         assert rejected.status_code in (200, 202), rejected.text
         assert (await result_of(client, handle.id)).status is JobStatus.REJECTED
     assert (await read_task(http, job_id))["status"] == ReviewStatus.DONE

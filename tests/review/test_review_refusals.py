@@ -32,7 +32,9 @@ async def waiting(http: httpx.AsyncClient) -> AsyncIterator[Review]:
     spelled = review.job_id.upper()
     task = (await http.get(f"/reviews/{spelled}")).json()
     assert task["job_id"] == review.job_id and task["artifact_url"].startswith(f"/jobs/{review.job_id}/artifact?sha")
-    done = await http.post(f"/reviews/{spelled}", json={"action": "reject", "revision": review.revision})
+    done = await http.post(
+        f"/reviews/{spelled}", json={"action": "reject", "revision": review.revision, "note": "cleanup"}
+    )
     assert done.status_code == 200, done.text
     assert done.json()["job_id"] == review.job_id
 
@@ -238,17 +240,34 @@ async def test_an_override_note_of_blanks_is_refused(
     await assert_still_waiting(waiting, http, client, resources)
 
 
-@pytest.mark.parametrize("action", ["approve", "reject"])
 @pytest.mark.parametrize("blank", ["", " \u200b "])
 async def test_a_blank_note_is_no_note_where_none_is_needed(
-    action: str, blank: str, waiting: Review, reviewer_http: httpx.AsyncClient
+    blank: str, waiting: Review, reviewer_http: httpx.AsyncClient
 ) -> None:
-    """A client sending ``"note": ""`` with an approval or a rejection, taken before, was refused for it: it is
-    read as no note. The revision is stale, so the answer is the 409 a sound decision gets, and nothing is taken."""
-    body = {"action": action, "revision": "0" * 32, "note": blank}
+    """A client sending ``"note": ""`` with an approval, taken before, was refused for it: it is read as no note.
+    The revision is stale, so the answer is the 409 a sound decision gets, and nothing is taken."""
+    body = {"action": "approve", "revision": "0" * 32, "note": blank}
     response = await decide(reviewer_http, waiting, body)
     assert response.status_code == 409, response.text
     assert response.json()["reason"] == "stale_revision", response.text
+
+
+@pytest.mark.parametrize("note", [None, "", "   ", " \u200b "])
+async def test_a_rejection_says_why(
+    note: str | None,
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+) -> None:
+    """The review page asks why; through the API a rejection without a note was taken (200 REJECTED), the audit's
+    note null, and a lead could not tell why a bill was thrown away."""
+    body = {"action": "reject", "revision": waiting.revision} | ({"note": note} if note is not None else {})
+    response = await decide(reviewer_http, waiting, body)
+    assert response.status_code == 422, response.text
+    assert any("say why in the note when rejecting" in error["msg"] for error in located_errors(response))
+    await assert_still_waiting(waiting, http, client, resources)
 
 
 async def test_a_line_item_described_by_blanks_is_refused(
@@ -318,7 +337,7 @@ async def test_decision_for_a_finished_job_is_a_conflict(
     assert first.json()["status"] == "SUCCEEDED"
     await wait_for_job(resources.pool, review.job_id, {"SUCCEEDED"})
 
-    again = await decide(reviewer_http, review, {"action": "reject", "revision": review.revision})
+    again = await decide(reviewer_http, review, {"action": "reject", "revision": review.revision, "note": "no"})
     assert again.status_code == 409, again.text
     assert again.headers["content-type"].startswith("application/problem+json")
     assert "SUCCEEDED" in again.json()["detail"]

@@ -98,7 +98,9 @@ async def test_unsealed_update_is_rejected_and_changes_nothing(
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in [e.event_type for e in events]
     await assert_still_in_review(http, client, review)
 
-    sealed = await http.post(f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision})
+    sealed = await http.post(
+        f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": "no"}
+    )
     assert sealed.status_code == 200, sealed.text
     assert (await wait_for_status(http, review.job_id, within=60))["status"] == "REJECTED"
 
@@ -152,7 +154,9 @@ async def test_a_message_forged_under_our_key_id_costs_only_itself(
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in [e.event_type for e in events]
     await assert_still_in_review(http, client, review)
 
-    sealed = await http.post(f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision})
+    sealed = await http.post(
+        f"/reviews/{review.job_id}", json={"action": "reject", "revision": review.revision, "note": "no"}
+    )
     assert sealed.status_code == 200, sealed.text
     assert (await wait_for_status(http, review.job_id, within=60))["status"] == "REJECTED"
 
