@@ -39,7 +39,7 @@ replacement). A job stores one version, so at most one row."""
 
 
 _SAME_BILL = f"""
-SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, {STORED_AT} FROM bills
+SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, payload, {STORED_AT} FROM bills
  WHERE utility_account_id = $1
    AND (content_sha256 = $2
         OR ((account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
@@ -145,7 +145,13 @@ class BillActivities:
                 )
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
-                return PersistOutcome(bill_id=str(existing["id"]), duplicate_of_job=str(existing["job_id"]))
+                # The stored bill, where it differs: the job's result names its bill id, so its figures must be that
+                # bill's, not this one's, stored nowhere (a reviewer's correction onto a stored period).
+                return PersistOutcome(
+                    bill_id=str(existing["id"]),
+                    duplicate_of_job=str(existing["job_id"]),
+                    stored_bill=_if_other(existing["payload"], given, job_id=request.job_id),
+                )
             bill_id = bill_id_for(request.job_id)
             stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
@@ -164,17 +170,17 @@ def _if_other(payload: dict[str, object], bill: NormalizedBill, *, job_id: str) 
     return None if stored == bill else stored
 
 
+def reissues(statement_date: date | None, stored_statement_date: date | None) -> bool:
+    """Whether a bill dated ``statement_date`` is a re-issue of a stored one of its period dated the other: later."""
+    return statement_date is not None and stored_statement_date is not None and statement_date > stored_statement_date
+
+
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:
     """Whether a bill for ``stored``'s period is the utility's re-issue of it: another file, dated later.
 
     The same statement read again (another scan, a reviewer's correction of it) carries the same date,
     and stays a duplicate: it never overwrites what a person approved."""
-    return (
-        not stored["same_file"]
-        and statement_date is not None
-        and stored["statement_date"] is not None
-        and statement_date > stored["statement_date"]
-    )
+    return not stored["same_file"] and reissues(statement_date, stored["statement_date"])
 
 
 async def _write_bill(

@@ -124,10 +124,16 @@ class AccountConflict(ProblemDetails):
 class ReviewConflict(ProblemDetails):
     """A review decision's 409: the task moved on, or another decision was taken first."""
 
-    reason: Literal["stale_revision", "not_pending", "taken_first"] | None = None
+    reason: Literal["stale_revision", "not_pending", "taken_first", "period_stored"] | None = None
     """What to do: ``stale_revision``, read the task again (``revision`` is its revision now); ``not_pending``, the
-    job is not awaiting review; ``taken_first``, another decision was (``action``, ``taken_by``, ``taken_at``)."""
+    job is not awaiting review; ``taken_first``, another decision was (``action``, ``taken_by``, ``taken_at``);
+    ``period_stored``, job ``stored_job_id`` stored a bill for the corrected account and period: check the period,
+    and send the decision again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does)."""
     revision: str | None = None
+    stored_job_id: str | None = None
+    outcome: Literal["replaces", "duplicate"] | None = None
+    """``period_stored``'s: a later statement date replaces the stored bill (a re-issue); any other is its
+    duplicate, and nothing of the corrected bill is stored."""
     action: Literal["approve", "correct", "reject"] | None = None
     taken_by: str | None = None
     taken_at: datetime | None = None

@@ -295,6 +295,10 @@ class ReviewDecisionCreate(ApiModel):
     override: bool = False
     """With ``correct`` and a note: the bill is right as entered although plausibility checks fail
     (an adjustment outside the charges, no meter reading, a long catch-up period)."""
+    onto_stored_period: bool = False
+    """With ``correct``: the corrected account and period are right although another job stored a bill for them (a
+    409 ``period_stored`` otherwise). A later statement date then replaces that bill as a re-issue; any other is
+    refused as its duplicate, and nothing of this bill is stored."""
 
     @field_validator("bill", mode="before")
     @classmethod
@@ -402,6 +406,9 @@ class ReviewRefusal(StrEnum):
     """The job is not awaiting review: it ended, or is being closed, or a decision was taken (whose not known)."""
     TAKEN_FIRST = "taken_first"
     """Another decision was taken first: ``ReviewTakenFirst`` says whose and when."""
+    PERIOD_STORED = "period_stored"
+    """The correction's account and period are those of a bill another job stored (``stored_job_id``): a typo there
+    would replace that bill, or throw this one away. Sent again with ``onto_stored_period``, it goes ahead."""
 
 
 class ReviewTakenFirst(ApiModel):

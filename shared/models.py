@@ -245,7 +245,8 @@ class PersistOutcome(BaseModel):
     stored_at: AwareDatetime | None = None
     """When Postgres stored this version of the bill (None in histories from before it was kept)."""
     stored_bill: NormalizedBill | None = None
-    """Set when this job had stored another reading of its bill (a run an operator reset): the one kept."""
+    """Set when Postgres keeps another bill than the one sent: this job's earlier reading (a run an operator reset),
+    or, for a duplicate, the bill the earlier job stored, whose figures the result then gives beside its id."""
 
 
 class PublishRequest(BaseModel):

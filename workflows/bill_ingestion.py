@@ -612,8 +612,8 @@ class BillIngestionWorkflow:
             ),
             policies.DATABASE,
         )
-        # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), or persist filled
-        # in the current charges its line items imply.
+        # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), persist filled in
+        # the current charges its line items imply, or a duplicate's earlier job stored other figures.
         if persisted.stored_bill is not None:
             bill = persisted.stored_bill
         done = base.model_copy(

@@ -39,8 +39,9 @@ from api.schemas import (
 )
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, cursor_scope, get_job_row
+from api.services.stored_periods import stored_for_period
 from api.state import AppState
-from shared.bill import Provider
+from shared.bill import NormalizedBill, Provider
 from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
@@ -282,6 +283,22 @@ async def decide_review(
     return result
 
 
+async def _refuse_onto_a_stored_period(state: AppState, job: dict[str, Any], bill: NormalizedBill) -> None:
+    """The 409 for a correction whose account and period another job stored a bill for, unless confirmed."""
+    stored = await stored_for_period(
+        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill
+    )
+    if stored is not None:
+        raise Problem(
+            409,
+            f"{stored}. Check the corrected period and account number; if they are right, send the decision again"
+            " with onto_stored_period",
+            reason=ReviewRefusal.PERIOD_STORED,
+            stored_job_id=stored.job_id,
+            outcome="replaces" if stored.replaced else "duplicate",
+        )
+
+
 def _temporal_silent(detail: str) -> Problem:
     """The 503 for a decision Temporal (or the run's worker) did not answer, with the wait the other 503s name."""
     return Problem(503, detail, headers={"Retry-After": TEMPORAL_RETRY_AFTER})
@@ -314,6 +331,8 @@ async def submit_decision(
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
         return await _repeated(state, handle, job, update_id)
+    if body.bill is not None and not body.onto_stored_period:
+        await _refuse_onto_a_stored_period(state, job, body.bill)
     on_sending()
     try:
         starting = handle.start_update(

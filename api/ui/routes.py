@@ -294,6 +294,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         if problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
             error = OVERRIDE_OFFERED
         taken_first = reason == ReviewRefusal.TAKEN_FIRST
+        period_stored = reason == ReviewRefusal.PERIOD_STORED
         if task.status in OPEN and task.revision != body.revision and not taken_first:  # escalated meanwhile
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
@@ -312,7 +313,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             queue=queue,
             status_code=problem.status_code,
             taken_first=taken_first,
-            reload=problem.status_code == 409,  # the task moved on: its words say to reload it
+            period_stored=period_stored,
+            reload=problem.status_code == 409 and not period_stored,  # the task moved on: its words say to reload it
         )
     session = current_session(request)
     if session is not None:
@@ -627,6 +629,7 @@ async def not_sent_page(request: Request, job_id: str) -> Response | None:
         "taken_first": False,
         "claimed": None,
         "reload": False,  # the error says to send again in a few seconds: these entries, not the task anew
+        "period_stored": False,  # a confirmation ticked is asked for again, should the period still be stored
     }
     if current_session(request) is None:
         context["csrf_token"] = str(form.get("csrf_token") or "")
@@ -686,6 +689,15 @@ TAKEN_FIRST = (
 TAKEN_FIRST_PENDING = " It is being recorded: reload the task in a moment to see the outcome."
 TAKEN_FIRST_RECORDED = " It stands, as shown below."
 YOURS_KEPT = " Your entries are kept below it, not sent."
+PERIOD_STORED = (
+    "Nothing was sent: job {job} already stored this account's bill for that period, and this bill would {outcome}."
+    " Check the period and the account number. If they are right, tick \u201cThe period is right\u201d and save the"
+    " corrections again."
+)
+PERIOD_STORED_OUTCOMES = {
+    "replaces": "replace it (as a re-issued statement: its statement date is later)",
+    "duplicate": "be refused as its duplicate, and your corrections not stored",
+}
 STALE = "Nothing was sent: the task changed since this page was read."
 STALE_RELOAD = "Reload the task and check it against the bill before you decide again: your entries are kept below."
 NOT_PENDING = (
@@ -719,6 +731,9 @@ def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:
         return f"{STALE} {STALE_RELOAD}"
     if reason == ReviewRefusal.NOT_PENDING:
         return NOT_PENDING if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
+    if reason == ReviewRefusal.PERIOD_STORED:
+        outcome = PERIOD_STORED_OUTCOMES.get(str(problem.extra.get("outcome")), "replace it or be its duplicate")
+        return PERIOD_STORED.format(job=problem.extra.get("stored_job_id"), outcome=outcome)
     return str(problem.detail)
 
 
@@ -750,10 +765,16 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
         raise NoteNeeded("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None
     override = action is ReviewAction.CORRECT and form.get("override") == "on"
+    onto_stored_period = action is ReviewAction.CORRECT and form.get("onto_stored_period") == "on"
     if override and note is None:
         raise NoteNeeded("Say in the note why the bill is right as entered when you store it despite the checks.")
     return ReviewDecisionCreate(
-        action=action, revision=str(form.get("revision") or ""), bill=bill, note=note, override=override
+        action=action,
+        revision=str(form.get("revision") or ""),
+        bill=bill,
+        note=note,
+        override=override,
+        onto_stored_period=onto_stored_period,
     )
 
 
@@ -778,6 +799,7 @@ def _task_response(
     taken_first: bool = False,
     claimed: claims.Claim | None = None,
     reload: bool = False,
+    period_stored: bool = False,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
@@ -788,7 +810,8 @@ def _task_response(
     first, so nothing may be sent from this page though the task may not read closed yet; ``claimed``: the claim of
     the colleague who has the task open, offered to take over instead of the decisions; ``reload``: the error says to
     reload the task, and a link beside it does (the browser's reload of a page a form's post answered sends the form
-    again, and was refused again).
+    again, and was refused again); ``period_stored``: the correction's period is another job's stored bill's, and
+    the box that confirms it is offered.
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -832,6 +855,7 @@ def _task_response(
         "taken_first": taken_first,
         "claimed": claimed if editable else None,
         "reload": reload,
+        "period_stored": period_stored,
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -344,9 +344,9 @@ async def test_a_correction_that_replaces_a_stored_bill_says_whose(
     bill = review.corrected(
         total_amount="50.00", current_charges="50.00", statement_date="2026-03-12", line_items=items
     )
-    decided = await reviewer_http.post(
-        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": bill}
-    )
+    # Confirmed: unconfirmed, it is refused before it is sent (tests/review/test_review_stored_period.py).
+    body = {"action": "correct", "revision": review.revision, "bill": bill, "onto_stored_period": True}
+    decided = await reviewer_http.post(f"/reviews/{review.job_id}", json=body)
     assert decided.status_code == 200, decided.text
     assert decided.json() == {
         "job_id": review.job_id,

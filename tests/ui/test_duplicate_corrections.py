@@ -8,14 +8,17 @@ from html import unescape
 import httpx
 
 from tests.helpers import account_digits, bill_text, create_account, upload_and_wait, wait_for_status
-from tests.ui.test_ui_http import post_review_form
+from tests.ui.conftest import csrf_of
+from tests.ui.test_ui_http import form_fields, post_review_form
 from worker.resources import Resources
 
 
 async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
     reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """The same statement uploaded again, misread: corrected, it is the first job's bill, which stays as it is."""
+    """The same statement uploaded again, misread: corrected, it is the first job's bill, which stays as it is. The page
+    says so before anything is sent (a typo in the period met another job's bill that way), and goes ahead once the
+    period is confirmed."""
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
     first = await upload_and_wait(http, account, bill_text(number, total="60.00"))
@@ -28,7 +31,16 @@ async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
     job_id = again.json()["id"]
     assert (await wait_for_status(http, job_id, {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
 
-    _, response = await post_review_form(reviewer, job_id, action="correct", total_amount="60.00")
+    form, refused = await post_review_form(reviewer, job_id, action="correct", total_amount="60.00")
+    assert refused.status_code == 409, refused.text
+    said = unescape(refused.text)
+    assert f"Nothing was sent: job {first['id']} already stored this account's bill for that period" in said
+    assert "be refused as its duplicate, and your corrections not stored" in said
+    assert 'name="onto_stored_period">' in refused.text, "confirming the period is offered, unticked"
+    assert 'id="reload"' not in refused.text, "nothing to reload: the period is to check"
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW", "nothing was sent"
+    form = form_fields(refused.text) | {"csrf_token": csrf_of(refused), "action": "correct", "total_amount": "60.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"onto_stored_period": "on"})
     assert response.status_code == 303, response.text
     assert (await wait_for_status(http, job_id))["status"] == "DUPLICATE"
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0

@@ -81,6 +81,7 @@ def render_review(t: ReviewTaskInternal, **context: Any) -> str:
         "yours": None,
         "taken_first": False,
         "claimed": None,
+        "period_stored": False,
     }
     return templates.env.get_template("review.html").render(base | context)
 

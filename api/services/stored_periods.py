@@ -1,0 +1,69 @@
+"""Whether a reviewer's correction lands on an account and period another job already stored a bill for.
+
+Persisting such a bill either replaces the stored one (a later statement date: a re-issue) or ends the job as its
+duplicate, throwing the correction away. From an extractor that is a re-issue's or a repeat's right outcome; from a
+reviewer it is as often a typo in the period, which replaced a colleague's reviewed bill with no word before it
+(a reviewer's probe). The decision says so before it is sent, and goes ahead once confirmed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+from activities.bills import reissues
+from shared.bill import NormalizedBill
+
+STORED_FOR_PERIOD = """
+SELECT job_id, statement_date, total_amount, currency FROM bills
+ WHERE utility_account_id = $1 AND job_id <> $2
+   AND (account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
+   AND bill_period_start = $4 AND bill_period_end = $5
+ ORDER BY account_key IS NOT DISTINCT FROM account_key($3) DESC
+ LIMIT 1
+"""
+"""The natural-key half of ``activities.bills._SAME_BILL``: the bill persisting this one would meet."""
+
+
+@dataclass(frozen=True)
+class StoredPeriod:
+    job_id: str
+    statement_date: date | None
+    total_amount: Decimal | None
+    currency: str
+    replaced: bool
+    """Whether the correction would replace it (a later statement date), else be refused as its duplicate."""
+
+    def __str__(self) -> str:
+        stated = f"statement date {self.statement_date}" if self.statement_date else "no statement date"
+        amount = f", amount due {self.total_amount} {self.currency}" if self.total_amount is not None else ""
+        outcome = (
+            "replace it, as a re-issued statement of that period"
+            if self.replaced
+            else "be refused as its duplicate, and nothing of it stored"
+        )
+        held = f"job {self.job_id} stored this account's bill for that period ({stated}{amount})"
+        return f"{held}: this bill would {outcome}"
+
+
+async def stored_for_period(
+    pool: asyncpg.Pool, *, job_id: uuid.UUID, utility_account_id: int, bill: NormalizedBill
+) -> StoredPeriod | None:
+    """The bill of another job that ``bill``, stored for ``utility_account_id``, would meet; None if none."""
+    if bill.bill_period_start is None or bill.bill_period_end is None:
+        return None
+    row = await pool.fetchrow(
+        STORED_FOR_PERIOD, utility_account_id, job_id, bill.account_number, bill.bill_period_start, bill.bill_period_end
+    )
+    if row is None:
+        return None
+    return StoredPeriod(
+        job_id=str(row["job_id"]),
+        statement_date=row["statement_date"],
+        total_amount=row["total_amount"],
+        currency=row["currency"],
+        replaced=reissues(bill.statement_date, row["statement_date"]),
+    )

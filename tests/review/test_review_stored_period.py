@@ -1,0 +1,94 @@
+"""A correction onto an account and period another job stored a bill for is said before it is sent.
+
+Persisted, it replaces that bill (a later statement date: a re-issue) or ends as its duplicate, the reviewer's figures
+thrown away. From a reviewer that is as often a typo in the period: a colleague's reviewed bill was replaced with no
+word before it (a reviewer's probe)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.helpers import upload_and_wait, wait_for_status
+from tests.review.support import Review, open_review, read_task
+from worker.resources import Resources
+
+JANUARY = {"bill_period_start": "2026-01-01", "bill_period_end": "2026-01-31"}
+
+
+async def january_stored(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
+    """The review's account's January bill, stored by a job of its own: charges 50.00, statement 2026-02-05."""
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    number = review.bill["account_number"]
+    text = f"""Pacific Gas and Electric Company
+Account Number: {number}
+Statement Date: 02/05/2026
+Billing Period: 01/01/2026 - 01/31/2026
+Due Date: 02/25/2026
+
+Previous Balance          $0.00
+Payments Received         $0.00
+Total Amount Due         $50.00
+
+Electric Charges
+Electric Supply           $30.00
+Electric Delivery         $20.00
+Current Charges          $50.00
+
+Total Usage               300 kWh
+"""
+    stored = await upload_and_wait(http, {"id": job["utility_account_id"]}, text)
+    assert stored["status"] == "SUCCEEDED", stored
+    return stored
+
+
+async def stored_bill(resources: Resources, job_id: str) -> tuple[Decimal, str]:
+    row = await resources.pool.fetchrow("SELECT total_amount, job_id FROM bills WHERE job_id = $1", job_id)
+    assert row is not None
+    return row["total_amount"], str(row["job_id"])
+
+
+async def test_a_correction_onto_a_stored_period_is_refused_until_confirmed_then_replaces_it(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    january = await january_stored(http, review)
+    typo = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00", **JANUARY)}
+
+    refused = await http.post(f"/reviews/{review.job_id}", json=typo)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["stored_job_id"], problem["outcome"]) == (
+        "period_stored",
+        january["id"],
+        "replaces",
+    )
+    assert f"job {january['id']} stored this account's bill for that period" in problem["detail"]
+    assert (await read_task(http, review.job_id))["status"] == "PENDING", "nothing was sent"
+    assert await stored_bill(resources, january["id"]) == (Decimal("50.00"), january["id"])
+
+    confirmed = await http.post(f"/reviews/{review.job_id}", json=typo | {"onto_stored_period": True})
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["revises"]) == ("SUCCEEDED", january["id"])
+
+
+async def test_a_confirmed_duplicate_names_the_stored_bills_figures_not_the_unstored_ones(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Its result paired the stored bill's id with the reviewer's total, which no bill holds."""
+    review = await open_review(http, unique)
+    january = await january_stored(http, review)
+    same_statement = review.corrected(total_amount="60.00", statement_date="2026-02-05", **JANUARY)
+    body = {"action": "correct", "revision": review.revision, "bill": same_statement}
+
+    refused = await http.post(f"/reviews/{review.job_id}", json=body)
+    assert (refused.status_code, refused.json()["outcome"]) == (409, "duplicate"), refused.text
+    assert "refused as its duplicate" in refused.json()["detail"]
+    confirmed = await http.post(f"/reviews/{review.job_id}", json=body | {"onto_stored_period": True})
+    assert confirmed.status_code == 200, confirmed.text
+    job = await wait_for_status(http, review.job_id)
+    assert job["status"] == "DUPLICATE" and job["result"]["duplicate_of"] == january["id"], job
+    assert Decimal(job["result"]["total_amount"]) == Decimal("50.00"), "the figures of the bill its bill_id names"
+    assert await stored_bill(resources, january["id"]) == (Decimal("50.00"), january["id"])
