@@ -202,6 +202,15 @@ def with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
     return bill.model_copy(update={"current_charges": implied})
 
 
+def payments_typed_negative(bill: NormalizedBill) -> bool:
+    """Whether the bill fails to balance only because its payments are negative: as many bills print them
+    ("Payments -11.53"), where the balance takes them off the previous balance, so positive."""
+    paid = bill.payments_received
+    if paid is None or paid >= 0 or "balance_mismatch" not in _arithmetic(bill):
+        return False
+    return "balance_mismatch" not in _arithmetic(bill.model_copy(update={"payments_received": -paid}))
+
+
 def _items_sum(bill: NormalizedBill) -> Decimal:
     return sum((item.amount for item in bill.line_items), Decimal("0"))
 

@@ -43,7 +43,7 @@ from api.ui.origin import from_this_origin
 from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
-from extraction.checks import passes_with_override
+from extraction.checks import passes_with_override, payments_typed_negative
 from shared.bill import Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction
@@ -291,7 +291,9 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         reason = problem.extra.get("reason")
         error = _refusal_message(problem, task)  # the API's detail speaks to its clients, naming routes
-        if problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
+        if problem.status_code == 422 and body.bill is not None and payments_typed_negative(body.bill):
+            error = PAYMENTS_SIGN  # not the override: ticked, it stored the payments with the wrong sign
+        elif problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
             error = OVERRIDE_OFFERED
         taken_first = reason == ReviewRefusal.TAKEN_FIRST
         period_stored = reason == ReviewRefusal.PERIOD_STORED
@@ -709,6 +711,12 @@ NOT_PENDING = (
 OVERRIDE_OFFERED = (
     "Nothing was sent: the corrected bill fails validation (the checks below). If the bill really says this, tick"
     " \u201cThe bill really says this\u201d, say why in the note, and save the corrections again."
+)
+
+
+PAYMENTS_SIGN = (
+    "Nothing was sent: the bill balances once its payments received are positive. Type them without the minus sign"
+    " the bill prints: they are taken off the previous balance. Then save the corrections again."
 )
 
 

@@ -139,3 +139,23 @@ async def test_an_error_after_a_removed_row_is_marked_at_its_own_row(
     assert "point for decimals" in why(html, "line_items-1-amount")
     assert why(html, "line_items-0-amount") == ""
     assert "line items row 2, amount: write numbers with a point" in html
+
+
+async def test_payments_typed_with_the_bills_minus_sign_are_said_to_be_positive_not_overridden(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """A payment copied as the bill prints it ("-11.53") failed balance_mismatch, and the page offered the override,
+    which stored the payment with the wrong sign."""
+    job = await bill_needing_review(http, unique)  # prints no payment: 0.00 + 60.00 charges against a 75.00 total
+    page = await reviewer.get(f"/ui/reviews/{job['id']}")
+    assert 'id="hint-payments_received"' in page.text and "may print a minus sign" in page.text
+    form = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct"}
+    typed = form | {"previous_balance": "26.53", "payments_received": "-11.53"}
+
+    refused = await reviewer.post(f"/ui/reviews/{job['id']}", data=typed)
+    assert refused.status_code == 422, refused.text
+    assert "the bill balances once its payments received are positive" in refused.text
+    assert "tick \u201cThe bill really says this\u201d" not in refused.text, "the override is not what fixes it"
+    fixed = form_fields(refused.text) | {"csrf_token": csrf_of(refused), "action": "correct"}
+    sent = await reviewer.post(f"/ui/reviews/{job['id']}", data=fixed | {"payments_received": "11.53"})
+    assert sent.status_code == 303, sent.text
