@@ -108,6 +108,9 @@ async def queue_page(
     )
     session = current_session(request)
     flashes = await sessions_for(request.app).pop_flashes(session) if session else []
+    typed = (customer_id or "").strip()
+    if customer is None and typed:  # ignored, it left the box blank and said nothing
+        flashes.append(NO_SUCH_CUSTOMER_FILTER.format(typed=typed[:40]))
     context = {
         **page,
         "flashes": flashes,
@@ -120,6 +123,12 @@ async def queue_page(
         "me": principal.identity,
     }
     return render(request, "queue.html", context)
+
+
+NO_SUCH_CUSTOMER_FILTER = (
+    "\u201c{typed}\u201d is no customer id (a customer's number, as the queue lists it): every customer's tasks are"
+    " listed."
+)
 
 
 def _customer_or_none(digits: str | None) -> int | None:

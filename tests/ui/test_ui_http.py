@@ -188,6 +188,8 @@ async def test_queue_filters_that_do_not_parse_are_ignored(
         assert queue.status_code == 200, (customer_id, queue.text)
         # The same first page as no filter (review_job itself may be past it: earlier tests leave tasks open).
         assert task_links(queue) == unfiltered, "an ignored filter shows every task"
+        said = f"\u201c{customer_id}\u201d is no customer id" in unescape(queue.text)
+        assert said == bool(customer_id), ("the page says it was ignored, where it showed a blank box", customer_id)
 
 
 async def test_review_form_without_or_with_a_wrong_csrf_token_is_403(
