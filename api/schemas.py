@@ -245,6 +245,13 @@ class ReviewPage(ApiModel):
     """Pass as ``cursor`` for the page after this one: no task is skipped while others are decided (None: no more)."""
 
 
+class FieldChange(ApiModel):
+    before: Any
+    """The value as extracted (JSON: amounts and dates as strings, rows as lists)."""
+    after: Any
+    """The value as the reviewer corrected it."""
+
+
 class ReviewDecisionTaken(ApiModel):
     """How a closed task was decided, so a client refused with a 409 can see whose decision stands."""
 
@@ -254,6 +261,9 @@ class ReviewDecisionTaken(ApiModel):
     decided_at: datetime
     changed_fields: list[str]
     """The fields a correction changed (none for an approval or a rejection)."""
+    changes: dict[str, FieldChange] = Field(default_factory=dict)
+    """A correction's changes, each field's value as extracted and as corrected: once decided, the task's ``bill`` is
+    the corrected one, and the extraction was readable nowhere but the database."""
     overridden: list[str]
     """Plausibility checks the reviewer stored the bill despite."""
     job_status: JobStatus

@@ -27,6 +27,7 @@ from api.deps import IdFilter, ReviewerDep, StateDep
 from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ReviewConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
+    FieldChange,
     ReviewDecisionCreate,
     ReviewDecisionResult,
     ReviewDecisionTaken,
@@ -232,13 +233,15 @@ async def _decision_taken(state: AppState, job_id: uuid.UUID, revision: str) -> 
     )
     if row is None:
         return None
+    # A rejection's audit diff is the extracted bill against none stored: no field was changed.
+    changes = (row["diff"] or {}) if row["action"] == ReviewAction.CORRECT else {}
     return ReviewDecisionTaken(
         action=row["action"],
         reviewer=row["reviewer"],
         note=row["note"],
         decided_at=row["decided_at"],
-        # A rejection's audit diff is the extracted bill against none stored: no field was changed.
-        changed_fields=sorted(row["diff"] or {}) if row["action"] == ReviewAction.CORRECT else [],
+        changed_fields=sorted(changes),
+        changes={name: FieldChange.model_validate(changes[name]) for name in sorted(changes)},
         overridden=list(row["overridden"]),
         job_status=row["job_status"],
     )

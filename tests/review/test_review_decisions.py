@@ -102,6 +102,9 @@ async def test_rest_correction_stores_the_reviewers_values_and_audits_them(
     taken = closed["decision"]  # whose decision stands, for a colleague whose own was refused
     assert (taken["action"], taken["reviewer"], taken["note"]) == ("correct", reviewer_identity, "total misread")
     assert (taken["changed_fields"], taken["job_status"]) == (["total_amount"], "SUCCEEDED")
+    # The task's bill is the corrected one now: the extraction is read here (it was in the database alone).
+    assert taken["changes"] == {"total_amount": {"before": EXTRACTED_TOTAL, "after": CORRECT_TOTAL}}
+    assert closed["bill"]["total_amount"] == CORRECT_TOTAL
     assert closed["closed_at"] is not None
     assert closed["age_seconds"] == (await reviewer_http.get(f"/reviews/{review.job_id}")).json()["age_seconds"]
 
@@ -267,7 +270,7 @@ async def test_reject_keeps_the_bill_out_of_postgres_and_analytics(
     row = await pool.fetchrow("SELECT action, note, after FROM review_decisions WHERE job_id = $1", review.job_id)
     assert (row["action"], row["note"], row["after"]) == ("reject", note, None)
     taken = (await reviewer_http.get(f"/reviews/{review.job_id}")).json()["decision"]
-    assert (taken["action"], taken["changed_fields"]) == ("reject", []), "a rejection changes no field"
+    assert (taken["action"], taken["changed_fields"], taken["changes"]) == ("reject", [], {}), "it changes no field"
     await wait_for_review_status(client, review.workflow_id, "DONE")
     events = await history(client.get_workflow_handle(review.workflow_id))
     assert "persist_bill" not in activity_names(events)

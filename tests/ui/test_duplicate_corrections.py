@@ -55,5 +55,9 @@ async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
     decided = re.search(r'<section class="decided".*?</section>', page.text, re.DOTALL)
     assert decided is not None, page.text
     assert "Changed: total amount." in decided[0]
+    changes = re.search(r'<table class="changes".*?</table>', decided[0], re.DOTALL)
+    assert changes is not None, "the extraction, which the fields no longer show"
+    cells = [cell.strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", changes[0], re.DOTALL)]
+    assert cells[-3:] == ["total amount", "75.00", "60.00"], cells
     assert "the bill as corrected" not in decided[0], "it reads as stored"
     assert f"Not stored: job {first['id']} already holds" in unescape(decided[0]), decided[0]
