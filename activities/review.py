@@ -13,7 +13,14 @@ from extraction.pipeline import today
 from shared.bill import NormalizedBill
 from shared.db import job_claimed, newer_run
 from shared.models import JobStatus
-from shared.review import ReviewAction, ReviewAudit, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
+from shared.review import (
+    ReviewAction,
+    ReviewAudit,
+    ReviewDecision,
+    ReviewStatus,
+    ReviewTaskOpen,
+    ReviewTaskUpdate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +34,19 @@ def bill_diff(before: NormalizedBill | None, after: NormalizedBill | None) -> di
         for key in sorted(set(old) | set(new))
         if old.get(key) != new.get(key)
     }
+
+
+def _stored_despite(
+    decision: ReviewDecision, corrected: NormalizedBill | None, after: NormalizedBill | None
+) -> list[str]:
+    """The plausibility checks the stored bill fails, which the decision stored it despite (the audit's
+    ``overridden``): a correction's by override, and an approval's, which confirms the doubts it was sent for. An
+    approval's were kept as none, so a lead listing bills stored despite failing checks missed every approval."""
+    if corrected is not None and decision.override:
+        return overridden_checks(corrected, today())
+    if decision.action is ReviewAction.APPROVE and after is not None:
+        return overridden_checks(after, today())
+    return []
 
 
 def _owned_by_run(run_id: str) -> str:
@@ -264,7 +284,7 @@ class ReviewActivities:
                 audit.before.model_dump(mode="json") if audit.before else None,
                 after.model_dump(mode="json") if after else None,
                 bill_diff(audit.before, after),
-                overridden_checks(corrected, today()) if corrected is not None and decision.override else [],
+                _stored_despite(decision, corrected, after),
             )
             # A task already closed (the job cancelled meanwhile) keeps its status, unless a reset run takes it over.
             await conn.execute(

@@ -166,6 +166,11 @@ async def test_rest_approval_stores_the_extracted_values(
     row = await pool.fetchrow("SELECT * FROM review_decisions WHERE job_id = $1", review.job_id)
     assert (row["action"], row["reviewer"]) == ("approve", reviewer_identity)
     assert row["after"] == row["before"] and row["diff"] == {}
+    # Stored despite the check it was sent to review for: a lead listing such bills missed every approval.
+    assert row["overridden"] == ["balance_mismatch"]
+    assert (await reviewer_http.get(f"/reviews/{review.job_id}")).json()["decision"]["overridden"] == [
+        "balance_mismatch"
+    ]
 
 
 async def test_a_decision_taken_before_the_job_ends_is_a_202_running_then_it_ends(
