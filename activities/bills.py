@@ -38,14 +38,29 @@ SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond'), pay
 replacement). A job stores one version, so at most one row."""
 
 
+PERIOD_SLACK_DAYS = 3
+"""How far apart each end of two periods of one account may be for the bills to be one statement's. A re-issue whose
+meter was read a day later (04-29 to 05-31, for 04-29 to 05-30) was stored beside the first, and its month counted
+twice everywhere, the warehouse, its rollup and the dashboard agreeing on the wrong sum (an analyst's probe). The next
+month's bill starts about a month later, and a final bill (on moving out) ends weeks sooner."""
+
+
+def same_period(start: str, end: str) -> str:
+    """SQL: a stored bill's period is ``start`` to ``end`` (placeholders), each end within ``PERIOD_SLACK_DAYS``."""
+    return (
+        f"abs(bill_period_start - {start}::date) <= {PERIOD_SLACK_DAYS}"
+        f" AND abs(bill_period_end - {end}::date) <= {PERIOD_SLACK_DAYS}"
+    )
+
+
 _SAME_BILL = f"""
 SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, payload, {STORED_AT} FROM bills
  WHERE utility_account_id = $1
    AND (content_sha256 = $2
         OR ((account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
-            AND bill_period_start = $4
-            AND bill_period_end = $5))
- ORDER BY content_sha256 = $2 DESC, account_key IS NOT DISTINCT FROM account_key($3) DESC
+            AND {same_period("$4", "$5")}))
+ ORDER BY content_sha256 = $2 DESC, account_key IS NOT DISTINCT FROM account_key($3) DESC,
+          abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)
  LIMIT 1
 """
 """The stored bill this one repeats or re-issues: the same file, or the same period of the account.

@@ -14,15 +14,16 @@ from decimal import Decimal
 
 import asyncpg
 
-from activities.bills import reissues
+from activities.bills import reissues, same_period
 from shared.bill import NormalizedBill
 
-STORED_FOR_PERIOD = """
+STORED_FOR_PERIOD = f"""
 SELECT job_id, statement_date, total_amount, currency FROM bills
  WHERE utility_account_id = $1 AND job_id <> $2
    AND (account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
-   AND bill_period_start = $4 AND bill_period_end = $5
- ORDER BY account_key IS NOT DISTINCT FROM account_key($3) DESC
+   AND {same_period("$4", "$5")}
+ ORDER BY account_key IS NOT DISTINCT FROM account_key($3) DESC,
+          abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)
  LIMIT 1
 """
 """The natural-key half of ``activities.bills._SAME_BILL``: the bill persisting this one would meet."""

@@ -871,3 +871,41 @@ async def test_a_file_whose_bill_a_reissue_replaced_is_still_a_duplicate_before_
     )
 
     assert (found.bill_id, found.job_id) == (stored.bill_id, original.job_id)
+
+
+async def test_a_reissue_whose_period_moved_a_day_replaces_the_bill_and_the_next_month_stays_apart(
+    http: httpx.AsyncClient, resources: Resources
+) -> None:
+    """A re-issue read a day later (February to 03-01, not 02-28) was stored beside the first: the month counted
+    twice in the warehouse, its rollup and the dashboard alike (an analyst's probe). March, and a final bill that ends
+    weeks early, are bills of their own."""
+    number = f"PG-{uuid.uuid4().hex[:8]}"
+    account = await create_account(http, provider="pge", account_number=number)
+    first = await persist_as_a_new_job(
+        resources, account, february_statement(number, date(2026, 3, 5), "60.00"), "1" * 64
+    )
+    first_job = str(await resources.pool.fetchval("SELECT job_id FROM bills WHERE id = $1", first.bill_id))
+    moved = february_statement(number, date(2026, 3, 12), "50.00").model_copy(
+        update={"bill_period_end": date(2026, 3, 1)}
+    )
+    reissued = await persist_as_a_new_job(resources, account, moved, "2" * 64)
+    assert (reissued.bill_id, reissued.revised_job, reissued.duplicate_of_job) == (first.bill_id, first_job, None)
+
+    def period(start: date, end: date, total: str) -> NormalizedBill:
+        changes = {"bill_period_start": start, "bill_period_end": end, "total_amount": Decimal(total)}
+        return moved.model_copy(update=changes)
+
+    march_bill = period(date(2026, 3, 1), date(2026, 3, 31), "55.00")
+    final_bill = period(date(2026, 2, 1), date(2026, 2, 10), "9.00")
+    march = await persist_as_a_new_job(resources, account, march_bill, "3" * 64)
+    final = await persist_as_a_new_job(resources, account, final_bill, "4" * 64)
+    assert (march.duplicate_of_job, march.revised_job, final.duplicate_of_job, final.revised_job) == (None,) * 4
+    stored = await resources.pool.fetch(
+        "SELECT bill_period_end, total_amount FROM bills WHERE utility_account_id = $1 ORDER BY bill_period_end",
+        account["id"],
+    )
+    assert [(r["bill_period_end"], r["total_amount"]) for r in stored] == [
+        (date(2026, 2, 10), Decimal("9.00")),
+        (date(2026, 3, 1), Decimal("50.00")),
+        (date(2026, 3, 31), Decimal("55.00")),
+    ]
