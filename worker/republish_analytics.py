@@ -11,8 +11,9 @@ or just after the newest row the warehouse holds for it, whichever is later, and
 ``STREAMABLE_BACK`` ago: ``normalized_bills`` and ``bill_line_items`` are partitioned by ``created_at``, and
 BigQuery refuses streamed rows dated more than 1825 days back, so a bill stored longer ago than that is
 dated at that floor instead (still later than any row of it the warehouse holds). Running it twice
-changes nothing a reader sees. The next rollup takes in their months (they were published
-within its window).
+changes nothing a reader of the views sees; the tables keep one more copy of each bill per run (the same
+``revision``), so it is run after an upgrade that adds columns, not routinely (an analyst's probe counted them).
+The next rollup takes in their months (they were published within its window).
 
 ``--remask`` instead rewrites, in place, what releases before published unmasked (republishing adds masked
 rows beside those, it cannot remove them): account numbers in line items' descriptions, and ``json_payload``'s
