@@ -49,7 +49,10 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
     "dated_in_the_future": "the bill is dated after the day it was read: a misread year? Check the dates on the bill",
     "account_mismatch": "the bill's account number is not the job's utility account",
-    "non_usd_currency": "the bill, or its reading, names a currency other than US dollars: check the currency",
+    "non_usd_currency": (
+        "the bill, or its reading, names a currency other than US dollars, or counts in cubic metres, gigajoules or"
+        " kilolitres, as bills in Canadian or Australian dollars do: check the currency"
+    ),
     "unknown_currency": "the currency is not an ISO 4217 code (USD, CAD, EUR…): check for a typo",
     "provider_mismatch": "the bill shows another provider than its account's: check whose bill it is",
     "commodity_mismatch": (

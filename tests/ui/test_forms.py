@@ -252,6 +252,7 @@ def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
     assert fields_for("ambiguous_date_order") == ("bill_period_start", "bill_period_end", "statement_date", "due_date")
     # Raised when only the reading (Gemini's "EUR" on a US bill) names another currency, too.
     assert describe("non_usd_currency").startswith("the bill, or its reading, names a currency other than US dollars")
+    assert "or counts in cubic metres" in describe("non_usd_currency"), "a US dollar m\u00b3 gas bill read as foreign"
     assert describe("extractor_disagreement:current_charges").startswith("current charges: the rules reader and Gemini")
     assert fields_for("extractor_disagreement:current_charges") == ("current_charges",)
     # No one field: any figure that reads either way (1.234) may be wrong.
