@@ -1029,13 +1029,25 @@ def _under_a_label(lines: Sequence[Line], index: int, column: int, labels: re.Pa
     column, else None. A charge row above is no column's heading: a refuse cart's "96 gal" under "Sewer Usage 7,480
     gal @ $5.05 ...  $37.77" was stored as the water bill's usage."""
     for above in reversed(lines[max(0, index - 3) : index]):
-        if _charge_row(above.text):
-            continue
-        for cell in cells(above.text):
-            label = labels.search(cell.text) if cell.start <= column < cell.end + 4 else None
-            if label is not None:
-                return None if _OTHER_HEADING.search(_label_phrase(cell.text, label)) else _UNDER_A_LABEL
+        for start, end, heading in _column_headings(above.text, labels):
+            if start <= column < end + 4:
+                return heading
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _column_headings(text: str, labels: re.Pattern[str]) -> tuple[tuple[int, int, int | None], ...]:
+    """The cells of ``text`` a usage label heads, each with the priority a figure under it takes (None under another
+    heading); none on a charge row. Once a line, not once a figure under it: a line of a thousand figures under a
+    long one read it (and all its amounts) for each, seconds of a worker's CPU for one crafted upload."""
+    if _charge_row(text):
+        return ()
+    headings = []
+    for cell in cells(text):
+        if (label := labels.search(cell.text)) is not None:
+            other = _OTHER_HEADING.search(_label_phrase(cell.text, label))
+            headings.append((cell.start, cell.end, None if other else _UNDER_A_LABEL))
+    return tuple(headings)
 
 
 def _label_phrase(text: str, label: re.Match[str]) -> str:
