@@ -12,7 +12,7 @@ from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillPublic, CustomerPublic, DashboardPublic, UtilityAccountPublic
 from api.services.accounts import account_public, get_customer
 from shared.analytics import USAGE_COLUMNS, months_back
-from shared.analytics.sql import monthly_total_of
+from shared.analytics.sql import any_usage, monthly_total_of
 
 router = APIRouter(tags=["dashboard"], route_class=AuthorizeBeforeBody)
 
@@ -29,7 +29,8 @@ the month before already counted (``shared.analytics.ROLLUP_SQL`` does the same)
 
 MONTHLY_FROM_POSTGRES = f"""
 SELECT b.utility_account_id, b.month, b.currency, COALESCE(sum({CHARGES}), 0) AS total_cost,
-       {", ".join(f"COALESCE(sum(u.{column}), 0) AS {column}" for column in USAGE_COLUMNS.values())}, count(*) AS bills
+       {", ".join(f"COALESCE(sum(u.{column}), 0) AS {column}" for column in USAGE_COLUMNS.values())}, count(*) AS bills,
+       count(*) FILTER (WHERE {any_usage("u.")}) AS bills_with_usage
   FROM (SELECT *, date_trunc('month', COALESCE(bill_period_end, statement_date, (created_at AT TIME ZONE 'UTC')::date))
                   ::date AS month
           FROM bills WHERE customer_id = $1) AS b

@@ -46,6 +46,10 @@ class MonthlyTotal(BaseModel):
     gas_gj: Decimal
     water_m3: Decimal
     bills: int
+    bills_with_usage: int | None = None
+    """Of ``bills``, those with a reading in some usage column: a month's usage totals count the others as 0, so a
+    month whose bills were not read reads as one that used nothing, and its cost per unit is off. None in rollup
+    rows from before it was counted, until the next rollup."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ MONTHLY_ACCOUNT_ROLLUP = TableSpec(
         _c("bills", "INT64", True),
         _c("computed_at", "TIMESTAMP", True),
         _c("currency", "STRING"),
+        _c("bills_with_usage", "INT64"),
     ),
     partition_by="month",
     partition_type="MONTH",

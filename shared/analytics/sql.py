@@ -13,7 +13,14 @@ from typing import Any
 from shared.analytics.schema import TABLES, USAGE_COLUMNS, VIEWS, MonthlyTotal
 from shared.bill import CENT
 
-_MEASURES = ("total_cost", *USAGE_COLUMNS.values(), "bills")
+_MEASURES = ("total_cost", *USAGE_COLUMNS.values(), "bills", "bills_with_usage")
+
+
+def any_usage(qualifier: str = "") -> str:
+    """SQL: a bill's row (or its usage sums, ``qualifier`` naming them: ``"u."``) has a reading in some usage column."""
+    return f"COALESCE({', '.join(qualifier + column for column in USAGE_COLUMNS.values())}) IS NOT NULL"
+
+
 _MONTH = "DATE_TRUNC(COALESCE(bill_period_end, statement_date, DATE(created_at)), MONTH)"
 
 ROLLUP_SQL = f"""
@@ -22,7 +29,8 @@ USING (
   SELECT customer_id, utility_account_id, month, currency,
          SUM(COALESCE(current_charges, total_amount, 0)) AS total_cost,
          {", ".join(f"COALESCE(SUM({u}), 0) AS {u}" for u in USAGE_COLUMNS.values())},
-         COUNT(*) AS bills
+         COUNT(*) AS bills,
+         COUNTIF({any_usage()}) AS bills_with_usage
   FROM (
     SELECT *, {_MONTH} AS month
     FROM {{normalized_bills_latest}}
@@ -154,6 +162,7 @@ def monthly_total_of(record: Mapping[str, Any]) -> MonthlyTotal:
             "total_cost": Decimal(record["total_cost"]).quantize(CENT),
             **{column: plain_decimal(record[column]) for column in USAGE_COLUMNS.values()},
             "bills": record["bills"],
+            "bills_with_usage": record.get("bills_with_usage"),
         }
     )
 

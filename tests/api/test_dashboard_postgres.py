@@ -19,7 +19,15 @@ from api.main import create_app
 from api.routes.dashboard import DASHBOARD_MONTHS
 from shared.analytics import MonthlyTotal, months_back
 from shared.settings import AnalyticsKind, Settings
-from tests.helpers import account_digits, bill_text, create_account, insert_job, serve, upload_and_wait
+from tests.helpers import (
+    account_digits,
+    bill_text,
+    create_account,
+    insert_job,
+    serve,
+    upload_and_wait,
+    wait_for_status,
+)
 from worker.resources import Resources
 
 
@@ -238,17 +246,29 @@ async def test_a_new_or_corrected_bill_is_in_the_monthly_figures_at_once(
 async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
-    """Two bills through the pipeline, then the rollup: the warehouse's months, costs and kWh are the dashboard's."""
+    """Three bills through the pipeline, then the rollup: the warehouse's months, costs and kWh are the dashboard's,
+    and so is how many of a month's bills were read: one with no reading (approved as it was) counted as 0 kWh,
+    a month that used nothing to an analyst (an analyst's probe)."""
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
-    earlier, later = months_back(datetime.now(UTC).date(), 4), months_back(datetime.now(UTC).date(), 3)
+    earliest, earlier, later = (months_back(datetime.now(UTC).date(), n) for n in (5, 4, 3))
     first = bill_for(number, earlier, total="60.00")
     second = bill_for(number, later, total="60.00").replace("350 kWh", "410 kWh")
     for text in (first, second):
         assert (await upload_and_wait(http, account, text))["status"] == "SUCCEEDED"
+    started = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_for(number, earliest, total="60.00").replace("350 kWh", "").encode())},
+        data={"utility_account_id": str(account["id"])},
+    )
+    unread = await wait_for_status(http, started.json()["id"], {"NEEDS_REVIEW"}, within=90)
+    assert "missing_field:usage" in unread["reasons"], unread
+    revision = (await http.get(f"/reviews/{unread['id']}")).json()["revision"]
+    approved = await http.post(f"/reviews/{unread['id']}", json={"action": "approve", "revision": revision})
+    assert approved.json()["status"] == "SUCCEEDED", approved.text
     sink = resources.sink
     assert sink is not None, "the session's worker publishes to the BigQuery emulator"
-    await asyncio.to_thread(sink.rollup, earlier, last_day(later))
+    await asyncio.to_thread(sink.rollup, earliest, last_day(later))
 
     from_rollup = await asyncio.to_thread(sink.monthly_totals, account["customer_id"], months=DASHBOARD_MONTHS)
     dashboard = (await http.get(f"/customers/{account['customer_id']}/dashboard")).json()
@@ -257,7 +277,9 @@ async def test_the_rollup_and_postgres_give_the_same_monthly_figures(
     assert [MonthlyTotal.model_validate(m) for m in dashboard["monthly"]] == from_rollup
     # Written alike too: the dashboard's "410.0000" kWh beside the rollup's "410" read as two figures to a client.
     assert dashboard["monthly"] == [m.model_dump(mode="json") for m in from_rollup]
-    assert [(m["month"], m["total_cost"], m["kwh"], m["bills"]) for m in _figures(dashboard)] == [
-        (later.isoformat(), Decimal(60), Decimal(410), 1),
-        (earlier.isoformat(), Decimal(60), Decimal(350), 1),
+    figures = [(m["month"], m["total_cost"], m["kwh"], m["bills"], m["bills_with_usage"]) for m in _figures(dashboard)]
+    assert figures == [
+        (later.isoformat(), Decimal(60), Decimal(410), 1, 1),
+        (earlier.isoformat(), Decimal(60), Decimal(350), 1, 1),
+        (earliest.isoformat(), Decimal(60), Decimal(0), 1, 0),
     ]

@@ -171,6 +171,7 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_gj=Decimal(0),
             water_m3=Decimal(0),
             bills=1,
+            bills_with_usage=1,
         ),
         MonthlyTotal(
             utility_account_id=71,
@@ -186,6 +187,7 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_gj=Decimal(0),
             water_m3=Decimal(0),
             bills=1,
+            bills_with_usage=1,
         ),
         MonthlyTotal(
             utility_account_id=70,
@@ -201,6 +203,7 @@ def test_rollup_twice_gives_the_same_table(sink: AnalyticsSink) -> None:
             gas_gj=Decimal(0),
             water_m3=Decimal(0),
             bills=2,
+            bills_with_usage=2,
         ),
     ]
     assert sink.monthly_totals(7, months=2, as_of=AS_OF) == []  # March and April only
