@@ -190,7 +190,10 @@ async def task_page(
     task = await read_task(state, principal, job_id)
     decided_duplicate = task.decision is not None and task.decision.job_status is JobStatus.DUPLICATE
     held_by = await _held_by(state, principal, job_id) if decided_duplicate else None
-    claimed = await _claim(state, principal, task)  # opening the task claims it, unless a colleague has it open
+    # Opening the task claims it, unless a colleague has it open; a link from another site does not (a GET changes
+    # nothing another site can make a browser ask for): the decision sent from the page claims it then.
+    from_elsewhere = request.headers.get("sec-fetch-site") == "cross-site"
+    claimed = await (_held(state, principal, task) if from_elsewhere else _claim(state, principal, task))
     return _task_response(
         request,
         task,

@@ -362,3 +362,19 @@ async def test_a_page_from_before_a_re_run_sent_while_a_colleague_holds_the_task
     assert total_typed(anew) == "61.00"
     assert f"ui-colleague-{unique}" in anew.text and "has had this task open since" in anew.text
     assert TAKE_OVER_BUTTON in anew.text and DECISION_BUTTON not in anew.text
+
+
+async def test_a_link_from_another_site_opens_a_task_without_claiming_it(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A page elsewhere linking to (or redirecting to) a task claimed it for whoever followed it signed in: their
+    colleagues met a take-over button for half an hour (a security probe). Opened from the queue it claims, and a
+    decision sent from the page opened the other way claims it then."""
+    job = await bill_needing_review(http, unique)
+    elsewhere = await reviewer.get(f"/ui/reviews/{job['id']}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert elsewhere.status_code == 200 and DECISION_BUTTON in elsewhere.text
+    assert await claim_holder(resources, job["id"]) == "", "a link from another site claims nothing"
+
+    opened = await reviewer.get(f"/ui/reviews/{job['id']}", headers={"Sec-Fetch-Site": "same-origin"})
+    assert opened.status_code == 200
+    assert await claim_holder(resources, job["id"]) != "", "opened from this site, it is claimed as before"
