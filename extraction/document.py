@@ -15,6 +15,7 @@ import codecs
 import io
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RejectReason = Literal["empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text"]
+RejectReason = Literal[
+    "empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text", "image_too_large"
+]
 REJECT_REASONS: frozenset[str] = frozenset(
-    {"empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text"}
+    {"empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text", "image_too_large"}
 )
 
 PDF = "application/pdf"
@@ -267,11 +270,25 @@ def _page_text(page: PageObject) -> PageText:
     return PageText(without_format_characters(laid_out.text), laid_out.invisible)
 
 
+MAX_IMAGE_PIXELS = 50_000_000
+"""An image bill's pixels at most: a letter page scanned at 600 dpi is 34 million, a phone's photo 12 to 48. A
+140 kB PNG of 12,000 x 12,000 was taken (Pillow refuses only past 179 million) and went to review, where the page
+shows it: each reviewer's browser decoded 576 MB for it (a security probe)."""
+
+
 def _verify_image(data: bytes) -> None:
     from PIL import Image  # here: see the module's docstring
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():  # Pillow's warning past 89 million pixels: judged here, by MAX_IMAGE_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
+            pixels = image.width * image.height  # the header's: nothing is decoded
             image.verify()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DocumentRejected("corrupt_file", type(error).__name__) from error
+    if pixels > MAX_IMAGE_PIXELS:
+        raise DocumentRejected(
+            "image_too_large", f"{pixels / 1e6:.0f} million pixels > {MAX_IMAGE_PIXELS / 1e6:.0f}: send it resized"
+        )

@@ -248,6 +248,23 @@ def test_a_stray_byte_in_a_utf_8_bill_is_one_replacement_character() -> None:
     assert (charset_of(data), read_document(data).text) == ("utf-8", text.format("\ufffd"))
 
 
+def test_an_image_of_more_pixels_than_any_bill_is_refused_unread() -> None:
+    """12,000 x 12,000 in a 140 kB PNG was taken and sent to review, where each reviewer's browser decoded 576 MB to
+    show it; Pillow refuses only past 179 million pixels. A phone's 48-million-pixel photo is still read."""
+
+    def png(width: int, height: int) -> bytes:
+        out = io.BytesIO()
+        Image.new("1", (width, height), 1).save(out, format="PNG")
+        return out.getvalue()
+
+    bomb = png(12_000, 12_000)
+    assert len(bomb) < 200_000
+    with pytest.raises(DocumentRejected) as caught:
+        read_document(bomb)
+    assert caught.value.reason == "image_too_large" and "144 million pixels" in caught.value.detail
+    assert read_document(png(8_000, 6_000)).content_type == "image/png"
+
+
 def test_images_and_scans_have_no_text_layer() -> None:
     facts = make_facts(KNOWN[Provider.SFPUC], rng_for("doc"))
     png = read_document(render_image.png(facts))
