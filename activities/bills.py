@@ -45,22 +45,22 @@ twice everywhere, the warehouse, its rollup and the dashboard agreeing on the wr
 month's bill starts about a month later, and a final bill (on moving out) ends weeks sooner."""
 
 
-def same_period(start: str, end: str) -> str:
-    """SQL: a stored bill's period is ``start`` to ``end`` (placeholders), each end within ``PERIOD_SLACK_DAYS``."""
-    return (
-        f"abs(bill_period_start - {start}::date) <= {PERIOD_SLACK_DAYS}"
-        f" AND abs(bill_period_end - {end}::date) <= {PERIOD_SLACK_DAYS}"
-    )
+SAME_STATEMENT = f"""(account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
+            AND abs(bill_period_start - $4::date) <= {PERIOD_SLACK_DAYS}
+            AND abs(bill_period_end - $5::date) <= {PERIOD_SLACK_DAYS}"""
+"""SQL: a stored bill is the statement of account number ``$3`` for the period ``$4`` to ``$5``: its number the same
+(or either unread), each end of its period within ``PERIOD_SLACK_DAYS``."""
+CLOSEST_STATEMENT_FIRST = (
+    "account_key IS NOT DISTINCT FROM account_key($3) DESC,"
+    " abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)"
+)
+"""SQL, to order ``SAME_STATEMENT``'s bills: the same number first, then the nearest period."""
 
 
 _SAME_BILL = f"""
 SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, payload, {STORED_AT} FROM bills
- WHERE utility_account_id = $1
-   AND (content_sha256 = $2
-        OR ((account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
-            AND {same_period("$4", "$5")}))
- ORDER BY content_sha256 = $2 DESC, account_key IS NOT DISTINCT FROM account_key($3) DESC,
-          abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)
+ WHERE utility_account_id = $1 AND (content_sha256 = $2 OR ({SAME_STATEMENT}))
+ ORDER BY content_sha256 = $2 DESC, {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
 """
 """The stored bill this one repeats or re-issues: the same file, or the same period of the account.

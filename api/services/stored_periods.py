@@ -14,16 +14,13 @@ from decimal import Decimal
 
 import asyncpg
 
-from activities.bills import reissues, same_period
+from activities.bills import CLOSEST_STATEMENT_FIRST, SAME_STATEMENT, reissues
 from shared.bill import NormalizedBill
 
 STORED_FOR_PERIOD = f"""
 SELECT job_id, statement_date, total_amount, currency FROM bills
- WHERE utility_account_id = $1 AND job_id <> $2
-   AND (account_key IS NOT DISTINCT FROM account_key($3) OR account_key IS NULL OR $3::text IS NULL)
-   AND {same_period("$4", "$5")}
- ORDER BY account_key IS NOT DISTINCT FROM account_key($3) DESC,
-          abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)
+ WHERE utility_account_id = $1 AND job_id <> $2 AND {SAME_STATEMENT}
+ ORDER BY {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
 """
 """The natural-key half of ``activities.bills._SAME_BILL``: the bill persisting this one would meet."""
