@@ -327,7 +327,9 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             queue=queue,
             status_code=problem.status_code,
             taken_first=taken_first,
-            period_stored=period_stored,
+            # Offered again, ticked, where another refusal (the checks' 422) answers a decision that confirmed it.
+            period_stored=period_stored or body.onto_stored_period,
+            period_confirmed=body.onto_stored_period,
             reload=problem.status_code == 409 and not period_stored,  # the task moved on: its words say to reload it
         )
     session = current_session(request)
@@ -644,6 +646,7 @@ async def not_sent_page(request: Request, job_id: str) -> Response | None:
         "claimed": None,
         "reload": False,  # the error says to send again in a few seconds: these entries, not the task anew
         "period_stored": False,  # a confirmation ticked is asked for again, should the period still be stored
+        "period_confirmed": False,
     }
     if current_session(request) is None:
         context["csrf_token"] = str(form.get("csrf_token") or "")
@@ -820,6 +823,7 @@ def _task_response(
     claimed: claims.Claim | None = None,
     reload: bool = False,
     period_stored: bool = False,
+    period_confirmed: bool = False,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
@@ -831,7 +835,7 @@ def _task_response(
     the colleague who has the task open, offered to take over instead of the decisions; ``reload``: the error says to
     reload the task, and a link beside it does (the browser's reload of a page a form's post answered sends the form
     again, and was refused again); ``period_stored``: the correction's period is another job's stored bill's, and
-    the box that confirms it is offered.
+    the box that confirms it is offered (ticked: ``period_confirmed``).
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -876,6 +880,7 @@ def _task_response(
         "claimed": claimed if editable else None,
         "reload": reload,
         "period_stored": period_stored,
+        "period_confirmed": period_confirmed,
     }
     return render(request, "review.html", context, status_code=status_code)
 

@@ -40,6 +40,12 @@ async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
     assert 'id="reload"' not in refused.text, "nothing to reload: the period is to check"
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW", "nothing was sent"
     form = form_fields(refused.text) | {"csrf_token": csrf_of(refused), "action": "correct", "total_amount": "60.00"}
+    # Confirmed, but failing the checks (the workflow's 422): the box stays offered, ticked, beside the override's.
+    failing = await reviewer.post(
+        f"/ui/reviews/{job_id}", data=form | {"onto_stored_period": "on", "total_amount": "75.00"}
+    )
+    assert failing.status_code == 422 and 'name="onto_stored_period" checked>' in failing.text, failing.text
+    form = form_fields(failing.text) | {"csrf_token": csrf_of(failing), "action": "correct", "total_amount": "60.00"}
     response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"onto_stored_period": "on"})
     assert response.status_code == 303, response.text
     assert (await wait_for_status(http, job_id))["status"] == "DUPLICATE"

@@ -82,6 +82,7 @@ def render_review(t: ReviewTaskInternal, **context: Any) -> str:
         "taken_first": False,
         "claimed": None,
         "period_stored": False,
+        "period_confirmed": False,
     }
     return templates.env.get_template("review.html").render(base | context)
 
