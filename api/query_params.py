@@ -4,14 +4,19 @@ Ignored, a filter the API does not have reads as one it applied: ``GET /jobs?uti
 job the key may see, and ``?customer=5`` (for ``customer_id``) or ``?statuses=FAILED`` every job of every status. A
 script acting on that page (exporting an account's jobs, retrying the failed ones) acts on all of them. The JSON API's
 routers take this dependency; the UI's pages, which links from mail may reach with tracking parameters, do not.
+An upload's form is held to the same rule (``refuse_unknown``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
 
 from fastapi import Request, params
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.datastructures import ImmutableMultiDict
 
 
 def _taken(route: APIRoute) -> frozenset[str]:
@@ -28,17 +33,22 @@ async def refuse_unknown_query_params(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    taken = _taken(route)
-    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in taken]
+    refuse_unknown(request.query_params, _taken(route), location="query", refusal="this route takes no query parameter")
+
+
+def refuse_unknown(sent: ImmutableMultiDict[str, Any], taken: Collection[str], *, location: str, refusal: str) -> None:
+    """A 422 naming each name ``sent`` (a query's or a form's) that is not ``taken``, and those that are: ignored,
+    a filter or field the API does not read reads as one it used."""
+    unknown = [name for name in dict.fromkeys(sent.keys()) if name not in taken]
     if unknown:
         accepted = ", ".join(sorted(taken)) or "none"
         raise RequestValidationError(
             [
                 {
                     "type": "extra_forbidden",
-                    "loc": ("query", name),
-                    "msg": f"this route takes no query parameter {name!r} (it takes: {accepted})",
-                    "input": request.query_params[name],
+                    "loc": (location, name),
+                    "msg": f"{refusal} {name!r} (it takes: {accepted})",
+                    "input": sent[name],
                 }
                 for name in unknown
             ]

@@ -17,7 +17,7 @@ import logging
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from extraction.charsets import WINDOWS_1252
 from extraction.mail import mail_text, unescaped
@@ -33,9 +33,7 @@ logger = logging.getLogger(__name__)
 RejectReason = Literal[
     "empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text", "image_too_large"
 ]
-REJECT_REASONS: frozenset[str] = frozenset(
-    {"empty_file", "corrupt_file", "unsupported_type", "too_many_pages", "too_much_text", "image_too_large"}
-)
+REJECT_REASONS: frozenset[str] = frozenset(get_args(RejectReason))
 
 PDF = "application/pdf"
 PNG = "image/png"

@@ -8,7 +8,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, Response, UploadFile, status
-from fastapi.exceptions import RequestValidationError
 
 from activities.storage import extension_for, record_artifact
 from api.deps import (
@@ -22,6 +21,7 @@ from api.deps import (
 )
 from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
+from api.query_params import refuse_unknown
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillDetail, JobPublic
 from api.services.accounts import get_account
@@ -56,18 +56,8 @@ async def upload_bill(
 ) -> JobPublic:
     """Store the file (type sniffed from its bytes; the filename is never used) and start ingestion."""
     form = await request.form()  # the form FastAPI parsed for the parameters, not a second read
-    if unknown := [name for name in dict.fromkeys(form.keys()) if name not in UPLOAD_FIELDS]:
-        # As a JSON body's or a query's: a field the upload ignored ("customer_id", "provider") read as one it used.
-        raise RequestValidationError(
-            [
-                {
-                    "type": "extra_forbidden",
-                    "loc": ("body", name),
-                    "msg": f"an upload takes no field {name!r} (it takes: {', '.join(UPLOAD_FIELDS)})",
-                }
-                for name in unknown
-            ]
-        )
+    # As a JSON body's or a query's: a field the upload ignored ("customer_id", "provider") read as one it used.
+    refuse_unknown(form, UPLOAD_FIELDS, location="body", refusal="an upload takes no field")
     if len(form.getlist("file")) > 1 or len(form.getlist("utility_account_id")) > 1:
         # Only the last of each would be used: a client sending several bills at once would lose the others.
         raise Problem(422, "send one file and one utility_account_id per request: upload each bill on its own")
