@@ -8,6 +8,7 @@ at real Temporal, Cloud SQL, GCS, BigQuery and Gemini.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import logging
 import os
@@ -42,6 +43,12 @@ _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:/@\[\]]+):(?P<port>\d{1,5})")
 _IN_UNITS = re.compile(r"(?:(?P<days>\d+)d)?(?:(?P<hours>\d+)h)?(?:(?P<minutes>\d+)m)?(?:(?P<seconds>\d+)s)?")
 """``36h``, ``90m``, ``7d``, ``1h30m``: as ``worker.sweep_raw_bills --older-than`` takes a length of time."""
 LENGTH_OF_TIME = "a length of time: seconds (3600), a number and its unit (90m, 36h, 7d, 1h30m) or ISO 8601 (PT1H, P7D)"
+
+
+def _as_host_port(address: str) -> str | None:
+    """``host:port`` with a port from 1 to 65535, stripped; None for anything else (a scheme, a path, no port)."""
+    match = _HOST_PORT.fullmatch(address.strip())
+    return match[0] if match is not None and 1 <= int(match["port"]) <= 65535 else None
 
 
 def _length_of_time(value: Any, read: ValidatorFunctionWrapHandler) -> Any:
@@ -315,6 +322,12 @@ class Settings(BaseSettings):
     worker_recent_artifacts_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     """Raw bills a worker keeps in memory after storing them, so extraction need not download
     them again (0 turns it off). Objects are content-addressed: a kept copy never goes stale."""
+    worker_metrics_address: OptionalText = None
+    """host:port where the worker serves Prometheus metrics at ``/metrics`` (unset: none): the SDK's (task
+    latencies, slots, failures, schedule-to-start: the queue's backlog) and MiniMeter's (``shared.job_metrics``,
+    ``worker.backlog_metrics``). Each worker process needs an address of its own."""
+    worker_metrics_backlog_seconds: float = Field(default=15.0, ge=0.1, le=3600, allow_inf_nan=False)
+    """How often a worker serving metrics reads the jobs and review tasks waiting in Postgres for its gauges."""
     worker_nice: int = Field(default=0, ge=0, le=19)
     """Lower the worker's CPU priority (Unix nice) where it shares a machine with the API:
     background work yields to interactive requests. The local stack sets 10 (and runs the dev
@@ -363,16 +376,31 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
         return self
 
+    @field_validator("worker_metrics_address")
+    @classmethod
+    def _metrics_host_and_port(cls, address: str | None) -> str | None:
+        # The SDK's exporter binds a socket address: a host name (localhost) failed the worker's start.
+        if address is None:
+            return None
+        host_port = _as_host_port(address)
+        try:
+            ipaddress.ip_address(host_port.rpartition(":")[0].strip("[]") if host_port else "")
+        except ValueError:
+            raise ValueError(
+                "needs an IP address and a port to listen on, e.g. 0.0.0.0:9464, 127.0.0.1:9464 or [::]:9464"
+                " (no host name, scheme or path)"
+            ) from None
+        return host_port
+
     @field_validator("temporal_address")
     @classmethod
     def _host_and_port(cls, address: str) -> str:
         # Without a port the SDK dials 80 (443 with TLS), and the worker and the API waited out
         # STARTUP_WAIT_SECONDS for a Temporal that was never there. A scheme (https://) the SDK has deprecated:
         # TLS is TEMPORAL_TLS's to turn on.
-        match = _HOST_PORT.fullmatch(address.strip())
-        if match is None or not 1 <= int(match["port"]) <= 65535:
+        if (host_port := _as_host_port(address)) is None:
             raise ValueError("needs host:port, e.g. temporal.example.com:7233 (no scheme: TEMPORAL_TLS turns TLS on)")
-        return match[0]
+        return host_port
 
     @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
     @classmethod

@@ -11,10 +11,18 @@ from typing import TypeVar
 
 from temporalio.client import Client, TLSConfig, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.converter import DataConverter
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.codec import data_converter, load_key_ring
+from shared.job_metrics import HISTOGRAM_BUCKETS
 from shared.settings import Settings
 from shared.temporal_tls import tls_mismatch
 
@@ -61,14 +69,38 @@ def converter_for(settings: Settings) -> DataConverter:
 CORE_LOGGER = "temporalio.core"
 
 
+class MetricsAddressUnusable(RuntimeError):
+    """``WORKER_METRICS_ADDRESS`` cannot be listened on (taken, or not this machine's): the SDK says only
+    "Failed starting Prometheus exporter", naming no setting."""
+
+
 @cache
-def core_runtime() -> Runtime:
+def core_runtime(metrics_address: str | None = None) -> Runtime:
     """The SDK core's runtime, one per process, its warnings (gRPC calls retried while the server is
     down, heartbeat trouble) forwarded to the ``temporalio.core`` logger: they become the same JSON
-    lines as every other log line, instead of coloured text on stderr that a log pipeline cannot parse."""
+    lines as every other log line, instead of coloured text on stderr that a log pipeline cannot parse.
+
+    With ``metrics_address``, it serves Prometheus metrics there: the SDK's and those recorded through its meters
+    (``shared.job_metrics``), counters ending ``_total`` and durations in seconds, as Prometheus names them."""
     forwarding = LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER), append_target_to_name=False)
     filter_ = TelemetryFilter(core_level="WARN", other_level="ERROR")  # the SDK's default levels
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter_, forwarding=forwarding)))
+    metrics = None
+    if metrics_address is not None:
+        metrics = PrometheusConfig(
+            bind_address=metrics_address,
+            counters_total_suffix=True,
+            durations_as_seconds=True,
+            histogram_bucket_overrides=HISTOGRAM_BUCKETS,
+        )
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter_, forwarding=forwarding), metrics=metrics)
+        )
+    except ValueError as error:  # only the exporter's start fails this way
+        raise MetricsAddressUnusable(
+            f"WORKER_METRICS_ADDRESS={metrics_address} cannot be listened on ({error}): set a free port, on an"
+            " address of this machine, or unset it"
+        ) from None
 
 
 def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:
@@ -85,11 +117,12 @@ def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:
     )
 
 
-async def connect_client(settings: Settings, *, payloads: bool = True) -> Client:
+async def connect_client(settings: Settings, *, payloads: bool = True, metrics: bool = False) -> Client:
     """Connect to ``TEMPORAL_ADDRESS`` (dev server by default; TLS, mTLS or an API key for Temporal Cloud).
 
     ``payloads=False``: without the payload codec, for a caller that reads no payloads (a namespace's description):
-    the codec's key ring is the workers' secret, and with none set, loading it makes a key file under ``DATA_DIR``."""
+    the codec's key ring is the workers' secret, and with none set, loading it makes a key file under ``DATA_DIR``.
+    ``metrics=True`` (the worker): Prometheus metrics at ``WORKER_METRICS_ADDRESS``, when it is set."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
         return await Client.connect(
@@ -98,7 +131,7 @@ async def connect_client(settings: Settings, *, payloads: bool = True) -> Client
             data_converter=converter_for(settings) if payloads else DataConverter.default,
             tls=tls_config(settings, api_key=api_key),
             api_key=api_key,
-            runtime=core_runtime(),
+            runtime=core_runtime(settings.worker_metrics_address if metrics else None),
         )
     except RuntimeError as error:
         if (mismatch := tls_mismatch(settings, error)) is not None:

@@ -36,7 +36,8 @@ from shared.priority import lower_priority
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, settings_or_exit, warn_misspelled_settings
 from shared.startup import check_search_attributes, when_reachable
-from shared.temporal import connect_client
+from shared.temporal import connect_client, core_runtime
+from worker.backlog_metrics import report_backlog
 from worker.resources import Resources, open_resources
 from worker.sandbox_runner import workflow_runner_for
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -131,7 +132,9 @@ async def start_worker(
     settings: Settings, *, on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None
 ) -> tuple[Worker, Resources]:
     """Connect, open the shared clients (migrating the schema) and build the worker: each step may wait."""
-    client = await when_reachable("Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds)
+    client = await when_reachable(
+        "Temporal", lambda: connect_client(settings, metrics=True), within=settings.startup_wait_seconds
+    )
     await check_search_attributes(client, namespace=settings.temporal_namespace, address=settings.temporal_address)
     resources = await open_resources(settings)
     worker = build_worker(client, resources, settings, on_fatal_error=on_fatal_error)
@@ -186,12 +189,23 @@ async def run_worker(settings: Settings) -> None:
         return
     stopped.cancel()
     worker, resources = starting.result()
-    logger.info("worker started", extra={"task_queue": settings.temporal_task_queue})
+    logger.info(
+        "worker started",
+        extra={"task_queue": settings.temporal_task_queue, "metrics_address": settings.worker_metrics_address},
+    )
     freeze_startup_heap()
+    reporting = None
+    if settings.worker_metrics_address is not None:
+        meter = core_runtime(settings.worker_metrics_address).metric_meter
+        reporting = asyncio.create_task(
+            report_backlog(resources.pool, meter, every=settings.worker_metrics_backlog_seconds), name="backlog-metrics"
+        )
     ended = False
     try:
         ended = await serve(worker, stop, within=settings.worker_graceful_shutdown_seconds + SHUTDOWN_MARGIN_SECONDS)
     finally:
+        if reporting is not None:
+            reporting.cancel()
         # Released when the worker failed too: the runner joins the loop's default executor next, and a
         # thread an activity gave up on kept a failed worker up for good, never restarted.
         release_worker_threads(worker, resources)

@@ -29,8 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.review import ReviewActivities
     from activities.storage import StorageActivities
     from extraction.checks import check_approval, check_correction, passes_with_override
+    from shared import job_metrics
     from shared import search_attributes as sa
-    from shared.bill import NormalizedBill
+    from shared.bill import NormalizedBill, Provider
     from shared.models import (
         ArtifactRef,
         DuplicateQuery,
@@ -225,6 +226,8 @@ class BillIngestionWorkflow:
         self._approval_unchecked = False
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
+        self._provider: Provider | None = None
+        """The bill's provider once known (the request's, else the account's): a label of the job's metrics."""
         self._review_status: ReviewStatus | None = None
         """As last upserted to the ReviewStatus search attribute (None: never in review)."""
         self._closing = False
@@ -486,6 +489,7 @@ class BillIngestionWorkflow:
             policies.FETCH,
         )
         self._account_number = fetched.account_number
+        self._provider = request.provider or fetched.provider
         artifact = await self._step(
             "store_raw_bill",
             StorageActivities.store_raw_bill,
@@ -511,11 +515,10 @@ class BillIngestionWorkflow:
                         artifact=artifact,
                     )
                 )
-        provider = request.provider or fetched.provider
         extraction = await self._step(
             "extract_bill",
             ExtractionActivities.extract_bill,
-            ExtractRequest(job_id=job, artifact=artifact, provider=provider),
+            ExtractRequest(job_id=job, artifact=artifact, provider=self._provider),
             policies.EXTRACT,
         )
         validation = await self._step(
@@ -672,6 +675,7 @@ class BillIngestionWorkflow:
         )
         self._status = JobStatus.NEEDS_REVIEW
         self._set_review_status(ReviewStatus.PENDING, sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW))
+        job_metrics.review_opened(self._reasons)
         workflow.set_current_details("awaiting review: " + ", ".join(self._reasons))
         self._current_step = "awaiting_review"
         # Alongside the wait (its timers untouched): a reset to a point in it finds the task as the old run left it.
@@ -697,6 +701,7 @@ class BillIngestionWorkflow:
                 )
             finally:
                 self._escalating_from = None  # committed: reviewers read the new revision from here on
+            job_metrics.review_escalated()
             self._back_to_waiting()
             if not await self._wait_for_decision(
                 max(expiry - sla, timedelta(seconds=1)), DECIDED_AS_REVIEW_EXPIRED_PATCH
@@ -723,6 +728,7 @@ class BillIngestionWorkflow:
         )
         decided = [sa.JOB_STATUS.value_set(JobStatus.RUNNING)] if workflow.patched(DECIDED_RUNNING_PATCH) else []
         self._set_review_status(ReviewStatus.DONE, *decided)
+        job_metrics.review_decided(decision.action)
         return decision
 
     async def _take_back_after_resets(self, request: IngestionRequest, artifact: ArtifactRef) -> None:
@@ -923,6 +929,12 @@ class BillIngestionWorkflow:
             ended.append(sa.REVIEW_STATUS.value_set(ReviewStatus.CANCELED))
         workflow.upsert_search_attributes(ended)
         workflow.set_current_details(f"{result.status}" + (f": {result.error}" if result.error else ""))
+        job_metrics.job_ended(
+            result.status,
+            provider=self._provider,
+            reviewed=self._revision is not None,
+            took=workflow.now() - workflow.info().workflow_start_time,
+        )
         return result
 
     async def _record_end(self, result: IngestionResult) -> None:
