@@ -13,7 +13,7 @@ import bisect
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import Enum
 
@@ -139,6 +139,8 @@ _BARE_FIGURE = re.compile(
 """A figure with no unit of its own, no amount, date, account or count of days."""
 _MINIMUM_WORDING = re.compile(r"\b(?:minimum|min\b|allowance|includ)", re.IGNORECASE)
 _TIER_WORDING = re.compile(r"\b(?:tier|block|step)\b", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s*(?:\(([^()]*)\))?\s*")
+"""What may follow a figure in its cell on a row comparing periods: nothing, or the period in brackets."""
 _HEADING_LINES = 3
 """How far above a figure its column's heading may stand (the reader's ``_under_a_label`` looks as far); in a meter
 table, as far as its rows run (``_Page.meter_table_heads``)."""
@@ -302,7 +304,7 @@ def read_usage(
         mine = [s for s in seen if s.commodity is commodity]
         if not mine:
             continue
-        best = _sum_of_rows(min(mine, key=lambda s: (s.priority, s.line)), mine)
+        best = _sum_of_rows(_best_reading(lines, mine), mine)
         conflict |= (
             _disagree(best, mine)
             or _meters_disagree(lines, best, mine)
@@ -317,6 +319,21 @@ def read_usage(
         )
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
+
+
+def _best_reading(lines: _Page, mine: Sequence[_Seen]) -> _Seen:
+    """The best labelled reading, the first printed of those as well labelled; of as well labelled ones in several
+    units (a gas bill's CCF and therms), the one in the unit the charge rows alone name a quantity in: "CCF used 118"
+    above "Therms billed 122.4", charged "Distribution 122.4 therms @ $0.3120", stored the meter's 118 CCF."""
+    first = min(mine, key=lambda s: (s.priority, s.line))
+    rivals = [s for s in mine if s.priority == first.priority]
+    units = {s.unit for s in rivals}
+    if len(units) < 2:
+        return first
+    charged = units & lines.charged_units
+    if len(charged) != 1 or first.unit in charged:
+        return first
+    return next(s for s in rivals if s.unit in charged)
 
 
 def _kept(*found: Iterable[_Figure], labels: re.Pattern[str], line: str) -> list[tuple[_Figure, _Aside | None]]:
@@ -735,6 +752,8 @@ def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Fig
     figures += [_unit_figure(text_line, *found) for found in _unit_quantities(text_line, line_cells, notes, rates)]
     if not notes:
         figures += _labelled_figures(lines, index, line_cells, rates)
+        if _NAMES_A_UNIT.search(folded):  # of a row comparing periods, the one the reader takes: this period's
+            figures += _labelled_for_this_period(lines, index, line_cells, rates)
     unlabelled = _READING_LABELS.search(text_line) is None
     kept = [f for f in figures if _set_aside(f, _READING_LABELS, text_line) is None]
     if unlabelled:  # a labelled line is the reader's whatever heads it
@@ -753,7 +772,40 @@ def _labelled_on_its_line(lines: _Page, index: int) -> list[_Figure]:
     if not _NAMES_A_UNIT.search(folded) or ("gal" in folded and GALLON_SCALE_RE.search(lines[index].text)):
         return []  # a thousand-gallon note's figure is ``_quantities``'
     line_cells = cells(lines[index].text)
-    return _labelled_figures(lines, index, line_cells, _rate_cells(line_cells), by_heading=False)
+    return _labelled_for_this_period(lines, index, line_cells, _rate_cells(line_cells))
+
+
+def _labelled_for_this_period(
+    lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]
+) -> list[_Figure]:
+    """The figures its own label names the unit of (``_labelled_figures`` by no heading), or of a row comparing
+    periods the one of this period (``_this_periods``)."""
+    labelled = _labelled_figures(lines, index, line_cells, rates, by_heading=False)
+    return _this_periods(lines, index, line_cells, labelled[0]) if len(labelled) == 1 else labelled
+
+
+def _this_periods(lines: _Page, index: int, line_cells: Sequence[Cell], labelled: _Figure) -> list[_Figure]:
+    """A labelled figure, or the figure of this period on a row comparing periods: "Total kWh   1,320   1,140" under
+    "Last year   This year", or "kWh used   1,320 (last year)   1,140 (this year)". The first figure was the reading,
+    last year's, and the bill accepted. Each figure after the label in a cell of its own (but for a period named in
+    brackets) is one of the row's: those another period's heading or bracket names are dropped; two or more left
+    ("Jun 2025   Jun 2026") are all read, and disagree (a review)."""
+    text = lines[index].text
+    row: list[tuple[_Figure, bool]] = []
+    for bare in _BARE_FIGURE.finditer(text, labelled.column):
+        cell = _cell_at(line_cells, bare.start())
+        if cell is None or cell.start != bare.start():
+            return [labelled]  # a figure inside wording ("1,140 over 30 days"): no row of figures
+        rest = _BRACKETED.fullmatch(cell.text, bare.end() - cell.start)
+        if rest is None:
+            return [labelled]
+        heading = _heading_over(lines, index, bare.start(), bare.end()) or ""
+        another = _OTHER_HEADING.search(f"{heading} {rest.group(1) or ''}") is not None
+        quantity = signed_quantity(None, bare.group())
+        row.append((replace(labelled, column=bare.start(), cell=cell.start, quantity=quantity, after=""), another))
+    if len(row) < 2:
+        return [labelled]
+    return [figure for figure, another in row if not another]
 
 
 def _labelled_figures(

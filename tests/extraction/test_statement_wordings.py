@@ -1,0 +1,198 @@
+"""Wordings of ordinary bills a data-quality probe wrote by hand (session 63): a usage row comparing periods, a gas
+bill charging therms beside its meter's CCF, section subtotals, a payment thanked for in prose, a due date labelled
+"Due:". Read whole, as the offline pipeline reads an upload."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from extraction.pipeline import analyze
+from shared.bill import UsageUnit
+from shared.settings import Settings
+
+OFFLINE = Settings(gemini_api_key=None)
+
+HILLCREST = """\
+Hillcrest Power
+Customer: Victor Lindqvist
+Account number: 5521-0093
+Statement date: 07/07/2026
+Billing period: 06/03/2026 - 07/02/2026
+Due date: 07/28/2026
+
+{usage}
+
+Charges
+  Customer charge          $14.00
+  {energy}
+  Taxes                     $9.66
+  Total current charges   $149.06
+
+Amount due               $149.06
+"""
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "Usage comparison        Last year    This year\nTotal kWh               1,320        1,140\n"
+        "Days                    30           30",
+        "Usage comparison        Previous period    This period\nkWh used                1,320              1,140",
+        "kWh used   1,320 (last year)   1,140 (this year)",
+    ],
+    ids=["headings", "previous-period", "brackets"],
+)
+@pytest.mark.parametrize("energy", ["Energy                  $125.40", "Energy 1,140 kWh        $125.40"])
+def test_a_usage_row_comparing_periods_reads_this_periods_figure(usage: str, energy: str) -> None:
+    """Last year's 1,320, the row's first figure, was stored and the bill accepted."""
+    report = analyze(HILLCREST.format(usage=usage, energy=energy).encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(u.quantity, u.unit) for u in report.bill.usage] == [(Decimal(1140), UsageUnit.KWH)]
+
+
+def test_a_usage_row_comparing_periods_it_cannot_tell_apart_goes_to_review() -> None:
+    """Two months' figures under their months: which is this bill's the reader does not decide."""
+    usage = "                     Jun 2025     Jun 2026\nkWh used             1,320        1,140"
+    report = analyze(
+        HILLCREST.format(usage=usage, energy="Energy  $125.40").encode(), provider_hint=None, settings=OFFLINE
+    )
+    assert report.decision == "review" and "conflicting_values:usage" in report.reasons
+
+
+PRAIRIE_GAS = """\
+Prairie Natural Gas
+Customer: Lena Fischer
+Account number: 88-2031-4456
+Bill date: January 12, 2026
+Service period: December 8, 2025 to January 7, 2026
+Due date: February 2, 2026
+Gas usage
+  Meter 7730021   Previous 5,412   Current 5,530   CCF used 118
+  Therm multiplier 1.037    Therms billed 122.4
+Charges
+  Customer charge                         $15.50
+  Distribution {billed} @ $0.3120     $38.19
+  Gas supply {billed} @ $0.5480       $67.08
+  Purchased gas / fuel adjustment          $4.90
+  Sales tax                                $7.61
+  Total current gas charges              $133.28
+Previous balance        $98.40
+Payment - thank you    -$98.40
+Total amount due       $133.28
+"""
+
+
+@pytest.mark.parametrize(
+    ("billed", "reading"),
+    [("122.4 therms", (Decimal("122.4"), UsageUnit.THERM)), ("118 CCF", (Decimal(118), UsageUnit.CCF))],
+    ids=["therms-charged", "ccf-charged"],
+)
+def test_of_a_gas_bills_ccf_and_therms_as_well_labelled_the_charged_unit_is_the_reading(
+    billed: str, reading: tuple[Decimal, UsageUnit]
+) -> None:
+    """The meter's 118 CCF, printed first, was stored for a bill charging 122.4 therms: a month of no therms."""
+    report = analyze(PRAIRIE_GAS.format(billed=billed).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [(u.quantity, u.unit) for u in report.bill.usage] == [reading]
+    assert (report.decision, report.reasons) == ("accept", [])
+
+
+SUMMIT_ENERGY = """\
+Summit Energy Services
+Customer: Rachel Kim
+Account number: 3309-1120
+Statement date: 03/09/2026
+Billing period: 02/05/2026 - 03/06/2026
+Due date: 03/30/2026
+Usage: 930 kWh
+Delivery services
+  Basic charge                  $11.00
+  Distribution 930 kWh          $31.20
+  {delivery}                $42.20
+Supply services
+  Generation 930 kWh            $97.65
+  {supply}                  $97.65
+Taxes
+  Sales tax                     $13.32
+Total current charges          $153.17
+Amount due                     $153.17
+"""
+
+
+@pytest.mark.parametrize(
+    ("delivery", "supply"), [("Delivery subtotal", "Supply subtotal"), ("Delivery total   ", "Supply total   ")]
+)
+def test_a_sections_subtotal_is_no_line_item(delivery: str, supply: str) -> None:
+    """Read as items, the subtotals counted their sections twice: a sum mismatch, and a review."""
+    text = SUMMIT_ENERGY.format(delivery=delivery, supply=supply)
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [item.amount for item in report.bill.line_items] == [
+        Decimal("11.00"),
+        Decimal("31.20"),
+        Decimal("97.65"),
+        Decimal("13.32"),
+    ]
+
+
+WESTBROOK = """\
+Westbrook Electric
+Account number: 1200-884-3
+Customer: Sam Porter
+Statement date: 04/08/2026
+Billing period: 03/06/2026 - 04/05/2026
+Due date: 04/29/2026
+Thank you for your payment of $88.10 received 03/20/2026.
+Charges
+  Customer charge     $10.00
+  Energy 720 kWh      $78.50
+  Taxes                $7.80
+  Total current charges  $96.30
+Amount due  {due}
+Usage: 720 kWh
+"""
+
+
+def test_a_payment_thanked_for_beside_no_previous_balance_settled_an_unprinted_one() -> None:
+    """With no previous balance printed, 0 - 88.10 + 96.30 is not 96.30: an ordinary bill went to review."""
+    report = analyze(WESTBROOK.format(due="$96.30").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.total_amount == Decimal("96.30")
+
+
+def test_a_total_that_is_not_the_current_charges_beside_no_previous_balance_still_fails_the_balance() -> None:
+    report = analyze(WESTBROOK.format(due="$184.40").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "balance_mismatch" in report.reasons
+
+
+EASTFIELD = """\
+Eastfield Gas Co.
+Account: 4471-0092-11
+Customer: Omar Haddad
+Bill date: 01/05/26
+Period: 11/28/25 - 12/29/25
+{due}
+Gas used: 96 therms
+Customer charge     $14.00
+Gas supply 96 therms  $55.68
+Delivery 96 therms    $31.10
+Tax                   $6.05
+Current charges     $106.83
+Amount due          $106.83
+"""
+
+
+def test_a_due_date_labelled_due_alone_is_read() -> None:
+    report = analyze(EASTFIELD.format(due="Due: 01/26/26").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.due_date == date(2026, 1, 26)
+
+
+def test_an_amount_labelled_due_is_no_due_date() -> None:
+    report = analyze(EASTFIELD.format(due="Past due: $0.00").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None and report.bill.due_date is None
