@@ -42,7 +42,6 @@ import contextlib
 import os
 import random
 import signal
-import sys
 import tempfile
 import time
 import uuid
@@ -62,7 +61,7 @@ from bench.pipeline import failure_reason
 from shared import search_attributes as sa
 from shared.models import SETTLED_STATUSES, IngestionResult, JobStatus
 from shared.settings import Settings
-from shared.temporal import connect_client, workflow_id_for
+from shared.temporal import connect_client, exit_past_the_sdk, workflow_id_for
 from stack.local import LocalStack, StackOptions, stop_on_sigterm, stop_process
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
@@ -865,4 +864,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_past_the_sdk(main())  # its clients made: past the SDK's teardown crash

@@ -62,7 +62,7 @@ from bench.noop_steps import STEP_POLICIES, default_steps
 from bench.pipeline import PipelineResult, run_pipeline, seed_accounts
 from bench.sampler import SamplerProcess
 from shared.settings import Settings
-from shared.temporal import connect_client
+from shared.temporal import connect_client, exit_past_the_sdk
 from stack.local import CO_LOCATED_BATCH_NICE, finish_stopping_undisturbed, stop_on_sigterm
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -396,4 +396,4 @@ def shortfalls_of(outcome: Outcome) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_past_the_sdk(main())  # its clients made: past the SDK's teardown crash

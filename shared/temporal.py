@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from collections.abc import Awaitable
 from datetime import timedelta
 from functools import cache
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from temporalio.client import Client, TLSConfig, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.converter import DataConverter
@@ -101,6 +103,21 @@ def core_runtime(metrics_address: str | None = None) -> Runtime:
             f"WORKER_METRICS_ADDRESS={metrics_address} cannot be listened on ({error}): set a free port, on an"
             " address of this machine, or unset it"
         ) from None
+
+
+def exit_past_the_sdk(code: int | str | None) -> NoReturn:
+    """End a process that made a Temporal client as ``sys.exit(code)`` would, but past the interpreter's teardown.
+
+    The SDK's core threads may still call into Python while the interpreter finalizes: a command ending right after
+    an RPC aborted ("Fatal Python error: PyGILState_Release", exit 134 or 139) one time in three, whatever it had
+    decided (temporalio/sdk-python#300). Everything is flushed first; nothing else is left to tear down."""
+    if isinstance(code, str):
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 def tls_config(settings: Settings, *, api_key: str | None) -> TLSConfig | bool:

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import re
 import sys
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from shared.db import open_for_a_command
 from shared.logs import configure_logging
 from shared.models import ENDED_STATUSES
 from shared.settings import Settings, settings_or_exit
-from shared.temporal import connect_client
+from shared.temporal import connect_client, exit_past_the_sdk
 
 PAGE = 500
 """Objects checked against Postgres in one query."""
@@ -272,7 +273,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.older_than < MIN_AGE:
         parser.error(f"--older-than must be at least {MIN_AGE}")
-    sys.exit(asyncio.run(_main(args)))
+    code: int | str | None = 1
+    try:
+        code = asyncio.run(_main(args))
+    except SystemExit as stop:  # a refusal: its one line
+        code = stop.code
+    except Exception:  # noqa: BLE001 - its traceback, as Python would print it; then the same exit past the SDK
+        traceback.print_exc()
+    exit_past_the_sdk(code)
 
 
 if __name__ == "__main__":
