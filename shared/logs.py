@@ -225,11 +225,17 @@ def _sdk_run_id(record: logging.LogRecord) -> str | None:
     return None
 
 
+_SHARED_POOL_LOGGERS = ("asyncpg",)
+"""Loggers of a pool every activity shares, never of one job: asyncpg's pool restores its connections in a task an
+activity's release started, which inherits that activity's context, and a Postgres outage's warnings named a job
+that had ended before it began."""
+
+
 def _temporal_context(record: logging.LogRecord) -> dict[str, Any]:
     if (run_id := _sdk_run_id(record)) is not None:
         return {"run_id": run_id}
     details: Mapping[str, Any] | None = getattr(record, "temporal_activity", None)
-    if details is None and activity.in_activity():  # a plain stdlib logger inside an activity
+    if details is None and activity.in_activity() and not record.name.startswith(_SHARED_POOL_LOGGERS):
         details = activity.info()._logger_details()
     if details is not None:
         return {

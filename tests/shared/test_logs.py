@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -94,6 +95,26 @@ def test_activity_logs_are_flattened_from_temporal_context(output: io.StringIO) 
         assert "temporal_activity" not in record
     assert temporal["message"] == "via temporal logger"  # details are fields, not message noise
     assert explicit["step"] == "ocr"
+
+
+def test_the_shared_pools_logs_name_no_job_whatever_activity_started_their_task(output: io.StringIO) -> None:
+    """asyncpg restores its pool in a task an activity's release started, inheriting that activity's context: a
+    Postgres outage's "Failed to restore the pool connection floor" named a job that had ended before it began."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="bill-ingestion-job-42", activity_type="store_raw_bill")
+
+    async def activity_body() -> None:
+        async def pool_maintenance() -> None:
+            logging.getLogger("asyncpg.pool").warning("Failed to restore the pool connection floor; retrying")
+            logging.getLogger("activities.storage").info("the activity's own")
+
+        await asyncio.create_task(pool_maintenance())
+
+    asyncio.run(env.run(activity_body))
+
+    pool, own = _records(output)
+    assert pool["logger"] == "asyncpg.pool" and "job_id" not in pool and "workflow_id" not in pool
+    assert own["job_id"] == "job-42" and own["step"] == "store_raw_bill"
 
 
 def test_workflow_logger_extra_is_flattened(output: io.StringIO) -> None:
