@@ -13,6 +13,7 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from activities import failure_counts
 from extraction.bounded import BoundedReader, ParseTimedOut
 from extraction.checks import check_account, check_approval, check_bill, check_correction, check_issued_by
 from extraction.document import Document, DocumentRejected
@@ -33,7 +34,9 @@ CANCEL_CHECK_SECONDS = 1.0
 """How soon a long call's wait notices a cancellation: a worker shutting down cancels its activities locally
 (no heartbeat brings that) and gives them ``worker.main.SHUTDOWN_MARGIN_SECONDS`` (5 s) to end."""
 PARSE_ATTEMPTS = 3
-"""Attempts at a PDF that keeps outliving PDF_PARSE_TIMEOUT_SECONDS before a person is asked to read it."""
+"""Parses of a PDF that keeps outliving PDF_PARSE_TIMEOUT_SECONDS before a person is asked to read it: attempts that
+failed otherwise (the stored object unreadable) do not count (``activities.failure_counts``)."""
+PARSE_TIMEOUT = "parse_timeout"
 
 
 DOCUMENT_CACHE_BYTES = 32 * 1024 * 1024
@@ -80,7 +83,7 @@ class ExtractionActivities:
         beat_at = time.monotonic() + HEARTBEAT_SECONDS
         while not wait([future], timeout=min(CANCEL_CHECK_SECONDS, HEARTBEAT_SECONDS)).done:
             if time.monotonic() >= beat_at:
-                activity.heartbeat()
+                failure_counts.heartbeat()  # keeping the parse timeouts earlier attempts counted
                 beat_at = time.monotonic() + HEARTBEAT_SECONDS
             if activity.is_cancelled():
                 future.cancel()
@@ -128,9 +131,9 @@ class ExtractionActivities:
         """Retried first (a busy worker, not the bill, may be why); after PARSE_ATTEMPTS, a review task
         (``parse_timeout``): a person can still read a bill the parser cannot, and rejecting it as
         corrupt would fail the job for the worker's load."""
-        attempt = activity.info().attempt
-        context = {"job_id": request.job_id, "step": "extract_bill", "attempt": attempt}
-        if attempt < PARSE_ATTEMPTS:
+        timeouts = failure_counts.count(PARSE_TIMEOUT)
+        context = {"job_id": request.job_id, "step": "extract_bill", "attempt": activity.info().attempt}
+        if timeouts < PARSE_ATTEMPTS:
             logger.warning("PDF parse timed out; extraction will be retried", extra=context)
             raise ApplicationError(f"the PDF parse timed out: {slow.detail}", type="ParseTimedOut") from slow
         logger.warning("PDF parse timed out on every attempt; a person reads the bill", extra=context)

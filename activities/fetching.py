@@ -11,6 +11,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import failure_counts
 from activities.connectors.base import AccountInfo, BillNotAvailable, ConnectorRegistry, SourceDocument
 from activities.connectors.documents import MAX_SOURCE_BYTES, read_source
 from activities.storage import extension_for
@@ -21,7 +22,9 @@ from shared.models import FetchedBill, FetchRequest
 logger = logging.getLogger(__name__)
 
 MAX_NO_BILL_ATTEMPTS = 4
-"""A provider with no bill yet is asked this many times (a database outage is retried longer)."""
+"""A provider with no bill yet is asked this many times: attempts an outage failed (Postgres, the portal) do not count
+(``activities.failure_counts``), and are retried for the step's hour."""
+NO_BILL = "no_bill"
 
 
 class FetchActivities:
@@ -77,7 +80,7 @@ class FetchActivities:
             source_uri = connector.locate(account, job_id=request.job_id)
             document = await read_source(connector, source_uri, max_bytes=self._max_bytes)
         except BillNotAvailable as missing:
-            if activity.info().attempt >= MAX_NO_BILL_ATTEMPTS:
+            if failure_counts.count(NO_BILL) >= MAX_NO_BILL_ATTEMPTS:
                 raise ApplicationError(str(missing), type="BillNotAvailable", non_retryable=True) from missing
             raise
         logger.info("bill fetched", extra={"job_id": request.job_id, "step": "fetch_bill", "bytes": len(document.data)})

@@ -191,16 +191,20 @@ class ReviewActivities:
 
         This is the notification hook: wire e-mail or paging here.
         """
-        await self._set_status(update, closed=False)
-        logger.warning("review SLA missed: escalated", extra={"job_id": update.job_id, "step": "escalate_review"})
+        context = {"job_id": update.job_id, "step": "escalate_review"}
+        if await self._set_status(update, closed=False):
+            logger.warning("review SLA missed: escalated", extra=context)
+        else:  # the job ended first, or a retry after this escalation committed: no second page
+            logger.info("escalation found the task escalated or closed already: nothing to notify", extra=context)
 
     @activity.defn
     async def close_review_task(self, update: ReviewTaskUpdate) -> None:
         """Safe to rerun: sets the task's final status and ends its claim (``end_claim``)."""
         await self._set_status(update, closed=True)
 
-    async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> None:
-        """Closing is final: an escalation that lands late leaves a closed task closed.
+    async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> bool:
+        """Closing is final: an escalation that lands late leaves a closed task closed. True when this call escalated
+        the task (its first escalation): the SLA's alert is sent once, and for a task still open.
 
         A run an operator reset past the opening of its review takes the task over (and the job, see
         ``_take_over``), and its escalation opens again a task the run it replaced closed with its end:
@@ -210,7 +214,7 @@ class ReviewActivities:
             newer = job is not None and bool(job["newer"])
             if newer:
                 await _take_over(conn, update.job_id, JobStatus.RUNNING if closed else JobStatus.NEEDS_REVIEW)
-            await conn.execute(
+            escalated_now = await conn.fetchval(
                 f"""
                 UPDATE review_tasks
                    SET status = $2, revision = $3, updated_at = now(), run_id = CASE WHEN $6 THEN $5 ELSE run_id END,
@@ -218,6 +222,7 @@ class ReviewActivities:
                                            ELSE escalated_at END,
                        closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) WHEN $6 THEN NULL ELSE closed_at END
                  WHERE job_id = $1 AND ($6 OR (($4 OR closed_at IS NULL) AND {_owned_by_run("$5")}))
+                RETURNING escalated_at = now() AND status = 'ESCALATED'
                 """,
                 update.job_id,
                 update.status,
@@ -228,6 +233,7 @@ class ReviewActivities:
             )
             if closed:
                 await end_claim(conn, update.job_id)
+        return bool(escalated_now)
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:

@@ -83,8 +83,10 @@ EXTRACT = ActivityPolicy(
     timedelta(minutes=3), _retry(2, 60, 0), heartbeat=timedelta(seconds=30), schedule_to_close=timedelta(minutes=30)
 )
 # Validation checks the extraction against the document's text: the worker that just extracted
-# it has the text in memory, any other reads the stored object again, so retry like storage.
-VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
+# it has the text in memory, any other reads the stored object again, so retry like storage, for up to an
+# hour with no attempt limit (ten attempts, two and a half minutes, failed a job an object-store outage caught
+# here that store_raw_bill would have outlived).
+VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 0), schedule_to_close=timedelta(hours=1))
 # Analytics sink: streaming inserts are idempotent by bill id, so retry generously. The bill is
 # already stored in Postgres, and a job that failed here could not be sent again (the same file
 # is a DUPLICATE): keep trying through a warehouse outage of up to a day, the job RUNNING (its

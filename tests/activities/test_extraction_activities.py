@@ -9,6 +9,7 @@ import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -126,11 +127,17 @@ def test_a_cancellation_ends_the_wait_on_a_call_still_running(
     assert len(beats) == 1
 
 
-@pytest.mark.parametrize("attempt", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("attempt", "timed_out_before"),
+    [(1, 0), (2, 1), (3, 2), (3, 0), (5, 1)],
+    ids=["1", "2", "3", "3-after-outages", "5"],
+)
 def test_a_pdf_too_slow_to_parse_is_retried_then_reviewed_not_failed_as_corrupt(
-    tmp_path: Path, settings: Settings, attempt: int, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, settings: Settings, attempt: int, timed_out_before: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A readable bill can outlive the parse limit on a busy worker: retried, then read by a person."""
+    """A readable bill can outlive the parse limit on a busy worker: retried, then read by a person after
+    PARSE_ATTEMPTS parses timed out, however many attempts failed otherwise (the stored object unreadable): two of
+    those, then one timeout, sent the bill to review as timing out "on every attempt"."""
     store = LocalArtifactStore(tmp_path / "artifacts")
     store.ensure_bucket()
     job_id = str(uuid.uuid4())
@@ -139,11 +146,14 @@ def test_a_pdf_too_slow_to_parse_is_retried_then_reviewed_not_failed_as_corrupt(
     hurried = settings.model_copy(update={"pdf_parse_timeout_seconds": 0.001})
     activities = ExtractionActivities(store, hurried)
     env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, attempt=attempt, activity_type="extract_bill")
+    carried = [{"parse_timeout": timed_out_before}] if timed_out_before else []
+    env.info = dataclasses.replace(env.info, attempt=attempt, activity_type="extract_bill", heartbeat_details=carried)
+    beats: list[tuple[Any, ...]] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
     request = ExtractRequest(job_id=job_id, artifact=artifact, provider=Provider.PGE)
 
     caplog.handler.addFilter(ContextFilter())
-    if attempt < PARSE_ATTEMPTS:
+    if timed_out_before + 1 < PARSE_ATTEMPTS:
         with pytest.raises(ApplicationError) as raised, caplog.at_level(logging.WARNING):
             env.run(activities.extract_bill, request)
         assert raised.value.type == "ParseTimedOut" and raised.value.type not in NON_RETRYABLE
@@ -152,6 +162,7 @@ def test_a_pdf_too_slow_to_parse_is_retried_then_reviewed_not_failed_as_corrupt(
         [killed] = [r for r in caplog.records if r.getMessage().startswith("PDF parse exceeded its time limit")]
         context = (killed.__dict__.get("workflow_id"), killed.__dict__.get("step"))
         assert context == (env.info.workflow_id, "extract_bill")
+        assert beats[-1] == ({"parse_timeout": timed_out_before + 1},)  # for the next attempt to read
         return
     outcome = env.run(activities.extract_bill, request)
     assert (outcome.bill, outcome.reasons) == (None, ["parse_timeout"])

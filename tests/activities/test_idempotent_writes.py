@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -909,3 +910,30 @@ async def test_a_reissue_whose_period_moved_a_day_replaces_the_bill_and_the_next
         (date(2026, 3, 1), Decimal("50.00")),
         (date(2026, 3, 31), Decimal("55.00")),
     ]
+
+
+async def test_the_sla_alert_is_logged_once_and_only_for_a_task_still_open(
+    http: httpx.AsyncClient, resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Operators alert on "review SLA missed: escalated": a retry after the escalation committed logged it again,
+    and so did an escalation landing after the job had ended (its task closed, nothing escalated)."""
+    pool = resources.pool
+    env = ActivityEnvironment()
+    review = ReviewActivities(pool)
+    escalate = ReviewTaskUpdate(status=ReviewStatus.ESCALATED, revision="r2", job_id="")
+    still_open = await open_task_of_a_running_job(http, pool, env, review)
+    ended = await open_task_of_a_running_job(http, pool, env, review)
+    await env.run(
+        JobActivities(pool).mark_job_finished,
+        JobStatusUpdate(job_id=ended.job_id, status=JobStatus.FAILED, error="a step failed"),
+    )
+
+    with caplog.at_level(logging.INFO, logger="activities.review"):
+        for job_id in (still_open.job_id, still_open.job_id, ended.job_id):  # the second a retry
+            await env.run(review.escalate_review, escalate.model_copy(update={"job_id": job_id}))
+
+    alerts = [r.__dict__["job_id"] for r in caplog.records if r.getMessage() == "review SLA missed: escalated"]
+    assert alerts == [still_open.job_id]
+    assert await pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", still_open.job_id) == "ESCALATED"
+    ended_task = await pool.fetchrow("SELECT status, escalated_at FROM review_tasks WHERE job_id = $1", ended.job_id)
+    assert (ended_task["status"], ended_task["escalated_at"]) == ("CANCELED", None)

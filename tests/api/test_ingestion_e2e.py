@@ -199,7 +199,7 @@ async def test_failing_connector_ends_failed_after_retries(
     assert failed and failed[0].activity_task_failed_event_attributes.retry_state != 0
     started = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
     fetch_attempts = max(e.activity_task_started_event_attributes.attempt for e in started)
-    assert fetch_attempts == 4  # policies.FETCH.maximum_attempts: retried, then given up
+    assert fetch_attempts == 4  # MAX_NO_BILL_ATTEMPTS answers of "no bill": retried, then given up
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
 
 
