@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import Depends, FastAPI
 
@@ -29,6 +29,7 @@ from shared.db import create_pool, migrate
 from shared.ensured import ensure_or_continue
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
+from shared.refusals import StartRefused
 from shared.settings import Settings, get_settings, warn_misspelled_settings
 from shared.startup import check_search_attributes, stop_signals_cancel, when_reachable
 from shared.temporal import connect_client
@@ -48,6 +49,16 @@ async def ensure_bucket_or_warn(store: ArtifactStore, *, within: float) -> async
     )
 
 
+@contextmanager
+def refusal_logged() -> Iterator[None]:
+    """A refused start (``StartRefused``) said first in one line, before uvicorn logs its traceback."""
+    try:
+        yield
+    except StartRefused as refused:
+        logger.critical(f"api refused to start: {refused}")
+        raise
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -60,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         starting = asyncio.current_task()
         assert starting is not None
         # Told to stop while waiting (for Temporal, Postgres, another process's migration, GCS): stop now.
-        with stop_signals_cancel(starting):
+        with stop_signals_cancel(starting), refusal_logged():
             client = await when_reachable(
                 "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
             )

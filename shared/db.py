@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.refusals import StartRefused
 from shared.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -66,7 +67,7 @@ and a process waiting while another migrates would die."""
 logger = logging.getLogger(__name__)
 
 
-class DatabaseUrlUnusable(RuntimeError):
+class DatabaseUrlUnusable(StartRefused):
     """``DATABASE_URL`` does not parse; the message says why without quoting it."""
 
 
@@ -347,7 +348,7 @@ def migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
 
 
-class PostgresTooOld(RuntimeError):
+class PostgresTooOld(StartRefused):
     """The database is older than the schema's statements: said in one line, not as a migration's syntax error."""
 
 
@@ -355,7 +356,7 @@ OLDEST_POSTGRES = 15
 """The oldest Postgres the migrations run on: they use ``UNIQUE NULLS NOT DISTINCT`` (new in 15)."""
 
 
-class SchemaBehind(RuntimeError):
+class SchemaBehind(StartRefused):
     """A database this release's services have not migrated yet: a one-shot command leaves that to them."""
 
 

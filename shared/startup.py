@@ -28,6 +28,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared import search_attributes
+from shared.refusals import StartRefused
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,17 @@ def is_unreachable(error: BaseException) -> bool:
     )
 
 
+class Unreachable(StartRefused):
+    """A service the start needs did not answer in time (``when_reachable``)."""
+
+
 async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, within: float) -> T:
     """``connect()``, tried again while ``what`` is unreachable, for up to ``within`` seconds in all.
 
     The tries are 0.5 s apart, then doubling to 5 s; each wait is logged. After ``within`` (0: no
-    second try) the last error is raised, as a first failure was before."""
+    second try) ``Unreachable`` is raised, naming ``what`` and the last error: the worker's last line named
+    neither ("worker failed", a traceback ending in ``ConnectionRefusedError``). An error that is no
+    unreachability (a refused password) is raised as it is, at once."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     delay = FIRST_DELAY_SECONDS
@@ -77,8 +84,13 @@ async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, with
         try:
             return await connect()
         except Exception as error:
-            if not is_unreachable(error) or loop.time() + delay > deadline:
+            if not is_unreachable(error):
                 raise
+            if loop.time() + delay > deadline:
+                raise Unreachable(
+                    f"{what} did not answer within STARTUP_WAIT_SECONDS ({within:g} s):"
+                    f" {type(error).__name__}: {error}"[:500]
+                ) from error
             logger.warning(
                 f"{what} is not reachable yet; trying again",
                 extra={"attempt": attempt, "retry_in_s": delay, "error": f"{type(error).__name__}: {error}"[:300]},
@@ -139,7 +151,7 @@ def stop_signals_cancel(task: asyncio.Task[object]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class SearchAttributesMissing(Exception):
+class SearchAttributesMissing(StartRefused):
     """Temporal's namespace lacks one of MiniMeter's search attributes, or has it of another type."""
 
 

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared.codec import data_converter, load_key_ring
 from shared.job_metrics import HISTOGRAM_BUCKETS
+from shared.refusals import StartRefused
 from shared.settings import Settings
 from shared.temporal_tls import tls_mismatch
 
@@ -71,7 +72,7 @@ def converter_for(settings: Settings) -> DataConverter:
 CORE_LOGGER = "temporalio.core"
 
 
-class MetricsAddressUnusable(RuntimeError):
+class MetricsAddressUnusable(StartRefused):
     """``WORKER_METRICS_ADDRESS`` cannot be listened on (taken, or not this machine's): the SDK says only
     "Failed starting Prometheus exporter", naming no setting."""
 

@@ -7,6 +7,7 @@ or left TLS off against one with it, read that in the worker's last log line and
 
 from __future__ import annotations
 
+from shared.refusals import StartRefused
 from shared.settings import Settings
 
 CONNECT_FAILED = "Failed client connect:"
@@ -21,7 +22,7 @@ STARTING_OR_STOPPING = "code: Unavailable"
 waits for it (``TEMPORAL_NOT_READY``), where a mismatch fails the start at once."""
 
 
-class TemporalTlsMismatch(RuntimeError):
+class TemporalTlsMismatch(StartRefused):
     """The client's TLS settings do not fit the server's; the message names the settings to change."""
 
 

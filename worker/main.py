@@ -33,6 +33,7 @@ from activities.storage import StorageActivities
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.priority import lower_priority
+from shared.refusals import StartRefused
 from shared.schedules import ensure_rollup_schedule
 from shared.settings import Settings, settings_or_exit, warn_misspelled_settings
 from shared.startup import check_search_attributes, when_reachable
@@ -302,6 +303,10 @@ def main() -> None:
         # uvloop, as the API's uvicorn runs: the SDK hands each task and result to this loop from its own
         # threads. On the standard loop the worker spent ~5 ms more CPU a bill (bench/RESULTS.md, session 41).
         uvloop.run(run_worker(settings))
+    except StartRefused as refused:  # one line saying why (a setting, a service): no traceback to read through
+        logger.critical(f"worker refused to start: {refused}")
+        end_within(EXIT_WITHIN_SECONDS, 1)
+        sys.exit(1)
     except Exception:
         # Logged, not left to Python's hook: its traceback reached stderr unmasked, one log entry per
         # line in a pipeline that reads JSON lines, and without the pid that tells workers apart.

@@ -64,3 +64,8 @@ async def test_a_namespace_without_the_search_attributes_is_refused_by_name(
     assert "--name CustomerId --type Int" in refusal
     assert "JobStatus" in refusal and "Int" in refusal  # registered as Int, wanted Keyword
     assert "Postgres" not in logged  # it stopped before waiting for anything else
+    # Said first in one line of its own, no traceback to read through (the API's uvicorn adds its own after it).
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    [said] = [entry for entry in entries if entry["level"] == "CRITICAL"]
+    assert said["message"].startswith(f"{module} refused to start: ") and CREATE in said["message"], said
+    assert "exc_info" not in said

@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from shared.db import DatabaseUrlUnusable, create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
-from shared.startup import is_unreachable, when_reachable
+from shared.startup import Unreachable, is_unreachable, when_reachable
 from stack.services import free_port
 from tests.helpers import entry_point_env, entry_point_running, start_dev_server, until_logged
 from worker.resources import open_resources
@@ -137,8 +137,11 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
     async def never() -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(
+        Unreachable, match=r"^Postgres did not answer within STARTUP_WAIT_SECONDS \(0 s\): "
+    ) as given_up:
         await when_reachable("Postgres", never, within=0)
+    assert isinstance(given_up.value.__cause__, ConnectionRefusedError)
 
 
 async def test_a_tls_file_the_database_url_names_that_is_not_there_is_not_waited_out(
