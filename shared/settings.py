@@ -541,7 +541,10 @@ def misspelled_settings(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """(variable, the setting it is likely meant for) for each variable of ``environ`` that is no setting but
     reads nearly as one: ``TEMPORAL_ADRESS``, ``WORKER_GRACEFUL_SHUTDOWN_SECOND``. Unread, each left its setting at
     the default without a word: a worker waited a minute on 127.0.0.1:7233."""
-    known = {name.upper() for name in Settings.model_fields}
+    from shared.secrets import SecretManagerConfig  # as settings_customise_sources imports it: where needed
+
+    secret_manager = {f"SECRET_MANAGER_{name.upper()}" for name in SecretManagerConfig.model_fields}
+    known = {name.upper() for name in Settings.model_fields} | secret_manager
     found: list[tuple[str, str]] = []
     for variable in sorted(environ):
         upper = variable.upper()

@@ -940,13 +940,6 @@ def _one_price_a_unit(priced: Sequence[_Figure]) -> Iterator[tuple[Decimal, Usag
             yield quantities.pop(), unit
 
 
-def gallons_read(text: str) -> Iterator[Decimal]:
-    """The gallons of ``readings_printed``: what the evidence check confirms a gallon reading by on a bill
-    counting in thousands of gallons. Any gallons on the page let a Gemini reading of a rate's "per 1,000
-    gallons", a tier's "first 3,000 gallons" or a minimum's "Minimum 2,000 gallons" through."""
-    return (quantity for quantity, unit in readings_printed(text) if unit is UsageUnit.GAL)
-
-
 def _reading_notes(
     text: str, line_cells: Sequence[Cell], notes: Sequence[re.Match[str]], rates: Mapping[int, int] | None = None
 ) -> Iterator[tuple[re.Match[str], Cell, int | None]]:

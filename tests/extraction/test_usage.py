@@ -8,7 +8,7 @@ import pytest
 
 from extraction.rules import usage
 from extraction.rules.layout import to_lines
-from extraction.rules.usage import gallons_read, read_usage
+from extraction.rules.usage import read_usage, readings_printed
 from extraction.values import iter_money
 from shared.bill import Commodity, UsageReading, UsageUnit
 from tests.extraction.scanning import ScanCounter
@@ -39,7 +39,8 @@ def test_a_line_of_figures_is_searched_once_for_rates_and_unit_sizes(counters: d
 
 def test_the_evidence_checks_gallons_are_found_with_the_same_work(counters: dict[str, ScanCounter]) -> None:
     gallons = LINE.replace("kWh", "gallons")
-    assert list(gallons_read(gallons)) == [Decimal(512), Decimal(100), Decimal(512)] * 100
+    read = [quantity for quantity, unit in readings_printed(gallons) if unit is UsageUnit.GAL]
+    assert read == [Decimal(512), Decimal(100), Decimal(512)] * 100
     assert {name: counter.scanned for name, counter in counters.items()} == dict.fromkeys(counters, len(gallons))
 
 

@@ -425,8 +425,11 @@ def test_a_misspelled_setting_is_named_with_the_one_meant() -> None:
         "WORKER_GRACEFUL_SHUTDOWN_SECOND": "5",
         "GCS_BUCKET": "b",
         "HOME": "/",
+        "SECRET_MANAGER_PROJCT": "p",  # unread, production refused for a PAYLOAD_KEYS that was in Secret Manager
+        "SECRET_MANAGER_PREFIX": "mm-",
     }
     assert misspelled_settings(environ) == [
+        ("SECRET_MANAGER_PROJCT", "SECRET_MANAGER_PROJECT"),
         ("TEMPORAL_ADRESS", "TEMPORAL_ADDRESS"),
         ("WORKER_GRACEFUL_SHUTDOWN_SECOND", "WORKER_GRACEFUL_SHUTDOWN_SECONDS"),
     ]
