@@ -262,3 +262,12 @@ def test_docker_compose_config_is_valid() -> None:
     if "is not a docker command" in result.stderr or "unknown" in result.stderr.lower():
         pytest.skip("docker compose plugin not installed")
     assert result.returncode == 0, result.stderr
+
+
+def test_each_worker_serves_metrics_and_is_healthy_while_they_answer(services: dict[str, Any]) -> None:
+    """No worker polling said so nowhere: the API's /health stayed ok and the jobs waited without a word."""
+    worker = services["worker"]
+    port = worker["environment"]["WORKER_METRICS_ADDRESS"].rsplit(":", 1)[1]
+    check = " ".join(worker["healthcheck"]["test"])
+    assert f"http://localhost:{port}/metrics" in check
+    assert "ports" not in worker  # no key guards /metrics: the compose network only
