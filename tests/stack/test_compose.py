@@ -264,7 +264,7 @@ def test_docker_compose_config_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_each_worker_serves_metrics_and_is_healthy_while_they_answer(services: dict[str, Any]) -> None:
+def test_each_worker_serves_metrics_and_is_healthy_while_they_answer(services: dict) -> None:
     """No worker polling said so nowhere: the API's /health stayed ok and the jobs waited without a word."""
     worker = services["worker"]
     port = worker["environment"]["WORKER_METRICS_ADDRESS"].rsplit(":", 1)[1]
