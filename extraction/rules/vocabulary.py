@@ -71,6 +71,7 @@ GENERIC: dict[str, LabelSet] = {
         r"amount\s+to\s+pay",
         r"new\s+balance",
         r"amount\s+you\s+owe",
+        r"credit\s+balance\s*[-\u2013\u2014:]?\s*do\s+not\s+pay",  # "Credit balance - do not pay  -$163.60"
         exclude=_NOT_CURRENT,
     ),
     "previous_balance": LabelSet.of(

@@ -196,3 +196,35 @@ def test_a_due_date_labelled_due_alone_is_read() -> None:
 def test_an_amount_labelled_due_is_no_due_date() -> None:
     report = analyze(EASTFIELD.format(due="Past due: $0.00").encode(), provider_hint=None, settings=OFFLINE)
     assert report.bill is not None and report.bill.due_date is None
+
+
+LAKESHORE = """\
+Lakeshore Electric Company
+Account No. 9001 4477 21
+Bill date: 11/03/2026
+Billing period: 09/30/2026 to 10/29/2026
+Due date: 11/24/2026
+Previous balance           $0.00
+Payments received       -$250.00
+Current charges           $86.40
+Credit balance - do not pay   {credit}
+Charges this period
+  Basic service charge          $10.00
+  Energy 640 kWh                $64.00
+  Sales tax                      $12.40
+  Total current charges          $86.40
+Electric usage: 640 kWh
+"""
+
+
+def test_a_credit_balance_not_to_pay_is_the_amount_due() -> None:
+    """Unread, the bill went to review for a missing total ("163.60 CR" and "($163.60)" were read)."""
+    report = analyze(LAKESHORE.format(credit="-$163.60").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.total_amount == Decimal("-163.60")
+
+
+def test_a_credit_balance_printed_without_its_sign_does_not_balance() -> None:
+    """Read as 163.60 owed, it is no credit: the balance check sends it to a person."""
+    report = analyze(LAKESHORE.format(credit="$163.60").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "balance_mismatch" in report.reasons
