@@ -13,6 +13,7 @@ import asyncpg
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from activities.storage import extension_for
 from api.deps import (
@@ -204,12 +205,20 @@ async def list_jobs(
     ] = None,
     customer_id: IdFilter = None,
     utility_account_id: IdFilter = None,
+    created_before: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="only jobs created before this time (ISO 8601 with its zone): ?status=RUNNING&created_before="
+            " an hour ago lists the jobs that may be stuck"
+        ),
+    ] = None,
+    created_after: Annotated[AwareDatetime | None, Query(description="only jobs created at or after this time")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status (any of several), customer and utility account (scoped keys see their
-    own).
+    """Jobs, newest first, filtered by status (any of several), customer, utility account and when they were created
+    (scoped keys see their own).
 
     Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while jobs are being
     created: an offset counts from the newest job, so every new one shifts the pages after it.
@@ -219,8 +228,18 @@ async def list_jobs(
     # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
     statuses = sorted({status.value for status in status_filter}) if status_filter else None
     # The account only when given: a cursor of the unfiltered list, made before this filter, keeps its scope.
-    by_account = {"utility_account_id": utility_account_id} if utility_account_id is not None else {}
-    scope = cursor_scope("jobs", status=statuses, customer_id=customer_id, **by_account)
+    if created_before is not None and created_after is not None and created_after >= created_before:
+        raise Problem(422, "created_after must be earlier than created_before: no job is created in that window")
+    narrowed = {
+        name: value
+        for name, value in (
+            ("utility_account_id", utility_account_id),
+            ("created_before", created_before and created_before.isoformat()),
+            ("created_after", created_after and created_after.isoformat()),
+        )
+        if value is not None
+    }
+    scope = cursor_scope("jobs", status=statuses, customer_id=customer_id, **narrowed)
     after = JobCursor.decode(cursor, scope) if cursor is not None else None
     if principal.customer_id is not None:
         if customer_id is not None and customer_id != principal.customer_id:
@@ -229,17 +248,15 @@ async def list_jobs(
     where = (
         "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
         " AND ($3::bigint IS NULL OR utility_account_id = $3)"
+        " AND ($4::timestamptz IS NULL OR created_at < $4) AND ($5::timestamptz IS NULL OR created_at >= $5)"
     )
-    total = await state.pool.fetchval(
-        f"SELECT count(*) FROM ingestion_jobs WHERE {where}", statuses, customer_id, utility_account_id
-    )
+    filters = (statuses, customer_id, utility_account_id, created_before, created_after)
+    total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", *filters)
     rows = await state.pool.fetch(
         f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE {where}"
-        " AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
-        statuses,
-        customer_id,
-        utility_account_id,
+        " AND ($8::timestamptz IS NULL OR (created_at, id) < ($8, $9::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+        *filters,
         limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,
         after.created_at if after else None,

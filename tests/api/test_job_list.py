@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -156,3 +157,33 @@ async def test_one_accounts_jobs_are_listed_and_paged_by_its_id(
     stranger = await create_key(resources.pool, name=f"other-{unique}", role=Role.VIEWER, customer_id=another["id"])
     scoped = await anon_http.get("/jobs", params=query, headers={"Authorization": f"Bearer {stranger.key}"})
     assert scoped.status_code == 200 and scoped.json()["total"] == 0, "another customer's key sees none of them"
+
+
+async def test_jobs_are_listed_by_when_they_were_created(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """An operator looking for stuck jobs read every RUNNING job's page: ``?status=RUNNING&created_before=`` an hour
+    ago lists the old ones alone. A time without its zone is refused, as is an empty window."""
+    account = await create_account(http, provider="pge", account_number=f"AGE-{unique}")
+    old = await insert_job(resources.pool, account, status="RUNNING")
+    recent = await insert_job(resources.pool, account, status="RUNNING")
+    await resources.pool.execute(
+        "UPDATE ingestion_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", uuid.UUID(old)
+    )
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    query = {"customer_id": account["customer_id"], "status": "RUNNING"}
+
+    stuck = (await http.get("/jobs", params={**query, "created_before": an_hour_ago})).json()
+    assert [job["id"] for job in stuck["items"]] == [old] and stuck["total"] == 1
+    fresh = (await http.get("/jobs", params={**query, "created_after": an_hour_ago})).json()
+    assert [job["id"] for job in fresh["items"]] == [recent]
+
+    naive = await http.get("/jobs", params={**query, "created_before": "2026-12-06T10:00:00"})
+    assert naive.status_code == 422 and naive.json()["errors"][0]["loc"] == ["query", "created_before"]
+    empty = await http.get("/jobs", params={**query, "created_before": an_hour_ago, "created_after": an_hour_ago})
+    assert empty.status_code == 422 and "created_after must be earlier" in empty.json()["detail"]
+    unfiltered = (await http.get("/jobs", params={**query, "limit": 1})).json()
+    elsewhere = await http.get(
+        "/jobs", params={**query, "created_before": an_hour_ago, "cursor": unfiltered["next_cursor"]}
+    )
+    assert elsewhere.status_code == 422, "a cursor of the whole list gives no page of a window"
