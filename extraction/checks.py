@@ -216,10 +216,6 @@ def _items_sum(bill: NormalizedBill) -> Decimal:
 
 
 def _balances(bill: NormalizedBill, current: Decimal) -> bool:
-    if bill.previous_balance is None and current == bill.total_amount:
-        # Payments beside no previous balance settled one the bill does not print ("Thank you for your payment of
-        # $88.10"): the total is this bill's charges. Counted against them, an ordinary bill went to review.
-        return True
     previous = bill.previous_balance or Decimal("0")
     paid = bill.payments_received or Decimal("0")
     return previous - paid + current == bill.total_amount

@@ -49,18 +49,20 @@ _SUBSECTION = re.compile(
 rate's), its items are its commodity's, or none's, not the section's before it. Not a rate's line ("Rate Schedule: E1
 Residential Service"), a usage line ("Gas used 41 therms") or a wrapped item ("Delivery services")."""
 _NOT_ITEM = re.compile(
-    r"^(?:sub)?total\b|\bsub-?total\b|\btotal\W*$|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
+    r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
+    r"|^(?!.*\b(?:tax|fee|surcharge|of|on)\b)(?:[^\W\d]+\s+){0,3}sub-?total\W*$"  # "Delivery subtotal"
     r"|amount\s+enclosed"  # a late payment charge is an item
     r"|^(?!.*(?:\bfee|penalty|interest|late\s+(?:payment\s+)?charge"
     r"|\b(?:program|plan|management|forgiv|credit|agreement|installment)))"
     r".*(?:past[\s-]+due|\barrears?\b|overdue)",
     re.IGNORECASE,
 )
-"""A row that is no charge of this bill: a total or a section's ("Delivery subtotal", "Electric total"), the balance's
-parts, or what earlier bills left unpaid ("Arrears", "Past Due Amount"), which the implied current charges counted as
-this bill's cost. A fee, penalty or interest for paying late is a charge ("Late charge on past due amount", "Late
-Payment Charge (1.5% of past due)"), and so is an arrears programme's row ("Arrears Management Program credit", "Arrears
-payment plan installment")."""
+"""A row that is no charge of this bill: a total or a section's subtotal ("Delivery subtotal"; not "Sales tax on
+subtotal", nor "Electric total", a summary's one row of a service's charges), the balance's parts, or what earlier bills
+left unpaid ("Arrears", "Past Due Amount"), which the implied current charges counted as this bill's cost. A fee,
+penalty or interest for paying late is a charge ("Late charge on past due amount", "Late Payment Charge (1.5% of past
+due)"), and so is an arrears programme's row ("Arrears Management Program credit", "Arrears payment plan
+installment")."""
 _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
     (category, re.compile(pattern, re.IGNORECASE))
     for category, pattern in (

@@ -24,6 +24,7 @@ from extraction.values import (
     GALLON_SCALE_RE,
     METRIC_UNIT,
     MONTH_NAME,
+    MONTHS,
     UNIT_RE,
     allowance_at,
     iter_money,
@@ -307,6 +308,7 @@ def read_usage(
         best = _sum_of_rows(_best_reading(lines, mine), mine)
         conflict |= (
             _disagree(best, mine)
+            or _rivals_disagree(best, mine)
             or _meters_disagree(lines, best, mine)
             or any(
                 (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
@@ -334,6 +336,13 @@ def _best_reading(lines: _Page, mine: Sequence[_Seen]) -> _Seen:
     if len(charged) != 1 or first.unit in charged:
         return first
     return next(s for s in rivals if s.unit in charged)
+
+
+def _rivals_disagree(best: _Seen, mine: Sequence[_Seen]) -> bool:
+    """Whether readings as well labelled as the best, in another unit of it, differ among themselves: the best's unit
+    chosen by the charges (``_best_reading``), "CCF used 118" beside "CCF billed 181" were still two readings."""
+    rivals = [s for s in mine if s.priority == best.priority and s.unit is not best.unit]
+    return any(len({s.quantity for s in rivals if s.unit is unit}) > 1 for unit in {s.unit for s in rivals})
 
 
 def _kept(*found: Iterable[_Figure], labels: re.Pattern[str], line: str) -> list[tuple[_Figure, _Aside | None]]:
@@ -787,25 +796,76 @@ def _labelled_for_this_period(
 def _this_periods(lines: _Page, index: int, line_cells: Sequence[Cell], labelled: _Figure) -> list[_Figure]:
     """A labelled figure, or the figure of this period on a row comparing periods: "Total kWh   1,320   1,140" under
     "Last year   This year", or "kWh used   1,320 (last year)   1,140 (this year)". The first figure was the reading,
-    last year's, and the bill accepted. Each figure after the label in a cell of its own (but for a period named in
-    brackets) is one of the row's: those another period's heading or bracket names are dropped; two or more left
-    ("Jun 2025   Jun 2026") are all read, and disagree (a review)."""
+    last year's, and the bill accepted.
+
+    The row is the label's figure and those after it, each a cell of its own (but for a bracket after it) up to the
+    first cell of words (another label's: "Billing days:   30"); it compares periods when each figure's column heading
+    or bracket names one (``_period_named``), not days, a rate or a multiplier. Those another period's are dropped;
+    two or more left ("Jun 2025   Jun 2026") are all read, and disagree (a review)."""
     text = lines[index].text
-    row: list[tuple[_Figure, bool]] = []
-    for bare in _BARE_FIGURE.finditer(text, labelled.column):
-        cell = _cell_at(line_cells, bare.start())
-        if cell is None or cell.start != bare.start():
-            return [labelled]  # a figure inside wording ("1,140 over 30 days"): no row of figures
-        rest = _BRACKETED.fullmatch(cell.text, bare.end() - cell.start)
-        if rest is None:
-            return [labelled]
-        heading = _heading_over(lines, index, bare.start(), bare.end()) or ""
-        another = _OTHER_HEADING.search(f"{heading} {rest.group(1) or ''}") is not None
+    row: list[tuple[_Figure, _Period]] = []
+    for cell in line_cells:
+        if cell.end <= labelled.column:
+            continue
+        bare = _BARE_FIGURE.match(text, cell.start)
+        rest = _BRACKETED.fullmatch(cell.text, bare.end() - cell.start) if bare is not None else None
+        if bare is None or rest is None:
+            break  # another label's cell, or wording: the row ends
+        period = _period_named(_headings_over(lines, index, bare.start(), bare.end()), rest.group(1) or "")
+        if period is None:
+            return [labelled]  # days, a rate, a multiplier, an average beside the reading: no comparison
         quantity = signed_quantity(None, bare.group())
-        row.append((replace(labelled, column=bare.start(), cell=cell.start, quantity=quantity, after=""), another))
+        row.append((replace(labelled, column=bare.start(), cell=cell.start, quantity=quantity, after=""), period))
     if len(row) < 2:
         return [labelled]
-    return [figure for figure, another in row if not another]
+    kept = [(figure, period) for figure, period in row if period is not _ANOTHER]
+    dated = [period for _, period in kept if isinstance(period, tuple)]
+    if len(dated) == len(kept) > 1 and len(set(dated)) == len(dated):  # "Jun 2025   Jun 2026": a bill's own is latest
+        return [figure for figure, period in kept if period == max(dated)]
+    return [figure for figure, _ in kept]
+
+
+_THIS_PERIOD = re.compile(r"\b(?:this|current|present)\b", re.IGNORECASE)
+_DATED = re.compile(
+    rf"\b(?:(?P<month>{MONTH_NAME})\.?\s+(?P<year>(?:19|20)\d\d)\b|^\s*(?P<alone>(?:19|20)\d\d)\s*$)", re.IGNORECASE
+)
+_ANOTHER = "another"
+_THIS = "this"
+_Period = str | tuple[int, int]
+"""A column's period: another's, this one, or a dated one (year, month; 0 for a year alone)."""
+_PAST = re.compile(
+    rf"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|{MONTH_NAME})|year\s+ago|same\s+(?:period|month|time))\b",
+    re.IGNORECASE,
+)
+"""Another period, as a bracket after a figure names it: "(last year)"; not "(avg 38/day)", the figure's own."""
+
+
+def _period_named(heading: str, bracket: str) -> _Period | None:
+    """The period a figure's column ``heading`` or ``bracket`` names: another (``_ANOTHER``), this one (``_THIS``:
+    "This year", "Current"), a dated one ("Jun 2026", "2025": its year and month), or none (None). A heading naming
+    an average or a history is another period's, as the reader's ``_another_periods_column`` reads one."""
+    if _OTHER_HEADING.search(heading) or _PAST.search(bracket):
+        return _ANOTHER
+    if _THIS_PERIOD.search(heading) or _THIS_PERIOD.search(bracket):
+        return _THIS
+    for words in (heading, bracket):
+        if (dated := _DATED.search(words)) is not None:
+            if dated["alone"]:
+                return int(dated["alone"]), 0
+            return int(dated["year"]), MONTHS[dated["month"].lower()]
+    return None
+
+
+def _headings_over(lines: _Page, index: int, start: int, end: int) -> str:
+    """The words over columns ``start``-``end`` in the lines just above, top to bottom: a two-line heading ("This" over
+    "Period") read whole, a dated one ("Jun 2026") too, where ``_heading_over`` takes cells without digits only."""
+    words: list[str] = []
+    for above in reversed(lines[max(0, index - _HEADING_LINES) : index]):
+        over = _cells_over(above.text, start, end)
+        if not over or not all(re.search(r"[^\W\d]", c.text) or _DATED.search(c.text) for c in over):
+            break  # a row of figures, or nothing over it: the heading, if any, is below
+        words.insert(0, " ".join(c.text for c in over))
+    return " ".join(words)
 
 
 def _labelled_figures(

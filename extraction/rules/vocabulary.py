@@ -132,7 +132,8 @@ GENERIC: dict[str, LabelSet] = {
         r"due\s+by",
         r"due\s+on",
         r"(?:total|amount|balance)\s+due(?=\s+(?:[a-z]{3,9}\.?\s+\d|\d{1,2}/\d))",  # "Total due Nov 24, 2026  $263.34"
-        r"due(?=\s*:\s*(?:[a-z]{3,9}\.?\s+\d|\d{1,4}[/-]\d))",  # "Due: 01/26/26", a date after it (no amount)
+        # "Due: 01/26/26" opening its line or cell, a date after it: not "Next meter reading due: 01/27/26"
+        r"(?:^\s*|(?<=\s\s))due(?=\s*:\s*(?:[a-z]{3,9}\.?\s+\d|\d{1,4}[/-]\d))",
     ),
     "period": LabelSet.of(
         r"billing\s+period",

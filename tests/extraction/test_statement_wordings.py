@@ -42,8 +42,11 @@ Amount due               $149.06
         "Days                    30           30",
         "Usage comparison        Previous period    This period\nkWh used                1,320              1,140",
         "kWh used   1,320 (last year)   1,140 (this year)",
+        "This           Last\nPeriod         Period\nTotal kWh   1,140          1,320",
+        "                        Jun 2025   Jun 2026\nTotal kWh               1,320      1,140",
+        "                        2026       2025\nTotal kWh               1,140      1,320",
     ],
-    ids=["headings", "previous-period", "brackets"],
+    ids=["headings", "previous-period", "brackets", "two-line-headings", "months", "years"],
 )
 @pytest.mark.parametrize("energy", ["Energy                  $125.40", "Energy 1,140 kWh        $125.40"])
 def test_a_usage_row_comparing_periods_reads_this_periods_figure(usage: str, energy: str) -> None:
@@ -54,13 +57,28 @@ def test_a_usage_row_comparing_periods_reads_this_periods_figure(usage: str, ene
     assert [(u.quantity, u.unit) for u in report.bill.usage] == [(Decimal(1140), UsageUnit.KWH)]
 
 
-def test_a_usage_row_comparing_periods_it_cannot_tell_apart_goes_to_review() -> None:
-    """Two months' figures under their months: which is this bill's the reader does not decide."""
-    usage = "                     Jun 2025     Jun 2026\nkWh used             1,320        1,140"
+@pytest.mark.parametrize(
+    "usage",
+    [
+        "Total kWh used:   1,140          Meter number:   4471203",
+        "Total kWh:   1,140      Billing days:   30",
+        "Total kWh   1,140   1",
+        "kWh Used       Days    Temp\nTotal kWh      1,140   30      74",
+        "This period    Daily average    Last year\nTotal kWh      1,140          38               1,320",
+        "kWh used   1,140 (avg 38/day)   1,320 (last year)",
+        "Total kWh   1,140   Last year   1,320",
+    ],
+    ids=["meter-number", "billing-days", "bare", "days-temp", "average", "bracket-of-its-own", "labelled-after"],
+)
+def test_a_usage_row_with_figures_of_no_other_period_reads_its_labelled_figure(usage: str) -> None:
+    """Days, a meter number, a temperature or an average beside the reading compare no periods: read as one, the
+    row's figures disagreed and ordinary bills went to review."""
     report = analyze(
         HILLCREST.format(usage=usage, energy="Energy  $125.40").encode(), provider_hint=None, settings=OFFLINE
     )
-    assert report.decision == "review" and "conflicting_values:usage" in report.reasons
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(u.quantity, u.unit) for u in report.bill.usage] == [(Decimal(1140), UsageUnit.KWH)]
 
 
 PRAIRIE_GAS = """\
@@ -124,7 +142,8 @@ Amount due                     $153.17
 
 
 @pytest.mark.parametrize(
-    ("delivery", "supply"), [("Delivery subtotal", "Supply subtotal"), ("Delivery total   ", "Supply total   ")]
+    ("delivery", "supply"),
+    [("Delivery subtotal", "Supply subtotal"), ("Delivery services subtotal", "Supply sub-total")],
 )
 def test_a_sections_subtotal_is_no_line_item(delivery: str, supply: str) -> None:
     """Read as items, the subtotals counted their sections twice: a sum mismatch, and a review."""
@@ -158,14 +177,24 @@ Usage: 720 kWh
 """
 
 
-def test_a_payment_thanked_for_beside_no_previous_balance_settled_an_unprinted_one() -> None:
-    """With no previous balance printed, 0 - 88.10 + 96.30 is not 96.30: an ordinary bill went to review."""
-    report = analyze(WESTBROOK.format(due="$96.30").encode(), provider_hint=None, settings=OFFLINE)
+def test_a_charge_mentioning_a_subtotal_or_a_services_one_row_of_charges_is_an_item() -> None:
+    """A tax on the subtotal is a charge, and a summary's "Gas total" its service's only row: dropped, the bill's
+    charges did not add up, or a gas charge without a gas reading went unnoticed."""
+    text = SUMMIT_ENERGY.format(delivery="Delivery subtotal", supply="Supply subtotal").replace(
+        "  Sales tax                     $13.32", "  Sales tax on subtotal         $13.32"
+    )
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("accept", [])
-    assert report.bill is not None and report.bill.total_amount == Decimal("96.30")
+    assert report.bill is not None and report.bill.line_items[-1].description == "Sales tax on subtotal"
+    summary = "Electric usage: 930 kWh\nSummary of charges\n  Electric total   $96.30\n  Gas total   $54.10\n"
+    combined = SUMMIT_ENERGY.split("Usage:")[0] + summary + "Current charges   $150.40\nTotal amount due   $150.40\n"
+    report = analyze(combined.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "missing_field:usage" in report.reasons, "gas charged, no gas read"
 
 
-def test_a_total_that_is_not_the_current_charges_beside_no_previous_balance_still_fails_the_balance() -> None:
+def test_a_payment_beside_no_previous_balance_is_checked_against_the_total() -> None:
+    """Payments printed where no previous balance is read are the sign of an unread one: an unpaid balance listed
+    among the charges ("Unpaid charges from your last bill") made an amount due the charges did not."""
     report = analyze(WESTBROOK.format(due="$184.40").encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == "review" and "balance_mismatch" in report.reasons
 
@@ -193,8 +222,16 @@ def test_a_due_date_labelled_due_alone_is_read() -> None:
     assert report.bill is not None and report.bill.due_date == date(2026, 1, 26)
 
 
-def test_an_amount_labelled_due_is_no_due_date() -> None:
-    report = analyze(EASTFIELD.format(due="Past due: $0.00").encode(), provider_hint=None, settings=OFFLINE)
+@pytest.mark.parametrize(
+    "due",
+    [
+        "Past due: $0.00",
+        "Amount due upon receipt\nNext meter reading due: 01/27/26",
+        "Next installment due: Feb 25, 2026",
+    ],
+)
+def test_another_dates_due_or_an_amount_due_is_no_due_date(due: str) -> None:
+    report = analyze(EASTFIELD.format(due=due).encode(), provider_hint=None, settings=OFFLINE)
     assert report.bill is not None and report.bill.due_date is None
 
 
@@ -228,3 +265,12 @@ def test_a_credit_balance_printed_without_its_sign_does_not_balance() -> None:
     """Read as 163.60 owed, it is no credit: the balance check sends it to a person."""
     report = analyze(LAKESHORE.format(credit="$163.60").encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == "review" and "balance_mismatch" in report.reasons
+
+
+def test_ccf_readings_that_disagree_beside_the_charged_therms_still_go_to_review() -> None:
+    """The therms chosen for the charges, the meter's two CCF readings left unread were no conflict."""
+    text = PRAIRIE_GAS.format(billed="122.4 therms").replace(
+        "  Therm multiplier", "  CCF billed 181\n  Therm multiplier"
+    )
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "conflicting_values:usage" in report.reasons
