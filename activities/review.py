@@ -204,7 +204,8 @@ class ReviewActivities:
 
     async def _set_status(self, update: ReviewTaskUpdate, *, closed: bool) -> bool:
         """Closing is final: an escalation that lands late leaves a closed task closed. True when this call escalated
-        the task (its first escalation): the SLA's alert is sent once, and for a task still open.
+        the task (this escalation's revision, new to the row, left it open and ESCALATED): the SLA's alert is sent once
+        an escalation, for a task still open.
 
         A run an operator reset past the opening of its review takes the task over (and the job, see
         ``_take_over``), and its escalation opens again a task the run it replaced closed with its end:
@@ -214,7 +215,8 @@ class ReviewActivities:
             newer = job is not None and bool(job["newer"])
             if newer:
                 await _take_over(conn, update.job_id, JobStatus.RUNNING if closed else JobStatus.NEEDS_REVIEW)
-            escalated_now = await conn.fetchval(
+            before = await conn.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", update.job_id)
+            after = await conn.fetchrow(
                 f"""
                 UPDATE review_tasks
                    SET status = $2, revision = $3, updated_at = now(), run_id = CASE WHEN $6 THEN $5 ELSE run_id END,
@@ -222,7 +224,7 @@ class ReviewActivities:
                                            ELSE escalated_at END,
                        closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) WHEN $6 THEN NULL ELSE closed_at END
                  WHERE job_id = $1 AND ($6 OR (($4 OR closed_at IS NULL) AND {_owned_by_run("$5")}))
-                RETURNING escalated_at = now() AND status = 'ESCALATED'
+                RETURNING status, closed_at
                 """,
                 update.job_id,
                 update.status,
@@ -233,7 +235,14 @@ class ReviewActivities:
             )
             if closed:
                 await end_claim(conn, update.job_id)
-        return bool(escalated_now)
+        # Each escalation carries a revision of its own (a retry the same one): a new one escalated the task, a reset
+        # run's too, where the task had been escalated before.
+        return (
+            after is not None
+            and after["status"] == ReviewStatus.ESCALATED
+            and after["closed_at"] is None
+            and before != update.revision
+        )
 
     @activity.defn
     async def record_review_decision(self, audit: ReviewAudit) -> None:

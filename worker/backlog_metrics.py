@@ -1,5 +1,5 @@
 """Gauges of what waits in Postgres, beside the worker's other metrics: jobs not yet ended and open review tasks,
-how many and how old the oldest is.
+how many and how old the oldest is; and when the worker's loop last read them (``LOOP_TICK``: it is alive).
 
 Temporal knows its own queue (``temporal_activity_schedule_to_start_latency``), not the jobs the API's dispatcher
 holds back (PENDING) nor the review queue a human works through. Read every ``WORKER_METRICS_BACKLOG_SECONDS``
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -28,6 +29,10 @@ OPEN_REVIEWS = (ReviewStatus.PENDING, ReviewStatus.ESCALATED)
 
 JOBS = "minimeter_jobs"
 OLDEST_JOB_AGE = "minimeter_oldest_job_age_seconds"
+LOOP_TICK = "minimeter_worker_loop_tick_seconds"
+"""The Unix time the worker's event loop last read the backlog (each ``WORKER_METRICS_BACKLOG_SECONDS``, whether or
+not Postgres answered): ``/metrics`` is served by the SDK core's own thread, and answers for a worker whose loop is
+wedged, so its age, not the answer, tells a live worker (the compose file's healthcheck)."""
 REVIEW_TASKS = "minimeter_review_tasks"
 OLDEST_REVIEW_TASK_AGE = "minimeter_oldest_review_task_age_seconds"
 
@@ -70,6 +75,7 @@ async def read_backlog(pool: asyncpg.Pool | asyncpg.Connection) -> Backlog:
 
 class BacklogGauges:
     def __init__(self, meter: MetricMeter) -> None:
+        self._tick = meter.create_gauge_float(LOOP_TICK, "Unix time of the worker loop's last backlog reading", "s")
         self._jobs = meter.create_gauge(JOBS, "Jobs not ended yet, by status (PENDING: held by the API's dispatcher)")
         self._oldest_job = meter.create_gauge_float(
             OLDEST_JOB_AGE, "Age of the oldest job in each unended status (0: none)", "s"
@@ -78,6 +84,9 @@ class BacklogGauges:
         self._oldest_review = meter.create_gauge_float(
             OLDEST_REVIEW_TASK_AGE, "Age of the oldest open review task in each status (0: none)", "s"
         )
+
+    def tick(self) -> None:
+        self._tick.set(time.time())
 
     def record(self, backlog: Backlog) -> None:
         for status, waiting in backlog.jobs.items():
@@ -94,6 +103,7 @@ async def report_backlog(pool: asyncpg.Pool, meter: MetricMeter, *, every: float
     gauges = BacklogGauges(meter)
     failing = False
     while True:
+        gauges.tick()
         try:
             gauges.record(await read_backlog(pool))
         except Exception as error:  # noqa: BLE001 - a reporter that died would leave the gauges stale unnoticed

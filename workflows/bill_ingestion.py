@@ -474,6 +474,7 @@ class BillIngestionWorkflow:
 
     async def _ingest(self, request: IngestionRequest) -> IngestionResult:
         job = request.job_id
+        self._provider = request.provider  # the account's, known before the fetch: a label of a job failing there
         # The chain's id, which a reset keeps: a new start under the job's workflow id is not the job's run.
         claim = JobRef(job_id=job, first_run_id=workflow.info().first_execution_run_id)
         await self._step("mark_job_running", JobActivities.mark_job_running, claim, policies.DATABASE)
@@ -833,7 +834,7 @@ class BillIngestionWorkflow:
                 override=decision.override,
                 approving=approving,
             ),
-            policies.VALIDATE,
+            policies.CHECK,
         )
         self._correction_unchecked = self._approval_unchecked = False
         if not verdict.failing:

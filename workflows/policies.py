@@ -87,6 +87,9 @@ EXTRACT = ActivityPolicy(
 # hour with no attempt limit (ten attempts, two and a half minutes, failed a job an object-store outage caught
 # here that store_raw_bill would have outlived).
 VALIDATE = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 0), schedule_to_close=timedelta(hours=1))
+# Checking a reviewer's correction or approval sent by signal reads nothing: no outage to outlive, and a check that
+# fails keeps failing, so a few attempts (two and a half minutes) before the job fails.
+CHECK = ActivityPolicy(timedelta(seconds=60), _retry(1, 30, 10))
 # Analytics sink: streaming inserts are idempotent by bill id, so retry generously. The bill is
 # already stored in Postgres, and a job that failed here could not be sent again (the same file
 # is a DUPLICATE): keep trying through a warehouse outage of up to a day, the job RUNNING (its

@@ -937,3 +937,34 @@ async def test_the_sla_alert_is_logged_once_and_only_for_a_task_still_open(
     assert await pool.fetchval("SELECT status FROM review_tasks WHERE job_id = $1", still_open.job_id) == "ESCALATED"
     ended_task = await pool.fetchrow("SELECT status, escalated_at FROM review_tasks WHERE job_id = $1", ended.job_id)
     assert (ended_task["status"], ended_task["escalated_at"]) == ("CANCELED", None)
+
+
+async def test_a_reset_runs_escalation_of_a_task_escalated_before_alerts_again(
+    http: httpx.AsyncClient, resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run reset to before its review opens the task again, keeping when it was first escalated: its own
+    escalation, at its own SLA, is news to the reviewers' leads as the first was."""
+    pool = resources.pool
+    started = datetime.now(UTC) - timedelta(days=2)
+    old = ActivityEnvironment()
+    old.info = dataclasses.replace(old.info, workflow_run_id="run-old", scheduled_time=started)
+    review = ReviewActivities(pool)
+    opening = await open_task_of_a_running_job(http, pool, old, review)
+    await pool.execute(
+        "UPDATE ingestion_jobs SET last_run_id = 'run-old', run_scheduled_at = $2, status = 'NEEDS_REVIEW'"
+        " WHERE id = $1",
+        uuid.UUID(opening.job_id),
+        started,
+    )
+    escalate = ReviewTaskUpdate(job_id=opening.job_id, status=ReviewStatus.ESCALATED, revision="r2")
+    with caplog.at_level(logging.INFO, logger="activities.review"):
+        await old.run(review.escalate_review, escalate)
+        new = ActivityEnvironment()  # the reset run: terminated, the old one closed nothing
+        new.info = dataclasses.replace(new.info, workflow_run_id="run-new", scheduled_time=datetime.now(UTC))
+        await new.run(review.open_review_task, opening.model_copy(update={"revision": "r3"}))
+        await new.run(review.escalate_review, escalate.model_copy(update={"revision": "r4"}))
+
+    alerts = [r for r in caplog.records if r.getMessage() == "review SLA missed: escalated"]
+    assert len(alerts) == 2
+    task = await pool.fetchrow("SELECT status, run_id, closed_at FROM review_tasks WHERE job_id = $1", opening.job_id)
+    assert (task["status"], task["run_id"], task["closed_at"]) == ("ESCALATED", "run-new", None)

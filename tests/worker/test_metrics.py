@@ -24,6 +24,7 @@ from shared.settings import Settings
 from stack.services import free_port
 from tests.durability.conftest import stored_upload
 from tests.helpers import wait_until, worker_env
+from worker.alive import tick_age
 from worker.backlog_metrics import read_backlog
 from worker.resources import Resources
 from workflows.bill_ingestion import BillIngestionWorkflow
@@ -82,6 +83,11 @@ async def test_a_worker_serves_metrics_of_its_jobs_and_the_backlog_and_a_replay_
                 "RUNNING",
                 "NEEDS_REVIEW",
             }
+            # The compose healthcheck: the loop's tick is recent; against a bound of 0 s it is not.
+            alive = await asyncio.to_thread(healthcheck, address, "120")
+            assert (alive.returncode, alive.stderr) == (0, ""), alive.stderr
+            stale = await asyncio.to_thread(healthcheck, address, "0")
+            assert stale.returncode == 1 and "its event loop last ticked" in stale.stderr, stale.stderr
         except BaseException:
             await waiting.handle.terminate("test failed")
             raise
@@ -195,6 +201,19 @@ async def metrics_worker(settings: Settings, *, queue: str, address: str, log: P
             except TimeoutError:
                 child.kill()
                 await child.wait()
+
+
+def healthcheck(address: str, max_age: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "worker.alive", f"http://{address}/metrics", max_age]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_healthcheck_says_a_worker_without_metrics_or_a_tick_is_not_alive() -> None:
+    nowhere = f"127.0.0.1:{free_port()}"
+    refused = healthcheck(nowhere, "120")
+    assert refused.returncode == 1 and f"http://{nowhere}/metrics did not answer" in refused.stderr
+    assert tick_age('temporal_num_pollers{poller_type="activity_task"} 5\n', now=100.0) is None
+    assert tick_age('minimeter_worker_loop_tick_seconds{service_name="x"} 90.5\n', now=100.0) == 9.5
 
 
 async def scrape(address: str) -> Samples:

@@ -19,7 +19,7 @@ DOCUMENTED = {
     "store_raw_bill": policies.STORAGE,
     "extract_bill": policies.EXTRACT,
     "validate_bill": policies.VALIDATE,
-    "check_corrected_bill": policies.VALIDATE,
+    "check_corrected_bill": policies.CHECK,
     "publish_analytics": policies.ANALYTICS,
     "escalate_review": policies.NOTIFY,
     "rollup_analytics": policies.ROLLUP,

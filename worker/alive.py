@@ -1,0 +1,41 @@
+"""``python -m worker.alive URL MAX_AGE``: exit 0 when the worker serving ``URL`` (its ``/metrics``) ticked within
+``MAX_AGE`` seconds, 1 otherwise, saying why in one line: a container's healthcheck.
+
+The SDK core's own thread serves ``/metrics``, and answers for a worker whose event loop is wedged: the loop's tick
+(``worker.backlog_metrics.LOOP_TICK``, every ``WORKER_METRICS_BACKLOG_SECONDS``) is what says it is working.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+
+from worker.backlog_metrics import LOOP_TICK
+
+
+def tick_age(metrics: str, now: float) -> float | None:
+    """Seconds since the loop's last tick, as ``metrics`` (Prometheus text) gives it; None when it has none yet."""
+    for line in metrics.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name == LOOP_TICK:
+            return now - float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def main() -> None:
+    url, max_age = sys.argv[1], float(sys.argv[2])
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            metrics = answer.read().decode()
+    except OSError as error:
+        sys.exit(f"worker not alive: {url} did not answer ({error})")
+    age = tick_age(metrics, time.time())
+    if age is None:
+        sys.exit(f"worker not alive: no {LOOP_TICK} at {url} (WORKER_METRICS_ADDRESS set on a worker of this release?)")
+    if age > max_age:
+        sys.exit(f"worker not alive: its event loop last ticked {age:.0f} s ago (more than {max_age:g} s)")
+
+
+if __name__ == "__main__":
+    main()
