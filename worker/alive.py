@@ -2,7 +2,7 @@
 ``MAX_AGE`` seconds, 1 otherwise, saying why in one line: a container's healthcheck.
 
 The SDK core's own thread serves ``/metrics``, and answers for a worker whose event loop is wedged: the loop's tick
-(``worker.backlog_metrics.LOOP_TICK``, every ``WORKER_METRICS_BACKLOG_SECONDS``) is what says it is working.
+(``LOOP_TICK``) is what says it is working.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import sys
 import time
 import urllib.request
 
-from worker.backlog_metrics import LOOP_TICK
+LOOP_TICK = "minimeter_worker_loop_tick_seconds"
+"""The Unix time the worker's event loop last read the backlog (``worker.backlog_metrics``, each
+``WORKER_METRICS_BACKLOG_SECONDS``, whether or not Postgres answered). Named here, where a healthcheck reads it with
+the standard library alone: a check every 30 s imports no pydantic, asyncpg or SDK."""
 
 
 def tick_age(metrics: str, now: float) -> float | None:

@@ -19,6 +19,7 @@ from temporalio.common import MetricMeter
 
 from shared.models import JobStatus
 from shared.review import ReviewStatus
+from worker.alive import LOOP_TICK
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,6 @@ OPEN_REVIEWS = (ReviewStatus.PENDING, ReviewStatus.ESCALATED)
 
 JOBS = "minimeter_jobs"
 OLDEST_JOB_AGE = "minimeter_oldest_job_age_seconds"
-LOOP_TICK = "minimeter_worker_loop_tick_seconds"
-"""The Unix time the worker's event loop last read the backlog (each ``WORKER_METRICS_BACKLOG_SECONDS``, whether or
-not Postgres answered): ``/metrics`` is served by the SDK core's own thread, and answers for a worker whose loop is
-wedged, so its age, not the answer, tells a live worker (the compose file's healthcheck)."""
 REVIEW_TASKS = "minimeter_review_tasks"
 OLDEST_REVIEW_TASK_AGE = "minimeter_oldest_review_task_age_seconds"
 

@@ -214,6 +214,9 @@ def test_the_healthcheck_says_a_worker_without_metrics_or_a_tick_is_not_alive() 
     assert refused.returncode == 1 and f"http://{nowhere}/metrics did not answer" in refused.stderr
     assert tick_age('temporal_num_pollers{poller_type="activity_task"} 5\n', now=100.0) is None
     assert tick_age('minimeter_worker_loop_tick_seconds{service_name="x"} 90.5\n', now=100.0) == 9.5
+    # Run every 30 s in each worker's container: the standard library alone.
+    loaded = "import sys, worker.alive; print(sorted({'pydantic', 'asyncpg', 'temporalio'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 async def scrape(address: str) -> Samples:
