@@ -35,7 +35,7 @@ def job_ended(status: JobStatus, *, provider: str | None, reviewed: bool, took: 
     """A run's end: how many jobs end each way (a failure rate, a duplicate rate), and how long they take."""
     meter = workflow.metric_meter()
     reviewed_ = "true" if reviewed else "false"
-    meter.create_counter(JOBS_ENDED, "Ingestion runs ended, by status, provider and whether a human reviewed it").add(
+    meter.create_counter(JOBS_ENDED, "Ingestion runs ended, by status, provider and whether it was sent to review").add(
         1, {"status": status.value, "provider": str(provider) if provider else "unknown", "reviewed": reviewed_}
     )
     meter.create_histogram_timedelta(JOB_DURATION, "From a run's start to its end, review included").record(
