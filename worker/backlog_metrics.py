@@ -33,14 +33,10 @@ OLDEST_JOB_AGE = "minimeter_oldest_job_age_seconds"
 REVIEW_TASKS = "minimeter_review_tasks"
 OLDEST_REVIEW_TASK_AGE = "minimeter_oldest_review_task_age_seconds"
 
-# Both read the (status, created_at) indexes: the rows counted are the unended ones only.
-_JOBS_SQL = (
+# Of ingestion_jobs or review_tasks, both read by their (status, created_at) index: the unended rows only.
+_WAITING_SQL = (
     "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
-    " FROM ingestion_jobs WHERE status = ANY($1::text[]) GROUP BY status"
-)
-_REVIEWS_SQL = (
-    "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
-    " FROM review_tasks WHERE status = ANY($1::text[]) GROUP BY status"
+    " FROM {table} WHERE status = ANY($1::text[]) GROUP BY status"
 )
 
 
@@ -60,14 +56,16 @@ async def read_backlog(pool: asyncpg.Pool | asyncpg.Connection) -> Backlog:
     """Each watched status's count and oldest age; a status with none reads 0 and 0 (a gauge keeps its last value
     otherwise)."""
 
-    async def waiting(sql: str, statuses: tuple[str, ...]) -> dict[str, Waiting]:
+    async def waiting(table: str, statuses: tuple[str, ...]) -> dict[str, Waiting]:
+        sql = _WAITING_SQL.format(table=table)
         rows = {row["status"]: row for row in await pool.fetch(sql, list(statuses), timeout=QUERY_TIMEOUT)}
         return {
             status: Waiting(rows[status]["n"], max(rows[status]["oldest"], 0.0)) if status in rows else Waiting(0, 0.0)
             for status in statuses
         }
 
-    return Backlog(jobs=await waiting(_JOBS_SQL, UNENDED_JOBS), review_tasks=await waiting(_REVIEWS_SQL, OPEN_REVIEWS))
+    jobs = await waiting("ingestion_jobs", UNENDED_JOBS)
+    return Backlog(jobs=jobs, review_tasks=await waiting("review_tasks", OPEN_REVIEWS))
 
 
 class BacklogGauges:

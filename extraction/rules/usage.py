@@ -760,9 +760,10 @@ def _printed_figures(lines: _Page, index: int) -> tuple[list[_Figure], list[_Fig
     ]
     figures += [_unit_figure(text_line, *found) for found in _unit_quantities(text_line, line_cells, notes, rates)]
     if not notes:
-        figures += _labelled_figures(lines, index, line_cells, rates)
+        labelled = _labelled_figures(lines, index, line_cells, rates)
+        figures += [figure for figure, _ in labelled]
         if _NAMES_A_UNIT.search(folded):  # of a row comparing periods, the one the reader takes: this period's
-            figures += _labelled_for_this_period(lines, index, line_cells, rates)
+            figures += _for_this_period(lines, index, line_cells, [figure for figure, own in labelled if own])
     unlabelled = _READING_LABELS.search(text_line) is None
     kept = [f for f in figures if _set_aside(f, _READING_LABELS, text_line) is None]
     if unlabelled:  # a labelled line is the reader's whatever heads it
@@ -781,16 +782,14 @@ def _labelled_on_its_line(lines: _Page, index: int) -> list[_Figure]:
     if not _NAMES_A_UNIT.search(folded) or ("gal" in folded and GALLON_SCALE_RE.search(lines[index].text)):
         return []  # a thousand-gallon note's figure is ``_quantities``'
     line_cells = cells(lines[index].text)
-    return _labelled_for_this_period(lines, index, line_cells, _rate_cells(line_cells))
+    labelled = _labelled_figures(lines, index, line_cells, _rate_cells(line_cells), by_heading=False)
+    return _for_this_period(lines, index, line_cells, [figure for figure, _ in labelled])
 
 
-def _labelled_for_this_period(
-    lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int]
-) -> list[_Figure]:
-    """The figures its own label names the unit of (``_labelled_figures`` by no heading), or of a row comparing
-    periods the one of this period (``_this_periods``)."""
-    labelled = _labelled_figures(lines, index, line_cells, rates, by_heading=False)
-    return _this_periods(lines, index, line_cells, labelled[0]) if len(labelled) == 1 else labelled
+def _for_this_period(lines: _Page, index: int, line_cells: Sequence[Cell], own: list[_Figure]) -> list[_Figure]:
+    """The figures their own labels name the unit of, or, of a row comparing periods, the one of this period
+    (``_this_periods``)."""
+    return _this_periods(lines, index, line_cells, own[0]) if len(own) == 1 else own
 
 
 def _this_periods(lines: _Page, index: int, line_cells: Sequence[Cell], labelled: _Figure) -> list[_Figure]:
@@ -870,9 +869,10 @@ def _headings_over(lines: _Page, index: int, start: int, end: int) -> str:
 
 def _labelled_figures(
     lines: _Page, index: int, line_cells: Sequence[Cell], rates: Mapping[int, int], *, by_heading: bool = True
-) -> list[_Figure]:
+) -> list[tuple[_Figure, bool]]:
     """Bare figures whose unit their label names, before them on the line ("Therms used: 45", "Consumption
-    (CCF)      12") or, ``by_heading``, as the heading of their column ("Therms Used" over a meter row's "45")."""
+    (CCF)      12") or, ``by_heading``, as the heading of their column ("Therms Used" over a meter row's "45"); each
+    with whether its own label named it (True), which the evidence check reads a row comparing periods from too."""
     text = lines[index].text
     head = lines.meter_table_heads[index]
     above = lines[max(0, index - _HEADING_LINES) : index] + ([lines[head]] if head is not None else [])
@@ -886,7 +886,9 @@ def _labelled_figures(
         start = _wording_start(text, 0, bare.start())
         label = _UNIT_LABEL_END.search(text, start, bare.start())
         label_cell = _cell_at(line_cells, label.start()) if label is not None else None
+        own = False
         if label is not None and label_cell is not None and not {label_cell.start, cell.start} & rates.keys():
+            own = True
             before, unit = text[start : bare.start()], _unit_named(label.group())
         elif by_heading and cell.text == bare.group():  # a figure alone in its cell: its column's heading, if any
             found = _heading_row(lines, index, bare.start(), bare.end())
@@ -900,7 +902,7 @@ def _labelled_figures(
             after = _clause_after(text, bare.end(), cell)
             minimum = _MINIMUM_WORDING.search(before)
             at = minimum.start() if minimum is not None else None
-            figures.append(_Figure(bare.start(), cell.start, quantity, unit, before, after, at))
+            figures.append((_Figure(bare.start(), cell.start, quantity, unit, before, after, at), own))
     return figures
 
 
