@@ -54,14 +54,14 @@ _NOT_ITEM = re.compile(
     r"|amount\s+enclosed"  # a late payment charge is an item
     r"|^(?!.*(?:\bfee|penalty|interest|late\s+(?:payment\s+)?charge"
     r"|\b(?:program|plan|management|forgiv|credit|agreement|installment)))"
-    r".*(?:past[\s-]+due|\barrears?\b|overdue)",
+    r".*(?:past[\s-]+due|\barrears?\b|overdue|\bunpaid\b)",
     re.IGNORECASE,
 )
 """A row that is no charge of this bill: a total or a section's subtotal ("Delivery subtotal"; not "Sales tax on
 subtotal", nor "Electric total", a summary's one row of a service's charges), the balance's parts, or what earlier bills
-left unpaid ("Arrears", "Past Due Amount"), which the implied current charges counted as this bill's cost. A fee,
-penalty or interest for paying late is a charge ("Late charge on past due amount", "Late Payment Charge (1.5% of past
-due)"), and so is an arrears programme's row ("Arrears Management Program credit", "Arrears payment plan
+left unpaid ("Arrears", "Past Due Amount", "Unpaid charges"), which the implied current charges counted as this bill's
+cost. A fee, penalty or interest for paying late is a charge ("Late charge on past due amount", "Late Payment Charge
+(1.5% of past due)"), and so is an arrears programme's row ("Arrears Management Program credit", "Arrears payment plan
 installment")."""
 _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
     (category, re.compile(pattern, re.IGNORECASE))

@@ -199,6 +199,67 @@ def test_a_payment_beside_no_previous_balance_is_checked_against_the_total() -> 
     assert report.decision == "review" and "balance_mismatch" in report.reasons
 
 
+def test_a_payment_in_prose_beside_no_previous_balance_balances_printed_charges_equal_to_the_total() -> None:
+    """The payment settled a balance the bill does not print: the amount due is the printed current charges. It went
+    to review."""
+    report = analyze(WESTBROOK.format(due="$96.30").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert (report.bill.current_charges, report.bill.payments_received) == (Decimal("96.30"), Decimal("88.10"))
+
+
+UNPAID_AMONG_CHARGES = """\
+Westbrook Electric
+Account number: 1200-884-3
+Customer: Sam Porter
+Statement date: 04/08/2026
+Billing period: 03/06/2026 - 04/05/2026
+Due date: 04/29/2026
+{payment}
+Charges
+  {unpaid}   $90.00
+  Customer charge     $10.00
+  Energy 720 kWh      $78.50
+  Taxes                $7.80
+{note}
+Amount due  $186.30
+Usage: 720 kWh
+"""
+
+
+@pytest.mark.parametrize(
+    "unpaid", ["Unpaid charges", "Unpaid amount from your last bill", "Unpaid balance from last bill"]
+)
+def test_an_unpaid_amount_listed_among_the_charges_is_the_previous_balance(unpaid: str) -> None:
+    """Read as a charge, last bill's unpaid $90.00 was stored, accepted, as this bill's cost ($186.30)."""
+    text = UNPAID_AMONG_CHARGES.format(payment="", unpaid=unpaid, note="")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert (report.bill.previous_balance, report.bill.current_charges) == (Decimal("90.00"), Decimal("96.30"))
+    assert [item.amount for item in report.bill.line_items] == [Decimal("10.00"), Decimal("78.50"), Decimal("7.80")]
+
+
+@pytest.mark.parametrize("unpaid", ["Unpaid charges", "Carried over from March"])
+def test_charges_implied_by_items_beside_a_payment_and_no_previous_balance_go_to_review(unpaid: str) -> None:
+    """Items adding up to the amount due beside a payment: an unpaid balance among them ("Carried over from March", a
+    wording the reader does not know) would be this bill's cost. Only printed current charges equal to the total
+    balance beside an unprinted previous balance."""
+    text = UNPAID_AMONG_CHARGES.format(payment="Payment received 03/20 - thank you   -$60.00", unpaid=unpaid, note="")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "balance_mismatch" in report.reasons
+
+
+def test_a_sentence_about_unpaid_charges_is_no_previous_balance() -> None:
+    text = UNPAID_AMONG_CHARGES.format(
+        payment="", unpaid="Late payment charge", note="Unpaid charges may be subject to a late fee of $5.00."
+    ).replace("Amount due  $186.30", "Current charges  $186.30\nAmount due  $186.30")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert (report.bill.previous_balance, report.bill.current_charges) == (None, Decimal("186.30"))
+
+
 EASTFIELD = """\
 Eastfield Gas Co.
 Account: 4471-0092-11
