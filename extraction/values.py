@@ -579,8 +579,8 @@ def _spaced_quantity(run: re.Match[str], *, decimal_comma: bool) -> str:
     A plain space does only in a ``decimal_comma`` text, whose amounts group so too ("1 125,00"), and where the
     figure starts its cell (``_VALUE_START_RE``), as in ``_as_points``; after a word and one space ("Verbrauch
     12 345 kWh") the first group may be the label's: left to be read as before (345), and doubted
-    (``ambiguous_quantities``). In any other text a plain space groups nothing: "30 512 kWh" is a column of days
-    and the reading."""
+    (``ambiguous_quantities``). In any other text a plain space groups nothing, and is doubted as well: "30 512 kWh"
+    may be a column of days and the reading."""
     text, start, digits = run.string, run.start(), run.group()
     if run["sep"] != " ":
         return digits.replace(run["sep"], ",")
@@ -597,11 +597,19 @@ _TYPESET_GROUPED_DECIMAL_RE = re.compile(
 ``MONEY_RE`` read its last group alone (234.56), every amount of the bill alike, and they added up."""
 
 
+_DOLLARS_SPACE_GROUPED_RE = re.compile(r"(?:(?<=\$)|(?<=\$ ))\d{1,3}(?: \d{3})+(?=\.\d\d(?![\d%]|,\d|\.\d))")
+"""A dollar amount its thousands apart by plain spaces ("$1 318.75"): a dollar sign's "$1" is no amount of its own
+(an amount has cents), so the space groups. ``MONEY_RE`` read 318.75, every amount of the bill alike, and the bill
+added up a thousand dollars short."""
+
+
 def typeset_groups_as_commas(text: str) -> str:
-    """A decimal-point ``text``'s figures grouped by a typeset no-break, thin or narrow no-break space written with
-    commas ("$1\u00a0234.56" as "$1,234.56"), as long as before. Only typeset spaces: a plain one groups nothing in
-    such a text ("30 512.00" is a column of days and an amount; see ``_spaced_quantity``)."""
-    return _TYPESET_GROUPED_DECIMAL_RE.sub(lambda run: run.group().replace(run["sep"], ","), text)
+    """A decimal-point ``text``'s figures grouped by a typeset no-break, thin or narrow no-break space, or by plain
+    spaces right after a dollar sign, written with commas ("$1\u00a0234.56", "$1 234.56" as "$1,234.56"), as long as
+    before. Not another figure's plain spaces: "30 512.00" may be a column of days and an amount, or 30,512.00
+    (``ambiguous_figures`` doubts a bill read with either)."""
+    text = _TYPESET_GROUPED_DECIMAL_RE.sub(lambda run: run.group().replace(run["sep"], ","), text)
+    return _DOLLARS_SPACE_GROUPED_RE.sub(lambda run: run.group().replace(" ", ","), text)
 
 
 _APOSTROPHE_GROUPED_RE = re.compile(
@@ -630,12 +638,28 @@ def us_numbers(text: str, *, decimal_comma: bool) -> str:
     return spaced_quantities_as_commas(turned, decimal_comma=decimal_comma)
 
 
+_PLAIN_SPACED_DECIMAL_RE = re.compile(
+    r"(?<![\w.,$\u00a0\u2009\u202f])(?<!\$ )(?<!\d )(?P<groups>\d{1,3}(?: \d{3})+)\.(?P<cents>\d+)(?![\d%]|,\d|\.\d)"
+)
+"""A decimal-point text's figure whose thousands a plain space may group ("Total amount due 1 318.75"), or which
+is two figures ("Days 30 512.00"): not after a dollar sign, where the space groups (``typeset_groups_as_commas``)."""
+
+
+def _suffixes(groups: Sequence[str], decimals: str = "") -> set[Decimal]:
+    """What a run of digit groups may be: the whole, or its last groups alone ("1 318" and ".75": 1318.75, 318.75)."""
+    kept = groups[-_FIGURE_GROUPS:]
+    return {Decimal("".join(kept[i:]) + decimals) for i in range(len(kept))}
+
+
 def ambiguous_figures(text: str) -> frozenset[Decimal]:
-    """The figures a decimal-comma ``text``'s numbers grouped by a plain space may be, where the space may as well
-    set two figures apart ("Grundpreis 1 125,00 \u20ac": 1,125.00 or 125.00): a bill read with one of them goes
-    to review (``check_bill``). None in any other text, whose plain spaces group nothing."""
+    """The figures a ``text``'s numbers grouped by a plain space may be, where the space may as well set two figures
+    apart (a decimal-comma text's "Grundpreis 1 125,00 \u20ac": 1,125.00 or 125.00; a decimal-point text's "Amount
+    due 1 318.75", or "Days 30 512.00"): a bill read with one of them goes to review (``check_bill``). The rules read
+    a decimal-point text's such figure as its last group: every amount of a bill printing its thousands so ("1 318.75")
+    was read a thousand short, and added up."""
     if not number_format(text).decimal_comma:
-        return frozenset()
+        spaced = _PLAIN_SPACED_DECIMAL_RE.finditer(text)
+        return frozenset(figure for run in spaced for figure in _suffixes(run["groups"].split(" "), f".{run['cents']}"))
     figures: set[Decimal] = set()
     for number in _COMMA_NUMBER_IN_TEXT_RE.finditer(text):
         _as_points(number, figures)
@@ -643,17 +667,18 @@ def ambiguous_figures(text: str) -> frozenset[Decimal]:
 
 
 def ambiguous_quantities(text: str) -> frozenset[Decimal]:
-    """The quantities a decimal-comma ``text``'s figures before a unit, their thousands apart by a plain space
-    after a word or a figure, may be ("Verbrauch 12 345 kWh": 12,345 or 345 kWh; "Zeile 2 31 125 kWh": 31,125 or
-    125): a bill whose usage reads one of them goes to review (``check_bill``); its amounts do not. None in any
-    other text, whose plain spaces group nothing."""
+    """The quantities a ``text``'s figures before a unit, their thousands apart by a plain space the rules do not
+    read as grouping, may be: after a word or a figure in a decimal-comma text ("Verbrauch 12 345 kWh": 12,345 or
+    345 kWh; "Zeile 2 31 125 kWh": 31,125 or 125), anywhere in a decimal-point one ("Total Usage: 11 200 kWh" was
+    read as 200 kWh and accepted; "Days 30 512 kWh" may be a column of days). A bill whose usage reads one of them goes
+    to review (``check_bill``); its amounts do not."""
     if not number_format(text).decimal_comma:
-        return frozenset()
+        spaced = _SPACED_QUANTITY_RE.finditer(typeset_groups_as_commas(text))
+        return frozenset(quantity for run in spaced if run["sep"] == " " for quantity in _suffixes(run.group().split()))
     quantities: set[Decimal] = set()
     for run in _SPACED_QUANTITY_RE.finditer(turned := decimal_commas_as_points(text)):
         if run["sep"] == " " and _spaced_quantity(run, decimal_comma=True) == run.group():  # not read whole
-            groups = run.group().split(" ")[-_FIGURE_GROUPS:]
-            quantities.update(Decimal("".join(groups[i:])) for i in range(len(groups)))
+            quantities.update(_suffixes(run.group().split(" ")))
     for pair in _GROUP_AND_QUANTITY_RE.finditer(spaced_quantities_as_commas(turned, decimal_comma=True)):
         quantities.update({Decimal(pair["q"]), Decimal(pair["group"] + pair["q"])})
     return frozenset(quantities)

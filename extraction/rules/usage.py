@@ -861,10 +861,25 @@ def _headings_over(lines: _Page, index: int, start: int, end: int) -> str:
     words: list[str] = []
     for above in reversed(lines[max(0, index - _HEADING_LINES) : index]):
         over = _cells_over(above.text, start, end)
+        if not words and _another_labelled_row(above.text, start):
+            continue  # "Days Billed   29   31" between the headings and the reading's row: the table's too
         if not over or not all(re.search(r"[^\W\d]", c.text) or _DATED.search(c.text) for c in over):
             break  # a row of figures, or nothing over it: the heading, if any, is below
         words.insert(0, " ".join(c.text for c in over))
     return " ".join(words)
+
+
+def _another_labelled_row(text: str, start: int) -> bool:
+    """Whether ``text`` is another row of the reading's table: a label of words left of the column, then bare figures
+    alone ("Days Billed   29   31" under "Last Month   This Month"). Read as the end of the headings, it hid them, and
+    last month's kWh was the reading."""
+    row = _line_cells(text)
+    return (
+        len(row) >= 2
+        and row[0].end < start
+        and re.search(r"[^\W\d]{2}", row[0].text) is not None
+        and all(_BARE_FIGURE.fullmatch(cell.text) for cell in row[1:])
+    )
 
 
 def _labelled_figures(

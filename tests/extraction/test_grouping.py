@@ -161,15 +161,36 @@ def test_the_quantities_a_doubted_quantity_may_be(printed: str, quantities: set[
     assert ambiguous_quantities(text) == {Decimal(q) for q in quantities}
 
 
-def test_a_us_texts_spaces_group_nothing() -> None:
-    """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing. Nor does
-    a plain space before a unit group a quantity's thousands there: "30 512 kWh" is a column of days and the
-    reading."""
+def test_a_us_texts_plain_spaces_group_nothing_but_are_doubted() -> None:
+    """A US bill's "Meters 1 2" and "1,234.56" read exactly as before; a "1 125,00" on it doubts nothing. A plain
+    space between digit groups is read as grouping nothing ("30 512 kWh" may be a column of days and the reading),
+    but a bill read with either figure goes to review: "Total Usage: 11 200 kWh" was read as 200 kWh, and "Due
+    1 234.56" as 234.56, and accepted."""
     text = (
         "Meters 1 2\nTotal $1,234.56\nFee 1 125,00\nUsage 1 234 kWh\nUsage:  12 345 kWh\nDays 30 512 kWh\nDue 1 234.56"
     )
     assert us_number_text(text) == text
-    assert ambiguous_figures(text) == ambiguous_quantities(text) == frozenset()
+    assert ambiguous_figures(text) == {Decimal("234.56"), Decimal("1234.56")}
+    assert ambiguous_quantities(text) == {Decimal(q) for q in ("234", "1234", "345", "12345", "512", "30512")}
+
+
+def test_a_dollar_amounts_plain_spaces_group_its_thousands() -> None:
+    """ "$1 318.75": a dollar sign's "$1" is no amount, so the space groups. Read as 318.75, every amount of a bill
+    printing its thousands so was a thousand short, and the bill added up."""
+    text = PLAIN.replace("$1,23", "$1 23")
+    assert "$1 234.50" in text
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
+    assert (report.bill.total_amount, report.bill.current_charges) == (Decimal("1234.50"), Decimal("1234.50"))
+    assert us_number_text("Total $ 12 345 678.90, $1 234 and 1 234.56") == "Total $ 12,345,678.90, $1 234 and 1 234.56"
+
+
+def test_an_amount_grouped_by_plain_spaces_without_its_dollar_sign_goes_to_review() -> None:
+    text = PLAIN.replace("$1,23", "1 23")
+    assert "Amount Due" in text and " 1 234.50" in text
+    report = analyze(text.encode(), provider_hint=None, settings=RULES)
+    assert report.decision == "review"
+    assert "ambiguous_grouping:current_charges" in report.reasons
 
 
 @pytest.mark.parametrize("space", ["\u00a0", "\u2009", "\u202f"])

@@ -45,8 +45,12 @@ Amount due               $149.06
         "This           Last\nPeriod         Period\nTotal kWh   1,140          1,320",
         "                        Jun 2025   Jun 2026\nTotal kWh               1,320      1,140",
         "                        2026       2025\nTotal kWh               1,140      1,320",
+        "Usage comparison        Last Month    This Month\nDays Billed                 29            30\n"
+        "kWh Used                 1,320         1,140",
+        "                        Jun 2025   Jun 2026\nDays                          30         30\n"
+        "Total kWh               1,320      1,140",
     ],
-    ids=["headings", "previous-period", "brackets", "two-line-headings", "months", "years"],
+    ids=["headings", "previous-period", "brackets", "two-line-headings", "months", "years", "days-first", "dated-days"],
 )
 @pytest.mark.parametrize("energy", ["Energy                  $125.40", "Energy 1,140 kWh        $125.40"])
 def test_a_usage_row_comparing_periods_reads_this_periods_figure(usage: str, energy: str) -> None:
