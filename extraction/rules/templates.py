@@ -137,8 +137,26 @@ def select_template(text: str, hint: Provider | None, sender: str | None = None)
         template = matched[0]
         return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)
     if hint is not None and hint in BY_PROVIDER:
-        return TemplateChoice(BY_PROVIDER[hint])
+        guess = BY_PROVIDER[hint]
+        return TemplateChoice(guess, clash=_another_utility(sender, guess))
     return TemplateChoice(None)
+
+
+_UTILITY_WORD = re.compile(
+    r"\b(?:utilit(?:y|ies)|authority|district|cooperative|co-?op|commission|energy|power|light|electric(?:ity)?|gas"
+    r"|water|sewer)\b",
+    re.IGNORECASE,
+)
+"""A word of a utility's name: not of every organization's, since a business customer's ("Keystone Foundry Inc.")
+may head a bill whose utility's name is an image."""
+
+
+def _another_utility(sender: str | None, guess: Template) -> bool:
+    """Whether the letterhead names a utility the account's provider is not ("Lakeshore Power Cooperative" on a PG&E
+    account): read as the account's, another utility's bill was filed as PG&E's, and accepted unseen."""
+    if sender is None or guess.names(sender):
+        return False
+    return any(_UTILITY_WORD.search(line) for line in sender.splitlines())
 
 
 HEAD_LINES = 10

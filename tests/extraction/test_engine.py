@@ -69,10 +69,11 @@ def test_unknown_provider_is_confirmed_by_gemini(fake_gemini: FakeGemini, gemini
 
 def test_a_hint_alone_does_not_make_the_rules_trusted(fake_gemini: FakeGemini, gemini_settings: Settings) -> None:
     """The account's provider is a guess about this upload: without the template's keywords Gemini reads it too."""
-    read = extract_with_rules([PLAIN], provider_hint=Provider.SFPUC)
-    assert read.bill is not None and read.reasons == [] and check_bill(read.bill, text=PLAIN) == []
+    text = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")  # a letterhead naming no other utility
+    read = extract_with_rules([text], provider_hint=Provider.SFPUC)
+    assert read.bill is not None and read.reasons == [] and check_bill(read.bill, text=text) == []
     fake_gemini.push(200, bill_response(wire_from_bill(read.bill)))
-    result = extract(read_document(PLAIN.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
+    result = extract(read_document(text.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
     assert result.extractor == "gemini" and fake_gemini.request_count == 1
 
 
@@ -618,7 +619,8 @@ def test_what_the_rules_read_of_a_sparse_bill_of_the_accounts_provider_still_wit
     text = "Harbor Water Co\nAccount Number: 4471-0023-9\nAmount Due: $85.00\n"
     fake_gemini.push(200, bill_response(wire_from_bill(harbor_water_bill("58.00"))))
     result = extract(read_document(text.encode()), provider_hint=Provider.SFPUC, settings=gemini_settings)
-    assert result.extractor == "gemini" and result.reasons == ["extractor_disagreement:total_amount"]
+    assert result.extractor == "gemini"
+    assert result.reasons == ["provider_mismatch", "extractor_disagreement:total_amount"]  # a water company's
 
 
 def test_disagree_compares_the_usage_each_unit_adds_up_to() -> None:

@@ -1557,7 +1557,7 @@ def test_what_is_no_bill_of_the_accounts_provider_says_so(kind: str) -> None:
 def test_a_sparse_bill_of_the_accounts_provider_keeps_what_the_rules_read() -> None:
     text = "Harbor Water Co\nAccount Number: 4471-0023-9\nAmount Due: $85.00\n"
     result = extract_with_rules([text], provider_hint=Provider.SFPUC)
-    assert result.reasons == ["not_a_bill"]
+    assert result.reasons == ["provider_mismatch", "not_a_bill"]  # a water company's letterhead: not SFPUC's name
     assert result.bill is not None and (result.bill.account_number, result.bill.total_amount) == (
         "4471-0023-9",
         Decimal("85.00"),
@@ -1754,6 +1754,31 @@ def test_provider_mismatch_goes_to_review() -> None:
     data, _, _ = sample_bill(Provider.CONED, seed=3)
     result = extract_with_rules(read_document(data).pages, provider_hint=Provider.PGE)
     assert "provider_mismatch" in result.reasons
+
+
+@pytest.mark.parametrize("brand", UNKNOWN, ids=lambda brand: brand.key)
+def test_another_utilitys_bill_on_a_known_providers_account_goes_to_review(brand: Brand) -> None:
+    """A bill under a letterhead no template knows ("Lakeshore Power Cooperative"), uploaded to a PG&E account, was
+    read as PG&E's and accepted: another utility's bill filed as PG&E's, unseen."""
+    facts = make_facts(brand, rng_for(f"email-{brand.key}"))
+    report = analyze(render_text.email(facts), provider_hint=Provider.PGE, settings=Settings(gemini_api_key=None))
+    assert report.decision == "review" and "provider_mismatch" in report.reasons
+
+
+@pytest.mark.parametrize(
+    ("sender", "clash"),
+    [
+        ("Lakeshore Power Cooperative", True),
+        ("Utility Billing <billing@lakeshore.example>", True),
+        ("Pacific Gas and Electric Company", False),
+        ("Utility Billing <noreply@pge.com>", False),
+        ("Keystone Foundry Inc.", False),  # a business customer's name over a utility's letterhead drawn as an image
+        (None, False),
+    ],
+)
+def test_a_letterhead_naming_another_utility_clashes_with_the_account(sender: str | None, clash: bool) -> None:
+    choice = select_template("Account number: 1234\nAmount due $10.00", Provider.PGE, sender=sender)
+    assert choice == TemplateChoice(BY_PROVIDER[Provider.PGE], matched=False, clash=clash)
 
 
 @pytest.mark.parametrize("brand", [UNKNOWN[0], UNKNOWN[2]], ids=lambda brand: brand.key)
