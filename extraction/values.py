@@ -64,9 +64,13 @@ _NUMERIC_DATE_RE = re.compile(
 """DATE_RE's numeric form alone, for ``numeric_day_first``: scanning a bill with all of DATE_RE's
 alternatives twice per bill cost ~1 ms each."""
 
+DOLLAR_LETTERS = r"(?:US|AU|CA|CAD|CDN|NZ|NZD|HK|HKD|SG|SGD|NT|TWD|MX|MXN|Mex|RD|BRL|TT|BZ|FJ|Bds|[ACSRJ])"
+"""The letters that name a dollar before its sign ("C$", "US$", "HK$"): as ``extraction.rules.currency`` knows them,
+and the US's own."""
+
 MONEY_RE = re.compile(
     r"""
-    (?<![\w,$\-\u2212])
+    (?<![\w,$\u20ac\u00a3\-\u2212])
     (?<!\d\.)  # a dot after a digit joins numbers ("1.2.34"); a dot leader ("Total.....$160.09") does not
     (?P<usd0>\$\s*(?=\())?  # "$(14.20)": the sign's parentheses after the dollar sign
     (?P<open>\(\s*)?
@@ -74,8 +78,11 @@ MONEY_RE = re.compile(
     # mark ("Payments      - $50.00"); not a leader's last dash ("Customer charge - - - $9.58") nor a dash
     # between a word and its amount ("Amount due - $179.86"): read so, a whole bill was accepted as a credit.
     # Either way round such a dash may be a separator or a credit's sign: ``ambiguous_signs`` finds it for review.
-    (?P<minus>[-\u2212](?=[$\d])|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
-    (?:(?P<usd>\$\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00"; a bare figure's dash is ``minus``'s alone
+    # A euro's or a pound's sign as a dollar's: "-\u20ac8.71" is a credit (the bill's currency is told apart elsewhere).
+    (?P<minus>[-\u2212](?=[$\u20ac\u00a3\d]|DOLLAR_LETTERS\$)|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
+    # A dollar's letters before its sign: "C$135.00", "US$ 135.00"; not a label's glued to it ("KWH$ 45.10").
+    (?:(?P<usd>(?:(?<![A-Za-z0-9])DOLLAR_LETTERS)?[$\u20ac\u00a3]\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00";
+    # a bare figure's dash is ``minus``'s alone
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
     (?![\d%]|,\d|\.\d)  # not a longer figure's part; a comma before a blank is prose's ("$168.41, due by ...")
     (?P<close>\s*\))?
@@ -83,7 +90,7 @@ MONEY_RE = re.compile(
     # "Credit Balance", "Credit: $5.00" or "Credit/Adjustments" in the next column.
     (?P<cr>(?:[ \t]*CR|[ \t]?(?i:cr|credit))\b(?![ \t]\w|[:/]))?
     (?P<trail>[-\u2212](?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
-    """,
+    """.replace("DOLLAR_LETTERS", DOLLAR_LETTERS),
     re.VERBOSE,
 )
 

@@ -126,8 +126,8 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"AUSTRALIA\b",
             r"Western\s+Australia\b",
             r"WESTERN\s+AUSTRALIA\b",
-            r"Australian\s+Capital\s+Territory\b",
-            r"AUSTRALIAN\s+CAPITAL\s+TERRITORY\b",
+            r"Australian\s+(?:Capital\s+Territory|[Dd]ollars?)\b",
+            r"AUSTRALIAN\s+(?:CAPITAL\s+TERRITORY|DOLLARS?)\b",
             *(rf"{state}[ \t]+\d{{4}}(?![\d-])" for state in _AU_STATES),
             *(
                 rf"{state}[ \t]{{1,12}}{postcode}{_NOT_A_READING}"
@@ -143,17 +143,25 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
             r"HST[ \t]+(?:Reg|No\b|#)",
             r"QST\b",
+            r"Canadian\s+[Dd]ollars?\b",  # "All amounts are shown in Canadian dollars.": read as dollars, accepted
+            r"CANADIAN\s+DOLLARS?\b",
+            r"[Dd]ollars?\s+[Cc]anadiens?\b",
         ),
-        "EUR": (r"EUR\b", "\u20ac"),
+        "EUR": (r"EUR\b", "\u20ac", r"[Ee]uros\b", r"EUROS\b", r"[Ii]n\s+[Ee]uro\b"),
         "GBP": (
             r"GBP\b",
             "\u00a3",
+            r"[Pp]ounds?\s+[Ss]terling\b",  # not "Sterling" alone: Sterling, VA is a US town
+            r"POUNDS?\s+STERLING\b",
             r"United\s+Kingdom\b",
             r"UNITED\s+KINGDOM\b",
             r"UK\b",
             r"VAT\b[^\n\d]{0,30}GB[ \t]?\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # a British VAT number
             r"GB[ \t]?VAT\b[^\n\d]{0,30}\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # "GB VAT No: 123 4567 89"
         ),
+        "MXN": (r"[Pp]esos\s+[Mm]exicanos\b", r"PESOS\s+MEXICANOS\b", r"Mexican\s+[Pp]esos?\b", r"MEXICAN\s+PESOS?\b"),
+        "CHF": (r"Swiss\s+[Ff]rancs?\b", r"SWISS\s+FRANCS?\b"),
+        "INR": (r"Indian\s+[Rr]upees?\b", r"INDIAN\s+RUPEES?\b"),
         "NZD": (
             r"NZD\b",
             r"NZ\$",

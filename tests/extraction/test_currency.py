@@ -134,6 +134,30 @@ def test_a_currency_code_by_a_figure_is_a_currency(text: str, code: str, foreign
 
 
 @pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("All amounts are shown in Canadian dollars.", "CAD"),  # read as dollars and accepted
+        ("MONTANTS EN DOLLARS CANADIENS / AMOUNTS IN CANADIAN DOLLARS", "CAD"),
+        ("Importes en pesos mexicanos (MXN)", "MXN"),  # the code by no amount, the currency's name beside it
+        ("Amounts in Australian dollars", "AUD"),
+        ("All charges in euros", "EUR"),
+        ("Payable in pounds sterling", "GBP"),
+        ("Betrag in Swiss francs", "CHF"),
+        ("Amounts in Indian rupees", "INR"),
+    ],
+)
+def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency(code, foreign=True)
+
+
+@pytest.mark.parametrize(
+    "text", ["Sterling, VA 20164", "Mail to: 12 Euro Way", "Pay by check to Pesos Plumbing LLC", "Euro Motors ad"]
+)
+def test_a_word_near_a_currencys_name_names_none(text: str) -> None:
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Heat pumps rated COP 3.0 or higher qualify",
