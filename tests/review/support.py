@@ -342,9 +342,11 @@ async def decisions_in_history(client: Client, events: list[HistoryEvent]) -> li
     return found
 
 
-async def analytics_rows(settings: Settings, job_id: str) -> list[dict[str, Any]]:
+async def analytics_rows(
+    settings: Settings, job_id: str, columns: str = "bill_id, job_id, total_amount"
+) -> list[dict[str, Any]]:
     """The job's rows in ``normalized_bills_latest`` (what dashboards and rollups read)."""
-    return await _warehouse_rows(settings, "bill_id, job_id, total_amount", "normalized_bills_latest", job_id)
+    return await _warehouse_rows(settings, columns, "normalized_bills_latest", job_id)
 
 
 async def analytics_line_items(settings: Settings, job_id: str) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ the task is its own once it acts on it, so a decision it receives closes the tas
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -11,11 +12,14 @@ from temporalio.client import Client
 
 from shared.models import JobStatus
 from shared.review import ReviewStatus
+from shared.settings import Settings
 from tests.helpers import reset_to_before_the_decision, reset_to_last_workflow_task, wait_until
 from tests.review.support import (
+    CORRECT_TOTAL,
     OwnQueue,
     Review,
     activity_names,
+    analytics_rows,
     awaiting_review,
     history,
     job_id_of,
@@ -184,3 +188,51 @@ async def test_the_same_decision_taken_again_after_a_reset_back_into_the_wait_is
         "SELECT decided_at FROM review_decisions WHERE job_id = $1", review.job_id
     )
     assert decided_at >= taken_back_at
+
+
+async def test_a_correction_taken_again_after_a_reset_replaces_the_bill_the_first_stored(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings, unique: str
+) -> None:
+    """The second correction was recorded and shown while Postgres and the warehouse kept the first's figures, and
+    nothing said so (an analyst's probe). The first is kept in ``bill_revisions``, and names no job as replacing it
+    but its own."""
+    review = await open_review(http, unique)
+    await awaiting_review(client.get_workflow_handle(review.workflow_id))
+    first = review.corrected(total_amount=CORRECT_TOTAL)
+    corrected = await http.post(
+        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": first}
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
+    bill_id = await resources.pool.fetchval("SELECT id FROM bills WHERE job_id = $1", review.job_id)
+
+    reset_run = await reset_to_before_the_decision(client, review.workflow_id, retake=True)
+    assert await awaiting_review(client.get_workflow_handle(review.workflow_id, run_id=reset_run)) == review.revision
+
+    async def taken_back() -> dict[str, Any] | None:
+        task = await read_task(http, review.job_id)
+        return task if task["closed_at"] is None else None
+
+    await wait_until(taken_back, within=30, what=f"review task of {review.job_id} taken back")
+    due = date.fromisoformat(first["due_date"]) + timedelta(days=1)
+    second = {**first, "due_date": due.isoformat()}
+    again = await http.post(
+        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": second}
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["revises"] is None, again.json()
+    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
+
+    stored = await resources.pool.fetchrow("SELECT id, due_date FROM bills WHERE job_id = $1", review.job_id)
+    assert (stored["id"], stored["due_date"]) == (bill_id, due)
+    kept = await resources.pool.fetch(
+        "SELECT job_id, replaced_by_job, payload->>'due_date' AS due FROM bill_revisions WHERE bill_id = $1", bill_id
+    )
+    assert [(str(r["job_id"]), str(r["replaced_by_job"]), r["due"]) for r in kept] == [
+        (review.job_id, review.job_id, first["due_date"])
+    ]
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    assert (job["result"]["bill_id"], job["result"]["revises"], job["revised_by"]) == (str(bill_id), None, None), job
+    assert (await http.get(f"/bills/{bill_id}")).json()["due_date"] == due.isoformat()
+    [published] = await analytics_rows(app_settings, review.job_id, "bill_id, job_id, due_date")
+    assert str(published["due_date"])[:10] == due.isoformat()
