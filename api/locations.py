@@ -10,7 +10,10 @@ CREATED_LOCATION: dict[int | str, dict[str, Any]] = {
     201: {
         "headers": {
             "Location": {
-                "description": "where to read what was created (a replay's 200 has none)",
+                "description": (
+                    "where to read what was created (a 200 replaying an earlier request under its Idempotency-Key"
+                    " has none)"
+                ),
                 "schema": {"type": "string", "format": "uri-reference"},
             }
         }

@@ -109,9 +109,18 @@ def problem_responses(
         code: {
             "description": _DESCRIPTIONS.get(code, "error"),
             "content": {PROBLEM_JSON: {"schema": models.get(code, ProblemDetails).model_json_schema()}},
+            **({"headers": {"Retry-After": _RETRY_AFTER}} if code in (429, 503) else {}),
         }
         for code in codes
     }
+
+
+_RETRY_AFTER = {
+    "description": "seconds to wait before trying again (a 503 sends it where the outage is known)",
+    "schema": {"type": "integer", "minimum": 0},
+}
+"""A 429's and a 503's header, declared so a generated client exposes it: only in their descriptions' text, it was
+not (an integrator's probe)."""
 
 
 class AccountConflict(ProblemDetails):

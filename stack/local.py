@@ -153,6 +153,8 @@ class LocalStack:
         if not external.get("TEMPORAL_ADDRESS"):
             self.start_temporal()
             self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.temporal_port}"
+            if not self.env.get("TEMPORAL_UI_URL", "").strip():  # its Web UI's port, not the default's, in the links
+                self.env["TEMPORAL_UI_URL"] = f"http://localhost:{self.ui_port}"
         if not external.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = embedded_postgres_url(self._pgdata, stop_on_exit=True)
             self._postmaster = postmaster(self._pgdata)

@@ -88,3 +88,16 @@ async def test_a_conflicts_own_members_are_in_the_document(http: httpx.AsyncClie
     assert (await http.post("/utility-accounts", json=account)).status_code == 201
     conflict = await http.post("/utility-accounts", json=account)
     assert conflict.status_code == 409 and set(conflict.json()) == set(documented), conflict.text
+
+
+async def test_a_retry_after_is_a_declared_header_of_each_429_and_503(http: httpx.AsyncClient) -> None:
+    """Named in their descriptions' text alone, a generated client did not expose it (an integrator's probe)."""
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    answers = [op["responses"] for item in paths.values() for op in item.values() if isinstance(op, dict)]
+    limited = [r for r in answers if "429" in r]
+    assert limited, "the routes that start jobs or take uploads are rate limited"
+    for responses in [*limited, *(r for r in answers if "503" in r)]:
+        for code in set(responses) & {"429", "503"}:
+            if "application/problem+json" not in responses[code]["content"]:
+                continue  # a health probe's 503 is its report, not an outage's refusal
+            assert responses[code]["headers"]["Retry-After"]["schema"]["type"] == "integer", responses[code]

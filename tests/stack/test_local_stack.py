@@ -59,6 +59,28 @@ def test_an_empty_variable_is_unset_and_its_service_is_started(
     assert local.env[empty], "the children get the started service's address"
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "http://localhost:{port}"), ("https://ui.example", None)])
+def test_the_api_links_to_the_web_ui_the_stack_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: str | None, expected: str | None
+) -> None:
+    """On a free port (tests, the bench, the chaos run), the API linked each job to the default's 8233, where no Web
+    UI or another stack's listened (an integrator's probe). One the operator sets stays theirs."""
+    for name in SERVICES:
+        monkeypatch.setenv(name, "set-elsewhere:1")
+    monkeypatch.delenv("TEMPORAL_ADDRESS")
+    if given is None:
+        monkeypatch.delenv("TEMPORAL_UI_URL", raising=False)
+    else:
+        monkeypatch.setenv("TEMPORAL_UI_URL", given)
+    local = LocalStack(StackOptions(data_dir=tmp_path, temporal_port=None, ui_port=None))
+    monkeypatch.setattr(local, "start_temporal", lambda: None)
+
+    local.start_services()
+
+    url = expected.format(port=local.ui_port) if expected else given
+    assert local.settings().temporal_ui_url == url != "http://localhost:8233"
+
+
 def test_a_worker_is_given_its_whole_graceful_shutdown_before_it_is_killed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
