@@ -99,9 +99,11 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     order = numeric_date_order(text)
     takers = _DAY_FIRST_TAKERS if order.day_first else _TAKERS
     read: dict[str, tuple[Any, bool]] = {}
+    paid: list[Candidate[Any]] = []
     for key, take in takers.items():
         candidates: list[Candidate[Any]] = _candidates(lines, labels, key, take, stop)
         read[key] = choose(candidates, key=_COMPARED_AS.get(key))
+        paid = candidates if key == "payments_received" else paid
     if order.two_way:
         day_first = {key: choose(_candidates(lines, labels, key, _DAY_FIRST_TAKERS[key], stop)) for key in _DATE_KEYS}
         if _fits_better(day_first, read, day_first_place(text)):
@@ -151,6 +153,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     except ValidationError as error:  # a value the bill model refuses: a reviewer reads the bill instead
         fields = sorted({".".join(str(part) for part in e["loc"][:1]) for e in error.errors()})
         return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
+    bill = _paid_one_by_one(bill, paid)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     if no_bill_signs:
@@ -161,6 +164,20 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if choice.matched and template is not None and not _bills_for(template, bill):
         reasons.append("commodity_mismatch")
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
+
+
+def _paid_one_by_one(bill: NormalizedBill, paid: Sequence[Candidate[Any]]) -> NormalizedBill:
+    """``bill`` with its payments the sum of the rows printing them one by one ("Payment 10/12/2026  Thank You
+    -$42.10", "Payment 10/28/2026  Thank You  -$100.00"), where that sum, and not the first row alone, makes its
+    previous balance, charges and amount due add up: a bill paid in two parts went to review."""
+    rows = {candidate.line: candidate.value for candidate in paid if isinstance(candidate.value, Decimal)}
+    if len(rows) < 2 or bill.total_amount is None or bill.current_charges is None:
+        return bill
+    total_paid = sum((abs(value) for value in rows.values()), Decimal("0"))
+    previous = bill.previous_balance or Decimal("0")
+    if previous - total_paid + bill.current_charges != bill.total_amount:
+        return bill
+    return bill.model_copy(update={"payments_received": total_paid})
 
 
 _NOT_THIS_SERVICE = r"\b(?:budget|plan|contract|program|agreement|installment)"

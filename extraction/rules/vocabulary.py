@@ -126,6 +126,9 @@ GENERIC: dict[str, LabelSet] = {
         r"bill\s+issued",
         r"mailing\s+date",
         r"date\s+mailed",
+        rf"mail(?:ed|\s+date)(?=\s*:?\s*{_A_DATE})",  # "Mailed: 11/09/2026", "Mail date 11/09/2026"
+        # Last: "Date: 11/09/2026" opening a cell, beside the account's number (no statement date, accepted).
+        rf"{_opening_a_cell('date')}(?=\s*:\s*{_A_DATE})",
         exclude=_OTHER_BILL,
     ),
     "due_date": LabelSet.of(

@@ -158,20 +158,24 @@ TWO_PAYMENTS = PLAIN.replace("Balance                       $200.00", "Balance  
     "Payments - Thank You                   200.00 CR\n",
     "Payment 12/10 - Thank You              100.00 CR\nPayment 12/20 - Thank You              200.00 CR\n",
 )
+THREE_PAYMENTS = TWO_PAYMENTS.replace("$300.00", "$350.00").replace(
+    "200.00 CR\n", "200.00 CR\nPaid at kiosk 12/22                    50.00 CR\n"
+)
 
 
 def test_a_part_of_the_balance_the_rules_do_not_add_up_with_is_no_witness(
     fake_gemini: FakeGemini, gemini_settings: Settings
 ) -> None:
-    """The rules read one payment of two and their balance does not add up: that is why Gemini was asked, and
-    its $300.00, which does, was sent to review as a disagreement with the rules' $100.00."""
-    read = extract_with_rules([TWO_PAYMENTS], provider_hint=None)
+    """The rules read one payment of three (the two rows they know add up to no balance either) and their balance
+    does not add up: that is why Gemini was asked, and its $350.00, which does, was sent to review as a disagreement
+    with the rules' $100.00."""
+    read = extract_with_rules([THREE_PAYMENTS], provider_hint=None)
     assert read.bill is not None and read.bill.payments_received == Decimal("100.00")
-    assert "balance_mismatch" in check_bill(read.bill, text=TWO_PAYMENTS)
-    paid = read.bill.model_copy(update={"payments_received": Decimal("300.00")})
-    assert check_bill(paid, text=TWO_PAYMENTS) == []
+    assert "balance_mismatch" in check_bill(read.bill, text=THREE_PAYMENTS)
+    paid = read.bill.model_copy(update={"payments_received": Decimal("350.00")})
+    assert check_bill(paid, text=THREE_PAYMENTS) == []
     fake_gemini.push(200, bill_response(wire_from_bill(paid)))
-    report = analyze(TWO_PAYMENTS.encode(), provider_hint=None, settings=gemini_settings)
+    report = analyze(THREE_PAYMENTS.encode(), provider_hint=None, settings=gemini_settings)
     assert (report.extractor, report.decision, report.reasons) == ("gemini", "accept", [])
 
 

@@ -339,3 +339,50 @@ def test_ccf_readings_that_disagree_beside_the_charged_therms_still_go_to_review
     )
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == "review" and "conflicting_values:usage" in report.reasons
+
+
+FAIRVIEW = """\
+Fairview Public Power
+Account Number: FPP-705      {dated}
+Billing Period: 10/06/2026 - 11/05/2026
+Due Date: 11/30/2026
+{mailed}
+Previous Balance     $142.10
+Payments Received   -$142.10
+Current Charges      $156.33
+Amount Due           $156.33
+Total Usage: 1,122 kWh
+"""
+
+
+@pytest.mark.parametrize(
+    ("dated", "mailed"),
+    [("Date: 11/09/2026", ""), ("", "Mailed: 11/09/2026"), ("", "Mail date 11/09/2026")],
+)
+def test_a_statement_dated_by_date_or_mailed_alone_is_read(dated: str, mailed: str) -> None:
+    """Accepted with no statement date, which analytics publishes."""
+    report = analyze(FAIRVIEW.format(dated=dated, mailed=mailed).encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.statement_date == date(2026, 11, 9)
+
+
+def test_a_date_in_a_sentence_or_of_a_payment_is_no_statement_date() -> None:
+    text = FAIRVIEW.format(dated="", mailed="Payment posted on date: 10/25/2026\nMailed to: 12 Elm St")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None and report.bill.statement_date is None
+
+
+@pytest.mark.parametrize(
+    ("second", "decision", "paid"),
+    [("-$100.00", "accept", Decimal("142.10")), ("-$90.00", "review", Decimal("42.10"))],
+    ids=["adding-up", "not-adding-up"],
+)
+def test_payments_printed_one_by_one_are_their_sum_where_it_adds_up(second: str, decision: str, paid: Decimal) -> None:
+    """A bill paid in two parts was read with its first payment alone, and went to review."""
+    text = FAIRVIEW.format(dated="Statement Date: 11/09/2026", mailed="").replace(
+        "Payments Received   -$142.10",
+        f"Payment 10/12/2026  Thank You   -$42.10\nPayment 10/28/2026  Thank You  {second}",
+    )
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == decision
+    assert report.bill is not None and report.bill.payments_received == paid
