@@ -71,8 +71,8 @@ _TEXT_BY_CODE: dict[str, str] = {
     "conflicting_values": "the bill prints different values for it: check which one is this bill's",
     "mixed_number_format": "the bill writes decimals both ways (1.234,56 and 1,234.56): check each figure",
     "ambiguous_grouping": (
-        "printed with a plain space in it after a word or a figure, as in “Grundpreis 1 125,00”: one figure "
-        "(1,125.00), or a label's 1 and 125,00: check it on the bill"
+        "printed with a plain space in it, as in “Grundpreis 1 125,00” or “Total usage 11 200 kWh”: one figure "
+        "(1,125.00; 11,200), or two (a label's 1 and 125,00; 11 and 200): check it on the bill"
     ),
     "ambiguous_sign": (
         "printed after a dash between blanks, as in “Amount due - $30.40”: a separator (owed) or a credit's minus: "
@@ -102,8 +102,19 @@ def fields_for(reason: str) -> tuple[str, ...]:
     return (subject,) if subject in BILL_FIELDS else ()
 
 
+_TEXT_BY_REASON: dict[str, str] = {
+    "missing_field:usage": (
+        "usage: missing, for the bill or for a commodity it charges (gas charges need a gas reading beside the kWh):"
+        " enter a reading for each"
+    ),
+}
+"""Reasons whose code and subject alone mislead: "usage: missing" beside a usage table with a kWh row in it."""
+
+
 def describe(reason: str) -> str:
     """A reviewer-readable sentence for a reason code (the code itself when unknown)."""
+    if reason in _TEXT_BY_REASON:
+        return _TEXT_BY_REASON[reason]
     code, _, subject = reason.partition(":")
     text = _TEXT_BY_CODE.get(code)
     if text is None:

@@ -240,6 +240,9 @@ def test_reason_codes_point_at_their_fields() -> None:
     assert len(flagged["current_charges"]) == 2
     assert describe("missing_field:due_date") == "due date: missing"
     assert describe("something_new") == "something new"
+    # Beside a usage table holding a kWh row, "usage: missing" left a reviewer guessing (a reviewer's probe).
+    assert "gas charges need a gas reading" in describe("missing_field:usage")
+    assert fields_for("missing_field:usage") == ("usage",)
 
 
 def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
-from api.schemas import ReviewTaskInternal
+from api.schemas import FieldChange, ReviewDecisionTaken, ReviewTaskInternal
 from api.services.review_claims import Claim
 from api.ui.forms import BillForm
 from api.ui.reasons import describe, flagged_fields
@@ -230,3 +230,31 @@ def test_a_sign_in_page_with_an_error_says_so_in_its_title_and_in_the_focused_ke
         signed_in=False, csrf_token="", login_token="t", next="/ui/reviews", error=None, draft=""
     )
     assert "<title>Sign in" in plain and "aria-describedby" not in plain
+
+
+def test_a_corrections_changed_rows_are_shown_not_counted() -> None:
+    """ "line items: 9 rows → 9 rows" hid which amount a reviewer changed from a colleague or a lead (a reviewer's
+    probe): each row is listed, the one only one side has struck out or inserted."""
+    kept = {"description": "Customer charge", "category": "fee", "amount": "18.00", "commodity": None}
+    before = {"description": "Gas energy charge", "category": "supply", "amount": "202.42", "commodity": "gas"}
+    after = before | {"amount": "220.42"}
+    decision = ReviewDecisionTaken(
+        action="correct",
+        reviewer="alice",
+        note=None,
+        decided_at=datetime.now(UTC),
+        changed_fields=["line_items"],
+        changes={"line_items": FieldChange(before=[kept, before], after=[kept, after])},
+        overridden=[],
+        job_status="SUCCEEDED",
+    )
+    html = render_review(task(status="DONE"), decision=decision, editable=False)
+    table = re.search(r'<table class="changes".*?</table>', html, re.DOTALL)
+    assert table is not None, html
+    cells = re.findall(r"<td>(.*?)</td>", table[0], re.DOTALL)
+    assert cells == [
+        '<ul class="rows"><li>Customer charge · fee · 18.00</li>'
+        "<li><del>Gas energy charge · supply · 202.42 · gas</del></li></ul>",
+        '<ul class="rows"><li>Customer charge · fee · 18.00</li>'
+        "<li><ins>Gas energy charge · supply · 220.42 · gas</ins></li></ul>",
+    ]
