@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from extraction.rules.layout import Cell, Line, Wordings, cells
 from extraction.rules.vocabulary import without_false_commodities
@@ -27,7 +28,10 @@ _SECTION = re.compile(
     r"|^description$|^details?\s+of\s+(?:current\s+)?charges"
     r"|^charges\s+for\s+(?:your\s+)?(?:(?P<commodity_for>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+)?"
     r"(?:service|delivery|usage)\s*:?$"  # "Charges for Electric Service"; and "Water Service" alone, below
-    r"|^(?P<commodity_of>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+service\s*:?$",
+    r"|^(?P<commodity_of>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)\s+service\s*:?$"
+    # A service's section by its meter: "ELECTRIC - Meter E7712", "Gas Service: Meter #G3390"
+    r"|^(?P<commodity_meter>electric(?:ity)?|(?:natural\s+)?gas|water|sewer|wastewater)(?:\s+service)?\s*[-\u2013\u2014:]"
+    r"\s*meter\b[^$]*$",
     re.IGNORECASE,
 )
 _COLUMNS_FIRST = re.compile(r"(?:service|description|item|charge\s+description)s?", re.IGNORECASE)
@@ -102,6 +106,7 @@ def _headed_items(lines: Sequence[Line], end: Wordings) -> list[LineItem]:
     """The rows under each charges heading; a box printed beside the charges (the bill's summary, or a second
     commodity's charges) read apart, once the charges end."""
     items: list[LineItem] = []
+    section: list[LineItem] = []  # the items since the last heading, which a section's total adds up
     inside = False
     commodity: Commodity | None = None
     edge: int | None = None
@@ -123,6 +128,7 @@ def _headed_items(lines: Sequence[Line], end: Wordings) -> list[LineItem]:
         if (heading is not None or _heads_charge_columns(row)) and not any(iter_money(line.text)):
             inside = True
             commodity = _section_commodity(heading, commodity)
+            section = []
             continue
         if not inside:
             continue
@@ -134,13 +140,31 @@ def _headed_items(lines: Sequence[Line], end: Wordings) -> list[LineItem]:
             continue
         if _SUBSECTION.match(without_false_commodities(line.text)) and not any(iter_money(line.text)):
             commodity = _named_commodity(line.text)  # "Natural Gas Charges": gas; "Refuse Charges": none
+            section = []
             continue
         item = _item(line.text, commodity, printed=line.printed)
-        if item is not None:
+        if item is not None and _totals(item, section):
+            section = []  # "Electric total  $65.10" under its section's two charges: counted twice as an item
+        elif item is not None:
             items.append(item)
+            section.append(item)
     if edge is not None:
         items += _headed_items(beside, end)
     return items
+
+
+_TOTAL_WORD = re.compile(r"\btotal\b", re.IGNORECASE)
+
+
+def _totals(item: LineItem, section: Sequence[LineItem]) -> bool:
+    """Whether ``item`` is its section's total: a row saying so whose amount is its section's two or more items'
+    sum ("Electric total  $65.10" under "Customer charge  $10.50", "Energy charge  $54.60"). A summary's one row of a
+    service ("Gas total  $70.56" under no items of its own) is an item."""
+    return (
+        len(section) >= 2
+        and _TOTAL_WORD.search(item.description) is not None
+        and item.amount == sum((i.amount for i in section), Decimal("0"))
+    )
 
 
 def _section_commodity(heading: re.Match[str] | None, before: Commodity | None) -> Commodity | None:
@@ -148,7 +172,7 @@ def _section_commodity(heading: re.Match[str] | None, before: Commodity | None) 
     Charges": neither, a row naming its own), or the one before it where it names none (column headings)."""
     if heading is None:
         return before
-    first = heading["commodity"] or heading["commodity_for"] or heading["commodity_of"]
+    first = heading["commodity"] or heading["commodity_for"] or heading["commodity_of"] or heading["commodity_meter"]
     named = {_WORD_COMMODITY[word.lower().split()[-1]] for word in (first, heading["commodity_and"]) if word}
     if not named:
         return before

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from extraction.pipeline import analyze
-from shared.bill import UsageUnit
+from shared.bill import Commodity, UsageUnit
 from shared.settings import Settings
 
 OFFLINE = Settings(gemini_api_key=None)
@@ -386,3 +386,51 @@ def test_payments_printed_one_by_one_are_their_sum_where_it_adds_up(second: str,
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == decision
     assert report.bill is not None and report.bill.payments_received == paid
+
+
+MID_STATE = """\
+Mid-State Energy
+Combined Electric & Gas Statement
+
+Customer: Helen Park
+Account number: 8821-443-90
+Statement date: 11/12/2026
+Billing period: 10/08/2026 - 11/06/2026
+Due date: 12/03/2026
+
+ELECTRIC - Meter E7712
+  Usage 455 kWh
+  Customer charge              $10.50
+  Energy charge                $54.60
+  Electric total               $65.10
+
+GAS - Meter G3390
+  Usage 61 therms
+  Customer charge              $12.00
+  Gas charges                  $58.56
+  Gas total                    $70.56
+
+Total current charges         $135.66
+Previous balance              $120.04
+Payment received 10/25       -$120.04
+Amount due                    $135.66
+"""
+
+
+def test_a_services_section_headed_by_its_meter_gives_its_charges_without_its_total() -> None:
+    """Under "ELECTRIC - Meter E7712" and no "Charges" heading, the bill was accepted with no line items."""
+    report = analyze(MID_STATE.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(i.description, i.amount, i.commodity) for i in report.bill.line_items] == [
+        ("Customer charge", Decimal("10.50"), Commodity.ELECTRICITY),
+        ("Energy charge", Decimal("54.60"), Commodity.ELECTRICITY),
+        ("Customer charge", Decimal("12.00"), Commodity.GAS),
+        ("Gas charges", Decimal("58.56"), Commodity.GAS),
+    ]
+
+
+def test_a_sections_total_that_is_not_its_items_sum_stays_an_item() -> None:
+    """Not dropped on its word alone: the charges then do not add up, and a person looks."""
+    report = analyze(MID_STATE.replace("$65.10", "$66.10").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "sum_mismatch" in report.reasons
