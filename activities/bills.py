@@ -28,16 +28,14 @@ STORED_AT = "COALESCE(revised_at, created_at) AS stored_at"
 
 
 _STORED_BY_JOB = f"""
-SELECT id AS bill_id, {STORED_AT}, payload, created_at, true AS is_current FROM bills WHERE job_id = $1
+SELECT id AS bill_id, {STORED_AT}, payload FROM bills WHERE job_id = $1
 UNION ALL
-SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond'), payload, NULL, false FROM bill_revisions
- WHERE job_id = $1 AND replaced_by_job <> job_id
-ORDER BY is_current DESC
-LIMIT 1
+SELECT bill_id, COALESCE(stored_at, replaced_at - interval '1 microsecond'), payload FROM bill_revisions
+ WHERE job_id = $1
 """
 """Where this job's version of its bill is: current, or replaced by a re-issue since (kept in
 ``bill_revisions``; rows from before 0014 have no ``stored_at``, and were stored before the
-replacement). Not a version the job's own decision taken again replaced (``_decided_again``)."""
+replacement). A job stores one version, so at most one row."""
 
 
 PERIOD_SLACK_DAYS = 3
@@ -118,28 +116,25 @@ class BillActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", request.utility_account_id)
             mine = await conn.fetchrow(_STORED_BY_JOB, request.job_id)
-            if mine is not None and await _decided_again(conn, request, mine):
-                await _keep_version(conn, bill_id=mine["bill_id"], replaced_by_job=request.job_id)
-                stored_at = await _write_bill(
-                    conn, request, bill_id=str(mine["bill_id"]), revises=(mine["created_at"], mine["stored_at"])
-                )
-                logger.info(
-                    "bill replaced by a decision taken again",
-                    extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": str(mine["bill_id"])},
-                )
-                return PersistOutcome(
-                    bill_id=str(mine["bill_id"]),
-                    revised_job=await _revised_job(conn, mine["bill_id"], request.job_id),
-                    stored_at=stored_at,
-                    stored_bill=None if bill == given else bill,
-                )
             if mine is not None:  # an earlier try stored it (and a re-issue may have replaced it since)
-                revised = await _revised_job(conn, mine["bill_id"], request.job_id)
+                revised = await conn.fetchval(
+                    "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2",
+                    mine["bill_id"],
+                    request.job_id,
+                )
+                stored_bill = _if_other(mine["payload"], given, job_id=request.job_id)
+                if stored_bill is not None and request.source == "review":
+                    # A reviewer's decision taken again (an operator's reset) that reads the bill otherwise: its
+                    # figures are audited and shown on the task, but the stored bill stands (README, "Human review").
+                    logger.warning(
+                        "decision taken again not stored: the bill this job stored stands",
+                        extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": str(mine["bill_id"])},
+                    )
                 return PersistOutcome(
                     bill_id=str(mine["bill_id"]),
-                    revised_job=revised,
+                    revised_job=str(revised) if revised else None,
                     stored_at=mine["stored_at"],
-                    stored_bill=_if_other(mine["payload"], given, job_id=request.job_id),
+                    stored_bill=stored_bill,
                 )
             existing = await conn.fetchrow(
                 _SAME_BILL,
@@ -150,7 +145,14 @@ class BillActivities:
                 bill.bill_period_end,
             )
             if existing is not None and _reissued(existing, bill.statement_date):
-                await _keep_version(conn, bill_id=existing["id"], replaced_by_job=request.job_id)
+                await conn.execute(
+                    "INSERT INTO bill_revisions"
+                    " (bill_id, job_id, replaced_by_job, content_sha256, source, payload, stored_at)"
+                    f" SELECT id, job_id, $2, content_sha256, source, payload, {STORED_AT} FROM bills WHERE id = $1",
+                    existing["id"],
+                    request.job_id,
+                )
+                await conn.execute("DELETE FROM bills WHERE id = $1", existing["id"])  # its children go with it
                 stored_at = await _write_bill(
                     conn, request, bill_id=str(existing["id"]), revises=(existing["created_at"], existing["stored_at"])
                 )
@@ -177,48 +179,6 @@ class BillActivities:
             stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
         return PersistOutcome(bill_id=bill_id, stored_at=stored_at, stored_bill=None if bill == given else bill)
-
-
-async def _decided_again(conn: asyncpg.Connection, request: PersistRequest, mine: asyncpg.Record) -> bool:
-    """Whether this run's reviewer decided the job's bill otherwise than the version it stored: an operator reset the
-    run to have the decision taken again (README, "Human review"). The new figures replace the stored ones; kept, the
-    job's review task, ``review_decisions`` and the export of corrections showed the second decision, while Postgres,
-    the warehouse and the dashboard kept the first, and nothing said so.
-
-    Only the job's current version (not one a re-issue has replaced since), only a reviewer's bill (a reset run that
-    read the bill otherwise, Gemini's, gets the stored version back), and only by the run the job's row speaks for: a
-    late attempt of the run the reset replaced leaves the new decision's figures alone."""
-    if not mine["is_current"] or request.source != "review":
-        return False
-    if _if_other(mine["payload"], request.bill, job_id=request.job_id) is None:  # as stored, charges filled in too
-        return False
-    run_id = await conn.fetchval("SELECT last_run_id FROM ingestion_jobs WHERE id = $1", request.job_id)
-    return run_id is not None and run_id == activity.info().workflow_run_id
-
-
-async def _keep_version(conn: asyncpg.Connection, *, bill_id: object, replaced_by_job: str) -> None:
-    """Move the bill's current version to ``bill_revisions`` (the job's own earlier one, a decision taken again
-    twice, replaced there), its row and children deleted to be written anew under the same id."""
-    await conn.execute(
-        "INSERT INTO bill_revisions (bill_id, job_id, replaced_by_job, content_sha256, source, payload, stored_at)"
-        f" SELECT id, job_id, $2, content_sha256, source, payload, {STORED_AT} FROM bills WHERE id = $1"
-        " ON CONFLICT (bill_id, job_id) DO UPDATE SET replaced_by_job = EXCLUDED.replaced_by_job,"
-        " replaced_at = now(), content_sha256 = EXCLUDED.content_sha256, source = EXCLUDED.source,"
-        " payload = EXCLUDED.payload, stored_at = EXCLUDED.stored_at",
-        bill_id,
-        replaced_by_job,
-    )
-    await conn.execute("DELETE FROM bills WHERE id = $1", bill_id)  # its children go with it
-
-
-async def _revised_job(conn: asyncpg.Connection, bill_id: object, job_id: str) -> str | None:
-    """The job whose bill this job's re-issue replaced, if it replaced one: not itself (a decision taken again)."""
-    revised = await conn.fetchval(
-        "SELECT job_id FROM bill_revisions WHERE bill_id = $1 AND replaced_by_job = $2 AND job_id <> $2",
-        bill_id,
-        job_id,
-    )
-    return str(revised) if revised else None
 
 
 def _if_other(payload: dict[str, object], bill: NormalizedBill, *, job_id: str) -> NormalizedBill | None:

@@ -216,12 +216,9 @@ def _items_sum(bill: NormalizedBill) -> Decimal:
 
 
 def _balances(bill: NormalizedBill, current: Decimal) -> bool:
-    if bill.previous_balance is None and bill.current_charges is not None and bill.current_charges == bill.total_amount:
-        # Payments beside no previous balance settled one the bill does not print ("Thank you for your payment of
-        # $88.10"): the total is the charges the bill prints as this period's. Counted against them, an ordinary bill
-        # went to review. Not charges implied by the items: an unpaid balance listed among them adds up to the total
-        # too, and was accepted as this bill's cost.
-        return True
+    # Payments beside no previous balance are not let off ("Thank you for your payment of $88.10" then goes to review):
+    # whatever a line naming a payment printed ("Payments of $25.00 or more can be made at any office", "Amount to be
+    # paid by AutoPay") was stored as paid, unchecked, each time that was tried.
     previous = bill.previous_balance or Decimal("0")
     paid = bill.payments_received or Decimal("0")
     return previous - paid + current == bill.total_amount

@@ -652,6 +652,21 @@ _PLAIN_SPACED_DECIMAL_RE = re.compile(
 is two figures ("Days 30 512.00"): not after a dollar sign, where the space groups (``typeset_groups_as_commas``)."""
 
 
+_DATE_BEFORE_RE = re.compile(r"(?:[/-]|\b[A-Za-z]{3,9}\.?[ \t])\Z")
+"""What before a group of digits makes it a date's day ("10/15 120.00", "Nov 30 142.31", "10/06-11/04 512 kWh"): the
+figure after the blank is an amount or a reading of its own, not the group's thousands. A word other than a month's
+("due 1 318.75") leaves it doubted; only a month's name counts (``_after_a_date``)."""
+
+
+def _after_a_date(text: str, start: int) -> bool:
+    """Whether the digit group at ``start`` is a date's day or month: after a slash or a dash, or a month's name."""
+    before = _DATE_BEFORE_RE.search(text, max(0, start - 11), start)
+    if before is None:
+        return False
+    word = before.group().strip(" \t.").lower()
+    return word in ("/", "-") or word in MONTHS
+
+
 def _suffixes(groups: Sequence[str], decimals: str = "") -> set[Decimal]:
     """What a run of digit groups may be: the whole, or its last groups alone ("1 318" and ".75": 1318.75, 318.75)."""
     kept = groups[-_FIGURE_GROUPS:]
@@ -665,7 +680,7 @@ def ambiguous_figures(text: str) -> frozenset[Decimal]:
     a decimal-point text's such figure as its last group: every amount of a bill printing its thousands so ("1 318.75")
     was read a thousand short, and added up."""
     if not number_format(text).decimal_comma:
-        spaced = _PLAIN_SPACED_DECIMAL_RE.finditer(text)
+        spaced = (run for run in _PLAIN_SPACED_DECIMAL_RE.finditer(text) if not _after_a_date(text, run.start()))
         return frozenset(figure for run in spaced for figure in _suffixes(run["groups"].split(" "), f".{run['cents']}"))
     figures: set[Decimal] = set()
     for number in _COMMA_NUMBER_IN_TEXT_RE.finditer(text):
@@ -680,8 +695,9 @@ def ambiguous_quantities(text: str) -> frozenset[Decimal]:
     read as 200 kWh and accepted; "Days 30 512 kWh" may be a column of days). A bill whose usage reads one of them goes
     to review (``check_bill``); its amounts do not."""
     if not number_format(text).decimal_comma:
-        spaced = _SPACED_QUANTITY_RE.finditer(typeset_groups_as_commas(text))
-        return frozenset(quantity for run in spaced if run["sep"] == " " for quantity in _suffixes(run.group().split()))
+        runs = _SPACED_QUANTITY_RE.finditer(turned := typeset_groups_as_commas(text))
+        spaced = (run for run in runs if run["sep"] == " " and not _after_a_date(turned, run.start()))
+        return frozenset(quantity for run in spaced for quantity in _suffixes(run.group().split()))
     quantities: set[Decimal] = set()
     for run in _SPACED_QUANTITY_RE.finditer(turned := decimal_commas_as_points(text)):
         if run["sep"] == " " and _spaced_quantity(run, decimal_comma=True) == run.group():  # not read whole

@@ -223,10 +223,9 @@ async def start_job(
 
 JOB_COLUMNS = (
     "*, (SELECT r.replaced_by_job FROM bill_revisions r WHERE r.job_id = ingestion_jobs.id"
-    " AND r.replaced_by_job <> r.job_id ORDER BY r.replaced_at DESC LIMIT 1) AS revised_by"
+    " ORDER BY r.replaced_at DESC LIMIT 1) AS revised_by"
 )
-"""A job row as the API reads it: with the job whose re-issued statement replaced the bill it stored, if any (not
-the job itself, whose decision taken again replaced its own version)."""
+"""A job row as the API reads it: with the job whose re-issued statement replaced the bill it stored, if any."""
 
 
 async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) -> dict[str, Any]:

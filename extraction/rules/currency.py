@@ -126,8 +126,10 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"AUSTRALIA\b",
             r"Western\s+Australia\b",
             r"WESTERN\s+AUSTRALIA\b",
-            r"Australian\s+(?:Capital\s+Territory|[Dd]ollars?)\b",
-            r"AUSTRALIAN\s+(?:CAPITAL\s+TERRITORY|DOLLARS?)\b",
+            r"Australian\s+Capital\s+Territory\b",
+            r"[Ii]n\s+Australian\s+[Dd]ollars?\b",
+            r"AUSTRALIAN\s+CAPITAL\s+TERRITORY\b",
+            r"IN\s+AUSTRALIAN\s+DOLLARS?\b",
             *(rf"{state}[ \t]+\d{{4}}(?![\d-])" for state in _AU_STATES),
             *(
                 rf"{state}[ \t]{{1,12}}{postcode}{_NOT_A_READING}"
@@ -143,25 +145,33 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
             r"HST[ \t]+(?:Reg|No\b|#)",
             r"QST\b",
-            r"Canadian\s+[Dd]ollars?\b",  # "All amounts are shown in Canadian dollars.": read as dollars, accepted
-            r"CANADIAN\s+DOLLARS?\b",
-            r"[Dd]ollars?\s+[Cc]anadiens?\b",
+            # A currency's name after "in" ("All amounts are shown in Canadian dollars.": read as dollars, accepted),
+            # not a name's ("Euros Lane", "Indian Rupees Restaurant") nor a refusal's (``_REFUSED``).
+            r"[Ii]n\s+Canadian\s+(?:[Dd]ollars?|[Ff]unds)\b",
+            r"IN\s+CANADIAN\s+(?:DOLLARS?|FUNDS)\b",
+            r"[Ee]n\s+[Dd]ollars?\s+[Cc]anadiens?\b",
+            r"EN\s+DOLLARS?\s+CANADIENS?\b",
         ),
-        "EUR": (r"EUR\b", "\u20ac", r"[Ee]uros\b", r"EUROS\b", r"[Ii]n\s+[Ee]uro\b"),
+        "EUR": (r"EUR\b", "\u20ac", r"[IiEe]n\s+[Ee]uros?\b(?!-)", r"[IE]N\s+EUROS?\b(?!-)"),
         "GBP": (
             r"GBP\b",
             "\u00a3",
-            r"[Pp]ounds?\s+[Ss]terling\b",  # not "Sterling" alone: Sterling, VA is a US town
-            r"POUNDS?\s+STERLING\b",
+            r"[Ii]n\s+[Pp]ounds?\s+[Ss]terling\b",  # not "Sterling" alone: Sterling, VA is a US town
+            r"IN\s+POUNDS?\s+STERLING\b",
             r"United\s+Kingdom\b",
             r"UNITED\s+KINGDOM\b",
             r"UK\b",
             r"VAT\b[^\n\d]{0,30}GB[ \t]?\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # a British VAT number
             r"GB[ \t]?VAT\b[^\n\d]{0,30}\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # "GB VAT No: 123 4567 89"
         ),
-        "MXN": (r"[Pp]esos\s+[Mm]exicanos\b", r"PESOS\s+MEXICANOS\b", r"Mexican\s+[Pp]esos?\b", r"MEXICAN\s+PESOS?\b"),
-        "CHF": (r"Swiss\s+[Ff]rancs?\b", r"SWISS\s+FRANCS?\b"),
-        "INR": (r"Indian\s+[Rr]upees?\b", r"INDIAN\s+RUPEES?\b"),
+        "MXN": (
+            r"[Ee]n\s+[Pp]esos\s+[Mm]exicanos\b",
+            r"EN\s+PESOS\s+MEXICANOS\b",
+            r"[Ii]n\s+Mexican\s+[Pp]esos?\b",
+            r"IN\s+MEXICAN\s+PESOS?\b",
+        ),
+        "CHF": (r"[Ii]n\s+Swiss\s+[Ff]rancs?\b", r"IN\s+SWISS\s+FRANCS?\b"),
+        "INR": (r"[Ii]n\s+Indian\s+[Rr]upees?\b", r"IN\s+INDIAN\s+RUPEES?\b"),
         "NZD": (
             r"NZD\b",
             r"NZ\$",
@@ -376,7 +386,26 @@ def _names_currency(text: str, match: re.Match[str]) -> bool:
         return _RATE_NAME_BEFORE.search(text, max(0, match.start() - 12), match.start()) is None
     if _POSTAL_CODE_RE.fullmatch(match.group()):
         return _PROVINCE_BEFORE.search(text, max(0, match.start() - 40), match.start()) is not None
+    if _CURRENCY_NAME.search(match.group()):
+        return not _REFUSED.search(_sentence_around(text, match.start(), match.end()))
     return True
+
+
+_CURRENCY_NAME = re.compile(r"dollar|fund|peso|euro|pound|franc|rupee", re.IGNORECASE)
+"""The currency names of ``_FOREIGN_CURRENCIES`` ("Canadian dollars", "pesos mexicanos")."""
+_REFUSED = re.compile(
+    r"\b(?:not|no|never|cannot|can't|won't|returned|refused|rejected|except|only\s+(?:in\s+)?U\.?S)\b|n't\b",
+    re.IGNORECASE,
+)
+"""A sentence refusing a currency ("Checks in Canadian dollars will be returned", "Payments in Mexican pesos are not
+accepted"): a US bill's notice, common near a border, which sent the bill to review as foreign."""
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or line) the span ``start``-``end`` stands in."""
+    before = max(text.rfind(mark, 0, start) for mark in (".", "\n", "!", "?"))
+    ends = [i for i in (text.find(mark, end) for mark in (".", "\n", "!", "?")) if i != -1]
+    return text[before + 1 : min(ends, default=len(text))]
 
 
 def _town_before_state(text: str, at: int) -> bool:

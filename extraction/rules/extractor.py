@@ -153,7 +153,7 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     except ValidationError as error:  # a value the bill model refuses: a reviewer reads the bill instead
         fields = sorted({".".join(str(part) for part in e["loc"][:1]) for e in error.errors()})
         return RuleResult(None, [*reasons, *(f"unreadable_value:{f}" for f in fields)], name)
-    bill = _paid_one_by_one(bill, paid)
+    bill = _paid_one_by_one(bill, paid, lines)
     if template is None and not bill.account_number and not bill.usage:
         return RuleResult(None, [*reasons, "no_template"], name)
     if no_bill_signs:
@@ -166,11 +166,21 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     return RuleResult(bill, reasons, name, template_matched=choice.matched)
 
 
-def _paid_one_by_one(bill: NormalizedBill, paid: Sequence[Candidate[Any]]) -> NormalizedBill:
+_NOT_A_PAYMENT = re.compile(
+    r"discount|credit|deposit|arrangement|plan\b|adjust|refund|revers|return|fee\b|charge|transfer", re.IGNORECASE
+)
+"""Rows naming a payment that are another credit ("Prompt Payment Discount", "Payment Arrangement Credit", "Deposit
+applied as payment"): summed with the payments, they overstated what was paid, and the bill added up."""
+
+
+def _paid_one_by_one(bill: NormalizedBill, paid: Sequence[Candidate[Any]], lines: Sequence[Line]) -> NormalizedBill:
     """``bill`` with its payments the sum of the rows printing them one by one ("Payment 10/12/2026  Thank You
     -$42.10", "Payment 10/28/2026  Thank You  -$100.00"), where that sum, and not the first row alone, makes its
-    previous balance, charges and amount due add up: a bill paid in two parts went to review."""
+    previous balance, charges and amount due add up: a bill paid in two parts went to review. Only where every row
+    is a payment's (``_NOT_A_PAYMENT``)."""
     rows = {candidate.line: candidate.value for candidate in paid if isinstance(candidate.value, Decimal)}
+    if any(_NOT_A_PAYMENT.search(lines[line].text) for line in rows):
+        return bill
     if len(rows) < 2 or bill.total_amount is None or bill.current_charges is None:
         return bill
     total_paid = sum((abs(value) for value in rows.values()), Decimal("0"))

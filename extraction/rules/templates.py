@@ -138,7 +138,7 @@ def select_template(text: str, hint: Provider | None, sender: str | None = None)
         return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)
     if hint is not None and hint in BY_PROVIDER:
         guess = BY_PROVIDER[hint]
-        return TemplateChoice(guess, clash=_another_utility(sender, guess))
+        return TemplateChoice(guess, clash=_another_utility(sender, guess) and not guess.names(text))
     return TemplateChoice(None)
 
 
@@ -153,7 +153,9 @@ may head a bill whose utility's name is an image."""
 
 def _another_utility(sender: str | None, guess: Template) -> bool:
     """Whether the letterhead names a utility the account's provider is not ("Lakeshore Power Cooperative" on a PG&E
-    account): read as the account's, another utility's bill was filed as PG&E's, and accepted unseen."""
+    account): read as the account's, another utility's bill was filed as PG&E's, and accepted unseen. Asked only of
+    a bill that names the account's provider nowhere: a business customer's name heads a bill as often ("Acme Solar
+    Power LLC", "Smith Electric Inc."), its utility's name an image, and its site or name in the text below."""
     if sender is None or guess.names(sender):
         return False
     return any(_UTILITY_WORD.search(line) for line in sender.splitlines())

@@ -817,11 +817,14 @@ def _this_periods(lines: _Page, index: int, line_cells: Sequence[Cell], labelled
         row.append((replace(labelled, column=bare.start(), cell=cell.start, quantity=quantity, after=""), period))
     if len(row) < 2:
         return [labelled]
+    totals = [figure for figure, period in row if period is _WHOLE]
+    if len(totals) == 1:  # "Oct 2026   Nov 2026   Total", "Daily Average   Total": the period's whole
+        return totals
     kept = [(figure, period) for figure, period in row if period is not _ANOTHER]
     dated = [period for _, period in kept if isinstance(period, tuple)]
-    if len(dated) == len(kept) > 1 and len(set(dated)) == len(dated):  # "Jun 2025   Jun 2026": a bill's own is latest
-        return [figure for figure, period in kept if period == max(dated)]
-    return [figure for figure, _ in kept]
+    if len(dated) == len(kept) > 1 and len(set(dated)) == len(dated) and len({month for _, month in dated}) == 1:
+        return [figure for figure, period in kept if period == max(dated)]  # "Jun 2025   Jun 2026": the latest
+    return [figure for figure, _ in kept]  # "Oct 2026   Nov 2026": a period's parts, or months compared: review
 
 
 _THIS_PERIOD = re.compile(r"\b(?:this|current|present)\b", re.IGNORECASE)
@@ -830,6 +833,8 @@ _DATED = re.compile(
 )
 _ANOTHER = "another"
 _THIS = "this"
+_WHOLE = "whole"
+"""A column headed "Total": the period's whole, beside its parts (a proration's months) or an average."""
 _Period = str | tuple[int, int]
 """A column's period: another's, this one, or a dated one (year, month; 0 for a year alone)."""
 _PAST = re.compile(
@@ -843,6 +848,8 @@ def _period_named(heading: str, bracket: str) -> _Period | None:
     """The period a figure's column ``heading`` or ``bracket`` names: another (``_ANOTHER``), this one (``_THIS``:
     "This year", "Current"), a dated one ("Jun 2026", "2025": its year and month), or none (None). A heading naming
     an average or a history is another period's, as the reader's ``_another_periods_column`` reads one."""
+    if re.fullmatch(r"\s*total\s*", heading, re.IGNORECASE):
+        return _WHOLE
     if _OTHER_HEADING.search(heading) or _PAST.search(bracket):
         return _ANOTHER
     if _THIS_PERIOD.search(heading) or _THIS_PERIOD.search(bracket):

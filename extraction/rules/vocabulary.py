@@ -86,11 +86,12 @@ GENERIC: dict[str, LabelSet] = {
         # A summary row's "Previous bill  $198.62", its figure beside it: not a payment's "on Previous Bill", nor
         # "Previous Bill Date", nor a comparison's ("This bill   Previous bill" over their figures, or beside them).
         rf"{_opening_a_line('previous')}\s+bill{_FIGURE_BESIDE}(?![^\n]*\bthis\s+(?:bill|month|period|year)\b)",
-        # "Unpaid charges  $90.00", "Unpaid amount from your last bill  $90.00": its figure right after it, not a
-        # sentence's ("Unpaid charges may be subject to a late fee of $5.00"). Read as one of the charges, the
-        # unpaid amount was stored as this bill's cost.
-        rf"unpaid\s+(?:balance|charges?|amount)(?:\s+from\s+(?:your\s+)?(?:last|previous|prior)\s+(?:bill|statement))?"
-        rf"{_FIGURE_BESIDE}",
+        # "Unpaid charges  $90.00", "Unpaid amount from your last bill  $90.00" opening its cell, its figure right
+        # after it: not a sentence's ("Unpaid charges may be subject to a late fee of $5.00"), nor a charge's ("1.5%
+        # charge on unpaid amount  $1.35"). Read as one of the charges, the unpaid amount was stored as this bill's
+        # cost.
+        rf"{_opening_a_cell('unpaid')}\s+(?:balance|charges?|amount)"
+        rf"(?:\s+from\s+(?:your\s+)?(?:last|previous|prior)\s+(?:bill|statement))?{_FIGURE_BESIDE}",
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),
     "payments_received": LabelSet.of(
@@ -126,9 +127,9 @@ GENERIC: dict[str, LabelSet] = {
         r"bill\s+issued",
         r"mailing\s+date",
         r"date\s+mailed",
-        rf"mail(?:ed|\s+date)(?=\s*:?\s*{_A_DATE})",  # "Mailed: 11/09/2026", "Mail date 11/09/2026"
-        # Last: "Date: 11/09/2026" opening a cell, beside the account's number (no statement date, accepted).
-        rf"{_opening_a_cell('date')}(?=\s*:\s*{_A_DATE})",
+        # "Mailed: 11/09/2026" opening a cell, not a sentence's ("Disconnection notice mailed 11/06/2026"). Not a bare
+        # "Date:", which a payment's, a meter read's or a stub's due date opens as often as a statement's.
+        rf"{_opening_a_cell('mailed')}(?=\s*:\s*{_A_DATE})",
         exclude=_OTHER_BILL,
     ),
     "due_date": LabelSet.of(

@@ -151,7 +151,18 @@ def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Sterling, VA 20164", "Mail to: 12 Euro Way", "Pay by check to Pesos Plumbing LLC", "Euro Motors ad"]
+    "text",
+    [
+        "Sterling, VA 20164",
+        "Mail to: 12 Euro Way",
+        "Pay by check to Pesos Plumbing LLC",
+        "Euro Motors ad",
+        "12 Euros Lane",
+        "Indian Rupees Restaurant",
+        "Checks in Canadian dollars will be returned.",  # a border state's notice: sent US bills to review
+        "Payments in Mexican pesos are not accepted.",
+        "We cannot accept payment in Canadian funds.",
+    ],
 )
 def test_a_word_near_a_currencys_name_names_none(text: str) -> None:
     assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)

@@ -174,6 +174,22 @@ def test_a_us_texts_plain_spaces_group_nothing_but_are_doubted() -> None:
     assert ambiguous_quantities(text) == {Decimal(q) for q in ("234", "1234", "345", "12345", "512", "30512")}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Payment Received 10/15 120.00 CR",
+        "Payments Received Oct 15 620.00 CR",
+        "Total Amount Due by 11/30 142.31",
+        "Total Amount Due  Nov 30 142.31",
+        "Usage 10/06-11/04 512 kWh",
+    ],
+)
+def test_a_dates_day_before_a_figure_doubts_nothing(text: str) -> None:
+    """ "10/15 120.00" is a date and an amount: doubted as 15,120.00, clean bills went to review (an adversarial
+    re-read)."""
+    assert ambiguous_figures(text) == ambiguous_quantities(text) == frozenset()
+
+
 def test_a_dollar_amounts_plain_spaces_group_its_thousands() -> None:
     """ "$1 318.75": a dollar sign's "$1" is no amount, so the space groups. Read as 318.75, every amount of a bill
     printing its thousands so was a thousand short, and the bill added up."""

@@ -203,13 +203,20 @@ def test_a_payment_beside_no_previous_balance_is_checked_against_the_total() -> 
     assert report.decision == "review" and "balance_mismatch" in report.reasons
 
 
-def test_a_payment_in_prose_beside_no_previous_balance_balances_printed_charges_equal_to_the_total() -> None:
-    """The payment settled a balance the bill does not print: the amount due is the printed current charges. It went
-    to review."""
-    report = analyze(WESTBROOK.format(due="$96.30").encode(), provider_hint=None, settings=OFFLINE)
-    assert (report.decision, report.reasons) == ("accept", [])
-    assert report.bill is not None
-    assert (report.bill.current_charges, report.bill.payments_received) == (Decimal("96.30"), Decimal("88.10"))
+@pytest.mark.parametrize(
+    "paid",
+    [
+        "Thank you for your payment of $88.10 received 03/20/2026.",
+        "Payments of $25.00 or more can be made at any office.",
+        "Amount to be paid by AutoPay on 04/29/2026: $96.30",
+    ],
+)
+def test_a_payment_beside_no_previous_balance_is_checked_against_printed_charges_too(paid: str) -> None:
+    """Let off where the printed charges are the total, whatever a line naming a payment printed was stored as paid,
+    unchecked (an adversarial re-read): a thanked-for payment in prose goes to review with them."""
+    text = WESTBROOK.format(due="$96.30").replace("Thank you for your payment of $88.10 received 03/20/2026.", paid)
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review" and "balance_mismatch" in report.reasons
 
 
 UNPAID_AMONG_CHARGES = """\
@@ -247,11 +254,20 @@ def test_an_unpaid_amount_listed_among_the_charges_is_the_previous_balance(unpai
 @pytest.mark.parametrize("unpaid", ["Unpaid charges", "Carried over from March"])
 def test_charges_implied_by_items_beside_a_payment_and_no_previous_balance_go_to_review(unpaid: str) -> None:
     """Items adding up to the amount due beside a payment: an unpaid balance among them ("Carried over from March", a
-    wording the reader does not know) would be this bill's cost. Only printed current charges equal to the total
-    balance beside an unprinted previous balance."""
+    wording the reader does not know) would be this bill's cost."""
     text = UNPAID_AMONG_CHARGES.format(payment="Payment received 03/20 - thank you   -$60.00", unpaid=unpaid, note="")
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == "review" and "balance_mismatch" in report.reasons
+
+
+@pytest.mark.parametrize("charge", ["Unpaid check charge", "Returned (unpaid) check", "1.5% charge on unpaid amount"])
+def test_a_charge_for_something_unpaid_is_an_item(charge: str) -> None:
+    """Dropped as an unpaid balance, the charges did not add up (an adversarial re-read)."""
+    text = UNPAID_AMONG_CHARGES.format(payment="", unpaid=charge, note="Current charges  $186.30")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None and report.bill.previous_balance is None
+    assert report.bill.line_items[0].amount == Decimal("90.00")
 
 
 def test_a_sentence_about_unpaid_charges_is_no_previous_balance() -> None:
@@ -355,33 +371,45 @@ Total Usage: 1,122 kWh
 """
 
 
-@pytest.mark.parametrize(
-    ("dated", "mailed"),
-    [("Date: 11/09/2026", ""), ("", "Mailed: 11/09/2026"), ("", "Mail date 11/09/2026")],
-)
-def test_a_statement_dated_by_date_or_mailed_alone_is_read(dated: str, mailed: str) -> None:
+def test_a_statement_dated_by_mailed_alone_is_read() -> None:
     """Accepted with no statement date, which analytics publishes."""
-    report = analyze(FAIRVIEW.format(dated=dated, mailed=mailed).encode(), provider_hint=None, settings=OFFLINE)
+    text = FAIRVIEW.format(dated="", mailed="Mailed: 11/09/2026")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("accept", [])
     assert report.bill is not None and report.bill.statement_date == date(2026, 11, 9)
 
 
-def test_a_date_in_a_sentence_or_of_a_payment_is_no_statement_date() -> None:
-    text = FAIRVIEW.format(dated="", mailed="Payment posted on date: 10/25/2026\nMailed to: 12 Elm St")
-    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+@pytest.mark.parametrize(
+    "mailed",
+    [
+        "Payment posted on date: 10/25/2026\nMailed to: 12 Elm St",
+        "Disconnection notice mailed 11/06/2026",
+        "Meter 13713670   Date: 11/04/2026   Reading: 45632",
+        "Your last payment      Date: 10/15/2026",
+    ],
+)
+def test_a_date_in_a_sentence_or_of_a_payment_or_a_read_is_no_statement_date(mailed: str) -> None:
+    """A bare "Date:" read as a statement's took a meter read's, a payment's or a stub's date (an adversarial
+    re-read)."""
+    report = analyze(FAIRVIEW.format(dated="", mailed=mailed).encode(), provider_hint=None, settings=OFFLINE)
     assert report.bill is not None and report.bill.statement_date is None
 
 
 @pytest.mark.parametrize(
     ("second", "decision", "paid"),
-    [("-$100.00", "accept", Decimal("142.10")), ("-$90.00", "review", Decimal("42.10"))],
-    ids=["adding-up", "not-adding-up"],
+    [
+        ("Payment 10/28/2026  Thank You  -$100.00", "accept", Decimal("142.10")),
+        ("Payment 10/28/2026  Thank You  -$90.00", "review", Decimal("42.10")),
+        ("Payment Arrangement Credit     -$100.00", "review", Decimal("42.10")),  # a credit, not paid
+        ("Prompt Payment Discount        -$100.00", "review", Decimal("42.10")),
+    ],
+    ids=["adding-up", "not-adding-up", "arrangement-credit", "discount"],
 )
 def test_payments_printed_one_by_one_are_their_sum_where_it_adds_up(second: str, decision: str, paid: Decimal) -> None:
-    """A bill paid in two parts was read with its first payment alone, and went to review."""
+    """A bill paid in two parts was read with its first payment alone, and went to review. A credit on a row naming
+    a payment is no payment: summed, it overstated what was paid (an adversarial re-read)."""
     text = FAIRVIEW.format(dated="Statement Date: 11/09/2026", mailed="").replace(
-        "Payments Received   -$142.10",
-        f"Payment 10/12/2026  Thank You   -$42.10\nPayment 10/28/2026  Thank You  {second}",
+        "Payments Received   -$142.10", f"Payment 10/12/2026  Thank You   -$42.10\n{second}"
     )
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == decision
@@ -434,3 +462,39 @@ def test_a_sections_total_that_is_not_its_items_sum_stays_an_item() -> None:
     """Not dropped on its word alone: the charges then do not add up, and a person looks."""
     report = analyze(MID_STATE.replace("$65.10", "$66.10").encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == "review" and "sum_mismatch" in report.reasons
+
+
+@pytest.mark.parametrize(
+    ("usage", "read", "decision"),
+    [
+        (
+            "                        Oct 2026   Nov 2026   Total\nTotal kWh                 900        240   1,140",
+            "1140",
+            "accept",
+        ),
+        (
+            "                        Daily Average   Total\nTotal kWh                   38        1,140",
+            "1140",
+            "accept",
+        ),
+        (
+            "                        Oct 2026   Nov 2026\nDays                          25          5\n"
+            "Total kWh                 900        240",
+            None,
+            "review",
+        ),
+    ],
+    ids=["months-and-total", "average-and-total", "months-alone"],
+)
+def test_a_row_of_a_periods_parts_reads_its_total_or_goes_to_review(
+    usage: str, read: str | None, decision: str
+) -> None:
+    """A proration's months ("Oct 2026   Nov 2026", the period's parts) read as a comparison gave the latest month's
+    240 kWh, accepted; beside a "Total" column its first figure was (an adversarial re-read)."""
+    text = HILLCREST.format(usage=usage, energy="Energy                  $125.40")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == decision, report.reasons
+    if read is not None:
+        assert report.bill is not None and [u.quantity for u in report.bill.usage] == [Decimal(read)]
+    else:
+        assert "conflicting_values:usage" in report.reasons

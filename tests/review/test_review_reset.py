@@ -4,10 +4,12 @@ the task is its own once it acts on it, so a decision it receives closes the tas
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from shared.models import JobStatus
@@ -190,12 +192,17 @@ async def test_the_same_decision_taken_again_after_a_reset_back_into_the_wait_is
     assert decided_at >= taken_back_at
 
 
-async def test_a_correction_taken_again_after_a_reset_replaces_the_bill_the_first_stored(
-    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings, unique: str
+async def test_a_correction_taken_again_after_a_reset_leaves_the_bill_the_first_stored_and_says_so(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The second correction was recorded and shown while Postgres and the warehouse kept the first's figures, and
-    nothing said so (an analyst's probe). The first is kept in ``bill_revisions``, and names no job as replacing it
-    but its own."""
+    """The second correction is audited and shown on the task; the stored bill stands everywhere (Postgres, the job's
+    result, the warehouse), and the worker says so: it stood silently beside a task showing the second's figures (an
+    analyst's probe). Replacing it bypassed the checks against other jobs' bills of the period (a diff review)."""
     review = await open_review(http, unique)
     await awaiting_review(client.get_workflow_handle(review.workflow_id))
     first = review.corrected(total_amount=CORRECT_TOTAL)
@@ -216,23 +223,19 @@ async def test_a_correction_taken_again_after_a_reset_replaces_the_bill_the_firs
     await wait_until(taken_back, within=30, what=f"review task of {review.job_id} taken back")
     due = date.fromisoformat(first["due_date"]) + timedelta(days=1)
     second = {**first, "due_date": due.isoformat()}
-    again = await http.post(
-        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": second}
-    )
-    assert again.status_code == 200, again.text
-    assert again.json()["revises"] is None, again.json()
-    assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
+    with caplog.at_level(logging.WARNING, logger="activities.bills"):
+        again = await http.post(
+            f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": second}
+        )
+        assert again.status_code == 200, again.text
+        assert (await result_of(client, review.workflow_id)).status is JobStatus.SUCCEEDED
 
     stored = await resources.pool.fetchrow("SELECT id, due_date FROM bills WHERE job_id = $1", review.job_id)
-    assert (stored["id"], stored["due_date"]) == (bill_id, due)
-    kept = await resources.pool.fetch(
-        "SELECT job_id, replaced_by_job, payload->>'due_date' AS due FROM bill_revisions WHERE bill_id = $1", bill_id
-    )
-    assert [(str(r["job_id"]), str(r["replaced_by_job"]), r["due"]) for r in kept] == [
-        (review.job_id, review.job_id, first["due_date"])
-    ]
-    job = (await http.get(f"/jobs/{review.job_id}")).json()
-    assert (job["result"]["bill_id"], job["result"]["revises"], job["revised_by"]) == (str(bill_id), None, None), job
-    assert (await http.get(f"/bills/{bill_id}")).json()["due_date"] == due.isoformat()
+    assert (stored["id"], stored["due_date"].isoformat()) == (bill_id, first["due_date"])
+    assert await resources.pool.fetchval("SELECT count(*) FROM bill_revisions WHERE bill_id = $1", bill_id) == 0
+    assert (await http.get(f"/bills/{bill_id}")).json()["due_date"] == first["due_date"]
+    assert (await read_task(http, review.job_id))["bill"]["due_date"] == due.isoformat(), "the decision is shown"
     [published] = await analytics_rows(app_settings, review.job_id, "bill_id, job_id, due_date")
-    assert str(published["due_date"])[:10] == due.isoformat()
+    assert str(published["due_date"])[:10] == first["due_date"]
+    said = [r for r in caplog.records if r.getMessage().startswith("decision taken again not stored")]
+    assert [r.__dict__["job_id"] for r in said] == [review.job_id], "the worker says the stored bill stands"
