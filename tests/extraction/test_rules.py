@@ -1781,6 +1781,16 @@ def test_a_letterhead_naming_another_utility_clashes_with_the_account(sender: st
     assert choice == TemplateChoice(BY_PROVIDER[Provider.PGE], matched=False, clash=clash)
 
 
+@pytest.mark.parametrize("sender", ["Acme Solar Power LLC", "Smith Electric Inc.", "Greenfield Energy Management"])
+def test_a_business_customers_name_over_a_bill_naming_the_accounts_provider_clashes_with_nothing(sender: str) -> None:
+    """Its utility's letterhead an image, a business customer's name with a utility's word in it heads the bill: one
+    that names the account's provider anywhere (its site in the footer) is not another utility's (an adversarial
+    re-read)."""
+    text = f"{sender}\nAccount number: 1234\nAmount due $10.00\nPay online at pge.com"
+    choice = select_template(text, Provider.PGE, sender=sender)
+    assert choice == TemplateChoice(BY_PROVIDER[Provider.PGE], matched=False, clash=False)
+
+
 @pytest.mark.parametrize("brand", [UNKNOWN[0], UNKNOWN[2]], ids=lambda brand: brand.key)
 def test_an_emailed_bill_names_its_sender_not_the_customer_it_greets(brand: Brand) -> None:
     """The provider of an e-mailed statement was read from "Hello Luis Okafor," and accepted."""
