@@ -72,14 +72,16 @@ preferred, so a period stored twice that way before is still answered by the row
 
 
 _SAME_FILE = """
-SELECT id, job_id FROM bills WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3
+SELECT id, job_id, total_amount, currency FROM bills
+ WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3
 UNION ALL
-SELECT r.bill_id, r.job_id FROM bills AS b JOIN bill_revisions AS r ON r.bill_id = b.id
+SELECT r.bill_id, r.job_id, b.total_amount, b.currency FROM bills AS b JOIN bill_revisions AS r ON r.bill_id = b.id
  WHERE b.utility_account_id = $1 AND r.content_sha256 = $2 AND r.job_id <> $3
 LIMIT 1
 """
 """The bill another job stored from this file: current, or since replaced by a re-issue (the file
-is still ingested: read again, it would go through extraction and review only to end a duplicate)."""
+is still ingested: read again, it would go through extraction and review only to end a duplicate); with the bill's
+current amount due and currency, which the job's result shows as a rescan's duplicate does."""
 
 
 def bill_id_for(job_id: str) -> str:
@@ -97,7 +99,12 @@ class BillActivities:
         row = await self._pool.fetchrow(_SAME_FILE, query.utility_account_id, query.sha256, query.job_id)
         if row is None:
             return DuplicateFound()
-        return DuplicateFound(bill_id=str(row["id"]), job_id=str(row["job_id"]))
+        return DuplicateFound(
+            bill_id=str(row["id"]),
+            job_id=str(row["job_id"]),
+            total_amount=row["total_amount"],
+            currency=row["currency"],
+        )
 
     @activity.defn
     async def persist_bill(self, request: PersistRequest) -> PersistOutcome:

@@ -234,6 +234,10 @@ class DuplicateFound(BaseModel):
     bill_id: str | None = None
     job_id: str | None = None
     """The earlier job that stored the same file for this account (None when it is new)."""
+    total_amount: Decimal | None = None
+    currency: str | None = None
+    """The stored bill's amount due and currency, for the job's result: a DUPLICATE of the same file showed none,
+    one of a rescan both (an analyst's probe). None in histories from before they were read."""
 
 
 class PersistOutcome(BaseModel):

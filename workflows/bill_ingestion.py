@@ -513,6 +513,8 @@ class BillIngestionWorkflow:
                         status=JobStatus.DUPLICATE,
                         bill_id=duplicate.bill_id,
                         duplicate_of=duplicate.job_id,
+                        total_amount=duplicate.total_amount,
+                        currency=duplicate.currency,
                         artifact=artifact,
                     )
                 )

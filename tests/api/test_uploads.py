@@ -392,6 +392,9 @@ async def test_same_file_again_is_duplicate_before_extraction(
     assert first["status"] == "SUCCEEDED"
     assert second["status"] == "DUPLICATE"
     assert second["result"]["duplicate_of"] == first["id"]
+    # Its figures as a rescan's duplicate shows them: the stored bill's (an analyst's probe found none).
+    shown = (second["result"]["total_amount"], second["result"]["currency"])
+    assert shown == (first["result"]["total_amount"], "USD") != (None, "USD")
     assert "extract_bill" not in [name for name, _ in await scheduled_activities(client, second["workflow_id"])]
     assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE utility_account_id = $1", account["id"]) == 1
 
