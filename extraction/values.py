@@ -652,10 +652,15 @@ _PLAIN_SPACED_DECIMAL_RE = re.compile(
 is two figures ("Days 30 512.00"): not after a dollar sign, where the space groups (``typeset_groups_as_commas``)."""
 
 
-_DATE_BEFORE_RE = re.compile(r"(?:[/-]|\b[A-Za-z]{3,9}\.?[ \t])\Z")
+_DATE_BEFORE_RE = re.compile(r"(?:(?<=\d)[/-]|\b[A-Za-z]{3,9}\.?[ \t])\Z")
 """What before a group of digits makes it a date's day ("10/15 120.00", "Nov 30 142.31", "10/06-11/04 512 kWh"): the
 figure after the blank is an amount or a reading of its own, not the group's thousands. A word other than a month's
-("due 1 318.75") leaves it doubted; only a month's name counts (``_after_a_date``)."""
+("due 1 318.75") leaves it doubted; only a month's name counts (``_after_a_date``). Not a minus ("-1 200.00")."""
+_DAY_THEN_GROUPS = rf"(?:\d[/-]|\b(?i:{MONTH_NAME})\.?[ \t])\d{{1,2}} (?P<groups>\d{{1,3}}(?: \d{{3}})+)"
+_GROUPS_AFTER_A_DAY_RE = re.compile(rf"{_DAY_THEN_GROUPS}\.(?P<cents>\d+)(?![\d%]|,\d|\.\d)")
+_QUANTITY_AFTER_A_DAY_RE = re.compile(rf"{_DAY_THEN_GROUPS}(?P<decimals>\.\d+)?{_UNIT_AHEAD}", re.IGNORECASE)
+"""A date's day, then a figure its thousands a plain space may group ("Amount due 11/30 1 318.75", "Usage 10/06-11/04
+5 120 kWh"): the day is no group of it, but the groups after it are doubted as any others (``ambiguous_figures``)."""
 
 
 def _after_a_date(text: str, start: int) -> bool:
@@ -680,7 +685,8 @@ def ambiguous_figures(text: str) -> frozenset[Decimal]:
     a decimal-point text's such figure as its last group: every amount of a bill printing its thousands so ("1 318.75")
     was read a thousand short, and added up."""
     if not number_format(text).decimal_comma:
-        spaced = (run for run in _PLAIN_SPACED_DECIMAL_RE.finditer(text) if not _after_a_date(text, run.start()))
+        spaced = [run for run in _PLAIN_SPACED_DECIMAL_RE.finditer(text) if not _after_a_date(text, run.start())]
+        spaced += _GROUPS_AFTER_A_DAY_RE.finditer(text)
         return frozenset(figure for run in spaced for figure in _suffixes(run["groups"].split(" "), f".{run['cents']}"))
     figures: set[Decimal] = set()
     for number in _COMMA_NUMBER_IN_TEXT_RE.finditer(text):
@@ -696,8 +702,9 @@ def ambiguous_quantities(text: str) -> frozenset[Decimal]:
     to review (``check_bill``); its amounts do not."""
     if not number_format(text).decimal_comma:
         runs = _SPACED_QUANTITY_RE.finditer(turned := typeset_groups_as_commas(text))
-        spaced = (run for run in runs if run["sep"] == " " and not _after_a_date(turned, run.start()))
-        return frozenset(quantity for run in spaced for quantity in _suffixes(run.group().split()))
+        spaced = [run.group() for run in runs if run["sep"] == " " and not _after_a_date(turned, run.start())]
+        spaced += (run["groups"] + (run["decimals"] or "") for run in _QUANTITY_AFTER_A_DAY_RE.finditer(turned))
+        return frozenset(quantity for run in spaced for quantity in _suffixes(run.split()))
     quantities: set[Decimal] = set()
     for run in _SPACED_QUANTITY_RE.finditer(turned := decimal_commas_as_points(text)):
         if run["sep"] == " " and _spaced_quantity(run, decimal_comma=True) == run.group():  # not read whole

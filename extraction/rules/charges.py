@@ -56,7 +56,7 @@ _NOT_ITEM = re.compile(
     r"^(?:sub)?total\b|balance|payment(?!\s+(?:charge|fee|penalty))|amount\s+due|previous|current\s+bill"
     r"|^(?!.*\b(?:tax|fee|surcharge|of|on)\b)(?:[^\W\d]+\s+){0,3}sub-?total\W*$"  # "Delivery subtotal"
     r"|amount\s+enclosed"  # a late payment charge is an item
-    r"|^(?!.*(?:\bfee|penalty|interest|late\s+(?:payment\s+)?charge|\bcheck\b|\bcharge\s+on\b|%"
+    r"|^(?!.*(?:\bfee|penalty|interest|late\s+(?:payment\s+)?charge|\bcheck\s+charge|\bcharge\s+on\b"
     r"|\b(?:program|plan|management|forgiv|credit|agreement|installment)))"
     r".*(?:past[\s-]+due|\barrears?\b|overdue|\bunpaid\b)",
     re.IGNORECASE,
@@ -65,8 +65,9 @@ _NOT_ITEM = re.compile(
 subtotal", nor "Electric total", a summary's one row of a service's charges), the balance's parts, or what earlier bills
 left unpaid ("Arrears", "Past Due Amount", "Unpaid charges"), which the implied current charges counted as this bill's
 cost. A fee, penalty or interest for paying late is a charge ("Late charge on past due amount", "Late Payment Charge
-(1.5% of past due)", "1.5% charge on unpaid amount", "Unpaid check charge"), and so is an arrears programme's row
-("Arrears Management Program credit", "Arrears payment plan installment")."""
+(1.5% of past due)", "1.5% charge on unpaid amount", "Unpaid check charge"; not "Past due amount (check #1043 returned
+unpaid)"), and so is an arrears programme's row ("Arrears Management Program credit", "Arrears payment plan
+installment")."""
 _CATEGORIES: tuple[tuple[LineItemCategory, re.Pattern[str]], ...] = tuple(
     (category, re.compile(pattern, re.IGNORECASE))
     for category, pattern in (

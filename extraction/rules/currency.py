@@ -115,6 +115,8 @@ _ENDS_AN_ADDRESS = rf"(?={_PLACE_SUFFIX}[ \t]*[.,]?[ \t]*(?:\r?\n|\Z|[ \t]{{2}}|
 """After a place's name: the end of its line or cell, or a telephone number's label, its suffix (``_PLACE_SUFFIX``)
 and a stop between. Not a US address's town ("Jamaica, NY 11432", "Jamaica Plain, MA"), a street ("1200 Bahamas
 Dr") nor a business ("HONG KONG GARDEN RESTAURANT", "Bahamas Breeze #4012")."""
+_NO_NAME_AFTER = r"\b(?!\s+[A-Z][a-z])"
+"""After a currency's name: not a proper name's next word ("Euros Lane", "Indian Rupees Restaurant")."""
 _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
     code: tuple(re.compile(wording) for wording in wordings)
     for code, wordings in {
@@ -127,9 +129,9 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"Western\s+Australia\b",
             r"WESTERN\s+AUSTRALIA\b",
             r"Australian\s+Capital\s+Territory\b",
-            r"[Ii]n\s+Australian\s+[Dd]ollars?\b",
+            rf"Australian\s+[Dd]ollars?{_NO_NAME_AFTER}",
             r"AUSTRALIAN\s+CAPITAL\s+TERRITORY\b",
-            r"IN\s+AUSTRALIAN\s+DOLLARS?\b",
+            r"AUSTRALIAN\s+DOLLARS?\b",
             *(rf"{state}[ \t]+\d{{4}}(?![\d-])" for state in _AU_STATES),
             *(
                 rf"{state}[ \t]{{1,12}}{postcode}{_NOT_A_READING}"
@@ -145,19 +147,25 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
             r"HST[ \t]+(?:Reg|No\b|#)",
             r"QST\b",
-            # A currency's name after "in" ("All amounts are shown in Canadian dollars.": read as dollars, accepted),
-            # not a name's ("Euros Lane", "Indian Rupees Restaurant") nor a refusal's (``_REFUSED``).
-            r"[Ii]n\s+Canadian\s+(?:[Dd]ollars?|[Ff]unds)\b",
-            r"IN\s+CANADIAN\s+(?:DOLLARS?|FUNDS)\b",
-            r"[Ee]n\s+[Dd]ollars?\s+[Cc]anadiens?\b",
-            r"EN\s+DOLLARS?\s+CANADIENS?\b",
+            # A currency's name ("All amounts are shown in Canadian dollars.": read as dollars, accepted), not a
+            # proper name's part ("Euros Lane", "Indian Rupees Restaurant") nor a refusal's (``_REFUSED``).
+            rf"Canadian\s+(?:[Dd]ollars?|[Ff]unds){_NO_NAME_AFTER}",
+            r"CANADIAN\s+(?:DOLLARS?|FUNDS)\b",
+            r"[Dd]ollars?\s+[Cc]anadiens?\b",
+            r"DOLLARS?\s+CANADIENS?\b",
         ),
-        "EUR": (r"EUR\b", "\u20ac", r"[IiEe]n\s+[Ee]uros?\b(?!-)", r"[IE]N\s+EUROS?\b(?!-)"),
+        "EUR": (
+            r"EUR\b",
+            "\u20ac",
+            rf"[Ee]uros{_NO_NAME_AFTER}",
+            r"EUROS\b(?!\s+[A-Z])",
+            r"[IiEe]n\s+[Ee]uro\b(?![-\w])",
+        ),
         "GBP": (
             r"GBP\b",
             "\u00a3",
-            r"[Ii]n\s+[Pp]ounds?\s+[Ss]terling\b",  # not "Sterling" alone: Sterling, VA is a US town
-            r"IN\s+POUNDS?\s+STERLING\b",
+            rf"[Pp]ounds?\s+[Ss]terling{_NO_NAME_AFTER}",  # not "Sterling" alone: Sterling, VA is a US town
+            r"POUNDS?\s+STERLING\b",
             r"United\s+Kingdom\b",
             r"UNITED\s+KINGDOM\b",
             r"UK\b",
@@ -165,13 +173,13 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GB[ \t]?VAT\b[^\n\d]{0,30}\d{3}[ \t]?\d{4}[ \t]?\d{2}(?:[ \t]?\d{3})?(?!\d)",  # "GB VAT No: 123 4567 89"
         ),
         "MXN": (
-            r"[Ee]n\s+[Pp]esos\s+[Mm]exicanos\b",
-            r"EN\s+PESOS\s+MEXICANOS\b",
-            r"[Ii]n\s+Mexican\s+[Pp]esos?\b",
-            r"IN\s+MEXICAN\s+PESOS?\b",
+            r"[Pp]esos\s+[Mm]exicanos\b",
+            r"PESOS\s+MEXICANOS\b",
+            rf"Mexican\s+[Pp]esos{_NO_NAME_AFTER}",
+            r"MEXICAN\s+PESOS\b",
         ),
-        "CHF": (r"[Ii]n\s+Swiss\s+[Ff]rancs?\b", r"IN\s+SWISS\s+FRANCS?\b"),
-        "INR": (r"[Ii]n\s+Indian\s+[Rr]upees?\b", r"IN\s+INDIAN\s+RUPEES?\b"),
+        "CHF": (rf"Swiss\s+[Ff]rancs{_NO_NAME_AFTER}", r"SWISS\s+FRANCS\b"),  # not "Like a Swiss franc, ..."
+        "INR": (rf"Indian\s+[Rr]upees{_NO_NAME_AFTER}", r"INDIAN\s+RUPEES\b(?!\s+[A-Z])"),
         "NZD": (
             r"NZD\b",
             r"NZ\$",
@@ -394,7 +402,8 @@ def _names_currency(text: str, match: re.Match[str]) -> bool:
 _CURRENCY_NAME = re.compile(r"dollar|fund|peso|euro|pound|franc|rupee", re.IGNORECASE)
 """The currency names of ``_FOREIGN_CURRENCIES`` ("Canadian dollars", "pesos mexicanos")."""
 _REFUSED = re.compile(
-    r"\b(?:not|no|never|cannot|can't|won't|returned|refused|rejected|except|only\s+(?:in\s+)?U\.?S)\b|n't\b",
+    r"\bnot\s+(?:be\s+)?accepted\b|\bno\s+son\s+aceptad|\b(?:returned|refused|rejected)\b"
+    r"|\b(?:cannot|can't|do\s+not|don't|does\s+not|doesn't|won't|will\s+not)\s+(?:be\s+)?accept",
     re.IGNORECASE,
 )
 """A sentence refusing a currency ("Checks in Canadian dollars will be returned", "Payments in Mexican pesos are not

@@ -138,7 +138,7 @@ def select_template(text: str, hint: Provider | None, sender: str | None = None)
         return TemplateChoice(template, matched=True, clash=hint is not None and hint is not template.provider)
     if hint is not None and hint in BY_PROVIDER:
         guess = BY_PROVIDER[hint]
-        return TemplateChoice(guess, clash=_another_utility(sender, guess) and not guess.names(text))
+        return TemplateChoice(guess, clash=_another_utility(sender, guess) and not _sent_by(guess, text, identifying))
     return TemplateChoice(None)
 
 
@@ -151,11 +151,19 @@ _UTILITY_WORD = re.compile(
 may head a bill whose utility's name is an image."""
 
 
+def _sent_by(template: Template, text: str, identifying: str) -> bool:
+    """Whether the bill names ``template``'s provider as its sender: by name where it names its sender (letterhead,
+    payee, stub), or by its site anywhere ("Pay online at pge.com"). Not a name anywhere: "Gas emergencies: call
+    PG&E" or "Not affiliated with Pacific Gas and Electric Company" under another utility's letterhead made the bill
+    PG&E's."""
+    return template.names(identifying) or any(re.search(site, text, re.IGNORECASE) for site in template.sites)
+
+
 def _another_utility(sender: str | None, guess: Template) -> bool:
     """Whether the letterhead names a utility the account's provider is not ("Lakeshore Power Cooperative" on a PG&E
     account): read as the account's, another utility's bill was filed as PG&E's, and accepted unseen. Asked only of
-    a bill that names the account's provider nowhere: a business customer's name heads a bill as often ("Acme Solar
-    Power LLC", "Smith Electric Inc."), its utility's name an image, and its site or name in the text below."""
+    a bill not sent by the account's provider (``_sent_by``): a business customer's name heads a bill as often ("Acme
+    Solar Power LLC", "Smith Electric Inc."), its utility's name an image, its payee or site in the text below."""
     if sender is None or guess.names(sender):
         return False
     return any(_UTILITY_WORD.search(line) for line in sender.splitlines())

@@ -817,14 +817,39 @@ def _this_periods(lines: _Page, index: int, line_cells: Sequence[Cell], labelled
         row.append((replace(labelled, column=bare.start(), cell=cell.start, quantity=quantity, after=""), period))
     if len(row) < 2:
         return [labelled]
-    totals = [figure for figure, period in row if period is _WHOLE]
-    if len(totals) == 1:  # "Oct 2026   Nov 2026   Total", "Daily Average   Total": the period's whole
-        return totals
     kept = [(figure, period) for figure, period in row if period is not _ANOTHER]
+    totals = [figure for figure, period in kept if period is _WHOLE]
+    if totals:
+        return _whole(row, totals)
     dated = [period for _, period in kept if isinstance(period, tuple)]
-    if len(dated) == len(kept) > 1 and len(set(dated)) == len(dated) and len({month for _, month in dated}) == 1:
+    if len(dated) == len(kept) > 1 and len(set(dated)) == len(dated) and _a_year_before(max(dated), dated):
         return [figure for figure, period in kept if period == max(dated)]  # "Jun 2025   Jun 2026": the latest
     return [figure for figure, _ in kept]  # "Oct 2026   Nov 2026": a period's parts, or months compared: review
+
+
+def _whole(row: Sequence[tuple[_Figure, _Period]], totals: Sequence[_Figure]) -> list[_Figure]:
+    """Of a row with a "Total" column, its total where it is its two months' sum ("Oct 2026   Nov 2026   Total" over
+    "430   82   512": a proration's), else all its figures, which disagree (a review): a "Total" beside one month, three
+    or an average may be a year's or a quarter's ("Nov 2026   Total" over "512   6,240", "Sep 2026   Oct 2026   Nov
+    2026   Total", "Monthly Average   Total")."""
+    parts = [(figure, period) for figure, period in row if period not in (_WHOLE, _ANOTHER)]
+    months = sorted(period for _, period in parts if isinstance(period, tuple))
+    consecutive = len(months) == len(parts) == 2 and _month_after(months[0]) == months[1]
+    if len(totals) == 1 and consecutive and sum(f.quantity for f, _ in parts) == totals[0].quantity:
+        return list(totals)  # a monthly bill's period spans two months at most: three or more are a history's
+    return [figure for figure, _ in row]
+
+
+def _month_after(month: tuple[int, int]) -> tuple[int, int]:
+    year, number = month
+    return (year + 1, 1) if number == 12 else (year, number + 1)
+
+
+def _a_year_before(latest: tuple[int, int], dated: Sequence[tuple[int, int]]) -> bool:
+    """Whether the dated columns compare the latest with its month a year before ("Nov 2025   Oct 2026   Nov 2026",
+    "2025   2026"): other months alone ("Oct 2026   Nov 2026") may be the period's parts, a proration's."""
+    year, month = latest
+    return (year - 1, month) in dated
 
 
 _THIS_PERIOD = re.compile(r"\b(?:this|current|present)\b", re.IGNORECASE)
@@ -834,7 +859,7 @@ _DATED = re.compile(
 _ANOTHER = "another"
 _THIS = "this"
 _WHOLE = "whole"
-"""A column headed "Total": the period's whole, beside its parts (a proration's months) or an average."""
+"""A column headed "Total": the period's whole beside its parts (a proration's months), or a year's (``_whole``)."""
 _Period = str | tuple[int, int]
 """A column's period: another's, this one, or a dated one (year, month; 0 for a year alone)."""
 _PAST = re.compile(

@@ -86,11 +86,12 @@ GENERIC: dict[str, LabelSet] = {
         # A summary row's "Previous bill  $198.62", its figure beside it: not a payment's "on Previous Bill", nor
         # "Previous Bill Date", nor a comparison's ("This bill   Previous bill" over their figures, or beside them).
         rf"{_opening_a_line('previous')}\s+bill{_FIGURE_BESIDE}(?![^\n]*\bthis\s+(?:bill|month|period|year)\b)",
-        # "Unpaid charges  $90.00", "Unpaid amount from your last bill  $90.00" opening its cell, its figure right
+        # "Unpaid charges  $90.00", "Previous unpaid balance  $90.00" opening its cell, its figure right
         # after it: not a sentence's ("Unpaid charges may be subject to a late fee of $5.00"), nor a charge's ("1.5%
         # charge on unpaid amount  $1.35"). Read as one of the charges, the unpaid amount was stored as this bill's
         # cost.
-        rf"{_opening_a_cell('unpaid')}\s+(?:balance|charges?|amount)"
+        rf"(?:{_opening_a_cell('unpaid')}|(?:{'|'.join(_opening_a_cell(w) for w in ('previous', 'prior', 'your'))})"
+        r"\s+unpaid)\s+(?:balance|charges?|amount)"
         rf"(?:\s+from\s+(?:your\s+)?(?:last|previous|prior)\s+(?:bill|statement))?{_FIGURE_BESIDE}",
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),

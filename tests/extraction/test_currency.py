@@ -144,6 +144,12 @@ def test_a_currency_code_by_a_figure_is_a_currency(text: str, code: str, foreign
         ("Payable in pounds sterling", "GBP"),
         ("Betrag in Swiss francs", "CHF"),
         ("Amounts in Indian rupees", "INR"),
+        ("All amounts are Canadian dollars.", "CAD"),  # no "in" before it, nor a refusal after (a second re-read)
+        ("Currency: Canadian Dollars", "CAD"),
+        ("All amounts are in Canadian dollars except where noted.", "CAD"),
+        ("All amounts in Canadian dollars; no cash payments accepted.", "CAD"),
+        ("Importes expresados en pesos mexicanos; no incluye IVA.", "MXN"),
+        ("Moneda: Pesos Mexicanos", "MXN"),
     ],
 )
 def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
@@ -162,6 +168,10 @@ def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
         "Checks in Canadian dollars will be returned.",  # a border state's notice: sent US bills to review
         "Payments in Mexican pesos are not accepted.",
         "We cannot accept payment in Canadian funds.",
+        "We accept payment in U.S. funds only; checks in Canadian dollars will be returned.",
+        "Like a Swiss franc, our rates are stable.",
+        "Invest in Euro-style heat pumps",
+        "Los Euros Cafe LLC",
     ],
 )
 def test_a_word_near_a_currencys_name_names_none(text: str) -> None:

@@ -190,6 +190,24 @@ def test_a_dates_day_before_a_figure_doubts_nothing(text: str) -> None:
     assert ambiguous_figures(text) == ambiguous_quantities(text) == frozenset()
 
 
+@pytest.mark.parametrize(
+    ("text", "figures", "quantities"),
+    [
+        ("Amount due 11/30 1 318.75", {"318.75", "1318.75"}, set()),
+        ("Total Amount Due  Nov 30 1 318.75", {"318.75", "1318.75"}, set()),
+        ("Payment received 11/02 -1 200.00", {"200.00", "1200.00"}, set()),  # a minus, not a date's dash
+        ("Usage 10/06-11/04 5 120 kWh", set(), {"120", "5120"}),
+    ],
+)
+def test_a_figure_grouped_after_a_dates_day_is_doubted_without_the_day(
+    text: str, figures: set[str], quantities: set[str]
+) -> None:
+    """Skipped whole with the day before it, a bill printing every amount so was accepted a thousand short (a second
+    adversarial re-read)."""
+    assert ambiguous_figures(text) == {Decimal(f) for f in figures}
+    assert ambiguous_quantities(text) == {Decimal(q) for q in quantities}
+
+
 def test_a_dollar_amounts_plain_spaces_group_its_thousands() -> None:
     """ "$1 318.75": a dollar sign's "$1" is no amount, so the space groups. Read as 318.75, every amount of a bill
     printing its thousands so was a thousand short, and the bill added up."""

@@ -239,7 +239,14 @@ Usage: 720 kWh
 
 
 @pytest.mark.parametrize(
-    "unpaid", ["Unpaid charges", "Unpaid amount from your last bill", "Unpaid balance from last bill"]
+    "unpaid",
+    [
+        "Unpaid charges",
+        "Unpaid amount from your last bill",
+        "Unpaid balance from last bill",
+        "Previous unpaid balance",  # a second re-read: lost once "unpaid" had to open its cell
+        "Your unpaid balance",
+    ],
 )
 def test_an_unpaid_amount_listed_among_the_charges_is_the_previous_balance(unpaid: str) -> None:
     """Read as a charge, last bill's unpaid $90.00 was stored, accepted, as this bill's cost ($186.30)."""
@@ -260,7 +267,9 @@ def test_charges_implied_by_items_beside_a_payment_and_no_previous_balance_go_to
     assert report.decision == "review" and "balance_mismatch" in report.reasons
 
 
-@pytest.mark.parametrize("charge", ["Unpaid check charge", "Returned (unpaid) check", "1.5% charge on unpaid amount"])
+@pytest.mark.parametrize(
+    "charge", ["Unpaid check charge", "Returned (unpaid) check fee", "1.5% charge on unpaid amount"]
+)
 def test_a_charge_for_something_unpaid_is_an_item(charge: str) -> None:
     """Dropped as an unpaid balance, the charges did not add up (an adversarial re-read)."""
     text = UNPAID_AMONG_CHARGES.format(payment="", unpaid=charge, note="Current charges  $186.30")
@@ -402,8 +411,10 @@ def test_a_date_in_a_sentence_or_of_a_payment_or_a_read_is_no_statement_date(mai
         ("Payment 10/28/2026  Thank You  -$90.00", "review", Decimal("42.10")),
         ("Payment Arrangement Credit     -$100.00", "review", Decimal("42.10")),  # a credit, not paid
         ("Prompt Payment Discount        -$100.00", "review", Decimal("42.10")),
+        ("Payment - thank you (credit card)  -$100.00", "accept", Decimal("142.10")),  # a payment's method
+        ("Payment - Electronic Transfer      -$100.00", "accept", Decimal("142.10")),
     ],
-    ids=["adding-up", "not-adding-up", "arrangement-credit", "discount"],
+    ids=["adding-up", "not-adding-up", "arrangement-credit", "discount", "credit-card", "transfer"],
 )
 def test_payments_printed_one_by_one_are_their_sum_where_it_adds_up(second: str, decision: str, paid: Decimal) -> None:
     """A bill paid in two parts was read with its first payment alone, and went to review. A credit on a row naming
@@ -472,8 +483,17 @@ def test_a_sections_total_that_is_not_its_items_sum_stays_an_item() -> None:
             "1140",
             "accept",
         ),
+        ("                        Daily Average   Total\nTotal kWh                   38        1,140", None, "review"),
+        ("                        Jun 2026   Total\nTotal kWh               1,140      6,240", None, "review"),
         (
-            "                        Daily Average   Total\nTotal kWh                   38        1,140",
+            "                        Apr 2026   May 2026   Jun 2026   Total\n"
+            "Total kWh               1,000      1,100      1,140      3,240",
+            None,
+            "review",
+        ),
+        (
+            "                        Jun 2025   May 2026   Jun 2026\n"
+            "Total kWh               1,320      1,200      1,140",
             "1140",
             "accept",
         ),
@@ -484,13 +504,21 @@ def test_a_sections_total_that_is_not_its_items_sum_stays_an_item() -> None:
             "review",
         ),
     ],
-    ids=["months-and-total", "average-and-total", "months-alone"],
+    ids=[
+        "months-and-total",
+        "average-and-total",
+        "month-and-a-years-total",
+        "three-months-and-total",
+        "year-over-year",
+        "months-alone",
+    ],
 )
 def test_a_row_of_a_periods_parts_reads_its_total_or_goes_to_review(
     usage: str, read: str | None, decision: str
 ) -> None:
     """A proration's months ("Oct 2026   Nov 2026", the period's parts) read as a comparison gave the latest month's
-    240 kWh, accepted; beside a "Total" column its first figure was (an adversarial re-read)."""
+    240 kWh, accepted; beside a "Total" column its first figure was. A "Total" not its parts' sum may be a year's, and
+    is no reading either (two adversarial re-reads)."""
     text = HILLCREST.format(usage=usage, energy="Energy                  $125.40")
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert report.decision == decision, report.reasons
