@@ -64,10 +64,6 @@ _NUMERIC_DATE_RE = re.compile(
 """DATE_RE's numeric form alone, for ``numeric_day_first``: scanning a bill with all of DATE_RE's
 alternatives twice per bill cost ~1 ms each."""
 
-DOLLAR_LETTERS = r"(?:US|AU|CA|CAD|CDN|NZ|NZD|HK|HKD|SG|SGD|NT|TWD|MX|MXN|Mex|RD|BRL|TT|BZ|FJ|Bds|[ACSRJ])"
-"""The letters that name a dollar before its sign ("C$", "US$", "HK$"): as ``extraction.rules.currency`` knows them,
-and the US's own."""
-
 MONEY_RE = re.compile(
     r"""
     (?<![\w,$\u20ac\u00a3\-\u2212])
@@ -79,10 +75,8 @@ MONEY_RE = re.compile(
     # between a word and its amount ("Amount due - $179.86"): read so, a whole bill was accepted as a credit.
     # Either way round such a dash may be a separator or a credit's sign: ``ambiguous_signs`` finds it for review.
     # A euro's or a pound's sign as a dollar's: "-\u20ac8.71" is a credit (the bill's currency is told apart elsewhere).
-    (?P<minus>[-\u2212](?=[$\u20ac\u00a3\d]|DOLLAR_LETTERS\$)|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
-    # A dollar's letters before its sign: "C$135.00", "US$ 135.00"; not a label's glued to it ("KWH$ 45.10").
-    (?:(?P<usd>(?:(?<![A-Za-z0-9])DOLLAR_LETTERS)?[$\u20ac\u00a3]\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00";
-    # a bare figure's dash is ``minus``'s alone
+    (?P<minus>[-\u2212](?=[$\u20ac\u00a3\d])|(?<![^\s]\s)(?<!\A\s)[-\u2212]\s+)?
+    (?:(?P<usd>[$\u20ac\u00a3]\s*)(?P<minus2>[-\u2212]\s*)?)?  # "$-20.00"; a bare figure's dash is ``minus``'s alone
     (?P<num>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})
     (?![\d%]|,\d|\.\d)  # not a longer figure's part; a comma before a blank is prose's ("$168.41, due by ...")
     (?P<close>\s*\))?
@@ -90,7 +84,7 @@ MONEY_RE = re.compile(
     # "Credit Balance", "Credit: $5.00" or "Credit/Adjustments" in the next column.
     (?P<cr>(?:[ \t]*CR|[ \t]?(?i:cr|credit))\b(?![ \t]\w|[:/]))?
     (?P<trail>[-\u2212](?![\w.$]))?  # a trailing minus, as some billing systems print credits: "25.00-"
-    """.replace("DOLLAR_LETTERS", DOLLAR_LETTERS),
+    """,
     re.VERBOSE,
 )
 
@@ -604,7 +598,7 @@ _TYPESET_GROUPED_DECIMAL_RE = re.compile(
 ``MONEY_RE`` read its last group alone (234.56), every amount of the bill alike, and they added up."""
 
 
-_DOLLARS_SPACE_GROUPED_RE = re.compile(r"(?:(?<=\$)|(?<=\$ ))\d{1,3}(?: \d{3})+(?=\.\d\d(?![\d%]|,\d|\.\d))")
+_DOLLARS_SPACE_GROUPED_RE = re.compile(r"(?P<sign>\$ ?)(?P<groups>\d{1,3}(?: \d{3})+)(?=\.\d\d(?![\d%]|,\d|\.\d))")
 """A dollar amount its thousands apart by plain spaces ("$1 318.75"): a dollar sign's "$1" is no amount of its own
 (an amount has cents), so the space groups. ``MONEY_RE`` read 318.75, every amount of the bill alike, and the bill
 added up a thousand dollars short."""
@@ -616,7 +610,7 @@ def typeset_groups_as_commas(text: str) -> str:
     before. Not another figure's plain spaces: "30 512.00" may be a column of days and an amount, or 30,512.00
     (``ambiguous_figures`` doubts a bill read with either)."""
     text = _TYPESET_GROUPED_DECIMAL_RE.sub(lambda run: run.group().replace(run["sep"], ","), text)
-    return _DOLLARS_SPACE_GROUPED_RE.sub(lambda run: run.group().replace(" ", ","), text)
+    return _DOLLARS_SPACE_GROUPED_RE.sub(lambda run: run["sign"] + run["groups"].replace(" ", ","), text)
 
 
 _APOSTROPHE_GROUPED_RE = re.compile(
@@ -672,6 +666,10 @@ def _after_a_date(text: str, start: int) -> bool:
     return word in ("/", "-") or word in MONTHS
 
 
+_DIGITS_SPACED = re.compile(r"\d[ \u00a0\u2009\u202f]\d{3}")
+"""A digit, a blank and three more: where none is, no figure is grouped by a space."""
+
+
 def _suffixes(groups: Sequence[str], decimals: str = "") -> set[Decimal]:
     """What a run of digit groups may be: the whole, or its last groups alone ("1 318" and ".75": 1318.75, 318.75)."""
     kept = groups[-_FIGURE_GROUPS:]
@@ -685,6 +683,8 @@ def ambiguous_figures(text: str) -> frozenset[Decimal]:
     a decimal-point text's such figure as its last group: every amount of a bill printing its thousands so ("1 318.75")
     was read a thousand short, and added up."""
     if not number_format(text).decimal_comma:
+        if _DIGITS_SPACED.search(text) is None:  # most bills: the scans below cost a bill's worth of regex time
+            return frozenset()
         spaced = [run for run in _PLAIN_SPACED_DECIMAL_RE.finditer(text) if not _after_a_date(text, run.start())]
         spaced += _GROUPS_AFTER_A_DAY_RE.finditer(text)
         return frozenset(figure for run in spaced for figure in _suffixes(run["groups"].split(" "), f".{run['cents']}"))
@@ -701,6 +701,8 @@ def ambiguous_quantities(text: str) -> frozenset[Decimal]:
     read as 200 kWh and accepted; "Days 30 512 kWh" may be a column of days). A bill whose usage reads one of them goes
     to review (``check_bill``); its amounts do not."""
     if not number_format(text).decimal_comma:
+        if _DIGITS_SPACED.search(text) is None:
+            return frozenset()
         runs = _SPACED_QUANTITY_RE.finditer(turned := typeset_groups_as_commas(text))
         spaced = [run.group() for run in runs if run["sep"] == " " and not _after_a_date(turned, run.start())]
         spaced += (run["groups"] + (run["decimals"] or "") for run in _QUANTITY_AFTER_A_DAY_RE.finditer(turned))
