@@ -395,26 +395,44 @@ def _names_currency(text: str, match: re.Match[str]) -> bool:
     if _POSTAL_CODE_RE.fullmatch(match.group()):
         return _PROVINCE_BEFORE.search(text, max(0, match.start() - 40), match.start()) is not None
     if _CURRENCY_NAME.search(match.group()):
-        return not _REFUSED.search(_sentence_around(text, match.start(), match.end()))
+        return not _refused(text, match.start(), match.end())
     return True
 
 
 _CURRENCY_NAME = re.compile(r"dollar|fund|peso|euro|pound|franc|rupee", re.IGNORECASE)
 """The currency names of ``_FOREIGN_CURRENCIES`` ("Canadian dollars", "pesos mexicanos")."""
-_REFUSED = re.compile(
-    r"\bnot\s+(?:be\s+)?accepted\b|\bno\s+son\s+aceptad|\b(?:returned|refused|rejected)\b"
-    r"|\b(?:cannot|can't|do\s+not|don't|does\s+not|doesn't|won't|will\s+not)\s+(?:be\s+)?accept",
+_REFUSED_BEFORE = re.compile(r"\b(?:no|not|never|except|only|no\s+se\s+aceptan|no\s+aceptamos)\b", re.IGNORECASE)
+_REFUSED_AFTER = re.compile(
+    r"\bnot\s+(?:be\s+)?(?:accepted|honou?red)\b|\bno\s+son\s+aceptad|\b(?:returned|refused|rejected)\b"
+    r"|\bmust\s+be\s+converted|\bexchange\s+fee|\bat\s+par\b",
     re.IGNORECASE,
 )
-"""A sentence refusing a currency ("Checks in Canadian dollars will be returned", "Payments in Mexican pesos are not
-accepted"): a US bill's notice, common near a border, which sent the bill to review as foreign."""
+_REFUSED_ANYWHERE = re.compile(
+    r"\b(?:cannot|can't|do\s+not|don't|does\s+not|doesn't|won't|will\s+not)\s+(?:be\s+)?accept", re.IGNORECASE
+)
 
 
-def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence (or line) the span ``start``-``end`` stands in."""
-    before = max(text.rfind(mark, 0, start) for mark in (".", "\n", "!", "?"))
-    ends = [i for i in (text.find(mark, end) for mark in (".", "\n", "!", "?")) if i != -1]
-    return text[before + 1 : min(ends, default=len(text))]
+_SENTENCE_STOP = re.compile(r"[.!?](?=\s|$)|\n")
+"""A sentence's end: a stop before a blank, not an amount's point ("a $15.00 exchange fee")."""
+_SENTENCE_REACH = 200
+"""How far either side of a currency's name its sentence is looked at."""
+
+
+def _refused(text: str, start: int, end: int) -> bool:
+    """Whether the sentence naming a currency at ``start``-``end`` refuses it, as a US bill's notice does near a border
+    ("U.S. FUNDS ONLY - NO CANADIAN FUNDS", "Checks in Canadian dollars will be returned", "Payments in Mexican pesos
+    are not accepted"): a negation before the name, a refusal after it, or a refusal to accept anywhere in it. Not
+    the bill's own statement's words after the name ("in Canadian dollars except where noted", "...; no cash
+    payments accepted", "not including taxes")."""
+    window = text[max(0, start - _SENTENCE_REACH) : start]
+    opening = start - len(window) + max((stop.end() for stop in _SENTENCE_STOP.finditer(window)), default=0)
+    closing_stop = _SENTENCE_STOP.search(text, end, end + _SENTENCE_REACH)
+    closing = closing_stop.start() if closing_stop is not None else min(len(text), end + _SENTENCE_REACH)
+    return bool(
+        _REFUSED_BEFORE.search(text, opening, start)
+        or _REFUSED_AFTER.search(text, end, closing)
+        or _REFUSED_ANYWHERE.search(text, opening, closing)
+    )
 
 
 def _town_before_state(text: str, at: int) -> bool:

@@ -167,11 +167,14 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
 
 
 _NOT_A_PAYMENT = re.compile(
-    r"discount|credit(?!\s*card)|deposit|arrangement|adjust|refund|revers|return|fee\b|charge", re.IGNORECASE
+    r"discount|credit(?!\s*card)|deposit|arrangement|adjust|refund|revers|return|fee\b|charge"
+    r"|payment\s+plan|moved|deferr|transferred|transfer\s+(?:to|from)|pending",
+    re.IGNORECASE,
 )
 """Rows naming a payment that are another credit ("Prompt Payment Discount", "Payment Arrangement Credit", "Deposit
-applied as payment"): summed with the payments, they overstated what was paid, and the bill added up. Not a payment's
-method ("Payment - thank you (credit card)", "Payment - Electronic Transfer", "Payment - AutoPay Plan")."""
+applied as payment", "Balance moved to Payment Plan", "Payment Pending"): summed with the payments, they overstated
+what was paid, and the bill added up. Not a payment's method ("Payment - thank you (credit card)", "Payment -
+Electronic Transfer", "Payment - AutoPay Plan")."""
 
 
 def _paid_one_by_one(bill: NormalizedBill, paid: Sequence[Candidate[Any]], lines: Sequence[Line]) -> NormalizedBill:

@@ -169,6 +169,11 @@ def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
         "Payments in Mexican pesos are not accepted.",
         "We cannot accept payment in Canadian funds.",
         "We accept payment in U.S. funds only; checks in Canadian dollars will be returned.",
+        "U.S. FUNDS ONLY - NO CANADIAN FUNDS",  # refusals a third re-read found the narrowed list missed
+        "Please do not send Canadian funds.",
+        "No se aceptan pagos en pesos mexicanos.",
+        "All payments are accepted except Canadian dollars.",
+        "Checks drawn in Canadian dollars will be charged a $15.00 exchange fee.",
         "Like a Swiss franc, our rates are stable.",
         "Invest in Euro-style heat pumps",
         "Los Euros Cafe LLC",

@@ -413,8 +413,10 @@ def test_a_date_in_a_sentence_or_of_a_payment_or_a_read_is_no_statement_date(mai
         ("Prompt Payment Discount        -$100.00", "review", Decimal("42.10")),
         ("Payment - thank you (credit card)  -$100.00", "accept", Decimal("142.10")),  # a payment's method
         ("Payment - Electronic Transfer      -$100.00", "accept", Decimal("142.10")),
+        ("Balance moved to Payment Plan      -$100.00", "review", Decimal("42.10")),  # moved, not paid
+        ("Payment Pending (credit card)      -$100.00", "review", Decimal("42.10")),
     ],
-    ids=["adding-up", "not-adding-up", "arrangement-credit", "discount", "credit-card", "transfer"],
+    ids=["adding-up", "not-adding-up", "arrangement-credit", "discount", "credit-card", "transfer", "plan", "pending"],
 )
 def test_payments_printed_one_by_one_are_their_sum_where_it_adds_up(second: str, decision: str, paid: Decimal) -> None:
     """A bill paid in two parts was read with its first payment alone, and went to review. A credit on a row naming
