@@ -103,7 +103,8 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     for key, take in takers.items():
         candidates: list[Candidate[Any]] = _candidates(lines, labels, key, take, stop)
         read[key] = choose(candidates, key=_COMPARED_AS.get(key))
-        paid = candidates if key == "payments_received" else paid
+        if key == "payments_received":
+            paid = candidates  # each row, which ``_paid_one_by_one`` may add up
     if order.two_way:
         day_first = {key: choose(_candidates(lines, labels, key, _DAY_FIRST_TAKERS[key], stop)) for key in _DATE_KEYS}
         if _fits_better(day_first, read, day_first_place(text)):
@@ -183,9 +184,9 @@ def _paid_one_by_one(bill: NormalizedBill, paid: Sequence[Candidate[Any]], lines
     previous balance, charges and amount due add up: a bill paid in two parts went to review. Only where every row
     is a payment's (``_NOT_A_PAYMENT``)."""
     rows = {candidate.line: candidate.value for candidate in paid if isinstance(candidate.value, Decimal)}
-    if any(_NOT_A_PAYMENT.search(lines[line].text) for line in rows):
-        return bill
     if len(rows) < 2 or bill.total_amount is None or bill.current_charges is None:
+        return bill  # most bills: one payment row, and nothing to search
+    if any(_NOT_A_PAYMENT.search(lines[line].text) for line in rows):
         return bill
     total_paid = sum((abs(value) for value in rows.values()), Decimal("0"))
     previous = bill.previous_balance or Decimal("0")
