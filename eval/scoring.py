@@ -112,14 +112,17 @@ def _number(value: Any) -> str:
 
 
 def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The run's figures. A field's accuracy is over the golden files that state it: a found bill's golden states
+    what its finder checked by hand (its core fields), not its customer's name or line items."""
     with_gold = [o for o in outcomes if o.golden.get("bill") is not None]
     accuracy = {
         name: _ratio(
             sum(
                 o.bill is not None and field_value(o.bill, name) == field_value(o.golden["bill"], name)
                 for o in with_gold
+                if name in o.golden["bill"]
             ),
-            len(with_gold),
+            sum(name in o.golden["bill"] for o in with_gold),
         )
         for name in FIELDS
     }

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from extraction.charsets import WINDOWS_1252
-from extraction.values import METRIC_UNIT
+from extraction.values import METRIC_UNIT, number_format
 
 _PROVINCE = (
     r"(?i:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT|Alberta|British\s+Columbia|Manitoba|New\s+Brunswick"
@@ -305,6 +305,12 @@ _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
 
+_DOLLAR_BY_A_FIGURE = re.compile(r"\$[ \t]?\d|\d[ \t]?\$")
+"""A dollar's sign by a figure: on a bill in decimal commas, no US dollar ("1 318,75 $" is a Quebec bill's, "$ 1.318,75"
+a Latin American peso's). No US bill writes decimal commas; one that prints no currency at all is read as the
+templates' dollars, as before."""
+
+
 @dataclass(frozen=True)
 class BillCurrency:
     code: str
@@ -325,7 +331,8 @@ def bill_currency(text: str) -> BillCurrency:
         _starts_a_word(text, match.start()) for pattern in _UNNAMED_CURRENCY_TAX for match in pattern.finditer(text)
     )
     metric = _METRIC_READING.search(text) is not None
-    foreign = bool(named) or bool(garbled) or bool(prefixed) or taxed or metric
+    dollar_in_commas = _DOLLAR_BY_A_FIGURE.search(text) is not None and number_format(text).decimal_comma
+    foreign = bool(named) or bool(garbled) or bool(prefixed) or taxed or metric or dollar_in_commas
     return BillCurrency(named[0] if len(named) == 1 else "USD", foreign=foreign)
 
 

@@ -540,7 +540,41 @@ def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
         heading, unit = _meter_table_column(lines, index, cell) or ("", None)
         if unit is not None:
             quantity = signed_quantity(None, bare.group())
-            yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
+            if not _not_multiplied_out(lines, index, line_cells, quantity):
+                yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
+
+
+_MULTIPLIER = re.compile(r"\b(?:mult(?:iplier)?|constant)\b", re.IGNORECASE)
+"""A meter table's multiplier column ("Multiplier", "Mult", "Meter Constant"): its registers' difference times it is
+the meter's count. Not a factor's ("Therm factor" turns a gas table's CCF into its therms: both columns are counts)."""
+
+
+def _not_multiplied_out(lines: _Page, index: int, line_cells: Sequence[Cell], quantity: Decimal) -> bool:
+    """Whether a meter table's count is not its registers' difference times the multiplier its row prints (other
+    than 1): "Previous 1,204   Present 1,220   Multiplier 40   kWh 16" bills 640 kWh, and 16 was accepted. Such a
+    count is left unread, and the bill reads its usage elsewhere or goes to review for it."""
+    head = lines.meter_table_heads[index]
+    if head is None or not _MULTIPLIER.search(lines[head].text):
+        return False
+    columns: dict[str, Decimal] = {}
+    for cell in line_cells:
+        found = _heading_row(lines, index, cell.start, cell.end) if _BARE_FIGURE.fullmatch(cell.text) else None
+        if found is not None:
+            kind = "multiplier" if _MULTIPLIER.search(found[1]) else _register(found[1])
+            if kind is not None:
+                columns.setdefault(kind, signed_quantity(None, cell.text))
+    multiplier = columns.get("multiplier")
+    if multiplier is None or multiplier == 1 or "previous" not in columns or "present" not in columns:
+        return False
+    rounding = Decimal(1).scaleb(exponent) / 2 if isinstance(exponent := quantity.as_tuple().exponent, int) else 0
+    return abs(quantity - (columns["present"] - columns["previous"]) * multiplier) > rounding
+
+
+def _register(heading: str) -> str | None:
+    """Which register a meter table's column heading heads, if either."""
+    if _PREVIOUS.match(heading.strip()):
+        return "previous"
+    return "present" if _PRESENT.match(heading.strip()) else None
 
 
 def _in_a_meter_table(lines: _Page, index: int, figure: _Figure) -> bool:

@@ -55,6 +55,24 @@ def test_adversarial_cases_stopped_for_the_right_reason(outcomes: list[Outcome])
         assert set(outcome.golden["reasons"]) <= set(outcome.reasons), outcome.file
 
 
+def test_found_bills_to_be_reviewed_are_reviewed_for_their_reason(outcomes: list[Outcome]) -> None:
+    """Hand-written bills that broke the reader once; those no reader should store unasked (another currency, a
+    budget's figures) must reach a person. The rest are scored by ``test_accept_precision_is_perfect``."""
+    found = [o for o in outcomes if o.category == "found"]
+    assert len(found) >= 150
+    for outcome in (o for o in found if o.golden["decision"] == "review"):
+        assert outcome.decision == "review", outcome.file
+        assert set(outcome.golden["reasons"]) <= set(outcome.reasons), outcome.file
+
+
+def test_a_field_a_golden_leaves_out_is_not_scored(outcomes: list[Outcome]) -> None:
+    """A found bill's golden states its core fields alone: its customer's name is no miss of the reader's."""
+    found = [o for o in outcomes if o.category == "found"]
+    assert all("customer_name" not in o.golden["bill"] for o in found)
+    scored = summarize(found)["field_accuracy"]
+    assert scored["customer_name"] is None and scored["total_amount"] is not None
+
+
 def test_cli_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     subset = tmp_path / "bills"
     subset.mkdir()

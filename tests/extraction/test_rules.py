@@ -967,6 +967,33 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
     assert result.reasons == ["non_usd_currency"]
 
 
+@pytest.mark.parametrize("amount", ["1 318,75 $", "$ 1.318,75"], ids=["quebec", "latin-american"])
+def test_a_dollar_in_decimal_commas_is_no_us_dollar(amount: str) -> None:
+    """No US bill writes decimal commas: "Montant à payer  1 318,75 $" is a Quebec bill's. A bill that names no place
+    nor currency but by its "$" was read in decimal commas and, its period read, would have been accepted as US
+    dollars."""
+    bill = f"""\
+Hydro-Lac Saint-Jean
+Account Number: 299 114 556
+Bill Date: 2026-11-09
+Billing Period: 2026-10-06 - 2026-11-05
+Due Date: 2026-11-30
+
+Previous Balance      {amount.replace("1318", "1204").replace("318,75", "204,50")}
+Payment Received     -{amount.replace("318,75", "204,50")}
+Current Charges       {amount}
+Amount Due            {amount}
+
+  Subscription        {amount.replace("1 318,75", "40,00").replace("1.318,75", "40,00")}
+  Electricity         {amount.replace("318,75", "278,75")}
+
+Usage: 11200 kWh
+"""
+    report = analyze(bill.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.bill.total_amount == Decimal("1318.75")
+    assert report.decision == "review" and "non_usd_currency" in report.reasons
+
+
 @pytest.mark.parametrize(
     "note",
     [
@@ -1850,6 +1877,8 @@ def test_a_welcome_names_the_utility_it_welcomes_to_not_itself(head: str, name: 
         "Welcome to AutoPay\n",
         "Paperless Billing Reminder\n",
         "Revised Invoice\n",
+        "FINAL NOTICE - DISCONNECTION PENDING\n",
+        "URGENT: SHUT-OFF WARNING\n",
     ],
     ids=[
         "statement",
@@ -1865,6 +1894,8 @@ def test_a_welcome_names_the_utility_it_welcomes_to_not_itself(head: str, name: 
         "autopay",
         "reminder",
         "revised-invoice",
+        "disconnection-pending",
+        "shut-off-warning",
     ],
 )
 def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:

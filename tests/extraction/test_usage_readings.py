@@ -63,6 +63,55 @@ def test_a_meter_tables_bare_usage_column_is_the_reading() -> None:
 
 
 @pytest.mark.parametrize(
+    ("multiplier", "count", "read"),
+    [("40", "20,920", Decimal(20920)), ("1", "523", Decimal(523)), ("40", "523", None)],
+    ids=["multiplied-out", "multiplier-one", "registers-difference-alone"],
+)
+def test_a_meter_tables_count_is_its_registers_difference_times_its_multiplier(
+    multiplier: str, count: str, read: Decimal | None
+) -> None:
+    """ "Previous 53,990   Present 54,513   Multiplier 40   kWh Used 523": the meter used 20,920 kWh, and 523, the
+    registers' difference alone, was accepted. Such a count is not read, and the bill goes to review for its usage."""
+    table = f"""\
+Meter        Previous     Present      Multiplier    kWh Used
+26888122     53,990       54,513       {multiplier:>10}    {count}
+"""
+    report = analyze(_duke(table).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [reading.quantity for reading in report.bill.usage] == ([] if read is None else [read])
+    assert report.reasons == (["missing_field:usage"] if read is None else [])
+
+
+def test_a_gas_tables_therm_factor_is_no_multiplier() -> None:
+    """A therm factor turns the table's CCF into its therms (118 CCF x 1.037 = 122.4 therms, rounded): neither count is
+    its registers' difference times it, and both are the meter's."""
+    bill = """\
+Prairie Natural Gas
+Account number: 88-2031-4456
+Bill date: 01/12/2026
+Service period: 12/08/2025 to 01/07/2026
+Due date: 02/02/2026
+
+Meter      Previous   Current   CCF    Therm factor   Therms
+7730021    5,412      5,530     118    1.037          122.4
+
+Charges
+  Customer charge                         $15.50
+  Distribution 122.4 therms @ $0.3120     $38.19
+  Gas supply 122.4 therms @ $0.5480       $67.08
+  Fuel adjustment                          $4.90
+  Sales tax                                $7.61
+  Total current gas charges              $133.28
+
+Total amount due       $133.28
+"""
+    report = analyze(bill.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(r.quantity, r.unit) for r in report.bill.usage] == [(Decimal("122.4"), UsageUnit.THERM)]
+
+
+@pytest.mark.parametrize(
     "stray",
     [
         "Compare: efficient neighbors used 610 kWh",
