@@ -11,7 +11,7 @@ from email.message import Message
 
 from starlette.requests import Request
 
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 
 FORM = "multipart/form-data"
 
@@ -33,10 +33,18 @@ def check_body_media(request: Request, *, form: bool) -> None:
     media = _media_type(declared) if declared else "no Content-Type"
     if form:
         if media != FORM:
-            raise Problem(415, f"send this request as {FORM} (curl -F), each field a part: not {media}")
+            raise Problem(
+                415,
+                f"send this request as {FORM} (curl -F), each field a part: not {media}",
+                code=ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+            )
         return
     if _has_body(request) and not _is_json(media):
-        raise Problem(415, f"send the body as JSON, with Content-Type: application/json: not {media}")
+        raise Problem(
+            415,
+            f"send the body as JSON, with Content-Type: application/json: not {media}",
+            code=ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+        )
 
 
 def _is_json(media: str) -> bool:

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BeforeValidator
 
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.services.jobs import find_idempotent_job
 from api.state import AppState
 
@@ -60,19 +60,32 @@ async def authenticate_request(request: Request) -> Principal:
     header = await _header(request)
     if bearer is not None and header and header != bearer.credentials:
         # Two keys: the Bearer one alone was used, a viewer's X-API-Key beside an admin's Bearer acting as admin.
-        raise Problem(401, "send one API key: Authorization: Bearer and X-API-Key name two", headers=UNAUTHORIZED)
+        raise Problem(
+            401,
+            "send one API key: Authorization: Bearer and X-API-Key name two",
+            headers=UNAUTHORIZED,
+            code=ProblemCode.API_KEY_AMBIGUOUS,
+        )
     if _repeated(request, "x-api-key") or _repeated(request, "authorization"):
         # The first of each alone was read: an admin's X-API-Key before a viewer's acted as the admin.
         raise Problem(
-            401, "send one API key: the request repeats its key header with another value", headers=UNAUTHORIZED
+            401,
+            "send one API key: the request repeats its key header with another value",
+            headers=UNAUTHORIZED,
+            code=ProblemCode.API_KEY_AMBIGUOUS,
         )
     key = bearer.credentials if bearer is not None else header
     key_hash = hash_key(key) if key else getattr(request.state, "session_key_hash", None)
     if not key_hash:
-        raise Problem(401, "an API key is required (Authorization: Bearer <key> or X-API-Key)", headers=UNAUTHORIZED)
+        raise Problem(
+            401,
+            "an API key is required (Authorization: Bearer <key> or X-API-Key)",
+            headers=UNAUTHORIZED,
+            code=ProblemCode.API_KEY_MISSING,
+        )
     principal = await authenticate_hash(state.pool, key_hash)
     if principal is None:
-        raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED)
+        raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED, code=ProblemCode.API_KEY_INVALID)
     request.state.principal = principal
     return principal
 
@@ -113,7 +126,7 @@ def _require(allowed: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Prin
 def check_role(principal: Principal, allowed: frozenset[Role]) -> None:
     """403 unless the caller's role is one of ``allowed``."""
     if principal.role not in allowed:
-        raise Problem(403, f"the {principal.role} role may not do this")
+        raise Problem(403, f"the {principal.role} role may not do this", code=ProblemCode.FORBIDDEN)
 
 
 def roles_required(dependant: Dependant) -> list[frozenset[Role]]:
@@ -160,7 +173,9 @@ async def spend_rate_limit_token(
         return True
     if idempotency_key and await find_idempotent_job(state.pool, principal=principal, key=idempotency_key):
         return False  # a retry of a start already made (its answer lost) starts nothing: answer it, 200
-    raise Problem(429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))})
+    raise Problem(
+        429, f"rate limit exceeded for {action}", headers={"Retry-After": str(int(wait))}, code=ProblemCode.RATE_LIMITED
+    )
 
 
 async def refund_rate_limit_token(state: AppState, *, principal: Principal, action: str) -> None:

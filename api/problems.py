@@ -7,13 +7,14 @@ import os
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.artifacts import ArtifactStoreMisconfigured
@@ -71,7 +72,100 @@ def database_down_response(request: Request, error: BaseException) -> JSONRespon
     # A 503, not a 500: the client (or its retry library) should send it again. A connection lost
     # at COMMIT may have committed: the route's Idempotency-Key makes the repeat safe.
     logger.warning("database unavailable", extra={"path": request.url.path, "error": repr(error)[:300]})
-    return problem_response(request, 503, DATABASE_DOWN_DETAIL, headers={"Retry-After": DATABASE_RETRY_AFTER})
+    return problem_response(
+        request,
+        503,
+        DATABASE_DOWN_DETAIL,
+        code=ProblemCode.DATABASE_UNAVAILABLE,
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
+class ProblemCode(StrEnum):
+    """What went wrong, for a client to branch on: a problem's ``code`` member. ``detail`` says it in words for a
+    person and may change between releases; a code does not. A review decision's 409 has its ``reason`` as code."""
+
+    INVALID_REQUEST = "invalid_request"
+    """The body, a query parameter or a header failed validation (``errors`` lists each)."""
+    MALFORMED_BODY = "malformed_body"
+    """The codec endpoints' body is no Temporal payload list."""
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    """The body was sent as another type than the route reads (JSON, or a multipart form for uploads)."""
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
+    """The uploaded file is no PDF, PNG, JPEG or plain text."""
+    CONTENT_TOO_LARGE = "content_too_large"
+    """The body or the upload is over its limit."""
+    EMPTY_FILE = "empty_file"
+    """The uploaded file is empty, or blank space alone."""
+    ONE_FILE_PER_REQUEST = "one_file_per_request"
+    """An upload sent several files or account ids."""
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    """The Idempotency-Key was used before for another request, or another file."""
+    INVALID_CURSOR = "invalid_cursor"
+    """The cursor is not one this API gave, or was given for other filters."""
+    CURSOR_AND_OFFSET = "cursor_and_offset"
+    """A list was asked for with both a cursor and an offset."""
+    EMPTY_TIME_WINDOW = "empty_time_window"
+    """``created_after`` is not earlier than ``created_before``."""
+    NO_CONNECTOR = "no_connector"
+    """No connector fetches the account's bills (no provider, or none deployed): upload the bill instead."""
+    PAYLOAD_UNDECRYPTABLE = "payload_undecryptable"
+    """The codec could not open a payload: tampered, or sealed with a key no longer held."""
+    DECISION_INVALID = "decision_invalid"
+    """A review decision's body is invalid, or its corrected bill fails checks (``failing_checks``)."""
+    API_KEY_MISSING = "api_key_missing"
+    """No API key was sent."""
+    API_KEY_AMBIGUOUS = "api_key_ambiguous"
+    """Two keys were sent (both headers, or one header repeated)."""
+    API_KEY_INVALID = "api_key_invalid"
+    """The API key is unknown or revoked."""
+    FORBIDDEN = "forbidden"
+    """The key's role may not do this."""
+    CSRF_INVALID = "csrf_invalid"
+    """The review page's form token is missing or stale: reload the page."""
+    NOT_FOUND = "not_found"
+    """No such route, or no such object the key may see (another customer's answers so too)."""
+    STORED_BILL_UNAVAILABLE = "stored_bill_unavailable"
+    """The job has no stored bill (yet), or it is gone from object storage or outside the configured one."""
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    """The path takes other methods (``Allow`` names them)."""
+    ACCOUNT_EXISTS = "account_exists"
+    """The customer already has the utility account (``utility_account_id``)."""
+    STALE_REVISION = "stale_revision"
+    """The review task changed since it was read (``revision`` is the task's now)."""
+    NOT_PENDING = "not_pending"
+    """The job is not awaiting review."""
+    TAKEN_FIRST = "taken_first"
+    """Another review decision was taken first (``action``, ``taken_by``, ``taken_at``)."""
+    PERIOD_STORED = "period_stored"
+    """Another job stored a bill for the correction's account and period: check it, then ``onto_stored_period``."""
+    REVIEW_CONFLICT = "review_conflict"
+    """The workflow refused the decision for another reason, named in ``detail``."""
+    RATE_LIMITED = "rate_limited"
+    """The key's budget for this action is spent for now (``Retry-After``)."""
+    INTERNAL_ERROR = "internal_error"
+    """A fault on MiniMeter's side, logged."""
+    STORAGE_MISCONFIGURED = "storage_misconfigured"
+    """Object storage refuses MiniMeter's credentials: an operator must fix it; resending will not help."""
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    """Postgres did not answer: send the request again shortly (``Retry-After``)."""
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    """Object storage did not answer: send the request again shortly (``Retry-After``)."""
+    TEMPORAL_UNAVAILABLE = "temporal_unavailable"
+    """Temporal or the run's worker did not answer in time: send the decision again (``Retry-After``)."""
+    PAYLOAD_KEY_PENDING = "payload_key_pending"
+    """The workflow's answer is sealed with a payload key this API does not hold yet: send the decision again."""
+    HTTP_ERROR = "http_error"
+    """Any other HTTP error the framework answers (its status says which)."""
+
+
+_FRAMEWORK_CODES = {
+    404: ProblemCode.NOT_FOUND,
+    405: ProblemCode.METHOD_NOT_ALLOWED,
+    413: ProblemCode.CONTENT_TOO_LARGE,
+    415: ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+}
+"""The codes of the errors Starlette raises itself (an unknown path, a method the path does not take)."""
 
 
 class ProblemDetails(BaseModel):
@@ -81,6 +175,9 @@ class ProblemDetails(BaseModel):
     type: str
     title: str
     status: int
+    code: str = Field(json_schema_extra={"enum": [code.value for code in ProblemCode]})
+    """What went wrong, for a client to branch on (``detail`` says it for a person, and may change): one of
+    ``ProblemCode``'s, listed inline, since each response's schema stands alone in the document."""
     detail: Any = None
     instance: str | None = None
 
@@ -166,11 +263,13 @@ class Problem(HTTPException):
         status: int,
         detail: str,
         *,
+        code: ProblemCode,
         title: str | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(status_code=status, detail=detail, headers=headers)
+        self.code = code
         self.title = title
         self.extra = extra
 
@@ -180,6 +279,7 @@ def problem_response(
     status: int,
     detail: Any,
     *,
+    code: ProblemCode,
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
@@ -190,6 +290,7 @@ def problem_response(
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
+        "code": code.value,
         "detail": detail,
         "instance": request.url.path,
         **extra,
@@ -199,7 +300,9 @@ def problem_response(
 
 def answer_problem(request: Request, exc: Problem) -> JSONResponse:
     """The response for a raised ``Problem``, whether a route or a middleware raised it."""
-    return problem_response(request, exc.status_code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
+    return problem_response(
+        request, exc.status_code, exc.detail, code=exc.code, title=exc.title, headers=exc.headers, **exc.extra
+    )
 
 
 NOT_A_FILE = "Value error, Expected UploadFile, received:"
@@ -223,7 +326,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
-        return problem_response(request, exc.status_code, exc.detail, headers=headers)
+        code = _FRAMEWORK_CODES.get(exc.status_code, ProblemCode.HTTP_ERROR)
+        return problem_response(request, exc.status_code, exc.detail, code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -236,7 +340,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             }
             if error not in errors:  # a header both a dependency and its route read (Idempotency-Key) fails twice
                 errors.append(error)
-        return problem_response(request, 422, "the request is invalid: see errors", errors=errors)
+        return problem_response(
+            request, 422, "the request is invalid: see errors", code=ProblemCode.INVALID_REQUEST, errors=errors
+        )
 
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_down(exc):
@@ -246,7 +352,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArtifactStoreMisconfigured)
     async def _storage_misconfigured(request: Request, exc: ArtifactStoreMisconfigured) -> JSONResponse:
         logger.error("object storage refused the credentials", extra={"path": request.url.path, "error": str(exc)})
-        return problem_response(request, 500, STORAGE_MISCONFIGURED_DETAIL)
+        return problem_response(request, 500, STORAGE_MISCONFIGURED_DETAIL, code=ProblemCode.STORAGE_MISCONFIGURED)
 
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, _database_down)
@@ -254,7 +360,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(request, 500, "internal error; it has been logged")
+        return problem_response(request, 500, "internal error; it has been logged", code=ProblemCode.INTERNAL_ERROR)
 
 
 def allowed_methods(request: Request) -> list[str]:

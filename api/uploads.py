@@ -7,7 +7,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON
+from api.problems import PROBLEM_JSON, ProblemCode
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -80,7 +80,14 @@ class BodySizeLimit:
 
 async def _refuse(send: Send, detail: str, path: str) -> None:
     """The 413 as every other problem reads (``problems.problem_response``), its ``instance`` too."""
-    problem = {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": detail, "instance": path}
+    problem = {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "code": ProblemCode.CONTENT_TOO_LARGE.value,
+        "detail": detail,
+        "instance": path,
+    }
     body = json.dumps(problem).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from api.deps import AdminDep, StateDep
-from api.problems import Problem, problem_responses
+from api.problems import Problem, ProblemCode, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from shared.codec import CodecRequestInvalid, PayloadDecryptionError, decode_payloads_json, encode_payloads_json
 
@@ -20,9 +20,9 @@ async def codec_decode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body
     try:
         return await decode_payloads_json(state.codec, body)
     except CodecRequestInvalid as error:
-        raise Problem(400, str(error)) from None
+        raise Problem(400, str(error), code=ProblemCode.MALFORMED_BODY) from None
     except PayloadDecryptionError as error:  # tampered, or sealed with a key no longer in PAYLOAD_KEYS
-        raise Problem(422, str(error)) from None
+        raise Problem(422, str(error), code=ProblemCode.PAYLOAD_UNDECRYPTABLE) from None
 
 
 @router.post("/codec/encode", responses=problem_responses(400))
@@ -31,7 +31,7 @@ async def codec_encode(state: StateDep, _: AdminDep, body: dict[str, Any] = Body
     try:
         return await encode_payloads_json(state.codec, body)
     except CodecRequestInvalid as error:
-        raise Problem(400, str(error)) from None
+        raise Problem(400, str(error), code=ProblemCode.MALFORMED_BODY) from None
 
 
 @router.get("/secrets/check")

@@ -20,7 +20,7 @@ from api.deps import (
     spend_rate_limit_token,
 )
 from api.locations import CREATED_LOCATION, answer_created
-from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
+from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, problem_responses
 from api.query_params import refuse_unknown
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillDetail, JobPublic
@@ -60,17 +60,23 @@ async def upload_bill(
     refuse_unknown(form, UPLOAD_FIELDS, location="body", refusal="an upload takes no field")
     if len(form.getlist("file")) > 1 or len(form.getlist("utility_account_id")) > 1:
         # Only the last of each would be used: a client sending several bills at once would lose the others.
-        raise Problem(422, "send one file and one utility_account_id per request: upload each bill on its own")
+        raise Problem(
+            422,
+            "send one file and one utility_account_id per request: upload each bill on its own",
+            code=ProblemCode.ONE_FILE_PER_REQUEST,
+        )
     account = await get_account(state.pool, principal=principal, account_id=utility_account_id)
     if file.size == 0:  # known from the form, before the file is read
-        raise Problem(422, "the uploaded file is empty")
+        raise Problem(422, "the uploaded file is empty", code=ProblemCode.EMPTY_FILE)
     # Every refusal and every replay comes before the token: the form is already spooled, so reading it
     # costs little, and a call that stores nothing must leave the budget to the calls that do.
     data = await file.read(state.settings.upload_max_bytes + 1)
     if len(data) > state.settings.upload_max_bytes:
-        raise Problem(413, f"uploads are limited to {state.settings.upload_max_bytes} bytes")
+        raise Problem(
+            413, f"uploads are limited to {state.settings.upload_max_bytes} bytes", code=ProblemCode.CONTENT_TOO_LARGE
+        )
     if holds_nothing(data):  # extraction would refuse it (empty_file): refused here, nothing stored and no job failed
-        raise Problem(422, "the uploaded file holds nothing but blank space")
+        raise Problem(422, "the uploaded file holds nothing but blank space", code=ProblemCode.EMPTY_FILE)
     existing = await find_idempotent_job(state.pool, principal=principal, key=idempotency_key)
     if existing is not None:
         sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: off the loop
@@ -81,10 +87,15 @@ async def upload_bill(
         raise Problem(
             415,
             "a web page (HTML, SVG or XML) is not a bill: print it to PDF, or send the bill as PNG, JPEG or plain text",
+            code=ProblemCode.UNSUPPORTED_FILE_TYPE,
         )
     content_type = sniff_content_type(data)
     if content_type not in SUPPORTED:
-        raise Problem(415, "unsupported file type: send a PDF, PNG, JPEG or plain-text bill")
+        raise Problem(
+            415,
+            "unsupported file type: send a PDF, PNG, JPEG or plain-text bill",
+            code=ProblemCode.UNSUPPORTED_FILE_TYPE,
+        )
     spent = await spend_rate_limit_token(state, principal=principal, action="upload", idempotency_key=idempotency_key)
     job_id = upload_job_id(principal, idempotency_key)
     try:
@@ -106,6 +117,7 @@ async def upload_bill(
             503,
             "object storage is unavailable, so the bill was not stored and no job was created: send it again",
             headers={"Retry-After": STORAGE_RETRY_AFTER},
+            code=ProblemCode.STORAGE_UNAVAILABLE,
         ) from None
     except ArtifactStoreMisconfigured:
         if spent:  # nothing stored, as above: the app's handler answers the 500 an operator must mend

@@ -28,7 +28,7 @@ from api.deps import (
     spend_rate_limit_token,
 )
 from api.locations import CREATED_LOCATION, answer_created
-from api.problems import STORAGE_RETRY_AFTER, Problem, problem_responses
+from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import JobCreate, JobPage, JobPublic
 from api.services.connector_jobs import (
@@ -224,12 +224,16 @@ async def list_jobs(
     created: an offset counts from the newest job, so every new one shifts the pages after it.
     """
     if cursor is not None and offset:
-        raise Problem(422, "send either cursor or offset, not both")
+        raise Problem(422, "send either cursor or offset, not both", code=ProblemCode.CURSOR_AND_OFFSET)
     # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
     statuses = sorted({status.value for status in status_filter}) if status_filter else None
     # The account only when given: a cursor of the unfiltered list, made before this filter, keeps its scope.
     if created_before is not None and created_after is not None and created_after >= created_before:
-        raise Problem(422, "created_after must be earlier than created_before: no job is created in that window")
+        raise Problem(
+            422,
+            "created_after must be earlier than created_before: no job is created in that window",
+            code=ProblemCode.EMPTY_TIME_WINDOW,
+        )
     narrowed = {
         name: value
         for name, value in (
@@ -301,7 +305,9 @@ async def get_artifact(
     row = await _stored_bill(state.pool, job["id"], sha256)
     if row is None:
         raise Problem(
-            404, f"job {job_id} has no stored bill {sha256}" if sha256 else f"job {job_id} has no stored bill yet"
+            404,
+            f"job {job_id} has no stored bill {sha256}" if sha256 else f"job {job_id} has no stored bill yet",
+            code=ProblemCode.STORED_BILL_UNAVAILABLE,
         )
     text = row["content_type"] == TEXT
     chunks = state.store.iter_chunks(row["uri"])
@@ -309,17 +315,23 @@ async def get_artifact(
         # Of a text bill, enough to name its charset in the header (all of it, unless it is huge).
         first = await asyncio.to_thread(_head, chunks, CHARSET_SAMPLE_BYTES if text else 1)
     except ArtifactNotFound:
-        raise Problem(404, f"job {job_id}'s stored bill is no longer in object storage") from None
+        raise Problem(
+            404, f"job {job_id}'s stored bill is no longer in object storage", code=ProblemCode.STORED_BILL_UNAVAILABLE
+        ) from None
     except InvalidArtifactName:  # stored before GCS_BUCKET or ARTIFACT_STORE changed
         logger.warning("stored bill outside the configured store", extra={"job_id": str(job["id"]), "uri": row["uri"]})
         raise Problem(
             404,
             f"job {job_id}'s stored bill is in {_store_of(row['uri'])}, not in the object store this deployment"
             " is configured with (GCS_BUCKET or ARTIFACT_STORE changed since): an operator can copy it over",
+            code=ProblemCode.STORED_BILL_UNAVAILABLE,
         ) from None
     except ArtifactStoreUnavailable:
         raise Problem(
-            503, "object storage is unavailable: try again shortly", headers={"Retry-After": STORAGE_RETRY_AFTER}
+            503,
+            "object storage is unavailable: try again shortly",
+            headers={"Retry-After": STORAGE_RETRY_AFTER},
+            code=ProblemCode.STORAGE_UNAVAILABLE,
         ) from None
     # Named, the raw-bill pane shows the text the rules read, where Starlette's default, UTF-8, would
     # garble every accented letter of a Latin-1 bill.

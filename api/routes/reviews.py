@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import IdFilter, ReviewerDep, StateDep
-from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ReviewConflict, problem_responses
+from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ProblemCode, ReviewConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
@@ -110,7 +110,7 @@ async def list_reviews(
     queue: a decided task leaves it, so an offset skips as many tasks as were decided before it.
     """
     if cursor is not None and offset:
-        raise Problem(422, "send either cursor or offset, not both")
+        raise Problem(422, "send either cursor or offset, not both", code=ProblemCode.CURSOR_AND_OFFSET)
     after = JobCursor.decode(cursor, reviews_cursor_scope(provider, customer_id)) if cursor is not None else None
     page = await review_queue(
         state, principal, provider=provider, customer_id=customer_id, limit=limit, offset=offset, after=after
@@ -184,7 +184,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
     row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     if row is None:
-        raise Problem(404, f"job {job_id} has no review task")
+        raise Problem(404, f"job {job_id} has no review task", code=ProblemCode.NOT_FOUND)
     if row["closed_at"] is None and await state.reconciler.record_if_ended(job):
         # Ended from outside: shown closed before a reviewer corrects a bill no decision can reach.
         row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
@@ -299,12 +299,13 @@ async def _refuse_onto_a_stored_period(state: AppState, job: dict[str, Any], bil
             reason=ReviewRefusal.PERIOD_STORED,
             stored_job_id=stored.job_id,
             outcome="replaces" if stored.replaced else "duplicate",
+            code=ProblemCode.PERIOD_STORED,
         )
 
 
 def _temporal_silent(detail: str) -> Problem:
     """The 503 for a decision Temporal (or the run's worker) did not answer, with the wait the other 503s name."""
-    return Problem(503, detail, headers={"Retry-After": TEMPORAL_RETRY_AFTER})
+    return Problem(503, detail, headers={"Retry-After": TEMPORAL_RETRY_AFTER}, code=ProblemCode.TEMPORAL_UNAVAILABLE)
 
 
 async def submit_decision(
@@ -329,7 +330,7 @@ async def submit_decision(
         )
     except ValidationError as err:  # listed as every other 422 lists them: where (loc), what (msg) and type
         errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
-        raise Problem(422, "the decision is invalid", errors=errors) from None
+        raise Problem(422, "the decision is invalid", errors=errors, code=ProblemCode.DECISION_INVALID) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
@@ -390,7 +391,9 @@ def _unreadable_answer() -> Problem:
     update id) is the safe answer, once the API holds the key."""
     logger.warning("review answer sealed with a payload key this API lacks (PAYLOAD_KEYS)")
     return Problem(
-        503, "the workflow's answer is sealed with a payload key this API does not hold yet; send the decision again"
+        503,
+        "the workflow's answer is sealed with a payload key this API does not hold yet; send the decision again",
+        code=ProblemCode.PAYLOAD_KEY_PENDING,
     )
 
 
@@ -429,8 +432,11 @@ async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> 
             409,
             f"the job is not awaiting review (status {job['status']}: {job['error']})",
             reason=ReviewRefusal.NOT_PENDING,
+            code=ProblemCode.NOT_PENDING,
         )
-    return Problem(409, "the job is not awaiting review", reason=ReviewRefusal.NOT_PENDING)
+    return Problem(
+        409, "the job is not awaiting review", reason=ReviewRefusal.NOT_PENDING, code=ProblemCode.NOT_PENDING
+    )
 
 
 def _reviewer(principal: Principal) -> str:
@@ -457,7 +463,9 @@ async def _refusal(
     """The workflow's validator refused the decision: 422 for a correction that fails checks, else 409."""
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
-        return Problem(422, str(cause.message), failing_checks=[str(d) for d in cause.details])
+        return Problem(
+            422, str(cause.message), failing_checks=[str(d) for d in cause.details], code=ProblemCode.DECISION_INVALID
+        )
     if isinstance(cause, ApplicationError) and cause.type == "ReviewNotPending":
         return await _not_awaiting(state, handle, job, str(cause.message))
     if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":
@@ -468,9 +476,10 @@ async def _refusal(
             f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision",
             reason=ReviewRefusal.STALE_REVISION,
             revision=revision,
+            code=ProblemCode.STALE_REVISION,
         )
     message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
-    return Problem(409, str(message))
+    return Problem(409, str(message), code=ProblemCode.REVIEW_CONFLICT)
 
 
 TAKEN_FIRST_HISTORY_TIMEOUT = timedelta(seconds=2)
@@ -491,7 +500,10 @@ async def _not_awaiting(
         # A job that never went to review has no task to show: GET /reviews/{id} would be a 404.
         where = f"GET /reviews/{job['id']} shows how the task stands" if has_task else "the job has no review task"
         return Problem(
-            409, f"{message}: {where}; GET /jobs/{job['id']} shows the job", reason=ReviewRefusal.NOT_PENDING
+            409,
+            f"{message}: {where}; GET /jobs/{job['id']} shows the job",
+            reason=ReviewRefusal.NOT_PENDING,
+            code=ProblemCode.NOT_PENDING,
         )
     status = await state.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job["id"])
     where = (
@@ -505,6 +517,7 @@ async def _not_awaiting(
         f" at {taken.taken_at:%Y-%m-%d %H:%M:%S} UTC; {where}",
         reason=ReviewRefusal.TAKEN_FIRST,
         **taken.model_dump(mode="json"),
+        code=ProblemCode.TAKEN_FIRST,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from api.auth import Principal
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.services.jobs import REUSED_KEY, idempotency_scope
 from shared.logs import mask_account
 
@@ -33,7 +33,7 @@ async def create_customer(
     )
     assert existing is not None  # keys are never removed, and the conflict was on this one
     if (existing["name"], existing["email"]) != (name, email):
-        raise Problem(422, REUSED_KEY)
+        raise Problem(422, REUSED_KEY, code=ProblemCode.IDEMPOTENCY_KEY_REUSED)
     return dict(existing), False
 
 
@@ -41,7 +41,7 @@ async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id:
     """The customer row, or 404 when it does not exist or is not the caller's."""
     row = await pool.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
     if row is None or not principal.can_see_customer(row["id"]):
-        raise Problem(404, f"customer {customer_id} not found")
+        raise Problem(404, f"customer {customer_id} not found", code=ProblemCode.NOT_FOUND)
     return dict(row)
 
 
@@ -54,7 +54,7 @@ async def get_account(pool: asyncpg.Pool, *, principal: Principal, account_id: i
     """The utility account row, or 404 when it does not exist or is not the caller's."""
     row = await pool.fetchrow(ACCOUNT_BY_ID, account_id)
     if row is None or not principal.can_see_customer(row["customer_id"]):
-        raise Problem(404, f"utility account {account_id} not found")
+        raise Problem(404, f"utility account {account_id} not found", code=ProblemCode.NOT_FOUND)
     return dict(row)
 
 
@@ -84,7 +84,12 @@ async def register_account(
         await conn.execute(ACCOUNTS_OF_A_CUSTOMER_LOCK, customer_id)
         existing = await conn.fetchrow(SAME_ACCOUNT, customer_id, provider, account_number)
         if existing is not None:
-            raise Problem(409, _repeated(existing["provider"], provider), utility_account_id=existing["id"])
+            raise Problem(
+                409,
+                _repeated(existing["provider"], provider),
+                utility_account_id=existing["id"],
+                code=ProblemCode.ACCOUNT_EXISTS,
+            )
         row = await conn.fetchrow(
             "INSERT INTO utility_accounts (customer_id, provider, account_number, label)"
             " VALUES ($1, $2, $3, $4) RETURNING *",

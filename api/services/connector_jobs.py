@@ -25,7 +25,7 @@ from temporalio.client import Client
 
 from activities.connectors.deployed import fetches
 from api.auth import Principal
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.ratelimit import take_token
 from api.services.accounts import get_account
 from api.services.dispatch import JobDispatcher
@@ -93,12 +93,14 @@ def refuse_unfetchable(settings: Settings, account: dict[str, Any]) -> None:
             422,
             f"utility account {account['id']} has no provider, so no connector can fetch its bills:"
             " upload the bill with POST /bills",
+            code=ProblemCode.NO_CONNECTOR,
         )
     if not fetches(settings, Provider(account["provider"])):
         raise Problem(
             422,
             f"no connector fetches {account['provider']} bills in this deployment (the mock connector is off"
             " in production; MOCK_CONNECTOR=true turns it on for demo data): upload the bill with POST /bills",
+            code=ProblemCode.NO_CONNECTOR,
         )
 
 

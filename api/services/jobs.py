@@ -20,7 +20,7 @@ from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
 
 from api.auth import Principal
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.reconcile import JobReconciler
@@ -68,10 +68,12 @@ class JobCursor:
             # in UTC here, where a forged one out of range is refused, not in the driver (a 500)
             found = cls(created_at=created_at.astimezone(UTC), job_id=uuid.UUID(job_id), scope=scope)
         except (ValueError, OverflowError, UnicodeError, binascii.Error):
-            raise Problem(422, "cursor is not a next_cursor this API gave") from None
+            raise Problem(422, "cursor is not a next_cursor this API gave", code=ProblemCode.INVALID_CURSOR) from None
         if given and given != [scope]:
             raise Problem(
-                422, "cursor is the next_cursor of another list or other filters: send it with the filters it came with"
+                422,
+                "cursor is the next_cursor of another list or other filters: send it with the filters it came with",
+                code=ProblemCode.INVALID_CURSOR,
             )
         return found
 
@@ -120,10 +122,14 @@ def check_replay(
 ) -> None:
     """An Idempotency-Key answers again only for the request it was first used with (an upload: the same file)."""
     if existing["utility_account_id"] != account["id"] or existing["job_type"] != job_type:
-        raise Problem(422, REUSED_KEY)
+        raise Problem(422, REUSED_KEY, code=ProblemCode.IDEMPOTENCY_KEY_REUSED)
     first_upload = (existing.get("start_request") or {}).get("upload") or {}
     if upload_sha256 is not None and first_upload.get("sha256") not in (None, upload_sha256):
-        raise Problem(422, "this Idempotency-Key was already used to upload a different file")
+        raise Problem(
+            422,
+            "this Idempotency-Key was already used to upload a different file",
+            code=ProblemCode.IDEMPOTENCY_KEY_REUSED,
+        )
 
 
 def ingestion_request(
@@ -233,10 +239,10 @@ async def get_job_row(pool: asyncpg.Pool, *, principal: Principal, job_id: str) 
     try:
         key = uuid.UUID(job_id)  # any spelling uuid accepts ({…}, urn:uuid:…), passed on parsed
     except ValueError:
-        raise Problem(404, f"job {job_id} not found") from None
+        raise Problem(404, f"job {job_id} not found", code=ProblemCode.NOT_FOUND) from None
     row = await pool.fetchrow(f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE id = $1", key)
     if row is None or not principal.can_see_customer(row["customer_id"]):
-        raise Problem(404, f"job {job_id} not found")
+        raise Problem(404, f"job {job_id} not found", code=ProblemCode.NOT_FOUND)
     return dict(row)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from api.auth import Principal
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.schemas import BillDetail
 from shared.analytics.sql import plain_decimal
 from shared.logs import mask_account
@@ -19,12 +19,12 @@ async def read_bill(pool: asyncpg.Pool, *, principal: Principal, bill_id: str) -
     try:
         key = uuid.UUID(bill_id)
     except ValueError:
-        raise Problem(404, f"bill {bill_id} not found") from None
+        raise Problem(404, f"bill {bill_id} not found", code=ProblemCode.NOT_FOUND) from None
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot: a re-issue replaces the row and its children in one transaction.
         row = await conn.fetchrow("SELECT * FROM bills WHERE id = $1", key)
         if row is None or not principal.can_see_customer(row["customer_id"]):
-            raise Problem(404, f"bill {bill_id} not found")
+            raise Problem(404, f"bill {bill_id} not found", code=ProblemCode.NOT_FOUND)
         items = await conn.fetch(
             "SELECT description, category, amount, commodity FROM bill_line_items WHERE bill_id = $1 ORDER BY position",
             key,

@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 
 from api.auth import Principal, Role
 from api.deps import authenticate_request, presents_api_key, require
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.ui.session import Session, current_session, session_binding, sessions_for
 
 LOGIN_PATH = "/ui/login"
@@ -86,5 +86,9 @@ async def verified_sessions(request: Request, sessions: Sequence[Session]) -> li
     """The sessions among ``sessions`` the form's token is bound to; 403 if none."""
     echoed = await sessions_the_form_echoes(request, sessions)
     if not echoed:
-        raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
+        raise Problem(
+            403,
+            "the form's CSRF token is missing or invalid: reload the page and try again",
+            code=ProblemCode.CSRF_INVALID,
+        )
     return echoed

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, authenticate
 from api.deps import StateDep
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.ui.deps import HOME_PATH, LOGIN_PATH, REVIEW_ROLES, safe_next, verified_sessions
 from api.ui.origin import from_this_origin
 from api.ui.routes import draft_after_sign_in
@@ -73,7 +73,9 @@ async def login(
             return _sign_in_form_again(request, store, nonce, next_path, draft, draft_token, replaced=nonce_replaced)
         # With SameSite=Strict, other sites' posts come without the nonce cookie. Pages on another port or
         # subdomain of the site could toss one in and fetch its token: the UI middleware refuses their posts.
-        raise Problem(403, "the sign-in form's CSRF token is missing or invalid: reload the page")
+        raise Problem(
+            403, "the sign-in form's CSRF token is missing or invalid: reload the page", code=ProblemCode.CSRF_INVALID
+        )
     draft = draft if _draft_is_ours(request, store, nonce, next_path, draft, draft_token) else ""
     principal = await _principal(state, key.strip())
     if principal is None:

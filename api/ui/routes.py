@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
-from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, is_database_down
+from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, ProblemCode, is_database_down
 from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, reviews_cursor_scope, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
@@ -263,7 +263,11 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         # SameSite (Lax) keeps other sites' posts cookieless, not other ports or subdomains of this one:
         # a page there could post a crafted correction, and a re-rendered form with a fresh token
         # would leave the reviewer one click from sending it.
-        raise Problem(403, "the form's CSRF token is missing or invalid: reload the page and try again")
+        raise Problem(
+            403,
+            "the form's CSRF token is missing or invalid: reload the page and try again",
+            code=ProblemCode.CSRF_INVALID,
+        )
     if task.status in OPEN and page_showed is not None and _read_anew(page_showed, task):
         # The job ran again: first of all, whatever else is wrong with the form. Any other answer would show
         # the old page's values under the new revision, and a corrected resubmit would send them as checked.

@@ -305,10 +305,10 @@ _RATE_NAME_BEFORE = re.compile(r"\b(?:schedule|rate|tier|class|plan|option|block
 """A rate's name before "A$0.1123": "Rate Schedule A$0.1123 per kWh" is schedule A at $0.1123."""
 
 
-_DOLLAR_BY_A_FIGURE = re.compile(r"\$[ \t]?\d|\d[ \t]?\$")
-"""A dollar's sign by a figure: on a bill in decimal commas, no US dollar ("1 318,75 $" is a Quebec bill's, "$ 1.318,75"
-a Latin American peso's). No US bill writes decimal commas; one that prints no currency at all is read as the
-templates' dollars, as before."""
+_DOLLAR_BY_A_FIGURE = re.compile(r"\$[ \t\u00a0\u202f]{0,3}\d|\d[ \t\u00a0\u202f]{0,3}\$")
+"""A dollar's sign by a figure, a blank or a column's gap between ("1 318,75\u00a0$", French typography): on a bill in
+decimal commas, no US dollar ("1 318,75 $" is a Quebec bill's, "$ 1.318,75" a Latin American peso's). No US bill
+writes decimal commas; one that prints no currency at all is read as the templates' dollars, as before."""
 
 
 @dataclass(frozen=True)

@@ -420,8 +420,12 @@ _HEADING_WORDS = (
     r"|paperless|new"
 )
 """The words of ``_BILL_WORDING`` that name a kind of bill ("FINAL NOTICE"): ``_KIND_OF_HEADING``."""
-_NOTICE_WORDS = r"disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent"
-"""A notice's words over its bill ("FINAL NOTICE - DISCONNECTION PENDING"): published as the provider's name."""
+_NOTICE_WORDS = (
+    r"disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent|intent|scheduled"
+    r"|action|required|immediate(?:ly)?|attention|please|remit"
+)
+"""A notice's words over its bill ("FINAL NOTICE - DISCONNECTION PENDING", "ACTION REQUIRED - PAST DUE", "Please
+Remit To"): each was published as the provider's name."""
 _BILL_WORDING = re.compile(
     r"(?:(?:your|my|the|monthly|utility|electric|gas|water|energy|service|customer|account|billing|bill|statement"
     r"|invoice|summary|page|of|important|information|about|notice|amount|due|date|period|for|address|copy|total|balance"

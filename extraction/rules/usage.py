@@ -294,6 +294,9 @@ def read_usage(
             if commodity is None:
                 continue
             table = _table_head(lines, index) if priority == _IN_A_METER_TABLE else None
+            used = _meters_use(lines, index, figure) if table is not None else None
+            if used is not None:
+                figure, aside = replace(figure, quantity=used), _Aside.DOUBT
             found = _Seen(
                 commodity, figure.quantity, figure.unit, priority, index, figure.cell, aside is _Aside.ROW, table
             )
@@ -316,8 +319,9 @@ def read_usage(
                 if d.commodity is commodity and not (d.row and d.line == best.line)
             )
         )  # one cell's "Water usage: Present reading 23,729 gallons, 1,234 gallons used" names its reading
+        rows = [*mine, *(d for d in doubted if d.commodity is commodity)]  # a table's doubted row agreeing names it
         meter = _meter_near(lines, best.line, best.cell, reading_lines) or _agreeing_rows_meter(
-            lines, best, mine, reading_lines
+            lines, best, rows, reading_lines
         )
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
     return readings, conflict
@@ -540,34 +544,42 @@ def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
         heading, unit = _meter_table_column(lines, index, cell) or ("", None)
         if unit is not None:
             quantity = signed_quantity(None, bare.group())
-            if not _not_multiplied_out(lines, index, line_cells, quantity):
-                yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
+            yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
 
 
 _MULTIPLIER = re.compile(r"\b(?:mult(?:iplier)?|constant)\b", re.IGNORECASE)
-"""A meter table's multiplier column ("Multiplier", "Mult", "Meter Constant"): its registers' difference times it is
-the meter's count. Not a factor's ("Therm factor" turns a gas table's CCF into its therms: both columns are counts)."""
+"""A meter table's multiplier column ("Multiplier", "Mult", "Meter Constant"): an electric meter's registers advance
+by its use over the multiplier (a current transformer's ratio)."""
 
 
-def _not_multiplied_out(lines: _Page, index: int, line_cells: Sequence[Cell], quantity: Decimal) -> bool:
-    """Whether a meter table's count is not its registers' difference times the multiplier its row prints (other
-    than 1): "Previous 1,204   Present 1,220   Multiplier 40   kWh 16" bills 640 kWh, and 16 was accepted. Such a
-    count is left unread, and the bill reads its usage elsewhere or goes to review for it."""
+def _meters_use(lines: _Page, index: int, count: _Figure) -> Decimal | None:
+    """What an electric meter table's row says its meter used, where its kWh ``count`` is not that: its registers'
+    advance times the multiplier its row prints (other than 1), to the registers' rounding. "Previous 1,204
+    Present 1,220   Multiplier 40   kWh 16" used 640 kWh, and 16 was accepted; the meter's 640 is then doubted
+    (``read_usage``), so that only another line printing it is the reading, never one printing something else.
+    Registers that rolled over past their last digit count on from zero."""
     head = lines.meter_table_heads[index]
-    if head is None or not _MULTIPLIER.search(lines[head].text):
-        return False
-    columns: dict[str, Decimal] = {}
-    for cell in line_cells:
+    if count.unit is not UsageUnit.KWH or head is None or not _MULTIPLIER.search(lines[head].text):
+        return None
+    columns: dict[str, Cell] = {}
+    for cell in _line_cells(lines[index].text):
         found = _heading_row(lines, index, cell.start, cell.end) if _BARE_FIGURE.fullmatch(cell.text) else None
         if found is not None:
             kind = "multiplier" if _MULTIPLIER.search(found[1]) else _register(found[1])
             if kind is not None:
-                columns.setdefault(kind, signed_quantity(None, cell.text))
-    multiplier = columns.get("multiplier")
-    if multiplier is None or multiplier == 1 or "previous" not in columns or "present" not in columns:
-        return False
-    rounding = Decimal(1).scaleb(exponent) / 2 if isinstance(exponent := quantity.as_tuple().exponent, int) else 0
-    return abs(quantity - (columns["present"] - columns["previous"]) * multiplier) > rounding
+                columns.setdefault(kind, cell)
+    if not {"multiplier", "previous", "present"} <= columns.keys():
+        return None
+    multiplier = signed_quantity(None, columns["multiplier"].text)
+    previous, present = (signed_quantity(None, columns[kind].text) for kind in ("previous", "present"))
+    if multiplier in (0, 1):
+        return None
+    advance = present - previous
+    if advance < 0:  # rolled over: "9,950" to "0,058" on a four-dial meter
+        advance += Decimal(10) ** sum(ch.isdigit() for ch in columns["previous"].text.split(".")[0])
+    step = Decimal(1).scaleb(exponent) if isinstance(exponent := previous.as_tuple().exponent, int) else Decimal(1)
+    used = advance * multiplier
+    return None if abs(count.quantity - used) <= step * abs(multiplier) else used
 
 
 def _register(heading: str) -> str | None:

@@ -150,6 +150,7 @@ async def test_an_idempotency_key_answers_with_its_job_and_refuses_another_accou
     assert (started.status_code, again.status_code) == (201, 200), again.text
     assert again.json()["id"] == started.json()["id"]
     assert (reused.status_code, reused.json()["detail"]) == (422, REUSED_KEY)
+    assert reused.json()["code"] == "idempotency_key_reused"
     assert [await jobs_of(resources, account) for account in (first, second)] == [1, 0]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from api.problems import ProblemCode
 from api.schemas import ReviewRefusal
 from shared.review import ReviewAction
 
@@ -88,6 +89,26 @@ async def test_a_conflicts_own_members_are_in_the_document(http: httpx.AsyncClie
     assert (await http.post("/utility-accounts", json=account)).status_code == 201
     conflict = await http.post("/utility-accounts", json=account)
     assert conflict.status_code == 409 and set(conflict.json()) == set(documented), conflict.text
+    assert conflict.json()["code"] == ProblemCode.ACCOUNT_EXISTS
+
+
+async def test_every_problem_documents_the_codes_a_client_branches_on(http: httpx.AsyncClient) -> None:
+    """Errors had no machine-readable kind: a client matched ``detail``'s words, which change with a release (an
+    integrator's probe). Every problem answered has a ``code``, and the document lists them all."""
+    document = (await http.get("/openapi.json")).json()
+    problems = [
+        response["content"]["application/problem+json"]["schema"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for response in operation["responses"].values()
+        if "application/problem+json" in response.get("content", {})
+    ]
+    assert problems
+    for schema in problems:
+        assert "code" in schema["required"], schema
+        assert schema["properties"]["code"]["enum"] == [code.value for code in ProblemCode], schema
+    assert "$ref" not in str(problems), "a response's schema stands alone: a $ref to its own $defs resolves nowhere"
 
 
 async def test_a_retry_after_is_a_declared_header_of_each_429_and_503(http: httpx.AsyncClient) -> None:

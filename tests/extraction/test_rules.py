@@ -967,7 +967,11 @@ def test_a_bill_in_another_currency_goes_to_review(note: str, currency: str) -> 
     assert result.reasons == ["non_usd_currency"]
 
 
-@pytest.mark.parametrize("amount", ["1 318,75 $", "$ 1.318,75"], ids=["quebec", "latin-american"])
+@pytest.mark.parametrize(
+    "amount",
+    ["1 318,75 $", "$ 1.318,75", "1 318,75\u00a0$", "1 318,75  $"],
+    ids=["quebec", "latin-american", "no-break-space", "a-columns-gap"],
+)
 def test_a_dollar_in_decimal_commas_is_no_us_dollar(amount: str) -> None:
     """No US bill writes decimal commas: "Montant à payer  1 318,75 $" is a Quebec bill's. A bill that names no place
     nor currency but by its "$" was read in decimal commas and, its period read, would have been accepted as US
@@ -1879,6 +1883,9 @@ def test_a_welcome_names_the_utility_it_welcomes_to_not_itself(head: str, name: 
         "Revised Invoice\n",
         "FINAL NOTICE - DISCONNECTION PENDING\n",
         "URGENT: SHUT-OFF WARNING\n",
+        "NOTICE OF INTENT TO DISCONNECT\n",
+        "ACTION REQUIRED - PAST DUE\n",
+        "Please Remit To\n",
     ],
     ids=[
         "statement",
@@ -1896,6 +1903,9 @@ def test_a_welcome_names_the_utility_it_welcomes_to_not_itself(head: str, name: 
         "revised-invoice",
         "disconnection-pending",
         "shut-off-warning",
+        "intent-to-disconnect",
+        "action-required",
+        "remit-to",
     ],
 )
 def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:

@@ -82,6 +82,36 @@ Meter        Previous     Present      Multiplier    kWh Used
     assert report.reasons == (["missing_field:usage"] if read is None else [])
 
 
+@pytest.mark.parametrize(
+    ("rows", "line", "read", "reasons"),
+    [
+        ("26888122     53,990       54,513       40            523", "Total kWh billed: 20,920 kWh", 20920, []),
+        ("26888122     53,990       54,513       40            523", "On-peak usage: 1,200 kWh", 1200, ["c"]),
+        (
+            "26888122     53,990       54,513       40         20,920\n"
+            "26888123     10,100       10,122       20            22",
+            "",
+            20920,
+            ["c"],
+        ),
+        ("26888122     9,950        0,058        40          4,320", "", 4320, []),
+        ("26888122     53,990       54,513      120         62,770", "", 62770, []),
+    ],
+    ids=["a-line-printing-its-use", "a-part-of-it", "one-of-two-meters", "rolled-over", "registers-rounded"],
+)
+def test_a_meter_tables_count_not_multiplied_out_is_doubted_not_dropped(
+    rows: str, line: str, read: int, reasons: list[str]
+) -> None:
+    """Its meter's use (the registers' advance times the multiplier) must be the reading, printed elsewhere: dropped,
+    the other meter's 20,920 kWh alone, or an on-peak part's 1,200, was accepted as the bill's usage. A meter that
+    rolled over counts on from zero, and a count within the registers' rounding times the multiplier is the use."""
+    table = f"Meter        Previous     Present      Multiplier    kWh Used\n{rows}\n{line}\n"
+    report = analyze(_duke(table).encode(), provider_hint=None, settings=OFFLINE)
+    assert report.bill is not None
+    assert [reading.quantity for reading in report.bill.usage] == [Decimal(read)]
+    assert report.reasons == (["conflicting_values:usage"] if reasons else [])
+
+
 def test_a_gas_tables_therm_factor_is_no_multiplier() -> None:
     """A therm factor turns the table's CCF into its therms (118 CCF x 1.037 = 122.4 therms, rounded): neither count is
     its registers' difference times it, and both are the meter's."""

@@ -11,18 +11,22 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Role
+from api.problems import ProblemCode
 from api.uploads import BodySizeLimit
 from tests.security.conftest import caller
 
 LEAKS = ("Traceback", 'File "', "asyncpg", "SELECT ", "INSERT ", "psycopg", "sqlstate", "/work/", "site-packages")
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """A problem of ``status``, whose ``code`` is one ``ProblemCode`` documents (``code`` itself, where given)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys(), body
+    assert {"type", "title", "status", "code", "detail"} <= body.keys(), body
     assert body["status"] == status
+    assert body["code"] in set(ProblemCode), body
+    assert code is None or body["code"] == code, body
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["type"], str) and body["type"]
     assert body.get("instance") == response.request.url.path, "the problem names the request it answers"
@@ -42,7 +46,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     ids=["missing-customer", "missing-job", "malformed-job-id", "unknown-route"],
 )
 async def test_404(http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, object]) -> None:
-    assert_problem(await http.request(method, path, **kwargs), 404)  # type: ignore[arg-type]
+    assert_problem(await http.request(method, path, **kwargs), 404, "not_found")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -58,13 +62,14 @@ async def test_404(http: httpx.AsyncClient, method: str, path: str, kwargs: dict
     ids=["query-range", "path-range", "path-overflow", "body-field", "malformed-json", "extra-field"],
 )
 async def test_422(http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, object]) -> None:
-    body = assert_problem(await http.request(method, path, **kwargs), 422)  # type: ignore[arg-type]
+    body = assert_problem(await http.request(method, path, **kwargs), 422, "invalid_request")  # type: ignore[arg-type]
     assert isinstance(body.get("errors"), list) and body["errors"], "validation problems list what was wrong"
     assert all("input" not in e for e in body["errors"]), "submitted values are not echoed back"
 
 
 async def test_415(http: httpx.AsyncClient) -> None:
-    assert_problem(await http.post("/customers", content=b"{}", headers={"Content-Type": "text/plain"}), 415)
+    refused = await http.post("/customers", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert_problem(refused, 415, "unsupported_media_type")
 
 
 async def test_413_names_its_request_as_every_problem_does() -> None:
@@ -89,20 +94,23 @@ async def test_413_names_its_request_as_every_problem_does() -> None:
         "type": "about:blank",
         "title": "Content Too Large",
         "status": 413,
+        "code": "content_too_large",
         "detail": None,
         "instance": "/customers",
     }
 
 
 async def test_401(anon_http: httpx.AsyncClient) -> None:
-    assert_problem(await anon_http.get("/jobs"), 401)
-    assert_problem(await anon_http.get("/jobs", headers={"Authorization": "Bearer mm_wrong"}), 401)
+    assert_problem(await anon_http.get("/jobs"), 401, "api_key_missing")
+    assert_problem(await anon_http.get("/jobs", headers={"Authorization": "Bearer mm_wrong"}), 401, "api_key_invalid")
+    two = {"Authorization": "Bearer mm_one", "X-API-Key": "mm_two"}
+    assert_problem(await anon_http.get("/jobs", headers=two), 401, "api_key_ambiguous")
 
 
 async def test_403(api_url: str, role_keys: dict[Role, str]) -> None:
     async with caller(api_url, role_keys[Role.VIEWER]) as viewer:
-        assert_problem(await viewer.post("/customers", json={"name": "nope"}), 403)
-        assert_problem(await viewer.get("/secrets/check"), 403)
+        assert_problem(await viewer.post("/customers", json={"name": "nope"}), 403, "forbidden")
+        assert_problem(await viewer.get("/secrets/check"), 403, "forbidden")
 
 
 @pytest.mark.parametrize(
@@ -121,3 +129,4 @@ async def test_405_allows_every_method_its_path_takes(
     refused = await http.request(method, path)
     assert refused.status_code == 405
     assert refused.headers["allow"] == allowed
+    assert method == "HEAD" or refused.json()["code"] == "method_not_allowed"

@@ -11,7 +11,7 @@ import pytest
 from starlette.requests import Request
 
 from api.main import create_app
-from api.problems import Problem
+from api.problems import Problem, ProblemCode
 from api.ui.errors import error_page
 from shared.settings import Settings
 from tests.helpers import serve
@@ -88,9 +88,14 @@ async def test_the_same_errors_from_the_api_stay_problem_documents(http: httpx.A
 
 
 REFUSALS = {
-    409: Problem(409, "the job is not awaiting review (status SUCCEEDED)"),
-    429: Problem(429, "rate limit exceeded for decisions", headers={"Retry-After": "7"}),
-    503: Problem(503, "Temporal did not answer; send the decision again", headers={"Retry-After": "5"}),
+    409: Problem(409, "the job is not awaiting review (status SUCCEEDED)", code=ProblemCode.NOT_PENDING),
+    429: Problem(429, "rate limit exceeded for decisions", headers={"Retry-After": "7"}, code=ProblemCode.RATE_LIMITED),
+    503: Problem(
+        503,
+        "Temporal did not answer; send the decision again",
+        headers={"Retry-After": "5"},
+        code=ProblemCode.TEMPORAL_UNAVAILABLE,
+    ),
 }
 
 INVALID_FIELD_LOCATIONS: dict[str, object] = {"list": ["body", "total"], "string": "total", "number": 3, "none": None}
@@ -105,7 +110,7 @@ async def failing_url(app_settings: Settings) -> AsyncIterator[str]:
         app.add_api_route(f"/ui/refused/{status}", _raising(problem))
         app.add_api_route(f"/refused/{status}", _raising(problem))
     for shape, loc in INVALID_FIELD_LOCATIONS.items():
-        invalid = Problem(422, "bad", errors=[{"loc": loc, "msg": "a number"}])
+        invalid = Problem(422, "bad", errors=[{"loc": loc, "msg": "a number"}], code=ProblemCode.INVALID_REQUEST)
         app.add_api_route(f"/ui/invalid/{shape}", _raising(invalid))
     app.add_api_route("/ui/broken", _raising(RuntimeError("a bug")))
     app.add_api_route("/broken", _raising(RuntimeError("a bug")))
