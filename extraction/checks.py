@@ -400,9 +400,13 @@ def _provider_name_evidence(bill: NormalizedBill, evidence: Evidence) -> list[st
     """A provider no template knows is published to the warehouse by the name read for it, so that name is printed,
     and is not the customer's: Gemini's "Hello Ivan Haddad," or "Totally Invented Utility Co" was stored unreviewed
     as the bill's provider, the customer's name thus reaching the warehouse, which otherwise never holds it. The
-    rules read it off the letterhead, which ``_letterhead`` keeps from being a greeting or an address."""
-    if bill.provider is not None or bill.provider_name is None:
+    rules read it off the letterhead, which ``_letterhead`` keeps from being a greeting or an address. A bill of such a
+    provider with no name read (a billing service's mail, a letterhead drawn as an image) is ``missing_field``: it was
+    accepted, and published with no provider at all."""
+    if bill.provider is not None:
         return []
+    if bill.provider_name is None:  # a billing service's mail, a letterhead that is an image: no one to publish
+        return ["missing_field:provider_name"]
     if not evidence.has_words(bill.provider_name):
         return ["no_evidence:provider_name"]
     customer = _words(bill.customer_name or "")

@@ -103,6 +103,10 @@ def fields_for(reason: str) -> tuple[str, ...]:
 
 
 _TEXT_BY_REASON: dict[str, str] = {
+    "missing_field:provider_name": (
+        "provider name: missing (a billing service's mail, or a letterhead the reader could not tell from a banner or"
+        " an addressee): enter the utility's name as the bill prints it"
+    ),
     "missing_field:usage": (
         "usage: missing, for the bill or for a commodity it charges (gas charges need a gas reading beside the kWh):"
         " enter a reading for each"

@@ -1919,6 +1919,74 @@ def test_a_bills_heading_or_its_customer_is_no_provider(head: str) -> None:
     assert named.bill is not None and named.bill.provider_name == "Utility Billing Co."
 
 
+_NO_LETTERHEAD = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("RETURN SERVICE REQUESTED\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
+        (
+            "RETURN SERVICE REQUESTED\nOAKRIDGE PROPERTY MANAGEMENT LLC\nATTN: ACCOUNTS PAYABLE\n2200 COMMERCE BLVD\n"
+            "DENVER CO 80202\n\n" + PLAIN,
+            "RIVERSIDE UTILITY AUTHORITY",
+        ),
+        (
+            "PRESORTED FIRST-CLASS MAIL                    Ozark Mountain Electric Cooperative\nDANIEL OKAFOR\n"
+            + _NO_LETTERHEAD,
+            "Ozark Mountain Electric Cooperative",
+        ),
+        ("Thank You For Paying On Time\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
+        ("Neighbors Serving Neighbors\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
+        ("Riverside Utility Authority has sent you a new bill.\n" + _NO_LETTERHEAD, None),
+        ("From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill\n\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
+        ("From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill\n\n" + _NO_LETTERHEAD, None),
+        (
+            "From: Jordan Reyes <jordan@example.com>\nSubject: Fwd: your bill\n\nPlease file it.\n\n" + _NO_LETTERHEAD,
+            None,
+        ),
+        (
+            "From: Jordan Reyes <jordan@example.com>\nSubject: Fwd: your bill\n\n"
+            "---------- Forwarded message ----------\n"
+            "From: Riverside Utility Authority <billing@riverside.example>\nSubject: Your bill\n\n" + _NO_LETTERHEAD,
+            "Riverside Utility Authority",
+        ),
+        ("CITY OF SAN MARCOS HILLS\nPublic Works - Water Utility\n" + _NO_LETTERHEAD, "CITY OF SAN MARCOS HILLS"),
+    ],
+    ids=[
+        "endorsement-over-the-sender",
+        "endorsement-over-a-landlord",
+        "endorsement-beside-the-letterhead",
+        "banner",
+        "slogan",
+        "sentence",
+        "billing-service-over-a-letterhead",
+        "billing-service-alone",
+        "person-forwarding-alone",
+        "forwarded-message",
+        "city-over-its-department",
+    ],
+)
+def test_a_mail_pieces_endorsement_a_banner_or_a_forwarder_is_no_provider(text: str, name: str | None) -> None:
+    """Each was published as the provider: "RETURN SERVICE REQUESTED" (and the landlord it was addressed to), a
+    slogan over the letterhead, a sentence naming the utility, the billing service or the person that mailed it."""
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.bill.provider_name == name
+
+
+def test_a_bill_in_ingestion_with_no_provider_name_goes_to_review() -> None:
+    """A billing service's mail with no letterhead in its text: accepted with no provider, the warehouse published
+    none. A person names it."""
+    text = "From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill is available\n\n" + PLAIN.replace(
+        "RIVERSIDE UTILITY AUTHORITY\n", ""
+    )
+    report = analyze(text.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert report.bill is not None and report.bill.provider_name is None
+    assert (report.decision, report.reasons) == ("review", ["missing_field:provider_name"])
+    named = analyze(PLAIN.encode(), provider_hint=None, settings=Settings(gemini_api_key=None))
+    assert (named.decision, named.reasons) == ("accept", [])
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -243,6 +243,8 @@ def test_reason_codes_point_at_their_fields() -> None:
     # Beside a usage table holding a kWh row, "usage: missing" left a reviewer guessing (a reviewer's probe).
     assert "gas charges need a gas reading" in describe("missing_field:usage")
     assert fields_for("missing_field:usage") == ("usage",)
+    assert "enter the utility's name" in describe("missing_field:provider_name")
+    assert fields_for("missing_field:provider_name") == ("provider_name",)
 
 
 def test_every_reason_the_checks_give_reads_as_a_sentence() -> None:
