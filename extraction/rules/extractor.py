@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -318,64 +317,36 @@ organization; the line, welcome and all, was stored as the provider's name."""
 
 
 def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
-    """An unknown provider's name: an e-mailed bill's sender where it names an organization (a forwarded message's
-    own sender, not the person forwarding it; never a billing service, "Paymentus"), else the first line of the
-    letterhead that reads like a name. None else: the bill goes to a person (``missing_field:provider_name``).
+    """An unknown provider's name: an e-mailed bill's sender (a forwarded message's own, not the person forwarding
+    it; never a billing service, "Paymentus"), else the first line of the letterhead that reads like a name. None
+    else: the bill goes to a person (``missing_field:provider_name``).
 
     Never a salutation: "Hello Luis Okafor," is the customer, and was stored as the provider. Nor the bill's own
-    wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2"), the ``customer`` the bill names (or its
-    name's first words: "Ridgeline Apartments LLC" over "Customer: Ridgeline Apartments LLC c/o ..."), a sentence, a
-    mail piece's endorsement and the addressee under it ("RETURN SERVICE REQUESTED"), nor a slogan or banner over
-    the name ("Thank You For Paying On Time" over "Northfield Electric Department"): each was published to the
-    warehouse as the provider (a customer's name where no name may go).
+    wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2"), the ``customer`` the bill names, a mail
+    piece's endorsement ("RETURN SERVICE REQUESTED") or what stands under it (``_sender_window``), or a sentence
+    ("Northfield Electric Department has sent you a new bill."): each was published to the warehouse as the provider
+    (a customer's name where no name may go).
     """
-    senders = [name for name in _from_names(lines) if not _BILLING_PLATFORM.search(name)]
-    organizations = [name for name in senders if _names_an_organization(name)]
-    if organizations:
-        return organizations[-1]
-    window = _sender_window(lines)
-    for position, line in enumerate(window):
+    sender = _mail_sender(lines)
+    if sender is not None:
+        return sender
+    for line in _sender_window(lines):
         first = _welcomed(line.text.strip().split("  ")[0].strip())
-        if not _a_senders_name(first, customer):
-            continue
-        if _ORGANIZATION.search(first) is None and _an_organization_follows(window, position, customer):
-            continue  # a slogan or a banner over the name
-        return first
+        if _reads_as_name(first) and not _GREETING.match(first) and not _bill_heading(first) and not _sentence(first):
+            if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
+                continue
+            return first
     return None
 
 
-def _a_senders_name(text: str, customer: str | None) -> bool:
-    """Whether a letterhead's first cell reads as its sender's name: not a greeting, the bill's own heading, a
-    sentence ("Northfield Electric Department has sent you a new bill.") or the customer's name."""
-    if not _reads_as_name(text) or _GREETING.match(text) or _bill_heading(text) or not _capitalized(text):
-        return False
-    if customer is None:
-        return True
-    name, whole = " ".join(text.split()).casefold(), " ".join(customer.split()).casefold()
-    return not (whole == name or whole.startswith(name + " "))
+def _sentence(text: str) -> bool:
+    """Whether a letterhead's line is a sentence: a verb or a pronoun in lower case ("... has sent you a new bill.")."""
+    return any(word in _SENTENCE_WORDS for word in text.rstrip(".!").split())
 
 
-def _an_organization_follows(window: Sequence[Line], position: int, customer: str | None) -> bool:
-    """Whether the next line of the letterhead with text names an organization (a slogan stands over its name)."""
-    after = next((line for line in window[position + 1 :] if line.text.strip()), None)
-    if after is None:
-        return False
-    name = _first_cell(after)
-    return _names_an_organization(name) and _a_senders_name(name, customer)
-
-
-def _capitalized(text: str) -> bool:
-    """Whether ``text``'s words are a name's: each capitalized, but for an organization's small words ("City of
-    Riverton Utilities", "Énergie Fairview inc.")."""
-    words = re.findall(r"[^\W\d_][\w'&.-]*", text)
-    return all(word[0].isupper() or word.casefold().rstrip(".") in _LOWER_NAME_WORDS for word in words)
-
-
-_LOWER_NAME_WORDS = frozenset({"of", "the", "and", "for", "de", "la", "del", "du", "des", "inc", "llc", "ltd", "co"})
-_MAIL_HEADER = re.compile(
-    r"\s*(?:(?:from|to|cc|bcc|subject|date|sent|reply-to)\s*:|-{2,}\s*forwarded\s+message|begin\s+forwarded)",
-    re.IGNORECASE,
-)
+_SENTENCE_WORDS = frozenset({"is", "are", "has", "have", "was", "were", "will", "sent", "you", "your", "we", "our"})
+_MAIL_HEADER = re.compile(r"\s*(?:from|to|cc|bcc|subject|date|sent|reply-to)\s*:", re.IGNORECASE)
+_FORWARDED = re.compile(r"\s*(?:-{2,}\s*forwarded\s+message|begin\s+forwarded\s+message)", re.IGNORECASE)
 _MAIL_HEAD_LINES = 16
 """How far an e-mail's headers may run, a forwarded message's own headers under a note included."""
 _ENDORSEMENT = re.compile(
@@ -384,44 +355,46 @@ _ENDORSEMENT = re.compile(
     r"(?:\s+paid)?|auto\W+\d-digit)",
     re.IGNORECASE,
 )
-"""A mail piece's endorsement ("RETURN SERVICE REQUESTED", "PRESORTED FIRST-CLASS MAIL"; the USPS set), under the
-sender's address or over the addressee's: no name, though a column beside it may be the letterhead's."""
-_ATTENTION = re.compile(r"\s*(?:attn\b|attention\b|c/o\b|care\s+of\b)", re.IGNORECASE)
-"""An addressee's line ("ATTN: ACCOUNTS PAYABLE", "c/o Summit Property Management"): the block under an endorsement
-with one is the addressee's (a landlord's "OAKRIDGE PROPERTY MANAGEMENT LLC"), not the sender's."""
+"""A mail piece's endorsement ("RETURN SERVICE REQUESTED", "PRESORTED FIRST-CLASS MAIL"; the USPS set): no name,
+though a column beside it may be the letterhead's."""
 _BILLING_PLATFORM = re.compile(
     r"paymentus|invoice\s*cloud|doxo|xpress\s*bill\s*pay|kubra|bill\s*matrix|paystar|payit", re.IGNORECASE
 )
 """Services that e-mail a utility's bills for it: the sender of such a mail is not the bill's provider."""
 
 
-def _from_names(lines: Sequence[Line]) -> list[str]:
-    """The names an e-mail's "From:" lines show, a forwarded message's too, in order, where they read as names."""
-    found = (_SENDER.match(line.text.strip()) for line in lines[:_MAIL_HEAD_LINES])
-    return [sender["name"].strip() for sender in found if sender is not None and _reads_as_name(sender["name"])]
+def _mail_sender(lines: Sequence[Line]) -> str | None:
+    """The name an e-mail's "From:" line shows, where it reads as a name: a forwarded message's own sender (the
+    first "From:" after the last "Forwarded message" line), else the mail's; not a billing service's."""
+    head = lines[:_MAIL_HEAD_LINES]
+    forwarded = [index for index, line in enumerate(head) if _FORWARDED.match(line.text)]
+    for line in head[forwarded[-1] + 1 if forwarded else 0 :]:
+        sender = _SENDER.match(line.text.strip())
+        if sender is not None:
+            name = sender["name"].strip()
+            return name if _reads_as_name(name) and not _BILLING_PLATFORM.search(name) else None
+    return None
 
 
 def _sender_window(lines: Sequence[Line]) -> list[Line]:
-    """The first lines that may name the sender (``SENDER_LINES``): after an e-mail's headers, a forwarded
-    message's too; a mail piece's endorsement without its words (a PDF's letterhead may stand in a column beside
-    it), and without the addressee's block under it."""
+    """The first lines that may name the sender (``SENDER_LINES``): an e-mail's after its headers; none after a mail
+    piece's endorsement, but what stands beside it (a PDF's letterhead in the next column). Under it, "Village of Oak
+    Hollow / Attn: Utility Billing" is the sender's return address, "OAKRIDGE PROPERTY MANAGEMENT LLC / ATTN:
+    ACCOUNTS PAYABLE" the addressee's: taken, the customer's name was published as the provider."""
     start = 0
-    if lines and _MAIL_HEADER.match(lines[0].text):
-        heads = [index for index, line in enumerate(lines[:_MAIL_HEAD_LINES]) if _MAIL_HEADER.match(line.text)]
-        start = heads[-1] + 1
-    rest, index = lines[start:], 0
+    if lines and _SENDER.match(lines[0].text.strip()):
+        start = next((i for i, line in enumerate(lines) if not _MAIL_HEADER.match(line.text)), len(lines))
     window: list[Line] = []
-    while index < len(rest) and len(window) < SENDER_LINES:
-        line, index = rest[index], index + 1
+    for line in lines[start:]:
+        if len(window) == SENDER_LINES:
+            break
         endorsement = _ENDORSEMENT.match(line.text)
         if endorsement is None:
             window.append(line)
-            continue
-        if beside := line.text[endorsement.end() :].strip():
+        elif beside := line.text[endorsement.end() :].strip():
             window.append(Line(line.page, beside))
-        block = list(itertools.takewhile(lambda under: under.text.strip(), rest[index:]))
-        if any(_ATTENTION.match(under.text) for under in block):
-            index += len(block)
+        else:
+            break  # the block under it is the sender's return address or the addressee's: none tells which
     return window
 
 

@@ -1925,51 +1925,56 @@ _NO_LETTERHEAD = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
 @pytest.mark.parametrize(
     ("text", "name"),
     [
-        ("RETURN SERVICE REQUESTED\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
+        ("RETURN SERVICE REQUESTED\n" + PLAIN, None),
         (
             "RETURN SERVICE REQUESTED\nOAKRIDGE PROPERTY MANAGEMENT LLC\nATTN: ACCOUNTS PAYABLE\n2200 COMMERCE BLVD\n"
             "DENVER CO 80202\n\n" + PLAIN,
-            "RIVERSIDE UTILITY AUTHORITY",
+            None,
         ),
         (
             "PRESORTED FIRST-CLASS MAIL                    Ozark Mountain Electric Cooperative\nDANIEL OKAFOR\n"
             + _NO_LETTERHEAD,
             "Ozark Mountain Electric Cooperative",
         ),
-        ("Thank You For Paying On Time\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
-        ("Neighbors Serving Neighbors\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
         ("Riverside Utility Authority has sent you a new bill.\n" + _NO_LETTERHEAD, None),
         ("From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill\n\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
         ("From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill\n\n" + _NO_LETTERHEAD, None),
-        (
-            "From: Jordan Reyes <jordan@example.com>\nSubject: Fwd: your bill\n\nPlease file it.\n\n" + _NO_LETTERHEAD,
-            None,
-        ),
         (
             "From: Jordan Reyes <jordan@example.com>\nSubject: Fwd: your bill\n\n"
             "---------- Forwarded message ----------\n"
             "From: Riverside Utility Authority <billing@riverside.example>\nSubject: Your bill\n\n" + _NO_LETTERHEAD,
             "Riverside Utility Authority",
         ),
+        ("From: Eversource <noreply@eversource.example>\nSubject: Your bill\n\n" + _NO_LETTERHEAD, "Eversource"),
+        ("National Grid\n\nRIVERSIDE BAKERY INC\n" + _NO_LETTERHEAD, "National Grid"),
+        ("Jackson EMC\nYour Touchstone Energy Cooperative\n" + _NO_LETTERHEAD, "Jackson EMC"),
+        ("City of Coeur d'Alene\nWater Department\n" + _NO_LETTERHEAD, "City of Coeur d'Alene"),
+        (
+            "Date: 11/10/2026\nTown of Millbrook Water Department\n" + _NO_LETTERHEAD,
+            "Town of Millbrook Water Department",
+        ),
         ("CITY OF SAN MARCOS HILLS\nPublic Works - Water Utility\n" + _NO_LETTERHEAD, "CITY OF SAN MARCOS HILLS"),
     ],
     ids=[
-        "endorsement-over-the-sender",
+        "endorsement-over-the-sender-or-the-addressee",
         "endorsement-over-a-landlord",
         "endorsement-beside-the-letterhead",
-        "banner",
-        "slogan",
         "sentence",
         "billing-service-over-a-letterhead",
         "billing-service-alone",
-        "person-forwarding-alone",
         "forwarded-message",
+        "a-brands-own-mail",
+        "brand-over-a-business-customer",
+        "brand-over-its-tagline",
+        "a-name-with-a-small-word",
+        "a-date-over-the-letterhead",
         "city-over-its-department",
     ],
 )
-def test_a_mail_pieces_endorsement_a_banner_or_a_forwarder_is_no_provider(text: str, name: str | None) -> None:
-    """Each was published as the provider: "RETURN SERVICE REQUESTED" (and the landlord it was addressed to), a
-    slogan over the letterhead, a sentence naming the utility, the billing service or the person that mailed it."""
+def test_a_mail_pieces_endorsement_a_sentence_or_a_billing_service_is_no_provider(text: str, name: str | None) -> None:
+    """Each was published as the provider: "RETURN SERVICE REQUESTED" (and, taken instead, what stands under it may
+    be the customer's block as well as the sender's), a sentence naming the utility, the billing service or the person
+    that mailed it. A brand's name over a business customer's or its tagline stays the provider's."""
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider_name == name
 
