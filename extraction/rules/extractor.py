@@ -317,26 +317,51 @@ organization; the line, welcome and all, was stored as the provider's name."""
 
 
 def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
-    """An unknown provider's name: an e-mailed bill's sender (a forwarded message's own, not the person forwarding
-    it; never a billing service, "Paymentus"), else the first line of the letterhead that reads like a name. None
-    else: the bill goes to a person (``missing_field:provider_name``).
+    """An unknown provider's name: an e-mailed bill's sender (``_mail_sender``), else the first line of the letterhead
+    that reads like a name. None else, and the bill goes to a person (``missing_field:provider_name``).
 
     Never a salutation: "Hello Luis Okafor," is the customer, and was stored as the provider. Nor the bill's own
-    wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2"), the ``customer`` the bill names, a mail
-    piece's endorsement ("RETURN SERVICE REQUESTED") or what stands under it (``_sender_window``), or a sentence
-    ("Northfield Electric Department has sent you a new bill."): each was published to the warehouse as the provider
-    (a customer's name where no name may go).
+    wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2") or the ``customer`` the bill names: each was
+    published to the warehouse as the provider (a customer's name where no name may go). A notice's heading ("FINAL
+    NOTICE - DISCONNECTION PENDING"), a mail piece's endorsement ("RETURN SERVICE REQUESTED") or a sentence ("Your
+    statement is ready") over the first name ends the search with none: such a line was published as the provider,
+    and the line under it is as often the addressee's as the sender's ("MARIA GONZALEZ", "OAKRIDGE PROPERTY
+    MANAGEMENT LLC"), which no layout tells apart from a logo's utility's address.
     """
-    sender = _mail_sender(lines)
-    if sender is not None:
-        return sender
+    senders = _from_lines(lines)
+    if senders:
+        sender = _mail_sender(lines, senders)
+        if sender is not None or senders[0][0] != 0:
+            return sender  # a mail printed with its reader's name over its headers: that name is no sender's
     for line in _sender_window(lines):
         first = _welcomed(line.text.strip().split("  ")[0].strip())
-        if _reads_as_name(first) and not _GREETING.match(first) and not _bill_heading(first) and not _sentence(first):
+        if _ENDORSEMENT.match(line.text) or _notice_heading(first) or _sentence(first):
+            return None
+        if _a_name(first) and not _GREETING.match(first) and not _bill_heading(first):
             if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
                 continue
             return first
     return None
+
+
+def _a_name(text: str) -> bool:
+    """Whether a letterhead's first cell reads as a name: letters, or an organization's with a number or a mark of its
+    own ("Harris County MUD No. 23", "Harris County WCID #1", "Pedernales Electric Cooperative (PEC)", "Xcel
+    Energy®"), which went unread and left the bill with no provider."""
+    if _reads_as_name(text):
+        return True
+    plain = _NAME_MARKS.sub("", text).strip()
+    return plain != text and _reads_as_name(plain) and _ORGANIZATION.search(plain) is not None
+
+
+_NAME_MARKS = re.compile(r"\s*(?:(?:\bNo\.?|#)\s?\d{1,4}\b|\([A-Z&. ]{2,12}\)|[\u00ae\u2122])")
+"""A number or a mark in an organization's name: "No. 23", "#1", "(PEC)", "®", "™"."""
+
+
+def _notice_heading(text: str) -> bool:
+    """Whether a heading is a notice's words ("FINAL NOTICE - DISCONNECTION PENDING", "ACTION REQUIRED - PAST DUE",
+    "URGENT"), not one naming the kind of notice it heads ("DISCONNECT NOTICE", passed over as ever)."""
+    return _NOTICE_WORD.search(text) is not None and _bill_heading(text) and _KIND_OF_BILL.fullmatch(text) is None
 
 
 def _sentence(text: str) -> bool:
@@ -355,47 +380,37 @@ _ENDORSEMENT = re.compile(
     r"(?:\s+paid)?|auto\W+\d-digit)",
     re.IGNORECASE,
 )
-"""A mail piece's endorsement ("RETURN SERVICE REQUESTED", "PRESORTED FIRST-CLASS MAIL"; the USPS set): no name,
-though a column beside it may be the letterhead's."""
+"""A mail piece's endorsement ("RETURN SERVICE REQUESTED", "PRESORTED FIRST-CLASS MAIL"; the USPS set)."""
 _BILLING_PLATFORM = re.compile(
     r"paymentus|invoice\s*cloud|doxo|xpress\s*bill\s*pay|kubra|bill\s*matrix|paystar|payit", re.IGNORECASE
 )
 """Services that e-mail a utility's bills for it: the sender of such a mail is not the bill's provider."""
 
 
-def _mail_sender(lines: Sequence[Line]) -> str | None:
-    """The name an e-mail's "From:" line shows, where it reads as a name: a forwarded message's own sender (the
-    first "From:" after the last "Forwarded message" line), else the mail's; not a billing service's."""
-    head = lines[:_MAIL_HEAD_LINES]
-    forwarded = [index for index, line in enumerate(head) if _FORWARDED.match(line.text)]
-    for line in head[forwarded[-1] + 1 if forwarded else 0 :]:
-        sender = _SENDER.match(line.text.strip())
-        if sender is not None:
-            name = sender["name"].strip()
-            return name if _reads_as_name(name) and not _BILLING_PLATFORM.search(name) else None
-    return None
+def _from_lines(lines: Sequence[Line]) -> list[tuple[int, str]]:
+    """An e-mail's "From:" lines among its first lines, a forwarded message's too: where each is, and its name."""
+    found = ((index, _SENDER.match(line.text.strip())) for index, line in enumerate(lines[:_MAIL_HEAD_LINES]))
+    return [(index, sender["name"].strip()) for index, sender in found if sender is not None]
+
+
+def _mail_sender(lines: Sequence[Line], senders: Sequence[tuple[int, str]]) -> str | None:
+    """The name the mail's sender shows, where it reads as a name and is no billing service's ("Paymentus"); a
+    forwarded message's own sender instead where it names an organization and the mail's does not ("Jordan Reyes"
+    forwarding "Sierra Foothills Gas Company"), not a utility's mail quoting its customer's forward."""
+    outer = senders[0][1]
+    markers = [index for index, line in enumerate(lines[:_MAIL_HEAD_LINES]) if _FORWARDED.match(line.text)]
+    inner = next((name for index, name in senders if markers and index > markers[-1]), None)
+    if inner is not None and _names_an_organization(inner) and not _names_an_organization(outer):
+        return inner
+    return outer if _reads_as_name(outer) and not _BILLING_PLATFORM.search(outer) else None
 
 
 def _sender_window(lines: Sequence[Line]) -> list[Line]:
-    """The first lines that may name the sender (``SENDER_LINES``): an e-mail's after its headers; none after a mail
-    piece's endorsement, but what stands beside it (a PDF's letterhead in the next column). Under it, "Village of Oak
-    Hollow / Attn: Utility Billing" is the sender's return address, "OAKRIDGE PROPERTY MANAGEMENT LLC / ATTN:
-    ACCOUNTS PAYABLE" the addressee's: taken, the customer's name was published as the provider."""
+    """The first lines that may name the sender (``SENDER_LINES``), an e-mail's after its headers."""
     start = 0
     if lines and _SENDER.match(lines[0].text.strip()):
         start = next((i for i, line in enumerate(lines) if not _MAIL_HEADER.match(line.text)), len(lines))
-    window: list[Line] = []
-    for line in lines[start:]:
-        if len(window) == SENDER_LINES:
-            break
-        endorsement = _ENDORSEMENT.match(line.text)
-        if endorsement is None:
-            window.append(line)
-        elif beside := line.text[endorsement.end() :].strip():
-            window.append(Line(line.page, beside))
-        else:
-            break  # the block under it is the sender's return address or the addressee's: none tells which
-    return window
+    return list(lines[start : start + SENDER_LINES])
 
 
 def _sender(lines: Sequence[Line]) -> str | None:
@@ -483,6 +498,12 @@ _HEADING_WORDS = (
     r"|paperless|new"
 )
 """The words of ``_BILL_WORDING`` that name a kind of bill ("FINAL NOTICE"): ``_KIND_OF_HEADING``."""
+_NOTICE_WORD = re.compile(
+    r"\b(?:disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent|intent"
+    r"|scheduled|action|required|immediate(?:ly)?|attention|please|remit)\b",
+    re.IGNORECASE,
+)
+"""A word of a notice's heading, not of a bill's (``_notice_heading``)."""
 _NOTICE_WORDS = (
     r"disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent|intent|scheduled"
     r"|action|required|immediate(?:ly)?|attention|please|remit"

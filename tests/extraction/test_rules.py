@@ -1934,7 +1934,15 @@ _NO_LETTERHEAD = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
         (
             "PRESORTED FIRST-CLASS MAIL                    Ozark Mountain Electric Cooperative\nDANIEL OKAFOR\n"
             + _NO_LETTERHEAD,
-            "Ozark Mountain Electric Cooperative",
+            None,
+        ),
+        ("FINAL NOTICE - DISCONNECTION PENDING\nMARIA GONZALEZ\n12 Elm St\n" + _NO_LETTERHEAD, None),
+        ("DISCONNECT NOTICE\nEastfield Gas & Electric\n" + _NO_LETTERHEAD, "Eastfield Gas & Electric"),
+        ("Harris County MUD No. 23\n" + _NO_LETTERHEAD, "Harris County MUD No. 23"),
+        (
+            "From: Riverton Water Department <billing@riverton.example>\nSubject: Re: Fwd: bill\n\nAs asked.\n"
+            "---------- Forwarded message ----------\nFrom: Jane Doe <jane@example.com>\n\n" + _NO_LETTERHEAD,
+            "Riverton Water Department",
         ),
         ("Riverside Utility Authority has sent you a new bill.\n" + _NO_LETTERHEAD, None),
         ("From: Paymentus <no-reply@paymentus.com>\nSubject: Your bill\n\n" + PLAIN, "RIVERSIDE UTILITY AUTHORITY"),
@@ -1958,7 +1966,11 @@ _NO_LETTERHEAD = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
     ids=[
         "endorsement-over-the-sender-or-the-addressee",
         "endorsement-over-a-landlord",
-        "endorsement-beside-the-letterhead",
+        "endorsement-beside-a-column",
+        "notice-over-a-mailing-block",
+        "a-kind-of-notice-over-the-letterhead",
+        "a-name-with-a-number",
+        "a-utilitys-mail-quoting-a-forward",
         "sentence",
         "billing-service-over-a-letterhead",
         "billing-service-alone",
@@ -1972,9 +1984,10 @@ _NO_LETTERHEAD = PLAIN.replace("RIVERSIDE UTILITY AUTHORITY\n", "")
     ],
 )
 def test_a_mail_pieces_endorsement_a_sentence_or_a_billing_service_is_no_provider(text: str, name: str | None) -> None:
-    """Each was published as the provider: "RETURN SERVICE REQUESTED" (and, taken instead, what stands under it may
-    be the customer's block as well as the sender's), a sentence naming the utility, the billing service or the person
-    that mailed it. A brand's name over a business customer's or its tagline stays the provider's."""
+    """Each was published as the provider: "RETURN SERVICE REQUESTED" or a notice's heading (and, taken instead, what
+    stands under or beside it may be the customer's as well as the sender's: none), a sentence naming the utility, the
+    billing service or the person that mailed it. A brand's name over a business customer's or its tagline stays the
+    provider's, and a name with a number reads ("Harris County MUD No. 23" was none)."""
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.bill.provider_name == name
 
