@@ -324,38 +324,25 @@ def _letterhead(lines: Sequence[Line], customer: str | None) -> str | None:
     wording ("UTILITY BILL STATEMENT", "Account Summary", "Page 1 of 2") or the ``customer`` the bill names: each was
     published to the warehouse as the provider (a customer's name where no name may go). A notice's heading ("FINAL
     NOTICE - DISCONNECTION PENDING"), a mail piece's endorsement ("RETURN SERVICE REQUESTED") or a sentence ("Your
-    statement is ready") over the first name ends the search with none: such a line was published as the provider,
-    and the line under it is as often the addressee's as the sender's ("MARIA GONZALEZ", "OAKRIDGE PROPERTY
+    statement is ready") where the name was read ends the search with none: each was published as the provider, and
+    the line under or beside it is as often the addressee's as the sender's ("MARIA GONZALEZ", "OAKRIDGE PROPERTY
     MANAGEMENT LLC"), which no layout tells apart from a logo's utility's address.
     """
-    senders = _from_lines(lines)
-    if senders:
-        sender = _mail_sender(lines, senders)
-        if sender is not None or senders[0][0] != 0:
-            return sender  # a mail printed with its reader's name over its headers: that name is no sender's
+    decided, sender = _mail_sender(lines)
+    if decided:
+        return sender
     for line in _sender_window(lines):
         first = _welcomed(line.text.strip().split("  ")[0].strip())
-        if _ENDORSEMENT.match(line.text) or _notice_heading(first) or _sentence(first):
+        if not _reads_as_name(first) or _GREETING.match(first):
+            continue
+        if _ENDORSEMENT.match(first) or _notice_heading(first) or _sentence(first):
             return None
-        if _a_name(first) and not _GREETING.match(first) and not _bill_heading(first):
-            if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
-                continue
-            return first
+        if _bill_heading(first):
+            continue
+        if customer is not None and " ".join(first.split()).casefold() == " ".join(customer.split()).casefold():
+            continue
+        return first
     return None
-
-
-def _a_name(text: str) -> bool:
-    """Whether a letterhead's first cell reads as a name: letters, or an organization's with a number or a mark of its
-    own ("Harris County MUD No. 23", "Harris County WCID #1", "Pedernales Electric Cooperative (PEC)", "Xcel
-    Energy®"), which went unread and left the bill with no provider."""
-    if _reads_as_name(text):
-        return True
-    plain = _NAME_MARKS.sub("", text).strip()
-    return plain != text and _reads_as_name(plain) and _ORGANIZATION.search(plain) is not None
-
-
-_NAME_MARKS = re.compile(r"\s*(?:(?:\bNo\.?|#)\s?\d{1,4}\b|\([A-Z&. ]{2,12}\)|[\u00ae\u2122])")
-"""A number or a mark in an organization's name: "No. 23", "#1", "(PEC)", "®", "™"."""
 
 
 def _notice_heading(text: str) -> bool:
@@ -387,22 +374,33 @@ _BILLING_PLATFORM = re.compile(
 """Services that e-mail a utility's bills for it: the sender of such a mail is not the bill's provider."""
 
 
-def _from_lines(lines: Sequence[Line]) -> list[tuple[int, str]]:
-    """An e-mail's "From:" lines among its first lines, a forwarded message's too: where each is, and its name."""
-    found = ((index, _SENDER.match(line.text.strip())) for index, line in enumerate(lines[:_MAIL_HEAD_LINES]))
-    return [(index, sender["name"].strip()) for index, sender in found if sender is not None]
-
-
-def _mail_sender(lines: Sequence[Line], senders: Sequence[tuple[int, str]]) -> str | None:
-    """The name the mail's sender shows, where it reads as a name and is no billing service's ("Paymentus"); a
-    forwarded message's own sender instead where it names an organization and the mail's does not ("Jordan Reyes"
-    forwarding "Sierra Foothills Gas Company"), not a utility's mail quoting its customer's forward."""
-    outer = senders[0][1]
-    markers = [index for index, line in enumerate(lines[:_MAIL_HEAD_LINES]) if _FORWARDED.match(line.text)]
-    inner = next((name for index, name in senders if markers and index > markers[-1]), None)
-    if inner is not None and _names_an_organization(inner) and not _names_an_organization(outer):
-        return inner
-    return outer if _reads_as_name(outer) and not _BILLING_PLATFORM.search(outer) else None
+def _mail_sender(lines: Sequence[Line]) -> tuple[bool, str | None]:
+    """Whether an e-mail's "From:" line decides the provider, and the name it gives: the mail's sender, where it reads
+    as a name. None where a forwarded message has another sender (the forwarder's and the forwarded's roles cannot be
+    told: a person forwarding a utility's mail, a utility quoting its customer's forward), and where a billing service
+    sent it ("Paymentus"), unless the mail opens with its headers and its letterhead follows them."""
+    found = next(
+        (
+            (i, sender["name"].strip())
+            for i, line in enumerate(lines[:SENDER_LINES])
+            if (sender := _SENDER.match(line.text.strip()))
+        ),
+        None,
+    )
+    if found is None:
+        return False, None
+    index, name = found
+    if _BILLING_PLATFORM.search(name):
+        return index != 0, None
+    markers = [i for i, line in enumerate(lines[:_MAIL_HEAD_LINES]) if i > index and _FORWARDED.match(line.text)]
+    forwarded = [
+        sender["name"].strip()
+        for line in lines[markers[0] if markers else 0 : _MAIL_HEAD_LINES]
+        if markers and (sender := _SENDER.match(line.text.strip()))
+    ]
+    if any(other.casefold() != name.casefold() for other in forwarded):
+        return True, None
+    return (True, name) if _reads_as_name(name) else (False, None)
 
 
 def _sender_window(lines: Sequence[Line]) -> list[Line]:
