@@ -369,7 +369,7 @@ _ENDORSEMENT = re.compile(
 )
 """A mail piece's endorsement ("RETURN SERVICE REQUESTED", "PRESORTED FIRST-CLASS MAIL"; the USPS set)."""
 _BILLING_PLATFORM = re.compile(
-    r"paymentus|invoice\s*cloud|doxo|xpress\s*bill\s*pay|kubra|bill\s*matrix|paystar|payit", re.IGNORECASE
+    r"\b(?:paymentus|invoice\s*cloud|doxo|xpress\s*bill\s*pay|kubra|bill\s*matrix|paystar|payit)\b", re.IGNORECASE
 )
 """Services that e-mail a utility's bills for it: the sender of such a mail is not the bill's provider."""
 
@@ -392,12 +392,13 @@ def _mail_sender(lines: Sequence[Line]) -> tuple[bool, str | None]:
     index, name = found
     if _BILLING_PLATFORM.search(name):
         return index != 0, None
-    markers = [i for i, line in enumerate(lines[:_MAIL_HEAD_LINES]) if i > index and _FORWARDED.match(line.text)]
-    forwarded = [
-        sender["name"].strip()
-        for line in lines[markers[0] if markers else 0 : _MAIL_HEAD_LINES]
-        if markers and (sender := _SENDER.match(line.text.strip()))
-    ]
+    head = lines[:_MAIL_HEAD_LINES]
+    marker = next((i for i, line in enumerate(head) if i > index and _FORWARDED.match(line.text)), None)
+    forwarded = (
+        []
+        if marker is None
+        else [m["name"].strip() for line in head[marker:] if (m := _SENDER.match(line.text.strip()))]
+    )
     if any(other.casefold() != name.casefold() for other in forwarded):
         return True, None
     return (True, name) if _reads_as_name(name) else (False, None)
@@ -496,18 +497,14 @@ _HEADING_WORDS = (
     r"|paperless|new"
 )
 """The words of ``_BILL_WORDING`` that name a kind of bill ("FINAL NOTICE"): ``_KIND_OF_HEADING``."""
-_NOTICE_WORD = re.compile(
-    r"\b(?:disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent|intent"
-    r"|scheduled|action|required|immediate(?:ly)?|attention|please|remit)\b",
-    re.IGNORECASE,
-)
-"""A word of a notice's heading, not of a bill's (``_notice_heading``)."""
 _NOTICE_WORDS = (
     r"disconnection|disconnect|shut[\s-]?off|termination|pending|warning|urgent|overdue|delinquent|intent|scheduled"
     r"|action|required|immediate(?:ly)?|attention|please|remit"
 )
 """A notice's words over its bill ("FINAL NOTICE - DISCONNECTION PENDING", "ACTION REQUIRED - PAST DUE", "Please
 Remit To"): each was published as the provider's name."""
+_NOTICE_WORD = re.compile(rf"\b(?:{_NOTICE_WORDS})\b", re.IGNORECASE)
+"""A word of a notice's heading, not of a bill's (``_notice_heading``)."""
 _BILL_WORDING = re.compile(
     r"(?:(?:your|my|the|monthly|utility|electric|gas|water|energy|service|customer|account|billing|bill|statement"
     r"|invoice|summary|page|of|important|information|about|notice|amount|due|date|period|for|address|copy|total|balance"
