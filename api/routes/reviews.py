@@ -292,15 +292,18 @@ async def _refuse_onto_a_stored_period(state: AppState, job: dict[str, Any], bil
         state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill
     )
     if stored is not None:
-        raise Problem(
-            409,
+        raise _refused(
             f"{stored}. Check the corrected period and account number; if they are right, send the decision again"
             " with onto_stored_period",
-            reason=ReviewRefusal.PERIOD_STORED,
+            ReviewRefusal.PERIOD_STORED,
             stored_job_id=stored.job_id,
             outcome="replaces" if stored.replaced else "duplicate",
-            code=ProblemCode.PERIOD_STORED,
         )
+
+
+def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:
+    """A decision's 409: its ``reason`` (for the review page to say in its own words) is its problem's code too."""
+    return Problem(409, detail, code=ProblemCode(reason.value), reason=reason, **extra)
 
 
 def _temporal_silent(detail: str) -> Problem:
@@ -428,15 +431,10 @@ async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> 
     outside): its end is recorded now, so the queue stops offering the task a reviewer was refused."""
     if await state.reconciler.record_if_ended(job):
         job = await get_job_row(state.pool, principal=principal, job_id=str(job["id"]))
-        return Problem(
-            409,
-            f"the job is not awaiting review (status {job['status']}: {job['error']})",
-            reason=ReviewRefusal.NOT_PENDING,
-            code=ProblemCode.NOT_PENDING,
+        return _refused(
+            f"the job is not awaiting review (status {job['status']}: {job['error']})", ReviewRefusal.NOT_PENDING
         )
-    return Problem(
-        409, "the job is not awaiting review", reason=ReviewRefusal.NOT_PENDING, code=ProblemCode.NOT_PENDING
-    )
+    return _refused("the job is not awaiting review", ReviewRefusal.NOT_PENDING)
 
 
 def _reviewer(principal: Principal) -> str:
@@ -470,13 +468,11 @@ async def _refusal(
         return await _not_awaiting(state, handle, job, str(cause.message))
     if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":
         revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
-        return Problem(
-            409,
+        return _refused(
             f"the review task changed since it was read (revision now {revision}): read it again with"
             f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision",
-            reason=ReviewRefusal.STALE_REVISION,
+            ReviewRefusal.STALE_REVISION,
             revision=revision,
-            code=ProblemCode.STALE_REVISION,
         )
     message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
     return Problem(409, str(message), code=ProblemCode.REVIEW_CONFLICT)
@@ -499,25 +495,18 @@ async def _not_awaiting(
         has_task = await state.pool.fetchval("SELECT EXISTS (SELECT 1 FROM review_tasks WHERE job_id = $1)", job["id"])
         # A job that never went to review has no task to show: GET /reviews/{id} would be a 404.
         where = f"GET /reviews/{job['id']} shows how the task stands" if has_task else "the job has no review task"
-        return Problem(
-            409,
-            f"{message}: {where}; GET /jobs/{job['id']} shows the job",
-            reason=ReviewRefusal.NOT_PENDING,
-            code=ProblemCode.NOT_PENDING,
-        )
+        return _refused(f"{message}: {where}; GET /jobs/{job['id']} shows the job", ReviewRefusal.NOT_PENDING)
     status = await state.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job["id"])
     where = (
         f"the job is now {status}; GET /reviews/{job['id']} shows the decision"
         if taken.recorded
         else f"it is being recorded: GET /reviews/{job['id']} shows it once it is"
     )
-    return Problem(
-        409,
+    return _refused(
         f"another decision was taken first: {taken.action.done} by {taken.taken_by}"
         f" at {taken.taken_at:%Y-%m-%d %H:%M:%S} UTC; {where}",
-        reason=ReviewRefusal.TAKEN_FIRST,
+        ReviewRefusal.TAKEN_FIRST,
         **taken.model_dump(mode="json"),
-        code=ProblemCode.TAKEN_FIRST,
     )
 
 

@@ -191,7 +191,7 @@ async def test_a_decision_sent_while_the_job_is_being_cancelled_is_refused(
             assert (await handle.query(BillIngestionWorkflow.progress)).review_revision is None
             late = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": revision})
             assert late.status_code == 409, late.text
-            assert late.json()["reason"] == "not_pending", late.text
+            assert late.json()["reason"] == late.json()["code"] == "not_pending", late.text
         finally:
             closing.release.set()
         job = await wait_for_job(resources.pool, job_id, {"CANCELED"})

@@ -59,7 +59,9 @@ async def test_stale_revision_is_a_conflict(
     assert response.status_code == 409, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "changed" in response.json()["detail"]
-    assert response.json()["reason"] == "stale_revision", "for clients, and the web page's own words"
+    assert response.json()["reason"] == response.json()["code"] == "stale_revision", (
+        "for clients, and the web page's own words"
+    )
     # What to change: the revision the task has now, and where to read the task again before sending it.
     assert response.json()["revision"] == waiting.revision
     assert f"GET /reviews/{waiting.job_id}" in response.json()["detail"]

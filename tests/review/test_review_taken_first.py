@@ -58,7 +58,7 @@ async def test_a_decision_after_a_colleagues_says_whose_came_first_and_where_to_
             assert problem["detail"].startswith("another decision was taken first: approved by"), problem
             assert "status NEEDS_REVIEW" not in problem["detail"]
             assert f"GET /reviews/{job_id}" in problem["detail"]
-            assert problem["reason"] == "taken_first"
+            assert problem["reason"] == problem["code"] == "taken_first"
             assert (problem["taken_by"], problem["action"], problem["recorded"]) == (
                 reviewer_identity,
                 "approve",
