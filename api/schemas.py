@@ -85,6 +85,26 @@ class UtilityAccountPublic(ApiModel):
     created_at: datetime
 
 
+class CustomerPage(ApiModel):
+    items: list[CustomerPublic]
+    total: int
+    """Customers the key may see under the filters, on every page."""
+    limit: int
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the page after this one; customers created meanwhile come on later pages, none is
+    skipped or shown twice (None: no more)."""
+
+
+class UtilityAccountPage(ApiModel):
+    items: list[UtilityAccountPublic]
+    total: int
+    """Accounts the key may see under the filters, on every page."""
+    limit: int
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the page after this one; accounts registered meanwhile come on later pages, none is
+    skipped or shown twice (None: no more)."""
+
+
 class JobCreate(ApiModel):
     model_config = ConfigDict(extra="forbid")
     utility_account_id: BodyId

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
 
-from api.deps import AdminDep, IdempotencyKey, IdPath, IngestDep, PoolDep, ReaderDep
+from fastapi import APIRouter, Query, Request, Response, status
+
+from api.deps import AdminDep, IdempotencyKey, IdFilter, IdPath, IngestDep, PoolDep, ReaderDep
 from api.locations import CREATED_LOCATION, answer_created
 from api.problems import AccountConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
-from api.schemas import CustomerCreate, CustomerPublic, UtilityAccountCreate, UtilityAccountPublic
-from api.services.accounts import account_public, create_customer, get_account, get_customer, register_account
+from api.schemas import (
+    CustomerCreate,
+    CustomerPage,
+    CustomerPublic,
+    UtilityAccountCreate,
+    UtilityAccountPage,
+    UtilityAccountPublic,
+)
+from api.services.accounts import (
+    account_public,
+    create_customer,
+    get_account,
+    get_customer,
+    list_accounts,
+    list_customers,
+    register_account,
+)
+from api.services.id_cursor import IdCursor
+from api.services.jobs import cursor_scope
+from shared.bill import Provider
 
 router = APIRouter(tags=["customers"], route_class=AuthorizeBeforeBody)
 
@@ -42,6 +62,26 @@ async def post_customer(
     return CustomerPublic.model_validate(row)
 
 
+PageLimit = Annotated[int, Query(ge=1, le=200)]
+PageCursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")]
+
+
+@router.get("/customers", response_model=CustomerPage, responses=problem_responses(422))
+async def read_customers(
+    pool: PoolDep, principal: ReaderDep, limit: PageLimit = 50, cursor: PageCursor = None
+) -> CustomerPage:
+    """Customers, oldest first (a key bound to a customer sees its own); page with each page's ``next_cursor``."""
+    scope = cursor_scope("customers")
+    after = IdCursor.decode(cursor, scope) if cursor is not None else None
+    rows, total, more = await list_customers(pool, principal=principal, limit=limit, after=after)
+    return CustomerPage(
+        items=[CustomerPublic.model_validate(row) for row in rows],
+        total=total,
+        limit=limit,
+        next_cursor=IdCursor(after_id=rows[-1]["id"], scope=scope).encode() if more else None,
+    )
+
+
 @router.get("/customers/{customer_id}", response_model=CustomerPublic)
 async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep) -> CustomerPublic:
     """One customer (scoped keys see only their own)."""
@@ -71,4 +111,35 @@ async def read_utility_account(account_id: IdPath, pool: PoolDep, principal: Rea
     """One utility account (the account number is masked)."""
     return UtilityAccountPublic.model_validate(
         account_public(await get_account(pool, principal=principal, account_id=account_id))
+    )
+
+
+@router.get("/utility-accounts", response_model=UtilityAccountPage, responses=problem_responses(422))
+async def read_utility_accounts(
+    pool: PoolDep,
+    principal: ReaderDep,
+    customer_id: IdFilter = None,
+    provider: Annotated[
+        Provider | None, Query(description="only accounts registered with this provider (not those with none)")
+    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> UtilityAccountPage:
+    """Utility accounts, oldest first, of a customer and a provider where given (a key bound to a customer sees its
+    own; the account numbers are masked); page with each page's ``next_cursor``."""
+    scope = cursor_scope("utility-accounts", customer_id=customer_id, provider=provider.value if provider else None)
+    after = IdCursor.decode(cursor, scope) if cursor is not None else None
+    rows, total, more = await list_accounts(
+        pool,
+        principal=principal,
+        customer_id=customer_id,
+        provider=provider.value if provider else None,
+        limit=limit,
+        after=after,
+    )
+    return UtilityAccountPage(
+        items=[UtilityAccountPublic.model_validate(account_public(row)) for row in rows],
+        total=total,
+        limit=limit,
+        next_cursor=IdCursor(after_id=rows[-1]["id"], scope=scope).encode() if more else None,
     )

@@ -8,6 +8,7 @@ import asyncpg
 
 from api.auth import Principal
 from api.problems import Problem, ProblemCode
+from api.services.id_cursor import IdCursor
 from api.services.jobs import REUSED_KEY, idempotency_scope
 from shared.logs import mask_account
 
@@ -43,6 +44,50 @@ async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id:
     if row is None or not principal.can_see_customer(row["id"]):
         raise Problem(404, f"customer {customer_id} not found", code=ProblemCode.NOT_FOUND)
     return dict(row)
+
+
+Page = tuple[list[dict[str, Any]], int, bool]
+"""A page of rows, how many there are in all under its filters, and whether more follow."""
+
+
+async def list_customers(pool: asyncpg.Pool, *, principal: Principal, limit: int, after: IdCursor | None) -> Page:
+    """The customers the caller may see (a key bound to one, that one), oldest first."""
+    return await _page(pool, "customers", "($1::bigint IS NULL OR id = $1)", [principal.customer_id], limit, after)
+
+
+async def list_accounts(
+    pool: asyncpg.Pool,
+    *,
+    principal: Principal,
+    customer_id: int | None,
+    provider: str | None,
+    limit: int,
+    after: IdCursor | None,
+) -> Page:
+    """The utility accounts the caller may see, of one customer and one provider where given, oldest first. A key
+    bound to a customer asking for another's gets none, as ``GET /jobs`` answers it."""
+    if principal.customer_id is not None:
+        if customer_id is not None and customer_id != principal.customer_id:
+            return [], 0, False
+        customer_id = principal.customer_id
+    where = "($1::bigint IS NULL OR customer_id = $1) AND ($2::text IS NULL OR provider = $2)"
+    return await _page(pool, "utility_accounts", where, [customer_id, provider], limit, after)
+
+
+async def _page(
+    pool: asyncpg.Pool, table: str, where: str, filters: list[object], limit: int, after: IdCursor | None
+) -> Page:
+    """``limit`` rows of ``table`` (one of ours, never a caller's word) matching ``where`` (its placeholders
+    ``filters``), by id after the cursor's."""
+    n = len(filters)
+    total = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *filters)
+    rows = await pool.fetch(
+        f"SELECT * FROM {table} WHERE {where} AND id > ${n + 1} ORDER BY id LIMIT ${n + 2}",
+        *filters,
+        after.after_id if after else 0,
+        limit + 1,  # one more says whether a next page has any: a full last page offers none
+    )
+    return [dict(row) for row in rows[:limit]], total, len(rows) > limit
 
 
 ACCOUNT_BY_ID = "SELECT * FROM utility_accounts WHERE id = $1"

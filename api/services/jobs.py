@@ -23,6 +23,7 @@ from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
+from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
 from api.services.retries import pending_activities, pending_steps, with_retries
 from shared.artifacts import RAW_PREFIX
@@ -68,13 +69,9 @@ class JobCursor:
             # in UTC here, where a forged one out of range is refused, not in the driver (a 500)
             found = cls(created_at=created_at.astimezone(UTC), job_id=uuid.UUID(job_id), scope=scope)
         except (ValueError, OverflowError, UnicodeError, binascii.Error):
-            raise Problem(422, "cursor is not a next_cursor this API gave", code=ProblemCode.INVALID_CURSOR) from None
+            raise not_a_cursor() from None
         if given and given != [scope]:
-            raise Problem(
-                422,
-                "cursor is the next_cursor of another list or other filters: send it with the filters it came with",
-                code=ProblemCode.INVALID_CURSOR,
-            )
+            raise cursor_of_another_scope()
         return found
 
 
