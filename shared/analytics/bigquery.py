@@ -18,6 +18,8 @@ from google.cloud import bigquery
 from shared.analytics.rows import CHILDREN_FIRST, OUT_OF_BOUNDS, bill_rows, raise_refused
 from shared.analytics.schema import (
     TABLES,
+    VIEW_DESCRIPTIONS,
+    VIEW_OF,
     VIEWS,
     AnalyticsBill,
     Column,
@@ -144,18 +146,21 @@ class BigQuerySink:
 
         A table created by an earlier release gets the columns added since, a record's new fields too
         (``_with_added_fields``), by a schema patch, as BigQuery documents; columns no longer written
-        stay, NULL in new rows."""
+        stay, NULL in new rows. Tables, views and their columns carry this release's descriptions, which
+        an analyst reads beside them in the console."""
         self._ensure_dataset()
         for spec in TABLES:
             table = bigquery.Table(f"{self._project}.{self._dataset}.{spec.name}", schema=_bq_schema(spec.columns))
             if spec.partition_by:
                 table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_by)
             table.clustering_fields = list(spec.cluster_by) or None
+            table.description = spec.description or None
             existing = self._client.create_table(table, exists_ok=True, timeout=BQ_TIMEOUT)
             _warn_if_partitioned_otherwise(spec, existing)
-            self._add_columns(spec, existing)
+            self._patch_schema(spec.name, spec.columns, spec.description, existing, add=True)
         for name, body in VIEWS.items():
             self._ensure_view(name, render_sql(body, self._ref))
+            self._describe_view(name)
 
     def _ensure_dataset(self) -> None:
         """Look the dataset up before creating it: an identity with ``roles/bigquery.dataEditor`` on a
@@ -177,22 +182,35 @@ class BigQuerySink:
                 " on it for this identity, or set BQ_DATASET to the one that exists"
             ) from refused
 
-    def _add_columns(self, spec: TableSpec, table: bigquery.Table) -> None:
-        """Patch in the columns ``spec`` added since ``table`` was created.
+    def _patch_schema(
+        self, name: str, columns: Sequence[Column], description: str, table: bigquery.Table, *, add: bool
+    ) -> None:
+        """Patch ``table`` (or a view) to ``columns``' descriptions and its own ``description``, and, with ``add``,
+        in the columns added since it was created (a view's come from its query).
 
         The patch carries the table's etag: when another process (a second worker starting beside
         this one) patched it first, BigQuery answers 412, and the table is read again and compared anew."""
         for _ in range(5):
-            schema = _with_added_fields(spec.name, spec.columns, table.schema)
-            if schema == list(table.schema):
+            schema = _with_added_fields(name, columns, table.schema, add=add)
+            if schema == list(table.schema) and (table.description or "") == description:
                 return
             table.schema = schema
+            table.description = description or None
             try:
-                self._client.update_table(table, ["schema"], timeout=BQ_TIMEOUT)
+                self._client.update_table(table, ["schema", "description"], timeout=BQ_TIMEOUT)
                 return
             except PreconditionFailed:
                 table = self._client.get_table(table.reference, timeout=BQ_TIMEOUT)
-        raise RuntimeError(f"{spec.name}: its schema kept changing while columns were added; start again")
+        raise RuntimeError(f"{name}: its schema kept changing while it was patched; start again")
+
+    def _describe_view(self, name: str) -> None:
+        """Give a view its description and its table's column descriptions (a view's columns have none of their own,
+        and a replaced view loses them). Documentation only: a refusal is logged, and the start goes on."""
+        try:
+            view = self._client.get_table(f"{self._project}.{self._dataset}.{name}", timeout=BQ_TIMEOUT)
+            self._patch_schema(name, VIEW_OF[name].columns, VIEW_DESCRIPTIONS[name], view, add=False)
+        except (GoogleAPIError, RuntimeError) as refused:
+            logger.warning("view's descriptions not set", extra={"view": name, "error": str(refused)[:300]})
 
     def _ensure_view(self, name: str, query: str) -> None:
         """Replace a view only when its SQL changed: API and workers all start with ensure_schema,
@@ -464,22 +482,27 @@ def _bq_param(name: str, value: int | date) -> bigquery.ScalarQueryParameter:
 
 
 def _with_added_fields(
-    where: str, columns: Sequence[Column], fields: Sequence[bigquery.SchemaField]
+    where: str, columns: Sequence[Column], fields: Sequence[bigquery.SchemaField], *, add: bool = True
 ) -> list[bigquery.SchemaField]:
-    """``fields`` with the columns added since, inside record columns too (BigQuery refuses every row that
-    has a sub-field its table lacks); the fields already there are kept exactly as they are."""
+    """``fields`` with ``columns``' descriptions and, with ``add``, the columns added since, inside record columns too
+    (BigQuery refuses every row that has a sub-field its table lacks); a field's name, type and mode are kept
+    exactly as they are, and so is the description of one ``columns`` leaves undescribed."""
     wanted = {column.name: column for column in columns}
     merged = []
     for field in fields:
         column = wanted.get(field.name)
-        if column is not None and column.fields and field.fields:
-            inner = _with_added_fields(f"{where}.{field.name}", column.fields, field.fields)
-            if inner != list(field.fields):
-                field = bigquery.SchemaField.from_api_repr(
-                    {**field.to_api_repr(), "fields": [f.to_api_repr() for f in inner]}
-                )
+        if column is not None:
+            described = field.to_api_repr()
+            if column.description:
+                described["description"] = column.description
+            if column.fields and field.fields:
+                inner = _with_added_fields(f"{where}.{field.name}", column.fields, field.fields, add=add)
+                described["fields"] = [f.to_api_repr() for f in inner]
+            if bigquery.SchemaField.from_api_repr(described) != field:
+                field = bigquery.SchemaField.from_api_repr(described)
         merged.append(field)
-    return merged + _bq_schema(added_fields(where, tuple(columns), {field.name for field in fields}))
+    added = added_fields(where, tuple(columns), {field.name for field in fields}) if add else ()
+    return merged + _bq_schema(added)
 
 
 def _bq_schema(columns: Sequence[Column]) -> list[bigquery.SchemaField]:
@@ -488,6 +511,7 @@ def _bq_schema(columns: Sequence[Column]) -> list[bigquery.SchemaField]:
             c.name,
             c.type,
             mode="REPEATED" if c.fields else ("REQUIRED" if c.required else "NULLABLE"),
+            description=c.description,
             fields=_bq_schema(c.fields),
         )
         for c in columns

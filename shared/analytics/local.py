@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.analytics.rows import CHILDREN_FIRST, bill_rows, raise_refused
-from shared.analytics.schema import TABLES, VIEWS, AnalyticsBill, MonthlyTotal, added_columns
+from shared.analytics.schema import (
+    TABLES,
+    VIEW_DESCRIPTIONS,
+    VIEW_OF,
+    VIEWS,
+    AnalyticsBill,
+    Column,
+    MonthlyTotal,
+    added_columns,
+)
 from shared.analytics.sql import (
     LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
@@ -67,8 +76,10 @@ class LocalAnalyticsSink:
                 ).fetchall()
                 for column in added_columns(spec, {name for (name,) in existing}):
                     conn.execute(f"ALTER TABLE {spec.name} ADD COLUMN {column.name} {_DUCKDB_TYPES[column.type]}")
+                _describe(conn, "TABLE", spec.name, spec.description, spec.columns)
             for name, body in VIEWS.items():
                 conn.execute(_duckdb_sql(f"CREATE OR REPLACE VIEW {name} AS {render_sql(body, str)}"))
+                _describe(conn, "VIEW", name, VIEW_DESCRIPTIONS[name], VIEW_OF[name].columns)
 
     def publish_bill(self, row: AnalyticsBill) -> None:
         raise_refused(self.publish_bills([row]))
@@ -145,3 +156,21 @@ def _duckdb_sql(bigquery_sql: str) -> str:
 
 def _duckdb_value(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list) else value
+
+
+def _describe(
+    conn: duckdb.DuckDBPyConnection, kind: str, name: str, description: str, columns: Sequence[Column]
+) -> None:
+    """The descriptions BigQuery's tables and views carry, as DuckDB comments (``duckdb_columns().comment``), on the
+    columns ``name`` has (a view of a table another release made lacks the columns added since)."""
+    conn.execute(f"COMMENT ON {kind} {name} IS {_literal(description)}")
+    rows = conn.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [name]).fetchall()
+    held = {column for (column,) in rows}
+    for column in columns:
+        if column.name in held:
+            conn.execute(f"COMMENT ON COLUMN {name}.{column.name} IS {_literal(column.description)}")
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (DuckDB takes no parameter in a COMMENT): our own words, quotes doubled."""
+    return "'" + text.replace("'", "''") + "'"

@@ -58,6 +58,9 @@ class Column:
     type: str  # BigQuery standard SQL type
     required: bool = False
     fields: tuple[Column, ...] = ()  # for a REPEATED RECORD
+    description: str = ""
+    """What an analyst reads beside the column (BigQuery's console, a DuckDB comment): what it counts, and the trap
+    its name hides (``total_amount`` is no cost)."""
 
 
 @dataclass(frozen=True)
@@ -67,20 +70,52 @@ class TableSpec:
     partition_by: str | None = None  # a TIMESTAMP or DATE column
     partition_type: str = "DAY"
     cluster_by: tuple[str, ...] = ()
+    description: str = ""
 
 
-def _c(name: str, type_: str, required: bool = False) -> Column:
-    return Column(name, type_, required)
+def _c(name: str, type_: str, required: bool = False, description: str = "") -> Column:
+    return Column(name, type_, required, description=description)
 
 
 _KEYS = (
-    _c("bill_id", "STRING", True),
-    _c("revision", "STRING", True),
-    _c("job_id", "STRING", True),
-    _c("customer_id", "INT64", True),
-    _c("utility_account_id", "INT64", True),
+    _c(
+        "bill_id",
+        "STRING",
+        True,
+        "The bill, the same in each of its versions (a re-issued statement replaces it under this id): join its line"
+        " items and intervals on bill_id and revision.",
+    ),
+    _c(
+        "revision",
+        "STRING",
+        True,
+        "The version's content hash: each version of a bill has its own; a version published again has the same one"
+        " (count versions by distinct revision).",
+    ),
+    _c("job_id", "STRING", True, "The ingestion job that stored this version (GET /jobs/{job_id} in the API)."),
+    _c("customer_id", "INT64", True, "The MiniMeter customer whose bill it is."),
+    _c(
+        "utility_account_id",
+        "INT64",
+        True,
+        "The customer's utility account (GET /utility-accounts/{id}): join on it, never on an account number, which the"
+        " warehouse holds masked.",
+    ),
 )
-_STAMPS = (_c("created_at", "TIMESTAMP", True), _c("published_at", "TIMESTAMP", True))
+_STAMPS = (
+    _c(
+        "created_at",
+        "TIMESTAMP",
+        True,
+        "When this version of the bill was stored (UTC): of a bill's versions, the latest is the bill.",
+    ),
+    _c(
+        "published_at",
+        "TIMESTAMP",
+        True,
+        "When this row was streamed to the warehouse (UTC); a version published again is a second row, dated later.",
+    ),
+)
 USAGE_COLUMNS: dict[tuple[Commodity, UsageUnit], str] = {
     (Commodity.ELECTRICITY, UsageUnit.KWH): "kwh",
     (Commodity.GAS, UsageUnit.THERM): "therms",
@@ -93,82 +128,164 @@ USAGE_COLUMNS: dict[tuple[Commodity, UsageUnit], str] = {
 }
 """The total each reading adds to, by commodity and unit: a reading whose unit does not fit its
 commodity (a reviewer approved it as read) adds to none and stays in ``usage`` only."""
-_USAGE_TOTALS = tuple(_c(name, "NUMERIC") for name in USAGE_COLUMNS.values())
 
+
+def _usage_totals(whose: str, none: str) -> tuple[Column, ...]:
+    """A usage total column per commodity and unit, described as ``whose`` readings added up, ``none`` saying what
+    stands where there is no such reading."""
+    return tuple(
+        _c(name, "NUMERIC", description=f"{whose} {commodity} readings in {unit}, added up; {none}")
+        for (commodity, unit), name in USAGE_COLUMNS.items()
+    )
+
+
+_CURRENCY = (
+    "The ISO 4217 code (USD, CAD...) of the bill's amounts: group by it; amounts in two currencies are never added."
+)
+_MONTH = (
+    "The month a bill counts in, whole: its period's end's (else its statement date's, else the day it was stored)."
+)
 NORMALIZED_BILLS = TableSpec(
     "normalized_bills",
     (
         *_KEYS,
-        _c("provider", "STRING"),
-        _c("statement_date", "DATE"),
-        _c("bill_period_start", "DATE"),
-        _c("bill_period_end", "DATE"),
-        _c("due_date", "DATE"),
-        _c("total_amount", "NUMERIC"),
-        _c("currency", "STRING", True),
-        *_USAGE_TOTALS,
-        _c("current_charges", "NUMERIC"),
+        _c(
+            "provider",
+            "STRING",
+            description="A known provider's code (pge, coned, duke, sfpuc) or, for one no template knows, the name read"
+            " off the bill (an e-mail's sender, else the letterhead's); NULL where none was read.",
+        ),
+        _c("statement_date", "DATE", description="The day the bill was issued, as printed."),
+        _c("bill_period_start", "DATE", description="The service period's first day, as printed."),
+        _c("bill_period_end", "DATE", description="The service period's last day, as printed (both ends count)."),
+        _c("due_date", "DATE", description="The day payment is due, as printed; NULL where the bill states none."),
+        _c(
+            "total_amount",
+            "NUMERIC",
+            description="The amount due: what the bill asks to be paid, earlier balances and credits included. Not"
+            " what the period cost (current_charges): summed, it counts an unpaid balance twice.",
+        ),
+        _c("currency", "STRING", True, _CURRENCY),
+        *_usage_totals("The bill's", "NULL where it has none."),
+        _c(
+            "current_charges",
+            "NUMERIC",
+            description="What the period cost: the bill's own charges (its line items' sum where it states none). Sum"
+            " this for spend, by currency.",
+        ),
         Column(
             "usage",
             "RECORD",
             fields=(
-                _c("commodity", "STRING"),
-                _c("quantity", "NUMERIC"),
-                _c("unit", "STRING"),
-                _c("meter_number", "STRING"),
+                _c("commodity", "STRING", description="electricity, gas or water."),
+                _c("quantity", "NUMERIC", description="The reading's quantity in its unit, as printed."),
+                _c("unit", "STRING", description="kWh, therm, CCF, gal, m3 or GJ."),
+                _c("meter_number", "STRING", description="The meter's number as printed; NULL where none is."),
             ),
+            description="The bill's readings as printed, one per meter and unit (the usage totals add them up).",
         ),
-        _c("json_payload", "JSON"),
+        _c(
+            "json_payload",
+            "JSON",
+            description="The bill as validated, less the customer's name and service address, its account number"
+            " masked (****3210) and its line items' descriptions masked alike.",
+        ),
         *_STAMPS,
     ),
     partition_by="created_at",
     cluster_by=("customer_id", "utility_account_id"),
+    description="Every version of every bill stored, one row each (a version published again: two). Read"
+    " normalized_bills_latest, which holds each bill once, in its last version.",
 )
 BILL_LINE_ITEMS = TableSpec(
     "bill_line_items",
     (
         *_KEYS,
-        _c("line_no", "INT64", True),
-        _c("description", "STRING"),
-        _c("category", "STRING"),
-        _c("commodity", "STRING"),
-        _c("amount", "NUMERIC"),
+        _c("line_no", "INT64", True, "The item's place among the bill's line items, from 1."),
+        _c(
+            "description",
+            "STRING",
+            description="The item as printed, account numbers and long runs of digits masked.",
+        ),
+        _c("category", "STRING", description="supply, delivery, tax, fee or other."),
+        _c("commodity", "STRING", description="electricity, gas or water, where the item names one."),
+        _c("amount", "NUMERIC", description="The item's amount in the bill's currency; a credit is negative."),
         *_STAMPS,
-        _c("currency", "STRING"),  # the bill's: summed alone, CAD was added to USD (NULL in rows of earlier releases)
+        # the bill's: summed alone, CAD was added to USD (NULL in rows of earlier releases)
+        _c(
+            "currency",
+            "STRING",
+            description=f"{_CURRENCY} NULL in rows published before it was added: join the bill on bill_id and"
+            " revision for those.",
+        ),
     ),
     partition_by="created_at",
     cluster_by=("customer_id", "utility_account_id"),
+    description="The line items of every version of every bill. Read bill_line_items_latest.",
 )
 INTERVAL_USAGE = TableSpec(
     # A new name, not interval_usage: releases before created that one partitioned by ts, which BigQuery
     # cannot change in place, and a table dropped and created again under its old name may go on taking
     # streamed rows into the dropped one for minutes, insertAll answering success. Read interval_usage_latest.
     "interval_usage_v2",
-    (*_KEYS, _c("ts", "TIMESTAMP", True), _c("kwh", "NUMERIC", True), *_STAMPS),
+    (
+        *_KEYS,
+        _c("ts", "TIMESTAMP", True, "Midnight (UTC) of one day of the bill's period, both ends included."),
+        _c("kwh", "NUMERIC", True, "The day's share of the bill's kWh, spread evenly over the period's days."),
+        *_STAMPS,
+    ),
     # Not by ts, the days of the bill's period: BigQuery streams only into partitions from 5 years back
     # to 1 year ahead, so a bill for an older period would never reach the warehouse. published_at is
     # always today; clustering by ts still serves reads of a date range.
     partition_by="published_at",
     cluster_by=("customer_id", "utility_account_id", "ts"),
+    description="Each electricity bill's kWh as daily rows over its period (an even spread, not metered intervals)."
+    " Read interval_usage_latest.",
 )
 MONTHLY_ACCOUNT_ROLLUP = TableSpec(
     "monthly_account_rollup",
     (
-        _c("customer_id", "INT64", True),
-        _c("utility_account_id", "INT64", True),
-        _c("month", "DATE", True),
-        _c("total_cost", "NUMERIC", True),
-        *_USAGE_TOTALS,
-        _c("bills", "INT64", True),
-        _c("computed_at", "TIMESTAMP", True),
-        _c("currency", "STRING"),
-        _c("bills_with_usage", "INT64"),
+        _c("customer_id", "INT64", True, "The MiniMeter customer."),
+        _c("utility_account_id", "INT64", True, "The customer's utility account."),
+        _c("month", "DATE", True, f"{_MONTH} Its first day."),
+        _c(
+            "total_cost",
+            "NUMERIC",
+            True,
+            "The month's charges: each bill's current_charges (its total_amount where it states none).",
+        ),
+        *_usage_totals(
+            "The month's bills'", "a bill with none counts 0, so compare bills_with_usage with bills before reading 0."
+        ),
+        _c("bills", "INT64", True, "The bills counted in the month."),
+        _c("computed_at", "TIMESTAMP", True, "When the rollup last computed this row (UTC)."),
+        _c("currency", "STRING", description=_CURRENCY),
+        _c(
+            "bills_with_usage",
+            "INT64",
+            description="Of bills, those with a reading in some usage column; NULL in rows from before it was"
+            " counted, until the next rollup.",
+        ),
     ),
     partition_by="month",
     partition_type="MONTH",
     cluster_by=("customer_id",),
+    description=f"Each account's cost and usage by month and currency, rebuilt by the hourly rollup. {_MONTH}",
 )
 TABLES = (NORMALIZED_BILLS, BILL_LINE_ITEMS, INTERVAL_USAGE, MONTHLY_ACCOUNT_ROLLUP)
+
+VIEW_OF = {
+    "normalized_bills_latest": NORMALIZED_BILLS,
+    "bill_line_items_latest": BILL_LINE_ITEMS,
+    "interval_usage_latest": INTERVAL_USAGE,
+}
+"""The table each view shows the rows of, column for column: its columns' descriptions are the view's."""
+VIEW_DESCRIPTIONS = {
+    "normalized_bills_latest": "Each bill once, in its last version (a re-issued statement replaces the first). A"
+    " bill's cost is current_charges, never total_amount; group amounts by currency.",
+    "bill_line_items_latest": "The line items of each bill's last version.",
+    "interval_usage_latest": "The daily kWh rows of each bill's last version.",
+}
 
 # BigQuery SQL; {name} is replaced by each backend's reference to that table or view.
 VIEWS = {

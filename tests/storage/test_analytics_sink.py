@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from shared.analytics import (
 )
 from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
 from shared.analytics.rows import remasked_payload, warehouse_text
+from shared.analytics.schema import VIEW_OF
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.models import ArtifactRef, PersistRequest, PublishRequest
 from shared.settings import AnalyticsKind, Settings
@@ -287,6 +289,27 @@ def test_bills_published_within_the_window_are_rolled_up_whatever_their_month(si
     assert [(m.month, m.bills) for m in sink.monthly_totals(7, months=60, as_of=today)] == [(date(2023, 4, 1), 1)]
 
 
+def test_tables_views_and_their_columns_say_what_they_hold(sink: AnalyticsSink) -> None:
+    """An analyst reads a column's meaning beside it (BigQuery's console, a DuckDB comment), where the README is not:
+    ``total_amount`` read as a cost counted every unpaid balance twice. A view's columns carry their table's."""
+    assert all(_expected_descriptions().values()), "every table, view and column has its description"
+    _assert_described(sink)
+
+
+def test_a_view_whose_descriptions_bigquery_refuses_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """Descriptions document; a start that failed on one would leave the worker down for no data's sake."""
+    spec = analytics.NORMALIZED_BILLS
+    fields = [_as_created_by_an_earlier_release(c) for c in spec.columns]
+    with FakeTables("p", "d", "normalized_bills_latest", fields) as warehouse:
+        warehouse.refusing = True
+        sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
+        with caplog.at_level(logging.WARNING, logger="shared.analytics.bigquery"):
+            sink._describe_view("normalized_bills_latest")
+    assert warehouse.patches == 1
+    [warned] = [r for r in caplog.records if r.getMessage() == "view's descriptions not set"]
+    assert warned.__dict__["view"] == "normalized_bills_latest" and "Invalid schema update" in warned.__dict__["error"]
+
+
 def test_every_commodity_and_unit_that_fit_have_a_total() -> None:
     assert set(analytics.USAGE_COLUMNS) == {
         (commodity, unit) for commodity, units in UNITS_BY_COMMODITY.items() for unit in units
@@ -299,10 +322,64 @@ def _earlier_release(spec: analytics.TableSpec) -> analytics.TableSpec:
     added = {"gas_ccf", "water_ccf", "gas_m3", "gas_gj", "water_m3", "current_charges"}
     if spec in (analytics.MONTHLY_ACCOUNT_ROLLUP, analytics.BILL_LINE_ITEMS):
         added.add("currency")
-    columns = [c for c in spec.columns if c.name not in added]
+    columns = [_undescribed(c) for c in spec.columns if c.name not in added]
     if any(c.name == "kwh" for c in columns):
         columns.append(Column("ccf", "NUMERIC"))
-    return dataclasses.replace(spec, columns=tuple(columns))
+    return dataclasses.replace(spec, columns=tuple(columns), description="")
+
+
+def _undescribed(column: Column) -> Column:
+    """``column`` as releases before session 67 created it: no description, its record's fields none either."""
+    return dataclasses.replace(column, description="", fields=tuple(_undescribed(f) for f in column.fields))
+
+
+def _expected_descriptions() -> dict[str, str]:
+    """Each table's and view's description, and each of their columns' (a record's fields by their path)."""
+    views = {name: (spec.columns, analytics.schema.VIEW_DESCRIPTIONS[name]) for name, spec in VIEW_OF.items()}
+    objects = {**{spec.name: (spec.columns, spec.description) for spec in analytics.TABLES}, **views}
+    expected = {}
+    for name, (columns, description) in objects.items():
+        expected[name] = description
+        for column in columns:
+            expected[f"{name}.{column.name}"] = column.description
+            for field in column.fields:
+                expected[f"{name}.{column.name}.{field.name}"] = field.description
+    return expected
+
+
+def _assert_described(sink: AnalyticsSink) -> None:
+    """The warehouse holds every description this release gives (a column it no longer writes keeps its own)."""
+    held, expected = _descriptions(sink), _expected_descriptions()
+    missing = {key for key in expected if key not in held}
+    # DuckDB holds a record as JSON: its fields are no columns, and have no comment of their own.
+    fields = {key for key in expected if key.count(".") == 2}
+    assert missing == (fields if isinstance(sink, LocalAnalyticsSink) else set())
+    shared = [key for key in expected if key in held]
+    assert {key: held[key] for key in shared} == {key: expected[key] for key in shared}
+
+
+def _descriptions(sink: AnalyticsSink) -> dict[str, str]:
+    """What the warehouse holds as those descriptions (BigQuery's, DuckDB's comments), of ``_expected_descriptions``'
+    tables, views and columns; nothing where it holds none. DuckDB holds a record as JSON, whose fields have none."""
+    held: dict[str, str] = {}
+    names = [spec.name for spec in analytics.TABLES] + list(VIEW_OF)
+    if isinstance(sink, BigQuerySink):
+        for name in names:
+            table = sink._client.get_table(f"{sink._project}.{sink._dataset}.{name}")
+            held[name] = table.description or ""
+            for field in table.schema:
+                held[f"{name}.{field.name}"] = field.description or ""
+                for inner in field.fields:
+                    held[f"{name}.{field.name}.{inner.name}"] = inner.description or ""
+        return held
+    assert isinstance(sink, LocalAnalyticsSink)
+    with sink._connect() as conn:
+        objects = conn.execute(
+            "SELECT table_name, comment FROM duckdb_tables() UNION ALL"
+            " SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+        columns = conn.execute("SELECT table_name || '.' || column_name, comment FROM duckdb_columns()").fetchall()
+    return {name: comment or "" for name, comment in [*objects, *columns] if name.split(".")[0] in names}
 
 
 @pytest.mark.parametrize("kind", ["bigquery", "local"])
@@ -326,6 +403,7 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
     sink = make()
     sink.ensure_schema()
     sink.ensure_schema()  # every process runs it at start: the second adds nothing
+    _assert_described(sink)  # the earlier release's tables and views now say what their columns hold
     query(  # a month the earlier release rolled up, before months had a currency; its bills are gone since
         sink,
         "INSERT INTO {monthly_account_rollup} (customer_id, utility_account_id, month, total_cost, bills, computed_at)"
@@ -354,14 +432,21 @@ def test_tables_an_earlier_release_created_get_the_new_columns(
     )
 
 
+def _patch_table(sink: BigQuerySink, spec: analytics.TableSpec) -> None:
+    """What ``ensure_schema`` does to a table that exists: its columns added since and its descriptions."""
+    table = sink._client.get_table(f"p.d.{spec.name}")
+    sink._patch_schema(spec.name, spec.columns, spec.description, table, add=True)
+
+
 def test_columns_patched_in_by_another_process_first_are_not_added_twice() -> None:
     """Two workers start together after an upgrade: the second's patch meets a changed etag (412)."""
     spec = analytics.MONTHLY_ACCOUNT_ROLLUP
-    old = [{"name": c.name, "type": c.type, "mode": "NULLABLE"} for c in spec.columns if c.name != "currency"]
-    with FakeTables("p", "d", spec.name, old) as warehouse:
-        warehouse.patched_by_another = [*old, {"name": "currency", "type": "STRING", "mode": "NULLABLE"}]
+    old = [_as_created_by_an_earlier_release(c, described=True) for c in spec.columns if c.name != "currency"]
+    with FakeTables("p", "d", spec.name, old, description=spec.description) as warehouse:
+        currency = _as_created_by_an_earlier_release(next(c for c in spec.columns if c.name == "currency"))
+        warehouse.patched_by_another = [*old, {**currency, "description": analytics.schema._CURRENCY}]
         sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
-        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))
+        _patch_table(sink, spec)
 
         assert warehouse.patches == 1, "one patch, refused; the table read again already had the column"
         assert [f["name"] for f in warehouse.fields].count("currency") == 1
@@ -930,12 +1015,17 @@ def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> N
     assert analytics.bill_rows(row, published_at=now).ids != analytics.bill_rows(fixed, published_at=now).ids
 
 
-def _as_created_by_an_earlier_release(column: Column, *, without: str = "") -> dict[str, Any]:
-    """A column as tables.get shows it, one of its sub-fields (``without``) not yet in the release that made it."""
+def _as_created_by_an_earlier_release(column: Column, *, without: str = "", described: bool = False) -> dict[str, Any]:
+    """A column as tables.get shows it, one of its sub-fields (``without``) not yet in the release that made it;
+    with this release's descriptions where ``described`` (releases before session 67 gave none)."""
     mode = "REPEATED" if column.fields else ("REQUIRED" if column.required else "NULLABLE")
     field: dict[str, Any] = {"name": column.name, "type": column.type, "mode": mode}
+    if described:
+        field["description"] = column.description
     if column.fields:
-        field["fields"] = [_as_created_by_an_earlier_release(f) for f in column.fields if f.name != without]
+        field["fields"] = [
+            _as_created_by_an_earlier_release(f, described=described) for f in column.fields if f.name != without
+        ]
     return field
 
 
@@ -946,8 +1036,8 @@ def test_a_sub_field_added_to_a_record_is_patched_into_an_existing_table() -> No
     old.append({"name": "ccf", "type": "NUMERIC", "mode": "NULLABLE", "description": "no longer written"})
     with FakeTables("p", "d", spec.name, old) as warehouse:
         sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
-        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))
-        sink._add_columns(spec, sink._client.get_table(f"p.d.{spec.name}"))  # the next start: nothing to add
+        _patch_table(sink, spec)
+        _patch_table(sink, spec)  # the next start: nothing to add
 
         assert warehouse.patches == 1
         [usage] = [f for f in warehouse.fields if f["name"] == "usage"]
@@ -968,5 +1058,5 @@ def test_a_required_sub_field_is_never_added_to_an_existing_table() -> None:
     with FakeTables("p", "d", "t", old) as warehouse:
         sink = BigQuerySink(project="p", dataset="d", endpoint=warehouse.url)
         with pytest.raises(ValueError, match=r"t\.usage: a column added to an existing table must be nullable: meter"):
-            sink._add_columns(spec, sink._client.get_table("p.d.t"))
+            _patch_table(sink, spec)
         assert warehouse.patches == 0
