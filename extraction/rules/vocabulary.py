@@ -17,6 +17,11 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 "Scheduled Meter Read Dates"."""
 
 
+_A_NOTICES_DEADLINE = r"\b(?:avoid|disconnect\w*|shut[\s-]*off|termination|installments?|deferr\w*)\b"
+"""Words of a sentence dating what a notice or a plan asks, not the bill ("Past due amount due by 12/15/2026 to avoid
+disconnection", "Installment due by 12/20/2026"): the bill's own due date is another, or none."""
+
+
 def _opening_a_cell(word: str) -> str:
     """``word`` (a literal) only where a cell starts: at the line's start or after a column's gap, as a row's
     label stands, not in a row's wording ("Payment Received on Previous Bill"). Looked behind for after the word,
@@ -144,6 +149,7 @@ GENERIC: dict[str, LabelSet] = {
         r"(?:total|amount|balance)\s+due(?=\s+(?:[a-z]{3,9}\.?\s+\d|\d{1,2}/\d))",  # "Total due Nov 24, 2026  $263.34"
         # "Due: 01/26/26" opening its line or cell, a date after it: not "Next meter reading due: 01/27/26"
         r"(?:^\s*|(?<=\s\s))due(?=\s*:\s*(?:[a-z]{3,9}\.?\s+\d|\d{1,4}[/-]\d))",
+        exclude_in_sentence=_A_NOTICES_DEADLINE,
     ),
     "period": LabelSet.of(
         r"billing\s+period",
@@ -181,11 +187,61 @@ arrears programme's row ("Arrears Management Program credit  ($25.00)"): a charg
 FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+(?:dates|period)", exclude=_OTHER_BILL),
     "previous_balance": LabelSet.of(*PAST_DUE_WORDINGS, exclude=_ABOUT_PAST_DUE),
+    # A header's bare "Statement 11/09/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026").
+    "statement_date": LabelSet.of(rf"{_opening_a_cell('statement')}(?=\s+{_A_DATE})", exclude=_OTHER_BILL),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
 read dates (or its "Reading Period"), but beside a "Service Period" they may differ from it (and sent a good bill to
 review). A bill printing no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00",
-"Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review."""
+"Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review.
+A header's cells name the statement date "Statement" alone."""
+
+_NOT_THIS_BILLS_DUE = (
+    r"\b(?:was|were|previous|prior|last|earlier|installments?|plan|arrangement|deferr\w*|extension|fees?|penalty"
+    r"|late|disconnect\w*|reconnect\w*|deposit|avoid|next)\b"
+)
+"""Words of a sentence whose date is not when this bill is due: an earlier bill's ("was past due after"), a plan's
+installment, a fee's or a notice's deadline ("to avoid disconnection"), next month's draft."""
+DUE_ON_RECEIPT = LabelSet.of(
+    r"due\s*:?\s*(?:up)?on\s+receipt",
+    exclude_in_sentence=rf"{_NOT_THIS_BILLS_DUE}|past\s+due|overdue|arrears?|balance\s+forward",
+)
+"""A bill due the day it is issued ("Payment Due: Upon Receipt", "Amount due upon receipt"): its due date is its
+statement date, where it labels no other. Not a fee's or an earlier bill's unpaid part ("The past due balance is due
+upon receipt"). Such a bill went to review for its due date alone."""
+DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
+    LabelSet.of(
+        r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
+        # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
+        # ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
+        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_A_NOTICES_DEADLINE}",
+    ),
+    LabelSet.of(
+        # "Amount Due: $131.38 by November 30, 2026"
+        r"(?:amount|total|balance)\s+due\s*:?\s*\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
+        rf"{_opening_a_cell('past')}\s+due\s+after",  # "Past due after 11/30/2026" opening its line or cell
+        exclude_in_sentence=_NOT_THIS_BILLS_DUE,
+    ),
+    LabelSet.of(
+        # A header's bare "Due 11/30/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026"),
+        # not one a cell before it qualifies ("Next Read     Due 12/05/2026", "Plan Review     Due 03/15/2027").
+        rf"{_opening_a_cell('due')}(?=\s+{_A_DATE})",
+        exclude_in_row=rf"{_NOT_THIS_BILLS_DUE}|\b(?:read(?:ing)?s?|review|budget|meter|schedule[ds]?)\b",
+    ),
+    LabelSet.of(
+        # An AutoPay's draft: this bill's payment, on the day it is made ("AutoPay Draft Date: 11/24/2026",
+        # "$96.30 will be deducted from your bank account on 04/29/2026").
+        r"(?:auto\s*pay\s+)?(?:draft|debit|withdrawal)\s+date",
+        r"will\s+be\s+(?:deducted|drafted|debited|withdrawn)\b[^.\n]{0,60}?\bon",
+        exclude_in_sentence=_NOT_THIS_BILLS_DUE,
+    ),
+)
+"""A bill's due date in other wordings than a label's, each tier read only where those before it
+find none: asked for with the amount ("Please pay $148.37 by 03/25/2026", "Amount Due: $131.38 by November 30,
+2026"), the day after which it is past due, a header's bare "Due" cell, and else an AutoPay's draft date. The bill's
+only when it labels none, since a notice's "pay $300.00 by 04/10/2026 to avoid disconnection" may give another date.
+Such a bill went to review for its due date alone."""
+
 
 NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)
 """Wordings with a commodity's word in them that name no commodity: an electric bill's "Greenhouse gas credit" was
