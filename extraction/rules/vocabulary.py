@@ -17,9 +17,18 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 "Scheduled Meter Read Dates"."""
 
 
-_A_NOTICES_DEADLINE = r"\b(?:avoid|disconnect\w*|shut[\s-]*off|termination|installments?|deferr\w*)\b"
-"""Words of a sentence dating what a notice or a plan asks, not the bill ("Past due amount due by 12/15/2026 to avoid
-disconnection", "Installment due by 12/20/2026"): the bill's own due date is another, or none."""
+_A_NOTICES_DEADLINE = (
+    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off|termination|interruption)|\binstall?ments?\b"
+    r"|\bdeferred\s+payment"
+)
+"""Wordings of a sentence dating what a notice or a plan asks, not the bill ("Past due amount due by 12/15/2026 to
+avoid disconnection", "Installment due by 12/20/2026"): the bill's own due date is another, or none. Not a warning
+beside the bill's own ("Payment Due Date: 11/30/2026 - service may be disconnected if unpaid", "Please pay by
+11/30/2026 to avoid a late payment charge"), which is the commonest due date's sentence there is."""
+_HEADER_ROW = r"^(?!.*\b(?:account|acct|amount|total|pay)\b)"
+"""A line with no cell of a bill's header (its account, its amount due): a bare "Due" or "Statement" cell is read
+only in a row that has one ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026"), where any other row's
+("Backflow Test     Due 01/15/2027", "Renewal     Due 12/31/2026") names its own date."""
 
 
 def _opening_a_cell(word: str) -> str:
@@ -188,7 +197,11 @@ FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+(?:dates|period)", exclude=_OTHER_BILL),
     "previous_balance": LabelSet.of(*PAST_DUE_WORDINGS, exclude=_ABOUT_PAST_DUE),
     # A header's bare "Statement 11/09/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026").
-    "statement_date": LabelSet.of(rf"{_opening_a_cell('statement')}(?=\s+{_A_DATE})", exclude=_OTHER_BILL),
+    # Not a row's of the account's activity, of the next bill, or a period's ("Statement  10/06/2026 - 11/05/2026").
+    "statement_date": LabelSet.of(
+        rf"{_opening_a_cell('statement')}(?=\s+{_A_DATE})(?![^\n]*\d\s*(?:-|\u2013|to|thru|through)\s*\d)",
+        exclude_in_row=rf"{_HEADER_ROW}|{_OTHER_BILL}|\b(?:activity|balance|history)\b",
+    ),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
 read dates (or its "Reading Period"), but beside a "Service Period" they may differ from it (and sent a good bill to
@@ -198,17 +211,21 @@ A header's cells name the statement date "Statement" alone."""
 
 _NOT_THIS_BILLS_DUE = (
     r"\b(?:was|were|previous|prior|last|earlier|installments?|plan|arrangement|deferr\w*|extension|fees?|penalty"
-    r"|late|disconnect\w*|reconnect\w*|deposit|avoid|next)\b"
+    r"|late|disconnect\w*|reconnect\w*|deposit|avoid|next|first|minimum|budget|true[\s-]?up|settle[\s-]?up)\b"
 )
 """Words of a sentence whose date is not when this bill is due: an earlier bill's ("was past due after"), a plan's
 installment, a fee's or a notice's deadline ("to avoid disconnection"), next month's draft."""
 DUE_ON_RECEIPT = LabelSet.of(
-    r"due\s*:?\s*(?:up)?on\s+receipt",
+    *(
+        rf"{_opening_a_cell(first)}{rest}\s*:?\s*(?:up)?on\s+receipt"
+        for first, rest in (("payment", r"\s+due"), ("amount", r"\s+due"), ("total", r"\s+due"), ("due", ""))
+    ),
     exclude_in_sentence=rf"{_NOT_THIS_BILLS_DUE}|past\s+due|overdue|arrears?|balance\s+forward",
 )
-"""A bill due the day it is issued ("Payment Due: Upon Receipt", "Amount due upon receipt"): its due date is its
-statement date, where it labels no other. Not a fee's or an earlier bill's unpaid part ("The past due balance is due
-upon receipt"). Such a bill went to review for its due date alone."""
+"""A bill due the day it is issued, said by a cell of its own ("Payment Due: Upon Receipt", "Amount due upon receipt",
+"Due: upon receipt"): its due date is its statement date, where it labels no other. Not a sentence's ("Service call
+charges are due upon receipt", "The balance from your October bill is DUE UPON RECEIPT"), of a fee, a service or an
+earlier bill. Such a bill went to review for its due date alone."""
 DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
     LabelSet.of(
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
@@ -226,13 +243,14 @@ DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
         # A header's bare "Due 11/30/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026"),
         # not one a cell before it qualifies ("Next Read     Due 12/05/2026", "Plan Review     Due 03/15/2027").
         rf"{_opening_a_cell('due')}(?=\s+{_A_DATE})",
-        exclude_in_row=rf"{_NOT_THIS_BILLS_DUE}|\b(?:read(?:ing)?s?|review|budget|meter|schedule[ds]?)\b",
+        exclude_in_row=rf"{_HEADER_ROW}|{_NOT_THIS_BILLS_DUE}|\b(?:read(?:ing)?s?|review|meter|schedule[ds]?)\b",
     ),
     LabelSet.of(
-        # An AutoPay's draft: this bill's payment, on the day it is made ("AutoPay Draft Date: 11/24/2026",
-        # "$96.30 will be deducted from your bank account on 04/29/2026").
-        r"(?:auto\s*pay\s+)?(?:draft|debit|withdrawal)\s+date",
-        r"will\s+be\s+(?:deducted|drafted|debited|withdrawn)\b[^.\n]{0,60}?\bon",
+        # An AutoPay's draft of this bill's amount, on the day it is made ("AutoPay Draft Date: 11/24/2026", "$96.30
+        # will be deducted from your bank account on 04/29/2026"): not another bill's ("Your December bill will be
+        # drafted on 12/28/2026", "your first payment will be withdrawn on 12/28/2026").
+        r"auto\s*pay\s+(?:draft|debit|withdrawal)\s+date",
+        r"\$\s?\d[\d,]*\.\d\d\s+will\s+be\s+(?:deducted|drafted|debited|withdrawn)\b[^.\n]{0,60}?\bon",
         exclude_in_sentence=_NOT_THIS_BILLS_DUE,
     ),
 )

@@ -78,6 +78,14 @@ def test_a_headers_bare_statement_and_due_cells_are_read() -> None:
         "Amount due by 12/15/2026 to avoid disconnection: $50.00 (your past due balance)",
         "Installment due by 12/20/2026: $45.00 (not included above)",
         "Pay $50.00 by 11/20/2026 to avoid disconnection of service.",
+        # An adversarial re-read found these accepted by the first version of the wordings above:
+        "Service call and meter test charges are due upon receipt.",
+        "FINAL NOTICE - the balance of $50.00 from your October bill is DUE UPON RECEIPT.",
+        "Backflow Test     Due 01/15/2027",
+        "Due 01/15/2027",
+        "Your December bill will be drafted on 12/28/2026.",
+        "AutoPay starts with your December bill: your first payment will be withdrawn on 12/28/2026.",
+        "Minimum amount due $25.00 by 11/20/2026; remaining balance by 11/30/2026.",
     ],
 )
 def test_another_dates_due_in_those_wordings_is_no_due_date(due: str) -> None:
@@ -97,3 +105,32 @@ def test_another_dates_due_in_those_wordings_is_no_due_date(due: str) -> None:
 )
 def test_a_labelled_due_date_wins_over_the_other_wordings(wording: str) -> None:
     assert _read(f"Due Date: 11/30/2026\n{wording}") == ("accept", date(2026, 11, 30))
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        "Payment Due Date: 11/30/2026 - service may be disconnected if unpaid",
+        "Please pay by 11/30/2026 to avoid a late payment charge.",
+        "Due Date: 11/30/2026 (to avoid a late fee pay by then)",
+        "Please pay $118.76 by 11/30/2026 to avoid a late payment charge.",
+    ],
+)
+def test_a_warning_beside_the_bills_own_due_date_leaves_it_read(due: str) -> None:
+    """A notice's deadline is no due date ("to avoid disconnection"), but the bill's own, warned of, is: the first
+    version of that rule sent such bills to review, and read another date where one stood beside."""
+    assert _read(f"{due}\nBackflow Test     Due 01/15/2027") == ("accept", date(2026, 11, 30))
+
+
+def test_a_bare_statement_cell_is_read_in_a_header_row_only() -> None:
+    """Not an activity row's, nor the next bill's: the first version read them, a month early or weeks ahead."""
+    without_label = WILLOW.replace("Statement Date: 11/09/2026\n", "")
+    rows = {
+        "Account 3381-22-09     Statement 11/09/2026     Due 11/30/2026": ISSUED,
+        "Statement     10/09/2026     $99.40": None,
+        "Your Next Bill     Account 3381-22-09     Statement 12/09/2026": None,
+        "Account 3381-22-09     Statement 10/06/2026 - 11/05/2026": None,
+    }
+    for row, statement in rows.items():
+        report = analyze(without_label.format(due=row).encode(), provider_hint=None, settings=OFFLINE)
+        assert report.bill is not None and report.bill.statement_date == statement, row
