@@ -123,7 +123,12 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if read["period"][0] is None:
         read["period"] = _period_from_its_ends(lines, takers["statement_date"], stop)
     values: dict[str, Any] = {key: value for key, (value, _) in read.items()}
-    if values["due_date"] is None and label_hits(lines, DUE_ON_RECEIPT):
+    if (
+        values["due_date"] is None
+        and not read["due_date"][1]
+        and label_hits(lines, DUE_ON_RECEIPT)
+        and not _passed_over(lines, labels, "due_date", takers["due_date"], stop)
+    ):
         values["due_date"] = values["statement_date"]
     reasons += [
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
@@ -281,14 +286,31 @@ _FALLBACK: dict[str, tuple[LabelSet, ...]] = {
 def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
-    """A field's readings under its labels; under its ``_FALLBACK`` wordings, tier by tier, only when there are none."""
+    """A field's readings under its labels; under its ``_FALLBACK`` wordings, tier by tier, only when there are none
+    and none was passed over for its sentence (a due date's label in a notice's: "Payment due by 12/15/2026 to avoid
+    disconnection"), which leaves the field to a reviewer: a weaker wording's date was read in its place."""
     columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
     candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
-    for fallback in _FALLBACK.get(key, ()):
+    if candidates or key not in _FALLBACK or _passed_over(lines, labels, key, take, stop):
+        return candidates
+    for fallback in _FALLBACK[key]:
+        candidates = find_candidates(lines, fallback, take, stop=stop, columns=columns, joined=joined, rows=rows)
         if candidates:
             break
-        candidates = find_candidates(lines, fallback, take, stop=stop, columns=columns, joined=joined, rows=rows)
     return candidates
+
+
+def _passed_over(
+    lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
+) -> bool:
+    """Whether a reading under the field's own labels was passed over for its sentence alone (a due date's in a
+    notice's: "Payment due by 12/15/2026 to avoid disconnection")."""
+    own = labels[key]
+    if own.exclude_in_sentence is None:
+        return False
+    unvetoed = LabelSet(own.wordings, own.exclude)
+    columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
+    return bool(find_candidates(lines, unvetoed, take, stop=stop, columns=columns, joined=joined, rows=rows))
 
 
 @cache

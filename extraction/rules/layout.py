@@ -122,26 +122,19 @@ class LabelSet:
     ``exclude`` is matched against the text of the label's cell around the hit, so
     "Previous Amount Due" is not read as "Amount Due"; ``exclude_in_sentence`` only against the hit's own
     sentence in that cell, so "Thank you for your payment of $200.00. Your next payment will be drafted on
-    01/26/2026." still reads the payment made; ``exclude_in_row`` against the hit's whole line, where a cell
-    before a bare label's qualifies it ("Next Read     Due 12/05/2026").
+    01/26/2026." still reads the payment made.
     """
 
     wordings: tuple[str, ...]
     exclude: re.Pattern[str] | None = None
     exclude_in_sentence: re.Pattern[str] | None = None
-    exclude_in_row: re.Pattern[str] | None = None
 
     @classmethod
-    def of(
-        cls,
-        *wordings: str,
-        exclude: str | None = None,
-        exclude_in_sentence: str | None = None,
-        exclude_in_row: str | None = None,
-    ) -> LabelSet:
+    def of(cls, *wordings: str, exclude: str | None = None, exclude_in_sentence: str | None = None) -> LabelSet:
         return cls(
             wordings,
-            *(re.compile(p, re.IGNORECASE) if p else None for p in (exclude, exclude_in_sentence, exclude_in_row)),
+            re.compile(exclude, re.IGNORECASE) if exclude else None,
+            re.compile(exclude_in_sentence, re.IGNORECASE) if exclude_in_sentence else None,
         )
 
     @cached_property
@@ -155,7 +148,7 @@ class LabelSet:
 
     def extended(self, *wordings: str) -> LabelSet:
         """A template's own wordings, tried before the generic ones."""
-        return LabelSet(wordings + self.wordings, self.exclude, self.exclude_in_sentence, self.exclude_in_row)
+        return LabelSet(wordings + self.wordings, self.exclude, self.exclude_in_sentence)
 
 
 @dataclass(frozen=True)
@@ -170,8 +163,6 @@ def label_hits(lines: Sequence[Line], labels: LabelSet) -> list[Hit]:
     hits: list[Hit] = []
     for index, line in enumerate(lines):
         if labels.any_wording.search(line.folded) is None:
-            continue
-        if labels.exclude_in_row is not None and labels.exclude_in_row.search(line.text):
             continue
         taken: list[tuple[int, int]] = []
         for priority, pattern in enumerate(labels.patterns):

@@ -18,17 +18,13 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 
 
 _A_NOTICES_DEADLINE = (
-    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off|termination|interruption)|\binstall?ments?\b"
-    r"|\bdeferred\s+payment"
+    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off)|past\s+due\s+(?:amount|balance)\s+due\s+by"
+    r"|\binstall?ment\s+due\b"
 )
 """Wordings of a sentence dating what a notice or a plan asks, not the bill ("Past due amount due by 12/15/2026 to
 avoid disconnection", "Installment due by 12/20/2026"): the bill's own due date is another, or none. Not a warning
-beside the bill's own ("Payment Due Date: 11/30/2026 - service may be disconnected if unpaid", "Please pay by
-11/30/2026 to avoid a late payment charge"), which is the commonest due date's sentence there is."""
-_HEADER_ROW = r"^(?!.*\b(?:account|acct|amount|total|pay)\b)"
-"""A line with no cell of a bill's header (its account, its amount due): a bare "Due" or "Statement" cell is read
-only in a row that has one ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026"), where any other row's
-("Backflow Test     Due 01/15/2027", "Renewal     Due 12/31/2026") names its own date."""
+beside the bill's own ("Payment Due Date: 11/30/2026 - pay by this date to avoid interruption of service", "Please pay
+by 11/30/2026 to avoid a late payment charge"), which is the commonest due date's sentence there is."""
 
 
 def _opening_a_cell(word: str) -> str:
@@ -196,18 +192,11 @@ arrears programme's row ("Arrears Management Program credit  ($25.00)"): a charg
 FALLBACK: dict[str, LabelSet] = {
     "period": LabelSet.of(r"(?:meter\s+)?read(?:ing)?\s+(?:dates|period)", exclude=_OTHER_BILL),
     "previous_balance": LabelSet.of(*PAST_DUE_WORDINGS, exclude=_ABOUT_PAST_DUE),
-    # A header's bare "Statement 11/09/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026").
-    # Not a row's of the account's activity, of the next bill, or a period's ("Statement  10/06/2026 - 11/05/2026").
-    "statement_date": LabelSet.of(
-        rf"{_opening_a_cell('statement')}(?=\s+{_A_DATE})(?![^\n]*\d\s*(?:-|\u2013|to|thru|through)\s*\d)",
-        exclude_in_row=rf"{_HEADER_ROW}|{_OTHER_BILL}|\b(?:activity|balance|history)\b",
-    ),
 }
 """Wordings read only when none of the field's own labels is found: a bill printing no period gives its meter's
 read dates (or its "Reading Period"), but beside a "Service Period" they may differ from it (and sent a good bill to
 review). A bill printing no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00",
-"Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review.
-A header's cells name the statement date "Statement" alone."""
+"Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review."""
 
 _NOT_THIS_BILLS_DUE = (
     r"\b(?:was|were|previous|prior|last|earlier|installments?|plan|arrangement|deferr\w*|extension|fees?|penalty"
@@ -216,16 +205,12 @@ _NOT_THIS_BILLS_DUE = (
 """Words of a sentence whose date is not when this bill is due: an earlier bill's ("was past due after"), a plan's
 installment, a fee's or a notice's deadline ("to avoid disconnection"), next month's draft."""
 DUE_ON_RECEIPT = LabelSet.of(
-    *(
-        rf"{_opening_a_cell(first)}{rest}\s*:?\s*(?:up)?on\s+receipt"
-        for first, rest in (("payment", r"\s+due"), ("amount", r"\s+due"), ("total", r"\s+due"), ("due", ""))
-    ),
-    exclude_in_sentence=rf"{_NOT_THIS_BILLS_DUE}|past\s+due|overdue|arrears?|balance\s+forward",
+    r"^\s*(?:payment\s+due|amount\s+due|total\s+due|due(?:\s+date)?)\s*:?\s*(?:up)?on\s+receipt\.?\s*$"
 )
-"""A bill due the day it is issued, said by a cell of its own ("Payment Due: Upon Receipt", "Amount due upon receipt",
-"Due: upon receipt"): its due date is its statement date, where it labels no other. Not a sentence's ("Service call
-charges are due upon receipt", "The balance from your October bill is DUE UPON RECEIPT"), of a fee, a service or an
-earlier bill. Such a bill went to review for its due date alone."""
+"""A bill due the day it is issued, said by a line of its own ("Payment Due: Upon Receipt", "Amount due upon
+receipt"): its due date is its statement date, where it labels no other. Not a sentence's ("Service call charges are
+due upon receipt") nor a row's ("Security Deposit Requested     $150.00     Due upon receipt"), of a fee, a deposit or
+an earlier bill. Such a bill went to review for its due date alone."""
 DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
     LabelSet.of(
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
@@ -239,26 +224,13 @@ DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
         rf"{_opening_a_cell('past')}\s+due\s+after",  # "Past due after 11/30/2026" opening its line or cell
         exclude_in_sentence=_NOT_THIS_BILLS_DUE,
     ),
-    LabelSet.of(
-        # A header's bare "Due 11/30/2026" cell ("Account 0091-2247     Statement 11/09/2026     Due 11/30/2026"),
-        # not one a cell before it qualifies ("Next Read     Due 12/05/2026", "Plan Review     Due 03/15/2027").
-        rf"{_opening_a_cell('due')}(?=\s+{_A_DATE})",
-        exclude_in_row=rf"{_HEADER_ROW}|{_NOT_THIS_BILLS_DUE}|\b(?:read(?:ing)?s?|review|meter|schedule[ds]?)\b",
-    ),
-    LabelSet.of(
-        # An AutoPay's draft of this bill's amount, on the day it is made ("AutoPay Draft Date: 11/24/2026", "$96.30
-        # will be deducted from your bank account on 04/29/2026"): not another bill's ("Your December bill will be
-        # drafted on 12/28/2026", "your first payment will be withdrawn on 12/28/2026").
-        r"auto\s*pay\s+(?:draft|debit|withdrawal)\s+date",
-        r"\$\s?\d[\d,]*\.\d\d\s+will\s+be\s+(?:deducted|drafted|debited|withdrawn)\b[^.\n]{0,60}?\bon",
-        exclude_in_sentence=_NOT_THIS_BILLS_DUE,
-    ),
 )
-"""A bill's due date in other wordings than a label's, each tier read only where those before it
-find none: asked for with the amount ("Please pay $148.37 by 03/25/2026", "Amount Due: $131.38 by November 30,
-2026"), the day after which it is past due, a header's bare "Due" cell, and else an AutoPay's draft date. The bill's
-only when it labels none, since a notice's "pay $300.00 by 04/10/2026 to avoid disconnection" may give another date.
-Such a bill went to review for its due date alone."""
+"""A bill's due date in other wordings than a label's, the second tier read only where the first finds none: asked
+for with the amount ("Please pay $148.37 by 03/25/2026", "Amount Due: $131.38 by November 30, 2026"), or the day
+after which it is past due. The bill's only when it labels none (``extractor._candidates``), since a notice's "pay
+$300.00 by 04/10/2026 to avoid disconnection" may give another date. Such a bill went to review for its due date
+alone. Not a bare "Due 11/30/2026" cell, nor an AutoPay's draft date: each was as often a sewer's, a rebate's, a
+scheduled one-time payment's (two adversarial re-reads)."""
 
 
 NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)

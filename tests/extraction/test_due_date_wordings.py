@@ -44,22 +44,13 @@ def _read(due: str, bill: str = WILLOW) -> tuple[str, date | None]:
         ("Past due after 11/30/2026", date(2026, 11, 30)),
         ("Amount Due: $118.76 by November 30, 2026", date(2026, 11, 30)),
         ("Total due $118.76 on or before 11/30/2026", date(2026, 11, 30)),
-        ("AutoPay Draft Date: 11/24/2026", date(2026, 11, 24)),
-        ("AutoPay: $118.76 will be deducted from your bank account on 11/24/2026. Do not pay.", date(2026, 11, 24)),
+        ("PAST DUE AFTER 11/30/26", date(2026, 11, 30)),
         ("Payment Due: Upon Receipt", ISSUED),
         ("Amount due upon receipt", ISSUED),
     ],
 )
 def test_a_due_date_in_another_wording_is_read_where_none_is_labelled(due: str, expected: date) -> None:
     assert _read(due) == ("accept", expected)
-
-
-def test_a_headers_bare_statement_and_due_cells_are_read() -> None:
-    header = "Account 3381-22-09     Statement 11/09/2026     Due 11/30/2026"
-    bill = WILLOW.replace("Account Number: 3381-22-09\nStatement Date: 11/09/2026\n", "").replace("{due}", header)
-    report = analyze(bill.encode(), provider_hint=None, settings=OFFLINE)
-    assert report.bill is not None and (report.decision, report.reasons) == ("accept", [])
-    assert (report.bill.statement_date, report.bill.due_date) == (ISSUED, date(2026, 11, 30))
 
 
 @pytest.mark.parametrize(
@@ -86,6 +77,13 @@ def test_a_headers_bare_statement_and_due_cells_are_read() -> None:
         "Your December bill will be drafted on 12/28/2026.",
         "AutoPay starts with your December bill: your first payment will be withdrawn on 12/28/2026.",
         "Minimum amount due $25.00 by 11/20/2026; remaining balance by 11/30/2026.",
+        "Security Deposit Requested     $150.00     Due upon receipt",
+        # Neither a bare "Due" cell nor an AutoPay's draft is read: each was as often another thing's.
+        "City Sewer (billed separately)     Amount $42.10     Due 12/15/2026",
+        "Thank you for scheduling a one-time payment: $50.00 will be deducted from your account on 11/15/2026.",
+        # A label passed over for its notice's sentence leaves the due date to a reviewer, not to a weaker wording.
+        "Payment due by 12/15/2026 to avoid disconnection.\nPast due after 12/20/2026",
+        "Payment due by 12/15/2026 to avoid disconnection.\nPayment Due: Upon Receipt",
     ],
 )
 def test_another_dates_due_in_those_wordings_is_no_due_date(due: str) -> None:
@@ -120,17 +118,3 @@ def test_a_warning_beside_the_bills_own_due_date_leaves_it_read(due: str) -> Non
     """A notice's deadline is no due date ("to avoid disconnection"), but the bill's own, warned of, is: the first
     version of that rule sent such bills to review, and read another date where one stood beside."""
     assert _read(f"{due}\nBackflow Test     Due 01/15/2027") == ("accept", date(2026, 11, 30))
-
-
-def test_a_bare_statement_cell_is_read_in_a_header_row_only() -> None:
-    """Not an activity row's, nor the next bill's: the first version read them, a month early or weeks ahead."""
-    without_label = WILLOW.replace("Statement Date: 11/09/2026\n", "")
-    rows = {
-        "Account 3381-22-09     Statement 11/09/2026     Due 11/30/2026": ISSUED,
-        "Statement     10/09/2026     $99.40": None,
-        "Your Next Bill     Account 3381-22-09     Statement 12/09/2026": None,
-        "Account 3381-22-09     Statement 10/06/2026 - 11/05/2026": None,
-    }
-    for row, statement in rows.items():
-        report = analyze(without_label.format(due=row).encode(), provider_hint=None, settings=OFFLINE)
-        assert report.bill is not None and report.bill.statement_date == statement, row
