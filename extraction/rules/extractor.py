@@ -25,20 +25,10 @@ from extraction.rules.fields import (
     take_period,
     take_text,
 )
-from extraction.rules.layout import (
-    Candidate,
-    Join,
-    LabelSet,
-    Line,
-    Wordings,
-    choose,
-    find_candidates,
-    label_hits,
-    to_lines,
-)
+from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
 from extraction.rules.usage import read_usage
-from extraction.rules.vocabulary import DUE_DATE_FALLBACKS, DUE_ON_RECEIPT, FALLBACK, GENERIC
+from extraction.rules.vocabulary import FALLBACK, GENERIC
 from extraction.values import (
     UNIT_RE,
     Found,
@@ -123,13 +113,6 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if read["period"][0] is None:
         read["period"] = _period_from_its_ends(lines, takers["statement_date"], stop)
     values: dict[str, Any] = {key: value for key, (value, _) in read.items()}
-    if (
-        values["due_date"] is None
-        and not read["due_date"][1]
-        and label_hits(lines, DUE_ON_RECEIPT)
-        and not _passed_over(lines, labels, "due_date", takers["due_date"], stop)
-    ):
-        values["due_date"] = values["statement_date"]
     reasons += [
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
     ]
@@ -276,41 +259,30 @@ def _fits_better(
     return place != (other and not ours)
 
 
-_FALLBACK: dict[str, tuple[LabelSet, ...]] = {
-    **{key: (labels,) for key, labels in FALLBACK.items()},
-    "due_date": DUE_DATE_FALLBACKS,
+_FALLBACK: dict[str, LabelSet] = {
+    **FALLBACK,
+    "due_date": LabelSet.of(
+        r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
+        # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
+        # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
+        exclude_in_sentence=r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bavoid\s+(?:\w+\s+){0,3}?"
+        r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
+    ),
 }
-"""Each field's ``FALLBACK`` wordings, and the due date's tiers of them."""
+"""``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
+it labels none, since a notice's "pay $300.00 by 04/10/2026 to avoid disconnection" may give another date (a hunt
+found a final notice accepted with it, where the bill's own was in a wording not read)."""
 
 
 def _candidates(
     lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
 ) -> list[Candidate[T]]:
-    """A field's readings under its labels; under its ``_FALLBACK`` wordings, tier by tier, only when there are none
-    and none was passed over for its sentence (a due date's label in a notice's: "Payment due by 12/15/2026 to avoid
-    disconnection"), which leaves the field to a reviewer: a weaker wording's date was read in its place."""
+    """A field's readings under its labels; under its ``_FALLBACK`` wordings only when there are none."""
     columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
     candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
-    if candidates or key not in _FALLBACK or _passed_over(lines, labels, key, take, stop):
-        return candidates
-    for fallback in _FALLBACK[key]:
-        candidates = find_candidates(lines, fallback, take, stop=stop, columns=columns, joined=joined, rows=rows)
-        if candidates:
-            break
+    if not candidates and key in _FALLBACK:
+        candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
     return candidates
-
-
-def _passed_over(
-    lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
-) -> bool:
-    """Whether a reading under the field's own labels was passed over for its sentence alone (a due date's in a
-    notice's: "Payment due by 12/15/2026 to avoid disconnection")."""
-    own = labels[key]
-    if own.exclude_in_sentence is None:
-        return False
-    unvetoed = LabelSet(own.wordings, own.exclude)
-    columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
-    return bool(find_candidates(lines, unvetoed, take, stop=stop, columns=columns, joined=joined, rows=rows))
 
 
 @cache

@@ -17,16 +17,6 @@ _OTHER_BILL = r"\b(?:next|previous|prev|prior|last|upcoming|scheduled|future)\b|
 "Scheduled Meter Read Dates"."""
 
 
-_A_NOTICES_DEADLINE = (
-    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off)|past\s+due\s+(?:amount|balance)\s+due\s+by"
-    r"|\binstall?ment\s+due\b"
-)
-"""Wordings of a sentence dating what a notice or a plan asks, not the bill ("Past due amount due by 12/15/2026 to
-avoid disconnection", "Installment due by 12/20/2026"): the bill's own due date is another, or none. Not a warning
-beside the bill's own ("Payment Due Date: 11/30/2026 - pay by this date to avoid interruption of service", "Please pay
-by 11/30/2026 to avoid a late payment charge"), which is the commonest due date's sentence there is."""
-
-
 def _opening_a_cell(word: str) -> str:
     """``word`` (a literal) only where a cell starts: at the line's start or after a column's gap, as a row's
     label stands, not in a row's wording ("Payment Received on Previous Bill"). Looked behind for after the word,
@@ -154,7 +144,6 @@ GENERIC: dict[str, LabelSet] = {
         r"(?:total|amount|balance)\s+due(?=\s+(?:[a-z]{3,9}\.?\s+\d|\d{1,2}/\d))",  # "Total due Nov 24, 2026  $263.34"
         # "Due: 01/26/26" opening its line or cell, a date after it: not "Next meter reading due: 01/27/26"
         r"(?:^\s*|(?<=\s\s))due(?=\s*:\s*(?:[a-z]{3,9}\.?\s+\d|\d{1,4}[/-]\d))",
-        exclude_in_sentence=_A_NOTICES_DEADLINE,
     ),
     "period": LabelSet.of(
         r"billing\s+period",
@@ -197,41 +186,6 @@ FALLBACK: dict[str, LabelSet] = {
 read dates (or its "Reading Period"), but beside a "Service Period" they may differ from it (and sent a good bill to
 review). A bill printing no previous balance gives what is unpaid of earlier bills ("Past Due Amount $50.00",
 "Arrears $50.00"): read with none, it added up only with that amount folded into the charges, and went to review."""
-
-_NOT_THIS_BILLS_DUE = (
-    r"\b(?:was|were|previous|prior|last|earlier|installments?|plan|arrangement|deferr\w*|extension|fees?|penalty"
-    r"|late|disconnect\w*|reconnect\w*|deposit|avoid|next|first|minimum|budget|true[\s-]?up|settle[\s-]?up)\b"
-)
-"""Words of a sentence whose date is not when this bill is due: an earlier bill's ("was past due after"), a plan's
-installment, a fee's or a notice's deadline ("to avoid disconnection"), next month's draft."""
-DUE_ON_RECEIPT = LabelSet.of(
-    r"^\s*(?:payment\s+due|amount\s+due|total\s+due|due(?:\s+date)?)\s*:?\s*(?:up)?on\s+receipt\.?\s*$"
-)
-"""A bill due the day it is issued, said by a line of its own ("Payment Due: Upon Receipt", "Amount due upon
-receipt"): its due date is its statement date, where it labels no other. Not a sentence's ("Service call charges are
-due upon receipt") nor a row's ("Security Deposit Requested     $150.00     Due upon receipt"), of a fee, a deposit or
-an earlier bill. Such a bill went to review for its due date alone."""
-DUE_DATE_FALLBACKS: tuple[LabelSet, ...] = (
-    LabelSet.of(
-        r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
-        # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
-        # ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_A_NOTICES_DEADLINE}",
-    ),
-    LabelSet.of(
-        # "Amount Due: $131.38 by November 30, 2026"
-        r"(?:amount|total|balance)\s+due\s*:?\s*\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
-        rf"{_opening_a_cell('past')}\s+due\s+after",  # "Past due after 11/30/2026" opening its line or cell
-        exclude_in_sentence=_NOT_THIS_BILLS_DUE,
-    ),
-)
-"""A bill's due date in other wordings than a label's, the second tier read only where the first finds none: asked
-for with the amount ("Please pay $148.37 by 03/25/2026", "Amount Due: $131.38 by November 30, 2026"), or the day
-after which it is past due. The bill's only when it labels none (``extractor._candidates``), since a notice's "pay
-$300.00 by 04/10/2026 to avoid disconnection" may give another date. Such a bill went to review for its due date
-alone. Not a bare "Due 11/30/2026" cell, nor an AutoPay's draft date: each was as often a sewer's, a rebate's, a
-scheduled one-time payment's (two adversarial re-reads)."""
-
 
 NOT_A_COMMODITY = re.compile(r"\bgreenhouse[\s-]+gas(?:es)?\b|\bwater[\s-]+heat(?:ers?|ing)?\b", re.IGNORECASE)
 """Wordings with a commodity's word in them that name no commodity: an electric bill's "Greenhouse gas credit" was

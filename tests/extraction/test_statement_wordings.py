@@ -316,7 +316,7 @@ def test_a_due_date_labelled_due_alone_is_read() -> None:
     "due",
     [
         "Past due: $0.00",
-        "Due when the meter is read\nNext meter reading due: 01/27/26",
+        "Amount due upon receipt\nNext meter reading due: 01/27/26",
         "Next installment due: Feb 25, 2026",
     ],
 )
