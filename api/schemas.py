@@ -85,24 +85,23 @@ class UtilityAccountPublic(ApiModel):
     created_at: datetime
 
 
-class CustomerPage(ApiModel):
+class IdPage(ApiModel):
+    """A page of a list ordered by id, oldest first (``api.services.id_cursor``)."""
+
+    total: int
+    """How many the key may see under the filters, on every page."""
+    limit: int
+    next_cursor: str | None = None
+    """Pass as ``cursor`` for the page after this one; one created meanwhile comes on a later page, none is skipped or
+    shown twice (None: no more)."""
+
+
+class CustomerPage(IdPage):
     items: list[CustomerPublic]
-    total: int
-    """Customers the key may see under the filters, on every page."""
-    limit: int
-    next_cursor: str | None = None
-    """Pass as ``cursor`` for the page after this one; customers created meanwhile come on later pages, none is
-    skipped or shown twice (None: no more)."""
 
 
-class UtilityAccountPage(ApiModel):
+class UtilityAccountPage(IdPage):
     items: list[UtilityAccountPublic]
-    total: int
-    """Accounts the key may see under the filters, on every page."""
-    limit: int
-    next_cursor: str | None = None
-    """Pass as ``cursor`` for the page after this one; accounts registered meanwhile come on later pages, none is
-    skipped or shown twice (None: no more)."""
 
 
 class JobCreate(ApiModel):
