@@ -35,6 +35,7 @@ _CARRIED_THROUGH_GEMINI = frozenset(
         "conflicting_values:period",
         "conflicting_values:due_date",
         "conflicting_values:statement_date",
+        "notice_deadline:due_date",
     }
 )
 """The rules' doubts Gemini's reading cannot settle: see ``_gemini``."""

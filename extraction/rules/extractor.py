@@ -25,7 +25,16 @@ from extraction.rules.fields import (
     take_period,
     take_text,
 )
-from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
+from extraction.rules.layout import (
+    Candidate,
+    Join,
+    LabelSet,
+    Line,
+    Wordings,
+    choose,
+    find_candidates,
+    to_lines,
+)
 from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
@@ -116,6 +125,9 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     reasons += [
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
     ]
+    due = values["due_date"]
+    if due is not None and _read_in_a_notice(lines, text, labels, takers["due_date"], stop, due):
+        reasons.append("notice_deadline:due_date")
 
     currency = bill_currency(text)
     currency_doubt = ["non_usd_currency"] if currency.foreign else []
@@ -259,14 +271,22 @@ def _fits_better(
     return place != (other and not ours)
 
 
+_A_NOTICES_DEADLINE = (
+    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off)"
+    r"|\bpast\s+due\s+(?:amount|balance)\s+due\b|\binstall?ment\s+due\s+(?:by|on)\b"
+)
+"""A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
+"Installment due by 12/20/2026"), whose date may be the bill's due date or not: a hunt found three bills accepted with
+the notice's date, the bill's own printed in a wording the reader does not know."""
+_NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bavoid\s+(?:\w+\s+){0,3}?"
-        r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
+        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_A_NOTICES_DEADLINE}"
+        r"|\bavoid\s+(?:\w+\s+){0,3}?(?:terminat\w*|interruption)",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -274,13 +294,43 @@ it labels none, since a notice's "pay $300.00 by 04/10/2026 to avoid disconnecti
 found a final notice accepted with it, where the bill's own was in a wording not read)."""
 
 
+def _read_in_a_notice(
+    lines: Sequence[Line],
+    text: str,
+    labels: dict[str, LabelSet],
+    take: Callable[[str], Found[Any] | None],
+    stop: Wordings,
+    due: date,
+) -> bool:
+    """Whether the due date read stands under its labels only in a notice's or a plan's deadline
+    (``_A_NOTICES_DEADLINE``): it may be that one, not the bill's, and a reviewer tells them apart. Not dropped: the
+    bill's own due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a
+    weaker wording's date was read in its place (three adversarial re-reads, session 67)."""
+    if not _NOTICES_DEADLINE.search(text):  # most bills: no notice's wording, nothing to read again
+        return False
+    own = labels["due_date"]
+    outside = LabelSet(own.wordings, own.exclude, _NOTICES_DEADLINE)
+    under = [
+        {c.value for c in _candidates(lines, {"due_date": wordings}, "due_date", take, stop, fallback=False)}
+        for wordings in (own, outside)
+    ]
+    return due in under[0] and due not in under[1]
+
+
 def _candidates(
-    lines: Sequence[Line], labels: dict[str, LabelSet], key: str, take: Callable[[str], Found[T] | None], stop: Wordings
+    lines: Sequence[Line],
+    labels: dict[str, LabelSet],
+    key: str,
+    take: Callable[[str], Found[T] | None],
+    stop: Wordings,
+    *,
+    fallback: bool = True,
 ) -> list[Candidate[T]]:
-    """A field's readings under its labels; under its ``_FALLBACK`` wordings only when there are none."""
+    """A field's readings under its labels; under its ``_FALLBACK`` wordings (with ``fallback``) only when there are
+    none."""
     columns, joined, rows = key in _COLUMN_KEYS, _JOINED.get(key), key not in _NO_ROWS
     candidates = find_candidates(lines, labels[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
-    if not candidates and key in _FALLBACK:
+    if fallback and not candidates and key in _FALLBACK:
         candidates = find_candidates(lines, _FALLBACK[key], take, stop=stop, columns=columns, joined=joined, rows=rows)
     return candidates
 

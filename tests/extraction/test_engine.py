@@ -410,6 +410,9 @@ TWO_METERS = NO_CURRENT_CHARGES_LINE.replace(
 )
 TWO_DUE_DATES = NO_CURRENT_CHARGES_LINE + "Payment Due Date                                             May 1, 2025\n"
 TWO_PERIODS = NO_CURRENT_CHARGES_LINE + "Service Period: February 27, 2025 - March 31, 2025\n"
+NOTICE_DUE = NO_CURRENT_CHARGES_LINE.replace(
+    f"Due Date{' ' * 53}April 24, 2025", "Past due amount due by April 24, 2025 to avoid disconnection"
+)
 
 
 @pytest.mark.parametrize("mode", [ExtractorMode.AUTO, ExtractorMode.GEMINI])
@@ -419,6 +422,7 @@ TWO_PERIODS = NO_CURRENT_CHARGES_LINE + "Service Period: February 27, 2025 - Mar
         (TWO_METERS, "conflicting_values:usage"),
         (TWO_DUE_DATES, "conflicting_values:due_date"),
         (TWO_PERIODS, "conflicting_values:period"),
+        (NOTICE_DUE, "notice_deadline:due_date"),
     ],
 )
 def test_a_value_the_text_prints_twice_stays_in_doubt_through_gemini(
