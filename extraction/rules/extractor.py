@@ -125,8 +125,8 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     reasons += [
         f"conflicting_values:{key}" for key, (_, conflict) in read.items() if conflict and key in _CONFLICT_MATTERS
     ]
-    due = values["due_date"]
-    if due is not None and _read_in_a_notice(lines, text, labels, takers["due_date"], stop, due):
+    due, total = values["due_date"], values["total_amount"]
+    if due is not None and _read_in_a_notice(lines, text, labels, takers["due_date"], stop, due, total):
         reasons.append("notice_deadline:due_date")
 
     currency = bill_currency(text)
@@ -271,8 +271,10 @@ def _fits_better(
     return place != (other and not ours)
 
 
+_AVOID = r"\bavoid\s+(?:\w+\s+){0,3}?"
+"""The opening of "to avoid (having your service) disconnected" and its kin."""
 _A_NOTICES_DEADLINE = (
-    r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off)"
+    rf"{_AVOID}(?:disconnect\w*|shut[\s-]*off)"
     r"|\bpast\s+due\s+(?:amount|balance)\s+due\b|\binstall?ment\s+due\s+(?:by|on)\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
@@ -285,8 +287,8 @@ _FALLBACK: dict[str, LabelSet] = {
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_A_NOTICES_DEADLINE}"
-        r"|\bavoid\s+(?:\w+\s+){0,3}?(?:terminat\w*|interruption)",
+        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
+        rf"|{_AVOID}(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -301,20 +303,22 @@ def _read_in_a_notice(
     take: Callable[[str], Found[Any] | None],
     stop: Wordings,
     due: date,
+    total: Decimal | None,
 ) -> bool:
     """Whether the due date read stands under its labels only in a notice's or a plan's deadline
-    (``_A_NOTICES_DEADLINE``): it may be that one, not the bill's, and a reviewer tells them apart. Not dropped: the
-    bill's own due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a
-    weaker wording's date was read in its place (three adversarial re-reads, session 67)."""
+    (``_A_NOTICES_DEADLINE``) for another amount than the bill's: it may be that one, not the bill's, and a reviewer
+    tells them apart. Not dropped: the bill's own due date is printed in such a sentence as often ("Pay by 11/30/2026
+    to avoid disconnection"), and a weaker wording's date was read in its place (three adversarial re-reads, session
+    67). A line printing the amount due is the bill's own ("Budget installment due on 11/30/2026: $139.00")."""
     if not _NOTICES_DEADLINE.search(text):  # most bills: no notice's wording, nothing to read again
         return False
     own = labels["due_date"]
     outside = LabelSet(own.wordings, own.exclude, _NOTICES_DEADLINE)
-    under = [
-        {c.value for c in _candidates(lines, {"due_date": wordings}, "due_date", take, stop, fallback=False)}
-        for wordings in (own, outside)
-    ]
-    return due in under[0] and due not in under[1]
+    if any(c.value == due for c in _candidates(lines, {"due_date": outside}, "due_date", take, stop, fallback=False)):
+        return False
+    noticed = [c for c in _candidates(lines, labels, "due_date", take, stop, fallback=False) if c.value == due]
+    figures = {f"{total:,.2f}", f"{total:.2f}"} if total is not None else set()
+    return bool(noticed) and not all(any(f in lines[c.line].text for f in figures) for c in noticed)
 
 
 def _candidates(

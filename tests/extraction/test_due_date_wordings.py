@@ -83,10 +83,20 @@ def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str
     [
         "Due Date: 11/30/2026 - pay by this date to avoid interruption of service",
         "Due Date: 11/30/2026\nPay by 11/30/2026 to avoid disconnection.",
+        "Budget installment due on 11/30/2026: $168.76",
+        "Amount due by 11/30/2026 to avoid service shut-off: $168.76",
     ],
 )
-def test_a_due_date_printed_outside_a_notice_too_is_accepted(due: str) -> None:
+def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(due: str) -> None:
+    """The bill's own, printed with its amount due: a budget bill's installment is its amount due."""
     assert _report(due) == ("accept", date(2026, 11, 30), [])
+
+
+def test_the_bills_own_request_naming_its_past_due_part_still_conflicts_with_a_notices() -> None:
+    """A re-read found the request to pay skipped for naming the past-due part, and the notice's date accepted."""
+    own = "Please pay $168.76 by 11/30/2026, including your past due balance due of $50.00."
+    decision, _, reasons = _report(f"{own}\nPay $50.00 by 12/15/2026 to keep your service on.")
+    assert (decision, reasons) == ("review", ["conflicting_values:due_date"])
 
 
 def test_the_review_page_says_what_to_check() -> None:
