@@ -46,6 +46,14 @@ class Principal:
     def can_see_customer(self, customer_id: int) -> bool:
         return self.customer_id is None or self.customer_id == customer_id
 
+    def list_filter(self, customer_id: int | None) -> tuple[bool, int | None]:
+        """Whether a list asked for ``customer_id`` (None: any) may hold anything for this key, and the customer to
+        filter it by: a key bound to a customer lists its own, and asking for another's gets an empty page (a list,
+        not an object: no 404)."""
+        if self.customer_id is None:
+            return True, customer_id
+        return customer_id in (None, self.customer_id), self.customer_id
+
 
 AUTH_DISABLED_PRINCIPAL = Principal(key_id=0, name="auth-disabled", role=Role.ADMIN, customer_id=None)
 

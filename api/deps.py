@@ -199,6 +199,10 @@ IdQuery = Annotated[int, Query(ge=1, le=2**63 - 1), BeforeValidator(_plain_digit
 """A database id in a query string, as strict as one in a path: "2.0" started a job on account 2."""
 IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1), BeforeValidator(_plain_digits)]
 """A list's optional filter by a database id, as strict."""
+PageLimit = Annotated[int, Query(ge=1, le=200)]
+"""How many rows a page of a list holds (50 unless asked)."""
+PageCursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")]
+"""Where a list's page starts: the ``next_cursor`` of the page before."""
 
 
 def _form_digits(value: object) -> object:

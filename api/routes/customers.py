@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.deps import AdminDep, IdempotencyKey, IdFilter, IdPath, IngestDep, PoolDep, ReaderDep
+from api.deps import AdminDep, IdempotencyKey, IdFilter, IdPath, IngestDep, PageCursor, PageLimit, PoolDep, ReaderDep
 from api.locations import CREATED_LOCATION, answer_created
 from api.problems import AccountConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
@@ -60,10 +60,6 @@ async def post_customer(
     else:
         response.status_code = status.HTTP_200_OK
     return CustomerPublic.model_validate(row)
-
-
-PageLimit = Annotated[int, Query(ge=1, le=200)]
-PageCursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")]
 
 
 @router.get("/customers", response_model=CustomerPage, responses=problem_responses(422))

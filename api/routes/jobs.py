@@ -22,6 +22,8 @@ from api.deps import (
     IdFilter,
     IdQuery,
     IngestDep,
+    PageCursor,
+    PageLimit,
     ReaderDep,
     StateDep,
     refund_rate_limit_token,
@@ -213,9 +215,9 @@ async def list_jobs(
         ),
     ] = None,
     created_after: Annotated[AwareDatetime | None, Query(description="only jobs created at or after this time")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
+    cursor: PageCursor = None,
 ) -> JobPage:
     """Jobs, newest first, filtered by status (any of several), customer, utility account and when they were created
     (scoped keys see their own).
@@ -245,10 +247,9 @@ async def list_jobs(
     }
     scope = cursor_scope("jobs", status=statuses, customer_id=customer_id, **narrowed)
     after = JobCursor.decode(cursor, scope) if cursor is not None else None
-    if principal.customer_id is not None:
-        if customer_id is not None and customer_id != principal.customer_id:
-            return JobPage(items=[], total=0, limit=limit, offset=offset)
-        customer_id = principal.customer_id
+    visible, customer_id = principal.list_filter(customer_id)
+    if not visible:
+        return JobPage(items=[], total=0, limit=limit, offset=offset)
     where = (
         "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
         " AND ($3::bigint IS NULL OR utility_account_id = $3)"

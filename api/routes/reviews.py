@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
-from api.deps import IdFilter, ReviewerDep, StateDep
+from api.deps import IdFilter, PageCursor, PageLimit, ReviewerDep, StateDep
 from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ProblemCode, ReviewConflict, problem_responses
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
@@ -100,9 +100,9 @@ async def list_reviews(
     principal: ReviewerDep,
     provider: Provider | None = None,
     customer_id: IdFilter = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the page before")] = None,
+    cursor: PageCursor = None,
 ) -> ReviewPage:
     """Open reviews (pending and escalated), oldest first, with reasons and age.
 
@@ -135,10 +135,9 @@ async def review_queue(
 ) -> dict[str, Any]:
     """A page of the open queue (``after``: the cursor where the page before ended), with its next cursor."""
     scope = reviews_cursor_scope(provider, customer_id)
-    if principal.customer_id is not None:
-        if customer_id is not None and customer_id != principal.customer_id:
-            return {"items": [], "total": 0, "limit": limit, "offset": offset}
-        customer_id = principal.customer_id
+    visible, customer_id = principal.list_filter(customer_id)
+    if not visible:
+        return {"items": [], "total": 0, "limit": limit, "offset": offset}
     # A task is a reviewer's only while its job waits: should a late write leave one open for a job
     # that has ended (cancelled while the task was being opened), the queue still does not show it.
     where = (

@@ -66,10 +66,9 @@ async def list_accounts(
 ) -> Page:
     """The utility accounts the caller may see, of one customer and one provider where given, oldest first. A key
     bound to a customer asking for another's gets none, as ``GET /jobs`` answers it."""
-    if principal.customer_id is not None:
-        if customer_id is not None and customer_id != principal.customer_id:
-            return [], 0, False
-        customer_id = principal.customer_id
+    visible, customer_id = principal.list_filter(customer_id)
+    if not visible:
+        return [], 0, False
     where = "($1::bigint IS NULL OR customer_id = $1) AND ($2::text IS NULL OR provider = $2)"
     return await _page(pool, "utility_accounts", where, [customer_id, provider], limit, after)
 

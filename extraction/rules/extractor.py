@@ -25,16 +25,7 @@ from extraction.rules.fields import (
     take_period,
     take_text,
 )
-from extraction.rules.layout import (
-    Candidate,
-    Join,
-    LabelSet,
-    Line,
-    Wordings,
-    choose,
-    find_candidates,
-    to_lines,
-)
+from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
 from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
@@ -271,10 +262,11 @@ def _fits_better(
     return place != (other and not ours)
 
 
-_AVOID = r"\bavoid\s+(?:\w+\s+){0,3}?"
-"""The opening of "to avoid (having your service) disconnected" and its kin."""
+_AVOID_LOSING_SERVICE = r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off"
+"""The opening of "to avoid (having your service) disconnected", "to avoid shut-off": closed by the caller's ")", after
+any more words of losing service it takes."""
 _A_NOTICES_DEADLINE = (
-    rf"{_AVOID}(?:disconnect\w*|shut[\s-]*off)"
+    rf"{_AVOID_LOSING_SERVICE})"
     r"|\bpast\s+due\s+(?:amount|balance)\s+due\b|\binstall?ment\s+due\s+(?:by|on)\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
@@ -288,7 +280,7 @@ _FALLBACK: dict[str, LabelSet] = {
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
         exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
-        rf"|{_AVOID}(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
+        rf"|{_AVOID_LOSING_SERVICE}|terminat\w*|interruption)",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when

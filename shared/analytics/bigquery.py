@@ -498,8 +498,7 @@ def _with_added_fields(
             if column.fields and field.fields:
                 inner = _with_added_fields(f"{where}.{field.name}", column.fields, field.fields, add=add)
                 described["fields"] = [f.to_api_repr() for f in inner]
-            if bigquery.SchemaField.from_api_repr(described) != field:
-                field = bigquery.SchemaField.from_api_repr(described)
+            field = bigquery.SchemaField.from_api_repr(described)
         merged.append(field)
     added = added_fields(where, tuple(columns), {field.name for field in fields}) if add else ()
     return merged + _bq_schema(added)
