@@ -38,8 +38,8 @@ _FIELDS_BY_SUBJECT: dict[str, tuple[str, ...]] = {
 _TEXT_BY_CODE: dict[str, str] = {
     "missing_field": "missing",
     "notice_deadline": (
-        "printed in a notice's or a plan's deadline (to avoid disconnection, a past-due amount's, an installment's):"
-        " check that it is this bill's own due date"
+        "printed only in a notice's or a plan's deadline (a warning of disconnection, a past-due amount's, an"
+        " installment's or an arrangement's, under a notice's heading): check that it is this bill's own due date"
     ),
     "no_evidence": "not found in the bill's text",
     "no_text_layer": "a photo or a scan, with no text to check the values against: check each on the image",

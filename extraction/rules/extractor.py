@@ -25,7 +25,17 @@ from extraction.rules.fields import (
     take_period,
     take_text,
 )
-from extraction.rules.layout import Candidate, Join, LabelSet, Line, Wordings, choose, find_candidates, to_lines
+from extraction.rules.layout import (
+    Candidate,
+    Join,
+    LabelSet,
+    Line,
+    Wordings,
+    choose,
+    find_candidates,
+    sentence_around,
+    to_lines,
+)
 from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
 from extraction.rules.usage import read_usage
 from extraction.rules.vocabulary import FALLBACK, GENERIC
@@ -262,16 +272,25 @@ def _fits_better(
     return place != (other and not ours)
 
 
-_AVOID_LOSING_SERVICE = r"\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off"
-"""The opening of "to avoid (having your service) disconnected", "to avoid shut-off": closed by the caller's ")", after
-any more words of losing service it takes."""
+_LOSING_SERVICE = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interrupt\w*|suspen[ds]\w*|cut[\s-]*off)"
+_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:\w+\s+){{0,5}}?{_LOSING_SERVICE}"
+"""A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off"."""
+_NOTICE_HEADING = re.compile(rf"\b(?:{_LOSING_SERVICE}|final|past[\s-]+due|delinquen\w*)\s+notice\b", re.IGNORECASE)
+"""A notice's heading ("DISCONNECT NOTICE", "*** FINAL NOTICE ***"): it names what the lines under it, or the row
+beside it, ask."""
 _A_NOTICES_DEADLINE = (
-    rf"{_AVOID_LOSING_SERVICE})"
-    r"|\bpast\s+due\s+(?:amount|balance)\s+due\b|\binstall?ment\s+due\s+(?:by|on)\b"
+    rf"{_AVOID_LOSING_SERVICE}"
+    rf"|\bservice\s+(?:will|may|can|could)\s+be\s+{_LOSING_SERVICE}"
+    r"|\b(?:keep|restore)\s+(?:\w+\s+){0,3}?service\b"
+    r"|\bpast[\s-]+due\s+(?:amount|balance)\b|\barrears\b"
+    r"|(?<!budget\s)(?<!billing\s)\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b"
+    r"|\b(?:payment|deferred)\s+(?:arrangement|plan|agreement)\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
-"Installment due by 12/20/2026"), whose date may be the bill's due date or not: a hunt found three bills accepted with
-the notice's date, the bill's own printed in a wording the reader does not know."""
+"Pay $50.00 by 12/15/2026 to keep your service on", "Installment of $45.00 due by 12/20/2026", "Deferred Payment
+Arrangement: next payment due 12/20/2026"), whose date may be the bill's due date or not: hunts (sessions 67, 68)
+found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. A budget
+plan's installment is the bill's own amount due."""
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
@@ -280,7 +299,7 @@ _FALLBACK: dict[str, LabelSet] = {
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
         exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
-        rf"|{_AVOID_LOSING_SERVICE}|terminat\w*|interruption)",
+        rf"|{_AVOID_LOSING_SERVICE}|terminat\w*|interruption",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -297,20 +316,57 @@ def _read_in_a_notice(
     due: date,
     total: Decimal | None,
 ) -> bool:
-    """Whether the due date read stands under its labels only in a notice's or a plan's deadline
-    (``_A_NOTICES_DEADLINE``) for another amount than the bill's: it may be that one, not the bill's, and a reviewer
-    tells them apart. Not dropped: the bill's own due date is printed in such a sentence as often ("Pay by 11/30/2026
-    to avoid disconnection"), and a weaker wording's date was read in its place (three adversarial re-reads, session
-    67). A line printing the amount due is the bill's own ("Budget installment due on 11/30/2026: $139.00")."""
-    if not _NOTICES_DEADLINE.search(text):  # most bills: no notice's wording, nothing to read again
+    """Whether the due date read stands only in a notice's or a plan's deadline (``_in_a_notice``) for another amount
+    than the bill's: it may be that one, not the bill's, and a reviewer tells them apart. Not dropped: the bill's own
+    due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a weaker
+    wording's date was read in its place (three adversarial re-reads, session 67). A line printing the amount due is
+    the bill's own ("Budget installment due on 11/30/2026: $139.00")."""
+    if not (_NOTICES_DEADLINE.search(text) or _NOTICE_HEADING.search(text)):  # most bills: nothing to read again
         return False
-    own = labels["due_date"]
-    outside = LabelSet(own.wordings, own.exclude, _NOTICES_DEADLINE)
-    if any(c.value == due for c in _candidates(lines, {"due_date": outside}, "due_date", take, stop, fallback=False)):
+    read = [c for c in _candidates(lines, labels, "due_date", take, stop) if c.value == due]
+    if not read or not all(_in_a_notice(lines, c) for c in read):
         return False
-    noticed = [c for c in _candidates(lines, labels, "due_date", take, stop, fallback=False) if c.value == due]
     figures = {f"{total:,.2f}", f"{total:.2f}"} if total is not None else set()
-    return bool(noticed) and not all(any(f in lines[c.line].text for f in figures) for c in noticed)
+    return not all(any(f in lines[c.line].text for f in figures) for c in read)
+
+
+def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
+    """Whether a reading's label stands in a notice's or a plan's deadline: in its sentence, or the sentence going
+    on over the next line ("Amount due by 12/15/2026 / to avoid disconnection"), or under a notice's heading on its
+    row or the line above ("FINAL NOTICE      Due by: 12/15/2026")."""
+    line = lines[candidate.line]
+    above = _next_text(lines, candidate.line, -1)
+    if _NOTICE_HEADING.search(line.text) or (above is not None and _NOTICE_HEADING.search(above)):
+        return True
+    start, end = sentence_around(line.text, candidate.column)
+    if _OWN_DUE_DATE.match(line.folded, candidate.column):  # a warning after it is of the bill's own date
+        return _NOTICES_DEADLINE.search(line.text, start, candidate.column) is not None
+    if _NOTICES_DEADLINE.search(line.text, start, end):
+        return True
+    below = _next_text(lines, candidate.line, 1)
+    if below is None or end < len(line.text) or not _GOES_ON.match(below):
+        return False
+    return _NOTICES_DEADLINE.search(below, 0, sentence_around(below, 0)[1]) is not None
+
+
+_OWN_DUE_DATE = re.compile(r"(?:payment\s+)?due\s+(?:date|dt)\b|payment\s+due\b")
+"""The bill's own due date's label, by what it is called: a notice's warning after its date ("Payment Due Date:
+11/30/2026 - service may be disconnected if unpaid") is of that date; one before it ("Past due amount due by") makes
+it the notice's."""
+
+
+_GOES_ON = re.compile(r"\s*\(?[a-z]")
+"""A line going on with the sentence of the one above: in lower case ("to avoid disconnection of service.")."""
+
+
+def _next_text(lines: Sequence[Line], index: int, step: int) -> str | None:
+    """The nearest line with text above (``step`` -1) or below (1) on the same page."""
+    index += step
+    while 0 <= index < len(lines) and lines[index].page == lines[index - step].page:
+        if lines[index].text.strip():
+            return lines[index].text
+        index += step
+    return None
 
 
 def _candidates(

@@ -59,6 +59,8 @@ class Candidate(Generic[T]):
     value: T
     priority: int
     line: int
+    column: int = 0
+    """Where its label starts on the line."""
 
 
 def to_lines(pages: Sequence[str], *, printed: Sequence[str] | None = None) -> list[Line]:
@@ -184,13 +186,20 @@ _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
 
 
 def _excluded(text: str, match: re.Match[str], exclude: re.Pattern[str], *, sentence: bool = False) -> bool:
-    cell = next((c for c in cells(text) if c.start <= match.start() < c.end), None)
-    start, end = (cell.start, cell.end) if cell else (0, len(text))
-    if sentence:
-        ends = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
-        start = max((e for e in ends if e <= match.start()), default=start)
-        end = min((e for e in ends if e > match.start()), default=end)
+    start, end = sentence_around(text, match.start()) if sentence else _cell_around(text, match.start())
     return exclude.search(text, start, end) is not None
+
+
+def _cell_around(text: str, at: int) -> tuple[int, int]:
+    cell = next((c for c in cells(text) if c.start <= at < c.end), None)
+    return (cell.start, cell.end) if cell else (0, len(text))
+
+
+def sentence_around(text: str, at: int) -> tuple[int, int]:
+    """Where the sentence holding ``at`` begins and ends, within its cell of the line."""
+    start, end = _cell_around(text, at)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
+    return max((e for e in ends if e <= at), default=start), min((e for e in ends if e > at), default=end)
 
 
 def find_candidates(
@@ -222,11 +231,11 @@ def find_candidates(
         if value is None and right is not None:
             value = right.value
         if value is not None:
-            found.append(Candidate(value, hit.priority, hit.line))
+            found.append(Candidate(value, hit.priority, hit.line, hit.start))
         if columns and right is not None and not in_wording:
             beside = _next_column(region, right, take)
             if beside is not None:
-                found.append(Candidate(beside, hit.priority, hit.line))
+                found.append(Candidate(beside, hit.priority, hit.line, hit.start))
     return found
 
 

@@ -69,12 +69,24 @@ def test_a_request_to_pay_warning_of_a_late_charge_is_still_the_due_date() -> No
         ("Past due amount due by 12/15/2026 to avoid disconnection: $50.00", date(2026, 12, 15)),
         ("Amount due by 12/15/2026 to avoid disconnection: $50.00 (your past due balance)", date(2026, 12, 15)),
         ("Installment due by 12/20/2026: $45.00 (not included above)", date(2026, 12, 20)),
-        ("Due Date: 11/30/2026 - pay by this date to avoid shut-off", date(2026, 11, 30)),
+        # session 68's, a re-read of session 67's doubt: wordings it did not know
+        ("Past due balance: $50.00. Pay by 12/15/2026 to prevent disconnection of your service.", date(2026, 12, 15)),
+        ("Your past due amount of $50.00 is due by 12/15/2026 or service will be disconnected.", date(2026, 12, 15)),
+        ("Pay $50.00 by 12/15/2026 to keep your service on.", date(2026, 12, 15)),
+        ("Arrears of $50.00 due by 12/15/2026 to avoid termination of service.", date(2026, 12, 15)),
+        ("Pay by 12/15/2026 to avoid having your electric service disconnected.", date(2026, 12, 15)),
+        ("Payment Plan: installment of $45.00 due by 12/20/2026 (not included above)", date(2026, 12, 20)),
+        ("Deferred Payment Arrangement: next payment due 12/20/2026 ($45.00, not included above)", date(2026, 12, 20)),
+        ("Past due: $50.00. Amount due by 12/15/2026\nto avoid disconnection of electric service.", date(2026, 12, 15)),
+        ("DISCONNECT NOTICE\nPlease pay by 12/15/2026 the past due amount of $50.00.", date(2026, 12, 15)),
+        ("SHUT-OFF NOTICE      Due by: 12/15/2026      Balance: $50.00", date(2026, 12, 15)),
+        ("Past due balance of $50.00 - Payment Due Date: 12/15/2026", date(2026, 12, 15)),
     ],
 )
 def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str, read: date) -> None:
-    """The notice's date may be the bill's due date or not: a hunt found the first three accepted with it, the bill's
-    own printed in a wording the reader does not know ("must be received by"). A reviewer tells them apart."""
+    """The notice's date may be the bill's due date or not: hunts found each accepted with it, the bill's own printed
+    in a wording the reader does not know ("must be received by"). A reviewer tells them apart. The notice is the
+    label's sentence, going on over the next line, or a notice's heading on its row or the line above."""
     assert _report(deadline) == ("review", read, ["notice_deadline:due_date"])
 
 
@@ -82,13 +94,19 @@ def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str
     "due",
     [
         "Due Date: 11/30/2026 - pay by this date to avoid interruption of service",
+        "Due Date: 11/30/2026 - pay by this date to avoid shut-off",
+        "Payment Due Date: 11/30/2026 - service may be disconnected if unpaid",
         "Due Date: 11/30/2026\nPay by 11/30/2026 to avoid disconnection.",
         "Budget installment due on 11/30/2026: $168.76",
         "Amount due by 11/30/2026 to avoid service shut-off: $168.76",
+        "TO KEEP YOUR SERVICE ON, PAY $168.76 BY 11/30/2026.",
+        "Due Date: 11/30/2026\nPast due balance: $0.00",
     ],
 )
 def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(due: str) -> None:
-    """The bill's own, printed with its amount due: a budget bill's installment is its amount due."""
+    """The bill's own: printed with its amount due (a budget bill's installment is its amount due), or under its own
+    label ("Due Date"), a warning after the date being of that date; a line under it is no notice's sentence going
+    on unless it goes on in lower case."""
     assert _report(due) == ("accept", date(2026, 11, 30), [])
 
 
