@@ -31,6 +31,7 @@ from extraction.rules.layout import (
     LabelSet,
     Line,
     Wordings,
+    cells,
     choose,
     find_candidates,
     sentence_around,
@@ -272,34 +273,48 @@ def _fits_better(
     return place != (other and not ours)
 
 
-_LOSING_SERVICE = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interrupt\w*|suspen[ds]\w*|cut[\s-]*off)"
-_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:\w+\s+){{0,5}}?{_LOSING_SERVICE}"
-"""A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off"."""
-_NOTICE_HEADING = re.compile(rf"\b(?:{_LOSING_SERVICE}|final|past[\s-]+due|delinquen\w*)\s+notice\b", re.IGNORECASE)
-"""A notice's heading ("DISCONNECT NOTICE", "*** FINAL NOTICE ***"): it names what the lines under it, or the row
-beside it, ask."""
-_A_NOTICES_DEADLINE = (
+_LOSING_SERVICE = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interrupt\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off)"
+_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:\w+\s+){{0,4}}?{_LOSING_SERVICE}"
+"""A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off"; not "to avoid
+a late fee or service interruption", five words on (the bill's own request, a re-read found)."""
+_A_WARNING = (
     rf"{_AVOID_LOSING_SERVICE}"
     rf"|\bservice\s+(?:will|may|can|could)\s+be\s+{_LOSING_SERVICE}"
-    r"|\b(?:keep|restore)\s+(?:\w+\s+){0,3}?service\b"
-    r"|\bpast[\s-]+due\s+(?:amount|balance)\b|\barrears\b"
-    r"|(?<!budget\s)(?<!billing\s)\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b"
-    r"|\b(?:payment|deferred)\s+(?:arrangement|plan|agreement)\b"
+    r"|\b(?:keep|restore)\s+(?:your\s+)?(?:\w+\s+)?service\s+(?:on|connected|active)\b"
+    r"|\b(?:remain|stay)\s+connected\b"
+    rf"|\b{_LOSING_SERVICE}\s+(?:is\s+)?scheduled\b"
+)
+_WARNING = re.compile(_A_WARNING, re.IGNORECASE)
+_NOTICE_HEADING = re.compile(
+    rf"[\W_]*(?:(?:{_LOSING_SERVICE}|final|past[\s-]+due|delinquen\w*)\s+notice|notice\s+of\s+{_LOSING_SERVICE})"
+    r"(?:[\W_]*$|\s+[-\u2013\u2014]\s)",
+    re.IGNORECASE,
+)
+"""A notice's heading opening a cell ("DISCONNECT NOTICE", "*** FINAL NOTICE ***", "NOTICE OF TERMINATION",
+"Disconnect notice - Pay by: 12/15/2026"): it names what the line under it, or the row beside it, asks. Not a
+sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None"), a re-read found."""
+_A_NOTICES_DEADLINE = (
+    rf"{_A_WARNING}"
+    r"|(?<!\bno\s)\bpast[\s-]+due\s+(?:amount|balance)\b(?!\s*:?\s*\$?\s*0\.00\b)|\barrears\b(?!\s+forgiveness)"
+    r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b|\binstall?ment\s+(?:plan|agreement)\b"
+    r"|\b(?:payment|deferred)\s+(?:arrangement|plan|agreement)\b|\barrangement\s+payment\b|\bpromise\s+to\s+pay\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
 "Pay $50.00 by 12/15/2026 to keep your service on", "Installment of $45.00 due by 12/20/2026", "Deferred Payment
 Arrangement: next payment due 12/20/2026"), whose date may be the bill's due date or not: hunts (sessions 67, 68)
-found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. A budget
-plan's installment is the bill's own amount due."""
+found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. Not a past
+due balance of $0.00, nor a budget plan's installment (``_LEVELLED``), which is the bill's own amount due."""
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
+_LEVELLED = re.compile(r"\b(?:budget|level|equal|average[ds]?|even)\b", re.IGNORECASE)
+"""A budget plan's own wording ("Budget Payment Plan", "Level Pay installment", "Equal Payment installment"): its
+installment is the bill's amount due."""
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
-        rf"|{_AVOID_LOSING_SERVICE}|terminat\w*|interruption",
+        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_AVOID_LOSING_SERVICE}",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -321,7 +336,7 @@ def _read_in_a_notice(
     due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a weaker
     wording's date was read in its place (three adversarial re-reads, session 67). A line printing the amount due is
     the bill's own ("Budget installment due on 11/30/2026: $139.00")."""
-    if not (_NOTICES_DEADLINE.search(text) or _NOTICE_HEADING.search(text)):  # most bills: nothing to read again
+    if not (_NOTICES_DEADLINE.search(text) or "notice" in text.lower()):  # most bills: nothing to read again
         return False
     read = [c for c in _candidates(lines, labels, "due_date", take, stop) if c.value == due]
     if not read or not all(_in_a_notice(lines, c) for c in read):
@@ -331,28 +346,26 @@ def _read_in_a_notice(
 
 
 def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
-    """Whether a reading's label stands in a notice's or a plan's deadline: in its sentence, or the sentence going
-    on over the next line ("Amount due by 12/15/2026 / to avoid disconnection"), or under a notice's heading on its
-    row or the line above ("FINAL NOTICE      Due by: 12/15/2026")."""
+    """Whether a reading's label stands in a notice's or a plan's deadline: in its sentence (not a budget plan's),
+    or the sentence going on over the next line with a warning ("Amount due by 12/15/2026 / to avoid disconnection"),
+    or under a notice's heading on its row or the line above ("FINAL NOTICE      Due by: 12/15/2026"). The label's
+    own name is no exemption: a notice's deadline is labelled "Payment Due:" and "Due Date:" too (a re-read found
+    five accepted so)."""
     line = lines[candidate.line]
     above = _next_text(lines, candidate.line, -1)
-    if _NOTICE_HEADING.search(line.text) or (above is not None and _NOTICE_HEADING.search(above)):
+    if _a_heading(line.text) or (above is not None and _a_heading(above)):
         return True
     start, end = sentence_around(line.text, candidate.column)
-    if _OWN_DUE_DATE.match(line.folded, candidate.column):  # a warning after it is of the bill's own date
-        return _NOTICES_DEADLINE.search(line.text, start, candidate.column) is not None
-    if _NOTICES_DEADLINE.search(line.text, start, end):
+    if _NOTICES_DEADLINE.search(line.text, start, end) and not _LEVELLED.search(line.text, start, end):
         return True
     below = _next_text(lines, candidate.line, 1)
     if below is None or end < len(line.text) or not _GOES_ON.match(below):
         return False
-    return _NOTICES_DEADLINE.search(below, 0, sentence_around(below, 0)[1]) is not None
+    return _WARNING.search(below, 0, sentence_around(below, 0)[1]) is not None
 
 
-_OWN_DUE_DATE = re.compile(r"(?:payment\s+)?due\s+(?:date|dt)\b|payment\s+due\b")
-"""The bill's own due date's label, by what it is called: a notice's warning after its date ("Payment Due Date:
-11/30/2026 - service may be disconnected if unpaid") is of that date; one before it ("Past due amount due by") makes
-it the notice's."""
+def _a_heading(text: str) -> bool:
+    return any(_NOTICE_HEADING.match(cell.text.strip()) for cell in cells(text))
 
 
 _GOES_ON = re.compile(r"\s*\(?[a-z]")

@@ -81,6 +81,17 @@ def test_a_request_to_pay_warning_of_a_late_charge_is_still_the_due_date() -> No
         ("DISCONNECT NOTICE\nPlease pay by 12/15/2026 the past due amount of $50.00.", date(2026, 12, 15)),
         ("SHUT-OFF NOTICE      Due by: 12/15/2026      Balance: $50.00", date(2026, 12, 15)),
         ("Past due balance of $50.00 - Payment Due Date: 12/15/2026", date(2026, 12, 15)),
+        # session 68's re-read: a notice's deadline under the bill's own label's name, and more wordings
+        ("Due Date: 11/30/2026 - pay by this date to avoid shut-off", date(2026, 11, 30)),
+        ("PAST DUE\nPayment Due Date: 12/15/2026 to avoid disconnection.", date(2026, 12, 15)),
+        ("*** FINAL NOTICE ***\nDue Date: 12/16/2026 - pay by then", date(2026, 12, 16)),
+        ("Disconnect notice - Pay by: 12/15/2026    Amount Enclosed: ________", date(2026, 12, 15)),
+        ("NOTICE OF TERMINATION\nPay by 12/17/2026.", date(2026, 12, 17)),
+        ("Disconnection scheduled: the unpaid balance of $61.20 is due on 12/15/2026.", date(2026, 12, 15)),
+        ("Pay by 12/16/2026 to avoid having your gas turned off.", date(2026, 12, 16)),
+        ("Installment plan: next payment of $45.00 due on 12/20/2026.", date(2026, 12, 20)),
+        ("Promise to Pay: $45.00 due on 12/08/2026.", date(2026, 12, 8)),
+        ("Pay $61.20, due on 12/15/2026, to remain connected.", date(2026, 12, 15)),
     ],
 )
 def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str, read: date) -> None:
@@ -93,20 +104,28 @@ def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str
 @pytest.mark.parametrize(
     "due",
     [
-        "Due Date: 11/30/2026 - pay by this date to avoid interruption of service",
-        "Due Date: 11/30/2026 - pay by this date to avoid shut-off",
-        "Payment Due Date: 11/30/2026 - service may be disconnected if unpaid",
         "Due Date: 11/30/2026\nPay by 11/30/2026 to avoid disconnection.",
         "Budget installment due on 11/30/2026: $168.76",
         "Amount due by 11/30/2026 to avoid service shut-off: $168.76",
         "TO KEEP YOUR SERVICE ON, PAY $168.76 BY 11/30/2026.",
         "Due Date: 11/30/2026\nPast due balance: $0.00",
+        # session 68's re-read: innocent words that its first version sent to review
+        "Past Due Balance: $0.00 | Due Date: 11/30/2026",
+        "A past due notice will be mailed if payment is not received by the due date.\nDue Date: 11/30/2026",
+        "Due Date: 11/30/2026            Received a disconnect notice? Call us.",
+        "Due Date: 11/30/2026            Final notice fee (if unpaid): $5.00",
+        "Your Level Pay installment is due on 11/30/2026.",
+        "Budget Payment Plan - Payment Due Date: 11/30/2026",
+        "Pay by 11/30/2026 - no past due balance on this account.",
+        "Please pay by 11/30/2026\nor enroll in our arrears forgiveness program.",
+        "Pay by 11/30/2026 - enroll in AutoPay to keep your service worry-free.",
+        "Please pay $168.76 by 11/30/2026 to avoid a late fee or service interruption.",
     ],
 )
 def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(due: str) -> None:
-    """The bill's own: printed with its amount due (a budget bill's installment is its amount due), or under its own
-    label ("Due Date"), a warning after the date being of that date; a line under it is no notice's sentence going
-    on unless it goes on in lower case."""
+    """The bill's own: printed with its amount due (a budget bill's installment is its amount due), or with words a
+    notice uses in no notice's sense; a line under it is no notice's sentence going on unless it goes on in lower
+    case, with a warning."""
     assert _report(due) == ("accept", date(2026, 11, 30), [])
 
 
