@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -273,41 +274,57 @@ def _fits_better(
     return place != (other and not ours)
 
 
-_LOSING_SERVICE = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|interrupt\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off)"
-_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:\w+\s+){{0,4}}?{_LOSING_SERVICE}"
-"""A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off"; not "to avoid
-a late fee or service interruption", five words on (the bill's own request, a re-read found)."""
+_CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off)"
+"""Service taken away for not paying; not "interruption", which planned works name too ("Planned interruption
+scheduled 12/03/2026", "NOTICE OF INTERRUPTION - Water main replacement")."""
+_LOSING_SERVICE = rf"(?:{_CUT_OFF}|interrupt\w*|loss\s+of\s+service)"
+_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
+"""A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off", "to avoid late
+fees, collection, or disconnection"; not "to avoid a late fee or service interruption", five words on (the bill's own
+request, a re-read found)."""
 _A_WARNING = (
     rf"{_AVOID_LOSING_SERVICE}"
-    rf"|\bservice\s+(?:will|may|can|could)\s+be\s+{_LOSING_SERVICE}"
+    rf"|\b(?:service|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_LOSING_SERVICE}"
+    rf"|\b(?:we|will)\s+(?:may\s+)?{_CUT_OFF}|\bsubject\s+to\s+{_CUT_OFF}"
     r"|\b(?:keep|restore)\s+(?:your\s+)?(?:\w+\s+)?service\s+(?:on|connected|active)\b"
     r"|\b(?:remain|stay)\s+connected\b"
-    rf"|\b{_LOSING_SERVICE}\s+(?:is\s+)?scheduled\b"
+    rf"|\b{_CUT_OFF}\s+(?:is\s+)?scheduled\b"
 )
 _WARNING = re.compile(_A_WARNING, re.IGNORECASE)
 _NOTICE_HEADING = re.compile(
-    rf"[\W_]*(?:(?:{_LOSING_SERVICE}|final|past[\s-]+due|delinquen\w*)\s+notice|notice\s+of\s+{_LOSING_SERVICE})"
+    r"[\W_]*(?:\d+[\s-]*hours?[\s-]+)?"
+    rf"(?:(?:{_CUT_OFF}|final|past[\s-]+due|delinquen\w*)\s+notice|notice\s+of\s+(?:intent\s+to\s+)?{_CUT_OFF})"
     r"(?:[\W_]*$|\s+[-\u2013\u2014]\s)",
     re.IGNORECASE,
 )
-"""A notice's heading opening a cell ("DISCONNECT NOTICE", "*** FINAL NOTICE ***", "NOTICE OF TERMINATION",
-"Disconnect notice - Pay by: 12/15/2026"): it names what the line under it, or the row beside it, asks. Not a
-sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None"), a re-read found."""
+"""A notice's heading opening a cell ("DISCONNECT NOTICE", "*** FINAL NOTICE ***", "48-HOUR SHUT-OFF NOTICE", "NOTICE
+OF INTENT TO DISCONNECT", "Disconnect notice - Pay by: 12/15/2026"): it names what the line under it, or the row
+beside it, asks. Not a sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None"), a
+re-read found."""
+_NONE = r"(?!\s*[:|-]?\s*(?:\$?\s*0(?:\.00)?\b|none\b|n/?a\b|not\s+enrolled\b))"
+"""Not a field saying there is none ("Past Due Balance: $0.00", "Payment Arrangement: None")."""
 _A_NOTICES_DEADLINE = (
     rf"{_A_WARNING}"
-    r"|(?<!\bno\s)\bpast[\s-]+due\s+(?:amount|balance)\b(?!\s*:?\s*\$?\s*0\.00\b)|\barrears\b(?!\s+forgiveness)"
-    r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b|\binstall?ment\s+(?:plan|agreement)\b"
-    r"|\b(?:payment|deferred)\s+(?:arrangement|plan|agreement)\b|\barrangement\s+payment\b|\bpromise\s+to\s+pay\b"
+    rf"|(?<!\bno\s)(?<!\bno\soutstanding\s)\b(?:past[\s-]+due|overdue|delinquent|deferred)\s+(?:amount|balance){_NONE}"
+    rf"|\barrears(?:\s+(?:of|balance|amount|due|payment)\b|\s*:){_NONE}"
+    r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b"
+    rf"|\b(?:install?ment|payment|deferred)\s+(?:arrangement|plan|agreement)\b{_NONE}"
+    r"|\barrangement\s+payment\b|\bpromise\s+to\s+pay\b|\bpayment\s+extension\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
 "Pay $50.00 by 12/15/2026 to keep your service on", "Installment of $45.00 due by 12/20/2026", "Deferred Payment
 Arrangement: next payment due 12/20/2026"), whose date may be the bill's due date or not: hunts (sessions 67, 68)
-found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. Not a past
-due balance of $0.00, nor a budget plan's installment (``_LEVELLED``), which is the bill's own amount due."""
+found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. Not a field
+saying there is none, nor a budget plan's installment (``_LEVELLED``), which is the bill's own amount due."""
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
-_LEVELLED = re.compile(r"\b(?:budget|level|equal|average[ds]?|even)\b", re.IGNORECASE)
-"""A budget plan's own wording ("Budget Payment Plan", "Level Pay installment", "Equal Payment installment"): its
-installment is the bill's amount due."""
+_LEVELLED = re.compile(
+    r"\b(?:budget\s+(?:billing|payment|plan|installment)|level\s+pay(?:ment)?|equal\s+(?:payment|pay)\b"
+    r"|average[ds]?\s+(?:billing|payment))",
+    re.IGNORECASE,
+)
+"""A budget plan's own name ("Budget Billing installment", "Level Pay installment", "Equal Payment Plan"): its
+installment is the bill's amount due, where the sentence warns of no cut-off ("... to avoid disconnection and removal
+from Budget Billing" is a notice's, a re-read found)."""
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
@@ -352,16 +369,19 @@ def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
     own name is no exemption: a notice's deadline is labelled "Payment Due:" and "Due Date:" too (a re-read found
     five accepted so)."""
     line = lines[candidate.line]
-    above = _next_text(lines, candidate.line, -1)
-    if _a_heading(line.text) or (above is not None and _a_heading(above)):
+    if _a_heading(line.text) or any(_a_heading(text) for text in _texts_above(lines, candidate.line, 2)):
         return True
     start, end = sentence_around(line.text, candidate.column)
-    if _NOTICES_DEADLINE.search(line.text, start, end) and not _LEVELLED.search(line.text, start, end):
+    if _NOTICES_DEADLINE.search(line.text, start, end) and not _a_budget_plans(line.text, start, end):
         return True
-    below = _next_text(lines, candidate.line, 1)
+    below = next(_texts(lines, candidate.line, 1), None)
     if below is None or end < len(line.text) or not _GOES_ON.match(below):
         return False
     return _WARNING.search(below, 0, sentence_around(below, 0)[1]) is not None
+
+
+def _a_budget_plans(text: str, start: int, end: int) -> bool:
+    return _LEVELLED.search(text, start, end) is not None and _WARNING.search(text, start, end) is None
 
 
 def _a_heading(text: str) -> bool:
@@ -372,14 +392,20 @@ _GOES_ON = re.compile(r"\s*\(?[a-z]")
 """A line going on with the sentence of the one above: in lower case ("to avoid disconnection of service.")."""
 
 
-def _next_text(lines: Sequence[Line], index: int, step: int) -> str | None:
-    """The nearest line with text above (``step`` -1) or below (1) on the same page."""
+def _texts_above(lines: Sequence[Line], index: int, count: int) -> list[str]:
+    """The ``count`` nearest lines with text above on the same page: a notice's heading stands over a line or two of
+    its text ("DISCONNECT NOTICE" / "Your previous balance remains unpaid." / "Pay By: 12/15/2026")."""
+    return list(itertools.islice(_texts(lines, index, -1), count))
+
+
+def _texts(lines: Sequence[Line], index: int, step: int) -> Iterator[str]:
+    """The lines with text above (``step`` -1) or below (1) line ``index``, nearest first, on its page."""
+    page = lines[index].page
     index += step
-    while 0 <= index < len(lines) and lines[index].page == lines[index - step].page:
+    while 0 <= index < len(lines) and lines[index].page == page:
         if lines[index].text.strip():
-            return lines[index].text
+            yield lines[index].text
         index += step
-    return None
 
 
 def _candidates(

@@ -92,6 +92,26 @@ def test_a_request_to_pay_warning_of_a_late_charge_is_still_the_due_date() -> No
         ("Installment plan: next payment of $45.00 due on 12/20/2026.", date(2026, 12, 20)),
         ("Promise to Pay: $45.00 due on 12/08/2026.", date(2026, 12, 8)),
         ("Pay $61.20, due on 12/15/2026, to remain connected.", date(2026, 12, 15)),
+        # and a second re-read's (68C)
+        ("Pay by 12/15/2026 to avoid late fees, collection, or disconnection of service.", date(2026, 12, 15)),
+        ("NOTICE OF INTENT TO DISCONNECT\nPay by 12/17/2026.", date(2026, 12, 17)),
+        ("48-HOUR SHUT-OFF NOTICE\nPay by 12/17/2026.", date(2026, 12, 17)),
+        ("DISCONNECT NOTICE\nPlease act now.\nPay By: 12/15/2026", date(2026, 12, 15)),
+        ("Pay $50.00 by 12/15/2026 or your gas may be shut off.", date(2026, 12, 15)),
+        ("Pay $50.00 by 12/15/2026 or we may disconnect your service.", date(2026, 12, 15)),
+        ("Pay by 12/15/2026 to avoid loss of service.", date(2026, 12, 15)),
+        ("Overdue balance of $50.00 due by 12/15/2026.", date(2026, 12, 15)),
+        ("Deferred balance $180.00 - next payment of $30.00 due on 12/20/2026.", date(2026, 12, 20)),
+        ("Payment extension granted: $50.00 now due by 12/15/2026.", date(2026, 12, 15)),
+        (
+            "Past due balance of $50.00 is due by 12/15/2026 to avoid disconnection and removal from Budget Billing.",
+            date(2026, 12, 15),
+        ),
+        (
+            "DEFERRED PAYMENT ARRANGEMENT\nInstallment due on 12/20/2026 under your arrangement: $40.00 (six equal"
+            " installments)",
+            date(2026, 12, 20),
+        ),
     ],
 )
 def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str, read: date) -> None:
@@ -120,6 +140,16 @@ def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str
         "Please pay by 11/30/2026\nor enroll in our arrears forgiveness program.",
         "Pay by 11/30/2026 - enroll in AutoPay to keep your service worry-free.",
         "Please pay $168.76 by 11/30/2026 to avoid a late fee or service interruption.",
+        # and a second re-read's (68C)
+        "Due Date: 11/30/2026 | Arrears: $0.00",
+        "Payment Due Date: 11/30/2026 - Past Due Balance: None",
+        "Due Date: 11/30/2026 | Pre-Authorized Payment Plan: not enrolled",
+        "Due Date: 11/30/2026 | Payment Arrangement: None",
+        "Please pay by 11/30/2026, including any arrears shown above.",
+        "NOTICE OF INTERRUPTION - Water main replacement on Elm St, Dec 3, 2026\nDue Date: 11/30/2026",
+        "Due Date: 11/30/2026                 INTERRUPTION NOTICE",
+        "Due Date: 11/30/2026 | Planned interruption scheduled 12/03/2026, 9 AM - 1 PM",
+        "Pay by 11/30/2026 - thank you, there is no outstanding past due balance.",
     ],
 )
 def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(due: str) -> None:
