@@ -276,55 +276,54 @@ def _fits_better(
 
 _CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off)"
 """Service taken away for not paying; not "interruption", which planned works name too ("Planned interruption
-scheduled 12/03/2026", "NOTICE OF INTERRUPTION - Water main replacement")."""
+scheduled 12/03/2026", "service will be interrupted on Dec 3 for line maintenance")."""
 _LOSING_SERVICE = rf"(?:{_CUT_OFF}|interrupt\w*|loss\s+of\s+service)"
-_AVOID_LOSING_SERVICE = rf"\b(?:avoid|prevent|stop)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
+_AVOID_LOSING_SERVICE = rf"\b(?:avoid|avert|prevent|stop|halt|risk)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
 """A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off", "to avoid late
 fees, collection, or disconnection"; not "to avoid a late fee or service interruption", five words on (the bill's own
 request, a re-read found)."""
 _A_WARNING = (
     rf"{_AVOID_LOSING_SERVICE}"
-    rf"|\b(?:service|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_LOSING_SERVICE}"
-    rf"|\b(?:we|will)\s+(?:may\s+)?{_CUT_OFF}|\bsubject\s+to\s+{_CUT_OFF}"
+    rf"|\b(?:service|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_CUT_OFF}"
+    r"|\b(?:we|will)\s+(?:may\s+)?(?:disconnect|shut\s*off|terminate|cut\s+off)\b"
+    rf"|(?<!\bnot\s)\bsubject\s+to\s+{_CUT_OFF}"
+    rf"|\b{_LOSING_SERVICE}(?:\s+[\w-]+){{0,4}}?\s+(?:may|will|could)\s+(?:occur|result|begin|follow)\b"
     r"|\b(?:keep|restore)\s+(?:your\s+)?(?:\w+\s+)?service\s+(?:on|connected|active)\b"
     r"|\b(?:remain|stay)\s+connected\b"
-    rf"|\b{_CUT_OFF}\s+(?:is\s+)?scheduled\b"
+    r"|\b(?:disconnection|shut[\s-]*off|termination)\s+(?:is\s+)?scheduled\b"
 )
+"""A warning of a cut-off for not paying: "or service will be disconnected", "or we may disconnect", "subject to
+termination", "or termination of service may occur", "to keep your service on", "disconnection scheduled"."""
 _WARNING = re.compile(_A_WARNING, re.IGNORECASE)
 _NOTICE_HEADING = re.compile(
     r"[\W_]*(?:\d+[\s-]*hours?[\s-]+)?"
     rf"(?:(?:{_CUT_OFF}|final|past[\s-]+due|delinquen\w*)\s+notice|notice\s+of\s+(?:intent\s+to\s+)?{_CUT_OFF})"
-    r"(?:[\W_]*$|\s+[-\u2013\u2014]\s)",
+    r"(?:[\W_]*$|\s+[-\u2013\u2014]\s+(?:please\s+)?(?:pay|amount|due|balance)\b)",
     re.IGNORECASE,
 )
 """A notice's heading opening a cell ("DISCONNECT NOTICE", "*** FINAL NOTICE ***", "48-HOUR SHUT-OFF NOTICE", "NOTICE
 OF INTENT TO DISCONNECT", "Disconnect notice - Pay by: 12/15/2026"): it names what the line under it, or the row
-beside it, asks. Not a sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None"), a
-re-read found."""
-_NONE = r"(?!\s*[:|-]?\s*(?:\$?\s*0(?:\.00)?\b|none\b|n/?a\b|not\s+enrolled\b))"
-"""Not a field saying there is none ("Past Due Balance: $0.00", "Payment Arrangement: None")."""
+beside it, asks. Not a sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None",
+"SHUT-OFF NOTICE - Planned water main work", "Final Notice - N/A"), re-reads found."""
 _A_NOTICES_DEADLINE = (
     rf"{_A_WARNING}"
-    rf"|(?<!\bno\s)(?<!\bno\soutstanding\s)\b(?:past[\s-]+due|overdue|delinquent|deferred)\s+(?:amount|balance){_NONE}"
-    rf"|\barrears(?:\s+(?:of|balance|amount|due|payment)\b|\s*:){_NONE}"
-    r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\b"
-    rf"|\b(?:install?ment|payment|deferred)\s+(?:arrangement|plan|agreement)\b{_NONE}"
-    r"|\barrangement\s+payment\b|\bpromise\s+to\s+pay\b|\bpayment\s+extension\b"
+    r"|\b(?:past[\s-]+due|overdue|delinquent|deferred)\s+(?:amount|balance)\b(?:\s+of\s+\S+)?"
+    r"\s+(?:[-\u2013\u2014]\s+)?(?:is\s+|now\s+)?(?:payment\s+)?due\b"
+    r"|\barrears\b(?:\s+(?:installment|balance|amount|payment))?(?:\s+of\s+\S+)?\s+(?:is\s+|now\s+)?due\b"
+    r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\s+(?:by|on)\b"
+    r"|\b(?:arrangement|agreement|deferred|extension|promise\s+to\s+pay|install?ment\s+plan)\b"
+    r"(?:(?![.;?!](?:\s|$)).){0,60}?"
+    r"(?<!\bnot\s)\bdue\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
 "Pay $50.00 by 12/15/2026 to keep your service on", "Installment of $45.00 due by 12/20/2026", "Deferred Payment
 Arrangement: next payment due 12/20/2026"), whose date may be the bill's due date or not: hunts (sessions 67, 68)
-found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. Not a field
-saying there is none, nor a budget plan's installment (``_LEVELLED``), which is the bill's own amount due."""
+found bills accepted with the notice's date, the bill's own printed in a wording the reader does not know. A demand
+for a part is one saying it is due ("Overdue balance of $50.00 due by"), not a word naming it ("Past Due Balance:
+$0.00", "applies to overdue amounts", "ask about a payment extension"), which re-reads found sent to review. A budget
+plan's installment is no exception: a plan's name stands in notices' sentences as often ("Past due amount due by
+12/15/2026 or you will be removed from Budget Billing", a re-read found accepted by an exception for it)."""
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
-_LEVELLED = re.compile(
-    r"\b(?:budget\s+(?:billing|payment|plan|installment)|level\s+pay(?:ment)?|equal\s+(?:payment|pay)\b"
-    r"|average[ds]?\s+(?:billing|payment))",
-    re.IGNORECASE,
-)
-"""A budget plan's own name ("Budget Billing installment", "Level Pay installment", "Equal Payment Plan"): its
-installment is the bill's amount due, where the sentence warns of no cut-off ("... to avoid disconnection and removal
-from Budget Billing" is a notice's, a re-read found)."""
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
@@ -363,7 +362,7 @@ def _read_in_a_notice(
 
 
 def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
-    """Whether a reading's label stands in a notice's or a plan's deadline: in its sentence (not a budget plan's),
+    """Whether a reading's label stands in a notice's or a plan's deadline: in its sentence,
     or the sentence going on over the next line with a warning ("Amount due by 12/15/2026 / to avoid disconnection"),
     or under a notice's heading on its row or the line above ("FINAL NOTICE      Due by: 12/15/2026"). The label's
     own name is no exemption: a notice's deadline is labelled "Payment Due:" and "Due Date:" too (a re-read found
@@ -372,7 +371,7 @@ def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
     if _a_heading(line.text) or any(_a_heading(text) for text in _texts_above(lines, candidate.line, 2)):
         return True
     start, end = sentence_around(line.text, candidate.column)
-    if _NOTICES_DEADLINE.search(line.text, start, end) and not _a_budget_plans(line.text, start, end):
+    if _NOTICES_DEADLINE.search(line.text, start, end):
         return True
     below = next(_texts(lines, candidate.line, 1), None)
     if below is None or end < len(line.text) or not _GOES_ON.match(below):
@@ -380,16 +379,13 @@ def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
     return _WARNING.search(below, 0, sentence_around(below, 0)[1]) is not None
 
 
-def _a_budget_plans(text: str, start: int, end: int) -> bool:
-    return _LEVELLED.search(text, start, end) is not None and _WARNING.search(text, start, end) is None
-
-
 def _a_heading(text: str) -> bool:
     return any(_NOTICE_HEADING.match(cell.text.strip()) for cell in cells(text))
 
 
-_GOES_ON = re.compile(r"\s*\(?[a-z]")
-"""A line going on with the sentence of the one above: in lower case ("to avoid disconnection of service.")."""
+_GOES_ON = re.compile(r"\s*\(?(?:to|or|and|otherwise|before|by)\b")
+"""A line going on with the sentence of the one above ("to avoid disconnection of service."), not a line of its own
+that opens in lower case ("safety tip: ...", a web address)."""
 
 
 def _texts_above(lines: Sequence[Line], index: int, count: int) -> list[str]:
