@@ -9,10 +9,21 @@ from datetime import date, datetime
 import asyncpg
 from pydantic import ValidationError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.storage import record_artifact
 from extraction.checks import with_implied_charges
 from shared.bill import NormalizedBill
-from shared.models import DuplicateFound, DuplicateQuery, PersistOutcome, PersistRequest
+from shared.models import (
+    ArtifactRef,
+    DuplicateFound,
+    DuplicateQuery,
+    PersistOutcome,
+    PersistRequest,
+    StoredBill,
+    StoredBillQuery,
+    StoredVersion,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +95,19 @@ is still ingested: read again, it would go through extraction and review only to
 current amount due and currency, which the job's result shows as a rescan's duplicate does."""
 
 
+_STORED_BILL = """
+SELECT b.job_id, b.payload, b.content_sha256, COALESCE(b.revised_at, b.created_at) AS stored_at, a.account_number,
+       f.uri, f.size, f.content_type
+  FROM bills AS b
+  JOIN utility_accounts AS a ON a.id = b.utility_account_id
+  LEFT JOIN LATERAL (SELECT uri, size, content_type FROM artifacts WHERE sha256 = b.content_sha256
+                      ORDER BY job_id = b.job_id DESC, created_at DESC LIMIT 1) AS f ON true
+ WHERE b.id = $1 AND b.utility_account_id = $2
+"""
+"""A stored bill's current version, the account's number on file, and the raw file it was read from (any job's
+record of those bytes: a corrected version's job fetched none)."""
+
+
 def bill_id_for(job_id: str) -> str:
     """A bill's id is derived from its job, so every retry writes the same row."""
     return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
@@ -104,6 +128,31 @@ class BillActivities:
             job_id=str(row["job_id"]),
             total_amount=row["total_amount"],
             currency=row["currency"],
+        )
+
+    @activity.defn
+    async def load_stored_bill(self, query: StoredBillQuery) -> StoredBill:
+        """Read-only but for the raw file's record under this job (an upsert), so safe to rerun: the bill a reviewer
+        reopened, as stored now."""
+        row = await self._pool.fetchrow(_STORED_BILL, query.bill_id, query.utility_account_id)
+        if row is None:  # the API checked it: bills are replaced under their id, never deleted
+            raise ApplicationError(
+                f"bill {query.bill_id} is not stored for this account", type="StoredBillMissing", non_retryable=True
+            )
+        if row["uri"] is None:
+            raise ApplicationError(
+                f"bill {query.bill_id}'s raw file is not recorded", type="StoredBillMissing", non_retryable=True
+            )
+        artifact = ArtifactRef(
+            uri=row["uri"], sha256=row["content_sha256"], size=row["size"], content_type=row["content_type"]
+        )
+        await record_artifact(self._pool, query.job_id, artifact)  # GET /jobs/{id}/artifact serves it
+        return StoredBill(
+            bill=NormalizedBill.model_validate(row["payload"]),
+            artifact=artifact,
+            version=StoredVersion(bill_id=query.bill_id, stored_at=row["stored_at"]),
+            job_id=str(row["job_id"]),
+            account_number=row["account_number"],
         )
 
     @activity.defn
@@ -143,6 +192,8 @@ class BillActivities:
                     stored_at=mine["stored_at"],
                     stored_bill=stored_bill,
                 )
+            if request.replaces is not None:
+                return await _replace(conn, request, given)
             existing = await conn.fetchrow(
                 _SAME_BILL,
                 request.utility_account_id,
@@ -186,6 +237,70 @@ class BillActivities:
             stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
         return PersistOutcome(bill_id=bill_id, stored_at=stored_at, stored_bill=None if bill == given else bill)
+
+
+_OTHER_BILL_OF_THE_PERIOD = f"""
+SELECT job_id FROM bills WHERE utility_account_id = $1 AND id <> $2::uuid AND {SAME_STATEMENT} LIMIT 1
+"""
+"""Another stored bill of the statement ``$3`` to ``$5`` describe (``SAME_STATEMENT``) than bill ``$2``."""
+
+
+async def _replace(conn: asyncpg.Connection, request: PersistRequest, given: NormalizedBill) -> PersistOutcome:
+    """A reviewer's correction of a reopened bill: a new version of it, under its id, the one replaced kept in
+    ``bill_revisions`` as a re-issue's is. Refused (non-retryable, nothing written) where the bill changed since the
+    reviewer saw it, or the corrected period is another stored bill's: two bills of one statement would count its
+    month twice."""
+    replaces = request.replaces
+    assert replaces is not None
+    bill = request.bill
+    current = await conn.fetchrow(
+        f"SELECT job_id, created_at, {STORED_AT} FROM bills WHERE id = $1 AND utility_account_id = $2",
+        replaces.bill_id,
+        request.utility_account_id,
+    )
+    if current is None or current["stored_at"] != replaces.stored_at:
+        raise ApplicationError(
+            "the bill changed since it was reopened (a re-issued statement or another correction replaced it):"
+            " reopen it again to correct what it holds now",
+            type="StoredBillChanged",
+            non_retryable=True,
+        )
+    if bill.bill_period_start is not None and bill.bill_period_end is not None:
+        other = await conn.fetchval(
+            _OTHER_BILL_OF_THE_PERIOD,
+            request.utility_account_id,
+            replaces.bill_id,
+            bill.account_number,
+            bill.bill_period_start,
+            bill.bill_period_end,
+        )
+        if other is not None:
+            raise ApplicationError(
+                f"the corrected period is that of the bill job {other} stored: one statement stored twice would"
+                " count its month twice",
+                type="PeriodStored",
+                non_retryable=True,
+            )
+    await conn.execute(
+        "INSERT INTO bill_revisions (bill_id, job_id, replaced_by_job, content_sha256, source, payload, stored_at)"
+        f" SELECT id, job_id, $2, content_sha256, source, payload, {STORED_AT} FROM bills WHERE id = $1",
+        replaces.bill_id,
+        request.job_id,
+    )
+    await conn.execute("DELETE FROM bills WHERE id = $1", replaces.bill_id)  # its children go with it
+    stored_at = await _write_bill(
+        conn, request, bill_id=replaces.bill_id, revises=(current["created_at"], current["stored_at"])
+    )
+    logger.info(
+        "reopened bill corrected",
+        extra={"job_id": request.job_id, "step": "persist_bill", "revised_job": str(current["job_id"])},
+    )
+    return PersistOutcome(
+        bill_id=replaces.bill_id,
+        revised_job=str(current["job_id"]),
+        stored_at=stored_at,
+        stored_bill=None if bill == given else bill,
+    )
 
 
 def _if_other(payload: dict[str, object], bill: NormalizedBill, *, job_id: str) -> NormalizedBill | None:

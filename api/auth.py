@@ -43,6 +43,13 @@ class Principal:
         """How this caller appears in audit trails (never client-supplied)."""
         return f"{self.name} (key {self.key_id})"
 
+    def identity_within(self, length: int) -> str:
+        """``identity`` in at most ``length`` characters (an audit column's): a long key name is cut, never the id."""
+        if len(self.identity) <= length:
+            return self.identity
+        suffix = f"… (key {self.key_id})"
+        return self.name[: length - len(suffix)].rstrip() + suffix
+
     def can_see_customer(self, customer_id: int) -> bool:
         return self.customer_id is None or self.customer_id == customer_id
 

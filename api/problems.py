@@ -137,6 +137,8 @@ class ProblemCode(StrEnum):
     """The job is not awaiting review."""
     TAKEN_FIRST = "taken_first"
     """Another review decision was taken first (``action``, ``taken_by``, ``taken_at``)."""
+    BILL_REOPENED = "bill_reopened"
+    """Another job reviews the reopened bill already (``job_id``): decide its task first."""
     PERIOD_STORED = "period_stored"
     """Another job stored a bill for the correction's account and period: check it, then ``onto_stored_period``."""
     REVIEW_CONFLICT = "review_conflict"
@@ -237,9 +239,10 @@ class ReviewConflict(ProblemDetails):
     and send the decision again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does)."""
     revision: str | None = None
     stored_job_id: str | None = None
-    outcome: Literal["replaces", "duplicate"] | None = None
+    outcome: Literal["replaces", "duplicate", "refused"] | None = None
     """``period_stored``'s: a later statement date replaces the stored bill (a re-issue); any other is its
-    duplicate, and nothing of the corrected bill is stored."""
+    duplicate, and nothing of the corrected bill is stored; ``refused`` for a reopened bill's correction, which may
+    not take another stored bill's period (``onto_stored_period`` does not confirm it)."""
     action: Literal["approve", "correct", "reject"] | None = None
     taken_by: str | None = None
     taken_at: datetime | None = None

@@ -288,7 +288,19 @@ class ReviewDecisionTaken(ApiModel):
     job_status: JobStatus
 
 
+class Reopening(ApiModel):
+    """Who reopened a stored bill for review, and why (``POST /bills/{id}/reopen``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+    bill_id: str
+    """The stored bill a correction replaces with a new version; an approval leaves it as it is."""
+    reopened_by: str
+    note: str
+
+
 class ReviewTaskPublic(ReviewSummary):
+    reopened: Reopening | None = None
+    """Set on a stored bill's review (a ``reopen`` job): a rejection is refused, since nothing would be removed."""
     account_number_masked: str
     """The job's utility account number on file, masked as ``GET /utility-accounts/{id}`` shows it."""
     account_label: str | None = None
@@ -310,6 +322,14 @@ class ReviewTaskInternal(ReviewTaskPublic):
 
     def public(self) -> ReviewTaskPublic:
         return ReviewTaskPublic.model_construct(**{name: getattr(self, name) for name in ReviewTaskPublic.model_fields})
+
+
+class BillReopen(ApiModel):
+    """Why a stored bill should be reviewed again: the reviewer who takes the task reads it."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    note: Text2000 = Field(pattern=r"\S")
+    """What is wrong with the stored figures ("the due date is the disconnection notice's, not the bill's")."""
 
 
 class ReviewDecisionCreate(ApiModel):

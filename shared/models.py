@@ -42,6 +42,8 @@ SETTLED_STATUSES: frozenset[str] = ENDED_STATUSES | {JobStatus.NEEDS_REVIEW.valu
 class JobType(StrEnum):
     CONNECTOR = "connector"
     UPLOAD = "upload"
+    REOPEN = "reopen"
+    """A stored bill a reviewer reopened: reviewed as stored, replaced by a correction (``POST /bills/{id}/reopen``)."""
 
 
 Decision = Literal["accept", "review", "reject"]
@@ -99,6 +101,27 @@ class RollupInput(WorkflowMessage):
     """How far back bills may still change (late bills, review corrections)."""
 
 
+class ReopenedBill(BaseModel):
+    """A stored bill a reviewer asked to review again, and why: the job reviews it as stored instead of ingesting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bill_id: str
+    reopened_by: str
+    """Who reopened it (the key's name and id), never client-supplied."""
+    note: str
+    """What they found wrong, for the reviewer who takes the task."""
+
+
+class StoredVersion(BaseModel):
+    """One version of a stored bill: a correction replaces it only if it is still the bill's current one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bill_id: str
+    stored_at: AwareDatetime
+
+
 class IngestionRequest(WorkflowMessage):
     """Input of ``BillIngestionWorkflow``: what to ingest, never the bytes themselves."""
 
@@ -111,6 +134,8 @@ class IngestionRequest(WorkflowMessage):
     """For uploads: where the API already stored the file."""
     review_sla_seconds: int = 24 * 3600
     review_timeout_seconds: int = 7 * 24 * 3600
+    reopens: ReopenedBill | None = None
+    """For a reopened bill (``JobType.REOPEN``): the bill to review as stored, instead of fetching one."""
 
 
 class IngestionResult(BaseModel):
@@ -222,6 +247,26 @@ class PersistRequest(BaseModel):
     artifact: ArtifactRef
     bill: NormalizedBill
     source: Literal["extraction", "review"] = "extraction"
+    replaces: StoredVersion | None = None
+    """A reviewer's correction of a reopened bill: it replaces that version of the bill, and no other."""
+
+
+class StoredBillQuery(BaseModel):
+    job_id: str
+    bill_id: str
+    utility_account_id: int
+
+
+class StoredBill(BaseModel):
+    """A stored bill as a reopened job reviews it: its figures, its raw file and the version they are."""
+
+    bill: NormalizedBill
+    artifact: ArtifactRef
+    version: StoredVersion
+    job_id: str
+    """The job that stored this version."""
+    account_number: str | None
+    """The account's number on file, which a correction is checked against."""
 
 
 class DuplicateQuery(BaseModel):

@@ -74,6 +74,7 @@ def pipeline_activities(resources: Resources, settings: Settings) -> list[Callab
         extraction.validate_bill,
         extraction.check_corrected_bill,
         bills.find_duplicate,
+        bills.load_stored_bill,
         bills.persist_bill,
         analytics.publish_analytics,
         review.open_review_task,

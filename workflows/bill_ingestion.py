@@ -46,7 +46,10 @@ with workflow.unsafe.imports_passed_through():
         JobStatusUpdate,
         PersistRequest,
         PublishRequest,
+        ReopenedBill,
         StepRecord,
+        StoredBillQuery,
+        StoredVersion,
         StoreRequest,
         ValidateRequest,
     )
@@ -65,6 +68,9 @@ with workflow.unsafe.imports_passed_through():
 
 if TYPE_CHECKING:  # a class imported here would be built again in the sandbox for every run
     from datetime import date
+
+REOPENED_REASON = "reopened"
+"""The review reason of a stored bill a reviewer reopened (``POST /bills/{id}/reopen``)."""
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -226,6 +232,9 @@ class BillIngestionWorkflow:
         self._approval_unchecked = False
         self._account_number: str | None = None
         """The account the fetched bill is for: a correction must be for it too."""
+        self._reopened = False
+        """Set when the job reviews a stored bill a reviewer reopened: approving it stores nothing, rejecting it
+        would remove nothing (refused)."""
         self._provider: Provider | None = None
         """The bill's provider once known (the request's, else the account's): a label of the job's metrics."""
         self._review_status: ReviewStatus | None = None
@@ -294,7 +303,12 @@ class BillIngestionWorkflow:
                 self._decision, self._correction_unchecked = decision, True
                 return
             problem = self._correction_problem(decision)
-        if problem is None and decision.action is ReviewAction.APPROVE and workflow.patched(SIGNALLED_APPROVAL_PATCH):
+        if (
+            problem is None
+            and decision.action is ReviewAction.APPROVE
+            and not self._reopened  # the stored bill stands as it is: nothing to judge
+            and workflow.patched(SIGNALLED_APPROVAL_PATCH)
+        ):
             # As for corrections: whether the extraction is this account's is judged by an activity, once.
             self._decision, self._approval_unchecked = decision, True
             return
@@ -388,6 +402,9 @@ class BillIngestionWorkflow:
             return ("StaleRevision", "the review task changed since it was read", [])
         if decision.action is ReviewAction.APPROVE and self._extracted is None:
             return ("InvalidCorrection", "nothing was extracted to approve: correct it or reject it", [])
+        if decision.action is ReviewAction.REJECT and self._reopened:
+            message = "a reopened bill stays stored: correct it, or approve it as it stands"
+            return ("InvalidCorrection", message, [])
         return None
 
     def _correction_problem(
@@ -410,8 +427,8 @@ class BillIngestionWorkflow:
     def _approval_problem(self, decision: ReviewDecision) -> tuple[str, str, list[str]] | None:
         """Approving stores the extraction as read: one failing a check no correction may fail (no total, another
         account's number...) would be stored all the same. Validator only, so it may ask what older runs did not."""
-        bill = self._extracted if decision.action is ReviewAction.APPROVE else None
-        if bill is None:
+        bill = self._extracted if decision.action is ReviewAction.APPROVE and not self._reopened else None
+        if bill is None:  # nothing to store, or (reopened) the stored bill standing as it is
             return None
         failing = check_approval(bill, self._account_number)
         if failing:
@@ -478,6 +495,8 @@ class BillIngestionWorkflow:
         # The chain's id, which a reset keeps: a new start under the job's workflow id is not the job's run.
         claim = JobRef(job_id=job, first_run_id=workflow.info().first_execution_run_id)
         await self._step("mark_job_running", JobActivities.mark_job_running, claim, policies.DATABASE)
+        if request.reopens is not None:
+            return await self._review_stored(request, request.reopens)
         fetched = await self._step(
             "fetch_bill",
             FetchActivities.fetch_bill,
@@ -573,6 +592,40 @@ class BillIngestionWorkflow:
         # reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored, unpublished bill.
         return await self._past_cancel(self._store(request, base, artifact, bill, source), FINISH_ONCE_STORING_PATCH)
 
+    async def _review_stored(self, request: IngestionRequest, reopened: ReopenedBill) -> IngestionResult:
+        """A stored bill a reviewer reopened, reviewed as stored: a correction replaces it with a new version (the
+        one replaced kept, as a re-issue's is), an approval leaves it as it is."""
+        stored = await self._step(
+            "load_stored_bill",
+            BillActivities.load_stored_bill,
+            StoredBillQuery(
+                job_id=request.job_id, bill_id=reopened.bill_id, utility_account_id=request.utility_account_id
+            ),
+            policies.DATABASE,
+        )
+        self._account_number, self._reopened = stored.account_number, True
+        self._reasons = [REOPENED_REASON]
+        extraction = ExtractionOutcome(bill=stored.bill, reasons=self._reasons, extractor="stored", pages=0)
+        base = IngestionResult(
+            job_id=request.job_id,
+            status=JobStatus.RUNNING,
+            decision="review",
+            reasons=self._reasons,
+            artifact=stored.artifact,
+            bill_id=stored.version.bill_id,
+            total_amount=stored.bill.total_amount,
+            currency=stored.bill.currency,
+        )
+        decision = await self._review(request, extraction, stored.artifact)
+        if decision is None:
+            error = "no review decision before the timeout: the stored bill stands"
+            return await self._finish(base.model_copy(update={"status": JobStatus.REVIEW_EXPIRED, "error": error}))
+        base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
+        if decision.action is not ReviewAction.CORRECT or decision.bill is None:  # approved: it stands
+            return await self._finish(base.model_copy(update={"status": JobStatus.SUCCEEDED}))
+        storing = self._store(request, base, stored.artifact, decision.bill, "review", replaces=stored.version)
+        return await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)
+
     async def _past_cancel(self, steps: Awaitable[T], patch: str) -> T:
         """Run ``steps`` to their end even if a cancel request arrives meanwhile: it is logged and declined.
 
@@ -603,6 +656,8 @@ class BillIngestionWorkflow:
         artifact: ArtifactRef,
         bill: NormalizedBill,
         source: Literal["extraction", "review"],
+        *,
+        replaces: StoredVersion | None = None,
     ) -> IngestionResult:
         job = request.job_id
         persisted = await self._step(
@@ -615,6 +670,7 @@ class BillIngestionWorkflow:
                 artifact=artifact,
                 bill=bill,
                 source=source,
+                replaces=replaces,
             ),
             policies.DATABASE,
         )

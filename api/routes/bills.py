@@ -15,6 +15,7 @@ from api.deps import (
     IdForm,
     IngestDep,
     ReaderDep,
+    ReviewerDep,
     StateDep,
     refund_rate_limit_token,
     spend_rate_limit_token,
@@ -23,13 +24,15 @@ from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, problem_responses
 from api.query_params import refuse_unknown
 from api.role_first import AuthorizeBeforeBody
-from api.schemas import BillDetail, JobPublic
+from api.schemas import BillDetail, BillReopen, JobPublic
 from api.services.accounts import get_account
 from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
+from api.services.reopen import reopen_bill
 from api.services.stored_bills import read_bill
 from extraction.document import holds_nothing, looks_like_markup, sniff_content_type
 from shared.artifacts import ArtifactStoreMisconfigured, ArtifactStoreUnavailable
 from shared.models import JobType
+from shared.review import REVIEWER_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -168,3 +171,25 @@ async def get_bill(bill_id: str, state: StateDep, principal: ReaderDep) -> BillD
     as a reviewer corrected them. A job's result holds only the amount due; what the period cost is
     ``current_charges`` here."""
     return await read_bill(state.pool, principal=principal, bill_id=bill_id)
+
+
+@router.post(
+    "/bills/{bill_id}/reopen",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JobPublic,
+    responses={**problem_responses(409), **CREATED_LOCATION},
+)
+async def reopen_stored_bill(
+    bill_id: str, body: BillReopen, state: StateDep, principal: ReviewerDep, request: Request, response: Response
+) -> JobPublic:
+    """Review a stored bill again, as stored: a job whose review task shows it with the note, for a reviewer to
+    correct (a new version of the bill replaces this one, in Postgres and the warehouse) or approve as it stands."""
+    job = await reopen_bill(
+        state,
+        principal,
+        bill_id=bill_id,
+        note=body.note,
+        reviewer=principal.identity_within(REVIEWER_MAX_LENGTH),
+    )
+    answer_created(request, response, f"/jobs/{job['id']}")
+    return job_public(job, state.settings)

@@ -196,7 +196,14 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         bill=row["bill"],
         artifact_url=await _artifact_url(state, job["id"], row["artifact_uri"]),
         decision=decision,
+        reopened=_reopening(job),
     )
+
+
+def _reopening(job: dict[str, Any]) -> dict[str, Any] | None:
+    """A reopened bill's reopening, as the job's stored start request holds it (None for any other job)."""
+    reopens = (job.get("start_request") or {}).get("reopens")
+    return reopens if isinstance(reopens, dict) else None
 
 
 async def _artifact_url(state: AppState, job_id: uuid.UUID, artifact_uri: str) -> str:
@@ -300,6 +307,24 @@ async def _refuse_onto_a_stored_period(state: AppState, job: dict[str, Any], bil
         )
 
 
+async def _refuse_another_bills_period(
+    state: AppState, job: dict[str, Any], bill: NormalizedBill, bill_id: str
+) -> None:
+    """The 409 for a reopened bill's correction onto the period another stored bill holds: persisting would refuse it
+    (one statement stored twice counts its month twice), so the reviewer hears it now, with no way to confirm it."""
+    stored = await stored_for_period(
+        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=bill_id
+    )
+    if stored is not None:
+        raise _refused(
+            f"the corrected account and period are those of the bill job {stored.job_id} stored: a reopened bill"
+            " cannot take another bill's period. Check the corrected period and account number",
+            ReviewRefusal.PERIOD_STORED,
+            stored_job_id=stored.job_id,
+            outcome="refused",
+        )
+
+
 def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:
     """A decision's 409: its ``reason`` (for the review page to say in its own words) is its problem's code too."""
     return Problem(409, detail, code=ProblemCode(reason.value), reason=reason, **extra)
@@ -328,7 +353,7 @@ async def submit_decision(
             bill=body.bill,
             note=body.note,
             override=body.override,
-            reviewer=_reviewer(principal),
+            reviewer=principal.identity_within(REVIEWER_MAX_LENGTH),
         )
     except ValidationError as err:  # listed as every other 422 lists them: where (loc), what (msg) and type
         errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
@@ -337,7 +362,10 @@ async def submit_decision(
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
         return await _repeated(state, handle, job, update_id)
-    if body.bill is not None and not body.onto_stored_period:
+    reopened = _reopening(job)
+    if body.bill is not None and reopened is not None:
+        await _refuse_another_bills_period(state, job, body.bill, reopened["bill_id"])
+    elif body.bill is not None and not body.onto_stored_period:
         await _refuse_onto_a_stored_period(state, job, body.bill)
     on_sending()
     try:
@@ -434,14 +462,6 @@ async def _ended(state: AppState, principal: Principal, job: dict[str, Any]) -> 
             f"the job is not awaiting review (status {job['status']}: {job['error']})", ReviewRefusal.NOT_PENDING
         )
     return _refused("the job is not awaiting review", ReviewRefusal.NOT_PENDING)
-
-
-def _reviewer(principal: Principal) -> str:
-    """The caller as the audit trail names it, within its length: a long key name is cut, never the key id."""
-    if len(principal.identity) <= REVIEWER_MAX_LENGTH:
-        return principal.identity
-    suffix = f"… (key {principal.key_id})"
-    return principal.name[: REVIEWER_MAX_LENGTH - len(suffix)].rstrip() + suffix
 
 
 def decision_update_id(decision: ReviewDecision) -> str:

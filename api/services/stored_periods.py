@@ -19,7 +19,7 @@ from shared.bill import NormalizedBill
 
 STORED_FOR_PERIOD = f"""
 SELECT job_id, statement_date, total_amount, currency FROM bills
- WHERE utility_account_id = $1 AND job_id <> $2 AND {SAME_STATEMENT}
+ WHERE utility_account_id = $1 AND job_id <> $2 AND id IS DISTINCT FROM $6::uuid AND {SAME_STATEMENT}
  ORDER BY {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
 """
@@ -48,13 +48,25 @@ class StoredPeriod:
 
 
 async def stored_for_period(
-    pool: asyncpg.Pool, *, job_id: uuid.UUID, utility_account_id: int, bill: NormalizedBill
+    pool: asyncpg.Pool,
+    *,
+    job_id: uuid.UUID,
+    utility_account_id: int,
+    bill: NormalizedBill,
+    except_bill: str | None = None,
 ) -> StoredPeriod | None:
-    """The bill of another job that ``bill``, stored for ``utility_account_id``, would meet; None if none."""
+    """The bill of another job that ``bill``, stored for ``utility_account_id``, would meet (not ``except_bill``, a
+    reopened bill's own); None if none."""
     if bill.bill_period_start is None or bill.bill_period_end is None:
         return None
     row = await pool.fetchrow(
-        STORED_FOR_PERIOD, utility_account_id, job_id, bill.account_number, bill.bill_period_start, bill.bill_period_end
+        STORED_FOR_PERIOD,
+        utility_account_id,
+        job_id,
+        bill.account_number,
+        bill.bill_period_start,
+        bill.bill_period_end,
+        except_bill,
     )
     if row is None:
         return None

@@ -42,6 +42,10 @@ _TEXT_BY_CODE: dict[str, str] = {
         " installment's or an arrangement's, under a notice's heading): check that it is this bill's own due date"
     ),
     "no_evidence": "not found in the bill's text",
+    "reopened": (
+        "a stored bill a reviewer reopened (their note is above): check each field against the bill, correct what"
+        " is wrong, or approve it as it stands"
+    ),
     "no_text_layer": "a photo or a scan, with no text to check the values against: check each on the image",
     "ocr_text_layer": "a scan whose text a machine read (its OCR layer), which may misread: check each value on the"
     " image",

@@ -34,6 +34,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/ingest/run"): INGESTERS,
     ("POST", "/bills"): INGESTERS,
     ("GET", "/bills/{bill_id}"): EVERYONE,
+    ("POST", "/bills/{bill_id}/reopen"): REVIEWERS,
     ("GET", "/jobs"): EVERYONE,
     ("GET", "/jobs/{job_id}"): EVERYONE,
     ("GET", "/agent/result/{job_id}"): EVERYONE,

@@ -48,6 +48,7 @@ from tests.review.support import (
     replacing,
     start_upload_on_queue,
 )
+from tests.review.test_reopened_bills import reopened, stored
 from tests.security.test_encrypted_history import keyless_client
 from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBillIngestionWorkflow
 from worker.main import build_worker, pipeline_activities
@@ -80,6 +81,19 @@ async def _decide(http: httpx.AsyncClient, action: str) -> str:
 
 async def review_corrected(http: httpx.AsyncClient, **_: Any) -> str:
     return await _decide(http, "correct")
+
+
+async def reopened_corrected(http: httpx.AsyncClient, **_: Any) -> str:
+    """A stored bill reopened for review (``POST /bills/{id}/reopen``) and corrected: a new version of it."""
+    _, first = await stored(http, uuid.uuid4().hex[:10])
+    job = await reopened(http, http, first["result"]["bill_id"])
+    task = (await http.get(f"/reviews/{job['id']}")).json()
+    bill = {**task["bill"], "due_date": "2026-03-27"}
+    decided = await http.post(
+        f"/reviews/{job['id']}", json={"action": "correct", "revision": task["revision"], "bill": bill}
+    )
+    assert decided.json()["status"] == "SUCCEEDED", decided.text
+    return str(job["workflow_id"])
 
 
 async def review_rejected(http: httpx.AsyncClient, **_: Any) -> str:
@@ -849,6 +863,7 @@ SCENARIOS: dict[str, Scenario] = {
     "accepted": accepted,
     "review_corrected": review_corrected,
     "review_rejected": review_rejected,
+    "reopened_corrected": reopened_corrected,
     "review_corrected_by_signal": review_corrected_by_signal,
     "review_approved_by_signal": review_approved_by_signal,
     "step_retried": step_retried,

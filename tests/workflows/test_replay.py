@@ -42,6 +42,7 @@ def test_histories_are_committed() -> None:
         "review_corrected_by_signal",
         "review_approved_by_signal",
         "review_rejected",
+        "reopened_corrected",
         "step_retried",
         "failed_job",
         "cancelled_in_review",

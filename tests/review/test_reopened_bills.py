@@ -1,0 +1,211 @@
+"""A stored bill a reviewer reopens (``POST /bills/{id}/reopen``) is reviewed as stored: a correction replaces it
+with a new version under its id (Postgres keeps the one replaced, the warehouse shows the new one), an approval
+leaves it as it is, and a rejection, which would remove nothing, is refused. Before this, a bill accepted with a
+wrong figure could not be corrected at all."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+
+from api.auth import Role, create_key
+from shared.models import SETTLED_STATUSES
+from shared.settings import Settings
+from tests.helpers import account_digits, bill_text, create_account, upload_and_wait, wait_for_status
+from tests.review.support import analytics_rows, read_task
+from worker.resources import Resources
+
+NOTE = "the due date is the disconnection notice's, not the bill's"
+
+
+async def stored(http: httpx.AsyncClient, unique: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new account and its February bill, accepted and stored (due 2026-03-25)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    job = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert job["status"] == "SUCCEEDED", job
+    return account, job
+
+
+async def reopened(reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, bill_id: str) -> dict[str, Any]:
+    """The reopening job once it waits for a decision."""
+    response = await reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": NOTE})
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert (job["job_type"], response.headers["Location"]) == ("reopen", f"/jobs/{job['id']}")
+    waiting = await wait_for_status(http, job["id"], SETTLED_STATUSES, within=60)
+    assert (waiting["status"], waiting["reasons"]) == ("NEEDS_REVIEW", ["reopened"]), waiting
+    return waiting
+
+
+async def test_a_correction_of_a_reopened_bill_replaces_it_everywhere(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    reviewer_identity: str,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    account, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    job = await reopened(reviewer_http, http, bill_id)
+
+    task = await read_task(reviewer_http, job["id"])
+    assert task["reopened"] == {"bill_id": bill_id, "reopened_by": reviewer_identity, "note": NOTE}
+    assert task["bill"]["due_date"] == "2026-03-25"
+    raw = await reviewer_http.get(task["artifact_url"])
+    assert raw.status_code == 200 and b"Due Date: 03/25/2026" in raw.content, "the bill it was read from"
+
+    corrected = {**task["bill"], "due_date": "2026-03-27"}
+    decided = await reviewer_http.post(
+        f"/reviews/{job['id']}",
+        json={"action": "correct", "revision": task["revision"], "bill": corrected, "note": "checked on the bill"},
+    )
+    assert decided.status_code == 200, decided.text
+    assert (decided.json()["status"], decided.json()["revises"]) == ("SUCCEEDED", first["id"])
+
+    bill = (await http.get(f"/bills/{bill_id}")).json()
+    assert (bill["due_date"], bill["job_id"], bill["total_amount"]) == ("2026-03-27", job["id"], "60.00")
+    rows = await resources.pool.fetch("SELECT id FROM bills WHERE utility_account_id = $1", account["id"])
+    assert [str(row["id"]) for row in rows] == [bill_id], "one bill, not a second"
+    kept = await resources.pool.fetch("SELECT job_id, payload FROM bill_revisions WHERE bill_id = $1", bill_id)
+    assert [(str(r["job_id"]), r["payload"]["due_date"]) for r in kept] == [(first["id"], "2026-03-25")]
+    assert (await http.get(f"/jobs/{first['id']}")).json()["revised_by"] == job["id"]
+    ended = (await http.get(f"/jobs/{job['id']}")).json()
+    assert (ended["result"]["bill_id"], ended["result"]["revises"]) == (bill_id, first["id"])
+    steps = [step["name"] for step in ended["steps"]]
+    assert "fetch_bill" not in steps and {"load_stored_bill", "persist_bill", "publish_analytics"} <= set(steps)
+
+    latest = await analytics_rows(app_settings, job["id"], "bill_id, job_id, due_date")
+    assert [(r["bill_id"], r["due_date"]) for r in latest] == [(bill_id, date(2026, 3, 27))]
+    assert await analytics_rows(app_settings, first["id"]) == [], "the warehouse's latest holds the new version"
+    audit = await resources.pool.fetchrow("SELECT action, diff FROM review_decisions WHERE job_id = $1", job["id"])
+    assert audit["action"] == "correct"
+    assert audit["diff"]["due_date"] == {"before": "2026-03-25", "after": "2026-03-27"}
+
+
+async def test_approving_leaves_the_bill_rejecting_is_refused_and_one_reopening_at_a_time(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    _, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    job = await reopened(reviewer_http, http, bill_id)
+
+    again = await reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": "another look"})
+    assert again.status_code == 409, again.text
+    assert (again.json()["code"], again.json()["job_id"]) == ("bill_reopened", job["id"])
+
+    task = await read_task(reviewer_http, job["id"])
+    rejected = await reviewer_http.post(
+        f"/reviews/{job['id']}", json={"action": "reject", "revision": task["revision"], "note": "wrong bill"}
+    )
+    assert rejected.status_code == 422, rejected.text
+    assert "a reopened bill stays stored" in rejected.json()["detail"]
+
+    approve = {"action": "approve", "revision": task["revision"]}
+    approved = await reviewer_http.post(f"/reviews/{job['id']}", json=approve)
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["revises"]) == ("SUCCEEDED", None)
+    row = await resources.pool.fetchrow("SELECT job_id, due_date FROM bills WHERE id = $1", bill_id)
+    assert (str(row["job_id"]), row["due_date"]) == (first["id"], date(2026, 3, 25)), "left as it was"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bill_revisions WHERE bill_id = $1", bill_id) == 0
+
+    later = await reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": "a second look, later"})
+    assert later.status_code == 201, "once the first ended, the bill may be reopened again"
+
+
+async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The utility's re-issue replaced the bill while the reopened task waited: the correction was made on figures no
+    longer stored, so the job fails saying so, and the re-issue's figures stand."""
+    account, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    job = await reopened(reviewer_http, http, bill_id)
+    task = await read_task(reviewer_http, job["id"])
+    reissue = (
+        bill_text(account_digits(unique), total="60.00")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
+        .replace("Current Charges          $60.00", "Current Charges          $50.00")
+        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
+    )
+    revised = await upload_and_wait(http, account, reissue)
+    assert (revised["status"], revised["result"]["revises"]) == ("SUCCEEDED", first["id"])
+
+    corrected = {**task["bill"], "due_date": "2026-03-27"}
+    decided = await reviewer_http.post(
+        f"/reviews/{job['id']}", json={"action": "correct", "revision": task["revision"], "bill": corrected}
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "FAILED"
+    failed = (await http.get(f"/jobs/{job['id']}")).json()
+    assert "changed since it was reopened" in failed["error"], failed["error"]
+    row = await resources.pool.fetchrow("SELECT job_id, total_amount, due_date FROM bills WHERE id = $1", bill_id)
+    assert (str(row["job_id"]), row["total_amount"], row["due_date"]) == (revised["id"], 50, date(2026, 3, 25))
+
+
+async def test_a_correction_onto_another_stored_bills_period_is_refused(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, unique: str
+) -> None:
+    account, february = await stored(http, unique)
+    january_text = (
+        bill_text(account_digits(unique), total="60.00")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 02/05/2026")
+        .replace("Billing Period: 02/01/2026 - 02/28/2026", "Billing Period: 01/01/2026 - 01/31/2026")
+        .replace("Due Date: 03/25/2026", "Due Date: 02/25/2026")
+    )
+    january = await upload_and_wait(http, account, january_text)
+    assert january["status"] == "SUCCEEDED", january
+    job = await reopened(reviewer_http, http, february["result"]["bill_id"])
+    task = await read_task(reviewer_http, job["id"])
+    typo = {**task["bill"], "bill_period_start": "2026-01-01", "bill_period_end": "2026-01-31"}
+
+    for confirmed in (False, True):
+        body = {"action": "correct", "revision": task["revision"], "bill": typo, "onto_stored_period": confirmed}
+        refused = await reviewer_http.post(f"/reviews/{job['id']}", json=body)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert (problem["reason"], problem["stored_job_id"], problem["outcome"]) == (
+            "period_stored",
+            january["id"],
+            "refused",
+        )
+    assert (await read_task(reviewer_http, job["id"]))["status"] == "PENDING", "nothing was sent"
+
+
+async def test_only_a_reviewer_who_may_see_the_bill_reopens_it_with_a_note(
+    http: httpx.AsyncClient, api_url: str, resources: Resources, unique: str
+) -> None:
+    account, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    other = await create_account(http, provider="pge", account_number=account_digits(uuid.uuid4().hex[:10]))
+    keys = {
+        "ingest": await create_key(resources.pool, name=f"ingest-{unique}", role=Role.INGEST),
+        "viewer": await create_key(resources.pool, name=f"viewer-{unique}", role=Role.VIEWER),
+        "elsewhere": await create_key(
+            resources.pool, name=f"elsewhere-{unique}", role=Role.REVIEWER, customer_id=other["customer_id"]
+        ),
+        "own": await create_key(
+            resources.pool, name=f"own-{unique}", role=Role.REVIEWER, customer_id=account["customer_id"]
+        ),
+    }
+    expected = {"ingest": 403, "viewer": 403, "elsewhere": 404}
+    for name, status in expected.items():
+        headers = {"Authorization": f"Bearer {keys[name].key}"}
+        async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60) as client:
+            response = await client.post(f"/bills/{bill_id}/reopen", json={"note": NOTE})
+            assert response.status_code == status, (name, response.text)
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"Authorization": f"Bearer {keys['own'].key}"}, timeout=60
+    ) as own:
+        for body in ({}, {"note": "   "}, {"note": NOTE, "bill": {}}):
+            refused = await own.post(f"/bills/{bill_id}/reopen", json=body)
+            assert refused.status_code == 422, (body, refused.text)
+        unknown = await own.post(f"/bills/{uuid.uuid4()}/reopen", json={"note": NOTE})
+        assert unknown.status_code == 404, unknown.text
+        job = await reopened(own, http, bill_id)
+    assert job["customer_id"] == account["customer_id"]
