@@ -278,18 +278,18 @@ _CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*o
 """Service taken away for not paying; not "interruption", which planned works name too ("Planned interruption
 scheduled 12/03/2026", "service will be interrupted on Dec 3 for line maintenance")."""
 _LOSING_SERVICE = rf"(?:{_CUT_OFF}|interrupt\w*|loss\s+of\s+service)"
-_AVOID_LOSING_SERVICE = rf"\b(?:avoid|avert|prevent|stop|halt|risk)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
+_AVOID_LOSING_SERVICE = rf"\b(?:avoid|avert|prevent|stop|halt)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
 """A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off", "to avoid late
 fees, collection, or disconnection"; not "to avoid a late fee or service interruption", five words on (the bill's own
 request, a re-read found)."""
 _A_WARNING = (
     rf"{_AVOID_LOSING_SERVICE}"
     rf"|\b(?:service|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_CUT_OFF}"
-    r"|\b(?:we|will)\s+(?:may\s+)?(?:disconnect|shut\s*off|terminate|cut\s+off)\b"
-    rf"|(?<!\bnot\s)\bsubject\s+to\s+{_CUT_OFF}"
-    rf"|\b{_LOSING_SERVICE}(?:\s+[\w-]+){{0,4}}?\s+(?:may|will|could)\s+(?:occur|result|begin|follow)\b"
+    r"|\bwe\s+(?:will|may|can)\s+(?:\w+\s+)?(?:disconnect|shut\s*off|terminate|cut\s+off)\b"
+    rf"|(?<!\bnot\s)(?<!\bnot\sbe\s)(?<!n't\s)(?<!\bnever\s)\bsubject\s+to\s+{_CUT_OFF}"
+    rf"|\b{_CUT_OFF}(?:\s+[\w-]+){{0,4}}?\s+(?:may|will|could)\s+(?:occur|result|begin|follow)\b"
     r"|\b(?:keep|restore)\s+(?:your\s+)?(?:\w+\s+)?service\s+(?:on|connected|active)\b"
-    r"|\b(?:remain|stay)\s+connected\b"
+    r"|\bremain\s+connected\b"
     r"|\b(?:disconnection|shut[\s-]*off|termination)\s+(?:is\s+)?scheduled\b"
 )
 """A warning of a cut-off for not paying: "or service will be disconnected", "or we may disconnect", "subject to
@@ -311,9 +311,9 @@ _A_NOTICES_DEADLINE = (
     r"\s+(?:[-\u2013\u2014]\s+)?(?:is\s+|now\s+)?(?:payment\s+)?due\b"
     r"|\barrears\b(?:\s+(?:installment|balance|amount|payment))?(?:\s+of\s+\S+)?\s+(?:is\s+|now\s+)?due\b"
     r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\s+(?:by|on)\b"
-    r"|\b(?:arrangement|agreement|deferred|extension|promise\s+to\s+pay|install?ment\s+plan)\b"
+    r"|\b(?:arrangement|deferred|payment\s+extension|extension\s+granted|promise\s+to\s+pay|install?ment\s+plan)\b"
     r"(?:(?![.;?!](?:\s|$)).){0,60}?"
-    r"(?<!\bnot\s)\bdue\b"
+    r"(?<!\bnot\s)(?<!\bamount\s)\bdue\b"
 )
 """A sentence dating what a notice or a plan asks ("Past due amount due by 12/15/2026 to avoid disconnection",
 "Pay $50.00 by 12/15/2026 to keep your service on", "Installment of $45.00 due by 12/20/2026", "Deferred Payment
@@ -330,7 +330,8 @@ _FALLBACK: dict[str, LabelSet] = {
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=rf"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|{_AVOID_LOSING_SERVICE}",
+        exclude_in_sentence=r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
+        r"|\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
     ),
 }
 """``FALLBACK``, and a due date asked for with the amount ("Please pay $148.37 by 03/25/2026"): the bill's only when
@@ -368,7 +369,9 @@ def _in_a_notice(lines: Sequence[Line], candidate: Candidate[Any]) -> bool:
     own name is no exemption: a notice's deadline is labelled "Payment Due:" and "Due Date:" too (a re-read found
     five accepted so)."""
     line = lines[candidate.line]
-    if _a_heading(line.text) or any(_a_heading(text) for text in _texts_above(lines, candidate.line, 2)):
+    if _a_heading(line.text) or any(
+        _NOTICE_HEADING.match(text.strip()) for text in _texts_above(lines, candidate.line, 2)
+    ):
         return True
     start, end = sentence_around(line.text, candidate.column)
     if _NOTICES_DEADLINE.search(line.text, start, end):

@@ -161,6 +161,14 @@ def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str
         "Due Date: 11/30/2026            Final Notice - N/A",
         "Due Date: 11/30/2026. Medical accounts are not subject to disconnection.",
         "Due Date: 11/30/2026\nsafety tip: trim trees near lines to prevent loss of service in storms.",
+        # and a fourth's (68E)
+        "Per your lease agreement, payment is due by 11/30/2026.",
+        "Due Date: 11/30/2026 (brief interruptions may occur on Dec 3 while we upgrade meters)",
+        "Payment Due: 11/30/2026 (your introductory bill credit will terminate after this statement)",
+        "Due Date: 11/30/2026. Medical customers will not be subject to disconnection.",
+        "Your water heater installment plan payment is included in the amount due by 11/30/2026.",
+        "10/20/2026   Past Due Notice\nDue Date: 11/30/2026",
+        "Due Date: 11/30/2026\nor set up AutoPay and never risk late fees or service interruption again.",
     ],
 )
 def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(due: str) -> None:
@@ -168,6 +176,14 @@ def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(d
     notice uses in no notice's sense; a line under it is no notice's sentence going on unless it goes on in lower
     case, with a warning."""
     assert _report(due) == ("accept", date(2026, 11, 30), [])
+
+
+def test_a_request_to_pay_warning_of_a_cut_off_is_not_dropped_for_another_request() -> None:
+    """Dropping the bill's own request for its warning left a deposit's "pay $45.00 by" alone, and accepted it (a
+    re-read, 68E): both are read, and their dates conflict."""
+    own = "Please pay $168.76 by 11/30/2026 to prevent late fees and service interruption."
+    decision, _, reasons = _report(f"{own}\nNew account deposit: pay $45.00 by 12/14/2026.")
+    assert (decision, "conflicting_values:due_date" in reasons) == ("review", True)
 
 
 def test_the_bills_own_request_naming_its_past_due_part_still_conflicts_with_a_notices() -> None:
