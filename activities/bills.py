@@ -108,6 +108,13 @@ SELECT b.job_id, b.payload, b.content_sha256, COALESCE(b.revised_at, b.created_a
 record of those bytes: a corrected version's job fetched none)."""
 
 
+STORED_BILL_CHANGED = (
+    "the bill changed since it was reopened (a re-issued statement or another correction replaced it): reopen it again"
+    " to review what it holds now"
+)
+"""Why a reopened bill's decision is not taken: it was made on a version no longer stored."""
+
+
 def bill_id_for(job_id: str) -> str:
     """A bill's id is derived from its job, so every retry writes the same row."""
     return str(uuid.uuid5(_BILL_NAMESPACE, job_id))
@@ -259,12 +266,7 @@ async def _replace(conn: asyncpg.Connection, request: PersistRequest, given: Nor
         request.utility_account_id,
     )
     if current is None or current["stored_at"] != replaces.stored_at:
-        raise ApplicationError(
-            "the bill changed since it was reopened (a re-issued statement or another correction replaced it):"
-            " reopen it again to correct what it holds now",
-            type="StoredBillChanged",
-            non_retryable=True,
-        )
+        raise ApplicationError(STORED_BILL_CHANGED, type="StoredBillChanged", non_retryable=True)
     if bill.bill_period_start is not None and bill.bill_period_end is not None:
         other = await conn.fetchval(
             _OTHER_BILL_OF_THE_PERIOD,

@@ -164,8 +164,8 @@ class JobPublic(ApiModel):
     result: JobResult | None
     revised_by: str | None = Field(
         default=None,
-        description="the job whose re-issued statement for the same period replaced the bill this one stored: the"
-        " bill (result.bill_id) holds that job's figures now",
+        description="the job whose re-issued statement for the same period, or whose correction of the bill reopened,"
+        " replaced the bill this one stored: the bill (result.bill_id) holds that job's figures now",
     )
     created_at: datetime
     updated_at: datetime

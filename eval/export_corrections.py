@@ -9,7 +9,8 @@ follows its content type) and ``review_<job id>.expected.json`` (the corrected b
 ``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
 ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
 Running it again rewrites the same files, and removes the ones of a correction since withdrawn (a later
-decision) or of a bill exported earlier under another extension. It exits 1 when it skipped a correction.
+decision, or a later correction of the same bill reopened) or of a bill exported earlier under another extension.
+It exits 1 when it skipped a correction.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
         LIMIT 1
   ) a ON true
  WHERE d.action = 'correct' AND d.after IS NOT NULL
+   -- withdrawn by a later correction of the same bill, reopened (a re-issue's replacement is another file's)
+   AND NOT EXISTS (SELECT 1 FROM bill_revisions r JOIN ingestion_jobs j ON j.id = r.replaced_by_job
+                    WHERE r.job_id = d.job_id AND j.job_type = 'reopen')
  ORDER BY d.job_id
 """
 

@@ -22,7 +22,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 with workflow.unsafe.imports_passed_through():
     import workflows.policies as policies  # not `from workflows import`: that form runs it again per workflow
     from activities.analytics import AnalyticsActivities
-    from activities.bills import BillActivities
+    from activities.bills import STORED_BILL_CHANGED, BillActivities
     from activities.extraction import ExtractionActivities
     from activities.fetching import FetchActivities
     from activities.jobs import JobActivities
@@ -595,14 +595,10 @@ class BillIngestionWorkflow:
     async def _review_stored(self, request: IngestionRequest, reopened: ReopenedBill) -> IngestionResult:
         """A stored bill a reviewer reopened, reviewed as stored: a correction replaces it with a new version (the
         one replaced kept, as a re-issue's is), an approval leaves it as it is."""
-        stored = await self._step(
-            "load_stored_bill",
-            BillActivities.load_stored_bill,
-            StoredBillQuery(
-                job_id=request.job_id, bill_id=reopened.bill_id, utility_account_id=request.utility_account_id
-            ),
-            policies.DATABASE,
+        query = StoredBillQuery(
+            job_id=request.job_id, bill_id=reopened.bill_id, utility_account_id=request.utility_account_id
         )
+        stored = await self._step("load_stored_bill", BillActivities.load_stored_bill, query, policies.DATABASE)
         self._account_number, self._reopened = stored.account_number, True
         self._reasons = [REOPENED_REASON]
         extraction = ExtractionOutcome(bill=stored.bill, reasons=self._reasons, extractor="stored", pages=0)
@@ -621,7 +617,10 @@ class BillIngestionWorkflow:
             error = "no review decision before the timeout: the stored bill stands"
             return await self._finish(base.model_copy(update={"status": JobStatus.REVIEW_EXPIRED, "error": error}))
         base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
-        if decision.action is not ReviewAction.CORRECT or decision.bill is None:  # approved: it stands
+        if decision.action is not ReviewAction.CORRECT or decision.bill is None:  # approved: it stands, if still it
+            now = await self._step("confirm_stored_bill", BillActivities.load_stored_bill, query, policies.DATABASE)
+            if now.version != stored.version:
+                raise ApplicationError(STORED_BILL_CHANGED, type="StoredBillChanged", non_retryable=True)
             return await self._finish(base.model_copy(update={"status": JobStatus.SUCCEEDED}))
         storing = self._store(request, base, stored.artifact, decision.bill, "review", replaces=stored.version)
         return await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)

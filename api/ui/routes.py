@@ -312,7 +312,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         elif problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
             error = OVERRIDE_OFFERED
         taken_first = reason == ReviewRefusal.TAKEN_FIRST
-        period_stored = reason == ReviewRefusal.PERIOD_STORED
+        # A reopened bill's correction onto another bill's period is refused however confirmed: no box to tick.
+        period_stored = reason == ReviewRefusal.PERIOD_STORED and problem.extra.get("outcome") != "refused"
         if task.status in OPEN and task.revision != body.revision and not taken_first:  # escalated meanwhile
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
@@ -334,7 +335,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             # Offered again, ticked, where another refusal (the checks' 422) answers a decision that confirmed it.
             period_stored=period_stored or body.onto_stored_period,
             period_confirmed=body.onto_stored_period,
-            reload=problem.status_code == 409 and not period_stored,  # the task moved on: its words say to reload it
+            reload=problem.status_code == 409 and reason != ReviewRefusal.PERIOD_STORED,  # the task moved on
         )
     session = current_session(request)
     if session is not None:
@@ -719,6 +720,10 @@ PERIOD_STORED_OUTCOMES = {
     "replaces": "replace it (as a re-issued statement: its statement date is later)",
     "duplicate": "be refused as its duplicate, and your corrections not stored",
 }
+PERIOD_TAKEN = (
+    "Nothing was sent: job {job} already stored this account's bill for that period, and a reopened bill cannot take"
+    " another bill's period. Check the period and the account number."
+)
 STALE = "Nothing was sent: the task changed since this page was read."
 STALE_RELOAD = "Reload the task and check it against the bill before you decide again: your entries are kept below."
 NOT_PENDING = (
@@ -758,6 +763,8 @@ def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:
         return f"{STALE} {STALE_RELOAD}"
     if reason == ReviewRefusal.NOT_PENDING:
         return NOT_PENDING if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
+    if reason == ReviewRefusal.PERIOD_STORED and problem.extra.get("outcome") == "refused":
+        return PERIOD_TAKEN.format(job=problem.extra.get("stored_job_id"))
     if reason == ReviewRefusal.PERIOD_STORED:
         outcome = PERIOD_STORED_OUTCOMES.get(str(problem.extra.get("outcome")), "replace it or be its duplicate")
         return PERIOD_STORED.format(job=problem.extra.get("stored_job_id"), outcome=outcome)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from api.auth import Role, create_key
+from eval.export_corrections import corrections
 from shared.models import SETTLED_STATUSES
 from shared.settings import Settings
 from tests.helpers import account_digits, bill_text, create_account, upload_and_wait, wait_for_status
@@ -28,6 +29,17 @@ async def stored(http: httpx.AsyncClient, unique: str) -> tuple[dict[str, Any], 
     job = await upload_and_wait(http, account, bill_text(number, total="60.00"))
     assert job["status"] == "SUCCEEDED", job
     return account, job
+
+
+def reissue_of(number: str) -> str:
+    """The utility's re-issue of ``stored``'s bill: dated later, charges 50.00."""
+    return (
+        bill_text(number, total="60.00")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
+        .replace("Current Charges          $60.00", "Current Charges          $50.00")
+        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
+    )
 
 
 async def reopened(reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, bill_id: str) -> dict[str, Any]:
@@ -126,14 +138,7 @@ async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
     bill_id = first["result"]["bill_id"]
     job = await reopened(reviewer_http, http, bill_id)
     task = await read_task(reviewer_http, job["id"])
-    reissue = (
-        bill_text(account_digits(unique), total="60.00")
-        .replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
-        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
-        .replace("Current Charges          $60.00", "Current Charges          $50.00")
-        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
-    )
-    revised = await upload_and_wait(http, account, reissue)
+    revised = await upload_and_wait(http, account, reissue_of(account_digits(unique)))
     assert (revised["status"], revised["result"]["revises"]) == ("SUCCEEDED", first["id"])
 
     corrected = {**task["bill"], "due_date": "2026-03-27"}
@@ -146,6 +151,40 @@ async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
     assert "changed since it was reopened" in failed["error"], failed["error"]
     row = await resources.pool.fetchrow("SELECT job_id, total_amount, due_date FROM bills WHERE id = $1", bill_id)
     assert (str(row["job_id"]), row["total_amount"], row["due_date"]) == (revised["id"], 50, date(2026, 3, 25))
+
+
+async def test_an_approval_of_a_bill_changed_since_it_was_reopened_is_not_reported_done(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, unique: str
+) -> None:
+    """Approved after a re-issue replaced it, the job said SUCCEEDED with figures no longer stored (a review found)."""
+    account, first = await stored(http, unique)
+    job = await reopened(reviewer_http, http, first["result"]["bill_id"])
+    task = await read_task(reviewer_http, job["id"])
+    revised = await upload_and_wait(http, account, reissue_of(account_digits(unique)))
+    assert revised["result"]["revises"] == first["id"]
+    approve = {"action": "approve", "revision": task["revision"]}
+    decided = await reviewer_http.post(f"/reviews/{job['id']}", json=approve)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "FAILED"
+    assert "changed since it was reopened" in (await http.get(f"/jobs/{job['id']}")).json()["error"]
+
+
+async def test_a_correction_a_later_reopening_corrected_again_is_not_exported(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Both were exported, the same raw bill with two goldens, one of which ``eval.run`` must fail (a review found)."""
+    _, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    jobs = []
+    for due in ("2026-03-27", "2026-03-29"):
+        job = await reopened(reviewer_http, http, bill_id)
+        task = await read_task(reviewer_http, job["id"])
+        body = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "due_date": due}}
+        assert (await reviewer_http.post(f"/reviews/{job['id']}", json=body)).json()["status"] == "SUCCEEDED"
+        jobs.append(job["id"])
+    exported = {c.job_id: c.bill.due_date for c in (await corrections(resources.pool)).paired}
+    assert jobs[0] not in exported, "withdrawn by the later correction"
+    assert exported[jobs[1]] == date(2026, 3, 29)
 
 
 async def test_a_correction_onto_another_stored_bills_period_is_refused(
