@@ -583,6 +583,8 @@ class UnreadTask:
     artifact_url: str
     account_number: str = ""
     account_label: str | None = None
+    reopened: None = None
+    """Not known unread: the page offers what any task's does (the workflow refuses a reopened bill's rejection)."""
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
