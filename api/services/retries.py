@@ -75,6 +75,7 @@ STEP_ACTIVITIES = {
     "expire_review": "close_review_task",
     "cancel_review": "close_review_task",
     "take_back_review": "open_review_task",
+    "confirm_stored_bill": "load_stored_bill",
 }
 """The steps ``BillIngestionWorkflow`` names otherwise than the activity they run; every other step is its
 activity's name."""
