@@ -324,6 +324,13 @@ $0.00", "applies to overdue amounts", "ask about a payment extension"), which re
 plan's installment is no exception: a plan's name stands in notices' sentences as often ("Past due amount due by
 12/15/2026 or you will be removed from Budget Billing", a re-read found accepted by an exception for it)."""
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
+_A_NOTICES_WORD = re.compile(
+    r"disconnect|shut|terminat|suspen|cut|turned\s+off|interrupt|loss\s+of\s+service|keep|restore|remain\s+connected"
+    r"|past[\s-]+due|overdue|delinquent|deferred|arrears|instal|arrangement|extension|promise|notice"
+)
+"""A word each of ``_NOTICES_DEADLINE``'s wordings and ``_NOTICE_HEADING`` holds, in lower case: one scan of a bill's
+text without them (most bills) costs 0.03 ms, where ``_NOTICES_DEADLINE`` itself, case-blind with its look-behinds,
+cost 1.2 ms (300 generated bills)."""
 _FALLBACK: dict[str, LabelSet] = {
     **FALLBACK,
     "due_date": LabelSet.of(
@@ -353,7 +360,7 @@ def _read_in_a_notice(
     due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a weaker
     wording's date was read in its place (three adversarial re-reads, session 67). A line printing the amount due is
     the bill's own ("Budget installment due on 11/30/2026: $139.00")."""
-    if not (_NOTICES_DEADLINE.search(text) or "notice" in text.lower()):  # most bills: nothing to read again
+    if not _A_NOTICES_WORD.search(text.lower()):  # most bills: nothing to read again
         return False
     read = [c for c in _candidates(lines, labels, "due_date", take, stop) if c.value == due]
     if not read or not all(_in_a_notice(lines, c) for c in read):
