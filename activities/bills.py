@@ -200,7 +200,7 @@ class BillActivities:
                     stored_bill=stored_bill,
                 )
             if request.replaces is not None:
-                return await _replace(conn, request, given)
+                return await _replace(conn, request, given, request.replaces)
             existing = await conn.fetchrow(
                 _SAME_BILL,
                 request.utility_account_id,
@@ -249,16 +249,17 @@ class BillActivities:
 _OTHER_BILL_OF_THE_PERIOD = f"""
 SELECT job_id FROM bills WHERE utility_account_id = $1 AND id <> $2::uuid AND {SAME_STATEMENT} LIMIT 1
 """
-"""Another stored bill of the statement ``$3`` to ``$5`` describe (``SAME_STATEMENT``) than bill ``$2``."""
+"""Another bill than ``$2`` stored for the statement that account number ``$3`` and the period ``$4`` to ``$5`` name
+(``SAME_STATEMENT``)."""
 
 
-async def _replace(conn: asyncpg.Connection, request: PersistRequest, given: NormalizedBill) -> PersistOutcome:
+async def _replace(
+    conn: asyncpg.Connection, request: PersistRequest, given: NormalizedBill, replaces: StoredVersion
+) -> PersistOutcome:
     """A reviewer's correction of a reopened bill: a new version of it, under its id, the one replaced kept in
     ``bill_revisions`` as a re-issue's is. Refused (non-retryable, nothing written) where the bill changed since the
     reviewer saw it, or the corrected period is another stored bill's: two bills of one statement would count its
     month twice."""
-    replaces = request.replaces
-    assert replaces is not None
     bill = request.bill
     current = await conn.fetchrow(
         f"SELECT job_id, created_at, {STORED_AT} FROM bills WHERE id = $1 AND utility_account_id = $2",
