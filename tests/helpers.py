@@ -220,6 +220,27 @@ Total Usage               350 kWh
 """
 
 
+def reissue_text(account_number: str) -> str:
+    """The utility's re-issue of ``bill_text(account_number, total="60.00")``: dated later, charges 50.00."""
+    return (
+        bill_text(account_number, total="60.00")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+        .replace("Electric Supply           $40.00", "Electric Supply           $30.00")
+        .replace("Current Charges          $60.00", "Current Charges          $50.00")
+        .replace("Total Amount Due         $60.00", "Total Amount Due         $50.00")
+    )
+
+
+def january_text(account_number: str) -> str:
+    """``bill_text(account_number, total="60.00")`` for the month before: January, stated 02/05/2026."""
+    return (
+        bill_text(account_number, total="60.00")
+        .replace("Statement Date: 03/05/2026", "Statement Date: 02/05/2026")
+        .replace("Billing Period: 02/01/2026 - 02/28/2026", "Billing Period: 01/01/2026 - 01/31/2026")
+        .replace("Due Date: 03/25/2026", "Due Date: 02/25/2026")
+    )
+
+
 def account_digits(unique: str) -> str:
     digits = str(int(unique, 16))[-10:].rjust(10, "7")
     return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"

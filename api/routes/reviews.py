@@ -292,37 +292,30 @@ async def decide_review(
     return result
 
 
-async def _refuse_onto_a_stored_period(state: AppState, job: dict[str, Any], bill: NormalizedBill) -> None:
-    """The 409 for a correction whose account and period another job stored a bill for, unless confirmed."""
-    stored = await stored_for_period(
-        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill
-    )
-    if stored is not None:
-        raise _refused(
-            f"{stored}. Check the corrected period and account number; if they are right, send the decision again"
-            " with onto_stored_period",
-            ReviewRefusal.PERIOD_STORED,
-            stored_job_id=stored.job_id,
-            outcome="replaces" if stored.replaced else "duplicate",
-        )
-
-
-async def _refuse_another_bills_period(
-    state: AppState, job: dict[str, Any], bill: NormalizedBill, bill_id: str
+async def _refuse_onto_a_stored_period(
+    state: AppState, job: dict[str, Any], bill: NormalizedBill, *, reopened_bill: str | None = None
 ) -> None:
-    """The 409 for a reopened bill's correction onto the period another stored bill holds: persisting would refuse it
-    (one statement stored twice counts its month twice), so the reviewer hears it now, with no way to confirm it."""
+    """The 409 for a correction whose account and period another job stored a bill for, unless confirmed. A
+    reopened bill's correction (``reopened_bill``, the bill it corrects, not another) cannot be confirmed: persisting
+    would refuse it, since one statement stored twice counts its month twice."""
     stored = await stored_for_period(
-        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=bill_id
+        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=reopened_bill
     )
-    if stored is not None:
-        raise _refused(
+    if stored is None:
+        return
+    if reopened_bill is not None:
+        detail = (
             f"the corrected account and period are those of the bill job {stored.job_id} stored: a reopened bill"
-            " cannot take another bill's period. Check the corrected period and account number",
-            ReviewRefusal.PERIOD_STORED,
-            stored_job_id=stored.job_id,
-            outcome="refused",
+            " cannot take another bill's period. Check the corrected period and account number"
         )
+        outcome = "refused"
+    else:
+        detail = (
+            f"{stored}. Check the corrected period and account number; if they are right, send the decision again"
+            " with onto_stored_period"
+        )
+        outcome = "replaces" if stored.replaced else "duplicate"
+    raise _refused(detail, ReviewRefusal.PERIOD_STORED, stored_job_id=stored.job_id, outcome=outcome)
 
 
 def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:
@@ -363,10 +356,9 @@ async def submit_decision(
     if JobStatus(job["status"]).is_terminal:
         return await _repeated(state, handle, job, update_id)
     reopened = _reopening(job)
-    if body.bill is not None and reopened is not None:
-        await _refuse_another_bills_period(state, job, body.bill, reopened["bill_id"])
-    elif body.bill is not None and not body.onto_stored_period:
-        await _refuse_onto_a_stored_period(state, job, body.bill)
+    if body.bill is not None and (reopened is not None or not body.onto_stored_period):
+        reopened_bill = reopened["bill_id"] if reopened is not None else None
+        await _refuse_onto_a_stored_period(state, job, body.bill, reopened_bill=reopened_bill)
     on_sending()
     try:
         starting = handle.start_update(

@@ -161,6 +161,31 @@ INSERT_JOB = """
 on each pooled connection, rolled back)."""
 
 
+async def insert_job(
+    db: asyncpg.Pool | asyncpg.Connection,
+    request: IngestionRequest,
+    *,
+    scope: str | None = None,
+    idempotency_key: str | None = None,
+    dispatched: bool = False,
+) -> asyncpg.Record | None:
+    """The PENDING row of the job ``request`` starts (``INSERT_JOB``), or None where its id or key is taken;
+    ``dispatched`` when its workflow is started here, not by the dispatcher."""
+    return await db.fetchrow(
+        INSERT_JOB,
+        request.job_id,
+        request.customer_id,
+        request.utility_account_id,
+        workflow_id_for(request.job_id),
+        request.job_type,
+        JobStatus.PENDING,
+        scope,
+        idempotency_key,
+        request.model_dump(mode="json"),
+        dispatched,
+    )
+
+
 async def start_job(
     *,
     pool: asyncpg.Pool,
@@ -187,19 +212,7 @@ async def start_job(
     job_id = job_id or str(uuid.uuid4())
     scope = idempotency_scope(principal) if idempotency_key else None
     request = ingestion_request(settings, job_id=job_id, account=account, job_type=job_type, upload=upload)
-    row = await pool.fetchrow(
-        INSERT_JOB,
-        job_id,
-        account["customer_id"],
-        account["id"],
-        workflow_id_for(job_id),
-        job_type,
-        JobStatus.PENDING,
-        scope,
-        idempotency_key,
-        request.model_dump(mode="json"),
-        dispatcher is None,
-    )
+    row = await insert_job(pool, request, scope=scope, idempotency_key=idempotency_key, dispatched=dispatcher is None)
     created = row is not None
     if row is None:
         existing = await find_idempotent_job(pool, principal=principal, key=idempotency_key)

@@ -8,11 +8,10 @@ from typing import Any
 from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.services.accounts import get_account
-from api.services.jobs import INSERT_JOB, ingestion_request
+from api.services.jobs import ingestion_request, insert_job
 from api.services.stored_bills import read_bill
 from api.state import AppState
-from shared.models import ENDED_STATUSES, JobStatus, JobType, ReopenedBill
-from shared.temporal import workflow_id_for
+from shared.models import ENDED_STATUSES, JobType, ReopenedBill
 
 _OPEN_REOPENING = """
 SELECT id FROM ingestion_jobs
@@ -45,18 +44,8 @@ async def reopen_bill(
                 code=ProblemCode.BILL_REOPENED,
                 job_id=str(open_job),
             )
-        row = await conn.fetchrow(
-            INSERT_JOB,
-            job_id,
-            account["customer_id"],
-            account["id"],
-            workflow_id_for(job_id),
-            JobType.REOPEN,
-            JobStatus.PENDING,
-            None,
-            None,
-            request.model_dump(mode="json"),
-            False,
-        )
+        row = await insert_job(conn, request)
+    if row is None:  # its id is a fresh uuid and it has no key: nothing can be taken
+        raise RuntimeError(f"job {job_id} conflicted with a row of its own id")
     state.dispatcher.wake()
     return dict(row)

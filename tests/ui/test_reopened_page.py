@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import account_digits, bill_text, upload_and_wait, wait_for_status
+from tests.helpers import account_digits, january_text, upload_and_wait, wait_for_status
 from tests.review.test_reopened_bills import NOTE, reopened, stored
 from tests.ui.conftest import csrf_of
 from tests.ui.test_ui_http import form_fields
@@ -28,12 +28,7 @@ async def test_the_page_of_a_reopened_bill_shows_the_note_and_corrects_it(
 
     assert "Approve keeps the stored bill as it is" in page.text
 
-    january = (
-        bill_text(account_digits(unique), total="60.00")
-        .replace("Statement Date: 03/05/2026", "Statement Date: 02/05/2026")
-        .replace("Billing Period: 02/01/2026 - 02/28/2026", "Billing Period: 01/01/2026 - 01/31/2026")
-    )
-    assert (await upload_and_wait(http, account, january))["status"] == "SUCCEEDED"
+    assert (await upload_and_wait(http, account, january_text(account_digits(unique))))["status"] == "SUCCEEDED"
     fields = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct"}
     onto = fields | {"bill_period_start": "2026-01-01", "bill_period_end": "2026-01-31"}
     refused = await reviewer.post(f"/ui/reviews/{job['id']}", data=onto)
