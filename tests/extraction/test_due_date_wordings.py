@@ -26,7 +26,7 @@ Previous Balance    $149.40
 Payment             -$99.40
 Current Charges     $118.76
 Amount Due          $168.76
-Payment must be received by 11/30/2026.
+Payment should reach us by 11/30/2026.
 
   Customer Charge   $14.00
   Energy 948 kWh    $97.69
@@ -54,7 +54,7 @@ def _report(due: str) -> tuple[str, date | None, list[str]]:
     ],
 )
 def test_a_notices_deadline_for_a_part_is_no_due_date(deadline: str) -> None:
-    """The bill's own due date is in a wording the reader does not know ("must be received by"): the notice's date
+    """The bill's own due date is in a wording the reader does not know ("should reach us by"): the notice's date
     for the past-due part was accepted as the due date (a wrong-accept hunt, session 67). Now a reviewer reads it."""
     assert _read(deadline) == ("review", None)
 
@@ -120,7 +120,7 @@ def test_a_request_to_pay_warning_of_a_late_charge_is_still_the_due_date() -> No
 )
 def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str, read: date) -> None:
     """The notice's date may be the bill's due date or not: hunts found each accepted with it, the bill's own printed
-    in a wording the reader does not know ("must be received by"). A reviewer tells them apart. The notice is the
+    in a wording the reader does not know ("should reach us by"). A reviewer tells them apart. The notice is the
     label's sentence, going on over the next line, or a notice's heading on its row or the line above."""
     assert _report(deadline) == ("review", read, ["notice_deadline:due_date"])
 
@@ -176,6 +176,48 @@ def test_a_due_date_printed_outside_a_notice_or_for_the_amount_due_is_accepted(d
     notice uses in no notice's sense; a line under it is no notice's sentence going on unless it goes on in lower
     case, with a warning."""
     assert _report(due) == ("accept", date(2026, 11, 30), [])
+
+
+OWN_DATE_WORDINGS = [
+    "Please remit by 11/30/2026.",
+    "Remit payment by: 11/30/2026",
+    "Remit on or before November 30, 2026",
+    "Payment must be received by 11/30/2026",
+    "Must be received on or before 11/30/2026",
+    "Date Due: 11/30/2026",
+    "Pay on or before 11/30/2026",
+    "Please pay before 11/30/2026",
+    "Your payment is due by 11/30/2026.",
+    "Payable by 11/30/2026",
+    "Please submit your payment by 11/30/2026",
+    "Last day to pay: 11/30/2026",
+    "Payment Deadline: 11/30/2026",
+    "Pay no later than 11/30/2026",
+]
+"""Wordings of a bill's own due date that were not read (sessions 67 and 68 hunts: the bill was accepted with a
+notice's date, or went to review with no due date)."""
+
+
+@pytest.mark.parametrize("own", OWN_DATE_WORDINGS)
+def test_the_bills_own_due_date_in_a_request_to_pay_is_read(own: str) -> None:
+    assert _report(own) == ("accept", date(2026, 11, 30), [])
+
+
+@pytest.mark.parametrize("own", OWN_DATE_WORDINGS)
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Your outstanding balance of $50.00 is due by 12/14/2026.",
+        "LATE NOTICE\nPay by: 12/15/2026",
+        "Minimum payment of $50.00 due by 12/15/2026 to keep your account in good standing.",
+        "Past due: $50.00 due by 12/14/2026\nOtherwise your electric service will be disconnected.",
+    ],
+)
+def test_the_bills_own_due_date_beside_a_notices_deadline_conflicts(own: str, notice: str) -> None:
+    """The notice's date was accepted where the bill's own was in one of these wordings, read by none (the hunts'
+    17 wrong accepts left in session 68): both are read now, and a reviewer tells them apart."""
+    decision, _, reasons = _report(f"{own}\n{notice}")
+    assert (decision, "conflicting_values:due_date" in reasons) == ("review", True), reasons
 
 
 def test_a_request_to_pay_warning_of_a_cut_off_is_not_dropped_for_another_request() -> None:
