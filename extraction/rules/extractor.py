@@ -35,6 +35,7 @@ from extraction.rules.layout import (
     cells,
     choose,
     find_candidates,
+    fold,
     sentence_around,
     to_lines,
 )
@@ -131,6 +132,12 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     due, total = values["due_date"], values["total_amount"]
     if due is not None and _read_in_a_notice(lines, text, labels, takers["due_date"], stop, due, total):
         reasons.append("notice_deadline:due_date")
+    if (
+        due is not None
+        and "conflicting_values:due_date" not in reasons
+        and _requested_otherwise(lines, text, due, takers["due_date"])
+    ):
+        reasons.append("conflicting_values:due_date")
 
     currency = bill_currency(text)
     currency_doubt = ["non_usd_currency"] if currency.foreign else []
@@ -396,6 +403,68 @@ def _a_heading(text: str) -> bool:
 _GOES_ON = re.compile(r"\s*\(?(?:to|or|and|otherwise|before|by)\b")
 """A line going on with the sentence of the one above ("to avoid disconnection of service."), not a line of its own
 that opens in lower case ("safety tip: ...", a web address)."""
+
+
+_REQUESTS_TO_PAY = Wordings.of(
+    r"date due",
+    r"pay (?:on or )?before",
+    r"pay no later than",
+    r"payable (?:on or )?(?:by|before)",
+    r"is due(?: by| on)?",
+    r"deadline",
+    r"remit(?: payment)? (?:on or )?(?:by|before)",
+    r"must be received (?:on or )?(?:by|before)",
+    r"submit (?:your )?payment (?:on or )?(?:by|before)",
+    r"last day to pay",
+)
+"""Requests to pay by a date in wordings no label reads ("Please remit by 11/30/2026.", "Date Due: 11/30/2026",
+"Payment must be received by 11/30/2026"): the hunts' bills (sessions 67, 68) printed their own due date so, and 17
+were accepted with a notice's date a label read. Words one space apart: "Date      Due" is two columns' headings."""
+_OPENS_ITS_SENTENCE = re.compile(r"\s*(?:(?:please|kindly)\s+)?(?:your\s+)?(?:payments?\s+)?", re.IGNORECASE)
+"""What may stand before a request to pay in its sentence or cell: not a subject of its own ("A deposit of $150.00 is
+payable by", "Applications must be received by"), which asks for another thing's payment."""
+_DATE_FOLLOWS = re.compile(r"[\s:\-\u2013]*(?:on\s+)?", re.IGNORECASE)
+"""What may stand between a request to pay and its date: a date further on is no date it asks ("must be received by
+5:00 p.m. on 12/04/2026")."""
+
+
+def _requested_otherwise(lines: Sequence[Line], text: str, due: date, take: Callable[[str], Found[Any] | None]) -> bool:
+    """Whether the bill asks to be paid by another date than the due date read, in a wording no label reads
+    (``_REQUESTS_TO_PAY``), opening its sentence or cell: one of the two is a notice's or another thing's, and a
+    reviewer tells which. These wordings only ever doubt a reading, never make one: read as labels, they read a
+    deposit's, a rebate's or a plan's date in place of a bill's own "Please pay $X by" (an adversarial re-read, 69D:
+    23 wrong accepts). Not a notice's own sentence ("Please remit by 12/15/2026 to avoid disconnection"): a bill
+    prints its own due date beside one."""
+    if _REQUESTS_TO_PAY.search(fold(text)) is None:  # most bills: one scan
+        return False
+    for line in lines:
+        for match in _REQUESTS_TO_PAY.finditer(line.folded):
+            start, end = sentence_around(line.text, match.start())
+            after = line.text[match.end() : end]
+            found = take(after)
+            if (
+                found is None
+                or found.value == due
+                or not _DATE_FOLLOWS.fullmatch(after, 0, found.start)
+                or not _OPENS_ITS_SENTENCE.fullmatch(line.text, start, match.start())
+                or line.text[start - 1 : start]
+                == ";"  # a clause going on about what came before ("fees ...; remit by")
+                or _OTHER_PAYMENTS_ROW.search(line.text)
+                or _NOTICES_DEADLINE.search(line.text, start, end)
+                or _NOT_THE_BILLS_REQUEST.search(line.text, start, end)
+            ):
+                continue
+            return True
+    return False
+
+
+_NOT_THE_BILLS_REQUEST = re.compile(
+    r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bsave\b|discount|waive", re.IGNORECASE
+)
+"""A draft's date, not one asked for ("Your payment is due 12/01/2026 and will be drafted automatically"), or an
+offer's ("Pay on or before 11/22/2026 and save $2.13", "pay before 04/01/2027 and we waive the reconnect fee")."""
+_OTHER_PAYMENTS_ROW = re.compile(r"install?ment|deposit|rebate", re.IGNORECASE)
+"""A row dating another payment than the bill's ("PAYMENT PLAN    Installment 4 of 6    Date Due 12/22/2026")."""
 
 
 def _texts_above(lines: Sequence[Line], index: int, count: int) -> list[str]:

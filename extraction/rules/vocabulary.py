@@ -139,15 +139,6 @@ GENERIC: dict[str, LabelSet] = {
         r"payment\s+due(?:\s+by|\s+on)?",
         r"please\s+pay\s+by",
         r"pay\s+by",
-        # Requests to pay the hunts' bills printed their own due date in (session 69), where a notice's date was
-        # accepted instead: "Date Due", "Pay on or before", "Payable by", "Pay no later than", "Payment is due by",
-        # "Payment Deadline", "Remit (payment) by", "Submit your payment by", "Must be received by". Grouped by their
-        # first word, with no optional word before it: each such alternative made every line's scan slower.
-        r"date\s+due",
-        r"pay(?:\s+(?:on\s+or\s+)?before|able\s+(?:on\s+or\s+)?(?:by|before)|\s+no\s+later\s+than)",
-        r"payment\s+(?:is\s+due(?:\s+by|\s+on)?|deadline)",
-        r"(?:remit(?:\s+payment)?|submit\s+(?:your\s+)?payment|must\s+be\s+received)\s+(?:on\s+or\s+)?(?:by|before)",
-        r"last\s+day\s+to\s+pay",
         r"due\s+by",
         r"due\s+on",
         r"(?:total|amount|balance)\s+due(?=\s+(?:[a-z]{3,9}\.?\s+\d|\d{1,2}/\d))",  # "Total due Nov 24, 2026  $263.34"

@@ -183,24 +183,18 @@ OWN_DATE_WORDINGS = [
     "Remit payment by: 11/30/2026",
     "Remit on or before November 30, 2026",
     "Payment must be received by 11/30/2026",
-    "Must be received on or before 11/30/2026",
     "Date Due: 11/30/2026",
     "Pay on or before 11/30/2026",
     "Please pay before 11/30/2026",
-    "Your payment is due by 11/30/2026.",
+    "Your payment is due 11/30/2026.",
     "Payable by 11/30/2026",
     "Please submit your payment by 11/30/2026",
     "Last day to pay: 11/30/2026",
     "Payment Deadline: 11/30/2026",
     "Pay no later than 11/30/2026",
 ]
-"""Wordings of a bill's own due date that were not read (sessions 67 and 68 hunts: the bill was accepted with a
-notice's date, or went to review with no due date)."""
-
-
-@pytest.mark.parametrize("own", OWN_DATE_WORDINGS)
-def test_the_bills_own_due_date_in_a_request_to_pay_is_read(own: str) -> None:
-    assert _report(own) == ("accept", date(2026, 11, 30), [])
+"""Requests to pay in wordings no label reads, the hunts' bills' own due date (sessions 67, 68): each was accepted
+with a notice's date a label read."""
 
 
 @pytest.mark.parametrize("own", OWN_DATE_WORDINGS)
@@ -213,11 +207,38 @@ def test_the_bills_own_due_date_in_a_request_to_pay_is_read(own: str) -> None:
         "Past due: $50.00 due by 12/14/2026\nOtherwise your electric service will be disconnected.",
     ],
 )
-def test_the_bills_own_due_date_beside_a_notices_deadline_conflicts(own: str, notice: str) -> None:
-    """The notice's date was accepted where the bill's own was in one of these wordings, read by none (the hunts'
-    17 wrong accepts left in session 68): both are read now, and a reviewer tells them apart."""
-    decision, _, reasons = _report(f"{own}\n{notice}")
-    assert (decision, "conflicting_values:due_date" in reasons) == ("review", True), reasons
+def test_a_request_to_pay_by_another_date_than_the_one_read_conflicts(own: str, notice: str) -> None:
+    """The notice's date is read; the request to pay by another date says one of the two is not the bill's."""
+    decision, read, reasons = _report(f"{own}\n{notice}")
+    assert (decision, "conflicting_values:due_date" in reasons) == ("review", True), (read, reasons)
+
+
+@pytest.mark.parametrize("own", OWN_DATE_WORDINGS)
+def test_a_request_to_pay_never_makes_a_reading(own: str) -> None:
+    """Read as labels, these wordings read a deposit's, a rebate's or a plan's date in place of the bill's own (an
+    adversarial re-read, 69D: 23 wrong accepts). They only doubt a reading: alone, the bill has no due date read."""
+    assert _report(own) == ("review", None, ["missing_field:due_date"])
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "A security deposit of $150.00 is payable by 12/20/2026.",
+        "Rebate applications must be received by 01/31/2027.",
+        "Walk-in payments must be received by 5:00 p.m. on 12/04/2026 to post the same day.",
+        "Pay on or before 11/22/2026 and save $2.13 (2% prompt payment discount).",
+        "Seasonal reconnection: pay before 04/01/2027 and we waive the $35.00 reconnect fee.",
+        "Budget Billing enrollment: pay no later than 12/10/2026 to start in January.",
+        "Solid waste fees are billed by the County; remit by 12/15/2026 to the County Treasurer.",
+        "PAYMENT PLAN    Installment 4 of 6    Date Due 12/22/2026",
+        "Your payment is due 12/05/2026 and will be drafted from your bank account.",
+        "Please remit by 12/15/2026 to avoid disconnection of service.",
+    ],
+)
+def test_another_things_date_after_a_request_to_pay_leaves_the_due_date(other: str) -> None:
+    """A request to pay about something else (its subject, an offer, a plan's row, a draft, a notice's sentence) or
+    with no date right after it is no doubt of the bill's own due date (an adversarial re-read's, 69D)."""
+    assert _report(f"Due Date: 11/30/2026\n{other}") == ("accept", date(2026, 11, 30), [])
 
 
 def test_a_request_to_pay_warning_of_a_cut_off_is_not_dropped_for_another_request() -> None:
