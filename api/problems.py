@@ -202,8 +202,9 @@ def problem_responses(
     *codes: int, members: Mapping[int, type[ProblemDetails]] | None = None
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for problem+json errors, so clients and fuzzers know them; ``members`` names a
-    code's problem with extension members of its own (a 409's ``utility_account_id``), else ``ProblemDetails``."""
-    models = members or {}
+    code's problem with extension members of its own (a 409's ``utility_account_id``), else ``ProblemDetails`` (a
+    422's ``InvalidRequest``, with its ``errors``)."""
+    models: dict[int, type[ProblemDetails]] = {422: InvalidRequest, **(members or {})}
     return {
         code: {
             "description": _DESCRIPTIONS.get(code, "error"),
@@ -220,6 +221,14 @@ _RETRY_AFTER = {
 }
 """A 429's and a 503's header, declared so a generated client exposes it: only in their descriptions' text, it was
 not (an integrator's probe)."""
+
+
+class InvalidRequest(ProblemDetails):
+    """A 422: what is wrong with the request, each with where (``errors``)."""
+
+    errors: list[dict[str, Any]] | None = None
+    """Each error: ``loc`` (where: ``["body", "customer_id"]``, ``["query", "limit"]``), ``msg`` and ``type``. Only
+    in OpenAPI's ``ProblemDetails`` as an extra member, a generated client dropped it (an integrator's probe)."""
 
 
 class AccountConflict(ProblemDetails):
@@ -250,12 +259,18 @@ class ReviewConflict(ProblemDetails):
     """False in the moment before the job reads RUNNING, while only the run's history has the decision."""
 
 
-class DecisionInvalid(ProblemDetails):
+class DecisionInvalid(InvalidRequest):
     """A review decision's 422: the body is invalid (``errors``), or a correction fails the bill's checks."""
 
-    errors: list[dict[str, Any]] | None = None
     failing_checks: list[str] | None = None
     """The checks a corrected bill fails: fix the bill, or send ``override`` with a note where it is right."""
+
+
+class ReopenConflict(ProblemDetails):
+    """``POST /bills/{id}/reopen``'s 409: a reopening of the bill is open already."""
+
+    job_id: str
+    """The open reopening's job: decide its review task."""
 
 
 class Problem(HTTPException):
@@ -319,6 +334,23 @@ def _in_clients_words(message: str) -> str:
     return message
 
 
+def _invalid_request(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
+    return problem_response(
+        request, 422, "the request is invalid: see errors", code=ProblemCode.INVALID_REQUEST, errors=errors
+    )
+
+
+def _not_utf8(error: UnicodeDecodeError) -> dict[str, Any]:
+    """A JSON body in another encoding than UTF-8 (a Latin-1 "Café", as some clients send by default): the framework
+    answered 400 "There was an error parsing the body", which says neither what nor where."""
+    byte = error.object[error.start : error.start + 1].hex()
+    return {
+        "loc": ["body", error.start],
+        "msg": f"the body is not UTF-8 (byte 0x{byte} at {error.start}): send JSON encoded in UTF-8",
+        "type": "json_invalid",
+    }
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -329,6 +361,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 "There was an error parsing the body"
+            return _invalid_request(request, [_not_utf8(exc.__cause__)])
         code = _FRAMEWORK_CODES.get(exc.status_code, ProblemCode.HTTP_ERROR)
         return problem_response(request, exc.status_code, exc.detail, code=code, headers=headers)
 
@@ -343,9 +377,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             }
             if error not in errors:  # a header both a dependency and its route read (Idempotency-Key) fails twice
                 errors.append(error)
-        return problem_response(
-            request, 422, "the request is invalid: see errors", code=ProblemCode.INVALID_REQUEST, errors=errors
-        )
+        return _invalid_request(request, errors)
 
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_down(exc):

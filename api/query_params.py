@@ -4,13 +4,15 @@ Ignored, a filter the API does not have reads as one it applied: ``GET /jobs?uti
 job the key may see, and ``?customer=5`` (for ``customer_id``) or ``?statuses=FAILED`` every job of every status. A
 script acting on that page (exporting an account's jobs, retrying the failed ones) acts on all of them. The JSON API's
 routers take this dependency; the UI's pages, which links from mail may reach with tracking parameters, do not.
-An upload's form is held to the same rule (``refuse_unknown``).
+An upload's form is held to the same rule (``refuse_unknown``). So is a parameter that takes one value sent more than
+once: ``?customer_id=1&customer_id=2`` answered customer 2's jobs alone, as if the API had read both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+import types
+from collections.abc import Collection, Mapping
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import Request, params
 from fastapi.dependencies.utils import get_flat_params
@@ -19,21 +21,55 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import ImmutableMultiDict
 
 
-def _taken(route: APIRoute) -> frozenset[str]:
-    """The names a route reads from the query string, its dependencies' too (~9 us: not cached, as Starlette's
-    routes cannot be dict keys, and only a request with a query string asks)."""
+def _taken(route: APIRoute) -> dict[str, bool]:
+    """The names a route reads from the query string, its dependencies' too, each with whether it takes several
+    values (~9 us: not cached, as Starlette's routes cannot be dict keys, and only a request with a query string
+    asks)."""
     fields = get_flat_params(route.dependant)
-    return frozenset(field.alias for field in fields if isinstance(field.field_info, params.Query))
+    return {
+        field.alias: _takes_many(field.field_info.annotation)
+        for field in fields
+        if isinstance(field.field_info, params.Query)
+    }
+
+
+def _takes_many(annotation: Any) -> bool:
+    """Whether a query parameter's type is a list of values (``list[JobStatus] | None``), not one value."""
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return any(_takes_many(arg) for arg in get_args(annotation) if arg is not type(None))
+    return origin in (list, set, frozenset, tuple)
 
 
 async def refuse_unknown_query_params(request: Request) -> None:
-    """422 naming each query parameter the route does not take, as FastAPI names a bad one."""
+    """422 naming each query parameter the route does not take, as FastAPI names a bad one, and each one sent more
+    than once that takes one value."""
     if not request.query_params:
         return
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    refuse_unknown(request.query_params, _taken(route), location="query", refusal="this route takes no query parameter")
+    taken = _taken(route)
+    refuse_unknown(request.query_params, taken, location="query", refusal="this route takes no query parameter")
+    _refuse_repeated(request.query_params, taken)
+
+
+def _refuse_repeated(sent: ImmutableMultiDict[str, Any], taken: Mapping[str, bool]) -> None:
+    """A 422 naming each parameter that takes one value and was sent several: only the last was read."""
+    repeated = [name for name in dict.fromkeys(sent.keys()) if not taken[name] and len(sent.getlist(name)) > 1]
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_long",
+                    "loc": ("query", name),
+                    "msg": f"{name!r} takes one value and was sent {len(sent.getlist(name))} times"
+                    f" ({', '.join(map(str, sent.getlist(name)))}): ask for each in its own request",
+                    "input": sent.getlist(name),
+                }
+                for name in repeated
+            ]
+        )
 
 
 def refuse_unknown(sent: ImmutableMultiDict[str, Any], taken: Collection[str], *, location: str, refusal: str) -> None:

@@ -21,7 +21,7 @@ from api.deps import (
     spend_rate_limit_token,
 )
 from api.locations import CREATED_LOCATION, answer_created
-from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, problem_responses
+from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, ReopenConflict, problem_responses
 from api.query_params import refuse_unknown
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillDetail, BillReopen, JobPublic
@@ -177,7 +177,7 @@ async def get_bill(bill_id: str, state: StateDep, principal: ReaderDep) -> BillD
     "/bills/{bill_id}/reopen",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    responses={**problem_responses(409), **CREATED_LOCATION},
+    responses={**problem_responses(409, members={409: ReopenConflict}), **CREATED_LOCATION},
 )
 async def reopen_stored_bill(
     bill_id: str, body: BillReopen, state: StateDep, principal: ReviewerDep, request: Request, response: Response

@@ -123,6 +123,30 @@ async def test_a_filter_the_api_does_not_have_is_a_422_not_ignored(
     assert by_path.status_code == 422, "every route of the JSON API, not the list alone"
 
 
+async def test_a_filter_that_takes_one_value_sent_twice_is_a_422_not_its_last(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``?customer_id=1&customer_id=2`` answered customer 2's jobs alone (the last value read), as if the API had read
+    both; a script exporting both customers acted on one. ``status`` takes several, and still does."""
+    first = await create_account(http, provider="pge", account_number=f"TWICE-A-{unique}")
+    second = await create_account(http, provider="pge", account_number=f"TWICE-B-{unique}")
+    await insert_job(resources.pool, first, status="FAILED")
+
+    for path, name, values in (
+        ("/jobs", "customer_id", (first["customer_id"], second["customer_id"])),
+        ("/jobs", "utility_account_id", (first["id"], second["id"])),
+        ("/utility-accounts", "provider", ("pge", "coned")),
+        ("/reviews", "customer_id", (first["customer_id"], second["customer_id"])),
+    ):
+        response = await http.get(path, params=[(name, value) for value in values])
+        assert response.status_code == 422, (path, response.text)
+        (error,) = response.json()["errors"]
+        assert error["loc"] == ["query", name] and "takes one value and was sent 2 times" in error["msg"], error
+
+    several = await http.get("/jobs", params=[("status", "FAILED"), ("status", "NEEDS_REVIEW")])
+    assert several.status_code == 200, several.text
+
+
 async def test_one_accounts_jobs_are_listed_and_paged_by_its_id(
     http: httpx.AsyncClient, anon_http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:

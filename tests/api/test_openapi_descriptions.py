@@ -92,6 +92,23 @@ async def test_a_conflicts_own_members_are_in_the_document(http: httpx.AsyncClie
     assert conflict.json()["code"] == ProblemCode.ACCOUNT_EXISTS
 
 
+async def test_every_422_documents_its_errors_and_a_reopenings_409_its_job(http: httpx.AsyncClient) -> None:
+    """Every 422 carries ``errors`` (README tells clients to read them), but the document named them on one route's
+    alone, so a generated client dropped them; a reopening's 409 carried ``job_id`` undocumented (an integrator's
+    probe)."""
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "422" in operation["responses"]
+        and "errors" not in operation["responses"]["422"]["content"]["application/problem+json"]["schema"]["properties"]
+    ]
+    assert not undocumented, undocumented
+    reopened = paths["/bills/{bill_id}/reopen"]["post"]["responses"]["409"]["content"]["application/problem+json"]
+    assert "job_id" in reopened["schema"]["properties"]
+
+
 async def test_every_problem_documents_the_codes_a_client_branches_on(http: httpx.AsyncClient) -> None:
     """Errors had no machine-readable kind: a client matched ``detail``'s words, which change with a release (an
     integrator's probe). Every problem answered has a ``code``, and the document lists them all."""

@@ -124,6 +124,18 @@ async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     assert await resources.pool.fetchval("SELECT count(*) FROM utility_accounts") == before
 
 
+async def test_a_json_body_not_in_utf8_is_a_422_saying_so(http: httpx.AsyncClient, resources: Resources) -> None:
+    """A Latin-1 "Café" (some clients' default encoding) was a 400 "There was an error parsing the body", which said
+    neither what nor where, and OpenAPI lists no 400 for these routes."""
+    before = await resources.pool.fetchval("SELECT count(*) FROM customers")
+    for path in ("/customers", "/utility-accounts"):
+        refused = await http.post(path, content=b'{"name": "Caf\xe9"}', headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["errors"]
+        assert error["loc"] == ["body", 13] and "not UTF-8 (byte 0xe9 at 13)" in error["msg"], error
+    assert await resources.pool.fetchval("SELECT count(*) FROM customers") == before
+
+
 async def test_optional_text_too_long_is_counted_in_characters(http: httpx.AsyncClient, unique: str) -> None:
     """A label over its bound read "Value should have at most 200 items after validation, not 201"."""
     customer = (await http.post("/customers", json={"name": f"Long label {unique}"})).json()
