@@ -71,6 +71,17 @@ class DatabaseUrlUnusable(StartRefused):
     """``DATABASE_URL`` does not parse; the message says why without quoting it."""
 
 
+class DatabaseRefusedUs(StartRefused):
+    """Postgres answered and refused who we are or what we asked for: a wrong password or user, no such database.
+    The worker's and the API's last line was "worker failed" over a 50-line traceback ending in asyncpg's error (an
+    operator's probe, 69C), for the commonest mistake of a deploy."""
+
+
+REFUSALS_OF_US = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+"""How Postgres refuses a login (a wrong password, a user it does not have or that ``pg_hba.conf`` turns away; asyncpg's
+``InvalidPasswordError`` is one) or a database it does not have: waiting will not change either."""
+
+
 def resolve_database_url(settings: Settings, *, one_shot: bool = False) -> str:
     """``DATABASE_URL`` when set; otherwise the embedded server under ``.data/`` (started if needed).
 
@@ -179,6 +190,11 @@ async def create_pool(
         # asyncpg's parse errors quote the URL around where parsing broke: with a `?`, `#` or `/` in the
         # password, that is part of the password (printed raw by a crashing worker or api.keys).
         raise DatabaseUrlUnusable(_url_advice(dsn, error)) from None
+    except REFUSALS_OF_US as error:
+        raise DatabaseRefusedUs(
+            f"Postgres at DATABASE_URL refused the connection: {type(error).__name__}: {error}"
+            " (check the user, the password, in the URL or PGPASSWORD, and the database's name)"
+        ) from None
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
         # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
         # a TLS file named but missing was waited on for a minute, then reported without its name.
@@ -196,7 +212,14 @@ async def open_for_a_command(settings: Settings) -> asyncpg.Pool:
     refused connection, a missing socket or a wrong password printed a traceback through asyncpg's internals."""
     try:
         return await create_pool(settings, one_shot=True)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, DatabaseUrlUnusable) as error:
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        DatabaseUrlUnusable,
+        DatabaseRefusedUs,
+    ) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise SystemExit(
             f"error: the database at DATABASE_URL could not be opened: {type(error).__name__}"

@@ -173,6 +173,12 @@ class LogFormat(StrEnum):
         return cls._value2member_map_.get(value.lower()) if isinstance(value, str) else None  # type: ignore[return-value]
 
 
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+"""A Cloud Storage bucket's name (https://cloud.google.com/storage/docs/buckets#naming), but for its rarer rules."""
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_]{1,1024}")
+"""A BigQuery dataset's name, without its project (``GCP_PROJECT``)."""
+
+
 class Settings(BaseSettings):
     """One settings object per process, read from the environment once."""
 
@@ -401,6 +407,25 @@ class Settings(BaseSettings):
         if (host_port := _as_host_port(address)) is None:
             raise ValueError("needs host:port, e.g. temporal.example.com:7233 (no scheme: TEMPORAL_TLS turns TLS on)")
         return host_port
+
+    @field_validator("gcs_bucket")
+    @classmethod
+    def _a_bucket_name(cls, name: str) -> str:
+        # Checked by the client only when the worker or the API looked the bucket up: a 36-line traceback ending
+        # "Bucket names must start and end with a number or letter", naming no variable (an operator's probe, 69C).
+        if not (_BUCKET_NAME.fullmatch(name) and all(len(part) <= 63 for part in name.split("."))):
+            raise ValueError(
+                "not a bucket name: 3 to 63 lower-case letters, digits, dashes or underscores (dots too, up to"
+                " 222), beginning and ending with a letter or a digit"
+            )
+        return name
+
+    @field_validator("bq_dataset")
+    @classmethod
+    def _a_dataset_name(cls, name: str) -> str:
+        if not _DATASET_NAME.fullmatch(name):
+            raise ValueError("not a dataset name: letters, digits and underscores, up to 1,024 (no project)")
+        return name
 
     @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
     @classmethod

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import certifi
 import pytest
 from pydantic import SecretStr
 
-from shared.db import DatabaseUrlUnusable, create_pool
+from shared.db import DatabaseRefusedUs, DatabaseUrlUnusable, create_pool
 from shared.settings import Environment, Settings
+from shared.startup import when_reachable
 
 PASSWORD_TAIL = "Tz7sQ2secretTail"
 
@@ -36,6 +40,25 @@ async def test_an_unparsable_url_is_refused_without_quoting_it(app_settings: Set
     assert refused.value.__suppress_context__, "a traceback would print asyncpg's error, quoting the URL"
     assert "Xk9" not in str(refused.value) and PASSWORD_TAIL not in str(refused.value)
     assert "PGPASSWORD" in str(refused.value)
+
+
+async def test_a_database_or_user_postgres_refuses_is_one_line_at_once(app_settings: Settings, pg_url: str) -> None:
+    """A wrong user or password, or a database's name mistyped: the worker's and the API's last line was "worker
+    failed" over a 50-line traceback ending in asyncpg's error (an operator's probe, 69C). Now a refusal of the start,
+    one line naming what to check, and not waited out as an unreachable server is."""
+    url = urlsplit(pg_url)
+    server = url.netloc.rsplit("@", 1)[-1]
+    for wrong, said in (
+        (url._replace(path="/no_such_database_69"), 'database "no_such_database_69" does not exist'),
+        (url._replace(netloc=f"no_such_role_69@{server}"), 'role "no_such_role_69" does not exist'),
+    ):
+        settings = app_settings.model_copy(update={"database_url": SecretStr(wrong.geturl())})
+        started = time.monotonic()
+        with pytest.raises(DatabaseRefusedUs) as refused:
+            await when_reachable("Postgres", partial(create_pool, settings), within=60)
+        assert time.monotonic() - started < 30, "refused at once, not waited for"
+        assert said in str(refused.value) and "check the user, the password" in str(refused.value), refused.value
+        assert refused.value.__suppress_context__
 
 
 @pytest.fixture()

@@ -34,6 +34,17 @@ def test_malformed_payload_keys_are_refused_at_start(module: str) -> None:
     assert "not-base64-9f3e" not in done.stderr + done.stdout
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"), [("GCS_BUCKET", "Bad_Bucket!!"), ("GCS_BUCKET", "ab"), ("BQ_DATASET", "proj.minimeter")]
+)
+def test_a_bucket_or_dataset_name_that_is_none_is_refused_by_its_variable(setting: str, value: str) -> None:
+    """The client refused the name only when the worker looked the bucket up: a 36-line traceback naming no variable
+    (an operator's probe, 69C)."""
+    done = run_entry_point("worker", **{setting: value})
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().startswith(f"{REFUSED}{setting}: not a "), done.stderr
+
+
 def test_a_cross_field_refusal_is_one_line_too() -> None:
     done = run_entry_point("worker", REVIEW_SLA="P30D", REVIEW_TIMEOUT="P7D")
     assert done.returncode != 0 and "Traceback" not in done.stderr
