@@ -177,19 +177,33 @@ async def get_bill(bill_id: str, state: StateDep, principal: ReaderDep) -> BillD
     "/bills/{bill_id}/reopen",
     status_code=status.HTTP_201_CREATED,
     response_model=JobPublic,
-    responses={**problem_responses(409, members={409: ReopenConflict}), **CREATED_LOCATION},
+    responses={
+        200: {"model": JobPublic, "description": "the job this Idempotency-Key reopened the bill with"},
+        **problem_responses(409, members={409: ReopenConflict}),
+        **CREATED_LOCATION,
+    },
 )
 async def reopen_stored_bill(
-    bill_id: str, body: BillReopen, state: StateDep, principal: ReviewerDep, request: Request, response: Response
+    bill_id: str,
+    body: BillReopen,
+    state: StateDep,
+    principal: ReviewerDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Review a stored bill again, as stored: a job whose review task shows it with the note, for a reviewer to
     correct (a new version of the bill replaces this one, in Postgres and the warehouse) or approve as it stands."""
-    job = await reopen_bill(
+    job, created = await reopen_bill(
         state,
         principal,
         bill_id=bill_id,
         note=body.note,
         reviewer=principal.identity_within(REVIEWER_MAX_LENGTH),
+        idempotency_key=idempotency_key,
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        return job_public(job, state.settings)
     answer_created(request, response, f"/jobs/{job['id']}")
     return job_public(job, state.settings)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
+
 from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.services.accounts import get_account
-from api.services.jobs import ingestion_request, insert_job
+from api.services.jobs import (
+    JOB_BY_IDEMPOTENCY_KEY,
+    REUSED_KEY,
+    idempotency_scope,
+    ingestion_request,
+    insert_job,
+)
 from api.services.stored_bills import read_bill
 from api.state import AppState
 from shared.models import ENDED_STATUSES, JobType, ReopenedBill
@@ -23,19 +31,23 @@ would be refused (the bill changed since its task was opened)."""
 
 
 async def reopen_bill(
-    state: AppState, principal: Principal, *, bill_id: str, note: str, reviewer: str
-) -> dict[str, Any]:
-    """The new job's row: it reviews bill ``bill_id`` as stored (404 when the key may not see it, 409 while another
-    job reviews it)."""
+    state: AppState, principal: Principal, *, bill_id: str, note: str, reviewer: str, idempotency_key: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The job reviewing bill ``bill_id`` as stored, and whether it was created now (404 when the key may not see the
+    bill, 409 while another job reviews it). Under an ``Idempotency-Key`` its first job is answered again, however
+    its review ended: a reopening retried after a lost answer opened a second review once the first was decided."""
     bill = await read_bill(state.pool, principal=principal, bill_id=bill_id)
     account = await get_account(state.pool, principal=principal, account_id=bill.utility_account_id)
     job_id = str(uuid.uuid4())
     request = ingestion_request(state.settings, job_id=job_id, account=account, job_type=JobType.REOPEN).model_copy(
         update={"reopens": ReopenedBill(bill_id=bill.id, reopened_by=reviewer, note=note)}
     )
+    scope = idempotency_scope(principal) if idempotency_key else None
     async with state.pool.acquire() as conn, conn.transaction():
         # One reopening at a time per bill, across API processes: the check and the insert under one lock.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('minimeter.reopen:' || $1, 0))", bill.id)
+        if (replayed := await _replayed(conn, scope, idempotency_key, bill.id, note)) is not None:
+            return replayed, False  # its first request's job (under the lock: a retry sent beside it waits for it)
         open_job = await conn.fetchval(_OPEN_REOPENING, bill.id, sorted(ENDED_STATUSES))
         if open_job is not None:
             raise Problem(
@@ -44,8 +56,25 @@ async def reopen_bill(
                 code=ProblemCode.BILL_REOPENED,
                 job_id=str(open_job),
             )
-        row = await insert_job(conn, request)
-    if row is None:  # its id is a fresh uuid and it has no key: nothing can be taken
-        raise RuntimeError(f"job {job_id} conflicted with a row of its own id")
+        row = await insert_job(conn, request, scope=scope, idempotency_key=idempotency_key)
+    if row is None:  # its id is a fresh uuid: only its key can be taken, by a request for another bill beside it
+        async with state.pool.acquire() as conn:
+            await _replayed(conn, scope, idempotency_key, bill.id, note)  # 422: it reopened another bill
+        raise RuntimeError(f"job {job_id} conflicted with a row that is not its Idempotency-Key's")
     state.dispatcher.wake()
+    return dict(row), True
+
+
+async def _replayed(
+    conn: asyncpg.Connection, scope: str | None, key: str | None, bill_id: str, note: str
+) -> dict[str, Any] | None:
+    """The job ``key`` started, when it reopened this bill with this note; a 422 when it started anything else."""
+    if key is None:
+        return None
+    row = await conn.fetchrow(JOB_BY_IDEMPOTENCY_KEY, scope, key)
+    if row is None:
+        return None
+    reopens = (row["start_request"] or {}).get("reopens") or {}
+    if row["job_type"] != JobType.REOPEN or reopens.get("bill_id") != bill_id or reopens.get("note") != note:
+        raise Problem(422, REUSED_KEY, code=ProblemCode.IDEMPOTENCY_KEY_REUSED)
     return dict(row)

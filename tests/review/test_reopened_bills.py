@@ -5,6 +5,7 @@ wrong figure could not be corrected at all."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from typing import Any
@@ -124,6 +125,40 @@ async def test_approving_leaves_the_bill_rejecting_is_refused_and_one_reopening_
 
     later = await reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": "a second look, later"})
     assert later.status_code == 201, "once the first ended, the bill may be reopened again"
+
+
+async def test_a_reopening_sent_again_under_its_idempotency_key_is_answered_its_first_job(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A reopening retried after a lost answer got a 409 while its job waited, and once a reviewer had decided it,
+    opened a second review of the same bill (an integrator's probe, 69A). Under an Idempotency-Key it is answered
+    its first job, side by side or after the decision; the key with another bill or note is refused."""
+    _, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    key = {"Idempotency-Key": f"reopen-{unique}"}
+    sent = await asyncio.gather(
+        *(reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": NOTE}, headers=key) for _ in range(3))
+    )
+    assert sorted(response.status_code for response in sent) == [200, 200, 201], [r.text for r in sent]
+    (job_id,) = {response.json()["id"] for response in sent}
+    await wait_for_status(http, job_id, SETTLED_STATUSES, within=60)
+    task = await read_task(reviewer_http, job_id)
+    approved = await reviewer_http.post(f"/reviews/{job_id}", json={"action": "approve", "revision": task["revision"]})
+    assert approved.status_code == 200, approved.text
+
+    again = await reviewer_http.post(f"/bills/{bill_id}/reopen", json={"note": NOTE}, headers=key)
+    assert (again.status_code, again.json()["id"], again.json()["status"]) == (200, job_id, "SUCCEEDED"), again.text
+    _, other = await stored(http, uuid.uuid4().hex[: len(unique)])
+    for path, note in (
+        (f"/bills/{bill_id}/reopen", "another look"),
+        (f"/bills/{other['result']['bill_id']}/reopen", NOTE),
+    ):
+        reused = await reviewer_http.post(path, json={"note": note}, headers=key)
+        assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused"), reused.text
+    count = (
+        "SELECT count(*) FROM ingestion_jobs WHERE job_type = 'reopen' AND start_request->'reopens'->>'bill_id' = $1"
+    )
+    assert await resources.pool.fetchval(count, bill_id) == 1
 
 
 async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
