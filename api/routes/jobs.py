@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import iterate_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
@@ -159,7 +160,21 @@ async def agent_run(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
-    """Kept from the original service: same as ``POST /jobs``."""
+    """Kept from the original service: same as ``POST /jobs``, the account in the query string. A body is refused:
+    ``{"utility_account_id": 4}`` beside ``?utility_account_id=1`` started a job for account 1 (an integrator's
+    probe, 69A)."""
+    if await request.body():
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("body",),
+                    "msg": "POST /agent/run reads the account from ?utility_account_id= and takes no body"
+                    " (POST /jobs takes it in a JSON body)",
+                    "input": None,
+                }
+            ]
+        )
     return await _start(state, principal, request, response, utility_account_id, idempotency_key)
 
 

@@ -224,3 +224,22 @@ async def test_an_id_in_a_query_string_is_digits_only(
         listed = await http.get(path, params={"customer_id": written.replace("2", str(account["customer_id"]))})
         assert listed.status_code == 422, (path, listed.text)
         assert listed.json()["errors"][0]["loc"] == ["query", "customer_id"]
+
+
+async def test_agent_run_refuses_a_body_it_would_not_read(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``POST /agent/run?utility_account_id=1`` with ``{"utility_account_id": 4}`` started a job for account 1, the
+    body unread (an integrator's probe, 69A): a client moving between it and ``POST /jobs`` got the wrong account."""
+    first = await create_account(http, provider="pge", account_number=f"AR1-{unique}")
+    second = await create_account(http, provider="pge", account_number=f"AR2-{unique}")
+    jobs_before = await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs")
+    refused = await http.post(
+        "/agent/run", params={"utility_account_id": first["id"]}, json={"utility_account_id": second["id"]}
+    )
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert error["loc"] == ["body"] and "takes no body" in error["msg"], error
+    assert await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs") == jobs_before
+    started = await http.post("/agent/run", params={"utility_account_id": first["id"]})
+    assert started.status_code == 201, started.text
