@@ -192,6 +192,15 @@ OWN_DATE_WORDINGS = [
     "Last day to pay: 11/30/2026",
     "Payment Deadline: 11/30/2026",
     "Pay no later than 11/30/2026",
+    # and an adversarial re-read's (69E) layouts and wordings the first version missed
+    "Please remit by Monday, November 30, 2026.",
+    "Date Due ........ 11/30/2026",
+    "Date Due          11/30/2026",
+    "Date Due: 11/30/2026        Deposit Held: $150.00",
+    "Amount due must be received by 11/30/2026.",
+    "Your bill is payable by November 30, 2026.",
+    "Please remit payment no later than 11/30/2026.",
+    "Pay on or before Nov. 30, 2026",
 ]
 """Requests to pay in wordings no label reads, the hunts' bills' own due date (sessions 67, 68): each was accepted
 with a notice's date a label read."""
@@ -233,6 +242,12 @@ def test_a_request_to_pay_never_makes_a_reading(own: str) -> None:
         "PAYMENT PLAN    Installment 4 of 6    Date Due 12/22/2026",
         "Your payment is due 12/05/2026 and will be drafted from your bank account.",
         "Please remit by 12/15/2026 to avoid disconnection of service.",
+        # and a second re-read's (69E)
+        "Payment must be received by 12/10/2026 to avoid a 10% late payment penalty.",
+        "Pay no later than 12/16/2026 to avoid a $5.00 late charge.",
+        "ANNUAL CHARGES   Fire hydrant availability fee $36.00   Payable by 12/20/2026 on this or next bill",
+        "BACKFLOW PREVENTION - annual test report required      Deadline: 03/15/2027",
+        "LAST BILL    Issued 10/09/2026    Date Due 10/30/2026    Amount $117.62    Paid 10/27/2026",
     ],
 )
 def test_another_things_date_after_a_request_to_pay_leaves_the_due_date(other: str) -> None:
