@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import resource
 import select
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
@@ -123,7 +124,16 @@ class BoundedReader:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+_QUIET_RESOURCE_TRACKER = "ignore:resource_tracker:UserWarning"
+"""A ``-W`` option for the processes multiprocessing starts (its resource tracker and forkserver take the worker's
+``sys.warnoptions``): a worker killed outright (SIGKILL, the OOM killer) left its tracker to print "resource_tracker:
+There appear to be 5 leaked semaphore objects" as two bare lines among the worker's JSON log lines (an operator's
+probe, 69C). The tracker cleans them up all the same."""
+
+
 def _new_pool(workers: int, memory_bytes: int) -> ProcessPoolExecutor:
+    if _QUIET_RESOURCE_TRACKER not in sys.warnoptions:  # before the pool starts the tracker
+        sys.warnoptions.append(_QUIET_RESOURCE_TRACKER)
     # forkserver: never fork a process that runs threads (the worker does).
     return ProcessPoolExecutor(
         max_workers=workers,

@@ -216,3 +216,32 @@ def test_a_file_that_needs_more_memory_than_a_parser_may_use_is_refused_and_the_
         assert reader.read(bill, max_pages=50) == read_document(bill, max_pages=50)
     finally:
         reader.close()
+
+
+KILLED_AFTER_A_PARSE = """
+import os, signal, sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    from extraction.bounded import BoundedReader
+
+    BoundedReader(workers=1, timeout_seconds=30).read(Path(sys.argv[1]).read_bytes(), max_pages=5)
+    print("parsed", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_killed_outright_leaves_no_bare_lines_in_its_log(tmp_path: Path) -> None:
+    """Its resource tracker printed "resource_tracker: There appear to be 5 leaked semaphore objects" to the worker's
+    stderr, two bare lines among its JSON log lines (an operator's probe, 69C): each SIGKILL, one more pair."""
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_AFTER_A_PARSE)
+    done = subprocess.run(
+        [sys.executable, str(script), str(BILLS / "pge_classic_0.pdf")],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,  # the pipes close once the tracker, the forkserver and the parser have ended too
+    )
+    assert done.returncode == -signal.SIGKILL and done.stdout == "parsed\n", done
+    assert done.stderr == "", done.stderr
