@@ -59,6 +59,7 @@ def tls_mismatch(settings: Settings, error: BaseException) -> TemporalTlsMismatc
     if not turned_on and any(words in message for words in CLOSED_ON_PLAINTEXT):
         return TemporalTlsMismatch(
             f"{where} closed the connection while TLS is off. If it expects TLS (Temporal Cloud does), set"
-            " TEMPORAL_TLS=true, or TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY"
+            " TEMPORAL_TLS=true, or TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY; if it is not"
+            " Temporal's frontend (another service's port), correct TEMPORAL_ADDRESS"
         )
     return None
