@@ -80,7 +80,7 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
         ],
         jobs_by_status={r["status"]: r["n"] for r in counts},
         bills_count=sum(r["n"] for r in by_currency),
-        total_billed=totals[currency] if currency else (Decimal(0) if not totals else None),
+        total_billed=totals[currency] if currency else (Decimal("0.00") if not totals else None),
         currency=currency,
         total_billed_by_currency=totals,
         monthly=[monthly_total_of(dict(r)) for r in monthly],

@@ -84,6 +84,8 @@ async def test_amounts_in_two_currencies_are_totalled_apart_never_summed(
     postgres_dashboard: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     account = await create_account(http, provider="pge", account_number=f"FX-{unique}")
+    none = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
+    assert (none["total_billed"], none["bills_count"]) == ("0.00", 0), "in cents as every amount, not '0'"
     end = months_back(datetime.now(UTC).date(), 1).replace(day=20)
     await add_bill(resources.pool, account, end, "10.00")
     one = (await postgres_dashboard.get(f"/customers/{account['customer_id']}/dashboard")).json()
