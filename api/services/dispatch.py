@@ -50,7 +50,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.services.background import BackgroundLoop
+from api.services.background import BackgroundLoop, FailureStreak
 from shared import search_attributes as sa
 from shared.db import JOB_ENDED
 from shared.models import IngestionRequest, JobStatus
@@ -200,6 +200,7 @@ class JobDispatcher(BackgroundLoop):
         self._wake = asyncio.Event()
         self._last_accepted = -math.inf
         """``time.monotonic()`` when this process last accepted a job."""
+        self._failures = FailureStreak("job dispatch")
 
     def wake(self) -> None:
         """A job was accepted: look now rather than at the next poll (once its process's starts pause)."""
@@ -224,10 +225,11 @@ class JobDispatcher(BackgroundLoop):
                 await self._after_starts_pause()
             try:
                 started, waiting = await self.dispatch_once()
-            except Exception:
-                logger.warning("job dispatch failed; retrying", exc_info=True)
+            except Exception as error:  # noqa: BLE001 - logged by the streak, with its traceback the first time
+                self._failures.failed(error)
                 await asyncio.sleep(ERROR_BACKOFF_SECONDS)
                 continue
+            self._failures.succeeded()
             from_idle = False
             if started:
                 continue

@@ -41,7 +41,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.review import end_claim
-from api.services.background import BackgroundLoop
+from api.services.background import BackgroundLoop, FailureStreak
 from shared.db import JOB_ENDED
 from shared.models import JobProgress, JobStatus
 from shared.review import ReviewStatus
@@ -122,6 +122,7 @@ class JobReconciler(BackgroundLoop):
         self._scanned_at = datetime.now(UTC)
         self._scan_seen: dict[tuple[str, str], datetime] = {}
         """Closed runs a scan has settled (their job checked, or none open), by close time: not again."""
+        self._failures = FailureStreak("job reconciliation")
 
     async def _run(self) -> None:
         await asyncio.gather(self._reconcile_forever(), self._scan_forever())
@@ -138,9 +139,11 @@ class JobReconciler(BackgroundLoop):
         while True:
             try:
                 checked = (await self.reconcile_once()).checked
-            except Exception:
-                logger.warning("job reconciliation failed; retrying later", exc_info=True)
+            except Exception as error:  # noqa: BLE001 - logged by the streak, with its traceback the first time
+                self._failures.failed(error)
                 checked = 0
+            else:
+                self._failures.succeeded()
             if checked < self._settings.job_reconcile_batch:  # a full batch: more rows are due now
                 await asyncio.sleep(POLL_SECONDS)
 

@@ -82,3 +82,34 @@ async def test_a_job_accepted_as_the_api_stops_does_not_keep_the_dispatcher_runn
             await dispatcher.stop()
 
     assert [r for r in caplog.records if r.getMessage() == STILL_RUNNING] == []
+
+
+class FailsThrice(SaysWhenIdle):
+    """A dispatcher whose first three rounds fail as they do while Postgres is down."""
+
+    failures = 0
+
+    async def dispatch_once(self) -> tuple[int, bool]:
+        if self.failures < 3:
+            self.failures += 1
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        return await super().dispatch_once()
+
+
+async def test_a_dispatcher_failing_round_after_round_logs_one_traceback_and_its_recovery(
+    own_db: asyncpg.Pool, client: Client, app_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """During a Postgres outage it logged a traceback each second (61 over two short outages, an operator's probe,
+    69C), burying whatever else the API logged: now the streak's first, and that it works again."""
+    dispatcher = FailsThrice(own_db, client, idle_queue(app_settings))
+    with caplog.at_level(logging.INFO, logger="api.services.background"):
+        dispatcher.start()
+        try:
+            async with asyncio.timeout(30):
+                await dispatcher.round_over.wait()
+        finally:
+            await dispatcher.stop()
+    said = [(r.getMessage(), r.exc_info is not None) for r in caplog.records if "job dispatch" in r.getMessage()]
+    assert said == [("job dispatch failed; retrying", True), ("job dispatch works again", False)], said
+    (recovered,) = [r for r in caplog.records if r.getMessage() == "job dispatch works again"]
+    assert recovered.__dict__["failures"] == 3
