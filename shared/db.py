@@ -76,6 +76,14 @@ class DatabaseRefusedUs(StartRefused):
     The worker's and the API's last line was "worker failed" over a 50-line traceback ending in asyncpg's error (an
     operator's probe, 69C), for the commonest mistake of a deploy."""
 
+    def __init__(self, refusal: BaseException) -> None:
+        self.refusal = f"{type(refusal).__name__}: {refusal}"
+        """Postgres's words ("InvalidCatalogNameError: database "x" does not exist"), which hold no password."""
+        super().__init__(
+            f"Postgres at DATABASE_URL refused the connection: {self.refusal} (check the user, the password, in the"
+            " URL or PGPASSWORD, and the database's name)"
+        )
+
 
 REFUSALS_OF_US = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
 """How Postgres refuses a login (a wrong password, a user it does not have or that ``pg_hba.conf`` turns away; asyncpg's
@@ -191,10 +199,7 @@ async def create_pool(
         # password, that is part of the password (printed raw by a crashing worker or api.keys).
         raise DatabaseUrlUnusable(_url_advice(dsn, error)) from None
     except REFUSALS_OF_US as error:
-        raise DatabaseRefusedUs(
-            f"Postgres at DATABASE_URL refused the connection: {type(error).__name__}: {error}"
-            " (check the user, the password, in the URL or PGPASSWORD, and the database's name)"
-        ) from None
+        raise DatabaseRefusedUs(error) from None
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
         # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
         # a TLS file named but missing was waited on for a minute, then reported without its name.

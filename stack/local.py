@@ -420,7 +420,7 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
     import asyncpg
 
     from api.auth import Role, authenticate, create_key
-    from shared.db import create_pool, migrate
+    from shared.db import DatabaseRefusedUs, create_pool, migrate
 
     path = settings.data_dir / "admin.key"
     saved = path.read_text().strip() if path.exists() else None
@@ -429,7 +429,10 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
     except (OSError, asyncpg.CannotConnectNowError) as error:  # refused, no socket, starting or shutting down
         see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres cannot be reached ({type(error).__name__}: {error}){see}") from None
-    except asyncpg.PostgresError as error:  # no such database (a data dir whose initdb was cut short), a password
+    except DatabaseRefusedUs as refused:  # no such database (a data dir whose initdb was cut short), a password
+        see = f"; see {log}" if log is not None else ""
+        raise StackError(f"Postgres refused the connection ({refused.refusal}){see}") from None
+    except asyncpg.PostgresError as error:
         see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres refused the connection ({type(error).__name__}: {error}){see}") from None
     try:
