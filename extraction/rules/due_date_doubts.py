@@ -133,25 +133,29 @@ _REQUESTS_TO_PAY = Wordings.of(
     r"pay no later than",
     r"payable (?:(?:on or )?(?:by|before)|no later than)",
     r"is due(?: by| on)?",
-    r"deadline",
+    r"payment deadline",
     r"remit(?: payment)? (?:(?:on or )?(?:by|before)|no later than)",
-    r"must be received (?:(?:on or )?(?:by|before)|no later than)",
+    r"must be received(?: [a-z]+){0,3}? (?:(?:on or )?(?:by|before)|no later than)",
     r"submit (?:your )?payment (?:(?:on or )?(?:by|before)|no later than)",
-    r"last day to pay",
+    r"last day to pay(?: is)?",
 )
 """Requests to pay by a date in wordings no label reads ("Please remit by 11/30/2026.", "Date Due: 11/30/2026",
-"Payment must be received by 11/30/2026"): the hunts' bills (sessions 67, 68) printed their own due date so, and 17
-were accepted with a notice's date a label read. Words one space apart: "Date      Due" is two columns' headings."""
+"Payment must be received in our office by 11/30/2026"): the hunts' bills (sessions 67, 68) printed their own due
+date so, and 17 were accepted with a notice's date a label read. Words one space apart: "Date      Due" is two
+columns' headings. Not a bare "Deadline:", which dates a programme's application or a survey as often (69F)."""
+_THE_BILLS = r"bill|(?:total\s+)?amount\s+due|balance\s+due|payments?"
+"""What a request to pay may name as paid: the bill, its amount or its payment."""
 _OPENS_ITS_SENTENCE = re.compile(
-    r"\s*(?:(?:please|kindly)\s+)?(?:(?:your|this|the)\s+)?"
-    r"(?:(?:payments?|bill|(?:total\s+)?amount\s+due|balance\s+due)\s+)?(?:is\s+)?",
+    r"(?:.*?\s[-\u2013\u2014]\s)?\s*(?:[^\W\d_]+:\s+)?(?:(?:please|kindly)\s+)?(?:(?:your|this|the)\s+)?"
+    rf"(?P<subject>(?:{_THE_BILLS}|payments?\s+of\s+\S+)\s+)?(?:is\s+)?",
     re.IGNORECASE,
 )
 """What may stand before a request to pay in its sentence or cell: the bill or its payment ("Your bill is payable
-by", "Amount due must be received by"), not a subject of its own ("A deposit of $150.00 is payable by",
-"Applications must be received by"), which asks for another thing's payment."""
+by", "Amount due must be received by", "Payment of $221.15 must be received by"), after a word and a colon
+("IMPORTANT: Please remit by") or a dash ("Amount Due $221.15 - Please remit by"); not a subject of its own ("A
+deposit of $150.00 is payable by", "Applications must be received by"), which asks for another thing's payment."""
 _DATE_FOLLOWS = re.compile(
-    r"[\s:.\-\u2013]*(?:on\s+)?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?", re.IGNORECASE
+    r"[\s:.\-\u2013\u2014]*(?:on\s+)?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?", re.IGNORECASE
 )
 """What may stand between a request to pay and its date: a colon, a column's gap or dot leaders ("Date Due ......
 11/30/2026"), a weekday; a date further on is no date it asks ("must be received by 5:00 p.m. on 12/04/2026")."""
@@ -159,14 +163,19 @@ _DATE_REACH = 80
 """How far after a request to pay its date may stand: a column's gap or leaders, not the rest of a long line (each
 request read its line's rest: a line of 1,000 characters repeating one took a second, an adversarial re-read's)."""
 _NOT_THE_BILLS_REQUEST = re.compile(
-    r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bsave\b|discount|waive|\blate\b|penalt",
+    r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bsave\b|discount|waive"
+    r"|\bto\s+post\b|reach(?:es)?\s+us|deliver",
     re.IGNORECASE,
 )
 """A draft's date ("Your payment is due 12/01/2026 and will be drafted automatically"), an offer's ("Pay on or before
-11/22/2026 and save $2.13", "pay before 04/01/2027 and we waive the reconnect fee") or a late charge's ("Payment must
-be received by 12/10/2026 to avoid a 10% late payment penalty": a grace period's end, which municipal bills print
-beside their due date), not a date asked for."""
-_ANOTHER_CHARGES_ROW = re.compile(r"install?ment|deposit|rebate|assessment|settle|\bfees?\b", re.IGNORECASE)
+11/22/2026 and save $2.13", "pay before 04/01/2027 and we waive the reconnect fee"), or advice on when to send a
+payment for it to arrive ("Payments must be received by 12/23/2026 to post before the holiday closure", "Remit by
+11/23/2026 so it reaches us by the due date"), not a date asked for. A late charge's is asked for: "Please remit by
+11/30/2026 to avoid a late payment charge" is how bills print their own (a grace period's end, "by 12/10/2026 to
+avoid a late payment penalty", goes to review with it: which of the two is the due date is a reviewer's call)."""
+_ANOTHER_CHARGES_ROW = re.compile(
+    r"install?ment|deposit|rebate|assessment|settle|true[\s-]?up|\bfees?\b", re.IGNORECASE
+)
 """A row dating another payment than the bill's, before the request on its line ("PAYMENT PLAN    Installment 4 of 6
 Date Due 12/22/2026", "Sidewalk Assessment No. 2026-14    $310.00    Payable by 01/31/2027")."""
 _NOTICES_REACH = timedelta(days=31)
@@ -212,8 +221,10 @@ def _asks_for_this_bill(text: str, at: int) -> bool:
     sentence, a draft, an offer or a late charge, another charge's row, or a clause after ";" going on about what came
     before ("Solid waste fees are billed by the County; remit by 12/15/2026 to the County Treasurer")."""
     start, end = sentence_around(text, at)
+    opening = _OPENS_ITS_SENTENCE.fullmatch(text, start, at)
     return not (
-        not _OPENS_ITS_SENTENCE.fullmatch(text, start, at)
+        opening is None
+        or (opening["subject"] is None and text[at:].lower().startswith("must"))  # "Must be received by": a ballot?
         or text[start - 1 : start] == ";"
         or _ANOTHER_CHARGES_ROW.search(text, 0, at)
         or _NOTICES_DEADLINE.search(text, start, end)

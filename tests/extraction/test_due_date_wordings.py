@@ -201,6 +201,15 @@ OWN_DATE_WORDINGS = [
     "Your bill is payable by November 30, 2026.",
     "Please remit payment no later than 11/30/2026.",
     "Pay on or before Nov. 30, 2026",
+    # and a third's (69F)
+    "IMPORTANT: Please remit by 11/30/2026.",
+    "Payment of $168.76 must be received by 11/30/2026.",
+    "Amount Due $168.76 - Please remit by 11/30/2026",
+    "Payment must be received in our office by 11/30/2026.",
+    "The last day to pay is 11/30/2026.",
+    "Payment Deadline \u2014 11/30/2026",
+    "Reminder: your payment is due 11/30/2026.",
+    "Please remit by 11/30/2026 to avoid a 1.5% late payment charge.",
 ]
 """Requests to pay in wordings no label reads, the hunts' bills' own due date (sessions 67, 68): each was accepted
 with a notice's date a label read."""
@@ -226,7 +235,8 @@ def test_a_request_to_pay_by_another_date_than_the_one_read_conflicts(own: str, 
 def test_a_request_to_pay_never_makes_a_reading(own: str) -> None:
     """Read as labels, these wordings read a deposit's, a rebate's or a plan's date in place of the bill's own (an
     adversarial re-read, 69D: 23 wrong accepts). They only doubt a reading: alone, the bill has no due date read."""
-    assert _report(own) == ("review", None, ["missing_field:due_date"])
+    decision, read, reasons = _report(own)
+    assert (decision, read, "missing_field:due_date" in reasons) == ("review", None, True), reasons
 
 
 @pytest.mark.parametrize(
@@ -243,17 +253,36 @@ def test_a_request_to_pay_never_makes_a_reading(own: str) -> None:
         "Your payment is due 12/05/2026 and will be drafted from your bank account.",
         "Please remit by 12/15/2026 to avoid disconnection of service.",
         # and a second re-read's (69E)
-        "Payment must be received by 12/10/2026 to avoid a 10% late payment penalty.",
-        "Pay no later than 12/16/2026 to avoid a $5.00 late charge.",
         "ANNUAL CHARGES   Fire hydrant availability fee $36.00   Payable by 12/20/2026 on this or next bill",
         "BACKFLOW PREVENTION - annual test report required      Deadline: 03/15/2027",
         "LAST BILL    Issued 10/09/2026    Date Due 10/30/2026    Amount $117.62    Paid 10/27/2026",
+        # and a third's (69F)
+        "YOUTH TOUR 2027 - essays welcome. Deadline: 12/11/2026",
+        "Must be received by 12/08/2026 to be counted.",
+        "Payments must be received by 12/23/2026 to post before the holiday closure.",
+        "Mailing a check? Remit by 11/23/2026 so it reaches us by the due date.",
+        "NET METERING ANNUAL TRUE-UP      Balance $212.40      Payable by 12/21/2026",
     ],
 )
 def test_another_things_date_after_a_request_to_pay_leaves_the_due_date(other: str) -> None:
     """A request to pay about something else (its subject, an offer, a plan's row, a draft, a notice's sentence) or
     with no date right after it is no doubt of the bill's own due date (an adversarial re-read's, 69D)."""
     assert _report(f"Due Date: 11/30/2026\n{other}") == ("accept", date(2026, 11, 30), [])
+
+
+@pytest.mark.parametrize(
+    "grace",
+    [
+        "Payment must be received by 12/10/2026 to avoid a 10% late payment penalty.",
+        "Pay no later than 12/16/2026 to avoid a $5.00 late charge.",
+    ],
+)
+def test_a_grace_periods_end_beside_the_due_date_is_a_reviewers_call(grace: str) -> None:
+    """A late charge's date is how bills print their own due date ("Please remit by 11/30/2026 to avoid a late payment
+    charge", a re-read's miss while it was left out, 69F), and a grace period's end beside another due date is the
+    date a payment is late by as much: which is the due date, a reviewer decides."""
+    decision, _, reasons = _report(f"Due Date: 11/30/2026\n{grace}")
+    assert (decision, reasons) == ("review", ["conflicting_values:due_date"])
 
 
 def test_a_request_to_pay_warning_of_a_cut_off_is_not_dropped_for_another_request() -> None:
