@@ -17,9 +17,10 @@ from typing import Any
 from extraction.rules.layout import Candidate, Line, Wordings, cells, fold, sentence_around
 from extraction.values import Found
 
-_CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off)"
-"""Service taken away for not paying; not "interruption", which planned works name too ("Planned interruption
-scheduled 12/03/2026", "service will be interrupted on Dec 3 for line maintenance")."""
+_CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off|discontinu\w*)"
+"""Service taken away for not paying ("services may be discontinued", a re-read's, 69F); not "interruption", which
+planned works name too ("Planned interruption scheduled 12/03/2026", "service will be interrupted on Dec 3 for line
+maintenance")."""
 _LOSING_SERVICE = rf"(?:{_CUT_OFF}|interrupt\w*|loss\s+of\s+service)"
 _AVOID_LOSING_SERVICE = rf"\b(?:avoid|avert|prevent|stop|halt)\s+(?:[\w,]+\s+){{0,4}}?{_LOSING_SERVICE}"
 """A notice's warning: "to avoid (having your electric service) disconnected", "to prevent shut-off", "to avoid late
@@ -27,7 +28,7 @@ fees, collection, or disconnection"; not "to avoid a late fee or service interru
 request, a re-read found)."""
 _A_WARNING = (
     rf"{_AVOID_LOSING_SERVICE}"
-    rf"|\b(?:service|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_CUT_OFF}"
+    rf"|\b(?:services?|gas|power|electricity|water)\s+(?:will|may|can|could)\s+be\s+{_CUT_OFF}"
     r"|\bwe\s+(?:will|may|can)\s+(?:\w+\s+)?(?:disconnect|shut\s*off|terminate|cut\s+off)\b"
     rf"|(?<!\bnot\s)(?<!\bnot\sbe\s)(?<!n't\s)(?<!\bnever\s)\bsubject\s+to\s+{_CUT_OFF}"
     rf"|\b{_CUT_OFF}(?:\s+[\w-]+){{0,4}}?\s+(?:may|will|could)\s+(?:occur|result|begin|follow)\b"
@@ -40,21 +41,26 @@ termination", "or termination of service may occur", "to keep your service on", 
 _WARNING = re.compile(_A_WARNING, re.IGNORECASE)
 _NOTICE_HEADING = re.compile(
     r"[\W_]*(?:\d+[\s-]*hours?[\s-]+)?"
-    rf"(?:(?:{_CUT_OFF}|final|past[\s-]+due|delinquen\w*)\s+notice|notice\s+of\s+(?:intent\s+to\s+)?{_CUT_OFF})"
+    rf"(?:(?:{_CUT_OFF}|final|second|third|reminder|late|past[\s-]+due|delinquen\w*)\s+notice"
+    rf"|notice\s+of\s+(?:pending\s+|intent\s+to\s+)?{_CUT_OFF}|{_CUT_OFF}\s+(?:warning|pending))"
     r"(?:[\W_]*$|\s+[-\u2013\u2014]\s+(?:please\s+)?(?:pay|amount|due|balance)\b)",
     re.IGNORECASE,
 )
 """A notice's heading opening a cell ("DISCONNECT NOTICE", "*** FINAL NOTICE ***", "48-HOUR SHUT-OFF NOTICE", "NOTICE
-OF INTENT TO DISCONNECT", "Disconnect notice - Pay by: 12/15/2026"): it names what the line under it, or the row
-beside it, asks. Not a sentence naming one ("A past due notice will be mailed if ...", "Past Due Notice: None",
-"SHUT-OFF NOTICE - Planned water main work", "Final Notice - N/A"), re-reads found."""
+OF INTENT TO DISCONNECT", "Disconnect notice - Pay by: 12/15/2026"; "SECOND NOTICE", "REMINDER NOTICE", "LATE NOTICE",
+"NOTICE OF PENDING DISCONNECTION", "DISCONNECTION WARNING", "DISCONNECTION PENDING", re-reads found accepted): it
+names what the line under it, or the row beside it, asks. Not a sentence naming one ("A past due notice will be
+mailed if ...", "Past Due Notice: None", "SHUT-OFF NOTICE - Planned water main work", "Final Notice - N/A"), re-reads
+found."""
 _A_NOTICES_DEADLINE = (
     rf"{_A_WARNING}"
-    r"|\b(?:past[\s-]+due|overdue|delinquent|deferred)\s+(?:amount|balance)\b(?:\s+of\s+\S+)?"
+    r"|\b(?:past[\s-]+due|overdue|delinquent|deferred|outstanding|unpaid)\s+(?:amount|balance)\b(?:\s+of\s+\S+)?"
     r"\s+(?:[-\u2013\u2014]\s+)?(?:is\s+|now\s+)?(?:payment\s+)?due\b"
+    r"|\bminimum\s+(?:payment|amount)(?:\s+of\s+\S+)?\s+(?:is\s+)?due\b"
     r"|\barrears\b(?:\s+(?:installment|balance|amount|payment))?(?:\s+of\s+\S+)?\s+(?:is\s+|now\s+)?due\b"
     r"|\binstall?ment\b(?:\s+(?:of|amount)\s+\S+)?\s+(?:is\s+)?due\s+(?:by|on)\b"
-    r"|\b(?:arrangement|deferred|payment\s+extension|extension\s+granted|promise\s+to\s+pay|install?ment\s+plan)\b"
+    r"|\b(?:arrangement|deferred|payment\s+(?:extension|agreement)|extension\s+granted|promise\s+to\s+pay"
+    r"|install?ment\s+plan)\b"
     r"(?:(?![.;?!](?:\s|$)).){0,60}?"
     r"(?<!\bnot\s)(?<!\bamount\s)\bdue\b"
 )
@@ -69,7 +75,8 @@ plan's installment is no exception: a plan's name stands in notices' sentences a
 _NOTICES_DEADLINE = re.compile(_A_NOTICES_DEADLINE, re.IGNORECASE)
 _A_NOTICES_WORD = re.compile(
     r"disconnect|shut|terminat|suspen|cut|turned\s+off|interrupt|loss\s+of\s+service|keep|restore|remain\s+connected"
-    r"|past[\s-]+due|overdue|delinquent|deferred|arrears|instal|arrangement|extension|promise|notice"
+    r"|past[\s-]+due|overdue|delinquent|deferred|arrears|instal|arrangement|extension|promise|notice|discontinu"
+    r"|outstanding|unpaid|minimum|agreement"
 )
 """A word each of ``_NOTICES_DEADLINE``'s wordings and ``_NOTICE_HEADING`` holds, in lower case: one scan of a bill's
 text without them (most bills) costs 0.03 ms, where ``_NOTICES_DEADLINE`` itself, case-blind with its look-behinds,

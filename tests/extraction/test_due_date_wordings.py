@@ -116,6 +116,17 @@ def test_a_request_to_pay_warning_of_a_late_charge_is_still_the_due_date() -> No
             " installments)",
             date(2026, 12, 20),
         ),
+        # and session 69's re-reads (68E's, 69E's, 69F's): headings and demands it did not know
+        ("SECOND NOTICE\nPay by: 12/15/2026", date(2026, 12, 15)),
+        ("REMINDER NOTICE\nDue by: 12/15/2026", date(2026, 12, 15)),
+        ("LATE NOTICE\nPay by: 12/15/2026", date(2026, 12, 15)),
+        ("NOTICE OF PENDING DISCONNECTION\nPayment Due: 12/15/2026", date(2026, 12, 15)),
+        ("DISCONNECTION WARNING\nPay by: 12/15/2026", date(2026, 12, 15)),
+        ("Pay by 12/15/2026 or services may be discontinued.", date(2026, 12, 15)),
+        ("Your outstanding balance of $50.00 is due by 12/15/2026.", date(2026, 12, 15)),
+        ("Unpaid balance of $50.00 due on 12/15/2026.", date(2026, 12, 15)),
+        ("Minimum payment of $50.00 due by 12/15/2026 to keep your account in good standing.", date(2026, 12, 15)),
+        ("Payment agreement: next payment due on 12/20/2026 ($45.00).", date(2026, 12, 20)),
     ],
 )
 def test_a_due_date_read_only_in_a_notices_deadline_goes_to_review(deadline: str, read: date) -> None:
