@@ -424,16 +424,14 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
 
     path = settings.data_dir / "admin.key"
     saved = path.read_text().strip() if path.exists() else None
+    see = f"; see {log}" if log is not None else ""
     try:
         pool = await create_pool(settings)
     except (OSError, asyncpg.CannotConnectNowError) as error:  # refused, no socket, starting or shutting down
-        see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres cannot be reached ({type(error).__name__}: {error}){see}") from None
     except DatabaseRefusedUs as refused:  # no such database (a data dir whose initdb was cut short), a password
-        see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres refused the connection ({refused.refusal}){see}") from None
     except asyncpg.PostgresError as error:
-        see = f"; see {log}" if log is not None else ""
         raise StackError(f"Postgres refused the connection ({type(error).__name__}: {error}){see}") from None
     try:
         await migrate(pool)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from extraction.rules.layout import Candidate, Line, Wordings, cells, fold, sentence_around
+from extraction.rules.layout import Candidate, Line, Wordings, cells, sentence_around
 from extraction.values import Found
 
 _CUT_OFF = r"(?:disconnect\w*|shut[\s-]*off|terminat\w*|suspen[ds]\w*|cut[\s-]*off|turned\s+off|discontinu\w*)"
@@ -85,7 +85,7 @@ cost 1.2 ms (300 generated bills)."""
 
 def read_in_a_notice(
     lines: Sequence[Line],
-    text: str,
+    folded: str,
     readings: Callable[[], Sequence[Candidate[Any]]],
     due: date,
     total: Decimal | None,
@@ -95,8 +95,8 @@ def read_in_a_notice(
     due date is printed in such a sentence as often ("Pay by 11/30/2026 to avoid disconnection"), and a weaker
     wording's date was read in its place (three adversarial re-reads, session 67). A line printing the amount due is
     the bill's own ("Budget installment due on 11/30/2026: $139.00"). ``readings`` gives the due date's readings,
-    asked for only where the text holds a notice's word."""
-    if not _A_NOTICES_WORD.search(text.lower()):  # most bills: nothing to read again
+    asked for only where the text (``folded``: in lower case) holds a notice's word."""
+    if not _A_NOTICES_WORD.search(folded):  # most bills: nothing to read again
         return False
     read = [c for c in readings() if c.value == due]
     if not read or not all(_in_a_notice(lines, c) for c in read):
@@ -169,10 +169,11 @@ _DATE_FOLLOWS = re.compile(
 _DATE_REACH = 80
 """How far after a request to pay its date may stand: a column's gap or leaders, not the rest of a long line (each
 request read its line's rest: a line of 1,000 characters repeating one took a second, an adversarial re-read's)."""
+A_DRAFTS_DATE = r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
+"""A sentence dating a draft, not a payment asked for ("We'll pay $X by ...", "will be drafted automatically"): the
+request to pay's fallback (``extractor._FALLBACK``) and its doubt leave it alike."""
 _NOT_THE_BILLS_REQUEST = re.compile(
-    r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay|\bsave\b|discount|waive"
-    r"|\bto\s+post\b|reach(?:es)?\s+us|deliver",
-    re.IGNORECASE,
+    rf"{A_DRAFTS_DATE}|\bsave\b|discount|waive|\bto\s+post\b|reach(?:es)?\s+us|deliver", re.IGNORECASE
 )
 """A draft's date ("Your payment is due 12/01/2026 and will be drafted automatically"), an offer's ("Pay on or before
 11/22/2026 and save $2.13", "pay before 04/01/2027 and we waive the reconnect fee"), or advice on when to send a
@@ -193,7 +194,7 @@ months away is another thing's ("Deadline: 03/15/2027" for a backflow test's rep
 
 def requested_otherwise(
     lines: Sequence[Line],
-    text: str,
+    folded: str,
     due: date,
     statement: date | None,
     take: Callable[[str], Found[Any] | None],
@@ -203,8 +204,8 @@ def requested_otherwise(
     reviewer tells which. These wordings only ever doubt a reading, never make one: read as labels, they read a
     deposit's, a rebate's or a plan's date in place of a bill's own "Please pay $X by" (an adversarial re-read, 69D:
     23 wrong accepts). Not a notice's own sentence ("Please remit by 12/15/2026 to avoid disconnection"): a bill
-    prints its own due date beside one."""
-    if _REQUESTS_TO_PAY.search(fold(text)) is None:  # most bills: one scan
+    prints its own due date beside one. ``folded`` is the bill's text in lower case (``layout.fold``)."""
+    if _REQUESTS_TO_PAY.search(folded) is None:  # most bills: one scan
         return False
     for line in lines:
         for match in _REQUESTS_TO_PAY.finditer(line.folded):

@@ -16,7 +16,7 @@ from extraction.checks import date_fit
 from extraction.pages import PAGE_BREAK
 from extraction.rules.charges import read_line_items
 from extraction.rules.currency import bill_currency
-from extraction.rules.due_date_doubts import read_in_a_notice, requested_otherwise
+from extraction.rules.due_date_doubts import A_DRAFTS_DATE, read_in_a_notice, requested_otherwise
 from extraction.rules.fields import (
     joined_address,
     take_account,
@@ -34,6 +34,7 @@ from extraction.rules.layout import (
     Wordings,
     choose,
     find_candidates,
+    fold,
     to_lines,
 )
 from extraction.rules.templates import BY_PROVIDER, Template, select_template, without_tagline
@@ -128,12 +129,13 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     ]
     due, total = values["due_date"], values["total_amount"]
     due_readings = partial(_candidates, lines, labels, "due_date", takers["due_date"], stop)
-    if due is not None and read_in_a_notice(lines, text, due_readings, due, total):
+    folded = fold(text)  # both doubts' gates: one scan each of the text in lower case
+    if due is not None and read_in_a_notice(lines, folded, due_readings, due, total):
         reasons.append("notice_deadline:due_date")
     if (
         due is not None
         and "conflicting_values:due_date" not in reasons
-        and requested_otherwise(lines, text, due, values["statement_date"], takers["due_date"])
+        and requested_otherwise(lines, folded, due, values["statement_date"], takers["due_date"])
     ):
         reasons.append("conflicting_values:due_date")
 
@@ -285,7 +287,7 @@ _FALLBACK: dict[str, LabelSet] = {
         r"pay\s+\S*\d[\d,.]*\s+(?:on\s+or\s+)?(?:by|before)",
         # a draft's date, not the one asked for ("We'll pay $X by ..." after "Enrolled in AutoPay?"), nor a notice's
         # deadline for a part ("Pay $50.00 by 11/20/2026 to avoid disconnection of service")
-        exclude_in_sentence=r"\bwill\b|['\u2019]ll\b|scheduled|automatic|auto\s*pay"
+        exclude_in_sentence=rf"{A_DRAFTS_DATE}"
         r"|\bavoid\s+(?:\w+\s+){0,3}?(?:disconnect\w*|shut[\s-]*off|terminat\w*|interruption)",
     ),
 }
