@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from api import ui
 from api.auth_first import AuthenticateBeforeBody
 from api.cors import CodecCORS, codec_origins
+from api.multipart_end import MultipartEnding
 from api.openapi import MiniMeterAPI
 from api.problems import install_problem_handlers, problem_responses
 from api.query_params import refuse_unknown_query_params
@@ -143,7 +144,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ui.router)
     # The last added runs first: CORS (so every answer, a 413 too, is readable cross-origin), then the
     # body limit (so no middleware or route reads a body it has not measured), then UI sessions, then
-    # the key check that answers 401 before FastAPI parses a body.
+    # the key check that answers 401 before FastAPI parses a body, then the watch for a multipart body cut short.
+    app.add_middleware(MultipartEnding)
     app.add_middleware(AuthenticateBeforeBody)
     app.add_middleware(ui.UISessionMiddleware)
     app.add_middleware(

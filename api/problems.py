@@ -16,7 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
+from api.multipart_end import MultipartCutOff
 from shared.artifacts import ArtifactStoreMisconfigured
 
 logger = logging.getLogger(__name__)
@@ -351,6 +353,21 @@ def _not_utf8(error: UnicodeDecodeError) -> dict[str, Any]:
     }
 
 
+def _cut_off(error: MultipartCutOff) -> dict[str, Any]:
+    """An upload that stopped short of its closing boundary: the part being read was dropped, and the request read
+    as one that never sent it ("file: Field required")."""
+    return {
+        "loc": ["body"],
+        "msg": f"the multipart body ends before its closing boundary ({error}): it was cut short; send it again whole",
+        "type": "multipart_incomplete",
+    }
+
+
+def _unreadable_form(error: MultiPartException) -> dict[str, Any]:
+    """A multipart body the parser refuses (no boundary, a part with no name): a 400 no route documents."""
+    return {"loc": ["body"], "msg": f"the multipart body cannot be read: {error.message}", "type": "multipart_invalid"}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -363,6 +380,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 "There was an error parsing the body"
             return _invalid_request(request, [_not_utf8(exc.__cause__)])
+        if isinstance(exc.__cause__, MultipartCutOff):  # the same 400, raised from the body's last chunk
+            return _invalid_request(request, [_cut_off(exc.__cause__)])
+        if isinstance(exc.__context__, MultiPartException):  # Starlette's 400 with the parser's words
+            return _invalid_request(request, [_unreadable_form(exc.__context__)])
         code = _FRAMEWORK_CODES.get(exc.status_code, ProblemCode.HTTP_ERROR)
         return problem_response(request, exc.status_code, exc.detail, code=code, headers=headers)
 

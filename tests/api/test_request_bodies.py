@@ -110,6 +110,46 @@ async def test_an_upload_field_the_api_does_not_take_is_a_422_not_ignored(
     assert await resources.pool.fetchval(jobs, account["customer_id"]) == 0
 
 
+def _multipart(account_id: int, text: str, *, closing: bytes) -> bytes:
+    """An upload's body as a client writes it by hand, ending in ``closing``."""
+    parts = (
+        b'--XYZ\r\nContent-Disposition: form-data; name="utility_account_id"\r\n\r\n%d\r\n' % account_id
+        + b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'
+    )
+    return parts + text.encode() + closing
+
+
+async def test_an_upload_cut_off_before_its_closing_boundary_is_a_422_saying_so(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The form parser dropped the file part it was still reading, and the upload was answered "file: Field
+    required", though a file was sent (an integrator's probe, 69A)."""
+    account = await create_account(http, provider="pge", account_number=f"CUT-{unique}")
+    text = bill_text(f"CUT-{unique}", total="60.00")
+    headers = {"Content-Type": "multipart/form-data; boundary=XYZ"}
+
+    cut = await http.post("/bills", content=_multipart(account["id"], text, closing=b""), headers=headers)
+    assert cut.status_code == 422, cut.text
+    assert [(e["loc"], e["type"]) for e in cut.json()["errors"]] == [(["body"], "multipart_incomplete")]
+    assert "ends before its closing boundary (--XYZ--)" in cut.json()["errors"][0]["msg"]
+    jobs = "SELECT count(*) FROM ingestion_jobs WHERE customer_id = $1"
+    assert await resources.pool.fetchval(jobs, account["customer_id"]) == 0
+
+    # RFC 2046 lets an epilogue follow the closing delimiter: the whole body is read as before.
+    whole = _multipart(account["id"], text, closing=b"\r\n--XYZ--\r\nan epilogue")
+    stored = await http.post("/bills", content=whole, headers=headers)
+    assert stored.status_code == 201, stored.text
+    assert await resources.pool.fetchval(jobs, account["customer_id"]) == 1
+
+
+async def test_a_multipart_body_the_parser_refuses_is_a_422_in_its_words(http: httpx.AsyncClient) -> None:
+    """It was a 400 ``http_error``, a status OpenAPI lists for no route taking a form."""
+    refused = await http.post("/bills", content=b"xx", headers={"Content-Type": "multipart/form-data"})
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert error["type"] == "multipart_invalid" and "boundary" in error["msg"], error
+
+
 async def test_a_lone_surrogate_in_optional_text_is_a_422_not_a_500(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
