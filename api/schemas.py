@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.analytics import MonthlyTotal
@@ -29,6 +39,20 @@ from shared.models import Decision, JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
 BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
+
+
+def _held_by_postgres(moment: datetime) -> datetime:
+    """A time Postgres can compare with: 0001-01-01T00:00+14:00 falls in year 0 in UTC, 9999-12-31T23:59-14:00 in
+    year 10000, and asyncpg, converting either, failed the request with a 500."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range: in UTC it must fall within the years 1 to 9999") from None
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_held_by_postgres)]
+"""A time with its zone, as a filter takes it."""
 """A database id in a JSON body: a JSON integer only. Lax parsing took ``true`` for id 1, so a client's
 slip started a job on, or attached an account to, whichever row happens to be number 1."""
 

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from activities.storage import extension_for
 from api.deps import (
@@ -33,7 +32,7 @@ from api.deps import (
 from api.locations import CREATED_LOCATION, answer_created
 from api.problems import STORAGE_RETRY_AFTER, Problem, ProblemCode, problem_responses
 from api.role_first import AuthorizeBeforeBody
-from api.schemas import JobCreate, JobPage, JobPublic
+from api.schemas import JobCreate, JobPage, JobPublic, Moment
 from api.services.connector_jobs import (
     START_JOB_ACTION,
     checked_account,
@@ -223,13 +222,13 @@ async def list_jobs(
     customer_id: IdFilter = None,
     utility_account_id: IdFilter = None,
     created_before: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(
             description="only jobs created before this time (ISO 8601 with its zone): ?status=RUNNING&created_before="
             " an hour ago lists the jobs that may be stuck"
         ),
     ] = None,
-    created_after: Annotated[AwareDatetime | None, Query(description="only jobs created at or after this time")] = None,
+    created_after: Annotated[Moment | None, Query(description="only jobs created at or after this time")] = None,
     limit: PageLimit = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: PageCursor = None,

@@ -204,6 +204,16 @@ async def test_jobs_are_listed_by_when_they_were_created(
 
     naive = await http.get("/jobs", params={**query, "created_before": "2026-12-06T10:00:00"})
     assert naive.status_code == 422 and naive.json()["errors"][0]["loc"] == ["query", "created_before"]
+    # Times with a zone that fall outside year 1 to 9999 in UTC: asyncpg could not send them, a 500.
+    for name, moment in (
+        ("created_after", "0001-01-01T00:00:00+14:00"),
+        ("created_before", "9999-12-31T23:59:59-14:00"),
+    ):
+        beyond = await http.get("/jobs", params={**query, name: moment})
+        assert beyond.status_code == 422, beyond.text
+        assert "out of range" in beyond.json()["errors"][0]["msg"] and beyond.json()["errors"][0]["loc"][1] == name
+    edge = await http.get("/jobs", params={**query, "created_after": "0001-01-01T00:00:00+00:00"})
+    assert edge.status_code == 200 and edge.json()["total"] == 2, edge.text
     empty = await http.get("/jobs", params={**query, "created_before": an_hour_ago, "created_after": an_hour_ago})
     assert empty.status_code == 422 and "created_after must be earlier" in empty.json()["detail"]
     unfiltered = (await http.get("/jobs", params={**query, "limit": 1})).json()
