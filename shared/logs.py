@@ -69,7 +69,13 @@ def log_context(**fields: Any) -> Iterator[None]:
 
 # --- masking -------------------------------------------------------------------------------
 
-_API_KEY = re.compile(r"\bmm_[A-Za-z0-9_-]{16,}")
+_API_KEY = re.compile(r"(?:(?<![\w-])|(?<=%[0-9A-Fa-f]{2}))mm_[A-Za-z0-9_-]{16,}|mm_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+"""Also right after a percent escape (a sign-in link's ``next=/ui/reviews%3Fkey%3Dmm_...`` ends its ``%3D`` in a
+word character, and the key was logged whole), and a key of ours by its length (``api.auth.generate_key``) wherever
+it stands."""
+_SEPARATOR = r"([\"']?\s*(?:[:=]|%3[ad])\s*[\"']?)"
+"""Between a name and its value: ``=`` or ``:``, or either percent-encoded, as a query string inside a URL's
+parameter writes them."""
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):\S+@")
 """A URL's password, up to the last ``@`` of the URL: written unescaped, a password's own ``/`` or ``@``
 ("postgresql://app:p/ss0rd@db") left it whole, or its end ("pa@ss": "ss") in the log."""
@@ -78,11 +84,14 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):\S+@")
 # (in an access log line, no key needed) cost quadratic time on the event loop, 5 s for 8 KB.
 _KEY_VALUE = re.compile(
     r"(?i)(?<![\w-])([\w-]{0,60}?(?:keys?|token|secrets?|passwords?|passwd|pwd|authorization|cookies?|credentials?))"
-    r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
+    rf"{_SEPARATOR}(?:(?:bearer|basic)\s+)?[^\s\"',;&}}]+"
 )
-# "account_number=AB-1234-XY", "account no: 1234567": named as an account number, whatever its shape.
+# "account_number=AB-1234-XY", "account no: 1234567", "acct=1234-5678-90A9": named as an account number, whatever
+# its shape.
 _ACCOUNT_VALUE = re.compile(
-    r"(?i)(?<![\w-])((?:[\w-]{0,30}?[_-])?account[_ -]?(?:number|num|no|nr))([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}]+)"
+    r"(?i)(?:(?<![\w-])|(?<=%[0-9a-f]{2}))"
+    r"((?:[\w-]{0,30}?[_-])?(?:account[_ -]?(?:number|num|no|nr)|acct(?:[_ -]?(?:number|num|no|nr))?))"
+    rf"{_SEPARATOR}([^\s\"',;&}}]+)"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 # Credentials known by their shape, wherever they stand (an exception's text, a URL without ``key=``, a settings dump

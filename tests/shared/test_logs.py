@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment
 
+from api.auth import generate_key
 from shared.logs import (
     NOISY_LOGGERS,
     ConsoleFormatter,
@@ -292,12 +293,27 @@ def test_mask_text_masks_secret_names_in_the_plural_too(secret: str) -> None:
         ("postgresql://:hunter2@db:5432/app", "postgresql://:", "hunter2"),
         ("dial postgresql://app:p/ss0rd@db:5432/app failed", "postgresql://app:", "ss0rd"),  # written unescaped
         ("dial postgresql://app:pa@ss@db/app failed", "@db/app failed", "ss@"),
+        ("GET /jobs?acct=1234-5678-90A9&limit=5", "acct=****90A9&limit=5", "5678"),  # letters defeat the digit rule
+        ("GET /ui/login?next=%2Fui%3Faccount_number%3DAB-1234-XY", "account_number%3D****34XY", "AB-1234"),
     ],
 )
 def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(raw: str, kept: str, hidden: str) -> None:
     """A named account number is masked whatever its shape (7 digits, letters and dashes), not only 8+ digits."""
     masked = mask_text(raw)
     assert kept in masked and hidden not in masked
+
+
+def test_an_api_key_is_masked_inside_an_encoded_url_and_glued_to_a_word() -> None:
+    """A sign-in link's ``next=/ui/reviews%3Fkey%3Dmm_...``: its ``%3D`` ends in a word character, so neither the key's
+    shape (after a word boundary) nor ``key=`` (not encoded) masked it, and the access log kept the key whole."""
+    key = generate_key()
+    for line in (
+        f"GET /ui/login?next=/ui/reviews%3Fkey%3D{key} HTTP/1.1",
+        f"GET /ui/login?next=%2Fui%2Freviews%3Fx%3D{key}&y=1 HTTP/1.1",
+        f"X{key}",
+    ):
+        assert key[3:] not in mask_text(line), line
+    assert mask_text(f"X{key}") == "Xmm_[REDACTED]"
 
 
 def _shaped(prefix: str, body: str) -> str:
