@@ -84,7 +84,7 @@ async def _start(
             action=START_JOB_ACTION,
         )
         if started is not None:
-            return _created(request, response, job_public(started, state.settings))
+            return _created(request, response, job_public(started, state.settings, principal=principal))
         if spent:  # the key's first try recorded its job meanwhile: this request, a retry, pays nothing
             await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
         _, replayed = await checked_account(
@@ -92,7 +92,7 @@ async def _start(
         )
         if replayed is not None:
             response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does
-            return job_public(replayed, state.settings)
+            return job_public(replayed, state.settings, principal=principal)
     spent = await spend_rate_limit_token(
         state, principal=principal, action=START_JOB_ACTION, idempotency_key=idempotency_key
     )
@@ -114,8 +114,8 @@ async def _start(
         await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
     if not created:
         response.status_code = status.HTTP_200_OK
-        return job_public(job, state.settings)
-    return _created(request, response, job_public(job, state.settings))
+        return job_public(job, state.settings, principal=principal)
+    return _created(request, response, job_public(job, state.settings, principal=principal))
 
 
 def _created(request: Request, response: Response, job: JobPublic) -> JobPublic:
@@ -285,7 +285,7 @@ async def list_jobs(
     rows = rows[:limit]
     last = rows[-1] if more else None
     return JobPage(
-        items=[job_public(dict(r), state.settings) for r in rows],
+        items=[job_public(dict(r), state.settings, principal=principal) for r in rows],
         total=total,
         limit=limit,
         offset=offset,

@@ -7,9 +7,8 @@ import base64
 import binascii
 import hashlib
 import logging
-import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +22,10 @@ from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
+from api.services.error_text import error_shown_to, hide_server_paths
 from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
 from api.services.retries import pending_activities, pending_steps, with_retries
-from shared.artifacts import RAW_PREFIX
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
 from shared.settings import Settings
@@ -283,8 +282,12 @@ async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
         return None
 
 
-def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | None = None) -> JobPublic:
-    steps = [_step_shown(step) for step in (progress.steps if progress else row["steps"])]
+def job_public(
+    row: dict[str, Any], settings: Settings, progress: JobProgress | None = None, *, principal: Principal
+) -> JobPublic:
+    """The job as ``principal`` may read it: its errors as ``error_shown_to`` that key."""
+    shown = error_shown_to(principal.customer_id)
+    steps = [_step_shown(step, shown) for step in (progress.steps if progress else row["steps"])]
     return JobPublic(
         id=str(row["id"]),
         status=row["status"],
@@ -294,11 +297,11 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
         workflow_id=row["workflow_id"],
         web_ui_url=web_ui_link(settings, row["workflow_id"]),
         attempts=row["attempts"],
-        error=_hide_server_paths(row["error"]),
+        error=shown(row["error"]),
         reasons=row["reasons"] or [],
         current_step=progress.current_step if progress else None,
         steps=steps,
-        result=_without_server_paths(row["result"]),
+        result=_result_shown(row["result"], shown),
         revised_by=str(row["revised_by"]) if row.get("revised_by") else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -306,41 +309,28 @@ def job_public(row: dict[str, Any], settings: Settings, progress: JobProgress | 
     )
 
 
-def _step_shown(step: StepRecord | dict[str, Any]) -> StepRecord | dict[str, Any]:
-    """A step (the workflow's, or stored) with its error's file URIs hidden, as the job's own error's are."""
+ErrorShown = Callable[[str | None], str | None]
+
+
+def _step_shown(step: StepRecord | dict[str, Any], shown: ErrorShown) -> StepRecord | dict[str, Any]:
+    """A step (the workflow's, or stored) with its error ``shown``, as the job's own error is."""
     if isinstance(step, StepRecord):
         error = step.attempt_error
-        return step.model_copy(update={"attempt_error": _hide_server_paths(error)}) if error else step
-    return {**step, "attempt_error": _hide_server_paths(step["attempt_error"])} if step.get("attempt_error") else step
+        return step.model_copy(update={"attempt_error": shown(error)}) if error else step
+    return {**step, "attempt_error": shown(step["attempt_error"])} if step.get("attempt_error") else step
 
 
-def _without_server_paths(result: dict[str, Any] | None) -> dict[str, Any] | None:
+def _result_shown(result: dict[str, Any] | None, shown: ErrorShown) -> dict[str, Any] | None:
     """The result as callers see it: a raw bill stored on the server's disk (``ARTIFACT_STORE=local``) by its object
     name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there; its
-    error too (``_hide_server_paths``)."""
+    error ``shown``."""
     if result is None:
         return None
-    shown = result | ({"error": _hide_server_paths(result["error"])} if isinstance(result.get("error"), str) else {})
-    artifact = shown.get("artifact")
+    shown_result = result | ({"error": shown(result["error"])} if isinstance(result.get("error"), str) else {})
+    artifact = shown_result.get("artifact")
     if isinstance(artifact, dict) and isinstance(artifact.get("uri"), str):
-        shown["artifact"] = artifact | {"uri": _hide_server_paths(artifact["uri"])}
-    return shown
-
-
-_FILE_URI = re.compile(r"file://[^\s'\"]*")
-
-
-def _hide_server_paths(text: str | None) -> str | None:
-    """``text`` with each file:// URI by its object name ("local:raw/bills/..."), or as "a file on the server": a
-    raw bill deleted from the local store failed its job with an error naming the server's directory."""
-    if text is None:
-        return None
-
-    def hidden(match: re.Match[str]) -> str:
-        uri = match.group()
-        return "local:" + uri[uri.rindex(RAW_PREFIX) :] if RAW_PREFIX in uri else "a file on the server"
-
-    return _FILE_URI.sub(hidden, text)
+        shown_result["artifact"] = artifact | {"uri": hide_server_paths(artifact["uri"])}
+    return shown_result
 
 
 async def read_job(
@@ -376,4 +366,4 @@ async def read_job(
                     current_step=pending[-1].name,
                     steps=[*(StepRecord.model_validate(step) for step in row["steps"] or []), *pending],
                 )
-    return job_public(row, settings, progress)
+    return job_public(row, settings, progress, principal=principal)

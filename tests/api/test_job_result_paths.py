@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from api.auth import Principal, Role
 from api.services.jobs import job_public
 from shared.artifacts import LocalArtifactStore
 from shared.settings import Settings
+
+OPERATOR = Principal(key_id=1, name="ops", role=Role.VIEWER, customer_id=None)
+CUSTOMERS = Principal(key_id=2, name="customer", role=Role.VIEWER, customer_id=1)
 
 
 def finished_row(uri: str) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def test_a_bill_stored_on_the_servers_disk_is_shown_by_its_object_name(tmp_path:
     )
     assert ref.uri.startswith("file://") and str(tmp_path) in ref.uri
 
-    shown = job_public(finished_row(ref.uri), Settings()).result
+    shown = job_public(finished_row(ref.uri), Settings(), principal=OPERATOR).result
 
     assert shown is not None and str(tmp_path) not in str(shown)
     assert shown.artifact is not None and shown.artifact.uri == "local:" + ref.uri[ref.uri.index("raw/bills/") :]
@@ -51,7 +55,7 @@ def test_a_bill_stored_on_the_servers_disk_is_shown_by_its_object_name(tmp_path:
 
 @pytest.mark.parametrize("uri", ["gs://minimeter-raw-bills/raw/bills/j/ab.pdf", "mock://pge/123?job=j"])
 def test_a_bill_in_a_bucket_is_shown_as_stored(uri: str) -> None:
-    shown = job_public(finished_row(uri), Settings()).result
+    shown = job_public(finished_row(uri), Settings(), principal=OPERATOR).result
     assert shown is not None and shown.artifact is not None and shown.artifact.uri == uri
 
 
@@ -63,9 +67,53 @@ def test_an_error_naming_a_bill_on_the_servers_disk_names_its_object_not_the_dir
     row["result"] = row["result"] | {"status": "FAILED", "error": error}
     row["steps"] = [{"name": "store_raw_bill", "started_at": row["created_at"], "attempt_error": error}]
 
-    shown = job_public(row, Settings())
+    shown = job_public(row, Settings(), principal=OPERATOR)
 
     assert shown.error is not None and str(tmp_path) not in shown.error and str(tmp_path) not in str(shown.result)
     assert f"the raw bill local:raw/bills/j1/{'ab' * 32}.pdf is not in object storage" in shown.error
     assert shown.result is not None and shown.result.error == shown.error
     assert [step.attempt_error for step in shown.steps] == [shown.error]  # the step's error, as the job's
+
+
+def test_a_customers_key_reads_what_failed_but_no_internal_address() -> None:
+    """A step's error is a client library's text: the storage endpoint's host and port, the service account a 403
+    names. README promises a customer's key no more than what failed; an operator's key reads the whole (the CLI
+    cannot decode it)."""
+    error = (
+        "ArtifactStoreMisconfigured: object storage denied MiniMeter's identity permission on gs://raw-bills/raw/x"
+        " (403: ops-sa@proj.iam.gserviceaccount.com may not storage.objects.create); retried after"
+        " HTTPConnectionPool(host='10.0.0.7', port=4443): Read timed out, https://storage.internal:4443/upload: 503,"
+        " gcs.internal.example:4443 and 192.168.1.20:9000"
+    )
+    row = finished_row("gs://raw-bills/raw/bills/j/ab.pdf") | {"status": "FAILED", "error": error}
+    row["result"] = row["result"] | {"status": "FAILED", "error": error}
+    row["steps"] = [{"name": "store_raw_bill", "started_at": row["created_at"], "attempt_error": error}]
+
+    customers = job_public(row, Settings(), principal=CUSTOMERS)
+    operators = job_public(row, Settings(), principal=OPERATOR)
+
+    assert customers.error == (
+        "ArtifactStoreMisconfigured: object storage denied MiniMeter's identity permission on gs://raw-bills/raw/x"
+        " (403: <internal> may not storage.objects.create); retried after"
+        " HTTPConnectionPool(host=<internal>, port=<internal>): Read timed out, <internal>: 503,"
+        " <internal> and <internal>"
+    )
+    assert customers.result is not None and customers.result.error == customers.error
+    assert [step.attempt_error for step in customers.steps] == [customers.error]
+    assert operators.error == error and [step.attempt_error for step in operators.steps] == [error]
+    assert (
+        customers.result.artifact is not None and customers.result.artifact.uri == "gs://raw-bills/raw/bills/j/ab.pdf"
+    )
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "InvalidPdf: the total 1,234.56 on 2026-11-03 at 10:30 does not match the charges (1.2.3)",
+        "TimeoutError (START_TO_CLOSE): activity StartToClose timeout",
+        "NoBill: the portal has no bill for the period 2026-10 (account ****1234)",
+    ],
+)
+def test_an_error_of_ours_reads_the_same_to_a_customer(harmless: str) -> None:
+    row = finished_row("gs://raw-bills/raw/bills/j/ab.pdf") | {"status": "FAILED", "error": harmless}
+    assert job_public(row, Settings(), principal=CUSTOMERS).error == harmless

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from api.auth import Role, create_key
 from api.services.retries import STEP_ACTIVITIES, Retrying, with_retries
 from shared.models import StepRecord
 from shared.settings import Settings
@@ -21,10 +22,13 @@ from worker.main import build_worker, pipeline_activities
 from worker.resources import Resources
 from workflows import bill_ingestion
 
+PORTAL_DOWN = "the portal did not answer (injected): HTTPSConnectionPool(host='10.9.8.7', port=8443): Read timed out"
+"""As a client library words an outage: where its service is, which a customer's key is not shown."""
+
 
 @activity.defn(name="fetch_bill")
 async def portal_down(request: Any) -> Any:
-    raise ApplicationError("the portal did not answer (injected)")  # retryable, as a connector's outage is
+    raise ApplicationError(PORTAL_DOWN)  # retryable, as a connector's outage is
 
 
 async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
@@ -34,6 +38,8 @@ async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
     slow, its step with no error, while the server was on its third attempt."""
     settings = idle_queue(app_settings)
     (job,) = await start_jobs(resources.pool, client, settings, 1)
+    viewer = await create_key(resources.pool, name="customer-viewer", role=Role.VIEWER, customer_id=job["customer_id"])
+    customer_viewer = {"Authorization": f"Bearer {viewer.key}"}
     activities = [fn for fn in pipeline_activities(resources, settings) if fn.__name__ != "fetch_bill"]
 
     async def retried_fetch() -> dict[str, Any] | None:
@@ -45,16 +51,22 @@ async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
         async with build_worker(client, resources, settings, activities=[*activities, portal_down]):
             step = await wait_until(retried_fetch, within=30, what="the fetch's second attempt")
             body = (await http.get(f"/jobs/{job['id']}")).json()
+            customers = (await http.get(f"/jobs/{job['id']}", headers=customer_viewer)).json()
         # No worker left to answer the progress query (killed, say): the server's pending step is shown. It read
         # "steps": [] and no current step, as if nothing were happening.
         unanswered = (await http.get(f"/jobs/{job['id']}")).json()
     finally:
         await client.get_workflow_handle(job["workflow_id"]).terminate(reason="test over")
-    assert (step["attempt_error"], step["finished_at"]) == ("the portal did not answer (injected)", None)
+    assert (step["attempt_error"], step["finished_at"]) == (PORTAL_DOWN, None)
+    # A key bound to the job's customer reads what failed, not where the service is (a security probe, 70B).
+    (seen,) = [s for s in customers["steps"] if s["name"] == "fetch_bill"]
+    assert seen["attempt_error"] == (
+        "the portal did not answer (injected): HTTPSConnectionPool(host=<internal>, port=<internal>): Read timed out"
+    )
     assert (body["status"], body["current_step"]) == ("RUNNING", "fetch_bill")
     assert (unanswered["status"], unanswered["current_step"]) == ("RUNNING", "fetch_bill")
     (pending,) = [s for s in unanswered["steps"] if s["name"] == "fetch_bill"]
-    assert pending["attempt"] >= 2 and pending["attempt_error"] == "the portal did not answer (injected)"
+    assert pending["attempt"] >= 2 and pending["attempt_error"] == PORTAL_DOWN
 
 
 STEP_CALL = re.compile(r'self\._step\(\s*"(?P<step>\w+)",\s*\w+\.(?P<activity>\w+)')

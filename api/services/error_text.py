@@ -1,0 +1,55 @@
+"""A job's errors as the API shows them: never the server's directories, and to a customer's key no internal address.
+
+A step's error is the text of what failed inside the worker: a storage client's ``HTTPConnectionPool(host='10.0.0.7',
+port=4443): Read timed out``, a 403 naming the service account. An operator reads it in ``GET /jobs/{id}`` (the CLI
+cannot decode it); a key bound to a customer reads the same job, and README promises those keys no more than what
+failed (the details are in the worker's log and the Web UI).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from shared.artifacts import RAW_PREFIX
+
+_FILE_URI = re.compile(r"file://[^\s'\"]*")
+
+_INTERNAL = re.compile(
+    r"(?i)"
+    r"(?P<assigned>\b(?:host|port)=)(?:'[^']*'|\"[^\"]*\"|[^\s,)]+)"  # a client's host='...', port=4443
+    r"|\b(?:https?|grpcs?|postgres(?:ql)?|redis|amqps?)://[^\s'\"<>)\]]*[^\s'\"<>)\].,:;]"  # an endpoint's URL
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"  # an IPv4 address, its port too
+    r"|\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}):\d{1,5}\b"  # host:port
+    r"|\b[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"  # an identity (a service account's e-mail)
+)
+HIDDEN = "<internal>"
+
+
+def hide_server_paths(text: str | None) -> str | None:
+    """``text`` with each file:// URI by its object name ("local:raw/bills/..."), or as "a file on the server": a
+    raw bill deleted from the local store failed its job with an error naming the server's directory."""
+    if text is None:
+        return None
+
+    def hidden(match: re.Match[str]) -> str:
+        uri = match.group()
+        return "local:" + uri[uri.rindex(RAW_PREFIX) :] if RAW_PREFIX in uri else "a file on the server"
+
+    return _FILE_URI.sub(hidden, text)
+
+
+def hide_internals(text: str | None) -> str | None:
+    """``hide_server_paths``, and each host, port, endpoint URL, IP address and e-mail as ``<internal>``: what failed
+    and why stays ("ArtifactStoreUnavailable: HTTPConnectionPool(host=<internal>, port=<internal>): Read timed out").
+    A bill's ``gs://`` URI stays: the job's result names it to the same key."""
+    text = hide_server_paths(text)
+    if text is None:
+        return None
+    return _INTERNAL.sub(lambda match: (match["assigned"] or "") + HIDDEN, text)
+
+
+def error_shown_to(customer_id: int | None) -> Callable[[str | None], str | None]:
+    """How a key sees a job's errors: one bound to a customer (``customer_id``) without internal addresses, an
+    operator's whole."""
+    return hide_internals if customer_id is not None else hide_server_paths
