@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -34,6 +35,7 @@ from shared.codec import (
     ENCODING,
     KEY_FILE_NAME,
     KEY_ID_METADATA,
+    MAX_CODEC_PAYLOADS,
     NONCE_BYTES,
     UNOPENED_METADATA,
     UNSEALED_METADATA,
@@ -432,6 +434,32 @@ async def test_codec_server_json_edges() -> None:
     assert await decode_payloads_json(codec, {}) == {"payloads": []}
     with pytest.raises(CodecRequestInvalid):
         await decode_payloads_json(codec, {"payloads": "nope"})
+
+
+async def test_a_codec_request_is_worked_off_the_event_loop_and_bounded_in_payloads() -> None:
+    """One admin's (or an SSO proxy's) request of 300,000 payloads held the API's event loop 4 s: every other request,
+    the liveness probe's too, waited for it."""
+    codec = EncryptionCodec(KeyRing.generate())
+    plain = json_format.MessageToDict(Payload(metadata={"encoding": b"json/plain"}, data=b"{}"))
+    sealed = await encode_payloads_json(codec, {"payloads": [plain] * 5_000})
+    finished_first: list[str] = []
+
+    async def answered_beside() -> None:
+        finished_first.append("beside")
+
+    decoding = asyncio.ensure_future(decode_payloads_json(codec, sealed))
+    await asyncio.sleep(0)  # the decode under way
+    beside = asyncio.ensure_future(answered_beside())
+    decoded = await decoding
+    finished_first.append("decode")
+    await beside
+    assert finished_first == ["beside", "decode"], "the loop served nothing while it decoded"
+    assert decoded["payloads"] == [plain] * 5_000
+
+    with pytest.raises(CodecRequestInvalid, match=f"at most {MAX_CODEC_PAYLOADS} a request"):
+        await decode_payloads_json(codec, {"payloads": [plain] * (MAX_CODEC_PAYLOADS + 1)})
+    with pytest.raises(CodecRequestInvalid, match=f"at most {MAX_CODEC_PAYLOADS} a request"):
+        await encode_payloads_json(codec, {"payloads": [plain] * (MAX_CODEC_PAYLOADS + 1)})
 
 
 @workflow.defn
