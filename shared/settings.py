@@ -273,7 +273,7 @@ class Settings(BaseSettings):
     gemini_base_url: OptionalText = None
     gemini_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """One Gemini call: positive (0 became a 1 ms timeout, failing every call), and with
-    ``pdf_parse_timeout_seconds`` under the extract step's start-to-close (``_gemini_call_fits_the_extract_step``)."""
+    ``pdf_parse_timeout_seconds`` under the extract step's start-to-close (``_extract_step_problems``)."""
     gemini_thinking_budget: int = Field(default=0, ge=0, le=32768)
     """Thinking tokens per extraction: 0 (the default model answers without thinking); a model that
     cannot turn thinking off (gemini-2.5-pro) needs at least 128. Added to the output limit."""
@@ -281,7 +281,7 @@ class Settings(BaseSettings):
     """0 or less rejected every PDF."""
     pdf_parse_timeout_seconds: float = Field(default=20.0, gt=0, allow_inf_nan=False)
     """One PDF's parse: finite (``inf``, "no limit", failed every PDF: the wait overflowed) and under the extract
-    step's start-to-close, with or without Gemini (``_gemini_call_fits_the_extract_step``)."""
+    step's start-to-close, with or without Gemini (``_extract_step_problems``)."""
 
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
@@ -356,31 +356,39 @@ class Settings(BaseSettings):
         return (init_settings, SecretManagerSource(settings_cls), env_settings, file_secret_settings)
 
     @model_validator(mode="after")
-    def _review_timers_in_order(self) -> Settings:
+    def _every_cross_check_at_once(self) -> Settings:
+        """Every refusal that weighs settings against each other, in one line: refused one at a time, four missing
+        settings took four restarts to find (and ``settings_or_exit`` names these beside a value refused alone)."""
+        problems = [
+            *self._review_timer_problems(),
+            *self._pool_bound_problems(),
+            *self._job_period_problems(),
+            *self._tls_pair_problems(),
+            *self._extract_step_problems(),
+            *self._production_problems(),
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _review_timer_problems(self) -> Iterator[str]:
         # Whole seconds reach the workflow: 0 would escalate every task at once, and an SLA at or past
         # the timeout would escalate a task a moment before it expires, or never.
         if self.review_sla < timedelta(seconds=1):
-            raise ValueError(f"REVIEW_SLA must be at least one second (got {self.review_sla})")
-        if self.review_sla >= self.review_timeout:
-            raise ValueError(
-                f"REVIEW_SLA ({self.review_sla}) must be shorter than REVIEW_TIMEOUT ({self.review_timeout})"
-            )
-        return self
+            yield f"REVIEW_SLA must be at least one second (got {self.review_sla})"
+        elif self.review_sla >= self.review_timeout:
+            yield f"REVIEW_SLA ({self.review_sla}) must be shorter than REVIEW_TIMEOUT ({self.review_timeout})"
 
-    @model_validator(mode="after")
-    def _pool_bounds_in_order(self) -> Settings:
+    def _pool_bound_problems(self) -> Iterator[str]:
         if self.db_pool_min > self.db_pool_max:  # asyncpg refused the pool only when a process opened it
-            raise ValueError(f"DB_POOL_MIN ({self.db_pool_min}) must not exceed DB_POOL_MAX ({self.db_pool_max})")
-        return self
+            yield f"DB_POOL_MIN ({self.db_pool_min}) must not exceed DB_POOL_MAX ({self.db_pool_max})"
 
-    @model_validator(mode="after")
-    def _job_periods_positive(self) -> Settings:
+    def _job_period_problems(self) -> Iterator[str]:
         # 0 would count no job as running (lifting JOB_DISPATCH_MAX_RUNNING) or check every open job
         # on every round; a negative period means the same, less visibly.
         for name in ("job_dispatch_stale_after", "job_reconcile_after"):
             if getattr(self, name) < timedelta(seconds=1):
-                raise ValueError(f"{name.upper()} must be at least one second (got {getattr(self, name)})")
-        return self
+                yield f"{name.upper()} must be at least one second (got {getattr(self, name)})"
 
     @field_validator("worker_metrics_address")
     @classmethod
@@ -454,22 +462,15 @@ class Settings(BaseSettings):
             parse_key_ring(keys.get_secret_value())  # its errors name the key's position, never its material
         return keys
 
-    @model_validator(mode="after")
-    def _tls_cert_with_key(self) -> Settings:
+    def _tls_pair_problems(self) -> Iterator[str]:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
-            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)")
-        return self
+            yield "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)"
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        """Every production refusal at once, in one line: refused one at a time, four missing settings took four
-        restarts to find."""
-        if self.env is not Environment.PRODUCTION:
-            return self
-        problems = [*self._unsafe_in_production(), *self._placeholder_cloud_names(), *self._unshared_local_artifacts()]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    def _production_problems(self) -> Iterator[str]:
+        if self.env is Environment.PRODUCTION:
+            yield from self._unsafe_in_production()
+            yield from self._placeholder_cloud_names()
+            yield from self._unshared_local_artifacts()
 
     def _unsafe_in_production(self) -> Iterator[str]:
         if self.auth_disabled:
@@ -506,27 +507,24 @@ class Settings(BaseSettings):
                 " when ENV=production (or use ARTIFACT_STORE=gcs)"
             )
 
-    @model_validator(mode="after")
-    def _gemini_call_fits_the_extract_step(self) -> Settings:
+    def _extract_step_problems(self) -> Iterator[str]:
         # Past the extract activity's start-to-close Temporal abandons the attempt and starts another,
         # while the abandoned thread goes on parsing (a parse slot taken) or calling Gemini: the PDF parse
         # and the call fit in one attempt.
         from workflows.policies import EXTRACT  # plain constants, no workflow: here, not at the top (layering)
 
         limit = EXTRACT.start_to_close.total_seconds()
+        gemini_called = self.extractor is not ExtractorMode.RULES and self.gemini_configured
         if self.pdf_parse_timeout_seconds >= limit:
-            raise ValueError(
+            yield (
                 f"PDF_PARSE_TIMEOUT_SECONDS ({self.pdf_parse_timeout_seconds:g}) must stay under the extract"
                 f" step's {limit:g} s"
             )
-        if self.extractor is ExtractorMode.RULES or not self.gemini_configured:
-            return self  # Gemini is never called
-        if self.gemini_timeout_seconds + self.pdf_parse_timeout_seconds >= limit:
-            raise ValueError(
+        elif gemini_called and self.gemini_timeout_seconds + self.pdf_parse_timeout_seconds >= limit:
+            yield (
                 f"GEMINI_TIMEOUT_SECONDS ({self.gemini_timeout_seconds:g}) plus PDF_PARSE_TIMEOUT_SECONDS"
                 f" ({self.pdf_parse_timeout_seconds:g}) must stay under the extract step's {limit:g} s"
             )
-        return self
 
     @property
     def mock_connector_on(self) -> bool:
@@ -559,7 +557,36 @@ def refusal(error: ValidationError | SettingsError) -> str:
         where = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         parts.append(f"{where.upper()}: {message}" if where else message)
-    return "; ".join(parts)
+    return "; ".join([*parts, *_cross_checks_beside(error)])
+
+
+def _cross_checks_beside(error: ValidationError) -> list[str]:
+    """The cross checks' refusals (``Settings._every_cross_check_at_once``) where values were refused alone: pydantic
+    runs them only once every value passed, so a mistyped ``LOG_LEVEL`` hid a production deployment's missing
+    ``PAYLOAD_KEYS`` and ``DATABASE_URL`` until the next start. Judged with each refused value at its default, and
+    only those naming none of them: a refused ``TEMPORAL_TLS_KEY`` at its default (none) is no key to pair a
+    certificate with, which its own refusal already says."""
+    refused = {str(item["loc"][0]) for item in error.errors(include_input=False, include_url=False) if item["loc"]}
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+        if name in refused
+    }
+    if not defaults:
+        return []
+    try:
+        Settings(**defaults)
+    except ValidationError as beside:
+        problems = [
+            problem
+            for item in beside.errors(include_input=False, include_url=False)
+            if not item["loc"]
+            for problem in item["msg"].removeprefix("Value error, ").split("; ")
+        ]
+        return [problem for problem in problems if not any(name.upper() in problem for name in defaults)]
+    except SettingsError:
+        return []
+    return []
 
 
 def misspelled_settings(environ: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -253,6 +253,31 @@ def test_production_refuses_local_artifacts_in_each_process_own_directory(only: 
     assert Settings().artifact_store == "local"
 
 
+def test_every_refusal_is_named_at_once_whatever_else_is_refused(only: pytest.MonkeyPatch) -> None:
+    """A value refused alone (``LOG_LEVEL=verbose``) hid the cross checks, and each cross check the next: a production
+    deployment with a mistyped level, an SLA past its timeout and four settings missing took three starts to see
+    them all (an inheriting engineer's probe, 70A)."""
+    for name, value in {"ENV": "production", "LOG_LEVEL": "verbose", "REVIEW_SLA": "P9D", "DB_POOL_MIN": "30"}.items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    named = refusal(error.value).split("; ")
+    assert named[0].startswith("LOG_LEVEL: Input should be")
+    assert named[1:] == [
+        "REVIEW_SLA (9 days, 0:00:00) must be shorter than REVIEW_TIMEOUT (7 days, 0:00:00)",
+        "DB_POOL_MIN (30) must not exceed DB_POOL_MAX (20)",
+        "PAYLOAD_KEYS must be set when ENV=production",
+        "DATABASE_URL must be set when ENV=production",
+        "GCS_BUCKET must be set to a bucket of your own (bucket names are global) when ENV=production, not the default",
+        "GCP_PROJECT must be set to a project of your own (of GCS_BUCKET and BQ_DATASET) when ENV=production, not the"
+        " default",
+    ]
+    only.setenv("LOG_LEVEL", "info")  # the cross checks alone: still all at once
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert refusal(error.value).split("; ") == named[1:]
+
+
 def test_the_placeholder_bucket_stops_the_worker_with_one_line() -> None:
     done = run_entry_point("worker", **PRODUCTION_SECRETS, GCP_PROJECT="acme")
     assert done.returncode != 0 and "Traceback" not in done.stderr
