@@ -155,6 +155,10 @@ class SearchAttributesMissing(StartRefused):
     """Temporal's namespace lacks one of MiniMeter's search attributes, or has it of another type."""
 
 
+class NamespaceMissing(StartRefused):
+    """Temporal has no namespace of ``TEMPORAL_NAMESPACE``'s name: a typo, or one not created yet."""
+
+
 CANNOT_LIST = (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED)
 """How a server says this identity may not use its operator service (an authorizer; Temporal Cloud may, too)."""
 
@@ -167,6 +171,11 @@ async def check_search_attributes(client: Client, *, namespace: str, address: st
     try:
         listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:  # the worker said "worker failed" over a traceback, the API nothing
+            raise NamespaceMissing(
+                f"Temporal at {address} has no namespace {namespace!r}: correct TEMPORAL_NAMESPACE, or create it"
+                f" (temporal operator namespace create --namespace {namespace} --address {address})"
+            ) from None
         if error.status not in CANNOT_LIST:
             raise
         logger.warning(
