@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,21 @@ OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
 """A secret that may be unset: blank is unset."""
 OptionalText = Annotated[str | None, BeforeValidator(_blank_is_unset)]
 """A name or an address that may be unset: blank is unset."""
+
+
+def _blank_is_default(value: Any) -> Any:
+    """As ``_blank_is_unset``, for a name or an address with a default: blank is that default. A pasted newline in
+    ``TEMPORAL_UI_URL`` ended up in every job's Web UI link, and one in ``API_HOST`` failed the API's start after its
+    migrations, naming no variable."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticUseDefault()
+        return value.strip()
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_blank_is_default)]
+"""A name or an address with a default: blank is the default, outer whitespace dropped."""
 
 
 EVERY_SITE = ("*", "null")
@@ -194,9 +210,9 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(default=LogFormat.JSON, description="json or console")
 
     # Temporal
-    temporal_address: str = "localhost:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = "minimeter-ingestion"
+    temporal_address: Text = "localhost:7233"
+    temporal_namespace: Text = "default"
+    temporal_task_queue: Text = "minimeter-ingestion"
     temporal_tls: bool = False
     temporal_api_key: OptionalSecret = None
     temporal_tls_cert: Path | None = None
@@ -209,7 +225,7 @@ class Settings(BaseSettings):
     temporal_tls_server_name: OptionalText = None
     """The name to verify the server's certificate against, when the address is not it (an IP, a
     load balancer); turns TLS on."""
-    temporal_ui_url: str = "http://localhost:8233"
+    temporal_ui_url: Text = "http://localhost:8233"
 
     # Postgres (embedded server when unset)
     database_url: OptionalSecret = None
@@ -224,7 +240,7 @@ class Settings(BaseSettings):
     ``inf`` is refused (a process that never gives up hides an outage from its supervisor)."""
 
     # API
-    api_host: str = "127.0.0.1"
+    api_host: Text = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_processes: int = Field(default=1, ge=1)
     """``python -m api`` serves this many processes on one port (uvicorn's workers): each has its
@@ -269,7 +285,7 @@ class Settings(BaseSettings):
     # Extraction
     extractor: ExtractorMode = ExtractorMode.AUTO
     gemini_api_key: OptionalSecret = None
-    gemini_model: str = "gemini-2.5-flash"
+    gemini_model: Text = "gemini-2.5-flash"
     gemini_base_url: OptionalText = None
     gemini_timeout_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     """One Gemini call: positive (0 became a 1 ms timeout, failing every call), and with
@@ -285,11 +301,11 @@ class Settings(BaseSettings):
 
     # Raw bills and analytics
     artifact_store: ArtifactStoreKind = ArtifactStoreKind.GCS
-    gcs_bucket: str = "minimeter-raw-bills"
+    gcs_bucket: Text = "minimeter-raw-bills"
     storage_emulator_host: OptionalText = None
-    gcp_project: str = "minimeter-local"
+    gcp_project: Text = "minimeter-local"
     analytics: AnalyticsKind = AnalyticsKind.BIGQUERY
-    bq_dataset: str = "minimeter"
+    bq_dataset: Text = "minimeter"
     bigquery_emulator_host: OptionalText = None
     analytics_batch_max_bills: int = Field(default=100, ge=1)
     """Bills one worker writes to the warehouse in one request per table, at most."""

@@ -401,6 +401,32 @@ def test_a_blank_optional_value_is_unset_as_an_empty_one_is(only: pytest.MonkeyP
     assert getattr(Settings(), name.lower()) is None
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TEMPORAL_ADDRESS", "temporal.example:7233"),
+        ("TEMPORAL_NAMESPACE", "acme.a1b2c"),
+        ("TEMPORAL_TASK_QUEUE", "bills"),
+        ("TEMPORAL_UI_URL", "http://ui.example:8080"),
+        ("API_HOST", "0.0.0.0"),
+        ("GEMINI_MODEL", "gemini-2.5-pro"),
+        ("GCS_BUCKET", "acme-raw-bills"),
+        ("GCP_PROJECT", "acme"),
+        ("BQ_DATASET", "acme_bills"),
+    ],
+)
+def test_a_name_or_address_with_a_default_drops_its_outer_whitespace_and_blank_is_the_default(
+    only: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """``TEMPORAL_UI_URL`` with a pasted newline put it in every job's Web UI link, and a blank one was kept as the
+    link; ``API_HOST`` with one let the API migrate, then fail naming no variable (an inheriting engineer's probe,
+    70A)."""
+    only.setenv(name, f" {value}\n")
+    assert getattr(Settings(), name.lower()) == value
+    only.setenv(name, " \t")
+    assert getattr(Settings(), name.lower()) == Settings.model_fields[name.lower()].default
+
+
 def test_production_refuses_a_blank_database_url(only: pytest.MonkeyPatch) -> None:
     for name, value in {**PRODUCTION_SECRETS, **OWN_CLOUD, "DATABASE_URL": "  "}.items():
         only.setenv(name, value)
