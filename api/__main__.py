@@ -4,6 +4,7 @@ from shared.lean import skip_unused_optional_imports
 
 skip_unused_optional_imports()
 
+import argparse  # noqa: E402
 import sys  # noqa: E402
 
 import uvicorn  # noqa: E402 - after the line above, on purpose
@@ -34,6 +35,12 @@ class Supervisor(Multiprocess):
 def main() -> None:
     """With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, and each imports this module
     again (not as ``__main__``): hence the guard below, and the import trimming above it."""
+    # ``--help`` (or a stray argument) served the API on whatever DATABASE_URL and TEMPORAL_ADDRESS the shell held.
+    argparse.ArgumentParser(
+        prog="python -m api",
+        description="Serve MiniMeter's REST API with uvicorn on API_HOST:API_PORT (API_PROCESSES processes). It takes"
+        " no arguments: every setting is an environment variable (README, Configuration).",
+    ).parse_args()
     settings = settings_or_exit()
     configure_logging(settings)
     if settings.api_processes == 1:  # exits STARTUP_FAILURE itself when the app fails to start

@@ -432,10 +432,10 @@ def entry_point_env(**settings: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not is_setting_variable(k)} | settings
 
 
-def run_entry_point(module: str, **settings: str) -> subprocess.CompletedProcess[str]:
+def run_entry_point(module: str, *arguments: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """``python -m module`` as an operator starts it, with none of the settings set but ``settings``, to its end."""
     return subprocess.run(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *arguments],
         env=entry_point_env(**settings),
         cwd=REPO_ROOT,
         capture_output=True,

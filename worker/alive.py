@@ -7,6 +7,7 @@ The SDK core's own thread serves ``/metrics``, and answers for a worker whose ev
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import urllib.request
@@ -27,7 +28,14 @@ def tick_age(metrics: str, now: float) -> float | None:
 
 
 def main() -> None:
-    url, max_age = sys.argv[1], float(sys.argv[2])
+    parser = argparse.ArgumentParser(
+        prog="python -m worker.alive",
+        description="Exit 0 when the worker serving URL ticked within MAX_AGE seconds, else 1 saying why.",
+    )
+    parser.add_argument("url", metavar="URL", help="the worker's /metrics (WORKER_METRICS_ADDRESS)")
+    parser.add_argument("max_age", metavar="MAX_AGE", type=float, help="seconds since its event loop's last tick")
+    arguments = parser.parse_args()
+    url, max_age = arguments.url, arguments.max_age
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:
             metrics = answer.read().decode()

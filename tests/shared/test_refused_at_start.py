@@ -89,3 +89,17 @@ def test_a_client_certificate_path_that_is_no_file_is_refused_at_start(tmp_path:
     done = run_entry_point("worker", TEMPORAL_TLS_CERT=str(cert), TEMPORAL_TLS_KEY=str(tmp_path / "client.key"))
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip() == REFUSED + "TEMPORAL_TLS_KEY: no file this process can read there"
+
+
+@pytest.mark.parametrize("module", ["worker", "api", "worker.alive"])
+def test_help_says_how_to_run_it_and_starts_nothing(module: str) -> None:
+    """``--help``, a newcomer's first try, started the worker (polling whatever TEMPORAL_ADDRESS the shell held,
+    production's too) and served the API; ``worker.alive`` without its arguments was an IndexError's traceback (an
+    inheriting engineer's probe, 70A). Settings that would fail any start, so a start cannot pass for help."""
+    unstartable = {"LOG_LEVEL": MISPLACED}
+    helped = run_entry_point(module, "--help", **unstartable)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith(f"usage: python -m {module}") and helped.stderr == ""
+    stray = run_entry_point(module, "--verbose", **unstartable)
+    assert stray.returncode == 2 and stray.stderr.startswith(f"usage: python -m {module}"), stray.stderr
+    assert "Traceback" not in stray.stderr and REFUSED not in stray.stderr
