@@ -144,24 +144,33 @@ def refuse_every_site(origins: list[str]) -> list[str]:
     return origins
 
 
-class Environment(StrEnum):
+class AnyCase(StrEnum):
+    """A setting's choice, read in any case as ``LOG_LEVEL`` is: ``ENV=PRODUCTION`` was refused."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> AnyCase | None:
+        return cls._value2member_map_.get(value.lower()) if isinstance(value, str) else None  # type: ignore[return-value]
+
+
+class Environment(AnyCase):
     DEVELOPMENT = "development"
     TEST = "test"
+    """The test suite's: as ``development``."""
     PRODUCTION = "production"
 
 
-class ExtractorMode(StrEnum):
+class ExtractorMode(AnyCase):
     AUTO = "auto"
     RULES = "rules"
     GEMINI = "gemini"
 
 
-class ArtifactStoreKind(StrEnum):
+class ArtifactStoreKind(AnyCase):
     GCS = "gcs"
     LOCAL = "local"
 
 
-class AnalyticsKind(StrEnum):
+class AnalyticsKind(AnyCase):
     BIGQUERY = "bigquery"
     LOCAL = "local"
     DISABLED = "disabled"
@@ -180,13 +189,9 @@ class LogLevel(StrEnum):
         return cls.__members__.get(value.upper()) if isinstance(value, str) else None
 
 
-class LogFormat(StrEnum):
+class LogFormat(AnyCase):
     JSON = "json"
     CONSOLE = "console"
-
-    @classmethod
-    def _missing_(cls, value: object) -> LogFormat | None:
-        return cls._value2member_map_.get(value.lower()) if isinstance(value, str) else None  # type: ignore[return-value]
 
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")

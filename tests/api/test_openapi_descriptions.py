@@ -10,6 +10,7 @@ import httpx
 from api.problems import ProblemCode
 from api.schemas import ReviewRefusal
 from shared.review import ReviewAction
+from shared.settings import REPO_ROOT
 
 
 async def test_the_served_openapi_describes_the_fields_a_client_cannot_guess(http: httpx.AsyncClient) -> None:
@@ -126,6 +127,14 @@ async def test_every_problem_documents_the_codes_a_client_branches_on(http: http
         assert "code" in schema["required"], schema
         assert schema["properties"]["code"]["enum"] == [code.value for code in ProblemCode], schema
     assert "$ref" not in str(problems), "a response's schema stands alone: a $ref to its own $defs resolves nowhere"
+
+
+def test_readme_lists_every_code_a_client_branches_on() -> None:
+    """README says it lists them all; ``bill_reopened`` was missing from the list (an inheriting engineer's probe,
+    70A)."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    listed = readme[readme.index("each with a `code` member") : readme.index("`/openapi.json` lists them")]
+    assert [code.value for code in ProblemCode if f"`{code.value}`" not in listed] == []
 
 
 async def test_a_retry_after_is_a_declared_header_of_each_429_and_503(http: httpx.AsyncClient) -> None:

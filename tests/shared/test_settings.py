@@ -427,6 +427,23 @@ def test_a_name_or_address_with_a_default_drops_its_outer_whitespace_and_blank_i
     assert getattr(Settings(), name.lower()) == Settings.model_fields[name.lower()].default
 
 
+def test_a_settings_choice_is_read_in_any_case(only: pytest.MonkeyPatch) -> None:
+    """As ``LOG_LEVEL=info`` is: ``ENV=PRODUCTION`` was refused (an inheriting engineer's probe, 70A)."""
+    given = {"ENV": "Test", "EXTRACTOR": "RULES", "ARTIFACT_STORE": "Local", "ANALYTICS": "DISABLED"}
+    for name, value in given.items():
+        only.setenv(name, value)
+    settings = Settings()
+    assert (settings.env, settings.extractor, settings.artifact_store, settings.analytics) == (
+        "test",
+        "rules",
+        "local",
+        "disabled",
+    )
+    only.setenv("ENV", "staging")
+    with pytest.raises(ValidationError, match="env"):
+        Settings()
+
+
 def test_production_refuses_a_blank_database_url(only: pytest.MonkeyPatch) -> None:
     for name, value in {**PRODUCTION_SECRETS, **OWN_CLOUD, "DATABASE_URL": "  "}.items():
         only.setenv(name, value)
