@@ -333,7 +333,7 @@ def _in_clients_words(message: str) -> str:
     """A validation message the framework words in its own types, said in what a client sends instead."""
     if message.startswith(NOT_A_FILE):
         return "send the bill as a file part (curl -F file=@bill.pdf), not as a text field"
-    return message
+    return message.removeprefix("Value error, ")  # pydantic's wording of our own checks' refusals
 
 
 def _invalid_request(request: Request, errors: list[dict[str, Any]]) -> JSONResponse:
