@@ -294,6 +294,28 @@ class Problem(HTTPException):
         self.extra = extra
 
 
+_TITLES = {413: "Content Too Large"}
+"""RFC 9110's names where Python's ``HTTPStatus`` keeps older ones ("Request Entity Too Large" until 3.13): the body
+limit's 413 and a route's read alike."""
+
+
+def problem_body(
+    status: int, detail: Any, *, code: ProblemCode, instance: str, title: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A problem's members, for ``problem_response`` and for a middleware that answers before any route."""
+    from http import HTTPStatus
+
+    return {
+        "type": "about:blank",
+        "title": title or _TITLES.get(status) or HTTPStatus(status).phrase,
+        "status": status,
+        "code": code.value,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -304,17 +326,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    from http import HTTPStatus
-
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "code": code.value,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
+    body = problem_body(status, detail, code=code, instance=request.url.path, title=title, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 
@@ -380,6 +392,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 "There was an error parsing the body"
             return _invalid_request(request, [_not_utf8(exc.__cause__)])
+        if isinstance(exc.__cause__, RecursionError):  # the same 400: JSON nested past the parser's depth
+            error = {"loc": ["body"], "msg": "the JSON body nests too deeply to read", "type": "json_invalid"}
+            return _invalid_request(request, [error])
         if isinstance(exc.__cause__, MultipartCutOff):  # the same 400, raised from the body's last chunk
             return _invalid_request(request, [_cut_off(exc.__cause__)])
         if isinstance(exc.__context__, MultiPartException):  # Starlette's 400 with the parser's words

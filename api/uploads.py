@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, ProblemCode
+from api.problems import PROBLEM_JSON, ProblemCode, problem_body
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -79,16 +79,9 @@ class BodySizeLimit:
 
 
 async def _refuse(send: Send, detail: str, path: str) -> None:
-    """The 413 as every other problem reads (``problems.problem_response``), its ``instance`` too."""
-    problem = {
-        "type": "about:blank",
-        "title": "Content Too Large",
-        "status": 413,
-        "code": ProblemCode.CONTENT_TOO_LARGE.value,
-        "detail": detail,
-        "instance": path,
-    }
-    body = json.dumps(problem).encode()
+    """The 413 as every other problem reads (``problems.problem_body``, rendered as ``JSONResponse`` renders it)."""
+    problem = problem_body(413, detail, code=ProblemCode.CONTENT_TOO_LARGE, instance=path)
+    body = JSONResponse(problem).body
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),

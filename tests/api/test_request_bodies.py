@@ -142,6 +142,17 @@ async def test_an_upload_cut_off_before_its_closing_boundary_is_a_422_saying_so(
     assert await resources.pool.fetchval(jobs, account["customer_id"]) == 1
 
 
+async def test_a_json_body_nested_past_the_parsers_depth_is_a_422(http: httpx.AsyncClient) -> None:
+    """It was a 400 ``http_error`` "There was an error parsing the body", a status these routes do not document (a
+    security probe, 70B)."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    refused = await http.post("/customers", content=deep, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"loc": ["body"], "msg": "the JSON body nests too deeply to read", "type": "json_invalid"}
+    ]
+
+
 async def test_a_multipart_body_the_parser_refuses_is_a_422_in_its_words(http: httpx.AsyncClient) -> None:
     """It was a 400 ``http_error``, a status OpenAPI lists for no route taking a form."""
     refused = await http.post("/bills", content=b"xx", headers={"Content-Type": "multipart/form-data"})
