@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 import asyncpg
@@ -82,8 +83,16 @@ class CreatedKey:
     customer_id: int | None
 
 
-async def create_key(pool: asyncpg.Pool, *, name: str, role: Role, customer_id: int | None = None) -> CreatedKey:
-    """Create a key; the plaintext is returned once and never stored.
+async def create_key(
+    pool: asyncpg.Pool,
+    *,
+    name: str,
+    role: Role,
+    customer_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> CreatedKey:
+    """Create a key; the plaintext is returned once and never stored. Past ``expires_at`` (None: never) it
+    authenticates nothing, as a revoked key.
 
     An admin key is never bound to a customer: admin routes (new customers, the payload codec,
     the secrets check) act on every customer's data, so the binding would promise a limit that
@@ -92,18 +101,20 @@ async def create_key(pool: asyncpg.Pool, *, name: str, role: Role, customer_id: 
         raise ValueError("an admin key acts on every customer: create it without a customer")
     key = generate_key()
     key_id = await pool.fetchval(
-        "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO api_keys (name, role, customer_id, key_hash, prefix, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         name,
         role,
         customer_id,
         hash_key(key),
         key[: len(KEY_PREFIX) + 4],
+        expires_at,
     )
     return CreatedKey(id=int(key_id), key=key, name=name, role=role, customer_id=customer_id)
 
 
 async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
-    """The principal for a presented key, or None when unknown or revoked."""
+    """The principal for a presented key, or None when unknown, revoked or expired."""
     return await authenticate_hash(pool, hash_key(key))
 
 
@@ -111,6 +122,7 @@ KEY_BY_HASH = (
     "SELECT id, name, role, customer_id,"
     f" last_used_at < now() - interval '{LAST_USE_RESOLUTION_SECONDS} seconds' AS stale,"
     " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+    " AND (expires_at IS NULL OR expires_at > now())"
 )
 """Every authenticated request's lookup (``api.warm_pool`` prepares it on each pooled connection)."""
 

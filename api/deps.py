@@ -85,7 +85,9 @@ async def authenticate_request(request: Request) -> Principal:
         )
     principal = await authenticate_hash(state.pool, key_hash)
     if principal is None:
-        raise Problem(401, "the API key is invalid or revoked", headers=UNAUTHORIZED, code=ProblemCode.API_KEY_INVALID)
+        raise Problem(
+            401, "the API key is invalid, revoked or expired", headers=UNAUTHORIZED, code=ProblemCode.API_KEY_INVALID
+        )
     request.state.principal = principal
     return principal
 

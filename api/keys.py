@@ -1,6 +1,6 @@
 """``python -m api.keys``: create, list and revoke API keys (the plaintext key is printed once).
 
-    python -m api.keys create --role reviewer --name alice [--customer-id 7]
+    python -m api.keys create --role reviewer --name alice [--customer-id 7] [--expires-in 90d]
     python -m api.keys list
     python -m api.keys revoke 12
 
@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from pydantic import TypeAdapter, ValidationError
 
 from api.auth import Role, create_key, revoke_key
 from shared.db import MIGRATE_HELP, SchemaBehind, migrate_for_a_command, open_for_a_command
 from shared.settings import settings_or_exit
 
-LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "revoked")
+LIST_COLUMNS = ("id", "name", "role", "customer", "created", "last used", "expires", "revoked")
+_LIFETIME = re.compile(r"\s*(?P<count>\d{1,6})\s*(?P<unit>[dh])\s*", re.IGNORECASE)
+LONGEST_LIFETIME = timedelta(days=3650)
 
 
 def database_id(text: str) -> int:
@@ -36,6 +40,22 @@ def database_id(text: str) -> int:
     return value
 
 
+def lifetime(text: str) -> timedelta:
+    """How long a new key lives: ``90d``, ``12h`` (or an ISO 8601 duration, ``P90D``), from an hour to ten years."""
+    match = _LIFETIME.fullmatch(text)
+    if match is not None:
+        count, unit = int(match["count"]), match["unit"].lower()
+        span = timedelta(days=count) if unit == "d" else timedelta(hours=count)
+    else:
+        try:
+            span = TypeAdapter(timedelta).validate_python(text.strip())
+        except ValidationError:
+            raise argparse.ArgumentTypeError(f"not a lifetime: {text!r} (say 90d, 12h or P90D)") from None
+    if not timedelta(hours=1) <= span <= LONGEST_LIFETIME:
+        raise argparse.ArgumentTypeError(f"a key lives from an hour to {LONGEST_LIFETIME.days} days, not {span}")
+    return span
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api.keys", description="Manage MiniMeter API keys.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", required=True, help="who or what holds the key (shown in audit trails)")
     create.add_argument("--customer-id", type=database_id, default=None, help="bind the key to one customer's data")
+    create.add_argument(
+        "--expires-in",
+        type=lifetime,
+        default=None,
+        metavar="LIFETIME",
+        help="the key stops working this long from now (90d, 12h or P90D); without it, only when revoked",
+    )
 
     commands.add_parser("list", parents=[common], help="list keys (never the key or its hash)")
 
@@ -54,17 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _create(pool: asyncpg.Pool, *, role: Role, name: str, customer_id: int | None) -> int:
+async def _create(
+    pool: asyncpg.Pool, *, role: Role, name: str, customer_id: int | None, expires_in: timedelta | None
+) -> int:
     if customer_id is not None and await pool.fetchval("SELECT 1 FROM customers WHERE id = $1", customer_id) is None:
         print(f"error: customer {customer_id} does not exist", file=sys.stderr)
         return 1
     try:
-        created = await create_key(pool, name=name, role=role, customer_id=customer_id)
+        expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
+        created = await create_key(pool, name=name, role=role, customer_id=customer_id, expires_at=expires_at)
     except ValueError as refused:  # an admin key bound to a customer
         print(f"error: {refused}; bind a viewer, ingest or reviewer key instead", file=sys.stderr)
         return 1
     scope = f"customer {customer_id}" if customer_id is not None else "all customers"
-    print(f"created key {created.id} ({role}, {scope}) for {name}", file=sys.stderr)
+    until = f", until {_when(expires_at)}" if expires_at is not None else ""
+    print(f"created key {created.id} ({role}, {scope}{until}) for {name}", file=sys.stderr)
     print("store it now: it is shown only once", file=sys.stderr)
     print(created.key)
     return 0
@@ -76,7 +107,7 @@ def _when(value: datetime | None) -> str:
 
 async def _list(pool: asyncpg.Pool) -> int:
     rows = await pool.fetch(
-        "SELECT id, name, role, customer_id, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id"
+        "SELECT id, name, role, customer_id, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY id"
     )
     table = [LIST_COLUMNS] + [
         (
@@ -86,6 +117,7 @@ async def _list(pool: asyncpg.Pool) -> int:
             str(r["customer_id"]) if r["customer_id"] is not None else "all",
             _when(r["created_at"]),
             _when(r["last_used_at"]),
+            _when(r["expires_at"]),
             _when(r["revoked_at"]),
         )
         for r in rows
@@ -117,7 +149,9 @@ async def run(args: argparse.Namespace) -> int:
         if applied:
             print(f"applied migrations: {', '.join(applied)}", file=sys.stderr)
         if args.command == "create":
-            return await _create(pool, role=Role(args.role), name=args.name, customer_id=args.customer_id)
+            return await _create(
+                pool, role=Role(args.role), name=args.name, customer_id=args.customer_id, expires_in=args.expires_in
+            )
         if args.command == "list":
             return await _list(pool)
         return await _revoke(pool, args.key_id)

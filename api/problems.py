@@ -188,7 +188,7 @@ class ProblemDetails(BaseModel):
 
 _DESCRIPTIONS = {
     400: "the request body is malformed",
-    401: "missing, invalid or revoked API key",
+    401: "missing, invalid, revoked or expired API key",
     403: "the key's role may not do this",
     404: "not found (or not the caller's)",
     409: "conflicts with the current state",

@@ -83,7 +83,7 @@ async def login(
             request,
             nonce,
             next_path=safe_next(next_path),
-            error="That key is invalid or revoked.",
+            error="That key is invalid, revoked or expired.",
             status_code=401,
             draft=draft,
         )

@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -82,6 +83,40 @@ async def test_create_list_revoke(pg_url: str, api_url: str, http: httpx.AsyncCl
     listed = await keys_cli(pg_url, "list")
     row = next(r for r in listed.out.splitlines() if r.split()[0] == str(principal.key_id))
     assert row.split()[-1] != "-", "the revoked column shows when"
+
+
+async def test_a_key_given_a_lifetime_stops_working_when_it_ends(
+    pg_url: str, api_url: str, resources: Resources
+) -> None:
+    """Keys lived until revoked: a contractor's or a pilot customer's key worked for as long as nobody remembered to
+    revoke it (a security probe, 70B)."""
+    created = await keys_cli(pg_url, "create", "--role", "viewer", "--name", "cli-pilot", "--expires-in", "90d")
+    assert created.code == 0, created.err
+    key = created.out.strip()
+    principal = await authenticate(resources.pool, key)
+    assert principal is not None
+    expires_at = await resources.pool.fetchval("SELECT expires_at FROM api_keys WHERE id = $1", principal.key_id)
+    assert timedelta(days=89, hours=23) < expires_at - datetime.now(UTC) <= timedelta(days=90)
+    assert f"until {expires_at.isoformat(timespec='seconds')}" in created.err
+    listed = await keys_cli(pg_url, "list")
+    header, *rows = listed.out.splitlines()
+    assert header.split()[-2:] == ["expires", "revoked"]
+    row = next(r for r in rows if r.split()[0] == str(principal.key_id))
+    assert row.split()[-2:] == [expires_at.isoformat(timespec="seconds"), "-"]
+    async with caller(api_url, key) as pilot:
+        assert (await pilot.get("/jobs")).status_code == 200
+
+        await resources.pool.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1", principal.key_id
+        )
+        expired = await pilot.get("/jobs")
+    assert expired.status_code == 401 and expired.json()["code"] == "api_key_invalid"
+    assert "expired" in expired.json()["detail"]
+    assert await authenticate(resources.pool, key) is None
+
+    for lifetime in ("0d", "30m", "3651d", "soon"):
+        refused = await keys_cli(pg_url, "create", "--role", "viewer", "--name", "x", "--expires-in", lifetime)
+        assert refused.code == 2 and "--expires-in" in refused.err and refused.out == "", refused.err
 
 
 async def test_refuses_unknown_customer_and_role(pg_url: str, resources: Resources) -> None:

@@ -69,7 +69,7 @@ async def test_a_bad_key_is_a_401_page_offering_sign_in_with_the_apis_headers(ui
     ) as client:
         response = await client.get("/ui/reviews", params={"provider": "pge"})
     sign_in_here = '<a href="/ui/login?next=%2Fui%2Freviews%3Fprovider%3Dpge">Sign in again</a>'
-    assert_page(response, 401, "invalid or revoked", sign_in_here)
+    assert_page(response, 401, "invalid, revoked or expired", sign_in_here)
     assert response.headers["www-authenticate"].startswith("Bearer"), "the problem's headers are kept"
 
 

@@ -54,7 +54,7 @@ async def test_bad_key_is_401_with_the_form_again(ui_url: str) -> None:
     async with httpx.AsyncClient(base_url=ui_url, timeout=60) as client:
         response = await sign_in(client, "mm_not-a-real-key")
         assert response.status_code == 401
-        assert "invalid or revoked" in response.text
+        assert "invalid, revoked or expired" in response.text
         assert 'name="key"' in response.text
         assert "mm_session" not in client.cookies
 
