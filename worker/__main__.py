@@ -1,4 +1,8 @@
-import argparse
+from shared.lean import skip_unused_optional_imports
+
+skip_unused_optional_imports()
+
+import argparse  # noqa: E402 - after the line above, on purpose
 
 # Before anything starts: ``--help`` (or a stray argument) started a worker polling whatever TEMPORAL_ADDRESS the
 # shell held, production's too.
@@ -8,10 +12,6 @@ argparse.ArgumentParser(
     " no arguments: every setting is an environment variable (README, Configuration).",
 ).parse_args()
 
-from shared.lean import skip_unused_optional_imports  # noqa: E402 - after the arguments, on purpose
-
-skip_unused_optional_imports()
-
-from worker.main import main  # noqa: E402 - after the line above, on purpose
+from worker.main import main  # noqa: E402 - after the arguments, on purpose
 
 main()
