@@ -38,6 +38,8 @@ class Principal:
     customer_id: int | None
     key_hash: str = field(default="", repr=False)
     """The key's SHA-256 (never the key): unique to it for good, where ``key_id`` restarts with a new database."""
+    expires_at: datetime | None = field(default=None, repr=False, compare=False)
+    """When the key stops working (None: when revoked), so ``api.recent_keys`` remembers it no longer."""
 
     @property
     def identity(self) -> str:
@@ -119,7 +121,7 @@ async def authenticate(pool: asyncpg.Pool, key: str) -> Principal | None:
 
 
 KEY_BY_HASH = (
-    "SELECT id, name, role, customer_id,"
+    "SELECT id, name, role, customer_id, expires_at,"
     f" last_used_at < now() - interval '{LAST_USE_RESOLUTION_SECONDS} seconds' AS stale,"
     " last_used_at IS NULL AS never FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
     " AND (expires_at IS NULL OR expires_at > now())"
@@ -139,7 +141,12 @@ async def authenticate_hash(pool: asyncpg.Pool, key_hash: str) -> Principal | No
             LAST_USE_WRITES.release(key_hash)
             raise
     return Principal(
-        key_id=row["id"], name=row["name"], role=Role(row["role"]), customer_id=row["customer_id"], key_hash=key_hash
+        key_id=row["id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        customer_id=row["customer_id"],
+        key_hash=key_hash,
+        expires_at=row["expires_at"],
     )
 
 

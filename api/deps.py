@@ -83,7 +83,11 @@ async def authenticate_request(request: Request) -> Principal:
             headers=UNAUTHORIZED,
             code=ProblemCode.API_KEY_MISSING,
         )
-    principal = await authenticate_hash(state.pool, key_hash)
+    principal = state.recent_keys.get(key_hash)
+    if principal is None:  # remembered from this lookup on, not from each use: a busy key is asked about every second
+        principal = await authenticate_hash(state.pool, key_hash)
+        if principal is not None:
+            state.recent_keys.remember(principal)
     if principal is None:
         raise Problem(
             401, "the API key is invalid, revoked or expired", headers=UNAUTHORIZED, code=ProblemCode.API_KEY_INVALID

@@ -17,6 +17,7 @@ from api.openapi import MiniMeterAPI
 from api.problems import install_problem_handlers, problem_responses
 from api.query_params import refuse_unknown_query_params
 from api.ratelimit import RateLimiter
+from api.recent_keys import RecentKeys
 from api.routes import admin, bills, customers, dashboard, health, jobs, reviews
 from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=await SessionStore.open(pool),
             limiter=RateLimiter(pool),
             reconciler=reconciler,
+            recent_keys=RecentKeys(settings.api_key_cache_seconds),
         )
         # FastAPI builds an included router's routes on the first request that reaches them (their dependencies
         # analysed, a validator per parameter: ~20 ms in cProfile up to the jobs router's, on the event loop, every

@@ -9,6 +9,7 @@ import asyncpg
 from temporalio.client import Client
 
 from api.ratelimit import RateLimiter
+from api.recent_keys import RecentKeys
 from api.services.dispatch import JobDispatcher
 from api.services.reconcile import JobReconciler
 from shared.artifacts import ArtifactStore
@@ -33,3 +34,5 @@ class AppState:
     """Per-key budgets for starts and uploads, shared with every other API process through Postgres."""
     reconciler: JobReconciler
     """Records the end of jobs whose workflow was ended from outside: every period, and when a request finds one."""
+    recent_keys: RecentKeys
+    """The keys this process found within ``API_KEY_CACHE_SECONDS``: a burst under one key looks it up once."""

@@ -254,6 +254,9 @@ class Settings(BaseSettings):
     """0 or less refused every upload (413) and every connector's bill (``DocumentRejected``, not retried)."""
     request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Every other request body (JSON, forms): a review correction is a few kilobytes."""
+    api_key_cache_seconds: float = Field(default=1.0, ge=0, le=10, allow_inf_nan=False)
+    """How long each API process trusts a key it found without asking Postgres again (``api.recent_keys``): a key
+    revoked or expired is refused within this long; 0 asks on every request."""
     rate_limit_per_minute: int = Field(default=600, ge=0)
     """Per API key; 0 turns it off (a negative value did too, silently)."""
     job_dispatch_max_running: int = Field(default=64, ge=1)

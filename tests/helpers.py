@@ -533,3 +533,17 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {within:.0f}s")
         await asyncio.sleep(every)
+
+
+async def answered_once_the_key_is_forgotten(
+    request: Callable[[], Awaitable[httpx.Response]], status: int, settings: Settings
+) -> httpx.Response:
+    """The first answer of ``status`` to ``request``, asked every 0.1 s: a key revoked, expired or changed in Postgres
+    is answered so within ``API_KEY_CACHE_SECONDS``, each API process trusting a key it found that long
+    (``api.recent_keys``); two seconds' slack beyond it for a busy machine."""
+
+    async def answered() -> httpx.Response | None:
+        response = await request()
+        return response if response.status_code == status else None
+
+    return await wait_until(answered, within=settings.api_key_cache_seconds + 2, what=f"a {status}")

@@ -1,0 +1,58 @@
+"""``api.recent_keys``: how long an API process trusts a key it found, never past the key's expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.auth import Principal, Role
+from api.recent_keys import RecentKeys
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.seconds = 100.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def principal(key_hash: str, expires_at: datetime | None = None) -> Principal:
+    return Principal(key_id=1, name="k", role=Role.VIEWER, customer_id=None, key_hash=key_hash, expires_at=expires_at)
+
+
+def test_a_key_is_trusted_for_its_seconds_then_looked_up_again() -> None:
+    clock = Clock()
+    keys = RecentKeys(1.0, clock=clock, now=lambda: NOW)
+    found = principal("h1")
+    keys.remember(found)
+    clock.seconds += 0.99
+    assert keys.get("h1") is found
+    clock.seconds += 0.02
+    assert keys.get("h1") is None and len(keys) == 0, "forgotten once its second is over"
+    assert keys.get("h2") is None
+
+
+def test_a_key_is_never_trusted_past_its_expiry() -> None:
+    clock = Clock()
+    keys = RecentKeys(1.0, clock=clock, now=lambda: NOW)
+    keys.remember(principal("soon", expires_at=NOW + timedelta(seconds=0.25)))
+    keys.remember(principal("gone", expires_at=NOW - timedelta(seconds=1)))
+    clock.seconds += 0.2
+    assert keys.get("soon") is not None
+    clock.seconds += 0.1
+    assert keys.get("soon") is None, "its expiry came before the second was over"
+    assert keys.get("gone") is None, "an expired key is not remembered at all"
+
+
+def test_zero_seconds_remembers_nothing_and_memory_is_bounded() -> None:
+    clock = Clock()
+    off = RecentKeys(0.0, clock=clock, now=lambda: NOW)
+    off.remember(principal("h"))
+    assert off.get("h") is None and len(off) == 0
+    keys = RecentKeys(1.0, clock=clock, now=lambda: NOW)
+    for n in range(RecentKeys.MAX_REMEMBERED + 10):
+        keys.remember(principal(f"h{n}"))
+    assert len(keys) == RecentKeys.MAX_REMEMBERED
+    assert keys.get("h0") is None and keys.get(f"h{RecentKeys.MAX_REMEMBERED + 9}") is not None
