@@ -11,8 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class MultipartCutOff(Exception):
-    """Raised from the request's ``receive`` at the last chunk of a multipart body that never closed; FastAPI turns it
-    into its 400 "There was an error parsing the body", whose cause ``api.problems`` answers as a 422 saying so."""
+    """Raised from the request's ``receive`` at the last chunk of a multipart body that never closed; ``api.problems``
+    answers it as a 422 saying so, whether FastAPI's 400 "There was an error parsing the body" wraps it (a form its
+    route declares) or it comes bare (a route reading the body itself)."""
 
 
 def _closing_delimiter(scope: Scope) -> bytes | None:
@@ -20,7 +21,8 @@ def _closing_delimiter(scope: Scope) -> bytes | None:
     which the form parser refuses itself)."""
     if scope["type"] != "http":
         return None
-    header = dict(scope["headers"]).get(b"content-type")
+    # The first, as Starlette's form parser reads it: dict() kept the last of two.
+    header = next((value for name, value in scope["headers"] if name == b"content-type"), None)
     if header is None:
         return None
     media_type, options = parse_options_header(header)

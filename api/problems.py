@@ -402,6 +402,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = _FRAMEWORK_CODES.get(exc.status_code, ProblemCode.HTTP_ERROR)
         return problem_response(request, exc.status_code, exc.detail, code=code, headers=headers)
 
+    @app.exception_handler(MultipartCutOff)
+    async def _multipart_cut_off(request: Request, exc: MultipartCutOff) -> JSONResponse:
+        # Raised bare where a route reads the body itself (POST /agent/run, the review page's forms): a 500 otherwise.
+        return _invalid_request(request, [_cut_off(exc)])
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors: list[dict[str, Any]] = []

@@ -45,7 +45,7 @@ async def test_a_closing_delimiter_split_across_chunks_is_found(size: int) -> No
 @pytest.mark.parametrize("size", [1, 3, len(BODY)])
 async def test_a_body_that_stops_short_of_it_is_cut_off(size: int) -> None:
     with pytest.raises(MultipartCutOff, match="--XYZ--"):
-        await read_in_chunks(BODY[:-4], size)  # "--XYZ-" and its line end lost
+        await read_in_chunks(BODY[:-4], size)  # "--\r\n" lost: the body ends "--XYZ"
 
 
 async def test_a_body_of_another_type_passes_unwatched() -> None:

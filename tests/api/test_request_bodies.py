@@ -135,9 +135,17 @@ async def test_an_upload_cut_off_before_its_closing_boundary_is_a_422_saying_so(
     jobs = "SELECT count(*) FROM ingestion_jobs WHERE customer_id = $1"
     assert await resources.pool.fetchval(jobs, account["customer_id"]) == 0
 
-    # RFC 2046 lets an epilogue follow the closing delimiter: the whole body is read as before.
+    # A route that reads its body itself answers the same (it was a 500 and a logged traceback).
+    agent = await http.post(
+        "/agent/run", params={"utility_account_id": account["id"]}, content=b"--XYZ\r\nbody", headers=headers
+    )
+    assert agent.status_code == 422 and agent.json()["errors"][0]["type"] == "multipart_incomplete", agent.text
+
+    # RFC 2046 lets an epilogue follow the closing delimiter: the whole body is read as before. With its type sent
+    # twice, the watcher reads the first, as the form parser does.
     whole = _multipart(account["id"], text, closing=b"\r\n--XYZ--\r\nan epilogue")
-    stored = await http.post("/bills", content=whole, headers=headers)
+    twice = [("Content-Type", "multipart/form-data; boundary=XYZ"), ("Content-Type", "multipart/form-data; boundary=Q")]
+    stored = await http.post("/bills", content=whole, headers=twice)
     assert stored.status_code == 201, stored.text
     assert await resources.pool.fetchval(jobs, account["customer_id"]) == 1
 
