@@ -13,12 +13,12 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BeforeValidator,
@@ -383,17 +383,40 @@ class Settings(BaseSettings):
     def _every_cross_check_at_once(self) -> Settings:
         """Every refusal that weighs settings against each other, in one line: refused one at a time, four missing
         settings took four restarts to find (and ``settings_or_exit`` names these beside a value refused alone)."""
-        problems = [
-            *self._review_timer_problems(),
-            *self._pool_bound_problems(),
-            *self._job_period_problems(),
-            *self._tls_pair_problems(),
-            *self._extract_step_problems(),
-            *self._production_problems(),
-        ]
+        if not self.judges_cross_checks:
+            return self
+        problems = self.cross_check_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    judges_cross_checks: ClassVar[bool] = True
+    """False for ``_SettingsBeside``, which asks ``cross_check_problems`` for those it can judge."""
+
+    def cross_check_problems(self, unknown: Set[str] = frozenset()) -> list[str]:
+        """The cross checks' refusals, but those of checks reading a setting in ``unknown`` (one refused alone and
+        judged at its default: a mistyped ``ARTIFACT_STORE`` would have the bucket checked as if on GCS)."""
+        checks: tuple[tuple[set[str], Callable[[], Iterator[str]]], ...] = (
+            ({"review_sla", "review_timeout"}, self._review_timer_problems),
+            ({"db_pool_min", "db_pool_max"}, self._pool_bound_problems),
+            ({"job_dispatch_stale_after", "job_reconcile_after"}, self._job_period_problems),
+            ({"temporal_tls_cert", "temporal_tls_key"}, self._tls_pair_problems),
+            (
+                {"pdf_parse_timeout_seconds", "gemini_timeout_seconds", "extractor", "gemini_api_key"},
+                self._extract_step_problems,
+            ),
+            (
+                {"env", "auth_disabled", "payload_keys", "database_url", "extractor", "gemini_api_key"},
+                self._unsafe_in_production,
+            ),
+            (
+                {"env", "artifact_store", "storage_emulator_host", "analytics", "bigquery_emulator_host"}
+                | {"gcs_bucket", "gcp_project"},
+                self._placeholder_cloud_names,
+            ),
+            ({"env", "artifact_store", "data_dir"}, self._unshared_local_artifacts),
+        )
+        return [problem for reads, check in checks if not reads & unknown for problem in check()]
 
     def _review_timer_problems(self) -> Iterator[str]:
         # Whole seconds reach the workflow: 0 would escalate every task at once, and an SLA at or past
@@ -490,13 +513,9 @@ class Settings(BaseSettings):
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             yield "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)"
 
-    def _production_problems(self) -> Iterator[str]:
-        if self.env is Environment.PRODUCTION:
-            yield from self._unsafe_in_production()
-            yield from self._placeholder_cloud_names()
-            yield from self._unshared_local_artifacts()
-
     def _unsafe_in_production(self) -> Iterator[str]:
+        if self.env is not Environment.PRODUCTION:
+            return
         if self.auth_disabled:
             yield "AUTH_DISABLED=true is refused when ENV=production"
         if not self.payload_keys_set:
@@ -510,6 +529,8 @@ class Settings(BaseSettings):
             yield "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"
 
     def _placeholder_cloud_names(self) -> Iterator[str]:
+        if self.env is not Environment.PRODUCTION:
+            return
         # Bucket names are global and the default one is in this public repository: a production deployment
         # that forgot GCS_BUCKET stored bills in whoever owns it (a 403 on the lookup counts as "it exists").
         real_gcs = self.artifact_store is ArtifactStoreKind.GCS and not self.storage_emulator_host
@@ -523,6 +544,8 @@ class Settings(BaseSettings):
                 yield f"{name.upper()} must be set to {what} when ENV=production, not the default"
 
     def _unshared_local_artifacts(self) -> Iterator[str]:
+        if self.env is not Environment.PRODUCTION:
+            return
         # The API stores uploads and the workers read them: in compose they are containers without a shared
         # volume, so each upload job failed at extraction, and its raw bill went with the API's container.
         if self.artifact_store is ArtifactStoreKind.LOCAL and "data_dir" not in self.model_fields_set:
@@ -585,11 +608,13 @@ def refusal(error: ValidationError | SettingsError) -> str:
 
 
 def _cross_checks_beside(error: ValidationError) -> list[str]:
-    """The cross checks' refusals (``Settings._every_cross_check_at_once``) where values were refused alone: pydantic
-    runs them only once every value passed, so a mistyped ``LOG_LEVEL`` hid a production deployment's missing
-    ``PAYLOAD_KEYS`` and ``DATABASE_URL`` until the next start. Judged with each refused value at its default, and
-    only those naming none of them: a refused ``TEMPORAL_TLS_KEY`` at its default (none) is no key to pair a
-    certificate with, which its own refusal already says."""
+    """The cross checks' refusals (``Settings.cross_check_problems``) where values were refused alone: pydantic runs
+    them only once every value passed, so a mistyped ``LOG_LEVEL`` hid a production deployment's missing
+    ``PAYLOAD_KEYS`` and ``DATABASE_URL`` until the next start. The settings are read again with each refused value at
+    its default, and only the checks reading none of them are judged. Secret Manager is not asked again (one read a
+    start): where it is configured, the checks reading a secret are not judged either."""
+    from shared.secrets import SECRET_FIELDS, SecretManagerConfig  # as settings_customise_sources imports them
+
     refused = {str(item["loc"][0]) for item in error.errors(include_input=False, include_url=False) if item["loc"]}
     defaults = {
         name: field.get_default(call_default_factory=True)
@@ -598,19 +623,29 @@ def _cross_checks_beside(error: ValidationError) -> list[str]:
     }
     if not defaults:
         return []
+    unknown = set(defaults) | (set(SECRET_FIELDS) if SecretManagerConfig().project else set())
     try:
-        Settings(**defaults)
-    except ValidationError as beside:
-        problems = [
-            problem
-            for item in beside.errors(include_input=False, include_url=False)
-            if not item["loc"]
-            for problem in item["msg"].removeprefix("Value error, ").split("; ")
-        ]
-        return [problem for problem in problems if not any(name.upper() in problem for name in defaults)]
-    except SettingsError:
+        beside = _SettingsBeside(**defaults)
+    except (ValidationError, SettingsError):
         return []
-    return []
+    return beside.cross_check_problems(unknown)
+
+
+class _SettingsBeside(Settings):
+    """The settings read again beside a refused value: from the environment alone, the cross checks left unjudged."""
+
+    judges_cross_checks: ClassVar[bool] = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, file_secret_settings)
 
 
 def misspelled_settings(environ: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -278,6 +278,25 @@ def test_every_refusal_is_named_at_once_whatever_else_is_refused(only: pytest.Mo
     assert refusal(error.value).split("; ") == named[1:]
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"ENV": "production", "ARTIFACT_STORE": "locall", "DATA_DIR": "/srv/shared"},  # meant local: no bucket checks
+        {"EXTRACTOR": "rule", "GEMINI_API_KEY": GEMINI_KEY, "GEMINI_TIMEOUT_SECONDS": "170"},  # meant rules: no Gemini
+    ],
+)
+def test_no_cross_check_is_judged_on_a_refused_values_default(only: pytest.MonkeyPatch, given: dict[str, str]) -> None:
+    """Judged with a mistyped ARTIFACT_STORE at its default (gcs), the bucket was refused as a placeholder; with a
+    mistyped EXTRACTOR at its default (auto), the Gemini call's time: refusals that would not apply to what was meant
+    (a review of session 70's change, 70C)."""
+    for name, value in given.items():
+        only.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    named = refusal(error.value)
+    assert "GCS_BUCKET" not in named and "GCP_PROJECT" not in named and "GEMINI_TIMEOUT_SECONDS" not in named, named
+
+
 def test_the_placeholder_bucket_stops_the_worker_with_one_line() -> None:
     done = run_entry_point("worker", **PRODUCTION_SECRETS, GCP_PROJECT="acme")
     assert done.returncode != 0 and "Traceback" not in done.stderr
