@@ -18,11 +18,16 @@ _FILE_URI = re.compile(r"file://[^\s'\"]*")
 _INTERNAL = re.compile(
     r"(?i)"
     r"(?P<assigned>\b(?:host|port)=)(?:'[^']*'|\"[^\"]*\"|[^\s,)]+)"  # a client's host='...', port=4443
+    r"|(?P<resolving>\bresolve )'[^']*'"  # urllib3's "Failed to resolve 'gcs.internal'"
     r"|\b(?:https?|grpcs?|postgres(?:ql)?|redis|amqps?)://[^\s'\"<>)\]]*[^\s'\"<>)\].,:;]"  # an endpoint's URL
+    r"|\[[0-9a-f:]*:[0-9a-f:]*\](?::\d{1,5})?"  # an IPv6 address in brackets, its port too
+    r"|'[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}'"  # one quoted in a socket's tuple ('::1', 4443, 0, 0)
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"  # an IPv4 address, its port too
-    r"|\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}):\d{1,5}\b"  # host:port
+    r"|(?<![\w.-])(?P<host>[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*):\d{2,5}\b"  # host:port, a compose service's (minio:9000)
     r"|\b[\w.+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"  # an identity (a service account's e-mail)
 )
+_FILE_NAME = re.compile(r"(?i).+\.(?:pdf|png|jpe?g|txt|eml|html?|json|csv|py)")
+"""A name:number that is a file's line or page ("bill.pdf:12"), not a host's port."""
 HIDDEN = "<internal>"
 
 
@@ -46,7 +51,13 @@ def hide_internals(text: str | None) -> str | None:
     text = hide_server_paths(text)
     if text is None:
         return None
-    return _INTERNAL.sub(lambda match: (match["assigned"] or "") + HIDDEN, text)
+    return _INTERNAL.sub(_hidden, text)
+
+
+def _hidden(match: re.Match[str]) -> str:
+    if match["host"] is not None and _FILE_NAME.fullmatch(match["host"]):
+        return match.group()
+    return (match["assigned"] or match["resolving"] or "") + HIDDEN
 
 
 def error_shown_to(customer_id: int | None) -> Callable[[str | None], str | None]:

@@ -107,11 +107,32 @@ def test_a_customers_key_reads_what_failed_but_no_internal_address() -> None:
 
 
 @pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            "NameResolutionError: Failed to resolve 'gcs.internal' ([Errno -2] Name or service not known)",
+            "NameResolutionError: Failed to resolve <internal> ([Errno -2] Name or service not known)",
+        ),
+        ("Cannot connect to host fake-gcs:4443 ssl:default", "Cannot connect to host <internal> ssl:default"),
+        ("Errno 111 Connection refused: postgres:5432", "Errno 111 Connection refused: <internal>"),
+        ("connection to [fd00::5]:7233 refused", "connection to <internal> refused"),
+        ("Connect call failed ('::1', 4443, 0, 0)", "Connect call failed (<internal>, 4443, 0, 0)"),
+    ],
+)
+def test_a_customers_key_reads_no_service_name_nor_ipv6_address(error: str, shown: str) -> None:
+    """A compose or Kubernetes service's name has no dot, an address may be IPv6, and urllib3 names the host it could
+    not resolve in quotes: each reached a customer's key (a review of session 70's change, 70C)."""
+    row = finished_row("gs://raw-bills/raw/bills/j/ab.pdf") | {"status": "FAILED", "error": error}
+    assert job_public(row, Settings(), principal=CUSTOMERS).error == shown
+
+
+@pytest.mark.parametrize(
     "harmless",
     [
         "InvalidPdf: the total 1,234.56 on 2026-11-03 at 10:30 does not match the charges (1.2.3)",
         "TimeoutError (START_TO_CLOSE): activity StartToClose timeout",
         "NoBill: the portal has no bill for the period 2026-10 (account ****1234)",
+        "ExtractionFailed: page 2 of bill.pdf:12 did not add up",
     ],
 )
 def test_an_error_of_ours_reads_the_same_to_a_customer(harmless: str) -> None:
