@@ -39,7 +39,7 @@ class Principal:
     key_hash: str = field(default="", repr=False)
     """The key's SHA-256 (never the key): unique to it for good, where ``key_id`` restarts with a new database."""
     expires_at: datetime | None = field(default=None, repr=False, compare=False)
-    """When the key stops working (None: when revoked), so ``api.recent_keys`` remembers it no longer."""
+    """When the key stops working (None: it never expires), so ``api.recent_keys`` remembers it no longer."""
 
     @property
     def identity(self) -> str:

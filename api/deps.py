@@ -45,7 +45,7 @@ UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
 async def authenticate_request(request: Request) -> Principal:
-    """The caller behind the request's key, or its UI session (401 when missing, unknown or revoked).
+    """The caller behind the request's key, or its UI session (401 when missing, unknown, revoked or expired).
 
     Found once per request: ``AuthenticateBeforeBody`` calls this before a body is read, and every later call
     (``api.role_first``'s, the route's ``require`` check) takes the first one's answer.
@@ -85,9 +85,10 @@ async def authenticate_request(request: Request) -> Principal:
         )
     principal = state.recent_keys.get(key_hash)
     if principal is None:  # remembered from this lookup on, not from each use: a busy key is asked about every second
+        looked_up_at = state.recent_keys.moment()
         principal = await authenticate_hash(state.pool, key_hash)
         if principal is not None:
-            state.recent_keys.remember(principal)
+            state.recent_keys.remember(principal, looked_up_at)
     if principal is None:
         raise Problem(
             401, "the API key is invalid, revoked or expired", headers=UNAUTHORIZED, code=ProblemCode.API_KEY_INVALID

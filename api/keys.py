@@ -46,11 +46,13 @@ def lifetime(text: str) -> timedelta:
     if match is not None:
         count, unit = int(match["count"]), match["unit"].lower()
         span = timedelta(days=count) if unit == "d" else timedelta(hours=count)
-    else:
+    elif text.strip().upper().startswith("P"):  # ISO 8601 alone: pydantic read a bare 3600 as seconds, 90 as 90 s
         try:
             span = TypeAdapter(timedelta).validate_python(text.strip())
         except ValidationError:
             raise argparse.ArgumentTypeError(f"not a lifetime: {text!r} (say 90d, 12h or P90D)") from None
+    else:
+        raise argparse.ArgumentTypeError(f"not a lifetime: {text!r} (say 90d, 12h or P90D)")
     if not timedelta(hours=1) <= span <= LONGEST_LIFETIME:
         raise argparse.ArgumentTypeError(f"a key lives from an hour to {LONGEST_LIFETIME.days} days, not {span}")
     return span

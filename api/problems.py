@@ -120,7 +120,7 @@ class ProblemCode(StrEnum):
     API_KEY_AMBIGUOUS = "api_key_ambiguous"
     """Two keys were sent (both headers, or one header repeated)."""
     API_KEY_INVALID = "api_key_invalid"
-    """The API key is unknown or revoked."""
+    """The API key is unknown, revoked or expired."""
     FORBIDDEN = "forbidden"
     """The key's role may not do this."""
     CSRF_INVALID = "csrf_invalid"

@@ -47,16 +47,22 @@ class RecentKeys:
         del self._found[key_hash]
         return None
 
-    def remember(self, principal: Principal) -> None:
-        """``principal``, found just now, for ``seconds`` or until its key expires, whichever comes first."""
+    def moment(self) -> float:
+        """Now, as ``remember`` takes it: read before the lookup, so the time the lookup took counts."""
+        return self._clock()
+
+    def remember(self, principal: Principal, looked_up_at: float) -> None:
+        """``principal``, looked up at ``looked_up_at`` (``moment``), for ``seconds`` from then or until its key
+        expires, whichever comes first: a lookup that waited (for a pooled connection, for the key's last-use write)
+        does not stretch the time a revoked key is served."""
         if self._seconds <= 0 or not principal.key_hash:
             return
-        lasts = self._seconds
+        until = looked_up_at + self._seconds
         if principal.expires_at is not None:
-            lasts = min(lasts, (principal.expires_at - self._now()).total_seconds())
-        if lasts <= 0:
+            until = min(until, self._clock() + (principal.expires_at - self._now()).total_seconds())
+        if until <= self._clock():
             return
         self._found.pop(principal.key_hash, None)  # put back last, so the order stays the order found
         while len(self._found) >= self.MAX_REMEMBERED:
             del self._found[next(iter(self._found))]
-        self._found[principal.key_hash] = (principal, self._clock() + lasts)
+        self._found[principal.key_hash] = (principal, until)

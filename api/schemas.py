@@ -39,6 +39,8 @@ from shared.models import Decision, JobStatus, JobType, StepRecord
 from shared.review import ReviewAction, ReviewStatus
 
 BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
+"""A database id in a JSON body: a JSON integer only. Lax parsing took ``true`` for id 1, so a client's
+slip started a job on, or attached an account to, whichever row happens to be number 1."""
 
 
 def _held_by_postgres(moment: datetime) -> datetime:
@@ -53,8 +55,6 @@ def _held_by_postgres(moment: datetime) -> datetime:
 
 Moment = Annotated[AwareDatetime, AfterValidator(_held_by_postgres)]
 """A time with its zone, as a filter takes it."""
-"""A database id in a JSON body: a JSON integer only. Lax parsing took ``true`` for id 1, so a client's
-slip started a job on, or attached an account to, whichever row happens to be number 1."""
 
 
 class ApiModel(BaseModel):

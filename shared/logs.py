@@ -76,6 +76,9 @@ it stands."""
 _SEPARATOR = r"([\"']?\s*(?:[:=]|%3[ad])\s*[\"']?)"
 """Between a name and its value: ``=`` or ``:``, or either percent-encoded, as a query string inside a URL's
 parameter writes them."""
+_VALUE = r"(?:(?!%26)[^\s\"',;&}])+"
+"""A named value, up to what ends it: a quote, a space, a separator, or ``&`` written or percent-encoded (the next
+parameter's ``%26status%3D...`` was taken for the value's end)."""
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):\S+@")
 """A URL's password, up to the last ``@`` of the URL: written unescaped, a password's own ``/`` or ``@``
 ("postgresql://app:p/ss0rd@db") left it whole, or its end ("pa@ss": "ss") in the log."""
@@ -84,14 +87,14 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):\S+@")
 # (in an access log line, no key needed) cost quadratic time on the event loop, 5 s for 8 KB.
 _KEY_VALUE = re.compile(
     r"(?i)(?<![\w-])([\w-]{0,60}?(?:keys?|token|secrets?|passwords?|passwd|pwd|authorization|cookies?|credentials?))"
-    rf"{_SEPARATOR}(?:(?:bearer|basic)\s+)?[^\s\"',;&}}]+"
+    rf"{_SEPARATOR}(?:(?:bearer|basic)\s+)?{_VALUE}"
 )
 # "account_number=AB-1234-XY", "account no: 1234567", "acct=1234-5678-90A9": named as an account number, whatever
 # its shape.
 _ACCOUNT_VALUE = re.compile(
     r"(?i)(?:(?<![\w-])|(?<=%[0-9a-f]{2}))"
     r"((?:[\w-]{0,30}?[_-])?(?:account[_ -]?(?:number|num|no|nr)|acct(?:[_ -]?(?:number|num|no|nr))?))"
-    rf"{_SEPARATOR}([^\s\"',;&}}]+)"
+    rf"{_SEPARATOR}({_VALUE})"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 # Credentials known by their shape, wherever they stand (an exception's text, a URL without ``key=``, a settings dump

@@ -295,6 +295,8 @@ def test_mask_text_masks_secret_names_in_the_plural_too(secret: str) -> None:
         ("dial postgresql://app:pa@ss@db/app failed", "@db/app failed", "ss@"),
         ("GET /jobs?acct=1234-5678-90A9&limit=5", "acct=****90A9&limit=5", "5678"),  # letters defeat the digit rule
         ("GET /ui/login?next=%2Fui%3Faccount_number%3DAB-1234-XY", "account_number%3D****34XY", "AB-1234"),
+        # An encoded & ends the value: the next parameter's "NING" was shown as the number's last four.
+        ("GET /jobs?x=%2Fj%3Faccount_number%3d12345678%26status%3DRUNNING", "%3d****5678%26status%3DRUNNING", "1234"),
     ],
 )
 def test_mask_text_masks_account_numbers_by_name_and_passwords_without_a_user(raw: str, kept: str, hidden: str) -> None:
