@@ -372,12 +372,18 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Explicit values, then the environment, then Google Secret Manager (when configured)."""
+        """Explicit values, then the environment, then Google Secret Manager (when configured and
+        ``asks_secret_manager``)."""
         from shared.secrets import SecretManagerSource
 
+        if not cls.asks_secret_manager:
+            return (init_settings, env_settings, file_secret_settings)
         # Secret Manager answers only for the secrets the environment lacks (unset, empty or blank), so it may
         # come first: after it, a blank variable (``GEMINI_API_KEY= ``) hid the stored key.
         return (init_settings, SecretManagerSource(settings_cls), env_settings, file_secret_settings)
+
+    asks_secret_manager: ClassVar[bool] = True
+    """False for ``_SettingsBeside``: a start asks Secret Manager once."""
 
     @model_validator(mode="after")
     def _every_cross_check_at_once(self) -> Settings:
@@ -635,17 +641,7 @@ class _SettingsBeside(Settings):
     """The settings read again beside a refused value: from the environment alone, the cross checks left unjudged."""
 
     judges_cross_checks: ClassVar[bool] = False
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, file_secret_settings)
+    asks_secret_manager: ClassVar[bool] = False
 
 
 def misspelled_settings(environ: Mapping[str, str]) -> list[tuple[str, str]]:
