@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
 from collections.abc import Sequence
@@ -43,15 +44,14 @@ def database_id(text: str) -> int:
 def lifetime(text: str) -> timedelta:
     """How long a new key lives: ``90d``, ``12h`` (or an ISO 8601 duration, ``P90D``), from an hour to ten years."""
     match = _LIFETIME.fullmatch(text)
+    span: timedelta | None = None
     if match is not None:
         count, unit = int(match["count"]), match["unit"].lower()
         span = timedelta(days=count) if unit == "d" else timedelta(hours=count)
     elif text.strip().upper().startswith("P"):  # ISO 8601 alone: pydantic read a bare 3600 as seconds, 90 as 90 s
-        try:
+        with contextlib.suppress(ValidationError):
             span = TypeAdapter(timedelta).validate_python(text.strip())
-        except ValidationError:
-            raise argparse.ArgumentTypeError(f"not a lifetime: {text!r} (say 90d, 12h or P90D)") from None
-    else:
+    if span is None:
         raise argparse.ArgumentTypeError(f"not a lifetime: {text!r} (say 90d, 12h or P90D)")
     if not timedelta(hours=1) <= span <= LONGEST_LIFETIME:
         raise argparse.ArgumentTypeError(f"a key lives from an hour to {LONGEST_LIFETIME.days} days, not {span}")

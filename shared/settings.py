@@ -402,7 +402,7 @@ class Settings(BaseSettings):
     def cross_check_problems(self, unknown: Set[str] = frozenset()) -> list[str]:
         """The cross checks' refusals, but those of checks reading a setting in ``unknown`` (one refused alone and
         judged at its default: a mistyped ``ARTIFACT_STORE`` would have the bucket checked as if on GCS)."""
-        checks: tuple[tuple[set[str], Callable[[], Iterator[str]]], ...] = (
+        checks: list[tuple[set[str], Callable[[], Iterator[str]]]] = [
             ({"review_sla", "review_timeout"}, self._review_timer_problems),
             ({"db_pool_min", "db_pool_max"}, self._pool_bound_problems),
             ({"job_dispatch_stale_after", "job_reconcile_after"}, self._job_period_problems),
@@ -411,17 +411,20 @@ class Settings(BaseSettings):
                 {"pdf_parse_timeout_seconds", "gemini_timeout_seconds", "extractor", "gemini_api_key"},
                 self._extract_step_problems,
             ),
-            (
-                {"env", "auth_disabled", "payload_keys", "database_url", "extractor", "gemini_api_key"},
-                self._unsafe_in_production,
-            ),
-            (
-                {"env", "artifact_store", "storage_emulator_host", "analytics", "bigquery_emulator_host"}
-                | {"gcs_bucket", "gcp_project"},
-                self._placeholder_cloud_names,
-            ),
-            ({"env", "artifact_store", "data_dir"}, self._unshared_local_artifacts),
-        )
+        ]
+        if self.env is Environment.PRODUCTION:  # a refused ENV is at its default, development: none of these
+            checks += [
+                (
+                    {"auth_disabled", "payload_keys", "database_url", "extractor", "gemini_api_key"},
+                    self._unsafe_in_production,
+                ),
+                (
+                    {"artifact_store", "storage_emulator_host", "analytics", "bigquery_emulator_host"}
+                    | {"gcs_bucket", "gcp_project"},
+                    self._placeholder_cloud_names,
+                ),
+                ({"artifact_store", "data_dir"}, self._unshared_local_artifacts),
+            ]
         return [problem for reads, check in checks if not reads & unknown for problem in check()]
 
     def _review_timer_problems(self) -> Iterator[str]:
@@ -520,8 +523,6 @@ class Settings(BaseSettings):
             yield "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)"
 
     def _unsafe_in_production(self) -> Iterator[str]:
-        if self.env is not Environment.PRODUCTION:
-            return
         if self.auth_disabled:
             yield "AUTH_DISABLED=true is refused when ENV=production"
         if not self.payload_keys_set:
@@ -535,8 +536,6 @@ class Settings(BaseSettings):
             yield "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"
 
     def _placeholder_cloud_names(self) -> Iterator[str]:
-        if self.env is not Environment.PRODUCTION:
-            return
         # Bucket names are global and the default one is in this public repository: a production deployment
         # that forgot GCS_BUCKET stored bills in whoever owns it (a 403 on the lookup counts as "it exists").
         real_gcs = self.artifact_store is ArtifactStoreKind.GCS and not self.storage_emulator_host
@@ -550,8 +549,6 @@ class Settings(BaseSettings):
                 yield f"{name.upper()} must be set to {what} when ENV=production, not the default"
 
     def _unshared_local_artifacts(self) -> Iterator[str]:
-        if self.env is not Environment.PRODUCTION:
-            return
         # The API stores uploads and the workers read them: in compose they are containers without a shared
         # volume, so each upload job failed at extraction, and its raw bill went with the API's container.
         if self.artifact_store is ArtifactStoreKind.LOCAL and "data_dir" not in self.model_fields_set:

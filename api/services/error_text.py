@@ -51,16 +51,20 @@ def hide_internals(text: str | None) -> str | None:
     text = hide_server_paths(text)
     if text is None:
         return None
-    return _INTERNAL.sub(_hidden, text)
+    return _INTERNAL.sub(_internal_hidden, text)
 
 
-def _hidden(match: re.Match[str]) -> str:
+def _internal_hidden(match: re.Match[str]) -> str:
     if match["host"] is not None and _FILE_NAME.fullmatch(match["host"]):
         return match.group()
     return (match["assigned"] or match["resolving"] or "") + HIDDEN
 
 
-def error_shown_to(customer_id: int | None) -> Callable[[str | None], str | None]:
+ErrorShown = Callable[[str | None], str | None]
+"""How a key is shown an error's text: ``hide_internals`` or ``hide_server_paths``."""
+
+
+def error_shown_to(customer_id: int | None) -> ErrorShown:
     """How a key sees a job's errors: one bound to a customer (``customer_id``) without internal addresses, an
     operator's whole."""
     return hide_internals if customer_id is not None else hide_server_paths

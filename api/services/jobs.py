@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
-from api.services.error_text import error_shown_to, hide_server_paths
+from api.services.error_text import ErrorShown, error_shown_to, hide_server_paths
 from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
 from api.services.retries import pending_activities, pending_steps, with_retries
@@ -307,9 +307,6 @@ def job_public(
         updated_at=row["updated_at"],
         duration_ms=row["duration_ms"],
     )
-
-
-ErrorShown = Callable[[str | None], str | None]
 
 
 def _step_shown(step: StepRecord | dict[str, Any], shown: ErrorShown) -> StepRecord | dict[str, Any]:
