@@ -133,6 +133,8 @@ class ProblemCode(StrEnum):
     """The path takes other methods (``Allow`` names them)."""
     ACCOUNT_EXISTS = "account_exists"
     """The customer already has the utility account (``utility_account_id``)."""
+    PROVIDER_SET = "provider_set"
+    """The utility account has a provider already: it stays (register the number with another as another account)."""
     STALE_REVISION = "stale_revision"
     """The review task changed since it was read (``revision`` is the task's now)."""
     NOT_PENDING = "not_pending"

@@ -64,25 +64,54 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
-class CustomerCreate(ApiModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Text = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _not_blank(cls, name: str) -> str:
-        """A name of spaces, or of zero-width characters, would store a customer nobody can tell apart from the
-        next one."""
-        if not visible_text(name):
-            raise ValueError("a customer's name must not be blank (spaces and invisible characters alone are blank)")
-        return name.strip()
-
-
 def visible_text(text: str) -> str:
     """``text`` without whitespace and invisible format characters (Unicode category Cf: zero-width spaces and
     joiners, word joiners, byte-order marks), which a name made only of looks blank wherever it is shown."""
     return "".join(char for char in text if not char.isspace() and unicodedata.category(char) != "Cf")
+
+
+def _visible_name(name: str) -> str:
+    """A name of spaces, or of zero-width characters, would store a customer nobody can tell apart from the next
+    one."""
+    if not visible_text(name):
+        raise ValueError("a customer's name must not be blank (spaces and invisible characters alone are blank)")
+    return name.strip()
+
+
+CustomerName = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_visible_name)]
+
+
+class CustomerCreate(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+    name: CustomerName
+    email: EmailStr | None = None
+
+
+class PatchBody(ApiModel):
+    """A ``PATCH`` body: the fields sent change, the others stay as they are (``null`` removes a value)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def changes(self) -> dict[str, Any]:
+        """The columns to set, by name, as JSON values: the fields the request sent."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
+
+
+class CustomerUpdate(PatchBody):
+    """What ``PATCH /customers/{id}`` changes."""
+
+    name: CustomerName | None = None
+    """The customer's new name (it cannot be removed)."""
+    email: EmailStr | None = None
+    """The customer's new e-mail; ``null`` removes it."""
+
+    @field_validator("name")
+    @classmethod
+    def _kept(cls, name: str | None) -> str | None:
+        """Run only on a name sent: one sent as ``null`` would leave a customer nobody can tell apart."""
+        if name is None:
+            raise ValueError("a customer's name can be changed, not removed")
+        return name
 
 
 class CustomerPublic(ApiModel):
@@ -90,6 +119,8 @@ class CustomerPublic(ApiModel):
     name: str
     email: str | None
     created_at: datetime
+    updated_at: datetime | None = None
+    """When a ``PATCH`` last changed the customer (``null``: never)."""
 
 
 class UtilityAccountCreate(ApiModel):
@@ -100,6 +131,16 @@ class UtilityAccountCreate(ApiModel):
     label: Text200 | None = None
 
 
+class UtilityAccountUpdate(PatchBody):
+    """What ``PATCH /utility-accounts/{id}`` changes. Not the account number: another number is another account."""
+
+    label: Text200 | None = None
+    """The account's new label; ``null`` removes it."""
+    provider: Provider | None = None
+    """The provider of an account registered without one, whose bills its connector may then fetch (``POST /jobs``).
+    A provider once set stays: its bills were read as that provider's (a 409 ``provider_set``)."""
+
+
 class UtilityAccountPublic(ApiModel):
     id: int
     customer_id: int
@@ -107,6 +148,8 @@ class UtilityAccountPublic(ApiModel):
     account_number_masked: str
     label: str | None
     created_at: datetime
+    updated_at: datetime | None = None
+    """When a ``PATCH`` last changed the account (``null``: never)."""
 
 
 class IdPage(ApiModel):

@@ -14,9 +14,11 @@ from api.schemas import (
     CustomerCreate,
     CustomerPage,
     CustomerPublic,
+    CustomerUpdate,
     UtilityAccountCreate,
     UtilityAccountPage,
     UtilityAccountPublic,
+    UtilityAccountUpdate,
 )
 from api.services.accounts import (
     account_public,
@@ -26,6 +28,8 @@ from api.services.accounts import (
     list_accounts,
     list_customers,
     register_account,
+    update_account,
+    update_customer,
 )
 from api.services.id_cursor import IdCursor
 from api.services.jobs import cursor_scope
@@ -84,6 +88,16 @@ async def read_customer(customer_id: IdPath, pool: PoolDep, principal: ReaderDep
     return CustomerPublic.model_validate(await get_customer(pool, principal=principal, customer_id=customer_id))
 
 
+@router.patch("/customers/{customer_id}", response_model=CustomerPublic)
+async def patch_customer(
+    customer_id: IdPath, body: CustomerUpdate, pool: PoolDep, principal: AdminDep
+) -> CustomerPublic:
+    """Change a customer's name or e-mail (admin): the fields sent change, the others stay; ``email: null`` removes
+    it. Its jobs, bills and keys are the customer's still."""
+    row = await update_customer(pool, principal=principal, customer_id=customer_id, changes=body.changes())
+    return CustomerPublic.model_validate(row)
+
+
 @router.post(
     "/utility-accounts",
     status_code=status.HTTP_201_CREATED,
@@ -108,6 +122,21 @@ async def read_utility_account(account_id: IdPath, pool: PoolDep, principal: Rea
     return UtilityAccountPublic.model_validate(
         account_public(await get_account(pool, principal=principal, account_id=account_id))
     )
+
+
+@router.patch(
+    "/utility-accounts/{account_id}",
+    response_model=UtilityAccountPublic,
+    responses=problem_responses(409),
+)
+async def patch_utility_account(
+    account_id: IdPath, body: UtilityAccountUpdate, pool: PoolDep, principal: IngestDep
+) -> UtilityAccountPublic:
+    """Change an account's label (``null`` removes it), or give an account registered without a provider its
+    provider; the fields sent change, the others stay. A provider once set stays (409 ``provider_set``), and the
+    number never changes: another number, or the same at another provider, is another account."""
+    row = await update_account(pool, principal=principal, account_id=account_id, changes=body.changes())
+    return UtilityAccountPublic.model_validate(account_public(row))
 
 
 @router.get("/utility-accounts", response_model=UtilityAccountPage, responses=problem_responses(422))

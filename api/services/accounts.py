@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import asyncpg
@@ -12,20 +13,24 @@ from api.services.id_cursor import IdCursor
 from api.services.jobs import REUSED_KEY, idempotency_scope
 from shared.logs import mask_account
 
+logger = logging.getLogger(__name__)
+
 
 async def create_customer(
     pool: asyncpg.Pool, *, principal: Principal, name: str, email: str | None, idempotency_key: str | None
 ) -> tuple[dict[str, Any], bool]:
     """The customer row and whether it was created now: a create sent again under its Idempotency-Key
-    (its 201 lost to a timeout) answers with the customer it made, never a second one."""
+    (its 201 lost to a timeout) answers with the customer it made, never a second one, renamed since or not."""
     scope = idempotency_scope(principal) if idempotency_key else None
+    sent = {"name": name, "email": email}
     row = await pool.fetchrow(
-        "INSERT INTO customers (name, email, idempotency_scope, idempotency_key) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING RETURNING *",
+        "INSERT INTO customers (name, email, idempotency_scope, idempotency_key, created_with)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING RETURNING *",
         name,
         email,
         scope,
         idempotency_key,
+        sent if idempotency_key else None,
     )
     if row is not None:
         return dict(row), True
@@ -33,9 +38,37 @@ async def create_customer(
         "SELECT * FROM customers WHERE idempotency_scope = $1 AND idempotency_key = $2", scope, idempotency_key
     )
     assert existing is not None  # keys are never removed, and the conflict was on this one
-    if (existing["name"], existing["email"]) != (name, email):
+    # Created before migration 0024, a customer kept no record of its create: compared with the row itself.
+    created_with = existing["created_with"] or dict(existing)
+    if (created_with["name"], created_with["email"]) != (name, email):
         raise Problem(422, REUSED_KEY, code=ProblemCode.IDEMPOTENCY_KEY_REUSED)
     return dict(existing), False
+
+
+async def update_customer(
+    pool: asyncpg.Pool, *, principal: Principal, customer_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The customer row with ``changes`` (column: value) made; a 404 as ``get_customer`` answers it. Nothing sent,
+    nothing changes: the row as it is, ``updated_at`` untouched."""
+    if not changes:
+        return await get_customer(pool, principal=principal, customer_id=customer_id)
+    row = await pool.fetchrow(_update("customers", changes), customer_id, *changes.values())
+    if row is None or not principal.can_see_customer(row["id"]):  # an admin's only, so never another's
+        raise Problem(404, f"customer {customer_id} not found", code=ProblemCode.NOT_FOUND)
+    _changed("customer", customer_id, changes, principal)
+    return dict(row)
+
+
+def _changed(what: str, row_id: int, changes: dict[str, Any], principal: Principal) -> None:
+    """Who changed which fields of what, for the audit trail: their names, not their values (names, e-mails)."""
+    logger.info(f"{what} changed", extra={f"{what}_id": row_id, "fields": sorted(changes), "by": principal.identity})
+
+
+def _update(table: str, changes: dict[str, Any]) -> str:
+    """An UPDATE of row ``$1`` of ``table`` setting ``changes``' columns (our field names, never a caller's word)
+    to ``$2``... in their order, and ``updated_at``; it returns the row."""
+    columns = ", ".join(f"{column} = ${place}" for place, column in enumerate(changes, start=2))
+    return f"UPDATE {table} SET {columns}, updated_at = now() WHERE id = $1 RETURNING *"
 
 
 async def get_customer(pool: asyncpg.Pool, *, principal: Principal, customer_id: int) -> dict[str, Any]:
@@ -155,6 +188,33 @@ def _repeated(existing: str | None, asked: str | None) -> str:
     return f"this customer already has that account number with provider {existing}: one account per number"
 
 
+async def update_account(
+    pool: asyncpg.Pool, *, principal: Principal, account_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The account row with ``changes`` (column: value) made; a 404 as ``get_account`` answers it. A provider is set
+    only on an account registered without one (a 409 ``provider_set`` otherwise): the bills stored for it were read
+    as its provider's, and the connector of another would fetch another provider's statements for them."""
+    account = await get_account(pool, principal=principal, account_id=account_id)
+    if "provider" in changes and changes["provider"] == account["provider"]:
+        changes = {column: value for column, value in changes.items() if column != "provider"}
+    if not changes:
+        return account
+    async with pool.acquire() as conn, conn.transaction():
+        # As registrations take turns: one of the same number racing this would find no provider to repeat.
+        await conn.execute(ACCOUNTS_OF_A_CUSTOMER_LOCK, account["customer_id"])
+        current = await conn.fetchval("SELECT provider FROM utility_accounts WHERE id = $1 FOR UPDATE", account_id)
+        if "provider" in changes and current is not None and changes["provider"] != current:
+            raise Problem(
+                409,
+                f"this account's provider is {current}: a provider once set stays (its bills were read as"
+                f" {current}'s); register the number with another provider as another account",
+                code=ProblemCode.PROVIDER_SET,
+            )
+        row = await conn.fetchrow(_update("utility_accounts", changes), account_id, *changes.values())
+    _changed("account", account_id, changes, principal)
+    return dict(row)
+
+
 def account_public(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -163,4 +223,5 @@ def account_public(row: dict[str, Any]) -> dict[str, Any]:
         "account_number_masked": mask_account(row["account_number"]),
         "label": row["label"],
         "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }

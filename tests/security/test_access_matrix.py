@@ -51,7 +51,7 @@ def concrete(path: str) -> str:
 
 
 async def request(client: httpx.AsyncClient, method: str, path: str) -> int:
-    body: dict[str, object] | None = {} if method == "POST" else None
+    body: dict[str, object] | None = {} if method in {"POST", "PATCH"} else None
     return (await client.request(method, concrete(path), json=body)).status_code
 
 
@@ -151,8 +151,8 @@ def routes_reading_a_body(routes: list[BaseRoute]) -> set[tuple[str, str]]:
     return found
 
 
-async def first_answer_to_a_body_not_yet_sent(api_url: str, key: str, path: str, *, declared: int) -> int:
-    """The status of the server's first answer to a POST that declares a body and waits for ``100 Continue``.
+async def first_answer_to_a_body_not_yet_sent(api_url: str, key: str, method: str, path: str, *, declared: int) -> int:
+    """The status of the server's first answer to a request that declares a body and waits for ``100 Continue``.
 
     The server says ``100 Continue`` only when the app first asks for the body, so a final status
     here proves the request was answered without reading one byte of it.
@@ -163,7 +163,7 @@ async def first_answer_to_a_body_not_yet_sent(api_url: str, key: str, path: str,
     try:
         writer.write(
             (
-                f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
+                f"{method} {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
                 f"Content-Type: {content_type}\r\nContent-Length: {declared}\r\nExpect: 100-continue\r\n\r\n"
             ).encode()
         )
@@ -185,7 +185,7 @@ async def test_a_refused_role_gets_403_before_the_body_is_read(
         declared = app_settings.upload_max_bytes if path == "/bills" else app_settings.request_max_bytes
         for role in set(Role) - EXPECTED[(method, path)]:
             status = await first_answer_to_a_body_not_yet_sent(
-                api_url, role_keys[role], concrete(path), declared=declared
+                api_url, role_keys[role], method, concrete(path), declared=declared
             )
             if status != 403:
                 wrong.append(f"{method} {path} as {role}: {status}{' (body requested)' if status == 100 else ''}")
