@@ -144,10 +144,11 @@ SAME_ACCOUNT = """
 SELECT id, provider FROM utility_accounts
  WHERE customer_id = $1 AND account_key = account_key($3)
    AND (provider IS NOT DISTINCT FROM $2 OR provider IS NULL OR $2::text IS NULL)
+   AND id IS DISTINCT FROM $4::bigint
  ORDER BY id LIMIT 1
 """
-"""The account a registration would repeat: the same number however written, at the same provider,
-or where either side names none. An account without a provider and one with it would each take
+"""The account a registration (or account ``$4`` given a provider) would repeat: the same number however written,
+at the same provider, or where either side names none. An account without a provider and one with it would each take
 the same statements, and the customer's totals would count them twice. (The same number at two
 named providers is two accounts.)"""
 
@@ -155,18 +156,10 @@ named providers is two accounts.)"""
 async def register_account(
     pool: asyncpg.Pool, *, customer_id: int, provider: str | None, account_number: str, label: str | None
 ) -> dict[str, Any]:
-    """The new account's row; a 409 naming the account it would repeat, so a client whose 201 was lost
-    can go on with it."""
+    """The new account's row; a 409 naming the account it would repeat."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(ACCOUNTS_OF_A_CUSTOMER_LOCK, customer_id)
-        existing = await conn.fetchrow(SAME_ACCOUNT, customer_id, provider, account_number)
-        if existing is not None:
-            raise Problem(
-                409,
-                _repeated(existing["provider"], provider),
-                utility_account_id=existing["id"],
-                code=ProblemCode.ACCOUNT_EXISTS,
-            )
+        await _refuse_a_repeat(conn, customer_id, provider, account_number)
         row = await conn.fetchrow(
             "INSERT INTO utility_accounts (customer_id, provider, account_number, label)"
             " VALUES ($1, $2, $3, $4) RETURNING *",
@@ -176,6 +169,21 @@ async def register_account(
             label,
         )
     return dict(row)
+
+
+async def _refuse_a_repeat(
+    conn: asyncpg.Connection, customer_id: int, provider: str | None, account_number: str, *, but: int | None = None
+) -> None:
+    """A 409 naming the account of the customer's (``but`` that one) that an account with ``provider`` and
+    ``account_number`` would repeat, so a client whose 201 was lost can go on with it."""
+    existing = await conn.fetchrow(SAME_ACCOUNT, customer_id, provider, account_number, but)
+    if existing is not None:
+        raise Problem(
+            409,
+            _repeated(existing["provider"], provider),
+            utility_account_id=existing["id"],
+            code=ProblemCode.ACCOUNT_EXISTS,
+        )
 
 
 def _repeated(existing: str | None, asked: str | None) -> str:
@@ -209,6 +217,10 @@ async def update_account(
                 f"this account's provider is {current}: a provider once set stays (its bills were read as"
                 f" {current}'s); register the number with another provider as another account",
                 code=ProblemCode.PROVIDER_SET,
+            )
+        if "provider" in changes:  # as a registration with it would (one made before that was refused, say)
+            await _refuse_a_repeat(
+                conn, account["customer_id"], changes["provider"], account["account_number"], but=account_id
             )
         row = await conn.fetchrow(_update("utility_accounts", changes), account_id, *changes.values())
     _changed("account", account_id, changes, principal)

@@ -163,3 +163,27 @@ async def test_a_customers_key_changes_its_own_accounts_only(
 
     assert (mine.status_code, theirs.status_code, rename.status_code) == (200, 404, 403), theirs.text
     assert (await http.get(f"/utility-accounts/{other['id']}")).json() == other
+
+
+async def test_a_provider_given_is_refused_where_the_customer_has_that_account_with_it(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Registered today the two would be one (a 409); rows an earlier release let in, or written by hand, are held to
+    the same rule when one of them is given a provider: otherwise a statement is stored for each, counted twice."""
+    customer = (await http.post("/customers", json={"name": f"Two rows {unique}"})).json()
+    number = f"TR-{unique}"
+    rows = await resources.pool.fetch(
+        "INSERT INTO utility_accounts (customer_id, provider, account_number) VALUES ($1, NULL, $2), ($1, 'pge', $3)"
+        " RETURNING id",
+        customer["id"],
+        number,
+        number.lower(),
+    )
+    without, with_pge = (row["id"] for row in rows)
+
+    same = await http.patch(f"/utility-accounts/{without}", json={"provider": "pge"})
+    other = await http.patch(f"/utility-accounts/{without}", json={"provider": "duke"})
+
+    assert same.status_code == 409, same.text
+    assert (same.json()["code"], same.json()["utility_account_id"]) == ("account_exists", with_pge)
+    assert other.status_code == 200, "the same number at two named providers is two accounts"
