@@ -172,10 +172,14 @@ class ExtractionActivities:
         The checks of ``submit_review``'s validator, for a correction or an approval sent by signal: a
         signal handler runs again on every replay, so the verdict must come back from history instead."""
         if request.approving:
-            failing = check_approval(request.bill, request.account_number)
+            failing = check_approval(request.bill, request.account_number, request.provider)
         else:
             failing = check_correction(
-                request.bill, override=request.override, account_number=request.account_number, today=today()
+                request.bill,
+                override=request.override,
+                account_number=request.account_number,
+                provider=request.provider,
+                today=today(),
             )
         logger.info(
             "corrected bill checked",

@@ -248,14 +248,18 @@ class ReviewConflict(ProblemDetails):
     reason: Literal["stale_revision", "not_pending", "taken_first", "period_stored"] | None = None
     """What to do: ``stale_revision``, read the task again (``revision`` is its revision now); ``not_pending``, the
     job is not awaiting review; ``taken_first``, another decision was (``action``, ``taken_by``, ``taken_at``);
-    ``period_stored``, job ``stored_job_id`` stored a bill for the corrected account and period: check the period,
-    and send the decision again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does)."""
+    ``period_stored``, job ``stored_job_id`` stored a bill for the corrected account and period (or, to an approval,
+    a bill a reviewer corrected that this re-issued statement would replace): check the period, and send the decision
+    again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does)."""
     revision: str | None = None
     stored_job_id: str | None = None
     outcome: Literal["replaces", "duplicate", "refused"] | None = None
     """``period_stored``'s: a later statement date replaces the stored bill (a re-issue); any other is its
     duplicate, and nothing of the corrected bill is stored; ``refused`` for a reopened bill's correction, which may
     not take another stored bill's period (``onto_stored_period`` does not confirm it)."""
+    stored_corrected: bool | None = None
+    """``period_stored``'s: whether the stored bill is a reviewer's correction, whose figures storing this one loses
+    (kept in its revisions)."""
     action: Literal["approve", "correct", "reject"] | None = None
     taken_by: str | None = None
     taken_at: datetime | None = None

@@ -414,7 +414,9 @@ class ReviewDecisionCreate(ApiModel):
     onto_stored_period: bool = False
     """With ``correct``: the corrected account and period are right although another job stored a bill for them (a
     409 ``period_stored`` otherwise). A later statement date then replaces that bill as a re-issue; any other is
-    refused as its duplicate, and nothing of this bill is stored."""
+    refused as its duplicate, and nothing of this bill is stored. With ``approve``: this re-issued statement, as
+    extracted, is to replace the bill of its period although a reviewer corrected that one (a 409 ``period_stored``,
+    ``stored_corrected``, otherwise)."""
 
     @field_validator("bill", mode="before")
     @classmethod
@@ -524,7 +526,8 @@ class ReviewRefusal(StrEnum):
     """Another decision was taken first: ``ReviewTakenFirst`` says whose and when."""
     PERIOD_STORED = "period_stored"
     """The correction's account and period are those of a bill another job stored (``stored_job_id``): a typo there
-    would replace that bill, or throw this one away. Sent again with ``onto_stored_period``, it goes ahead."""
+    would replace that bill, or throw this one away; or the approved statement, a re-issue, would replace a bill a
+    reviewer corrected (``stored_corrected``). Sent again with ``onto_stored_period``, it goes ahead."""
 
 
 class ReviewTakenFirst(ApiModel):

@@ -8,6 +8,8 @@ Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET`
 follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
 ``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
 ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
+Only a correction its job stored (the job SUCCEEDED): one ending DUPLICATE, the statement held by another job, or
+FAILED, is the truth of nothing stored (two reviewers' readings of one file gave two cases contradicting each other).
 Running it again rewrites the same files, and removes the ones of a correction since withdrawn (a later
 decision, or a later correction of the same bill reopened) or of a bill exported earlier under another extension.
 It exits 1 when it skipped a correction.
@@ -52,6 +54,7 @@ SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
        (SELECT count(*) FROM artifacts c WHERE c.job_id = d.job_id) AS stored
   FROM latest d
   JOIN review_tasks t ON t.job_id = d.job_id
+  JOIN ingestion_jobs job ON job.id = d.job_id
   LEFT JOIN LATERAL (
        SELECT s.uri, s.content_type FROM artifacts s
         WHERE s.job_id = d.job_id AND s.created_at <= d.decided_at
@@ -59,6 +62,8 @@ SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
         LIMIT 1
   ) a ON true
  WHERE d.action = 'correct' AND d.after IS NOT NULL
+   -- stored: not a duplicate of a bill another job holds, nor a reopened bill's correction refused as stale
+   AND job.status = 'SUCCEEDED'
    -- withdrawn by a later correction of the same bill, reopened (a re-issue's replacement is another file's)
    AND NOT EXISTS (SELECT 1 FROM bill_revisions r JOIN ingestion_jobs j ON j.id = r.replaced_by_job
                     WHERE r.job_id = d.job_id AND j.job_type = 'reopen')

@@ -24,7 +24,7 @@ from extraction.values import (
     number_format,
     swap_day_and_month,
 )
-from shared.bill import UNITS_BY_COMMODITY, Commodity, NormalizedBill, UsageUnit, same_account
+from shared.bill import UNITS_BY_COMMODITY, Commodity, NormalizedBill, Provider, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
 MAX_STATEMENT_LAG_DAYS = 180
@@ -76,19 +76,25 @@ period that ends on or before the day it starts, never is."""
 
 
 def check_correction(
-    bill: NormalizedBill, *, override: bool, account_number: str | None = None, today: date | None = None
+    bill: NormalizedBill,
+    *,
+    override: bool,
+    account_number: str | None = None,
+    provider: Provider | None = None,
+    today: date | None = None,
 ) -> list[str]:
     """What refuses a reviewer's bill: every check, or with ``override`` only those no bill may fail;
-    a currency ISO 4217 does not know, and, given the job's ``account_number``, a bill for another account
-    (neither overridable). Given ``today``, a bill dated after it (``check_issued_by``): a reviewer's typo in the year
-    ("2027") was stored unasked, the customer's latest bill in a month to come."""
+    a currency ISO 4217 does not know, and, given the job's ``account_number`` and its account's ``provider``, a bill
+    for another account or of another provider (none overridable). Given ``today``, a bill dated after it
+    (``check_issued_by``): a reviewer's typo in the year ("2027") was stored unasked, the customer's latest bill in a
+    month to come."""
     failing = _a_reviewers_bill(bill, today)
     if override:
         start, end = bill.bill_period_start, bill.bill_period_end
         backwards = start is not None and end is not None and end <= start
         failing = [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
     unknown = [] if bill.currency in ISO_4217_CURRENCIES else ["unknown_currency"]
-    return failing + unknown + check_account(bill, account_number)
+    return failing + unknown + check_account(bill, account_number) + check_provider(bill, provider)
 
 
 _ISO_4217_CODES = """
@@ -109,23 +115,32 @@ APPROVABLE_UNREAD = frozenset({"missing_field:account_number"})
 photo, a scan). The job names the account, and the bill is stored under it."""
 
 
-def passes_with_override(bill: NormalizedBill, account_number: str | None) -> bool:
+def passes_with_override(bill: NormalizedBill, account_number: str | None, provider: Provider | None = None) -> bool:
     """Whether a reviewer's ``bill`` fails only checks the override lets it pass: the workflow's validator then
     offers the override, and the review page's box ("The bill really says this")."""
-    return not check_correction(bill, override=True, account_number=account_number)
+    return not check_correction(bill, override=True, account_number=account_number, provider=provider)
 
 
-def check_approval(bill: NormalizedBill, account_number: str | None) -> list[str]:
+def check_approval(bill: NormalizedBill, account_number: str | None, provider: Provider | None = None) -> list[str]:
     """What refuses approving ``bill`` as read: the checks no bill may fail, but ``APPROVABLE_UNREAD`` (the
     plausibility checks it failed are why it is in review). Asked by ``submit_review``'s validator and, for an
     approval sent by signal, by ``check_corrected_bill``."""
-    failing = check_correction(bill, override=True, account_number=account_number)
+    failing = check_correction(bill, override=True, account_number=account_number, provider=provider)
     return [reason for reason in failing if reason not in APPROVABLE_UNREAD]
 
 
 def check_account(bill: NormalizedBill, account_number: str | None) -> list[str]:
     """``account_mismatch`` when the bill reads another account's number than the job's (never overridable)."""
     return [] if same_account(account_number, bill.account_number) else ["account_mismatch"]
+
+
+def check_provider(bill: NormalizedBill, provider: Provider | None) -> list[str]:
+    """``provider_mismatch`` when the bill names another provider than its account's ``provider`` (never
+    overridable): a reviewer typing the number on file stored another utility's statement under the account, counted
+    in its months and in two customers' figures (a reviewer's probe). One sure it is the account's bill sets its
+    provider to the account's; one who is not rejects it. Neither named: nothing to compare."""
+    mismatch = provider is not None and bill.provider is not None and bill.provider != provider
+    return ["provider_mismatch"] if mismatch else []
 
 
 ISSUED_AHEAD_DAYS = 1

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-from shared.bill import NormalizedBill, Text, Text2000
+from shared.bill import NormalizedBill, Provider, Text, Text2000
 from shared.models import JobStatus, WorkflowMessage
 
 REVIEWER_MAX_LENGTH = 200
@@ -91,6 +91,9 @@ class CorrectionCheck(BaseModel):
     bill: NormalizedBill
     account_number: str | None = None
     """The job's account as fetched: a correction for another account is refused (None: not known)."""
+    provider: Provider | None = None
+    """The account's provider: a bill of another is refused (None: the account has none, or a run of an earlier
+    release asked)."""
     override: bool = False
     """The reviewer stores the bill as entered: only the checks no bill may fail apply."""
     approving: bool = False

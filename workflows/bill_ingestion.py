@@ -387,7 +387,9 @@ class BillIngestionWorkflow:
             decision = decision.model_copy(update={"revision": self._revision})
         return (
             self._decision_problem(decision)
-            or self._correction_problem(decision, self._account_number, today=workflow.now().date())
+            or self._correction_problem(
+                decision, self._account_number, provider=self._provider, today=workflow.now().date()
+            )
             or self._approval_problem(decision)
         )
 
@@ -408,15 +410,20 @@ class BillIngestionWorkflow:
         return None
 
     def _correction_problem(
-        self, decision: ReviewDecision, account_number: str | None = None, *, today: date | None = None
+        self,
+        decision: ReviewDecision,
+        account_number: str | None = None,
+        *,
+        provider: Provider | None = None,
+        today: date | None = None,
     ) -> tuple[str, str, list[str]] | None:
-        """``account_number`` and ``today`` are the validator's: the replayed signal handler of older runs checks
-        without them."""
+        """``account_number``, ``provider`` and ``today`` are the validator's: the replayed signal handler of older
+        runs checks without them."""
         if decision.action is ReviewAction.CORRECT and decision.bill is not None:
             failing = check_correction(
-                decision.bill, override=decision.override, account_number=account_number, today=today
+                decision.bill, override=decision.override, account_number=account_number, provider=provider, today=today
             )
-            overridable = passes_with_override(decision.bill, account_number)
+            overridable = passes_with_override(decision.bill, account_number, provider)
             if failing and not decision.override and overridable:
                 message = "the corrected bill fails validation; if the bill says so, send it with override and a note"
                 return ("InvalidCorrection", message, failing)
@@ -430,7 +437,7 @@ class BillIngestionWorkflow:
         bill = self._extracted if decision.action is ReviewAction.APPROVE and not self._reopened else None
         if bill is None:  # nothing to store, or (reopened) the stored bill standing as it is
             return None
-        failing = check_approval(bill, self._account_number)
+        failing = check_approval(bill, self._account_number, self._provider)
         if failing:
             message = "the extracted bill cannot be stored as read: correct it or reject it"
             return ("InvalidCorrection", message, failing)
@@ -888,6 +895,7 @@ class BillIngestionWorkflow:
                 job_id=self._job_id,
                 bill=bill,
                 account_number=self._account_number,
+                provider=self._provider,
                 override=decision.override,
                 approving=approving,
             ),

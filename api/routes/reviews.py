@@ -315,7 +315,37 @@ async def _refuse_onto_a_stored_period(
             " with onto_stored_period"
         )
         outcome = "replaces" if stored.replaced else "duplicate"
-    raise _refused(detail, ReviewRefusal.PERIOD_STORED, stored_job_id=stored.job_id, outcome=outcome)
+    raise _refused(
+        detail,
+        ReviewRefusal.PERIOD_STORED,
+        stored_job_id=stored.job_id,
+        outcome=outcome,
+        stored_corrected=stored.corrected,
+    )
+
+
+async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]) -> None:
+    """The 409 for an approval whose statement, a re-issue, would replace a bill a reviewer corrected, unless
+    confirmed: the figures they set (a due date the customer confirmed) gave way to this statement's as extracted, its
+    task saying nothing of them, where a correction sending the same bill was asked first (a reviewer's probe)."""
+    extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
+    if extracted is None:  # nothing was read: an approval stores nothing (the workflow refuses it)
+        return
+    stored = await stored_for_period(
+        state.pool,
+        job_id=job["id"],
+        utility_account_id=job["utility_account_id"],
+        bill=NormalizedBill.model_validate(extracted),
+    )
+    if stored is None or not stored.replaced or not stored.corrected:
+        return
+    detail = (
+        f"{stored}, with its values as extracted. Compare the two: correct this bill to keep what the reviewer set,"
+        " or send the approval again with onto_stored_period"
+    )
+    raise _refused(
+        detail, ReviewRefusal.PERIOD_STORED, stored_job_id=stored.job_id, outcome="replaces", stored_corrected=True
+    )
 
 
 def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:
@@ -359,6 +389,8 @@ async def submit_decision(
     if body.bill is not None and (reopened is not None or not body.onto_stored_period):
         reopened_bill = reopened["bill_id"] if reopened is not None else None
         await _refuse_onto_a_stored_period(state, job, body.bill, reopened_bill=reopened_bill)
+    elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
+        await _refuse_replacing_a_reviewed_bill(state, job)
     on_sending()
     try:
         starting = handle.start_update(

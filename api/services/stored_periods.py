@@ -18,7 +18,7 @@ from activities.bills import CLOSEST_STATEMENT_FIRST, SAME_STATEMENT, reissues
 from shared.bill import NormalizedBill
 
 STORED_FOR_PERIOD = f"""
-SELECT job_id, statement_date, total_amount, currency FROM bills
+SELECT job_id, statement_date, total_amount, currency, source FROM bills
  WHERE utility_account_id = $1 AND job_id <> $2 AND id IS DISTINCT FROM $6::uuid AND {SAME_STATEMENT}
  ORDER BY {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
@@ -34,6 +34,8 @@ class StoredPeriod:
     currency: str
     replaced: bool
     """Whether the correction would replace it (a later statement date), else be refused as its duplicate."""
+    corrected: bool = False
+    """Whether it is a reviewer's correction (``bills.source``): figures a person set, not the extractor's reading."""
 
     def __str__(self) -> str:
         stated = f"statement date {self.statement_date}" if self.statement_date else "no statement date"
@@ -43,7 +45,8 @@ class StoredPeriod:
             if self.replaced
             else "be refused as its duplicate, and nothing of it stored"
         )
-        held = f"job {self.job_id} stored this account's bill for that period ({stated}{amount})"
+        corrected = ", as a reviewer corrected it" if self.corrected else ""
+        held = f"job {self.job_id} stored this account's bill for that period ({stated}{amount}{corrected})"
         return f"{held}: this bill would {outcome}"
 
 
@@ -76,4 +79,5 @@ async def stored_for_period(
         total_amount=row["total_amount"],
         currency=row["currency"],
         replaced=reissues(bill.statement_date, row["statement_date"]),
+        corrected=row["source"] == "review",
     )

@@ -56,13 +56,19 @@ _TEXT_BY_CODE: dict[str, str] = {
     "bad_statement_date": "the statement is dated before the period ends, or over 180 days after",
     "bad_due_date": "the due date is not after the statement date, or over 180 days after it",
     "dated_in_the_future": "the bill is dated after the day it was read: a misread year? Check the dates on the bill",
-    "account_mismatch": "the bill's account number is not the job's utility account",
+    "account_mismatch": (
+        "the bill's account number is not the job's utility account: a misread number is corrected to the one on"
+        " file; another account's bill is rejected, not stored under this one"
+    ),
     "non_usd_currency": (
         "the bill, or its reading, names a currency other than US dollars, or counts in cubic metres, gigajoules or"
         " kilolitres, as bills in Canadian or Australian dollars do: check the currency"
     ),
     "unknown_currency": "the currency is not an ISO 4217 code (USD, CAD, EUR…): check for a typo",
-    "provider_mismatch": "the bill shows another provider than its account's: check whose bill it is",
+    "provider_mismatch": (
+        "the bill shows another provider than its account's: check whose bill it is. Another provider's bill is"
+        " rejected; one of this account misread is stored with the account's provider"
+    ),
     "commodity_mismatch": (
         "the provider named on the bill does not bill this commodity: some other utility's bill? Check the provider"
     ),

@@ -306,7 +306,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         task = await read_task(state, principal, job_id)  # a fresh revision if the task moved on
         failing = [str(c) for c in problem.extra.get("failing_checks", [])]
         reason = problem.extra.get("reason")
-        error = _refusal_message(problem, task)  # the API's detail speaks to its clients, naming routes
+        approving = body.action is ReviewAction.APPROVE
+        error = _refusal_message(problem, task, approving=approving)  # the API's detail speaks to its clients
         if problem.status_code == 422 and body.bill is not None and payments_typed_negative(body.bill):
             error = PAYMENTS_SIGN  # not the override: ticked, it stored the payments with the wrong sign
         elif problem.status_code == 422 and _overridable(body, task):  # the API's says "send it with override"
@@ -325,7 +326,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             values,
             error=error,
             failing=failing,
-            approving=body.action is ReviewAction.APPROVE,
+            approving=approving,
             errors=[_message(e) for e in problem.extra.get("errors", [])],
             note=note,
             override=override,
@@ -718,6 +719,13 @@ PERIOD_STORED = (
     " Check the period and the account number. If they are right, tick \u201cThe period is right\u201d and save the"
     " corrections again."
 )
+CORRECTED_THERE = " A reviewer corrected that bill: storing this one puts their figures aside (kept in its history)."
+PERIOD_CORRECTED = (
+    "Nothing was sent: job {job} stored this account's bill for that period as a reviewer corrected it, and approving"
+    " this statement (a re-issue: its statement date is later) would replace it with the values as extracted, theirs"
+    " put aside. Compare the two: correct this bill to keep what they set, or tick \u201cThe period is right\u201d"
+    " and approve again."
+)
 PERIOD_STORED_OUTCOMES = {
     "replaces": "replace it (as a re-issued statement: its statement date is later)",
     "duplicate": "be refused as its duplicate, and your corrections not stored",
@@ -750,10 +758,10 @@ def _overridable(body: ReviewDecisionCreate, task: ReviewTaskInternal) -> bool:
     """Whether a correction sent without the override box ticked fails only checks that box lets it pass."""
     if body.action is not ReviewAction.CORRECT or body.bill is None or body.override:
         return False
-    return passes_with_override(body.bill, task.account_number)
+    return passes_with_override(body.bill, task.account_number, task.provider)
 
 
-def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:
+def _refusal_message(problem: Problem, task: ReviewTaskInternal, *, approving: bool) -> str:
     """The page's words for a decision the API refused, by the problem's ``reason``; a refusal without one (a
     correction failing checks, Temporal not answering) is said as the API says it."""
     reason = problem.extra.get("reason")
@@ -767,9 +775,12 @@ def _refusal_message(problem: Problem, task: ReviewTaskInternal) -> str:
         return NOT_PENDING if task.status in OPEN else CLOSED_SINCE.format(status=task.status)
     if reason == ReviewRefusal.PERIOD_STORED and problem.extra.get("outcome") == "refused":
         return PERIOD_TAKEN.format(job=problem.extra.get("stored_job_id"))
+    if reason == ReviewRefusal.PERIOD_STORED and approving:
+        return PERIOD_CORRECTED.format(job=problem.extra.get("stored_job_id"))
     if reason == ReviewRefusal.PERIOD_STORED:
         outcome = PERIOD_STORED_OUTCOMES.get(str(problem.extra.get("outcome")), "replace it or be its duplicate")
-        return PERIOD_STORED.format(job=problem.extra.get("stored_job_id"), outcome=outcome)
+        said = PERIOD_STORED.format(job=problem.extra.get("stored_job_id"), outcome=outcome)
+        return said + (CORRECTED_THERE if problem.extra.get("stored_corrected") else "")
     return str(problem.detail)
 
 
@@ -801,7 +812,7 @@ def _decision(form: Any, values: BillForm) -> ReviewDecisionCreate:
         raise NoteNeeded("Say why in the note when rejecting.")
     bill = values.to_bill() if action is ReviewAction.CORRECT else None
     override = action is ReviewAction.CORRECT and form.get("override") == "on"
-    onto_stored_period = action is ReviewAction.CORRECT and form.get("onto_stored_period") == "on"
+    onto_stored_period = action is not ReviewAction.REJECT and form.get("onto_stored_period") == "on"
     if override and note is None:
         raise NoteNeeded("Say in the note why the bill is right as entered when you store it despite the checks.")
     return ReviewDecisionCreate(

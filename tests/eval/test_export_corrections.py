@@ -85,7 +85,7 @@ async def _job(pool: asyncpg.Pool, name: str, stored: list[tuple[str, datetime]]
         customer,
         f"{name}-{uuid.uuid4().hex[:8]}",
     )
-    job_id = await insert_job(pool, {"customer_id": customer, "id": account}, status="NEEDS_REVIEW")
+    job_id = await insert_job(pool, {"customer_id": customer, "id": account}, status="SUCCEEDED")
     for bill, at in stored:
         await pool.execute(
             "INSERT INTO artifacts (job_id, uri, sha256, size, content_type, created_at)"
@@ -132,11 +132,33 @@ async def test_a_correction_a_later_decision_withdrew_is_not_exported(pg_url: st
         bill_k = await _stored(pool, kept, "a")
         await _decide(pool, kept, "run-1", bill_k, ReviewDecision(action=ReviewAction.REJECT, revision="r1"))
         await _decide(pool, kept, "run-2", bill_k, _correct("r2"))
+        await _succeeded(pool, job_id, kept)
         found = await corrections(pool)
     finally:
         await pool.close()
     assert job_id not in {c.job_id for c in found.paired} | set(found.unpaired)
     assert [c.artifact_uri for c in found.paired if c.job_id == kept] == [bill_k.uri]
+
+
+async def test_a_correction_its_job_did_not_store_is_not_exported(pg_url: str) -> None:
+    """Two uploads of one file, each corrected: the second ended DUPLICATE (the first job holds the statement) and
+    both were exported, two truths of one file contradicting each other; so was a reopened bill's correction refused
+    as stale (FAILED). Neither is stored anywhere (a reviewer's probe)."""
+    pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
+    try:
+        await migrate(pool)
+        ended: dict[str, str] = {}
+        for status in ("SUCCEEDED", "DUPLICATE", "FAILED", "RUNNING"):
+            job_id = await _new_job(pool, status.lower())
+            await _decide(pool, job_id, "run-1", await _stored(pool, job_id, "a"), _correct("r1"))
+            await pool.execute("UPDATE ingestion_jobs SET status = $2 WHERE id = $1", uuid.UUID(job_id), status)
+            ended[status] = job_id
+        found = await corrections(pool)
+    finally:
+        await pool.close()
+    exported = {c.job_id for c in found.paired} | set(found.unpaired)
+    assert ended["SUCCEEDED"] in exported
+    assert not {ended["DUPLICATE"], ended["FAILED"], ended["RUNNING"]} & exported, "stored nowhere (yet)"
 
 
 async def test_a_correction_taken_again_after_a_reset_is_exported_again(pg_url: str) -> None:
@@ -150,6 +172,7 @@ async def test_a_correction_taken_again_after_a_reset_is_exported_again(pg_url: 
         await _decide(pool, job_id, "run-1", bill_a, _correct("r1"))
         await _decide(pool, job_id, "run-2", bill_a, ReviewDecision(action=ReviewAction.REJECT, revision="r1"))
         await _decide(pool, job_id, "run-3", bill_a, _correct("r1"))
+        await _succeeded(pool, job_id)
         found = await corrections(pool)
         actions = await pool.fetch(
             "SELECT action FROM review_decisions WHERE job_id = $1 ORDER BY decided_at", uuid.UUID(job_id)
@@ -188,6 +211,7 @@ async def test_a_correction_is_exported_beside_the_bill_it_was_recorded_on(pg_ur
         bill_b = await _stored(pool, job_id, "b")
         await _decide(pool, job_id, "run-2", bill_b, _correct("r2"))
         await _stored(pool, job_id, "b")  # the next reset's fetch of the same bytes
+        await _succeeded(pool, job_id)
         found = await corrections(pool)
     finally:
         await pool.close()
@@ -234,6 +258,11 @@ async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRe
     await env.run(activities.record_review_decision, audit)
 
 
+async def _succeeded(pool: asyncpg.Pool, *job_ids: str) -> None:
+    """The jobs ended, their last decision's bill stored, as their runs would have ended them."""
+    await pool.execute("UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = ANY($1::uuid[])", list(job_ids))
+
+
 def _in_run(run_id: str) -> ActivityEnvironment:
     """Activities run as steps of run ``run_id``, scheduled now (a later run's are a reset's)."""
     env = ActivityEnvironment()
@@ -266,6 +295,7 @@ async def test_a_correction_is_audited_shown_and_exported_with_the_charges_it_wa
             "UPDATE review_decisions SET after = jsonb_set(after, '{current_charges}', 'null') WHERE job_id = $1",
             uuid.UUID(older),
         )
+        await _succeeded(pool, job_id, older)
         await export(out, pool=pool, store=store)
     finally:
         await pool.close()
@@ -297,7 +327,10 @@ async def test_an_export_again_removes_a_withdrawn_case_and_skips_an_unreadable_
             " WHERE job_id = $1",
             uuid.UUID(unreadable),
         )
+        await _succeeded(pool, withdrawn, unreadable)
         first = await export(out, pool=pool, store=store)
+        # An operator's reset: its run takes the job back (mark_job_running) and the task is decided otherwise.
+        await pool.execute("UPDATE ingestion_jobs SET status = 'RUNNING' WHERE id = $1", uuid.UUID(withdrawn))
         await _decide(pool, withdrawn, "run-2", bill_w, ReviewDecision(action=ReviewAction.REJECT, revision="r2"))
         again = await export(out, pool=pool, store=store)
     finally:

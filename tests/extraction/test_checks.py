@@ -10,7 +10,7 @@ import pytest
 
 from api.ui.reasons import describe, fields_for
 from eval.generate import sample_bill
-from extraction.checks import check_bill, check_correction
+from extraction.checks import check_approval, check_bill, check_correction
 from extraction.document import read_document
 from extraction.rules.extractor import extract_with_rules
 from shared.bill import Commodity, NormalizedBill, Provider, UsageReading, UsageUnit
@@ -316,6 +316,25 @@ def test_an_override_lets_plausibility_checks_pass_not_shape_checks(sample: tupl
     assert bill.account_number is not None
     assert check_correction(adjusted, override=True, account_number=bill.account_number) == []
     assert check_correction(adjusted, override=True, account_number="0000-0000") == ["account_mismatch"]
+
+
+def test_a_bill_of_another_provider_than_its_accounts_is_refused_whatever_the_override(
+    sample: tuple[NormalizedBill, str],
+) -> None:
+    """A reviewer typing the number on file stored a PG&E statement under a Duke account (a reviewer's probe): the
+    provider is checked as the number is, and an approval of it as read is refused too."""
+    bill = sample[0]
+    assert bill.provider is Provider.PGE and bill.account_number is not None
+    number = bill.account_number
+    for override in (False, True):
+        assert check_correction(bill, override=override, account_number=number, provider=Provider.PGE) == []
+        assert check_correction(bill, override=override, account_number=number, provider=Provider.DUKE) == [
+            "provider_mismatch"
+        ]
+    assert check_approval(bill, number, Provider.DUKE) == ["provider_mismatch"]
+    assert check_correction(bill, override=False, account_number=number, provider=None) == [], "an account with none"
+    unnamed = changed(bill, provider=None)
+    assert check_correction(unnamed, override=False, account_number=number, provider=Provider.DUKE) == []
 
 
 @pytest.mark.parametrize("override", [False, True])

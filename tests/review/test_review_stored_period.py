@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import upload_and_wait, wait_for_status
+from shared.models import SETTLED_STATUSES
+from tests.helpers import reissue_text, upload_and_wait, wait_for_status
 from tests.review.support import Review, open_review, read_task
 from worker.resources import Resources
 
@@ -92,3 +93,67 @@ async def test_a_confirmed_duplicate_names_the_stored_bills_figures_not_the_unst
     assert job["status"] == "DUPLICATE" and job["result"]["duplicate_of"] == january["id"], job
     assert Decimal(job["result"]["total_amount"]) == Decimal("50.00"), "the figures of the bill its bill_id names"
     assert await stored_bill(resources, january["id"]) == (Decimal("50.00"), january["id"])
+
+
+async def reissue_needing_review(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
+    """The utility's re-issue of the review's statement (dated a week later), its total disagreeing with its charges
+    as the first one's did: its job waits for a reviewer."""
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    text = reissue_text(review.bill["account_number"]).replace("Amount Due         $50.00", "Amount Due         $65.00")
+    started = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", text.encode(), "text/plain")},
+        data={"utility_account_id": str(job["utility_account_id"])},
+    )
+    assert started.status_code == 201, started.text
+    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    assert reissue["status"] == "NEEDS_REVIEW", reissue
+    return reissue
+
+
+async def test_approving_a_reissue_that_replaces_a_corrected_bill_is_refused_until_confirmed(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A reviewer approving the re-issue replaced, with its values as extracted, the figures a colleague had corrected
+    (a due date the customer confirmed), where a correction sending the same bill was asked first (a reviewer's
+    probe)."""
+    review = await open_review(http, unique)
+    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
+    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
+    reissue = await reissue_needing_review(http, review)
+    approve = {"action": "approve", "revision": (await read_task(http, reissue["id"]))["revision"]}
+
+    refused = await http.post(f"/reviews/{reissue['id']}", json=approve)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["stored_job_id"], problem["outcome"], problem["stored_corrected"]) == (
+        "period_stored",
+        review.job_id,
+        "replaces",
+        True,
+    )
+    assert "as a reviewer corrected it" in problem["detail"]
+    assert (await read_task(http, reissue["id"]))["status"] == "PENDING", "nothing was sent"
+    assert await stored_bill(resources, review.job_id) == (Decimal("60.00"), review.job_id)
+
+    confirmed = await http.post(f"/reviews/{reissue['id']}", json=approve | {"onto_stored_period": True})
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["revises"]) == ("SUCCEEDED", review.job_id)
+    assert await stored_bill(resources, reissue["id"]) == (Decimal("65.00"), reissue["id"])
+
+
+async def test_approving_a_reissue_of_a_bill_approved_as_extracted_is_not_asked_again(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Only a reviewer's figures are protected so: a bill stored as read is replaced by its re-issue as before."""
+    review = await open_review(http, unique)
+    first = await http.post(f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision})
+    assert first.status_code == 200, first.text
+    reissue = await reissue_needing_review(http, review)
+    revision = (await read_task(http, reissue["id"]))["revision"]
+
+    approved = await http.post(f"/reviews/{reissue['id']}", json={"action": "approve", "revision": revision})
+
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["revises"]) == ("SUCCEEDED", review.job_id)

@@ -67,3 +67,45 @@ async def test_a_correction_of_a_bill_another_job_stored_says_it_was_not_stored(
     assert cells[-3:] == ["total amount", "75.00", "60.00"], cells
     assert "the bill as corrected" not in decided[0], "it reads as stored"
     assert f"Not stored: job {first['id']} already holds" in unescape(decided[0]), decided[0]
+
+
+async def test_approving_a_reissue_over_a_corrected_bill_says_so_and_goes_ahead_once_confirmed(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The utility's re-issue, approved as extracted, replaced a bill a colleague had corrected: the page asks first,
+    and offers the box to confirm beside the Approve button."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    first = (
+        await http.post(
+            "/bills",
+            files={"file": ("bill.txt", bill_text(number).encode(), "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+        )
+    ).json()
+    assert (await wait_for_status(http, first["id"], {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
+    task = (await http.get(f"/reviews/{first['id']}")).json()
+    correction = {"action": "correct", "revision": task["revision"], "bill": task["bill"] | {"total_amount": "60.00"}}
+    stored = await http.post(f"/reviews/{first['id']}", json=correction)
+    assert stored.status_code == 200, stored.text
+    reissued = bill_text(number, total="70.00").replace("Statement Date: 03/05/2026", "Statement Date: 03/12/2026")
+    again = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", reissued.encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    job_id = again.json()["id"]
+    assert (await wait_for_status(http, job_id, {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
+
+    form, refused = await post_review_form(reviewer, job_id, action="approve")
+
+    assert refused.status_code == 409, refused.text
+    said = unescape(refused.text)
+    assert f"Nothing was sent: job {first['id']} stored this account's bill for that period as a reviewer" in said
+    assert 'name="onto_stored_period">' in refused.text, "confirming is offered, unticked"
+    assert await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", first["id"]) == 60
+    form = form_fields(refused.text) | {"csrf_token": csrf_of(refused), "action": "approve"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"onto_stored_period": "on"})
+    assert response.status_code == 303, response.text
+    assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
+    assert await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id) == 70
