@@ -347,7 +347,7 @@ NOT_A_FILE = "Value error, Expected UploadFile, received:"
 """Starlette's words for a form's file sent as a text field (``curl -F file=bill.pdf``, without its ``@``)."""
 
 
-def _in_clients_words(message: str) -> str:
+def in_clients_words(message: str) -> str:
     """A validation message the framework words in its own types, said in what a client sends instead."""
     if message.startswith(NOT_A_FILE):
         return "send the bill as a file part (curl -F file=@bill.pdf), not as a text field"
@@ -419,7 +419,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         for e in exc.errors():
             error = {
                 "loc": list(e.get("loc", ())),
-                "msg": _in_clients_words(e.get("msg", "")),
+                "msg": in_clients_words(e.get("msg", "")),
                 "type": e.get("type", ""),
             }
             if error not in errors:  # a header both a dependency and its route read (Idempotency-Key) fails twice

@@ -225,6 +225,9 @@ class BillIngestionWorkflow:
         update's validator reads it freely (validators never replay). The signal handler runs again on replay, and
         runs from before SIGNALLED_WHILE_ESCALATING_PATCH dropped such a signal as stale: it reads it only behind
         that patch, so those runs replay as they ran."""
+        self._escalated_from: set[str] = set()
+        """The revisions escalations replaced, the task's bill and reasons left as they were: a decision carrying one is
+        refused as stale, saying it was only escalated (the refusal's detail, no command)."""
         self._signals_read_before_escalation = 0
         """Signals carrying ``_escalating_from`` that the run could take so far: numbers each one's
         SIGNALLED_WHILE_ESCALATING_PATCH id."""
@@ -401,7 +404,8 @@ class BillIngestionWorkflow:
         if not self._awaiting_review():
             return ("ReviewNotPending", f"job is not awaiting review (status {self._status})", [])
         if not whatever_revision and decision.revision != self._revision:
-            return ("StaleRevision", "the review task changed since it was read", [])
+            escalated = ["escalated"] if decision.revision in self._escalated_from else []
+            return ("StaleRevision", "the review task changed since it was read", escalated)
         if decision.action is ReviewAction.APPROVE and self._extracted is None:
             return ("InvalidCorrection", "nothing was extracted to approve: correct it or reject it", [])
         if decision.action is ReviewAction.REJECT and self._reopened:
@@ -755,6 +759,8 @@ class BillIngestionWorkflow:
         expiry = timedelta(seconds=request.review_timeout_seconds)
         if not await self._wait_for_decision(sla, DECIDED_AS_TIME_RAN_OUT_PATCH):
             self._escalating_from, self._revision = self._revision, workflow.uuid4().hex
+            if self._escalating_from is not None:
+                self._escalated_from.add(self._escalating_from)
             self._set_review_status(ReviewStatus.ESCALATED)
             self._resets_answered = self._resets  # escalate_review takes a task the old run closed back itself
             try:

@@ -24,7 +24,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal
 from api.deps import IdFilter, PageCursor, PageLimit, ReviewerDep, StateDep
-from api.problems import TEMPORAL_RETRY_AFTER, DecisionInvalid, Problem, ProblemCode, ReviewConflict, problem_responses
+from api.problems import (
+    TEMPORAL_RETRY_AFTER,
+    DecisionInvalid,
+    Problem,
+    ProblemCode,
+    ReviewConflict,
+    in_clients_words,
+    problem_responses,
+)
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
@@ -379,7 +387,9 @@ async def submit_decision(
             reviewer=principal.identity_within(REVIEWER_MAX_LENGTH),
         )
     except ValidationError as err:  # listed as every other 422 lists them: where (loc), what (msg) and type
-        errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        errors = [
+            {"loc": ["body", *e["loc"]], "msg": in_clients_words(e["msg"]), "type": e["type"]} for e in err.errors()
+        ]
         raise Problem(422, "the decision is invalid", errors=errors, code=ProblemCode.DECISION_INVALID) from None
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
@@ -511,12 +521,17 @@ async def _refusal(
         return await _not_awaiting(state, handle, job, str(cause.message))
     if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":
         revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
-        return _refused(
-            f"the review task changed since it was read (revision now {revision}): read it again with"
-            f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision",
-            ReviewRefusal.STALE_REVISION,
-            revision=revision,
-        )
+        if "escalated" in cause.details:  # its SLA ran out: the status and revision changed, nothing else
+            detail = (
+                f"the review task was escalated since it was read (revision now {revision}); its bill and reasons are"
+                " as they were: send the decision again with that revision"
+            )
+        else:
+            detail = (
+                f"the review task changed since it was read (revision now {revision}): read it again with"
+                f" GET /reviews/{job['id']}, check the bill, and send the decision with that revision"
+            )
+        return _refused(detail, ReviewRefusal.STALE_REVISION, revision=revision)
     message = cause.message if isinstance(cause, ApplicationError) else "the decision was refused"
     return Problem(409, str(message), code=ProblemCode.REVIEW_CONFLICT)
 

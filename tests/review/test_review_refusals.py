@@ -129,7 +129,8 @@ async def test_correct_without_a_bill_is_invalid(
 ) -> None:
     response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision})
     assert response.status_code == 422, response.text
-    assert any("corrected bill" in error["msg"] for error in located_errors(response))
+    messages = [error["msg"] for error in located_errors(response)]
+    assert "a 'correct' decision needs the full corrected bill" in messages, "in our words, not after 'Value error, '"
     await assert_still_waiting(waiting, http, client, resources)
 
 

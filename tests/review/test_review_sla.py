@@ -98,6 +98,12 @@ async def test_escalated_review_is_decided_with_the_revision_it_shows_now(
         body = {"action": "correct", "bill": {**now["bill"], "total_amount": CORRECT_TOTAL}}
         stale = await reviewer_http.post(f"/reviews/{job_id}", json={**body, "revision": before["revision"]})
         assert stale.status_code == 409, stale.text
+        # Only its status and revision changed: said so, not "check the bill" (a reviewer's probe).
+        assert (stale.json()["reason"], stale.json()["revision"]) == ("stale_revision", now["revision"])
+        assert "was escalated since it was read" in stale.json()["detail"], stale.text
+        assert "bill and reasons are as they were" in stale.json()["detail"], stale.text
+        never = await reviewer_http.post(f"/reviews/{job_id}", json={**body, "revision": "0" * 32})
+        assert "check the bill" in never.json()["detail"], "a revision the task never had: it changed otherwise"
         decided = await reviewer_http.post(f"/reviews/{job_id}", json={**body, "revision": now["revision"]})
         assert decided.status_code == 200, decided.text
         assert decided.json()["status"] == "SUCCEEDED"
