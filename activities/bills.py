@@ -69,7 +69,7 @@ CLOSEST_STATEMENT_FIRST = (
 
 
 _SAME_BILL = f"""
-SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, payload, {STORED_AT} FROM bills
+SELECT id, job_id, created_at, statement_date, content_sha256 = $2 AS same_file, payload, source, {STORED_AT} FROM bills
  WHERE utility_account_id = $1 AND (content_sha256 = $2 OR ({SAME_STATEMENT}))
  ORDER BY content_sha256 = $2 DESC, {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
@@ -169,7 +169,8 @@ class BillActivities:
         Duplicates are found by content hash (same file again) or by natural key
         (account number where read + billing period, when the bill has one), inside one transaction.
         A bill for a stored period whose statement is dated later is the utility's re-issue:
-        it replaces the stored one under the same bill id, which ``bill_revisions`` keeps.
+        it replaces the stored one under the same bill id, which ``bill_revisions`` keeps; asked to
+        (``held_over_corrections``), not one a reviewer corrected: nothing is written, and the outcome says so.
         A bill stated without current charges is stored with those its line items imply, a reviewer's
         as an extractor's, and the workflow answered with it (``stored_bill``) so the warehouse agrees.
         """
@@ -210,6 +211,12 @@ class BillActivities:
                 bill.bill_period_end,
             )
             if existing is not None and _reissued(existing, bill.statement_date):
+                if request.held_over_corrections and existing["source"] == "review":
+                    logger.info(
+                        "re-issue of a corrected bill held for review",
+                        extra={"job_id": request.job_id, "step": "persist_bill", "held_over": str(existing["job_id"])},
+                    )
+                    return PersistOutcome(bill_id=str(existing["id"]), held_over=str(existing["job_id"]))
                 await conn.execute(
                     "INSERT INTO bill_revisions"
                     " (bill_id, job_id, replaced_by_job, content_sha256, source, payload, stored_at)"

@@ -249,6 +249,9 @@ class PersistRequest(BaseModel):
     source: Literal["extraction", "review"] = "extraction"
     replaces: StoredVersion | None = None
     """A reviewer's correction of a reopened bill: it replaces that version of the bill, and no other."""
+    held_over_corrections: bool = False
+    """A re-issue of a bill a reviewer corrected is not stored (``PersistOutcome.held_over``): the extractor's reading
+    of it would put the figures a person set aside unasked. Asked for a bill no reviewer has seen."""
 
 
 class StoredBillQuery(BaseModel):
@@ -296,6 +299,9 @@ class PersistOutcome(BaseModel):
     stored_bill: NormalizedBill | None = None
     """Set when Postgres keeps another bill than the one sent: this job's earlier reading (a run an operator reset),
     or, for a duplicate, the bill the earlier job stored, whose figures the result then gives beside its id."""
+    held_over: str | None = None
+    """Set, nothing written, when this bill, a re-issue, would replace the bill that job stored as a reviewer corrected
+    it (``PersistRequest.held_over_corrections``): a reviewer decides first."""
 
 
 class PublishRequest(BaseModel):

@@ -69,8 +69,14 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:  # a class imported here would be built again in the sandbox for every run
     from datetime import date
 
+    _ToStore = tuple[IngestionResult, NormalizedBill | None, Literal["extraction", "review"]]
+    """What a job goes on to store, once read or reviewed: its result so far, the bill and whose reading it is."""
+
 REOPENED_REASON = "reopened"
 """The review reason of a stored bill a reviewer reopened (``POST /bills/{id}/reopen``)."""
+REPLACES_CORRECTION_REASON = "replaces_corrected_bill"
+"""The review reason of a re-issue, read without doubt, that would replace a bill a reviewer corrected: the figures a
+person set are not put aside unasked (``PersistRequest.held_over_corrections``)."""
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -225,6 +231,9 @@ class BillIngestionWorkflow:
         update's validator reads it freely (validators never replay). The signal handler runs again on replay, and
         runs from before SIGNALLED_WHILE_ESCALATING_PATCH dropped such a signal as stale: it reads it only behind
         that patch, so those runs replay as they ran."""
+        self._cancel_declined = False
+        """Whether a cancel request was declined while storing (``_past_cancel``): a bill held, nothing stored, the
+        job ends cancelled after all, as the request asked."""
         self._escalated_from: set[str] = set()
         """The revisions escalations replaced, the task's bill and reasons left as they were: a decision carrying one is
         refused as stale, saying it was only escalated (the refusal's detail, no command)."""
@@ -577,31 +586,60 @@ class BillIngestionWorkflow:
                 reason += f" ({extraction.detail})"
             return await self._finish(base.model_copy(update={"status": JobStatus.FAILED, "error": reason}))
 
-        bill = extraction.bill
-        source: Literal["extraction", "review"] = "extraction"
+        to_store: _ToStore = (base, extraction.bill, "extraction")
         if validation.decision == "review":
-            decision = await self._review(request, extraction, artifact)
-            if decision is None:
-                return await self._finish(
-                    base.model_copy(
-                        update={"status": JobStatus.REVIEW_EXPIRED, "error": "no review decision before the timeout"}
-                    )
-                )
-            base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
-            if decision.action is ReviewAction.REJECT:
-                return await self._finish(
-                    base.model_copy(
-                        update={"status": JobStatus.REJECTED, "error": decision.note or "rejected by reviewer"}
-                    )
-                )
-            if decision.action is ReviewAction.CORRECT:
-                bill, source = decision.bill, "review"
+            reviewed = await self._reviewed(request, extraction, artifact, base)
+            if isinstance(reviewed, IngestionResult):
+                return reviewed
+            to_store = reviewed
+        # Read without doubt, a re-issue of a bill a reviewer corrected is not stored over it unasked: persist holds
+        # it, writing nothing, and a reviewer decides. No patch: the path turns on persist's recorded outcome, and
+        # runs from before never asked for the hold.
+        stored = await self._stored(request, artifact, to_store, held_over_corrections=validation.decision == "accept")
+        if stored is not None:
+            return stored
+        if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands
+            raise asyncio.CancelledError("cancelled by request")
+        self._reasons = [*self._reasons, REPLACES_CORRECTION_REASON]
+        base = base.model_copy(update={"decision": "review", "reasons": self._reasons})
+        reviewed = await self._reviewed(request, extraction, artifact, base)
+        if isinstance(reviewed, IngestionResult):
+            return reviewed
+        stored = await self._stored(request, artifact, reviewed, held_over_corrections=False)
+        assert stored is not None  # unreachable: a hold is asked for once
+        return stored
 
+    async def _reviewed(
+        self, request: IngestionRequest, extraction: ExtractionOutcome, artifact: ArtifactRef, base: IngestionResult
+    ) -> IngestionResult | _ToStore:
+        """Review the extraction: the job's end (the review expired, or the bill rejected), or the bill to store."""
+        decision = await self._review(request, extraction, artifact)
+        if decision is None:
+            return await self._finish(
+                base.model_copy(
+                    update={"status": JobStatus.REVIEW_EXPIRED, "error": "no review decision before the timeout"}
+                )
+            )
+        base = base.model_copy(update={"reviewer": decision.reviewer, "note": decision.note})
+        if decision.action is ReviewAction.REJECT:
+            return await self._finish(
+                base.model_copy(update={"status": JobStatus.REJECTED, "error": decision.note or "rejected by reviewer"})
+            )
+        if decision.action is ReviewAction.CORRECT:
+            return (base, decision.bill, "review")
+        return (base, extraction.bill, "extraction")
+
+    async def _stored(
+        self, request: IngestionRequest, artifact: ArtifactRef, to_store: _ToStore, *, held_over_corrections: bool
+    ) -> IngestionResult | None:
+        """Store the bill and end the job; None, nothing written, for a bill ``held_over_corrections`` held."""
+        base, bill, source = to_store
         if bill is None:  # unreachable: validation and review guarantee a bill here
             raise ApplicationError("no bill to persist", type="ExtractionInvalid", non_retryable=True)
+        storing = self._store(request, base, artifact, bill, source, held_over_corrections=held_over_corrections)
         # Once persisting has begun the bill may be committed: the truthful ending is the one the data
         # reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored, unpublished bill.
-        return await self._past_cancel(self._store(request, base, artifact, bill, source), FINISH_ONCE_STORING_PATCH)
+        return await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)
 
     async def _review_stored(self, request: IngestionRequest, reopened: ReopenedBill) -> IngestionResult:
         """A stored bill a reviewer reopened, reviewed as stored: a correction replaces it with a new version (the
@@ -634,7 +672,9 @@ class BillIngestionWorkflow:
                 raise ApplicationError(STORED_BILL_CHANGED, type="StoredBillChanged", non_retryable=True)
             return await self._finish(base.model_copy(update={"status": JobStatus.SUCCEEDED}))
         storing = self._store(request, base, stored.artifact, decision.bill, "review", replaces=stored.version)
-        return await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)
+        result = await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)
+        assert result is not None  # unreachable: a hold is never asked of a reopened bill's correction
+        return result
 
     async def _past_cancel(self, steps: Awaitable[T], patch: str) -> T:
         """Run ``steps`` to their end even if a cancel request arrives meanwhile: it is logged and declined.
@@ -653,6 +693,7 @@ class BillIngestionWorkflow:
                 current = asyncio.current_task()
                 if current is not None:
                     current.uncancel()  # this request is answered; later awaits must not see it again
+                self._cancel_declined = True
                 workflow.logger.info(
                     "cancel request declined: finishing the job",
                     extra={"job_id": self._job_id, "step": self._current_step or "mark_job_finished", "patch": patch},
@@ -668,7 +709,10 @@ class BillIngestionWorkflow:
         source: Literal["extraction", "review"],
         *,
         replaces: StoredVersion | None = None,
-    ) -> IngestionResult:
+        held_over_corrections: bool = False,
+    ) -> IngestionResult | None:
+        """Persist and publish the bill, and end the job; None, nothing written, when persist held it over a
+        reviewer's correction (``held_over_corrections``)."""
         job = request.job_id
         persisted = await self._step(
             "persist_bill",
@@ -681,9 +725,12 @@ class BillIngestionWorkflow:
                 bill=bill,
                 source=source,
                 replaces=replaces,
+                held_over_corrections=held_over_corrections,
             ),
             policies.DATABASE,
         )
+        if persisted.held_over is not None:
+            return None
         # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), persist filled in
         # the current charges its line items imply, or a duplicate's earlier job stored other figures.
         if persisted.stored_bill is not None:

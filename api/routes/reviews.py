@@ -48,7 +48,7 @@ from api.schemas import (
 )
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, cursor_scope, get_job_row
-from api.services.stored_periods import stored_for_period
+from api.services.stored_periods import StoredPeriod, stored_for_period
 from api.state import AppState
 from shared.bill import NormalizedBill, Provider
 from shared.codec import PayloadDecryptionError
@@ -56,7 +56,7 @@ from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from shared.temporal import update_call_within
-from workflows.bill_ingestion import BillIngestionWorkflow
+from workflows.bill_ingestion import REPLACES_CORRECTION_REASON, BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["reviews"], route_class=AuthorizeBeforeBody)
@@ -309,7 +309,7 @@ async def _refuse_onto_a_stored_period(
     stored = await stored_for_period(
         state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=reopened_bill
     )
-    if stored is None:
+    if stored is None or _told_already(job, stored):
         return
     if reopened_bill is not None:
         detail = (
@@ -345,7 +345,7 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
         utility_account_id=job["utility_account_id"],
         bill=NormalizedBill.model_validate(extracted),
     )
-    if stored is None or not stored.replaced or not stored.corrected:
+    if stored is None or not stored.replaced or not stored.corrected or _told_already(job, stored):
         return
     detail = (
         f"{stored}, with its values as extracted. Compare the two: correct this bill to keep what the reviewer set,"
@@ -354,6 +354,12 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
     raise _refused(
         detail, ReviewRefusal.PERIOD_STORED, stored_job_id=stored.job_id, outcome="replaces", stored_corrected=True
     )
+
+
+def _told_already(job: dict[str, Any], stored: StoredPeriod) -> bool:
+    """Whether the task said it: a re-issue held over a reviewer's correction (``replaces_corrected_bill``) is in
+    review to replace that bill, approved or corrected, so asking again would only repeat its reason."""
+    return REPLACES_CORRECTION_REASON in (job["reasons"] or []) and stored.corrected and stored.replaced
 
 
 def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:

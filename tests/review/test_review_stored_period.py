@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from shared.models import SETTLED_STATUSES
-from tests.helpers import reissue_text, upload_and_wait, wait_for_status
+from tests.helpers import account_digits, bill_text, create_account, reissue_text, upload_and_wait, wait_for_status
 from tests.review.support import Review, open_review, read_task
 from worker.resources import Resources
 
@@ -157,3 +157,72 @@ async def test_approving_a_reissue_of_a_bill_approved_as_extracted_is_not_asked_
 
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["revises"]) == ("SUCCEEDED", review.job_id)
+
+
+async def test_a_reissue_read_without_doubt_waits_for_a_reviewer_before_replacing_a_corrected_bill(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """An approval was asked first; a re-issue the extractor read without doubt replaced the reviewer's figures with
+    no one asked at all. It waits for a reviewer (``replaces_corrected_bill``), nothing stored meanwhile; approved,
+    it replaces the bill as a re-issue does, without asking again what its reason said."""
+    review = await open_review(http, unique)
+    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
+    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+
+    started = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", reissue_text(review.bill["account_number"]).encode(), "text/plain")},
+        data={"utility_account_id": str(job["utility_account_id"])},
+    )
+    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+
+    assert reissue["status"] == "NEEDS_REVIEW", reissue
+    assert reissue["reasons"] == ["replaces_corrected_bill"], reissue
+    assert await stored_bill(resources, review.job_id) == (Decimal("60.00"), review.job_id), "nothing stored"
+    task = await read_task(http, reissue["id"])
+    approved = await http.post(f"/reviews/{reissue['id']}", json={"action": "approve", "revision": task["revision"]})
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["revises"]) == ("SUCCEEDED", review.job_id)
+    assert await stored_bill(resources, reissue["id"]) == (Decimal("50.00"), reissue["id"])
+    ended = (await http.get(f"/jobs/{reissue['id']}")).json()
+    assert ended["result"]["decision"] == "review" and ended["result"]["reasons"] == ["replaces_corrected_bill"]
+
+
+async def test_a_reissue_held_over_a_correction_and_rejected_leaves_the_corrected_bill(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    review = await open_review(http, unique)
+    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
+    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    started = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", reissue_text(review.bill["account_number"]).encode(), "text/plain")},
+        data={"utility_account_id": str(job["utility_account_id"])},
+    )
+    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    task = await read_task(http, reissue["id"])
+
+    rejected = await http.post(
+        f"/reviews/{reissue['id']}",
+        json={"action": "reject", "revision": task["revision"], "note": "the corrected bill is right"},
+    )
+
+    assert rejected.status_code == 200 and rejected.json()["status"] == "REJECTED", rejected.text
+    assert await stored_bill(resources, review.job_id) == (Decimal("60.00"), review.job_id)
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", reissue["id"]) == 0
+
+
+async def test_a_reissue_of_a_bill_stored_as_read_replaces_it_unasked_as_before(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Only a reviewer's figures hold a re-issue back."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    first = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert first["status"] == "SUCCEEDED", first
+
+    reissue = await upload_and_wait(http, account, reissue_text(number))
+
+    assert (reissue["status"], reissue["result"]["revises"]) == ("SUCCEEDED", first["id"]), reissue

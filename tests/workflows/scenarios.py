@@ -24,7 +24,15 @@ from temporalio.worker import Worker
 
 from api.auth import Principal, Role
 from api.services.jobs import start_job
-from shared.models import ENDED_STATUSES, IngestionRequest, JobStatus, JobType, PublishRequest, RollupInput
+from shared.models import (
+    ENDED_STATUSES,
+    SETTLED_STATUSES,
+    IngestionRequest,
+    JobStatus,
+    JobType,
+    PublishRequest,
+    RollupInput,
+)
 from shared.review import ReviewAck, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.test_foreign_runs import start_copied_from_history
@@ -32,6 +40,7 @@ from tests.helpers import (
     bill_needing_review,
     bill_of_another_account,
     create_account,
+    reissue_text,
     reset_to_before_the_decision,
     reset_to_last_workflow_task,
     wait_for_refused_run,
@@ -93,6 +102,27 @@ async def reopened_corrected(http: httpx.AsyncClient, **_: Any) -> str:
         f"/reviews/{job['id']}", json={"action": "correct", "revision": task["revision"], "bill": bill}
     )
     assert decided.json()["status"] == "SUCCEEDED", decided.text
+    return str(job["workflow_id"])
+
+
+async def reissue_held_over_correction(http: httpx.AsyncClient, **_: Any) -> str:
+    """A re-issue read without doubt, of a bill a reviewer corrected: persist holds it, writing nothing; reviewed, it
+    is approved and stored over the correction."""
+    first = await bill_needing_review(http, uuid.uuid4().hex[:10])
+    task = (await http.get(f"/reviews/{first['id']}")).json()
+    correction = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
+    assert (await http.post(f"/reviews/{first['id']}", json=correction)).status_code == 200
+    account = {"id": first["utility_account_id"]}
+    started = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", reissue_text(task["bill"]["account_number"]).encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    job = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    assert job["reasons"] == ["replaces_corrected_bill"], job
+    revision = (await http.get(f"/reviews/{job['id']}")).json()["revision"]
+    approved = await http.post(f"/reviews/{job['id']}", json={"action": "approve", "revision": revision})
+    assert approved.json()["status"] == "SUCCEEDED", approved.text
     return str(job["workflow_id"])
 
 
@@ -864,6 +894,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_corrected": review_corrected,
     "review_rejected": review_rejected,
     "reopened_corrected": reopened_corrected,
+    "reissue_held_over_correction": reissue_held_over_correction,
     "review_corrected_by_signal": review_corrected_by_signal,
     "review_approved_by_signal": review_approved_by_signal,
     "step_retried": step_retried,
