@@ -5,6 +5,8 @@ from shared.lean import skip_unused_optional_imports
 skip_unused_optional_imports()
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 import uvicorn  # noqa: E402 - after the line above, on purpose
@@ -12,7 +14,9 @@ from uvicorn.config import STARTUP_FAILURE  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
 from shared.logs import configure_logging  # noqa: E402
-from shared.settings import settings_or_exit  # noqa: E402
+from shared.settings import Settings, settings_or_exit  # noqa: E402
+
+logger = logging.getLogger("api")
 
 
 class Supervisor(Multiprocess):
@@ -32,6 +36,21 @@ class Supervisor(Multiprocess):
         super().handle_term()
 
 
+def refuse_an_address_taken(settings: Settings) -> None:
+    """Exit with one line where ``API_HOST:API_PORT`` cannot be listened on (taken, or not this machine's): uvicorn
+    binds only once the app has started, so the API ran its migrations and started its dispatcher before an ERROR of
+    uvicorn's named no setting. Checked by binding it a moment: another process may still take it after."""
+    family = socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET
+    try:
+        socket.create_server((settings.api_host, settings.api_port), family=family).close()
+    except OSError as error:
+        logger.critical(
+            f"api refused to start: API_HOST:API_PORT={settings.api_host}:{settings.api_port} cannot be listened on"
+            f" ({error.strerror or error}): set a free port, on an address of this machine"
+        )
+        sys.exit(STARTUP_FAILURE)
+
+
 def main() -> None:
     """With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, and each imports this module
     again (not as ``__main__``): hence the guard below, and the import trimming above it."""
@@ -43,6 +62,7 @@ def main() -> None:
     ).parse_args()
     settings = settings_or_exit()
     configure_logging(settings)
+    refuse_an_address_taken(settings)
     if settings.api_processes == 1:  # exits STARTUP_FAILURE itself when the app fails to start
         uvicorn.run(
             "api.main:create_app", factory=True, host=settings.api_host, port=settings.api_port, log_config=None

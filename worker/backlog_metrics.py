@@ -2,9 +2,9 @@
 how many and how old the oldest is; and when the worker's loop last read them (``LOOP_TICK``: it is alive).
 
 Temporal knows its own queue (``temporal_activity_schedule_to_start_latency``), not the jobs the API's dispatcher
-holds back (PENDING) nor the review queue a human works through. Read every ``WORKER_METRICS_BACKLOG_SECONDS``
-while the worker runs with ``WORKER_METRICS_ADDRESS`` set. Every worker process reports the same figures: aggregate
-them with ``max``.
+holds back (``UNDISPATCHED_JOBS``, among the PENDING ones) nor the review queue a human works through. Read every
+``WORKER_METRICS_BACKLOG_SECONDS`` while the worker runs with ``WORKER_METRICS_ADDRESS`` set. Every worker process
+reports the same figures: aggregate them with ``max``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ OPEN_REVIEWS = (ReviewStatus.PENDING, ReviewStatus.ESCALATED)
 
 JOBS = "minimeter_jobs"
 OLDEST_JOB_AGE = "minimeter_oldest_job_age_seconds"
+UNDISPATCHED_JOBS = "minimeter_jobs_undispatched"
+OLDEST_UNDISPATCHED_JOB_AGE = "minimeter_oldest_undispatched_job_age_seconds"
 REVIEW_TASKS = "minimeter_review_tasks"
 OLDEST_REVIEW_TASK_AGE = "minimeter_oldest_review_task_age_seconds"
 
@@ -37,6 +39,11 @@ OLDEST_REVIEW_TASK_AGE = "minimeter_oldest_review_task_age_seconds"
 _WAITING_SQL = (
     "SELECT status, count(*) AS n, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
     " FROM {table} WHERE status = ANY($1::text[]) GROUP BY status"
+)
+# By the partial index of jobs the dispatcher has not handed to Temporal (0004).
+_UNDISPATCHED_SQL = (
+    "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest"
+    " FROM ingestion_jobs WHERE dispatched_at IS NULL AND status = 'PENDING'"
 )
 
 
@@ -50,6 +57,8 @@ class Waiting:
 class Backlog:
     jobs: dict[str, Waiting]
     review_tasks: dict[str, Waiting]
+    undispatched: Waiting = Waiting(0, 0.0)
+    """The ``PENDING`` jobs the API's dispatcher holds; the others wait in Temporal for a worker to take them."""
 
 
 async def read_backlog(pool: asyncpg.Pool | asyncpg.Connection) -> Backlog:
@@ -65,13 +74,24 @@ async def read_backlog(pool: asyncpg.Pool | asyncpg.Connection) -> Backlog:
         }
 
     jobs = await waiting("ingestion_jobs", UNENDED_JOBS)
-    return Backlog(jobs=jobs, review_tasks=await waiting("review_tasks", OPEN_REVIEWS))
+    held = await pool.fetchrow(_UNDISPATCHED_SQL, timeout=QUERY_TIMEOUT)
+    assert held is not None  # an aggregate's row
+    undispatched = Waiting(held["n"], max(held["oldest"], 0.0))
+    return Backlog(jobs=jobs, review_tasks=await waiting("review_tasks", OPEN_REVIEWS), undispatched=undispatched)
 
 
 class BacklogGauges:
     def __init__(self, meter: MetricMeter) -> None:
         self._tick = meter.create_gauge_float(LOOP_TICK, "Unix time of the worker loop's last backlog reading", "s")
-        self._jobs = meter.create_gauge(JOBS, "Jobs not ended yet, by status (PENDING: held by the API's dispatcher)")
+        self._jobs = meter.create_gauge(
+            JOBS, "Jobs not ended yet, by status (PENDING: no worker has run it yet, in the dispatcher or in Temporal)"
+        )
+        self._undispatched = meter.create_gauge(
+            UNDISPATCHED_JOBS, "PENDING jobs the API's dispatcher holds, not yet handed to Temporal"
+        )
+        self._oldest_undispatched = meter.create_gauge_float(
+            OLDEST_UNDISPATCHED_JOB_AGE, "Age of the oldest job the API's dispatcher holds (0: none)", "s"
+        )
         self._oldest_job = meter.create_gauge_float(
             OLDEST_JOB_AGE, "Age of the oldest job in each unended status (0: none)", "s"
         )
@@ -87,6 +107,8 @@ class BacklogGauges:
         for status, waiting in backlog.jobs.items():
             self._jobs.set(waiting.count, {"status": status})
             self._oldest_job.set(waiting.oldest_seconds, {"status": status})
+        self._undispatched.set(backlog.undispatched.count)
+        self._oldest_undispatched.set(backlog.undispatched.oldest_seconds)
         for status, waiting in backlog.review_tasks.items():
             self._reviews.set(waiting.count, {"status": status})
             self._oldest_review.set(waiting.oldest_seconds, {"status": status})

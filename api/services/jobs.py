@@ -352,11 +352,10 @@ async def read_job(
             await reconciler.record_if_ended(row)
             row = await get_job_row(pool, principal=principal, job_id=job_id)
         else:
-            retrying = await retries
-            if progress is not None and retrying:
-                progress = progress.model_copy(update={"steps": with_retries(progress.steps, retrying)})
-            elif progress is None and retrying:  # the workflow did not answer: the server's pending steps
-                pending = pending_steps(retrying)
+            held = await retries
+            if progress is not None and held.activities:
+                progress = progress.model_copy(update={"steps": with_retries(progress.steps, held.activities)})
+            elif progress is None and (pending := pending_steps(held)):  # no answer: the server's pending steps
                 progress = JobProgress(
                     job_id=str(row["id"]),
                     status=row["status"],

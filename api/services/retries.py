@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from temporalio.api.enums.v1 import PendingWorkflowTaskState
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -24,6 +26,11 @@ ERROR_LENGTH = 500
 """As long as a failed step's ``attempt_error`` may be."""
 
 
+WAITING_FOR_A_WORKER = "waiting_for_worker"
+"""The step a job reads while the server holds its workflow's next task and no worker has taken it (none up): a job
+handed to Temporal before any worker ran it read ``PENDING`` with no step at all, as if the API held it."""
+
+
 @dataclass(frozen=True)
 class Retrying:
     attempt: int
@@ -32,17 +39,27 @@ class Retrying:
     """When the activity was scheduled: a pending step's start, where the workflow cannot be asked."""
 
 
-async def pending_activities(client: Client, workflow_id: str) -> dict[str, Retrying]:
-    """By activity name, the activities of ``workflow_id`` the server holds pending: the attempt and, from the second
-    on, the last one's failure, decoded as the workflow would read it. Empty where the server does not answer in time;
-    a failure that cannot be read (sealed with a key this process lacks) is left out."""
+@dataclass(frozen=True)
+class Pending:
+    """What the server holds pending for a run: its activities by name, and since when its next workflow task has
+    waited for a worker to take it (None: none waits, or one has it)."""
+
+    activities: dict[str, Retrying]
+    task_waiting_since: datetime | None = None
+
+
+async def pending_activities(client: Client, workflow_id: str) -> Pending:
+    """The activities of ``workflow_id`` the server holds pending, by name: the attempt and, from the second
+    on, the last one's failure, decoded as the workflow would read it; and its workflow task waiting for a worker.
+    Nothing where the server does not answer in time; a failure that cannot be read (sealed with a key this process
+    lacks) is left out."""
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await asyncio.wait_for(
             handle.describe(rpc_timeout=DESCRIBE_TIMEOUT), DESCRIBE_TIMEOUT.total_seconds()
         )
     except (RPCError, TimeoutError):
-        return {}
+        return Pending({})
     found: dict[str, Retrying] = {}
     for pending in description.raw_description.pending_activities:
         since = pending.scheduled_time.ToDatetime(tzinfo=UTC) if pending.HasField("scheduled_time") else None
@@ -54,21 +71,36 @@ async def pending_activities(client: Client, workflow_id: str) -> dict[str, Retr
                 logger.warning("a retried step's failure could not be read", extra={"workflow_id": workflow_id})
                 continue
         found[pending.activity_type.name] = Retrying(pending.attempt, error, since)
-    return found
+    return Pending(found, _task_waiting_since(description.raw_description))
 
 
-def pending_steps(retrying: dict[str, Retrying]) -> list[StepRecord]:
+def _task_waiting_since(description: DescribeWorkflowExecutionResponse) -> datetime | None:
+    """When the run's next workflow task was first scheduled, if no worker has started it."""
+    if not description.HasField("pending_workflow_task"):
+        return None
+    task = description.pending_workflow_task
+    if task.state != PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED:
+        return None
+    first = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
+    return first.ToDatetime(tzinfo=UTC)
+
+
+def pending_steps(pending: Pending) -> list[StepRecord]:
     """The steps the server holds pending, where the workflow did not answer the progress query (no worker up, say):
-    a running job read with no step at all, as if nothing were happening."""
-    return [
+    a running job read with no step at all, as if nothing were happening. With no activity pending, its workflow task
+    waiting for a worker is one (``WAITING_FOR_A_WORKER``)."""
+    steps = [
         StepRecord(
             name=activity,
-            started_at=pending.since or datetime.now(UTC),
-            attempt=pending.attempt if pending.attempt >= 2 else None,
-            attempt_error=pending.last_error,
+            started_at=retry.since or datetime.now(UTC),
+            attempt=retry.attempt if retry.attempt >= 2 else None,
+            attempt_error=retry.last_error,
         )
-        for activity, pending in retrying.items()
+        for activity, retry in pending.activities.items()
     ]
+    if not steps and pending.task_waiting_since is not None:
+        steps.append(StepRecord(name=WAITING_FOR_A_WORKER, started_at=pending.task_waiting_since))
+    return steps
 
 
 STEP_ACTIVITIES = {

@@ -69,6 +69,24 @@ async def test_a_step_temporal_retries_shows_its_attempt_and_last_error(
     assert pending["attempt"] >= 2 and pending["attempt_error"] == PORTAL_DOWN
 
 
+async def test_a_job_no_worker_has_taken_yet_reads_as_waiting_for_one(
+    http: httpx.AsyncClient, client: Client, resources: Resources, app_settings: Settings
+) -> None:
+    """Handed to Temporal while no worker ran (all down, or restarting), a job read PENDING with no step at all, as
+    if the API's dispatcher still held it (an operator's probe): the server's workflow task waiting for a worker is
+    its step."""
+    settings = idle_queue(app_settings)
+    (job,) = await start_jobs(resources.pool, client, settings, 1)
+    try:
+        body = (await http.get(f"/jobs/{job['id']}")).json()
+    finally:
+        await client.get_workflow_handle(job["workflow_id"]).terminate(reason="test over")
+    assert (body["status"], body["current_step"]) == ("PENDING", "waiting_for_worker"), body
+    (step,) = body["steps"]
+    assert step["name"] == "waiting_for_worker" and step["finished_at"] is None
+    assert abs(datetime.fromisoformat(step["started_at"]) - datetime.fromisoformat(body["created_at"])).seconds < 30
+
+
 STEP_CALL = re.compile(r'self\._step\(\s*"(?P<step>\w+)",\s*\w+\.(?P<activity>\w+)')
 """A step of ``BillIngestionWorkflow`` and the activity it runs, as its source writes them."""
 

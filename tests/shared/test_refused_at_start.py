@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,18 @@ def test_help_says_how_to_run_it_and_starts_nothing(module: str) -> None:
     stray = run_entry_point(module, "--verbose", **unstartable)
     assert stray.returncode == 2 and stray.stderr.startswith(f"usage: python -m {module}"), stray.stderr
     assert "Traceback" not in stray.stderr and REFUSED not in stray.stderr
+
+
+def test_an_api_port_taken_is_refused_in_one_line_before_anything_starts() -> None:
+    """The API ran its migrations and started its dispatcher and reconciler, said "Application startup complete.",
+    then exited on uvicorn's ERROR naming no setting (an operator's probe, 71B). Postgres here is one nobody
+    answers at: a start that went further would say so instead."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run_entry_point(
+            "api", API_HOST="127.0.0.1", API_PORT=str(port), DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"
+        )
+    assert done.returncode == 3, done.stderr
+    output = done.stderr + done.stdout
+    assert f"api refused to start: API_HOST:API_PORT=127.0.0.1:{port} cannot be listened on" in output, output
+    assert "Traceback" not in output and "startup" not in output.lower()

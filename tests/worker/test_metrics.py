@@ -83,6 +83,9 @@ async def test_a_worker_serves_metrics_of_its_jobs_and_the_backlog_and_a_replay_
                 "RUNNING",
                 "NEEDS_REVIEW",
             }
+            # Of the PENDING ones, those the API's dispatcher holds (the rest wait in Temporal for a worker).
+            [(_, undispatched)] = of(samples, "minimeter_jobs_undispatched")
+            assert undispatched >= 0 and len(of(samples, "minimeter_oldest_undispatched_job_age_seconds")) == 1
             # The compose healthcheck: the loop's tick is recent; against a bound of 0 s it is not.
             alive = await asyncio.to_thread(healthcheck, address, "120")
             assert (alive.returncode, alive.stderr) == (0, ""), alive.stderr
@@ -122,10 +125,17 @@ async def test_the_backlog_counts_an_unended_job_and_its_age(resources: Resource
                 f"metrics-test-{job_id}",
             )
             after = await read_backlog(conn)
+            # Handed to Temporal: PENDING still (no worker ran it), no longer the dispatcher's (an operator's probe:
+            # jobs waiting for a worker read as held by the API).
+            await conn.execute("UPDATE ingestion_jobs SET dispatched_at = now() WHERE id = $1", job_id)
+            dispatched = await read_backlog(conn)
         finally:
             await transaction.rollback()
     assert after.jobs["PENDING"].count == before.jobs["PENDING"].count + 1
     assert after.jobs["PENDING"].oldest_seconds >= 7200
+    assert after.undispatched.count == before.undispatched.count + 1 and after.undispatched.oldest_seconds >= 7200
+    assert dispatched.jobs["PENDING"].count == after.jobs["PENDING"].count
+    assert dispatched.undispatched.count == before.undispatched.count
     assert set(after.jobs) == {"PENDING", "RUNNING", "NEEDS_REVIEW"}
     assert set(after.review_tasks) == {"PENDING", "ESCALATED"}
 
