@@ -49,7 +49,7 @@ from api.services.jobs import (
 )
 from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
-from shared.models import JobStatus
+from shared.models import JobStatus, JobType
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +221,10 @@ async def list_jobs(
     ] = None,
     customer_id: IdFilter = None,
     utility_account_id: IdFilter = None,
+    job_type: Annotated[
+        list[JobType] | None,
+        Query(description="repeat for several: ?job_type=reopen lists the stored bills reviewers reopened"),
+    ] = None,
     created_before: Annotated[
         Moment | None,
         Query(
@@ -233,8 +237,8 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     cursor: PageCursor = None,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status (any of several), customer, utility account and when they were created
-    (scoped keys see their own).
+    """Jobs, newest first, filtered by status (any of several), customer, utility account, type (any of several) and
+    when they were created (scoped keys see their own).
 
     Page with ``cursor`` (each page's ``next_cursor``) rather than ``offset`` while jobs are being
     created: an offset counts from the newest job, so every new one shifts the pages after it.
@@ -243,6 +247,7 @@ async def list_jobs(
         raise Problem(422, "send either cursor or offset, not both", code=ProblemCode.CURSOR_AND_OFFSET)
     # Several statuses (?status=FAILED&status=NEEDS_REVIEW) are any of them: FastAPI took the last one alone.
     statuses = sorted({status.value for status in status_filter}) if status_filter else None
+    types = sorted({kind.value for kind in job_type}) if job_type else None
     # The account only when given: a cursor of the unfiltered list, made before this filter, keeps its scope.
     if created_before is not None and created_after is not None and created_after >= created_before:
         raise Problem(
@@ -254,6 +259,7 @@ async def list_jobs(
         name: value
         for name, value in (
             ("utility_account_id", utility_account_id),
+            ("job_type", types and ",".join(types)),
             ("created_before", created_before and created_before.isoformat()),
             ("created_after", created_after and created_after.isoformat()),
         )
@@ -268,13 +274,14 @@ async def list_jobs(
         "($1::text[] IS NULL OR status = ANY($1)) AND ($2::bigint IS NULL OR customer_id = $2)"
         " AND ($3::bigint IS NULL OR utility_account_id = $3)"
         " AND ($4::timestamptz IS NULL OR created_at < $4) AND ($5::timestamptz IS NULL OR created_at >= $5)"
+        " AND ($6::text[] IS NULL OR job_type = ANY($6))"
     )
-    filters = (statuses, customer_id, utility_account_id, created_before, created_after)
+    filters = (statuses, customer_id, utility_account_id, created_before, created_after, types)
     total = await state.pool.fetchval(f"SELECT count(*) FROM ingestion_jobs WHERE {where}", *filters)
     rows = await state.pool.fetch(
         f"SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE {where}"
-        " AND ($8::timestamptz IS NULL OR (created_at, id) < ($8, $9::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+        " AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8",
         *filters,
         limit + 1,  # one more says whether a next page has any: a full last page offers none
         offset,

@@ -83,6 +83,32 @@ async def test_several_statuses_list_the_jobs_of_any_of_them(
     assert wrong.status_code == 422, wrong.text
 
 
+async def test_jobs_are_listed_by_type_any_of_several(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A reviewer looking for the bills colleagues reopened read every job of the account to find them (a reviewer's
+    probe): ``?job_type=reopen`` lists those, and a cursor of that list pages it alone."""
+    account = await create_account(http, provider="pge", account_number=f"TYPE-{unique}")
+    made = {
+        kind: await insert_job(resources.pool, account, job_type=kind, status="SUCCEEDED")
+        for kind in ("upload", "reopen", "connector")
+    }
+    await insert_job(resources.pool, account, job_type="reopen", status="NEEDS_REVIEW")
+    mine = [("utility_account_id", account["id"])]
+
+    reopens = (await http.get("/jobs", params=[*mine, ("job_type", "reopen")])).json()
+    two = (await http.get("/jobs", params=[*mine, ("job_type", "upload"), ("job_type", "connector")])).json()
+    first = (await http.get("/jobs", params=[*mine, ("job_type", "reopen"), ("limit", 1)])).json()
+    unfiltered = await http.get("/jobs", params=[*mine, ("cursor", first["next_cursor"])])
+    wrong = await http.get("/jobs", params=[*mine, ("job_type", "manual")])
+
+    assert reopens["total"] == 2 and {job["job_type"] for job in reopens["items"]} == {"reopen"}
+    assert made["reopen"] in {job["id"] for job in reopens["items"]}
+    assert sorted(job["id"] for job in two["items"]) == sorted([made["upload"], made["connector"]])
+    assert unfiltered.status_code == 422, "a cursor of the reopen jobs does not page the whole list"
+    assert wrong.status_code == 422 and "reopen" in wrong.text, wrong.text
+
+
 async def test_a_cursor_pages_only_the_list_and_filters_it_came_from(
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
