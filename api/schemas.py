@@ -365,7 +365,20 @@ class Reopening(ApiModel):
     note: str
 
 
+class ReplacedBill(ApiModel):
+    """The bill a re-issue held over a reviewer's correction would replace: ``GET /bills/{bill_id}`` shows it."""
+
+    job_id: str
+    bill_id: str
+    statement_date: date | None
+    total_amount: Decimal | None
+    currency: str
+
+
 class ReviewTaskPublic(ReviewSummary):
+    replaces: ReplacedBill | None = None
+    """Set on an open task of a re-issue held over a reviewer's correction (reason ``replaces_corrected_bill``): the
+    corrected bill that approving or correcting it replaces, to compare it with."""
     reopened: Reopening | None = None
     """Set on a stored bill's review (a ``reopen`` job): a rejection is refused, since nothing would be removed."""
     account_number_masked: str

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from workflows import policies
-from workflows.bill_ingestion import DUPLICATE_CHECK_PATCH, STATUS_AFTER_RECORD_PATCH
+from workflows.bill_ingestion import DUPLICATE_CHECK_PATCH, HELD_OVER_CORRECTIONS_PATCH, STATUS_AFTER_RECORD_PATCH
 from workflows.policies import ActivityPolicy
 
 
@@ -94,6 +94,7 @@ STEP_POLICIES: dict[str, ActivityPolicy] = {
 
 PATCHED_BEFORE: dict[str, str] = {
     "find_duplicate": DUPLICATE_CHECK_PATCH,
+    "persist_bill": HELD_OVER_CORRECTIONS_PATCH,
     "mark_job_finished": STATUS_AFTER_RECORD_PATCH,
 }
 """The patches BillIngestionWorkflow checks on every run, by the step each one precedes."""

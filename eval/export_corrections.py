@@ -8,8 +8,9 @@ Reads ``DATABASE_URL`` and the artifact store (``ARTIFACT_STORE``, ``GCS_BUCKET`
 follows its content type) and ``review_<job id>.expected.json`` (the corrected bill, decision
 ``accept``; ``review`` for a bill stored by override, which fails checks no accepted bill may), so
 ``python -m eval.run DIR`` scores the pipeline on what humans had to fix.
-Only a correction its job stored (the job SUCCEEDED): one ending DUPLICATE, the statement held by another job, or
-FAILED, is the truth of nothing stored (two reviewers' readings of one file gave two cases contradicting each other).
+Only a correction its job stored (a bill of the job's in ``bills``, or replaced since and kept in ``bill_revisions``):
+one whose job ended DUPLICATE, the statement held by another job, or FAILED before storing (a reopened bill changed
+meanwhile) is the truth of nothing stored (two readings of one file gave two cases contradicting each other).
 Running it again rewrites the same files, and removes the ones of a correction since withdrawn (a later
 decision, or a later correction of the same bill reopened) or of a bill exported earlier under another extension.
 It exits 1 when it skipped a correction.
@@ -54,7 +55,6 @@ SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
        (SELECT count(*) FROM artifacts c WHERE c.job_id = d.job_id) AS stored
   FROM latest d
   JOIN review_tasks t ON t.job_id = d.job_id
-  JOIN ingestion_jobs job ON job.id = d.job_id
   LEFT JOIN LATERAL (
        SELECT s.uri, s.content_type FROM artifacts s
         WHERE s.job_id = d.job_id AND s.created_at <= d.decided_at
@@ -63,7 +63,8 @@ SELECT d.job_id, d.after, d.overridden, d.artifact_uri AS decided_uri,
   ) a ON true
  WHERE d.action = 'correct' AND d.after IS NOT NULL
    -- stored: not a duplicate of a bill another job holds, nor a reopened bill's correction refused as stale
-   AND job.status = 'SUCCEEDED'
+   AND (EXISTS (SELECT 1 FROM bills b WHERE b.job_id = d.job_id)
+        OR EXISTS (SELECT 1 FROM bill_revisions v WHERE v.job_id = d.job_id))
    -- withdrawn by a later correction of the same bill, reopened (a re-issue's replacement is another file's)
    AND NOT EXISTS (SELECT 1 FROM bill_revisions r JOIN ingestion_jobs j ON j.id = r.replaced_by_job
                     WHERE r.job_id = d.job_id AND j.job_type = 'reopen')
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     for job_id in done.unreadable:
         print(f"skipped job {job_id}: its corrected bill no longer reads as a bill", file=sys.stderr)
     for name in done.removed:
-        print(f"removed {name}: its correction was withdrawn, or it was exported under another extension")
+        print(f"removed {name}: its correction was withdrawn or stored nothing, or exported under another extension")
     print(f"exported {len(done.written)} corrected bills to {args.directory}")
     return 1 if done.skipped else 0
 

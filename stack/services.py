@@ -198,7 +198,7 @@ def log_says_port_taken(log: Path, since: int) -> bool:
     with open(log, "rb") as text:
         if since <= os.fstat(text.fileno()).st_size:  # else rotated since (stack.log_rotation): all of it is new
             text.seek(since)
-        return b"address already in use" in text.read()
+        return b"address already in use" in text.read().lower()  # "Address already in use" (strerror) too
 
 
 def start_moving_if_taken(start: Callable[[], None], *, move: Callable[[], None] | None, log: Path, what: str) -> None:

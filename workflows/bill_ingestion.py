@@ -91,6 +91,10 @@ Postgres did not hold yet."""
 
 RECORD_CANCELLATION_PATCH = "record-cancellation"
 """Recorded by runs cancelled since it: their review task is closed and the job's end recorded after the cancel."""
+HELD_OVER_CORRECTIONS_PATCH = "reissue-held-over-corrections"
+"""Recorded by every run storing a bill no reviewer saw since it, before persist_bill: that step may hold a re-issue of
+a bill a reviewer corrected, which the run then sends to review. A worker of an earlier release meeting such a run
+(a rolling deploy, a rollback) fails its task on this marker, where it would have published the held bill as stored."""
 FINISH_ONCE_STORING_PATCH = "finish-once-storing"
 """Recorded only by runs cancelled after persist_bill began; earlier runs recorded the cancel instead."""
 FINISH_ONCE_ENDING_PATCH = "finish-once-ending"
@@ -232,8 +236,8 @@ class BillIngestionWorkflow:
         runs from before SIGNALLED_WHILE_ESCALATING_PATCH dropped such a signal as stale: it reads it only behind
         that patch, so those runs replay as they ran."""
         self._cancel_declined = False
-        """Whether a cancel request was declined while storing (``_past_cancel``): a bill held, nothing stored, the
-        job ends cancelled after all, as the request asked."""
+        """Whether a cancel request was declined (``_past_cancel``): one declined while a bill was held, nothing
+        stored, ends the job cancelled after all, as the request asked."""
         self._escalated_from: set[str] = set()
         """The revisions escalations replaced, the task's bill and reasons left as they were: a decision carrying one is
         refused as stale, saying it was only escalated (the refusal's detail, no command)."""
@@ -593,9 +597,9 @@ class BillIngestionWorkflow:
                 return reviewed
             to_store = reviewed
         # Read without doubt, a re-issue of a bill a reviewer corrected is not stored over it unasked: persist holds
-        # it, writing nothing, and a reviewer decides. No patch: the path turns on persist's recorded outcome, and
-        # runs from before never asked for the hold.
-        stored = await self._stored(request, artifact, to_store, held_over_corrections=validation.decision == "accept")
+        # it, writing nothing, and a reviewer decides.
+        unseen = validation.decision == "accept" and workflow.patched(HELD_OVER_CORRECTIONS_PATCH)
+        stored = await self._stored(request, artifact, to_store, held_over_corrections=unseen)
         if stored is not None:
             return stored
         if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands

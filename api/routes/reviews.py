@@ -36,6 +36,7 @@ from api.problems import (
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
+    ReplacedBill,
     ReviewDecisionCreate,
     ReviewDecisionResult,
     ReviewDecisionTaken,
@@ -196,6 +197,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         # Ended from outside: shown closed before a reviewer corrects a bill no decision can reach.
         row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
+    held_over = await _held_over(state, job, row["bill"]) if row["closed_at"] is None else None
     return ReviewTaskInternal(
         **_summary(row),
         account_number=row["account_number"],
@@ -205,6 +207,20 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         artifact_url=await _artifact_url(state, job["id"], row["artifact_uri"]),
         decision=decision,
         reopened=_reopening(job),
+        replaces=ReplacedBill.model_validate(held_over, from_attributes=True) if held_over is not None else None,
+    )
+
+
+async def _held_over(state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None) -> StoredPeriod | None:
+    """The corrected bill a re-issue held over it (``replaces_corrected_bill``) would replace: the one stored for the
+    period the extraction read, the task's bill."""
+    if REPLACES_CORRECTION_REASON not in (job["reasons"] or []) or extracted is None:
+        return None
+    return await stored_for_period(
+        state.pool,
+        job_id=job["id"],
+        utility_account_id=job["utility_account_id"],
+        bill=NormalizedBill.model_validate(extracted),
     )
 
 
@@ -309,7 +325,7 @@ async def _refuse_onto_a_stored_period(
     stored = await stored_for_period(
         state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=reopened_bill
     )
-    if stored is None or _told_already(job, stored):
+    if stored is None or await _told_already(state, job, stored):
         return
     if reopened_bill is not None:
         detail = (
@@ -345,7 +361,7 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
         utility_account_id=job["utility_account_id"],
         bill=NormalizedBill.model_validate(extracted),
     )
-    if stored is None or not stored.replaced or not stored.corrected or _told_already(job, stored):
+    if stored is None or not stored.replaced or not stored.corrected or await _told_already(state, job, stored):
         return
     detail = (
         f"{stored}, with its values as extracted. Compare the two: correct this bill to keep what the reviewer set,"
@@ -356,10 +372,15 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
     )
 
 
-def _told_already(job: dict[str, Any], stored: StoredPeriod) -> bool:
+async def _told_already(state: AppState, job: dict[str, Any], stored: StoredPeriod) -> bool:
     """Whether the task said it: a re-issue held over a reviewer's correction (``replaces_corrected_bill``) is in
-    review to replace that bill, approved or corrected, so asking again would only repeat its reason."""
-    return REPLACES_CORRECTION_REASON in (job["reasons"] or []) and stored.corrected and stored.replaced
+    review to replace that bill, approved or corrected, so asking again would only repeat its reason and name. Not
+    another bill's: a correction moved onto another period is asked as any other."""
+    if not (stored.corrected and stored.replaced):
+        return False
+    extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
+    held_over = await _held_over(state, job, extracted)
+    return held_over is not None and held_over.job_id == stored.job_id
 
 
 def _refused(detail: str, reason: ReviewRefusal, **extra: Any) -> Problem:

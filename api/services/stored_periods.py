@@ -18,7 +18,7 @@ from activities.bills import CLOSEST_STATEMENT_FIRST, SAME_STATEMENT, reissues
 from shared.bill import NormalizedBill
 
 STORED_FOR_PERIOD = f"""
-SELECT job_id, statement_date, total_amount, currency, source FROM bills
+SELECT id, job_id, statement_date, total_amount, currency, source FROM bills
  WHERE utility_account_id = $1 AND job_id <> $2 AND id IS DISTINCT FROM $6::uuid AND {SAME_STATEMENT}
  ORDER BY {CLOSEST_STATEMENT_FIRST}
  LIMIT 1
@@ -29,6 +29,7 @@ SELECT job_id, statement_date, total_amount, currency, source FROM bills
 @dataclass(frozen=True)
 class StoredPeriod:
     job_id: str
+    bill_id: str
     statement_date: date | None
     total_amount: Decimal | None
     currency: str
@@ -75,6 +76,7 @@ async def stored_for_period(
         return None
     return StoredPeriod(
         job_id=str(row["job_id"]),
+        bill_id=str(row["id"]),
         statement_date=row["statement_date"],
         total_amount=row["total_amount"],
         currency=row["currency"],

@@ -44,8 +44,8 @@ _TEXT_BY_CODE: dict[str, str] = {
     "no_evidence": "not found in the bill's text",
     "replaces_corrected_bill": (
         "a re-issue of a statement a reviewer corrected (its statement date is later): approved or corrected, it"
-        " replaces their bill, their figures kept in its history. Compare the two (GET /bills/{id} of the job it"
-        " replaces): carry over what they set that this statement gets wrong too, or reject it to keep theirs"
+        " replaces their bill, their figures kept in its history. Compare the two (the task names it): carry over"
+        " what they set that this statement gets wrong too, or reject it to keep theirs"
     ),
     "reopened": (
         "a stored bill a reviewer reopened (their note is above): check each field against the bill, correct what"

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from api.auth import Role, create_key
+from shared.db import MIGRATIONS_DIR
 from tests.helpers import create_account, wait_for_status
 from tests.security.conftest import caller
 from worker.resources import Resources
@@ -187,3 +188,22 @@ async def test_a_provider_given_is_refused_where_the_customer_has_that_account_w
     assert same.status_code == 409, same.text
     assert (same.json()["code"], same.json()["utility_account_id"]) == ("account_exists", with_pge)
     assert other.status_code == 200, "the same number at two named providers is two accounts"
+
+
+async def test_a_customer_created_before_0024_answers_its_create_again_after_a_rename(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Created before its create was recorded, its replay was compared with the renamed row and refused: migration
+    0025 records what such customers were created with (a review of the session's change, 71C)."""
+    body = {"name": f"Before 0024 {unique}", "email": None}
+    headers = {"Idempotency-Key": f"old-{unique}"}
+    created = await http.post("/customers", json=body, headers=headers)
+    await resources.pool.execute("UPDATE customers SET created_with = NULL WHERE id = $1", created.json()["id"])
+    backfill = (MIGRATIONS_DIR / "0025_customer_created_with_backfill.sql").read_text()
+    await resources.pool.execute(backfill)
+    await http.patch(f"/customers/{created.json()['id']}", json={"name": f"Renamed {unique}"})
+
+    again = await http.post("/customers", json=body, headers=headers)
+
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == created.json()["id"]

@@ -144,10 +144,12 @@ async def test_reading_a_job_no_worker_takes_answers_from_postgres(
     http: httpx.AsyncClient, client: Client, resources: Resources
 ) -> None:
     """The progress query waits for a worker: with none polling, GET /jobs/{id} answers with the stored
-    steps after PROGRESS_QUERY_TIMEOUT, not after the server's 30 s (clients poll this every few seconds)."""
+    steps after PROGRESS_QUERY_TIMEOUT, not after the server's 30 s (clients poll this every few seconds), and the
+    workflow task the server holds for a worker as its step."""
     async with job_no_worker_takes(http, client, resources, status="RUNNING") as job_id:
         response = await http.get(f"/jobs/{job_id}", timeout=10)
 
     assert response.status_code == 200, response.text
     job = response.json()
-    assert (job["status"], job["current_step"], job["steps"]) == ("RUNNING", None, [])
+    assert (job["status"], job["current_step"]) == ("RUNNING", "waiting_for_worker")
+    assert [step["name"] for step in job["steps"]] == ["waiting_for_worker"]

@@ -68,6 +68,7 @@ async def test_a_correction_is_paired_with_the_bill_it_corrects_not_a_later_one(
         )
         for job_id in (reset, single, refetched):
             await _corrected(pool, job_id, corrected_at)
+        await _succeeded(pool, reset, single, refetched)
         found = await corrections(pool)
     finally:
         await pool.close()
@@ -85,7 +86,7 @@ async def _job(pool: asyncpg.Pool, name: str, stored: list[tuple[str, datetime]]
         customer,
         f"{name}-{uuid.uuid4().hex[:8]}",
     )
-    job_id = await insert_job(pool, {"customer_id": customer, "id": account}, status="SUCCEEDED")
+    job_id = await insert_job(pool, {"customer_id": customer, "id": account}, status="RUNNING")
     for bill, at in stored:
         await pool.execute(
             "INSERT INTO artifacts (job_id, uri, sha256, size, content_type, created_at)"
@@ -143,22 +144,30 @@ async def test_a_correction_a_later_decision_withdrew_is_not_exported(pg_url: st
 async def test_a_correction_its_job_did_not_store_is_not_exported(pg_url: str) -> None:
     """Two uploads of one file, each corrected: the second ended DUPLICATE (the first job holds the statement) and
     both were exported, two truths of one file contradicting each other; so was a reopened bill's correction refused
-    as stale (FAILED). Neither is stored anywhere (a reviewer's probe)."""
+    as stale (FAILED). Neither is stored anywhere (a reviewer's probe). One stored and replaced since by a re-issue
+    (kept in bill_revisions), or whose job failed only after storing it (its publish), stays a case."""
     pool = await create_pool(Settings(database_url=SecretStr(pg_url)), dsn=pg_url)
     try:
         await migrate(pool)
-        ended: dict[str, str] = {}
-        for status in ("SUCCEEDED", "DUPLICATE", "FAILED", "RUNNING"):
-            job_id = await _new_job(pool, status.lower())
-            await _decide(pool, job_id, "run-1", await _stored(pool, job_id, "a"), _correct("r1"))
-            await pool.execute("UPDATE ingestion_jobs SET status = $2 WHERE id = $1", uuid.UUID(job_id), status)
-            ended[status] = job_id
+        jobs = {}
+        for name in ("stored", "replaced", "publish-failed", "duplicate", "refused"):
+            jobs[name] = await _new_job(pool, name)
+            await _decide(pool, jobs[name], "run-1", await _stored(pool, jobs[name], "a"), _correct("r1"))
+        await _succeeded(pool, jobs["stored"], jobs["replaced"], jobs["publish-failed"])
+        await pool.execute(  # a re-issue replaced it: the version it stored is kept, under another job's bill
+            "INSERT INTO bill_revisions (bill_id, job_id, replaced_by_job, content_sha256, source, payload)"
+            " SELECT id, job_id, job_id, content_sha256, source, payload FROM bills WHERE job_id = $1",
+            uuid.UUID(jobs["replaced"]),
+        )
+        await pool.execute("DELETE FROM bills WHERE job_id = $1", uuid.UUID(jobs["replaced"]))
+        for name, status in (("publish-failed", "FAILED"), ("duplicate", "DUPLICATE"), ("refused", "FAILED")):
+            await pool.execute("UPDATE ingestion_jobs SET status = $2 WHERE id = $1", uuid.UUID(jobs[name]), status)
         found = await corrections(pool)
     finally:
         await pool.close()
     exported = {c.job_id for c in found.paired} | set(found.unpaired)
-    assert ended["SUCCEEDED"] in exported
-    assert not {ended["DUPLICATE"], ended["FAILED"], ended["RUNNING"]} & exported, "stored nowhere (yet)"
+    assert {jobs["stored"], jobs["replaced"], jobs["publish-failed"]} <= exported
+    assert not {jobs["duplicate"], jobs["refused"]} & exported, "stored nowhere"
 
 
 async def test_a_correction_taken_again_after_a_reset_is_exported_again(pg_url: str) -> None:
@@ -259,7 +268,13 @@ async def _decide(pool: asyncpg.Pool, job_id: str, run_id: str, bill: ArtifactRe
 
 
 async def _succeeded(pool: asyncpg.Pool, *job_ids: str) -> None:
-    """The jobs ended, their last decision's bill stored, as their runs would have ended them."""
+    """The jobs ended, their last decision's bill stored (a row of each in ``bills``), as their runs end them."""
+    await pool.execute(
+        "INSERT INTO bills (id, job_id, customer_id, utility_account_id, currency, content_sha256, source, payload)"
+        " SELECT gen_random_uuid(), id, customer_id, utility_account_id, 'USD', md5(id::text), 'review', '{}'"
+        " FROM ingestion_jobs WHERE id = ANY($1::uuid[])",
+        list(job_ids),
+    )
     await pool.execute("UPDATE ingestion_jobs SET status = 'SUCCEEDED' WHERE id = ANY($1::uuid[])", list(job_ids))
 
 

@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 
 from shared.models import SETTLED_STATUSES
-from tests.helpers import account_digits, bill_text, create_account, reissue_text, upload_and_wait, wait_for_status
+from tests.helpers import (
+    account_digits,
+    bill_text,
+    create_account,
+    january_text,
+    reissue_text,
+    upload_and_wait,
+    wait_for_status,
+)
 from tests.review.support import Review, open_review, read_task
 from worker.resources import Resources
 
@@ -95,20 +103,32 @@ async def test_a_confirmed_duplicate_names_the_stored_bills_figures_not_the_unst
     assert await stored_bill(resources, january["id"]) == (Decimal("50.00"), january["id"])
 
 
-async def reissue_needing_review(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
-    """The utility's re-issue of the review's statement (dated a week later), its total disagreeing with its charges
-    as the first one's did: its job waits for a reviewer."""
+async def uploaded_to_its_account(http: httpx.AsyncClient, review: Review, text: str) -> dict[str, Any]:
+    """``text`` uploaded to the review's account: its job once it ended or waits for a reviewer."""
     job = (await http.get(f"/jobs/{review.job_id}")).json()
-    text = reissue_text(review.bill["account_number"]).replace("Amount Due         $50.00", "Amount Due         $65.00")
     started = await http.post(
         "/bills",
-        files={"file": ("reissue.txt", text.encode(), "text/plain")},
+        files={"file": ("bill.txt", text.encode(), "text/plain")},
         data={"utility_account_id": str(job["utility_account_id"])},
     )
     assert started.status_code == 201, started.text
-    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    return await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+
+
+async def reissue_needing_review(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
+    """The utility's re-issue of the review's statement (dated a week later), its total disagreeing with its charges
+    as the first one's did: its job waits for a reviewer."""
+    text = reissue_text(review.bill["account_number"]).replace("Amount Due         $50.00", "Amount Due         $65.00")
+    reissue = await uploaded_to_its_account(http, review, text)
     assert reissue["status"] == "NEEDS_REVIEW", reissue
     return reissue
+
+
+async def corrected_then_reissued(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
+    """The review's bill corrected and stored, then its re-issue, read without doubt, uploaded: its job once settled."""
+    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
+    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
+    return await uploaded_to_its_account(http, review, reissue_text(review.bill["account_number"]))
 
 
 async def test_approving_a_reissue_that_replaces_a_corrected_bill_is_refused_until_confirmed(
@@ -166,21 +186,21 @@ async def test_a_reissue_read_without_doubt_waits_for_a_reviewer_before_replacin
     no one asked at all. It waits for a reviewer (``replaces_corrected_bill``), nothing stored meanwhile; approved,
     it replaces the bill as a re-issue does, without asking again what its reason said."""
     review = await open_review(http, unique)
-    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
-    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
-    job = (await http.get(f"/jobs/{review.job_id}")).json()
 
-    started = await http.post(
-        "/bills",
-        files={"file": ("reissue.txt", reissue_text(review.bill["account_number"]).encode(), "text/plain")},
-        data={"utility_account_id": str(job["utility_account_id"])},
-    )
-    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    reissue = await corrected_then_reissued(http, review)
 
     assert reissue["status"] == "NEEDS_REVIEW", reissue
     assert reissue["reasons"] == ["replaces_corrected_bill"], reissue
     assert await stored_bill(resources, review.job_id) == (Decimal("60.00"), review.job_id), "nothing stored"
     task = await read_task(http, reissue["id"])
+    stored_id = await resources.pool.fetchval("SELECT id FROM bills WHERE job_id = $1", review.job_id)
+    assert task["replaces"] == {
+        "job_id": review.job_id,
+        "bill_id": str(stored_id),
+        "statement_date": "2026-03-05",
+        "total_amount": "60.00",
+        "currency": "USD",
+    }, "the bill to compare it with is named"
     approved = await http.post(f"/reviews/{reissue['id']}", json={"action": "approve", "revision": task["revision"]})
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["revises"]) == ("SUCCEEDED", review.job_id)
@@ -193,15 +213,7 @@ async def test_a_reissue_held_over_a_correction_and_rejected_leaves_the_correcte
     http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     review = await open_review(http, unique)
-    corrected = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
-    assert (await http.post(f"/reviews/{review.job_id}", json=corrected)).status_code == 200
-    job = (await http.get(f"/jobs/{review.job_id}")).json()
-    started = await http.post(
-        "/bills",
-        files={"file": ("reissue.txt", reissue_text(review.bill["account_number"]).encode(), "text/plain")},
-        data={"utility_account_id": str(job["utility_account_id"])},
-    )
-    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    reissue = await corrected_then_reissued(http, review)
     task = await read_task(http, reissue["id"])
 
     rejected = await http.post(
@@ -226,3 +238,36 @@ async def test_a_reissue_of_a_bill_stored_as_read_replaces_it_unasked_as_before(
     reissue = await upload_and_wait(http, account, reissue_text(number))
 
     assert (reissue["status"], reissue["result"]["revises"]) == ("SUCCEEDED", first["id"]), reissue
+
+
+async def test_a_held_reissue_corrected_onto_another_corrected_period_is_asked_first(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Its reason names one bill, the one it replaces; a correction moving it onto another month, whose bill a
+    reviewer corrected too, is a typo until confirmed, as any correction onto a stored period is (a review of the
+    session's change, 71C)."""
+    review = await open_review(http, unique)
+    number = review.bill["account_number"]
+    january = await uploaded_to_its_account(
+        http, review, january_text(number).replace("Amount Due         $60.00", "Amount Due         $75.00")
+    )
+    january_task = await read_task(http, january["id"])
+    january_corrected = {**january_task["bill"], "total_amount": "60.00"}
+    decided = await http.post(
+        f"/reviews/{january['id']}",
+        json={"action": "correct", "revision": january_task["revision"], "bill": january_corrected},
+    )
+    assert decided.status_code == 200, decided.text
+    reissue = await corrected_then_reissued(http, review)
+    task = await read_task(http, reissue["id"])
+    onto_january = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], **JANUARY}}
+
+    moved = await http.post(f"/reviews/{reissue['id']}", json=onto_january)
+    kept = await http.post(
+        f"/reviews/{reissue['id']}", json={"action": "correct", "revision": task["revision"], "bill": task["bill"]}
+    )
+
+    assert moved.status_code == 409, moved.text
+    assert (moved.json()["stored_job_id"], moved.json()["stored_corrected"]) == (january["id"], True)
+    assert kept.status_code == 200, "the month its reason named: told already"
+    assert (kept.json()["status"], kept.json()["revises"]) == ("SUCCEEDED", review.job_id)

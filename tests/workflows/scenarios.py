@@ -105,24 +105,69 @@ async def reopened_corrected(http: httpx.AsyncClient, **_: Any) -> str:
     return str(job["workflow_id"])
 
 
-async def reissue_held_over_correction(http: httpx.AsyncClient, **_: Any) -> str:
-    """A re-issue read without doubt, of a bill a reviewer corrected: persist holds it, writing nothing; reviewed, it
-    is approved and stored over the correction."""
+async def _corrected_bill(http: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
+    """A bill a reviewer corrected and stored: its job, and the account number the bill reads."""
     first = await bill_needing_review(http, uuid.uuid4().hex[:10])
     task = (await http.get(f"/reviews/{first['id']}")).json()
     correction = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
     assert (await http.post(f"/reviews/{first['id']}", json=correction)).status_code == 200
-    account = {"id": first["utility_account_id"]}
+    return first, str(task["bill"]["account_number"])
+
+
+async def reissue_held_over_correction(http: httpx.AsyncClient, **_: Any) -> str:
+    """A re-issue read without doubt, of a bill a reviewer corrected: persist holds it, writing nothing; reviewed, it
+    is approved and stored over the correction."""
+    first, number = await _corrected_bill(http)
     started = await http.post(
         "/bills",
-        files={"file": ("reissue.txt", reissue_text(task["bill"]["account_number"]).encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
+        files={"file": ("reissue.txt", reissue_text(number).encode(), "text/plain")},
+        data={"utility_account_id": str(first["utility_account_id"])},
     )
     job = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
     assert job["reasons"] == ["replaces_corrected_bill"], job
     revision = (await http.get(f"/reviews/{job['id']}")).json()["revision"]
     approved = await http.post(f"/reviews/{job['id']}", json={"action": "approve", "revision": revision})
     assert approved.json()["status"] == "SUCCEEDED", approved.text
+    return str(job["workflow_id"])
+
+
+async def reissue_held_then_cancelled(
+    http: httpx.AsyncClient, *, client: Client, resources: Resources, settings: Settings, **_: Any
+) -> str:
+    """An operator cancels the re-issue's job while persist_bill runs, and persist holds the bill: declined while
+    storing, the cancel is taken once nothing was stored (CANCELED, the corrected bill as it was). On a worker of its
+    own, persist_bill held until the workflow has seen the cancel request."""
+    first, number = await _corrected_bill(http)
+    own = settings.model_copy(update={"temporal_task_queue": f"held-cancel-{uuid.uuid4().hex[:8]}"})
+    persisting = held(real_activity(resources, own, "persist_bill"))
+    activities = [fn for fn in pipeline_activities(resources, own) if fn.__name__ != "persist_bill"]
+    account = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", first["utility_account_id"])
+    job_id = str(uuid.uuid4())
+    ref = await asyncio.to_thread(
+        resources.store.put_once,
+        job_id=job_id,
+        data=reissue_text(number).encode(),
+        content_type="text/plain",
+        ext="txt",
+        metadata={"job_id": job_id},
+    )
+    async with build_worker(client, resources, own, activities=[*activities, persisting.activity]):
+        job, _created = await start_job(
+            pool=resources.pool,
+            client=client,
+            settings=own,
+            principal=SCENARIO_PRINCIPAL,
+            account=dict(account),
+            job_type=JobType.UPLOAD,
+            idempotency_key=None,
+            job_id=job_id,
+            upload=ref,
+        )
+        done = await _cancel_while_held(http, client=client, job=job, hold=persisting)
+    assert done["status"] == "CANCELED", done
+    stored = await resources.pool.fetchrow("SELECT job_id, total_amount FROM bills WHERE job_id = $1", first["id"])
+    assert stored is not None and str(stored["total_amount"]) == "60.00", "the corrected bill stands"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
     return str(job["workflow_id"])
 
 
@@ -895,6 +940,7 @@ SCENARIOS: dict[str, Scenario] = {
     "review_rejected": review_rejected,
     "reopened_corrected": reopened_corrected,
     "reissue_held_over_correction": reissue_held_over_correction,
+    "reissue_held_then_cancelled": reissue_held_then_cancelled,
     "review_corrected_by_signal": review_corrected_by_signal,
     "review_approved_by_signal": review_approved_by_signal,
     "step_retried": step_retried,
