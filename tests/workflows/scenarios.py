@@ -138,36 +138,22 @@ async def reissue_held_then_cancelled(
     storing, the cancel is taken once nothing was stored (CANCELED, the corrected bill as it was). On a worker of its
     own, persist_bill held until the workflow has seen the cancel request."""
     first, number = await _corrected_bill(http)
-    own = settings.model_copy(update={"temporal_task_queue": f"held-cancel-{uuid.uuid4().hex[:8]}"})
-    persisting = held(real_activity(resources, own, "persist_bill"))
-    activities = [fn for fn in pipeline_activities(resources, own) if fn.__name__ != "persist_bill"]
-    account = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", first["utility_account_id"])
-    job_id = str(uuid.uuid4())
-    ref = await asyncio.to_thread(
-        resources.store.put_once,
-        job_id=job_id,
-        data=reissue_text(number).encode(),
-        content_type="text/plain",
-        ext="txt",
-        metadata={"job_id": job_id},
+    persisting = held(real_activity(resources, settings, "persist_bill"))
+    own_worker = _job_on_own_worker(
+        http,
+        client=client,
+        resources=resources,
+        settings=settings,
+        provider="pge",
+        stand_in=persisting.activity,
+        upload=(first["utility_account_id"], reissue_text(number)),
     )
-    async with build_worker(client, resources, own, activities=[*activities, persisting.activity]):
-        job, _created = await start_job(
-            pool=resources.pool,
-            client=client,
-            settings=own,
-            principal=SCENARIO_PRINCIPAL,
-            account=dict(account),
-            job_type=JobType.UPLOAD,
-            idempotency_key=None,
-            job_id=job_id,
-            upload=ref,
-        )
+    async with own_worker as job:
         done = await _cancel_while_held(http, client=client, job=job, hold=persisting)
     assert done["status"] == "CANCELED", done
     stored = await resources.pool.fetchrow("SELECT job_id, total_amount FROM bills WHERE job_id = $1", first["id"])
     assert stored is not None and str(stored["total_amount"]) == "60.00", "the corrected bill stands"
-    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job["id"]) == 0
     return str(job["workflow_id"])
 
 
@@ -376,16 +362,29 @@ async def _job_on_own_worker(
     settings: Settings,
     provider: str | None,
     stand_in: Callable[..., Any],
+    upload: tuple[int, str] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """A connector job started on a worker of its own, where ``stand_in`` replaces its namesake activity.
+    """A connector job of a new account started on a worker of its own, where ``stand_in`` replaces its namesake
+    activity; with ``upload`` (an account's id, the text of its bill), that bill uploaded to that account instead.
 
     The API starts jobs on its own queue; this job goes through the service layer onto ours.
     """
     name = stand_in.__name__
     own = settings.model_copy(update={"temporal_task_queue": f"{name}-{uuid.uuid4().hex[:8]}"})
     activities = [fn for fn in pipeline_activities(resources, settings) if fn.__name__ != name] + [stand_in]
-    account = await create_account(http, provider=provider, account_number=f"OWN-{uuid.uuid4().hex[:8]}")
-    row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account["id"])
+    if upload is None:
+        account_id = (await create_account(http, provider=provider, account_number=f"OWN-{uuid.uuid4().hex[:8]}"))["id"]
+    else:
+        account_id = upload[0]
+    row = await resources.pool.fetchrow("SELECT * FROM utility_accounts WHERE id = $1", account_id)
+    job_id = str(uuid.uuid4())
+    ref = None
+    if upload is not None:
+        data = upload[1].encode()
+        meta = {"job_id": job_id}
+        ref = await asyncio.to_thread(
+            resources.store.put_once, job_id=job_id, data=data, content_type="text/plain", ext="txt", metadata=meta
+        )
     async with build_worker(client, resources, own, activities=activities):
         job, _created = await start_job(
             pool=resources.pool,
@@ -393,8 +392,10 @@ async def _job_on_own_worker(
             settings=own,
             principal=SCENARIO_PRINCIPAL,
             account=dict(row),
-            job_type=JobType.CONNECTOR,
+            job_type=JobType.CONNECTOR if ref is None else JobType.UPLOAD,
             idempotency_key=None,
+            job_id=job_id,
+            upload=ref,
         )
         yield job
 
