@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
@@ -182,6 +182,12 @@ def _foreign_run_refusal(err: BaseException) -> ApplicationError | None:
 
 def _nothing() -> None:
     """Run by the loop to wake it (``_reset_passed``)."""
+
+
+def _unreachable(what: str, *, kind: str = "Unreachable") -> NoReturn:
+    """Fail the run, saying ``what``: a state the steps before it rule out. Not an ``assert``: its AssertionError
+    would fail the workflow task, retried for good, where this fails the job with its cause."""
+    raise ApplicationError(what, type=kind, non_retryable=True)
 
 
 def _root_cause(err: BaseException) -> BaseException:
@@ -610,7 +616,8 @@ class BillIngestionWorkflow:
         if isinstance(reviewed, IngestionResult):
             return reviewed
         stored = await self._stored(request, artifact, reviewed, held_over_corrections=False)
-        assert stored is not None  # unreachable: a hold is asked for once
+        if stored is None:  # a hold is asked for once
+            _unreachable("a bill held a second time")
         return stored
 
     async def _reviewed(
@@ -638,8 +645,8 @@ class BillIngestionWorkflow:
     ) -> IngestionResult | None:
         """Store the bill and end the job; None, nothing written, for a bill ``held_over_corrections`` held."""
         base, bill, source = to_store
-        if bill is None:  # unreachable: validation and review guarantee a bill here
-            raise ApplicationError("no bill to persist", type="ExtractionInvalid", non_retryable=True)
+        if bill is None:  # validation and review guarantee a bill here
+            _unreachable("no bill to persist", kind="ExtractionInvalid")
         storing = self._store(request, base, artifact, bill, source, held_over_corrections=held_over_corrections)
         # Once persisting has begun the bill may be committed: the truthful ending is the one the data
         # reached (SUCCEEDED and published, or DUPLICATE), not a CANCELED job with a stored, unpublished bill.
@@ -677,7 +684,8 @@ class BillIngestionWorkflow:
             return await self._finish(base.model_copy(update={"status": JobStatus.SUCCEEDED}))
         storing = self._store(request, base, stored.artifact, decision.bill, "review", replaces=stored.version)
         result = await self._past_cancel(storing, FINISH_ONCE_STORING_PATCH)
-        assert result is not None  # unreachable: a hold is never asked of a reopened bill's correction
+        if result is None:  # a hold is never asked of a reopened bill's correction
+            _unreachable("a reopened bill's correction held")
         return result
 
     async def _past_cancel(self, steps: Awaitable[T], patch: str) -> T:
