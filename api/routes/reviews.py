@@ -212,9 +212,18 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
 
 
 async def _held_over(state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None) -> StoredPeriod | None:
-    """The corrected bill a re-issue held over it (``replaces_corrected_bill``) would replace: the one stored for the
-    period the extraction read, the task's bill."""
-    if REPLACES_CORRECTION_REASON not in (job["reasons"] or []) or extracted is None:
+    """The corrected bill a re-issue held over it (``replaces_corrected_bill``) would replace."""
+    if REPLACES_CORRECTION_REASON not in (job["reasons"] or []):
+        return None
+    return await _stored_for_the_extraction(state, job, extracted)
+
+
+async def _stored_for_the_extraction(
+    state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None
+) -> StoredPeriod | None:
+    """Another job's bill stored for the period the extraction (the task's bill) read; None without one, or nothing
+    read."""
+    if extracted is None:
         return None
     return await stored_for_period(
         state.pool,
@@ -352,16 +361,11 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
     """The 409 for an approval whose statement, a re-issue, would replace a bill a reviewer corrected, unless
     confirmed: the figures they set (a due date the customer confirmed) gave way to this statement's as extracted, its
     task saying nothing of them, where a correction sending the same bill was asked first (a reviewer's probe)."""
-    extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
-    if extracted is None:  # nothing was read: an approval stores nothing (the workflow refuses it)
+    if REPLACES_CORRECTION_REASON in (job["reasons"] or []):  # its task said so, naming that bill: told already
         return
-    stored = await stored_for_period(
-        state.pool,
-        job_id=job["id"],
-        utility_account_id=job["utility_account_id"],
-        bill=NormalizedBill.model_validate(extracted),
-    )
-    if stored is None or not stored.replaced or not stored.corrected or await _told_already(state, job, stored):
+    extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
+    stored = await _stored_for_the_extraction(state, job, extracted)  # none read: the workflow refuses the approval
+    if stored is None or not stored.replaced or not stored.corrected:
         return
     detail = (
         f"{stored}, with its values as extracted. Compare the two: correct this bill to keep what the reviewer set,"
