@@ -25,7 +25,7 @@ from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.error_text import ErrorShown, error_shown_to, hide_server_paths
 from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
-from api.services.retries import pending_activities, pending_steps, with_retries
+from api.services.retries import pending_on_server, pending_steps, with_retries
 from shared.bill import Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
 from shared.settings import Settings
@@ -342,17 +342,17 @@ async def read_job(
     row = await get_job_row(pool, principal=principal, job_id=job_id)
     progress = None
     if not JobStatus(row["status"]).is_terminal:
-        retries = asyncio.create_task(pending_activities(client, row["workflow_id"]))  # beside the query, not after it
+        on_server = asyncio.create_task(pending_on_server(client, row["workflow_id"]))  # beside the query, not after it
         try:
             progress = await live_progress(client, row["workflow_id"])
         except WorkflowQueryRejectedError:
-            retries.cancel()
+            on_server.cancel()
             # Closed: ended from outside (recorded now), or it finished after the row was read. Either way the
             # row read again is the job's truth.
             await reconciler.record_if_ended(row)
             row = await get_job_row(pool, principal=principal, job_id=job_id)
         else:
-            held = await retries
+            held = await on_server
             if progress is not None and held.activities:
                 progress = progress.model_copy(update={"steps": with_retries(progress.steps, held.activities)})
             elif progress is None and (pending := pending_steps(held)):  # no answer: the server's pending steps

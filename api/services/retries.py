@@ -48,7 +48,7 @@ class Pending:
     task_waiting_since: datetime | None = None
 
 
-async def pending_activities(client: Client, workflow_id: str) -> Pending:
+async def pending_on_server(client: Client, workflow_id: str) -> Pending:
     """The activities of ``workflow_id`` the server holds pending, by name: the attempt and, from the second
     on, the last one's failure, decoded as the workflow would read it; and its workflow task waiting for a worker.
     Nothing where the server does not answer in time; a failure that cannot be read (sealed with a key this process

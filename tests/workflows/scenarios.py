@@ -77,7 +77,8 @@ async def accepted(http: httpx.AsyncClient, **_: Any) -> str:
     return str(job["workflow_id"])
 
 
-async def _decide(http: httpx.AsyncClient, action: str) -> str:
+async def _decided(http: httpx.AsyncClient, action: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A bill needing review, decided by ``action`` (a correction of its total to 60.00): its job and task."""
     job = await bill_needing_review(http, uuid.uuid4().hex[:10])
     task = (await http.get(f"/reviews/{job['id']}")).json()
     body: dict[str, Any] = {"action": action, "revision": task["revision"], "note": f"{action} by scenario"}
@@ -85,6 +86,11 @@ async def _decide(http: httpx.AsyncClient, action: str) -> str:
         body["bill"] = {**task["bill"], "total_amount": "60.00"}
     response = await http.post(f"/reviews/{job['id']}", json=body)
     assert response.status_code == 200, response.text
+    return job, task
+
+
+async def _decide(http: httpx.AsyncClient, action: str) -> str:
+    job, _task = await _decided(http, action)
     return str(job["workflow_id"])
 
 
@@ -107,10 +113,7 @@ async def reopened_corrected(http: httpx.AsyncClient, **_: Any) -> str:
 
 async def _corrected_bill(http: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
     """A bill a reviewer corrected and stored: its job, and the account number the bill reads."""
-    first = await bill_needing_review(http, uuid.uuid4().hex[:10])
-    task = (await http.get(f"/reviews/{first['id']}")).json()
-    correction = {"action": "correct", "revision": task["revision"], "bill": {**task["bill"], "total_amount": "60.00"}}
-    assert (await http.post(f"/reviews/{first['id']}", json=correction)).status_code == 200
+    first, task = await _decided(http, "correct")
     return first, str(task["bill"]["account_number"])
 
 
