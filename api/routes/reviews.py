@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -534,9 +536,23 @@ def decision_update_id(decision: ReviewDecision) -> str:
 
     Temporal answers a repeated update id with the first one's outcome, so the repeat learns that its
     decision stands instead of being refused as "not awaiting review" by the validator. The reviewer
-    is part of the decision: a colleague's identical decision is another update, and is refused."""
-    digest = hashlib.sha256(decision.model_dump_json().encode()).hexdigest()[:32]
+    is part of the decision: a colleague's identical decision is another update, and is refused. Amounts
+    are compared by value: a repeat that writes 60.00 as 60 (a client that parsed the body and wrote it
+    again) is the same decision, not one "taken first" by its own reviewer."""
+    canonical = json.dumps(_amounts_by_value(decision.model_dump(mode="python")), sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     return f"review-{decision.revision}-{digest}"
+
+
+def _amounts_by_value(value: object) -> object:
+    """``value`` with each Decimal written one way for its value (60.00, 60.0 and 60 alike)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return {key: _amounts_by_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_amounts_by_value(item) for item in value]
+    return value
 
 
 async def _refusal(

@@ -8,6 +8,7 @@ refused; a colleague's decision sent meanwhile is still refused. Each test holds
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -44,7 +45,7 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
         try:
             revision = await awaiting_review(handle)
             task = await read_task(reviewer_http, job_id)
-            body = {
+            body: dict[str, Any] = {
                 "action": "correct",
                 "revision": revision,
                 "bill": {**task["bill"], "total_amount": CORRECT_TOTAL},
@@ -60,7 +61,12 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
                 refused = await other.post(f"/reviews/{job_id}", json=body)
             assert refused.status_code == 409, "another reviewer's decision is still refused"
 
-            again = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=body))  # the double click
+            # The double click, from a client that wrote the figures again by value (1142 as 1142.0, 60.00 as 60):
+            # the same decision.
+            usage = [{**reading, "quantity": _one_more_place(reading["quantity"])} for reading in body["bill"]["usage"]]
+            assert usage, "the bill's usage is written again"
+            written_again = {**body, "bill": {**body["bill"], "usage": usage, "total_amount": "60"}}
+            again = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=written_again))
         finally:
             recording.release.set()
         responses = [await first, await again]
@@ -77,3 +83,8 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
     assert str(await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id)) == (
         CORRECT_TOTAL
     )
+
+
+def _one_more_place(quantity: str) -> str:
+    """``quantity`` written with one more zero place: the same value."""
+    return f"{quantity}0" if "." in quantity else f"{quantity}.0"
