@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
+from api.json_names import NameRepeated
 from api.multipart_end import MultipartCutOff
 from shared.artifacts import ArtifactStoreMisconfigured
 
@@ -398,6 +399,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 "There was an error parsing the body"
             return _invalid_request(request, [_not_utf8(exc.__cause__)])
+        if isinstance(exc.__cause__, NameRepeated):  # the same 400, from our reading of the JSON (api.json_names)
+            return _invalid_request(request, [exc.__cause__.error()])
         if isinstance(exc.__cause__, RecursionError):  # the same 400: JSON nested past the parser's depth
             error = {"loc": ["body"], "msg": "the JSON body nests too deeply to read", "type": "json_invalid"}
             return _invalid_request(request, [error])

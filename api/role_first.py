@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from api.body_media import check_body_media
 from api.deps import authenticate_request, check_role, roles_required
+from api.json_names import EachNameOnce
 from api.openapi import KEY_REQUIREMENT
 from api.problems import problem_responses
 
@@ -24,7 +25,8 @@ from api.problems import problem_responses
 class AuthorizeBeforeBody(APIRoute):
     """A route that answers 403 to a key of the wrong role before it reads the body (a middleware
     cannot: only the route knows the roles it admits). A viewer's 20 MB upload is never read. Nor is a
-    body of a type the route cannot read: a 415 (``api.body_media``).
+    body of a type the route cannot read: a 415 (``api.body_media``). A JSON body naming a field twice is a 422
+    (``api.json_names``).
 
     A route that checks a role names the key's headers in its OpenAPI operation too (``api.openapi``)."""
 
@@ -49,6 +51,6 @@ class AuthorizeBeforeBody(APIRoute):
                 for allowed in required:
                     check_role(principal, allowed)
             check_body_media(request, form=form)  # the key first: a 415 tells a stranger nothing either
-            return await handle(request)
+            return await handle(request if form else EachNameOnce(request.scope, request.receive))
 
         return authorize_then_handle

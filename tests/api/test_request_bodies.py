@@ -161,6 +161,39 @@ async def test_a_json_body_nested_past_the_parsers_depth_is_a_422(http: httpx.As
     ]
 
 
+async def test_a_json_body_naming_a_field_twice_is_a_422_and_starts_nothing(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """``{"utility_account_id": 1, "utility_account_id": 2}`` started a job for account 2 (read last-wins, as a
+    decision naming ``action`` twice took its last): a client's serializer bug acted on the wrong account unseen
+    (an integrator's probe, 72A). A name repeated in a nested object is refused too."""
+    first = await create_account(http, provider="pge", account_number=f"TWICE-A-{unique}")
+    second = await create_account(http, provider="pge", account_number=f"TWICE-B-{unique}")
+    jobs = "SELECT count(*) FROM ingestion_jobs WHERE utility_account_id = ANY($1::bigint[])"
+    body = f'{{"utility_account_id": {first["id"]}, "utility_account_id": {second["id"]}}}'
+    refused = await http.post("/jobs", content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {
+            "loc": ["body", "utility_account_id"],
+            "msg": "the JSON body names 'utility_account_id' twice in one object: send each field once",
+            "type": "json_invalid",
+        }
+    ]
+    assert await resources.pool.fetchval(jobs, [first["id"], second["id"]]) == 0
+
+    json_type = {"Content-Type": "application/json"}
+    nested = '{"name": "Twice", "contact": {"email": "a@example.com", "email": "b@example.com"}}'
+    refused = await http.post("/customers", content=nested, headers=json_type)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "email"], "read before the model's own checks"
+    # One name in two objects is no repeat: the model's own check answers (a field it does not take).
+    apart = '{"name": "Apart", "contact": {"name": "Apart"}}'
+    refused = await http.post("/customers", content=apart, headers=json_type)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["type"] == "extra_forbidden", refused.text
+
+
 async def test_a_multipart_body_the_parser_refuses_is_a_422_in_its_words(http: httpx.AsyncClient) -> None:
     """It was a 400 ``http_error``, a status OpenAPI lists for no route taking a form."""
     refused = await http.post("/bills", content=b"xx", headers={"Content-Type": "multipart/form-data"})
