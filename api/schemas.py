@@ -81,6 +81,15 @@ def _visible_name(name: str) -> str:
 CustomerName = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_visible_name)]
 
 
+def _blank_label_is_none(label: str | None) -> str | None:
+    """A label cleared in a form arrives as ``""``: no label, as ``null``, not one that shows as nothing."""
+    return label.strip() if label is not None and visible_text(label) else None
+
+
+AccountLabel = Annotated[Text200 | None, AfterValidator(_blank_label_is_none)]
+"""An account's label: outer whitespace dropped, a blank one (spaces, invisible characters) none."""
+
+
 class CustomerCreate(ApiModel):
     model_config = ConfigDict(extra="forbid")
     name: CustomerName
@@ -128,14 +137,14 @@ class UtilityAccountCreate(ApiModel):
     customer_id: BodyId
     provider: Provider | None = None
     account_number: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")
-    label: Text200 | None = None
+    label: AccountLabel = None
 
 
 class UtilityAccountUpdate(PatchBody):
     """What ``PATCH /utility-accounts/{id}`` changes. Not the account number: another number is another account."""
 
-    label: Text200 | None = None
-    """The account's new label; ``null`` removes it."""
+    label: AccountLabel = None
+    """The account's new label; ``null`` or a blank one removes it."""
     provider: Provider | None = None
     """The provider of an account registered without one, whose bills its connector may then fetch (``POST /jobs``).
     A provider once set stays: its bills were read as that provider's (a 409 ``provider_set``)."""

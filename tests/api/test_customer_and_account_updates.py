@@ -104,6 +104,16 @@ async def test_an_account_is_relabelled_and_its_label_removed(http: httpx.AsyncC
     }
     assert (await http.get(path)).json() == unlabelled
 
+    # A label cleared in a form arrives blank: no label, not one that shows as nothing (72A). A padded one is trimmed.
+    padded = (await http.patch(path, json={"label": "  Depot  "})).json()
+    blanked = (await http.patch(path, json={"label": " \u200b "})).json()
+    assert (padded["label"], blanked["label"]) == ("Depot", None)
+    made = await http.post(
+        "/utility-accounts",
+        json={"customer_id": account["customer_id"], "account_number": f"LB2-{unique}", "label": ""},
+    )
+    assert made.status_code == 201 and made.json()["label"] is None, made.text
+
 
 async def test_an_account_without_a_provider_given_one_is_fetched_by_its_connector(
     http: httpx.AsyncClient, unique: str
