@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -53,7 +55,21 @@ def _held_by_postgres(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_held_by_postgres)]
+_OFFSET_READ_AS_SPACE = re.compile(r"\S \d{2}(:?\d{2})?$")
+"""A time whose ``+00:00`` came through a URL's query unencoded: a ``+`` there is read as a space."""
+
+
+def _plus_read_as_space(value: object) -> object:
+    """``?created_after=2026-12-07T13:00:00+00:00`` pasted into a URL was refused as "unexpected extra characters",
+    which does not say that the ``+`` became a space (an integrator's probe, 72A)."""
+    if isinstance(value, str) and _OFFSET_READ_AS_SPACE.search(value):
+        raise ValueError(
+            "a '+' in a URL's query is read as a space: write the offset's '+' as %2B, or the time in UTC with Z"
+        )
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_plus_read_as_space), AfterValidator(_held_by_postgres)]
 """A time with its zone, as a filter takes it."""
 
 
