@@ -3,10 +3,11 @@
 Idempotency design (why an append-only table plus deduplicating views, not MERGE):
 
 * Bills are written by ``publish_bills`` (``publish_bill`` is its one-bill form): a
-  streaming insert (``tabledata.insertAll``) with ``insertId`` ``{bill_id}:{revision}``
-  (``revision`` = hash of the bill's content). BigQuery's insertId dedupe is best
-  effort only (about a minute, and not at all in the emulator), so correctness never
-  relies on it.
+  streaming insert (``tabledata.insertAll``) with ``insertId``
+  ``{bill_id}:{revision}:{stored at}`` (``revision`` = hash of the bill's content; the
+  time keeps apart a later version with an earlier one's figures, which BigQuery would
+  otherwise drop). BigQuery's insertId dedupe is best effort only (about a minute, and
+  not at all in the emulator), so correctness never relies on it.
 * Correctness comes from reading through views that keep one row per key:
   ``normalized_bills_latest`` is ``QUALIFY ROW_NUMBER() OVER (PARTITION BY bill_id
   ORDER BY created_at DESC, published_at DESC) = 1``. Publishing the same bill twice

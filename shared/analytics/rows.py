@@ -223,8 +223,20 @@ def daily_kwh(start: date, end: date, kwh: Decimal) -> list[tuple[date, Decimal]
     return spread
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(moment: datetime) -> int:
+    """``moment`` in microseconds since 1970: exact, where ``timestamp()`` is a float."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
-    """JSON-ready rows (Decimal as string, ISO dates) for the three fact tables."""
+    """JSON-ready rows (Decimal as string, ISO dates) for the three fact tables, and their insert ids: the same for
+    every try of one version's publish, so BigQuery drops a retry's rows, and another for each version, by when it was
+    stored: a correction back to an earlier version's figures has that version's ``revision`` (a content hash), and
+    under its id alone it would be dropped within BigQuery's deduplication window, the view showing the figures it
+    corrected."""
     bill = row.bill
     revision = revision_of(bill)
     masking_number = bill.account_number or row.account_number  # the job's where the bill's was not read
@@ -283,7 +295,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
             {**keys, "ts": datetime.combine(day, clock(0), UTC).isoformat(), "kwh": _fixed(share), **stamps}
             for day, share in daily_kwh(bill.bill_period_start, bill.bill_period_end, Decimal(kwh))
         ]
-    base = f"{row.bill_id}:{revision}"
+    base = f"{row.bill_id}:{revision}:{_microseconds(row.created_at)}"
     return BillRows(
         rows={
             NORMALIZED_BILLS.name: [normalized],

@@ -34,7 +34,7 @@ from shared.analytics import (
 )
 from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
 from shared.analytics.rows import remasked_payload, warehouse_text
-from shared.analytics.schema import VIEW_OF
+from shared.analytics.schema import NORMALIZED_BILLS, VIEW_OF
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.models import ArtifactRef, PersistRequest, PublishRequest
 from shared.settings import AnalyticsKind, Settings
@@ -1013,6 +1013,24 @@ def test_a_correction_of_the_account_number_alone_is_still_a_new_revision() -> N
 
     now = datetime(2024, 2, 3, tzinfo=UTC)
     assert analytics.bill_rows(row, published_at=now).ids != analytics.bill_rows(fixed, published_at=now).ids
+
+
+def test_a_version_with_an_earlier_versions_figures_is_streamed_under_its_own_ids() -> None:
+    """A reopened bill corrected back to its first figures has the first version's revision (a content hash): under
+    ids of bill and revision alone BigQuery's deduplication, within its window, dropped its rows as the first
+    version's, and the view kept the figures it corrected (an analyst's probe, 72B). A retry of one version's
+    publish keeps its ids."""
+    first = published(electric_bill())
+    reverted = first.model_copy(update={"created_at": first.created_at + timedelta(minutes=1)})
+    now = datetime(2024, 2, 3, tzinfo=UTC)
+
+    rows, again = analytics.bill_rows(first, published_at=now), analytics.bill_rows(first, published_at=now)
+    back = analytics.bill_rows(reverted, published_at=now + timedelta(minutes=1))
+
+    assert rows.rows[NORMALIZED_BILLS.name][0]["revision"] == back.rows[NORMALIZED_BILLS.name][0]["revision"]
+    assert again.ids == rows.ids
+    for table, ids in rows.ids.items():
+        assert ids and not set(ids) & set(back.ids[table]), table
 
 
 def _as_created_by_an_earlier_release(column: Column, *, without: str = "", described: bool = False) -> dict[str, Any]:
