@@ -170,8 +170,9 @@ NORMALIZED_BILLS = TableSpec(
         _c(
             "current_charges",
             "NUMERIC",
-            description="What the period cost: the bill's own charges (its line items' sum where it states none). Sum"
-            " this for spend, by currency.",
+            description="What the period cost: the bill's own charges (its line items' sum where it states none; NULL"
+            " where it has neither, a reviewer's override: the rollup counts its total_amount then). Sum this for"
+            " spend, by currency.",
         ),
         Column(
             "usage",
@@ -282,7 +283,8 @@ VIEW_OF = {
 """The table each view shows the rows of, column for column: its columns' descriptions are the view's."""
 VIEW_DESCRIPTIONS = {
     "normalized_bills_latest": "Each bill once, in its last version (a re-issued statement replaces the first). A"
-    " bill's cost is current_charges, never total_amount; group amounts by currency.",
+    " bill's cost is current_charges, not total_amount (earlier balances included) save where current_charges is"
+    " NULL; group amounts by currency.",
     "bill_line_items_latest": "The line items of each bill's last version.",
     "interval_usage_latest": "The daily kWh rows of each bill's last version.",
 }
