@@ -9,7 +9,7 @@ Idempotency design (why an append-only table plus deduplicating views, not MERGE
   otherwise drop). BigQuery's insertId dedupe is best effort only (about a minute, and
   not at all in the emulator), so correctness never relies on it.
 * Correctness comes from reading through views that keep one row per key:
-  ``normalized_bills_latest`` is ``QUALIFY ROW_NUMBER() OVER (PARTITION BY bill_id
+  ``normalized_bills_latest`` is ``QUALIFY ROW_NUMBER() OVER (PARTITION BY customer_id, utility_account_id, bill_id
   ORDER BY created_at DESC, published_at DESC) = 1``. Publishing the same bill twice
   (a Temporal retry after a lost response) therefore still counts once, and a
   re-issued statement (same ``bill_id``, later ``created_at``) replaces the stored
