@@ -310,8 +310,12 @@ class DashboardPublic(ApiModel):
     customer: CustomerPublic
     accounts: list[UtilityAccountPublic]
     recent_bills: list[BillPublic]
+    """The ten bills of the latest periods, each in its current version (``revised_at`` when it replaced the first)."""
     jobs_by_status: dict[str, int]
+    """The customer's jobs by status: every upload, fetch and reopen, so a re-issue's job, a duplicate's and a
+    reopen's count beside the job that first stored their bill. Not bills: ``bills_count`` counts those."""
     bills_count: int
+    """The bills stored, each once whatever its versions."""
     total_billed: Decimal | None
     """All bills' charges added up, when they share one currency (``currency``); None when they do not; 0, with
     ``currency`` None, while the customer has no bills.
