@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self
 
 from shared.settings import REPO_ROOT
-from stack.services import StackError, ensure_port_free, free_port, start_moving_if_taken
+from stack.services import StackError, ensure_port_free, free_port, start_in_own_session, start_moving_if_taken
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ class _Emulator:
 
     def _spawn_and_wait(self) -> None:
         with open(self.log_file, "ab") as log:  # the child writes through its own copy
-            self._process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
-            )
+            self._process = start_in_own_session(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         self._wait_ready()
 
     def _pick_fresh_ports(self) -> None:

@@ -31,6 +31,7 @@ from stack.services import (
     held_by_others,
     postmaster,
     start_embedded_postgres,
+    start_in_own_session,
     start_moving_if_taken,
     start_temporal_dev_server,
     still_running,
@@ -227,12 +228,11 @@ class LocalStack:
     def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = self.logs / log_name
         with open(log, "ab") as out:  # the child writes through its own copy: ours would leak one per restart
-            proc = subprocess.Popen(
+            proc = start_in_own_session(
                 [sys.executable, "-m", module],
                 env={**self.env, **(extra_env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         self._logs_by_pid[proc.pid] = log
         return proc

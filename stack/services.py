@@ -248,8 +248,11 @@ def start_listening(
     process before it goes on: nobody else holds it yet, so nobody else would.
     """
     ensure_port_free("127.0.0.1", port, what)
-    binding: dict[str, Any] = {"preexec_fn": bind_to_this_process()} if ours_only else {"start_new_session": True}
-    proc: subprocess.Popen[bytes] = subprocess.Popen(args, **binding, **popen)
+    proc = (
+        subprocess.Popen(args, preexec_fn=bind_to_this_process(), **popen)
+        if ours_only
+        else start_in_own_session(args, **popen)
+    )
     try:
         if on_start is not None:
             on_start(proc)
@@ -264,20 +267,29 @@ PR_SET_PDEATHSIG = 1
 """``prctl``'s option (``<linux/prctl.h>``): the signal the kernel sends a process when its parent ends."""
 
 
-def bind_to_this_process() -> Callable[[], None] | None:
-    """A ``preexec_fn`` making a child die with the thread that starts it: SIGKILL from the kernel when that
+def start_in_own_session(args: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a ``make run`` child (the dev server, an emulator, a worker, the API) leading a session of its own, so
+    Ctrl-C reaches only ``make run``, which stops each gracefully, in order; and sent SIGTERM by the kernel should
+    ``make run`` die without stopping it (a ``kill -9``). A worker left so joined the next run's task queue unseen,
+    and ran its jobs with the code it started with (an operator's probe, 72C). Call it from the thread that lives
+    as long as the stack (``bind_to_this_process``)."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=bind_to_this_process(signal.SIGTERM), **popen)
+
+
+def bind_to_this_process(ending: signal.Signals = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` making a child end with the thread that starts it: ``ending`` from the kernel when that
     thread ends (``PR_SET_PDEATHSIG``), the whole process with it (a SIGKILL, an ``os._exit``); None off Linux.
 
-    For the test suite's servers, with no session of their own: a group kill (a cancelled CI job, ``timeout``,
-    a closed terminal) reaches them too. ``make run``'s children lead their own sessions instead: Ctrl-C
-    reaches only ``make run``, which stops them gracefully, in order."""
+    SIGKILL for the test suite's servers, with no session of their own: a group kill (a cancelled CI job,
+    ``timeout``, a closed terminal) reaches them too. SIGTERM for ``make run``'s, which lead their own
+    (``start_in_own_session``): a worker ends its activities gracefully."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: after the fork, the child loads nothing
     parent = os.getpid()
 
     def die_with_parent() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        prctl(PR_SET_PDEATHSIG, int(ending))
         if os.getppid() != parent:  # it ended before the call: no signal will come
             os._exit(1)
 

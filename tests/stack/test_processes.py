@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +43,36 @@ def test_a_port_already_taken_is_refused_before_anything_starts() -> None:
         with pytest.raises(RuntimeError, match="already in use"):
             start_listening(NEVER_LISTENS, port=port, what="a server", timeout=5, on_start=started.append)
     assert started == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_server_of_make_run_is_stopped_gracefully_when_make_run_is_killed(tmp_path: Path) -> None:
+    """``make run`` killed with SIGKILL stops nothing itself: its worker, left running, joined the next run's task
+    queue unseen and ran its jobs with its old code (72C). Each child it starts in a session of its own is sent
+    SIGTERM by the kernel instead, which a worker ends gracefully on."""
+    ended = tmp_path / "ended"
+    port = free_port()
+    server = (
+        "import pathlib, signal, socket, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(ended)!r}).write_text('SIGTERM'), sys.exit(0)))\n"
+        f"listening = socket.create_server(('127.0.0.1', {port}))\n"
+        "time.sleep(60)\n"
+    )
+    make_run = (
+        "import sys, time\nfrom stack.services import start_listening\n"
+        f"child = start_listening([sys.executable, '-c', {server!r}], port={port}, what='a server', timeout=20)\n"
+        "print(child.pid, flush=True)\ntime.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", make_run], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait(timeout=10)
+
+    deadline = time.monotonic() + 20
+    while not ended.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ended.exists() and ended.read_text() == "SIGTERM", f"the child (pid {child}) outlived make run"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
