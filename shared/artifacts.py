@@ -42,6 +42,7 @@ from google.cloud.storage import Blob, Client
 from google.cloud.storage.exceptions import InvalidResponse
 
 from shared.emulator import emulator_client_options, emulator_endpoint
+from shared.google_credentials import credentials_or_refusal
 from shared.models import ArtifactRef
 from shared.settings import ArtifactStoreKind, Settings
 
@@ -173,7 +174,8 @@ class GcsArtifactStore:
 
     def __init__(self, *, bucket: str, project: str, endpoint: str | None = None) -> None:
         if endpoint is None:
-            self._client = Client(project=project)
+            with credentials_or_refusal("object storage (GCS)", "STORAGE_EMULATOR_HOST"):
+                self._client = Client(project=project)
         else:
             self._client = Client(project=project, **emulator_client_options(endpoint))
         self._bucket_name = bucket

@@ -98,6 +98,7 @@ from shared.analytics.sql import (
     widened,
 )
 from shared.emulator import emulator_endpoint
+from shared.refusals import StartRefused
 from shared.settings import AnalyticsKind, Settings
 
 __all__ = [
@@ -170,7 +171,7 @@ def build_analytics_sink(settings: Settings) -> AnalyticsSink | None:
     if settings.analytics is AnalyticsKind.LOCAL:
         missing = [name for name in ("duckdb", "sqlglot") if importlib.util.find_spec(name) is None]
         if missing:  # the [local] extra, which a production image leaves out: say so at start, not at a first insert
-            raise RuntimeError(f"ANALYTICS=local needs {' and '.join(missing)}: pip install 'minimeter[local]'")
+            raise StartRefused(f"ANALYTICS=local needs {' and '.join(missing)}: pip install 'minimeter[local]'")
         return LocalAnalyticsSink(settings.data_dir / "analytics.duckdb")
     return BigQuerySink(
         project=settings.gcp_project,

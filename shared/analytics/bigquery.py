@@ -44,6 +44,7 @@ from shared.analytics.sql import (
     widened,
 )
 from shared.emulator import emulator_client_options
+from shared.google_credentials import credentials_or_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ class BigQuerySink:
 
     def __init__(self, *, project: str, dataset: str, endpoint: str | None = None, location: str | None = None) -> None:
         if endpoint is None:
-            self._client = bigquery.Client(project=project, location=location)
+            with credentials_or_refusal("the warehouse (BigQuery)", "BIGQUERY_EMULATOR_HOST"):
+                self._client = bigquery.Client(project=project, location=location)
         else:
             self._client = bigquery.Client(project=project, location=location, **emulator_client_options(endpoint))
         self._project = project
