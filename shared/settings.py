@@ -507,6 +507,17 @@ class Settings(BaseSettings):
         # traceback through uvicorn's factory, not with the one line naming the variable.
         return refuse_every_site(origins)
 
+    @field_validator("gemini_api_key", "temporal_api_key")
+    @classmethod
+    def _a_key_a_header_can_carry(cls, key: SecretStr | None) -> SecretStr | None:
+        # Sent in an HTTP header: a key pasted with a typographic quote started, then every Gemini extraction failed
+        # on a UnicodeEncodeError naming no variable, retried for 30 minutes (an operator's probe, 72C).
+        if key is not None and not all("!" <= char <= "~" for char in key.get_secret_value()):
+            raise ValueError(
+                "has characters an HTTP header cannot carry (a space, or a quote pasted with it?): set the key alone"
+            )
+        return key
+
     @field_validator("payload_keys")
     @classmethod
     def _key_ring_parses(cls, keys: SecretStr | None) -> SecretStr | None:

@@ -46,6 +46,19 @@ def test_a_bucket_or_dataset_name_that_is_none_is_refused_by_its_variable(settin
     assert done.stderr.strip().startswith(f"{REFUSED}{setting}: not a "), done.stderr
 
 
+@pytest.mark.parametrize("setting", ["GEMINI_API_KEY", "TEMPORAL_API_KEY"])
+@pytest.mark.parametrize("pasted", ["\u201cAIzaPASTED7c1\u201d", "AIza PASTED7c1"], ids=["quoted", "spaced"])
+def test_an_api_key_no_http_header_can_carry_is_refused_at_start(setting: str, pasted: str) -> None:
+    """A Gemini key pasted with its quotes started, then every extraction failed on a UnicodeEncodeError naming no
+    variable, retried for 30 minutes (72C). Its material is never echoed."""
+    done = run_entry_point("worker", **{setting: pasted})
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip() == f"{REFUSED}{setting}: has characters an HTTP header cannot carry (a space, or a" + (
+        " quote pasted with it?): set the key alone"
+    )
+    assert "PASTED7c1" not in done.stderr + done.stdout
+
+
 def test_a_cross_field_refusal_is_one_line_too() -> None:
     done = run_entry_point("worker", REVIEW_SLA="P30D", REVIEW_TIMEOUT="P7D")
     assert done.returncode != 0 and "Traceback" not in done.stderr
