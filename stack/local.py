@@ -29,7 +29,10 @@ from stack.services import (
     forget_embedded_postgres,
     free_port,
     held_by_others,
+    how_it_ended,
+    log_size,
     postmaster,
+    refusal_in,
     start_embedded_postgres,
     start_in_own_session,
     start_moving_if_taken,
@@ -94,11 +97,21 @@ class Child:
     name: str
     log: Path
     ended: Callable[[], str | None]
-    """None while it runs; then how it ended ("code 1")."""
+    """None while it runs; then how it ended ("code 1", "killed by SIGKILL")."""
+    log_from: int | None = None
+    """Where its own run's lines begin in ``log`` (appended to across runs): a refusal there says why it ended.
+    None for a server that logs none."""
+
+    def said(self) -> str | None:
+        """What ``make run`` says of it once it has ended: which, how, why when it said so, where its log is."""
+        if (how := self.ended()) is None:
+            return None
+        refusal = refusal_in(self.log, self.log_from) if self.log_from is not None else None
+        return f"{self.name} exited ({how}){f': {refusal}' if refusal else ''}; see {self.log}"
 
 
 def _exit_code(poll: Callable[[], int | None]) -> Callable[[], str | None]:
-    return lambda: None if (code := poll()) is None else f"code {code}"
+    return lambda: None if (code := poll()) is None else how_it_ended(code)
 
 
 def _gone(process: psutil.Process) -> Callable[[], str | None]:
@@ -130,7 +143,8 @@ class LocalStack:
         self._pgdata = options.data_dir / "postgres"
         self._postmaster: psutil.Process | None = None
         """The embedded Postgres this stack started (and so stops); None when it started none."""
-        self._logs_by_pid: dict[int, Path] = {}
+        self._logs_by_pid: dict[int, tuple[Path, int]] = {}
+        """Each worker's and API's log, and where its run's lines begin there."""
         default_grace = Settings.model_fields["worker_graceful_shutdown_seconds"].default
         self.worker_stop_timeout: float = default_grace + WORKER_STOP_MARGIN_SECONDS
         """How long ``close()`` waits for a worker after SIGTERM before killing it: past its graceful
@@ -227,6 +241,7 @@ class LocalStack:
 
     def _spawn(self, module: str, log_name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = self.logs / log_name
+        log_from = log_size(log)
         with open(log, "ab") as out:  # the child writes through its own copy: ours would leak one per restart
             proc = start_in_own_session(
                 [sys.executable, "-m", module],
@@ -234,7 +249,7 @@ class LocalStack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        self._logs_by_pid[proc.pid] = log
+        self._logs_by_pid[proc.pid] = (log, log_from)
         return proc
 
     @property
@@ -257,7 +272,12 @@ class LocalStack:
         def start() -> None:
             ensure_port_free(host, self.api_port, "the API")
             self.api = self._spawn(module, log_name, {"API_PORT": str(self.api_port)})
-            wait_for_port(host, self.api_port, timeout=timeout, process=self.api, log=log)  # close() stops it
+            try:
+                wait_for_port(host, self.api_port, timeout=timeout, process=self.api, log=log)  # close() stops it
+            except StackError:
+                if not (ended := self.all_exited()):
+                    raise
+                raise StackError("\n".join(ended)) from None  # the API, the worker too where both refused
 
         def move() -> None:
             self.api_port = free_port()
@@ -322,15 +342,18 @@ class LocalStack:
                 children.append(Child(name, emulator.log_file, _exit_code(emulator.poll)))
         apps = [("worker", proc) for proc in self.workers] + ([("API", self.api)] if self.api is not None else [])
         for name, proc in apps:
-            children.append(Child(name, self._logs_by_pid.get(proc.pid, self.logs), _exit_code(proc.poll)))
+            log, log_from = self._logs_by_pid.get(proc.pid, (self.logs, None))
+            children.append(Child(name, log, _exit_code(proc.poll), log_from))
         return children
 
     def exited(self) -> str | None:
-        """What ``make run`` says when a child has exited (which, how, where its log is); None while all run."""
-        for child in self.children():
-            if (how := child.ended()) is not None:
-                return f"{child.name} exited ({how}); see {child.log}"
-        return None
+        """What ``make run`` says when a child has exited (``Child.said``); None while all run."""
+        return next(iter(self.all_exited()), None)
+
+    def all_exited(self) -> list[str]:
+        """``Child.said`` of every child that has exited, infrastructure first: a worker and an API refusing the same
+        setting are both named."""
+        return [said for child in self.children() if (said := child.said()) is not None]
 
     def close(self) -> None:
         """Stop everything, application first (the worker gracefully), infrastructure last."""

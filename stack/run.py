@@ -32,7 +32,8 @@ def main() -> None:
         say("stopping")
     except (StackError, TimeoutError) as error:  # a port in use, a server dead or slow at birth, a child exited:
         # the message says it all, with the log to read
-        say(f"error: {error}")
+        for line in str(error).splitlines():  # each child that exited on its own line
+            say(f"error: {line}")
         failed = True
     finally:
         finish_stopping_undisturbed()

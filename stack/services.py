@@ -190,6 +190,36 @@ def log_size(log: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
+_REFUSAL = re.compile(r"(?:\w+ refused to start|refused configuration): .*")
+
+
+def refusal_in(log: Path, since: int) -> str | None:
+    """The last one-line refusal (``worker refused to start: …``, ``minimeter: refused configuration: …``) ``log``
+    holds past byte ``since``, a JSON line's message as a text line's: ``make run`` said only that a child had
+    exited, the reason in its log behind uvicorn's traceback (72C)."""
+    if not log.exists():
+        return None
+    with open(log, "rb") as text:
+        if since <= os.fstat(text.fileno()).st_size:  # else rotated since (stack.log_rotation): all of it is new
+            text.seek(since)
+        lines = text.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError, AttributeError):
+                line = str(json.loads(line).get("message", ""))
+        if found := _REFUSAL.search(line):
+            return found.group()
+    return None
+
+
+def how_it_ended(code: int) -> str:
+    """``code 1``, or ``killed by SIGKILL`` for Popen's negative code of a signal."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+    return f"code {code}"
+
+
 def log_says_port_taken(log: Path, since: int) -> bool:
     """Whether ``log`` past byte ``since`` says a bind failed on a taken port (Go's, Python's and
     uvicorn's words alike)."""
