@@ -159,7 +159,8 @@ def _demo(http: httpx.Client, settings: Settings, *, running: Callable[[], bool]
         if not running():
             raise DemoFailed(f"a child process exited while the demo job was {job['status']}")
         if time.monotonic() - started > within:
-            say(f"demo job {job['id']} still {job['status']} after {within:.0f}s: see {job['web_ui_url']}")
+            still = f"demo job {job['id']} still {job['status']} after {within:.0f}s"
+            say(f"{still}{_where_it_is(job)}: see {job['web_ui_url']}")
             return
         time.sleep(0.2)
         job = _call(http, "GET", f"/jobs/{job['id']}")
@@ -169,12 +170,23 @@ def _demo(http: httpx.Client, settings: Settings, *, running: Callable[[], bool]
     _report_dashboard(_call(http, "GET", f"/customers/{demo['customer_id']}/dashboard"))
 
 
+def _where_it_is(job: dict[str, Any]) -> str:
+    """The step a job is at, and its last attempt's error: a demo job retrying a step (a Gemini key Google refuses)
+    said only that it was still RUNNING, where ``GET /jobs/{id}`` had why (72C)."""
+    step = job.get("current_step")
+    if not step:
+        return ""
+    tries = [s for s in job.get("steps") or [] if s.get("name") == step]
+    error = tries[-1].get("attempt_error") if tries else None
+    return f", at {step}" + (f" (its last attempt: {error})" if error else "")
+
+
 def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
     result = job.get("result") or {}
     say(f"demo job id:      {job['id']}")
     say(f"final status:     {job['status']} ({took:.1f}s)")
     say(f"amount due:       {result.get('total_amount')} {result.get('currency') or ''} (the extracted total)")
-    say(f"raw bill in GCS:  {(result.get('artifact') or {}).get('uri')}")
+    say(f"raw bill stored:  {(result.get('artifact') or {}).get('uri')}")  # in GCS, or on disk (ARTIFACT_STORE)
     say(f"Temporal Web UI:  {job['web_ui_url']}")
     if settings.analytics is AnalyticsKind.BIGQUERY and job["status"] == "SUCCEEDED":
         say("BigQuery> SELECT … FROM normalized_bills_latest WHERE job_id = '" + job["id"] + "'")
@@ -182,14 +194,20 @@ def _report(job: dict[str, Any], settings: Settings, *, took: float) -> None:
             say("  " + line)
 
 
+SHOWN_MONTHS = 3
+"""The dashboard's monthly rows the demo prints (the latest first): a stack run for months would print a page."""
+
+
 def _report_dashboard(dashboard: dict[str, Any]) -> None:
     """The dashboard counts a bill's current charges, not its amount due (which carries the last bill's unpaid
     balance): the line says so, or a bill's two figures in the demo look like a mistake."""
     billed = " + ".join(f"{total} {currency}" for currency, total in dashboard["total_billed_by_currency"].items())
-    monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in dashboard["monthly"][:3]]
+    every = dashboard["monthly"]
+    monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in every[:SHOWN_MONTHS]]
+    cut = f", the latest {len(monthly)} of {len(every)}" if len(every) > len(monthly) else ""
     bills = dashboard["bills_count"]
     say(
         f"dashboard: {bills} bill{'' if bills == 1 else 's'}, {billed or 'nothing'} charged (each bill's current "
-        f"charges, or its amount due where it states none); monthly ({dashboard['monthly_source']}): "
+        f"charges, or its amount due where it states none); monthly ({dashboard['monthly_source']}{cut}): "
         + json.dumps(monthly)
     )

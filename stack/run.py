@@ -47,7 +47,7 @@ def _run(stack: LocalStack, settings: Settings) -> None:
     """Start everything, run the demo, then wait until a child exits (or Ctrl-C)."""
     t0 = time.monotonic()
     stack.start_services()
-    say(f"Temporal {stack.env['TEMPORAL_ADDRESS']}, Web UI {settings.temporal_ui_url}")
+    say(f"Temporal {stack.env['TEMPORAL_ADDRESS']}, Web UI {_web_ui(stack, settings)}")
     say("Postgres: " + ("DATABASE_URL" if settings.database_url else f"embedded, data in {settings.data_dir}"))
     if stack.gcs and stack.bigquery:
         say(f"GCS emulator {stack.gcs.url}, BigQuery emulator {stack.bigquery.url}")
@@ -63,6 +63,14 @@ def _run(stack: LocalStack, settings: Settings) -> None:
     while (exited := stack.exited()) is None:
         time.sleep(0.5)
     raise StackError(exited)  # nothing stopped it on purpose: exit non-zero, so a supervisor or CI sees it
+
+
+def _web_ui(stack: LocalStack, settings: Settings) -> str:
+    """The dev server's Web UI, or, for a server of ``TEMPORAL_ADDRESS``, the one ``TEMPORAL_UI_URL`` names: the
+    default named a UI nothing here had started (72C)."""
+    if stack.temporal is not None or "temporal_ui_url" in settings.model_fields_set:
+        return settings.temporal_ui_url
+    return "not started here: set TEMPORAL_UI_URL to your server's, for the jobs' links"
 
 
 if __name__ == "__main__":

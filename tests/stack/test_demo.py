@@ -125,6 +125,63 @@ async def test_the_demo_says_which_of_a_bills_two_amounts_each_figure_is(
     assert lines[-1].startswith("minimeter | dashboard: 1 bill, 607.36 USD charged (each bill's current charges")
 
 
+def stuck_job_api(error: str) -> FastAPI:
+    """An API whose job stays at ``extract_bill``, its attempts failing with ``error``."""
+    app = FastAPI()
+    job = {
+        "id": "job-2",
+        "status": "RUNNING",
+        "web_ui_url": "http://ui/job-2",
+        "current_step": "extract_bill",
+        "steps": [
+            {"name": "fetch_bill", "attempt_error": None},
+            {"name": "extract_bill", "attempt_error": error},
+        ],
+    }
+
+    @app.get("/utility-accounts/{account_id}")
+    async def read_account(account_id: int) -> dict[str, Any]:
+        return {"id": account_id, "customer_id": 1, "provider": "pge", "account_number": "****1234"}
+
+    @app.post("/jobs")
+    async def create_job() -> dict[str, Any]:
+        return job
+
+    @app.get("/jobs/{job_id}")
+    async def read_job(job_id: str) -> dict[str, Any]:
+        return job
+
+    return app
+
+
+async def test_a_demo_job_that_does_not_settle_is_named_with_its_step_and_why(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said only "still RUNNING after 180s": a Gemini key pasted with its quotes retried extraction for 30
+    minutes, the reason in ``GET /jobs/{id}`` and not in the demo's line (72C)."""
+    error = "UnicodeEncodeError: 'ascii' codec can't encode character"
+    async with serve(stuck_job_api(error)) as url:
+        await asyncio.to_thread(run_demo, url, "mm_key", settings, within=0.5)
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert said == (
+        "minimeter | demo job job-2 still RUNNING after 0s, at extract_bill (its last attempt: "
+        f"{error}): see http://ui/job-2"
+    )
+
+
+def test_a_dashboard_of_many_months_says_the_demo_shows_the_latest_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed three months beside "11 bills": figures that did not add up, with nothing to say why (72C)."""
+    months = [
+        {"month": f"2025-{m:02d}-01", "currency": "USD", "total_cost": "10.00", "kwh": "1", "bills": 1}
+        for m in (5, 4, 3, 2, 1)
+    ]
+    dashboard = {"bills_count": 5, "total_billed_by_currency": {"USD": "50.00"}, "monthly_source": "postgres"}
+    stack.demo._report_dashboard(dashboard | {"monthly": months})
+    said = capsys.readouterr().out
+    assert "monthly (postgres, the latest 3 of 5): " in said
+    assert json.loads(said.split("of 5): ")[1]) == months[:3]
+
+
 async def test_a_failed_rollup_stops_the_demo_not_the_stack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,7 +15,7 @@ EXIT = "worker exited (code 1); see .data/logs/worker-0.log"
 class _StackWhoseWorkerDies:
     """Starts nothing; its worker has exited by the time the demo is done."""
 
-    gcs = bigquery = None
+    gcs = bigquery = temporal = None
     new_admin_key = False
     api_url = "http://127.0.0.1:8000"
     logs = Path(".data/logs")
@@ -56,4 +56,8 @@ def test_a_child_that_exits_makes_make_run_fail(
         stack.run.main()
     assert ended.value.code == 1
     assert _StackWhoseWorkerDies.closed
-    assert f"minimeter | error: {EXIT}" in capsys.readouterr().out.splitlines()
+    said = capsys.readouterr().out.splitlines()
+    assert f"minimeter | error: {EXIT}" in said
+    # Its Temporal is another's (TEMPORAL_ADDRESS; no dev server started): no link to a UI nothing here started.
+    web_ui = "Web UI not started here: set TEMPORAL_UI_URL to your server's, for the jobs' links"
+    assert f"minimeter | Temporal 127.0.0.1:7233, {web_ui}" in said
