@@ -22,8 +22,8 @@ class NameRepeated(ValueError):
 
     def error(self) -> dict[str, Any]:
         """The entry of the 422's ``errors`` saying so."""
-        return {
-            "loc": ["body", self.name],
+        return {  # the body alone: the name may be an inner object's, no field of the request's
+            "loc": ["body"],
             "msg": f"the JSON body names {self.name!r} twice in one object: send each field once",
             "type": "json_invalid",
         }

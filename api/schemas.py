@@ -55,7 +55,7 @@ def _held_by_postgres(moment: datetime) -> datetime:
     return moment
 
 
-_OFFSET_READ_AS_SPACE = re.compile(r"\S \d{2}(:?\d{2})?$")
+_OFFSET_READ_AS_SPACE = re.compile(r":\d{2}(?:\.\d+)? \d{2}(?::?\d{2})?$")
 """A time whose ``+00:00`` came through a URL's query unencoded: a ``+`` there is read as a space."""
 
 

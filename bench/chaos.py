@@ -47,9 +47,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -224,7 +225,20 @@ class Supervisor:
             api = self.stack.api
             if api is not None and api.poll() is not None:
                 self.unplanned.append(f"t={elapsed:.0f}s API exited by itself (code {api.returncode})")
-                await asyncio.to_thread(self.stack.start_api)
+                await on_stack_thread(self.stack.start_api)
+
+
+T = TypeVar("T")
+
+STACK_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chaos-stack")
+"""The thread starting and stopping the stack's processes: the kernel stops each when the thread that started it
+ends (``stack.services.start_in_own_session``), and this one lives as long as the process, where a loop's default
+executor's threads end with the loop (and could end sooner, were it another kind of executor)."""
+
+
+async def on_stack_thread(call: Callable[[], T]) -> T:
+    """``call()`` on ``STACK_THREAD``, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(STACK_THREAD, call)
 
 
 # --- load ------------------------------------------------------------------------------
@@ -451,9 +465,9 @@ async def _kill_worker(supervisor: Supervisor, rng: random.Random) -> str:
 async def _outage(stop: Callable[[], None], start: Callable[[], object], seconds: float) -> str:
     """Stop a service, keep it down ``seconds``, start it again; the note is the whole downtime."""
     began = time.monotonic()
-    await asyncio.to_thread(stop)
+    await on_stack_thread(stop)
     await asyncio.sleep(seconds)
-    await asyncio.to_thread(start)
+    await on_stack_thread(start)
     return f"down {time.monotonic() - began:.1f}s"
 
 
@@ -670,10 +684,10 @@ async def run_chaos(plan: ChaosPlan, data_dir: Path) -> ChaosReport:
     stack = build_stack(data_dir, run_id)
     faults = plan_faults(plan, rng)
     try:
-        await asyncio.to_thread(stack.start_services)
-        key = await asyncio.to_thread(stack.admin_key)
+        await on_stack_thread(stack.start_services)
+        key = await on_stack_thread(stack.admin_key)
         stack.start_worker()
-        await asyncio.to_thread(stack.start_api)
+        await on_stack_thread(stack.start_api)
         settings = stack.settings()
         say(f"stack up in {time.monotonic() - t0:.1f}s (data in {data_dir}); faults planned: {len(faults)}")
         deadline.advanced()  # no job could advance while the stack started: a slow start is no stall
@@ -706,7 +720,7 @@ async def run_chaos(plan: ChaosPlan, data_dir: Path) -> ChaosReport:
             report.problems.append(f"only {len(injected)} of {len(faults)} faults were injected before the deadline")
         return report
     finally:
-        await asyncio.to_thread(_close, stack)
+        await on_stack_thread(lambda: _close(stack))
 
 
 async def _supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -536,23 +535,24 @@ def decision_update_id(decision: ReviewDecision) -> str:
 
     Temporal answers a repeated update id with the first one's outcome, so the repeat learns that its
     decision stands instead of being refused as "not awaiting review" by the validator. The reviewer
-    is part of the decision: a colleague's identical decision is another update, and is refused. Amounts
-    are compared by value: a repeat that writes 60.00 as 60 (a client that parsed the body and wrote it
-    again) is the same decision, not one "taken first" by its own reviewer."""
-    canonical = json.dumps(_amounts_by_value(decision.model_dump(mode="python")), sort_keys=True, default=str)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    is part of the decision: a colleague's identical decision is another update, and is refused. Readings
+    are compared by value: a repeat that writes 1142 as 1142.0 (a client that parsed the body and wrote it
+    again) is the same decision, not one "taken first" by its own reviewer. Amounts need nothing: ``Money``
+    holds each to cents. A decision with no such reading hashes as before, so a repeat sent across a rolling
+    deploy keeps its id."""
+    digest = hashlib.sha256(_readings_by_value(decision).model_dump_json().encode()).hexdigest()[:32]
     return f"review-{decision.revision}-{digest}"
 
 
-def _amounts_by_value(value: object) -> object:
-    """``value`` with each Decimal written one way for its value (60.00, 60.0 and 60 alike)."""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    if isinstance(value, dict):
-        return {key: _amounts_by_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_amounts_by_value(item) for item in value]
-    return value
+def _readings_by_value(decision: ReviewDecision) -> ReviewDecision:
+    """``decision`` with each usage reading written one way for its value (1142.0 and 1142 alike)."""
+    if decision.bill is None or not decision.bill.usage:
+        return decision
+    usage = [
+        reading.model_copy(update={"quantity": Decimal(format(reading.quantity.normalize(), "f"))})
+        for reading in decision.bill.usage
+    ]
+    return decision.model_copy(update={"bill": decision.bill.model_copy(update={"usage": usage})})
 
 
 async def _refusal(

@@ -291,7 +291,7 @@ VIEW_DESCRIPTIONS = {
 
 # BigQuery SQL; {name} is replaced by each backend's reference to that table or view. A bill's rows are all of one
 # account, so ranking them within customer and account too ranks them alike, and lets BigQuery apply an analyst's
-# ``WHERE customer_id = ...`` before the ranking, pruning by the tables' clustering, where it read every row (72B).
+# ``WHERE customer_id = ...`` before the ranking, pruning by each table's clustering, where it read every row (72B).
 VIEWS = {
     "normalized_bills_latest": """
         SELECT * FROM {normalized_bills} WHERE TRUE
@@ -300,11 +300,15 @@ VIEWS = {
     "bill_line_items_latest": """
         SELECT li.* FROM {bill_line_items} AS li
         JOIN {normalized_bills_latest} AS b ON li.bill_id = b.bill_id AND li.revision = b.revision
-        WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY li.bill_id, li.line_no ORDER BY li.published_at DESC) = 1""",
+        WHERE TRUE QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY li.customer_id, li.utility_account_id, li.bill_id, li.line_no ORDER BY li.published_at DESC
+        ) = 1""",
     "interval_usage_latest": """
         SELECT iu.* FROM {interval_usage_v2} AS iu
         JOIN {normalized_bills_latest} AS b ON iu.bill_id = b.bill_id AND iu.revision = b.revision
-        WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY iu.bill_id, iu.ts ORDER BY iu.published_at DESC) = 1""",
+        WHERE TRUE QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY iu.customer_id, iu.utility_account_id, iu.bill_id, iu.ts ORDER BY iu.published_at DESC
+        ) = 1""",
 }
 
 

@@ -233,6 +233,8 @@ async def test_jobs_are_listed_by_when_they_were_created(
     # Pasted into the URL unencoded, the offset's '+' arrives as a space: the 422 says so (72A).
     pasted = await http.get(f"/jobs?customer_id={account['customer_id']}&created_after=2026-12-06T10:00:00+00:00")
     assert pasted.status_code == 422 and "%2B" in pasted.json()["errors"][0]["msg"], pasted.text
+    spaced = await http.get("/jobs", params={**query, "created_before": "2026-12-06 10:00"})  # no zone, no '+'
+    assert spaced.status_code == 422 and "%2B" not in spaced.json()["errors"][0]["msg"], spaced.text
     # Times with a zone that fall outside year 1 to 9999 in UTC: asyncpg could not send them, a 500.
     for name, moment in (
         ("created_after", "0001-01-01T00:00:00+14:00"),

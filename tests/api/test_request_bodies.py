@@ -175,7 +175,7 @@ async def test_a_json_body_naming_a_field_twice_is_a_422_and_starts_nothing(
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"] == [
         {
-            "loc": ["body", "utility_account_id"],
+            "loc": ["body"],
             "msg": "the JSON body names 'utility_account_id' twice in one object: send each field once",
             "type": "json_invalid",
         }
@@ -186,7 +186,8 @@ async def test_a_json_body_naming_a_field_twice_is_a_422_and_starts_nothing(
     nested = '{"name": "Twice", "contact": {"email": "a@example.com", "email": "b@example.com"}}'
     refused = await http.post("/customers", content=nested, headers=json_type)
     assert refused.status_code == 422, refused.text
-    assert refused.json()["errors"][0]["loc"] == ["body", "email"], "read before the model's own checks"
+    (error,) = refused.json()["errors"]
+    assert error["type"] == "json_invalid" and "'email' twice" in error["msg"], "read before the model's own checks"
     # One name in two objects is no repeat: the model's own check answers (a field it does not take).
     apart = '{"name": "Apart", "contact": {"name": "Apart"}}'
     refused = await http.post("/customers", content=apart, headers=json_type)

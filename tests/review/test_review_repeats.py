@@ -8,12 +8,18 @@ refused; a colleague's decision sent meanwhile is still refused. Each test holds
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from api.auth import Role, create_key
+from api.routes.reviews import decision_update_id
+from shared.bill import Commodity, NormalizedBill, UsageReading, UsageUnit
+from shared.review import ReviewAction, ReviewDecision
 from tests.review.support import (
     CORRECT_TOTAL,
     OwnQueue,
@@ -61,11 +67,11 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
                 refused = await other.post(f"/reviews/{job_id}", json=body)
             assert refused.status_code == 409, "another reviewer's decision is still refused"
 
-            # The double click, from a client that wrote the figures again by value (1142 as 1142.0, 60.00 as 60):
-            # the same decision.
+            # The double click, from a client that wrote the readings again by value (1142 as 1142.0): the same
+            # decision.
             usage = [{**reading, "quantity": _one_more_place(reading["quantity"])} for reading in body["bill"]["usage"]]
             assert usage, "the bill's usage is written again"
-            written_again = {**body, "bill": {**body["bill"], "usage": usage, "total_amount": "60"}}
+            written_again = {**body, "bill": {**body["bill"], "usage": usage}}
             again = asyncio.create_task(reviewer_http.post(f"/reviews/{job_id}", json=written_again))
         finally:
             recording.release.set()
@@ -88,3 +94,28 @@ async def test_the_same_decision_sent_twice_is_answered_as_taken_and_applied_onc
 def _one_more_place(quantity: str) -> str:
     """``quantity`` written with one more zero place: the same value."""
     return f"{quantity}0" if "." in quantity else f"{quantity}.0"
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        ReviewDecision(action=ReviewAction.APPROVE, revision="r1", reviewer="alice"),
+        ReviewDecision(action=ReviewAction.REJECT, revision="r1", reviewer="alice", note="not this account's"),
+        ReviewDecision(
+            action=ReviewAction.CORRECT,
+            revision="r2",
+            reviewer="alice",
+            bill=NormalizedBill(
+                total_amount=Decimal("60.00"),
+                usage=[UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal("1142"), unit=UsageUnit.KWH)],
+            ),
+        ),
+    ],
+    ids=["approve", "reject", "correct"],
+)
+def test_a_decision_keeps_the_update_id_the_release_before_gave_it(decision: ReviewDecision) -> None:
+    """A repeat sent across a rolling deploy may reach a process of the other release: comparing readings by value
+    changed the id of every decision at first (a review of the change, 72D), and such a repeat was refused as taken
+    first by its own reviewer. Only a reading written with trailing zeros hashes otherwise now."""
+    before = hashlib.sha256(decision.model_dump_json().encode()).hexdigest()[:32]
+    assert decision_update_id(decision) == f"review-{decision.revision}-{before}"
