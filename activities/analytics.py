@@ -50,6 +50,8 @@ class AnalyticsActivities:
             customer_id=request.customer_id,
             utility_account_id=request.utility_account_id,
             bill=request.bill,
+            # None only in runs from before persist returned it: each attempt then dates its rows, and names its
+            # insertIds, anew (the views still keep one row a bill; BigQuery's best-effort dedupe alone is lost).
             created_at=request.stored_at or activity.info().started_time,
             account_number=request.account_number,
         )
