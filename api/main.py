@@ -27,7 +27,7 @@ from api.uploads import BodySizeLimit
 from api.warm_pool import warm_connections
 from shared.artifacts import ArtifactStore, build_artifact_store
 from shared.codec import EncryptionCodec
-from shared.db import create_pool, migrate
+from shared.db import create_pool, migrate, refuse_an_unusable_database_url
 from shared.ensured import ensure_or_continue
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assert starting is not None
         # Told to stop while waiting (for Temporal, Postgres, another process's migration, GCS): stop now.
         with stop_signals_cancel(starting), refusal_logged():
+            refuse_an_unusable_database_url(settings)
             client = await when_reachable(
                 "Temporal", lambda: connect_client(settings), within=settings.startup_wait_seconds
             )

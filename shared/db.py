@@ -260,6 +260,17 @@ def _url_advice(dsn: str, error: Exception) -> str:
     return _password_advice(error)
 
 
+def refuse_an_unusable_database_url(settings: Settings) -> None:
+    """``DATABASE_URL``'s port (or ``PGPORT``) and the TLS files it names, checked before anything waits: checked
+    only as the pool opened, after Temporal answered, a mistyped one was refused a minute into a start whose
+    Temporal was down (``STARTUP_WAIT_SECONDS``; an operator's probe, 72C). The embedded server's URL is ours."""
+    if settings.database_url is None:
+        return
+    dsn = settings.database_url.get_secret_value()
+    if (unusable := _bad_port(dsn) or _unreadable_tls_file(dsn)) is not None:
+        raise DatabaseUrlUnusable(unusable)
+
+
 def _bad_port(dsn: str) -> str | None:
     """Where a port that is no TCP port (1 to 65535) is written for ``dsn``, said without quoting the URL; None if none.
 

@@ -30,6 +30,7 @@ from activities.jobs import JobActivities
 from activities.review import ReviewActivities
 from activities.rollup import RollupActivities
 from activities.storage import StorageActivities
+from shared.db import refuse_an_unusable_database_url
 from shared.lean import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.priority import lower_priority
@@ -134,6 +135,7 @@ async def start_worker(
     settings: Settings, *, on_fatal_error: Callable[[BaseException], Awaitable[None]] | None = None
 ) -> tuple[Worker, Resources]:
     """Connect, open the shared clients (migrating the schema) and build the worker: each step may wait."""
+    refuse_an_unusable_database_url(settings)
     client = await when_reachable(
         "Temporal", lambda: connect_client(settings, metrics=True), within=settings.startup_wait_seconds
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import pytest
 
 from shared.settings import Settings
+from stack.services import free_port
 from tests.helpers import run_entry_point
 
 REFUSED = "minimeter: refused configuration: "
@@ -57,6 +59,24 @@ def test_an_api_key_no_http_header_can_carry_is_refused_at_start(setting: str, p
         " quote pasted with it?): set the key alone"
     )
     assert "PASTED7c1" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("module", ["worker", "api"])
+def test_a_database_url_mistake_is_refused_before_waiting_for_temporal(module: str) -> None:
+    """A port that is no port was refused only as the pool opened, once Temporal had answered: with Temporal down, a
+    minute of "not reachable yet" came first (72C). Temporal here never answers, and the start may wait ten minutes:
+    were the check still after that wait, ``run_entry_point``'s two minutes would run out."""
+    done = run_entry_point(
+        module,
+        TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        STARTUP_WAIT_SECONDS="600",
+        DATABASE_URL="postgresql://app@127.0.0.1:54x/minimeter",
+        LOG_FORMAT="json",
+    )
+    assert done.returncode != 0
+    refusals = [json.loads(line)["message"] for line in done.stdout.splitlines() if "refused to start" in line]
+    assert refusals == [f"{module} refused to start: DATABASE_URL's port must be a number from 1 to 65535"], done.stdout
+    assert "not reachable yet" not in done.stdout
 
 
 def test_a_cross_field_refusal_is_one_line_too() -> None:
