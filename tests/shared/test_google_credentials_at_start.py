@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,11 @@ MISSING_KEY_FILE = "/nonexistent/minimeter-sa-key.json"
     ids=["gcs", "bigquery"],
 )
 def test_a_client_without_credentials_is_a_refusal_naming_the_remedy(
-    monkeypatch: pytest.MonkeyPatch, build: object, said: str
+    monkeypatch: pytest.MonkeyPatch, build: Callable[[], object], said: str
 ) -> None:
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", MISSING_KEY_FILE)
     with pytest.raises(GoogleCredentialsMissing) as refused:
-        build()  # type: ignore[operator]
+        build()
     message = str(refused.value)
     assert said in message and f"{MISSING_KEY_FILE} was not found" in message, message
     assert "GOOGLE_APPLICATION_CREDENTIALS" in message and "\n" not in message

@@ -52,9 +52,12 @@ def test_a_server_of_make_run_is_stopped_gracefully_when_make_run_is_killed(tmp_
     SIGTERM by the kernel instead, which a worker ends gracefully on."""
     ended = tmp_path / "ended"
     port = free_port()
+    written = tmp_path / "ended.partial"  # renamed once whole: the test never reads a file half written
     server = (
-        "import pathlib, signal, socket, sys, time\n"
-        f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(ended)!r}).write_text('SIGTERM'), sys.exit(0)))\n"
+        "import os, pathlib, signal, socket, sys, time\n"
+        f"def ended(*_):\n    pathlib.Path({str(written)!r}).write_text('SIGTERM')\n"
+        f"    os.replace({str(written)!r}, {str(ended)!r})\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, ended)\n"
         f"listening = socket.create_server(('127.0.0.1', {port}))\n"
         "time.sleep(60)\n"
     )
