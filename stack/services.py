@@ -197,13 +197,7 @@ def refusal_in(log: Path, since: int) -> str | None:
     """The last one-line refusal (``worker refused to start: …``, ``minimeter: refused configuration: …``) ``log``
     holds past byte ``since``, a JSON line's message as a text line's: ``make run`` said only that a child had
     exited, the reason in its log behind uvicorn's traceback (72C)."""
-    if not log.exists():
-        return None
-    with open(log, "rb") as text:
-        if since <= os.fstat(text.fileno()).st_size:  # else rotated since (stack.log_rotation): all of it is new
-            text.seek(since)
-        lines = text.read().decode(errors="replace").splitlines()
-    for line in reversed(lines):
+    for line in reversed(written_since(log, since).decode(errors="replace").splitlines()):
         if line.startswith("{"):
             with contextlib.suppress(ValueError, AttributeError):
                 line = str(json.loads(line).get("message", ""))
@@ -223,12 +217,18 @@ def how_it_ended(code: int) -> str:
 def log_says_port_taken(log: Path, since: int) -> bool:
     """Whether ``log`` past byte ``since`` says a bind failed on a taken port (Go's, Python's and
     uvicorn's words alike)."""
+    return b"address already in use" in written_since(log, since).lower()  # "Address already in use" (strerror) too
+
+
+def written_since(log: Path, since: int) -> bytes:
+    """What ``log`` holds past byte ``since`` (all of it when rotated since, ``stack.log_rotation``; none when
+    missing)."""
     if not log.exists():
-        return False
+        return b""
     with open(log, "rb") as text:
-        if since <= os.fstat(text.fileno()).st_size:  # else rotated since (stack.log_rotation): all of it is new
+        if since <= os.fstat(text.fileno()).st_size:  # else rotated since: all of it is new
             text.seek(since)
-        return b"address already in use" in text.read().lower()  # "Address already in use" (strerror) too
+        return text.read()
 
 
 def start_moving_if_taken(start: Callable[[], None], *, move: Callable[[], None] | None, log: Path, what: str) -> None:
