@@ -17,7 +17,9 @@ Rules:
 - usage: one entry per commodity with the billed quantity and its unit (kWh, therm, CCF, gal, m3
   or GJ; a kilolitre is 1 m3); commodity is electricity, gas or water. Net-metered usage may be
   negative: keep its minus sign.
-  Usage printed in multiples of a unit ("Usage (1,000 gal): 8") is multiplied out: 8000 gal.
+  Usage printed in multiples of a unit ("Usage (1,000 gal): 8") is multiplied out: 8000 gal;
+  MWh as kWh (12.4 MWh: 12400 kWh), Mcf as CCF (5.2 Mcf: 52 CCF), cubic feet as CCF (1200 cubic
+  feet: 12 CCF).
 - line_items: each charge row of the current charges; category is one of supply, delivery,
   tax, fee, other; commodity is electricity, gas, water (sewer counts as water) or null.
 - is_utility_bill is false for anything that is not a utility bill (receipts, letters, ads).

@@ -99,11 +99,16 @@ METRIC_UNIT = r"m\u00b3|(?<![^\s/(])(?:m3|kl|gj|cubic\s+met(?:re|er)s?|kilolit(?
 each unit pattern below and in the rules reader, beside the US units. Their letters only apart from a figure
 ("29 m3", "$2.19/m3", "Usage (m3)"): glued to one they end an identifier ("Meter 0045123M3", "20260914KL")."""
 
+SCALED_UNIT = r"mwh|mcf|cu\.?[ \t]?ft|cubic\s+f(?:ee|oo)t"
+"""Units a bill may count in that a reading is stored in another of: megawatt-hours as kWh, thousands of cubic
+feet (gas) and cubic feet (water) as CCF (``scaled_quantity``). An industrial bill's "12.4 MWh" and a gas bill's
+"5.2 Mcf" went to review for a missing usage."""
+
 UNIT_RE = re.compile(
     rf"(?:(?<![\w.{re.escape(NOT_BEFORE_A_SIGN)}])(?P<sign>[{MINUS_SIGNS}]))?"
     r"(?<![\w.])(?<!\d,)(?!0{2,}(?![\d]|[.,]\d))"
     r"(?P<q>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?!\d)|\d+(?:\.\d+)?)[ \u00a0\u2009\u202f]?"
-    rf"(?P<u>kwh|therms?|ccf|hcf|gallons|gal|{METRIC_UNIT})\b",
+    rf"(?P<u>kwh|therms?|ccf|hcf|gallons|gal|{METRIC_UNIT}|{SCALED_UNIT})\b",
     re.IGNORECASE,
 )
 """A quantity and its unit, apart by a space or none; a typeset PDF's no-break or thin space too ("512\\u00a0kWh").
@@ -128,7 +133,9 @@ rules reader and the evidence check share it: each had its own, and one multipli
 confirm."""
 
 
-CONVERSION_BEFORE = re.compile(rf"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT})\s*=\s*", re.IGNORECASE)
+CONVERSION_BEFORE = re.compile(
+    rf"\b(?:units?|kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT}|{SCALED_UNIT})\s*=\s*", re.IGNORECASE
+)
 """What stands before a conversion's result ("1 CCF = 748 gallons", "1 kgal = 1,000 gallons"): the size
 of a unit, never a reading. A match ends where the result starts: found once a line, not looked for in
 all of the line before each figure."""
@@ -816,16 +823,41 @@ def take_account_number(text: str) -> Found[str] | None:
 
 
 def normalize_unit(raw: str) -> str:
-    """Bill spellings of a unit mapped to ``shared.bill.UsageUnit`` values."""
+    """Bill spellings of a unit mapped to ``shared.bill.UsageUnit`` values; a ``SCALED_UNIT`` to the one its
+    figure is stored in (``scaled_quantity`` converts the figure)."""
     lowered = raw.lower()
-    if lowered == "kwh":
+    if lowered in {"kwh", "mwh"}:
         return "kWh"
+    if lowered == "mcf" or _in_cubic_feet(lowered):
+        return "CCF"
     if lowered.startswith("therm"):
         return "therm"
     if lowered in {"ccf", "hcf"}:
         return "CCF"
     if lowered == "gj" or lowered.startswith("gigajoule"):
         return "GJ"
-    if lowered in {"m3", "m\u00b3", "kl"} or lowered.startswith(("cubic", "kilolit")):
+    if lowered in {"m3", "m\u00b3", "kl"} or lowered.startswith(("cubic m", "kilolit")):
         return "m3"
     return "gal"
+
+
+def scaled_quantity(quantity: Decimal, raw_unit: str) -> Decimal:
+    """``quantity`` in the unit ``normalize_unit`` stores ``raw_unit`` as: 12.4 MWh is 12,400 kWh, 5.2 Mcf is 52 CCF
+    and 1,200 cubic feet 12 CCF; any other unit's as printed."""
+    lowered = raw_unit.lower()
+    if lowered == "mwh":
+        return _without_trailing_zeros(quantity * 1000)
+    if lowered == "mcf":
+        return _without_trailing_zeros(quantity * 10)
+    if _in_cubic_feet(lowered):
+        return _without_trailing_zeros(quantity / 100)
+    return quantity
+
+
+def _without_trailing_zeros(quantity: Decimal) -> Decimal:
+    """12400 for the product's 12400.0: a reviewer reads the figure as printed, not the multiplication's places."""
+    return quantity.quantize(Decimal(1)) if quantity == quantity.to_integral_value() else quantity.normalize()
+
+
+def _in_cubic_feet(lowered: str) -> bool:
+    return lowered.startswith(("cubic f", "cu.", "cu ", "cuft"))

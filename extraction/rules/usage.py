@@ -25,12 +25,14 @@ from extraction.values import (
     METRIC_UNIT,
     MONTH_NAME,
     MONTHS,
+    SCALED_UNIT,
     UNIT_RE,
     allowance_at,
     iter_money,
     normalize_unit,
     only_currency_marks,
     scaled_figure,
+    scaled_quantity,
     signed_quantity,
     take_account_number,
     within,
@@ -101,7 +103,7 @@ _METER_READ = re.compile(
 )
 """A meter's register ("Current read 23,239 kWh"): where the meter stands, not what was used."""
 _SEPARATORS = r"[\s:,.()#/'\u2019\u2013\u2014-]|\bs\b"
-_UNITS = rf"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT})\b"
+_UNITS = rf"\b(?:kwh|therms?|ccf|hcf|k?gal(?:lons?)?|{METRIC_UNIT}|{SCALED_UNIT})\b"
 _CELL_GAP = re.compile(r"[ \t]{2,}|\t")
 _READ_TYPE = r"\b(?:actual|act|estimated|est|customer|e|a)\b"
 """A register's read-type note: "Current read (actual) 23,729", "Present Reading (Est.) 23,729", "reading E 23,729"."""
@@ -695,7 +697,7 @@ def _note_figure(text: str, note: re.Match[str], cell: Cell, minimum: int | None
 
 
 def _unit_figure(text: str, match: re.Match[str], cell: Cell, minimum: int | None) -> _Figure:
-    quantity = signed_quantity(match.group("sign"), match.group("q"))
+    quantity = scaled_quantity(signed_quantity(match.group("sign"), match.group("q")), match.group("u"))
     unit = UsageUnit(normalize_unit(match.group("u")))
     start, after = _wording(text, match, cell)
     before = text[start : match.start()]

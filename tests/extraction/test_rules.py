@@ -798,6 +798,44 @@ def test_a_figure_with_its_own_thousand_gallon_note_is_multiplied_out(reading: s
 
 
 @pytest.mark.parametrize(
+    ("service", "printed", "quantity", "unit"),
+    [
+        ("Water", "1,234 cubic feet", "12.34", UsageUnit.CCF),
+        ("Water", "1,200 cu ft", "12", UsageUnit.CCF),
+        ("Water", "1,200 CU. FT.", "12", UsageUnit.CCF),
+        ("Gas", "5.2 Mcf", "52", UsageUnit.CCF),
+        ("Electric", "12.4 MWh", "12400", UsageUnit.KWH),
+        ("Electric", "12.4 MWh\n(1 MWh = 1,000 kWh)", "12400", UsageUnit.KWH),
+    ],
+)
+def test_a_reading_in_a_unit_stored_as_another_is_converted(
+    service: str, printed: str, quantity: str, unit: UsageUnit
+) -> None:
+    """An industrial bill's "12.4 MWh", a gas bill's "5.2 Mcf" and a water bill's "1,200 cubic feet" went to review
+    for a missing usage (the eval set's found_mwh, found_gas_mcf, found_water_cuft): each is stored in the unit the
+    warehouse counts in, the printed figure multiplied out, and the evidence check reads the figure alike (the
+    figure as printed, unconverted, is no evidence). A conversion's note is not a second reading."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"Water used this period: {printed}")
+    text = text.replace("Water", service)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    [reading] = result.bill.usage
+    assert (reading.quantity, reading.unit) == (Decimal(quantity), unit)
+    assert str(reading.quantity) == quantity  # 12400, not the product's 12400.0
+    assert check_bill(result.bill, text=text) == []
+    as_printed = reading.model_copy(update={"quantity": Decimal(printed.split()[0].replace(",", ""))})
+    assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
+
+
+def test_cubic_metres_are_not_read_as_cubic_feet() -> None:
+    """Both start "cubic": the metric unit stays cubic metres, as printed."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", "Water used this period: 12 cubic metres")
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("12"), UsageUnit.M3)]
+
+
+@pytest.mark.parametrize(
     ("line", "gallons"),
     [
         ("Rate: first 3,000 gallons at $2.00 per 1,000 gallons", "3000"),
