@@ -13,7 +13,14 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ValidationError
 
-from extraction.values import decimal_commas_as_points, number_format, parse_date, parse_money, parse_quantity
+from extraction.values import (
+    decimal_commas_as_points,
+    number_format,
+    parse_date,
+    parse_money,
+    parse_quantity,
+    scaled_quantity,
+)
 from shared.bill import (
     Commodity,
     LineItem,
@@ -80,6 +87,11 @@ _UNITS = {
     **dict.fromkeys(("m3", "m\u00b3", "m^3", "cubic meters", "cubic metres"), UsageUnit.M3),
     **dict.fromkeys(("kl", "kilolitres", "kiloliters"), UsageUnit.M3),  # a kilolitre is a cubic metre
     **dict.fromkeys(("gj", "gigajoules"), UsageUnit.GJ),
+    # Stored multiplied out (``scaled_quantity``), as the prompt asks and the rules reader does: a model that
+    # copied "12.4 MWh" as printed sent its bill to review for usage in unknown terms.
+    "mwh": UsageUnit.KWH,
+    "mcf": UsageUnit.CCF,
+    **dict.fromkeys(("cubic feet", "cu ft", "cu. ft.", "cuft"), UsageUnit.CCF),
 }
 
 
@@ -190,6 +202,7 @@ def _usage(wire: WireUsage, *, text: str | None) -> UsageReading:
     unit = _UNITS.get(wire.unit.strip().lower())
     if commodity is None or unit is None:
         raise MalformedModelOutput(f"usage in unknown terms: {wire.commodity!r} in {wire.unit!r}")
+    quantity = scaled_quantity(quantity, wire.unit.strip())
     return UsageReading(commodity=commodity, quantity=quantity, unit=unit, meter_number=_text(wire.meter_number))
 
 

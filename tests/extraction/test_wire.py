@@ -37,3 +37,23 @@ def test_gemini_s_metric_units_are_stored(unit: str, stored: UsageUnit) -> None:
     fields["usage"] = [{"commodity": "gas", "quantity": "64", "unit": unit, "meter_number": None}]
     bill = to_bill(WireBill(**fields), provider=None)
     assert [(u.commodity, u.quantity, u.unit) for u in bill.usage] == [(Commodity.GAS, Decimal(64), stored)]
+
+
+@pytest.mark.parametrize(
+    ("commodity", "quantity", "unit", "stored"),
+    [
+        ("electricity", "12.4", "MWh", (Decimal("12400"), UsageUnit.KWH)),
+        ("gas", "5.2", "Mcf", (Decimal("52"), UsageUnit.CCF)),
+        ("water", "1200", "cubic feet", (Decimal("12"), UsageUnit.CCF)),
+        ("water", "1250", "cu ft", (Decimal("12.5"), UsageUnit.CCF)),
+    ],
+)
+def test_gemini_s_readings_in_units_stored_as_others_are_converted(
+    commodity: str, quantity: str, unit: str, stored: tuple[Decimal, UsageUnit]
+) -> None:
+    """A model that copies "12.4 MWh" as printed, against the prompt: stored as the rules reader stores it, where it
+    was refused as usage in unknown terms."""
+    fields = wire_fields()
+    fields["usage"] = [{"commodity": commodity, "quantity": quantity, "unit": unit, "meter_number": None}]
+    bill = to_bill(WireBill(**fields), provider=None)
+    assert [(u.quantity, u.unit) for u in bill.usage] == [stored]
