@@ -273,6 +273,9 @@ class DecisionInvalid(InvalidRequest):
 
     failing_checks: list[str] | None = None
     """The checks a corrected bill fails: fix the bill, or send ``override`` with a note where it is right."""
+    failing_check_details: list[dict[str, Any]] | None = None
+    """Each of ``failing_checks`` explained, with the corrected bill's sums: ``{code, text, fields}``, as a task's
+    ``reason_details`` (``GET /reviews/{job_id}``)."""
 
 
 class ReopenConflict(ProblemDetails):

@@ -404,7 +404,21 @@ class ReplacedBill(ApiModel):
     currency: str
 
 
+class ReasonDetail(ApiModel):
+    """One of ``reasons`` in a reviewer's words, as the review page says it."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+    code: str
+    """The reason as ``reasons`` lists it (``balance_mismatch``, ``missing_field:due_date``)."""
+    text: str
+    """What it means and what to check; an arithmetic reason's sums with the bill's figures."""
+    fields: list[str]
+    """The bill's fields it points at (none for a reason about the whole document)."""
+
+
 class ReviewTaskPublic(ReviewSummary):
+    reason_details: list[ReasonDetail] = Field(default_factory=list)
+    """Each of ``reasons``, explained: a bare code left a reviewer without the page to work out what it meant."""
     replaces: ReplacedBill | None = None
     """Set on an open task of a re-issue held over a reviewer's correction (reason ``replaces_corrected_bill``): the
     corrected bill that approving or correcting it replaces, to compare it with."""

@@ -34,9 +34,11 @@ from api.problems import (
     in_clients_words,
     problem_responses,
 )
+from api.review_reasons import describe, fields_for
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
+    ReasonDetail,
     ReplacedBill,
     ReviewDecisionCreate,
     ReviewDecisionResult,
@@ -199,8 +201,10 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     held_over = await _held_over(state, job, row["bill"]) if row["closed_at"] is None else None
+    summary = _summary(row)
     return ReviewTaskInternal(
-        **_summary(row),
+        **summary,
+        reason_details=reason_details(summary["reasons"], row["bill"]),
         account_number=row["account_number"],
         account_number_masked=mask_account(row["account_number"]),
         account_label=row["account_label"],
@@ -232,6 +236,14 @@ async def _stored_for_the_extraction(
         utility_account_id=job["utility_account_id"],
         bill=NormalizedBill.model_validate(extracted),
     )
+
+
+def reason_details(reasons: list[str], bill: NormalizedBill | dict[str, Any] | None) -> list[ReasonDetail]:
+    """Each reason in the review page's words, with the ``bill``'s sums where it is about them."""
+    read = NormalizedBill.model_validate(bill) if isinstance(bill, dict) else bill
+    return [
+        ReasonDetail(code=reason, text=describe(reason, read), fields=list(fields_for(reason))) for reason in reasons
+    ]
 
 
 def _reopening(job: dict[str, Any]) -> dict[str, Any] | None:
@@ -444,7 +456,7 @@ async def submit_decision(
         )
         update = await update_call_within(starting, REVIEW_UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as err:
-        raise await _refusal(state, handle, job, err) from None
+        raise await _refusal(state, handle, job, err, decision.bill) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise await _ended(state, principal, job) from None
@@ -460,7 +472,7 @@ async def submit_decision(
     try:
         ack = await update_call_within(update.result(rpc_timeout=REVIEW_RESULT_WAIT), REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
-        raise await _refusal(state, handle, job, err) from None
+        raise await _refusal(state, handle, job, err, decision.bill) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
@@ -556,13 +568,23 @@ def _readings_by_value(decision: ReviewDecision) -> ReviewDecision:
 
 
 async def _refusal(
-    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], err: WorkflowUpdateFailedError
+    state: AppState,
+    handle: WorkflowHandle[Any, Any],
+    job: dict[str, Any],
+    err: WorkflowUpdateFailedError,
+    corrected: NormalizedBill | None,
 ) -> Problem:
-    """The workflow's validator refused the decision: 422 for a correction that fails checks, else 409."""
+    """The workflow's validator refused the decision: 422 for a correction (``corrected``) that fails checks, else
+    409."""
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type == "InvalidCorrection":
+        failing = [str(d) for d in cause.details]
         return Problem(
-            422, str(cause.message), failing_checks=[str(d) for d in cause.details], code=ProblemCode.DECISION_INVALID
+            422,
+            str(cause.message),
+            failing_checks=failing,
+            failing_check_details=[detail.model_dump() for detail in reason_details(failing, corrected)],
+            code=ProblemCode.DECISION_INVALID,
         )
     if isinstance(cause, ApplicationError) and cause.type == "ReviewNotPending":
         return await _not_awaiting(state, handle, job, str(cause.message))

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, ProblemCode, is_database_down
+from api.review_reasons import describe, flagged_fields
 from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, reviews_cursor_scope, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
@@ -40,11 +41,10 @@ from api.ui.deps import (
 )
 from api.ui.forms import BillForm, error_messages, is_bill_input
 from api.ui.origin import from_this_origin
-from api.ui.reasons import describe, flagged_fields
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
 from extraction.checks import passes_with_override, payments_typed_negative
-from shared.bill import Provider
+from shared.bill import NormalizedBill, Provider
 from shared.models import JobStatus
 from shared.review import ReviewAction
 
@@ -326,6 +326,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
             values,
             error=error,
             failing=failing,
+            failing_bill=body.bill,
             approving=approving,
             errors=[_message(e) for e in problem.extra.get("errors", [])],
             note=note,
@@ -833,6 +834,7 @@ def _task_response(
     error: str | None = None,
     errors: list[str] | None = None,
     failing: list[str] | None = None,
+    failing_bill: NormalizedBill | None = None,
     approving: bool = False,
     invalid: dict[str, list[str]] | None = None,
     note: str = "",
@@ -885,7 +887,7 @@ def _task_response(
         "invalid": invalid or {},
         "error": error,
         "errors": errors or [],
-        "reasons": [(r, describe(r)) for r in reasons],
+        "reasons": [(r, describe(r, failing_bill if failing else task.bill)) for r in reasons],
         "failing_now": bool(failing),
         "approving": approving,
         "editable": editable,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.ui.reasons import describe, fields_for
+from api.review_reasons import describe, fields_for
 from eval.generate import sample_bill
 from extraction.checks import check_approval, check_bill, check_correction
 from extraction.document import read_document

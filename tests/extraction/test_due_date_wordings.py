@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from api.ui.reasons import describe, fields_for
+from api.review_reasons import describe, fields_for
 from extraction.pipeline import analyze
 from shared.settings import Settings
 

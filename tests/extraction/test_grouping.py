@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from api.ui.reasons import describe, fields_for
+from api.review_reasons import describe, fields_for
 from extraction.checks import check_bill
 from extraction.pipeline import analyze
 from extraction.values import ambiguous_figures, ambiguous_quantities, us_number_text

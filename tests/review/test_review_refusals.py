@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -77,7 +78,28 @@ async def test_correction_failing_validation_lists_the_failing_checks(
     response = await decide(reviewer_http, waiting, {"action": "correct", "revision": waiting.revision, "bill": bill})
     assert response.status_code == 422, response.text
     assert response.json()["failing_checks"] == ["sum_mismatch"]
+    # Each explained with the corrected bill's sums, as the review page says it: a code alone left a script's
+    # reviewer to add the rows up.
+    [detail] = response.json()["failing_check_details"]
+    sums = f"the line items add up to {10 * len(items)}.00; the current charges are {CORRECT_TOTAL}"
+    assert detail == {"code": "sum_mismatch", "text": detail["text"], "fields": ["current_charges", "line_items"]}
+    assert detail["text"].startswith("line items do not add up") and sums in detail["text"], detail
     await assert_still_waiting(waiting, http, client, resources)
+
+
+async def test_a_task_explains_each_reason_with_its_bill_s_figures(waiting: Review) -> None:
+    """``GET /reviews/{id}`` said ``balance_mismatch`` and nothing else: the sum the bill fails is spelled out with its
+    figures, and the fields each reason points at, as the review page shows them."""
+    bill, details = waiting.bill, waiting.task["reason_details"]
+    assert [detail["code"] for detail in details] == waiting.task["reasons"] and "balance_mismatch" in waiting.task[
+        "reasons"
+    ]
+    [balance] = [detail for detail in details if detail["code"] == "balance_mismatch"]
+    previous, paid = (Decimal(bill[name] or "0.00") for name in ("previous_balance", "payments_received"))
+    current = Decimal(bill["current_charges"])
+    sums = f"{previous} − {paid} + {current} = {previous - paid + current}; the total is {bill['total_amount']}"
+    assert sums in balance["text"], balance
+    assert balance["fields"] == ["total_amount", "previous_balance", "payments_received", "current_charges"]
 
 
 async def test_correction_still_out_of_balance_lists_the_failing_checks(

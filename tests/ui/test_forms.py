@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from api.review_reasons import describe, fields_for, flagged_fields
 from api.ui.forms import (
     CREDIT,
     CURRENCY_CODE,
@@ -19,7 +20,6 @@ from api.ui.forms import (
     error_messages,
     is_multiline,
 )
-from api.ui.reasons import describe, fields_for, flagged_fields
 from shared.bill import NormalizedBill
 
 BILL = NormalizedBill.model_validate(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
+from api.review_reasons import describe, flagged_fields
 from api.schemas import FieldChange, ReviewDecisionTaken, ReviewTaskInternal
 from api.services.review_claims import Claim
 from api.ui.forms import BillForm
-from api.ui.reasons import describe, flagged_fields
 from api.ui.templating import age, templates
 from shared.bill import NormalizedBill
 from tests.ui.test_ui_http import form_fields

@@ -172,6 +172,7 @@ async def test_queue_and_task_page_show_the_failing_checks(
     assert f'src="/jobs/{job_id}/artifact?sha256=' in page.text
     assert 'id="f-total_amount"' in page.text and 'value="75.00"' in page.text
     assert 'aria-describedby="why-total_amount"' in page.text, "balance_mismatch flags the total"
+    assert "(0.00 − 0.00 + 60.00 = 60.00; the total is 75.00)" in page.text, "with the sum it fails"
 
     raw = await reviewer.get(f"/jobs/{job_id}/artifact")
     assert raw.status_code == 200 and b"Total Amount Due" in raw.content, "the session reaches the embedded bill"
@@ -260,6 +261,7 @@ async def test_refused_correction_re_renders_with_failing_checks(
     assert "tick \u201cThe bill really says this\u201d" in response.text, "not the API's 'send it with override'"
     assert 'id="reload"' not in response.text, "nothing to reload: the entries are to fix"
     assert "<code>balance_mismatch</code>" in response.text
+    assert "(0.00 − 0.00 + 60.00 = 60.00; the total is 75.00)" in response.text, "the corrected bill's sum"
     assert ">still wrong</textarea>" in response.text, "what the reviewer typed is kept"
     assert 'name="override">' in response.text, "storing it anyway is offered, unticked"
 

@@ -1,4 +1,5 @@
-"""Which bill fields a review reason points at, so the form can flag them where they are edited.
+"""What a review reason means, in a reviewer's words, and which bill fields it points at: the review page flags them
+where they are edited, and the JSON API gives both beside each reason code (``reason_details``).
 
 Reason codes come from ``extraction.checks`` (``missing_field:due_date``, ``sum_mismatch``…);
 a code this table does not know still shows in the list of reasons, just not beside a field.
@@ -7,6 +8,7 @@ a code this table does not know still shows in the list of reasons, just not bes
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 
 from shared.bill import NormalizedBill
 
@@ -134,15 +136,31 @@ _TEXT_BY_REASON: dict[str, str] = {
 """Reasons whose code and subject alone mislead: "usage: missing" beside a usage table with a kWh row in it."""
 
 
-def describe(reason: str) -> str:
-    """A reviewer-readable sentence for a reason code (the code itself when unknown)."""
+def describe(reason: str, bill: NormalizedBill | None = None) -> str:
+    """A reviewer-readable sentence for a reason code (the code itself when unknown); with the ``bill`` it was found
+    on, an arithmetic reason's figures too: "balance_mismatch" alone left the reviewer to add four amounts up."""
     if reason in _TEXT_BY_REASON:
         return _TEXT_BY_REASON[reason]
     code, _, subject = reason.partition(":")
     text = _TEXT_BY_CODE.get(code)
     if text is None:
         return reason.replace("_", " ")
+    figures = _figures(code, bill) if bill is not None else None
+    text = f"{text} ({figures})" if figures else text
     return f"{subject.replace('_', ' ')}: {text}" if subject else text
+
+
+def _figures(code: str, bill: NormalizedBill) -> str | None:
+    """The sums behind ``sum_mismatch`` and ``balance_mismatch`` as ``extraction.checks`` does them, where the bill
+    has their figures."""
+    items = sum((item.amount for item in bill.line_items), Decimal("0"))
+    if code == "sum_mismatch" and bill.line_items and bill.current_charges is not None:
+        return f"the line items add up to {items}; the current charges are {bill.current_charges}"
+    current = bill.current_charges if bill.current_charges is not None else (items if bill.line_items else None)
+    if code == "balance_mismatch" and current is not None and bill.total_amount is not None:
+        previous, paid = bill.previous_balance or Decimal("0.00"), bill.payments_received or Decimal("0.00")
+        return f"{previous} − {paid} + {current} = {previous - paid + current}; the total is {bill.total_amount}"
+    return None
 
 
 def flagged_fields(reasons: list[str]) -> dict[str, list[str]]:
