@@ -143,7 +143,10 @@ class ProblemCode(StrEnum):
     TAKEN_FIRST = "taken_first"
     """Another review decision was taken first (``action``, ``taken_by``, ``taken_at``)."""
     BILL_REOPENED = "bill_reopened"
-    """Another job reviews the reopened bill already (``job_id``): decide its task first."""
+    """Another job reviews the reopened bill already (``job_id``; ``reopen_job_id`` for a decision that would replace
+    it): decide its task first."""
+    STORED_BILL_CHANGED = "stored_bill_changed"
+    """A reopened bill's correction: the bill was replaced since it was reopened (``stored_job_id`` stored it)."""
     PERIOD_STORED = "period_stored"
     """Another job stored a bill for the correction's account and period: check it, then ``onto_stored_period``."""
     REVIEW_CONFLICT = "review_conflict"
@@ -246,14 +249,22 @@ class AccountConflict(ProblemDetails):
 class ReviewConflict(ProblemDetails):
     """A review decision's 409: the task moved on, or another decision was taken first."""
 
-    reason: Literal["stale_revision", "not_pending", "taken_first", "period_stored"] | None = None
+    reason: (
+        Literal["stale_revision", "not_pending", "taken_first", "period_stored", "bill_reopened", "stored_bill_changed"]
+        | None
+    ) = None
     """What to do: ``stale_revision``, read the task again (``revision`` is its revision now); ``not_pending``, the
     job is not awaiting review; ``taken_first``, another decision was (``action``, ``taken_by``, ``taken_at``);
     ``period_stored``, job ``stored_job_id`` stored a bill for the corrected account and period (or, to an approval,
     a bill a reviewer corrected that this re-issued statement would replace): check the period, and send the decision
-    again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does)."""
+    again with ``onto_stored_period`` if it is right (``outcome`` says what storing it does); ``bill_reopened``, the
+    decision would replace a stored bill a reviewer reopened and has not decided (``reopen_job_id``): send it again once
+    that is decided; ``stored_bill_changed``, a reopened bill was replaced since it was reopened (job ``stored_job_id``
+    stored it): approve the task to close it, and reopen the bill to review what it holds now."""
     revision: str | None = None
     stored_job_id: str | None = None
+    reopen_job_id: str | None = None
+    """``bill_reopened``'s: the job reviewing the stored bill this decision would replace."""
     outcome: Literal["replaces", "duplicate", "refused"] | None = None
     """``period_stored``'s: a later statement date replaces the stored bill (a re-issue); any other is its
     duplicate, and nothing of the corrected bill is stored; ``refused`` for a reopened bill's correction, which may

@@ -584,6 +584,12 @@ class ReviewRefusal(StrEnum):
     """The correction's account and period are those of a bill another job stored (``stored_job_id``): a typo there
     would replace that bill, or throw this one away; or the approved statement, a re-issue, would replace a bill a
     reviewer corrected (``stored_corrected``). Sent again with ``onto_stored_period``, it goes ahead."""
+    BILL_REOPENED = "bill_reopened"
+    """The decision would replace a stored bill a reviewer reopened (``reopen_job_id``) and has not decided yet: their
+    correction would be thrown away. Sent again once that task is decided, it goes ahead."""
+    STORED_BILL_CHANGED = "stored_bill_changed"
+    """A reopened bill's correction, where the bill was replaced since it was reopened (job ``stored_job_id``
+    stored what it holds now): the correction was made on figures no longer stored."""
 
 
 class ReviewTakenFirst(ApiModel):

@@ -52,6 +52,7 @@ from api.schemas import (
 )
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, cursor_scope, get_job_row
+from api.services.reopen import open_reopening, replaced_since_reopened
 from api.services.stored_periods import StoredPeriod, stored_for_period
 from api.state import AppState
 from shared.bill import NormalizedBill, Provider
@@ -389,6 +390,46 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
     )
 
 
+async def _refuse_replacing_a_reopened_bill(
+    state: AppState, job: dict[str, Any], corrected: NormalizedBill | None
+) -> None:
+    """The 409 for a decision whose bill (``corrected``, else the extraction approved) would replace a stored bill a
+    reviewer reopened and has not decided: persisting it replaced the bill under their task, and their correction,
+    answered 200, ended the job FAILED, thrown away (a reviewer's probe). Not confirmable: sent again once that
+    task is decided, it goes ahead."""
+    if corrected is not None:
+        stored = await stored_for_period(
+            state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=corrected
+        )
+    else:
+        extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
+        stored = await _stored_for_the_extraction(state, job, extracted)
+    if stored is None or not stored.replaced:
+        return
+    reopen_job = await open_reopening(state.pool, stored.bill_id)
+    if reopen_job is None:
+        return
+    detail = (
+        f"{stored}, and job {reopen_job} is reviewing that bill, reopened: storing this one now would throw its"
+        " reviewer's correction away. Send the decision again once that task is decided"
+    )
+    raise _refused(detail, ReviewRefusal.BILL_REOPENED, stored_job_id=stored.job_id, reopen_job_id=reopen_job)
+
+
+async def _refuse_correcting_a_replaced_bill(state: AppState, job: dict[str, Any], bill_id: str) -> None:
+    """The 409 for a reopened bill's correction where the bill was replaced since it was reopened (a re-issue stored
+    over it): sent, it was answered 200 and the job ended FAILED, the correction made on figures no longer stored."""
+    replaced, by_job = await replaced_since_reopened(state.pool, job["id"], bill_id)
+    if not replaced:
+        return
+    by = f"job {by_job} stored a new version of it" if by_job is not None else "it is no longer stored"
+    detail = (
+        f"the bill changed since it was reopened ({by}): this correction was made on figures no longer stored. Approve"
+        " this task to close it, then reopen the bill to review what it holds now"
+    )
+    raise _refused(detail, ReviewRefusal.STORED_BILL_CHANGED, stored_job_id=by_job)
+
+
 async def _told_already(state: AppState, job: dict[str, Any], stored: StoredPeriod) -> bool:
     """Whether the task said it: a re-issue held over a reviewer's correction (``replaces_corrected_bill``) is in
     review to replace that bill, approved or corrected, so asking again would only repeat its reason and name. Not
@@ -440,6 +481,10 @@ async def submit_decision(
     if JobStatus(job["status"]).is_terminal:
         return await _repeated(state, handle, job, update_id)
     reopened = _reopening(job)
+    if reopened is not None and body.action is ReviewAction.CORRECT:
+        await _refuse_correcting_a_replaced_bill(state, job, reopened["bill_id"])
+    elif reopened is None and body.action is not ReviewAction.REJECT:
+        await _refuse_replacing_a_reopened_bill(state, job, body.bill)
     if body.bill is not None and (reopened is not None or not body.onto_stored_period):
         reopened_bill = reopened["bill_id"] if reopened is not None else None
         await _refuse_onto_a_stored_period(state, job, body.bill, reopened_bill=reopened_bill)

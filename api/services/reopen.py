@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from activities.bills import STORED_AT
 from api.auth import Principal
 from api.problems import Problem, ProblemCode
 from api.services.accounts import get_account
@@ -28,6 +29,29 @@ SELECT id FROM ingestion_jobs
 """
 """A job reviewing the bill already, still open: a second would review it beside the first, and the later correction
 would be refused (the bill changed since its task was opened)."""
+
+
+async def open_reopening(pool: asyncpg.Pool, bill_id: str) -> str | None:
+    """The job reviewing stored bill ``bill_id`` now, if one is (a reopening not yet decided)."""
+    job_id = await pool.fetchval(_OPEN_REOPENING, bill_id, sorted(ENDED_STATUSES))
+    return None if job_id is None else str(job_id)
+
+
+_REPLACED_SINCE_TASK_OPENED = f"""
+SELECT b.job_id FROM review_tasks t LEFT JOIN (SELECT job_id, {STORED_AT} FROM bills WHERE id = $2::uuid) b ON true
+ WHERE t.job_id = $1 AND (b.job_id IS NULL OR b.stored_at > t.updated_at)
+"""
+"""A row (the job whose version the bill holds, or NULL once none) where the reopened bill ``$2`` was stored anew
+after job ``$1``'s task was last opened, which its workflow loaded the bill before. A version stored in between, or
+a task touched since (an escalation), is not found here: the workflow refuses the decision (``StoredBillChanged``)."""
+
+
+async def replaced_since_reopened(pool: asyncpg.Pool, job_id: uuid.UUID, bill_id: str) -> tuple[bool, str | None]:
+    """Whether reopened bill ``bill_id`` was replaced since job ``job_id`` opened its task, and by which job."""
+    row = await pool.fetchrow(_REPLACED_SINCE_TASK_OPENED, job_id, bill_id)
+    if row is None:
+        return False, None
+    return True, None if row["job_id"] is None else str(row["job_id"])
 
 
 async def reopen_bill(

@@ -165,7 +165,8 @@ async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
     http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
     """The utility's re-issue replaced the bill while the reopened task waited: the correction was made on figures no
-    longer stored, so the job fails saying so, and the re-issue's figures stand."""
+    longer stored, so it is refused before it is sent, naming the job that stored them (it was answered 200 and the
+    job ended FAILED, a reviewer's probe), and the re-issue's figures stand; the task waits, to be approved closed."""
     account, first = await stored(http, unique)
     bill_id = first["result"]["bill_id"]
     job = await reopened(reviewer_http, http, bill_id)
@@ -177,12 +178,69 @@ async def test_a_bill_changed_since_it_was_reopened_is_not_overwritten(
     decided = await reviewer_http.post(
         f"/reviews/{job['id']}", json={"action": "correct", "revision": task["revision"], "bill": corrected}
     )
-    assert decided.status_code == 200, decided.text
-    assert decided.json()["status"] == "FAILED"
-    failed = (await http.get(f"/jobs/{job['id']}")).json()
-    assert "changed since it was reopened" in failed["error"], failed["error"]
+    assert decided.status_code == 409, decided.text
+    problem = decided.json()
+    assert (problem["reason"], problem["code"], problem["stored_job_id"]) == (
+        "stored_bill_changed",
+        "stored_bill_changed",
+        revised["id"],
+    )
+    assert "changed since it was reopened" in problem["detail"] and "reopen the bill" in problem["detail"]
+    assert (await read_task(reviewer_http, job["id"]))["status"] == "PENDING", "nothing was sent"
     row = await resources.pool.fetchrow("SELECT job_id, total_amount, due_date FROM bills WHERE id = $1", bill_id)
     assert (str(row["job_id"]), row["total_amount"], row["due_date"]) == (revised["id"], 50, date(2026, 3, 25))
+    approve = {"action": "approve", "revision": task["revision"]}  # what the 409 says: it closes, saying why
+    closed = await reviewer_http.post(f"/reviews/{job['id']}", json=approve)
+    assert closed.status_code == 200 and closed.json()["status"] == "FAILED", closed.text
+
+
+async def test_a_decision_that_would_replace_a_reopened_bill_waits_for_its_review(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A re-issue in review, corrected (confirmed onto the stored period) or approved while a colleague's reopening of
+    the bill it replaces waited: it replaced the bill under their task, and their correction, answered 200, ended
+    FAILED, thrown away (a reviewer's probe). Refused, naming the reopening, until that task is decided."""
+    account, first = await stored(http, unique)
+    bill_id = first["result"]["bill_id"]
+    reopening = await reopened(reviewer_http, http, bill_id)
+    doubtful = reissue_text(account_digits(unique)).replace(
+        "Total Amount Due         $50.00", "Total Amount Due  $55.00"
+    )
+    started = await http.post(
+        "/bills",
+        files={"file": ("reissue.txt", doubtful.encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    assert started.status_code == 201, started.text
+    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=60)
+    assert reissue["status"] == "NEEDS_REVIEW", reissue
+    task = await read_task(reviewer_http, reissue["id"])
+    fixed = {**task["bill"], "total_amount": "50.00"}
+    decisions = [
+        {"action": "correct", "revision": task["revision"], "bill": fixed, "onto_stored_period": True},
+        {"action": "approve", "revision": task["revision"], "onto_stored_period": True},
+    ]
+    for body in decisions:
+        refused = await reviewer_http.post(f"/reviews/{reissue['id']}", json=body)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert (problem["reason"], problem["reopen_job_id"], problem["stored_job_id"]) == (
+            "bill_reopened",
+            reopening["id"],
+            first["id"],
+        )
+        assert f"job {reopening['id']} is reviewing that bill" in problem["detail"], problem["detail"]
+    assert (await read_task(reviewer_http, reissue["id"]))["status"] == "PENDING", "nothing was sent"
+
+    reopened_task = await read_task(reviewer_http, reopening["id"])
+    corrected = {**reopened_task["bill"], "due_date": "2026-03-27"}
+    body = {"action": "correct", "revision": reopened_task["revision"], "bill": corrected, "note": "checked"}
+    assert (await reviewer_http.post(f"/reviews/{reopening['id']}", json=body)).json()["status"] == "SUCCEEDED"
+    stored_now = await resources.pool.fetchval("SELECT due_date FROM bills WHERE id = $1", bill_id)
+    assert stored_now == date(2026, 3, 27), "the reopened bill's correction is stored"
+    decided = await reviewer_http.post(f"/reviews/{reissue['id']}", json=decisions[0])
+    assert decided.status_code == 200 and decided.json()["status"] == "SUCCEEDED", decided.text
+    assert decided.json()["revises"] == reopening["id"], "once decided, the re-issue replaces the corrected bill"
 
 
 async def test_an_approval_of_a_bill_changed_since_it_was_reopened_is_not_reported_done(
