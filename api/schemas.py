@@ -437,8 +437,8 @@ class ReviewTaskInternal(ReviewTaskPublic):
     """A task as the review page reads it, in-process; the JSON API serves ``public()`` of it."""
 
     account_number: str
-    """The job's utility account number as registered, in full: a correction must carry it, so the page shows
-    it whole beside the field. The JSON API masks it (``public``), as it masks an account everywhere (any key of
+    """The job's utility account number as registered, in full: the page shows it whole beside the field (a
+    correction without one takes it). The JSON API masks it (``public``), as it masks an account everywhere (any key of
     the role may call it, a script's too); the logs mask any field of this name. The task's ``bill`` keeps the
     number the bill printed, unmasked in both: a correction sent back whole must carry it, and a script's key
     signs in to the page that shows it anyway."""

@@ -462,11 +462,12 @@ async def submit_decision(
     """``on_sending`` is called just before the decision is handed to Temporal: up to there nothing was sent, so a
     caller can tell a failure before it (the decision surely not taken) from one after (it may have been)."""
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
+    corrected = await _with_the_account_number(state, job, body.bill)
     try:
         decision = ReviewDecision(
             action=body.action,
             revision=body.revision,
-            bill=body.bill,
+            bill=corrected,
             note=body.note,
             override=body.override,
             reviewer=principal.identity_within(REVIEWER_MAX_LENGTH),
@@ -484,10 +485,10 @@ async def submit_decision(
     if reopened is not None and body.action is ReviewAction.CORRECT:
         await _refuse_correcting_a_replaced_bill(state, job, reopened["bill_id"])
     elif reopened is None and body.action is not ReviewAction.REJECT:
-        await _refuse_replacing_a_reopened_bill(state, job, body.bill)
-    if body.bill is not None and (reopened is not None or not body.onto_stored_period):
+        await _refuse_replacing_a_reopened_bill(state, job, corrected)
+    if corrected is not None and (reopened is not None or not body.onto_stored_period):
         reopened_bill = reopened["bill_id"] if reopened is not None else None
-        await _refuse_onto_a_stored_period(state, job, body.bill, reopened_bill=reopened_bill)
+        await _refuse_onto_a_stored_period(state, job, corrected, reopened_bill=reopened_bill)
     elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
         await _refuse_replacing_a_reviewed_bill(state, job)
     on_sending()
@@ -525,6 +526,19 @@ async def submit_decision(
     except PayloadDecryptionError:
         raise _unreadable_answer() from None
     return await _outcome(state, job, ack.status)
+
+
+async def _with_the_account_number(
+    state: AppState, job: dict[str, Any], corrected: NormalizedBill | None
+) -> NormalizedBill | None:
+    """A correction without an account number, with the job's account's: a photo that prints none could be approved
+    (the job names the account) but not corrected, and the JSON API shows the number on file masked only."""
+    if corrected is None or corrected.account_number is not None:
+        return corrected
+    number = await state.pool.fetchval(
+        "SELECT account_number FROM utility_accounts WHERE id = $1", job["utility_account_id"]
+    )
+    return corrected.model_copy(update={"account_number": number})
 
 
 async def _outcome(state: AppState, job: dict[str, Any], status: JobStatus) -> ReviewDecisionResult:

@@ -15,7 +15,7 @@ from api.routes import reviews
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.conftest import patches
-from tests.helpers import bill_text, upload_and_wait
+from tests.helpers import account_digits, bill_text, upload_and_wait
 from tests.review.support import (
     CORRECT_TOTAL,
     EXTRACTED_TOTAL,
@@ -306,6 +306,22 @@ async def test_a_true_bill_failing_a_plausibility_check_is_stored_by_override(
         "SELECT overridden, note FROM review_decisions WHERE job_id = $1", review.job_id
     )
     assert (audit["overridden"], audit["note"]) == (["balance_mismatch"], "15.00 late fee outside charges")
+
+
+async def test_a_correction_without_an_account_number_takes_the_account_s(
+    http: httpx.AsyncClient, reviewer_http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """A photo that prints no account number could be approved (the job names the account) but not corrected: the
+    correction was refused for ``missing_field:account_number``, and the JSON API shows the number on file masked
+    only, so a script's reviewer could not supply it (a reviewer's probe). It is the job's account's."""
+    review = await open_review(http, unique)
+    bill = review.corrected(total_amount=CORRECT_TOTAL, account_number=None)
+    decided = await reviewer_http.post(
+        f"/reviews/{review.job_id}", json={"action": "correct", "revision": review.revision, "bill": bill}
+    )
+    assert decided.status_code == 200 and decided.json()["status"] == "SUCCEEDED", decided.text
+    stored = await resources.pool.fetchval("SELECT account_number FROM bills WHERE job_id = $1", review.job_id)
+    assert stored == account_digits(unique)
 
 
 async def test_a_correction_dated_after_today_is_stored_only_by_override(
