@@ -480,7 +480,7 @@ async def submit_decision(
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
-        return await _repeated(state, handle, job, update_id)
+        return await _repeated(state, handle, job, update_id, caller=decision.reviewer)
     reopened = _reopening(job)
     if reopened is not None and body.action is ReviewAction.CORRECT:
         await _refuse_correcting_a_replaced_bill(state, job, reopened["bill_id"])
@@ -502,7 +502,7 @@ async def submit_decision(
         )
         update = await update_call_within(starting, REVIEW_UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as err:
-        raise await _refusal(state, handle, job, err, decision.bill) from None
+        raise await _refusal(state, handle, job, err, decision.bill, caller=decision.reviewer) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise await _ended(state, principal, job) from None
@@ -518,7 +518,7 @@ async def submit_decision(
     try:
         ack = await update_call_within(update.result(rpc_timeout=REVIEW_RESULT_WAIT), REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
-        raise await _refusal(state, handle, job, err, decision.bill) from None
+        raise await _refusal(state, handle, job, err, decision.bill, caller=decision.reviewer) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
@@ -565,7 +565,7 @@ def _unreadable_answer() -> Problem:
 
 
 async def _repeated(
-    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str, *, caller: str
 ) -> ReviewDecisionResult:
     """A job that has ended answers the decision that ended it as it did the first time; any other gets a 409.
 
@@ -577,10 +577,10 @@ async def _repeated(
         )
         ack = await update_call_within(reading, ENDED_OUTCOME_TIMEOUT)
     except WorkflowUpdateFailedError:
-        raise await _not_awaiting(state, handle, job, not_this_decision) from None
+        raise await _not_awaiting(state, handle, job, not_this_decision, caller=caller) from None
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the ended run: not this decision
-            raise await _not_awaiting(state, handle, job, not_this_decision) from None
+            raise await _not_awaiting(state, handle, job, not_this_decision, caller=caller) from None
         # Temporal did not answer: whether this decision is the one that ended the job is still unknown.
         raise _temporal_silent("Temporal did not answer; send the decision again") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -632,6 +632,8 @@ async def _refusal(
     job: dict[str, Any],
     err: WorkflowUpdateFailedError,
     corrected: NormalizedBill | None,
+    *,
+    caller: str,
 ) -> Problem:
     """The workflow's validator refused the decision: 422 for a correction (``corrected``) that fails checks, else
     409."""
@@ -646,7 +648,7 @@ async def _refusal(
             code=ProblemCode.DECISION_INVALID,
         )
     if isinstance(cause, ApplicationError) and cause.type == "ReviewNotPending":
-        return await _not_awaiting(state, handle, job, str(cause.message))
+        return await _not_awaiting(state, handle, job, str(cause.message), caller=caller)
     if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":
         revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
         if "escalated" in cause.details:  # its SLA ran out: the status and revision changed, nothing else
@@ -669,7 +671,7 @@ TAKEN_FIRST_HISTORY_TIMEOUT = timedelta(seconds=2)
 
 
 async def _not_awaiting(
-    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], message: str
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], message: str, *, caller: str
 ) -> Problem:
     """The 409 for a job no longer awaiting review. Where another decision was taken first it says so, whose and
     when: just after it, the job still reads NEEDS_REVIEW, and "not awaiting review (status NEEDS_REVIEW)" read as
@@ -688,9 +690,15 @@ async def _not_awaiting(
         if taken.recorded
         else f"it is being recorded: GET /reviews/{job['id']} shows it once it is"
     )
+    # The caller's own earlier decision, sent again changed (a note added): "another decision ... by alice" to alice
+    # read as a colleague's of the same name.
+    whose = (
+        f"your own earlier decision was taken first, and this one differs from it: {taken.action.done}"
+        if taken.taken_by == caller
+        else f"another decision was taken first: {taken.action.done} by {taken.taken_by}"
+    )
     return _refused(
-        f"another decision was taken first: {taken.action.done} by {taken.taken_by}"
-        f" at {taken.taken_at:%Y-%m-%d %H:%M:%S} UTC; {where}",
+        f"{whose} at {taken.taken_at:%Y-%m-%d %H:%M:%S} UTC; {where}",
         ReviewRefusal.TAKEN_FIRST,
         **taken.model_dump(mode="json"),
     )

@@ -64,6 +64,14 @@ async def test_a_decision_after_a_colleagues_says_whose_came_first_and_where_to_
                 "approve",
                 False,
             )
+            # The first reviewer's own decision sent again with a change: not "another decision ... by" themselves.
+            own = await reviewer_http.post(
+                f"/reviews/{job_id}", json={"action": "reject", "revision": revision, "note": "no"}
+            )
+            assert own.status_code == 409 and own.json()["reason"] == "taken_first", own.text
+            assert own.json()["detail"].startswith(
+                "your own earlier decision was taken first, and this one differs from it: approved at "
+            ), own.text
 
             typed = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "correct", "total_amount": "61"}
             refused = await browser.post(f"/ui/reviews/{job_id}", data=typed | {"note": "page 2 total"})
