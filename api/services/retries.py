@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from temporalio.api.enums.v1 import PendingWorkflowTaskState
+from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -24,6 +24,9 @@ DESCRIBE_TIMEOUT = timedelta(seconds=2)
 """As the progress query's: an unanswered describe leaves the steps as the workflow gave them."""
 ERROR_LENGTH = 500
 """As long as a failed step's ``attempt_error`` may be."""
+UNCLAIMED_AFTER = timedelta(seconds=10)
+"""How long a step's activity may wait for a worker to take it before the job says so: a worker polling an idle
+queue takes it at once, and a busy one within seconds."""
 
 
 WAITING_FOR_A_WORKER = "waiting_for_worker"
@@ -37,6 +40,25 @@ class Retrying:
     last_error: str | None
     since: datetime | None = None
     """When the activity was scheduled: a pending step's start, where the workflow cannot be asked."""
+    unclaimed_since: datetime | None = None
+    """When its attempt was due, where no worker has taken it for ``UNCLAIMED_AFTER`` since."""
+
+    @property
+    def shown(self) -> bool:
+        """Whether a step shows it: a second attempt or later, or one no worker takes."""
+        return self.attempt >= 2 or self.unclaimed_since is not None
+
+    @property
+    def error(self) -> str | None:
+        """The step's ``attempt_error``: its last attempt's failure, after the wait for a worker where it waits. A
+        step waiting for a worker that died showed its last failure alone, "ArtifactStoreUnavailable ...", long
+        after the store was back (an operator's drill)."""
+        if self.unclaimed_since is None:
+            return self.last_error
+        waiting = (
+            f"no worker has taken it since {self.unclaimed_since:%Y-%m-%d %H:%M:%S} UTC (none running, or all busy)"
+        )
+        return f"{waiting}; its last attempt failed: {self.last_error}"[:ERROR_LENGTH] if self.last_error else waiting
 
 
 @dataclass(frozen=True)
@@ -61,8 +83,11 @@ async def pending_on_server(client: Client, workflow_id: str) -> Pending:
     except (RPCError, TimeoutError):
         return Pending({})
     found: dict[str, Retrying] = {}
+    now = datetime.now(UTC)
     for pending in description.raw_description.pending_activities:
         since = pending.scheduled_time.ToDatetime(tzinfo=UTC) if pending.HasField("scheduled_time") else None
+        scheduled = pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
+        unclaimed = since if scheduled and since is not None and now - since >= UNCLAIMED_AFTER else None
         error = None
         if pending.attempt >= 2 and pending.HasField("last_failure"):
             try:
@@ -70,7 +95,7 @@ async def pending_on_server(client: Client, workflow_id: str) -> Pending:
             except Exception:  # noqa: BLE001 - an unreadable failure must not fail the read
                 logger.warning("a retried step's failure could not be read", extra={"workflow_id": workflow_id})
                 continue
-        found[pending.activity_type.name] = Retrying(pending.attempt, error, since)
+        found[pending.activity_type.name] = Retrying(pending.attempt, error, since, unclaimed)
     return Pending(found, _task_waiting_since(description.raw_description))
 
 
@@ -94,7 +119,7 @@ def pending_steps(pending: Pending) -> list[StepRecord]:
             name=activity,
             started_at=retry.since or datetime.now(UTC),
             attempt=retry.attempt if retry.attempt >= 2 else None,
-            attempt_error=retry.last_error,
+            attempt_error=retry.error,
         )
         for activity, retry in pending.activities.items()
     ]
@@ -121,8 +146,12 @@ def with_retries(steps: list[StepRecord], retrying: dict[str, Retrying]) -> list
     for step in steps:
         activity = STEP_ACTIVITIES.get(step.name, step.name)
         retry = retrying.get(activity) if step.finished_at is None and running.count(activity) == 1 else None
-        if retry is not None and retry.attempt < 2:
+        if retry is not None and not retry.shown:
             retry = None
-        updated = {"attempt": retry.attempt, "attempt_error": retry.last_error} if retry is not None else None
+        updated = (
+            {"attempt": retry.attempt if retry.attempt >= 2 else None, "attempt_error": retry.error}
+            if retry is not None
+            else None
+        )
         shown.append(step if updated is None else step.model_copy(update=updated))
     return shown

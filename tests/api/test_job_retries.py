@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from api.auth import Role, create_key
+from api.services import retries
 from api.services.retries import STEP_ACTIVITIES, Retrying, with_retries
 from shared.models import StepRecord
 from shared.settings import Settings
@@ -85,6 +87,38 @@ async def test_a_job_no_worker_has_taken_yet_reads_as_waiting_for_one(
     (step,) = body["steps"]
     assert step["name"] == "waiting_for_worker" and step["finished_at"] is None
     assert abs(datetime.fromisoformat(step["started_at"]) - datetime.fromisoformat(body["created_at"])).seconds < 30
+
+
+async def test_a_step_no_worker_takes_says_so(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step whose activity no worker takes (the workers died, or run no activities): it read as running, or with its
+    last failure alone ("ArtifactStoreUnavailable ..." long after the store was back, an operator's drill), where the
+    worker was what was missing. Said whether the workflow answers (a worker running workflows only) or not."""
+    monkeypatch.setattr(retries, "UNCLAIMED_AFTER", timedelta(seconds=1))
+    settings = idle_queue(app_settings)
+    (job,) = await start_jobs(resources.pool, client, settings, 1)
+
+    async def unclaimed() -> dict[str, Any] | None:
+        body = (await http.get(f"/jobs/{job['id']}")).json()
+        running = [step for step in body["steps"] if step["finished_at"] is None]
+        said = [step for step in running if (step["attempt_error"] or "").startswith("no worker has taken it since ")]
+        return body if said else None
+
+    try:
+        async with build_worker(client, resources, settings, activities=[]):  # workflows, no activity taken
+            answered = await wait_until(unclaimed, within=30, what="the step said waiting for a worker")
+        unanswered = await wait_until(unclaimed, within=30, what="the server's pending step said so")
+    finally:
+        await client.get_workflow_handle(job["workflow_id"]).terminate(reason="test over")
+    for body in (answered, unanswered):
+        assert (body["status"], body["current_step"]) == ("PENDING", "mark_job_running"), body
+        (step,) = [step for step in body["steps"] if step["name"] == "mark_job_running"]
+        assert step["attempt"] is None and step["attempt_error"].endswith("UTC (none running, or all busy)"), step
 
 
 STEP_CALL = re.compile(r'self\._step\(\s*"(?P<step>\w+)",\s*\w+\.(?P<activity>\w+)')
