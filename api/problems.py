@@ -21,6 +21,7 @@ from starlette.formparsers import MultiPartException
 from api.json_names import NameRepeated
 from api.multipart_end import MultipartCutOff
 from shared.artifacts import ArtifactStoreMisconfigured
+from shared.db import PostgresUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ from anywhere else (a file, a full disk) is a bug, answered 500 and logged with 
 
 def is_database_down(error: BaseException) -> bool:
     """Whether ``error`` says Postgres cannot be reached (see ``DATABASE_UNAVAILABLE``)."""
+    if isinstance(error, PostgresUnreachable):
+        return True
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
         return isinstance(error, DATABASE_UNAVAILABLE)
     if not isinstance(error, OSError):

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import ssl
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,23 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     rolled back (asyncpg does that before calling this)."""
 
 
+class PostgresUnreachable(ConnectionError):
+    """No connection to Postgres could be made, named so: asyncpg raises the socket's own error, and through an
+    outage a worker logged "FileNotFoundError: [Errno 2] No such file or directory" per step attempt (the Unix
+    socket gone), which read as a bill file missing (an operator's drill)."""
+
+
+async def _connect_or_say_postgres(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg's connect, a connection it could not make raised as ``PostgresUnreachable`` (its error the cause). Not
+    a TLS failure, which is a misconfiguration for ``shared.startup`` to refuse, not an outage to wait out."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except ssl.SSLError:
+        raise
+    except OSError as error:
+        raise PostgresUnreachable(f"Postgres is not reachable: {type(error).__name__}: {error}") from error
+
+
 STATEMENT_CACHE_LIFETIME = 0
 """Kept for the connection's life (asyncpg's cache still holds 100 at most, least recently used dropped first).
 asyncpg's default, 300 s, counts from when a statement was prepared, not from its last use: every statement was
@@ -181,6 +199,7 @@ async def create_pool(
             dsn,
             min_size=settings.db_pool_max if open_all else settings.db_pool_min,
             max_size=settings.db_pool_max,
+            connect=_connect_or_say_postgres,
             init=_init_connection,
             reset=_keep_session,
             command_timeout=wait_seconds or 30,
@@ -200,7 +219,7 @@ async def create_pool(
         raise DatabaseUrlUnusable(_url_advice(dsn, error)) from None
     except REFUSALS_OF_US as error:
         raise DatabaseRefusedUs(error) from None
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+    except (PostgresUnreachable, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
         # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
         # a TLS file named but missing was waited on for a minute, then reported without its name.
         unreadable = _unreadable_tls_file(dsn)

@@ -17,8 +17,9 @@ from pydantic import SecretStr
 from api.auth import Role, create_key
 from api.main import create_app
 from api.problems import is_database_down
-from shared.db import create_pool
+from shared.db import PostgresUnreachable, create_pool
 from shared.settings import Settings
+from shared.startup import is_unreachable
 from stack.services import embedded_postgres_url, free_port, start_embedded_postgres, stop_embedded_postgres
 from tests.helpers import serve
 
@@ -77,6 +78,17 @@ async def test_only_asyncpgs_connection_errors_count_as_the_database_down() -> N
         await asyncio.to_thread(Path("/nonexistent/template.html").read_bytes)  # the error is the point
     except OSError as missing_file:
         assert not is_database_down(missing_file)
+
+
+async def test_a_connection_postgres_does_not_take_is_named_so(app_settings: Settings, tmp_path: Path) -> None:
+    """A Unix socket gone (Postgres stopped): asyncpg's own error, "FileNotFoundError: [Errno 2] No such file or
+    directory", was what a worker logged per step attempt through the outage, a bill file missing to an operator (an
+    operator's drill). Named Postgres, it is still an outage to the API's 503 and to the start's wait."""
+    url = f"postgresql://nobody@/none?host={tmp_path}"
+    with pytest.raises(PostgresUnreachable, match=r"^Postgres is not reachable: FileNotFoundError") as raised:
+        await create_pool(app_settings.model_copy(update={"database_url": SecretStr(url)}), one_shot=True)
+    assert isinstance(raised.value.__cause__, FileNotFoundError)
+    assert is_database_down(raised.value) and is_unreachable(raised.value)
 
 
 def _postgres_processes(pgdata: Path) -> list[int]:

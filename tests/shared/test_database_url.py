@@ -11,7 +11,7 @@ import certifi
 import pytest
 from pydantic import SecretStr
 
-from shared.db import DatabaseRefusedUs, DatabaseUrlUnusable, create_pool
+from shared.db import DatabaseRefusedUs, DatabaseUrlUnusable, PostgresUnreachable, create_pool
 from shared.settings import Environment, Settings
 from shared.startup import when_reachable
 
@@ -181,8 +181,9 @@ async def test_an_sslmode_spelled_with_an_underscore_is_asyncpgs_too(no_pg_tls_f
         await create_pool(settings_with(url, no_pg_tls_files))
     assert str(refused.value).startswith("DATABASE_URL's sslmode=verify-full needs the CA certificate")
 
-    with pytest.raises(ConnectionRefusedError):  # with a CA it is used: nothing listens on port 1
+    with pytest.raises(PostgresUnreachable) as unreachable:  # with a CA it is used: nothing listens on port 1
         await create_pool(settings_with(f"{url}&sslrootcert={certifi.where()}", no_pg_tls_files))
+    assert isinstance(unreachable.value.__cause__, ConnectionRefusedError)
 
 
 async def test_an_empty_pgsslmode_is_named(no_pg_tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,5 +228,6 @@ async def test_a_client_key_without_its_certificate_is_not_read(
     """asyncpg loads a client key only with the client certificate it belongs to."""
     monkeypatch.setenv("PGSSLKEY", str(no_pg_tls_files / "missing.key"))
     url = f"postgresql://app@/db?host={no_pg_tls_files / 'cloudsql'}&sslmode=prefer"
-    with pytest.raises(FileNotFoundError):  # the socket, which startup waits for
+    with pytest.raises(PostgresUnreachable) as unreachable:  # the socket, which startup waits for
         await create_pool(settings_with(url, no_pg_tls_files))
+    assert isinstance(unreachable.value.__cause__, FileNotFoundError)

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from shared.db import DatabaseUrlUnusable, create_pool
+from shared.db import DatabaseUrlUnusable, PostgresUnreachable, create_pool
 from shared.settings import AnalyticsKind, ArtifactStoreKind, Environment, Settings
 from shared.startup import Unreachable, is_unreachable, when_reachable
 from stack.services import free_port
@@ -183,9 +183,9 @@ async def test_a_socket_not_there_yet_is_waited_out_whatever_tls_file_asyncpg_wo
     url = f"postgresql://app@/db?host={socket_dir}{sslmode}"
     settings = Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
 
-    with pytest.raises(FileNotFoundError) as not_there:
+    with pytest.raises(PostgresUnreachable) as not_there:
         await create_pool(settings)
-    assert is_unreachable(not_there.value)
+    assert isinstance(not_there.value.__cause__, FileNotFoundError) and is_unreachable(not_there.value)
 
 
 async def told_to_stop_while_it_waits_for_temporal(
