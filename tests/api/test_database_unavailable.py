@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from api import problems
 from api.auth import Role, create_key
 from api.main import create_app
 from api.problems import is_database_down
@@ -53,6 +55,22 @@ async def test_calls_while_postgres_is_down_are_503s_with_retry_after(database_g
         assert response.headers["content-type"].startswith("application/problem+json")
         assert "again" in response.json()["detail"]
         assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_an_outage_is_logged_once_then_once_a_minute_not_per_request(
+    database_gone: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line a refused request was 630 in a 34 s outage (an operator's drill): the first, then how many since."""
+    outage = problems._OutageLog()
+    monkeypatch.setattr(problems, "_outage", outage)
+    with caplog.at_level(logging.WARNING, logger="api.problems"):
+        for _ in range(5):
+            assert (await database_gone.get("/jobs")).status_code == 503
+        monkeypatch.setattr(outage, "EVERY_SECONDS", 0.0)  # a minute on
+        assert (await database_gone.get("/jobs")).status_code == 503
+    said = [r for r in caplog.records if r.name == "api.problems"]
+    assert [r.getMessage() for r in said] == ["database unavailable", "database still unavailable"], said
+    assert said[1].__dict__["requests_refused"] == 6 and said[1].__dict__["path"] == "/jobs"
 
 
 async def test_a_reviewers_page_while_postgres_is_down_is_a_503_page(database_gone: httpx.AsyncClient) -> None:
