@@ -133,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Utility bills in, clean validated data out, on Temporal.",
         lifespan=lifespan,
+        # A path with a slash too many is a 404: Starlette's redirect to it without was built from the request's
+        # Host header, before any key check ("Host: evil.example" came back as a Location there, a security probe).
+        redirect_slashes=False,
     )
     install_problem_handlers(app)
     app.include_router(health.router)  # no key: none of the key's answers

@@ -50,6 +50,17 @@ async def test_404(http: httpx.AsyncClient, method: str, path: str, kwargs: dict
     assert_problem(await http.request(method, path, **kwargs), 404, "not_found")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("path", ["/jobs/x/", "/jobs/", "/ui/reviews/"])
+async def test_a_slash_too_many_is_a_404_never_a_redirect_to_the_host_sent(
+    anon_http: httpx.AsyncClient, path: str
+) -> None:
+    """Starlette redirected "/jobs/x/" to "/jobs/x" on the request's Host header, before any key check: "Host:
+    evil.example" came back as "Location: http://evil.example/jobs/x" to a cache or proxy passing it (a security
+    probe)."""
+    response = await anon_http.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 404 and "location" not in response.headers, response.headers
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
