@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import ui
+from api import docs_page, ui
 from api.auth_first import AuthenticateBeforeBody
 from api.cors import CodecCORS, codec_origins
 from api.multipart_end import MultipartEnding
@@ -136,9 +136,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A path with a slash too many is a 404: Starlette's redirect to it without was built from the request's
         # Host header, before any key check ("Host: evil.example" came back as a Location there, a security probe).
         redirect_slashes=False,
+        docs_url=None,  # ``api.docs_page``'s: Swagger UI pinned and checked
     )
     install_problem_handlers(app)
     app.include_router(health.router)  # no key: none of the key's answers
+    app.include_router(docs_page.router)
     for module in (customers, jobs, bills, dashboard, reviews, admin):
         # 429 only where a rate limit applies: the routes that start jobs or take uploads say so.
         # 503: any route while Postgres or object storage cannot be reached (``problems.database_down_response``).

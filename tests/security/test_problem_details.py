@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Role
+from api.docs_page import SWAGGER_CSS, SWAGGER_CSS_HASH, SWAGGER_JS, SWAGGER_JS_HASH
 from api.problems import ProblemCode, problem_response
 from api.uploads import BodySizeLimit
 from tests.security.conftest import caller
@@ -48,6 +50,18 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
 )
 async def test_404(http: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, object]) -> None:
     assert_problem(await http.request(method, path, **kwargs), 404, "not_found")  # type: ignore[arg-type]
+
+
+async def test_the_docs_page_runs_only_the_swagger_ui_release_it_names(anon_http: httpx.AsyncClient) -> None:
+    """FastAPI's page loaded whatever ``swagger-ui-dist@5`` was that day, unchecked, where an admin pastes their key
+    (a security probe): a pinned release, each file with its hash, and nothing fetched from elsewhere."""
+    page = await anon_http.get("/docs")
+    assert page.status_code == 200, page.text
+    fetched = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert fetched == [SWAGGER_CSS, "data:,", SWAGGER_JS], fetched
+    assert f'href="{SWAGGER_CSS}" integrity="{SWAGGER_CSS_HASH}" crossorigin="anonymous"' in page.text
+    assert f'src="{SWAGGER_JS}" integrity="{SWAGGER_JS_HASH}" crossorigin="anonymous"' in page.text
+    assert "@5.36.0/" in SWAGGER_JS and "url: '/openapi.json'" in page.text
 
 
 @pytest.mark.parametrize("path", ["/jobs/x/", "/jobs/", "/ui/reviews/"])
