@@ -443,7 +443,7 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
     import asyncpg
 
     from api.auth import Role, authenticate, create_key
-    from shared.db import DatabaseRefusedUs, create_pool, migrate
+    from shared.db import DatabaseRefusedUs, PostgresUnreachable, create_pool, migrate
 
     path = settings.data_dir / "admin.key"
     saved = path.read_text().strip() if path.exists() else None
@@ -451,7 +451,8 @@ async def ensure_admin_key(settings: Settings, *, log: Path | None = None) -> Ad
     try:
         pool = await create_pool(settings)
     except (OSError, asyncpg.CannotConnectNowError) as error:  # refused, no socket, starting or shutting down
-        raise StackError(f"Postgres cannot be reached ({type(error).__name__}: {error}){see}") from None
+        cause = error.__cause__ if isinstance(error, PostgresUnreachable) and error.__cause__ is not None else error
+        raise StackError(f"Postgres cannot be reached ({type(cause).__name__}: {cause}){see}") from None
     except DatabaseRefusedUs as refused:  # no such database (a data dir whose initdb was cut short), a password
         raise StackError(f"Postgres refused the connection ({refused.refusal}){see}") from None
     except asyncpg.PostgresError as error:
