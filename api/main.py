@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Host header, before any key check ("Host: evil.example" came back as a Location there, a security probe).
         redirect_slashes=False,
         docs_url=None,  # ``api.docs_page``'s: Swagger UI pinned and checked
+        redoc_url=None,  # it loaded redoc@2 and Google's fonts unchecked, as /docs did (73D): /docs is the one page
     )
     install_problem_handlers(app)
     app.include_router(health.router)  # no key: none of the key's answers

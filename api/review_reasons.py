@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from extraction.checks import items_sum
 from shared.bill import NormalizedBill
 
 BILL_FIELDS = frozenset(NormalizedBill.model_fields)
@@ -153,7 +154,7 @@ def describe(reason: str, bill: NormalizedBill | None = None) -> str:
 def _figures(code: str, bill: NormalizedBill) -> str | None:
     """The sums behind ``sum_mismatch`` and ``balance_mismatch`` as ``extraction.checks`` does them, where the bill
     has their figures."""
-    items = sum((item.amount for item in bill.line_items), Decimal("0"))
+    items = items_sum(bill)
     if code == "sum_mismatch" and bill.line_items and bill.current_charges is not None:
         return f"the line items add up to {items}; the current charges are {bill.current_charges}"
     current = bill.current_charges if bill.current_charges is not None else (items if bill.line_items else None)

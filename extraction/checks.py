@@ -189,10 +189,10 @@ def _missing(bill: NormalizedBill) -> list[str]:
 
 def _arithmetic(bill: NormalizedBill) -> list[str]:
     reasons: list[str] = []
-    items_sum = _items_sum(bill)
-    if bill.line_items and bill.current_charges is not None and items_sum != bill.current_charges:
+    added = items_sum(bill)
+    if bill.line_items and bill.current_charges is not None and added != bill.current_charges:
         reasons.append("sum_mismatch")
-    current = bill.current_charges if bill.current_charges is not None else (items_sum if bill.line_items else None)
+    current = bill.current_charges if bill.current_charges is not None else (added if bill.line_items else None)
     if bill.total_amount is not None and current is not None and not _balances(bill, current):
         reasons.append("balance_mismatch")
     return reasons
@@ -204,8 +204,8 @@ def implied_current_charges(bill: NormalizedBill) -> Decimal | None:
     due, which counts an unpaid balance a second time."""
     if bill.current_charges is not None or not bill.line_items or bill.total_amount is None:
         return None
-    items_sum = _items_sum(bill)
-    return items_sum if _balances(bill, items_sum) else None
+    added = items_sum(bill)
+    return added if _balances(bill, added) else None
 
 
 def with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
@@ -226,7 +226,8 @@ def payments_typed_negative(bill: NormalizedBill) -> bool:
     return "balance_mismatch" not in _arithmetic(bill.model_copy(update={"payments_received": -paid}))
 
 
-def _items_sum(bill: NormalizedBill) -> Decimal:
+def items_sum(bill: NormalizedBill) -> Decimal:
+    """What the bill's line items add up to (``sum_mismatch`` compares it with the current charges)."""
     return sum((item.amount for item in bill.line_items), Decimal("0"))
 
 

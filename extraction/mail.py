@@ -23,10 +23,11 @@ _MIME = re.compile(rb"^(?:mime-version|content-type|content-transfer-encoding):"
 _SHOWN = ("From", "To", "Date", "Subject")
 """The headers a mail program shows above the body: the sender's name and address say whose bill it is."""
 _ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-f]{2,6}|[a-z]{2,8});", re.IGNORECASE)
-_DELIMITER = re.compile(rb"^--", re.MULTILINE)
+_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^";\s]+)', re.IGNORECASE)
+_DELIMITER = re.compile(rb"^--([^\r\n]*)", re.MULTILINE)
 _MAX_PARTS = 200
-"""More lines that could delimit a MIME part than any bill's mail has (a body, its HTML twin, a few attachments):
-past it, the file is read as text, not parsed part by part."""
+"""More parts than any bill's mail has (a body, its HTML twin, a few attachments): past it, the file is read as
+text, not parsed part by part."""
 
 
 def mail_text(data: bytes) -> str | None:
@@ -50,8 +51,12 @@ def mail_text(data: bytes) -> str | None:
 
 
 def _too_many_parts(data: bytes) -> bool:
-    """Whether ``data`` has more lines that could delimit a part (``--`` first) than a bill's mail has parts."""
-    delimiters = _DELIMITER.finditer(data)
+    """Whether ``data`` delimits more parts than a bill's mail has: lines of ``--`` and a boundary the mail declares,
+    counted in one pass (not a line of dashes: a table's rule in a bill's text, 73D)."""
+    boundaries = {match[1] for match in itertools.islice(_BOUNDARY.finditer(data), _MAX_PARTS + 1)}
+    if len(boundaries) > _MAX_PARTS:
+        return True
+    delimiters = (line for line in _DELIMITER.finditer(data) if line[1].rstrip().removesuffix(b"--") in boundaries)
     return next(itertools.islice(delimiters, _MAX_PARTS, None), None) is not None
 
 

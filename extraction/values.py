@@ -825,7 +825,7 @@ def take_account_number(text: str) -> Found[str] | None:
 def normalize_unit(raw: str) -> str:
     """Bill spellings of a unit mapped to ``shared.bill.UsageUnit`` values; a ``SCALED_UNIT`` to the one its
     figure is stored in (``scaled_quantity`` converts the figure)."""
-    lowered = raw.lower()
+    lowered = _unit_words(raw)
     if lowered in {"kwh", "mwh"}:
         return "kWh"
     if lowered == "mcf" or _in_cubic_feet(lowered):
@@ -844,7 +844,7 @@ def normalize_unit(raw: str) -> str:
 def scaled_quantity(quantity: Decimal, raw_unit: str) -> Decimal:
     """``quantity`` in the unit ``normalize_unit`` stores ``raw_unit`` as: 12.4 MWh is 12,400 kWh, 5.2 Mcf is 52 CCF
     and 1,200 cubic feet 12 CCF; any other unit's as printed."""
-    lowered = raw_unit.lower()
+    lowered = _unit_words(raw_unit)
     if lowered == "mwh":
         return _without_trailing_zeros(quantity * 1000)
     if lowered == "mcf":
@@ -855,8 +855,18 @@ def scaled_quantity(quantity: Decimal, raw_unit: str) -> Decimal:
 
 
 def _without_trailing_zeros(quantity: Decimal) -> Decimal:
-    """12400 for the product's 12400.0: a reviewer reads the figure as printed, not the multiplication's places."""
+    """12400 for the product's 12400.0: a reviewer reads the figure as printed, not the multiplication's places. A
+    figure past any reading's size is left as it is, for the bill's validation to refuse (``quantize`` raised on one
+    of 29 digits, and the step was retried: 73D)."""
+    if quantity.copy_abs() >= QUANTITY_LIMIT:
+        return quantity
     return quantity.quantize(Decimal(1)) if quantity == quantity.to_integral_value() else quantity.normalize()
+
+
+def _unit_words(raw: str) -> str:
+    """A unit as matched, lower case and its words one space apart: "cubic  metres" or "cu\tft", which the patterns
+    match with any blanks between, were read as gallons (73D)."""
+    return " ".join(raw.lower().split())
 
 
 def _in_cubic_feet(lowered: str) -> bool:

@@ -425,7 +425,8 @@ async def _refuse_correcting_a_replaced_bill(state: AppState, job: dict[str, Any
     by = f"job {by_job} stored a new version of it" if by_job is not None else "it is no longer stored"
     detail = (
         f"the bill changed since it was reopened ({by}): this correction was made on figures no longer stored. Approve"
-        " this task to close it, then reopen the bill to review what it holds now"
+        " this task to close it (the job then ends FAILED, saying so; the bill stays as stored now), then reopen the"
+        " bill to review what it holds now"
     )
     raise _refused(detail, ReviewRefusal.STORED_BILL_CHANGED, stored_job_id=by_job)
 

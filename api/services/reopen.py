@@ -39,11 +39,14 @@ async def open_reopening(pool: asyncpg.Pool, bill_id: str) -> str | None:
 
 _REPLACED_SINCE_TASK_OPENED = f"""
 SELECT b.job_id FROM review_tasks t LEFT JOIN (SELECT job_id, {STORED_AT} FROM bills WHERE id = $2::uuid) b ON true
- WHERE t.job_id = $1 AND (b.job_id IS NULL OR b.stored_at > t.updated_at)
+ WHERE t.job_id = $1 AND t.closed_at IS NULL AND b.job_id IS DISTINCT FROM t.job_id
+   AND (b.job_id IS NULL OR b.stored_at > t.updated_at)
 """
-"""A row (the job whose version the bill holds, or NULL once none) where the reopened bill ``$2`` was stored anew
-after job ``$1``'s task was last opened, which its workflow loaded the bill before. A version stored in between, or
-a task touched since (an escalation), is not found here: the workflow refuses the decision (``StoredBillChanged``)."""
+"""A row (the job whose version the bill holds, or NULL once none) where the reopened bill ``$2`` was stored anew,
+by another job, after job ``$1``'s open task was last opened, which its workflow loaded the bill before. Not once the
+task is closed: a decision sent again then is answered as the first was, and the version its own correction stored
+is newer than the task (73D). A version stored in between, or before a change to the task since (an escalation), is
+not found here: the workflow refuses the decision (``StoredBillChanged``)."""
 
 
 async def replaced_since_reopened(pool: asyncpg.Pool, job_id: uuid.UUID, bill_id: str) -> tuple[bool, str | None]:

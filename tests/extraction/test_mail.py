@@ -96,3 +96,5 @@ def test_a_mail_of_more_parts_than_a_bill_has_is_not_parsed_part_by_part(monkeyp
     monkeypatch.setattr(email, "message_from_bytes", lambda data, **_: parsed.append(data))
     assert mail.mail_text(HOSTILE_MAILS["many-parts"]) is None and parsed == []
     assert mail.mail_text(mime(BODY, encoding="quoted-printable")) is None and len(parsed) == 1, "a bill's is parsed"
+    ruled = mime(BODY + "-" * 60 + "\n" * 2 + ("-" * 60 + "\nrow\n") * 250, encoding="quoted-printable")
+    assert mail.mail_text(ruled) is None and len(parsed) == 2, "a table's rules are no parts (73D)"

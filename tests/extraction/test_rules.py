@@ -803,6 +803,8 @@ def test_a_figure_with_its_own_thousand_gallon_note_is_multiplied_out(reading: s
         ("Water", "1,234 cubic feet", "12.34", UsageUnit.CCF),
         ("Water", "1,200 cu ft", "12", UsageUnit.CCF),
         ("Water", "1,200 CU. FT.", "12", UsageUnit.CCF),
+        ("Water", "1,200 cubic  feet", "12", UsageUnit.CCF),  # read as 1,200 gal with its words two blanks apart
+        ("Water", "1,200 cu\tft", "12", UsageUnit.CCF),
         ("Gas", "5.2 Mcf", "52", UsageUnit.CCF),
         ("Electric", "12.4 MWh", "12400", UsageUnit.KWH),
         ("Electric", "12.4 MWh\n(1 MWh = 1,000 kWh)", "12400", UsageUnit.KWH),
@@ -827,12 +829,22 @@ def test_a_reading_in_a_unit_stored_as_another_is_converted(
     assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
 
 
-def test_cubic_metres_are_not_read_as_cubic_feet() -> None:
-    """Both start "cubic": the metric unit stays cubic metres, as printed."""
-    text = PLAIN.replace("Water used this period: 1,234 gallons", "Water used this period: 12 cubic metres")
+@pytest.mark.parametrize("printed", ["12 cubic metres", "12 cubic  metres", "12 cubic\tmeters"])
+def test_cubic_metres_are_not_read_as_cubic_feet(printed: str) -> None:
+    """Both start "cubic": the metric unit stays cubic metres, as printed, its words however far apart (two blanks
+    read as gallons, 73D)."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", f"Water used this period: {printed}")
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None
     assert [(u.quantity, u.unit) for u in result.bill.usage] == [(Decimal("12"), UsageUnit.M3)]
+
+
+def test_a_converted_reading_past_any_size_is_refused_not_a_crash() -> None:
+    """29 digits of MWh: multiplied out, its places could not be tidied (``decimal.InvalidOperation``), and the step
+    failed and was retried (73D); in kWh such a figure is an unreadable value, as it is now."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", "Electric usage 99999999999999999999999999999 MWh")
+    result = extract_with_rules([text.replace("Water", "Electric")], provider_hint=None)
+    assert "unreadable_value:usage" in result.reasons
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from api.auth import Role, create_key
+from api.services.reopen import replaced_since_reopened
 from eval.export_corrections import corrections
 from shared.models import SETTLED_STATUSES
 from shared.settings import Settings
@@ -95,6 +96,9 @@ async def test_a_correction_of_a_reopened_bill_replaces_it_everywhere(
     audit = await resources.pool.fetchrow("SELECT action, diff FROM review_decisions WHERE job_id = $1", job["id"])
     assert audit["action"] == "correct"
     assert audit["diff"]["due_date"] == {"before": "2026-03-25", "after": "2026-03-27"}
+    # The version its own correction stored is newer than its task: no change under it for a resent decision to be
+    # refused for (73D; while the job still publishes, the same decision is answered as the first was).
+    assert await replaced_since_reopened(resources.pool, uuid.UUID(job["id"]), bill_id) == (False, None)
 
 
 async def test_approving_leaves_the_bill_rejecting_is_refused_and_one_reopening_at_a_time(

@@ -19,7 +19,6 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/health/ready"): PUBLIC,
     ("GET", "/health/live"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("POST", "/customers"): ADMIN,
     ("GET", "/customers"): EVERYONE,

@@ -62,6 +62,7 @@ async def test_the_docs_page_runs_only_the_swagger_ui_release_it_names(anon_http
     assert f'href="{SWAGGER_CSS}" integrity="{SWAGGER_CSS_HASH}" crossorigin="anonymous"' in page.text
     assert f'src="{SWAGGER_JS}" integrity="{SWAGGER_JS_HASH}" crossorigin="anonymous"' in page.text
     assert "@5.36.0/" in SWAGGER_JS and "url: '/openapi.json'" in page.text
+    assert (await anon_http.get("/redoc")).status_code == 404, "FastAPI's other page, loading redoc@2 unchecked"
 
 
 @pytest.mark.parametrize("path", ["/jobs/x/", "/jobs/", "/ui/reviews/"])
