@@ -184,15 +184,18 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
-async def upload_and_wait(http: httpx.AsyncClient, account: dict[str, Any], text: str) -> dict[str, Any]:
-    """``POST /bills`` with ``text`` as the account's bill, then the job once it has ended."""
+async def upload_and_wait(
+    http: httpx.AsyncClient, account: dict[str, Any], text: str, statuses: Set[str] = ENDED_STATUSES
+) -> dict[str, Any]:
+    """``POST /bills`` with ``text`` as the account's bill, then the job once its status is one of ``statuses`` (once
+    it has ended, by default; ``SETTLED_STATUSES`` for one waiting for review too)."""
     started = await http.post(
         "/bills",
         files={"file": ("bill.txt", text.encode(), "text/plain")},
         data={"utility_account_id": str(account["id"])},
     )
     assert started.status_code == 201, started.text
-    return await wait_for_status(http, started.json()["id"], within=90)
+    return await wait_for_status(http, started.json()["id"], statuses, within=90)
 
 
 def bill_text(

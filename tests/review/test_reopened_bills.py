@@ -210,13 +210,7 @@ async def test_a_decision_that_would_replace_a_reopened_bill_waits_for_its_revie
     doubtful = reissue_text(account_digits(unique)).replace(
         "Total Amount Due         $50.00", "Total Amount Due  $55.00"
     )
-    started = await http.post(
-        "/bills",
-        files={"file": ("reissue.txt", doubtful.encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    assert started.status_code == 201, started.text
-    reissue = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=60)
+    reissue = await upload_and_wait(http, account, doubtful, SETTLED_STATUSES)
     assert reissue["status"] == "NEEDS_REVIEW", reissue
     task = await read_task(reviewer_http, reissue["id"])
     fixed = {**task["bill"], "total_amount": "50.00"}

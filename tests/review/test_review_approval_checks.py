@@ -20,7 +20,7 @@ from shared.bill import account_key
 from shared.models import SETTLED_STATUSES, JobStatus
 from shared.review import CorrectionVerdict, ReviewAction, ReviewDecision
 from shared.settings import Settings
-from tests.helpers import account_digits, bill_text, create_account, wait_for_status
+from tests.helpers import account_digits, bill_text, create_account, upload_and_wait
 from tests.review.support import analytics_line_items, history, read_task, result_of, verdicts
 from tests.review.test_review_signalled_corrections import dropped
 from worker.resources import Resources
@@ -46,13 +46,7 @@ async def review_of(
     number = account_digits(unique)
     account = await create_account(http, provider="pge", account_number=number)
     text = edit(bill_text(number, total="60.00"), number)
-    started = await http.post(
-        "/bills",
-        files={"file": ("bill.txt", text.encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    assert started.status_code == 201, started.text
-    job = await wait_for_status(http, started.json()["id"], SETTLED_STATUSES, within=90)
+    job = await upload_and_wait(http, account, text, SETTLED_STATUSES)
     assert job["status"] == "NEEDS_REVIEW" and reason in job["reasons"], job
     return job
 
