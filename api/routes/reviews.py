@@ -203,13 +203,14 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     held_over = await _held_over(state, job, row["bill"]) if row["closed_at"] is None else None
     summary = _summary(row)
+    bill = NormalizedBill.model_validate(row["bill"]) if row["bill"] is not None else None
     return ReviewTaskInternal(
         **summary,
-        reason_details=reason_details(summary["reasons"], row["bill"]),
+        reason_details=reason_details(summary["reasons"], bill),
         account_number=row["account_number"],
         account_number_masked=mask_account(row["account_number"]),
         account_label=row["account_label"],
-        bill=row["bill"],
+        bill=bill,
         artifact_url=await _artifact_url(state, job["id"], row["artifact_uri"]),
         decision=decision,
         reopened=_reopening(job),
@@ -239,11 +240,10 @@ async def _stored_for_the_extraction(
     )
 
 
-def reason_details(reasons: list[str], bill: NormalizedBill | dict[str, Any] | None) -> list[ReasonDetail]:
+def reason_details(reasons: list[str], bill: NormalizedBill | None) -> list[ReasonDetail]:
     """Each reason in the review page's words, with the ``bill``'s sums where it is about them."""
-    read = NormalizedBill.model_validate(bill) if isinstance(bill, dict) else bill
     return [
-        ReasonDetail(code=reason, text=describe(reason, read), fields=list(fields_for(reason))) for reason in reasons
+        ReasonDetail(code=reason, text=describe(reason, bill), fields=list(fields_for(reason))) for reason in reasons
     ]
 
 
@@ -339,18 +339,32 @@ async def decide_review(
     return result
 
 
-async def _refuse_onto_a_stored_period(
-    state: AppState, job: dict[str, Any], bill: NormalizedBill, *, reopened_bill: str | None = None
-) -> None:
-    """The 409 for a correction whose account and period another job stored a bill for, unless confirmed. A
-    reopened bill's correction (``reopened_bill``, the bill it corrects, not another) cannot be confirmed: persisting
-    would refuse it, since one statement stored twice counts its month twice."""
-    stored = await stored_for_period(
-        state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=bill, except_bill=reopened_bill
+async def _stored_for_the_decision(
+    state: AppState, job: dict[str, Any], corrected: NormalizedBill | None, *, reopened_bill: str | None
+) -> StoredPeriod | None:
+    """Another job's bill stored for the period of the ``corrected`` bill (a reopened bill's correction: other than
+    ``reopened_bill``, the bill it corrects), else of the extraction an approval stores; None if none."""
+    if corrected is None:
+        extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
+        return await _stored_for_the_extraction(state, job, extracted)  # none read: the workflow refuses an approval
+    return await stored_for_period(
+        state.pool,
+        job_id=job["id"],
+        utility_account_id=job["utility_account_id"],
+        bill=corrected,
+        except_bill=reopened_bill,
     )
+
+
+async def _refuse_onto_a_stored_period(
+    state: AppState, job: dict[str, Any], stored: StoredPeriod | None, *, reopened: bool
+) -> None:
+    """The 409 for a correction whose account and period another job stored a bill for (``stored``), unless
+    confirmed. A ``reopened`` bill's correction cannot be confirmed: persisting would refuse it, since one statement
+    stored twice counts its month twice."""
     if stored is None or await _told_already(state, job, stored):
         return
-    if reopened_bill is not None:
+    if reopened:
         detail = (
             f"the corrected account and period are those of the bill job {stored.job_id} stored: a reopened bill"
             " cannot take another bill's period. Check the corrected period and account number"
@@ -371,14 +385,13 @@ async def _refuse_onto_a_stored_period(
     )
 
 
-async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]) -> None:
-    """The 409 for an approval whose statement, a re-issue, would replace a bill a reviewer corrected, unless
-    confirmed: the figures they set (a due date the customer confirmed) gave way to this statement's as extracted, its
-    task saying nothing of them, where a correction sending the same bill was asked first (a reviewer's probe)."""
+def _refuse_replacing_a_reviewed_bill(job: dict[str, Any], stored: StoredPeriod | None) -> None:
+    """The 409 for an approval whose statement, a re-issue, would replace a bill a reviewer corrected (``stored``),
+    unless confirmed: the figures they set (a due date the customer confirmed) gave way to this statement's as
+    extracted, its task saying nothing of them, where a correction sending the same bill was asked first (a reviewer's
+    probe)."""
     if REPLACES_CORRECTION_REASON in (job["reasons"] or []):  # its task said so, naming that bill: told already
         return
-    extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
-    stored = await _stored_for_the_extraction(state, job, extracted)  # none read: the workflow refuses the approval
     if stored is None or not stored.replaced or not stored.corrected:
         return
     detail = (
@@ -390,20 +403,10 @@ async def _refuse_replacing_a_reviewed_bill(state: AppState, job: dict[str, Any]
     )
 
 
-async def _refuse_replacing_a_reopened_bill(
-    state: AppState, job: dict[str, Any], corrected: NormalizedBill | None
-) -> None:
-    """The 409 for a decision whose bill (``corrected``, else the extraction approved) would replace a stored bill a
-    reviewer reopened and has not decided: persisting it replaced the bill under their task, and their correction,
-    answered 200, ended the job FAILED, thrown away (a reviewer's probe). Not confirmable: sent again once that
-    task is decided, it goes ahead."""
-    if corrected is not None:
-        stored = await stored_for_period(
-            state.pool, job_id=job["id"], utility_account_id=job["utility_account_id"], bill=corrected
-        )
-    else:
-        extracted = await state.pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", job["id"])
-        stored = await _stored_for_the_extraction(state, job, extracted)
+async def _refuse_replacing_a_reopened_bill(state: AppState, stored: StoredPeriod | None) -> None:
+    """The 409 for a decision whose bill would replace ``stored``, a bill a reviewer reopened and has not decided:
+    persisting it replaced the bill under their task, and their correction, answered 200, ended the job FAILED,
+    thrown away (a reviewer's probe). Not confirmable: sent again once that task is decided, it goes ahead."""
     if stored is None or not stored.replaced:
         return
     reopen_job = await open_reopening(state.pool, stored.bill_id)
@@ -485,13 +488,16 @@ async def submit_decision(
     reopened = _reopening(job)
     if reopened is not None and body.action is ReviewAction.CORRECT:
         await _refuse_correcting_a_replaced_bill(state, job, reopened["bill_id"])
-    elif reopened is None and body.action is not ReviewAction.REJECT:
-        await _refuse_replacing_a_reopened_bill(state, job, corrected)
-    if corrected is not None and (reopened is not None or not body.onto_stored_period):
+    if body.action is not ReviewAction.REJECT and (reopened is None or corrected is not None):
+        # The stored bill the decision's would meet, read once for each refusal below that asks.
         reopened_bill = reopened["bill_id"] if reopened is not None else None
-        await _refuse_onto_a_stored_period(state, job, corrected, reopened_bill=reopened_bill)
-    elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
-        await _refuse_replacing_a_reviewed_bill(state, job)
+        stored = await _stored_for_the_decision(state, job, corrected, reopened_bill=reopened_bill)
+        if reopened is None:
+            await _refuse_replacing_a_reopened_bill(state, stored)
+        if corrected is not None and (reopened is not None or not body.onto_stored_period):
+            await _refuse_onto_a_stored_period(state, job, stored, reopened=reopened is not None)
+        elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
+            _refuse_replacing_a_reviewed_bill(job, stored)
     on_sending()
     try:
         starting = handle.start_update(

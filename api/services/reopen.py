@@ -31,9 +31,9 @@ SELECT id FROM ingestion_jobs
 would be refused (the bill changed since its task was opened)."""
 
 
-async def open_reopening(pool: asyncpg.Pool, bill_id: str) -> str | None:
+async def open_reopening(db: asyncpg.Pool | asyncpg.Connection, bill_id: str) -> str | None:
     """The job reviewing stored bill ``bill_id`` now, if one is (a reopening not yet decided)."""
-    job_id = await pool.fetchval(_OPEN_REOPENING, bill_id, sorted(ENDED_STATUSES))
+    job_id = await db.fetchval(_OPEN_REOPENING, bill_id, sorted(ENDED_STATUSES))
     return None if job_id is None else str(job_id)
 
 
@@ -75,7 +75,7 @@ async def reopen_bill(
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('minimeter.reopen:' || $1, 0))", bill.id)
         if (replayed := await _replayed(conn, scope, idempotency_key, bill.id, note)) is not None:
             return replayed, False  # its first request's job (under the lock: a retry sent beside it waits for it)
-        open_job = await conn.fetchval(_OPEN_REOPENING, bill.id, sorted(ENDED_STATUSES))
+        open_job = await open_reopening(conn, bill.id)
         if open_job is not None:
             raise Problem(
                 409,
