@@ -41,7 +41,7 @@ from shared.bill import UNITS_BY_COMMODITY, Commodity, UsageReading, UsageUnit
 
 _TOTAL = r"total\s+(?:usage|consumption|kwh|energy\s+used)"
 _USAGE = r"usage|used|consumption|consumed|billed|units"
-_UNIT_WORD = rf"(?:kwh|therms?|ccf|hcf|gallons?|gal|{METRIC_UNIT})"
+_UNIT_WORD = rf"(?:kwh|therms?|ccf|hcf|gallons?|gal|{METRIC_UNIT}|{SCALED_UNIT})"
 _FACTOR_MAKES = rf"(?P<factor>\s*\d[\d.,]*(?:\s+[a-z]+){{0,3}}\s*)=\s*\d[\d.,]*\s*{_UNIT_WORD}\b"
 """After a heat factor's times sign, the factor, maybe named, and what the count makes: "96 CCF x| 1.0245 = 98.4
 Therms", "113 CCF x| 1.0290 therm factor = 116.3 therms"."""
@@ -545,7 +545,7 @@ def _table_figures(lines: _Page, index: int) -> Iterator[_Figure]:
             continue
         heading, unit = _meter_table_column(lines, index, cell) or ("", None)
         if unit is not None:
-            quantity = signed_quantity(None, bare.group())
+            quantity = _labelled_quantity(bare.group(), heading)
             yield _Figure(bare.start(), cell.start, quantity, unit, heading, "", None)
 
 
@@ -993,7 +993,7 @@ def _labelled_figures(
         else:
             continue
         if unit is not None:
-            quantity = signed_quantity(None, bare.group())
+            quantity = _labelled_quantity(bare.group(), before)
             after = _clause_after(text, bare.end(), cell)
             minimum = _MINIMUM_WORDING.search(before)
             at = minimum.start() if minimum is not None else None
@@ -1008,6 +1008,15 @@ def _column_unit(row: str, heading: str) -> UsageUnit | None:
     if _RATE.search(heading) or not _UNIT_LABEL_END.fullmatch(heading.strip()):
         return None
     return _unit_named(heading) or _unit_alone(heading, row)
+
+
+def _labelled_quantity(figure: str, label: str) -> Decimal:
+    """A bare ``figure`` in the unit ``normalize_unit`` stores its ``label``'s unit as: "Energy Usage (MWh): 0.64"
+    used 640 kWh, and went to review with no usage read."""
+    quantity = signed_quantity(None, figure)
+    units = _NAMES_A_UNIT.findall(label)
+    one_scale = len({scaled_quantity(Decimal(1), unit) for unit in units}) == 1
+    return scaled_quantity(quantity, units[0]) if one_scale else quantity
 
 
 def _unit_named(label: str) -> UsageUnit | None:

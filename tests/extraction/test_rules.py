@@ -829,6 +829,33 @@ def test_a_reading_in_a_unit_stored_as_another_is_converted(
     assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
 
 
+@pytest.mark.parametrize(
+    ("service", "printed", "quantity", "unit"),
+    [
+        ("Electric", "Energy Usage (MWh): 0.64", "640", UsageUnit.KWH),
+        ("Gas", "Gas used (Mcf): 5.2", "52", UsageUnit.CCF),
+        ("Water", "Water used (cu ft): 1,200", "12", UsageUnit.CCF),
+        ("Water", "Water used (cubic feet)   1,200", "12", UsageUnit.CCF),
+        ("Electric", "Meter   Previous   Present   MWh Used\n7712     1,204     1,220     0.64", "640", UsageUnit.KWH),
+        ("Electric", "Meter   Previous   Present   MWh\n7712     1,204      1,220      0.64", "640", UsageUnit.KWH),
+    ],
+)
+def test_a_reading_whose_label_names_a_unit_stored_as_another_is_converted(
+    service: str, printed: str, quantity: str, unit: UsageUnit
+) -> None:
+    """The unit in the figure's label or its column's heading, not after the figure: "Energy Usage (MWh): 0.64" went
+    to review for a missing usage (the eval set's found_kwh_label_in_thousands). Stored multiplied out, as a figure
+    printed with its unit is, and the evidence check reads it alike."""
+    text = PLAIN.replace("Water used this period: 1,234 gallons", printed).replace("Water", service)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None and result.reasons == []
+    [reading] = result.bill.usage
+    assert (reading.quantity, reading.unit) == (Decimal(quantity), unit)
+    assert check_bill(result.bill, text=text) == []
+    as_printed = reading.model_copy(update={"quantity": Decimal(printed.split()[-1].replace(",", ""))})
+    assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
+
+
 @pytest.mark.parametrize("printed", ["12 cubic metres", "12 cubic  metres", "12 cubic\tmeters"])
 def test_cubic_metres_are_not_read_as_cubic_feet(printed: str) -> None:
     """Both start "cubic": the metric unit stays cubic metres, as printed, its words however far apart (two blanks
