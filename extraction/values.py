@@ -423,7 +423,7 @@ _COMMA_NUMBER_RE = re.compile(_COMMA_NUMBER)
 _QUANTITY_RE = re.compile(rf"(?P<sign>[{MINUS_SIGNS}])?(?P<q>{_POINT_NUMBER}|{_COMMA_NUMBER})")
 
 
-_CURRENCY_MARK = r"(?:[\u20ac\u00a3\u00a5]|\b(?:EUR|GBP|CHF)\b)"
+_CURRENCY_MARK = r"(?:[\u20ac\u00a3\u00a5]|\b(?:USD|EUR|GBP|CHF|CAD|AUD)\b)"
 _MARKS_RE = re.compile(rf"[\s:#]*(?:{_CURRENCY_MARK}[\s:#]*)?")
 _MARK_AT_END_RE = re.compile(rf"{_CURRENCY_MARK}\Z")
 

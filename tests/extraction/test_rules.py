@@ -2707,3 +2707,14 @@ def test_the_last_bill_and_its_payment_in_activity_wording_are_read() -> None:
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     assert (result.bill.previous_balance, result.bill.payments_received) == (Decimal("200.00"), Decimal("200.00"))
+
+
+@pytest.mark.parametrize("code", ["USD", "CAD", "AUD"])
+def test_an_items_wording_loses_a_dollar_currencys_code(code: str) -> None:
+    """ "Electric customer charge ..... USD 45.67" was stored as the item "Electric customer charge ..... USD", in the
+    API, Postgres and the warehouse's line items, where "EUR" and "€" were already left out (74A)."""
+    leaders = ("  Water service fee                    ", "  Water service fee ..... ")
+    text = PLAIN.replace("$", f"{code} ").replace(*leaders)
+    result = extract_with_rules([text], provider_hint=None)
+    assert result.bill is not None
+    assert [item.description for item in result.bill.line_items][:2] == ["Water service fee", "Water usage charge"]
