@@ -294,6 +294,9 @@ class BillDetail(BillPublic):
 
     customer_id: int
     provider: Provider | None
+    provider_name: str | None = None
+    """The utility as the bill names it, for a provider without a connector (``provider`` null): the warehouse's
+    ``provider`` column gives this name then, and an export reconciled against it matched nothing."""
     account_number_masked: str | None
     """The account number the bill states, masked as accounts are (its last four characters)."""
     statement_date: date | None

@@ -37,6 +37,7 @@ async def read_bill(pool: asyncpg.Pool, *, principal: Principal, bill_id: str) -
             **dict(row),
             "id": str(row["id"]),
             "job_id": str(row["job_id"]),
+            "provider_name": row["payload"].get("provider_name"),
             "account_number_masked": mask_account(row["account_number"]) if row["account_number"] else None,
             "line_items": [dict(item) for item in items],
             "usage": [_reading(reading) for reading in usage],

@@ -54,6 +54,23 @@ async def test_a_jobs_bill_reads_back_with_its_charges_items_and_usage(http: htt
     assert number not in response.text and bill["revised_at"] is None
 
 
+async def test_a_bill_of_a_utility_without_a_connector_reads_back_with_its_name(
+    http: httpx.AsyncClient, unique: str
+) -> None:
+    """The warehouse's ``provider`` is the name the bill gives where no connector knows the utility; the API gave
+    ``provider: null`` and no name, and an export reconciled against the warehouse by provider matched nothing
+    (74A)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider=None, account_number=number)
+    text = bill_text(number, total="60.00").replace(
+        "Pacific Gas and Electric Company", "Riverbend Electric Cooperative"
+    )
+    job = await upload_and_wait(http, account, text)
+    assert job["status"] == "SUCCEEDED", job
+    bill = (await http.get(f"/bills/{job['result']['bill_id']}")).json()
+    assert (bill["provider"], bill["provider_name"]) == (None, "Riverbend Electric Cooperative")
+
+
 async def test_a_bill_is_found_only_by_keys_that_may_see_its_customer(
     http: httpx.AsyncClient, anon_http: httpx.AsyncClient, resources: Resources, unique: str
 ) -> None:
