@@ -130,6 +130,17 @@ class PostgresUnreachable(ConnectionError):
     socket gone), which read as a bill file missing (an operator's drill)."""
 
 
+class PostgresFull(ConnectionError):
+    """Postgres has no connection slot left for this process (``max_connections``): waited out at start, as the old
+    processes of a rolling deploy let theirs go. Each start failed at once with asyncpg's traceback, naming nothing
+    to change (a platform engineer's probe, 74B)."""
+
+
+REJECTED_TLS = "rejected SSL upgrade"
+"""asyncpg's words for a server that answered the TLS request neither yes nor no, as Postgres would: another service
+at the port (Temporal's 7233), or a Postgres without TLS asked for it (``sslmode=require``)."""
+
+
 async def _connect_or_say_postgres(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     """asyncpg's connect, a connection it could not make raised as ``PostgresUnreachable`` (its error the cause). Not
     a TLS failure, which is a misconfiguration for ``shared.startup`` to refuse, not an outage to wait out."""
@@ -219,15 +230,36 @@ async def create_pool(
         raise DatabaseUrlUnusable(_url_advice(dsn, error)) from None
     except REFUSALS_OF_US as error:
         raise DatabaseRefusedUs(error) from None
-    except (PostgresUnreachable, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
-        # asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for:
-        # a TLS file named but missing was waited on for a minute, then reported without its name.
-        unreadable = _unreadable_tls_file(dsn)
-        if unreadable is None:
-            raise
-        raise DatabaseUrlUnusable(unreadable) from None
+    except asyncpg.TooManyConnectionsError as error:
+        at_once = " at start (the API opens them all)" if open_all else ""
+        raise PostgresFull(
+            f"Postgres has no connection slot left ({error}): this process opens up to DB_POOL_MAX="
+            f"{settings.db_pool_max} connections{at_once}, and every API process and worker draws on max_connections"
+            " (the old ones still hold theirs while a deploy rolls): see the README's connection budget"
+        ) from error
+    except PostgresUnreachable as error:
+        if REJECTED_TLS in str(error):
+            raise DatabaseUrlUnusable(
+                "the server at DATABASE_URL's host and port is not Postgres, or is one without TLS asked for it:"
+                f" check the port (Postgres listens on 5432 by default) and sslmode ({error})"
+            ) from None
+        _refuse_an_unreadable_tls_file(dsn)
+        raise
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
+        _refuse_an_unreadable_tls_file(dsn)
+        raise
     assert pool is not None
     return pool
+
+
+def _refuse_an_unreadable_tls_file(dsn: str) -> None:
+    """``DatabaseUrlUnusable`` for a TLS file ``dsn`` names that cannot be read.
+
+    asyncpg names no file, as for a Unix socket not there yet, which ``when_reachable`` waits for: a TLS file named
+    but missing was waited on for a minute, then reported without its name."""
+    unreadable = _unreadable_tls_file(dsn)
+    if unreadable is not None:
+        raise DatabaseUrlUnusable(unreadable) from None
 
 
 async def open_for_a_command(settings: Settings) -> asyncpg.Pool:

@@ -41,10 +41,17 @@ TEMPORAL_UNREACHABLE = "Failed client connect: Server connection error"
 that answered and refused us; ``TEMPORAL_NOT_THERE`` narrows it to nothing listening or no such name yet
 (a TLS handshake that failed, an untrusted certificate, is a misconfiguration: it fails at once)."""
 TEMPORAL_NOT_THERE = ('"tcp connect error"', '"dns error"')
-TEMPORAL_NOT_READY = "call error after connection: Status { code: Unavailable"
+TEMPORAL_NOT_READY = (
+    "call error after connection: Status { code: Unavailable",
+    'call error after connection: Status { code: Cancelled, message: "Timeout expired"',
+)
 """A server that listens but does not serve yet (``Frontend is not healthy yet`` in the moment after a dev server,
 or a Temporal restarted in a deploy, opens its port; a load balancer with no backend up): a worker starting then
-exited 1, and a test's client failed, right after the server listened."""
+exited 1, and a test's client failed, right after the server listened. Or one that takes the connection and never
+answers (a TCP proxy with no backend, a frozen server): a traceback after 31 s, whatever ``STARTUP_WAIT_SECONDS``
+said (74B)."""
+MIN_TRY_SECONDS = 10.0
+"""The least time one try is given, however little of the wait is left: a server that answers slowly still can."""
 
 
 def is_unreachable(error: BaseException) -> bool:
@@ -60,7 +67,7 @@ def is_unreachable(error: BaseException) -> bool:
     message = str(error)
     if not (isinstance(error, RuntimeError) and message.startswith("Failed client connect:")):
         return False
-    return TEMPORAL_NOT_READY in message or (
+    return any(not_ready in message for not_ready in TEMPORAL_NOT_READY) or (
         message.startswith(TEMPORAL_UNREACHABLE) and any(kind in message for kind in TEMPORAL_NOT_THERE)
     )
 
@@ -69,21 +76,30 @@ class Unreachable(StartRefused):
     """A service the start needs did not answer in time (``when_reachable``)."""
 
 
+class NoAnswer(ConnectionError):
+    """A try that took its whole time: a server that took the connection and never answered it."""
+
+
 async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, within: float) -> T:
     """``connect()``, tried again while ``what`` is unreachable, for up to ``within`` seconds in all.
 
     The tries are 0.5 s apart, then doubling to 5 s; each wait is logged. After ``within`` (0: no
     second try) ``Unreachable`` is raised, naming ``what`` and the last error: the worker's last line named
     neither ("worker failed", a traceback ending in ``ConnectionRefusedError``). An error that is no
-    unreachability (a refused password) is raised as it is, at once."""
+    unreachability (a refused password) is raised as it is, at once.
+
+    Each try is given what is left of the wait (``MIN_TRY_SECONDS`` at least): a server that takes the connection
+    and never answers held one try for asyncpg's 60 s (Postgres) or the SDK's 30 s (Temporal), past the wait."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     delay = FIRST_DELAY_SECONDS
     attempt = 1
     while True:
+        given = max(deadline - loop.time(), MIN_TRY_SECONDS)
         try:
-            return await connect()
-        except Exception as error:
+            return await asyncio.wait_for(connect(), given)
+        except Exception as raised:
+            error = NoAnswer(f"no answer within {given:.0f} s") if _silent(raised) else raised
             if not is_unreachable(error):
                 raise
             if loop.time() + delay > deadline:
@@ -98,6 +114,11 @@ async def when_reachable(what: str, connect: Callable[[], Awaitable[T]], *, with
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_DELAY_SECONDS)
         attempt += 1
+
+
+def _silent(error: BaseException) -> bool:
+    """A timeout that says nothing more: this try's own (``asyncio.wait_for``) or asyncpg's for a connection."""
+    return isinstance(error, TimeoutError) and not str(error)
 
 
 async def in_daemon_thread(call: Callable[[], None]) -> None:

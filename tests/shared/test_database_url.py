@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import certifi
 import pytest
 from pydantic import SecretStr
 
 from shared.db import DatabaseRefusedUs, DatabaseUrlUnusable, PostgresUnreachable, create_pool
 from shared.settings import Environment, Settings
-from shared.startup import when_reachable
+from shared.startup import Unreachable, when_reachable
 
 PASSWORD_TAIL = "Tz7sQ2secretTail"
 
@@ -231,3 +233,57 @@ async def test_a_client_key_without_its_certificate_is_not_read(
     with pytest.raises(PostgresUnreachable) as unreachable:  # the socket, which startup waits for
         await create_pool(settings_with(url, no_pg_tls_files))
     assert isinstance(unreachable.value.__cause__, FileNotFoundError)
+
+
+async def test_postgres_with_no_connection_slot_left_is_waited_for_then_named(
+    app_settings: Settings, pg_url: str, unique: str
+) -> None:
+    """A rolling deploy's new processes while the old ones hold their connections: each start failed at once with
+    asyncpg's ``TooManyConnectionsError`` traceback, naming nothing to change (74B). Now waited out as an outage
+    is, then refused in one line naming ``DB_POOL_MAX``. A role's connection limit is Postgres's same refusal."""
+    role = f"full_{unique}".lower()
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+        url = urlsplit(pg_url)
+        full = url._replace(netloc=f"{role}@{url.netloc.rsplit('@', 1)[-1]}").geturl()
+        settings = app_settings.model_copy(update={"database_url": SecretStr(full), "db_pool_max": 7})
+        tries: list[int] = []
+
+        async def connect() -> asyncpg.Pool:
+            tries.append(1)
+            return await create_pool(settings, open_all=True)
+
+        with pytest.raises(Unreachable) as refused:
+            await when_reachable("Postgres", connect, within=1)
+    finally:
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
+    assert len(tries) > 1, "waited for, as the old processes let their connections go"
+    said = str(refused.value)
+    assert "PostgresFull: Postgres has no connection slot left" in said and "DB_POOL_MAX=7" in said, said
+    assert "too many connections" in said, said
+
+
+async def test_a_database_url_at_a_port_that_is_not_postgres_is_named_at_once(no_pg_tls_files: Path) -> None:
+    """Temporal's 7233 in DATABASE_URL: asyncpg's "rejected SSL upgrade" was neither waited for nor refused, and the
+    worker and the API ended on a traceback (74B)."""
+
+    async def not_postgres(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(64)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(not_postgres, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = settings_with(f"postgresql://app:{PASSWORD_TAIL}@127.0.0.1:{port}/db", no_pg_tls_files)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseUrlUnusable) as refused:
+            await when_reachable("Postgres", partial(create_pool, settings), within=60)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 30, "refused at once, not waited for"
+    assert "is not Postgres" in str(refused.value) and "check the port" in str(refused.value), refused.value
+    assert PASSWORD_TAIL not in str(refused.value)

@@ -8,8 +8,10 @@ import json
 import re
 import signal
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -46,6 +48,12 @@ from worker.resources import open_resources
             ' message: "Frontend is not healthy yet", metadata: MetadataMap { headers: {"content-type":'
             ' "application/grpc"} }, source: None }'
         ),
+        # A server that took the connection and never answered: the SDK's own timeout, after 30 s (74B).
+        RuntimeError(
+            "Failed client connect: `get_system_info` call error after connection: Status { code: Cancelled,"
+            ' message: "Timeout expired", details: [], metadata: MetadataMap { headers: {} } }'
+        ),
+        TimeoutError(),
     ],
 )
 def test_nothing_answering_yet_is_waited_out(error: BaseException) -> None:
@@ -142,6 +150,48 @@ async def test_a_refusal_fails_at_once_and_unreachable_until_the_wait_is_over() 
     ) as given_up:
         await when_reachable("Postgres", never, within=0)
     assert isinstance(given_up.value.__cause__, ConnectionRefusedError)
+
+
+@contextlib.asynccontextmanager
+async def a_silent_server() -> AsyncIterator[int]:
+    """A port that takes connections and never answers (a TCP proxy with no backend, a frozen server): its number."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+@pytest.mark.parametrize("service", ["Temporal", "Postgres"])
+async def test_a_server_that_never_answers_is_given_up_on_within_the_wait(
+    service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One try at a server that never answers lasted asyncpg's 60 s or the SDK's 30 s, and then the Temporal client's
+    error (a ``Cancelled`` status) was a traceback: with ``STARTUP_WAIT_SECONDS=5`` a start took 61 s (74B). Each try
+    now has what is left of the wait (``MIN_TRY_SECONDS`` at least, 1 s here), and then the start is refused in a
+    line saying nothing answered."""
+    monkeypatch.setattr("shared.startup.MIN_TRY_SECONDS", 1.0)
+    async with a_silent_server() as port:
+        if service == "Temporal":
+            connect = partial(Client.connect, f"127.0.0.1:{port}")
+        else:
+            url = f"postgresql://app@127.0.0.1:{port}/db?sslmode=disable"
+            settings = Settings(env=Environment.TEST, data_dir=tmp_path, database_url=SecretStr(url))
+            connect = partial(create_pool, settings)
+        started = time.monotonic()
+        with pytest.raises(Unreachable) as given_up:
+            await when_reachable(service, connect, within=2)
+    assert time.monotonic() - started < 15, "the wait, not a try's own timeout"
+    assert f"{service} did not answer within STARTUP_WAIT_SECONDS (2 s): NoAnswer: no answer within" in str(
+        given_up.value
+    )
 
 
 async def test_a_tls_file_the_database_url_names_that_is_not_there_is_not_waited_out(
