@@ -42,7 +42,9 @@ API_VERSION = "v1beta"
 _TRANSIENT_STATUS = frozenset({408, 409, 429, 499, 500, 502, 503, 504})
 """499 CANCELLED too: Gemini's answer under heavy load, or to a generation past the server timeout we send; 409
 ABORTED, Google's word for a conflict that passes."""
-_MISCONFIGURED_STATUS = frozenset({401, 403, 404})  # key refused or lacking rights, model retired
+_MISCONFIGURED_STATUS = frozenset({401, 403, 404, 405, 501})
+"""A key refused or lacking rights, a model retired; a GEMINI_BASE_URL at a server that does not take the call (405,
+501: not Gemini's API), which sent every bill to review as ``gemini_rejected`` with no word about the deployment."""
 _MISCONFIGURED_REASONS = frozenset({"API_KEY_INVALID"})  # Gemini says 400 to a bad key
 # google-genai sends with httpx2 by default and httpx when asked to; both time out alike.
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx2.TransportError, httpx.TransportError)

@@ -341,6 +341,8 @@ def key_invalid_body() -> dict[str, Any]:
         (400, {"error": {"code": 400, "message": "User location is not supported", "status": "FAILED_PRECONDITION"}}),
         (400, error_body(400, "JSON mode is not enabled for models/gemma-3-27b-it")),
         (400, error_body(400, "Invalid JSON payload received. Unknown name \"thinkingConfig\" at 'generation_config'")),
+        (405, error_body(405, "Method Not Allowed")),  # GEMINI_BASE_URL at a server that is not Gemini's API (74B)
+        (501, error_body(501, "Unsupported method ('POST')")),
     ],
     ids=[
         "key-invalid",
@@ -351,6 +353,8 @@ def key_invalid_body() -> dict[str, Any]:
         "region",
         "model-without-json-mode",
         "a-field-the-api-version-does-not-know",
+        "base-url-not-gemini-405",
+        "base-url-not-gemini-501",
     ],
 )
 def test_a_deployment_problem_is_misconfigured_and_retryable(
