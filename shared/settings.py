@@ -538,13 +538,13 @@ class Settings(BaseSettings):
             yield "AUTH_DISABLED=true is refused when ENV=production"
         if not self.payload_keys_set:
             # Blank (whitespace) passed here and failed at connect, as a traceback.
-            yield "PAYLOAD_KEYS must be set when ENV=production"
+            yield "PAYLOAD_KEYS must be set when ENV=production" + _nor_in_secret_manager("payload_keys")
         if self.database_url is None:
-            yield "DATABASE_URL must be set when ENV=production"
+            yield "DATABASE_URL must be set when ENV=production" + _nor_in_secret_manager("database_url")
         if self.extractor is ExtractorMode.GEMINI and not self.gemini_configured:
             # Taken, every bill went to review as gemini_not_configured: a key forgotten, or its secret
             # absent from Secret Manager (an absent secret is unset), left reviewers every bill to read.
-            yield "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production"
+            yield "EXTRACTOR=gemini needs GEMINI_API_KEY when ENV=production" + _nor_in_secret_manager("gemini_api_key")
 
     def _placeholder_cloud_names(self) -> Iterator[str]:
         # Bucket names are global and the default one is in this public repository: a production deployment
@@ -694,3 +694,14 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except (ValidationError, SettingsError) as error:
         raise SystemExit(f"minimeter: refused configuration: {refusal(error)}") from None
+
+
+def _nor_in_secret_manager(field: str) -> str:
+    """Where Secret Manager was asked for ``field``, when it was (``SECRET_MANAGER_PROJECT``): a secret under another
+    prefix or project was refused as "DATABASE_URL must be set", saying nothing of the secret looked up (74B)."""
+    from shared.secrets import SecretManagerConfig, secret_name  # as settings_customise_sources imports them
+
+    config = SecretManagerConfig()
+    if not config.project:
+        return ""
+    return f" (nor in Secret Manager: projects/{config.project}/secrets/{secret_name(field, config.prefix)})"

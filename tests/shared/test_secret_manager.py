@@ -183,3 +183,25 @@ def test_a_refused_read_stops_the_process_in_one_line_naming_the_secret() -> Non
         "minimeter: refused configuration: SECRET_MANAGER_PROJECT: could not read "
         "projects/proj-1/secrets/minimeter-database-url/versions/latest (Forbidden: 403 "
     )
+
+
+def test_production_refusing_a_secret_names_where_secret_manager_was_asked(
+    fake_secret_manager: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret under another prefix was refused as "DATABASE_URL must be set when ENV=production", saying nothing of
+    the secret looked up in Secret Manager (74B)."""
+    for name, value in {
+        "ENV": "production",
+        "SECRET_MANAGER_PREFIX": "other-",
+        "GCS_BUCKET": "b-74",
+        "GCP_PROJECT": "p-74",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    said = refusal(error.value)
+    assert (
+        "DATABASE_URL must be set when ENV=production (nor in Secret Manager: projects/proj-1/secrets/"
+        "other-database-url)" in said
+    ), said
+    assert "PAYLOAD_KEYS must be set when ENV=production (nor in Secret Manager: projects/proj-1/secrets/" in said
