@@ -55,11 +55,17 @@ def main() -> None:
     """With ``API_PROCESSES`` > 1 uvicorn spawns that many processes, and each imports this module
     again (not as ``__main__``): hence the guard below, and the import trimming above it."""
     # ``--help`` (or a stray argument) served the API on whatever DATABASE_URL and TEMPORAL_ADDRESS the shell held.
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m api",
         description="Serve MiniMeter's REST API with uvicorn on API_HOST:API_PORT (API_PROCESSES processes). It takes"
         " no arguments: every setting is an environment variable (README, Configuration).",
-    ).parse_args()
+    )
+    _, stray = parser.parse_known_args()
+    if stray:  # uvicorn's own flags are the likeliest: name the variable each is (74B)
+        parser.error(
+            f"unrecognized arguments: {' '.join(stray)}: every setting is an environment variable"
+            " (uvicorn's --workers is API_PROCESSES, --host API_HOST, --port API_PORT; README, Configuration)"
+        )
     settings = settings_or_exit()
     configure_logging(settings)
     refuse_an_address_taken(settings)

@@ -139,6 +139,12 @@ def test_help_says_how_to_run_it_and_starts_nothing(module: str) -> None:
     assert "Traceback" not in stray.stderr and REFUSED not in stray.stderr
 
 
+def test_uvicorns_own_flags_are_named_as_the_variables_they_are() -> None:
+    """``python -m api --workers 2``, as uvicorn takes it, said only "unrecognized arguments" (74B)."""
+    stray = run_entry_point("api", "--workers", "2", LOG_LEVEL=MISPLACED)
+    assert stray.returncode == 2 and "--workers is API_PROCESSES" in stray.stderr, stray.stderr
+
+
 def test_an_api_port_taken_is_refused_in_one_line_before_anything_starts() -> None:
     """The API ran its migrations and started its dispatcher and reconciler, said "Application startup complete.",
     then exited on uvicorn's ERROR naming no setting (an operator's probe, 71B). Postgres here is one nobody
