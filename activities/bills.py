@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.storage import record_artifact
 from extraction.checks import with_implied_charges
-from shared.bill import NormalizedBill
+from shared.bill import NormalizedBill, figures_read_otherwise
 from shared.models import (
     ArtifactRef,
     DuplicateFound,
@@ -170,7 +170,8 @@ class BillActivities:
         (account number where read + billing period, when the bill has one), inside one transaction.
         A bill for a stored period whose statement is dated later is the utility's re-issue:
         it replaces the stored one under the same bill id, which ``bill_revisions`` keeps; asked to
-        (``held_over_corrections``), not one a reviewer corrected: nothing is written, and the outcome says so.
+        (``held_over_corrections``), not one a reviewer corrected: nothing is written, and the outcome says so; nor,
+        asked so, another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``).
         A bill stated without current charges is stored with those its line items imply, a reviewer's
         as an extractor's, and the workflow answered with it (``stored_bill``) so the warehouse agrees.
         """
@@ -237,6 +238,19 @@ class BillActivities:
                     revised_job=str(existing["job_id"]),
                     stored_at=stored_at,
                     stored_bill=None if bill == given else bill,
+                )
+            if existing is not None and (otherwise := _read_otherwise(request, existing)):
+                logger.info(
+                    "copy of a stored statement read otherwise, held for review",
+                    extra={
+                        "job_id": request.job_id,
+                        "step": "persist_bill",
+                        "held_over": str(existing["job_id"]),
+                        "reads_otherwise": otherwise,
+                    },
+                )
+                return PersistOutcome(
+                    bill_id=str(existing["id"]), held_over=str(existing["job_id"]), reads_otherwise=otherwise
                 )
             if existing is not None:
                 logger.info("duplicate bill", extra={"job_id": request.job_id, "step": "persist_bill"})
@@ -328,6 +342,21 @@ def _if_other(payload: dict[str, object], bill: NormalizedBill, *, job_id: str) 
 def reissues(statement_date: date | None, stored_statement_date: date | None) -> bool:
     """Whether a bill dated ``statement_date`` is a re-issue of a stored one of its period dated the other: later."""
     return statement_date is not None and stored_statement_date is not None and statement_date > stored_statement_date
+
+
+def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str]:
+    """The figures in which ``request``'s bill, read without doubt (``held_over_corrections``), reads otherwise than
+    ``stored``, the extractor's reading of another file of its statement; none for the same file, a bill a reviewer
+    corrected (what they set stands), or an older issue of a statement since re-issued (it was bound to differ)."""
+    if not request.held_over_corrections or stored["same_file"] or stored["source"] != "extraction":
+        return []
+    if reissues(stored["statement_date"], request.bill.statement_date):
+        return []
+    try:
+        stored_bill = NormalizedBill.model_validate(stored["payload"])
+    except ValidationError:  # stored by an earlier release in a shape this one does not read: a duplicate, as before
+        return []
+    return figures_read_otherwise(stored_bill, request.bill)
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:

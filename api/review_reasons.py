@@ -50,6 +50,12 @@ _TEXT_BY_CODE: dict[str, str] = {
         " replaces their bill, their figures kept in its history. Compare the two (the task names it): carry over"
         " what they set that this statement gets wrong too, or reject it to keep theirs"
     ),
+    "reads_otherwise_than_stored": (
+        "another copy of a statement already stored (its period and statement date), whose figures read otherwise: one"
+        " of the two was misread. The stored bill stands whatever you decide (the task names it): approve this copy"
+        " if it reads as printed (it ends a duplicate) or reject it; if the stored bill is the one misread, reopen it"
+        " and correct it"
+    ),
     "reopened": (
         "a stored bill a reviewer reopened (their note is above): check each field against the bill, correct what"
         " is wrong, or approve it as it stands"

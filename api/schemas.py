@@ -398,7 +398,8 @@ class Reopening(ApiModel):
 
 
 class ReplacedBill(ApiModel):
-    """The bill a re-issue held over a reviewer's correction would replace: ``GET /bills/{bill_id}`` shows it."""
+    """A stored bill a task's is compared with (one it would replace, or another copy of its statement):
+    ``GET /bills/{bill_id}`` shows it."""
 
     job_id: str
     bill_id: str
@@ -425,6 +426,10 @@ class ReviewTaskPublic(ReviewSummary):
     replaces: ReplacedBill | None = None
     """Set on an open task of a re-issue held over a reviewer's correction (reason ``replaces_corrected_bill``): the
     corrected bill that approving or correcting it replaces, to compare it with."""
+    reads_otherwise_than: ReplacedBill | None = None
+    """Set on an open task of another copy of a stored statement whose figures differ from the stored bill's (reason
+    ``reads_otherwise_than_stored``): that bill, which stands whatever the decision (approved, this copy ends
+    ``DUPLICATE``; rejected, ``REJECTED``). If it is the one misread, reopen it (``POST /bills/{id}/reopen``)."""
     reopened: Reopening | None = None
     """Set on a stored bill's review (a ``reopen`` job): a rejection is refused, since nothing would be removed."""
     account_number_masked: str

@@ -191,3 +191,23 @@ class NormalizedBill(BaseModel):
     current_charges: Money | None = None
     usage: list[UsageReading] = Field(default_factory=list)
     line_items: list[LineItem] = Field(default_factory=list)
+
+
+def figures_read_otherwise(stored: NormalizedBill, copy: NormalizedBill) -> list[str]:
+    """The figures ``copy``, another file of ``stored``'s statement, reads otherwise: its amounts, currency, due date,
+    line items' amounts and readings (not its wording, a customer's name or an address, which two readers may copy
+    alike or not). Two copies of one statement that disagree on any is one of them misread."""
+    differing = [
+        name
+        for name in ("total_amount", "previous_balance", "payments_received", "current_charges", "currency", "due_date")
+        if getattr(stored, name) != getattr(copy, name)
+    ]
+    if sorted(item.amount for item in stored.line_items) != sorted(item.amount for item in copy.line_items):
+        differing.append("line_items")
+    if _readings(stored) != _readings(copy):
+        differing.append("usage")
+    return differing
+
+
+def _readings(bill: NormalizedBill) -> list[tuple[str, Decimal, str]]:
+    return sorted((str(reading.commodity), reading.quantity, str(reading.unit)) for reading in bill.usage)

@@ -301,7 +301,13 @@ class PersistOutcome(BaseModel):
     or, for a duplicate, the bill the earlier job stored, whose figures the result then gives beside its id."""
     held_over: str | None = None
     """Set, nothing written, when this bill, a re-issue, would replace the bill that job stored as a reviewer corrected
-    it (``PersistRequest.held_over_corrections``): a reviewer decides first."""
+    it (``PersistRequest.held_over_corrections``): a reviewer decides first. Or, with ``reads_otherwise``, when it is
+    another copy of the statement that job stored, read otherwise."""
+    reads_otherwise: list[str] = []
+    """Set with ``held_over`` for another file of a stored statement (its period, its statement date or none) whose
+    figures, read without doubt, differ from the stored bill's: the figures it reads otherwise. It ended DUPLICATE,
+    the difference said nowhere, though one of the two copies was misread (a finance auditor's probe, 74A); a reviewer
+    looks first. The stored bill stands."""
 
 
 class PublishRequest(BaseModel):

@@ -77,6 +77,9 @@ REOPENED_REASON = "reopened"
 REPLACES_CORRECTION_REASON = "replaces_corrected_bill"
 """The review reason of a re-issue, read without doubt, that would replace a bill a reviewer corrected: the figures a
 person set are not put aside unasked (``PersistRequest.held_over_corrections``)."""
+READS_OTHERWISE_REASON = "reads_otherwise_than_stored"
+"""The review reason of another copy of a stored statement, read without doubt, whose figures differ from the stored
+bill's (``PersistOutcome.reads_otherwise``): one of the two was misread. The stored bill stands."""
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -257,6 +260,8 @@ class BillIngestionWorkflow:
         self._reopened = False
         """Set when the job reviews a stored bill a reviewer reopened: approving it stores nothing, rejecting it
         would remove nothing (refused)."""
+        self._held_for = REPLACES_CORRECTION_REASON
+        """Why persist_bill held the bill, nothing stored: the review reason its task then gives."""
         self._provider: Provider | None = None
         """The bill's provider once known (the request's, else the account's): a label of the job's metrics."""
         self._review_status: ReviewStatus | None = None
@@ -610,7 +615,7 @@ class BillIngestionWorkflow:
             return stored
         if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands
             raise asyncio.CancelledError("cancelled by request")
-        self._reasons = [*self._reasons, REPLACES_CORRECTION_REASON]
+        self._reasons = [*self._reasons, self._held_for]
         base = base.model_copy(update={"decision": "review", "reasons": self._reasons})
         reviewed = await self._reviewed(request, extraction, artifact, base)
         if isinstance(reviewed, IngestionResult):
@@ -742,6 +747,7 @@ class BillIngestionWorkflow:
             policies.DATABASE,
         )
         if persisted.held_over is not None:
+            self._held_for = READS_OTHERWISE_REASON if persisted.reads_otherwise else REPLACES_CORRECTION_REASON
             return None
         # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), persist filled in
         # the current charges its line items imply, or a duplicate's earlier job stored other figures.

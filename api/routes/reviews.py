@@ -61,7 +61,7 @@ from shared.logs import mask_account
 from shared.models import JobStatus
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from shared.temporal import update_call_within
-from workflows.bill_ingestion import REPLACES_CORRECTION_REASON, BillIngestionWorkflow
+from workflows.bill_ingestion import READS_OTHERWISE_REASON, REPLACES_CORRECTION_REASON, BillIngestionWorkflow
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["reviews"], route_class=AuthorizeBeforeBody)
@@ -202,6 +202,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         row = await state.pool.fetchrow(f"{_select(state)} WHERE t.job_id = $1", job["id"])
     decision = None if row["closed_at"] is None else await _decision_taken(state, job["id"], row["revision"])
     held_over = await _held_over(state, job, row["bill"]) if row["closed_at"] is None else None
+    read_otherwise = await _read_otherwise_than(state, job, row["bill"]) if row["closed_at"] is None else None
     summary = _summary(row)
     bill = NormalizedBill.model_validate(row["bill"]) if row["bill"] is not None else None
     return ReviewTaskInternal(
@@ -215,12 +216,24 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         decision=decision,
         reopened=_reopening(job),
         replaces=ReplacedBill.model_validate(held_over, from_attributes=True) if held_over is not None else None,
+        reads_otherwise_than=(
+            ReplacedBill.model_validate(read_otherwise, from_attributes=True) if read_otherwise is not None else None
+        ),
     )
 
 
 async def _held_over(state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None) -> StoredPeriod | None:
     """The corrected bill a re-issue held over it (``replaces_corrected_bill``) would replace."""
     if REPLACES_CORRECTION_REASON not in (job["reasons"] or []):
+        return None
+    return await _stored_for_the_extraction(state, job, extracted)
+
+
+async def _read_otherwise_than(
+    state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None
+) -> StoredPeriod | None:
+    """The stored bill of the statement another copy of which reads otherwise (``reads_otherwise_than_stored``)."""
+    if READS_OTHERWISE_REASON not in (job["reasons"] or []):
         return None
     return await _stored_for_the_extraction(state, job, extracted)
 

@@ -258,3 +258,20 @@ def test_a_corrections_changed_rows_are_shown_not_counted() -> None:
         '<ul class="rows"><li>Customer charge · fee · 18.00</li>'
         "<li><ins>Gas energy charge · supply · 220.42 · gas</ins></li></ul>",
     ]
+
+
+def test_review_page_names_the_stored_copy_a_bill_reads_otherwise_than() -> None:
+    """A copy of a stored statement read otherwise (``reads_otherwise_than_stored``): the page names the stored bill
+    to compare, and says it stands whatever is decided (74A)."""
+    stored = {"job_id": "job-74a", "bill_id": "bill-74a", "statement_date": "2026-03-05", "total_amount": "60.00"}
+    html = render_review(
+        task(reasons=["reads_otherwise_than_stored"], reads_otherwise_than={**stored, "currency": "USD"})
+    )
+    said = unescape(re.sub(r"<[^>]+>", "", html))
+    assert (
+        "Another copy of this statement is stored, by job job-74a (statement date 2026-03-05, amount due 60.00 USD;"
+        in said
+    )
+    assert "GET /bills/bill-74a" in said and "The stored bill stands" in said
+    assert "one of the two was misread" in said, "the reason explained too"
+    assert 'id="replaces"' not in render_review(task()) and 'id="reads-otherwise"' not in render_review(task())
