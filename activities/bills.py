@@ -345,10 +345,10 @@ def reissues(statement_date: date | None, stored_statement_date: date | None) ->
 
 
 def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str]:
-    """The figures in which ``request``'s bill, read without doubt (``held_over_corrections``), reads otherwise than
+    """The figures in which ``request``'s bill, read without doubt (``held_over_copies``), reads otherwise than
     ``stored``, the extractor's reading of another file of its statement; none for the same file, a bill a reviewer
     corrected (what they set stands), or an older issue of a statement since re-issued (it was bound to differ)."""
-    if not request.held_over_corrections or stored["same_file"] or stored["source"] != "extraction":
+    if not request.held_over_copies or stored["same_file"] or stored["source"] != "extraction":
         return []
     if reissues(stored["statement_date"], request.bill.statement_date):
         return []
@@ -356,7 +356,7 @@ def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str
         stored_bill = NormalizedBill.model_validate(stored["payload"])
     except ValidationError:  # stored by an earlier release in a shape this one does not read: a duplicate, as before
         return []
-    return figures_read_otherwise(stored_bill, request.bill)
+    return figures_read_otherwise(with_implied_charges(stored_bill), request.bill)  # as stored since 93cd28a
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:

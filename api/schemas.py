@@ -408,6 +408,14 @@ class ReplacedBill(ApiModel):
     currency: str
 
 
+class StoredCopy(ReplacedBill):
+    """The stored bill of a statement another copy of which reads otherwise, and how."""
+
+    figures_read_otherwise: list[str]
+    """The figures the task's bill and the stored bill disagree on, now (``total_amount``, ``line_items``, ``usage``,
+    ...): none once the stored bill was corrected to agree."""
+
+
 class ReasonDetail(ApiModel):
     """One of ``reasons`` in a reviewer's words, as the review page says it."""
 
@@ -426,7 +434,7 @@ class ReviewTaskPublic(ReviewSummary):
     replaces: ReplacedBill | None = None
     """Set on an open task of a re-issue held over a reviewer's correction (reason ``replaces_corrected_bill``): the
     corrected bill that approving or correcting it replaces, to compare it with."""
-    reads_otherwise_than: ReplacedBill | None = None
+    reads_otherwise_than: StoredCopy | None = None
     """Set on an open task of another copy of a stored statement whose figures differ from the stored bill's (reason
     ``reads_otherwise_than_stored``): that bill, which stands whatever the decision (approved, this copy ends
     ``DUPLICATE``; rejected, ``REJECTED``). If it is the one misread, reopen it (``POST /bills/{id}/reopen``)."""

@@ -252,6 +252,9 @@ class PersistRequest(BaseModel):
     held_over_corrections: bool = False
     """A re-issue of a bill a reviewer corrected is not stored (``PersistOutcome.held_over``): the extractor's reading
     of it would put the figures a person set aside unasked. Asked for a bill no reviewer has seen."""
+    held_over_copies: bool = False
+    """Nor another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``). Asked
+    apart, by workflows that know the hold's reason: one of an earlier release would give it as a corrected bill's."""
 
 
 class StoredBillQuery(BaseModel):

@@ -743,6 +743,7 @@ class BillIngestionWorkflow:
                 source=source,
                 replaces=replaces,
                 held_over_corrections=held_over_corrections,
+                held_over_copies=held_over_corrections,  # a bill no reviewer has seen, either way
             ),
             policies.DATABASE,
         )

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -49,13 +50,15 @@ from api.schemas import (
     ReviewTakenFirst,
     ReviewTaskInternal,
     ReviewTaskPublic,
+    StoredCopy,
 )
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, cursor_scope, get_job_row
 from api.services.reopen import open_reopening, replaced_since_reopened
 from api.services.stored_periods import StoredPeriod, stored_for_period
 from api.state import AppState
-from shared.bill import NormalizedBill, Provider
+from extraction.checks import with_implied_charges
+from shared.bill import NormalizedBill, Provider, figures_read_otherwise
 from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
@@ -216,9 +219,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         decision=decision,
         reopened=_reopening(job),
         replaces=ReplacedBill.model_validate(held_over, from_attributes=True) if held_over is not None else None,
-        reads_otherwise_than=(
-            ReplacedBill.model_validate(read_otherwise, from_attributes=True) if read_otherwise is not None else None
-        ),
+        reads_otherwise_than=read_otherwise,
     )
 
 
@@ -231,11 +232,24 @@ async def _held_over(state: AppState, job: dict[str, Any], extracted: dict[str, 
 
 async def _read_otherwise_than(
     state: AppState, job: dict[str, Any], extracted: dict[str, Any] | None
-) -> StoredPeriod | None:
-    """The stored bill of the statement another copy of which reads otherwise (``reads_otherwise_than_stored``)."""
-    if READS_OTHERWISE_REASON not in (job["reasons"] or []):
+) -> StoredCopy | None:
+    """The stored bill of the statement another copy of which reads otherwise (``reads_otherwise_than_stored``), and
+    the figures the two disagree on now: the task named none, and a reviewer looked for a line item's by hand."""
+    if READS_OTHERWISE_REASON not in (job["reasons"] or []) or extracted is None:
         return None
-    return await _stored_for_the_extraction(state, job, extracted)
+    stored = await _stored_for_the_extraction(state, job, extracted)
+    if stored is None:
+        return None
+    payload = await state.pool.fetchval("SELECT payload FROM bills WHERE id = $1", uuid.UUID(stored.bill_id))
+    figures = (
+        figures_read_otherwise(
+            with_implied_charges(NormalizedBill.model_validate(payload)),
+            with_implied_charges(NormalizedBill.model_validate(extracted)),
+        )
+        if payload is not None
+        else []
+    )
+    return StoredCopy.model_validate({**asdict(stored), "figures_read_otherwise": figures})
 
 
 async def _stored_for_the_extraction(

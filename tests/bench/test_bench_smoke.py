@@ -289,6 +289,8 @@ def test_the_generators_two_readings_of_one_statement_held_for_review_are_no_sho
     assert pipeline_result(10, {"SUCCEEDED": 9, "NEEDS_REVIEW": 1}, Span(100.0, 104.0)).shortfalls() == [
         "1 bills not ingested (1 NEEDS_REVIEW)"
     ]
+    many = pipeline_result(1000, {"SUCCEEDED": 950, HELD_COPY: 50}, Span(100.0, 104.0))
+    assert many.shortfalls() == ["50 bills held as copies read otherwise, more than the generator's pairs make"]
 
 
 def test_percentiles_and_series() -> None:

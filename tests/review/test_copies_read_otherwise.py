@@ -45,6 +45,7 @@ async def test_a_copy_reading_other_figures_is_reviewed_and_the_stored_bill_stan
         stored["result"]["bill_id"],
         "60.00",
     )
+    assert compared["figures_read_otherwise"] == ["total_amount", "current_charges", "line_items"], compared
     assert task["replaces"] is None
     [detail] = task["reason_details"]
     assert "one of the two was misread" in detail["text"] and "reopen it" in detail["text"], detail
@@ -72,3 +73,12 @@ async def test_a_copy_reading_the_same_figures_or_an_issue_since_reissued_ends_a
     reworded = reissue_text(number).replace("Customer: Jane Reviewer", "Customer: JANE REVIEWER") + "\nThank you.\n"
     again = await upload_and_wait(http, account, reworded)
     assert (again["status"], again["result"]["duplicate_of"]) == ("DUPLICATE", reissued["id"])
+    # A summary that prints no zero balance reads none, not another one (74D).
+    summary = (
+        reissue_text(number)
+        .replace("Previous Balance          $0.00\n", "")
+        .replace("Payments Received         $0.00\n", "")
+    )
+    assert "Previous Balance" not in summary and "Payments Received" not in summary
+    unprinted = await upload_and_wait(http, account, summary)
+    assert (unprinted["status"], unprinted["result"]["duplicate_of"]) == ("DUPLICATE", reissued["id"])

@@ -262,16 +262,29 @@ def test_a_corrections_changed_rows_are_shown_not_counted() -> None:
 
 def test_review_page_names_the_stored_copy_a_bill_reads_otherwise_than() -> None:
     """A copy of a stored statement read otherwise (``reads_otherwise_than_stored``): the page names the stored bill
-    to compare, and says it stands whatever is decided (74A)."""
-    stored = {"job_id": "job-74a", "bill_id": "bill-74a", "statement_date": "2026-03-05", "total_amount": "60.00"}
-    html = render_review(
-        task(reasons=["reads_otherwise_than_stored"], reads_otherwise_than={**stored, "currency": "USD"})
-    )
-    said = unescape(re.sub(r"<[^>]+>", "", html))
+    to compare and the figures they disagree on, and says it stands whatever is decided (74A, 74D)."""
+    copy = {
+        "job_id": "job-74a",
+        "bill_id": "bill-74a",
+        "statement_date": "2026-03-05",
+        "total_amount": "60.00",
+        "currency": "USD",
+        "figures_read_otherwise": ["total_amount", "line_items"],
+    }
+    said = text_of(render_review(task(reasons=["reads_otherwise_than_stored"], reads_otherwise_than=copy)))
     assert (
         "Another copy of this statement is stored, by job job-74a (statement date 2026-03-05, amount due 60.00 USD;"
         in said
     )
-    assert "GET /bills/bill-74a" in said and "The stored bill stands" in said
+    assert "GET /bills/bill-74a), and this one reads its total_amount, line_items otherwise." in said, said
+    assert "The stored bill stands" in said
     assert "one of the two was misread" in said, "the reason explained too"
+    agreeing = {**copy, "figures_read_otherwise": []}
+    said = text_of(render_review(task(reasons=["reads_otherwise_than_stored"], reads_otherwise_than=agreeing)))
+    assert "and the two agree now (the stored one was corrected since)" in said
     assert 'id="replaces"' not in render_review(task()) and 'id="reads-otherwise"' not in render_review(task())
+
+
+def text_of(html: str) -> str:
+    """The page's words, without its markup, in one line."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
