@@ -818,15 +818,20 @@ def test_a_reading_in_a_unit_stored_as_another_is_converted(
     warehouse counts in, the printed figure multiplied out, and the evidence check reads the figure alike (the
     figure as printed, unconverted, is no evidence). A conversion's note is not a second reading."""
     text = PLAIN.replace("Water used this period: 1,234 gallons", f"Water used this period: {printed}")
-    text = text.replace("Water", service)
+    assert_read_converted(text.replace("Water", service), quantity, unit, as_printed=printed.split()[0])
+
+
+def assert_read_converted(text: str, quantity: str, unit: UsageUnit, *, as_printed: str) -> None:
+    """``text``'s one reading is ``quantity`` ``unit`` as written (12400, not the product's 12400.0), which the
+    evidence check confirms, where the figure ``as_printed``, unconverted, is no evidence."""
     result = extract_with_rules([text], provider_hint=None)
     assert result.bill is not None and result.reasons == []
     [reading] = result.bill.usage
     assert (reading.quantity, reading.unit) == (Decimal(quantity), unit)
-    assert str(reading.quantity) == quantity  # 12400, not the product's 12400.0
+    assert str(reading.quantity) == quantity
     assert check_bill(result.bill, text=text) == []
-    as_printed = reading.model_copy(update={"quantity": Decimal(printed.split()[0].replace(",", ""))})
-    assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
+    unconverted = reading.model_copy(update={"quantity": Decimal(as_printed.replace(",", ""))})
+    assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [unconverted]}), text=text)
 
 
 @pytest.mark.parametrize(
@@ -847,13 +852,7 @@ def test_a_reading_whose_label_names_a_unit_stored_as_another_is_converted(
     to review for a missing usage (the eval set's found_kwh_label_in_thousands). Stored multiplied out, as a figure
     printed with its unit is, and the evidence check reads it alike."""
     text = PLAIN.replace("Water used this period: 1,234 gallons", printed).replace("Water", service)
-    result = extract_with_rules([text], provider_hint=None)
-    assert result.bill is not None and result.reasons == []
-    [reading] = result.bill.usage
-    assert (reading.quantity, reading.unit) == (Decimal(quantity), unit)
-    assert check_bill(result.bill, text=text) == []
-    as_printed = reading.model_copy(update={"quantity": Decimal(printed.split()[-1].replace(",", ""))})
-    assert "no_evidence:usage" in check_bill(result.bill.model_copy(update={"usage": [as_printed]}), text=text)
+    assert_read_converted(text, quantity, unit, as_printed=printed.split()[-1])
 
 
 @pytest.mark.parametrize("printed", ["12 cubic metres", "12 cubic  metres", "12 cubic\tmeters"])
