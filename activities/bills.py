@@ -12,8 +12,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.storage import record_artifact
-from extraction.checks import with_implied_charges
-from shared.bill import NormalizedBill, figures_read_otherwise
+from extraction.checks import figures_read_otherwise, with_implied_charges
+from shared.bill import NormalizedBill
 from shared.models import (
     ArtifactRef,
     DuplicateFound,
@@ -356,7 +356,7 @@ def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str
         stored_bill = NormalizedBill.model_validate(stored["payload"])
     except ValidationError:  # stored by an earlier release in a shape this one does not read: a duplicate, as before
         return []
-    return figures_read_otherwise(with_implied_charges(stored_bill), request.bill)  # as stored since 93cd28a
+    return figures_read_otherwise(stored_bill, request.bill)
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:

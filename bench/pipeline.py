@@ -17,6 +17,7 @@ from bench.api_clients import job_starter
 from bench.load import InFlightLimit, Started, drive
 from bench.stats import Span, distribution, per_second
 from shared.models import SETTLED_STATUSES, JobStatus
+from workflows.bill_ingestion import READS_OTHERWISE_REASON
 
 PROVIDERS = ("pge", "coned", "duke", "sfpuc")
 ACCOUNTS_PER_CUSTOMER = 10
@@ -35,7 +36,7 @@ about 0.4% of 1,000 bills (4 in a simulation of ``--bills-per-account 10``); man
 agree, a regression the run must not pass (74D)."""
 _SETTLED = frozenset({*SETTLED_STATUSES, HELD_COPY})
 _REPORTED_STATUS = (
-    f"CASE WHEN j.status = 'NEEDS_REVIEW' AND j.reasons ? 'reads_otherwise_than_stored' THEN '{HELD_COPY}'"
+    f"CASE WHEN j.status = 'NEEDS_REVIEW' AND j.reasons ? '{READS_OTHERWISE_REASON}' THEN '{HELD_COPY}'"
     " ELSE j.status END"
 )
 """A job's status as the run reports it: ``HELD_COPY`` apart from other reviews."""

@@ -217,6 +217,33 @@ def with_implied_charges(bill: NormalizedBill) -> NormalizedBill:
     return bill.model_copy(update={"current_charges": implied})
 
 
+def figures_read_otherwise(stored: NormalizedBill, copy: NormalizedBill) -> list[str]:
+    """The figures ``copy``, another file of ``stored``'s statement, reads otherwise, each as stored (the current
+    charges its line items imply filled in: ``with_implied_charges``): its amounts, currency, due date, line items'
+    amounts and readings (not its wording, a customer's name or an address, which two readers may copy alike or not).
+    Two copies of one statement that disagree on any is one of them misread. A figure only one of them read is not
+    read otherwise: a summary that prints no zero balance, a scan whose readings were not read."""
+    stored, copy = with_implied_charges(stored), with_implied_charges(copy)
+    differing = [
+        name
+        for name in ("total_amount", "previous_balance", "payments_received", "current_charges", "currency", "due_date")
+        if None not in (getattr(stored, name), getattr(copy, name)) and getattr(stored, name) != getattr(copy, name)
+    ]
+    if stored.line_items and copy.line_items and _amounts(stored) != _amounts(copy):
+        differing.append("line_items")
+    if stored.usage and copy.usage and _readings(stored) != _readings(copy):
+        differing.append("usage")
+    return differing
+
+
+def _amounts(bill: NormalizedBill) -> list[Decimal]:
+    return sorted(item.amount for item in bill.line_items)
+
+
+def _readings(bill: NormalizedBill) -> list[tuple[str, Decimal, str]]:
+    return sorted((str(reading.commodity), reading.quantity, str(reading.unit)) for reading in bill.usage)
+
+
 def payments_typed_negative(bill: NormalizedBill) -> bool:
     """Whether the bill fails to balance only because its payments are negative: as many bills print them
     ("Payments -11.53"), where the balance takes them off the previous balance, so positive."""

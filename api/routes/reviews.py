@@ -57,8 +57,8 @@ from api.services.jobs import JobCursor, cursor_scope, get_job_row
 from api.services.reopen import open_reopening, replaced_since_reopened
 from api.services.stored_periods import StoredPeriod, stored_for_period
 from api.state import AppState
-from extraction.checks import with_implied_charges
-from shared.bill import NormalizedBill, Provider, figures_read_otherwise
+from extraction.checks import figures_read_otherwise
+from shared.bill import NormalizedBill, Provider
 from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus
@@ -242,10 +242,7 @@ async def _read_otherwise_than(
         return None
     payload = await state.pool.fetchval("SELECT payload FROM bills WHERE id = $1", uuid.UUID(stored.bill_id))
     figures = (
-        figures_read_otherwise(
-            with_implied_charges(NormalizedBill.model_validate(payload)),
-            with_implied_charges(NormalizedBill.model_validate(extracted)),
-        )
+        figures_read_otherwise(NormalizedBill.model_validate(payload), NormalizedBill.model_validate(extracted))
         if payload is not None
         else []
     )
