@@ -75,6 +75,9 @@ def test_tiny_run_prints_the_summary_line_and_writes_results(tmp_path: Path) -> 
     args += ["--api-processes", "2"]  # the pipeline's starts go through two API processes on one port
     args += ["--keep-data"]  # to look for the emulator's and the API's files afterwards
     args += ["--no-pg-tuples"]  # not the 10 s wait for Postgres's counters (tests/bench/test_pg_counters.py)
+    # An account a bill: two of the generator's bills of one account's period and statement date, each with figures
+    # of its own, are held for a reviewer (HELD_COPY, no throughput), and this run failed when its ten made a pair.
+    args += ["--bills-per-account", "1"]
     proc = run_bench(args, timeout=540)
     last = proc.stdout.strip().splitlines()[-1]
     assert SUMMARY.match(last), last
