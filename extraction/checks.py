@@ -53,7 +53,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
         reasons += _ambiguous_grouping(bill, text)
         reasons += _ambiguous_sign(bill, text)
         reasons += _several_readings(bill)
-    return reasons
+    return list(dict.fromkeys(reasons))  # one reason said twice (a reading missed, by the bill and by its text) once
 
 
 OVERRIDABLE = frozenset(
@@ -392,7 +392,17 @@ def _evidence(bill: NormalizedBill, evidence: Evidence) -> list[str]:
         reasons.append("no_evidence:usage")
     if any(not evidence.has_gallon_reading(r.quantity) for r in scaled):
         reasons.append("unit_scale:usage")
+    if bill.usage and _gas_unread(bill, evidence):
+        reasons.append("missing_field:usage")
     return reasons + _priced_otherwise(bill, evidence)
+
+
+def _gas_unread(bill: NormalizedBill, evidence: Evidence) -> bool:
+    """Whether the text prints a reading in therms, gas's own unit, and the bill has no gas reading: a dual-fuel bill
+    whose gas section names no gas ("HEATING SERVICE ... Gas delivered 63 therms") was stored as electricity alone,
+    accepted (an extraction probe, 75B)."""
+    printed_therms = any(unit is UsageUnit.THERM for _, unit in evidence.readings)
+    return printed_therms and all(reading.commodity is not Commodity.GAS for reading in bill.usage)
 
 
 def _priced_otherwise(bill: NormalizedBill, evidence: Evidence) -> list[str]:

@@ -57,13 +57,19 @@ _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNOR
 _ANOTHER_PERIOD = (
     rf"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|{MONTH_NAME})|year\s+ago|same\s+(?:period|month|time)"
     r"|average|avg|daily|per\s+day|history"
+    r"|next|projected|forecast|expected|months?\s+ago|carr(?:y|ied)\s*(?:over|forward|to)|carryover|unbilled"
     r"|neighbou?rs?|similar\s+(?:homes?|households?)|efficient\s+(?:homes?|households?))\b"
 )
-"""Another period's usage, or another home's: a comparison's "Efficient neighbors used 610 kWh" was the reading."""
+"""Another period's usage, or another home's: a comparison's "Efficient neighbors used 610 kWh" was the reading, as
+were "Projected usage next month: 1,310 kWh" and "Usage 12 months ago" where this period's went unread (75B)."""
 _LONGER_PERIOD = (
     r"\b(?:(?:last|past)\s+(?:\d+|twelve)\s+months|(?:12|13|24|twelve)[-\s]months?|annual|yearly"
     r"|year[-\s]to[-\s]date|ytd)\b"
 )
+_SEWER = re.compile(r"\bsewer\b", re.IGNORECASE)
+_WATER = re.compile(r"\bwater\b", re.IGNORECASE)
+"""A sewer volume ("Sewer usage: 5,000 gallons (winter cap)") is billed on a cap or a winter average, not the meter:
+it witnesses against the water reading, never is it (an extraction probe, 75B: the meter row unread, it was stored)."""
 _OTHER_PERIOD = re.compile(_ANOTHER_PERIOD, re.IGNORECASE)
 _OVER_A_YEAR = re.compile(_LONGER_PERIOD, re.IGNORECASE)
 """Wording that names a year's usage ("Annual usage", "last 12 months") or a year's plan ("12-month budget
@@ -316,7 +322,9 @@ def read_usage(
             or _rivals_disagree(best, mine)
             or _meters_disagree(lines, best, mine)
             or any(
-                (d.line, d.cell) != (best.line, best.cell) and (d.quantity, d.unit) != (best.quantity, best.unit)
+                (d.line, d.cell) != (best.line, best.cell)
+                and (d.quantity, d.unit) != (best.quantity, best.unit)
+                and not _same_water_in_another_unit(best, d)
                 for d in doubted
                 if d.commodity is commodity and not (d.row and d.line == best.line)
             )
@@ -493,6 +501,18 @@ _FACTOR_SLACK = Decimal("0.0001")
 """Bills convert at 748 gallons a CCF as often as at 748.052: 95.27 CCF is printed as 71,262 gallons."""
 _KGAL = 3
 """Gallons ending in zeros may be thousands of gallons multiplied out: "10 kgal" is 10,000, "4.5 kgal" 4,500.0."""
+
+
+def _same_water_in_another_unit(best: _Seen, doubted: _Seen) -> bool:
+    """Whether a doubted water figure (a sewer line's) is the best reading in the other water unit, to their rounding:
+    "Sewer billed usage: 12 CCF" witnesses for "Water usage: 9,300 gallons", as a water line's would."""
+    return (
+        best.commodity is Commodity.WATER
+        and best.unit in _GALLONS_IN
+        and doubted.unit in _GALLONS_IN
+        and doubted.unit is not best.unit
+        and _same_water(best, [doubted])
+    )
 
 
 def _same_water(best: _Seen, others: Sequence[_Seen]) -> bool:
@@ -724,6 +744,8 @@ def _set_aside(figure: _Figure, labels: re.Pattern[str], line: str) -> _Aside | 
         return _Aside.DOUBT if labels.search(before) else _Aside.DROP
     if any(_PERIOD_TAIL.fullmatch(before, q.end()) for q in _OVER_A_YEAR.finditer(before)):
         return _Aside.DROP
+    if _SEWER.search(before) and not _WATER.search(before):
+        return _Aside.DOUBT
     registers = [q.start() for q in _METER_READ.finditer(before) if _REGISTER_TAIL.fullmatch(before, q.end())]
     qualifiers = registers.copy()
     if _METER_READ.search(after):

@@ -476,7 +476,7 @@ def test_water_readings_in_two_units_that_differ_are_a_conflict(readings: str) -
     ("readings", "reading"),
     [
         ("Water usage: 12 CCF\nWater usage: 8,976 gallons\n", (Decimal(12), UsageUnit.CCF)),
-        ("Sewer billed usage: 12 CCF\nWater usage: 9,300 gallons\n", (Decimal(12), UsageUnit.CCF)),
+        ("Sewer billed usage: 12 CCF\nWater usage: 9,300 gallons\n", (Decimal(9300), UsageUnit.GAL)),  # the water line
         ("Water usage: 8.2 kgal\nSewer usage: 11 CCF\n", (Decimal(8200), UsageUnit.GAL)),
         ("Total usage: 1,496 gallons\nMeter 1 usage: 1 CCF\nMeter 2 usage: 1 CCF\n", (Decimal(1496), UsageUnit.GAL)),
         ("Water usage: 95.27 CCF (71,262 gallons)\n", (Decimal("95.27"), UsageUnit.CCF)),  # at 748 gallons a CCF

@@ -907,3 +907,76 @@ def test_a_gas_meter_row_with_its_current_register_cut_short_is_read() -> None:
     readings, conflict = read_usage(to_lines([text], printed=None), extra_labels=(), ccf_default=None)
     assert [(r.commodity, r.quantity, r.unit) for r in readings] == [(Commodity.GAS, Decimal("70.2"), UsageUnit.THERM)]
     assert not conflict
+
+
+@pytest.mark.parametrize(
+    "other_period",
+    [
+        "Projected usage next month: 1,310 kWh",
+        "Usage 12 months ago: 1,310 kWh",
+        "Unbilled usage carried to next bill: 1,310 kWh",
+        "Estimated usage for your next bill: 1,310 kWh",
+    ],
+)
+def test_another_periods_usage_is_never_the_reading_where_this_periods_went_unread(other_period: str) -> None:
+    """The bill's own figure on a line no usage label names ("Total Energy 1,230 kWh"): the next month's projection was
+    stored as the bill's usage, accepted (an extraction probe, 75B). A person reads it now."""
+    report = analyze(_duke(f"Total Energy 1,230 kWh\n{other_period}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review"
+    assert report.bill is not None and all(r.quantity != Decimal(1310) for r in report.bill.usage)
+
+
+SEWER_BILL = """\
+Lakeview Water & Sewer
+Account No.: 55-01877
+Bill Date: 09/09/2026
+Service Period: 08/04/2026 - 09/03/2026
+Due Date: 09/30/2026
+
+Meter 70112  Previous 482,100  Current 489,300  Gallons 7,200
+Sewer usage: 5,000 gallons (winter cap)
+
+Water Charge           $31.68
+Sewer Charge           $38.50
+Current Charges        $70.18
+Previous Balance       $66.10
+Payment               -$66.10
+Amount Due             $70.18
+"""
+
+
+def test_a_sewer_volume_is_never_the_water_reading() -> None:
+    """Sewer is billed on a cap or a winter average: its 5,000 gallons were stored as the water used, the meter's 7,200
+    unread (75B)."""
+    report = analyze(SEWER_BILL.encode(), provider_hint=None, settings=OFFLINE)
+    assert report.decision == "review"
+    assert report.bill is not None and all(r.quantity != Decimal(5000) for r in report.bill.usage)
+
+
+DUAL_FUEL = """\
+Mid-State Energy
+Account number: 8821-443-90
+Statement date: 11/12/2026
+Billing period: 10/08/2026 - 11/06/2026
+Due date: 12/03/2026
+
+ELECTRIC SERVICE
+  Electric used 455 kWh
+  Customer charge              $10.50
+  Energy charge                $54.60
+HEATING SERVICE - Meter G3390
+  Gas delivered 63 therms
+  Customer charge              $12.00
+  Distribution charge          $58.56
+Total current charges         $135.66
+Previous balance              $120.04
+Payment received 10/25       -$120.04
+Amount due                    $135.66
+"""
+
+
+def test_a_bill_printing_therms_without_a_gas_reading_goes_to_review() -> None:
+    """Its gas section named no gas ("HEATING SERVICE"), nor its charges: stored as 455 kWh of electricity alone,
+    accepted, the 63 therms unread (75B)."""
+    report = analyze(DUAL_FUEL.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("review", ["missing_field:usage"])
