@@ -171,7 +171,8 @@ class BillActivities:
         A bill for a stored period whose statement is dated later is the utility's re-issue:
         it replaces the stored one under the same bill id, which ``bill_revisions`` keeps; asked to
         (``held_over_corrections``), not one a reviewer corrected: nothing is written, and the outcome says so; nor,
-        asked so, another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``).
+        asked so, another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``);
+        nor a correction onto a period stored since the API checked it (``PersistOutcome.stored_since_decision``).
         A bill stated without current charges is stored with those its line items imply, a reviewer's
         as an extractor's, and the workflow answered with it (``stored_bill``) so the warehouse agrees.
         """
@@ -211,6 +212,14 @@ class BillActivities:
                 bill.bill_period_start,
                 bill.bill_period_end,
             )
+            if existing is not None and _stored_since_decision(request, existing):
+                logger.info(
+                    "correction's period stored since the decision was sent, held for review",
+                    extra={"job_id": request.job_id, "step": "persist_bill", "held_over": str(existing["job_id"])},
+                )
+                return PersistOutcome(
+                    bill_id=str(existing["id"]), held_over=str(existing["job_id"]), stored_since_decision=True
+                )
             if existing is not None and _reissued(existing, bill.statement_date):
                 if request.held_over_corrections and existing["source"] == "review":
                     logger.info(
@@ -357,6 +366,13 @@ def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str
     except ValidationError:  # stored by an earlier release in a shape this one does not read: a duplicate, as before
         return []
     return figures_read_otherwise(stored_bill, request.bill)
+
+
+def _stored_since_decision(request: PersistRequest, stored: asyncpg.Record) -> bool:
+    """Whether ``stored``, of the corrected bill's statement, is not the bill the API showed the reviewer
+    (``period_seen``): stored by another job since. Not for the same file: the API asks of periods only."""
+    seen = request.period_seen
+    return seen is not None and not stored["same_file"] and str(stored["job_id"]) != seen.stored_by_job
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:

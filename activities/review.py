@@ -128,7 +128,8 @@ class ReviewActivities:
         until its review expired. A late attempt of a run a reset replaced changes nothing. A run reset to a point
         where it waits for a decision calls this again (``take_back_review``, ``taking_back``), with the task's
         status as it saw it then: that opens only a task another run wrote, as a task this run wrote since (its
-        escalation committed first, its decision) is newer than what the attempt carries.
+        escalation committed first, its decision) is newer than what the attempt carries. A task this run decided is
+        opened again only when the attempt names that decision's revision (``reopens``: persist held the correction).
         """
         info = activity.info()
         async with self._pool.acquire() as conn, conn.transaction():
@@ -155,6 +156,7 @@ class ReviewActivities:
                        closed_at = NULL
                  WHERE (review_tasks.closed_at IS NULL AND NOT $8)
                     OR review_tasks.run_id IS DISTINCT FROM EXCLUDED.run_id
+                    OR (review_tasks.status = 'DONE' AND review_tasks.revision = $9)
                 """,
                 task.job_id,
                 task.status,
@@ -165,6 +167,7 @@ class ReviewActivities:
                 info.workflow_run_id,  # a task this run closed (decided) is never opened again by it
                 # Taken back, only another run's task: one this run wrote since is newer than this attempt's values.
                 task.taking_back,
+                task.reopens,  # this run's task, decided as that revision: opened again for a held correction
             )
             if opened == "INSERT 0 0":  # the task is closed (decided): the job runs on, not back to review
                 message = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from api.schemas import ReasonDetail
 from extraction.checks import items_sum
 from shared.bill import NormalizedBill
 
@@ -55,6 +56,11 @@ _TEXT_BY_CODE: dict[str, str] = {
         " of the two was misread. The stored bill stands whatever you decide (the task names it): approve this copy"
         " if it reads as printed (it ends a duplicate) or reject it; if the stored bill is the one misread, reopen it"
         " and correct it"
+    ),
+    "period_stored_since_decision": (
+        "a correction sent for this task was not stored: while it was on its way, another job stored a bill for the"
+        " corrected account and period. Check the period and account number; sent again, the decision names that"
+        " bill and goes ahead once confirmed"
     ),
     "reopened": (
         "a stored bill a reviewer reopened (their note is above): check each field against the bill, correct what"
@@ -177,3 +183,10 @@ def flagged_fields(reasons: list[str]) -> dict[str, list[str]]:
         for name in fields_for(reason):
             flagged[name].append(describe(reason))
     return dict(flagged)
+
+
+def reason_details(reasons: list[str], bill: NormalizedBill | None) -> list[ReasonDetail]:
+    """Each reason in the review page's words, with the ``bill``'s sums where it is about them."""
+    return [
+        ReasonDetail(code=reason, text=describe(reason, bill), fields=list(fields_for(reason))) for reason in reasons
+    ]

@@ -249,6 +249,11 @@ class JobPublic(ApiModel):
     )
     error: str | None
     reasons: list[str]
+    reason_details: list[ReasonDetail] | None = Field(
+        default=None,
+        description="each of reasons in words, as GET /reviews/{job_id} gives them to a reviewer: a customer's key,"
+        " which cannot read the task, saw bare codes (GET /jobs/{id} only; none in a list)",
+    )
     current_step: str | None = None
     steps: list[StepRecord]
     """The steps run, each with its attempts and times. In a list (``GET /jobs``) those stored when the job ended

@@ -240,6 +240,16 @@ class ValidationOutcome(BaseModel):
     reasons: list[str]
 
 
+class PeriodSeen(BaseModel):
+    """What the API found stored for a correction's account and period as it let the decision through: the job whose
+    bill it showed the reviewer (None: none stored). Two reviewers correcting two tasks onto one period at once both
+    passed its 409 ``period_stored``, which runs apart from persist's lock: the later one replaced the other's bill,
+    or ended its duplicate, unasked (a QA probe, 74C). Persist, under the account's lock, holds a correction meeting
+    another bill (``PersistOutcome.stored_since_decision``)."""
+
+    stored_by_job: str | None = Field(default=None, max_length=64)
+
+
 class PersistRequest(BaseModel):
     job_id: str
     customer_id: int
@@ -255,6 +265,10 @@ class PersistRequest(BaseModel):
     held_over_copies: bool = False
     """Nor another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``). Asked
     apart, by workflows that know the hold's reason: one of an earlier release would give it as a corrected bill's."""
+    period_seen: PeriodSeen | None = None
+    """A reviewer's correction: what the API showed stored for its period. Meeting another job's bill (stored since),
+    it is held, nothing written (``PersistOutcome.stored_since_decision``). None: not asked (a signal's decision, a
+    release before it)."""
 
 
 class StoredBillQuery(BaseModel):
@@ -311,6 +325,10 @@ class PersistOutcome(BaseModel):
     figures, read without doubt, differ from the stored bill's: the figures it reads otherwise. It ended DUPLICATE,
     the difference said nowhere, though one of the two copies was misread (a finance auditor's probe, 74A); a reviewer
     looks first. The stored bill stands."""
+    stored_since_decision: bool = False
+    """Set with ``held_over``, nothing written, for a correction meeting the bill that job stored after the API showed
+    the reviewer another, or none (``PersistRequest.period_seen``): the reviewer is asked again, as the API's 409
+    ``period_stored`` asks had the bill been stored a moment sooner."""
 
 
 class PublishRequest(BaseModel):

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from shared.bill import NormalizedBill, Provider, Text, Text2000
-from shared.models import JobStatus, WorkflowMessage
+from shared.models import JobStatus, PeriodSeen, WorkflowMessage
 
 REVIEWER_MAX_LENGTH = 200
 
@@ -44,6 +44,9 @@ class ReviewDecision(WorkflowMessage):
     note: Text2000 | None = None
     override: bool = False
     """With ``correct``: store the bill as entered though plausibility checks fail (the note says why)."""
+    period_seen: PeriodSeen | None = None
+    """Set by the API on a correction (not a reopened bill's): the bill it showed stored for the corrected period, or
+    none. Not part of the decision's update id: a repeat is the same decision whatever was stored meanwhile."""
 
     @model_validator(mode="after")
     def _correct_needs_bill(self) -> ReviewDecision:
@@ -69,6 +72,9 @@ class ReviewTaskOpen(BaseModel):
     taking_back: bool = False
     """A run an operator reset takes its task back (``take_back_review``): only from the run it replaced, never
     over what this run's own steps wrote since (an escalation's newer revision, a decision)."""
+    reopens: str | None = None
+    """The revision of this run's task decided last, opened again because persist held its correction (a bill stored
+    for the corrected period since the API checked it): a task this run decided is opened again only so, that one."""
 
 
 class ReviewTaskUpdate(BaseModel):

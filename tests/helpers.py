@@ -184,6 +184,15 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
+async def wait_for_step(http: httpx.AsyncClient, job_id: str, step: str, *, within: float = 60) -> None:
+    """Wait until the job's current step is ``step`` (one blocked there, say on the account's lock in persist)."""
+
+    async def at_step() -> bool:
+        return bool((await http.get(f"/jobs/{job_id}")).json()["current_step"] == step)
+
+    await wait_until(at_step, within=within, what=f"job {job_id} at {step}")
+
+
 async def upload_and_wait(
     http: httpx.AsyncClient, account: dict[str, Any], text: str, statuses: Set[str] = ENDED_STATUSES
 ) -> dict[str, Any]:

@@ -80,6 +80,15 @@ person set are not put aside unasked (``PersistRequest.held_over_corrections``).
 READS_OTHERWISE_REASON = "reads_otherwise_than_stored"
 """The review reason of another copy of a stored statement, read without doubt, whose figures differ from the stored
 bill's (``PersistOutcome.reads_otherwise``): one of the two was misread. The stored bill stands."""
+PERIOD_STORED_SINCE_REASON = "period_stored_since_decision"
+"""The review reason of a task opened again because its correction met a bill another job stored for the corrected
+period after the API had checked it (``PersistOutcome.stored_since_decision``): the reviewer is asked, as the API's 409
+``period_stored`` asks of a period stored sooner."""
+PERIOD_STORED_SINCE = (
+    "another job stored a bill for the corrected account and period while this decision was on its way: nothing was"
+    " stored, and the task is open again"
+)
+"""The update's failure for such a correction (``PeriodStored``): the API answers it with its 409 ``period_stored``."""
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -262,6 +271,10 @@ class BillIngestionWorkflow:
         would remove nothing (refused)."""
         self._held_for = REPLACES_CORRECTION_REASON
         """Why persist_bill held the bill, nothing stored: the review reason its task then gives."""
+        self._sending_back: ReviewDecision | None = None
+        """A correction persist_bill held (``PERIOD_STORED_SINCE_REASON``), until its task is open again."""
+        self._sent_back: ReviewDecision | None = None
+        """The last such correction once its task is open again: the update that brought it fails, saying so."""
         self._provider: Provider | None = None
         """The bill's provider once known (the request's, else the account's): a label of the job's metrics."""
         self._review_status: ReviewStatus | None = None
@@ -389,7 +402,9 @@ class BillIngestionWorkflow:
         """The REST API's decision path: answers with the job's status once it is applied."""
         self._decision = decision
         await workflow.wait_condition(lambda: self._status is not JobStatus.NEEDS_REVIEW)
-        await workflow.wait_condition(lambda: self._status.is_terminal)
+        await workflow.wait_condition(lambda: self._status.is_terminal or self._sent_back is decision)
+        if self._sent_back is decision:  # set only by runs that asked persist (period_seen): older ones replay as ran
+            raise ApplicationError(PERIOD_STORED_SINCE, type="PeriodStored", non_retryable=True)
         return ReviewAck(job_id=self._job_id, status=self._status)
 
     @submit_review.validator
@@ -611,18 +626,17 @@ class BillIngestionWorkflow:
         # it, writing nothing, and a reviewer decides.
         unseen = validation.decision == "accept" and workflow.patched(HELD_OVER_CORRECTIONS_PATCH)
         stored = await self._stored(request, artifact, to_store, held_over_corrections=unseen)
-        if stored is not None:
-            return stored
-        if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands
-            raise asyncio.CancelledError("cancelled by request")
-        self._reasons = [*self._reasons, self._held_for]
-        base = base.model_copy(update={"decision": "review", "reasons": self._reasons})
-        reviewed = await self._reviewed(request, extraction, artifact, base)
-        if isinstance(reviewed, IngestionResult):
-            return reviewed
-        stored = await self._stored(request, artifact, reviewed, held_over_corrections=False)
-        if stored is None:  # a hold is asked for once
-            _unreachable("a bill held a second time")
+        while stored is None:  # held, nothing written: a reviewer decides (again, for a correction's period)
+            if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands
+                raise asyncio.CancelledError("cancelled by request")
+            if self._held_for not in self._reasons:
+                self._reasons = [*self._reasons, self._held_for]
+            base = base.model_copy(update={"decision": "review", "reasons": self._reasons})
+            self._decision = None  # the held correction's: the task opens again for a new one
+            reviewed = await self._reviewed(request, extraction, artifact, base)
+            if isinstance(reviewed, IngestionResult):
+                return reviewed
+            stored = await self._stored(request, artifact, reviewed, held_over_corrections=False)
         return stored
 
     async def _reviewed(
@@ -744,9 +758,13 @@ class BillIngestionWorkflow:
                 replaces=replaces,
                 held_over_corrections=held_over_corrections,
                 held_over_copies=held_over_corrections,  # a bill no reviewer has seen, either way
+                period_seen=self._decision.period_seen if source == "review" and self._decision is not None else None,
             ),
             policies.DATABASE,
         )
+        if persisted.stored_since_decision:
+            self._held_for, self._sending_back = PERIOD_STORED_SINCE_REASON, self._decision
+            return None
         if persisted.held_over is not None:
             self._held_for = READS_OTHERWISE_REASON if persisted.reads_otherwise else REPLACES_CORRECTION_REASON
             return None
@@ -789,6 +807,7 @@ class BillIngestionWorkflow:
     ) -> ReviewDecision | None:
         """Open a review task and wait durably for a decision (None when it expired)."""
         self._extracted = extraction.bill
+        reopens = self._revision if self._sending_back is not None else None  # the held correction's task
         self._revision = workflow.uuid4().hex
         self._resets_answered = self._resets  # this run opens the task itself: no earlier reset leaves it closed
         self._reset_wakes = self._asks_reset_wakes()
@@ -805,9 +824,11 @@ class BillIngestionWorkflow:
                 bill=extraction.bill,
                 artifact_uri=artifact.uri,
                 revision=self._revision,
+                reopens=reopens,
             ),
             policies.DATABASE,
         )
+        self._sent_back, self._sending_back = self._sending_back, None  # its task is open again: its update fails
         self._status = JobStatus.NEEDS_REVIEW
         self._set_review_status(ReviewStatus.PENDING, sa.JOB_STATUS.value_set(JobStatus.NEEDS_REVIEW))
         job_metrics.review_opened(self._reasons)

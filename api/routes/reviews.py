@@ -35,11 +35,10 @@ from api.problems import (
     in_clients_words,
     problem_responses,
 )
-from api.review_reasons import describe, fields_for
+from api.review_reasons import reason_details
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
-    ReasonDetail,
     ReplacedBill,
     ReviewDecisionCreate,
     ReviewDecisionResult,
@@ -61,10 +60,15 @@ from extraction.checks import figures_read_otherwise
 from shared.bill import NormalizedBill, Provider
 from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
-from shared.models import JobStatus
+from shared.models import JobStatus, PeriodSeen
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
 from shared.temporal import update_call_within
-from workflows.bill_ingestion import READS_OTHERWISE_REASON, REPLACES_CORRECTION_REASON, BillIngestionWorkflow
+from workflows.bill_ingestion import (
+    PERIOD_STORED_SINCE,
+    READS_OTHERWISE_REASON,
+    REPLACES_CORRECTION_REASON,
+    BillIngestionWorkflow,
+)
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["reviews"], route_class=AuthorizeBeforeBody)
@@ -264,13 +268,6 @@ async def _stored_for_the_extraction(
     )
 
 
-def reason_details(reasons: list[str], bill: NormalizedBill | None) -> list[ReasonDetail]:
-    """Each reason in the review page's words, with the ``bill``'s sums where it is about them."""
-    return [
-        ReasonDetail(code=reason, text=describe(reason, bill), fields=list(fields_for(reason))) for reason in reasons
-    ]
-
-
 def _reopening(job: dict[str, Any]) -> dict[str, Any] | None:
     """A reopened bill's reopening, as the job's stored start request holds it (None for any other job)."""
     reopens = (job.get("start_request") or {}).get("reopens")
@@ -393,20 +390,42 @@ async def _refuse_onto_a_stored_period(
             f"the corrected account and period are those of the bill job {stored.job_id} stored: a reopened bill"
             " cannot take another bill's period. Check the corrected period and account number"
         )
-        outcome = "refused"
-    else:
-        detail = (
-            f"{stored}. Check the corrected period and account number; if they are right, send the decision again"
-            " with onto_stored_period"
-        )
-        outcome = "replaces" if stored.replaced else "duplicate"
-    raise _refused(
+        extra = {"stored_job_id": stored.job_id, "outcome": "refused", "stored_corrected": stored.corrected}
+        raise _refused(detail, ReviewRefusal.PERIOD_STORED, **extra)
+    raise _onto_a_stored_period(
+        stored,
+        f"{stored}. Check the corrected period and account number; if they are right, send the decision again with"
+        " onto_stored_period",
+    )
+
+
+def _onto_a_stored_period(stored: StoredPeriod, detail: str, **extra: Any) -> Problem:
+    """The confirmable 409 ``period_stored`` for a correction meeting ``stored``: what storing it does (``outcome``)."""
+    return _refused(
         detail,
         ReviewRefusal.PERIOD_STORED,
         stored_job_id=stored.job_id,
-        outcome=outcome,
+        outcome="replaces" if stored.replaced else "duplicate",
         stored_corrected=stored.corrected,
+        **extra,
     )
+
+
+async def _period_stored_since(state: AppState, job: dict[str, Any], corrected: NormalizedBill | None) -> Problem:
+    """The 409 for a correction another job's bill met in persist (``PeriodStored``): stored for its period after the
+    check above let it through, two reviewers correcting two tasks onto one period at once (a QA probe, 74C). Nothing
+    was stored, and the task is open again under a new revision, which the 409 gives."""
+    revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
+    stored = await _stored_for_the_decision(state, job, corrected, reopened_bill=None) if corrected else None
+    again = f"send the decision again with revision {revision}"
+    if stored is None:  # corrected onto another period since: nothing to confirm, the task changed all the same
+        detail = f"{PERIOD_STORED_SINCE} (revision {revision}): read it with GET /reviews/{job['id']}, then {again}"
+        return _refused(detail, ReviewRefusal.STALE_REVISION, revision=revision)
+    detail = (
+        f"{PERIOD_STORED_SINCE} (revision {revision}): {stored}. Check the corrected period and account number; if"
+        f" they are right, {again} and onto_stored_period"
+    )
+    return _onto_a_stored_period(stored, detail, revision=revision)
 
 
 def _refuse_replacing_a_reviewed_bill(job: dict[str, Any], stored: StoredPeriod | None) -> None:
@@ -522,6 +541,9 @@ async def submit_decision(
             await _refuse_onto_a_stored_period(state, job, stored, reopened=reopened is not None)
         elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
             _refuse_replacing_a_reviewed_bill(job, stored)
+        if corrected is not None and reopened is None:  # persist holds it if another bill is stored by then
+            seen = PeriodSeen(stored_by_job=stored.job_id if stored is not None else None)
+            decision = decision.model_copy(update={"period_seen": seen})
     on_sending()
     try:
         starting = handle.start_update(
@@ -642,7 +664,8 @@ def decision_update_id(decision: ReviewDecision) -> str:
     again) is the same decision, not one "taken first" by its own reviewer. Amounts need nothing: ``Money``
     holds each to cents. A decision with no such reading hashes as before, so a repeat sent across a rolling
     deploy keeps its id."""
-    digest = hashlib.sha256(_readings_by_value(decision).model_dump_json().encode()).hexdigest()[:32]
+    sent = _readings_by_value(decision).model_dump_json(exclude={"period_seen"})  # what was seen is no part of it
+    digest = hashlib.sha256(sent.encode()).hexdigest()[:32]
     return f"review-{decision.revision}-{digest}"
 
 
@@ -678,6 +701,8 @@ async def _refusal(
             failing_check_details=[detail.model_dump() for detail in reason_details(failing, corrected)],
             code=ProblemCode.DECISION_INVALID,
         )
+    if isinstance(cause, ApplicationError) and cause.type == "PeriodStored":
+        return await _period_stored_since(state, job, corrected)
     if isinstance(cause, ApplicationError) and cause.type == "ReviewNotPending":
         return await _not_awaiting(state, handle, job, str(cause.message), caller=caller)
     if isinstance(cause, ApplicationError) and cause.type == "StaleRevision":

@@ -29,7 +29,14 @@ from api.problems import Problem, ProblemCode
 from api.ratelimit import take_token
 from api.services.accounts import get_account
 from api.services.dispatch import JobDispatcher
-from api.services.jobs import check_replay, find_idempotent_job, idempotency_scope, ingestion_request, start_job
+from api.services.jobs import (
+    check_replay,
+    find_idempotent_job,
+    idempotency_scope,
+    ingestion_request,
+    log_created,
+    start_job,
+)
 from shared.bill import Provider
 from shared.models import JobStatus, JobType
 from shared.settings import Settings
@@ -137,6 +144,7 @@ async def start_connector_job(
     Raises the account's 404 or 422, or the 422 of an Idempotency-Key first used for another request."""
     row = await pool.fetchrow(START_CONNECTOR_JOB, *_insert_arguments(settings, principal, account_id, idempotency_key))
     if row is not None:
+        log_created(dict(row), principal)
         dispatcher.wake()
         return dict(row), True
     account, replayed = await checked_account(
@@ -185,6 +193,7 @@ async def start_connector_job_for_a_token(
     spent = bool(job.pop("token_spent"))
     if job["id"] is None:
         return None, spent
+    log_created(job, principal)
     dispatcher.wake()
     return job, spent
 

@@ -20,13 +20,14 @@ from temporalio.service import RPCError
 
 from api.auth import Principal
 from api.problems import Problem, ProblemCode
+from api.review_reasons import reason_details
 from api.schemas import JobPublic
 from api.services.dispatch import JobDispatcher, start_ingestion
 from api.services.error_text import ErrorShown, error_shown_to, hide_server_paths
 from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
 from api.services.retries import pending_on_server, pending_steps, with_retries
-from shared.bill import Provider
+from shared.bill import NormalizedBill, Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
 from shared.settings import Settings
 from shared.temporal import web_ui_link, workflow_id_for
@@ -185,6 +186,23 @@ async def insert_job(
     )
 
 
+def log_created(job: dict[str, Any], principal: Principal, *, sha256: str | None = None) -> None:
+    """A job's first log line, saying who created it and for what: its story began with the dispatcher's batch
+    (``job_ids``), its creator said nowhere (a support engineer's probe, 75A)."""
+    logger.info(
+        "job created",
+        extra={
+            "job_id": str(job["id"]),
+            "workflow_id": job["workflow_id"],
+            "step": "create_job",
+            "job_type": job["job_type"],
+            "utility_account_id": job["utility_account_id"],
+            "key_id": principal.key_id,
+            "sha256": sha256,
+        },
+    )
+
+
 async def start_job(
     *,
     pool: asyncpg.Pool,
@@ -221,6 +239,7 @@ async def start_job(
         job = existing
     else:
         job = dict(row)
+        log_created(job, principal, sha256=upload.sha256 if upload else None)
     if dispatcher is not None:
         # The first try woke its process's dispatcher (any other finds the job within IDLE_POLL_SECONDS):
         # a flood of retries must not start a dispatch round each.
@@ -362,4 +381,9 @@ async def read_job(
                     current_step=pending[-1].name,
                     steps=[*(StepRecord.model_validate(step) for step in row["steps"] or []), *pending],
                 )
-    return job_public(row, settings, progress, principal=principal)
+    job = job_public(row, settings, progress, principal=principal)
+    if job.reasons:  # with the task's bill, for the sums a reason is about
+        task_bill = await pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", row["id"])
+        bill = NormalizedBill.model_validate(task_bill) if task_bill is not None else None
+        job.reason_details = reason_details(job.reasons, bill)
+    return job

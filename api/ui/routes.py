@@ -315,7 +315,8 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         taken_first = reason == ReviewRefusal.TAKEN_FIRST
         # A reopened bill's correction onto another bill's period is refused however confirmed: no box to tick.
         period_stored = reason == ReviewRefusal.PERIOD_STORED and problem.extra.get("outcome") != "refused"
-        if task.status in OPEN and task.revision != body.revision and not taken_first:  # escalated meanwhile
+        moved_on = task.revision != body.revision and not taken_first and not _stored_meanwhile(problem)
+        if task.status in OPEN and moved_on:  # escalated meanwhile (not reopened for the refusal itself)
             if page_showed is not None and _read_anew(page_showed, task):  # the job ran again: as for Approve
                 return _task_read_anew(request, task, values, page_showed, **kept)
             moved = MOVED_ON.format(status=task.status)  # the form has the task's revision now
@@ -720,6 +721,13 @@ PERIOD_STORED = (
     " Check the period and the account number. If they are right, tick \u201cThe period is right\u201d and save the"
     " corrections again."
 )
+STORED_MEANWHILE = (
+    "Nothing was stored: while your corrections were on their way, job {job} stored this account's bill for that"
+    " period, and this bill would {outcome}. Check the period and the account number. If they are right, tick"
+    " \u201cThe period is right\u201d and save the corrections again."
+)
+"""``PERIOD_STORED``'s words for a correction persist held (the 409 gives the task's new ``revision``): sent, it met a
+bill stored after the check (two reviewers correcting onto one period at once)."""
 CORRECTED_THERE = " A reviewer corrected that bill: storing this one puts their figures aside (kept in its history)."
 PERIOD_CORRECTED = (
     "Nothing was sent: job {job} stored this account's bill for that period as a reviewer corrected it, and approving"
@@ -780,9 +788,16 @@ def _refusal_message(problem: Problem, task: ReviewTaskInternal, *, approving: b
         return PERIOD_CORRECTED.format(job=problem.extra.get("stored_job_id"))
     if reason == ReviewRefusal.PERIOD_STORED:
         outcome = PERIOD_STORED_OUTCOMES.get(str(problem.extra.get("outcome")), "replace it or be its duplicate")
-        said = PERIOD_STORED.format(job=problem.extra.get("stored_job_id"), outcome=outcome)
+        said = (STORED_MEANWHILE if _stored_meanwhile(problem) else PERIOD_STORED).format(
+            job=problem.extra.get("stored_job_id"), outcome=outcome
+        )
         return said + (CORRECTED_THERE if problem.extra.get("stored_corrected") else "")
     return str(problem.detail)
+
+
+def _stored_meanwhile(problem: Problem) -> bool:
+    """Whether a 409 ``period_stored`` answers a correction persist held, its task open again under a new revision."""
+    return problem.extra.get("reason") == ReviewRefusal.PERIOD_STORED and "revision" in problem.extra
 
 
 CLAIMED = (

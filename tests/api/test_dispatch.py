@@ -538,6 +538,7 @@ async def test_a_frontend_slow_to_answer_has_every_start_of_a_long_round_waited_
     async with client_through(client, SlowFrontend) as (frontend, slow_client):
         dispatcher = JobDispatcher(own_db, slow_client, settings)
         jobs = await accept(own_db, client, settings, dispatcher, batches * STARTS_AT_ONCE)
+        caplog.clear()  # their creation's lines: only the round's are asked about
         began = asyncio.get_running_loop().time()
         with caplog.at_level(logging.WARNING, logger="api.services.dispatch"):
             assert await dispatcher.dispatch_once() == (len(jobs), False)

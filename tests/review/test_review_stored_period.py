@@ -6,11 +6,13 @@ word before it (a reviewer's probe)."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from activities.bills import ACCOUNT_LOCK_KEY
 from shared.models import SETTLED_STATUSES
 from tests.helpers import (
     account_digits,
@@ -20,6 +22,7 @@ from tests.helpers import (
     reissue_text,
     upload_and_wait,
     wait_for_status,
+    wait_for_step,
 )
 from tests.review.support import Review, open_review, read_task
 from worker.resources import Resources
@@ -27,11 +30,9 @@ from worker.resources import Resources
 JANUARY = {"bill_period_start": "2026-01-01", "bill_period_end": "2026-01-31"}
 
 
-async def january_stored(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
-    """The review's account's January bill, stored by a job of its own: charges 50.00, statement 2026-02-05."""
-    job = (await http.get(f"/jobs/{review.job_id}")).json()
-    number = review.bill["account_number"]
-    text = f"""Pacific Gas and Electric Company
+def january_bill(number: str) -> str:
+    """Account ``number``'s January bill, read without doubt: charges 50.00, statement 2026-02-05."""
+    return f"""Pacific Gas and Electric Company
 Account Number: {number}
 Statement Date: 02/05/2026
 Billing Period: 01/01/2026 - 01/31/2026
@@ -48,7 +49,12 @@ Current Charges          $50.00
 
 Total Usage               300 kWh
 """
-    stored = await upload_and_wait(http, {"id": job["utility_account_id"]}, text)
+
+
+async def january_stored(http: httpx.AsyncClient, review: Review) -> dict[str, Any]:
+    """The review's account's January bill (``january_bill``), stored by a job of its own."""
+    job = (await http.get(f"/jobs/{review.job_id}")).json()
+    stored = await upload_and_wait(http, {"id": job["utility_account_id"]}, january_bill(review.bill["account_number"]))
     assert stored["status"] == "SUCCEEDED", stored
     return stored
 
@@ -271,3 +277,52 @@ async def test_a_held_reissue_corrected_onto_another_corrected_period_is_asked_f
     assert (moved.json()["stored_job_id"], moved.json()["stored_corrected"]) == (january["id"], True)
     assert kept.status_code == 200, "the month its reason named: told already"
     assert (kept.json()["status"], kept.json()["revises"]) == ("SUCCEEDED", review.job_id)
+
+
+async def raced_by_january(
+    http: httpx.AsyncClient, resources: Resources, review: Review, correction: dict[str, Any]
+) -> tuple[httpx.Response, str]:
+    """``correction`` of the review's task sent as January's bill (``january_bill``) is stored between the API's check
+    and the correction's persist: both wait on the account's lock, January's first. The answer, and January's job."""
+    account_id = (await http.get(f"/jobs/{review.job_id}")).json()["utility_account_id"]
+    decision = {"action": "correct", "revision": review.revision, "bill": correction}
+    async with resources.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account_id)
+        started = await http.post(
+            "/bills",
+            files={"file": ("bill.txt", january_bill(review.bill["account_number"]).encode(), "text/plain")},
+            data={"utility_account_id": str(account_id)},
+        )
+        january_id = str(started.json()["id"])
+        await wait_for_step(http, january_id, "persist_bill")
+        sent = asyncio.create_task(http.post(f"/reviews/{review.job_id}", json=decision))
+        await wait_for_step(http, review.job_id, "persist_bill")  # the API found nothing stored: the decision is sent
+    return await sent, january_id
+
+
+async def test_a_correction_meeting_a_bill_stored_since_the_check_is_asked_again_nothing_stored(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """Two reviewers correcting two tasks onto one period at once both passed the 409, which runs apart from persist's
+    lock: the later one replaced the other's bill unasked (a QA probe, 74C)."""
+    review = await open_review(http, unique)
+    correction = review.corrected(total_amount="60.00", **JANUARY)
+    refused, january_id = await raced_by_january(http, resources, review, correction)
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["stored_job_id"]) == ("period_stored", january_id)
+    assert problem["outcome"] == "replaces", "the correction's statement date is later: confirmed, it replaces it"
+    task = await read_task(http, review.job_id)
+    assert (task["status"], task["revision"]) == ("PENDING", problem["revision"]), task
+    assert problem["revision"] != review.revision and "period_stored_since_decision" in task["reasons"], task
+    assert (await wait_for_status(http, january_id))["status"] == "SUCCEEDED"
+    assert await stored_bill(resources, january_id) == (Decimal("50.00"), january_id), "nothing of the correction"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", review.job_id) == 0
+
+    again = {"action": "correct", "revision": problem["revision"], "bill": correction}
+    told = await http.post(f"/reviews/{review.job_id}", json=again)
+    confirmed = await http.post(f"/reviews/{review.job_id}", json=again | {"onto_stored_period": True})
+    assert (told.status_code, told.json()["stored_job_id"]) == (409, january_id), told.text
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["revises"]) == ("SUCCEEDED", january_id)

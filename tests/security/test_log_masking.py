@@ -162,6 +162,17 @@ def test_activity_lines_carry_job_workflow_and_step(ingestion_logs: dict[str, An
     assert all(isinstance(r.get("attempt"), int) for r in mine)
 
 
+@pytest.mark.parametrize("job", ["connector", "upload"])
+def test_a_jobs_story_begins_with_its_creation_by_whom(ingestion_logs: dict[str, Any], job: str) -> None:
+    """Its first line was the dispatcher's batch (``job_ids``): who created it, for which account, said nowhere (a
+    support engineer's probe, 75A)."""
+    ingested = ingestion_logs[job]
+    mine = [r for r in ingestion_logs["records"] if r.get("job_id") == ingested["id"]]
+    assert mine and mine[0]["message"] == "job created", mine[:2]
+    assert (mine[0]["workflow_id"], mine[0]["step"]) == (ingested["workflow_id"], "create_job")
+    assert isinstance(mine[0]["key_id"], int) and mine[0]["utility_account_id"] == ingested["utility_account_id"]
+
+
 def test_workflow_and_api_lines_are_tagged(ingestion_logs: dict[str, Any]) -> None:
     upload = ingestion_logs["upload"]
     records = ingestion_logs["records"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from html import unescape
 
 import httpx
 
-from tests.helpers import account_digits, bill_text, create_account, upload_and_wait, wait_for_status
+from activities.bills import ACCOUNT_LOCK_KEY
+from tests.helpers import (
+    account_digits,
+    bill_text,
+    create_account,
+    upload_and_wait,
+    wait_for_status,
+    wait_for_step,
+)
 from tests.ui.conftest import csrf_of
 from tests.ui.test_ui_http import form_fields, post_review_form
 from worker.resources import Resources
@@ -109,3 +118,45 @@ async def test_approving_a_reissue_over_a_corrected_bill_says_so_and_goes_ahead_
     assert response.status_code == 303, response.text
     assert (await wait_for_status(http, job_id))["status"] == "SUCCEEDED"
     assert await resources.pool.fetchval("SELECT total_amount FROM bills WHERE job_id = $1", job_id) == 70
+
+
+async def test_a_correction_meeting_a_bill_stored_on_its_way_says_so_and_goes_ahead_once_confirmed(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The first upload's bill is stored after the page's decision passed the check, before its persist (both wait on
+    the account's lock, the first upload's first): nothing of the correction is stored, and the page asks as it would
+    had the bill been stored a moment sooner, its form under the task's new revision (a QA probe, 74C)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    again = await http.post(
+        "/bills",
+        files={"file": ("bill.txt", bill_text(number).encode(), "text/plain")},
+        data={"utility_account_id": str(account["id"])},
+    )
+    job_id = again.json()["id"]
+    assert (await wait_for_status(http, job_id, {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
+    async with resources.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account["id"])
+        first = await http.post(
+            "/bills",
+            files={"file": ("first.txt", bill_text(number, total="60.00").encode(), "text/plain")},
+            data={"utility_account_id": str(account["id"])},
+        )
+        await wait_for_step(http, first.json()["id"], "persist_bill")
+        sending = asyncio.create_task(post_review_form(reviewer, job_id, action="correct", total_amount="60.00"))
+        await wait_for_step(http, job_id, "persist_bill")
+    form, refused = await sending
+
+    assert refused.status_code == 409, refused.text
+    said = unescape(refused.text)
+    first_id = first.json()["id"]
+    assert f"Nothing was stored: while your corrections were on their way, job {first_id} stored" in said, said
+    assert "The task was updated while you had it open" not in said, "the refusal says why"
+    assert 'name="onto_stored_period">' in refused.text, "confirming the period is offered, unticked"
+    assert form_fields(refused.text)["revision"] != form["revision"], "the form carries the task's new revision"
+    assert (await wait_for_status(http, first_id))["status"] == "SUCCEEDED"
+    form = form_fields(refused.text) | {"csrf_token": csrf_of(refused), "action": "correct", "total_amount": "60.00"}
+    response = await reviewer.post(f"/ui/reviews/{job_id}", data=form | {"onto_stored_period": "on"})
+    assert response.status_code == 303, response.text
+    assert (await wait_for_status(http, job_id))["status"] == "DUPLICATE"
+    assert await resources.pool.fetchval("SELECT count(*) FROM bills WHERE job_id = $1", job_id) == 0

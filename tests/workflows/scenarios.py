@@ -37,12 +37,15 @@ from shared.review import ReviewAck, ReviewAction, ReviewDecision
 from shared.settings import Settings
 from tests.durability.test_foreign_runs import start_copied_from_history
 from tests.helpers import (
+    account_digits,
     bill_needing_review,
     bill_of_another_account,
+    bill_text,
     create_account,
     reissue_text,
     reset_to_before_the_decision,
     reset_to_last_workflow_task,
+    upload_and_wait,
     wait_for_refused_run,
     wait_for_status,
     wait_until,
@@ -52,12 +55,15 @@ from tests.review.support import (
     awaiting_review,
     held,
     job_id_of,
+    open_review,
     real_activity,
     refusing,
     replacing,
     start_upload_on_queue,
 )
+from tests.review.test_copies_read_otherwise import COPY_READ_OTHERWISE
 from tests.review.test_reopened_bills import reopened, stored
+from tests.review.test_review_stored_period import JANUARY, raced_by_january
 from tests.security.test_encrypted_history import keyless_client
 from tests.workflows.predeploy import PreDeployBillIngestionWorkflow, PreRaceBillIngestionWorkflow
 from worker.main import build_worker, pipeline_activities
@@ -132,6 +138,33 @@ async def reissue_held_over_correction(http: httpx.AsyncClient, **_: Any) -> str
     approved = await http.post(f"/reviews/{job['id']}", json={"action": "approve", "revision": revision})
     assert approved.json()["status"] == "SUCCEEDED", approved.text
     return str(job["workflow_id"])
+
+
+async def copy_read_otherwise_held(http: httpx.AsyncClient, **_: Any) -> str:
+    """Another copy of a stored statement, read without doubt with other figures: persist holds it, writing nothing;
+    reviewed, it is approved and ends a duplicate, the stored bill standing."""
+    number = account_digits(uuid.uuid4().hex[:10])
+    account = await create_account(http, provider="pge", account_number=number)
+    assert (await upload_and_wait(http, account, bill_text(number, total="60.00")))["status"] == "SUCCEEDED"
+    copy = await upload_and_wait(http, account, COPY_READ_OTHERWISE.format(number=number), SETTLED_STATUSES)
+    assert copy["reasons"] == ["reads_otherwise_than_stored"], copy
+    revision = (await http.get(f"/reviews/{copy['id']}")).json()["revision"]
+    approved = await http.post(f"/reviews/{copy['id']}", json={"action": "approve", "revision": revision})
+    assert approved.json()["status"] == "DUPLICATE", approved.text
+    return str(copy["workflow_id"])
+
+
+async def correction_met_a_period_stored_since(http: httpx.AsyncClient, *, resources: Resources, **_: Any) -> str:
+    """A correction meeting a bill stored for its period after the API's check: persist holds it, the task opens
+    again, the update fails; sent again, confirmed, it replaces that bill."""
+    review = await open_review(http, uuid.uuid4().hex[:10])
+    correction = review.corrected(total_amount="60.00", **JANUARY)
+    refused, _january = await raced_by_january(http, resources, review, correction)
+    assert refused.status_code == 409, refused.text
+    again = {"action": "correct", "revision": refused.json()["revision"], "bill": correction}
+    confirmed = await http.post(f"/reviews/{review.job_id}", json=again | {"onto_stored_period": True})
+    assert confirmed.json()["status"] == "SUCCEEDED", confirmed.text
+    return review.workflow_id
 
 
 async def reissue_held_then_cancelled(
@@ -945,6 +978,8 @@ SCENARIOS: dict[str, Scenario] = {
     "reopened_corrected": reopened_corrected,
     "reissue_held_over_correction": reissue_held_over_correction,
     "reissue_held_then_cancelled": reissue_held_then_cancelled,
+    "copy_read_otherwise_held": copy_read_otherwise_held,
+    "correction_met_a_period_stored_since": correction_met_a_period_stored_since,
     "review_corrected_by_signal": review_corrected_by_signal,
     "review_approved_by_signal": review_approved_by_signal,
     "step_retried": step_retried,
