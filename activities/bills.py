@@ -63,9 +63,10 @@ SAME_STATEMENT = f"""(account_key IS NOT DISTINCT FROM account_key($3) OR accoun
 (or either unread), each end of its period within ``PERIOD_SLACK_DAYS``."""
 CLOSEST_STATEMENT_FIRST = (
     "account_key IS NOT DISTINCT FROM account_key($3) DESC,"
-    " abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date)"
+    " abs(bill_period_start - $4::date) + abs(bill_period_end - $5::date), id"
 )
-"""SQL, to order ``SAME_STATEMENT``'s bills: the same number first, then the nearest period."""
+"""SQL, to order ``SAME_STATEMENT``'s bills: the same number first, then the nearest period, then one way every time
+(the API's check and persist pick the same of two as near)."""
 
 
 _SAME_BILL = f"""
@@ -212,7 +213,7 @@ class BillActivities:
                 bill.bill_period_start,
                 bill.bill_period_end,
             )
-            if existing is not None and _stored_since_decision(request, existing):
+            if existing is not None and await _stored_since_decision(conn, request, existing):
                 logger.info(
                     "correction's period stored since the decision was sent, held for review",
                     extra={"job_id": request.job_id, "step": "persist_bill", "held_over": str(existing["job_id"])},
@@ -368,11 +369,38 @@ def _read_otherwise(request: PersistRequest, stored: asyncpg.Record) -> list[str
     return figures_read_otherwise(stored_bill, request.bill)
 
 
-def _stored_since_decision(request: PersistRequest, stored: asyncpg.Record) -> bool:
-    """Whether ``stored``, of the corrected bill's statement, is not the bill the API showed the reviewer
-    (``period_seen``): stored by another job since. Not for the same file: the API asks of periods only."""
+async def _stored_since_decision(conn: asyncpg.Connection, request: PersistRequest, stored: asyncpg.Record) -> bool:
+    """Whether ``stored``, of the decided bill's statement, is a bill the API did not show the reviewer
+    (``period_seen``) where it asks: stored by another job since, the one it showed (if any) no longer of that
+    statement. For a correction, any; for an approval, a reviewer's correction its re-issue would replace (the only
+    bill it asks an approval of). Not for the same file: the API asks of periods only."""
     seen = request.period_seen
-    return seen is not None and not stored["same_file"] and str(stored["job_id"]) != seen.stored_by_job
+    if seen is None or stored["same_file"] or str(stored["job_id"]) == seen.stored_by_job:
+        return False
+    if request.source == "extraction" and not (
+        stored["source"] == "review" and _reissued(stored, request.bill.statement_date)
+    ):
+        return False
+    if seen.stored_by_job is None:
+        return True
+    # Two bills within the slack of one period: the API's pick and this one's may differ, the one it showed still here.
+    bill = request.bill
+    still = await conn.fetchval(
+        _SEEN_STILL,
+        request.utility_account_id,
+        seen.stored_by_job,
+        bill.account_number,
+        bill.bill_period_start,
+        bill.bill_period_end,
+    )
+    return not still
+
+
+_SEEN_STILL = f"""
+SELECT EXISTS (SELECT FROM bills WHERE utility_account_id = $1 AND job_id = $2::uuid AND {SAME_STATEMENT})
+"""
+"""Whether job ``$2``'s bill is still one of the statement that account number ``$3`` and the period ``$4`` to ``$5``
+name (``SAME_STATEMENT``)."""
 
 
 def _reissued(stored: asyncpg.Record, statement_date: date | None) -> bool:

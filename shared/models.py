@@ -241,11 +241,11 @@ class ValidationOutcome(BaseModel):
 
 
 class PeriodSeen(BaseModel):
-    """What the API found stored for a correction's account and period as it let the decision through: the job whose
-    bill it showed the reviewer (None: none stored). Two reviewers correcting two tasks onto one period at once both
-    passed its 409 ``period_stored``, which runs apart from persist's lock: the later one replaced the other's bill,
-    or ended its duplicate, unasked (a QA probe, 74C). Persist, under the account's lock, holds a correction meeting
-    another bill (``PersistOutcome.stored_since_decision``)."""
+    """What the API found stored for a decided bill's account and period as it let the decision through: the job
+    whose bill it found (None: none stored). Two reviewers correcting two tasks onto one period at once both passed
+    its 409 ``period_stored``, which runs apart from persist's lock: the later one replaced the other's bill, or ended
+    its duplicate, unasked (a QA probe, 74C). Persist, under the account's lock, holds such a decision
+    (``PersistOutcome.stored_since_decision``)."""
 
     stored_by_job: str | None = Field(default=None, max_length=64)
 
@@ -266,9 +266,9 @@ class PersistRequest(BaseModel):
     """Nor another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``). Asked
     apart, by workflows that know the hold's reason: one of an earlier release would give it as a corrected bill's."""
     period_seen: PeriodSeen | None = None
-    """A reviewer's correction: what the API showed stored for its period. Meeting another job's bill (stored since),
-    it is held, nothing written (``PersistOutcome.stored_since_decision``). None: not asked (a signal's decision, a
-    release before it)."""
+    """A reviewer's decision: what the API found stored for its bill's period. A correction meeting another job's
+    bill stored since, or an approval a reviewer's correction it would replace, is held, nothing written
+    (``PersistOutcome.stored_since_decision``). None: not asked (a signal's decision, a release before it)."""
 
 
 class StoredBillQuery(BaseModel):
@@ -326,9 +326,9 @@ class PersistOutcome(BaseModel):
     the difference said nowhere, though one of the two copies was misread (a finance auditor's probe, 74A); a reviewer
     looks first. The stored bill stands."""
     stored_since_decision: bool = False
-    """Set with ``held_over``, nothing written, for a correction meeting the bill that job stored after the API showed
-    the reviewer another, or none (``PersistRequest.period_seen``): the reviewer is asked again, as the API's 409
-    ``period_stored`` asks had the bill been stored a moment sooner."""
+    """Set with ``held_over``, nothing written, for a decision meeting the bill that job stored after the API found
+    another, or none (``PersistRequest.period_seen``): the reviewer is asked again, as the API's 409 ``period_stored``
+    asks had the bill been stored a moment sooner."""
 
 
 class PublishRequest(BaseModel):

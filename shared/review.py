@@ -45,8 +45,9 @@ class ReviewDecision(WorkflowMessage):
     override: bool = False
     """With ``correct``: store the bill as entered though plausibility checks fail (the note says why)."""
     period_seen: PeriodSeen | None = None
-    """Set by the API on a correction (not a reopened bill's): the bill it showed stored for the corrected period, or
-    none. Not part of the decision's update id: a repeat is the same decision whatever was stored meanwhile."""
+    """Set by the API on a correction or an approval (not a reopened bill's): the bill it found stored for the decided
+    bill's period, or none. Not part of the decision's update id: a repeat is the same decision whatever was stored
+    meanwhile."""
 
     @model_validator(mode="after")
     def _correct_needs_bill(self) -> ReviewDecision:

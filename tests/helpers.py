@@ -33,6 +33,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.bills import ACCOUNT_LOCK_KEY
 from shared.artifacts import ArtifactStore
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES, ArtifactRef
 from shared.secrets import SecretManagerConfig
@@ -184,13 +185,20 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
-async def wait_for_step(http: httpx.AsyncClient, job_id: str, step: str, *, within: float = 60) -> None:
-    """Wait until the job's current step is ``step`` (one blocked there, say on the account's lock in persist)."""
+async def wait_for_lock_waiters(pool: asyncpg.Pool, account_id: int, count: int, *, within: float = 60) -> None:
+    """Wait until ``count`` transactions wait on the account's persist lock (``ACCOUNT_LOCK_KEY``), which the test
+    holds: a step scheduled (its ``current_step``) need not have joined the queue yet, and the queue's order is the
+    race's."""
 
-    async def at_step() -> bool:
-        return bool((await http.get(f"/jobs/{job_id}")).json()["current_step"] == step)
+    async def queued() -> bool:
+        waiting = await pool.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            f" AND ((classid::bigint << 32) | objid::bigint) = {ACCOUNT_LOCK_KEY}",
+            account_id,
+        )
+        return bool(waiting >= count)
 
-    await wait_until(at_step, within=within, what=f"job {job_id} at {step}")
+    await wait_until(queued, within=within, what=f"{count} waiting on account {account_id}'s lock")
 
 
 async def upload_and_wait(

@@ -81,12 +81,12 @@ READS_OTHERWISE_REASON = "reads_otherwise_than_stored"
 """The review reason of another copy of a stored statement, read without doubt, whose figures differ from the stored
 bill's (``PersistOutcome.reads_otherwise``): one of the two was misread. The stored bill stands."""
 PERIOD_STORED_SINCE_REASON = "period_stored_since_decision"
-"""The review reason of a task opened again because its correction met a bill another job stored for the corrected
+"""The review reason of a task opened again because its decision met a bill another job stored for the decided bill's
 period after the API had checked it (``PersistOutcome.stored_since_decision``): the reviewer is asked, as the API's 409
 ``period_stored`` asks of a period stored sooner."""
 PERIOD_STORED_SINCE = (
-    "another job stored a bill for the corrected account and period while this decision was on its way: nothing was"
-    " stored, and the task is open again"
+    "another job stored a bill for the decided bill's account and period while the decision was on its way: nothing"
+    " was stored, and the task is open again"
 )
 """The update's failure for such a correction (``PeriodStored``): the API answers it with its 409 ``period_stored``."""
 
@@ -272,9 +272,9 @@ class BillIngestionWorkflow:
         self._held_for = REPLACES_CORRECTION_REASON
         """Why persist_bill held the bill, nothing stored: the review reason its task then gives."""
         self._sending_back: ReviewDecision | None = None
-        """A correction persist_bill held (``PERIOD_STORED_SINCE_REASON``), until its task is open again."""
+        """A decision persist_bill held (``PERIOD_STORED_SINCE_REASON``), until its task is open again."""
         self._sent_back: ReviewDecision | None = None
-        """The last such correction once its task is open again: the update that brought it fails, saying so."""
+        """The last such decision once its task is open again: the update that brought it fails, saying so."""
         self._provider: Provider | None = None
         """The bill's provider once known (the request's, else the account's): a label of the job's metrics."""
         self._review_status: ReviewStatus | None = None
@@ -758,7 +758,7 @@ class BillIngestionWorkflow:
                 replaces=replaces,
                 held_over_corrections=held_over_corrections,
                 held_over_copies=held_over_corrections,  # a bill no reviewer has seen, either way
-                period_seen=self._decision.period_seen if source == "review" and self._decision is not None else None,
+                period_seen=self._decision.period_seen if self._decision is not None else None,
             ),
             policies.DATABASE,
         )

@@ -412,19 +412,24 @@ def _onto_a_stored_period(stored: StoredPeriod, detail: str, **extra: Any) -> Pr
 
 
 async def _period_stored_since(state: AppState, job: dict[str, Any], corrected: NormalizedBill | None) -> Problem:
-    """The 409 for a correction another job's bill met in persist (``PeriodStored``): stored for its period after the
-    check above let it through, two reviewers correcting two tasks onto one period at once (a QA probe, 74C). Nothing
-    was stored, and the task is open again under a new revision, which the 409 gives."""
+    """The 409 for a decision another job's bill met in persist (``PeriodStored``): stored for its period after the
+    checks above let it through, two reviewers deciding two tasks onto one period at once (a QA probe, 74C): a
+    correction meeting any, an approval a reviewer's correction it would replace. Nothing was stored, and the task is
+    open again under a new revision, which the 409 gives."""
     revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
-    stored = await _stored_for_the_decision(state, job, corrected, reopened_bill=None) if corrected else None
+    stored = await _stored_for_the_decision(
+        state, job, corrected, reopened_bill=None
+    )  # an approval's: the extraction's
     again = f"send the decision again with revision {revision}"
     if stored is None:  # corrected onto another period since: nothing to confirm, the task changed all the same
         detail = f"{PERIOD_STORED_SINCE} (revision {revision}): read it with GET /reviews/{job['id']}, then {again}"
         return _refused(detail, ReviewRefusal.STALE_REVISION, revision=revision)
-    detail = (
-        f"{PERIOD_STORED_SINCE} (revision {revision}): {stored}. Check the corrected period and account number; if"
-        f" they are right, {again} and onto_stored_period"
+    check = (
+        "Check the corrected period and account number"
+        if corrected is not None
+        else "Compare the two: correct this bill to keep what the reviewer set"
     )
+    detail = f"{PERIOD_STORED_SINCE} (revision {revision}): {stored}. {check}; if right, {again} and onto_stored_period"
     return _onto_a_stored_period(stored, detail, revision=revision)
 
 
@@ -541,7 +546,7 @@ async def submit_decision(
             await _refuse_onto_a_stored_period(state, job, stored, reopened=reopened is not None)
         elif body.action is ReviewAction.APPROVE and reopened is None and not body.onto_stored_period:
             _refuse_replacing_a_reviewed_bill(job, stored)
-        if corrected is not None and reopened is None:  # persist holds it if another bill is stored by then
+        if reopened is None:  # persist holds it if a bill it would be asked of is stored by then
             seen = PeriodSeen(stored_by_job=stored.job_id if stored is not None else None)
             decision = decision.model_copy(update={"period_seen": seen})
     on_sending()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
@@ -203,6 +204,15 @@ def log_created(job: dict[str, Any], principal: Principal, *, sha256: str | None
     )
 
 
+def _task_bill(stored: dict[str, Any] | None) -> NormalizedBill | None:
+    """A review task's bill, for a reason's sums; None where an earlier release stored one this one does not read (the
+    reasons' words stand without their sums)."""
+    try:
+        return NormalizedBill.model_validate(stored) if stored is not None else None
+    except ValidationError:
+        return None
+
+
 async def start_job(
     *,
     pool: asyncpg.Pool,
@@ -384,6 +394,5 @@ async def read_job(
     job = job_public(row, settings, progress, principal=principal)
     if job.reasons:  # with the task's bill, for the sums a reason is about
         task_bill = await pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", row["id"])
-        bill = NormalizedBill.model_validate(task_bill) if task_bill is not None else None
-        job.reason_details = reason_details(job.reasons, bill)
+        job.reason_details = reason_details(job.reasons, _task_bill(task_bill))
     return job

@@ -17,6 +17,7 @@ from api.services.jobs import (
     idempotency_scope,
     ingestion_request,
     insert_job,
+    log_created,
 )
 from api.services.stored_bills import read_bill
 from api.state import AppState
@@ -88,6 +89,7 @@ async def reopen_bill(
         async with state.pool.acquire() as conn:
             await _replayed(conn, scope, idempotency_key, bill.id, note)  # 422: it reopened another bill
         raise RuntimeError(f"job {job_id} conflicted with a row that is not its Idempotency-Key's")
+    log_created(dict(row), principal)
     state.dispatcher.wake()
     return dict(row), True
 

@@ -728,6 +728,13 @@ STORED_MEANWHILE = (
 )
 """``PERIOD_STORED``'s words for a correction persist held (the 409 gives the task's new ``revision``): sent, it met a
 bill stored after the check (two reviewers correcting onto one period at once)."""
+APPROVED_MEANWHILE = (
+    "Nothing was stored: while your approval was on its way, job {job} stored this account's bill for that period as"
+    " a reviewer corrected it, and approving this statement (a re-issue: its statement date is later) would replace it"
+    " with the values as extracted, theirs put aside. Compare the two: correct this bill to keep what they set, or"
+    " tick \u201cThe period is right\u201d and approve again."
+)
+"""``PERIOD_CORRECTED``'s, for an approval persist held so."""
 CORRECTED_THERE = " A reviewer corrected that bill: storing this one puts their figures aside (kept in its history)."
 PERIOD_CORRECTED = (
     "Nothing was sent: job {job} stored this account's bill for that period as a reviewer corrected it, and approving"
@@ -785,7 +792,8 @@ def _refusal_message(problem: Problem, task: ReviewTaskInternal, *, approving: b
     if reason == ReviewRefusal.PERIOD_STORED and problem.extra.get("outcome") == "refused":
         return PERIOD_TAKEN.format(job=problem.extra.get("stored_job_id"))
     if reason == ReviewRefusal.PERIOD_STORED and approving:
-        return PERIOD_CORRECTED.format(job=problem.extra.get("stored_job_id"))
+        said = APPROVED_MEANWHILE if _stored_meanwhile(problem) else PERIOD_CORRECTED
+        return said.format(job=problem.extra.get("stored_job_id"))
     if reason == ReviewRefusal.PERIOD_STORED:
         outcome = PERIOD_STORED_OUTCOMES.get(str(problem.extra.get("outcome")), "replace it or be its duplicate")
         said = (STORED_MEANWHILE if _stored_meanwhile(problem) else PERIOD_STORED).format(

@@ -57,7 +57,8 @@ _COMMODITY_WORD = re.compile(r"\b(electric(?:ity)?|gas|water|sewer)\b", re.IGNOR
 _ANOTHER_PERIOD = (
     rf"\b(?:previous|prior|last\s+(?:year|month|period|bill|cycle|{MONTH_NAME})|year\s+ago|same\s+(?:period|month|time)"
     r"|average|avg|daily|per\s+day|history"
-    r"|next|projected|forecast|expected|months?\s+ago|carr(?:y|ied)\s*(?:over|forward|to)|carryover|unbilled"
+    r"|next\s+(?:month|period|bill(?:ing)?|cycle|year)|projected|forecast|expected\s+(?:usage|use|consumption)"
+    r"|months?\s+ago|carr(?:y|ied)\s*(?:over|forward|to)|carryover|unbilled"
     r"|neighbou?rs?|similar\s+(?:homes?|households?)|efficient\s+(?:homes?|households?))\b"
 )
 """Another period's usage, or another home's: a comparison's "Efficient neighbors used 610 kWh" was the reading, as

@@ -980,3 +980,12 @@ def test_a_bill_printing_therms_without_a_gas_reading_goes_to_review() -> None:
     accepted, the 63 therms unread (75B)."""
     report = analyze(DUAL_FUEL.encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("review", ["missing_field:usage"])
+
+
+@pytest.mark.parametrize("line", ["Next read: July  Usage 744 kWh", "Total usage 744 kWh Next read date 07/15"])
+def test_a_next_reads_date_beside_this_periods_usage_leaves_it_the_reading(line: str) -> None:
+    """Only the next month's, period's or bill's usage is another period's: "Next read" is a date (75D)."""
+    report = analyze(_duke(f"{line}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(r.quantity, r.unit) for r in report.bill.usage] == [(Decimal(744), UsageUnit.KWH)]

@@ -21,8 +21,8 @@ from tests.helpers import (
     january_text,
     reissue_text,
     upload_and_wait,
+    wait_for_lock_waiters,
     wait_for_status,
-    wait_for_step,
 )
 from tests.review.support import Review, open_review, read_task
 from worker.resources import Resources
@@ -294,9 +294,9 @@ async def raced_by_january(
             data={"utility_account_id": str(account_id)},
         )
         january_id = str(started.json()["id"])
-        await wait_for_step(http, january_id, "persist_bill")
+        await wait_for_lock_waiters(resources.pool, account_id, 1)
         sent = asyncio.create_task(http.post(f"/reviews/{review.job_id}", json=decision))
-        await wait_for_step(http, review.job_id, "persist_bill")  # the API found nothing stored: the decision is sent
+        await wait_for_lock_waiters(resources.pool, account_id, 2)  # the API found nothing stored: the decision is sent
     return await sent, january_id
 
 
@@ -326,3 +326,39 @@ async def test_a_correction_meeting_a_bill_stored_since_the_check_is_asked_again
     assert (told.status_code, told.json()["stored_job_id"]) == (409, january_id), told.text
     assert confirmed.status_code == 200, confirmed.text
     assert (confirmed.json()["status"], confirmed.json()["revises"]) == ("SUCCEEDED", january_id)
+
+
+async def test_an_approval_meeting_a_correction_stored_since_the_check_is_asked_again_nothing_stored(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """The re-issue's approval passed the check while nothing was stored; the colleague's correction of the statement
+    it re-issues was stored first: approved, it replaced their figures unasked, where a moment later the 409 asks (a
+    review of the session's change, 75D)."""
+    review = await open_review(http, unique)
+    reissue = await reissue_needing_review(http, review)
+    account_id = reissue["utility_account_id"]
+    correction = {"action": "correct", "revision": review.revision, "bill": review.corrected(total_amount="60.00")}
+    approval = {"action": "approve", "revision": (await read_task(http, reissue["id"]))["revision"]}
+    async with resources.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account_id)
+        correcting = asyncio.create_task(http.post(f"/reviews/{review.job_id}", json=correction))
+        await wait_for_lock_waiters(resources.pool, account_id, 1)
+        approving = asyncio.create_task(http.post(f"/reviews/{reissue['id']}", json=approval))
+        await wait_for_lock_waiters(resources.pool, account_id, 2)
+    corrected, refused = await correcting, await approving
+
+    assert corrected.status_code == 200, corrected.text
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert (problem["reason"], problem["stored_job_id"], problem["stored_corrected"]) == (
+        "period_stored",
+        review.job_id,
+        True,
+    )
+    assert problem["revision"] != approval["revision"], "the task is open again, under a new revision"
+    assert await stored_bill(resources, review.job_id) == (Decimal("60.00"), review.job_id), "the correction stands"
+    confirmed = await http.post(
+        f"/reviews/{reissue['id']}", json=approval | {"revision": problem["revision"], "onto_stored_period": True}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert (confirmed.json()["status"], confirmed.json()["revises"]) == ("SUCCEEDED", review.job_id)

@@ -14,8 +14,8 @@ from tests.helpers import (
     bill_text,
     create_account,
     upload_and_wait,
+    wait_for_lock_waiters,
     wait_for_status,
-    wait_for_step,
 )
 from tests.ui.conftest import csrf_of
 from tests.ui.test_ui_http import form_fields, post_review_form
@@ -142,9 +142,9 @@ async def test_a_correction_meeting_a_bill_stored_on_its_way_says_so_and_goes_ah
             files={"file": ("first.txt", bill_text(number, total="60.00").encode(), "text/plain")},
             data={"utility_account_id": str(account["id"])},
         )
-        await wait_for_step(http, first.json()["id"], "persist_bill")
+        await wait_for_lock_waiters(resources.pool, account["id"], 1)
         sending = asyncio.create_task(post_review_form(reviewer, job_id, action="correct", total_amount="60.00"))
-        await wait_for_step(http, job_id, "persist_bill")
+        await wait_for_lock_waiters(resources.pool, account["id"], 2)
     form, refused = await sending
 
     assert refused.status_code == 409, refused.text
