@@ -244,7 +244,13 @@ def _pdf_pages(data: bytes, max_pages: int) -> list[PageText]:
         # pypdf signals broken structure with a spread of exception types, NotImplementedError
         # (an unsupported filter) and RecursionError (nested arrays) among them; the same bytes
         # fail the same way every time, so none of them may reach Temporal as a retryable error.
-        raise DocumentRejected("corrupt_file", type(error).__name__) from error
+        raise DocumentRejected("corrupt_file", _unreadable("PDF", error)) from error
+
+
+def _unreadable(kind: str, error: BaseException) -> str:
+    """A broken file's detail, in words a customer can be sent, the parser's error type kept for an operator: the job
+    said "rejected: corrupt_file (PdfStreamError)" (a support engineer's probe, 75A)."""
+    return f"the {kind} is damaged or cut short, and cannot be read: save or scan it again ({type(error).__name__})"
 
 
 def _page_text(page: PageObject) -> PageText:
@@ -285,7 +291,7 @@ def _verify_image(data: bytes) -> None:
             pixels = image.width * image.height  # the header's: nothing is decoded
             image.verify()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DocumentRejected("corrupt_file", type(error).__name__) from error
+        raise DocumentRejected("corrupt_file", _unreadable("image", error)) from error
     if pixels > MAX_IMAGE_PIXELS:
         raise DocumentRejected(
             "image_too_large", f"{pixels / 1e6:.0f} million pixels > {MAX_IMAGE_PIXELS / 1e6:.0f}: send it resized"

@@ -88,7 +88,8 @@ async def test_corrupt_upload_is_rejected_without_retries(
     job = await wait_for_status(http, response.json()["id"], within=30)
 
     assert job["status"] == "FAILED", job
-    assert job["error"].startswith("rejected: corrupt_file ("), job  # and what pypdf found wrong
+    said = "rejected: corrupt_file (the PDF is damaged or cut short, and cannot be read: save or scan it again ("
+    assert job["error"].startswith(said), job  # in words, then what pypdf found wrong
     attempts = attempts_by_activity(await history_events(client.get_workflow_handle(job["workflow_id"])))
     assert set(attempts.values()) == {1}, attempts
     assert "persist_bill" not in attempts

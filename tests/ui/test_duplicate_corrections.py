@@ -11,6 +11,7 @@ import httpx
 from activities.bills import ACCOUNT_LOCK_KEY
 from tests.helpers import (
     account_digits,
+    bill_needing_review,
     bill_text,
     create_account,
     upload_and_wait,
@@ -126,25 +127,18 @@ async def test_a_correction_meeting_a_bill_stored_on_its_way_says_so_and_goes_ah
     """The first upload's bill is stored after the page's decision passed the check, before its persist (both wait on
     the account's lock, the first upload's first): nothing of the correction is stored, and the page asks as it would
     had the bill been stored a moment sooner, its form under the task's new revision (a QA probe, 74C)."""
-    number = account_digits(unique)
-    account = await create_account(http, provider="pge", account_number=number)
-    again = await http.post(
-        "/bills",
-        files={"file": ("bill.txt", bill_text(number).encode(), "text/plain")},
-        data={"utility_account_id": str(account["id"])},
-    )
-    job_id = again.json()["id"]
-    assert (await wait_for_status(http, job_id, {"NEEDS_REVIEW"}, within=90))["status"] == "NEEDS_REVIEW"
+    waiting = await bill_needing_review(http, unique)
+    job_id, account_id = waiting["id"], waiting["utility_account_id"]
     async with resources.pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account["id"])
+        await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account_id)
         first = await http.post(
             "/bills",
-            files={"file": ("first.txt", bill_text(number, total="60.00").encode(), "text/plain")},
-            data={"utility_account_id": str(account["id"])},
+            files={"file": ("first.txt", bill_text(account_digits(unique), total="60.00").encode(), "text/plain")},
+            data={"utility_account_id": str(account_id)},
         )
-        await wait_for_lock_waiters(resources.pool, account["id"], 1)
+        await wait_for_lock_waiters(resources.pool, account_id, 1)
         sending = asyncio.create_task(post_review_form(reviewer, job_id, action="correct", total_amount="60.00"))
-        await wait_for_lock_waiters(resources.pool, account["id"], 2)
+        await wait_for_lock_waiters(resources.pool, account_id, 2)
     form, refused = await sending
 
     assert refused.status_code == 409, refused.text
