@@ -88,7 +88,7 @@ PERIOD_STORED_SINCE = (
     "another job stored a bill for the decided bill's account and period while the decision was on its way: nothing"
     " was stored, and the task is open again"
 )
-"""The update's failure for such a correction (``PeriodStored``): the API answers it with its 409 ``period_stored``."""
+"""The update's failure for such a decision (``PeriodStored``): the API answers it with its 409 ``period_stored``."""
 
 DUPLICATE_CHECK_PATCH = "duplicate-check-before-extraction"
 """Recorded by every run that stores its raw bill since it: find_duplicate ends a file stored for the account before
@@ -626,7 +626,7 @@ class BillIngestionWorkflow:
         # it, writing nothing, and a reviewer decides.
         unseen = validation.decision == "accept" and workflow.patched(HELD_OVER_CORRECTIONS_PATCH)
         stored = await self._stored(request, artifact, to_store, held_over_corrections=unseen)
-        while stored is None:  # held, nothing written: a reviewer decides (again, for a correction's period)
+        while stored is None:  # held, nothing written: a reviewer decides (again, for a decision's period)
             if self._cancel_declined:  # nothing was stored after all: the request declined meanwhile stands
                 raise asyncio.CancelledError("cancelled by request")
             if self._held_for not in self._reasons:
