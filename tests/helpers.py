@@ -34,7 +34,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.bills import ACCOUNT_LOCK_KEY
 from shared.artifacts import ArtifactStore
 from shared.models import ENDED_STATUSES, SETTLED_STATUSES, ArtifactRef
 from shared.secrets import SecretManagerConfig
@@ -186,20 +185,21 @@ async def wait_for_status(
         await asyncio.sleep(0.2)
 
 
-async def wait_for_lock_waiters(pool: asyncpg.Pool, account_id: int, count: int, *, within: float = 60) -> None:
-    """Wait until ``count`` transactions wait on the account's persist lock (``ACCOUNT_LOCK_KEY``), which the test
-    holds: a step scheduled (its ``current_step``) need not have joined the queue yet, and the queue's order is the
-    race's."""
-
-    async def queued() -> bool:
-        waiting = await pool.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            f" AND ((classid::bigint << 32) | objid::bigint) = {ACCOUNT_LOCK_KEY}",
-            account_id,
-        )
-        return bool(waiting >= count)
-
-    await wait_until(queued, within=within, what=f"{count} waiting on account {account_id}'s lock")
+async def someone_waits_for_a_lock_held_by(
+    pool: asyncpg.Pool, holder: asyncpg.Connection, *, at_least: int = 1, within: float = 60
+) -> None:
+    """Until ``at_least`` other sessions wait for an advisory lock ``holder`` holds (a race's order is the queue's: a
+    step scheduled, its ``current_step``, need not have joined it yet); ``within`` only keeps a broken test from
+    hanging."""
+    holder_pid = holder.get_server_pid()
+    deadline = asyncio.get_running_loop().time() + within
+    query = """
+        SELECT count(*) FROM pg_locks waiting JOIN pg_locks held USING (locktype, database, classid, objid, objsubid)
+         WHERE waiting.locktype = 'advisory' AND NOT waiting.granted AND held.granted AND held.pid = $1
+    """
+    while await pool.fetchval(query, holder_pid) < at_least:
+        assert asyncio.get_running_loop().time() < deadline, f"fewer than {at_least} waited for the lock"
+        await asyncio.sleep(0.05)
 
 
 async def upload_and_wait(

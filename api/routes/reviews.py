@@ -417,9 +417,8 @@ async def _period_stored_since(state: AppState, job: dict[str, Any], corrected: 
     correction meeting any, an approval a reviewer's correction it would replace. Nothing was stored, and the task is
     open again under a new revision, which the 409 gives."""
     revision = await state.pool.fetchval("SELECT revision FROM review_tasks WHERE job_id = $1", job["id"])
-    stored = await _stored_for_the_decision(
-        state, job, corrected, reopened_bill=None
-    )  # an approval's: the extraction's
+    # An approval's: the period the extraction read.
+    stored = await _stored_for_the_decision(state, job, corrected, reopened_bill=None)
     again = f"send the decision again with revision {revision}"
     if stored is None:  # corrected onto another period since: nothing to confirm, the task changed all the same
         detail = f"{PERIOD_STORED_SINCE} (revision {revision}): read it with GET /reviews/{job['id']}, then {again}"

@@ -46,7 +46,7 @@ from shared.models import (
 from shared.review import ReviewAction, ReviewAudit, ReviewDecision, ReviewStatus, ReviewTaskOpen, ReviewTaskUpdate
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
-from tests.helpers import create_account, insert_job
+from tests.helpers import create_account, insert_job, someone_waits_for_a_lock_held_by
 from worker.resources import Resources
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -199,22 +199,6 @@ async def test_a_persist_retried_after_a_reissue_replaced_its_bill_is_still_stor
     revised_retry = await ActivityEnvironment().run(persist, reissue)
     assert (revised_retry.duplicate_of_job, revised_retry.revised_job) == (None, original.job_id)
     assert revised_retry.stored_at == revised.stored_at
-
-
-async def someone_waits_for_a_lock_held_by(
-    pool: asyncpg.Pool, holder: asyncpg.Connection, *, within: float = 60
-) -> None:
-    """Until another session waits for an advisory lock ``holder`` holds; ``within`` only keeps a broken test
-    from hanging."""
-    holder_pid = holder.get_server_pid()
-    deadline = asyncio.get_running_loop().time() + within
-    query = """
-        SELECT count(*) FROM pg_locks waiting JOIN pg_locks held USING (locktype, database, classid, objid, objsubid)
-         WHERE waiting.locktype = 'advisory' AND NOT waiting.granted AND held.granted AND held.pid = $1
-    """
-    while not await pool.fetchval(query, holder_pid):
-        assert asyncio.get_running_loop().time() < deadline, "nothing waited for the lock"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_reissue_that_waited_for_the_accounts_lock_is_dated_after_the_bill_it_replaces(

@@ -20,8 +20,8 @@ from tests.helpers import (
     create_account,
     january_text,
     reissue_text,
+    someone_waits_for_a_lock_held_by,
     upload_and_wait,
-    wait_for_lock_waiters,
     wait_for_status,
 )
 from tests.review.support import Review, open_review, read_task
@@ -294,9 +294,11 @@ async def raced_by_january(
             data={"utility_account_id": str(account_id)},
         )
         january_id = str(started.json()["id"])
-        await wait_for_lock_waiters(resources.pool, account_id, 1)
+        await someone_waits_for_a_lock_held_by(resources.pool, conn)
         sent = asyncio.create_task(http.post(f"/reviews/{review.job_id}", json=decision))
-        await wait_for_lock_waiters(resources.pool, account_id, 2)  # the API found nothing stored: the decision is sent
+        await someone_waits_for_a_lock_held_by(
+            resources.pool, conn, at_least=2
+        )  # the API found nothing stored: the decision is sent
     return await sent, january_id
 
 
@@ -342,9 +344,9 @@ async def test_an_approval_meeting_a_correction_stored_since_the_check_is_asked_
     async with resources.pool.acquire() as conn, conn.transaction():
         await conn.execute(f"SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY})", account_id)
         correcting = asyncio.create_task(http.post(f"/reviews/{review.job_id}", json=correction))
-        await wait_for_lock_waiters(resources.pool, account_id, 1)
+        await someone_waits_for_a_lock_held_by(resources.pool, conn)
         approving = asyncio.create_task(http.post(f"/reviews/{reissue['id']}", json=approval))
-        await wait_for_lock_waiters(resources.pool, account_id, 2)
+        await someone_waits_for_a_lock_held_by(resources.pool, conn, at_least=2)
     corrected, refused = await correcting, await approving
 
     assert corrected.status_code == 200, corrected.text

@@ -14,8 +14,8 @@ from tests.helpers import (
     bill_needing_review,
     bill_text,
     create_account,
+    someone_waits_for_a_lock_held_by,
     upload_and_wait,
-    wait_for_lock_waiters,
     wait_for_status,
 )
 from tests.ui.conftest import csrf_of
@@ -136,9 +136,9 @@ async def test_a_correction_meeting_a_bill_stored_on_its_way_says_so_and_goes_ah
             files={"file": ("first.txt", bill_text(account_digits(unique), total="60.00").encode(), "text/plain")},
             data={"utility_account_id": str(account_id)},
         )
-        await wait_for_lock_waiters(resources.pool, account_id, 1)
+        await someone_waits_for_a_lock_held_by(resources.pool, conn)
         sending = asyncio.create_task(post_review_form(reviewer, job_id, action="correct", total_amount="60.00"))
-        await wait_for_lock_waiters(resources.pool, account_id, 2)
+        await someone_waits_for_a_lock_held_by(resources.pool, conn, at_least=2)
     form, refused = await sending
 
     assert refused.status_code == 409, refused.text
