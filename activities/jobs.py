@@ -149,7 +149,17 @@ class JobActivities:
             info.scheduled_time,
             update.first_run_id or None,
         )
-        logger.info(
+        ended = update.result
+        logger.info(  # how it ended, not only that: its error, and the job it duplicates or revises (75A)
             "job finished",
-            extra={"job_id": update.job_id, "step": "mark_job_finished", "status": str(update.status)},
+            extra={
+                "job_id": update.job_id,
+                "step": "mark_job_finished",
+                "status": str(update.status),
+                "error": update.error,
+                "reasons": ended.reasons if ended else [],
+                "bill_id": ended.bill_id if ended else None,
+                "duplicate_of": ended.duplicate_of if ended else None,
+                "revises": ended.revises if ended else None,
+            },
         )

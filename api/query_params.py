@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import ImmutableMultiDict
 
+from api.deps import authenticate_request, check_role, roles_required
+
 
 def _taken(route: APIRoute) -> dict[str, bool]:
     """The names a route reads from the query string, its dependencies' too, each with whether it takes several
@@ -50,8 +52,15 @@ async def refuse_unknown_query_params(request: Request) -> None:
     if not isinstance(route, APIRoute):
         return
     taken = _taken(route)
-    refuse_unknown(request.query_params, taken, location="query", refusal="this route takes no query parameter")
-    _refuse_repeated(request.query_params, taken)
+    try:
+        refuse_unknown(request.query_params, taken, location="query", refusal="this route takes no query parameter")
+        _refuse_repeated(request.query_params, taken)
+    except RequestValidationError:
+        # The key first, as for a body (``api.auth_first``): a caller with no key got a 422 listing the parameters a
+        # route takes where every other request of theirs gets a 401 (75A).
+        for allowed in roles_required(route.dependant):
+            check_role(await authenticate_request(request), allowed)
+        raise
 
 
 def _refuse_repeated(sent: ImmutableMultiDict[str, Any], taken: Mapping[str, bool]) -> None:

@@ -326,7 +326,8 @@ class DashboardPublic(ApiModel):
     """The bills stored, each once whatever its versions."""
     total_billed: Decimal | None
     """All bills' charges added up, when they share one currency (``currency``); None when they do not; 0, with
-    ``currency`` None, while the customer has no bills.
+    ``currency`` None, while the customer has no bills. Every bill stored, of any month: ``monthly`` covers the
+    months since ``monthly_since`` alone, so its months add up to less where older bills are stored.
 
     A bill's charges are its ``current_charges`` (its amount due where it states none): an amount
     due carries the unpaid balance of the bill before, which would be counted twice."""
@@ -334,6 +335,9 @@ class DashboardPublic(ApiModel):
     total_billed_by_currency: dict[str, Decimal]
     """Each currency's bills added up apart: amounts in two currencies are never summed."""
     monthly: list[MonthlyTotal]
+    monthly_since: date
+    """The first month ``monthly`` covers (this month and the 23 before it): a reader adding its months up found
+    less than ``total_billed``, which counts a bill of any month, with nothing to say why (75A)."""
     monthly_source: str
     """``postgres``: the monthly figures are read with the totals above, from the same bills, so they agree.
 

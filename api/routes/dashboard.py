@@ -67,9 +67,8 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
             " GROUP BY currency ORDER BY currency",
             customer_id,
         )
-        monthly = await conn.fetch(
-            MONTHLY_FROM_POSTGRES, customer_id, months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS)
-        )
+        since = months_back(datetime.now(UTC).date(), DASHBOARD_MONTHS)
+        monthly = await conn.fetch(MONTHLY_FROM_POSTGRES, customer_id, since)
     totals = {r["currency"]: Decimal(r["total"]) for r in by_currency}
     currency = next(iter(totals)) if len(totals) == 1 else None
     return DashboardPublic(
@@ -84,5 +83,6 @@ async def dashboard(customer_id: IdPath, state: StateDep, principal: DashboardDe
         currency=currency,
         total_billed_by_currency=totals,
         monthly=[monthly_total_of(dict(r)) for r in monthly],
+        monthly_since=since,
         monthly_source="postgres",
     )

@@ -62,7 +62,7 @@ from shared.codec import PayloadDecryptionError
 from shared.logs import mask_account
 from shared.models import JobStatus, PeriodSeen
 from shared.review import REVIEWER_MAX_LENGTH, ReviewAction, ReviewDecision, ReviewStatus
-from shared.temporal import update_call_within
+from shared.temporal import update_call_within, workflow_id_for
 from workflows.bill_ingestion import (
     PERIOD_STORED_SINCE,
     READS_OTHERWISE_REASON,
@@ -511,7 +511,36 @@ async def submit_decision(
     on_sending: Callable[[], None] = lambda: None,
 ) -> ReviewDecisionResult:
     """``on_sending`` is called just before the decision is handed to Temporal: up to there nothing was sent, so a
-    caller can tell a failure before it (the decision surely not taken) from one after (it may have been)."""
+    caller can tell a failure before it (the decision surely not taken) from one after (it may have been).
+
+    Each answer is logged: the worker's ``review decided`` line tells of a decision taken, and nothing told of one
+    refused (a 409 ``period_stored``, ``stale_revision``, a 503), which a reviewer then reports (75A)."""
+    named = job_id.lower()  # a job id in capitals is the same job, and its lines are found by the id as stored
+    told = {
+        "job_id": named,
+        "workflow_id": workflow_id_for(named),
+        "step": "submit_review",
+        "action": str(body.action),
+        "revision": body.revision,
+        "key_id": principal.key_id,
+    }
+    try:
+        result = await _submit_decision(state, principal, job_id, body, on_sending=on_sending)
+    except Problem as problem:
+        logger.info("review decision refused", extra={**told, "status": problem.status_code, "code": problem.code})
+        raise
+    logger.info("review decision answered", extra={**told, "job_status": str(result.status)})
+    return result
+
+
+async def _submit_decision(
+    state: AppState,
+    principal: Principal,
+    job_id: str,
+    body: ReviewDecisionCreate,
+    *,
+    on_sending: Callable[[], None],
+) -> ReviewDecisionResult:
     job = await get_job_row(state.pool, principal=principal, job_id=job_id)
     corrected = await _with_the_account_number(state, job, body.bill)
     try:

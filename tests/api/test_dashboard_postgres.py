@@ -154,6 +154,9 @@ async def test_every_account_gets_24_months_and_a_month_without_totals_counts_ze
     assert len(monthly) == 3 * 12 + 1
     assert Decimal(monthly[(accounts[0]["id"], lone.replace(day=1).isoformat())]["total_cost"]) == 0
     assert all(m["month"] >= lone.replace(day=1).isoformat() for m in body["monthly"])
+    # The bill a month too old is in the totals and in no month: the answer says which months its months are.
+    assert body["monthly_since"] == lone.replace(day=1).isoformat()
+    assert Decimal(body["total_billed"]) == sum(Decimal(m["total_cost"]) for m in body["monthly"]) + Decimal("99.00")
 
 
 @pytest.mark.parametrize("trouble", ["dataset-missing", "warehouse-unreachable"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -54,10 +55,26 @@ async def decide(http: httpx.AsyncClient, review: Review, body: dict[str, Any]) 
 
 
 async def test_stale_revision_is_a_conflict(
-    waiting: Review, reviewer_http: httpx.AsyncClient, http: httpx.AsyncClient, client: Client, resources: Resources
+    waiting: Review,
+    reviewer_http: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    response = await decide(reviewer_http, waiting, {"action": "approve", "revision": "0" * 32})
+    with caplog.at_level(logging.INFO, logger="api.routes.reviews"):
+        response = await decide(reviewer_http, waiting, {"action": "approve", "revision": "0" * 32})
     assert response.status_code == 409, response.text
+    # A refusal is logged, as the worker logs a decision taken: a reviewer's report of one was found nowhere (75A).
+    [refused] = [r for r in caplog.records if r.getMessage() == "review decision refused"]
+    told = {name: getattr(refused, name, None) for name in ("job_id", "workflow_id", "step", "action", "code")}
+    assert told == {
+        "job_id": waiting.job_id,
+        "workflow_id": waiting.workflow_id,
+        "step": "submit_review",
+        "action": "approve",
+        "code": "stale_revision",
+    }
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "changed" in response.json()["detail"]
     assert response.json()["reason"] == response.json()["code"] == "stale_revision", (

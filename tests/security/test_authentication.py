@@ -81,6 +81,19 @@ async def test_hash_of_a_key_is_not_a_key(anon_http: httpx.AsyncClient, resource
         assert_unauthorized(await anon_http.get(PROTECTED, headers={"Authorization": f"Bearer {stored}"}))
 
 
+@pytest.mark.parametrize("query", ["account=5", "limit=1&limit=2"], ids=["unknown", "repeated"])
+async def test_a_query_is_not_judged_before_the_key_is_checked(
+    anon_http: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, query: str
+) -> None:
+    """A keyless caller got a 422 listing the parameters the route takes, where every other request of theirs gets a
+    401 (75A); a key of the wrong role its 403, and the right key the 422."""
+    assert_unauthorized(await anon_http.get(f"/reviews?{query}"))
+    viewer = await create_key(resources.pool, name="query-viewer", role=Role.VIEWER)
+    wrong_role = await anon_http.get(f"/reviews?{query}", headers={"X-API-Key": viewer.key})
+    assert wrong_role.status_code == 403, wrong_role.text
+    assert (await http.get(f"/reviews?{query}")).status_code == 422
+
+
 @pytest.mark.parametrize("path", ["/codec/decode", "/codec/encode", "/jobs", "/customers", "/bills"])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer mm_not-a-real-key"}], ids=["none", "unknown"])
 async def test_a_body_is_not_read_before_the_key_is_checked(

@@ -173,6 +173,20 @@ def test_a_jobs_story_begins_with_its_creation_by_whom(ingestion_logs: dict[str,
     assert isinstance(mine[0]["key_id"], int) and mine[0]["utility_account_id"] == ingested["utility_account_id"]
 
 
+def test_a_decision_and_a_jobs_end_are_told_in_full(ingestion_logs: dict[str, Any]) -> None:
+    """The API said nothing of a decision it answered (a refused one was found nowhere), and "job finished" named
+    no bill, duplicate or error: a support engineer read them from the database (75A)."""
+    upload = ingestion_logs["upload"]
+    mine = [r for r in ingestion_logs["records"] if r.get("job_id") == upload["id"]]
+    [answered] = [r for r in mine if r["message"] == "review decision answered"]
+    assert (answered["workflow_id"], answered["step"]) == (upload["workflow_id"], "submit_review")
+    assert (answered["action"], answered["job_status"]) == ("approve", "SUCCEEDED")
+    assert isinstance(answered["key_id"], int)
+    [finished] = [r for r in mine if r["message"] == "job finished"]
+    assert (finished["status"], finished.get("error")) == ("SUCCEEDED", None)
+    assert finished["bill_id"] == upload["result"]["bill_id"] and finished.get("duplicate_of") is None
+
+
 def test_workflow_and_api_lines_are_tagged(ingestion_logs: dict[str, Any]) -> None:
     upload = ingestion_logs["upload"]
     records = ingestion_logs["records"]
