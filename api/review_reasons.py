@@ -113,6 +113,10 @@ _TEXT_BY_CODE: dict[str, str] = {
         "check it on the bill"
     ),
     "unreadable_value": "printed in a form that could not be read",
+    "unknown_commodity": (
+        "a reading printed where the bill does not say which utility it measures (“Used 63 CCF” under “Heating"
+        " service”: gas or water?): enter it under its utility, beside the bill's other readings"
+    ),
     "several_readings": (
         "several readings of one commodity in one unit, not each from its own meter: they are added up, so keep one "
         "per meter (a total beside its parts, or a sewer reading copying the water's, counts twice)"
@@ -121,6 +125,10 @@ _TEXT_BY_CODE: dict[str, str] = {
     "extractor_disagreement": "the rules reader and Gemini read it differently: check it on the bill",
     # Reasons without a field: nothing (or nothing trustworthy) was read, and the reviewer enters the bill.
     "not_a_bill": "no utility bill was found in this document: reject it if it is none, else enter its values",
+    "foreign_bill_unread": (
+        "a document naming a currency other than US dollars, whose words the offline reader does not know (a bill in"
+        " German, French, Dutch or Spanish, say): enter its values from it, or reject it if it is no bill"
+    ),
     "no_bill_extracted": "nothing could be read from this document: enter the bill's values from it, or reject it",
     "parse_timeout": "reading the PDF's text took too long, so nothing was read: enter the values from the bill",
     "malformed_model_output": "Gemini's answer could not be read: the fields are the rules reader's, if any",
@@ -137,6 +145,10 @@ def fields_for(reason: str) -> tuple[str, ...]:
 
 
 _TEXT_BY_REASON: dict[str, str] = {
+    "unit_mismatch:gas": (
+        "gas printed in kWh (“Gas used 2,610 kWh”), a unit stored for electricity alone: enter the gas in the m³ or"
+        " CCF the bill's meter reads, or in therms (kWh ÷ 29.3071); never as electricity"
+    ),
     "missing_field:provider_name": (
         "provider name: missing (a billing service's mail, or a letterhead the reader could not tell from a banner or"
         " an addressee): enter the utility's name as the bill prints it"

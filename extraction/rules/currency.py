@@ -117,6 +117,8 @@ and a stop between. Not a US address's town ("Jamaica, NY 11432", "Jamaica Plain
 Dr") nor a business ("HONG KONG GARDEN RESTAURANT", "Bahamas Breeze #4012")."""
 _NO_NAME_AFTER = r"\b(?!\s+[A-Z][a-z])"
 """After a currency's name: not a proper name's next word ("Euros Lane", "Indian Rupees Restaurant")."""
+_CHARGED = r"(?:[ \t]*\(?[ \t]*\d{1,2}(?:[.,]\d{1,3})?[ \t]*%|[ \t.:]*\$[ \t]*\d)"
+"""After a tax's name, that it is charged: its rate ("(13%)", "9,975 %") or its amount ("$14.05")."""
 _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
     code: tuple(re.compile(wording) for wording in wordings)
     for code, wordings in {
@@ -124,6 +126,7 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"AUD\b",
             r"AU?\$",
             r"ABN\b",
+            r"BPAY\b",  # Australia's bill payment scheme ("Pay easily with BPAY: Biller code 12345"): 76B
             r"Australia\b",
             r"AUSTRALIA\b",
             r"Western\s+Australia\b",
@@ -147,6 +150,10 @@ _FOREIGN_CURRENCIES: dict[str, tuple[re.Pattern[str], ...]] = {
             r"GST/HST",  # Canadian sales taxes: "GST/HST registration", "HST Reg. No.", Quebec's QST
             r"HST[ \t]+(?:Reg|No\b|#)",
             r"QST\b",
+            # A provincial sales tax charged, at its rate or as an amount ("HST (13%)", "HST   $14.05", "TPS 5 %"):
+            # not Hawaii's or the Pacific's time ("8 AM - 5 PM PST"). An Ontario bill's "HST (13%)" was accepted as
+            # US dollars (76B).
+            *(rf"{tax}{_CHARGED}" for tax in ("HST", "PST", "TPS", "TVQ")),
             # A currency's name ("All amounts are shown in Canadian dollars.": read as dollars, accepted), not a
             # proper name's part ("Euros Lane", "Indian Rupees Restaurant") nor a refusal's (``_REFUSED``).
             rf"Canadian\s+(?:[Dd]ollars?|[Ff]unds){_NO_NAME_AFTER}",

@@ -53,6 +53,8 @@ from shared.bill import NormalizedBill, Provider, account_key
 T = TypeVar("T")
 
 # A wrong total must never pass silently: disagreeing labels send these to review.
+FOREIGN_BILL_UNREAD = "foreign_bill_unread"
+"""Nothing read from a text naming a currency other than US dollars: a bill the offline reader has no words for."""
 _CONFLICT_MATTERS = ("account_number", "total_amount", "due_date", "period", "statement_date")
 _DATE_KEYS = ("statement_date", "due_date", "period")
 _COLUMN_KEYS = frozenset({"total_amount", "previous_balance", "payments_received", "current_charges", "due_date"})
@@ -146,18 +148,20 @@ def extract_with_rules(pages: Sequence[str], *, provider_hint: Provider | None) 
     if template is None and no_bill_signs:
         # The doubts stay: with EXTRACTOR=gemini they are carried through Gemini's reading of the text (two due
         # dates, a currency Gemini writes "$" for), and were dropped with the rules' verdict.
-        return RuleResult(None, [*reasons, *currency_doubt, "not_a_bill"], name)
+        # A bill naming another currency is most likely one in words the templates do not know (German, French,
+        # Dutch): "no utility bill was found, reject it" told its reviewer to throw a bill away (76B).
+        unread = FOREIGN_BILL_UNREAD if currency.foreign else "not_a_bill"
+        return RuleResult(None, [*reasons, *currency_doubt, unread], name)
 
     try:
-        usage, usage_conflict = read_usage(
+        usage, usage_doubts = read_usage(
             lines,
             extra_labels=template.labels.get("usage", ()) if template else (),
             ccf_default=template.ccf_commodity if template else None,
         )
     except ValidationError:  # a quantity no store can hold (fifteen digits and more): a reviewer reads it
         return RuleResult(None, [*reasons, *currency_doubt, "unreadable_value:usage"], name)
-    if usage_conflict:
-        reasons.append("conflicting_values:usage")
+    reasons += usage_doubts
     reasons += currency_doubt
     period = values.pop("period")
     payments = values.pop("payments_received")

@@ -269,16 +269,27 @@ class _Seen:
     """A meter table row's table: the line of its heading row."""
 
 
+CONFLICTING = "conflicting_values:usage"
+UNKNOWN_COMMODITY = "unknown_commodity:usage"
+"""A reading the bill does not say the utility of ("HEATING SERVICE ... Previous 4410  Present 4473  Used 63 CCF":
+gas or water?). It was dropped unsaid, and a dual-fuel bill was stored with its electricity alone (75B)."""
+GAS_IN_KWH = "unit_mismatch:gas"
+"""A gas reading printed in kWh ("Gas used: 2,610 kWh"), which no store holds as gas: it was stored as electricity
+(75B)."""
+
+
 def read_usage(
     lines: Sequence[Line], *, extra_labels: Sequence[str], ccf_default: Commodity | None
-) -> tuple[list[UsageReading], bool]:
-    """One reading per commodity, and whether usage lines disagreed."""
+) -> tuple[list[UsageReading], list[str]]:
+    """One reading per commodity, and the doubts about them (review reasons): usage lines that disagree, a reading of
+    no utility named, a gas reading in kWh."""
     labels = re.compile("|".join([_TOTAL, *extra_labels, _USAGE]), re.IGNORECASE)
     total = re.compile("|".join([_TOTAL, *extra_labels]), re.IGNORECASE)
     lines = _Page(lines)
     seen: list[_Seen] = []
     doubted: list[_Seen] = []
     letterhead = _letterhead(lines)
+    doubts: set[str] = set()
     for index in range(len(lines)):
         text = lines[index].text
         if _DIGIT.search(text) is None and "gal" not in lines[index].folded:
@@ -299,8 +310,13 @@ def read_usage(
             priority = _priority(lines, index, figure, labelled, labels)
             if priority is None:
                 continue
+            if aside is None and _gas_in_kwh(text, figure):
+                doubts.add(GAS_IN_KWH)
+                continue
             commodity = _commodity(lines, index, figure.unit, (ccf_default, letterhead))
             if commodity is None:
+                if aside is None:
+                    doubts.add(UNKNOWN_COMMODITY)
                 continue
             table = _table_head(lines, index) if priority == _IN_A_METER_TABLE else None
             used = _meters_use(lines, index, figure) if table is not None else None
@@ -335,7 +351,12 @@ def read_usage(
             lines, best, rows, reading_lines
         )
         readings.append(UsageReading(commodity=commodity, quantity=best.quantity, unit=best.unit, meter_number=meter))
-    return readings, conflict
+    return readings, sorted(doubts | ({CONFLICTING} if conflict else set()))
+
+
+def _gas_in_kwh(line: str, figure: _Figure) -> bool:
+    """Whether a kWh figure's line names gas and not electricity ("Gas used: 2,610 kWh"): a gas reading in kWh."""
+    return figure.unit is UsageUnit.KWH and set(_commodities_named(line)) == {Commodity.GAS}
 
 
 def _best_reading(lines: _Page, mine: Sequence[_Seen]) -> _Seen:

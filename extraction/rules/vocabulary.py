@@ -69,6 +69,7 @@ GENERIC: dict[str, LabelSet] = {
         r"please\s+pay",
         r"pay\s+this\s+amount",
         r"amount\s+to\s+pay",
+        r"total\s+to\s+pay",  # a British bill's (76B)
         r"new\s+balance",
         r"amount\s+you\s+owe",
         r"credit\s+balance\s*[-\u2013\u2014:]?\s*do\s+not\s+pay",  # "Credit balance - do not pay  -$163.60"
@@ -93,6 +94,7 @@ GENERIC: dict[str, LabelSet] = {
         rf"(?:{_opening_a_cell('unpaid')}|(?:{'|'.join(_opening_a_cell(w) for w in ('previous', 'prior', 'your'))})"
         r"\s+unpaid)\s+(?:balance|charges?|amount)"
         rf"(?:\s+from\s+(?:your\s+)?(?:last|previous|prior)\s+(?:bill|statement))?{_FIGURE_BESIDE}",
+        r"balance\s+brought\s+forward",  # Britain's and Ireland's (76B): never "carried forward", the balance left
         r"balance\s+forward",  # last: under a payment it is what is left of the balance ("Balance Forward $0.00")
     ),
     "payments_received": LabelSet.of(

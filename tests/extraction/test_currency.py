@@ -157,6 +157,36 @@ def test_a_currency_named_in_words_is_the_bills(text: str, code: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("HST (13%) ............... $6.78", "CAD"),  # an Ontario bill's, accepted as US dollars (76B)
+        ("HST                                      $14.05", "CAD"),
+        ("HST 13%                                $20.20", "CAD"),
+        ("PST 7%   $9.10", "CAD"),
+        ("TPS 5 %                                            21,85 $", "CAD"),
+        ("TVQ 9,975 %                                        43,59 $", "CAD"),
+        ("Pay easily with BPAY: Biller code 12345, Ref 662044710 9.", "AUD"),
+    ],
+)
+def test_a_tax_or_a_payment_scheme_of_one_country_names_its_currency(text: str, code: str) -> None:
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency(code, foreign=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call us 8 AM - 5 PM PST, Monday to Friday",
+        "Outage restored at 4:15 PM HST 11/02",
+        "Office hours: 7:30 am to 4:00 pm HST",
+        "Meter read 10/02 at 09:14 PST",
+    ],
+)
+def test_a_time_zone_is_no_sales_tax(text: str) -> None:
+    """Hawaii's and the Pacific's time read as Canada's taxes would send US bills to review."""
+    assert bill_currency(f"Total Due  $135.00\n{text}\n") == currency.BillCurrency("USD", foreign=False)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Sterling, VA 20164",

@@ -596,19 +596,20 @@ def harbor_water_bill(amount: str) -> NormalizedBill:
 
 
 @pytest.mark.parametrize(
-    ("text", "doubt"),
+    ("text", "doubt", "unread"),
     [
-        (FEW_SIGNALS, "conflicting_values:due_date"),
-        (FEW_SIGNALS.replace("Pay by April 15, 2026", "Payable in \u20ac"), "non_usd_currency"),
+        (FEW_SIGNALS, "conflicting_values:due_date", "not_a_bill"),
+        # Naming euros, most likely a bill in words the rules do not know (76B).
+        (FEW_SIGNALS.replace("Pay by April 15, 2026", "Payable in \u20ac"), "non_usd_currency", "foreign_bill_unread"),
     ],
 )
 def test_the_rules_doubts_on_a_text_they_find_no_bill_in_stay_through_gemini(
-    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str
+    fake_gemini: FakeGemini, gemini_settings: Settings, text: str, doubt: str, unread: str
 ) -> None:
     """The rules' "not a bill" dropped their doubts with it: with EXTRACTOR=gemini, Gemini's reading of one
     of the two due dates, or of euros as dollars, went on with nothing to say the text printed another."""
     read = extract_with_rules([text], provider_hint=None)
-    assert read.bill is None and read.reasons == [doubt, "not_a_bill"]
+    assert read.bill is None and read.reasons == [doubt, unread]
     bill = harbor_water_bill("85.00")
     fake_gemini.push(200, bill_response(wire_from_bill(bill)))
     fake_gemini.push(200, bill_response(wire_from_bill(bill, is_utility_bill=False)))

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from api.review_reasons import describe, fields_for
 from extraction.pipeline import analyze
 from extraction.rules.extractor import extract_with_rules
 from extraction.rules.layout import to_lines
@@ -980,6 +981,48 @@ def test_a_bill_printing_therms_without_a_gas_reading_goes_to_review() -> None:
     accepted, the 63 therms unread (75B)."""
     report = analyze(DUAL_FUEL.encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("review", ["missing_field:usage"])
+
+
+def test_a_reading_whose_utility_the_bill_does_not_name_goes_to_review() -> None:
+    """The gas section's "Used 63 CCF" named no utility (CCF measures gas and water alike): dropped unsaid, the bill was
+    stored as 455 kWh of electricity alone, accepted (75B)."""
+    text = DUAL_FUEL.replace("Gas delivered 63 therms", "Previous 4410   Present 4473   Used 63 CCF")
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("review", ["unknown_commodity:usage"])
+    assert fields_for("unknown_commodity:usage") == ("usage",)
+    assert "which utility it measures" in describe("unknown_commodity:usage")
+
+
+@pytest.mark.parametrize(
+    ("sections", "reasons"),
+    [
+        ("", ["unit_mismatch:gas", "missing_field:usage"]),
+        ("Electricity used 455 kWh\n", ["unit_mismatch:gas"]),
+    ],
+    ids=["gas-alone", "dual-fuel"],
+)
+def test_gas_printed_in_kwh_is_never_stored_as_electricity(sections: str, reasons: list[str]) -> None:
+    """ "Gas used: 2,610 kWh" was stored as 2,610 kWh of electricity, accepted (75B): kWh is electricity's unit alone
+    here, so a reviewer enters the gas in a unit of gas."""
+    text = f"""\
+Hill Country Gas
+Account Number: 5512-0098
+Statement Date: 10/12/2026
+Billing Period: 09/08/2026 - 10/07/2026
+Due Date: 11/02/2026
+
+Previous Balance $40.00
+Payment -$40.00
+Total Current Charges $80.00
+Amount Due $80.00
+  Customer Charge $15.00
+  Gas Charge $65.00
+{sections}Gas used: 2,610 kWh
+"""
+    report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("review", reasons)
+    assert report.bill is not None and all(r.quantity != Decimal(2610) for r in report.bill.usage)
+    assert describe("unit_mismatch:gas").startswith("gas printed in kWh"), "its own words, not any unit's misfit"
 
 
 @pytest.mark.parametrize("line", ["Next read: July  Usage 744 kWh", "Total usage 744 kWh Next read date 07/15"])
