@@ -139,13 +139,19 @@ def _listed(
 
 def object_name(job_id: str, sha256: str, ext: str) -> str:
     """The content-addressed object name; refuses ids that could leave ``raw/bills/{job}/``."""
-    if not _JOB_ID.fullmatch(job_id):
-        raise InvalidArtifactName(f"job id {job_id!r} is not a safe path component")
+    _check_job_id(job_id)
     if not _EXT.fullmatch(ext):
         raise InvalidArtifactName(f"extension {ext!r} must be 1-10 lowercase letters or digits")
     if not _SHA256.fullmatch(sha256):
         raise InvalidArtifactName("sha256 must be 64 lowercase hex digits")
     return f"raw/bills/{job_id}/{sha256}.{ext}"
+
+
+def _check_job_id(job_id: str) -> str:
+    """``job_id`` as a listing's prefix takes it: never a pattern, nor a way out of ``raw/bills/``."""
+    if not _JOB_ID.fullmatch(job_id):
+        raise InvalidArtifactName(f"job id {job_id!r} is not a safe path component")
+    return job_id
 
 
 def _check_object_name(name: str) -> str:
@@ -290,11 +296,12 @@ class GcsArtifactStore:
         with _translate_errors(self._bucket_name):
             return bool(self._bucket.blob(name).exists(timeout=GCS_TIMEOUT, retry=None))
 
-    def list_raw(self) -> Iterator[StoredObject]:
-        """Every raw bill in the bucket, a page of the listing at a time (the client's retry on each page: this
-        serves an operator's command, not an activity under Temporal's retry policy)."""
+    def list_raw(self, job_id: str | None = None) -> Iterator[StoredObject]:
+        """Every raw bill in the bucket (of one job, given ``job_id``), a page of the listing at a time (the client's
+        retry on each page: this serves an operator's command, not an activity under Temporal's retry policy)."""
+        prefix = RAW_PREFIX if job_id is None else f"{RAW_PREFIX}{_check_job_id(job_id)}/"
         with _translate_errors(self._bucket_name):
-            for blob in self._client.list_blobs(self._bucket_name, prefix=RAW_PREFIX, timeout=GCS_TIMEOUT):
+            for blob in self._client.list_blobs(self._bucket_name, prefix=prefix, timeout=GCS_TIMEOUT):
                 touched = _last_touched(blob)
                 if touched is None or blob.generation is None:
                     continue
@@ -536,9 +543,11 @@ class LocalArtifactStore:
         except InvalidArtifactName:
             return False
 
-    def list_raw(self) -> Iterator[StoredObject]:
-        """Every raw bill under the root (not the ``.meta.json`` beside each, nor a write's ``.tmp-`` file)."""
-        for job_dir in sorted((self._root / RAW_PREFIX).glob("*/")):
+    def list_raw(self, job_id: str | None = None) -> Iterator[StoredObject]:
+        """Every raw bill under the root (of one job, given ``job_id``; not the ``.meta.json`` beside each, nor a
+        write's ``.tmp-`` file)."""
+        job_dirs = (self._root / RAW_PREFIX).glob("*/" if job_id is None else f"{_check_job_id(job_id)}/")
+        for job_dir in sorted(job_dirs):
             for path in sorted(job_dir.iterdir()):
                 if path.name.endswith(".meta.json") or path.name.startswith(".tmp-"):
                     continue

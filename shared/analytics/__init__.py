@@ -163,6 +163,14 @@ class AnalyticsSink(Protocol):
         self, customer_id: int, *, months: int = 12, as_of: date | None = None
     ) -> list[MonthlyTotal]: ...
 
+    def customer_rows(self, customer_id: int) -> dict[str, int]:
+        """How many rows each table holds of the customer."""
+        ...
+
+    def erase_customer(self, customer_id: int) -> None:
+        """Delete every row of the customer, in every table (a right-to-erasure request)."""
+        ...
+
 
 def build_analytics_sink(settings: Settings) -> AnalyticsSink | None:
     """The sink ``ANALYTICS`` selects (None when disabled); BigQuery goes to the emulator when its host is set."""

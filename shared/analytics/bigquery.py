@@ -28,6 +28,8 @@ from shared.analytics.schema import (
     added_fields,
 )
 from shared.analytics.sql import (
+    CUSTOMER_ROWS_SQL,
+    ERASE_CUSTOMER_SQL,
     HELD_DESCRIPTIONS_SQL,
     HELD_PAYLOADS_SQL,
     LATEST_DATES_SQL,
@@ -66,6 +68,9 @@ ROLLUP_BUDGET_SECONDS = 540.0
 """The rollup's time for all its statements, under rollup_analytics' 10-minute start-to-close (ROLLUP in
 workflows/policies.py): past it the running query job is cancelled, so a timed-out attempt's MERGE never
 goes on beside its retry's."""
+ERASE_BUDGET = 300.0
+"""An erasure's time for each of its statements (an operator's command, not an activity): a DELETE scans the table's
+clustered customer."""
 CANCEL_TIMEOUT = 10.0
 INSERT_CHUNK_ROWS = 500
 """BigQuery's advice for insertAll: at most about 500 rows per request."""
@@ -378,6 +383,16 @@ class BigQuerySink:
         params: dict[str, int | date] = {"customer_id": customer_id, "since": since}
         rows = self._run(render_sql(MONTHLY_TOTALS_SQL, self._ref), params, budget=READ_BUDGET_SECONDS)
         return [monthly_total_of(dict(r.items())) for r in rows]
+
+    def customer_rows(self, customer_id: int) -> dict[str, int]:
+        rows = self._run(render_sql(CUSTOMER_ROWS_SQL, self._ref), {"customer_id": customer_id}, budget=ERASE_BUDGET)
+        return {row["table_name"]: int(row["n"]) for row in rows}
+
+    def erase_customer(self, customer_id: int) -> None:
+        """One DELETE a table. BigQuery refuses one over rows still in its streaming buffer (published within about
+        90 minutes): the error says so, and the command is run again later."""
+        for statement in ERASE_CUSTOMER_SQL:
+            self._run(render_sql(statement, self._ref), {"customer_id": customer_id}, budget=ERASE_BUDGET)
 
     def _run(
         self,

@@ -25,6 +25,8 @@ from shared.analytics.schema import (
     added_columns,
 )
 from shared.analytics.sql import (
+    CUSTOMER_ROWS_SQL,
+    ERASE_CUSTOMER_SQL,
     LATEST_DATES_SQL,
     MONTHLY_TOTALS_SQL,
     ROLLUP_COUNT_SQL,
@@ -125,6 +127,18 @@ class LocalAnalyticsSink:
             )
             names = [d[0] for d in cursor.description or []]
             return [monthly_total_of(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+
+    def customer_rows(self, customer_id: int) -> dict[str, int]:
+        with self._connect() as conn:
+            found = conn.execute(_duckdb_sql(render_sql(CUSTOMER_ROWS_SQL, str)), {"customer_id": customer_id})
+            return {table: int(n) for table, n in found.fetchall()}
+
+    def erase_customer(self, customer_id: int) -> None:
+        with self._connect() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            for statement in ERASE_CUSTOMER_SQL:
+                conn.execute(_duckdb_sql(render_sql(statement, str)), {"customer_id": customer_id})
+            conn.execute("COMMIT")
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -112,6 +112,13 @@ ROLLUP_COUNT_SQL = """
 SELECT COUNT(*) AS n FROM {monthly_account_rollup} WHERE month BETWEEN @first_month AND @last_month
 """
 
+CUSTOMER_ROWS_SQL = " UNION ALL ".join(
+    f"SELECT '{t.name}' AS table_name, COUNT(*) AS n FROM {{{t.name}}} WHERE customer_id = @customer_id" for t in TABLES
+)
+"""How many rows each table holds of one customer: what an erasure deletes, and what is left after it."""
+ERASE_CUSTOMER_SQL = tuple(f"DELETE FROM {{{t.name}}} WHERE customer_id = @customer_id" for t in TABLES)
+"""Every row of one customer, table by table (``python -m worker.erase_customer``): each table carries the customer."""
+
 MONTHLY_TOTALS_SQL = f"""
 SELECT utility_account_id, month, currency, {", ".join(_MEASURES)}
 FROM {{monthly_account_rollup}}

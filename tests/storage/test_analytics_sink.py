@@ -1078,3 +1078,16 @@ def test_a_required_sub_field_is_never_added_to_an_existing_table() -> None:
         with pytest.raises(ValueError, match=r"t\.usage: a column added to an existing table must be nullable: meter"):
             _patch_table(sink, spec)
         assert warehouse.patches == 0
+
+
+def test_a_customers_rows_are_counted_and_erased_in_every_table_and_no_others(sink: AnalyticsSink) -> None:
+    """The warehouse's part of ``python -m worker.erase_customer``, in BigQuery's SQL and DuckDB's translation."""
+    sink.publish_bills([published(electric_bill(), customer_id=901), published(electric_bill(), customer_id=902)])
+    sink.rollup(date(2024, 1, 1), date(2024, 2, 28))
+    held = sink.customer_rows(901)
+    assert set(held) == {spec.name for spec in analytics.TABLES} and all(held.values()), held
+
+    sink.erase_customer(901)
+
+    assert set(sink.customer_rows(901).values()) == {0}
+    assert sink.customer_rows(902) == held
