@@ -203,7 +203,8 @@ class JobCreate(ApiModel):
 
 class ArtifactPublic(ApiModel):
     uri: str
-    """Where the raw bill is stored (gs://bucket/object; a local store's by its object name)."""
+    """Where the raw bill is stored (gs://bucket/object; a local store's by its object name); to a key bound to a
+    customer, the API's link to it (``/jobs/{id}/artifact?sha256=``), never the bucket's name and layout."""
     sha256: str
     size: int
     content_type: str
@@ -230,9 +231,10 @@ class JobResult(ApiModel):
     artifact: ArtifactPublic | None = None
     error: str | None = None
     reviewer: str | None = None
-    """Who decided the review (the key's name), when a person did."""
+    """Who decided the review (the key's identity), when a person did: to a key bound to a customer, the name of its
+    own customer's key, anyone else as "MiniMeter reviewer"."""
     note: str | None = None
-    """The reviewer's note."""
+    """The reviewer's note: to a key bound to a customer, account numbers masked as the logs mask them."""
 
 
 class JobPublic(ApiModel):
@@ -242,7 +244,10 @@ class JobPublic(ApiModel):
     utility_account_id: int
     job_type: JobType
     workflow_id: str
-    web_ui_url: str
+    web_ui_url: str | None = Field(
+        description="the job's workflow in the Temporal Web UI, for operators; null to a key bound to a customer: the"
+        " Web UI is reachable from the host or behind SSO alone"
+    )
     attempts: int = Field(
         description="workflow runs that started the job: 0 while it waits to start, 1 once started, more only after"
         " an operator's reset"
@@ -384,7 +389,9 @@ class ReviewDecisionTaken(ApiModel):
 
     action: ReviewAction
     reviewer: str
+    """The deciding key's identity; to a key bound to a customer, as a job's ``result.reviewer`` names it."""
     note: str | None
+    """To a key bound to a customer, as a job's ``result.note`` shows it (account numbers masked)."""
     decided_at: datetime
     changed_fields: list[str]
     """The fields a correction changed (none for an approval or a rejection)."""

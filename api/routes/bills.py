@@ -26,7 +26,7 @@ from api.query_params import refuse_unknown
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import BillDetail, BillReopen, JobPublic
 from api.services.accounts import get_account
-from api.services.jobs import check_replay, find_idempotent_job, job_public, start_job, upload_job_id
+from api.services.jobs import check_replay, find_idempotent_job, job_public, job_shown, start_job, upload_job_id
 from api.services.reopen import reopen_bill
 from api.services.stored_bills import read_bill
 from extraction.document import holds_nothing, looks_like_markup, sniff_content_type
@@ -85,7 +85,7 @@ async def upload_bill(
         sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())  # 20 MB: off the loop
         check_replay(existing, account=account, job_type=JobType.UPLOAD, upload_sha256=sha256)
         response.status_code = status.HTTP_200_OK
-        return job_public(existing, state.settings, principal=principal)
+        return await job_shown(state.pool, existing, state.settings, principal=principal)
     if looks_like_markup(data):  # before sniffing: a page naming "%PDF-" near its top sniffs as a PDF
         raise Problem(
             415,
@@ -162,7 +162,7 @@ async def upload_bill(
         answer_created(request, response, f"/jobs/{job_id}")
     else:
         response.status_code = status.HTTP_200_OK
-    return job_public(job, state.settings, principal=principal)
+    return await job_shown(state.pool, job, state.settings, principal=principal)
 
 
 @router.get("/bills/{bill_id}", response_model=BillDetail)
@@ -204,6 +204,6 @@ async def reopen_stored_bill(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-        return job_public(job, state.settings, principal=principal)
+        return await job_shown(state.pool, job, state.settings, principal=principal)
     answer_created(request, response, f"/jobs/{job['id']}")
     return job_public(job, state.settings, principal=principal)

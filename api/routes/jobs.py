@@ -45,8 +45,11 @@ from api.services.jobs import (
     cursor_scope,
     get_job_row,
     job_public,
+    job_shown,
     read_job,
+    reviewer_of,
 )
+from api.services.reviewer_names import reviewers_shown_to
 from extraction.document import TEXT, charset_of
 from shared.artifacts import ArtifactNotFound, ArtifactStoreUnavailable, InvalidArtifactName
 from shared.models import JobStatus, JobType
@@ -92,7 +95,7 @@ async def _start(
         )
         if replayed is not None:
             response.status_code = status.HTTP_200_OK  # answered here, as POST /bills does
-            return job_public(replayed, state.settings, principal=principal)
+            return await job_shown(state.pool, replayed, state.settings, principal=principal)
     spent = await spend_rate_limit_token(
         state, principal=principal, action=START_JOB_ACTION, idempotency_key=idempotency_key
     )
@@ -114,7 +117,7 @@ async def _start(
         await refund_rate_limit_token(state, principal=principal, action=START_JOB_ACTION)
     if not created:
         response.status_code = status.HTTP_200_OK
-        return job_public(job, state.settings, principal=principal)
+        return await job_shown(state.pool, job, state.settings, principal=principal)
     return _created(request, response, job_public(job, state.settings, principal=principal))
 
 
@@ -291,8 +294,10 @@ async def list_jobs(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None
+    jobs = [dict(r) for r in rows]
+    reviewers = await reviewers_shown_to(state.pool, principal, [reviewer_of(job) for job in jobs])
     return JobPage(
-        items=[job_public(dict(r), state.settings, principal=principal) for r in rows],
+        items=[job_public(job, state.settings, principal=principal, reviewers=reviewers) for job in jobs],
         total=total,
         limit=limit,
         offset=offset,

@@ -52,8 +52,10 @@ from api.schemas import (
     StoredCopy,
 )
 from api.services import review_claims as claims
-from api.services.jobs import JobCursor, cursor_scope, get_job_row
+from api.services.error_text import error_shown_to
+from api.services.jobs import JobCursor, artifact_link, cursor_scope, get_job_row
 from api.services.reopen import open_reopening, replaced_since_reopened
+from api.services.reviewer_names import reviewers_shown_to
 from api.services.stored_periods import StoredPeriod, stored_for_period
 from api.state import AppState
 from extraction.checks import figures_read_otherwise
@@ -211,6 +213,18 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     held_over = await _held_over(state, job, row["bill"]) if row["closed_at"] is None else None
     read_otherwise = await _read_otherwise_than(state, job, row["bill"]) if row["closed_at"] is None else None
     summary = _summary(row)
+    reopened = _reopening(job)
+    # A key bound to a customer is told its own reviewers by name, MiniMeter's by a label, and no note's account
+    # number whole, as it reads the job (api.services.jobs.job_public).
+    named = [summary["claimed_by"], decision.reviewer if decision else None, (reopened or {}).get("reopened_by")]
+    reviewers = await reviewers_shown_to(state.pool, principal, named)
+    shown = error_shown_to(principal.customer_id)
+    summary["claimed_by"] = reviewers(summary["claimed_by"])
+    if decision is not None:
+        decision = decision.model_copy(update={"reviewer": reviewers(decision.reviewer), "note": shown(decision.note)})
+    if reopened is not None:
+        by, note = reviewers(reopened.get("reopened_by")), shown(reopened.get("note"))
+        reopened = reopened | {"reopened_by": by, "note": note}
     bill = NormalizedBill.model_validate(row["bill"]) if row["bill"] is not None else None
     return ReviewTaskInternal(
         **summary,
@@ -221,7 +235,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         bill=bill,
         artifact_url=await _artifact_url(state, job["id"], row["artifact_uri"]),
         decision=decision,
-        reopened=_reopening(job),
+        reopened=reopened,
         replaces=ReplacedBill.model_validate(held_over, from_attributes=True) if held_over is not None else None,
         reads_otherwise_than=read_otherwise,
     )
@@ -281,12 +295,6 @@ async def _artifact_url(state: AppState, job_id: uuid.UUID, artifact_uri: str) -
         "SELECT sha256 FROM artifacts WHERE job_id = $1 AND uri = $2", job_id, artifact_uri
     )
     return artifact_link(job_id, sha256)
-
-
-def artifact_link(job_id: uuid.UUID | str, sha256: str | None = None) -> str:
-    """The link to a job's raw bill named by its hash, or without one to its newest."""
-    url = f"/jobs/{job_id}/artifact"
-    return f"{url}?sha256={sha256}" if sha256 else url
 
 
 _SINCE_OPENED = "d.decided_at >= (SELECT t.created_at FROM review_tasks t WHERE t.job_id = d.job_id)"

@@ -1,4 +1,5 @@
-"""A job's errors as the API shows them: never the server's directories, and to a customer's key no internal address.
+"""A job's errors as the API shows them: never the server's directories, and to a customer's key no internal address
+nor a whole account number.
 
 A step's error is the text of what failed inside the worker: a storage client's ``HTTPConnectionPool(host='10.0.0.7',
 port=4443): Read timed out``, a 403 naming the service account. An operator reads it in ``GET /jobs/{id}`` (the CLI
@@ -12,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from shared.artifacts import RAW_PREFIX
+from shared.logs import mask_text
 
 _FILE_URI = re.compile(r"file://[^\s'\"]*")
 
@@ -47,7 +49,7 @@ def hide_server_paths(text: str | None) -> str | None:
 def hide_internals(text: str | None) -> str | None:
     """``hide_server_paths``, and each host, port, endpoint URL, IP address and e-mail as ``<internal>``: what failed
     and why stays ("ArtifactStoreUnavailable: HTTPConnectionPool(host=<internal>, port=<internal>): Read timed out").
-    A bill's ``gs://`` URI stays: the job's result names it to the same key."""
+    A bill's ``gs://`` URI stays: an object's name says which bill failed."""
     text = hide_server_paths(text)
     if text is None:
         return None
@@ -60,11 +62,18 @@ def _internal_hidden(match: re.Match[str]) -> str:
     return (match["assigned"] or match["resolving"] or "") + HIDDEN
 
 
+def hide_from_customers(text: str | None) -> str | None:
+    """``hide_internals``, and account numbers (credentials too) masked as the logs mask them: a reviewer's note, a
+    rejection's the job's error, named a third party's account in full to the customer's key (76A)."""
+    text = hide_internals(text)
+    return mask_text(text) if text is not None else None
+
+
 ErrorShown = Callable[[str | None], str | None]
-"""How a key is shown an error's text: ``hide_internals`` or ``hide_server_paths``."""
+"""How a key is shown an error's text (a reviewer's note too): ``hide_from_customers`` or ``hide_server_paths``."""
 
 
 def error_shown_to(customer_id: int | None) -> ErrorShown:
-    """How a key sees a job's errors: one bound to a customer (``customer_id``) without internal addresses, an
-    operator's whole."""
-    return hide_internals if customer_id is not None else hide_server_paths
+    """How a key sees a job's errors: one bound to a customer (``customer_id``) without internal addresses or whole
+    account numbers, an operator's whole."""
+    return hide_from_customers if customer_id is not None else hide_server_paths

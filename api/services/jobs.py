@@ -28,6 +28,7 @@ from api.services.error_text import ErrorShown, error_shown_to, hide_server_path
 from api.services.id_cursor import cursor_of_another_scope, not_a_cursor
 from api.services.reconcile import JobReconciler
 from api.services.retries import pending_on_server, pending_steps, with_retries
+from api.services.reviewer_names import ReviewerShown, reviewer_shown, reviewers_shown_to
 from shared.bill import NormalizedBill, Provider
 from shared.models import ArtifactRef, IngestionRequest, JobProgress, JobStatus, JobType, StepRecord
 from shared.settings import Settings
@@ -313,11 +314,19 @@ async def live_progress(client: Client, workflow_id: str) -> JobProgress | None:
 
 
 def job_public(
-    row: dict[str, Any], settings: Settings, progress: JobProgress | None = None, *, principal: Principal
+    row: dict[str, Any],
+    settings: Settings,
+    progress: JobProgress | None = None,
+    *,
+    principal: Principal,
+    reviewers: ReviewerShown | None = None,
 ) -> JobPublic:
-    """The job as ``principal`` may read it: its errors as ``error_shown_to`` that key."""
+    """The job as ``principal`` may read it: its errors and note as ``error_shown_to`` that key, its reviewer as
+    ``reviewers`` (``job_shown``'s; none: a customer's key is told ``STAFF_REVIEWER``); to a customer's key its raw
+    bill by the API's link and no Web UI link (README: reachable from the host or behind SSO alone)."""
     shown = error_shown_to(principal.customer_id)
     steps = [_step_shown(step, shown) for step in (progress.steps if progress else row["steps"])]
+    customer_bound = principal.customer_id is not None
     return JobPublic(
         id=str(row["id"]),
         status=row["status"],
@@ -325,18 +334,42 @@ def job_public(
         utility_account_id=row["utility_account_id"],
         job_type=row["job_type"],
         workflow_id=row["workflow_id"],
-        web_ui_url=web_ui_link(settings, row["workflow_id"]),
+        web_ui_url=None if customer_bound else web_ui_link(settings, row["workflow_id"]),
         attempts=row["attempts"],
         error=shown(row["error"]),
         reasons=row["reasons"] or [],
         current_step=progress.current_step if progress else None,
         steps=steps,
-        result=_result_shown(row["result"], shown),
+        result=_result_shown(
+            row["result"],
+            shown,
+            reviewers or reviewer_shown(principal),
+            artifact_linked_to=row["id"] if customer_bound else None,
+        ),
         revised_by=str(row["revised_by"]) if row.get("revised_by") else None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         duration_ms=row["duration_ms"],
     )
+
+
+async def job_shown(
+    pool: asyncpg.Pool,
+    row: dict[str, Any],
+    settings: Settings,
+    progress: JobProgress | None = None,
+    *,
+    principal: Principal,
+) -> JobPublic:
+    """``job_public``, its reviewer looked up (``reviewers_shown_to``): a customer's own reviewer is named."""
+    reviewers = await reviewers_shown_to(pool, principal, [reviewer_of(row)])
+    return job_public(row, settings, progress, principal=principal, reviewers=reviewers)
+
+
+def reviewer_of(row: dict[str, Any]) -> str | None:
+    """Who decided the job's review, as its result records them (None: nobody did, or it has not ended)."""
+    reviewer = (row["result"] or {}).get("reviewer")
+    return reviewer if isinstance(reviewer, str) else None
 
 
 def _step_shown(step: StepRecord | dict[str, Any], shown: ErrorShown) -> StepRecord | dict[str, Any]:
@@ -347,16 +380,37 @@ def _step_shown(step: StepRecord | dict[str, Any], shown: ErrorShown) -> StepRec
     return {**step, "attempt_error": shown(step["attempt_error"])} if step.get("attempt_error") else step
 
 
-def _result_shown(result: dict[str, Any] | None, shown: ErrorShown) -> dict[str, Any] | None:
+def artifact_link(job_id: uuid.UUID | str, sha256: str | None = None) -> str:
+    """The link to a job's raw bill named by its hash, or without one to its newest."""
+    url = f"/jobs/{job_id}/artifact"
+    return f"{url}?sha256={sha256}" if sha256 else url
+
+
+def _result_shown(
+    result: dict[str, Any] | None,
+    shown: ErrorShown,
+    reviewers: ReviewerShown,
+    *,
+    artifact_linked_to: uuid.UUID | str | None,
+) -> dict[str, Any] | None:
     """The result as callers see it: a raw bill stored on the server's disk (``ARTIFACT_STORE=local``) by its object
-    name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there; its
-    error ``shown``."""
+    name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there; with
+    ``artifact_linked_to`` (a customer's key), by the API's link to that job's, never the bucket's name and layout;
+    its error and note ``shown``, its reviewer as ``reviewers`` name them."""
     if result is None:
         return None
-    shown_result = result | ({"error": shown(result["error"])} if isinstance(result.get("error"), str) else {})
+    shown_result = dict(result)
+    for name, show in (("error", shown), ("note", shown), ("reviewer", reviewers)):
+        if isinstance(result.get(name), str):
+            shown_result[name] = show(result[name])
     artifact = shown_result.get("artifact")
     if isinstance(artifact, dict) and isinstance(artifact.get("uri"), str):
-        shown_result["artifact"] = artifact | {"uri": hide_server_paths(artifact["uri"])}
+        uri = (
+            artifact_link(artifact_linked_to, artifact.get("sha256"))
+            if artifact_linked_to is not None
+            else hide_server_paths(artifact["uri"])
+        )
+        shown_result["artifact"] = artifact | {"uri": uri}
     return shown_result
 
 
@@ -392,7 +446,7 @@ async def read_job(
                     current_step=pending[-1].name,
                     steps=[*(StepRecord.model_validate(step) for step in row["steps"] or []), *pending],
                 )
-    job = job_public(row, settings, progress, principal=principal)
+    job = await job_shown(pool, row, settings, progress, principal=principal)
     if job.reasons:  # with the task's bill, for the sums a reason is about
         task_bill = await pool.fetchval("SELECT bill FROM review_tasks WHERE job_id = $1", row["id"])
         job.reason_details = reason_details(job.reasons, _task_bill(task_bill))

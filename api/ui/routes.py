@@ -25,10 +25,10 @@ from api.auth import Principal
 from api.deps import ReviewerDep, StateDep
 from api.problems import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, Problem, ProblemCode, is_database_down
 from api.review_reasons import describe, flagged_fields
-from api.routes.reviews import OPEN, artifact_link, read_task, review_queue, reviews_cursor_scope, submit_decision
+from api.routes.reviews import OPEN, read_task, review_queue, reviews_cursor_scope, submit_decision
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
-from api.services.jobs import JobCursor, get_job_row
+from api.services.jobs import JobCursor, artifact_link, get_job_row
 from api.state import AppState
 from api.ui.deps import (
     FORM_MAX_FIELDS,
