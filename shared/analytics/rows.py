@@ -63,14 +63,43 @@ def revision_of(bill: NormalizedBill) -> str:
     return hashlib.sha256(bill.model_dump_json().encode()).hexdigest()[:16]
 
 
+WITHHELD = "[withheld]"
+"""What the warehouse holds in place of the bill's customer name or service address in free text."""
+_SHORTEST_WITHHELD = 4
+"""A name or address part shorter than this ("Al", "Apt") is no one's in a description: left as printed."""
+
+
+def who_a_bill_is_for(customer_name: object, service_address: object) -> tuple[str, ...]:
+    """The bill's customer name, its service address, and the address's first part (its street, before a comma or a
+    line's end, as a description quotes it): what a line item's text may carry of who the bill is for."""
+    parts: list[str] = []
+    for value in (customer_name, service_address):
+        if isinstance(value, str) and value.strip():
+            parts.append(value.strip())
+    if isinstance(service_address, str):
+        parts.append(re.split(r"[,\n]", service_address.strip(), maxsplit=1)[0].strip())
+    return tuple(dict.fromkeys(part for part in parts if len(part) >= _SHORTEST_WITHHELD))
+
+
+def _withheld(text: str, who: tuple[str, ...]) -> str:
+    """``text`` with each of ``who`` as ``WITHHELD``, whatever its case and spacing ("Medical baseline credit  ALICE
+    SECRET-PERSON": the warehouse's line items held a customer's name, 76A). Longest first, so an address goes whole
+    before its street."""
+    for part in sorted(who, key=len, reverse=True):
+        spaced = r"\s+".join(re.escape(word) for word in part.split())
+        text = re.sub(rf"(?<!\w){spaced}(?!\w)", WITHHELD, text, flags=re.IGNORECASE)
+    return text
+
+
 def warehouse_payload(bill: NormalizedBill, masking_number: str | None) -> str:
     """The bill as ``json_payload`` holds it: the warehouse is shared more widely than any other store, so
     it gets the account number masked as the API shows it, its line items' descriptions masked alike
     (``warehouse_text`` with ``masking_number``: the bill's own, or its job's where the bill's was not read), and
     no name or address. Analytics joins on ``utility_account_id``, never on these."""
     masked = bill.account_number and mask_account(bill.account_number)
+    who = who_a_bill_is_for(bill.customer_name, bill.service_address)
     items = [
-        item.model_copy(update={"description": warehouse_text(item.description, masking_number)})
+        item.model_copy(update={"description": warehouse_text(item.description, masking_number, who)})
         for item in bill.line_items
     ]
     shown = bill.model_copy(update={"account_number": masked, "line_items": items})
@@ -85,12 +114,13 @@ def remasked_payload(payload: dict[str, Any], account_number: str | None) -> dic
     unmasked = held if isinstance(held, str) and held and not held.startswith("****") else None
     number = unmasked or account_number
     shown = {key: value for key, value in payload.items() if key not in ("customer_name", "service_address")}
+    who = who_a_bill_is_for(payload.get("customer_name"), payload.get("service_address"))
     if unmasked:
         shown["account_number"] = mask_account(unmasked)
     items = payload.get("line_items")
     if isinstance(items, list):
         shown["line_items"] = [
-            {**item, "description": warehouse_text(item["description"], number)}
+            {**item, "description": warehouse_text(item["description"], number, who)}
             if isinstance(item, dict) and isinstance(item.get("description"), str)
             else item
             for item in items
@@ -98,14 +128,15 @@ def remasked_payload(payload: dict[str, Any], account_number: str | None) -> dic
     return shown
 
 
-def warehouse_text(text: str, account_number: str | None) -> str:
+def warehouse_text(text: str, account_number: str | None, who: tuple[str, ...] = ()) -> str:
     """Free text of a bill (a line item's description) as the warehouse may hold it: masked are the bill's
     ``account_number`` (its own, or its job's where the bill's was not read), however it is spaced or dashed
     there, a value labelled as an account ("account no: ...", "Acct #...", "Account: ...", "Acct. 99887766"),
     and 10 or more digits in a run or in three or more groups (a card's "4111 1111 1111 1111", another account's
     "0123-4567-8901"). Not the logs' broader ``mask_text``:
     its 8 digits joined by spaces or dashes are a bill's tier ranges ("501-1000 kWh") and compact dates, and
-    its "name ending in key:" rule redacts words ("Turnkey: rebate")."""
+    its "name ending in key:" rule redacts words ("Turnkey: rebate"). ``who`` (``who_a_bill_is_for``), withheld."""
+    text = _withheld(text, who)
     own = _own_number(account_number)
     if own is not None:
         text = own.sub(lambda match: mask_account(match.group()), text)
@@ -240,6 +271,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
     bill = row.bill
     revision = revision_of(bill)
     masking_number = bill.account_number or row.account_number  # the job's where the bill's was not read
+    who = who_a_bill_is_for(bill.customer_name, bill.service_address)
     stamps = {
         "created_at": row.created_at.astimezone(UTC).isoformat(),
         "published_at": published_at.astimezone(UTC).isoformat(),
@@ -279,7 +311,7 @@ def bill_rows(row: AnalyticsBill, *, published_at: datetime) -> BillRows:
         {
             **keys,
             "line_no": n,
-            "description": warehouse_text(item.description, masking_number),
+            "description": warehouse_text(item.description, masking_number, who),
             "category": item.category.value,
             "commodity": item.commodity.value if item.commodity else None,
             "amount": _fixed(item.amount),

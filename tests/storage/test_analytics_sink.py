@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import time
 import uuid
@@ -33,7 +34,7 @@ from shared.analytics import (
     rollup_months,
 )
 from shared.analytics.bigquery import PUBLISH_BUDGET_SECONDS, DatasetNotCreatable
-from shared.analytics.rows import remasked_payload, warehouse_text
+from shared.analytics.rows import WITHHELD, bill_rows, remasked_payload, warehouse_text
 from shared.analytics.schema import NORMALIZED_BILLS, VIEW_OF
 from shared.bill import UNITS_BY_COMMODITY, Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.models import ArtifactRef, PersistRequest, PublishRequest
@@ -1091,3 +1092,30 @@ def test_a_customers_rows_are_counted_and_erased_in_every_table_and_no_others(si
 
     assert set(sink.customer_rows(901).values()) == {0}
     assert sink.customer_rows(902) == held
+
+
+def test_line_items_never_carry_who_the_bill_is_for() -> None:
+    """A line item's free text named the customer and the service address, and the warehouse, which holds no name or
+    address anywhere else, held them in ``bill_line_items`` and ``json_payload`` (a privacy probe, 76A)."""
+    bill = electric_bill().model_copy(
+        update={
+            "customer_name": "Alice Secret-Person",
+            "service_address": "12 Secret Lane, Springfield, CA 94000",
+            "line_items": [
+                LineItem(description="Medical baseline credit ALICE  SECRET-PERSON", amount=Decimal("-5.00")),
+                LineItem(description="Service at 12 Secret Lane", amount=Decimal("3.00")),
+                LineItem(description="Electric charge (Secret Lane is not a name here)", amount=Decimal("3.00")),
+            ],
+        }
+    )
+    rows = bill_rows(published(bill), published_at=datetime(2024, 2, 3, tzinfo=UTC)).rows
+    held = [item["description"] for item in rows["bill_line_items"]]
+    assert held == [
+        f"Medical baseline credit {WITHHELD}",
+        f"Service at {WITHHELD}",
+        "Electric charge (Secret Lane is not a name here)",
+    ]
+    payload = json.loads(rows["normalized_bills"][0]["json_payload"])
+    assert [item["description"] for item in payload["line_items"]] == held
+    earlier = remasked_payload({**bill.model_dump(mode="json")}, None)
+    assert [item["description"] for item in earlier["line_items"]] == held, "--remask withholds them too"

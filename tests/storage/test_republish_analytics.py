@@ -143,7 +143,7 @@ def published_by_an_earlier_release(
         return shown.model_dump_json(exclude={"customer_name", "service_address"})
 
     with monkeypatch.context() as earlier_release:
-        earlier_release.setattr("shared.analytics.rows.warehouse_text", lambda text, bill: text)
+        earlier_release.setattr("shared.analytics.rows.warehouse_text", lambda text, *_: text)
         earlier_release.setattr("shared.analytics.rows.warehouse_payload", payload)
         sink.publish_bill(row)
 
