@@ -156,7 +156,8 @@ class JobActivities:
                 "job_id": update.job_id,
                 "step": "mark_job_finished",
                 "status": str(update.status),
-                "error": update.error,
+                # A rejection's error is the reviewer's note, written for the customer: never logged (README, Logs).
+                "error": update.error if update.status is not JobStatus.REJECTED else None,
                 "reasons": ended.reasons if ended else [],
                 "bill_id": ended.bill_id if ended else None,
                 "duplicate_of": ended.duplicate_of if ended else None,

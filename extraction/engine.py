@@ -20,6 +20,7 @@ from extraction.checks import check_bill, with_implied_charges
 from extraction.document import TEXT, Document
 from extraction.gemini_errors import GeminiRejected
 from extraction.rules.extractor import RuleResult, extract_with_rules
+from extraction.rules.usage import GAS_IN_KWH, UNKNOWN_COMMODITY
 from extraction.wire import MalformedModelOutput
 from shared.bill import Commodity, NormalizedBill, Provider, UsageUnit
 from shared.settings import ExtractorMode, Settings
@@ -36,6 +37,9 @@ _CARRIED_THROUGH_GEMINI = frozenset(
         "conflicting_values:due_date",
         "conflicting_values:statement_date",
         "notice_deadline:due_date",
+        # Gemini's reading of "Gas used: 2,610 kWh" is electricity as readily as the rules' was (76D).
+        GAS_IN_KWH,
+        UNKNOWN_COMMODITY,
     }
 )
 """The rules' doubts Gemini's reading cannot settle: see ``_gemini``."""

@@ -62,16 +62,20 @@ UNION ALL SELECT 'ui_sessions', count(*) FROM ui_sessions WHERE key_hash IN (SEL
 """Each table's rows of the customer (``bill_line_items``, ``bill_usage`` and ``review_claims`` go with their bill
 or task)."""
 
-_REVOKE_KEYS = (
+_STOP_STARTING = (
     "DELETE FROM ui_sessions WHERE key_hash IN (SELECT key_hash FROM api_keys WHERE customer_id = $1)",
     "DELETE FROM rate_limit_buckets WHERE key_id IN (SELECT id FROM api_keys WHERE customer_id = $1)",
     "DELETE FROM api_keys WHERE customer_id = $1",
+    # A job accepted and not yet started is never started: it waits here for the dispatcher's round under way, which
+    # holds its row, and the runs are listed after it.
+    "UPDATE ingestion_jobs SET dispatched_at = now() WHERE customer_id = $1 AND dispatched_at IS NULL",
 )
-"""First, so no key of the customer's starts a job while its jobs are stopped and its rows deleted."""
+"""First, so no key of the customer's starts a job, nor the dispatcher one it accepted, while its jobs are stopped and
+its data deleted."""
 
 _JOBS = "(SELECT id FROM ingestion_jobs WHERE customer_id = $1)"
 _DELETE_ROWS = (
-    *_REVOKE_KEYS,
+    *_STOP_STARTING[:3],
     f"DELETE FROM review_decisions WHERE job_id IN {_JOBS}",
     f"DELETE FROM review_tasks WHERE job_id IN {_JOBS}",  # its claim with it (ON DELETE CASCADE)
     f"DELETE FROM bill_revisions WHERE job_id IN {_JOBS} OR bill_id IN (SELECT id FROM bills WHERE customer_id = $1)",
@@ -81,7 +85,8 @@ _DELETE_ROWS = (
     "DELETE FROM utility_accounts WHERE customer_id = $1",
     "DELETE FROM customers WHERE id = $1",
 )
-"""Children before the rows their foreign keys name: one transaction, so a failure leaves everything as it was."""
+"""Children before the rows their foreign keys name: one transaction, so a failure leaves everything as it was. Last of
+all the stores: the jobs' rows are how the raw bills are found, so they stay while one is left."""
 
 
 @dataclass
@@ -121,6 +126,7 @@ async def find(
     store: GcsArtifactStore | LocalArtifactStore,
     sink: AnalyticsSink | None,
     client: Client,
+    *,
     customer_id: int,
 ) -> Held:
     """What the customer has in each store (read only)."""
@@ -168,25 +174,25 @@ async def erase(
     store: GcsArtifactStore | LocalArtifactStore,
     sink: AnalyticsSink | None,
     client: Client,
-    held: Held,
+    *,
     customer_id: int,
 ) -> Erased:
-    """Delete what ``held`` found, store by store, in the module's order; each store's failure is said and the next
-    store still erased (a second run takes up what the first could not)."""
+    """Delete all the customer has, store by store, in the module's order; each store's failure is said and the next
+    store still erased (a second run takes up what the first could not), but Postgres, which indexes the raw bills,
+    only once none is left."""
     done = Erased()
     async with pool.acquire() as conn, conn.transaction():
-        for statement in _REVOKE_KEYS:
+        for statement in _STOP_STARTING:
             await conn.execute(statement, customer_id)
+    held = await find(pool, store, sink, client, customer_id=customer_id)  # with every job started that will be
     for workflow_id, run_id in held.runs:
         await _quietly(client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=ERASED_REASON))
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            for statement in _DELETE_ROWS:
-                await conn.execute(statement, customer_id)
-    except asyncpg.PostgresError as error:
-        done.failed.append(f"postgres: {type(error).__name__}: {error}")
-    for listed in held.raw_bills:
-        await asyncio.to_thread(store.delete, listed)  # False: gone already, or written again (the next run's)
+    raw_bills_left = await _delete_raw_bills(store, held)
+    if raw_bills_left:
+        done.failed.append(
+            f"raw bills: {raw_bills_left} still stored (the bucket keeps them: a retention policy or a hold; or a write"
+            " took one up again, or the store did not answer)"
+        )
     if sink is not None:
         try:
             await asyncio.to_thread(sink.erase_customer, customer_id)
@@ -198,11 +204,33 @@ async def erase(
         request = DeleteWorkflowExecutionRequest(namespace=namespace, workflow_execution=execution)
         await _quietly(client.workflow_service.delete_workflow_execution(request))
     await _until_deleted(client, held.runs)
+    if raw_bills_left:
+        done.failed.append("postgres: kept, as the index of the raw bills left")
+    else:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                for statement in _DELETE_ROWS:
+                    await conn.execute(statement, customer_id)
+        except asyncpg.PostgresError as error:
+            done.failed.append(f"postgres: {type(error).__name__}: {error}")
     logger.info(
         "customer erased" if not done.failed else "customer erased in part",
         extra={"customer_id": customer_id, "jobs": len(held.job_ids), "failed": len(done.failed)},
     )
     return done
+
+
+async def _delete_raw_bills(store: GcsArtifactStore | LocalArtifactStore, held: Held) -> int:
+    """Delete each raw bill listed, then list the jobs' again: how many are still stored."""
+    for listed in held.raw_bills:
+        try:
+            await asyncio.to_thread(store.delete, listed)  # False: kept, gone already, or written again
+        except Exception:  # counted below, as every bill still stored is
+            logger.warning("raw bill not deleted", extra={"uri": listed.uri}, exc_info=True)
+    try:
+        return len(await asyncio.to_thread(_raw_bills, store, held.job_ids))
+    except Exception:  # noqa: BLE001 - a store that does not answer may still hold every one
+        return len(held.raw_bills) or 1
 
 
 DELETE_WAIT_SECONDS = 90.0
@@ -261,13 +289,20 @@ async def _run(
     customer_id: int,
     erasing: bool,
 ) -> int:
-    held = await find(pool, store, sink, client, customer_id)
+    held = await find(pool, store, sink, client, customer_id=customer_id)
     _say(f"customer {customer_id} holds:", held.lines())
+    if sink is None:
+        _say("the warehouse is not configured here (ANALYTICS=disabled): nothing is looked for, nor erased, there")
+    if held.postgres.get("artifacts") and not held.raw_bills:
+        # A shell without the workers' ARTIFACT_STORE or GCS_BUCKET lists another store: it would erase the rows
+        # that find the raw bills, and leave the bills.
+        _say("its jobs record raw bills, and this store holds none: give this command the workers' settings")
+        return 1
     if not erasing:
         _say("nothing deleted; run again with --erase to delete it all" if not held.nothing else "nothing to erase")
         return 0
-    done = await erase(pool, store, sink, client, held, customer_id)
-    left = await find(pool, store, sink, client, customer_id)
+    done = await erase(pool, store, sink, client, customer_id=customer_id)
+    left = await find(pool, store, sink, client, customer_id=customer_id)
     _say("left after erasing:", [line for line in left.lines() if not line.endswith(": 0") and " 0 (" not in line])
     for failure in done.failed:
         _say(f"not erased: {failure}")

@@ -190,8 +190,13 @@ async def review_queue(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more else None
+    summaries = [_summary(r) for r in rows]
+    # A key bound to a customer is told who has a task open as it is told who decided one (``read_task``).
+    reviewers = await reviewers_shown_to(state.pool, principal, [summary["claimed_by"] for summary in summaries])
     return {
-        "items": [ReviewSummary(**_summary(r)) for r in rows],
+        "items": [
+            ReviewSummary(**(summary | {"claimed_by": reviewers(summary["claimed_by"])})) for summary in summaries
+        ],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -568,7 +573,7 @@ async def _submit_decision(
     handle = state.client.get_workflow_handle(job["workflow_id"])
     update_id = decision_update_id(decision)
     if JobStatus(job["status"]).is_terminal:
-        return await _repeated(state, handle, job, update_id, caller=decision.reviewer)
+        return await _repeated(state, handle, job, update_id, caller=principal)
     reopened = _reopening(job)
     if reopened is not None and body.action is ReviewAction.CORRECT:
         await _refuse_correcting_a_replaced_bill(state, job, reopened["bill_id"])
@@ -596,7 +601,7 @@ async def _submit_decision(
         )
         update = await update_call_within(starting, REVIEW_UPDATE_TIMEOUT)
     except WorkflowUpdateFailedError as err:
-        raise await _refusal(state, handle, job, err, decision.bill, caller=decision.reviewer) from None
+        raise await _refusal(state, handle, job, err, decision.bill, caller=principal) from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):  # the run has ended
             raise await _ended(state, principal, job) from None
@@ -612,7 +617,7 @@ async def _submit_decision(
     try:
         ack = await update_call_within(update.result(rpc_timeout=REVIEW_RESULT_WAIT), REVIEW_RESULT_WAIT)
     except WorkflowUpdateFailedError as err:  # the validator's refusal arrives with the outcome
-        raise await _refusal(state, handle, job, err, decision.bill, caller=decision.reviewer) from None
+        raise await _refusal(state, handle, job, err, decision.bill, caller=principal) from None
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
         # Taken, durably (the update is in history), but the job has not ended yet (a warehouse
         # outage keeps it publishing): say so rather than hold the reviewer's request open.
@@ -659,7 +664,7 @@ def _unreadable_answer() -> Problem:
 
 
 async def _repeated(
-    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str, *, caller: str
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], update_id: str, *, caller: Principal
 ) -> ReviewDecisionResult:
     """A job that has ended answers the decision that ended it as it did the first time; any other gets a 409.
 
@@ -728,7 +733,7 @@ async def _refusal(
     err: WorkflowUpdateFailedError,
     corrected: NormalizedBill | None,
     *,
-    caller: str,
+    caller: Principal,
 ) -> Problem:
     """The workflow's validator refused the decision: 422 for a correction (``corrected``) that fails checks, else
     409."""
@@ -768,7 +773,7 @@ TAKEN_FIRST_HISTORY_TIMEOUT = timedelta(seconds=2)
 
 
 async def _not_awaiting(
-    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], message: str, *, caller: str
+    state: AppState, handle: WorkflowHandle[Any, Any], job: dict[str, Any], message: str, *, caller: Principal
 ) -> Problem:
     """The 409 for a job no longer awaiting review. Where another decision was taken first it says so, whose and
     when: just after it, the job still reads NEEDS_REVIEW, and "not awaiting review (status NEEDS_REVIEW)" read as
@@ -789,9 +794,14 @@ async def _not_awaiting(
     )
     # The caller's own earlier decision, sent again changed (a note added): "another decision ... by alice" to alice
     # read as a colleague's of the same name.
+    mine = taken.taken_by == caller.identity_within(REVIEWER_MAX_LENGTH)
+    # A key bound to a customer is told who decided as GET /reviews/{id} tells it (``read_task``).
+    taken = taken.model_copy(
+        update={"taken_by": (await reviewers_shown_to(state.pool, caller, [taken.taken_by]))(taken.taken_by)}
+    )
     whose = (
         f"your own earlier decision was taken first, and this one differs from it: {taken.action.done}"
-        if taken.taken_by == caller
+        if mine
         else f"another decision was taken first: {taken.action.done} by {taken.taken_by}"
     )
     return _refused(

@@ -54,7 +54,7 @@ async def update_customer(
     if not changes:
         return customer
     row = await pool.fetchrow(_update("customers", changes), customer_id, *changes.values())
-    if row is None:  # removed meanwhile (nothing of ours removes customers)
+    if row is None:  # erased meanwhile (python -m worker.erase_customer)
         raise Problem(404, f"customer {customer_id} not found", code=ProblemCode.NOT_FOUND)
     _changed("customer", customer_id, changes, principal)
     return dict(row)

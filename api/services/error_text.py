@@ -21,7 +21,7 @@ _INTERNAL = re.compile(
     r"(?i)"
     r"(?P<assigned>\b(?:host|port)=)(?:'[^']*'|\"[^\"]*\"|[^\s,)]+)"  # a client's host='...', port=4443
     r"|(?P<resolving>\bresolve )'[^']*'"  # urllib3's "Failed to resolve 'gcs.internal'"
-    r"|\b(?:https?|grpcs?|postgres(?:ql)?|redis|amqps?)://[^\s'\"<>)\]]*[^\s'\"<>)\].,:;]"  # an endpoint's URL
+    r"|\b(?:https?|grpcs?|postgres(?:ql)?|redis|amqps?|gs)://[^\s'\"<>)\]]*[^\s'\"<>)\].,:;]"  # a URL, a bucket's too
     r"|\[[0-9a-f:]*:[0-9a-f:]*\](?::\d{1,5})?"  # an IPv6 address in brackets, its port too
     r"|'[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}'"  # one quoted in a socket's tuple ('::1', 4443, 0, 0)
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"  # an IPv4 address, its port too
@@ -49,7 +49,8 @@ def hide_server_paths(text: str | None) -> str | None:
 def hide_internals(text: str | None) -> str | None:
     """``hide_server_paths``, and each host, port, endpoint URL, IP address and e-mail as ``<internal>``: what failed
     and why stays ("ArtifactStoreUnavailable: HTTPConnectionPool(host=<internal>, port=<internal>): Read timed out").
-    A bill's ``gs://`` URI stays: an object's name says which bill failed."""
+    An object's ``gs://`` URI too: the bucket's name and layout, which the job's result gives a customer's key as the
+    API's link instead (76D)."""
     text = hide_server_paths(text)
     if text is None:
         return None

@@ -29,6 +29,7 @@ from api.routes.reviews import OPEN, read_task, review_queue, reviews_cursor_sco
 from api.schemas import ReviewDecisionCreate, ReviewRefusal, ReviewTakenFirst, ReviewTaskInternal, visible_text
 from api.services import review_claims as claims
 from api.services.jobs import JobCursor, artifact_link, get_job_row
+from api.services.reviewer_names import reviewer_shown, reviewers_shown_to
 from api.state import AppState
 from api.ui.deps import (
     FORM_MAX_FIELDS,
@@ -120,7 +121,7 @@ async def queue_page(
         "page_size": PAGE_SIZE,
         "cursor": cursor if after else "",
         "here": _queue_query(provider, customer_id, cursor),
-        "me": principal.identity,
+        "me": reviewer_shown(principal, {principal.key_id})(principal.identity),  # as its queue's claims name it
     }
     return render(request, "queue.html", context)
 
@@ -213,7 +214,7 @@ async def _claim(
         return None
     job_id = uuid.UUID(task.job_id)
     held = await claims.claim(state.pool, job_id, principal, settings=state.settings, take_over=take_over)
-    return held if held.held_by_other(principal) else None
+    return await _claim_shown(state, principal, held) if held.held_by_other(principal) else None
 
 
 async def _held(state: AppState, principal: Principal, task: ReviewTaskInternal) -> claims.Claim | None:
@@ -222,7 +223,13 @@ async def _held(state: AppState, principal: Principal, task: ReviewTaskInternal)
     if task.status not in OPEN:
         return None
     held = await claims.current(state.pool, uuid.UUID(task.job_id), settings=state.settings)
-    return held if held is not None and held.held_by_other(principal) else None
+    return await _claim_shown(state, principal, held) if held is not None and held.held_by_other(principal) else None
+
+
+async def _claim_shown(state: AppState, principal: Principal, held: claims.Claim) -> claims.Claim:
+    """A colleague's claim, its holder named to a key bound to a customer as ``read_task`` names a reviewer."""
+    reviewers = await reviewers_shown_to(state.pool, principal, [held.reviewer])
+    return held.model_copy(update={"reviewer": reviewers(held.reviewer)})
 
 
 @router.post(TASK_PATH + "{job_id}")  # not among `pages`: a post after the session ended is answered here

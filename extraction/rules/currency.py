@@ -410,7 +410,20 @@ def _names_currency(text: str, match: re.Match[str]) -> bool:
         return _PROVINCE_BEFORE.search(text, max(0, match.start() - 40), match.start()) is not None
     if _CURRENCY_NAME.search(match.group()):
         return not _refused(text, match.start(), match.end())
+    if _PROVINCIAL_TAX.match(match.group()):
+        return _opens_a_cell(text, match.start())
     return True
+
+
+_PROVINCIAL_TAX = re.compile(r"(?:HST|PST|TPS|TVQ)\b")
+"""Canada's sales taxes by the letters a time zone shares (``_CHARGED``)."""
+
+
+def _opens_a_cell(text: str, at: int) -> bool:
+    """Whether ``at`` opens its line or a cell of it (after a tab or two spaces): a tax's row ("HST (13%)   $6.78"), not
+    a clock's time zone ("Pay by 8 PM PST $2.50 fee", "Hours 8-5 HST. $25 returned check fee": 76D)."""
+    before = text[text.rfind("\n", 0, at) + 1 : at]
+    return not before.strip() or before.endswith(("  ", "\t"))
 
 
 _CURRENCY_NAME = re.compile(r"dollar|fund|peso|euro|pound|franc|rupee", re.IGNORECASE)

@@ -355,8 +355,11 @@ def read_usage(
 
 
 def _gas_in_kwh(line: str, figure: _Figure) -> bool:
-    """Whether a kWh figure's line names gas and not electricity ("Gas used: 2,610 kWh"): a gas reading in kWh."""
-    return figure.unit is UsageUnit.KWH and set(_commodities_named(line)) == {Commodity.GAS}
+    """Whether a kWh figure's own cell names gas, and not electricity, before it ("Gas used: 2,610 kWh"): a gas
+    reading in kWh. Its cell's alone: a line's other cells name gas on electric bills ("Natural gas generation 40%
+    Total usage 640 kWh", "Total usage 640 kWh   Gas Meter 112233")."""
+    label = line[figure.cell : figure.column]
+    return figure.unit is UsageUnit.KWH and set(_commodities_named(label)) == {Commodity.GAS}
 
 
 def _best_reading(lines: _Page, mine: Sequence[_Seen]) -> _Seen:

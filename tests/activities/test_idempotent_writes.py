@@ -443,6 +443,28 @@ async def test_a_job_ending_closes_its_open_review_task_and_a_late_escalation_le
     assert await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id) == "FAILED"
 
 
+@pytest.mark.parametrize(("status", "logged"), [(JobStatus.REJECTED, None), (JobStatus.FAILED, "extract: timed out")])
+async def test_a_jobs_end_is_logged_with_its_error_never_a_rejections_note(
+    http: httpx.AsyncClient,
+    resources: Resources,
+    caplog: pytest.LogCaptureFixture,
+    status: JobStatus,
+    logged: str | None,
+) -> None:
+    """A rejection's error is the reviewer's note, written for the customer: "job finished" logged it (76D)."""
+    opening = await open_task_of_a_running_job(
+        http, resources.pool, ActivityEnvironment(), ReviewActivities(resources.pool)
+    )
+    error = "Rejected: Jane Doe's bill, at 12 Elm St" if status is JobStatus.REJECTED else "extract: timed out"
+    with caplog.at_level(logging.INFO, logger="activities.jobs"):
+        await ActivityEnvironment().run(
+            JobActivities(resources.pool).mark_job_finished,
+            JobStatusUpdate(job_id=opening.job_id, status=status, error=error),
+        )
+    [finished] = [r for r in caplog.records if r.getMessage() == "job finished"]
+    assert (getattr(finished, "status", None), getattr(finished, "error", None)) == (str(status), logged)
+
+
 async def test_a_job_counts_the_runs_that_started_it_not_the_tries(
     http: httpx.AsyncClient, resources: Resources
 ) -> None:

@@ -94,7 +94,7 @@ def test_a_customers_key_reads_what_failed_but_no_internal_address() -> None:
     operators = job_public(row, Settings(), principal=OPERATOR)
 
     assert customers.error == (
-        "ArtifactStoreMisconfigured: object storage denied MiniMeter's identity permission on gs://raw-bills/raw/x"
+        "ArtifactStoreMisconfigured: object storage denied MiniMeter's identity permission on <internal>"
         " (403: <internal> may not storage.objects.create); retried after"
         " HTTPConnectionPool(host=<internal>, port=<internal>): Read timed out, <internal>: 503,"
         " <internal> and <internal>"

@@ -179,6 +179,12 @@ def test_a_tax_or_a_payment_scheme_of_one_country_names_its_currency(text: str, 
         "Outage restored at 4:15 PM HST 11/02",
         "Office hours: 7:30 am to 4:00 pm HST",
         "Meter read 10/02 at 09:14 PST",
+        # A time zone then a fee's amount (76D): each was read as Canada's tax, and the bill's currency as CAD.
+        "Pay by phone until 8 PM PST $2.50 convenience fee",
+        "after 5 PM PST. $10 late fee",
+        "7am-7pm PST: $0 fee",
+        "Hours 8-5 HST. $25 returned check fee",
+        "Due by 11:59 PM PST   $56.78",
     ],
 )
 def test_a_time_zone_is_no_sales_tax(text: str) -> None:

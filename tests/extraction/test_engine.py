@@ -18,7 +18,7 @@ from extraction.engine import disagreement, extract
 from extraction.gemini_errors import GeminiMisconfigured, GeminiUnavailable
 from extraction.pipeline import analyze, decide
 from extraction.rules.extractor import extract_with_rules
-from shared.bill import LineItem, NormalizedBill, Provider, UsageUnit
+from shared.bill import Commodity, LineItem, NormalizedBill, Provider, UsageReading, UsageUnit
 from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_document import _bill_drawn
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
@@ -897,3 +897,44 @@ def test_a_scans_ocr_layer_is_read_by_gemini_and_held_against_the_ocr_text(
         200, bill_response(wire_from_bill(read.bill.model_copy(update={"total_amount": Decimal("1243.50")})))
     )
     assert analyze(ocr.data, provider_hint=None, settings=gemini_settings).decision == "review"
+
+
+GAS_IN_KWH_BILL = """\
+Hill Country Gas
+Account Number: 5512-0098
+Statement Date: 10/12/2026
+Billing Period: 09/08/2026 - 10/07/2026
+Due Date: 11/02/2026
+
+Previous Balance $40.00
+Payment -$40.00
+Total Current Charges $80.00
+Amount Due $80.00
+  Customer Charge $15.00
+  Gas Charge $65.00
+Gas used: 2,610 kWh
+"""
+
+
+def test_gas_printed_in_kwh_goes_to_review_through_gemini_too(
+    fake_gemini: FakeGemini, gemini_settings: Settings
+) -> None:
+    """The rules' ``unit_mismatch:gas`` was dropped for Gemini's reading, which took the 2,610 kWh for electricity as
+    readily: accepted, with ``EXTRACTOR=auto``, the default (76D)."""
+    gemini = NormalizedBill(
+        provider_name="Hill Country Gas",
+        account_number="5512-0098",
+        statement_date=date(2026, 10, 12),
+        bill_period_start=date(2026, 9, 8),
+        bill_period_end=date(2026, 10, 7),
+        due_date=date(2026, 11, 2),
+        previous_balance=Decimal("40.00"),
+        payments_received=Decimal("40.00"),
+        current_charges=Decimal("80.00"),
+        total_amount=Decimal("80.00"),
+        usage=[UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(2610), unit=UsageUnit.KWH)],
+    )
+    fake_gemini.push(200, bill_response(wire_from_bill(gemini)))
+    report = analyze(GAS_IN_KWH_BILL.encode(), provider_hint=None, settings=gemini_settings)
+    assert (report.extractor, report.decision) == ("gemini", "review")
+    assert "unit_mismatch:gas" in report.reasons

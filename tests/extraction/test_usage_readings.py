@@ -1025,6 +1025,23 @@ Amount Due $80.00
     assert describe("unit_mismatch:gas").startswith("gas printed in kWh"), "its own words, not any unit's misfit"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Natural gas generation 40%   Total usage 744 kWh",
+        "GAS SERVICE   Total kWh used 744",
+        "Usage 744 kWh   (Gas: see separate statement)",
+        "Total usage 744 kWh   Gas Meter 112233",
+    ],
+)
+def test_gas_named_in_another_cell_leaves_the_kwh_electricity(line: str) -> None:
+    """Gas named anywhere on the line sent these electric bills to review, their reading dropped (76D)."""
+    report = analyze(_duke(f"{line}\n").encode(), provider_hint=None, settings=OFFLINE)
+    assert (report.decision, report.reasons) == ("accept", [])
+    assert report.bill is not None
+    assert [(r.commodity, r.quantity) for r in report.bill.usage] == [(Commodity.ELECTRICITY, Decimal(744))]
+
+
 @pytest.mark.parametrize("line", ["Next read: July  Usage 744 kWh", "Total usage 744 kWh Next read date 07/15"])
 def test_a_next_reads_date_beside_this_periods_usage_leaves_it_the_reading(line: str) -> None:
     """Only the next month's, period's or bill's usage is another period's: "Next read" is a date (75D)."""

@@ -3,14 +3,17 @@ number in a note, the bucket's layout or the Web UI's address (a privacy probe, 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
-from api.auth import CreatedKey, Role, create_key
+from api.auth import CreatedKey, Principal, Role, create_key
+from api.services import review_claims as claims
 from api.services.reviewer_names import STAFF_REVIEWER
+from shared.settings import Settings
 from tests.review.support import Review, open_review, wait_for_job
 from worker.resources import Resources
 
@@ -126,3 +129,34 @@ async def test_a_customers_key_reads_the_raw_bill_by_the_api_s_link_and_no_web_u
     assert stored["uri"] != link and not stored["uri"].startswith("/")
     assert operators["web_ui_url"].endswith(operators["workflow_id"])
     assert (await listed(http, review))["web_ui_url"] == operators["web_ui_url"]
+
+
+async def test_a_customers_reviewer_reads_a_staff_claim_and_a_staff_decision_taken_first_by_the_label(
+    http: httpx.AsyncClient,
+    reviewer_http: httpx.AsyncClient,
+    reviewer: CreatedKey,
+    reviewer_identity: str,
+    resources: Resources,
+    app_settings: Settings,
+    api_url: str,
+    unique: str,
+) -> None:
+    """The queue's ``claimed_by`` and a late decision's 409 ``taken_first`` named the staff member's key to a
+    reviewer key bound to the customer, where ``GET /reviews/{id}`` named them by the label (76D)."""
+    review = await open_review(http, unique)
+    staff = Principal(key_id=reviewer.id, name=reviewer.name, role=Role.REVIEWER, customer_id=None)
+    await claims.claim(resources.pool, uuid.UUID(review.job_id), staff, settings=app_settings)
+    async with customers_key(api_url, resources, review, Role.REVIEWER) as (_, customers_reviewer):
+        queue = await read(customers_reviewer, f"/reviews?customer_id={review.customer_id}")
+        assert [item["claimed_by"] for item in queue["items"] if item["job_id"] == review.job_id] == [STAFF_REVIEWER]
+        queued = await read(http, f"/reviews?customer_id={review.customer_id}")
+        assert [item["claimed_by"] for item in queued["items"] if item["job_id"] == review.job_id] == [
+            reviewer_identity
+        ]
+
+        await decided(reviewer_http, resources, review, "not a bill")
+        late = await customers_reviewer.post(
+            f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision}
+        )
+    assert late.status_code == 409 and late.json()["code"] == "taken_first", late.text
+    assert late.json()["taken_by"] == STAFF_REVIEWER and reviewer.name not in late.text
