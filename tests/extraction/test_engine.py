@@ -23,6 +23,7 @@ from shared.settings import ExtractorMode, Settings
 from tests.extraction.test_document import _bill_drawn
 from tests.extraction.test_pipeline import NO_CURRENT_CHARGES_LINE, billed_for
 from tests.extraction.test_rules import PLAIN, TWO_COLUMNS
+from tests.extraction.test_usage_readings import GAS_IN_KWH_BILL
 from tests.fakes.gemini import FakeGemini, bill_response, error_body, wire_from_bill
 
 
@@ -899,23 +900,6 @@ def test_a_scans_ocr_layer_is_read_by_gemini_and_held_against_the_ocr_text(
     assert analyze(ocr.data, provider_hint=None, settings=gemini_settings).decision == "review"
 
 
-GAS_IN_KWH_BILL = """\
-Hill Country Gas
-Account Number: 5512-0098
-Statement Date: 10/12/2026
-Billing Period: 09/08/2026 - 10/07/2026
-Due Date: 11/02/2026
-
-Previous Balance $40.00
-Payment -$40.00
-Total Current Charges $80.00
-Amount Due $80.00
-  Customer Charge $15.00
-  Gas Charge $65.00
-Gas used: 2,610 kWh
-"""
-
-
 def test_gas_printed_in_kwh_goes_to_review_through_gemini_too(
     fake_gemini: FakeGemini, gemini_settings: Settings
 ) -> None:
@@ -935,6 +919,6 @@ def test_gas_printed_in_kwh_goes_to_review_through_gemini_too(
         usage=[UsageReading(commodity=Commodity.ELECTRICITY, quantity=Decimal(2610), unit=UsageUnit.KWH)],
     )
     fake_gemini.push(200, bill_response(wire_from_bill(gemini)))
-    report = analyze(GAS_IN_KWH_BILL.encode(), provider_hint=None, settings=gemini_settings)
+    report = analyze(GAS_IN_KWH_BILL.format(sections="").encode(), provider_hint=None, settings=gemini_settings)
     assert (report.extractor, report.decision) == ("gemini", "review")
     assert "unit_mismatch:gas" in report.reasons

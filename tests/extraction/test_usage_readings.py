@@ -993,18 +993,7 @@ def test_a_reading_whose_utility_the_bill_does_not_name_goes_to_review() -> None
     assert "which utility it measures" in describe("unknown_commodity:usage")
 
 
-@pytest.mark.parametrize(
-    ("sections", "reasons"),
-    [
-        ("", ["unit_mismatch:gas", "missing_field:usage"]),
-        ("Electricity used 455 kWh\n", ["unit_mismatch:gas"]),
-    ],
-    ids=["gas-alone", "dual-fuel"],
-)
-def test_gas_printed_in_kwh_is_never_stored_as_electricity(sections: str, reasons: list[str]) -> None:
-    """ "Gas used: 2,610 kWh" was stored as 2,610 kWh of electricity, accepted (75B): kWh is electricity's unit alone
-    here, so a reviewer enters the gas in a unit of gas."""
-    text = f"""\
+GAS_IN_KWH_BILL = """\
 Hill Country Gas
 Account Number: 5512-0098
 Statement Date: 10/12/2026
@@ -1019,6 +1008,21 @@ Amount Due $80.00
   Gas Charge $65.00
 {sections}Gas used: 2,610 kWh
 """
+"""A gas bill printing its gas in kWh, ``sections`` (other readings) above that line."""
+
+
+@pytest.mark.parametrize(
+    ("sections", "reasons"),
+    [
+        ("", ["unit_mismatch:gas", "missing_field:usage"]),
+        ("Electricity used 455 kWh\n", ["unit_mismatch:gas"]),
+    ],
+    ids=["gas-alone", "dual-fuel"],
+)
+def test_gas_printed_in_kwh_is_never_stored_as_electricity(sections: str, reasons: list[str]) -> None:
+    """ "Gas used: 2,610 kWh" was stored as 2,610 kWh of electricity, accepted (75B): kWh is electricity's unit alone
+    here, so a reviewer enters the gas in a unit of gas."""
+    text = GAS_IN_KWH_BILL.format(sections=sections)
     report = analyze(text.encode(), provider_hint=None, settings=OFFLINE)
     assert (report.decision, report.reasons) == ("review", reasons)
     assert report.bill is not None and all(r.quantity != Decimal(2610) for r in report.bill.usage)
