@@ -6,9 +6,10 @@ review tasks and decisions with their notes), in object storage (the raw bills),
 histories (sealed, under the deployment's one key ring, so no key can be destroyed for one customer alone). Nothing
 deleted any of it, and Postgres's foreign keys refused a customer's row deleted by hand (a privacy probe, 76A).
 
-In order, so nothing writes again behind the erasure: the customer's keys are revoked (with their review UI sessions)
-and its running jobs terminated; then its rows go from Postgres in one transaction, its raw bills from the store, its
-rows from every warehouse table, and its jobs' runs from Temporal. A job's attempt already under way when its run was
+In order, so nothing writes again behind the erasure: the customer's keys are deleted (with their review UI sessions)
+and its accepted jobs kept from starting; its running jobs are terminated; then its raw bills go from the store, its
+rows from every warehouse table, its jobs' runs from Temporal, and last its rows from Postgres in one transaction, only
+once no raw bill is left (the jobs' rows are how they are found). A job's attempt already under way when its run was
 terminated may still finish its write (a raw bill, a warehouse row): every step is safe to repeat, so run it again;
 what is left is listed after each run, and a run that finds nothing is the proof. BigQuery refuses to delete rows
 still in its streaming buffer (published within about 90 minutes): the run says so, and exits non-zero.
