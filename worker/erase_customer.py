@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.analytics import AnalyticsSink, build_analytics_sink
@@ -63,10 +63,13 @@ UNION ALL SELECT 'ui_sessions', count(*) FROM ui_sessions WHERE key_hash IN (SEL
 """Each table's rows of the customer (``bill_line_items``, ``bill_usage`` and ``review_claims`` go with their bill
 or task)."""
 
-_STOP_STARTING = (
+_DELETE_KEYS = (
     "DELETE FROM ui_sessions WHERE key_hash IN (SELECT key_hash FROM api_keys WHERE customer_id = $1)",
     "DELETE FROM rate_limit_buckets WHERE key_id IN (SELECT id FROM api_keys WHERE customer_id = $1)",
     "DELETE FROM api_keys WHERE customer_id = $1",
+)
+_STOP_STARTING = (
+    *_DELETE_KEYS,
     # A job accepted and not yet started is never started: it waits here for the dispatcher's round under way, which
     # holds its row, and the runs are listed after it.
     "UPDATE ingestion_jobs SET dispatched_at = now() WHERE customer_id = $1 AND dispatched_at IS NULL",
@@ -76,7 +79,7 @@ its data deleted."""
 
 _JOBS = "(SELECT id FROM ingestion_jobs WHERE customer_id = $1)"
 _DELETE_ROWS = (
-    *_STOP_STARTING[:3],
+    *_DELETE_KEYS,  # again: a key an admin gave the customer meanwhile
     f"DELETE FROM review_decisions WHERE job_id IN {_JOBS}",
     f"DELETE FROM review_tasks WHERE job_id IN {_JOBS}",  # its claim with it (ON DELETE CASCADE)
     f"DELETE FROM bill_revisions WHERE job_id IN {_JOBS} OR bill_id IN (SELECT id FROM bills WHERE customer_id = $1)",
@@ -160,13 +163,9 @@ async def _runs(client: Client, customer_id: int, job_ids: Iterable[str]) -> tup
         candidates.add((execution.id, execution.run_id or ""))
     runs: dict[tuple[str, str], bool] = {}
     for workflow_id, run_id in candidates:
-        try:
-            described = await client.get_workflow_handle(workflow_id, run_id=run_id or None).describe()
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:  # never started, or deleted already
-                continue
-            raise
-        runs[(described.id, described.run_id or run_id)] = described.status is WorkflowExecutionStatus.RUNNING
+        described = await _described(client, workflow_id, run_id)
+        if described is not None:  # else never started, or deleted already
+            runs[(described.id, described.run_id or run_id)] = described.status is WorkflowExecutionStatus.RUNNING
     return sorted(runs), sum(runs.values())
 
 
@@ -245,17 +244,17 @@ async def _until_deleted(client: Client, runs: Iterable[tuple[str, str]]) -> Non
     deadline = asyncio.get_running_loop().time() + DELETE_WAIT_SECONDS
     while left and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.5)
-        left = [run for run in left if await _still_held(client, *run)]
+        left = [run for run in left if await _described(client, *run) is not None]
 
 
-async def _still_held(client: Client, workflow_id: str, run_id: str) -> bool:
+async def _described(client: Client, workflow_id: str, run_id: str) -> WorkflowExecutionDescription | None:
+    """The run as Temporal holds it (``run_id`` empty: the workflow's latest), None when it holds none."""
     try:
-        await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+        return await client.get_workflow_handle(workflow_id, run_id=run_id or None).describe()
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
-            return False
+            return None
         raise
-    return True
 
 
 async def _quietly(call: Awaitable[object]) -> None:

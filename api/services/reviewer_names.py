@@ -24,9 +24,10 @@ ReviewerShown = Callable[[str | None], str | None]
 """How a key is shown a reviewer's identity: ``reviewer_shown`` of it."""
 
 
-def _key_id(identity: str) -> int | None:
+def _named(identity: str) -> tuple[str, int] | None:
+    """An identity's key name and id; None for a string of no key's."""
     named = _IDENTITY.fullmatch(identity)
-    return int(named["key_id"]) if named else None
+    return (named["name"], int(named["key_id"])) if named else None
 
 
 def reviewer_shown(principal: Principal, own_keys: Collection[int] = ()) -> ReviewerShown:
@@ -36,8 +37,8 @@ def reviewer_shown(principal: Principal, own_keys: Collection[int] = ()) -> Revi
     def shown(identity: str | None) -> str | None:
         if identity is None or principal.customer_id is None:
             return identity
-        named = _IDENTITY.fullmatch(identity)
-        return named["name"] if named and int(named["key_id"]) in own_keys else STAFF_REVIEWER
+        named = _named(identity)
+        return named[0] if named and named[1] in own_keys else STAFF_REVIEWER
 
     return shown
 
@@ -48,7 +49,7 @@ async def reviewers_shown_to(
     """``reviewer_shown`` with the keys among ``identities`` that are ``principal``'s customer's: one query, and none
     for an operator's key or without a reviewer to show. A revoked key still counts: it was the customer's when it
     decided."""
-    key_ids = {key_id for identity in identities if identity and (key_id := _key_id(identity)) is not None}
+    key_ids = {named[1] for identity in identities if identity and (named := _named(identity)) is not None}
     if principal.customer_id is None or not key_ids:
         return reviewer_shown(principal)
     own = "SELECT id FROM api_keys WHERE id = ANY($1::bigint[]) AND customer_id = $2"
