@@ -30,6 +30,11 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+RAW_BILL_READERS = (Role.INGEST, Role.REVIEWER)
+"""The roles besides admin that open a job's raw bill (``GET /jobs/{id}/artifact``): a viewer reads a bill's
+figures, never the document, which prints the full account number."""
+
+
 @dataclass(frozen=True)
 class Principal:
     key_id: int
@@ -52,6 +57,10 @@ class Principal:
             return self.identity
         suffix = f"… (key {self.key_id})"
         return self.name[: length - len(suffix)].rstrip() + suffix
+
+    @property
+    def reads_raw_bills(self) -> bool:
+        return self.role in (Role.ADMIN, *RAW_BILL_READERS)
 
     def can_see_customer(self, customer_id: int) -> bool:
         return self.customer_id is None or self.customer_id == customer_id

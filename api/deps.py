@@ -13,7 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BeforeValidator
 
-from api.auth import AUTH_DISABLED_PRINCIPAL, Principal, Role, authenticate_hash, hash_key
+from api.auth import AUTH_DISABLED_PRINCIPAL, RAW_BILL_READERS, Principal, Role, authenticate_hash, hash_key
 from api.problems import Problem, ProblemCode
 from api.services.jobs import find_idempotent_job
 from api.state import AppState
@@ -148,7 +148,7 @@ AdminDep = Annotated[Principal, Depends(require())]
 IngestDep = Annotated[Principal, Depends(require(Role.INGEST))]
 ReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIEWER, Role.VIEWER))]
 ReviewerDep = Annotated[Principal, Depends(require(Role.REVIEWER))]
-ArtifactReaderDep = Annotated[Principal, Depends(require(Role.INGEST, Role.REVIEWER))]
+ArtifactReaderDep = Annotated[Principal, Depends(require(*RAW_BILL_READERS))]
 DashboardDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 
 

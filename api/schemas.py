@@ -202,9 +202,10 @@ class JobCreate(ApiModel):
 
 
 class ArtifactPublic(ApiModel):
-    uri: str
+    uri: str | None
     """Where the raw bill is stored (gs://bucket/object; a local store's by its object name); to a key bound to a
-    customer, the API's link to it (``/jobs/{id}/artifact?sha256=``), never the bucket's name and layout."""
+    customer, the API's link to it (``/jobs/{id}/artifact?sha256=``), never the bucket's name and layout, and null to
+    such a key whose role does not open raw bills (a viewer's)."""
     sha256: str
     size: int
     content_type: str

@@ -345,6 +345,7 @@ def job_public(
             shown,
             reviewers or reviewer_shown(principal),
             artifact_linked_to=row["id"] if customer_bound else None,
+            raw_bill_readable=principal.reads_raw_bills,
         ),
         revised_by=str(row["revised_by"]) if row.get("revised_by") else None,
         created_at=row["created_at"],
@@ -392,11 +393,13 @@ def _result_shown(
     reviewers: ReviewerShown,
     *,
     artifact_linked_to: uuid.UUID | str | None,
+    raw_bill_readable: bool,
 ) -> dict[str, Any] | None:
     """The result as callers see it: a raw bill stored on the server's disk (``ARTIFACT_STORE=local``) by its object
     name ("local:raw/bills/<job>/<sha256>.pdf"), never the server's directory, which any key could read there; with
-    ``artifact_linked_to`` (a customer's key), by the API's link to that job's, never the bucket's name and layout;
-    its error and note ``shown``, its reviewer as ``reviewers`` name them."""
+    ``artifact_linked_to`` (a customer's key), by the API's link to that job's, never the bucket's name and layout,
+    and by none where the key's role may not open it (a viewer's: the link answered 403); its error and note
+    ``shown``, its reviewer as ``reviewers`` name them."""
     if result is None:
         return None
     shown_result = dict(result)
@@ -405,11 +408,9 @@ def _result_shown(
             shown_result[name] = show(result[name])
     artifact = shown_result.get("artifact")
     if isinstance(artifact, dict) and isinstance(artifact.get("uri"), str):
-        uri = (
-            artifact_link(artifact_linked_to, artifact.get("sha256"))
-            if artifact_linked_to is not None
-            else hide_server_paths(artifact["uri"])
-        )
+        uri: str | None = hide_server_paths(artifact["uri"])
+        if artifact_linked_to is not None:
+            uri = artifact_link(artifact_linked_to, artifact.get("sha256")) if raw_bill_readable else None
         shown_result["artifact"] = artifact | {"uri": uri}
     return shown_result
 

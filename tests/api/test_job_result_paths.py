@@ -17,6 +17,7 @@ from shared.settings import Settings
 
 OPERATOR = Principal(key_id=1, name="ops", role=Role.VIEWER, customer_id=None)
 CUSTOMERS = Principal(key_id=2, name="customer", role=Role.VIEWER, customer_id=1)
+CUSTOMERS_INGEST = Principal(key_id=3, name="customer-ingest", role=Role.INGEST, customer_id=1)
 
 
 def finished_row(uri: str) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def test_a_customers_key_reads_no_bucket_nor_web_ui_link() -> None:
     MiniMeter's. A customer's key is given the API's own link to the raw bill."""
     row = finished_row("gs://minimeter-raw-bills/raw/bills/j/ab.pdf")
 
-    customers = job_public(row, Settings(), principal=CUSTOMERS)
+    customers = job_public(row, Settings(), principal=CUSTOMERS_INGEST)
     operators = job_public(row, Settings(), principal=OPERATOR)
 
     assert customers.web_ui_url is None and operators.web_ui_url is not None
@@ -174,6 +175,16 @@ def test_a_customers_key_reads_no_bucket_nor_web_ui_link() -> None:
     assert customers.result.artifact.uri == f"/jobs/{row['id']}/artifact?sha256={'ab' * 32}"
     assert operators.result is not None and operators.result.artifact is not None
     assert operators.result.artifact.uri == "gs://minimeter-raw-bills/raw/bills/j/ab.pdf"
+
+
+def test_a_customers_viewer_key_is_given_no_link_its_role_may_not_open() -> None:
+    """A viewer may not open raw bills (they print the full account number): the link it was given answered 403."""
+    row = finished_row("gs://minimeter-raw-bills/raw/bills/j/ab.pdf")
+
+    shown = job_public(row, Settings(), principal=CUSTOMERS).result
+
+    assert shown is not None and shown.artifact is not None
+    assert shown.artifact.uri is None and shown.artifact.sha256 == "ab" * 32
 
 
 def test_without_a_lookup_a_customers_key_reads_any_reviewer_as_minimeter_s() -> None:
