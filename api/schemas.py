@@ -59,17 +59,24 @@ _OFFSET_READ_AS_SPACE = re.compile(r":\d{2}(?:\.\d+)? \d{2}(?::?\d{2})?$")
 """A time whose ``+00:00`` came through a URL's query unencoded: a ``+`` there is read as a space."""
 
 
-def _plus_read_as_space(value: object) -> object:
+_A_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*")
+"""What pydantic's lax datetime reads as seconds since 1970, however it was meant."""
+
+
+def _an_iso_time(value: object) -> object:
     """``?created_after=2026-12-07T13:00:00+00:00`` pasted into a URL was refused as "unexpected extra characters",
-    which does not say that the ``+`` became a space (an integrator's probe, 72A)."""
+    which does not say that the ``+`` became a space (an integrator's probe, 72A). A number is refused: pydantic read
+    ``?created_before=20261208`` (a date typed compactly) as Unix seconds, 1970-08-23, and the list came back empty."""
     if isinstance(value, str) and _OFFSET_READ_AS_SPACE.search(value):
         raise ValueError(
             "a '+' in a URL's query is read as a space: write the offset's '+' as %2B, or the time in UTC with Z"
         )
+    if isinstance(value, int | float) or (isinstance(value, str) and _A_NUMBER.fullmatch(value)):
+        raise ValueError("a number is not a time here: write an ISO 8601 time with its zone, as 2026-12-08T00:00:00Z")
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_plus_read_as_space), AfterValidator(_held_by_postgres)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_an_iso_time), AfterValidator(_held_by_postgres)]
 """A time with its zone, as a filter takes it."""
 
 
@@ -342,7 +349,8 @@ class DashboardPublic(ApiModel):
     """Each currency's bills added up apart: amounts in two currencies are never summed."""
     monthly: list[MonthlyTotal]
     monthly_since: date
-    """The first month ``monthly`` covers (this month and the 23 before it): a reader adding its months up found
+    """The first month ``monthly`` covers (this month and the 23 before it, then any later month a bill a reviewer
+    approved dated ahead ends in: ``monthly`` begins with it, newest first): a reader adding its months up found
     less than ``total_billed``, which counts a bill of any month, with nothing to say why (75A)."""
     monthly_source: str
     """``postgres``: the monthly figures are read with the totals above, from the same bills, so they agree.

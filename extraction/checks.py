@@ -27,6 +27,7 @@ from extraction.values import (
 from shared.bill import UNITS_BY_COMMODITY, Commodity, NormalizedBill, Provider, UsageUnit, same_account
 
 MAX_PERIOD_DAYS = 100
+"""The longest period a bill may cover, both ends counted (as the warehouse's daily rows count them)."""
 MAX_STATEMENT_LAG_DAYS = 180
 """A statement dated half a year after its period ends is a misread (or mistyped) year, not a bill."""
 MAX_DUE_DAYS = 180
@@ -61,6 +62,7 @@ OVERRIDABLE = frozenset(
         "sum_mismatch",
         "balance_mismatch",
         "bad_period",
+        "one_day_period",
         "bad_statement_date",
         "bad_due_date",
         "missing_field:due_date",
@@ -91,7 +93,7 @@ def check_correction(
     failing = _a_reviewers_bill(bill, today)
     if override:
         start, end = bill.bill_period_start, bill.bill_period_end
-        backwards = start is not None and end is not None and end <= start
+        backwards = start is not None and end is not None and end < start
         failing = [r for r in failing if r not in OVERRIDABLE or (r == "bad_period" and backwards)]
     unknown = [] if bill.currency in ISO_4217_CURRENCIES else ["unknown_currency"]
     return failing + unknown + check_account(bill, account_number) + check_provider(bill, provider)
@@ -280,10 +282,17 @@ def date_reasons(
     max_lag: int = MAX_STATEMENT_LAG_DAYS,
     max_due: int = MAX_DUE_DAYS,
 ) -> list[str]:
-    """What is wrong with a bill's dates (those it has): ``bad_period``, ``bad_statement_date``, ``bad_due_date``."""
+    """What is wrong with a bill's dates (those it has): ``bad_period`` (it ends before it starts, or covers over
+    ``MAX_PERIOD_DAYS``), ``one_day_period`` (both ends one date: a final bill, or one date read twice; a reviewer
+    may confirm it, where the check it failed before refused even an override), ``bad_statement_date``,
+    ``bad_due_date``."""
     reasons: list[str] = []
-    if start is not None and end is not None and not 1 <= (end - start).days <= MAX_PERIOD_DAYS:
-        reasons.append("bad_period")
+    if start is not None and end is not None:
+        days = (end - start).days + 1
+        if days == 1:
+            reasons.append("one_day_period")
+        elif not 1 <= days <= MAX_PERIOD_DAYS:
+            reasons.append("bad_period")
     if statement is not None and end is not None and not 0 <= (statement - end).days <= max_lag:
         reasons.append("bad_statement_date")
     issued: date | None = statement or end

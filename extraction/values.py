@@ -314,7 +314,7 @@ def numeric_date_order(text: str) -> DateOrder:
             month_only |= 12 < second <= 31 and 1 <= first <= 12
             if 1 <= first <= 12 and 1 <= second <= 12 and first != second:
                 year = int(match["ny"])
-                two_way.add(date(year + 2000 if year < 100 else year, first, second))
+                two_way.add(date(full_year(year), first, second))
     # Two different such dates: one could be something else that looks like one (a reference
     # "25-10-26", a meter read "14.02.26"), and it would turn every date of a US bill around.
     if len(day_only) >= 2 and not month_only:
@@ -358,23 +358,30 @@ def _plausible_year(year: str) -> bool:
     return len(year) == 2 or 2000 <= int(year) <= 2099
 
 
+def full_year(year: int) -> int:
+    """A year as printed, two digits in full as ``strptime``'s ``%y`` reads them: 69-99 the 1900s, 00-68 the 2000s.
+    "04/13/99" was read as 2099, and its bill sent to review as dated in the future."""
+    if year >= 100:
+        return year
+    return year + (1900 if year >= 69 else 2000)
+
+
 def _date_from_match(match: re.Match[str], *, day_first: bool = False) -> date | None:
     g = match.groupdict()
     try:
         if g["iy"]:
             return date(int(g["iy"]), int(g["im"]), int(g["id"]))
         if g["nm"]:
-            year = int(g["ny"])
-            year = year + 2000 if year < 100 else year
+            year = full_year(int(g["ny"]))
             month, day = (int(g["nd"]), int(g["nm"])) if day_first else (int(g["nm"]), int(g["nd"]))
             return date(year, month, day)
         if g["hd"]:
             year = int(g["hy"])
-            return date(year + 2000 if year < 100 else year, MONTHS[g["hm"].lower()], int(g["hd"]))
+            return date(full_year(year), MONTHS[g["hm"].lower()], int(g["hd"]))
         if g["tm"]:
             year = int(g["ty"] or g["xy"])
             day = int(g["td"] or g["xd"])
-            return date(year + 2000 if year < 100 else year, MONTHS[g["tm"].lower()], day)
+            return date(full_year(year), MONTHS[g["tm"].lower()], day)
         return date(int(g["dy"]), MONTHS[g["dm"].lower()], int(g["dd"]))
     except ValueError:
         return None

@@ -17,7 +17,9 @@ from shared.analytics.sql import any_usage, monthly_total_of
 router = APIRouter(tags=["dashboard"], route_class=AuthorizeBeforeBody)
 
 DASHBOARD_MONTHS = 24
-"""Monthly figures cover this month and the 23 before it."""
+"""Monthly figures cover this month and the 23 before it, and any later month a stored bill's period ends in (a
+reviewer may approve a bill dated ahead, confirming ``dated_in_the_future``): every stored bill of those months counts,
+as in the totals beside them."""
 
 _USAGE_SUMS = ", ".join(
     f"sum(quantity) FILTER (WHERE commodity = '{commodity.value}' AND unit = '{unit.value}') AS {column}"

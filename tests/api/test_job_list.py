@@ -235,6 +235,14 @@ async def test_jobs_are_listed_by_when_they_were_created(
     assert pasted.status_code == 422 and "%2B" in pasted.json()["errors"][0]["msg"], pasted.text
     spaced = await http.get("/jobs", params={**query, "created_before": "2026-12-06 10:00"})  # no zone, no '+'
     assert spaced.status_code == 422 and "%2B" not in spaced.json()["errors"][0]["msg"], spaced.text
+    # A number was read as Unix seconds: a date typed compactly, 20261208, filtered by 1970-08-23 (77A).
+    for number in ("20261208", "-1", "1765152000.5"):
+        compact = await http.get("/jobs", params={**query, "created_before": number})
+        assert compact.status_code == 422, compact.text
+        assert (
+            "ISO 8601" in compact.json()["errors"][0]["msg"]
+            and compact.json()["errors"][0]["loc"][1] == "created_before"
+        )
     # Times with a zone that fall outside year 1 to 9999 in UTC: asyncpg could not send them, a 500.
     for name, moment in (
         ("created_after", "0001-01-01T00:00:00+14:00"),

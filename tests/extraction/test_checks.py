@@ -77,12 +77,33 @@ def test_balance_uses_line_items_when_current_charges_missing(
     assert check_bill(changed(sample[0], current_charges=None), text=None) == []
 
 
-@pytest.mark.parametrize(("start_offset", "reason"), [(0, "bad_period"), (-1, "bad_period"), (101, "bad_period")])
+@pytest.mark.parametrize(
+    ("start_offset", "reason"), [(0, "one_day_period"), (-1, "bad_period"), (100, "bad_period"), (101, "bad_period")]
+)
 def test_bad_period(sample: tuple[NormalizedBill, str], start_offset: int, reason: str) -> None:
     bill = sample[0]
     assert bill.bill_period_end is not None
     start = bill.bill_period_end - timedelta(days=start_offset)
     assert reason in check_bill(changed(bill, bill_period_start=start), text=None)
+
+
+def test_a_period_counts_both_ends_as_the_warehouse_does(sample: tuple[NormalizedBill, str]) -> None:
+    """ "1–100 days" let 101 through (January 1 to April 11), and called a one-day period none."""
+    bill = sample[0]
+    assert bill.bill_period_end is not None
+    hundred_days = changed(bill, bill_period_start=bill.bill_period_end - timedelta(days=99))
+    reasons = check_bill(hundred_days, text=None)
+    assert "bad_period" not in reasons and "one_day_period" not in reasons
+
+
+def test_a_reviewer_may_confirm_a_one_day_period_never_a_backwards_one(sample: tuple[NormalizedBill, str]) -> None:
+    """A move-out's final bill of one day went to review as bad_period, which not even an override passed: the
+    reviewer could only reject it or change its dates."""
+    bill = sample[0]
+    assert bill.bill_period_end is not None
+    one_day = changed(bill, bill_period_start=bill.bill_period_end)
+    assert "one_day_period" in check_correction(one_day, override=False)
+    assert check_correction(one_day, override=True) == []
 
 
 def test_statement_before_period_end(sample: tuple[NormalizedBill, str]) -> None:

@@ -240,6 +240,20 @@ def test_dates_in_a_range(text: str) -> None:
     assert [f.value for f in iter_dates(text)] == [date(2025, 12, 3), date(2026, 1, 2)]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Billing Period: 03/14/99 - 04/13/99", [date(1999, 3, 14), date(1999, 4, 13)]),
+        ("Billing Period: 15-Dec-98 to 14-Jan-99", [date(1998, 12, 15), date(1999, 1, 14)]),
+        ("Due 04/30/68", [date(2068, 4, 30)]),
+        ("Due 30-Apr-69", [date(1969, 4, 30)]),
+    ],
+)
+def test_two_digit_years_turn_as_strptime_turns_them(text: str, expected: list[date]) -> None:
+    """'99 was read as 2099, and an archived bill of 1999 went to review as dated in the future."""
+    assert [f.value for f in iter_dates(text)] == expected
+
+
 @pytest.mark.parametrize("text", ["Call 1-800-555-0100", "Ref 415-12/03/25", "Amounts 25.00-30.00"])
 def test_no_dates_inside_other_numbers(text: str) -> None:
     assert [f.value for f in iter_dates(text)] == []
