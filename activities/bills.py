@@ -83,6 +83,18 @@ as the one whose number was: both would be stored, and the month counted twice. 
 preferred, so a period stored twice that way before is still answered by the row it collides with."""
 
 
+OVERLAPPING_PERIOD = f"""
+SELECT id, job_id, bill_period_start, bill_period_end, statement_date, total_amount, currency, source FROM bills
+ WHERE utility_account_id = $1 AND job_id <> $4::uuid AND id IS DISTINCT FROM $5::uuid
+   AND LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) >= {PERIOD_SLACK_DAYS}
+ ORDER BY LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) DESC, id
+ LIMIT 1
+"""
+"""The stored bill of account ``$1`` (not job ``$4``'s, nor bill ``$5``) whose period shares the most days with ``$2``
+to ``$3``, over ``PERIOD_SLACK_DAYS`` of them: consecutive bills share a read day at most, and a period within the
+slack of a stored one's is its statement (``SAME_STATEMENT``)."""
+
+
 _SAME_FILE = """
 SELECT id, job_id, total_amount, currency FROM bills
  WHERE utility_account_id = $1 AND content_sha256 = $2 AND job_id <> $3
@@ -271,10 +283,24 @@ class BillActivities:
                     duplicate_of_job=str(existing["job_id"]),
                     stored_bill=_if_other(existing["payload"], given, job_id=request.job_id),
                 )
+            if request.held_over_overlaps and (overlapped := await _overlapped(conn, request)) is not None:
+                logger.info(
+                    "bill overlapping a stored bill's period held for review",
+                    extra={"job_id": request.job_id, "step": "persist_bill", "held_over": str(overlapped["job_id"])},
+                )
+                return PersistOutcome(bill_id=str(overlapped["id"]), held_over=str(overlapped["job_id"]), overlaps=True)
             bill_id = bill_id_for(request.job_id)
             stored_at = await _write_bill(conn, request, bill_id=bill_id, revises=None)
         logger.info("bill persisted", extra={"job_id": request.job_id, "step": "persist_bill", "bill_id": bill_id})
         return PersistOutcome(bill_id=bill_id, stored_at=stored_at, stored_bill=None if bill == given else bill)
+
+
+async def _overlapped(conn: asyncpg.Connection, request: PersistRequest) -> asyncpg.Record | None:
+    """The stored bill whose period ``request``'s overlaps (``OVERLAPPING_PERIOD``); None, or a bill of no period."""
+    start, end = request.bill.bill_period_start, request.bill.bill_period_end
+    if start is None or end is None:
+        return None
+    return await conn.fetchrow(OVERLAPPING_PERIOD, request.utility_account_id, start, end, request.job_id, None)
 
 
 _OTHER_BILL_OF_THE_PERIOD = f"""

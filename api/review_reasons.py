@@ -21,6 +21,7 @@ _FIELDS_BY_CODE: dict[str, tuple[str, ...]] = {
     "balance_mismatch": ("total_amount", "previous_balance", "payments_received", "current_charges"),
     "bad_period": ("bill_period_start", "bill_period_end"),
     "one_day_period": ("bill_period_start", "bill_period_end"),
+    "overlaps_stored_bill": ("bill_period_start", "bill_period_end"),
     "bad_statement_date": ("statement_date", "bill_period_end"),
     "bad_due_date": ("due_date",),
     "dated_in_the_future": ("statement_date", "bill_period_start", "bill_period_end", "due_date"),
@@ -57,6 +58,11 @@ _TEXT_BY_CODE: dict[str, str] = {
         " of the two was misread. The stored bill stands whatever you decide (the task names it): approve this copy"
         " if it reads as printed (it ends a duplicate) or reject it; if the stored bill is the one misread, reopen it"
         " and correct it"
+    ),
+    "overlaps_stored_bill": (
+        "its billing period overlaps a stored bill's of this account by more days than one statement's read dates move"
+        " (the task names it): approved, both stand and the days they share count twice. Approve it if both are this"
+        " account's real bills; if it re-issues the stored bill, reject it, then reopen that bill and correct it"
     ),
     "period_stored_since_decision": (
         "a correction sent for this task was not stored: while it was on its way, another job stored a bill for the"

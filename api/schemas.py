@@ -441,6 +441,15 @@ class StoredCopy(ReplacedBill):
     ...): none once the stored bill was corrected to agree."""
 
 
+class OverlappedBill(ReplacedBill):
+    """A stored bill of the account whose period shares days with a task's bill's."""
+
+    bill_period_start: date
+    bill_period_end: date
+    days_shared: int
+    """The days both periods cover, both ends counted: more than one statement's read dates move."""
+
+
 class ReasonDetail(ApiModel):
     """One of ``reasons`` in a reviewer's words, as the review page says it."""
 
@@ -463,6 +472,12 @@ class ReviewTaskPublic(ReviewSummary):
     """Set on an open task of another copy of a stored statement whose figures differ from the stored bill's (reason
     ``reads_otherwise_than_stored``): that bill, which stands whatever the decision (approved, this copy ends
     ``DUPLICATE``; rejected, ``REJECTED``). If it is the one misread, reopen it (``POST /bills/{id}/reopen``)."""
+    overlaps: OverlappedBill | None = None
+    """Set on an open task whose bill's period overlaps a stored bill's of the account (the one sharing the most
+    days), being another statement: approved, both stand and their shared days count twice (the dashboard's months,
+    the warehouse's daily rows). Reason ``overlaps_stored_bill`` where persist held a bill read without doubt for it;
+    any other task says so too. A re-issue that should replace the stored bill: reject this one, then reopen that one
+    (``POST /bills/{id}/reopen``) and correct it to the re-issue's figures."""
     reopened: Reopening | None = None
     """Set on a stored bill's review (a ``reopen`` job): a rejection is refused, since nothing would be removed."""
     account_number_masked: str

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from eval import adversarial, render_image, render_text
 from eval.brands import KNOWN, UNKNOWN, Brand, billing_system, day_month_numeric, us_numeric
 from eval.render_pdf import LAYOUTS
-from eval.synth import BillFacts, make_facts, rng_for
+from eval.synth import BillFacts, in_an_accounts_month, make_facts, rng_for
 from shared.bill import NormalizedBill, Provider
 
 Category = Literal["known", "unknown", "adversarial"]
@@ -59,6 +59,8 @@ def sample_bill(
     brand = KNOWN[provider] if provider is not None else rng.choice(UNKNOWN)
     facts = make_facts(brand, rng, account=account_number)
     layout = SAMPLE_LAYOUTS[rng.randrange(len(SAMPLE_LAYOUTS))]
+    if account_number is not None:  # one account's bills, as the mock connector fetches them
+        facts = in_an_accounts_month(facts, account_number, rng)
     return LAYOUTS[layout](facts), "application/pdf", facts.bill
 
 

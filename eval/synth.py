@@ -6,7 +6,9 @@ to current charges, and previous - payments + current = total.
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -74,6 +76,29 @@ def rng_for(seed: int | str) -> random.Random:
 
 def account_number(rng: random.Random, pattern: str) -> str:
     return "".join(str(rng.randrange(10)) if ch == "#" else ch for ch in pattern)
+
+
+ACCOUNT_MONTHS = 317
+"""How many monthly periods an account's mock bills are spread over: February 2000 to June 2026. Two bills of an
+account fall in one period (a copy, a re-issue) about as often as when their dates were drawn anywhere."""
+
+
+def in_an_accounts_month(facts: BillFacts, account: str, rng: random.Random) -> BillFacts:
+    """``facts`` moved to one of ``account``'s monthly periods, which follow one another as a utility's do, each read
+    on the account's own day of the month. Drawn anywhere, the mock connector's bills of one account overlapped (28-34
+    days anywhere in 18 months), which a utility's never do, and persist holds an overlap for a reviewer."""
+    bill = facts.bill
+    assert bill.bill_period_end and bill.statement_date and bill.due_date  # make_facts dates every bill
+    read_day = 1 + zlib.crc32(account.encode()) % 28
+    month = 1 + rng.randrange(ACCOUNT_MONTHS)  # months after January 2000
+    end = date(2000 + month // 12, month % 12 + 1, read_day)
+    start = date(2000 + (month - 1) // 12, (month - 1) % 12 + 1, read_day) + timedelta(days=1)
+    statement = end + (bill.statement_date - bill.bill_period_end)
+    due = statement + (bill.due_date - bill.statement_date)
+    moved = bill.model_copy(
+        update={"bill_period_start": start, "bill_period_end": end, "statement_date": statement, "due_date": due}
+    )
+    return dataclasses.replace(facts, bill=moved)
 
 
 def make_facts(

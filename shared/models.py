@@ -265,6 +265,10 @@ class PersistRequest(BaseModel):
     held_over_copies: bool = False
     """Nor another file of a stored statement that reads other figures (``PersistOutcome.reads_otherwise``). Asked
     apart, by workflows that know the hold's reason: one of an earlier release would give it as a corrected bill's."""
+    held_over_overlaps: bool = False
+    """Nor a bill whose period overlaps another stored bill of the account by over ``PERIOD_SLACK_DAYS`` days, not
+    being the same statement (``PersistOutcome.overlaps``): a re-issue read on another day, a part of a stored month
+    billed again, each counted its days twice. Asked for a bill no reviewer has seen."""
     period_seen: PeriodSeen | None = None
     """A reviewer's decision: what the API found stored for its bill's period. A correction meeting another job's
     bill stored since, or an approval a reviewer's correction it would replace, is held, nothing written
@@ -325,6 +329,9 @@ class PersistOutcome(BaseModel):
     figures, read without doubt, differ from the stored bill's: the figures it reads otherwise. It ended DUPLICATE,
     the difference said nowhere, though one of the two copies was misread (a finance auditor's probe, 74A); a reviewer
     looks first. The stored bill stands."""
+    overlaps: bool = False
+    """Set with ``held_over``, nothing written, when this bill's period overlaps the period of the bill that job
+    stored (``PersistRequest.held_over_overlaps``): a reviewer decides whether both stand."""
     stored_since_decision: bool = False
     """Set with ``held_over``, nothing written, for a decision meeting the bill that job stored after the API found
     another, or none (``PersistRequest.period_seen``): the reviewer is asked again, as the API's 409 ``period_stored``

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         JobRef,
         JobStatus,
         JobStatusUpdate,
+        PersistOutcome,
         PersistRequest,
         PublishRequest,
         ReopenedBill,
@@ -80,6 +81,10 @@ person set are not put aside unasked (``PersistRequest.held_over_corrections``).
 READS_OTHERWISE_REASON = "reads_otherwise_than_stored"
 """The review reason of another copy of a stored statement, read without doubt, whose figures differ from the stored
 bill's (``PersistOutcome.reads_otherwise``): one of the two was misread. The stored bill stands."""
+OVERLAPS_REASON = "overlaps_stored_bill"
+"""The review reason of a bill, read without doubt, whose period overlaps a stored bill's of the account by more days
+than one statement's read dates move (``PersistOutcome.overlaps``): stored beside it, both counted the shared days.
+Approved, both stand."""
 PERIOD_STORED_SINCE_REASON = "period_stored_since_decision"
 """The review reason of a task opened again because its decision met a bill another job stored for the decided bill's
 period after the API had checked it (``PersistOutcome.stored_since_decision``): the reviewer is asked, as the API's 409
@@ -194,6 +199,15 @@ def _foreign_run_refusal(err: BaseException) -> ApplicationError | None:
 
 def _nothing() -> None:
     """Run by the loop to wake it (``_reset_passed``)."""
+
+
+def _why_held(persisted: PersistOutcome) -> str:
+    """The review reason of a bill persist held over another job's (``PersistOutcome.held_over``)."""
+    if persisted.reads_otherwise:
+        return READS_OTHERWISE_REASON
+    if persisted.overlaps:
+        return OVERLAPS_REASON
+    return REPLACES_CORRECTION_REASON
 
 
 def _unreachable(what: str, *, kind: str = "Unreachable") -> NoReturn:
@@ -758,6 +772,7 @@ class BillIngestionWorkflow:
                 replaces=replaces,
                 held_over_corrections=held_over_corrections,
                 held_over_copies=held_over_corrections,  # a bill no reviewer has seen, either way
+                held_over_overlaps=held_over_corrections,
                 period_seen=self._decision.period_seen if self._decision is not None else None,
             ),
             policies.DATABASE,
@@ -766,7 +781,7 @@ class BillIngestionWorkflow:
             self._held_for, self._sending_back = PERIOD_STORED_SINCE_REASON, self._decision
             return None
         if persisted.held_over is not None:
-            self._held_for = READS_OTHERWISE_REASON if persisted.reads_otherwise else REPLACES_CORRECTION_REASON
+            self._held_for = _why_held(persisted)
             return None
         # Set when Postgres holds another bill: a reset run read it otherwise (the first is kept), persist filled in
         # the current charges its line items imply, or a duplicate's earlier job stored other figures.

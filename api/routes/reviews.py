@@ -39,6 +39,7 @@ from api.review_reasons import reason_details
 from api.role_first import AuthorizeBeforeBody
 from api.schemas import (
     FieldChange,
+    OverlappedBill,
     ReplacedBill,
     ReviewDecisionCreate,
     ReviewDecisionResult,
@@ -56,7 +57,7 @@ from api.services.error_text import error_shown_to
 from api.services.jobs import JobCursor, artifact_link, cursor_scope, get_job_row
 from api.services.reopen import open_reopening, replaced_since_reopened
 from api.services.reviewer_names import reviewers_shown_to
-from api.services.stored_periods import StoredPeriod, stored_for_period
+from api.services.stored_periods import StoredPeriod, overlapped_by, stored_for_period
 from api.state import AppState
 from extraction.checks import figures_read_otherwise
 from shared.bill import NormalizedBill, Provider
@@ -219,6 +220,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
     read_otherwise = await _read_otherwise_than(state, job, row["bill"]) if row["closed_at"] is None else None
     summary = _summary(row)
     reopened = _reopening(job)
+    overlaps = await _overlapped(state, job, row["bill"], reopened) if row["closed_at"] is None else None
     # A key bound to a customer is told its own reviewers by name, MiniMeter's by a label, and no note's account
     # number whole, as it reads the job (api.services.jobs.job_public).
     named = [summary["claimed_by"], decision.reviewer if decision else None, (reopened or {}).get("reopened_by")]
@@ -243,6 +245,7 @@ async def read_task(state: AppState, principal: Principal, job_id: str) -> Revie
         reopened=reopened,
         replaces=ReplacedBill.model_validate(held_over, from_attributes=True) if held_over is not None else None,
         reads_otherwise_than=read_otherwise,
+        overlaps=overlaps,
     )
 
 
@@ -284,6 +287,21 @@ async def _stored_for_the_extraction(
         job_id=job["id"],
         utility_account_id=job["utility_account_id"],
         bill=NormalizedBill.model_validate(extracted),
+    )
+
+
+async def _overlapped(
+    state: AppState, job: dict[str, Any], bill: dict[str, Any] | None, reopened: dict[str, Any] | None
+) -> OverlappedBill | None:
+    """The stored bill whose period the task's bill overlaps (a reopened bill's task: not that bill itself)."""
+    if bill is None:
+        return None
+    return await overlapped_by(
+        state.pool,
+        job_id=job["id"],
+        utility_account_id=job["utility_account_id"],
+        bill=NormalizedBill.model_validate(bill),
+        except_bill=(reopened or {}).get("bill_id"),
     )
 
 

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from activities.bills import CLOSEST_STATEMENT_FIRST, SAME_STATEMENT, reissues
+from activities.bills import CLOSEST_STATEMENT_FIRST, OVERLAPPING_PERIOD, SAME_STATEMENT, reissues
+from api.schemas import OverlappedBill
 from shared.bill import NormalizedBill
 
 STORED_FOR_PERIOD = f"""
@@ -82,4 +83,32 @@ async def stored_for_period(
         currency=row["currency"],
         replaced=reissues(bill.statement_date, row["statement_date"]),
         corrected=row["source"] == "review",
+    )
+
+
+async def overlapped_by(
+    pool: asyncpg.Pool,
+    *,
+    job_id: uuid.UUID,
+    utility_account_id: int,
+    bill: NormalizedBill,
+    except_bill: str | None = None,
+) -> OverlappedBill | None:
+    """The stored bill of another job (not ``except_bill``) whose period ``bill``'s overlaps, as persist finds it
+    (``activities.bills.OVERLAPPING_PERIOD``); None if none."""
+    start, end = bill.bill_period_start, bill.bill_period_end
+    if start is None or end is None:
+        return None
+    row = await pool.fetchrow(OVERLAPPING_PERIOD, utility_account_id, start, end, job_id, except_bill)
+    if row is None:
+        return None
+    return OverlappedBill(
+        job_id=str(row["job_id"]),
+        bill_id=str(row["id"]),
+        statement_date=row["statement_date"],
+        total_amount=row["total_amount"],
+        currency=row["currency"],
+        bill_period_start=row["bill_period_start"],
+        bill_period_end=row["bill_period_end"],
+        days_shared=(min(end, row["bill_period_end"]) - max(start, row["bill_period_start"])).days + 1,
     )

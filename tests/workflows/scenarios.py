@@ -62,6 +62,7 @@ from tests.review.support import (
     start_upload_on_queue,
 )
 from tests.review.test_copies_read_otherwise import COPY_READ_OTHERWISE
+from tests.review.test_overlapping_periods import REREAD, with_period
 from tests.review.test_reopened_bills import reopened, stored
 from tests.review.test_review_stored_period import JANUARY, raced_by_january
 from tests.security.test_encrypted_history import keyless_client
@@ -152,6 +153,21 @@ async def copy_read_otherwise_held(http: httpx.AsyncClient, **_: Any) -> str:
     approved = await http.post(f"/reviews/{copy['id']}", json={"action": "approve", "revision": revision})
     assert approved.json()["status"] == "DUPLICATE", approved.text
     return str(copy["workflow_id"])
+
+
+async def overlap_held(http: httpx.AsyncClient, **_: Any) -> str:
+    """A bill whose period overlaps a stored bill's, read without doubt: persist holds it, writing nothing; reviewed,
+    it is approved and stored beside it."""
+    number = account_digits(uuid.uuid4().hex[:10])
+    account = await create_account(http, provider="pge", account_number=number)
+    assert (await upload_and_wait(http, account, bill_text(number, total="60.00")))["status"] == "SUCCEEDED"
+    reread = with_period(bill_text(number, total="60.00"), *REREAD)
+    held = await upload_and_wait(http, account, reread, SETTLED_STATUSES)
+    assert held["reasons"] == ["overlaps_stored_bill"], held
+    revision = (await http.get(f"/reviews/{held['id']}")).json()["revision"]
+    approved = await http.post(f"/reviews/{held['id']}", json={"action": "approve", "revision": revision})
+    assert approved.json()["status"] == "SUCCEEDED", approved.text
+    return str(held["workflow_id"])
 
 
 async def correction_met_a_period_stored_since(http: httpx.AsyncClient, *, resources: Resources, **_: Any) -> str:
@@ -979,6 +995,7 @@ SCENARIOS: dict[str, Scenario] = {
     "reissue_held_over_correction": reissue_held_over_correction,
     "reissue_held_then_cancelled": reissue_held_then_cancelled,
     "copy_read_otherwise_held": copy_read_otherwise_held,
+    "overlap_held": overlap_held,
     "correction_met_a_period_stored_since": correction_met_a_period_stored_since,
     "review_corrected_by_signal": review_corrected_by_signal,
     "review_approved_by_signal": review_approved_by_signal,
