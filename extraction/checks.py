@@ -18,6 +18,7 @@ from extraction.evidence import Evidence
 from extraction.pages import has_text_layer
 from extraction.rules.currency import bill_currency
 from extraction.values import (
+    DATE_RE,
     ambiguous_figures,
     ambiguous_quantities,
     ambiguous_signs,
@@ -54,6 +55,7 @@ def check_bill(bill: NormalizedBill, *, text: str | None) -> list[str]:
         reasons += _ambiguous_grouping(bill, text)
         reasons += _ambiguous_sign(bill, text)
         reasons += _several_readings(bill)
+        reasons += _days_printed_otherwise(bill, text)
     return list(dict.fromkeys(reasons))  # one reason said twice (a reading missed, by the bill and by its text) once
 
 
@@ -310,6 +312,35 @@ def date_fit(start: date | None, end: date | None, statement: date | None, due: 
         not date_reasons(start, end, statement, due),
         not date_reasons(start, end, statement, due, max_lag=TYPICAL_LAG_DAYS, max_due=TYPICAL_LAG_DAYS),
     )
+
+
+_DAYS_LABELLED = re.compile(
+    r"\b(?:(?:billing|service)\s+days|days\s+(?:in|of)\s+(?:the\s+)?(?:billing\s+|service\s+)?(?:period|cycle|service)"
+    r"|number\s+of\s+days)\b((?:[ \t:]*\d{1,3}\b)+)",
+    re.IGNORECASE,
+)
+"""A period's length under a label of its own: "Days in Billing Period: 31", "Billing Days   30"; each column's, in
+a table comparing periods ("Number of Days   29   31": last period's, this one's)."""
+_DAYS_BESIDE = re.compile(r"\((\d{1,3})\s+days?\)", re.IGNORECASE)
+"""A period's length beside its dates: "March 4, 2026 to April 2, 2026 (30 days)"; on a line of no two dates, a
+notice's ("pay within (15 days)") is not read."""
+
+
+def _days_printed_otherwise(bill: NormalizedBill, text: str) -> list[str]:
+    """``period_days_mismatch`` where the bill prints its period's days and no count it prints fits the dates read,
+    counted with both ends or one: "March 4, 2026 to April 2, 2026 (45 days)" was stored unflagged, where a printed
+    count is a cheap witness to a misread date."""
+    start, end = bill.bill_period_start, bill.bill_period_end
+    if start is None or end is None or "day" not in text.lower():
+        return []
+    printed = {int(count) for counts in _DAYS_LABELLED.findall(text) for count in counts.replace(":", " ").split()}
+    for line in text.splitlines():
+        if _DAYS_BESIDE.search(line) and len(DATE_RE.findall(line)) >= 2:
+            printed.update(int(found) for found in _DAYS_BESIDE.findall(line))
+    spanned = (end - start).days
+    if not printed or printed & {spanned, spanned + 1}:
+        return []
+    return ["period_days_mismatch"]
 
 
 def _units(bill: NormalizedBill) -> list[str]:

@@ -106,6 +106,37 @@ def test_a_reviewer_may_confirm_a_one_day_period_never_a_backwards_one(sample: t
     assert check_correction(one_day, override=True) == []
 
 
+@pytest.mark.parametrize(
+    ("printed", "doubted"),
+    [
+        ("Billing Period: {start} to {end} (45 days)", True),
+        ("Billing Period: {start} to {end} ({days} days)", False),
+        ("Billing Period: {start} to {end} ({spanned} days)", False),  # one end counted
+        ("Days in Billing Period: 45", True),
+        ("Billing Days              {days}", False),
+        ("Number of Days                        29                {days}", False),  # last period's, this one's
+        ("Number of Days                        29                45", True),
+        ("Late charge if unpaid within (15 days)", False),  # a notice's, on a line of no two dates
+    ],
+)
+def test_a_period_printed_with_its_days_is_doubted_where_they_do_not_fit_its_dates(
+    sample: tuple[NormalizedBill, str], printed: str, doubted: bool
+) -> None:
+    """ "March 4, 2026 to April 2, 2026 (45 days)" was stored unflagged (77A): a printed count witnesses the dates."""
+    bill, text = sample
+    assert bill.bill_period_start is not None and bill.bill_period_end is not None
+    spanned = (bill.bill_period_end - bill.bill_period_start).days
+    line = printed.format(
+        start=bill.bill_period_start.strftime("%m/%d/%Y"),
+        end=bill.bill_period_end.strftime("%m/%d/%Y"),
+        days=spanned + 1,
+        spanned=spanned,
+    )
+    assert 45 not in (spanned, spanned + 1)
+    assert ("period_days_mismatch" in check_bill(bill, text=f"{text}\n{line}\n")) is doubted
+    assert "period_days_mismatch" not in check_bill(bill, text=text)
+
+
 def test_statement_before_period_end(sample: tuple[NormalizedBill, str]) -> None:
     bill = sample[0]
     assert bill.bill_period_end is not None
