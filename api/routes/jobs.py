@@ -342,6 +342,9 @@ async def get_artifact(
         # Of a text bill, enough to name its charset in the header (all of it, unless it is huge).
         first = await asyncio.to_thread(_head, chunks, CHARSET_SAMPLE_BYTES if text else 1)
     except ArtifactNotFound:
+        # An operator's matter (a lifecycle rule, a hand deletion, a bucket restored): it surfaced only to whoever
+        # clicked the link, and a task, a reopening and a correction went on without the bill (77C).
+        logger.warning("stored bill missing from object storage", extra={"job_id": str(job["id"]), "uri": row["uri"]})
         raise Problem(
             404, f"job {job_id}'s stored bill is no longer in object storage", code=ProblemCode.STORED_BILL_UNAVAILABLE
         ) from None

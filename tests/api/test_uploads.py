@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -89,9 +90,10 @@ async def test_known_provider_pdf_is_accepted_with_golden_values(
 
 
 async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
-    http: httpx.AsyncClient, resources: Resources, app_settings: Settings, unique: str
+    http: httpx.AsyncClient, resources: Resources, app_settings: Settings, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Removed by a lifecycle rule, say: a 404 with a reason, not a 200 cut off mid-download."""
+    """Removed by a lifecycle rule, say: a 404 with a reason, not a 200 cut off mid-download; and a warning for the
+    operator, who learnt of it from nobody."""
     account = await create_account(http, provider="pge", account_number=f"GONE-{unique}")
     job_id = await insert_job(resources.pool, account, status="SUCCEEDED")
     sha = "0" * 64
@@ -103,10 +105,14 @@ async def test_a_stored_bill_gone_from_object_storage_is_a_404_before_any_byte(
     )
     await record_artifact(resources.pool, job_id, gone)
 
-    response = await http.get(f"/jobs/{job_id}/artifact")
+    with caplog.at_level(logging.WARNING, logger="api.routes.jobs"):
+        response = await http.get(f"/jobs/{job_id}/artifact")
 
     assert response.status_code == 404, response.text
     assert "no longer in object storage" in response.json()["detail"]
+    [warning] = [r for r in caplog.records if r.getMessage() == "stored bill missing from object storage"]
+    assert warning.job_id == str(job_id)  # type: ignore[attr-defined]
+    assert warning.uri.startswith(f"gs://{app_settings.gcs_bucket}/raw/bills/{job_id}/")  # type: ignore[attr-defined]
 
 
 async def test_a_stored_bill_outside_the_configured_bucket_is_a_404_that_says_where_it_is(
