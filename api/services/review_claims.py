@@ -7,7 +7,8 @@ it ends with the task however it closes: a claim counts only if its holder was s
 (``created_at``, which a take-back sets anew), so one written just after the close by a page that read the task open
 never comes back with the task. Every close deletes it in the transaction that closes the task (the worker's
 ``record_review_decision`` and ``close_review_task``, the reconciler's record of a workflow ended from outside:
-``activities.review.end_claim``; ``mark_job_finished`` in its closing statement), so a refused decision keeps it.
+``activities.review.end_claim``; ``mark_job_finished`` in its closing statement), so a refused decision keeps it. Its
+holder may end it sooner (``release``).
 """
 
 from __future__ import annotations
@@ -87,3 +88,9 @@ async def claim(
     if held is None:  # the colleague's lapsed between the two statements: try once more, taking it
         return await claim(pool, job_id, principal, settings=settings, take_over=True)
     return held
+
+
+async def release(pool: asyncpg.Pool, job_id: uuid.UUID, principal: Principal) -> None:
+    """End ``principal``'s own claim on the task, so a colleague opening it has it at once; a colleague's claim (one
+    who took it over meanwhile) is left to them. Safe to repeat: a claim already ended is not there to delete."""
+    await pool.execute("DELETE FROM review_claims WHERE job_id = $1 AND key_id = $2", job_id, principal.key_id)

@@ -29,11 +29,12 @@ SCALAR_FIELDS = (
     "bill_period_end",
     "due_date",
     "currency",
-    "total_amount",
     "previous_balance",
     "payments_received",
     "current_charges",
+    "total_amount",
 )
+"""In the review page's order: the keyboard starts on the first of them flagged (``routes._first_marked``)."""
 DATE_FIELDS = frozenset({"statement_date", "bill_period_start", "bill_period_end", "due_date"})
 MULTILINE_FIELDS = frozenset({"service_address"})
 """Shown in a box of lines whatever their value; any other value with a line break is too (``is_multiline``)."""

@@ -11,8 +11,9 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
@@ -34,13 +35,15 @@ from api.state import AppState
 from api.ui.deps import (
     FORM_MAX_FIELDS,
     HOME_PATH,
+    LOGIN_PATH,
     LoginRequired,
     csrf_valid,
     require_login,
     reviewer_or_sign_in,
     safe_next,
+    verified_sessions,
 )
-from api.ui.forms import BillForm, error_messages, is_bill_input
+from api.ui.forms import SCALAR_FIELDS, BillForm, error_messages, is_bill_input
 from api.ui.origin import from_this_origin
 from api.ui.session import LOGIN_COOKIE, Session, current_session, read_cookie, sessions_for
 from api.ui.templating import STATIC_DIR, login_page, render
@@ -194,7 +197,7 @@ async def task_page(
     # Opening the task claims it, unless a colleague has it open; a link from another site does not (a GET changes
     # nothing another site can make a browser ask for): the decision sent from the page claims it then.
     from_elsewhere = request.headers.get("sec-fetch-site") == "cross-site"
-    claimed = await (_held(state, principal, task) if from_elsewhere else _claim(state, principal, task))
+    claimed = await (_held(state, principal, task) if from_elsewhere else _claim(request, state, principal, task))
     return _task_response(
         request,
         task,
@@ -207,14 +210,36 @@ async def task_page(
 
 
 async def _claim(
-    state: AppState, principal: Principal, task: ReviewTaskInternal, *, take_over: bool = False
+    request: Request, state: AppState, principal: Principal, task: ReviewTaskInternal, *, take_over: bool = False
 ) -> claims.Claim | None:
-    """Claim an open task for this reviewer; the colleague's claim that holds instead, if any (None: theirs)."""
+    """Claim an open task for this reviewer; the colleague's claim that holds instead, if any (None: theirs, and the
+    page says when it lapses, seen just now, beside Release)."""
     if task.status not in OPEN:
         return None
     job_id = uuid.UUID(task.job_id)
     held = await claims.claim(state.pool, job_id, principal, settings=state.settings, take_over=take_over)
-    return await _claim_shown(state, principal, held) if held.held_by_other(principal) else None
+    if held.held_by_other(principal):
+        return await _claim_shown(state, principal, held)
+    request.state.claim_lapses_at = datetime.now(UTC) + claims.lapse(state.settings)
+    return None
+
+
+@router.post(TASK_PATH + "{job_id}/release")
+async def release(job_id: str, request: Request, state: StateDep) -> Response:
+    """End this reviewer's own claim on the task, back to the queue: one who only looked keeps no colleague out for
+    the lapse. A colleague's claim (they took it over) and any decision are left as they are."""
+    principal = await reviewer_or_sign_in(request)
+    if principal is None:  # signed out meanwhile: to sign in again (their claim lapses on its own)
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+    session = current_session(request)
+    await verified_sessions(request, [session] if session is not None else [])  # 403 unless this session's page
+    task = await read_task(state, principal, job_id)  # one this key may not see is a 404, as its page is
+    await claims.release(state.pool, uuid.UUID(task.job_id), principal)
+    if session is not None:
+        await sessions_for(request.app).flash(
+            session, f"Job {task.job_id} released: it is free for a colleague to open."
+        )
+    return RedirectResponse(_queue_url(_queue_from(str((await request.form()).get("queue") or ""))), status_code=303)
 
 
 async def _held(state: AppState, principal: Principal, task: ReviewTaskInternal) -> claims.Claim | None:
@@ -286,7 +311,7 @@ async def _decide(job_id: str, request: Request, state: AppState) -> Response:
         claimed = await _held(state, principal, task)  # read, not taken: nothing from this form is trusted yet
         return _task_response(request, task, values, error=error, status_code=403, claimed=claimed, **kept)
     action = str(form.get("action") or "")
-    claimed = await _claim(state, principal, task, take_over=action == TAKE_OVER)
+    claimed = await _claim(request, state, principal, task, take_over=action == TAKE_OVER)
     if claimed is not None:  # a colleague took the task over (or opened it once this reviewer's claim lapsed)
         error = CLAIMED.format(reviewer=claimed.reviewer, since=f"{claimed.claimed_at:%Y-%m-%d %H:%M} UTC")
         return _task_response(request, task, values, error=error, status_code=409, claimed=claimed, **kept)
@@ -403,6 +428,7 @@ def _given_back(
         blanks=blanks,
         focus=focus,
         status_code=422 if action == NO_DECISION else 200,
+        taken_over=action == TAKE_OVER,
     )
 
 
@@ -575,7 +601,7 @@ async def draft_after_sign_in(
         request,
         task,
         values,
-        claimed=await _claim(state, principal, task),
+        claimed=await _claim(request, state, principal, task),
         error=error if task.status in OPEN else CLOSED_SINCE.format(status=task.status),
         note=_note(form),
         override=form.get("override") == "on",
@@ -662,6 +688,8 @@ async def not_sent_page(request: Request, job_id: str) -> Response | None:
         "taken_first": False,
         "claimed": None,
         "reload": False,  # the error says to send again in a few seconds: these entries, not the task anew
+        "taken_over": False,
+        "lapses_at": None,  # not known: the claim was not read
         "period_stored": False,  # a confirmation ticked is asked for again, should the period still be stored
         "period_confirmed": False,
     }
@@ -880,6 +908,7 @@ def _task_response(
     reload: bool = False,
     period_stored: bool = False,
     period_confirmed: bool = False,
+    taken_over: bool = False,
 ) -> Response:
     """``invalid``: the messages of each input whose value was refused (keyed by its form name); ``values``
     are shown only while the task is open; ``blanks``: the blank rows under each table's; ``approving``:
@@ -891,7 +920,8 @@ def _task_response(
     the colleague who has the task open, offered to take over instead of the decisions; ``reload``: the error says to
     reload the task, and a link beside it does (the browser's reload of a page a form's post answered sends the form
     again, and was refused again); ``period_stored``: the correction's period is another job's stored bill's, and
-    the box that confirms it is offered (ticked: ``period_confirmed``).
+    the box that confirms it is offered (ticked: ``period_confirmed``); ``taken_over``: the reviewer just took the task
+    over from a colleague, and the page says so.
 
     A closed task says how it was decided, by whom and with what note: a colleague's decision (say, the
     one that just refused this reviewer's) is otherwise invisible, and a rejected bill looks like any other."""
@@ -910,6 +940,10 @@ def _task_response(
         kind = name.split("-", 1)[0]
         if kind != name:  # a row's input: its table is flagged too, the message goes beside the input
             flagged.setdefault(kind, [])
+    if error or taken_over:  # said at the top, where the keyboard starts
+        focus = ""
+    elif editable and not focus:
+        focus = _first_marked(flagged.keys() | (invalid or {}).keys())
     context = {
         "task": task,
         "form": values,
@@ -930,15 +964,24 @@ def _task_response(
         "back": _queue_url(queue),
         "extracted": _shown_field(task),
         "not_stored": NOT_STORED.format(holder=held_by or "an earlier job"),
-        "focus": "" if error else focus,
+        "focus": focus,
         "yours": yours,
         "taken_first": taken_first,
         "claimed": claimed if editable else None,
         "reload": reload,
         "period_stored": period_stored,
         "period_confirmed": period_confirmed,
+        "taken_over": taken_over,
+        "lapses_at": getattr(request.state, "claim_lapses_at", None) if editable else None,
     }
     return render(request, "review.html", context, status_code=status_code)
+
+
+def _first_marked(marked: Collection[str]) -> str:
+    """The page's first input that a check flags or that was refused (of a flagged table, its first row's first):
+    a reviewer opening the task lands on the field to fix, not on the top of a page of fields."""
+    first = next((name for name in (*SCALAR_FIELDS, *BLANK_ROWS, "note") if name in marked), "")
+    return f"{first}-0-{FIRST_INPUT[first]}" if first in FIRST_INPUT else first
 
 
 def _shown_field(task: ReviewTaskInternal) -> str:

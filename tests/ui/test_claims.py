@@ -378,3 +378,88 @@ async def test_a_link_from_another_site_opens_a_task_without_claiming_it(
     opened = await reviewer.get(f"/ui/reviews/{job['id']}", headers={"Sec-Fetch-Site": "same-origin"})
     assert opened.status_code == 200
     assert await claim_holder(resources, job["id"]) != "", "opened from this site, it is claimed as before"
+
+
+def release_form(page: httpx.Response, job_id: str) -> dict[str, str]:
+    """The task page's Release form as a browser sends it."""
+    found = re.search(rf'<form method="post" action="/ui/reviews/{job_id}/release".*?</form>', page.text, re.DOTALL)
+    assert found is not None, page.text
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', found[0]))
+
+
+async def test_taking_a_task_over_says_so_in_a_focused_status_line(
+    reviewer: httpx.AsyncClient, colleague: httpx.AsyncClient, http: httpx.AsyncClient, unique: str
+) -> None:
+    """Only the buttons changed otherwise: a screen reader heard nothing of the take-over."""
+    job_id = (await bill_needing_review(http, unique))["id"]
+    await reviewer.get(f"/ui/reviews/{job_id}")
+    theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    take_over = re.search(r'<button[^>]*value="take_over"[^>]*>', theirs.text)
+    assert take_over is not None and 'aria-describedby="claimed"' in take_over[0], "read with who has it open"
+    assert "/release" not in theirs.text, "nothing of theirs to release"
+
+    sent = form_fields(theirs.text) | {"csrf_token": csrf_of(theirs), "action": "take_over"}
+    taken = await colleague.post(f"/ui/reviews/{job_id}", data=sent)
+    assert taken.status_code == 200, taken.text
+    said = re.search(r'<p class="flash" role="status" id="taken-over" tabindex="-1" autofocus>([^<]*)</p>', taken.text)
+    assert said is not None and said[1].startswith("You have this task now"), taken.text
+    assert taken.text.count("autofocus") == 1, "the keyboard starts on what was said"
+    assert "/release" in taken.text, "and the task is theirs to release"
+
+
+async def test_release_ends_the_reviewers_own_claim_and_says_when_it_would_have_lapsed(
+    reviewer: httpx.AsyncClient,
+    colleague: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+) -> None:
+    """A reviewer who only looked held the task from colleagues for the lapse (30 minutes) with no way to let go."""
+    job = await bill_needing_review(http, unique)
+    job_id = job["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}", params={"queue": f"customer_id={job['customer_id']}"})
+    held = await claim_row(resources, job_id)
+    assert held is not None
+    lapses = re.search(r'id="claim-lapses">The task is yours until <time datetime="([^"]+)">', page.text)
+    assert lapses is not None, page.text
+    until, lapse = (
+        datetime.fromisoformat(lapses[1]) - datetime.now(UTC),
+        timedelta(minutes=app_settings.review_claim_lapse_minutes),
+    )
+    assert lapse - timedelta(minutes=1) < until <= lapse, "the lapse from now: the page was loaded just now"
+    form = release_form(page, job_id)
+
+    forged = await reviewer.post(f"/ui/reviews/{job_id}/release", data=form | {"csrf_token": "forged"})
+    assert forged.status_code == 403, forged.text
+    by_colleague = await colleague.post(f"/ui/reviews/{job_id}/release", data=form)  # not their session's token
+    assert by_colleague.status_code == 403, by_colleague.text
+    colleagues_own = await colleague.get(f"/ui/reviews/{job_id}")  # their own Release, on a task they do not hold
+    theirs = form | {"csrf_token": csrf_of(colleagues_own)}
+    assert (await colleague.post(f"/ui/reviews/{job_id}/release", data=theirs)).status_code == 303
+    assert (await claim_row(resources, job_id) or {}).get("key_id") == held["key_id"], "only one's own claim ends"
+
+    released = await reviewer.post(f"/ui/reviews/{job_id}/release", data=form)
+    assert released.status_code == 303, released.text
+    assert released.headers["location"] == f"/ui/reviews?customer_id={job['customer_id']}", "to the queue it came from"
+    assert await claim_row(resources, job_id) is None
+    queue = await reviewer.get(released.headers["location"])
+    assert f"Job {job_id} released" in queue.text
+    now_theirs = await colleague.get(f"/ui/reviews/{job_id}")
+    assert "has had this task open since" not in now_theirs.text and DECISION_BUTTON in now_theirs.text
+
+
+async def test_release_after_a_decision_leaves_the_decision(
+    reviewer: httpx.AsyncClient, http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    job_id = (await bill_needing_review(http, unique))["id"]
+    page = await reviewer.get(f"/ui/reviews/{job_id}")
+    form = release_form(page, job_id)
+    sent = form_fields(page.text) | {"csrf_token": csrf_of(page), "action": "reject", "note": "not a bill"}
+    assert (await reviewer.post(f"/ui/reviews/{job_id}", data=sent)).status_code == 303
+    await wait_for_status(http, job_id)
+
+    assert (await reviewer.post(f"/ui/reviews/{job_id}/release", data=form)).status_code == 303
+    assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "REJECTED"
+    assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 1
+    assert "/release" not in (await reviewer.get(f"/ui/reviews/{job_id}")).text, "a closed task is nobody's to hold"

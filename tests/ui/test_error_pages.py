@@ -44,6 +44,9 @@ def assert_problem(response: httpx.Response, status: int) -> None:
 async def test_an_unknown_task_is_a_404_page(reviewer: httpx.AsyncClient) -> None:
     response = await reviewer.get(f"/ui/reviews/{UNKNOWN_JOB}")
     assert_page(response, 404, "Not found", f"job {UNKNOWN_JOB} not found", "pick a task from the review")
+    # Its title says "Error:" first and its alert has the keyboard, as a refused review page's do: read out on load.
+    assert "<title>Error: Not found · MiniMeter</title>" in response.text
+    assert '<div class="error" role="alert" id="error-alert" tabindex="-1" autofocus>' in response.text
 
 
 async def test_a_decision_for_an_unknown_task_is_a_404_page(reviewer: httpx.AsyncClient) -> None:

@@ -298,3 +298,28 @@ async def test_enter_in_a_field_sends_no_decision(
         await expect(page.locator("#f-total_amount")).to_have_value("60.00")
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_at_320_css_px_the_queue_and_the_task_do_not_scroll_sideways(
+    ui_url: str, reviewer_key: str, http: httpx.AsyncClient, unique: str
+) -> None:
+    """WCAG 1.4.10: a phone's width, or 1280 px zoomed to 400 %. The task's page was 460 px wide, the queue 699 px:
+    a table now scrolls in its own box, and the keyboard lands on the task's first flagged field. So does a decided
+    task's."""
+    from playwright.async_api import expect
+
+    job = await bill_needing_review(http, unique)
+    async with browser_at_task(ui_url, job["id"], reviewer_key) as page:
+        await page.set_viewport_size({"width": 320, "height": 640})
+        for url in (f"{ui_url}/ui/reviews/{job['id']}", f"{ui_url}/ui/reviews?customer_id={job['customer_id']}"):
+            await page.goto(url)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 320, (url, width)
+        await page.goto(f"{ui_url}/ui/reviews/{job['id']}")
+        await expect(page.locator("#f-previous_balance")).to_be_focused()
+        await page.fill("#note", "not this customer's bill")
+        await page.get_by_role("button", name="Reject").click()
+        await page.wait_for_url("**/ui/reviews")
+        await wait_for_status(http, job["id"])
+        await page.goto(f"{ui_url}/ui/reviews/{job['id']}")  # decided: its fields read-only, its decision below them
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 320

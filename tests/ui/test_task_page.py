@@ -180,3 +180,14 @@ async def test_enter_on_a_checkbox_gives_the_page_back_deciding_nothing(
     assert (rows_of(response.text, "usage"), rows_of(response.text, "line_items")) == (usage, items)
     assert (await http.get(f"/jobs/{job_id}")).json()["status"] == "NEEDS_REVIEW"
     assert await resources.pool.fetchval("SELECT count(*) FROM review_decisions WHERE job_id = $1", job_id) == 0
+
+
+async def test_opening_a_task_puts_the_keyboard_in_its_first_flagged_field(
+    reviewer: httpx.AsyncClient, review_job: dict[str, Any]
+) -> None:
+    """Not at the top of a page of some sixty inputs: on the field to fix (balance_mismatch flags four)."""
+    page = await reviewer.get(f"/ui/reviews/{review_job['id']}")
+    assert page.status_code == 200 and page.text.count("autofocus") == 1, page.text
+    first_flagged = re.search(r'<(input|select|textarea)[^>]*aria-invalid="true"[^>]*>', page.text)
+    assert first_flagged is not None and "autofocus" in first_flagged[0], first_flagged
+    assert 'id="f-previous_balance"' in first_flagged[0], "the first of the four on the page"

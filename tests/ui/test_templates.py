@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from html import unescape
 from typing import Any
 
@@ -83,8 +84,41 @@ def render_review(t: ReviewTaskInternal, **context: Any) -> str:
         "claimed": None,
         "period_stored": False,
         "period_confirmed": False,
+        "taken_over": False,
+        "lapses_at": None,
     }
     return templates.env.get_template("review.html").render(base | context)
+
+
+def render_queue(**context: Any) -> str:
+    item = task().model_dump(exclude={"bill", "artifact_url"})
+    base = {
+        "signed_in": True,
+        "csrf_token": "tok",
+        "items": [type("Row", (), item)],
+        "total": 1,
+        "limit": 50,
+        "offset": 0,
+        "flashes": [],
+        "provider": "",
+        "customer_id": "",
+        "describe": describe,
+        "page_size": 50,
+        "cursor": "",
+        "here": "",
+        "next_cursor": None,
+    }
+    return templates.env.get_template("queue.html").render(base | context)
+
+
+def scrolled_tables(html: str) -> list[str]:
+    """The ids (or classes) of the tables each in its own scrolling region, named, which a keyboard can scroll."""
+    found = re.findall(
+        r'<div class="scroll" tabindex="0" role="region" aria-label="[^"]+">\s*<table class="[^"]*"(?: id="([^"]*)")?',
+        html,
+    )
+    assert html.count("<table") == len(found), html
+    return found
 
 
 def test_review_page_escapes_bill_text_and_flags_fields() -> None:
@@ -180,6 +214,9 @@ def test_a_colleagues_claim_and_the_entries_not_sent_are_escaped() -> None:
     claimed = render_review(task(), claimed=held)
     assert EVIL not in claimed and "has had this task open since" in claimed and "2026-03-25 14:05 UTC" in claimed
     assert 'value="take_over"' in claimed and 'value="approve"' not in claimed
+    take_over = re.search(r'<button[^>]*value="take_over"[^>]*>', claimed)
+    assert take_over is not None and 'aria-describedby="claimed"' in take_over[0], "the notice is read with it"
+    assert '<p class="claimed" id="claimed">' in claimed
     typed = BillForm.from_bill(task().bill)
     closed = render_review(task(status="DONE"), editable=False, yours=typed, note=EVIL)
     yours = re.search(r'<section class="yours".*?</section>', closed, re.DOTALL)
@@ -225,11 +262,12 @@ def test_a_sign_in_page_with_an_error_says_so_in_its_title_and_in_the_focused_ke
     assert "<title>Error: Sign in" in html
     key = re.search(r'<input id="key"[^>]*>', html)
     assert key is not None and "autofocus" in key[0] and 'aria-describedby="sign-in-error"' in key[0]
+    assert 'aria-invalid="true"' in key[0]
     assert 'id="sign-in-error">That key is invalid.<' in html
     plain = templates.env.get_template("login.html").render(
         signed_in=False, csrf_token="", login_token="t", next="/ui/reviews", error=None, draft=""
     )
-    assert "<title>Sign in" in plain and "aria-describedby" not in plain
+    assert "<title>Sign in" in plain and "aria-describedby" not in plain and "aria-invalid" not in plain
 
 
 def test_a_corrections_changed_rows_are_shown_not_counted() -> None:
@@ -288,3 +326,81 @@ def test_review_page_names_the_stored_copy_a_bill_reads_otherwise_than() -> None
 def text_of(html: str) -> str:
     """The page's words, without its markup, in one line."""
     return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+
+
+def test_a_reason_reads_its_words_before_its_code() -> None:
+    """A screen reader read "missing underscore field colon due underscore date" before what it means."""
+    html = render_review(task())
+    reasons = re.search(r'<ul class="reasons" id="reasons">(.*?)</ul>', html, re.DOTALL)
+    assert reasons is not None, html
+    assert "<li>due date: missing (<code>missing_field:due_date</code>)</li>" in reasons[0]
+    assert re.findall(r"<li>(.)", reasons[0]) == ["p", "d", "&"], "each item starts with its words"
+
+
+def test_the_queue_names_its_links_and_says_in_text_what_only_a_title_said() -> None:
+    html = render_queue()
+    link = re.search(rf'<a href="/ui/reviews/{JOB_ID}"[^>]*>', html)
+    assert link is not None and f'aria-label="Review job {JOB_ID[:8]}"' in link[0], "not a bare id prefix"
+    assert '<th>Account id <span class="muted">(MiniMeter\'s, not the account number)</span></th>' in html
+    assert "<li>due date: missing (<code>missing_field:due_date</code>)</li>" in html
+    assert not re.search(r"<(th|li)[^>]* title=", html), "a title is read by a mouse only"
+    assert scrolled_tables(html) == [""], "the queue's table scrolls in its own box"
+
+
+def test_a_queue_of_one_page_has_no_empty_page_links() -> None:
+    assert 'class="pages"' not in render_queue()
+    assert 'class="pages"' in render_queue(next_cursor="c2Vjb25k") and 'class="pages"' in render_queue(offset=50)
+
+
+def test_each_table_of_the_review_page_scrolls_in_its_own_box() -> None:
+    """At 320 px a table is wider than the screen: the page must not scroll sideways with it (WCAG 1.4.10)."""
+    assert scrolled_tables(render_review(task())) == ["line-items", "usage"]
+    change = FieldChange(before="60.00", after="61.00")
+    decision = decided("correct", changed_fields=["total_amount"], changes={"total_amount": change})
+    yours = with_bill(task(), total_amount=Decimal("62.00"))
+    html = render_review(task(status="DONE"), editable=False, decision=decision, yours=BillForm.from_bill(yours.bill))
+    tables = scrolled_tables(html)
+    assert tables == ["line-items", "usage", "changes", "your-line-items"]
+
+
+def decided(action: str, **changes: Any) -> ReviewDecisionTaken:
+    values: dict[str, Any] = {
+        "reviewer": "r",
+        "note": None,
+        "decided_at": datetime.now(UTC),
+        "changed_fields": [],
+        "overridden": [],
+    }
+    status = {"reject": "REJECTED"}.get(action, "SUCCEEDED")
+    return ReviewDecisionTaken.model_validate(values | {"action": action, "job_status": status} | changes)
+
+
+def test_a_decided_tasks_page_offers_a_way_past_its_read_only_fields_to_the_decision() -> None:
+    html = render_review(task(status="DONE"), editable=False, decision=decided("reject"))
+    skip, first_field = html.find('<a href="#decision-taken">'), html.find('id="f-provider"')
+    assert -1 < skip < first_field, "before the fields, not after them"
+    assert '<section class="decided" id="decision-taken" aria-labelledby="decision-taken-title" tabindex="-1">' in html
+    assert '<a href="#decision-taken">' not in render_review(task()), "an open task has no decision to skip to"
+
+
+def test_a_task_the_reviewer_holds_says_when_the_claim_lapses_and_offers_release() -> None:
+    lapses = datetime(2026, 3, 25, 14, 35, tzinfo=UTC)
+    html = render_review(task(), lapses_at=lapses, queue="provider=pge")
+    release = re.search(
+        r'<form method="post" action="/ui/reviews/([^"]+)/release" class="inline">(.*?)</form>', html, re.DOTALL
+    )
+    assert release is not None and release[1] == JOB_ID, html
+    assert 'name="csrf_token" value="tok"' in release[2] and 'name="queue" value="provider=pge"' in release[2]
+    assert 'aria-describedby="claim-lapses">Release</button>' in release[2]
+    assert html.find("← queue</a>") < release.start() < html.find("<h1>"), "beside the way back to the queue"
+    assert '<time datetime="2026-03-25T14:35:00+00:00">2026-03-25 14:35 UTC</time>' in html
+    assert "/release" not in render_review(task()), "not on a task the reviewer does not hold"
+
+
+def test_a_take_over_is_said_in_a_focused_status_line() -> None:
+    html = render_review(task(), taken_over=True)
+    said = re.search(r'<p class="flash" role="status" id="taken-over"[^>]*>([^<]*)</p>', html)
+    assert said is not None and "autofocus" in said[0] and said[1].startswith("You have this task now")
+    assert html.count("autofocus") == 1
+    with_error = render_review(task(), taken_over=True, error="The task moved on.", reload=False)
+    assert with_error.count("autofocus") == 1 and 'id="error-summary" tabindex="-1" autofocus' in with_error

@@ -868,3 +868,18 @@ async def test_an_ingest_key_is_told_it_cannot_review(ui_url: str, resources: Re
         response = await sign_in(client, ingest_key)
     assert response.status_code == 403
     assert "An ingest key cannot review bills: use a reviewer key." in response.text, response.text
+
+
+async def test_the_stylesheet_reflows_at_320_px_and_draws_controls_at_3_to_1(reviewer: httpx.AsyncClient) -> None:
+    """WCAG 1.4.10 (no sideways scrolling of the page at 320 CSS px) and 1.4.11 (a control's edge 3:1)."""
+    css = (await reviewer.get("/ui/static/ui.css")).text
+    assert ".split { grid-template-columns: minmax(0, 1fr); }" in css, "a 1fr column grew to its widest content"
+    assert re.search(r"fieldset \{ min-width: 0;", css), "a fieldset is min-content wide by default"
+    assert re.search(r"\.filters \{[^}]*flex-wrap: wrap;", css) and re.search(r"\.actions \{[^}]*flex-wrap: wrap;", css)
+    assert ".scroll { overflow-x: auto; }" in css
+    assert ".field .hint { grid-column: 2; }" in css
+    assert "--control: #767f8f;" in css  # 4.0:1 on white, 3.8:1 on the page's --bg, 3.6:1 on a read-only fill
+    for controls in ("input, select, textarea {", "button {"):
+        rule = re.search(re.escape(controls) + r"[^}]*border: 1px solid var\(--control\)", css)
+        assert rule is not None, controls
+    assert re.search(r"input\[readonly\][^{]*\{[^}]*border-style: dashed;", css), "read-only reads so"
