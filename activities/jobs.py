@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from shared.db import job_claimed, newer_run
-from shared.models import JobRef, JobStatus, JobStatusUpdate
+from shared.models import JobRef, JobStatus, JobStatusUpdate, StepRecord
 from shared.review import ReviewStatus
 
 logger = logging.getLogger(__name__)
+
+_OPEN = "status IN ({})".format(", ".join(f"'{status}'" for status in JobStatus if not status.is_terminal))
+"""SQL: the job has not ended, as ``JobStatus.is_terminal`` defines it."""
 
 
 def same_chain(first_run_id: str) -> str:
@@ -46,6 +50,71 @@ def took_it_alone(run_id: str) -> str:
     return f"(last_run_id = {run_id} AND attempts = 1 AND ended_run_id IS NULL)"
 
 
+async def record_job_end(
+    db: asyncpg.Pool | asyncpg.Connection,
+    update: JobStatusUpdate,
+    *,
+    run_id: str | None,
+    scheduled_at: datetime,
+    steps: list[StepRecord] | None,
+    only_open: bool = False,
+) -> bool:
+    """Write the end of run ``run_id`` (its ``mark_job_finished`` scheduled at ``scheduled_at``) over the job's row,
+    as ``mark_job_finished`` records it; whether the row took it.
+
+    One statement, shared with the API's reconciler, so an end it records from a completed run's result (the row
+    restored from a backup taken before the run recorded it) reads as the run's own: status, error, result, steps,
+    reasons, the run ids, the review task closed and its claim ended. ``steps`` None keeps the row's (the run's
+    could not be read); ``only_open`` leaves a row already ended alone."""
+    result = update.result.model_dump(mode="json") if update.result else None
+    newer = newer_run("$8", "$9")  # a reset's run whose first steps did not run again: its end is its own
+    ended_at = f"CASE WHEN {newer} THEN now() ELSE COALESCE(finished_at, now()) END"
+    chain = chain_learned("$10", took_it_alone("$8"))
+    still_open = f"AND {_OPEN}" if only_open else ""
+    recorded = await db.fetchval(
+        f"""
+        WITH job AS (
+            UPDATE ingestion_jobs
+               SET status = $2, error = $3, result = $4, steps = COALESCE($5::jsonb, steps), reasons = $6,
+                   ended_run_id = $8, last_run_id = $8, updated_at = now(), first_run_id = {chain},
+                   run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
+                   finished_at = {ended_at},
+                   duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
+             WHERE id = $1 {still_open}
+               -- not a late try of a run an operator's reset has since replaced
+               AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
+               AND {same_chain("$10")}
+            RETURNING id
+        ), task AS (
+            UPDATE review_tasks
+               SET status = $7, updated_at = now(), closed_at = now()
+             WHERE job_id = (SELECT id FROM job) AND closed_at IS NULL
+            RETURNING job_id
+        ), claim AS (
+            -- end_claim's DELETE, for a task closed before or by this statement: the snapshot does not show
+            -- the task's close by ``task``, so that close is read from its RETURNING
+            DELETE FROM review_claims c
+             WHERE c.job_id = $1
+               AND (EXISTS (SELECT 1 FROM task)
+                    OR EXISTS (SELECT 1 FROM review_tasks t WHERE t.job_id = c.job_id AND t.closed_at IS NOT NULL))
+        )
+        -- every data-modifying WITH runs to completion, read or not
+        SELECT EXISTS (SELECT 1 FROM job)
+        """,
+        update.job_id,
+        update.status,
+        update.error,
+        result,
+        [s.model_dump(mode="json") for s in steps] if steps is not None else None,
+        update.result.reasons if update.result else [],
+        ReviewStatus.CANCELED,
+        run_id,
+        scheduled_at,
+        update.first_run_id or None,
+    )
+    return bool(recorded)
+
+
 class JobActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -59,7 +128,8 @@ class JobActivities:
         A later run (an operator's reset, of a live or an ended job) takes the job over: an ended
         one is open again, or it would read FAILED with the old error while it runs. A late try of
         a run that ended the job, or that a reset replaced, changes nothing. A run of another chain
-        (the job's sealed input started again under its workflow id) is refused: ``ForeignRun``.
+        (the job's sealed input started again under its workflow id) is refused: ``ForeignRun``; so is a
+        run of a job with no row (``JobRowMissing``).
         """
         info = activity.info()
         claimed = await self._pool.fetchval(
@@ -79,12 +149,30 @@ class JobActivities:
             job.first_run_id or None,  # "" in a workflow task that had no first run id to give
         )
         if not claimed:
-            await self._refuse_foreign_run(job, info)
+            await self._refuse_missing_or_foreign(job, info)
         logger.info("job running", extra={"job_id": job.job_id, "step": "mark_job_running", "attempt": info.attempt})
 
-    async def _refuse_foreign_run(self, job: JobRef, info: activity.Info) -> None:
-        """A run the job's chain did not start must not do the job's work (a second bill, review task, end)."""
-        chain = await self._pool.fetchval("SELECT first_run_id FROM ingestion_jobs WHERE id = $1", job.job_id)
+    async def _refuse_missing_or_foreign(self, job: JobRef, info: activity.Info) -> None:
+        """A job with no row, or a run the job's chain did not start, must not do the job's work (a second bill,
+        review task, end).
+
+        The API inserts a job's row before it starts the job's workflow (the dispatcher starts only rows it reads),
+        so a run whose row is missing outlived it: Postgres restored from a backup taken before the job was
+        accepted. Left to go on, it logged "job running" and its next step failed on a foreign key for the
+        ``DATABASE`` policy's hour. Non-retryable: no retry brings the row back."""
+        row = await self._pool.fetchrow("SELECT first_run_id FROM ingestion_jobs WHERE id = $1", job.job_id)
+        if row is None:
+            # The log context adds the workflow id and the refused run's id, as for a foreign run below.
+            logger.warning(
+                "job's row is missing: run refused", extra={"job_id": job.job_id, "step": "mark_job_running"}
+            )
+            raise ApplicationError(
+                f"the job's row is not in the database: restored from a backup taken before it started? Upload"
+                f" its bill again (an upload's raw bill is kept under raw/bills/{job.job_id}/); this run ends here",
+                type="JobRowMissing",
+                non_retryable=True,
+            )
+        chain = row["first_run_id"]
         if chain is None or not job.first_run_id or chain == job.first_run_id:
             return
         # The log context adds the workflow id and the refused run's id.
@@ -107,47 +195,8 @@ class JobActivities:
         A run of another chain, refused at ``mark_job_running`` or cancelled before it, changes nothing.
         """
         info = activity.info()
-        result = update.result.model_dump(mode="json") if update.result else None
-        newer = newer_run("$8", "$9")  # a reset's run whose first steps did not run again: its end is its own
-        ended_at = f"CASE WHEN {newer} THEN now() ELSE COALESCE(finished_at, now()) END"
-        chain = chain_learned("$10", took_it_alone("$8"))
-        await self._pool.execute(
-            f"""
-            WITH job AS (
-                UPDATE ingestion_jobs
-                   SET status = $2, error = $3, result = $4, steps = $5, reasons = $6, ended_run_id = $8,
-                       last_run_id = $8, updated_at = now(), first_run_id = {chain},
-                       run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
-                       finished_at = {ended_at},
-                       duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
-                 WHERE id = $1
-                   -- not a late try of a run an operator's reset has since replaced
-                   AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
-                   AND {same_chain("$10")}
-                RETURNING id
-            ), task AS (
-                UPDATE review_tasks
-                   SET status = $7, updated_at = now(), closed_at = now()
-                 WHERE job_id = (SELECT id FROM job) AND closed_at IS NULL
-                RETURNING job_id
-            )
-            -- end_claim's DELETE, for a task closed before or by this statement: the snapshot does not show
-            -- the task's close by ``task``, so that close is read from its RETURNING
-            DELETE FROM review_claims c
-             WHERE c.job_id = $1
-               AND (EXISTS (SELECT 1 FROM task)
-                    OR EXISTS (SELECT 1 FROM review_tasks t WHERE t.job_id = c.job_id AND t.closed_at IS NOT NULL))
-            """,
-            update.job_id,
-            update.status,
-            update.error,
-            result,
-            [s.model_dump(mode="json") for s in update.steps],
-            update.result.reasons if update.result else [],
-            ReviewStatus.CANCELED,
-            info.workflow_run_id,
-            info.scheduled_time,
-            update.first_run_id or None,
+        await record_job_end(
+            self._pool, update, run_id=info.workflow_run_id, scheduled_at=info.scheduled_time, steps=update.steps
         )
         ended = update.result
         logger.info(  # how it ended, not only that: its error, and the job it duplicates or revises (75A)

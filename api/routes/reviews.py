@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
@@ -662,11 +663,30 @@ async def _outcome(state: AppState, job: dict[str, Any], status: JobStatus) -> R
     """The decision's outcome, with the bill its bill replaced or the job already holding it: a reviewer was told
     "now SUCCEEDED" when the correction had replaced another job's stored bill. Read from the job's row, which the
     workflow records before it answers."""
-    result = await state.pool.fetchval("SELECT result FROM ingestion_jobs WHERE id = $1", job["id"])
+    row = await state.pool.fetchrow(_ENDED_ROW, job["id"])
+    if status.is_terminal and row is not None and not JobStatus(row["status"]).is_terminal:
+        row = await _end_recorded(state, job)
+    result = row["result"] if row is not None else None
     said = result if status.is_terminal and isinstance(result, dict) else {}
     return ReviewDecisionResult(
         job_id=str(job["id"]), status=status, revises=said.get("revises"), duplicate_of=said.get("duplicate_of")
     )
+
+
+_ENDED_ROW = "SELECT status, result FROM ingestion_jobs WHERE id = $1"
+
+
+async def _end_recorded(state: AppState, job: dict[str, Any]) -> asyncpg.Record:
+    """The job's row, holding the end its run answered with. A run records its end before it answers, so a row still
+    open lost it (Postgres restored from a backup taken before): the reconciler records it now from the run's
+    result. The decision sent again was answered 200 with that end while the job read NEEDS_REVIEW, its task
+    PENDING. Not recorded (Temporal did not answer, or a run of an earlier release answers before it records), a
+    503: the end is not the database's yet, and the same decision sent again is answered once it is."""
+    await state.reconciler.record_if_ended(job)
+    row = await state.pool.fetchrow(_ENDED_ROW, job["id"])
+    if row is None or not JobStatus(row["status"]).is_terminal:
+        raise _temporal_silent("the job has ended but its end is not recorded yet; send the decision again")
+    return row
 
 
 def _unreadable_answer() -> Problem:

@@ -14,6 +14,11 @@ and their jobs are claimed and checked the same way (each by one API process at 
 still open after its check may be described again by another once the claim lapses): a job terminated in the
 Web UI reads ended within seconds, in the job list too, while the list itself reads Postgres alone.
 
+A job whose workflow completed while its row is still open lost the end its run recorded: Postgres was restored
+from a backup taken before it. Its end is recorded from the run's result, as the run's ``mark_job_finished`` wrote
+it (``record_job_end``: status, result, steps, the review task closed), and logged as a warning. Only the rounds
+and a request's ``record_if_ended`` find those: the scan lists no completed runs (every job's normal end is one).
+
 It acts only on Temporal's positive answer: a running workflow is left alone however
 long it takes, and one Temporal does not know (a wrong namespace, a deleted history) is
 logged, never failed, so a misconfiguration cannot fail every open job. A job whose workflow
@@ -34,16 +39,18 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecution,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowHistoryEventFilterType,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.jobs import record_job_end
 from activities.review import end_claim
 from api.services.background import BackgroundLoop, FailureStreak
 from shared.db import JOB_ENDED
-from shared.models import JobProgress, JobStatus
+from shared.models import JobProgress, JobStatus, JobStatusUpdate
 from shared.review import ReviewStatus
 from shared.settings import Settings
 from shared.temporal import went_unanswered
@@ -341,6 +348,8 @@ class JobReconciler(BackgroundLoop):
                 extra={"job_id": job_id, "workflow_id": workflow_id, "step": "reconcile"},
             )
             return None
+        if status is WorkflowExecutionStatus.COMPLETED:
+            return await self._record_completed(job_id, described, rpc_timeout=rpc_timeout, queries=queries)
         if status not in _ENDED_OUTSIDE:
             if named_if_waiting and status is WorkflowExecutionStatus.RUNNING and row_status is JobStatus.PENDING:
                 # Its first step marks a job RUNNING: a whole period later, no worker has taken it (none
@@ -405,6 +414,61 @@ class JobReconciler(BackgroundLoop):
                 "step": "reconcile",
                 "status": str(job_status),
                 "error": error,
+            },
+        )
+        return True
+
+    async def _record_completed(
+        self,
+        job_id: str,
+        described: WorkflowExecutionDescription,
+        *,
+        rpc_timeout: timedelta | None,
+        queries: _ProgressQueries | None,
+    ) -> bool:
+        """Record the end of a job whose run completed though its row is open, from the run's result, as the
+        run's ``mark_job_finished`` recorded it (``record_job_end``); True when recorded.
+
+        A completed run recorded its end before it returned, so its row reads open only when Postgres lost that
+        write: restored from a backup taken before it. Left so, the job read NEEDS_REVIEW with its task PENDING
+        for good, and a decision sent again was answered with the run's old outcome. A row that took an end
+        meanwhile, or that a later run took over, is left alone."""
+        status = await self._pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id)
+        if status is None or JobStatus(status).is_terminal:
+            # The common case by far: a request read the row just before its run recorded its end and completed.
+            # Nothing to repair, and no result to fetch nor a closed run's steps for a worker to replay.
+            return False
+        run = self._client.get_workflow_handle_for(BillIngestionWorkflow.run, described.id, run_id=described.run_id)
+        # The client's data converter opens the result (sealed with the payload keys, as every payload is).
+        result = await _within(run.result(follow_runs=False, rpc_timeout=rpc_timeout), rpc_timeout)
+        progress = await self._last_progress(run, queries or _ProgressQueries())
+        info = described.raw_description.workflow_execution_info
+        update = JobStatusUpdate(
+            job_id=job_id,
+            status=result.status,
+            error=result.error,
+            result=result,
+            first_run_id=info.first_run_id or None,
+        )
+        # The close stands for the time its mark_job_finished was scheduled: a run that took the job over
+        # since was scheduled later, and keeps it.
+        closed_at = described.close_time or datetime.now(UTC)
+        steps = progress.steps if progress else None
+        recorded = await record_job_end(
+            self._pool, update, run_id=described.run_id, scheduled_at=closed_at, steps=steps, only_open=True
+        )
+        if not recorded:  # ended meanwhile (by this check elsewhere), or taken over by a later run
+            return False
+        logger.warning(
+            "job's row was behind its completed run (database restored from a backup?): its end recorded from the"
+            " run's result",
+            extra={
+                "job_id": job_id,
+                "workflow_id": described.id,
+                "run_id": described.run_id,
+                "step": "reconcile",
+                "status": str(result.status),
+                "bill_id": result.bill_id,
             },
         )
         return True

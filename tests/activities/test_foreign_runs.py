@@ -210,3 +210,20 @@ async def test_a_refusal_names_the_run_to_reset_and_is_logged(
         "run-9",
         "mark_job_running",
     )
+
+
+async def test_a_run_whose_job_has_no_row_is_refused_for_good(resources: Resources) -> None:
+    """The API inserts a job's row before starting its run, so a run without one outlived its row: Postgres restored
+    from a backup taken before the job was accepted. It logged "job running" and failed its next step on a foreign
+    key for an hour of retries."""
+    lost = Chain(resources.pool, str(uuid.uuid4()), "run-1").run("run-1", T0)
+
+    with pytest.raises(ApplicationError) as refusal:
+        await lost.start()
+
+    assert (refusal.value.type, refusal.value.non_retryable) == ("JobRowMissing", True)
+    assert "not in the database" in refusal.value.message
+    assert f"raw/bills/{lost.job_id}/" in refusal.value.message
+    # The run's failure path records an end: with no row, nothing is written, and nothing fails.
+    await lost.run("run-1", T0 + timedelta(minutes=1)).end(JobStatus.FAILED, "mark_job_running failed")
+    assert await resources.pool.fetchval("SELECT count(*) FROM ingestion_jobs WHERE id = $1", lost.job_id) == 0

@@ -37,7 +37,7 @@ from shared.review import ReviewStatus
 from shared.settings import Settings
 from tests.api.idle_jobs import idle_queue, start_jobs
 from tests.helpers import records_of, reset_to_first_workflow_task
-from tests.review.support import open_review
+from tests.review.support import Review, open_review, result_of
 from worker.main import build_worker
 from worker.resources import Resources
 
@@ -557,3 +557,111 @@ async def test_a_check_cut_short_gives_back_only_a_claim_still_its_own(
     finally:
         theirs.cancel()
         await asyncio.gather(ours, theirs, return_exceptions=True)
+
+
+@dataclasses.dataclass
+class Restored:
+    """A job that went to review, was approved and completed, then had Postgres set back as a backup taken while
+    it waited would leave it: its row NEEDS_REVIEW, its task PENDING, no decision; Temporal keeps the run."""
+
+    review: Review
+    recorded: dict[str, Any]
+    """The row as the run's ``mark_job_finished`` wrote it, before the restore."""
+    restored: dict[str, Any]
+
+
+async def set_back(pool: asyncpg.Pool, table: str, key: str, row: dict[str, Any]) -> None:
+    """Write ``row`` back over the table's row of the same ``key``, as a restore does."""
+    columns = [column for column in row if column != key]
+    assigned = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
+    await pool.execute(f"UPDATE {table} SET {assigned} WHERE {key} = $1", row[key], *(row[c] for c in columns))
+
+
+async def completed_behind_its_run(
+    http: httpx.AsyncClient, pool: asyncpg.Pool, client: Client, unique: str
+) -> Restored:
+    review = await open_review(http, unique)
+    job_before = dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", review.job_id))
+    task_before = dict(await pool.fetchrow("SELECT * FROM review_tasks WHERE job_id = $1", review.job_id))
+    approved = await http.post(f"/reviews/{review.job_id}", json={"action": "approve", "revision": review.revision})
+    assert approved.status_code == 200, approved.text
+    assert (await result_of(client, review.workflow_id)).status == JobStatus.SUCCEEDED
+    recorded = dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", review.job_id))
+    assert recorded["status"] == JobStatus.SUCCEEDED
+
+    await set_back(pool, "ingestion_jobs", "id", job_before)
+    await set_back(pool, "review_tasks", "job_id", task_before)
+    await pool.execute("DELETE FROM review_decisions WHERE job_id = $1", review.job_id)
+    restored = dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", review.job_id))
+    assert restored["status"] == JobStatus.NEEDS_REVIEW
+    return Restored(review, recorded, restored)
+
+
+async def review_task(pool: asyncpg.Pool, job_id: str) -> asyncpg.Record:
+    task = await pool.fetchrow("SELECT status, closed_at FROM review_tasks WHERE job_id = $1", job_id)
+    assert task is not None
+    return task
+
+
+async def test_a_job_whose_run_completed_after_the_backup_is_recorded_from_the_runs_result(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its row stayed NEEDS_REVIEW, its task PENDING in the queue, for good: the reconciler acted only on runs
+    ended from outside, and a completed run with an open row read as fine."""
+    pool = resources.pool
+    behind = await completed_behind_its_run(http, pool, client, unique)
+    job_id = behind.review.job_id
+    checker = JobReconciler(pool, client, app_settings)
+
+    with caplog.at_level(logging.WARNING, logger="api.services.reconcile"):
+        assert await checker.record_if_ended(behind.restored)
+
+    ended = dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id))
+    kept = ("status", "error", "result", "steps", "reasons", "last_run_id", "ended_run_id", "first_run_id", "attempts")
+    assert {c: ended[c] for c in kept} == {c: behind.recorded[c] for c in kept}
+    assert ended["steps"] != [] and ended["finished_at"] is not None
+    task = await review_task(pool, job_id)
+    assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None  # as mark_job_finished closes it
+    queue = (await http.get("/reviews", params={"customer_id": behind.review.customer_id})).json()
+    assert queue["items"] == []
+    [logged] = [r for r in records_of(caplog, [job_id]) if "restored from a backup" in r.getMessage()]
+    assert logged.levelno == logging.WARNING
+    assert logged.workflow_id == behind.review.workflow_id  # type: ignore[attr-defined]
+
+    # A row already ended is left alone: the same check again (another process's, from its stale read) writes nothing.
+    assert not await checker.record_if_ended(behind.restored)
+    assert dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id)) == ended
+
+
+async def test_a_decision_sent_again_after_the_restore_answers_only_an_end_the_database_holds(
+    http: httpx.AsyncClient, client: Client, resources: Resources, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal answers the same decision (its update id) with the run's old outcome: it was answered 200
+    SUCCEEDED while the job read NEEDS_REVIEW, its task PENDING, and nothing changed in Postgres."""
+    pool = resources.pool
+    behind = await completed_behind_its_run(http, pool, client, unique)
+    job_id = behind.review.job_id
+    decision = {"action": "approve", "revision": behind.review.revision}
+
+    async def temporal_silent(self: JobReconciler, job: Any) -> bool:
+        return False
+
+    with monkeypatch.context() as patched:  # the API's reconciler (in this process) cannot tell Temporal's answer
+        patched.setattr(JobReconciler, "record_if_ended", temporal_silent)
+        unrecorded = await http.post(f"/reviews/{job_id}", json=decision)
+    assert unrecorded.status_code == 503, unrecorded.text
+    assert unrecorded.json()["code"] == "temporal_unavailable", unrecorded.text
+    assert (await pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", job_id)) == JobStatus.NEEDS_REVIEW
+
+    again = await http.post(f"/reviews/{job_id}", json=decision)
+
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == JobStatus.SUCCEEDED
+    ended = await pool.fetchrow("SELECT status, result FROM ingestion_jobs WHERE id = $1", job_id)
+    assert (ended["status"], ended["result"]) == (JobStatus.SUCCEEDED, behind.recorded["result"])
+    assert (await review_task(pool, job_id))["status"] == ReviewStatus.CANCELED

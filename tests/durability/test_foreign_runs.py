@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import EventType, WorkflowIdReusePolicy
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from shared import search_attributes as sa
 from shared.bill import Provider
@@ -113,3 +114,23 @@ async def test_an_operators_reset_of_a_closed_job_still_runs_it_again(
         reset_run,
     )
     assert row["first_run_id"] == first_run
+
+
+async def test_a_run_whose_job_row_was_lost_fails_at_once_naming_why(
+    client: Client, resources: Resources, app_settings: Settings, queue: str, unique: str
+) -> None:
+    """Postgres restored from a backup taken before the job was accepted, its run kept by Temporal: it ran on, and
+    each step after the first failed on a foreign key for the DATABASE policy's hour."""
+    account = await create_account(resources.pool, provider=Provider.PGE, account_number=f"LOST-{unique}")
+    job = await start_on_queue(pool=resources.pool, client=client, settings=app_settings, queue=queue, account=account)
+    await resources.pool.execute("DELETE FROM ingestion_jobs WHERE id = $1", job.id)  # no worker has run it yet
+
+    async with build_worker(client, resources, app_settings, task_queue=queue):
+        failure = (await wait_for_failed_run(client, job.handle.id, within=30)).cause
+
+    assert isinstance(failure, ApplicationError) and failure.non_retryable, failure
+    assert "mark_job_running failed: JobRowMissing: the job's row is not in the database" in failure.message
+    events = await history_events(job.handle)
+    assert activities_scheduled(events) == ["mark_job_running", "mark_job_finished"], "no step after the refusal"
+    [refused] = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert refused.activity_task_failed_event_attributes.failure.application_failure_info.type == "JobRowMissing"
