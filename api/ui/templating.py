@@ -65,7 +65,13 @@ def render(request: Request, name: str, context: dict[str, Any], *, status_code:
     """A page with the signed-in session's CSRF token (forms on every page need it)."""
     session = current_session(request)
     token = sessions_for(request.app).csrf_token(session_binding(session)) if session else ""
-    base = {"signed_in": session is not None, "csrf_token": token}
+    # When the session ends, on every page: it ends SESSION_TTL_SECONDS after sign-in however busy the reviewer is,
+    # and a reviewer signed out mid-task had no warning of it (WCAG 2.2.1, 77B; their entries come back on sign-in).
+    base = {
+        "signed_in": session is not None,
+        "csrf_token": token,
+        "session_ends": session.expires_at if session else None,
+    }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 

@@ -357,7 +357,9 @@ async def test_signing_out_of_an_ended_session_goes_to_sign_in(ui_url: str, revi
         assert (response.status_code, response.headers["location"]) == (303, "/ui/login")
 
 
-async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: str, app_settings: Settings) -> None:
+async def test_a_session_works_on_every_api_process(
+    ui_url: str, reviewer_key: str, app_settings: Settings, resources: Resources
+) -> None:
     """Sign in on one API process, review and sign out on another: replicas share sessions."""
     async with serve(create_app(app_settings)) as second_url, httpx.AsyncClient(base_url=ui_url, timeout=60) as first:
         assert (await sign_in(first, reviewer_key)).status_code == 303
@@ -365,6 +367,9 @@ async def test_a_session_works_on_every_api_process(ui_url: str, reviewer_key: s
         async with httpx.AsyncClient(base_url=second_url, cookies=cookies) as second:
             queue = await second.get("/ui/reviews")
             assert queue.status_code == 200 and "Sign out" in queue.text
+            id_hash = hashlib.sha256(cookies["mm_session"].encode()).hexdigest()
+            ends = await resources.pool.fetchval("SELECT expires_at FROM ui_sessions WHERE id_hash = $1", id_hash)
+            assert f'Signed in until <time datetime="{ends.isoformat()}">' in queue.text, "when it ends, said"
             response = await second.post("/ui/logout", data={"csrf_token": csrf_of(await first.get("/ui/reviews"))})
             assert response.status_code == 303, "a form from one process is accepted by another"
         assert (await first.get("/ui/reviews")).status_code == 303, "signed out everywhere"
