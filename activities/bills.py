@@ -86,6 +86,7 @@ preferred, so a period stored twice that way before is still answered by the row
 OVERLAPPING_PERIOD = f"""
 SELECT id, job_id, bill_period_start, bill_period_end, statement_date, total_amount, currency, source FROM bills
  WHERE utility_account_id = $1 AND job_id <> $4::uuid AND id IS DISTINCT FROM $5::uuid
+   AND bill_period_start IS NOT NULL AND bill_period_end IS NOT NULL  -- LEAST and GREATEST skip a NULL
    AND LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) >= {PERIOD_SLACK_DAYS}
  ORDER BY LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) DESC, id
  LIMIT 1

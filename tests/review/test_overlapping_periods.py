@@ -97,3 +97,18 @@ async def test_a_task_in_review_for_another_reason_names_the_bill_it_overlaps(
     task = (await http.get(f"/reviews/{doubted['id']}")).json()
     assert "overlaps_stored_bill" not in task["reasons"]
     assert task["overlaps"]["job_id"] == stored["id"] and task["overlaps"]["days_shared"] == 28, task
+
+
+async def test_a_stored_bill_of_no_period_overlaps_none(
+    http: httpx.AsyncClient, resources: Resources, unique: str
+) -> None:
+    """LEAST and GREATEST skip a NULL: a stored bill without a period read as sharing every day of any other."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    stored = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert stored["status"] == "SUCCEEDED", stored
+    await resources.pool.execute(
+        "UPDATE bills SET bill_period_start = NULL, bill_period_end = NULL WHERE job_id = $1::uuid", stored["id"]
+    )
+    later = await upload_and_wait(http, account, with_period(bill_text(number, total="60.00"), *REREAD))
+    assert later["status"] == "SUCCEEDED", later
