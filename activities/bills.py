@@ -85,15 +85,20 @@ preferred, so a period stored twice that way before is still answered by the row
 
 OVERLAPPING_PERIOD = f"""
 SELECT id, job_id, bill_period_start, bill_period_end, statement_date, total_amount, currency, source FROM bills
- WHERE utility_account_id = $1 AND job_id <> $4::uuid AND id IS DISTINCT FROM $5::uuid
+ WHERE utility_account_id = $1 AND job_id <> $4::uuid AND id <> ALL($5::uuid[])
    AND bill_period_start IS NOT NULL AND bill_period_end IS NOT NULL  -- LEAST and GREATEST skip a NULL
    AND LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) >= {PERIOD_SLACK_DAYS}
+   AND (cardinality($6::text[]) = 0
+        OR NOT EXISTS (SELECT 1 FROM bill_usage AS u WHERE u.bill_id = bills.id)
+        OR EXISTS (SELECT 1 FROM bill_usage AS u WHERE u.bill_id = bills.id AND u.commodity = ANY($6::text[])))
  ORDER BY LEAST(bill_period_end, $3::date) - GREATEST(bill_period_start, $2::date) DESC, id
  LIMIT 1
 """
-"""The stored bill of account ``$1`` (not job ``$4``'s, nor bill ``$5``) whose period shares the most days with ``$2``
-to ``$3``, over ``PERIOD_SLACK_DAYS`` of them: consecutive bills share a read day at most, and a period within the
-slack of a stored one's is its statement (``SAME_STATEMENT``)."""
+"""The stored bill of account ``$1`` (not job ``$4``'s, nor any of bills ``$5``) whose period shares the most days
+with ``$2`` to ``$3``, over ``PERIOD_SLACK_DAYS`` of them, and that reads a utility of ``$6`` (or either reads none):
+consecutive bills share a read day at most, a period within the slack of a stored one's is its statement
+(``SAME_STATEMENT``), and an account's gas statement read on another cycle than its electricity's counts no day
+twice."""
 
 
 _SAME_FILE = """
@@ -301,7 +306,14 @@ async def _overlapped(conn: asyncpg.Connection, request: PersistRequest) -> asyn
     start, end = request.bill.bill_period_start, request.bill.bill_period_end
     if start is None or end is None:
         return None
-    return await conn.fetchrow(OVERLAPPING_PERIOD, request.utility_account_id, start, end, request.job_id, None)
+    return await conn.fetchrow(
+        OVERLAPPING_PERIOD, request.utility_account_id, start, end, request.job_id, [], utilities_read(request.bill)
+    )
+
+
+def utilities_read(bill: NormalizedBill) -> list[str]:
+    """The utilities ``bill`` reads usage of, as ``bill_usage`` stores them (``OVERLAPPING_PERIOD``'s ``$6``)."""
+    return sorted({reading.commodity.value for reading in bill.usage})
 
 
 _OTHER_BILL_OF_THE_PERIOD = f"""

@@ -58,6 +58,7 @@ async def record_job_end(
     scheduled_at: datetime,
     steps: list[StepRecord] | None,
     only_open: bool = False,
+    ended_at: datetime | None = None,
 ) -> bool:
     """Write the end of run ``run_id`` (its ``mark_job_finished`` scheduled at ``scheduled_at``) over the job's row,
     as ``mark_job_finished`` records it; whether the row took it.
@@ -65,10 +66,11 @@ async def record_job_end(
     One statement, shared with the API's reconciler, so an end it records from a completed run's result (the row
     restored from a backup taken before the run recorded it) reads as the run's own: status, error, result, steps,
     reasons, the run ids, the review task closed and its claim ended. ``steps`` None keeps the row's (the run's
-    could not be read); ``only_open`` leaves a row already ended alone."""
+    could not be read); ``only_open`` leaves a row already ended alone; ``ended_at``, when the run ended, where it is
+    not now (a run's end recorded after a restore: now would add the backup's age to the job's duration)."""
     result = update.result.model_dump(mode="json") if update.result else None
     newer = newer_run("$8", "$9")  # a reset's run whose first steps did not run again: its end is its own
-    ended_at = f"CASE WHEN {newer} THEN now() ELSE COALESCE(finished_at, now()) END"
+    ended_at_sql = f"CASE WHEN {newer} THEN COALESCE($11, now()) ELSE COALESCE(finished_at, $11, now()) END"
     chain = chain_learned("$10", took_it_alone("$8"))
     still_open = f"AND {_OPEN}" if only_open else ""
     recorded = await db.fetchval(
@@ -78,8 +80,8 @@ async def record_job_end(
                SET status = $2, error = $3, result = $4, steps = COALESCE($5::jsonb, steps), reasons = $6,
                    ended_run_id = $8, last_run_id = $8, updated_at = now(), first_run_id = {chain},
                    run_scheduled_at = CASE WHEN {newer} THEN $9 ELSE COALESCE(run_scheduled_at, $9) END,
-                   finished_at = {ended_at},
-                   duration_ms = (EXTRACT(EPOCH FROM ({ended_at}) - created_at) * 1000)::BIGINT
+                   finished_at = {ended_at_sql},
+                   duration_ms = (EXTRACT(EPOCH FROM ({ended_at_sql}) - created_at) * 1000)::BIGINT
              WHERE id = $1 {still_open}
                -- not a late try of a run an operator's reset has since replaced
                AND NOT COALESCE(last_run_id IS DISTINCT FROM $8 AND run_scheduled_at > $9, false)
@@ -111,6 +113,7 @@ async def record_job_end(
         run_id,
         scheduled_at,
         update.first_run_id or None,
+        ended_at,
     )
     return bool(recorded)
 

@@ -76,7 +76,7 @@ OVERRIDABLE = frozenset(
 """Checks of plausibility, not of shape: a true bill can fail them (an adjustment outside the charges,
 a sewer-only bill with no reading, a catch-up period of four months), so a reviewer may store it as
 entered. A bill without account, total or period, with a unit the commodity cannot have, or with a
-period that ends on or before the day it starts, never is."""
+period that ends before the day it starts, never is (one of a single day is: a move-out's final bill)."""
 
 
 def check_correction(

@@ -206,8 +206,17 @@ def _report_dashboard(dashboard: dict[str, Any]) -> None:
     monthly = [{k: m[k] for k in ("month", "currency", "total_cost", "kwh", "bills")} for m in every[:SHOWN_MONTHS]]
     cut = f", the latest {len(monthly)} of {len(every)}" if len(every) > len(monthly) else ""
     bills = dashboard["bills_count"]
+    shown = json.dumps(monthly)
+    latest = (dashboard.get("recent_bills") or [{}])[0]
+    if not every and latest.get("bill_period_end"):
+        # The mock connector dates one account's bills in its own months since 2000, as an archive would hold them:
+        # "monthly: []" beside "1 bill" looked like a bill lost.
+        shown = (
+            f"none since {dashboard['monthly_since']}, the first month it covers (the bill's period,"
+            f" {latest['bill_period_start']} to {latest['bill_period_end']}, is older: the mock connector dates an"
+            " account's bills in its monthly periods since 2000)"
+        )
     say(
         f"dashboard: {bills} bill{'' if bills == 1 else 's'}, {billed or 'nothing'} charged (each bill's current "
-        f"charges, or its amount due where it states none); monthly ({dashboard['monthly_source']}{cut}): "
-        + json.dumps(monthly)
+        f"charges, or its amount due where it states none); monthly ({dashboard['monthly_source']}{cut}): {shown}"
     )

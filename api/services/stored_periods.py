@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from activities.bills import CLOSEST_STATEMENT_FIRST, OVERLAPPING_PERIOD, SAME_STATEMENT, reissues
+from activities.bills import CLOSEST_STATEMENT_FIRST, OVERLAPPING_PERIOD, SAME_STATEMENT, reissues, utilities_read
 from api.schemas import OverlappedBill
 from shared.bill import NormalizedBill
 
@@ -95,11 +95,19 @@ async def overlapped_by(
     except_bill: str | None = None,
 ) -> OverlappedBill | None:
     """The stored bill of another job (not ``except_bill``) whose period ``bill``'s overlaps, as persist finds it
-    (``activities.bills.OVERLAPPING_PERIOD``); None if none."""
+    (``activities.bills.OVERLAPPING_PERIOD``); None if none. Not the bill of its statement (``stored_for_period``),
+    which persist meets first: approved, ``bill`` replaces it or ends its duplicate, where the task would have told
+    the reviewer to reject a re-issue lest both stand."""
     start, end = bill.bill_period_start, bill.bill_period_end
     if start is None or end is None:
         return None
-    row = await pool.fetchrow(OVERLAPPING_PERIOD, utility_account_id, start, end, job_id, except_bill)
+    statement = await stored_for_period(
+        pool, job_id=job_id, utility_account_id=utility_account_id, bill=bill, except_bill=except_bill
+    )
+    excluded = [uuid.UUID(b) for b in (except_bill, statement.bill_id if statement else None) if b]
+    row = await pool.fetchrow(
+        OVERLAPPING_PERIOD, utility_account_id, start, end, job_id, excluded, utilities_read(bill)
+    )
     if row is None:
         return None
     return OverlappedBill(

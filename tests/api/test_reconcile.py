@@ -624,7 +624,9 @@ async def test_a_job_whose_run_completed_after_the_backup_is_recorded_from_the_r
     ended = dict(await pool.fetchrow("SELECT * FROM ingestion_jobs WHERE id = $1", job_id))
     kept = ("status", "error", "result", "steps", "reasons", "last_run_id", "ended_run_id", "first_run_id", "attempts")
     assert {c: ended[c] for c in kept} == {c: behind.recorded[c] for c in kept}
-    assert ended["steps"] != [] and ended["finished_at"] is not None
+    assert ended["steps"] != []
+    closed = (await client.get_workflow_handle(behind.review.workflow_id).describe()).close_time
+    assert ended["finished_at"] == closed, "when the run ended, not when its end was repaired (77F)"
     task = await review_task(pool, job_id)
     assert task["status"] == ReviewStatus.CANCELED and task["closed_at"] is not None  # as mark_job_finished closes it
     queue = (await http.get("/reviews", params={"customer_id": behind.review.customer_id})).json()
@@ -665,3 +667,29 @@ async def test_a_decision_sent_again_after_the_restore_answers_only_an_end_the_d
     ended = await pool.fetchrow("SELECT status, result FROM ingestion_jobs WHERE id = $1", job_id)
     assert (ended["status"], ended["result"]) == (JobStatus.SUCCEEDED, behind.recorded["result"])
     assert (await review_task(pool, job_id))["status"] == ReviewStatus.CANCELED
+
+
+async def test_a_completed_run_whose_result_cannot_be_read_leaves_the_row_open_and_says_so(
+    http: httpx.AsyncClient,
+    client: Client,
+    resources: Resources,
+    app_settings: Settings,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A result sealed with a key rotated in on the workers first (a PayloadDecryptionError, a ValueError) failed the
+    request that asked: GET /jobs/{id}, the review task, a decision, each a 500 (77F)."""
+    behind = await completed_behind_its_run(http, resources.pool, client, unique)
+
+    async def unreadable(*_: Any, **__: Any) -> Any:
+        raise ValueError("payload sealed with a key this process does not hold")
+
+    monkeypatch.setattr(WorkflowHandle, "result", unreadable)
+    with caplog.at_level(logging.WARNING, logger="api.services.reconcile"):
+        assert not await JobReconciler(resources.pool, client, app_settings).record_if_ended(behind.restored)
+
+    status = await resources.pool.fetchval("SELECT status FROM ingestion_jobs WHERE id = $1", behind.review.job_id)
+    assert status == JobStatus.NEEDS_REVIEW
+    [logged] = [r for r in records_of(caplog, [behind.review.job_id]) if "could not be read" in r.getMessage()]
+    assert logged.levelno == logging.WARNING

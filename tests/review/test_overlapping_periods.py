@@ -112,3 +112,41 @@ async def test_a_stored_bill_of_no_period_overlaps_none(
     )
     later = await upload_and_wait(http, account, with_period(bill_text(number, total="60.00"), *REREAD))
     assert later["status"] == "SUCCEEDED", later
+
+
+def gas_text(number: str) -> str:
+    """``bill_text``'s account billed for gas apart, read on another cycle: 02/10 to 03/11, 19 days shared."""
+    text = with_period(bill_text(number, total="60.00"), "02/10/2026 - 03/11/2026", "03/14/2026", "04/03/2026")
+    return (
+        text.replace("Electric Charges", "Gas Charges")
+        .replace("Electric Supply    ", "Gas Supply         ")
+        .replace("Electric Delivery    ", "Gas Delivery         ")
+        .replace("Total Usage               350 kWh", "Total Usage               40 therms")
+    )
+
+
+async def test_a_statement_of_another_utility_of_the_account_counts_no_day_twice(
+    http: httpx.AsyncClient, unique: str
+) -> None:
+    """An account's gas statement read on another cycle than its electricity's shares days with it every month: it
+    was held each time (77F)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    stored = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert stored["status"] == "SUCCEEDED", stored
+    gas = await upload_and_wait(http, account, gas_text(number))
+    assert gas["status"] == "SUCCEEDED", gas
+
+
+async def test_a_task_names_no_overlap_with_the_bill_of_its_own_statement(http: httpx.AsyncClient, unique: str) -> None:
+    """A re-issue in review for another reason (its ends within the slack of the stored bill's) replaces that bill
+    when approved: the task told the reviewer to reject it, lest both stand (77F)."""
+    number = account_digits(unique)
+    account = await create_account(http, provider="pge", account_number=number)
+    stored = await upload_and_wait(http, account, bill_text(number, total="60.00"))
+    assert stored["status"] == "SUCCEEDED", stored
+    reissue = with_period(bill_text(number), "02/01/2026 - 03/01/2026", "03/10/2026", "03/30/2026")
+    doubted = await upload_and_wait(http, account, reissue, SETTLED_STATUSES)
+    assert doubted["status"] == "NEEDS_REVIEW" and "balance_mismatch" in doubted["reasons"], doubted
+    task = (await http.get(f"/reviews/{doubted['id']}")).json()
+    assert task["overlaps"] is None, task["overlaps"]

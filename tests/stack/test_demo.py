@@ -182,6 +182,16 @@ def test_a_dashboard_of_many_months_says_the_demo_shows_the_latest_alone(capsys:
     assert json.loads(said.split("of 5): ")[1]) == months[:3]
 
 
+def test_a_bill_older_than_the_dashboards_months_is_said_to_be(capsys: pytest.CaptureFixture[str]) -> None:
+    """The mock connector dates an account's bills since 2000: "monthly: []" beside "1 bill" looked like one lost."""
+    bill = {"bill_period_start": "2004-03-08", "bill_period_end": "2004-04-07"}
+    dashboard = {"bills_count": 1, "total_billed_by_currency": {"USD": "50.00"}, "monthly_source": "postgres"}
+    stack.demo._report_dashboard(dashboard | {"monthly": [], "monthly_since": "2025-01-01", "recent_bills": [bill]})
+    said = capsys.readouterr().out
+    assert "monthly (postgres): none since 2025-01-01, the first month it covers" in said
+    assert "2004-03-08 to 2004-04-07, is older" in said
+
+
 async def test_a_failed_rollup_stops_the_demo_not_the_stack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
