@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import asyncpg
@@ -289,7 +290,15 @@ class BillActivities:
                     duplicate_of_job=str(existing["job_id"]),
                     stored_bill=_if_other(existing["payload"], given, job_id=request.job_id),
                 )
-            if request.held_over_overlaps and (overlapped := await _overlapped(conn, request)) is not None:
+            if (
+                request.held_over_overlaps
+                and (
+                    overlapped := await overlapped_bill(
+                        conn, utility_account_id=request.utility_account_id, bill=request.bill, job_id=request.job_id
+                    )
+                )
+                is not None
+            ):
                 logger.info(
                     "bill overlapping a stored bill's period held for review",
                     extra={"job_id": request.job_id, "step": "persist_bill", "held_over": str(overlapped["job_id"])},
@@ -301,19 +310,21 @@ class BillActivities:
         return PersistOutcome(bill_id=bill_id, stored_at=stored_at, stored_bill=None if bill == given else bill)
 
 
-async def _overlapped(conn: asyncpg.Connection, request: PersistRequest) -> asyncpg.Record | None:
-    """The stored bill whose period ``request``'s overlaps (``OVERLAPPING_PERIOD``); None, or a bill of no period."""
-    start, end = request.bill.bill_period_start, request.bill.bill_period_end
+async def overlapped_bill(
+    db: asyncpg.Pool | asyncpg.Connection,
+    *,
+    utility_account_id: int,
+    bill: NormalizedBill,
+    job_id: str | uuid.UUID,
+    excluded: Sequence[uuid.UUID] = (),
+) -> asyncpg.Record | None:
+    """The stored bill of another job (none of ``excluded``) whose period ``bill``'s overlaps (``OVERLAPPING_PERIOD``,
+    its parameters in one place for persist and the review task); None, or for a bill of no period."""
+    start, end = bill.bill_period_start, bill.bill_period_end
     if start is None or end is None:
         return None
-    return await conn.fetchrow(
-        OVERLAPPING_PERIOD, request.utility_account_id, start, end, request.job_id, [], utilities_read(request.bill)
-    )
-
-
-def utilities_read(bill: NormalizedBill) -> list[str]:
-    """The utilities ``bill`` reads usage of, as ``bill_usage`` stores them (``OVERLAPPING_PERIOD``'s ``$6``)."""
-    return sorted({reading.commodity.value for reading in bill.usage})
+    utilities = sorted({reading.commodity.value for reading in bill.usage})  # as bill_usage stores them
+    return await db.fetchrow(OVERLAPPING_PERIOD, utility_account_id, start, end, job_id, list(excluded), utilities)
 
 
 _OTHER_BILL_OF_THE_PERIOD = f"""

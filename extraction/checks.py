@@ -331,12 +331,14 @@ def _days_printed_otherwise(bill: NormalizedBill, text: str) -> list[str]:
     counted with both ends or one: "March 4, 2026 to April 2, 2026 (45 days)" was stored unflagged, where a printed
     count is a cheap witness to a misread date."""
     start, end = bill.bill_period_start, bill.bill_period_end
-    if start is None or end is None or "day" not in text.lower():
+    if start is None or end is None:
         return []
-    printed = {int(count) for counts in _DAYS_LABELLED.findall(text) for count in counts.replace(":", " ").split()}
-    for line in text.splitlines():
-        if _DAYS_BESIDE.search(line) and len(DATE_RE.findall(line)) >= 2:
-            printed.update(int(found) for found in _DAYS_BESIDE.findall(line))
+    printed = {int(count) for counts in _DAYS_LABELLED.findall(text) for count in re.findall(r"\d+", counts)}
+    for beside in _DAYS_BESIDE.finditer(text):  # its line alone, not every line of every bill
+        line_end = text.find("\n", beside.end())
+        line = text[text.rfind("\n", 0, beside.start()) + 1 : line_end if line_end != -1 else len(text)]
+        if len(DATE_RE.findall(line)) >= 2:
+            printed.add(int(beside[1]))
     spanned = (end - start).days
     if not printed or printed & {spanned, spanned + 1}:
         return []

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from activities.bills import CLOSEST_STATEMENT_FIRST, OVERLAPPING_PERIOD, SAME_STATEMENT, reissues, utilities_read
+from activities.bills import CLOSEST_STATEMENT_FIRST, SAME_STATEMENT, overlapped_bill, reissues
 from api.schemas import OverlappedBill
 from shared.bill import NormalizedBill
 
@@ -95,7 +95,7 @@ async def overlapped_by(
     except_bill: str | None = None,
 ) -> OverlappedBill | None:
     """The stored bill of another job (not ``except_bill``) whose period ``bill``'s overlaps, as persist finds it
-    (``activities.bills.OVERLAPPING_PERIOD``); None if none. Not the bill of its statement (``stored_for_period``),
+    (``activities.bills.overlapped_bill``); None if none. Not the bill of its statement (``stored_for_period``),
     which persist meets first: approved, ``bill`` replaces it or ends its duplicate, where the task would have told
     the reviewer to reject a re-issue lest both stand."""
     start, end = bill.bill_period_start, bill.bill_period_end
@@ -105,8 +105,8 @@ async def overlapped_by(
         pool, job_id=job_id, utility_account_id=utility_account_id, bill=bill, except_bill=except_bill
     )
     excluded = [uuid.UUID(b) for b in (except_bill, statement.bill_id if statement else None) if b]
-    row = await pool.fetchrow(
-        OVERLAPPING_PERIOD, utility_account_id, start, end, job_id, excluded, utilities_read(bill)
+    row = await overlapped_bill(
+        pool, utility_account_id=utility_account_id, bill=bill, job_id=job_id, excluded=excluded
     )
     if row is None:
         return None
